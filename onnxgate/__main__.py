@@ -1,0 +1,5 @@
+"""``python -m onnxgate``."""
+
+from onnxgate.cli import main
+
+raise SystemExit(main())

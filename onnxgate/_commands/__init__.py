@@ -1,0 +1,1 @@
+"""One module per subcommand of the command line; each has ``register(subparsers)`` and ``run(args)``."""

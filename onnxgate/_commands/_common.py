@@ -1,0 +1,55 @@
+"""Helpers shared by the subcommands: loading models and data from the paths users pass."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from onnxgate.errors import InvalidDataError, UnsupportedModelError
+
+__all__ = ["add_trust_pickle", "load_data_arg", "load_native_model", "parse_opsets"]
+
+
+def add_trust_pickle(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="allow loading .pkl/.joblib/.pt files, which runs any code they contain",
+    )
+
+
+def load_native_model(path: str, *, trust_pickle: bool) -> Any:
+    """Load a native model file with the converter that claims its suffix."""
+    from onnxgate.converters import registry
+
+    p = Path(path)
+    if not p.exists():
+        raise UnsupportedModelError(f"model file not found: {path!r}", path=path)
+    return registry.for_file(p).load(p, trust_pickle=trust_pickle)
+
+
+def load_data_arg(path: str) -> Any:
+    from onnxgate._data import load_data
+
+    return load_data(path)
+
+
+def parse_opsets(text: str) -> list[int]:
+    """``"9-18"`` -> 9..18; ``"11,13,17"`` -> [11, 13, 17]."""
+    out: list[int] = []
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if "-" in part:
+                lo, hi = (int(x) for x in part.split("-", 1))
+                if lo > hi:
+                    raise ValueError
+                out.extend(range(lo, hi + 1))
+            elif part:
+                out.append(int(part))
+    except ValueError:
+        raise InvalidDataError(f"expected opsets like '9-18' or '11,13,17', found {text!r}") from None
+    if not out:
+        raise InvalidDataError(f"expected at least one opset, found {text!r}")
+    return sorted(set(out))

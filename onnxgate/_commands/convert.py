@@ -1,0 +1,49 @@
+"""``onnxgate convert MODEL --sample DATA [--opset N] [--target T] -o OUT.onnx``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from onnxgate._commands._common import add_trust_pickle, load_data_arg, load_native_model
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "convert",
+        help="convert a scikit-learn, PyTorch, TensorFlow or Keras model to ONNX",
+        description=(
+            "Convert a native model file to ONNX at the opset asked for. Model files: .pkl/.joblib "
+            "(needs --trust-pickle), .skops, .pt2 (torch.export), .pt (TorchScript), .keras, a TensorFlow "
+            "SavedModel folder. Data files: .csv, .parquet, .npy."
+        ),
+    )
+    p.add_argument("model", help="native model file or SavedModel folder")
+    p.add_argument("--sample", help="example input rows (.csv, .parquet, .npy)")
+    p.add_argument("--opset", type=int, help="default-domain opset (default: the framework's, capped by --target)")
+    p.add_argument("--target", help="convert for a deployment target (caps the opset, adapts SQL inputs)")
+    p.add_argument("-o", "--output", required=True, help="where to write the .onnx file")
+    p.add_argument("--force", action="store_true", help="overwrite the output if it exists")
+    add_trust_pickle(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from onnxgate.converters import convert
+    from onnxgate.errors import OutputExistsError
+
+    out = Path(args.output)
+    if out.exists() and not args.force:
+        raise OutputExistsError(f"{str(out)!r} exists; pass --force to overwrite it", path=str(out))
+    model = load_native_model(args.model, trust_pickle=args.trust_pickle)
+    sample = load_data_arg(args.sample) if args.sample else None
+    conv = convert(model, sample, opset=args.opset, target=args.target)
+    conv.save(out, overwrite=args.force)
+    print(f"wrote {out}  framework={conv.framework}  opset={conv.opset} (requested {conv.requested_opset})  "
+          f"IR={conv.ir_version}")
+    print(f"signature: {conv.signature}")
+    for warning in conv.warnings:
+        print(f"note: {warning}")
+    return 0

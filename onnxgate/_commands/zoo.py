@@ -1,0 +1,46 @@
+"""``onnxgate zoo list`` and ``onnxgate zoo export NAME -o DIR``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("zoo", help="list or export reference models", description="Reference models.")
+    zsub = p.add_subparsers(dest="zoo_command", metavar="ACTION", parser_class=type(p))
+    lp = zsub.add_parser("list", help="list the zoo entries")
+    lp.add_argument("--framework", help="only this framework's entries")
+    lp.set_defaults(run=run_list)
+    ep = zsub.add_parser(
+        "export",
+        help="train an entry and write its native model, sample data and ONNX file",
+        description="Writes the trained model in its native format, sample.csv/.npy and model.onnx.",
+    )
+    ep.add_argument("name")
+    ep.add_argument("-o", "--output", required=True, help="folder to write (must be empty or new)")
+    ep.add_argument("--opset", type=int, help="opset of the ONNX file")
+    ep.add_argument("--force", action="store_true", help="write into a non-empty folder")
+    ep.set_defaults(run=run_export)
+    p.set_defaults(run=lambda args: (p.print_help(), 2)[1])
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from onnxgate import zoo
+
+    rows = [(e.name, e.framework, e.task, e.description) for e in zoo.entries(args.framework)]
+    width = max((len(r[0]) for r in rows), default=4)
+    for name, framework, task, description in rows:
+        print(f"{name:<{width}}  {framework:<10}  {task:<14}  {description}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from onnxgate.zoo.export import export
+
+    written = export(args.name, Path(args.output), opset=args.opset, overwrite=args.force)
+    for path in written:
+        print(f"wrote {path}")
+    return 0

@@ -1,0 +1,231 @@
+"""Turning user data (arrays, DataFrames, dicts, files) into ONNX feeds, and reading data files.
+
+Every conversion is checked against the model's :class:`Signature` and fails with
+:class:`InvalidDataError` naming the input or column at fault.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from onnxgate.errors import InvalidDataError, missing_dependency
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from onnxgate.signature import Signature, TensorSpec
+
+__all__ = ["DATA_SUFFIXES", "as_feeds", "is_dataframe", "iter_batches", "load_data", "num_rows", "slice_feeds"]
+
+DATA_SUFFIXES = (".csv", ".parquet", ".npy")
+Feeds = dict[str, "np.ndarray"]
+
+
+def is_dataframe(data: Any) -> bool:
+    """True for a pandas DataFrame, checked without importing pandas."""
+    return any(
+        (k.__module__ == "pandas" or k.__module__.startswith("pandas.")) and k.__name__ == "DataFrame"
+        for k in type(data).__mro__
+    )
+
+
+def load_data(path: str | os.PathLike[str]) -> Any:
+    """Read a data file: ``.csv`` or ``.parquet`` as a DataFrame, ``.npy`` as an array.
+
+    Raises
+    ------
+    InvalidDataError
+        Missing, empty, unreadable or non-UTF-8 file, or an unsupported suffix.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in DATA_SUFFIXES:
+        raise InvalidDataError(
+            f"expected a data file ending in one of {list(DATA_SUFFIXES)}, found {str(p)!r}",
+            path=str(p),
+        )
+    if not p.is_file():
+        raise InvalidDataError(f"data file not found: {str(p)!r}", path=str(p))
+    if p.stat().st_size == 0:
+        raise InvalidDataError(f"data file {str(p)!r} is empty: expected a header and rows", path=str(p))
+    if suffix == ".npy":
+        import numpy as np
+
+        try:
+            array = np.load(p, allow_pickle=False)
+        except ValueError as err:
+            raise InvalidDataError(
+                f"data file {str(p)!r} is not a plain numeric .npy array ({err}); object arrays are "
+                "refused because loading them runs code",
+                path=str(p),
+            ) from err
+        except Exception as err:
+            raise InvalidDataError(f"cannot read {str(p)!r} as .npy: {err}", path=str(p)) from err
+        if array.size == 0:
+            raise InvalidDataError(f"data file {str(p)!r} holds no values", path=str(p))
+        return array
+    try:
+        import pandas as pd
+    except ImportError as err:
+        raise missing_dependency("pandas", "data", f"reading {suffix} files") from err
+    try:
+        if suffix == ".csv":
+            frame = pd.read_csv(p, encoding="utf-8", encoding_errors="strict")
+        else:
+            frame = pd.read_parquet(p)
+    except UnicodeDecodeError as err:
+        raise InvalidDataError(
+            f"data file {str(p)!r} is not UTF-8 (byte {err.start}: {err.reason}); save it as UTF-8",
+            path=str(p),
+        ) from err
+    except Exception as err:
+        raise InvalidDataError(f"cannot read {str(p)!r}: {err}", path=str(p)) from err
+    if frame.shape[0] == 0:
+        raise InvalidDataError(f"data file {str(p)!r} has a header but no rows", path=str(p))
+    return frame
+
+
+def num_rows(data: Any) -> int:
+    if isinstance(data, Mapping):
+        first = next(iter(data.values()))
+        return len(first)
+    return len(data)
+
+
+def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
+    import numpy as np
+
+    array = np.asarray(values)
+    dtype = spec.numpy_dtype
+    if spec.elem_type == "string":
+        return array.astype(object)
+    if array.dtype.kind in "OUS":
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError) as err:
+            raise InvalidDataError(
+                f"{what} must be numeric ({spec.elem_type}) for input {spec.name!r}, found text values "
+                f"({err}); convert the column to numbers",
+                input=spec.name,
+            ) from err
+    if dtype.kind in "iub":
+        if array.dtype.kind == "f":
+            bad = ~np.isfinite(array)
+            if bad.any():
+                raise InvalidDataError(
+                    f"{what} has {int(bad.sum())} missing or non-finite value(s) but input {spec.name!r} "
+                    f"is {spec.elem_type}; fill or drop them first",
+                    input=spec.name,
+                )
+            if not np.all(np.floor(array) == array):
+                raise InvalidDataError(
+                    f"{what} has fractional values but input {spec.name!r} is {spec.elem_type}; "
+                    "round them or feed a float model",
+                    input=spec.name,
+                )
+    return np.ascontiguousarray(array.astype(dtype, copy=False))
+
+
+def _fit_shape(array: np.ndarray, spec: TensorSpec, what: str) -> np.ndarray:
+    rank = spec.rank
+    if rank is None:
+        return array
+    if rank == 2 and array.ndim == 1:
+        array = array.reshape(-1, 1)
+    elif rank == 1 and array.ndim == 2 and array.shape[1] == 1:
+        array = array.reshape(-1)
+    if array.ndim != rank:
+        raise InvalidDataError(
+            f"input {spec.name!r} expects rank {rank} {spec.shape_str()}, {what} has shape {list(array.shape)}",
+            input=spec.name,
+        )
+    assert spec.shape is not None
+    for axis, (want, got) in enumerate(zip(spec.shape, array.shape)):
+        if axis == 0:
+            continue
+        if isinstance(want, int) and want != got:
+            label = "values per row" if axis == 1 and rank == 2 else f"entries on axis {axis}"
+            raise InvalidDataError(
+                f"input {spec.name!r} expects {want} {label} {spec.shape_str()}, {what} has {got} "
+                f"(shape {list(array.shape)})",
+                input=spec.name,
+            )
+    return array
+
+
+def as_feeds(data: Any, signature: Signature) -> Feeds:
+    """Map data onto the model's inputs, cast to their element types and shaped to their ranks.
+
+    * a dict: by input name;
+    * a DataFrame: by column name when the inputs are columns, else the whole frame for one input;
+    * an array: the single input, or split column by column over ``[N,1]`` inputs.
+
+    Raises
+    ------
+    InvalidDataError
+        Missing or extra inputs/columns, wrong widths, values that do not fit the element type.
+    """
+    import numpy as np
+
+    inputs = signature.inputs
+    names = [s.name for s in inputs]
+    if not inputs:
+        raise InvalidDataError("the model has no inputs to feed")
+    if isinstance(data, Mapping):
+        missing = [n for n in names if n not in data]
+        extra = [k for k in data if k not in names]
+        if missing or extra:
+            raise InvalidDataError(
+                f"expected the inputs {names}; missing {missing}, unknown {extra}",
+                input=(missing or extra)[0],
+            )
+        return {s.name: _fit_shape(_cast(data[s.name], s, f"input {s.name!r}"), s, f"input {s.name!r}") for s in inputs}
+    if is_dataframe(data):
+        columns = [str(c) for c in data.columns]
+        by_column = len(inputs) > 1 or (names[0] in columns and (inputs[0].width in (1, None)))
+        if by_column:
+            missing = [n for n in names if n not in columns]
+            if missing:
+                raise InvalidDataError(
+                    f"expected a column for each model input {names}; the data lacks {missing} "
+                    f"(it has {columns})",
+                    column=missing[0],
+                )
+            return {
+                s.name: _fit_shape(_cast(data[s.name].to_numpy(), s, f"column {s.name!r}"), s, f"column {s.name!r}")
+                for s in inputs
+            }
+        data = data.to_numpy()
+    array = np.asarray(data)
+    if len(inputs) == 1:
+        spec = inputs[0]
+        return {spec.name: _fit_shape(_cast(array, spec, "the data"), spec, "the data")}
+    if array.ndim == 2 and array.shape[1] == len(inputs) and all(s.width == 1 for s in inputs):
+        return {
+            s.name: _fit_shape(_cast(array[:, i], s, f"column {i} ({s.name!r})"), s, f"column {i}")
+            for i, s in enumerate(inputs)
+        }
+    raise InvalidDataError(
+        f"the model has {len(inputs)} inputs {names}; pass a dict or a DataFrame with those names, "
+        f"or an array with one column per input (found shape {list(array.shape)})"
+    )
+
+
+def slice_feeds(feeds: Mapping[str, np.ndarray], start: int, stop: int) -> Feeds:
+    return {k: v[start:stop] for k, v in feeds.items()}
+
+
+def iter_batches(data: Any, batch_size: int) -> Iterator[Any]:
+    """Row slices of an array, DataFrame or dict of arrays, without copying the whole."""
+    total = num_rows(data)
+    for start in range(0, total, batch_size):
+        stop = min(start + batch_size, total)
+        if isinstance(data, Mapping):
+            yield {k: v[start:stop] for k, v in data.items()}
+        elif is_dataframe(data):
+            yield data.iloc[start:stop]
+        else:
+            yield data[start:stop]

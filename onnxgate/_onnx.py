@@ -1,0 +1,260 @@
+"""Small helpers around the onnx package: safe loading, opset and IR bookkeeping, atomic writes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from onnxgate.errors import InvalidModelError, OutputExistsError
+
+if TYPE_CHECKING:
+    import onnx
+
+__all__ = [
+    "DEFAULT_DOMAIN",
+    "ML_DOMAIN",
+    "atomic_write",
+    "atomic_write_bytes",
+    "ir_version_for_opset",
+    "load_model",
+    "ml_opset_for",
+    "model_opsets",
+]
+
+DEFAULT_DOMAIN = ""
+ML_DOMAIN = "ai.onnx.ml"
+
+ModelLike = Any  # onnx.ModelProto | str | os.PathLike | bytes | Conversion
+
+
+def _version_rows() -> list[tuple[int, int, int]]:
+    """(ir_version, ai.onnx opset, ai.onnx.ml opset) for each onnx release, oldest first."""
+    from onnx import helper
+
+    rows = []
+    for row in helper.VERSION_TABLE:
+        _release, ir, opset, ml = row[:4]
+        rows.append((int(ir), int(opset), int(ml) if ml is not None else 0))
+    return rows
+
+
+def ir_version_for_opset(opset: int) -> int:
+    """The lowest IR version of the first onnx release that defines default-domain ``opset``.
+
+    An opset-12 model stamped IR 7 loads in onnxruntime 1.5; the same graph stamped IR 10 does not.
+    """
+    for ir, op, _ml in _version_rows():
+        if op >= opset:
+            return ir
+    raise ValueError(f"opset {opset} is newer than the installed onnx package knows")
+
+
+def ml_opset_for(opset: int) -> int:
+    """The ai.onnx.ml opset released together with default-domain ``opset`` (12 -> 2, 17 -> 3)."""
+    for _ir, op, ml in _version_rows():
+        if op >= opset:
+            return max(ml, 1)
+    return max(row[2] for row in _version_rows())
+
+
+def newest_opset() -> int:
+    from onnx import defs
+
+    return int(defs.onnx_opset_version())
+
+
+def model_opsets(model: onnx.ModelProto) -> dict[str, int]:
+    """Opset per domain as stamped in the model (``""`` for ai.onnx)."""
+    result: dict[str, int] = {}
+    for entry in model.opset_import:
+        domain = "" if entry.domain in ("", "ai.onnx") else entry.domain
+        result[domain] = max(result.get(domain, 0), int(entry.version))
+    return result
+
+
+def load_model(
+    model: ModelLike,
+    *,
+    base_dir: str | os.PathLike[str] | None = None,
+    load_external: bool = True,
+) -> onnx.ModelProto:
+    """Load an ONNX model from a ModelProto, a path, serialized bytes or a ``Conversion``.
+
+    External data is only read from files inside the model's own folder: a reference that is
+    absolute, climbs out with ``..``, goes through a symlink out of the folder, or names a missing
+    file is refused with :class:`InvalidModelError` before anything is read.
+
+    Raises
+    ------
+    InvalidModelError
+        The input is not a readable ONNX model.
+    """
+    import onnx
+
+    if isinstance(model, onnx.ModelProto):
+        return model
+    inner = getattr(model, "model", None)
+    if isinstance(inner, onnx.ModelProto):  # a Conversion
+        return inner
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        proto = _parse(bytes(model), source="the bytes given")
+        where = Path(base_dir) if base_dir is not None else None
+        _check_and_load_external(proto, where, source="the bytes given", load=load_external)
+        return proto
+    if isinstance(model, (str, os.PathLike)):
+        path = Path(model)
+        if path.is_dir():
+            raise InvalidModelError(
+                f"expected an ONNX model file, found a folder: {str(path)!r}. Pass the .onnx file inside it.",
+                path=str(path),
+            )
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise InvalidModelError(
+                f"model file not found: {str(path)!r}. Check the path.", path=str(path)
+            ) from None
+        except OSError as err:
+            raise InvalidModelError(f"cannot read model file {str(path)!r}: {err}", path=str(path)) from err
+        proto = _parse(data, source=repr(str(path)))
+        _check_and_load_external(proto, path.parent, source=repr(str(path)), load=load_external)
+        return proto
+    raise InvalidModelError(
+        "expected an ONNX model as a path, bytes, an onnx.ModelProto or a Conversion; "
+        f"found {type(model).__name__}."
+    )
+
+
+def _parse(data: bytes, *, source: str) -> onnx.ModelProto:
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    if not data:
+        raise InvalidModelError(f"{source} is empty: expected a serialized ONNX model.")
+    proto = onnx.ModelProto()
+    try:
+        proto.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError, TypeError) as err:
+        raise InvalidModelError(
+            f"{source} is not a valid ONNX model (protobuf decode failed: {err}). "
+            "The file may be truncated, corrupt, or another format; re-export it."
+        ) from err
+    if not proto.HasField("graph") or proto.ir_version <= 0:
+        raise InvalidModelError(
+            f"{source} parsed as protobuf but is not an ONNX model (ir_version={proto.ir_version}, "
+            f"graph={'present' if proto.HasField('graph') else 'missing'}). Re-export the model."
+        )
+    return proto
+
+
+def _external_tensors(proto: onnx.ModelProto) -> Iterator[Any]:
+    from onnx.external_data_helper import _get_all_tensors
+
+    for tensor in _get_all_tensors(proto):
+        if tensor.HasField("data_location") and tensor.data_location == 1:  # EXTERNAL
+            yield tensor
+
+
+def _check_and_load_external(
+    proto: onnx.ModelProto, base: Path | None, *, source: str, load: bool
+) -> None:
+    tensors = list(_external_tensors(proto))
+    if not tensors:
+        return
+    bad: list[str] = []
+    for tensor in tensors:
+        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        problem = _external_location_problem(location, base)
+        if problem:
+            bad.append(f"{tensor.name!r} -> {location!r} ({problem})")
+    if bad:
+        raise InvalidModelError(
+            f"{source} refers to external data that cannot be used safely: {'; '.join(bad)}. "
+            "External data must be a file next to the model, inside its folder."
+        )
+    if load and base is not None:
+        from onnx.external_data_helper import load_external_data_for_model
+
+        try:
+            load_external_data_for_model(proto, str(base))
+        except Exception as err:  # onnx raises several kinds here
+            raise InvalidModelError(f"{source}: cannot read its external data: {err}") from err
+
+
+def _external_location_problem(location: str, base: Path | None) -> str:
+    if not location:
+        return "no location"
+    if base is None:
+        return "a model given as bytes has no folder to read external data from"
+    if os.path.isabs(location) or location.startswith(("/", "\\")) or ":" in location:
+        return "absolute path"
+    parts = Path(location).parts
+    if ".." in parts:
+        return "path leaves the model's folder"
+    root = base.resolve()
+    target = (base / location).resolve()
+    if root != target and root not in target.parents:
+        return "path leaves the model's folder"
+    if not target.is_file():
+        return "file does not exist"
+    return ""
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike[str], *, overwrite: bool = False, mode: str = "wb") -> Iterator[Any]:
+    """Write to a temporary file beside ``path`` and rename it into place when the block succeeds.
+
+    An interrupted write leaves the old file (or nothing) in place, never a half-written file.
+
+    Raises
+    ------
+    OutputExistsError
+        ``path`` exists and ``overwrite`` is false.
+    """
+    target = Path(path)
+    if target.exists() and not overwrite:
+        raise OutputExistsError(
+            f"{str(target)!r} exists; refusing to overwrite it. Pass overwrite=True (CLI: --force) "
+            "or choose another path.",
+            path=str(target),
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with _ignore_missing():
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, overwrite: bool = False) -> None:
+    with atomic_write(path, overwrite=overwrite) as handle:
+        handle.write(data)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, overwrite: bool = False) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite)
+
+
+@contextmanager
+def _ignore_missing() -> Iterator[None]:
+    try:
+        yield
+    except FileNotFoundError:
+        pass
+
+
+def serialize(model: onnx.ModelProto) -> bytes:
+    """Serialize a model as one self-contained file (external data folded back in)."""
+    return bytes(model.SerializeToString())
+
+

@@ -1,0 +1,98 @@
+"""The ``onnxgate`` command line.
+
+Exit codes: 0 everything passed, 1 a validation check failed, 2 usage or input error. A user error
+is one line on stderr, never a traceback (``--debug`` shows one). ``onnxgate --help`` imports no
+framework: each subcommand lives in ``onnxgate._commands.<name>`` and imports what it needs when it
+runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+#: Subcommand name -> module under onnxgate._commands, in the order ``--help`` lists them.
+COMMANDS: dict[str, str] = {
+    "convert": "convert",
+    "validate": "validate",
+    "sweep": "sweep",
+    "package": "package",
+    "sql-dryrun": "sql_dryrun",
+    "serve": "serve",
+    "zoo": "zoo",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line naming the fix, and exits 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from onnxgate import __version__
+
+    parser = _Parser(
+        prog="onnxgate",
+        description=(
+            "Convert models to ONNX at the opset you choose, prove parity with the original, check them "
+            "against their deployment target, and package them. Exit codes: 0 passed, 1 validation "
+            "failed, 2 usage or input error."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"onnxgate {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for module in COMMANDS.values():
+        importlib.import_module(f"onnxgate._commands.{module}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    from onnxgate.errors import OnnxGateError
+
+    try:
+        return int(args.run(args))
+    except OnnxGateError as err:
+        if args.debug:
+            raise
+        _one_line(f"onnxgate {args.command}: error: {err}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _one_line(f"onnxgate {args.command}: interrupted")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as err:
+        if args.debug:
+            raise
+        _one_line(
+            f"onnxgate {args.command}: error: unexpected {type(err).__name__}: {err} "
+            "(rerun with --debug for the traceback, and please report it)"
+        )
+        return EXIT_USAGE
+
+
+def _one_line(message: str) -> None:
+    text = " ".join(str(message).split())
+    print(text, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,265 @@
+"""Converters: one module per framework behind a registry, and :func:`convert`.
+
+Framework modules import their framework only when a conversion runs, so importing this package
+costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from onnxgate.converters._base import Conversion, Converter, ConverterRegistry, RawConversion, registry
+from onnxgate.converters.keras import KerasConverter
+from onnxgate.converters.pytorch import PyTorchConverter
+from onnxgate.converters.sklearn import SklearnConverter
+from onnxgate.converters.tensorflow import TensorFlowConverter
+from onnxgate.errors import InvalidModelError, OpsetError
+
+if TYPE_CHECKING:
+    from onnxgate.targets import Target
+
+__all__ = [
+    "Conversion",
+    "Converter",
+    "ConverterRegistry",
+    "RawConversion",
+    "convert",
+    "registry",
+]
+
+for _converter in (SklearnConverter, PyTorchConverter, KerasConverter, TensorFlowConverter):
+    registry.register(_converter)
+
+
+def convert(
+    model: Any,
+    sample: Any = None,
+    *,
+    opset: int | None = None,
+    target: str | Target | None = None,
+    name: str | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> Conversion:
+    """Convert a scikit-learn, PyTorch, TensorFlow or Keras model to ONNX at the opset asked for.
+
+    Parameters
+    ----------
+    model : object
+        A fitted scikit-learn estimator or pipeline, a ``torch.nn.Module`` (or ``torch.export``
+        program), a ``tf.Module``/``tf.function`` with an input signature or a SavedModel folder, or
+        a Keras 3 model. The framework is detected from the model's type.
+    sample : array-like, DataFrame or dict, optional
+        Example input: fixes input names, element types and shapes. A DataFrame gives one input per
+        column (scikit-learn). Required except for TensorFlow functions with an input signature.
+    opset : int, optional
+        Default-domain (ai.onnx) opset. Defaults to the framework's ``DEFAULT_OPSET``, capped by the
+        target's. The ai.onnx.ml opset is the one released with it (capped by the target).
+    target : str or Target, optional
+        Convert for a deployment target: caps the opset, and for SQL targets adapts the model to the
+        ``PREDICT`` contract (one ``[N,1]`` input per column, one value per row per output).
+    name : str, optional
+        Graph name.
+    options : mapping, optional
+        Framework-specific options (``zipmap``, ``input_names``, ``output_names``, ``dynamo``...).
+
+    Returns
+    -------
+    Conversion
+        ``conv.opset`` is what the file says, never above the requested opset.
+
+    Raises
+    ------
+    UnsupportedModelError
+        No converter for this model, or the converter cannot convert part of it.
+    OpsetError
+        The requested opset is out of range, above the target's cap, or the framework cannot write it;
+        the message names the highest opset that can be reached.
+
+    Examples
+    --------
+    >>> import onnxgate as og
+    >>> model, X, y = og.zoo.get("sklearn-iris-logreg").build()  # doctest: +SKIP
+    >>> conv = og.convert(model, X, opset=15)  # doctest: +SKIP
+    >>> conv.opset <= 15  # doctest: +SKIP
+    True
+    """
+    from onnxgate import _onnx
+    from onnxgate.signature import Signature
+    from onnxgate.targets import resolve
+
+    converter = registry.for_model(model)
+    converter.check_model(model)
+    tgt = resolve(target, default=None)
+    requested = _requested_opset(converter, model, opset, tgt)
+    ml_opset = _onnx.ml_opset_for(requested)
+    if tgt is not None and tgt.max_opset is not None and "ai.onnx.ml" in tgt.max_opset:
+        ml_opset = min(ml_opset, tgt.max_opset["ai.onnx.ml"])
+
+    raw = converter.convert(
+        model, sample, opset=requested, ml_opset=ml_opset, name=name, options=dict(options or {})
+    )
+    proto = raw.model
+    warnings = list(raw.warnings)
+    _restamp(proto, {"": requested, _onnx.ML_DOMAIN: ml_opset})
+    stamped = _onnx.model_opsets(proto).get("", 0)
+    if stamped > requested:
+        raise OpsetError(
+            f"the {converter.framework} exporter wrote opset {stamped} when opset {requested} was asked "
+            f"for; onnxgate does not hand back a model at another opset. Ask for opset {stamped} or "
+            "higher, or for an opset this exporter honours.",
+            opset=requested,
+            framework=converter.framework,
+            max_opset=converter.max_opset_for(model),
+        )
+    if stamped < requested:
+        warnings.append(
+            f"opset {stamped} stamped (requested {requested}): no operator in this model needs a newer "
+            "version, and the file is valid for any runtime that supports opset "
+            f"{stamped} or later"
+        )
+    _lower_ir_version(proto, warnings)
+    _check(proto, converter.framework)
+
+    conversion = Conversion(
+        model=proto,
+        framework=converter.framework,
+        opset=stamped,
+        requested_opset=requested,
+        signature=Signature.from_model(proto),
+        warnings=tuple(warnings),
+        target=None if tgt is None else tgt.name,
+        source=model,
+        sample=sample,
+    )
+    if tgt is not None and tgt.is_sql:
+        from onnxgate.deploy.adapt import adapt_conversion
+
+        conversion = adapt_conversion(conversion, tgt, sample=sample)
+    return conversion
+
+
+def _requested_opset(converter: Converter, model: Any, opset: int | None, target: Target | None) -> int:
+    from onnxgate._onnx import newest_opset
+
+    cap = target.opset if target is not None else None
+    high = converter.max_opset_for(model)
+    low = converter.min_opset_for(model)
+    if opset is None:
+        chosen = converter.DEFAULT_OPSET if cap is None else min(cap, converter.DEFAULT_OPSET)
+        return max(min(chosen, high), low)
+    if isinstance(opset, bool) or not isinstance(opset, int):
+        raise OpsetError(f"opset must be an integer, found {opset!r}", framework=converter.framework)
+    newest = newest_opset()
+    if opset < 1 or opset > newest:
+        raise OpsetError(
+            f"opset must be between 1 and {newest} (the newest the installed onnx knows), found {opset}",
+            opset=opset,
+            framework=converter.framework,
+            max_opset=high,
+        )
+    if cap is not None and opset > cap:
+        raise OpsetError(
+            f"target {target.name!r} runs at most opset {cap}, but opset {opset} was asked for. "  # type: ignore[union-attr]
+            f"Ask for opset {cap} or lower, or leave opset unset to use the target's cap.",
+            opset=opset,
+            framework=converter.framework,
+            max_opset=min(cap, high),
+        )
+    if opset > high:
+        raise OpsetError(
+            f"the {converter.framework} converter can write at most opset {high} for "
+            f"{type(model).__name__}, but opset {opset} was asked for. Ask for opset {high} or lower.",
+            opset=opset,
+            framework=converter.framework,
+            max_opset=high,
+        )
+    if opset < low:
+        raise OpsetError(
+            f"the {converter.framework} converter cannot write opsets below {low} for "
+            f"{type(model).__name__}, but opset {opset} was asked for. Ask for opset {low} or higher.",
+            opset=opset,
+            framework=converter.framework,
+            max_opset=high,
+        )
+    return opset
+
+
+def _all_nodes(graph: Any) -> Any:
+    for node in graph.node:
+        yield node
+        for attr in node.attribute:
+            if attr.g is not None and attr.g.node:
+                yield from _all_nodes(attr.g)
+            for sub in attr.graphs:
+                yield from _all_nodes(sub)
+
+
+def _restamp(proto: Any, wanted: Mapping[str, int]) -> None:
+    """Raise a domain's stamped opset to the one asked for when every node means the same there.
+
+    skl2onnx stamps the lowest opset its nodes need (even opset 1 for a graph of ai.onnx.ml
+    operators), which onnxruntime warns about. Stamping the requested opset is exact when each node's
+    schema at the stamped version is the one in force at the requested version.
+    """
+    from onnx import defs
+
+    from onnxgate._onnx import model_opsets
+
+    current = model_opsets(proto)
+    for domain, target in wanted.items():
+        have = current.get(domain)
+        if have is None or have >= target:
+            continue
+        same = True
+        for node in _all_nodes(proto.graph):
+            node_domain = "" if node.domain in ("", "ai.onnx") else node.domain
+            if node_domain != domain:
+                continue
+            try:
+                old = defs.get_schema(node.op_type, have, domain).since_version
+                new = defs.get_schema(node.op_type, target, domain).since_version
+            except Exception:
+                same = False
+                break
+            if old != new:
+                same = False
+                break
+        if same:
+            for entry in proto.opset_import:
+                if ("" if entry.domain in ("", "ai.onnx") else entry.domain) == domain:
+                    entry.version = target
+
+
+def _lower_ir_version(proto: Any, warnings: list[str]) -> None:
+    """Stamp the IR version the opsets imply, so older runtimes load the file, if the graph allows it."""
+    import onnx
+
+    from onnxgate import _onnx
+
+    opsets = _onnx.model_opsets(proto)
+    wanted = _onnx.ir_version_for_opset(max(opsets.get("", 1), 1))
+    if proto.ir_version <= wanted:
+        return
+    original = proto.ir_version
+    proto.ir_version = wanted
+    try:
+        onnx.checker.check_model(proto)
+    except Exception as err:  # the graph uses a feature of the newer IR
+        proto.ir_version = original
+        warnings.append(
+            f"IR version {original} kept: opset {opsets.get('')} implies IR {wanted}, but the graph "
+            f"needs a newer IR ({str(err).splitlines()[0][:160]})"
+        )
+
+
+def _check(proto: Any, framework: str) -> None:
+    import onnx
+
+    try:
+        onnx.checker.check_model(proto)
+    except Exception as err:
+        raise InvalidModelError(
+            f"the {framework} exporter produced a model that fails the ONNX checker: {err}",
+            framework=framework,
+        ) from err

@@ -1,0 +1,229 @@
+"""The converter interface, the registry, and ``Conversion``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from onnxgate.errors import OnnxGateError, UnsupportedModelError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import onnx
+
+    from onnxgate.signature import Signature
+
+__all__ = ["Conversion", "Converter", "ConverterRegistry", "RawConversion", "registry"]
+
+
+@dataclass
+class RawConversion:
+    """What a framework module hands back: the model as its converter wrote it, and what it noticed."""
+
+    model: onnx.ModelProto
+    warnings: list[str] = field(default_factory=list)
+
+
+class Converter:
+    """One framework's converter. Subclasses set the class constants and implement the methods.
+
+    Policy lives in the constants: ``DEFAULT_OPSET`` (used when none is asked for), ``MIN_OPSET`` and
+    ``MAX_OPSET`` (what the underlying exporter can write), ``MODULE_PREFIXES`` (how a model of this
+    framework is recognised from its class's module, without importing the framework), and
+    ``PRIORITY`` (higher is tried first: a Keras model is also a ``tf.Module``).
+    """
+
+    framework: ClassVar[str]
+    DEFAULT_OPSET: ClassVar[int] = 17
+    MIN_OPSET: ClassVar[int] = 9
+    MAX_OPSET: ClassVar[int] = 21
+    MODULE_PREFIXES: ClassVar[tuple[str, ...]] = ()
+    PRIORITY: ClassVar[int] = 0
+    #: Default tolerances for parity of this framework's models.
+    ATOL: ClassVar[float] = 1e-5
+    RTOL: ClassVar[float] = 1e-4
+    #: Suffixes of native model files this converter can load (``".keras"``); ``"/"`` for a folder.
+    FILE_SUFFIXES: ClassVar[tuple[str, ...]] = ()
+
+    def claims_file(self, path: Path) -> bool:
+        """True when ``path`` is a native model file (or folder) of this framework."""
+        if path.is_dir():
+            return "/" in self.FILE_SUFFIXES and self.claims_folder(path)
+        return path.suffix.lower() in self.FILE_SUFFIXES
+
+    def claims_folder(self, path: Path) -> bool:
+        return False
+
+    def load(self, path: Path, *, trust_pickle: bool = False) -> Any:
+        """Load a native model file. Formats that run code when loaded need ``trust_pickle``."""
+        raise NotImplementedError
+
+    def save_native(self, model: Any, folder: Path) -> Path:
+        """Save the model in this framework's own format inside ``folder``; return the path written."""
+        raise NotImplementedError
+
+    def matches(self, model: Any) -> bool:
+        """True when ``model`` belongs to this framework (judged by class modules; imports nothing)."""
+        for klass in type(model).__mro__:
+            module = getattr(klass, "__module__", "") or ""
+            if module.startswith(self.MODULE_PREFIXES):
+                return True
+        return False
+
+    def max_opset_for(self, model: Any) -> int:
+        """Highest default-domain opset this converter can write for this model."""
+        return self.MAX_OPSET
+
+    def min_opset_for(self, model: Any) -> int:
+        return self.MIN_OPSET
+
+    def check_model(self, model: Any) -> None:
+        """Raise a specific error for a model that cannot be converted (unfitted, unsupported), cheaply."""
+
+    def convert(
+        self,
+        model: Any,
+        sample: Any,
+        *,
+        opset: int,
+        ml_opset: int,
+        name: str | None,
+        options: Mapping[str, Any],
+    ) -> RawConversion:
+        raise NotImplementedError
+
+    def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
+        """Run the native model on ONNX-style feeds and return outputs in the ONNX model's output order.
+
+        Outputs the native model has no counterpart for are returned as ``None`` and skipped by parity.
+        """
+        raise NotImplementedError
+
+    def is_classifier(self, model: Any) -> bool:
+        return False
+
+
+@dataclass
+class Conversion:
+    """The result of :func:`onnxgate.convert`.
+
+    Attributes
+    ----------
+    model : onnx.ModelProto
+        The ONNX model.
+    framework : str
+        ``"sklearn"``, ``"pytorch"``, ``"tensorflow"`` or ``"keras"``.
+    opset : int
+        The default-domain opset stamped in the file; never above ``requested_opset``.
+    requested_opset : int
+        The opset that was asked for (or the framework default when none was).
+    signature : Signature
+        Inputs and outputs read from the graph.
+    warnings : tuple of str
+        Everything the conversion did that the user did not ask for in so many words.
+    target : str or None
+        The target the model was adapted to, if any.
+    source : object
+        The native model, used as the parity reference by default.
+    """
+
+    model: onnx.ModelProto
+    framework: str
+    opset: int
+    requested_opset: int
+    signature: Signature
+    warnings: tuple[str, ...] = ()
+    target: str | None = None
+    source: Any = field(default=None, repr=False)
+    sample: Any = field(default=None, repr=False)
+
+    @property
+    def ml_opset(self) -> int | None:
+        from onnxgate._onnx import ML_DOMAIN, model_opsets
+
+        return model_opsets(self.model).get(ML_DOMAIN)
+
+    @property
+    def opsets(self) -> dict[str, int]:
+        from onnxgate._onnx import model_opsets
+
+        return model_opsets(self.model)
+
+    @property
+    def ir_version(self) -> int:
+        return int(self.model.ir_version)
+
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> str:
+        """Write the model as one self-contained file, atomically (temporary file, then rename).
+
+        Raises
+        ------
+        OutputExistsError
+            ``path`` exists and ``overwrite`` is false.
+        """
+        from onnxgate._onnx import atomic_write_bytes, serialize
+
+        atomic_write_bytes(path, serialize(self.model), overwrite=overwrite)
+        return os.fspath(path)
+
+    def to_bytes(self) -> bytes:
+        from onnxgate._onnx import serialize
+
+        return serialize(self.model)
+
+
+class ConverterRegistry:
+    """Converters by framework name. ``register`` refuses a second registration unless ``overwrite``."""
+
+    def __init__(self) -> None:
+        self._converters: dict[str, Converter] = {}
+
+    def register(self, converter: Converter | type[Converter], *, overwrite: bool = False) -> Any:
+        instance = converter() if isinstance(converter, type) else converter
+        key = instance.framework
+        if key in self._converters and not overwrite:
+            raise OnnxGateError(
+                f"a converter for framework {key!r} is already registered; pass overwrite=True to replace it"
+            )
+        self._converters[key] = instance
+        return converter
+
+    def get(self, framework: str) -> Converter:
+        try:
+            return self._converters[framework]
+        except KeyError:
+            raise UnsupportedModelError(
+                f"no converter registered for framework {framework!r}; known frameworks are {self.names()}",
+                framework=framework,
+            ) from None
+
+    def names(self) -> list[str]:
+        return sorted(self._converters)
+
+    def for_file(self, path: str | os.PathLike[str]) -> Converter:
+        p = Path(path)
+        for converter in sorted(self._converters.values(), key=lambda c: -c.PRIORITY):
+            if converter.claims_file(p):
+                return converter
+        known = sorted({s for c in self._converters.values() for s in c.FILE_SUFFIXES if s != "/"})
+        raise UnsupportedModelError(
+            f"cannot tell which framework {str(p)!r} belongs to: expected a file ending in one of {known} "
+            "or a TensorFlow SavedModel folder"
+        )
+
+    def for_model(self, model: Any) -> Converter:
+        ordered: Sequence[Converter] = sorted(self._converters.values(), key=lambda c: -c.PRIORITY)
+        for converter in ordered:
+            if converter.matches(model):
+                return converter
+        kind = f"{type(model).__module__}.{type(model).__qualname__}"
+        raise UnsupportedModelError(
+            f"expected a scikit-learn, PyTorch, TensorFlow or Keras model; found {kind}. "
+            "Register a converter for it with onnxgate.converters.registry.register(...).",
+        )
+
+
+registry = ConverterRegistry()

@@ -1,0 +1,294 @@
+"""``Signature``: the one description of a model's inputs and outputs, read from the ONNX graph.
+
+SQL column types, the OpenAPI schema, request validation in the server, generated test inputs and
+Hypothesis strategies are all derived from it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import numpy as np
+    import onnx
+
+__all__ = ["Dim", "Signature", "TensorSpec", "elem_type_name", "numpy_dtype_for"]
+
+Dim = int | str | None
+"""A dimension: a fixed size, a symbolic name (``"N"``), or ``None`` when unknown."""
+
+Kind = Literal["tensor", "sequence", "map", "optional", "sparse_tensor", "unknown"]
+
+# ONNX TensorProto element type -> short name used everywhere in onnxgate (numpy-like).
+_ELEM_NAMES: dict[int, str] = {
+    1: "float32",
+    2: "uint8",
+    3: "int8",
+    4: "uint16",
+    5: "int16",
+    6: "int32",
+    7: "int64",
+    8: "string",
+    9: "bool",
+    10: "float16",
+    11: "float64",
+    12: "uint32",
+    13: "uint64",
+    14: "complex64",
+    15: "complex128",
+    16: "bfloat16",
+}
+_ELEM_CODES = {v: k for k, v in _ELEM_NAMES.items()}
+
+
+def elem_type_name(code: int) -> str:
+    """Name of an ONNX element type code (``1 -> "float32"``); unknown codes read ``"elem<N>"``."""
+    return _ELEM_NAMES.get(code, f"elem{code}")
+
+
+def elem_type_code(name: str) -> int:
+    """ONNX element type code for a name used by onnxgate (``"float32" -> 1``)."""
+    try:
+        return _ELEM_CODES[name]
+    except KeyError:
+        raise ValueError(f"unknown element type {name!r}; expected one of {sorted(_ELEM_CODES)}") from None
+
+
+def numpy_dtype_for(name: str) -> np.dtype[Any]:
+    """The numpy dtype that carries values of an onnxgate element type (``"string"`` -> object)."""
+    import numpy as np
+
+    if name == "string":
+        return np.dtype(object)
+    if name == "bfloat16":
+        raise ValueError("bfloat16 has no numpy dtype")
+    return np.dtype(name)
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One input or output of a model.
+
+    Attributes
+    ----------
+    name : str
+        The graph's name for it.
+    elem_type : str
+        ``"float32"``, ``"int64"``, ``"string"``, ... For a sequence or map, the innermost element type
+        where one exists.
+    shape : tuple of Dim, or None
+        ``None`` when the rank is unknown. A ``str`` dim is symbolic, ``None`` unknown.
+    kind : str
+        ``"tensor"`` for plain tensors; ``"sequence"``, ``"map"``, ... otherwise (ZipMap gives
+        ``"sequence"``).
+    type_str : str
+        A readable form of the full type, e.g. ``"tensor(float32)[N,1]"`` or ``"seq(map(int64,tensor(float)))"``.
+    """
+
+    name: str
+    elem_type: str
+    shape: tuple[Dim, ...] | None
+    kind: Kind = "tensor"
+    type_str: str = ""
+
+    @property
+    def is_tensor(self) -> bool:
+        return self.kind == "tensor"
+
+    @property
+    def rank(self) -> int | None:
+        return None if self.shape is None else len(self.shape)
+
+    @property
+    def has_batch_axis(self) -> bool:
+        """True when the first axis exists and is not a fixed size (symbolic or unknown)."""
+        return bool(self.shape) and not isinstance(self.shape[0], int)  # type: ignore[index]
+
+    @property
+    def width(self) -> int | None:
+        """Values per row for a rank-2 tensor with a fixed second axis; 1 for rank 1; else None."""
+        if self.shape is None:
+            return None
+        if len(self.shape) == 1:
+            return 1
+        if len(self.shape) == 2 and isinstance(self.shape[1], int):
+            return self.shape[1]
+        return None
+
+    @property
+    def numpy_dtype(self) -> np.dtype[Any]:
+        return numpy_dtype_for(self.elem_type)
+
+    def shape_str(self) -> str:
+        if self.shape is None:
+            return "?"
+        return "[" + ",".join("?" if d is None else str(d) for d in self.shape) + "]"
+
+    def describe(self) -> str:
+        if self.kind == "tensor":
+            return f"{self.name}: {self.elem_type}{self.shape_str()}"
+        return f"{self.name}: {self.type_str or self.kind}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "elem_type": self.elem_type,
+            "shape": None if self.shape is None else list(self.shape),
+            "kind": self.kind,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TensorSpec:
+        shape = data.get("shape")
+        return cls(
+            name=str(data["name"]),
+            elem_type=str(data["elem_type"]),
+            shape=None if shape is None else tuple(shape),
+            kind=data.get("kind", "tensor"),
+        )
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A model's inputs and outputs, in graph order.
+
+    Examples
+    --------
+    >>> sig = Signature.from_model("model.onnx")  # doctest: +SKIP
+    >>> [i.name for i in sig.inputs]  # doctest: +SKIP
+    ['input']
+    """
+
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    _by_name: dict[str, TensorSpec] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_name.update({t.name: t for t in self.outputs})
+        self._by_name.update({t.name: t for t in self.inputs})
+
+    @property
+    def input_names(self) -> list[str]:
+        return [t.name for t in self.inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [t.name for t in self.outputs]
+
+    def input(self, name: str) -> TensorSpec:
+        for spec in self.inputs:
+            if spec.name == name:
+                return spec
+        raise KeyError(f"no input named {name!r}; inputs are {self.input_names}")
+
+    def output(self, name: str) -> TensorSpec:
+        for spec in self.outputs:
+            if spec.name == name:
+                return spec
+        raise KeyError(f"no output named {name!r}; outputs are {self.output_names}")
+
+    def __iter__(self) -> Iterator[TensorSpec]:
+        yield from self.inputs
+        yield from self.outputs
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "inputs": [t.to_dict() for t in self.inputs],
+            "outputs": [t.to_dict() for t in self.outputs],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Signature:
+        return cls(
+            inputs=tuple(TensorSpec.from_dict(d) for d in data["inputs"]),
+            outputs=tuple(TensorSpec.from_dict(d) for d in data["outputs"]),
+        )
+
+    def __str__(self) -> str:
+        ins = ", ".join(t.describe() for t in self.inputs)
+        outs = ", ".join(t.describe() for t in self.outputs)
+        return f"({ins}) -> ({outs})"
+
+    @classmethod
+    def from_model(cls, model: onnx.ModelProto | str | os.PathLike[str] | bytes) -> Signature:
+        """Read the signature of an ONNX model (a ModelProto, a path or serialized bytes).
+
+        Initializers that also appear as graph inputs (old exporters do that) are left out: they are
+        weights with a default, not data a caller feeds.
+        """
+        from onnxgate._onnx import load_model
+
+        proto = load_model(model)
+        graph = proto.graph
+        weights = {init.name for init in graph.initializer}
+        inputs = tuple(_spec(vi) for vi in graph.input if vi.name not in weights)
+        outputs = tuple(_spec(vi) for vi in graph.output)
+        return cls(inputs=inputs, outputs=outputs)
+
+
+def _dims(tensor_type: Any) -> tuple[Dim, ...] | None:
+    if not tensor_type.HasField("shape"):
+        return None
+    dims: list[Dim] = []
+    for d in tensor_type.shape.dim:
+        if d.HasField("dim_value"):
+            dims.append(int(d.dim_value))
+        elif d.HasField("dim_param") and d.dim_param:
+            dims.append(d.dim_param)
+        else:
+            dims.append(None)
+    return tuple(dims)
+
+
+def _type_str(tp: Any) -> str:
+    which = tp.WhichOneof("value")
+    if which == "tensor_type":
+        return f"tensor({elem_type_name(tp.tensor_type.elem_type)})"
+    if which == "sequence_type":
+        return f"seq({_type_str(tp.sequence_type.elem_type)})"
+    if which == "map_type":
+        return f"map({elem_type_name(tp.map_type.key_type)},{_type_str(tp.map_type.value_type)})"
+    if which == "optional_type":
+        return f"optional({_type_str(tp.optional_type.elem_type)})"
+    if which == "sparse_tensor_type":
+        return f"sparse_tensor({elem_type_name(tp.sparse_tensor_type.elem_type)})"
+    return "unknown"
+
+
+def _innermost_elem(tp: Any) -> str:
+    which = tp.WhichOneof("value")
+    if which in ("tensor_type", "sparse_tensor_type"):
+        return elem_type_name(getattr(tp, which).elem_type)
+    if which == "sequence_type":
+        return _innermost_elem(tp.sequence_type.elem_type)
+    if which == "map_type":
+        return _innermost_elem(tp.map_type.value_type)
+    if which == "optional_type":
+        return _innermost_elem(tp.optional_type.elem_type)
+    return "unknown"
+
+
+_KINDS: dict[str | None, Kind] = {
+    "tensor_type": "tensor",
+    "sequence_type": "sequence",
+    "map_type": "map",
+    "optional_type": "optional",
+    "sparse_tensor_type": "sparse_tensor",
+}
+
+
+def _spec(value_info: Any) -> TensorSpec:
+    tp = value_info.type
+    which = tp.WhichOneof("value")
+    kind = _KINDS.get(which, "unknown")
+    shape = _dims(tp.tensor_type) if which == "tensor_type" else None
+    return TensorSpec(
+        name=value_info.name,
+        elem_type=_innermost_elem(tp),
+        shape=shape,
+        kind=kind,
+        type_str=_type_str(tp),
+    )

@@ -1,0 +1,399 @@
+"""Deployment targets: named profiles of a place a model will run.
+
+A :class:`Target` holds the facts of one place (opset and IR caps, allowed element types, the
+input layout, the output rules) and the checks that apply there. The facts come from the public
+sources listed in each profile's ``sources`` (see ``shared/research/targets.md``): SQL Edge release
+notes, the onnxruntime compatibility matrix, the Synapse PREDICT documentation, and the Azure ML
+entry-script contract.
+
+Users can define their own target as a Python object (``Target(...)`` then :func:`register`) or
+as a TOML file (:func:`from_toml`, CLI ``--target-file``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from types import MappingProxyType
+from typing import Any, Literal
+
+from onnxgate.errors import TargetError
+
+__all__ = [
+    "SQL_TYPES",
+    "Target",
+    "from_toml",
+    "get",
+    "names",
+    "register",
+    "resolve",
+]
+
+InputLayout = Literal["column", "free"]
+
+#: ONNX element type -> SQL Server / Synapse column type (Azure Data Studio's type map, targets.md A.4).
+SQL_TYPES: Mapping[str, str] = MappingProxyType(
+    {
+        "int32": "int",
+        "int64": "bigint",
+        "float32": "real",
+        "float64": "float",
+        "string": "nvarchar(max)",
+    }
+)
+
+#: Every check a target can ask for, in the order a report lists them.
+ALL_CHECKS: tuple[str, ...] = (
+    "model_wellformed",
+    "opset_within_caps",
+    "ir_version_within_caps",
+    "operators_supported",
+    "operators_exist_at_opset",
+    "inputs_element_types",
+    "inputs_one_per_column",
+    "outputs_tensor_only",
+    "outputs_one_value_per_row",
+    "outputs_element_types",
+    "batch_axis_dynamic",
+)
+
+
+def _frozen_map(value: Mapping[str, int] | None) -> Mapping[str, int] | None:
+    return None if value is None else MappingProxyType(dict(value))
+
+
+@dataclass(frozen=True)
+class Target:
+    """A deployment target profile.
+
+    Attributes
+    ----------
+    name : str
+        Registry key, e.g. ``"sql-edge-2.0"``.
+    description : str
+        One line for listings.
+    runtime : str
+        The onnxruntime the place embeds (``"onnxruntime 1.12.1"``), or ``"installed"``.
+    max_opset : mapping of str to int, or None
+        Highest opset per domain (``""`` is ai.onnx). ``None``: the installed onnxruntime's limits.
+    max_ir_version : int or None
+        Highest IR version; ``None``: the installed onnxruntime's limit.
+    input_types, output_types : frozenset of str, or None
+        Allowed element types (``"float32"``, ``"int64"``, ``"string"``...); ``None`` allows any.
+    input_layout : {"column", "free"}
+        ``"column"``: every input is one table column, shaped ``[N,1]`` or ``[1,1]``.
+    outputs_tensor_only : bool
+        Reject sequence/map outputs (ZipMap).
+    outputs_one_per_row : bool
+        Every output holds one value per row (``[N]``, ``[N,1]``).
+    dynamic_batch : bool
+        Every input and output must have a dynamic first axis.
+    allow_nan : bool
+        Whether NaN/inf are valid input values there (SQL ``float`` columns cannot hold NaN).
+    sql_types : mapping of str to str
+        Element type -> SQL type name, for SQL targets.
+    checks : tuple of str
+        The checks that apply, from :data:`ALL_CHECKS`.
+    sources : tuple of str
+        Where the facts come from.
+    """
+
+    name: str
+    description: str
+    runtime: str = "installed"
+    max_opset: Mapping[str, int] | None = None
+    max_ir_version: int | None = None
+    input_types: frozenset[str] | None = None
+    output_types: frozenset[str] | None = None
+    input_layout: InputLayout = "free"
+    outputs_tensor_only: bool = False
+    outputs_one_per_row: bool = False
+    dynamic_batch: bool = False
+    allow_nan: bool = True
+    sql_types: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    checks: tuple[str, ...] = ("model_wellformed", "operators_supported")
+    sources: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "max_opset", _frozen_map(self.max_opset))
+        object.__setattr__(self, "sql_types", MappingProxyType(dict(self.sql_types)))
+        for attr in ("input_types", "output_types"):
+            value = getattr(self, attr)
+            if value is not None and not isinstance(value, frozenset):
+                object.__setattr__(self, attr, frozenset(value))
+        unknown = [c for c in self.checks if c not in ALL_CHECKS]
+        if unknown:
+            raise TargetError(
+                f"target {self.name!r} names unknown checks {unknown}; known checks are {list(ALL_CHECKS)}"
+            )
+        if self.input_layout not in ("column", "free"):
+            raise TargetError(
+                f"target {self.name!r}: input_layout must be 'column' or 'free', found {self.input_layout!r}"
+            )
+
+    @property
+    def is_sql(self) -> bool:
+        return self.input_layout == "column"
+
+    @property
+    def opset(self) -> int | None:
+        """The default-domain (ai.onnx) opset cap, or None for the installed runtime's."""
+        return None if self.max_opset is None else self.max_opset.get("")
+
+    def effective_max_opset(self) -> dict[str, int]:
+        """Caps per domain, with the installed onnxruntime's limits filled in where the target has none."""
+        if self.max_opset is not None:
+            return dict(self.max_opset)
+        return installed_runtime_caps()[0]
+
+    def effective_max_ir(self) -> int:
+        return self.max_ir_version if self.max_ir_version is not None else installed_runtime_caps()[1]
+
+    def sql_type(self, elem_type: str) -> str | None:
+        return self.sql_types.get(elem_type)
+
+    def with_(self, **changes: Any) -> Target:
+        """A copy with some fields changed (``synapse.with_(max_opset={"": 15})``)."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Mapping):
+                value = dict(value)
+            elif isinstance(value, frozenset):
+                value = sorted(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+
+def installed_runtime_caps() -> tuple[dict[str, int], int]:
+    """(max opset per domain, max IR version) of the installed onnx/onnxruntime pair."""
+    import onnx
+    import onnxruntime as ort
+
+    ir = int(onnx.IR_VERSION)
+    opset = int(onnx.defs.onnx_opset_version())
+    ml = max(int(row[3] or 0) for row in onnx.helper.VERSION_TABLE)
+    del ort  # imported to fail early if missing; its own caps match the onnx it was built with
+    return {"": opset, "ai.onnx.ml": ml}, ir
+
+
+_SQL_CHECKS = (
+    "model_wellformed",
+    "opset_within_caps",
+    "ir_version_within_caps",
+    "operators_supported",
+    "operators_exist_at_opset",
+    "inputs_element_types",
+    "inputs_one_per_column",
+    "outputs_tensor_only",
+    "outputs_one_value_per_row",
+    "outputs_element_types",
+)
+_SQL_NUMERIC = frozenset({"int32", "int64", "float32", "float64"})
+_SQL_SOURCES_EDGE = (
+    "Azure SQL Edge release notes (azure-docs articles/azure-sql-edge/release-notes.md): ORT per release",
+    "onnxruntime docs/reference/compatibility.md: opset, ai.onnx.ml and IR caps per ORT release",
+    "Azure SQL Edge onnx-overview (Limitations): numeric types; one input per table column",
+    "predict-transact-sql.md: WITH columns map by name to model outputs",
+)
+
+SQL_EDGE_1_0 = Target(
+    name="sql-edge-1.0",
+    description="Azure SQL Edge 1.0.x T-SQL PREDICT (embedded onnxruntime 1.5.3)",
+    runtime="onnxruntime 1.5.3",
+    max_opset={"": 12, "ai.onnx.ml": 2},
+    max_ir_version=7,
+    input_types=_SQL_NUMERIC,
+    output_types=_SQL_NUMERIC,
+    input_layout="column",
+    outputs_tensor_only=True,
+    outputs_one_per_row=True,
+    allow_nan=False,
+    sql_types={k: v for k, v in SQL_TYPES.items() if k in _SQL_NUMERIC},
+    checks=_SQL_CHECKS,
+    sources=_SQL_SOURCES_EDGE,
+)
+
+SQL_EDGE_2_0 = SQL_EDGE_1_0.with_(
+    name="sql-edge-2.0",
+    description="Azure SQL Edge 2.0 T-SQL PREDICT (embedded onnxruntime 1.12.1)",
+    runtime="onnxruntime 1.12.1",
+    max_opset={"": 17, "ai.onnx.ml": 3},
+    max_ir_version=8,
+)
+
+SYNAPSE = SQL_EDGE_1_0.with_(
+    name="synapse",
+    description=(
+        "Azure Synapse dedicated SQL pool T-SQL PREDICT; its onnxruntime is undocumented, so the "
+        "SQL Edge 1.0 caps are assumed (override with a target file)"
+    ),
+    runtime="undocumented (assumed onnxruntime 1.5.x)",
+    input_types=_SQL_NUMERIC | {"string"},
+    sql_types=dict(SQL_TYPES),
+    sources=(
+        "azure-docs synapse-analytics/sql-data-warehouse/sql-data-warehouse-predict.md: input types "
+        "int, bigint, real, float, char, varchar, nvarchar; one column per input; RUNTIME = ONNX",
+        "The Synapse runtime version is not documented: caps default to SQL Edge 1.0 (opset 12, ml 2, IR 7)",
+    ),
+)
+
+CONTAINER = Target(
+    name="container",
+    description="A container serving the model over HTTP (Azure ML entry-script contract) with the pinned onnxruntime",
+    runtime="installed",
+    input_layout="free",
+    outputs_tensor_only=True,
+    dynamic_batch=True,
+    checks=(
+        "model_wellformed",
+        "opset_within_caps",
+        "ir_version_within_caps",
+        "operators_supported",
+        "outputs_tensor_only",
+        "batch_axis_dynamic",
+    ),
+    sources=(
+        "Azure ML entry script contract: init()/run(), JSON request {'data': ...}, JSON-serialisable results",
+    ),
+)
+
+ONNXRUNTIME = Target(
+    name="onnxruntime",
+    description="Any process with the installed onnxruntime",
+    runtime="installed",
+    checks=("model_wellformed", "opset_within_caps", "ir_version_within_caps", "operators_supported"),
+    sources=("the installed onnx and onnxruntime packages",),
+)
+
+
+class _Registry:
+    """Targets by name. ``register`` refuses a second registration of a name unless ``overwrite``."""
+
+    def __init__(self) -> None:
+        self._targets: dict[str, Target] = {}
+
+    def register(self, target: Target, *, overwrite: bool = False) -> Target:
+        if not isinstance(target, Target):
+            raise TargetError(f"expected a Target, found {type(target).__name__}")
+        if target.name in self._targets and not overwrite:
+            raise TargetError(
+                f"a target named {target.name!r} is already registered; pass overwrite=True to replace it"
+            )
+        self._targets[target.name] = target
+        return target
+
+    def get(self, name: str) -> Target:
+        try:
+            return self._targets[name]
+        except KeyError:
+            raise TargetError(
+                f"unknown target {name!r}; known targets are {sorted(self._targets)}. "
+                "Define your own with Target(...) or a TOML file (--target-file)."
+            ) from None
+
+    def names(self) -> list[str]:
+        return sorted(self._targets)
+
+
+_REGISTRY = _Registry()
+for _t in (SQL_EDGE_1_0, SQL_EDGE_2_0, SYNAPSE, CONTAINER, ONNXRUNTIME):
+    _REGISTRY.register(_t)
+
+
+def names() -> list[str]:
+    """Names of the registered targets, sorted."""
+    return _REGISTRY.names()
+
+
+def get(name: str) -> Target:
+    """The target registered under ``name``.
+
+    Raises
+    ------
+    TargetError
+        No such target; the message lists the known ones.
+    """
+    return _REGISTRY.get(name)
+
+
+def register(target: Target, *, overwrite: bool = False) -> Target:
+    """Register a user-defined target so it can be named in ``validate``/``package`` and the CLI."""
+    return _REGISTRY.register(target, overwrite=overwrite)
+
+
+def resolve(target: str | Target | None, default: str | None = "onnxruntime") -> Target | None:
+    """A Target from a name, a Target, or None (``default``'s profile, or None when default is None)."""
+    if target is None:
+        return None if default is None else get(default)
+    if isinstance(target, Target):
+        return target
+    if isinstance(target, str):
+        return get(target)
+    raise TargetError(f"expected a target name or a Target, found {type(target).__name__}")
+
+
+def from_toml(path: str | os.PathLike[str]) -> Target:
+    """Read a target from a TOML file.
+
+    The file holds a ``[target]`` table (or top-level keys) with the :class:`Target` fields. It may
+    name a registered target in ``base`` and change only some fields::
+
+        [target]
+        base = "synapse"
+        name = "synapse-ort-1.12"
+        max_opset = { "" = 17, "ai.onnx.ml" = 3 }
+        max_ir_version = 8
+
+    Raises
+    ------
+    TargetError
+        The file is missing, not TOML, or has unknown fields or wrong values.
+    """
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise TargetError(f"target file not found: {os.fspath(path)!r}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise TargetError(f"target file {os.fspath(path)!r} is not valid TOML: {err}") from err
+    table = data.get("target", data)
+    if not isinstance(table, dict):
+        raise TargetError(f"target file {os.fspath(path)!r}: [target] must be a table")
+    table = dict(table)
+    base_name = table.pop("base", None)
+    known = {f.name for f in fields(Target)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise TargetError(
+            f"target file {os.fspath(path)!r} has unknown fields {unknown}; known fields are {sorted(known)}"
+        )
+    for key in ("input_types", "output_types"):
+        if key in table and table[key] is not None:
+            table[key] = frozenset(table[key])
+    if "checks" in table:
+        table["checks"] = tuple(table["checks"])
+    if "sources" in table:
+        table["sources"] = tuple(table["sources"])
+    else:
+        table["sources"] = (f"user target file {os.fspath(path)}",)
+    try:
+        if base_name is not None:
+            return get(str(base_name)).with_(**table)
+        if "name" not in table:
+            raise TargetError(f"target file {os.fspath(path)!r} needs a 'name' (or a 'base' to start from)")
+        table.setdefault("description", f"user target from {os.fspath(path)}")
+        return Target(**table)
+    except TypeError as err:
+        raise TargetError(f"target file {os.fspath(path)!r}: {err}") from err

@@ -1,0 +1,1 @@
+"""Testing helpers for users' own test suites (being written)."""

@@ -1,0 +1,331 @@
+"""``CheckResult`` and ``Report``: every check's verdict with its evidence, in four forms.
+
+The JSON form is versioned (``"schema_version": 1``) and documented in ``docs/report-schema.md``.
+JUnit XML gives one ``<testcase>`` per check so a CI system lists them; Markdown is written to be
+pasted as a pull-request comment; ``str(report)`` is a table for a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from onnxgate.errors import ValidationFailedError
+
+__all__ = ["SCHEMA_VERSION", "CheckResult", "Report", "jsonable"]
+
+#: Version of the JSON report layout; bumped on any change a reader would notice.
+SCHEMA_VERSION = 1
+
+Status = Literal["passed", "failed", "skipped"]
+
+#: Longest message the terminal table prints before eliding (the JSON keeps the whole message).
+_TABLE_MESSAGE_WIDTH = 200
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` made JSON-safe: numpy scalars and arrays to Python, non-finite floats to strings.
+
+    JSON has no NaN or infinity, so they are written as the strings ``"nan"``, ``"inf"`` and
+    ``"-inf"`` (docs/report-schema.md).
+    """
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
+        return [jsonable(v) for v in items]
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", errors="replace")
+    tolist = getattr(value, "tolist", None)  # numpy scalars and arrays
+    if callable(tolist):
+        return jsonable(tolist())
+    return str(value)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The verdict of one check.
+
+    Attributes
+    ----------
+    name : str
+        The check's name (``"inputs_element_types"``, ``"prediction_parity"``...).
+    passed : bool
+        True when the check passed. A skipped check has ``passed=True`` and does not fail a report.
+    message : str
+        One line naming every offender (input, output or node) when the check failed.
+    details : mapping
+        Evidence, JSON-safe (see docs/report-schema.md), e.g. ``{"offenders": [...]}``.
+    skipped : bool
+        The check did not run; ``message`` says why.
+
+    Examples
+    --------
+    >>> r = CheckResult("opset_within_caps", False, "domain '' opset 18 > 17")
+    >>> bool(r)
+    False
+    >>> str(r)
+    "FAILED opset_within_caps  domain '' opset 18 > 17"
+    """
+
+    name: str
+    passed: bool
+    message: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+    skipped: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "details", MappingProxyType(dict(self.details)))
+
+    @classmethod
+    def skip(cls, name: str, reason: str, **details: Any) -> CheckResult:
+        """A skipped check; ``reason`` is mandatory so a reader knows why it did not run."""
+        return cls(name, True, reason, details, skipped=True)
+
+    @property
+    def status(self) -> Status:
+        if self.skipped:
+            return "skipped"
+        return "passed" if self.passed else "failed"
+
+    def __bool__(self) -> bool:
+        return bool(self.passed)
+
+    def __str__(self) -> str:
+        return f"{self.status.upper()} {self.name}  {self.message}".rstrip()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "passed": bool(self.passed),
+            "skipped": bool(self.skipped),
+            "message": self.message,
+            "details": jsonable(dict(self.details)),
+        }
+
+    # ``dataclass(frozen=True)`` would hash ``details``, a mapping proxy; results are values, not keys.
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every check run on one model for one target, and the overall verdict.
+
+    Attributes
+    ----------
+    checks : list of CheckResult
+        In the order they ran (target checks in :data:`onnxgate.targets.ALL_CHECKS` order, then
+        parity, then search).
+    target : str
+        The target's name.
+    seed : int
+        The seed used for generated inputs (search); recorded so a run can be repeated.
+    model : mapping
+        ``sha256``, ``ir_version``, ``opsets``, ``producer``, ``signature``.
+    target_profile : mapping
+        The target's facts as used (``Target.to_dict()``).
+    environment : mapping
+        Versions of python, onnx, onnxruntime, numpy and onnxgate.
+
+    Examples
+    --------
+    >>> import onnxgate as og
+    >>> report = og.validate("model.onnx", target="sql-edge-2.0")  # doctest: +SKIP
+    >>> report.passed, report.summary()  # doctest: +SKIP
+    (True, "PASSED: 10 checks passed for target 'sql-edge-2.0'")
+    """
+
+    checks: Sequence[CheckResult]
+    target: str
+    seed: int = 0
+    model: Mapping[str, Any] = field(default_factory=dict)
+    target_profile: Mapping[str, Any] = field(default_factory=dict)
+    environment: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "checks", list(self.checks))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def passed(self) -> bool:
+        """True when no check failed (skipped checks do not fail a report)."""
+        return all(c.passed or c.skipped for c in self.checks)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.passed and not c.skipped]
+
+    def check(self, name: str) -> CheckResult:
+        """The result of the check called ``name``.
+
+        Raises
+        ------
+        KeyError
+            No check of that name ran; the message lists those that did.
+        """
+        for c in self.checks:
+            if c.name == name:
+                return c
+        raise KeyError(f"no check named {name!r} in this report; checks are {[c.name for c in self.checks]}")
+
+    def counts(self) -> dict[str, int]:
+        out = {"passed": 0, "failed": 0, "skipped": 0}
+        for c in self.checks:
+            out[c.status] += 1
+        return out
+
+    def summary(self) -> str:
+        """One line: the verdict, the counts, and the names of the failed checks."""
+        counts = self.counts()
+        skipped = f", {counts['skipped']} skipped" if counts["skipped"] else ""
+        if self.passed:
+            return f"PASSED: {counts['passed']} checks passed{skipped} for target {self.target!r}"
+        names = ", ".join(c.name for c in self.failures)
+        total = counts["passed"] + counts["failed"]
+        return (
+            f"FAILED: {counts['failed']} of {total} checks failed ({names}){skipped} "
+            f"for target {self.target!r}"
+        )
+
+    def raise_for_failures(self) -> Report:
+        """Raise :class:`~onnxgate.errors.ValidationFailedError` if a check failed; else return self.
+
+        Raises
+        ------
+        ValidationFailedError
+            With ``.report`` set to this report; the message lists each failed check's line.
+        """
+        if not self.passed:
+            lines = "\n".join(f"  {c}" for c in self.failures)
+            raise ValidationFailedError(f"{self.summary()}\n{lines}", report=self)
+        return self
+
+    # -- serialised forms -------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain JSON-safe data, in the schema of docs/report-schema.md."""
+        from onnxgate import __version__
+
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "tool": {"name": "onnxgate", "version": __version__},
+            "passed": self.passed,
+            "summary": self.summary(),
+            "counts": self.counts(),
+            "target": {"name": self.target, "profile": jsonable(dict(self.target_profile))},
+            "seed": int(self.seed),
+            "model": jsonable(dict(self.model)),
+            "environment": jsonable(dict(self.environment)),
+            "checks": [c.to_dict() for c in self.checks],
+        }
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The report as JSON text (``schema_version`` 1; NaN and infinity written as strings)."""
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=False, allow_nan=False)
+
+    def to_junit(self, *, suite_name: str = "onnxgate") -> str:
+        """JUnit XML: one ``<testcase>`` per check, a ``<failure>`` or ``<skipped>`` element as needed.
+
+        The failure's ``message`` attribute is the check's message; its text is the details as JSON.
+        """
+        import xml.etree.ElementTree as ET
+
+        counts = self.counts()
+        root = ET.Element("testsuites", name=suite_name)
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=f"{suite_name}.{self.target}",
+            tests=str(len(self.checks)),
+            failures=str(counts["failed"]),
+            errors="0",
+            skipped=str(counts["skipped"]),
+        )
+        props = ET.SubElement(suite, "properties")
+        for key, value in (
+            ("target", self.target),
+            ("seed", str(self.seed)),
+            ("model.sha256", str(self.model.get("sha256", ""))),
+            ("schema_version", str(SCHEMA_VERSION)),
+        ):
+            ET.SubElement(props, "property", name=key, value=value)
+        for c in self.checks:
+            case = ET.SubElement(suite, "testcase", classname=f"{suite_name}.{self.target}", name=c.name)
+            if c.skipped:
+                ET.SubElement(case, "skipped", message=c.message)
+            elif not c.passed:
+                failure = ET.SubElement(case, "failure", message=c.message, type="ValidationFailed")
+                failure.text = json.dumps(jsonable(dict(c.details)), indent=2, allow_nan=False)
+            else:
+                out = ET.SubElement(case, "system-out")
+                out.text = c.message
+        ET.indent(root)
+        return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+    def to_markdown(self) -> str:
+        """A pull-request comment: a verdict line, a table of checks, and the evidence of each failure."""
+        icon = {"passed": "✅", "failed": "❌", "skipped": "⏭️"}
+        head = "✅ passed" if self.passed else "❌ failed"
+        sha = str(self.model.get("sha256", ""))[:12]
+        lines = [
+            f"### onnxgate validate: {head}",
+            "",
+            f"{self.summary()}. Model `sha256:{sha}`, seed {self.seed}.",
+            "",
+            "| | check | result |",
+            "|---|---|---|",
+        ]
+        for c in self.checks:
+            lines.append(f"| {icon[c.status]} | `{c.name}` | {_md_cell(c.message)} |")
+        for c in self.failures:
+            lines += [
+                "",
+                f"<details><summary><b>{c.name}</b>: {_md_inline(c.message)}</summary>",
+                "",
+                "```json",
+                json.dumps(jsonable(dict(c.details)), indent=2, allow_nan=False),
+                "```",
+                "",
+                "</details>",
+            ]
+        return "\n".join(lines) + "\n"
+
+    def __str__(self) -> str:
+        width = max([len(c.name) for c in self.checks] + [5])
+        sha = str(self.model.get("sha256", ""))[:12]
+        lines = [f"onnxgate validate  target={self.target}  model sha256:{sha}  seed={self.seed}", ""]
+        lines.append(f"{'STATUS':<8} {'CHECK':<{width}}  MESSAGE")
+        for c in self.checks:
+            message = c.message
+            if len(message) > _TABLE_MESSAGE_WIDTH:
+                message = message[: _TABLE_MESSAGE_WIDTH - 3] + "..."
+            lines.append(f"{c.status.upper():<8} {c.name:<{width}}  {message}")
+        lines += ["", self.summary()]
+        return "\n".join(lines)
+
+
+def _md_inline(text: str) -> str:
+    return text.replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+
+
+def _md_cell(text: str) -> str:
+    return _md_inline(text).replace("|", "\\|")

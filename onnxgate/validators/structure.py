@@ -1,0 +1,429 @@
+"""Structural checks: the ONNX checker, opset and IR caps, and whether every operator can run.
+
+Each check takes the loaded model and the target, never changes either, and names every
+offending domain or node in its message and in ``details["offenders"]``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from onnxgate.validators.report import CheckResult
+
+if TYPE_CHECKING:
+    import onnx
+
+    from onnxgate.targets import Target
+
+__all__ = [
+    "check_ir_version_within_caps",
+    "check_model_wellformed",
+    "check_operators_exist_at_opset",
+    "check_operators_supported",
+    "check_opset_within_caps",
+]
+
+#: Domains whose operator versions the ``onnx`` package knows, so a node's need can be looked up.
+KNOWN_DOMAINS = ("", "ai.onnx.ml")
+
+#: How many offenders a message spells out before "... and N more" (details keep them all).
+MESSAGE_LIMIT = 12
+
+#: onnxruntime's log level while probing (3 = errors only): probing is expected to fail.
+_ORT_QUIET = 3
+
+
+def _domain(name: str) -> str:
+    return "" if name in ("", "ai.onnx") else name
+
+
+def _label(domain: str) -> str:
+    return "ai.onnx" if domain == "" else domain
+
+
+def _join(items: list[str]) -> str:
+    if len(items) <= MESSAGE_LIMIT:
+        return "; ".join(items)
+    return "; ".join(items[:MESSAGE_LIMIT]) + f"; ... and {len(items) - MESSAGE_LIMIT} more"
+
+
+def iter_nodes(graph: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """Every node of a graph and of its subgraphs (If/Loop/Scan bodies), with a readable location."""
+    for node in graph.node:
+        yield path, node
+        for attr in node.attribute:
+            subgraphs = ([attr.g] if attr.HasField("g") else []) + list(attr.graphs)
+            for sub in subgraphs:
+                where = f"{path}{node.name or node.op_type}.{attr.name}/"
+                yield from iter_nodes(sub, where)
+
+
+def node_label(path: str, node: Any) -> str:
+    name = node.name or "<unnamed>"
+    return f"{path}{name!s} ({_label(_domain(node.domain)) + '.' if _domain(node.domain) else ''}{node.op_type})"
+
+
+def check_model_wellformed(model: onnx.ModelProto, target: Target) -> CheckResult:
+    """The ONNX checker (full check) and strict shape inference both accept the model.
+
+    A model that parsed but breaks the ONNX spec fails here; bytes that do not parse at all never
+    reach this check (``load_model`` raises :class:`~onnxgate.errors.InvalidModelError`).
+
+    Parameters
+    ----------
+    model : onnx.ModelProto
+    target : Target
+        Unused; every target needs a well-formed model.
+
+    Returns
+    -------
+    CheckResult
+        ``details["errors"]`` holds the checker's and shape inference's messages.
+
+    Examples
+    --------
+    >>> check_model_wellformed(model, targets.get("onnxruntime")).passed  # doctest: +SKIP
+    True
+    """
+    import onnx
+
+    errors: list[dict[str, str]] = []
+    data = model.SerializeToString()
+    try:
+        # Checking the serialized bytes works on a private copy, so the caller's proto is untouched.
+        onnx.checker.check_model(data, full_check=False)
+    except Exception as err:
+        errors.append({"stage": "checker", "error": _first_lines(err)})
+    try:
+        onnx.shape_inference.infer_shapes(onnx.load_from_string(data), check_type=True, strict_mode=True)
+    except Exception as err:
+        errors.append({"stage": "shape_inference", "error": _first_lines(err)})
+    if errors:
+        text = "; ".join(f"{e['stage']}: {e['error']}" for e in errors)
+        return CheckResult(
+            "model_wellformed",
+            False,
+            f"the model breaks the ONNX spec: {text}. Re-export it with a converter that writes valid ONNX.",
+            {"errors": errors},
+        )
+    return CheckResult(
+        "model_wellformed", True, "ONNX checker and strict shape inference pass", {"errors": []}
+    )
+
+
+def _first_lines(err: BaseException, limit: int = 400) -> str:
+    text = " ".join(str(err).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_opset_within_caps(model: onnx.ModelProto, target: Target) -> CheckResult:
+    """Every domain's stamped opset is at most the target's cap for that domain.
+
+    Domains the target has no cap for (custom ones like ``com.microsoft``) are listed in
+    ``details["unchecked_domains"]``; they fail only when the target states its caps explicitly,
+    because such a runtime cannot be assumed to know the domain.
+
+    Parameters
+    ----------
+    model : onnx.ModelProto
+    target : Target
+
+    Returns
+    -------
+    CheckResult
+
+    Examples
+    --------
+    >>> str(check_opset_within_caps(model21, targets.get("sql-edge-2.0")))  # doctest: +SKIP
+    "FAILED opset_within_caps  ai.onnx opset 21 > 17 (target 'sql-edge-2.0') ..."
+    """
+    from onnxgate._onnx import model_opsets
+
+    caps = target.effective_max_opset()
+    explicit = target.max_opset is not None
+    stamped = model_opsets(model)
+    offenders: list[dict[str, Any]] = []
+    unchecked: list[str] = []
+    for domain, version in sorted(stamped.items()):
+        cap = caps.get(domain)
+        if cap is None:
+            if explicit:
+                offenders.append({"domain": _label(domain), "opset": version, "max_opset": None})
+            else:
+                unchecked.append(_label(domain))
+        elif version > cap:
+            offenders.append({"domain": _label(domain), "opset": version, "max_opset": cap})
+    details = {
+        "opsets": {_label(d): v for d, v in stamped.items()},
+        "max_opset": {_label(d): v for d, v in caps.items()},
+        "offenders": offenders,
+        "unchecked_domains": unchecked,
+    }
+    if offenders:
+        parts = [
+            f"{o['domain']} opset {o['opset']} > {o['max_opset']}"
+            if o["max_opset"] is not None
+            else f"domain {o['domain']!r} (opset {o['opset']}) is not available there"
+            for o in offenders
+        ]
+        return CheckResult(
+            "opset_within_caps",
+            False,
+            f"{_join(parts)} (target {target.name!r}, {target.runtime}). Convert again with "
+            f"opset={caps.get('')} or lower (onnxgate convert --opset).",
+            details,
+        )
+    have = ", ".join(f"{_label(d)} {v}" for d, v in sorted(stamped.items()))
+    return CheckResult("opset_within_caps", True, f"opsets {have} within the target's caps", details)
+
+
+def check_ir_version_within_caps(model: onnx.ModelProto, target: Target) -> CheckResult:
+    """The model's IR version is at most the target's cap.
+
+    Parameters
+    ----------
+    model : onnx.ModelProto
+    target : Target
+
+    Returns
+    -------
+    CheckResult
+
+    Examples
+    --------
+    >>> check_ir_version_within_caps(model_ir10, targets.get("sql-edge-1.0")).passed  # doctest: +SKIP
+    False
+    """
+    cap = target.effective_max_ir()
+    ir = int(model.ir_version)
+    details = {"ir_version": ir, "max_ir_version": cap}
+    if ir > cap:
+        return CheckResult(
+            "ir_version_within_caps",
+            False,
+            f"IR version {ir} > {cap} (target {target.name!r}, {target.runtime}): that runtime refuses "
+            "the file. Convert with onnxgate at an opset within the target's caps, which stamps the "
+            "lowest IR version the graph allows.",
+            details,
+        )
+    return CheckResult("ir_version_within_caps", True, f"IR version {ir} <= {cap}", details)
+
+
+def check_operators_exist_at_opset(model: onnx.ModelProto, target: Target) -> CheckResult:
+    """Every node's operator version exists at the target's opset for its domain.
+
+    A node resolves to the newest version of its operator at the model's stamped opset (its
+    ``since_version``); a runtime capped at opset ``c`` can run it only when that version is ``<= c``.
+    So this names the nodes that block running the graph on the target, even when the stamp alone
+    is the only problem (then every node passes and re-stamping, or converting again, is the fix).
+
+    Parameters
+    ----------
+    model : onnx.ModelProto
+    target : Target
+
+    Returns
+    -------
+    CheckResult
+        ``details["offenders"]``: node, op_type, domain, ``needs_opset`` and ``max_opset``.
+
+    Examples
+    --------
+    >>> r = check_operators_exist_at_opset(model18, targets.get("sql-edge-2.0"))  # doctest: +SKIP
+    >>> r.details["offenders"][0]["needs_opset"]  # doctest: +SKIP
+    18
+    """
+    from onnx import defs
+
+    from onnxgate._onnx import model_opsets
+
+    caps = target.effective_max_opset()
+    stamped = model_opsets(model)
+    offenders: list[dict[str, Any]] = []
+    unchecked: set[str] = set()
+    checked = 0
+    for path, node in iter_nodes(model.graph):
+        domain = _domain(node.domain)
+        if domain not in KNOWN_DOMAINS or domain not in caps or domain not in stamped:
+            unchecked.add(_label(domain))
+            continue
+        checked += 1
+        cap = caps[domain]
+        entry: dict[str, Any] = {
+            "node": path + (node.name or "<unnamed>"),
+            "op_type": node.op_type,
+            "domain": _label(domain),
+            "max_opset": cap,
+        }
+        try:
+            needs = int(defs.get_schema(node.op_type, stamped[domain], domain).since_version)
+        except Exception:
+            offenders.append({**entry, "needs_opset": None, "reason": "unknown operator"})
+            continue
+        if needs > cap:
+            offenders.append({**entry, "needs_opset": needs, "reason": f"{node.op_type}-{needs} is newer"})
+    details = {"offenders": offenders, "nodes_checked": checked, "unchecked_domains": sorted(unchecked)}
+    if offenders:
+        parts = [
+            f"{o['node']!r} ({o['op_type']}) needs {o['domain']} opset {o['needs_opset']} > {o['max_opset']}"
+            if o["needs_opset"] is not None
+            else f"{o['node']!r} ({o['op_type']}) is not an operator of {o['domain']}"
+            for o in offenders
+        ]
+        return CheckResult(
+            "operators_exist_at_opset",
+            False,
+            f"{len(offenders)} node(s) cannot run at the target's opset: {_join(parts)}. Convert "
+            f"again at opset {caps.get('')} or lower so the converter picks older operator versions.",
+            details,
+        )
+    return CheckResult(
+        "operators_exist_at_opset",
+        True,
+        f"all {checked} nodes exist at the target's opsets",
+        details,
+    )
+
+
+def check_operators_supported(model: onnx.ModelProto, target: Target) -> CheckResult:
+    """The installed onnxruntime creates a session for the model; if not, every rejected node is named.
+
+    When the session fails, each distinct (domain, operator, input types, attributes) combination is
+    tried alone in a one-node model, so every node the runtime rejects is found, not only the
+    first one its error mentions.
+
+    Parameters
+    ----------
+    model : onnx.ModelProto
+    target : Target
+
+    Returns
+    -------
+    CheckResult
+        ``details["offenders"]``: node, op_type, domain and onnxruntime's error for it;
+        ``details["session_error"]`` the whole-model error.
+
+    Examples
+    --------
+    >>> check_operators_supported(model, targets.get("onnxruntime")).passed  # doctest: +SKIP
+    True
+    """
+    import onnxruntime as ort
+
+    data = model.SerializeToString()
+    try:
+        _session(data)
+    except Exception as err:
+        session_error = _first_lines(err, 600)
+    else:
+        return CheckResult(
+            "operators_supported",
+            True,
+            f"onnxruntime {ort.__version__} loads the model ({len(model.graph.node)} nodes)",
+            {"onnxruntime": ort.__version__, "offenders": []},
+        )
+    offenders, untested = _probe_nodes(model)
+    details: dict[str, Any] = {
+        "onnxruntime": ort.__version__,
+        "session_error": session_error,
+        "offenders": offenders,
+        "untested_nodes": untested,
+    }
+    if offenders:
+        parts = [f"{o['node']!r} ({o['op_type']}): {o['error']}" for o in offenders]
+        message = f"onnxruntime {ort.__version__} rejects {len(offenders)} node(s): {_join(parts)}"
+    else:
+        message = f"onnxruntime {ort.__version__} cannot load the model: {session_error}"
+        named = _nodes_named_in(session_error, model)
+        if named:
+            details["offenders"] = [{"node": n, "error": session_error} for n in named]
+            message += f" (node(s) {named})"
+    return CheckResult("operators_supported", False, message, details)
+
+
+def _session(data: bytes) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = _ORT_QUIET
+    return ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def _nodes_named_in(error: str, model: onnx.ModelProto) -> list[str]:
+    names = {n.name for _, n in iter_nodes(model.graph) if n.name}
+    found = re.findall(r"""["'(]([^"'()\s,]+)["')]""", error)
+    return sorted({f for f in found if f in names})
+
+
+def _probe_nodes(model: onnx.ModelProto) -> tuple[list[dict[str, Any]], list[str]]:
+    """Try each distinct top-level node kind alone; return (offenders, nodes that could not be tried)."""
+    import onnx
+    from onnx import helper
+
+    try:
+        inferred = onnx.shape_inference.infer_shapes(onnx.load_from_string(model.SerializeToString()))
+    except Exception:
+        inferred = onnx.load_from_string(model.SerializeToString())
+    graph = inferred.graph
+    types: dict[str, Any] = {}
+    for vi in list(graph.input) + list(graph.value_info) + list(graph.output):
+        if vi.type.WhichOneof("value") is not None:
+            types.setdefault(vi.name, vi.type)
+    initializers = {t.name: t for t in graph.initializer}
+    for name, tensor in initializers.items():
+        types.setdefault(name, helper.make_tensor_type_proto(tensor.data_type, list(tensor.dims)))
+
+    verdicts: dict[str, str | None] = {}  # probe key -> error (None: runs)
+    offenders: list[dict[str, Any]] = []
+    untested: list[str] = []
+    for node in graph.node:
+        label = node.name or "<unnamed>"
+        if any(a.HasField("g") or len(a.graphs) for a in node.attribute):
+            # Subgraphs read values from the outer scope; they cannot be isolated faithfully.
+            untested.append(label)
+            continue
+        ins = [n for n in node.input if n]
+        if any(n not in types for n in ins):
+            untested.append(label)
+            continue
+        key = "|".join(
+            [_domain(node.domain), node.op_type]
+            + [str(types[n]).replace("\n", " ") for n in ins]
+            + [str(a).replace("\n", " ") for a in node.attribute]
+        )
+        if key not in verdicts:
+            verdicts[key] = _probe_one(inferred, node, types, initializers)
+        error = verdicts[key]
+        if error is not None:
+            offenders.append(
+                {
+                    "node": label,
+                    "op_type": node.op_type,
+                    "domain": _label(_domain(node.domain)),
+                    "error": error,
+                }
+            )
+    return offenders, untested
+
+
+def _probe_one(model: onnx.ModelProto, node: Any, types: dict[str, Any], initializers: dict[str, Any]) -> str | None:
+    from onnx import helper
+
+    ins = [n for n in node.input if n]
+    inputs = [helper.make_value_info(n, types[n]) for n in dict.fromkeys(ins) if n not in initializers]
+    inits = [initializers[n] for n in dict.fromkeys(ins) if n in initializers]
+    outputs = [
+        helper.make_value_info(n, types[n]) if n in types else helper.make_empty_tensor_value_info(n)
+        for n in node.output
+        if n
+    ]
+    graph = helper.make_graph([node], "probe", inputs, outputs, initializer=inits)
+    probe = helper.make_model(graph, opset_imports=list(model.opset_import))
+    probe.ir_version = model.ir_version
+    try:
+        _session(probe.SerializeToString())
+    except Exception as err:
+        return _first_lines(err, 300)
+    return None

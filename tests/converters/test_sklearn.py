@@ -1,0 +1,165 @@
+"""scikit-learn conversion: every zoo entry at every opset, DataFrame inputs, ZipMap off, honest opsets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import onnxgate as og
+from onnxgate._data import as_feeds
+from onnxgate._onnx import ir_version_for_opset, model_opsets
+from onnxgate.converters import registry
+
+SKLEARN_ENTRIES = og.zoo.names("sklearn")
+OPSETS = (9, 11, 13, 15, 17, 18, 21)
+
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, tuple[Any, Any, Any]]:
+    return {name: og.zoo.get(name).build() for name in SKLEARN_ENTRIES}
+
+
+def _run(conv: og.Conversion, X: Any) -> list[np.ndarray]:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return sess.run(None, as_feeds(X, conv.signature))
+
+
+def _max_err(a: np.ndarray, b: np.ndarray) -> float:
+    a = np.asarray(a, dtype=np.float64).reshape(len(a), -1)
+    b = np.asarray(b, dtype=np.float64).reshape(len(b), -1)
+    return float(np.max(np.abs(a - b)))
+
+
+@pytest.mark.parametrize("opset", OPSETS)
+@pytest.mark.parametrize("name", SKLEARN_ENTRIES)
+def test_zoo_entry_converts_and_matches(built: dict[str, Any], name: str, opset: int) -> None:
+    entry = og.zoo.get(name)
+    if opset not in entry.opsets:
+        pytest.skip(f"{name} is not declared to convert at opset {opset}")
+    model, X, _y = built[name]
+    conv = og.convert(model, X[:5], opset=opset)
+    assert conv.framework == "sklearn"
+    assert conv.requested_opset == opset
+    assert conv.opset <= opset
+    assert model_opsets(conv.model)[""] == conv.opset
+    assert conv.ir_version == ir_version_for_opset(conv.opset)
+    # a batch size different from the 5-row sample
+    rows = X[:37]
+    got = _run(conv, rows)
+    want = registry.get("sklearn").predict(model, as_feeds(rows, conv.signature), conv.signature)
+    assert len(got) == len(want)
+    for spec, g, w in zip(conv.signature.outputs, got, want):
+        assert g.shape[0] == 37
+        if spec.elem_type.startswith("int"):
+            np.testing.assert_array_equal(np.asarray(g).reshape(-1), np.asarray(w).reshape(-1))
+        else:
+            assert _max_err(g, w) <= entry.atol + entry.rtol * float(np.max(np.abs(w)))
+
+
+def test_classifier_outputs_plain_tensors_not_zipmap(built: dict[str, Any]) -> None:
+    model, X, _ = built["sklearn-iris-logreg"]
+    conv = og.convert(model, X[:5], opset=15)
+    assert [o.kind for o in conv.signature.outputs] == ["tensor", "tensor"]
+    assert conv.signature.output_names == ["label", "probabilities"]
+    assert conv.signature.output("probabilities").shape[1] == 3  # type: ignore[index]
+
+
+def test_zipmap_on_request(built: dict[str, Any]) -> None:
+    model, X, _ = built["sklearn-iris-logreg"]
+    conv = og.convert(model, X[:5], opset=15, options={"zipmap": True})
+    assert conv.signature.outputs[1].kind == "sequence"
+
+
+def test_dataframe_gives_one_typed_input_per_column(built: dict[str, Any]) -> None:
+    model, X, _ = built["sklearn-wine-columntransformer"]
+    conv = og.convert(model, X.head(), opset=13)
+    assert conv.signature.input_names == list(X.columns)
+    types = {s.name: s.elem_type for s in conv.signature.inputs}
+    assert types["alcohol"] == "float64" and types["proline"] == "int64"
+    assert all(s.shape is not None and s.shape[1] == 1 for s in conv.signature.inputs)
+    assert any("cast to float32" in w for w in conv.warnings)
+
+
+def test_ml_opset_follows_the_default_opset(built: dict[str, Any]) -> None:
+    model, X, _ = built["sklearn-iris-logreg"]
+    assert og.convert(model, X[:5], opset=12).ml_opset in (None, 1, 2)
+    assert (og.convert(model, X[:5], opset=17).ml_opset or 0) <= 3
+
+
+@pytest.mark.parametrize("opset", [23, 28])
+def test_opsets_beyond_skl2onnx_raise_with_the_max(built: dict[str, Any], opset: int) -> None:
+    model, X, _ = built["sklearn-diabetes-rf"]
+    with pytest.raises(og.OpsetError, match="at most opset 22") as info:
+        og.convert(model, X[:5], opset=opset)
+    assert info.value.max_opset == 22 and info.value.opset == opset
+
+
+@pytest.mark.parametrize("opset", [0, -1, 99])
+def test_opset_out_of_range(built: dict[str, Any], opset: int) -> None:
+    model, X, _ = built["sklearn-iris-logreg"]
+    with pytest.raises(og.OpsetError, match="between 1 and"):
+        og.convert(model, X[:5], opset=opset)
+
+
+def test_opset_above_target_cap(built: dict[str, Any]) -> None:
+    model, X, _ = built["sklearn-iris-logreg"]
+    with pytest.raises(og.OpsetError, match="'sql-edge-1.0' runs at most opset 12"):
+        og.convert(model, X[:5], opset=15, target="sql-edge-1.0")
+
+
+def test_unfitted_estimator() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    with pytest.raises(og.UnsupportedModelError, match="LogisticRegression is not fitted"):
+        og.convert(LogisticRegression(), np.zeros((2, 3)))
+
+
+def test_wrong_sample_width(built: dict[str, Any]) -> None:
+    model, X, _ = built["sklearn-iris-logreg"]
+    with pytest.raises(og.InvalidDataError, match="fitted on 4 features; the sample has 3"):
+        og.convert(model, X[:5, :3])
+
+
+def test_dataframe_with_missing_column(built: dict[str, Any]) -> None:
+    model, X, _ = built["sklearn-wine-columntransformer"]
+    with pytest.raises(og.InvalidDataError, match="missing \\['proline'\\]"):
+        og.convert(model, X.drop(columns="proline").head())
+
+
+def test_estimator_without_converter_names_it() -> None:
+    from sklearn.isotonic import IsotonicRegression
+
+    model = IsotonicRegression().fit(np.arange(10.0), np.arange(10.0))
+    with pytest.raises(og.UnsupportedModelError, match="IsotonicRegression"):
+        og.convert(model, np.arange(3.0).reshape(-1, 1))
+
+
+def test_unknown_model_type() -> None:
+    with pytest.raises(og.UnsupportedModelError, match="expected a scikit-learn, PyTorch, TensorFlow or Keras model"):
+        og.convert(object(), None)
+
+
+def test_conversion_does_not_mutate_the_model(built: dict[str, Any]) -> None:
+    import pickle
+
+    model, X, _ = built["sklearn-breast-cancer-gbc-pipeline"]
+    before = pickle.dumps(model)
+    og.convert(model, X[:5], opset=15)
+    assert pickle.dumps(model) == before
+
+
+def test_save_is_atomic_and_refuses_to_overwrite(built: dict[str, Any], tmp_path: Any) -> None:
+    model, X, _ = built["sklearn-iris-logreg"]
+    conv = og.convert(model, X[:5])
+    path = tmp_path / "m.onnx"
+    conv.save(path)
+    first = path.read_bytes()
+    with pytest.raises(og.OutputExistsError, match="refusing to overwrite"):
+        conv.save(path)
+    assert path.read_bytes() == first
+    conv.save(path, overwrite=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]

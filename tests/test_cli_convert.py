@@ -1,0 +1,112 @@
+"""``onnxgate convert`` and ``onnxgate zoo``: exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from onnxgate.cli import main
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("zoo") / "logreg"
+    assert main(["zoo", "export", "sklearn-iris-logreg", "-o", str(out)]) == 0
+    return out
+
+
+def test_convert_skops_at_opset(exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "m.onnx"
+    rc = main(["convert", str(exported / "model.skops"), "--sample", str(exported / "sample.npy"),
+               "--opset", "12", "-o", str(out)])
+    assert rc == 0
+    assert "opset=12 (requested 12)" in capsys.readouterr().out
+    import onnx
+
+    assert onnx.load(out).ir_version == 7
+
+
+def test_pickle_needs_trust(exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import skops.io as sio
+
+    pkl = tmp_path / "m.pkl"
+    pkl.write_bytes(pickle.dumps(sio.load(exported / "model.skops")))
+    args = ["convert", str(pkl), "--sample", str(exported / "sample.npy"), "-o", str(tmp_path / "m.onnx")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "runs any code" in err and "--trust-pickle" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "m.onnx").exists()
+    assert main([*args, "--trust-pickle"]) == 0
+
+
+def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["--opset", "0"], "opset must be between 1 and"),
+        (["--opset", "99"], "opset must be between 1 and"),
+        (["--opset", "23"], "at most opset 22"),
+    ],
+)
+def test_bad_opsets_exit_2(exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                           args: list[str], match: str) -> None:
+    rc = main(["convert", str(exported / "model.skops"), "--sample", str(exported / "sample.npy"), *args,
+               "-o", str(tmp_path / "m.onnx")])
+    assert rc == 2
+    assert match in _one_error_line(capsys)
+
+
+def test_unreadable_and_unknown_model_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "model.skops"
+    bad.write_bytes(b"not a zip")
+    assert main(["convert", str(bad), "-o", str(tmp_path / "o.onnx")]) == 2
+    assert "not a readable .skops file" in _one_error_line(capsys)
+    odd = tmp_path / "model.xyz"
+    odd.write_text("x")
+    assert main(["convert", str(odd), "-o", str(tmp_path / "o.onnx")]) == 2
+    assert "cannot tell which framework" in _one_error_line(capsys)
+    assert main(["convert", str(tmp_path / "missing.pkl"), "-o", str(tmp_path / "o.onnx")]) == 2
+    assert "not found" in _one_error_line(capsys)
+
+
+def test_wrong_sample_width_exit_2(exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sample = tmp_path / "s.npy"
+    np.save(sample, np.zeros((3, 2)))
+    rc = main(["convert", str(exported / "model.skops"), "--sample", str(sample), "-o", str(tmp_path / "m.onnx")])
+    assert rc == 2
+    assert "fitted on 4 features; the sample has 2" in _one_error_line(capsys)
+
+
+def test_existing_output_is_not_overwritten(exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "m.onnx"
+    out.write_bytes(b"keep me")
+    rc = main(["convert", str(exported / "model.skops"), "--sample", str(exported / "sample.npy"), "-o", str(out)])
+    assert rc == 2
+    assert "--force" in _one_error_line(capsys)
+    assert out.read_bytes() == b"keep me"
+
+
+def test_usage_error_is_one_line_exit_2() -> None:
+    proc = subprocess.run([sys.executable, "-m", "onnxgate", "convert"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "required" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_zoo_list_names_every_entry(capsys: pytest.CaptureFixture[str]) -> None:
+    import onnxgate as og
+
+    assert main(["zoo", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in og.zoo.names():
+        assert name in out

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import onnxgate as og
+from onnxgate.targets import Target
+
+
+def test_builtin_targets_are_listed() -> None:
+    assert og.targets.names() == ["container", "onnxruntime", "sql-edge-1.0", "sql-edge-2.0", "synapse"]
+
+
+@pytest.mark.parametrize(
+    ("name", "opset", "ml", "ir"),
+    [("sql-edge-1.0", 12, 2, 7), ("sql-edge-2.0", 17, 3, 8), ("synapse", 12, 2, 7)],
+)
+def test_sql_target_caps_match_the_runtime_matrix(name: str, opset: int, ml: int, ir: int) -> None:
+    t = og.targets.get(name)
+    assert t.max_opset == {"": opset, "ai.onnx.ml": ml}
+    assert t.max_ir_version == ir
+    assert t.is_sql and t.outputs_tensor_only and t.outputs_one_per_row
+    assert t.sources, "every target cites where its facts come from"
+
+
+def test_synapse_allows_strings_but_sql_edge_does_not() -> None:
+    assert "string" in og.targets.get("synapse").input_types
+    assert "string" not in og.targets.get("sql-edge-2.0").input_types
+    assert og.targets.get("synapse").sql_type("string") == "nvarchar(max)"
+    assert og.targets.get("sql-edge-2.0").sql_type("float64") == "float"
+
+
+def test_unknown_target_lists_the_known_ones() -> None:
+    with pytest.raises(og.TargetError, match=r"unknown target 'sql-edge-3'.*sql-edge-2\.0"):
+        og.targets.get("sql-edge-3")
+
+
+def test_targets_are_frozen() -> None:
+    t = og.targets.get("sql-edge-2.0")
+    with pytest.raises(AttributeError):
+        t.max_ir_version = 10  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        t.max_opset[""] = 21  # type: ignore[index]
+
+
+def test_registering_twice_needs_overwrite() -> None:
+    mine = Target(name="test-dup-target", description="x")
+    og.targets.register(mine)
+    with pytest.raises(og.TargetError, match="already registered"):
+        og.targets.register(mine)
+    og.targets.register(mine.with_(description="y"), overwrite=True)
+    assert og.targets.get("test-dup-target").description == "y"
+
+
+def test_unknown_check_name_is_refused() -> None:
+    with pytest.raises(og.TargetError, match="unknown checks"):
+        Target(name="bad", description="x", checks=("no_such_check",))
+
+
+def test_target_from_toml_with_base(tmp_path: Path) -> None:
+    f = tmp_path / "t.toml"
+    f.write_text('[target]\nbase = "synapse"\nname = "synapse-ort112"\nmax_ir_version = 8\n'
+                 'max_opset = { "" = 17, "ai.onnx.ml" = 3 }\n')
+    t = og.targets.from_toml(f)
+    assert t.name == "synapse-ort112" and t.opset == 17 and t.max_ir_version == 8
+    assert "string" in t.input_types  # inherited
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [("[target]\nname = 'x'\nmax_opsett = 3\n", "unknown fields"), ("not = [toml", "not valid TOML"),
+     ("[target]\ndescription = 'no name'\n", "needs a 'name'")],
+)
+def test_bad_target_files(tmp_path: Path, text: str, match: str) -> None:
+    f = tmp_path / "t.toml"
+    f.write_text(text)
+    with pytest.raises(og.TargetError, match=match):
+        og.targets.from_toml(f)
