@@ -101,7 +101,16 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
     array = np.asarray(values)
     dtype = spec.numpy_dtype
     if spec.elem_type == "string":
-        return array.astype(object)
+        array = array.astype(object)
+        # pandas reads an empty CSV cell as NaN: onnxruntime would reject it with an opaque error.
+        missing = sum(1 for v in array.ravel() if not isinstance(v, str))
+        if missing:
+            raise InvalidDataError(
+                f"{what} has {missing} missing or non-text value(s) but input {spec.name!r} is string; "
+                "fill them (e.g. with '') first",
+                input=spec.name,
+            )
+        return array
     if array.dtype.kind in "OUS":
         try:
             array = array.astype(np.float64)
@@ -111,21 +120,20 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
                 f"({err}); convert the column to numbers",
                 input=spec.name,
             ) from err
-    if dtype.kind in "iub":
-        if array.dtype.kind == "f":
-            bad = ~np.isfinite(array)
-            if bad.any():
-                raise InvalidDataError(
-                    f"{what} has {int(bad.sum())} missing or non-finite value(s) but input {spec.name!r} "
-                    f"is {spec.elem_type}; fill or drop them first",
-                    input=spec.name,
-                )
-            if not np.all(np.floor(array) == array):
-                raise InvalidDataError(
-                    f"{what} has fractional values but input {spec.name!r} is {spec.elem_type}; "
-                    "round them or feed a float model",
-                    input=spec.name,
-                )
+    if dtype.kind in "iub" and array.dtype.kind == "f":
+        bad = ~np.isfinite(array)
+        if bad.any():
+            raise InvalidDataError(
+                f"{what} has {int(bad.sum())} missing or non-finite value(s) but input {spec.name!r} "
+                f"is {spec.elem_type}; fill or drop them first",
+                input=spec.name,
+            )
+        if not np.all(np.floor(array) == array):
+            raise InvalidDataError(
+                f"{what} has fractional values but input {spec.name!r} is {spec.elem_type}; "
+                "round them or feed a float model",
+                input=spec.name,
+            )
     return np.ascontiguousarray(array.astype(dtype, copy=False))
 
 
@@ -194,6 +202,15 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
                     f"(it has {columns})",
                     column=missing[0],
                 )
+            # An unused column is most often a label or ID left in by mistake, or a misspelt
+            # feature that shadows a missing one; feeding silently would hide either.
+            extra = [c for c in columns if c not in names]
+            if extra:
+                raise InvalidDataError(
+                    f"the data has column(s) {extra} that are not model inputs {names}; drop them "
+                    "(a label or ID column, for instance) or check their spelling",
+                    column=extra[0],
+                )
             return {
                 s.name: _fit_shape(_cast(data[s.name].to_numpy(), s, f"column {s.name!r}"), s, f"column {s.name!r}")
                 for s in inputs
@@ -208,6 +225,15 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
             s.name: _fit_shape(_cast(array[:, i], s, f"column {i} ({s.name!r})"), s, f"column {i}")
             for i, s in enumerate(inputs)
         }
+    widths = [w for s in inputs if s.rank == 2 and isinstance(w := s.width, int)]
+    if array.ndim == 2 and len(widths) == len(inputs) and sum(widths) == array.shape[1]:
+        # One array for several [N,k] inputs (a multi-input Keras model): columns split by width, in input order.
+        feeds, start = {}, 0
+        for s, w in zip(inputs, widths):
+            part = array[:, start : start + w]
+            feeds[s.name] = _fit_shape(_cast(part, s, f"columns {start}-{start + w - 1}"), s, f"columns of {s.name!r}")
+            start += w
+        return feeds
     raise InvalidDataError(
         f"the model has {len(inputs)} inputs {names}; pass a dict or a DataFrame with those names, "
         f"or an array with one column per input (found shape {list(array.shape)})"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -148,7 +148,104 @@ def _parse(data: bytes, *, source: str) -> onnx.ModelProto:
             f"{source} parsed as protobuf but is not an ONNX model (ir_version={proto.ir_version}, "
             f"graph={'present' if proto.HasField('graph') else 'missing'}). Re-export the model."
         )
+    _check_names(proto, source=source)
+    _check_dims(proto, source=source)
     return proto
+
+
+#: Bytes per element for tensor types stored one element per whole byte count (ONNX TensorProto enum).
+#: Sub-byte types (int4, float4...) and strings are packed differently and are not size-checked here.
+_FIXED_ITEMSIZE = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 14: 8, 15: 16,
+                   16: 2, 17: 1, 18: 1, 19: 1, 20: 1, 24: 1}
+_MAX_ELEMENTS = 2**62
+
+
+def _all_graphs(graph: Any) -> Iterator[Any]:
+    yield graph
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("g"):
+                yield from _all_graphs(attr.g)
+            for sub in attr.graphs:
+                yield from _all_graphs(sub)
+
+
+def _check_names(proto: onnx.ModelProto, *, source: str) -> None:
+    """Refuse names that are not UTF-8 (protobuf hands them back as bytes for a proto2 message).
+
+    onnxruntime would fail on them with a UnicodeDecodeError and print an "EP Error" banner to stdout.
+    """
+    bad: list[str] = []
+
+    def check(value: Any, where: str) -> None:
+        if isinstance(value, bytes) and len(bad) < 5:
+            bad.append(f"{where} {value[:40]!r}")
+
+    for graph in _all_graphs(proto.graph):
+        check(graph.name, "graph name")
+        for info in (*graph.input, *graph.output, *graph.value_info, *graph.initializer):
+            check(info.name, "tensor name")
+        for node in graph.node:
+            for value in (node.name, node.op_type, node.domain, *node.input, *node.output):
+                check(value, f"node {node.name!r}")
+            for attr in node.attribute:
+                check(attr.name, f"attribute of node {node.name!r}")
+    for entry in proto.opset_import:
+        check(entry.domain, "opset domain")
+    for prop in proto.metadata_props:
+        check(prop.key, "metadata key")
+        check(prop.value, "metadata value")
+    if bad:
+        raise InvalidModelError(
+            f"{source} has names that are not valid UTF-8: {'; '.join(bad)}. The file is corrupt; "
+            "re-export the model."
+        )
+
+
+def _check_dims(proto: onnx.ModelProto, *, source: str) -> None:
+    """Refuse negative or overflowing dimensions and initializers whose bytes do not match their shape.
+
+    onnxruntime accepts a negative input dim and sizes buffers from initializer dims, so a hostile
+    file could make later steps allocate absurd amounts; checking here keeps the failure at load.
+    """
+    bad: list[str] = []
+    for graph in _all_graphs(proto.graph):
+        for info in (*graph.input, *graph.output, *graph.value_info):
+            if info.type.HasField("tensor_type") and info.type.tensor_type.HasField("shape"):
+                for dim in info.type.tensor_type.shape.dim:
+                    if dim.HasField("dim_value") and dim.dim_value < 0:
+                        bad.append(f"{info.name!r} has dim {dim.dim_value} (a dynamic axis needs a name)")
+                        break
+    for tensor in _all_tensors(proto):
+        count = 1
+        for dim in tensor.dims:
+            if dim < 0:
+                bad.append(f"tensor {tensor.name!r} has negative dim {dim}")
+                break
+            count *= dim
+        else:
+            if count > _MAX_ELEMENTS:
+                bad.append(f"tensor {tensor.name!r} shape {list(tensor.dims)} has more than 2**62 elements")
+            elif tensor.HasField("raw_data") and tensor.data_location != 1:
+                itemsize = _FIXED_ITEMSIZE.get(tensor.data_type)
+                if itemsize is not None and len(tensor.raw_data) != count * itemsize:
+                    bad.append(
+                        f"tensor {tensor.name!r} shape {list(tensor.dims)} needs {count * itemsize} bytes "
+                        f"but holds {len(tensor.raw_data)}"
+                    )
+        if len(bad) >= 5:
+            break
+    if bad:
+        raise InvalidModelError(
+            f"{source} has impossible tensor dims or sizes: {'; '.join(bad)}. "
+            "The file is corrupt or hand-edited; re-export the model."
+        )
+
+
+def _all_tensors(proto: onnx.ModelProto) -> Iterator[Any]:
+    from onnx.external_data_helper import _get_all_tensors
+
+    yield from _get_all_tensors(proto)
 
 
 def _external_tensors(proto: onnx.ModelProto) -> Iterator[Any]:
@@ -247,10 +344,8 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, *, overwrite: boo
 
 @contextmanager
 def _ignore_missing() -> Iterator[None]:
-    try:
+    with suppress(FileNotFoundError):
         yield
-    except FileNotFoundError:
-        pass
 
 
 def serialize(model: onnx.ModelProto) -> bytes:

@@ -37,7 +37,7 @@ class OnnxGateError(Exception):
         message: str,
         *,
         opset: int | None = None,
-        input: str | None = None,  # noqa: A002 - the public field name
+        input: str | None = None,
         output: str | None = None,
         framework: str | None = None,
         path: str | None = None,

@@ -7,6 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 py="${PYTHON:-python3}"
 venv=".venv-azml"
+# pytest-xdist workers (and scripts/test.sh) may call this at once: one pip at a time.
+exec 9>"${TMPDIR:-/tmp}/onnxgate-setup-azml.lock"
+flock 9
 stamp="$venv/.onnxgate-azml.stamp"
 want="$(cat scripts/setup-azml.sh constraints.txt | sha256sum | cut -c1-16)"
 if [ -x "$venv/bin/azmlinfsrv" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
@@ -18,5 +21,6 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install -q -c constraints.txt \
   numpy onnxruntime "azureml-inference-server-http==1.5.1" "inference-schema==1.8"
-"$venv/bin/azmlinfsrv" --help >/dev/null
+# azmlinfsrv --help exits 1, so check the import instead.
+"$venv/bin/python" -c "import azureml_inference_server_http.amlserver, onnxruntime, numpy"
 echo "$want" > "$stamp"

@@ -3,4 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
+# The core environment: no framework, no pandas, no scikit-learn. import, --help and validating an
+# .onnx file must work there.
+if [ ! -x .venv-core/bin/python ]; then
+  "${PYTHON:-python3}" -m venv .venv-core
+fi
+.venv-core/bin/python -m pip install -q -c constraints.txt -e . pytest
+.venv-core/bin/python -m pytest -q -p no:cacheprovider -p no:onnxgate tests/test_core_env.py
 exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" -q -p no:cacheprovider "$@"

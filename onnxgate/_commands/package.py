@@ -1,17 +1,100 @@
-"""``onnxgate package`` (being written)."""
+"""``onnxgate package``: validate a model for a target and write what that target needs into a folder.
+
+Dispatches through :func:`onnxgate.deploy.package`, so every target with a packager (SQL scripts,
+container build context) shares this command. Exit codes: 0 written, 1 the model failed validation
+(the report is printed), 2 usage or input error.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
+
+from onnxgate.errors import InvalidDataError
+
+__all__ = ["parse_options", "register", "run"]
+
+#: Options of the SQL packager with a flag of their own (``--model-name`` -> ``model_name``).
+SQL_OPTION_FLAGS = ("schema", "model_table", "input_table", "model_name", "model_version", "description")
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("package", help="(not built yet)")
+    from onnxgate._commands._common import add_trust_pickle
+    from onnxgate._commands.validate import add_target_args
+
+    p = sub.add_parser(
+        "package",
+        help="validate a model for a target and write its deployment package (T-SQL scripts, container)",
+        description=(
+            "Validate MODEL (an .onnx file) for the target and write the package into a new or empty folder. "
+            "A model that fails the target's checks is refused and the report printed (exit 1)."
+        ),
+    )
+    p.add_argument("model", metavar="MODEL", help="the .onnx file")
+    add_target_args(p)
+    p.add_argument("-o", "--out", required=True, metavar="DIR", help="folder to write (new or empty)")
+    p.add_argument("--force", action="store_true", help="write into a non-empty folder, replacing files")
+    p.add_argument("--reference", metavar="MODEL", help="native model file for the parity check before packaging")
+    p.add_argument("--data", metavar="DATA", help="rows for parity: .csv, .parquet or .npy")
+    add_trust_pickle(p)
+    sql = p.add_argument_group("SQL targets")
+    sql.add_argument("--adapt", action="store_true",
+                     help="reshape the model for PREDICT first (one [N,1] input per column, one value per row)")
+    sql.add_argument("--columns", metavar="A,B,...", help="table column names for an [N,k] input (with --adapt)")
+    for name in SQL_OPTION_FLAGS:
+        sql.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="NAME" if name != "description" else "TEXT")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", default=[],
+                   help="a packager option by name (repeatable), e.g. --option port=5001")
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from onnxgate.errors import OnnxGateError
+def parse_options(items: list[str]) -> dict[str, str]:
+    """``["a=1", "b=x=y"]`` -> ``{"a": "1", "b": "x=y"}``."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidDataError(f"--option expects KEY=VALUE, found {item!r}")
+        out[key.strip().replace("-", "_")] = value
+    return out
 
-    raise OnnxGateError("'onnxgate package' is not built yet")
+
+def run(args: argparse.Namespace) -> int:
+    from onnxgate._commands._common import load_data_arg, load_native_model
+    from onnxgate._commands.validate import resolve_target_args
+    from onnxgate.cli import EXIT_FAILED, EXIT_OK
+    from onnxgate.deploy import package
+    from onnxgate.errors import ValidationFailedError
+
+    target = resolve_target_args(args)
+    if getattr(args, "target", None) is None and getattr(args, "target_file", None) is None:
+        raise InvalidDataError("package needs --target (e.g. --target sql-edge-2.0) or --target-file")
+    reference = load_native_model(args.reference, trust_pickle=args.trust_pickle) if args.reference else None
+    data = load_data_arg(args.data) if args.data else None
+    if reference is not None and data is None:
+        raise InvalidDataError("--reference needs --data: parity compares predictions on rows")
+    options: dict[str, Any] = parse_options(args.option)
+    if target.is_sql:
+        for name in SQL_OPTION_FLAGS:
+            value = getattr(args, name, None)
+            if value is not None:
+                options[name] = value
+        if args.adapt:
+            options["adapt"] = True
+        if args.columns:
+            options["columns"] = [c.strip() for c in args.columns.split(",")]
+    elif args.adapt or args.columns or any(getattr(args, n, None) is not None for n in SQL_OPTION_FLAGS):
+        raise InvalidDataError(f"--adapt, --columns and the SQL names apply to SQL targets, not {target.name!r}")
+    try:
+        folder = package(args.model, target=target, out=args.out, reference=reference, data=data,
+                         overwrite=args.force, **options)
+    except ValidationFailedError as err:
+        report = getattr(err, "report", None)
+        print(str(report) if report is not None else str(err), file=sys.stderr)
+        print(f"onnxgate package: refused: the model fails target {target.name!r}; nothing was written",
+              file=sys.stderr)
+        return EXIT_FAILED
+    files = sorted(p.name for p in folder.iterdir())
+    print(f"wrote {folder} ({len(files)} files: {', '.join(files)})")
+    return EXIT_OK

@@ -1,17 +1,65 @@
-"""``onnxgate serve`` (being written)."""
+"""``onnxgate serve DIR``: run a container package's score.py behind a local HTTP service."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
+
+from onnxgate.errors import InvalidDataError, PackagingError
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("serve", help="(not built yet)")
+    p = sub.add_parser(
+        "serve",
+        help="serve a container package (score.py) over HTTP, like the Azure ML inference server",
+        description=(
+            "Serve a folder written by 'onnxgate package MODEL --target container -o DIR' with the routes "
+            "of the Azure ML inference server: GET / (health), POST /score, GET /swagger.json. Stops "
+            "gracefully on SIGTERM/Ctrl-C (in-flight requests finish)."
+        ),
+    )
+    p.add_argument("dir", help="the container package folder")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1; use 0.0.0.0 only to expose the service)")
+    p.add_argument("--port", type=int, default=5001, help="port (default 5001)")
+    p.add_argument("--api-key-env", metavar="NAME", default=None,
+                   help="require 'Authorization: Bearer <key>' with the key read from this environment variable")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--max-rows", type=int, default=None, help="rows per request (default: the package's limit)")
+    p.add_argument("--max-body-bytes", type=int, default=None,
+                   help="larger request bodies get 413 (default 16 MiB)")
+    p.add_argument("--access-log", action="store_true", help="log every request")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from onnxgate.errors import OnnxGateError
+    from onnxgate.deploy import server
 
-    raise OnnxGateError("'onnxgate serve' is not built yet")
+    folder = Path(args.dir)
+    missing = [f for f in ("score.py", "model.onnx") if not (folder / f).is_file()]
+    if missing:
+        raise PackagingError(
+            f"{str(folder)!r} is not a container package (missing {missing}); write one with "
+            "'onnxgate package MODEL --target container -o DIR'",
+            path=str(folder),
+        )
+    for name in ("port", "workers", "max_rows", "max_body_bytes"):
+        value = getattr(args, name)
+        if value is not None and (value < 1 or (name == "port" and value > 65535)):
+            flag = "--" + name.replace("_", "-")
+            raise InvalidDataError(f"{flag} must be a positive number (port <= 65535), found {value}")
+    try:
+        server.serve(
+            folder,
+            host=args.host,
+            port=args.port,
+            api_key_env=args.api_key_env,
+            workers=args.workers,
+            max_rows=args.max_rows,
+            max_body_bytes=args.max_body_bytes or server.DEFAULT_MAX_BODY_BYTES,
+            access_log=args.access_log,
+        )
+    except server.ServeError as err:
+        raise PackagingError(str(err)) from err
+    return 0

@@ -1,17 +1,59 @@
-"""``onnxgate sweep`` (being written)."""
+"""``onnxgate sweep``: convert at each opset, validate each, print the matrix, name the best opset.
+
+Exit 0 when at least one opset passes everything, 1 when none does, 2 for usage or input errors.
+"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+__all__ = ["register", "run"]
+
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("sweep", help="(not built yet)")
+    from onnxgate._commands._common import add_trust_pickle
+    from onnxgate._commands.validate import add_target_args
+
+    p = sub.add_parser(
+        "sweep",
+        help="convert at each opset, validate each, and name the highest opset that passes",
+        description=(
+            "Convert MODEL at each opset of --opsets, validate each conversion against the target with "
+            "parity on the sample, print a matrix (opset x converts / checks / parity max error), and name "
+            "the highest opset that passes everything. Exit 0 if one does, 1 if none, 2 for input errors."
+        ),
+    )
+    p.add_argument("model", metavar="MODEL", help="native model file (.skops, .pkl, .pt2, .keras, SavedModel dir)")
+    p.add_argument("--sample", required=True, metavar="DATA", help="sample rows (.csv, .parquet, .npy)")
+    p.add_argument("--opsets", default="9-18", metavar="RANGE", help="opsets to try: '9-18' or '11,13,17'")
+    add_target_args(p)
+    p.add_argument("--atol", action="append", metavar="X|NAME=X", help="parity absolute tolerance")
+    p.add_argument("--rtol", action="append", metavar="X|NAME=X", help="parity relative tolerance")
+    p.add_argument("--json", metavar="F", help="write the matrix as JSON")
+    add_trust_pickle(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from onnxgate.errors import OnnxGateError
+    from onnxgate._commands._common import load_data_arg, load_native_model, parse_opsets
+    from onnxgate._commands.validate import parse_tolerances, resolve_target_args
+    from onnxgate._onnx import atomic_write_text
+    from onnxgate.validators.sweep import sweep
 
-    raise OnnxGateError("'onnxgate sweep' is not built yet")
+    target = resolve_target_args(args)
+    opsets = parse_opsets(args.opsets)
+    model = load_native_model(args.model, trust_pickle=args.trust_pickle)
+    sample = load_data_arg(args.sample)
+    result = sweep(
+        model,
+        sample,
+        opsets,
+        target=target,
+        atol=parse_tolerances(args.atol, "--atol"),
+        rtol=parse_tolerances(args.rtol, "--rtol"),
+    )
+    print(result)
+    if args.json:
+        atomic_write_text(args.json, result.to_json(), overwrite=True)
+    return 0 if result.passed else 1

@@ -1,17 +1,122 @@
-"""``onnxgate validate`` (being written)."""
+"""``onnxgate validate``: check a model against a target, prove parity, write JSON/JUnit/Markdown reports.
+
+Exit codes: 0 every check passed, 1 a check failed, 2 usage or input error (handled by cli.main).
+"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from onnxgate.errors import InvalidDataError
+
+__all__ = ["add_target_args", "parse_tolerances", "register", "resolve_target_args", "run"]
+
+
+def add_target_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--target", "-t", metavar="T", help="target name (onnxgate zoo/targets); default onnxruntime")
+    group.add_argument("--target-file", metavar="F.toml", help="a target defined in a TOML file")
+
+
+def resolve_target_args(args: argparse.Namespace) -> Any:
+    from onnxgate import targets
+
+    if getattr(args, "target_file", None):
+        return targets.from_toml(args.target_file)
+    return targets.resolve(getattr(args, "target", None), default="onnxruntime")
+
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("validate", help="(not built yet)")
+    from onnxgate._commands._common import add_trust_pickle
+
+    p = sub.add_parser(
+        "validate",
+        help="check an ONNX model against a deployment target and prove parity with the native model",
+        description=(
+            "Run the target's checks on MODEL (an .onnx file) and, with --reference and --data, compare its "
+            "predictions with the native model's. Prints a table; exit 0 when every check passed, 1 when "
+            "one failed, 2 for usage or input errors."
+        ),
+    )
+    p.add_argument("model", metavar="MODEL", help="the .onnx file")
+    add_target_args(p)
+    p.add_argument("--reference", metavar="MODEL", help="native model file (or another .onnx) to compare with")
+    p.add_argument("--data", metavar="DATA", help="rows for parity: .csv, .parquet or .npy")
+    add_trust_pickle(p)
+    p.add_argument(
+        "--atol",
+        action="append",
+        metavar="X|NAME=X",
+        help="absolute tolerance, for all float outputs or one output (repeatable)",
+    )
+    p.add_argument("--rtol", action="append", metavar="X|NAME=X", help="relative tolerance (as --atol)")
+    p.add_argument("--search", type=int, default=0, metavar="N", help="generated inputs for the divergence search")
+    p.add_argument("--search-time-limit", type=float, default=None, metavar="SECONDS")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of generated inputs (recorded)")
+    p.add_argument("--batch-size", type=int, default=None, metavar="ROWS", help="rows per parity batch")
+    p.add_argument("--json", metavar="F", help="write the report as JSON (schema_version 1)")
+    p.add_argument("--junit", metavar="F", help="write the report as JUnit XML")
+    p.add_argument("--markdown", metavar="F", help="write the report as Markdown (a PR comment)")
+    p.add_argument("--fail-fast", action="store_true", help="stop at the first failed check")
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from onnxgate.errors import OnnxGateError
+def parse_tolerances(values: list[str] | None, option: str) -> float | dict[str, float] | None:
+    """``["1e-5"]`` -> 1e-5; ``["1e-5", "probabilities=1e-4"]`` -> ``{"": 1e-5, "probabilities": 1e-4}``."""
+    if not values:
+        return None
+    out: dict[str, float] = {}
+    for item in values:
+        key, sep, number = item.rpartition("=")
+        if not sep:
+            key, number = "", item
+        try:
+            value = float(number)
+        except ValueError:
+            raise InvalidDataError(
+                f"{option} expects a number or NAME=NUMBER (e.g. {option} 1e-5 {option} probabilities=1e-4), "
+                f"found {item!r}"
+            ) from None
+        out[key.strip()] = value
+    if list(out) == [""]:
+        return out[""]
+    return out
 
-    raise OnnxGateError("'onnxgate validate' is not built yet")
+
+def run(args: argparse.Namespace) -> int:
+    from onnxgate._commands._common import load_data_arg, load_native_model
+    from onnxgate._onnx import atomic_write_text
+    from onnxgate.validators import validate
+
+    target = resolve_target_args(args)
+    atol = parse_tolerances(args.atol, "--atol")
+    rtol = parse_tolerances(args.rtol, "--rtol")
+    if args.reference and not args.data:
+        raise InvalidDataError("--reference needs --data: the rows to compare predictions on")
+    reference: Any = None
+    if args.reference:
+        if args.reference.lower().endswith(".onnx"):
+            reference = args.reference
+        else:
+            reference = load_native_model(args.reference, trust_pickle=args.trust_pickle)
+    data = load_data_arg(args.data) if args.data and reference is not None else None
+    report = validate(
+        args.model,
+        target,
+        reference=reference,
+        data=data,
+        atol=atol,
+        rtol=rtol,
+        search=args.search,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        fail_fast=args.fail_fast,
+        search_time_limit=args.search_time_limit,
+    )
+    print(report)
+    for path, text in ((args.json, report.to_json), (args.junit, report.to_junit), (args.markdown, report.to_markdown)):
+        if path:
+            # Report files are outputs the user asked for by name: replace them atomically.
+            atomic_write_text(path, text(), overwrite=True)
+    return 0 if report.passed else 1

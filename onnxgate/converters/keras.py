@@ -1,13 +1,399 @@
-"""Keras converter (being written)."""
+"""Keras 3 converter: through a traced ``tf.function`` (TensorFlow backend) or the torch exporter.
+
+Policy:
+
+* tf2onnx's own ``from_keras`` fails on Keras 3 (``KeyError: 'keras_tensor_N'``), and
+  ``model.export(format="onnx")`` patches tf2onnx for the whole process. Instead the model is
+  wrapped in ``tf.function(lambda *x: model(x, training=False), input_signature=...)`` and that
+  function is converted like any TensorFlow function (:func:`onnxgate.converters.tensorflow.convert_traced`):
+  opsets 9 to 18.
+* The input signature is built from ``model.inputs`` with a free batch axis. Input names are the
+  Keras input names, sanitised (``keras_tensor_3`` becomes ``input``); a model without defined
+  inputs (a Sequential built without ``keras.Input``) takes its shape from the sample.
+* One output is called ``output``; several take the model's output names (``output_i`` where it
+  has none).
+* A multi-input model's sample may be a dict keyed by input name, a tuple of arrays in input order,
+  or one 2-D array whose columns are split over the inputs by their widths, in input order (the
+  zoo's ``keras-wine-two-input`` uses the last form, so its ``X`` slices and saves like any array).
+* With the torch backend (``keras.config.backend() == "torch"``) the model is a ``torch.nn.Module``
+  and goes through :func:`onnxgate.converters.pytorch.export_torch_module`, at that exporter's opsets.
+* ``.keras`` files load with ``safe_mode=True``: a file holding Python code (a ``Lambda`` layer) is
+  refused with :class:`~onnxgate.errors.UntrustedFileError` unless ``trust_pickle``.
+"""
 
 from __future__ import annotations
 
-from onnxgate.converters._base import Converter
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from onnxgate.converters._base import Converter, RawConversion
+from onnxgate.converters.tensorflow import (
+    TF2ONNX_MAX_OPSET,
+    convert_traced,
+    sanitize_name,
+    split_sample,
+    trace,
+)
+from onnxgate.errors import (
+    InvalidDataError,
+    OpsetError,
+    UnsupportedModelError,
+    UntrustedFileError,
+    missing_dependency,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from onnxgate.signature import Signature
 
 __all__ = ["KerasConverter"]
+
+#: Input names Keras invents for unnamed inputs; replaced by "input" / "input_i".
+_GENERIC_PREFIXES = ("keras_tensor", "input_layer")
+#: Words in the error Keras raises when safe_mode refuses to deserialize code.
+_SAFE_MODE_MARKERS = ("safe_mode", "unsafe", "lambda")
+#: Opsets with the torch backend when the PyTorch converter cannot be asked (the torch exporters' range).
+TORCH_BACKEND_OPSETS = (9, 21)
+
+
+def _keras() -> Any:
+    from onnxgate.converters.tensorflow import _quiet_tensorflow
+
+    _quiet_tensorflow()
+    try:
+        import keras
+    except ImportError as err:
+        raise missing_dependency("keras", "tensorflow", "Converting a Keras model") from err
+    return keras
+
+
+def _backend() -> str:
+    """The Keras backend of the loaded keras (the model's), without importing keras anew."""
+    keras = sys.modules.get("keras")
+    if keras is None:
+        return "tensorflow"
+    return str(keras.config.backend())
+
+
+def _model_inputs(model: Any) -> list[Any] | None:
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        return None
+    return list(inputs) if inputs else None
+
+
+def _input_names(raw: Sequence[str]) -> list[str]:
+    names = []
+    for i, name in enumerate(raw):
+        clean = sanitize_name(name, "")
+        if not clean or clean.startswith(_GENERIC_PREFIXES):
+            clean = "input" if len(raw) == 1 else f"input_{i}"
+        names.append(clean)
+    # Two Keras inputs can sanitise to the same name ("a b" and "a_b").
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in seen:
+            names[i] = f"{name}_{i}"
+        seen[names[i]] = i
+    return names
+
+
+def _output_names(model: Any, count: int) -> list[str]:
+    if count == 1:
+        return ["output"]
+    raw = list(getattr(model, "output_names", None) or [])
+    if len(raw) != count:
+        return [f"output_{i}" for i in range(count)]
+    names = [sanitize_name(str(n), f"output_{i}") for i, n in enumerate(raw)]
+    return names if len(set(names)) == len(names) else [f"output_{i}" for i in range(count)]
+
+
+def _pack(model: Any, tensors: Sequence[Any]) -> Any:
+    """Arrange flat input tensors the way the model takes them (one tensor, a list, or a dict)."""
+    if len(tensors) == 1:
+        return tensors[0]
+    struct = getattr(model, "_inputs_struct", None)
+    if isinstance(struct, Mapping):
+        keras = _keras()
+        return keras.tree.pack_sequence_as(struct, list(tensors))
+    return list(tensors)
 
 
 class KerasConverter(Converter):
     framework = "keras"
     PRIORITY = 20
     MODULE_PREFIXES = ("keras.",)
+    DEFAULT_OPSET = 17
+    MIN_OPSET = 9
+    MAX_OPSET = TF2ONNX_MAX_OPSET
+    ATOL: ClassVar[float] = 1e-5
+    RTOL: ClassVar[float] = 1e-4
+    FILE_SUFFIXES = (".keras",)
+
+    # -- opsets -------------------------------------------------------------------------------
+
+    def max_opset_for(self, model: Any) -> int:
+        if _backend() == "torch":
+            return self._torch_opsets()[1]
+        return TF2ONNX_MAX_OPSET
+
+    def min_opset_for(self, model: Any) -> int:
+        if _backend() == "torch":
+            return self._torch_opsets()[0]
+        return self.MIN_OPSET
+
+    @staticmethod
+    def _torch_opsets() -> tuple[int, int]:
+        try:
+            from onnxgate.converters.pytorch import PyTorchConverter
+        except ImportError:
+            return TORCH_BACKEND_OPSETS
+        return PyTorchConverter.MIN_OPSET, PyTorchConverter.MAX_OPSET
+
+    # -- files --------------------------------------------------------------------------------
+
+    def load(self, path: Path, *, trust_pickle: bool = False) -> Any:
+        """Load a ``.keras`` file; ``safe_mode`` stays on unless ``trust_pickle``.
+
+        Raises
+        ------
+        UntrustedFileError
+            The file holds Python code (a ``Lambda`` layer) and ``trust_pickle`` is false.
+        UnsupportedModelError
+            The file is missing or not a readable ``.keras`` archive.
+        """
+        keras = _keras()
+        path = Path(path)
+        if not path.is_file():
+            raise UnsupportedModelError(f"model file not found: {str(path)!r}", path=str(path))
+        try:
+            return keras.saving.load_model(path, safe_mode=not trust_pickle)
+        except Exception as err:
+            text = str(err)
+            if not trust_pickle and any(m in text.lower() for m in _SAFE_MODE_MARKERS):
+                raise UntrustedFileError(
+                    f"{str(path)!r} holds Python code (a Lambda layer or a custom function), which runs "
+                    "when the file is loaded; Keras' safe mode refused it. Pass --trust-pickle "
+                    "(trust_pickle=True) if you trust where it came from.",
+                    path=str(path),
+                    framework=self.framework,
+                ) from err
+            raise UnsupportedModelError(
+                f"cannot load {str(path)!r} as a Keras model: {type(err).__name__}: "
+                f"{text.splitlines()[0] if text else ''}",
+                path=str(path),
+                framework=self.framework,
+            ) from err
+
+    def save_native(self, model: Any, folder: Path) -> Path:
+        path = Path(folder) / "model.keras"
+        model.save(path)
+        return path
+
+    # -- conversion ---------------------------------------------------------------------------
+
+    def check_model(self, model: Any) -> None:
+        if not callable(model):
+            raise UnsupportedModelError(
+                f"expected a Keras model, found {type(model).__name__}", framework=self.framework
+            )
+
+    def is_classifier(self, model: Any) -> bool:
+        return False
+
+    def input_specs(self, model: Any, sample: Any) -> tuple[list[str], list[tuple[tuple[int | None, ...], str]]]:
+        """``(names, [(shape with batch None, dtype name)])`` of the model's inputs, from the model or the sample."""
+        import numpy as np
+
+        inputs = _model_inputs(model)
+        if inputs is not None:
+            names = _input_names([str(getattr(t, "name", "") or "") for t in inputs])
+            return names, [((None, *tuple(t.shape)[1:]), str(t.dtype)) for t in inputs]
+        if sample is None:
+            raise InvalidDataError(
+                f"the Keras model {getattr(model, 'name', type(model).__name__)!r} has no defined inputs "
+                "(built without keras.Input), so a sample is needed to fix the input shape; pass "
+                "convert(model, X[:5]) or start the model with keras.Input(shape=...)",
+                framework=self.framework,
+            )
+        array = np.asarray(sample)
+        dtype = "float32" if array.dtype.kind == "f" else str(array.dtype)
+        return ["input"], [((None, *array.shape[1:]), dtype)]
+
+    def convert(
+        self,
+        model: Any,
+        sample: Any,
+        *,
+        opset: int,
+        ml_opset: int,
+        name: str | None,
+        options: Mapping[str, Any],
+    ) -> RawConversion:
+        options = dict(options)
+        unknown = sorted(set(options) - {"input_names", "output_names", "dynamo"})
+        if unknown:
+            raise UnsupportedModelError(
+                f"unknown Keras conversion options {unknown}; known options are 'input_names', "
+                "'output_names', 'dynamo' (torch backend)",
+                framework=self.framework,
+            )
+        names, shapes = self.input_specs(model, sample)
+        if options.get("input_names") is not None:
+            names = [str(n) for n in options["input_names"]]
+            if len(names) != len(shapes):
+                raise UnsupportedModelError(
+                    f"the model has {len(shapes)} inputs; input_names gives {len(names)}: {names}",
+                    framework=self.framework,
+                )
+        if _backend() == "torch":
+            return self._convert_torch(model, sample, names, shapes, opset=opset, options=options)
+        if opset > TF2ONNX_MAX_OPSET:
+            raise OpsetError(
+                f"tf2onnx 1.17 writes at most opset {TF2ONNX_MAX_OPSET}, but opset {opset} was asked for. "
+                f"Ask for opset {TF2ONNX_MAX_OPSET} or lower, or use Keras' torch backend.",
+                opset=opset,
+                framework=self.framework,
+                max_opset=TF2ONNX_MAX_OPSET,
+            )
+        traced = self._trace(model, names, shapes, options.get("output_names"))
+        traced.check_sample(sample, self.framework)
+        return convert_traced(traced, opset=opset, name=name or getattr(model, "name", None), framework=self.framework)
+
+    def _trace(self, model: Any, names: list[str], shapes: list[tuple[tuple[int | None, ...], str]],
+               output_names: Sequence[str] | None) -> Any:
+        from onnxgate.converters.tensorflow import _tensorflow
+
+        tf = _tensorflow()
+        specs = [tf.TensorSpec(shape, tf.as_dtype(dtype), name=n) for n, (shape, dtype) in zip(names, shapes)]
+
+        # autograph off: the body is one Keras call, and autograph would try to read this source.
+        @tf.function(input_signature=specs, autograph=False)
+        def forward(*args: Any) -> Any:
+            result = model(_pack(model, args), training=False)
+            flat = tf.nest.flatten(result)
+            return flat[0] if len(flat) == 1 else tuple(flat)
+
+        try:
+            concrete = forward.get_concrete_function()
+        except Exception as err:
+            text = str(err).strip().splitlines()
+            raise UnsupportedModelError(
+                f"could not trace the Keras model with inputs {names} shaped "
+                f"{[list(s) for s, _ in shapes]}: {type(err).__name__}: {text[0] if text else ''}",
+                framework=self.framework,
+            ) from err
+        count = len(tf.nest.flatten(concrete.structured_outputs))
+        outs = list(output_names) if output_names is not None else _output_names(model, count)
+        traced = trace(concrete, input_names=names, output_names=outs)
+        traced.owner = model
+        return traced
+
+    def _convert_torch(self, model: Any, sample: Any, names: list[str],
+                       shapes: list[tuple[tuple[int | None, ...], str]], *, opset: int,
+                       options: Mapping[str, Any]) -> RawConversion:
+        import numpy as np
+
+        try:
+            from onnxgate.converters.pytorch import export_torch_module
+        except ImportError as err:
+            raise UnsupportedModelError(
+                "converting a Keras model with the torch backend needs "
+                "onnxgate.converters.pytorch.export_torch_module, which this onnxgate does not provide; "
+                "use the TensorFlow backend (KERAS_BACKEND=tensorflow)",
+                framework=self.framework,
+            ) from err
+        import torch
+
+        if sample is not None:
+            arrays = [np.asarray(a) for a in split_sample(sample, names, [_Spec(s) for s, _ in shapes], self.framework)]
+            arrays = [a[:2] if a.ndim == len(s) else a.reshape(1, *a.shape) for a, (s, _) in zip(arrays, shapes)]
+        else:
+            arrays = [np.zeros((2, *(d or 1 for d in s[1:])), dtype=dt) for s, dt in shapes]
+        for name_, array, (shape, _) in zip(names, arrays, shapes):
+            for axis, (want, got) in enumerate(zip(shape, array.shape)):
+                if axis and want is not None and want != got:
+                    raise InvalidDataError(
+                        f"input {name_!r} expects {want} values on axis {axis}; the sample has {got} "
+                        f"(shape {list(array.shape)})",
+                        input=name_,
+                        framework=self.framework,
+                    )
+        example = tuple(torch.as_tensor(a.astype(dt, copy=False)) for a, (_, dt) in zip(arrays, shapes))
+
+        wrapper = _torch_forward(model, len(names)).eval()
+        with torch.no_grad():
+            probe = wrapper(*example)
+        count = len(probe) if isinstance(probe, (tuple, list)) else 1
+        outs = list(options.get("output_names") or _output_names(model, count))
+        proto = export_torch_module(
+            wrapper, example, opset=opset, input_names=names, output_names=outs, dynamo=options.get("dynamo")
+        )
+        return RawConversion(model=proto)
+
+    # -- prediction ---------------------------------------------------------------------------
+
+    def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
+        import numpy as np
+
+        keras = _keras()
+        names, shapes = self.input_specs(model, next(iter(feeds.values())) if len(feeds) == 1 else None)
+        values = []
+        for i, (name, (_, dtype)) in enumerate(zip(names, shapes)):
+            value = feeds[name] if name in feeds else list(feeds.values())[i]
+            values.append(np.asarray(value, dtype=dtype))
+        result = model(_pack(model, values), training=False)
+        flat = [np.asarray(keras.ops.convert_to_numpy(r)) for r in keras.tree.flatten(result)]
+        by_name = dict(zip(_output_names(model, len(flat)), flat))
+        ordered = [by_name.get(spec.name) for spec in signature.outputs]
+        if all(r is None for r in ordered) and len(flat) == len(ordered):
+            ordered = list(flat)  # outputs renamed at conversion: same order as the graph's
+        return ordered  # type: ignore[return-value]
+
+
+def _torch_forward(model: Any, count: int) -> Any:
+    """A ``torch.nn.Module`` calling the Keras model the way it takes its inputs, in inference mode.
+
+    ``forward`` takes ``*args`` but advertises ``count`` named parameters: torch.export matches
+    ``dynamic_shapes`` against the signature, and a bare ``*args`` counts as one input.
+    """
+    import inspect
+
+    import torch
+
+    def forward(self: Any, *args: Any) -> Any:
+        result = self.inner(_pack(self.inner, args), training=False)
+        if isinstance(result, Mapping):
+            return tuple(result.values())
+        return result
+
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    params = [inspect.Parameter("self", kind)] + [inspect.Parameter(f"x{i}", kind) for i in range(count)]
+    forward.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+
+    def init(self: Any, inner: Any) -> None:
+        torch.nn.Module.__init__(self)
+        self.inner = inner
+
+    cls = type("KerasForward", (torch.nn.Module,), {"forward": forward, "__init__": init})
+    return cls(model)
+
+
+class _Spec:
+    """The part of a ``tf.TensorSpec`` that :func:`split_sample` reads, without TensorFlow."""
+
+    def __init__(self, shape: tuple[int | None, ...]) -> None:
+        self.shape = _Shape(shape)
+
+
+class _Shape:
+    def __init__(self, dims: tuple[int | None, ...]) -> None:
+        self._dims = list(dims)
+        self.rank = len(dims)
+
+    def as_list(self) -> list[int | None]:
+        return list(self._dims)

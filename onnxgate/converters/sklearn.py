@@ -122,7 +122,7 @@ class SklearnConverter(Converter):
             import pickle
 
             with open(path, "rb") as handle:
-                return pickle.load(handle)  # noqa: S301 - the user asked for it with trust_pickle
+                return pickle.load(handle)
         except FileNotFoundError:
             raise UnsupportedModelError(f"model file not found: {str(path)!r}", path=str(path)) from None
         except Exception as err:
@@ -341,7 +341,9 @@ def _unsupported(model: Any, err: Exception) -> Exception:
             if type(est).__name__ in text:
                 culprit = type(est).__name__
                 break
-        module = next((type(e).__module__.split(".")[0] for e in _sub_estimators(model) if type(e).__name__ == culprit), "")
+        module = next(
+            (type(e).__module__.split(".")[0] for e in _sub_estimators(model) if type(e).__name__ == culprit), ""
+        )
         hint = _ONNXMLTOOLS_HINT.get(
             module,
             "register a converter for it with skl2onnx.update_registered_converter, or replace the step",

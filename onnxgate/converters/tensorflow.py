@@ -1,12 +1,630 @@
-"""TensorFlow converter (being written)."""
+"""TensorFlow converter, through tf2onnx's function path.
+
+Policy:
+
+* Accepted models: a ``tf.Module`` whose ``__call__`` is a ``tf.function`` with an input signature,
+  a ``tf.function`` (with an input signature, or traced from the sample), a concrete function, an
+  object restored by ``tf.saved_model.load``, and a SavedModel folder (a path, or the
+  :class:`SavedModelFolder` that :meth:`TensorFlowConverter.load` returns). A SavedModel is
+  converted through its ``serving_default`` signature.
+* Every model becomes one concrete function, which tf2onnx freezes and converts. tf2onnx 1.17
+  writes opsets 9 to 18; a request above 18 fails with :class:`~onnxgate.errors.OpsetError`
+  before anything runs.
+* Input names are the signature's (``x``, or the SavedModel signature's keyword names), else
+  ``input``; output names are the signature's keys for a SavedModel, else ``output`` (``output_i``
+  for several). The dynamic batch axis is named ``N`` on every input and output (tf2onnx writes
+  ``unk__<n>``, a different name on each).
+* tf2onnx converts with ``continue_on_error``: a TensorFlow op it cannot map is left in the graph
+  and only logged. Such a graph is refused with :class:`~onnxgate.errors.UnsupportedModelError`
+  naming the ops, instead of being handed back broken.
+"""
 
 from __future__ import annotations
 
-from onnxgate.converters._base import Converter
+import logging
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
-__all__ = ["TensorFlowConverter"]
+from onnxgate.converters._base import Converter, RawConversion
+from onnxgate.errors import InvalidDataError, OpsetError, UnsupportedModelError, missing_dependency
+
+if TYPE_CHECKING:
+    import numpy as np
+    import onnx
+
+    from onnxgate.signature import Signature
+
+__all__ = [
+    "SAVED_MODEL_FILE",
+    "SavedModelFolder",
+    "TensorFlowConverter",
+    "TracedFunction",
+    "convert_traced",
+    "sanitize_name",
+]
+
+#: The file that marks a folder as a TensorFlow SavedModel.
+SAVED_MODEL_FILE = "saved_model.pb"
+#: The SavedModel signature converted when a restored object carries several.
+SERVING_SIGNATURE = "serving_default"
+#: Name given to the dynamic batch axis on every input and output.
+BATCH_DIM = "N"
+#: Highest opset tf2onnx 1.17 writes ("Opset 19 is not supported yet" above it).
+TF2ONNX_MAX_OPSET = 18
+#: Domains whose operators onnxruntime implements without custom-op libraries.
+STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml", "com.microsoft")
+#: Input names tf.function invents for unnamed positional arguments; replaced by "input".
+_GENERIC_INPUT = re.compile(r"^(args|inputs?|x)_\d+$")
+
+
+def _quiet_tensorflow() -> None:
+    # TensorFlow prints C++ info lines on import; only warnings and errors matter to a user.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _tensorflow() -> Any:
+    _quiet_tensorflow()
+    try:
+        import tensorflow as tf
+    except ImportError as err:
+        raise missing_dependency("tensorflow-cpu", "tensorflow", "Converting a TensorFlow model") from err
+    return tf
+
+
+def _tf2onnx() -> Any:
+    _tensorflow()
+    try:
+        import tf2onnx
+        import tf2onnx.convert
+        import tf2onnx.tf_loader
+    except ImportError as err:
+        raise missing_dependency("tf2onnx", "tensorflow", "Converting a TensorFlow or Keras model") from err
+    return tf2onnx
+
+
+def sanitize_name(name: str, default: str) -> str:
+    """An ONNX-friendly tensor name: ``"dense_input:0"`` -> ``"dense_input"``; empty -> ``default``.
+
+    Examples
+    --------
+    >>> sanitize_name("serving_default_x:0", "input")
+    'serving_default_x'
+    >>> sanitize_name("", "input")
+    'input'
+    """
+    text = name.split(":")[0] if name else ""
+    text = re.sub(r"[^0-9A-Za-z_.\-]", "_", text).strip("_")
+    return text or default
+
+
+@dataclass(frozen=True)
+class SavedModelFolder:
+    """A TensorFlow SavedModel folder, as :meth:`TensorFlowConverter.load` returns it.
+
+    The folder is read (``tf.saved_model.load``) once, when first needed, and kept.
+    """
+
+    path: Path
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def restore(self) -> Any:
+        """The object ``tf.saved_model.load`` restores from the folder (loaded once)."""
+        if "loaded" not in self._cache:
+            tf = _tensorflow()
+            try:
+                self._cache["loaded"] = tf.saved_model.load(str(self.path))
+            except Exception as err:
+                raise UnsupportedModelError(
+                    f"cannot load the SavedModel in {str(self.path)!r}: {type(err).__name__}: "
+                    f"{str(err).splitlines()[0] if str(err) else ''}",
+                    framework="tensorflow",
+                    path=str(self.path),
+                ) from err
+        return self._cache["loaded"]
+
+
+@dataclass
+class TracedFunction:
+    """One concrete TensorFlow function and the names its ONNX inputs and outputs take.
+
+    ``input_names`` follow ``tf.nest.flatten(concrete.structured_input_signature)``;
+    ``output_names`` follow ``tf.nest.flatten(concrete.structured_outputs)``, which is also the
+    order of ``concrete.outputs`` and of the ONNX graph's outputs.
+    """
+
+    concrete: Any
+    input_names: list[str]
+    input_specs: list[Any]
+    output_names: list[str]
+    #: The object the function's variables belong to (a restored SavedModel), kept alive with it:
+    #: a concrete function holds its variables only weakly.
+    owner: Any = field(default=None, repr=False)
+
+    def call(self, tensors: Sequence[Any]) -> list[Any]:
+        """Run the function on tensors given in ``input_names`` order; outputs in ``output_names`` order."""
+        tf = _tensorflow()
+        structure = self.concrete.structured_input_signature
+        args, kwargs = tf.nest.pack_sequence_as(structure, list(tensors))
+        result = self.concrete(*args, **kwargs)
+        return list(tf.nest.flatten(result))
+
+    def check_sample(self, sample: Any, framework: str) -> None:
+        """Raise :class:`InvalidDataError` when a sample does not fit the traced input shapes."""
+        if sample is None:
+            return
+        arrays = split_sample(sample, self.input_names, self.input_specs, framework)
+        for name, spec, array in zip(self.input_names, self.input_specs, arrays):
+            want = [d for d in spec.shape.as_list()] if spec.shape.rank is not None else None
+            if want is None:
+                continue
+            got = list(array.shape)
+            if len(got) == len(want) - 1 and len(want) >= 1:
+                got = [1, *got]  # a single row given without its batch axis
+            if len(got) != len(want):
+                raise InvalidDataError(
+                    f"input {name!r} expects rank {len(want)} (shape {_shape_str(want)}); the sample has "
+                    f"shape {list(array.shape)}. Pass rows shaped like the model's input.",
+                    input=name,
+                    framework=framework,
+                )
+            for axis, (w, g) in enumerate(zip(want, got)):
+                if axis and w is not None and w != g:
+                    what = "values per row" if len(want) == 2 else f"entries on axis {axis}"
+                    raise InvalidDataError(
+                        f"input {name!r} expects {w} {what} (shape {_shape_str(want)}); the sample has "
+                        f"{g} (shape {list(array.shape)}). Pass a sample with the model's features.",
+                        input=name,
+                        framework=framework,
+                    )
+
+
+def _shape_str(dims: Sequence[int | None]) -> str:
+    return "[" + ",".join("N" if d is None else str(d) for d in dims) + "]"
+
+
+def split_sample(sample: Any, names: Sequence[str], specs: Sequence[Any], framework: str) -> list[np.ndarray]:
+    """The sample as one array per input, in ``names`` order.
+
+    A mapping is read by input name; a tuple or list gives the inputs in order; one array feeds a
+    single input, or is split column-wise over several rank-2 inputs by their widths.
+    """
+    import numpy as np
+
+    if isinstance(sample, Mapping):
+        missing = [n for n in names if n not in sample]
+        if missing:
+            raise InvalidDataError(
+                f"the sample is a mapping but lacks the inputs {missing}; expected keys {list(names)}",
+                input=missing[0],
+                framework=framework,
+            )
+        return [np.asarray(sample[n]) for n in names]
+    if isinstance(sample, (tuple, list)) and len(names) > 1:
+        if len(sample) != len(names):
+            raise InvalidDataError(
+                f"the model has {len(names)} inputs {list(names)}; the sample holds {len(sample)} arrays",
+                framework=framework,
+            )
+        return [np.asarray(s) for s in sample]
+    if hasattr(sample, "to_numpy"):
+        sample = sample.to_numpy()
+    array = np.asarray(sample)
+    if len(names) == 1:
+        return [array]
+    widths: list[int | None] = [spec.shape.as_list()[1] if spec.shape.rank == 2 else None for spec in specs]
+    fixed = [w for w in widths if isinstance(w, int)]
+    if array.ndim == 2 and len(fixed) == len(names) and sum(fixed) == array.shape[1]:
+        out, start = [], 0
+        for w in fixed:
+            out.append(array[:, start : start + w])
+            start += w
+        return out
+    raise InvalidDataError(
+        f"the model has {len(names)} inputs {list(names)} with widths {widths}; pass a dict keyed by "
+        f"input name, a tuple of arrays, or one array of {sum(w or 0 for w in widths)} columns "
+        f"(found shape {list(array.shape)})",
+        framework=framework,
+    )
+
+
+def trace(concrete: Any, *, input_names: Sequence[str] | None = None,
+          output_names: Sequence[str] | None = None) -> TracedFunction:
+    """Wrap a concrete function, choosing the ONNX names of its inputs and outputs.
+
+    Parameters
+    ----------
+    concrete : tf ConcreteFunction
+    input_names, output_names : sequence of str, optional
+        Names to use instead of the ones read from the function's signature.
+
+    Returns
+    -------
+    TracedFunction
+    """
+    tf = _tensorflow()
+    specs = [s for s in tf.nest.flatten(concrete.structured_input_signature) if isinstance(s, tf.TensorSpec)]
+    if input_names is None:
+        raw = [sanitize_name(s.name or "", "") for s in specs]
+        if len(raw) == 1 and (not raw[0] or _GENERIC_INPUT.match(raw[0])):
+            raw = ["input"]
+        names = [n if n and not _GENERIC_INPUT.match(n) else f"input_{i}" for i, n in enumerate(raw)]
+    else:
+        names = [str(n) for n in input_names]
+    if len(names) != len(specs):
+        raise UnsupportedModelError(
+            f"expected {len(specs)} input names for the function's inputs, found {len(names)}: {names}"
+        )
+    outputs = concrete.structured_outputs
+    flat = tf.nest.flatten(outputs)
+    if output_names is not None:
+        outs = [str(n) for n in output_names]
+    elif isinstance(outputs, Mapping):
+        # tf.nest flattens a dict in sorted key order, the order of the graph's outputs.
+        outs = [sanitize_name(str(k), f"output_{i}") for i, k in enumerate(sorted(outputs))]
+    elif len(flat) == 1:
+        outs = ["output"]
+    else:
+        outs = [f"output_{i}" for i in range(len(flat))]
+    if len(outs) != len(flat):
+        raise UnsupportedModelError(
+            f"expected {len(flat)} output names for the function's outputs, found {len(outs)}: {outs}"
+        )
+    if len(set(names + outs)) != len(names) + len(outs):
+        raise UnsupportedModelError(f"input and output names must be distinct, found {names} and {outs}")
+    return TracedFunction(concrete=concrete, input_names=names, input_specs=specs, output_names=outs)
+
+
+def convert_traced(traced: TracedFunction, *, opset: int, name: str | None, framework: str) -> RawConversion:
+    """Convert a traced function with tf2onnx at ``opset`` and tidy the result.
+
+    The graph's inputs and outputs get ``traced``'s names, the batch axis is named ``N``, and a
+    graph holding operators tf2onnx could not convert is refused.
+
+    Raises
+    ------
+    OpsetError
+        ``opset`` is above what tf2onnx writes.
+    UnsupportedModelError
+        tf2onnx failed, or left TensorFlow operators it could not map in the graph.
+    """
+    if opset > TF2ONNX_MAX_OPSET:
+        raise OpsetError(
+            f"tf2onnx 1.17 writes at most opset {TF2ONNX_MAX_OPSET}, but opset {opset} was asked for. "
+            f"Ask for opset {TF2ONNX_MAX_OPSET} or lower.",
+            opset=opset,
+            framework=framework,
+            max_opset=TF2ONNX_MAX_OPSET,
+        )
+    tf = _tensorflow()
+    tf2onnx = _tf2onnx()
+    concrete = traced.concrete
+    in_tensors = [t.name for t in concrete.inputs if t.dtype != tf.dtypes.resource]
+    out_tensors = [t.name for t in concrete.outputs if t.dtype != tf.dtypes.resource]
+    if len(in_tensors) != len(traced.input_names) or len(out_tensors) != len(traced.output_names):
+        raise UnsupportedModelError(
+            f"the function has {len(in_tensors)} tensor inputs and {len(out_tensors)} outputs, but its "
+            f"signature names {traced.input_names} and {traced.output_names}; nested or non-tensor "
+            "arguments are not supported",
+            framework=framework,
+        )
+    renames = dict(zip(in_tensors, traced.input_names)) | dict(zip(out_tensors, traced.output_names))
+    with _captured_tf2onnx_log() as log:
+        proto = _run_tf2onnx(tf, tf2onnx, concrete, in_tensors, out_tensors, renames, opset, name, framework)
+    if name:
+        proto.graph.name = name
+    _refuse_unknown_ops(proto, framework, _first_errors(log))
+    _name_batch_axis(proto)
+    warnings = [
+        f"tf2onnx: {r.getMessage().strip().splitlines()[0][:200]}"
+        for r in log.records
+        if r.levelno == logging.WARNING and r.getMessage().strip()
+    ]
+    return RawConversion(model=proto, warnings=warnings)
+
+
+def _run_tf2onnx(tf: Any, tf2onnx: Any, concrete: Any, in_tensors: list[str], out_tensors: list[str],
+                 renames: dict[str, str], opset: int, name: str | None, framework: str) -> Any:
+    try:
+        # This is tf2onnx.convert.from_function without its get_concrete_function call, so a
+        # concrete function (a SavedModel's serving signature) converts as well as a tf.function.
+        # large_model stays False: tf2onnx 1.17's external-data path calls np.product (gone in numpy 2).
+        with tf.device("/cpu:0"):
+            frozen = tf2onnx.tf_loader.from_function(concrete, in_tensors, out_tensors, large_model=False)
+            proto, _ = tf2onnx.convert._convert_common(
+                frozen,
+                name=name or getattr(concrete, "name", "tensorflow"),
+                continue_on_error=True,
+                opset=opset,
+                input_names=in_tensors,
+                output_names=out_tensors,
+                large_model=False,
+                tensors_to_rename=renames,
+            )
+    except Exception as err:
+        text = str(err).strip().splitlines()
+        if "is not supported yet" in str(err) and "Opset" in str(err):
+            raise OpsetError(
+                f"tf2onnx refused opset {opset}: {text[0]}", opset=opset, framework=framework,
+                max_opset=TF2ONNX_MAX_OPSET,
+            ) from err
+        raise UnsupportedModelError(
+            f"tf2onnx could not convert the {framework} model: {type(err).__name__}: {text[0] if text else ''}",
+            framework=framework,
+        ) from err
+    return proto
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextmanager
+def _captured_tf2onnx_log() -> Iterator[_Collect]:
+    """Keep tf2onnx's log (tracebacks of ops it failed to convert) off the terminal; hand it back.
+
+    onnxgate raises one clear error for what tf2onnx could not do, so its log lines are evidence
+    for the message, not output for the user.
+    """
+    logger = logging.getLogger("tf2onnx")
+    handler = _Collect()
+    old_propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = old_propagate
+
+
+def _first_errors(handler: _Collect, limit: int = 3) -> list[str]:
+    lines = []
+    for record in handler.records:
+        if record.levelno >= logging.ERROR:
+            text = record.getMessage().strip().splitlines()
+            if text and text[0] not in lines:
+                lines.append(text[0][:200])
+        if len(lines) >= limit:
+            break
+    return lines
+
+
+def _refuse_unknown_ops(proto: onnx.ModelProto, framework: str, reasons: Sequence[str] = ()) -> None:
+    """tf2onnx keeps ops it cannot map (continue_on_error); list them all instead of returning the graph."""
+    from onnx import defs
+
+    custom = {entry.domain for entry in proto.functions} if proto.functions else set()
+    bad: dict[str, int] = {}
+
+    def visit(graph: Any) -> None:
+        for node in graph.node:
+            domain = node.domain or ""
+            known = domain in custom or (
+                domain in STANDARD_DOMAINS and (domain == "com.microsoft" or defs.has(node.op_type, domain))
+            )
+            if not known:
+                label = node.op_type if domain in ("", "ai.onnx") else f"{domain}:{node.op_type}"
+                bad[label] = bad.get(label, 0) + 1
+            for attr in node.attribute:
+                if attr.HasField("g"):
+                    visit(attr.g)
+                for sub in attr.graphs:
+                    visit(sub)
+
+    visit(proto.graph)
+    if bad:
+        listing = ", ".join(f"{op} (x{count})" for op, count in sorted(bad.items()))
+        raise UnsupportedModelError(
+            f"tf2onnx could not convert these TensorFlow operations and left them in the graph: {listing}. "
+            "Rewrite that part of the model with supported operations, or register a tf2onnx custom op "
+            "handler." + (f" tf2onnx said: {' | '.join(reasons)}" if reasons else ""),
+            framework=framework,
+        )
+
+
+def _name_batch_axis(proto: onnx.ModelProto) -> None:
+    """Give every input's and output's leading unknown axis the one name ``N`` (tf2onnx writes unk__<n>)."""
+    inputs = {i.name for i in proto.graph.initializer}
+    for value in [*(v for v in proto.graph.input if v.name not in inputs), *proto.graph.output]:
+        if not value.type.HasField("tensor_type") or not value.type.tensor_type.HasField("shape"):
+            continue
+        dims = value.type.tensor_type.shape.dim
+        if not dims:
+            continue
+        first = dims[0]
+        if first.HasField("dim_value"):
+            continue
+        if not first.dim_param or first.dim_param.startswith("unk__"):
+            first.dim_param = BATCH_DIM
+
+
+def _is_saved_model_dir(obj: Any) -> bool:
+    if isinstance(obj, SavedModelFolder):
+        return True
+    if isinstance(obj, (str, os.PathLike)):
+        try:
+            return (Path(obj) / SAVED_MODEL_FILE).is_file()
+        except (OSError, ValueError):
+            return False
+    return False
 
 
 class TensorFlowConverter(Converter):
     framework = "tensorflow"
     MODULE_PREFIXES = ("tensorflow.",)
+    DEFAULT_OPSET = 17
+    MIN_OPSET = 9
+    MAX_OPSET = TF2ONNX_MAX_OPSET
+    ATOL: ClassVar[float] = 1e-5
+    RTOL: ClassVar[float] = 1e-4
+    FILE_SUFFIXES = ("/",)
+
+    def claims_folder(self, path: Path) -> bool:
+        return (path / SAVED_MODEL_FILE).is_file()
+
+    def matches(self, model: Any) -> bool:
+        return _is_saved_model_dir(model) or super().matches(model)
+
+    def load(self, path: Path, *, trust_pickle: bool = False) -> Any:
+        """A SavedModel folder, read lazily. SavedModels hold graphs, not Python code: no pickle."""
+        path = Path(path)
+        if not (path / SAVED_MODEL_FILE).is_file():
+            raise UnsupportedModelError(
+                f"expected a TensorFlow SavedModel folder (one holding {SAVED_MODEL_FILE}), found {str(path)!r}",
+                framework=self.framework,
+                path=str(path),
+            )
+        return SavedModelFolder(path)
+
+    def save_native(self, model: Any, folder: Path) -> Path:
+        """``tf.saved_model.save`` into ``folder/"saved_model"``, with a serving signature named as in ONNX."""
+        tf = _tensorflow()
+        traced = self.traced(model, None)
+        target = Path(folder) / "saved_model"
+        obj = self._restorable(model)
+        specs = [
+            tf.TensorSpec(s.shape, s.dtype, name=n) for n, s in zip(traced.input_names, traced.input_specs)
+        ]
+        outs = list(traced.output_names)
+
+        # A serving function keyed by the ONNX names, so the folder converts back to the same names.
+        @tf.function(input_signature=specs, autograph=False)
+        def serve(*args: Any) -> dict[str, Any]:
+            return dict(zip(outs, traced.call(list(args))))
+
+        tf.saved_model.save(obj, str(target), signatures={SERVING_SIGNATURE: serve})
+        return target
+
+    def _restorable(self, model: Any) -> Any:
+        tf = _tensorflow()
+        if _is_saved_model_dir(model):
+            folder = model if isinstance(model, SavedModelFolder) else SavedModelFolder(Path(model))
+            return folder.restore()
+        if isinstance(model, tf.Module):
+            return model
+        holder = tf.Module()
+        holder.fn = model  # keeps the function's variables reachable from the saved object
+        return holder
+
+    def check_model(self, model: Any) -> None:
+        if _is_saved_model_dir(model):
+            return
+        if not callable(model):
+            raise UnsupportedModelError(
+                f"expected a callable TensorFlow model, found {type(model).__name__}", framework=self.framework
+            )
+
+    def traced(self, model: Any, sample: Any, options: Mapping[str, Any] | None = None) -> TracedFunction:
+        """The model as one concrete function with its ONNX names (see the module docstring)."""
+        options = dict(options or {})
+        owner, concrete = self._concrete(model, sample)
+        traced = trace(concrete, input_names=options.get("input_names"), output_names=options.get("output_names"))
+        traced.owner = owner
+        return traced
+
+    def _concrete(self, model: Any, sample: Any) -> tuple[Any, Any]:
+        """``(owner, concrete function)``: the object holding the variables, and the function to convert."""
+        tf = _tensorflow()
+        if _is_saved_model_dir(model):
+            folder = model if isinstance(model, SavedModelFolder) else SavedModelFolder(Path(model))
+            model = folder.restore()
+        signatures = getattr(model, "signatures", None)
+        if signatures is not None and len(signatures):
+            if SERVING_SIGNATURE in signatures:
+                return model, signatures[SERVING_SIGNATURE]
+            if len(signatures) == 1:
+                return model, next(iter(signatures.values()))
+            raise UnsupportedModelError(
+                f"the SavedModel has several signatures {sorted(signatures)} and none named "
+                f"{SERVING_SIGNATURE!r}; save it with signatures={{'{SERVING_SIGNATURE}': fn}}",
+                framework=self.framework,
+            )
+        fn = model
+        if not hasattr(fn, "get_concrete_function") and not hasattr(fn, "structured_input_signature"):
+            fn = model.__call__ if callable(model) else None
+        if hasattr(fn, "structured_input_signature") and not hasattr(fn, "get_concrete_function"):
+            return model, fn  # already a concrete function
+        if fn is None or not hasattr(fn, "get_concrete_function"):
+            raise UnsupportedModelError(
+                f"expected a tf.Module whose __call__ is a tf.function, a tf.function or a concrete function; "
+                f"found {type(model).__name__} whose __call__ is not a tf.function. Decorate it with "
+                "@tf.function(input_signature=[tf.TensorSpec([None, n_features], tf.float32)]).",
+                framework=self.framework,
+            )
+        if getattr(fn, "input_signature", None) is not None:
+            return model, fn.get_concrete_function()
+        if sample is None:
+            raise InvalidDataError(
+                "the tf.function has no input_signature, so a sample is needed to fix the input shapes; "
+                "pass convert(model, X[:5]) or give the function an input_signature",
+                framework=self.framework,
+            )
+        import numpy as np
+
+        arrays = sample if isinstance(sample, (tuple, list)) else [sample]
+        specs = []
+        for array in arrays:
+            a = np.asarray(array)
+            dtype = tf.float32 if a.dtype == np.float64 else tf.as_dtype(a.dtype)
+            specs.append(tf.TensorSpec([None, *a.shape[1:]], dtype))
+        return model, fn.get_concrete_function(*specs)
+
+    def convert(
+        self,
+        model: Any,
+        sample: Any,
+        *,
+        opset: int,
+        ml_opset: int,
+        name: str | None,
+        options: Mapping[str, Any],
+    ) -> RawConversion:
+        options = dict(options)
+        unknown = sorted(set(options) - {"input_names", "output_names"})
+        if unknown:
+            raise UnsupportedModelError(
+                f"unknown TensorFlow conversion options {unknown}; known options are 'input_names', 'output_names'",
+                framework=self.framework,
+            )
+        traced = self.traced(model, sample, options)
+        traced.check_sample(sample, self.framework)
+        return convert_traced(traced, opset=opset, name=name, framework=self.framework)
+
+    def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
+        import numpy as np
+
+        tf = _tensorflow()
+        traced = self._predict_cache(model)
+        tensors = []
+        for i, (name, spec) in enumerate(zip(traced.input_names, traced.input_specs)):
+            value = feeds[name] if name in feeds else list(feeds.values())[i]
+            tensors.append(tf.convert_to_tensor(np.asarray(value), dtype=spec.dtype))
+        results = dict(zip(traced.output_names, (np.asarray(r) for r in traced.call(tensors))))
+        ordered = [results.get(spec.name) for spec in signature.outputs]
+        if all(r is None for r in ordered) and len(results) == len(ordered):
+            ordered = list(results.values())  # renamed outputs: same order as the graph's
+        return ordered  # type: ignore[return-value]
+
+    def _predict_cache(self, model: Any) -> TracedFunction:
+        # Tracing is cheap but not free; parity calls predict once per batch.
+        key = id(model)
+        cached = _TRACE_CACHE.get(key)
+        if cached is not None and cached[0] is model:
+            return cached[1]
+        traced = self.traced(model, None)
+        _TRACE_CACHE.clear()
+        _TRACE_CACHE[key] = (model, traced)
+        return traced
+
+
+_TRACE_CACHE: dict[int, tuple[Any, TracedFunction]] = {}

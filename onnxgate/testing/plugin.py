@@ -1,1 +1,73 @@
-"""pytest plugin (being written)."""
+"""The onnxgate pytest plugin, registered through the ``pytest11`` entry point.
+
+* ``@pytest.mark.onnxgate(target="sql-edge-2.0", search=500, ...)``: defaults for the fixture below.
+* ``onnxgate_validate``: a fixture returning ``validate(model, **options) -> Report`` that fails the
+  test with every failed check's evidence (``ValidationFailedError``); pass ``raise_on_failure=False``
+  to get the report and assert on it yourself. The report's summary is attached to the test's
+  ``user_properties`` (so it lands in ``--junitxml``).
+* ``--onnxgate-seed`` changes the search seed for a whole run (to replay a failure from CI).
+
+This module imports only pytest at load time: every pytest run in an environment with onnxgate
+installed loads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+__all__ = ["onnxgate_validate"]
+
+MARKER = "onnxgate"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("onnxgate")
+    group.addoption(
+        "--onnxgate-seed",
+        type=int,
+        default=None,
+        help="seed for onnxgate's parity search in onnxgate_validate (default: the marker's, else 0)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(target=None, reference=None, data=None, atol=None, rtol=None, search=0, seed=0): "
+        "defaults for the onnxgate_validate fixture",
+    )
+
+
+@pytest.fixture
+def onnxgate_validate(request: pytest.FixtureRequest) -> Callable[..., Any]:
+    """Validate a model inside a test; fails the test with the evidence when a check fails.
+
+    Examples
+    --------
+    >>> @pytest.mark.onnxgate(target="sql-edge-2.0")  # doctest: +SKIP
+    ... def test_model(onnxgate_validate):
+    ...     onnxgate_validate("model.onnx")
+    """
+    marker = request.node.get_closest_marker(MARKER)
+    defaults: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
+    if marker is not None and marker.args:
+        defaults.setdefault("target", marker.args[0])
+    seed = request.config.getoption("--onnxgate-seed", default=None)
+    if seed is not None:
+        defaults["seed"] = seed
+
+    def validate(model: Any, *, raise_on_failure: bool = True, **options: Any) -> Any:
+        from onnxgate.validators import validate as og_validate
+
+        kwargs = {**defaults, **options}
+        target = kwargs.pop("target", None)
+        report = og_validate(model, target, **kwargs)
+        request.node.user_properties.append(("onnxgate", report.summary()))
+        if raise_on_failure:
+            report.raise_for_failures()
+        return report
+
+    return validate

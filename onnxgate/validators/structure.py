@@ -31,8 +31,9 @@ KNOWN_DOMAINS = ("", "ai.onnx.ml")
 #: How many offenders a message spells out before "... and N more" (details keep them all).
 MESSAGE_LIMIT = 12
 
-#: onnxruntime's log level while probing (3 = errors only): probing is expected to fail.
-_ORT_QUIET = 3
+#: onnxruntime's log level while probing (4 = fatal only): probing is expected to fail, and at 3 a
+#: rejected model still prints onnxruntime's "[E:onnxruntime...]" lines on the user's stderr.
+_ORT_QUIET = 4
 
 
 def _domain(name: str) -> str:
@@ -68,8 +69,10 @@ def node_label(path: str, node: Any) -> str:
 def check_model_wellformed(model: onnx.ModelProto, target: Target) -> CheckResult:
     """The ONNX checker (full check) and strict shape inference both accept the model.
 
-    A model that parsed but breaks the ONNX spec fails here; bytes that do not parse at all never
-    reach this check (``load_model`` raises :class:`~onnxgate.errors.InvalidModelError`).
+    This is ``onnx.checker.check_model(full_check=True)`` in two stages (the checker, then shape
+    inference with ``check_type`` and ``strict_mode``), so a model that breaks both has both errors
+    reported. A model that parsed but breaks the ONNX spec fails here; bytes that do not parse at all
+    never reach this check (``load_model`` raises :class:`~onnxgate.errors.InvalidModelError`).
 
     Parameters
     ----------

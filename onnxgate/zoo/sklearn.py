@@ -115,6 +115,29 @@ def _digits_tree_f32() -> tuple[Any, Any, Any]:
     return DecisionTreeClassifier(max_depth=10, random_state=SEED).fit(X, y), X, y
 
 
+#: The planted case: iris in micrometres on a 10 mm instrument baseline. The large offset makes the
+#: float32 rounding of a raw value (ulp 2**-10 at 1e4) matter next to a split, while the spread
+#: (thousands of micrometres) keeps the flip windows so thin that parity on 100,000 uniform rows
+#: finds nothing. Tuned by measurement: with iris in cm plus 1e4, 1e6 uniform rows flip ~1,500
+#: times; with iris x 1000 plus 1e4..1e5 per feature, ~2 times; with x 1000 plus 1e4, none.
+PLANTED_SCALE = 1000.0
+PLANTED_OFFSET = 1e4
+
+
+def _planted_scaler_tree() -> tuple[Any, Any, Any]:
+    import numpy as np
+    from sklearn.datasets import load_iris
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = load_iris(return_X_y=True)
+    # float64 on purpose: the pipeline scales in float64, the ONNX graph in float32.
+    X = (X * PLANTED_SCALE + PLANTED_OFFSET).astype(np.float64)
+    model = make_pipeline(StandardScaler(), DecisionTreeClassifier(max_depth=3, random_state=SEED))
+    return model.fit(X, y), X, y
+
+
 _OPSETS = (9, 11, 13, 15, 17, 18, 21)
 
 ENTRIES: tuple[ZooEntry, ...] = (
@@ -137,4 +160,10 @@ ENTRIES: tuple[ZooEntry, ...] = (
              description="StandardScaler + KNeighborsClassifier on wine", opsets=_OPSETS),
     ZooEntry("sklearn-digits-tree-f32", "sklearn", "classification", _digits_tree_f32, atol=1e-6, rtol=1e-5,
              description="DecisionTreeClassifier trained on float32 digits", opsets=_OPSETS),
+    ZooEntry("sklearn-planted-scaler-tree", "sklearn", "classification", _planted_scaler_tree, atol=1e-6,
+             rtol=1e-5,
+             description="Planted divergence: float64 StandardScaler over large-offset features feeding a "
+             "DecisionTreeClassifier; in ONNX the scaler runs in float32, so rows within a float32 ulp of a "
+             "split land on the other side. Parity on the training rows passes; onnxgate's search finds them.",
+             opsets=_OPSETS, tags=("planted-divergence",)),
 )

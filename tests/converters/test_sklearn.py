@@ -107,7 +107,7 @@ def test_opset_out_of_range(built: dict[str, Any], opset: int) -> None:
 
 def test_opset_above_target_cap(built: dict[str, Any]) -> None:
     model, X, _ = built["sklearn-iris-logreg"]
-    with pytest.raises(og.OpsetError, match="'sql-edge-1.0' runs at most opset 12"):
+    with pytest.raises(og.OpsetError, match=r"'sql-edge-1\.0' runs at most opset 12"):
         og.convert(model, X[:5], opset=15, target="sql-edge-1.0")
 
 
@@ -126,7 +126,7 @@ def test_wrong_sample_width(built: dict[str, Any]) -> None:
 
 def test_dataframe_with_missing_column(built: dict[str, Any]) -> None:
     model, X, _ = built["sklearn-wine-columntransformer"]
-    with pytest.raises(og.InvalidDataError, match="missing \\['proline'\\]"):
+    with pytest.raises(og.InvalidDataError, match=r"missing \['proline'\]"):
         og.convert(model, X.drop(columns="proline").head())
 
 

@@ -30,14 +30,14 @@ def test_every_entry_is_well_formed() -> None:
 
 
 def test_unknown_entry_lists_known_names() -> None:
-    with pytest.raises(og.OnnxGateError, match="unknown zoo entry 'nope'.*sklearn-iris-logreg"):
+    with pytest.raises(og.OnnxGateError, match=r"unknown zoo entry 'nope'.*sklearn-iris-logreg"):
         og.zoo.get("nope")
 
 
 @pytest.mark.parametrize("name", og.zoo.names("sklearn"))
 def test_sklearn_builds_are_deterministic(name: str) -> None:
-    m1, X1, y1 = og.zoo.get(name).build()
-    m2, X2, y2 = og.zoo.get(name).build()
+    m1, X1, _y1 = og.zoo.get(name).build()
+    m2, X2, _y2 = og.zoo.get(name).build()
     np.testing.assert_array_equal(np.asarray(X1), np.asarray(X2))
     np.testing.assert_array_equal(m1.predict(X1[:50]), m2.predict(X2[:50]))
 

@@ -1,0 +1,1 @@
+"""onnxgate benchmarks: run them all with ``python bench/run.py`` (see README.md)."""

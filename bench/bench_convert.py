@@ -1,0 +1,136 @@
+"""Conversion overhead: ``og.convert`` against the framework's converter called directly.
+
+For every zoo entry: the median time of ``og.convert(model, sample)`` (no validation) against the same
+framework converter called by hand at the same opset (``skl2onnx.to_onnx``, ``torch.onnx.export``,
+``tf2onnx.convert.from_function``), measured alternately in one process after a warm-up of each.
+Goal: at most 1.1x. ``--quick`` converts two scikit-learn entries only.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from bench._util import row
+
+BENCHMARK = "convert-overhead"
+GOAL = "<= 1.1"
+SAMPLE_ROWS = 200
+QUICK_ENTRIES = ("sklearn-iris-logreg", "sklearn-diabetes-rf")
+
+
+def _direct_sklearn(model: Any, sample: Any, opset: int, ml_opset: int) -> Callable[[], Any]:
+    import numpy as np
+    from skl2onnx import to_onnx
+    from sklearn.base import is_classifier
+
+    from onnxgate._data import is_dataframe
+
+    if not is_dataframe(sample):
+        sample = np.asarray(sample)
+        if sample.dtype.kind == "f":
+            sample = sample.astype(np.float32)
+    options: dict[Any, Any] = {}
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    if is_classifier(final) and hasattr(final, "predict_proba"):
+        options[id(final)] = {"zipmap": False}
+    return lambda: to_onnx(model, sample, target_opset={"": opset, "ai.onnx.ml": ml_opset}, options=options)
+
+
+def _direct_pytorch(model: Any, sample: Any, opset: int, ml_opset: int) -> Callable[[], Any]:
+    import torch
+
+    tensor = torch.as_tensor(sample, dtype=torch.float32)
+
+    def export() -> Any:
+        buffer = io.BytesIO()
+        torch.onnx.export(
+            model, (tensor,), buffer, opset_version=opset, dynamo=opset >= 18,
+            input_names=["input"], output_names=["output"], dynamic_axes={"input": {0: "N"}, "output": {0: "N"}},
+        )
+        return buffer.getvalue()
+
+    return export
+
+
+def _direct_tensorflow(model: Any, sample: Any, opset: int, ml_opset: int) -> Callable[[], Any]:
+    import tf2onnx
+
+    function = model.__call__
+    signature = function.input_signature
+    return lambda: tf2onnx.convert.from_function(function, input_signature=signature, opset=opset)
+
+
+def _direct_keras(model: Any, sample: Any, opset: int, ml_opset: int) -> Callable[[], Any]:
+    import tensorflow as tf
+    import tf2onnx
+
+    specs = [tf.TensorSpec((None, *tuple(t.shape)[1:]), t.dtype or tf.float32, name=t.name) for t in model.inputs]
+    if len(specs) == 1:
+        function = tf.function(lambda x: model(x), input_signature=specs)
+    else:
+        function = tf.function(lambda *xs: model(list(xs)), input_signature=specs)
+    return lambda: tf2onnx.convert.from_function(function, input_signature=specs, opset=opset)
+
+
+DIRECT: dict[str, Callable[[Any, Any, int, int], Callable[[], Any]]] = {
+    "sklearn": _direct_sklearn,
+    "pytorch": _direct_pytorch,
+    "tensorflow": _direct_tensorflow,
+    "keras": _direct_keras,
+}
+
+
+def _alternating_medians(a: Callable[[], Any], b: Callable[[], Any], repeat: int) -> tuple[float, float]:
+    """Median times of ``a`` and ``b`` measured in turn, so drift of the machine hits both alike."""
+    import statistics
+    import time
+
+    a()
+    b()
+    ta: list[float] = []
+    tb: list[float] = []
+    for _ in range(repeat):
+        for func, sink in ((a, ta), (b, tb)):
+            start = time.perf_counter()
+            func()
+            sink.append(time.perf_counter() - start)
+    return statistics.median(ta), statistics.median(tb)
+
+
+def main(quick: bool = False) -> list[dict[str, Any]]:
+    import onnxgate as og
+    from onnxgate._onnx import ml_opset_for
+    from onnxgate.converters import registry
+
+    warnings.simplefilter("ignore")
+    names = list(QUICK_ENTRIES) if quick else og.zoo.names()
+    repeat = 3 if quick else 5
+    rows: list[dict[str, Any]] = []
+    for name in names:
+        entry = og.zoo.get(name)
+        try:
+            model, X, _y = entry.build()
+            sample = X[:SAMPLE_ROWS]
+            opset = registry.get(entry.framework).DEFAULT_OPSET
+            direct = DIRECT[entry.framework](model, sample, opset, ml_opset_for(opset))
+            ours, theirs = _alternating_medians(
+                lambda model=model, sample=sample, opset=opset: og.convert(model, sample, opset=opset),
+                direct,
+                repeat if entry.framework == "sklearn" else max(2, repeat // 2),
+            )
+        except Exception as err:  # one entry that cannot be measured must not hide the others
+            rows.append(row(BENCHMARK, name, "convert_time", None, None, GOAL, "s",
+                            note=f"not measured: {type(err).__name__}: {str(err)[:100]}"))
+            continue
+        rows.append(row(BENCHMARK, name, "convert_time", ours, theirs, GOAL, "s",
+                        note=f"{entry.framework} opset {opset}"))
+    return rows
+
+
+if __name__ == "__main__":
+    for r in main(quick="--quick" in sys.argv):
+        print(r)

@@ -1,0 +1,112 @@
+"""DuckDB dry-run throughput: rows/s of the mirrored ``PREDICT`` query against onnxruntime called directly.
+
+For a linear model and a 100-tree random forest (scikit-learn, 10 float features) adapted for
+``sql-edge-2.0`` and packaged, the dry run scores 1,000,000 rows in DuckDB through the Arrow scalar
+function. The baseline, measured in the same process on the same rows, is one onnxruntime ``run`` of
+the same model on the whole columns already in memory (``[N,1]`` numpy arrays). Goal: the dry run
+reaches at least 70% of the direct rows/s. Times are medians of ``REPEAT`` runs; the data load into
+DuckDB is not timed (the direct baseline does not load anything either).
+
+Usage::
+
+    .venv/bin/python bench/bench_duckdb.py           # 1,000,000 rows (about a minute)
+    .venv/bin/python bench/bench_duckdb.py --quick   # 50,000 rows
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._util import REPO, machine, row  # noqa: E402
+
+BENCHMARK = "duckdb-dryrun"
+GOAL = ">= 0.7"
+FULL_ROWS = 1_000_000
+QUICK_ROWS = 50_000
+FEATURES = 10
+TRAIN_ROWS = 5_000
+REPEAT = 3
+SEED = 0
+
+
+def _models() -> dict[str, Any]:
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.linear_model import Ridge
+
+    return {
+        "linear": Ridge(alpha=1.0),
+        "random-forest-100": RandomForestRegressor(n_estimators=100, max_depth=8, random_state=SEED, n_jobs=1),
+    }
+
+
+def _case(name: str, model: Any, rows: int, folder: Path) -> list[dict[str, Any]]:
+    import numpy as np
+    import onnxruntime as ort
+
+    import onnxgate as og
+    from onnxgate.deploy.duckdb_dryrun import dry_run
+
+    rng = np.random.default_rng(SEED)
+    X = rng.normal(size=(rows, FEATURES)).astype(np.float32)
+    y = X[:, 0] * 2 + np.sin(X[:, 1] * 3) + X[:, 2] * X[:, 3]
+    model.fit(X[:TRAIN_ROWS], y[:TRAIN_ROWS])
+    conv = og.convert(model, X[:TRAIN_ROWS], target="sql-edge-2.0")
+    out = folder / name
+    og.package(conv, target="sql-edge-2.0", out=out)
+    columns = {f"f{i}": X[:, i] for i in range(FEATURES)}
+
+    session = ort.InferenceSession(conv.to_bytes(), providers=["CPUExecutionProvider"])
+    feeds = {k: np.ascontiguousarray(v).reshape(-1, 1) for k, v in columns.items()}
+    direct_times = []
+    dry_times = []
+    for _ in range(REPEAT):
+        start = time.perf_counter()
+        session.run(None, feeds)
+        direct_times.append(time.perf_counter() - start)
+        result = dry_run(out, columns, rows=0)
+        if not result.passed:
+            raise AssertionError(f"{name}: the dry run disagrees with onnxruntime: {result.direct}")
+        dry_times.append(result.seconds)
+    direct = rows / statistics.median(direct_times)
+    dry = rows / statistics.median(dry_times)
+    return [
+        row(BENCHMARK, name, "rows_per_second", dry, direct, GOAL, "rows/s", rows=rows,
+            direct_seconds=statistics.median(direct_times), dryrun_seconds=statistics.median(dry_times),
+            runs=REPEAT)
+    ]
+
+
+def main(quick: bool = False) -> list[dict[str, Any]]:
+    rows = QUICK_ROWS if quick else FULL_ROWS
+    out: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, model in _models().items():
+            out.extend(_case(name, model, rows, Path(tmp)))
+    return out
+
+
+def _print(rows: list[dict[str, Any]]) -> None:
+    print(f"{'case':<20} {'rows':>9} {'direct rows/s':>15} {'dry-run rows/s':>15} {'ratio':>7}  goal")
+    for r in rows:
+        ok = "met" if r["ratio"] is not None and r["ratio"] >= 0.7 else "NOT met"
+        print(f"{r['case']:<20} {r['rows']:>9,} {r['baseline']:>15,.0f} {r['value']:>15,.0f} "
+              f"{r['ratio']:>7.2f}  {r['goal']} {ok}")
+
+
+if __name__ == "__main__":
+    quick = "--quick" in sys.argv[1:]
+    results = main(quick=quick)
+    _print(results)
+    target = REPO / "bench" / "results" / "duckdb.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps({"machine": machine(), "quick": quick, "rows": results}, indent=2) + "\n")
+    print(f"wrote {target}")

@@ -1,0 +1,321 @@
+"""Serving: ``onnxgate serve`` vs the Azure ML inference server (``azmlinfsrv``) vs in-process onnxruntime.
+
+One container package of a zoo classifier (default ``sklearn-iris-logreg``) is served on 127.0.0.1
+by ``onnxgate serve`` and by ``azmlinfsrv`` (both run the same ``score.py``); a small client of
+threads with keep-alive ``http.client`` connections sends a bounded number of requests of 1 row and
+of 1,000 rows. Reported per case: p50/p99 latency at concurrency 1, and requests/s at concurrency 1
+and at ``--concurrency`` (default 4). The floor is onnxruntime called in-process on the same arrays
+(``ort``), and ``score.score`` called in-process on the same JSON body (``score.py``: parse, check,
+run, encode: what a server cannot avoid).
+
+Goals: ``onnxgate serve`` >= 2x azmlinfsrv requests/s at batch 1, and its p50 within 1 ms of the
+in-process onnxruntime p50. Figures are the median of 3 runs.
+
+Usage::
+
+    .venv/bin/python bench/bench_serve.py [--quick] [--model NAME] [--requests N] [--concurrency C]
+
+``azmlinfsrv`` comes from ``.venv-azml`` (``bash scripts/setup-azml.sh``); without it those rows are
+skipped with a note. Results: a table on stdout and ``bench/results/serve.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+if str(BENCH_DIR.parent) not in sys.path:
+    sys.path.insert(0, str(BENCH_DIR.parent))
+
+from bench._util import REPO, machine, onnxgate_command, row  # noqa: E402
+
+BENCHMARK = "serve"
+MODEL = "sklearn-iris-logreg"
+BATCHES = (1, 1000)
+REQUESTS = {1: 2000, 1000: 300}
+QUICK_REQUESTS = {1: 300, 1000: 40}
+RUNS = 3
+CONCURRENCY = 4
+AZML = REPO / ".venv-azml" / "bin" / "azmlinfsrv"
+RESULTS = BENCH_DIR / "results" / "serve.json"
+START_TIMEOUT_S = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = START_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before it was healthy")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/")
+            if conn.getresponse().status == 200:
+                conn.close()
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server on port {port} not healthy after {timeout} s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the server's process group (azmlinfsrv forks gunicorn workers), then SIGKILL."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+def start_onnxgate(package: Path, port: int) -> subprocess.Popen[bytes]:
+    argv = [*onnxgate_command(), "serve", str(package), "--port", str(port)]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def start_azml(package: Path, port: int, home: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "HOME": str(home), "AZUREML_MODEL_DIR": str(package), "AML_APP_ROOT": str(package),
+           "AZUREML_LOG_LEVEL": "WARNING"}
+    argv = [str(AZML), "--entry_script", str(package / "score.py"), "--port", str(port)]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=str(home),
+                            start_new_session=True)
+
+
+def load(port: int, body: bytes, requests: int, concurrency: int) -> dict[str, float]:
+    """Send ``requests`` POST /score from ``concurrency`` threads; latency percentiles and requests/s."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    counter = iter(range(requests))
+    headers = {"Content-Type": "application/json"}
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine: list[float] = []
+        while True:
+            with lock:
+                if next(counter, None) is None:
+                    break
+            t0 = time.perf_counter()
+            try:
+                conn.request("POST", "/score", body=body, headers=headers)
+                resp = conn.getresponse()
+                resp.read()
+                ok = resp.status == 200
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                ok = False
+            mine.append(time.perf_counter() - t0)
+            if not ok:
+                with lock:
+                    errors[0] += 1
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    latencies.sort()
+    return {
+        "p50_ms": 1000 * latencies[len(latencies) // 2],
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        "rps": len(latencies) / elapsed,
+        "errors": errors[0],
+    }
+
+
+def in_process(func: Callable[[], Any], requests: int) -> dict[str, float]:
+    for _ in range(min(50, requests)):
+        func()
+    lat = []
+    t0 = time.perf_counter()
+    for _ in range(requests):
+        s = time.perf_counter()
+        func()
+        lat.append(time.perf_counter() - s)
+    elapsed = time.perf_counter() - t0
+    lat.sort()
+    return {"p50_ms": 1000 * lat[len(lat) // 2], "p99_ms": 1000 * lat[int(len(lat) * 0.99)],
+            "rps": requests / elapsed, "errors": 0}
+
+
+def _median(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
+def build_package(folder: Path, model: str) -> tuple[Path, Any]:
+    import onnxgate as og
+
+    entry = og.zoo.get(model)
+    native, X, _y = entry.build()
+    conv = og.convert(native, X[:50])
+    out = folder / "pkg"
+    og.package(conv, target="container", out=out, max_rows=5000)
+    return out, X
+
+
+def bodies(X: Any) -> dict[int, bytes]:
+    import numpy as np
+
+    out = {}
+    for batch in BATCHES:
+        reps = -(-batch // len(X))
+        rows = np.concatenate([X] * reps)[:batch]
+        out[batch] = json.dumps({"data": rows.tolist()}).encode()
+    return out
+
+
+def measure(quick: bool = False, model: str = MODEL, requests: dict[int, int] | None = None,
+            concurrency: int = CONCURRENCY, runs: int = RUNS) -> dict[str, Any]:
+    import importlib.util
+
+    import numpy as np
+    import onnxruntime as ort
+
+    counts = requests or (QUICK_REQUESTS if quick else REQUESTS)
+    runs = 1 if quick else runs
+    results: dict[str, Any] = {"model": model, "concurrency": concurrency, "runs": runs, "requests": counts,
+                               "cases": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        pkg, X = build_package(Path(tmp), model)
+        body = bodies(X)
+        sess = ort.InferenceSession(str(pkg / "model.onnx"), providers=["CPUExecutionProvider"])
+        in_name = sess.get_inputs()[0].name
+        spec = importlib.util.spec_from_file_location("_bench_score", pkg / "score.py")
+        assert spec is not None and spec.loader is not None
+        score = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(score)
+        score.init()
+        servers: dict[str, Callable[[int], subprocess.Popen[bytes]]] = {
+            "onnxgate serve": lambda port: start_onnxgate(pkg, port)}
+        home = Path(tmp) / "home"
+        home.mkdir()
+        if AZML.exists():
+            servers["azmlinfsrv"] = lambda port: start_azml(pkg, port, home)
+        else:
+            results["note"] = f"{AZML} missing: run 'bash scripts/setup-azml.sh' for the azmlinfsrv rows"
+        for batch in BATCHES:
+            n = counts[batch]
+            dtype = sess.get_inputs()[0].type  # e.g. tensor(double)
+            arr = np.asarray(json.loads(body[batch])["data"],
+                             dtype=np.float64 if "double" in dtype else np.float32)
+            case: dict[str, Any] = {}
+            raw = body[batch]
+
+            def ort_call(a: Any = arr) -> Any:
+                return sess.run(None, {in_name: a})
+
+            def score_call(b: bytes = raw) -> Any:
+                return json.dumps(score.score(b)[1])
+
+            case["ort in-process"] = _median([in_process(ort_call, n) for _ in range(runs)])
+            case["score.py in-process"] = _median([in_process(score_call, n) for _ in range(runs)])
+            for name, start in servers.items():
+                lat, thr = [], []
+                for _ in range(runs):
+                    port = free_port()
+                    proc = start(port)
+                    try:
+                        wait_healthy(port, proc)
+                        load(port, body[batch], min(n, 50), 1)  # warm-up
+                        lat.append(load(port, body[batch], n, 1))
+                        thr.append(load(port, body[batch], n, concurrency))
+                    finally:
+                        stop(proc)
+                one, many = _median(lat), _median(thr)
+                case[name] = {**one, f"rps_c{concurrency}": many["rps"], f"p50_ms_c{concurrency}": many["p50_ms"],
+                              "errors": one["errors"] + many["errors"]}
+            results["cases"][str(batch)] = case
+    return results
+
+
+def table(results: dict[str, Any]) -> str:
+    c = results["concurrency"]
+    head = f"{'batch':>5}  {'server':<20} {'p50 ms':>8} {'p99 ms':>8} {'req/s c1':>9} {f'req/s c{c}':>9} {'errors':>6}"
+    lines = [head, "-" * len(head)]
+    for batch, case in results["cases"].items():
+        for name, m in case.items():
+            lines.append(f"{batch:>5}  {name:<20} {m['p50_ms']:8.3f} {m['p99_ms']:8.3f} {m['rps']:9.0f} "
+                         f"{m.get(f'rps_c{c}', float('nan')):9.0f} {int(m['errors']):6d}")
+    return "\n".join(lines)
+
+
+def main(quick: bool = False) -> list[dict[str, Any]]:
+    """Rows for bench/run.py: the two goals at batch 1 plus the raw figures."""
+    results = measure(quick=quick)
+    c = results["concurrency"]
+    rows: list[dict[str, Any]] = []
+    for batch, case in results["cases"].items():
+        og = case["onnxgate serve"]
+        az = case.get("azmlinfsrv")
+        floor = case["ort in-process"]
+        rows.append(row(BENCHMARK, f"batch {batch}", f"req/s c{c} vs azmlinfsrv", og[f"rps_c{c}"],
+                        az[f"rps_c{c}"] if az else None, ">= 2.0" if batch == "1" else None, "req/s"))
+        rows.append(row(BENCHMARK, f"batch {batch}", "p50 ms over in-process ort", og["p50_ms"] - floor["p50_ms"],
+                        None, None, "ms", note="goal: <= 1.0 ms at batch 1"))
+        for name, m in case.items():
+            rows.append(row(BENCHMARK, f"batch {batch} {name}", "p50", m["p50_ms"], None, None, "ms"))
+    return rows
+
+
+def _cli() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--model", default=MODEL)
+    p.add_argument("--requests", type=int, default=None, help="requests per measurement at batch 1")
+    p.add_argument("--concurrency", type=int, default=CONCURRENCY)
+    p.add_argument("--runs", type=int, default=RUNS)
+    args = p.parse_args()
+    counts = None
+    if args.requests:
+        counts = {1: args.requests, 1000: max(10, args.requests // 7)}
+    results = measure(quick=args.quick, model=args.model, requests=counts, concurrency=args.concurrency,
+                      runs=args.runs)
+    results["machine"] = machine()
+    print(table(results))
+    case = results["cases"]["1"]
+    og, floor = case["onnxgate serve"], case["ort in-process"]
+    summary = {"p50_over_inprocess_ms": og["p50_ms"] - floor["p50_ms"]}
+    if "azmlinfsrv" in case:
+        summary["rps_ratio_c1"] = og["rps"] / case["azmlinfsrv"]["rps"]
+        summary[f"rps_ratio_c{args.concurrency}"] = (og[f"rps_c{args.concurrency}"]
+                                                     / case["azmlinfsrv"][f"rps_c{args.concurrency}"])
+    results["batch1_goals"] = summary
+    print("batch 1:", json.dumps(summary))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_cli())

@@ -1,0 +1,567 @@
+"""A local ``PREDICT`` dry run of a SQL package in DuckDB.
+
+No SQL Server runs on a laptop or in CI, so the package is proven in DuckDB, a real embedded SQL
+engine: the input table is created from ``03_create_input_table.sql`` with DuckDB's equivalent
+types, the rows are loaded through Arrow, the packaged model is registered as a vectorised Arrow
+scalar function that runs onnxruntime on whole column batches, and a query that mirrors
+``04_predict.sql`` (input columns plus the ``WITH`` outputs) scores the table. The results are
+compared with onnxruntime called directly, and with the native reference model when one is given.
+
+Like ``PREDICT`` (``targets.md`` A.4, A.8), a table column whose type differs from the model input
+fails the run: ``The type of model column 'x' is 'real'. Doesn't match the input column type.``
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from onnxgate.errors import InvalidDataError, PackagingError, missing_dependency
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["DUCKDB_TYPES", "DryRunResult", "dry_run", "table_types_from_script"]
+
+#: SQL Server column type (base name) -> DuckDB type.
+DUCKDB_TYPES: Mapping[str, str] = {
+    "int": "INTEGER",
+    "bigint": "BIGINT",
+    "real": "FLOAT",
+    "float": "DOUBLE",
+    "nvarchar": "VARCHAR",
+    "varchar": "VARCHAR",
+    "char": "VARCHAR",
+    "nchar": "VARCHAR",
+    "smallint": "SMALLINT",
+    "tinyint": "UTINYINT",
+}
+#: SQL type families PREDICT treats as the same model input type.
+_STRING_SQL = frozenset({"nvarchar", "varchar", "char", "nchar"})
+#: Name of the scalar function registered in DuckDB.
+UDF_NAME = "onnxgate_predict"
+#: Tolerance of DuckDB-vs-direct-onnxruntime: the same runtime on the same values, so bit-equal
+#: except for batch-size dependent kernels.
+DIRECT_ATOL = 1e-6
+DIRECT_RTOL = 1e-6
+
+
+def _dq(name: str) -> str:
+    """A DuckDB identifier: double quotes with every ``"`` doubled."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _base_type(sql_type: str) -> str:
+    """``"nvarchar(max)"`` -> ``"nvarchar"``; ``float(24)`` is ``real`` and ``float(53)`` ``float`` in T-SQL."""
+    text = "".join(sql_type.lower().split())
+    base, _, rest = text.partition("(")
+    if base == "float" and rest:
+        try:
+            return "real" if int(rest.rstrip(")")) <= 24 else "float"
+        except ValueError:
+            return base
+    return {"integer": "int", "doubleprecision": "float"}.get(base, base)
+
+
+def _read_identifier(text: str, i: int) -> tuple[str, int]:
+    """A T-SQL identifier at ``text[i:]`` (``[a]]b]``, ``"a""b"`` or bare); returns it and the end index."""
+    if text[i] == "[":
+        out, i = [], i + 1
+        while i < len(text):
+            if text[i] == "]":
+                if text.startswith("]]", i):
+                    out.append("]")
+                    i += 2
+                    continue
+                return "".join(out), i + 1
+            out.append(text[i])
+            i += 1
+        raise PackagingError("unterminated [identifier] in the input table script")
+    if text[i] == '"':
+        out, i = [], i + 1
+        while i < len(text):
+            if text[i] == '"':
+                if text.startswith('""', i):
+                    out.append('"')
+                    i += 2
+                    continue
+                return "".join(out), i + 1
+            out.append(text[i])
+            i += 1
+        raise PackagingError("unterminated \"identifier\" in the input table script")
+    m = re.match(r"[A-Za-z_@#][\w@#$]*", text[i:])
+    if not m:
+        raise PackagingError(f"expected a column name in the input table script at {text[i:i + 30]!r}")
+    return m.group(0), i + m.end()
+
+
+def _strip_comments(script: str) -> str:
+    out, i = [], 0
+    while i < len(script):
+        ch = script[i]
+        if ch == "[" or ch == '"' or ch == "'":
+            close = {"[": "]", '"': '"', "'": "'"}[ch]
+            j = i + 1
+            while j < len(script):
+                if script[j] == close:
+                    if script.startswith(close * 2, j):
+                        j += 2
+                        continue
+                    break
+                j += 1
+            out.append(script[i : j + 1])
+            i = j + 1
+        elif script.startswith("--", i):
+            j = script.find("\n", i)
+            i = len(script) if j < 0 else j
+        elif script.startswith("/*", i):
+            j = script.find("*/", i + 2)
+            i = len(script) if j < 0 else j + 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+_TYPE_END = re.compile(r"\s*(NOT\b|NULL\b|CONSTRAINT\b|DEFAULT\b|PRIMARY\b|IDENTITY\b|COLLATE\b|UNIQUE\b|,|\)|$)", re.I)
+
+
+def table_types_from_script(script: str) -> dict[str, str]:
+    """Column name -> SQL type from a ``CREATE TABLE`` script (``03_create_input_table.sql``).
+
+    The types are read as written (``real`` and ``float`` are different types to ``PREDICT``, which
+    general SQL parsers fold together).
+
+    Parameters
+    ----------
+    script : str
+        T-SQL text with one ``CREATE TABLE``.
+
+    Returns
+    -------
+    dict of str to str
+        Types in lower case without spaces (``"float"``, ``"nvarchar(max)"``).
+
+    Raises
+    ------
+    PackagingError
+        The script holds no readable CREATE TABLE.
+
+    Examples
+    --------
+    >>> table_types_from_script("CREATE TABLE [dbo].[t] ([a]]b] real NOT NULL, [c] bigint);")
+    {'a]b': 'real', 'c': 'bigint'}
+    """
+    text = _strip_comments(script)
+    m = re.search(r"CREATE\s+TABLE\s+", text, re.I)
+    if not m:
+        raise PackagingError("the input table script holds no CREATE TABLE")
+    i = m.end()
+    while True:  # the (possibly schema-qualified) table name
+        _name, i = _read_identifier(text, i)
+        if text.startswith(".", i):
+            i += 1
+            continue
+        break
+    i = text.index("(", i) + 1
+    out: dict[str, str] = {}
+    while i < len(text):
+        while i < len(text) and text[i] in " \t\r\n,":
+            i += 1
+        if i >= len(text) or text[i] == ")":
+            break
+        name, i = _read_identifier(text, i)
+        end = _TYPE_END.search(text, i)
+        assert end is not None
+        kind = text[i : end.start()]
+        if "(" in kind and ")" not in kind:  # nvarchar(max): the type's own parenthesis
+            close = text.index(")", i)
+            kind = text[i : close + 1]
+            end = _TYPE_END.search(text, close + 1)
+            assert end is not None
+        out[name] = "".join(kind.split()).lower()
+        depth = 0
+        j = end.start()
+        while j < len(text):  # skip the rest of this column definition
+            if text[j] == "(":
+                depth += 1
+            elif text[j] == ")":
+                if depth == 0:
+                    break
+                depth -= 1
+            elif text[j] == "," and depth == 0:
+                break
+            j += 1
+        i = j
+        if i < len(text) and text[i] == ")":
+            break
+    if not out:
+        raise PackagingError("the input table script's CREATE TABLE has no columns")
+    return out
+
+
+@dataclass
+class DryRunResult:
+    """What a dry run found.
+
+    Attributes
+    ----------
+    rows : int
+        Rows scored.
+    columns : list of str
+        Result columns: the input columns, then the ``WITH`` outputs.
+    head : list of tuple
+        The first rows of the result.
+    query : str
+        The DuckDB query that mirrors ``04_predict.sql``.
+    seconds : float
+        Time of the scoring query (not the load).
+    direct : dict
+        Output name -> max abs difference against onnxruntime called directly on the same rows.
+    reference : list of str
+        One line per output comparing with the reference model (empty without a reference).
+    passed : bool
+        Every comparison passed.
+    result : pyarrow.Table
+        The whole result.
+    """
+
+    rows: int
+    columns: list[str]
+    head: list[tuple[Any, ...]]
+    query: str
+    seconds: float
+    direct: dict[str, float]
+    reference: list[str] = field(default_factory=list)
+    passed: bool = True
+    result: Any = field(default=None, repr=False)
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else float("inf")
+
+    def __str__(self) -> str:
+        widths = [max(len(c), 10) for c in self.columns]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(self.columns, widths))]
+        for row in self.head:
+            lines.append("  ".join(_fmt(v).ljust(w) for v, w in zip(row, widths)))
+        lines.append(f"... {self.rows} rows scored in {self.seconds:.3f} s ({self.rows_per_second:,.0f} rows/s)")
+        worst = max(self.direct.values(), default=0.0)
+        lines.append(f"parity vs onnxruntime direct: max_abs={worst:.1e} over {len(self.direct)} outputs")
+        for line in self.reference:
+            lines.append(f"parity vs reference: {line}")
+        lines.append("PASSED" if self.passed else "FAILED")
+        return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _read_package(folder: Path) -> tuple[dict[str, Any], bytes, str | None]:
+    manifest_path = folder / "manifest.json"
+    model_path = folder / "model.onnx"
+    if not manifest_path.is_file() or not model_path.is_file():
+        raise PackagingError(
+            f"{str(folder)!r} is not a SQL package: expected manifest.json and model.onnx in it "
+            "(write one with onnxgate package model.onnx --target sql-edge-2.0 -o DIR)",
+            path=str(folder),
+        )
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    if "sql" not in manifest:
+        raise PackagingError(f"{str(folder)!r} holds a {manifest.get('target')!r} package, not a SQL one")
+    script_path = folder / "03_create_input_table.sql"
+    script = script_path.read_text(encoding="utf-8") if script_path.is_file() else None
+    return manifest, model_path.read_bytes(), script
+
+
+def _check_types(model_inputs: Sequence[Mapping[str, Any]], table: Mapping[str, str], table_name: str) -> None:
+    errors: list[str] = []
+    for spec in model_inputs:
+        name = spec["name"]
+        model_sql = str(spec["sql_type"])
+        if name not in table:
+            errors.append(
+                f"The model input {name!r} has no column in table {table_name!r} (columns: {list(table)})."
+            )
+            continue
+        have, want = _base_type(table[name]), _base_type(model_sql)
+        same = have == want or (have in _STRING_SQL and want in _STRING_SQL)
+        if not same:
+            errors.append(
+                f"The type of model column {name!r} is {want!r}. Doesn't match the input column type "
+                f"({table[name]!r} in table {table_name!r}); declare the column as {want} or CAST it."
+            )
+    if errors:
+        raise InvalidDataError(" ".join(errors), column=model_inputs[0]["name"] if model_inputs else None)
+
+
+def _arrow_input(data: Any, names: Sequence[str], sources: Mapping[str, str] | None = None) -> Any:
+    import numpy as np
+    import pyarrow as pa
+
+    from onnxgate._data import is_dataframe, load_data
+
+    if isinstance(data, (str, os.PathLike)):
+        data = load_data(data)
+    renames = {src: name for name, src in (sources or {}).items()}
+    if renames:
+        # adapt gave some columns SQL names; data may still use the names the model was trained on
+        if isinstance(data, pa.Table):
+            data = data.rename_columns([renames.get(c, c) for c in data.column_names])
+        elif is_dataframe(data):
+            data = data.rename(columns=renames)
+        elif isinstance(data, Mapping):
+            data = {renames.get(k, k): v for k, v in data.items()}
+    if isinstance(data, pa.Table):
+        missing = [n for n in names if n not in data.column_names]
+        if missing:
+            raise InvalidDataError(f"the data lacks the columns {missing} (it has {data.column_names})",
+                                   column=missing[0])
+        return data.select(list(names))
+    if is_dataframe(data):
+        columns = [str(c) for c in data.columns]
+        missing = [n for n in names if n not in columns]
+        if missing and len(columns) == len(names):
+            data = data.set_axis(list(names), axis=1)  # unnamed/positional columns (e.g. a .npy saved as CSV)
+        elif missing:
+            raise InvalidDataError(f"the data lacks the columns {missing} (it has {columns})", column=missing[0])
+        return pa.table({n: pa.array(np.asarray(data[n].to_numpy())) for n in names})
+    if isinstance(data, Mapping):
+        missing = [n for n in names if n not in data]
+        if missing:
+            raise InvalidDataError(f"the data lacks the columns {missing} (it has {list(data)})", column=missing[0])
+        return pa.table({n: pa.array(np.asarray(data[n]).reshape(-1)) for n in names})
+    array = np.asarray(data)
+    if array.ndim != 2 or array.shape[1] != len(names):
+        raise InvalidDataError(
+            f"expected rows with {len(names)} columns {list(names)}, found an array of shape {list(array.shape)}"
+        )
+    return pa.table({n: pa.array(np.ascontiguousarray(array[:, i])) for i, n in enumerate(names)})
+
+
+def _make_udf(session: Any, inputs: Sequence[Mapping[str, Any]], outputs: Sequence[Mapping[str, Any]]) -> Any:
+    import numpy as np
+    import pyarrow as pa
+
+    from onnxgate.signature import numpy_dtype_for
+
+    in_names = [str(s["name"]) for s in inputs]
+    in_dtypes = [numpy_dtype_for(str(s["elem_type"])) for s in inputs]
+    out_names = [str(s["name"]) for s in outputs]
+    run = session.run
+
+    def predict(*columns: Any) -> Any:
+        # Each call gets one DuckDB vector per column; a [N,1] view of it feeds the model directly.
+        feeds = {}
+        for name, dtype, col in zip(in_names, in_dtypes, columns):
+            values = col.to_numpy(zero_copy_only=False)
+            if values.dtype != dtype:
+                values = values.astype(dtype)
+            feeds[name] = values.reshape(-1, 1)
+        results = run(out_names, feeds)
+        return pa.StructArray.from_arrays([pa.array(r.reshape(-1)) for r in results], names=out_names)
+
+    # DuckDB counts the Python parameters to check the arity; give the closure one per input.
+    predict.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(f"c{i}", inspect.Parameter.POSITIONAL_ONLY) for i in range(len(in_names))]
+    )
+    return predict
+
+
+def dry_run(
+    package_dir: str | os.PathLike[str],
+    data: Any,
+    *,
+    database: str | os.PathLike[str] | None = None,
+    reference: Any = None,
+    rows: int = 10,
+    table_types: Mapping[str, str] | None = None,
+    atol: float | Mapping[str, float] | None = None,
+    rtol: float | Mapping[str, float] | None = None,
+    threads: int | None = None,
+) -> DryRunResult:
+    """Score ``data`` with a SQL package in DuckDB the way ``04_predict.sql`` would in SQL Server.
+
+    Parameters
+    ----------
+    package_dir : path
+        A folder written by ``onnxgate package --target sql-*``.
+    data : path, DataFrame, dict, pyarrow.Table or array
+        Rows for the input table, with a column per model input (an array: in input order).
+    database : path, optional
+        A DuckDB database file to create the table in (default: in memory). The table is replaced.
+    reference : object, optional
+        The native model to compare with (as for ``onnxgate.validate``).
+    rows : int
+        Rows kept in ``result.head`` for display.
+    table_types : mapping of str to str, optional
+        Column SQL types that override ``03_create_input_table.sql`` (to try a table as it exists).
+    atol, rtol : float or mapping, optional
+        Tolerances for the reference comparison (defaults by output type).
+    threads : int, optional
+        DuckDB worker threads (default: DuckDB's).
+
+    Returns
+    -------
+    DryRunResult
+
+    Raises
+    ------
+    InvalidDataError
+        A table column's type differs from the model input's (the PREDICT message), or the data
+        lacks a column.
+    PackagingError
+        The folder is not a SQL package.
+    MissingDependencyError
+        duckdb or pyarrow is not installed (``pip install 'onnxgate[sql]'``).
+
+    Examples
+    --------
+    >>> result = dry_run("dist/sql", "rows.csv")  # doctest: +SKIP
+    >>> result.passed  # doctest: +SKIP
+    True
+    """
+    try:
+        import duckdb
+        import pyarrow  # noqa: F401 - the UDF exchanges Arrow arrays
+    except ImportError as err:
+        raise missing_dependency("duckdb", "sql", "The DuckDB dry run") from err
+    import numpy as np
+    import onnxruntime as ort
+
+    folder = Path(package_dir)
+    manifest, model_bytes, script = _read_package(folder)
+    sql = manifest["sql"]
+    inputs: list[dict[str, Any]] = list(sql["inputs"])
+    outputs: list[dict[str, Any]] = list(sql["outputs"])
+    table_name = str(sql["input_table"])
+    types = table_types_from_script(script) if script is not None else {s["name"]: s["sql_type"] for s in inputs}
+    types.update(table_types or {})
+    _check_types(inputs, types, table_name)
+    unknown = sorted({_base_type(t) for t in types.values()} - set(DUCKDB_TYPES))
+    if unknown:
+        raise InvalidDataError(f"no DuckDB equivalent for the SQL types {unknown}; known: {sorted(DUCKDB_TYPES)}")
+
+    names = [str(s["name"]) for s in inputs]
+    from onnxgate.deploy.adapt import adaptation_of
+
+    mapping = adaptation_of(model_bytes) or {}
+    source = _arrow_input(data, names, mapping.get("column_sources"))
+    con = duckdb.connect(os.fspath(database) if database is not None else ":memory:")
+    try:
+        if threads is not None:
+            con.execute(f"SET threads = {int(threads)}")
+        columns_sql = ", ".join(
+            f"{_dq(n)} {DUCKDB_TYPES[_base_type(types[n])]} NOT NULL" for n in names
+        )
+        con.execute(f"CREATE OR REPLACE TABLE {_dq(table_name)} ({columns_sql})")
+        con.register("__onnxgate_rows", source)
+        try:
+            con.execute(
+                f"INSERT INTO {_dq(table_name)} SELECT {', '.join(_dq(n) for n in names)} FROM __onnxgate_rows"
+            )
+        except duckdb.Error as err:
+            raise InvalidDataError(f"cannot load the rows into table {table_name!r}: {err}") from err
+        finally:
+            con.unregister("__onnxgate_rows")
+
+        options = ort.SessionOptions()
+        # DuckDB calls the function from its worker threads; one intra-op thread per call avoids
+        # oversubscribing the cores DuckDB already uses.
+        options.intra_op_num_threads = 1
+        session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+        struct = duckdb.struct_type({str(s["name"]): DUCKDB_TYPES[_base_type(str(s["sql_type"]))] for s in outputs})
+        params = [DUCKDB_TYPES[_base_type(types[n])] for n in names]
+        con.create_function(UDF_NAME, _make_udf(session, inputs, outputs), params, struct, type="arrow",
+                            side_effects=False)
+        args = ", ".join(f"d.{_dq(n)}" for n in names)
+        query = f"SELECT d.*, UNNEST({UDF_NAME}({args})) FROM {_dq(table_name)} AS d"
+        start = time.perf_counter()
+        result = con.sql(query).to_arrow_table()
+        seconds = time.perf_counter() - start
+        table_rows = con.sql(f"SELECT * FROM {_dq(table_name)}").to_arrow_table()
+    finally:
+        con.close()
+
+    out_names = [str(s["name"]) for s in outputs]
+    feeds = {
+        n: np.asarray(table_rows.column(n).to_numpy()).astype(_np_dtype(s["elem_type"])).reshape(-1, 1)
+        for n, s in zip(names, inputs)
+    }
+    direct_session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    direct_outs = direct_session.run(out_names, feeds)
+    direct: dict[str, float] = {}
+    passed = True
+    for name, expected in zip(out_names, direct_outs):
+        got = np.asarray(result.column(name).to_numpy()).reshape(-1, 1)
+        diff = np.abs(got.astype(np.float64) - expected.astype(np.float64))
+        direct[name] = float(np.max(diff)) if diff.size else 0.0
+        if not np.allclose(got, expected, atol=DIRECT_ATOL, rtol=DIRECT_RTOL, equal_nan=True):
+            passed = False
+    ref_lines: list[str] = []
+    if reference is not None:
+        ok, ref_lines = _compare_reference(reference, model_bytes, feeds, result, out_names, atol, rtol)
+        passed = passed and ok
+    head = [tuple(r.values()) for r in result.slice(0, max(rows, 0)).to_pylist()]
+    return DryRunResult(
+        rows=result.num_rows,
+        columns=list(result.column_names),
+        head=head,
+        query=query,
+        seconds=seconds,
+        direct=direct,
+        reference=ref_lines,
+        passed=passed,
+        result=result,
+    )
+
+
+def _np_dtype(elem_type: str) -> np.dtype[Any]:
+    from onnxgate.signature import numpy_dtype_for
+
+    return numpy_dtype_for(str(elem_type))
+
+
+def _compare_reference(
+    reference: Any,
+    model_bytes: bytes,
+    feeds: Mapping[str, np.ndarray],
+    result: Any,
+    out_names: Sequence[str],
+    atol: float | Mapping[str, float] | None,
+    rtol: float | Mapping[str, float] | None,
+) -> tuple[bool, list[str]]:
+    import numpy as np
+
+    from onnxgate._onnx import load_model
+    from onnxgate.signature import Signature
+    from onnxgate.validators.parity import compare_arrays, resolve_tolerances
+    from onnxgate.validators.reference import reference_outputs
+
+    proto = load_model(model_bytes)
+    signature = Signature.from_model(proto)
+    expected = reference_outputs(reference, feeds, proto, signature)
+    tolerances = resolve_tolerances(signature.outputs, atol, rtol)
+    ok = True
+    lines: list[str] = []
+    for name, exp_values in zip(signature.output_names, expected):
+        if exp_values is None:
+            lines.append(f"output {name!r}  not compared: the reference has no counterpart")
+            continue
+        a, r, mode = tolerances[name]
+        got = np.asarray(result.column(name).to_numpy()).reshape(-1, 1)
+        comparison = compare_arrays(np.asarray(exp_values).reshape(len(got), -1), got, atol=a, rtol=r, name=name,
+                                    exact=mode == "exact")
+        ok = ok and comparison.passed
+        lines.append(("ok      " if comparison.passed else "FAILED  ") + comparison.line())
+    return ok, lines

@@ -1,0 +1,513 @@
+"""T-SQL packages for ``PREDICT`` on Azure SQL Edge and Azure Synapse.
+
+A package is a folder with the model, a manifest and numbered scripts run in order (see the README
+it contains). Everything user-controlled that reaches SQL goes through :func:`quote_ident`
+(``[name]`` with ``]`` doubled) or :func:`quote_string` (``N'text'`` with ``'`` doubled), so a
+model or column called ``x]; DROP TABLE models;--`` stays one identifier.
+
+Facts behind the scripts (``shared/research/targets.md``): ``RUNTIME = ONNX`` is required on SQL Edge
+and Synapse (A.1); models live in ``varbinary(max)`` (A.2); Synapse loads the model as a hex string
+with ``COPY INTO`` into a ``ROUND_ROBIN, HEAP`` table (A.2, A.7); input column types must equal the
+model input types, there is no implicit conversion (A.4); ``WITH`` columns map to outputs by name
+(A.5).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from onnxgate.errors import PackagingError, ValidationFailedError
+
+if TYPE_CHECKING:
+    import onnx
+
+    from onnxgate.signature import Signature
+    from onnxgate.targets import Target
+
+__all__ = [
+    "HEX_INSERT_LIMIT_BYTES",
+    "SCRIPT_FILES",
+    "SqlPackageOptions",
+    "package_sql",
+    "quote_ident",
+    "quote_string",
+    "render_scripts",
+]
+
+#: Largest model written as a hex literal into ``02_insert_model.sql``. Above it the script is 2x the
+#: model size in text and SSMS/sqlcmd become slow or fail on the batch; ``load_model.py`` inserts it
+#: as a parameter instead.
+HEX_INSERT_LIMIT_BYTES = 8 * 1024 * 1024
+#: Environment variable ``load_model.py`` reads the ODBC connection string from.
+CONNECTION_ENV_VAR = "ONNXGATE_SQL_CONNECTION"
+#: Longest identifier SQL Server accepts (sysname is nvarchar(128)).
+MAX_IDENTIFIER_LENGTH = 128
+
+SCRIPT_FILES = (
+    "01_create_model_table.sql",
+    "02_insert_model.sql",
+    "03_create_input_table.sql",
+    "04_predict.sql",
+)
+SYNAPSE_FILES = ("05_copy_into_model.sql", "model.hex")
+
+
+def quote_ident(name: str) -> str:
+    """A T-SQL delimited identifier: ``[name]`` with every ``]`` doubled.
+
+    Raises
+    ------
+    PackagingError
+        Empty, longer than 128 characters, or containing a NUL character.
+
+    Examples
+    --------
+    >>> quote_ident("x]; DROP TABLE models;--")
+    '[x]]; DROP TABLE models;--]'
+    """
+    text = str(name)
+    if not text or len(text) > MAX_IDENTIFIER_LENGTH or "\x00" in text:
+        raise PackagingError(
+            f"expected a SQL identifier of 1 to {MAX_IDENTIFIER_LENGTH} characters without NUL, found {text!r}"
+        )
+    return "[" + text.replace("]", "]]") + "]"
+
+
+def quote_string(text: str) -> str:
+    """A T-SQL Unicode string literal: ``N'text'`` with every ``'`` doubled.
+
+    Examples
+    --------
+    >>> quote_string("it's")
+    "N'it''s'"
+    """
+    value = str(text)
+    if "\x00" in value:
+        raise PackagingError(f"expected text without NUL characters, found {value!r}")
+    return "N'" + value.replace("'", "''") + "'"
+
+
+def qualified(schema: str, table: str) -> str:
+    return f"{quote_ident(schema)}.{quote_ident(table)}"
+
+
+@dataclass(frozen=True)
+class SqlPackageOptions:
+    """Names used by the scripts. Every one is quoted where it is used, so any text is safe."""
+
+    schema: str = "dbo"
+    model_table: str = "models"
+    input_table: str = ""
+    model_name: str = "model"
+    model_version: str = "1"
+    description: str = ""
+
+    @classmethod
+    def from_options(cls, model: Any, options: Mapping[str, Any]) -> SqlPackageOptions:
+        known = {"schema", "model_table", "input_table", "model_name", "model_version", "description"}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise PackagingError(f"unknown SQL package options {unknown}; known options are {sorted(known)}")
+        name = options.get("model_name") or (model.graph.name if model.graph.name else "model")
+        values = {k: str(v) for k, v in options.items() if v is not None}
+        values["model_name"] = str(name)
+        values.setdefault("input_table", f"{name}_input")
+        values.setdefault("description", f"{name} (ONNX, packaged by onnxgate)")
+        opts = cls(**values)
+        for ident in (opts.schema, opts.model_table, opts.input_table):
+            quote_ident(ident)  # fail early on an impossible identifier
+        return opts
+
+
+def _sql_type(target: Target, elem_type: str, what: str) -> str:
+    sql = target.sql_type(elem_type)
+    if sql is None:
+        raise PackagingError(
+            f"{what} is {elem_type}, which has no SQL type on target {target.name!r}; "
+            f"types with one: {sorted(target.sql_types)}"
+        )
+    return sql
+
+
+def _header(target: Target, purpose: str) -> str:
+    from onnxgate import __version__
+
+    # A user target's name could hold a line break; a comment must stay one line.
+    about = " ".join(f"{target.name} ({target.runtime})".split())
+    return f"-- {purpose}\n-- Generated by onnxgate {__version__} for target {about}.\n"
+
+
+def render_scripts(
+    model_bytes: bytes,
+    signature: Signature,
+    target: Target,
+    opts: SqlPackageOptions,
+    *,
+    hex_limit: int = HEX_INSERT_LIMIT_BYTES,
+) -> dict[str, str]:
+    """The text of every script and helper file of a SQL package (file name -> content).
+
+    Parameters
+    ----------
+    model_bytes : bytes
+        The serialized model, written into the insert script when it is at most ``hex_limit`` bytes.
+    signature : Signature
+        The model's inputs and outputs (already one column each).
+    target : Target
+        A SQL target; ``synapse`` adds the ``COPY INTO`` files.
+    opts : SqlPackageOptions
+    hex_limit : int
+        Largest model inlined as a hex literal.
+
+    Returns
+    -------
+    dict of str to str
+
+    Raises
+    ------
+    PackagingError
+        An input or output type has no SQL type on the target, or a name cannot be an identifier.
+
+    Examples
+    --------
+    >>> files = render_scripts(data, sig, og.targets.get("sql-edge-2.0"), SqlPackageOptions())  # doctest: +SKIP
+    """
+    synapse = target.name == "synapse" or target.name.startswith("synapse")
+    models = qualified(opts.schema, opts.model_table)
+    inputs = qualified(opts.schema, opts.input_table)
+    files: dict[str, str] = {}
+
+    # 01: models table. Synapse dedicated pools reject PRIMARY KEY without NOT ENFORCED and
+    # varbinary(max) in a columnstore index, hence the documented ROUND_ROBIN, HEAP layout.
+    columns = [
+        "    [id] int IDENTITY(1,1) NOT NULL" + ("" if synapse else " PRIMARY KEY"),
+        "    [name] nvarchar(256) NOT NULL",
+        "    [version] nvarchar(64) NOT NULL",
+        "    [description] nvarchar(1000) NULL",
+        "    [model] varbinary(max) NOT NULL",
+        "    [created] datetime2 NOT NULL" + ("" if synapse else " DEFAULT SYSUTCDATETIME()"),
+    ]
+    create = f"CREATE TABLE {models} (\n" + ",\n".join(columns) + "\n)"
+    if synapse:
+        create += "\nWITH (DISTRIBUTION = ROUND_ROBIN, HEAP)"
+    files["01_create_model_table.sql"] = (
+        _header(target, "Creates the table that stores ONNX models. Run once per database.") + create + ";\n"
+    )
+
+    # 02: the model as a hex literal, or a pointer to load_model.py.
+    size = len(model_bytes)
+    meta = f"{quote_string(opts.model_name)}, {quote_string(opts.model_version)}, {quote_string(opts.description)}"
+    if size <= hex_limit:
+        insert = (
+            f"INSERT INTO {models} ([name], [version], [description], [model], [created])\n"
+            f"SELECT {meta},\n    0x{model_bytes.hex().upper()},\n    SYSUTCDATETIME();\n"
+        )
+        files["02_insert_model.sql"] = (
+            _header(target, f"Inserts the model ({size} bytes) as a hex literal.") + insert
+        )
+    else:
+        files["02_insert_model.sql"] = _header(target, "Inserting the model.") + (
+            f"-- The model is {size} bytes, above the {hex_limit} byte limit for a hex literal in a script.\n"
+            f"-- Insert it with load_model.py (a parameterised pyodbc insert)"
+            + (" or 05_copy_into_model.sql" if synapse else "")
+            + " instead.\n"
+        )
+
+    # 03: one column per model input, typed exactly (PREDICT does no implicit conversion).
+    col_lines = [
+        f"    {quote_ident(spec.name)} {_sql_type(target, spec.elem_type, f'input {spec.name!r}')} NOT NULL"
+        for spec in signature.inputs
+    ]
+    create_inputs = f"CREATE TABLE {inputs} (\n" + ",\n".join(col_lines) + "\n)"
+    if synapse:
+        create_inputs += "\nWITH (DISTRIBUTION = ROUND_ROBIN, HEAP)"
+    files["03_create_input_table.sql"] = (
+        _header(
+            target,
+            "Creates the table PREDICT reads. Column names and types must equal the model inputs.",
+        )
+        + create_inputs
+        + ";\n"
+    )
+
+    # 04: the scoring query.
+    with_cols = ",\n    ".join(
+        f"{quote_ident(spec.name)} {_sql_type(target, spec.elem_type, f'output {spec.name!r}')}"
+        for spec in signature.outputs
+    )
+    predict = (
+        "DECLARE @model varbinary(max) = (\n"
+        f"    SELECT TOP (1) [model] FROM {models}\n"
+        f"    WHERE [name] = {quote_string(opts.model_name)} AND [version] = {quote_string(opts.model_version)}\n"
+        "    ORDER BY [id] DESC\n"
+        ");\n\n"
+        "SELECT d.*, p.*\n"
+        f"FROM PREDICT(MODEL = @model, DATA = {inputs} AS d, RUNTIME = ONNX)\n"
+        f"WITH (\n    {with_cols}\n) AS p;\n"
+    )
+    files["04_predict.sql"] = _header(target, "Scores every row of the input table with the model.") + predict
+
+    if synapse:
+        staging = qualified(opts.schema, f"{opts.model_table}_staging")
+        files["05_copy_into_model.sql"] = _header(
+            target, "Loads model.hex (uploaded to your storage account) with COPY INTO."
+        ) + (
+            "-- Upload model.hex next to your data, then replace the two <...> placeholders.\n"
+            f"CREATE TABLE {staging} ([model] varbinary(max) NULL)\n"
+            "WITH (DISTRIBUTION = ROUND_ROBIN, HEAP);\n\n"
+            f"COPY INTO {staging} ([model])\n"
+            "FROM '<https://account.blob.core.windows.net/container/model.hex>'\n"
+            "WITH (\n"
+            "    FILE_TYPE = 'CSV',\n"
+            "    CREDENTIAL = (IDENTITY = 'Shared Access Signature', SECRET = '<sas-token>')\n"
+            ");\n\n"
+            f"INSERT INTO {models} ([name], [version], [description], [model], [created])\n"
+            f"SELECT {meta}, [model], SYSUTCDATETIME()\nFROM {staging};\n\n"
+            f"DROP TABLE {staging};\n"
+        )
+        files["model.hex"] = model_bytes.hex().upper() + "\n"
+
+    files["load_model.py"] = _load_model_py(models, opts)
+    files["README.md"] = _readme(signature, target, opts, size, hex_limit, synapse)
+    return files
+
+
+def _load_model_py(models: str, opts: SqlPackageOptions) -> str:
+    # Every value is a Python literal made with repr() and every SQL value a '?' parameter: nothing
+    # user-controlled is formatted into SQL text at run time.
+    sql = f"INSERT INTO {models} ([name], [version], [description], [model], [created]) VALUES (?, ?, ?, ?, SYSUTCDATETIME())"
+    return f'''"""Insert model.onnx into the models table (SQL below) with a parameterised pyodbc query.
+
+Usage:
+    export {CONNECTION_ENV_VAR}="Driver={{ODBC Driver 18 for SQL Server}};Server=...;Database=...;UID=...;PWD=..."
+    python load_model.py
+
+Generated by onnxgate. Needs: pip install pyodbc
+"""
+
+import os
+import pathlib
+import sys
+
+SQL = {sql!r}
+NAME = {opts.model_name!r}
+VERSION = {opts.model_version!r}
+DESCRIPTION = {opts.description!r}
+CONNECTION_ENV_VAR = {CONNECTION_ENV_VAR!r}
+
+
+def main() -> int:
+    import pyodbc
+
+    connection_string = os.environ.get(CONNECTION_ENV_VAR)
+    if not connection_string:
+        print(f"set {{CONNECTION_ENV_VAR}} to an ODBC connection string", file=sys.stderr)
+        return 2
+    model = (pathlib.Path(__file__).parent / "model.onnx").read_bytes()
+    with pyodbc.connect(connection_string, autocommit=False) as conn:
+        conn.cursor().execute(SQL, NAME, VERSION, DESCRIPTION, pyodbc.Binary(model))
+        conn.commit()
+    print(f"inserted {{NAME}} version {{VERSION}} ({{len(model)}} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+'''
+
+
+def _readme(signature: Signature, target: Target, opts: SqlPackageOptions, size: int, limit: int, synapse: bool) -> str:
+    ins = "\n".join(f"| `{s.name}` | {s.elem_type} | `{target.sql_type(s.elem_type)}` |" for s in signature.inputs)
+    outs = "\n".join(f"| `{s.name}` | {s.elem_type} | `{target.sql_type(s.elem_type)}` |" for s in signature.outputs)
+    load = (
+        "2. `02_insert_model.sql` inserts the model as a hex literal"
+        if size <= limit
+        else f"2. The model is {size} bytes, above the {limit} byte hex-literal limit: run `load_model.py`"
+    )
+    synapse_step = (
+        "\n   On Synapse you can instead upload `model.hex` to storage and run `05_copy_into_model.sql` "
+        "(COPY INTO a staging table, then INSERT).\n"
+        if synapse
+        else "\n"
+    )
+    return f"""# {opts.model_name} {opts.model_version} for {target.name}
+
+Generated by onnxgate. Target: {target.description}.
+
+Run the scripts in order against your database:
+
+1. `01_create_model_table.sql` creates the models table `{opts.schema}.{opts.model_table}` (once per database).
+{load}
+   (or `python load_model.py` with `{CONNECTION_ENV_VAR}` set to an ODBC connection string: a
+   parameterised insert, for models of any size).{synapse_step}3. `03_create_input_table.sql` creates `{opts.schema}.{opts.input_table}`; load your rows into it.
+   PREDICT does no implicit conversion: the column names and types must stay exactly as below
+   (CAST other columns in a view or CTE).
+4. `04_predict.sql` scores every row: `SELECT d.*, p.* FROM PREDICT(...) WITH (...) AS p`.
+
+Check it locally first, without a SQL Server: `onnxgate sql-dryrun <this folder> --data rows.csv`
+runs the same query in DuckDB with the model in onnxruntime.
+
+## Inputs (one table column each)
+
+| column | model type | SQL type |
+|---|---|---|
+{ins}
+
+## Outputs (the WITH clause)
+
+| column | model type | SQL type |
+|---|---|---|
+{outs}
+
+`manifest.json` records the model's sha256, opsets, IR version and the validation it passed.
+"""
+
+
+def _conversion_defaults(model: Any, reference: Any, data: Any) -> tuple[Any, Any]:
+    if hasattr(model, "source") and hasattr(model, "signature") and hasattr(model, "framework"):
+        reference = model.source if reference is None else reference
+        data = model.sample if data is None else data
+        if reference is None or data is None:
+            return None, None
+    return reference, data
+
+
+def package_sql(
+    model: Any,
+    *,
+    target: Target,
+    out: str | os.PathLike[str],
+    reference: Any = None,
+    data: Any = None,
+    overwrite: bool = False,
+    **options: Any,
+) -> Path:
+    """Validate ``model`` for a SQL target and write its T-SQL package into ``out``.
+
+    Called through :func:`onnxgate.deploy.package`. Files are written into a temporary folder
+    beside ``out`` and moved into place only when every one is complete.
+
+    Parameters
+    ----------
+    model : Conversion, onnx.ModelProto, path or bytes
+        A PREDICT-shaped model (see :func:`onnxgate.adapt`); pass ``adapt=True`` to adapt it here.
+    target : Target
+        ``sql-edge-1.0``, ``sql-edge-2.0``, ``synapse`` or a user SQL target.
+    out : path
+    reference, data : optional
+        Native model and rows for parity (a Conversion supplies its own).
+    overwrite : bool
+        Replace files in a non-empty ``out``.
+    **options
+        ``schema`` (``"dbo"``), ``model_table`` (``"models"``), ``input_table``
+        (``"<model_name>_input"``), ``model_name`` (the graph name), ``model_version`` (``"1"``),
+        ``description``, ``adapt`` (bool), ``columns``, ``column_types``,
+        ``hex_limit`` (bytes, default :data:`HEX_INSERT_LIMIT_BYTES`).
+
+    Returns
+    -------
+    Path
+        ``out``.
+
+    Raises
+    ------
+    ValidationFailedError
+        The model fails the target's checks or parity; ``err.report`` holds the report.
+    PackagingError
+        Bad options or names.
+    OutputExistsError
+        ``out`` is not empty and ``overwrite`` is false (checked by the dispatcher).
+
+    Examples
+    --------
+    >>> import onnxgate as og
+    >>> conv = og.convert(model, X, target="sql-edge-2.0")  # doctest: +SKIP
+    >>> og.package(conv, target="sql-edge-2.0", out="dist/sql")  # doctest: +SKIP
+    PosixPath('dist/sql')
+    """
+    import json
+
+    from onnxgate._onnx import load_model, serialize
+    from onnxgate.deploy.manifest import build_manifest, dumps
+    from onnxgate.signature import Signature
+    from onnxgate.validators import validate
+
+    options = dict(options)
+    do_adapt = bool(options.pop("adapt", False))
+    columns = options.pop("columns", None)
+    column_types = options.pop("column_types", None)
+    hex_limit = int(options.pop("hex_limit", HEX_INSERT_LIMIT_BYTES))
+    if not target.is_sql:
+        raise PackagingError(f"package_sql needs a SQL target; {target.name!r} is not one")
+    reference, data = _conversion_defaults(model, reference, data)
+    if do_adapt:
+        from onnxgate.deploy.adapt import adapt
+
+        model = adapt(model, target, columns=columns, column_types=column_types, reference=reference)
+    proto: onnx.ModelProto = load_model(model)
+    report = validate(model, target, reference=reference, data=data)
+    if not report.passed:
+        raise ValidationFailedError(
+            f"refusing to package: the model fails {len(report.failures)} check(s) for target "
+            f"{target.name!r}: {', '.join(c.name for c in report.failures)}.\n{report}",
+            report=report,
+        )
+    model_bytes = serialize(proto)
+    signature = Signature.from_model(proto)
+    opts = SqlPackageOptions.from_options(proto, options)
+    files = render_scripts(model_bytes, signature, target, opts, hex_limit=hex_limit)
+    sql_info = {
+        "sql": {
+            "schema": opts.schema,
+            "model_table": opts.model_table,
+            "input_table": opts.input_table,
+            "model_name": opts.model_name,
+            "model_version": opts.model_version,
+            "hex_insert_limit_bytes": hex_limit,
+            "model_in_insert_script": len(model_bytes) <= hex_limit,
+            "inputs": [
+                {"name": s.name, "elem_type": s.elem_type, "sql_type": target.sql_type(s.elem_type)}
+                for s in signature.inputs
+            ],
+            "outputs": [
+                {"name": s.name, "elem_type": s.elem_type, "sql_type": target.sql_type(s.elem_type)}
+                for s in signature.outputs
+            ],
+        }
+    }
+    names = ["model.onnx", "manifest.json", *files]
+    manifest = build_manifest(model_bytes, model=proto, target=target, report=report, files=names, extra=sql_info)
+    folder = Path(out)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    try:
+        (tmp / "model.onnx").write_bytes(model_bytes)
+        for name, text in files.items():
+            (tmp / name).write_text(text, encoding="utf-8", newline="\n")
+        (tmp / "manifest.json").write_text(dumps(manifest), encoding="utf-8")
+        json.loads((tmp / "manifest.json").read_text(encoding="utf-8"))  # never ship a manifest we cannot read
+        _move_into_place(tmp, folder, overwrite=overwrite)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def _move_into_place(tmp: Path, folder: Path, *, overwrite: bool) -> None:
+    from onnxgate.errors import OutputExistsError
+
+    if not folder.exists():
+        os.replace(tmp, folder)
+        return
+    if any(folder.iterdir()) and not overwrite:
+        raise OutputExistsError(
+            f"{str(folder)!r} is not empty; refusing to write into it. Pass overwrite=True (CLI: --force).",
+            path=str(folder),
+        )
+    for item in tmp.iterdir():
+        os.replace(item, folder / item.name)

@@ -1,0 +1,294 @@
+"""Azure ML entry script for an ONNX model, written by onnxgate.
+
+Self-contained: it needs only the Python standard library, numpy and onnxruntime. It runs unchanged
+under the Azure ML inference server (``azmlinfsrv --entry_script score.py``), inside the container
+built from this folder, and behind ``onnxgate serve``.
+
+Contract
+--------
+``init()`` loads the model once: from ``AZUREML_MODEL_DIR`` when it is set (the folder itself or a
+nested ``<name>/<version>/`` or ``model/`` folder), else from next to this file. The file's SHA-256
+must match the model that was validated when the package was written.
+
+``run(raw_data)`` scores one request. ``raw_data`` is the request body (a JSON string or bytes, as
+the inference server passes it to an undecorated ``run``) or an already-parsed dict:
+
+* ``{"data": [[...], [...]]}``: rows, for a model with one input;
+* ``{"data": {"input_name": [...], ...}}``: values by input name, for any model.
+
+It returns ``{"<output name>": [values...], ...}``. A bad request never raises: ``score()`` returns
+``(status, {"error": code, "message": text, "status": status})``; ``run()`` turns that into an
+``AMLResponse`` with that HTTP status when it runs under the Azure ML inference server (so clients
+see a 4xx, not a 500), and returns the error dict as-is otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+# Filled in by onnxgate when the package is written: model file, its hash, Signature and limits.
+_CONFIG_JSON = r"""__ONNXGATE_CONFIG__"""
+
+#: Accepted numpy kinds of the parsed JSON values for each model element type ("b" bool, "i"/"u"
+#: integers, "f" floats, "U" str). JSON has no float/int distinction beyond the literal, so float
+#: inputs accept integer literals, but integer inputs do not accept 1.5.
+_ACCEPTED_KINDS = {
+    "float16": "iuf",
+    "float32": "iuf",
+    "float64": "iuf",
+    "int8": "iu",
+    "int16": "iu",
+    "int32": "iu",
+    "int64": "iu",
+    "uint8": "iu",
+    "uint16": "iu",
+    "uint32": "iu",
+    "uint64": "iu",
+    "bool": "b",
+    "string": "U",
+}
+
+#: Environment variable that lowers or raises the row limit written into the package.
+MAX_ROWS_ENV = "ONNXGATE_MAX_ROWS"
+#: Environment variable for onnxruntime's intra-op thread count (0 = onnxruntime's default).
+THREADS_ENV = "ONNXGATE_INTRA_OP_THREADS"
+
+CONFIG: dict[str, Any] = {}
+_session: Any = None
+_max_rows = 0
+
+
+class RequestError(ValueError):
+    """A request the model cannot score; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message, "status": self.status}
+
+
+def _config() -> dict[str, Any]:
+    if not CONFIG:
+        CONFIG.update(json.loads(_CONFIG_JSON))
+    return CONFIG
+
+
+def _model_path() -> Path:
+    cfg = _config()
+    name = cfg["model_file"]
+    base = os.environ.get("AZUREML_MODEL_DIR")
+    if not base:
+        return Path(__file__).resolve().parent / name
+    root = Path(base)
+    if root.is_file():
+        return root
+    if (root / name).is_file():
+        return root / name
+    # Azure ML keeps the registered folder structure: <dir>/<model name>/<version>/model.onnx or
+    # <dir>/model/model.onnx. Take the shallowest match so a stray copy deeper down never wins.
+    found = sorted(root.rglob(name), key=lambda p: (len(p.parts), str(p))) if root.is_dir() else []
+    if not found:
+        raise FileNotFoundError(
+            f"AZUREML_MODEL_DIR={base!r} holds no {name!r}; register the package's {name} as the model "
+            "or unset AZUREML_MODEL_DIR to load the copy next to score.py"
+        )
+    return found[0]
+
+
+def init() -> None:
+    """Load the model once; called by the server before the first request."""
+    global _session, _max_rows
+    cfg = _config()
+    path = _model_path()
+    blob = path.read_bytes()
+    digest = hashlib.sha256(blob).hexdigest()
+    if cfg.get("model_sha256") and digest != cfg["model_sha256"]:
+        raise RuntimeError(
+            f"{str(path)!r} is not the model this package was validated with: sha256 {digest} != "
+            f"{cfg['model_sha256']}; re-run 'onnxgate package' for the new model"
+        )
+    options = ort.SessionOptions()
+    threads = int(os.environ.get(THREADS_ENV, "0") or 0)
+    if threads > 0:
+        options.intra_op_num_threads = threads
+    _session = ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"])
+    _max_rows = int(os.environ.get(MAX_ROWS_ENV, "") or cfg["max_rows"])
+
+
+def _parse(raw: Any) -> dict[str, Any]:
+    if isinstance(raw, (bytes, bytearray, memoryview)):
+        try:
+            raw = bytes(raw).decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise RequestError("bad_encoding", f"the request body is not UTF-8: {err}") from None
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError as err:
+            raise RequestError("malformed_json", f"the request body is not valid JSON: {err}") from None
+    if not isinstance(raw, dict):
+        raise RequestError(
+            "missing_data",
+            f'expected a JSON object like {{"data": ...}}, found a {type(raw).__name__}',
+        )
+    if "data" not in raw:
+        raise RequestError(
+            "missing_data", f"the request has no 'data' key (keys: {sorted(raw)}); send {{\"data\": ...}}"
+        )
+    return raw
+
+
+def _by_input(data: Any) -> dict[str, Any]:
+    inputs = _config()["signature"]["inputs"]
+    names = [spec["name"] for spec in inputs]
+    if isinstance(data, dict):
+        unknown = [k for k in data if k not in names]
+        if unknown:
+            raise RequestError("unknown_input", f"unknown input name(s) {unknown}; the model's inputs are {names}")
+        missing = [n for n in names if n not in data]
+        if missing:
+            raise RequestError("missing_input", f"missing input(s) {missing}; the model's inputs are {names}")
+        return data
+    if isinstance(data, list):
+        if len(names) != 1:
+            raise RequestError(
+                "wrong_layout",
+                f"this model has {len(names)} inputs {names}: send 'data' as an object by input name, "
+                '{"data": {"<input>": [...], ...}}',
+            )
+        return {names[0]: data}
+    raise RequestError(
+        "wrong_type", f"'data' must be a list of rows or an object by input name, found a {type(data).__name__}"
+    )
+
+
+def _shape_text(shape: list[Any]) -> str:
+    return "[" + ", ".join("N" if i == 0 and not isinstance(d, int) else "?" if d is None else str(d)
+                           for i, d in enumerate(shape)) + "]"
+
+
+def _array(spec: dict[str, Any], value: Any) -> np.ndarray:
+    name, elem = spec["name"], spec["elem_type"]
+    shape = spec["shape"]
+    if not isinstance(value, list):
+        raise RequestError("wrong_type", f"input {name!r}: expected a list of rows, found a {type(value).__name__}")
+    if len(value) == 0:
+        raise RequestError("empty_data", f"input {name!r}: no rows; send at least one row")
+    if len(value) > _max_rows:
+        raise RequestError(
+            "too_many_rows",
+            f"input {name!r}: {len(value)} rows is over the limit of {_max_rows} per request; split the request",
+            status=413,
+        )
+    try:
+        arr = np.asarray(value)
+    except OverflowError:
+        raise RequestError("wrong_element_type", f"input {name!r}: a value is out of the {elem} range") from None
+    except ValueError:
+        raise RequestError(
+            "wrong_shape", f"input {name!r}: rows have different lengths or nesting; expected shape "
+            f"{_shape_text(shape) if shape is not None else '?'}"
+        ) from None
+    kinds = _ACCEPTED_KINDS.get(elem, "")
+    if arr.dtype.kind not in kinds:
+        found = {"b": "booleans", "i": "integers", "u": "integers", "f": "numbers with a fraction",
+                 "U": "strings", "O": "mixed or null values"}.get(arr.dtype.kind, str(arr.dtype))
+        raise RequestError("wrong_element_type", f"input {name!r}: expected {elem} values, found {found}")
+    if shape is not None:
+        if arr.ndim != len(shape):
+            raise RequestError(
+                "wrong_shape",
+                f"input {name!r}: expected {len(shape)}-d data of shape {_shape_text(shape)} (N = rows), "
+                f"found {arr.ndim}-d data of shape {list(arr.shape)}",
+            )
+        for axis, (want, got) in enumerate(zip(shape, arr.shape)):
+            if isinstance(want, int) and want != got:
+                code = "wrong_row_width" if axis == 1 and len(shape) == 2 else "wrong_shape"
+                raise RequestError(
+                    code,
+                    f"input {name!r}: expected {want} values on axis {axis} (shape {_shape_text(shape)}), found {got}",
+                )
+    if elem == "string":
+        return arr.astype(object)
+    dtype = np.dtype(elem)
+    if arr.dtype.kind in "iu" and dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        if arr.size and (arr.min() < info.min or arr.max() > info.max):
+            raise RequestError("wrong_element_type", f"input {name!r}: a value is out of the {elem} range")
+    out = arr.astype(dtype, copy=False)
+    if dtype.kind == "f" and name not in _config()["allow_nan"]:
+        finite = np.isfinite(out)
+        if not finite.all():
+            row = int(np.argwhere(~finite)[0][0])
+            raise RequestError(
+                "non_finite",
+                f"input {name!r}: NaN or infinity in row {row}; this model was packaged to reject missing values",
+            )
+    return out
+
+
+def feeds_for(payload: Any) -> dict[str, np.ndarray]:
+    """Parse and check a request; returns the arrays to feed, or raises RequestError."""
+    data = _parse(payload)["data"]
+    values = _by_input(data)
+    feeds = {spec["name"]: _array(spec, values[spec["name"]]) for spec in _config()["signature"]["inputs"]}
+    rows = {name: int(arr.shape[0]) for name, arr in feeds.items() if arr.ndim}
+    if len(set(rows.values())) > 1:
+        raise RequestError("row_count_mismatch", f"inputs have different numbers of rows: {rows}")
+    return feeds
+
+
+def _jsonable(value: Any) -> Any:
+    return value.tolist() if hasattr(value, "tolist") else value
+
+
+def score(raw: Any) -> tuple[int, dict[str, Any]]:
+    """Score one request: ``(200, {output: values})`` or ``(4xx, {"error", "message", "status"})``."""
+    if _session is None:
+        init()
+    try:
+        feeds = feeds_for(raw)
+    except RequestError as err:
+        return err.status, err.body()
+    try:
+        results = _session.run(None, feeds)
+    except Exception as err:  # an onnxruntime failure on checked input is the model's fault: 500, no trace
+        return 500, {"error": "inference_failed", "message": f"onnxruntime failed: {err}", "status": 500}
+    names = [spec["name"] for spec in _config()["signature"]["outputs"]]
+    return 200, {name: _jsonable(value) for name, value in zip(names, results)}
+
+
+def _error_response(status: int, body: dict[str, Any]) -> Any:
+    # Under the Azure ML inference server a returned flask Response keeps its status; a plain dict
+    # would be sent as 200 and an exception as a generic 500. Only look for it when the server is
+    # running us, so importing this file elsewhere never pulls in flask.
+    if "azureml_inference_server_http" in sys.modules:
+        try:
+            from azureml_inference_server_http.api.aml_response import AMLResponse
+        except ImportError:
+            return body
+        return AMLResponse(body, status, json_str=True)
+    return body
+
+
+def run(raw_data: Any) -> Any:
+    """Azure ML entry point: the request body in, a JSON-serialisable result (or an error) out."""
+    status, body = score(raw_data)
+    if status == 200:
+        return body
+    return _error_response(status, body)
+
+
+__all__ = ["CONFIG", "RequestError", "feeds_for", "init", "run", "score"]

@@ -1,0 +1,203 @@
+"""``parametrize_with_checks``: every check of a target as its own pytest test, like scikit-learn's."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from onnxgate.errors import ParityError, ValidationFailedError
+
+if TYPE_CHECKING:
+    from onnxgate.targets import Target
+    from onnxgate.validators.report import CheckResult
+
+__all__ = ["PARITY", "SEARCH", "ModelCheck", "model_checks", "model_id", "parametrize_with_checks"]
+
+PARITY = "prediction_parity"
+SEARCH = "search_divergences"
+
+
+def model_id(model: Any, index: int = 0) -> str:
+    """A readable test id for a model: the file name, the graph name, or ``model<i>``."""
+    if isinstance(model, (str, os.PathLike)):
+        return os.path.basename(os.fspath(model))
+    proto = getattr(model, "model", model)
+    graph = getattr(proto, "graph", None)
+    name = getattr(graph, "name", "") if graph is not None else ""
+    framework = getattr(model, "framework", None)
+    base = name or f"model{index}"
+    return f"{framework}-{base}" if framework else base
+
+
+@dataclass(frozen=True)
+class ModelCheck:
+    """One check of one target, callable on a model; raises with the evidence when the check fails.
+
+    ``check(model)`` returns the :class:`~onnxgate.validators.report.CheckResult`; a failed check
+    raises :class:`~onnxgate.errors.ValidationFailedError` (or :class:`~onnxgate.errors.ParityError`
+    for parity and search), both ``AssertionError`` subclasses; a skipped check calls
+    ``pytest.skip`` with its reason when pytest is running.
+    """
+
+    name: str
+    target: str
+    reference: Any = field(default=None, repr=False)
+    data: Any = field(default=None, repr=False)
+    atol: Any = None
+    rtol: Any = None
+    search: int = 0
+    seed: int = 0
+    search_time_limit: float | None = None
+
+    def __repr__(self) -> str:  # pytest shows it in failure headers
+        return f"{self.name}[{self.target}]"
+
+    def run(self, model: Any) -> CheckResult:
+        """Run the check and return its result without raising."""
+        from onnxgate._onnx import load_model
+        from onnxgate.targets import get
+        from onnxgate.validators.core import CHECKS
+
+        target = get(self.target)
+        reference, data = self.reference, self.data
+        if type(model).__name__ == "Conversion":
+            reference = reference if reference is not None else getattr(model, "source", None)
+            data = data if data is not None else getattr(model, "sample", None)
+        proto = load_model(model)
+        if self.name == PARITY:
+            from onnxgate.validators.parity import check_prediction_parity
+            from onnxgate.validators.report import CheckResult
+
+            if reference is None or data is None:
+                return CheckResult.skip(PARITY, "no reference model and data to compare with")
+            return check_prediction_parity(proto, reference, data, atol=self.atol, rtol=self.rtol, progress=False)
+        if self.name == SEARCH:
+            from onnxgate.validators.report import CheckResult
+            from onnxgate.validators.search import check_search_divergences
+
+            if reference is None or data is None:
+                return CheckResult.skip(SEARCH, "no reference model and data to search from")
+            return check_search_divergences(
+                proto, reference, data, budget=self.search, seed=self.seed, atol=self.atol, rtol=self.rtol,
+                target=target, time_limit=self.search_time_limit,
+            )
+        return CHECKS[self.name](proto, target)
+
+    def __call__(self, model: Any) -> CheckResult:
+        from onnxgate.testing.parity import format_evidence
+
+        result = self.run(model)
+        if result.skipped:
+            _skip(f"{self.name}: {result.message}")
+            return result
+        if not result.passed:
+            evidence = format_evidence(result)
+            if self.name in (PARITY, SEARCH):
+                raise ParityError(f"{self.name} failed for target {self.target!r}:\n{evidence}", results=(result,))
+            raise ValidationFailedError(f"{self.name} failed for target {self.target!r}:\n{evidence}")
+        return result
+
+
+def _skip(reason: str) -> None:
+    import sys
+
+    pytest = sys.modules.get("pytest")
+    if pytest is not None:
+        pytest.skip(reason)
+
+
+def model_checks(
+    model: Any,
+    target: str | Target | None = None,
+    *,
+    reference: Any = None,
+    data: Any = None,
+    atol: float | Mapping[str, float] | None = None,
+    rtol: float | Mapping[str, float] | None = None,
+    search: int = 0,
+    seed: int = 0,
+    search_time_limit: float | None = None,
+) -> list[ModelCheck]:
+    """The checks that apply to ``model`` for ``target``: the target's own, then parity and search.
+
+    Parity is included when a reference and data are known (given, or a Conversion's source and
+    sample); the search when ``search > 0`` as well.
+    """
+    from onnxgate.targets import ALL_CHECKS, resolve
+
+    tgt = resolve(target, default="onnxruntime")
+    assert tgt is not None
+    names = [c for c in ALL_CHECKS if c in tgt.checks]
+    has_reference = reference is not None or getattr(model, "source", None) is not None
+    has_data = data is not None or getattr(model, "sample", None) is not None
+    if has_reference and has_data:
+        names.append(PARITY)
+        if search > 0:
+            names.append(SEARCH)
+    return [
+        ModelCheck(n, tgt.name, reference, data, atol, rtol, search, seed, search_time_limit) for n in names
+    ]
+
+
+def parametrize_with_checks(
+    models: Iterable[Any] | Any,
+    target: str | Target | None = None,
+    *,
+    reference: Any = None,
+    data: Any = None,
+    atol: float | Mapping[str, float] | None = None,
+    rtol: float | Mapping[str, float] | None = None,
+    search: int = 0,
+    seed: int = 0,
+    search_time_limit: float | None = None,
+) -> Any:
+    """A ``pytest.mark.parametrize`` over every (model, check) pair, with readable ids.
+
+    Parameters
+    ----------
+    models : path, onnx.ModelProto, Conversion, or a list of them
+        The models to check. Conversions carry their own reference (``source``) and data
+        (``sample``) for parity.
+    target : str or Target, optional
+        Whose checks to run (default ``"onnxruntime"``).
+    reference, data : optional
+        Reference model and rows for parity, applied to every model given.
+    atol, rtol, search, seed, search_time_limit
+        As for :func:`onnxgate.validate`.
+
+    Returns
+    -------
+    pytest.MarkDecorator
+        Parametrizes the arguments ``model`` and ``check``; ids read ``"model.onnx-inputs_one_per_column"``.
+
+    Examples
+    --------
+    >>> from onnxgate.testing import parametrize_with_checks
+    >>> @parametrize_with_checks(["models/churn.onnx"], target="sql-edge-2.0")  # doctest: +SKIP
+    ... def test_model(model, check):
+    ...     check(model)
+    """
+    import pytest
+
+    items: Sequence[Any]
+    if isinstance(models, (str, os.PathLike)) or not isinstance(models, Iterable) or hasattr(models, "graph"):
+        items = [models]
+    else:
+        items = list(models)
+    params = []
+    seen: dict[str, int] = {}
+    for i, model in enumerate(items):
+        mid = model_id(model, i)
+        if mid in seen:  # two models with one name: keep ids unique and stable
+            seen[mid] += 1
+            mid = f"{mid}{seen[mid]}"
+        else:
+            seen[mid] = 0
+        for check in model_checks(
+            model, target, reference=reference, data=data, atol=atol, rtol=rtol, search=search, seed=seed,
+            search_time_limit=search_time_limit,
+        ):
+            params.append(pytest.param(model, check, id=f"{mid}-{check.name}"))
+    return pytest.mark.parametrize(("model", "check"), params)

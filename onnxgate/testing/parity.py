@@ -1,0 +1,138 @@
+"""``assert_parity``: one line in a user's test that fails with the evidence when ONNX and the original disagree."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from onnxgate.errors import ParityError
+
+if TYPE_CHECKING:
+    from onnxgate.targets import Target
+    from onnxgate.validators.report import CheckResult
+
+__all__ = ["assert_parity", "format_evidence"]
+
+#: Worst rows per output, and divergent rows from the search, quoted in the error message.
+EVIDENCE_ROWS = 3
+#: Longest rendering of one row in the message (the full row is in ``err.extra["results"]``).
+ROW_CHARS = 300
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= ROW_CHARS else text[: ROW_CHARS - 3] + "..."
+
+
+def format_evidence(result: CheckResult) -> str:
+    """The lines of evidence for a failed parity or search result (stats, then the worst rows)."""
+    lines = [f"  {result}"]
+    details: Mapping[str, Any] = result.details
+    for out in details.get("outputs", []) or []:
+        if out.get("passed", True):
+            continue
+        stats = out.get("abs") or {}
+        head = f"    output {out.get('name')!r} ({out.get('mode')}): {out.get('mismatched_rows')}/{out.get('rows')} rows"
+        if stats:
+            head += (
+                f", max_abs={stats.get('max'):.3g} mean_abs={stats.get('mean'):.3g} "
+                f"(atol {out.get('atol'):g}, rtol {out.get('rtol'):g}); "
+                f"smallest passing atol {out.get('min_atol')}"
+            )
+        lines.append(head)
+        for row in list(out.get("worst_rows", []))[:EVIDENCE_ROWS]:
+            if not row.get("mismatch"):
+                continue
+            lines.append(
+                f"      row {row.get('row')}: inputs {_short(row.get('inputs'))} reference "
+                f"{_short(row.get('reference'))} onnx {_short(row.get('onnx'))}"
+            )
+    for div in list(details.get("divergences", []) or [])[:EVIDENCE_ROWS]:
+        outs = "; ".join(
+            f"{o.get('output')!r} reference {o.get('expected')!r} onnx {o.get('actual')!r}"
+            + (f" (abs {o['abs_diff']:.3g})" if "abs_diff" in o else "")
+            for o in div.get("outputs", [])
+        )
+        lines.append(f"    divergent row ({div.get('phase')}): {_short(div.get('row'))}: {outs}")
+        if div.get("explanation"):
+            lines.append(f"      why: {div['explanation']}")
+    if "seed" in details and "rows_tried" in details:
+        lines.append(f"    search: seed {details['seed']}, {details['rows_tried']} rows tried")
+    return "\n".join(lines)
+
+
+def assert_parity(
+    reference: Any,
+    onnx_model: Any,
+    data: Any,
+    *,
+    atol: float | Mapping[str, float] | None = None,
+    rtol: float | Mapping[str, float] | None = None,
+    search: int = 0,
+    seed: int = 0,
+    target: str | Target | None = None,
+    search_time_limit: float | None = None,
+) -> tuple[CheckResult, ...]:
+    """Assert that ``onnx_model`` predicts what ``reference`` predicts on ``data`` (and on searched rows).
+
+    Parameters
+    ----------
+    reference : object
+        The original model (scikit-learn, PyTorch, TensorFlow, Keras), a second ONNX model, or a
+        callable ``f(feeds) -> outputs``.
+    onnx_model : onnx.ModelProto, path, bytes or Conversion
+        The converted model.
+    data : array, DataFrame, dict of arrays or path
+        Rows to compare on.
+    atol, rtol : float or mapping, optional
+        Tolerances, per output with a ``""`` default; defaults by element type, labels exact.
+    search : int
+        Budget of searched rows (:func:`onnxgate.validators.search.check_search_divergences`);
+        0 compares on ``data`` only.
+    seed : int
+        Seed of the search, quoted in the message so a failure can be replayed.
+    target : str or Target, optional
+        Whether the search may try NaN and infinity (``Target.allow_nan``).
+    search_time_limit : float, optional
+        Seconds the search may take.
+
+    Returns
+    -------
+    tuple of CheckResult
+        The parity result, then the search result when ``search > 0``.
+
+    Raises
+    ------
+    ParityError
+        The outputs differ beyond tolerance. The message has the statistics per output, the worst
+        rows (inputs and both predictions) and any divergent row the search found, with its
+        explanation; ``err.extra["results"]`` holds the CheckResults.
+
+    Examples
+    --------
+    >>> from onnxgate.testing import assert_parity
+    >>> assert_parity(clf, conv, X_test, search=500)  # doctest: +SKIP
+    """
+    from onnxgate.validators.parity import check_prediction_parity
+
+    results = [check_prediction_parity(onnx_model, reference, data, atol=atol, rtol=rtol, progress=False)]
+    if search > 0:
+        from onnxgate.validators.search import check_search_divergences
+
+        results.append(
+            check_search_divergences(
+                onnx_model, reference, data, budget=search, seed=seed, atol=atol, rtol=rtol,
+                target=target, time_limit=search_time_limit,
+            )
+        )
+    failed = [r for r in results if not r.passed and not r.skipped]
+    if failed:
+        body = "\n".join(format_evidence(r) for r in failed)
+        raise ParityError(
+            f"the ONNX model does not predict what the reference predicts ({len(failed)} of {len(results)} "
+            f"checks failed):\n{body}\nLoosen atol/rtol only if these differences are acceptable; otherwise "
+            "fix the conversion (see the explanations above).",
+            results=tuple(results),
+        )
+    return tuple(results)

@@ -1,0 +1,311 @@
+"""Hypothesis strategies for a model's inputs, derived from its :class:`~onnxgate.signature.Signature`.
+
+``model_inputs(model)`` draws feed dicts onnxruntime accepts: every input present, the element type
+the graph declares, fixed dimensions respected, the batch axis (and any other symbolic dimension)
+drawn once and shared by every input that names it, values finite by default and inside the data's
+observed ranges when data is given.
+
+Hypothesis is an optional dependency (``pip install 'onnxgate[testing]'``); this module imports it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from onnxgate.errors import InvalidDataError, UnsupportedModelError, missing_dependency
+
+try:
+    from hypothesis import strategies as st
+except ImportError as _err:  # pragma: no cover - exercised only without the testing extra
+    raise missing_dependency("hypothesis", "testing", "onnxgate.testing.strategies") from _err
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from onnxgate.signature import Signature, TensorSpec
+
+__all__ = ["DEFAULT_BATCH_SIZES", "DEFAULT_FLOAT_RANGE", "DEFAULT_INT_RANGE", "model_inputs"]
+
+#: Batch sizes drawn for a dynamic batch axis when none is given.
+DEFAULT_BATCH_SIZES = (1, 5)
+#: Size drawn for other symbolic dimensions (a sequence length, an image side).
+DEFAULT_OTHER_DIM = (1, 4)
+#: Value ranges when no data is given.
+DEFAULT_FLOAT_RANGE = (-1e3, 1e3)
+DEFAULT_INT_RANGE = (-1000, 1000)
+#: Share of extra room drawn beyond the data's range on each side.
+RANGE_PAD = 0.1
+
+Range = tuple[float, float]
+
+
+def _signature(model: Any) -> Signature:
+    from onnxgate.signature import Signature
+
+    if isinstance(model, Signature):
+        return model
+    sig = getattr(model, "signature", None)
+    if isinstance(sig, Signature):
+        return sig
+    return Signature.from_model(model)
+
+
+def _observed(signature: Signature, data: Any) -> dict[str, Any]:
+    """Per input: per-column (lo, hi) arrays for numbers, the observed values for strings."""
+    import numpy as np
+
+    from onnxgate._data import as_feeds
+
+    feeds = as_feeds(data, signature)
+    out: dict[str, Any] = {}
+    for name, array in feeds.items():
+        n = len(array)
+        if n == 0:
+            continue
+        if array.dtype.kind in "fiu":
+            flat = array.reshape(n, -1).astype(np.float64)
+            flat = np.where(np.isfinite(flat), flat, np.nan)
+            with np.errstate(all="ignore"):
+                lo = np.nan_to_num(np.nanmin(flat, axis=0), nan=0.0)
+                hi = np.nan_to_num(np.nanmax(flat, axis=0), nan=0.0)
+            out[name] = (lo, hi)
+        elif array.dtype.kind in "OUS":
+            out[name] = sorted({str(v) for v in array.reshape(-1).tolist()})[:1000]
+        elif array.dtype.kind == "b":
+            out[name] = None
+    return out
+
+
+def _float_elements(
+    dtype: np.dtype[Any], lo: float, hi: float, *, allow_nan: bool, allow_infinity: bool, extremes: bool
+) -> st.SearchStrategy[float]:
+    import numpy as np
+
+    width = {2: 16, 4: 32, 8: 64}[dtype.itemsize]
+    info = np.finfo(dtype)
+    lo = max(float(lo), -float(info.max))
+    hi = min(float(hi), float(info.max))
+    if width < 64:  # hypothesis wants bounds exactly representable at that width
+        lo = float(np.nextafter(dtype.type(lo), dtype.type(np.inf))) if float(dtype.type(lo)) < lo else float(dtype.type(lo))
+        hi = float(np.nextafter(dtype.type(hi), dtype.type(-np.inf))) if float(dtype.type(hi)) > hi else float(dtype.type(hi))
+        if hi < lo:
+            lo = hi = float(dtype.type(lo))
+    parts: list[st.SearchStrategy[float]] = [
+        st.floats(lo, hi, width=width, allow_nan=False, allow_infinity=False)  # type: ignore[arg-type]
+    ]
+    if extremes:
+        values = [0.0, -0.0, float(info.max), -float(info.max), float(info.tiny), -float(info.tiny),
+                  float(info.smallest_subnormal), float(info.eps)]
+        parts.append(st.sampled_from(values))
+    if allow_nan:
+        parts.append(st.just(math.nan))
+    if allow_infinity:
+        parts.append(st.sampled_from([math.inf, -math.inf]))
+    return st.one_of(*parts) if len(parts) > 1 else parts[0]
+
+
+def _int_elements(dtype: np.dtype[Any], lo: float, hi: float, *, extremes: bool) -> st.SearchStrategy[int]:
+    import numpy as np
+
+    info = np.iinfo(dtype)
+    lo_i = max(int(math.floor(lo)), int(info.min))
+    hi_i = min(int(math.ceil(hi)), int(info.max))
+    if hi_i < lo_i:
+        lo_i = hi_i
+    base = st.integers(lo_i, hi_i)
+    if extremes:
+        return st.one_of(base, st.sampled_from([0, int(info.min), int(info.max)]))
+    return base
+
+
+def _padded(lo: float, hi: float) -> Range:
+    span = max(hi - lo, abs(hi), abs(lo), 1.0) * RANGE_PAD
+    return lo - span, hi + span
+
+
+def _elements_for(
+    spec: TensorSpec,
+    column_range: Range | None,
+    observed_strings: list[str] | None,
+    *,
+    allow_nan: bool,
+    allow_infinity: bool,
+    extremes: bool,
+) -> st.SearchStrategy[Any]:
+    import numpy as np
+
+    kind = spec.elem_type
+    if kind == "string":
+        if observed_strings:
+            return st.one_of(st.sampled_from(observed_strings), st.text(max_size=8))
+        return st.text(max_size=8)
+    if kind == "bool":
+        return st.booleans()
+    dtype = np.dtype(kind)
+    if dtype.kind == "f":
+        lo, hi = column_range if column_range is not None else DEFAULT_FLOAT_RANGE
+        return _float_elements(dtype, lo, hi, allow_nan=allow_nan, allow_infinity=allow_infinity, extremes=extremes)
+    if dtype.kind in "iu":
+        lo, hi = column_range if column_range is not None else DEFAULT_INT_RANGE
+        return _int_elements(dtype, lo, hi, extremes=extremes)
+    raise UnsupportedModelError(
+        f"cannot generate values for input {spec.name!r} of element type {kind!r}; supported are float, "
+        "int, uint, bool and string tensors",
+        input=spec.name,
+    )
+
+
+def _check_ranges(signature: Signature, ranges: Any) -> tuple[dict[str, Any], dict[str, Range]]:
+    """Split ``ranges`` into observed data (from rows) and explicit ``{input: (lo, hi)}`` bounds."""
+    if ranges is None:
+        return {}, {}
+    if isinstance(ranges, Mapping) and ranges and all(
+        isinstance(v, tuple) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v) for v in ranges.values()
+    ):
+        unknown = [k for k in ranges if k not in signature.input_names]
+        if unknown:
+            raise InvalidDataError(
+                f"ranges names inputs {unknown} the model does not have; its inputs are {signature.input_names}"
+            )
+        return {}, {str(k): (float(v[0]), float(v[1])) for k, v in ranges.items()}
+    return _observed(signature, ranges), {}
+
+
+def model_inputs(
+    signature_or_model: Any,
+    *,
+    batch_size: int | tuple[int, int] | None = None,
+    ranges: Any = None,
+    allow_nan: bool = False,
+    allow_infinity: bool = False,
+    extremes: bool = False,
+) -> st.SearchStrategy[dict[str, np.ndarray]]:
+    """A Hypothesis strategy of feed dicts a model accepts.
+
+    Parameters
+    ----------
+    signature_or_model : Signature, onnx.ModelProto, path, bytes or Conversion
+        Where the inputs are read from.
+    batch_size : int or (min, max), optional
+        Rows per draw for inputs with a dynamic batch axis (default ``(1, 5)``). A fixed first
+        dimension in the graph always wins.
+    ranges : data or mapping, optional
+        Rows (array, DataFrame, dict of arrays) whose per-column min and max bound the values
+        (plus 10% room), and whose strings are drawn from; or ``{input_name: (lo, hi)}``.
+        Default: ``[-1000, 1000]``.
+    allow_nan, allow_infinity : bool
+        Also draw NaN / infinities for floating-point inputs (off by default: finite values).
+    extremes : bool
+        Also draw the element type's extremes: 0, -0.0, the largest finite value, the smallest
+        normal and subnormal, integer min and max.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy
+        Of ``dict[str, numpy.ndarray]``, one array per input, shaped and typed as the graph says.
+
+    Raises
+    ------
+    UnsupportedModelError
+        An input is not a tensor (a sequence or map) or has an element type with no values to draw.
+    InvalidDataError
+        ``ranges`` does not fit the model's inputs.
+
+    Examples
+    --------
+    >>> from hypothesis import given
+    >>> from onnxgate.testing.strategies import model_inputs
+    >>> @given(model_inputs("model.onnx", ranges=X_train))  # doctest: +SKIP
+    ... def test_model_runs(feeds):
+    ...     session.run(None, feeds)
+    """
+    import numpy as np
+
+    signature = _signature(signature_or_model)
+    for spec in signature.inputs:
+        if not spec.is_tensor:
+            raise UnsupportedModelError(
+                f"input {spec.name!r} is a {spec.type_str or spec.kind}, not a tensor; model_inputs draws tensors only",
+                input=spec.name,
+            )
+    observed, bounds = _check_ranges(signature, ranges)
+    if batch_size is None:
+        batch_range: tuple[int, int] = DEFAULT_BATCH_SIZES
+    elif isinstance(batch_size, int):
+        batch_range = (batch_size, batch_size)
+    else:
+        batch_range = (int(batch_size[0]), int(batch_size[1]))
+    if batch_range[0] < 1 or batch_range[1] < batch_range[0]:
+        raise InvalidDataError(f"batch_size must be >= 1 (or a (min, max) range), found {batch_size!r}")
+
+    symbolic: list[str] = []
+    for spec in signature.inputs:
+        for axis, dim in enumerate(spec.shape or ()):
+            key = _dim_key(spec, axis, dim)
+            if key is not None and key not in symbolic:
+                symbolic.append(key)
+
+    @st.composite
+    def draw_feeds(draw: Any) -> dict[str, np.ndarray]:
+        sizes: dict[str, int] = {}
+        for key in symbolic:
+            lo, hi = batch_range if key.startswith("batch") else DEFAULT_OTHER_DIM
+            sizes[key] = draw(st.integers(lo, hi), label=f"dim {key}")
+        feeds: dict[str, np.ndarray] = {}
+        for spec in signature.inputs:
+            shape = _concrete_shape(spec, sizes)
+            dtype = np.dtype(object) if spec.elem_type == "string" else np.dtype(spec.elem_type)
+            n_values = int(np.prod(shape)) if shape else 1
+            per_row = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+            seen = observed.get(spec.name)
+            strings = seen if isinstance(seen, list) else None
+            lows = highs = None
+            if isinstance(seen, tuple):
+                lows, highs = seen
+            elif spec.name in bounds:
+                lo, hi = bounds[spec.name]
+                lows, highs = np.full(per_row, lo), np.full(per_row, hi)
+            if lows is not None and highs is not None and len(lows) == per_row:
+                cols = []
+                for j in range(per_row):
+                    rng = _padded(float(lows[j]), float(highs[j])) if spec.name not in bounds else (lows[j], highs[j])
+                    cols.append(_elements_for(spec, rng, None, allow_nan=allow_nan,
+                                              allow_infinity=allow_infinity, extremes=extremes))
+                rows = shape[0] if shape else 1
+                values = draw(st.lists(st.tuples(*cols), min_size=rows, max_size=rows), label=spec.name)
+                array = np.asarray(values, dtype=dtype).reshape(shape)
+            else:
+                glob = None
+                if lows is not None and highs is not None:
+                    glob = _padded(float(np.min(lows)), float(np.max(highs)))
+                elements = _elements_for(spec, glob, strings, allow_nan=allow_nan,
+                                         allow_infinity=allow_infinity, extremes=extremes)
+                values = draw(st.lists(elements, min_size=n_values, max_size=n_values), label=spec.name)
+                array = np.asarray(values, dtype=dtype).reshape(shape)
+            feeds[spec.name] = array
+        return feeds
+
+    return draw_feeds()
+
+
+def _dim_key(spec: TensorSpec, axis: int, dim: Any) -> str | None:
+    if isinstance(dim, int):
+        return None
+    if axis == 0:  # every input's rows are the same rows: one batch size per draw
+        return "batch"
+    return f"dim:{dim}" if isinstance(dim, str) else f"dim:{spec.name}:{axis}"
+
+
+def _concrete_shape(spec: TensorSpec, sizes: Mapping[str, int]) -> tuple[int, ...]:
+    if spec.shape is None:  # unknown rank: one row of one value is what most graphs accept
+        return (sizes.get("batch", 1), 1)
+    shape = []
+    for axis, dim in enumerate(spec.shape):
+        if isinstance(dim, int):
+            shape.append(dim if dim > 0 else 1)
+        else:
+            key = _dim_key(spec, axis, dim)
+            shape.append(sizes[key] if key is not None else 1)
+    return tuple(shape)

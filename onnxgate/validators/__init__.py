@@ -1,0 +1,48 @@
+"""Validation: a target's checks, prediction parity and search, collected in one :class:`Report`.
+
+``validate`` is the entry point; each check is a function ``check_<subject>_<property>`` in
+:mod:`~onnxgate.validators.structure`, :mod:`~onnxgate.validators.io_rules` or
+:mod:`~onnxgate.validators.parity`. The JSON layout is documented in ``docs/report-schema.md``.
+"""
+
+from __future__ import annotations
+
+from onnxgate.validators.core import CHECKS, validate
+from onnxgate.validators.io_rules import (
+    check_batch_axis_dynamic,
+    check_inputs_element_types,
+    check_inputs_one_per_column,
+    check_outputs_element_types,
+    check_outputs_one_value_per_row,
+    check_outputs_tensor_only,
+)
+from onnxgate.validators.parity import check_prediction_parity, compare_arrays
+from onnxgate.validators.report import SCHEMA_VERSION, CheckResult, Report
+from onnxgate.validators.structure import (
+    check_ir_version_within_caps,
+    check_model_wellformed,
+    check_operators_exist_at_opset,
+    check_operators_supported,
+    check_opset_within_caps,
+)
+
+__all__ = [
+    "CHECKS",
+    "SCHEMA_VERSION",
+    "CheckResult",
+    "Report",
+    "check_batch_axis_dynamic",
+    "check_inputs_element_types",
+    "check_inputs_one_per_column",
+    "check_ir_version_within_caps",
+    "check_model_wellformed",
+    "check_operators_exist_at_opset",
+    "check_operators_supported",
+    "check_opset_within_caps",
+    "check_outputs_element_types",
+    "check_outputs_one_value_per_row",
+    "check_outputs_tensor_only",
+    "check_prediction_parity",
+    "compare_arrays",
+    "validate",
+]

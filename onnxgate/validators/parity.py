@@ -1,0 +1,812 @@
+"""Prediction parity: run the ONNX model and the reference on the same rows and compare every output.
+
+Outputs are compared on three levels, each reported: names and order (every ONNX output has a
+reference counterpart), shapes, then values.
+
+The element-wise rule is Polygraphy's: a value mismatches when ``abs > atol`` **and** ``rel > rtol``,
+with ``abs = |onnx - reference|`` and ``rel = abs / |reference|`` (``rel`` is ``inf`` where the
+reference is 0 and the values differ, 0 where both are 0). NaN against a number mismatches, NaN
+against NaN matches, and equal infinities match only with ``infinities_compare_equal=True``
+(otherwise their difference is undefined, as in Polygraphy).
+
+Default tolerances depend on the output's element type (:data:`DEFAULT_TOLERANCES`); integer, bool
+and string outputs, and outputs named like labels (:data:`LABEL_NAME_HINTS`), are compared exactly,
+and their mismatch rate is reported as the label flip rate. Tolerances can be given per output:
+``atol={"": 1e-5, "probabilities": 1e-4}``; a scalar or the ``""`` default applies to floating-point
+outputs only, while naming an output applies to it whatever its type.
+
+Statistics are accumulated batch by batch: max, mean and counts are exact; the median and 99th
+percentile are exact up to :data:`EXACT_QUANTILE_LIMIT` values per output and estimated from a
+log-scale histogram beyond (relative error below 2.4%; the report says which).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from onnxgate.errors import InvalidDataError, OnnxGateError
+from onnxgate.validators.report import CheckResult, jsonable
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from onnxgate.signature import TensorSpec
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_TOLERANCES",
+    "EXACT_QUANTILE_LIMIT",
+    "LABEL_NAME_HINTS",
+    "WORST_ROWS",
+    "OutputComparison",
+    "check_prediction_parity",
+    "compare_arrays",
+    "resolve_tolerances",
+]
+
+#: (atol, rtol) by ONNX output element type. float32 allows for the float32 arithmetic inside most
+#: converted graphs against a float64 reference; float64 for graphs that compute in double.
+DEFAULT_TOLERANCES: Mapping[str, tuple[float, float]] = {
+    "float16": (1e-3, 1e-2),
+    "bfloat16": (1e-2, 1e-2),
+    "float32": (1e-4, 1e-3),
+    "float64": (1e-7, 1e-6),
+}
+#: Element types compared exactly by default (labels, counts, flags, strings).
+EXACT_TYPES = frozenset({"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool", "string"})
+#: A floating-point output whose name contains one of these holds class labels: compared exactly.
+LABEL_NAME_HINTS: tuple[str, ...] = ("label",)
+#: Rows run per batch: bounds memory whatever the number of rows.
+DEFAULT_BATCH_SIZE = 65_536
+#: Rows kept as evidence per output (the worst ones, with inputs and both predictions).
+WORST_ROWS = 5
+#: Values kept per input or prediction in a worst row (wider rows are cut, and say so).
+ROW_VALUES_LIMIT = 32
+#: Indices of mismatching rows listed per output.
+MISMATCH_INDEX_LIMIT = 100
+#: Values per output kept for exact median and p99; beyond, a histogram estimates them.
+EXACT_QUANTILE_LIMIT = 1_000_000
+#: Log-scale histogram: bins per decade between 10**_HIST_LOW and 10**_HIST_HIGH.
+_HIST_PER_DECADE = 50
+_HIST_LOW, _HIST_HIGH = -30, 30
+
+Mode = Literal["tolerance", "exact"]
+Tolerance = float | Mapping[str, float] | None
+
+
+# -- tolerances ------------------------------------------------------------------------------------
+
+
+def _is_exact(spec: TensorSpec) -> bool:
+    if spec.elem_type in EXACT_TYPES:
+        return True
+    return any(h in spec.name.lower() for h in LABEL_NAME_HINTS)
+
+
+def resolve_tolerances(
+    outputs: tuple[TensorSpec, ...], atol: Tolerance = None, rtol: Tolerance = None
+) -> dict[str, tuple[float, float, Mode]]:
+    """(atol, rtol, mode) per output from the user's values and the defaults by type.
+
+    Parameters
+    ----------
+    outputs : tuple of TensorSpec
+        The ONNX model's outputs.
+    atol, rtol : float, mapping of str to float, or None
+        A scalar applies to floating-point outputs. A mapping gives values per output name, with
+        ``""`` as the default for floating-point outputs.
+
+    Returns
+    -------
+    dict
+        ``name -> (atol, rtol, mode)`` where mode is ``"exact"`` or ``"tolerance"``.
+
+    Raises
+    ------
+    InvalidDataError
+        A mapping names an output the model does not have, or a tolerance is negative or not a number.
+
+    Examples
+    --------
+    >>> from onnxgate.signature import TensorSpec
+    >>> outs = (TensorSpec("label", "int64", ("N",)), TensorSpec("probabilities", "float32", ("N", 3)))
+    >>> resolve_tolerances(outs, atol={"": 1e-5, "probabilities": 1e-4})
+    {'label': (0.0, 0.0, 'exact'), 'probabilities': (0.0001, 0.001, 'tolerance')}
+    """
+    names = [o.name for o in outputs]
+    for which, value in (("atol", atol), ("rtol", rtol)):
+        items = value.items() if isinstance(value, Mapping) else [("", value)] if value is not None else []
+        for key, number in items:
+            if key and key not in names:
+                raise InvalidDataError(
+                    f"{which} given for output {key!r}, which the model does not have; its outputs are "
+                    f"{names} ('' sets the default)"
+                )
+            if isinstance(number, bool) or not isinstance(number, (int, float)) or not number >= 0:
+                raise InvalidDataError(f"{which} for {key or 'all outputs'!r} must be a number >= 0, found {number!r}")
+    out: dict[str, tuple[float, float, Mode]] = {}
+    for spec in outputs:
+        default_a, default_r = DEFAULT_TOLERANCES.get(spec.elem_type, DEFAULT_TOLERANCES["float32"])
+        named_a = atol.get(spec.name) if isinstance(atol, Mapping) else None
+        named_r = rtol.get(spec.name) if isinstance(rtol, Mapping) else None
+        if _is_exact(spec) and named_a is None and named_r is None:
+            out[spec.name] = (0.0, 0.0, "exact")
+            continue
+        a = _pick(named_a, atol, default_a)
+        r = _pick(named_r, rtol, default_r)
+        out[spec.name] = (a, r, "tolerance")
+    return out
+
+
+def _pick(named: float | None, given: Tolerance, default: float) -> float:
+    if named is not None:
+        return float(named)
+    if isinstance(given, Mapping):
+        return float(given.get("", default))
+    return float(given) if given is not None else float(default)
+
+
+# -- element-wise comparison and accumulated statistics --------------------------------------------
+
+
+class _Quantiles:
+    """Exact quantiles while few values arrived; a log-scale histogram once there are many."""
+
+    def __init__(self) -> None:
+        self.chunks: list[np.ndarray] = []
+        self.count = 0
+        self.hist: np.ndarray | None = None
+
+    def add(self, values: np.ndarray) -> None:
+        import numpy as np
+
+        if values.size == 0:
+            return
+        self.count += int(values.size)
+        if self.hist is None:
+            self.chunks.append(np.asarray(values, dtype=np.float64).copy())
+            if self.count > EXACT_QUANTILE_LIMIT:
+                self.hist = np.zeros(_hist_size(), dtype=np.int64)
+                for chunk in self.chunks:
+                    self._fold(chunk)
+                self.chunks = []
+        else:
+            self._fold(values)
+
+    def _fold(self, values: np.ndarray) -> None:
+        import numpy as np
+
+        assert self.hist is not None
+        np.add.at(self.hist, _hist_index(values), 1)
+
+    @property
+    def method(self) -> str:
+        return "histogram" if self.hist is not None else "exact"
+
+    def quantile(self, q: float) -> float:
+        import numpy as np
+
+        if self.count == 0:
+            return 0.0
+        if self.hist is None:
+            data = np.concatenate(self.chunks)
+            if np.isinf(data).any():
+                # Linear interpolation next to inf gives nan; take the order statistic instead.
+                return float(np.quantile(data, q, method="higher"))
+            return float(np.quantile(data, q))
+        cumulative = np.cumsum(self.hist)
+        index = int(np.searchsorted(cumulative, q * (self.count - 1) + 1))
+        return _hist_value(index)
+
+
+def _hist_size() -> int:
+    return (_HIST_HIGH - _HIST_LOW) * _HIST_PER_DECADE + 3  # zero bin, log bins, inf bin, + under
+
+
+def _hist_index(values: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    v = np.asarray(values, dtype=np.float64)
+    idx = np.empty(v.shape, dtype=np.int64)
+    zero = v <= 0
+    inf = ~np.isfinite(v)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.floor((np.log10(np.where(zero | inf, 1.0, v)) - _HIST_LOW) * _HIST_PER_DECADE)
+    logs = np.clip(logs, 0, (_HIST_HIGH - _HIST_LOW) * _HIST_PER_DECADE).astype(np.int64) + 1
+    idx[...] = logs
+    idx[zero] = 0
+    idx[inf] = _hist_size() - 1
+    return idx.reshape(-1)
+
+
+def _hist_value(index: int) -> float:
+    if index <= 0:
+        return 0.0
+    if index >= _hist_size() - 1:
+        return math.inf
+    low = _HIST_LOW + (index - 1) / _HIST_PER_DECADE
+    return float(10 ** (low + 0.5 / _HIST_PER_DECADE))  # geometric middle of the bin
+
+
+@dataclass
+class _Stat:
+    """Running max / sum / count of one error kind, plus its quantiles."""
+
+    max: float = 0.0
+    total: float = 0.0
+    count: int = 0
+    quantiles: _Quantiles = field(default_factory=_Quantiles)
+
+    def add(self, values: np.ndarray) -> None:
+        if values.size == 0:
+            return
+        self.max = max(self.max, float(values.max()))
+        self.total += float(values.sum(dtype="float64"))
+        self.count += int(values.size)
+        self.quantiles.add(values)
+
+    def to_dict(self) -> dict[str, float]:
+        mean = self.total / self.count if self.count else 0.0
+        return {
+            "max": self.max,
+            "mean": mean,
+            "median": self.quantiles.quantile(0.5),
+            "p99": self.quantiles.quantile(0.99),
+        }
+
+
+@dataclass(frozen=True)
+class OutputComparison:
+    """How one output of the ONNX model compares with the reference's. Built by :func:`compare_arrays`.
+
+    ``abs``/``rel`` hold max, mean, median and p99 of the absolute and relative errors over finite
+    values; ``min_atol`` is the smallest atol that would pass at this rtol, ``min_rtol`` the
+    smallest rtol at this atol (``inf`` when no tolerance passes: NaN or inf mismatches).
+    """
+
+    name: str
+    passed: bool
+    mode: Mode
+    atol: float
+    rtol: float
+    shape_status: Literal["equal", "reshaped", "mismatch", "not compared"]
+    expected_shape: tuple[int, ...] | None
+    actual_shape: tuple[int, ...] | None
+    rows: int
+    values: int
+    mismatched_values: int
+    mismatched_rows: int
+    nonfinite_mismatches: int
+    abs: Mapping[str, float] | None
+    rel: Mapping[str, float] | None
+    min_atol: float | None
+    min_rtol: float | None
+    worst_rows: tuple[Mapping[str, Any], ...]
+    mismatched_row_indices: tuple[int, ...]
+    argmax_disagreements: int | None
+    quantiles: str
+    note: str = ""
+
+    @property
+    def mismatch_rate(self) -> float:
+        return self.mismatched_rows / self.rows if self.rows else 0.0
+
+    def line(self) -> str:
+        """One line of evidence, e.g. ``output 'variable'  max_abs=3.1e-02 (atol 1e-05)  3/1000 rows``."""
+        head = f"output {self.name!r}"
+        if self.shape_status == "not compared":
+            return f"{head}  not compared: {self.note}"
+        if self.shape_status == "mismatch":
+            return (
+                f"{head}  shape {list(self.expected_shape or ())} (reference) vs {list(self.actual_shape or ())} (onnx)"
+            )
+        if self.mode == "exact":
+            rows = _index_list(self.mismatched_row_indices, self.mismatched_rows)
+            text = (
+                f"{head}  {self.mismatched_rows}/{self.rows} rows differ (flip rate "
+                f"{100 * self.mismatch_rate:.2f}%, exact)"
+            )
+            return text + (f"  rows {rows}" if self.mismatched_rows else "")
+        assert self.abs is not None and self.rel is not None
+        text = (
+            f"{head}  max_abs={self.abs['max']:.1e} (atol {self.atol:.0e})  max_rel={self.rel['max']:.1e} "
+            f"(rtol {self.rtol:.0e})  {self.mismatched_rows}/{self.rows} rows"
+        )
+        if self.nonfinite_mismatches:
+            text += f"  {self.nonfinite_mismatches} NaN/inf mismatches"
+        if self.argmax_disagreements:
+            text += f"  argmax differs on {self.argmax_disagreements} rows"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {
+            "name": self.name,
+            "passed": self.passed,
+            "mode": self.mode,
+            "atol": self.atol,
+            "rtol": self.rtol,
+            "shape": {
+                "status": self.shape_status,
+                "reference": None if self.expected_shape is None else list(self.expected_shape),
+                "onnx": None if self.actual_shape is None else list(self.actual_shape),
+            },
+            "rows": self.rows,
+            "values": self.values,
+            "mismatched_values": self.mismatched_values,
+            "mismatched_rows": self.mismatched_rows,
+            "mismatch_rate": self.mismatch_rate,
+            "nonfinite_mismatches": self.nonfinite_mismatches,
+            "abs": None if self.abs is None else dict(self.abs),
+            "rel": None if self.rel is None else dict(self.rel),
+            "min_atol": self.min_atol,
+            "min_rtol": self.min_rtol,
+            "argmax_disagreements": self.argmax_disagreements,
+            "mismatched_row_indices": list(self.mismatched_row_indices),
+            "worst_rows": [dict(r) for r in self.worst_rows],
+            "quantiles": self.quantiles,
+            "note": self.note,
+        }
+        return jsonable(data)  # type: ignore[no-any-return]
+
+
+def _index_list(indices: tuple[int, ...], total: int, shown: int = 10) -> str:
+    listed = ", ".join(str(i) for i in indices[:shown])
+    more = f", ... {total - shown} more" if total > shown else ""
+    return f"[{listed}{more}]"
+
+
+def _row_values(array: np.ndarray, i: int) -> list[Any]:
+    import numpy as np
+
+    values = np.asarray(array[i]).reshape(-1)
+    listed = values[:ROW_VALUES_LIMIT].tolist()
+    if values.size > ROW_VALUES_LIMIT:
+        listed.append(f"... {values.size - ROW_VALUES_LIMIT} more")
+    return listed  # type: ignore[no-any-return]
+
+
+class _Accumulator:
+    """Statistics of one output over many batches, in bounded memory."""
+
+    def __init__(self, name: str, atol: float, rtol: float, mode: Mode, infinities_compare_equal: bool) -> None:
+        self.name, self.atol, self.rtol, self.mode = name, atol, rtol, mode
+        self.inf_equal = infinities_compare_equal
+        self.abs = _Stat()
+        self.rel = _Stat()
+        self.numeric = True
+        self.rows = 0
+        self.values = 0
+        self.mismatched_values = 0
+        self.mismatched_rows = 0
+        self.nonfinite = 0
+        self.min_atol = 0.0
+        self.min_rtol = 0.0
+        self.argmax: int | None = None
+        self.shape_status: str = "equal"
+        self.expected_shape: tuple[int, ...] | None = None
+        self.actual_shape: tuple[int, ...] | None = None
+        self.worst: list[tuple[tuple[int, float], dict[str, Any]]] = []
+        self.indices: list[int] = []
+        self.note = ""
+
+    def update(
+        self,
+        expected: Any,
+        actual: Any,
+        *,
+        row_offset: int = 0,
+        inputs: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        import numpy as np
+
+        e = np.asarray(expected)
+        a = np.asarray(actual)
+        if self.shape_status == "mismatch":
+            return
+        exp_shape, act_shape = tuple(e.shape), tuple(a.shape)
+        if self.expected_shape is None:
+            self.expected_shape, self.actual_shape = exp_shape, act_shape
+        else:  # the row axis grows batch by batch
+            self.expected_shape = _grow(self.expected_shape, exp_shape)
+            self.actual_shape = _grow(self.actual_shape, act_shape)
+        if exp_shape != act_shape:
+            same_rows = e.ndim > 0 and a.ndim > 0 and e.shape[0] == a.shape[0]
+            if same_rows and e.size == a.size:
+                self.shape_status = "reshaped"  # e.g. [N] against [N,1]: same values per row
+            else:
+                self.shape_status = "mismatch"
+                self.expected_shape, self.actual_shape = exp_shape, act_shape
+                return
+        n = e.shape[0] if e.ndim else 1
+        e2 = e.reshape(n, -1)
+        a2 = a.reshape(n, -1)
+        self.rows += n
+        self.values += int(e2.size)
+
+        self.numeric = e2.dtype.kind in "biuf" and a2.dtype.kind in "biuf"
+        if self.numeric:
+            mismatch, score = self._numeric(e2, a2)
+        else:
+            mismatch = ~(e2.astype(object) == a2.astype(object))
+            mismatch = np.asarray(mismatch, dtype=bool).reshape(e2.shape)
+            score = mismatch.astype(np.float64)
+        row_bad: np.ndarray = np.asarray(mismatch.any(axis=1))
+        self.mismatched_values += int(mismatch.sum())
+        self.mismatched_rows += int(row_bad.sum())
+        if len(self.indices) < MISMATCH_INDEX_LIMIT:
+            bad_rows = np.flatnonzero(row_bad)[: MISMATCH_INDEX_LIMIT - len(self.indices)]
+            self.indices.extend(int(i) + row_offset for i in bad_rows)
+        if self.numeric and e2.shape[1] > 1 and self.mode == "tolerance":
+            with np.errstate(invalid="ignore"):
+                flips = int((np.argmax(e2, axis=1) != np.argmax(a2, axis=1)).sum())
+            self.argmax = (self.argmax or 0) + flips
+        self._keep_worst(e2, a2, row_bad, score.max(axis=1), row_offset, inputs, n)
+
+    def _numeric(self, e2: np.ndarray, a2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        import numpy as np
+
+        ef = e2.astype(np.float64)
+        af = a2.astype(np.float64)
+        finite = np.isfinite(ef) & np.isfinite(af)
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            absd = np.where(finite, np.abs(af - ef), 0.0)
+            denom = np.abs(ef)
+            rel = np.where(denom > 0, absd / np.where(denom > 0, denom, 1.0), np.where(absd > 0, np.inf, 0.0))
+        rel = np.where(finite, rel, 0.0)
+        both_nan = np.isnan(ef) & np.isnan(af)
+        same_inf = np.isinf(ef) & (ef == af)
+        ok_nonfinite = both_nan | (same_inf if self.inf_equal else False)
+        bad_nonfinite = ~finite & ~ok_nonfinite
+        if self.mode == "exact":
+            # Exact: any difference counts (compared in the original dtype: int64 beyond 2**53 too).
+            differ = np.asarray(e2 != a2) & ~both_nan
+            mismatch = differ & finite | bad_nonfinite
+        else:
+            mismatch = finite & (absd > self.atol) & (rel > self.rtol) | bad_nonfinite
+        self.nonfinite += int(bad_nonfinite.sum())
+        self.abs.add(absd[finite])
+        self.rel.add(rel[finite])
+        if bad_nonfinite.any():
+            self.min_atol = self.min_rtol = math.inf
+        else:
+            over_r = finite & (rel > self.rtol)
+            over_a = finite & (absd > self.atol)
+            if over_r.any():
+                self.min_atol = max(self.min_atol, float(absd[over_r].max()))
+            if over_a.any():
+                self.min_rtol = max(self.min_rtol, float(rel[over_a].max()))
+        score = np.where(bad_nonfinite, np.inf, absd)
+        return mismatch, score
+
+    def _keep_worst(
+        self,
+        e2: np.ndarray,
+        a2: np.ndarray,
+        row_bad: np.ndarray,
+        row_score: np.ndarray,
+        row_offset: int,
+        inputs: Mapping[str, np.ndarray] | None,
+        n: int,
+    ) -> None:
+        import numpy as np
+
+        order = np.lexsort((-row_score, ~row_bad))[:WORST_ROWS]  # mismatching rows first, then by error
+        for i in order:
+            key = (int(row_bad[i]), float(row_score[i]))
+            if len(self.worst) >= WORST_ROWS and key <= self.worst[-1][0]:
+                continue
+            entry: dict[str, Any] = {
+                "row": int(i) + row_offset,
+                "mismatch": bool(row_bad[i]),
+                "error": float(row_score[i]) if self.numeric else None,
+                "reference": _row_values(e2, int(i)),
+                "onnx": _row_values(a2, int(i)),
+            }
+            if inputs is not None:
+                entry["inputs"] = {
+                    k: _row_values(v, int(i)) for k, v in inputs.items() if getattr(v, "shape", (0,))[:1] == (n,)
+                }
+            self.worst.append((key, entry))
+            self.worst.sort(key=lambda item: item[0], reverse=True)
+            del self.worst[WORST_ROWS:]
+
+    def result(self) -> OutputComparison:
+        compared = self.shape_status != "mismatch"
+        passed = compared and self.mismatched_values == 0 and self.rows > 0
+        numeric = self.numeric and compared
+        method = "histogram" if "histogram" in (self.abs.quantiles.method, self.rel.quantiles.method) else "exact"
+        return OutputComparison(
+            name=self.name,
+            passed=passed,
+            mode=self.mode,
+            atol=self.atol,
+            rtol=self.rtol,
+            shape_status=self.shape_status,  # type: ignore[arg-type]
+            expected_shape=self.expected_shape,
+            actual_shape=self.actual_shape,
+            rows=self.rows,
+            values=self.values,
+            mismatched_values=self.mismatched_values,
+            mismatched_rows=self.mismatched_rows,
+            nonfinite_mismatches=self.nonfinite,
+            abs=self.abs.to_dict() if numeric else None,
+            rel=self.rel.to_dict() if numeric else None,
+            min_atol=self.min_atol if numeric else None,
+            min_rtol=self.min_rtol if numeric else None,
+            worst_rows=tuple(entry for _, entry in self.worst),
+            mismatched_row_indices=tuple(self.indices),
+            argmax_disagreements=self.argmax,
+            quantiles=method,
+            note=self.note,
+        )
+
+
+def _grow(total: tuple[int, ...] | None, batch: tuple[int, ...]) -> tuple[int, ...]:
+    if not total or not batch or total[1:] != batch[1:]:
+        return batch
+    return (total[0] + batch[0], *batch[1:])
+
+
+def compare_arrays(
+    expected: Any,
+    actual: Any,
+    *,
+    atol: float,
+    rtol: float,
+    name: str = "output",
+    exact: bool = False,
+    infinities_compare_equal: bool = False,
+    inputs: Mapping[str, np.ndarray] | None = None,
+) -> OutputComparison:
+    """Compare one output: the reference's ``expected`` against the ONNX model's ``actual``.
+
+    Parameters
+    ----------
+    expected, actual : array-like
+        Rows on the first axis. ``[N]`` against ``[N,1]`` is compared value by value ("reshaped");
+        other shape differences fail without comparing values.
+    atol, rtol : float
+        A value mismatches when ``abs > atol`` and ``rel > rtol`` (Polygraphy's elemwise rule).
+    name : str
+        The output's name, for messages.
+    exact : bool
+        Any difference mismatches (labels); the mismatch rate is the flip rate.
+    infinities_compare_equal : bool
+        Treat equal infinities as matching (by default they mismatch, as in Polygraphy).
+    inputs : mapping of str to ndarray, optional
+        The rows' inputs, shown in ``worst_rows``.
+
+    Returns
+    -------
+    OutputComparison
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c = compare_arrays(np.array([1.0, 2.0]), np.array([1.0, 2.1]), atol=1e-3, rtol=1e-3)
+    >>> c.passed, c.mismatched_rows, round(c.abs["max"], 3)
+    (False, 1, 0.1)
+    """
+    acc = _Accumulator(name, float(atol), float(rtol), "exact" if exact else "tolerance", infinities_compare_equal)
+    acc.update(expected, actual, inputs=inputs)
+    return acc.result()
+
+
+# -- the parity check ------------------------------------------------------------------------------
+
+
+class _Progress:
+    """``rows done / total`` on stderr, only when stderr is a terminal (never in CI logs)."""
+
+    def __init__(self, total: int, enabled: bool | Callable[[int, int], None] | None) -> None:
+        self.total = total
+        self.callback = enabled if callable(enabled) else None
+        if enabled is None:
+            enabled = sys.stderr.isatty()
+        self.bar = bool(enabled) and self.callback is None
+
+    def __call__(self, done: int) -> None:
+        if self.callback is not None:
+            self.callback(done, self.total)
+        elif self.bar:
+            pct = 100 * done / self.total if self.total else 100
+            filled = int(pct // 5)
+            sys.stderr.write(f"\rparity [{'#' * filled}{'.' * (20 - filled)}] {done:,}/{self.total:,} rows {pct:5.1f}%")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.bar:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _hash_feeds(hasher: Any, feeds: Mapping[str, np.ndarray]) -> None:
+    import numpy as np
+
+    for key in sorted(feeds):
+        value = np.asarray(feeds[key])
+        hasher.update(f"{key}:{value.dtype.str}:{value.shape[1:]}".encode())
+        if value.dtype.kind == "O":
+            hasher.update("\x1f".join(map(str, value.reshape(-1))).encode("utf-8", "replace"))
+        else:
+            hasher.update(np.ascontiguousarray(value).tobytes())
+
+
+def check_prediction_parity(
+    model: Any,
+    reference: Any,
+    data: Any,
+    *,
+    atol: Tolerance = None,
+    rtol: Tolerance = None,
+    batch_size: int | None = None,
+    progress: bool | Callable[[int, int], None] | None = None,
+    infinities_compare_equal: bool = False,
+) -> CheckResult:
+    """Run the ONNX model and ``reference`` on the same rows, in batches, and compare every output.
+
+    Parameters
+    ----------
+    model : onnx.ModelProto, path, bytes or Conversion
+        The ONNX model.
+    reference : object
+        The native model (any registered framework), an ONNX model, or a callable (see
+        :func:`onnxgate.validators.reference.reference_outputs`).
+    data : array, DataFrame, dict of arrays, or path (.csv, .parquet, .npy)
+        The rows to compare on.
+    atol, rtol : float or mapping, optional
+        Tolerances; defaults by element type (:data:`DEFAULT_TOLERANCES`), exact for labels.
+    batch_size : int, optional
+        Rows per batch (default :data:`DEFAULT_BATCH_SIZE`); memory stays bounded by it.
+    progress : bool or callable, optional
+        A progress bar on stderr (default: only when stderr is a terminal), or ``f(done, total)``.
+    infinities_compare_equal : bool
+        Treat equal infinities as matching.
+
+    Returns
+    -------
+    CheckResult
+        Named ``"prediction_parity"``; ``details["outputs"]`` has the evidence per output.
+
+    Raises
+    ------
+    InvalidDataError
+        The data does not fit the model's inputs, or a tolerance names an unknown output.
+    InvalidModelError
+        The model cannot be read.
+
+    Examples
+    --------
+    >>> r = check_prediction_parity(conv.model, clf, X)  # doctest: +SKIP
+    >>> print(r)  # doctest: +SKIP
+    PASSED prediction_parity  2 outputs match on 150 rows (labels exact; max_abs 2.4e-07)
+    """
+    from onnxgate._data import as_feeds, iter_batches, load_data, num_rows
+    from onnxgate._onnx import load_model
+    from onnxgate.signature import Signature
+    from onnxgate.validators.reference import maps_to_array, prepare_reference
+    from onnxgate.validators.structure import _session
+
+    name = "prediction_parity"
+    proto = load_model(model)
+    signature = Signature.from_model(proto)
+    tolerances = resolve_tolerances(signature.outputs, atol, rtol)
+    if isinstance(data, str) or hasattr(data, "__fspath__"):
+        data = load_data(data)
+    if batch_size is None:
+        batch_size = DEFAULT_BATCH_SIZE
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InvalidDataError(f"batch_size must be a positive integer, found {batch_size!r}")
+    total = num_rows(data)
+    if total == 0:
+        raise InvalidDataError("the parity data has no rows; pass at least one row")
+
+    try:
+        session = _session(proto.SerializeToString())
+    except Exception as err:
+        return CheckResult(name, False, f"onnxruntime cannot load the model, so parity was not run: {err}", {})
+    run_reference = prepare_reference(reference, proto, signature)
+    accs = [
+        _Accumulator(o.name, *tolerances[o.name], infinities_compare_equal=infinities_compare_equal)
+        for o in signature.outputs
+    ]
+    missing: set[str] = set()
+    hasher = hashlib.sha256()
+    bar = _Progress(total, progress)
+    done = 0
+    batches = 0
+    try:
+        for chunk in iter_batches(data, batch_size):
+            feeds = as_feeds(chunk, signature)
+            _hash_feeds(hasher, feeds)
+            try:
+                onnx_out = session.run(None, feeds)
+            except Exception as err:
+                return CheckResult(
+                    name,
+                    False,
+                    f"onnxruntime failed on rows {done}..{done + num_rows(chunk) - 1}: {err}",
+                    {"rows_done": done},
+                )
+            try:
+                ref_out = run_reference(feeds)
+            except OnnxGateError:
+                raise
+            except Exception as err:
+                return CheckResult(
+                    name,
+                    False,
+                    f"the reference model failed on rows {done}..{done + num_rows(chunk) - 1}: "
+                    f"{type(err).__name__}: {err}",
+                    {"rows_done": done},
+                )
+            for acc, ours, theirs in zip(accs, onnx_out, ref_out):
+                if theirs is None:
+                    missing.add(acc.name)
+                    continue
+                if isinstance(ours, list):  # ZipMap: a list of {class: probability}
+                    ours = maps_to_array(ours) if ours and isinstance(ours[0], Mapping) else ours
+                acc.update(theirs, ours, row_offset=done, inputs=feeds)
+            done += num_rows(feeds)
+            batches += 1
+            bar(done)
+    finally:
+        bar.close()
+
+    results: list[OutputComparison] = []
+    for acc in accs:
+        if acc.name in missing and acc.rows == 0:
+            acc.shape_status = "not compared"
+            acc.note = "the reference has no counterpart for this output"
+        results.append(acc.result())
+    compared = [r for r in results if r.shape_status != "not compared"]
+    details: dict[str, Any] = {
+        "rows": done,
+        "batches": batches,
+        "batch_size": batch_size,
+        "data_sha256": hasher.hexdigest(),
+        "infinities_compare_equal": infinities_compare_equal,
+        "names": {
+            "onnx_outputs": signature.output_names,
+            "compared": [r.name for r in compared],
+            "not_compared": sorted(missing),
+            "matched_by": "order",
+        },
+        "outputs": [r.to_dict() for r in results],
+        "policy": {
+            "rule": "mismatch when abs > atol and rel > rtol; rel = abs / |reference|",
+            "default_tolerances": {k: list(v) for k, v in DEFAULT_TOLERANCES.items()},
+            "exact_types": sorted(EXACT_TYPES),
+            "label_name_hints": list(LABEL_NAME_HINTS),
+        },
+    }
+    if not compared:
+        return CheckResult(
+            name,
+            False,
+            f"no output could be compared: the reference has no counterpart for {signature.output_names}",
+            details,
+        )
+    failed = [r for r in compared if not r.passed]
+    if failed:
+        return CheckResult(name, False, "; ".join(r.line() for r in failed), details)
+    exact = [r for r in compared if r.mode == "exact"]
+    numeric_max = max((r.abs["max"] for r in compared if r.abs is not None and r.mode == "tolerance"), default=None)
+    extra = []
+    if exact:
+        extra.append(f"{len(exact)} exact")
+    if numeric_max is not None:
+        extra.append(f"max_abs {numeric_max:.1e}")
+    if missing:
+        extra.append(f"not compared: {sorted(missing)}")
+    return CheckResult(
+        name,
+        True,
+        f"{len(compared)} output(s) match on {done} rows" + (f" ({'; '.join(extra)})" if extra else ""),
+        details,
+    )

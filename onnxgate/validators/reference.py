@@ -1,0 +1,205 @@
+"""The single place that produces a reference model's predictions, in the ONNX model's output order.
+
+A reference can be a native model of any registered framework (its converter's ``predict``), a
+second ONNX model (a ``ModelProto`` or ``.onnx`` path, run with onnxruntime, outputs matched by
+name), or a plain callable taking the feeds dict and returning arrays in ONNX output order (or a
+dict by output name).
+
+SQL-adapted models (``onnxgate.deploy.adapt``) carry the metadata key ``onnxgate.adapt``: their
+inputs and outputs were reshaped for PREDICT, so the native model's outputs are mapped through
+``onnxgate.deploy.adapt.reference_outputs_for_adapted`` (see :data:`ADAPT_METADATA_KEY`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from onnxgate.errors import OnnxGateError, ParityError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import onnx
+
+    from onnxgate.signature import Signature
+
+__all__ = ["ADAPT_METADATA_KEY", "ReferenceFn", "prepare_reference", "reference_outputs"]
+
+#: metadata_props key written by deploy/adapt.py on models reshaped for SQL PREDICT.
+ADAPT_METADATA_KEY = "onnxgate.adapt"
+
+ReferenceFn = Callable[[Mapping[str, "np.ndarray"]], list["np.ndarray | None"]]
+
+
+def reference_outputs(
+    reference: Any, feeds: Mapping[str, np.ndarray], onnx_model: onnx.ModelProto, signature: Signature
+) -> list[np.ndarray | None]:
+    """Run the reference on ONNX-style ``feeds``; return its outputs in ``onnx_model``'s output order.
+
+    Parameters
+    ----------
+    reference : object
+        A native model (any registered framework), an ONNX model, or a callable ``f(feeds)``.
+    feeds : mapping of str to ndarray
+        The ONNX model's inputs, by name (as built by ``onnxgate._data.as_feeds``).
+    onnx_model : onnx.ModelProto
+        The ONNX model being validated; decides the output order.
+    signature : Signature
+        ``onnx_model``'s signature.
+
+    Returns
+    -------
+    list of ndarray or None
+        One entry per ONNX output; ``None`` where the reference has no counterpart.
+
+    Raises
+    ------
+    ParityError
+        The reference returned a different number of outputs than the ONNX model has.
+    UnsupportedModelError
+        No registered converter recognises the reference.
+
+    Examples
+    --------
+    >>> outs = reference_outputs(clf, {"input": X}, conv.model, conv.signature)  # doctest: +SKIP
+    >>> [o.shape for o in outs]  # doctest: +SKIP
+    [(150,), (150, 3)]
+    """
+    return prepare_reference(reference, onnx_model, signature)(feeds)
+
+
+def prepare_reference(reference: Any, onnx_model: onnx.ModelProto, signature: Signature) -> ReferenceFn:
+    """A function ``feeds -> outputs in ONNX order`` for ``reference``, set up once for many batches."""
+    adapted = _adapt_metadata(onnx_model)
+    if adapted is not None:
+        # --- hook for SQL-adapted models (deploy/adapt.py owns the mapping) -----------------------
+        try:
+            from onnxgate.deploy.adapt import reference_outputs_for_adapted
+        except ImportError as err:
+            raise OnnxGateError(
+                f"the model carries {ADAPT_METADATA_KEY!r} metadata (it was adapted for a SQL target), but "
+                "onnxgate.deploy.adapt.reference_outputs_for_adapted is not available to map the "
+                f"reference's outputs onto it ({err}). Validate the model before adapting it, or "
+                "install a complete onnxgate."
+            ) from err
+
+        def run_adapted(feeds: Mapping[str, np.ndarray]) -> list[np.ndarray | None]:
+            outs = reference_outputs_for_adapted(reference, feeds, onnx_model, signature)
+            return _normalise(outs, signature, "the adapted reference")
+
+        return run_adapted
+
+    onnx_reference = _as_onnx(reference)
+    if onnx_reference is not None:
+        return _onnx_reference(onnx_reference, signature)
+    if _is_native(reference):
+        from onnxgate.converters import registry
+
+        converter = registry.for_model(reference)
+
+        def run_native(feeds: Mapping[str, np.ndarray]) -> list[np.ndarray | None]:
+            outs = converter.predict(reference, feeds, signature)
+            return _normalise(outs, signature, f"the {converter.framework} reference")
+
+        return run_native
+    if callable(reference):
+
+        def run_callable(feeds: Mapping[str, np.ndarray]) -> list[np.ndarray | None]:
+            return _normalise(reference(dict(feeds)), signature, "the reference callable")
+
+        return run_callable
+    from onnxgate.converters import registry
+
+    registry.for_model(reference)  # raises UnsupportedModelError naming the type
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _adapt_metadata(model: onnx.ModelProto) -> str | None:
+    for prop in model.metadata_props:
+        if prop.key == ADAPT_METADATA_KEY:
+            return str(prop.value)
+    return None
+
+
+def _is_native(reference: Any) -> bool:
+    from onnxgate.converters import registry
+
+    try:
+        registry.for_model(reference)
+    except OnnxGateError:
+        return False
+    return True
+
+
+def _as_onnx(reference: Any) -> onnx.ModelProto | None:
+    if isinstance(reference, (str, os.PathLike)) and str(reference).lower().endswith(".onnx"):
+        from onnxgate._onnx import load_model
+
+        return load_model(reference)
+    if type(reference).__name__ == "ModelProto":
+        return reference  # type: ignore[no-any-return]
+    return None
+
+
+def _onnx_reference(model: onnx.ModelProto, signature: Signature) -> ReferenceFn:
+    from onnxgate.validators.structure import _session
+
+    session = _session(model.SerializeToString())
+    ref_outputs = [o.name for o in session.get_outputs()]
+    ref_inputs = {i.name for i in session.get_inputs()}
+
+    def run(feeds: Mapping[str, np.ndarray]) -> list[np.ndarray | None]:
+        missing = sorted(ref_inputs - set(feeds))
+        if missing:
+            raise ParityError(
+                f"the reference ONNX model needs inputs {missing} that the model under test does not have; "
+                f"feeds are {sorted(feeds)}"
+            )
+        values = session.run(None, {k: v for k, v in feeds.items() if k in ref_inputs})
+        by_name = dict(zip(ref_outputs, values))
+        if any(name in by_name for name in signature.output_names):
+            return [_as_array(by_name.get(name)) for name in signature.output_names]
+        return _normalise(values, signature, "the reference ONNX model")
+
+    return run
+
+
+def _as_array(value: Any) -> np.ndarray | None:
+    import numpy as np
+
+    if value is None:
+        return None
+    if isinstance(value, list) and value and isinstance(value[0], Mapping):
+        return maps_to_array(value)
+    to_numpy = getattr(value, "numpy", None)  # torch / tf tensors
+    if callable(to_numpy) and not isinstance(value, np.ndarray):
+        value = value.detach().numpy() if hasattr(value, "detach") else to_numpy()
+    return np.asarray(value)
+
+
+def maps_to_array(rows: Sequence[Mapping[Any, Any]]) -> np.ndarray:
+    """A ZipMap-style list of ``{class: probability}`` dicts as an ``[N, k]`` array (keys sorted)."""
+    import numpy as np
+
+    keys = sorted(rows[0])
+    return np.asarray([[row[k] for k in keys] for row in rows])
+
+
+def _normalise(outs: Any, signature: Signature, who: str) -> list[np.ndarray | None]:
+    names = signature.output_names
+    if isinstance(outs, Mapping):
+        unknown = sorted(set(outs) - set(names))
+        if unknown:
+            raise ParityError(
+                f"{who} returned outputs {unknown} that the ONNX model does not have; its outputs are {names}"
+            )
+        return [_as_array(outs.get(name)) for name in names]
+    if not isinstance(outs, (list, tuple)):
+        outs = [outs]
+    if len(outs) != len(names):
+        raise ParityError(
+            f"{who} returned {len(outs)} output(s) but the ONNX model has {len(names)} ({names}); return "
+            "one entry per ONNX output, None where there is no counterpart"
+        )
+    return [_as_array(o) for o in outs]

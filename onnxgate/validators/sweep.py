@@ -1,0 +1,163 @@
+"""Opset sweep: convert a native model at each opset, validate each, and name the highest that passes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from onnxgate.errors import OnnxGateError
+from onnxgate.validators.report import SCHEMA_VERSION, jsonable
+
+if TYPE_CHECKING:
+    from onnxgate.targets import Target
+
+__all__ = ["SweepResult", "SweepRow", "sweep"]
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    """One opset of a sweep."""
+
+    opset: int
+    converted: bool
+    stamped_opset: int | None = None
+    error: str | None = None
+    checks_passed: int = 0
+    checks_total: int = 0
+    failed_checks: tuple[str, ...] = ()
+    parity: str = "not run"  # "passed" | "failed" | "skipped" | "not run"
+    parity_max_abs: float | None = None
+    passed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(self.__dict__)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """Every opset tried, and the highest one whose conversion passed every check."""
+
+    target: str
+    rows: tuple[SweepRow, ...]
+    framework: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def best_opset(self) -> int | None:
+        passing = [r.opset for r in self.rows if r.passed]
+        return max(passing) if passing else None
+
+    @property
+    def passed(self) -> bool:
+        return self.best_opset is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "kind": "sweep",
+            "target": self.target,
+            "framework": self.framework,
+            "best_opset": self.best_opset,
+            "opsets": [r.to_dict() for r in self.rows],
+            **jsonable(dict(self.extra)),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False)
+
+    def __str__(self) -> str:
+        lines = [f"onnxgate sweep  target={self.target}  framework={self.framework}", ""]
+        lines.append(f"{'OPSET':>5}  {'CONVERTS':<9} {'CHECKS':<8} {'PARITY':<8} {'MAX_ABS':>9}  NOTES")
+        for r in self.rows:
+            converts = f"yes ({r.stamped_opset})" if r.converted else "no"
+            checks = f"{r.checks_passed}/{r.checks_total}" if r.converted else "-"
+            max_abs = f"{r.parity_max_abs:.1e}" if r.parity_max_abs is not None else "-"
+            notes = r.error or (("failed: " + ", ".join(r.failed_checks)) if r.failed_checks else "")
+            mark = "PASS" if r.passed else "FAIL"
+            lines.append(f"{r.opset:>5}  {converts:<9} {checks:<8} {r.parity:<8} {max_abs:>9}  {mark} {notes}".rstrip())
+        lines.append("")
+        if self.best_opset is not None:
+            lines.append(f"highest opset that passes everything: {self.best_opset}")
+        else:
+            lines.append("no opset passes everything")
+        return "\n".join(lines)
+
+
+def sweep(
+    model: Any,
+    sample: Any,
+    opsets: Iterable[int],
+    *,
+    target: str | Target | None = None,
+    data: Any = None,
+    atol: float | Mapping[str, float] | None = None,
+    rtol: float | Mapping[str, float] | None = None,
+) -> SweepResult:
+    """Convert ``model`` at each opset, validate each against ``target`` with parity, report the matrix.
+
+    Parameters
+    ----------
+    model : object
+        A native model of a registered framework.
+    sample : array-like or DataFrame
+        The conversion sample; also the parity data unless ``data`` is given.
+    opsets : iterable of int
+    target : str or Target, optional
+        Default ``"onnxruntime"``.
+    data : optional
+        Rows for parity (default: ``sample``).
+    atol, rtol : optional
+        Parity tolerances, as in :func:`onnxgate.validate`.
+
+    Returns
+    -------
+    SweepResult
+        ``best_opset`` is the highest opset that converts and passes every check.
+
+    Examples
+    --------
+    >>> result = sweep(clf, X, range(9, 19), target="sql-edge-2.0")  # doctest: +SKIP
+    >>> result.best_opset  # doctest: +SKIP
+    17
+    """
+    from onnxgate.converters import convert, registry
+    from onnxgate.targets import resolve
+    from onnxgate.validators.core import validate
+
+    tgt = resolve(target, default="onnxruntime")
+    assert tgt is not None
+    framework = registry.for_model(model).framework
+    rows: list[SweepRow] = []
+    for opset in sorted(set(opsets)):
+        try:
+            conv = convert(model, sample, opset=opset, target=tgt)
+        except OnnxGateError as err:
+            rows.append(SweepRow(opset=opset, converted=False, error=f"{type(err).__name__}: {err}"[:300]))
+            continue
+        report = validate(conv, tgt, reference=model, data=sample if data is None else data, atol=atol, rtol=rtol)
+        target_checks = [c for c in report.checks if c.name != "prediction_parity"]
+        parity = next((c for c in report.checks if c.name == "prediction_parity"), None)
+        max_abs: float | None = None
+        if parity is not None and not parity.skipped:
+            values = [
+                o["abs"]["max"]
+                for o in parity.details.get("outputs", [])
+                if o.get("abs") and isinstance(o["abs"].get("max"), (int, float))
+            ]
+            max_abs = max(values) if values else None
+        rows.append(
+            SweepRow(
+                opset=opset,
+                converted=True,
+                stamped_opset=conv.opset,
+                checks_passed=sum(1 for c in target_checks if c.passed and not c.skipped),
+                checks_total=sum(1 for c in target_checks if not c.skipped),
+                failed_checks=tuple(c.name for c in report.failures),
+                parity="not run" if parity is None else parity.status,
+                parity_max_abs=max_abs,
+                passed=report.passed and parity is not None and parity.status == "passed",
+            )
+        )
+    return SweepResult(target=tgt.name, rows=tuple(rows), framework=framework)

@@ -1,0 +1,229 @@
+"""Keras 3 conversion: zoo entries at every opset, multi-input samples, .keras files, honest opsets."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import onnxgate as og
+from onnxgate._data import as_feeds
+from onnxgate._onnx import ir_version_for_opset, model_opsets
+from onnxgate.converters import registry
+from onnxgate.errors import UntrustedFileError
+
+keras = pytest.importorskip("keras")
+pytest.importorskip("tf2onnx")
+
+KERAS_ENTRIES = og.zoo.names("keras")
+OPSETS = (9, 11, 13, 15, 17, 18)
+
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, tuple[Any, Any, Any]]:
+    if keras.config.backend() != "tensorflow":
+        pytest.skip(f"these tests run on the TensorFlow backend, found {keras.config.backend()!r}")
+    return {name: og.zoo.get(name).build() for name in KERAS_ENTRIES}
+
+
+def _run(conv: og.Conversion, X: Any) -> list[np.ndarray]:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return sess.run(None, as_feeds(X, conv.signature))
+
+
+def _assert_close(got: Any, want: Any, atol: float, rtol: float) -> None:
+    np.testing.assert_allclose(np.asarray(got, np.float64), np.asarray(want, np.float64), atol=atol, rtol=rtol)
+
+
+def test_zoo_covers_the_keras_converter() -> None:
+    assert set(KERAS_ENTRIES) >= {"keras-diabetes-dense", "keras-wine-two-input", "keras-digits-conv"}
+
+
+@pytest.mark.parametrize("opset", OPSETS)
+@pytest.mark.parametrize("name", KERAS_ENTRIES)
+def test_zoo_entry_converts_and_matches(built: dict[str, Any], name: str, opset: int) -> None:
+    entry = og.zoo.get(name)
+    assert opset in entry.opsets
+    model, X, _y = built[name]
+    conv = og.convert(model, X[:5], opset=opset)
+    assert conv.framework == "keras"  # not "tensorflow": a Keras model is also a tf.Module
+    assert conv.requested_opset == opset
+    assert conv.opset == opset == model_opsets(conv.model)[""]
+    assert conv.ir_version == ir_version_for_opset(opset)
+    for spec in [*conv.signature.inputs, *conv.signature.outputs]:
+        assert spec.shape is not None and spec.shape[0] == "N", spec
+    rows = X[:37]
+    got = _run(conv, rows)
+    want = registry.get("keras").predict(model, as_feeds(rows, conv.signature), conv.signature)
+    assert len(got) == len(want) == 1
+    assert got[0].shape[0] == 37
+    _assert_close(got[0], want[0], entry.atol, entry.rtol)
+    _assert_close(got[0], model.predict(_native(model, rows), verbose=0), entry.atol, entry.rtol)
+
+
+def _native(model: Any, X: Any) -> Any:
+    return [X[:, :6], X[:, 6:]] if len(model.inputs) == 2 else X
+
+
+def test_names_come_from_the_keras_inputs(built: dict[str, Any]) -> None:
+    model, _X, _y = built["keras-wine-two-input"]
+    conv = og.convert(model, opset=15)  # the model's inputs fix the shapes: no sample needed
+    assert [(s.name, s.shape) for s in conv.signature.inputs] == [
+        ("acidity_body", ("N", 6)),
+        ("colour_phenols", ("N", 7)),
+    ]
+    assert conv.signature.output_names == ["output"]
+
+
+def test_multi_input_samples_as_dict_tuple_or_split_array(built: dict[str, Any]) -> None:
+    model, X, _y = built["keras-wine-two-input"]
+    want = model.predict([X[:11, :6], X[:11, 6:]], verbose=0)
+    for sample in (X[:4], {"acidity_body": X[:4, :6], "colour_phenols": X[:4, 6:]}, (X[:4, :6], X[:4, 6:])):
+        conv = og.convert(model, sample, opset=13)
+        (got,) = _run(conv, X[:11])
+        _assert_close(got, want, 1e-5, 1e-4)
+
+
+def test_sample_with_wrong_width_is_refused(built: dict[str, Any]) -> None:
+    model, X, _y = built["keras-diabetes-dense"]
+    with pytest.raises(og.InvalidDataError, match=r"input 'features' expects 10 values per row.*has 8"):
+        og.convert(model, X[:5, :8])
+    two, W, _ = built["keras-wine-two-input"]
+    with pytest.raises(og.InvalidDataError, match=r"2 inputs .*widths \[6, 7\]"):
+        og.convert(two, W[:5, :12])
+
+
+@pytest.mark.parametrize("opset", [19, 21])
+def test_opsets_above_18_raise_naming_18(built: dict[str, Any], opset: int) -> None:
+    model, X, _y = built["keras-diabetes-dense"]
+    with pytest.raises(og.OpsetError, match=r"at most opset 18") as info:
+        og.convert(model, X[:5], opset=opset)
+    assert info.value.max_opset == 18
+
+
+def test_unbuilt_sequential_takes_its_input_shape_from_the_sample() -> None:
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.layers.Dense(3, activation="tanh"), keras.layers.Dense(2)])
+    X = np.random.default_rng(0).normal(size=(6, 5)).astype(np.float32)
+    with pytest.raises(og.InvalidDataError, match="no defined inputs"):
+        og.convert(model, opset=13)
+    conv = og.convert(model, X, opset=13)
+    assert conv.signature.inputs[0].shape == ("N", 5)
+    (got,) = _run(conv, X)
+    _assert_close(got, model.predict(X, verbose=0), 1e-5, 1e-4)
+
+
+def test_keras_file_round_trip(built: dict[str, Any], tmp_path: Path) -> None:
+    model, X, _y = built["keras-wine-two-input"]
+    converter = registry.get("keras")
+    path = converter.save_native(model, tmp_path)
+    assert path.name == "model.keras"
+    assert registry.for_file(path) is converter
+    loaded = converter.load(path)
+    conv = og.convert(loaded, X[:5], opset=17)
+    (got,) = _run(conv, X[:9])
+    _assert_close(got, model.predict([X[:9, :6], X[:9, 6:]], verbose=0), 1e-5, 1e-4)
+
+
+def test_keras_file_through_the_cli(built: dict[str, Any], tmp_path: Path) -> None:
+    from onnxgate.cli import main
+
+    model, X, _y = built["keras-wine-two-input"]
+    path = registry.get("keras").save_native(model, tmp_path)
+    np.save(tmp_path / "sample.npy", X[:20])
+    out = tmp_path / "wine.onnx"
+    assert main(["convert", str(path), "--sample", str(tmp_path / "sample.npy"), "--opset", "11", "-o", str(out)]) == 0
+    import onnx
+
+    assert model_opsets(onnx.load(str(out)))[""] == 11
+
+
+def test_lambda_layer_file_needs_trust(tmp_path: Path) -> None:
+    model = keras.Sequential([keras.Input((3,), name="x"), keras.layers.Lambda(lambda t: t * 2.0)])
+    path = tmp_path / "lam.keras"
+    model.save(path)
+    converter = registry.get("keras")
+    with pytest.raises(UntrustedFileError, match=r"holds Python code.*--trust-pickle"):
+        converter.load(path)
+    trusted = converter.load(path, trust_pickle=True)
+    X = np.arange(6, dtype=np.float32).reshape(2, 3)
+    (got,) = _run(og.convert(trusted, opset=13), X)
+    _assert_close(got, X * 2.0, 0, 0)
+
+
+def test_unreadable_keras_file(tmp_path: Path) -> None:
+    path = tmp_path / "broken.keras"
+    path.write_bytes(b"not a zip archive")
+    with pytest.raises(og.UnsupportedModelError, match="cannot load"):
+        registry.get("keras").load(path)
+
+
+@pytest.mark.slow
+def test_build_is_deterministic(built: dict[str, Any]) -> None:
+    model, X, _y = built["keras-wine-two-input"]
+    again, X2, _y2 = og.zoo.get("keras-wine-two-input").build()
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(
+        model.predict([X[:20, :6], X[:20, 6:]], verbose=0), again.predict([X2[:20, :6], X2[:20, 6:]], verbose=0)
+    )
+
+
+def _has_torch_helper() -> bool:
+    import importlib
+
+    return hasattr(importlib.import_module("onnxgate.converters.pytorch"), "export_torch_module")
+
+
+_TORCH_BACKEND_SCRIPT = textwrap.dedent(
+    """
+    import json
+    import numpy as np
+    import keras
+    import onnxruntime as ort
+    import onnxgate as og
+    from onnxgate._data import as_feeds
+
+    assert keras.config.backend() == "torch"
+    keras.utils.set_random_seed(0)
+    a = keras.Input((3,), name="left")
+    b = keras.Input((2,), name="right")
+    h = keras.layers.Concatenate()([keras.layers.Dense(4, activation="relu")(a), keras.layers.Dense(4)(b)])
+    model = keras.Model([a, b], keras.layers.Dense(2, activation="softmax")(h))
+    X = np.random.default_rng(0).normal(size=(9, 5)).astype(np.float32)
+    result = {}
+    for opset in (13, 18, 21):
+        conv = og.convert(model, X[:4], opset=opset)
+        sess = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+        (got,) = sess.run(None, as_feeds(X, conv.signature))
+        want = keras.ops.convert_to_numpy(model([X[:, :3], X[:, 3:]], training=False))
+        result[opset] = [conv.opset, conv.signature.input_names, float(np.abs(got - want).max())]
+    print(json.dumps(result))
+    """
+)
+
+
+@pytest.mark.slow
+def test_torch_backend_converts_through_the_torch_exporter(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    if not _has_torch_helper():
+        pytest.skip("onnxgate.converters.pytorch.export_torch_module is not available in this tree")
+    import json
+
+    script = tmp_path / "torch_backend.py"
+    script.write_text(_TORCH_BACKEND_SCRIPT)
+    env = dict(os.environ, KERAS_BACKEND="torch", TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    for opset, (stamped, names, err) in result.items():
+        assert stamped <= int(opset)
+        assert names == ["left", "right"]
+        assert err < 1e-5

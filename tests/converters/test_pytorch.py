@@ -1,0 +1,433 @@
+"""The PyTorch converter: every zoo entry at every opset it claims, honest opsets, and bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+ort = pytest.importorskip("onnxruntime")
+
+import onnxgate as og  # noqa: E402
+from onnxgate import zoo  # noqa: E402
+from onnxgate._onnx import ir_version_for_opset  # noqa: E402
+from onnxgate.converters import registry  # noqa: E402
+from onnxgate.converters.pytorch import (  # noqa: E402
+    DYNAMO_MAX_OPSET,
+    DYNAMO_MIN_OPSET,
+    TORCHSCRIPT_MAX_OPSET,
+    export_torch_module,
+)
+from onnxgate.errors import InvalidDataError, OpsetError, UnsupportedModelError, UntrustedFileError  # noqa: E402
+
+SAMPLE_ROWS = 5
+#: A batch size other than the sample's, to prove the batch axis is really dynamic.
+OTHER_BATCH = 37
+ENTRIES = zoo.entries("pytorch")
+CONVERTER = registry.get("pytorch")
+
+
+def _session(proto: Any) -> Any:
+    return ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, tuple[Any, Any, Any]]:
+    return {entry.name: entry.build() for entry in ENTRIES}
+
+
+@pytest.fixture(scope="module")
+def mlp() -> Any:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)).eval()
+
+
+@pytest.fixture(scope="module")
+def x4() -> np.ndarray:
+    return np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
+
+
+def _cases() -> list[Any]:
+    cases = []
+    for entry in ENTRIES:
+        for opset in entry.opsets:
+            marks = [pytest.mark.slow] if opset >= DYNAMO_MIN_OPSET else []
+            cases.append(pytest.param(entry, opset, id=f"{entry.name}-opset{opset}", marks=marks))
+    return cases
+
+
+def test_every_entry_claims_the_opsets_the_issue_asks_for() -> None:
+    assert {e.name for e in ENTRIES} >= {"pytorch-diabetes-mlp", "pytorch-digits-cnn", "pytorch-digits-gru"}
+    for entry in ENTRIES:
+        assert set(entry.opsets) == {9, 11, 13, 15, 17, 18, 21}, entry.name
+
+
+@pytest.mark.parametrize(("entry", "opset"), _cases())
+def test_zoo_entry_converts_runs_at_another_batch_and_matches(
+    entry: Any, opset: int, built: dict[str, tuple[Any, Any, Any]]
+) -> None:
+    model, X, _y = built[entry.name]
+    conv = og.convert(model, X[:SAMPLE_ROWS], opset=opset)
+
+    assert conv.framework == "pytorch"
+    assert conv.requested_opset == opset
+    assert conv.opset == opset  # both exporters stamp exactly what they were asked for
+    assert conv.ir_version == ir_version_for_opset(opset)
+    assert conv.signature.input_names == ["input"]
+    assert conv.signature.output_names == ["output"]
+    for spec in [*conv.signature.inputs, *conv.signature.outputs]:
+        assert spec.shape is not None and spec.shape[0] == "N", spec
+    assert not conv.model.graph.initializer or all(not t.external_data for t in conv.model.graph.initializer), (
+        "the file must be self-contained"
+    )
+
+    batch = X[:OTHER_BATCH]
+    (got,) = _session(conv.model).run(None, {"input": batch})
+    (expected,) = CONVERTER.predict(model, {"input": batch}, conv.signature)
+    assert got.shape == expected.shape == (OTHER_BATCH, *expected.shape[1:])
+    np.testing.assert_allclose(got, expected, atol=entry.atol, rtol=entry.rtol)
+
+
+def test_conversion_puts_the_module_back_in_training_mode(mlp: Any, x4: np.ndarray) -> None:
+    mlp.train()
+    try:
+        og.convert(mlp, x4, opset=13)
+        assert mlp.training and all(m.training for m in mlp.modules())
+    finally:
+        mlp.eval()
+    og.convert(mlp, x4, opset=13)
+    assert not any(m.training for m in mlp.modules())
+
+
+def test_predict_returns_numpy_in_eval_mode_without_grad(x4: np.ndarray) -> None:
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Dropout(0.9), torch.nn.Linear(8, 2)).train()
+    conv = og.convert(net, x4, opset=15)
+    first = CONVERTER.predict(net, {"input": x4}, conv.signature)[0]
+    second = CONVERTER.predict(net, {"input": x4}, conv.signature)[0]
+    assert isinstance(first, np.ndarray)
+    np.testing.assert_array_equal(first, second)  # dropout off: eval mode
+    assert net.training  # and put back
+    (got,) = _session(conv.model).run(None, {"input": x4})
+    np.testing.assert_allclose(got, first, atol=1e-6)
+
+
+# ---------------------------------------------------------------- opsets the exporters cannot meet
+
+
+def test_torchscript_above_its_max_raises_opset_error_naming_23(mlp: Any, x4: np.ndarray) -> None:
+    with pytest.raises(OpsetError, match=r"TorchScript exporter writes opsets 7-23.*highest it can reach: 23") as info:
+        og.convert(mlp, x4, opset=24, options={"dynamo": False})
+    assert info.value.max_opset == TORCHSCRIPT_MAX_OPSET
+
+
+def test_dynamo_forced_below_18_raises_instead_of_keeping_18(mlp: Any, x4: np.ndarray) -> None:
+    with pytest.raises(OpsetError, match=r"dynamo exporter writes opsets 18-28.*dynamo': False") as info:
+        og.convert(mlp, x4, opset=13, options={"dynamo": True})
+    assert info.value.max_opset == DYNAMO_MAX_OPSET
+
+
+def test_script_module_above_23_is_refused_before_exporting(mlp: Any, x4: np.ndarray) -> None:
+    scripted = torch.jit.trace(mlp, torch.from_numpy(x4))
+    with pytest.raises(OpsetError, match=r"at most opset 23") as info:
+        og.convert(scripted, x4, opset=24)
+    assert info.value.max_opset == 23
+
+
+def test_exported_program_below_18_is_refused(mlp: Any, x4: np.ndarray) -> None:
+    program = torch.export.export(mlp, (torch.from_numpy(x4),))
+    with pytest.raises(OpsetError, match=r"below 18"):
+        og.convert(program, x4, opset=13)
+
+
+@pytest.mark.parametrize("opset", [7, 8])
+def test_recurrent_layer_below_opset_9_is_refused_not_written_with_constantfill(opset: int) -> None:
+    torch.manual_seed(0)
+    gru = torch.nn.GRU(3, 4, batch_first=True)
+    with pytest.raises(OpsetError, match=r"\['ConstantFill'\] that are not in the ONNX standard.*9 or more"):
+        og.convert(gru, np.zeros((2, 5, 3), dtype=np.float32), opset=opset)
+
+
+def test_recurrent_layer_at_opset_9_runs_at_another_batch() -> None:
+    torch.manual_seed(0)
+    gru = torch.nn.GRU(3, 4, batch_first=True)
+    conv = og.convert(gru, np.zeros((2, 5, 3), dtype=np.float32), opset=9)
+    assert conv.signature.output_names == ["output_0", "output_1"]  # sequence, hidden state
+    x = np.random.default_rng(0).normal(size=(7, 5, 3)).astype(np.float32)
+    got = _session(conv.model).run(None, {"input": x})
+    expected = CONVERTER.predict(gru, {"input": x}, conv.signature)
+    # the hidden state is [layers, N, hidden]: its batch axis is axis 1, and it is marked there
+    assert conv.signature.outputs[1].shape == (1, "N", 4)
+    assert [g.shape for g in got] == [(7, 5, 4), (1, 7, 4)]
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, atol=1e-5)
+
+
+@pytest.mark.parametrize("opset", [0, 99])
+def test_absurd_opsets_are_refused(mlp: Any, x4: np.ndarray, opset: int) -> None:
+    with pytest.raises(OpsetError, match=r"opset must be between 1 and"):
+        og.convert(mlp, x4, opset=opset)
+
+
+def test_default_opset_is_17_through_torchscript(mlp: Any, x4: np.ndarray) -> None:
+    conv = og.convert(mlp, x4)
+    assert conv.opset == conv.requested_opset == 17
+    assert conv.ir_version == ir_version_for_opset(17)
+
+
+# ---------------------------------------------------------------- models and data that cannot go
+
+
+class _Lgamma(torch.nn.Module):
+    def forward(self, x: Any) -> Any:
+        return torch.lgamma(x)
+
+
+class _FixedBatch(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 2)
+
+    def forward(self, x: Any) -> Any:
+        return self.fc(x.view(6, 4))
+
+
+def test_operator_without_onnx_counterpart_is_unsupported(x4: np.ndarray, capfd: Any) -> None:
+    capfd.readouterr()
+    with pytest.raises(UnsupportedModelError, match=r"TorchScript exporter could not convert _Lgamma.*lgamma"):
+        og.convert(_Lgamma(), x4, opset=13)
+    # torch dumps the whole TorchScript graph on stderr on failure; the CLI promises one line
+    assert "Torch IR graph" not in capfd.readouterr().err
+
+
+@pytest.mark.slow
+def test_operator_without_onnx_counterpart_is_unsupported_by_dynamo_too(x4: np.ndarray) -> None:
+    with pytest.raises(UnsupportedModelError, match=r"dynamo exporter could not convert _Lgamma.*lgamma"):
+        og.convert(_Lgamma(), x4, opset=18)
+
+
+def test_a_forward_that_hard_codes_the_batch_is_refused(x4: np.ndarray) -> None:
+    with pytest.raises(UnsupportedModelError, match=r"fixes the batch size.*6 row\(s\) but not on 7"):
+        og.convert(_FixedBatch(), x4, opset=13)
+
+
+def test_sample_with_the_wrong_width_is_a_data_error_not_a_torch_traceback(mlp: Any) -> None:
+    wrong = np.zeros((3, 7), dtype=np.float32)
+    with pytest.raises(InvalidDataError, match=r"could not run on the sample \(input shapes \[\[3, 7\]\]\)"):
+        og.convert(mlp, wrong, opset=13)
+
+
+def test_missing_sample_is_a_data_error(mlp: Any) -> None:
+    with pytest.raises(InvalidDataError, match=r"needs a sample"):
+        og.convert(mlp, None, opset=13)
+
+
+def test_text_sample_is_a_data_error(mlp: Any) -> None:
+    with pytest.raises(InvalidDataError, match=r"must be numeric"):
+        og.convert(mlp, np.array([["a", "b", "c", "d"]]), opset=13)
+
+
+def test_unknown_option_lists_the_known_ones(mlp: Any, x4: np.ndarray) -> None:
+    with pytest.raises(UnsupportedModelError, match=r"unknown PyTorch conversion option.*'dynamo'"):
+        og.convert(mlp, x4, opset=13, options={"dynamic": True})
+
+
+def test_a_torch_object_that_is_not_a_model_is_unsupported() -> None:
+    with pytest.raises(UnsupportedModelError, match=r"expected a torch.nn.Module.*found torch.Tensor"):
+        og.convert(torch.zeros(2, 2), np.zeros((2, 2), dtype=np.float32), opset=13)
+
+
+def test_wrong_number_of_output_names_is_a_data_error(mlp: Any, x4: np.ndarray) -> None:
+    with pytest.raises(InvalidDataError, match=r"expected 1 distinct output names"):
+        og.convert(mlp, x4, opset=13, options={"output_names": ["a", "b"]})
+
+
+# ---------------------------------------------------------------- inputs, outputs and names
+
+
+class _TwoInTwoOut(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = torch.nn.Linear(3, 2)
+        self.b = torch.nn.Linear(5, 2)
+
+    def forward(self, left: Any, right: Any) -> Any:
+        joined = self.a(left) + self.b(right)
+        return joined, joined.sum(dim=1, keepdim=True)
+
+
+def test_dict_sample_names_inputs_in_forward_order_and_outputs_are_numbered() -> None:
+    torch.manual_seed(0)
+    net = _TwoInTwoOut().eval()
+    rng = np.random.default_rng(1)
+    sample = {"right": rng.normal(size=(4, 5)).astype(np.float32), "left": rng.normal(size=(4, 3)).astype(np.float32)}
+    conv = og.convert(net, sample, opset=15)
+    assert conv.signature.input_names == ["left", "right"]
+    assert conv.signature.output_names == ["output_0", "output_1"]
+    feeds = {"left": rng.normal(size=(9, 3)).astype(np.float32), "right": rng.normal(size=(9, 5)).astype(np.float32)}
+    got = _session(conv.model).run(None, feeds)
+    expected = CONVERTER.predict(net, feeds, conv.signature)
+    assert [g.shape for g in got] == [(9, 2), (9, 1)]
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, atol=1e-6)
+
+
+def test_tuple_of_tensors_and_user_names(x4: np.ndarray) -> None:
+    torch.manual_seed(0)
+    net = _TwoInTwoOut().eval()
+    sample = (torch.randn(2, 3), torch.randn(2, 5))
+    conv = og.convert(net, sample, opset=11, options={"input_names": ["l", "r"], "output_names": ["score", "total"]})
+    assert conv.signature.input_names == ["l", "r"]
+    assert conv.signature.output_names == ["score", "total"]
+
+
+def test_dict_sample_with_keys_forward_does_not_take_is_a_data_error() -> None:
+    with pytest.raises(InvalidDataError, match=r"do not match _TwoInTwoOut.forward's parameters"):
+        og.convert(_TwoInTwoOut(), {"x": np.zeros((2, 3), np.float32)}, opset=13)
+
+
+def test_float64_sample_is_cast_to_the_models_dtype_with_a_warning(mlp: Any, x4: np.ndarray) -> None:
+    conv = og.convert(mlp, x4.astype(np.float64), opset=13)
+    assert conv.signature.inputs[0].elem_type == "float32"
+    assert any("cast from torch.float64 to torch.float32" in w for w in conv.warnings)
+
+
+def test_single_row_sample_still_gives_a_dynamic_batch(mlp: Any, x4: np.ndarray) -> None:
+    conv = og.convert(mlp, x4[:1], opset=13)
+    (got,) = _session(conv.model).run(None, {"input": x4})
+    assert got.shape == (6, 2)
+
+
+def test_export_torch_module_is_the_helper_keras_uses(mlp: Any, x4: np.ndarray) -> None:
+    proto = export_torch_module(mlp, torch.from_numpy(x4), opset=12, input_names=["features"])
+    assert [i.name for i in proto.graph.input] == ["features"]
+    assert {o.domain: o.version for o in proto.opset_import}[""] == 12
+
+
+def test_script_module_converts_through_torchscript_up_to_23(mlp: Any, x4: np.ndarray) -> None:
+    scripted = torch.jit.script(mlp)
+    conv = og.convert(scripted, x4, opset=21)
+    assert conv.opset == 21
+    (got,) = _session(conv.model).run(None, {"input": np.tile(x4, (3, 1))})
+    np.testing.assert_allclose(got[:6], mlp(torch.from_numpy(x4)).detach().numpy(), atol=1e-6)
+    with pytest.raises(UnsupportedModelError, match=r"TorchScript module can only go through"):
+        og.convert(scripted, x4, opset=21, options={"dynamo": True})
+
+
+@pytest.mark.slow
+def test_exported_program_with_a_dynamic_batch_converts_and_its_axis_is_called_n(mlp: Any, x4: np.ndarray) -> None:
+    program = torch.export.export(mlp, (torch.from_numpy(x4),), dynamic_shapes=({0: torch.export.Dim("rows")},))
+    conv = og.convert(program, x4, opset=18)
+    assert conv.signature.inputs[0].shape == ("N", 4)
+    assert conv.signature.outputs[0].shape == ("N", 2)
+    (got,) = _session(conv.model).run(None, {"input": np.tile(x4, (2, 1))})
+    expected = CONVERTER.predict(program, {"input": np.tile(x4, (2, 1))}, conv.signature)[0]
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_exported_program_with_a_fixed_batch_is_refused(mlp: Any, x4: np.ndarray) -> None:
+    program = torch.export.export(mlp, (torch.from_numpy(x4),))
+    with pytest.raises(UnsupportedModelError, match=r"fixed batch size on input\(s\) 'input' \(batch 6\)"):
+        og.convert(program, x4, opset=18)
+
+
+# ---------------------------------------------------------------- native files: load and save
+
+
+def test_save_native_writes_a_pt2_with_a_dynamic_batch_that_loads_back(mlp: Any, x4: np.ndarray, tmp_path: Any) -> None:
+    og.convert(mlp, x4, opset=13)  # remembers the example input save_native needs
+    path = CONVERTER.save_native(mlp, tmp_path)
+    assert path.name == "model.pt2"
+    loaded = CONVERTER.load(path)
+    assert isinstance(loaded, torch.export.ExportedProgram)
+    conv = og.convert(mlp, x4, opset=13)
+    rows = np.tile(x4, (3, 1))  # 18 rows: the saved program is not tied to the sample's 6
+    (got,) = CONVERTER.predict(loaded, {"input": rows}, conv.signature)
+    np.testing.assert_allclose(got, mlp(torch.from_numpy(rows)).detach().numpy(), atol=1e-6)
+
+
+def test_save_native_without_an_example_input_says_what_to_do(tmp_path: Any) -> None:
+    with pytest.raises(UnsupportedModelError, match=r"needs example inputs: convert it first"):
+        CONVERTER.save_native(torch.nn.Linear(2, 2), tmp_path)
+
+
+def test_torchscript_file_loads_without_trust_and_converts(mlp: Any, x4: np.ndarray, tmp_path: Any) -> None:
+    path = tmp_path / "net.pt"
+    torch.jit.save(torch.jit.trace(mlp, torch.from_numpy(x4)), str(path))
+    loaded = CONVERTER.load(path)
+    assert isinstance(loaded, torch.jit.ScriptModule)
+    conv = og.convert(loaded, x4, opset=13)
+    (got,) = _session(conv.model).run(None, {"input": x4[:2]})
+    np.testing.assert_allclose(got, mlp(torch.from_numpy(x4[:2])).detach().numpy(), atol=1e-6)
+
+
+def test_pickled_module_needs_trust_pickle(mlp: Any, tmp_path: Any) -> None:
+    path = tmp_path / "whole.pt"
+    torch.save(mlp, path)
+    with pytest.raises(UntrustedFileError, match=r"pickled Python object.*runs any code.*--trust-pickle"):
+        CONVERTER.load(path)
+    loaded = CONVERTER.load(path, trust_pickle=True)
+    assert isinstance(loaded, torch.nn.Sequential)
+
+
+def test_state_dict_is_not_a_model(mlp: Any, tmp_path: Any) -> None:
+    path = tmp_path / "weights.pth"
+    torch.save(mlp.state_dict(), path)
+    with pytest.raises(UnsupportedModelError, match=r"holds a state_dict, not a model.*load_state_dict"):
+        CONVERTER.load(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "error", "match"),
+    [
+        ("junk.pt2", b"not a zip", UnsupportedModelError, r"not a torch.export archive"),
+        ("junk.pt", b"\x80\x04not really", UntrustedFileError, r"neither TorchScript nor a torch zip"),
+    ],
+    ids=["pt2-not-zip", "pt-garbage"],
+)
+def test_unreadable_files_give_specific_errors(
+    tmp_path: Any, name: str, content: bytes, error: type[Exception], match: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(error, match=match):
+        CONVERTER.load(path)
+
+
+def test_missing_file_is_named(tmp_path: Any) -> None:
+    with pytest.raises(UnsupportedModelError, match=r"model file not found"):
+        CONVERTER.load(tmp_path / "nope.pt2")
+
+
+def test_file_suffixes_are_claimed_by_the_pytorch_converter(tmp_path: Any) -> None:
+    for suffix in (".pt2", ".pt", ".pth"):
+        assert registry.for_file(tmp_path / f"m{suffix}").framework == "pytorch"
+
+
+def test_cli_converts_a_torchscript_file(mlp: Any, x4: np.ndarray, tmp_path: Any, capsys: Any) -> None:
+    from onnxgate.cli import main
+
+    model_path = tmp_path / "net.pt"
+    torch.jit.save(torch.jit.trace(mlp, torch.from_numpy(x4)), str(model_path))
+    np.save(tmp_path / "x.npy", x4.astype(np.float64))
+    out = tmp_path / "net.onnx"
+    code = main(["convert", str(model_path), "--sample", str(tmp_path / "x.npy"), "--opset", "11", "-o", str(out)])
+    assert code == 0, capsys.readouterr().err
+    conv_model = og._onnx.load_model(str(out))
+    assert {o.domain: o.version for o in conv_model.opset_import}[""] == 11
+
+
+def test_cli_refuses_a_pickled_module_with_one_line(mlp: Any, x4: np.ndarray, tmp_path: Any, capsys: Any) -> None:
+    from onnxgate.cli import main
+
+    torch.save(mlp, tmp_path / "whole.pt")
+    np.save(tmp_path / "x.npy", x4)
+    code = main(
+        ["convert", str(tmp_path / "whole.pt"), "--sample", str(tmp_path / "x.npy"), "-o", str(tmp_path / "o.onnx")]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and "--trust-pickle" in err

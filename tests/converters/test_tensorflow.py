@@ -1,0 +1,171 @@
+"""TensorFlow conversion: zoo entries at every opset, SavedModel folders, honest opsets, refused graphs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import onnxgate as og
+from onnxgate._data import as_feeds
+from onnxgate._onnx import ir_version_for_opset, model_opsets
+from onnxgate.converters import registry
+
+tf = pytest.importorskip("tensorflow")
+pytest.importorskip("tf2onnx")
+
+TF_ENTRIES = og.zoo.names("tensorflow")
+OPSETS = (9, 11, 13, 15, 17, 18)
+
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, tuple[Any, Any, Any]]:
+    return {name: og.zoo.get(name).build() for name in TF_ENTRIES}
+
+
+@pytest.fixture(scope="module")
+def saved_dir(built: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    model, _X, _y = built["tensorflow-diabetes-mlp"]
+    return registry.get("tensorflow").save_native(model, tmp_path_factory.mktemp("tf"))
+
+
+def _run(conv: og.Conversion, X: Any) -> list[np.ndarray]:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return sess.run(None, as_feeds(X, conv.signature))
+
+
+def _assert_close(got: np.ndarray, want: np.ndarray, atol: float, rtol: float) -> None:
+    np.testing.assert_allclose(np.asarray(got, np.float64), np.asarray(want, np.float64), atol=atol, rtol=rtol)
+
+
+def test_zoo_covers_the_tensorflow_converter() -> None:
+    assert set(TF_ENTRIES) >= {"tensorflow-diabetes-mlp", "tensorflow-digits-convnet"}
+
+
+@pytest.mark.parametrize("opset", OPSETS)
+@pytest.mark.parametrize("name", TF_ENTRIES)
+def test_zoo_entry_converts_and_matches(built: dict[str, Any], name: str, opset: int) -> None:
+    entry = og.zoo.get(name)
+    assert opset in entry.opsets
+    model, X, _y = built[name]
+    conv = og.convert(model, X[:5], opset=opset)
+    assert conv.framework == "tensorflow"
+    assert conv.requested_opset == opset
+    assert conv.opset == opset == model_opsets(conv.model)[""]
+    assert conv.ir_version == ir_version_for_opset(opset)
+    # One batch-axis name on every input and output, not tf2onnx's unk__<n>.
+    for spec in [*conv.signature.inputs, *conv.signature.outputs]:
+        assert spec.shape is not None and spec.shape[0] == "N", spec
+    assert conv.signature.output_names == ["output"]
+    rows = X[:37]  # a batch size different from the 5-row sample
+    (got,) = _run(conv, rows)
+    (want,) = registry.get("tensorflow").predict(model, as_feeds(rows, conv.signature), conv.signature)
+    assert got.shape[0] == 37
+    _assert_close(got, want, entry.atol, entry.rtol)
+
+
+def test_names_come_from_the_signature(built: dict[str, Any]) -> None:
+    model, _X, _y = built["tensorflow-digits-convnet"]
+    conv = og.convert(model, opset=13)  # no sample: the input signature fixes the shapes
+    assert conv.signature.input_names == ["image"]
+    assert conv.signature.inputs[0].shape == ("N", 8, 8, 1)
+    assert conv.signature.outputs[0].shape == ("N", 10)
+
+
+@pytest.mark.parametrize("opset", [19, 21])
+def test_opsets_above_18_raise_naming_18(built: dict[str, Any], opset: int) -> None:
+    model, X, _y = built["tensorflow-diabetes-mlp"]
+    with pytest.raises(og.OpsetError, match=r"at most opset 18") as info:
+        og.convert(model, X[:5], opset=opset)
+    assert info.value.max_opset == 18
+
+
+def test_tf2onnx_limit_is_enforced_below_the_registry(built: dict[str, Any]) -> None:
+    from onnxgate.converters.tensorflow import convert_traced
+
+    model, _X, _y = built["tensorflow-diabetes-mlp"]
+    traced = registry.get("tensorflow").traced(model, None)
+    with pytest.raises(og.OpsetError, match=r"tf2onnx 1\.17 writes at most opset 18"):
+        convert_traced(traced, opset=19, name=None, framework="tensorflow")
+
+
+def test_sample_with_wrong_width_is_refused(built: dict[str, Any]) -> None:
+    model, X, _y = built["tensorflow-diabetes-mlp"]
+    with pytest.raises(og.InvalidDataError, match=r"input 'x' expects 10 values per row.*has 7"):
+        og.convert(model, X[:5, :7])
+
+
+def test_unsupported_tensorflow_op_is_refused_not_left_in_the_graph() -> None:
+    fn = tf.function(lambda x: tf.math.igamma(x + 2.0, x + 1.0), input_signature=[tf.TensorSpec([None, 4], tf.float32)])
+    with pytest.raises(og.UnsupportedModelError, match=r"Igamma \(x1\)"):
+        og.convert(fn, opset=15)
+
+
+def test_tf_function_without_signature_needs_a_sample() -> None:
+    fn = tf.function(lambda x: tf.nn.relu(x) * 2.0)
+    with pytest.raises(og.InvalidDataError, match="no input_signature"):
+        og.convert(fn, opset=13)
+    sample = np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)
+    conv = og.convert(fn, sample, opset=13)
+    assert conv.signature.inputs[0].shape == ("N", 4)
+    (got,) = _run(conv, sample)
+    np.testing.assert_allclose(got, np.maximum(sample, 0) * 2.0)
+
+
+def test_savedmodel_folder_round_trip(built: dict[str, Any], saved_dir: Path) -> None:
+    model, X, _y = built["tensorflow-diabetes-mlp"]
+    assert saved_dir.name == "saved_model" and (saved_dir / "saved_model.pb").is_file()
+    converter = registry.for_file(saved_dir)
+    assert converter.framework == "tensorflow"
+    loaded = converter.load(saved_dir)
+    for source in (loaded, saved_dir, str(saved_dir)):
+        conv = og.convert(source, opset=15)
+        assert conv.framework == "tensorflow"
+        # save_native writes a serving signature keyed by the ONNX names, so they survive the trip.
+        assert conv.signature.input_names == ["x"]
+        assert conv.signature.output_names == ["output"]
+        (got,) = _run(conv, X[:23])
+        _assert_close(got, model(X[:23]).numpy(), 1e-5, 1e-4)
+    (native,) = converter.predict(loaded, {"x": X[:9]}, conv.signature)
+    _assert_close(native, model(X[:9]).numpy(), 1e-6, 1e-6)
+
+
+def test_savedmodel_folder_through_the_cli(saved_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from onnxgate.cli import main
+
+    out = tmp_path / "x.onnx"
+    assert main(["convert", str(saved_dir) + "/", "--opset", "15", "-o", str(out)]) == 0
+    assert "framework=tensorflow  opset=15" in capsys.readouterr().out
+    import onnx
+
+    proto = onnx.load(str(out))
+    assert model_opsets(proto)[""] == 15
+    assert proto.ir_version == ir_version_for_opset(15)
+
+
+def test_cli_refuses_opset_19_with_exit_2(saved_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from onnxgate.cli import main
+
+    assert main(["convert", str(saved_dir), "--opset", "19", "-o", str(tmp_path / "y.onnx")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "opset 18" in err[0]
+    assert not (tmp_path / "y.onnx").exists()
+
+
+def test_folder_without_saved_model_is_not_claimed(tmp_path: Path) -> None:
+    converter = registry.get("tensorflow")
+    assert not converter.claims_file(tmp_path)
+    assert not converter.matches(tmp_path)
+    with pytest.raises(og.UnsupportedModelError, match=r"saved_model\.pb"):
+        converter.load(tmp_path)
+
+
+def test_build_is_deterministic(built: dict[str, Any]) -> None:
+    model, X, _y = built["tensorflow-digits-convnet"]
+    again, X2, _y2 = og.zoo.get("tensorflow-digits-convnet").build()
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(model(X[:50]).numpy(), again(X[:50]).numpy())

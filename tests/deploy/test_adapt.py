@@ -1,0 +1,209 @@
+"""``onnxgate.adapt``: any model made PREDICT-shaped, computing exactly what it computed before."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from _sql_models import HOSTILE, columns, mlp, run
+
+import onnxgate as og
+from onnxgate.deploy.adapt import ADAPT_METADATA_KEY, adapt, adaptation_of, reference_outputs_for_adapted, sql_identifier
+from onnxgate.errors import InvalidDataError, OpsetError, UnsupportedModelError
+from onnxgate.signature import Signature
+
+ROWS = np.random.default_rng(1).normal(size=(16, 10)).astype(np.float32)
+
+
+def _stack(outputs: list[np.ndarray]) -> np.ndarray:
+    return np.hstack([np.asarray(o, dtype=np.float64).reshape(len(ROWS), -1) for o in outputs])
+
+
+@pytest.mark.parametrize("opset", [9, 12, 13, 17])
+@pytest.mark.parametrize(
+    ("kwargs", "outputs"),
+    [
+        ({}, ["output"]),
+        ({"outputs": 3}, ["label", "output_0", "output_1", "output_2"]),
+        ({"rank1_output": True}, ["output"]),
+    ],
+    ids=["n-by-1", "n-by-3-plus-label", "rank-1"],
+)
+def test_wrapped_model_computes_the_same_at_every_opset(opset: int, kwargs: dict, outputs: list[str]) -> None:
+    model = mlp(opset, **kwargs)
+    before = run(model, {"input": ROWS})
+    adapted = adapt(model, "sql-edge-2.0", column_types={"f3": "float64"})
+    sig = Signature.from_model(adapted)
+    assert sig.input_names == [f"f{i}" for i in range(10)]
+    assert all(s.shape is not None and s.shape[1:] == (1,) for s in sig.inputs)
+    assert sig.input("f3").elem_type == "float64" and sig.input("f0").elem_type == "float32"
+    assert sig.output_names == outputs
+    assert all(s.shape is not None and s.shape[1:] == (1,) for s in sig.outputs)
+    feeds = columns(ROWS)
+    feeds["f3"] = feeds["f3"].astype(np.float64)
+    after = run(adapted, feeds)
+    np.testing.assert_array_equal(_stack(before), _stack(after))
+    assert og.validate(adapted, "sql-edge-2.0").passed
+
+
+def test_mapping_is_written_and_reference_outputs_follow_it() -> None:
+    model = mlp(12, outputs=3)
+    adapted = adapt(model, "sql-edge-1.0", columns=[f"c{i}" for i in range(10)])
+    mapping = adaptation_of(adapted)
+    assert mapping is not None
+    assert mapping["inputs"]["input"]["columns"] == [f"c{i}" for i in range(10)]
+    assert mapping["outputs"]["output"] == [["output_0", 0], ["output_1", 1], ["output_2", 2]]
+    assert any(p.key == ADAPT_METADATA_KEY for p in adapted.metadata_props)
+    json.dumps(mapping)  # plain JSON
+    sig = Signature.from_model(adapted)
+    feeds = columns(ROWS, [f"c{i}" for i in range(10)])
+    # the original ONNX model as the reference: its outputs are split the way adapt split them
+    expected = reference_outputs_for_adapted(model, feeds, adapted, sig)
+    got = run(adapted, feeds)
+    for e, g in zip(expected, got):
+        np.testing.assert_array_equal(np.asarray(e).reshape(g.shape), g)
+
+
+def test_columns_of_the_wrong_length_are_refused() -> None:
+    with pytest.raises(InvalidDataError, match=r"columns names 3 columns; the model's inputs need 10"):
+        adapt(mlp(13), "sql-edge-2.0", columns=["a", "b", "c"])
+
+
+def test_repeated_column_names_are_refused() -> None:
+    with pytest.raises(InvalidDataError, match=r"unique.*'a'"):
+        adapt(mlp(13), "sql-edge-2.0", columns=["a"] * 10)
+
+
+def test_a_column_type_the_target_cannot_hold_is_refused() -> None:
+    with pytest.raises(InvalidDataError, match=r"'string' is not accepted by target 'sql-edge-2.0'"):
+        adapt(mlp(13), "sql-edge-2.0", column_types={"f0": "string"})
+
+
+def test_column_and_output_names_become_sql_identifiers_and_the_originals_are_recorded() -> None:
+    names = [HOSTILE, "f0"] + [f"f{i}" for i in range(2, 10)]
+    model = mlp(13, outputs=3)
+    adapted = adapt(model, "sql-edge-2.0", columns=names)
+    sig = Signature.from_model(adapted)
+    assert sig.input_names[0] == "x___DROP_TABLE_models___"
+    assert all(sql_identifier(n) == n for n in sig.input_names + sig.output_names)
+    assert adaptation_of(adapted)["column_sources"] == {"x___DROP_TABLE_models___": HOSTILE}  # type: ignore[index]
+    got = run(adapted, columns(ROWS, sig.input_names))
+    np.testing.assert_array_equal(_stack(run(model, {"input": ROWS})), _stack(got))
+    assert og.validate(adapted, "sql-edge-2.0").passed
+
+
+def test_sanitised_names_are_deduplicated() -> None:
+    adapted = adapt(mlp(13), "sql-edge-2.0", columns=["a b", "a_b"] + [f"f{i}" for i in range(2, 10)])
+    assert Signature.from_model(adapted).input_names[:2] == ["a_b", "a_b_1"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("p_Iris-setosa", "p_Iris_setosa"), ("0 score", "_0_score"), ("", "_"), ("ok_1", "ok_1"), ("a" * 200, "a" * 128)],
+)
+def test_sql_identifier(raw: str, expected: str) -> None:
+    assert sql_identifier(raw) == expected
+
+
+def test_above_the_cap_a_finished_file_names_the_operators_that_block_it() -> None:
+    # MatMul changed at opset 13: an opset-17 file cannot be re-stamped to 12 without converting again
+    with pytest.raises(OpsetError, match=r"MatMul \(node 'mm1': version 13 in use, opset 12 has version 9\)"):
+        adapt(mlp(17), "sql-edge-1.0")
+
+
+def test_above_the_cap_a_file_whose_nodes_mean_the_same_is_restamped_and_types_fall_back() -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    # Not has had one definition since opset 1, so an opset-17 stamp can honestly read 12
+    graph = helper.make_graph(
+        [helper.make_node("Not", ["flag"], ["negated"], name="not")], "g",
+        [helper.make_tensor_value_info("flag", TensorProto.BOOL, ["N", 1])],
+        [helper.make_tensor_value_info("negated", TensorProto.BOOL, ["N", 1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    adapted = adapt(model, "sql-edge-1.0")
+    assert {e.domain: e.version for e in adapted.opset_import}[""] == 12
+    assert adapted.ir_version == 7
+    sig = Signature.from_model(adapted)
+    # bool is no SQL column type: the column is int and a Cast inside the graph makes it bool
+    assert (sig.input("flag").elem_type, sig.output("negated").elem_type) == ("int32", "int32")
+    got = run(adapted, {"flag": np.array([[0], [1], [2]], dtype=np.int32)})[0]
+    np.testing.assert_array_equal(got, [[1], [0], [0]])
+    assert og.validate(adapted, "sql-edge-1.0").passed
+
+
+def test_zipmap_is_replaced_by_per_class_outputs_named_after_the_classes() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    X = ROWS[:, :4].astype(np.float64)
+    y = np.array([3, 5, 8, 3] * 4)
+    clf = LogisticRegression(max_iter=500).fit(X, y)
+    conv = og.convert(clf, X, opset=12, options={"zipmap": True})
+    assert conv.signature.outputs[1].kind == "sequence"
+    adapted = adapt(conv.model, "sql-edge-1.0")  # a raw ONNX file, no sklearn object: labels from ZipMap
+    sig = Signature.from_model(adapted)
+    assert sig.output_names == ["output_label", "p_3", "p_5", "p_8"]
+    assert "ZipMap" not in {n.op_type for n in adapted.graph.node}
+    got = run(adapted, columns(X))
+    np.testing.assert_allclose(np.hstack(got[1:]), clf.predict_proba(X), atol=1e-5)
+    np.testing.assert_array_equal(got[0].reshape(-1), clf.predict(X))
+    report = og.validate(adapted, "sql-edge-1.0", reference=clf, data=X)
+    assert report.passed, str(report)
+
+
+def test_text_class_labels_on_a_numeric_target_are_refused_with_the_reason() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    X = ROWS[:, :4].astype(np.float64)
+    y = np.array(["setosa", "versicolor"] * 8)
+    clf = LogisticRegression().fit(X, y)
+    conv = og.convert(clf, X, opset=12)
+    with pytest.raises(UnsupportedModelError, match=r"output 'label' holds string values.*integer-coded labels"):
+        adapt(conv.model, "sql-edge-2.0")
+    # a target that returns text gets the label and p_<class> outputs named after the classes
+    target = og.targets.get("synapse").with_(name="synapse-text", output_types=None)
+    sig = Signature.from_model(adapt(conv.model, target, reference=clf))
+    assert sig.output_names == ["label", "p_setosa", "p_versicolor"]
+
+
+@pytest.mark.slow
+def test_sklearn_classifier_conversion_for_sql_passes_checks_and_parity() -> None:
+    model, X, _ = og.zoo.get("sklearn-iris-logreg").build()
+    conv = og.convert(model, X[:20], opset=17)
+    adapted = adapt(conv, "sql-edge-1.0")
+    assert isinstance(adapted, og.Conversion)
+    assert adapted.target == "sql-edge-1.0"
+    assert adapted.opsets[""] <= 12  # converted again at the target's opset, not down-converted
+    assert any("converted again" in w for w in adapted.warnings)
+    assert adapted.signature.output_names == ["label", "p_0", "p_1", "p_2"]
+    report = og.validate(adapted, "sql-edge-1.0", reference=model, data=X)
+    assert report.passed, str(report)
+
+
+@pytest.mark.slow
+def test_dataframe_pipeline_keeps_its_columns_and_types() -> None:
+    model, X, _ = og.zoo.get("sklearn-wine-columntransformer").build()
+    conv = og.convert(model, X[:20], target="sql-edge-2.0")
+    sig = conv.signature
+    assert sig.input_names == [str(c) for c in X.columns]
+    assert sig.input("proline").elem_type == "int64" and sig.input("alcohol").elem_type == "float64"
+    assert sig.output_names == ["label", "p_0", "p_1", "p_2"]
+    assert og.validate(conv, "sql-edge-2.0", reference=model, data=X).passed
+
+
+def test_an_output_that_is_not_a_tensor_and_not_zipmap_is_refused() -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("SequenceConstruct", ["x"], ["seq"])
+    out = helper.make_tensor_sequence_value_info("seq", TensorProto.FLOAT, None)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1])], [out])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
+    model.ir_version = 7
+    onnx.checker.check_model(model)
+    with pytest.raises(UnsupportedModelError, match=r"output 'seq' is a sequence, not a tensor"):
+        adapt(model, "sql-edge-2.0")

@@ -1,0 +1,268 @@
+"""The container package: files, score.py used directly, swagger, refusals."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import json
+import shutil
+from importlib import metadata
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+from _serving import package_zoo
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import onnxgate as og
+from onnxgate.errors import OutputExistsError, PackagingError, ValidationFailedError
+
+IRIS = "sklearn-iris-logreg"
+EXPECTED_FILES = {
+    "model.onnx", "score.py", "server.py", "swagger.json", "swagger3.json", "sample-request.json",
+    "requirements.txt", "Dockerfile", ".dockerignore", "environment.yml", "inferenceconfig.json",
+    "deploymentconfig.json", "deploymentconfig.aci.json", "deploymentconfig.aks.json", "iotedge-module.json",
+    "README.md", "manifest.json",
+}
+
+
+@pytest.fixture(scope="module")
+def iris(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, Any]:
+    return package_zoo(IRIS, tmp_path_factory.mktemp("pkg") / "iris", max_rows=100)
+
+
+def load_score(folder: Path, name: str = "score_under_test") -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"{name}_{abs(hash(str(folder)))}", folder / "score.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def score(iris: tuple[Path, Any, Any]) -> ModuleType:
+    module = load_score(iris[0])
+    module.init()
+    return module
+
+
+def ort_outputs(folder: Path, X: np.ndarray) -> dict[str, np.ndarray]:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    feed = {sess.get_inputs()[0].name: X.astype(np.float64 if "double" in sess.get_inputs()[0].type else np.float32)}
+    return dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feed)))
+
+
+def test_package_writes_every_file_and_the_manifest_lists_them(iris: tuple[Path, Any, Any]) -> None:
+    folder = iris[0]
+    assert {p.name for p in folder.iterdir()} == EXPECTED_FILES
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert set(manifest["files"]) == EXPECTED_FILES
+    assert manifest["target"] == "container"
+    assert manifest["validation"]["passed"] is True
+    assert manifest["model"]["sha256"] == hashlib.sha256((folder / "model.onnx").read_bytes()).hexdigest()
+    assert manifest["service"]["max_rows"] == 100
+    assert not [p for p in folder.parent.iterdir() if p.name.endswith(".partial")], "staging folder left behind"
+
+
+def test_requirements_are_pinned_to_the_installed_versions(iris: tuple[Path, Any, Any]) -> None:
+    lines = (iris[0] / "requirements.txt").read_text().split()
+    for dist in ("numpy", "onnxruntime", "uvicorn", "httptools", "uvloop"):
+        assert f"{dist}=={metadata.version(dist)}" in lines
+
+
+def test_dockerfile_is_slim_non_root_on_5001_with_a_healthcheck(iris: tuple[Path, Any, Any]) -> None:
+    text = (iris[0] / "Dockerfile").read_text()
+    assert text.splitlines()[3] == "FROM python:3.11-slim"
+    assert "\nUSER app\n" in text and "useradd" in text
+    assert "EXPOSE 5001" in text and "HEALTHCHECK" in text and "127.0.0.1:5001/" in text
+    assert '"server.py", "/app", "--host", "0.0.0.0", "--port", "5001"' in text
+    copied = text.split("COPY model.onnx", 1)[1].split("\n", 1)[0].split()
+    for name in copied[:-1]:
+        assert (iris[0] / name).is_file(), f"the Dockerfile copies {name}, which the package lacks"
+    assert "pip install onnxgate" not in text, "the build context must be self-contained"
+
+
+def test_azure_ml_configs_and_iot_edge_snippet(iris: tuple[Path, Any, Any]) -> None:
+    folder = iris[0]
+    inference = json.loads((folder / "inferenceconfig.json").read_text())
+    assert inference["entryScript"] == "score.py" and (folder / inference["condaFile"]).is_file()
+    assert json.loads((folder / "deploymentconfig.json").read_text())["computeType"] == "local"
+    assert json.loads((folder / "deploymentconfig.aci.json").read_text())["computeType"] == "aci"
+    assert json.loads((folder / "deploymentconfig.aks.json").read_text())["authEnabled"] is True
+    edge = json.loads((folder / "iotedge-module.json").read_text())
+    (module,) = edge["modules"].values()
+    # A deployment manifest needs createOptions as a string holding JSON.
+    options = json.loads(module["settings"]["createOptions"])
+    assert options == {"HostConfig": {"PortBindings": {"5001/tcp": [{"HostPort": "5001"}]}}}
+    readme = (folder / "README.md").read_text()
+    assert "docker build" in readme and "curl" in readme and "@" + "NAME@" not in readme
+
+
+def test_score_py_imports_only_numpy_onnxruntime_and_stdlib(iris: tuple[Path, Any, Any]) -> None:
+    import sys
+
+    tree = ast.parse((iris[0] / "score.py").read_text())
+    top = {alias.name.split(".")[0] for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
+    top |= {node.module.split(".")[0] for node in tree.body if isinstance(node, ast.ImportFrom) and node.module}
+    assert top - set(sys.stdlib_module_names) == {"numpy", "onnxruntime"}
+    server_tree = ast.parse((iris[0] / "server.py").read_text())
+    every = {a.name.split(".")[0] for n in ast.walk(server_tree) if isinstance(n, ast.Import) for a in n.names}
+    every |= {n.module.split(".")[0] for n in ast.walk(server_tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert every - set(sys.stdlib_module_names) == {"uvicorn"}, "server.py must not import onnxgate"
+
+
+def test_score_run_direct_equals_onnxruntime(iris: tuple[Path, Any, Any], score: ModuleType) -> None:
+    folder, _native, X = iris
+    expected = ort_outputs(folder, X[:7])
+    for request in (json.dumps({"data": X[:7].tolist()}), {"data": X[:7].tolist()},
+                    json.dumps({"data": {"input": X[:7].tolist()}}).encode()):
+        out = score.run(request)
+        assert set(out) == set(expected)
+        for name, values in expected.items():
+            np.testing.assert_allclose(np.asarray(out[name]), values, rtol=1e-6)
+
+
+def test_sample_request_and_swagger_example_are_scorable(iris: tuple[Path, Any, Any], score: ModuleType) -> None:
+    folder = iris[0]
+    sample = json.loads((folder / "sample-request.json").read_text())
+    assert sample["data"] == iris[2][:2].tolist()
+    v2 = json.loads((folder / "swagger.json").read_text())
+    v3 = json.loads((folder / "swagger3.json").read_text())
+    assert v2["swagger"] == "2.0" and v3["openapi"] == "3.0.3"
+    assert v2["definitions"]["ServiceInput"]["example"] == sample
+    data_schema = v3["components"]["schemas"]["ServiceInput"]["properties"]["data"]
+    assert data_schema["items"] == {"type": "array", "items": {"type": "number", "format": "double"},
+                                    "minItems": 4, "maxItems": 4}
+    out_props = v2["definitions"]["ServiceOutput"]["properties"]
+    assert out_props["label"]["items"] == {"type": "integer", "format": "int64"}
+    assert set(v2["paths"]) == {"/", "/score", "/swagger.json"}
+    status, body = score.score(json.dumps(sample))
+    assert status == 200 and len(body["label"]) == 2
+
+
+BAD = [
+    ("malformed-json", "{data: [", 400, "malformed_json"),
+    ("not-an-object", "[1, 2]", 400, "missing_data"),
+    ("missing-data", {"rows": [[1, 2, 3, 4]]}, 400, "missing_data"),
+    ("data-scalar", {"data": 3}, 400, "wrong_type"),
+    ("unknown-input", {"data": {"input": [[1, 2, 3, 4]], "extra": [1]}}, 400, "unknown_input"),
+    ("missing-input", {"data": {}}, 400, "missing_input"),
+    ("row-width", {"data": [[1, 2, 3]]}, 400, "wrong_row_width"),
+    ("ragged", {"data": [[1, 2, 3, 4], [1, 2]]}, 400, "wrong_shape"),
+    ("flat-row", {"data": [1, 2, 3, 4]}, 400, "wrong_shape"),
+    ("strings", {"data": [["a", "b", "c", "d"]]}, 400, "wrong_element_type"),
+    ("nulls", {"data": [[1, None, 3, 4]]}, 400, "wrong_element_type"),
+    ("booleans", {"data": [[True, False, True, False]]}, 400, "wrong_element_type"),
+    ("nan", '{"data": [[1, NaN, 3, 4]]}', 400, "non_finite"),
+    ("infinity", '{"data": [[1, 2, Infinity, 4]]}', 400, "non_finite"),
+    ("empty", {"data": []}, 400, "empty_data"),
+    ("too-many-rows", {"data": [[1, 2, 3, 4]] * 101}, 413, "too_many_rows"),
+]
+
+
+@pytest.mark.parametrize(("request_", "status", "code"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_requests_get_an_error_dict_not_an_exception(score: ModuleType, request_: Any, status: int,
+                                                         code: str) -> None:
+    got_status, body = score.score(request_)
+    assert (got_status, body["error"], body["status"]) == (status, code, status)
+    assert body["message"]
+    # Outside the Azure ML server run() returns the same dict rather than raising.
+    assert score.run(request_) == body
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=20,
+))
+def test_any_json_data_gets_200_or_a_4xx_never_an_exception(score: ModuleType, data: Any) -> None:
+    status, body = score.score({"data": data})
+    assert status == 200 or (400 <= status < 500 and body["error"] and body["message"])
+
+
+def test_model_dir_may_be_the_folder_or_a_nested_azure_ml_folder(
+    iris: tuple[Path, Any, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, _n, X = iris
+    nested = tmp_path / "azureml-models" / "iris" / "3"
+    nested.mkdir(parents=True)
+    shutil.copy(folder / "model.onnx", nested / "model.onnx")
+    request = {"data": X[:2].tolist()}
+    expected = load_score(folder, "direct").run(request)
+    for model_dir in (nested, tmp_path / "azureml-models"):
+        monkeypatch.setenv("AZUREML_MODEL_DIR", str(model_dir))
+        module = load_score(folder, f"env{len(model_dir.parts)}")
+        module.init()
+        assert module._model_path() == nested / "model.onnx"
+        assert module.run(request) == expected
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(tmp_path / "empty"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"holds no 'model\.onnx'"):
+        load_score(folder, "empty").init()
+
+
+def test_init_refuses_a_model_that_is_not_the_validated_one(
+    iris: tuple[Path, Any, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = tmp_path / "model.onnx"
+    other.write_bytes((iris[0] / "model.onnx").read_bytes() + b"\x00")
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(tmp_path))
+    with pytest.raises(RuntimeError, match="not the model this package was validated with"):
+        load_score(iris[0], "tampered").init()
+
+
+def test_max_rows_env_overrides_the_packaged_limit(iris: tuple[Path, Any, Any],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ONNXGATE_MAX_ROWS", "3")
+    module = load_score(iris[0], "rows3")
+    module.init()
+    assert module.score({"data": [[1.0, 2, 3, 4]] * 3})[0] == 200
+    assert module.score({"data": [[1.0, 2, 3, 4]] * 4})[0] == 413
+
+
+def test_a_model_that_fails_validation_is_not_packaged(tmp_path: Path) -> None:
+    native, X, _y = og.zoo.get(IRIS).build()
+    # ZipMap gives a sequence-of-maps output, which a JSON service cannot return as a tensor.
+    conv = og.convert(native, X[:20], options={"zipmap": True})
+    out = tmp_path / "refused"
+    with pytest.raises(ValidationFailedError, match="not packaged") as info:
+        og.package(conv, target="container", out=out)
+    assert info.value.report is not None and not info.value.report.passed
+    failed = [c.name for c in info.value.report.checks if not c.passed and not c.skipped]
+    assert "outputs_tensor_only" in failed
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_non_empty_folder_is_refused_and_overwrite_replaces(iris: tuple[Path, Any, Any], tmp_path: Path) -> None:
+    out = tmp_path / "busy"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    model = iris[0] / "model.onnx"
+    with pytest.raises(OutputExistsError, match="not empty"):
+        og.package(str(model), target="container", out=out)
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    og.package(str(model), target="container", out=out, overwrite=True)
+    assert (out / "keep.txt").read_text() == "mine" and (out / "score.py").is_file()
+
+
+def test_unknown_option_and_bad_max_rows_are_refused(iris: tuple[Path, Any, Any], tmp_path: Path) -> None:
+    model = str(iris[0] / "model.onnx")
+    with pytest.raises(PackagingError, match=r"unknown container option\(s\) \['port'\]"):
+        og.package(model, target="container", out=tmp_path / "a", port=80)
+    with pytest.raises(PackagingError, match="max_rows must be a positive integer"):
+        og.package(model, target="container", out=tmp_path / "b", max_rows=0)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_allow_nan_lets_nan_through_to_the_model(iris: tuple[Path, Any, Any], tmp_path: Path) -> None:
+    out = og.package(str(iris[0] / "model.onnx"), target="container", out=tmp_path / "nan", allow_nan=True)
+    module = load_score(out, "nan")
+    status, _body = module.score('{"data": [[1, NaN, 3, 4]]}')
+    assert status == 200

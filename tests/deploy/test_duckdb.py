@@ -1,0 +1,173 @@
+"""The DuckDB dry run: the package's PREDICT query, run for real in an embedded SQL engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from _sql_models import HOSTILE, mlp, run
+
+import onnxgate as og
+from onnxgate.cli import main
+from onnxgate.deploy.adapt import adapt
+from onnxgate.errors import InvalidDataError, PackagingError
+
+duckdb = pytest.importorskip("duckdb", reason="the dry run needs duckdb")
+dry = pytest.importorskip("onnxgate.deploy.duckdb_dryrun")
+
+X = np.random.default_rng(3).normal(size=(300, 10)).astype(np.float32)
+NAMES = [f"f{i}" for i in range(10)]
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sql") / "pkg"
+    og.package(adapt(mlp(12, outputs=3), "sql-edge-2.0"), target="sql-edge-2.0", out=out, model_name="demo")
+    return out
+
+
+def test_dry_run_mirrors_predict_and_matches_onnxruntime(package: Path) -> None:
+    result = dry.dry_run(package, {n: X[:, i] for i, n in enumerate(NAMES)}, rows=5)
+    assert result.passed
+    assert result.rows == len(X)
+    assert result.columns == NAMES + ["label", "output_0", "output_1", "output_2"]
+    assert len(result.head) == 5
+    assert result.direct == {"label": 0.0, "output_0": 0.0, "output_1": 0.0, "output_2": 0.0}
+    assert "UNNEST(onnxgate_predict(" in result.query
+    # the rows come back in table order with the model's predictions
+    expected = run(mlp(12, outputs=3), {"input": X})
+    np.testing.assert_array_equal(result.result.column("label").to_numpy(), expected[0])
+    np.testing.assert_array_equal(result.result.column("output_1").to_numpy(), expected[1][:, 1])
+    text = str(result)
+    assert "300 rows scored" in text and text.endswith("PASSED")
+
+
+def test_reference_comparison_passes_for_the_model_and_fails_for_another(package: Path) -> None:
+    data = {n: X[:, i] for i, n in enumerate(NAMES)}
+    good = dry.dry_run(package, data, reference=mlp(12, outputs=3))
+    assert good.passed and len(good.reference) == 4 and all(line.startswith("ok") for line in good.reference)
+    bad = dry.dry_run(package, data, reference=mlp(12, outputs=3, seed=9))
+    assert not bad.passed
+    assert any(line.startswith("FAILED") and "'output_0'" in line for line in bad.reference)
+
+
+def test_a_column_type_that_differs_from_the_model_fails_like_predict(package: Path, tmp_path: Path) -> None:
+    with pytest.raises(InvalidDataError, match=(
+            r"The type of model column 'f3' is 'real'\. Doesn't match the input column type "
+            r"\('float' in table 'demo_input'\)")):
+        dry.dry_run(package, X, table_types={"f3": "float"})
+    # the same when the user edits the script the package ships
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    for item in package.iterdir():
+        (edited / item.name).write_bytes(item.read_bytes())
+    script = edited / "03_create_input_table.sql"
+    script.write_text(script.read_text().replace("[f0] real", "[f0] bigint"))
+    with pytest.raises(InvalidDataError, match=r"model column 'f0' is 'real'.*\('bigint' in table"):
+        dry.dry_run(edited, X)
+
+
+def test_data_without_a_model_column_is_refused(package: Path) -> None:
+    with pytest.raises(InvalidDataError, match=r"the data lacks the columns \['f9'\]"):
+        dry.dry_run(package, {n: X[:, i] for i, n in enumerate(NAMES[:9])})
+
+
+def test_a_folder_that_is_not_a_sql_package_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(PackagingError, match="is not a SQL package"):
+        dry.dry_run(tmp_path, X)
+
+
+def test_a_database_file_keeps_the_table(package: Path, tmp_path: Path) -> None:
+    db = tmp_path / "rows.duckdb"
+    dry.dry_run(package, X, database=db)
+    con = duckdb.connect(str(db))
+    try:
+        assert con.execute('SELECT count(*) FROM "demo_input"').fetchone() == (len(X),)
+        types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                                 "WHERE table_name = 'demo_input'").fetchall())
+    finally:
+        con.close()
+    assert types["f0"] == "FLOAT"
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("CREATE TABLE [dbo].[t] ([a] real NOT NULL, [b] float, [c] int, [d] bigint, [e] nvarchar(max))",
+         {"a": "real", "b": "float", "c": "int", "d": "bigint", "e": "nvarchar(max)"}),
+        (f"-- c\nCREATE TABLE [{HOSTILE.replace(']', ']]')}] (\n  [{HOSTILE.replace(']', ']]')}] float(24) NULL,"
+         " /* x, y */ [n] decimal(10, 2) NOT NULL)", {HOSTILE: "float(24)", "n": "decimal(10,2)"}),
+    ],
+    ids=["types", "hostile-and-comments"],
+)
+def test_table_types_are_read_as_written(script: str, expected: dict[str, str]) -> None:
+    assert dry.table_types_from_script(script) == expected
+
+
+@pytest.mark.parametrize(("sql", "base"), [("float(24)", "real"), ("float(53)", "float"), ("FLOAT", "float"),
+                                            ("nvarchar(max)", "nvarchar"), ("integer", "int")])
+def test_tsql_type_synonyms(sql: str, base: str) -> None:
+    assert dry._base_type(sql) == base
+
+
+def test_cli_sql_dryrun_exit_codes(package: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "rows.npy"
+    np.save(data, X[:20])
+    assert main(["sql-dryrun", str(package), "--data", str(data), "--rows", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "20 rows scored" in out and "PASSED" in out
+    assert main(["sql-dryrun", str(tmp_path), "--data", str(data)]) == 2
+    assert "is not a SQL package" in capsys.readouterr().err
+    np.save(tmp_path / "narrow.npy", X[:20, :3])
+    assert main(["sql-dryrun", str(package), "--data", str(tmp_path / "narrow.npy")]) == 2
+
+
+def _pytorch_ok() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _keras_ok() -> bool:
+    try:
+        import keras  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+E2E = [
+    pytest.param("sklearn-wine-columntransformer", id="sklearn-dataframe-int-and-float"),
+    pytest.param("sklearn-iris-logreg", id="sklearn-classifier"),
+    pytest.param("pytorch-diabetes-mlp", id="pytorch-mlp",
+                 marks=pytest.mark.skipif(not _pytorch_ok(), reason="torch is not installed")),
+    pytest.param("keras-diabetes-dense", id="keras-dense",
+                 marks=pytest.mark.skipif(not _keras_ok(), reason="keras is not installed")),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["sql-edge-2.0", "sql-edge-1.0"])
+@pytest.mark.parametrize("name", E2E)
+def test_end_to_end_convert_validate_package_dry_run(name: str, target: str, tmp_path: Path) -> None:
+    entry = og.zoo.get(name)
+    model, data, _ = entry.build()
+    rows: Any = data.iloc[:120] if hasattr(data, "iloc") else data[:120]
+    conv = og.convert(model, rows, target=target)
+    caps = og.targets.get(target).max_opset or {}
+    assert conv.opsets[""] <= caps[""]
+    assert all(s.shape is not None and s.shape[1:] == (1,) for s in conv.signature.inputs)
+    if entry.task == "classification":
+        assert conv.signature.output_names[0] == "label"
+        assert all(n.startswith("p_") for n in conv.signature.output_names[1:])
+    report = og.validate(conv, target, reference=model, data=rows, atol=entry.atol, rtol=entry.rtol)
+    assert report.passed, str(report)
+    out = og.package(conv, target=target, out=tmp_path / "pkg")
+    result = dry.dry_run(out, rows, reference=model, atol=entry.atol, rtol=entry.rtol)
+    assert result.passed, str(result)
+    assert result.rows == len(rows)
+    assert result.columns == conv.signature.input_names + conv.signature.output_names

@@ -1,0 +1,204 @@
+"""``onnxgate validate`` and ``onnxgate sweep``: exit codes 0/1/2 and reports parsed back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+
+from onnxgate.cli import main
+
+
+def _identity(path, shape=("N", 1), opset=13):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, list(shape))
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 7
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+@pytest.fixture(scope="module")
+def iris_files(tmp_path_factory):
+    import skops.io as sio
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    import onnxgate as og
+
+    folder = tmp_path_factory.mktemp("iris")
+    X, y = load_iris(return_X_y=True)
+    clf = LogisticRegression(max_iter=1000).fit(X, y)
+    sio.dump(clf, folder / "iris.skops")
+    np.save(folder / "iris.npy", X)
+    og.convert(clf, X[:5], opset=15).save(folder / "iris.onnx")
+    bent = LogisticRegression(max_iter=1000).fit(X[:120], y[:120])  # another model: parity must fail
+    sio.dump(bent, folder / "other.skops")
+    return folder
+
+
+def test_passing_model_exits_0_and_writes_parsable_reports(tmp_path, iris_files, capsys):
+    args = [
+        "validate",
+        str(iris_files / "iris.onnx"),
+        "--target",
+        "container",
+        "--reference",
+        str(iris_files / "iris.skops"),
+        "--data",
+        str(iris_files / "iris.npy"),
+        "--json",
+        str(tmp_path / "r.json"),
+        "--junit",
+        str(tmp_path / "r.xml"),
+        "--markdown",
+        str(tmp_path / "r.md"),
+    ]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "PASSED   prediction_parity" in out and out.strip().endswith("for target 'container'")
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["schema_version"] == 1 and data["passed"] is True
+    assert data["checks"][-1]["name"] == "prediction_parity" and data["checks"][-1]["details"]["rows"] == 150
+    suite = ET.parse(tmp_path / "r.xml").getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "0" and len(suite.findall("testcase")) == 7
+    assert (tmp_path / "r.md").read_text().startswith("### onnxgate validate: ✅ passed")
+
+
+def test_parity_failure_exits_1_with_evidence(tmp_path, iris_files, capsys):
+    args = [
+        "validate",
+        str(iris_files / "iris.onnx"),
+        "--reference",
+        str(iris_files / "other.skops"),
+        "--data",
+        str(iris_files / "iris.npy"),
+        "--atol",
+        "1e-6",
+        "--atol",
+        "probabilities=1e-5",
+        "--json",
+        str(tmp_path / "r.json"),
+        "--junit",
+        str(tmp_path / "r.xml"),
+    ]
+    assert main(args) == 1
+    assert "FAILED   prediction_parity" in capsys.readouterr().out
+    data = json.loads((tmp_path / "r.json").read_text())
+    outputs = {o["name"]: o for o in data["checks"][-1]["details"]["outputs"]}
+    assert outputs["probabilities"]["atol"] == 1e-5 and outputs["probabilities"]["mismatched_rows"] > 0
+    (failure,) = ET.parse(tmp_path / "r.xml").getroot().iter("failure")
+    assert "output 'probabilities'  max_abs=" in failure.get("message", "")
+
+
+def test_sql_rule_failure_exits_1(tmp_path, capsys):
+    model = _identity(tmp_path / "wide.onnx", shape=("N", 4))
+    assert main(["validate", str(model), "--target", "sql-edge-2.0", "--json", str(tmp_path / "r.json")]) == 1
+    data = json.loads((tmp_path / "r.json").read_text())
+    failed = [c["name"] for c in data["checks"] if c["status"] == "failed"]
+    assert "inputs_one_per_column" in failed and "outputs_one_value_per_row" in failed
+    assert "k=4" in capsys.readouterr().out
+
+
+def test_target_file(tmp_path, capsys):
+    toml = tmp_path / "t.toml"
+    toml.write_text('[target]\nbase = "sql-edge-2.0"\nname = "old-edge"\nmax_opset = { "" = 11, "ai.onnx.ml" = 2 }\n')
+    assert main(["validate", str(_identity(tmp_path / "m.onnx")), "--target-file", str(toml)]) == 1
+    assert "ai.onnx opset 13 > 11" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["validate", "{tmp}/cut.onnx"], "not a valid ONNX model"),
+        (["validate", "{tmp}/missing.onnx"], "model file not found"),
+        (["validate", "{tmp}/ok.onnx", "--target", "nowhere"], "unknown target 'nowhere'"),
+        (["validate", "{tmp}/ok.onnx", "--reference", "{tmp}/ok.onnx"], "--reference needs --data"),
+        (["validate", "{tmp}/ok.onnx", "--atol", "tight"], "--atol expects a number"),
+        (["validate", "{tmp}/ok.onnx", "--target", "a", "--target-file", "b"], "not allowed with argument"),
+    ],
+    ids=["truncated", "missing", "unknown-target", "reference-without-data", "bad-atol", "both-targets"],
+)
+def test_usage_and_input_errors_exit_2_with_one_line(tmp_path, capsys, argv, message):
+    data = _identity(tmp_path / "ok.onnx").read_bytes()
+    (tmp_path / "cut.onnx").write_bytes(data[: len(data) // 2])
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse usage errors
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_sweep_names_the_highest_passing_opset(tmp_path, iris_files, capsys):
+    out = tmp_path / "sweep.json"
+    code = main(
+        [
+            "sweep",
+            str(iris_files / "iris.skops"),
+            "--sample",
+            str(iris_files / "iris.npy"),
+            "--opsets",
+            "12,15,17-18",
+            "--target",
+            "container",
+            "--json",
+            str(out),
+        ]
+    )
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "highest opset that passes everything: 18" in text
+    data = json.loads(out.read_text())
+    assert data["best_opset"] == 18 and [r["opset"] for r in data["opsets"]] == [12, 15, 17, 18]
+    assert all(r["converted"] and r["parity"] == "passed" for r in data["opsets"])
+
+
+def test_sweep_above_the_target_cap_does_not_convert(tmp_path, iris_files, capsys):
+    code = main(
+        [
+            "sweep",
+            str(iris_files / "iris.skops"),
+            "--sample",
+            str(iris_files / "iris.npy"),
+            "--opsets",
+            "17-18",
+            "--target",
+            "sql-edge-2.0",
+            "--json",
+            str(tmp_path / "s.json"),
+        ]
+    )
+    data = json.loads((tmp_path / "s.json").read_text())
+    rows = {r["opset"]: r for r in data["opsets"]}
+    assert rows[18]["converted"] is False and "OpsetError" in rows[18]["error"]
+    assert rows[17]["converted"] is True
+    assert code == (0 if rows[17]["passed"] else 1)
+    assert data["best_opset"] == (17 if rows[17]["passed"] else None)
+
+
+def test_validating_an_onnx_file_imports_no_framework_nor_pandas(tmp_path):
+    path = _identity(tmp_path / "m.onnx")
+    code = textwrap.dedent(
+        f"""
+        import sys
+        import onnxgate as og
+        report = og.validate({str(path)!r}, target="sql-edge-2.0")
+        assert report.passed, str(report)
+        heavy = sorted(m for m in sys.modules if m.split(".")[0] in
+                       {{"pandas", "sklearn", "skl2onnx", "torch", "tensorflow", "keras", "tf2onnx"}})
+        print(heavy)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -1,0 +1,309 @@
+"""Each structural and I/O check against a model built to break it; every offender is named."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+from broken_models import (
+    identity_model,
+    model,
+    reduce_mean_18,
+    typed_inputs_model,
+    unsupported_nodes_model,
+    vi,
+    wide_input_model,
+)
+from onnx import TensorProto, helper
+
+import onnxgate as og
+from onnxgate import targets
+from onnxgate.validators import io_rules, structure
+
+EDGE2 = targets.get("sql-edge-2.0")
+EDGE1 = targets.get("sql-edge-1.0")
+CONTAINER = targets.get("container")
+
+
+def test_clean_sql_model_passes_every_sql_check():
+    report = og.validate(identity_model(), target="sql-edge-2.0")
+    assert report.passed, str(report)
+    assert [c.name for c in report.checks] == [*EDGE2.checks, "prediction_parity"]
+    assert report.check("prediction_parity").skipped
+
+
+@pytest.mark.parametrize(
+    ("elem", "name"),
+    [(TensorProto.STRING, "city"), (TensorProto.BOOL, "flag"), (TensorProto.FLOAT16, "half")],
+    ids=["string", "bool", "float16"],
+)
+def test_input_type_not_allowed_on_sql_edge(elem, name):
+    m = typed_inputs_model({"ok": TensorProto.FLOAT, name: elem})
+    result = io_rules.check_inputs_element_types(m, EDGE2)
+    assert not result
+    assert f"{name!r}" in result.message
+    assert "'ok'" not in result.message
+    assert [o["name"] for o in result.details["offenders"]] == [name]
+    ok = next(row for row in result.details["inputs"] if row["name"] == "ok")
+    assert ok["sql_type"] == "real"
+
+
+def test_every_bad_input_type_is_named_at_once():
+    m = typed_inputs_model(
+        {"city": TensorProto.STRING, "flag": TensorProto.BOOL, "half": TensorProto.FLOAT16, "n": TensorProto.INT64}
+    )
+    result = io_rules.check_inputs_element_types(m, EDGE2)
+    assert sorted(o["name"] for o in result.details["offenders"]) == ["city", "flag", "half"]
+    for name in ("city", "flag", "half"):
+        assert repr(name) in result.message
+    assert "use float32" in result.message  # the fix for float16
+
+
+def test_synapse_takes_string_inputs_and_maps_them_to_nvarchar():
+    m = typed_inputs_model({"city": TensorProto.STRING, "n": TensorProto.INT64})
+    result = io_rules.check_inputs_element_types(m, targets.get("synapse"))
+    assert result, result.message
+    assert "city string->nvarchar(max)" in result.message
+    assert "n int64->bigint" in result.message
+
+
+def test_wide_input_reported_with_its_width():
+    result = io_rules.check_inputs_one_per_column(wide_input_model(3), EDGE2)
+    assert not result
+    assert "'features'" in result.message and "k=3" in result.message
+    assert result.details["offenders"][0]["width"] == 3
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [("petal length", "not a SQL identifier"), ("select", "reserved"), ("9lives", "not a SQL identifier")],
+)
+def test_input_names_must_be_sql_column_names(name, problem):
+    result = io_rules.check_inputs_one_per_column(identity_model(name), EDGE2)
+    assert not result
+    assert repr(name) in result.message and problem in result.message
+
+
+def test_input_names_colliding_in_sql_are_reported():
+    m = typed_inputs_model({"Age": TensorProto.FLOAT, "age": TensorProto.FLOAT})
+    result = io_rules.check_inputs_one_per_column(m, EDGE2)
+    assert not result and "same SQL column name as 'Age'" in result.message
+
+
+def test_fixed_one_by_one_input_is_a_column():
+    assert io_rules.check_inputs_one_per_column(identity_model(shape=(1, 1)), EDGE2)
+
+
+@pytest.fixture(scope="module")
+def zipmap_model():
+    from skl2onnx import to_onnx
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True)
+    clf = LogisticRegression(max_iter=500).fit(X, y)
+    return to_onnx(clf, X[:2].astype(np.float32), options={id(clf): {"zipmap": True}}, target_opset=15)
+
+
+def test_zipmap_output_is_named(zipmap_model):
+    result = io_rules.check_outputs_tensor_only(zipmap_model, CONTAINER)
+    assert not result
+    assert "'output_probability'" in result.message and "seq(map(" in result.message
+    assert "ZipMap" in result.message
+    assert [o["name"] for o in result.details["offenders"]] == ["output_probability"]
+    per_row = io_rules.check_outputs_one_value_per_row(zipmap_model, EDGE2)
+    assert not per_row and "'output_probability'" in per_row.message
+
+
+def test_wide_output_reported_with_its_width():
+    m = model(
+        [helper.make_node("Identity", ["x"], ["probabilities"], name="id")],
+        [vi("x", TensorProto.FLOAT, ("N", 3))],
+        [vi("probabilities", TensorProto.FLOAT, ("N", 3))],
+    )
+    result = io_rules.check_outputs_one_value_per_row(m, EDGE2)
+    assert not result and "'probabilities'" in result.message and "k=3" in result.message
+    assert result.details["offenders"][0]["width"] == 3
+
+
+def test_output_element_types_for_sql():
+    m = model(
+        [helper.make_node("Cast", ["x"], ["flag"], to=TensorProto.BOOL, name="c")],
+        [vi("x", TensorProto.FLOAT, ("N", 1))],
+        [vi("flag", TensorProto.BOOL, ("N", 1))],
+    )
+    result = io_rules.check_outputs_element_types(m, EDGE2)
+    assert not result and "'flag' is bool" in result.message
+
+
+def test_opset_21_is_above_sql_edge_2():
+    m = identity_model(opset=21, ir_version=10)
+    result = structure.check_opset_within_caps(m, EDGE2)
+    assert not result
+    assert "ai.onnx opset 21 > 17" in result.message
+    assert result.details["offenders"] == [{"domain": "ai.onnx", "opset": 21, "max_opset": 17}]
+
+
+def test_ml_domain_opset_is_capped_too():
+    m = model(
+        [helper.make_node("Identity", ["x"], ["y"], name="id")],
+        [vi("x", TensorProto.FLOAT, ("N", 1))],
+        [vi("y", TensorProto.FLOAT, ("N", 1))],
+        opset=12,
+        ml_opset=3,
+    )
+    result = structure.check_opset_within_caps(m, EDGE1)
+    assert not result and "ai.onnx.ml opset 3 > 2" in result.message and "ai.onnx opset" not in result.message
+
+
+def test_ir_10_is_above_sql_edge_1():
+    result = structure.check_ir_version_within_caps(identity_model(ir_version=10), EDGE1)
+    assert not result and "IR version 10 > 7" in result.message
+    assert structure.check_ir_version_within_caps(identity_model(ir_version=7), EDGE1)
+
+
+def test_operator_newer_than_target_opset_is_named():
+    result = structure.check_operators_exist_at_opset(reduce_mean_18(), EDGE2)
+    assert not result
+    assert "'mean18' (ReduceMean) needs ai.onnx opset 18 > 17" in result.message
+    assert "relu" not in result.message  # Relu-14 exists at 17
+    (offender,) = result.details["offenders"]
+    assert offender["needs_opset"] == 18 and offender["node"] == "mean18"
+
+
+def test_stamp_alone_too_new_fails_opset_but_not_operators():
+    m = identity_model(opset=18, ir_version=8)
+    assert not structure.check_opset_within_caps(m, EDGE2)
+    assert structure.check_operators_exist_at_opset(m, EDGE2)
+
+
+def test_every_node_onnxruntime_rejects_is_named():
+    result = structure.check_operators_supported(unsupported_nodes_model(), targets.get("onnxruntime"))
+    assert not result
+    names = [o["node"] for o in result.details["offenders"]]
+    assert names == ["cos_int", "sin_int", "mystery"]
+    for name in names:
+        assert repr(name) in result.message
+    assert "fine_identity" not in result.message
+
+
+def test_model_wellformed_reports_checker_errors():
+    broken = model(
+        [helper.make_node("Relu", ["nowhere"], ["y"], name="orphan")],
+        [vi("x", TensorProto.FLOAT, ("N", 1))],
+        [vi("y", TensorProto.FLOAT, ("N", 1))],
+    )
+    result = structure.check_model_wellformed(broken, EDGE2)
+    assert not result and "nowhere" in result.message
+    assert structure.check_model_wellformed(identity_model(), EDGE2)
+
+
+def test_batch_axis_fixed_on_input_and_output_is_named():
+    m = model(
+        [helper.make_node("Identity", ["x"], ["y"], name="id")],
+        [vi("x", TensorProto.FLOAT, (1, 4))],
+        [vi("y", TensorProto.FLOAT, (1, 4))],
+    )
+    result = io_rules.check_batch_axis_dynamic(m, CONTAINER)
+    assert not result
+    assert "input 'x' [1,4]" in result.message and "output 'y' [1,4]" in result.message
+
+
+def test_truncated_file_raises_invalid_model_error(tmp_path):
+    data = identity_model().SerializeToString()
+    path = tmp_path / "cut.onnx"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(og.InvalidModelError, match=r"cut\.onnx"):
+        og.validate(path, target="sql-edge-2.0")
+    with pytest.raises(og.InvalidModelError, match=r"not a valid ONNX model|not an ONNX model"):
+        og.validate(data[:-7])
+    (tmp_path / "text.onnx").write_text("hello, I am not a model")
+    with pytest.raises(og.InvalidModelError):
+        og.validate(tmp_path / "text.onnx")
+
+
+def test_broken_model_collects_every_failure_and_fail_fast_stops():
+    m = wide_input_model(3)
+    m.opset_import[0].version = 21
+    m.ir_version = 10
+    report = og.validate(m, target="sql-edge-2.0")
+    failed = {c.name for c in report.failures}
+    assert {"opset_within_caps", "ir_version_within_caps", "inputs_one_per_column"} <= failed
+    fast = og.validate(m, target="sql-edge-2.0", fail_fast=True)
+    assert [c.name for c in fast.failures] == ["opset_within_caps"]
+    skipped = [c for c in fast.checks if c.skipped]
+    assert skipped and all("fail_fast" in c.message for c in skipped)
+    assert not fast.passed
+
+
+def test_target_checks_decide_what_runs():
+    names = [c.name for c in og.validate(identity_model(), target="container").checks]
+    assert names == [*CONTAINER.checks, "prediction_parity"]
+
+
+def test_user_target_object_and_toml(tmp_path):
+    mine = targets.Target(
+        name="tiny",
+        description="test",
+        max_opset={"": 11},
+        max_ir_version=6,
+        checks=("opset_within_caps", "ir_version_within_caps"),
+    )
+    report = og.validate(identity_model(opset=13), target=mine)
+    assert report.target == "tiny" and [c.name for c in report.failures] == [
+        "opset_within_caps",
+        "ir_version_within_caps",
+    ]
+    toml = tmp_path / "t.toml"
+    toml.write_text(
+        '[target]\nbase = "sql-edge-2.0"\nname = "edge-opset-12"\nmax_opset = { "" = 12, "ai.onnx.ml" = 2 }\n'
+    )
+    report = og.validate(identity_model(opset=13), target=targets.from_toml(toml))
+    assert "ai.onnx opset 13 > 12" in report.check("opset_within_caps").message
+
+
+def test_checks_do_not_mutate_model_or_data():
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+
+    X, y = load_diabetes(return_X_y=True)
+    reg = Ridge().fit(X, y)
+    conv = og.convert(reg, X[:5], opset=15)
+    before_model = hashlib.sha256(conv.model.SerializeToString()).hexdigest()
+    before_data = hashlib.sha256(X.tobytes()).hexdigest()
+    before_coef = hashlib.sha256(reg.coef_.tobytes()).hexdigest()
+    for target in targets.names():
+        og.validate(conv.model, target=target, reference=reg, data=X, batch_size=100)
+    assert hashlib.sha256(conv.model.SerializeToString()).hexdigest() == before_model
+    assert hashlib.sha256(X.tobytes()).hexdigest() == before_data
+    assert hashlib.sha256(reg.coef_.tobytes()).hexdigest() == before_coef
+    # the hand-built broken models too (probing nodes must not touch the original graph)
+    m = unsupported_nodes_model()
+    h = m.SerializeToString()
+    og.validate(m, target="sql-edge-2.0")
+    assert m.SerializeToString() == h
+
+
+def test_report_records_model_facts_and_seed():
+    m = identity_model()
+    report = og.validate(m, seed=1234)
+    assert report.seed == 1234
+    assert report.model["sha256"] == hashlib.sha256(m.SerializeToString()).hexdigest()
+    assert report.model["opsets"] == {"ai.onnx": 13} and report.model["ir_version"] == 7
+    assert report.model["signature"]["inputs"][0]["name"] == "x"
+
+
+def test_file_hash_is_the_files(tmp_path):
+    path = tmp_path / "m.onnx"
+    data = identity_model().SerializeToString()
+    path.write_bytes(data)
+    assert og.validate(path).model["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_search_without_its_module_is_a_clear_error(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnxgate.validators.search", None)
+    with pytest.raises(og.OnnxGateError, match="search=5 asks for the divergence search"):
+        og.validate(identity_model(), reference=lambda feeds: [feeds["x"]], data=np.ones((3, 1), np.float32), search=5)

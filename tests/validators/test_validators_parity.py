@@ -1,0 +1,305 @@
+"""Parity: statistics checked against numpy, flipped labels named by row, every zoo entry passes."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from broken_models import identity_model
+from onnx import TensorProto
+
+import onnxgate as og
+from onnxgate.errors import MissingDependencyError
+from onnxgate.validators import parity
+from onnxgate.validators.parity import check_prediction_parity, compare_arrays, resolve_tolerances
+
+
+@pytest.fixture(scope="module")
+def ridge():
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+
+    X, y = load_diabetes(return_X_y=True)
+    reg = Ridge(alpha=0.5).fit(X, y)
+    conv = og.convert(reg, X[:5], opset=15)
+    return reg, conv, X
+
+
+@pytest.fixture(scope="module")
+def logreg():
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True)
+    clf = LogisticRegression(max_iter=1000).fit(X, y)
+    return clf, og.convert(clf, X[:5], opset=15), X
+
+
+def test_perturbed_weights_fail_with_the_numbers_numpy_gives(ridge):
+    reg, conv, X = ridge
+    bent = copy.deepcopy(reg)
+    bent.coef_ = bent.coef_.copy()
+    bent.coef_[2] += 0.5  # feature 2 (bmi) is in [-0.09, 0.17]: errors up to ~0.08
+    result = check_prediction_parity(conv.model, bent, X, atol=1e-3, rtol=1e-4, batch_size=100)
+    assert not result
+
+    onnx_pred = ort.InferenceSession(conv.model.SerializeToString()).run(None, {"input": X})[0].reshape(-1)
+    ref = bent.predict(X)
+    err = np.abs(onnx_pred.astype(np.float64) - ref)
+    rel = err / np.abs(ref)
+    bad = (err > 1e-3) & (rel > 1e-4)
+    (out,) = result.details["outputs"]
+    assert out["name"] == "variable" and out["shape"]["status"] == "reshaped"
+    assert out["rows"] == len(X) == result.details["rows"]
+    assert out["mismatched_rows"] == int(bad.sum())
+    assert out["abs"]["max"] == pytest.approx(err.max(), rel=1e-12)
+    assert out["abs"]["mean"] == pytest.approx(err.mean(), rel=1e-9)
+    assert out["abs"]["median"] == pytest.approx(np.median(err), rel=1e-12)
+    assert out["abs"]["p99"] == pytest.approx(np.quantile(err, 0.99), rel=1e-12)
+    assert out["rel"]["max"] == pytest.approx(rel.max(), rel=1e-12)
+    assert out["min_atol"] == pytest.approx(err[rel > 1e-4].max(), rel=1e-12)
+    assert out["min_rtol"] == pytest.approx(rel[err > 1e-3].max(), rel=1e-12)
+    assert out["quantiles"] == "exact"
+    worst = out["worst_rows"]
+    assert len(worst) == 5
+    assert worst[0]["row"] == int(np.argmax(np.where(bad, err, -1)))
+    assert worst[0]["inputs"]["input"] == pytest.approx(X[worst[0]["row"]].tolist())
+    assert worst[0]["reference"] == pytest.approx([ref[worst[0]["row"]]])
+    assert f"max_abs={err.max():.1e}" in result.message and f"{int(bad.sum())}/442 rows" in result.message
+    # the same run in one batch gives the same evidence
+    whole = check_prediction_parity(conv.model, bent, X, atol=1e-3, rtol=1e-4)
+    assert whole.details["outputs"][0]["abs"] == out["abs"]
+    assert whole.details["outputs"][0]["worst_rows"] == worst
+
+
+def test_a_flipped_label_fails_and_names_the_row(logreg):
+    clf, conv, X = logreg
+
+    def same(feeds):
+        return [clf.predict(feeds["input"]), clf.predict_proba(feeds["input"])]
+
+    # row 100 sits in the second batch of 64: the reported row number must be absolute
+    def one_flip(feeds, _calls=[0]):  # noqa: B006 - counts batches
+        labels = clf.predict(feeds["input"]).copy()
+        start = _calls[0] * 64
+        _calls[0] += 1
+        if start <= 100 < start + len(labels):
+            labels[100 - start] = (labels[100 - start] + 1) % 3
+        return [labels, clf.predict_proba(feeds["input"])]
+
+    assert check_prediction_parity(conv.model, same, X, batch_size=64)
+    result = check_prediction_parity(conv.model, one_flip, X, batch_size=64)
+    assert not result
+    label = next(o for o in result.details["outputs"] if o["name"] == "label")
+    assert label["mode"] == "exact" and label["mismatched_rows"] == 1
+    assert label["mismatched_row_indices"] == [100]
+    assert label["mismatch_rate"] == pytest.approx(1 / 150)
+    assert "rows [100]" in result.message and "1/150 rows differ" in result.message and "0.67%" in result.message
+    probs = next(o for o in result.details["outputs"] if o["name"] == "probabilities")
+    assert probs["passed"]
+
+
+def test_native_classifier_passes_and_labels_are_exact(logreg):
+    clf, conv, X = logreg
+    result = check_prediction_parity(conv, clf, X)
+    assert result, result.message
+    modes = {o["name"]: o["mode"] for o in result.details["outputs"]}
+    assert modes == {"label": "exact", "probabilities": "tolerance"}
+
+
+def test_shape_mismatch_is_reported_without_values():
+    m = identity_model(shape=("N", 2))
+    result = check_prediction_parity(m, lambda feeds: [np.zeros((len(feeds["x"]), 3))], np.ones((4, 2)))
+    assert not result
+    (out,) = result.details["outputs"]
+    assert out["shape"]["status"] == "mismatch"
+    assert "shape [4, 3] (reference) vs [4, 2] (onnx)" in result.message
+
+
+def test_output_without_counterpart_is_not_compared():
+    m = identity_model()
+    result = check_prediction_parity(m, lambda feeds: [None], np.ones((4, 1)))
+    assert not result and "no output could be compared" in result.message
+    assert result.details["names"]["not_compared"] == ["y"]
+
+
+def test_reference_with_wrong_output_count_is_a_parity_error():
+    with pytest.raises(og.ParityError, match="returned 2 output"):
+        check_prediction_parity(identity_model(), lambda f: [f["x"], f["x"]], np.ones((3, 1)))
+
+
+def test_per_output_tolerances_and_unknown_names():
+    from onnxgate.signature import TensorSpec
+
+    outs = (
+        TensorSpec("label", "int64", ("N",)),
+        TensorSpec("p", "float32", ("N", 3)),
+        TensorSpec("v", "float64", ("N", 1)),
+    )
+    tol = resolve_tolerances(outs, atol={"": 1e-5, "p": 1e-2}, rtol=0.5)
+    assert tol == {"label": (0.0, 0.0, "exact"), "p": (1e-2, 0.5, "tolerance"), "v": (1e-5, 0.5, "tolerance")}
+    assert resolve_tolerances(outs)["v"] == (*parity.DEFAULT_TOLERANCES["float64"], "tolerance")
+    assert resolve_tolerances(outs, atol={"label": 1})["label"][2] == "tolerance"  # named: even a label
+    with pytest.raises(og.InvalidDataError, match=r"'nope'.*outputs are"):
+        resolve_tolerances(outs, atol={"nope": 1e-3})
+    with pytest.raises(og.InvalidDataError, match=">= 0"):
+        resolve_tolerances(outs, rtol=-1.0)
+
+
+def test_compare_arrays_nan_and_inf_rules():
+    nan, inf = np.nan, np.inf
+    assert compare_arrays(np.array([nan, 1.0]), np.array([nan, 1.0]), atol=0, rtol=0).passed
+    c = compare_arrays(np.array([nan, 1.0]), np.array([1.0, 1.0]), atol=1, rtol=1)
+    assert not c.passed and c.nonfinite_mismatches == 1 and c.min_atol == np.inf
+    assert not compare_arrays(np.array([inf]), np.array([inf]), atol=1, rtol=1).passed
+    assert compare_arrays(np.array([inf]), np.array([inf]), atol=1, rtol=1, infinities_compare_equal=True).passed
+    assert not compare_arrays(np.array([inf]), np.array([-inf]), atol=1, rtol=1, infinities_compare_equal=True).passed
+    zero = compare_arrays(np.array([0.0]), np.array([1e-9]), atol=1e-6, rtol=0)
+    assert zero.passed and zero.rel["max"] == np.inf  # rel is inf where the reference is 0; atol saves it
+
+
+def test_string_labels_compared_exactly():
+    c = compare_arrays(
+        np.array(["a", "b", "c"], dtype=object), np.array(["a", "x", "c"], dtype=object), atol=0, rtol=0, exact=True
+    )
+    assert not c.passed and c.mismatched_row_indices == (1,) and c.abs is None
+
+
+def test_histogram_quantiles_beyond_the_exact_limit(monkeypatch):
+    monkeypatch.setattr(parity, "EXACT_QUANTILE_LIMIT", 1000)
+    rng = np.random.default_rng(0)
+    expected = rng.normal(size=20_000)
+    actual = expected + rng.lognormal(-8, 1, size=expected.size)
+    acc = parity._Accumulator("y", 1e-3, 1e-3, "tolerance", False)
+    for start in range(0, expected.size, 3000):
+        acc.update(expected[start : start + 3000], actual[start : start + 3000], row_offset=start)
+    out = acc.result()
+    err = np.abs(actual - expected)
+    assert out.quantiles == "histogram"
+    assert out.abs["max"] == pytest.approx(err.max())  # still exact
+    assert out.abs["mean"] == pytest.approx(err.mean())
+    assert out.abs["median"] == pytest.approx(np.median(err), rel=0.05)
+    assert out.abs["p99"] == pytest.approx(np.quantile(err, 0.99), rel=0.05)
+
+
+def test_progress_callback_and_file_data(tmp_path):
+    m = identity_model()
+    X = np.arange(10, dtype=np.float32).reshape(-1, 1)
+    path = tmp_path / "x.npy"
+    np.save(path, X)
+    seen = []
+    result = check_prediction_parity(
+        m, lambda f: [f["x"]], str(path), batch_size=4, progress=lambda d, t: seen.append((d, t))
+    )
+    assert result and seen == [(4, 10), (8, 10), (10, 10)]
+    assert result.details["batches"] == 3
+
+
+def test_one_million_rows_in_bounded_memory():
+    import tracemalloc
+
+    m = identity_model()
+    X = np.random.default_rng(0).normal(size=(1_000_000, 1)).astype(np.float32)
+    tracemalloc.start()
+    result = check_prediction_parity(m, lambda f: [f["x"].astype(np.float64)], X, progress=False)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert result, result.message
+    assert result.details["rows"] == 1_000_000 and result.details["batches"] == 16
+    # the data is 4 MB; per-batch work is a few MB, the exact-quantile buffer 2 x 8 MB
+    assert peak < 64 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+
+
+ZOO = og.zoo.names()
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=() if n.startswith("sklearn-") else pytest.mark.slow) for n in ZOO]
+)
+def test_every_zoo_entry_passes_at_its_tolerances(name):
+    entry = og.zoo.get(name)
+    try:
+        model, X, _ = entry.build()
+        sample = X.iloc[:5] if hasattr(X, "iloc") else X[:5]
+        conv = og.convert(model, sample, opset=entry.opsets[-1] if entry.opsets else None)
+    except (NotImplementedError, MissingDependencyError) as err:
+        pytest.skip(f"{entry.framework} converter not available yet: {err}")
+    data = X.iloc[:300] if hasattr(X, "iloc") else X[:300]
+    report = og.validate(conv, data=data, atol=entry.atol, rtol=entry.rtol)
+    assert report.passed, str(report)
+    assert not report.check("prediction_parity").skipped
+
+
+def test_validate_uses_conversion_source_and_sample(logreg):
+    _clf, conv, _X = logreg
+    report = og.validate(conv)
+    parity_check = report.check("prediction_parity")
+    assert parity_check and parity_check.details["rows"] == 5
+
+
+def test_reference_without_data_is_a_usage_error(logreg):
+    clf, conv, _X = logreg
+    with pytest.raises(og.InvalidDataError, match="without data"):
+        og.validate(conv.model, reference=clf)
+
+
+def test_onnx_model_as_reference(ridge):
+    _reg, conv, X = ridge
+    result = check_prediction_parity(conv.model, conv.model, X)
+    assert result and result.details["outputs"][0]["abs"]["max"] == 0.0
+
+
+def test_parity_skipped_when_onnxruntime_cannot_load():
+    from broken_models import unsupported_nodes_model
+
+    report = og.validate(unsupported_nodes_model(), reference=lambda f: [f["x"]], data=np.ones((2, 1), np.int32))
+    assert report.check("prediction_parity").skipped
+    assert "operators_supported" in report.check("prediction_parity").message
+
+
+def test_float16_outputs_get_loose_defaults():
+    m = identity_model(elem=TensorProto.FLOAT16)
+    X = np.linspace(1, 2, 50, dtype=np.float16).reshape(-1, 1)
+    result = check_prediction_parity(m, lambda f: [f["x"].astype(np.float64) * (1 + 5e-3)], X)
+    assert result, result.message  # 0.5% off passes rtol 1e-2 for float16
+    assert result.details["outputs"][0]["rtol"] == parity.DEFAULT_TOLERANCES["float16"][1]
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch, capsys):
+    X = np.ones((10, 1), np.float32)
+    check_prediction_parity(identity_model(), lambda f: [f["x"]], X, batch_size=5)
+    assert "parity [" not in capsys.readouterr().err  # pytest's stderr is not a terminal
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    check_prediction_parity(identity_model(), lambda f: [f["x"]], X, batch_size=5)
+    err = capsys.readouterr().err
+    assert "5/10 rows" in err and "10/10 rows" in err
+
+
+def test_adapted_models_go_through_the_adapt_hook(monkeypatch):
+    from onnx import helper
+
+    import onnxgate.deploy.adapt as adapt_module
+    from onnxgate.signature import Signature
+    from onnxgate.validators.reference import ADAPT_METADATA_KEY, reference_outputs
+
+    m = identity_model()
+    helper.set_model_props(m, {ADAPT_METADATA_KEY: "{}"})
+    calls = []
+
+    def fake(reference, feeds, onnx_model, signature):
+        calls.append(reference)
+        return [feeds["x"] * 2]
+
+    monkeypatch.setattr(adapt_module, "reference_outputs_for_adapted", fake)
+    (out,) = reference_outputs("native", {"x": np.ones((2, 1), np.float32)}, m, Signature.from_model(m))
+    assert calls == ["native"] and out.tolist() == [[2.0], [2.0]]
+
+
+def test_zipmap_output_is_compared_as_a_table(logreg):
+    clf, _conv, X = logreg
+    zipped = og.convert(clf, X[:5], opset=15, options={"zipmap": True})
+    result = check_prediction_parity(zipped.model, clf, X)
+    assert result, result.message
+    assert [o["name"] for o in result.details["outputs"]] == ["output_label", "output_probability"]

@@ -1,0 +1,99 @@
+"""Report forms: JSON (versioned schema), JUnit parsed with a real XML parser, Markdown, terminal table."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+from broken_models import identity_model, wide_input_model
+
+import onnxgate as og
+from onnxgate.validators import SCHEMA_VERSION, CheckResult, Report
+
+
+def _report() -> Report:
+    return Report(
+        checks=[
+            CheckResult("opset_within_caps", True, "opsets ai.onnx 13 within the target's caps"),
+            CheckResult(
+                "prediction_parity",
+                False,
+                "output 'variable'  max_abs=3.1e-02 (atol 1e-05)  3/1000 rows",
+                {"outputs": [{"name": "variable", "min_rtol": float("inf"), "mean": float("nan")}]},
+            ),
+            CheckResult.skip("search_divergences", "no reference model given"),
+        ],
+        target="sql-edge-2.0",
+        seed=7,
+        model={"sha256": "ab" * 32},
+    )
+
+
+def test_check_result_is_frozen_boolean_and_one_line():
+    r = CheckResult("prediction_parity", False, "output 'variable'  max_abs=3.1e-02 (atol 1e-05)  3/1000 rows")
+    assert not r and str(r) == "FAILED prediction_parity  output 'variable'  max_abs=3.1e-02 (atol 1e-05)  3/1000 rows"
+    with pytest.raises(AttributeError):
+        r.passed = True  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        r.details["x"] = 1  # type: ignore[index]
+    skipped = CheckResult.skip("x", "why")
+    assert skipped and skipped.status == "skipped" and str(skipped) == "SKIPPED x  why"
+
+
+def test_verdict_summary_and_raise_for_failures():
+    report = _report()
+    assert not report and not report.passed
+    assert report.summary() == ("FAILED: 1 of 2 checks failed (prediction_parity), 1 skipped for target 'sql-edge-2.0'")
+    with pytest.raises(og.ValidationFailedError, match=r"max_abs=3\.1e-02") as info:
+        report.raise_for_failures()
+    assert info.value.report is report
+    ok = Report(checks=[CheckResult("a", True, "fine")], target="onnxruntime")
+    assert ok.raise_for_failures() is ok
+
+
+def test_json_is_versioned_and_strict():
+    data = json.loads(_report().to_json())  # strict JSON: NaN/inf became strings
+    assert data["schema_version"] == SCHEMA_VERSION == 1
+    assert data["passed"] is False and data["seed"] == 7
+    assert data["counts"] == {"passed": 1, "failed": 1, "skipped": 1}
+    parity = data["checks"][1]
+    assert parity["status"] == "failed" and parity["details"]["outputs"][0]["min_rtol"] == "inf"
+    assert parity["details"]["outputs"][0]["mean"] == "nan"
+    assert set(data) >= {"tool", "target", "model", "environment", "checks", "summary"}
+
+
+def test_junit_parses_with_one_testcase_per_check():
+    root = ET.fromstring(_report().to_junit())
+    suite = root.find("testsuite")
+    assert suite is not None and suite.get("tests") == "3" and suite.get("failures") == "1"
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert list(cases) == ["opset_within_caps", "prediction_parity", "search_divergences"]
+    failure = cases["prediction_parity"].find("failure")
+    assert failure is not None and "3/1000 rows" in failure.get("message", "")
+    assert json.loads(failure.text or "")["outputs"][0]["name"] == "variable"
+    assert cases["search_divergences"].find("skipped") is not None
+    assert cases["opset_within_caps"].find("failure") is None
+
+
+def test_markdown_has_a_table_and_the_failures_evidence():
+    md = _report().to_markdown()
+    assert md.startswith("### onnxgate validate: ❌ failed")
+    assert "| ❌ | `prediction_parity` |" in md and "| ✅ | `opset_within_caps` |" in md
+    assert "<details><summary><b>prediction_parity</b>" in md and '"min_rtol": "inf"' in md
+
+
+def test_terminal_table_lists_every_check_and_the_summary():
+    text = str(og.validate(wide_input_model(3), target="sql-edge-2.0"))
+    lines = text.splitlines()
+    assert lines[0].startswith("onnxgate validate  target=sql-edge-2.0")
+    assert any(line.startswith("FAILED   inputs_one_per_column") for line in lines)
+    assert lines[-1].startswith("FAILED: 1 of 10 checks failed (inputs_one_per_column)")
+
+
+def test_real_report_round_trips_through_json():
+    report = og.validate(identity_model(), target="container", seed=3)
+    data = json.loads(report.to_json())
+    assert [c["name"] for c in data["checks"]] == [c.name for c in report.checks]
+    assert data["target"]["profile"]["name"] == "container"
+    assert data["environment"]["onnxruntime"]
