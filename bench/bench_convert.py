@@ -48,7 +48,8 @@ def _direct_pytorch(model: Any, sample: Any, opset: int, ml_opset: int) -> Calla
     def export() -> Any:
         buffer = io.BytesIO()
         torch.onnx.export(
-            model, (tensor,), buffer, opset_version=opset, dynamo=opset >= 18,
+            model, (tensor,), buffer,  # type: ignore[arg-type]  # a file object works too
+            opset_version=opset, dynamo=opset >= 18,
             input_names=["input"], output_names=["output"], dynamic_axes={"input": {0: "N"}, "output": {0: "N"}},
         )
         return buffer.getvalue()
@@ -117,8 +118,11 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
             sample = X[:SAMPLE_ROWS]
             opset = registry.get(entry.framework).DEFAULT_OPSET
             direct = DIRECT[entry.framework](model, sample, opset, ml_opset_for(opset))
+            def ours_call(model: Any = model, sample: Any = sample, opset: int = opset) -> Any:
+                return og.convert(model, sample, opset=opset)
+
             ours, theirs = _alternating_medians(
-                lambda model=model, sample=sample, opset=opset: og.convert(model, sample, opset=opset),
+                ours_call,
                 direct,
                 repeat if entry.framework == "sklearn" else max(2, repeat // 2),
             )

@@ -15,6 +15,7 @@ import pickle
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,10 +83,11 @@ def _child(folder: str, repeat: int) -> None:
 
     out: dict[str, Any] = {"data_mb": X.nbytes / 2**20, "rows": int(X.shape[0])}
     # Memory first, each phase from a reset high-water mark over the same resident baseline.
-    for name, func in (("floor", run_floor), ("validate", run_validate)):
+    phases: tuple[tuple[str, Callable[[], Any]], ...] = (("floor", run_floor), ("validate", run_validate))
+    for name, func in phases:
         base = current_rss_mb()
         reset_peak_rss()
-        result = func()
+        result: Any = func()
         peak = peak_rss_mb()
         out[f"{name}_extra_mb"] = None if peak is None or base is None else max(0.0, peak - base)
         if name == "validate":

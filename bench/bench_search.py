@@ -27,7 +27,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._util import REPO, machine, row  # noqa: E402
+from bench._util import REPO, machine, row
 
 BENCHMARK = "parity-search"
 ENTRY = "sklearn-planted-scaler-tree"

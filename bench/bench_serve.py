@@ -6,7 +6,8 @@ threads with keep-alive ``http.client`` connections sends a bounded number of re
 of 1,000 rows. Reported per case: p50/p99 latency at concurrency 1, and requests/s at concurrency 1
 and at ``--concurrency`` (default 4). The floor is onnxruntime called in-process on the same arrays
 (``ort``), and ``score.score`` called in-process on the same JSON body (``score.py``: parse, check,
-run, encode: what a server cannot avoid).
+run, encode: what a server cannot avoid). At batch 1, ``onnxgate threadpool`` is the same server
+scoring in its threadpool instead of on the event loop: the measurement behind INLINE_MAX_BYTES.
 
 Goals: ``onnxgate serve`` >= 2x azmlinfsrv requests/s at batch 1, and its p50 within 1 ms of the
 in-process onnxruntime p50. Figures are the median of 3 runs.
@@ -95,6 +96,14 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 def start_onnxgate(package: Path, port: int) -> subprocess.Popen[bytes]:
     argv = [*onnxgate_command(), "serve", str(package), "--port", str(port)]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def start_onnxgate_threadpool(package: Path, port: int) -> subprocess.Popen[bytes]:
+    """``onnxgate serve`` with every request scored in the threadpool (the alternative to inline)."""
+    code = ("import onnxgate.deploy.server as s; s.INLINE_MAX_BYTES = -1; "
+            f"s.serve({str(package)!r}, port={port})")
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
 
 
 def start_azml(package: Path, port: int, home: Path) -> subprocess.Popen[bytes]:
@@ -216,7 +225,8 @@ def measure(quick: bool = False, model: str = MODEL, requests: dict[int, int] | 
         spec.loader.exec_module(score)
         score.init()
         servers: dict[str, Callable[[int], subprocess.Popen[bytes]]] = {
-            "onnxgate serve": lambda port: start_onnxgate(pkg, port)}
+            "onnxgate serve": lambda port: start_onnxgate(pkg, port),
+            "onnxgate threadpool": lambda port: start_onnxgate_threadpool(pkg, port)}
         home = Path(tmp) / "home"
         home.mkdir()
         if AZML.exists():
@@ -240,6 +250,8 @@ def measure(quick: bool = False, model: str = MODEL, requests: dict[int, int] | 
             case["ort in-process"] = _median([in_process(ort_call, n) for _ in range(runs)])
             case["score.py in-process"] = _median([in_process(score_call, n) for _ in range(runs)])
             for name, start in servers.items():
+                if name == "onnxgate threadpool" and batch != 1:
+                    continue  # at 1,000 rows the body is over INLINE_MAX_BYTES: both use the threadpool
                 lat, thr = [], []
                 for _ in range(runs):
                     port = free_port()
@@ -281,7 +293,7 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
         rows.append(row(BENCHMARK, f"batch {batch}", f"req/s c{c} vs azmlinfsrv", og[f"rps_c{c}"],
                         az[f"rps_c{c}"] if az else None, ">= 2.0" if batch == "1" else None, "req/s"))
         rows.append(row(BENCHMARK, f"batch {batch}", "p50 ms over in-process ort", og["p50_ms"] - floor["p50_ms"],
-                        None, None, "ms", note="goal: <= 1.0 ms at batch 1"))
+                        None, None, "ms", note="goal: <= 1.0 ms" if batch == "1" else ""))
         for name, m in case.items():
             rows.append(row(BENCHMARK, f"batch {batch} {name}", "p50", m["p50_ms"], None, None, "ms"))
     return rows

@@ -29,6 +29,7 @@ __all__ = [
     "TargetError",
     "TensorSpec",
     "UnsupportedModelError",
+    "UntrustedFileError",
     "ValidationFailedError",
     "__version__",
     "adapt",
@@ -57,6 +58,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "TargetError": ("onnxgate.errors", "TargetError"),
     "TensorSpec": ("onnxgate.signature", "TensorSpec"),
     "UnsupportedModelError": ("onnxgate.errors", "UnsupportedModelError"),
+    "UntrustedFileError": ("onnxgate.errors", "UntrustedFileError"),
     "ValidationFailedError": ("onnxgate.errors", "ValidationFailedError"),
     "adapt": ("onnxgate.deploy.adapt", "adapt"),
     "convert": ("onnxgate.converters", "convert"),
@@ -83,6 +85,7 @@ if TYPE_CHECKING:
         ParityError,
         TargetError,
         UnsupportedModelError,
+        UntrustedFileError,
         ValidationFailedError,
     )
     from onnxgate.signature import Signature, TensorSpec

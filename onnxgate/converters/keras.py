@@ -112,6 +112,22 @@ def _output_names(model: Any, count: int) -> list[str]:
     return names if len(set(names)) == len(names) else [f"output_{i}" for i in range(count)]
 
 
+def _flat_outputs(model: Any, result: Any) -> tuple[list[str], list[Any]]:
+    """``(names, tensors)`` of a model's call result, flattened in tf.nest/keras.tree order.
+
+    A dict result is flattened in sorted key order and named by its keys; otherwise see
+    :func:`_output_names`.
+    """
+    keras = _keras()
+    flat = list(keras.tree.flatten(result))
+    if isinstance(result, Mapping) and len(result) == len(flat):
+        keys = sorted(str(k) for k in result)
+        names = [sanitize_name(k, f"output_{i}") for i, k in enumerate(keys)]
+        if len(set(names)) == len(names):
+            return names, flat
+    return _output_names(model, len(flat)), flat
+
+
 def _pack(model: Any, tensors: Sequence[Any]) -> Any:
     """Arrange flat input tensors the way the model takes them (one tensor, a list, or a dict)."""
     if len(tensors) == 1:
@@ -272,10 +288,13 @@ class KerasConverter(Converter):
         specs = [tf.TensorSpec(shape, tf.as_dtype(dtype), name=n) for n, (shape, dtype) in zip(names, shapes)]
 
         # autograph off: the body is one Keras call, and autograph would try to read this source.
+        traced_names: list[str] = []
+
         @tf.function(input_signature=specs, autograph=False)
         def forward(*args: Any) -> Any:
             result = model(_pack(model, args), training=False)
-            flat = tf.nest.flatten(result)
+            out_names, flat = _flat_outputs(model, result)
+            traced_names[:] = out_names
             return flat[0] if len(flat) == 1 else tuple(flat)
 
         try:
@@ -287,8 +306,7 @@ class KerasConverter(Converter):
                 f"{[list(s) for s, _ in shapes]}: {type(err).__name__}: {text[0] if text else ''}",
                 framework=self.framework,
             ) from err
-        count = len(tf.nest.flatten(concrete.structured_outputs))
-        outs = list(output_names) if output_names is not None else _output_names(model, count)
+        outs = list(output_names) if output_names is not None else list(traced_names)
         traced = trace(concrete, input_names=names, output_names=outs)
         traced.owner = model
         return traced
@@ -326,10 +344,9 @@ class KerasConverter(Converter):
         example = tuple(torch.as_tensor(a.astype(dt, copy=False)) for a, (_, dt) in zip(arrays, shapes))
 
         wrapper = _torch_forward(model, len(names)).eval()
-        with torch.no_grad():
-            probe = wrapper(*example)
-        count = len(probe) if isinstance(probe, (tuple, list)) else 1
-        outs = list(options.get("output_names") or _output_names(model, count))
+        with torch.no_grad():  # also proves the model runs on the example before exporting it
+            default_names = _flat_outputs(model, model(_pack(model, example), training=False))[0]
+        outs = list(options.get("output_names") or default_names)
         proto = export_torch_module(
             wrapper, example, opset=opset, input_names=names, output_names=outs, dynamo=options.get("dynamo")
         )
@@ -346,9 +363,9 @@ class KerasConverter(Converter):
         for i, (name, (_, dtype)) in enumerate(zip(names, shapes)):
             value = feeds[name] if name in feeds else list(feeds.values())[i]
             values.append(np.asarray(value, dtype=dtype))
-        result = model(_pack(model, values), training=False)
-        flat = [np.asarray(keras.ops.convert_to_numpy(r)) for r in keras.tree.flatten(result)]
-        by_name = dict(zip(_output_names(model, len(flat)), flat))
+        out_names, tensors = _flat_outputs(model, model(_pack(model, values), training=False))
+        flat = [np.asarray(keras.ops.convert_to_numpy(r)) for r in tensors]
+        by_name = dict(zip(out_names, flat))
         ordered = [by_name.get(spec.name) for spec in signature.outputs]
         if all(r is None for r in ordered) and len(flat) == len(ordered):
             ordered = list(flat)  # outputs renamed at conversion: same order as the graph's
@@ -367,9 +384,8 @@ def _torch_forward(model: Any, count: int) -> Any:
 
     def forward(self: Any, *args: Any) -> Any:
         result = self.inner(_pack(self.inner, args), training=False)
-        if isinstance(result, Mapping):
-            return tuple(result.values())
-        return result
+        flat = _flat_outputs(self.inner, result)[1]
+        return flat[0] if len(flat) == 1 else tuple(flat)
 
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
     params = [inspect.Parameter("self", kind)] + [inspect.Parameter(f"x{i}", kind) for i in range(count)]

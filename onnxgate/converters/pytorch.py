@@ -15,6 +15,12 @@ Policy:
   (``output_0``...), unless ``options={"input_names": [...], "output_names": [...]}``.
 * The model is put in eval mode for the export and put back in the mode it was in.
 * The file is one self-contained model (no ``.onnx.data`` side file).
+* The sample is run twice before exporting (its rows, then one more): a sample that does not fit
+  is an :class:`InvalidDataError`, a forward() that hard-codes the batch size an
+  :class:`UnsupportedModelError`, and the TorchScript exporter is told which axis of each output
+  grows with the batch.
+* Options: ``input_names``, ``output_names``, ``dynamo`` (force an exporter), ``optimize`` (run
+  onnxscript's optimizer after a dynamo export; default True).
 """
 
 from __future__ import annotations
@@ -92,11 +98,15 @@ def _kind(model: Any) -> str:
 def _eval_mode(model: Any) -> Iterator[None]:
     """Eval mode for the duration, then every submodule's ``training`` flag as it was."""
     torch = _torch()
-    if not isinstance(model, torch.nn.Module) or isinstance(model, torch.jit.ScriptModule):
+    if not isinstance(model, torch.nn.Module):
         yield
         return
     flags = [(m, m.training) for m in model.modules()]
-    model.eval()
+    try:
+        model.eval()
+    except NotImplementedError:  # modules frozen in one mode (torch.export's) refuse eval()
+        yield
+        return
     try:
         yield
     finally:

@@ -46,6 +46,8 @@ __all__ = [
     "TracedFunction",
     "convert_traced",
     "sanitize_name",
+    "split_sample",
+    "trace",
 ]
 
 #: The file that marks a folder as a TensorFlow SavedModel.
@@ -192,6 +194,32 @@ def split_sample(sample: Any, names: Sequence[str], specs: Sequence[Any], framew
 
     A mapping is read by input name; a tuple or list gives the inputs in order; one array feeds a
     single input, or is split column-wise over several rank-2 inputs by their widths.
+
+    Parameters
+    ----------
+    sample : array-like, mapping or tuple
+    names : sequence of str
+        The inputs' ONNX names.
+    specs : sequence of tf.TensorSpec-like
+        Their shapes (``.shape.rank``, ``.shape.as_list()``), used to split one array.
+    framework : str
+        Named in errors.
+
+    Returns
+    -------
+    list of numpy.ndarray
+
+    Raises
+    ------
+    InvalidDataError
+        The sample does not provide every input.
+
+    Examples
+    --------
+    >>> import numpy as np, tensorflow as tf  # doctest: +SKIP
+    >>> specs = [tf.TensorSpec([None, 2]), tf.TensorSpec([None, 3])]  # doctest: +SKIP
+    >>> [a.shape for a in split_sample(np.zeros((4, 5)), ["a", "b"], specs, "keras")]  # doctest: +SKIP
+    [(4, 2), (4, 3)]
     """
     import numpy as np
 
@@ -245,6 +273,17 @@ def trace(concrete: Any, *, input_names: Sequence[str] | None = None,
     Returns
     -------
     TracedFunction
+
+    Raises
+    ------
+    UnsupportedModelError
+        The names given do not match the function's inputs or outputs, or collide.
+
+    Examples
+    --------
+    >>> fn = tf.function(lambda x: x * 2.0, input_signature=[tf.TensorSpec([None, 3], name="x")])  # doctest: +SKIP
+    >>> trace(fn.get_concrete_function()).input_names  # doctest: +SKIP
+    ['x']
     """
     tf = _tensorflow()
     specs = [s for s in tf.nest.flatten(concrete.structured_input_signature) if isinstance(s, tf.TensorSpec)]
@@ -285,12 +324,36 @@ def convert_traced(traced: TracedFunction, *, opset: int, name: str | None, fram
     The graph's inputs and outputs get ``traced``'s names, the batch axis is named ``N``, and a
     graph holding operators tf2onnx could not convert is refused.
 
+    Parameters
+    ----------
+    traced : TracedFunction
+        The function and its ONNX names (see :func:`trace`).
+    opset : int
+        Default-domain opset, 9 to 18.
+    name : str or None
+        Graph name.
+    framework : str
+        ``"tensorflow"`` or ``"keras"``: named in errors.
+
+    Returns
+    -------
+    RawConversion
+        The model, and tf2onnx's warnings.
+
     Raises
     ------
     OpsetError
         ``opset`` is above what tf2onnx writes.
     UnsupportedModelError
         tf2onnx failed, or left TensorFlow operators it could not map in the graph.
+
+    Examples
+    --------
+    >>> fn = tf.function(tf.nn.relu, input_signature=[tf.TensorSpec([None, 3])])  # doctest: +SKIP
+    >>> raw = convert_traced(trace(fn.get_concrete_function()), opset=15, name=None,
+    ...                      framework="tensorflow")  # doctest: +SKIP
+    >>> [i.name for i in raw.model.graph.input]  # tf.nn.relu's argument is called features  # doctest: +SKIP
+    ['features']
     """
     if opset > TF2ONNX_MAX_OPSET:
         raise OpsetError(
@@ -604,7 +667,7 @@ class TensorFlowConverter(Converter):
         import numpy as np
 
         tf = _tensorflow()
-        traced = self._predict_cache(model)
+        traced = self._predict_cache(model, feeds)
         tensors = []
         for i, (name, spec) in enumerate(zip(traced.input_names, traced.input_specs)):
             value = feeds[name] if name in feeds else list(feeds.values())[i]
@@ -615,13 +678,15 @@ class TensorFlowConverter(Converter):
             ordered = list(results.values())  # renamed outputs: same order as the graph's
         return ordered  # type: ignore[return-value]
 
-    def _predict_cache(self, model: Any) -> TracedFunction:
+    def _predict_cache(self, model: Any, feeds: Mapping[str, np.ndarray]) -> TracedFunction:
         # Tracing is cheap but not free; parity calls predict once per batch.
         key = id(model)
         cached = _TRACE_CACHE.get(key)
         if cached is not None and cached[0] is model:
             return cached[1]
-        traced = self.traced(model, None)
+        # The feeds stand in for a sample when the function has no input signature to trace from.
+        values = list(feeds.values())
+        traced = self.traced(model, values[0] if len(values) == 1 else values)
         _TRACE_CACHE.clear()
         _TRACE_CACHE[key] = (model, traced)
         return traced

@@ -186,10 +186,12 @@ def _validate(model: Any, target: Any, reference: Any, data: Any, options: dict[
     kwargs: dict[str, Any] = {"reference": reference, "data": data}
     for key in ("atol", "rtol"):
         if options.get(key) is not None:
-            try:
-                kwargs[key] = float(options[key])
-            except (TypeError, ValueError):
-                raise PackagingError(f"{key} must be a number, found {key}={options[key]!r}") from None
+            kwargs[key] = options[key]
+            if isinstance(kwargs[key], str):  # from the CLI's --option atol=1e-4
+                try:
+                    kwargs[key] = float(kwargs[key])
+                except ValueError:
+                    raise PackagingError(f"{key} must be a number, found {key}={options[key]!r}") from None
     if reference is None or data is None:
         kwargs = {k: v for k, v in kwargs.items() if k not in ("reference", "data")}
     report = validate(model, target, **kwargs)

@@ -17,6 +17,7 @@ import inspect
 import json
 import os
 import re
+import statistics
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -222,7 +223,7 @@ class DryRunResult:
     query : str
         The DuckDB query that mirrors ``04_predict.sql``.
     seconds : float
-        Time of the scoring query (not the load).
+        Time of the scoring query (not the load); the median when it ran several times.
     direct : dict
         Output name -> max abs difference against onnxruntime called directly on the same rows.
     reference : list of str
@@ -350,7 +351,6 @@ def _arrow_input(data: Any, names: Sequence[str], sources: Mapping[str, str] | N
 
 
 def _make_udf(session: Any, inputs: Sequence[Mapping[str, Any]], outputs: Sequence[Mapping[str, Any]]) -> Any:
-    import numpy as np
     import pyarrow as pa
 
     from onnxgate.signature import numpy_dtype_for
@@ -359,6 +359,7 @@ def _make_udf(session: Any, inputs: Sequence[Mapping[str, Any]], outputs: Sequen
     in_dtypes = [numpy_dtype_for(str(s["elem_type"])) for s in inputs]
     out_names = [str(s["name"]) for s in outputs]
     run = session.run
+    single = len(out_names) == 1  # one output: a plain column, no STRUCT to build and UNNEST
 
     def predict(*columns: Any) -> Any:
         # Each call gets one DuckDB vector per column; a [N,1] view of it feeds the model directly.
@@ -369,6 +370,8 @@ def _make_udf(session: Any, inputs: Sequence[Mapping[str, Any]], outputs: Sequen
                 values = values.astype(dtype)
             feeds[name] = values.reshape(-1, 1)
         results = run(out_names, feeds)
+        if single:
+            return pa.array(results[0].reshape(-1))
         return pa.StructArray.from_arrays([pa.array(r.reshape(-1)) for r in results], names=out_names)
 
     # DuckDB counts the Python parameters to check the arity; give the closure one per input.
@@ -389,6 +392,7 @@ def dry_run(
     atol: float | Mapping[str, float] | None = None,
     rtol: float | Mapping[str, float] | None = None,
     threads: int | None = None,
+    repeat: int = 1,
 ) -> DryRunResult:
     """Score ``data`` with a SQL package in DuckDB the way ``04_predict.sql`` would in SQL Server.
 
@@ -410,6 +414,8 @@ def dry_run(
         Tolerances for the reference comparison (defaults by output type).
     threads : int, optional
         DuckDB worker threads (default: DuckDB's).
+    repeat : int
+        Run the scoring query this many times; ``seconds`` is the median (for benchmarks).
 
     Returns
     -------
@@ -480,15 +486,22 @@ def dry_run(
         # oversubscribing the cores DuckDB already uses.
         options.intra_op_num_threads = 1
         session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
-        struct = duckdb.struct_type({str(s["name"]): DUCKDB_TYPES[_base_type(str(s["sql_type"]))] for s in outputs})
+        out_types = {str(s["name"]): DUCKDB_TYPES[_base_type(str(s["sql_type"]))] for s in outputs}
+        returns: Any = duckdb.struct_type(out_types) if len(outputs) > 1 else next(iter(out_types.values()))
         params = [DUCKDB_TYPES[_base_type(types[n])] for n in names]
-        con.create_function(UDF_NAME, _make_udf(session, inputs, outputs), params, struct, type="arrow",
-                            side_effects=False)
+        # duckdb's stubs type `type` as an enum its package does not export; "arrow" is the documented value
+        con.create_function(UDF_NAME, _make_udf(session, inputs, outputs), params, returns,  # type: ignore[call-overload]
+                            type="arrow", side_effects=False)
         args = ", ".join(f"d.{_dq(n)}" for n in names)
-        query = f"SELECT d.*, UNNEST({UDF_NAME}({args})) FROM {_dq(table_name)} AS d"
-        start = time.perf_counter()
-        result = con.sql(query).to_arrow_table()
-        seconds = time.perf_counter() - start
+        call = f"{UDF_NAME}({args})"
+        predicted = f"UNNEST({call})" if len(outputs) > 1 else f"{call} AS {_dq(str(outputs[0]['name']))}"
+        query = f"SELECT d.*, {predicted} FROM {_dq(table_name)} AS d"
+        times = []
+        for _ in range(max(1, int(repeat))):
+            start = time.perf_counter()
+            result = con.sql(query).to_arrow_table()
+            times.append(time.perf_counter() - start)
+        seconds = statistics.median(times)
         table_rows = con.sql(f"SELECT * FROM {_dq(table_name)}").to_arrow_table()
     finally:
         con.close()

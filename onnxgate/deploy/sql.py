@@ -281,7 +281,10 @@ def render_scripts(
 def _load_model_py(models: str, opts: SqlPackageOptions) -> str:
     # Every value is a Python literal made with repr() and every SQL value a '?' parameter: nothing
     # user-controlled is formatted into SQL text at run time.
-    sql = f"INSERT INTO {models} ([name], [version], [description], [model], [created]) VALUES (?, ?, ?, ?, SYSUTCDATETIME())"
+    sql = (
+        f"INSERT INTO {models} ([name], [version], [description], [model], [created]) "
+        "VALUES (?, ?, ?, ?, SYSUTCDATETIME())"
+    )
     return f'''"""Insert model.onnx into the models table (SQL below) with a parameterised pyodbc query.
 
 Usage:
@@ -326,7 +329,7 @@ def _readme(signature: Signature, target: Target, opts: SqlPackageOptions, size:
     ins = "\n".join(f"| `{s.name}` | {s.elem_type} | `{target.sql_type(s.elem_type)}` |" for s in signature.inputs)
     outs = "\n".join(f"| `{s.name}` | {s.elem_type} | `{target.sql_type(s.elem_type)}` |" for s in signature.outputs)
     load = (
-        "2. `02_insert_model.sql` inserts the model as a hex literal"
+        f"2. `02_insert_model.sql` inserts the model as a hex literal (models up to {limit} bytes are inlined)"
         if size <= limit
         else f"2. The model is {size} bytes, above the {limit} byte hex-literal limit: run `load_model.py`"
     )
@@ -345,7 +348,8 @@ Run the scripts in order against your database:
 1. `01_create_model_table.sql` creates the models table `{opts.schema}.{opts.model_table}` (once per database).
 {load}
    (or `python load_model.py` with `{CONNECTION_ENV_VAR}` set to an ODBC connection string: a
-   parameterised insert, for models of any size).{synapse_step}3. `03_create_input_table.sql` creates `{opts.schema}.{opts.input_table}`; load your rows into it.
+   parameterised insert, for models of any size).{synapse_step}3. `03_create_input_table.sql` creates \
+`{opts.schema}.{opts.input_table}`; load your rows into it.
    PREDICT does no implicit conversion: the column names and types must stay exactly as below
    (CAST other columns in a view or CTE).
 4. `04_predict.sql` scores every row: `SELECT d.*, p.* FROM PREDICT(...) WITH (...) AS p`.

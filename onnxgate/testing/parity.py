@@ -33,7 +33,10 @@ def format_evidence(result: CheckResult) -> str:
         if out.get("passed", True):
             continue
         stats = out.get("abs") or {}
-        head = f"    output {out.get('name')!r} ({out.get('mode')}): {out.get('mismatched_rows')}/{out.get('rows')} rows"
+        head = (
+            f"    output {out.get('name')!r} ({out.get('mode')}): "
+            f"{out.get('mismatched_rows')}/{out.get('rows')} rows"
+        )
         if stats:
             head += (
                 f", max_abs={stats.get('max'):.3g} mean_abs={stats.get('mean'):.3g} "

@@ -88,8 +88,9 @@ def _float_elements(
     lo = max(float(lo), -float(info.max))
     hi = min(float(hi), float(info.max))
     if width < 64:  # hypothesis wants bounds exactly representable at that width
-        lo = float(np.nextafter(dtype.type(lo), dtype.type(np.inf))) if float(dtype.type(lo)) < lo else float(dtype.type(lo))
-        hi = float(np.nextafter(dtype.type(hi), dtype.type(-np.inf))) if float(dtype.type(hi)) > hi else float(dtype.type(hi))
+        lo_t, hi_t = dtype.type(lo), dtype.type(hi)
+        lo = float(np.nextafter(lo_t, dtype.type(np.inf))) if float(lo_t) < lo else float(lo_t)
+        hi = float(np.nextafter(hi_t, dtype.type(-np.inf))) if float(hi_t) > hi else float(hi_t)
         if hi < lo:
             lo = hi = float(dtype.type(lo))
     parts: list[st.SearchStrategy[float]] = [
@@ -110,8 +111,8 @@ def _int_elements(dtype: np.dtype[Any], lo: float, hi: float, *, extremes: bool)
     import numpy as np
 
     info = np.iinfo(dtype)
-    lo_i = max(int(math.floor(lo)), int(info.min))
-    hi_i = min(int(math.ceil(hi)), int(info.max))
+    lo_i = max(math.floor(lo), int(info.min))
+    hi_i = min(math.ceil(hi), int(info.max))
     if hi_i < lo_i:
         lo_i = hi_i
     base = st.integers(lo_i, hi_i)
@@ -265,8 +266,8 @@ def model_inputs(
             if isinstance(seen, tuple):
                 lows, highs = seen
             elif spec.name in bounds:
-                lo, hi = bounds[spec.name]
-                lows, highs = np.full(per_row, lo), np.full(per_row, hi)
+                lows = np.full(per_row, bounds[spec.name][0])
+                highs = np.full(per_row, bounds[spec.name][1])
             if lows is not None and highs is not None and len(lows) == per_row:
                 cols = []
                 for j in range(per_row):

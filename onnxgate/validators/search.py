@@ -29,19 +29,19 @@ divergence: no two floating-point implementations agree there.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from onnxgate.validators.report import CheckResult
 
 if TYPE_CHECKING:
-    import numpy as np
     import onnx
 
-    from onnxgate.signature import Signature, TensorSpec
+    from onnxgate.signature import Signature
     from onnxgate.targets import Target
 
 __all__ = ["CHECK_NAME", "DEFAULT_BUDGET", "TreeSplit", "check_search_divergences", "tree_splits"]
@@ -59,6 +59,8 @@ HYPOTHESIS_MAX_EXAMPLES = 200
 MAX_REPORTED = 20
 #: Divergent rows turned into a minimal (shortest decimal) form, each costing up to ~17 rows per feature.
 MAX_MINIMISED = 5
+#: Rows kept back from the search phases for that (at most a tenth of the budget).
+MINIMISE_RESERVE = 60
 #: Grid points per feature for the boundary phase.
 GRID_POINTS = 9
 #: Data rows, per split, the tree phase starts from (those that reach the split first).
@@ -601,8 +603,8 @@ class _Searcher:
         self.ties += int(ties.sum())
         if record and bad.any():
             for i in np.flatnonzero(bad):
-                self._record(Xc[i], int(base[i]), None if feature is None else int(feature[i]),
-                             [entry[i] for entry in per_output if entry[i] is not None])
+                evidence = [e for e in (entry[i] for entry in per_output) if e is not None]
+                self._record(Xc[i], int(base[i]), None if feature is None else int(feature[i]), evidence)
         return ours, bad
 
     def _split_evaluate(
@@ -620,11 +622,14 @@ class _Searcher:
             parts.append(bad)
         mask = np.concatenate(parts)
         if all(o is not None for o in outs_parts):
-            merged = [np.concatenate([p[k] for p in outs_parts if p is not None]) for k in range(len(outs_parts[0]))]  # type: ignore[index,arg-type]
+            done = [p for p in outs_parts if p is not None]
+            merged = [np.concatenate([p[k] for p in done]) for k in range(len(done[0]))]
             return merged, mask
         return None, mask
 
-    def compare(self, expected: Sequence[Array | None], actual: Sequence[Array], m: int) -> tuple[Array, list[list[dict[str, Any] | None]], Array]:
+    def compare(
+        self, expected: Sequence[Array | None], actual: Sequence[Array], m: int
+    ) -> tuple[Array, list[list[dict[str, Any] | None]], Array]:
         import numpy as np
 
         bad = np.zeros(m, bool)
@@ -670,7 +675,9 @@ class _Searcher:
             return
         self.keys.add(key)
         self.divergences.append(
-            _Divergence(self.phase, x.copy(), base, feature, outputs, elapsed=self.elapsed(), rows_tried=self.rows_tried)
+            _Divergence(
+                self.phase, x.copy(), base, feature, outputs, elapsed=self.elapsed(), rows_tried=self.rows_tried
+            )
         )
 
 
@@ -720,13 +727,14 @@ def _compare_rows(
         both_nan = np.isnan(ef) & np.isnan(af)
         bad_nonfinite = ~finite & ~both_nan
         if exact:
-            diff = (np.asarray(e != a) & ~both_nan) & finite | bad_nonfinite
+            diff = np.asarray((np.asarray(e != a) & ~both_nan) & finite | bad_nonfinite, dtype=bool)
         else:
             diff = finite & (absd > atol) & (rel > rtol) | bad_nonfinite
-    rows = diff.any(axis=1)
-    for i in np.flatnonzero(rows):
+    rows = np.asarray(diff.any(axis=1), dtype=bool)
+    for i in (int(k) for k in np.flatnonzero(rows)):
         if absd is not None and not exact:
-            score = np.where(diff[i], np.where(np.isfinite(e[i].astype(np.float64)) & np.isfinite(a[i].astype(np.float64)), absd[i], np.inf), -1.0)
+            both_finite = np.isfinite(e[i].astype(np.float64)) & np.isfinite(a[i].astype(np.float64))
+            score = np.where(diff[i], np.where(both_finite, absd[i], np.inf), -1.0)
             j = int(np.argmax(score))
         else:
             j = int(np.flatnonzero(diff[i])[0])
@@ -859,9 +867,10 @@ def _reach(splits: list[TreeSplit], space: _Space, rows: Array) -> dict[tuple[st
         stack = [(roots[0], np.ones(len(rows), bool))]
         while stack:
             node_id, mask = stack.pop()
-            s = nodes.get(node_id)
-            if s is None or not mask.any():
+            split = nodes.get(node_id)
+            if split is None or not mask.any():
                 continue
+            s = split
             reach[(node, tree, node_id)] = mask
             j = col_of.get((s.input, s.column))  # type: ignore[arg-type]
             if j is None:
@@ -918,7 +927,6 @@ def _bisect_in_chunks(searcher: _Searcher, brackets: list[tuple[int, int, float,
 
 
 def _phase_boundaries(searcher: _Searcher, rng: Any) -> None:
-    import numpy as np
 
     sp = searcher.space
     if sp.n_rows == 0 or sp.d == 0:
@@ -1035,9 +1043,9 @@ def _phase_hypothesis(searcher: _Searcher, seed: int, allow_nan: bool) -> str | 
         lo, hi = float(sp.lo[j]), float(sp.hi[j])
         pad = max(hi - lo, 1.0) * 0.5
         if sp.integer[j]:
-            elements.append(st.integers(int(math.floor(lo - pad)), int(math.ceil(hi + pad))).map(float))
+            elements.append(st.integers(math.floor(lo - pad), math.ceil(hi + pad)).map(float))
         else:
-            width = 32 if sp.float32[j] else 64
+            width: Literal[32, 64] = 32 if sp.float32[j] else 64
             inner = st.floats(lo - pad, hi + pad, allow_nan=False, allow_infinity=False, width=width)
             # NaN and infinity are left to the edge phase: here they would mostly hit a reference
             # that rejects them and spend the budget on rows nobody can compare.
@@ -1079,10 +1087,8 @@ def _phase_hypothesis(searcher: _Searcher, seed: int, allow_nan: bool) -> str | 
         # the one confirming row of a shrunk failure is always granted
         searcher.budget = max(searcher.budget, searcher.rows_tried + 1)
         searcher.phase_limit = max(searcher.phase_limit, searcher.rows_tried + 1)
-        try:
+        with contextlib.suppress(_BudgetExhausted):
             searcher.evaluate(x[None, :], _index([b]))
-        except _BudgetExhausted:
-            pass
     return None
 
 
@@ -1161,7 +1167,7 @@ def _explain(div: _Divergence, space: _Space, splits: list[TreeSplit], target: T
                 "precision; the graph's path to the tree could not be mapped back to this feature"
             )
         return ""
-    s = min(near, key=lambda s: abs(value - float(s.raw_threshold)))  # type: ignore[arg-type]
+    s = min(near, key=lambda n: abs(value - float(n.raw_threshold)))  # type: ignore[arg-type]
     ml_cap = None if target is None or target.max_opset is None else target.max_opset.get("ai.onnx.ml")
     if ml_cap is None or ml_cap >= 3:
         double_tree = "a double TreeEnsemble (ai.onnx.ml opset 3, allowed by this target) is another way for regressors"
@@ -1257,7 +1263,7 @@ def check_search_divergences(
         return CheckResult.skip(CHECK_NAME, "no reference model to compare with: pass reference=")
     if data is None:
         return CheckResult.skip(CHECK_NAME, "no data to start the search from: pass data=")
-    tgt = resolve(target, default=None) if not hasattr(target, "allow_nan") else target
+    tgt = resolve(target, default=None) if not hasattr(target, "allow_nan") else target  # type: ignore[arg-type]
     allow_nan = bool(getattr(tgt, "allow_nan", True)) if tgt is not None else True
     budget = int(budget)
     if budget <= 0:
@@ -1281,6 +1287,7 @@ def check_search_divergences(
     except Exception:  # an unusual tree encoding must not stop the other phases
         splits = []
     skipped: dict[str, str] = {}
+    reserve = min(MINIMISE_RESERVE, budget // 10)
     # (phase, share of the budget, run); the boundary search comes back for whatever is left.
     phases: list[tuple[str, float, Callable[[], Any]]] = [
         ("tree_splits", PHASE_SHARES["tree_splits"], lambda: _phase_tree_splits(searcher, splits, rng)),
@@ -1292,7 +1299,8 @@ def check_search_divergences(
     with np.errstate(all="ignore"):
         for name, share, run in phases:
             searcher.phase = name
-            searcher.phase_limit = searcher.rows_tried + max(int(budget * share), 1)
+            # a reserve is kept for turning the first divergent rows into their minimal form
+            searcher.phase_limit = min(searcher.rows_tried + max(int(budget * share), 1), budget - reserve)
             if searcher.exhausted():
                 if name not in searcher.phase_rows:
                     skipped[name] = "budget or time limit reached"
@@ -1315,8 +1323,10 @@ def check_search_divergences(
                 break
         searcher.phase_time["minimise"] = searcher.elapsed() - started
     for div in searcher.divergences:
-        div.explanation = _explain(div, space, splits, tgt)
-    return _result(searcher, space, splits, seed=seed, budget=budget, time_limit=time_limit, skipped=skipped, allow_nan=allow_nan)
+        div.explanation = _explain(div, space, splits, tgt)  # type: ignore[arg-type]
+    return _result(
+        searcher, space, splits, seed=seed, budget=budget, time_limit=time_limit, skipped=skipped, allow_nan=allow_nan
+    )
 
 
 def _result(
@@ -1371,8 +1381,8 @@ def _result(
     tried = f"{searcher.rows_tried} rows tried in {searcher.elapsed():.2f}s (seed {seed})"
     if not searcher.n_divergent:
         return CheckResult(CHECK_NAME, True, f"no divergent row found: {tried}", details)
-    first = divergences[0]
-    out = first["outputs"][0] if first["outputs"] else {}
+    first: dict[str, Any] = divergences[0]
+    out: dict[str, Any] = first["outputs"][0] if first["outputs"] else {}
     how = ""
     if out.get("error"):
         how = f" ({out['error']})"
@@ -1380,11 +1390,15 @@ def _result(
         how = f" label {out.get('expected')!r} -> {out.get('actual')!r}"
     elif "abs_diff" in out:
         how = f" abs={out['abs_diff']:.3g} (atol {out['atol']:g})"
-    where = f" at {first['feature']}={first['row']}" if first["feature"] else f" at {first['row']}"
+    lead = searcher.divergences[0]
+    if lead.feature is not None:
+        where = f" at {first['feature']}={float(lead.x[lead.feature])!r} (row {first['row']})"
+    else:
+        where = f" at row {first['row']}"
     message = (
         f"{searcher.n_divergent} divergent row(s) found, first after {details['time_to_first_divergence_s']}s / "
         f"{searcher.first_rows} rows: output {out.get('output')!r}{how}{where}; {tried}"
     )
-    if first["explanation"].startswith("tree flip"):
+    if str(first["explanation"]).startswith("tree flip"):
         message += "; a float32 tree flip (see details for the fix)"
     return CheckResult(CHECK_NAME, False, message, details)

@@ -92,6 +92,39 @@ def test_multi_input_samples_as_dict_tuple_or_split_array(built: dict[str, Any])
         _assert_close(got, want, 1e-5, 1e-4)
 
 
+def test_dict_inputs_and_named_outputs() -> None:
+    keras.utils.set_random_seed(2)
+    a = keras.Input((3,), name="a")
+    b = keras.Input((2,), name="b")
+    h = keras.layers.Concatenate()([a, b])
+    outputs = {
+        "score": keras.layers.Dense(1, name="score")(h),
+        "probs": keras.layers.Dense(2, activation="softmax", name="probs")(h),
+    }
+    model = keras.Model({"a": a, "b": b}, outputs)
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(7, 3)).astype(np.float32), "b": rng.normal(size=(7, 2)).astype(np.float32)}
+    conv = og.convert(model, X, opset=15)
+    # A dict of outputs is named by its keys, in the sorted order tf.nest gives the graph.
+    assert conv.signature.output_names == ["probs", "score"]
+    got = dict(zip(conv.signature.output_names, _run(conv, X)))
+    want = model.predict(X, verbose=0)
+    for key in ("probs", "score"):
+        _assert_close(got[key], want[key], 1e-5, 1e-4)
+
+
+def test_integer_token_input() -> None:
+    keras.utils.set_random_seed(3)
+    tokens = keras.Input((5,), dtype="int32", name="tokens")
+    pooled = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(20, 4)(tokens))
+    model = keras.Model(tokens, keras.layers.Dense(1)(pooled))
+    conv = og.convert(model, opset=13)
+    assert (conv.signature.inputs[0].name, conv.signature.inputs[0].elem_type) == ("tokens", "int32")
+    T = np.arange(15, dtype=np.int64).reshape(3, 5)
+    (got,) = _run(conv, T)
+    _assert_close(got, model.predict(T.astype(np.int32), verbose=0), 1e-6, 1e-5)
+
+
 def test_sample_with_wrong_width_is_refused(built: dict[str, Any]) -> None:
     model, X, _y = built["keras-diabetes-dense"]
     with pytest.raises(og.InvalidDataError, match=r"input 'features' expects 10 values per row.*has 8"):

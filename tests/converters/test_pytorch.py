@@ -306,6 +306,18 @@ def test_export_torch_module_is_the_helper_keras_uses(mlp: Any, x4: np.ndarray) 
     assert {o.domain: o.version for o in proto.opset_import}[""] == 12
 
 
+def test_predict_puts_a_training_script_module_in_eval_mode_and_back(x4: np.ndarray) -> None:
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Dropout(0.9), torch.nn.Linear(8, 2))
+    scripted = torch.jit.script(net).train()
+    conv = og.convert(scripted, x4, opset=13)
+    first = CONVERTER.predict(scripted, {"input": x4}, conv.signature)[0]
+    np.testing.assert_array_equal(first, CONVERTER.predict(scripted, {"input": x4}, conv.signature)[0])
+    assert scripted.training
+    (got,) = _session(conv.model).run(None, {"input": x4})
+    np.testing.assert_allclose(got, first, atol=1e-6)
+
+
 def test_script_module_converts_through_torchscript_up_to_23(mlp: Any, x4: np.ndarray) -> None:
     scripted = torch.jit.script(mlp)
     conv = og.convert(scripted, x4, opset=21)

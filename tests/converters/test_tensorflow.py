@@ -114,6 +114,17 @@ def test_tf_function_without_signature_needs_a_sample() -> None:
     assert conv.signature.inputs[0].shape == ("N", 4)
     (got,) = _run(conv, sample)
     np.testing.assert_allclose(got, np.maximum(sample, 0) * 2.0)
+    (native,) = registry.get("tensorflow").predict(fn, {"input": sample}, conv.signature)
+    np.testing.assert_allclose(native, got)
+
+
+def test_module_whose_call_is_not_a_tf_function_is_refused() -> None:
+    class Plain(tf.Module):
+        def __call__(self, x: Any) -> Any:
+            return x * 2.0
+
+    with pytest.raises(og.UnsupportedModelError, match=r"Plain whose __call__ is not a tf\.function"):
+        og.convert(Plain(), np.zeros((2, 3), np.float32))
 
 
 def test_savedmodel_folder_round_trip(built: dict[str, Any], saved_dir: Path) -> None:

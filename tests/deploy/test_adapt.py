@@ -9,7 +9,13 @@ import pytest
 from _sql_models import HOSTILE, columns, mlp, run
 
 import onnxgate as og
-from onnxgate.deploy.adapt import ADAPT_METADATA_KEY, adapt, adaptation_of, reference_outputs_for_adapted, sql_identifier
+from onnxgate.deploy.adapt import (
+    ADAPT_METADATA_KEY,
+    adapt,
+    adaptation_of,
+    reference_outputs_for_adapted,
+    sql_identifier,
+)
 from onnxgate.errors import InvalidDataError, OpsetError, UnsupportedModelError
 from onnxgate.signature import Signature
 

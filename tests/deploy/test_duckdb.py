@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ def test_dry_run_mirrors_predict_and_matches_onnxruntime(package: Path) -> None:
     result = dry.dry_run(package, {n: X[:, i] for i, n in enumerate(NAMES)}, rows=5)
     assert result.passed
     assert result.rows == len(X)
-    assert result.columns == NAMES + ["label", "output_0", "output_1", "output_2"]
+    assert result.columns == [*NAMES, "label", "output_0", "output_1", "output_2"]
     assert len(result.head) == 5
     assert result.direct == {"label": 0.0, "output_0": 0.0, "output_1": 0.0, "output_2": 0.0}
     assert "UNNEST(onnxgate_predict(" in result.query
@@ -150,12 +151,17 @@ E2E = [
 ]
 
 
+@functools.cache
+def _build(name: str) -> tuple[Any, Any, Any]:
+    return og.zoo.get(name).build()  # train once for both targets
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("target", ["sql-edge-2.0", "sql-edge-1.0"])
 @pytest.mark.parametrize("name", E2E)
 def test_end_to_end_convert_validate_package_dry_run(name: str, target: str, tmp_path: Path) -> None:
     entry = og.zoo.get(name)
-    model, data, _ = entry.build()
+    model, data, _ = _build(name)
     rows: Any = data.iloc[:120] if hasattr(data, "iloc") else data[:120]
     conv = og.convert(model, rows, target=target)
     caps = og.targets.get(target).max_opset or {}

@@ -248,7 +248,9 @@ def test_no_reference_is_a_skip_with_a_reason() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    hnp.arrays(np.float64, (6, 3), elements=st.one_of(st.floats(-1e3, 1e3), st.sampled_from([np.nan, np.inf, -np.inf]))),
+    hnp.arrays(
+        np.float64, (6, 3), elements=st.one_of(st.floats(-1e3, 1e3), st.sampled_from([np.nan, np.inf, -np.inf]))
+    ),
     hnp.arrays(np.float64, (6, 3), elements=st.floats(-1e-2, 1e-2)),
     st.sampled_from([1e-5, 1e-3, 0.0]),
     st.sampled_from([1e-4, 1e-2, 0.0]),

@@ -1,0 +1,55 @@
+"""``assert_parity`` passes quietly on a faithful model and fails with the evidence on an unfaithful one."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pytest
+
+import onnxgate as og
+from onnxgate.testing import assert_parity
+
+
+@cache
+def _converted(name: str) -> tuple[Any, Any, Any]:
+    model, X, _y = og.zoo.get(name).build()
+    return model, X, og.convert(model, X)
+
+
+def test_passes_and_returns_the_results() -> None:
+    model, X, conv = _converted("sklearn-iris-logreg")
+    results = assert_parity(model, conv, X)
+    assert [r.name for r in results] == ["prediction_parity"]
+    assert all(results)
+
+
+def test_error_carries_stats_and_worst_rows() -> None:
+    model, X, conv = _converted("sklearn-diabetes-ridge")
+
+    def off_by_a_bit(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return [model.predict(feeds["input"]) + 0.5]
+
+    with pytest.raises(og.ParityError, match=r"(?s)prediction_parity.*max_abs=.*row \d+: inputs") as info:
+        assert_parity(off_by_a_bit, conv, X)
+    assert isinstance(info.value, AssertionError)
+    (result,) = info.value.extra["results"]
+    assert not result.passed
+
+
+def test_search_finds_what_the_data_does_not() -> None:
+    model, X, conv = _converted("sklearn-planted-scaler-tree")
+    assert_parity(model, conv, X)  # the training rows agree
+    with pytest.raises(og.ParityError, match=r"(?s)search_divergences.*divergent row.*why: tree flip") as info:
+        assert_parity(model, conv, X, search=200, seed=4, search_time_limit=30)
+    assert "seed 4" in str(info.value)
+
+
+def test_tolerances_are_honoured() -> None:
+    model, X, conv = _converted("sklearn-diabetes-ridge")
+
+    def off_by_a_bit(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return [model.predict(feeds["input"]) + 0.5]
+
+    assert assert_parity(off_by_a_bit, conv, X, atol=1.0)

@@ -1,0 +1,119 @@
+"""The pytest plugin, run the way a user runs it: a fixture, a marker and parametrize_with_checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import onnxgate as og
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A model that meets sql-edge-1.0 (one float column per input, opset 12) and one that does not (opset 18)."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    folder = tmp_path_factory.mktemp("models")
+    X, y = load_diabetes(return_X_y=True)
+    frame = pd.DataFrame(X.astype(np.float32), columns=[f"f{i}" for i in range(X.shape[1])])
+    columns = list(frame.columns)
+    model = make_pipeline(ColumnTransformer([("num", StandardScaler(), columns)]), Ridge()).fit(frame, y)
+    og.convert(model, frame, opset=12).save(folder / "good.onnx")
+    og.convert(model, frame, opset=18).save(folder / "bad.onnx")
+    return {"good": folder / "good.onnx", "bad": folder / "bad.onnx"}
+
+
+def test_fixture_passes_and_fails(pytester: pytest.Pytester, models: dict[str, Path]) -> None:
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.onnxgate(target="sql-edge-1.0")
+        def test_good(onnxgate_validate):
+            report = onnxgate_validate({str(models["good"])!r})
+            assert report.passed
+
+        @pytest.mark.onnxgate(target="sql-edge-1.0")
+        def test_bad(onnxgate_validate):
+            onnxgate_validate({str(models["bad"])!r})
+
+        def test_bad_without_raising(onnxgate_validate):
+            report = onnxgate_validate({str(models["bad"])!r}, target="sql-edge-1.0", raise_on_failure=False)
+            assert not report.passed
+            assert report.check("opset_within_caps").passed is False
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*test_bad*", "*ValidationFailedError*opset_within_caps*"])
+
+
+def test_parametrize_with_checks_gives_one_test_per_check(pytester: pytest.Pytester, models: dict[str, Path]) -> None:
+    pytester.makepyfile(
+        f"""
+        from onnxgate.testing import parametrize_with_checks
+
+        @parametrize_with_checks([{str(models["good"])!r}, {str(models["bad"])!r}], target="sql-edge-1.0")
+        def test_model(model, check):
+            check(model)
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-v")
+    result.stdout.fnmatch_lines([
+        "*test_model?good.onnx-opset_within_caps? PASSED*",
+        "*test_model?good.onnx-inputs_one_per_column? PASSED*",
+        "*test_model?bad.onnx-opset_within_caps? FAILED*",
+    ])
+    outcomes = result.parseoutcomes()
+    assert outcomes["failed"] >= 1 and outcomes["passed"] >= 5
+
+
+def test_parametrize_with_checks_adds_parity_for_conversions() -> None:
+    from onnxgate.testing import model_checks
+
+    model, X, _y = og.zoo.get("sklearn-iris-logreg").build()
+    conv = og.convert(model, X)
+    names = [c.name for c in model_checks(conv, "onnxruntime", search=50)]
+    assert names[-2:] == ["prediction_parity", "search_divergences"]
+    for check in model_checks(conv, "onnxruntime"):
+        assert check(conv).passed
+
+
+def test_seed_option_reaches_the_search(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import onnxgate as og
+
+        def test_seed(onnxgate_validate):
+            model, X, _ = og.zoo.get("sklearn-iris-logreg").build()
+            conv = og.convert(model, X)
+            report = onnxgate_validate(conv, search=20, search_time_limit=10)
+            assert report.seed == 7
+            assert report.check("search_divergences").details["seed"] == 7
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "--onnxgate-seed", "7")
+    result.assert_outcomes(passed=1)
+
+
+@pytest.mark.slow
+def test_the_documented_ci_example_runs(pytester: pytest.Pytester) -> None:
+    """docs/testing.md's complete example, pasted into a project, passes (its planted search is xfail)."""
+    import re
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "testing.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(\"\"\"CI gate.*?)```", text, re.S)
+    assert code is not None, "the complete example is missing from docs/testing.md"
+    pytester.makepyfile(test_model_onnx=code.group(1))
+    result = pytester.runpytest("-p", "no:cacheprovider", "-v")
+    result.assert_outcomes(passed=9, xfailed=1)
+    result.stdout.fnmatch_lines(["*test_each_check?sklearn-Pipeline-opset_within_caps? PASSED*"])

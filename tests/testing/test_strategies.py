@@ -1,0 +1,135 @@
+"""``model_inputs`` draws only inputs onnxruntime accepts, for every zoo model, and honours its options."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, find, given, settings
+
+import onnxgate as og
+from onnxgate.errors import InvalidDataError, UnsupportedModelError
+from onnxgate.testing.strategies import model_inputs
+
+SETTINGS = settings(max_examples=10, deadline=None, database=None, derandomize=True,
+                    suppress_health_check=list(HealthCheck))
+
+
+@cache
+def _conversion(name: str) -> tuple[Any, Any]:
+    model, X, _y = og.zoo.get(name).build()
+    sample = X
+    return og.convert(model, sample), X
+
+
+def _zoo_params() -> list[Any]:
+    params = []
+    for name in og.zoo.names():
+        marks = [] if name.startswith("sklearn-") else [pytest.mark.slow]
+        params.append(pytest.param(name, marks=marks, id=name))
+    return params
+
+
+def _session(conv: Any) -> Any:
+    import onnxruntime as ort
+
+    return ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+@pytest.mark.parametrize("name", _zoo_params())
+def test_every_draw_runs_in_onnxruntime(name: str) -> None:
+    try:
+        conv, X = _conversion(name)
+    except Exception as err:  # another module's zoo entry or converter: skip with the reason
+        pytest.skip(f"{name}: cannot build or convert it here ({type(err).__name__}: {str(err)[:200]})")
+    session = _session(conv)
+
+    @SETTINGS
+    @given(model_inputs(conv, ranges=X, extremes=True, batch_size=(1, 3)))
+    def accepted(feeds: dict[str, np.ndarray]) -> None:
+        outputs = session.run(None, feeds)
+        rows = {len(v) for v in feeds.values()}
+        assert len(rows) == 1  # every input got the same rows
+        assert outputs
+
+    accepted()
+
+
+def test_shapes_and_types_follow_the_signature() -> None:
+    conv, _X = _conversion("sklearn-wine-columntransformer")
+    sig = conv.signature
+
+    @SETTINGS
+    @given(model_inputs(conv, batch_size=3))
+    def check(feeds: dict[str, np.ndarray]) -> None:
+        assert set(feeds) == set(sig.input_names)
+        for spec in sig.inputs:
+            array = feeds[spec.name]
+            assert array.dtype == spec.numpy_dtype
+            assert array.shape == (3, 1)
+
+    check()
+
+
+def test_values_stay_in_the_data_range_plus_room() -> None:
+    conv, X = _conversion("sklearn-planted-scaler-tree")
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    room = np.maximum(np.maximum(hi - lo, np.maximum(abs(hi), abs(lo))), 1.0) * 0.1
+
+    @SETTINGS
+    @given(model_inputs(conv, ranges=X))
+    def check(feeds: dict[str, np.ndarray]) -> None:
+        values = feeds["input"]
+        assert np.isfinite(values).all()
+        assert (values >= lo - room - 1e-6).all() and (values <= hi + room + 1e-6).all()
+
+    check()
+
+
+def test_finite_by_default_and_nan_on_request() -> None:
+    conv, _X = _conversion("sklearn-iris-logreg")
+    has_nan = find(model_inputs(conv, allow_nan=True), lambda f: bool(np.isnan(f["input"]).any()),
+                   settings=settings(database=None, max_examples=500))
+    assert np.isnan(has_nan["input"]).any()
+
+    @SETTINGS
+    @given(model_inputs(conv))
+    def finite(feeds: dict[str, np.ndarray]) -> None:
+        assert np.isfinite(feeds["input"]).all()
+
+    finite()
+
+
+def test_extremes_reach_the_dtype_limits() -> None:
+    conv, _X = _conversion("sklearn-iris-logreg")  # float64 input
+    limit = np.finfo(np.float64).max
+    big = find(model_inputs(conv, extremes=True, batch_size=1), lambda f: bool((np.abs(f["input"]) == limit).any()),
+               settings=settings(database=None, max_examples=300))
+    assert (np.abs(big["input"]) == limit).any()
+
+
+def test_explicit_ranges_by_input_name() -> None:
+    conv, _X = _conversion("sklearn-iris-logreg")
+
+    @SETTINGS
+    @given(model_inputs(conv, ranges={"input": (2.0, 3.0)}))
+    def check(feeds: dict[str, np.ndarray]) -> None:
+        assert ((feeds["input"] >= 2.0) & (feeds["input"] <= 3.0)).all()
+
+    check()
+    with pytest.raises(InvalidDataError, match="does not have"):
+        model_inputs(conv, ranges={"nope": (0.0, 1.0)})
+
+
+def test_bad_batch_size_and_non_tensor_inputs_are_refused() -> None:
+    from onnxgate.signature import Signature, TensorSpec
+
+    conv, _X = _conversion("sklearn-iris-logreg")
+    with pytest.raises(InvalidDataError, match="batch_size"):
+        model_inputs(conv, batch_size=0)
+    seq = Signature(inputs=(TensorSpec("s", "float32", None, kind="sequence", type_str="seq(tensor(float))"),),
+                    outputs=())
+    with pytest.raises(UnsupportedModelError, match="not a tensor"):
+        model_inputs(seq)
