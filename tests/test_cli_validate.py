@@ -121,10 +121,12 @@ def test_target_file(tmp_path, capsys):
         (["validate", "{tmp}/missing.onnx"], "model file not found"),
         (["validate", "{tmp}/ok.onnx", "--target", "nowhere"], "unknown target 'nowhere'"),
         (["validate", "{tmp}/ok.onnx", "--reference", "{tmp}/ok.onnx"], "--reference needs --data"),
+        (["validate", "{tmp}/ok.onnx", "--data", "{tmp}/rows.npy"], "--data needs --reference"),
         (["validate", "{tmp}/ok.onnx", "--atol", "tight"], "--atol expects a number"),
         (["validate", "{tmp}/ok.onnx", "--target", "a", "--target-file", "b"], "not allowed with argument"),
     ],
-    ids=["truncated", "missing", "unknown-target", "reference-without-data", "bad-atol", "both-targets"],
+    ids=["truncated", "missing", "unknown-target", "reference-without-data", "data-without-reference", "bad-atol",
+         "both-targets"],
 )
 def test_usage_and_input_errors_exit_2_with_one_line(tmp_path, capsys, argv, message):
     data = _identity(tmp_path / "ok.onnx").read_bytes()

@@ -6,6 +6,7 @@ Exit codes: 0 every check passed, 1 a check failed, 2 usage or input error (hand
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from onnxgate.errors import InvalidDataError
@@ -59,6 +60,7 @@ def register(sub: Any) -> None:
     p.add_argument("--junit", metavar="F", help="write the report as JUnit XML")
     p.add_argument("--markdown", metavar="F", help="write the report as Markdown (a PR comment)")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failed check")
+    p.add_argument("--force", action="store_true", help="overwrite existing --json/--junit/--markdown files")
     p.set_defaults(run=run)
 
 
@@ -94,6 +96,23 @@ def run(args: argparse.Namespace) -> int:
     rtol = parse_tolerances(args.rtol, "--rtol")
     if args.reference and not args.data:
         raise InvalidDataError("--reference needs --data: the rows to compare predictions on")
+    if args.data and not args.reference:
+        raise InvalidDataError(
+            "--data needs --reference: the native model (or another .onnx) whose predictions the rows are "
+            "compared with"
+        )
+    report_files = [(path, fmt) for path, fmt in ((args.json, "to_json"), (args.junit, "to_junit"),
+                                                  (args.markdown, "to_markdown")) if path]
+    if not args.force:
+        from onnxgate.errors import OutputExistsError
+
+        existing = [path for path, _ in report_files if Path(path).exists()]
+        if existing:
+            # Refused before any work is done, so a long parity run is not wasted.
+            raise OutputExistsError(
+                f"report file(s) {existing} exist; pass --force to overwrite them or choose other paths",
+                path=existing[0],
+            )
     reference: Any = None
     if args.reference:
         if args.reference.lower().endswith(".onnx"):
@@ -115,8 +134,6 @@ def run(args: argparse.Namespace) -> int:
         search_time_limit=args.search_time_limit,
     )
     print(report)
-    for path, text in ((args.json, report.to_json), (args.junit, report.to_junit), (args.markdown, report.to_markdown)):
-        if path:
-            # Report files are outputs the user asked for by name: replace them atomically.
-            atomic_write_text(path, text(), overwrite=True)
+    for path, fmt in report_files:
+        atomic_write_text(path, getattr(report, fmt)(), overwrite=args.force)
     return 0 if report.passed else 1

@@ -106,6 +106,19 @@ class Converter:
         return False
 
 
+def _in_output_order(names: Sequence[str], arrays: Sequence[Any], signature: Signature) -> list[Any]:
+    """Native outputs named ``names`` in the ONNX model's output order (``None`` where none matches).
+
+    When no name matches and the counts agree, the outputs were renamed at conversion (options
+    ``output_names``) and keep the graph's order, so they are returned as they come.
+    """
+    by_name = dict(zip(names, arrays))
+    ordered = [by_name.get(spec.name) for spec in signature.outputs]
+    if all(r is None for r in ordered) and len(by_name) == len(ordered):
+        return list(by_name.values())
+    return ordered
+
+
 @dataclass
 class Conversion:
     """The result of :func:`onnxgate.convert`.

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from onnxgate.converters._base import Converter, RawConversion
+from onnxgate.converters._base import Converter, RawConversion, _in_output_order
 from onnxgate.converters.tensorflow import (
     TF2ONNX_MAX_OPSET,
     convert_traced,
@@ -365,11 +365,7 @@ class KerasConverter(Converter):
             values.append(np.asarray(value, dtype=dtype))
         out_names, tensors = _flat_outputs(model, model(_pack(model, values), training=False))
         flat = [np.asarray(keras.ops.convert_to_numpy(r)) for r in tensors]
-        by_name = dict(zip(out_names, flat))
-        ordered = [by_name.get(spec.name) for spec in signature.outputs]
-        if all(r is None for r in ordered) and len(flat) == len(ordered):
-            ordered = list(flat)  # outputs renamed at conversion: same order as the graph's
-        return ordered  # type: ignore[return-value]
+        return _in_output_order(out_names, flat, signature)
 
 
 def _torch_forward(model: Any, count: int) -> Any:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from onnxgate.converters._base import Converter, RawConversion
+from onnxgate.converters._base import Converter, RawConversion, _in_output_order
 from onnxgate.errors import InvalidDataError, OpsetError, UnsupportedModelError, missing_dependency
 
 if TYPE_CHECKING:
@@ -672,11 +672,7 @@ class TensorFlowConverter(Converter):
         for i, (name, spec) in enumerate(zip(traced.input_names, traced.input_specs)):
             value = feeds[name] if name in feeds else list(feeds.values())[i]
             tensors.append(tf.convert_to_tensor(np.asarray(value), dtype=spec.dtype))
-        results = dict(zip(traced.output_names, (np.asarray(r) for r in traced.call(tensors))))
-        ordered = [results.get(spec.name) for spec in signature.outputs]
-        if all(r is None for r in ordered) and len(results) == len(ordered):
-            ordered = list(results.values())  # renamed outputs: same order as the graph's
-        return ordered  # type: ignore[return-value]
+        return _in_output_order(traced.output_names, [np.asarray(r) for r in traced.call(tensors)], signature)
 
     def _predict_cache(self, model: Any, feeds: Mapping[str, np.ndarray]) -> TracedFunction:
         # Tracing is cheap but not free; parity calls predict once per batch.

@@ -860,6 +860,8 @@ def adapt_conversion(
     warnings.extend(_fix_opset(work, tgt))
     sample_columns, sample_types = _columns_from_sample(sample)
     types = dict(sample_types)
+    # the exporter may have turned "age (years)" into the input "age__years_": its dtype still applies
+    types.update({sql_identifier(k): v for k, v in sample_types.items() if sql_identifier(k) not in types})
     types.update(column_types or {})
     allowed = tgt.input_types
     if allowed is not None:
@@ -882,6 +884,13 @@ def adapt_conversion(
     adapted = _adapt_model(work, tgt, columns=cols, column_types=types, reference=reference,
                            is_classifier=is_clf, conversion=conv)
     mapping = adaptation_of(adapted) or {}
+    if sample_columns is not None and mapping:
+        # an exporter may already have renamed columns (skl2onnx makes names identifiers): record those too
+        inputs = set(Signature.from_model(adapted).input_names)
+        found = {sql_identifier(c): c for c in sample_columns if c not in inputs and sql_identifier(c) in inputs}
+        if found:
+            mapping["column_sources"] = {**found, **(mapping.get("column_sources") or {})}
+            _set_metadata(adapted, mapping)
     if mapping.get("zipmap_removed"):
         warnings.append(f"ZipMap removed from outputs {mapping['zipmap_removed']}: PREDICT returns tensors only")
     split = [k for k, v in mapping.get("inputs", {}).items() if v.get("kind") == "split"]
@@ -940,6 +949,8 @@ def reference_outputs_for_adapted(
     --------
     >>> outs = reference_outputs_for_adapted(rf, feeds, adapted, Signature.from_model(adapted))  # doctest: +SKIP
     """
+    import dataclasses
+
     import numpy as np
 
     from onnxgate.errors import InvalidModelError
@@ -949,8 +960,16 @@ def reference_outputs_for_adapted(
     if mapping is None:
         raise InvalidModelError("the model carries no onnxgate.adapt mapping; it was not adapted by onnxgate")
     original = Sig.from_dict(mapping["original"])
+    # an input the exporter renamed (skl2onnx makes names identifiers) is fed to the native model
+    # under the column name it was trained on
+    sources = mapping.get("column_sources") or {}
+    native_inputs = tuple(
+        dataclasses.replace(spec, name=sources[spec.name]) if spec.name in sources else spec
+        for spec in original.inputs
+    )
+    native_sig = Sig(inputs=native_inputs, outputs=original.outputs)
     orig_feeds: dict[str, np.ndarray] = {}
-    for spec in original.inputs:
+    for spec, native_spec in zip(original.inputs, native_inputs):
         info = mapping["inputs"][spec.name]
         cols = [np.asarray(feeds[c]).reshape(len(feeds[c]), -1) for c in info["columns"]]
         array = np.hstack(cols) if len(cols) > 1 else cols[0]
@@ -958,8 +977,8 @@ def reference_outputs_for_adapted(
             array = array.astype(spec.numpy_dtype)
         if info.get("kind") == "rank1":
             array = array.reshape(-1)
-        orig_feeds[spec.name] = array
-    native = _run_reference(reference, orig_feeds, original)
+        orig_feeds[native_spec.name] = array
+    native = _run_reference(reference, orig_feeds, native_sig)
     by_new: dict[str, np.ndarray | None] = {}
     for spec, value in zip(original.outputs, native):
         for new_name, index in mapping["outputs"].get(spec.name, []):

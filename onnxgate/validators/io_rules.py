@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from onnxgate.validators.report import CheckResult
-from onnxgate.validators.structure import _join
+from onnxgate.validators.structure import _verdict
 
 if TYPE_CHECKING:
     import onnx
@@ -118,22 +118,18 @@ def _types_check(
             fix = TYPE_FIXES.get(spec.elem_type, "one of " + ", ".join(sorted(allowed)))
             offenders.append({**row, "reason": f"{spec.elem_type} not allowed", "fix": fix})
     details = {what: rows, "allowed": sorted(allowed) if allowed is not None else None, "offenders": offenders}
-    if offenders:
-        parts = [
-            f"{o['name']!r} is {o['elem_type']}" + (f" (use {o['fix']})" if o.get("fix") else "") for o in offenders
-        ]
-        return CheckResult(
-            name,
-            False,
-            f"{len(offenders)} {what} of a type target {target.name!r} does not take: {_join(parts)}; "
-            f"allowed: {', '.join(sorted(allowed or ()))}",
-            details,
-        )
     if target.sql_types:
         mapped = ", ".join(f"{r['name']} {r['elem_type']}->{r['sql_type']}" for r in rows)
     else:
         mapped = ", ".join(f"{r['name']} {r['elem_type']}" for r in rows)
-    return CheckResult(name, True, f"{len(rows)} {what}: {mapped}" if rows else f"no {what}", details)
+    return _verdict(
+        name,
+        [f"{o['name']!r} is {o['elem_type']}" + (f" (use {o['fix']})" if o.get("fix") else "") for o in offenders],
+        details,
+        problem=f"{what} of a type target {target.name!r} does not take",
+        fix=f"; allowed: {', '.join(sorted(allowed or ()))}",
+        passed=f"{len(rows)} {what}: {mapped}" if rows else f"no {what}",
+    )
 
 
 def check_inputs_element_types(model: onnx.ModelProto, target: Target) -> CheckResult:
@@ -211,11 +207,9 @@ def check_inputs_one_per_column(model: onnx.ModelProto, target: Target) -> Check
         elif spec.rank != 2:
             problems.append(f"rank {spec.rank} {spec.shape_str()}; expected [N,1]")
         else:
-            second = spec.shape[1]
-            width = second
-            if second != 1:
-                what = f"k={second}" if isinstance(second, int) else f"a variable width {second!r}"
-                problems.append(f"shape {spec.shape_str()} holds {what} values per row; expected [N,1]")
+            width = spec.shape[1]
+            if width != 1:
+                problems.append(f"{_values_per_row(spec, width)}; expected [N,1]")
         naming = sql_name_problem(spec.name)
         if naming:
             problems.append(f"name {naming}")
@@ -226,16 +220,20 @@ def check_inputs_one_per_column(model: onnx.ModelProto, target: Target) -> Check
         if problems:
             offenders.append({"name": spec.name, "shape": spec.shape_str(), "width": width, "problems": problems})
     details = {"inputs": [s.describe() for s in inputs], "offenders": offenders}
-    if offenders:
-        parts = [f"{o['name']!r}: {', '.join(o['problems'])}" for o in offenders]
-        return CheckResult(
-            "inputs_one_per_column",
-            False,
-            f"{len(offenders)} input(s) are not one SQL column each: {_join(parts)}. Convert with a "
-            "DataFrame sample (one column per feature) or onnxgate.adapt(model, target).",
-            details,
-        )
-    return CheckResult("inputs_one_per_column", True, f"{len(inputs)} inputs, one [N,1] column each", details)
+    return _verdict(
+        "inputs_one_per_column",
+        [f"{o['name']!r}: {', '.join(o['problems'])}" for o in offenders],
+        details,
+        problem="input(s) are not one SQL column each",
+        fix=". Convert with a DataFrame sample (one column per feature) or onnxgate.adapt(model, target).",
+        passed=f"{len(inputs)} inputs, one [N,1] column each",
+    )
+
+
+def _values_per_row(spec: TensorSpec, width: int | str | None) -> str:
+    """The problem of a rank-2 tensor whose second axis (``width``) is not 1, naming its ``k``."""
+    what = f"k={width}" if isinstance(width, int) else f"a variable width {width!r}"
+    return f"shape {spec.shape_str()} holds {what} values per row"
 
 
 def check_outputs_tensor_only(model: onnx.ModelProto, target: Target) -> CheckResult:
@@ -262,16 +260,14 @@ def check_outputs_tensor_only(model: onnx.ModelProto, target: Target) -> CheckRe
         if not s.is_tensor
     ]
     details = {"outputs": [s.describe() for s in outputs], "offenders": offenders}
-    if offenders:
-        parts = [f"{o['name']!r} is {o['type']}" + (" (from ZipMap)" if o["zipmap"] else "") for o in offenders]
-        return CheckResult(
-            "outputs_tensor_only",
-            False,
-            f"{len(offenders)} output(s) are not tensors: {_join(parts)}. Convert without ZipMap "
-            "(onnxgate's default; skl2onnx options={id(clf): {'zipmap': False}}).",
-            details,
-        )
-    return CheckResult("outputs_tensor_only", True, f"{len(outputs)} outputs, all tensors", details)
+    return _verdict(
+        "outputs_tensor_only",
+        [f"{o['name']!r} is {o['type']}" + (" (from ZipMap)" if o["zipmap"] else "") for o in offenders],
+        details,
+        problem="output(s) are not tensors",
+        fix=". Convert without ZipMap (onnxgate's default; skl2onnx options={id(clf): {'zipmap': False}}).",
+        passed=f"{len(outputs)} outputs, all tensors",
+    )
 
 
 def _is_zipmap(model: onnx.ModelProto, output: str) -> bool:
@@ -313,8 +309,7 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
         elif spec.rank == 2:
             width = spec.shape[1]
             if width != 1:
-                what = f"k={width}" if isinstance(width, int) else f"a variable width {width!r}"
-                problem = f"shape {spec.shape_str()} holds {what} values per row"
+                problem = _values_per_row(spec, width)
         else:
             problem = f"rank {spec.rank} {spec.shape_str()}; expected [N] or [N,1]"
         naming = sql_name_problem(spec.name) if target.is_sql else None
@@ -323,16 +318,14 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
         if problem:
             offenders.append({"name": spec.name, "shape": spec.shape_str(), "width": width, "problem": problem})
     details = {"outputs": [s.describe() for s in outputs], "offenders": offenders}
-    if offenders:
-        parts = [f"{o['name']!r}: {o['problem']}" for o in offenders]
-        return CheckResult(
-            "outputs_one_value_per_row",
-            False,
-            f"{len(offenders)} output(s) are not one value per row: {_join(parts)}. Split them into "
-            "[N,1] outputs with onnxgate.adapt(model, target).",
-            details,
-        )
-    return CheckResult("outputs_one_value_per_row", True, f"{len(outputs)} outputs, one value per row each", details)
+    return _verdict(
+        "outputs_one_value_per_row",
+        [f"{o['name']!r}: {o['problem']}" for o in offenders],
+        details,
+        problem="output(s) are not one value per row",
+        fix=". Split them into [N,1] outputs with onnxgate.adapt(model, target).",
+        passed=f"{len(outputs)} outputs, one value per row each",
+    )
 
 
 def check_batch_axis_dynamic(model: onnx.ModelProto, target: Target) -> CheckResult:
@@ -380,14 +373,11 @@ def check_batch_axis_dynamic(model: onnx.ModelProto, target: Target) -> CheckRes
                         "problem": f"first axis fixed to {spec.shape[0]}",
                     }
                 )
-    details = {"offenders": offenders, "unverified": unverified}
-    if offenders:
-        parts = [f"{o['role']} {o['name']!r} {o['shape']}: {o['problem']}" for o in offenders]
-        return CheckResult(
-            "batch_axis_dynamic",
-            False,
-            f"{len(offenders)} input(s)/output(s) have no dynamic batch axis: {_join(parts)}. Export "
-            "with a dynamic first dimension (torch dynamic_shapes, tf.TensorSpec([None, ...])).",
-            details,
-        )
-    return CheckResult("batch_axis_dynamic", True, "every input and output has a dynamic batch axis", details)
+    return _verdict(
+        "batch_axis_dynamic",
+        [f"{o['role']} {o['name']!r} {o['shape']}: {o['problem']}" for o in offenders],
+        {"offenders": offenders, "unverified": unverified},
+        problem="input(s)/output(s) have no dynamic batch axis",
+        fix=". Export with a dynamic first dimension (torch dynamic_shapes, tf.TensorSpec([None, ...])).",
+        passed="every input and output has a dynamic batch axis",
+    )

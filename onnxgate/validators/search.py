@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1250,7 +1251,7 @@ def check_search_divergences(
     import numpy as np
     import onnxruntime as ort
 
-    from onnxgate._data import as_feeds
+    from onnxgate._data import as_feeds, load_data
     from onnxgate._onnx import load_model
     from onnxgate.signature import Signature
     from onnxgate.targets import resolve
@@ -1268,6 +1269,8 @@ def check_search_divergences(
     budget = int(budget)
     if budget <= 0:
         return CheckResult.skip(CHECK_NAME, f"search budget is {budget}: nothing to try")
+    if isinstance(data, (str, os.PathLike)):
+        data = load_data(data)
     proto = load_model(model)
     signature = Signature.from_model(proto)
     feeds = as_feeds(data, signature)

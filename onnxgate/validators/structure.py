@@ -50,6 +50,19 @@ def _join(items: list[str]) -> str:
     return "; ".join(items[:MESSAGE_LIMIT]) + f"; ... and {len(items) - MESSAGE_LIMIT} more"
 
 
+def _verdict(
+    name: str, parts: list[str], details: dict[str, Any], *, problem: str, fix: str, passed: str
+) -> CheckResult:
+    """Failed with ``"<n> <problem>: <parts><fix>"`` when ``parts`` (one per offender) is not empty, else passed.
+
+    The checks that list their offenders share this, so every one counts them and shortens a long
+    list (:data:`MESSAGE_LIMIT`) the same way. ``fix`` starts with its own separator (``". Convert ..."``).
+    """
+    if parts:
+        return CheckResult(name, False, f"{len(parts)} {problem}: {_join(parts)}{fix}", details)
+    return CheckResult(name, True, passed, details)
+
+
 def iter_nodes(graph: Any, path: str = "") -> Iterator[tuple[str, Any]]:
     """Every node of a graph and of its subgraphs (If/Loop/Scan bodies), with a readable location."""
     for node in graph.node:
@@ -268,25 +281,19 @@ def check_operators_exist_at_opset(model: onnx.ModelProto, target: Target) -> Ch
         if needs > cap:
             offenders.append({**entry, "needs_opset": needs, "reason": f"{node.op_type}-{needs} is newer"})
     details = {"offenders": offenders, "nodes_checked": checked, "unchecked_domains": sorted(unchecked)}
-    if offenders:
-        parts = [
-            f"{o['node']!r} ({o['op_type']}) needs {o['domain']} opset {o['needs_opset']} > {o['max_opset']}"
-            if o["needs_opset"] is not None
-            else f"{o['node']!r} ({o['op_type']}) is not an operator of {o['domain']}"
-            for o in offenders
-        ]
-        return CheckResult(
-            "operators_exist_at_opset",
-            False,
-            f"{len(offenders)} node(s) cannot run at the target's opset: {_join(parts)}. Convert "
-            f"again at opset {caps.get('')} or lower so the converter picks older operator versions.",
-            details,
-        )
-    return CheckResult(
+    parts = [
+        f"{o['node']!r} ({o['op_type']}) needs {o['domain']} opset {o['needs_opset']} > {o['max_opset']}"
+        if o["needs_opset"] is not None
+        else f"{o['node']!r} ({o['op_type']}) is not an operator of {o['domain']}"
+        for o in offenders
+    ]
+    return _verdict(
         "operators_exist_at_opset",
-        True,
-        f"all {checked} nodes exist at the target's opsets",
+        parts,
         details,
+        problem="node(s) cannot run at the target's opset",
+        fix=f". Convert again at opset {caps.get('')} or lower so the converter picks older operator versions.",
+        passed=f"all {checked} nodes exist at the target's opsets",
     )
 
 

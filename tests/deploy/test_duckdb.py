@@ -177,3 +177,23 @@ def test_end_to_end_convert_validate_package_dry_run(name: str, target: str, tmp
     assert result.passed, str(result)
     assert result.rows == len(rows)
     assert result.columns == conv.signature.input_names + conv.signature.output_names
+
+
+def test_dataframe_columns_that_are_not_sql_names_are_renamed_and_still_scored(tmp_path: Path) -> None:
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    frame = pd.DataFrame({"age (years)": X[:, 0].astype(np.float64), "bmi": X[:, 1].astype(np.float64),
+                          "visits": np.arange(len(X), dtype=np.int64) % 7})
+    scale = ColumnTransformer([("scale", StandardScaler(), list(frame.columns))])
+    model = Pipeline([("prep", scale), ("fit", LinearRegression())]).fit(frame, X[:, 2])
+    conv = og.convert(model, frame, target="sql-edge-2.0")
+    assert conv.signature.input_names == ["age__years_", "bmi", "visits"]
+    assert og.validate(conv, "sql-edge-2.0").passed  # the conversion's sample follows the new names
+    out = og.package(conv, target="sql-edge-2.0", out=tmp_path / "pkg")
+    assert "[age__years_] float NOT NULL" in (out / "03_create_input_table.sql").read_text()
+    result = dry.dry_run(out, frame, reference=model)  # the original column names still load
+    assert result.passed, str(result)

@@ -162,11 +162,6 @@ def test_cli_convert_refuses_to_overwrite(tmp_path: Path, capsys: pytest.Capture
     assert out.read_bytes() == ORIGINAL
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 6 asks that a report file is never overwritten unless asked; onnxgate/_commands/validate.py "
-    "writes --json/--junit/--markdown with overwrite=True and has no --force (reported to the lead)",
-)
 def test_cli_report_file_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from robustness_models import tiny_mlp_model
 
