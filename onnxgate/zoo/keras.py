@@ -9,9 +9,9 @@ such an array that way, so ``X[:k]`` slices and saves like any other sample.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
+from onnxgate.converters.tensorflow import _quiet_tensorflow
 from onnxgate.zoo._base import ZooEntry
 
 __all__ = ["ENTRIES"]
@@ -22,7 +22,7 @@ _OPSETS = (9, 11, 13, 15, 17, 18)
 
 
 def _keras() -> Any:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _quiet_tensorflow()
     import keras
 
     keras.utils.set_random_seed(SEED)

@@ -6,9 +6,9 @@ Each ``__call__`` is a ``tf.function`` with an input signature, the form tf2onnx
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
+from onnxgate.converters.tensorflow import _quiet_tensorflow
 from onnxgate.zoo._base import ZooEntry
 
 __all__ = ["ENTRIES"]
@@ -19,7 +19,7 @@ _OPSETS = (9, 11, 13, 15, 17, 18)
 
 
 def _tf() -> Any:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _quiet_tensorflow()
     import tensorflow as tf
 
     tf.random.set_seed(SEED)
