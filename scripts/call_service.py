@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -42,7 +43,11 @@ def main(package_dir: str, data_path: str) -> int:
         body = {"data": {c: frame[c].tolist() for c in frame.columns}}
         req = urllib.request.Request(f"http://127.0.0.1:{port}/score", data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
-        answer = json.loads(urllib.request.urlopen(req, timeout=10).read())
+        try:
+            answer = json.loads(urllib.request.urlopen(req, timeout=10).read())
+        except urllib.error.HTTPError as err:
+            print(f"demo: POST /score answered {err.code}: {err.read().decode()}", file=sys.stderr)
+            return 1
         direct = ort.InferenceSession(model).run(None, as_feeds(frame, sig))
         for spec, want in zip(sig.outputs, direct):
             got = np.asarray(answer[spec.name])

@@ -370,6 +370,23 @@ def _row_values(array: np.ndarray, i: int) -> list[Any]:
     return listed  # type: ignore[no-any-return]
 
 
+def _abs_rel_differences(ef: np.ndarray, af: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(finite, abs, rel)`` of float64 reference values ``ef`` and ONNX values ``af``, element-wise.
+
+    ``abs = |af - ef|`` and ``rel = abs / |ef|`` (``inf`` where ``ef`` is 0 and the values differ,
+    0 where both are 0); both are 0 where either value is not finite, which ``finite`` marks.
+    The parity check and the divergence search (:mod:`onnxgate.validators.search`) share this rule.
+    """
+    import numpy as np
+
+    finite = np.isfinite(ef) & np.isfinite(af)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        absd = np.where(finite, np.abs(af - ef), 0.0)
+        denom = np.abs(ef)
+        rel = np.where(denom > 0, absd / np.where(denom > 0, denom, 1.0), np.where(absd > 0, np.inf, 0.0))
+    return finite, absd, np.where(finite, rel, 0.0)
+
+
 class _Accumulator:
     """Statistics of one output over many batches, in bounded memory."""
 
@@ -452,12 +469,7 @@ class _Accumulator:
 
         ef = e2.astype(np.float64)
         af = a2.astype(np.float64)
-        finite = np.isfinite(ef) & np.isfinite(af)
-        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            absd = np.where(finite, np.abs(af - ef), 0.0)
-            denom = np.abs(ef)
-            rel = np.where(denom > 0, absd / np.where(denom > 0, denom, 1.0), np.where(absd > 0, np.inf, 0.0))
-        rel = np.where(finite, rel, 0.0)
+        finite, absd, rel = _abs_rel_differences(ef, af)
         both_nan = np.isnan(ef) & np.isnan(af)
         same_inf = np.isinf(ef) & (ef == af)
         ok_nonfinite = both_nan | (same_inf if self.inf_equal else False)

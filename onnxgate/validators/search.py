@@ -717,14 +717,11 @@ def _compare_rows(
         diff = np.asarray(e.astype(object) != a.astype(object), dtype=bool).reshape(e.shape)
         absd = rel = None
     else:
+        from onnxgate.validators.parity import _abs_rel_differences
+
         ef = e.astype(np.float64)
         af = a.astype(np.float64)
-        finite = np.isfinite(ef) & np.isfinite(af)
-        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            absd = np.where(finite, np.abs(af - ef), 0.0)
-            denom = np.abs(ef)
-            rel = np.where(denom > 0, absd / np.where(denom > 0, denom, 1.0), np.where(absd > 0, np.inf, 0.0))
-        rel = np.where(finite, rel, 0.0)
+        finite, absd, rel = _abs_rel_differences(ef, af)
         both_nan = np.isnan(ef) & np.isnan(af)
         bad_nonfinite = ~finite & ~both_nan
         if exact:

@@ -266,3 +266,27 @@ def test_allow_nan_lets_nan_through_to_the_model(iris: tuple[Path, Any, Any], tm
     module = load_score(out, "nan")
     status, _body = module.score('{"data": [[1, NaN, 3, 4]]}')
     assert status == 200
+
+
+def test_column_inputs_accept_a_flat_list_of_values(tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    from onnxgate._data import as_feeds
+
+    native, X, _y = og.zoo.get("sklearn-wine-columntransformer").build()
+    conv = og.convert(native, X.head(20), opset=15)
+    folder = og.package(conv, target="container", out=tmp_path / "wine")
+    module = load_score(folder, "score_columns")
+    module.init()
+    rows = X.head(4)
+    flat = {"data": {c: rows[c].tolist() for c in rows.columns}}  # [N,1] inputs sent as [v0, v1, ...]
+    nested = {"data": {c: [[v] for v in rows[c].tolist()] for c in rows.columns}}
+    status, flat_body = module.score(json.dumps(flat))
+    assert status == 200, flat_body
+    assert module.score(json.dumps(nested)) == (200, flat_body)
+    sess = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    want = sess.run(None, as_feeds(rows, conv.signature))
+    np.testing.assert_allclose(np.asarray(flat_body["probabilities"]), want[1], rtol=1e-6)
+    # a [N,1] column still refuses rows of two values
+    bad = {"data": {c: [[v, v] for v in rows[c].tolist()] for c in rows.columns}}
+    assert module.score(json.dumps(bad))[0] == 400

@@ -207,6 +207,9 @@ def _array(spec: dict[str, Any], value: Any) -> np.ndarray:
                  "U": "strings", "O": "mixed or null values"}.get(arr.dtype.kind, str(arr.dtype))
         raise RequestError("wrong_element_type", f"input {name!r}: expected {elem} values, found {found}")
     if shape is not None:
+        if arr.ndim == 1 and len(shape) == 2 and shape[1] == 1:
+            # A column input ([N,1]) sent as a flat list of its values: one value per row, unambiguous.
+            arr = arr.reshape(-1, 1)
         if arr.ndim != len(shape):
             raise RequestError(
                 "wrong_shape",

@@ -1,0 +1,31 @@
+"""The helpers every framework's converter shares."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from onnxgate.converters._base import _in_output_order
+from onnxgate.signature import Signature, TensorSpec
+
+
+def _signature(*outputs: str) -> Signature:
+    spec = TensorSpec("x", "float32", ("N", 1))
+    return Signature(inputs=(spec,), outputs=tuple(TensorSpec(n, "float32", ("N", 1)) for n in outputs))
+
+
+A, B = np.zeros((2, 1)), np.ones((2, 1))
+
+
+@pytest.mark.parametrize(
+    ("names", "arrays", "outputs", "expected"),
+    [
+        pytest.param(["a", "b"], [A, B], ("b", "a"), [B, A], id="reordered-by-name"),
+        pytest.param(["a"], [A], ("a", "extra"), [A, None], id="missing-output-is-none"),
+        pytest.param(["x0", "x1"], [A, B], ("p", "q"), [A, B], id="renamed-keeps-graph-order"),
+        pytest.param(["x0"], [A], ("p", "q"), [None, None], id="renamed-count-differs"),
+    ],
+)
+def test_in_output_order(names: list[str], arrays: list[np.ndarray], outputs: tuple[str, ...], expected: list) -> None:
+    got = _in_output_order(names, arrays, _signature(*outputs))
+    assert [None if g is None else g.tolist() for g in got] == [None if e is None else e.tolist() for e in expected]
