@@ -70,11 +70,18 @@ def _direct_keras(model: Any, sample: Any, opset: int, ml_opset: int) -> Callabl
     import tf2onnx
 
     specs = [tf.TensorSpec((None, *tuple(t.shape)[1:]), t.dtype or tf.float32, name=t.name) for t in model.inputs]
-    if len(specs) == 1:
-        function = tf.function(lambda x: model(x), input_signature=specs)
-    else:
-        function = tf.function(lambda *xs: model(list(xs)), input_signature=specs)
-    return lambda: tf2onnx.convert.from_function(function, input_signature=specs, opset=opset)
+
+    def convert() -> Any:
+        # The tf.function is built inside the timed call, as a user calling tf2onnx directly does: built
+        # once outside, every repeat would reuse its cached trace, which og.convert (rightly) does not,
+        # since a model changed since the last call must not be converted from a stale graph.
+        if len(specs) == 1:
+            function = tf.function(lambda x: model(x), input_signature=specs)
+        else:
+            function = tf.function(lambda *xs: model(list(xs)), input_signature=specs)
+        return tf2onnx.convert.from_function(function, input_signature=specs, opset=opset)
+
+    return convert
 
 
 DIRECT: dict[str, Callable[[Any, Any, int, int], Callable[[], Any]]] = {

@@ -10,6 +10,9 @@ if [ ! -x .venv-core/bin/python ]; then
 fi
 .venv-core/bin/python -m pip install -q -c constraints.txt -e . pytest
 .venv-core/bin/python -m pytest -q -p no:cacheprovider -p no:onnxgate tests/test_core_env.py
+# Lint and types are part of the suite.
+.venv/bin/ruff check onnxgate tests bench scripts
+.venv/bin/mypy onnxgate
 # The real Azure ML inference server lives in its own env: it pins its own fastapi/opentelemetry.
 bash scripts/setup-azml.sh
 exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" -q -p no:cacheprovider "$@"

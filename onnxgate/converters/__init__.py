@@ -118,8 +118,8 @@ def convert(
             "version, and the file is valid for any runtime that supports opset "
             f"{stamped} or later"
         )
-    _lower_ir_version(proto, warnings)
-    _check(proto, converter.framework)
+    if not _lower_ir_version(proto, warnings):
+        _check(proto, converter.framework)
 
     conversion = Conversion(
         model=proto,
@@ -231,8 +231,12 @@ def _restamp(proto: Any, wanted: Mapping[str, int]) -> None:
                     entry.version = target
 
 
-def _lower_ir_version(proto: Any, warnings: list[str]) -> None:
-    """Stamp the IR version the opsets imply, so older runtimes load the file, if the graph allows it."""
+def _lower_ir_version(proto: Any, warnings: list[str]) -> bool:
+    """Stamp the IR version the opsets imply, so older runtimes load the file, if the graph allows it.
+
+    Returns True when the model, as left, has passed the full ONNX checker here (the lowered IR was
+    kept), so :func:`_check` need not run it again.
+    """
     import onnx
 
     from onnxgate import _onnx
@@ -240,7 +244,7 @@ def _lower_ir_version(proto: Any, warnings: list[str]) -> None:
     opsets = _onnx.model_opsets(proto)
     wanted = _onnx.ir_version_for_opset(max(opsets.get("", 1), 1))
     if proto.ir_version <= wanted:
-        return
+        return False
     original = proto.ir_version
     proto.ir_version = wanted
     try:
@@ -251,6 +255,8 @@ def _lower_ir_version(proto: Any, warnings: list[str]) -> None:
             f"IR version {original} kept: opset {opsets.get('')} implies IR {wanted}, but the graph "
             f"needs a newer IR ({str(err).splitlines()[0][:160]})"
         )
+        return False
+    return True
 
 
 def _check(proto: Any, framework: str) -> None:

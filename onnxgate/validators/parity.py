@@ -61,8 +61,11 @@ DEFAULT_TOLERANCES: Mapping[str, tuple[float, float]] = {
 EXACT_TYPES = frozenset({"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool", "string"})
 #: A floating-point output whose name contains one of these holds class labels: compared exactly.
 LABEL_NAME_HINTS: tuple[str, ...] = ("label",)
-#: Rows run per batch: bounds memory whatever the number of rows.
-DEFAULT_BATCH_SIZE = 65_536
+#: Rows run per batch: bounds memory whatever the number of rows. The reference's and onnxruntime's
+#: per-batch temporaries dominate the peak (an MLP's float64 hidden layers: rows x width x 8 bytes);
+#: 16,384 rows kept a 1,000,000-row MLP check at about 1.2x the data (65,536: 3x) at no measured cost
+#: in time (bench/bench_parity.py).
+DEFAULT_BATCH_SIZE = 16_384
 #: Rows kept as evidence per output (the worst ones, with inputs and both predictions).
 WORST_ROWS = 5
 #: Values kept per input or prediction in a worst row (wider rows are cut, and say so).
@@ -162,14 +165,16 @@ class _Quantiles:
         self.count = 0
         self.hist: np.ndarray | None = None
 
-    def add(self, values: np.ndarray) -> None:
+    def add(self, values: np.ndarray, *, owned: bool = False) -> None:
+        """Take ``values`` into account; ``owned=True`` hands over a float64 array nobody else keeps."""
         import numpy as np
 
         if values.size == 0:
             return
         self.count += int(values.size)
         if self.hist is None:
-            self.chunks.append(np.asarray(values, dtype=np.float64).copy())
+            kept = values if owned and values.dtype == np.float64 else np.array(values, dtype=np.float64)
+            self.chunks.append(kept.reshape(-1))
             if self.count > EXACT_QUANTILE_LIMIT:
                 self.hist = np.zeros(_hist_size(), dtype=np.int64)
                 for chunk in self.chunks:
@@ -182,26 +187,33 @@ class _Quantiles:
         import numpy as np
 
         assert self.hist is not None
-        np.add.at(self.hist, _hist_index(values), 1)
+        # bincount is one pass; np.add.at on the same indices is several times slower
+        self.hist += np.bincount(_hist_index(values), minlength=self.hist.size)
 
     @property
     def method(self) -> str:
         return "histogram" if self.hist is not None else "exact"
 
     def quantile(self, q: float) -> float:
+        return self.quantiles((q,))[0]
+
+    def quantiles(self, qs: tuple[float, ...]) -> list[float]:
+        """Several quantiles at once: the exact values are partitioned once for all of them."""
         import numpy as np
 
         if self.count == 0:
-            return 0.0
+            return [0.0 for _ in qs]
         if self.hist is None:
-            data = np.concatenate(self.chunks)
+            data = self.chunks[0] if len(self.chunks) == 1 else np.concatenate(self.chunks)
+            self.chunks = [data]  # later calls reuse the joined copy instead of joining again
+            # The kept values are ours and their order does not matter: partition them in place
+            # rather than through another full copy (this is the peak of a large check's memory).
             if np.isinf(data).any():
                 # Linear interpolation next to inf gives nan; take the order statistic instead.
-                return float(np.quantile(data, q, method="higher"))
-            return float(np.quantile(data, q))
+                return [float(v) for v in np.quantile(data, list(qs), method="higher", overwrite_input=True)]
+            return [float(v) for v in np.quantile(data, list(qs), overwrite_input=True)]
         cumulative = np.cumsum(self.hist)
-        index = int(np.searchsorted(cumulative, q * (self.count - 1) + 1))
-        return _hist_value(index)
+        return [_hist_value(int(np.searchsorted(cumulative, q * (self.count - 1) + 1))) for q in qs]
 
 
 def _hist_size() -> int:
@@ -242,22 +254,18 @@ class _Stat:
     count: int = 0
     quantiles: _Quantiles = field(default_factory=_Quantiles)
 
-    def add(self, values: np.ndarray) -> None:
+    def add(self, values: np.ndarray, *, owned: bool = False) -> None:
         if values.size == 0:
             return
         self.max = max(self.max, float(values.max()))
         self.total += float(values.sum(dtype="float64"))
         self.count += int(values.size)
-        self.quantiles.add(values)
+        self.quantiles.add(values, owned=owned)
 
     def to_dict(self) -> dict[str, float]:
         mean = self.total / self.count if self.count else 0.0
-        return {
-            "max": self.max,
-            "mean": mean,
-            "median": self.quantiles.quantile(0.5),
-            "p99": self.quantiles.quantile(0.99),
-        }
+        median, p99 = self.quantiles.quantiles((0.5, 0.99))
+        return {"max": self.max, "mean": mean, "median": median, "p99": p99}
 
 
 @dataclass(frozen=True)
@@ -467,8 +475,13 @@ class _Accumulator:
     def _numeric(self, e2: np.ndarray, a2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         import numpy as np
 
-        ef = e2.astype(np.float64)
-        af = a2.astype(np.float64)
+        # no copy when the values already are float64 (asarray); the differences are always float64
+        ef = np.asarray(e2, dtype=np.float64)
+        af = np.asarray(a2, dtype=np.float64)
+        if self.mode == "tolerance":
+            fast = self._numeric_finite(ef, af)
+            if fast is not None:
+                return fast
         finite, absd, rel = _abs_rel_differences(ef, af)
         both_nan = np.isnan(ef) & np.isnan(af)
         same_inf = np.isinf(ef) & (ef == af)
@@ -495,6 +508,38 @@ class _Accumulator:
         score = np.where(bad_nonfinite, np.inf, absd)
         return mismatch, score
 
+    def _numeric_finite(self, ef: np.ndarray, af: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The common case in fewer passes: every value finite, tolerance mode; None otherwise.
+
+        Gives the same numbers as :func:`_abs_rel_differences` and the general path: with every
+        value finite the masks are all true, ``rel`` is ``abs / |ref|`` except where the reference
+        is 0 (``inf`` when the values differ, 0 when both are 0).
+        """
+        import numpy as np
+
+        with np.errstate(invalid="ignore", over="ignore"):
+            absd = np.subtract(af, ef)
+            if not np.isfinite(absd).all():
+                return None  # a NaN or inf on either side (or an overflowing difference): general path
+            np.abs(absd, out=absd)
+            rel = np.abs(ef)
+            zero = rel == 0
+            with np.errstate(divide="ignore"):
+                np.divide(absd, rel, out=rel)
+            if zero.any():  # 0 / 0 -> 0 (both zero), x / 0 -> inf already
+                rel[zero & (absd == 0)] = 0.0
+        over_a = absd > self.atol
+        over_r = rel > self.rtol
+        mismatch = over_a & over_r
+        if over_r.any():
+            self.min_atol = max(self.min_atol, float(absd[over_r].max()))
+        if over_a.any():
+            self.min_rtol = max(self.min_rtol, float(rel[over_a].max()))
+        self.abs.add(absd.reshape(-1), owned=True)
+        self.rel.add(rel.reshape(-1), owned=True)
+        # absd is now kept by the quantiles (read-only from here): it doubles as the row score
+        return mismatch, absd
+
     def _keep_worst(
         self,
         e2: np.ndarray,
@@ -507,7 +552,21 @@ class _Accumulator:
     ) -> None:
         import numpy as np
 
-        order = np.lexsort((-row_score, ~row_bad))[:WORST_ROWS]  # mismatching rows first, then by error
+        if n == 0:
+            return
+        if len(self.worst) >= WORST_ROWS:
+            # nothing in this batch can enter the list: skip the selection altogether
+            best_bad = bool(row_bad.any())
+            best = float(row_score[row_bad].max()) if best_bad else float(row_score.max())
+            if (int(best_bad), best) <= self.worst[-1][0]:
+                return
+        # mismatching rows first, then by error, ties by row (the order a stable lexsort gives),
+        # selected in linear time instead of sorting every batch
+        bad = np.flatnonzero(row_bad)
+        order = _top_rows(row_score, bad, WORST_ROWS)
+        if len(order) < WORST_ROWS and len(bad) < n:
+            good = np.flatnonzero(~row_bad) if len(bad) else None
+            order = np.concatenate([order, _top_rows(row_score, good, WORST_ROWS - len(order))])
         for i in order:
             key = (int(row_bad[i]), float(row_score[i]))
             if len(self.worst) >= WORST_ROWS and key <= self.worst[-1][0]:
@@ -556,6 +615,21 @@ class _Accumulator:
             quantiles=method,
             note=self.note,
         )
+
+
+def _top_rows(score: np.ndarray, rows: np.ndarray | None, k: int) -> np.ndarray:
+    """The ``k`` of ``rows`` (all rows when None) with the largest ``score``, largest first, ties by row."""
+    import numpy as np
+
+    s = score if rows is None else score[rows]
+    if len(s) > k:
+        kth = np.partition(s, len(s) - k)[len(s) - k]  # the k-th largest score
+        above = np.flatnonzero(s > kth)
+        pick = np.concatenate([above, np.flatnonzero(s == kth)[: k - len(above)]])
+    else:
+        pick = np.arange(len(s))
+    pick = pick[np.lexsort((pick, -s[pick]))]
+    return pick if rows is None else rows[pick]
 
 
 def _grow(total: tuple[int, ...] | None, batch: tuple[int, ...]) -> tuple[int, ...]:
@@ -646,7 +720,8 @@ def _hash_feeds(hasher: Any, feeds: Mapping[str, np.ndarray]) -> None:
         if value.dtype.kind == "O":
             hasher.update("\x1f".join(map(str, value.reshape(-1))).encode("utf-8", "replace"))
         else:
-            hasher.update(np.ascontiguousarray(value).tobytes())
+            # the array's own buffer: the same bytes as tobytes() without copying them
+            hasher.update(np.ascontiguousarray(value).reshape(-1).view(np.uint8))
 
 
 def check_prediction_parity(

@@ -523,6 +523,7 @@ class _Searcher:
         self.reference_rejected = 0
         self.onnx_errors: list[str] = []
         self.reference_errors: list[str] = []
+        self.onnx_runs_ok = 0  # runs onnxruntime completed: 0 with errors means nothing was compared
         self.first_elapsed: float | None = None
         self.first_rows: int | None = None
         self.phase_rows: dict[str, int] = {}
@@ -557,7 +558,23 @@ class _Searcher:
         import numpy as np
 
         outs = self.session.run(None, feeds)
-        return [_as_array(o, np) for o in outs]
+        converted = [_as_array(o, np) for o in outs]
+        self.onnx_runs_ok += 1
+        return converted
+
+    def note_onnx_error(self, err: BaseException) -> str:
+        """Keep the first few onnxruntime errors for the report; returns the one-line form."""
+        line = f"{type(err).__name__}: {' '.join(str(err).split())[:300]}"
+        if len(self.onnx_errors) < 5:
+            self.onnx_errors.append(line)
+        return line
+
+    def note_reference_error(self, err: BaseException) -> str:
+        """Keep the first few reference errors for the report; returns the one-line form."""
+        line = f"{type(err).__name__}: {' '.join(str(err).split())[:300]}"
+        if len(self.reference_errors) < 5:
+            self.reference_errors.append(line)
+        return line
 
     def evaluate(
         self, Xc: Array, base: Array, *, feature: Array | None = None, record: bool = True
@@ -579,8 +596,7 @@ class _Searcher:
             ours = self.run_onnx(feeds)
         except Exception as err:  # a row onnxruntime refuses: find which, by halving
             if m == 1:
-                if len(self.onnx_errors) < 5:
-                    self.onnx_errors.append(f"{type(err).__name__}: {str(err).splitlines()[0][:200]}")
+                self.note_onnx_error(err)
                 mask = np.ones(1, bool)
                 if record:
                     self._record(Xc[0], int(base[0]), None if feature is None else int(feature[0]),
@@ -594,8 +610,7 @@ class _Searcher:
         except Exception as err:
             if m == 1:
                 self.reference_rejected += 1
-                if len(self.reference_errors) < 5:
-                    self.reference_errors.append(f"{type(err).__name__}: {str(err).splitlines()[0][:200]}")
+                self.note_reference_error(err)
                 return ours, np.zeros(1, bool)
             self.rows_tried -= m
             self.phase_rows[self.phase] -= m
@@ -1124,8 +1139,21 @@ def _minimise(searcher: _Searcher, div: _Divergence) -> None:
             x = div.x.copy()
             x[j] = candidates[int(hits[0])]
             feeds = sp.build(x[None, :], _index([div.base]))
-            ours = searcher.run_onnx(feeds)
-            theirs = searcher.reference_fn(feeds)
+            # Both runs are guarded as in evaluate(): a row onnxruntime refuses is itself the
+            # divergence (kept with the error), a row the reference refuses is not one.
+            try:
+                ours = searcher.run_onnx(feeds)
+            except Exception as err:
+                searcher.note_onnx_error(err)
+                if all(o.get("error") for o in div.outputs):
+                    div.x = x
+                    div.outputs = [{"output": None, "error": f"onnxruntime failed: {str(err)[:200]}"}]
+                continue
+            try:
+                theirs = searcher.reference_fn(feeds)
+            except Exception as err:
+                searcher.note_reference_error(err)
+                continue
             rows, per_output, _ties = searcher.compare(theirs, ours, 1)
             if rows[0]:
                 div.x = x
@@ -1274,7 +1302,14 @@ def check_search_divergences(
     space = _make_space(signature, feeds)
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    try:
+        session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # parity reports the same refusal; the search has nothing to run
+        return CheckResult(
+            CHECK_NAME, False,
+            f"onnxruntime cannot load the model, so the search was not run: {type(err).__name__}: {err}",
+            {"error": f"{type(err).__name__}: {err}"},
+        )
     tolerances = resolve_tolerances(signature.outputs, atol, rtol)
     reference_fn = prepare_reference(reference, proto, signature)
     searcher = _Searcher(
@@ -1379,6 +1414,14 @@ def _result(
     if searcher.onnx_errors:
         details["onnx_errors"] = searcher.onnx_errors
     tried = f"{searcher.rows_tried} rows tried in {searcher.elapsed():.2f}s (seed {seed})"
+    if searcher.onnx_errors and not searcher.onnx_runs_ok:
+        # Nothing was compared: say why in one line instead of listing every refused row.
+        return CheckResult(
+            CHECK_NAME, False,
+            f"onnxruntime refused every generated row, so nothing was compared: {searcher.onnx_errors[0]}; "
+            f"fix the model's inputs (e.g. a fixed batch size) or the data; {tried}",
+            details,
+        )
     if not searcher.n_divergent:
         return CheckResult(CHECK_NAME, True, f"no divergent row found: {tried}", details)
     first: dict[str, Any] = divergences[0]

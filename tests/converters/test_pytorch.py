@@ -213,6 +213,41 @@ def test_a_forward_that_hard_codes_the_batch_is_refused(x4: np.ndarray) -> None:
         og.convert(_FixedBatch(), x4, opset=13)
 
 
+class _TracedBatch(torch.nn.Module):
+    """Runs at any batch in Python, but the tracer freezes ``int(x.shape[0])`` into the graph."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 2)
+
+    def forward(self, x: Any) -> Any:
+        return self.fc(x.reshape(int(x.shape[0]), 4))
+
+
+class _IndexTable(torch.nn.Module):
+    """Looks its input up in a 10-row table: a value of 10 or more cannot run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.table = torch.nn.Embedding(10, 2)
+
+    def forward(self, x: Any) -> Any:
+        return self.table(x).sum(dim=1)
+
+
+def test_a_batch_frozen_by_the_tracer_is_refused_by_the_onnxruntime_probe(x4: np.ndarray) -> None:
+    with pytest.raises(UnsupportedModelError, match=r"exported model runs on the sample's 6 row\(s\) but not on 7"):
+        og.convert(_TracedBatch(), x4, opset=13)
+
+
+def test_a_bad_row_past_the_probed_rows_is_still_a_data_error() -> None:
+    sample = np.array([[1, 2], [3, 4], [5, 6], [7, 99]], dtype=np.int64)  # row 4 is out of the table
+    with pytest.raises(InvalidDataError, match=r"could not run on the sample \(input shapes \[\[4, 2\]\]\)"):
+        og.convert(_IndexTable(), sample, opset=13)
+    conv = og.convert(_IndexTable(), sample[:3], opset=13)  # the same model on good rows converts
+    assert conv.signature.inputs[0].shape[0] == "N"
+
+
 def test_sample_with_the_wrong_width_is_a_data_error_not_a_torch_traceback(mlp: Any) -> None:
     wrong = np.zeros((3, 7), dtype=np.float32)
     with pytest.raises(InvalidDataError, match=r"could not run on the sample \(input shapes \[\[3, 7\]\]\)"):

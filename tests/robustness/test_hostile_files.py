@@ -341,12 +341,6 @@ def test_huge_fixed_input_dims_stay_bounded(tmp_path: Path) -> None:
     assert usage.ru_maxrss / 1024 < MAX_CHILD_RSS_MB, f"peak RSS {usage.ru_maxrss / 1024:.0f} MB"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Exception,
-    reason="validators/search.py _minimise calls searcher.run_onnx unguarded (line ~1123): a model with a "
-    "fixed batch dim (8 here) makes onnxruntime raise InvalidArgument out of validate(search=N); reported",
-)
 @pytest.mark.parametrize("batch", [8, 2**40])
 def test_fixed_batch_with_search_gives_report_or_refusal(batch: int) -> None:
     import numpy as np

@@ -238,6 +238,39 @@ def test_equal_step_is_not_reported() -> None:
     assert result.passed, result.message
 
 
+def test_fixed_batch_model_fails_the_search_with_the_cause() -> None:
+    model = _step_model(0.5)
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 8  # onnxruntime refuses any other batch
+    data = np.linspace(0, 1, 5, dtype=np.float32).reshape(-1, 1)
+    result = check_search_divergences(model, _step_model(0.5), data, budget=40, seed=0, time_limit=10)
+    assert not result.passed and not result.skipped
+    assert "refused every generated row" in result.message and "Expected: 8" in result.message
+    assert result.details["onnx_errors"]
+
+
+def test_errors_while_minimising_are_reported_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    from onnxgate.validators import search
+
+    model = _step_model(0.5)
+
+    def reference(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return [(feeds["x"].astype(np.float64) > 0.50001).astype(np.float32)]
+
+    real_run = search._Searcher.run_onnx
+
+    def flaky_run(self: Any, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        if self.phase == "minimise" and len(feeds["x"]) == 1:
+            raise RuntimeError("onnxruntime gave up on the confirming row")
+        return real_run(self, feeds)
+
+    monkeypatch.setattr(search._Searcher, "run_onnx", flaky_run)
+    data = np.linspace(0, 1, 7, dtype=np.float32).reshape(-1, 1)
+    result = check_search_divergences(model, reference, data, budget=300, seed=0)
+    assert not result.passed
+    assert 0.5 < result.details["divergences"][0]["row"]["x"] <= 0.50001  # the found row is kept
+    assert any("gave up on the confirming row" in e for e in result.details["onnx_errors"])
+
+
 def test_no_reference_is_a_skip_with_a_reason() -> None:
     result = check_search_divergences(_step_model(0.5), None, np.zeros((2, 1), np.float32), budget=10, seed=0)
     assert result.skipped and "reference" in result.message
