@@ -116,7 +116,7 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
 
     warnings.simplefilter("ignore")
     names = list(QUICK_ENTRIES) if quick else og.zoo.names()
-    repeat = 3 if quick else 5
+    repeat = 3 if quick else 7
     rows: list[dict[str, Any]] = []
     for name in names:
         entry = og.zoo.get(name)
@@ -128,11 +128,7 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
             def ours_call(model: Any = model, sample: Any = sample, opset: int = opset) -> Any:
                 return og.convert(model, sample, opset=opset)
 
-            ours, theirs = _alternating_medians(
-                ours_call,
-                direct,
-                repeat if entry.framework == "sklearn" else max(2, repeat // 2),
-            )
+            ours, theirs = _alternating_medians(ours_call, direct, repeat)
         except Exception as err:  # one entry that cannot be measured must not hide the others
             rows.append(row(BENCHMARK, name, "convert_time", None, None, GOAL, "s",
                             note=f"not measured: {type(err).__name__}: {str(err)[:100]}"))

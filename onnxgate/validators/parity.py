@@ -794,7 +794,7 @@ def check_prediction_parity(
         raise InvalidDataError("the parity data has no rows; pass at least one row")
 
     try:
-        session = _session(proto.SerializeToString())
+        session = _session(proto.SerializeToString(), spinning=False)
     except Exception as err:
         return CheckResult(name, False, f"onnxruntime cannot load the model, so parity was not run: {err}", {})
     run_reference = prepare_reference(reference, proto, signature)

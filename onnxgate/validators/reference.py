@@ -145,7 +145,7 @@ def _as_onnx(reference: Any) -> onnx.ModelProto | None:
 def _onnx_reference(model: onnx.ModelProto, signature: Signature) -> ReferenceFn:
     from onnxgate.validators.structure import _session
 
-    session = _session(model.SerializeToString())
+    session = _session(model.SerializeToString(), spinning=False)
     ref_outputs = [o.name for o in session.get_outputs()]
     ref_inputs = {i.name for i in session.get_inputs()}
 
