@@ -296,6 +296,7 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
                         None, None, "ms", note="goal: <= 1.0 ms" if batch == "1" else ""))
         for name, m in case.items():
             rows.append(row(BENCHMARK, f"batch {batch} {name}", "p50", m["p50_ms"], None, None, "ms"))
+            rows.append(row(BENCHMARK, f"batch {batch} {name}", "p99", m["p99_ms"], None, None, "ms"))
     return rows
 
 

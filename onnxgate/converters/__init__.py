@@ -131,6 +131,8 @@ def convert(
         target=None if tgt is None else tgt.name,
         source=model,
         sample=sample,
+        options=dict(options or {}),
+        name=name,
     )
     if tgt is not None and tgt.is_sql:
         from onnxgate.deploy.adapt import adapt_conversion

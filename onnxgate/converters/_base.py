@@ -141,6 +141,11 @@ class Conversion:
         The target the model was adapted to, if any.
     source : object
         The native model, used as the parity reference by default.
+    sample : object
+        The sample the model was converted with.
+    options : mapping
+        The framework options the conversion was asked for; a conversion made again (for a
+        target's opset cap) uses the same ones.
     """
 
     model: onnx.ModelProto
@@ -152,6 +157,8 @@ class Conversion:
     target: str | None = None
     source: Any = field(default=None, repr=False)
     sample: Any = field(default=None, repr=False)
+    options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    name: str | None = field(default=None, repr=False)
 
     @property
     def ml_opset(self) -> int | None:

@@ -851,7 +851,8 @@ def adapt_conversion(
         from onnxgate.converters import convert
 
         cap = caps.get("", conv.requested_opset)
-        fresh = convert(conv.source, sample, opset=min(cap, conv.requested_opset), target=None)
+        fresh = convert(conv.source, sample, opset=min(cap, conv.requested_opset), target=None,
+                        name=conv.name, options=conv.options)
         warnings.append(f"converted again at opset {fresh.opset} for target {tgt.name!r} (its cap is {cap})")
         conv = dataclasses.replace(conv, model=fresh.model, opset=fresh.opset, requested_opset=fresh.requested_opset,
                                    warnings=tuple(warnings))

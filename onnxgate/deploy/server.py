@@ -293,8 +293,29 @@ def create_app(
     return ScoringApp(entry, swaggers, api_key=api_key, max_body_bytes=max_body_bytes)
 
 
+def _freeze_heap() -> None:
+    """Move everything loaded at start-up out of the garbage collector's reach.
+
+    The model, onnxruntime and numpy leave hundreds of thousands of objects that live as long as the
+    process; every full collection walked them all, and parsing a 1,000-row request allocates enough
+    to trigger one. Measured with bench/bench_serve.py's load (iris, batch 1000, 300 requests, four
+    A/B rounds): p99 26-30 ms before, 9-12 ms after; p50 unchanged. Only the serving process does
+    this, not :func:`create_app`, so an application that embeds the app keeps its own GC settings.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def app_from_env() -> Any:
     """App factory for uvicorn worker processes: the settings come from environment variables."""
+    app = _app_from_env()
+    _freeze_heap()
+    return app
+
+
+def _app_from_env() -> Any:
     return create_app(
         os.environ[ENV_DIR],
         api_key=_read_key(os.environ.get(ENV_KEY_NAME) or None),
@@ -362,6 +383,7 @@ def serve(
         uvicorn.run(f"{module}:app_from_env", factory=True, workers=workers, **common)
         return
     app = create_app(folder, api_key=key, max_rows=max_rows, max_body_bytes=max_body_bytes)
+    _freeze_heap()
     uvicorn.run(app, **common)
 
 

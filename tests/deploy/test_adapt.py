@@ -191,6 +191,19 @@ def test_sklearn_classifier_conversion_for_sql_passes_checks_and_parity() -> Non
 
 
 @pytest.mark.slow
+def test_conversion_made_again_for_the_cap_keeps_the_users_options() -> None:
+    pytest.importorskip("torch")
+    model, X, _ = og.zoo.get("pytorch-diabetes-mlp").build()
+    conv = og.convert(model, X[:32], opset=17, options={"output_names": ["progression"]})
+    assert conv.signature.output_names == ["progression"]
+    adapted = adapt(conv, "sql-edge-1.0")  # cap 12: the model is exported again
+    assert any("converted again" in w for w in adapted.warnings)
+    assert adapted.opsets[""] <= 12
+    assert adapted.signature.output_names == ["progression"]
+    assert og.validate(adapted, "sql-edge-1.0", reference=model, data=X).passed
+
+
+@pytest.mark.slow
 def test_dataframe_pipeline_keeps_its_columns_and_types() -> None:
     model, X, _ = og.zoo.get("sklearn-wine-columntransformer").build()
     conv = og.convert(model, X[:20], target="sql-edge-2.0")
