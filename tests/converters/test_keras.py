@@ -209,12 +209,6 @@ def test_build_is_deterministic(built: dict[str, Any]) -> None:
     )
 
 
-def _has_torch_helper() -> bool:
-    import importlib
-
-    return hasattr(importlib.import_module("onnxgate.converters.pytorch"), "export_torch_module")
-
-
 _TORCH_BACKEND_SCRIPT = textwrap.dedent(
     """
     import json
@@ -246,8 +240,6 @@ _TORCH_BACKEND_SCRIPT = textwrap.dedent(
 @pytest.mark.slow
 def test_torch_backend_converts_through_the_torch_exporter(tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    if not _has_torch_helper():
-        pytest.skip("onnxgate.converters.pytorch.export_torch_module is not available in this tree")
     import json
 
     script = tmp_path / "torch_backend.py"

@@ -225,8 +225,8 @@ def test_every_zoo_entry_passes_at_its_tolerances(name):
         model, X, _ = entry.build()
         sample = X.iloc[:5] if hasattr(X, "iloc") else X[:5]
         conv = og.convert(model, sample, opset=entry.opsets[-1] if entry.opsets else None)
-    except (NotImplementedError, MissingDependencyError) as err:
-        pytest.skip(f"{entry.framework} converter not available yet: {err}")
+    except MissingDependencyError as err:  # an extra that is not installed; scripts/test.sh installs all
+        pytest.skip(f"{entry.framework} extra not installed: {err}")
     data = X.iloc[:300] if hasattr(X, "iloc") else X[:300]
     report = og.validate(conv, data=data, atol=entry.atol, rtol=entry.rtol)
     assert report.passed, str(report)
