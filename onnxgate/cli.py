@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
@@ -55,7 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in COMMANDS.values():
         importlib.import_module(f"onnxgate._commands.{module}").register(sub)
+    _accept_debug_everywhere(sub)
     return parser
+
+
+def _accept_debug_everywhere(sub: Any) -> None:
+    """``--debug`` works after the subcommand too (``onnxgate validate m.onnx --debug``)."""
+    for child in sub.choices.values():
+        child.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                           help="show tracebacks for errors")
+        for action in child._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _accept_debug_everywhere(action)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -71,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args))
     except OnnxGateError as err:
         if args.debug:
-            raise
+            traceback.print_exc()
         _one_line(f"onnxgate {args.command}: error: {err}")
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -81,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except Exception as err:
         if args.debug:
-            raise
+            traceback.print_exc()
         _one_line(
             f"onnxgate {args.command}: error: unexpected {type(err).__name__}: {err} "
             "(rerun with --debug for the traceback, and please report it)"

@@ -141,6 +141,17 @@ def test_usage_and_input_errors_exit_2_with_one_line(tmp_path, capsys, argv, mes
     assert message in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_shows_the_traceback_and_keeps_exit_2(tmp_path, capsys, where):
+    model = str(_identity(tmp_path / "ok.onnx"))
+    args = ["validate", model, "--target", "nowhere"]
+    code = main(["--debug", *args] if where == "before" else [*args, "--debug"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "TargetError" in err
+    assert err.strip().splitlines()[-1].startswith("onnxgate validate: error: unknown target 'nowhere'")
+
+
 def test_sweep_names_the_highest_passing_opset(tmp_path, iris_files, capsys):
     out = tmp_path / "sweep.json"
     code = main(

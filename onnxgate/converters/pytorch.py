@@ -607,7 +607,10 @@ def _name_batch_axes(proto: onnx.ModelProto) -> tuple[list[str], list[str]]:
     """
     symbols: set[str] = set()
     fixed_inputs: list[str] = []
+    weights = {init.name for init in proto.graph.initializer}  # below opset 9 (IR 3) weights are inputs too
     for value in proto.graph.input:
+        if value.name in weights:
+            continue
         dims = value.type.tensor_type.shape.dim if value.type.HasField("tensor_type") else []
         if not dims:
             continue

@@ -30,6 +30,8 @@ def format_evidence(result: CheckResult) -> str:
     lines = [f"  {result}"]
     details: Mapping[str, Any] = result.details
     for out in details.get("outputs", []) or []:
+        if not isinstance(out, Mapping):  # structural checks list output names, not parity evidence
+            continue
         if out.get("passed", True):
             continue
         stats = out.get("abs") or {}

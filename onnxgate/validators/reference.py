@@ -70,7 +70,15 @@ def reference_outputs(
 
 
 def prepare_reference(reference: Any, onnx_model: onnx.ModelProto, signature: Signature) -> ReferenceFn:
-    """A function ``feeds -> outputs in ONNX order`` for ``reference``, set up once for many batches."""
+    """A function ``feeds -> outputs in ONNX order`` for ``reference``, set up once for many batches.
+
+    A :class:`~onnxgate.Conversion` as the reference stands for its ONNX model (pass ``conv.source``
+    to compare with the native model it came from).
+    """
+    from onnxgate.converters._base import Conversion
+
+    if isinstance(reference, Conversion):
+        reference = reference.model
     adapted = _adapt_metadata(onnx_model)
     if adapted is not None:
         # --- hook for SQL-adapted models (deploy/adapt.py owns the mapping) -----------------------

@@ -165,6 +165,19 @@ def test_recurrent_layer_at_opset_9_runs_at_another_batch() -> None:
         np.testing.assert_allclose(g, e, atol=1e-5)
 
 
+@pytest.mark.parametrize("opset", [7, 8])
+def test_opsets_below_9_keep_weights_out_of_the_inputs_and_run(opset: int, built: Any) -> None:
+    # IR 3 (opsets 7-8) lists every initializer as a graph input too; they are weights, not data
+    model, X, _ = built["pytorch-digits-cnn"]
+    conv = og.convert(model, X[:SAMPLE_ROWS], opset=opset)
+    assert (conv.opset, conv.ir_version) == (opset, 3)
+    assert conv.signature.input_names == ["input"]
+    x = np.asarray(X[:OTHER_BATCH], dtype=np.float32)
+    (got,) = _session(conv.model).run(None, {"input": x})
+    (expected,) = CONVERTER.predict(model, {"input": x}, conv.signature)
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
 @pytest.mark.parametrize("opset", [0, 99])
 def test_absurd_opsets_are_refused(mlp: Any, x4: np.ndarray, opset: int) -> None:
     with pytest.raises(OpsetError, match=r"opset must be between 1 and"):

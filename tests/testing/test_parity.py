@@ -53,3 +53,11 @@ def test_tolerances_are_honoured() -> None:
         return [model.predict(feeds["input"]) + 0.5]
 
     assert assert_parity(off_by_a_bit, conv, X, atol=1.0)
+
+
+def test_a_conversion_as_reference_stands_for_its_onnx_model() -> None:
+    _model, X, conv = _converted("sklearn-diabetes-ridge")
+    assert all(assert_parity(conv, conv.model, X))
+    other = og.convert(og.zoo.get("sklearn-diabetes-svr").build()[0], X)
+    with pytest.raises(og.ParityError):
+        assert_parity(other, conv, X)

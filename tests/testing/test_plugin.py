@@ -117,3 +117,14 @@ def test_the_documented_ci_example_runs(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("-p", "no:cacheprovider", "-v")
     result.assert_outcomes(passed=9, xfailed=1)
     result.stdout.fnmatch_lines(["*test_each_check?sklearn-Pipeline-opset_within_caps? PASSED*"])
+
+
+@pytest.mark.parametrize("name", ["inputs_one_per_column", "outputs_one_value_per_row"])
+def test_a_failing_structural_check_raises_the_validation_error_with_its_offenders(name: str) -> None:
+    from onnxgate.testing import model_checks
+
+    model, X, _y = og.zoo.get("sklearn-iris-logreg").build()
+    conv = og.convert(model, X)  # one [N,4] input and an [N,3] output: not PREDICT-shaped
+    (check,) = [c for c in model_checks(conv, "sql-edge-2.0") if c.name == name]
+    with pytest.raises(og.ValidationFailedError, match=name):
+        check(conv)
