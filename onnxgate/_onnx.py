@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -9,7 +10,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from onnxgate.errors import InvalidModelError, OutputExistsError
+from onnxgate.errors import InvalidModelError, OnnxGateError, OutputExistsError
 
 if TYPE_CHECKING:
     import onnx
@@ -301,6 +302,30 @@ def _external_location_problem(location: str, base: Path | None) -> str:
     return ""
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where the platform allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: the classic set-and-restore
+    os.umask(mask)
+    return mask
+
+
+def public_mode(path: str | os.PathLike[str]) -> None:
+    """Give a file or folder made by ``tempfile`` (0600/0700) the mode the user's umask asks for.
+
+    What onnxgate writes is meant to be read by others: a container's non-root user reading
+    ``model.onnx``, a colleague reading a report.
+    """
+    base = 0o777 if os.path.isdir(path) else 0o666
+    os.chmod(path, base & ~_umask())
+
+
 @contextmanager
 def atomic_write(path: str | os.PathLike[str], *, overwrite: bool = False, mode: str = "wb") -> Iterator[Any]:
     """Write to a temporary file beside ``path`` and rename it into place when the block succeeds.
@@ -319,17 +344,25 @@ def atomic_write(path: str | os.PathLike[str], *, overwrite: bool = False, mode:
             "or choose another path.",
             path=str(target),
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "it is a folder, not a file", str(target))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as err:  # name the file the user asked for, not a temporary one
+        raise type(err)(err.errno, err.strerror, str(target)) from err
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        public_mode(tmp)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as err:
         with _ignore_missing():
             os.unlink(tmp)
+        if isinstance(err, OSError) and not isinstance(err, OnnxGateError) and err.errno is not None:
+            raise type(err)(err.errno, err.strerror, str(target)) from err
         raise
 
 

@@ -91,6 +91,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as err:  # a path the user gave that cannot be read or written: theirs to fix
+        if args.debug:
+            traceback.print_exc()
+        where = f" {err.filename!r}" if err.filename else ""
+        _one_line(
+            f"onnxgate {args.command}: error: cannot use{where}: {err.strerror or err}. Check that the path "
+            "exists, is a file where a file is expected (a folder where a folder is), and that you may "
+            "read it or write its folder."
+        )
+        return EXIT_USAGE
     except Exception as err:
         if args.debug:
             traceback.print_exc()

@@ -339,6 +339,30 @@ def resolve(target: str | Target | None, default: str | None = "onnxruntime") ->
     raise TargetError(f"expected a target name or a Target, found {type(target).__name__}")
 
 
+def _check_toml_types(table: Mapping[str, Any], where: str) -> None:
+    """Name the field and the expected TOML type instead of failing deep inside :class:`Target`."""
+
+    def bad(key: str, expected: str) -> TargetError:
+        return TargetError(f"target file {where!r}: {key} must be {expected}, found {table[key]!r}")
+
+    def positive_int(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+    if "max_opset" in table and not (
+        isinstance(table["max_opset"], dict)
+        and all(isinstance(k, str) and positive_int(v) for k, v in table["max_opset"].items())
+    ):
+        raise bad("max_opset", 'a table of domain = opset, e.g. { "" = 12, "ai.onnx.ml" = 2 }')
+    if "max_ir_version" in table and not positive_int(table["max_ir_version"]):
+        raise bad("max_ir_version", "a positive integer")
+    for key in ("input_types", "output_types", "checks", "sources"):
+        if key in table and not (isinstance(table[key], list) and all(isinstance(v, str) for v in table[key])):
+            raise bad(key, 'a list of strings, e.g. ["float32", "int64"]')
+    for key in ("name", "description"):
+        if key in table and not isinstance(table[key], str):
+            raise bad(key, "a string")
+
+
 def from_toml(path: str | os.PathLike[str]) -> Target:
     """Read a target from a TOML file.
 
@@ -366,6 +390,12 @@ def from_toml(path: str | os.PathLike[str]) -> Target:
             data = tomllib.load(handle)
     except FileNotFoundError:
         raise TargetError(f"target file not found: {os.fspath(path)!r}") from None
+    except IsADirectoryError:
+        raise TargetError(f"target file {os.fspath(path)!r} is a folder; give a .toml file") from None
+    except UnicodeDecodeError as err:
+        raise TargetError(f"target file {os.fspath(path)!r} is not UTF-8 text: {err.reason}") from None
+    except OSError as err:
+        raise TargetError(f"cannot read target file {os.fspath(path)!r}: {err.strerror}") from None
     except tomllib.TOMLDecodeError as err:
         raise TargetError(f"target file {os.fspath(path)!r} is not valid TOML: {err}") from err
     table = data.get("target", data)
@@ -379,6 +409,7 @@ def from_toml(path: str | os.PathLike[str]) -> Target:
         raise TargetError(
             f"target file {os.fspath(path)!r} has unknown fields {unknown}; known fields are {sorted(known)}"
         )
+    _check_toml_types(table, os.fspath(path))
     for key in ("input_types", "output_types"):
         if key in table and table[key] is not None:
             table[key] = frozenset(table[key])

@@ -96,6 +96,34 @@ def test_existing_output_is_not_overwritten(exported: Path, tmp_path: Path, caps
     assert out.read_bytes() == b"keep me"
 
 
+def test_a_folder_as_output_is_an_input_error_even_with_force(
+    exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "adir"
+    folder.mkdir()
+    rc = main(["convert", str(exported / "model.skops"), "--sample", str(exported / "sample.npy"),
+               "-o", str(folder), "--force"])
+    assert rc == 2
+    line = _one_error_line(capsys)
+    assert f"cannot use {str(folder)!r}: it is a folder" in line and "unexpected" not in line
+    assert folder.is_dir() and not any(folder.iterdir())
+
+
+def test_written_files_follow_the_umask_not_tempfiles_0600(exported: Path, tmp_path: Path) -> None:
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "m.onnx"
+        assert main(["convert", str(exported / "model.skops"), "--sample", str(exported / "sample.npy"),
+                     "-o", str(out)]) == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644  # a container's non-root user can read it
+    assert stat.S_IMODE((exported / "model.onnx").stat().st_mode) & 0o044 == 0o044
+
+
 def test_usage_error_is_one_line_exit_2() -> None:
     proc = subprocess.run([sys.executable, "-m", "onnxgate", "convert"], capture_output=True, text=True)
     assert proc.returncode == 2

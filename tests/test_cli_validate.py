@@ -124,9 +124,13 @@ def test_target_file(tmp_path, capsys):
         (["validate", "{tmp}/ok.onnx", "--data", "{tmp}/rows.npy"], "--data needs --reference"),
         (["validate", "{tmp}/ok.onnx", "--atol", "tight"], "--atol expects a number"),
         (["validate", "{tmp}/ok.onnx", "--target", "a", "--target-file", "b"], "not allowed with argument"),
+        (["validate", "{tmp}/ok.onnx", "--seed", "-1"], "expected a seed of 0 or more"),
+        (["validate", "{tmp}/ok.onnx", "--search-time-limit", "0"], "expected a positive number of seconds"),
+        (["validate", "{tmp}/ok.onnx", "--json", "{tmp}/r.json", "--junit", "{tmp}/./r.json"],
+         "two reports would go to the same file"),
     ],
     ids=["truncated", "missing", "unknown-target", "reference-without-data", "data-without-reference", "bad-atol",
-         "both-targets"],
+         "both-targets", "negative-seed", "zero-time-limit", "same-report-file"],
 )
 def test_usage_and_input_errors_exit_2_with_one_line(tmp_path, capsys, argv, message):
     data = _identity(tmp_path / "ok.onnx").read_bytes()
@@ -150,6 +154,26 @@ def test_debug_shows_the_traceback_and_keeps_exit_2(tmp_path, capsys, where):
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and "TargetError" in err
     assert err.strip().splitlines()[-1].startswith("onnxgate validate: error: unknown target 'nowhere'")
+
+
+@pytest.mark.parametrize(("opsets", "message"), [("1-100000000", "opset 100000000 in --opsets"),
+                                                  ("0-3", "opset 0 in --opsets"), ("9-x", "expected opsets like")])
+def test_sweep_refuses_opsets_that_do_not_exist_before_converting(iris_files, capsys, opsets, message):
+    code = main(["sweep", str(iris_files / "iris.skops"), "--sample", str(iris_files / "iris.npy"),
+                 "--opsets", opsets])
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_sweep_does_not_overwrite_its_json_without_force(tmp_path, iris_files, capsys):
+    out = tmp_path / "keep.json"
+    out.write_text("keep")
+    argv = ["sweep", str(iris_files / "iris.skops"), "--sample", str(iris_files / "iris.npy"), "--opsets", "17",
+            "--json", str(out)]
+    assert main(argv) == 2
+    assert "--force" in capsys.readouterr().err and out.read_text() == "keep"
+    assert main([*argv, "--force"]) == 0
+    assert json.loads(out.read_text())["best_opset"] == 17
 
 
 def test_sweep_names_the_highest_passing_opset(tmp_path, iris_files, capsys):

@@ -70,10 +70,24 @@ def test_target_from_toml_with_base(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "match"),
     [("[target]\nname = 'x'\nmax_opsett = 3\n", "unknown fields"), ("not = [toml", "not valid TOML"),
-     ("[target]\ndescription = 'no name'\n", "needs a 'name'")],
+     ("[target]\ndescription = 'no name'\n", "needs a 'name'"),
+     ("[target]\nbase = 'synapse'\nmax_opset = 'abc'\n", "max_opset must be a table of domain = opset"),
+     ("[target]\nbase = 'synapse'\nmax_opset = { '' = 0 }\n", "max_opset must be a table"),
+     ("[target]\nbase = 'synapse'\nmax_ir_version = -3\n", "max_ir_version must be a positive integer"),
+     ("[target]\nbase = 'synapse'\ninput_types = 5\n", "input_types must be a list of strings"),
+     ("[target]\nname = 7\n", "name must be a string")],
 )
 def test_bad_target_files(tmp_path: Path, text: str, match: str) -> None:
     f = tmp_path / "t.toml"
     f.write_text(text)
     with pytest.raises(og.TargetError, match=match):
+        og.targets.from_toml(f)
+
+
+def test_a_target_file_that_is_a_folder_or_not_text_is_a_target_error(tmp_path: Path) -> None:
+    with pytest.raises(og.TargetError, match="is a folder"):
+        og.targets.from_toml(tmp_path)
+    f = tmp_path / "t.toml"
+    f.write_bytes(b"name = '\xff\xfe'\n")
+    with pytest.raises(og.TargetError, match="not UTF-8"):
         og.targets.from_toml(f)

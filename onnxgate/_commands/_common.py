@@ -37,6 +37,9 @@ def load_data_arg(path: str) -> Any:
 
 def parse_opsets(text: str) -> list[int]:
     """``"9-18"`` -> 9..18; ``"11,13,17"`` -> [11, 13, 17]."""
+    from onnxgate._onnx import newest_opset
+
+    newest = newest_opset()
     out: list[int] = []
     try:
         for part in text.split(","):
@@ -45,9 +48,21 @@ def parse_opsets(text: str) -> list[int]:
                 lo, hi = (int(x) for x in part.split("-", 1))
                 if lo > hi:
                     raise ValueError
-                out.extend(range(lo, hi + 1))
+                bounds = [lo, hi]
             elif part:
-                out.append(int(part))
+                lo = hi = int(part)
+                bounds = [lo]
+            else:
+                continue
+            outside = [b for b in bounds if not 1 <= b <= newest]
+            if outside:
+                raise InvalidDataError(
+                    f"opset {outside[0]} in --opsets {text!r} does not exist: opsets run from 1 to {newest} "
+                    "(the newest the installed onnx knows)"
+                )
+            out.extend(range(lo, hi + 1))
+    except InvalidDataError:
+        raise
     except ValueError:
         raise InvalidDataError(f"expected opsets like '9-18' or '11,13,17', found {text!r}") from None
     if not out:

@@ -45,7 +45,7 @@ def register(sub: Any) -> None:
     for name in SQL_OPTION_FLAGS:
         sql.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="NAME" if name != "description" else "TEXT")
     p.add_argument("--option", action="append", metavar="KEY=VALUE", default=[],
-                   help="a packager option by name (repeatable), e.g. --option port=5001")
+                   help="a packager option by name (repeatable), e.g. --option max_rows=5000 (container)")
     p.set_defaults(run=run)
 
 

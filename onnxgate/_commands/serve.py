@@ -46,9 +46,12 @@ def run(args: argparse.Namespace) -> int:
         )
     for name in ("port", "workers", "max_rows", "max_body_bytes"):
         value = getattr(args, name)
-        if value is not None and (value < 1 or (name == "port" and value > 65535)):
-            flag = "--" + name.replace("_", "-")
-            raise InvalidDataError(f"{flag} must be a positive number (port <= 65535), found {value}")
+        flag = "--" + name.replace("_", "-")
+        if name == "port" and not 1 <= value <= 65535:
+            raise InvalidDataError(f"--port must be between 1 and 65535, found {value}")
+        if value is not None and value < 1:
+            raise InvalidDataError(f"{flag} must be 1 or more, found {value}")
+    _check_can_listen(args.host, args.port)
     try:
         server.serve(
             folder,
@@ -63,3 +66,23 @@ def run(args: argparse.Namespace) -> int:
     except server.ServeError as err:
         raise PackagingError(str(err)) from err
     return 0
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Fail with one line before uvicorn starts (it logs several lines and exits 3 on a bind error)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as err:
+        raise InvalidDataError(f"--host {host!r} is not an address this machine can resolve: {err}") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as err:
+            raise InvalidDataError(
+                f"cannot listen on {host}:{port}: {err.strerror}. Choose a free port (--port) or an address "
+                "of this machine (--host; the default 127.0.0.1 is reachable only from here)."
+            ) from None

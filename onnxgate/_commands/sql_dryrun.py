@@ -27,6 +27,7 @@ def register(sub: Any) -> None:
     p.add_argument("package", metavar="DIR", help="a folder written by onnxgate package --target sql-*")
     p.add_argument("--data", required=True, metavar="DATA", help="rows: .csv, .parquet or .npy")
     p.add_argument("--database", metavar="FILE", help="a DuckDB database file (default: in memory)")
+    p.add_argument("--force", action="store_true", help="replace the input table if --database already has it")
     p.add_argument("--reference", metavar="MODEL", help="native model file to compare with")
     add_trust_pickle(p)
     p.add_argument("--rows", type=int, default=10, metavar="N", help="rows to print (default 10)")
@@ -40,6 +41,11 @@ def run(args: argparse.Namespace) -> int:
 
     reference = load_native_model(args.reference, trust_pickle=args.trust_pickle) if args.reference else None
     data = load_data_arg(args.data)
-    result = dry_run(args.package, data, database=args.database, reference=reference, rows=args.rows)
+    if args.rows < 0:
+        from onnxgate.errors import InvalidDataError
+
+        raise InvalidDataError(f"--rows expects 0 or more rows to print, found {args.rows}")
+    result = dry_run(args.package, data, database=args.database, reference=reference, rows=args.rows,
+                     replace=args.force)
     print(result)
     return EXIT_OK if result.passed else EXIT_FAILED

@@ -31,6 +31,7 @@ def register(sub: Any) -> None:
     p.add_argument("--atol", action="append", metavar="X|NAME=X", help="parity absolute tolerance")
     p.add_argument("--rtol", action="append", metavar="X|NAME=X", help="parity relative tolerance")
     p.add_argument("--json", metavar="F", help="write the matrix as JSON")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --json file")
     add_trust_pickle(p)
     p.set_defaults(run=run)
 
@@ -43,6 +44,16 @@ def run(args: argparse.Namespace) -> int:
 
     target = resolve_target_args(args)
     opsets = parse_opsets(args.opsets)
+    if args.json is not None:
+        from pathlib import Path
+
+        from onnxgate.errors import InvalidDataError, OutputExistsError
+
+        if not args.json.strip():
+            raise InvalidDataError("--json needs a file name, found an empty one")
+        if Path(args.json).exists() and not args.force:  # refused before the sweep's work, not after
+            raise OutputExistsError(f"{args.json!r} exists; pass --force to overwrite it or choose another path",
+                                    path=args.json)
     model = load_native_model(args.model, trust_pickle=args.trust_pickle)
     sample = load_data_arg(args.sample)
     result = sweep(
@@ -55,5 +66,5 @@ def run(args: argparse.Namespace) -> int:
     )
     print(result)
     if args.json:
-        atomic_write_text(args.json, result.to_json(), overwrite=True)
+        atomic_write_text(args.json, result.to_json(), overwrite=args.force)
     return 0 if result.passed else 1

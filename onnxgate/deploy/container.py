@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from onnxgate._onnx import public_mode
 from onnxgate.errors import OutputExistsError, PackagingError, ValidationFailedError
 
 __all__ = [
@@ -503,6 +504,7 @@ def _write_atomically(folder: Path, files: dict[str, str | bytes], *, overwrite:
     folder.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
     try:
+        public_mode(stage)
         for rel, content in files.items():
             path = stage / rel
             if isinstance(content, bytes):

@@ -13,6 +13,7 @@ fails the run: ``The type of model column 'x' is 'real'. Doesn't match the input
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import os
@@ -277,12 +278,28 @@ def _read_package(folder: Path) -> tuple[dict[str, Any], bytes, str | None]:
             "(write one with onnxgate package model.onnx --target sql-edge-2.0 -o DIR)",
             path=str(folder),
         )
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    if "sql" not in manifest:
-        raise PackagingError(f"{str(folder)!r} holds a {manifest.get('target')!r} package, not a SQL one")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise PackagingError(
+            f"{str(manifest_path)!r} is not readable JSON ({err}); write the package again with onnxgate package",
+            path=str(manifest_path),
+        ) from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("sql"), dict):
+        kind = manifest.get("target") if isinstance(manifest, dict) else None
+        raise PackagingError(f"{str(folder)!r} holds a {kind!r} package, not a SQL one", path=str(folder))
+    model_bytes = model_path.read_bytes()
+    model_info = manifest.get("model")
+    expected = model_info.get("sha256") if isinstance(model_info, dict) else None
+    if isinstance(expected, str) and hashlib.sha256(model_bytes).hexdigest() != expected:
+        raise PackagingError(
+            f"{str(model_path)!r} is not the model this package was validated with (its sha256 differs from "
+            "manifest.json); package the model again with onnxgate package",
+            path=str(model_path),
+        )
     script_path = folder / "03_create_input_table.sql"
     script = script_path.read_text(encoding="utf-8") if script_path.is_file() else None
-    return manifest, model_path.read_bytes(), script
+    return manifest, model_bytes, script
 
 
 def _check_types(model_inputs: Sequence[Mapping[str, Any]], table: Mapping[str, str], table_name: str) -> None:
@@ -381,6 +398,21 @@ def _make_udf(session: Any, inputs: Sequence[Mapping[str, Any]], outputs: Sequen
     return predict
 
 
+def _check_database_file(path: Path) -> None:
+    """Refuse a folder, or an existing file that is not a DuckDB database (DuckDB would attach a
+    CSV or Parquet file as a read-only catalog rather than fail)."""
+    if path.is_dir():
+        raise InvalidDataError(f"--database {str(path)!r} is a folder; give a DuckDB database file")
+    if path.is_file() and path.stat().st_size > 0:
+        with path.open("rb") as handle:
+            head = handle.read(12)
+        if head[8:12] != b"DUCK":
+            raise InvalidDataError(
+                f"cannot open {str(path)!r} as a DuckDB database: it is not a DuckDB file. Give a DuckDB file "
+                "(or a new path), or leave --database out to work in memory."
+            )
+
+
 def dry_run(
     package_dir: str | os.PathLike[str],
     data: Any,
@@ -393,6 +425,7 @@ def dry_run(
     rtol: float | Mapping[str, float] | None = None,
     threads: int | None = None,
     repeat: int = 1,
+    replace: bool = False,
 ) -> DryRunResult:
     """Score ``data`` with a SQL package in DuckDB the way ``04_predict.sql`` would in SQL Server.
 
@@ -403,7 +436,8 @@ def dry_run(
     data : path, DataFrame, dict, pyarrow.Table or array
         Rows for the input table, with a column per model input (an array: in input order).
     database : path, optional
-        A DuckDB database file to create the table in (default: in memory). The table is replaced.
+        A DuckDB database file to create the table in (default: in memory). A table of that name
+        already in the file is kept and the dry run refused, unless ``replace``.
     reference : object, optional
         The native model to compare with (as for ``onnxgate.validate``).
     rows : int
@@ -416,6 +450,8 @@ def dry_run(
         DuckDB worker threads (default: DuckDB's).
     repeat : int
         Run the scoring query this many times; ``seconds`` is the median (for benchmarks).
+    replace : bool
+        Replace the input table when ``database`` already holds one of that name.
 
     Returns
     -------
@@ -463,8 +499,28 @@ def dry_run(
 
     mapping = adaptation_of(model_bytes) or {}
     source = _arrow_input(data, names, mapping.get("column_sources"))
-    con = duckdb.connect(os.fspath(database) if database is not None else ":memory:")
+    if database is not None:
+        _check_database_file(Path(database))
+    where = os.fspath(database) if database is not None else ":memory:"
     try:
+        con = duckdb.connect(where)
+    except duckdb.Error as err:
+        raise InvalidDataError(
+            f"cannot open {where!r} as a DuckDB database: {str(err).splitlines()[0]}. Give a "
+            "DuckDB file (or a new path), or leave --database out to work in memory."
+        ) from err
+    try:
+        existing = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table_name]
+        ).fetchone()
+        if existing and existing[0] and not replace:
+            from onnxgate.errors import OutputExistsError
+
+            raise OutputExistsError(
+                f"the database {where!r} already has a table {table_name!r}; the dry run would "
+                "replace it. Pass --force (replace=True) to replace it, or use another database file.",
+                path=where,
+            )
         if threads is not None:
             con.execute(f"SET threads = {int(threads)}")
         columns_sql = ", ".join(

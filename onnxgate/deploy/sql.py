@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from onnxgate._onnx import public_mode
 from onnxgate.errors import PackagingError, ValidationFailedError
 
 if TYPE_CHECKING:
@@ -491,6 +492,7 @@ def package_sql(
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:
+        public_mode(tmp)
         (tmp / "model.onnx").write_bytes(model_bytes)
         for name, text in files.items():
             (tmp / name).write_text(text, encoding="utf-8", newline="\n")

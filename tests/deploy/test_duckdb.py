@@ -80,6 +80,25 @@ def test_a_folder_that_is_not_a_sql_package_is_refused(tmp_path: Path) -> None:
         dry.dry_run(tmp_path, X)
 
 
+@pytest.mark.parametrize("damage", ["manifest-not-json", "manifest-a-list", "model-swapped"])
+def test_a_damaged_package_is_refused_naming_the_file(package: Path, tmp_path: Path, damage: str) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(package, copy)
+    if damage == "manifest-not-json":
+        (copy / "manifest.json").write_text("{")
+        match = r"manifest.json' is not readable JSON"
+    elif damage == "manifest-a-list":
+        (copy / "manifest.json").write_text("[]")
+        match = "not a SQL one"
+    else:
+        (copy / "model.onnx").write_bytes((copy / "model.onnx").read_bytes() + b"\x00")
+        match = r"model.onnx' is not the model this package was validated with"
+    with pytest.raises(PackagingError, match=match):
+        dry.dry_run(copy, X)
+
+
 def test_a_database_file_keeps_the_table(package: Path, tmp_path: Path) -> None:
     db = tmp_path / "rows.duckdb"
     dry.dry_run(package, X, database=db)
@@ -91,6 +110,32 @@ def test_a_database_file_keeps_the_table(package: Path, tmp_path: Path) -> None:
     finally:
         con.close()
     assert types["f0"] == "FLOAT"
+
+
+def test_a_table_already_in_the_database_is_not_replaced_unless_asked(package: Path, tmp_path: Path) -> None:
+    from onnxgate.errors import OutputExistsError
+
+    db = tmp_path / "mine.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute('CREATE TABLE "demo_input" (note VARCHAR)')
+    con.execute("INSERT INTO \"demo_input\" VALUES ('precious')")
+    con.close()
+    with pytest.raises(OutputExistsError, match=r"already has a table 'demo_input'.*--force"):
+        dry.dry_run(package, X, database=db)
+    con = duckdb.connect(str(db))
+    try:
+        assert con.execute('SELECT * FROM "demo_input"').fetchall() == [("precious",)]
+    finally:
+        con.close()
+    assert dry.dry_run(package, X, database=db, replace=True).passed
+
+
+def test_a_file_that_is_not_a_duckdb_database_is_an_input_error(package: Path, tmp_path: Path) -> None:
+    text = tmp_path / "rows.csv"
+    text.write_text("a,b\n1,2\n")
+    with pytest.raises(InvalidDataError, match=r"cannot open .* as a DuckDB database"):
+        dry.dry_run(package, X, database=text)
+    assert text.read_text() == "a,b\n1,2\n"
 
 
 @pytest.mark.parametrize(

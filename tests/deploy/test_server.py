@@ -177,6 +177,24 @@ def test_api_key_env_unset_is_a_one_line_error(iris: tuple[Path, Any, Any]) -> N
     assert "Traceback" not in proc.stderr
 
 
+def test_a_port_in_use_is_a_one_line_error(iris: tuple[Path, Any, Any]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        proc = subprocess.run([*ONNXGATE, "serve", str(iris[0]), "--port", str(port)],
+                              capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("flag", "value", "message"), [("--workers", "0", "--workers must be 1 or more"),
+                                                         ("--port", "70000", "--port must be between 1 and 65535")])
+def test_bad_numbers_name_their_flag(iris: tuple[Path, Any, Any], flag: str, value: str, message: str) -> None:
+    proc = subprocess.run([*ONNXGATE, "serve", str(iris[0]), flag, value], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and message in proc.stderr
+
+
 def test_serving_a_folder_that_is_not_a_package_fails(tmp_path: Path) -> None:
     proc = subprocess.run([*ONNXGATE, "serve", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "is not a container package" in proc.stderr
