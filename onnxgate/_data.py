@@ -74,6 +74,9 @@ def load_data(path: str | os.PathLike[str]) -> Any:
     try:
         if suffix == ".csv":
             frame = pd.read_csv(p, encoding="utf-8", encoding_errors="strict")
+            if len(frame.columns) and all(_is_number(c) for c in frame.columns):
+                # every "name" is a number: the file has no header, and its first row is data
+                frame = pd.read_csv(p, encoding="utf-8", encoding_errors="strict", header=None)
         else:
             frame = pd.read_parquet(p)
     except UnicodeDecodeError as err:
@@ -86,6 +89,20 @@ def load_data(path: str | os.PathLike[str]) -> Any:
     if frame.shape[0] == 0:
         raise InvalidDataError(f"data file {str(p)!r} has a header but no rows", path=str(p))
     return frame
+
+
+def _is_number(label: Any) -> bool:
+    try:
+        float(str(label))
+    except ValueError:
+        return False
+    return True
+
+
+def is_positional(columns: Any) -> bool:
+    """Columns that carry no names: integer labels 0..k-1 (a CSV without a header, an array)."""
+    labels = [str(c) for c in columns]
+    return labels == [str(i) for i in range(len(labels))]
 
 
 def num_rows(data: Any) -> int:

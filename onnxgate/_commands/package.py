@@ -82,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
                 options[name] = value
         if args.adapt:
             options["adapt"] = True
+        if args.columns and not args.adapt:
+            raise InvalidDataError("--columns names the table columns of the [N,k] input that --adapt splits; "
+                                   "add --adapt, or leave --columns out")
         if args.columns:
             options["columns"] = [c.strip() for c in args.columns.split(",")]
     elif args.adapt or args.columns or any(getattr(args, n, None) is not None for n in SQL_OPTION_FLAGS):

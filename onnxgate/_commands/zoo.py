@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 
@@ -15,14 +16,15 @@ def register(sub: Any) -> None:
     ep = zsub.add_parser(
         "export",
         help="train an entry and write its native model, sample data and ONNX file",
-        description="Writes the trained model in its native format, sample.csv/.npy and model.onnx.",
+        description=("Writes the trained model in its native format, the sample (sample.csv for a DataFrame, "
+                     "sample.npy for an array) and model.onnx."),
     )
     ep.add_argument("name")
     ep.add_argument("-o", "--output", required=True, help="folder to write (must be empty or new)")
     ep.add_argument("--opset", type=int, help="opset of the ONNX file")
     ep.add_argument("--force", action="store_true", help="write into a non-empty folder")
     ep.set_defaults(run=run_export)
-    p.set_defaults(run=lambda args: (p.print_help(), 2)[1])
+    p.set_defaults(run=lambda args: (p.print_help(sys.stderr), 2)[1])
 
 
 def run_list(args: argparse.Namespace) -> int:

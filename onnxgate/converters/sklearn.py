@@ -207,6 +207,16 @@ class SklearnConverter(Converter):
                 return StringTensorType(shape)
             raise InvalidDataError(f"cannot map a column of dtype {dtype} to an ONNX input type")
 
+        if is_dataframe(sample) and getattr(model, "feature_names_in_", None) is None:
+            # fitted on an array: the table's columns are its features in order, one [N,k] input
+            text = [str(c) for c in sample.columns if getattr(sample[c].dtype, "kind", "O") not in "fiub"]
+            if text:
+                raise InvalidDataError(
+                    f"the model was fitted on an array of numbers, but the sample's column(s) {text} hold "
+                    "text; pass only the numeric feature columns, in training order",
+                    column=text[0],
+                )
+            sample = sample.to_numpy()
         if is_dataframe(sample):
             expected = getattr(model, "feature_names_in_", None)
             columns = [str(c) for c in sample.columns]
@@ -220,8 +230,8 @@ class SklearnConverter(Converter):
             initial_types = []
             for col in columns:
                 dtype = sample[col].dtype
-                if getattr(dtype, "kind", "O") not in "fiubOUS":
-                    dtype = np.dtype(object)
+                if not isinstance(dtype, np.dtype) or dtype.kind not in "fiubOUS":
+                    dtype = np.dtype(object)  # pandas' own dtypes (string, category...) hold objects
                 initial_types.append((col, tensor_type(np.dtype(dtype), 1)))
                 if np.dtype(dtype).kind == "f" and np.dtype(dtype) != np.dtype(precision):
                     boundary[col] = _code(np.dtype(dtype))

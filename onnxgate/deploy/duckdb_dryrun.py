@@ -327,7 +327,7 @@ def _arrow_input(data: Any, names: Sequence[str], sources: Mapping[str, str] | N
     import numpy as np
     import pyarrow as pa
 
-    from onnxgate._data import is_dataframe, load_data
+    from onnxgate._data import is_dataframe, is_positional, load_data
 
     if isinstance(data, (str, os.PathLike)):
         data = load_data(data)
@@ -349,8 +349,8 @@ def _arrow_input(data: Any, names: Sequence[str], sources: Mapping[str, str] | N
     if is_dataframe(data):
         columns = [str(c) for c in data.columns]
         missing = [n for n in names if n not in columns]
-        if missing and len(columns) == len(names):
-            data = data.set_axis(list(names), axis=1)  # unnamed/positional columns (e.g. a .npy saved as CSV)
+        if missing and len(columns) == len(names) and is_positional(columns):
+            data = data.set_axis(list(names), axis=1)  # a CSV without a header: columns in input order
         elif missing:
             raise InvalidDataError(f"the data lacks the columns {missing} (it has {columns})", column=missing[0])
         return pa.table({n: pa.array(np.asarray(data[n].to_numpy())) for n in names})

@@ -202,3 +202,43 @@ def test_cli_convert_bad_sample_is_exit_2_one_line(
     assert code == 2, err
     assert len(err.strip().splitlines()) == 1 and re.search(pattern, err), err
     assert not out.exists()
+
+
+def test_a_csv_without_a_header_keeps_its_first_row(tmp_path: Path) -> None:
+    path = tmp_path / "rows.csv"
+    path.write_text("5.1,3.5,1.4,0.2\n4.9,3.0,1.4,0.2\n4.7,3.2,1.3,0.2\n")
+    frame = load_data(path)
+    assert frame.shape == (3, 4)
+    assert list(frame.iloc[0]) == [5.1, 3.5, 1.4, 0.2]
+
+
+@pytest.fixture(scope="module")
+def array_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A regression fitted on a plain array (no column names), saved as .skops."""
+    import numpy as np
+    from sklearn.linear_model import LinearRegression
+
+    from onnxgate.converters import registry
+
+    X = np.array([[31.0, 5.2], [45.0, 4.1], [52.0, 6.3], [23.0, 2.2]])
+    model = LinearRegression().fit(X, [1.0, 2.0, 3.0, 0.5])
+    return Path(registry.get("sklearn").save_native(model, tmp_path_factory.mktemp("skops-array")))
+
+
+@pytest.mark.parametrize(("content", "code", "pattern"), [
+    ("age,income\n31,5.2\n45,4.1\n", 0, r"input: float64\[\?,2\]"),
+    ("31,5.2\n45,4.1\n", 0, r"input: float64\[\?,2\]"),
+    ("age,city\n31,Paris\n45,Lyon\n", 2, r"column\(s\) \['city'\] hold text"),
+], ids=["header", "no-header", "text-column"])
+def test_a_csv_sample_for_a_model_fitted_on_an_array(
+    content: str, code: int, pattern: str, array_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import re
+
+    from onnxgate.cli import main
+
+    sample = tmp_path / "sample.csv"
+    sample.write_text(content)
+    assert main(["convert", str(array_model), "--sample", str(sample), "-o", str(tmp_path / "m.onnx")]) == code
+    captured = capsys.readouterr()
+    assert re.search(pattern, captured.out + captured.err), captured
