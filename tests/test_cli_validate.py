@@ -165,6 +165,14 @@ def test_sweep_refuses_opsets_that_do_not_exist_before_converting(iris_files, ca
     assert message in capsys.readouterr().err
 
 
+def test_sweep_with_a_sample_of_the_wrong_width_is_an_input_error(tmp_path, iris_files, capsys):
+    narrow = tmp_path / "three.npy"
+    np.save(narrow, np.load(iris_files / "iris.npy")[:, :3])
+    code = main(["sweep", str(iris_files / "iris.skops"), "--sample", str(narrow), "--opsets", "15-17"])
+    assert code == 2
+    assert "fitted on 4 features; the sample has 3 columns" in capsys.readouterr().err
+
+
 def test_sweep_does_not_overwrite_its_json_without_force(tmp_path, iris_files, capsys):
     out = tmp_path / "keep.json"
     out.write_text("keep")

@@ -186,6 +186,15 @@ class KerasConverter(Converter):
         path = Path(path)
         if not path.is_file():
             raise UnsupportedModelError(f"model file not found: {str(path)!r}", path=str(path))
+        import zipfile
+
+        if not zipfile.is_zipfile(path):
+            raise UnsupportedModelError(
+                f"{str(path)!r} is not a .keras file (a .keras file is a zip archive written by model.save()); "
+                "save the model again with model.save('model.keras')",
+                path=str(path),
+                framework=self.framework,
+            )
         try:
             return keras.saving.load_model(path, safe_mode=not trust_pickle)
         except Exception as err:

@@ -398,6 +398,27 @@ def _make_udf(session: Any, inputs: Sequence[Mapping[str, Any]], outputs: Sequen
     return predict
 
 
+def _refuse_nan(table: Any) -> None:
+    """SQL Server's float and real hold no NaN: an empty CSV cell would be NULL in the table, and the
+    input table's columns are NOT NULL. Refuse such rows here as the real load would."""
+    import numpy as np
+    import pyarrow as pa
+
+    for name in table.column_names:
+        column = table.column(name)
+        if not pa.types.is_floating(column.type):
+            continue
+        values = column.to_numpy(zero_copy_only=False)
+        bad = np.flatnonzero(np.isnan(values))
+        if bad.size:
+            raise InvalidDataError(
+                f"column {name!r} is empty or NaN in {bad.size} row(s) (first: row {int(bad[0])}); the input "
+                "table's columns are NOT NULL and SQL Server's float/real cannot hold NaN, so PREDICT would "
+                "never see these rows. Fill or drop them before scoring.",
+                column=name,
+            )
+
+
 def _check_database_file(path: Path) -> None:
     """Refuse a folder, or an existing file that is not a DuckDB database (DuckDB would attach a
     CSV or Parquet file as a read-only catalog rather than fail)."""
@@ -499,6 +520,7 @@ def dry_run(
 
     mapping = adaptation_of(model_bytes) or {}
     source = _arrow_input(data, names, mapping.get("column_sources"))
+    _refuse_nan(source)
     if database is not None:
         _check_database_file(Path(database))
     where = os.fspath(database) if database is not None else ":memory:"

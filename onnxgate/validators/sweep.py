@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from onnxgate.errors import OnnxGateError
+from onnxgate.errors import InvalidDataError, OnnxGateError
 from onnxgate.validators.report import SCHEMA_VERSION, jsonable
 
 if TYPE_CHECKING:
@@ -133,6 +133,8 @@ def sweep(
     for opset in sorted(set(opsets)):
         try:
             conv = convert(model, sample, opset=opset, target=tgt)
+        except InvalidDataError:
+            raise  # the sample is wrong at every opset: an input error, not a row of the matrix
         except OnnxGateError as err:
             rows.append(SweepRow(opset=opset, converted=False, error=f"{type(err).__name__}: {err}"[:300]))
             continue

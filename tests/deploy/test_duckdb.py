@@ -75,6 +75,13 @@ def test_data_without_a_model_column_is_refused(package: Path) -> None:
         dry.dry_run(package, {n: X[:, i] for i, n in enumerate(NAMES[:9])})
 
 
+def test_an_empty_or_nan_cell_is_refused_as_the_not_null_table_would(package: Path) -> None:
+    rows = X[:20].copy()
+    rows[7, 3] = np.nan
+    with pytest.raises(InvalidDataError, match=r"column 'f3' is empty or NaN in 1 row\(s\) \(first: row 7\)"):
+        dry.dry_run(package, rows)
+
+
 def test_a_folder_that_is_not_a_sql_package_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PackagingError, match="is not a SQL package"):
         dry.dry_run(tmp_path, X)
