@@ -195,7 +195,7 @@ def test_lambda_layer_file_needs_trust(tmp_path: Path) -> None:
 def test_unreadable_keras_file(tmp_path: Path) -> None:
     path = tmp_path / "broken.keras"
     path.write_bytes(b"not a zip archive")
-    with pytest.raises(og.UnsupportedModelError, match="cannot load"):
+    with pytest.raises(og.UnsupportedModelError, match=r"broken.keras' is not a \.keras file .*zip archive"):
         registry.get("keras").load(path)
 
 
@@ -252,10 +252,3 @@ def test_torch_backend_converts_through_the_torch_exporter(tmp_path: Path) -> No
         assert stamped <= int(opset)
         assert names == ["left", "right"]
         assert err < 1e-5
-
-
-def test_a_file_that_is_not_a_keras_archive_is_named(tmp_path: Path) -> None:
-    fake = tmp_path / "model.keras"
-    fake.write_text("hello")
-    with pytest.raises(og.UnsupportedModelError, match=r"is not a \.keras file .*zip archive"):
-        og.converters.registry.get("keras").load(fake)
