@@ -102,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
             "--data needs --reference: the native model (or another .onnx) whose predictions the rows are "
             "compared with"
         )
+    if (args.atol or args.rtol) and not args.reference:
+        raise InvalidDataError("--atol and --rtol set parity tolerances; parity needs --reference MODEL --data DATA")
     given = ((args.json, "--json", "to_json"), (args.junit, "--junit", "to_junit"),
              (args.markdown, "--markdown", "to_markdown"))
     empty = [flag for path, flag, _ in given if path is not None and not path.strip()]
