@@ -283,6 +283,8 @@ class SklearnConverter(Converter):
                 f"where the model computes in {precision}"
             )
         _dedupe_opset_imports(proto)
+        if precision == "float64":
+            _refuse_ill_typed_double(proto, model)
         return RawConversion(model=proto, warnings=warnings)
 
     def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
@@ -328,6 +330,43 @@ def _code(dtype: np.dtype[Any]) -> int:
     from onnx import helper
 
     return int(helper.np_dtype_to_tensor_dtype(dtype))
+
+
+def _refuse_ill_typed_double(proto: Any, model: Any) -> None:
+    """skl2onnx accepts ``precision="float64"`` for models whose ONNX operators have no double form
+    at the ai.onnx.ml opset it writes (tree ensembles at ai.onnx.ml 1: the node declares double
+    outputs the operator cannot produce); such a file fails type inference and onnxruntime refuses
+    it. Say so at conversion instead of handing it back."""
+    import onnx
+
+    try:
+        onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
+    except Exception as err:
+        ops = sorted({n.op_type for n in proto.graph.node if n.domain == "ai.onnx.ml"})
+        first = str(err).strip().splitlines()[0][:200]
+        raise UnsupportedModelError(
+            f"skl2onnx cannot write {type(model).__name__} in double precision at this opset: the file it "
+            f"writes is ill-typed ({first}); operators involved: {ops}. Convert with the default "
+            "precision='float32' (onnxgate casts float64 inputs inside the graph), or ask for a higher "
+            "opset if your skl2onnx writes the double form of these operators there.",
+            framework="sklearn",
+        ) from None
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    try:
+        ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    except Exception as err:
+        first = str(err).strip().splitlines()[0][:200]
+        raise UnsupportedModelError(
+            f"{type(model).__name__} in double precision uses operators onnxruntime has no double kernel for "
+            f"({first}). Convert with the default precision='float32' (onnxgate casts float64 inputs inside "
+            "the graph).",
+            framework="sklearn",
+        ) from None
 
 
 def _dedupe_opset_imports(proto: Any) -> None:

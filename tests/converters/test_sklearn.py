@@ -163,3 +163,24 @@ def test_save_is_atomic_and_refuses_to_overwrite(built: dict[str, Any], tmp_path
     assert path.read_bytes() == first
     conv.save(path, overwrite=True)
     assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
+
+
+def test_float64_precision_keeps_double_end_to_end(built: dict[str, Any]) -> None:
+    model, X, _ = built["sklearn-diabetes-ridge"]
+    conv = og.convert(model, X[:5], options={"precision": "float64"})
+    assert [s.elem_type for s in conv.signature.inputs + conv.signature.outputs] == ["float64", "float64"]
+    assert not any("cast to" in w for w in conv.warnings)
+    report = og.validate(conv, reference=model, data=X, atol=1e-9, rtol=1e-9)  # float32 could not meet this
+    assert report.passed, str(report)
+
+
+@pytest.mark.parametrize(("name", "match"), [
+    ("sklearn-diabetes-rf", r"RandomForestRegressor in double precision.*ill-typed.*TreeEnsembleRegressor"),
+    ("sklearn-diabetes-svr", r"SVR in double precision uses operators onnxruntime has no double kernel"),
+])
+def test_float64_precision_the_runtime_cannot_run_is_refused_at_conversion(
+    built: dict[str, Any], name: str, match: str
+) -> None:
+    model, X, _ = built[name]
+    with pytest.raises(og.UnsupportedModelError, match=match):
+        og.convert(model, np.asarray(X[:5], dtype=np.float64), options={"precision": "float64"})
