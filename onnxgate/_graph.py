@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import onnx
 
-__all__ = ["cast_inputs", "unique_name"]
+__all__ = ["cast_inputs", "unique_name", "walk_nodes"]
+
+
+def walk_nodes(graph: Any) -> Iterator[Any]:
+    """Every node of ``graph`` and of its subgraphs (If/Loop/Scan bodies), depth first."""
+    for node in graph.node:
+        yield node
+        for attr in node.attribute:
+            subgraphs = ([attr.g] if attr.HasField("g") else []) + list(attr.graphs)
+            for sub in subgraphs:
+                yield from walk_nodes(sub)
 
 
 def unique_name(base: str, taken: set[str]) -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,11 +69,16 @@ def newest_opset() -> int:
     return int(defs.onnx_opset_version())
 
 
+def canonical_domain(name: str) -> str:
+    """``""`` for the default domain, however it is spelled (``""`` or ``"ai.onnx"``)."""
+    return "" if name in ("", "ai.onnx") else name
+
+
 def model_opsets(model: onnx.ModelProto) -> dict[str, int]:
     """Opset per domain as stamped in the model (``""`` for ai.onnx)."""
     result: dict[str, int] = {}
     for entry in model.opset_import:
-        domain = "" if entry.domain in ("", "ai.onnx") else entry.domain
+        domain = canonical_domain(entry.domain)
         result[domain] = max(result.get(domain, 0), int(entry.version))
     return result
 
@@ -373,6 +379,48 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, overwrite: 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, overwrite: bool = False) -> None:
     atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite)
+
+
+def write_folder_atomically(folder: str | os.PathLike[str], files: Mapping[str, str | bytes], *,
+                            overwrite: bool = False) -> Path:
+    """Write ``files`` (relative path -> text or bytes) into ``folder`` so it appears complete or not at all.
+
+    Everything is written into a staging folder beside ``folder`` first. A new (or empty) ``folder``
+    is then replaced by the staging folder in one rename; a non-empty one gets each file moved in,
+    and only when ``overwrite``. Text is written as UTF-8 with ``\\n`` line ends.
+
+    Raises
+    ------
+    OutputExistsError
+        ``folder`` is not empty and ``overwrite`` is false.
+    """
+    target = Path(folder).absolute()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    try:
+        public_mode(stage)
+        for rel, content in files.items():
+            path = stage / rel
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content, encoding="utf-8", newline="\n")
+        if target.is_dir() and not any(target.iterdir()):
+            target.rmdir()
+        if not target.exists():
+            os.replace(stage, target)  # the whole folder appears at once
+            return target
+        if not overwrite:
+            raise OutputExistsError(
+                f"{str(target)!r} is not empty; refusing to write into it. Pass overwrite=True (CLI: --force) "
+                "or choose a new folder.",
+                path=str(target),
+            )
+        for rel in files:
+            os.replace(stage / rel, target / rel)
+        return target
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 @contextmanager

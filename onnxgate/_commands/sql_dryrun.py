@@ -41,10 +41,6 @@ def run(args: argparse.Namespace) -> int:
 
     reference = load_native_model(args.reference, trust_pickle=args.trust_pickle) if args.reference else None
     data = load_data_arg(args.data)
-    if args.rows < 0:
-        from onnxgate.errors import InvalidDataError
-
-        raise InvalidDataError(f"--rows expects 0 or more rows to print, found {args.rows}")
     result = dry_run(args.package, data, database=args.database, reference=reference, rows=args.rows,
                      replace=args.force)
     print(result)

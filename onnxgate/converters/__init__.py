@@ -187,16 +187,6 @@ def _requested_opset(converter: Converter, model: Any, opset: int | None, target
     return opset
 
 
-def _all_nodes(graph: Any) -> Any:
-    for node in graph.node:
-        yield node
-        for attr in node.attribute:
-            if attr.g is not None and attr.g.node:
-                yield from _all_nodes(attr.g)
-            for sub in attr.graphs:
-                yield from _all_nodes(sub)
-
-
 def _restamp(proto: Any, wanted: Mapping[str, int]) -> None:
     """Raise a domain's stamped opset to the one asked for when every node means the same there.
 
@@ -206,7 +196,8 @@ def _restamp(proto: Any, wanted: Mapping[str, int]) -> None:
     """
     from onnx import defs
 
-    from onnxgate._onnx import model_opsets
+    from onnxgate._graph import walk_nodes
+    from onnxgate._onnx import canonical_domain, model_opsets
 
     current = model_opsets(proto)
     for domain, target in wanted.items():
@@ -214,9 +205,8 @@ def _restamp(proto: Any, wanted: Mapping[str, int]) -> None:
         if have is None or have >= target:
             continue
         same = True
-        for node in _all_nodes(proto.graph):
-            node_domain = "" if node.domain in ("", "ai.onnx") else node.domain
-            if node_domain != domain:
+        for node in walk_nodes(proto.graph):
+            if canonical_domain(node.domain) != domain:
                 continue
             try:
                 old = defs.get_schema(node.op_type, have, domain).since_version
@@ -229,7 +219,7 @@ def _restamp(proto: Any, wanted: Mapping[str, int]) -> None:
                 break
         if same:
             for entry in proto.opset_import:
-                if ("" if entry.domain in ("", "ai.onnx") else entry.domain) == domain:
+                if canonical_domain(entry.domain) == domain:
                     entry.version = target
 
 

@@ -351,14 +351,10 @@ def _refuse_ill_typed_double(proto: Any, model: Any) -> None:
             "opset if your skl2onnx writes the double form of these operators there.",
             framework="sklearn",
         ) from None
+    from onnxgate.validators.structure import _session
+
     try:
-        import onnxruntime as ort
-    except ImportError:
-        return
-    options = ort.SessionOptions()
-    options.log_severity_level = 4
-    try:
-        ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        _session(proto.SerializeToString())
     except Exception as err:
         first = str(err).strip().splitlines()[0][:200]
         raise UnsupportedModelError(
@@ -371,10 +367,9 @@ def _refuse_ill_typed_double(proto: Any, model: Any) -> None:
 
 def _dedupe_opset_imports(proto: Any) -> None:
     """skl2onnx can list the default domain twice ('' and 'ai.onnx'); keep one entry per domain."""
-    best: dict[str, int] = {}
-    for entry in proto.opset_import:
-        domain = "" if entry.domain in ("", "ai.onnx") else entry.domain
-        best[domain] = max(best.get(domain, 0), entry.version)
+    from onnxgate._onnx import model_opsets
+
+    best = model_opsets(proto)  # one entry per domain, the highest version listed
     del proto.opset_import[:]
     for domain, version in best.items():
         item = proto.opset_import.add()

@@ -26,7 +26,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from onnxgate._onnx import canonical_domain, model_opsets
 from onnxgate.errors import InvalidDataError, OpsetError, UnsupportedModelError
+from onnxgate.validators.io_rules import SQL_IDENTIFIER_MAX, TYPE_FIXES
 
 if TYPE_CHECKING:
     import numpy as np
@@ -50,24 +52,13 @@ ADAPT_METADATA_KEY = "onnxgate.adapt"
 #: Version of that JSON layout.
 ADAPT_METADATA_VERSION = 1
 #: Longest identifier SQL Server accepts (sysname).
-MAX_IDENTIFIER_LENGTH = 128
+MAX_IDENTIFIER_LENGTH = SQL_IDENTIFIER_MAX
 #: Prefix of per-class probability outputs.
 CLASS_OUTPUT_PREFIX = "p_"
 
-#: Column element type when the model's own input type is not allowed by the target.
-_FALLBACK_COLUMN_TYPE = {
-    "float16": "float32",
-    "bfloat16": "float32",
-    "bool": "int32",
-    "int8": "int32",
-    "int16": "int32",
-    "uint8": "int32",
-    "uint16": "int32",
-    "uint32": "int64",
-    "uint64": "int64",
-}
-#: Output element type written when the model's output type is not allowed by the target.
-_FALLBACK_OUTPUT_TYPE = _FALLBACK_COLUMN_TYPE
+#: Element type a column or output is written in when the model's own is not allowed by the target:
+#: the validators' suggested fix, for the types that have one ("string" has advice, not a type).
+_FALLBACK_TYPE = {k: v for k, v in TYPE_FIXES.items() if k != "string"}
 
 _IDENT_BAD = re.compile(r"[^0-9A-Za-z_]")
 
@@ -133,7 +124,7 @@ def _column_type(model_type: str, declared: str | None, target: Target) -> str:
         return declared
     if allowed is None or model_type in allowed:
         return model_type
-    fallback = _FALLBACK_COLUMN_TYPE.get(model_type)
+    fallback = _FALLBACK_TYPE.get(model_type)
     if fallback is None or fallback not in allowed:
         raise UnsupportedModelError(
             f"the model reads {model_type} values, and target {target.name!r} has no column type that "
@@ -257,7 +248,8 @@ def _fix_opset(model: onnx.ModelProto, target: Target) -> list[str]:
     """
     from onnx import defs
 
-    from onnxgate._onnx import ir_version_for_opset, model_opsets
+    from onnxgate._graph import walk_nodes
+    from onnxgate._onnx import ir_version_for_opset
 
     notes: list[str] = []
     caps = target.max_opset
@@ -270,16 +262,15 @@ def _fix_opset(model: onnx.ModelProto, target: Target) -> list[str]:
         cap = caps.get(domain)
         if cap is None or have <= cap:
             continue
-        for node in _iter_nodes(model.graph):
-            node_domain = "" if node.domain in ("", "ai.onnx") else node.domain
-            if node_domain != domain:
+        for node in walk_nodes(model.graph):
+            if canonical_domain(node.domain) != domain:
                 continue
             try:
-                now = defs.get_schema(node.op_type, have, node_domain).since_version
+                now = defs.get_schema(node.op_type, have, domain).since_version
             except Exception:
                 now = have
             try:
-                then = defs.get_schema(node.op_type, cap, node_domain).since_version
+                then = defs.get_schema(node.op_type, cap, domain).since_version
             except Exception:
                 then = None
             if then is None:
@@ -301,7 +292,7 @@ def _fix_opset(model: onnx.ModelProto, target: Target) -> list[str]:
             max_opset=caps.get(""),
         )
     for entry in model.opset_import:
-        domain = "" if entry.domain in ("", "ai.onnx") else entry.domain
+        domain = canonical_domain(entry.domain)
         if domain in restamp:
             notes.append(f"opset {domain or 'ai.onnx'} re-stamped {entry.version} -> {restamp[domain]} "
                          "(every node has the same definition there)")
@@ -314,15 +305,6 @@ def _fix_opset(model: onnx.ModelProto, target: Target) -> list[str]:
         notes.append(f"IR version {model.ir_version} -> {wanted}")
         model.ir_version = wanted
     return notes
-
-
-def _iter_nodes(graph: Any) -> Any:
-    for node in graph.node:
-        yield node
-        for attr in node.attribute:
-            subs = list(attr.graphs) + ([attr.g] if attr.HasField("g") else [])
-            for sub in subs:
-                yield from _iter_nodes(sub)
 
 
 def adaptation_of(model: Any) -> dict[str, Any] | None:
@@ -530,7 +512,7 @@ def _adapt_proto(
         out_elem = elem
         allowed = target.output_types
         if allowed is not None and elem not in allowed:
-            fallback = _FALLBACK_OUTPUT_TYPE.get(elem)
+            fallback = _FALLBACK_TYPE.get(elem)
             if fallback is None or fallback not in allowed:
                 raise UnsupportedModelError(
                     f"output {vo.name!r} holds {elem} values; target {target.name!r} returns only "
@@ -613,7 +595,7 @@ def _adapt_proto(
     del graph.output[:]
     graph.output.extend(new_outputs)
     _place_nodes(graph, new_nodes, {vi.name for vi in new_inputs})
-    if not any(("" if e.domain in ("", "ai.onnx") else e.domain) == "" for e in proto.opset_import):
+    if "" not in model_opsets(proto):
         entry = proto.opset_import.add()
         entry.domain = ""
         entry.version = min(target.opset or 13, 13)
@@ -837,7 +819,6 @@ def adapt_conversion(
 
     import onnx
 
-    from onnxgate._onnx import model_opsets
     from onnxgate.signature import Signature
 
     tgt = _resolve_target(target)

@@ -28,13 +28,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from onnxgate._onnx import public_mode
+from onnxgate._onnx import write_folder_atomically
 from onnxgate.errors import OutputExistsError, PackagingError, ValidationFailedError
 
 __all__ = [
@@ -177,7 +175,7 @@ def package_container(
                            "requirements": versions}},
     )
     files["manifest.json"] = dumps(manifest)
-    _write_atomically(folder, files, overwrite=overwrite)
+    write_folder_atomically(folder, files, overwrite=overwrite)
     return folder
 
 
@@ -499,27 +497,3 @@ def _iotedge_module(name: str) -> dict[str, Any]:
     }
 
 
-def _write_atomically(folder: Path, files: dict[str, str | bytes], *, overwrite: bool) -> None:
-    folder = folder.absolute()
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
-    try:
-        public_mode(stage)
-        for rel, content in files.items():
-            path = stage / rel
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content, encoding="utf-8")
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
-        if not folder.exists():
-            os.replace(stage, folder)  # the whole package appears at once
-            return
-        if not overwrite:
-            raise OutputExistsError(f"{str(folder)!r} appeared while packaging; choose a new folder",
-                                    path=str(folder))
-        for rel in files:
-            os.replace(stage / rel, folder / rel)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)

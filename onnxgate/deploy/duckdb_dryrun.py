@@ -72,32 +72,25 @@ def _base_type(sql_type: str) -> str:
     return {"integer": "int", "doubleprecision": "float"}.get(base, base)
 
 
+_CLOSERS = {"[": "]", '"': '"'}
+
+
 def _read_identifier(text: str, i: int) -> tuple[str, int]:
     """A T-SQL identifier at ``text[i:]`` (``[a]]b]``, ``"a""b"`` or bare); returns it and the end index."""
-    if text[i] == "[":
+    opener = text[i]
+    if opener in _CLOSERS:  # [a]]b] or "a""b": the closing character doubled stands for itself
+        close = _CLOSERS[opener]
         out, i = [], i + 1
         while i < len(text):
-            if text[i] == "]":
-                if text.startswith("]]", i):
-                    out.append("]")
+            if text[i] == close:
+                if text.startswith(close * 2, i):
+                    out.append(close)
                     i += 2
                     continue
                 return "".join(out), i + 1
             out.append(text[i])
             i += 1
-        raise PackagingError("unterminated [identifier] in the input table script")
-    if text[i] == '"':
-        out, i = [], i + 1
-        while i < len(text):
-            if text[i] == '"':
-                if text.startswith('""', i):
-                    out.append('"')
-                    i += 2
-                    continue
-                return "".join(out), i + 1
-            out.append(text[i])
-            i += 1
-        raise PackagingError("unterminated \"identifier\" in the input table script")
+        raise PackagingError(f"unterminated {opener}identifier{close} in the input table script")
     m = re.match(r"[A-Za-z_@#][\w@#$]*", text[i:])
     if not m:
         raise PackagingError(f"expected a column name in the input table script at {text[i:i + 30]!r}")
@@ -502,6 +495,8 @@ def dry_run(
     import numpy as np
     import onnxruntime as ort
 
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
+        raise InvalidDataError(f"rows: expected 0 or more rows to print, found {rows!r}")
     folder = Path(package_dir)
     manifest, model_bytes, script = _read_package(folder)
     sql = manifest["sql"]
@@ -603,7 +598,7 @@ def dry_run(
     if reference is not None:
         ok, ref_lines = _compare_reference(reference, model_bytes, feeds, result, out_names, atol, rtol)
         passed = passed and ok
-    head = [tuple(r.values()) for r in result.slice(0, max(rows, 0)).to_pylist()]
+    head = [tuple(r.values()) for r in result.slice(0, rows).to_pylist()]
     return DryRunResult(
         rows=result.num_rows,
         columns=list(result.column_names),

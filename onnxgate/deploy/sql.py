@@ -15,15 +15,14 @@ model input types, there is no implicit conversion (A.4); ``WITH`` columns map t
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from onnxgate._onnx import public_mode
+from onnxgate._onnx import write_folder_atomically
 from onnxgate.errors import PackagingError, ValidationFailedError
+from onnxgate.validators.io_rules import SQL_IDENTIFIER_MAX
 
 if TYPE_CHECKING:
     import onnx
@@ -48,7 +47,7 @@ HEX_INSERT_LIMIT_BYTES = 8 * 1024 * 1024
 #: Environment variable ``load_model.py`` reads the ODBC connection string from.
 CONNECTION_ENV_VAR = "ONNXGATE_SQL_CONNECTION"
 #: Longest identifier SQL Server accepts (sysname is nvarchar(128)).
-MAX_IDENTIFIER_LENGTH = 128
+MAX_IDENTIFIER_LENGTH = SQL_IDENTIFIER_MAX
 
 SCRIPT_FILES = (
     "01_create_model_table.sql",
@@ -488,32 +487,11 @@ def package_sql(
     }
     names = ["model.onnx", "manifest.json", *files]
     manifest = build_manifest(model_bytes, model=proto, target=target, report=report, files=names, extra=sql_info)
+    manifest_text = dumps(manifest)
+    json.loads(manifest_text)  # never ship a manifest we cannot read
     folder = Path(out)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
-    try:
-        public_mode(tmp)
-        (tmp / "model.onnx").write_bytes(model_bytes)
-        for name, text in files.items():
-            (tmp / name).write_text(text, encoding="utf-8", newline="\n")
-        (tmp / "manifest.json").write_text(dumps(manifest), encoding="utf-8")
-        json.loads((tmp / "manifest.json").read_text(encoding="utf-8"))  # never ship a manifest we cannot read
-        _move_into_place(tmp, folder, overwrite=overwrite)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    write_folder_atomically(folder, {"model.onnx": model_bytes, **files, "manifest.json": manifest_text},
+                            overwrite=overwrite)
     return folder
 
 
-def _move_into_place(tmp: Path, folder: Path, *, overwrite: bool) -> None:
-    from onnxgate.errors import OutputExistsError
-
-    if not folder.exists():
-        os.replace(tmp, folder)
-        return
-    if any(folder.iterdir()) and not overwrite:
-        raise OutputExistsError(
-            f"{str(folder)!r} is not empty; refusing to write into it. Pass overwrite=True (CLI: --force).",
-            path=str(folder),
-        )
-    for item in tmp.iterdir():
-        os.replace(item, folder / item.name)

@@ -125,11 +125,12 @@ def model_checks(
     Parity is included when a reference and data are known (given, or a Conversion's source and
     sample); the search when ``search > 0`` as well.
     """
-    from onnxgate.targets import ALL_CHECKS, resolve
+    from onnxgate.targets import resolve
+    from onnxgate.validators.core import _ordered
 
     tgt = resolve(target, default="onnxruntime")
     assert tgt is not None
-    names = [c for c in ALL_CHECKS if c in tgt.checks]
+    names = _ordered(tgt.checks)
     has_reference = reference is not None or getattr(model, "source", None) is not None
     has_data = data is not None or getattr(model, "sample", None) is not None
     if has_reference and has_data:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import platform
 from collections.abc import Callable, Mapping
@@ -129,6 +130,7 @@ def validate(
     signature = Signature.from_model(proto)
     if isinstance(search, bool) or not isinstance(search, int) or search < 0:
         raise InvalidDataError(f"search must be an integer >= 0 (a number of generated inputs), found {search!r}")
+    check_search_settings(seed, search_time_limit)
     if reference is not None and data is None:
         raise InvalidDataError(
             "a reference model was given without data: parity needs rows to compare on. Pass data= "
@@ -144,7 +146,7 @@ def validate(
         if fail_fast and stopped_by is None and not result.passed and not result.skipped:
             stopped_by = result.name
 
-    for name in [c for c in _ordered(tgt.checks)]:
+    for name in _ordered(tgt.checks):
         if stopped_by is not None:
             checks.append(CheckResult.skip(name, f"not run: fail_fast stopped after {stopped_by!r} failed"))
             continue
@@ -192,6 +194,24 @@ def validate(
         target_profile=tgt.to_dict(),
         environment=_environment(),
     )
+
+
+def check_search_settings(seed: Any, time_limit: Any) -> None:
+    """Refuse a seed or time limit the search cannot use, before any work is done.
+
+    Raises
+    ------
+    InvalidDataError
+        ``seed`` is not a whole number >= 0, or ``time_limit`` is not a positive, finite number.
+    """
+    from numbers import Integral, Real
+
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
+        raise InvalidDataError(f"seed: expected a seed of 0 or more (a whole number), found {seed!r}")
+    if time_limit is not None and (
+        isinstance(time_limit, bool) or not isinstance(time_limit, Real) or not 0 < float(time_limit) < math.inf
+    ):
+        raise InvalidDataError(f"search time limit: expected a positive number of seconds, found {time_limit!r}")
 
 
 def _ordered(names: tuple[str, ...]) -> list[str]:

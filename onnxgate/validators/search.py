@@ -1274,15 +1274,17 @@ def check_search_divergences(
     False
     """
     import numpy as np
-    import onnxruntime as ort
 
     from onnxgate._data import as_feeds, load_data
     from onnxgate._onnx import load_model
     from onnxgate.signature import Signature
     from onnxgate.targets import resolve
+    from onnxgate.validators.core import check_search_settings
     from onnxgate.validators.parity import resolve_tolerances
     from onnxgate.validators.reference import prepare_reference
+    from onnxgate.validators.structure import _session
 
+    check_search_settings(seed, time_limit)
     if reference is None:
         reference = getattr(model, "source", None)
     if reference is None:
@@ -1300,11 +1302,8 @@ def check_search_divergences(
     signature = Signature.from_model(proto)
     feeds = as_feeds(data, signature)
     space = _make_space(signature, feeds)
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # runs alternate with the reference
     try:
-        session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        session = _session(proto.SerializeToString(), spinning=False)  # runs alternate with the reference's
     except Exception as err:  # parity reports the same refusal; the search has nothing to run
         return CheckResult(
             CHECK_NAME, False,

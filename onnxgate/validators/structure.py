@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from onnxgate._onnx import canonical_domain
 from onnxgate.validators.report import CheckResult
 
 if TYPE_CHECKING:
@@ -34,10 +35,6 @@ MESSAGE_LIMIT = 12
 #: onnxruntime's log level while probing (4 = fatal only): probing is expected to fail, and at 3 a
 #: rejected model still prints onnxruntime's "[E:onnxruntime...]" lines on the user's stderr.
 _ORT_QUIET = 4
-
-
-def _domain(name: str) -> str:
-    return "" if name in ("", "ai.onnx") else name
 
 
 def _label(domain: str) -> str:
@@ -76,7 +73,8 @@ def iter_nodes(graph: Any, path: str = "") -> Iterator[tuple[str, Any]]:
 
 def node_label(path: str, node: Any) -> str:
     name = node.name or "<unnamed>"
-    return f"{path}{name!s} ({_label(_domain(node.domain)) + '.' if _domain(node.domain) else ''}{node.op_type})"
+    domain = canonical_domain(node.domain)
+    return f"{path}{name!s} ({_label(domain) + '.' if domain else ''}{node.op_type})"
 
 
 def check_model_wellformed(model: onnx.ModelProto, target: Target) -> CheckResult:
@@ -261,7 +259,7 @@ def check_operators_exist_at_opset(model: onnx.ModelProto, target: Target) -> Ch
     unchecked: set[str] = set()
     checked = 0
     for path, node in iter_nodes(model.graph):
-        domain = _domain(node.domain)
+        domain = canonical_domain(node.domain)
         if domain not in KNOWN_DOMAINS or domain not in caps or domain not in stamped:
             unchecked.add(_label(domain))
             continue
@@ -408,7 +406,7 @@ def _probe_nodes(model: onnx.ModelProto) -> tuple[list[dict[str, Any]], list[str
             untested.append(label)
             continue
         key = "|".join(
-            [_domain(node.domain), node.op_type]
+            [canonical_domain(node.domain), node.op_type]
             + [str(types[n]).replace("\n", " ") for n in ins]
             + [str(a).replace("\n", " ") for a in node.attribute]
         )
@@ -420,7 +418,7 @@ def _probe_nodes(model: onnx.ModelProto) -> tuple[list[dict[str, Any]], list[str
                 {
                     "node": label,
                     "op_type": node.op_type,
-                    "domain": _label(_domain(node.domain)),
+                    "domain": _label(canonical_domain(node.domain)),
                     "error": error,
                 }
             )

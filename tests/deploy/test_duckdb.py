@@ -75,6 +75,11 @@ def test_data_without_a_model_column_is_refused(package: Path) -> None:
         dry.dry_run(package, {n: X[:, i] for i, n in enumerate(NAMES[:9])})
 
 
+def test_a_negative_row_count_to_print_is_refused(package: Path) -> None:
+    with pytest.raises(InvalidDataError, match=r"rows: expected 0 or more rows to print, found -1"):
+        dry.dry_run(package, X, rows=-1)
+
+
 def test_an_empty_or_nan_cell_is_refused_as_the_not_null_table_would(package: Path) -> None:
     rows = X[:20].copy()
     rows[7, 3] = np.nan
