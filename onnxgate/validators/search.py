@@ -37,6 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from onnxgate.validators.parity import compare_rows, describe_row_evidence
 from onnxgate.validators.report import CheckResult
 
 if TYPE_CHECKING:
@@ -659,7 +660,8 @@ class _Searcher:
                 continue
             act = actual[k]
             atol, rtol, mode = self.tol(name)
-            rows, entries, is_label = _compare_rows(np.asarray(exp), np.asarray(act), m, name, atol, rtol, mode)
+            verdict = compare_rows(exp, act, atol=atol, rtol=rtol, exact=mode == "exact", name=name, rows=m)
+            rows, entries, is_label = verdict.rows, verdict.evidence, verdict.exact
             if is_label:
                 label_bad |= rows
             else:
@@ -704,61 +706,6 @@ def _as_array(value: Any, np: Any) -> Array:
     return np.asarray(value)
 
 
-def _compare_rows(
-    exp: Array, act: Array, m: int, name: str, atol: float, rtol: float, mode: str = "tolerance"
-) -> tuple[Array, list[dict[str, Any] | None], bool]:
-    """Per-row verdict for one output with the parity rule of :mod:`onnxgate.validators.parity`.
-
-    A value mismatches when ``abs > atol`` and ``rel > rtol`` (``rel`` is ``inf`` against a zero
-    reference); NaN against NaN matches, NaN or infinity against anything else mismatches; in
-    ``"exact"`` mode (labels) any difference does. Returns the row mask, one evidence entry per
-    mismatching row, and whether the output is compared exactly.
-    """
-    import numpy as np
-
-    entries: list[dict[str, Any] | None] = [None] * m
-    if m == 0:
-        return np.zeros(0, bool), entries, mode == "exact"
-    if exp.size != act.size or (exp.ndim and exp.shape[0] != m) or (act.ndim and act.shape[0] != m):
-        rows = np.ones(m, bool)
-        for i in range(m):
-            entries[i] = {"output": name, "error": f"shape {list(exp.shape)} vs {list(act.shape)}"}
-        return rows, entries, mode == "exact"
-    e = exp.reshape(m, -1)
-    a = act.reshape(m, -1)
-    numeric = e.dtype.kind in "biuf" and a.dtype.kind in "biuf"
-    exact = mode == "exact" or not numeric
-    if not numeric:
-        diff = np.asarray(e.astype(object) != a.astype(object), dtype=bool).reshape(e.shape)
-        absd = rel = None
-    else:
-        from onnxgate.validators.parity import _abs_rel_differences
-
-        ef = e.astype(np.float64)
-        af = a.astype(np.float64)
-        finite, absd, rel = _abs_rel_differences(ef, af)
-        both_nan = np.isnan(ef) & np.isnan(af)
-        bad_nonfinite = ~finite & ~both_nan
-        if exact:
-            diff = np.asarray((np.asarray(e != a) & ~both_nan) & finite | bad_nonfinite, dtype=bool)
-        else:
-            diff = finite & (absd > atol) & (rel > rtol) | bad_nonfinite
-    rows = np.asarray(diff.any(axis=1), dtype=bool)
-    for i in (int(k) for k in np.flatnonzero(rows)):
-        if absd is not None and not exact:
-            both_finite = np.isfinite(e[i].astype(np.float64)) & np.isfinite(a[i].astype(np.float64))
-            score = np.where(diff[i], np.where(both_finite, absd[i], np.inf), -1.0)
-            j = int(np.argmax(score))
-        else:
-            j = int(np.flatnonzero(diff[i])[0])
-        entry: dict[str, Any] = {"output": name, "label": exact, "index": j,
-                                 "expected": _py(e[i, j]), "actual": _py(a[i, j])}
-        if absd is not None and not exact:
-            entry.update(abs_diff=_py(absd[i, j]), rel_diff=_py(rel[i, j]), atol=atol, rtol=rtol)  # type: ignore[index]
-        entries[i] = entry
-    return rows, entries, exact
-
-
 # ------------------------------------------------------------------------------------------------
 # Phases
 
@@ -777,8 +724,7 @@ def _same(searcher: _Searcher, a: list[Array], b: list[Array]) -> Array:
         if k >= len(a):
             break
         atol, rtol, mode = searcher.tol(name)
-        rows, _, _ = _compare_rows(np.asarray(a[k]), np.asarray(b[k]), m, name, atol, rtol, mode)
-        same &= ~rows
+        same &= ~compare_rows(a[k], b[k], atol=atol, rtol=rtol, exact=mode == "exact", name=name, rows=m).rows
     return same
 
 
@@ -1227,6 +1173,7 @@ def check_search_divergences(
     rtol: Tolerance = None,
     target: str | Target | None = None,
     time_limit: float | None = None,
+    allow_nan: bool | None = None,
 ) -> CheckResult:
     """Search for rows where the ONNX model and the reference disagree beyond tolerance.
 
@@ -1246,10 +1193,16 @@ def check_search_divergences(
     atol, rtol : float or mapping, optional
         Tolerances (per output with a ``""`` default); the reference converter's defaults otherwise.
     target : str or Target, optional
-        NaN and infinity are tried only when the target allows them (``allow_nan``); the explanation
-        of a tree flip checks the target's ai.onnx.ml opset cap.
+        The explanation of a tree flip checks the target's ai.onnx.ml opset cap; the target's
+        ``allow_nan`` is the default of ``allow_nan``.
     time_limit : float, optional
         Seconds; the search stops when it is reached even if budget remains.
+    allow_nan : bool, optional
+        Try NaN and infinity as input values. Frameworks disagree on them (a TensorFlow ReLU may map
+        NaN to 0 on one CPU and keep it on another, scikit-learn forests route NaN down a learned
+        branch), so a search that must give the same verdict everywhere passes ``False``. Default:
+        what the target's inputs can hold (``Target.allow_nan``; SQL float columns hold no NaN), and
+        ``True`` without a target. ``details["nan_and_inf_tried"]`` records the choice.
 
     Returns
     -------
@@ -1276,6 +1229,7 @@ def check_search_divergences(
     import numpy as np
 
     from onnxgate._data import as_feeds, load_data
+    from onnxgate.errors import InvalidDataError
     from onnxgate._onnx import load_model
     from onnxgate.signature import Signature
     from onnxgate.targets import resolve
@@ -1291,8 +1245,11 @@ def check_search_divergences(
         return CheckResult.skip(CHECK_NAME, "no reference model to compare with: pass reference=")
     if data is None:
         return CheckResult.skip(CHECK_NAME, "no data to start the search from: pass data=")
-    tgt = resolve(target, default=None) if not hasattr(target, "allow_nan") else target  # type: ignore[arg-type]
-    allow_nan = bool(getattr(tgt, "allow_nan", True)) if tgt is not None else True
+    tgt = resolve(target, default=None)
+    if allow_nan is None:
+        allow_nan = tgt.allow_nan if tgt is not None else True
+    elif not isinstance(allow_nan, bool):
+        raise InvalidDataError(f"allow_nan: expected True, False or None, found {allow_nan!r}")
     budget = int(budget)
     if budget <= 0:
         return CheckResult.skip(CHECK_NAME, f"search budget is {budget}: nothing to try")
@@ -1358,7 +1315,7 @@ def check_search_divergences(
                 break
         searcher.phase_time["minimise"] = searcher.elapsed() - started
     for div in searcher.divergences:
-        div.explanation = _explain(div, space, splits, tgt)  # type: ignore[arg-type]
+        div.explanation = _explain(div, space, splits, tgt)
     return _result(
         searcher, space, splits, seed=seed, budget=budget, time_limit=time_limit, skipped=skipped, allow_nan=allow_nan
     )
@@ -1426,13 +1383,8 @@ def _result(
         return CheckResult(CHECK_NAME, True, f"no divergent row found: {tried}", details)
     first: dict[str, Any] = divergences[0]
     out: dict[str, Any] = first["outputs"][0] if first["outputs"] else {}
-    how = ""
-    if out.get("error"):
-        how = f" ({out['error']})"
-    elif out.get("label"):
-        how = f" label {out.get('expected')!r} -> {out.get('actual')!r}"
-    elif "abs_diff" in out:
-        how = f" abs={out['abs_diff']:.3g} (atol {out['atol']:g})"
+    how = describe_row_evidence(out)
+    how = f" {how}" if how else ""
     lead = searcher.divergences[0]
     if lead.feature is not None:
         where = f" at {first['feature']}={float(lead.x[lead.feature])!r} (row {first['row']})"
