@@ -495,6 +495,8 @@ def dry_run(
     import numpy as np
     import onnxruntime as ort
 
+    from onnxgate.validators.parity import compare_rows
+
     if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
         raise InvalidDataError(f"rows: expected 0 or more rows to print, found {rows!r}")
     folder = Path(package_dir)
@@ -592,7 +594,9 @@ def dry_run(
         got = np.asarray(result.column(name).to_numpy()).reshape(-1, 1)
         diff = np.abs(got.astype(np.float64) - expected.astype(np.float64))
         direct[name] = float(np.max(diff)) if diff.size else 0.0
-        if not np.allclose(got, expected, atol=DIRECT_ATOL, rtol=DIRECT_RTOL, equal_nan=True):
+        # the parity rule (abs > atol and rel > rtol), equal NaNs and equal infinities matching
+        same = compare_rows(expected, got, atol=DIRECT_ATOL, rtol=DIRECT_RTOL, name=name, infinities_compare_equal=True)
+        if same.mismatched_rows:
             passed = False
     ref_lines: list[str] = []
     if reference is not None:

@@ -478,6 +478,7 @@ def compare_rows(
     exact: bool = False,
     name: str = "output",
     rows: int | None = None,
+    infinities_compare_equal: bool = False,
 ) -> RowComparison:
     """Compare one output row by row with the parity rule, keeping one piece of evidence per bad row.
 
@@ -494,6 +495,8 @@ def compare_rows(
     rows : int, optional
         The number of rows both should hold (default: ``len(expected)``); when either holds another
         number of values every row fails with a shape error.
+    infinities_compare_equal : bool
+        Treat equal infinities as matching (two runs of one ONNX model, e.g.).
 
     Returns
     -------
@@ -528,7 +531,9 @@ def compare_rows(
     exact = exact or not numeric
     rule: ElementMismatches | None = None
     if numeric:
-        rule = element_mismatches(e, a, atol=atol, rtol=rtol, exact=exact)
+        rule = element_mismatches(
+            e, a, atol=atol, rtol=rtol, exact=exact, infinities_compare_equal=infinities_compare_equal
+        )
         diff = rule.mismatch
     else:
         diff = np.asarray(e.astype(object) != a.astype(object), dtype=bool).reshape(e.shape)
