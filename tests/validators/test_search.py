@@ -331,21 +331,21 @@ def test_fixed_batch_model_fails_the_search_with_the_cause() -> None:
 
 
 def test_errors_while_minimising_are_reported_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
-    from onnxgate.validators import search
+    from onnxgate.validators.search.engine import Searcher
 
     model = _step_model(0.5)
 
     def reference(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         return [(feeds["x"].astype(np.float64) > 0.50001).astype(np.float32)]
 
-    real_run = search._Searcher.run_onnx
+    real_run = Searcher.run_onnx
 
     def flaky_run(self: Any, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         if self.phase == "minimise" and len(feeds["x"]) == 1:
             raise RuntimeError("onnxruntime gave up on the confirming row")
         return real_run(self, feeds)
 
-    monkeypatch.setattr(search._Searcher, "run_onnx", flaky_run)
+    monkeypatch.setattr(Searcher, "run_onnx", flaky_run)
     data = np.linspace(0, 1, 7, dtype=np.float32).reshape(-1, 1)
     result = check_search_divergences(model, reference, data, budget=300, seed=0)
     assert not result.passed

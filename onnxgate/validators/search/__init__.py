@@ -1,0 +1,15 @@
+"""Adversarial parity search: go and find the rows where the ONNX model and the reference disagree.
+
+One module per job: :mod:`.settings` (budgets and limits), :mod:`.trees` (tree splits read from the
+graph), :mod:`.space` (the row space), :mod:`.engine` (running and comparing rows within the budget),
+:mod:`.phases` (the four phases), :mod:`.explain` (minimal rows and explanations) and :mod:`.check`
+(:func:`check_search_divergences`, whose docstring describes the search).
+"""
+
+from __future__ import annotations
+
+from onnxgate.validators.search.check import check_search_divergences
+from onnxgate.validators.search.settings import CHECK_NAME, DEFAULT_BUDGET
+from onnxgate.validators.search.trees import TreeSplit, tree_splits
+
+__all__ = ["CHECK_NAME", "DEFAULT_BUDGET", "TreeSplit", "check_search_divergences", "tree_splits"]

@@ -1,0 +1,292 @@
+"""Adversarial parity search: go and find the rows where the ONNX model and the reference disagree.
+
+Parity on the user's rows, or on uniform random rows, misses divergences that live in a sliver of
+the input space: a float64 value that rounds across a float32 tree threshold, a zero, a huge
+magnitude, a NaN. :func:`check_search_divergences` spends a bounded budget of candidate rows (each
+evaluated on both models) and a time limit, seeded, in four phases:
+
+``tree_splits``
+    Every ``(feature, threshold)`` split of the graph's ``TreeEnsemble*`` nodes, mapped back to the
+    raw input through ``Scaler`` / ``Cast`` / elementwise constant nodes, bracketed and bisected from
+    the data rows that reach the split.
+``boundaries``
+    Along each feature, from real rows, a grid over the data's range locates where the ONNX output
+    jumps; bisection in the input's own floating-point type narrows each jump down to adjacent
+    values, comparing both models at every step, so a reference whose jump sits elsewhere is caught
+    on the rows in between.
+``edges``
+    One feature at a time: zeros, signed zeros, the data's min/max and beyond, large and small
+    magnitudes, and NaN/infinity when the target allows them.
+``hypothesis``
+    A Hypothesis search (optional dependency) whose property is "the two models agree on this row",
+    over the data's observed ranges; a failure shrinks to a small, readable row.
+
+Rows are compared with the parity rule: an element fails when ``abs > atol`` and ``rel > rtol``
+(labels exact). A label flip exactly on a probability tie (both models' probabilities agree within
+tolerance and the reference's top two are within tolerance of each other) is counted as a tie, not a
+divergence: no two floating-point implementations agree there.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from onnxgate.validators.parity import describe_row_evidence
+from onnxgate.validators.report import CheckResult
+from onnxgate.validators.search.engine import BudgetExhausted, Searcher
+from onnxgate.validators.search.explain import explain, minimise
+from onnxgate.validators.search.phases import phase_boundaries, phase_edges, phase_hypothesis, phase_tree_splits
+from onnxgate.validators.search.settings import (
+    CHECK_NAME,
+    DEFAULT_BUDGET,
+    MAX_MINIMISED,
+    MINIMISE_RESERVE,
+    PHASE_SHARES,
+    Tolerance,
+)
+from onnxgate.validators.search.space import Space, make_space
+from onnxgate.validators.search.trees import TreeSplit, tree_splits
+
+if TYPE_CHECKING:
+    from onnxgate.targets import Target
+
+__all__ = ["check_search_divergences"]
+
+
+def check_search_divergences(
+    model: Any,
+    reference: Any,
+    data: Any,
+    *,
+    budget: int = DEFAULT_BUDGET,
+    seed: int = 0,
+    atol: Tolerance = None,
+    rtol: Tolerance = None,
+    target: str | Target | None = None,
+    time_limit: float | None = None,
+    allow_nan: bool | None = None,
+) -> CheckResult:
+    """Search for rows where the ONNX model and the reference disagree beyond tolerance.
+
+    Parameters
+    ----------
+    model : onnx.ModelProto, path, bytes or Conversion
+        The ONNX model.
+    reference : object
+        The native model (scikit-learn, PyTorch, Keras, TensorFlow). ``None`` uses
+        ``model.source`` for a Conversion.
+    data : array-like, DataFrame or dict
+        Real rows the search starts from; their ranges bound the search.
+    budget : int
+        Candidate rows to try, each evaluated on both models.
+    seed : int
+        Seeds every random choice; the same seed repeats the same search.
+    atol, rtol : float or mapping, optional
+        Tolerances (per output with a ``""`` default); the reference converter's defaults otherwise.
+    target : str or Target, optional
+        The explanation of a tree flip checks the target's ai.onnx.ml opset cap; the target's
+        ``allow_nan`` is the default of ``allow_nan``.
+    time_limit : float, optional
+        Seconds; the search stops when it is reached even if budget remains.
+    allow_nan : bool, optional
+        Try NaN and infinity as input values. Frameworks disagree on them (a TensorFlow ReLU may map
+        NaN to 0 on one CPU and keep it on another, scikit-learn forests route NaN down a learned
+        branch), so a search that must give the same verdict everywhere passes ``False``. Default:
+        what the target's inputs can hold (``Target.allow_nan``; SQL float columns hold no NaN), and
+        ``True`` without a target. ``details["nan_and_inf_tried"]`` records the choice.
+
+    Returns
+    -------
+    CheckResult
+        ``name="parity_search"``. ``details`` holds ``seed``, ``budget``, ``rows_tried``,
+        ``time_s``, ``time_to_first_divergence_s``, ``rows_to_first_divergence``, per-phase counts,
+        ``tree_splits`` and ``divergences`` (each: the row, the outputs that diverged and by how
+        much, the phase that found it, and an explanation when one applies).
+
+    Raises
+    ------
+    InvalidDataError
+        The data does not fit the model's inputs.
+
+    Examples
+    --------
+    >>> import onnxgate as og
+    >>> model, X, y = og.zoo.get("sklearn-planted-scaler-tree").build()  # doctest: +SKIP
+    >>> conv = og.convert(model, X)  # doctest: +SKIP
+    >>> result = check_search_divergences(conv, model, X, budget=2000, seed=0)  # doctest: +SKIP
+    >>> bool(result)  # doctest: +SKIP
+    False
+    """
+    import numpy as np
+
+    from onnxgate._data import as_feeds, load_data
+    from onnxgate._onnx import load_model
+    from onnxgate.errors import InvalidDataError
+    from onnxgate.signature import Signature
+    from onnxgate.targets import resolve
+    from onnxgate.validators.core import check_search_settings
+    from onnxgate.validators.parity import resolve_tolerances
+    from onnxgate.validators.reference import prepare_reference
+    from onnxgate.validators.structure import _session
+
+    check_search_settings(seed, time_limit)
+    if reference is None:
+        reference = getattr(model, "source", None)
+    if reference is None:
+        return CheckResult.skip(CHECK_NAME, "no reference model to compare with: pass reference=")
+    if data is None:
+        return CheckResult.skip(CHECK_NAME, "no data to start the search from: pass data=")
+    tgt = resolve(target, default=None)
+    if allow_nan is None:
+        allow_nan = tgt.allow_nan if tgt is not None else True
+    elif not isinstance(allow_nan, bool):
+        raise InvalidDataError(f"allow_nan: expected True, False or None, found {allow_nan!r}")
+    budget = int(budget)
+    if budget <= 0:
+        return CheckResult.skip(CHECK_NAME, f"search budget is {budget}: nothing to try")
+    if isinstance(data, (str, os.PathLike)):
+        data = load_data(data)
+    proto = load_model(model)
+    signature = Signature.from_model(proto)
+    feeds = as_feeds(data, signature)
+    space = make_space(signature, feeds)
+    try:
+        session = _session(proto.SerializeToString(), spinning=False)  # runs alternate with the reference's
+    except Exception as err:  # parity reports the same refusal; the search has nothing to run
+        return CheckResult(
+            CHECK_NAME, False,
+            f"onnxruntime cannot load the model, so the search was not run: {type(err).__name__}: {err}",
+            {"error": f"{type(err).__name__}: {err}"},
+        )
+    tolerances = resolve_tolerances(signature.outputs, atol, rtol)
+    reference_fn = prepare_reference(reference, proto, signature)
+    searcher = Searcher(
+        session, proto, signature, space, lambda feeds: list(reference_fn(feeds)),
+        budget=budget, time_limit=time_limit, tolerances=tolerances,
+    )
+    rng = np.random.default_rng(seed)
+    try:
+        splits = tree_splits(proto)
+    except Exception:  # an unusual tree encoding must not stop the other phases
+        splits = []
+    skipped: dict[str, str] = {}
+    reserve = min(MINIMISE_RESERVE, budget // 10)
+    # (phase, share of the budget, run); the boundary search comes back for whatever is left.
+    phases: list[tuple[str, float, Callable[[], Any]]] = [
+        ("tree_splits", PHASE_SHARES["tree_splits"], lambda: phase_tree_splits(searcher, splits, rng)),
+        ("edges", PHASE_SHARES["edges"], lambda: phase_edges(searcher, rng, allow_nan)),
+        ("boundaries", PHASE_SHARES["boundaries"], lambda: phase_boundaries(searcher, rng)),
+        ("hypothesis", PHASE_SHARES["hypothesis"], lambda: phase_hypothesis(searcher, seed, allow_nan)),
+        ("boundaries", 1.0, lambda: phase_boundaries(searcher, rng)),
+    ]
+    with np.errstate(all="ignore"):
+        for name, share, run in phases:
+            searcher.phase = name
+            # a reserve is kept for turning the first divergent rows into their minimal form
+            searcher.phase_limit = min(searcher.rows_tried + max(int(budget * share), 1), budget - reserve)
+            if searcher.exhausted():
+                if name not in searcher.phase_rows:
+                    skipped[name] = "budget or time limit reached"
+                continue
+            started = searcher.elapsed()
+            try:
+                why = run()
+            except BudgetExhausted:
+                why = None
+            searcher.phase_time[name] = searcher.phase_time.get(name, 0.0) + searcher.elapsed() - started
+            if why:
+                skipped[name] = why
+        searcher.phase = "minimise"
+        searcher.phase_limit = budget
+        started = searcher.elapsed()
+        for div in searcher.divergences[:MAX_MINIMISED]:
+            try:
+                minimise(searcher, div)
+            except BudgetExhausted:
+                break
+        searcher.phase_time["minimise"] = searcher.elapsed() - started
+    for div in searcher.divergences:
+        div.explanation = explain(div, space, splits, tgt)
+    return _result(
+        searcher, space, splits, seed=seed, budget=budget, time_limit=time_limit, skipped=skipped, allow_nan=allow_nan
+    )
+
+
+def _result(
+    searcher: Searcher,
+    space: Space,
+    splits: list[TreeSplit],
+    *,
+    seed: int,
+    budget: int,
+    time_limit: float | None,
+    skipped: Mapping[str, str],
+    allow_nan: bool,
+) -> CheckResult:
+    divergences = [
+        {
+            "row": space.row_dict(d.x, d.base),
+            "feature": None if d.feature is None else space.feature_name(d.feature),
+            "phase": d.strategy,
+            "outputs": d.outputs,
+            "explanation": d.explanation,
+            "found_after_s": round(d.elapsed, 4),
+            "found_after_rows": d.rows_tried,
+        }
+        for d in searcher.divergences
+    ]
+    mapped = sum(1 for s in splits if s.raw_threshold is not None)
+    details: dict[str, Any] = {
+        "seed": seed,
+        "budget": budget,
+        "time_limit_s": time_limit,
+        "rows_tried": searcher.rows_tried,
+        "time_s": round(searcher.elapsed(), 4),
+        "divergent_rows": searcher.n_divergent,
+        "time_to_first_divergence_s": None if searcher.first_elapsed is None else round(searcher.first_elapsed, 4),
+        "rows_to_first_divergence": searcher.first_rows,
+        "phases": {
+            name: {"rows": searcher.phase_rows.get(name, 0), "divergent": searcher.phase_found.get(name, 0),
+                   "time_s": round(searcher.phase_time.get(name, 0.0), 4),
+                   **({"skipped": skipped[name]} if name in skipped else {})}
+            for name in ("tree_splits", "edges", "boundaries", "hypothesis", "minimise")
+        },
+        "tree_splits": {"total": len(splits), "mapped_to_raw_input": mapped},
+        "nan_and_inf_tried": allow_nan,
+        "ties_ignored": searcher.ties,
+        "reference_rejected_rows": searcher.reference_rejected,
+        "divergences": divergences,
+    }
+    if searcher.reference_errors:
+        details["reference_errors"] = searcher.reference_errors
+    if searcher.onnx_errors:
+        details["onnx_errors"] = searcher.onnx_errors
+    tried = f"{searcher.rows_tried} rows tried in {searcher.elapsed():.2f}s (seed {seed})"
+    if searcher.onnx_errors and not searcher.onnx_runs_ok:
+        # Nothing was compared: say why in one line instead of listing every refused row.
+        return CheckResult(
+            CHECK_NAME, False,
+            f"onnxruntime refused every generated row, so nothing was compared: {searcher.onnx_errors[0]}; "
+            f"fix the model's inputs (e.g. a fixed batch size) or the data; {tried}",
+            details,
+        )
+    if not searcher.n_divergent:
+        return CheckResult(CHECK_NAME, True, f"no divergent row found: {tried}", details)
+    first: dict[str, Any] = divergences[0]
+    out: dict[str, Any] = first["outputs"][0] if first["outputs"] else {}
+    how = describe_row_evidence(out)
+    how = f" {how}" if how else ""
+    lead = searcher.divergences[0]
+    if lead.feature is not None:
+        where = f" at {first['feature']}={float(lead.x[lead.feature])!r} (row {first['row']})"
+    else:
+        where = f" at row {first['row']}"
+    message = (
+        f"{searcher.n_divergent} divergent row(s) found, first after {details['time_to_first_divergence_s']}s / "
+        f"{searcher.first_rows} rows: output {out.get('output')!r}{how}{where}; {tried}"
+    )
+    if str(first["explanation"]).startswith("tree flip"):
+        message += "; a float32 tree flip (see details for the fix)"
+    return CheckResult(CHECK_NAME, False, message, details)

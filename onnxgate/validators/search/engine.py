@@ -1,0 +1,248 @@
+"""The engine: run candidate rows on both models within the budget and time limit, compare them with the
+parity row rule (:func:`onnxgate.validators.parity.compare_rows`) and record the divergent ones."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from onnxgate.validators.parity import compare_rows
+from onnxgate.validators.search.settings import MAX_REPORTED, Array
+from onnxgate.validators.search.space import Space
+
+if TYPE_CHECKING:
+    import onnx
+
+    from onnxgate.signature import Signature
+
+__all__ = ["BudgetExhausted", "Divergence", "Searcher", "as_array"]
+
+
+@dataclass
+class Divergence:
+    strategy: str
+    x: Array
+    base: int
+    feature: int | None
+    outputs: list[dict[str, Any]]
+    explanation: str = ""
+    elapsed: float = 0.0
+    rows_tried: int = 0
+
+
+class BudgetExhausted(Exception):
+    """Raised inside a phase when the row budget or the time limit is spent."""
+
+
+class Searcher:
+    def __init__(
+        self,
+        session: Any,
+        proto: onnx.ModelProto,
+        signature: Signature,
+        space: Space,
+        reference_fn: Callable[[dict[str, Array]], list[Array | None]],
+        *,
+        budget: int,
+        time_limit: float | None,
+        tolerances: Mapping[str, tuple[float, float, str]],
+    ) -> None:
+        self.session = session
+        self.proto = proto
+        self.signature = signature
+        self.space = space
+        self.reference_fn = reference_fn
+        self.budget = budget
+        self.time_limit = time_limit
+        self.tolerances = dict(tolerances)
+        self.rows_tried = 0
+        self.start = time.perf_counter()
+        self.divergences: list[Divergence] = []
+        self.keys: set[tuple[Any, ...]] = set()
+        self.n_divergent = 0
+        self.ties = 0
+        self.reference_rejected = 0
+        self.onnx_errors: list[str] = []
+        self.reference_errors: list[str] = []
+        self.onnx_runs_ok = 0  # runs onnxruntime completed: 0 with errors means nothing was compared
+        self.first_elapsed: float | None = None
+        self.first_rows: int | None = None
+        self.phase_rows: dict[str, int] = {}
+        self.phase_found: dict[str, int] = {}
+        self.phase_time: dict[str, float] = {}
+        self.phase_limit = budget
+        self.phase = ""
+        self.output_names = [o.name for o in signature.outputs]
+
+    # -- budget
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def remaining(self) -> int:
+        return max(self.budget - self.rows_tried, 0)
+
+    def out_of_time(self) -> bool:
+        return self.time_limit is not None and self.elapsed() >= self.time_limit
+
+    def exhausted(self) -> bool:
+        return self.remaining() <= 0 or self.rows_tried >= self.phase_limit or self.out_of_time()
+
+    # -- tolerance
+
+    def tol(self, name: str) -> tuple[float, float, str]:
+        return self.tolerances.get(name, (0.0, 0.0, "exact"))
+
+    # -- evaluation
+
+    def run_onnx(self, feeds: dict[str, Array]) -> list[Array]:
+        import numpy as np
+
+        outs = self.session.run(None, feeds)
+        converted = [as_array(o, np) for o in outs]
+        self.onnx_runs_ok += 1
+        return converted
+
+    def note_onnx_error(self, err: BaseException) -> str:
+        """Keep the first few onnxruntime errors for the report; returns the one-line form."""
+        line = f"{type(err).__name__}: {' '.join(str(err).split())[:300]}"
+        if len(self.onnx_errors) < 5:
+            self.onnx_errors.append(line)
+        return line
+
+    def note_reference_error(self, err: BaseException) -> str:
+        """Keep the first few reference errors for the report; returns the one-line form."""
+        line = f"{type(err).__name__}: {' '.join(str(err).split())[:300]}"
+        if len(self.reference_errors) < 5:
+            self.reference_errors.append(line)
+        return line
+
+    def evaluate(
+        self, Xc: Array, base: Array, *, feature: Array | None = None, record: bool = True
+    ) -> tuple[list[Array] | None, Array]:
+        """Run both models on the rows; returns ONNX outputs and a per-row divergent mask.
+
+        Rows beyond the remaining budget are dropped (the caller sees a shorter result).
+        """
+        import numpy as np
+
+        m = min(len(Xc), self.remaining(), self.phase_limit - self.rows_tried)
+        if m <= 0 or self.out_of_time():
+            raise BudgetExhausted
+        Xc, base = Xc[:m], base[:m]
+        feeds = self.space.build(Xc, base)
+        self.rows_tried += m
+        self.phase_rows[self.phase] = self.phase_rows.get(self.phase, 0) + m
+        try:
+            ours = self.run_onnx(feeds)
+        except Exception as err:  # a row onnxruntime refuses: find which, by halving
+            if m == 1:
+                self.note_onnx_error(err)
+                mask = np.ones(1, bool)
+                if record:
+                    self._record(Xc[0], int(base[0]), None if feature is None else int(feature[0]),
+                                 [{"output": None, "error": f"onnxruntime failed: {str(err)[:200]}"}])
+                return None, mask
+            self.rows_tried -= m
+            self.phase_rows[self.phase] -= m
+            return self._split_evaluate(Xc, base, feature, record)
+        try:
+            theirs = self.reference_fn(feeds)
+        except Exception as err:
+            if m == 1:
+                self.reference_rejected += 1
+                self.note_reference_error(err)
+                return ours, np.zeros(1, bool)
+            self.rows_tried -= m
+            self.phase_rows[self.phase] -= m
+            return self._split_evaluate(Xc, base, feature, record)
+        bad, per_output, ties = self.compare(theirs, ours, m)
+        self.ties += int(ties.sum())
+        if record and bad.any():
+            for i in np.flatnonzero(bad):
+                evidence = [e for e in (entry[i] for entry in per_output) if e is not None]
+                self._record(Xc[i], int(base[i]), None if feature is None else int(feature[i]), evidence)
+        return ours, bad
+
+    def _split_evaluate(
+        self, Xc: Array, base: Array, feature: Array | None, record: bool
+    ) -> tuple[list[Array] | None, Array]:
+        import numpy as np
+
+        half = len(Xc) // 2
+        parts = []
+        outs_parts: list[list[Array] | None] = []
+        for sl in (slice(0, half), slice(half, None)):
+            f = None if feature is None else feature[sl]
+            outs, bad = self.evaluate(Xc[sl], base[sl], feature=f, record=record)
+            outs_parts.append(outs)
+            parts.append(bad)
+        mask = np.concatenate(parts)
+        if all(o is not None for o in outs_parts):
+            done = [p for p in outs_parts if p is not None]
+            merged = [np.concatenate([p[k] for p in done]) for k in range(len(done[0]))]
+            return merged, mask
+        return None, mask
+
+    def compare(
+        self, expected: Sequence[Array | None], actual: Sequence[Array], m: int
+    ) -> tuple[Array, list[list[dict[str, Any] | None]], Array]:
+        import numpy as np
+
+        bad = np.zeros(m, bool)
+        per_output: list[list[dict[str, Any] | None]] = []
+        label_bad = np.zeros(m, bool)
+        prob_ok = np.ones(m, bool)
+        margin_tie = np.zeros(m, bool)
+        for k, name in enumerate(self.output_names):
+            exp = expected[k] if k < len(expected) else None
+            if exp is None or k >= len(actual):
+                continue
+            act = actual[k]
+            atol, rtol, mode = self.tol(name)
+            verdict = compare_rows(exp, act, atol=atol, rtol=rtol, exact=mode == "exact", name=name, rows=m)
+            rows, entries, is_label = verdict.rows, verdict.evidence, verdict.exact
+            if is_label:
+                label_bad |= rows
+            else:
+                prob_ok &= ~rows
+                e2 = np.asarray(exp)
+                if e2.ndim == 2 and e2.shape[1] >= 2 and e2.shape[0] == m and e2.dtype.kind == "f":
+                    top = np.sort(e2.astype(np.float64), axis=1)[:, -2:]
+                    gap = top[:, 1] - top[:, 0]
+                    margin_tie |= gap <= 2 * np.maximum(atol, rtol * np.abs(top[:, 1]))
+            bad |= rows
+            per_output.append(entries)
+        # A label flip on a probability tie is no divergence: both sides are within tolerance there.
+        only_label = label_bad & prob_ok & margin_tie
+        bad &= ~only_label
+        return bad, per_output, only_label
+
+    def _record(self, x: Array, base: int, feature: int | None, outputs: list[dict[str, Any]]) -> None:
+        import numpy as np
+
+        self.n_divergent += 1
+        self.phase_found[self.phase] = self.phase_found.get(self.phase, 0) + 1
+        if self.first_elapsed is None:
+            self.first_elapsed = self.elapsed()
+            self.first_rows = self.rows_tried
+        # One report entry per (feature, output, rounded value): bisection finds neighbours of one flip.
+        key = (self.phase, feature, tuple(o.get("output") for o in outputs),
+               None if feature is None else float(np.float32(x[feature])))
+        if key in self.keys or len(self.divergences) >= MAX_REPORTED:
+            return
+        self.keys.add(key)
+        self.divergences.append(
+            Divergence(
+                self.phase, x.copy(), base, feature, outputs, elapsed=self.elapsed(), rows_tried=self.rows_tried
+            )
+        )
+
+
+def as_array(value: Any, np: Any) -> Array:
+    if isinstance(value, list) and value and isinstance(value[0], dict):  # ZipMap output
+        keys = sorted(value[0])
+        return np.asarray([[row[k] for k in keys] for row in value], dtype=np.float64)
+    return np.asarray(value)

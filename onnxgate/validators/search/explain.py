@@ -1,0 +1,119 @@
+"""Explanations: each divergent row in its shortest decimal form, and why the two models disagree there."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from onnxgate.validators.search.engine import BudgetExhausted, Divergence, Searcher
+from onnxgate.validators.search.settings import SPLIT_BRACKET_ULPS
+from onnxgate.validators.search.space import Space, index_array
+from onnxgate.validators.search.trees import TreeSplit
+
+if TYPE_CHECKING:
+    from onnxgate.targets import Target
+
+__all__ = ["explain", "minimise"]
+
+
+def minimise(searcher: Searcher, div: Divergence) -> None:
+    """Shortest decimal form of each changed feature that still diverges (a readable row)."""
+    import numpy as np
+
+    sp = searcher.space
+    base_row = sp.X[div.base]
+    changed = [j for j in range(sp.d) if not (np.isnan(div.x[j]) and np.isnan(base_row[j])) and div.x[j] != base_row[j]]
+    for j in changed:
+        v = float(div.x[j])
+        if not math.isfinite(v):
+            continue
+        candidates = sorted({float(f"{v:.{digits}g}") for digits in range(1, 18)} - {v}, key=lambda c: len(repr(c)))
+        candidates = [c for c in candidates if len(repr(c)) < len(repr(v))]
+        if not candidates:
+            continue
+        block = np.repeat(div.x[None, :], len(candidates), axis=0)
+        block[:, j] = candidates
+        saved = searcher.phase
+        searcher.phase = "minimise"
+        try:
+            _outs, bad = searcher.evaluate(block, index_array([div.base] * len(block)), record=False)
+        except BudgetExhausted:
+            return
+        finally:
+            searcher.phase = saved
+        hits = np.flatnonzero(bad)
+        if hits.size:
+            x = div.x.copy()
+            x[j] = candidates[int(hits[0])]
+            feeds = sp.build(x[None, :], index_array([div.base]))
+            # Both runs are guarded as in evaluate(): a row onnxruntime refuses is itself the
+            # divergence (kept with the error), a row the reference refuses is not one.
+            try:
+                ours = searcher.run_onnx(feeds)
+            except Exception as err:
+                searcher.note_onnx_error(err)
+                if all(o.get("error") for o in div.outputs):
+                    div.x = x
+                    div.outputs = [{"output": None, "error": f"onnxruntime failed: {str(err)[:200]}"}]
+                continue
+            try:
+                theirs = searcher.reference_fn(feeds)
+            except Exception as err:
+                searcher.note_reference_error(err)
+                continue
+            rows, per_output, _ties = searcher.compare(theirs, ours, 1)
+            if rows[0]:
+                div.x = x
+                div.outputs = [e[0] for e in per_output if e[0] is not None]
+
+
+def explain(div: Divergence, space: Space, splits: list[TreeSplit], target: Target | None) -> str:
+    import numpy as np
+
+    if div.feature is None:
+        return ""
+    name, col = space.features[div.feature]
+    value = float(div.x[div.feature])
+    if not math.isfinite(value):
+        why = ""
+        if splits:
+            why = (
+                " (scikit-learn trees send missing values down a learned branch; the ONNX TreeEnsemble "
+                "compares NaN like a number, so it takes the 'false' branch of every split)"
+            )
+        return (
+            f"{space.feature_name(div.feature)}={value!r}: the two models treat a non-finite value differently"
+            f"{why}; reject or impute such values before scoring, or validate for a target that cannot hold "
+            "them (allow_nan=False)"
+        )
+    near: list[TreeSplit] = []
+    for s in splits:
+        if s.input == name and s.column == col and s.raw_threshold is not None:
+            ulp = float(np.spacing(np.float32(abs(value))))
+            if abs(value - s.raw_threshold) <= 4 * SPLIT_BRACKET_ULPS * ulp:
+                near.append(s)
+    if not near:
+        if splits and any(s.raw_threshold is None for s in splits):
+            return (
+                f"the ONNX output jumps near {space.feature_name(div.feature)}={value!r} where the reference does "
+                "not: a tree split (or other threshold) is reached through preprocessing computed at a different "
+                "precision; the graph's path to the tree could not be mapped back to this feature"
+            )
+        return ""
+    s = min(near, key=lambda n: abs(value - float(n.raw_threshold)))  # type: ignore[arg-type]
+    ml_cap = None if target is None or target.max_opset is None else target.max_opset.get("ai.onnx.ml")
+    if ml_cap is None or ml_cap >= 3:
+        double_tree = "a double TreeEnsemble (ai.onnx.ml opset 3, allowed by this target) is another way for regressors"
+    else:
+        double_tree = f"a double TreeEnsemble needs ai.onnx.ml opset 3, above this target's cap of {ml_cap}"
+    f32 = "float32" if s.float32_before else "lower-precision"
+    return (
+        f"tree flip: {space.feature_name(div.feature)}={value!r} sits next to the split "
+        f"'{s.describe()}' of node {s.node!r}. The graph runs {s.transform} in {f32} arithmetic before the "
+        "split, so the preprocessed value lands on the other side of the threshold; the reference "
+        "preprocesses in float64 and rounds to float32 only at the tree. Fix: keep the preprocessing in "
+        "double up to the tree and Cast to float32 only at the tree's input, as scikit-learn does (double "
+        f"Sub/Div run at every opset; {double_tree}); or cast the data to float32 before fitting the "
+        "preprocessing, which narrows the window but closes it only when the preprocessing's constants are "
+        "exact in float32; or remove large offsets from the features upstream"
+    )

@@ -1,0 +1,366 @@
+"""The search phases, each spending its share of the budget: tree splits, boundaries, edges, Hypothesis."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Any, Literal
+
+from onnxgate.validators.parity import compare_rows
+from onnxgate.validators.search.engine import BudgetExhausted, Searcher
+from onnxgate.validators.search.settings import (
+    GRID_POINTS,
+    HYPOTHESIS_MAX_EXAMPLES,
+    LARGE_FACTORS,
+    MAX_BISECT_STEPS,
+    PHASE_SHARES,
+    SMALL_FACTORS,
+    SPLIT_BASE_ROWS,
+    SPLIT_BRACKET_ULPS,
+    Array,
+)
+from onnxgate.validators.search.space import Space, index_array
+from onnxgate.validators.search.trees import TreeSplit
+
+__all__ = ["phase_boundaries", "phase_edges", "phase_hypothesis", "phase_tree_splits", "same_outputs"]
+
+
+def _signature_of(outputs: list[Array] | None, i: int) -> Any:
+    return None if outputs is None else [o[i] for o in outputs]
+
+
+def same_outputs(searcher: Searcher, a: list[Array], b: list[Array]) -> Array:
+    """Per-row: are two ONNX output sets equal within tolerance (used to spot jumps)?"""
+    import numpy as np
+
+    m = len(a[0]) if a else 0
+    same = np.ones(m, bool)
+    for k, name in enumerate(searcher.output_names):
+        if k >= len(a):
+            break
+        atol, rtol, mode = searcher.tol(name)
+        same &= ~compare_rows(a[k], b[k], atol=atol, rtol=rtol, exact=mode == "exact", name=name, rows=m).rows
+    return same
+
+
+def _bisect(searcher: Searcher, brackets: list[tuple[int, int, float, float]]) -> None:
+    """Narrow each bracket (base row, feature, lo, hi) onto a jump of the ONNX output, comparing both models.
+
+    Every midpoint is evaluated on both models, so if the reference jumps elsewhere than the ONNX
+    model, some evaluated point falls between the two jumps and is recorded as divergent.
+    """
+    import numpy as np
+
+    if not brackets:
+        return
+    sp = searcher.space
+    base = index_array([b for b, _, _, _ in brackets])
+    feat = index_array([f for _, f, _, _ in brackets])
+    lo = np.asarray([v for _, _, v, _ in brackets], dtype=np.float64)
+    hi = np.asarray([v for _, _, _, v in brackets], dtype=np.float64)
+    for j in np.unique(feat):
+        sel = feat == j
+        lo[sel] = sp.representable(int(j), lo[sel])
+        hi[sel] = sp.representable(int(j), hi[sel])
+    rows = sp.X[base].copy()
+    ends = np.concatenate([rows, rows])
+    idx = np.arange(len(brackets))
+    ends[idx, feat] = lo
+    ends[len(brackets) + idx, feat] = hi
+    outs, bad = searcher.evaluate(ends, np.concatenate([base, base]), feature=np.concatenate([feat, feat]))
+    n = len(brackets)
+    if outs is None or len(bad) < 2 * n:
+        return
+    lo_out = [o[:n] for o in outs]
+    hi_out = [o[n:] for o in outs]
+    active = ~same_outputs(searcher, lo_out, hi_out) & ~bad[:n] & ~bad[n:]
+    for _ in range(MAX_BISECT_STEPS):
+        act = np.flatnonzero(active)
+        if act.size == 0:
+            return
+        mid = np.empty(act.size)
+        for j in np.unique(feat[act]):
+            sel = feat[act] == j
+            a, b = lo[act][sel], hi[act][sel]
+            with np.errstate(over="ignore"):
+                raw = a + (b - a) / 2
+            mid[sel] = sp.representable(int(j), raw)
+        # adjacent values: nothing left between lo and hi in the input's type
+        stuck = (mid <= lo[act]) | (mid >= hi[act])
+        active[act[stuck]] = False
+        act, mid = act[~stuck], mid[~stuck]
+        if act.size == 0:
+            return
+        cand = sp.X[base[act]].copy()
+        cand[np.arange(act.size), feat[act]] = mid
+        outs, bad = searcher.evaluate(cand, base[act], feature=feat[act])
+        k = len(bad)
+        act, mid, bad = act[:k], mid[:k], bad[:k]
+        if outs is None:
+            active[act] = False
+            continue
+        active[act[bad]] = False  # found a divergence in this bracket; move on
+        keep = ~bad
+        act, mid = act[keep], mid[keep]
+        outs = [o[keep] for o in outs]
+        lo_sel = [o[act] for o in lo_out]
+        hi_sel = [o[act] for o in hi_out]
+        like_lo = same_outputs(searcher, outs, lo_sel)
+        like_hi = same_outputs(searcher, outs, hi_sel)
+        go_hi = ~like_hi  # differs from hi: the jump is between mid and hi... keep [mid, hi] when like lo
+        move_lo = like_lo & go_hi
+        move_hi = ~like_lo
+        # smooth stretch: mid matches both ends within tolerance -> no jump here
+        flat = like_lo & like_hi
+        active[act[flat]] = False
+        for k2, o in enumerate(outs):
+            lo_out[k2][act[move_lo]] = o[move_lo]
+            hi_out[k2][act[move_hi]] = o[move_hi]
+        lo[act[move_lo]] = mid[move_lo]
+        hi[act[move_hi]] = mid[move_hi]
+        if searcher.exhausted():
+            raise BudgetExhausted
+
+
+def _reach(splits: list[TreeSplit], space: Space, rows: Array) -> dict[tuple[str, int, int], Array]:
+    """Which data rows reach each split (evaluated in float64 on the raw rows), when every split is mapped."""
+    import numpy as np
+
+    by_tree: dict[tuple[str, int], dict[int, TreeSplit]] = {}
+    for s in splits:
+        by_tree.setdefault((s.node, s.tree_id), {})[s.node_id] = s
+    col_of = {(name, col): j for j, (name, col) in enumerate(space.features)}
+    reach: dict[tuple[str, int, int], Array] = {}
+    for (node, tree), nodes in by_tree.items():
+        if any(s.raw_threshold is None or s.true_id < 0 for s in nodes.values()):
+            continue
+        children = {c for s in nodes.values() for c in (s.true_id, s.false_id)}
+        roots = [i for i in nodes if i not in children]
+        if not roots:
+            continue
+        stack = [(roots[0], np.ones(len(rows), bool))]
+        while stack:
+            node_id, mask = stack.pop()
+            split = nodes.get(node_id)
+            if split is None or not mask.any():
+                continue
+            s = split
+            reach[(node, tree, node_id)] = mask
+            j = col_of.get((s.input, s.column))  # type: ignore[arg-type]
+            if j is None:
+                continue
+            x = space.X[rows, j]
+            t = s.raw_threshold
+            go = {"BRANCH_LEQ": x <= t, "BRANCH_LT": x < t, "BRANCH_GTE": x >= t, "BRANCH_GT": x > t,
+                  "BRANCH_EQ": x == t, "BRANCH_NEQ": x != t}.get(s.mode, x <= t)
+            stack.append((s.true_id, mask & go))
+            stack.append((s.false_id, mask & ~go))
+    return reach
+
+
+def phase_tree_splits(searcher: Searcher, splits: list[TreeSplit], rng: Any) -> None:
+    import numpy as np
+
+    sp = searcher.space
+    col_of = {(name, col): j for j, (name, col) in enumerate(sp.features)}
+    mapped = [s for s in splits if s.raw_threshold is not None and (s.input, s.column) in col_of]
+    if not mapped or sp.n_rows == 0:
+        return
+    pool = rng.permutation(sp.n_rows)[: min(sp.n_rows, 2000)]
+    reach = _reach(mapped, sp, pool)
+    brackets: list[tuple[int, int, float, float]] = []
+    seen: set[tuple[int, float]] = set()
+    for s in mapped:
+        j = col_of[(s.input, s.column)]  # type: ignore[index]
+        t = float(s.raw_threshold)  # type: ignore[arg-type]
+        if (j, t) in seen:
+            continue
+        seen.add((j, t))
+        ulp32 = float(np.spacing(np.float32(abs(t)))) if math.isfinite(t) else 1.0
+        half = max(SPLIT_BRACKET_ULPS * ulp32, 1e-12)
+        mask = reach.get((s.node, s.tree_id, s.node_id))
+        if mask is not None and mask.any():
+            rows = pool[mask]
+        else:  # unknown path: start from the rows whose value is nearest the threshold
+            rows = pool[np.argsort(np.abs(sp.X[pool, j] - t))]
+        for k, b in enumerate(rows[:SPLIT_BASE_ROWS]):
+            brackets.append((k, int(b), j, t - half, t + half))  # type: ignore[arg-type]
+    # Every split once before any split twice: a forest has more splits than a budget has rows.
+    brackets.sort(key=lambda item: item[0])  # type: ignore[arg-type,return-value]
+    _bisect_in_chunks(searcher, [item[1:] for item in brackets], share="tree_splits")  # type: ignore[misc]
+
+
+def _bisect_in_chunks(searcher: Searcher, brackets: list[tuple[int, int, float, float]], share: str) -> None:
+    # Brackets are processed a slice at a time so a large forest cannot spend the whole budget
+    # before the first slice is finished.
+    chunk = 16
+    for i in range(0, len(brackets), chunk):
+        if searcher.exhausted():
+            return
+        _bisect(searcher, brackets[i : i + chunk])
+
+
+def phase_boundaries(searcher: Searcher, rng: Any) -> None:
+
+    sp = searcher.space
+    if sp.n_rows == 0 or sp.d == 0:
+        return
+    limit = searcher.phase_limit
+    # Grids and their bisections alternate feature by feature, so every feature gets a turn; then
+    # the next data row, while this phase's share of the budget lasts.
+    for b in rng.permutation(sp.n_rows):
+        if searcher.rows_tried >= limit or searcher.exhausted():
+            return
+        _boundaries_from_row(searcher, int(b), rng, limit)
+
+
+def _boundaries_from_row(searcher: Searcher, b: int, rng: Any, limit: int) -> None:
+    import numpy as np
+
+    sp = searcher.space
+    for j in rng.permutation(sp.d):
+        if searcher.rows_tried >= limit or searcher.exhausted():
+            return
+        lo, hi = float(sp.lo[j]), float(sp.hi[j])
+        if not hi > lo:
+            hi = lo + 1.0
+        pad = (hi - lo) * 0.1
+        grid = np.linspace(lo - pad, hi + pad, GRID_POINTS)
+        if sp.integer[j]:
+            grid = np.unique(np.rint(grid))
+        block = np.repeat(sp.X[b][None, :], len(grid), axis=0)
+        block[:, j] = grid
+        bb = np.full(len(grid), b)
+        ff = np.full(len(grid), j)
+        outs, bad = searcher.evaluate(block, bb, feature=ff)
+        if outs is None or len(bad) < len(block):
+            continue
+        n = len(block)
+        same = same_outputs(searcher, [o[:-1] for o in outs], [o[1:] for o in outs])
+        j = int(ff[0])
+        brackets = [
+            (int(bb[i]), j, float(block[i, j]), float(block[i + 1, j]))
+            for i in range(n - 1)
+            if not same[i] and not bad[i] and not bad[i + 1]
+        ]
+        _bisect(searcher, brackets)
+
+
+def _edge_values(space: Space, j: int, allow_nan: bool) -> list[float]:
+    import numpy as np
+
+    lo, hi = float(space.lo[j]), float(space.hi[j])
+    span = max(hi - lo, 1.0)
+    big = max(abs(lo), abs(hi), 1.0)
+    # In priority order: when the budget is short, every feature gets the first values first.
+    values = [0.0, -0.0]
+    if allow_nan and not space.integer[j]:
+        values += [float("nan"), float("inf"), float("-inf")]
+    values += [lo, hi, lo - span, hi + span]
+    if space.integer[j]:
+        values += [lo - 1, hi + 1, -1.0, 1.0]
+    else:
+        values += [s * big * f for f in LARGE_FACTORS for s in (1.0, -1.0)]
+        values += [s * big * f for f in SMALL_FACTORS for s in (1.0, -1.0)]
+    out = []
+    seen: set[Any] = set()
+    for v in values:
+        key = (math.copysign(1.0, v), v) if not math.isnan(v) else "nan"
+        if key not in seen:
+            seen.add(key)
+            out.append(v)
+    return [float(v) for v in np.asarray(out)]
+
+
+def phase_edges(searcher: Searcher, rng: Any, allow_nan: bool) -> None:
+    import numpy as np
+
+    sp = searcher.space
+    if sp.n_rows == 0 or sp.d == 0:
+        return
+    base = int(rng.integers(sp.n_rows))
+    rows, bases, feats, ranks = [], [], [], []
+    for j in range(sp.d):
+        for rank, v in enumerate(_edge_values(sp, j, allow_nan)):
+            x = sp.X[base].copy()
+            x[j] = v
+            rows.append(x)
+            bases.append(base)
+            feats.append(j)
+            ranks.append(rank)
+    if not rows:
+        return
+    limit = max(int(searcher.budget * PHASE_SHARES["edges"]), 1)
+    order = np.lexsort((index_array(feats), index_array(ranks)))[:limit]
+    searcher.evaluate(np.asarray(rows)[order], index_array(bases)[order], feature=index_array(feats)[order])
+
+
+def phase_hypothesis(searcher: Searcher, seed: int, allow_nan: bool) -> str | None:
+    """Property-based search over the data's ranges; returns why it was skipped, or None."""
+    try:
+        import hypothesis
+        from hypothesis import HealthCheck, Phase, given, settings
+        from hypothesis import strategies as st
+    except ImportError:
+        return "hypothesis is not installed (pip install 'onnxgate[testing]')"
+    import numpy as np
+
+    sp = searcher.space
+    if sp.n_rows == 0 or sp.d == 0:
+        return "no numeric inputs to search"
+    n_examples = min(searcher.remaining(), HYPOTHESIS_MAX_EXAMPLES)
+    if n_examples <= 0:
+        return "budget spent by earlier phases"
+
+    elements = []
+    for j in range(sp.d):
+        lo, hi = float(sp.lo[j]), float(sp.hi[j])
+        pad = max(hi - lo, 1.0) * 0.5
+        if sp.integer[j]:
+            elements.append(st.integers(math.floor(lo - pad), math.ceil(hi + pad)).map(float))
+        else:
+            width: Literal[32, 64] = 32 if sp.float32[j] else 64
+            inner = st.floats(lo - pad, hi + pad, allow_nan=False, allow_infinity=False, width=width)
+            # NaN and infinity are left to the edge phase: here they would mostly hit a reference
+            # that rejects them and spend the budget on rows nobody can compare.
+            elements.append(st.one_of(inner, st.sampled_from([0.0, -0.0, lo, hi])))
+    strategy = st.tuples(st.integers(0, sp.n_rows - 1), st.tuples(*elements))
+    state: dict[str, Any] = {"last": None}
+
+    def prop(case: tuple[int, tuple[float, ...]]) -> None:
+        if searcher.exhausted():
+            return  # budget spent: stop spending rows, keep the smallest failure found so far
+        b, values = case
+        x = np.asarray(values, dtype=np.float64)[None, :]
+        try:
+            _outs, bad = searcher.evaluate(x, index_array([b]), record=False)
+        except BudgetExhausted:
+            return
+        if len(bad) and bad[0]:
+            state["last"] = (x[0], b)
+            raise AssertionError("models disagree")
+
+    test = settings(
+        max_examples=max(1, n_examples),
+        database=None,
+        deadline=None,
+        derandomize=False,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.generate, Phase.shrink],
+        report_multiple_bugs=False,
+    )(hypothesis.seed(seed)(given(strategy)(prop)))
+    try:
+        test()
+    except AssertionError:
+        pass
+    except Exception as err:  # hypothesis wraps some errors; the search must not crash the report
+        return f"hypothesis stopped: {type(err).__name__}: {err}"
+    if state["last"] is not None:
+        x, b = state["last"]
+        # evaluate the shrunk row once more, recorded, so it lands in the report with its outputs
+        # the one confirming row of a shrunk failure is always granted
+        searcher.budget = max(searcher.budget, searcher.rows_tried + 1)
+        searcher.phase_limit = max(searcher.phase_limit, searcher.rows_tried + 1)
+        with contextlib.suppress(BudgetExhausted):
+            searcher.evaluate(x[None, :], index_array([b]))
+    return None

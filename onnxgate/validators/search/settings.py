@@ -1,0 +1,53 @@
+"""The search's settings: budgets, phase shares, limits (named constants, read by every phase)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "CHECK_NAME",
+    "DEFAULT_BUDGET",
+    "GRID_POINTS",
+    "HYPOTHESIS_MAX_EXAMPLES",
+    "LARGE_FACTORS",
+    "MAX_BISECT_STEPS",
+    "MAX_MINIMISED",
+    "MAX_REPORTED",
+    "MINIMISE_RESERVE",
+    "PHASE_SHARES",
+    "SMALL_FACTORS",
+    "SPLIT_BASE_ROWS",
+    "SPLIT_BRACKET_ULPS",
+    "Array",
+    "Tolerance",
+]
+
+#: Name of the check in a report.
+CHECK_NAME = "search_divergences"
+#: Rows tried when a caller asks for a search without a budget.
+DEFAULT_BUDGET = 2000
+#: Share of the budget each phase may spend before the next one starts; unspent rows roll over.
+PHASE_SHARES: Mapping[str, float] = {"tree_splits": 0.35, "edges": 0.15, "boundaries": 0.6, "hypothesis": 1.0}
+#: Hypothesis evaluates one row per example (milliseconds each, plus its own overhead): cap it, and
+#: give the rest of the budget to the batched boundary search.
+HYPOTHESIS_MAX_EXAMPLES = 200
+#: Divergent rows kept in the report (all are counted).
+MAX_REPORTED = 20
+#: Divergent rows turned into a minimal (shortest decimal) form, each costing up to ~17 rows per feature.
+MAX_MINIMISED = 5
+#: Rows kept back from the search phases for that (at most a tenth of the budget).
+MINIMISE_RESERVE = 60
+#: Grid points per feature for the boundary phase.
+GRID_POINTS = 9
+#: Data rows, per split, the tree phase starts from (those that reach the split first).
+SPLIT_BASE_ROWS = 3
+#: Half-width of a bracket around a mapped threshold, in float32 ulps of the threshold.
+SPLIT_BRACKET_ULPS = 64
+#: Bisection never takes more steps than this (float64 has 52 mantissa bits, plus the exponent walk).
+MAX_BISECT_STEPS = 80
+#: Multipliers of the data's largest magnitude tried as "large" and "small" edge values.
+LARGE_FACTORS = (1e2, 1e4)
+SMALL_FACTORS = (1e-4, 1e-8)
+Tolerance = float | Mapping[str, float] | None
+Array = Any  # numpy arrays; kept loose so the module imports without numpy

@@ -1,0 +1,131 @@
+"""The row space: candidate rows as one float64 matrix over every numeric input column, and back to feeds."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from onnxgate.validators.search.settings import Array
+
+if TYPE_CHECKING:
+    from onnxgate.signature import Signature
+
+__all__ = ["Space", "index_array", "make_space", "to_python"]
+
+
+@dataclass
+class Space:
+    signature: Signature
+    feeds: dict[str, Array]
+    n_rows: int
+    features: list[tuple[str, int]]  # (input name, flat column)
+    row_shapes: dict[str, tuple[int, ...]]
+    X: Array  # (n_rows, d) float64
+    lo: Array
+    hi: Array
+    integer: Array  # bool per feature
+    float32: Array  # bool per feature: the input is float32 (so bisection steps in float32)
+
+    @property
+    def d(self) -> int:
+        return len(self.features)
+
+    def feature_name(self, j: int) -> str:
+        name, col = self.features[j]
+        if self.row_shapes[name] in ((), (1,)):
+            return name
+        return f"{name}[{col}]"
+
+    def build(self, Xc: Array, base: Array) -> dict[str, Array]:
+        import numpy as np
+
+        out: dict[str, Array] = {}
+        start = 0
+        for spec in self.signature.inputs:
+            name = spec.name
+            if name not in self.row_shapes:
+                out[name] = self.feeds[name][base]
+                continue
+            shape = self.row_shapes[name]
+            width = int(np.prod(shape)) if shape else 1
+            block = Xc[:, start : start + width]
+            start += width
+            dtype = self.feeds[name].dtype
+            if dtype.kind in "iu":
+                info = np.iinfo(dtype)
+                block = np.clip(np.rint(np.nan_to_num(block, nan=0.0)), info.min, info.max)
+            with np.errstate(over="ignore", invalid="ignore"):
+                out[name] = np.ascontiguousarray(block.reshape((len(Xc), *shape)).astype(dtype))
+        return out
+
+    def representable(self, j: int, values: Array) -> Array:
+        """Values as the model will see them in feature j's element type, back in float64."""
+        import numpy as np
+
+        name, _ = self.features[j]
+        dtype = self.feeds[name].dtype
+        if dtype.kind in "iu":
+            info = np.iinfo(dtype)
+            return np.clip(np.rint(values), info.min, info.max).astype(np.float64)
+        with np.errstate(over="ignore"):
+            return np.asarray(values, dtype=np.float64).astype(dtype).astype(np.float64)
+
+    def row_dict(self, x: Array, base: int) -> dict[str, Any]:
+        """A readable row: one entry per feature (and non-numeric inputs from the base row)."""
+        row: dict[str, Any] = {}
+        feeds = self.build(x.reshape(1, -1), index_array([base]))
+        for spec in self.signature.inputs:
+            value = feeds[spec.name][0]
+            if spec.name in self.row_shapes:
+                flat = value.reshape(-1)
+                if flat.size == 1:
+                    row[spec.name] = to_python(flat[0])
+                else:
+                    row[spec.name] = [to_python(v) for v in flat.tolist()]
+            else:
+                flat = value.reshape(-1)
+                row[spec.name] = to_python(flat[0]) if flat.size == 1 else [to_python(v) for v in flat.tolist()]
+        return row
+
+
+def index_array(values: Sequence[int]) -> Array:
+    import numpy as np
+
+    return np.asarray(values, dtype=np.int64)
+
+
+def to_python(value: Any) -> Any:
+    item = getattr(value, "item", None)
+    value = item() if callable(item) else value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value
+
+
+def make_space(signature: Signature, feeds: dict[str, Array]) -> Space:
+    import numpy as np
+
+    n = len(next(iter(feeds.values())))
+    features: list[tuple[str, int]] = []
+    shapes: dict[str, tuple[int, ...]] = {}
+    blocks = []
+    integer: list[bool] = []
+    f32: list[bool] = []
+    for spec in signature.inputs:
+        array = feeds[spec.name]
+        if array.dtype.kind not in "fiu" or array.ndim == 0:
+            continue
+        shape = tuple(int(s) for s in array.shape[1:])
+        width = int(np.prod(shape)) if shape else 1
+        shapes[spec.name] = shape
+        features += [(spec.name, j) for j in range(width)]
+        blocks.append(array.reshape(n, width).astype(np.float64))
+        integer += [array.dtype.kind in "iu"] * width
+        f32 += [array.dtype == np.float32 or array.dtype == np.float16] * width
+    X = np.concatenate(blocks, axis=1) if blocks else np.zeros((n, 0))
+    with np.errstate(all="ignore"):
+        finite = np.where(np.isfinite(X), X, np.nan)
+        lo = np.nan_to_num(np.nanmin(finite, axis=0), nan=0.0) if n else np.zeros(X.shape[1])
+        hi = np.nan_to_num(np.nanmax(finite, axis=0), nan=1.0) if n else np.ones(X.shape[1])
+    return Space(signature, feeds, n, features, shapes, X, lo, hi, np.asarray(integer, bool), np.asarray(f32, bool))

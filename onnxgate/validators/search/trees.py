@@ -1,0 +1,286 @@
+"""Tree analysis: the ``(feature, threshold)`` splits of a graph's ``TreeEnsemble*`` nodes, mapped back to
+the raw input through ``Scaler`` / ``Cast`` / elementwise constant nodes when the path allows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from onnxgate.validators.search.settings import Array
+
+if TYPE_CHECKING:
+    import onnx
+
+__all__ = ["TreeSplit", "tree_splits"]
+
+
+@dataclass(frozen=True)
+class TreeSplit:
+    """One split of a ``TreeEnsemble*`` node, and where it sits on the raw input when known.
+
+    Attributes
+    ----------
+    node : str
+        The ONNX node's name (or op type when unnamed).
+    tree_id, node_id : int
+        The split's tree and node ids inside the ensemble.
+    feature : int
+        The feature index the tree reads (after any preprocessing).
+    threshold : float
+        The threshold as stored in the graph (float32 for ai.onnx.ml opset <= 2).
+    mode : str
+        ``"BRANCH_LEQ"``, ``"BRANCH_LT"``...
+    input : str or None
+        The graph input the feature comes from, when the path back to it is understood.
+    column : int or None
+        The flat column of that input.
+    raw_threshold : float or None
+        The threshold mapped back to the raw input (through ``Scaler`` and the like).
+    transform : str
+        How it was mapped, e.g. ``"Cast(float32) -> Scaler"``; empty when not mapped.
+    """
+
+    node: str
+    tree_id: int
+    node_id: int
+    feature: int
+    threshold: float
+    mode: str
+    input: str | None = None
+    column: int | None = None
+    raw_threshold: float | None = None
+    transform: str = ""
+    true_id: int = -1
+    false_id: int = -1
+    float32_before: bool = False
+
+    def describe(self) -> str:
+        where = f"feature {self.feature} {_MODE_SYMBOL.get(self.mode, self.mode)} {self.threshold:.9g}"
+        if self.raw_threshold is not None:
+            return f"{where} (raw {self.input}[{self.column}] at {self.raw_threshold!r} through {self.transform})"
+        return where
+
+
+_MODE_SYMBOL = {
+    "BRANCH_LEQ": "<=",
+    "BRANCH_LT": "<",
+    "BRANCH_GTE": ">=",
+    "BRANCH_GT": ">",
+    "BRANCH_EQ": "==",
+    "BRANCH_NEQ": "!=",
+}
+_MODE_V5 = {0: "BRANCH_LEQ", 1: "BRANCH_LT", 2: "BRANCH_GTE", 3: "BRANCH_GT", 4: "BRANCH_EQ", 5: "BRANCH_NEQ"}
+_TREE_OPS = ("TreeEnsembleClassifier", "TreeEnsembleRegressor", "TreeEnsemble")
+
+
+@dataclass
+class _Affine:
+    """raw -> tree feature as ``(x - offset) * scale`` per column (vectors broadcast)."""
+
+    offset: Array
+    scale: Array
+    steps: list[str] = field(default_factory=list)
+    float32: bool = False
+
+
+def _attr(node: onnx.NodeProto, name: str) -> Any:
+    from onnx import helper, numpy_helper
+
+    for a in node.attribute:
+        if a.name == name:
+            value = helper.get_attribute_value(a)
+            if hasattr(value, "dims"):  # TensorProto
+                return numpy_helper.to_array(value)
+            return value
+    return None
+
+
+def tree_splits(model: Any) -> list[TreeSplit]:
+    """Every split of every ``TreeEnsemble*`` node in ``model``, mapped back to the raw input when possible.
+
+    The tree's feature index counts columns after preprocessing. When the path from a graph input
+    to the tree is made of ``Cast``, ``Identity``, ``Scaler`` and ``Add``/``Sub``/``Mul``/``Div`` by
+    constants, the threshold is mapped back to the raw column (``raw = threshold / scale + offset``
+    for a Scaler); otherwise ``raw_threshold`` stays ``None`` and the boundary search covers it.
+
+    Parameters
+    ----------
+    model : onnx.ModelProto, path, bytes or Conversion
+
+    Returns
+    -------
+    list of TreeSplit
+
+    Examples
+    --------
+    >>> splits = tree_splits("model.onnx")  # doctest: +SKIP
+    >>> splits[0].describe()  # doctest: +SKIP
+    'feature 3 <= 0.531 (raw input[3] at 10800.0 through Cast(float32) -> Scaler)'
+    """
+    import numpy as np
+
+    from onnxgate._onnx import load_model
+
+    proto = load_model(model)
+    graph = proto.graph
+    producers = {out: node for node in graph.node for out in node.output}
+    consts = _constants(graph)
+    input_types = {vi.name: vi.type.tensor_type.elem_type for vi in graph.input}
+    found: list[TreeSplit] = []
+    for node in graph.node:
+        if node.op_type not in _TREE_OPS or not node.input:
+            continue
+        label = node.name or node.op_type
+        trace = _trace_affine(node.input[0], producers, consts, input_types)
+        if node.op_type == "TreeEnsemble":
+            raw = _splits_v5(node)
+        else:
+            raw = _splits_v1(node)
+        for tree_id, node_id, feature, threshold, mode, true_id, false_id in raw:
+            split = TreeSplit(label, tree_id, node_id, feature, threshold, mode, true_id=true_id, false_id=false_id)
+            if trace is not None:
+                name, affine = trace
+                off = affine.offset[feature] if affine.offset.size > 1 else affine.offset.item()
+                sc = affine.scale[feature] if affine.scale.size > 1 else affine.scale.item()
+                if feature < max(affine.offset.size, affine.scale.size, feature + 1) and sc != 0:
+                    split = TreeSplit(
+                        label, tree_id, node_id, feature, threshold, mode,
+                        input=name, column=feature, raw_threshold=float(np.float64(threshold) / sc + off),
+                        transform=" -> ".join(affine.steps) or "identity",
+                        true_id=true_id, false_id=false_id, float32_before=affine.float32,
+                    )
+            found.append(split)
+    return found
+
+
+def _constants(graph: onnx.GraphProto) -> dict[str, Array]:
+    from onnx import numpy_helper
+
+    values = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant" and node.output:
+            value = _attr(node, "value")
+            if value is not None:
+                values[node.output[0]] = value
+    return values
+
+
+def _trace_affine(
+    name: str, producers: Mapping[str, Any], consts: Mapping[str, Array], input_types: Mapping[str, int]
+) -> tuple[str, _Affine] | None:
+    """Walk from a tree's input back to a graph input through affine per-column steps."""
+    import numpy as np
+
+    affine = _Affine(offset=np.zeros(1), scale=np.ones(1))
+    steps: list[str] = []
+    float32 = False
+    current = name
+    for _ in range(32):
+        if current in input_types:
+            if input_types[current] == 1:  # a float32 graph input: the preprocessing starts in float32
+                float32 = True
+            affine.steps = list(reversed(steps))
+            affine.float32 = float32
+            return current, affine
+        node = producers.get(current)
+        if node is None:
+            return None
+        op = node.op_type
+        if op in ("Identity",):
+            current = node.input[0]
+        elif op == "Cast":
+            to = _attr(node, "to")
+            if to == 1:
+                float32 = True
+            steps.append(f"Cast({'float32' if to == 1 else to})")
+            current = node.input[0]
+        elif op == "Scaler":
+            off = np.asarray(_attr(node, "offset") or [0.0], dtype=np.float64)
+            sc = np.asarray(_attr(node, "scale") or [1.0], dtype=np.float64)
+            # y = (x - off) * sc, and later steps compose on the outside: y_tree = (y - o2) * s2
+            affine = _compose(off, sc, affine)
+            steps.append("Scaler")
+            float32 = True  # ai.onnx.ml Scaler always outputs float32
+            current = node.input[0]
+        elif op in ("Add", "Sub", "Mul", "Div") and len(node.input) == 2:
+            a, b = node.input
+            const_b = consts.get(b)
+            if const_b is None or a in consts:
+                return None
+            c = np.asarray(const_b, dtype=np.float64).reshape(-1)
+            if op == "Add":
+                affine = _compose(-c, np.ones(1), affine)
+            elif op == "Sub":
+                affine = _compose(c, np.ones(1), affine)
+            elif op == "Mul":
+                affine = _compose(np.zeros(1), c, affine)
+            else:
+                if np.any(c == 0):
+                    return None
+                affine = _compose(np.zeros(1), 1.0 / c, affine)
+            steps.append(op)
+            current = a
+        else:
+            return None
+    return None
+
+
+def _compose(off: Array, sc: Array, outer: _Affine) -> _Affine:
+    """inner(x) = (x - off) * sc, then outer: ((x - off) * sc - o2) * s2 = (x - (off + o2/sc)) * (sc*s2)."""
+    import numpy as np
+
+    o2, s2 = np.broadcast_arrays(outer.offset, outer.scale)
+    off_b, sc_b, o2_b, s2_b = np.broadcast_arrays(off, sc, o2, s2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        new_off = off_b + np.where(sc_b != 0, o2_b / sc_b, 0.0)
+    return _Affine(offset=np.asarray(new_off, dtype=np.float64), scale=np.asarray(sc_b * s2_b, dtype=np.float64))
+
+
+def _splits_v1(node: onnx.NodeProto) -> list[tuple[int, int, int, float, str, int, int]]:
+    import numpy as np
+
+    modes = [m.decode() if isinstance(m, bytes) else str(m) for m in (_attr(node, "nodes_modes") or [])]
+    feats = list(_attr(node, "nodes_featureids") or [])
+    values = _attr(node, "nodes_values")
+    if values is None or len(values) == 0:
+        tensor = _attr(node, "nodes_values_as_tensor")
+        values = [] if tensor is None else np.asarray(tensor).reshape(-1).tolist()
+    tree_ids = list(_attr(node, "nodes_treeids") or [])
+    node_ids = list(_attr(node, "nodes_nodeids") or [])
+    trues = list(_attr(node, "nodes_truenodeids") or [])
+    falses = list(_attr(node, "nodes_falsenodeids") or [])
+    out = []
+    for i, mode in enumerate(modes):
+        if mode == "LEAF" or i >= len(feats) or i >= len(values):
+            continue
+        out.append((
+            int(tree_ids[i]) if i < len(tree_ids) else 0,
+            int(node_ids[i]) if i < len(node_ids) else i,
+            int(feats[i]),
+            float(values[i]),
+            mode,
+            int(trues[i]) if i < len(trues) else -1,
+            int(falses[i]) if i < len(falses) else -1,
+        ))
+    return out
+
+
+def _splits_v5(node: onnx.NodeProto) -> list[tuple[int, int, int, float, str, int, int]]:
+    import numpy as np
+
+    feats = list(_attr(node, "nodes_featureids") or [])
+    splits = _attr(node, "nodes_splits")
+    modes = _attr(node, "nodes_modes")
+    if splits is None:
+        return []
+    values = np.asarray(splits).reshape(-1).tolist()
+    mode_codes = [] if modes is None else np.asarray(modes).reshape(-1).tolist()
+    out = []
+    for i, feature in enumerate(feats):
+        mode = _MODE_V5.get(int(mode_codes[i]) if i < len(mode_codes) else 0, "BRANCH_MEMBER")
+        if i >= len(values):
+            break
+        # opset 5 has no per-node tree id; ids here are positions, used only to label the split
+        out.append((0, i, int(feature), float(values[i]), mode, -1, -1))
+    return out
