@@ -311,6 +311,7 @@ def test_names_that_are_not_utf8_are_refused(
     assert out == "" and err == ""
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status (Linux only)")
 def test_huge_fixed_input_dims_stay_bounded(tmp_path: Path) -> None:
     """A legal but absurd input shape (2**40 x 4) must not make validate allocate it.
 
