@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from onnxgate.conversion import Conversion
 from onnxgate.errors import OnnxGateError, UnsupportedModelError
 
 if TYPE_CHECKING:
@@ -42,9 +43,6 @@ class Converter:
     MAX_OPSET: ClassVar[int] = 21
     MODULE_PREFIXES: ClassVar[tuple[str, ...]] = ()
     PRIORITY: ClassVar[int] = 0
-    #: Default tolerances for parity of this framework's models.
-    ATOL: ClassVar[float] = 1e-5
-    RTOL: ClassVar[float] = 1e-4
     #: Suffixes of native model files this converter can load (``".keras"``); ``"/"`` for a folder.
     FILE_SUFFIXES: ClassVar[tuple[str, ...]] = ()
 
@@ -117,82 +115,6 @@ def _in_output_order(names: Sequence[str], arrays: Sequence[Any], signature: Sig
     if all(r is None for r in ordered) and len(by_name) == len(ordered):
         return list(by_name.values())
     return ordered
-
-
-@dataclass
-class Conversion:
-    """The result of :func:`onnxgate.convert`.
-
-    Attributes
-    ----------
-    model : onnx.ModelProto
-        The ONNX model.
-    framework : str
-        ``"sklearn"``, ``"pytorch"``, ``"tensorflow"`` or ``"keras"``.
-    opset : int
-        The default-domain opset stamped in the file; never above ``requested_opset``.
-    requested_opset : int
-        The opset that was asked for (or the framework default when none was).
-    signature : Signature
-        Inputs and outputs read from the graph.
-    warnings : tuple of str
-        Everything the conversion did that the user did not ask for in so many words.
-    target : str or None
-        The target the model was adapted to, if any.
-    source : object
-        The native model, used as the parity reference by default.
-    sample : object
-        The sample the model was converted with.
-    options : mapping
-        The framework options the conversion was asked for; a conversion made again (for a
-        target's opset cap) uses the same ones.
-    """
-
-    model: onnx.ModelProto
-    framework: str
-    opset: int
-    requested_opset: int
-    signature: Signature
-    warnings: tuple[str, ...] = ()
-    target: str | None = None
-    source: Any = field(default=None, repr=False)
-    sample: Any = field(default=None, repr=False)
-    options: Mapping[str, Any] = field(default_factory=dict, repr=False)
-    name: str | None = field(default=None, repr=False)
-
-    @property
-    def ml_opset(self) -> int | None:
-        from onnxgate._onnx import ML_DOMAIN, model_opsets
-
-        return model_opsets(self.model).get(ML_DOMAIN)
-
-    @property
-    def opsets(self) -> dict[str, int]:
-        from onnxgate._onnx import model_opsets
-
-        return model_opsets(self.model)
-
-    @property
-    def ir_version(self) -> int:
-        return int(self.model.ir_version)
-
-    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> str:
-        """Write the model as one self-contained file, atomically (temporary file, then rename).
-
-        Raises
-        ------
-        OutputExistsError
-            ``path`` exists and ``overwrite`` is false.
-        """
-        from onnxgate._onnx import atomic_write_bytes, serialize
-
-        atomic_write_bytes(path, serialize(self.model), overwrite=overwrite)
-        return os.fspath(path)
-
-    def to_bytes(self) -> bytes:
-        from onnxgate._onnx import serialize
-
-        return serialize(self.model)
 
 
 class ConverterRegistry:

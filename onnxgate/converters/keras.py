@@ -26,7 +26,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from onnxgate.converters._base import Converter, RawConversion, _in_output_order
 from onnxgate.converters.tensorflow import (
@@ -146,8 +146,6 @@ class KerasConverter(Converter):
     DEFAULT_OPSET = 17
     MIN_OPSET = 9
     MAX_OPSET = TF2ONNX_MAX_OPSET
-    ATOL: ClassVar[float] = 1e-5
-    RTOL: ClassVar[float] = 1e-4
     FILE_SUFFIXES = (".keras",)
 
     # -- opsets -------------------------------------------------------------------------------

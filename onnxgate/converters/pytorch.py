@@ -39,7 +39,7 @@ import weakref
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from onnxgate.converters._base import Converter, RawConversion
 from onnxgate.errors import (
@@ -854,8 +854,6 @@ class PyTorchConverter(Converter):
     DEFAULT_OPSET = 17
     MIN_OPSET = TORCHSCRIPT_MIN_OPSET
     MAX_OPSET = DYNAMO_MAX_OPSET
-    ATOL: ClassVar[float] = 1e-5
-    RTOL: ClassVar[float] = 1e-4
     FILE_SUFFIXES = (".pt2", ".pt", ".pth")
 
     def check_model(self, model: Any) -> None:

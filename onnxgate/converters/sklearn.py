@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from onnxgate.converters._base import Converter, RawConversion
 from onnxgate.errors import InvalidDataError, UnsupportedModelError, UntrustedFileError, missing_dependency
@@ -85,8 +85,6 @@ class SklearnConverter(Converter):
     MIN_OPSET = 9
     #: skl2onnx 1.20's newest tested opset (skl2onnx.get_latest_tested_opset_version()).
     MAX_OPSET = 22
-    ATOL: ClassVar[float] = 1e-4
-    RTOL: ClassVar[float] = 1e-4
 
     FILE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".skops")
 

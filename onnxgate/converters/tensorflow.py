@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from onnxgate.converters._base import Converter, RawConversion, _in_output_order
 from onnxgate.errors import InvalidDataError, OpsetError, UnsupportedModelError, missing_dependency
@@ -528,8 +528,6 @@ class TensorFlowConverter(Converter):
     DEFAULT_OPSET = 17
     MIN_OPSET = 9
     MAX_OPSET = TF2ONNX_MAX_OPSET
-    ATOL: ClassVar[float] = 1e-5
-    RTOL: ClassVar[float] = 1e-4
     FILE_SUFFIXES = ("/",)
 
     def claims_folder(self, path: Path) -> bool:

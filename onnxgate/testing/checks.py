@@ -7,26 +7,28 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from onnxgate.conversion import Conversion
 from onnxgate.errors import ParityError, ValidationFailedError
+from onnxgate.targets import ALL_CHECKS
+from onnxgate.validators.pipeline import PARITY, SEARCH
 
 if TYPE_CHECKING:
     from onnxgate.targets import Target
+    from onnxgate.validators.pipeline import CheckContext
     from onnxgate.validators.report import CheckResult
 
 __all__ = ["PARITY", "SEARCH", "ModelCheck", "model_checks", "model_id", "parametrize_with_checks"]
 
-PARITY = "prediction_parity"
-SEARCH = "search_divergences"
 
 
 def model_id(model: Any, index: int = 0) -> str:
     """A readable test id for a model: the file name, the graph name, or ``model<i>``."""
     if isinstance(model, (str, os.PathLike)):
         return os.path.basename(os.fspath(model))
-    proto = getattr(model, "model", model)
+    proto = model.model if isinstance(model, Conversion) else model
     graph = getattr(proto, "graph", None)
     name = getattr(graph, "name", "") if graph is not None else ""
-    framework = getattr(model, "framework", None)
+    framework = model.framework if isinstance(model, Conversion) else None
     base = name or f"model{index}"
     return f"{framework}-{base}" if framework else base
 
@@ -50,40 +52,21 @@ class ModelCheck:
     search: int = 0
     seed: int = 0
     search_time_limit: float | None = None
+    search_allow_nan: bool | None = None
 
     def __repr__(self) -> str:  # pytest shows it in failure headers
         return f"{self.name}[{self.target}]"
 
     def run(self, model: Any) -> CheckResult:
-        """Run the check and return its result without raising."""
-        from onnxgate._onnx import load_model
-        from onnxgate.targets import get
-        from onnxgate.validators.core import CHECKS
+        """Run the check and return its result without raising.
 
-        target = get(self.target)
-        reference, data = self.reference, self.data
-        if type(model).__name__ == "Conversion":
-            reference = reference if reference is not None else getattr(model, "source", None)
-            data = data if data is not None else getattr(model, "sample", None)
-        proto = load_model(model)
-        if self.name == PARITY:
-            from onnxgate.validators.parity import check_prediction_parity
-            from onnxgate.validators.report import CheckResult
+        The check runs through the same pipeline as :func:`onnxgate.validate`
+        (:mod:`onnxgate.validators.pipeline`): it is skipped, or fails on a crash, exactly as there.
+        """
+        from onnxgate.validators.pipeline import named_check, run_check
 
-            if reference is None or data is None:
-                return CheckResult.skip(PARITY, "no reference model and data to compare with")
-            return check_prediction_parity(proto, reference, data, atol=self.atol, rtol=self.rtol, progress=False)
-        if self.name == SEARCH:
-            from onnxgate.validators.report import CheckResult
-            from onnxgate.validators.search import check_search_divergences
-
-            if reference is None or data is None:
-                return CheckResult.skip(SEARCH, "no reference model and data to search from")
-            return check_search_divergences(
-                proto, reference, data, budget=self.search, seed=self.seed, atol=self.atol, rtol=self.rtol,
-                target=target, time_limit=self.search_time_limit,
-            )
-        return CHECKS[self.name](proto, target)
+        context = _context(model, self)
+        return run_check(named_check(self.name, context), context)
 
     def __call__(self, model: Any) -> CheckResult:
         from onnxgate.testing.parity import format_evidence
@@ -98,6 +81,22 @@ class ModelCheck:
                 raise ParityError(f"{self.name} failed for target {self.target!r}:\n{evidence}", results=(result,))
             raise ValidationFailedError(f"{self.name} failed for target {self.target!r}:\n{evidence}")
         return result
+
+
+def _context(model: Any, check: ModelCheck) -> CheckContext:
+    from onnxgate._onnx import load_model
+    from onnxgate.targets import get
+    from onnxgate.validators.pipeline import CheckContext
+
+    reference, data = check.reference, check.data
+    if isinstance(model, Conversion):
+        reference = reference if reference is not None else model.source
+        data = data if data is not None else model.sample
+    return CheckContext(
+        load_model(model), get(check.target), reference, data, atol=check.atol, rtol=check.rtol,
+        search=check.search, seed=check.seed, progress=False, search_time_limit=check.search_time_limit,
+        search_allow_nan=check.search_allow_nan,
+    )
 
 
 def _skip(reason: str) -> None:
@@ -119,6 +118,7 @@ def model_checks(
     search: int = 0,
     seed: int = 0,
     search_time_limit: float | None = None,
+    search_allow_nan: bool | None = None,
 ) -> list[ModelCheck]:
     """The checks that apply to ``model`` for ``target``: the target's own, then parity and search.
 
@@ -126,19 +126,20 @@ def model_checks(
     sample); the search when ``search > 0`` as well.
     """
     from onnxgate.targets import resolve
-    from onnxgate.validators.core import _ordered
 
     tgt = resolve(target, default="onnxruntime")
     assert tgt is not None
-    names = _ordered(tgt.checks)
-    has_reference = reference is not None or getattr(model, "source", None) is not None
-    has_data = data is not None or getattr(model, "sample", None) is not None
+    names = [c for c in ALL_CHECKS if c in tgt.checks]
+    conversion = model if isinstance(model, Conversion) else None
+    has_reference = reference is not None or (conversion is not None and conversion.source is not None)
+    has_data = data is not None or (conversion is not None and conversion.sample is not None)
     if has_reference and has_data:
         names.append(PARITY)
         if search > 0:
             names.append(SEARCH)
     return [
-        ModelCheck(n, tgt.name, reference, data, atol, rtol, search, seed, search_time_limit) for n in names
+        ModelCheck(n, tgt.name, reference, data, atol, rtol, search, seed, search_time_limit, search_allow_nan)
+        for n in names
     ]
 
 

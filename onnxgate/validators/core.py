@@ -3,42 +3,21 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import platform
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from onnxgate.errors import InvalidDataError, OnnxGateError
-from onnxgate.validators import io_rules, structure
-from onnxgate.validators.report import CheckResult, Report
+from onnxgate.conversion import Conversion
+from onnxgate.errors import InvalidDataError
+from onnxgate.validators.pipeline import CHECKS, PARITY, SEARCH, CheckContext, run_checks
+from onnxgate.validators.report import Report
+from onnxgate.validators.search.settings import check_search_settings
 
 if TYPE_CHECKING:
-    import onnx
-
     from onnxgate.targets import Target
 
-__all__ = ["CHECKS", "validate"]
-
-CheckFn = Callable[["onnx.ModelProto", "Target"], CheckResult]
-
-#: Check name (as listed in ``Target.checks`` and ``onnxgate.targets.ALL_CHECKS``) -> function.
-CHECKS: Mapping[str, CheckFn] = {
-    "model_wellformed": structure.check_model_wellformed,
-    "opset_within_caps": structure.check_opset_within_caps,
-    "ir_version_within_caps": structure.check_ir_version_within_caps,
-    "operators_supported": structure.check_operators_supported,
-    "operators_exist_at_opset": structure.check_operators_exist_at_opset,
-    "inputs_element_types": io_rules.check_inputs_element_types,
-    "inputs_one_per_column": io_rules.check_inputs_one_per_column,
-    "outputs_tensor_only": io_rules.check_outputs_tensor_only,
-    "outputs_one_value_per_row": io_rules.check_outputs_one_value_per_row,
-    "outputs_element_types": io_rules.check_outputs_element_types,
-    "batch_axis_dynamic": io_rules.check_batch_axis_dynamic,
-}
-
-PARITY = "prediction_parity"
-SEARCH = "search_divergences"
+__all__ = ["CHECKS", "PARITY", "SEARCH", "check_search_settings", "validate"]
 
 
 def validate(
@@ -55,6 +34,7 @@ def validate(
     fail_fast: bool = False,
     progress: bool | Callable[[int, int], None] | None = None,
     search_time_limit: float | None = None,
+    search_allow_nan: bool | None = None,
 ) -> Report:
     """Check a model against a deployment target and, with a reference and data, prove parity.
 
@@ -88,6 +68,9 @@ def validate(
         Parity progress bar on stderr (default: only on a terminal), or ``f(done, total)``.
     search_time_limit : float, optional
         Seconds the search may take.
+    search_allow_nan : bool, optional
+        Whether the search tries NaN and infinity (default: what the target's inputs can hold; see
+        :func:`onnxgate.validators.search.check_search_divergences`).
 
     Returns
     -------
@@ -118,8 +101,7 @@ def validate(
 
     tgt = resolve(target, default="onnxruntime")
     assert tgt is not None
-    is_conversion = _is_conversion(model)
-    if is_conversion:
+    if isinstance(model, Conversion):
         if reference is None:
             reference = model.source
         if data is None:
@@ -137,46 +119,11 @@ def validate(
             "(CLI: --data FILE)."
         )
 
-    checks: list[CheckResult] = []
-    stopped_by: str | None = None
-
-    def add(result: CheckResult) -> None:
-        nonlocal stopped_by
-        checks.append(result)
-        if fail_fast and stopped_by is None and not result.passed and not result.skipped:
-            stopped_by = result.name
-
-    for name in _ordered(tgt.checks):
-        if stopped_by is not None:
-            checks.append(CheckResult.skip(name, f"not run: fail_fast stopped after {stopped_by!r} failed"))
-            continue
-        add(_run_check(name, CHECKS[name], proto, tgt))
-
-    loads = next((c for c in checks if c.name == "operators_supported"), None)
-    if stopped_by is not None:
-        checks.append(CheckResult.skip(PARITY, f"not run: fail_fast stopped after {stopped_by!r} failed"))
-    elif reference is None:
-        checks.append(
-            CheckResult.skip(PARITY, "no reference model given (pass reference= and data=, CLI --reference/--data)")
-        )
-    elif loads is not None and not loads.passed and not loads.skipped:
-        checks.append(CheckResult.skip(PARITY, "not run: onnxruntime cannot load the model (see operators_supported)"))
-    else:
-        from onnxgate.validators.parity import check_prediction_parity
-
-        add(
-            check_prediction_parity(
-                proto, reference, data, atol=atol, rtol=rtol, batch_size=batch_size, progress=progress
-            )
-        )
-
-    if search > 0:
-        if stopped_by is not None:
-            checks.append(CheckResult.skip(SEARCH, f"not run: fail_fast stopped after {stopped_by!r} failed"))
-        elif reference is None:
-            checks.append(CheckResult.skip(SEARCH, "no reference model given: the search compares against one"))
-        else:
-            add(_search(proto, reference, data, search, seed, atol, rtol, tgt, search_time_limit))
+    context = CheckContext(
+        proto, tgt, reference, data, atol=atol, rtol=rtol, search=search, seed=seed, batch_size=batch_size,
+        progress=progress, search_time_limit=search_time_limit, search_allow_nan=search_allow_nan,
+    )
+    checks = run_checks(context, fail_fast=fail_fast)
 
     model_info = {
         "sha256": sha,
@@ -194,80 +141,6 @@ def validate(
         target_profile=tgt.to_dict(),
         environment=_environment(),
     )
-
-
-def check_search_settings(seed: Any, time_limit: Any) -> None:
-    """Refuse a seed or time limit the search cannot use, before any work is done.
-
-    Raises
-    ------
-    InvalidDataError
-        ``seed`` is not a whole number >= 0, or ``time_limit`` is not a positive, finite number.
-    """
-    from numbers import Integral, Real
-
-    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
-        raise InvalidDataError(f"seed: expected a seed of 0 or more (a whole number), found {seed!r}")
-    if time_limit is not None and (
-        isinstance(time_limit, bool) or not isinstance(time_limit, Real) or not 0 < float(time_limit) < math.inf
-    ):
-        raise InvalidDataError(f"search time limit: expected a positive number of seconds, found {time_limit!r}")
-
-
-def _ordered(names: tuple[str, ...]) -> list[str]:
-    from onnxgate.targets import ALL_CHECKS
-
-    return [c for c in ALL_CHECKS if c in names]
-
-
-def _run_check(name: str, fn: CheckFn, proto: onnx.ModelProto, target: Target) -> CheckResult:
-    try:
-        return fn(proto, target)
-    except OnnxGateError:
-        raise
-    except Exception as err:
-        # A check that breaks on a strange model is a failed check with the cause, not a traceback.
-        return CheckResult(
-            name,
-            False,
-            f"the check could not run on this model: {type(err).__name__}: {err} (please report it)",
-            {"error": f"{type(err).__name__}: {err}"},
-        )
-
-
-def _search(
-    proto: onnx.ModelProto,
-    reference: Any,
-    data: Any,
-    budget: int,
-    seed: int,
-    atol: Any,
-    rtol: Any,
-    target: Target,
-    time_limit: float | None,
-) -> CheckResult:
-    try:
-        from onnxgate.validators.search import check_search_divergences
-    except ImportError as err:
-        raise OnnxGateError(
-            f"search={budget} asks for the divergence search, but onnxgate.validators.search is not "
-            f"available ({err}). Run with search=0 (CLI: --search 0) or install a complete onnxgate."
-        ) from err
-    return check_search_divergences(
-        proto,
-        reference,
-        data,
-        budget=budget,
-        seed=seed,
-        atol=atol,
-        rtol=rtol,
-        target=target,
-        time_limit=time_limit,
-    )
-
-
-def _is_conversion(model: Any) -> bool:
-    return type(model).__name__ == "Conversion" and hasattr(model, "model") and hasattr(model, "source")
 
 
 def _raw_bytes(model: Any) -> bytes | None:
@@ -288,7 +161,7 @@ def _describe_source(model: Any) -> str:
         return os.fspath(model)
     if isinstance(model, (bytes, bytearray, memoryview)):
         return "bytes"
-    if _is_conversion(model):
+    if isinstance(model, Conversion):
         return f"Conversion ({model.framework}, opset {model.opset})"
     return type(model).__name__
 

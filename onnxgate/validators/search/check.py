@@ -33,6 +33,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from onnxgate.conversion import Conversion
 from onnxgate.validators.parity import describe_row_evidence
 from onnxgate.validators.report import CheckResult
 from onnxgate.validators.search.engine import BudgetExhausted, Searcher
@@ -45,6 +46,7 @@ from onnxgate.validators.search.settings import (
     MINIMISE_RESERVE,
     PHASE_SHARES,
     Tolerance,
+    check_search_settings,
 )
 from onnxgate.validators.search.space import Space, make_space
 from onnxgate.validators.search.trees import TreeSplit, tree_splits
@@ -126,14 +128,13 @@ def check_search_divergences(
     from onnxgate.errors import InvalidDataError
     from onnxgate.signature import Signature
     from onnxgate.targets import resolve
-    from onnxgate.validators.core import check_search_settings
     from onnxgate.validators.parity import resolve_tolerances
     from onnxgate.validators.reference import prepare_reference
     from onnxgate.validators.structure import _session
 
     check_search_settings(seed, time_limit)
-    if reference is None:
-        reference = getattr(model, "source", None)
+    if reference is None and isinstance(model, Conversion):
+        reference = model.source
     if reference is None:
         return CheckResult.skip(CHECK_NAME, "no reference model to compare with: pass reference=")
     if data is None:

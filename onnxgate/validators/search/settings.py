@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,7 @@ __all__ = [
     "SPLIT_BRACKET_ULPS",
     "Array",
     "Tolerance",
+    "check_search_settings",
 ]
 
 #: Name of the check in a report.
@@ -51,3 +53,23 @@ LARGE_FACTORS = (1e2, 1e4)
 SMALL_FACTORS = (1e-4, 1e-8)
 Tolerance = float | Mapping[str, float] | None
 Array = Any  # numpy arrays; kept loose so the module imports without numpy
+
+
+def check_search_settings(seed: Any, time_limit: Any) -> None:
+    """Refuse a seed or time limit the search cannot use, before any work is done.
+
+    Raises
+    ------
+    InvalidDataError
+        ``seed`` is not a whole number >= 0, or ``time_limit`` is not a positive, finite number.
+    """
+    from numbers import Integral, Real
+
+    from onnxgate.errors import InvalidDataError
+
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
+        raise InvalidDataError(f"seed: expected a seed of 0 or more (a whole number), found {seed!r}")
+    if time_limit is not None and (
+        isinstance(time_limit, bool) or not isinstance(time_limit, Real) or not 0 < float(time_limit) < math.inf
+    ):
+        raise InvalidDataError(f"search time limit: expected a positive number of seconds, found {time_limit!r}")
