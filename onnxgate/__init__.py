@@ -43,7 +43,7 @@ __all__ = [
 
 _LAZY: dict[str, tuple[str, str | None]] = {
     "CheckResult": ("onnxgate.validators", "CheckResult"),
-    "Conversion": ("onnxgate.converters", "Conversion"),
+    "Conversion": ("onnxgate.conversion", "Conversion"),
     "InvalidDataError": ("onnxgate.errors", "InvalidDataError"),
     "InvalidModelError": ("onnxgate.errors", "InvalidModelError"),
     "MissingDependencyError": ("onnxgate.errors", "MissingDependencyError"),

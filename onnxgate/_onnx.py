@@ -104,9 +104,10 @@ def load_model(
 
     if isinstance(model, onnx.ModelProto):
         return model
-    inner = getattr(model, "model", None)
-    if isinstance(inner, onnx.ModelProto):  # a Conversion
-        return inner
+    from onnxgate.conversion import Conversion
+
+    if isinstance(model, Conversion):
+        return model.model
     if isinstance(model, (bytes, bytearray, memoryview)):
         proto = _parse(bytes(model), source="the bytes given")
         where = Path(base_dir) if base_dir is not None else None

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from onnxgate._onnx import write_folder_atomically
+from onnxgate.conversion import Conversion
 from onnxgate.errors import OutputExistsError, PackagingError, ValidationFailedError
 
 __all__ = [
@@ -133,7 +134,7 @@ def package_container(
             "or choose a new folder.",
             path=str(folder),
         )
-    if reference is None and data is None and hasattr(model, "source") and hasattr(model, "sample"):
+    if reference is None and data is None and isinstance(model, Conversion):
         reference, data = model.source, model.sample
     report = _validate(model, target, reference, data, options)
     proto = load_model(model)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from onnxgate._onnx import write_folder_atomically
+from onnxgate.conversion import Conversion
 from onnxgate.errors import PackagingError, ValidationFailedError
 from onnxgate.validators.io_rules import SQL_IDENTIFIER_MAX
 
@@ -374,7 +375,7 @@ runs the same query in DuckDB with the model in onnxruntime.
 
 
 def _conversion_defaults(model: Any, reference: Any, data: Any) -> tuple[Any, Any]:
-    if hasattr(model, "source") and hasattr(model, "signature") and hasattr(model, "framework"):
+    if isinstance(model, Conversion):
         reference = model.source if reference is None else reference
         data = model.sample if data is None else data
         if reference is None or data is None:

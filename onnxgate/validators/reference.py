@@ -75,7 +75,7 @@ def prepare_reference(reference: Any, onnx_model: onnx.ModelProto, signature: Si
     A :class:`~onnxgate.Conversion` as the reference stands for its ONNX model (pass ``conv.source``
     to compare with the native model it came from).
     """
-    from onnxgate.converters._base import Conversion
+    from onnxgate.conversion import Conversion
 
     if isinstance(reference, Conversion):
         reference = reference.model
