@@ -495,7 +495,7 @@ def dry_run(
     import numpy as np
     import onnxruntime as ort
 
-    from onnxgate.validators.parity import compare_rows
+    from onnxgate.validators.rule import compare_rows
 
     if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
         raise InvalidDataError(f"rows: expected 0 or more rows to print, found {rows!r}")

@@ -26,11 +26,19 @@ import hashlib
 import math
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from onnxgate.errors import InvalidDataError, OnnxGateError
+from onnxgate.validators.quantiles import EXACT_QUANTILE_LIMIT, Stat
 from onnxgate.validators.report import CheckResult, jsonable
+from onnxgate.validators.rule import (
+    ElementMismatches,
+    RowComparison,
+    compare_rows,
+    describe_row_evidence,
+    element_mismatches,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -77,11 +85,6 @@ WORST_ROWS = 5
 ROW_VALUES_LIMIT = 32
 #: Indices of mismatching rows listed per output.
 MISMATCH_INDEX_LIMIT = 100
-#: Values per output kept for exact median and p99; beyond, a histogram estimates them.
-EXACT_QUANTILE_LIMIT = 1_000_000
-#: Log-scale histogram: bins per decade between 10**_HIST_LOW and 10**_HIST_HIGH.
-_HIST_PER_DECADE = 50
-_HIST_LOW, _HIST_HIGH = -30, 30
 
 Mode = Literal["tolerance", "exact"]
 Tolerance = float | Mapping[str, float] | None
@@ -161,116 +164,6 @@ def _pick(named: float | None, given: Tolerance, default: float) -> float:
 
 # -- element-wise comparison and accumulated statistics --------------------------------------------
 
-
-class _Quantiles:
-    """Exact quantiles while few values arrived; a log-scale histogram once there are many."""
-
-    def __init__(self) -> None:
-        self.chunks: list[np.ndarray] = []
-        self.count = 0
-        self.hist: np.ndarray | None = None
-
-    def add(self, values: np.ndarray, *, owned: bool = False) -> None:
-        """Take ``values`` into account; ``owned=True`` hands over a float64 array nobody else keeps."""
-        import numpy as np
-
-        if values.size == 0:
-            return
-        self.count += int(values.size)
-        if self.hist is None:
-            kept = values if owned and values.dtype == np.float64 else np.array(values, dtype=np.float64)
-            self.chunks.append(kept.reshape(-1))
-            if self.count > EXACT_QUANTILE_LIMIT:
-                self.hist = np.zeros(_hist_size(), dtype=np.int64)
-                for chunk in self.chunks:
-                    self._fold(chunk)
-                self.chunks = []
-        else:
-            self._fold(values)
-
-    def _fold(self, values: np.ndarray) -> None:
-        import numpy as np
-
-        assert self.hist is not None
-        # bincount is one pass; np.add.at on the same indices is several times slower
-        self.hist += np.bincount(_hist_index(values), minlength=self.hist.size)
-
-    @property
-    def method(self) -> str:
-        return "histogram" if self.hist is not None else "exact"
-
-    def quantile(self, q: float) -> float:
-        return self.quantiles((q,))[0]
-
-    def quantiles(self, qs: tuple[float, ...]) -> list[float]:
-        """Several quantiles at once: the exact values are partitioned once for all of them."""
-        import numpy as np
-
-        if self.count == 0:
-            return [0.0 for _ in qs]
-        if self.hist is None:
-            data = self.chunks[0] if len(self.chunks) == 1 else np.concatenate(self.chunks)
-            self.chunks = [data]  # later calls reuse the joined copy instead of joining again
-            # The kept values are ours and their order does not matter: partition them in place
-            # rather than through another full copy (this is the peak of a large check's memory).
-            if np.isinf(data).any():
-                # Linear interpolation next to inf gives nan; take the order statistic instead.
-                return [float(v) for v in np.quantile(data, list(qs), method="higher", overwrite_input=True)]
-            return [float(v) for v in np.quantile(data, list(qs), overwrite_input=True)]
-        cumulative = np.cumsum(self.hist)
-        return [_hist_value(int(np.searchsorted(cumulative, q * (self.count - 1) + 1))) for q in qs]
-
-
-def _hist_size() -> int:
-    return (_HIST_HIGH - _HIST_LOW) * _HIST_PER_DECADE + 3  # zero bin, log bins, inf bin, + under
-
-
-def _hist_index(values: np.ndarray) -> np.ndarray:
-    import numpy as np
-
-    v = np.asarray(values, dtype=np.float64)
-    idx = np.empty(v.shape, dtype=np.int64)
-    zero = v <= 0
-    inf = ~np.isfinite(v)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logs = np.floor((np.log10(np.where(zero | inf, 1.0, v)) - _HIST_LOW) * _HIST_PER_DECADE)
-    logs = np.clip(logs, 0, (_HIST_HIGH - _HIST_LOW) * _HIST_PER_DECADE).astype(np.int64) + 1
-    idx[...] = logs
-    idx[zero] = 0
-    idx[inf] = _hist_size() - 1
-    return idx.reshape(-1)
-
-
-def _hist_value(index: int) -> float:
-    if index <= 0:
-        return 0.0
-    if index >= _hist_size() - 1:
-        return math.inf
-    low = _HIST_LOW + (index - 1) / _HIST_PER_DECADE
-    return float(10 ** (low + 0.5 / _HIST_PER_DECADE))  # geometric middle of the bin
-
-
-@dataclass
-class _Stat:
-    """Running max / sum / count of one error kind, plus its quantiles."""
-
-    max: float = 0.0
-    total: float = 0.0
-    count: int = 0
-    quantiles: _Quantiles = field(default_factory=_Quantiles)
-
-    def add(self, values: np.ndarray, *, owned: bool = False) -> None:
-        if values.size == 0:
-            return
-        self.max = max(self.max, float(values.max()))
-        self.total += float(values.sum(dtype="float64"))
-        self.count += int(values.size)
-        self.quantiles.add(values, owned=owned)
-
-    def to_dict(self) -> dict[str, float]:
-        mean = self.total / self.count if self.count else 0.0
-        median, p99 = self.quantiles.quantiles((0.5, 0.99))
-        return {"max": self.max, "mean": mean, "median": median, "p99": p99}
 
 
 @dataclass(frozen=True)
@@ -383,222 +276,14 @@ def _row_values(array: np.ndarray, i: int) -> list[Any]:
     return listed  # type: ignore[no-any-return]
 
 
-def _abs_rel_differences(ef: np.ndarray, af: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(finite, abs, rel)`` of float64 reference values ``ef`` and ONNX values ``af``, element-wise.
-
-    ``abs = |af - ef|`` and ``rel = abs / |ef|`` (``inf`` where ``ef`` is 0 and the values differ,
-    0 where both are 0); both are 0 where either value is not finite, which ``finite`` marks.
-    """
-    import numpy as np
-
-    finite = np.isfinite(ef) & np.isfinite(af)
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        absd = np.where(finite, np.abs(af - ef), 0.0)
-        denom = np.abs(ef)
-        rel = np.where(denom > 0, absd / np.where(denom > 0, denom, 1.0), np.where(absd > 0, np.inf, 0.0))
-    return finite, absd, np.where(finite, rel, 0.0)
-
-
-@dataclass(frozen=True)
-class ElementMismatches:
-    """The parity rule applied element by element (see :func:`element_mismatches`)."""
-
-    #: True where the element mismatches.
-    mismatch: np.ndarray
-    #: True where both values are finite (``abs`` and ``rel`` are defined there, 0 elsewhere).
-    finite: np.ndarray
-    abs: np.ndarray
-    rel: np.ndarray
-    #: True where a non-finite value mismatches (NaN against a number, an infinity against anything
-    #: but, with ``infinities_compare_equal``, the same infinity).
-    bad_nonfinite: np.ndarray
-
-
-def element_mismatches(
-    expected: np.ndarray,
-    actual: np.ndarray,
-    *,
-    atol: float,
-    rtol: float,
-    exact: bool = False,
-    infinities_compare_equal: bool = False,
-) -> ElementMismatches:
-    """The one element-wise parity rule, on numeric arrays of the same shape.
-
-    A value mismatches when ``abs > atol`` and ``rel > rtol``; with ``exact`` any difference does
-    (compared in the original dtypes, so int64 beyond 2**53 too). NaN against NaN matches, NaN
-    against a number mismatches, and equal infinities match only with ``infinities_compare_equal``.
-    :func:`compare_arrays` (parity), :func:`compare_rows` (the search, the DuckDB dry run) apply it.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> element_mismatches(np.array([1.0, np.nan]), np.array([1.5, 0.2]), atol=0.1, rtol=0.1).mismatch.tolist()
-    [True, True]
-    """
-    import numpy as np
-
-    ef = np.asarray(expected, dtype=np.float64)
-    af = np.asarray(actual, dtype=np.float64)
-    finite, absd, rel = _abs_rel_differences(ef, af)
-    both_nan = np.isnan(ef) & np.isnan(af)
-    same_inf = np.isinf(ef) & (ef == af)
-    ok_nonfinite = both_nan | (same_inf if infinities_compare_equal else False)
-    bad_nonfinite = ~finite & ~ok_nonfinite
-    if exact:
-        differ = np.asarray(np.asarray(expected) != np.asarray(actual)) & ~both_nan
-        mismatch = differ & finite | bad_nonfinite
-    else:
-        mismatch = finite & (absd > atol) & (rel > rtol) | bad_nonfinite
-    return ElementMismatches(np.asarray(mismatch, dtype=bool), finite, absd, rel, bad_nonfinite)
-
-
-@dataclass(frozen=True)
-class RowComparison:
-    """Per-row verdict for one output (see :func:`compare_rows`)."""
-
-    #: True for each row with at least one mismatching value.
-    rows: np.ndarray
-    #: One evidence entry per row (``None`` for a matching row).
-    evidence: list[dict[str, Any] | None]
-    #: Whether the output was compared exactly (labels, non-numeric values).
-    exact: bool
-
-    @property
-    def mismatched_rows(self) -> int:
-        return int(self.rows.sum())
-
-
-def compare_rows(
-    expected: Any,
-    actual: Any,
-    *,
-    atol: float,
-    rtol: float,
-    exact: bool = False,
-    name: str = "output",
-    rows: int | None = None,
-    infinities_compare_equal: bool = False,
-) -> RowComparison:
-    """Compare one output row by row with the parity rule, keeping one piece of evidence per bad row.
-
-    Parameters
-    ----------
-    expected, actual : array-like
-        The reference's and the ONNX model's values, rows on the first axis.
-    atol, rtol : float
-        Tolerances (:func:`element_mismatches`).
-    exact : bool
-        Any difference counts (labels). Non-numeric values are always compared exactly.
-    name : str
-        The output's name, written into the evidence.
-    rows : int, optional
-        The number of rows both should hold (default: ``len(expected)``); when either holds another
-        number of values every row fails with a shape error.
-    infinities_compare_equal : bool
-        Treat equal infinities as matching (two runs of one ONNX model, e.g.).
-
-    Returns
-    -------
-    RowComparison
-        Each bad row's evidence names the output, the first worst value's ``index``, ``expected``
-        and ``actual``; for a tolerance comparison also ``abs_diff``, ``rel_diff``, ``atol``,
-        ``rtol``. Where a value is not finite (NaN against a number) the difference is undefined:
-        ``abs_diff`` and ``rel_diff`` are NaN and ``nonfinite`` is true, so the evidence states the
-        two values instead of a difference (:func:`describe_row_evidence`).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> c = compare_rows(np.array([[0.1896], [1.0]]), np.array([[np.nan], [1.0]]), atol=1e-4, rtol=1e-3, name="y")
-    >>> c.rows.tolist(), describe_row_evidence(c.evidence[0])
-    ([True, False], 'NaN vs 0.1896 (ONNX vs reference)')
-    """
-    import numpy as np
-
-    exp, act = np.asarray(expected), np.asarray(actual)
-    m = int(rows if rows is not None else (exp.shape[0] if exp.ndim else 1))
-    entries: list[dict[str, Any] | None] = [None] * m
-    if m == 0:
-        return RowComparison(np.zeros(0, bool), entries, exact)
-    if exp.size != act.size or (exp.ndim and exp.shape[0] != m) or (act.ndim and act.shape[0] != m):
-        for i in range(m):
-            entries[i] = {"output": name, "error": f"shape {list(exp.shape)} vs {list(act.shape)}"}
-        return RowComparison(np.ones(m, bool), entries, exact)
-    e = exp.reshape(m, -1)
-    a = act.reshape(m, -1)
-    numeric = e.dtype.kind in "biuf" and a.dtype.kind in "biuf"
-    exact = exact or not numeric
-    rule: ElementMismatches | None = None
-    if numeric:
-        rule = element_mismatches(
-            e, a, atol=atol, rtol=rtol, exact=exact, infinities_compare_equal=infinities_compare_equal
-        )
-        diff = rule.mismatch
-    else:
-        diff = np.asarray(e.astype(object) != a.astype(object), dtype=bool).reshape(e.shape)
-    bad = np.asarray(diff.any(axis=1), dtype=bool)
-    for i in (int(k) for k in np.flatnonzero(bad)):
-        if rule is not None and not exact:
-            score = np.where(diff[i], np.where(rule.finite[i], rule.abs[i], np.inf), -1.0)
-            j = int(np.argmax(score))
-        else:
-            j = int(np.flatnonzero(diff[i])[0])
-        entry: dict[str, Any] = {"output": name, "label": exact, "index": j,
-                                 "expected": _py(e[i, j]), "actual": _py(a[i, j])}
-        if rule is not None and not exact:
-            if rule.finite[i, j]:
-                entry.update(abs_diff=_py(rule.abs[i, j]), rel_diff=_py(rule.rel[i, j]), atol=atol, rtol=rtol)
-            else:  # no difference between NaN and a number: the evidence is the two values
-                entry.update(abs_diff=math.nan, rel_diff=math.nan, atol=atol, rtol=rtol, nonfinite=True)
-        entries[i] = entry
-    return RowComparison(bad, entries, exact)
-
-
-def describe_row_evidence(entry: Mapping[str, Any]) -> str:
-    """One evidence entry of :func:`compare_rows` in a few words.
-
-    ``"abs=0.031 (atol 1e-05)"`` for a finite difference, ``"NaN vs 0.1896 (ONNX vs reference)"``
-    when a value is not finite (never a difference of 0), ``"label 1 -> 2"`` for a label flip.
-    """
-    if entry.get("error"):
-        return f"({entry['error']})"
-    if entry.get("label"):
-        return f"label {entry.get('expected')!r} -> {entry.get('actual')!r}"
-    if entry.get("nonfinite"):
-        return f"{_number(entry.get('actual'))} vs {_number(entry.get('expected'))} (ONNX vs reference)"
-    if "abs_diff" in entry:
-        return f"abs={entry['abs_diff']:.3g} (atol {entry['atol']:g})"
-    return ""
-
-
-def _number(value: Any) -> str:
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return f"{value:.4g}"
-    return repr(value)
-
-
-def _py(value: Any) -> Any:
-    """A numpy scalar as the Python value (bytes as text), for evidence."""
-    item = getattr(value, "item", None)
-    value = item() if callable(item) else value
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return value
-
-
 class _Accumulator:
     """Statistics of one output over many batches, in bounded memory."""
 
     def __init__(self, name: str, atol: float, rtol: float, mode: Mode, infinities_compare_equal: bool) -> None:
         self.name, self.atol, self.rtol, self.mode = name, atol, rtol, mode
         self.inf_equal = infinities_compare_equal
-        self.abs = _Stat()
-        self.rel = _Stat()
+        self.abs = Stat()
+        self.rel = Stat()
         self.numeric = True
         self.rows = 0
         self.values = 0

@@ -34,8 +34,8 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from onnxgate.conversion import Conversion
-from onnxgate.validators.parity import describe_row_evidence
 from onnxgate.validators.report import CheckResult
+from onnxgate.validators.rule import describe_row_evidence
 from onnxgate.validators.search.engine import BudgetExhausted, Searcher
 from onnxgate.validators.search.explain import explain, minimise
 from onnxgate.validators.search.phases import phase_boundaries, phase_edges, phase_hypothesis, phase_tree_splits

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from onnxgate.validators.parity import compare_rows
+from onnxgate.validators.rule import compare_rows
 from onnxgate.validators.search.settings import MAX_REPORTED, Array
 from onnxgate.validators.search.space import Space
 

@@ -6,7 +6,7 @@ import contextlib
 import math
 from typing import Any, Literal
 
-from onnxgate.validators.parity import compare_rows
+from onnxgate.validators.rule import compare_rows
 from onnxgate.validators.search.engine import BudgetExhausted, Searcher
 from onnxgate.validators.search.settings import (
     GRID_POINTS,
