@@ -1,0 +1,154 @@
+"""PyTorch converter: its limits and the helpers every step shares (lazy torch, eval mode, quiet exporters)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import re
+import threading
+import warnings
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+from onnxgate.errors import UnsupportedModelError, missing_dependency
+
+__all__ = [
+    "ANSI_ESCAPE",
+    "BATCH_DIM",
+    "DYNAMO_MAX_OPSET",
+    "DYNAMO_MIN_OPSET",
+    "EXAMPLES",
+    "OPTIONS",
+    "PROBE_ROWS",
+    "TORCHSCRIPT_MAX_OPSET",
+    "TORCHSCRIPT_MIN_OPSET",
+    "eval_mode",
+    "model_kind",
+    "quiet_exporters",
+    "torch_module",
+]
+
+
+#: What the TorchScript exporter (``dynamo=False``) of torch 2.13 writes; 24+ raises.
+TORCHSCRIPT_MIN_OPSET = 7
+TORCHSCRIPT_MAX_OPSET = 23
+#: What the dynamo exporter honours. Below 18 it silently keeps 18 when onnx's down-converter fails.
+DYNAMO_MIN_OPSET = 18
+DYNAMO_MAX_OPSET = 28
+#: Name of the dynamic batch axis written on every input and output.
+BATCH_DIM = "N"
+#: Conversion options this converter understands.
+OPTIONS = ("input_names", "output_names", "dynamo", "optimize")
+#: Rows of the sample the pre- and post-export probes run on (plus one for the batch-axis probe).
+#: Two, not one: a batch of 1 hides a batch axis that a squeeze or a broadcast would drop.
+PROBE_ROWS = 2
+
+#: Example inputs seen by ``convert`` per module, so ``save_native`` can run ``torch.export`` later.
+EXAMPLES: weakref.WeakKeyDictionary[Any, tuple[Any, ...]] = weakref.WeakKeyDictionary()
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+#: How deep this thread is in :func:`quiet_exporters`: only the outermost level does the (costly) work.
+_QUIET_DEPTH = threading.local()
+
+
+def torch_module() -> Any:
+    try:
+        import torch
+    except ImportError as err:
+        raise missing_dependency("torch", "torch", "Converting a PyTorch model") from err
+    return torch
+
+
+def model_kind(model: Any) -> str:
+    """``"program"`` (ExportedProgram), ``"script"`` (TorchScript) or ``"module"`` (nn.Module)."""
+    torch = torch_module()
+    if isinstance(model, torch.export.ExportedProgram):
+        return "program"
+    if isinstance(model, (torch.jit.ScriptModule, torch.jit.ScriptFunction)):
+        return "script"
+    if isinstance(model, torch.nn.Module):
+        return "module"
+    raise UnsupportedModelError(
+        f"expected a torch.nn.Module, a torch.export.ExportedProgram or a TorchScript module; found "
+        f"{type(model).__module__}.{type(model).__qualname__}",
+        framework="pytorch",
+    )
+
+
+@contextlib.contextmanager
+def eval_mode(model: Any) -> Iterator[None]:
+    """Eval mode for the duration, then every submodule's ``training`` flag as it was."""
+    torch = torch_module()
+    if not isinstance(model, torch.nn.Module):
+        yield
+        return
+    flags = [(m, m.training) for m in model.modules()]
+    try:
+        model.eval()
+    except NotImplementedError:  # modules frozen in one mode (torch.export's) refuse eval()
+        yield
+        return
+    try:
+        yield
+    finally:
+        for module, flag in flags:
+            module.training = flag
+
+
+@contextlib.contextmanager
+def quiet_exporters() -> Iterator[None]:
+    """Silence the exporters' progress prints, deprecation warnings and registry logs.
+
+    Re-entrant: inside an outer ``quiet_exporters`` it does nothing. Each ``Logger.setLevel`` clears every
+    logger's cache, so one conversion silences once (about 0.12 ms per level, measured), not once
+    per probe.
+    """
+    depth = getattr(_QUIET_DEPTH, "value", 0)
+    if depth:
+        yield
+        return
+    _QUIET_DEPTH.value = 1
+    try:
+        with _silenced():
+            yield
+    finally:
+        _QUIET_DEPTH.value = 0
+
+
+@contextlib.contextmanager
+def _silenced() -> Iterator[None]:
+    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "torch._export", "onnxscript")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    # torch 2.13's TorchScript exporter tests `_C._jit_is_onnx_log_enabled` without calling it
+    # (torch/onnx/_internal/torchscript_exporter/utils.py, setup_onnx_logging), so ONNX logging is
+    # always on and a failed export dumps the whole TorchScript graph on stderr from C++. Our
+    # error message says what failed; keep stderr to one line.
+    utils = _torchscript_utils()
+    original = getattr(utils, "setup_onnx_logging", None) if utils is not None else None
+    if original is not None:
+        utils.setup_onnx_logging = _no_onnx_logging
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        if original is not None:
+            utils.setup_onnx_logging = original
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def _torchscript_utils() -> Any:
+    try:
+        from torch.onnx._internal.torchscript_exporter import utils
+    except ImportError:  # another torch layout: nothing to patch
+        return None
+    return utils
+
+
+@contextlib.contextmanager
+def _no_onnx_logging(verbose: bool) -> Iterator[None]:
+    yield

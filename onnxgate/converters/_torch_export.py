@@ -1,0 +1,701 @@
+"""PyTorch converter: probe the sample, export with the right exporter, and prove the batch axis dynamic.
+
+The policy is described in :mod:`onnxgate.converters.pytorch`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from onnxgate.converters._torch_common import (
+    ANSI_ESCAPE,
+    BATCH_DIM,
+    DYNAMO_MAX_OPSET,
+    DYNAMO_MIN_OPSET,
+    EXAMPLES,
+    PROBE_ROWS,
+    TORCHSCRIPT_MAX_OPSET,
+    TORCHSCRIPT_MIN_OPSET,
+    eval_mode,
+    model_kind,
+    quiet_exporters,
+    torch_module,
+)
+from onnxgate.errors import (
+    InvalidDataError,
+    OpsetError,
+    UnsupportedModelError,
+)
+
+if TYPE_CHECKING:
+    import onnx
+
+__all__ = ["convert_module", "export_summary", "export_torch_module", "torch_call", "torch_leaves"]
+
+
+def _float_dtype(model: Any) -> Any:
+    """The floating dtype the model computes in (its first floating parameter/buffer), or None."""
+    torch = torch_module()
+    if isinstance(model, torch.export.ExportedProgram):
+        tensors: Iterator[Any] = iter(model.state_dict.values())
+    elif isinstance(model, torch.nn.Module):
+        tensors = iter([*model.parameters(), *model.buffers()])
+    else:
+        return None
+    for tensor in tensors:
+        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point():
+            return tensor.dtype
+    return None
+
+
+def _program_inputs(program: Any) -> list[Any]:
+    """The ``meta["val"]`` fake tensors of an ExportedProgram's user inputs, in order."""
+    user = set(program.graph_signature.user_inputs)
+    return [node.meta.get("val") for node in program.graph.nodes if node.op == "placeholder" and node.name in user]
+
+
+def _as_tensor(value: Any, what: str) -> Any:
+    import numpy as np
+
+    torch = torch_module()
+    if isinstance(value, torch.Tensor):
+        return value.detach()
+    array = np.asarray(value)
+    if array.dtype.kind not in "fiub":
+        raise InvalidDataError(
+            f"{what} must be numeric (float, int or bool) for a PyTorch model, found dtype {array.dtype}",
+        )
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def _sample_tensors(model: Any, sample: Any) -> tuple[tuple[Any, ...], list[str] | None, list[str]]:
+    """Turn a sample into positional example tensors, names implied by a dict, and warnings.
+
+    A dict is bound to ``forward``'s parameters so the tensors are in the order the exporter sees.
+    Floating tensors are cast to the dtype the model computes in (float64 data into a float32 net).
+    """
+    import inspect
+
+    from onnxgate._data import is_dataframe
+
+    warns: list[str] = []
+    if sample is None:
+        raise InvalidDataError(
+            "converting a PyTorch model needs a sample input (array, tensor, tuple of them or dict) "
+            "to trace it; pass convert(model, X[:5])"
+        )
+    names: list[str] | None = None
+    if is_dataframe(sample):
+        sample = sample.to_numpy()
+    if isinstance(sample, Mapping):
+        names = [str(k) for k in sample]
+        values: list[Any] = list(sample.values())
+        forward = getattr(model, "forward", None)
+        if model_kind(model) == "module" and forward is not None:
+            try:
+                bound = inspect.signature(forward).bind(**{str(k): v for k, v in sample.items()})
+            except TypeError as err:
+                raise InvalidDataError(
+                    f"the sample's keys {names} do not match {type(model).__name__}.forward's parameters "
+                    f"({err}); name the dict's keys after forward's arguments",
+                ) from err
+            names = list(bound.arguments)
+            values = list(bound.arguments.values())
+    elif isinstance(sample, (tuple, list)) and not _is_numeric_nested_list(sample):
+        values = list(sample)
+    else:
+        values = [sample]
+    tensors = [_as_tensor(v, f"sample input {i}") for i, v in enumerate(values)]
+
+    if model_kind(model) == "program":
+        expected = _program_inputs(model)
+        if len(expected) != len(tensors):
+            raise InvalidDataError(
+                f"the exported program takes {len(expected)} input(s); the sample has {len(tensors)}",
+            )
+        for i, (want, got) in enumerate(zip(expected, tensors)):
+            if want is None:
+                continue
+            if got.dtype != want.dtype and got.is_floating_point() and want.is_floating_point():
+                warns.append(f"sample input {i} cast from {got.dtype} to {want.dtype}, the program's input type")
+                tensors[i] = got.to(want.dtype)
+            wshape = [d if isinstance(d, int) else None for d in want.shape]
+            if len(wshape) != got.dim() or any(
+                w is not None and w != g for ax, (w, g) in enumerate(zip(wshape, got.shape)) if ax > 0
+            ):
+                raise InvalidDataError(
+                    f"the exported program's input {i} has shape {wshape}; the sample has {list(got.shape)}. "
+                    "Pass a sample with the shape the program was exported with.",
+                )
+    else:
+        dtype = _float_dtype(model)
+        for i, tensor in enumerate(tensors):
+            if dtype is not None and tensor.is_floating_point() and tensor.dtype != dtype:
+                warns.append(f"sample input {i} cast from {tensor.dtype} to {dtype}, the dtype the model computes in")
+                tensors[i] = tensor.to(dtype)
+    return tuple(tensors), names, warns
+
+
+def _is_numeric_nested_list(sample: Sequence[Any]) -> bool:
+    """A list of numbers (or of lists of numbers) is one array, not several inputs."""
+    first = sample[0] if len(sample) else None
+    return isinstance(sample, list) and (
+        isinstance(first, (int, float)) or (isinstance(first, list) and not hasattr(first, "shape"))
+    )
+
+
+def torch_leaves(outputs: Any) -> list[Any]:
+    """Tensor leaves of a model's output, in the order the exporters flatten them (pytree order)."""
+    torch = torch_module()
+    from torch.utils._pytree import tree_leaves
+
+    return [leaf for leaf in tree_leaves(outputs) if isinstance(leaf, torch.Tensor)]
+
+
+def torch_call(model: Any, args: tuple[Any, ...]) -> Any:
+    torch = torch_module()
+    if isinstance(model, torch.export.ExportedProgram):
+        # The program's module is frozen in the mode it was exported in; it refuses eval()/train().
+        with torch.no_grad():
+            return model.module()(*args)
+    with torch.no_grad(), eval_mode(model):
+        return model(*args)
+
+
+def _head(args: tuple[Any, ...], rows: int = PROBE_ROWS) -> tuple[Any, ...]:
+    """The first ``rows`` rows of every batched tensor (0-d tensors as they are)."""
+    return tuple(a[:rows] if a.dim() else a for a in args)
+
+
+def _rows(args: tuple[Any, ...]) -> int:
+    return next((len(a) for a in args if a.dim()), 0)
+
+
+def _grown(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The same tensors with their first row repeated once more."""
+    torch = torch_module()
+    return tuple(torch.cat([a, a[:1]]) if a.dim() else a for a in args)
+
+
+def _dry_run(model: Any, args: tuple[Any, ...], *, whole: bool = False) -> tuple[tuple[Any, ...], list[Any]]:
+    """Run the model on the sample's first rows: a clear data error here beats a traceback from the tracer.
+
+    Returns the probe tensors (``PROBE_ROWS`` rows) and the output leaves on them. When the probe
+    fails, the whole sample is run: if that fails too the sample is wrong (:class:`InvalidDataError`),
+    otherwise forward() only runs at the sample's batch size (:class:`UnsupportedModelError`).
+    ``whole`` runs the whole sample instead (an ExportedProgram: a program with a fixed batch must
+    reach the export, whose error says how to export it with a dynamic one).
+    """
+    probe = args if whole else _head(args)
+    if _rows(probe) == _rows(args):
+        return probe, _run_sample(model, args)
+    try:
+        with quiet_exporters():
+            outputs = torch_call(model, probe)
+    except Exception as err:
+        _run_sample(model, args)  # raises InvalidDataError when the sample itself does not fit
+        raise _fixed_batch_error(model, args, err) from err
+    return probe, _check_leaves(model, outputs)
+
+
+def _fixed_batch_error(model: Any, args: tuple[Any, ...], err: BaseException) -> UnsupportedModelError:
+    """The model runs on the whole sample but failed (``err``) on another batch size: say which."""
+    rows = _rows(args)
+    failed = _rows(_head(args))
+    try:
+        with quiet_exporters():
+            torch_call(model, _grown(args))
+    except Exception as grown_err:  # the usual case: report the sample's size and one more
+        failed, err = rows + 1, grown_err
+    return UnsupportedModelError(
+        f"{type(model).__name__} fixes the batch size: it runs on the sample's {rows} row(s) but "
+        f"not on {failed} ({type(err).__name__}: {export_summary(err)[:200]}). Write forward() without a "
+        "hard-coded batch size (x.view(x.shape[0], -1) or torch.flatten(x, 1) instead of "
+        "x.view(4, -1)).",
+        framework="pytorch",
+    )
+
+
+def _run_sample(model: Any, args: tuple[Any, ...]) -> list[Any]:
+    """Run the model on ``args``; :class:`InvalidDataError` when it cannot, the output leaves otherwise."""
+    try:
+        with quiet_exporters():
+            outputs = torch_call(model, args)
+    except Exception as err:
+        shapes = [list(a.shape) for a in args]
+        first = ANSI_ESCAPE.sub("", str(err)).strip().splitlines()
+        raise InvalidDataError(
+            f"{type(model).__name__} could not run on the sample (input shapes {shapes}): "
+            f"{type(err).__name__}: {first[0] if first else ''}. Pass a sample with the shape and "
+            "dtype forward() expects (for example the right number of features).",
+        ) from err
+    return _check_leaves(model, outputs)
+
+
+def _check_leaves(model: Any, outputs: Any) -> list[Any]:
+    leaves = torch_leaves(outputs)
+    if not leaves:
+        raise UnsupportedModelError(
+            f"{type(model).__name__} returned no tensor on the sample (found {type(outputs).__name__}); "
+            "an ONNX model needs at least one tensor output",
+            framework="pytorch",
+        )
+    return leaves
+
+
+def _output_batch_axes(model: Any, args: tuple[Any, ...], leaves: list[Any]) -> list[int | None]:
+    """Which axis of each output grows with the batch: run again with one more row and compare.
+
+    The TorchScript exporter needs the dynamic axes spelled out, and axis 0 is not always the one
+    (a GRU's hidden state is ``[layers, N, hidden]``).
+    """
+    try:
+        with quiet_exporters():
+            more = torch_leaves(torch_call(model, _grown(args)))
+    except Exception as err:
+        rows = _rows(args)
+        raise UnsupportedModelError(
+            f"{type(model).__name__} fixes the batch size: it runs on {rows} row(s) but "
+            f"not on {rows + 1} ({type(err).__name__}: {export_summary(err)[:200]}). Write forward() without a "
+            "hard-coded batch size (x.view(x.shape[0], -1) or torch.flatten(x, 1) instead of "
+            "x.view(4, -1)).",
+            framework="pytorch",
+        ) from err
+    if len(more) != len(leaves):
+        return [0] * len(leaves)
+    axes: list[int | None] = []
+    for before, after in zip(leaves, more):
+        changed = [ax for ax, (b, a) in enumerate(zip(before.shape, after.shape)) if b != a]
+        axes.append(changed[0] if changed else None)
+    return axes
+
+
+def _names(given: Any, default_single: str, count: int, what: str) -> list[str]:
+    if given is None:
+        return [default_single] if count == 1 else [f"{default_single}_{i}" for i in range(count)]
+    if isinstance(given, str):
+        given = [given]
+    names = [str(n) for n in given]
+    if len(names) != count or len(set(names)) != len(names):
+        raise InvalidDataError(
+            f"expected {count} distinct {what} names, found {names!r}; the model has {count} {what}(s)",
+        )
+    return names
+
+
+def export_summary(err: BaseException) -> str:
+    """The useful line of an exporter error (the dynamo exporter buries it under advice)."""
+    text = ANSI_ESCAPE.sub("", str(err))
+    for line in text.splitlines():
+        if "No ONNX function found" in line or "is not supported" in line:
+            return line.split(">: ", 1)[-1].strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if "## Exception summary" in text:
+        tail = text.split("## Exception summary", 1)[1]
+        for line in tail.splitlines():
+            if line.strip().startswith("<class"):
+                return line.split(">: ", 1)[-1].strip()[:400]
+    return (lines[0] if lines else type(err).__name__)[:400]
+
+
+def _export_error(model: Any, err: BaseException, *, opset: int, dynamo: bool) -> Exception:
+    text = ANSI_ESCAPE.sub("", str(err))
+    exporter = "dynamo" if dynamo else "TorchScript"
+    if "Unsupported onnx_opset_version" in text:
+        return OpsetError(
+            f"the TorchScript exporter cannot write opset {opset}: it writes opsets "
+            f"{TORCHSCRIPT_MIN_OPSET}-{TORCHSCRIPT_MAX_OPSET}. Ask for opset {TORCHSCRIPT_MAX_OPSET} or lower.",
+            opset=opset,
+            framework="pytorch",
+            max_opset=TORCHSCRIPT_MAX_OPSET,
+        )
+    if dynamo and ("Constraints violated" in text or "specialized" in text):
+        return UnsupportedModelError(
+            f"{type(model).__name__} fixes the batch size (torch.export could not keep axis 0 dynamic: "
+            f"{export_summary(err)}). Write forward() without a hard-coded batch size "
+            "(x.view(x.shape[0], -1) or torch.flatten(x, 1) instead of x.view(4, -1)).",
+            framework="pytorch",
+        )
+    other = (
+        "the TorchScript exporter (opsets below 18, or options={'dynamo': False})"
+        if dynamo
+        else "the dynamo exporter (opset 18 or higher)"
+    )
+    return UnsupportedModelError(
+        f"the PyTorch {exporter} exporter could not convert {type(model).__name__} at opset {opset}: "
+        f"{export_summary(err)}. Replace the operator with ones ONNX supports, register a custom "
+        f"translation, or try {other}.",
+        framework="pytorch",
+        opset=opset,
+    )
+
+
+def _choose_dynamo(kind: str, opset: int, dynamo: bool | None) -> bool:
+    """Which exporter to use; raises when the one forced cannot honour ``opset``."""
+    if dynamo is not None and not isinstance(dynamo, bool):
+        raise UnsupportedModelError(f"option dynamo must be True, False or None, found {dynamo!r}")
+    if kind == "program":
+        if dynamo is False:
+            raise UnsupportedModelError(
+                "a torch.export.ExportedProgram can only go through the dynamo exporter; drop "
+                "options={'dynamo': False}",
+                framework="pytorch",
+            )
+        dynamo = True
+    elif kind == "script":
+        if dynamo is True:
+            raise UnsupportedModelError(
+                "a TorchScript module can only go through the TorchScript exporter; drop "
+                "options={'dynamo': True} or pass the original nn.Module",
+                framework="pytorch",
+            )
+        dynamo = False
+    elif dynamo is None:
+        dynamo = opset >= DYNAMO_MIN_OPSET
+    low, high = (DYNAMO_MIN_OPSET, DYNAMO_MAX_OPSET) if dynamo else (TORCHSCRIPT_MIN_OPSET, TORCHSCRIPT_MAX_OPSET)
+    if not low <= opset <= high:
+        name = "dynamo" if dynamo else "TorchScript"
+        if kind == "module":
+            alt = (
+                f"; use options={{'dynamo': False}} (TorchScript, opsets {TORCHSCRIPT_MIN_OPSET}-"
+                f"{TORCHSCRIPT_MAX_OPSET}) for opset {opset}"
+                if dynamo and opset <= TORCHSCRIPT_MAX_OPSET
+                else f"; drop the dynamo option (dynamo, opsets {DYNAMO_MIN_OPSET}-{DYNAMO_MAX_OPSET})"
+                if not dynamo and opset >= DYNAMO_MIN_OPSET
+                else ""
+            )
+        else:
+            alt = ""
+        raise OpsetError(
+            f"the PyTorch {name} exporter writes opsets {low}-{high}, but opset {opset} was asked for "
+            f"(highest it can reach: {high}){alt}",
+            opset=opset,
+            framework="pytorch",
+            max_opset=high,
+        )
+    return dynamo
+
+
+def _export(
+    model: Any,
+    args: tuple[Any, ...],
+    *,
+    opset: int,
+    input_names: list[str],
+    output_names: list[str],
+    dynamo: bool,
+    optimize: bool = True,
+    output_axes: Sequence[int | None] = (),
+) -> onnx.ModelProto:
+    torch = torch_module()
+    import onnx
+
+    try:
+        with quiet_exporters(), eval_mode(model):
+            if dynamo:
+                kwargs: dict[str, Any] = {}
+                if not isinstance(model, torch.export.ExportedProgram):
+                    batch = torch.export.Dim(BATCH_DIM)
+                    kwargs["dynamic_shapes"] = tuple({0: batch} if a.dim() else None for a in args)
+                program = torch.onnx.export(
+                    model,
+                    args,
+                    None,
+                    dynamo=True,
+                    opset_version=opset,
+                    input_names=input_names,
+                    output_names=output_names,
+                    external_data=False,
+                    optimize=optimize,
+                    verbose=False,
+                    **kwargs,
+                )
+                proto = program.model_proto
+            else:
+                buffer = io.BytesIO()
+                axes = {n: {0: BATCH_DIM} for n, a in zip(input_names, args) if a.dim()}
+                axes.update({n: {ax: BATCH_DIM} for n, ax in zip(output_names, output_axes) if ax is not None})
+                torch.onnx.export(
+                    model,
+                    args,
+                    buffer,
+                    dynamo=False,
+                    opset_version=opset,
+                    input_names=input_names,
+                    output_names=output_names,
+                    dynamic_axes=axes,
+                    verbose=False,
+                )
+                proto = onnx.load_from_string(buffer.getvalue())
+    except (OpsetError, UnsupportedModelError):
+        raise
+    except Exception as err:
+        # The probes ran on a few rows only: a row of the sample that forward() cannot take is a
+        # data error, not an exporter one (raises InvalidDataError).
+        _run_sample(model, args)
+        raise _export_error(model, err, opset=opset, dynamo=dynamo) from err
+    return proto
+
+
+def _is_standard_op(op_type: str) -> bool:
+    from onnx import defs
+
+    return bool(defs.has(op_type))
+
+
+def _stamped_opset(proto: onnx.ModelProto) -> int:
+    from onnxgate._onnx import model_opsets
+
+    return model_opsets(proto).get("", 0)
+
+
+def _name_batch_axes(proto: onnx.ModelProto) -> tuple[list[str], list[str]]:
+    """Call the symbolic batch axis ``N`` everywhere; list inputs with a fixed first axis and outputs
+    with no symbolic axis at all.
+
+    An ExportedProgram names its dynamic batch ``s0``/``batch``..., and a symbol is only a label, so
+    the symbol on the inputs' first axis is renamed everywhere it appears in the graph (a GRU's
+    hidden state carries it on axis 1).
+    """
+    symbols: set[str] = set()
+    fixed_inputs: list[str] = []
+    weights = {init.name for init in proto.graph.initializer}  # below opset 9 (IR 3) weights are inputs too
+    for value in proto.graph.input:
+        if value.name in weights:
+            continue
+        dims = value.type.tensor_type.shape.dim if value.type.HasField("tensor_type") else []
+        if not dims:
+            continue
+        if dims[0].HasField("dim_param"):
+            symbols.add(dims[0].dim_param)
+        elif dims[0].HasField("dim_value"):
+            fixed_inputs.append(f"{value.name!r} (batch {dims[0].dim_value})")
+    symbols.discard(BATCH_DIM)
+    if symbols:
+        for value in [*proto.graph.input, *proto.graph.output, *proto.graph.value_info]:
+            if value.type.HasField("tensor_type"):
+                for dim in value.type.tensor_type.shape.dim:
+                    if dim.HasField("dim_param") and dim.dim_param in symbols:
+                        dim.dim_param = BATCH_DIM
+    static_outputs = [
+        repr(value.name)
+        for value in proto.graph.output
+        if value.type.HasField("tensor_type")
+        and value.type.tensor_type.HasField("shape")
+        and not any(d.HasField("dim_param") for d in value.type.tensor_type.shape.dim)
+    ]
+    return fixed_inputs, static_outputs
+
+
+def _check_batch_dynamic(model: Any, proto: onnx.ModelProto, args: tuple[Any, ...], names: list[str]) -> None:
+    """Run the file on ``PROBE_ROWS`` rows and on one more; fail if it only runs on the sample's size.
+
+    The TorchScript exporter marks axis 0 dynamic whatever the graph does, so a forward() that
+    hard-codes the batch (``x.view(4, -1)``) exports "fine" and breaks on the first other batch.
+    Two batch sizes that run, at least one of them not the traced one, prove the axis dynamic.
+    The dynamo exporter does not need this: torch.export refuses such a model. When onnxruntime
+    cannot run the file at all, not even on the whole sample (missing, or an opset it does not
+    implement), the check is left to validation.
+    """
+    import numpy as np
+
+    try:
+        import onnxruntime as ort
+
+        # Graph optimisations and thread pools make up most of a session's start-up (~4 ms against
+        # ~0.4 ms for a small net, measured); whether the graph runs at a batch size does not need them.
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    except Exception:
+        return
+    probe = {n: a.numpy() for n, a in zip(names, _head(args))}
+    grown = {n: np.concatenate([v, v[:1]]) if v.ndim else v for n, v in probe.items()}
+    try:
+        session.run(None, probe)
+        session.run(None, grown)
+        return
+    except Exception as err:
+        failure = err
+    full = {n: a.numpy() for n, a in zip(names, args)}
+    batch = _rows(args)
+    try:
+        session.run(None, full)
+    except Exception:
+        return
+    # Runs on the sample's size only: name the sample's size and one more, as the user sees it.
+    failed = batch + 1
+    try:
+        session.run(None, {n: np.concatenate([v, v[:1]]) if v.ndim else v for n, v in full.items()})
+        failed = _rows(_head(args))
+    except Exception as err:
+        failure = err
+    raise UnsupportedModelError(
+        f"{type(model).__name__} fixes the batch size: the exported model runs on the sample's "
+        f"{batch} row(s) but not on {failed} ({export_summary(failure)[:200]}). Write forward() without a "
+        "hard-coded batch size (x.view(x.shape[0], -1) or torch.flatten(x, 1) instead of "
+        "x.view(4, -1)).",
+        framework="pytorch",
+    ) from failure
+
+
+def export_torch_module(
+    module: Any,
+    example_args: Any,
+    *,
+    opset: int,
+    input_names: Sequence[str] | None = None,
+    output_names: Sequence[str] | None = None,
+    dynamo: bool | None = None,
+) -> onnx.ModelProto:
+    """Export a PyTorch module to ONNX at exactly ``opset``, with a dynamic batch axis.
+
+    The policy of :class:`PyTorchConverter` in one call, for other converters built on torch (Keras
+    with the torch backend): dynamo exporter from opset 18, TorchScript below; eval mode during the
+    export; one self-contained model; the stamped opset checked.
+
+    Parameters
+    ----------
+    module : torch.nn.Module, torch.export.ExportedProgram or torch.jit.ScriptModule
+        The model to export.
+    example_args : tensor, array, tuple of them, or dict
+        Example inputs (the first axis of each is the batch).
+    opset : int
+        Default-domain opset to write.
+    input_names, output_names : sequence of str, optional
+        Graph input/output names; ``input``/``output`` (``input_0``... for several) by default.
+    dynamo : bool, optional
+        Force the dynamo (18+) or the TorchScript (up to 23) exporter.
+
+    Returns
+    -------
+    onnx.ModelProto
+        The exported model, stamped with ``opset``.
+
+    Raises
+    ------
+    OpsetError
+        The exporter cannot write ``opset`` (the message and ``max_opset`` name the highest it can).
+    UnsupportedModelError
+        The exporter cannot convert an operator of the module, or the module fixes the batch size.
+    InvalidDataError
+        The module does not run on ``example_args``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Linear(3, 1)
+    >>> proto = export_torch_module(net, torch.zeros(2, 3), opset=17)  # doctest: +SKIP
+    >>> [i.name for i in proto.graph.input]  # doctest: +SKIP
+    ['input']
+    """
+    proto, _warnings = convert_module(
+        module,
+        example_args,
+        opset=opset,
+        input_names=input_names,
+        output_names=output_names,
+        dynamo=dynamo,
+        optimize=True,
+    )
+    return proto
+
+
+def convert_module(
+    model: Any,
+    sample: Any,
+    *,
+    opset: int,
+    input_names: Sequence[str] | None,
+    output_names: Sequence[str] | None,
+    dynamo: bool | None,
+    optimize: bool,
+) -> tuple[onnx.ModelProto, list[str]]:
+    # One quiet_exporters for the probes and the export together (the inner ones then cost nothing).
+    with quiet_exporters():
+        return _convert_quietly(
+            model, sample, opset=opset, input_names=input_names, output_names=output_names,
+            dynamo=dynamo, optimize=optimize,
+        )
+
+
+def _convert_quietly(
+    model: Any,
+    sample: Any,
+    *,
+    opset: int,
+    input_names: Sequence[str] | None,
+    output_names: Sequence[str] | None,
+    dynamo: bool | None,
+    optimize: bool,
+) -> tuple[onnx.ModelProto, list[str]]:
+    kind = model_kind(model)
+    use_dynamo = _choose_dynamo(kind, opset, dynamo)
+    args, implied, warns = _sample_tensors(model, sample)
+    probe, leaves = _dry_run(model, args, whole=kind == "program")
+    in_names = _names(input_names if input_names is not None else implied, "input", len(args), "input")
+    out_names = _names(output_names, "output", len(leaves), "output")
+    proto = _export(
+        model,
+        args,
+        opset=opset,
+        input_names=in_names,
+        output_names=out_names,
+        dynamo=use_dynamo,
+        optimize=optimize,
+        output_axes=() if use_dynamo else _output_batch_axes(model, probe, leaves),
+    )
+    stamped = _stamped_opset(proto)
+    if stamped != opset:
+        exporter = "dynamo" if use_dynamo else "TorchScript"
+        high = DYNAMO_MAX_OPSET if use_dynamo else TORCHSCRIPT_MAX_OPSET
+        raise OpsetError(
+            f"the PyTorch {exporter} exporter wrote opset {stamped} when opset {opset} was asked for; "
+            f"onnxgate does not hand back a model at another opset. It writes opsets up to {high}"
+            + ("; use options={'dynamo': False} below 18" if use_dynamo and kind == "module" else ""),
+            opset=opset,
+            framework="pytorch",
+            max_opset=high,
+        )
+    unknown = sorted(
+        {n.op_type for n in proto.graph.node if n.domain in ("", "ai.onnx") and not _is_standard_op(n.op_type)}
+    )
+    if unknown:
+        # e.g. GRU/LSTM at opsets 7-8: the TorchScript exporter writes the experimental ConstantFill,
+        # which the onnx checker lets through and no runtime implements.
+        raise OpsetError(
+            f"at opset {opset} the PyTorch {'dynamo' if use_dynamo else 'TorchScript'} exporter writes "
+            f"operator(s) {unknown} that are not in the ONNX standard, so no runtime can load the file. "
+            "Ask for a higher opset (9 or more for recurrent layers).",
+            opset=opset,
+            framework="pytorch",
+            max_opset=TORCHSCRIPT_MAX_OPSET if kind == "script" else DYNAMO_MAX_OPSET,
+        )
+    # The dynamo exporter always writes IR 10; from opset 23 on, the opset implies a newer IR, which
+    # every runtime that implements that opset reads. (convert() lowers it for opsets below 21.)
+    from onnxgate._onnx import ir_version_for_opset
+
+    proto.ir_version = max(int(proto.ir_version), ir_version_for_opset(opset))
+    fixed_inputs, static_outputs = _name_batch_axes(proto)
+    if fixed_inputs:
+        raise UnsupportedModelError(
+            f"the exported model has a fixed batch size on input(s) {', '.join(fixed_inputs)}; onnxgate "
+            "writes a dynamic batch axis. Export the program with a dynamic first axis: "
+            "torch.export.export(model, args, dynamic_shapes=({0: torch.export.Dim('N')},)).",
+            framework="pytorch",
+        )
+    if static_outputs:
+        warns.append(f"output(s) {', '.join(static_outputs)} have a fixed shape: they do not grow with the batch")
+    if not use_dynamo:
+        _check_batch_dynamic(model, proto, args, in_names)
+    if kind == "module":
+        # A module that cannot be weakly referenced is not remembered; save_native then asks for args.
+        with contextlib.suppress(TypeError):
+            EXAMPLES[model] = args
+    return proto, warns
+
