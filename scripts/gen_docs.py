@@ -140,8 +140,10 @@ def render_targets() -> str:
         parts.append(f"- runtime: {t.runtime}\n")
         parts.append(f"- opset caps: {_caps(t.max_opset)}; IR version cap: "
                      f"{t.max_ir_version if t.max_ir_version is not None else 'the installed one'}\n")
-        parts.append(f"- input layout: `{t.input_layout}`; dynamic batch axis required: "
-                     f"{'yes' if t.dynamic_batch else 'no'}; NaN/inf inputs allowed: {'yes' if t.allow_nan else 'no'}\n")
+        batch = "yes" if t.dynamic_batch else "no"
+        nan = "yes" if t.allow_nan else "no"
+        parts.append(f"- input layout: `{t.input_layout}`; dynamic batch axis required: {batch}; "
+                     f"NaN/inf inputs allowed: {nan}\n")
         if t.sql_types:
             parts.append("- SQL column types: " + ", ".join(f"{k} -> `{v}`" for k, v in t.sql_types.items()) + "\n")
         parts.append("- checks: " + ", ".join(f"`{c}`" for c in t.checks) + "\n")
