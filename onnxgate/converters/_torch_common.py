@@ -12,7 +12,8 @@ import weakref
 from collections.abc import Iterator
 from typing import Any
 
-from onnxgate.errors import UnsupportedModelError, missing_dependency
+from onnxgate import frameworks
+from onnxgate.errors import UnsupportedModelError
 
 __all__ = [
     "ANSI_ESCAPE",
@@ -53,11 +54,7 @@ _QUIET_DEPTH = threading.local()
 
 
 def torch_module() -> Any:
-    try:
-        import torch
-    except ImportError as err:
-        raise missing_dependency("torch", "torch", "Converting a PyTorch model") from err
-    return torch
+    return frameworks.torch("Converting a PyTorch model")
 
 
 def model_kind(model: Any) -> str:

@@ -60,9 +60,9 @@ TORCH_BACKEND_OPSETS = (9, 21)
 
 
 def _keras() -> Any:
-    from onnxgate.converters.tensorflow import _quiet_tensorflow
+    from onnxgate.frameworks import quiet_tensorflow
 
-    _quiet_tensorflow()
+    quiet_tensorflow()
     try:
         import keras
     except ImportError as err:

@@ -349,10 +349,10 @@ def _refuse_ill_typed_double(proto: Any, model: Any) -> None:
             "opset if your skl2onnx writes the double form of these operators there.",
             framework="sklearn",
         ) from None
-    from onnxgate.validators.structure import _session
+    from onnxgate import runtime
 
     try:
-        _session(proto.SerializeToString())
+        runtime.session(proto.SerializeToString())
     except Exception as err:
         first = str(err).strip().splitlines()[0][:200]
         raise UnsupportedModelError(

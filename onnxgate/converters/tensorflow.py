@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from onnxgate import frameworks
 from onnxgate.converters._base import Converter, RawConversion, _in_output_order
 from onnxgate.errors import InvalidDataError, OpsetError, UnsupportedModelError, missing_dependency
 
@@ -64,18 +65,8 @@ STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml", "com.microsoft")
 _GENERIC_INPUT = re.compile(r"^(args|inputs?|x)_\d+$")
 
 
-def _quiet_tensorflow() -> None:
-    # TensorFlow prints C++ info lines on import; only warnings and errors matter to a user.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
 def _tensorflow() -> Any:
-    _quiet_tensorflow()
-    try:
-        import tensorflow as tf
-    except ImportError as err:
-        raise missing_dependency("tensorflow-cpu", "tensorflow", "Converting a TensorFlow model") from err
-    return tf
+    return frameworks.tensorflow("Converting a TensorFlow model")
 
 
 def _tf2onnx() -> Any:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from onnxgate._onnx import canonical_domain, model_opsets
 from onnxgate.errors import InvalidDataError, OpsetError, UnsupportedModelError
-from onnxgate.validators.io_rules import SQL_IDENTIFIER_MAX, TYPE_FIXES
+from onnxgate.sql_rules import SQL_IDENTIFIER_MAX, TYPE_FIXES
 
 if TYPE_CHECKING:
     import numpy as np

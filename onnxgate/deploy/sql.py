@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from onnxgate._onnx import write_folder_atomically
 from onnxgate.conversion import Conversion
 from onnxgate.errors import PackagingError, ValidationFailedError
-from onnxgate.validators.io_rules import SQL_IDENTIFIER_MAX
+from onnxgate.sql_rules import SQL_IDENTIFIER_MAX
 
 if TYPE_CHECKING:
     import onnx

@@ -7,9 +7,9 @@ or output in the message and in ``details["offenders"]``.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
+from onnxgate.sql_rules import SQL_IDENTIFIER_MAX, SQL_RESERVED, TYPE_FIXES, sql_name_problem
 from onnxgate.validators.report import CheckResult
 from onnxgate.validators.structure import _verdict
 
@@ -31,66 +31,6 @@ __all__ = [
     "check_outputs_tensor_only",
     "sql_name_problem",
 ]
-
-#: How to fix an element type a SQL target does not take: the nearest type it does.
-TYPE_FIXES: dict[str, str] = {
-    "bool": "int32",
-    "int8": "int32",
-    "int16": "int32",
-    "uint8": "int32",
-    "uint16": "int32",
-    "uint32": "int64",
-    "uint64": "int64",
-    "float16": "float32",
-    "bfloat16": "float32",
-    "string": "a numeric encoding (or the synapse target, which takes strings)",
-}
-
-#: T-SQL regular identifiers: a letter or underscore, then letters, digits, ``_ @ # $``; at most 128.
-SQL_IDENTIFIER_MAX = 128
-_SQL_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_@#$]*$")
-
-#: T-SQL reserved keywords that are also plausible feature or output names (a column named so
-#: must be bracket-quoted in every query, which the generated scripts and users easily forget).
-SQL_RESERVED = frozenset(
-    """
-    add all alter and any as asc authorization backup begin between break browse bulk by cascade
-    case check checkpoint close clustered coalesce collate column commit compute constraint contains
-    continue convert create cross current cursor database dbcc deallocate declare default delete
-    deny desc disk distinct distributed double drop dump else end errlvl escape except exec execute
-    exists exit external fetch file fillfactor for foreign freetext from full function goto grant
-    group having holdlock identity if in index inner insert intersect into is join key kill left
-    like lineno load merge national nocheck nonclustered not null nullif of off offsets on open
-    option or order outer over percent pivot plan precision primary print proc procedure public
-    raiserror read readtext reconfigure references replication restore restrict return revert revoke
-    right rollback rowcount rowguidcol rule save schema select session_user set setuser shutdown
-    some statistics system_user table tablesample textsize then to top tran transaction trigger
-    truncate union unique unpivot update updatetext use user values varying view waitfor when where
-    while with writetext
-    """.split()  # noqa: SIM905 - a word list reads better than 180 quoted strings
-)
-
-
-def sql_name_problem(name: str) -> str | None:
-    """Why ``name`` is not usable as a plain T-SQL column name, or None when it is.
-
-    Examples
-    --------
-    >>> sql_name_problem("petal_length") is None
-    True
-    >>> sql_name_problem("petal length")
-    'not a SQL identifier (letters, digits, _ @ # $; starting with a letter or _)'
-    """
-    if not name:
-        return "empty name"
-    if len(name) > SQL_IDENTIFIER_MAX:
-        return f"longer than {SQL_IDENTIFIER_MAX} characters"
-    if not _SQL_IDENTIFIER.match(name):
-        return "not a SQL identifier (letters, digits, _ @ # $; starting with a letter or _)"
-    if name.lower() in SQL_RESERVED:
-        return "a T-SQL reserved keyword"
-    return None
-
 
 def _signature(model: onnx.ModelProto) -> Signature:
     from onnxgate.signature import Signature

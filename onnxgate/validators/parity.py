@@ -648,11 +648,11 @@ def check_prediction_parity(
     >>> print(r)  # doctest: +SKIP
     PASSED prediction_parity  2 outputs match on 150 rows (labels exact; max_abs 2.4e-07)
     """
+    from onnxgate import runtime
     from onnxgate._data import as_feeds, iter_batches, load_data, num_rows
     from onnxgate._onnx import load_model
     from onnxgate.signature import Signature
     from onnxgate.validators.reference import maps_to_array, prepare_reference
-    from onnxgate.validators.structure import _session
 
     name = "prediction_parity"
     proto = load_model(model)
@@ -669,7 +669,7 @@ def check_prediction_parity(
         raise InvalidDataError("the parity data has no rows; pass at least one row")
 
     try:
-        session = _session(proto.SerializeToString(), spinning=False)
+        session = runtime.session(proto.SerializeToString(), spinning=False)
     except Exception as err:
         return CheckResult(name, False, f"onnxruntime cannot load the model, so parity was not run: {err}", {})
     run_reference = prepare_reference(reference, proto, signature)

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from onnxgate import runtime
 from onnxgate._onnx import canonical_domain
 from onnxgate.validators.report import CheckResult
 
@@ -31,10 +32,6 @@ KNOWN_DOMAINS = ("", "ai.onnx.ml")
 
 #: How many offenders a message spells out before "... and N more" (details keep them all).
 MESSAGE_LIMIT = 12
-
-#: onnxruntime's log level while probing (4 = fatal only): probing is expected to fail, and at 3 a
-#: rejected model still prints onnxruntime's "[E:onnxruntime...]" lines on the user's stderr.
-_ORT_QUIET = 4
 
 
 def _label(domain: str) -> str:
@@ -322,7 +319,7 @@ def check_operators_supported(model: onnx.ModelProto, target: Target) -> CheckRe
 
     data = model.SerializeToString()
     try:
-        _session(data)
+        runtime.session(data)
     except Exception as err:
         session_error = _first_lines(err, 600)
     else:
@@ -349,23 +346,6 @@ def check_operators_supported(model: onnx.ModelProto, target: Target) -> CheckRe
             details["offenders"] = [{"node": n, "error": session_error} for n in named]
             message += f" (node(s) {named})"
     return CheckResult("operators_supported", False, message, details)
-
-
-def _session(data: bytes, *, spinning: bool = True) -> Any:
-    """An onnxruntime CPU session, quiet; ``spinning=False`` for runs interleaved with other work.
-
-    After each run, onnxruntime's intra-op threads spin for a while waiting for the next one. When
-    the next thing to run is the reference framework (parity, the search), those spinning threads
-    take the cores its own threads need: measured on 1,000,000 rows of a 64x64 MLP in 16,384-row
-    batches, turning spinning off halves the loop's time (bench/bench_parity.py).
-    """
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = _ORT_QUIET
-    if not spinning:
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
 
 
 def _nodes_named_in(error: str, model: onnx.ModelProto) -> list[str]:
@@ -440,7 +420,7 @@ def _probe_one(model: onnx.ModelProto, node: Any, types: dict[str, Any], initial
     probe = helper.make_model(graph, opset_imports=list(model.opset_import))
     probe.ir_version = model.ir_version
     try:
-        _session(probe.SerializeToString())
+        runtime.session(probe.SerializeToString())
     except Exception as err:
         return _first_lines(err, 300)
     return None

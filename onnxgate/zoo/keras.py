@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from onnxgate.converters.tensorflow import _quiet_tensorflow
+from onnxgate.frameworks import quiet_tensorflow
 from onnxgate.zoo._base import ZooEntry
 
 __all__ = ["ENTRIES"]
@@ -22,7 +22,7 @@ _OPSETS = (9, 11, 13, 15, 17, 18)
 
 
 def _keras() -> Any:
-    _quiet_tensorflow()
+    quiet_tensorflow()
     import keras
 
     keras.utils.set_random_seed(SEED)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from onnxgate.converters.tensorflow import _quiet_tensorflow
+from onnxgate.frameworks import quiet_tensorflow
 from onnxgate.zoo._base import ZooEntry
 
 __all__ = ["ENTRIES"]
@@ -19,7 +19,7 @@ _OPSETS = (9, 11, 13, 15, 17, 18)
 
 
 def _tf() -> Any:
-    _quiet_tensorflow()
+    quiet_tensorflow()
     import tensorflow as tf
 
     tf.random.set_seed(SEED)

@@ -123,6 +123,7 @@ def check_search_divergences(
     """
     import numpy as np
 
+    from onnxgate import runtime
     from onnxgate._data import as_feeds, load_data
     from onnxgate._onnx import load_model
     from onnxgate.errors import InvalidDataError
@@ -130,7 +131,6 @@ def check_search_divergences(
     from onnxgate.targets import resolve
     from onnxgate.validators.parity import resolve_tolerances
     from onnxgate.validators.reference import prepare_reference
-    from onnxgate.validators.structure import _session
 
     check_search_settings(seed, time_limit)
     if reference is None and isinstance(model, Conversion):
@@ -154,7 +154,7 @@ def check_search_divergences(
     feeds = as_feeds(data, signature)
     space = make_space(signature, feeds)
     try:
-        session = _session(proto.SerializeToString(), spinning=False)  # runs alternate with the reference's
+        session = runtime.session(proto.SerializeToString(), spinning=False)  # runs alternate with the reference's
     except Exception as err:  # parity reports the same refusal; the search has nothing to run
         return CheckResult(
             CHECK_NAME, False,
