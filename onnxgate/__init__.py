@@ -60,9 +60,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "UnsupportedModelError": ("onnxgate.errors", "UnsupportedModelError"),
     "UntrustedFileError": ("onnxgate.errors", "UntrustedFileError"),
     "ValidationFailedError": ("onnxgate.errors", "ValidationFailedError"),
-    "adapt": ("onnxgate.deploy.adapt", "adapt"),
-    "convert": ("onnxgate.converters", "convert"),
-    "package": ("onnxgate.deploy", "package"),
+    "adapt": ("onnxgate.api", "adapt"),
+    "convert": ("onnxgate.api", "convert"),
+    "package": ("onnxgate.api", "package"),
     "targets": ("onnxgate.targets", None),
     "testing": ("onnxgate.testing", None),
     "validate": ("onnxgate.validators", "validate"),
@@ -71,9 +71,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 
 if TYPE_CHECKING:
     from onnxgate import targets, testing, zoo
-    from onnxgate.converters import Conversion, convert
-    from onnxgate.deploy import package
-    from onnxgate.deploy.adapt import adapt
+    from onnxgate.api import adapt, convert, package
+    from onnxgate.conversion import Conversion
     from onnxgate.errors import (
         InvalidDataError,
         InvalidModelError,

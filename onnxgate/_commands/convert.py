@@ -31,7 +31,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from onnxgate.converters import convert
+    from onnxgate.api import convert
     from onnxgate.errors import OutputExistsError
 
     out = Path(args.output)

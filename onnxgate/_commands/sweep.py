@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from onnxgate._commands._common import load_data_arg, load_native_model, parse_opsets
     from onnxgate._commands.validate import parse_tolerances, resolve_target_args
     from onnxgate._onnx import atomic_write_text
-    from onnxgate.validators.sweep import sweep
+    from onnxgate.api import sweep
 
     target = resolve_target_args(args)
     opsets = parse_opsets(args.opsets)

@@ -56,8 +56,8 @@ def convert(
         Default-domain (ai.onnx) opset. Defaults to the framework's ``DEFAULT_OPSET``, capped by the
         target's. The ai.onnx.ml opset is the one released with it (capped by the target).
     target : str or Target, optional
-        Convert for a deployment target: caps the opset, and for SQL targets adapts the model to the
-        ``PREDICT`` contract (one ``[N,1]`` input per column, one value per row per output).
+        Convert for a deployment target: caps the opset. The adaptation of a SQL target's model to
+        the ``PREDICT`` contract is :func:`onnxgate.convert`'s (:mod:`onnxgate.api`), which calls this.
     name : str, optional
         Graph name.
     options : mapping, optional
@@ -134,10 +134,6 @@ def convert(
         options=dict(options or {}),
         name=name,
     )
-    if tgt is not None and tgt.is_sql:
-        from onnxgate.deploy.adapt import adapt_conversion
-
-        conversion = adapt_conversion(conversion, tgt, sample=sample)
     return conversion
 
 

@@ -1,19 +1,19 @@
-"""Opset sweep: convert a native model at each opset, validate each, and name the highest that passes."""
+"""Opset sweep results: every opset tried, the highest that passes (the sweep: :func:`onnxgate.api.sweep`)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from onnxgate.errors import InvalidDataError, OnnxGateError
 from onnxgate.validators.report import SCHEMA_VERSION, jsonable
 
 if TYPE_CHECKING:
-    from onnxgate.targets import Target
+    from onnxgate.conversion import Conversion
+    from onnxgate.validators.report import Report
 
-__all__ = ["SweepResult", "SweepRow", "sweep"]
+__all__ = ["SweepResult", "SweepRow", "row_of"]
 
 
 @dataclass(frozen=True)
@@ -85,81 +85,37 @@ class SweepResult:
         return "\n".join(lines)
 
 
-def sweep(
-    model: Any,
-    sample: Any,
-    opsets: Iterable[int],
+def row_of(
+    opset: int,
     *,
-    target: str | Target | None = None,
-    data: Any = None,
-    atol: float | Mapping[str, float] | None = None,
-    rtol: float | Mapping[str, float] | None = None,
-) -> SweepResult:
-    """Convert ``model`` at each opset, validate each against ``target`` with parity, report the matrix.
+    conversion: Conversion | None = None,
+    report: Report | None = None,
+    error: BaseException | None = None,
+) -> SweepRow:
+    """One row of a sweep: the opset's conversion error, or its conversion and validation report.
 
-    Parameters
-    ----------
-    model : object
-        A native model of a registered framework.
-    sample : array-like or DataFrame
-        The conversion sample; also the parity data unless ``data`` is given.
-    opsets : iterable of int
-    target : str or Target, optional
-        Default ``"onnxruntime"``.
-    data : optional
-        Rows for parity (default: ``sample``).
-    atol, rtol : optional
-        Parity tolerances, as in :func:`onnxgate.validate`.
-
-    Returns
-    -------
-    SweepResult
-        ``best_opset`` is the highest opset that converts and passes every check.
-
-    Examples
-    --------
-    >>> result = sweep(clf, X, range(9, 19), target="sql-edge-2.0")  # doctest: +SKIP
-    >>> result.best_opset  # doctest: +SKIP
-    17
+    :func:`onnxgate.api.sweep` converts and validates; this reads the outcome.
     """
-    from onnxgate.converters import convert, registry
-    from onnxgate.targets import resolve
-    from onnxgate.validators.core import validate
-
-    tgt = resolve(target, default="onnxruntime")
-    assert tgt is not None
-    framework = registry.for_model(model).framework
-    rows: list[SweepRow] = []
-    for opset in sorted(set(opsets)):
-        try:
-            conv = convert(model, sample, opset=opset, target=tgt)
-        except InvalidDataError:
-            raise  # the sample is wrong at every opset: an input error, not a row of the matrix
-        except OnnxGateError as err:
-            rows.append(SweepRow(opset=opset, converted=False, error=f"{type(err).__name__}: {err}"[:300]))
-            continue
-        report = validate(conv, tgt, reference=model, data=sample if data is None else data, atol=atol, rtol=rtol)
-        target_checks = [c for c in report.checks if c.name != "prediction_parity"]
-        parity = next((c for c in report.checks if c.name == "prediction_parity"), None)
-        max_abs: float | None = None
-        if parity is not None and not parity.skipped:
-            values = [
-                o["abs"]["max"]
-                for o in parity.details.get("outputs", [])
-                if o.get("abs") and isinstance(o["abs"].get("max"), (int, float))
-            ]
-            max_abs = max(values) if values else None
-        rows.append(
-            SweepRow(
-                opset=opset,
-                converted=True,
-                stamped_opset=conv.opset,
-                checks_passed=sum(1 for c in target_checks if c.passed and not c.skipped),
-                checks_total=sum(1 for c in target_checks if not c.skipped),
-                failed_checks=tuple(c.name for c in report.failures),
-                parity="not run" if parity is None else parity.status,
-                parity_max_abs=max_abs,
-                passed=report.passed and parity is not None and parity.status == "passed",
-            )
-        )
-    return SweepResult(target=tgt.name, rows=tuple(rows), framework=framework)
+    if conversion is None or report is None:
+        return SweepRow(opset=opset, converted=False, error=f"{type(error).__name__}: {error}"[:300])
+    target_checks = [c for c in report.checks if c.name != "prediction_parity"]
+    parity = next((c for c in report.checks if c.name == "prediction_parity"), None)
+    max_abs: float | None = None
+    if parity is not None and not parity.skipped:
+        values = [
+            o["abs"]["max"]
+            for o in parity.details.get("outputs", [])
+            if o.get("abs") and isinstance(o["abs"].get("max"), (int, float))
+        ]
+        max_abs = max(values) if values else None
+    return SweepRow(
+        opset=opset,
+        converted=True,
+        stamped_opset=conversion.opset,
+        checks_passed=sum(1 for c in target_checks if c.passed and not c.skipped),
+        checks_total=sum(1 for c in target_checks if not c.skipped),
+        failed_checks=tuple(c.name for c in report.failures),
+        parity="not run" if parity is None else parity.status,
+        parity_max_abs=max_abs,
+        passed=report.passed and parity is not None and parity.status == "passed",
+    )

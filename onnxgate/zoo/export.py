@@ -34,7 +34,8 @@ def export(name: str, out: Path, *, opset: int | None = None, overwrite: bool = 
     Everything is written into a temporary folder first and moved into place at the end, so an
     interrupted export leaves nothing half-written.
     """
-    from onnxgate.converters import convert, registry
+    from onnxgate.api import convert
+    from onnxgate.converters import registry
     from onnxgate.zoo import get
 
     entry = get(name)

@@ -1,0 +1,257 @@
+"""The API layer: the one place that wires the packages together.
+
+``converters/``, ``validators/`` and ``deploy/`` each know the core and never each other's insides
+(validators may run a converter's native predict; deploy may call validate). What needs more than
+one of them lives here:
+
+* :func:`convert` converts (``converters``) and, for a SQL target, adapts the model to the
+  ``PREDICT`` contract (``deploy.adapt``);
+* :func:`adapt` and :func:`package` first convert a :class:`~onnxgate.conversion.Conversion` again at
+  the target's opset cap when it is above it (the native model is at hand, so nothing is lost);
+* :func:`sweep` converts at each opset and validates each conversion.
+
+``import onnxgate`` loads this module only when one of these is first used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from onnxgate.conversion import Conversion
+from onnxgate.errors import InvalidDataError, OnnxGateError
+
+if TYPE_CHECKING:
+    from onnxgate.targets import Target
+    from onnxgate.validators.sweep import SweepResult
+
+__all__ = ["adapt", "at_target_cap", "convert", "package", "sweep"]
+
+
+def convert(
+    model: Any,
+    sample: Any = None,
+    *,
+    opset: int | None = None,
+    target: str | Target | None = None,
+    name: str | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> Conversion:
+    """Convert a scikit-learn, PyTorch, TensorFlow or Keras model to ONNX at the opset asked for.
+
+    Parameters
+    ----------
+    model : object
+        A fitted scikit-learn estimator or pipeline, a ``torch.nn.Module`` (or ``torch.export``
+        program), a ``tf.Module``/``tf.function`` with an input signature or a SavedModel folder, or
+        a Keras 3 model. The framework is detected from the model's type.
+    sample : array-like, DataFrame or dict, optional
+        Example input: fixes input names, element types and shapes. A DataFrame gives one input per
+        column (scikit-learn). Required except for TensorFlow functions with an input signature.
+    opset : int, optional
+        Default-domain (ai.onnx) opset. Defaults to the framework's ``DEFAULT_OPSET``, capped by the
+        target's. The ai.onnx.ml opset is the one released with it (capped by the target).
+    target : str or Target, optional
+        Convert for a deployment target: caps the opset, and for SQL targets adapts the model to the
+        ``PREDICT`` contract (one ``[N,1]`` input per column, one value per row per output).
+    name : str, optional
+        Graph name.
+    options : mapping, optional
+        Framework-specific options (``zipmap``, ``input_names``, ``output_names``, ``dynamo``...).
+
+    Returns
+    -------
+    Conversion
+        ``conv.opset`` is what the file says, never above the requested opset.
+
+    Raises
+    ------
+    UnsupportedModelError
+        No converter for this model, or the converter cannot convert part of it.
+    OpsetError
+        The requested opset is out of range, above the target's cap, or the framework cannot write it;
+        the message names the highest opset that can be reached.
+
+    Examples
+    --------
+    >>> import onnxgate as og
+    >>> model, X, y = og.zoo.get("sklearn-iris-logreg").build()  # doctest: +SKIP
+    >>> conv = og.convert(model, X, opset=15)  # doctest: +SKIP
+    >>> conv.opset <= 15  # doctest: +SKIP
+    True
+    """
+    from onnxgate import converters
+    from onnxgate.targets import resolve
+
+    tgt = resolve(target, default=None)
+    conversion = converters.convert(model, sample, opset=opset, target=tgt, name=name, options=options)
+    if tgt is not None and tgt.is_sql:
+        from onnxgate.deploy.adapt import adapt_conversion
+
+        conversion = adapt_conversion(at_target_cap(conversion, tgt, sample), tgt, sample=sample)
+    return conversion
+
+
+def at_target_cap(conversion: Conversion, target: str | Target, sample: Any = None) -> Conversion:
+    """The conversion, converted again at ``target``'s opset cap when it is above the caps.
+
+    A conversion made without a target (or for another one) may be above a SQL target's caps; its
+    native model (``conversion.source``) converts again at the cap with the same options, and a
+    warning says so. A conversion within the caps, or without its native model, is returned as is
+    (the adaptation then re-stamps the file when that changes nothing, or refuses it).
+
+    Parameters
+    ----------
+    conversion : Conversion
+    target : str or Target
+    sample : optional
+        The conversion sample (default: ``conversion.sample``).
+
+    Returns
+    -------
+    Conversion
+    """
+    from onnxgate import converters
+    from onnxgate._onnx import model_opsets
+    from onnxgate.targets import resolve
+
+    tgt = resolve(target)
+    assert tgt is not None
+    caps = tgt.max_opset or {}
+    above = any(v > caps[d] for d, v in model_opsets(conversion.model).items() if d in caps)
+    ir_above = tgt.max_ir_version is not None and conversion.model.ir_version > tgt.max_ir_version
+    if not (above or ir_above) or conversion.source is None:
+        return conversion
+    sample = sample if sample is not None else conversion.sample
+    cap = caps.get("", conversion.requested_opset)
+    fresh = converters.convert(conversion.source, sample, opset=min(cap, conversion.requested_opset), target=None,
+                               name=conversion.name, options=conversion.options)
+    again = f"converted again at opset {fresh.opset} for target {tgt.name!r} (its cap is {cap})"
+    warnings = [*conversion.warnings, again]
+    return dataclasses.replace(conversion, model=fresh.model, opset=fresh.opset, requested_opset=fresh.requested_opset,
+                               warnings=tuple(warnings))
+
+
+def adapt(
+    model: Any,
+    target: str | Target,
+    *,
+    columns: Sequence[str] | None = None,
+    column_types: Mapping[str, str] | None = None,
+    reference: Any = None,
+) -> Any:
+    """Rewrite a model so T-SQL ``PREDICT`` on ``target`` can score it.
+
+    A :class:`~onnxgate.conversion.Conversion` above the target's caps is converted again at the cap
+    first (:func:`at_target_cap`); everything else is :func:`onnxgate.deploy.adapt.adapt`, whose
+    docstring describes the parameters, the result and the errors.
+
+    Examples
+    --------
+    >>> import onnxgate as og
+    >>> adapted = og.adapt("mlp.onnx", "sql-edge-2.0")  # doctest: +SKIP
+    """
+    from onnxgate.deploy import adapt as adaptation
+
+    if isinstance(model, Conversion):
+        model = at_target_cap(model, target)
+    return adaptation.adapt(model, target, columns=columns, column_types=column_types, reference=reference)
+
+
+def package(
+    model: Any,
+    *,
+    target: str | Target,
+    out: str | os.PathLike[str],
+    reference: Any = None,
+    data: Any = None,
+    overwrite: bool = False,
+    **options: Any,
+) -> Path:
+    """Validate a model for ``target`` and write what that target needs into the folder ``out``.
+
+    A :class:`~onnxgate.conversion.Conversion` above a SQL target's caps is converted again at the
+    cap first (:func:`at_target_cap`); everything else is :func:`onnxgate.deploy.package`, whose
+    docstring describes the parameters, the result and the errors.
+
+    Examples
+    --------
+    >>> import onnxgate as og
+    >>> og.package(conv, target="sql-edge-2.0", out="dist/")  # doctest: +SKIP
+    """
+    from onnxgate import deploy
+    from onnxgate.targets import resolve
+
+    tgt = resolve(target)
+    assert tgt is not None
+    if isinstance(model, Conversion) and tgt.is_sql:
+        model = at_target_cap(model, tgt)
+    return deploy.package(model, target=tgt, out=out, reference=reference, data=data, overwrite=overwrite, **options)
+
+
+def sweep(
+    model: Any,
+    sample: Any,
+    opsets: Iterable[int],
+    *,
+    target: str | Target | None = None,
+    data: Any = None,
+    atol: float | Mapping[str, float] | None = None,
+    rtol: float | Mapping[str, float] | None = None,
+) -> SweepResult:
+    """Convert ``model`` at each opset, validate each against ``target`` with parity, report the matrix.
+
+    Parameters
+    ----------
+    model : object
+        A native model of a registered framework.
+    sample : array-like or DataFrame
+        The conversion sample; also the parity data unless ``data`` is given.
+    opsets : iterable of int
+    target : str or Target, optional
+        Default ``"onnxruntime"``.
+    data : optional
+        Rows for parity (default: ``sample``).
+    atol, rtol : optional
+        Parity tolerances, as in :func:`onnxgate.validate`.
+
+    Returns
+    -------
+    SweepResult
+        ``best_opset`` is the highest opset that converts and passes every check.
+
+    Raises
+    ------
+    InvalidDataError
+        The sample does not fit the model (at any opset).
+
+    Examples
+    --------
+    >>> from onnxgate.api import sweep
+    >>> result = sweep(clf, X, range(9, 19), target="sql-edge-2.0")  # doctest: +SKIP
+    >>> result.best_opset  # doctest: +SKIP
+    17
+    """
+    from onnxgate.converters import registry
+    from onnxgate.targets import resolve
+    from onnxgate.validators.core import validate
+    from onnxgate.validators.sweep import SweepResult, row_of
+
+    tgt = resolve(target, default="onnxruntime")
+    assert tgt is not None
+    framework = registry.for_model(model).framework
+    rows = []
+    for opset in sorted(set(opsets)):
+        try:
+            conv = convert(model, sample, opset=opset, target=tgt)
+        except InvalidDataError:
+            raise  # the sample is wrong at every opset: an input error, not a row of the matrix
+        except OnnxGateError as err:
+            rows.append(row_of(opset, error=err))
+            continue
+        report = validate(conv, tgt, reference=model, data=sample if data is None else data, atol=atol, rtol=rtol)
+        rows.append(row_of(opset, conversion=conv, report=report))
+    return SweepResult(target=tgt.name, rows=tuple(rows), framework=framework)
