@@ -26,11 +26,10 @@ import hashlib
 import math
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from onnxgate.errors import InvalidDataError, OnnxGateError
-from onnxgate.validators.quantiles import EXACT_QUANTILE_LIMIT, Stat
 from onnxgate.validators.report import CheckResult, jsonable
 from onnxgate.validators.rule import (
     ElementMismatches,
@@ -85,6 +84,11 @@ WORST_ROWS = 5
 ROW_VALUES_LIMIT = 32
 #: Indices of mismatching rows listed per output.
 MISMATCH_INDEX_LIMIT = 100
+#: Values per output kept for exact median and p99; beyond, a histogram estimates them.
+EXACT_QUANTILE_LIMIT = 1_000_000
+#: Log-scale histogram: bins per decade between 10**_HIST_LOW and 10**_HIST_HIGH.
+_HIST_PER_DECADE = 50
+_HIST_LOW, _HIST_HIGH = -30, 30
 
 Mode = Literal["tolerance", "exact"]
 Tolerance = float | Mapping[str, float] | None
@@ -164,6 +168,116 @@ def _pick(named: float | None, given: Tolerance, default: float) -> float:
 
 # -- element-wise comparison and accumulated statistics --------------------------------------------
 
+
+class _Quantiles:
+    """Exact quantiles while few values arrived; a log-scale histogram once there are many."""
+
+    def __init__(self) -> None:
+        self.chunks: list[np.ndarray] = []
+        self.count = 0
+        self.hist: np.ndarray | None = None
+
+    def add(self, values: np.ndarray, *, owned: bool = False) -> None:
+        """Take ``values`` into account; ``owned=True`` hands over a float64 array nobody else keeps."""
+        import numpy as np
+
+        if values.size == 0:
+            return
+        self.count += int(values.size)
+        if self.hist is None:
+            kept = values if owned and values.dtype == np.float64 else np.array(values, dtype=np.float64)
+            self.chunks.append(kept.reshape(-1))
+            if self.count > EXACT_QUANTILE_LIMIT:
+                self.hist = np.zeros(_hist_size(), dtype=np.int64)
+                for chunk in self.chunks:
+                    self._fold(chunk)
+                self.chunks = []
+        else:
+            self._fold(values)
+
+    def _fold(self, values: np.ndarray) -> None:
+        import numpy as np
+
+        assert self.hist is not None
+        # bincount is one pass; np.add.at on the same indices is several times slower
+        self.hist += np.bincount(_hist_index(values), minlength=self.hist.size)
+
+    @property
+    def method(self) -> str:
+        return "histogram" if self.hist is not None else "exact"
+
+    def quantile(self, q: float) -> float:
+        return self.quantiles((q,))[0]
+
+    def quantiles(self, qs: tuple[float, ...]) -> list[float]:
+        """Several quantiles at once: the exact values are partitioned once for all of them."""
+        import numpy as np
+
+        if self.count == 0:
+            return [0.0 for _ in qs]
+        if self.hist is None:
+            data = self.chunks[0] if len(self.chunks) == 1 else np.concatenate(self.chunks)
+            self.chunks = [data]  # later calls reuse the joined copy instead of joining again
+            # The kept values are ours and their order does not matter: partition them in place
+            # rather than through another full copy (this is the peak of a large check's memory).
+            if np.isinf(data).any():
+                # Linear interpolation next to inf gives nan; take the order statistic instead.
+                return [float(v) for v in np.quantile(data, list(qs), method="higher", overwrite_input=True)]
+            return [float(v) for v in np.quantile(data, list(qs), overwrite_input=True)]
+        cumulative = np.cumsum(self.hist)
+        return [_hist_value(int(np.searchsorted(cumulative, q * (self.count - 1) + 1))) for q in qs]
+
+
+def _hist_size() -> int:
+    return (_HIST_HIGH - _HIST_LOW) * _HIST_PER_DECADE + 3  # zero bin, log bins, inf bin, + under
+
+
+def _hist_index(values: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    v = np.asarray(values, dtype=np.float64)
+    idx = np.empty(v.shape, dtype=np.int64)
+    zero = v <= 0
+    inf = ~np.isfinite(v)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.floor((np.log10(np.where(zero | inf, 1.0, v)) - _HIST_LOW) * _HIST_PER_DECADE)
+    logs = np.clip(logs, 0, (_HIST_HIGH - _HIST_LOW) * _HIST_PER_DECADE).astype(np.int64) + 1
+    idx[...] = logs
+    idx[zero] = 0
+    idx[inf] = _hist_size() - 1
+    return idx.reshape(-1)
+
+
+def _hist_value(index: int) -> float:
+    if index <= 0:
+        return 0.0
+    if index >= _hist_size() - 1:
+        return math.inf
+    low = _HIST_LOW + (index - 1) / _HIST_PER_DECADE
+    return float(10 ** (low + 0.5 / _HIST_PER_DECADE))  # geometric middle of the bin
+
+
+@dataclass
+class _Stat:
+    """Running max / sum / count of one error kind, plus its quantiles."""
+
+    max: float = 0.0
+    total: float = 0.0
+    count: int = 0
+    quantiles: _Quantiles = field(default_factory=_Quantiles)
+
+    def add(self, values: np.ndarray, *, owned: bool = False) -> None:
+        if values.size == 0:
+            return
+        self.max = max(self.max, float(values.max()))
+        self.total += float(values.sum(dtype="float64"))
+        self.count += int(values.size)
+        self.quantiles.add(values, owned=owned)
+
+    def to_dict(self) -> dict[str, float]:
+        mean = self.total / self.count if self.count else 0.0
+        median, p99 = self.quantiles.quantiles((0.5, 0.99))
+        return {"max": self.max, "mean": mean, "median": median, "p99": p99}
 
 
 @dataclass(frozen=True)
@@ -282,8 +396,8 @@ class _Accumulator:
     def __init__(self, name: str, atol: float, rtol: float, mode: Mode, infinities_compare_equal: bool) -> None:
         self.name, self.atol, self.rtol, self.mode = name, atol, rtol, mode
         self.inf_equal = infinities_compare_equal
-        self.abs = Stat()
-        self.rel = Stat()
+        self.abs = _Stat()
+        self.rel = _Stat()
         self.numeric = True
         self.rows = 0
         self.values = 0
