@@ -13,6 +13,8 @@ fi
 # Lint and types are part of the suite.
 .venv/bin/ruff check onnxgate tests bench scripts
 .venv/bin/mypy onnxgate
+# The layers (pyproject.toml [tool.importlinter]): a forbidden import between onnxgate's packages fails here.
+.venv/bin/lint-imports
 # The documentation site: a broken link, a missing API reference or a bad page fails here
 # (generated pages are checked by tests/docs/test_docs.py).
 NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir "$(mktemp -d)"
