@@ -146,8 +146,35 @@ def adapt(
     """Rewrite a model so T-SQL ``PREDICT`` on ``target`` can score it.
 
     A :class:`~onnxgate.conversion.Conversion` above the target's caps is converted again at the cap
-    first (:func:`at_target_cap`); everything else is :func:`onnxgate.deploy.adapt.adapt`, whose
-    docstring describes the parameters, the result and the errors.
+    first (:func:`at_target_cap`), then :func:`onnxgate.deploy.adapt.adapt` rewrites it.
+
+    Parameters
+    ----------
+    model : Conversion, onnx.ModelProto, path or bytes
+        A finished file above the caps is re-stamped only when that changes nothing, else
+        :class:`~onnxgate.errors.OpsetError`.
+    target : str or Target
+        A SQL target (``"sql-edge-1.0"``, ``"sql-edge-2.0"``, ``"synapse"``).
+    columns : sequence of str, optional
+        Table column names for the values of the ``[N,k]`` inputs, in order.
+    column_types : mapping of str to str, optional
+        Element type of a table column (``{"age": "int64"}``).
+    reference : object, optional
+        The native model, for class names (``classes_``) of per-class probability outputs.
+
+    Returns
+    -------
+    Conversion or onnx.ModelProto
+        The same kind as given (a path or bytes give a ModelProto).
+
+    Raises
+    ------
+    OpsetError
+        The model is above the target's caps and cannot be re-stamped; names the operators.
+    UnsupportedModelError
+        An input or output cannot be one table column.
+    InvalidDataError
+        ``columns`` has the wrong length or repeats names.
 
     Examples
     --------
@@ -174,8 +201,34 @@ def package(
     """Validate a model for ``target`` and write what that target needs into the folder ``out``.
 
     A :class:`~onnxgate.conversion.Conversion` above a SQL target's caps is converted again at the
-    cap first (:func:`at_target_cap`); everything else is :func:`onnxgate.deploy.package`, whose
-    docstring describes the parameters, the result and the errors.
+    cap first (:func:`at_target_cap`), then :func:`onnxgate.deploy.package` validates and writes.
+
+    Parameters
+    ----------
+    model : Conversion, onnx.ModelProto, path or bytes
+    target : str or Target
+        ``"sql-edge-1.0"``, ``"sql-edge-2.0"``, ``"synapse"`` or ``"container"``.
+    out : path
+        A new or empty folder.
+    reference, data : optional
+        Native model and rows for the parity check that runs before packaging. A ``Conversion``
+        supplies its own source model and sample when these are not given.
+    overwrite : bool
+        Write into a non-empty folder (files of the same name are replaced).
+    **options
+        Target-specific options (see :func:`onnxgate.deploy.package`).
+
+    Returns
+    -------
+    Path
+        The folder written.
+
+    Raises
+    ------
+    ValidationFailedError
+        The model fails the target's checks; ``err.report`` holds the report.
+    OutputExistsError
+        ``out`` is not empty and ``overwrite`` is false.
 
     Examples
     --------
