@@ -12,19 +12,16 @@ from __future__ import annotations
 import importlib.util
 import json
 import pickle
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
+from _column_frames import column_pipeline, hostile_frame, iris_frame
 
 import onnxgate as og
 from onnxgate.cli import main
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from test_columns import column_pipeline, hostile_frame, iris_frame  # noqa: E402
 
 FRAMES = {"iris": iris_frame, "hostile": hostile_frame}
 
@@ -137,7 +134,6 @@ def test_container_refuses_records_with_different_keys_and_a_column_given_twice(
 
 @pytest.mark.network
 def test_local_service_scores_records_keyed_by_the_original_names(container: dict[str, Any]) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _serving import onnxgate_serve
 
     X = container["X"].head(5)

@@ -158,10 +158,11 @@ def _records(data: list[Any]) -> dict[str, Any]:
     """Records ``[{"column": value, ...}, ...]`` as ``{"column": [values...]}``."""
     keys = list(data[0])
     for i, record in enumerate(data):
-        if not isinstance(record, dict) or list(record) != keys:
-            found = sorted(record) if isinstance(record, dict) else type(record).__name__
+        if not isinstance(record, dict) or set(record) != set(keys):
+            found = sorted(record) if isinstance(record, dict) else f"none (a {type(record).__name__})"
             raise RequestError(
-                "wrong_layout", f"record {i} has the keys {found}, record 0 has {keys}; every record needs the same keys"
+                "wrong_layout",
+                f"record {i} has the keys {found}, record 0 has {sorted(keys)}; every record needs the same keys",
             )
     return {k: [record[k] for record in data] for k in keys}
 
@@ -180,7 +181,9 @@ def _by_column(data: dict[str, Any]) -> dict[str, Any]:
     every = all(k in by_column for k in data)
     renamed = {(by_column[k] if k in by_column and (every or k not in inputs) else k): v for k, v in data.items()}
     if len(renamed) != len(data):
-        raise RequestError("duplicate_input", f"the keys {sorted(data)} name some model inputs twice; send each column once")
+        raise RequestError(
+            "duplicate_input", f"the keys {sorted(data)} name some model inputs twice; send each column once"
+        )
     return renamed
 
 
