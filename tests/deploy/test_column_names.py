@@ -80,6 +80,11 @@ def test_sql_validate_package_and_dry_run_with_the_fitted_frame(
     og.package(conv, target="sql-edge-2.0", out=out, reference=pipe, data=X)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert [s["name"] for s in manifest["sql"]["inputs"]] == names
+    # the manifest and the README say which of the user's columns loads into which table column
+    assert [s.get("data_column", s["name"]) for s in manifest["sql"]["inputs"]] == [str(c) for c in X.columns]
+    readme = (out / "README.md").read_text(encoding="utf-8")
+    assert "| your data's column | table column |" in readme
+    assert readme.count("\n| `` ") == sum(str(c) != n for c, n in zip(X.columns, names))
     result = dry_run(out, fitted["csv"], reference=pipe)  # the CSV with the user's header
     assert result.passed, result
     assert result.rows == len(X)
