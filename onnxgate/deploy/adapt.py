@@ -879,26 +879,15 @@ def adapt_conversion(
     adapted = _adapt_model(work, tgt, columns=cols, column_types=types, reference=reference,
                            is_classifier=is_clf, conversion=conv)
     mapping = adaptation_of(adapted) or {}
-    if sample_columns is not None and mapping:
-        # an exporter may already have renamed columns (skl2onnx makes names identifiers): record those too
-        inputs = set(Signature.from_model(adapted).input_names)
-        found = {sql_identifier(c): c for c in sample_columns if c not in inputs and sql_identifier(c) in inputs}
-        if found:
-            mapping["column_sources"] = {**found, **(mapping.get("column_sources") or {})}
-            _set_metadata(adapted, mapping)
     if mapping.get("zipmap_removed"):
         warnings.append(f"ZipMap removed from outputs {mapping['zipmap_removed']}: PREDICT returns tensors only")
     split = [k for k, v in mapping.get("inputs", {}).items() if v.get("kind") == "split"]
     if split:
         warnings.append(f"inputs {split} are fed one table column per value (PREDICT takes one column per input)")
-    sources = mapping.get("column_sources") or {}
-    if sources and sample is not None:
-        from onnxgate._data import is_dataframe
-
-        if is_dataframe(sample):
-            # the table columns got SQL names; the sample follows so validate(conv) can feed it
-            sample = sample.rename(columns={v: k for k, v in sources.items()})
-        warnings.append(f"columns renamed to SQL identifiers: {sources}")
+    # the sample keeps the user's own names: the mapping recorded in the model feeds them to the SQL inputs
+    renamed = {c: i for c, i in ColumnMap.from_model(adapted).pairs if c != i}
+    if renamed:
+        warnings.append(f"columns renamed to SQL identifiers (data may use either name): {renamed}")
     return dataclasses.replace(
         conv,
         sample=sample,

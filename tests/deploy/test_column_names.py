@@ -76,6 +76,10 @@ def test_sql_validate_package_and_dry_run_with_the_fitted_frame(
     names = sig.input_names
     assert len(set(names)) == len(names) and all(len(n) <= 128 and n.isascii() for n in names)
     assert og.validate(conv, reference=pipe, data=X, target="sql-edge-2.0").passed
+    if adapt_at == "convert":  # the conversion's own sample (the user's names) and the divergence search
+        report = og.validate(conv, reference=pipe, target="sql-edge-2.0", search=60, seed=0)
+        assert report.passed, report
+        assert "search_divergences" in [c.name for c in report.checks]
     out = tmp_path / "sql"
     og.package(conv, target="sql-edge-2.0", out=out, reference=pipe, data=X)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
