@@ -122,6 +122,13 @@ def test_container_scores_records_keyed_by_the_original_names(container: dict[st
         assert set(out) == set(expected), out
         for name, want in expected.items():
             np.testing.assert_allclose(np.asarray(out[name]).reshape(want.shape), want, rtol=1e-6, atol=1e-6)
+    # the package's example request uses the user's names, and scores
+    example = json.loads((container["folder"] / "sample-request.json").read_text(encoding="utf-8"))
+    assert set(example["data"]) == {str(c) for c in X.columns}
+    assert "label" in score.run(example)
+    swagger = json.loads((container["folder"] / "swagger.json").read_text(encoding="utf-8"))
+    data_schema = swagger["definitions"]["ServiceInput"]["properties"]["data"]
+    assert data_schema["required"] == [str(c) for c in X.columns]
     # the native pipeline agrees on the labels
     assert np.asarray(score.run({"data": records})["label"]).tolist() == container["pipe"].predict(X).tolist()
 
