@@ -5,7 +5,7 @@
 one of them lives here:
 
 * :func:`convert` converts (``converters``) and, for a SQL target, adapts the model to the
-  ``PREDICT`` contract (``deploy.adapt``);
+  ``PREDICT`` contract (:mod:`onnxgate.adaptation`, core), with what the converter knows of it;
 * :func:`adapt` and :func:`package` first convert a :class:`~onnxgate.conversion.Conversion` again at
   the target's opset cap when it is above it (the native model is at hand, so nothing is lost);
 * :func:`sweep` converts at each opset and validates each conversion.
@@ -89,9 +89,10 @@ def convert(
     tgt = resolve(target, default=None)
     conversion = converters.convert(model, sample, opset=opset, target=tgt, name=name, options=options)
     if tgt is not None and tgt.is_sql:
-        from onnxgate.deploy.adapt import adapt_conversion
+        from onnxgate.adaptation import adapt_conversion
 
-        conversion = adapt_conversion(at_target_cap(conversion, tgt, sample), tgt, sample=sample)
+        conversion = adapt_conversion(at_target_cap(conversion, tgt, sample), tgt, sample=sample,
+                                      is_classifier=_is_classifier(conversion))
     return conversion
 
 
@@ -135,6 +136,18 @@ def at_target_cap(conversion: Conversion, target: str | Target, sample: Any = No
                                warnings=tuple(warnings))
 
 
+def _is_classifier(conversion: Conversion) -> bool | None:
+    """What the conversion's converter says (None: judged from the graph by the adaptation)."""
+    from onnxgate.converters import registry
+
+    if conversion.source is None:
+        return None
+    try:
+        return bool(registry.get(conversion.framework).is_classifier(conversion.source))
+    except Exception:  # a framework without a converter here: judge from the graph
+        return None
+
+
 def adapt(
     model: Any,
     target: str | Target,
@@ -146,7 +159,7 @@ def adapt(
     """Rewrite a model so T-SQL ``PREDICT`` on ``target`` can score it.
 
     A :class:`~onnxgate.conversion.Conversion` above the target's caps is converted again at the cap
-    first (:func:`at_target_cap`), then :func:`onnxgate.deploy.adapt.adapt` rewrites it.
+    first (:func:`at_target_cap`), then :func:`onnxgate.adaptation.adapt` rewrites it.
 
     Parameters
     ----------
@@ -181,11 +194,14 @@ def adapt(
     >>> import onnxgate as og
     >>> adapted = og.adapt("mlp.onnx", "sql-edge-2.0")  # doctest: +SKIP
     """
-    from onnxgate.deploy import adapt as adaptation
+    from onnxgate import adaptation
 
+    is_classifier = None
     if isinstance(model, Conversion):
         model = at_target_cap(model, target)
-    return adaptation.adapt(model, target, columns=columns, column_types=column_types, reference=reference)
+        is_classifier = _is_classifier(model)
+    return adaptation.adapt(model, target, columns=columns, column_types=column_types, reference=reference,
+                            is_classifier=is_classifier)
 
 
 def package(

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["SQL_IDENTIFIER_MAX", "SQL_RESERVED", "TYPE_FIXES", "sql_name_problem"]
+__all__ = [
+    "SQL_IDENTIFIER_MAX",
+    "SQL_RESERVED",
+    "TYPE_FIXES",
+    "sql_identifier",
+    "sql_name_problem",
+    "unique_identifier",
+]
 
 #: How to fix an element type a SQL target does not take: the nearest type it does.
 TYPE_FIXES: dict[str, str] = {
@@ -68,3 +75,41 @@ def sql_name_problem(name: str) -> str | None:
     if name.lower() in SQL_RESERVED:
         return "a T-SQL reserved keyword"
     return None
+
+
+_IDENT_BAD = re.compile(r"[^0-9A-Za-z_]")
+
+
+def sql_identifier(text: str) -> str:
+    """A plain SQL identifier made from ``text``: letters, digits, ``_``; not starting with a digit.
+
+    Examples
+    --------
+    >>> sql_identifier("p_Iris-setosa")
+    'p_Iris_setosa'
+    >>> sql_identifier("0 score")
+    '_0_score'
+    """
+    name = _IDENT_BAD.sub("_", str(text)) or "_"
+    if name[0].isdigit():
+        name = "_" + name
+    return name[:SQL_IDENTIFIER_MAX]
+
+
+def unique_identifier(base: str, taken: set[str]) -> str:
+    """``base``, or ``base_1``, ``base_2``... (cut to :data:`SQL_IDENTIFIER_MAX`) not in ``taken``; added to it.
+
+    Examples
+    --------
+    >>> taken = {"x"}
+    >>> unique_identifier("x", taken), sorted(taken)
+    ('x_1', ['x', 'x_1'])
+    """
+    name = base
+    i = 1
+    while name in taken:
+        suffix = f"_{i}"
+        name = base[: SQL_IDENTIFIER_MAX - len(suffix)] + suffix
+        i += 1
+    taken.add(name)
+    return name

@@ -469,7 +469,7 @@ def package_sql(
         raise PackagingError(f"package_sql needs a SQL target; {target.name!r} is not one")
     reference, data = _conversion_defaults(model, reference, data)
     if do_adapt:
-        from onnxgate.deploy.adapt import adapt
+        from onnxgate.adaptation import adapt
 
         model = adapt(model, target, columns=columns, column_types=column_types, reference=reference)
     proto: onnx.ModelProto = load_model(model)

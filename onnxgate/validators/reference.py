@@ -5,9 +5,9 @@ second ONNX model (a ``ModelProto`` or ``.onnx`` path, run with onnxruntime, out
 name), or a plain callable taking the feeds dict and returning arrays in ONNX output order (or a
 dict by output name).
 
-SQL-adapted models (``onnxgate.deploy.adapt``) carry the metadata key ``onnxgate.adapt``: their
+SQL-adapted models (:mod:`onnxgate.adaptation`) carry the metadata key ``onnxgate.adapt``: their
 inputs and outputs were reshaped for PREDICT, so the native model's outputs are mapped through
-``onnxgate.deploy.adapt.reference_outputs_for_adapted`` (see :data:`ADAPT_METADATA_KEY`).
+:func:`onnxgate.validators.adapted.reference_outputs_for_adapted` (see :data:`ADAPT_METADATA_KEY`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from onnxgate.adaptation.mapping import ADAPT_METADATA_KEY
 from onnxgate.columns import ColumnMap
 from onnxgate.errors import OnnxGateError, ParityError
 
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ADAPT_METADATA_KEY", "ReferenceFn", "prepare_reference", "reference_outputs"]
 
-#: metadata_props key written by deploy/adapt.py on models reshaped for SQL PREDICT.
-ADAPT_METADATA_KEY = "onnxgate.adapt"
 
 ReferenceFn = Callable[[Mapping[str, "np.ndarray"]], list["np.ndarray | None"]]
 
@@ -82,16 +81,8 @@ def prepare_reference(reference: Any, onnx_model: onnx.ModelProto, signature: Si
         reference = reference.model
     adapted = _adapt_metadata(onnx_model)
     if adapted is not None:
-        # --- hook for SQL-adapted models (deploy/adapt.py owns the mapping) -----------------------
-        try:
-            from onnxgate.deploy.adapt import reference_outputs_for_adapted
-        except ImportError as err:
-            raise OnnxGateError(
-                f"the model carries {ADAPT_METADATA_KEY!r} metadata (it was adapted for a SQL target), but "
-                "onnxgate.deploy.adapt.reference_outputs_for_adapted is not available to map the "
-                f"reference's outputs onto it ({err}). Validate the model before adapting it, or "
-                "install a complete onnxgate."
-            ) from err
+        # a SQL-adapted model: its recorded mapping lays the native outputs out like its own
+        from onnxgate.validators.adapted import reference_outputs_for_adapted
 
         def run_adapted(feeds: Mapping[str, np.ndarray]) -> list[np.ndarray | None]:
             outs = reference_outputs_for_adapted(reference, feeds, onnx_model, signature)

@@ -9,9 +9,9 @@ import pytest
 from _sql_models import HOSTILE, columns, mlp, run
 
 import onnxgate as og
+from onnxgate.api import adapt  # og.adapt: converts a Conversion again at the target's cap, then adapts
 from onnxgate.deploy.adapt import (
     ADAPT_METADATA_KEY,
-    adapt,
     adaptation_of,
     reference_outputs_for_adapted,
     sql_identifier,

@@ -11,8 +11,8 @@ import pytest
 from _sql_models import HOSTILE, mlp, run
 
 import onnxgate as og
+from onnxgate.api import adapt
 from onnxgate.cli import main
-from onnxgate.deploy.adapt import adapt
 from onnxgate.errors import InvalidDataError, PackagingError
 
 duckdb = pytest.importorskip("duckdb", reason="the dry run needs duckdb")

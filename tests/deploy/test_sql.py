@@ -15,8 +15,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import onnxgate as og
+from onnxgate.api import adapt
 from onnxgate.cli import main
-from onnxgate.deploy.adapt import adapt
 from onnxgate.deploy.sql import HEX_INSERT_LIMIT_BYTES, quote_ident, quote_string
 from onnxgate.errors import OutputExistsError, PackagingError, ValidationFailedError
 

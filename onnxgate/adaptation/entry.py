@@ -1,0 +1,221 @@
+"""Adapt a model to T-SQL ``PREDICT``: the entry points of the rewrite (:mod:`onnxgate.adaptation`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from onnxgate._onnx import model_opsets
+from onnxgate.adaptation.graph import check_rewritten, class_labels, dtype_to_elem
+from onnxgate.adaptation.mapping import adaptation_of, already_adapted
+from onnxgate.adaptation.opset import fix_opset
+from onnxgate.adaptation.rewrite import rewrite
+from onnxgate.columns import ColumnMap
+from onnxgate.conversion import Conversion
+from onnxgate.sql_rules import sql_identifier
+
+if TYPE_CHECKING:
+    from onnxgate.targets import Target
+
+__all__ = ["adapt", "adapt_conversion", "adapt_model", "columns_from_sample"]
+
+
+def resolve_target(target: str | Target) -> Target:
+    from onnxgate.targets import resolve
+
+    tgt = resolve(target)
+    assert tgt is not None
+    return tgt
+
+
+def adapt(
+    model: Any,
+    target: str | Target,
+    *,
+    columns: Sequence[str] | None = None,
+    column_types: Mapping[str, str] | None = None,
+    reference: Any = None,
+    is_classifier: bool | None = None,
+) -> Any:
+    """Rewrite a model so T-SQL ``PREDICT`` on ``target`` can score it.
+
+    Parameters
+    ----------
+    model : Conversion, onnx.ModelProto, path or bytes
+        A model above the target's caps is re-stamped only when that changes nothing, else
+        :class:`OpsetError` (:func:`onnxgate.adapt` first converts a ``Conversion`` again at the cap).
+    target : str or Target
+        A SQL target (``"sql-edge-1.0"``, ``"sql-edge-2.0"``, ``"synapse"``).
+    columns : sequence of str, optional
+        Table column names for the values of the ``[N,k]`` inputs, in order (default: the
+        DataFrame sample's columns, else ``f0..f{k-1}``).
+    column_types : mapping of str to str, optional
+        Element type of a table column (``{"age": "int64"}``); default: the DataFrame's dtype, else
+        the model's own type (or the nearest type the target allows). A Cast inside the graph
+        bridges any difference.
+    reference : object, optional
+        The native model, for class names (``classes_``) of per-class probability outputs.
+    is_classifier : bool, optional
+        Whether the native model is a classifier (its converter knows); judged from the graph when
+        not given.
+
+    Returns
+    -------
+    Conversion or onnx.ModelProto
+        The same kind as given (a path or bytes give a ModelProto).
+
+    Raises
+    ------
+    OpsetError
+        The model is above the target's caps and cannot be re-stamped; names the operators.
+    UnsupportedModelError
+        An input or output cannot be one table column (rank > 2, non-tensor other than ZipMap,
+        text output on a numeric-only target).
+    InvalidDataError
+        ``columns`` has the wrong length or repeats names.
+
+    Examples
+    --------
+    >>> import onnxgate as og
+    >>> adapted = og.adapt("mlp.onnx", "sql-edge-2.0")  # doctest: +SKIP
+    >>> [i.name for i in og.Signature.from_model(adapted).inputs]  # doctest: +SKIP
+    ['f0', 'f1', 'f2', 'f3', 'f4', 'f5', 'f6', 'f7', 'f8', 'f9']
+    """
+    from onnxgate._onnx import load_model
+
+    tgt = resolve_target(target)
+    if isinstance(model, Conversion):
+        return adapt_conversion(model, tgt, sample=model.sample, columns=columns, column_types=column_types,
+                                reference=reference, is_classifier=is_classifier)
+    proto = load_model(model)
+    import onnx
+
+    work = onnx.ModelProto()
+    work.CopyFrom(proto)
+    fix_opset(work, tgt)
+    return adapt_model(work, tgt, columns=columns, column_types=column_types, reference=reference,
+                       is_classifier=is_classifier)
+
+
+def adapt_model(
+    proto: Any,
+    target: Target,
+    *,
+    columns: Sequence[str] | None,
+    column_types: Mapping[str, str] | None,
+    reference: Any,
+    is_classifier: bool | None,
+    conversion: Any = None,
+) -> Any:
+    if adaptation_of(proto) is not None and already_adapted(proto, target):
+        return proto
+    labels = class_labels(proto, reference, conversion)
+    if is_classifier is None:
+        is_classifier = labels is not None or any(n.op_type in ("ZipMap", "TreeEnsembleClassifier",
+                                                                "LinearClassifier", "SVMClassifier")
+                                                  for n in proto.graph.node)
+    adapted, _mapping = rewrite(proto, target, columns=columns, column_types=column_types,
+                                class_labels=labels, is_classifier=bool(is_classifier))
+    check_rewritten(adapted)
+    return adapted
+
+
+def adapt_conversion(
+    conv: Conversion,
+    target: str | Target,
+    sample: Any = None,
+    *,
+    columns: Sequence[str] | None = None,
+    column_types: Mapping[str, str] | None = None,
+    reference: Any = None,
+    is_classifier: bool | None = None,
+) -> Conversion:
+    """Adapt a :class:`Conversion` for a SQL target; :func:`onnxgate.convert` calls it for one.
+
+    A conversion above the target's caps is re-stamped when that changes nothing; converting the
+    native model again at the cap is :func:`onnxgate.api.at_target_cap`'s, which the API runs first.
+
+    Parameters
+    ----------
+    conv : Conversion
+    target : str or Target
+    sample : array-like or DataFrame, optional
+        The conversion sample; a DataFrame gives column names and types.
+    columns, column_types, reference, is_classifier
+        As in :func:`adapt`.
+
+    Returns
+    -------
+    Conversion
+        A new Conversion whose model follows the PREDICT contract, with ``target`` set.
+
+    Raises
+    ------
+    OpsetError, UnsupportedModelError, InvalidDataError
+        As in :func:`adapt`.
+
+    Examples
+    --------
+    >>> conv = og.convert(model, X[:5], target="sql-edge-2.0")  # doctest: +SKIP
+    """
+    import dataclasses
+
+    import onnx
+
+    from onnxgate.signature import Signature
+
+    tgt = resolve_target(target)
+    sample = sample if sample is not None else conv.sample
+    warnings = list(conv.warnings)
+    work = onnx.ModelProto()
+    work.CopyFrom(conv.model)
+    warnings.extend(fix_opset(work, tgt))
+    sample_columns, sample_types = columns_from_sample(sample)
+    recorded = ColumnMap.from_model(work)
+    if recorded.renamed:
+        # the exporter turned "age (years)" into the input "age__years_" (recorded): its dtype still applies
+        types = {recorded.input_for(k): v for k, v in sample_types.items()}
+    else:
+        types = dict(sample_types)
+        types.update({sql_identifier(k): v for k, v in sample_types.items() if sql_identifier(k) not in types})
+    types.update(column_types or {})
+    allowed = tgt.input_types
+    if allowed is not None:
+        # a sample dtype the target cannot hold (bool, text on SQL Edge) falls back to the model's type
+        types = {k: v for k, v in types.items() if v in allowed or k in (column_types or {})}
+    cols = columns
+    if cols is None and sample_columns is not None:
+        sig = conv.signature
+        widths = [s.width for s in sig.inputs]
+        if len(sig.inputs) == 1 and widths[0] == len(sample_columns) and sig.inputs[0].name not in sample_columns:
+            cols = sample_columns
+    adapted = adapt_model(work, tgt, columns=cols, column_types=types, reference=reference,
+                          is_classifier=is_classifier, conversion=conv)
+    mapping = adaptation_of(adapted) or {}
+    if mapping.get("zipmap_removed"):
+        warnings.append(f"ZipMap removed from outputs {mapping['zipmap_removed']}: PREDICT returns tensors only")
+    split = [k for k, v in mapping.get("inputs", {}).items() if v.get("kind") == "split"]
+    if split:
+        warnings.append(f"inputs {split} are fed one table column per value (PREDICT takes one column per input)")
+    # the sample keeps the user's own names: the mapping recorded in the model feeds them to the SQL inputs
+    renamed = {c: i for c, i in ColumnMap.from_model(adapted).pairs if c != i}
+    if renamed:
+        warnings.append(f"columns renamed to SQL identifiers (data may use either name): {renamed}")
+    return dataclasses.replace(
+        conv,
+        sample=sample,
+        model=adapted,
+        signature=Signature.from_model(adapted),
+        warnings=tuple(warnings),
+        target=tgt.name,
+        opset=model_opsets(adapted).get("", conv.opset),
+    )
+
+
+def columns_from_sample(sample: Any) -> tuple[list[str] | None, dict[str, str]]:
+    from onnxgate._data import is_dataframe
+
+    if sample is None or not is_dataframe(sample):
+        return None, {}
+    names = [str(c) for c in sample.columns]
+    return names, {str(c): dtype_to_elem(sample[c].dtype) for c in sample.columns}

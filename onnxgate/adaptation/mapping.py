@@ -1,0 +1,141 @@
+"""The adaptation's mapping, recorded in the adapted model: which table columns feed which original
+input, which new outputs come from which original output. It turns the adapted model's feeds back
+into the original model's (:func:`original_feeds`) and the original outputs into the adapted ones
+(:func:`adapted_outputs`), so the native model can be compared with the adapted ONNX model."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from onnxgate.columns import ColumnMap
+from onnxgate.sql_rules import sql_identifier
+
+if TYPE_CHECKING:
+    import numpy as np
+    import onnx
+
+    from onnxgate.signature import Signature
+    from onnxgate.targets import Target
+
+__all__ = [
+    "ADAPT_METADATA_KEY",
+    "ADAPT_METADATA_VERSION",
+    "adaptation_of",
+    "adapted_outputs",
+    "already_adapted",
+    "original_feeds",
+    "set_metadata",
+]
+
+#: ``metadata_props`` key holding the JSON mapping from the original model to the adapted one.
+ADAPT_METADATA_KEY = "onnxgate.adapt"
+#: Version of that JSON layout.
+ADAPT_METADATA_VERSION = 1
+
+
+def set_metadata(proto: Any, mapping: Mapping[str, Any]) -> None:
+    for prop in list(proto.metadata_props):
+        if prop.key == ADAPT_METADATA_KEY:
+            proto.metadata_props.remove(prop)
+    entry = proto.metadata_props.add()
+    entry.key = ADAPT_METADATA_KEY
+    entry.value = json.dumps(mapping, sort_keys=True)
+
+
+def already_adapted(model: onnx.ModelProto, target: Target) -> bool:
+    from onnxgate.signature import Signature
+
+    sig = Signature.from_model(model)
+    for spec in sig.inputs:
+        if spec.rank != 2 or spec.width != 1:
+            return False
+        if target.input_types is not None and spec.elem_type not in target.input_types:
+            return False
+    for spec in sig.outputs:
+        if not spec.is_tensor or spec.rank != 2 or spec.width != 1:
+            return False
+        if sql_identifier(spec.name) != spec.name:
+            return False
+        if target.output_types is not None and spec.elem_type not in target.output_types:
+            return False
+    return True
+
+
+def adaptation_of(model: Any) -> dict[str, Any] | None:
+    """The mapping :func:`adapt` wrote into a model, or None for a model it did not adapt."""
+    from onnxgate._onnx import load_model
+
+    proto = load_model(model)
+    for prop in proto.metadata_props:
+        if prop.key == ADAPT_METADATA_KEY:
+            return dict(json.loads(prop.value))
+    return None
+
+
+def original_feeds(
+    mapping: Mapping[str, Any], feeds: Mapping[str, np.ndarray], onnx_model: Any
+) -> tuple[dict[str, np.ndarray], Signature]:
+    """The original model's feeds, under the names its native model reads, from the adapted model's.
+
+    Split inputs are put back together from their columns, types restored, rank-1 inputs flattened;
+    an input the exporter renamed is fed under the column name the model was fitted on (the user's
+    own name, recorded in the model by :mod:`onnxgate.columns`).
+
+    Returns
+    -------
+    (dict, Signature)
+        The feeds, and the native model's signature (the original one under those names).
+    """
+    import numpy as np
+
+    from onnxgate.signature import Signature
+
+    original = Signature.from_dict(mapping["original"])
+    recorded = ColumnMap.from_model(onnx_model)
+
+    def native_name(spec: Any) -> str:
+        info = mapping["inputs"].get(spec.name) or {}
+        columns = info.get("columns") or []
+        if info.get("kind") == "split" or len(columns) != 1:
+            return str(spec.name)
+        user = recorded.column_for(columns[0])
+        return user if user != columns[0] else str(spec.name)
+
+    native_inputs = tuple(dataclasses.replace(spec, name=native_name(spec)) for spec in original.inputs)
+    native_sig = Signature(inputs=native_inputs, outputs=original.outputs)
+    out: dict[str, np.ndarray] = {}
+    for spec, native_spec in zip(original.inputs, native_inputs):
+        info = mapping["inputs"][spec.name]
+        cols = [np.asarray(feeds[c]).reshape(len(feeds[c]), -1) for c in info["columns"]]
+        array = np.hstack(cols) if len(cols) > 1 else cols[0]
+        if spec.elem_type != "string":
+            array = array.astype(spec.numpy_dtype)
+        if info.get("kind") == "rank1":
+            array = array.reshape(-1)
+        out[native_spec.name] = array
+    return out, native_sig
+
+
+def adapted_outputs(
+    mapping: Mapping[str, Any], native: Sequence[Any], output_names: Sequence[str]
+) -> list[np.ndarray | None]:
+    """The original model's outputs split and reshaped the way the adaptation did, in ``output_names`` order."""
+    import numpy as np
+
+    from onnxgate.signature import Signature
+
+    original = Signature.from_dict(mapping["original"])
+    by_new: dict[str, np.ndarray | None] = {}
+    for spec, value in zip(original.outputs, native):
+        for new_name, index in mapping["outputs"].get(spec.name, []):
+            if value is None:
+                by_new[new_name] = None
+                continue
+            arr = np.asarray(value)
+            if arr.ndim == 1:
+                arr = arr.reshape(-1, 1)
+            by_new[new_name] = arr[:, index : index + 1] if index is not None else arr.reshape(len(arr), -1)
+    return [by_new.get(name) for name in output_names]

@@ -1,0 +1,429 @@
+"""The graph rewrite to the ``PREDICT`` contract: column inputs in, one value per row per output out.
+
+:class:`Rewrite` works on a copy of the model in four steps, each a method: check what the inputs
+need (:meth:`Rewrite.plan_inputs`), wrap each input (:meth:`Rewrite.split_input` for an ``[N,k]``
+input fed by ``k`` columns, :meth:`Rewrite.column_input` for an ``[N]``/``[N,1]`` one), plan and
+build the outputs (:meth:`Rewrite.plan_outputs`, :meth:`Rewrite.build_outputs`), and write the
+mapping into the model (:meth:`Rewrite.finish`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from onnxgate._onnx import model_opsets
+from onnxgate.adaptation.graph import (
+    FALLBACK_TYPE,
+    batch_dim,
+    column_type,
+    elem_code,
+    elem_name,
+    graph_names,
+    infer_shapes,
+    place_nodes,
+    rename_tensor,
+    shape_of,
+    zipmap_width,
+)
+from onnxgate.adaptation.mapping import ADAPT_METADATA_VERSION, set_metadata
+from onnxgate.columns import ColumnMap
+from onnxgate.errors import InvalidDataError, UnsupportedModelError
+from onnxgate.sql_rules import sql_identifier, unique_identifier
+
+if TYPE_CHECKING:
+    import onnx
+
+    from onnxgate.targets import Target
+
+__all__ = ["CLASS_OUTPUT_PREFIX", "Rewrite", "rewrite"]
+
+#: Prefix of per-class probability outputs.
+CLASS_OUTPUT_PREFIX = "p_"
+
+
+def rewrite(
+    model: onnx.ModelProto,
+    target: Target,
+    *,
+    columns: Sequence[str] | None,
+    column_types: Mapping[str, str] | None,
+    class_labels: Sequence[str] | None,
+    is_classifier: bool,
+) -> tuple[onnx.ModelProto, dict[str, Any]]:
+    """Rewrite a copy of ``model`` to the PREDICT contract; return it with the mapping."""
+    return Rewrite(model, target, columns=columns, column_types=column_types, class_labels=class_labels,
+                   is_classifier=is_classifier).run()
+
+
+class Rewrite:
+    """One rewrite of one model: the copy being edited, the names taken, the wrappers built so far."""
+
+    def __init__(
+        self,
+        model: onnx.ModelProto,
+        target: Target,
+        *,
+        columns: Sequence[str] | None,
+        column_types: Mapping[str, str] | None,
+        class_labels: Sequence[str] | None,
+        is_classifier: bool,
+    ) -> None:
+        import onnx
+
+        from onnxgate.signature import Signature
+
+        self.proto = onnx.ModelProto()
+        self.proto.CopyFrom(model)
+        self.graph = self.proto.graph
+        self.target = target
+        self.class_labels = class_labels
+        self.is_classifier = is_classifier
+        self.original = Signature.from_model(self.proto)
+        self.declared = dict(column_types or {})
+        self.weights = {init.name for init in self.graph.initializer}
+        self.real_inputs = [vi for vi in self.graph.input if vi.name not in self.weights]
+        self.taken = graph_names(self.graph)
+        self.new_nodes: list[Any] = []
+        self.new_inputs: list[Any] = []
+        self.input_map: dict[str, dict[str, Any]] = {}
+        self.user_columns = list(columns) if columns is not None else None
+        self.include_plain = False
+        self.cursor = 0
+        self.split_count = 0
+        self.chosen_columns: set[str] = set()
+        self.raw_columns: set[str] = set()
+        self.column_sources: dict[str, str] = {}
+        # the user's own column names, recorded at conversion (onnxgate.columns); composed with the SQL renames
+        self.recorded = ColumnMap.from_model(self.proto)
+        self.user_pairs: list[tuple[str, str]] = []
+
+    def run(self) -> tuple[onnx.ModelProto, dict[str, Any]]:
+        self.plan_inputs()
+        for vi in list(self.real_inputs):
+            shape = shape_of(vi)
+            assert shape is not None
+            if len(shape) == 2 and shape[1] > 1:
+                self.split_input(vi, shape)
+            else:
+                self.column_input(vi, shape)
+        plans = self.plan_outputs()
+        output_map, new_outputs = self.build_outputs(plans, self.free_output_names(plans))
+        return self.proto, self.finish(plans, output_map, new_outputs)
+
+    # -- names
+
+    def claim(self, name: str) -> str:
+        """Free ``name`` for a new column by renaming an internal tensor that already uses it."""
+        if name in self.taken:
+            fresh = unique_identifier(f"{name}__inner", self.taken)
+            rename_tensor(self.graph, name, fresh)
+            for nd in self.new_nodes:
+                for i, n in enumerate(nd.input):
+                    if n == name:
+                        nd.input[i] = fresh
+        self.taken.add(name)
+        return name
+
+    def ident(self, raw: str) -> str:
+        """The column for ``raw``: PREDICT matches columns to inputs by name, so a regular identifier."""
+        name = unique_identifier(sql_identifier(raw), self.chosen_columns)
+        if name != raw:
+            self.column_sources[name] = raw
+        return name
+
+    def unique(self, base: str) -> str:
+        return unique_identifier(base, self.taken)
+
+    # -- inputs
+
+    def plan_inputs(self) -> None:
+        """Refuse inputs no column can feed; check the caller's column names cover the split inputs."""
+        split_widths = []
+        for vi in self.real_inputs:
+            shape = shape_of(vi)
+            if vi.type.WhichOneof("value") != "tensor_type":
+                raise UnsupportedModelError(f"input {vi.name!r} is not a tensor; a table column cannot feed it")
+            if shape is not None and len(shape) == 2 and isinstance(shape[1], int) and shape[1] > 1:
+                split_widths.append(shape[1])
+            elif shape is None or len(shape) > 2 or (len(shape) == 2 and not isinstance(shape[1], int)):
+                raise UnsupportedModelError(
+                    f"input {vi.name!r} has shape {list(shape) if shape is not None else '?'}; PREDICT feeds one "
+                    "value per row per input, so an input must be [N], [N,1] or [N,k] with a fixed k"
+                )
+        total_split = sum(split_widths)
+        plain_count = len(self.real_inputs) - len(split_widths)
+        self.split_count = len(split_widths)
+        user_columns = self.user_columns
+        if user_columns is not None and len(user_columns) not in (total_split, total_split + plain_count):
+            raise InvalidDataError(
+                f"columns names {len(user_columns)} columns; the model's inputs need {total_split} "
+                "(one per value of its [N,k] inputs)"
+                + (f" or {total_split + plain_count} (every column)" if plain_count else "")
+            )
+        self.include_plain = (
+            user_columns is not None and len(user_columns) == total_split + plain_count and plain_count > 0
+        )
+
+    def split_input(self, vi: Any, shape: tuple[Any, ...]) -> None:
+        """An ``[N,k]`` input fed by ``k`` column inputs, each Cast when needed, Concat-ed on axis 1."""
+        from onnx import helper
+
+        orig_name = vi.name  # rename_tensor renames the graph input too
+        model_type = elem_name(vi.type.tensor_type.elem_type)
+        batch = batch_dim(shape)
+        width = int(shape[1])
+        if self.user_columns is not None:
+            names = self.user_columns[self.cursor : self.cursor + width]
+            self.cursor += width
+        elif self.split_count == 1:
+            names = [f"f{i}" for i in range(width)]
+        else:
+            names = [f"{sql_identifier(orig_name)}_{i}" for i in range(width)]
+        dup = sorted({n for n in names if names.count(n) > 1 or n in self.raw_columns})
+        if dup:
+            raise InvalidDataError(f"column names must be unique; {dup} repeat", column=dup[0])
+        self.raw_columns.update(names)
+        raw_names = names
+        names = [self.ident(n) for n in names]
+        self.user_pairs.extend(zip(raw_names, names))
+        inner = self.unique(f"{orig_name}__concat")
+        rename_tensor(self.graph, orig_name, inner)
+        parts = []
+        col_types = []
+        for col in names:
+            ctype = column_type(model_type, self.declared.get(col), self.target)
+            col_types.append(ctype)
+            name = self.claim(col)
+            self.new_inputs.append(helper.make_tensor_value_info(name, elem_code(ctype), [batch, 1]))
+            if ctype != model_type:
+                cast_out = self.unique(f"{name}__as_{model_type}")
+                self.new_nodes.append(helper.make_node("Cast", [name], [cast_out], to=elem_code(model_type),
+                                                       name=self.unique(f"onnxgate_cast_{name}")))
+                parts.append(cast_out)
+            else:
+                parts.append(name)
+        self.new_nodes.append(helper.make_node("Concat", parts, [inner], axis=1,
+                                               name=self.unique(f"onnxgate_concat_{orig_name}")))
+        self.input_map[orig_name] = {"columns": names, "column_types": col_types, "kind": "split"}
+
+    def column_input(self, vi: Any, shape: tuple[Any, ...]) -> None:
+        """An ``[N]`` or ``[N,1]`` input: renamed to its column, Cast and reshaped to ``[N,1]`` when needed."""
+        import numpy as np
+        from onnx import helper, numpy_helper
+
+        orig_name = vi.name
+        model_type = elem_name(vi.type.tensor_type.elem_type)
+        batch = batch_dim(shape)
+        col = orig_name
+        if self.include_plain:
+            assert self.user_columns is not None
+            col = self.user_columns[self.cursor]
+            self.cursor += 1
+        if col in self.raw_columns:
+            raise InvalidDataError(f"column names must be unique; {col!r} repeats", column=col)
+        self.raw_columns.add(col)
+        user_column = col if self.include_plain else self.recorded.column_for(orig_name)
+        col = self.ident(col)
+        self.user_pairs.append((user_column, col))
+        ctype = column_type(model_type, self.declared.get(col, self.declared.get(orig_name)), self.target)
+        rank1 = len(shape) == 1
+        if col == orig_name and not rank1 and ctype == model_type:
+            self.new_inputs.append(vi)
+            self.input_map[orig_name] = {"columns": [col], "column_types": [ctype], "kind": "column"}
+            return
+        inner = self.unique(f"{orig_name}__in")
+        rename_tensor(self.graph, orig_name, inner)
+        name = self.claim(col)
+        self.new_inputs.append(helper.make_tensor_value_info(name, elem_code(ctype), [batch, 1]))
+        current = name
+        if ctype != model_type:
+            cast_out = self.unique(f"{name}__as_{model_type}") if rank1 else inner
+            self.new_nodes.append(helper.make_node("Cast", [current], [cast_out], to=elem_code(model_type),
+                                                   name=self.unique(f"onnxgate_cast_{name}")))
+            current = cast_out
+        if rank1:
+            shape_name = self.unique(f"{name}__flat_shape")
+            self.graph.initializer.append(numpy_helper.from_array(np.array([-1], dtype=np.int64), shape_name))
+            self.new_nodes.append(helper.make_node("Reshape", [current, shape_name], [inner],
+                                                   name=self.unique(f"onnxgate_flatten_{name}")))
+        elif current != inner:
+            self.new_nodes.append(helper.make_node("Identity", [current], [inner],
+                                                   name=self.unique(f"onnxgate_rename_{name}")))
+        self.input_map[orig_name] = {"columns": [name], "column_types": [ctype],
+                                     "kind": "rank1" if rank1 else "column"}
+
+    # -- outputs
+
+    def plan_outputs(self) -> list[dict[str, Any]]:
+        """Every new output, planned before any is built (names first, then the wrappers)."""
+        import onnx
+
+        graph, target = self.graph, self.target
+        shapes, value_types = infer_shapes(self.proto)
+        producers = {out: node for node in graph.node for out in node.output}
+        out_taken: set[str] = set(self.chosen_columns)
+        tensor_outputs = [vo for vo in graph.output if vo.type.WhichOneof("value") == "tensor_type"]
+        plans: list[dict[str, Any]] = []
+        dropped_nodes: list[Any] = []
+        for vo in graph.output:
+            kind = vo.type.WhichOneof("value")
+            source = vo.name
+            zipmap = False
+            if kind != "tensor_type":
+                node = producers.get(vo.name)
+                if node is None or node.op_type != "ZipMap":
+                    raise UnsupportedModelError(
+                        f"output {vo.name!r} is a {(kind or 'non-tensor').replace('_type', '')}, not a tensor; "
+                        "PREDICT returns table columns only. Export the model with tensor outputs.",
+                        output=vo.name,
+                    )
+                source = node.input[0]
+                dropped_nodes.append(node)
+                zipmap = True
+                shape = shapes.get(source)
+                code = value_types.get(source, onnx.TensorProto.FLOAT)
+                n_labels = zipmap_width(node)
+                if n_labels and (shape is None or len(shape) != 2 or not isinstance(shape[1], int)):
+                    # ai.onnx.ml shape inference often leaves the probabilities unshaped; ZipMap knows the classes
+                    shape = (shape[0] if shape else "N", n_labels)
+            else:
+                shape = shape_of(vo)
+                if shape is None or any(d is None for d in shape[1:]):
+                    shape = shapes.get(vo.name) or shape
+                code = vo.type.tensor_type.elem_type
+            if shape is None or len(shape) not in (1, 2) or (len(shape) == 2 and not isinstance(shape[1], int)):
+                raise UnsupportedModelError(
+                    f"output {vo.name!r} has shape {list(shape) if shape is not None else '?'}; PREDICT needs one "
+                    "value per row, so an output must be [N], [N,1] or [N,k] with a fixed k",
+                    output=vo.name,
+                )
+            elem = elem_name(code)
+            out_elem = elem
+            allowed = target.output_types
+            if allowed is not None and elem not in allowed:
+                fallback = FALLBACK_TYPE.get(elem)
+                if fallback is None or fallback not in allowed:
+                    raise UnsupportedModelError(
+                        f"output {vo.name!r} holds {elem} values; target {target.name!r} returns only "
+                        f"{sorted(allowed)}. For a classifier with text labels, train on integer-coded labels.",
+                        output=vo.name,
+                    )
+                out_elem = fallback
+            width = 1 if len(shape) == 1 else int(shape[1])  # type: ignore[arg-type]
+            is_proba = zipmap or (
+                self.is_classifier and width > 1 and len(tensor_outputs) > 1 and "prob" in vo.name.lower()
+            )
+            labels = self.class_labels
+            if width > 1 and is_proba:
+                classes = list(labels) if labels is not None and len(labels) == width else range(width)
+                raw = [CLASS_OUTPUT_PREFIX + str(c) for c in classes]
+            elif width > 1:
+                raw = [f"{vo.name}_{i}" for i in range(width)]
+            else:
+                raw = [vo.name]
+            names = [unique_identifier(sql_identifier(r), out_taken) for r in raw]
+            keep = not zipmap and width == 1 and len(shape) == 2 and out_elem == elem and names[0] == vo.name
+            plans.append({"orig": vo.name, "source": source, "shape": shape, "batch": batch_dim(shape),
+                          "width": width, "elem": elem, "out_elem": out_elem, "names": names, "keep": keep,
+                          "zipmap": zipmap})
+        for node in dropped_nodes:
+            graph.node.remove(node)
+        return plans
+
+    def free_output_names(self, plans: list[dict[str, Any]]) -> dict[str, str]:
+        """A new output name already used inside the graph: rename the inner tensor (old -> new)."""
+        renamed: dict[str, str] = {}
+        for plan in plans:
+            if plan["keep"]:
+                continue
+            for name in plan["names"]:
+                if name in self.taken:
+                    fresh = self.unique(f"{name}__inner")
+                    rename_tensor(self.graph, name, fresh)
+                    for nd in self.new_nodes:
+                        for j, n in enumerate(nd.input):
+                            if n == name:
+                                nd.input[j] = fresh
+                    renamed[name] = fresh
+                self.taken.add(name)
+        return renamed
+
+    def build_outputs(
+        self, plans: list[dict[str, Any]], renamed: Mapping[str, str]
+    ) -> tuple[dict[str, list[list[Any]]], list[Any]]:
+        """Gather, reshape and Cast each planned output into ``[N,1]`` columns."""
+        import numpy as np
+        from onnx import helper, numpy_helper
+
+        output_map: dict[str, list[list[Any]]] = {}
+        new_outputs: list[Any] = []
+        for plan in plans:
+            if plan["keep"]:
+                vo = next(v for v in self.graph.output if v.name == plan["orig"])
+                new_outputs.append(vo)
+                output_map[plan["orig"]] = [[plan["orig"], None]]
+                continue
+            source = renamed.get(plan["source"], plan["source"])
+            elem, out_elem, width = plan["elem"], plan["out_elem"], plan["width"]
+            entries: list[list[Any]] = []
+            for i, name in enumerate(plan["names"]):
+                current = source
+                if width > 1:
+                    idx = self.unique(f"{name}__index")
+                    self.graph.initializer.append(numpy_helper.from_array(np.array([i], dtype=np.int64), idx))
+                    gathered = name if out_elem == elem else self.unique(f"{name}__raw")
+                    self.new_nodes.append(helper.make_node("Gather", [current, idx], [gathered], axis=1,
+                                                           name=self.unique(f"onnxgate_column_{name}")))
+                    current = gathered
+                elif len(plan["shape"]) == 1:
+                    shape_name = self.unique(f"{name}__col_shape")
+                    self.graph.initializer.append(
+                        numpy_helper.from_array(np.array([-1, 1], dtype=np.int64), shape_name)
+                    )
+                    reshaped = name if out_elem == elem else self.unique(f"{name}__raw")
+                    self.new_nodes.append(helper.make_node("Reshape", [current, shape_name], [reshaped],
+                                                           name=self.unique(f"onnxgate_as_column_{name}")))
+                    current = reshaped
+                if out_elem != elem:
+                    self.new_nodes.append(helper.make_node("Cast", [current], [name], to=elem_code(out_elem),
+                                                           name=self.unique(f"onnxgate_cast_{name}")))
+                    current = name
+                if current != name:
+                    self.new_nodes.append(helper.make_node("Identity", [current], [name],
+                                                           name=self.unique(f"onnxgate_rename_{name}")))
+                new_outputs.append(helper.make_tensor_value_info(name, elem_code(out_elem), [plan["batch"], 1]))
+                entries.append([name, i if width > 1 else None])
+            output_map[plan["orig"]] = entries
+        return output_map, new_outputs
+
+    # -- the result
+
+    def finish(
+        self, plans: list[dict[str, Any]], output_map: dict[str, list[list[Any]]], new_outputs: list[Any]
+    ) -> dict[str, Any]:
+        """Swap in the new inputs, outputs and nodes; record the mapping in the model's metadata."""
+        graph = self.graph
+        weights_now = [vi for vi in graph.input if vi.name in self.weights]
+        del graph.input[:]
+        graph.input.extend(self.new_inputs + weights_now)
+        del graph.output[:]
+        graph.output.extend(new_outputs)
+        place_nodes(graph, self.new_nodes, {vi.name for vi in self.new_inputs})
+        if "" not in model_opsets(self.proto):
+            entry = self.proto.opset_import.add()
+            entry.domain = ""
+            entry.version = min(self.target.opset or 13, 13)
+        mapping = {
+            "version": ADAPT_METADATA_VERSION,
+            "target": self.target.name,
+            "original": self.original.to_dict(),
+            "inputs": self.input_map,
+            "outputs": output_map,
+            "zipmap_removed": [p["orig"] for p in plans if p["zipmap"]],
+            "classes": list(self.class_labels) if self.class_labels is not None else None,
+            "column_sources": self.column_sources,
+        }
+        set_metadata(self.proto, mapping)
+        ColumnMap.from_pairs(self.user_pairs).write(self.proto)
+        return mapping
