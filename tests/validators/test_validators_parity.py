@@ -281,7 +281,7 @@ def test_progress_bar_only_on_a_terminal(monkeypatch, capsys):
 def test_adapted_models_go_through_the_adapt_hook(monkeypatch):
     from onnx import helper
 
-    import onnxgate.deploy.adapt as adapt_module
+    import onnxgate.validators.adapted as adapt_module
     from onnxgate.signature import Signature
     from onnxgate.validators.reference import ADAPT_METADATA_KEY, reference_outputs
 
