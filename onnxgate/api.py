@@ -39,6 +39,7 @@ def convert(
     target: str | Target | None = None,
     name: str | None = None,
     options: Mapping[str, Any] | None = None,
+    **kwargs: Any,
 ) -> Conversion:
     """Convert a scikit-learn, PyTorch, TensorFlow or Keras model to ONNX at the opset asked for.
 
@@ -61,6 +62,8 @@ def convert(
         Graph name.
     options : mapping, optional
         Framework-specific options (``zipmap``, ``input_names``, ``output_names``, ``dynamo``...).
+    **kwargs
+        Any further keyword of :func:`onnxgate.converters.convert`, passed on as given.
 
     Returns
     -------
@@ -87,7 +90,7 @@ def convert(
     from onnxgate.targets import resolve
 
     tgt = resolve(target, default=None)
-    conversion = converters.convert(model, sample, opset=opset, target=tgt, name=name, options=options)
+    conversion = converters.convert(model, sample, opset=opset, target=tgt, name=name, options=options, **kwargs)
     if tgt is not None and tgt.is_sql:
         from onnxgate.adaptation import adapt_conversion
 
@@ -270,6 +273,7 @@ def sweep(
     data: Any = None,
     atol: float | Mapping[str, float] | None = None,
     rtol: float | Mapping[str, float] | None = None,
+    **convert_kwargs: Any,
 ) -> SweepResult:
     """Convert ``model`` at each opset, validate each against ``target`` with parity, report the matrix.
 
@@ -286,6 +290,8 @@ def sweep(
         Rows for parity (default: ``sample``).
     atol, rtol : optional
         Parity tolerances, as in :func:`onnxgate.validate`.
+    **convert_kwargs
+        Passed to :func:`convert` at every opset.
 
     Returns
     -------
@@ -315,7 +321,7 @@ def sweep(
     rows = []
     for opset in sorted(set(opsets)):
         try:
-            conv = convert(model, sample, opset=opset, target=tgt)
+            conv = convert(model, sample, opset=opset, target=tgt, **convert_kwargs)
         except InvalidDataError:
             raise  # the sample is wrong at every opset: an input error, not a row of the matrix
         except OnnxGateError as err:
