@@ -14,9 +14,7 @@ import os
 import resource
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +25,8 @@ from hypothesis import strategies as st
 from onnxgate._onnx import load_model
 from onnxgate.errors import InvalidModelError, OnnxGateError
 
-#: Wall-time bound for rejecting or validating one hostile file in-process (generous: 2 shared cores).
-MAX_SECONDS_PER_CASE = 10.0
+# How long a rejection or a validation of a hostile file takes is measured by bench/bench_robustness.py
+# (a wall-clock bound in a test would depend on the machine).
 #: Peak RSS bound for a subprocess validating one hostile file.
 MAX_CHILD_RSS_MB = 400  # measured about 80 MB
 #: Growth of this process's peak RSS allowed across a whole Hypothesis run.
@@ -76,23 +74,15 @@ def session_spy(monkeypatch: pytest.MonkeyPatch) -> SessionSpy:
     return spy
 
 
-@contextmanager
-def _timed() -> Iterator[None]:
-    start = time.perf_counter()
-    yield
-    elapsed = time.perf_counter() - start
-    assert elapsed < MAX_SECONDS_PER_CASE, f"took {elapsed:.1f}s, bound {MAX_SECONDS_PER_CASE}s"
-
-
 def _expect_rejected(path: Path, spy: SessionSpy | None = None, match: str | None = None) -> None:
     """API and in-process CLI both refuse ``path`` as an invalid model, before building a session."""
-    with _timed(), pytest.raises(InvalidModelError, match=match):
+    with pytest.raises(InvalidModelError, match=match):
         load_model(path)
-    with _timed(), pytest.raises(InvalidModelError, match=match):
+    with pytest.raises(InvalidModelError, match=match):
         load_model(path.read_bytes(), base_dir=path.parent)
     validate = _validate()
     for target in TARGETS:
-        with _timed(), pytest.raises(InvalidModelError, match=match):
+        with pytest.raises(InvalidModelError, match=match):
             validate(str(path), target=target)
     if spy is not None:
         assert spy.created == 0, "a rejected model reached onnxruntime"
@@ -102,8 +92,7 @@ def _expect_cli_rejected(path: Path, capsys: pytest.CaptureFixture[str]) -> None
     from onnxgate.cli import main
 
     capsys.readouterr()
-    with _timed():
-        code = main(["validate", str(path), "--target", "sql-edge-2.0"])
+    code = main(["validate", str(path), "--target", "sql-edge-2.0"])
     err = capsys.readouterr().err
     assert code == 2, err
     lines = err.strip().splitlines()
@@ -116,14 +105,13 @@ def _expect_report_or_invalid(path: Path) -> None:
 
     validate = _validate()
     for target in TARGETS:
-        with _timed():
-            try:
-                report = validate(str(path), target=target)
-            except OnnxGateError:
-                continue  # InvalidModelError and its documented siblings are a clean refusal
-            assert isinstance(report, Report), type(report)
-            report.summary()  # a report must also render without crashing
-            str(report)
+        try:
+            report = validate(str(path), target=target)
+        except OnnxGateError:
+            continue  # InvalidModelError and its documented siblings are a clean refusal
+        assert isinstance(report, Report), type(report)
+        report.summary()  # a report must also render without crashing
+        str(report)
 
 
 # -- simple hostile files ---------------------------------------------------------------------------
@@ -225,7 +213,7 @@ def test_bit_flipped_model_is_refused_or_reported(
     path = scratch / "flipped.onnx"
     path.write_bytes(bytes(original))
     before = _peak_rss_mb()
-    with _timed(), contextlib.suppress(InvalidModelError):
+    with contextlib.suppress(InvalidModelError):
         load_model(path)
     capfd.readouterr()
     _expect_report_or_invalid(path)
@@ -332,17 +320,14 @@ def test_huge_fixed_input_dims_stay_bounded(tmp_path: Path) -> None:
         "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]\n"
         "print('VMHWM_KB', hwm)\n"
     )
-    start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     _pid, status, _usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
     out = proc.stdout.read() if proc.stdout else ""
     err = proc.stderr.read() if proc.stderr else ""
     assert os.waitstatus_to_exitcode(status) == 0, err[-2000:]
     assert out.startswith(("REPORT", "REFUSED")), (out, err[-2000:])
-    assert elapsed < 60, f"validate took {elapsed:.1f}s on a 2**40-row input"
     peak_kb = int(out.split("VMHWM_KB")[1].split()[0])
     assert peak_kb / 1024 < MAX_CHILD_RSS_MB, f"peak RSS {peak_kb / 1024:.0f} MB"
 

@@ -37,8 +37,8 @@ EXPECTED = Path(__file__).with_name("expected_corpus_counts.json")
 UPDATE = os.environ.get("ONNXGATE_UPDATE_EXPECTED") == "1"
 #: Outcome codes stored per (model, target).
 PASSED, FAILED, INVALID = "P", "F", "I"
-#: Seconds one validate call may take on a single-operator model before it counts as a hang.
-MAX_SECONDS_PER_CALL = 30.0
+# How long one validate call takes on these models is measured by bench/bench_robustness.py (a
+# wall-clock bound in a test would depend on the machine).
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore")]
 
@@ -158,20 +158,16 @@ def test_corpus_chunk_validates_without_crashing(chunk: int) -> None:
     items = corpus()[chunk::CHUNKS]
     results: dict[str, dict[str, str]] = {}
     crashes: list[str] = []
-    slow: list[str] = []
     start = time.perf_counter()
     for name, path in items:
         outcomes: dict[str, str] = {}
         for target in TARGETS:
-            t0 = time.perf_counter()
             try:
                 outcomes[target] = _outcome(path, target)
             except Exception as err:
                 crashes.append(f"{name} [{target}]: {type(err).__name__}: {str(err)[:200]}\n"
                                + "".join(traceback.format_exception(err)[-3:]))
                 outcomes[target] = f"CRASH:{type(err).__name__}"
-            if time.perf_counter() - t0 > MAX_SECONDS_PER_CALL:
-                slow.append(f"{name} [{target}] {time.perf_counter() - t0:.1f}s")
         results[name] = outcomes
     elapsed = time.perf_counter() - start
     counts = _totals(results)
@@ -180,7 +176,6 @@ def test_corpus_chunk_validates_without_crashing(chunk: int) -> None:
     assert not crashes, f"{len(crashes)} validate call(s) raised something else than OnnxGateError:\n" + "\n".join(
         crashes[:20]
     )
-    assert not slow, f"validate calls slower than {MAX_SECONDS_PER_CALL}s: {slow}"
     if UPDATE:
         _store(results)
         return
