@@ -72,7 +72,7 @@ def test_package_writes_every_file_and_the_manifest_lists_them(iris: tuple[Path,
 
 def test_requirements_are_pinned_to_the_installed_versions(iris: tuple[Path, Any, Any]) -> None:
     lines = (iris[0] / "requirements.txt").read_text().split()
-    for dist in ("numpy", "onnxruntime", "uvicorn", "httptools", "uvloop"):
+    for dist in ("numpy", "onnxruntime", "uvicorn", "httptools", "uvloop", "orjson"):
         assert f"{dist}=={metadata.version(dist)}" in lines
 
 
