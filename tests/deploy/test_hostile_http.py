@@ -7,6 +7,7 @@ bounded memory, and on SIGTERM every request in flight answered and exit code 0.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import random
@@ -61,10 +62,9 @@ def strict_json(raw: bytes) -> Any:
 def raw_exchange(port: int, request: bytes, timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
     """Send bytes as they are; (status, headers, body) of the answer."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        try:
+        # the server may answer and close before reading everything: read that answer
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             sock.sendall(request)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server answered and closed before reading everything: read that answer
         data = b""
         while True:
             try:
@@ -119,7 +119,8 @@ def test_in_process_run_returns_the_error_instead_of_raising(iris: tuple[Path, A
 
 def test_a_boolean_in_a_row_is_refused_like_a_row_of_booleans(server: Server) -> None:
     # before: [[true,2,3,4]] was scored with true -> 1.0
-    for body in (b'{"data": [[true, 2, 3, 4]]}', b'{"data": [[1, 2, 3, false]]}', b'{"data": [[true, true, true, true]]}'):
+    for body in (b'{"data": [[true, 2, 3, 4]]}', b'{"data": [[1, 2, 3, false]]}',
+                 b'{"data": [[true, true, true, true]]}'):
         status, payload = server.score(body)
         assert (status, payload["error"]) == (400, "wrong_element_type"), body
         assert "found booleans" in payload["message"]
@@ -227,7 +228,7 @@ def _storm_requests(X: np.ndarray, expected: list[int], count: int, seed: int = 
         b'{"data": ' + b"[]," * 2000 + b"[]}",
     ]
     out: list[tuple[str, Any, Any]] = []
-    for i in range(count):
+    for _ in range(count):
         roll = rng.random()
         if roll < 0.5:
             rows = sorted(rng.sample(range(len(X)), rng.randint(1, 20)))
@@ -244,7 +245,8 @@ def _storm_requests(X: np.ndarray, expected: list[int], count: int, seed: int = 
 
 def _send_slowly(port: int, body: bytes) -> tuple[int, bytes]:
     """A slow client: headers, then the body in a few pieces with pauses."""
-    head = b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+    head = (b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body))
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(head)
         step = max(1, len(body) // 3)

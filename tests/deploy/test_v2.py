@@ -176,7 +176,8 @@ def _expect(exc: pytest.ExceptionInfo[InferenceServerException], status: str, ma
 BAD_INFER = [
     # id, inputs as (name, array, datatype), expected status, message fragment
     ("unknown-input", [("nope", np.zeros((1, 4)), "FP64")], "400", "unknown input 'nope'"),
-    ("wrong-datatype", [("input", np.zeros((1, 4), np.float32), "FP32")], "400", "expected datatype FP64, found 'FP32'"),
+    ("wrong-datatype", [("input", np.zeros((1, 4), np.float32), "FP32")], "400",
+     "expected datatype FP64, found 'FP32'"),
     ("row-width", [("input", np.zeros((1, 3)), "FP64")], "400", "expected 4 values on axis 1"),
     ("rank", [("input", np.zeros((1, 2, 2)), "FP64")], "400", "expected 2-d data"),
     ("too-many-rows", [("input", np.zeros((MAX_ROWS + 1, 4)), "FP64")], "413", "over the limit of 50"),
