@@ -72,6 +72,10 @@ DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 #: stays free. At one row bench/bench_serve.py measured no difference beyond noise on a loaded 2-core
 #: machine (p50 0.65 ms both ways; one quieter A/B: 0.59 ms inline vs 0.86 ms threadpool).
 INLINE_MAX_BYTES = 16 * 1024
+#: A v2 request whose JSON part is within INLINE_MAX_BYTES and whose binary tensors are within this
+#: is scored on the event loop too: binary tensors cost no parsing, and the threadpool hop alone was
+#: a third of the v2 p50 at 1,000 iris rows (32 KB) in bench/bench_serve.py.
+V2_INLINE_BINARY_BYTES = 256 * 1024
 #: Threads for large requests; onnxruntime releases the GIL while it runs.
 SCORING_THREADS = 4
 #: Seconds uvicorn waits for in-flight requests after SIGTERM.
@@ -605,7 +609,9 @@ class ScoringApp:
         except _TooLarge:
             return v2.error(413, f"the request body is over {self.max_body_bytes} bytes; send fewer rows per "
                             "request")
-        if len(body) <= INLINE_MAX_BYTES:
+        declared = headers.get(b"inference-header-content-length", b"")
+        json_size = int(declared) if declared.strip().isdigit() else len(body)
+        if min(json_size, len(body)) <= INLINE_MAX_BYTES and len(body) - json_size <= V2_INLINE_BINARY_BYTES:
             return v2.infer(headers, body)
         result: tuple[int, bytes, list[tuple[bytes, bytes]]] = await self._in_pool(v2.infer, headers, body)
         return result
