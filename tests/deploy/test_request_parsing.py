@@ -101,3 +101,17 @@ def test_the_package_folder_is_left_as_it_was(app: ScoringApp) -> None:
     before = sorted((p.name, p.stat().st_size) for p in folder.iterdir())
     app.entry.score_bytes(b'{"data": [[1, 2, 3, 4]]}')
     assert sorted((p.name, p.stat().st_size) for p in folder.iterdir()) == before
+
+
+def test_v2_answers_with_the_standard_library_when_orjson_is_missing(app: ScoringApp,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import onnxgate.deploy.server as server
+
+    monkeypatch.setattr(server, "_orjson", None)
+    request = {"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, 4], "data": [1e308, 2, 3, 4]}],
+               "outputs": [{"name": "probabilities"}]}
+    status, raw, _headers = app.v2.infer({}, json.dumps(request).encode())
+    assert status == 200
+    assert strict(raw)["outputs"][0]["data"] == [None, None, None]  # NaN written as null, still JSON
+    status, raw, _headers = app.v2.infer({}, b"[" * 5000)
+    assert status == 400 and "nests too deep" in strict(raw)["error"]
