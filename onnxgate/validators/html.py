@@ -539,11 +539,17 @@ class _Figures:
 
     def sweep(self, rows: Sequence[Mapping[str, Any]], target: str) -> Any:
         """Parity max error per opset, passing opsets in green, failing ones in red."""
-        fig = self._figure(9.0, 3.2)
+        from matplotlib.ticker import LogLocator, NullFormatter
+
+        fig = self._figure(9.0, 3.4, left=1.0, top=0.5)
         ax = fig.subplots()
         plotted = [(r["opset"], _float(r.get("parity_max_abs")), bool(r.get("passed"))) for r in rows]
         finite = [(o, v, p) for o, v, p in plotted if math.isfinite(v)]
-        floor = min((v for _, v, _ in finite if v > 0), default=1e-12) / 10
+        positive = [v for _, v, _ in finite if v > 0]
+        # Whole decades around the data, one more below for exact matches and opsets without parity.
+        top = 10 ** (math.ceil(math.log10(max(positive))) + 1) if positive else 1.0
+        low = 10 ** (math.floor(math.log10(min(positive))) - 1) if positive else 1e-12
+        floor = low * 2
         line = [(o, max(v, floor)) for o, v, _ in finite]
         if line:
             ax.plot([o for o, _ in line], [v for _, v in line], color=_GREY, linewidth=1, zorder=1)
@@ -555,14 +561,16 @@ class _Figures:
                            label=label, zorder=3, edgecolor="black", linewidth=0.5)
         missing = [o for o, v, _ in plotted if not math.isfinite(v)]
         if missing:
-            y = floor if finite else 1.0
-            ax.scatter(missing, [y] * len(missing), s=60, color="white", edgecolor=_RED, marker="s",
+            ax.scatter(missing, [floor] * len(missing), s=60, color="white", edgecolor=_RED, marker="s",
                        label="no parity (did not convert or run)", zorder=3)
         ax.set_yscale("log")
+        ax.set_ylim(low, top)
+        ax.yaxis.set_major_locator(LogLocator(base=10))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3, fontsize=8, frameon=False)
         ax.set_xticks([r["opset"] for r in rows])
         ax.set_xlabel("opset", fontsize=9)
         ax.set_ylabel("parity max |onnx − reference|", fontsize=9)
-        ax.legend(loc="best", fontsize=8, frameon=False)
         ax.tick_params(labelsize=8)
         passing = [str(o) for o, _, p in plotted if p]
         desc = (
