@@ -13,6 +13,8 @@ fi
 # Lint and types are part of the suite.
 .venv/bin/ruff check onnxgate tests bench scripts
 .venv/bin/mypy onnxgate
+# Headless Chromium opens the HTML report in tests/validators/test_report_browser.py.
+bash scripts/setup-browser.sh
 # The real Azure ML inference server lives in its own env: it pins its own fastapi/opentelemetry.
 bash scripts/setup-azml.sh
 exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" -q -p no:cacheprovider "$@"
