@@ -17,7 +17,7 @@ __all__ = ["add_target_args", "parse_tolerances", "register", "resolve_target_ar
 def add_target_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--target", "-t", metavar="T",
-                       help="sql-edge-1.0, sql-edge-2.0, synapse, container or onnxruntime (the default)")
+                       help="sql-edge-1.0, sql-edge-2.0, synapse, container, mlflow or onnxruntime (the default)")
     group.add_argument("--target-file", metavar="F.toml", help="a target defined in a TOML file")
 
 
