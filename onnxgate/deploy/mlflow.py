@@ -249,7 +249,7 @@ def require_mlflow() -> None:
 def _file_store_allowed(uri: str) -> Iterator[None]:
     """MLflow 3 refuses its filesystem store unless ``MLFLOW_ALLOW_FILE_STORE`` is set: set it for the block."""
     previous = os.environ.get("MLFLOW_ALLOW_FILE_STORE")
-    if uri.startswith("file:") or "://" not in uri and ":" not in uri:  # file:... or a bare path
+    if uri.startswith("file:") or ("://" not in uri and ":" not in uri):  # file:... or a bare path
         os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
     try:
         yield

@@ -199,8 +199,8 @@ def _exact_values(items: Any, limit: int = 32) -> str:
 
 
 def _environment() -> dict[str, str]:
-    from importlib import metadata
     import platform
+    from importlib import metadata
 
     out = {"python": platform.python_version()}
     for dist in ("onnxgate", "onnx", "onnxruntime", "numpy", "matplotlib", "jinja2"):

@@ -45,9 +45,9 @@ if TYPE_CHECKING:
     from onnxgate.signature import TensorSpec
 
 __all__ = [
+    "CONFUSION_LABEL_LIMIT",
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_TOLERANCES",
-    "CONFUSION_LABEL_LIMIT",
     "EXACT_QUANTILE_LIMIT",
     "HISTOGRAM_BINS_PER_DECADE",
     "LABEL_NAME_HINTS",
@@ -598,7 +598,9 @@ class _Accumulator:
 
     def evidence(self, numeric: bool) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
         """(histogram, sample, confusion) for :class:`OutputComparison`; None where there is nothing to draw."""
-        histogram = sample = confusion = None
+        histogram: dict[str, Any] | None = None
+        sample: dict[str, Any] | None = None
+        confusion: dict[str, Any] | None = None
         if numeric and self.mode == "tolerance" and self.rows:
             histogram = {"abs": _coarse_histogram(self.abs.quantiles.histogram()),
                          "rel": _coarse_histogram(self.rel.quantiles.histogram())}

@@ -1192,11 +1192,8 @@ def _split_position(div: _Divergence, space: _Space, splits: list[TreeSplit]) ->
 
 
 def _explain(div: _Divergence, space: _Space, splits: list[TreeSplit], target: Target | None) -> str:
-    import numpy as np
-
     if div.feature is None:
         return ""
-    name, col = space.features[div.feature]
     value = float(div.x[div.feature])
     if not math.isfinite(value):
         why = ""

@@ -31,7 +31,7 @@ def _onnxruntime(proto: onnx.ModelProto, feeds: dict) -> dict:
 
 
 def test_plain_model_scores_in_mlflow_like_onnxruntime(iris, tmp_path):
-    model, X, conv = iris
+    _, X, conv = iris
     folder = og.package(conv, target="mlflow", out=tmp_path / "pkg")
     names = {p.name for p in folder.iterdir()}
     assert {"MLmodel", "model.onnx", "requirements.txt", "input_example.json", "report.json", "report.html",
@@ -63,7 +63,7 @@ def test_plain_model_scores_in_mlflow_like_onnxruntime(iris, tmp_path):
 
 
 def test_sql_adapted_model_takes_one_column_per_input(iris, tmp_path):
-    model, X, conv = iris
+    _, X, conv = iris
     adapted = og.adapt(conv, target="sql-edge-2.0")
     columns = [t.name for t in adapted.signature.inputs]
     folder = og.package(adapted, target="mlflow", out=tmp_path / "pkg")
@@ -89,7 +89,7 @@ def test_rank_one_inputs_get_a_column_signature(tmp_path):
     proto.ir_version = 8
     folder = og.package(proto, target="mlflow", out=tmp_path / "pkg")
     inputs = json.loads(yaml.safe_load((folder / "MLmodel").read_text())["signature"]["inputs"])
-    assert inputs == [{"type": "float", "name": "a", "required": True}, {"type": "float", "name": "b", "required": True}]
+    assert inputs == [{"type": "float", "name": n, "required": True} for n in ("a", "b")]
     frame = pd.DataFrame({"a": np.array([1.0, 2.0], np.float32), "b": np.array([0.5, 0.25], np.float32)})
     np.testing.assert_array_equal(mlflow_pyfunc.load_model(str(folder)).predict(frame)["y"], [1.5, 2.25])
 
@@ -136,7 +136,8 @@ def test_cli_exit_codes_and_registry(iris, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     from mlflow.tracking import MlflowClient
 
-    source = MlflowClient(tracking_uri=store.as_uri(), registry_uri=store.as_uri()).get_model_version("iris", "1").source
+    client = MlflowClient(tracking_uri=store.as_uri(), registry_uri=store.as_uri())
+    source = client.get_model_version("iris", "1").source
     loaded = mlflow_pyfunc.load_model(source)
     np.testing.assert_array_equal(loaded.predict(pd.DataFrame(X[:7]))["label"], model.predict(X[:7]))
     # a wrong model: refused, exit 1, nothing written

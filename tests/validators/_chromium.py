@@ -10,6 +10,7 @@ plus a full-page screenshot.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -117,10 +118,8 @@ class _WebSocket:
                 return b"".join(parts).decode()
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
 
 
 @dataclass

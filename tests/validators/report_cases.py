@@ -12,14 +12,14 @@ from onnx import numpy_helper
 import onnxgate as og
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def iris() -> tuple[Any, Any, Any]:
     """(fitted logistic regression, X, its conversion)."""
     model, X, _ = og.zoo.get("sklearn-iris-logreg").build()
     return model, X, og.convert(model, X[:20], opset=15)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def passing_report() -> og.Report:
     model, X, conv = iris()
     return og.validate(conv, reference=model, data=X)
@@ -41,20 +41,20 @@ def skewed_coefficients(conv: Any, factor: float = 1.5) -> onnx.ModelProto:
     return proto
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def failing_parity_report() -> og.Report:
     model, X, conv = iris()
     return og.validate(skewed_coefficients(conv), reference=model, data=X)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def failing_search_report() -> og.Report:
     model, X, _ = og.zoo.get("sklearn-planted-scaler-tree").build()
     conv = og.convert(model, X[:20])
     return og.validate(conv, reference=model, data=X, search=300, seed=0)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def sweep_result() -> Any:
     from onnxgate.validators.sweep import sweep
 
