@@ -560,8 +560,15 @@ class _Accumulator:
             return
         ref = [_label_key(v) for v in e2[:, 0].tolist()] if e2.dtype.kind in "fcO" else None
         if ref is None:  # integers and bools: counted in one vectorised pass
-            values, n = np.unique(e2[:, 0], return_counts=True)
-            per_label = dict(zip(values.tolist(), n.tolist()))
+            column = e2[:, 0]
+            low, high = (int(column.min()), int(column.max())) if column.size else (0, 0)
+            if low >= 0 and high < 1 << 16:  # class indices: bincount, no sort
+                n = np.bincount(column.astype(np.int64), minlength=high + 1)
+                kind = bool if column.dtype.kind == "b" else int
+                per_label = {kind(v): int(n[v]) for v in np.flatnonzero(n).tolist()}
+            else:
+                values, counts = np.unique(column, return_counts=True)
+                per_label = dict(zip(values.tolist(), counts.tolist()))
         else:
             per_label = dict(Counter(ref))
         for label, k in per_label.items():
@@ -586,12 +593,14 @@ class _Accumulator:
         with np.errstate(over="ignore"):
             keys = (rows * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(11)  # Fibonacci hashing, 53 bits
         limit = self.sample[-1][0] if len(self.sample) >= SAMPLE_ROWS else None
-        pick = np.argpartition(keys, SAMPLE_ROWS)[:SAMPLE_ROWS] if n > SAMPLE_ROWS else np.arange(n)
+        candidates = np.arange(n) if limit is None else np.flatnonzero(keys < np.uint64(limit))
+        if len(candidates) > SAMPLE_ROWS:
+            pick = candidates[np.argpartition(keys[candidates], SAMPLE_ROWS)[:SAMPLE_ROWS]]
+        else:
+            pick = candidates
         width = min(e2.shape[1], SAMPLE_VALUES_PER_ROW)
         for i in pick.tolist():
             key = int(keys[i])
-            if limit is not None and key >= limit:
-                continue
             self.sample.append((key, int(i) + row_offset, e2[i, :width].tolist(), a2[i, :width].tolist()))
         self.sample.sort(key=lambda item: item[0])
         del self.sample[SAMPLE_ROWS:]

@@ -274,3 +274,15 @@ def test_sweep_html_is_written_and_refused_when_it_exists(tmp_path, capsys):
     assert main(args) == 2
     assert "--force" in capsys.readouterr().err
     assert main([*args, "--force"]) == 0
+
+
+def test_cli_html_without_the_extra_says_so_before_any_work(tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "jinja2" else real(name, *a))
+    model = tmp_path / "m.onnx"
+    model.write_bytes(identity_model().SerializeToString())
+    assert main(["validate", str(model), "--html", str(tmp_path / "r.html")]) == 2
+    assert "pip install 'onnxgate[report]'" in capsys.readouterr().err
+    assert not (tmp_path / "r.html").exists()
