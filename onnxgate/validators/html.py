@@ -41,6 +41,8 @@ __all__ = ["CONTENT_SECURITY_POLICY", "TEMPLATES", "render_report", "render_swee
 TEMPLATES = Path(__file__).with_name("templates")
 #: The page may load nothing and run nothing: inline styles and inline SVG only.
 CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'"
+#: Outputs whose error histograms are drawn (failing first, then by error over atol); the table lists all.
+MAX_OUTPUT_FIGURES = 12
 #: Divergences listed in the search table (the report keeps at most 20).
 DIVERGENCES_SHOWN = 20
 #: Colours (Okabe-Ito, distinguishable with the common colour-vision deficiencies).
@@ -90,6 +92,7 @@ def render_report(report: Report) -> str:
         "environment": data["environment"],
         "parity": _parity_view(parity, figures) if parity else None,
         "search": _search_view(search, figures) if search else None,
+        "max_figures": MAX_OUTPUT_FIGURES,
     }
     return str(env.get_template("report.html.j2").render(**view))
 
@@ -143,7 +146,7 @@ def _jinja() -> Any:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=True,
-        undefined=jinja2.StrictUndefined,
+        undefined=jinja2.ChainableUndefined,  # a hand-built or older report lacks fields: render what is there
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -259,13 +262,16 @@ def _float(value: Any) -> float:
 
 def _parity_view(check: Mapping[str, Any], figures: _Figures) -> dict[str, Any]:
     details = check["details"]
+    every = list(details.get("outputs") or [])
+    drawn = {id(o) for o in sorted(every, key=_severity, reverse=True)[:MAX_OUTPUT_FIGURES]}
     outputs = []
-    for out in details.get("outputs") or []:
-        hist = out.get("histogram")
+    for out in every:
+        hist = out.get("histogram") if id(out) in drawn else None
         outputs.append(
             {
                 **out,
                 "histogram_figure": figures.histograms(out) if hist else None,
+                "not_drawn": bool(out.get("histogram")) and id(out) not in drawn,
                 "zero_abs": hist["abs"]["zero"] if hist else None,
                 "confusion": _confusion_view(out.get("confusion")),
             }
@@ -281,17 +287,16 @@ def _parity_view(check: Mapping[str, Any], figures: _Figures) -> dict[str, Any]:
     }
 
 
+def _severity(o: Mapping[str, Any]) -> tuple[bool, int, float]:
+    """Failing first, then more mismatching rows, then the largest error relative to atol."""
+    ratio = _float((o.get("abs") or {}).get("max")) / max(_float(o.get("atol")), 1e-300)
+    return (not o.get("passed"), int(o.get("mismatched_rows") or 0), ratio if math.isfinite(ratio) else 1e300)
+
+
 def _worst_output(outputs: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     """The numeric output to draw against the reference: failing first, then the largest error over atol."""
     candidates = [o for o in outputs if o.get("mode") == "tolerance" and o.get("sample")]
-    if not candidates:
-        return None
-
-    def key(o: Mapping[str, Any]) -> tuple[bool, int, float]:
-        ratio = _float((o.get("abs") or {}).get("max")) / max(_float(o.get("atol")), 1e-300)
-        return (not o.get("passed"), int(o.get("mismatched_rows") or 0), ratio if math.isfinite(ratio) else 1e300)
-
-    return max(candidates, key=key)
+    return max(candidates, key=_severity) if candidates else None
 
 
 def _confusion_view(confusion: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -170,3 +170,21 @@ def test_missing_mlflow_names_the_extra(iris, tmp_path, monkeypatch):
     with pytest.raises(og.MissingDependencyError, match=r"pip install 'onnxgate\[mlflow\]'"):
         og.package(iris[2], target="mlflow", out=tmp_path / "pkg")
     assert not (tmp_path / "pkg").exists()
+
+
+def test_api_registry_logs_the_package_unchanged(iris, tmp_path, monkeypatch):
+    from onnxgate.deploy.mlflow import register_mlflow_model
+
+    _, X, conv = iris
+    store = (tmp_path / "store").as_uri()
+    folder = og.package(conv, target="mlflow", out=tmp_path / "pkg", registry=store, name="iris-api")
+    again = register_mlflow_model(folder, store, name="iris-api")
+    assert again["registered"] and again["model_uri"] == "models:/iris-api/2"
+    logged = tmp_path / "store" / again["artifact_uri"].split("/store/", 1)[1]
+    for path in folder.iterdir():  # the registered copy is byte for byte the package
+        assert (logged / path.name).read_bytes() == path.read_bytes()
+    import os
+
+    assert "MLFLOW_ALLOW_FILE_STORE" not in os.environ  # set for the call only
+    with pytest.raises(og.PackagingError, match="not an MLflow model directory"):
+        register_mlflow_model(tmp_path, store, name="x")

@@ -286,3 +286,36 @@ def test_cli_html_without_the_extra_says_so_before_any_work(tmp_path, capsys, mo
     assert main(["validate", str(model), "--html", str(tmp_path / "r.html")]) == 2
     assert "pip install 'onnxgate[report]'" in capsys.readouterr().err
     assert not (tmp_path / "r.html").exists()
+
+
+def test_many_outputs_draw_only_the_worst_histograms():
+    from onnxgate.validators.html import MAX_OUTPUT_FIGURES
+
+    rng = np.random.default_rng(3)
+    outputs = []
+    for k in range(MAX_OUTPUT_FIGURES + 3):
+        ref = rng.normal(size=50)
+        scale = 1e-2 if k == MAX_OUTPUT_FIGURES + 2 else 1e-7
+        outputs.append(compare_arrays(ref, ref + rng.normal(scale=scale, size=50), atol=1e-4, rtol=1e-3,
+                                      name=f"out{k}").to_dict())
+    report = Report(checks=[CheckResult("prediction_parity", False, "out14 differs", {"rows": 50, "outputs": outputs})],
+                    target="onnxruntime")
+    titles = _parse(report.to_html()).svg_titles
+    histograms = [t for t in titles if t.startswith("Error histograms")]
+    assert len(histograms) == MAX_OUTPUT_FIGURES
+    assert f"Error histograms of output out{MAX_OUTPUT_FIGURES + 2}" in histograms  # the failing one is drawn
+    assert titles[-1] == f"Reference against ONNX for output out{MAX_OUTPUT_FIGURES + 2}"
+
+
+def test_a_sparse_hand_built_report_still_renders():
+    report = Report(
+        checks=[
+            CheckResult("prediction_parity", False, "output 'variable'  max_abs=3.1e-02",
+                        {"outputs": [{"name": "variable", "min_rtol": float("inf"), "mean": float("nan")}]}),
+            CheckResult("search_divergences", False, "2 divergent rows", {"divergences": [{"feature": "x[0]"}]}),
+            CheckResult.skip("operators_supported", "no onnxruntime"),
+        ],
+        target="sql-edge-2.0",
+    )
+    text = _text(report.to_html())
+    assert "FAILED" in text and "variable" in text and "x[0]" in text and "no onnxruntime" in text
