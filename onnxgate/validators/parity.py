@@ -567,8 +567,8 @@ class _Accumulator:
                 kind = bool if column.dtype.kind == "b" else int
                 per_label = {kind(v): int(n[v]) for v in np.flatnonzero(n).tolist()}
             else:
-                values, counts = np.unique(column, return_counts=True)
-                per_label = dict(zip(values.tolist(), counts.tolist()))
+                values, found = np.unique(column, return_counts=True)
+                per_label = dict(zip(values.tolist(), found.tolist()))
         else:
             per_label = dict(Counter(ref))
         for label, k in per_label.items():

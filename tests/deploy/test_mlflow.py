@@ -175,7 +175,7 @@ def test_missing_mlflow_names_the_extra(iris, tmp_path, monkeypatch):
 def test_api_registry_logs_the_package_unchanged(iris, tmp_path, monkeypatch):
     from onnxgate.deploy.mlflow import register_mlflow_model
 
-    _, X, conv = iris
+    conv = iris[2]
     store = (tmp_path / "store").as_uri()
     folder = og.package(conv, target="mlflow", out=tmp_path / "pkg", registry=store, name="iris-api")
     again = register_mlflow_model(folder, store, name="iris-api")
