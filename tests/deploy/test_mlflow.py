@@ -188,3 +188,21 @@ def test_api_registry_logs_the_package_unchanged(iris, tmp_path, monkeypatch):
     assert "MLFLOW_ALLOW_FILE_STORE" not in os.environ  # set for the call only
     with pytest.raises(og.PackagingError, match="not an MLflow model directory"):
         register_mlflow_model(tmp_path, store, name="x")
+
+
+def test_store_without_a_registry_keeps_the_run_artifacts_and_says_so(iris, tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    from onnxgate.deploy.mlflow import register_mlflow_model
+
+    folder = og.package(iris[2], target="mlflow", out=tmp_path / "pkg")
+
+    def no_registry(self, *args, **kwargs):
+        raise RuntimeError("this store has no model registry")
+
+    monkeypatch.setattr(MlflowClient, "create_registered_model", no_registry)
+    result = register_mlflow_model(folder, (tmp_path / "store").as_uri(), name="iris")
+    assert not result["registered"] and result["model_uri"].startswith("runs:/")
+    assert "logged as run artifacts only" in result["note"] and "no model registry" in result["note"]
+    logged = tmp_path / "store" / result["artifact_uri"].split("/store/", 1)[1]
+    assert (logged / "MLmodel").read_bytes() == (folder / "MLmodel").read_bytes()
