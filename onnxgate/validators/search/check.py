@@ -37,7 +37,7 @@ from onnxgate.conversion import Conversion
 from onnxgate.validators.report import CheckResult
 from onnxgate.validators.rule import describe_row_evidence
 from onnxgate.validators.search.engine import BudgetExhausted, Searcher
-from onnxgate.validators.search.explain import explain, minimise
+from onnxgate.validators.search.explain import explain, minimise, split_position
 from onnxgate.validators.search.phases import phase_boundaries, phase_edges, phase_hypothesis, phase_tree_splits
 from onnxgate.validators.search.settings import (
     CHECK_NAME,
@@ -105,7 +105,9 @@ def check_search_divergences(
         ``name="parity_search"``. ``details`` holds ``seed``, ``budget``, ``rows_tried``,
         ``time_s``, ``time_to_first_divergence_s``, ``rows_to_first_divergence``, per-phase counts,
         ``tree_splits`` and ``divergences`` (each: the row, the outputs that diverged and by how
-        much, the phase that found it, and an explanation when one applies).
+        much, the phase that found it, an explanation when one applies, and ``split``: the nearest tree
+        split on the divergent feature, ``{node, tree_id, node_id, mode, raw_threshold, value, distance}``,
+        or null).
 
     Raises
     ------
@@ -233,6 +235,7 @@ def _result(
             "phase": d.strategy,
             "outputs": d.outputs,
             "explanation": d.explanation,
+            "split": split_position(d, space, splits),
             "found_after_s": round(d.elapsed, 4),
             "found_after_rows": d.rows_tried,
         }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from onnxgate.validators.search.engine import BudgetExhausted, Divergence, Searcher
 from onnxgate.validators.search.settings import SPLIT_BRACKET_ULPS
@@ -13,7 +13,7 @@ from onnxgate.validators.search.trees import TreeSplit
 if TYPE_CHECKING:
     from onnxgate.targets import Target
 
-__all__ = ["explain", "minimise"]
+__all__ = ["explain", "minimise", "near_splits", "split_position"]
 
 
 def minimise(searcher: Searcher, div: Divergence) -> None:
@@ -67,12 +67,40 @@ def minimise(searcher: Searcher, div: Divergence) -> None:
                 div.outputs = [e[0] for e in per_output if e[0] is not None]
 
 
-def explain(div: Divergence, space: Space, splits: list[TreeSplit], target: Target | None) -> str:
+def near_splits(div: Divergence, space: Space, splits: list[TreeSplit]) -> list[TreeSplit]:
+    """The mapped splits on the divergent feature whose raw threshold lies within the bracket of its value."""
     import numpy as np
 
     if div.feature is None:
-        return ""
+        return []
     name, col = space.features[div.feature]
+    value = float(div.x[div.feature])
+    if not math.isfinite(value):
+        return []
+    near: list[TreeSplit] = []
+    for s in splits:
+        if s.input == name and s.column == col and s.raw_threshold is not None:
+            ulp = float(np.spacing(np.float32(abs(value))))
+            if abs(value - s.raw_threshold) <= 4 * SPLIT_BRACKET_ULPS * ulp:
+                near.append(s)
+    return near
+
+
+def split_position(div: Divergence, space: Space, splits: list[TreeSplit]) -> dict[str, Any] | None:
+    """Where a divergent row sits relative to the nearest split on its feature (for the report), or None."""
+    near = near_splits(div, space, splits)
+    if not near or div.feature is None:
+        return None
+    value = float(div.x[div.feature])
+    s = min(near, key=lambda n: abs(value - float(n.raw_threshold)))  # type: ignore[arg-type]
+    assert s.raw_threshold is not None
+    return {"node": s.node, "tree_id": s.tree_id, "node_id": s.node_id, "mode": s.mode,
+            "raw_threshold": s.raw_threshold, "value": value, "distance": value - s.raw_threshold}
+
+
+def explain(div: Divergence, space: Space, splits: list[TreeSplit], target: Target | None) -> str:
+    if div.feature is None:
+        return ""
     value = float(div.x[div.feature])
     if not math.isfinite(value):
         why = ""
@@ -86,12 +114,7 @@ def explain(div: Divergence, space: Space, splits: list[TreeSplit], target: Targ
             f"{why}; reject or impute such values before scoring, or validate for a target that cannot hold "
             "them (allow_nan=False)"
         )
-    near: list[TreeSplit] = []
-    for s in splits:
-        if s.input == name and s.column == col and s.raw_threshold is not None:
-            ulp = float(np.spacing(np.float32(abs(value))))
-            if abs(value - s.raw_threshold) <= 4 * SPLIT_BRACKET_ULPS * ulp:
-                near.append(s)
+    near = near_splits(div, space, splits)
     if not near:
         if splits and any(s.raw_threshold is None for s in splits):
             return (
