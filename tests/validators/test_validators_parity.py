@@ -168,7 +168,9 @@ def test_string_labels_compared_exactly():
 
 
 def test_histogram_quantiles_beyond_the_exact_limit(monkeypatch):
-    monkeypatch.setattr(parity, "EXACT_QUANTILE_LIMIT", 1000)
+    from onnxgate.validators import quantiles
+
+    monkeypatch.setattr(quantiles, "EXACT_QUANTILE_LIMIT", 1000)
     rng = np.random.default_rng(0)
     expected = rng.normal(size=20_000)
     actual = expected + rng.lognormal(-8, 1, size=expected.size)
