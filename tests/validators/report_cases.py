@@ -56,7 +56,7 @@ def failing_search_report() -> og.Report:
 
 @functools.cache
 def sweep_result() -> Any:
-    from onnxgate.validators.sweep import sweep
+    from onnxgate.api import sweep
 
     model, X, _ = iris()
     return sweep(model, X, range(8, 18), target="sql-edge-1.0")
