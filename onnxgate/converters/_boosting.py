@@ -100,15 +100,22 @@ class BoostingConverter(Converter):
             )
         return array
 
-    def native_input(self, feeds: Mapping[str, np.ndarray], signature: Signature) -> np.ndarray:
-        """The feature matrix from ONNX-style feeds (one ``[N,k]`` input, or ``[N,1]`` columns in order)."""
+    def native_input(self, feeds: Mapping[str, np.ndarray], signature: Signature, model: Any = None) -> Any:
+        """The feature matrix from ONNX-style feeds (one ``[N,k]`` input, or ``[N,1]`` columns in order);
+        a DataFrame with the training columns when the model was fitted on one (scikit-learn API)."""
         import numpy as np
 
         arrays = [np.asarray(feeds[n]) for n in signature.input_names]
         if len(arrays) == 1:
-            X = arrays[0]
-            return X.reshape(len(X), -1)
-        return np.hstack([a.reshape(len(a), -1) for a in arrays])
+            X = arrays[0].reshape(len(arrays[0]), -1)
+        else:
+            X = np.hstack([a.reshape(len(a), -1) for a in arrays])
+        columns = getattr(model, "feature_names_in_", None)
+        if columns is not None and len(columns) == X.shape[1]:
+            import pandas as pd
+
+            return pd.DataFrame(X, columns=list(columns))
+        return X
 
     def check_options(self, options: Mapping[str, Any], known: Sequence[str]) -> None:
         unknown = sorted(set(options) - set(known))

@@ -123,7 +123,7 @@ class CatBoostConverter(BoostingConverter):
     def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
         import numpy as np
 
-        X = self.native_input(feeds, signature)
+        X = self.native_input(feeds, signature, model)
         if self.is_classifier(model):
             if type(model).__name__ == "CatBoostClassifier":
                 label = np.asarray(model.predict(X)).reshape(-1)

@@ -60,6 +60,55 @@ def _booster(model: Any) -> Any:
     return model.booster_ if hasattr(model, "booster_") else model
 
 
+def exact_float32_thresholds(proto: Any, booster: Any) -> int:
+    """Make ``x <= t`` (LightGBM, double ``t``) and the float32 graph's ``x <= v`` agree for every float32 x.
+
+    onnxmltools writes ``v = float32(t)`` rounded to nearest; when that rounds up, the float32 value
+    ``v`` itself goes left in ONNX and right in LightGBM. The exact float32 threshold is the largest
+    float32 not above ``t``. Thresholds are matched by tree, feature and rounded value against
+    LightGBM's own dump; returns how many were moved.
+    """
+    import numpy as np
+
+    doubles: dict[tuple[int, int, float], set[float]] = {}
+    for tree_index, info in enumerate(booster.dump_model().get("tree_info", [])):
+        stack = [info.get("tree_structure", {})]
+        while stack:
+            node = stack.pop()
+            if "split_feature" not in node:
+                continue
+            if node.get("decision_type") == "<=" and not isinstance(node.get("threshold"), str):
+                t = float(node["threshold"])
+                key = (tree_index, int(node["split_feature"]), float(np.float32(t)))
+                doubles.setdefault(key, set()).add(t)
+            stack.extend(node[k] for k in ("left_child", "right_child") if isinstance(node.get(k), dict))
+    moved = 0
+    for graph_node in proto.graph.node:
+        if graph_node.op_type not in ("TreeEnsembleClassifier", "TreeEnsembleRegressor"):
+            continue
+        attrs = {a.name: a for a in graph_node.attribute}
+        if not {"nodes_values", "nodes_modes", "nodes_treeids", "nodes_featureids"} <= set(attrs):
+            continue
+        values = list(attrs["nodes_values"].floats)
+        for i, mode in enumerate(attrs["nodes_modes"].strings):
+            if mode != b"BRANCH_LEQ":
+                continue
+            key = (int(attrs["nodes_treeids"].ints[i]), int(attrs["nodes_featureids"].ints[i]), float(values[i]))
+            found = doubles.get(key)
+            if not found or len(found) != 1:
+                continue  # unknown, or two thresholds rounding alike: leave onnxmltools' value
+            t = next(iter(found))
+            exact = np.float32(t)
+            if float(exact) > t:
+                exact = np.nextafter(exact, np.float32(-np.inf))
+            if float(exact) != values[i]:
+                values[i] = float(exact)
+                moved += 1
+        del attrs["nodes_values"].floats[:]
+        attrs["nodes_values"].floats.extend(values)
+    return moved
+
+
 def objective_of(model: Any) -> str:
     """The objective's name as LightGBM saved it (``"binary"``, ``"multiclass"``...)."""
     booster = _booster(model)
@@ -156,12 +205,20 @@ class LightGBMConverter(BoostingConverter):
             raise UnsupportedModelError(
                 f"onnxmltools could not convert {type(model).__name__}: {first}", framework=self.framework
             ) from None
-        return finish(proto, opset, input_name, boundary)
+        moved = exact_float32_thresholds(proto, _booster(model))
+        raw = finish(proto, opset, input_name, boundary)
+        if moved:
+            raw.warnings.append(
+                f"{moved} split threshold(s) set to the largest float32 at or below LightGBM's double "
+                "threshold (onnxmltools rounds to nearest, which sends a float32 feature equal to the rounded "
+                "value down the other branch)"
+            )
+        return raw
 
     def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
         import numpy as np
 
-        X = self.native_input(feeds, signature)
+        X = self.native_input(feeds, signature, model)
         if hasattr(model, "fit"):
             if self.is_classifier(model):
                 return _in_output_order(

@@ -139,9 +139,18 @@ class XGBoostConverter(BoostingConverter):
         array = self.sample_array(model, sample, n_features)
         input_name = str(options.get("input_name", "input"))
         _dtype, boundary = input_type(array)
+        subject = model
+        if booster.feature_names is not None:
+            # fitted on a DataFrame: onnxmltools reads features as f<index> only ("Unable to interpret
+            # 'mean_area'"); the same trees without the names convert (the ONNX input is positional).
+            best = getattr(model, "best_iteration", None) if hasattr(model, "get_booster") else None
+            # the scikit-learn API predicts with the trees up to best_iteration (early stopping)
+            subject = booster[: best + 1] if best is not None else booster.copy()
+            subject.feature_names = None
+            subject.feature_types = None
         try:
             proto = onnxmltools.convert_xgboost(
-                model,
+                subject,
                 name=name or type(model).__name__,
                 initial_types=[(input_name, FloatTensorType([None, n_features]))],
                 target_opset=min(opset, ONNXMLTOOLS_MAX_OPSET),
@@ -156,7 +165,7 @@ class XGBoostConverter(BoostingConverter):
     def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
         import numpy as np
 
-        X = self.native_input(feeds, signature)
+        X = self.native_input(feeds, signature, model)
         if hasattr(model, "get_booster"):
             if self.is_classifier(model):
                 return _in_output_order(
@@ -165,7 +174,7 @@ class XGBoostConverter(BoostingConverter):
             return _in_output_order(["variable"], [np.asarray(model.predict(X)).reshape(len(X), -1)], signature)
         import xgboost
 
-        matrix = xgboost.DMatrix(np.asarray(X, dtype=np.float32))
+        matrix = xgboost.DMatrix(np.asarray(X, dtype=np.float32), feature_names=model.feature_names)
         objective = objective_of(model)
         if objective == "binary:logistic":
             p1 = model.predict(matrix).reshape(-1)

@@ -355,3 +355,53 @@ def test_native_files_round_trip_through_the_cli(built: dict[str, Any], tmp_path
         out = folder / "model.onnx"
         assert main(["convert", str(path), "--sample", str(folder / "X.npy"), "-o", str(out)]) == 0
         assert main(["validate", str(out), "--reference", str(path), "--data", str(folder / "X.npy")]) == 0
+
+
+# --- float32 thresholds and DataFrames ---------------------------------------------------------------
+
+
+def _early_lgbm() -> tuple[Any, np.ndarray]:
+    X, y = _data("diabetes")
+    model = lightgbm.LGBMRegressor(n_estimators=300, verbose=-1, n_jobs=1, random_state=0)
+    model.fit(X[::2], y[::2], eval_set=[(X[1::2], y[1::2])], callbacks=[lightgbm.early_stopping(3, verbose=False)])
+    return model, X
+
+
+def test_lightgbm_double_thresholds_become_exact_float32_ones() -> None:
+    model, X = _early_lgbm()
+    conv = og.convert(model, X[:5])
+    assert any("split threshold(s) set to the largest float32" in w for w in conv.warnings)
+    assert og.validate(conv, target="container", reference=model, data=X).passed
+
+
+def test_without_the_threshold_fix_a_row_flips(monkeypatch: pytest.MonkeyPatch) -> None:
+    """onnxmltools' round-to-nearest thresholds, kept on purpose: parity sees the flipped row."""
+    from onnxgate.converters import lightgbm as lgb_module
+
+    monkeypatch.setattr(lgb_module, "exact_float32_thresholds", lambda proto, booster: 0)
+    model, X = _early_lgbm()
+    report = og.validate(og.convert(model, X[:5]), target="container", reference=model, data=X)
+    assert not report.check("prediction_parity").passed
+
+
+@pytest.mark.parametrize("library", ["xgboost", "lightgbm", "catboost"])
+def test_dataframe_fitted_models_keep_their_column_names_for_sql(library: str, tmp_path: Path) -> None:
+    import pandas as pd
+
+    from onnxgate.deploy.duckdb_dryrun import dry_run
+
+    X, y = _data("breast_cancer")
+    frame = pd.DataFrame(X[:, :6], columns=["radius", "texture", "perimeter", "area", "smooth", "compact"])
+    make = {
+        "xgboost": lambda: xgboost.XGBClassifier(n_estimators=10, n_jobs=1),
+        "lightgbm": lambda: lightgbm.LGBMClassifier(n_estimators=10, verbose=-1, n_jobs=1),
+        "catboost": lambda: catboost.CatBoostClassifier(iterations=10, verbose=0, thread_count=1),
+    }[library]
+    model = make().fit(frame, y)
+    plain = og.convert(model, frame.head())
+    assert og.validate(plain, target="container", reference=model, data=frame).passed
+    sql = og.convert(model, frame.head(), target="sql-edge-2.0")
+    assert sql.signature.input_names == list(frame.columns)
+    assert og.validate(sql, target="sql-edge-2.0", reference=model, data=frame).passed
+    og.package(sql, target="sql-edge-2.0", out=tmp_path / "p")
+    assert dry_run(tmp_path / "p", frame, reference=model).passed
