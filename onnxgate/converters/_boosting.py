@@ -268,7 +268,15 @@ def _register_lightgbm() -> None:
     )
 
     import_onnxmltools("lightgbm")
-    from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
+    from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm as onnxmltools_lightgbm
+
+    from onnxgate.converters.lightgbm import exact_float32_thresholds
+
+    def convert_lightgbm(scope: Any, operator: Any, container: Any) -> None:
+        # onnxmltools' converter, with LightGBM's double thresholds made exact in float32
+        first = len(container.nodes)
+        onnxmltools_lightgbm(scope, operator, container)
+        exact_float32_thresholds(container.nodes[first:], operator.raw_operator.booster_)
 
     update_registered_converter(
         lightgbm.LGBMClassifier,

@@ -60,7 +60,7 @@ def _booster(model: Any) -> Any:
     return model.booster_ if hasattr(model, "booster_") else model
 
 
-def exact_float32_thresholds(proto: Any, booster: Any) -> int:
+def exact_float32_thresholds(nodes: Any, booster: Any) -> int:
     """Make ``x <= t`` (LightGBM, double ``t``) and the float32 graph's ``x <= v`` agree for every float32 x.
 
     onnxmltools writes ``v = float32(t)`` rounded to nearest; when that rounds up, the float32 value
@@ -83,7 +83,7 @@ def exact_float32_thresholds(proto: Any, booster: Any) -> int:
                 doubles.setdefault(key, set()).add(t)
             stack.extend(node[k] for k in ("left_child", "right_child") if isinstance(node.get(k), dict))
     moved = 0
-    for graph_node in proto.graph.node:
+    for graph_node in nodes:
         if graph_node.op_type not in ("TreeEnsembleClassifier", "TreeEnsembleRegressor"):
             continue
         attrs = {a.name: a for a in graph_node.attribute}
@@ -205,7 +205,7 @@ class LightGBMConverter(BoostingConverter):
             raise UnsupportedModelError(
                 f"onnxmltools could not convert {type(model).__name__}: {first}", framework=self.framework
             ) from None
-        moved = exact_float32_thresholds(proto, _booster(model))
+        moved = exact_float32_thresholds(proto.graph.node, _booster(model))
         raw = finish(proto, opset, input_name, boundary)
         if moved:
             raw.warnings.append(

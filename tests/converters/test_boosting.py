@@ -374,11 +374,22 @@ def test_lightgbm_double_thresholds_become_exact_float32_ones() -> None:
     assert og.validate(conv, target="container", reference=model, data=X).passed
 
 
+def test_lightgbm_in_a_pipeline_gets_the_exact_thresholds_too() -> None:
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+
+    model, X = _early_lgbm()
+    pipe = make_pipeline(SimpleImputer(), model)  # already fitted steps: fit the imputer only
+    pipe.steps[0][1].fit(X)
+    conv = og.convert(pipe, X[:5])
+    assert og.validate(conv, target="container", reference=pipe, data=X).passed
+
+
 def test_without_the_threshold_fix_a_row_flips(monkeypatch: pytest.MonkeyPatch) -> None:
     """onnxmltools' round-to-nearest thresholds, kept on purpose: parity sees the flipped row."""
     from onnxgate.converters import lightgbm as lgb_module
 
-    monkeypatch.setattr(lgb_module, "exact_float32_thresholds", lambda proto, booster: 0)
+    monkeypatch.setattr(lgb_module, "exact_float32_thresholds", lambda nodes, booster: 0)
     model, X = _early_lgbm()
     report = og.validate(og.convert(model, X[:5]), target="container", reference=model, data=X)
     assert not report.check("prediction_parity").passed
