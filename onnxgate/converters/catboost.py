@@ -3,7 +3,8 @@
 Policy:
 
 * ``CatBoostClassifier``, ``CatBoostRegressor`` and the core ``CatBoost`` class (classification
-  losses ``Logloss``/``CrossEntropy``/``MultiClass``, or a regression loss). Numeric features only:
+  losses ``Logloss``/``CrossEntropy``/``MultiClass``, or a single-output regression loss; losses
+  whose export does not reproduce CatBoost's predictions are refused by name). Numeric features only:
   CatBoost exports no categorical or text features to ONNX, and its refusal is passed on.
 * One ``[N,k]`` float32 input named ``input``; a float64 sample keeps a float64 boundary with a Cast
   inside the graph.
@@ -36,11 +37,22 @@ if TYPE_CHECKING:
 __all__ = ["CatBoostConverter"]
 
 _CLASSIFICATION_LOSSES = ("Logloss", "CrossEntropy", "MultiClass")
+#: Losses whose export does not reproduce CatBoost's predict (measured), and why.
+_REFUSED_LOSSES = {
+    "Poisson": "CatBoost predicts exp(raw) for it, its ONNX export writes the raw value",
+    "Tweedie": "CatBoost predicts exp(raw) for it, its ONNX export writes the raw value",
+    "MultiClassOneVsAll": "its ONNX export writes softmax probabilities, CatBoost predicts per-class sigmoids",
+    "RMSEWithUncertainty": "its ONNX export is ill-typed (two outputs through a classifier node)",
+    "MultiRMSE": "its ONNX export is ill-typed (several targets through a classifier node)",
+}
 
 
 def loss_of(model: Any) -> str:
-    params = model.get_all_params()
-    return str(params.get("loss_function", "")).split(":")[0]
+    """The loss function's name: as given (cheap), else as CatBoost resolved it (a full params dump)."""
+    given = model.get_params().get("loss_function")
+    if given is None or not isinstance(given, str):
+        given = model.get_all_params().get("loss_function", "")
+    return str(given).split(":")[0]
 
 
 class CatBoostConverter(BoostingConverter):
@@ -84,10 +96,14 @@ class CatBoostConverter(BoostingConverter):
                 framework=self.framework,
             )
         loss = loss_of(model)
-        if loss == "MultiClassOneVsAll" or "Rank" in loss or "Pair" in loss:
+        why = _REFUSED_LOSSES.get(loss)
+        if why is None and ("Rank" in loss or "Pair" in loss or loss.startswith("Multi")) and loss != "MultiClass":
+            why = "ranking and multi-output losses have no single-output ONNX form in CatBoost's export"
+        if why is not None:
             raise UnsupportedModelError(
-                f"CatBoost loss {loss!r} is not supported: its predictions have no ONNX form here "
-                f"(classification losses {list(_CLASSIFICATION_LOSSES)} and regression losses are)",
+                f"CatBoost loss {loss!r} is not supported: {why}. Supported: classification losses "
+                f"{list(_CLASSIFICATION_LOSSES)} and single-output regression losses (RMSE, MAE, Quantile, "
+                "Huber, MAPE, Lq, LogLinQuantile...).",
                 framework=self.framework,
             )
 

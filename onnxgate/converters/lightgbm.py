@@ -66,22 +66,17 @@ def exact_float32_thresholds(nodes: Any, booster: Any) -> int:
     onnxmltools writes ``v = float32(t)`` rounded to nearest; when that rounds up, the float32 value
     ``v`` itself goes left in ONNX and right in LightGBM. The exact float32 threshold is the largest
     float32 not above ``t``. Thresholds are matched by tree, feature and rounded value against
-    LightGBM's own dump; returns how many were moved.
+    LightGBM's own model text (its thresholds printed to 17 digits; ten times cheaper to read than
+    ``dump_model``); returns how many were moved.
     """
     import numpy as np
 
     doubles: dict[tuple[int, int, float], set[float]] = {}
-    for tree_index, info in enumerate(booster.dump_model().get("tree_info", [])):
-        stack = [info.get("tree_structure", {})]
-        while stack:
-            node = stack.pop()
-            if "split_feature" not in node:
+    for tree_index, features, thresholds, kinds in _numeric_splits(booster):
+        for feature, t, kind in zip(features, thresholds, kinds):
+            if kind & 1:  # categorical split: no threshold
                 continue
-            if node.get("decision_type") == "<=" and not isinstance(node.get("threshold"), str):
-                t = float(node["threshold"])
-                key = (tree_index, int(node["split_feature"]), float(np.float32(t)))
-                doubles.setdefault(key, set()).add(t)
-            stack.extend(node[k] for k in ("left_child", "right_child") if isinstance(node.get(k), dict))
+            doubles.setdefault((tree_index, feature, float(np.float32(t))), set()).add(t)
     moved = 0
     for graph_node in nodes:
         if graph_node.op_type not in ("TreeEnsembleClassifier", "TreeEnsembleRegressor"):
@@ -107,6 +102,23 @@ def exact_float32_thresholds(nodes: Any, booster: Any) -> int:
         del attrs["nodes_values"].floats[:]
         attrs["nodes_values"].floats.extend(values)
     return moved
+
+
+def _numeric_splits(booster: Any) -> list[tuple[int, list[int], list[float], list[int]]]:
+    """Per tree of the model text: ``(index, split_feature, threshold, decision_type)``."""
+    trees = []
+    for block in booster.model_to_string().split("\nTree=")[1:]:
+        head, _, body = block.partition("\n")
+        fields = dict(line.split("=", 1) for line in body.split("\n") if "=" in line)
+        if not head.strip().isdigit() or "threshold" not in fields:
+            continue
+        trees.append((
+            int(head.strip()),
+            [int(v) for v in fields.get("split_feature", "").split()],
+            [float(v) for v in fields["threshold"].split()],
+            [int(v) for v in fields.get("decision_type", "").split()],
+        ))
+    return trees
 
 
 def objective_of(model: Any) -> str:

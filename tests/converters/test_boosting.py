@@ -226,11 +226,19 @@ def test_sql_edge_1_caps_the_ml_opset() -> None:
         (lambda X, y: lightgbm.LGBMClassifier(objective="multiclassova", n_estimators=3, verbose=-1)
          .fit(X, np.arange(len(y)) % 3),
          r"LightGBM objective 'multiclassova' is not supported"),
+        (lambda X, y: catboost.CatBoostClassifier(iterations=3, loss_function="MultiClassOneVsAll", verbose=0)
+         .fit(X, np.arange(len(y)) % 3),
+         r"CatBoost loss 'MultiClassOneVsAll' is not supported: its ONNX export writes softmax"),
+        (lambda X, y: catboost.CatBoostRegressor(iterations=3, loss_function="Poisson", verbose=0).fit(X, y + 1),
+         r"CatBoost loss 'Poisson' is not supported: CatBoost predicts exp\(raw\)"),
         (lambda X, y: xgboost.XGBClassifier(), r"XGBClassifier is not fitted: .*Call \.fit\(X, y\) first"),
         (lambda X, y: lightgbm.LGBMRegressor(), r"LGBMRegressor is not fitted"),
         (lambda X, y: catboost.CatBoostClassifier(), r"CatBoostClassifier is not fitted"),
     ],
-    ids=["xgb-hinge", "xgb-softmax", "lgbm-fair", "lgbm-ova", "xgb-unfitted", "lgbm-unfitted", "catboost-unfitted"],
+    ids=[
+        "xgb-hinge", "xgb-softmax", "lgbm-fair", "lgbm-ova", "catboost-ova", "catboost-poisson", "xgb-unfitted",
+        "lgbm-unfitted", "catboost-unfitted",
+    ],
 )
 def test_unsupported_models_are_refused_by_name(make: Any, message: str) -> None:
     X, y = _data("breast_cancer")
