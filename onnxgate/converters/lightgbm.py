@@ -18,6 +18,7 @@ Policy:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,12 +72,22 @@ def exact_float32_thresholds(nodes: Any, booster: Any) -> int:
     """
     import numpy as np
 
-    doubles: dict[tuple[int, int, float], set[float]] = {}
-    for tree_index, features, thresholds, kinds in _numeric_splits(booster):
-        for feature, t, kind in zip(features, thresholds, kinds):
-            if kind & 1:  # categorical split: no threshold
-                continue
-            doubles.setdefault((tree_index, feature, float(np.float32(t))), set()).add(t)
+    trees: list[int] = []
+    features: list[int] = []
+    thresholds: list[float] = []
+    for tree_index, feats, values, kinds in _numeric_splits(booster):
+        numeric = [not k & 1 for k in kinds]  # categorical splits have no threshold
+        trees.extend(tree_index for keep in numeric if keep)
+        features.extend(f for f, keep in zip(feats, numeric) if keep)
+        thresholds.extend(t for t, keep in zip(values, numeric) if keep)
+    doubles = np.asarray(thresholds, dtype=np.float64)
+    nearest = doubles.astype(np.float32)
+    exact = np.where(nearest.astype(np.float64) > doubles, np.nextafter(nearest, np.float32(-np.inf)), nearest)
+    # (tree, feature, onnxmltools' rounded value) -> exact float32; None where two thresholds collide
+    lookup: dict[tuple[int, int, float], float | None] = {}
+    for key_tree, key_feature, rounded, value in zip(trees, features, nearest.tolist(), exact.tolist()):
+        key = (key_tree, key_feature, rounded)
+        lookup[key] = value if lookup.get(key, value) == value else None
     moved = 0
     for graph_node in nodes:
         if graph_node.op_type not in ("TreeEnsembleClassifier", "TreeEnsembleRegressor"):
@@ -85,44 +96,44 @@ def exact_float32_thresholds(nodes: Any, booster: Any) -> int:
         if not {"nodes_values", "nodes_modes", "nodes_treeids", "nodes_featureids"} <= set(attrs):
             continue
         values = list(attrs["nodes_values"].floats)
-        for i, mode in enumerate(attrs["nodes_modes"].strings):
-            if mode != b"BRANCH_LEQ":
-                continue
-            key = (int(attrs["nodes_treeids"].ints[i]), int(attrs["nodes_featureids"].ints[i]), float(values[i]))
-            found = doubles.get(key)
-            if not found or len(found) != 1:
-                continue  # unknown, or two thresholds rounding alike: leave onnxmltools' value
-            t = next(iter(found))
-            exact = np.float32(t)
-            if float(exact) > t:
-                exact = np.nextafter(exact, np.float32(-np.inf))
-            if float(exact) != values[i]:
-                values[i] = float(exact)
+        keys = zip(attrs["nodes_modes"].strings, attrs["nodes_treeids"].ints, attrs["nodes_featureids"].ints, values)
+        for i, (mode, tree_id, feature_id, value) in enumerate(keys):
+            found = lookup.get((tree_id, feature_id, value)) if mode == b"BRANCH_LEQ" else None
+            if found is not None and found != value:
+                values[i] = found
                 moved += 1
-        del attrs["nodes_values"].floats[:]
-        attrs["nodes_values"].floats.extend(values)
+        if moved:
+            del attrs["nodes_values"].floats[:]
+            attrs["nodes_values"].floats.extend(values)
     return moved
+
+
+_SPLIT_LINES = re.compile(r"^(Tree|split_feature|threshold|decision_type)=(.*)$", re.MULTILINE)
 
 
 def _numeric_splits(booster: Any) -> list[tuple[int, list[int], list[float], list[int]]]:
     """Per tree of the model text: ``(index, split_feature, threshold, decision_type)``."""
-    trees = []
-    for block in booster.model_to_string().split("\nTree=")[1:]:
-        head, _, body = block.partition("\n")
-        fields = dict(line.split("=", 1) for line in body.split("\n") if "=" in line)
-        if not head.strip().isdigit() or "threshold" not in fields:
-            continue
-        trees.append((
-            int(head.strip()),
-            [int(v) for v in fields.get("split_feature", "").split()],
-            [float(v) for v in fields["threshold"].split()],
-            [int(v) for v in fields.get("decision_type", "").split()],
-        ))
+    trees: list[tuple[int, list[int], list[float], list[int]]] = []
+    current: dict[str, str] = {}
+    for key, value in [*_SPLIT_LINES.findall(booster.model_to_string()), ("Tree", "end")]:
+        if key == "Tree":
+            if current.get("Tree", "").isdigit() and "threshold" in current:
+                trees.append((
+                    int(current["Tree"]),
+                    list(map(int, current.get("split_feature", "").split())),
+                    list(map(float, current["threshold"].split())),
+                    list(map(int, current.get("decision_type", "").split())),
+                ))
+            current = {}
+        current[key] = value
     return trees
 
 
 def objective_of(model: Any) -> str:
     """The objective's name as LightGBM saved it (``"binary"``, ``"multiclass"``...)."""
+    given = getattr(model, "objective_", None)  # scikit-learn API: the name as given (or its default)
+    if isinstance(given, str) and given in SUPPORTED_OBJECTIVES:
+        return given
     booster = _booster(model)
     text = booster.dump_model(num_iteration=1).get("objective", "") or ""
     return str(text).split(" ")[0]
