@@ -13,6 +13,8 @@ from onnxgate.zoo._base import ZooEntry
 __all__ = ["ENTRIES"]
 
 SEED = 0
+#: No training logs: CatBoost writes catboost_info/ in the working directory otherwise.
+CATBOOST_QUIET: dict[str, Any] = {"verbose": 0, "allow_writing_files": False}
 #: Opsets the entries are tested at (tests/converters/test_boosting.py).
 OPSETS = (9, 12, 15, 17, 21)
 
@@ -68,7 +70,7 @@ def _catboost_iris() -> tuple[Any, Any, Any]:
 
     X, y = load_iris(return_X_y=True)
     X = X.astype(np.float32)
-    model = catboost.CatBoostClassifier(iterations=30, depth=3, random_seed=SEED, thread_count=1, verbose=0)
+    model = catboost.CatBoostClassifier(iterations=30, depth=3, random_seed=SEED, thread_count=1, **CATBOOST_QUIET)
     return model.fit(X, y), X, y
 
 
@@ -79,7 +81,7 @@ def _catboost_diabetes() -> tuple[Any, Any, Any]:
 
     X, y = load_diabetes(return_X_y=True)
     X = X.astype(np.float32)
-    model = catboost.CatBoostRegressor(iterations=30, depth=4, random_seed=SEED, thread_count=1, verbose=0)
+    model = catboost.CatBoostRegressor(iterations=30, depth=4, random_seed=SEED, thread_count=1, **CATBOOST_QUIET)
     return model.fit(X, y), X, y
 
 

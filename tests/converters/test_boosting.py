@@ -19,6 +19,9 @@ lightgbm = pytest.importorskip("lightgbm")
 catboost = pytest.importorskip("catboost")
 pytest.importorskip("onnxmltools")
 
+#: No training logs: CatBoost writes catboost_info/ in the working directory otherwise.
+CATBOOST_QUIET: dict[str, Any] = {"verbose": 0, "allow_writing_files": False}
+
 BOOSTING_ENTRIES = [
     n for n in og.zoo.names() if og.zoo.get(n).framework in ("xgboost", "lightgbm", "catboost")
 ] + ["sklearn-breast-cancer-lightgbm-pipeline"]
@@ -120,7 +123,7 @@ def test_native_lightgbm_booster_validates(objective: str, data: str) -> None:
 
 def test_core_catboost_class_with_a_classification_loss_validates() -> None:
     X, y = _data("breast_cancer")
-    model = catboost.CatBoost({"iterations": 10, "loss_function": "Logloss", "verbose": 0, "thread_count": 1})
+    model = catboost.CatBoost({"iterations": 10, "loss_function": "Logloss", "thread_count": 1, **CATBOOST_QUIET})
     model.fit(X, y)
     conv = og.convert(model, X[:5])
     assert conv.signature.output_names == ["label", "probabilities"]
@@ -132,9 +135,9 @@ def test_core_catboost_class_with_a_classification_loss_validates() -> None:
     [
         lambda: xgboost.XGBRegressor(n_estimators=10, n_jobs=1),
         lambda: lightgbm.LGBMRegressor(n_estimators=10, verbose=-1, n_jobs=1),
-        lambda: catboost.CatBoostRegressor(iterations=10, verbose=0, thread_count=1),
+        lambda: catboost.CatBoostRegressor(iterations=10, **CATBOOST_QUIET, thread_count=1),
         lambda: lightgbm.LGBMClassifier(n_estimators=10, verbose=-1, n_jobs=1),
-        lambda: catboost.CatBoostClassifier(iterations=10, verbose=0, thread_count=1),
+        lambda: catboost.CatBoostClassifier(iterations=10, **CATBOOST_QUIET, thread_count=1),
         lambda: xgboost.XGBClassifier(n_estimators=10, n_jobs=1),
     ],
     ids=["xgb-reg", "lgbm-reg", "catboost-reg", "lgbm-clf", "catboost-clf", "xgb-clf"],
@@ -226,10 +229,10 @@ def test_sql_edge_1_caps_the_ml_opset() -> None:
         (lambda X, y: lightgbm.LGBMClassifier(objective="multiclassova", n_estimators=3, verbose=-1)
          .fit(X, np.arange(len(y)) % 3),
          r"LightGBM objective 'multiclassova' is not supported"),
-        (lambda X, y: catboost.CatBoostClassifier(iterations=3, loss_function="MultiClassOneVsAll", verbose=0)
+        (lambda X, y: catboost.CatBoostClassifier(iterations=3, loss_function="MultiClassOneVsAll", **CATBOOST_QUIET)
          .fit(X, np.arange(len(y)) % 3),
          r"CatBoost loss 'MultiClassOneVsAll' is not supported: its ONNX export writes softmax"),
-        (lambda X, y: catboost.CatBoostRegressor(iterations=3, loss_function="Poisson", verbose=0).fit(X, y + 1),
+        (lambda X, y: catboost.CatBoostRegressor(iterations=3, loss_function="Poisson", **CATBOOST_QUIET).fit(X, y + 1),
          r"CatBoost loss 'Poisson' is not supported: CatBoost predicts exp\(raw\)"),
         (lambda X, y: xgboost.XGBClassifier(), r"XGBClassifier is not fitted: .*Call \.fit\(X, y\) first"),
         (lambda X, y: lightgbm.LGBMRegressor(), r"LGBMRegressor is not fitted"),
@@ -252,7 +255,7 @@ def test_catboost_categorical_features_are_refused_with_catboosts_reason() -> No
 
     frame = pd.DataFrame({"x": np.arange(40, dtype=np.float32), "colour": ["red", "blue"] * 20})
     y = np.arange(40) % 2
-    model = catboost.CatBoostClassifier(iterations=3, verbose=0, cat_features=["colour"]).fit(frame, y)
+    model = catboost.CatBoostClassifier(iterations=3, **CATBOOST_QUIET, cat_features=["colour"]).fit(frame, y)
     with pytest.raises(og.InvalidDataError, match=r"column\(s\) \['colour'\] are not numeric"):
         og.convert(model, frame.head())
     with pytest.raises(og.UnsupportedModelError, match=r"CatBoost's ONNX export refused CatBoostClassifier"):
@@ -414,7 +417,7 @@ def test_dataframe_fitted_models_keep_their_column_names_for_sql(library: str, t
     make = {
         "xgboost": lambda: xgboost.XGBClassifier(n_estimators=10, n_jobs=1),
         "lightgbm": lambda: lightgbm.LGBMClassifier(n_estimators=10, verbose=-1, n_jobs=1),
-        "catboost": lambda: catboost.CatBoostClassifier(iterations=10, verbose=0, thread_count=1),
+        "catboost": lambda: catboost.CatBoostClassifier(iterations=10, **CATBOOST_QUIET, thread_count=1),
     }[library]
     model = make().fit(frame, y)
     plain = og.convert(model, frame.head())
