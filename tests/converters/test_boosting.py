@@ -427,3 +427,28 @@ def test_dataframe_fitted_models_keep_their_column_names_for_sql(library: str, t
     assert og.validate(sql, target="sql-edge-2.0", reference=model, data=frame).passed
     og.package(sql, target="sql-edge-2.0", out=tmp_path / "p")
     assert dry_run(tmp_path / "p", frame, reference=model).passed
+
+
+@pytest.mark.parametrize(
+    "name", ["xgboost-breast-cancer-classifier", "lightgbm-wine-classifier", "catboost-iris-classifier"]
+)
+def test_cli_sql_path_from_a_native_file(built: dict[str, Any], name: str, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """convert -> validate --search -> package -> sql-dryrun, from the library's own model file."""
+    from onnxgate.cli import main
+
+    model, X, _y = built[name]
+    native = registry.get(og.zoo.get(name).framework).save_native(model, tmp_path)
+    np.save(tmp_path / "X.npy", X)
+    data = str(tmp_path / "X.npy")
+    onnx_path = str(tmp_path / "m.onnx")
+    assert main(["convert", str(native), "--sample", data, "--target", "sql-edge-2.0", "-o", onnx_path]) == 0
+    assert main(["validate", onnx_path, "--target", "sql-edge-2.0", "--reference", str(native), "--data", data,
+                 "--search", "100"]) == 0
+    pkg = str(tmp_path / "pkg")
+    assert main(["package", onnx_path, "--target", "sql-edge-2.0", "-o", pkg, "--reference", str(native),
+                 "--data", data]) == 0
+    capsys.readouterr()
+    assert main(["sql-dryrun", pkg, "--data", data, "--reference", str(native)]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(X)} rows scored" in out and "PASSED" in out
