@@ -151,7 +151,10 @@ class TracedFunction:
         """Run the function on tensors given in ``input_names`` order; outputs in ``output_names`` order."""
         tf = _tensorflow()
         structure = self.concrete.structured_input_signature
-        args, kwargs = tf.nest.pack_sequence_as(structure, list(tensors))
+        # non-tensor arguments bound at tracing (tf.math.erfc's name=None) stay as they were traced
+        given = iter(tensors)
+        flat = [next(given) if isinstance(s, tf.TensorSpec) else s for s in tf.nest.flatten(structure)]
+        args, kwargs = tf.nest.pack_sequence_as(structure, flat)
         result = self.concrete(*args, **kwargs)
         return list(tf.nest.flatten(result))
 
