@@ -331,6 +331,7 @@ class SklearnConverter(Converter):
                 f"where the model computes in {compute}"
             )
         _dedupe_opset_imports(proto)
+        _declare_output_ranks(proto)
         if compute == "float64":
             _float32_tree_ensembles(proto)
             _refuse_ill_typed_double(proto, model)
@@ -669,6 +670,40 @@ def _float32_tree_ensembles(proto: Any) -> None:
             continue
         proto.CopyFrom(candidate)
         return  # else leave it: _refuse_ill_typed_double says why
+
+
+def _declare_output_ranks(proto: Any) -> None:
+    """Declare each graph output with the rank its node really writes.
+
+    skl2onnx 1.20 declares some outputs with a rank their node does not produce (OneVsOneClassifier's
+    ``label``: ``[N]`` declared, ``ArgMax`` with ``keepdims=1`` writes ``[N,1]``): onnxruntime warns and
+    returns ``[N,1]``, and the ONNX checker's strict inference rejects the file. Where inference finds
+    another rank, the declaration takes the inferred shape (the batch axis stays dynamic).
+    """
+    import onnx
+
+    probe = onnx.ModelProto()
+    probe.CopyFrom(proto)
+    for out in probe.graph.output:
+        if out.type.HasField("tensor_type"):
+            out.type.tensor_type.ClearField("shape")
+    try:
+        inferred = onnx.shape_inference.infer_shapes(probe)
+    except Exception:
+        return
+    shapes = {o.name: o.type.tensor_type for o in inferred.graph.output if o.type.HasField("tensor_type")}
+    for out in proto.graph.output:
+        found = shapes.get(out.name)
+        if found is None or not found.HasField("shape") or not out.type.tensor_type.HasField("shape"):
+            continue
+        declared = out.type.tensor_type.shape
+        if len(found.shape.dim) == len(declared.dim) or not found.shape.dim:
+            continue
+        declared.ClearField("dim")
+        for i, dim in enumerate(found.shape.dim):
+            new = declared.dim.add()
+            if i > 0 and dim.HasField("dim_value"):
+                new.dim_value = dim.dim_value
 
 
 def _refuse_ill_typed_double(proto: Any, model: Any) -> None:
