@@ -258,7 +258,8 @@ class SklearnConverter(Converter):
         """
         conv_options: dict[Any, Any] = {}
         for est in _sub_estimators(model):
-            if "zipmap" in _allowed_options(est):
+            # a Pipeline's converter lists zipmap too, but accepts it only with a classifier at the end
+            if "zipmap" in _allowed_options(est) and self.is_classifier(est):
                 conv_options[id(est)] = {"zipmap": zipmap}
         for key, value in user.items():
             conv_options[key] = value
@@ -293,7 +294,8 @@ class SklearnConverter(Converter):
         graph_name = name or type(model).__name__
         try:
             proto = skl2onnx.convert_sklearn(
-                model, name=graph_name, initial_types=initial, target_opset=target_opset, options=dict(conv_options) or None
+                model, name=graph_name, initial_types=initial, target_opset=target_opset,
+                options=dict(conv_options) or None,
             )
         except Exception as err:
             if len(columns) > 1 and _takes_one_input(err):

@@ -36,7 +36,8 @@ def test_rfe_gets_no_zipmap_option_and_validates() -> None:
     from sklearn.linear_model import LogisticRegression
 
     X, y = _iris()
-    for model in (RFE(LogisticRegression(max_iter=500), n_features_to_select=2), RFECV(LogisticRegression(max_iter=500))):
+    models = (RFE(LogisticRegression(max_iter=500), n_features_to_select=2), RFECV(LogisticRegression(max_iter=500)))
+    for model in models:
         conv = _validated(model.fit(X, y), X)
         assert conv.signature.outputs[0].shape[1] == model.n_features_  # type: ignore[index]
 
@@ -175,14 +176,19 @@ def test_pytorch_has_no_precision_choice() -> None:
 
 # -- 3. DataFrame-fitted estimators ----------------------------------------------------------------
 
-FRAME_MODELS = {
-    "RandomForestClassifier": lambda: __import__("sklearn.ensemble").ensemble.RandomForestClassifier(20, random_state=0),
-    "LogisticRegression": lambda: __import__("sklearn.linear_model").linear_model.LogisticRegression(max_iter=5000),
-    "GradientBoostingClassifier": lambda: __import__("sklearn.ensemble").ensemble.GradientBoostingClassifier(
-        n_estimators=30, random_state=0),
-    "HistGradientBoostingClassifier": lambda: __import__("sklearn.ensemble").ensemble.HistGradientBoostingClassifier(
-        max_iter=30, random_state=0),
-}
+def _frame_model(kind: str) -> Any:
+    from sklearn import ensemble, linear_model
+
+    return {
+        "RandomForestClassifier": lambda: ensemble.RandomForestClassifier(20, random_state=0),
+        "LogisticRegression": lambda: linear_model.LogisticRegression(max_iter=5000),
+        "GradientBoostingClassifier": lambda: ensemble.GradientBoostingClassifier(n_estimators=30, random_state=0),
+        "HistGradientBoostingClassifier": lambda: ensemble.HistGradientBoostingClassifier(max_iter=30, random_state=0),
+    }[kind]()
+
+
+FRAME_MODELS = ("GradientBoostingClassifier", "HistGradientBoostingClassifier", "LogisticRegression",
+                "RandomForestClassifier")
 
 
 def _frame(loader: str) -> tuple[Any, Any]:
@@ -199,10 +205,10 @@ def _by_input_names(conv: og.Conversion, frame: Any) -> Any:
 
 @pytest.mark.parametrize("target", ["onnxruntime", "container", "sql-edge-2.0"])
 @pytest.mark.parametrize("loader", ["load_iris", "load_breast_cancer"])
-@pytest.mark.parametrize("kind", sorted(FRAME_MODELS))
+@pytest.mark.parametrize("kind", FRAME_MODELS)
 def test_dataframe_fitted_estimator_converts_and_validates(kind: str, loader: str, target: str) -> None:
     frame, y = _frame(loader)
-    model = FRAME_MODELS[kind]().fit(frame, y)
+    model = _frame_model(kind).fit(frame, y)
     conv = og.convert(model, frame.head(), target=target)
     assert len(conv.signature.inputs) == frame.shape[1]  # one input per column
     if target != "sql-edge-2.0":
@@ -215,7 +221,7 @@ def test_dataframe_fitted_estimator_converts_and_validates(kind: str, loader: st
 def test_dataframe_fitted_estimator_validates_with_the_original_columns() -> None:
     pytest.importorskip("onnxgate.columns", reason="the column mapping of issue 11 (w2-names) maps original names")
     frame, y = _frame("load_iris")
-    model = FRAME_MODELS["RandomForestClassifier"]().fit(frame, y)
+    model = _frame_model("RandomForestClassifier").fit(frame, y)
     for target in ("onnxruntime", "container", "sql-edge-2.0"):
         conv = og.convert(model, frame.head(), target=target)
         report = og.validate(conv, target=target, reference=model, data=frame)
