@@ -286,3 +286,29 @@ def test_converter_errors_carry_the_root_cause_in_one_line(monkeypatch: pytest.M
     assert "Expected an int, got a boolean" in message
     assert "while creating node TreeEnsembleClassifier" in message
     assert "attributes={" not in message
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+
+def test_cli_precision_flag(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    import skops.io as sio
+    from sklearn.linear_model import LinearRegression
+
+    from onnxgate.cli import main
+
+    X, y = _iris()
+    model_path = tmp_path / "m.skops"
+    sio.dump(LinearRegression().fit(X, y), model_path)
+    sample = tmp_path / "x.npy"
+    np.save(sample, X[:5])
+    for precision, elem in (("float32", "float32"), ("float64", "float64"), ("auto", "float64")):
+        out = tmp_path / f"{precision}.onnx"
+        args = ["convert", str(model_path), "--sample", str(sample), "--precision", precision, "-o", str(out)]
+        assert main(args) == 0
+        conv_out = og.Signature.from_model(__import__("onnx").load(str(out)))
+        assert conv_out.outputs[0].elem_type == elem
+    with pytest.raises(SystemExit) as info:
+        main(["convert", str(model_path), "--sample", str(sample), "--precision", "half", "-o", str(tmp_path / "h.onnx")])
+    assert info.value.code == 2
+    assert "invalid choice: 'half'" in capsys.readouterr().err
