@@ -309,6 +309,6 @@ def test_cli_precision_flag(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -
         conv_out = og.Signature.from_model(__import__("onnx").load(str(out)))
         assert conv_out.outputs[0].elem_type == elem
     with pytest.raises(SystemExit) as info:
-        main(["convert", str(model_path), "--sample", str(sample), "--precision", "half", "-o", str(tmp_path / "h.onnx")])
+        main(["convert", str(model_path), "--sample", str(sample), "--precision", "half", "-o", str(out)])
     assert info.value.code == 2
     assert "invalid choice: 'half'" in capsys.readouterr().err
