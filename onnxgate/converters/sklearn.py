@@ -281,13 +281,13 @@ class SklearnConverter(Converter):
 
         skl2onnx = _skl2onnx()
         compute_dtype = np.dtype(compute)
+        # input position -> element type fed from outside (positions: skl2onnx renames the inputs)
+        wider = {i: _code(c.dtype) for i, c in enumerate(columns) if c.dtype.kind == "f" and c.dtype != compute_dtype}
         boundary: dict[str, int] = {}
-        for col in columns:
-            if col.dtype.kind == "f" and col.dtype != compute_dtype:
-                boundary[col.name] = _code(col.dtype)
         concat = False
         if len(columns) > 1:
-            initial = [(c.name, _tensor_type(c.dtype, 1, compute_dtype)) for c in columns]
+            # the original names: a ColumnTransformer selects by them (skl2onnx sanitises them itself)
+            initial = [(c.original, _tensor_type(c.dtype, 1, compute_dtype)) for c in columns]
         else:
             initial = [(columns[0].name, _tensor_type(columns[0].dtype, columns[0].width, compute_dtype))]
         target_opset = {"": opset, "ai.onnx.ml": ml_opset}
@@ -322,10 +322,12 @@ class SklearnConverter(Converter):
             except Exception as err:
                 raise _conversion_error(model, err, compute) from err
             _concat_inputs(proto, matrix, [(c.name, _code(c.dtype)) for c in columns])
-            boundary = {}
-        elif boundary:
+            boundary = {columns[i].name: code for i, code in wider.items()}  # cast by the Concat front
+        elif wider:
             from onnxgate._graph import cast_inputs
 
+            names = [vi.name for vi in proto.graph.input]
+            boundary = {names[i]: code for i, code in wider.items()}
             cast_inputs(proto, boundary)
         if boundary:
             warnings.append(

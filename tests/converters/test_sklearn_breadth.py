@@ -219,7 +219,10 @@ def test_dataframe_fitted_estimator_converts_and_validates(kind: str, loader: st
 
 
 def test_dataframe_fitted_estimator_validates_with_the_original_columns() -> None:
-    pytest.importorskip("onnxgate.columns", reason="the column mapping of issue 11 (w2-names) maps original names")
+    from pathlib import Path
+
+    if not (Path(og.__file__).parent / "columns.py").exists():
+        pytest.skip("the column mapping of issue 11 (w2-names, onnxgate/columns.py) maps the original names")
     frame, y = _frame("load_iris")
     model = _frame_model("RandomForestClassifier").fit(frame, y)
     for target in ("onnxruntime", "container", "sql-edge-2.0"):
