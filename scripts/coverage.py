@@ -505,17 +505,23 @@ def render(doc: Mapping[str, Any]) -> str:
                 if entry is None:
                     continue
                 verdict = {True: "passed", False: "failed", None: ""}.get(entry["validate"], str(entry["validate"]))
-                raw64 = entry.get("raw64") or ""
-                lines.append(f"| {name} | {opset} | {entry['onnxgate']} | {verdict} | {entry['raw']} | {raw64} |")
+                cells = [_cell(entry["onnxgate"]), verdict, _cell(entry["raw"]), _cell(entry.get("raw64") or "")]
+                lines.append(f"| {_cell(name)} | {opset} | " + " | ".join(cells) + " |")
     if not any(not s.startswith("scikit-learn") for s in sections):
         lines += ["", "## Boosting libraries and deep-learning layers", "",
                   "No cases yet: add rows to `EXTRA_CASES` in `scripts/coverage.py`."]
     return "\n".join(lines) + "\n"
 
 
+def _cell(text: str) -> str:
+    """Text safe in a Markdown table cell (no pipes, no raw HTML such as ``<class 'X'>``)."""
+    return text.replace("|", "/").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--only", nargs="+", help="run these cases, print their rows, write nothing")
+    parser.add_argument("--render", action="store_true", help="rewrite docs/coverage.md from the JSON only")
     parser.add_argument("--update", nargs="+", metavar="NAME",
                         help="run these cases again and rewrite their rows in both files")
     parser.add_argument("--opsets", type=int, nargs="+", default=list(OPSETS))
@@ -532,6 +538,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(run(chosen, args.opsets, verbose=args.verbose), indent=1))
         return 0
     start = time.perf_counter()
+    if args.render:
+        DOCS_MD.write_text(render(json.loads(DOCS_JSON.read_text(encoding="utf-8"))), encoding="utf-8")
+        return 0
     if args.update:
         doc = json.loads(DOCS_JSON.read_text(encoding="utf-8"))
         chosen = [c for c in cases if c.name in set(args.update)]

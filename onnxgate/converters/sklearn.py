@@ -2,15 +2,26 @@
 
 Policy:
 
-* Inputs follow the sample. A DataFrame gives one ``[N,1]`` input per column, named after the
-  column and typed from its dtype; an array gives one ``[N,k]`` input named ``input``.
-* Floating-point columns are computed in float32 inside the graph (skl2onnx's tree and most
-  other converters only run in float32; onnxruntime refuses a double TreeEnsemble). An input whose
-  sample is float64 stays float64 at the boundary, with a Cast inside the graph, so a SQL ``float``
-  column feeds it without a CAST. ``options={"precision": "float64"}`` converts in double instead
-  where skl2onnx can.
-* Classifiers emit plain tensors (``label``, ``probabilities``): ZipMap is switched off unless
-  ``options={"zipmap": True}`` (or ``"columns"``).
+* Inputs follow the sample. A DataFrame gives one ``[N,1]`` input per column, typed from its dtype,
+  for any estimator: skl2onnx takes the columns itself when the model starts with a
+  ColumnTransformer; a plain estimator (RandomForest, LogisticRegression...) reads one matrix, so
+  its columns are cast to the compute type and concatenated inside the graph. Input names follow
+  skl2onnx's sanitising (``sepal length (cm)`` -> ``sepal_length__cm_``) in both layouts. An array
+  gives one ``[N,k]`` input named ``input``; a 1-D array is one column (LabelEncoder, text).
+* Precision (``options={"precision": ...}`` or ``convert(..., precision=...)``): ``"auto"`` (the
+  default) computes in float64 when the sample has float64 columns and the double graph is
+  well-typed and loads in the installed onnxruntime, else in float32 with a warning saying why;
+  ``"float32"`` and ``"float64"`` force one (``float64`` refuses, with the reason, what cannot run).
+  In a double graph, tree ensembles read float32 and their outputs are cast back to double: that
+  is what scikit-learn's own trees compare, and ai.onnx.ml's tree operators only output float.
+  float64 inputs of a float32 graph stay float64 at the boundary, with a Cast inside the graph, so
+  a SQL ``float`` column feeds them; the model records ``onnxgate.precision`` so parity can name
+  the setting that removes float32 flips.
+* Classifiers emit plain tensors (``label``, ``probabilities``): ZipMap is switched off for every
+  classifier whose skl2onnx converter takes the option, unless ``options={"zipmap": True}`` (or
+  ``"columns"``). Options go only to converters that list them (RFE has none).
+* The native reference is given the rows as it was fitted (float32 feeds widened to float64,
+  sparse answers densified, 1-D estimators given 1-D arrays).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,8 @@ def test_representative_cases_recorded_ok_are_still_ok(coverage: Any, recorded: 
 
 @pytest.mark.slow
 def test_every_case_recorded_ok_is_still_ok(coverage: Any, recorded: dict[str, Any]) -> None:
+    if not os.environ.get("ONNXGATE_COVERAGE_FULL"):
+        pytest.skip("the whole table takes about 20 minutes on 2 cores; set ONNXGATE_COVERAGE_FULL=1 to run it")
     _rerun(coverage, recorded, sorted(recorded["results"]))
 
 
