@@ -214,21 +214,17 @@ def test_dataframe_fitted_estimator_converts_and_validates(kind: str, loader: st
     if target != "sql-edge-2.0":
         assert all(s.shape == (None, 1) for s in conv.signature.inputs)
         assert conv.signature.inputs[0].elem_type == "float64"
-    report = og.validate(conv, target=target, reference=model, data=_by_input_names(conv, frame))
+    # the same DataFrame the model was fitted on, under its own column names (issue 11's mapping)
+    report = og.validate(conv, target=target, reference=model, data=frame)
     assert report.passed, str(report)
 
 
-def test_dataframe_fitted_estimator_validates_with_the_original_columns() -> None:
-    from pathlib import Path
-
-    if not (Path(og.__file__).parent / "columns.py").exists():
-        pytest.skip("the column mapping of issue 11 (w2-names, onnxgate/columns.py) maps the original names")
+def test_dataframe_fitted_estimator_validates_with_the_input_names_too() -> None:
     frame, y = _frame("load_iris")
     model = _frame_model("RandomForestClassifier").fit(frame, y)
-    for target in ("onnxruntime", "container", "sql-edge-2.0"):
-        conv = og.convert(model, frame.head(), target=target)
-        report = og.validate(conv, target=target, reference=model, data=frame)
-        assert report.passed, str(report)
+    conv = og.convert(model, frame.head())
+    assert conv.signature.input_names[0] == "sepal_length__cm_"
+    assert og.validate(conv, reference=model, data=_by_input_names(conv, frame)).passed
 
 
 def test_dataframe_inputs_keep_their_types_and_sanitised_names() -> None:
