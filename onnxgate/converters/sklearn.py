@@ -243,6 +243,7 @@ class SklearnConverter(Converter):
             attempts = [precision]
         warnings: list[str] = []
         conv_options = self._converter_options(model, zipmap, options)
+        ml_opset = _register_boosting(model, ml_opset)
         for compute in attempts:
             try:
                 proto = self._convert_at(model, columns, compute, opset, ml_opset, name, conv_options, warnings)
@@ -404,6 +405,18 @@ class SklearnConverter(Converter):
                 return pd.DataFrame({n: np.asarray(feeds[n]).reshape(-1) for n in names})
             return pd.DataFrame({c: np.asarray(feeds[n]).reshape(-1) for c, n in zip(labels, names)})
         return np.hstack([np.asarray(feeds[n]).reshape(len(feeds[n]), -1) for n in names])
+
+
+def _register_boosting(model: Any, ml_opset: int) -> int:
+    """XGBoost/LightGBM/CatBoost steps convert through converters registered with skl2onnx; those
+    write ai.onnx.ml at most 3 (the ai.onnx.ml opset to convert at is returned)."""
+    from onnxgate.converters._boosting import ML_OPSET_CAP, register_with_skl2onnx, uses_boosting
+
+    estimators = _sub_estimators(model)
+    if not uses_boosting(model, estimators):
+        return ml_opset
+    register_with_skl2onnx(estimators)
+    return min(ml_opset, ML_OPSET_CAP)
 
 
 def _code(dtype: np.dtype[Any]) -> int:
