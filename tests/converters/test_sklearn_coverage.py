@@ -56,7 +56,9 @@ def test_the_table_lists_every_estimator_scikit_learn_lists(coverage: Any, recor
     listed = {c.name for c in coverage.all_cases()}
     in_table = set(recorded["results"])
     assert listed - in_table == set(), "estimators missing from docs/coverage.md: run python scripts/coverage.py"
-    assert in_table - listed == set(), "docs/coverage.md lists cases that no longer exist"
+    # rows of libraries not installed here (a boosting extra) are kept, not listed
+    sklearn_rows = {n for n in in_table if recorded["results"][n]["section"].startswith("scikit-learn")}
+    assert sklearn_rows - listed == set(), "docs/coverage.md lists cases that no longer exist"
 
 
 def test_the_table_was_made_with_these_versions(coverage: Any, recorded: dict[str, Any]) -> None:
