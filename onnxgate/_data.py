@@ -47,9 +47,9 @@ def load_data(path: str | os.PathLike[str]) -> Any:
             f"expected a data file ending in one of {list(DATA_SUFFIXES)}, found {str(p)!r}",
             path=str(p),
         )
-    if not p.is_file():
-        raise InvalidDataError(f"data file not found: {str(p)!r}", path=str(p))
-    if p.stat().st_size == 0:
+    from onnxgate._files import check_regular_file
+
+    if check_regular_file(p, what="data file", error=InvalidDataError) == 0:
         raise InvalidDataError(f"data file {str(p)!r} is empty: expected a header and rows", path=str(p))
     if suffix == ".npy":
         import numpy as np
@@ -64,8 +64,7 @@ def load_data(path: str | os.PathLike[str]) -> Any:
             ) from err
         except Exception as err:
             raise InvalidDataError(f"cannot read {str(p)!r} as .npy: {err}", path=str(p)) from err
-        if array.size == 0:
-            raise InvalidDataError(f"data file {str(p)!r} holds no values", path=str(p))
+        _check_npy(array, str(p))
         return array
     try:
         import pandas as pd
@@ -89,6 +88,38 @@ def load_data(path: str | os.PathLike[str]) -> Any:
     if frame.shape[0] == 0:
         raise InvalidDataError(f"data file {str(p)!r} has a header but no rows", path=str(p))
     return frame
+
+
+def _check_npy(array: np.ndarray, path: str) -> None:
+    """Refuse what an ONNX input cannot hold, instead of casting it or failing deep inside a check."""
+    if array.dtype.names is not None:
+        raise InvalidDataError(
+            f"data file {path!r} holds a structured array (fields {list(array.dtype.names)}); expected a plain "
+            "numeric array with one column per feature. Save it as a .csv or .parquet with named columns, "
+            "or as np.column_stack of its fields",
+            path=path,
+        )
+    if array.ndim == 0:
+        raise InvalidDataError(
+            f"data file {path!r} holds a single value (a 0-d array); expected rows, e.g. shape (n_rows, "
+            "n_features). Save np.atleast_2d(value)",
+            path=path,
+        )
+    kind = array.dtype.kind
+    if kind == "c":
+        raise InvalidDataError(
+            f"data file {path!r} holds complex numbers ({array.dtype}); ONNX models here take real numbers, "
+            "and dropping the imaginary part would change the data. Save the real part (or both parts as "
+            "separate columns)",
+            path=path,
+        )
+    if kind not in "biufUS":
+        raise InvalidDataError(
+            f"data file {path!r} holds {array.dtype} values; expected numbers, booleans or text",
+            path=path,
+        )
+    if array.size == 0:
+        raise InvalidDataError(f"data file {path!r} holds no values", path=path)
 
 
 def _is_number(label: Any) -> bool:

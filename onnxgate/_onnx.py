@@ -119,14 +119,11 @@ def load_model(
                 f"expected an ONNX model file, found a folder: {str(path)!r}. Pass the .onnx file inside it.",
                 path=str(path),
             )
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise InvalidModelError(
-                f"model file not found: {str(path)!r}. Check the path.", path=str(path)
-            ) from None
-        except OSError as err:
-            raise InvalidModelError(f"cannot read model file {str(path)!r}: {err}", path=str(path)) from err
+        from onnxgate._files import read_regular_file
+
+        if not path.exists() and not path.is_symlink():
+            raise InvalidModelError(f"model file not found: {str(path)!r}. Check the path.", path=str(path))
+        data = read_regular_file(path, what="model file", error=InvalidModelError)
         proto = _parse(data, source=repr(str(path)))
         _check_and_load_external(proto, path.parent, source=repr(str(path)), load=load_external)
         return proto
