@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -80,7 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from onnxgate.errors import OnnxGateError
 
     try:
-        return int(args.run(args))
+        with warnings.catch_warnings():
+            # NaN or infinite values in the user's data are reported by the checks that meet them
+            # (parity's NaN rule, nan_inputs); numpy's per-operation RuntimeWarnings would only add noise.
+            warnings.filterwarnings("ignore", category=RuntimeWarning,
+                                    message=r"(invalid value|divide by zero|overflow) encountered")
+            return int(args.run(args))
     except OnnxGateError as err:
         if args.debug:
             traceback.print_exc()

@@ -21,11 +21,10 @@ def add_trust_pickle(parser: argparse.ArgumentParser) -> None:
 
 def load_native_model(path: str, *, trust_pickle: bool) -> Any:
     """Load a native model file with the converter that claims its suffix."""
-    from onnxgate.converters import registry
-
     import zipfile
 
     from onnxgate._files import check_folder_confined, check_regular_file, check_zip_archive
+    from onnxgate.converters import registry
 
     p = Path(path)
     if not p.exists():
