@@ -37,7 +37,7 @@ import pytest
 from robustness_models import tiny_mlp_model
 
 #: Wall-time bound for one case (generous: 2 shared cores; a hang is what it catches).
-CASE_TIMEOUT_S = 120
+CASE_TIMEOUT_S = int(os.environ.get("ONNXGATE_TEST_CASE_TIMEOUT", "120"))
 #: A child whose RSS passes this is killed, and the case fails: it would have read without bound.
 MAX_CHILD_RSS_MB = 1500
 
