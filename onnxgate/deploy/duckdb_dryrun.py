@@ -418,6 +418,11 @@ def _check_database_file(path: Path) -> None:
     CSV or Parquet file as a read-only catalog rather than fail)."""
     if path.is_dir():
         raise InvalidDataError(f"--database {str(path)!r} is a folder; give a DuckDB database file")
+    if os.path.lexists(path):
+        from onnxgate._files import check_regular_file
+
+        # a fifo would block DuckDB's open forever, a device never ends: a regular file or a new path only
+        check_regular_file(path, what="DuckDB database", error=InvalidDataError)
     if path.is_file() and path.stat().st_size > 0:
         with path.open("rb") as handle:
             head = handle.read(12)

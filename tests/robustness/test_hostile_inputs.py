@@ -230,7 +230,16 @@ CASES: list[Case] = [
     Case("special-fifo-in-savedmodel",
          lambda d, _: ["convert", str(_fifo_saved_model(d)), "--sample", str(_npy(d, "x.npy", np.ones((2, 4)))),
                        "-o", "m.onnx"], r"fifo"),
+    Case("special-fifo-sample",
+         lambda d, _: ["convert", str(_skops(d)), "--sample", str(_fifo(d, "x.npy")), "-o", "m2.onnx"],
+         r"fifo"),
+    Case("special-fifo-database",
+         lambda d, _: ["sql-dryrun", str(_sql_package(d)), "--data", str(_npy(d, "x.npy", np.ones((3, 4), "f4"))),
+                       "--database", str(_fifo(d, "db.duckdb"))], r"DuckDB database .* fifo"),
     # item 6: devices and unbounded reads
+    Case("size-link-dev-zero-database",
+         lambda d, _: ["sql-dryrun", str(_sql_package(d)), "--data", str(_npy(d, "x.npy", np.ones((3, 4), "f4"))),
+                       "--database", str(_link(d, "db.duckdb", "/dev/zero"))], r"DuckDB database .* character device"),
     Case("size-dev-zero-validate", lambda d, _: ["validate", "/dev/zero"], r"character device"),
     Case("size-link-dev-zero-validate", lambda d, _: ["validate", str(_link(d, "z.onnx", "/dev/zero"))],
          r"character device"),
@@ -336,6 +345,25 @@ CASES: list[Case] = [
     Case("held-external-data-outside",
          lambda d, o: ["validate", str(_external(d, o))], r"leaves the model's folder|absolute"),
 ]
+
+
+def _skops(d: Path) -> Path:
+    import skops.io as sio
+    from sklearn.linear_model import LinearRegression
+
+    rows = np.random.default_rng(0).normal(size=(20, 4))
+    path = d / "m.skops"
+    sio.dump(LinearRegression().fit(rows, rows.sum(axis=1)), path)
+    return path
+
+
+def _sql_package(d: Path) -> Path:
+    import onnxgate as og
+    from onnxgate.deploy.adapt import adapt
+
+    out = d / "sqlpkg"
+    og.package(adapt(tiny_mlp_model(), "sql-edge-2.0"), target="sql-edge-2.0", out=out)
+    return out
 
 
 def _fifo_saved_model(d: Path) -> Path:
