@@ -16,7 +16,9 @@ path fails with one clear input error instead of hanging or exhausting memory:
   and folders, and a symlink only when it resolves inside the folder. A zip archive (``.keras``,
   ``.skops``, ``.pt2``) may not name a member with an absolute path or ``..``, may not hold a
   symlink member, and may not hold a member that expands more than :data:`MAX_COMPRESSION_RATIO`
-  times (real weights do not compress like that; a zip bomb does).
+  times (real weights do not compress like that; a zip bomb does). A ``.h5`` member (Keras weights)
+  must start like an HDF5 file: Keras reads that member whole into memory, so a stored member of
+  zeros would otherwise cost twice its size in RAM.
 """
 
 from __future__ import annotations
@@ -251,6 +253,19 @@ def check_folder_confined(
                 )
 
 
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _looks_like_hdf5(path: str, member: str) -> bool:
+    """The HDF5 signature at offset 0, 512, 1024 or 2048 (after a user block), reading 2 KB at most."""
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(member) as handle:
+            head = handle.read(2048 + len(_HDF5_SIGNATURE))
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError):
+        return False
+    return any(head[at : at + len(_HDF5_SIGNATURE)] == _HDF5_SIGNATURE for at in (0, 512, 1024, 2048))
+
+
 def check_zip_archive(
     path: str | os.PathLike[str],
     *,
@@ -303,6 +318,12 @@ def check_zip_archive(
                 f"{what} {text!r}: member {name!r} expands from {_mb(member.compress_size)} to {_mb(size)} "
                 f"(over {MAX_COMPRESSION_RATIO} times); real model files do not compress like that, so it "
                 "is refused as a zip bomb",
+                path=text,
+            )
+        if base.endswith(".h5") and not _looks_like_hdf5(text, name):
+            raise error(
+                f"{what} {text!r}: member {name!r} ({_mb(size)}) is not an HDF5 file (no HDF5 signature); "
+                "it is not weights a framework wrote. Save the model again",
                 path=text,
             )
         total += size

@@ -50,7 +50,7 @@ def test_the_cap_is_read_from_the_environment(tmp_path: Path, monkeypatch: pytes
 def test_a_stored_archive_member_is_counted_against_the_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "m.keras"
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("model.weights.h5", os.urandom(3 << 20))
+        archive.writestr("weights.bin", os.urandom(3 << 20))
     check_zip_archive(path, what="model file", error=InvalidDataError)
     monkeypatch.setenv("ONNXGATE_MAX_INPUT_MB", "2")
     with pytest.raises(InvalidDataError, match=r"expands to more than the 2\.0 MB limit"):
@@ -106,3 +106,14 @@ def test_a_target_built_in_python_is_held_to_the_same_grammar() -> None:
         Target(name="t", description="d", sql_types={"float32": "real); DROP TABLE x; --"})
     with pytest.raises(TargetError, match="not an element type"):
         Target(name="t", description="d", sql_types={"decimal": "real"})
+
+
+def test_a_keras_weights_member_must_be_hdf5(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.keras", tmp_path / "bad.keras"
+    with zipfile.ZipFile(good, "w") as archive:
+        archive.writestr("model.weights.h5", b"\x89HDF\r\n\x1a\n" + bytes(100))
+    with zipfile.ZipFile(bad, "w") as archive:
+        archive.writestr("model.weights.h5", bytes(4096))
+    check_zip_archive(good, what="model file", error=InvalidDataError)
+    with pytest.raises(InvalidDataError, match="not an HDF5 file"):
+        check_zip_archive(bad, what="model file", error=InvalidDataError)

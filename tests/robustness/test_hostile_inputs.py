@@ -151,6 +151,17 @@ def _zip_zeros(path: Path, member: str, size: int, extra: list[tuple[str, bytes]
     return path
 
 
+def _zip_stored_zeros(path: Path, size: int) -> Path:
+    chunk = bytes(16 << 20)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, data in _keras_meta():
+            archive.writestr(name, data)
+        with archive.open("model.weights.h5", "w", force_zip64=True) as handle:
+            for _ in range(size // len(chunk)):
+                handle.write(chunk)
+    return path
+
+
 def _symlink_member(name: str, target: str) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name)
     info.external_attr = (0o120777 << 16)
@@ -294,6 +305,9 @@ CASES: list[Case] = [
     Case("archive-keras-2gb-zero-weights",
          lambda d, _: ["convert", str(_zip_zeros(d / "bomb.keras", "model.weights.h5", 2 << 30, _keras_meta())),
                        "--sample", str(_npy(d, "x.npy", np.ones((2, 4)))), "-o", "m.onnx"], r"zip bomb"),
+    Case("archive-keras-stored-zero-weights",  # stored, so no ratio gives it away: Keras would read it whole
+         lambda d, _: ["convert", str(_zip_stored_zeros(d / "zeros.keras", 256 << 20)),
+                       "--sample", str(_npy(d, "x.npy", np.ones((2, 4)))), "-o", "m.onnx"], r"not an HDF5 file"),
     Case("archive-keras-1gb-whitespace-config",
          lambda d, _: ["convert", str(_zip_zeros_config(d / "ws.keras")),
                        "--sample", str(_npy(d, "x.npy", np.ones((2, 4)))), "-o", "m.onnx"],
