@@ -467,6 +467,7 @@ def test_hostile_input_is_refused_in_one_line(case: Case, layout: tuple[Path, Pa
     assert snapshot(outside) == outside_before
     assert not (folder / "ran").exists(), "code from a pickle ran"
     assert result.peak_mb < MAX_CHILD_RSS_MB
+    print(f"\n{case.id}: exit {result.returncode}, peak RSS {result.peak_mb:.0f} MB")  # the figures, with -s
 
 
 # -- controls: what must keep working ----------------------------------------------------------
