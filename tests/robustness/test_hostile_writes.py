@@ -191,7 +191,7 @@ def test_a_failed_dry_run_leaves_no_new_database_file(
     def full_disk(*args: Any, **kwargs: Any) -> Any:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(dry, "_make_udf", full_disk)
+    monkeypatch.setattr(dry, "_run_predict", full_disk)
     db = tmp_path / "new.duckdb"
     with pytest.raises(OSError, match="No space"):
         dry.dry_run(sql_package, ROWS, database=db)
