@@ -9,6 +9,7 @@ runs.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 import traceback
@@ -101,6 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         where = f" {err.filename!r}" if err.filename else ""
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            _one_line(
+                f"onnxgate {args.command}: error: cannot write{where}: {err.strerror or err}. Free some space "
+                "there or write elsewhere."
+            )
+            return EXIT_USAGE
         _one_line(
             f"onnxgate {args.command}: error: cannot use{where}: {err.strerror or err}. Check that the path "
             "exists, is a file where a file is expected (a folder where a folder is), and that you may "

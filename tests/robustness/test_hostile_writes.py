@@ -98,7 +98,7 @@ def test_a_failed_force_leaves_the_old_package_whole_and_names_the_path(
     capsys.readouterr()
     assert main(["package", str(new), "--target", target, "-o", str(out), "--force", *adapt]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "No space left on device" in err[0], err
+    assert len(err) == 1 and "No space left on device" in err[0] and "Free some space" in err[0], err
     assert repr(str(out / "README.md")) in err[0], "the error must name the package's path, not a staging one"
     assert _tree(out) == before, "the old package changed"
     assert _partials(tmp_path) == []
