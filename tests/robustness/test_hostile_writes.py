@@ -236,3 +236,69 @@ def test_tested_versions_match_constraints() -> None:
     assert (ROOT / "onnxgate" / "deploy" / "pins.py").read_text(encoding="utf-8") == expected, (
         "onnxgate/deploy/pins.py is out of date: run python scripts/update_pins.py"
     )
+
+
+# -- a real full disk: a 1 MiB tmpfs, where this machine lets the tests mount one --------------------
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Any:
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def _big_model(folder: Path) -> Path:
+    """A valid 2.4 MB model: more than the tiny disk holds."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = numpy_helper.from_array(np.ones((4, 150_000), np.float32), "W")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["X", "W"], ["Y"])], "big",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", 150_000])], [weights],
+    )
+    path = folder / "big.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+                     .SerializeToString())
+    return path
+
+
+def test_a_full_disk_keeps_the_old_package_and_names_the_path(tiny_disk: Path, tmp_path: Path) -> None:
+    out = tiny_disk / "pkg"
+    assert subprocess.run([sys.executable, "-m", "onnxgate", "package", str(_model_file(tmp_path, "m.onnx")),
+                           "--target", "container", "-o", str(out)], capture_output=True).returncode == 0
+    before = _tree(out)
+    done = subprocess.run([sys.executable, "-m", "onnxgate", "package", str(_big_model(tmp_path)),
+                           "--target", "container", "-o", str(out), "--force"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "No space left on device" in lines[0] and str(out) in lines[0], done.stderr
+    assert ".partial" not in lines[0]
+    assert _tree(out) == before
+    assert sorted(p.name for p in tiny_disk.iterdir()) == ["pkg"], "a staging folder was left on the full disk"
+
+
+def test_a_full_disk_leaves_no_duckdb_file(tiny_disk: Path, sql_package: Path, tmp_path: Path) -> None:
+    filler = tiny_disk / "filler"
+    with filler.open("wb", buffering=0) as handle:  # fill it: DuckDB can still create a file, not write it
+        try:
+            while True:
+                handle.write(bytes(4096))
+        except OSError:
+            pass
+    np.save(tmp_path / "x.npy", ROWS)
+    done = subprocess.run([sys.executable, "-m", "onnxgate", "sql-dryrun", str(sql_package), "--data",
+                           str(tmp_path / "x.npy"), "--database", str(tiny_disk / "rows.duckdb")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert sorted(p.name for p in tiny_disk.iterdir()) == ["filler"], "the failed run left a database file"
