@@ -183,7 +183,35 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
                 "round them or feed a float model",
                 input=spec.name,
             )
+    _check_range(array, dtype, spec, what)
     return np.ascontiguousarray(array.astype(dtype, copy=False))
+
+
+def _check_range(array: np.ndarray, dtype: np.dtype[Any], spec: TensorSpec, what: str) -> None:
+    """Refuse values the input's type cannot hold: numpy would make them inf (floats) or wrap them (ints)."""
+    import numpy as np
+
+    if array.dtype.kind not in "iuf" or dtype.kind not in "iuf":
+        return
+    if dtype.kind == "f":
+        limit = float(np.finfo(dtype).max)
+        if array.dtype.kind == "f" and np.finfo(array.dtype).max <= limit:
+            return
+        low, high = -limit, limit
+    else:
+        info = np.iinfo(dtype)
+        low, high = int(info.min), int(info.max)
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(array) if array.dtype.kind == "f" else np.ones(array.shape, bool)
+        out = finite & ((array < low) | (array > high))
+    if out.any():
+        first = array[out].ravel()[0].item()
+        raise InvalidDataError(
+            f"{what} has {int(out.sum())} value(s) outside the range of {spec.elem_type} (e.g. {first!r}; "
+            f"{spec.elem_type} holds {low:g} to {high:g}) for input {spec.name!r}: they would become "
+            f"{'infinite' if dtype.kind == 'f' else 'other numbers'}. Scale or clip them first",
+            input=spec.name,
+        )
 
 
 def _fit_shape(array: np.ndarray, spec: TensorSpec, what: str) -> np.ndarray:

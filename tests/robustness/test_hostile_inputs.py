@@ -515,6 +515,25 @@ def test_nan_csv_prints_no_numpy_warning(layout: tuple[Path, Path]) -> None:
     assert "Warning" not in result.stderr and "Traceback" not in result.stderr, result.stderr
 
 
+@pytest.mark.parametrize(("values", "match"), [
+    ([1e308, -1e308], r"2 value\(s\) outside the range of float32 \(e\.g\. 1e\+308"),
+    ([3.5e38], r"outside the range of float32"),
+])
+def test_values_a_float32_input_cannot_hold_are_refused_without_a_warning(
+    layout: tuple[Path, Path], values: list[float], match: str
+) -> None:
+    folder, _ = layout
+    model = _model(folder)
+    _model(folder, "r.onnx")
+    rows = np.random.default_rng(0).normal(size=(20, 4))
+    rows[3, : len(values)] = values
+    (folder / "x.csv").write_text("\n".join(",".join(repr(float(v)) for v in r) for r in rows) + "\n")
+    result = run_cli(["validate", str(model), "--reference", "r.onnx", "--data", "x.csv"], folder)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and re.search(match, lines[0]), result.stderr
+
+
 def test_corpus_covers_every_area() -> None:
     areas = {c.id.split("-", 1)[0] for c in CASES}
     assert areas == {"special", "size", "archive", "target", "data", "held"}
