@@ -417,7 +417,7 @@ def write_folder_atomically(folder: str | os.PathLike[str], files: Mapping[str, 
             path=str(target),
         )
     try:
-        stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".partial",
+        stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.{_writer_id()}.", suffix=".partial",
                                       dir=target.parent))
     except OSError as err:
         raise type(err)(err.errno, err.strerror, str(target)) from err
@@ -515,15 +515,30 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-#: A staging folder without a process id in its name (written before 0.3) counts as stale after this long.
+#: A staging folder whose writer cannot be asked (another machine on a shared file system, or a name
+#: without a process id) counts as stale once untouched for this long.
 _STALE_SECONDS = 3600.0
+
+
+def _host_tag() -> str:
+    import hashlib
+    import socket
+
+    return hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+
+
+def _writer_id() -> str:
+    """``<pid>@<host hash>``: enough to tell later whether the writer of a staging folder still runs."""
+    return f"{os.getpid()}@{_host_tag()}"
 
 
 def clean_stale_partials(target: str | os.PathLike[str]) -> list[Path]:
     """Remove staging folders beside ``target`` left by writers that died; return what was removed.
 
-    A staging folder's name carries its writer's process id: it is stale when that process is
-    gone. One in use by a live writer (even another onnxgate process) is left alone.
+    A staging folder's name carries its writer's process id and a hash of its host name: it is
+    stale when that process is gone from this host. One in use by a live writer (even another
+    onnxgate process) is left alone; one written from another host (a shared file system) is
+    removed only after :data:`_STALE_SECONDS` untouched.
     """
     import glob
     import time
@@ -537,8 +552,9 @@ def clean_stale_partials(target: str | os.PathLike[str]) -> list[Path]:
     for stage in siblings:
         middle = stage.name[len(target.name) + 2 : -len(".partial")].split(".")
         stale = False
-        if len(middle) >= 2 and middle[0].isdigit():
-            stale = not _pid_alive(int(middle[0]))
+        pid, _, host = middle[0].partition("@")
+        if len(middle) >= 2 and pid.isdigit() and host in ("", _host_tag()):
+            stale = not _pid_alive(int(pid))
         else:
             with suppress(OSError):
                 stale = time.time() - stage.lstat().st_mtime > _STALE_SECONDS

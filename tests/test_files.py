@@ -64,13 +64,14 @@ def test_staging_folders_are_cleaned_only_when_their_writer_is_gone(tmp_path: Pa
     old_style_recent = tmp_path / ".pkg.k3j2h1g0.partial"
     old_style_stale = tmp_path / ".pkg.z9y8x7w6.partial"
     other = tmp_path / ".pkgs.999999999.abcd.partial"  # beside another folder
-    for folder in (dead, live, old_style_recent, old_style_stale, other):
+    other_host = tmp_path / ".pkg.999999999@00000000.abcd.partial"  # its writer cannot be asked: age decides
+    for folder in (dead, live, old_style_recent, old_style_stale, other, other_host):
         folder.mkdir()
     hour_ago = time.time() - 7200
     os.utime(old_style_stale, (hour_ago, hour_ago))
     removed = clean_stale_partials(target)
     assert sorted(p.name for p in removed) == sorted([dead.name, old_style_stale.name])
-    assert live.exists() and old_style_recent.exists() and other.exists()
+    assert live.exists() and old_style_recent.exists() and other.exists() and other_host.exists()
 
 
 # -- SQL type names ---------------------------------------------------------------------------
