@@ -118,3 +118,49 @@ def test_a_keras_weights_member_must_be_hdf5(tmp_path: Path) -> None:
     check_zip_archive(good, what="model file", error=InvalidDataError)
     with pytest.raises(InvalidDataError, match="not an HDF5 file"):
         check_zip_archive(bad, what="model file", error=InvalidDataError)
+
+
+# -- target files: any value in any field is a Target or one TargetError ---------------------------
+
+_FIELDS = ["name", "description", "runtime", "max_opset", "max_ir_version", "input_types", "output_types",
+           "input_layout", "outputs_tensor_only", "outputs_one_per_row", "dynamic_batch", "allow_nan",
+           "sql_types", "checks", "sources", "base"]
+
+
+def _toml_value(value: object) -> str:
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, str)):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    assert isinstance(value, dict)
+    return "{" + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+
+
+_scalars = st.one_of(st.booleans(), st.integers(-5, 40), st.text(max_size=12),
+                     st.sampled_from(["float32", "real", "column", "synapse", "model_wellformed"]))
+_values = st.recursive(_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["", "float32", "ai.onnx.ml", "x"]), inner,
+                                                 max_size=3)), max_leaves=6)
+
+
+@given(st.dictionaries(st.sampled_from(_FIELDS), _values, max_size=5))
+def test_any_target_file_is_a_target_or_one_target_error(tmp_path_factory: pytest.TempPathFactory,
+                                                          table: dict[str, object]) -> None:
+    from onnxgate.targets import from_toml
+
+    path = tmp_path_factory.mktemp("toml") / "t.toml"
+    path.write_text("\n".join(f"{k} = {_toml_value(v)}" for k, v in table.items()) + "\n", encoding="utf-8")
+    try:
+        target = from_toml(path)
+    except TargetError as err:
+        assert "\n" not in str(err).strip() or "target file" in str(err)
+        return
+    assert isinstance(target, Target)
+    for key in ("allow_nan", "dynamic_batch", "outputs_tensor_only", "outputs_one_per_row"):
+        assert isinstance(getattr(target, key), bool)
+    for sql in target.sql_types.values():
+        check_sql_type_name(sql, where="t")
