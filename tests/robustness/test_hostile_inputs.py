@@ -352,6 +352,9 @@ CASES: list[Case] = [
          lambda d, _: ["validate", str(_model(d)), "--reference", str(_model(d, "r.onnx")), "--data",
                        str(_npy(d, "x.npy", np.array([["2020-01-01"] * 4], dtype="datetime64[D]")))],
          r"datetime64"),
+    Case("data-npy-shape-lie",  # the header declares 40e9 values, the file holds 8
+         lambda d, _: ["validate", str(_model(d)), "--reference", str(_model(d, "r.onnx")), "--data",
+                       str(_npy_lie(d))], r"cannot read .* as \.npy"),
     # held in the measurements: still held
     Case("held-pickle-without-trust",
          lambda d, _: ["convert", str(_pickle(d)), "--sample", str(_npy(d, "x.npy", np.ones((2, 4)))),
@@ -359,6 +362,16 @@ CASES: list[Case] = [
     Case("held-external-data-outside",
          lambda d, o: ["validate", str(_external(d, o))], r"leaves the model's folder|absolute"),
 ]
+
+
+def _npy_lie(d: Path) -> Path:
+    from numpy.lib import format as npy_format
+
+    path = d / "x.npy"
+    with path.open("wb") as handle:
+        npy_format.write_array_header_1_0(handle, {"descr": "<f8", "fortran_order": False, "shape": (10**10, 4)})
+        handle.write(bytes(64))
+    return path
 
 
 def _skops(d: Path) -> Path:
