@@ -39,6 +39,7 @@ def convert(
     target: str | Target | None = None,
     name: str | None = None,
     options: Mapping[str, Any] | None = None,
+    precision: str | None = None,
     **kwargs: Any,
 ) -> Conversion:
     """Convert a scikit-learn, PyTorch, TensorFlow or Keras model to ONNX at the opset asked for.
@@ -62,6 +63,13 @@ def convert(
         Graph name.
     options : mapping, optional
         Framework-specific options (``zipmap``, ``input_names``, ``output_names``, ``dynamo``...).
+    precision : {"auto", "float32", "float64"}, optional
+        Floating-point precision of the graph, for converters that offer the choice (scikit-learn;
+        the same as ``options={"precision": ...}``). ``"auto"`` (the default) keeps float64 where
+        the sample is float64 and the double graph is well-typed and runs on the installed
+        onnxruntime, else float32 (with a warning saying why). For a target whose onnxruntime is
+        not the installed one (the SQL targets: 1.5.3, 1.12.1), whose double kernels cannot be
+        checked here, ``"auto"`` means float32; ask for ``"float64"`` to keep double there.
     **kwargs
         Any further keyword of :func:`onnxgate.converters.convert`, passed on as given.
 
@@ -90,7 +98,9 @@ def convert(
     from onnxgate.targets import resolve
 
     tgt = resolve(target, default=None)
-    conversion = converters.convert(model, sample, opset=opset, target=tgt, name=name, options=options, **kwargs)
+    conversion = converters.convert(
+        model, sample, opset=opset, target=tgt, name=name, options=options, precision=precision, **kwargs
+    )
     if tgt is not None and tgt.is_sql:
         from onnxgate.adaptation import adapt_conversion
 

@@ -47,6 +47,8 @@ class Converter:
     #: (Keras' ``from_keras`` fallback reads them); parity's tolerances are by output type instead.
     ATOL: ClassVar[float] = 1e-5
     RTOL: ClassVar[float] = 1e-4
+    #: Values of the ``precision`` option this converter understands (empty: no choice).
+    PRECISIONS: ClassVar[tuple[str, ...]] = ()
     #: Suffixes of native model files this converter can load (``".keras"``); ``"/"`` for a folder.
     FILE_SUFFIXES: ClassVar[tuple[str, ...]] = ()
 

@@ -24,6 +24,7 @@ from onnxgate._onnx import write_folder_atomically
 from onnxgate.conversion import Conversion
 from onnxgate.errors import PackagingError, ValidationFailedError
 from onnxgate.sql_rules import SQL_IDENTIFIER_MAX
+from onnxgate.targets import check_sql_type_name
 
 if TYPE_CHECKING:
     import onnx
@@ -133,7 +134,8 @@ def _sql_type(target: Target, elem_type: str, what: str) -> str:
             f"{what} is {elem_type}, which has no SQL type on target {target.name!r}; "
             f"types with one: {sorted(target.sql_types)}"
         )
-    return sql
+    # A type name cannot be quoted: hold it to the grammar here too, whatever built the target.
+    return check_sql_type_name(sql, where=f"target {target.name!r}: sql_types[{elem_type!r}]")
 
 
 def _header(target: Target, purpose: str) -> str:

@@ -887,7 +887,12 @@ def check_prediction_parity(
         )
     failed = [r for r in compared if not r.passed]
     if failed:
-        return CheckResult(name, False, "; ".join(r.line() for r in failed), details)
+        message = "; ".join(r.line() for r in failed)
+        hint = _precision_hint(proto)
+        if hint:
+            details["precision_hint"] = hint
+            message += f". {hint}"
+        return CheckResult(name, False, message, details)
     exact = [r for r in compared if r.mode == "exact"]
     numeric_max = max((r.abs["max"] for r in compared if r.abs is not None and r.mode == "tolerance"), default=None)
     extra = []
@@ -903,3 +908,17 @@ def check_prediction_parity(
         f"{len(compared)} output(s) match on {done} rows" + (f" ({'; '.join(extra)})" if extra else ""),
         details,
     )
+
+
+def _precision_hint(model: Any) -> str:
+    """The setting that removes float32 rounding, for a model converted from float64 data in float32."""
+    from onnxgate.converters.sklearn import PRECISION_METADATA_KEY
+
+    for prop in model.metadata_props:
+        if prop.key == PRECISION_METADATA_KEY and prop.value == "float32-from-float64":
+            return (
+                "The model computes in float32 while its inputs and the reference are float64 (metadata "
+                f"{PRECISION_METADATA_KEY}={prop.value}): float32 rounding can flip a label or a tree branch "
+                "near a threshold. Convert with precision='float64' (CLI: --precision float64) to keep double"
+            )
+    return ""
