@@ -653,8 +653,9 @@ def dry_run(
         diff = np.abs(got.astype(np.float64) - expected.astype(np.float64))
         direct[name] = float(np.max(diff)) if diff.size else 0.0
         # the parity rule (abs > atol and rel > rtol), equal NaNs and equal infinities matching
-        same = compare_rows(expected, got, atol=DIRECT_ATOL, rtol=DIRECT_RTOL, name=name, infinities_compare_equal=True)
-        if same.mismatched_rows:
+        verdict = compare_rows(expected, got, atol=DIRECT_ATOL, rtol=DIRECT_RTOL, name=name,
+                               infinities_compare_equal=True)
+        if verdict.mismatched_rows:
             passed = False
     ref_lines: list[str] = []
     if reference is not None:
