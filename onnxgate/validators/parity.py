@@ -46,11 +46,18 @@ from onnxgate.validators.rule import (
     describe_row_evidence,
     element_mismatches,
 )
+from onnxgate.validators.tolerances import (
+    DEFAULT_TOLERANCES,
+    EXACT_TYPES,
+    LABEL_NAME_HINTS,
+    Mode,
+    Tolerance,
+    resolve_tolerances,
+)
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from onnxgate.signature import TensorSpec
 
 __all__ = [
     "CONFUSION_LABEL_LIMIT",
@@ -72,18 +79,6 @@ __all__ = [
     "resolve_tolerances",
 ]
 
-#: (atol, rtol) by ONNX output element type. float32 allows for the float32 arithmetic inside most
-#: converted graphs against a float64 reference; float64 for graphs that compute in double.
-DEFAULT_TOLERANCES: Mapping[str, tuple[float, float]] = {
-    "float16": (1e-3, 1e-2),
-    "bfloat16": (1e-2, 1e-2),
-    "float32": (1e-4, 1e-3),
-    "float64": (1e-7, 1e-6),
-}
-#: Element types compared exactly by default (labels, counts, flags, strings).
-EXACT_TYPES = frozenset({"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool", "string"})
-#: A floating-point output whose name contains one of these holds class labels: compared exactly.
-LABEL_NAME_HINTS: tuple[str, ...] = ("label",)
 #: Rows run per batch: bounds memory whatever the number of rows. The reference's and onnxruntime's
 #: per-batch temporaries dominate the peak (an MLP's float64 hidden layers: rows x width x 8 bytes);
 #: 16,384 rows kept a 1,000,000-row MLP check at about 1.2x the data (65,536: 3x) at no measured cost
@@ -101,80 +96,6 @@ SAMPLE_VALUES_PER_ROW = 5
 #: Distinct labels a confusion table tracks; an output with more gets no table (and says why).
 CONFUSION_LABEL_LIMIT = 50
 
-Mode = Literal["tolerance", "exact"]
-Tolerance = float | Mapping[str, float] | None
-
-
-# -- tolerances ------------------------------------------------------------------------------------
-
-
-def _is_exact(spec: TensorSpec) -> bool:
-    if spec.elem_type in EXACT_TYPES:
-        return True
-    return any(h in spec.name.lower() for h in LABEL_NAME_HINTS)
-
-
-def resolve_tolerances(
-    outputs: tuple[TensorSpec, ...], atol: Tolerance = None, rtol: Tolerance = None
-) -> dict[str, tuple[float, float, Mode]]:
-    """(atol, rtol, mode) per output from the user's values and the defaults by type.
-
-    Parameters
-    ----------
-    outputs : tuple of TensorSpec
-        The ONNX model's outputs.
-    atol, rtol : float, mapping of str to float, or None
-        A scalar applies to floating-point outputs. A mapping gives values per output name, with
-        ``""`` as the default for floating-point outputs.
-
-    Returns
-    -------
-    dict
-        ``name -> (atol, rtol, mode)`` where mode is ``"exact"`` or ``"tolerance"``.
-
-    Raises
-    ------
-    InvalidDataError
-        A mapping names an output the model does not have, or a tolerance is negative or not a number.
-
-    Examples
-    --------
-    >>> from onnxgate.signature import TensorSpec
-    >>> outs = (TensorSpec("label", "int64", ("N",)), TensorSpec("probabilities", "float32", ("N", 3)))
-    >>> resolve_tolerances(outs, atol={"": 1e-5, "probabilities": 1e-4})
-    {'label': (0.0, 0.0, 'exact'), 'probabilities': (0.0001, 0.001, 'tolerance')}
-    """
-    names = [o.name for o in outputs]
-    for which, value in (("atol", atol), ("rtol", rtol)):
-        items = value.items() if isinstance(value, Mapping) else [("", value)] if value is not None else []
-        for key, number in items:
-            if key and key not in names:
-                raise InvalidDataError(
-                    f"{which} given for output {key!r}, which the model does not have; its outputs are "
-                    f"{names} ('' sets the default)"
-                )
-            if isinstance(number, bool) or not isinstance(number, (int, float)) or not number >= 0:
-                raise InvalidDataError(f"{which} for {key or 'all outputs'!r} must be a number >= 0, found {number!r}")
-    out: dict[str, tuple[float, float, Mode]] = {}
-    for spec in outputs:
-        default_a, default_r = DEFAULT_TOLERANCES.get(spec.elem_type, DEFAULT_TOLERANCES["float32"])
-        named_a = atol.get(spec.name) if isinstance(atol, Mapping) else None
-        named_r = rtol.get(spec.name) if isinstance(rtol, Mapping) else None
-        if _is_exact(spec) and named_a is None and named_r is None:
-            out[spec.name] = (0.0, 0.0, "exact")
-            continue
-        a = _pick(named_a, atol, default_a)
-        r = _pick(named_r, rtol, default_r)
-        out[spec.name] = (a, r, "tolerance")
-    return out
-
-
-def _pick(named: float | None, given: Tolerance, default: float) -> float:
-    if named is not None:
-        return float(named)
-    if isinstance(given, Mapping):
-        return float(given.get("", default))
-    return float(given) if given is not None else float(default)
 
 
 # -- element-wise comparison and accumulated statistics --------------------------------------------
