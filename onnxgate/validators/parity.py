@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from onnxgate.errors import InvalidDataError, OnnxGateError
+from onnxgate.sketch import LogHistogram
 from onnxgate.validators.report import CheckResult, jsonable
 
 if TYPE_CHECKING:
@@ -43,9 +44,11 @@ __all__ = [
     "EXACT_QUANTILE_LIMIT",
     "LABEL_NAME_HINTS",
     "WORST_ROWS",
+    "OutputAccumulator",
     "OutputComparison",
     "check_prediction_parity",
     "compare_arrays",
+    "parity_result",
     "resolve_tolerances",
 ]
 
@@ -74,9 +77,6 @@ ROW_VALUES_LIMIT = 32
 MISMATCH_INDEX_LIMIT = 100
 #: Values per output kept for exact median and p99; beyond, a histogram estimates them.
 EXACT_QUANTILE_LIMIT = 1_000_000
-#: Log-scale histogram: bins per decade between 10**_HIST_LOW and 10**_HIST_HIGH.
-_HIST_PER_DECADE = 50
-_HIST_LOW, _HIST_HIGH = -30, 30
 
 Mode = Literal["tolerance", "exact"]
 Tolerance = float | Mapping[str, float] | None
@@ -158,12 +158,20 @@ def _pick(named: float | None, given: Tolerance, default: float) -> float:
 
 
 class _Quantiles:
-    """Exact quantiles while few values arrived; a log-scale histogram once there are many."""
+    """Exact quantiles while few values arrived; a log-scale histogram once there are many.
 
-    def __init__(self) -> None:
+    ``exact_limit`` (default :data:`EXACT_QUANTILE_LIMIT`) is how many values are kept for exact
+    quantiles; 0 counts in the histogram from the start, which keeps partial results small and
+    mergeable (:meth:`merge`).
+    """
+
+    def __init__(self, exact_limit: int | None = None) -> None:
         self.chunks: list[np.ndarray] = []
         self.count = 0
-        self.hist: np.ndarray | None = None
+        self.hist: LogHistogram | None = None
+        self.exact_limit = exact_limit
+        if exact_limit == 0:
+            self.hist = LogHistogram()
 
     def add(self, values: np.ndarray, *, owned: bool = False) -> None:
         """Take ``values`` into account; ``owned=True`` hands over a float64 array nobody else keeps."""
@@ -175,20 +183,38 @@ class _Quantiles:
         if self.hist is None:
             kept = values if owned and values.dtype == np.float64 else np.array(values, dtype=np.float64)
             self.chunks.append(kept.reshape(-1))
-            if self.count > EXACT_QUANTILE_LIMIT:
-                self.hist = np.zeros(_hist_size(), dtype=np.int64)
-                for chunk in self.chunks:
-                    self._fold(chunk)
-                self.chunks = []
+            limit = EXACT_QUANTILE_LIMIT if self.exact_limit is None else self.exact_limit
+            if self.count > limit:
+                self._to_histogram()
         else:
-            self._fold(values)
+            self.hist.add(values)
 
-    def _fold(self, values: np.ndarray) -> None:
-        import numpy as np
+    def _to_histogram(self) -> None:
+        self.hist = LogHistogram()
+        for chunk in self.chunks:
+            self.hist.add(chunk)
+        self.chunks = []
 
+    def merge(self, other: _Quantiles) -> None:
+        """Take ``other``'s values into account (exact when both still are, else the histogram)."""
+        if other.count == 0:
+            return
+        if self.hist is None and other.hist is None:
+            self.chunks.extend(other.chunks)
+            self.count += other.count
+            limit = EXACT_QUANTILE_LIMIT if self.exact_limit is None else self.exact_limit
+            if self.count > limit:
+                self._to_histogram()
+            return
+        if self.hist is None:
+            self._to_histogram()
         assert self.hist is not None
-        # bincount is one pass; np.add.at on the same indices is several times slower
-        self.hist += np.bincount(_hist_index(values), minlength=self.hist.size)
+        if other.hist is None:
+            for chunk in other.chunks:
+                self.hist.add(chunk)
+        else:
+            self.hist.merge(other.hist)
+        self.count += other.count
 
     @property
     def method(self) -> str:
@@ -212,37 +238,7 @@ class _Quantiles:
                 # Linear interpolation next to inf gives nan; take the order statistic instead.
                 return [float(v) for v in np.quantile(data, list(qs), method="higher", overwrite_input=True)]
             return [float(v) for v in np.quantile(data, list(qs), overwrite_input=True)]
-        cumulative = np.cumsum(self.hist)
-        return [_hist_value(int(np.searchsorted(cumulative, q * (self.count - 1) + 1))) for q in qs]
-
-
-def _hist_size() -> int:
-    return (_HIST_HIGH - _HIST_LOW) * _HIST_PER_DECADE + 3  # zero bin, log bins, inf bin, + under
-
-
-def _hist_index(values: np.ndarray) -> np.ndarray:
-    import numpy as np
-
-    v = np.asarray(values, dtype=np.float64)
-    idx = np.empty(v.shape, dtype=np.int64)
-    zero = v <= 0
-    inf = ~np.isfinite(v)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logs = np.floor((np.log10(np.where(zero | inf, 1.0, v)) - _HIST_LOW) * _HIST_PER_DECADE)
-    logs = np.clip(logs, 0, (_HIST_HIGH - _HIST_LOW) * _HIST_PER_DECADE).astype(np.int64) + 1
-    idx[...] = logs
-    idx[zero] = 0
-    idx[inf] = _hist_size() - 1
-    return idx.reshape(-1)
-
-
-def _hist_value(index: int) -> float:
-    if index <= 0:
-        return 0.0
-    if index >= _hist_size() - 1:
-        return math.inf
-    low = _HIST_LOW + (index - 1) / _HIST_PER_DECADE
-    return float(10 ** (low + 0.5 / _HIST_PER_DECADE))  # geometric middle of the bin
+        return self.hist.quantiles(qs)
 
 
 @dataclass
@@ -253,6 +249,12 @@ class _Stat:
     total: float = 0.0
     count: int = 0
     quantiles: _Quantiles = field(default_factory=_Quantiles)
+
+    def merge(self, other: _Stat) -> None:
+        self.max = max(self.max, other.max)
+        self.total += other.total
+        self.count += other.count
+        self.quantiles.merge(other.quantiles)
 
     def add(self, values: np.ndarray, *, owned: bool = False) -> None:
         if values.size == 0:
@@ -395,14 +397,28 @@ def _abs_rel_differences(ef: np.ndarray, af: np.ndarray) -> tuple[np.ndarray, np
     return finite, absd, np.where(finite, rel, 0.0)
 
 
-class _Accumulator:
-    """Statistics of one output over many batches, in bounded memory."""
+class OutputAccumulator:
+    """Statistics of one output over many batches, in bounded memory; partial results merge.
 
-    def __init__(self, name: str, atol: float, rtol: float, mode: Mode, infinities_compare_equal: bool) -> None:
+    ``exact_limit=0`` keeps the quantiles in the histogram from the start (a small, mergeable
+    partial result: what each Spark partition sends); :meth:`merge` adds another accumulator's
+    rows as if they came after this one's.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        atol: float,
+        rtol: float,
+        mode: Mode,
+        infinities_compare_equal: bool,
+        *,
+        exact_limit: int | None = None,
+    ) -> None:
         self.name, self.atol, self.rtol, self.mode = name, atol, rtol, mode
         self.inf_equal = infinities_compare_equal
-        self.abs = _Stat()
-        self.rel = _Stat()
+        self.abs = _Stat(quantiles=_Quantiles(exact_limit))
+        self.rel = _Stat(quantiles=_Quantiles(exact_limit))
         self.numeric = True
         self.rows = 0
         self.values = 0
@@ -471,6 +487,41 @@ class _Accumulator:
                 flips = int((np.argmax(e2, axis=1) != np.argmax(a2, axis=1)).sum())
             self.argmax = (self.argmax or 0) + flips
         self._keep_worst(e2, a2, row_bad, score.max(axis=1), row_offset, inputs, n)
+
+    def merge(self, other: OutputAccumulator, *, row_offset: int = 0) -> None:
+        """Add ``other``'s statistics; its row numbers are shifted by ``row_offset`` (rows before it)."""
+        if self.shape_status == "mismatch" or other.expected_shape is None:
+            return
+        if other.shape_status == "mismatch":
+            self.shape_status = "mismatch"
+            self.expected_shape, self.actual_shape = other.expected_shape, other.actual_shape
+            return
+        if self.expected_shape is None:
+            self.expected_shape, self.actual_shape = other.expected_shape, other.actual_shape
+            self.numeric = other.numeric
+        else:
+            self.expected_shape = _grow(self.expected_shape, other.expected_shape)
+            self.actual_shape = _grow(self.actual_shape, other.actual_shape or ())
+            self.numeric = self.numeric and other.numeric
+        if other.shape_status == "reshaped":
+            self.shape_status = "reshaped"
+        self.rows += other.rows
+        self.values += other.values
+        self.mismatched_values += other.mismatched_values
+        self.mismatched_rows += other.mismatched_rows
+        self.nonfinite += other.nonfinite
+        self.min_atol = max(self.min_atol, other.min_atol)
+        self.min_rtol = max(self.min_rtol, other.min_rtol)
+        if other.argmax is not None:
+            self.argmax = (self.argmax or 0) + other.argmax
+        self.abs.merge(other.abs)
+        self.rel.merge(other.rel)
+        room = MISMATCH_INDEX_LIMIT - len(self.indices)
+        self.indices.extend(i + row_offset for i in other.indices[: max(room, 0)])
+        # ours first: on equal keys the earlier row stays, as when the rows arrive in one process
+        shifted = [(key, {**entry, "row": entry["row"] + row_offset}) for key, entry in other.worst]
+        self.worst = sorted(self.worst + shifted, key=lambda item: item[0], reverse=True)[:WORST_ROWS]
+        self.note = self.note or other.note
 
     def _numeric(self, e2: np.ndarray, a2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         import numpy as np
@@ -617,6 +668,10 @@ class _Accumulator:
         )
 
 
+#: The former private name, kept for code that used it.
+_Accumulator = OutputAccumulator
+
+
 def _top_rows(score: np.ndarray, rows: np.ndarray | None, k: int) -> np.ndarray:
     """The ``k`` of ``rows`` (all rows when None) with the largest ``score``, largest first, ties by row."""
     import numpy as np
@@ -678,7 +733,7 @@ def compare_arrays(
     >>> c.passed, c.mismatched_rows, round(c.abs["max"], 3)
     (False, 1, 0.1)
     """
-    acc = _Accumulator(name, float(atol), float(rtol), "exact" if exact else "tolerance", infinities_compare_equal)
+    acc = OutputAccumulator(name, float(atol), float(rtol), "exact" if exact else "tolerance", infinities_compare_equal)
     acc.update(expected, actual, inputs=inputs)
     return acc.result()
 
@@ -799,7 +854,7 @@ def check_prediction_parity(
         return CheckResult(name, False, f"onnxruntime cannot load the model, so parity was not run: {err}", {})
     run_reference = prepare_reference(reference, proto, signature)
     accs = [
-        _Accumulator(o.name, *tolerances[o.name], infinities_compare_equal=infinities_compare_equal)
+        OutputAccumulator(o.name, *tolerances[o.name], infinities_compare_equal=infinities_compare_equal)
         for o in signature.outputs
     ]
     missing: set[str] = set()
@@ -845,6 +900,52 @@ def check_prediction_parity(
     finally:
         bar.close()
 
+    return parity_result(
+        accs,
+        signature.output_names,
+        missing=missing,
+        rows=done,
+        details={"batches": batches, "batch_size": batch_size, "data_sha256": hasher.hexdigest()},
+        infinities_compare_equal=infinities_compare_equal,
+    )
+
+
+def parity_result(
+    accs: list[OutputAccumulator],
+    output_names: list[str],
+    *,
+    missing: set[str],
+    rows: int,
+    details: Mapping[str, Any],
+    infinities_compare_equal: bool = False,
+) -> CheckResult:
+    """The ``prediction_parity`` verdict from accumulated statistics, one per ONNX output.
+
+    Shared by :func:`check_prediction_parity` and the distributed check (:mod:`onnxgate.spark`), so
+    both give the same evidence, messages and verdicts.
+
+    Parameters
+    ----------
+    accs : list of OutputAccumulator
+        One per ONNX output, in output order, holding every row's statistics.
+    output_names : list of str
+        The ONNX model's output names.
+    missing : set of str
+        Outputs the reference has no counterpart for.
+    rows : int
+        Rows compared.
+    details : mapping
+        Evidence on how the rows were read (``batches``, ``batch_size``, ``data_sha256``...), placed
+        after ``rows`` in ``details``.
+    infinities_compare_equal : bool
+        Whether equal infinities matched.
+
+    Returns
+    -------
+    CheckResult
+    """
+    name = "prediction_parity"
+    done = rows
     results: list[OutputComparison] = []
     for acc in accs:
         if acc.name in missing and acc.rows == 0:
@@ -852,14 +953,12 @@ def check_prediction_parity(
             acc.note = "the reference has no counterpart for this output"
         results.append(acc.result())
     compared = [r for r in results if r.shape_status != "not compared"]
-    details: dict[str, Any] = {
+    evidence: dict[str, Any] = {
         "rows": done,
-        "batches": batches,
-        "batch_size": batch_size,
-        "data_sha256": hasher.hexdigest(),
+        **details,
         "infinities_compare_equal": infinities_compare_equal,
         "names": {
-            "onnx_outputs": signature.output_names,
+            "onnx_outputs": output_names,
             "compared": [r.name for r in compared],
             "not_compared": sorted(missing),
             "matched_by": "order",
@@ -876,12 +975,12 @@ def check_prediction_parity(
         return CheckResult(
             name,
             False,
-            f"no output could be compared: the reference has no counterpart for {signature.output_names}",
-            details,
+            f"no output could be compared: the reference has no counterpart for {output_names}",
+            evidence,
         )
     failed = [r for r in compared if not r.passed]
     if failed:
-        return CheckResult(name, False, "; ".join(r.line() for r in failed), details)
+        return CheckResult(name, False, "; ".join(r.line() for r in failed), evidence)
     exact = [r for r in compared if r.mode == "exact"]
     numeric_max = max((r.abs["max"] for r in compared if r.abs is not None and r.mode == "tolerance"), default=None)
     extra = []
@@ -895,5 +994,5 @@ def check_prediction_parity(
         name,
         True,
         f"{len(compared)} output(s) match on {done} rows" + (f" ({'; '.join(extra)})" if extra else ""),
-        details,
+        evidence,
     )
