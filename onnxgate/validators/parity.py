@@ -46,8 +46,10 @@ __all__ = [
     "WORST_ROWS",
     "OutputAccumulator",
     "OutputComparison",
+    "accumulate_batch",
     "check_prediction_parity",
     "compare_arrays",
+    "hash_feeds",
     "parity_result",
     "resolve_tolerances",
 ]
@@ -766,7 +768,8 @@ class _Progress:
             sys.stderr.flush()
 
 
-def _hash_feeds(hasher: Any, feeds: Mapping[str, np.ndarray]) -> None:
+def hash_feeds(hasher: Any, feeds: Mapping[str, np.ndarray]) -> None:
+    """Feed one batch's inputs (names, types, widths and values) to ``hasher`` (``data_sha256``)."""
     import numpy as np
 
     for key in sorted(feeds):
@@ -831,7 +834,7 @@ def check_prediction_parity(
     from onnxgate._data import as_feeds, iter_batches, load_data, num_rows
     from onnxgate._onnx import load_model
     from onnxgate.signature import Signature
-    from onnxgate.validators.reference import maps_to_array, prepare_reference
+    from onnxgate.validators.reference import prepare_reference
     from onnxgate.validators.structure import _session
 
     name = "prediction_parity"
@@ -865,7 +868,7 @@ def check_prediction_parity(
     try:
         for chunk in iter_batches(data, batch_size):
             feeds = as_feeds(chunk, signature)
-            _hash_feeds(hasher, feeds)
+            hash_feeds(hasher, feeds)
             try:
                 onnx_out = session.run(None, feeds)
             except Exception as err:
@@ -887,13 +890,7 @@ def check_prediction_parity(
                     f"{type(err).__name__}: {err}",
                     {"rows_done": done},
                 )
-            for acc, ours, theirs in zip(accs, onnx_out, ref_out):
-                if theirs is None:
-                    missing.add(acc.name)
-                    continue
-                if isinstance(ours, list):  # ZipMap: a list of {class: probability}
-                    ours = maps_to_array(ours) if ours and isinstance(ours[0], Mapping) else ours
-                acc.update(theirs, ours, row_offset=done, inputs=feeds)
+            accumulate_batch(accs, onnx_out, ref_out, missing=missing, row_offset=done, inputs=feeds)
             done += num_rows(feeds)
             batches += 1
             bar(done)
@@ -908,6 +905,31 @@ def check_prediction_parity(
         details={"batches": batches, "batch_size": batch_size, "data_sha256": hasher.hexdigest()},
         infinities_compare_equal=infinities_compare_equal,
     )
+
+
+def accumulate_batch(
+    accs: list[OutputAccumulator],
+    onnx_out: list[Any],
+    ref_out: list[Any],
+    *,
+    missing: set[str],
+    row_offset: int,
+    inputs: Mapping[str, np.ndarray] | None,
+) -> None:
+    """Add one batch's outputs to the accumulators (one per ONNX output, in output order).
+
+    Outputs the reference has no counterpart for (``None``) are added to ``missing``; ZipMap
+    outputs (a list of ``{class: probability}``) are compared as arrays.
+    """
+    from onnxgate.validators.reference import maps_to_array
+
+    for acc, ours, theirs in zip(accs, onnx_out, ref_out):
+        if theirs is None:
+            missing.add(acc.name)
+            continue
+        if isinstance(ours, list):  # ZipMap: a list of {class: probability}
+            ours = maps_to_array(ours) if ours and isinstance(ours[0], Mapping) else ours
+        acc.update(theirs, ours, row_offset=row_offset, inputs=inputs)
 
 
 def parity_result(
