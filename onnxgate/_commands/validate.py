@@ -61,6 +61,8 @@ def register(sub: Any) -> None:
     p.add_argument("--junit", metavar="F", help="write the report as JUnit XML")
     p.add_argument("--markdown", metavar="F", help="write the report as Markdown (a PR comment)")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failed check")
+    p.add_argument("--spark", metavar="MASTER",
+                   help="run parity on Spark (local[*], spark://host:port, sc://host); --data is Parquet")
     p.add_argument("--force", action="store_true", help="overwrite existing --json/--junit/--markdown files")
     p.set_defaults(run=run)
 
@@ -88,9 +90,8 @@ def parse_tolerances(values: list[str] | None, option: str) -> float | dict[str,
 
 
 def run(args: argparse.Namespace) -> int:
-    from onnxgate._commands._common import load_data_arg, load_native_model
+    from onnxgate._commands._common import load_native_model
     from onnxgate._onnx import atomic_write_text
-    from onnxgate.validators import validate
 
     target = resolve_target_args(args)
     atol = parse_tolerances(args.atol, "--atol")
@@ -125,14 +126,35 @@ def run(args: argparse.Namespace) -> int:
                 f"report file(s) {existing} exist; pass --force to overwrite them or choose other paths",
                 path=existing[0],
             )
+    if getattr(args, "spark", None):
+        # a Spark run is long: its option conflicts are refused before anything starts
+        from onnxgate._commands._spark import check_spark_validate_args
+
+        check_spark_validate_args(args)
     reference: Any = None
     if args.reference:
         if args.reference.lower().endswith(".onnx"):
             reference = args.reference
         else:
             reference = load_native_model(args.reference, trust_pickle=args.trust_pickle)
+    if getattr(args, "spark", None):
+        from onnxgate._commands._spark import validate_on_spark
+
+        report = validate_on_spark(args, reference, target, atol, rtol)
+    else:
+        report = _validate_here(args, reference, target, atol, rtol)
+    print(report)
+    for path, fmt in report_files:
+        atomic_write_text(path, getattr(report, fmt)(), overwrite=args.force)
+    return 0 if report.passed else 1
+
+
+def _validate_here(args: argparse.Namespace, reference: Any, target: Any, atol: Any, rtol: Any) -> Any:
+    from onnxgate._commands._common import load_data_arg
+    from onnxgate.validators import validate
+
     data = load_data_arg(args.data) if args.data and reference is not None else None
-    report = validate(
+    return validate(
         args.model,
         target,
         reference=reference,
@@ -145,7 +167,3 @@ def run(args: argparse.Namespace) -> int:
         fail_fast=args.fail_fast,
         search_time_limit=args.search_time_limit,
     )
-    print(report)
-    for path, fmt in report_files:
-        atomic_write_text(path, getattr(report, fmt)(), overwrite=args.force)
-    return 0 if report.passed else 1

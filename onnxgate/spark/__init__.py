@@ -8,12 +8,13 @@ as :func:`onnxgate.validate`; ``predict`` adds the model's outputs to a DataFram
 from __future__ import annotations
 
 from onnxgate.spark.predict import predict
-from onnxgate.spark.session import java_version, session
+from onnxgate.spark.session import java_version, read_parquet, session
 from onnxgate.spark.validate import validate
 
 __all__ = [
     "java_version",
     "predict",
+    "read_parquet",
     "session",
     "validate",
 ]

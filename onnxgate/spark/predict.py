@@ -109,15 +109,17 @@ def predict(
     """
     import hashlib
 
+    from onnxgate._arrow import spark_type
     from onnxgate.signature import Signature
-    from onnxgate.spark._arrow import spark_type
 
     proto = load_scoring_model(model_or_package)
     signature = Signature.from_model(proto)
     wanted = list(outputs) if outputs is not None else signature.output_names
     unknown = [o for o in wanted if o not in signature.output_names]
     if unknown or not wanted:
-        raise InvalidDataError(f"outputs {unknown or wanted} are not outputs of the model; it has {signature.output_names}")
+        raise InvalidDataError(
+            f"outputs {unknown or wanted} are not outputs of the model; it has {signature.output_names}"
+        )
     present = list(df.columns)
     clash = [o for o in wanted if o in present]
     if clash:
@@ -156,8 +158,8 @@ def _partition_predict(token: str, shared: Any, fed: list[str], wanted: list[str
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
 
+        from onnxgate._arrow import batch_data, to_arrow
         from onnxgate._data import as_feeds
-        from onnxgate.spark._arrow import batch_data, to_arrow
 
         session, signature = _session(token, shared, threads)
         specs = [signature.output(o) for o in wanted]

@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from onnxgate.errors import MissingDependencyError, OnnxGateError
+from onnxgate.errors import InvalidDataError, MissingDependencyError, OnnxGateError
 
-__all__ = ["ARROW_BATCH_ROWS", "SUPPORTED_JAVA", "java_version", "session"]
+__all__ = ["ARROW_BATCH_ROWS", "SUPPORTED_JAVA", "java_version", "read_parquet", "session", "spark_error"]
 
 #: Java major versions pyspark 4 runs on.
 SUPPORTED_JAVA = (17, 21)
@@ -115,7 +115,7 @@ def session(
         try:
             return SparkSession.builder.remote(master).appName(app_name).getOrCreate()
         except Exception as err:
-            raise OnnxGateError(f"cannot connect to Spark Connect at {master!r}: {_first_line(err)}") from err
+            raise OnnxGateError(f"cannot connect to Spark Connect at {master!r}: {spark_error(err)}") from err
     _require_java()
     python = sys.executable
     os.environ["PYSPARK_PYTHON"] = python
@@ -144,11 +144,38 @@ def session(
     try:
         spark = builder.getOrCreate()
     except Exception as err:
-        raise OnnxGateError(f"cannot start Spark with master {master!r}: {_first_line(err)}") from err
+        raise OnnxGateError(f"cannot start Spark with master {master!r}: {spark_error(err)}") from err
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 
 
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__
+def spark_error(err: BaseException) -> str:
+    """The line of a Spark error a user can act on (the Python error inside a Java stack trace)."""
+    text = str(err).strip()
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line and ("Error:" in line or "Exception:" in line) and not line.startswith("at "):
+            return line
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def read_parquet(spark: Any, data: str) -> Any:
+    """``spark.read.parquet(data)``, refusing a missing local path or another format in one clear message.
+
+    Raises
+    ------
+    InvalidDataError
+        ``data`` does not exist (a local path), is not Parquet, or Spark cannot read it.
+    """
+    local = "://" not in data
+    if local and not Path(data).exists():
+        raise InvalidDataError(f"data not found: {data!r}; expected a Parquet file or a folder of them", path=data)
+    if local and Path(data).is_file() and Path(data).suffix.lower() != ".parquet":
+        raise InvalidDataError(
+            f"on Spark, data is read as Parquet: expected a .parquet file or a folder of them, found {data!r}",
+            path=data,
+        )
+    try:
+        return spark.read.parquet(data)
+    except Exception as err:
+        raise InvalidDataError(f"Spark cannot read {data!r} as Parquet: {spark_error(err)}", path=data) from err

@@ -30,6 +30,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from onnxgate.errors import InvalidDataError, OnnxGateError, UnsupportedModelError
+from onnxgate.spark.session import spark_error
 from onnxgate.validators.report import CheckResult
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ def validate(
     atol: float | Mapping[str, float] | None = None,
     rtol: float | Mapping[str, float] | None = None,
     infinities_compare_equal: bool = False,
+    fail_fast: bool = False,
 ) -> Report:
     """Check ``model`` against ``target`` on the driver and prove parity on ``df``'s rows on the executors.
 
@@ -72,6 +74,8 @@ def validate(
         As in :func:`onnxgate.validate`.
     infinities_compare_equal : bool
         Treat equal infinities as matching.
+    fail_fast : bool
+        Stop at the first failed check (parity is then skipped, and no Spark job runs).
 
     Returns
     -------
@@ -111,9 +115,12 @@ def validate(
         raise InvalidDataError("reference= is needed: the native model (or another .onnx) to compare with")
     payload = _pickle_reference(reference)
     # The target's checks (parity is skipped there: no reference), then parity here, in its place.
-    report = local_validate(model, target)
+    report = local_validate(model, target, fail_fast=fail_fast)
     loads = next((c for c in report.checks if c.name == "operators_supported"), None)
-    if loads is not None and not loads.passed and not loads.skipped:
+    failed = next((c for c in report.checks if not c.passed and not c.skipped), None)
+    if fail_fast and failed is not None:
+        parity = CheckResult.skip(PARITY, f"not run: fail_fast stopped after {failed.name!r} failed")
+    elif loads is not None and not loads.passed and not loads.skipped:
         parity = CheckResult.skip(PARITY, "not run: onnxruntime cannot load the model (see operators_supported)")
     else:
         parity = _spark_parity(proto.SerializeToString(), payload, df, tolerances, infinities_compare_equal)
@@ -174,7 +181,7 @@ def _spark_parity(
     try:
         rows = df.mapInArrow(run, _PARTIAL_SCHEMA).collect()
     except Exception as err:
-        raise OnnxGateError(f"the Spark parity job failed: {_spark_error(err)}") from err
+        raise OnnxGateError(f"the Spark parity job failed: {spark_error(err)}") from err
     partials = sorted((pickle.loads(r["partial"]) for r in rows), key=lambda p: p["partition"])
     for part in partials:
         if part.get("raise"):
@@ -212,16 +219,6 @@ def _spark_parity(
     return parity_result(accs, names, missing=missing, rows=done, details=details, infinities_compare_equal=inf_equal)
 
 
-def _spark_error(err: BaseException) -> str:
-    """The Python error inside a Spark job's Java stack trace, when there is one."""
-    text = str(err)
-    for line in reversed(text.splitlines()):
-        line = line.strip()
-        if line and ("Error:" in line or "Exception:" in line) and not line.startswith("at "):
-            return line
-    return text.strip().splitlines()[0] if text.strip() else type(err).__name__
-
-
 def _scorer(token: str, model_b: Any, ref_b: Any) -> tuple[Any, Any, Any]:
     if token not in _SCORERS:
         import onnxruntime as ort
@@ -251,8 +248,8 @@ def _partition_parity(
         import pyarrow as pa
         from pyspark import TaskContext
 
+        from onnxgate._arrow import batch_data
         from onnxgate._data import as_feeds
-        from onnxgate.spark._arrow import batch_data
         from onnxgate.validators.parity import OutputAccumulator, accumulate_batch, hash_feeds
 
         context = TaskContext.get()

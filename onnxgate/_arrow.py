@@ -1,10 +1,16 @@
-"""Arrow batches as onnxgate data, model outputs as Arrow arrays, ONNX element types as Spark types."""
+"""Arrow record batches in and out: batches as onnxgate data, model outputs as typed Arrow columns.
+
+Used by batch scoring on one machine (``onnxgate score``) and on Spark (:mod:`onnxgate.spark`), so
+both read the same columns the same way and write the same column types.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from onnxgate.errors import InvalidDataError, UnsupportedModelError
+
+__all__ = ["SPARK_TYPES", "arrow_type", "batch_data", "is_list_type", "list_to_2d", "spark_type", "to_arrow"]
 
 if TYPE_CHECKING:
     import numpy as np
@@ -87,6 +93,17 @@ def spark_type(spec: TensorSpec) -> str:
     return base if _scalar(spec) else f"array<{base}>"
 
 
+def arrow_type(spec: TensorSpec) -> pa.DataType:
+    """The Arrow type :func:`to_arrow` gives an output (the Spark type's Arrow counterpart)."""
+    import pyarrow as pa
+
+    spark_type(spec)  # refuses outputs that are not tensors of a known type
+    names = {"float": pa.float32(), "double": pa.float64(), "tinyint": pa.int8(), "smallint": pa.int16(),
+             "int": pa.int32(), "bigint": pa.int64(), "boolean": pa.bool_(), "string": pa.string()}
+    base = names[SPARK_TYPES[spec.elem_type]]
+    return base if _scalar(spec) else pa.list_(base)
+
+
 def _scalar(spec: TensorSpec) -> bool:
     return spec.rank == 1 or (spec.rank == 2 and spec.width == 1)
 
@@ -104,8 +121,8 @@ def to_arrow(values: Any, spec: TensorSpec) -> pa.Array:
     if spec.elem_type == "string":
         array = array.astype(object)
     if _scalar(spec):
-        return pa.array(array.reshape(n))
+        return pa.array(array.reshape(n), type=arrow_type(spec))
     flat = array.reshape(n, -1)
     width = flat.shape[1]
     offsets = np.arange(0, n * width + 1, width, dtype=np.int32)
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat.reshape(-1)))
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat.reshape(-1), type=arrow_type(spec).value_type))
