@@ -25,13 +25,15 @@ def validate_on_spark(args: argparse.Namespace, reference: Any, target: Any, ato
     """``onnxgate validate --spark MASTER``: the target's checks here, parity on Spark."""
     from onnxgate.spark import read_parquet, session, validate
 
+    owned = _no_session()
     spark = session(args.spark)
     try:
         df = read_parquet(spark, args.data)
         return validate(args.model, df, reference=reference, target=target, atol=atol, rtol=rtol,
                         fail_fast=args.fail_fast)
     finally:
-        spark.stop()
+        if owned:
+            spark.stop()
 
 
 def score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
@@ -41,6 +43,7 @@ def score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
     from onnxgate.spark.predict import load_scoring_model
 
     load_scoring_model(args.model)  # a bad model is refused before Spark starts
+    owned = _no_session()
     spark = session(args.spark)
     try:
         df = read_parquet(spark, args.data)
@@ -48,8 +51,18 @@ def score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
         scored.write.mode("overwrite" if args.force else "errorifexists").parquet(args.out)
         print(f"scored the rows of {args.data!r} into the Parquet folder {args.out!r} (Spark {args.spark})")
     finally:
-        spark.stop()
+        if owned:
+            spark.stop()
     return EXIT_OK
 
 
 
+
+
+def _no_session() -> bool:
+    """True when no SparkSession runs in this process: the command starts one, and stops it at the end."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        return True
+    return SparkSession.getActiveSession() is None
