@@ -115,7 +115,10 @@ def session(
         try:
             return SparkSession.builder.remote(master).appName(app_name).getOrCreate()
         except Exception as err:
-            raise OnnxGateError(f"cannot connect to Spark Connect at {master!r}: {spark_error(err)}") from err
+            raise OnnxGateError(
+                f"cannot connect to Spark Connect at {master!r}: {spark_error(err)} (the client needs "
+                "pip install 'pyspark[connect]' and a running Spark Connect server)"
+            ) from err
     _require_java()
     python = sys.executable
     os.environ["PYSPARK_PYTHON"] = python
