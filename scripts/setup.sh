@@ -20,7 +20,7 @@ fi
 # Spark (extra "spark", inside "all") runs on Java 17 or 21. Missing Java only warns: everything
 # else works, and the Spark tests skip saying why.
 case ",$extras," in
-  *,all,*|*,spark,*)
+  *,all,*|*,spark,*|*,test,*)
     java_bin="${JAVA_HOME:+$JAVA_HOME/bin/}java"
     java_major="$("$java_bin" -version 2>&1 | sed -n 's/.*version "\([0-9]*\)[."].*/\1/p' | head -n1 || true)"
     case "$java_major" in
