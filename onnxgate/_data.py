@@ -16,6 +16,7 @@ from onnxgate.errors import InvalidDataError, missing_dependency
 if TYPE_CHECKING:
     import numpy as np
 
+    from onnxgate.columns import ColumnMap
     from onnxgate.signature import Signature, TensorSpec
 
 __all__ = ["DATA_SUFFIXES", "as_feeds", "is_dataframe", "iter_batches", "load_data", "num_rows", "slice_feeds"]
@@ -199,12 +200,16 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
     names = [s.name for s in inputs]
     if not inputs:
         raise InvalidDataError("the model has no inputs to feed")
+    colmap = signature.columns
+    # data keyed by the user's own column names (recorded at conversion) feeds the inputs made from them
+    data = colmap.to_inputs(data)
     if isinstance(data, Mapping):
         missing = [n for n in names if n not in data]
         extra = [k for k in data if k not in names]
         if missing or extra:
             raise InvalidDataError(
-                f"expected the inputs {names}; missing {missing}, unknown {extra}",
+                f"expected the inputs {_named(names, colmap)}; missing {_named(missing, colmap)}, "
+                f"unknown {extra}",
                 input=(missing or extra)[0],
             )
         return {s.name: _fit_shape(_cast(data[s.name], s, f"input {s.name!r}"), s, f"input {s.name!r}") for s in inputs}
@@ -215,9 +220,9 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
             missing = [n for n in names if n not in columns]
             if missing:
                 raise InvalidDataError(
-                    f"expected a column for each model input {names}; the data lacks {missing} "
-                    f"(it has {columns})",
-                    column=missing[0],
+                    f"expected a column for each model input {_named(names, colmap)}; the data "
+                    f"lacks {_named(missing, colmap)} (it has {columns})",
+                    column=colmap.column_for(missing[0]),
                 )
             # An unused column is most often a label or ID left in by mistake, or a misspelt
             # feature that shadows a missing one; feeding silently would hide either.
@@ -255,6 +260,13 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
         f"the model has {len(inputs)} inputs {names}; pass a dict or a DataFrame with those names, "
         f"or an array with one column per input (found shape {list(array.shape)})"
     )
+
+
+def _named(inputs: list[str], columns: ColumnMap) -> str:
+    """Input names as a user knows them: ``['sepal length (cm)' (input 'sepal_length__cm_'), ...]``."""
+    if not columns.renamed:
+        return str(inputs)
+    return "[" + ", ".join(columns.describe(n) for n in inputs) + "]"
 
 
 def slice_feeds(feeds: Mapping[str, np.ndarray], start: int, stop: int) -> Feeds:

@@ -11,6 +11,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from onnxgate.columns import ColumnMap
+
 if TYPE_CHECKING:
     import numpy as np
     import onnx
@@ -164,6 +166,8 @@ class Signature:
 
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
+    #: The user's column names for the inputs, as recorded in the model (see :mod:`onnxgate.columns`).
+    columns: ColumnMap = field(default_factory=ColumnMap, repr=False, compare=False)
     _by_name: dict[str, TensorSpec] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -226,7 +230,7 @@ class Signature:
         weights = {init.name for init in graph.initializer}
         inputs = tuple(_spec(vi) for vi in graph.input if vi.name not in weights)
         outputs = tuple(_spec(vi) for vi in graph.output)
-        return cls(inputs=inputs, outputs=outputs)
+        return cls(inputs=inputs, outputs=outputs, columns=ColumnMap.from_model(proto))
 
 
 def _dims(tensor_type: Any) -> tuple[Dim, ...] | None:

@@ -13,6 +13,9 @@ fi
 # Lint and types are part of the suite.
 .venv/bin/ruff check onnxgate tests bench scripts
 .venv/bin/mypy onnxgate
+# The documentation site: a broken link, a missing API reference or a bad page fails here
+# (generated pages are checked by tests/docs/test_docs.py).
+NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir "$(mktemp -d)"
 # The real Azure ML inference server lives in its own env: it pins its own fastapi/opentelemetry.
 bash scripts/setup-azml.sh
 exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" -q -p no:cacheprovider "$@"

@@ -120,6 +120,7 @@ def convert(
         )
     if not _lower_ir_version(proto, warnings):
         _check(proto, converter.framework)
+    _record_columns(proto, sample)
 
     conversion = Conversion(
         model=proto,
@@ -139,6 +140,18 @@ def convert(
 
         conversion = adapt_conversion(conversion, tgt, sample=sample)
     return conversion
+
+
+def _record_columns(proto: Any, sample: Any) -> None:
+    """Write which DataFrame column feeds which input, when the exporter renamed any (``a b`` -> ``a_b``)."""
+    from onnxgate._data import is_dataframe
+    from onnxgate.columns import ColumnMap
+
+    if sample is None or not is_dataframe(sample):
+        return
+    weights = {init.name for init in proto.graph.initializer}
+    inputs = [vi.name for vi in proto.graph.input if vi.name not in weights]
+    ColumnMap.for_sample(list(sample.columns), inputs).write(proto)
 
 
 def _requested_opset(converter: Converter, model: Any, opset: int | None, target: Target | None) -> int:

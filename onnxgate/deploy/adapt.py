@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from onnxgate._onnx import canonical_domain, model_opsets
+from onnxgate.columns import ColumnMap
 from onnxgate.errors import InvalidDataError, OpsetError, UnsupportedModelError
 from onnxgate.validators.io_rules import SQL_IDENTIFIER_MAX, TYPE_FIXES
 
@@ -386,6 +387,9 @@ def _adapt_proto(
     chosen_columns: set[str] = set()
     raw_columns: set[str] = set()
     column_sources: dict[str, str] = {}
+    # the user's own column names, recorded at conversion (onnxgate.columns); composed with the SQL renames
+    recorded = ColumnMap.from_model(proto)
+    user_pairs: list[tuple[str, str]] = []
 
     def ident(raw: str) -> str:
         # PREDICT matches columns to inputs by name; a regular identifier needs no quoting anywhere
@@ -413,7 +417,9 @@ def _adapt_proto(
             if dup:
                 raise InvalidDataError(f"column names must be unique; {dup} repeat", column=dup[0])
             raw_columns.update(names)
+            raw_names = names
             names = [ident(n) for n in names]
+            user_pairs.extend(zip(raw_names, names))
             inner = _unique(f"{orig_name}__concat", taken)
             _rename_tensor(graph, orig_name, inner)
             parts = []
@@ -442,7 +448,9 @@ def _adapt_proto(
         if col in raw_columns:
             raise InvalidDataError(f"column names must be unique; {col!r} repeats", column=col)
         raw_columns.add(col)
+        user_column = col if include_plain else recorded.column_for(orig_name)
         col = ident(col)
+        user_pairs.append((user_column, col))
         ctype = _column_type(model_type, declared.get(col, declared.get(orig_name)), target)
         rank1 = len(shape) == 1
         if col == orig_name and not rank1 and ctype == model_type:
@@ -610,6 +618,7 @@ def _adapt_proto(
         "column_sources": column_sources,
     }
     _set_metadata(proto, mapping)
+    ColumnMap.from_pairs(user_pairs).write(proto)
     return proto, mapping
 
 
@@ -841,9 +850,13 @@ def adapt_conversion(
     work.CopyFrom(conv.model)
     warnings.extend(_fix_opset(work, tgt))
     sample_columns, sample_types = _columns_from_sample(sample)
-    types = dict(sample_types)
-    # the exporter may have turned "age (years)" into the input "age__years_": its dtype still applies
-    types.update({sql_identifier(k): v for k, v in sample_types.items() if sql_identifier(k) not in types})
+    recorded = ColumnMap.from_model(work)
+    if recorded.renamed:
+        # the exporter turned "age (years)" into the input "age__years_" (recorded): its dtype still applies
+        types = {recorded.input_for(k): v for k, v in sample_types.items()}
+    else:
+        types = dict(sample_types)
+        types.update({sql_identifier(k): v for k, v in sample_types.items() if sql_identifier(k) not in types})
     types.update(column_types or {})
     allowed = tgt.input_types
     if allowed is not None:
@@ -866,26 +879,15 @@ def adapt_conversion(
     adapted = _adapt_model(work, tgt, columns=cols, column_types=types, reference=reference,
                            is_classifier=is_clf, conversion=conv)
     mapping = adaptation_of(adapted) or {}
-    if sample_columns is not None and mapping:
-        # an exporter may already have renamed columns (skl2onnx makes names identifiers): record those too
-        inputs = set(Signature.from_model(adapted).input_names)
-        found = {sql_identifier(c): c for c in sample_columns if c not in inputs and sql_identifier(c) in inputs}
-        if found:
-            mapping["column_sources"] = {**found, **(mapping.get("column_sources") or {})}
-            _set_metadata(adapted, mapping)
     if mapping.get("zipmap_removed"):
         warnings.append(f"ZipMap removed from outputs {mapping['zipmap_removed']}: PREDICT returns tensors only")
     split = [k for k, v in mapping.get("inputs", {}).items() if v.get("kind") == "split"]
     if split:
         warnings.append(f"inputs {split} are fed one table column per value (PREDICT takes one column per input)")
-    sources = mapping.get("column_sources") or {}
-    if sources and sample is not None:
-        from onnxgate._data import is_dataframe
-
-        if is_dataframe(sample):
-            # the table columns got SQL names; the sample follows so validate(conv) can feed it
-            sample = sample.rename(columns={v: k for k, v in sources.items()})
-        warnings.append(f"columns renamed to SQL identifiers: {sources}")
+    # the sample keeps the user's own names: the mapping recorded in the model feeds them to the SQL inputs
+    renamed = {c: i for c, i in ColumnMap.from_model(adapted).pairs if c != i}
+    if renamed:
+        warnings.append(f"columns renamed to SQL identifiers (data may use either name): {renamed}")
     return dataclasses.replace(
         conv,
         sample=sample,
@@ -943,12 +945,18 @@ def reference_outputs_for_adapted(
         raise InvalidModelError("the model carries no onnxgate.adapt mapping; it was not adapted by onnxgate")
     original = Sig.from_dict(mapping["original"])
     # an input the exporter renamed (skl2onnx makes names identifiers) is fed to the native model
-    # under the column name it was trained on
-    sources = mapping.get("column_sources") or {}
-    native_inputs = tuple(
-        dataclasses.replace(spec, name=sources[spec.name]) if spec.name in sources else spec
-        for spec in original.inputs
-    )
+    # under the column name it was trained on (the user's own name, recorded in the model)
+    recorded = ColumnMap.from_model(onnx_model)
+
+    def native_name(spec: Any) -> str:
+        info = mapping["inputs"].get(spec.name) or {}
+        columns = info.get("columns") or []
+        if info.get("kind") == "split" or len(columns) != 1:
+            return str(spec.name)
+        user = recorded.column_for(columns[0])
+        return user if user != columns[0] else str(spec.name)
+
+    native_inputs = tuple(dataclasses.replace(spec, name=native_name(spec)) for spec in original.inputs)
     native_sig = Sig(inputs=native_inputs, outputs=original.outputs)
     orig_feeds: dict[str, np.ndarray] = {}
     for spec, native_spec in zip(original.inputs, native_inputs):

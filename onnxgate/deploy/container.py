@@ -278,6 +278,8 @@ def _score_py(blob: bytes, sig: Any, max_rows: int, allow_nan: list[str]) -> str
         "allow_nan": allow_nan,
         "onnxgate_version": __version__,
     }
+    if sig.columns.renamed:  # the user's own column names, accepted in requests (onnxgate.columns)
+        config["columns"] = [list(pair) for pair in sig.columns.pairs]
     text = (_TEMPLATES / "score.py").read_text(encoding="utf-8")
     marker = "__ONNXGATE_CONFIG__"
     assert text.count(marker) == 1, "score.py template lost its config marker"
@@ -308,7 +310,8 @@ def _example_request(sig: Any, data: Any) -> dict[str, Any]:
     values = {k: np.asarray(v).tolist() for k, v in arrays.items()}
     if len(sig.inputs) == 1:
         return {"data": values[sig.inputs[0].name]}
-    return {"data": values}
+    # the example speaks the user's own column names (score.py maps them to the inputs)
+    return {"data": {sig.columns.column_for(k): v for k, v in values.items()}}
 
 
 def _array_schema(spec: Any) -> dict[str, Any]:
@@ -345,10 +348,12 @@ def swagger_documents(sig: Any, example: dict[str, Any], *, title: str) -> tuple
     if len(sig.inputs) == 1:
         data_schema = _array_schema(sig.inputs[0])
     else:
+        # keyed by the user's own column names when the inputs were renamed (score.py takes either)
+        named = sig.columns.column_for
         data_schema = {
             "type": "object",
-            "required": sig.input_names,
-            "properties": {t.name: _array_schema(t) for t in sig.inputs},
+            "required": [named(n) for n in sig.input_names],
+            "properties": {named(t.name): _array_schema(t) for t in sig.inputs},
         }
     service_input = {
         "type": "object",

@@ -511,10 +511,16 @@ def dry_run(
         raise InvalidDataError(f"no DuckDB equivalent for the SQL types {unknown}; known: {sorted(DUCKDB_TYPES)}")
 
     names = [str(s["name"]) for s in inputs]
-    from onnxgate.deploy.adapt import adaptation_of
 
-    mapping = adaptation_of(model_bytes) or {}
-    source = _arrow_input(data, names, mapping.get("column_sources"))
+    from onnxgate._data import load_data
+    from onnxgate.columns import ColumnMap
+
+    if isinstance(data, (str, os.PathLike)):
+        data = load_data(data)
+    # rows keyed by the user's own column names (the CSV the model was fitted on) load into the input
+    # table, whose columns are the model's input names (the mapping recorded in the model, SQL renames too)
+    data = ColumnMap.from_model(model_bytes).to_inputs(data)
+    source = _arrow_input(data, names)
     _refuse_nan(source)
     if database is not None:
         _check_database_file(Path(database))

@@ -362,7 +362,7 @@ runs the same query in DuckDB with the model in onnxruntime.
 | column | model type | SQL type |
 |---|---|---|
 {ins}
-
+{_renamed_columns(signature)}
 ## Outputs (the WITH clause)
 
 | column | model type | SQL type |
@@ -371,6 +371,23 @@ runs the same query in DuckDB with the model in onnxruntime.
 
 `manifest.json` records the model's sha256, opsets, IR version and the validation it passed.
 """
+
+
+def _renamed_columns(signature: Any) -> str:
+    """README lines pairing the data's own column names with the table columns, when any changed."""
+    pairs = [(c, i) for c, i in signature.columns.pairs if c != i]
+    if not pairs:
+        return ""
+
+    def code(name: str) -> str:  # a name may hold backticks, pipes or line breaks
+        return "`` " + name.replace("\n", " ").replace("\r", " ").replace("|", "\\|") + " ``"
+
+    rows = "\n".join(f"| {code(c)} | {code(i)} |" for c, i in pairs)
+    return (
+        "\nThe model was fitted on columns whose names are not SQL identifiers; load each into its table "
+        "column (`onnxgate sql-dryrun` takes rows under either name):\n\n| your data's column | table column |\n"
+        f"|---|---|\n{rows}\n"
+    )
 
 
 def _conversion_defaults(model: Any, reference: Any, data: Any) -> tuple[Any, Any]:
@@ -477,6 +494,9 @@ def package_sql(
             "model_in_insert_script": len(model_bytes) <= hex_limit,
             "inputs": [
                 {"name": s.name, "elem_type": s.elem_type, "sql_type": target.sql_type(s.elem_type)}
+                # the column of the user's data it was made from, when the name changed (onnxgate.columns)
+                | ({"data_column": signature.columns.column_for(s.name)} if signature.columns.column_for(s.name)
+                   != s.name else {})
                 for s in signature.inputs
             ],
             "outputs": [

@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from onnxgate.columns import ColumnMap
 from onnxgate.errors import OnnxGateError, ParityError
 
 if TYPE_CHECKING:
@@ -105,9 +106,12 @@ def prepare_reference(reference: Any, onnx_model: onnx.ModelProto, signature: Si
         from onnxgate.converters import registry
 
         converter = registry.for_model(reference)
+        # the native model reads the columns it was fitted on, under the user's own names
+        columns = ColumnMap.from_model(onnx_model)
+        native_signature = columns.native_signature(signature)
 
         def run_native(feeds: Mapping[str, np.ndarray]) -> list[np.ndarray | None]:
-            outs = converter.predict(reference, feeds, signature)
+            outs = converter.predict(reference, columns.to_columns(feeds), native_signature)
             return _normalise(outs, signature, f"the {converter.framework} reference")
 
         return run_native

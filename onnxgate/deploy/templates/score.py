@@ -14,7 +14,11 @@ must match the model that was validated when the package was written.
 the inference server passes it to an undecorated ``run``) or an already-parsed dict:
 
 * ``{"data": [[...], [...]]}``: rows, for a model with one input;
-* ``{"data": {"input_name": [...], ...}}``: values by input name, for any model.
+* ``{"data": {"input_name": [...], ...}}``: values by input name, for any model;
+* ``{"data": [{"column": value, ...}, ...]}``: records, for a model with one input per column.
+
+A model converted from a DataFrame takes the DataFrame's own column names wherever an input name
+goes (``"sepal length (cm)"`` for the input ``sepal_length__cm_``): ``CONFIG["columns"]`` pairs them.
 
 It returns ``{"<output name>": [values...], ...}``. A bad request never raises: ``score()`` returns
 ``(status, {"error": code, "message": text, "status": status})``; ``run()`` turns that into an
@@ -150,10 +154,46 @@ def _parse(raw: Any) -> dict[str, Any]:
     return raw
 
 
+def _records(data: list[Any]) -> dict[str, Any]:
+    """Records ``[{"column": value, ...}, ...]`` as ``{"column": [values...]}``."""
+    keys = list(data[0])
+    for i, record in enumerate(data):
+        if not isinstance(record, dict) or set(record) != set(keys):
+            found = sorted(record) if isinstance(record, dict) else f"none (a {type(record).__name__})"
+            raise RequestError(
+                "wrong_layout",
+                f"record {i} has the keys {found}, record 0 has {sorted(keys)}; every record needs the same keys",
+            )
+    return {k: [record[k] for record in data] for k in keys}
+
+
+def _by_column(data: dict[str, Any]) -> dict[str, Any]:
+    """Keys given as the user's own column names (``"sepal length (cm)"``) renamed to input names.
+
+    The same rule as ``onnxgate.columns.ColumnMap.renames``: when every key is an original column, all
+    are; otherwise only keys that are original columns and not input names.
+    """
+    pairs = _config().get("columns") or []
+    if not pairs:
+        return data
+    by_column = {c: i for c, i in pairs}
+    inputs = {i for _, i in pairs}
+    every = all(k in by_column for k in data)
+    renamed = {(by_column[k] if k in by_column and (every or k not in inputs) else k): v for k, v in data.items()}
+    if len(renamed) != len(data):
+        raise RequestError(
+            "duplicate_input", f"the keys {sorted(data)} name some model inputs twice; send each column once"
+        )
+    return renamed
+
+
 def _by_input(data: Any) -> dict[str, Any]:
     inputs = _config()["signature"]["inputs"]
     names = [spec["name"] for spec in inputs]
+    if isinstance(data, list) and data and isinstance(data[0], dict):
+        data = _records(data)
     if isinstance(data, dict):
+        data = _by_column(data)
         unknown = [k for k in data if k not in names]
         if unknown:
             raise RequestError("unknown_input", f"unknown input name(s) {unknown}; the model's inputs are {names}")

@@ -1,0 +1,53 @@
+"""DataFrames with the user's own column names, and a pipeline that selects its columns by those names.
+
+Shared by ``tests/test_columns.py`` and ``tests/deploy/test_column_names.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+#: Names that break naive code: SQL injection, a number, a lone bracket, unicode, quotes and a comma,
+#: 200 characters, and pairs that collide once sanitised ("a b"/"a_b"; "größe"/"grüße" in ASCII SQL).
+HOSTILE = [
+    "]; DROP TABLE models;--",
+    "1",
+    "]",
+    "größe °C",
+    "grüße °C",
+    'say "hi", ok',
+    "x" * 200,
+    "a b",
+    "a_b",
+]
+
+
+def hostile_frame(rows: int = 120) -> tuple[Any, Any]:
+    import pandas as pd
+
+    rng = np.random.default_rng(7)
+    X = pd.DataFrame(rng.normal(size=(rows, len(HOSTILE))), columns=HOSTILE)
+    y = (X["]; DROP TABLE models;--"] + X["a_b"] - X["1"] > 0).astype(int)
+    return X, y
+
+
+def iris_frame() -> tuple[Any, Any]:
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(as_frame=True, return_X_y=True)
+    return X, y
+
+
+def column_pipeline(X: Any, y: Any) -> Any:
+    """A pipeline that selects its columns by the user's names (so names must reach it intact)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+    cols = list(X.columns)
+    pre = ColumnTransformer([("scaled", StandardScaler(), cols[: len(cols) // 2]),
+                             ("ranged", MinMaxScaler(), cols[len(cols) // 2 :])])
+    return make_pipeline(pre, LogisticRegression(max_iter=1000)).fit(X, y)

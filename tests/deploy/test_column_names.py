@@ -1,0 +1,211 @@
+"""The user's own column names through the SQL and container targets, in Python and on the CLI.
+
+A pipeline fitted on a DataFrame (scikit-learn's iris frame, ``sepal length (cm)``, and hostile
+names: ``]; DROP TABLE models;--``, ``1``, ``]``, unicode, quotes, 200 characters, names that
+collide once sanitised) is converted, validated, packaged and scored with the exact frame / CSV it
+was fitted on: convert -> validate -> package -> sql-dryrun, and container requests keyed by the
+original names (``score.run`` and the local service).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import pickle
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+from _column_frames import column_pipeline, hostile_frame, iris_frame
+
+import onnxgate as og
+from onnxgate.cli import main
+
+FRAMES = {"iris": iris_frame, "hostile": hostile_frame}
+
+
+@pytest.fixture(scope="module", params=sorted(FRAMES))
+def fitted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The frame, the pipeline fitted on it, and both written as files (CSV with the original header, pickle)."""
+    X, y = FRAMES[request.param]()
+    pipe = column_pipeline(X, y)
+    folder = tmp_path_factory.mktemp(f"names-{request.param}")
+    csv = folder / "rows.csv"
+    X.to_csv(csv, index=False)
+    pkl = folder / "model.pkl"
+    pkl.write_bytes(pickle.dumps(pipe))
+    return {"name": request.param, "X": X, "pipe": pipe, "csv": csv, "pkl": pkl, "folder": folder}
+
+
+def load_score(folder: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"score_names_{abs(hash(str(folder)))}", folder / "score.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.init()
+    return module
+
+
+def direct(model: Any, X: Any) -> dict[str, np.ndarray]:
+    """onnxruntime on the model's feeds, split from the user's frame by the recorded mapping."""
+    import onnxruntime as ort
+
+    proto = model
+    sig = og.Signature.from_model(proto)
+    sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    return dict(zip(sig.output_names, sess.run(None, sig.columns.feeds(X, sig))))
+
+
+# -- SQL (sql-edge-2.0): Python API ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("adapt_at", ["convert", "package"])
+def test_sql_validate_package_and_dry_run_with_the_fitted_frame(
+    fitted: dict[str, Any], adapt_at: str, tmp_path: Path
+) -> None:
+    from onnxgate.deploy.duckdb_dryrun import dry_run
+
+    X, pipe = fitted["X"], fitted["pipe"]
+    conv = og.convert(pipe, X.head(), target="sql-edge-2.0" if adapt_at == "convert" else None)
+    if adapt_at == "package":
+        conv = og.adapt(conv, "sql-edge-2.0")
+    sig = conv.signature
+    assert sig.columns.columns == [str(c) for c in X.columns]  # every original name still mapped
+    names = sig.input_names
+    assert len(set(names)) == len(names) and all(len(n) <= 128 and n.isascii() for n in names)
+    assert og.validate(conv, reference=pipe, data=X, target="sql-edge-2.0").passed
+    if adapt_at == "convert":  # the conversion's own sample (the user's names) and the divergence search
+        report = og.validate(conv, reference=pipe, target="sql-edge-2.0", search=60, seed=0)
+        assert report.passed, report
+        assert "search_divergences" in [c.name for c in report.checks]
+    out = tmp_path / "sql"
+    og.package(conv, target="sql-edge-2.0", out=out, reference=pipe, data=X)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert [s["name"] for s in manifest["sql"]["inputs"]] == names
+    # the manifest and the README say which of the user's columns loads into which table column
+    assert [s.get("data_column", s["name"]) for s in manifest["sql"]["inputs"]] == [str(c) for c in X.columns]
+    readme = (out / "README.md").read_text(encoding="utf-8")
+    assert "| your data's column | table column |" in readme
+    assert readme.count("\n| `` ") == sum(str(c) != n for c, n in zip(X.columns, names))
+    result = dry_run(out, fitted["csv"], reference=pipe)  # the CSV with the user's header
+    assert result.passed, result
+    assert result.rows == len(X)
+    for name in names:  # the query quotes every identifier
+        assert f'd."{name}"' in result.query
+    assert "DROP TABLE" not in result.query
+
+
+# -- container: Python API, score.run and the local service ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def container(fitted: dict[str, Any]) -> dict[str, Any]:
+    X, pipe = fitted["X"], fitted["pipe"]
+    conv = og.convert(pipe, X.head())
+    assert og.validate(conv, reference=pipe, data=X, target="container").passed
+    out = fitted["folder"] / "container"
+    og.package(conv, target="container", out=out, reference=pipe, data=X)
+    return {**fitted, "folder": out, "conv": conv, "score": load_score(out)}
+
+
+def test_container_scores_records_keyed_by_the_original_names(container: dict[str, Any]) -> None:
+    X, score = container["X"].head(7), container["score"]
+    expected = direct(container["conv"].model, X)
+    records = json.loads(X.to_json(orient="records"))
+    assert set(records[0]) == {str(c) for c in X.columns}
+    by_column = {str(c): X[c].tolist() for c in X.columns}
+    by_input = {i: X[c].tolist() for c, i in container["conv"].signature.columns.pairs}
+    for data in (records, by_column, by_input):
+        out = score.run(json.dumps({"data": data}))
+        assert set(out) == set(expected), out
+        for name, want in expected.items():
+            np.testing.assert_allclose(np.asarray(out[name]).reshape(want.shape), want, rtol=1e-6, atol=1e-6)
+    # the package's example request uses the user's names, and scores
+    example = json.loads((container["folder"] / "sample-request.json").read_text(encoding="utf-8"))
+    assert set(example["data"]) == {str(c) for c in X.columns}
+    assert "label" in score.run(example)
+    swagger = json.loads((container["folder"] / "swagger.json").read_text(encoding="utf-8"))
+    data_schema = swagger["definitions"]["ServiceInput"]["properties"]["data"]
+    assert data_schema["required"] == [str(c) for c in X.columns]
+    # the native pipeline agrees on the labels
+    assert np.asarray(score.run({"data": records})["label"]).tolist() == container["pipe"].predict(X).tolist()
+
+
+def test_container_refuses_records_with_different_keys_and_a_column_given_twice(container: dict[str, Any]) -> None:
+    X, score = container["X"].head(2), container["score"]
+    records = json.loads(X.to_json(orient="records"))
+    first = next(iter(records[1]))
+    del records[1][first]
+    status, body = score.score(json.dumps({"data": records}))
+    assert status == 400 and body["error"] == "wrong_layout" and "record 1" in body["message"]
+    pairs = container["conv"].signature.columns.pairs
+    column, input_name = next((c, i) for c, i in pairs if c != i)
+    data = {str(c): X[c].tolist() for c in X.columns}
+    data[input_name] = data[column]
+    status, body = score.score({"data": data})
+    assert status == 400 and body["error"] in ("duplicate_input", "unknown_input"), body
+
+
+@pytest.mark.network
+def test_local_service_scores_records_keyed_by_the_original_names(container: dict[str, Any]) -> None:
+    from _serving import onnxgate_serve
+
+    X = container["X"].head(5)
+    expected = direct(container["conv"].model, X)
+    server = onnxgate_serve(container["folder"])
+    try:
+        server.wait_healthy()
+        status, out = server.score({"data": json.loads(X.to_json(orient="records"))})
+    finally:
+        server.stop()
+    assert status == 200, out
+    np.testing.assert_allclose(np.asarray(out["probabilities"]), expected["probabilities"], rtol=1e-6, atol=1e-6)
+
+
+# -- the CLI: convert -> validate -> package -> sql-dryrun, sweep, container ---------------------------
+
+
+def test_cli_with_the_fitted_csv(fitted: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv, pkl = str(fitted["csv"]), str(fitted["pkl"])
+    onnx_path = tmp_path / "model.onnx"
+    trust = "--trust-pickle"
+    assert main(["convert", pkl, "--sample", csv, "-o", str(onnx_path), trust]) == 0
+    assert main(["validate", str(onnx_path), "--reference", pkl, "--data", csv, trust]) == 0
+    assert main(["validate", str(onnx_path), "--target", "sql-edge-2.0", "--reference", pkl, "--data", csv,
+                 trust]) in (0, 1)  # not adapted yet: the SQL checks may fail, but the data is read
+    sql = tmp_path / "sql"
+    assert main(["package", str(onnx_path), "--target", "sql-edge-2.0", "--adapt", "-o", str(sql),
+                 "--reference", pkl, "--data", csv, trust]) == 0
+    assert main(["sql-dryrun", str(sql), "--data", csv, "--reference", pkl, trust]) == 0
+    sql_onnx = tmp_path / "sql.onnx"
+    assert main(["convert", pkl, "--sample", csv, "--target", "sql-edge-2.0", "-o", str(sql_onnx), trust]) == 0
+    assert main(["validate", str(sql_onnx), "--target", "sql-edge-2.0", "--reference", pkl, "--data", csv,
+                 trust]) == 0
+    box = tmp_path / "box"
+    assert main(["package", str(onnx_path), "--target", "container", "-o", str(box), "--reference", pkl,
+                 "--data", csv, trust]) == 0
+    X = fitted["X"].head(3)
+    out = load_score(box).run({"data": json.loads(X.to_json(orient="records"))})
+    assert out["label"] == fitted["pipe"].predict(X).tolist()
+    capsys.readouterr()
+    assert main(["sweep", pkl, "--sample", csv, "--opsets", "15,17", "--target", "sql-edge-2.0", trust]) == 0
+    assert "lacks" not in capsys.readouterr().err
+
+
+def test_cli_names_a_missing_column_as_the_user_knows_it(
+    fitted: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    X = fitted["X"]
+    onnx_path = tmp_path / "model.onnx"
+    assert main(["convert", str(fitted["pkl"]), "--sample", str(fitted["csv"]), "-o", str(onnx_path),
+                 "--trust-pickle"]) == 0
+    dropped = str(X.columns[-1])
+    short = tmp_path / "short.csv"
+    X.drop(columns=[dropped]).to_csv(short, index=False)
+    capsys.readouterr()
+    assert main(["validate", str(onnx_path), "--reference", str(fitted["pkl"]), "--data", str(short),
+                 "--trust-pickle"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and repr(dropped) in err[0] and "Traceback" not in err[0]
