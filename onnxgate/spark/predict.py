@@ -28,7 +28,7 @@ def load_scoring_model(model_or_package: Any) -> onnx.ModelProto:
         Not an ONNX model, or a folder without ``model.onnx``.
     """
     from onnxgate._onnx import load_model
-    from onnxgate.converters._base import Conversion
+    from onnxgate.converters import Conversion
     from onnxgate.errors import InvalidModelError
 
     if isinstance(model_or_package, Conversion):

@@ -73,7 +73,11 @@ def session(
     shuffle_partitions: int = 8,
     config: Mapping[str, str] | None = None,
 ) -> Any:
-    """A SparkSession configured for onnxgate (or the running one, reconfigured where Spark allows).
+    """A SparkSession configured for onnxgate.
+
+    Spark runs one SparkContext per process: when a session already runs, it is returned as it is
+    (its master unchanged), with the settings Spark can change at run time applied. ``PYSPARK_PYTHON``
+    and ``PYSPARK_DRIVER_PYTHON`` are set to this interpreter in ``os.environ``.
 
     Parameters
     ----------

@@ -99,7 +99,7 @@ def validate(
     True
     """
     from onnxgate._onnx import load_model
-    from onnxgate.converters._base import Conversion
+    from onnxgate.converters import Conversion
     from onnxgate.signature import Signature
     from onnxgate.validators import validate as local_validate
     from onnxgate.validators.parity import resolve_tolerances

@@ -211,6 +211,13 @@ def test_cli_validate_on_spark_has_the_local_exit_codes(
     assert main([*args, "--data", str(tmp_path / "missing.parquet")]) == 2
     assert "data not found" in capsys.readouterr().err
     assert main([*args, "--data", str(forest["files"]), "--search", "10"]) == 2
+    assert "--search runs on one machine" in capsys.readouterr().err
+    csv = tmp_path / "rows.csv"
+    csv.write_text("f0,f1,f2,f3\n1,2,3,4\n")
+    assert main([*args, "--data", str(csv)]) == 2
+    assert "read as Parquet" in capsys.readouterr().err
+    assert main(["validate", str(model_file), "--spark", "local[2]"]) == 2
+    assert "needs --reference" in capsys.readouterr().err
 
 
 def test_cli_score_on_spark_writes_a_parquet_folder(local_spark: Any, forest: dict[str, Any], tmp_path: Path) -> None:
