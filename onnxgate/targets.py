@@ -264,6 +264,18 @@ CONTAINER = Target(
     ),
 )
 
+MLFLOW = CONTAINER.with_(
+    name="mlflow",
+    description="An MLflow model (onnx flavor + python_function) scored by mlflow.pyfunc with the pinned onnxruntime",
+    sources=(
+        "MLflow onnx flavor (mlflow.onnx.save_model): the pyfunc wrapper runs onnxruntime on the model's "
+        "inputs; a DataFrame maps to inputs by name, or to a single tensor input from all its columns",
+        "MLflow model signatures (mlflow.models.ModelSignature): ColSpec columns or TensorSpec tensors",
+        "Azure ML entry script contract: the same serving rules as the container target (tensor outputs, "
+        "dynamic batch axis)",
+    ),
+)
+
 ONNXRUNTIME = Target(
     name="onnxruntime",
     description="Any process with the installed onnxruntime",
@@ -303,7 +315,7 @@ class _Registry:
 
 
 _REGISTRY = _Registry()
-for _t in (SQL_EDGE_1_0, SQL_EDGE_2_0, SYNAPSE, CONTAINER, ONNXRUNTIME):
+for _t in (SQL_EDGE_1_0, SQL_EDGE_2_0, SYNAPSE, CONTAINER, MLFLOW, ONNXRUNTIME):
     _REGISTRY.register(_t)
 
 

@@ -16,6 +16,8 @@ fi
 # The documentation site: a broken link, a missing API reference or a bad page fails here
 # (generated pages are checked by tests/docs/test_docs.py).
 NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir "$(mktemp -d)"
+# Headless Chromium opens the HTML report in tests/validators/test_report_browser.py.
+bash scripts/setup-browser.sh
 # The real Azure ML inference server lives in its own env: it pins its own fastapi/opentelemetry.
 bash scripts/setup-azml.sh
 exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" -q -p no:cacheprovider "$@"

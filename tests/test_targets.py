@@ -9,7 +9,7 @@ from onnxgate.targets import Target
 
 
 def test_builtin_targets_are_listed() -> None:
-    assert og.targets.names() == ["container", "onnxruntime", "sql-edge-1.0", "sql-edge-2.0", "synapse"]
+    assert og.targets.names() == ["container", "mlflow", "onnxruntime", "sql-edge-1.0", "sql-edge-2.0", "synapse"]
 
 
 @pytest.mark.parametrize(

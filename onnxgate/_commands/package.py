@@ -25,7 +25,7 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser(
         "package",
-        help="validate a model for a target and write its deployment package (T-SQL scripts, container)",
+        help="validate a model for a target and write its deployment package (T-SQL scripts, container, MLflow)",
         description=(
             "Validate MODEL (an .onnx file) for the target and write the package into a new or empty folder. "
             "A model that fails the target's checks is refused and the report printed (exit 1)."
@@ -44,6 +44,11 @@ def register(sub: Any) -> None:
     sql.add_argument("--columns", metavar="A,B,...", help="table column names for an [N,k] input (with --adapt)")
     for name in SQL_OPTION_FLAGS:
         sql.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="NAME" if name != "description" else "TEXT")
+    ml = p.add_argument_group("mlflow target")
+    ml.add_argument("--registry", nargs="?", const=True, default=None, metavar="URI",
+                    help="also log the package to an MLflow tracking store and register it "
+                         "(default URI file:./mlruns; sqlite:///mlflow.db, http://host:5000, databricks...)")
+    ml.add_argument("--name", metavar="NAME", help="registered model name (default: the graph's name)")
     p.add_argument("--option", action="append", metavar="KEY=VALUE", default=[],
                    help="a packager option by name (repeatable), e.g. --option max_rows=5000 (container)")
     p.set_defaults(run=run)
@@ -89,6 +94,17 @@ def run(args: argparse.Namespace) -> int:
             options["columns"] = [c.strip() for c in args.columns.split(",")]
     elif args.adapt or args.columns or any(getattr(args, n, None) is not None for n in SQL_OPTION_FLAGS):
         raise InvalidDataError(f"--adapt, --columns and the SQL names apply to SQL targets, not {target.name!r}")
+    if target.name == "mlflow":
+        if args.name is not None and not args.name.strip():
+            raise InvalidDataError("--name needs a registered model name, found an empty one")
+        if args.name and not args.registry:
+            raise InvalidDataError("--name names the model in an MLflow registry; add --registry [URI]")
+    elif args.registry is not None or args.name is not None:
+        raise InvalidDataError(f"--registry and --name apply to --target mlflow, not {target.name!r}")
+    if target.name == "mlflow":
+        from onnxgate.deploy.mlflow import require_mlflow
+
+        require_mlflow()  # before validating: a missing extra is said first
     try:
         folder = package(args.model, target=target, out=args.out, reference=reference, data=data,
                          overwrite=args.force, **options)
@@ -100,4 +116,16 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     files = sorted(p.name for p in folder.iterdir())
     print(f"wrote {folder} ({len(files)} files: {', '.join(files)})")
+    if target.name == "mlflow" and args.registry:
+        from onnxgate.deploy.mlflow import DEFAULT_REGISTRY, register_mlflow_model
+
+        uri = DEFAULT_REGISTRY if args.registry is True else args.registry
+        import onnx
+
+        name = args.name or onnx.load(str(folder / "model.onnx"), load_external_data=False).graph.name or folder.name
+        result = register_mlflow_model(folder, uri, name=name)
+        if result["registered"]:
+            print(f"registered {result['model_uri']} in {uri} (run {result['run_id']})")
+        else:
+            print(f"logged {result['model_uri']} in {uri}: {result['note']}")
     return EXIT_OK

@@ -12,11 +12,13 @@ from onnxgate.errors import InvalidDataError, PackagingError
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "serve",
-        help="serve a container package (score.py) over HTTP, like the Azure ML inference server",
+        help="serve a container package (score.py) over HTTP: Azure ML routes and the Open Inference Protocol",
         description=(
             "Serve a folder written by 'onnxgate package MODEL --target container -o DIR' with the routes "
-            "of the Azure ML inference server: GET / (health), POST /score, GET /swagger.json. Stops "
-            "gracefully on SIGTERM/Ctrl-C (in-flight requests finish)."
+            "of the Azure ML inference server (GET / (health), POST /score, GET /swagger.json) and of the "
+            "Open Inference Protocol v2 (/v2/health/live, /v2/health/ready, /v2/models/NAME[/ready|/infer], "
+            "JSON and binary tensors; NAME is the package's service name). Stops gracefully on "
+            "SIGTERM/Ctrl-C (in-flight requests finish, exit code 0)."
         ),
     )
     p.add_argument("dir", help="the container package folder")

@@ -19,9 +19,9 @@ def register(sub: Any) -> None:
         "sql-dryrun",
         help="score rows with a SQL package in DuckDB (a local PREDICT dry run) and check parity",
         description=(
-            "Create the package's input table in DuckDB, load DATA, score it with the packaged model through "
-            "a vectorised function (the query mirrors 04_predict.sql), print the first rows and compare with "
-            "onnxruntime and, with --reference, the native model."
+            "Create the package's input table in DuckDB, load DATA, score it with the packaged model on Arrow "
+            "record batches fetched from DuckDB (the query mirrors 04_predict.sql), print the first rows and "
+            "compare with onnxruntime and, with --reference, the native model."
         ),
     )
     p.add_argument("package", metavar="DIR", help="a folder written by onnxgate package --target sql-*")

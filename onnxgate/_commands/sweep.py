@@ -31,7 +31,8 @@ def register(sub: Any) -> None:
     p.add_argument("--atol", action="append", metavar="X|NAME=X", help="parity absolute tolerance")
     p.add_argument("--rtol", action="append", metavar="X|NAME=X", help="parity relative tolerance")
     p.add_argument("--json", metavar="F", help="write the matrix as JSON")
-    p.add_argument("--force", action="store_true", help="overwrite an existing --json file")
+    p.add_argument("--html", metavar="F", help="write the matrix as one self-contained HTML page with a plot")
+    p.add_argument("--force", action="store_true", help="overwrite existing --json/--html files")
     add_trust_pickle(p)
     p.set_defaults(run=run)
 
@@ -44,16 +45,25 @@ def run(args: argparse.Namespace) -> int:
 
     target = resolve_target_args(args)
     opsets = parse_opsets(args.opsets)
-    if args.json is not None:
+    outputs = [(path, flag, fmt) for path, flag, fmt in ((args.json, "--json", "to_json"),
+                                                          (args.html, "--html", "to_html")) if path is not None]
+    if outputs:
         from pathlib import Path
 
         from onnxgate.errors import InvalidDataError, OutputExistsError
 
-        if not args.json.strip():
-            raise InvalidDataError("--json needs a file name, found an empty one")
-        if Path(args.json).exists() and not args.force:  # refused before the sweep's work, not after
-            raise OutputExistsError(f"{args.json!r} exists; pass --force to overwrite it or choose another path",
-                                    path=args.json)
+        for path, flag, _ in outputs:
+            if not path.strip():
+                raise InvalidDataError(f"{flag} needs a file name, found an empty one")
+            if Path(path).exists() and not args.force:  # refused before the sweep's work, not after
+                raise OutputExistsError(f"{path!r} exists; pass --force to overwrite it or choose another path",
+                                        path=path)
+        if len(outputs) == 2 and Path(outputs[0][0]).resolve() == Path(outputs[1][0]).resolve():
+            raise InvalidDataError(f"--json and --html would both go to {outputs[0][0]!r}; give each its own path")
+    if args.html:
+        from onnxgate.validators.html import require_dependencies
+
+        require_dependencies()
     model = load_native_model(args.model, trust_pickle=args.trust_pickle)
     sample = load_data_arg(args.sample)
     result = sweep(
@@ -65,6 +75,6 @@ def run(args: argparse.Namespace) -> int:
         rtol=parse_tolerances(args.rtol, "--rtol"),
     )
     print(result)
-    if args.json:
-        atomic_write_text(args.json, result.to_json(), overwrite=args.force)
+    for path, _, fmt in outputs:
+        atomic_write_text(path, getattr(result, fmt)(), overwrite=args.force)
     return 0 if result.passed else 1

@@ -1,4 +1,4 @@
-"""``onnxgate validate``: check a model against a target, prove parity, write JSON/JUnit/Markdown reports.
+"""``onnxgate validate``: check a model against a target, prove parity, write JSON/JUnit/Markdown/HTML reports.
 
 Exit codes: 0 every check passed, 1 a check failed, 2 usage or input error (handled by cli.main).
 """
@@ -17,7 +17,7 @@ __all__ = ["add_target_args", "parse_tolerances", "register", "resolve_target_ar
 def add_target_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--target", "-t", metavar="T",
-                       help="sql-edge-1.0, sql-edge-2.0, synapse, container or onnxruntime (the default)")
+                       help="sql-edge-1.0, sql-edge-2.0, synapse, container, mlflow or onnxruntime (the default)")
     group.add_argument("--target-file", metavar="F.toml", help="a target defined in a TOML file")
 
 
@@ -60,10 +60,12 @@ def register(sub: Any) -> None:
     p.add_argument("--json", metavar="F", help="write the report as JSON (schema_version 1)")
     p.add_argument("--junit", metavar="F", help="write the report as JUnit XML")
     p.add_argument("--markdown", metavar="F", help="write the report as Markdown (a PR comment)")
+    p.add_argument("--html", metavar="F",
+                   help="write the report as one self-contained HTML page with plots (extra 'report')")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failed check")
     p.add_argument("--spark", metavar="MASTER",
                    help="run parity on Spark (local[*], spark://host:port, sc://host); --data is Parquet")
-    p.add_argument("--force", action="store_true", help="overwrite existing --json/--junit/--markdown files")
+    p.add_argument("--force", action="store_true", help="overwrite existing --json/--junit/--markdown/--html files")
     p.set_defaults(run=run)
 
 
@@ -106,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     if (args.atol or args.rtol) and not args.reference:
         raise InvalidDataError("--atol and --rtol set parity tolerances; parity needs --reference MODEL --data DATA")
     given = ((args.json, "--json", "to_json"), (args.junit, "--junit", "to_junit"),
-             (args.markdown, "--markdown", "to_markdown"))
+             (args.markdown, "--markdown", "to_markdown"), (args.html, "--html", "to_html"))
     empty = [flag for path, flag, _ in given if path is not None and not path.strip()]
     if empty:
         raise InvalidDataError(f"{', '.join(empty)} needs a file name, found an empty one")
@@ -126,6 +128,10 @@ def run(args: argparse.Namespace) -> int:
                 f"report file(s) {existing} exist; pass --force to overwrite them or choose other paths",
                 path=existing[0],
             )
+    if args.html:
+        from onnxgate.validators.html import require_dependencies
+
+        require_dependencies()  # a missing extra is said before the work, not after
     if getattr(args, "spark", None):
         # a Spark run is long: its option conflicts are refused before anything starts
         from onnxgate._commands._spark import check_spark_validate_args

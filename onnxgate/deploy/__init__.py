@@ -1,4 +1,5 @@
-"""Packaging a validated model for its target: T-SQL scripts (+ a DuckDB dry run) or a container context."""
+"""Packaging a validated model for its target: T-SQL scripts (+ a DuckDB dry run), a container context, or an
+MLflow model directory."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ __all__ = ["PACKAGERS", "package"]
 PACKAGERS: dict[str, str] = {
     "sql": "onnxgate.deploy.sql:package_sql",
     "container": "onnxgate.deploy.container:package_container",
+    "mlflow": "onnxgate.deploy.mlflow:package_mlflow",
 }
 
 
@@ -23,12 +25,14 @@ def _packager_for(target: Any) -> Callable[..., Any]:
 
     if target.is_sql:
         key = "sql"
+    elif target.name == "mlflow":
+        key = "mlflow"
     elif target.name == "container" or target.dynamic_batch:
         key = "container"
     else:
         raise TargetError(
             f"target {target.name!r} has no package format; package for one of "
-            "'sql-edge-1.0', 'sql-edge-2.0', 'synapse' or 'container'"
+            "'sql-edge-1.0', 'sql-edge-2.0', 'synapse', 'container' or 'mlflow'"
         )
     module, func = PACKAGERS[key].split(":")
     return getattr(importlib.import_module(module), func)  # type: ignore[no-any-return]
@@ -50,7 +54,7 @@ def package(
     ----------
     model : Conversion, onnx.ModelProto, path or bytes
     target : str or Target
-        ``"sql-edge-1.0"``, ``"sql-edge-2.0"``, ``"synapse"`` or ``"container"``.
+        ``"sql-edge-1.0"``, ``"sql-edge-2.0"``, ``"synapse"``, ``"container"`` or ``"mlflow"``.
     out : path
         A new or empty folder.
     reference, data : optional

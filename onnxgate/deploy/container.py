@@ -9,7 +9,7 @@
 ``swagger.json``            Swagger 2.0 (the file name azmlinfsrv serves for ``?version=2``)
 ``swagger3.json``           OpenAPI 3.0.3 (azmlinfsrv's file name for ``?version=3``)
 ``sample-request.json``     an example request built from the sample data
-``requirements.txt``        numpy, onnxruntime, uvicorn (+httptools, uvloop) pinned to the found versions
+``requirements.txt``        numpy, onnxruntime, uvicorn (+httptools, uvloop), orjson pinned to the found versions
 ``Dockerfile``              python:3.11-slim, non-root, ``EXPOSE 5001``, ``HEALTHCHECK``
 ``environment.yml``         Azure ML environment (conda) with azureml-inference-server-http
 ``inferenceconfig.json``    Azure ML v1 inference config
@@ -52,8 +52,9 @@ EXAMPLE_ROWS = 2
 #: Operators that give NaN a meaning (missing value): a model holding one accepts NaN inputs.
 NAN_AWARE_OPS = frozenset({"Imputer", "IsNaN"})
 #: Packages the container installs, pinned to the versions found at packaging time. httptools and
-#: uvloop are uvicorn's fast HTTP parser and event loop (measured: batch-1 p50 -0.2 ms vs h11/asyncio).
-SERVICE_REQUIREMENTS = ("numpy", "onnxruntime", "uvicorn", "httptools", "uvloop")
+#: uvloop are uvicorn's fast HTTP parser and event loop (measured: batch-1 p50 -0.2 ms vs h11/asyncio);
+#: orjson parses and writes the JSON (score.py falls back to the standard library without it).
+SERVICE_REQUIREMENTS = ("numpy", "onnxruntime", "uvicorn", "httptools", "uvloop", "orjson")
 #: Python of the image; keep in step with the wheels of SERVICE_REQUIREMENTS.
 PYTHON_IMAGE = "python:3.11-slim"
 #: Options package_container understands (beyond model/target/out/reference/data/overwrite).
@@ -149,7 +150,7 @@ def package_container(
     files: dict[str, str | bytes] = {"model.onnx": blob}
     files["score.py"] = _score_py(blob, sig, max_rows, allow_nan)
     files["server.py"] = Path(__file__).with_name("server.py").read_text(encoding="utf-8")
-    v2, v3 = swagger_documents(sig, example, title=name)
+    v2, v3 = swagger_documents(sig, example, title=name, model_name=name)
     files["swagger.json"] = _json(v2)
     files["swagger3.json"] = _json(v3)
     files["sample-request.json"] = _json(example)
@@ -329,7 +330,8 @@ def _array_schema(spec: Any) -> dict[str, Any]:
     return item
 
 
-def swagger_documents(sig: Any, example: dict[str, Any], *, title: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def swagger_documents(sig: Any, example: dict[str, Any], *, title: str, model_name: str | None = None
+                      ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Swagger 2.0 and OpenAPI 3.0.3 documents for a model's service, derived from its Signature.
 
     Parameters
@@ -339,11 +341,14 @@ def swagger_documents(sig: Any, example: dict[str, Any], *, title: str) -> tuple
         An example request (``{"data": ...}``).
     title : str
         ``info.title``.
+    model_name : str, optional
+        The model's name on the Open Inference Protocol routes (default: ``title``).
 
     Returns
     -------
     (dict, dict)
-        The Swagger 2.0 and the OpenAPI 3 document (same routes as the Azure ML inference server).
+        The Swagger 2.0 and the OpenAPI 3 document: the Azure ML inference server's routes and the
+        Open Inference Protocol (v2) routes.
     """
     if len(sig.inputs) == 1:
         data_schema = _array_schema(sig.inputs[0])
@@ -408,6 +413,9 @@ def swagger_documents(sig: Any, example: dict[str, Any], *, title: str) -> tuple
         },
         "definitions": {"ServiceInput": service_input, "ServiceOutput": service_output, "ErrorResponse": error},
     }
+    v2_schemas = _v2_schemas(sig)
+    v2["paths"].update(_v2_paths(model_name or title, "#/definitions/", openapi3=False))
+    v2["definitions"].update(v2_schemas)
     ref = "#/components/schemas/"
     v3: dict[str, Any] = {
         "openapi": "3.0.3",
@@ -437,11 +445,94 @@ def swagger_documents(sig: Any, example: dict[str, Any], *, title: str) -> tuple
             }},
         },
         "components": {
-            "schemas": {"ServiceInput": service_input, "ServiceOutput": service_output, "ErrorResponse": error},
+            "schemas": {"ServiceInput": service_input, "ServiceOutput": service_output, "ErrorResponse": error,
+                        **v2_schemas},
             "securitySchemes": {"Bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
+    v3["paths"].update(_v2_paths(model_name or title, ref, openapi3=True))
     return v2, v3
+
+
+#: Open Inference Protocol datatype of each element type (server.py's V2_DATATYPES).
+_V2_DATATYPES = {
+    "bool": "BOOL", "uint8": "UINT8", "uint16": "UINT16", "uint32": "UINT32", "uint64": "UINT64",
+    "int8": "INT8", "int16": "INT16", "int32": "INT32", "int64": "INT64", "float16": "FP16",
+    "float32": "FP32", "float64": "FP64", "string": "BYTES",
+}
+
+
+def _v2_schemas(sig: Any) -> dict[str, Any]:
+    def tensor_meta(specs: Any) -> dict[str, Any]:
+        return {"type": "array", "items": {"type": "object", "properties": {
+            "name": {"type": "string"}, "datatype": {"type": "string"},
+            "shape": {"type": "array", "items": {"type": "integer"}}}},
+            "example": [{"name": t.name, "datatype": _V2_DATATYPES.get(t.elem_type, t.elem_type.upper()),
+                         "shape": [d if isinstance(d, int) else -1 for d in (t.shape or (None,))]} for t in specs]}
+
+    tensor = {"type": "object", "required": ["name", "shape", "datatype"], "properties": {
+        "name": {"type": "string"}, "shape": {"type": "array", "items": {"type": "integer"}},
+        "datatype": {"type": "string", "enum": sorted(set(_V2_DATATYPES.values()))},
+        "parameters": {"type": "object", "properties": {"binary_data_size": {"type": "integer"}}},
+        "data": {"type": "array", "items": {}, "description": "row-major values, flat or nested"}}}
+    requested = {"type": "object", "required": ["name"], "properties": {
+        "name": {"type": "string", "enum": sig.output_names},
+        "parameters": {"type": "object", "properties": {"binary_data": {"type": "boolean"}}}}}
+    return {
+        "V2ModelMetadata": {"type": "object", "properties": {
+            "name": {"type": "string"}, "versions": {"type": "array", "items": {"type": "string"}},
+            "platform": {"type": "string"}, "inputs": tensor_meta(sig.inputs), "outputs": tensor_meta(sig.outputs)}},
+        "V2InferenceRequest": {"type": "object", "required": ["inputs"], "properties": {
+            "id": {"type": "string"}, "parameters": {"type": "object"},
+            "inputs": {"type": "array", "items": tensor}, "outputs": {"type": "array", "items": requested}}},
+        "V2InferenceResponse": {"type": "object", "properties": {
+            "model_name": {"type": "string"}, "model_version": {"type": "string"}, "id": {"type": "string"},
+            "outputs": {"type": "array", "items": tensor}}},
+        "V2Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+    }
+
+
+def _v2_paths(name: str, ref: str, *, openapi3: bool) -> dict[str, Any]:
+    """The Open Inference Protocol routes that server.py serves, for the Swagger/OpenAPI files."""
+
+    def reply(description: str, schema: str | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"$ref": ref + schema} if schema else {"type": "object"}
+        if openapi3:
+            return {"description": description, "content": {"application/json": {"schema": body}}}
+        return {"description": description, "schema": body}
+
+    def get(op: str, description: str, schema: str | None, secured: bool = True) -> dict[str, Any]:
+        operation: dict[str, Any] = {"operationId": op, "description": description, "responses": {
+            "200": reply("OK", schema), "default": reply("Error", "V2Error")}}
+        if secured:
+            operation["security"] = [{"Bearer": []}]
+        return {"get": operation}
+
+    infer: dict[str, Any] = {
+        "operationId": "V2ModelInfer",
+        "description": ("Open Inference Protocol inference: JSON tensors, or the binary tensor data extension "
+                        "(header Inference-Header-Content-Length = length of the JSON part; binary inputs "
+                        "follow it with parameters.binary_data_size)"),
+        "security": [{"Bearer": []}],
+        "responses": {"200": reply("Outputs", "V2InferenceResponse"), "default": reply("Error", "V2Error")},
+    }
+    if openapi3:
+        infer["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": {"$ref": ref + "V2InferenceRequest"}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+    else:
+        infer["consumes"] = ["application/json", "application/octet-stream"]
+        infer["parameters"] = [{"name": "request", "in": "body", "required": True,
+                                "schema": {"$ref": ref + "V2InferenceRequest"}}]
+    base = f"/v2/models/{name}"
+    return {
+        "/v2/health/live": get("V2ServerLive", "Open Inference Protocol: the server is live", None, secured=False),
+        "/v2/health/ready": get("V2ServerReady", "Open Inference Protocol: the server is ready", None, secured=False),
+        base: get("V2ModelMetadata", "Open Inference Protocol: model metadata", "V2ModelMetadata"),
+        f"{base}/ready": get("V2ModelReady", "Open Inference Protocol: the model is ready", None),
+        f"{base}/infer": {"post": infer},
+        f"{base}/versions/1/infer": {"post": {**infer, "operationId": "V2ModelVersionInfer"}},
+    }
 
 
 def _environment_yml(versions: dict[str, str]) -> str:

@@ -2,10 +2,14 @@
 
 No SQL Server runs on a laptop or in CI, so the package is proven in DuckDB, a real embedded SQL
 engine: the input table is created from ``03_create_input_table.sql`` with DuckDB's equivalent
-types, the rows are loaded through Arrow, the packaged model is registered as a vectorised Arrow
-scalar function that runs onnxruntime on whole column batches, and a query that mirrors
-``04_predict.sql`` (input columns plus the ``WITH`` outputs) scores the table. The results are
-compared with onnxruntime called directly, and with the native reference model when one is given.
+types and the rows are loaded through Arrow. Scoring then runs the way ``PREDICT`` does, on the
+table's rows as DuckDB reads them: the input relation is fetched as Arrow record batches of up to
+:data:`BATCH_ROWS` rows, each batch is scored in one onnxruntime call, and the scored batches are
+handed back to DuckDB as a stream, where the rest of the statement that mirrors ``04_predict.sql``
+(the input columns, the ``WITH`` outputs cast to their declared types) runs. A Python scalar
+function, the previous design, was called once per 2,048-row vector and cost several times
+onnxruntime's own time on a cheap model. The results are compared with onnxruntime called directly,
+and with the native reference model when one is given.
 
 Like ``PREDICT`` (``targets.md`` A.4, A.8), a table column whose type differs from the model input
 fails the run: ``The type of model column 'x' is 'real'. Doesn't match the input column type.``
@@ -14,7 +18,6 @@ fails the run: ``The type of model column 'x' is 'real'. Doesn't match the input
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import os
 import re
@@ -47,8 +50,11 @@ DUCKDB_TYPES: Mapping[str, str] = {
 }
 #: SQL type families PREDICT treats as the same model input type.
 _STRING_SQL = frozenset({"nvarchar", "varchar", "char", "nchar"})
-#: Name of the scalar function registered in DuckDB.
-UDF_NAME = "onnxgate_predict"
+#: Rows per Arrow record batch fetched from DuckDB and scored in one onnxruntime call (DuckDB hands
+#: out at most a row group, 122,880 rows, per batch); bounds the memory of one scoring call.
+BATCH_ROWS = 1 << 20
+#: Name under which the scored batches are handed back to DuckDB.
+SCORED_VIEW = "__onnxgate_scored"
 #: Tolerance of DuckDB-vs-direct-onnxruntime: the same runtime on the same values, so bit-equal
 #: except for batch-size dependent kernels.
 DIRECT_ATOL = 1e-6
@@ -360,35 +366,67 @@ def _arrow_input(data: Any, names: Sequence[str], sources: Mapping[str, str] | N
     return pa.table({n: pa.array(np.ascontiguousarray(array[:, i])) for i, n in enumerate(names)})
 
 
-def _make_udf(session: Any, inputs: Sequence[Mapping[str, Any]], outputs: Sequence[Mapping[str, Any]]) -> Any:
+def predict_query(table_name: str, names: Sequence[str], out_types: Mapping[str, str]) -> str:
+    """The DuckDB statement that mirrors ``04_predict.sql`` around the scored batches.
+
+    ``PREDICT(MODEL = @model, DATA = d) WITH (<outputs and their types>) AS p`` becomes a scan of
+    :data:`SCORED_VIEW` (the input rows of ``table_name`` with the model's outputs appended, batch by
+    batch) with every output cast to the type its ``WITH`` clause declares.
+    """
+    outs = ", ".join(f"CAST(d.{_dq(n)} AS {t}) AS {_dq(n)}" for n, t in out_types.items())
+    ins = ", ".join(f"d.{_dq(n)}" for n in names)
+    return f"SELECT {ins}, {outs} FROM {SCORED_VIEW} AS d  -- PREDICT(DATA = {_dq(table_name)} AS d) WITH (...)"
+
+
+def _run_predict(con: Any, session: Any, table_name: str, inputs: Sequence[Mapping[str, Any]],
+                 outputs: Sequence[Mapping[str, Any]], query: str) -> Any:
+    """Fetch the input relation as Arrow record batches, score each in one onnxruntime call, and let
+    DuckDB run the rest of the statement over the scored batches; returns the result as Arrow."""
+    import numpy as np
     import pyarrow as pa
 
     from onnxgate.signature import numpy_dtype_for
 
-    in_names = [str(s["name"]) for s in inputs]
-    in_dtypes = [numpy_dtype_for(str(s["elem_type"])) for s in inputs]
+    names = [str(s["name"]) for s in inputs]
+    dtypes = [numpy_dtype_for(str(s["elem_type"])) for s in inputs]
     out_names = [str(s["name"]) for s in outputs]
-    run = session.run
-    single = len(out_names) == 1  # one output: a plain column, no STRUCT to build and UNNEST
+    reader_con = con.cursor()  # a second connection: the outer statement runs on ``con`` meanwhile
+    try:
+        source = reader_con.sql(f"SELECT {', '.join(_dq(n) for n in names)} FROM {_dq(table_name)}")
+        reader = source.to_arrow_reader(BATCH_ROWS)
+        out_dtypes = [numpy_dtype_for(str(s["elem_type"])) for s in outputs]
 
-    def predict(*columns: Any) -> Any:
-        # Each call gets one DuckDB vector per column; a [N,1] view of it feeds the model directly.
-        feeds = {}
-        for name, dtype, col in zip(in_names, in_dtypes, columns):
-            values = col.to_numpy(zero_copy_only=False)
-            if values.dtype != dtype:
-                values = values.astype(dtype)
-            feeds[name] = values.reshape(-1, 1)
-        results = run(out_names, feeds)
-        if single:
-            return pa.array(results[0].reshape(-1))
-        return pa.StructArray.from_arrays([pa.array(r.reshape(-1)) for r in results], names=out_names)
+        def score(batch: Any) -> Any:
+            if batch.num_rows == 0:  # an empty table: PREDICT returns no rows, and runs nothing
+                results = [np.empty(0, dtype=d) for d in out_dtypes]
+                return pa.RecordBatch.from_arrays([*batch.columns, *map(pa.array, results)],
+                                                  names=[*names, *out_names])
+            feeds = {}
+            for name, dtype, column in zip(names, dtypes, batch.columns):
+                values = column.to_numpy(zero_copy_only=False)
+                feeds[name] = (values if values.dtype == dtype else values.astype(dtype)).reshape(-1, 1)
+            results = session.run(out_names, feeds)
+            arrays = [*batch.columns, *(pa.array(r.reshape(-1)) for r in results)]
+            return pa.RecordBatch.from_arrays(arrays, names=[*names, *out_names])
 
-    # DuckDB counts the Python parameters to check the arity; give the closure one per input.
-    predict.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [inspect.Parameter(f"c{i}", inspect.Parameter.POSITIONAL_ONLY) for i in range(len(in_names))]
-    )
-    return predict
+        first = next(iter(reader), None)
+        if first is None:
+            first = pa.RecordBatch.from_arrays([pa.array([], type=f.type) for f in reader.schema],
+                                               schema=reader.schema)
+        head = score(first)
+        batches = _chain(head, (score(b) for b in reader))
+        con.register(SCORED_VIEW, pa.RecordBatchReader.from_batches(head.schema, batches))
+        try:
+            return con.sql(query).to_arrow_table()
+        finally:
+            con.unregister(SCORED_VIEW)
+    finally:
+        reader_con.close()
+
+
+def _chain(first: Any, rest: Any) -> Any:
+    yield first
+    yield from rest
 
 
 def _refuse_nan(table: Any) -> None:
@@ -560,25 +598,13 @@ def dry_run(
         finally:
             con.unregister("__onnxgate_rows")
 
-        options = ort.SessionOptions()
-        # DuckDB calls the function from its worker threads; one intra-op thread per call avoids
-        # oversubscribing the cores DuckDB already uses.
-        options.intra_op_num_threads = 1
-        session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
         out_types = {str(s["name"]): DUCKDB_TYPES[_base_type(str(s["sql_type"]))] for s in outputs}
-        returns: Any = duckdb.struct_type(out_types) if len(outputs) > 1 else next(iter(out_types.values()))
-        params = [DUCKDB_TYPES[_base_type(types[n])] for n in names]
-        # duckdb's stubs type `type` as an enum its package does not export; "arrow" is the documented value
-        con.create_function(UDF_NAME, _make_udf(session, inputs, outputs), params, returns,  # type: ignore[call-overload]
-                            type="arrow", side_effects=False)
-        args = ", ".join(f"d.{_dq(n)}" for n in names)
-        call = f"{UDF_NAME}({args})"
-        predicted = f"UNNEST({call})" if len(outputs) > 1 else f"{call} AS {_dq(str(outputs[0]['name']))}"
-        query = f"SELECT d.*, {predicted} FROM {_dq(table_name)} AS d"
+        query = predict_query(table_name, names, out_types)
         times = []
         for _ in range(max(1, int(repeat))):
             start = time.perf_counter()
-            result = con.sql(query).to_arrow_table()
+            result = _run_predict(con, session, table_name, inputs, outputs, query)
             times.append(time.perf_counter() - start)
         seconds = statistics.median(times)
         table_rows = con.sql(f"SELECT * FROM {_dq(table_name)}").to_arrow_table()

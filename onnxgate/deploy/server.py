@@ -4,16 +4,38 @@ This file is also copied verbatim into every container package as ``server.py`` 
 Dockerfile, so ``onnxgate serve DIR`` and the container run the same code. It therefore imports
 nothing from onnxgate, and uvicorn only where it is needed.
 
-Routes (those of the Azure ML inference server):
+Routes of the Azure ML inference server:
 
 * ``GET /``: health, plain text ``Healthy`` (never needs a key, so probes work);
-* ``POST /score``: the JSON request is handed to ``score.score()``, the same function the entry
-  script's ``run()`` calls; its status and JSON body are returned;
+* ``POST /score``: the JSON request is handed to ``score.score_bytes()``, which checks it the way
+  the entry script's ``run()`` does; its status and JSON body are returned;
 * ``GET /swagger.json``: the package's Swagger 2.0 file, or ``?version=3`` for OpenAPI 3.
 
-Every error is a JSON body ``{"error": code, "message": text, "status": status}``; a bad request
-gets a 4xx, never a 500 or a stack trace. With an API key, ``/score`` and ``/swagger.json`` need
-``Authorization: Bearer <key>`` (compared in constant time).
+Routes of the Open Inference Protocol (KServe v2, what Triton, KServe and Seldon MLServer serve):
+
+* ``GET /v2/health/live``, ``GET /v2/health/ready`` (no key), ``GET /v2`` (server metadata);
+* ``GET /v2/models/{name}[/versions/1]`` (metadata: datatypes and shapes from the Signature, ``-1``
+  for a variable dimension), ``GET /v2/models/{name}[/versions/1]/ready``;
+* ``POST /v2/models/{name}[/versions/1]/infer``: JSON tensors (``data`` flat or nested, row-major)
+  or the binary tensor data extension (``Inference-Header-Content-Length`` gives the JSON part's
+  length; inputs with ``"parameters": {"binary_data_size": n}`` follow it as little-endian bytes,
+  ``BYTES`` elements as a 4-byte length then the bytes). Outputs asked for with
+  ``"binary_data": true`` (or every output with ``"parameters": {"binary_data_output": true}``)
+  come back the same way. Only the outputs named in ``outputs`` are computed and returned.
+
+The model's name is the package's service name (``manifest.json``: ``service.name``); its only
+version is ``1``. Datatypes: FP16, FP32, FP64, INT8-64, UINT8-64, BOOL and BYTES (strings), each
+mapped from the model's element type; an input must be sent with its exact datatype and shape.
+
+Errors: the Azure ML routes answer ``{"error": code, "message": text, "status": status}``, the v2
+routes ``{"error": text}`` as the protocol says; a bad request gets a 4xx, never a 500 or a stack
+trace. Malformed HTTP (a bad request line, ``Content-Length``, ``Transfer-Encoding``, a NUL in a
+header, a bad chunk) gets the JSON body with 400, and more than :data:`MAX_HEADERS` header lines or
+:data:`MAX_HEADER_BYTES` bytes of headers get 431, when uvicorn runs its httptools parser (always
+in the container: ``requirements.txt`` pins it). A NaN or infinite output is written as ``null``.
+With an API key, every route but the health probes needs ``Authorization: Bearer <key>``
+(compared in constant time). On SIGTERM the requests in flight are answered, then the process
+exits with code 0.
 """
 
 from __future__ import annotations
@@ -32,9 +54,13 @@ from typing import Any
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "INLINE_MAX_BYTES",
+    "MAX_HEADERS",
+    "MAX_HEADER_BYTES",
+    "V2_DATATYPES",
     "ScoringApp",
     "ServeError",
     "create_app",
+    "http_protocol",
     "load_entry_script",
     "main",
     "serve",
@@ -46,6 +72,10 @@ DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 #: stays free. At one row bench/bench_serve.py measured no difference beyond noise on a loaded 2-core
 #: machine (p50 0.65 ms both ways; one quieter A/B: 0.59 ms inline vs 0.86 ms threadpool).
 INLINE_MAX_BYTES = 16 * 1024
+#: A v2 request whose JSON part is within INLINE_MAX_BYTES and whose binary tensors are within this
+#: is scored on the event loop too: binary tensors cost no parsing, and the threadpool hop alone was
+#: a third of the v2 p50 at 1,000 iris rows (32 KB) in bench/bench_serve.py.
+V2_INLINE_BINARY_BYTES = 256 * 1024
 #: Threads for large requests; onnxruntime releases the GIL while it runs.
 SCORING_THREADS = 4
 #: Seconds uvicorn waits for in-flight requests after SIGTERM.
@@ -56,6 +86,18 @@ ENV_KEY_NAME = "ONNXGATE_SERVE_API_KEY_ENV"
 ENV_MAX_BODY = "ONNXGATE_SERVE_MAX_BODY_BYTES"
 ENV_MAX_ROWS = "ONNXGATE_MAX_ROWS"  # read by score.py's init()
 
+#: Header lines and bytes of headers a request may carry; more get 431 (nginx allows 4 x 8 KiB).
+MAX_HEADERS = 100
+MAX_HEADER_BYTES = 64 * 1024
+#: Open Inference Protocol datatype of each model element type (the Signature's names).
+V2_DATATYPES = {
+    "bool": "BOOL", "uint8": "UINT8", "uint16": "UINT16", "uint32": "UINT32", "uint64": "UINT64",
+    "int8": "INT8", "int16": "INT16", "int32": "INT32", "int64": "INT64", "float16": "FP16",
+    "float32": "FP32", "float64": "FP64", "string": "BYTES",
+}
+#: The model's version on the v2 routes (a package holds one model).
+V2_VERSION = "1"
+
 _JSON = "application/json"
 _SWAGGER_FILES = {"2": "swagger.json", "2.0": "swagger.json", "3": "swagger3.json", "3.0": "swagger3.json"}
 
@@ -64,8 +106,20 @@ class ServeError(ValueError):
     """The service cannot start: a missing package file or an unset API key variable."""
 
 
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - the standard library serves too
+    _orjson = None  # type: ignore[assignment]
+
+
+def _dumps(obj: Any) -> bytes:
+    if _orjson is not None:
+        return _orjson.dumps(obj)
+    return json.dumps(obj).encode()
+
+
 def _error_body(status: int, code: str, message: str) -> bytes:
-    return json.dumps({"error": code, "message": message, "status": status}).encode()
+    return _dumps({"error": code, "message": message, "status": status})
 
 
 def load_entry_script(package_dir: str | os.PathLike[str]) -> ModuleType:
@@ -97,7 +151,10 @@ def load_entry_script(package_dir: str | os.PathLike[str]) -> ModuleType:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.init()
+    try:
+        module.init()
+    except Exception as err:  # a swapped model.onnx, an unreadable file: say which, not "unexpected"
+        raise ServeError(f"cannot load the package in {str(folder)!r}: {err}") from err
     return module
 
 
@@ -122,6 +179,285 @@ _TEXT_HEADERS = [(b"content-type", b"text/plain; charset=utf-8")]
 _JSON_TYPE = (b"content-type", b"application/json")
 
 
+class _V2Error(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _v2_loads(raw: bytes) -> Any:
+    if _orjson is not None:
+        try:
+            return _orjson.loads(raw)
+        except _orjson.JSONDecodeError as err:
+            if "depth" in str(err):
+                raise _V2Error(400, "the request JSON nests deeper than 1024 levels (the limit)") from None
+            raise _V2Error(400, f"the inference request header is not valid JSON: {err}") from None
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise _V2Error(400, "the request JSON nests too deep (the limit is 1024 levels)") from None
+    except ValueError as err:
+        raise _V2Error(400, f"the inference request header is not valid JSON: {err}") from None
+
+
+def _v2_shape(dims: Any) -> list[int]:
+    if dims is None:
+        return [-1]
+    return [d if isinstance(d, int) else -1 for d in dims]
+
+
+def _bytes_elements(buffer: memoryview, count: int, name: str) -> Any:
+    """Decode ``count`` BYTES elements (each a 4-byte little-endian length, then the bytes)."""
+    import numpy as np
+
+    out: list[str] = []
+    i = 0
+    for _ in range(count):
+        if i + 4 > len(buffer):
+            raise _V2Error(400, f"input {name!r}: the binary data ends inside element {len(out)}")
+        size = int.from_bytes(buffer[i:i + 4], "little")
+        i += 4
+        if i + size > len(buffer):
+            raise _V2Error(400, f"input {name!r}: element {len(out)} claims {size} bytes past the binary data")
+        try:
+            out.append(bytes(buffer[i:i + size]).decode("utf-8"))
+        except UnicodeDecodeError:
+            raise _V2Error(400, f"input {name!r}: element {len(out)} is not UTF-8 text") from None
+        i += size
+    if i != len(buffer):
+        raise _V2Error(400, f"input {name!r}: binary_data_size holds {len(buffer) - i} bytes after {count} elements")
+    return np.array(out, dtype=str) if out else np.array([], dtype=str)
+
+
+def _bytes_serialized(arr: Any) -> bytes:
+    parts: list[bytes] = []
+    for item in arr.reshape(-1).tolist():
+        raw = item if isinstance(item, bytes) else str(item).encode("utf-8")
+        parts.append(len(raw).to_bytes(4, "little"))
+        parts.append(raw)
+    return b"".join(parts)
+
+
+class OpenInference:
+    """The Open Inference Protocol (v2) over a package's entry script: metadata, tensors, errors.
+
+    Arrays are built straight from the request (``numpy.frombuffer`` for binary tensors) and checked
+    once, by the entry script's ``check_array``: element kind, shape against the Signature, row
+    limit, NaN rule. The model runs only the outputs asked for.
+    """
+
+    def __init__(self, entry: ModuleType, name: str) -> None:
+        self.entry = entry
+        self.name = name
+        signature = entry.CONFIG["signature"]
+        self.inputs: dict[str, dict[str, Any]] = {s["name"]: s for s in signature["inputs"]}
+        self.outputs: list[str] = [s["name"] for s in signature["outputs"]]
+        self._output_specs = signature["outputs"]
+
+    # -- replies ----------------------------------------------------------------------------
+    @staticmethod
+    def error(status: int, message: str) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        return status, _dumps({"error": message}), [_JSON_TYPE]
+
+    def unauthorised(self) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        status, body, headers = self.error(401, "unauthorized: send the key as 'Authorization: Bearer <key>'")
+        return status, body, [*headers, (b"www-authenticate", b"Bearer")]
+
+    def server_metadata(self) -> dict[str, Any]:
+        return {"name": "onnxgate", "version": str(self.entry.CONFIG.get("onnxgate_version", "")),
+                "extensions": ["binary_tensor_data"]}
+
+    def model_metadata(self) -> dict[str, Any]:
+        def tensors(specs: Any) -> list[dict[str, Any]]:
+            return [{"name": s["name"], "datatype": V2_DATATYPES.get(s["elem_type"], s["elem_type"].upper()),
+                     "shape": _v2_shape(s["shape"])} for s in specs]
+
+        signature = self.entry.CONFIG["signature"]
+        return {"name": self.name, "versions": [V2_VERSION], "platform": "onnxruntime_onnx",
+                "inputs": tensors(signature["inputs"]), "outputs": tensors(signature["outputs"])}
+
+    # -- inference --------------------------------------------------------------------------
+    def infer(self, headers: dict[bytes, bytes], body: bytes) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        """Answer one ``POST .../infer``: status, body and headers."""
+        request_error = self.entry.RequestError
+        try:
+            request, binary = self._split(headers, body)
+            feeds = self._feeds(request, binary, maybe_bools=b"true" in body or b"false" in body)
+            wanted = self._requested(request)
+            results = self.entry.infer(feeds, [name for name, _ in wanted])
+        except _V2Error as err:
+            return self.error(err.status, err.message)
+        except request_error as err:
+            return self.error(err.status, err.message)
+        except Exception as err:  # onnxruntime failing on checked input: the model's fault
+            return self.error(500, f"onnxruntime failed: {err}")
+        return self._response(request, wanted, results)
+
+    def _split(self, headers: dict[bytes, bytes], body: bytes) -> tuple[dict[str, Any], memoryview]:
+        declared = headers.get(b"inference-header-content-length")
+        if declared is None:
+            header, binary = body, b""
+        else:
+            if not declared.strip().isdigit() or int(declared) > len(body):
+                raise _V2Error(400, f"Inference-Header-Content-Length {declared.decode('latin-1')!r} must be a "
+                               f"byte count within the body's {len(body)} bytes")
+            size = int(declared)
+            header, binary = body[:size], body[size:]
+        self.entry.precheck(header)
+        request = _v2_loads(header)
+        if not isinstance(request, dict):
+            raise _V2Error(400, f"expected an inference request object {{\"inputs\": [...]}}, found a "
+                           f"{type(request).__name__}")
+        return request, memoryview(binary)
+
+    def _feeds(self, request: dict[str, Any], binary: memoryview, *, maybe_bools: bool) -> dict[str, Any]:
+        import numpy as np
+
+        inputs = request.get("inputs")
+        if not isinstance(inputs, list) or not inputs:
+            raise _V2Error(400, f"'inputs' must be a non-empty list of tensors; the model's inputs are "
+                           f"{list(self.inputs)}")
+        feeds: dict[str, Any] = {}
+        offset = 0
+        for tensor in inputs:
+            if not isinstance(tensor, dict):
+                raise _V2Error(400, f"each input must be an object with name, shape, datatype and data; found a "
+                               f"{type(tensor).__name__}")
+            name = tensor.get("name")
+            spec = self.inputs.get(name) if isinstance(name, str) else None
+            if spec is None or not isinstance(name, str):
+                raise _V2Error(400, f"unknown input {name!r}; the model's inputs are {list(self.inputs)}")
+            if name in feeds:
+                raise _V2Error(400, f"input {name!r} is given twice")
+            datatype = V2_DATATYPES.get(spec["elem_type"], spec["elem_type"].upper())
+            if tensor.get("datatype") != datatype:
+                raise _V2Error(400, f"input {name!r}: expected datatype {datatype}, found {tensor.get('datatype')!r}")
+            shape = tensor.get("shape")
+            if (not isinstance(shape, list) or not shape
+                    or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)):
+                raise _V2Error(400, f"input {name!r}: 'shape' must be a list of sizes (integers >= 0), found "
+                               f"{shape!r}")
+            count = 1
+            for d in shape:
+                count *= d
+            params = tensor.get("parameters") or {}
+            size = params.get("binary_data_size") if isinstance(params, dict) else None
+            if size is not None:
+                if isinstance(size, bool) or not isinstance(size, int) or size < 0 or offset + size > len(binary):
+                    raise _V2Error(400, f"input {name!r}: binary_data_size {size!r} is not within the "
+                                   f"{len(binary) - offset} bytes of binary data left")
+                chunk = binary[offset:offset + size]
+                offset += size
+                if datatype == "BYTES":
+                    arr = _bytes_elements(chunk, count, name)
+                else:
+                    dtype = np.dtype(spec["elem_type"]).newbyteorder("<")
+                    if size != count * dtype.itemsize:
+                        raise _V2Error(400, f"input {name!r}: shape {shape} of {datatype} needs "
+                                       f"{count * dtype.itemsize} bytes, binary_data_size is {size}")
+                    arr = np.frombuffer(chunk, dtype=dtype)
+            else:
+                if "data" not in tensor:
+                    raise _V2Error(400, f"input {name!r} has neither 'data' nor parameters.binary_data_size")
+                arr = self._json_tensor(spec, tensor["data"], maybe_bools)
+            if arr.size != count:
+                raise _V2Error(400, f"input {name!r}: shape {shape} holds {count} values, 'data' holds {arr.size}")
+            feeds[name] = self.entry.check_array(spec, arr.reshape(shape))
+        if offset != len(binary):
+            raise _V2Error(400, f"{len(binary) - offset} bytes of binary data follow the inputs and belong to none")
+        missing = [n for n in self.inputs if n not in feeds]
+        if missing:
+            raise _V2Error(400, f"missing input(s) {missing}; the model's inputs are {list(self.inputs)}")
+        self.entry.check_rows_agree(feeds)
+        return feeds
+
+    def _json_tensor(self, spec: dict[str, Any], data: Any, maybe_bools: bool) -> Any:
+        import numpy as np
+
+        name = spec["name"]
+        if not isinstance(data, list):
+            data = [data]
+        try:
+            arr = np.asarray(data)
+        except (ValueError, RecursionError, OverflowError):
+            raise _V2Error(400, f"input {name!r}: 'data' is ragged or holds values out of range") from None
+        if maybe_bools and spec["elem_type"] != "bool" and arr.dtype.kind in "iuf":
+            stack: list[Any] = [data]
+            while stack:
+                item = stack.pop()
+                if isinstance(item, list):
+                    stack.extend(item)
+                elif isinstance(item, bool):
+                    raise _V2Error(400, f"input {name!r}: expected {spec['elem_type']} values, found booleans")
+        return arr.reshape(-1) if arr.ndim else arr.reshape(1)
+
+    def _requested(self, request: dict[str, Any]) -> list[tuple[str, bool]]:
+        params = request.get("parameters") or {}
+        default = bool(params.get("binary_data_output", False)) if isinstance(params, dict) else False
+        asked = request.get("outputs")
+        if asked is None:
+            return [(name, default) for name in self.outputs]
+        if not isinstance(asked, list) or not all(isinstance(o, dict) for o in asked):
+            raise _V2Error(400, "'outputs' must be a list of objects like {\"name\": ...}")
+        wanted: list[tuple[str, bool]] = []
+        for out in asked:
+            name = out.get("name")
+            if name not in self.outputs:
+                raise _V2Error(400, f"unknown output {name!r}; the model's outputs are {self.outputs}")
+            p = out.get("parameters") or {}
+            binary = p.get("binary_data", default) if isinstance(p, dict) else default
+            wanted.append((name, bool(binary)))
+        return wanted
+
+    def _response(self, request: dict[str, Any], wanted: list[tuple[str, bool]], results: list[Any]
+                  ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        import numpy as np
+
+        outputs: list[dict[str, Any]] = []
+        chunks: list[bytes] = []
+        for (name, binary), value in zip(wanted, results):
+            arr = np.asarray(value)
+            datatype = "BYTES" if arr.dtype.kind in "OUS" else V2_DATATYPES.get(arr.dtype.name, arr.dtype.name.upper())
+            entry: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(arr.shape)}
+            if binary:
+                raw = (_bytes_serialized(arr) if datatype == "BYTES"
+                       else np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes())
+                entry["parameters"] = {"binary_data_size": len(raw)}
+                chunks.append(raw)
+            elif datatype == "BYTES":
+                entry["data"] = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+                                 for v in arr.reshape(-1).tolist()]
+            else:
+                entry["data"] = np.ascontiguousarray(arr.reshape(-1))
+            outputs.append(entry)
+        reply: dict[str, Any] = {"model_name": self.name, "model_version": V2_VERSION, "outputs": outputs}
+        if "id" in request:
+            reply["id"] = request["id"]
+        header = self._encode(reply)
+        if not chunks:
+            return 200, header, [_JSON_TYPE]
+        return 200, header + b"".join(chunks), [
+            (b"content-type", b"application/octet-stream"),
+            (b"inference-header-content-length", str(len(header)).encode()),
+        ]
+
+    @staticmethod
+    def _encode(reply: dict[str, Any]) -> bytes:
+        if _orjson is not None:
+            return _orjson.dumps(reply, option=_orjson.OPT_SERIALIZE_NUMPY)  # NaN and infinity as null
+        import numpy as np
+
+        for entry in reply["outputs"]:
+            data = entry.get("data")
+            if isinstance(data, np.ndarray):
+                if data.dtype.kind == "f" and not np.isfinite(data).all():
+                    data = np.where(np.isfinite(data), data, None)
+                entry["data"] = data.tolist()
+        return json.dumps(reply, allow_nan=False).encode()
+
+
 class ScoringApp:
     """The ASGI application: three routes, JSON errors, a body limit enforced while reading.
 
@@ -132,8 +468,9 @@ class ScoringApp:
     """
 
     def __init__(self, entry: ModuleType, swaggers: dict[str, bytes], *, api_key: str | None,
-                 max_body_bytes: int) -> None:
+                 max_body_bytes: int, model_name: str = "onnx-model") -> None:
         self.entry = entry
+        self.v2 = OpenInference(entry, model_name)
         self.swaggers = swaggers
         self.expected = f"Bearer {api_key}".encode() if api_key else None
         self.max_body_bytes = max_body_bytes
@@ -145,8 +482,21 @@ class ScoringApp:
         return hmac.compare_digest(headers.get(b"authorization", b""), self.expected)
 
     def _score(self, body: bytes) -> tuple[int, bytes]:
-        status, payload = self.entry.score(body)
+        fast = getattr(self.entry, "score_bytes", None)
+        if fast is not None:
+            status, raw = fast(body)
+            return int(status), raw
+        status, payload = self.entry.score(body)  # a score.py written before score_bytes existed
         return status, json.dumps(payload).encode()
+
+    async def _in_pool(self, func: Any, *args: Any) -> Any:
+        import asyncio
+
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=SCORING_THREADS, thread_name_prefix="score")
+        return await asyncio.get_running_loop().run_in_executor(self._pool, func, *args)
 
     async def _read_body(self, headers: dict[bytes, bytes], receive: Any) -> bytes:
         declared = headers.get(b"content-length", b"")
@@ -180,17 +530,14 @@ class ScoringApp:
                                     "bytes; send fewer rows per request")
         if len(body) <= INLINE_MAX_BYTES:
             return self._score(body)
-        import asyncio
-
-        if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._pool = ThreadPoolExecutor(max_workers=SCORING_THREADS, thread_name_prefix="score")
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._score, body)
+        result: tuple[int, bytes] = await self._in_pool(self._score, body)
+        return result
 
     async def _route(self, scope: dict[str, Any], receive: Any) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         path, method = scope["path"], scope["method"]
         headers = dict(scope["headers"])
+        if path.startswith("/v2"):
+            return await self._route_v2(path, method, headers, receive)
         if path == "/score":
             if method != "POST":
                 return 405, _error_body(405, "method_not_allowed", "use POST /score"), [(b"allow", b"POST")]
@@ -216,7 +563,58 @@ class ScoringApp:
                                         f"swagger version {version!r} is not available; use 2 or 3"), [_JSON_TYPE]
             return 200, self.swaggers[version], [_JSON_TYPE]
         return 404, _error_body(404, "not_found", f"no route {path!r}; routes: GET /, POST /score, "
-                                "GET /swagger.json"), [_JSON_TYPE]
+                                "GET /swagger.json, /v2/... (Open Inference Protocol)"), [_JSON_TYPE]
+
+    async def _route_v2(self, path: str, method: str, headers: dict[bytes, bytes], receive: Any
+                        ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        v2 = self.v2
+        parts = path.rstrip("/").split("/")[2:]  # "/v2/models/x/infer" -> ["models", "x", "infer"]
+        if parts in ([], ["health", "live"], ["health", "ready"]):
+            if method not in ("GET", "HEAD"):
+                return v2.error(405, f"use GET {path}")
+            if not parts:
+                if not self._authorised(headers):
+                    return v2.unauthorised()
+                return 200, _dumps(v2.server_metadata()), [_JSON_TYPE]
+            return 200, _dumps({parts[1]: True}), [_JSON_TYPE]
+        if len(parts) < 2 or parts[0] != "models":
+            return v2.error(404, f"no route {path!r}; the v2 routes are /v2/health/live, /v2/health/ready, "
+                            f"/v2/models/{v2.name}, /v2/models/{v2.name}/ready, /v2/models/{v2.name}/infer")
+        name, rest = parts[1], parts[2:]
+        if len(rest) >= 2 and rest[0] == "versions":
+            if rest[1] != V2_VERSION:
+                return v2.error(404, f"model {name!r} has no version {rest[1]!r}; its only version is "
+                                f"{V2_VERSION!r}")
+            rest = rest[2:]
+        if name != v2.name:
+            return v2.error(404, f"unknown model {name!r}; this server serves {v2.name!r}")
+        action = rest[0] if len(rest) == 1 else "" if not rest else None
+        if action not in ("", "ready", "infer"):
+            return v2.error(404, f"no route {path!r}; use /v2/models/{v2.name}, .../ready or .../infer")
+        want = "POST" if action == "infer" else "GET"
+        if method != want and not (want == "GET" and method == "HEAD"):
+            return v2.error(405, f"use {want} {path}")
+        if not self._authorised(headers):
+            return v2.unauthorised()
+        if action == "":
+            return 200, _dumps(v2.model_metadata()), [_JSON_TYPE]
+        if action == "ready":
+            return 200, _dumps({"name": v2.name, "ready": True}), [_JSON_TYPE]
+        encoding = headers.get(b"content-encoding", b"identity").strip().lower()
+        if encoding not in (b"", b"identity"):
+            return v2.error(415, f"Content-Encoding {encoding.decode('latin-1')!r} is not supported; send the "
+                            "request uncompressed")
+        try:
+            body = await self._read_body(headers, receive)
+        except _TooLarge:
+            return v2.error(413, f"the request body is over {self.max_body_bytes} bytes; send fewer rows per "
+                            "request")
+        declared = headers.get(b"inference-header-content-length", b"")
+        json_size = int(declared) if declared.strip().isdigit() else len(body)
+        if min(json_size, len(body)) <= INLINE_MAX_BYTES and len(body) - json_size <= V2_INLINE_BINARY_BYTES:
+            return v2.infer(headers, body)
+        result: tuple[int, bytes, list[tuple[bytes, bytes]]] = await self._in_pool(v2.infer, headers, body)
+        return result
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -245,6 +643,95 @@ class ScoringApp:
                     self._pool.shutdown(wait=True)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+_PROTOCOL: Any = None
+
+
+def _has_httptools() -> bool:
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def http_protocol(config: Any, server_state: Any, app_state: Any, _loop: Any = None) -> Any:
+    """uvicorn's httptools protocol, answering malformed HTTP and oversized headers with JSON.
+
+    uvicorn answers a request its parser rejects with a plain-text 400 and accepts any number of
+    header lines; this subclass sends the service's JSON error body instead (400), and 431 past
+    :data:`MAX_HEADERS` lines or :data:`MAX_HEADER_BYTES` bytes of headers, then closes the
+    connection. Passed to uvicorn as ``http=`` (a callable building the protocol, as a class is).
+    """
+    global _PROTOCOL
+    if _PROTOCOL is None:
+        _PROTOCOL = _build_protocol_class()
+    return _PROTOCOL(config=config, server_state=server_state, app_state=app_state, _loop=_loop)
+
+
+def _build_protocol_class() -> Any:
+    from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+    class JSONErrorHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[misc]
+        _in_head = True
+        _head_bytes = 0
+        _header_count = 0
+        _refusal: tuple[int, str, str] | None = None
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._in_head, self._header_count = True, 0
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._header_count += 1
+            if self._header_count > MAX_HEADERS:
+                self._refusal = (431, "too_many_headers", f"the request has over {MAX_HEADERS} header lines (the "
+                                 "limit); send fewer headers")
+                raise ValueError("too many headers")  # httptools stops parsing: data_received sends the 431
+            super().on_header(name, value)
+
+        def on_headers_complete(self) -> None:
+            self._in_head, self._head_bytes = False, 0
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            super().on_message_complete()
+            self._in_head, self._head_bytes = True, 0
+
+        def data_received(self, data: bytes) -> None:
+            if self._in_head:
+                self._head_bytes += len(data)
+            super().data_received(data)
+            if self._in_head and self._head_bytes > MAX_HEADER_BYTES and not self.transport.is_closing():
+                self._refusal = (431, "headers_too_large", f"the request headers are over {MAX_HEADER_BYTES} "
+                                 "bytes (the limit); send smaller headers")
+                self.send_400_response("")
+
+        def send_400_response(self, msg: str) -> None:
+            status, code, message = self._refusal or (
+                400, "bad_http", "malformed HTTP request (request line, a header, Content-Length, "
+                "Transfer-Encoding or a chunk); the connection is closed")
+            body = _error_body(status, code, message)
+            head = [STATUS_LINE[status]]
+            for name, value in self.server_state.default_headers:
+                head.extend([name, b": ", value, b"\r\n"])
+            head.extend([b"content-type: application/json\r\n", b"content-length: %d\r\n" % len(body),
+                         b"connection: close\r\n\r\n", body])
+            self.transport.write(b"".join(head))
+            self.transport.close()
+
+    return JSONErrorHttpToolsProtocol
+
+
+def _exit_zero_on_sigterm() -> None:
+    """uvicorn re-raises SIGTERM once every request in flight is answered; exit 0 then, not -15."""
+    import signal
+
+    def _exit(_sig: int, _frame: Any) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _exit)
 
 
 def create_app(
@@ -290,7 +777,18 @@ def create_app(
     for version, name in _SWAGGER_FILES.items():
         if (folder / name).is_file():
             swaggers[version] = (folder / name).read_bytes()
-    return ScoringApp(entry, swaggers, api_key=api_key, max_body_bytes=max_body_bytes)
+    return ScoringApp(entry, swaggers, api_key=api_key, max_body_bytes=max_body_bytes,
+                      model_name=service_name(folder))
+
+
+def service_name(folder: Path) -> str:
+    """The package's service name (``manifest.json``), the model's name on the v2 routes."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        name = manifest["service"]["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "onnx-model"  # the name package_container gives a model without one
+    return str(name) if name else "onnx-model"
 
 
 def _freeze_heap() -> None:
@@ -366,6 +864,7 @@ def serve(
         "log_level": "info",
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
         "server_header": False,
+        "http": http_protocol if _has_httptools() else "auto",
     }
     if workers > 1:
         os.environ[ENV_DIR] = str(folder)
@@ -380,10 +879,14 @@ def serve(
             module = Path(__file__).stem
         else:
             module = __spec__.name
+        if _has_httptools():
+            common["http"] = f"{module}:http_protocol"
+        _exit_zero_on_sigterm()
         uvicorn.run(f"{module}:app_from_env", factory=True, workers=workers, **common)
         return
     app = create_app(folder, api_key=key, max_rows=max_rows, max_body_bytes=max_body_bytes)
     _freeze_heap()
+    _exit_zero_on_sigterm()
     uvicorn.run(app, **common)
 
 

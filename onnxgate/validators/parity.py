@@ -18,6 +18,13 @@ outputs only, while naming an output applies to it whatever its type.
 Statistics are accumulated batch by batch: max, mean and counts are exact; the median and 99th
 percentile are exact up to :data:`EXACT_QUANTILE_LIMIT` values per output and estimated from a
 log-scale histogram beyond (relative error below 2.4%; the report says which).
+
+For the report's plots each compared output also keeps bounded evidence of the whole distribution:
+``histogram`` (counts of ``abs`` and ``rel`` in fixed log-spaced bins, :data:`HISTOGRAM_BINS_PER_DECADE`
+a decade, summed from the quantile histogram's finer bins so both agree), ``sample`` (the reference
+and ONNX values of :data:`SAMPLE_ROWS` rows drawn uniformly by a fixed hash of the row number, so the
+same data gives the same sample) and, for one-value-per-row exact outputs, ``confusion`` (reference
+label x ONNX label counts, up to :data:`CONFUSION_LABEL_LIMIT` distinct labels).
 """
 
 from __future__ import annotations
@@ -39,10 +46,13 @@ if TYPE_CHECKING:
     from onnxgate.signature import TensorSpec
 
 __all__ = [
+    "CONFUSION_LABEL_LIMIT",
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_TOLERANCES",
     "EXACT_QUANTILE_LIMIT",
+    "HISTOGRAM_BINS_PER_DECADE",
     "LABEL_NAME_HINTS",
+    "SAMPLE_ROWS",
     "WORST_ROWS",
     "OutputAccumulator",
     "OutputComparison",
@@ -79,6 +89,17 @@ ROW_VALUES_LIMIT = 32
 MISMATCH_INDEX_LIMIT = 100
 #: Values per output kept for exact median and p99; beyond, a histogram estimates them.
 EXACT_QUANTILE_LIMIT = 1_000_000
+#: Bins per decade of the error histograms kept as evidence (a divisor of the quantile histogram's 50,
+#: so each is a sum of its bins): 5 bins a decade, at most 300 bins, in practice 20-60.
+HISTOGRAM_BINS_PER_DECADE = 5
+#: Rows per numeric output whose (reference, onnx) values are kept as a sample, and values kept per row.
+SAMPLE_ROWS = 100
+SAMPLE_VALUES_PER_ROW = 5
+#: Distinct labels a confusion table tracks; an output with more gets no table (and says why).
+CONFUSION_LABEL_LIMIT = 50
+#: The quantile histogram's grid (:class:`onnxgate.sketch.LogHistogram`): bins per decade and log10 range.
+_HIST_PER_DECADE = LogHistogram.PER_DECADE
+_HIST_LOW, _HIST_HIGH = LogHistogram.LOW, LogHistogram.HIGH
 
 Mode = Literal["tolerance", "exact"]
 Tolerance = float | Mapping[str, float] | None
@@ -222,6 +243,15 @@ class _Quantiles:
     def method(self) -> str:
         return "histogram" if self.hist is not None else "exact"
 
+    def histogram(self) -> np.ndarray:
+        """Counts in the fine log-scale bins (:class:`onnxgate.sketch.LogHistogram`) of every value seen."""
+        if self.hist is not None:
+            return self.hist.counts
+        hist = LogHistogram()
+        for chunk in self.chunks:
+            hist.add(chunk)
+        return hist.counts
+
     def quantile(self, q: float) -> float:
         return self.quantiles((q,))[0]
 
@@ -241,6 +271,35 @@ class _Quantiles:
                 return [float(v) for v in np.quantile(data, list(qs), method="higher", overwrite_input=True)]
             return [float(v) for v in np.quantile(data, list(qs), overwrite_input=True)]
         return self.hist.quantiles(qs)
+
+
+def _coarse_histogram(fine: np.ndarray) -> dict[str, Any]:
+    """The fine histogram summed into :data:`HISTOGRAM_BINS_PER_DECADE` bins a decade, trimmed to its
+    non-empty span: ``{"bins_per_decade", "first_edge_log10", "counts", "zero", "inf"}``.
+
+    Bin ``i`` of ``counts`` holds values in ``[10**(first + i/b), 10**(first + (i+1)/b))``; values at or
+    beyond ``1e30`` fall into the last bin of that grid, below ``1e-30`` into its first.
+    """
+    import numpy as np
+
+    group = _HIST_PER_DECADE // HISTOGRAM_BINS_PER_DECADE
+    finite = fine[1:-1].copy()
+    finite[-2] += finite[-1]  # the clip bin (>= 1e30) joins the grid's last bin
+    finite = finite[:-1]
+    coarse = finite.reshape(-1, group).sum(axis=1)
+    nonzero = np.flatnonzero(coarse)
+    out: dict[str, Any] = {
+        "bins_per_decade": HISTOGRAM_BINS_PER_DECADE,
+        "first_edge_log10": None,
+        "counts": [],
+        "zero": int(fine[0]),
+        "inf": int(fine[-1]),
+    }
+    if nonzero.size:
+        lo, hi = int(nonzero[0]), int(nonzero[-1])
+        out["first_edge_log10"] = round(_HIST_LOW + lo / HISTOGRAM_BINS_PER_DECADE, 6)
+        out["counts"] = [int(c) for c in coarse[lo : hi + 1]]
+    return out
 
 
 @dataclass
@@ -303,6 +362,9 @@ class OutputComparison:
     argmax_disagreements: int | None
     quantiles: str
     note: str = ""
+    histogram: Mapping[str, Any] | None = None
+    sample: Mapping[str, Any] | None = None
+    confusion: Mapping[str, Any] | None = None
 
     @property
     def mismatch_rate(self) -> float:
@@ -363,6 +425,11 @@ class OutputComparison:
             "quantiles": self.quantiles,
             "note": self.note,
         }
+        # Evidence for plots, present only when there is something to draw (docs/report-schema.md).
+        for key in ("histogram", "sample", "confusion"):
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = value
         return jsonable(data)  # type: ignore[no-any-return]
 
 
@@ -436,6 +503,10 @@ class OutputAccumulator:
         self.worst: list[tuple[tuple[int, float], dict[str, Any]]] = []
         self.indices: list[int] = []
         self.note = ""
+        # (hash key, row, reference values, onnx values) of the sampled rows, smallest keys kept
+        self.sample: list[tuple[int, int, list[Any], list[Any]]] = []
+        self.confusion: dict[tuple[Any, Any], int] | None = {}
+        self.confusion_note = ""
 
     def update(
         self,
@@ -489,6 +560,93 @@ class OutputAccumulator:
                 flips = int((np.argmax(e2, axis=1) != np.argmax(a2, axis=1)).sum())
             self.argmax = (self.argmax or 0) + flips
         self._keep_worst(e2, a2, row_bad, score.max(axis=1), row_offset, inputs, n)
+        if self.mode == "exact":
+            self._count_labels(e2, a2, row_bad)
+        elif self.numeric:
+            self._keep_sample(e2, a2, row_offset, n)
+
+    def _count_labels(self, e2: np.ndarray, a2: np.ndarray, row_bad: np.ndarray) -> None:
+        """Reference label x ONNX label counts: the diagonal from the reference's labels, flips moved off it."""
+        from collections import Counter
+
+        import numpy as np
+
+        counts = self.confusion
+        if counts is None:
+            return
+        if e2.shape[1] != 1:
+            self.confusion, self.confusion_note = None, "no confusion table: the output has several values per row"
+            return
+        ref = [_label_key(v) for v in e2[:, 0].tolist()] if e2.dtype.kind in "fcO" else None
+        if ref is None:  # integers and bools: counted in one vectorised pass
+            column = e2[:, 0]
+            low, high = (int(column.min()), int(column.max())) if column.size else (0, 0)
+            if low >= 0 and high < 1 << 16:  # class indices: bincount, no sort
+                n = np.bincount(column.astype(np.int64), minlength=high + 1)
+                kind = bool if column.dtype.kind == "b" else int
+                per_label = {kind(v): int(n[v]) for v in np.flatnonzero(n).tolist()}
+            else:
+                values, found = np.unique(column, return_counts=True)
+                per_label = dict(zip(values.tolist(), found.tolist()))
+        else:
+            per_label = dict(Counter(ref))
+        for label, k in per_label.items():
+            counts[(label, label)] = counts.get((label, label), 0) + int(k)
+        if row_bad.any():
+            bad = np.flatnonzero(row_bad)
+            pairs = Counter(zip((_label_key(v) for v in e2[bad, 0].tolist()),
+                                (_label_key(v) for v in a2[bad, 0].tolist())))
+            for (theirs, ours), k in pairs.items():
+                counts[(theirs, theirs)] -= k
+                counts[(theirs, ours)] = counts.get((theirs, ours), 0) + k
+        labels = {label for pair in counts for label in pair}
+        if len(labels) > CONFUSION_LABEL_LIMIT:
+            self.confusion = None
+            self.confusion_note = f"no confusion table: more than {CONFUSION_LABEL_LIMIT} distinct labels"
+
+    def _keep_sample(self, e2: np.ndarray, a2: np.ndarray, row_offset: int, n: int) -> None:
+        """Keep the rows with the smallest hashed row numbers: a uniform sample that does not depend on batching."""
+        import numpy as np
+
+        rows = np.arange(row_offset, row_offset + n, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            keys = (rows * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(11)  # Fibonacci hashing, 53 bits
+        limit = self.sample[-1][0] if len(self.sample) >= SAMPLE_ROWS else None
+        candidates = np.arange(n) if limit is None else np.flatnonzero(keys < np.uint64(limit))
+        if len(candidates) > SAMPLE_ROWS:
+            pick = candidates[np.argpartition(keys[candidates], SAMPLE_ROWS)[:SAMPLE_ROWS]]
+        else:
+            pick = candidates
+        width = min(e2.shape[1], SAMPLE_VALUES_PER_ROW)
+        for i in pick.tolist():
+            key = int(keys[i])
+            self.sample.append((key, int(i) + row_offset, e2[i, :width].tolist(), a2[i, :width].tolist()))
+        self.sample.sort(key=lambda item: item[0])
+        del self.sample[SAMPLE_ROWS:]
+
+    def evidence(self, numeric: bool) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
+        """(histogram, sample, confusion) for :class:`OutputComparison`; None where there is nothing to draw."""
+        histogram: dict[str, Any] | None = None
+        sample: dict[str, Any] | None = None
+        confusion: dict[str, Any] | None = None
+        if numeric and self.mode == "tolerance" and self.rows:
+            histogram = {"abs": _coarse_histogram(self.abs.quantiles.histogram()),
+                         "rel": _coarse_histogram(self.rel.quantiles.histogram())}
+        if self.mode == "tolerance" and self.sample:
+            ordered = sorted(self.sample, key=lambda item: item[1])
+            sample = {"rows": [r for _, r, _, _ in ordered], "reference": [e for _, _, e, _ in ordered],
+                      "onnx": [a for _, _, _, a in ordered]}
+        if self.mode == "exact" and self.rows:
+            if self.confusion is None:
+                confusion = {"labels": [], "counts": [], "note": self.confusion_note}
+            else:
+                labels = sorted({label for pair in self.confusion for label in pair}, key=_label_order)
+                where = {label: i for i, label in enumerate(labels)}
+                table = [[0] * len(labels) for _ in labels]
+                for (theirs, ours), k in self.confusion.items():
+                    table[where[theirs]][where[ours]] += k
+                confusion = {"labels": labels, "counts": table, "note": "rows: reference label; columns: onnx label"}
+        return histogram, sample, confusion
 
     def merge(self, other: OutputAccumulator, *, row_offset: int = 0) -> None:
         """Add ``other``'s statistics; its row numbers are shifted by ``row_offset`` (rows before it)."""
@@ -524,6 +682,17 @@ class OutputAccumulator:
         shifted = [(key, {**entry, "row": entry["row"] + row_offset}) for key, entry in other.worst]
         self.worst = sorted(self.worst + shifted, key=lambda item: item[0], reverse=True)[:WORST_ROWS]
         self.note = self.note or other.note
+        # the sample: re-keyed by the rows' numbers here, the smallest keys kept (each part sent its own)
+        moved = [(_sample_key(row + row_offset), row + row_offset, e, a) for _, row, e, a in other.sample]
+        self.sample = sorted(self.sample + moved, key=lambda item: item[0])[:SAMPLE_ROWS]
+        if self.confusion is not None and other.confusion is not None:
+            for pair, k in other.confusion.items():
+                self.confusion[pair] = self.confusion.get(pair, 0) + k
+            if len({label for pair in self.confusion for label in pair}) > CONFUSION_LABEL_LIMIT:
+                self.confusion = None
+                self.confusion_note = f"no confusion table: more than {CONFUSION_LABEL_LIMIT} distinct labels"
+        elif other.confusion is None and other.rows:
+            self.confusion, self.confusion_note = None, other.confusion_note
 
     def _numeric(self, e2: np.ndarray, a2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         import numpy as np
@@ -667,11 +836,33 @@ class OutputAccumulator:
             argmax_disagreements=self.argmax,
             quantiles=method,
             note=self.note,
+            **dict(zip(("histogram", "sample", "confusion"), self.evidence(numeric))),
         )
 
 
 #: The former private name, kept for code that used it.
 _Accumulator = OutputAccumulator
+
+
+def _sample_key(row: int) -> int:
+    """The sample key of a row number: the Fibonacci hash :meth:`OutputAccumulator._keep_sample` uses."""
+    return ((row * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF) >> 11
+
+
+def _label_key(value: Any) -> Any:
+    """A label as a dictionary key: every NaN is the same label; bytes read as text."""
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value
+
+
+def _label_order(label: Any) -> tuple[int, Any]:
+    """Numbers in numeric order, then everything else as text (labels of mixed types do not compare)."""
+    if isinstance(label, (int, float)) and not isinstance(label, bool):
+        return (0, label)
+    return (1, str(label))
 
 
 def _top_rows(score: np.ndarray, rows: np.ndarray | None, k: int) -> np.ndarray:

@@ -1,8 +1,9 @@
-"""``CheckResult`` and ``Report``: every check's verdict with its evidence, in four forms.
+"""``CheckResult`` and ``Report``: every check's verdict with its evidence, in five forms.
 
 The JSON form is versioned (``"schema_version": 1``) and documented in ``docs/report-schema.md``.
 JUnit XML gives one ``<testcase>`` per check so a CI system lists them; Markdown is written to be
-pasted as a pull-request comment; ``str(report)`` is a table for a terminal.
+pasted as a pull-request comment; ``str(report)`` is a table for a terminal; :meth:`Report.to_html`
+is one self-contained page with plots (:mod:`onnxgate.validators.html`, the extra ``report``).
 """
 
 from __future__ import annotations
@@ -308,6 +309,32 @@ class Report:
                 "</details>",
             ]
         return "\n".join(lines) + "\n"
+
+    def to_html(self) -> str:
+        """One self-contained HTML page: the verdict, every check, plots of the parity evidence, the
+        search's divergences, the target's caps, the model's hash and the environment's versions.
+
+        The page loads nothing from the network and runs no script (a Content-Security-Policy
+        forbids both), so it can be archived as a CI artefact and opened from disk.
+
+        Returns
+        -------
+        str
+            The page, to be written as UTF-8 (``onnxgate validate --html F`` does).
+
+        Raises
+        ------
+        MissingDependencyError
+            matplotlib or Jinja2 is missing: ``pip install 'onnxgate[report]'``.
+
+        Examples
+        --------
+        >>> report = og.validate(conv, reference=model, data=X)  # doctest: +SKIP
+        >>> Path("report.html").write_text(report.to_html(), encoding="utf-8")  # doctest: +SKIP
+        """
+        from onnxgate.validators.html import render_report
+
+        return render_report(self)
 
     def __str__(self) -> str:
         width = max([len(c.name) for c in self.checks] + [5])

@@ -1160,12 +1160,40 @@ def _minimise(searcher: _Searcher, div: _Divergence) -> None:
                 div.outputs = [e[0] for e in per_output if e[0] is not None]
 
 
-def _explain(div: _Divergence, space: _Space, splits: list[TreeSplit], target: Target | None) -> str:
+def _near_splits(div: _Divergence, space: _Space, splits: list[TreeSplit]) -> list[TreeSplit]:
+    """The mapped splits on the divergent feature whose raw threshold lies within the bracket of its value."""
     import numpy as np
 
     if div.feature is None:
-        return ""
+        return []
     name, col = space.features[div.feature]
+    value = float(div.x[div.feature])
+    if not math.isfinite(value):
+        return []
+    near: list[TreeSplit] = []
+    for s in splits:
+        if s.input == name and s.column == col and s.raw_threshold is not None:
+            ulp = float(np.spacing(np.float32(abs(value))))
+            if abs(value - s.raw_threshold) <= 4 * SPLIT_BRACKET_ULPS * ulp:
+                near.append(s)
+    return near
+
+
+def _split_position(div: _Divergence, space: _Space, splits: list[TreeSplit]) -> dict[str, Any] | None:
+    """Where a divergent row sits relative to the nearest split on its feature (for the report), or None."""
+    near = _near_splits(div, space, splits)
+    if not near or div.feature is None:
+        return None
+    value = float(div.x[div.feature])
+    s = min(near, key=lambda n: abs(value - float(n.raw_threshold)))  # type: ignore[arg-type]
+    assert s.raw_threshold is not None
+    return {"node": s.node, "tree_id": s.tree_id, "node_id": s.node_id, "mode": s.mode,
+            "raw_threshold": s.raw_threshold, "value": value, "distance": value - s.raw_threshold}
+
+
+def _explain(div: _Divergence, space: _Space, splits: list[TreeSplit], target: Target | None) -> str:
+    if div.feature is None:
+        return ""
     value = float(div.x[div.feature])
     if not math.isfinite(value):
         why = ""
@@ -1179,12 +1207,7 @@ def _explain(div: _Divergence, space: _Space, splits: list[TreeSplit], target: T
             f"{why}; reject or impute such values before scoring, or validate for a target that cannot hold "
             "them (allow_nan=False)"
         )
-    near: list[TreeSplit] = []
-    for s in splits:
-        if s.input == name and s.column == col and s.raw_threshold is not None:
-            ulp = float(np.spacing(np.float32(abs(value))))
-            if abs(value - s.raw_threshold) <= 4 * SPLIT_BRACKET_ULPS * ulp:
-                near.append(s)
+    near = _near_splits(div, space, splits)
     if not near:
         if splits and any(s.raw_threshold is None for s in splits):
             return (
@@ -1257,7 +1280,9 @@ def check_search_divergences(
         ``name="parity_search"``. ``details`` holds ``seed``, ``budget``, ``rows_tried``,
         ``time_s``, ``time_to_first_divergence_s``, ``rows_to_first_divergence``, per-phase counts,
         ``tree_splits`` and ``divergences`` (each: the row, the outputs that diverged and by how
-        much, the phase that found it, and an explanation when one applies).
+        much, the phase that found it, an explanation when one applies, and ``split``: the nearest tree
+        split on the divergent feature, ``{node, tree_id, node_id, mode, raw_threshold, value, distance}``,
+        or null).
 
     Raises
     ------
@@ -1382,6 +1407,7 @@ def _result(
             "phase": d.strategy,
             "outputs": d.outputs,
             "explanation": d.explanation,
+            "split": _split_position(d, space, splits),
             "found_after_s": round(d.elapsed, 4),
             "found_after_rows": d.rows_tried,
         }

@@ -67,6 +67,18 @@ class SweepResult:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, allow_nan=False)
 
+    def to_html(self) -> str:
+        """One self-contained HTML page: parity max error and pass/fail per opset, as a plot and a table.
+
+        Raises
+        ------
+        MissingDependencyError
+            matplotlib or Jinja2 is missing: ``pip install 'onnxgate[report]'``.
+        """
+        from onnxgate.validators.html import render_sweep
+
+        return render_sweep(self)
+
     def __str__(self) -> str:
         lines = [f"onnxgate sweep  target={self.target}  framework={self.framework}", ""]
         lines.append(f"{'OPSET':>5}  {'CONVERTS':<9} {'CHECKS':<8} {'PARITY':<8} {'MAX_ABS':>9}  NOTES")

@@ -72,7 +72,7 @@ def test_package_writes_every_file_and_the_manifest_lists_them(iris: tuple[Path,
 
 def test_requirements_are_pinned_to_the_installed_versions(iris: tuple[Path, Any, Any]) -> None:
     lines = (iris[0] / "requirements.txt").read_text().split()
-    for dist in ("numpy", "onnxruntime", "uvicorn", "httptools", "uvloop"):
+    for dist in ("numpy", "onnxruntime", "uvicorn", "httptools", "uvloop", "orjson"):
         assert f"{dist}=={metadata.version(dist)}" in lines
 
 
@@ -114,7 +114,9 @@ def test_score_py_imports_only_numpy_onnxruntime_and_stdlib(iris: tuple[Path, An
     server_tree = ast.parse((iris[0] / "server.py").read_text())
     every = {a.name.split(".")[0] for n in ast.walk(server_tree) if isinstance(n, ast.Import) for a in n.names}
     every |= {n.module.split(".")[0] for n in ast.walk(server_tree) if isinstance(n, ast.ImportFrom) and n.module}
-    assert every - set(sys.stdlib_module_names) == {"uvicorn"}, "server.py must not import onnxgate"
+    assert "onnxgate" not in every, "server.py must not import onnxgate"
+    # the packages requirements.txt pins, nothing else
+    assert every - set(sys.stdlib_module_names) == {"uvicorn", "httptools", "orjson", "numpy"}
 
 
 def test_score_run_direct_equals_onnxruntime(iris: tuple[Path, Any, Any], score: ModuleType) -> None:
@@ -141,7 +143,8 @@ def test_sample_request_and_swagger_example_are_scorable(iris: tuple[Path, Any, 
                                     "minItems": 4, "maxItems": 4}
     out_props = v2["definitions"]["ServiceOutput"]["properties"]
     assert out_props["label"]["items"] == {"type": "integer", "format": "int64"}
-    assert set(v2["paths"]) == {"/", "/score", "/swagger.json"}
+    assert {p for p in v2["paths"] if not p.startswith("/v2/")} == {"/", "/score", "/swagger.json"}
+    assert set(v2["paths"]) == set(v3["paths"])
     status, body = score.score(json.dumps(sample))
     assert status == 200 and len(body["label"]) == 2
 
@@ -163,6 +166,10 @@ BAD = [
     ("infinity", '{"data": [[1, 2, Infinity, 4]]}', 400, "non_finite"),
     ("empty", {"data": []}, 400, "empty_data"),
     ("too-many-rows", {"data": [[1, 2, 3, 4]] * 101}, 413, "too_many_rows"),
+    ("boolean-in-a-row", '{"data": [[true, 2, 3, 4]]}', 400, "wrong_element_type"),
+    ("boolean-in-a-parsed-row", {"data": [[1.5, 2, 3, False]]}, 400, "wrong_element_type"),
+    ("nested-100k", "[" * 100_000 + "]" * 100_000, 400, "too_deep"),
+    ("many-empty-lists", '{"data": [' + "[]," * 60_000 + "[]]}", 413, "too_many_values"),
 ]
 
 
@@ -290,3 +297,20 @@ def test_column_inputs_accept_a_flat_list_of_values(tmp_path: Path) -> None:
     # a [N,1] column still refuses rows of two values
     bad = {"data": {c: [[v, v] for v in rows[c].tolist()] for c in rows.columns}}
     assert module.score(json.dumps(bad))[0] == 400
+
+
+def test_score_py_works_without_orjson(iris: tuple[Path, Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The standard library's json is the fallback: same answers, same errors, NaN outputs as null."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "orjson", None)  # import orjson now raises ImportError
+    plain = load_score(iris[0], "score_without_orjson")
+    plain.init()
+    assert plain._orjson is None
+    X = iris[2][:5]
+    status, body = plain.score_bytes(json.dumps({"data": X.tolist()}).encode())
+    assert status == 200 and json.loads(body)["label"] == ort_outputs(iris[0], X)["label"].tolist()
+    status, body = plain.score_bytes(b'{"data": [[1e308, 2, 3, 4]]}')
+    assert status == 200 and json.loads(body)["probabilities"] == [[None, None, None]]
+    assert plain.run("[" * 100_000 + "]" * 100_000)["error"] == "too_deep"
+    assert plain.run('{"data": [[true, 2, 3, 4]]}')["error"] == "wrong_element_type"

@@ -36,7 +36,7 @@ def test_dry_run_mirrors_predict_and_matches_onnxruntime(package: Path) -> None:
     assert result.columns == [*NAMES, "label", "output_0", "output_1", "output_2"]
     assert len(result.head) == 5
     assert result.direct == {"label": 0.0, "output_0": 0.0, "output_1": 0.0, "output_2": 0.0}
-    assert "UNNEST(onnxgate_predict(" in result.query
+    assert "CAST(d.\"label\" AS BIGINT)" in result.query and "PREDICT(DATA = \"demo_input\"" in result.query
     # the rows come back in table order with the model's predictions
     expected = run(mlp(12, outputs=3), {"input": X})
     np.testing.assert_array_equal(result.result.column("label").to_numpy(), expected[0])

@@ -216,8 +216,8 @@ def test_sigterm_lets_the_request_in_flight_finish(iris: tuple[Path, Any, Any]) 
             head, reply = read_response(sock)
         assert head.startswith(b"HTTP/1.1 200")
         assert json.loads(reply)["label"] == [0, 0, 0]
-        # uvicorn re-raises SIGTERM once it has shut down cleanly, as a process manager expects.
-        assert srv.proc.wait(timeout=20) in (0, -signal.SIGTERM)
+        # uvicorn re-raises SIGTERM once it has shut down cleanly; the server turns that into exit 0.
+        assert srv.proc.wait(timeout=20) == 0
         assert srv.proc.stdout is not None
         assert b"Application shutdown complete" in srv.proc.stdout.read()
     finally:

@@ -42,7 +42,8 @@ def test_minimum_tolerances_are_sufficient_and_tight(pair, atol, rtol):
     assert compare_arrays(expected, actual, atol=c.min_atol, rtol=rtol).passed
     assert compare_arrays(expected, actual, atol=atol, rtol=c.min_rtol).passed
     if not c.passed and c.min_atol > 0:
-        assert not compare_arrays(expected, actual, atol=c.min_atol * (1 - 1e-9), rtol=rtol).passed
+        # The next float below min_atol must fail (min_atol * (1 - 1e-9) rounds back to it for subnormals).
+        assert not compare_arrays(expected, actual, atol=float(np.nextafter(c.min_atol, 0)), rtol=rtol).passed
 
 
 @SETTINGS

@@ -20,10 +20,21 @@ the inference server passes it to an undecorated ``run``) or an already-parsed d
 A model converted from a DataFrame takes the DataFrame's own column names wherever an input name
 goes (``"sepal length (cm)"`` for the input ``sepal_length__cm_``): ``CONFIG["columns"]`` pairs them.
 
-It returns ``{"<output name>": [values...], ...}``. A bad request never raises: ``score()`` returns
+It returns ``{"<output name>": [values...], ...}``; a NaN or infinite output value is written as
+JSON ``null`` (JSON has no NaN), so every response is valid JSON. A bad request never raises: ``score()`` returns
 ``(status, {"error": code, "message": text, "status": status})``; ``run()`` turns that into an
 ``AMLResponse`` with that HTTP status when it runs under the Azure ML inference server (so clients
 see a 4xx, not a 500), and returns the error dict as-is otherwise.
+
+Limits on a request, checked before anything large is built: JSON nested deeper than
+:data:`MAX_JSON_DEPTH` levels is refused (400 ``too_deep``); a body holding more values than the row
+limit allows (counted by its commas, for models whose inputs have fixed non-row dimensions and no
+strings) is refused before parsing (413 ``too_many_values``); booleans are refused for a numeric
+input even when mixed with numbers (``[[true, 2, 3, 4]]``), as a row of booleans is.
+
+JSON is parsed and written with orjson when it is installed (the standard library otherwise).
+``infer()`` scores arrays already built (the Open Inference Protocol route of ``server.py``) with
+the same checks.
 """
 
 from __future__ import annotations
@@ -37,6 +48,11 @@ from typing import Any
 
 import numpy as np
 import onnxruntime as ort
+
+try:  # the fast path; the standard library's json is the fallback
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - exercised by the stdlib-fallback test
+    _orjson = None  # type: ignore[assignment]
 
 # Filled in by onnxgate when the package is written: model file, its hash, Signature and limits.
 _CONFIG_JSON = r"""__ONNXGATE_CONFIG__"""
@@ -64,6 +80,12 @@ _ACCEPTED_KINDS = {
 MAX_ROWS_ENV = "ONNXGATE_MAX_ROWS"
 #: Environment variable for onnxruntime's intra-op thread count (0 = onnxruntime's default).
 THREADS_ENV = "ONNXGATE_INTRA_OP_THREADS"
+
+#: Deepest JSON nesting accepted (orjson's own limit; the standard library stops near the
+#: interpreter's recursion limit). A model input needs its rank + 2 levels.
+MAX_JSON_DEPTH = 1024
+#: Values tolerated beyond the row limit's count when the body's commas are counted (keys, rows).
+_COMMA_SLACK = 64
 
 CONFIG: dict[str, Any] = {}
 _session: Any = None
@@ -131,17 +153,75 @@ def init() -> None:
     _max_rows = int(os.environ.get(MAX_ROWS_ENV, "") or cfg["max_rows"])
 
 
-def _parse(raw: Any) -> dict[str, Any]:
+def _too_deep() -> RequestError:
+    return RequestError("too_deep", f"the request JSON nests deeper than {MAX_JSON_DEPTH} levels (the limit); "
+                        "send rows as nested lists as deep as the input's shape")
+
+
+def _loads(raw: Any) -> Any:
+    if _orjson is not None:
+        try:
+            return _orjson.loads(raw)
+        except _orjson.JSONDecodeError as err:
+            if "depth" in str(err) or "recursion" in str(err):
+                raise _too_deep() from None
+            # fall through: the standard library names the error (and reads the NaN literals that
+            # Python's own json.dumps writes, so they reach the non-finite check below)
     if isinstance(raw, (bytes, bytearray, memoryview)):
         try:
             raw = bytes(raw).decode("utf-8")
         except UnicodeDecodeError as err:
             raise RequestError("bad_encoding", f"the request body is not UTF-8: {err}") from None
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError as err:
-            raise RequestError("malformed_json", f"the request body is not valid JSON: {err}") from None
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise _too_deep() from None
+    except ValueError as err:
+        raise RequestError("malformed_json", f"the request body is not valid JSON: {err}") from None
+
+
+def _value_budget() -> int | None:
+    """Commas a valid request can hold at the row limit, or None when it cannot be bounded."""
+    total = 0
+    for spec in _config()["signature"]["inputs"]:
+        shape = spec["shape"]
+        if spec["elem_type"] == "string" or shape is None or not all(isinstance(d, int) for d in shape[1:]):
+            return None
+        per_row = 1
+        for d in shape[1:]:
+            per_row *= d
+        total += _max_rows * (per_row + 1)
+    return total + _COMMA_SLACK
+
+
+def precheck(raw: bytes | str) -> None:
+    """Refuse (413) a body holding more values than the row limit allows, before parsing it."""
+    # A body of 16 MiB of "[]," parses into millions of Python lists (over 500 MB) before any row
+    # count is seen; counting its commas costs microseconds and bounds that.
+    budget = _value_budget()
+    if budget is None:
+        return
+    commas = raw.count(b"," if isinstance(raw, bytes) else ",")
+    if commas > budget:
+        raise RequestError(
+            "too_many_values",
+            f"the request holds over {commas} JSON values; at most {_max_rows} rows per request fit in "
+            f"{budget}; split the request",
+            status=413,
+        )
+
+
+def _parse(raw: Any) -> tuple[dict[str, Any], bool]:
+    """The request object, and whether it may hold booleans (checked precisely only then)."""
+    if isinstance(raw, (bytearray, memoryview)):
+        raw = bytes(raw)
+    if isinstance(raw, (bytes, str)):
+        precheck(raw)
+        maybe_bools = ("true" in raw or "false" in raw) if isinstance(raw, str) else (
+            b"true" in raw or b"false" in raw)
+        raw = _loads(raw)
+    else:
+        maybe_bools = True
     if not isinstance(raw, dict):
         raise RequestError(
             "missing_data",
@@ -151,7 +231,7 @@ def _parse(raw: Any) -> dict[str, Any]:
         raise RequestError(
             "missing_data", f"the request has no 'data' key (keys: {sorted(raw)}); send {{\"data\": ...}}"
         )
-    return raw
+    return raw, maybe_bools
 
 
 def _records(data: list[Any]) -> dict[str, Any]:
@@ -219,33 +299,69 @@ def _shape_text(shape: list[Any]) -> str:
                            for i, d in enumerate(shape)) + "]"
 
 
-def _array(spec: dict[str, Any], value: Any) -> np.ndarray:
+def _holds_bool(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, bool):
+            return True
+    return False
+
+
+_FOUND = {"b": "booleans", "i": "integers", "u": "integers", "f": "numbers with a fraction",
+          "U": "strings", "S": "bytes", "O": "mixed or null values"}
+
+
+def _array(spec: dict[str, Any], value: Any, maybe_bools: bool = True) -> np.ndarray:
     name, elem = spec["name"], spec["elem_type"]
-    shape = spec["shape"]
     if not isinstance(value, list):
         raise RequestError("wrong_type", f"input {name!r}: expected a list of rows, found a {type(value).__name__}")
     if len(value) == 0:
         raise RequestError("empty_data", f"input {name!r}: no rows; send at least one row")
-    if len(value) > _max_rows:
-        raise RequestError(
-            "too_many_rows",
-            f"input {name!r}: {len(value)} rows is over the limit of {_max_rows} per request; split the request",
-            status=413,
-        )
+    _check_rows(name, len(value))
     try:
         arr = np.asarray(value)
     except OverflowError:
         raise RequestError("wrong_element_type", f"input {name!r}: a value is out of the {elem} range") from None
-    except ValueError:
+    except (ValueError, RecursionError):
+        shape = spec["shape"]
         raise RequestError(
             "wrong_shape", f"input {name!r}: rows have different lengths or nesting; expected shape "
             f"{_shape_text(shape) if shape is not None else '?'}"
         ) from None
+    if maybe_bools and elem != "bool" and arr.dtype.kind in "iuf" and _holds_bool(value):
+        raise RequestError("wrong_element_type", f"input {name!r}: expected {elem} values, found booleans")
+    return check_array(spec, arr)
+
+
+def _check_rows(name: str, rows: int) -> None:
+    if rows > _max_rows:
+        raise RequestError(
+            "too_many_rows",
+            f"input {name!r}: {rows} rows is over the limit of {_max_rows} per request; split the request",
+            status=413,
+        )
+
+
+def check_array(spec: dict[str, Any], arr: np.ndarray) -> np.ndarray:
+    """Check one input array against its Signature entry; returns it in the model's element type.
+
+    The kind of the values (JSON gives integers, floats, booleans or strings), the shape (a flat
+    list is accepted for an ``[N,1]`` column), the row limit and, for a model packaged to reject
+    missing values, NaN and infinity. Raises :class:`RequestError`.
+    """
+    if _session is None:
+        init()
+    name, elem, shape = spec["name"], spec["elem_type"], spec["shape"]
     kinds = _ACCEPTED_KINDS.get(elem, "")
     if arr.dtype.kind not in kinds:
-        found = {"b": "booleans", "i": "integers", "u": "integers", "f": "numbers with a fraction",
-                 "U": "strings", "O": "mixed or null values"}.get(arr.dtype.kind, str(arr.dtype))
+        found = _FOUND.get(arr.dtype.kind, str(arr.dtype))
         raise RequestError("wrong_element_type", f"input {name!r}: expected {elem} values, found {found}")
+    if arr.ndim == 0:
+        raise RequestError("wrong_shape", f"input {name!r}: expected rows, found a single value")
+    _check_rows(name, int(arr.shape[0]))
     if shape is not None:
         if arr.ndim == 1 and len(shape) == 2 and shape[1] == 1:
             # A column input ([N,1]) sent as a flat list of its values: one value per row, unambiguous.
@@ -264,9 +380,9 @@ def _array(spec: dict[str, Any], value: Any) -> np.ndarray:
                     f"input {name!r}: expected {want} values on axis {axis} (shape {_shape_text(shape)}), found {got}",
                 )
     if elem == "string":
-        return arr.astype(object)
+        return arr if arr.dtype == object else arr.astype(object)
     dtype = np.dtype(elem)
-    if arr.dtype.kind in "iu" and dtype.kind in "iu":
+    if arr.dtype.kind in "iu" and dtype.kind in "iu" and arr.dtype != dtype:
         info = np.iinfo(dtype)
         if arr.size and (arr.min() < info.min or arr.max() > info.max):
             raise RequestError("wrong_element_type", f"input {name!r}: a value is out of the {elem} range")
@@ -284,17 +400,46 @@ def _array(spec: dict[str, Any], value: Any) -> np.ndarray:
 
 def feeds_for(payload: Any) -> dict[str, np.ndarray]:
     """Parse and check a request; returns the arrays to feed, or raises RequestError."""
-    data = _parse(payload)["data"]
-    values = _by_input(data)
-    feeds = {spec["name"]: _array(spec, values[spec["name"]]) for spec in _config()["signature"]["inputs"]}
-    rows = {name: int(arr.shape[0]) for name, arr in feeds.items() if arr.ndim}
-    if len(set(rows.values())) > 1:
-        raise RequestError("row_count_mismatch", f"inputs have different numbers of rows: {rows}")
+    if _session is None:
+        init()
+    request, maybe_bools = _parse(payload)
+    values = _by_input(request["data"])
+    feeds = {spec["name"]: _array(spec, values[spec["name"]], maybe_bools)
+             for spec in _config()["signature"]["inputs"]}
+    check_rows_agree(feeds)
     return feeds
 
 
+def check_rows_agree(feeds: dict[str, np.ndarray]) -> None:
+    """Every input must hold the same number of rows."""
+    rows = {name: int(arr.shape[0]) for name, arr in feeds.items() if arr.ndim}
+    if len(set(rows.values())) > 1:
+        raise RequestError("row_count_mismatch", f"inputs have different numbers of rows: {rows}")
+
+
+def infer(feeds: dict[str, np.ndarray], outputs: list[str] | None = None) -> list[np.ndarray]:
+    """Run the model on checked arrays; ``outputs`` (names) defaults to every output, in order."""
+    if _session is None:
+        init()
+    return list(_session.run(outputs, feeds))
+
+
 def _jsonable(value: Any) -> Any:
-    return value.tolist() if hasattr(value, "tolist") else value
+    if not isinstance(value, np.ndarray):
+        return value.tolist() if hasattr(value, "tolist") else value
+    if value.dtype.kind == "f" and not np.isfinite(value).all():
+        # JSON has no NaN or infinity: such values are written as null.
+        return np.where(np.isfinite(value), value, None).tolist()
+    return value.tolist()
+
+
+def _outputs(feeds: dict[str, np.ndarray]) -> tuple[int, dict[str, Any]]:
+    try:
+        results = _session.run(None, feeds)
+    except Exception as err:  # an onnxruntime failure on checked input is the model's fault: 500, no trace
+        return 500, {"error": "inference_failed", "message": f"onnxruntime failed: {err}", "status": 500}
+    names = [spec["name"] for spec in _config()["signature"]["outputs"]]
+    return 200, dict(zip(names, results))
 
 
 def score(raw: Any) -> tuple[int, dict[str, Any]]:
@@ -305,12 +450,32 @@ def score(raw: Any) -> tuple[int, dict[str, Any]]:
         feeds = feeds_for(raw)
     except RequestError as err:
         return err.status, err.body()
+    status, body = _outputs(feeds)
+    if status == 200:
+        body = {name: _jsonable(value) for name, value in body.items()}
+    return status, body
+
+
+def dumps(payload: dict[str, Any]) -> bytes:
+    """JSON bytes of a response; numpy arrays written directly, NaN and infinity as ``null``."""
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(payload, option=_orjson.OPT_SERIALIZE_NUMPY)
+        except TypeError:  # a string or non-contiguous array: the lists below
+            pass
+    return json.dumps({k: _jsonable(v) for k, v in payload.items()}, allow_nan=False).encode()
+
+
+def score_bytes(raw: Any) -> tuple[int, bytes]:
+    """Score one request into the JSON bytes to send: what ``server.py`` answers ``POST /score`` with."""
+    if _session is None:
+        init()
     try:
-        results = _session.run(None, feeds)
-    except Exception as err:  # an onnxruntime failure on checked input is the model's fault: 500, no trace
-        return 500, {"error": "inference_failed", "message": f"onnxruntime failed: {err}", "status": 500}
-    names = [spec["name"] for spec in _config()["signature"]["outputs"]]
-    return 200, {name: _jsonable(value) for name, value in zip(names, results)}
+        feeds = feeds_for(raw)
+    except RequestError as err:
+        return err.status, dumps(err.body())
+    status, body = _outputs(feeds)
+    return status, dumps(body)
 
 
 def _error_response(status: int, body: dict[str, Any]) -> Any:
@@ -334,4 +499,5 @@ def run(raw_data: Any) -> Any:
     return _error_response(status, body)
 
 
-__all__ = ["CONFIG", "RequestError", "feeds_for", "init", "run", "score"]
+__all__ = ["CONFIG", "MAX_JSON_DEPTH", "RequestError", "check_array", "check_rows_agree", "dumps", "feeds_for",
+           "infer", "init", "precheck", "run", "score", "score_bytes"]

@@ -1,0 +1,395 @@
+"""The MLflow package: a validated ONNX model as a standard MLflow model directory.
+
+``package_mlflow`` (``og.package(conv, target="mlflow", out=DIR)``, ``onnxgate package --target
+mlflow -o DIR``) validates the model for the ``mlflow`` target (the container's caps: tensor outputs,
+a dynamic batch axis) and writes, with :func:`mlflow.onnx.save_model`:
+
+==========================  =====================================================================
+``MLmodel``                 the ``onnx`` and ``python_function`` flavors, the signature, the example
+``model.onnx``              the validated model, one file (no external data)
+``input_example.json``      rows of the sample (``serving_input_example.json``: the REST form)
+``requirements.txt``        mlflow, onnx, onnxruntime, numpy, pandas pinned to the installed versions
+``conda.yaml``              the same pins for conda; ``python_env.yaml`` for virtualenv
+``report.json``             the validation report that allowed packaging (``report.html`` too when
+                            the extra ``report`` is installed)
+``manifest.json``           hashes, signature, validation summary, versions (as every package)
+==========================  =====================================================================
+
+The signature comes from the model's :class:`~onnxgate.signature.Signature`, shaped so that
+``mlflow.pyfunc.load_model(DIR).predict(df)`` feeds a DataFrame the way the model expects:
+
+- one ``[N]`` input per column: a column-based schema (``ColSpec`` per input);
+- one ``[N,1]`` input per column (a SQL-adapted model): a named ``TensorSpec`` of shape ``(-1, 1)`` per
+  input. A ``ColSpec`` would hand onnxruntime a rank-1 column and fail ("Invalid rank"); MLflow
+  reshapes a DataFrame column to a named tensor's shape;
+- a single ``[N,F]`` input: one unnamed ``TensorSpec`` ``(-1, F)``, so a DataFrame of ``F`` columns (or
+  an array) is the input;
+- anything else: a named ``TensorSpec`` per input (call ``predict`` with a dict of arrays).
+
+:func:`register_mlflow_model` logs the written directory, unchanged, as a run's artifacts in an
+MLflow tracking store and registers it under a name. A ``file:`` store is MLflow's filesystem
+backend, which MLflow 3 keeps in maintenance mode behind ``MLFLOW_ALLOW_FILE_STORE``; onnxgate sets
+that variable only for the duration of the call. When the store has no model registry the
+directory stays logged as run artifacts and the result says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from onnxgate._onnx import write_folder_atomically
+from onnxgate.errors import OutputExistsError, PackagingError, missing_dependency
+
+__all__ = ["DEFAULT_REGISTRY", "EXAMPLE_ROWS", "OPTIONS", "package_mlflow", "register_mlflow_model", "require_mlflow"]
+
+#: Rows of the sample kept as the model's input example.
+EXAMPLE_ROWS = 5
+#: Options package_mlflow understands (beyond model/target/out/reference/data/overwrite).
+OPTIONS = ("registry", "name", "atol", "rtol")
+#: Tracking store used when ``registry=True`` (CLI: ``--registry`` without a URI).
+DEFAULT_REGISTRY = "file:./mlruns"
+#: Experiment the registering runs go to.
+EXPERIMENT = "onnxgate"
+#: Distributions pinned in requirements.txt, with the versions found at packaging time.
+REQUIREMENTS = ("onnx", "onnxruntime", "numpy", "pandas")
+
+
+def package_mlflow(
+    model: Any,
+    *,
+    target: Any,
+    out: str | os.PathLike[str],
+    reference: Any = None,
+    data: Any = None,
+    overwrite: bool = False,
+    **options: Any,
+) -> Path:
+    """Validate ``model`` for the ``mlflow`` target and write an MLflow model directory into ``out``.
+
+    Parameters
+    ----------
+    model : Conversion, onnx.ModelProto, path or bytes
+    target : Target
+        The resolved ``mlflow`` target.
+    out : path
+        A new or empty folder; it appears complete or not at all.
+    reference, data : optional
+        Native model and rows for the parity check; a ``Conversion`` supplies its own. ``data``
+        also gives the input example.
+    overwrite : bool
+        Replace files in a non-empty folder.
+    **options
+        ``registry`` (tracking URI, or True for :data:`DEFAULT_REGISTRY`): also log and register the
+        package there; ``name`` (registered model name, default the graph's name); ``atol``,
+        ``rtol`` (parity tolerances).
+
+    Returns
+    -------
+    Path
+        ``out``.
+
+    Raises
+    ------
+    ValidationFailedError
+        The model fails a check of the target; nothing is written.
+    OutputExistsError
+        ``out`` is not empty and ``overwrite`` is false.
+    PackagingError
+        An unknown option, or a model MLflow cannot describe.
+    MissingDependencyError
+        mlflow is not installed (the extra ``mlflow``).
+
+    Examples
+    --------
+    >>> import onnxgate as og
+    >>> og.package(conv, target="mlflow", out="dist/iris-mlflow")  # doctest: +SKIP
+    PosixPath('dist/iris-mlflow')
+    >>> import mlflow.pyfunc  # doctest: +SKIP
+    >>> mlflow.pyfunc.load_model("dist/iris-mlflow").predict(X[:5])  # doctest: +SKIP
+    """
+    from onnxgate._onnx import load_model
+    from onnxgate.deploy.container import _validate
+    from onnxgate.signature import Signature
+
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise PackagingError(f"unknown mlflow option(s) {unknown}; expected some of {list(OPTIONS)}")
+    require_mlflow()
+    folder = Path(out)
+    if folder.is_dir() and any(folder.iterdir()) and not overwrite:
+        raise OutputExistsError(
+            f"{str(folder)!r} is not empty; refusing to write into it. Pass overwrite=True (CLI: --force) "
+            "or choose a new folder.",
+            path=str(folder),
+        )
+    if reference is None and data is None and hasattr(model, "source") and hasattr(model, "sample"):
+        reference, data = model.source, model.sample
+    report = _validate(model, target, reference, data, options)
+    proto = load_model(model)
+    sig = Signature.from_model(proto)
+    files = _mlflow_files(proto, sig, data)
+    files["report.json"] = report.to_json() + "\n"
+    html_note = ""
+    try:
+        files["report.html"] = report.to_html()
+    except ImportError as err:  # MissingDependencyError: the extra "report" is optional here
+        html_note = str(err)
+
+    from onnxgate.deploy.manifest import build_manifest, dumps
+
+    manifest = build_manifest(
+        files["model.onnx"] if isinstance(files["model.onnx"], bytes) else b"",
+        model=proto, target=target, report=report, files=[*files, "manifest.json"],
+        extra={"mlflow": {"flavors": ["onnx", "python_function"], "signature": _schema_kind(sig),
+                          "requirements": _requirements(),
+                          **({"report_html": f"not written: {html_note}"} if html_note else {})}},
+    )
+    files["manifest.json"] = dumps(manifest)
+    write_folder_atomically(folder, files, overwrite=overwrite)
+    registry = options.get("registry")
+    if registry:
+        register_mlflow_model(folder, DEFAULT_REGISTRY if registry is True else str(registry),
+                              name=options.get("name") or proto.graph.name or folder.name)
+    return folder
+
+
+def register_mlflow_model(folder: str | os.PathLike[str], registry: str = DEFAULT_REGISTRY, *,
+                          name: str) -> dict[str, Any]:
+    """Log an MLflow model directory (as written by :func:`package_mlflow`) to a tracking store and register it.
+
+    The directory is logged unchanged as the artifacts of a new run of the experiment ``onnxgate``
+    (``artifact_path=name``), then registered as a new version of the model ``name``. A client of its
+    own is used: MLflow's global tracking URI is not changed.
+
+    Parameters
+    ----------
+    folder : path
+        The MLflow model directory.
+    registry : str
+        A tracking URI: ``file:./mlruns``, ``sqlite:///mlflow.db``, ``http://host:5000``, ``databricks``...
+    name : str
+        The registered model's name.
+
+    Returns
+    -------
+    dict
+        ``tracking_uri``, ``run_id``, ``artifact_uri``, ``model_uri`` (``models:/name/version`` when
+        registered, else ``runs:/...``), ``registered`` (bool), ``version``, ``note``.
+
+    Raises
+    ------
+    PackagingError
+        ``folder`` is not an MLflow model directory, ``name`` is empty, or the store refuses the run.
+
+    Examples
+    --------
+    >>> register_mlflow_model("dist/iris-mlflow", "file:./mlruns", name="iris")  # doctest: +SKIP
+    {'model_uri': 'models:/iris/1', 'registered': True, ...}
+    """
+    require_mlflow()
+    from mlflow.tracking import MlflowClient
+
+    path = Path(folder)
+    if not (path / "MLmodel").is_file():
+        raise PackagingError(f"{str(path)!r} is not an MLflow model directory (no MLmodel file)")
+    if not name or not str(name).strip():
+        raise PackagingError("a registered model needs a name (CLI: --name NAME)")
+    name = str(name).strip()
+    with _file_store_allowed(registry):
+        try:
+            # A client of its own: MLflow's global tracking URI (the user's) is left alone.
+            client = MlflowClient(tracking_uri=registry, registry_uri=registry)
+            experiment = client.get_experiment_by_name(EXPERIMENT)
+            experiment_id = experiment.experiment_id if experiment else client.create_experiment(EXPERIMENT)
+            run = client.create_run(experiment_id, run_name=f"onnxgate package {name}",
+                                    tags={"onnxgate.package": "mlflow", "onnxgate.model": name})
+            client.log_artifacts(run.info.run_id, str(path), artifact_path=name)
+            client.set_terminated(run.info.run_id)
+        except Exception as err:
+            raise PackagingError(f"the tracking store {registry!r} refused the run: {type(err).__name__}: "
+                                 f"{' '.join(str(err).split())[:300]}") from err
+        runs_uri = f"runs:/{run.info.run_id}/{name}"
+        result: dict[str, Any] = {
+            "tracking_uri": registry, "run_id": run.info.run_id, "artifact_uri": f"{run.info.artifact_uri}/{name}",
+            "model_uri": runs_uri, "registered": False, "version": None, "note": "",
+        }
+        try:
+            try:
+                client.create_registered_model(name)
+            except Exception as err:
+                if getattr(err, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
+                    raise
+            version = client.create_model_version(name, source=result["artifact_uri"], run_id=run.info.run_id)
+        except Exception as err:  # a store without a model registry: the artifacts stay logged
+            result["note"] = (f"logged as run artifacts only ({runs_uri}): the store has no model registry "
+                              f"({type(err).__name__}: {' '.join(str(err).split())[:200]})")
+            return result
+        result.update(registered=True, version=str(version.version), model_uri=f"models:/{name}/{version.version}")
+    return result
+
+
+# -- the MLflow directory -----------------------------------------------------------------------------
+
+
+def require_mlflow() -> None:
+    """Fail with the extra's name when mlflow is not installed."""
+    try:
+        import mlflow.onnx  # noqa: F401
+    except ImportError as err:
+        raise missing_dependency("mlflow-skinny", "mlflow", "Packaging an MLflow model") from err
+
+
+@contextlib.contextmanager
+def _file_store_allowed(uri: str) -> Iterator[None]:
+    """MLflow 3 refuses its filesystem store unless ``MLFLOW_ALLOW_FILE_STORE`` is set: set it for the block."""
+    previous = os.environ.get("MLFLOW_ALLOW_FILE_STORE")
+    if uri.startswith("file:") or ("://" not in uri and ":" not in uri):  # file:... or a bare path
+        os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("MLFLOW_ALLOW_FILE_STORE", None)
+        else:
+            os.environ["MLFLOW_ALLOW_FILE_STORE"] = previous
+
+
+def _schema_kind(sig: Any) -> str:
+    return _layout(sig)[0]
+
+
+def _layout(sig: Any) -> tuple[str, list[Any]]:
+    """("columns" | "column-tensors" | "tensor" | "tensors", the inputs) for the signature."""
+    inputs = list(sig.inputs)
+    if any(not t.is_tensor for t in inputs):
+        raise PackagingError(f"MLflow signatures describe tensors; inputs {sig.input_names} include a "
+                             "sequence or map")
+    shapes = [tuple(t.shape or ()) for t in inputs]
+    if all(len(s) == 1 for s in shapes):
+        return "columns", inputs
+    if all(len(s) == 2 and s[1] == 1 for s in shapes) and len(inputs) > 1:
+        return "column-tensors", inputs
+    if len(inputs) == 1:
+        return "tensor", inputs
+    return "tensors", inputs
+
+
+def _dims(shape: Any) -> tuple[int, ...]:
+    dims = [d if isinstance(d, int) and d > 0 else -1 for d in (shape or ())]
+    if dims:
+        dims[0] = -1  # the batch axis
+    return tuple(dims)
+
+
+def _signature(sig: Any) -> Any:
+    import numpy as np
+    from mlflow.models.signature import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema, TensorSpec
+
+    kind, inputs = _layout(sig)
+    if kind == "columns":
+        inputs_schema = Schema([ColSpec(_col_type(t.elem_type), t.name) for t in inputs])
+    elif kind == "tensor":
+        only = inputs[0]
+        inputs_schema = Schema([TensorSpec(_np_dtype(only), _dims(only.shape))])
+    else:
+        inputs_schema = Schema([TensorSpec(_np_dtype(t), _dims(t.shape), t.name) for t in inputs])
+    outputs = [t for t in sig.outputs if t.is_tensor]
+    outputs_schema = None
+    if outputs and len(outputs) == len(sig.outputs):
+        outputs_schema = Schema([TensorSpec(np.dtype(_np_dtype(t)), _dims(t.shape), t.name) for t in outputs])
+    return ModelSignature(inputs=inputs_schema, outputs=outputs_schema)
+
+
+def _np_dtype(spec: Any) -> Any:
+    import numpy as np
+
+    if spec.elem_type == "string":
+        return np.dtype("O")
+    return np.dtype(spec.numpy_dtype)
+
+
+def _col_type(elem_type: str) -> str:
+    mapping = {"float32": "float", "float64": "double", "int32": "integer", "int64": "long", "bool": "boolean",
+               "string": "string"}
+    if elem_type not in mapping:
+        raise PackagingError(f"an MLflow column cannot hold {elem_type!r}; column types are "
+                             f"{sorted(mapping)}")
+    return mapping[elem_type]
+
+
+def _example(sig: Any, data: Any) -> Any:
+    """The first rows of the sample in the form ``predict`` takes for this signature, or None."""
+    if data is None:
+        return None
+    from onnxgate._data import as_feeds
+
+    try:
+        feeds = as_feeds(data, sig)
+    except Exception:  # an example is a convenience; the package is valid without it
+        return None
+    feeds = {k: v[:EXAMPLE_ROWS] for k, v in feeds.items()}
+    kind, inputs = _layout(sig)
+    if kind in ("columns", "column-tensors"):
+        import pandas as pd
+
+        return pd.DataFrame({t.name: feeds[t.name].reshape(len(feeds[t.name]), -1)[:, 0] for t in inputs})
+    if kind == "tensor":
+        return feeds[inputs[0].name]
+    return dict(feeds)
+
+
+def _requirements() -> list[str]:
+    from importlib import metadata
+
+    pins = []
+    for dist in ("mlflow", "mlflow-skinny"):  # the one installed; a serving image may bring the full one
+        try:
+            pins.append(f"{dist}=={metadata.version(dist)}")
+            break
+        except metadata.PackageNotFoundError:
+            continue
+    for dist in REQUIREMENTS:
+        try:
+            pins.append(f"{dist}=={metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            pins.append(dist)
+    return pins
+
+
+def _mlflow_files(proto: Any, sig: Any, data: Any) -> dict[str, str | bytes]:
+    """Everything ``mlflow.onnx.save_model`` writes, read back as relative path -> bytes."""
+    import logging
+
+    import mlflow.onnx
+
+    stage = Path(tempfile.mkdtemp(prefix="onnxgate-mlflow-"))
+    try:
+        target = stage / "model"
+        quiet = logging.getLogger("mlflow")
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)  # MLflow warns about the example's integer columns and the like
+        try:
+            mlflow.onnx.save_model(
+                proto, str(target), signature=_signature(sig), input_example=_example(sig, data),
+                pip_requirements=_requirements(), onnx_execution_providers=["CPUExecutionProvider"],
+                save_as_external_data=False,
+            )
+        finally:
+            quiet.setLevel(level)
+        files: dict[str, str | bytes] = {}
+        for path in sorted(target.rglob("*")):
+            if path.is_file():
+                rel = path.relative_to(target).as_posix()
+                if "/" in rel:
+                    raise PackagingError(f"MLflow wrote a nested file {rel!r}; onnxgate writes flat packages")
+                files[rel] = path.read_bytes()
+        return files
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)

@@ -1,0 +1,370 @@
+"""Hostile requests and faults against the service (issue 13's HTTP items), replayed on every run.
+
+Each case was measured against the service before the fix (the outcome then is in its comment)
+and asserts the documented outcome now: a JSON error body with a 4xx, valid JSON on every answer,
+bounded memory, and on SIGTERM every request in flight answered and exit code 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from _serving import ONNXGATE, Server, onnxgate_serve, package_zoo
+
+pytestmark = pytest.mark.network
+
+IRIS = "sklearn-iris-logreg"
+ROW = [5.1, 3.5, 1.4, 0.2]
+JSON_CT = {"Content-Type": "application/json"}
+#: Resident memory a 16 MiB hostile body may add (the body itself, read once and joined once).
+BODY_RSS_BOUND_MB = 128
+#: Growth of resident memory allowed over the storm, after a warm-up.
+STORM_RSS_BOUND_MB = 48
+
+
+@pytest.fixture(scope="module")
+def iris(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, Any]:
+    return package_zoo(IRIS, tmp_path_factory.mktemp("hostile") / "iris")
+
+
+@pytest.fixture(scope="module")
+def server(iris: tuple[Path, Any, Any]) -> Iterator[Server]:
+    srv = onnxgate_serve(iris[0])
+    try:
+        yield srv.wait_healthy()
+    finally:
+        srv.stop()
+
+
+def strict_json(raw: bytes) -> Any:
+    """Parse as RFC 8259 JSON: NaN and Infinity literals are not JSON."""
+
+    def refuse(token: str) -> Any:
+        raise ValueError(f"{token} is not JSON")
+
+    return json.loads(raw, parse_constant=refuse)
+
+
+def raw_exchange(port: int, request: bytes, timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
+    """Send bytes as they are; (status, headers, body) of the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        # the server may answer and close before reading everything: read that answer
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(request)
+        data = b""
+        while True:
+            try:
+                part = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not part:
+                break
+            data += part
+            head, sep, body = data.partition(b"\r\n\r\n")
+            if sep:
+                headers = dict(line.decode("latin-1").lower().split(": ", 1) for line in head.split(b"\r\n")[1:])
+                if len(body) >= int(headers.get("content-length", "0")):
+                    break
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    headers = dict(line.decode("latin-1").lower().split(": ", 1) for line in lines[1:] if b": " in line)
+    return int(lines[0].split()[1]), headers, body
+
+
+# -- item 1: nesting -----------------------------------------------------------------------------
+
+NESTED = [
+    # before: 500 {"error":"internal_error","message":"scoring failed: RecursionError"}
+    ("list-1000", b"[" * 1000 + b"]" * 1000, 400, None),
+    ("list-100k", b"[" * 100_000 + b"]" * 100_000, 400, "nests deeper than 1024 levels"),
+    ("object-50k", b'{"a":' * 50_000 + b"1" + b"}" * 50_000, 400, "nests deeper than 1024 levels"),
+    ("data-100-deep", b'{"data": ' + b"[" * 100 + b"1" + b"]" * 100 + b"}", 400, None),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "match"), [n[1:] for n in NESTED], ids=[n[0] for n in NESTED])
+def test_deeply_nested_json_is_a_4xx(server: Server, body: bytes, status: int, match: str | None) -> None:
+    got, raw = server.request("POST", "/score", body, JSON_CT)
+    payload = strict_json(raw)
+    assert got == status and payload["status"] == status, payload
+    if match:
+        assert payload["error"] == "too_deep" and match in payload["message"]
+
+
+def test_in_process_run_returns_the_error_instead_of_raising(iris: tuple[Path, Any, Any]) -> None:
+    from test_container import load_score
+
+    score = load_score(iris[0], "score_hostile")
+    score.init()
+    # before: RecursionError raised out of run()
+    out = score.run("[" * 100_000 + "]" * 100_000)
+    assert out["error"] == "too_deep" and "1024" in out["message"]
+
+
+# -- item 10: booleans, non-finite outputs, memory before the 413 ---------------------------------
+
+def test_a_boolean_in_a_row_is_refused_like_a_row_of_booleans(server: Server) -> None:
+    # before: [[true,2,3,4]] was scored with true -> 1.0
+    for body in (b'{"data": [[true, 2, 3, 4]]}', b'{"data": [[1, 2, 3, false]]}',
+                 b'{"data": [[true, true, true, true]]}'):
+        status, payload = server.score(body)
+        assert (status, payload["error"]) == (400, "wrong_element_type"), body
+        assert "found booleans" in payload["message"]
+    assert server.score({"data": [ROW]})[0] == 200, "the boolean check must not refuse numbers"
+
+
+def test_non_finite_outputs_are_null_and_every_answer_is_json(server: Server) -> None:
+    # before: 200 {"probabilities":[[NaN,NaN,NaN]]}, which is not JSON
+    status, raw = server.request("POST", "/score", b'{"data": [[1e308, 2, 3, 4]]}', JSON_CT)
+    body = strict_json(raw)
+    assert status == 200
+    assert body["probabilities"] == [[None, None, None]]
+
+
+def test_a_16_mib_body_of_empty_lists_is_refused_before_it_is_parsed(iris: tuple[Path, Any, Any]) -> None:
+    # before: RSS 96 -> 537 MB, then 413 too_many_rows
+    srv = onnxgate_serve(iris[0])
+    try:
+        srv.wait_healthy()
+        before = srv.rss_kb()
+        count = (16 * 1024 * 1024 - 64) // 3
+        body = b'{"data": [' + b"[]," * count + b"[]]}"
+        status, raw = srv.request("POST", "/score", body, JSON_CT, timeout=60)
+        grown_mb = (srv.rss_kb() - before) / 1024
+        payload = strict_json(raw)
+        assert (status, payload["error"]) == (413, "too_many_values")
+        assert grown_mb < BODY_RSS_BOUND_MB, f"RSS grew {grown_mb:.0f} MB"
+        with open(f"/proc/{srv.pid}/status", encoding="ascii") as handle:
+            peak_kb = next(int(line.split()[1]) for line in handle if line.startswith("VmHWM:"))
+        assert (peak_kb - before) / 1024 < BODY_RSS_BOUND_MB
+    finally:
+        srv.stop()
+
+
+# -- item 10: malformed HTTP and header limits -----------------------------------------------------
+
+MALFORMED = [
+    # before: uvicorn's plain-text "Invalid HTTP request received." with 400
+    ("bad-content-length", b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           b"Content-Length: 12abc\r\n\r\n{}"),
+    ("cl-and-te", b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"),
+    ("nul-in-header", b"GET / HTTP/1.1\r\nHost: x\r\nX-Evil: a\x00b\r\n\r\n"),
+    ("bad-chunk", b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"),
+    ("garbage-request-line", b"\x16\x03\x01\x02\x00 not http\r\n\r\n"),
+]
+
+
+@pytest.mark.parametrize("request_bytes", [m[1] for m in MALFORMED], ids=[m[0] for m in MALFORMED])
+def test_malformed_http_gets_the_json_error_body(server: Server, request_bytes: bytes) -> None:
+    status, headers, body = raw_exchange(server.port, request_bytes)
+    assert status == 400
+    assert headers["content-type"] == "application/json"
+    payload = strict_json(body)
+    assert payload["error"] == "bad_http" and payload["status"] == 400
+
+
+def test_too_many_header_lines_get_431(server: Server) -> None:
+    # before: 2,000 header lines were accepted
+    lines = b"".join(b"X-H%d: v\r\n" % i for i in range(2000))
+    status, _headers, body = raw_exchange(server.port, b"GET / HTTP/1.1\r\nHost: x\r\n" + lines + b"\r\n")
+    payload = strict_json(body)
+    assert (status, payload["error"]) == (431, "too_many_headers")
+    assert "100 header lines" in payload["message"]
+
+
+def test_headers_over_the_byte_limit_get_431(server: Server) -> None:
+    # before: 32 MB of headers were accepted; the server stops reading at 64 KiB
+    request = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (32 * 1024 * 1024) + b"\r\n\r\n"
+    status, _headers, body = raw_exchange(server.port, request, timeout=30)
+    payload = strict_json(body)
+    assert (status, payload["error"]) == (431, "headers_too_large")
+    assert server.get("/")[0] == 200
+
+
+def test_ordinary_headers_still_pass(server: Server) -> None:
+    headers = {**JSON_CT, **{f"X-Trace-{i}": "v" * 200 for i in range(60)}}
+    assert server.score({"data": [ROW]}, headers)[0] == 200
+
+
+# -- item 8: a package whose model was swapped ----------------------------------------------------
+
+def test_serving_a_package_whose_model_was_swapped_is_a_clear_error(iris: tuple[Path, Any, Any],
+                                                                     tmp_path: Path) -> None:
+    # before: "unexpected RuntimeError ... please report it"
+    copy = tmp_path / "swapped"
+    shutil.copytree(iris[0], copy)
+    (copy / "model.onnx").write_bytes((copy / "model.onnx").read_bytes() + b"\x00")
+    proc = subprocess.run([*ONNXGATE, "serve", str(copy), "--port", "1"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "is not the model this package was validated with" in proc.stderr
+    assert "unexpected" not in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+# -- the fault suite: a storm, and SIGTERM with requests in flight ---------------------------------
+
+def _storm_requests(X: np.ndarray, expected: list[int], count: int, seed: int = 0) -> list[tuple[str, Any, Any]]:
+    """(kind, request, expected) cases: good rows with their labels, and bad requests of every kind."""
+    rng = random.Random(seed)
+    bad: list[bytes] = [
+        b'{"data": [[1, 2,', b'{"data": [[1, 2, 3]]}', b'{"data": [[true, 2, 3, 4]]}', b'{"nope": 1}',
+        b"[" * 3000, b'{"data": [["a", "b", "c", "d"]]}', b'{"data": [[1, 2, NaN, 4]]}', b"\xff\xfe",
+        b'{"data": ' + b"[]," * 2000 + b"[]}",
+    ]
+    out: list[tuple[str, Any, Any]] = []
+    for _ in range(count):
+        roll = rng.random()
+        if roll < 0.5:
+            rows = sorted(rng.sample(range(len(X)), rng.randint(1, 20)))
+            out.append(("good", json.dumps({"data": X[rows].tolist()}).encode(), [expected[r] for r in rows]))
+        elif roll < 0.85:
+            out.append(("bad", rng.choice(bad), None))
+        elif roll < 0.95:
+            out.append(("malformed", rng.choice([m[1] for m in MALFORMED]), None))
+        else:
+            row = rng.randrange(len(X))
+            out.append(("slow", json.dumps({"data": X[[row]].tolist()}).encode(), [expected[row]]))
+    return out
+
+
+def _send_slowly(port: int, body: bytes) -> tuple[int, bytes]:
+    """A slow client: headers, then the body in a few pieces with pauses."""
+    head = (b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body))
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head)
+        step = max(1, len(body) // 3)
+        for i in range(0, len(body), step):
+            time.sleep(0.05)
+            sock.sendall(body[i:i + step])
+        data = b""
+        while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < int(
+                data.lower().partition(b"content-length: ")[2].split(b"\r\n")[0] or 0):
+            part = sock.recv(65536)
+            if not part:
+                break
+            data += part
+    head_part, _, reply = data.partition(b"\r\n\r\n")
+    return int(head_part.split()[1]), reply
+
+
+def _storm(srv: Server, cases: list[tuple[str, Any, Any]], concurrency: int) -> list[str]:
+    problems: list[str] = []
+    lock = threading.Lock()
+    todo = iter(cases)
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+        while True:
+            with lock:
+                case = next(todo, None)
+            if case is None:
+                break
+            kind, body, want = case
+            try:
+                if kind == "malformed":
+                    status, _h, raw = raw_exchange(srv.port, body)
+                elif kind == "slow":
+                    status, raw = _send_slowly(srv.port, body)
+                else:
+                    conn.request("POST", "/score", body=body, headers=JSON_CT)
+                    resp = conn.getresponse()
+                    status, raw = resp.status, resp.read()
+                    if resp.getheader("connection", "").lower() == "close":
+                        conn.close()
+                payload = strict_json(raw)
+            except (OSError, http.client.HTTPException, ValueError) as err:
+                conn.close()
+                with lock:
+                    problems.append(f"{kind}: {type(err).__name__}: {err}")
+                continue
+            wrong = (status >= 500 or (kind in ("good", "slow") and (status != 200 or payload["label"] != want))
+                     or (kind not in ("good", "slow") and not 400 <= status < 500))
+            if wrong:
+                with lock:
+                    problems.append(f"{kind}: {status} {str(payload)[:200]}")
+        conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return problems
+
+
+@pytest.mark.slow
+def test_storm_of_good_and_bad_requests_at_concurrency_64(iris: tuple[Path, Any, Any]) -> None:
+    import onnxruntime as ort
+
+    folder, _native, X = iris
+    X = np.asarray(X, dtype=np.float64)
+    sess = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    expected = sess.run(["label"], {sess.get_inputs()[0].name: X})[0].tolist()
+    srv = onnxgate_serve(folder)
+    try:
+        srv.wait_healthy()
+        assert _storm(srv, _storm_requests(X, expected, 300, seed=1), 64) == []  # warm-up
+        before = srv.rss_kb()
+        cases = _storm_requests(X, expected, 3000, seed=2)
+        problems = _storm(srv, cases, 64)
+        grown_mb = (srv.rss_kb() - before) / 1024
+        with open(f"/proc/{srv.pid}/status", encoding="ascii") as handle:
+            peak_mb = next(int(line.split()[1]) for line in handle if line.startswith("VmHWM:")) / 1024
+        kinds = {k: sum(1 for c in cases if c[0] == k) for k in ("good", "bad", "malformed", "slow")}
+        print(f"storm: {len(cases)} requests {kinds} at concurrency 64; wrong answers {len(problems)}; "
+              f"RSS {before / 1024:.0f} -> {srv.rss_kb() / 1024:.0f} MB, peak {peak_mb:.0f} MB")
+        assert problems == [], f"{len(problems)} of {len(cases)} answers wrong: {problems[:5]}"
+        assert grown_mb < STORM_RSS_BOUND_MB, f"RSS grew {grown_mb:.0f} MB over the storm"
+        assert sum(1 for c in cases if c[0] in ("good", "slow")) > 1000
+    finally:
+        srv.stop()
+
+
+def test_sigterm_answers_every_request_in_flight_then_exits_0(iris: tuple[Path, Any, Any]) -> None:
+    srv = onnxgate_serve(iris[0])
+    try:
+        srv.wait_healthy()
+        body = json.dumps({"data": [ROW] * 3}).encode()
+        socks = []
+        for _ in range(8):
+            sock = socket.create_connection(("127.0.0.1", srv.port), timeout=20)
+            sock.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n" % len(body) + body[:10])
+            socks.append(sock)
+        time.sleep(0.3)  # every request is in flight: headers read, body incomplete
+        srv.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        assert srv.proc.poll() is None, "the server quit with requests in flight"
+        answers = []
+        for sock in socks:
+            sock.sendall(body[10:])
+            data = b""
+            while not data.endswith(b"}"):
+                part = sock.recv(65536)
+                if not part:
+                    break
+                data += part
+            sock.close()
+            answers.append(data)
+        assert all(a.startswith(b"HTTP/1.1 200") for a in answers), answers
+        assert all(json.loads(a.partition(b"\r\n\r\n")[2])["label"] == [0, 0, 0] for a in answers)
+        assert srv.proc.wait(timeout=30) == 0
+    finally:
+        srv.stop()

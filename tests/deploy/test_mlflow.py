@@ -1,0 +1,208 @@
+"""``package --target mlflow``: MLflow itself loads the package and scores it like onnxruntime does."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import yaml
+from onnx import TensorProto, helper
+
+import onnxgate as og
+from onnxgate.cli import main
+
+mlflow_pyfunc = pytest.importorskip("mlflow.pyfunc", reason="the extra 'mlflow' (mlflow-skinny) is not installed")
+pd = pytest.importorskip("pandas")
+
+
+@pytest.fixture(scope="module")
+def iris():
+    model, X, _ = og.zoo.get("sklearn-iris-logreg").build()
+    return model, X, og.convert(model, X[:20], opset=15, target="container")
+
+
+def _onnxruntime(proto: onnx.ModelProto, feeds: dict) -> dict:
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    return dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
+
+
+def test_plain_model_scores_in_mlflow_like_onnxruntime(iris, tmp_path):
+    _, X, conv = iris
+    folder = og.package(conv, target="mlflow", out=tmp_path / "pkg")
+    names = {p.name for p in folder.iterdir()}
+    assert {"MLmodel", "model.onnx", "requirements.txt", "input_example.json", "report.json", "report.html",
+            "manifest.json"} <= names
+    meta = yaml.safe_load((folder / "MLmodel").read_text())
+    assert {"onnx", "python_function"} <= set(meta["flavors"])
+    inputs = json.loads(meta["signature"]["inputs"])
+    assert inputs == [{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1, 4]}}]
+    pins = (folder / "requirements.txt").read_text().split()
+    for dist in ("onnx", "onnxruntime", "numpy"):
+        from importlib.metadata import version
+
+        assert f"{dist}=={version(dist)}" in pins
+    report = json.loads((folder / "report.json").read_text())
+    assert report["passed"] and "prediction_parity" in [c["name"] for c in report["checks"]]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["model"]["sha256"] == hashlib.sha256((folder / "model.onnx").read_bytes()).hexdigest()
+    assert manifest["target"] == "mlflow"
+
+    loaded = mlflow_pyfunc.load_model(str(folder))
+    rows = pd.DataFrame(X)
+    got = loaded.predict(rows)
+    want = _onnxruntime(conv.model, {"input": X})
+    assert set(got) == set(want)
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name])
+    example = json.loads((folder / "input_example.json").read_text())
+    np.testing.assert_allclose(np.array(example), X[:5])
+
+
+def test_sql_adapted_model_takes_one_column_per_input(iris, tmp_path):
+    _, X, conv = iris
+    adapted = og.adapt(conv, target="sql-edge-2.0")
+    columns = [t.name for t in adapted.signature.inputs]
+    folder = og.package(adapted, target="mlflow", out=tmp_path / "pkg")
+    meta = yaml.safe_load((folder / "MLmodel").read_text())
+    inputs = json.loads(meta["signature"]["inputs"])
+    assert [i["name"] for i in inputs] == columns
+    assert {i["tensor-spec"]["shape"] == [-1, 1] for i in inputs} == {True}
+    loaded = mlflow_pyfunc.load_model(str(folder))
+    frame = pd.DataFrame(X, columns=columns)
+    got = loaded.predict(frame)
+    want = _onnxruntime(adapted.model, {c: X[:, [i]] for i, c in enumerate(columns)})
+    assert set(got) == set(want)
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name])
+
+
+def test_rank_one_inputs_get_a_column_signature(tmp_path):
+    a = helper.make_tensor_value_info("a", TensorProto.FLOAT, ["N"])
+    b = helper.make_tensor_value_info("b", TensorProto.FLOAT, ["N"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N"])
+    graph = helper.make_graph([helper.make_node("Add", ["a", "b"], ["y"])], "adder", [a, b], [y])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
+    proto.ir_version = 8
+    folder = og.package(proto, target="mlflow", out=tmp_path / "pkg")
+    inputs = json.loads(yaml.safe_load((folder / "MLmodel").read_text())["signature"]["inputs"])
+    assert inputs == [{"type": "float", "name": n, "required": True} for n in ("a", "b")]
+    frame = pd.DataFrame({"a": np.array([1.0, 2.0], np.float32), "b": np.array([0.5, 0.25], np.float32)})
+    np.testing.assert_array_equal(mlflow_pyfunc.load_model(str(folder)).predict(frame)["y"], [1.5, 2.25])
+
+
+def test_failing_model_is_refused_and_nothing_written(iris, tmp_path):
+    model, X, conv = iris
+    proto = onnx.ModelProto()
+    proto.CopyFrom(conv.model)
+    for node in proto.graph.node:  # a wrong model on purpose: the coefficients scaled
+        for attr in node.attribute:
+            if attr.name == "coefficients":
+                attr.floats[:] = [v * 1.5 for v in attr.floats]
+    with pytest.raises(og.ValidationFailedError, match="prediction_parity") as info:
+        og.package(proto, target="mlflow", out=tmp_path / "pkg", reference=model, data=X)
+    assert not info.value.report.passed
+    assert not (tmp_path / "pkg").exists()
+    fixed = onnx.ModelProto()
+    fixed.CopyFrom(conv.model)
+    fixed.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1  # a fixed batch: the target's check fails
+    with pytest.raises(og.ValidationFailedError, match="batch_axis_dynamic"):
+        og.package(fixed, target="mlflow", out=tmp_path / "pkg2")
+    assert not (tmp_path / "pkg2").exists()
+
+
+def test_cli_exit_codes_and_registry(iris, tmp_path, capsys, monkeypatch):
+    import skops.io as sio
+
+    model, X, conv = iris
+    conv.save(tmp_path / "m.onnx")
+    sio.dump(model, tmp_path / "m.skops")
+    np.save(tmp_path / "x.npy", X)
+    out = tmp_path / "pkg"
+    store = tmp_path / "mlruns"
+    base = ["package", str(tmp_path / "m.onnx"), "--target", "mlflow", "-o", str(out)]
+    parity = ["--reference", str(tmp_path / "m.skops"), "--trust-pickle", "--data", str(tmp_path / "x.npy")]
+    assert main([*base, *parity, "--registry", store.as_uri(), "--name", "iris"]) == 0
+    printed = capsys.readouterr().out
+    assert "registered models:/iris/1" in printed
+    assert main(base) == 2  # not empty, no --force
+    assert "not empty" in capsys.readouterr().err
+    assert main([*base, "--force", "--registry", store.as_uri(), "--name", "iris"]) == 0
+    assert "registered models:/iris/2" in capsys.readouterr().out
+    # the registered copy is the package, and MLflow scores it
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=store.as_uri(), registry_uri=store.as_uri())
+    source = client.get_model_version("iris", "1").source
+    loaded = mlflow_pyfunc.load_model(source)
+    np.testing.assert_array_equal(loaded.predict(pd.DataFrame(X[:7]))["label"], model.predict(X[:7]))
+    # a wrong model: refused, exit 1, nothing written
+    other = tmp_path / "bad.onnx"
+    fixed = onnx.ModelProto()
+    fixed.CopyFrom(conv.model)
+    fixed.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1
+    other.write_bytes(fixed.SerializeToString())
+    assert main(["package", str(other), "--target", "mlflow", "-o", str(tmp_path / "bad")]) == 1
+    assert "refused" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+    # options for another target
+    assert main(["package", str(tmp_path / "m.onnx"), "--target", "container", "-o", str(tmp_path / "c"),
+                 "--registry", store.as_uri()]) == 2
+    assert "--target mlflow" in capsys.readouterr().err
+    assert main([*base[:-1], str(tmp_path / "n"), "--name", "x"]) == 2
+    assert "--registry" in capsys.readouterr().err
+
+
+def test_missing_mlflow_names_the_extra(iris, tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_mlflow(name, *args, **kwargs):
+        if name == "mlflow" or name.startswith("mlflow."):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_mlflow)
+    with pytest.raises(og.MissingDependencyError, match=r"pip install 'onnxgate\[mlflow\]'"):
+        og.package(iris[2], target="mlflow", out=tmp_path / "pkg")
+    assert not (tmp_path / "pkg").exists()
+
+
+def test_api_registry_logs_the_package_unchanged(iris, tmp_path, monkeypatch):
+    from onnxgate.deploy.mlflow import register_mlflow_model
+
+    conv = iris[2]
+    store = (tmp_path / "store").as_uri()
+    folder = og.package(conv, target="mlflow", out=tmp_path / "pkg", registry=store, name="iris-api")
+    again = register_mlflow_model(folder, store, name="iris-api")
+    assert again["registered"] and again["model_uri"] == "models:/iris-api/2"
+    logged = tmp_path / "store" / again["artifact_uri"].split("/store/", 1)[1]
+    for path in folder.iterdir():  # the registered copy is byte for byte the package
+        assert (logged / path.name).read_bytes() == path.read_bytes()
+    import os
+
+    assert "MLFLOW_ALLOW_FILE_STORE" not in os.environ  # set for the call only
+    with pytest.raises(og.PackagingError, match="not an MLflow model directory"):
+        register_mlflow_model(tmp_path, store, name="x")
+
+
+def test_store_without_a_registry_keeps_the_run_artifacts_and_says_so(iris, tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    from onnxgate.deploy.mlflow import register_mlflow_model
+
+    folder = og.package(iris[2], target="mlflow", out=tmp_path / "pkg")
+
+    def no_registry(self, *args, **kwargs):
+        raise RuntimeError("this store has no model registry")
+
+    monkeypatch.setattr(MlflowClient, "create_registered_model", no_registry)
+    result = register_mlflow_model(folder, (tmp_path / "store").as_uri(), name="iris")
+    assert not result["registered"] and result["model_uri"].startswith("runs:/")
+    assert "logged as run artifacts only" in result["note"] and "no model registry" in result["note"]
+    logged = tmp_path / "store" / result["artifact_uri"].split("/store/", 1)[1]
+    assert (logged / "MLmodel").read_bytes() == (folder / "MLmodel").read_bytes()

@@ -1,0 +1,302 @@
+"""The Open Inference Protocol (KServe v2), called with the real ``tritonclient[http]`` client.
+
+Every test runs against both servers a user gets: ``onnxgate serve DIR`` and the container's own
+command, ``python server.py DIR`` run from the package folder. Outputs are compared with
+onnxruntime called directly on the same arrays.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from _serving import Server, free_port, onnxgate_serve, package_zoo
+
+import onnxgate as og
+
+th = pytest.importorskip("tritonclient.http", reason="the v2 tests call the server with tritonclient[http]")
+from tritonclient.utils import InferenceServerException  # noqa: E402
+
+pytestmark = pytest.mark.network
+
+IRIS = "sklearn-iris-logreg"
+MAX_ROWS = 50
+KEY_ENV = "ONNXGATE_TEST_V2_KEY"
+KEY = "v2-secret"
+SERVERS = ["onnxgate-serve", "container-server-py"]
+
+
+def _start(kind: str, folder: Path, *extra: str, env: dict[str, str] | None = None) -> Server:
+    if kind == "onnxgate-serve":
+        return onnxgate_serve(folder, *extra, env=env).wait_healthy()
+    port = free_port()
+    argv = [sys.executable, str(folder / "server.py"), str(folder), "--port", str(port), *extra]
+    return Server(argv, port, cwd=str(folder), env=env).wait_healthy()
+
+
+def _types_model() -> Any:
+    """A hand-made model with INT32, BOOL and string (BYTES) inputs and outputs."""
+    from onnx import TensorProto as T
+    from onnx import helper as h
+
+    graph = h.make_graph(
+        [h.make_node("Identity", ["a"], ["a_out"]), h.make_node("Not", ["b"], ["b_out"]),
+         h.make_node("Identity", ["s"], ["s_out"])],
+        "types",
+        [h.make_tensor_value_info("a", T.INT32, ["N", 2]), h.make_tensor_value_info("b", T.BOOL, ["N", 1]),
+         h.make_tensor_value_info("s", T.STRING, ["N", 1])],
+        [h.make_tensor_value_info("a_out", T.INT32, ["N", 2]), h.make_tensor_value_info("b_out", T.BOOL, ["N", 1]),
+         h.make_tensor_value_info("s_out", T.STRING, ["N", 1])],
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 15)])
+    model.ir_version = 8
+    return model
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("v2")
+    iris, native, X = package_zoo(IRIS, root / "iris", max_rows=MAX_ROWS)
+    sql = og.convert(native, X[:40], target="sql-edge-2.0")  # one [N,1] input per column
+    multi = og.package(sql, target="container", out=root / "multi", service_name="iris-columns")
+    types = og.package(_types_model(), target="container", out=root / "types", service_name="types")
+    return {"iris": iris, "multi": multi, "types": types, "X": np.asarray(X, dtype=np.float64)}
+
+
+@pytest.fixture(scope="module", params=SERVERS)
+def servers(request: pytest.FixtureRequest, packages: dict[str, Any]) -> Iterator[dict[str, Server]]:
+    started: dict[str, Server] = {}
+    try:
+        for name in ("iris", "multi", "types"):
+            started[name] = _start(request.param, packages[name])
+        yield started
+    finally:
+        for srv in started.values():
+            srv.stop()
+
+
+def client(srv: Server) -> Any:
+    return th.InferenceServerClient(f"127.0.0.1:{srv.port}")
+
+
+def model_name(folder: Path) -> str:
+    return str(json.loads((folder / "manifest.json").read_text())["service"]["name"])
+
+
+def ort_run(folder: Path, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    return dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds)))
+
+
+def tensor(name: str, arr: np.ndarray, datatype: str, binary: bool) -> Any:
+    inp = th.InferInput(name, list(arr.shape), datatype)
+    inp.set_data_from_numpy(arr, binary_data=binary)
+    return inp
+
+
+def test_health_server_and_model_metadata(servers: dict[str, Server], packages: dict[str, Any]) -> None:
+    c = client(servers["iris"])
+    name = model_name(packages["iris"])
+    assert name == "logisticregression"
+    assert c.is_server_live() and c.is_server_ready() and c.is_model_ready(name)
+    assert c.get_server_metadata()["extensions"] == ["binary_tensor_data"]
+    meta = c.get_model_metadata(name)
+    assert meta == {
+        "name": name, "versions": ["1"], "platform": "onnxruntime_onnx",
+        "inputs": [{"name": "input", "datatype": "FP64", "shape": [-1, 4]}],
+        "outputs": [{"name": "label", "datatype": "INT64", "shape": [-1]},
+                    {"name": "probabilities", "datatype": "FP32", "shape": [-1, 3]}],
+    }
+    assert c.get_model_metadata(name, model_version="1") == meta
+    types = client(servers["types"]).get_model_metadata("types")
+    assert [(t["name"], t["datatype"], t["shape"]) for t in types["inputs"]] == [
+        ("a", "INT32", [-1, 2]), ("b", "BOOL", [-1, 1]), ("s", "BYTES", [-1, 1])]
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["json", "binary"])
+def test_infer_gives_onnxruntimes_outputs(servers: dict[str, Server], packages: dict[str, Any],
+                                          binary: bool) -> None:
+    folder, X = packages["iris"], packages["X"][:MAX_ROWS]
+    outs = [th.InferRequestedOutput(n, binary_data=binary) for n in ("label", "probabilities")]
+    result = client(servers["iris"]).infer(model_name(folder), [tensor("input", X, "FP64", binary)], outputs=outs,
+                                           request_id="r-1")
+    want = ort_run(folder, {"input": X})
+    np.testing.assert_array_equal(result.as_numpy("label"), want["label"])
+    assert result.as_numpy("probabilities").dtype == np.float32
+    np.testing.assert_array_equal(result.as_numpy("probabilities"), want["probabilities"])
+    response = result.get_response()
+    assert response["id"] == "r-1" and response["model_version"] == "1"
+    assert ("parameters" in response["outputs"][0]) is binary
+
+
+def test_only_the_requested_outputs_come_back(servers: dict[str, Server], packages: dict[str, Any]) -> None:
+    X = packages["X"][:3]
+    result = client(servers["iris"]).infer(model_name(packages["iris"]), [tensor("input", X, "FP64", True)],
+                                           outputs=[th.InferRequestedOutput("probabilities")])
+    assert [o["name"] for o in result.get_response()["outputs"]] == ["probabilities"]
+    assert result.as_numpy("label") is None
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["json", "binary"])
+def test_multi_input_sql_adapted_model(servers: dict[str, Server], packages: dict[str, Any], binary: bool) -> None:
+    folder, X = packages["multi"], packages["X"][:20]
+    columns = {f"f{i}": np.ascontiguousarray(X[:, i : i + 1]) for i in range(4)}
+    result = client(servers["multi"]).infer("iris-columns", [tensor(n, a, "FP64", binary) for n, a in columns.items()])
+    want = ort_run(folder, columns)
+    assert set(want) == {"label", "p_0", "p_1", "p_2"}
+    for name, values in want.items():
+        np.testing.assert_array_equal(result.as_numpy(name), values)
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["json", "binary"])
+def test_int32_bool_and_bytes_tensors(servers: dict[str, Server], binary: bool) -> None:
+    a = np.array([[1, -2], [2147483647, 0]], dtype=np.int32)
+    b = np.array([[True], [False]])
+    s = np.array([["héllo"], [""]], dtype=object)
+    result = client(servers["types"]).infer("types", [tensor("a", a, "INT32", binary), tensor("b", b, "BOOL", binary),
+                                                      tensor("s", s, "BYTES", binary)])
+    np.testing.assert_array_equal(result.as_numpy("a_out"), a)
+    np.testing.assert_array_equal(result.as_numpy("b_out"), ~b)
+    got = result.as_numpy("s_out").reshape(-1).tolist()
+    assert [v.decode() if isinstance(v, bytes) else v for v in got] == ["héllo", ""]
+
+
+def _expect(exc: pytest.ExceptionInfo[InferenceServerException], status: str, match: str) -> None:
+    assert exc.value.status() == status, exc.value
+    assert match in exc.value.message(), exc.value.message()
+
+
+BAD_INFER = [
+    # id, inputs as (name, array, datatype), expected status, message fragment
+    ("unknown-input", [("nope", np.zeros((1, 4)), "FP64")], "400", "unknown input 'nope'"),
+    ("wrong-datatype", [("input", np.zeros((1, 4), np.float32), "FP32")], "400",
+     "expected datatype FP64, found 'FP32'"),
+    ("row-width", [("input", np.zeros((1, 3)), "FP64")], "400", "expected 4 values on axis 1"),
+    ("rank", [("input", np.zeros((1, 2, 2)), "FP64")], "400", "expected 2-d data"),
+    ("too-many-rows", [("input", np.zeros((MAX_ROWS + 1, 4)), "FP64")], "413", "over the limit of 50"),
+    ("non-finite", [("input", np.array([[1.0, np.nan, 2, 3]]), "FP64")], "400", "NaN or infinity in row 0"),
+]
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["json", "binary"])
+@pytest.mark.parametrize(("inputs", "status", "match"), [b[1:] for b in BAD_INFER], ids=[b[0] for b in BAD_INFER])
+def test_bad_infer_requests_get_a_4xx_naming_the_problem(servers: dict[str, Server], packages: dict[str, Any],
+                                                         inputs: list[Any], status: str, match: str,
+                                                         binary: bool) -> None:
+    if not binary and any(np.isnan(a).any() for _, a, _ in inputs):
+        pytest.skip("JSON has no NaN: the client cannot send one in JSON")
+    with pytest.raises(InferenceServerException) as exc:
+        client(servers["iris"]).infer(model_name(packages["iris"]),
+                                      [tensor(n, a, d, binary) for n, a, d in inputs])
+    _expect(exc, status, match)
+
+
+def test_missing_input_unknown_output_model_and_version(servers: dict[str, Server], packages: dict[str, Any]) -> None:
+    c = client(servers["multi"])
+    one = [tensor("f0", np.zeros((2, 1)), "FP64", True)]
+    with pytest.raises(InferenceServerException) as exc:
+        c.infer("iris-columns", one)
+    _expect(exc, "400", "missing input(s) ['f1', 'f2', 'f3']")
+    four = [tensor(f"f{i}", np.zeros((2, 1)), "FP64", True) for i in range(4)]
+    with pytest.raises(InferenceServerException) as exc:
+        c.infer("iris-columns", four, outputs=[th.InferRequestedOutput("p_9")])
+    _expect(exc, "400", "unknown output 'p_9'")
+    rows = [tensor("f0", np.zeros((3, 1)), "FP64", True), *four[1:]]
+    with pytest.raises(InferenceServerException) as exc:
+        c.infer("iris-columns", rows)
+    _expect(exc, "400", "different numbers of rows")
+    with pytest.raises(InferenceServerException) as exc:
+        c.infer("other-model", four)
+    _expect(exc, "404", "unknown model 'other-model'; this server serves 'iris-columns'")
+    with pytest.raises(InferenceServerException) as exc:
+        c.infer("iris-columns", four, model_version="2")
+    _expect(exc, "404", "no version '2'")
+    assert not c.is_model_ready("other-model")
+
+
+def _post(srv: Server, path: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    status, raw = srv.request("POST", path, body, headers or {})
+    return status, json.loads(raw)
+
+
+def _binary(declared: int, sent: int) -> tuple[bytes, dict[str, str]]:
+    header = json.dumps({"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, 4],
+                                     "parameters": {"binary_data_size": declared}}]}).encode()
+    return header + bytes(sent), {"Inference-Header-Content-Length": str(len(header))}
+
+
+RAW_BAD = [
+    # id, body, extra headers, status, message fragment
+    ("not-json", b'{"inputs": [', {}, 400, "not valid JSON"),
+    ("not-an-object", b"[1, 2]", {}, 400, "expected an inference request object"),
+    ("no-inputs", b'{"outputs": []}', {}, 400, "'inputs' must be a non-empty list"),
+    ("bad-shape", b'{"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, -4], "data": [1,2,3,4]}]}', {},
+     400, "'shape' must be a list of sizes"),
+    ("shape-vs-data", b'{"inputs": [{"name": "input", "datatype": "FP64", "shape": [2, 4], "data": [1,2,3,4]}]}', {},
+     400, "shape [2, 4] holds 8 values, 'data' holds 4"),
+    ("booleans", b'{"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, 4], "data": [true,2,3,4]}]}', {},
+     400, "found booleans"),
+    ("strings", b'{"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, 4], "data": ["1",2,3,4]}]}', {},
+     400, "expected float64 values, found"),
+    ("header-length-too-big", b'{"inputs": []}', {"Inference-Header-Content-Length": "999"}, 400,
+     "Inference-Header-Content-Length '999'"),
+    ("binary-size-mismatch", *_binary(16, 16), 400, "needs 32 bytes, binary_data_size is 16"),
+    ("binary-past-the-end", *_binary(32, 16), 400, "binary_data_size 32 is not within the 16 bytes"),
+    ("binary-left-over", *_binary(32, 40), 400, "8 bytes of binary data follow the inputs"),
+    ("nested-too-deep", b"[" * 5000 + b"]" * 5000, {}, 400, "nests deeper than 1024 levels"),
+    ("compressed", b"x", {"Content-Encoding": "gzip"}, 415, "Content-Encoding 'gzip' is not supported"),
+]
+
+
+@pytest.mark.parametrize(("body", "headers", "status", "match"), [b[1:] for b in RAW_BAD], ids=[b[0] for b in RAW_BAD])
+def test_malformed_infer_bodies_get_the_protocols_error(servers: dict[str, Server], body: bytes,
+                                                        headers: dict[str, str], status: int, match: str) -> None:
+    got, payload = _post(servers["iris"], "/v2/models/logisticregression/infer", body, headers)
+    assert got == status and list(payload) == ["error"], payload
+    assert match in payload["error"]
+
+
+def test_wrong_methods_and_routes_are_json_errors(servers: dict[str, Server]) -> None:
+    srv = servers["iris"]
+    status, raw = srv.get("/v2/models/logisticregression/infer")
+    assert status == 405 and "use POST" in json.loads(raw)["error"]
+    status, raw = srv.get("/v2/repository/index")
+    assert status == 404 and "/v2/health/live" in json.loads(raw)["error"]
+
+
+def test_v2_routes_need_the_key_like_score(packages: dict[str, Any]) -> None:
+    srv = _start("onnxgate-serve", packages["iris"], "--api-key-env", KEY_ENV, env={KEY_ENV: KEY})
+    try:
+        c = client(srv)
+        assert c.is_server_live() and c.is_server_ready(), "health probes need no key"
+        X = packages["X"][:2]
+        with pytest.raises(InferenceServerException) as exc:
+            c.infer("logisticregression", [tensor("input", X, "FP64", True)])
+        _expect(exc, "401", "unauthorized")
+        with pytest.raises(InferenceServerException) as exc:
+            c.get_model_metadata("logisticregression", headers={"Authorization": "Bearer wrong"})
+        _expect(exc, "401", "unauthorized")
+        result = c.infer("logisticregression", [tensor("input", X, "FP64", True)],
+                         headers={"Authorization": f"Bearer {KEY}"})
+        assert result.as_numpy("label").tolist() == [0, 0]
+    finally:
+        srv.stop()
+
+
+def test_the_openapi_files_document_the_v2_routes(packages: dict[str, Any]) -> None:
+    folder = packages["iris"]
+    for file in ("swagger.json", "swagger3.json"):
+        paths = json.loads((folder / file).read_text())["paths"]
+        assert {"/", "/score", "/v2/health/live", "/v2/health/ready", "/v2/models/logisticregression",
+                "/v2/models/logisticregression/ready", "/v2/models/logisticregression/infer"} <= set(paths)
+        assert paths["/v2/models/logisticregression/infer"]["post"]["security"] == [{"Bearer": []}]
+    v3 = json.loads((folder / "swagger3.json").read_text())
+    meta = v3["components"]["schemas"]["V2ModelMetadata"]["properties"]["inputs"]["example"]
+    assert meta == [{"name": "input", "datatype": "FP64", "shape": [-1, 4]}]
