@@ -17,7 +17,9 @@ What differs from local parity, and says so in ``details["engine"]``:
 * row numbers count rows in partition order (partition 0's rows first), which is the file order
   only when Spark reads the files in that order;
 * ``data_sha256`` hashes the partitions' own hashes in partition order, so it is stable for the same
-  files and partitioning but differs from local parity's hash.
+  files and partitioning but differs from local parity's hash;
+* the ``sample`` of (reference, ONNX) values is drawn in each partition and merged by row number: a
+  uniform sample, not always the rows local parity picks.
 """
 
 from __future__ import annotations
@@ -214,6 +216,7 @@ def _spark_parity(
             "partitions": len(partials),
             "row_numbers": "in partition order",
             "data_sha256": "sha256 of each partition's sha256, in partition order",
+            "sample": "drawn in each partition, then the smallest keys of the union by row number",
         },
     }
     return parity_result(accs, names, missing=missing, rows=done, details=details, infinities_compare_equal=inf_equal)
