@@ -87,3 +87,18 @@ def test_data_that_does_not_fit_leaves_no_file(iris: dict[str, Any], tmp_path: P
     assert main(["score", str(iris["onnx"]), "--data", str(bad), "--out", str(out)]) == 2
     assert "values per row" in capsys.readouterr().err
     assert not out.exists() and list(tmp_path.iterdir()) == [bad]
+
+
+def test_spark_without_java_says_how_to_install_it(
+    iris: dict[str, Any], tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("pyspark", reason="the spark extra is not installed")
+    import onnxgate.spark.session as spark_session
+
+    monkeypatch.setattr(spark_session, "java_version", lambda: None)
+    out = tmp_path / "scored"
+    code = main(["score", str(iris["onnx"]), "--data", str(iris["data"]), "--out", str(out), "--spark", "local[1]"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "Java 17 or 21" in err and "apt-get install openjdk-17-jre-headless" in err
+    assert not out.exists()

@@ -119,6 +119,8 @@ def test_planted_case_fails_identically(local_spark: Any, planted: dict[str, Any
     # the same report forms
     assert json.loads(spark_report.to_json())["checks"][-1]["name"] == "prediction_parity"
     assert "prediction_parity" in spark_report.to_junit() and "prediction_parity" in spark_report.to_markdown()
+    pytest.importorskip("jinja2", reason="the report extra renders HTML")
+    assert "prediction_parity" in spark_report.to_html()
 
 
 def test_data_that_does_not_fit_is_one_clear_error(local_spark: Any, forest: dict[str, Any]) -> None:
