@@ -93,7 +93,7 @@ def test_spark_without_java_says_how_to_install_it(
     iris: dict[str, Any], tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("pyspark", reason="the spark extra is not installed")
-    import onnxgate.spark.session as spark_session
+    from onnxgate.spark import _session as spark_session
 
     monkeypatch.setattr(spark_session, "java_version", lambda: None)
     out = tmp_path / "scored"

@@ -39,8 +39,7 @@ def validate_on_spark(args: argparse.Namespace, reference: Any, target: Any, ato
 def score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
     """``onnxgate score --spark MASTER``: Spark reads, scores and writes a folder of Parquet files."""
     from onnxgate.cli import EXIT_OK
-    from onnxgate.spark import predict, read_parquet, session
-    from onnxgate.spark.predict import load_scoring_model
+    from onnxgate.spark import load_scoring_model, predict, read_parquet, session
 
     load_scoring_model(args.model)  # a bad model is refused before Spark starts
     owned = _no_session()

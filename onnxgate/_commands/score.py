@@ -73,7 +73,7 @@ def score_parquet(
     from onnxgate._data import as_feeds
     from onnxgate._onnx import atomic_write
     from onnxgate.signature import Signature
-    from onnxgate.spark.predict import feed_columns, load_scoring_model
+    from onnxgate.spark import feed_columns, load_scoring_model
 
     proto = load_scoring_model(model)
     signature = Signature.from_model(proto)

@@ -7,12 +7,14 @@ as :func:`onnxgate.validate`; ``predict`` adds the model's outputs to a DataFram
 
 from __future__ import annotations
 
-from onnxgate.spark.predict import predict
-from onnxgate.spark.session import java_version, read_parquet, session
-from onnxgate.spark.validate import validate
+from onnxgate.spark._predict import feed_columns, load_scoring_model, predict
+from onnxgate.spark._session import java_version, read_parquet, session
+from onnxgate.spark._validate import validate
 
 __all__ = [
+    "feed_columns",
     "java_version",
+    "load_scoring_model",
     "predict",
     "read_parquet",
     "session",

@@ -32,7 +32,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from onnxgate.errors import InvalidDataError, OnnxGateError, UnsupportedModelError
-from onnxgate.spark.session import spark_error
+from onnxgate.spark._session import spark_error
 from onnxgate.validators.report import CheckResult
 
 if TYPE_CHECKING:

@@ -143,7 +143,7 @@ def predict(
     try:
         shared: Any = spark.sparkContext.broadcast(model_bytes)
     except Exception:  # Spark Connect: no SparkContext; the bytes travel with the function
-        from onnxgate.spark.validate import _Shared
+        from onnxgate.spark._validate import _Shared
 
         shared = _Shared(model_bytes)
     threads = int(spark.conf.get("spark.task.cpus", "1") or 1)
