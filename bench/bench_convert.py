@@ -2,8 +2,10 @@
 
 For every zoo entry: the median time of ``og.convert(model, sample)`` (no validation) against the same
 framework converter called by hand at the same opset (``skl2onnx.to_onnx``, ``torch.onnx.export``,
-``tf2onnx.convert.from_function``), measured alternately in one process after a warm-up of each.
-Goal: at most 1.1x. ``--quick`` converts two scikit-learn entries only.
+``tf2onnx.convert.from_function``, onnxmltools' ``convert_xgboost``/``convert_lightgbm``, CatBoost's
+``convert_to_onnx_object``), measured alternately in one process after a warm-up of each.
+Goal: at most 1.1x. ``--quick`` converts two scikit-learn entries only; ``--boosting`` the
+XGBoost/LightGBM/CatBoost entries only (``python -m bench.bench_convert --boosting --quick``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ BENCHMARK = "convert-overhead"
 GOAL = "<= 1.1"
 SAMPLE_ROWS = 200
 QUICK_ENTRIES = ("sklearn-iris-logreg", "sklearn-diabetes-rf")
+BOOSTING_FRAMEWORKS = ("xgboost", "lightgbm", "catboost")
 
 
 def _direct_sklearn(model: Any, sample: Any, opset: int, ml_opset: int) -> Callable[[], Any]:
@@ -35,6 +38,12 @@ def _direct_sklearn(model: Any, sample: Any, opset: int, ml_opset: int) -> Calla
             sample = sample.astype(np.float32)
     options: dict[Any, Any] = {}
     final = model.steps[-1][1] if hasattr(model, "steps") else model
+    if type(final).__module__.split(".")[0] in BOOSTING_FRAMEWORKS:
+        # a user registers the library's converter with skl2onnx once, before converting
+        from onnxgate.converters._boosting import ML_OPSET_CAP, register_with_skl2onnx
+
+        register_with_skl2onnx([final])
+        ml_opset = min(ml_opset, ML_OPSET_CAP)
     if is_classifier(final) and hasattr(final, "predict_proba"):
         options[id(final)] = {"zipmap": False}
     return lambda: to_onnx(model, sample, target_opset={"": opset, "ai.onnx.ml": ml_opset}, options=options)
@@ -84,11 +93,35 @@ def _direct_keras(model: Any, sample: Any, opset: int, ml_opset: int) -> Callabl
     return convert
 
 
+def _direct_onnxmltools(library: str) -> Callable[[Any, Any, int, int], Callable[[], Any]]:
+    def make(model: Any, sample: Any, opset: int, ml_opset: int) -> Callable[[], Any]:
+        import numpy as np
+        import onnxmltools
+        from onnxmltools.convert.common.data_types import FloatTensorType
+
+        types = [("input", FloatTensorType([None, np.asarray(sample).shape[1]]))]
+        target = min(opset, 15)  # onnxmltools' newest
+        if library == "xgboost":
+            return lambda: onnxmltools.convert_xgboost(model, initial_types=types, target_opset=target)
+        return lambda: onnxmltools.convert_lightgbm(model, initial_types=types, target_opset=target, zipmap=False)
+
+    return make
+
+
+def _direct_catboost(model: Any, sample: Any, opset: int, ml_opset: int) -> Callable[[], Any]:
+    from catboost.utils import convert_to_onnx_object
+
+    return lambda: convert_to_onnx_object(model)
+
+
 DIRECT: dict[str, Callable[[Any, Any, int, int], Callable[[], Any]]] = {
     "sklearn": _direct_sklearn,
     "pytorch": _direct_pytorch,
     "tensorflow": _direct_tensorflow,
     "keras": _direct_keras,
+    "xgboost": _direct_onnxmltools("xgboost"),
+    "lightgbm": _direct_onnxmltools("lightgbm"),
+    "catboost": _direct_catboost,
 }
 
 
@@ -109,13 +142,15 @@ def _alternating_medians(a: Callable[[], Any], b: Callable[[], Any], repeat: int
     return statistics.median(ta), statistics.median(tb)
 
 
-def main(quick: bool = False) -> list[dict[str, Any]]:
+def main(quick: bool = False, boosting: bool = False) -> list[dict[str, Any]]:
     import onnxgate as og
     from onnxgate._onnx import ml_opset_for
     from onnxgate.converters import registry
 
     warnings.simplefilter("ignore")
     names = list(QUICK_ENTRIES) if quick else og.zoo.names()
+    if boosting:
+        names = [n for n in og.zoo.names() if og.zoo.get(n).framework in BOOSTING_FRAMEWORKS or "lightgbm" in n]
     repeat = 3 if quick else 7
     rows: list[dict[str, Any]] = []
     for name in names:
@@ -139,5 +174,5 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    for r in main(quick="--quick" in sys.argv):
+    for r in main(quick="--quick" in sys.argv, boosting="--boosting" in sys.argv):
         print(r)

@@ -10,10 +10,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from onnxgate.converters._base import Conversion, Converter, ConverterRegistry, RawConversion, registry
+from onnxgate.converters.catboost import CatBoostConverter
 from onnxgate.converters.keras import KerasConverter
+from onnxgate.converters.lightgbm import LightGBMConverter
 from onnxgate.converters.pytorch import PyTorchConverter
 from onnxgate.converters.sklearn import SklearnConverter
 from onnxgate.converters.tensorflow import TensorFlowConverter
+from onnxgate.converters.xgboost import XGBoostConverter
 from onnxgate.errors import InvalidModelError, OpsetError
 
 if TYPE_CHECKING:
@@ -28,7 +31,9 @@ __all__ = [
     "registry",
 ]
 
-for _converter in (SklearnConverter, PyTorchConverter, KerasConverter, TensorFlowConverter):
+_CONVERTERS: tuple[type[Converter], ...] = (SklearnConverter, PyTorchConverter, KerasConverter, TensorFlowConverter)
+_CONVERTERS += (XGBoostConverter, LightGBMConverter, CatBoostConverter)  # gradient boosting (issue 12)
+for _converter in _CONVERTERS:
     registry.register(_converter)
 
 

@@ -2,11 +2,15 @@
 
 Policy:
 
-* tf2onnx's own ``from_keras`` fails on Keras 3 (``KeyError: 'keras_tensor_N'``), and
-  ``model.export(format="onnx")`` patches tf2onnx for the whole process. Instead the model is
-  wrapped in ``tf.function(lambda *x: model(x, training=False), input_signature=...)`` and that
-  function is converted like any TensorFlow function (:func:`onnxgate.converters.tensorflow.convert_traced`):
-  opsets 9 to 18.
+* The model is wrapped in ``tf.function(lambda *x: model(x, training=False), input_signature=...)``
+  and that function is converted like any TensorFlow function
+  (:func:`onnxgate.converters.tensorflow.convert_traced`): opsets 9 to 18. Constants the model
+  captured (a Normalization layer's mean and variance) are folded into the graph; TensorFlow
+  operations tf2onnx lacks but ONNX expresses (``Erfc``: exact GELU) are rewritten.
+* When that path fails, ``tf2onnx.convert.from_keras`` (which works on Keras 3 for most models) is
+  tried, and its file is kept only when onnxruntime reproduces Keras on the sample; a warning says
+  which path wrote the file. (``model.export(format="onnx")`` is not used: it patches tf2onnx for
+  the whole process.)
 * The input signature is built from ``model.inputs`` with a free batch axis. Input names are the
   Keras input names, sanitised (``keras_tensor_3`` becomes ``input``); a model without defined
   inputs (a Sequential built without ``keras.Input``) takes its shape from the sample.
@@ -285,9 +289,79 @@ class KerasConverter(Converter):
                 framework=self.framework,
                 max_opset=TF2ONNX_MAX_OPSET,
             )
-        traced = self._trace(model, names, shapes, options.get("output_names"))
-        traced.check_sample(sample, self.framework)
-        return convert_traced(traced, opset=opset, name=name or getattr(model, "name", None), framework=self.framework)
+        graph_name = name or getattr(model, "name", None)
+        try:
+            traced = self._trace(model, names, shapes, options.get("output_names"))
+            traced.check_sample(sample, self.framework)
+            return convert_traced(traced, opset=opset, name=graph_name, framework=self.framework)
+        except UnsupportedModelError as first:
+            if sample is None:
+                raise
+            return self._convert_from_keras(model, sample, names, shapes, options.get("output_names"),
+                                            opset=opset, name=graph_name, first=first)
+
+    def _convert_from_keras(self, model: Any, sample: Any, names: list[str],
+                            shapes: list[tuple[tuple[int | None, ...], str]], output_names: Sequence[str] | None,
+                            *, opset: int, name: str | None, first: UnsupportedModelError) -> RawConversion:
+        """The other path: ``tf2onnx.convert.from_keras`` (works on Keras 3 for most models), kept only
+        when onnxruntime reproduces the Keras model on the sample; otherwise the first error stands."""
+        import numpy as np
+
+        from onnxgate.converters.tensorflow import (
+            _captured_tf2onnx_log,
+            _first_errors,
+            _name_batch_axis,
+            _refuse_unknown_ops,
+            _tensorflow,
+            _tf2onnx,
+            rewrite_handlers,
+        )
+
+        tf = _tensorflow()
+        tf2onnx = _tf2onnx()
+        specs = tuple(tf.TensorSpec(shape, tf.as_dtype(dtype), name=n) for n, (shape, dtype) in zip(names, shapes))
+        reason = str(first).splitlines()[0]
+        keras = _keras()
+        subject = model
+        if isinstance(model, keras.Sequential) and _model_inputs(model) is not None:
+            # from_keras looks up Keras 3 Sequential output names (keras_tensor_N) that its traced
+            # function does not have (KeyError); the same layers as a functional model convert.
+            subject = keras.Model(model.inputs, model.outputs)
+        try:
+            with _captured_tf2onnx_log() as log, tf.device("/cpu:0"):
+                proto, _ = tf2onnx.convert.from_keras(
+                    subject, input_signature=specs, opset=opset, custom_op_handlers=rewrite_handlers()
+                )
+            _refuse_unknown_ops(proto, self.framework, _first_errors(log))
+        except Exception as err:
+            second = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+            raise UnsupportedModelError(
+                f"{reason}; tf2onnx.convert.from_keras failed as well: {second}", framework=self.framework
+            ) from err
+        arrays = split_sample(sample, names, specs, self.framework)
+        feeds = {n: np.asarray(a, dtype=dt) for n, a, (_, dt) in zip(names, arrays, shapes)}
+        out_names, tensors = _flat_outputs(model, model(_pack(model, list(feeds.values())), training=False))
+        outs = list(output_names) if output_names is not None else out_names
+        _rename_io(proto, names, outs)
+        _name_batch_axis(proto)
+        if name:
+            proto.graph.name = name
+        got = _run_onnx(proto, feeds)
+        want = [np.asarray(_keras().ops.convert_to_numpy(t)) for t in tensors]
+        atol, rtol = self.ATOL * 10, self.RTOL * 10
+        if len(got) != len(want) or not all(
+            g.shape == w.shape and np.allclose(g, w, atol=atol, rtol=rtol) for g, w in zip(got, want)
+        ):
+            raise UnsupportedModelError(
+                f"{reason}; tf2onnx.convert.from_keras wrote a model whose outputs differ from Keras' on the "
+                "sample, so it is not handed back",
+                framework=self.framework,
+            )
+        return RawConversion(
+            model=proto,
+            warnings=[f"converted with tf2onnx.convert.from_keras (checked against Keras on the sample): the "
+                      f"traced function failed: {reason[:200]}"],
+        )
 
     def _trace(self, model: Any, names: list[str], shapes: list[tuple[tuple[int | None, ...], str]],
                output_names: Sequence[str] | None) -> Any:
@@ -375,6 +449,29 @@ class KerasConverter(Converter):
         out_names, tensors = _flat_outputs(model, model(_pack(model, values), training=False))
         flat = [np.asarray(keras.ops.convert_to_numpy(r)) for r in tensors]
         return _in_output_order(out_names, flat, signature)
+
+
+def _rename_io(proto: Any, inputs: Sequence[str], outputs: Sequence[str]) -> None:
+    """Name the graph's inputs and outputs (in order) as the traced path would."""
+    initializers = {i.name for i in proto.graph.initializer}
+    graph_inputs = [v for v in proto.graph.input if v.name not in initializers]
+    mapping = {v.name: n for v, n in zip(graph_inputs, inputs)}
+    mapping |= {v.name: n for v, n in zip(proto.graph.output, outputs)}
+    mapping = {k: v for k, v in mapping.items() if k != v}
+    if not mapping:
+        return
+    for node in proto.graph.node:
+        node.input[:] = [mapping.get(x, x) for x in node.input]
+        node.output[:] = [mapping.get(x, x) for x in node.output]
+    for value in [*graph_inputs, *proto.graph.output]:
+        value.name = mapping.get(value.name, value.name)
+
+
+def _run_onnx(proto: Any, feeds: Mapping[str, Any]) -> list[Any]:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    return list(session.run(None, dict(feeds)))
 
 
 def _torch_forward(model: Any, count: int) -> Any:

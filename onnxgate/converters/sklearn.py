@@ -264,6 +264,7 @@ class SklearnConverter(Converter):
                     f"unknown scikit-learn conversion option {key!r}; known options are "
                     "'zipmap', 'precision', 'input_name' (or skl2onnx options keyed by estimator id/type)"
                 )
+        ml_opset = _register_boosting(model, ml_opset)
         try:
             proto = skl2onnx.convert_sklearn(
                 model,
@@ -324,6 +325,18 @@ class SklearnConverter(Converter):
 
             return pd.DataFrame({n: np.asarray(feeds[n]).reshape(-1) for n in names})
         return np.hstack([np.asarray(feeds[n]).reshape(len(feeds[n]), -1) for n in names])
+
+
+def _register_boosting(model: Any, ml_opset: int) -> int:
+    """XGBoost/LightGBM/CatBoost steps convert through converters registered with skl2onnx; those
+    write ai.onnx.ml at most 3 (the ai.onnx.ml opset to convert at is returned)."""
+    from onnxgate.converters._boosting import ML_OPSET_CAP, register_with_skl2onnx, uses_boosting
+
+    estimators = _sub_estimators(model)
+    if not uses_boosting(model, estimators):
+        return ml_opset
+    register_with_skl2onnx(estimators)
+    return min(ml_opset, ML_OPSET_CAP)
 
 
 def _code(dtype: np.dtype[Any]) -> int:

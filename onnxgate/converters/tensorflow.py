@@ -151,7 +151,10 @@ class TracedFunction:
         """Run the function on tensors given in ``input_names`` order; outputs in ``output_names`` order."""
         tf = _tensorflow()
         structure = self.concrete.structured_input_signature
-        args, kwargs = tf.nest.pack_sequence_as(structure, list(tensors))
+        # non-tensor arguments bound at tracing (tf.math.erfc's name=None) stay as they were traced
+        given = iter(tensors)
+        flat = [next(given) if isinstance(s, tf.TensorSpec) else s for s in tf.nest.flatten(structure)]
+        args, kwargs = tf.nest.pack_sequence_as(structure, flat)
         result = self.concrete(*args, **kwargs)
         return list(tf.nest.flatten(result))
 
@@ -366,7 +369,7 @@ def convert_traced(traced: TracedFunction, *, opset: int, name: str | None, fram
     tf = _tensorflow()
     tf2onnx = _tf2onnx()
     concrete = traced.concrete
-    in_tensors = [t.name for t in concrete.inputs if t.dtype != tf.dtypes.resource]
+    in_tensors = _argument_tensors(tf, concrete)
     out_tensors = [t.name for t in concrete.outputs if t.dtype != tf.dtypes.resource]
     if len(in_tensors) != len(traced.input_names) or len(out_tensors) != len(traced.output_names):
         raise UnsupportedModelError(
@@ -402,6 +405,7 @@ def _run_tf2onnx(tf: Any, tf2onnx: Any, concrete: Any, in_tensors: list[str], ou
                 frozen,
                 name=name or getattr(concrete, "name", "tensorflow"),
                 continue_on_error=True,
+                custom_op_handlers=rewrite_handlers(),
                 opset=opset,
                 input_names=in_tensors,
                 output_names=out_tensors,
@@ -420,6 +424,59 @@ def _run_tf2onnx(tf: Any, tf2onnx: Any, concrete: Any, in_tensors: list[str], ou
             framework=framework,
         ) from err
     return proto
+
+
+def _argument_tensors(tf: Any, concrete: Any) -> list[str]:
+    """Names of the function's own tensor arguments, without the tensors it captured.
+
+    A concrete function lists captured values after its arguments (``concrete.captured_inputs``):
+    variables (resources) and constant tensors a layer closed over (Keras' Normalization layer keeps
+    its mean and variance that way, as in EfficientNet). Freezing folds both into the graph as
+    constants, so neither is a model input.
+    """
+    captured = {id(t) for t in getattr(concrete.graph, "internal_captures", ())}
+    n_captured = len(getattr(concrete, "captured_inputs", ()) or ())
+    args = list(concrete.inputs)
+    if n_captured:
+        args = args[: len(args) - n_captured]
+    return [t.name for t in args if t.dtype != tf.dtypes.resource and id(t) not in captured]
+
+
+def rewrite_handlers() -> dict[str, tuple[Any, list[Any]]]:
+    """tf2onnx custom-op handlers for TensorFlow operations it has no mapping for, but which ONNX
+    expresses exactly with standard operators at every opset tf2onnx writes (9-18).
+
+    * ``Erfc(x) = 1 - Erf(x)`` (ONNX ``Erf`` since opset 9): exact GELU (``tf.nn.gelu(approximate=False)``,
+      Keras ``activation="gelu"``) and ``tf.math.erfc``. In float32 ``1 - erf(x)`` loses the relative
+      precision of erfc's tail (x > ~4, erfc < 2e-8) but not its absolute value: GELU multiplies it by x.
+      onnxruntime has Erf for float32 only, so a float64 Erfc computes Erf in float32 between Casts.
+    """
+    return {"Erfc": (_erfc_as_one_minus_erf, [])}
+
+
+def _erfc_as_one_minus_erf(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:
+    import numpy as np
+    from onnx import TensorProto, helper
+    from tf2onnx import utils
+
+    x = node.input[0]
+    dtype = ctx.get_dtype(x)
+    shape = ctx.get_shape(x)
+    if dtype == TensorProto.FLOAT:
+        erf = ctx.make_node("Erf", [x], op_name_scope=node.name, dtypes=[dtype], shapes=[shape])
+    else:
+        # onnxruntime implements Erf for float32 only: compute it there and cast back (float64
+        # models then hold erf to float32 precision, about 1e-7 relative).
+        down = ctx.make_node("Cast", [x], attr={"to": TensorProto.FLOAT}, op_name_scope=node.name,
+                             dtypes=[TensorProto.FLOAT], shapes=[shape])
+        inner = ctx.make_node("Erf", [down.output[0]], op_name_scope=node.name, dtypes=[TensorProto.FLOAT],
+                              shapes=[shape])
+        erf = ctx.make_node("Cast", [inner.output[0]], attr={"to": dtype}, op_name_scope=node.name,
+                            dtypes=[dtype], shapes=[shape])
+    one = ctx.make_const(utils.make_name(f"{node.name}_one"), np.array(1, dtype=helper.tensor_dtype_to_np_dtype(dtype)))
+    node.type = "Sub"
+    node.domain = ""
+    ctx.replace_inputs(node, [one.output[0], erf.output[0]])
 
 
 class _Collect(logging.Handler):

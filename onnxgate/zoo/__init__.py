@@ -6,6 +6,7 @@ about a second, deterministically.
 
 from __future__ import annotations
 
+from onnxgate.zoo import boosting as _boosting
 from onnxgate.zoo import keras as _keras
 from onnxgate.zoo import pytorch as _pytorch
 from onnxgate.zoo import sklearn as _sklearn
@@ -15,7 +16,7 @@ from onnxgate.zoo._base import ZooEntry, ZooRegistry
 __all__ = ["ZooEntry", "entries", "get", "names", "registry"]
 
 registry = ZooRegistry()
-for _module in (_sklearn, _pytorch, _tensorflow, _keras):
+for _module in (_sklearn, _pytorch, _tensorflow, _keras, _boosting):
     for _entry in _module.ENTRIES:
         registry.register(_entry)
 

@@ -201,7 +201,7 @@ def precheck(raw: bytes | str) -> None:
     budget = _value_budget()
     if budget is None:
         return
-    commas = raw.count(b"," if isinstance(raw, bytes) else ",")
+    commas = raw.count(b",") if isinstance(raw, bytes) else raw.count(",")
     if commas > budget:
         raise RequestError(
             "too_many_values",
@@ -429,7 +429,9 @@ def _jsonable(value: Any) -> Any:
         return value.tolist() if hasattr(value, "tolist") else value
     if value.dtype.kind == "f" and not np.isfinite(value).all():
         # JSON has no NaN or infinity: such values are written as null.
-        return np.where(np.isfinite(value), value, None).tolist()
+        cells = value.astype(object)
+        cells[~np.isfinite(value)] = None
+        return cells.tolist()
     return value.tolist()
 
 

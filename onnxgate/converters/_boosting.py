@@ -1,0 +1,378 @@
+"""What the XGBoost, LightGBM and CatBoost converters share.
+
+* The sample: an array or an all-numeric DataFrame, read as one ``[N,k]`` float32 input named
+  ``input`` (the three libraries split on float32 thresholds, so float32 is exact, not a loss); a
+  float64 sample keeps a float64 boundary with a Cast inside the graph, like scikit-learn models.
+* Classifiers emit plain tensors: ``label`` ``[N]`` and ``probabilities`` ``[N,k]`` (no ZipMap).
+* :func:`register_with_skl2onnx` teaches skl2onnx the scikit-learn API classes of the three
+  libraries, so a ``Pipeline(StandardScaler(), XGBClassifier())`` converts through the scikit-learn
+  converter. XGBoost and LightGBM use onnxmltools' converters; CatBoost embeds CatBoost's own ONNX
+  export (its single tree-ensemble node) into skl2onnx's graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from onnxgate.converters._base import Converter
+from onnxgate.errors import InvalidDataError, UnsupportedModelError, missing_dependency
+
+if TYPE_CHECKING:
+    import numpy as np
+    import onnx
+
+    from onnxgate.signature import Signature
+
+__all__ = ["BoostingConverter", "drop_zipmap", "dynamic_batch", "register_with_skl2onnx", "uses_boosting"]
+
+#: Library -> the extra that installs it.
+_EXTRAS = {"xgboost": "xgboost", "lightgbm": "lightgbm", "catboost": "catboost"}
+#: onnxmltools 1.16 refuses a target_opset above this (``get_maximum_opset_supported``).
+ONNXMLTOOLS_MAX_OPSET = 15
+#: skl2onnx refuses to run onnxmltools' converters above ai.onnx.ml 3 ("version 5 of domain
+#: 'ai.onnx.ml' not supported yet"): a pipeline holding them is converted at ai.onnx.ml <= 3.
+ML_OPSET_CAP = 3
+
+
+def import_library(name: str, what: str) -> Any:
+    """Import ``xgboost``/``lightgbm``/``catboost`` or raise the missing-dependency error naming its extra."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as err:
+        raise missing_dependency(name, _EXTRAS[name], what) from err
+
+
+def import_onnxmltools(extra: str) -> Any:
+    try:
+        import onnxmltools
+    except ImportError as err:
+        raise missing_dependency("onnxmltools", extra, f"Converting a {extra} model") from err
+    return onnxmltools
+
+
+class BoostingConverter(Converter):
+    """Base for the gradient-boosting libraries' converters (one ``[N,k]`` numeric input)."""
+
+    DEFAULT_OPSET = 17
+    MIN_OPSET = 9
+    MAX_OPSET = 21
+    #: Above scikit-learn's converter: the libraries' scikit-learn API classes are also
+    #: scikit-learn estimators by their base classes.
+    PRIORITY = 5
+    ATOL: ClassVar[float] = 1e-4
+    RTOL: ClassVar[float] = 1e-4
+
+    def sample_array(self, model: Any, sample: Any, n_features: int | None) -> np.ndarray:
+        """The sample as a 2-D numeric array, checked against the model's feature count."""
+        import numpy as np
+
+        from onnxgate._data import is_dataframe
+
+        if sample is None:
+            raise InvalidDataError(
+                f"converting a {self.framework} model needs a sample (array or DataFrame of the feature "
+                "columns) to fix the input's width and type; pass convert(model, X[:5])"
+            )
+        if is_dataframe(sample):
+            text = [str(c) for c in sample.columns if getattr(sample[c].dtype, "kind", "O") not in "fiub"]
+            if text:
+                raise InvalidDataError(
+                    f"the {self.framework} ONNX export reads numeric features only, but the sample's "
+                    f"column(s) {text} are not numeric; encode them as numbers before training "
+                    "(categorical features have no ONNX form in these exporters)",
+                    column=text[0],
+                )
+            sample = sample.to_numpy()
+        array = np.asarray(sample)
+        if array.ndim == 1:
+            array = array.reshape(1, -1)
+        if array.ndim != 2:
+            raise InvalidDataError(f"expected a 2-D sample (rows x features), found shape {list(array.shape)}")
+        if array.dtype.kind not in "fiub":
+            raise InvalidDataError(f"expected a numeric sample, found dtype {array.dtype}")
+        if n_features is not None and array.shape[1] != n_features:
+            raise InvalidDataError(
+                f"the model was trained on {n_features} features; the sample has {array.shape[1]} columns. "
+                "Pass a sample with the training columns, in training order."
+            )
+        return array
+
+    def native_input(self, feeds: Mapping[str, np.ndarray], signature: Signature, model: Any = None) -> Any:
+        """The feature matrix from ONNX-style feeds (one ``[N,k]`` input, or ``[N,1]`` columns in order);
+        a DataFrame with the training columns when the model was fitted on one (scikit-learn API)."""
+        import numpy as np
+
+        arrays = [np.asarray(feeds[n]) for n in signature.input_names]
+        if len(arrays) == 1:
+            X = arrays[0].reshape(len(arrays[0]), -1)
+        else:
+            X = np.hstack([a.reshape(len(a), -1) for a in arrays])
+        columns = getattr(model, "feature_names_in_", None)
+        if columns is not None and len(columns) == X.shape[1]:
+            import pandas as pd
+
+            return pd.DataFrame(X, columns=list(columns))
+        return X
+
+    def check_options(self, options: Mapping[str, Any], known: Sequence[str]) -> None:
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise UnsupportedModelError(
+                f"unknown {self.framework} conversion option(s) {unknown}; known options are {list(known)}",
+                framework=self.framework,
+            )
+
+
+def input_type(array: np.ndarray) -> tuple[Any, int | None]:
+    """The tensor type the model is converted with (float32), and the element type fed from outside
+    when the sample's differs (float64 stays float64 at the boundary, cast inside the graph)."""
+    import numpy as np
+    from onnx import helper
+
+    if array.dtype == np.float64:
+        return np.float32, int(helper.np_dtype_to_tensor_dtype(array.dtype))
+    return np.float32, None  # float32, or integers a caller feeds as float32
+
+
+def add_default_domain(proto: onnx.ModelProto, opset: int) -> None:
+    """A graph of ai.onnx.ml operators only lists no default domain; stamp the requested opset (any
+    opset is exact when no default-domain node is in the graph), so runtimes and later rewrites
+    (SQL adaptation adds Concat/Gather) see one."""
+    from onnxgate._onnx import canonical_domain
+
+    if any(canonical_domain(e.domain) == "" for e in proto.opset_import):
+        return
+    entry = proto.opset_import.add()
+    entry.domain = ""
+    entry.version = opset
+
+
+def dynamic_batch(proto: onnx.ModelProto) -> None:
+    """Every output holds one row per input row: declare its first axis ``N`` (onnxmltools declares
+    LightGBM's ``label`` ``[1]``, which runtimes warn about and the batch-axis check rightly fails)."""
+    for out in proto.graph.output:
+        tensor = out.type.tensor_type
+        if tensor.HasField("shape") and len(tensor.shape.dim) >= 1:
+            first = tensor.shape.dim[0]
+            first.Clear()
+            first.dim_param = "N"
+
+
+def drop_zipmap(proto: onnx.ModelProto, output: str = "probabilities") -> bool:
+    """Replace a final ZipMap by the probability tensor it reads; the graph output keeps its name."""
+    from onnx import TensorProto, helper
+
+    graph = proto.graph
+    for i, node in enumerate(graph.node):
+        if node.op_type != "ZipMap":
+            continue
+        source = node.input[0]
+        produced = node.output[0]
+        del graph.node[i]
+        width: int | None = None
+        for other in graph.node:
+            if source in other.output:
+                for attr in other.attribute:
+                    if attr.name in ("classlabels_int64s", "classlabels_strings"):
+                        width = len(attr.ints) or len(attr.strings)
+        for other in graph.node:
+            for j, name in enumerate(other.output):
+                if name == source:
+                    other.output[j] = produced
+            for j, name in enumerate(other.input):
+                if name == source:
+                    other.input[j] = produced
+        for k, out in enumerate(graph.output):
+            if out.name == produced:
+                graph.output.remove(out)
+                graph.output.insert(k, helper.make_tensor_value_info(produced, TensorProto.FLOAT, ["N", width]))
+                break
+        return True
+    return False
+
+
+# --- scikit-learn pipelines ------------------------------------------------------------------------
+
+_REGISTERED: set[str] = set()
+
+
+def uses_boosting(model: Any, estimators: Sequence[Any]) -> bool:
+    """True when one of ``estimators`` comes from XGBoost, LightGBM or CatBoost."""
+    return any(type(e).__module__.split(".")[0] in _EXTRAS for e in estimators)
+
+
+def register_with_skl2onnx(estimators: Sequence[Any] = ()) -> list[str]:
+    """Register the boosting libraries' scikit-learn API classes with skl2onnx (idempotent).
+
+    Only libraries that ``estimators`` use are imported (all installed ones when empty). Returns the
+    libraries registered by this call.
+
+    Examples
+    --------
+    >>> from onnxgate.converters._boosting import register_with_skl2onnx
+    >>> register_with_skl2onnx()  # doctest: +SKIP
+    ['catboost', 'lightgbm', 'xgboost']
+    """
+    wanted = {type(e).__module__.split(".")[0] for e in estimators} & set(_EXTRAS) or set(_EXTRAS)
+    done = []
+    for lib in sorted(wanted - _REGISTERED):
+        try:
+            import_library(lib, "Converting a scikit-learn pipeline")
+        except Exception:
+            if estimators:
+                raise
+            continue
+        {"xgboost": _register_xgboost, "lightgbm": _register_lightgbm, "catboost": _register_catboost}[lib]()
+        _REGISTERED.add(lib)
+        done.append(lib)
+    return done
+
+
+_CLASSIFIER_OPTIONS = {"nocl": [True, False], "zipmap": [True, False, "columns"]}
+
+
+def _register_xgboost() -> None:
+    import xgboost
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
+
+    import_onnxmltools("xgboost")
+    from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
+
+    for klass in (xgboost.XGBClassifier, xgboost.XGBRFClassifier):
+        update_registered_converter(
+            klass,
+            f"XGBoost{klass.__name__}",
+            calculate_linear_classifier_output_shapes,
+            convert_xgboost,
+            options=_CLASSIFIER_OPTIONS,
+        )
+    for klass in (xgboost.XGBRegressor, xgboost.XGBRFRegressor):
+        update_registered_converter(
+            klass, f"XGBoost{klass.__name__}", calculate_linear_regressor_output_shapes, convert_xgboost
+        )
+
+
+def _register_lightgbm() -> None:
+    import lightgbm
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
+
+    import_onnxmltools("lightgbm")
+    from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm as onnxmltools_lightgbm
+
+    from onnxgate.converters.lightgbm import exact_float32_thresholds
+
+    def convert_lightgbm(scope: Any, operator: Any, container: Any) -> None:
+        # onnxmltools' converter, with LightGBM's double thresholds made exact in float32
+        first = len(container.nodes)
+        onnxmltools_lightgbm(scope, operator, container)
+        exact_float32_thresholds(container.nodes[first:], operator.raw_operator.booster_)
+
+    update_registered_converter(
+        lightgbm.LGBMClassifier,
+        "LightGbmLGBMClassifier",
+        calculate_linear_classifier_output_shapes,
+        convert_lightgbm,
+        options=_CLASSIFIER_OPTIONS,
+    )
+    update_registered_converter(
+        lightgbm.LGBMRegressor,
+        "LightGbmLGBMRegressor",
+        calculate_linear_regressor_output_shapes,
+        convert_lightgbm,
+        options={"split": None},
+    )
+
+
+def _register_catboost() -> None:
+    import catboost
+    from skl2onnx import update_registered_converter
+    from skl2onnx._parse import _parse_sklearn_classifier
+    from skl2onnx._supported_operators import sklearn_classifier_list
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
+
+    def parse_classifier(scope: Any, model: Any, inputs: Any, custom_parsers: Any = None) -> Any:
+        # CatBoostClassifier is no ClassifierMixin: skl2onnx would neither give it two outputs nor
+        # see that onnxgate asked for no ZipMap; the classifier parser, with no ZipMap by default.
+        if scope.options is None or (id(model) not in scope.options and type(model) not in scope.options):
+            scope.add_options(id(model), {"zipmap": False})
+        return _parse_sklearn_classifier(scope, model, inputs, custom_parsers=custom_parsers)
+
+    if catboost.CatBoostClassifier not in sklearn_classifier_list:
+        sklearn_classifier_list.append(catboost.CatBoostClassifier)
+    update_registered_converter(
+        catboost.CatBoostClassifier,
+        "CatBoostCatBoostClassifier",
+        calculate_linear_classifier_output_shapes,
+        _convert_catboost_in_skl2onnx,
+        options=_CLASSIFIER_OPTIONS,
+        parser=parse_classifier,
+    )
+    update_registered_converter(
+        catboost.CatBoostRegressor,
+        "CatBoostCatBoostRegressor",
+        calculate_linear_regressor_output_shapes,
+        _convert_catboost_in_skl2onnx,
+    )
+
+
+def catboost_onnx(model: Any) -> onnx.ModelProto:
+    """CatBoost's own ONNX export of ``model`` (raises UnsupportedModelError with CatBoost's reason)."""
+    try:
+        from catboost.utils import convert_to_onnx_object
+    except ImportError as err:
+        raise missing_dependency("catboost", "catboost", "Converting a CatBoost model") from err
+    try:
+        return convert_to_onnx_object(model)
+    except Exception as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+        raise UnsupportedModelError(
+            f"CatBoost's ONNX export refused {type(model).__name__}: {first}. CatBoost exports models "
+            "without categorical or text features only; encode those as numbers before training.",
+            framework="catboost",
+        ) from None
+
+
+def _convert_catboost_in_skl2onnx(scope: Any, operator: Any, container: Any) -> None:
+    """skl2onnx converter for CatBoost models: CatBoost's own export is one TreeEnsemble node (plus a
+    ZipMap for classifiers, which skl2onnx adds back only when asked); that node is copied into
+    skl2onnx's graph, reading the pipeline's float32 features."""
+    from onnx.helper import get_attribute_value
+
+    onx = catboost_onnx(operator.raw_operator)
+    nodes = [n for n in onx.graph.node if n.op_type != "ZipMap"]
+    if len(nodes) != 1 or not nodes[0].op_type.startswith("TreeEnsemble") or len(onx.graph.initializer):
+        found = [n.op_type for n in onx.graph.node]
+        raise UnsupportedModelError(
+            f"CatBoost's ONNX export of {type(operator.raw_operator).__name__} holds {found}; onnxgate embeds "
+            "it in a scikit-learn pipeline only when it is a single TreeEnsemble node. Convert the CatBoost "
+            "model on its own (onnxgate.convert(catboost_model, X)) instead.",
+            framework="catboost",
+        )
+    node = nodes[0]
+    attrs = {a.name: get_attribute_value(a) for a in node.attribute}
+    outputs = [o.full_name for o in operator.outputs]
+    wanted = outputs[:1] if node.op_type == "TreeEnsembleRegressor" else outputs[:2]
+    # TreeEnsemble* are version 1 up to ai.onnx.ml 3; CatBoost writes their version-1 attributes.
+    container.add_node(
+        node.op_type,
+        [operator.inputs[0].full_name],
+        wanted,
+        op_domain="ai.onnx.ml",
+        op_version=1,
+        name=scope.get_unique_operator_name("CatBoost"),
+        **attrs,
+    )

@@ -1,0 +1,206 @@
+"""CatBoost converter, through CatBoost's own ONNX export (``convert_to_onnx_object``).
+
+Policy:
+
+* ``CatBoostClassifier``, ``CatBoostRegressor`` and the core ``CatBoost`` class (classification
+  losses ``Logloss``/``CrossEntropy``/``MultiClass``, or a single-output regression loss; losses
+  whose export does not reproduce CatBoost's predictions are refused by name). Numeric features only:
+  CatBoost exports no categorical or text features to ONNX, and its refusal is passed on.
+* One ``[N,k]`` float32 input named ``input``; a float64 sample keeps a float64 boundary with a Cast
+  inside the graph.
+* Outputs: classifiers ``label`` ``[N]`` and ``probabilities`` ``[N,k]`` (CatBoost's ZipMap is
+  removed), regressors ``predictions`` ``[N,1]``.
+* Opsets: CatBoost writes a fixed graph: TreeEnsemble nodes at ai.onnx.ml 2 and no default-domain
+  node. The default domain is stamped at the requested opset (exact: no node in it); ai.onnx.ml is
+  lowered to the requested (or the target's) ai.onnx.ml opset only when every node means the same
+  there, otherwise the request is refused with an ``OpsetError``.
+* Inside a scikit-learn pipeline CatBoost's tree-ensemble node is embedded in skl2onnx's graph
+  (``onnxgate.converters._boosting``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from onnxgate.converters._base import RawConversion, _in_output_order
+from onnxgate.converters._boosting import BoostingConverter, catboost_onnx, drop_zipmap, import_library, input_type
+from onnxgate.converters.xgboost import finish
+from onnxgate.errors import OpsetError, UnsupportedModelError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from onnxgate.signature import Signature
+
+__all__ = ["CatBoostConverter"]
+
+_CLASSIFICATION_LOSSES = ("Logloss", "CrossEntropy", "MultiClass")
+#: Losses whose export does not reproduce CatBoost's predict (measured), and why.
+_REFUSED_LOSSES = {
+    "Poisson": "CatBoost predicts exp(raw) for it, its ONNX export writes the raw value",
+    "Tweedie": "CatBoost predicts exp(raw) for it, its ONNX export writes the raw value",
+    "MultiClassOneVsAll": "its ONNX export writes softmax probabilities, CatBoost predicts per-class sigmoids",
+    "RMSEWithUncertainty": "its ONNX export is ill-typed (two outputs through a classifier node)",
+    "MultiRMSE": "its ONNX export is ill-typed (several targets through a classifier node)",
+}
+
+
+def loss_of(model: Any) -> str:
+    """The loss function's name: as given (cheap), else as CatBoost resolved it (a full params dump)."""
+    given = model.get_params().get("loss_function")
+    if given is None or not isinstance(given, str):
+        given = model.get_all_params().get("loss_function", "")
+    return str(given).split(":")[0]
+
+
+class CatBoostConverter(BoostingConverter):
+    framework = "catboost"
+    MODULE_PREFIXES = ("catboost.",)
+    FILE_SUFFIXES = (".cbm",)
+
+    def load(self, path: Path, *, trust_pickle: bool = False) -> Any:
+        catboost = import_library("catboost", "Loading a CatBoost model")
+        model = catboost.CatBoost()
+        try:
+            model.load_model(str(path))
+        except Exception as err:
+            raise UnsupportedModelError(
+                f"{str(path)!r} is not a readable CatBoost model: {str(err).splitlines()[0][:200]}", path=str(path)
+            ) from None
+        return model
+
+    def save_native(self, model: Any, folder: Path) -> Path:
+        path = folder / "model.cbm"
+        model.save_model(str(path))
+        return path
+
+    def is_classifier(self, model: Any) -> bool:
+        if type(model).__name__ == "CatBoostClassifier":
+            return True
+        if type(model).__name__ == "CatBoostRegressor":
+            return False
+        return loss_of(model) in _CLASSIFICATION_LOSSES
+
+    def check_model(self, model: Any) -> None:
+        if not hasattr(model, "is_fitted") or not hasattr(model, "get_all_params"):
+            raise UnsupportedModelError(
+                f"expected a CatBoost model (CatBoostClassifier, CatBoostRegressor or CatBoost); found "
+                f"{type(model).__name__}",
+                framework=self.framework,
+            )
+        if not model.is_fitted():
+            raise UnsupportedModelError(
+                f"{type(model).__name__} is not fitted: expected a fitted model. Call .fit(X, y) first.",
+                framework=self.framework,
+            )
+        loss = loss_of(model)
+        why = _REFUSED_LOSSES.get(loss)
+        if why is None and ("Rank" in loss or "Pair" in loss or loss.startswith("Multi")) and loss != "MultiClass":
+            why = "ranking and multi-output losses have no single-output ONNX form in CatBoost's export"
+        if why is not None:
+            raise UnsupportedModelError(
+                f"CatBoost loss {loss!r} is not supported: {why}. Supported: classification losses "
+                f"{list(_CLASSIFICATION_LOSSES)} and single-output regression losses (RMSE, MAE, Quantile, "
+                "Huber, MAPE, Lq, LogLinQuantile...).",
+                framework=self.framework,
+            )
+
+    def convert(
+        self,
+        model: Any,
+        sample: Any,
+        *,
+        opset: int,
+        ml_opset: int,
+        name: str | None,
+        options: Mapping[str, Any],
+    ) -> RawConversion:
+        from onnxgate._onnx import ir_version_for_opset
+
+        self.check_options(options, ("input_name",))
+        n_features = len(model.feature_names_) if getattr(model, "feature_names_", None) else None
+        array = self.sample_array(model, sample, n_features)
+        input_name = str(options.get("input_name", "input"))
+        _dtype, boundary = input_type(array)
+        proto = catboost_onnx(model)
+        if name:
+            proto.graph.name = name
+        _rename_input(proto, input_name)
+        if self.is_classifier(model):
+            drop_zipmap(proto, "probabilities")
+        else:
+            _regression_output_rank_two(proto)
+        _lower_ml_opset(proto, ml_opset, opset)
+        proto.ir_version = max(int(proto.ir_version), ir_version_for_opset(opset))
+        return finish(proto, opset, input_name, boundary)
+
+    def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
+        import numpy as np
+
+        X = self.native_input(feeds, signature, model)
+        if self.is_classifier(model):
+            if type(model).__name__ == "CatBoostClassifier":
+                label = np.asarray(model.predict(X)).reshape(-1)
+                proba = np.asarray(model.predict_proba(X))
+            else:
+                label = np.asarray(model.predict(X, prediction_type="Class")).reshape(-1)
+                proba = np.asarray(model.predict(X, prediction_type="Probability"))
+            return _in_output_order(["label", "probabilities"], [label, proba], signature)
+        return _in_output_order(["predictions"], [np.asarray(model.predict(X)).reshape(len(X), -1)], signature)
+
+
+def _rename_input(proto: Any, new: str) -> None:
+    graph = proto.graph
+    old = graph.input[0].name
+    if old == new:
+        return
+    graph.input[0].name = new
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name == old:
+                node.input[i] = new
+
+
+def _regression_output_rank_two(proto: Any) -> None:
+    """CatBoost declares the regressor's output ``[N]``; TreeEnsembleRegressor writes ``[N,1]``."""
+    from onnx import TensorProto, helper
+
+    graph = proto.graph
+    out = graph.output[0]
+    graph.output.remove(out)
+    graph.output.insert(0, helper.make_tensor_value_info(out.name, TensorProto.FLOAT, ["N", 1]))
+
+
+def _lower_ml_opset(proto: Any, ml_opset: int, opset: int) -> None:
+    """Stamp ai.onnx.ml at ``ml_opset`` when CatBoost wrote a higher one and every node means the same
+    there; refuse otherwise (CatBoost's export has no lower-version form)."""
+    from onnx import defs
+
+    from onnxgate._onnx import ML_DOMAIN, model_opsets
+
+    have = model_opsets(proto).get(ML_DOMAIN)
+    if have is None or have <= ml_opset:
+        return
+    for node in proto.graph.node:
+        if node.domain != ML_DOMAIN:
+            continue
+        try:
+            same = defs.get_schema(node.op_type, have, ML_DOMAIN).since_version == defs.get_schema(
+                node.op_type, ml_opset, ML_DOMAIN
+            ).since_version
+        except Exception:
+            same = False
+        if not same:
+            raise OpsetError(
+                f"CatBoost writes {node.op_type} at ai.onnx.ml {have}, which has no equivalent at ai.onnx.ml "
+                f"{ml_opset} (the one opset {opset} or the target allows); CatBoost's export cannot be "
+                "written lower. Ask for a higher opset or a target that accepts ai.onnx.ml "
+                f"{have}.",
+                opset=opset,
+                framework="catboost",
+            )
+    for entry in proto.opset_import:
+        if entry.domain == ML_DOMAIN:
+            entry.version = ml_opset

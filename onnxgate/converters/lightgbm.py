@@ -1,0 +1,259 @@
+"""LightGBM converter, through onnxmltools' ``convert_lightgbm``.
+
+Policy:
+
+* ``lightgbm.Booster`` (native API) and ``LGBMClassifier``/``LGBMRegressor`` (scikit-learn API).
+  One ``[N,k]`` float32 input named ``input``; a float64 sample keeps a float64 boundary with a Cast
+  inside the graph. LightGBM splits on double thresholds that onnxmltools writes as float32, so a
+  feature value lying between the two sides of a threshold can land on the other branch: validate
+  with the data the model will score (``--search`` goes looking for such rows).
+* Outputs: classifiers ``label`` ``[N]`` and ``probabilities`` ``[N,k]``, regressors ``variable``
+  ``[N,1]``. No ZipMap.
+* Opsets: onnxmltools writes at most opset 15 and stamps the lowest opset its nodes need (often 8
+  or 9); ``conv.opset`` says what the file holds.
+* Objectives: :data:`SUPPORTED_OBJECTIVES` (tested against LightGBM's own predictions); rankers and
+  custom objectives are refused with their name.
+* Inside a scikit-learn pipeline the scikit-learn converter handles the model (registered with skl2onnx).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from onnxgate.converters._base import RawConversion, _in_output_order
+from onnxgate.converters._boosting import (
+    ONNXMLTOOLS_MAX_OPSET,
+    BoostingConverter,
+    import_library,
+    import_onnxmltools,
+    input_type,
+)
+from onnxgate.converters.xgboost import finish
+from onnxgate.errors import UnsupportedModelError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from onnxgate.signature import Signature
+
+__all__ = ["SUPPORTED_OBJECTIVES", "LightGBMConverter"]
+
+#: Objective names (as LightGBM saves them, before any parameter) that convert faithfully (tested).
+SUPPORTED_OBJECTIVES = frozenset(
+    {
+        "binary",
+        "multiclass",
+        "regression",
+        "regression_l1",
+        "huber",
+        "quantile",
+        "poisson",
+        "gamma",
+        "tweedie",
+    }
+)
+
+
+def _booster(model: Any) -> Any:
+    return model.booster_ if hasattr(model, "booster_") else model
+
+
+def exact_float32_thresholds(nodes: Any, booster: Any) -> int:
+    """Make ``x <= t`` (LightGBM, double ``t``) and the float32 graph's ``x <= v`` agree for every float32 x.
+
+    onnxmltools writes ``v = float32(t)`` rounded to nearest; when that rounds up, the float32 value
+    ``v`` itself goes left in ONNX and right in LightGBM. The exact float32 threshold is the largest
+    float32 not above ``t``. Thresholds are matched by tree, feature and rounded value against
+    LightGBM's own model text (its thresholds printed to 17 digits; ten times cheaper to read than
+    ``dump_model``); returns how many were moved.
+    """
+    import numpy as np
+
+    trees: list[int] = []
+    features: list[int] = []
+    thresholds: list[float] = []
+    for tree_index, feats, values, kinds in _numeric_splits(booster):
+        numeric = [not k & 1 for k in kinds]  # categorical splits have no threshold
+        trees.extend(tree_index for keep in numeric if keep)
+        features.extend(f for f, keep in zip(feats, numeric) if keep)
+        thresholds.extend(t for t, keep in zip(values, numeric) if keep)
+    doubles = np.asarray(thresholds, dtype=np.float64)
+    nearest = doubles.astype(np.float32)
+    exact = np.where(nearest.astype(np.float64) > doubles, np.nextafter(nearest, np.float32(-np.inf)), nearest)
+    # (tree, feature, onnxmltools' rounded value) -> exact float32; None where two thresholds collide
+    lookup: dict[tuple[int, int, float], float | None] = {}
+    for key_tree, key_feature, rounded, value in zip(trees, features, nearest.tolist(), exact.tolist()):
+        key = (key_tree, key_feature, rounded)
+        lookup[key] = value if lookup.get(key, value) == value else None
+    moved = 0
+    for graph_node in nodes:
+        if graph_node.op_type not in ("TreeEnsembleClassifier", "TreeEnsembleRegressor"):
+            continue
+        attrs = {a.name: a for a in graph_node.attribute}
+        if not {"nodes_values", "nodes_modes", "nodes_treeids", "nodes_featureids"} <= set(attrs):
+            continue
+        values = list(attrs["nodes_values"].floats)
+        keys = zip(attrs["nodes_modes"].strings, attrs["nodes_treeids"].ints, attrs["nodes_featureids"].ints, values)
+        for i, (mode, tree_id, feature_id, value) in enumerate(keys):
+            found = lookup.get((tree_id, feature_id, value)) if mode == b"BRANCH_LEQ" else None
+            if found is not None and found != value:
+                values[i] = found
+                moved += 1
+        if moved:
+            del attrs["nodes_values"].floats[:]
+            attrs["nodes_values"].floats.extend(values)
+    return moved
+
+
+_SPLIT_LINES = re.compile(r"^(Tree|split_feature|threshold|decision_type)=(.*)$", re.MULTILINE)
+
+
+def _numeric_splits(booster: Any) -> list[tuple[int, list[int], list[float], list[int]]]:
+    """Per tree of the model text: ``(index, split_feature, threshold, decision_type)``."""
+    trees: list[tuple[int, list[int], list[float], list[int]]] = []
+    current: dict[str, str] = {}
+    for key, value in [*_SPLIT_LINES.findall(booster.model_to_string()), ("Tree", "end")]:
+        if key == "Tree":
+            if current.get("Tree", "").isdigit() and "threshold" in current:
+                trees.append((
+                    int(current["Tree"]),
+                    list(map(int, current.get("split_feature", "").split())),
+                    list(map(float, current["threshold"].split())),
+                    list(map(int, current.get("decision_type", "").split())),
+                ))
+            current = {}
+        current[key] = value
+    return trees
+
+
+def objective_of(model: Any) -> str:
+    """The objective's name as LightGBM saved it (``"binary"``, ``"multiclass"``...)."""
+    given = getattr(model, "objective_", None)  # scikit-learn API: the name as given (or its default)
+    if isinstance(given, str) and given in SUPPORTED_OBJECTIVES:
+        return given
+    booster = _booster(model)
+    text = booster.dump_model(num_iteration=1).get("objective", "") or ""
+    return str(text).split(" ")[0]
+
+
+class LightGBMConverter(BoostingConverter):
+    framework = "lightgbm"
+    MODULE_PREFIXES = ("lightgbm.",)
+    FILE_SUFFIXES = (".txt",)
+
+    def claims_file(self, path: Path) -> bool:
+        """A ``.txt`` file is LightGBM's text model format when it starts with ``tree``."""
+        if path.is_dir() or path.suffix.lower() != ".txt":
+            return False
+        try:
+            with open(path, "rb") as handle:
+                return handle.read(5) == b"tree\n"
+        except OSError:
+            return False
+
+    def load(self, path: Path, *, trust_pickle: bool = False) -> Any:
+        lightgbm = import_library("lightgbm", "Loading a LightGBM model")
+        try:
+            return lightgbm.Booster(model_file=str(path))
+        except Exception as err:
+            raise UnsupportedModelError(
+                f"{str(path)!r} is not a readable LightGBM model: {str(err).splitlines()[0][:200]}", path=str(path)
+            ) from None
+
+    def save_native(self, model: Any, folder: Path) -> Path:
+        path = folder / "model.txt"
+        _booster(model).save_model(str(path))
+        return path
+
+    def is_classifier(self, model: Any) -> bool:
+        return objective_of(model) in ("binary", "multiclass")
+
+    def check_model(self, model: Any) -> None:
+        if hasattr(model, "fit"):
+            if getattr(model, "_Booster", None) is None:
+                raise UnsupportedModelError(
+                    f"{type(model).__name__} is not fitted: expected a fitted model. Call .fit(X, y) first.",
+                    framework=self.framework,
+                )
+            if type(model).__name__ == "LGBMRanker":
+                raise UnsupportedModelError(
+                    "LGBMRanker is not supported: onnxmltools writes no faithful ONNX form for ranking objectives",
+                    framework=self.framework,
+                )
+        elif type(model).__name__ != "Booster":
+            raise UnsupportedModelError(
+                f"expected a lightgbm.Booster or a fitted LGBMClassifier/LGBMRegressor; found {type(model).__name__}",
+                framework=self.framework,
+            )
+        objective = objective_of(model)
+        if objective not in SUPPORTED_OBJECTIVES:
+            raise UnsupportedModelError(
+                f"LightGBM objective {objective!r} is not supported: onnxmltools cannot convert it "
+                "(cross_entropy, fair, mape, custom objectives) or its output is not verified against "
+                f"LightGBM's (multiclassova, rankers). Supported objectives: {sorted(SUPPORTED_OBJECTIVES)}.",
+                framework=self.framework,
+            )
+
+    def convert(
+        self,
+        model: Any,
+        sample: Any,
+        *,
+        opset: int,
+        ml_opset: int,
+        name: str | None,
+        options: Mapping[str, Any],
+    ) -> RawConversion:
+        onnxmltools = import_onnxmltools("lightgbm")
+        from onnxmltools.convert.common.data_types import FloatTensorType
+
+        self.check_options(options, ("input_name",))
+        n_features = _booster(model).num_feature()
+        array = self.sample_array(model, sample, n_features)
+        input_name = str(options.get("input_name", "input"))
+        _dtype, boundary = input_type(array)
+        try:
+            proto = onnxmltools.convert_lightgbm(
+                model,
+                name=name or type(model).__name__,
+                initial_types=[(input_name, FloatTensorType([None, n_features]))],
+                target_opset=min(opset, ONNXMLTOOLS_MAX_OPSET),
+                zipmap=False,
+            )
+        except Exception as err:
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+            raise UnsupportedModelError(
+                f"onnxmltools could not convert {type(model).__name__}: {first}", framework=self.framework
+            ) from None
+        moved = exact_float32_thresholds(proto.graph.node, _booster(model))
+        raw = finish(proto, opset, input_name, boundary)
+        if moved:
+            raw.warnings.append(
+                f"{moved} split threshold(s) set to the largest float32 at or below LightGBM's double "
+                "threshold (onnxmltools rounds to nearest, which sends a float32 feature equal to the rounded "
+                "value down the other branch)"
+            )
+        return raw
+
+    def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
+        import numpy as np
+
+        X = self.native_input(feeds, signature, model)
+        if hasattr(model, "fit"):
+            if self.is_classifier(model):
+                return _in_output_order(
+                    ["label", "probabilities"], [model.predict(X), model.predict_proba(X)], signature
+                )
+            return _in_output_order(["variable"], [np.asarray(model.predict(X)).reshape(len(X), -1)], signature)
+        raw = np.asarray(model.predict(X))
+        objective = objective_of(model)
+        if objective == "binary":
+            proba = np.stack([1 - raw.reshape(-1), raw.reshape(-1)], axis=1)
+        elif objective == "multiclass":
+            proba = raw
+        else:
+            return _in_output_order(["variable"], [raw.reshape(len(X), -1)], signature)
+        return _in_output_order(["label", "probabilities"], [proba.argmax(axis=1), proba], signature)

@@ -1,0 +1,205 @@
+"""XGBoost converter, through onnxmltools' ``convert_xgboost``.
+
+Policy:
+
+* ``xgboost.Booster`` (native API) and ``XGBClassifier``/``XGBRegressor``/``XGBRF*`` (scikit-learn
+  API). One ``[N,k]`` float32 input named ``input`` (XGBoost itself splits on float32 thresholds, so
+  parity is tight); a float64 sample keeps a float64 boundary with a Cast inside the graph.
+* Outputs: classifiers ``label`` ``[N]`` and ``probabilities`` ``[N,k]`` (binary models have two
+  columns), regressors ``variable`` ``[N,1]``. No ZipMap.
+* Opsets: onnxmltools writes at most opset 15 and only the operator versions it needs (a graph of
+  ai.onnx.ml TreeEnsemble nodes, ai.onnx.ml 1); the default domain is stamped at the requested
+  opset, which is exact because no default-domain node is in the graph.
+* Objectives: the ones onnxmltools translates and whose predictions match XGBoost's (listed in
+  :data:`SUPPORTED_OBJECTIVES`); any other objective is refused with its name.
+* Inside a scikit-learn pipeline the scikit-learn converter handles the model (registered with skl2onnx).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from onnxgate.converters._base import RawConversion, _in_output_order
+from onnxgate.converters._boosting import (
+    ONNXMLTOOLS_MAX_OPSET,
+    BoostingConverter,
+    add_default_domain,
+    dynamic_batch,
+    import_library,
+    import_onnxmltools,
+    input_type,
+)
+from onnxgate.errors import UnsupportedModelError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from onnxgate.signature import Signature
+
+__all__ = ["SUPPORTED_OBJECTIVES", "XGBoostConverter"]
+
+#: Objectives whose onnxmltools translation matches XGBoost's own predictions (tested).
+SUPPORTED_OBJECTIVES = frozenset(
+    {
+        "binary:logistic",
+        "multi:softprob",
+        "reg:squarederror",
+        "reg:squaredlogerror",
+        "reg:absoluteerror",
+        "reg:pseudohubererror",
+        "count:poisson",
+        "reg:gamma",
+        "reg:tweedie",
+    }
+)
+
+
+def _booster(model: Any) -> Any:
+    return model.get_booster() if hasattr(model, "get_booster") else model
+
+
+def objective_of(model: Any) -> str:
+    """The objective's name as XGBoost saved it (``"binary:logistic"``...)."""
+    import json
+
+    config = json.loads(_booster(model).save_config())
+    return str(config["learner"]["objective"]["name"])
+
+
+class XGBoostConverter(BoostingConverter):
+    framework = "xgboost"
+    MODULE_PREFIXES = ("xgboost.",)
+    FILE_SUFFIXES = (".ubj",)
+
+    def load(self, path: Path, *, trust_pickle: bool = False) -> Any:
+        xgboost = import_library("xgboost", "Loading an XGBoost model")
+        booster = xgboost.Booster()
+        try:
+            booster.load_model(str(path))
+        except Exception as err:
+            raise UnsupportedModelError(
+                f"{str(path)!r} is not a readable XGBoost model: {str(err).splitlines()[0][:200]}", path=str(path)
+            ) from None
+        return booster
+
+    def save_native(self, model: Any, folder: Path) -> Path:
+        path = folder / "model.ubj"
+        _booster(model).save_model(str(path))
+        return path
+
+    def is_classifier(self, model: Any) -> bool:
+        if hasattr(model, "get_booster"):
+            from sklearn.base import is_classifier
+
+            return bool(is_classifier(model))
+        return objective_of(model).startswith(("binary:", "multi:"))
+
+    def check_model(self, model: Any) -> None:
+        if hasattr(model, "get_booster"):
+            try:
+                model.get_booster()
+            except Exception:
+                raise UnsupportedModelError(
+                    f"{type(model).__name__} is not fitted: expected a fitted model. Call .fit(X, y) first.",
+                    framework=self.framework,
+                ) from None
+        elif type(model).__name__ != "Booster":
+            raise UnsupportedModelError(
+                f"expected an xgboost.Booster or a fitted XGBClassifier/XGBRegressor; found {type(model).__name__}",
+                framework=self.framework,
+            )
+        objective = objective_of(model)
+        if objective not in SUPPORTED_OBJECTIVES:
+            raise UnsupportedModelError(
+                f"XGBoost objective {objective!r} is not supported: its onnxmltools translation is not "
+                "among those onnxgate has verified against XGBoost's own predictions (multi:softmax and "
+                "binary:hinge write other probabilities, binary:logitraw has no probabilities, reg:logistic "
+                f"diverges). Supported objectives: {sorted(SUPPORTED_OBJECTIVES)}.",
+                framework=self.framework,
+            )
+
+    def convert(
+        self,
+        model: Any,
+        sample: Any,
+        *,
+        opset: int,
+        ml_opset: int,
+        name: str | None,
+        options: Mapping[str, Any],
+    ) -> RawConversion:
+        onnxmltools = import_onnxmltools("xgboost")
+        from onnxmltools.convert.common.data_types import FloatTensorType
+
+        self.check_options(options, ("input_name",))
+        booster = _booster(model)
+        n_features = booster.num_features()
+        array = self.sample_array(model, sample, n_features)
+        input_name = str(options.get("input_name", "input"))
+        _dtype, boundary = input_type(array)
+        subject = model
+        if booster.feature_names is not None:
+            # fitted on a DataFrame: onnxmltools reads features as f<index> only ("Unable to interpret
+            # 'mean_area'"); the same trees without the names convert (the ONNX input is positional).
+            best = getattr(model, "best_iteration", None) if hasattr(model, "get_booster") else None
+            # the scikit-learn API predicts with the trees up to best_iteration (early stopping)
+            subject = booster[: best + 1] if best is not None else booster.copy()
+            subject.feature_names = None
+            subject.feature_types = None
+        try:
+            proto = onnxmltools.convert_xgboost(
+                subject,
+                name=name or type(model).__name__,
+                initial_types=[(input_name, FloatTensorType([None, n_features]))],
+                target_opset=min(opset, ONNXMLTOOLS_MAX_OPSET),
+            )
+        except Exception as err:
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+            raise UnsupportedModelError(
+                f"onnxmltools could not convert {type(model).__name__}: {first}", framework=self.framework
+            ) from None
+        return finish(proto, opset, input_name, boundary)
+
+    def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
+        import numpy as np
+
+        X = self.native_input(feeds, signature, model)
+        if hasattr(model, "get_booster"):
+            if self.is_classifier(model):
+                return _in_output_order(
+                    ["label", "probabilities"], [model.predict(X), model.predict_proba(X)], signature
+                )
+            return _in_output_order(["variable"], [np.asarray(model.predict(X)).reshape(len(X), -1)], signature)
+        import xgboost
+
+        matrix = xgboost.DMatrix(np.asarray(X, dtype=np.float32), feature_names=model.feature_names)
+        objective = objective_of(model)
+        if objective == "binary:logistic":
+            p1 = model.predict(matrix).reshape(-1)
+            proba = np.stack([1 - p1, p1], axis=1)
+        elif objective.startswith("multi:"):
+            proba = model.predict(matrix)
+        else:
+            return _in_output_order(["variable"], [model.predict(matrix).reshape(len(X), -1)], signature)
+        return _in_output_order(["label", "probabilities"], [proba.argmax(axis=1), proba], signature)
+
+
+def finish(proto: Any, opset: int, input_name: str, boundary: int | None) -> RawConversion:
+    """Stamp the default domain and cast a float64 boundary; the warnings the user should read."""
+    warnings: list[str] = []
+    add_default_domain(proto, opset)
+    dynamic_batch(proto)
+    if boundary is not None:
+        from onnx import TensorProto
+
+        from onnxgate._graph import cast_inputs
+
+        cast_inputs(proto, {input_name: boundary})
+        kind = "float64" if boundary == TensorProto.DOUBLE else "numbers"
+        warnings.append(
+            f"input {input_name!r} is fed as {kind} and cast to float32 inside the graph, where the trees "
+            "split (the library itself compares float32 features)"
+        )
+    return RawConversion(model=proto, warnings=warnings)

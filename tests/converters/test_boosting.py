@@ -1,0 +1,454 @@
+"""XGBoost, LightGBM and CatBoost: native and scikit-learn API, alone and in pipelines, honest opsets,
+clear refusals, and the SQL path (adapt, package, DuckDB dry run, search)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import onnxgate as og
+from onnxgate._data import as_feeds
+from onnxgate._onnx import ml_opset_for, model_opsets
+from onnxgate.converters import registry
+
+xgboost = pytest.importorskip("xgboost")
+lightgbm = pytest.importorskip("lightgbm")
+catboost = pytest.importorskip("catboost")
+pytest.importorskip("onnxmltools")
+
+#: No training logs: CatBoost writes catboost_info/ in the working directory otherwise.
+CATBOOST_QUIET: dict[str, Any] = {"verbose": 0, "allow_writing_files": False}
+
+BOOSTING_ENTRIES = [
+    n for n in og.zoo.names() if og.zoo.get(n).framework in ("xgboost", "lightgbm", "catboost")
+] + ["sklearn-breast-cancer-lightgbm-pipeline"]
+
+
+def _run(conv: og.Conversion, X: Any) -> list[np.ndarray]:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return sess.run(None, as_feeds(X, conv.signature))
+
+
+def _data(name: str) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn import datasets
+
+    X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    return X.astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, tuple[Any, Any, Any]]:
+    return {name: og.zoo.get(name).build() for name in BOOSTING_ENTRIES}
+
+
+def test_each_library_has_its_framework() -> None:
+    assert {"xgboost", "lightgbm", "catboost"} <= set(registry.names())
+
+
+@pytest.mark.parametrize("opset", (9, 12, 15, 17, 21))
+@pytest.mark.parametrize("name", BOOSTING_ENTRIES)
+def test_zoo_entry_converts_at_each_opset_and_matches(built: dict[str, Any], name: str, opset: int) -> None:
+    entry = og.zoo.get(name)
+    model, X, _y = built[name]
+    conv = og.convert(model, X[:5], opset=opset)
+    assert conv.framework == entry.framework
+    assert conv.requested_opset == opset and conv.opset <= opset
+    assert model_opsets(conv.model)[""] == conv.opset
+    assert model_opsets(conv.model)["ai.onnx.ml"] <= ml_opset_for(opset)
+    # tensors only (no ZipMap), one row per input row at another batch size than the sample's
+    assert all(o.type.WhichOneof("value") == "tensor_type" for o in conv.model.graph.output)
+    assert all(not o.type.tensor_type.shape.dim[0].dim_value for o in conv.model.graph.output)  # no fixed batch
+    rows = X[:37]
+    got = _run(conv, rows)
+    want = registry.get(entry.framework).predict(model, as_feeds(rows, conv.signature), conv.signature)
+    for spec, g, w in zip(conv.signature.outputs, got, want):
+        assert g.shape[0] == 37
+        if spec.elem_type.startswith("int"):
+            np.testing.assert_array_equal(np.asarray(g).reshape(-1), np.asarray(w).reshape(-1))
+        else:
+            np.testing.assert_allclose(
+                np.asarray(g, dtype=np.float64).reshape(37, -1), np.asarray(w, dtype=np.float64).reshape(37, -1),
+                atol=entry.atol, rtol=entry.rtol,
+            )
+
+
+def test_classifier_outputs_are_label_and_probabilities() -> None:
+    model, X, _y = og.zoo.get("catboost-iris-classifier").build()
+    conv = og.convert(model, X[:5])
+    assert [(o.name, o.elem_type, list(o.shape)) for o in conv.signature.outputs] == [
+        ("label", "int64", ["N"]),
+        ("probabilities", "float32", ["N", 3]),
+    ]
+    assert not [n for n in conv.model.graph.node if n.op_type == "ZipMap"]
+    probs = _run(conv, X)[1]
+    np.testing.assert_allclose(probs, model.predict_proba(X), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("params", "data", "rounds"),
+    [
+        ({"objective": "binary:logistic"}, "breast_cancer", 10),
+        ({"objective": "multi:softprob", "num_class": 3}, "iris", 10),
+        ({"objective": "count:poisson"}, "diabetes", 10),
+    ],
+)
+def test_native_xgboost_booster_validates(params: dict[str, Any], data: str, rounds: int) -> None:
+    X, y = _data(data)
+    booster = xgboost.train({**params, "nthread": 1}, xgboost.DMatrix(X, label=y), rounds)
+    conv = og.convert(booster, X[:5], opset=17)
+    assert conv.framework == "xgboost"
+    report = og.validate(conv, target="container", reference=booster, data=X)
+    assert report.passed, str(report)
+
+
+@pytest.mark.parametrize(
+    ("objective", "data"), [("binary", "breast_cancer"), ("multiclass", "iris"), ("gamma", "diabetes")]
+)
+def test_native_lightgbm_booster_validates(objective: str, data: str) -> None:
+    X, y = _data(data)
+    params = {"objective": objective, "verbose": -1, "num_threads": 1}
+    if objective == "multiclass":
+        params["num_class"] = 3
+    booster = lightgbm.train(params, lightgbm.Dataset(X, y), 10)
+    conv = og.convert(booster, X[:5])
+    assert conv.framework == "lightgbm"
+    report = og.validate(conv, target="container", reference=booster, data=X)
+    assert report.passed, str(report)
+
+
+def test_core_catboost_class_with_a_classification_loss_validates() -> None:
+    X, y = _data("breast_cancer")
+    model = catboost.CatBoost({"iterations": 10, "loss_function": "Logloss", "thread_count": 1, **CATBOOST_QUIET})
+    model.fit(X, y)
+    conv = og.convert(model, X[:5])
+    assert conv.signature.output_names == ["label", "probabilities"]
+    assert og.validate(conv, target="container", reference=model, data=X).passed
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: xgboost.XGBRegressor(n_estimators=10, n_jobs=1),
+        lambda: lightgbm.LGBMRegressor(n_estimators=10, verbose=-1, n_jobs=1),
+        lambda: catboost.CatBoostRegressor(iterations=10, **CATBOOST_QUIET, thread_count=1),
+        lambda: lightgbm.LGBMClassifier(n_estimators=10, verbose=-1, n_jobs=1),
+        lambda: catboost.CatBoostClassifier(iterations=10, **CATBOOST_QUIET, thread_count=1),
+        lambda: xgboost.XGBClassifier(n_estimators=10, n_jobs=1),
+    ],
+    ids=["xgb-reg", "lgbm-reg", "catboost-reg", "lgbm-clf", "catboost-clf", "xgb-clf"],
+)
+def test_inside_a_scikit_learn_pipeline(make: Any) -> None:
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+
+    est = make()
+    X, y = _data("iris" if "Classifier" in type(est).__name__ else "diabetes")
+    # SimpleImputer passes values through unchanged: parity is exact whatever the library's splits
+    pipe = make_pipeline(SimpleImputer(), est).fit(X, y)
+    conv = og.convert(pipe, X[:5], opset=17)
+    assert conv.framework == "sklearn"
+    assert all(o.type.WhichOneof("value") == "tensor_type" for o in conv.model.graph.output)
+    report = og.validate(conv, target="container", reference=pipe, data=X)
+    assert report.passed, str(report)
+
+
+def test_xgboost_after_a_float32_scaler_flips_rows_and_validate_says_so() -> None:
+    """XGBoost splits at training values: the ONNX graph scales in float32, and where a scaled value
+    lands one ulp away from sklearn's the row takes the other branch. Parity must catch it."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _data("breast_cancer")
+    pipe = make_pipeline(StandardScaler(), xgboost.XGBClassifier(n_estimators=20, max_depth=3, n_jobs=1)).fit(X, y)
+    conv = og.convert(pipe, X[:5], opset=17)  # it converts through skl2onnx
+    report = og.validate(conv, target="container", reference=pipe, data=X)
+    assert not report.passed
+    parity = report.check("prediction_parity")
+    assert not parity.passed and "probabilities" in parity.message
+
+
+def test_float64_sample_keeps_a_float64_boundary() -> None:
+    model, X, _y = og.zoo.get("xgboost-breast-cancer-classifier").build()
+    X64 = X.astype(np.float64)
+    conv = og.convert(model, X64[:5])
+    assert conv.signature.inputs[0].elem_type == "float64"
+    assert conv.model.graph.node[0].op_type == "Cast"
+    assert any("cast to float32" in w for w in conv.warnings)
+    assert og.validate(conv, target="container", reference=model, data=X64).passed
+
+
+# --- opsets ---------------------------------------------------------------------------------------
+
+
+def test_catboost_ml_opset_is_lowered_only_when_exact() -> None:
+    model, X, _y = og.zoo.get("catboost-iris-classifier").build()
+    high = og.convert(model, X[:5], opset=17)
+    assert high.opsets == {"": 17, "ai.onnx.ml": 2}  # what CatBoost writes
+    low = og.convert(model, X[:5], opset=9)  # ai.onnx.ml 1 goes with opset 9: same TreeEnsemble schema
+    assert low.opsets == {"": 9, "ai.onnx.ml": 1}
+    assert low.ir_version == 4
+    np.testing.assert_allclose(_run(low, X)[1], model.predict_proba(X), atol=1e-6)
+
+
+def test_catboost_refuses_an_ml_opset_its_nodes_have_no_form_at(monkeypatch: pytest.MonkeyPatch) -> None:
+    from onnxgate.converters import catboost as cb_module
+
+    model, X, _y = og.zoo.get("catboost-iris-classifier").build()
+    proto = cb_module.catboost_onnx(model)
+    for entry in proto.opset_import:
+        if entry.domain == "ai.onnx.ml":
+            entry.version = 5  # as if CatBoost wrote the ai.onnx.ml 5 TreeEnsemble form
+    monkeypatch.setattr(cb_module, "catboost_onnx", lambda m: proto)
+    with pytest.raises(og.OpsetError, match=r"ai\.onnx\.ml 5, which has no equivalent at ai\.onnx\.ml 3"):
+        og.convert(model, X[:5], opset=17)
+
+
+def test_sql_edge_1_caps_the_ml_opset() -> None:
+    model, X, _y = og.zoo.get("catboost-diabetes-regressor").build()
+    conv = og.convert(model, X[:5], target="sql-edge-1.0")
+    assert conv.opsets[""] <= 12 and conv.opsets["ai.onnx.ml"] <= 2
+
+
+# --- refusals -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda X, y: xgboost.train({"objective": "binary:hinge"}, xgboost.DMatrix(X, label=y), 3),
+         r"XGBoost objective 'binary:hinge' is not supported.*Supported objectives: \['binary:logistic'"),
+        (lambda X, y: xgboost.XGBClassifier(objective="multi:softmax", n_estimators=3).fit(X, np.arange(len(y)) % 3),
+         r"objective 'multi:softmax' is not supported"),
+        (lambda X, y: lightgbm.train({"objective": "fair", "verbose": -1}, lightgbm.Dataset(X, y), 3),
+         r"LightGBM objective 'fair' is not supported: onnxmltools cannot convert it"),
+        (lambda X, y: lightgbm.LGBMClassifier(objective="multiclassova", n_estimators=3, verbose=-1)
+         .fit(X, np.arange(len(y)) % 3),
+         r"LightGBM objective 'multiclassova' is not supported"),
+        (lambda X, y: catboost.CatBoostClassifier(iterations=3, loss_function="MultiClassOneVsAll", **CATBOOST_QUIET)
+         .fit(X, np.arange(len(y)) % 3),
+         r"CatBoost loss 'MultiClassOneVsAll' is not supported: its ONNX export writes softmax"),
+        (lambda X, y: catboost.CatBoostRegressor(iterations=3, loss_function="Poisson", **CATBOOST_QUIET).fit(X, y + 1),
+         r"CatBoost loss 'Poisson' is not supported: CatBoost predicts exp\(raw\)"),
+        (lambda X, y: xgboost.XGBClassifier(), r"XGBClassifier is not fitted: .*Call \.fit\(X, y\) first"),
+        (lambda X, y: lightgbm.LGBMRegressor(), r"LGBMRegressor is not fitted"),
+        (lambda X, y: catboost.CatBoostClassifier(), r"CatBoostClassifier is not fitted"),
+    ],
+    ids=[
+        "xgb-hinge", "xgb-softmax", "lgbm-fair", "lgbm-ova", "catboost-ova", "catboost-poisson", "xgb-unfitted",
+        "lgbm-unfitted", "catboost-unfitted",
+    ],
+)
+def test_unsupported_models_are_refused_by_name(make: Any, message: str) -> None:
+    X, y = _data("breast_cancer")
+    model = make(X, y)
+    with pytest.raises(og.UnsupportedModelError, match=message):
+        og.convert(model, X[:5])
+
+
+def test_catboost_categorical_features_are_refused_with_catboosts_reason() -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": np.arange(40, dtype=np.float32), "colour": ["red", "blue"] * 20})
+    y = np.arange(40) % 2
+    model = catboost.CatBoostClassifier(iterations=3, **CATBOOST_QUIET, cat_features=["colour"]).fit(frame, y)
+    with pytest.raises(og.InvalidDataError, match=r"column\(s\) \['colour'\] are not numeric"):
+        og.convert(model, frame.head())
+    with pytest.raises(og.UnsupportedModelError, match=r"CatBoost's ONNX export refused CatBoostClassifier"):
+        og.convert(model, np.zeros((2, 2), dtype=np.float32))
+
+
+def test_a_sample_of_the_wrong_width_is_refused() -> None:
+    model, X, _y = og.zoo.get("lightgbm-diabetes-regressor").build()
+    with pytest.raises(og.InvalidDataError, match=r"trained on 10 features; the sample has 4 columns"):
+        og.convert(model, X[:5, :4])
+    with pytest.raises(og.InvalidDataError, match=r"needs a sample"):
+        og.convert(model, None)
+    with pytest.raises(og.UnsupportedModelError, match=r"unknown lightgbm conversion option\(s\) \['zipmap'\]"):
+        og.convert(model, X[:5], options={"zipmap": True})
+
+
+# --- SQL targets, packaging, DuckDB and the search -------------------------------------------------
+
+SQL_ENTRIES = [
+    "xgboost-breast-cancer-classifier",
+    "xgboost-diabetes-booster",
+    "lightgbm-wine-classifier",
+    "lightgbm-diabetes-regressor",
+    "catboost-iris-classifier",
+    "catboost-diabetes-regressor",
+    "sklearn-breast-cancer-lightgbm-pipeline",
+]
+
+
+@pytest.mark.parametrize("name", SQL_ENTRIES)
+def test_sql_edge_adapt_package_and_duckdb_dry_run(built: dict[str, Any], name: str, tmp_path: Path) -> None:
+    import pandas as pd
+
+    from onnxgate.deploy.duckdb_dryrun import dry_run
+
+    model, X, _y = built[name]
+    conv = og.convert(model, X[:5], target="sql-edge-2.0")
+    # PREDICT's contract: one [N,1] input per column, one value per row per output
+    assert len(conv.signature.inputs) == X.shape[1]
+    assert all(list(i.shape) == ["N", 1] or list(i.shape)[1:] == [1] for i in conv.signature.inputs)
+    assert all(len(o.shape) <= 2 and (len(o.shape) < 2 or o.shape[1] == 1) for o in conv.signature.outputs)
+    report = og.validate(conv, target="sql-edge-2.0", reference=model, data=X, search=150, search_time_limit=30)
+    assert report.passed, str(report)
+    assert report.check("search_divergences").passed
+    out = tmp_path / "sql"
+    og.package(conv, target="sql-edge-2.0", out=out, reference=model, data=X)
+    data = pd.DataFrame(X, columns=conv.signature.input_names)
+    result = dry_run(out, data, reference=model)
+    assert result.passed, str(result)
+    assert result.rows == len(X)
+    assert result.reference and all(line.startswith("ok") for line in result.reference)
+
+
+@pytest.mark.parametrize("name", ["xgboost-breast-cancer-classifier", "catboost-diabetes-regressor"])
+def test_container_package(built: dict[str, Any], name: str, tmp_path: Path) -> None:
+    model, X, _y = built[name]
+    conv = og.convert(model, X[:5])
+    og.package(conv, target="container", out=tmp_path / "c", reference=model, data=X)
+    assert (tmp_path / "c" / "model.onnx").exists()
+
+
+def test_search_reads_the_tree_splits_on_the_raw_input(built: dict[str, Any]) -> None:
+    from onnxgate.validators.search import tree_splits
+
+    model, X, _y = built["xgboost-breast-cancer-classifier"]
+    splits = tree_splits(og.convert(model, X[:5]))
+    assert len(splits) > 50
+    assert all(s.raw_threshold is not None and s.input == "input" for s in splits)
+    # every split sits on a feature value of the model: XGBoost's own dump agrees
+    dumped = model.get_booster().trees_to_dataframe()
+    want = sorted(np.float32(dumped.loc[dumped.Feature != "Leaf", "Split"].to_numpy()).tolist())
+    assert sorted(np.float32([s.threshold for s in splits]).tolist()) == want
+
+
+def test_search_finds_a_threshold_moved_on_purpose(built: dict[str, Any]) -> None:
+    """A broken file: one split of the ONNX trees nudged off XGBoost's. Parity on the training rows
+    can miss it; the search, reading the splits from the graph, looks right next to each one."""
+    from onnx import helper
+
+    model, X, _y = built["xgboost-breast-cancer-classifier"]
+    conv = og.convert(model, X[:5])
+    node = next(n for n in conv.model.graph.node if n.op_type == "TreeEnsembleClassifier")
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    values = list(attrs["nodes_values"])
+    modes = [m.decode() for m in attrs["nodes_modes"]]
+    first = next(i for i, m in enumerate(modes) if m != "LEAF")
+    values[first] = float(np.nextafter(np.float32(values[first]), np.float32(np.inf)) * np.float32(1.0001))
+    for a in node.attribute:
+        if a.name == "nodes_values":
+            del a.floats[:]
+            a.floats.extend(values)
+    report = og.validate(conv, target="container", reference=model, data=X[:100], search=400, search_time_limit=60)
+    assert not report.check("search_divergences").passed
+
+
+# --- native files ---------------------------------------------------------------------------------
+
+
+def test_native_files_round_trip_through_the_cli(built: dict[str, Any], tmp_path: Path) -> None:
+    from onnxgate.cli import main
+
+    for name in ("xgboost-diabetes-booster", "lightgbm-diabetes-regressor", "catboost-diabetes-regressor"):
+        model, X, _y = built[name]
+        folder = tmp_path / name
+        folder.mkdir()
+        path = registry.get(og.zoo.get(name).framework).save_native(model, folder)
+        np.save(folder / "X.npy", X)
+        out = folder / "model.onnx"
+        assert main(["convert", str(path), "--sample", str(folder / "X.npy"), "-o", str(out)]) == 0
+        assert main(["validate", str(out), "--reference", str(path), "--data", str(folder / "X.npy")]) == 0
+
+
+# --- float32 thresholds and DataFrames ---------------------------------------------------------------
+
+
+def _early_lgbm() -> tuple[Any, np.ndarray]:
+    X, y = _data("diabetes")
+    model = lightgbm.LGBMRegressor(n_estimators=300, verbose=-1, n_jobs=1, random_state=0)
+    model.fit(X[::2], y[::2], eval_set=[(X[1::2], y[1::2])], callbacks=[lightgbm.early_stopping(3, verbose=False)])
+    return model, X
+
+
+def test_lightgbm_double_thresholds_become_exact_float32_ones() -> None:
+    model, X = _early_lgbm()
+    conv = og.convert(model, X[:5])
+    assert any("split threshold(s) set to the largest float32" in w for w in conv.warnings)
+    assert og.validate(conv, target="container", reference=model, data=X).passed
+
+
+def test_lightgbm_in_a_pipeline_gets_the_exact_thresholds_too() -> None:
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+
+    model, X = _early_lgbm()
+    pipe = make_pipeline(SimpleImputer(), model)  # already fitted steps: fit the imputer only
+    pipe.steps[0][1].fit(X)
+    conv = og.convert(pipe, X[:5])
+    assert og.validate(conv, target="container", reference=pipe, data=X).passed
+
+
+def test_without_the_threshold_fix_a_row_flips(monkeypatch: pytest.MonkeyPatch) -> None:
+    """onnxmltools' round-to-nearest thresholds, kept on purpose: parity sees the flipped row."""
+    from onnxgate.converters import lightgbm as lgb_module
+
+    monkeypatch.setattr(lgb_module, "exact_float32_thresholds", lambda nodes, booster: 0)
+    model, X = _early_lgbm()
+    report = og.validate(og.convert(model, X[:5]), target="container", reference=model, data=X)
+    assert not report.check("prediction_parity").passed
+
+
+@pytest.mark.parametrize("library", ["xgboost", "lightgbm", "catboost"])
+def test_dataframe_fitted_models_keep_their_column_names_for_sql(library: str, tmp_path: Path) -> None:
+    import pandas as pd
+
+    from onnxgate.deploy.duckdb_dryrun import dry_run
+
+    X, y = _data("breast_cancer")
+    frame = pd.DataFrame(X[:, :6], columns=["radius", "texture", "perimeter", "area", "smooth", "compact"])
+    make = {
+        "xgboost": lambda: xgboost.XGBClassifier(n_estimators=10, n_jobs=1),
+        "lightgbm": lambda: lightgbm.LGBMClassifier(n_estimators=10, verbose=-1, n_jobs=1),
+        "catboost": lambda: catboost.CatBoostClassifier(iterations=10, **CATBOOST_QUIET, thread_count=1),
+    }[library]
+    model = make().fit(frame, y)
+    plain = og.convert(model, frame.head())
+    assert og.validate(plain, target="container", reference=model, data=frame).passed
+    sql = og.convert(model, frame.head(), target="sql-edge-2.0")
+    assert sql.signature.input_names == list(frame.columns)
+    assert og.validate(sql, target="sql-edge-2.0", reference=model, data=frame).passed
+    og.package(sql, target="sql-edge-2.0", out=tmp_path / "p")
+    assert dry_run(tmp_path / "p", frame, reference=model).passed
+
+
+@pytest.mark.parametrize(
+    "name", ["xgboost-breast-cancer-classifier", "lightgbm-wine-classifier", "catboost-iris-classifier"]
+)
+def test_cli_sql_path_from_a_native_file(built: dict[str, Any], name: str, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """convert -> validate --search -> package -> sql-dryrun, from the library's own model file."""
+    from onnxgate.cli import main
+
+    model, X, _y = built[name]
+    native = registry.get(og.zoo.get(name).framework).save_native(model, tmp_path)
+    np.save(tmp_path / "X.npy", X)
+    data = str(tmp_path / "X.npy")
+    onnx_path = str(tmp_path / "m.onnx")
+    assert main(["convert", str(native), "--sample", data, "--target", "sql-edge-2.0", "-o", onnx_path]) == 0
+    assert main(["validate", onnx_path, "--target", "sql-edge-2.0", "--reference", str(native), "--data", data,
+                 "--search", "100"]) == 0
+    pkg = str(tmp_path / "pkg")
+    assert main(["package", onnx_path, "--target", "sql-edge-2.0", "-o", pkg, "--reference", str(native),
+                 "--data", data]) == 0
+    capsys.readouterr()
+    assert main(["sql-dryrun", pkg, "--data", data, "--reference", str(native)]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(X)} rows scored" in out and "PASSED" in out

@@ -1,0 +1,126 @@
+"""TensorFlow/Keras: operations tf2onnx lacks but ONNX expresses (Erfc -> 1 - Erf), constants captured
+by a function (Keras EfficientNet's Normalization), and the from_keras fallback path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import onnxgate as og
+
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+pytest.importorskip("tf2onnx")
+
+pytestmark = pytest.mark.skipif(
+    keras.config.backend() != "tensorflow", reason="these paths convert through tf2onnx (TensorFlow backend)"
+)
+
+RNG = np.random.default_rng(7)
+
+
+def _gelu_dense() -> Any:
+    keras.utils.set_random_seed(0)
+    return keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dense(16, activation="gelu"), keras.layers.Dense(3, activation="gelu")]
+    )
+
+
+@pytest.mark.parametrize("opset", (9, 13, 18))
+def test_keras_dense_with_exact_gelu_converts_with_parity(opset: int) -> None:
+    model = _gelu_dense()
+    X = (RNG.normal(size=(200, 8)) * 3).astype(np.float32)
+    conv = og.convert(model, X[:5], opset=opset)
+    ops = {n.op_type for n in conv.model.graph.node}
+    assert "Erf" in ops and "Erfc" not in ops
+    assert conv.opset <= opset
+    report = og.validate(conv, target="container", reference=model, data=X)
+    assert report.passed, str(report)
+
+
+def test_tf_math_erfc_function_converts_with_parity() -> None:
+    # tf.math.erfc itself: its signature also holds name=None, which the reference call keeps
+    fn = tf.function(tf.math.erfc, input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
+    X = np.linspace(-4, 4, 400, dtype=np.float32).reshape(100, 4)
+    conv = og.convert(fn, X[:5], opset=13)
+    got = conv.model  # the rewrite: 1 - Erf(x)
+    assert {n.op_type for n in got.graph.node} >= {"Erf", "Sub"}
+    report = og.validate(conv, reference=fn, data=X)
+    assert report.passed, str(report)
+    # the function really is erfc, not erf: erfc(-4) ~ 2, erfc(4) ~ 0
+    import onnxruntime as ort
+
+    out = ort.InferenceSession(got.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": X})[0]
+    assert out[0, 0] == pytest.approx(2.0, abs=1e-6) and out[-1, -1] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_float64_exact_gelu_runs_in_onnxruntime() -> None:
+    """onnxruntime has no double Erf kernel: the rewrite computes Erf in float32 between Casts."""
+    fn = tf.function(
+        lambda x: tf.nn.gelu(x, approximate=False), input_signature=[tf.TensorSpec([None, 4], tf.float64, name="x")]
+    )
+    X = np.linspace(-3, 3, 80).reshape(20, 4)
+    conv = og.convert(fn, X[:5], opset=13)
+    assert conv.signature.inputs[0].elem_type == "float64"
+    report = og.validate(conv, target="container", reference=fn, data=X)
+    assert report.passed, str(report)
+
+
+@pytest.fixture(scope="module")
+def efficientnet() -> Any:
+    keras.utils.set_random_seed(0)
+    # weights=None builds the network without downloading; 32x32 is the smallest input it takes
+    return keras.applications.EfficientNetB0(weights=None, input_shape=(32, 32, 3), classes=10)
+
+
+@pytest.mark.slow
+def test_efficientnet_b0_with_captured_normalization_constants_converts(efficientnet: Any) -> None:
+    X = RNG.uniform(0, 255, size=(6, 32, 32, 3)).astype(np.float32)
+    conv = og.convert(efficientnet, X[:2], opset=17)
+    assert [i.name for i in conv.model.graph.input] == ["input"]  # mean/variance folded, not inputs
+    assert not any("from_keras" in w for w in conv.warnings)  # the traced path did it
+    report = og.validate(conv, target="container", reference=efficientnet, data=X)
+    assert report.passed, str(report)
+
+
+def test_from_keras_is_the_fallback_when_the_traced_path_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    from onnxgate.converters import keras as keras_module
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise og.UnsupportedModelError("the traced path failed on purpose")
+
+    monkeypatch.setattr(keras_module, "convert_traced", broken)
+    model = _gelu_dense()
+    X = RNG.normal(size=(50, 8)).astype(np.float32)
+    conv = og.convert(model, X[:5], opset=15)
+    assert any("tf2onnx.convert.from_keras" in w and "failed on purpose" in w for w in conv.warnings)
+    assert conv.signature.input_names == ["input"] and conv.signature.output_names == ["output"]
+    assert list(conv.signature.inputs[0].shape) == ["N", 8]
+    report = og.validate(conv, target="container", reference=model, data=X)
+    assert report.passed, str(report)
+
+
+def test_a_fallback_file_that_disagrees_with_keras_is_not_handed_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tf2onnx
+
+    from onnxgate.converters import keras as keras_module
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise og.UnsupportedModelError("the traced path failed on purpose")
+
+    other = _gelu_dense()
+    keras.utils.set_random_seed(1)
+    other.set_weights([w + 1.0 for w in other.get_weights()])
+    real = tf2onnx.convert.from_keras
+
+    def wrong_model(model: Any, **kwargs: Any) -> Any:  # a converter that writes another model's weights
+        return real(keras.Model(other.inputs, other.outputs), **kwargs)
+
+    monkeypatch.setattr(keras_module, "convert_traced", broken)
+    monkeypatch.setattr(tf2onnx.convert, "from_keras", wrong_model)
+    X = RNG.normal(size=(20, 8)).astype(np.float32)
+    with pytest.raises(og.UnsupportedModelError, match=r"failed on purpose; tf2onnx.convert.from_keras wrote a "
+                                                       r"model whose outputs differ from Keras' on the sample"):
+        og.convert(_gelu_dense(), X[:5], opset=15)
