@@ -11,9 +11,10 @@ Data: ``rows`` x 10 float32 features in 8 Parquet files (10,000,000 rows at full
   against the same at ``rows / 10``. Goal: <= 1.5x (the driver only merges partial results).
 * ``spark_predict_rows_per_s``: ``onnxgate.spark.predict`` over the Parquet files into Spark's
   ``noop`` sink, against onnxruntime scoring the same files read batch by batch with pyarrow in one
-  process. Goal: >= 0.8x. ``spark_read_only_rows_per_s`` is Spark reading the same files with no
-  model, against the same baseline: the ceiling predict cannot pass (a fast model, such as the MLP,
-  is bound by it).
+  process. Goal: >= 0.8x. ``spark_read_only_rows_per_s`` (Spark reading the files, no Python) and
+  ``spark_python_round_trip_rows_per_s`` (the rows through the Python workers and back, no model),
+  against the same baseline, are the ceilings predict cannot pass: a fast model, such as the MLP, is
+  bound by them.
 
 Usage::
 
@@ -147,6 +148,10 @@ def _case(
     read_s, _ = _timed(lambda: spark.read.parquet(str(big)).write.format("noop").mode("overwrite").save())
     out.append(row(BENCHMARK, label, "spark_read_only_rows_per_s", rows / read_s, rows / local_score_s, None,
                    "rows/s", note="Spark reading the Parquet into the noop sink, no model: the floor of predict"))
+    df = spark.read.parquet(str(big))
+    trip_s, _ = _timed(lambda: df.mapInArrow(_identity, df.schema).write.format("noop").mode("overwrite").save())
+    out.append(row(BENCHMARK, label, "spark_python_round_trip_rows_per_s", rows / trip_s, rows / local_score_s, None,
+                   "rows/s", note="the rows through Python workers and back unchanged (mapInArrow identity), no model"))
     out.append(row(BENCHMARK, label, "spark_predict_rows_per_s", rows / predict_s, rows / local_score_s, ">= 0.8",
                    "rows/s", note="into Spark's noop sink; baseline: pyarrow batches + onnxruntime, one process"))
     return out
@@ -170,6 +175,10 @@ def main(quick: bool = False, rows: int | None = None) -> list[dict[str, Any]]:
             spark.stop()
     out.append(row(BENCHMARK, "local[2] session", "spark_startup", startup, None, None, "s"))
     return out
+
+
+def _identity(batches: Any) -> Any:
+    yield from batches
 
 
 def _sample() -> Any:
