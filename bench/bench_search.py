@@ -96,7 +96,7 @@ def measure(quick: bool = False) -> dict[str, Any]:
 
     warnings.filterwarnings("ignore")
     model, X, _y = og.zoo.get(ENTRY).build()
-    conv = og.convert(model, X)
+    conv = og.convert(model, X, precision="float32")  # the planted flip lives in the float32 graph
     seeds = list(range(QUICK_SEEDS if quick else SEEDS))
     check_search_divergences(conv, model, X, budget=50, seed=99)  # warm-up: imports, sessions
     search_runs = []

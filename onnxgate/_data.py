@@ -48,9 +48,9 @@ def load_data(path: str | os.PathLike[str]) -> Any:
             f"expected a data file ending in one of {list(DATA_SUFFIXES)}, found {str(p)!r}",
             path=str(p),
         )
-    if not p.is_file():
-        raise InvalidDataError(f"data file not found: {str(p)!r}", path=str(p))
-    if p.stat().st_size == 0:
+    from onnxgate._files import check_regular_file
+
+    if check_regular_file(p, what="data file", error=InvalidDataError) == 0:
         raise InvalidDataError(f"data file {str(p)!r} is empty: expected a header and rows", path=str(p))
     if suffix == ".npy":
         import numpy as np
@@ -65,8 +65,7 @@ def load_data(path: str | os.PathLike[str]) -> Any:
             ) from err
         except Exception as err:
             raise InvalidDataError(f"cannot read {str(p)!r} as .npy: {err}", path=str(p)) from err
-        if array.size == 0:
-            raise InvalidDataError(f"data file {str(p)!r} holds no values", path=str(p))
+        _check_npy(array, str(p))
         return array
     try:
         import pandas as pd
@@ -90,6 +89,38 @@ def load_data(path: str | os.PathLike[str]) -> Any:
     if frame.shape[0] == 0:
         raise InvalidDataError(f"data file {str(p)!r} has a header but no rows", path=str(p))
     return frame
+
+
+def _check_npy(array: np.ndarray, path: str) -> None:
+    """Refuse what an ONNX input cannot hold, instead of casting it or failing deep inside a check."""
+    if array.dtype.names is not None:
+        raise InvalidDataError(
+            f"data file {path!r} holds a structured array (fields {list(array.dtype.names)}); expected a plain "
+            "numeric array with one column per feature. Save it as a .csv or .parquet with named columns, "
+            "or as np.column_stack of its fields",
+            path=path,
+        )
+    if array.ndim == 0:
+        raise InvalidDataError(
+            f"data file {path!r} holds a single value (a 0-d array); expected rows, e.g. shape (n_rows, "
+            "n_features). Save np.atleast_2d(value)",
+            path=path,
+        )
+    kind = array.dtype.kind
+    if kind == "c":
+        raise InvalidDataError(
+            f"data file {path!r} holds complex numbers ({array.dtype}); ONNX models here take real numbers, "
+            "and dropping the imaginary part would change the data. Save the real part (or both parts as "
+            "separate columns)",
+            path=path,
+        )
+    if kind not in "biufUS":
+        raise InvalidDataError(
+            f"data file {path!r} holds {array.dtype} values; expected numbers, booleans or text",
+            path=path,
+        )
+    if array.size == 0:
+        raise InvalidDataError(f"data file {path!r} holds no values", path=path)
 
 
 def _is_number(label: Any) -> bool:
@@ -152,7 +183,35 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
                 "round them or feed a float model",
                 input=spec.name,
             )
+    _check_range(array, dtype, spec, what)
     return np.ascontiguousarray(array.astype(dtype, copy=False))
+
+
+def _check_range(array: np.ndarray, dtype: np.dtype[Any], spec: TensorSpec, what: str) -> None:
+    """Refuse values the input's type cannot hold: numpy would make them inf (floats) or wrap them (ints)."""
+    import numpy as np
+
+    if array.dtype.kind not in "iuf" or dtype.kind not in "iuf":
+        return
+    if dtype.kind == "f":
+        limit = float(np.finfo(dtype).max)
+        if array.dtype.kind == "f" and np.finfo(array.dtype).max <= limit:
+            return
+        low, high = -limit, limit
+    else:
+        info = np.iinfo(dtype)
+        low, high = int(info.min), int(info.max)
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(array) if array.dtype.kind == "f" else np.ones(array.shape, bool)
+        out = finite & ((array < low) | (array > high))
+    if out.any():
+        first = array[out].ravel()[0].item()
+        raise InvalidDataError(
+            f"{what} has {int(out.sum())} value(s) outside the range of {spec.elem_type} (e.g. {first!r}; "
+            f"{spec.elem_type} holds {low:g} to {high:g}) for input {spec.name!r}: they would become "
+            f"{'infinite' if dtype.kind == 'f' else 'other numbers'}. Scale or clip them first",
+            input=spec.name,
+        )
 
 
 def _fit_shape(array: np.ndarray, spec: TensorSpec, what: str) -> np.ndarray:

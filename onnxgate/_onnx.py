@@ -21,6 +21,7 @@ __all__ = [
     "ML_DOMAIN",
     "atomic_write",
     "atomic_write_bytes",
+    "clean_stale_partials",
     "ir_version_for_opset",
     "load_model",
     "ml_opset_for",
@@ -119,14 +120,11 @@ def load_model(
                 f"expected an ONNX model file, found a folder: {str(path)!r}. Pass the .onnx file inside it.",
                 path=str(path),
             )
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise InvalidModelError(
-                f"model file not found: {str(path)!r}. Check the path.", path=str(path)
-            ) from None
-        except OSError as err:
-            raise InvalidModelError(f"cannot read model file {str(path)!r}: {err}", path=str(path)) from err
+        from onnxgate._files import read_regular_file
+
+        if not path.exists() and not path.is_symlink():
+            raise InvalidModelError(f"model file not found: {str(path)!r}. Check the path.", path=str(path))
+        data = read_regular_file(path, what="model file", error=InvalidModelError)
         proto = _parse(data, source=repr(str(path)))
         _check_and_load_external(proto, path.parent, source=repr(str(path)), load=load_external)
         return proto
@@ -385,42 +383,185 @@ def write_folder_atomically(folder: str | os.PathLike[str], files: Mapping[str, 
                             overwrite: bool = False) -> Path:
     """Write ``files`` (relative path -> text or bytes) into ``folder`` so it appears complete or not at all.
 
-    Everything is written into a staging folder beside ``folder`` first. A new (or empty) ``folder``
-    is then replaced by the staging folder in one rename; a non-empty one gets each file moved in,
-    and only when ``overwrite``. Text is written as UTF-8 with ``\\n`` line ends.
+    Everything is written into a staging folder beside ``folder`` first (``.<name>.<pid>.<random>.partial``).
+    A new (or empty) ``folder`` is then replaced by the staging folder in one rename. A non-empty one
+    is replaced only when ``overwrite``: files that are neither written now nor listed in the old
+    ``manifest.json`` (the user's own) are linked into the staging folder, and the two folders are
+    swapped in one ``renameat2(RENAME_EXCHANGE)`` (two renames where the kernel or filesystem lacks
+    it). On any failure before the swap, ``folder`` is left exactly as it was.
+
+    Staging folders left by a process that died (``kill -9``, a power cut) are removed on the next
+    write beside them. Text is written as UTF-8 with ``\\n`` line ends.
 
     Raises
     ------
     OutputExistsError
         ``folder`` is not empty and ``overwrite`` is false.
+    OSError
+        Writing failed (a full disk...); the error names ``folder``, not the staging folder.
     """
     target = Path(folder).absolute()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    if target.is_symlink() and target.is_dir():
+        target = target.resolve()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise type(err)(err.errno, err.strerror, str(target)) from err
+    clean_stale_partials(target)
+    if target.exists() and not target.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "it is a file, not a folder", str(target))
+    if target.is_dir() and any(target.iterdir()) and not overwrite:
+        raise OutputExistsError(
+            f"{str(target)!r} is not empty; refusing to write into it. Pass overwrite=True (CLI: --force) "
+            "or choose a new folder.",
+            path=str(target),
+        )
+    try:
+        stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.{_writer_id()}.", suffix=".partial",
+                                      dir=target.parent))
+    except OSError as err:
+        raise type(err)(err.errno, err.strerror, str(target)) from err
     try:
         public_mode(stage)
         for rel, content in files.items():
             path = stage / rel
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content, encoding="utf-8", newline="\n")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                if isinstance(content, bytes):
+                    path.write_bytes(content)
+                else:
+                    path.write_text(content, encoding="utf-8", newline="\n")
+            except OSError as err:  # name the file the user asked for, not the staging copy
+                raise type(err)(err.errno, err.strerror, str(target / rel)) from err
         if target.is_dir() and not any(target.iterdir()):
             target.rmdir()
         if not target.exists():
             os.replace(stage, target)  # the whole folder appears at once
             return target
-        if not overwrite:
-            raise OutputExistsError(
-                f"{str(target)!r} is not empty; refusing to write into it. Pass overwrite=True (CLI: --force) "
-                "or choose a new folder.",
-                path=str(target),
-            )
-        for rel in files:
-            os.replace(stage / rel, target / rel)
+        _carry_over_foreign(target, stage, files)
+        _exchange(stage, target)  # now ``stage`` holds the old folder
         return target
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def _carry_over_foreign(old: Path, stage: Path, files: Mapping[str, str | bytes]) -> None:
+    """Link the user's own entries (not onnxgate's, old or new) from ``old`` into ``stage``."""
+    import json
+
+    ours = {Path(rel).parts[0] for rel in files} | {"manifest.json"}
+    with suppress(OSError, ValueError, TypeError, AttributeError):
+        listed = json.loads((old / "manifest.json").read_text(encoding="utf-8")).get("files", [])
+        ours |= {Path(str(rel)).parts[0] for rel in listed if str(rel)}
+    for entry in old.iterdir():
+        if entry.name in ours:
+            continue
+        dest = stage / entry.name
+        try:
+            if entry.is_symlink():
+                os.symlink(os.readlink(entry), dest)
+            elif entry.is_dir():
+                shutil.copytree(entry, dest, symlinks=True, copy_function=_link_or_copy)
+            else:
+                _link_or_copy(str(entry), str(dest))
+        except OSError as err:
+            raise type(err)(err.errno, err.strerror, str(entry)) from err
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(src, dst, follow_symlinks=False)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> None:
+    """Swap two folders: one atomic ``renameat2(RENAME_EXCHANGE)`` on Linux, else two renames."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        renameat2 = None
+    if renameat2 is not None:
+        result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+        if result == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise OSError(code, os.strerror(code), str(b))
+    aside = a.with_name(a.name.replace(".partial", ".old.partial"))
+    os.rename(b, aside)
+    try:
+        os.rename(a, b)
+    except BaseException:
+        os.rename(aside, b)
+        raise
+    os.rename(aside, a)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+#: A staging folder whose writer cannot be asked (another machine on a shared file system, or a name
+#: without a process id) counts as stale once untouched for this long.
+_STALE_SECONDS = 3600.0
+
+
+def _host_tag() -> str:
+    import hashlib
+    import socket
+
+    return hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+
+
+def _writer_id() -> str:
+    """``<pid>@<host hash>``: enough to tell later whether the writer of a staging folder still runs."""
+    return f"{os.getpid()}@{_host_tag()}"
+
+
+def clean_stale_partials(target: str | os.PathLike[str]) -> list[Path]:
+    """Remove staging folders beside ``target`` left by writers that died; return what was removed.
+
+    A staging folder's name carries its writer's process id and a hash of its host name: it is
+    stale when that process is gone from this host. One in use by a live writer (even another
+    onnxgate process) is left alone; one written from another host (a shared file system) is
+    removed only after :data:`_STALE_SECONDS` untouched.
+    """
+    import glob
+    import time
+
+    target = Path(target)
+    removed: list[Path] = []
+    try:
+        siblings = list(target.parent.glob(f".{glob.escape(target.name)}.*.partial"))
+    except OSError:
+        return removed
+    for stage in siblings:
+        middle = stage.name[len(target.name) + 2 : -len(".partial")].split(".")
+        stale = False
+        pid, _, host = middle[0].partition("@")
+        if len(middle) >= 2 and pid.isdigit() and host in ("", _host_tag()):
+            stale = not _pid_alive(int(pid))
+        else:
+            with suppress(OSError):
+                stale = time.time() - stage.lstat().st_mtime > _STALE_SECONDS
+        if stale and stage.is_dir() and not stage.is_symlink():
+            shutil.rmtree(stage, ignore_errors=True)
+            removed.append(stage)
+    return removed
 
 
 @contextmanager

@@ -9,9 +9,11 @@ runs.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -81,7 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from onnxgate.errors import OnnxGateError
 
     try:
-        return int(args.run(args))
+        with warnings.catch_warnings():
+            # NaN or infinite values in the user's data are reported by the checks that meet them
+            # (parity's NaN rule, nan_inputs); numpy's per-operation RuntimeWarnings would only add noise.
+            warnings.filterwarnings("ignore", category=RuntimeWarning,
+                                    message=r"(invalid value|divide by zero|overflow) encountered")
+            return int(args.run(args))
     except OnnxGateError as err:
         if args.debug:
             traceback.print_exc()
@@ -96,6 +103,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         where = f" {err.filename!r}" if err.filename else ""
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            _one_line(
+                f"onnxgate {args.command}: error: cannot write{where}: {err.strerror or err}. Free some space "
+                "there or write elsewhere."
+            )
+            return EXIT_USAGE
         _one_line(
             f"onnxgate {args.command}: error: cannot use{where}: {err.strerror or err}. Check that the path "
             "exists, is a file where a file is expected (a folder where a folder is), and that you may "

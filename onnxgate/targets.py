@@ -13,6 +13,7 @@ as a TOML file (:func:`from_toml`, CLI ``--target-file``).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
@@ -21,8 +22,11 @@ from typing import Any, Literal
 from onnxgate.errors import TargetError
 
 __all__ = [
+    "SQL_ELEMENT_TYPES",
     "SQL_TYPES",
+    "SQL_TYPE_NAMES",
     "Target",
+    "check_sql_type_name",
     "from_toml",
     "get",
     "names",
@@ -42,6 +46,52 @@ SQL_TYPES: Mapping[str, str] = MappingProxyType(
         "string": "nvarchar(max)",
     }
 )
+
+#: Element types a ``sql_types`` table may map (the ones a SQL column can hold).
+SQL_ELEMENT_TYPES: frozenset[str] = frozenset({"bool", "int8", "int16", "int32", "int64", "uint8", "float16",
+                                               "float32", "float64", "string"})
+
+#: SQL Server / Synapse type names a target may map an element type to. Anything else, or any text
+#: beyond ``name``, ``name(n)``, ``name(n, m)`` or ``name(max)``, is refused before it reaches a script.
+SQL_TYPE_NAMES: frozenset[str] = frozenset({
+    "bit", "tinyint", "smallint", "int", "bigint", "real", "float", "decimal", "numeric", "money",
+    "smallmoney", "char", "varchar", "nchar", "nvarchar",
+})
+
+_SQL_TYPE_GRAMMAR = re.compile(
+    r"(?P<name>[A-Za-z]+)(?:\((?:\d{1,4}|max)(?:,[ ]?\d{1,4})?\))?",
+)
+
+
+def check_sql_type_name(text: object, *, where: str) -> str:
+    """Return ``text`` if it is a plain SQL column type (``real``, ``float(53)``, ``nvarchar(max)``).
+
+    Type names are written into generated scripts as they are (a type cannot be quoted), so they
+    are held to a closed grammar: one name from :data:`SQL_TYPE_NAMES`, optionally followed by a
+    length or precision in parentheses. Nothing else, not even ``NOT NULL``.
+
+    Raises
+    ------
+    TargetError
+        ``text`` is not a string or does not match the grammar.
+
+    Examples
+    --------
+    >>> check_sql_type_name("nvarchar(max)", where="sql_types.string")
+    'nvarchar(max)'
+    """
+    if not isinstance(text, str):
+        raise TargetError(
+            f"{where} must be a SQL type name (a string such as \"real\"), found {text!r}"
+        )
+    match = _SQL_TYPE_GRAMMAR.fullmatch(text)
+    if match is None or match.group("name").lower() not in SQL_TYPE_NAMES:
+        raise TargetError(
+            f"{where} must be one SQL type name such as \"real\", \"float(53)\" or \"nvarchar(max)\", "
+            f"found {text!r}; known names are {sorted(SQL_TYPE_NAMES)}"
+        )
+    return text
+
 
 #: Every check a target can ask for, in the order a report lists them.
 ALL_CHECKS: tuple[str, ...] = (
@@ -127,6 +177,14 @@ class Target:
             raise TargetError(
                 f"target {self.name!r} names unknown checks {unknown}; known checks are {list(ALL_CHECKS)}"
             )
+        for elem_type, sql in self.sql_types.items():
+            where = f"target {self.name!r}: sql_types[{elem_type!r}]"
+            if elem_type not in SQL_ELEMENT_TYPES:
+                raise TargetError(
+                    f"{where}: {elem_type!r} is not an element type a SQL column holds; "
+                    f"expected one of {sorted(SQL_ELEMENT_TYPES)}"
+                )
+            check_sql_type_name(sql, where=where)
         if self.input_layout not in ("column", "free"):
             raise TargetError(
                 f"target {self.name!r}: input_layout must be 'column' or 'free', found {self.input_layout!r}"
@@ -370,9 +428,25 @@ def _check_toml_types(table: Mapping[str, Any], where: str) -> None:
     for key in ("input_types", "output_types", "checks", "sources"):
         if key in table and not (isinstance(table[key], list) and all(isinstance(v, str) for v in table[key])):
             raise bad(key, 'a list of strings, e.g. ["float32", "int64"]')
-    for key in ("name", "description"):
+    for key in ("name", "description", "runtime", "base"):
         if key in table and not isinstance(table[key], str):
             raise bad(key, "a string")
+    for key in ("outputs_tensor_only", "outputs_one_per_row", "dynamic_batch", "allow_nan"):
+        if key in table and not isinstance(table[key], bool):
+            raise bad(key, "true or false (a TOML boolean, without quotes)")
+    if "input_layout" in table and table["input_layout"] not in ("column", "free"):
+        raise bad("input_layout", '"column" or "free"')
+    if "sql_types" in table:
+        sql_types = table["sql_types"]
+        if not isinstance(sql_types, dict):
+            raise bad("sql_types", 'a table of element type = SQL type, e.g. { float32 = "real" }')
+        for elem_type, sql in sql_types.items():
+            if elem_type not in SQL_ELEMENT_TYPES:
+                raise TargetError(
+                    f"target file {where!r}: sql_types has the key {elem_type!r}, which is not an element "
+                    f"type; expected keys from {sorted(SQL_ELEMENT_TYPES)}"
+                )
+            check_sql_type_name(sql, where=f"target file {where!r}: sql_types.{elem_type}")
 
 
 def from_toml(path: str | os.PathLike[str]) -> Target:
@@ -397,23 +471,27 @@ def from_toml(path: str | os.PathLike[str]) -> Target:
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib  # type: ignore[no-redef]
 
+    from onnxgate._files import read_regular_file
+
+    if os.path.isdir(path):
+        raise TargetError(f"target file {os.fspath(path)!r} is a folder; give a .toml file")
+    raw = read_regular_file(path, what="target file", error=TargetError, config=True)
     try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        raise TargetError(f"target file not found: {os.fspath(path)!r}") from None
-    except IsADirectoryError:
-        raise TargetError(f"target file {os.fspath(path)!r} is a folder; give a .toml file") from None
+        data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as err:
         raise TargetError(f"target file {os.fspath(path)!r} is not UTF-8 text: {err.reason}") from None
-    except OSError as err:
-        raise TargetError(f"cannot read target file {os.fspath(path)!r}: {err.strerror}") from None
     except tomllib.TOMLDecodeError as err:
         raise TargetError(f"target file {os.fspath(path)!r} is not valid TOML: {err}") from err
+    except RecursionError:
+        raise TargetError(
+            f"target file {os.fspath(path)!r} nests tables or arrays too deeply to read; a target file "
+            "needs two levels at most"
+        ) from None
     table = data.get("target", data)
     if not isinstance(table, dict):
         raise TargetError(f"target file {os.fspath(path)!r}: [target] must be a table")
     table = dict(table)
+    _check_toml_types(table, os.fspath(path))
     base_name = table.pop("base", None)
     known = {f.name for f in fields(Target)}
     unknown = sorted(set(table) - known)
@@ -421,7 +499,6 @@ def from_toml(path: str | os.PathLike[str]) -> Target:
         raise TargetError(
             f"target file {os.fspath(path)!r} has unknown fields {unknown}; known fields are {sorted(known)}"
         )
-    _check_toml_types(table, os.fspath(path))
     for key in ("input_types", "output_types"):
         if key in table and table[key] is not None:
             table[key] = frozenset(table[key])

@@ -21,11 +21,21 @@ def add_trust_pickle(parser: argparse.ArgumentParser) -> None:
 
 def load_native_model(path: str, *, trust_pickle: bool) -> Any:
     """Load a native model file with the converter that claims its suffix."""
+    import zipfile
+
+    from onnxgate._files import check_folder_confined, check_regular_file, check_zip_archive
     from onnxgate.converters import registry
 
     p = Path(path)
     if not p.exists():
         raise UnsupportedModelError(f"model file not found: {path!r}", path=path)
+    if p.is_dir():
+        check_folder_confined(p, what="model folder", error=UnsupportedModelError)
+    else:
+        # before the converter opens it: a fifo would block, a device never ends, an archive may expand
+        check_regular_file(p, what="model file", error=UnsupportedModelError)
+        if zipfile.is_zipfile(p):
+            check_zip_archive(p, what="model file", error=UnsupportedModelError)
     return registry.for_file(p).load(p, trust_pickle=trust_pickle)
 
 

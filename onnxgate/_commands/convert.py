@@ -22,10 +22,22 @@ def register(sub: Any) -> None:
     p.add_argument("--sample", help="example input rows (.csv, .parquet, .npy)")
     p.add_argument("--opset", type=int, help="default-domain opset (default: the framework's, capped by --target)")
     p.add_argument("--target", help="convert for a deployment target (caps the opset, adapts SQL inputs)")
+    add_precision_arg(p)
     p.add_argument("-o", "--output", required=True, help="where to write the .onnx file")
     p.add_argument("--force", action="store_true", help="overwrite the output if it exists")
     add_trust_pickle(p)
     p.set_defaults(run=run)
+
+
+def add_precision_arg(p: Any) -> None:
+    p.add_argument(
+        "--precision",
+        choices=("auto", "float32", "float64"),
+        help=(
+            "floating-point precision of the graph (scikit-learn): auto (default) keeps float64 where the "
+            "sample is float64 and the double graph runs, else float32; SQL targets default to float32"
+        ),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         raise OutputExistsError(f"{str(out)!r} exists; pass --force to overwrite it", path=str(out))
     model = load_native_model(args.model, trust_pickle=args.trust_pickle)
     sample = load_data_arg(args.sample) if args.sample else None
-    conv = convert(model, sample, opset=args.opset, target=args.target)
+    conv = convert(model, sample, opset=args.opset, target=args.target, precision=args.precision)
     conv.save(out, overwrite=args.force)
     print(f"wrote {out}  framework={conv.framework}  opset={conv.opset} (requested {conv.requested_opset})  "
           f"IR={conv.ir_version}")

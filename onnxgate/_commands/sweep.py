@@ -13,6 +13,7 @@ __all__ = ["register", "run"]
 
 def register(sub: Any) -> None:
     from onnxgate._commands._common import add_trust_pickle
+    from onnxgate._commands.convert import add_precision_arg
     from onnxgate._commands.validate import add_target_args
 
     p = sub.add_parser(
@@ -30,6 +31,7 @@ def register(sub: Any) -> None:
     add_target_args(p)
     p.add_argument("--atol", action="append", metavar="X|NAME=X", help="parity absolute tolerance")
     p.add_argument("--rtol", action="append", metavar="X|NAME=X", help="parity relative tolerance")
+    add_precision_arg(p)
     p.add_argument("--json", metavar="F", help="write the matrix as JSON")
     p.add_argument("--html", metavar="F", help="write the matrix as one self-contained HTML page with a plot")
     p.add_argument("--force", action="store_true", help="overwrite existing --json/--html files")
@@ -73,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         target=target,
         atol=parse_tolerances(args.atol, "--atol"),
         rtol=parse_tolerances(args.rtol, "--rtol"),
+        precision=args.precision,
     )
     print(result)
     for path, _, fmt in outputs:

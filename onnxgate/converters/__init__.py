@@ -17,7 +17,7 @@ from onnxgate.converters.pytorch import PyTorchConverter
 from onnxgate.converters.sklearn import SklearnConverter
 from onnxgate.converters.tensorflow import TensorFlowConverter
 from onnxgate.converters.xgboost import XGBoostConverter
-from onnxgate.errors import InvalidModelError, OpsetError
+from onnxgate.errors import InvalidModelError, OpsetError, UnsupportedModelError
 
 if TYPE_CHECKING:
     from onnxgate.targets import Target
@@ -45,6 +45,7 @@ def convert(
     target: str | Target | None = None,
     name: str | None = None,
     options: Mapping[str, Any] | None = None,
+    precision: str | None = None,
 ) -> Conversion:
     """Convert a scikit-learn, PyTorch, TensorFlow or Keras model to ONNX at the opset asked for.
 
@@ -67,6 +68,13 @@ def convert(
         Graph name.
     options : mapping, optional
         Framework-specific options (``zipmap``, ``input_names``, ``output_names``, ``dynamo``...).
+    precision : {"auto", "float32", "float64"}, optional
+        Floating-point precision of the graph, for converters that offer the choice (scikit-learn;
+        the same as ``options={"precision": ...}``). ``"auto"`` (the default) keeps float64 where
+        the sample is float64 and the double graph is well-typed and runs on the installed
+        onnxruntime, else float32 (with a warning saying why). For a target whose onnxruntime is
+        not the installed one (the SQL targets: 1.5.3, 1.12.1), whose double kernels cannot be
+        checked here, ``"auto"`` means float32; ask for ``"float64"`` to keep double there.
 
     Returns
     -------
@@ -101,11 +109,10 @@ def convert(
     if tgt is not None and tgt.max_opset is not None and "ai.onnx.ml" in tgt.max_opset:
         ml_opset = min(ml_opset, tgt.max_opset["ai.onnx.ml"])
 
-    raw = converter.convert(
-        model, sample, opset=requested, ml_opset=ml_opset, name=name, options=dict(options or {})
-    )
+    options, precision_note = _with_precision(converter, dict(options or {}), precision, tgt)
+    raw = converter.convert(model, sample, opset=requested, ml_opset=ml_opset, name=name, options=options)
     proto = raw.model
-    warnings = list(raw.warnings)
+    warnings = list(raw.warnings) + precision_note
     _restamp(proto, {"": requested, _onnx.ML_DOMAIN: ml_opset})
     stamped = _onnx.model_opsets(proto).get("", 0)
     if stamped > requested:
@@ -137,7 +144,7 @@ def convert(
         target=None if tgt is None else tgt.name,
         source=model,
         sample=sample,
-        options=dict(options or {}),
+        options=options,
         name=name,
     )
     if tgt is not None and tgt.is_sql:
@@ -145,6 +152,39 @@ def convert(
 
         conversion = adapt_conversion(conversion, tgt, sample=sample)
     return conversion
+
+
+def _with_precision(
+    converter: Converter, options: dict[str, Any], precision: str | None, target: Target | None
+) -> tuple[dict[str, Any], list[str]]:
+    """Options with the precision asked for; for a target running another onnxruntime, ``auto`` is
+    float32 (the double kernels of that runtime cannot be checked here)."""
+    choices = converter.PRECISIONS
+    if precision is not None:
+        if not choices:
+            raise UnsupportedModelError(
+                f"the {converter.framework} converter has no precision choice (found precision={precision!r}); "
+                "the graph keeps the model's own types",
+                framework=converter.framework,
+            )
+        if precision not in choices:
+            raise UnsupportedModelError(
+                f"precision must be one of {list(choices)}, found {precision!r}", framework=converter.framework
+            )
+        if options.get("precision", precision) != precision:
+            raise UnsupportedModelError(
+                f"precision={precision!r} and options['precision']={options['precision']!r} disagree; give one",
+                framework=converter.framework,
+            )
+        options["precision"] = precision
+    chosen = options.get("precision", "auto")
+    if choices and chosen == "auto" and target is not None and target.runtime != "installed":
+        options["precision"] = "float32"
+        return options, [
+            f"precision float32 for target {target.name!r}: its {target.runtime} cannot be checked here for "
+            "double kernels; pass precision='float64' (--precision float64) to keep float64 if it runs them"
+        ]
+    return options, []
 
 
 def _record_columns(proto: Any, sample: Any) -> None:

@@ -45,6 +45,8 @@ class Converter:
     #: Default tolerances for parity of this framework's models.
     ATOL: ClassVar[float] = 1e-5
     RTOL: ClassVar[float] = 1e-4
+    #: Values of the ``precision`` option this converter understands (empty: no choice).
+    PRECISIONS: ClassVar[tuple[str, ...]] = ()
     #: Suffixes of native model files this converter can load (``".keras"``); ``"/"`` for a folder.
     FILE_SUFFIXES: ClassVar[tuple[str, ...]] = ()
 

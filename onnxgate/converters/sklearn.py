@@ -2,20 +2,33 @@
 
 Policy:
 
-* Inputs follow the sample. A DataFrame gives one ``[N,1]`` input per column, named after the
-  column and typed from its dtype; an array gives one ``[N,k]`` input named ``input``.
-* Floating-point columns are computed in float32 inside the graph (skl2onnx's tree and most
-  other converters only run in float32; onnxruntime refuses a double TreeEnsemble). An input whose
-  sample is float64 stays float64 at the boundary, with a Cast inside the graph, so a SQL ``float``
-  column feeds it without a CAST. ``options={"precision": "float64"}`` converts in double instead
-  where skl2onnx can.
-* Classifiers emit plain tensors (``label``, ``probabilities``): ZipMap is switched off unless
-  ``options={"zipmap": True}`` (or ``"columns"``).
+* Inputs follow the sample. A DataFrame gives one ``[N,1]`` input per column, typed from its dtype,
+  for any estimator: skl2onnx takes the columns itself when the model starts with a
+  ColumnTransformer; a plain estimator (RandomForest, LogisticRegression...) reads one matrix, so
+  its columns are cast to the compute type and concatenated inside the graph. Input names follow
+  skl2onnx's sanitising (``sepal length (cm)`` -> ``sepal_length__cm_``) in both layouts. An array
+  gives one ``[N,k]`` input named ``input``; a 1-D array is one column (LabelEncoder, text).
+* Precision (``options={"precision": ...}`` or ``convert(..., precision=...)``): ``"auto"`` (the
+  default) computes in float64 when the sample has float64 columns and the double graph is
+  well-typed and loads in the installed onnxruntime, else in float32 with a warning saying why;
+  ``"float32"`` and ``"float64"`` force one (``float64`` refuses, with the reason, what cannot run).
+  In a double graph, tree ensembles read float32 and their outputs are cast back to double: that
+  is what scikit-learn's own trees compare, and ai.onnx.ml's tree operators only output float.
+  float64 inputs of a float32 graph stay float64 at the boundary, with a Cast inside the graph, so
+  a SQL ``float`` column feeds them; the model records ``onnxgate.precision`` so parity can name
+  the setting that removes float32 flips.
+* Classifiers emit plain tensors (``label``, ``probabilities``): ZipMap is switched off for every
+  classifier whose skl2onnx converter takes the option, unless ``options={"zipmap": True}`` (or
+  ``"columns"``). Options go only to converters that list them (RFE has none).
+* The native reference is given the rows as it was fitted (float32 feeds widened to float64,
+  sparse answers densified, 1-D estimators given 1-D arrays).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -27,7 +40,14 @@ if TYPE_CHECKING:
 
     from onnxgate.signature import Signature
 
-__all__ = ["SklearnConverter"]
+__all__ = ["PRECISIONS", "PRECISION_METADATA_KEY", "SklearnConverter"]
+
+#: Values of the ``precision`` option: ``auto`` keeps float64 where the sample is float64 and the
+#: double graph is well-typed and runs; else float32.
+PRECISIONS = ("auto", "float32", "float64")
+#: ``metadata_props`` key recording what the graph computes in: ``float64``, or
+#: ``float32-from-float64`` (float64 inputs cast to float32 inside the graph); parity names the fix.
+PRECISION_METADATA_KEY = "onnxgate.precision"
 
 _ONNXMLTOOLS_HINT = {
     "xgboost": "install onnxmltools and register its XGBoost converter with skl2onnx.update_registered_converter",
@@ -41,7 +61,34 @@ def _skl2onnx() -> Any:
         import skl2onnx
     except ImportError as err:
         raise missing_dependency("skl2onnx", "sklearn", "Converting a scikit-learn model") from err
+    _patch_hist_gradient_boosting()
     return skl2onnx
+
+
+def _patch_hist_gradient_boosting() -> None:
+    """Work around skl2onnx 1.20 crashing on HistGradientBoosting under scikit-learn >= 1.9.
+
+    Cause: scikit-learn 1.9 stores ``missing_go_to_left`` in its predictor nodes as a numpy bool
+    (it was uint8); ``skl2onnx.common.tree_ensemble.add_tree_to_attribute_pairs_hist_gradient_boosting``
+    passes it on as ``nodes_missing_value_tracks_true``, an INTS attribute, and ``onnx.helper.make_node``
+    refuses it: "AttributeProto.ints: Expected an int, got a boolean". The patch turns that one
+    argument into an int before skl2onnx's ``add_node`` stores it; nothing else changes. Applied
+    once, only to skl2onnx's module.
+    """
+    from skl2onnx.common import tree_ensemble
+
+    original = tree_ensemble.add_node
+    if getattr(original, "_onnxgate_bool_fix", False):
+        return
+
+    def add_node(*args: Any, **kwargs: Any) -> Any:
+        value = kwargs.get("nodes_missing_value_tracks_true")
+        if value is not None:
+            kwargs["nodes_missing_value_tracks_true"] = int(value)
+        return original(*args, **kwargs)
+
+    add_node._onnxgate_bool_fix = True  # type: ignore[attr-defined]
+    tree_ensemble.add_node = add_node
 
 
 def _sub_estimators(model: Any) -> list[Any]:
@@ -89,6 +136,7 @@ class SklearnConverter(Converter):
     RTOL: ClassVar[float] = 1e-4
 
     FILE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".skops")
+    PRECISIONS: ClassVar[tuple[str, ...]] = PRECISIONS
 
     def load(self, path: Path, *, trust_pickle: bool = False) -> Any:
         suffix = path.suffix.lower()
@@ -166,145 +214,166 @@ class SklearnConverter(Converter):
         name: str | None,
         options: Mapping[str, Any],
     ) -> RawConversion:
-        import numpy as np
-
-        skl2onnx = _skl2onnx()
-        from skl2onnx.common.data_types import (
-            BooleanTensorType,
-            DoubleTensorType,
-            FloatTensorType,
-            Int32TensorType,
-            Int64TensorType,
-            StringTensorType,
-        )
-
-        from onnxgate._data import is_dataframe
-
+        _skl2onnx()
         if sample is None:
             raise InvalidDataError(
                 "converting a scikit-learn model needs a sample (array or DataFrame) to fix the input "
                 "names and types; pass convert(model, X[:5])"
             )
         options = dict(options)
-        precision = options.pop("precision", "float32")
-        if precision not in ("float32", "float64"):
-            raise UnsupportedModelError(f"option precision must be 'float32' or 'float64', found {precision!r}")
+        precision = options.pop("precision", "auto")
+        if precision not in PRECISIONS:
+            raise UnsupportedModelError(
+                f"option precision must be one of {list(PRECISIONS)}, found {precision!r}", framework=self.framework
+            )
         zipmap = options.pop("zipmap", False)
-        warnings: list[str] = []
-        float_type = DoubleTensorType if precision == "float64" else FloatTensorType
-        boundary: dict[str, int] = {}  # input name -> element type code fed from outside
-
-        def tensor_type(dtype: np.dtype[Any], width: int | None) -> Any:
-            shape = [None, width]
-            kind = dtype.kind
-            if kind == "f":
-                return float_type(shape)
-            if kind in "iu":
-                return Int32TensorType(shape) if dtype.itemsize <= 4 and kind == "i" else Int64TensorType(shape)
-            if kind == "b":
-                return BooleanTensorType(shape)
-            if kind in "OUS":
-                return StringTensorType(shape)
-            raise InvalidDataError(f"cannot map a column of dtype {dtype} to an ONNX input type")
-
-        if is_dataframe(sample) and getattr(model, "feature_names_in_", None) is None:
-            # fitted on an array: the table's columns are its features in order, one [N,k] input
-            text = [str(c) for c in sample.columns if getattr(sample[c].dtype, "kind", "O") not in "fiub"]
-            if text:
-                raise InvalidDataError(
-                    f"the model was fitted on an array of numbers, but the sample's column(s) {text} hold "
-                    "text; pass only the numeric feature columns, in training order",
-                    column=text[0],
-                )
-            sample = sample.to_numpy()
-        if is_dataframe(sample):
-            expected = getattr(model, "feature_names_in_", None)
-            columns = [str(c) for c in sample.columns]
-            if expected is not None and list(map(str, expected)) != columns:
-                missing = [c for c in expected if c not in columns]
-                raise InvalidDataError(
-                    f"the model was fitted on columns {list(map(str, expected))}; the sample has {columns}"
-                    + (f" (missing {missing})" if missing else ""),
-                    column=missing[0] if missing else None,
-                )
-            initial_types = []
-            for col in columns:
-                dtype = sample[col].dtype
-                if not isinstance(dtype, np.dtype) or dtype.kind not in "fiubOUS":
-                    dtype = np.dtype(object)  # pandas' own dtypes (string, category...) hold objects
-                initial_types.append((col, tensor_type(np.dtype(dtype), 1)))
-                if np.dtype(dtype).kind == "f" and np.dtype(dtype) != np.dtype(precision):
-                    boundary[col] = _code(np.dtype(dtype))
+        input_name = str(options.pop("input_name", "input"))
+        unknown = [k for k in options if isinstance(k, str)]
+        if unknown:
+            raise UnsupportedModelError(
+                f"unknown scikit-learn conversion option(s) {unknown}; known options are "
+                "'zipmap', 'precision', 'input_name' (or skl2onnx options keyed by estimator id/type)",
+                framework=self.framework,
+            )
+        columns = _sample_columns(model, sample, input_name)
+        float64_data = any(c.dtype.kind == "f" and c.dtype.itemsize == 8 for c in columns)
+        if precision == "auto":
+            attempts = ["float64", "float32"] if float64_data else ["float32"]
         else:
-            array = np.asarray(sample)
-            if array.ndim == 1:
-                array = array.reshape(1, -1)
-            if array.ndim != 2:
-                raise InvalidDataError(f"expected a 2-D sample (rows x features), found shape {list(array.shape)}")
-            n_in = getattr(model, "n_features_in_", None)
-            if n_in is not None and array.shape[1] != n_in:
-                raise InvalidDataError(
-                    f"the model was fitted on {n_in} features; the sample has {array.shape[1]} columns. "
-                    "Pass a sample with the training columns.",
+            attempts = [precision]
+        warnings: list[str] = []
+        conv_options = self._converter_options(model, zipmap, options)
+        ml_opset = _register_boosting(model, ml_opset)
+        for compute in attempts:
+            try:
+                proto = self._convert_at(model, columns, compute, opset, ml_opset, name, conv_options, warnings)
+            except _NoDouble as reason:
+                if precision == "float64":
+                    raise UnsupportedModelError(str(reason), framework=self.framework) from None
+                warnings.append(
+                    f"computed in float32 although the sample is float64: {reason.short}. Parity can differ "
+                    "from the float64 estimator by float32 rounding (a label can flip near a threshold)"
                 )
-            input_name = str(options.pop("input_name", "input"))
-            initial_types = [(input_name, tensor_type(array.dtype, array.shape[1]))]
-            if array.dtype.kind == "f" and array.dtype != np.dtype(precision):
-                boundary[input_name] = _code(array.dtype)
+                continue
+            if compute == "float32" and float64_data:
+                _set_metadata(proto, PRECISION_METADATA_KEY, "float32-from-float64")
+            elif compute == "float64":
+                _set_metadata(proto, PRECISION_METADATA_KEY, "float64")
+            return RawConversion(model=proto, warnings=warnings)
+        raise AssertionError("unreachable")  # pragma: no cover
 
+    def _converter_options(self, model: Any, zipmap: Any, user: Mapping[Any, Any]) -> dict[Any, Any]:
+        """Per-estimator skl2onnx options: ``zipmap`` for every estimator whose converter takes it.
+
+        A converter that lists no ``zipmap`` (RFE, RFECV, a regressor...) refuses the option, so it is
+        only passed where skl2onnx's registration allows it.
+        """
         conv_options: dict[Any, Any] = {}
         for est in _sub_estimators(model):
-            if self.is_classifier(est) and hasattr(est, "predict_proba"):
+            # a Pipeline's converter lists zipmap too, but accepts it only with a classifier at the end
+            if "zipmap" in _allowed_options(est) and self.is_classifier(est):
                 conv_options[id(est)] = {"zipmap": zipmap}
-        for key, value in options.items():
-            if not isinstance(key, str):
-                conv_options[key] = value
-            else:
-                raise UnsupportedModelError(
-                    f"unknown scikit-learn conversion option {key!r}; known options are "
-                    "'zipmap', 'precision', 'input_name' (or skl2onnx options keyed by estimator id/type)"
-                )
-        ml_opset = _register_boosting(model, ml_opset)
-        try:
-            proto = skl2onnx.convert_sklearn(
-                model,
-                name=name or type(model).__name__,
-                initial_types=initial_types,
-                target_opset={"": opset, "ai.onnx.ml": ml_opset},
-                options=conv_options or None,
-            )
-        except Exception as err:
-            raise _unsupported(model, err) from err
-        if boundary:
-            from onnxgate._graph import cast_inputs
+        for key, value in user.items():
+            conv_options[key] = value
+        return conv_options
 
-            cast_inputs(proto, boundary)
-            warnings.append(
-                f"inputs {sorted(boundary)} are fed as float64 and cast to {precision} inside the graph, "
-                f"where the model computes in {precision}"
-            )
-        _dedupe_opset_imports(proto)
-        if precision == "float64":
-            _refuse_ill_typed_double(proto, model)
-        return RawConversion(model=proto, warnings=warnings)
-
-    def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
+    def _convert_at(
+        self,
+        model: Any,
+        columns: list[_Column],
+        compute: str,
+        opset: int,
+        ml_opset: int,
+        name: str | None,
+        conv_options: Mapping[Any, Any],
+        warnings: list[str],
+    ) -> Any:
+        """Convert with floats computed in ``compute``; float inputs keep the sample's dtype at the boundary."""
         import numpy as np
 
+        skl2onnx = _skl2onnx()
+        compute_dtype = np.dtype(compute)
+        # input position -> element type fed from outside (positions: skl2onnx renames the inputs)
+        wider = {i: _code(c.dtype) for i, c in enumerate(columns) if c.dtype.kind == "f" and c.dtype != compute_dtype}
+        boundary: dict[str, int] = {}
+        concat = False
+        if len(columns) > 1:
+            # the original names: a ColumnTransformer selects by them (skl2onnx sanitises them itself)
+            initial = [(c.original, _tensor_type(c.dtype, 1, compute_dtype)) for c in columns]
+        else:
+            initial = [(columns[0].name, _tensor_type(columns[0].dtype, columns[0].width, compute_dtype))]
+        target_opset = {"": opset, "ai.onnx.ml": ml_opset}
+        graph_name = name or type(model).__name__
+        try:
+            proto = skl2onnx.convert_sklearn(
+                model, name=graph_name, initial_types=initial, target_opset=target_opset,
+                options=dict(conv_options) or None,
+            )
+        except Exception as err:
+            if len(columns) > 1 and _takes_one_input(err):
+                concat = True
+            else:
+                raise _conversion_error(model, err, compute) from err
+        if concat:
+            # A plain estimator fitted on a DataFrame reads one [N,k] matrix: its columns are
+            # concatenated (each cast to the compute type) inside the graph, one input per column.
+            text = [c.original for c in columns if c.dtype.kind not in "fiub"]
+            if text:
+                raise InvalidDataError(
+                    f"{type(model).__name__} reads one matrix of numbers, but the sample's column(s) {text} hold "
+                    "text; encode them in the pipeline (a ColumnTransformer with a OneHotEncoder) or drop them",
+                    column=text[0],
+                )
+            matrix = "__onnxgate_features"
+            initial = [(matrix, _tensor_type(compute_dtype, len(columns), compute_dtype))]
+            try:
+                proto = skl2onnx.convert_sklearn(
+                    model, name=graph_name, initial_types=initial, target_opset=target_opset,
+                    options=dict(conv_options) or None,
+                )
+            except Exception as err:
+                raise _conversion_error(model, err, compute) from err
+            _concat_inputs(proto, matrix, [(c.name, _code(c.dtype)) for c in columns])
+            boundary = {columns[i].name: code for i, code in wider.items()}  # cast by the Concat front
+        elif wider:
+            from onnxgate._graph import cast_inputs
+
+            names = [vi.name for vi in proto.graph.input]
+            boundary = {names[i]: code for i, code in wider.items()}
+            cast_inputs(proto, boundary)
+        if boundary:
+            warnings.append(
+                f"inputs {sorted(boundary)} are fed as float64 and cast to {compute} inside the graph, "
+                f"where the model computes in {compute}"
+            )
+        _dedupe_opset_imports(proto)
+        _declare_output_ranks(proto)
+        if compute == "float64":
+            _float32_tree_ensembles(proto)
+            _refuse_ill_typed_double(proto, model)
+        return proto
+
+    def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
         X = self.native_input(model, feeds, signature)
         outputs: list[Any] = []
         cache: dict[str, Any] = {}
 
         def call(method: str) -> Any:
             if method not in cache:
-                cache[method] = np.asarray(getattr(model, method)(X))
+                cache[method] = _dense(_call_native(getattr(model, method), X))
             return cache[method]
+
+        from sklearn.base import is_regressor
 
         for i, spec in enumerate(signature.outputs):
             lname = spec.name.lower()
             if "prob" in lname and hasattr(model, "predict_proba"):
                 outputs.append(call("predict_proba"))
-            elif ("label" in lname or i == 0) and hasattr(model, "predict"):
+            elif "label" in lname and hasattr(model, "predict"):
+                outputs.append(call("predict"))
+            elif "score" in lname and hasattr(model, "decision_function"):
+                outputs.append(call("decision_function"))
+            elif i == 0 and hasattr(model, "predict") and (is_regressor(model) or not hasattr(model, "transform")):
                 outputs.append(call("predict"))
             elif hasattr(model, "transform"):
                 outputs.append(call("transform"))
@@ -313,17 +382,28 @@ class SklearnConverter(Converter):
         return outputs
 
     def native_input(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> Any:
-        """Rebuild what the estimator was fitted on from ONNX feeds (a DataFrame when it has column names)."""
+        """Rebuild what the estimator was fitted on from ONNX feeds (a DataFrame when it has column names).
+
+        Inputs are matched to ``feature_names_in_`` by name, else by position (the ONNX names are the
+        columns sanitised: ``sepal length (cm)`` -> ``sepal_length__cm_``). An estimator that takes a
+        1-D array (LabelEncoder, a text vectorizer) gets its single ``[N,1]`` input as one.
+        """
         import numpy as np
 
         names = signature.input_names
         columns = getattr(model, "feature_names_in_", None)
         if len(names) == 1 and (columns is None or names[0] not in set(map(str, columns))):
-            return feeds[names[0]]
+            X = feeds[names[0]]
+            if _takes_1d(model) and np.ndim(X) == 2 and np.shape(X)[1] == 1:
+                return np.asarray(X).reshape(-1)
+            return X
         if columns is not None:
             import pandas as pd
 
-            return pd.DataFrame({n: np.asarray(feeds[n]).reshape(-1) for n in names})
+            labels = list(columns)
+            if set(names) <= set(map(str, labels)) or len(labels) != len(names):
+                return pd.DataFrame({n: np.asarray(feeds[n]).reshape(-1) for n in names})
+            return pd.DataFrame({c: np.asarray(feeds[n]).reshape(-1) for c, n in zip(labels, names)})
         return np.hstack([np.asarray(feeds[n]).reshape(len(feeds[n]), -1) for n in names])
 
 
@@ -345,39 +425,6 @@ def _code(dtype: np.dtype[Any]) -> int:
     return int(helper.np_dtype_to_tensor_dtype(dtype))
 
 
-def _refuse_ill_typed_double(proto: Any, model: Any) -> None:
-    """skl2onnx accepts ``precision="float64"`` for models whose ONNX operators have no double form
-    at the ai.onnx.ml opset it writes (tree ensembles at ai.onnx.ml 1: the node declares double
-    outputs the operator cannot produce); such a file fails type inference and onnxruntime refuses
-    it. Say so at conversion instead of handing it back."""
-    import onnx
-
-    try:
-        onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
-    except Exception as err:
-        ops = sorted({n.op_type for n in proto.graph.node if n.domain == "ai.onnx.ml"})
-        first = str(err).strip().splitlines()[0][:200]
-        raise UnsupportedModelError(
-            f"skl2onnx cannot write {type(model).__name__} in double precision at this opset: the file it "
-            f"writes is ill-typed ({first}); operators involved: {ops}. Convert with the default "
-            "precision='float32' (onnxgate casts float64 inputs inside the graph), or ask for a higher "
-            "opset if your skl2onnx writes the double form of these operators there.",
-            framework="sklearn",
-        ) from None
-    from onnxgate.validators.structure import _session
-
-    try:
-        _session(proto.SerializeToString())
-    except Exception as err:
-        first = str(err).strip().splitlines()[0][:200]
-        raise UnsupportedModelError(
-            f"{type(model).__name__} in double precision uses operators onnxruntime has no double kernel for "
-            f"({first}). Convert with the default precision='float32' (onnxgate casts float64 inputs inside "
-            "the graph).",
-            framework="sklearn",
-        ) from None
-
-
 def _dedupe_opset_imports(proto: Any) -> None:
     """skl2onnx can list the default domain twice ('' and 'ai.onnx'); keep one entry per domain."""
     from onnxgate._onnx import model_opsets
@@ -390,7 +437,356 @@ def _dedupe_opset_imports(proto: Any) -> None:
         item.version = version
 
 
-def _unsupported(model: Any, err: Exception) -> Exception:
+class _NoDouble(Exception):
+    """The double-precision graph cannot be written or run; ``short`` says why in a few words."""
+
+    def __init__(self, message: str, short: str) -> None:
+        super().__init__(message)
+        self.short = short
+
+
+@dataclass(frozen=True)
+class _Column:
+    """One ONNX input as the sample fixes it: its name, the column it came from, dtype and width."""
+
+    name: str
+    original: str
+    dtype: np.dtype[Any]
+    width: int | None
+
+
+def _sanitise(name: str, taken: set[str]) -> str:
+    """skl2onnx's rule for input names (``Topology._generate_unique_name``), so both the per-column
+    and the concatenated layouts name a column the same way: non-word characters become ``_``, a
+    leading digit gets a ``_``, a repeated name a number."""
+    seed = re.sub(r"[^\w+]", "_", name) or "_"
+    if re.match("^[0-9]", seed):
+        seed = "_" + seed
+    if seed not in taken:
+        taken.add(seed)
+        return seed
+    i = 1
+    while seed + str(i) in taken:
+        i += 1
+    taken.add(seed + str(i))
+    return seed + str(i)
+
+
+def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
+    """The inputs the sample asks for: one per DataFrame column, or one ``[N,k]`` matrix."""
+    import numpy as np
+
+    from onnxgate._data import is_dataframe
+
+    if is_dataframe(sample) and getattr(model, "feature_names_in_", None) is None:
+        # fitted on an array: the table's columns are its features in order, one [N,k] input
+        text = [str(c) for c in sample.columns if getattr(sample[c].dtype, "kind", "O") not in "fiub"]
+        if text:
+            raise InvalidDataError(
+                f"the model was fitted on an array of numbers, but the sample's column(s) {text} hold "
+                "text; pass only the numeric feature columns, in training order",
+                column=text[0],
+            )
+        sample = sample.to_numpy()
+    if is_dataframe(sample):
+        expected = getattr(model, "feature_names_in_", None)
+        labels = [str(c) for c in sample.columns]
+        if expected is not None and list(map(str, expected)) != labels:
+            missing = [c for c in expected if c not in labels]
+            raise InvalidDataError(
+                f"the model was fitted on columns {list(map(str, expected))}; the sample has {labels}"
+                + (f" (missing {missing})" if missing else ""),
+                column=missing[0] if missing else None,
+            )
+        taken: set[str] = set()
+        columns = []
+        for label, col in zip(labels, sample.columns):
+            dtype = sample[col].dtype
+            if not isinstance(dtype, np.dtype) or dtype.kind not in "fiubOUS":
+                dtype = np.dtype(object)  # pandas' own dtypes (string, category...) hold objects
+            columns.append(_Column(_sanitise(label, taken), label, np.dtype(dtype), 1))
+        return columns
+    array = np.asarray(sample)
+    n_in = getattr(model, "n_features_in_", None)
+    if array.ndim == 1:
+        # One column of values (LabelEncoder, a text vectorizer, a one-feature model), unless it is
+        # exactly one row of a wider model's features.
+        array = array.reshape(1, -1) if n_in not in (None, 1) and len(array) == n_in else array.reshape(-1, 1)
+    if array.ndim != 2:
+        raise InvalidDataError(f"expected a 2-D sample (rows x features), found shape {list(array.shape)}")
+    if n_in is not None and array.shape[1] != n_in:
+        raise InvalidDataError(
+            f"the model was fitted on {n_in} features; the sample has {array.shape[1]} columns. "
+            "Pass a sample with the training columns.",
+        )
+    return [_Column(input_name, input_name, array.dtype, array.shape[1])]
+
+
+def _tensor_type(dtype: np.dtype[Any], width: int | None, compute: np.dtype[Any]) -> Any:
+    from skl2onnx.common.data_types import (
+        BooleanTensorType,
+        DoubleTensorType,
+        FloatTensorType,
+        Int32TensorType,
+        Int64TensorType,
+        StringTensorType,
+    )
+
+    shape = [None, width]
+    kind = dtype.kind
+    if kind == "f":
+        return DoubleTensorType(shape) if compute.itemsize == 8 else FloatTensorType(shape)
+    if kind in "iu":
+        return Int32TensorType(shape) if dtype.itemsize <= 4 and kind == "i" else Int64TensorType(shape)
+    if kind == "b":
+        return BooleanTensorType(shape)
+    if kind in "OUS":
+        return StringTensorType(shape)
+    raise InvalidDataError(f"cannot map a column of dtype {dtype} to an ONNX input type")
+
+
+def _allowed_options(est: Any) -> Mapping[str, Any]:
+    """The options skl2onnx's converter for ``est`` accepts ({} when none is registered)."""
+    try:
+        from skl2onnx._supported_operators import sklearn_operator_name_map
+        from skl2onnx.common._registration import get_converter
+
+        return get_converter(sklearn_operator_name_map[type(est)]).get_allowed_options() or {}
+    except Exception:  # no converter registered: skl2onnx will say so when it meets the estimator
+        return {}
+
+
+def _takes_one_input(err: Exception) -> bool:
+    return "at most 1 input(s)" in str(err) or "at most 1 input" in str(err)
+
+
+def _takes_1d(model: Any) -> bool:
+    """True for an estimator that reads a 1-D array (LabelEncoder, LabelBinarizer, text vectorizers)."""
+    try:
+        return not model.__sklearn_tags__().input_tags.two_d_array
+    except Exception:
+        return False
+
+
+def _dense(value: Any) -> Any:
+    """A scikit-learn answer as a dense array (sparse matrices from OneHotEncoder, TfidfTransformer...)."""
+    import numpy as np
+
+    if hasattr(value, "toarray"):
+        value = value.toarray()
+    return np.asarray(value)
+
+
+def _call_native(method: Any, X: Any) -> Any:
+    """Call the estimator on ``X`` as it was fitted: float32 rows are given as float64 first.
+
+    Most estimators are fitted on float64 (scikit-learn converts to it), and some refuse float32
+    rows after a float64 fit (``KMeans.predict`` in scikit-learn 1.9: "Buffer dtype mismatch");
+    widening float32 to float64 is exact. An estimator fitted on float32 that refuses float64 gets
+    the rows as they came.
+    """
+    wide = _widen(X)
+    if wide is X:
+        return method(X)
+    try:
+        return method(wide)
+    except (ValueError, TypeError):
+        return method(X)
+
+
+def _widen(X: Any) -> Any:
+    import numpy as np
+
+    from onnxgate._data import is_dataframe
+
+    if is_dataframe(X):
+        narrow = [c for c in X.columns if X[c].dtype == np.float32]
+        return X.astype({c: np.float64 for c in narrow}) if narrow else X
+    if isinstance(X, np.ndarray) and X.dtype == np.float32:
+        return X.astype(np.float64)
+    return X
+
+
+def _set_metadata(proto: Any, key: str, value: str) -> None:
+    for prop in proto.metadata_props:
+        if prop.key == key:
+            prop.value = value
+            return
+    entry = proto.metadata_props.add()
+    entry.key = key
+    entry.value = value
+
+
+def _concat_inputs(proto: Any, matrix: str, columns: list[tuple[str, int]]) -> None:
+    """Replace the ``[N,k]`` graph input ``matrix`` by one ``[N,1]`` input per column, each Cast to the
+    matrix's element type and concatenated (axis 1) in column order inside the graph."""
+    from onnx import helper
+
+    from onnxgate._graph import graph_names, unique_name
+
+    graph = proto.graph
+    old = next(vi for vi in graph.input if vi.name == matrix)
+    elem = old.type.tensor_type.elem_type
+    taken = graph_names(graph)
+    nodes = []
+    parts = []
+    inputs = []
+    for name, code in columns:
+        inputs.append(helper.make_tensor_value_info(name, code, [None, 1]))
+        if code == elem:
+            parts.append(name)
+            continue
+        cast = unique_name(f"{name}_cast", taken)
+        nodes.append(helper.make_node("Cast", [name], [cast], to=elem, name=unique_name(f"Cast_{name}", taken)))
+        parts.append(cast)
+    nodes.append(helper.make_node("Concat", parts, [matrix], axis=1, name=unique_name("Concat_columns", taken)))
+    kept = [vi for vi in graph.input if vi.name != matrix]
+    del graph.input[:]
+    graph.input.extend(inputs + kept)
+    for node in reversed(nodes):
+        graph.node.insert(0, node)
+
+
+_TREE_ENSEMBLES = {"TreeEnsembleClassifier": 1, "TreeEnsembleRegressor": 0}  # op -> index of its float output
+
+
+def _float32_tree_ensembles(proto: Any) -> None:
+    """Let tree ensembles sit in a double graph: float32 in, float32 out, Cast on both sides.
+
+    skl2onnx 1.20 declares double outputs on ``TreeEnsembleClassifier``/``Regressor`` when the graph
+    is double; ai.onnx.ml 1-3 define those outputs as float only, so the file is ill-typed and
+    onnxruntime refuses it. Casting the tree's input to float32 is what scikit-learn's own trees do
+    (``DecisionTree*``, forests and gradient boosting compare ``float32(x)`` with thresholds chosen
+    for float32), so the comparisons are the estimator's; everything before the trees (a scaler)
+    and after them stays in double. Applied only when the result type-checks.
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    from onnxgate._graph import graph_names, unique_name
+
+    trees = [n for n in proto.graph.node if n.domain == "ai.onnx.ml" and n.op_type in _TREE_ENSEMBLES]
+    if not trees:
+        return
+    for widen_outputs in (True, False):  # skl2onnx declares some tree outputs double, some float
+        candidate = onnx.ModelProto()
+        candidate.CopyFrom(proto)
+        graph = candidate.graph
+        taken = graph_names(graph)
+        positions = [
+            i for i, n in enumerate(graph.node) if n.domain == "ai.onnx.ml" and n.op_type in _TREE_ENSEMBLES
+        ]
+        for index in reversed(positions):
+            node = graph.node[index]
+            source = node.input[0]
+            narrow = unique_name(f"{source}_float32", taken)
+            node.input[0] = narrow
+            if widen_outputs:
+                out_index = _TREE_ENSEMBLES[node.op_type]
+                wide = node.output[out_index]
+                inner = unique_name(f"{wide}_float32", taken)
+                node.output[out_index] = inner
+                graph.node.insert(index + 1, helper.make_node(
+                    "Cast", [inner], [wide], to=TensorProto.DOUBLE, name=unique_name("Cast_tree_out", taken)
+                ))
+            graph.node.insert(index, helper.make_node(
+                "Cast", [source], [narrow], to=TensorProto.FLOAT, name=unique_name("Cast_tree_in", taken)
+            ))
+        try:
+            onnx.shape_inference.infer_shapes(candidate, check_type=True, strict_mode=True)
+        except Exception:
+            continue
+        proto.CopyFrom(candidate)
+        return  # else leave it: _refuse_ill_typed_double says why
+
+
+def _declare_output_ranks(proto: Any) -> None:
+    """Declare each graph output with the rank its node really writes.
+
+    skl2onnx 1.20 declares some outputs with a rank their node does not produce (OneVsOneClassifier's
+    ``label``: ``[N]`` declared, ``ArgMax`` with ``keepdims=1`` writes ``[N,1]``): onnxruntime warns and
+    returns ``[N,1]``, and the ONNX checker's strict inference rejects the file. Where inference finds
+    another rank, the declaration takes the inferred shape (the batch axis stays dynamic).
+    """
+    import onnx
+
+    probe = onnx.ModelProto()
+    probe.CopyFrom(proto)
+    for out in probe.graph.output:
+        if out.type.HasField("tensor_type"):
+            out.type.tensor_type.ClearField("shape")
+    try:
+        inferred = onnx.shape_inference.infer_shapes(probe)
+    except Exception:
+        return
+    shapes = {o.name: o.type.tensor_type for o in inferred.graph.output if o.type.HasField("tensor_type")}
+    for out in proto.graph.output:
+        found = shapes.get(out.name)
+        if found is None or not found.HasField("shape") or not out.type.tensor_type.HasField("shape"):
+            continue
+        declared = out.type.tensor_type.shape
+        if len(found.shape.dim) == len(declared.dim) or not found.shape.dim:
+            continue
+        declared.ClearField("dim")
+        for i, dim in enumerate(found.shape.dim):
+            new = declared.dim.add()
+            if i > 0 and dim.HasField("dim_value"):
+                new.dim_value = dim.dim_value
+
+
+def _refuse_ill_typed_double(proto: Any, model: Any) -> None:
+    """skl2onnx accepts double precision for models whose ONNX operators have no double form at the
+    ai.onnx.ml opset it writes, or that onnxruntime has no double kernel for; such a file would fail
+    type inference or be refused at load. Say so at conversion instead of handing it back."""
+    import onnx
+    import onnxruntime as ort
+
+    try:
+        onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
+    except Exception as err:
+        ops = sorted({n.op_type for n in proto.graph.node if n.domain == "ai.onnx.ml"})
+        first = _root_line(err)
+        raise _NoDouble(
+            f"skl2onnx cannot write {type(model).__name__} in double precision at this opset: the file it "
+            f"writes is ill-typed ({first}); operators involved: {ops}. Convert with precision='float32' "
+            "(onnxgate casts float64 inputs inside the graph), or ask for a higher "
+            "opset if your skl2onnx writes the double form of these operators there.",
+            f"skl2onnx writes an ill-typed double graph ({first})",
+        ) from None
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    try:
+        ort.InferenceSession(proto.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as err:
+        first = _root_line(err)
+        raise _NoDouble(
+            f"{type(model).__name__} in double precision uses operators onnxruntime has no double kernel for "
+            f"({first}). Convert with precision='float32' (onnxgate casts float64 inputs inside "
+            "the graph).",
+            f"onnxruntime has no double kernel for part of it ({first})",
+        ) from None
+
+
+def _root_line(err: BaseException, limit: int = 200) -> str:
+    """The first line of the innermost cause of ``err`` (the reason, not the wrapper's context)."""
+    root = err
+    seen = {id(root)}
+    while root.__cause__ is not None and id(root.__cause__) not in seen:
+        root = root.__cause__
+        seen.add(id(root))
+    text = str(root).strip()
+    line = text.splitlines()[0] if text else type(root).__name__
+    if root is not err and type(root).__name__ not in line:
+        line = f"{type(root).__name__}: {line}"
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _conversion_error(model: Any, err: Exception, compute: str) -> Exception:
+    """One-line error for a failed skl2onnx conversion, carrying the root cause.
+
+    skl2onnx wraps a failure to build a node as "Unable to create node ... attributes={...}" with
+    the real reason (e.g. ``AttributeProto.ints: Expected an int, got a boolean``) as its cause.
+    """
     text = str(err)
     if type(err).__name__ in ("MissingShapeCalculator", "MissingConverter") or "shape calculator" in text:
         culprit = type(model).__name__
@@ -408,7 +804,18 @@ def _unsupported(model: Any, err: Exception) -> Exception:
         return UnsupportedModelError(
             f"skl2onnx has no converter for {culprit}: {hint}.", framework="sklearn"
         )
+    reason = _root_line(err)
+    if compute == "float64":
+        return _NoDouble(
+            f"skl2onnx cannot convert {type(model).__name__} in double precision: {reason}. Convert with "
+            "precision='float32'.",
+            f"skl2onnx cannot convert it in double ({reason})",
+        )
+    context = ""
+    head = text.strip().splitlines()[0] if text.strip() else ""
+    match = re.match(r"Unable to create node '?([\w.]+)'?", head)
+    if match and reason != head:
+        context = f" (while creating node {match.group(1)})"
     return UnsupportedModelError(
-        f"skl2onnx could not convert {type(model).__name__}: {text.splitlines()[0] if text else type(err).__name__}",
-        framework="sklearn",
+        f"skl2onnx could not convert {type(model).__name__}: {reason}{context}", framework="sklearn"
     )

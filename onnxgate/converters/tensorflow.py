@@ -117,6 +117,10 @@ class SavedModelFolder:
     def restore(self) -> Any:
         """The object ``tf.saved_model.load`` restores from the folder (loaded once)."""
         if "loaded" not in self._cache:
+            from onnxgate._files import check_folder_confined
+
+            # TensorFlow follows symlinks: one leaving the folder would make another file the weights
+            check_folder_confined(self.path, what="SavedModel folder", error=UnsupportedModelError)
             tf = _tensorflow()
             try:
                 self._cache["loaded"] = tf.saved_model.load(str(self.path))

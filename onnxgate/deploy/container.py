@@ -9,7 +9,8 @@
 ``swagger.json``            Swagger 2.0 (the file name azmlinfsrv serves for ``?version=2``)
 ``swagger3.json``           OpenAPI 3.0.3 (azmlinfsrv's file name for ``?version=3``)
 ``sample-request.json``     an example request built from the sample data
-``requirements.txt``        numpy, onnxruntime, uvicorn (+httptools, uvloop), orjson pinned to the found versions
+``requirements.txt``        numpy, onnxruntime, uvicorn (+httptools, uvloop), orjson pinned to the installed
+                            versions, or to the tested ones (``deploy/pins.py``) where one is not installed
 ``Dockerfile``              python:3.11-slim, non-root, ``EXPOSE 5001``, ``HEALTHCHECK``
 ``environment.yml``         Azure ML environment (conda) with azureml-inference-server-http
 ``inferenceconfig.json``    Azure ML v1 inference config
@@ -246,12 +247,20 @@ def _service_name(text: str) -> str:
 def _versions() -> dict[str, str]:
     from importlib import metadata
 
+    from onnxgate.deploy.pins import TESTED_VERSIONS
+
     out: dict[str, str] = {}
     for dist in SERVICE_REQUIREMENTS:
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
-            out[dist] = ""
+            # not installed here (no ``serve`` extra): the version tested with this onnxgate, never "newest"
+            if dist not in TESTED_VERSIONS:
+                raise PackagingError(
+                    f"the container needs {dist!r}, which is not installed and has no tested version; "
+                    "install it (pip install 'onnxgate[serve]') and package again"
+                ) from None
+            out[dist] = TESTED_VERSIONS[dist]
     return out
 
 

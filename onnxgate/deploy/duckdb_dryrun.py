@@ -17,6 +17,7 @@ fails the run: ``The type of model column 'x' is 'real'. Doesn't match the input
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -455,6 +456,11 @@ def _check_database_file(path: Path) -> None:
     CSV or Parquet file as a read-only catalog rather than fail)."""
     if path.is_dir():
         raise InvalidDataError(f"--database {str(path)!r} is a folder; give a DuckDB database file")
+    if os.path.lexists(path):
+        from onnxgate._files import check_regular_file
+
+        # a fifo would block DuckDB's open forever, a device never ends: a regular file or a new path only
+        check_regular_file(path, what="DuckDB database", error=InvalidDataError)
     if path.is_file() and path.stat().st_size > 0:
         with path.open("rb") as handle:
             head = handle.read(12)
@@ -463,6 +469,13 @@ def _check_database_file(path: Path) -> None:
                 f"cannot open {str(path)!r} as a DuckDB database: it is not a DuckDB file. Give a DuckDB file "
                 "(or a new path), or leave --database out to work in memory."
             )
+
+
+def _remove_database_files(path: str) -> None:
+    """Remove a database file (and its write-ahead log) that a failed run created."""
+    for name in (path, f"{path}.wal"):
+        with contextlib.suppress(OSError):
+            os.unlink(name)
 
 
 def dry_run(
@@ -563,22 +576,30 @@ def dry_run(
     if database is not None:
         _check_database_file(Path(database))
     where = os.fspath(database) if database is not None else ":memory:"
+    # a database file this run creates is removed again if the run fails (a full disk, bad rows)
+    created = database is not None and not os.path.lexists(where)
     try:
         con = duckdb.connect(where)
     except duckdb.Error as err:
+        if created:
+            _remove_database_files(where)
         raise InvalidDataError(
             f"cannot open {where!r} as a DuckDB database: {str(err).splitlines()[0]}. Give a "
             "DuckDB file (or a new path), or leave --database out to work in memory."
         ) from err
     try:
+        # DuckDB compares names case-insensitively: "PIPELINE_INPUT" is the table "Pipeline_input" would replace
         existing = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table_name]
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE lower(table_name) = lower(?) AND table_schema = current_schema()",
+            [table_name],
         ).fetchone()
-        if existing and existing[0] and not replace:
+        if existing and not replace:
             from onnxgate.errors import OutputExistsError
 
+            same = "" if existing[0] == table_name else f" (as {existing[0]!r}: DuckDB names ignore case)"
             raise OutputExistsError(
-                f"the database {where!r} already has a table {table_name!r}; the dry run would "
+                f"the database {where!r} already has a table {table_name!r}{same}; the dry run would "
                 "replace it. Pass --force (replace=True) to replace it, or use another database file.",
                 path=where,
             )
@@ -608,6 +629,11 @@ def dry_run(
             times.append(time.perf_counter() - start)
         seconds = statistics.median(times)
         table_rows = con.sql(f"SELECT * FROM {_dq(table_name)}").to_arrow_table()
+    except BaseException:
+        if created:
+            con.close()
+            _remove_database_files(where)
+        raise
     finally:
         con.close()
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from onnxgate._onnx import write_folder_atomically
 from onnxgate.errors import PackagingError, ValidationFailedError
+from onnxgate.targets import check_sql_type_name
 from onnxgate.validators.io_rules import SQL_IDENTIFIER_MAX
 
 if TYPE_CHECKING:
@@ -132,7 +133,8 @@ def _sql_type(target: Target, elem_type: str, what: str) -> str:
             f"{what} is {elem_type}, which has no SQL type on target {target.name!r}; "
             f"types with one: {sorted(target.sql_types)}"
         )
-    return sql
+    # A type name cannot be quoted: hold it to the grammar here too, whatever built the target.
+    return check_sql_type_name(sql, where=f"target {target.name!r}: sql_types[{elem_type!r}]")
 
 
 def _header(target: Target, purpose: str) -> str:

@@ -196,7 +196,10 @@ def _spark_parity(
         done += part["rows"]
     if done == 0:
         raise InvalidDataError("the parity data has no rows; pass at least one row")
-    names = Signature.from_model(model_bytes).output_names
+    from onnxgate._onnx import load_model
+
+    proto = load_model(model_bytes)
+    names = Signature.from_model(proto).output_names
     accs = [OutputAccumulator(n, *tolerances[n], infinities_compare_equal=inf_equal, exact_limit=0) for n in names]
     missing: set[str] = set()
     hasher = hashlib.sha256()
@@ -219,7 +222,9 @@ def _spark_parity(
             "sample": "drawn in each partition, then the smallest keys of the union by row number",
         },
     }
-    return parity_result(accs, names, missing=missing, rows=done, details=details, infinities_compare_equal=inf_equal)
+    return parity_result(
+        accs, names, missing=missing, rows=done, details=details, infinities_compare_equal=inf_equal, model=proto
+    )
 
 
 def _scorer(token: str, model_b: Any, ref_b: Any) -> tuple[Any, Any, Any]:

@@ -1095,6 +1095,7 @@ def check_prediction_parity(
         rows=done,
         details={"batches": batches, "batch_size": batch_size, "data_sha256": hasher.hexdigest()},
         infinities_compare_equal=infinities_compare_equal,
+        model=proto,
     )
 
 
@@ -1131,6 +1132,7 @@ def parity_result(
     rows: int,
     details: Mapping[str, Any],
     infinities_compare_equal: bool = False,
+    model: Any = None,
 ) -> CheckResult:
     """The ``prediction_parity`` verdict from accumulated statistics, one per ONNX output.
 
@@ -1152,6 +1154,8 @@ def parity_result(
         after ``rows`` in ``details``.
     infinities_compare_equal : bool
         Whether equal infinities matched.
+    model : onnx.ModelProto, optional
+        The ONNX model, for the hint a failure carries when it computes in float32 from float64 data.
 
     Returns
     -------
@@ -1193,7 +1197,12 @@ def parity_result(
         )
     failed = [r for r in compared if not r.passed]
     if failed:
-        return CheckResult(name, False, "; ".join(r.line() for r in failed), evidence)
+        message = "; ".join(r.line() for r in failed)
+        hint = _precision_hint(model) if model is not None else ""
+        if hint:
+            evidence["precision_hint"] = hint
+            message += f". {hint}"
+        return CheckResult(name, False, message, evidence)
     exact = [r for r in compared if r.mode == "exact"]
     numeric_max = max((r.abs["max"] for r in compared if r.abs is not None and r.mode == "tolerance"), default=None)
     extra = []
@@ -1209,3 +1218,17 @@ def parity_result(
         f"{len(compared)} output(s) match on {done} rows" + (f" ({'; '.join(extra)})" if extra else ""),
         evidence,
     )
+
+
+def _precision_hint(model: Any) -> str:
+    """The setting that removes float32 rounding, for a model converted from float64 data in float32."""
+    from onnxgate.converters.sklearn import PRECISION_METADATA_KEY
+
+    for prop in model.metadata_props:
+        if prop.key == PRECISION_METADATA_KEY and prop.value == "float32-from-float64":
+            return (
+                "The model computes in float32 while its inputs and the reference are float64 (metadata "
+                f"{PRECISION_METADATA_KEY}={prop.value}): float32 rounding can flip a label or a tree branch "
+                "near a threshold. Convert with precision='float64' (CLI: --precision float64) to keep double"
+            )
+    return ""

@@ -106,6 +106,7 @@ def sweep(
     data: Any = None,
     atol: float | Mapping[str, float] | None = None,
     rtol: float | Mapping[str, float] | None = None,
+    precision: str | None = None,
 ) -> SweepResult:
     """Convert ``model`` at each opset, validate each against ``target`` with parity, report the matrix.
 
@@ -122,6 +123,8 @@ def sweep(
         Rows for parity (default: ``sample``).
     atol, rtol : optional
         Parity tolerances, as in :func:`onnxgate.validate`.
+    precision : {"auto", "float32", "float64"}, optional
+        Passed to :func:`onnxgate.convert` (scikit-learn).
 
     Returns
     -------
@@ -144,7 +147,7 @@ def sweep(
     rows: list[SweepRow] = []
     for opset in sorted(set(opsets)):
         try:
-            conv = convert(model, sample, opset=opset, target=tgt)
+            conv = convert(model, sample, opset=opset, target=tgt, precision=precision)
         except InvalidDataError:
             raise  # the sample is wrong at every opset: an input error, not a row of the matrix
         except OnnxGateError as err:

@@ -163,7 +163,8 @@ ENTRIES: tuple[ZooEntry, ...] = (
     ZooEntry("sklearn-planted-scaler-tree", "sklearn", "classification", _planted_scaler_tree, atol=1e-6,
              rtol=1e-5,
              description="Planted divergence: float64 StandardScaler over large-offset features feeding a "
-             "DecisionTreeClassifier; in ONNX the scaler runs in float32, so rows within a float32 ulp of a "
+             "DecisionTreeClassifier; converted with precision='float32' the scaler runs in float32 in ONNX, so rows "
+             "within a float32 ulp of a "
              "split land on the other side. Parity on the training rows passes; onnxgate's search finds them.",
              opsets=_OPSETS, tags=("planted-divergence",)),
 )

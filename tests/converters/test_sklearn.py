@@ -81,7 +81,11 @@ def test_dataframe_gives_one_typed_input_per_column(built: dict[str, Any]) -> No
     types = {s.name: s.elem_type for s in conv.signature.inputs}
     assert types["alcohol"] == "float64" and types["proline"] == "int64"
     assert all(s.shape is not None and s.shape[1] == 1 for s in conv.signature.inputs)
-    assert any("cast to float32" in w for w in conv.warnings)
+    # precision='auto' keeps the float64 columns in double; float32 casts them inside the graph
+    assert not any("cast to float32" in w for w in conv.warnings)
+    conv32 = og.convert(model, X.head(), opset=13, precision="float32")
+    assert {s.name: s.elem_type for s in conv32.signature.inputs}["alcohol"] == "float64"
+    assert any("cast to float32" in w for w in conv32.warnings)
 
 
 def test_ml_opset_follows_the_default_opset(built: dict[str, Any]) -> None:
@@ -174,8 +178,25 @@ def test_float64_precision_keeps_double_end_to_end(built: dict[str, Any]) -> Non
     assert report.passed, str(report)
 
 
+def test_float64_tree_ensemble_keeps_double_around_float32_comparisons(built: dict[str, Any]) -> None:
+    # ai.onnx.ml declares tree outputs float only: the trees read float32 (as scikit-learn's do) and
+    # the rest of the graph stays double, so the file type-checks and onnxruntime runs it.
+    model, X, _ = built["sklearn-diabetes-rf"]
+    conv = og.convert(model, np.asarray(X[:5], dtype=np.float64), options={"precision": "float64"})
+    assert [s.elem_type for s in conv.signature.inputs + conv.signature.outputs] == ["float64", "float64"]
+    assert og.validate(conv, reference=model, data=X).passed
+
+
+def test_float64_precision_ill_typed_is_refused_at_conversion() -> None:
+    from sklearn.preprocessing import PolynomialFeatures
+
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    model = PolynomialFeatures().fit(X)
+    with pytest.raises(og.UnsupportedModelError, match=r"PolynomialFeatures in double precision.*ill-typed.*Concat"):
+        og.convert(model, X[:5], options={"precision": "float64"})
+
+
 @pytest.mark.parametrize(("name", "match"), [
-    ("sklearn-diabetes-rf", r"RandomForestRegressor in double precision.*ill-typed.*TreeEnsembleRegressor"),
     ("sklearn-diabetes-svr", r"SVR in double precision uses operators onnxruntime has no double kernel"),
 ])
 def test_float64_precision_the_runtime_cannot_run_is_refused_at_conversion(

@@ -1,0 +1,335 @@
+"""Reading the files users name: regular files only, of a bounded size, and archives that stay in place.
+
+Every model, data and target file onnxgate reads goes through these checks first, so a hostile
+path fails with one clear input error instead of hanging or exhausting memory:
+
+* **Regular files only.** A fifo, socket or device (``/dev/zero``, a symlink to it) is refused
+  before it is opened: reading a fifo blocks forever, reading a device never ends. The check is
+  made with ``stat`` (which follows symlinks) and, where onnxgate reads the bytes itself, again on
+  the open descriptor (opened non-blocking, so a path swapped for a fifo between the two cannot
+  hang either).
+* **A size cap, checked before reading.** Model and data files: ``ONNXGATE_MAX_INPUT_MB``
+  (default 4096 MB; for an archive it bounds the sum of its members' uncompressed sizes). Small
+  text files that describe something (target files, an archive's ``config.json``):
+  ``ONNXGATE_MAX_CONFIG_MB`` (default 16 MB). Raise either by setting the variable.
+* **Folders and archives stay inside themselves.** A SavedModel folder may hold only regular files
+  and folders, and a symlink only when it resolves inside the folder. A zip archive (``.keras``,
+  ``.skops``, ``.pt2``) may not name a member with an absolute path or ``..``, may not hold a
+  symlink member, and may not hold a member that expands more than :data:`MAX_COMPRESSION_RATIO`
+  times (real weights do not compress like that; a zip bomb does). A ``.h5`` member (Keras weights)
+  must start like an HDF5 file: Keras reads that member whole into memory, so a stored member of
+  zeros would otherwise cost twice its size in RAM.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from onnxgate.errors import OnnxGateError
+
+__all__ = [
+    "CONFIG_LIMIT_ENV",
+    "INPUT_LIMIT_ENV",
+    "MAX_COMPRESSION_RATIO",
+    "check_folder_confined",
+    "check_regular_file",
+    "check_zip_archive",
+    "config_limit",
+    "input_limit",
+    "read_regular_file",
+]
+
+INPUT_LIMIT_ENV = "ONNXGATE_MAX_INPUT_MB"
+CONFIG_LIMIT_ENV = "ONNXGATE_MAX_CONFIG_MB"
+_DEFAULT_INPUT_MB = 4096
+_DEFAULT_CONFIG_MB = 16
+#: A member larger than 64 MB that expands more than this many times is refused as a zip bomb.
+MAX_COMPRESSION_RATIO = 200
+_RATIO_FLOOR = 64 * 2**20
+#: Archive members that hold descriptions (JSON), capped by the config limit.
+_CONFIG_MEMBERS = frozenset({"config.json", "metadata.json", "schema.json"})
+
+_MB = 2**20
+
+
+def _limit(env: str, default_mb: int) -> int:
+    text = os.environ.get(env, "").strip()
+    if not text:
+        return default_mb * _MB
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise OnnxGateError(f"{env} must be a positive number of megabytes, found {text!r}")
+    return int(value * _MB)
+
+
+def input_limit() -> int:
+    """The largest model or data file onnxgate reads, in bytes (``ONNXGATE_MAX_INPUT_MB``, default 4096)."""
+    return _limit(INPUT_LIMIT_ENV, _DEFAULT_INPUT_MB)
+
+
+def config_limit() -> int:
+    """The largest target file or archived ``config.json``, in bytes (``ONNXGATE_MAX_CONFIG_MB``, default 16)."""
+    return _limit(CONFIG_LIMIT_ENV, _DEFAULT_CONFIG_MB)
+
+
+def _mb(size: int) -> str:
+    return f"{size / _MB:.1f} MB"
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a fifo (named pipe)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "not a regular file"
+
+
+def _limit_hint(env: str) -> str:
+    return f"if it is meant to be this large, raise the limit with {env}=<megabytes>"
+
+
+def _check_stat(st: os.stat_result, path: str, what: str, error: type[OnnxGateError], limit: int, env: str) -> None:
+    if not stat.S_ISREG(st.st_mode):
+        raise error(
+            f"{what} {path!r} is {_kind(st.st_mode)}; expected a regular file. Copy the content to a file "
+            "and pass that file",
+            path=path,
+        )
+    if st.st_size > limit:
+        raise error(
+            f"{what} {path!r} is {_mb(st.st_size)}, above the {_mb(limit)} limit for {what}s; "
+            + _limit_hint(env),
+            path=path,
+        )
+
+
+def check_regular_file(
+    path: str | os.PathLike[str],
+    *,
+    what: str,
+    error: type[OnnxGateError],
+    config: bool = False,
+) -> int:
+    """Refuse a path that is not a regular file or is above the size cap; return its size.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The path as the user gave it (symlinks are followed: a link to ``/dev/zero`` is a device).
+    what : str
+        What the file is, for the message (``"model file"``, ``"data file"``).
+    error : type of OnnxGateError
+        The error to raise (``InvalidModelError``, ``InvalidDataError``, ``TargetError``...).
+    config : bool
+        Apply the config limit (``ONNXGATE_MAX_CONFIG_MB``) instead of the input limit.
+
+    Returns
+    -------
+    int
+        The file's size in bytes.
+
+    Raises
+    ------
+    OnnxGateError
+        Of type ``error``: missing, special, or too large.
+
+    Examples
+    --------
+    >>> check_regular_file("/dev/zero", what="data file", error=OnnxGateError)
+    Traceback (most recent call last):
+    ...
+    onnxgate.errors.OnnxGateError: data file '/dev/zero' is a character device; expected a regular file. ...
+    """
+    text = os.fspath(path)
+    try:
+        st = os.stat(text)
+    except FileNotFoundError:
+        raise error(f"{what} not found: {text!r}", path=text) from None
+    except OSError as err:
+        raise error(f"cannot read {what} {text!r}: {err.strerror}", path=text) from None
+    env = CONFIG_LIMIT_ENV if config else INPUT_LIMIT_ENV
+    _check_stat(st, text, what, error, config_limit() if config else input_limit(), env)
+    return int(st.st_size)
+
+
+def read_regular_file(
+    path: str | os.PathLike[str],
+    *,
+    what: str,
+    error: type[OnnxGateError],
+    config: bool = False,
+) -> bytes:
+    """The bytes of a regular file below the size cap, read without ever blocking on a fifo.
+
+    The file is opened non-blocking and checked again on the descriptor, so a path replaced by a
+    fifo or a device after :func:`check_regular_file` is still refused, and at most the cap plus
+    one byte is ever read (a file that grows while being read is refused too).
+
+    Raises
+    ------
+    OnnxGateError
+        Of type ``error``: missing, special, unreadable, or too large.
+    """
+    text = os.fspath(path)
+    check_regular_file(text, what=what, error=error, config=config)
+    limit = config_limit() if config else input_limit()
+    env = CONFIG_LIMIT_ENV if config else INPUT_LIMIT_ENV
+    try:
+        fd = os.open(text, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as err:
+        raise error(f"cannot read {what} {text!r}: {err.strerror}", path=text) from None
+    with os.fdopen(fd, "rb") as handle:
+        _check_stat(os.fstat(fd), text, what, error, limit, env)
+        try:
+            data = handle.read(limit + 1)
+        except OSError as err:
+            raise error(f"cannot read {what} {text!r}: {err.strerror}", path=text) from None
+    if len(data) > limit:
+        raise error(f"{what} {text!r} grew above the {_mb(limit)} limit while being read; " + _limit_hint(env),
+                    path=text)
+    return data
+
+
+def check_folder_confined(
+    folder: str | os.PathLike[str],
+    *,
+    what: str,
+    error: type[OnnxGateError],
+) -> None:
+    """Refuse a model folder holding a symlink that leaves it, a special file, or more than the input cap.
+
+    Raises
+    ------
+    OnnxGateError
+        Of type ``error``, naming the first offending entry.
+    """
+    root = Path(folder)
+    text = os.fspath(folder)
+    real_root = root.resolve()
+    limit = input_limit()
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for name in [*dirnames, *filenames]:
+            entry = Path(dirpath) / name
+            rel = entry.relative_to(root).as_posix()
+            if entry.is_symlink():
+                real = entry.resolve()
+                if real != real_root and real_root not in real.parents:
+                    raise error(
+                        f"{what} {text!r} holds {rel!r}, a symlink to {os.readlink(entry)!r} outside the folder; "
+                        "a model folder may only link to files inside itself. Copy the file into the folder",
+                        path=text,
+                    )
+            try:
+                st = entry.stat()
+            except OSError as err:
+                raise error(f"{what} {text!r}: cannot read {rel!r}: {err.strerror}", path=text) from None
+            if stat.S_ISDIR(st.st_mode):
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                raise error(
+                    f"{what} {text!r} holds {rel!r}, which is {_kind(st.st_mode)}; a model folder may only "
+                    "hold regular files and folders",
+                    path=text,
+                )
+            total += st.st_size
+            if total > limit:
+                raise error(
+                    f"{what} {text!r} holds more than the {_mb(limit)} limit for model files; "
+                    + _limit_hint(INPUT_LIMIT_ENV),
+                    path=text,
+                )
+
+
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _looks_like_hdf5(path: str, member: str) -> bool:
+    """The HDF5 signature at offset 0, 512, 1024 or 2048 (after a user block), reading 2 KB at most."""
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(member) as handle:
+            head = handle.read(2048 + len(_HDF5_SIGNATURE))
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError):
+        return False
+    return any(head[at : at + len(_HDF5_SIGNATURE)] == _HDF5_SIGNATURE for at in (0, 512, 1024, 2048))
+
+
+def check_zip_archive(
+    path: str | os.PathLike[str],
+    *,
+    what: str,
+    error: type[OnnxGateError],
+) -> None:
+    """Refuse a zip archive whose members would leave its folder, link elsewhere, or expand without bound.
+
+    Only the central directory is read (names, sizes, attributes); no member is extracted.
+
+    Raises
+    ------
+    OnnxGateError
+        Of type ``error``, naming the first offending member.
+    """
+    text = os.fspath(path)
+    limit = input_limit()
+    small = config_limit()
+    try:
+        with zipfile.ZipFile(text) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as err:
+        raise error(f"{what} {text!r} is not a readable zip archive: {err}", path=text) from None
+    total = 0
+    for member in members:
+        name = member.filename
+        parts = PurePosixPath(name.replace("\\", "/")).parts
+        if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
+            raise error(
+                f"{what} {text!r} holds a member named {name!r}, which points outside the archive "
+                "(absolute or with '..'); this is not a file a framework writes. Save the model again",
+                path=text,
+            )
+        if stat.S_ISLNK(member.external_attr >> 16):
+            raise error(
+                f"{what} {text!r} holds {name!r}, a symlink member; an archived model may not link to "
+                "other files. Save the model again",
+                path=text,
+            )
+        size = member.file_size
+        base = PurePosixPath(name).name
+        if base in _CONFIG_MEMBERS and size > small:
+            raise error(
+                f"{what} {text!r}: member {name!r} is {_mb(size)}, above the {_mb(small)} limit for "
+                "descriptions; " + _limit_hint(CONFIG_LIMIT_ENV),
+                path=text,
+            )
+        if size > _RATIO_FLOOR and size > MAX_COMPRESSION_RATIO * max(member.compress_size, 1):
+            raise error(
+                f"{what} {text!r}: member {name!r} expands from {_mb(member.compress_size)} to {_mb(size)} "
+                f"(over {MAX_COMPRESSION_RATIO} times); real model files do not compress like that, so it "
+                "is refused as a zip bomb",
+                path=text,
+            )
+        if base.endswith(".h5") and not _looks_like_hdf5(text, name):
+            raise error(
+                f"{what} {text!r}: member {name!r} ({_mb(size)}) is not an HDF5 file (no HDF5 signature); "
+                "it is not weights a framework wrote. Save the model again",
+                path=text,
+            )
+        total += size
+        if total > limit:
+            raise error(
+                f"{what} {text!r} expands to more than the {_mb(limit)} limit for model files; "
+                + _limit_hint(INPUT_LIMIT_ENV),
+                path=text,
+            )
