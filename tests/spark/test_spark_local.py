@@ -60,7 +60,8 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     data = pd.DataFrame(np.array(rows), columns=FEATURES)
     path = tmp_path_factory.mktemp("planted") / "rows.parquet"
     data.to_parquet(path)
-    return {"model": model, "conv": og.convert(model, X[:5]), "data": data, "path": path}
+    # the planted case computes in float32 on purpose (precision="auto" would keep its float64 scaler)
+    return {"model": model, "conv": og.convert(model, X[:5], precision="float32"), "data": data, "path": path}
 
 
 def _order_statistic(values: np.ndarray, q: float) -> float:
