@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "sweep": "sweep",
     "package": "package",
     "sql-dryrun": "sql_dryrun",
+    "score": "score",
     "serve": "serve",
     "zoo": "zoo",
 }

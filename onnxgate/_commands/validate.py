@@ -63,6 +63,8 @@ def register(sub: Any) -> None:
     p.add_argument("--html", metavar="F",
                    help="write the report as one self-contained HTML page with plots (extra 'report')")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failed check")
+    p.add_argument("--spark", metavar="MASTER",
+                   help="run parity on Spark (local[*], spark://host:port, sc://host); --data is Parquet")
     p.add_argument("--force", action="store_true", help="overwrite existing --json/--junit/--markdown/--html files")
     p.set_defaults(run=run)
 
@@ -90,9 +92,8 @@ def parse_tolerances(values: list[str] | None, option: str) -> float | dict[str,
 
 
 def run(args: argparse.Namespace) -> int:
-    from onnxgate._commands._common import load_data_arg, load_native_model
+    from onnxgate._commands._common import load_native_model
     from onnxgate._onnx import atomic_write_text
-    from onnxgate.validators import validate
 
     target = resolve_target_args(args)
     atol = parse_tolerances(args.atol, "--atol")
@@ -131,14 +132,35 @@ def run(args: argparse.Namespace) -> int:
         from onnxgate.validators.html import require_dependencies
 
         require_dependencies()  # a missing extra is said before the work, not after
+    if getattr(args, "spark", None):
+        # a Spark run is long: its option conflicts are refused before anything starts
+        from onnxgate._commands._spark import check_spark_validate_args
+
+        check_spark_validate_args(args)
     reference: Any = None
     if args.reference:
         if args.reference.lower().endswith(".onnx"):
             reference = args.reference
         else:
             reference = load_native_model(args.reference, trust_pickle=args.trust_pickle)
+    if getattr(args, "spark", None):
+        from onnxgate._commands._spark import validate_on_spark
+
+        report = validate_on_spark(args, reference, target, atol, rtol)
+    else:
+        report = _validate_here(args, reference, target, atol, rtol)
+    print(report)
+    for path, fmt in report_files:
+        atomic_write_text(path, getattr(report, fmt)(), overwrite=args.force)
+    return 0 if report.passed else 1
+
+
+def _validate_here(args: argparse.Namespace, reference: Any, target: Any, atol: Any, rtol: Any) -> Any:
+    from onnxgate._commands._common import load_data_arg
+    from onnxgate.validators import validate
+
     data = load_data_arg(args.data) if args.data and reference is not None else None
-    report = validate(
+    return validate(
         args.model,
         target,
         reference=reference,
@@ -151,7 +173,3 @@ def run(args: argparse.Namespace) -> int:
         fail_fast=args.fail_fast,
         search_time_limit=args.search_time_limit,
     )
-    print(report)
-    for path, fmt in report_files:
-        atomic_write_text(path, getattr(report, fmt)(), overwrite=args.force)
-    return 0 if report.passed else 1

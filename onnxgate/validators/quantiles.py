@@ -1,36 +1,46 @@
 """Running error statistics of parity in bounded memory: max, mean and counts exact; median and p99
 exact up to :data:`EXACT_QUANTILE_LIMIT` values, estimated beyond from a log-scale histogram
-(relative error below 2.4%, the histogram's half-bin width); the evidence histogram is that
-histogram summed into :data:`HISTOGRAM_BINS_PER_DECADE` bins a decade."""
+(:class:`onnxgate.sketch.LogHistogram`; relative error below 2.4%, its half-bin width); partial
+statistics merge (Spark partitions). The evidence histogram is that histogram summed into
+:data:`HISTOGRAM_BINS_PER_DECADE` bins a decade."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from onnxgate.sketch import LogHistogram
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["EXACT_QUANTILE_LIMIT", "HISTOGRAM_BINS_PER_DECADE", "Stat", "coarse_histogram"]
+__all__ = ["EXACT_QUANTILE_LIMIT", "HISTOGRAM_BINS_PER_DECADE", "Quantiles", "Stat", "coarse_histogram"]
 
 #: Values per output kept for exact median and p99; beyond, a histogram estimates them.
 EXACT_QUANTILE_LIMIT = 1_000_000
 #: Bins per decade of the error histograms kept as evidence (a divisor of the quantile histogram's 50,
 #: so each is a sum of its bins): 5 bins a decade, at most 300 bins, in practice 20-60.
 HISTOGRAM_BINS_PER_DECADE = 5
-#: Log-scale histogram: bins per decade between 10**_HIST_LOW and 10**_HIST_HIGH.
-_HIST_PER_DECADE = 50
-_HIST_LOW, _HIST_HIGH = -30, 30
+#: The quantile histogram's grid (:class:`onnxgate.sketch.LogHistogram`): bins per decade and log10 range.
+_HIST_PER_DECADE = LogHistogram.PER_DECADE
+_HIST_LOW, _HIST_HIGH = LogHistogram.LOW, LogHistogram.HIGH
 
 
-class _Quantiles:
-    """Exact quantiles while few values arrived; a log-scale histogram once there are many."""
+class Quantiles:
+    """Exact quantiles while few values arrived; a log-scale histogram once there are many.
 
-    def __init__(self) -> None:
+    ``exact_limit`` (default :data:`EXACT_QUANTILE_LIMIT`) is how many values are kept for exact
+    quantiles; 0 counts in the histogram from the start, which keeps partial results small and
+    mergeable (:meth:`merge`).
+    """
+
+    def __init__(self, exact_limit: int | None = None) -> None:
         self.chunks: list[np.ndarray] = []
         self.count = 0
-        self.hist: np.ndarray | None = None
+        self.hist: LogHistogram | None = None
+        self.exact_limit = exact_limit
+        if exact_limit == 0:
+            self.hist = LogHistogram()
 
     def add(self, values: np.ndarray, *, owned: bool = False) -> None:
         """Take ``values`` into account; ``owned=True`` hands over a float64 array nobody else keeps."""
@@ -42,35 +52,51 @@ class _Quantiles:
         if self.hist is None:
             kept = values if owned and values.dtype == np.float64 else np.array(values, dtype=np.float64)
             self.chunks.append(kept.reshape(-1))
-            if self.count > EXACT_QUANTILE_LIMIT:
-                self.hist = np.zeros(_hist_size(), dtype=np.int64)
-                for chunk in self.chunks:
-                    self._fold(chunk)
-                self.chunks = []
+            limit = EXACT_QUANTILE_LIMIT if self.exact_limit is None else self.exact_limit
+            if self.count > limit:
+                self._to_histogram()
         else:
-            self._fold(values)
+            self.hist.add(values)
 
-    def _fold(self, values: np.ndarray) -> None:
-        import numpy as np
+    def _to_histogram(self) -> None:
+        self.hist = LogHistogram()
+        for chunk in self.chunks:
+            self.hist.add(chunk)
+        self.chunks = []
 
+    def merge(self, other: Quantiles) -> None:
+        """Take ``other``'s values into account (exact when both still are, else the histogram)."""
+        if other.count == 0:
+            return
+        if self.hist is None and other.hist is None:
+            self.chunks.extend(other.chunks)
+            self.count += other.count
+            limit = EXACT_QUANTILE_LIMIT if self.exact_limit is None else self.exact_limit
+            if self.count > limit:
+                self._to_histogram()
+            return
+        if self.hist is None:
+            self._to_histogram()
         assert self.hist is not None
-        # bincount is one pass; np.add.at on the same indices is several times slower
-        self.hist += np.bincount(_hist_index(values), minlength=self.hist.size)
+        if other.hist is None:
+            for chunk in other.chunks:
+                self.hist.add(chunk)
+        else:
+            self.hist.merge(other.hist)
+        self.count += other.count
 
     @property
     def method(self) -> str:
         return "histogram" if self.hist is not None else "exact"
 
     def histogram(self) -> np.ndarray:
-        """Counts in the fine log-scale bins (:func:`_hist_index`) of every value seen."""
-        import numpy as np
-
+        """Counts in the fine log-scale bins (:class:`onnxgate.sketch.LogHistogram`) of every value seen."""
         if self.hist is not None:
-            return self.hist
-        hist = np.zeros(_hist_size(), dtype=np.int64)
+            return self.hist.counts
+        hist = LogHistogram()
         for chunk in self.chunks:
-            hist += np.bincount(_hist_index(chunk), minlength=hist.size)
-        return hist
+            hist.add(chunk)
+        return hist.counts
 
     def quantile(self, q: float) -> float:
         return self.quantiles((q,))[0]
@@ -90,28 +116,7 @@ class _Quantiles:
                 # Linear interpolation next to inf gives nan; take the order statistic instead.
                 return [float(v) for v in np.quantile(data, list(qs), method="higher", overwrite_input=True)]
             return [float(v) for v in np.quantile(data, list(qs), overwrite_input=True)]
-        cumulative = np.cumsum(self.hist)
-        return [_hist_value(int(np.searchsorted(cumulative, q * (self.count - 1) + 1))) for q in qs]
-
-
-def _hist_size() -> int:
-    return (_HIST_HIGH - _HIST_LOW) * _HIST_PER_DECADE + 3  # zero bin, log bins, inf bin, + under
-
-
-def _hist_index(values: np.ndarray) -> np.ndarray:
-    import numpy as np
-
-    v = np.asarray(values, dtype=np.float64)
-    idx = np.empty(v.shape, dtype=np.int64)
-    zero = v <= 0
-    inf = ~np.isfinite(v)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logs = np.floor((np.log10(np.where(zero | inf, 1.0, v)) - _HIST_LOW) * _HIST_PER_DECADE)
-    logs = np.clip(logs, 0, (_HIST_HIGH - _HIST_LOW) * _HIST_PER_DECADE).astype(np.int64) + 1
-    idx[...] = logs
-    idx[zero] = 0
-    idx[inf] = _hist_size() - 1
-    return idx.reshape(-1)
+        return self.hist.quantiles(qs)
 
 
 def coarse_histogram(fine: np.ndarray) -> dict[str, Any]:
@@ -143,15 +148,6 @@ def coarse_histogram(fine: np.ndarray) -> dict[str, Any]:
     return out
 
 
-def _hist_value(index: int) -> float:
-    if index <= 0:
-        return 0.0
-    if index >= _hist_size() - 1:
-        return math.inf
-    low = _HIST_LOW + (index - 1) / _HIST_PER_DECADE
-    return float(10 ** (low + 0.5 / _HIST_PER_DECADE))  # geometric middle of the bin
-
-
 @dataclass
 class Stat:
     """Running max / sum / count of one error kind, plus its quantiles."""
@@ -159,7 +155,13 @@ class Stat:
     max: float = 0.0
     total: float = 0.0
     count: int = 0
-    quantiles: _Quantiles = field(default_factory=_Quantiles)
+    quantiles: Quantiles = field(default_factory=Quantiles)
+
+    def merge(self, other: Stat) -> None:
+        self.max = max(self.max, other.max)
+        self.total += other.total
+        self.count += other.count
+        self.quantiles.merge(other.quantiles)
 
     def add(self, values: np.ndarray, *, owned: bool = False) -> None:
         if values.size == 0:

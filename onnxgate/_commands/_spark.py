@@ -1,0 +1,67 @@
+"""The ``--spark MASTER`` side of ``onnxgate validate`` and ``onnxgate score``: a session, Parquet, a clean stop."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from onnxgate.errors import InvalidDataError
+
+__all__ = ["check_spark_validate_args", "score_on_spark", "validate_on_spark"]
+
+
+def check_spark_validate_args(args: argparse.Namespace) -> None:
+    """``validate --spark``: refuse the options that only apply on one machine, before Spark starts."""
+    if not args.reference:
+        raise InvalidDataError("--spark runs the parity check: it needs --reference MODEL and --data PARQUET")
+    if args.search:
+        raise InvalidDataError("--search runs on one machine; drop --spark for it, or --search with --spark")
+    if args.batch_size is not None:
+        raise InvalidDataError("--batch-size sets parity batches on one machine; with --spark, Spark's "
+                               "spark.sql.execution.arrow.maxRecordsPerBatch does")
+
+
+def validate_on_spark(args: argparse.Namespace, reference: Any, target: Any, atol: Any, rtol: Any) -> Any:
+    """``onnxgate validate --spark MASTER``: the target's checks here, parity on Spark."""
+    from onnxgate.spark import read_parquet, session, validate
+
+    owned = _no_session()
+    spark = session(args.spark)
+    try:
+        df = read_parquet(spark, args.data)
+        return validate(args.model, df, reference=reference, target=target, atol=atol, rtol=rtol,
+                        fail_fast=args.fail_fast)
+    finally:
+        if owned:
+            spark.stop()
+
+
+def score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
+    """``onnxgate score --spark MASTER``: Spark reads, scores and writes a folder of Parquet files."""
+    from onnxgate.cli import EXIT_OK
+    from onnxgate.spark import load_scoring_model, predict, read_parquet, session
+
+    load_scoring_model(args.model)  # a bad model is refused before Spark starts
+    owned = _no_session()
+    spark = session(args.spark)
+    try:
+        df = read_parquet(spark, args.data)
+        scored = predict(df, args.model, outputs=outputs)
+        scored.write.mode("overwrite" if args.force else "errorifexists").parquet(args.out)
+        print(f"scored the rows of {args.data!r} into the Parquet folder {args.out!r} (Spark {args.spark})")
+    finally:
+        if owned:
+            spark.stop()
+    return EXIT_OK
+
+
+
+
+
+def _no_session() -> bool:
+    """True when no SparkSession runs in this process: the command starts one, and stops it at the end."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        return True
+    return SparkSession.getActiveSession() is None

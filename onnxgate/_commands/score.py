@@ -1,0 +1,146 @@
+"""``onnxgate score``: batch scoring of Parquet rows, on one machine or on Spark.
+
+The output holds the input columns plus one column per model output, typed from the model's
+signature (``[N]`` and ``[N,1]`` outputs are scalar columns, wider ones lists). On one machine the
+rows are read, scored and written batch by batch (memory bounded by ``--batch-size``) into one
+Parquet file that appears complete or not at all; with ``--spark`` the executors score and Spark
+writes a folder of Parquet files.
+
+Exit codes: 0 scored, 2 usage or input error (an existing --out without --force, data that does not
+fit the model).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from onnxgate.errors import InvalidDataError
+
+__all__ = ["DEFAULT_SCORE_BATCH", "register", "run", "score_parquet"]
+
+#: Rows read, scored and written at a time on one machine.
+DEFAULT_SCORE_BATCH = 65_536
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "score",
+        help="score Parquet rows with a model or package and write them with the predictions",
+        description=(
+            "Read DATA (a Parquet file or a folder of them), score every row with MODEL (an .onnx file or a "
+            "folder written by 'onnxgate package') and write the input columns plus one column per output to "
+            "OUT. Without --spark, one Parquet file written batch by batch; with --spark MASTER (local[*], "
+            "spark://host:port, sc://host), a folder of Parquet files written by Spark."
+        ),
+    )
+    p.add_argument("model", metavar="MODEL_OR_PACKAGE", help="an .onnx file or a package folder")
+    p.add_argument("--data", required=True, metavar="PARQUET", help="a Parquet file or a folder of them")
+    p.add_argument("--out", required=True, metavar="PARQUET", help="where to write the scored rows")
+    p.add_argument("--outputs", metavar="A,B", help="the outputs to add, comma-separated (default: all)")
+    p.add_argument("--spark", metavar="MASTER", help="score on Spark: local[*], spark://host:port or sc://host")
+    p.add_argument("--batch-size", type=int, default=None, metavar="ROWS",
+                   help=f"rows per batch on one machine (default {DEFAULT_SCORE_BATCH:,})")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.set_defaults(run=run)
+
+
+def score_parquet(
+    model: Any,
+    data: str | Path,
+    out: str | Path,
+    *,
+    outputs: list[str] | None = None,
+    batch_size: int = DEFAULT_SCORE_BATCH,
+    overwrite: bool = False,
+) -> int:
+    """Score a Parquet file (or folder) batch by batch into one Parquet file; returns the rows written.
+
+    Raises
+    ------
+    InvalidDataError
+        The data does not fit the model, an unknown output, an output named like a column.
+    OutputExistsError
+        ``out`` exists and ``overwrite`` is false.
+    """
+    import onnxruntime as ort
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    from onnxgate._arrow import arrow_type, batch_data, to_arrow
+    from onnxgate._data import as_feeds
+    from onnxgate._onnx import atomic_write
+    from onnxgate.signature import Signature
+    from onnxgate.spark import feed_columns, load_scoring_model
+
+    proto = load_scoring_model(model)
+    signature = Signature.from_model(proto)
+    wanted = outputs or signature.output_names
+    unknown = [o for o in wanted if o not in signature.output_names]
+    if unknown:
+        raise InvalidDataError(f"outputs {unknown} are not outputs of the model; it has {signature.output_names}")
+    dataset = _dataset(data, ds)
+    clash = [o for o in wanted if o in dataset.schema.names]
+    if clash:
+        raise InvalidDataError(f"output(s) {clash} have the name of an input column; rename that column or pick "
+                               "other --outputs", column=clash[0])
+    fed = feed_columns(dataset.schema.names, signature)
+    specs = [signature.output(o) for o in wanted]
+    schema = pa.schema([*dataset.schema, *(pa.field(o, arrow_type(s)) for o, s in zip(wanted, specs))])
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    rows = 0
+    with atomic_write(out, overwrite=overwrite) as handle, pq.ParquetWriter(handle, schema) as writer:
+        for batch in dataset.to_batches(batch_size=batch_size):
+            if batch.num_rows == 0:
+                continue
+            feeds = as_feeds(batch_data(batch.select(fed)), signature)
+            try:
+                outs = session.run(wanted, feeds)
+            except Exception as err:
+                where = f"rows {rows}..{rows + batch.num_rows - 1}"
+                raise InvalidDataError(f"onnxruntime failed on {where}: {err}") from err
+            columns = [*batch.columns, *(to_arrow(v, s) for v, s in zip(outs, specs))]
+            writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))
+            rows += batch.num_rows
+    return rows
+
+
+def _dataset(data: str | Path, ds: Any) -> Any:
+    path = Path(data)
+    if not path.exists():
+        raise InvalidDataError(
+            f"data not found: {str(path)!r}; expected a Parquet file or a folder of them", path=str(path)
+        )
+    try:
+        return ds.dataset(str(path), format="parquet")
+    except Exception as err:
+        raise InvalidDataError(f"cannot read {str(path)!r} as Parquet: {err}", path=str(path)) from err
+
+
+def run(args: argparse.Namespace) -> int:
+    from onnxgate.cli import EXIT_OK
+    from onnxgate.errors import OutputExistsError
+
+    outputs = [o.strip() for o in args.outputs.split(",") if o.strip()] if args.outputs else None
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        # refused before any work is done, so a long scoring run is not wasted
+        raise OutputExistsError(f"{str(out)!r} exists; pass --force to overwrite it or choose another path",
+                                path=str(out))
+    if args.batch_size is not None and (args.batch_size < 1):
+        raise InvalidDataError(f"--batch-size must be a positive number of rows, found {args.batch_size}")
+    if args.spark:
+        if args.batch_size is not None:
+            raise InvalidDataError("--batch-size sets batches on one machine; with --spark, Spark's "
+                                   "spark.sql.execution.arrow.maxRecordsPerBatch does")
+        from onnxgate._commands._spark import score_on_spark
+
+        return score_on_spark(args, outputs)
+    rows = score_parquet(args.model, args.data, out, outputs=outputs,
+                         batch_size=args.batch_size or DEFAULT_SCORE_BATCH, overwrite=args.force)
+    print(f"scored {rows:,} rows into {str(out)!r}")
+    return EXIT_OK

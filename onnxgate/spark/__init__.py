@@ -1,0 +1,22 @@
+"""Apache Spark: parity over tables larger than one machine, and batch scoring (extra ``spark``).
+
+``session`` builds a SparkSession set up for onnxgate; ``validate`` runs the target's checks on the
+driver and the parity check on the executors, giving the same :class:`~onnxgate.validators.Report`
+as :func:`onnxgate.validate`; ``predict`` adds the model's outputs to a DataFrame.
+"""
+
+from __future__ import annotations
+
+from onnxgate.spark._predict import feed_columns, load_scoring_model, predict
+from onnxgate.spark._session import java_version, read_parquet, session
+from onnxgate.spark._validate import validate
+
+__all__ = [
+    "feed_columns",
+    "java_version",
+    "load_scoring_model",
+    "predict",
+    "read_parquet",
+    "session",
+    "validate",
+]

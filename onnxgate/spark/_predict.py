@@ -1,0 +1,191 @@
+"""``predict`` on Spark: the input columns plus one column per model output (the analogue of SQL PREDICT)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from onnxgate.errors import InvalidDataError
+
+if TYPE_CHECKING:
+    import onnx
+
+    from onnxgate.signature import Signature
+
+__all__ = ["feed_columns", "load_scoring_model", "predict"]
+
+_SESSIONS: dict[str, Any] = {}
+
+
+def load_scoring_model(model_or_package: Any) -> onnx.ModelProto:
+    """The ONNX model of a path, bytes, ModelProto or Conversion, or of a package folder (its ``model.onnx``).
+
+    Raises
+    ------
+    InvalidModelError
+        Not an ONNX model, or a folder without ``model.onnx``.
+    """
+    from onnxgate._onnx import load_model
+    from onnxgate.converters import Conversion
+    from onnxgate.errors import InvalidModelError
+
+    if isinstance(model_or_package, Conversion):
+        return model_or_package.model
+    if isinstance(model_or_package, (str, os.PathLike)) and Path(model_or_package).is_dir():
+        inside = Path(model_or_package) / "model.onnx"
+        if not inside.is_file():
+            raise InvalidModelError(
+                f"{os.fspath(model_or_package)!r} is a folder without model.onnx: expected an .onnx file or a "
+                "package written by 'onnxgate package'"
+            )
+        model_or_package = inside
+    return load_model(model_or_package)
+
+
+def feed_columns(columns: Sequence[str], signature: Signature) -> list[str]:
+    """The columns fed to the model: one per input when every input has one, else all of them.
+
+    Columns named like the inputs (SQL-adapted models, models with one ``[N,1]`` input per feature,
+    or an array column named like the single input) are fed by name and other columns pass
+    through. Otherwise the model has one input and every column is a feature, in order.
+
+    Raises
+    ------
+    InvalidDataError
+        Several inputs and some have no column.
+    """
+    names = signature.input_names
+    if all(n in columns for n in names):
+        return list(names)
+    if len(names) > 1:
+        missing = [n for n in names if n not in columns]
+        raise InvalidDataError(
+            f"expected a column for each model input {names}; the data lacks {missing} (it has {list(columns)})",
+            column=missing[0],
+        )
+    return list(columns)
+
+
+def predict(
+    df: Any,
+    model_or_package: Any,
+    *,
+    outputs: Sequence[str] | None = None,
+    columns: Sequence[str] | None = None,
+) -> Any:
+    """``df``'s columns plus one column per model output, scored on the executors in Arrow batches.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+        The rows (see :func:`feed_columns` for which columns are fed).
+    model_or_package : path, bytes, onnx.ModelProto, Conversion or package folder
+        The ONNX model, or a folder written by ``onnxgate package``.
+    outputs : sequence of str, optional
+        The outputs to add (default: all), in this order.
+    columns : sequence of str, optional
+        The feature columns of a single-input model, in order; other columns pass through.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        Typed from the model's signature: ``[N]`` and ``[N,1]`` outputs are scalar columns
+        (float32 -> float, int64 -> bigint, string -> string...), wider ones arrays.
+
+    Raises
+    ------
+    InvalidDataError
+        An unknown output, an output named like an input column, missing input columns.
+    UnsupportedModelError
+        An output that is not a tensor (ZipMap): convert without it.
+
+    Examples
+    --------
+    >>> scored = onnxgate.spark.predict(spark.read.parquet("rows/"), "package/")  # doctest: +SKIP
+    >>> scored.columns  # doctest: +SKIP
+    ['f0', 'f1', 'label', 'probabilities']
+    """
+    import hashlib
+
+    from onnxgate._arrow import spark_type
+    from onnxgate.signature import Signature
+
+    proto = load_scoring_model(model_or_package)
+    signature = Signature.from_model(proto)
+    wanted = list(outputs) if outputs is not None else signature.output_names
+    unknown = [o for o in wanted if o not in signature.output_names]
+    if unknown or not wanted:
+        raise InvalidDataError(
+            f"outputs {unknown or wanted} are not outputs of the model; it has {signature.output_names}"
+        )
+    present = list(df.columns)
+    clash = [o for o in wanted if o in present]
+    if clash:
+        raise InvalidDataError(
+            f"output(s) {clash} have the name of an input column; drop or rename those columns, or pick other "
+            "outputs=",
+            column=clash[0],
+        )
+    if columns is not None:
+        absent = [c for c in columns if c not in present]
+        if absent:
+            raise InvalidDataError(f"columns {absent} are not in the data (it has {present})", column=absent[0])
+        fed = list(columns)
+    else:
+        fed = feed_columns(present, signature)
+    fields = [f"`{o}` {spark_type(signature.output(o))}" for o in wanted]
+    schema = ", ".join([_ddl(df), *fields]) if df.columns else ", ".join(fields)
+    model_bytes = proto.SerializeToString()
+    token = hashlib.sha256(model_bytes).hexdigest()
+    spark = df.sparkSession
+    try:
+        shared: Any = spark.sparkContext.broadcast(model_bytes)
+    except Exception:  # Spark Connect: no SparkContext; the bytes travel with the function
+        from onnxgate.spark._validate import _Shared
+
+        shared = _Shared(model_bytes)
+    threads = int(spark.conf.get("spark.task.cpus", "1") or 1)
+    return df.mapInArrow(_partition_predict(token, shared, fed, wanted, threads), schema)
+
+
+def _ddl(df: Any) -> str:
+    return ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in df.schema.fields)
+
+
+def _partition_predict(token: str, shared: Any, fed: list[str], wanted: list[str], threads: int) -> Any:
+    def run(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+
+        from onnxgate._arrow import batch_data, to_arrow
+        from onnxgate._data import as_feeds
+
+        session, signature = _session(token, shared, threads)
+        specs = [signature.output(o) for o in wanted]
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            feeds = as_feeds(batch_data(batch.select(fed)), signature)
+            outs = session.run(wanted, feeds)
+            columns = [*batch.columns, *(to_arrow(v, s) for v, s in zip(outs, specs))]
+            yield pa.RecordBatch.from_arrays(columns, names=[*batch.schema.names, *wanted])
+
+    return run
+
+
+def _session(token: str, shared: Any, threads: int) -> tuple[Any, Signature]:
+    if token not in _SESSIONS:
+        import onnxruntime as ort
+
+        from onnxgate.signature import Signature
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 4
+        options.intra_op_num_threads = threads
+        _SESSIONS.clear()
+        _SESSIONS[token] = (
+            ort.InferenceSession(shared.value, options, providers=["CPUExecutionProvider"]),
+            Signature.from_model(shared.value),
+        )
+    return _SESSIONS[token]  # type: ignore[no-any-return]

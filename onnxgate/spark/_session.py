@@ -1,0 +1,188 @@
+"""A SparkSession set up for onnxgate, and the Java check Spark needs.
+
+Executors must run the same Python as the driver (the model's reference is unpickled there) and
+import the same onnxgate: :func:`session` sets ``spark.pyspark.python`` to this interpreter and
+passes onnxgate's folder on ``PYTHONPATH`` to executors (harmless when onnxgate is installed).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from onnxgate.errors import InvalidDataError, MissingDependencyError, OnnxGateError
+
+__all__ = ["ARROW_BATCH_ROWS", "SUPPORTED_JAVA", "java_version", "read_parquet", "session", "spark_error"]
+
+#: Java major versions pyspark 4 runs on.
+SUPPORTED_JAVA = (17, 21)
+#: Rows per Arrow batch handed to the model: parity's default batch size (bench/bench_parity.py).
+ARROW_BATCH_ROWS = 16_384
+#: Local masters and standalone masters on this machine: the driver binds the loopback interface.
+_LOOPBACK = re.compile(r"^(local(\[.*\])?|spark://(127\.0\.0\.1|localhost)(:\d+)?)$")
+
+
+def java_version() -> int | None:
+    """The major version of the ``java`` Spark would start (``JAVA_HOME`` first), or None when absent.
+
+    Examples
+    --------
+    >>> java_version()  # doctest: +SKIP
+    17
+    """
+    home = os.environ.get("JAVA_HOME")
+    java = str(Path(home) / "bin" / "java") if home and (Path(home) / "bin" / "java").exists() else shutil.which("java")
+    if java is None:
+        return None
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    if not found:
+        return None
+    major = int(found.group(1))
+    return int(found.group(2) or 0) if major == 1 else major
+
+
+def _require_java() -> None:
+    version = java_version()
+    if version is None:
+        raise MissingDependencyError(
+            f"Spark needs Java {' or '.join(map(str, SUPPORTED_JAVA))}, and no 'java' was found (on PATH or in "
+            "JAVA_HOME). Install it, e.g. 'sudo apt-get install openjdk-17-jre-headless', or set JAVA_HOME."
+        )
+    if version not in SUPPORTED_JAVA:
+        raise MissingDependencyError(
+            f"Spark needs Java {' or '.join(map(str, SUPPORTED_JAVA))}, found Java {version}. Install Java 17 "
+            "(e.g. 'sudo apt-get install openjdk-17-jre-headless') and point JAVA_HOME at it."
+        )
+
+
+def session(
+    master: str = "local[*]",
+    *,
+    app_name: str = "onnxgate",
+    ui: bool = False,
+    shuffle_partitions: int = 8,
+    config: Mapping[str, str] | None = None,
+) -> Any:
+    """A SparkSession configured for onnxgate.
+
+    Spark runs one SparkContext per process: when a session already runs, it is returned as it is
+    (its master unchanged), with the settings Spark can change at run time applied. ``PYSPARK_PYTHON``
+    and ``PYSPARK_DRIVER_PYTHON`` are set to this interpreter in ``os.environ``.
+
+    Parameters
+    ----------
+    master : str
+        ``local[*]``, ``local[N]``, ``spark://host:port`` (a standalone cluster), or ``sc://host[:port]``
+        for Spark Connect (not tested by onnxgate's suite; classic masters are).
+    app_name : str
+        The application's name in the cluster's UI.
+    ui : bool
+        Start the Spark web UI (off by default: it takes a port and start-up time).
+    shuffle_partitions : int
+        ``spark.sql.shuffle.partitions``; Spark's default of 200 is made for clusters, not one machine.
+    config : mapping of str to str, optional
+        More Spark settings; they win over onnxgate's.
+
+    Returns
+    -------
+    pyspark.sql.SparkSession
+
+    Raises
+    ------
+    MissingDependencyError
+        pyspark is not installed, or Java 17/21 is missing.
+
+    Examples
+    --------
+    >>> import onnxgate.spark
+    >>> spark = onnxgate.spark.session("local[2]")  # doctest: +SKIP
+    >>> df = spark.read.parquet("rows.parquet")  # doctest: +SKIP
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as err:
+        raise MissingDependencyError(
+            "onnxgate.spark needs pyspark, which is not installed. Install it with: pip install 'onnxgate[spark]'"
+        ) from err
+    if master.startswith("sc://"):
+        # Spark Connect: the server runs the executors; only the client lives here (no JVM needed).
+        try:
+            return SparkSession.builder.remote(master).appName(app_name).getOrCreate()
+        except Exception as err:
+            raise OnnxGateError(
+                f"cannot connect to Spark Connect at {master!r}: {spark_error(err)} (the client needs "
+                "pip install 'pyspark[connect]' and a running Spark Connect server)"
+            ) from err
+    _require_java()
+    python = sys.executable
+    os.environ["PYSPARK_PYTHON"] = python
+    os.environ["PYSPARK_DRIVER_PYTHON"] = python
+    import onnxgate
+
+    here = str(Path(onnxgate.__file__).resolve().parent.parent)
+    paths = [here, *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != here]]
+    settings: dict[str, str] = {
+        "spark.pyspark.python": python,
+        "spark.pyspark.driver.python": python,
+        "spark.executorEnv.PYTHONPATH": os.pathsep.join(paths),
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.execution.arrow.maxRecordsPerBatch": str(ARROW_BATCH_ROWS),
+        "spark.ui.enabled": "true" if ui else "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.shuffle.partitions": str(int(shuffle_partitions)),
+    }
+    if _LOOPBACK.match(master):
+        settings["spark.driver.bindAddress"] = "127.0.0.1"
+        settings["spark.driver.host"] = "127.0.0.1"
+    settings.update(config or {})
+    builder = SparkSession.builder.master(master).appName(app_name)
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    try:
+        spark = builder.getOrCreate()
+    except Exception as err:
+        raise OnnxGateError(f"cannot start Spark with master {master!r}: {spark_error(err)}") from err
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def spark_error(err: BaseException) -> str:
+    """The line of a Spark error a user can act on (the Python error inside a Java stack trace)."""
+    text = str(err).strip()
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line and ("Error:" in line or "Exception:" in line) and not line.startswith("at "):
+            return line
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def read_parquet(spark: Any, data: str) -> Any:
+    """``spark.read.parquet(data)``, refusing a missing local path or another format in one clear message.
+
+    Raises
+    ------
+    InvalidDataError
+        ``data`` does not exist (a local path), is not Parquet, or Spark cannot read it.
+    """
+    local = "://" not in data
+    if local and not Path(data).exists():
+        raise InvalidDataError(f"data not found: {data!r}; expected a Parquet file or a folder of them", path=data)
+    if local and Path(data).is_file() and Path(data).suffix.lower() != ".parquet":
+        raise InvalidDataError(
+            f"on Spark, data is read as Parquet: expected a .parquet file or a folder of them, found {data!r}",
+            path=data,
+        )
+    try:
+        return spark.read.parquet(data)
+    except Exception as err:
+        raise InvalidDataError(f"Spark cannot read {data!r} as Parquet: {spark_error(err)}", path=data) from err

@@ -1,0 +1,310 @@
+"""``validate`` on Spark: the target's checks on the driver, prediction parity on the executors.
+
+Each partition scores its rows with the ONNX model (its bytes broadcast once) and the reference
+(pickled once and broadcast), in Arrow batches (``mapInArrow``), and sends back one partial result
+per output: row and mismatch counts, max and sum of the absolute and relative errors, the smallest
+passing tolerances, label flips, the mismatching row numbers (up to
+:data:`~onnxgate.validators.parity.MISMATCH_INDEX_LIMIT`), the worst rows with their inputs, and the
+errors' quantile sketch (:class:`onnxgate.sketch.LogHistogram`). The driver merges them in partition
+order with :meth:`~onnxgate.validators.parity.OutputAccumulator.merge` and builds the verdict with
+:func:`~onnxgate.validators.parity.parity_result`, the function local parity uses: the same check
+name, evidence fields and messages. The driver never collects rows.
+
+What differs from local parity, and says so in ``details["engine"]``:
+
+* the median and p99 always come from the histogram (``"quantiles": "histogram"``: within 2.33% of
+  the order statistic, see :mod:`onnxgate.sketch`); counts, max and mean are exact;
+* row numbers count rows in partition order (partition 0's rows first), which is the file order
+  only when Spark reads the files in that order;
+* ``data_sha256`` hashes the partitions' own hashes in partition order, so it is stable for the same
+  files and partitioning but differs from local parity's hash;
+* the ``sample`` of (reference, ONNX) values is drawn in each partition and merged by row number: a
+  uniform sample, not always the rows local parity picks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from onnxgate.errors import InvalidDataError, OnnxGateError, UnsupportedModelError
+from onnxgate.spark._session import spark_error
+from onnxgate.validators.report import CheckResult
+
+if TYPE_CHECKING:
+    from onnxgate.validators.report import Report
+
+__all__ = ["validate"]
+
+PARITY = "prediction_parity"
+_PARTIAL_SCHEMA = "partition int, partial binary"
+#: Set up per Python worker and reused by its next partitions: token -> (session, signature, reference fn).
+_SCORERS: dict[str, Any] = {}
+
+
+def validate(
+    model: Any,
+    df: Any,
+    *,
+    reference: Any,
+    target: Any = "onnxruntime",
+    atol: float | Mapping[str, float] | None = None,
+    rtol: float | Mapping[str, float] | None = None,
+    infinities_compare_equal: bool = False,
+    fail_fast: bool = False,
+) -> Report:
+    """Check ``model`` against ``target`` on the driver and prove parity on ``df``'s rows on the executors.
+
+    Parameters
+    ----------
+    model : Conversion, onnx.ModelProto, path or bytes
+        The ONNX model.
+    df : pyspark.sql.DataFrame
+        The rows: one column per model input (SQL-adapted models and models with ``[N,1]`` inputs),
+        the feature columns of a single ``[N,k]`` input, or one array column.
+    reference : object
+        The native model (scikit-learn, XGBoost, LightGBM, CatBoost, a PyTorch module or a Keras
+        model: anything that pickles), a second ONNX model, or a picklable callable. ``None`` with a
+        ``Conversion`` uses its source model.
+    target : str or Target
+        Where the model will run (default ``"onnxruntime"``).
+    atol, rtol : float or mapping of output name to float, optional
+        As in :func:`onnxgate.validate`.
+    infinities_compare_equal : bool
+        Treat equal infinities as matching.
+    fail_fast : bool
+        Stop at the first failed check (parity is then skipped, and no Spark job runs).
+
+    Returns
+    -------
+    Report
+        The same checks, in the same order and with the same evidence fields, as
+        :func:`onnxgate.validate` gives for these rows.
+
+    Raises
+    ------
+    InvalidDataError
+        The rows do not fit the model's inputs, there are none, or a tolerance is invalid.
+    UnsupportedModelError
+        The reference cannot be sent to the executors (it does not pickle).
+
+    Examples
+    --------
+    >>> import onnxgate.spark
+    >>> spark = onnxgate.spark.session("local[2]")  # doctest: +SKIP
+    >>> report = onnxgate.spark.validate("model.onnx", spark.read.parquet("rows/"), reference=clf)  # doctest: +SKIP
+    >>> report.passed  # doctest: +SKIP
+    True
+    """
+    from onnxgate._onnx import load_model
+    from onnxgate.converters import Conversion
+    from onnxgate.signature import Signature
+    from onnxgate.validators import validate as local_validate
+    from onnxgate.validators.parity import resolve_tolerances
+
+    if isinstance(model, Conversion):
+        if reference is None:
+            reference = model.source
+        model = model.model
+    proto = load_model(model)
+    signature = Signature.from_model(proto)
+    tolerances = resolve_tolerances(signature.outputs, atol, rtol)
+    if reference is None:
+        raise InvalidDataError("reference= is needed: the native model (or another .onnx) to compare with")
+    payload = _pickle_reference(reference)
+    # The target's checks (parity is skipped there: no reference), then parity here, in its place.
+    report = local_validate(model, target, fail_fast=fail_fast)
+    loads = next((c for c in report.checks if c.name == "operators_supported"), None)
+    failed = next((c for c in report.checks if not c.passed and not c.skipped), None)
+    if fail_fast and failed is not None:
+        parity = CheckResult.skip(PARITY, f"not run: fail_fast stopped after {failed.name!r} failed")
+    elif loads is not None and not loads.passed and not loads.skipped:
+        parity = CheckResult.skip(PARITY, "not run: onnxruntime cannot load the model (see operators_supported)")
+    else:
+        parity = _spark_parity(proto.SerializeToString(), payload, df, tolerances, infinities_compare_equal)
+    checks = [parity if c.name == PARITY else c for c in report.checks]
+    return replace(report, checks=checks)
+
+
+def _pickle_reference(reference: Any) -> bytes:
+    from onnxgate._onnx import load_model
+
+    if isinstance(reference, (str, os.PathLike)) and os.fspath(reference).lower().endswith(".onnx"):
+        reference = load_model(reference)  # a path may not exist on the executors: send the model
+    try:
+        from pyspark import cloudpickle
+    except ImportError:  # pragma: no cover - pyspark always ships it
+        import pickle as cloudpickle  # type: ignore[no-redef]
+    try:
+        return bytes(cloudpickle.dumps(reference))
+    except Exception as err:
+        raise UnsupportedModelError(
+            f"the reference ({type(reference).__module__}.{type(reference).__name__}) cannot be sent to the Spark "
+            f"executors: pickling it failed ({type(err).__name__}: {err}). Spark parity ships scikit-learn, "
+            "XGBoost, LightGBM and CatBoost models, PyTorch modules and Keras models by pickle; save a TorchScript "
+            "module's eager nn.Module instead, or validate this model with onnxgate.validate on one machine."
+        ) from err
+
+
+class _Shared:
+    """``.value`` like a broadcast variable, for Spark Connect (no SparkContext): sent with the function."""
+
+    def __init__(self, value: bytes) -> None:
+        self.value = value
+
+
+def _share(spark: Any, value: bytes) -> Any:
+    try:
+        context = spark.sparkContext
+    except Exception:  # Spark Connect has no SparkContext
+        return _Shared(value)
+    return context.broadcast(value)
+
+
+def _spark_parity(
+    model_bytes: bytes,
+    reference_bytes: bytes,
+    df: Any,
+    tolerances: dict[str, tuple[float, float, Any]],
+    inf_equal: bool,
+) -> CheckResult:
+    from onnxgate.signature import Signature
+    from onnxgate.validators.parity import OutputAccumulator, parity_result
+
+    spark = df.sparkSession
+    token = hashlib.sha256(model_bytes + reference_bytes).hexdigest()
+    model_b = _share(spark, model_bytes)
+    ref_b = _share(spark, reference_bytes)
+    run = _partition_parity(token, model_b, ref_b, tolerances, inf_equal)
+    try:
+        rows = df.mapInArrow(run, _PARTIAL_SCHEMA).collect()
+    except Exception as err:
+        raise OnnxGateError(f"the Spark parity job failed: {spark_error(err)}") from err
+    partials = sorted((pickle.loads(r["partial"]) for r in rows), key=lambda p: p["partition"])
+    for part in partials:
+        if part.get("raise"):
+            kind, message = part["raise"]
+            raise (InvalidDataError if kind == "InvalidDataError" else OnnxGateError)(message)
+    done = 0
+    for part in partials:
+        if part.get("error"):
+            return CheckResult(PARITY, False, part["error"], {"rows_done": done})
+        done += part["rows"]
+    if done == 0:
+        raise InvalidDataError("the parity data has no rows; pass at least one row")
+    from onnxgate._onnx import load_model
+
+    proto = load_model(model_bytes)
+    names = Signature.from_model(proto).output_names
+    accs = [OutputAccumulator(n, *tolerances[n], infinities_compare_equal=inf_equal, exact_limit=0) for n in names]
+    missing: set[str] = set()
+    hasher = hashlib.sha256()
+    offset = 0
+    for part in partials:
+        for acc, theirs in zip(accs, part["accs"]):
+            acc.merge(theirs, row_offset=offset)
+        missing |= part["missing"]
+        hasher.update(part["sha256"].encode())
+        offset += part["rows"]
+    details = {
+        "batches": sum(p["batches"] for p in partials),
+        "batch_size": int(spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch", "10000") or 10000),
+        "data_sha256": hasher.hexdigest(),
+        "engine": {
+            "name": "spark",
+            "partitions": len(partials),
+            "row_numbers": "in partition order",
+            "data_sha256": "sha256 of each partition's sha256, in partition order",
+            "sample": "drawn in each partition, then the smallest keys of the union by row number",
+        },
+    }
+    return parity_result(
+        accs, names, missing=missing, rows=done, details=details, infinities_compare_equal=inf_equal, model=proto
+    )
+
+
+def _scorer(token: str, model_b: Any, ref_b: Any) -> tuple[Any, Any, Any]:
+    if token not in _SCORERS:
+        import onnxruntime as ort
+
+        from onnxgate._onnx import load_model
+        from onnxgate.signature import Signature
+        from onnxgate.validators.reference import prepare_reference
+
+        proto = load_model(model_b.value)
+        signature = Signature.from_model(proto)
+        options = ort.SessionOptions()
+        options.log_severity_level = 4
+        # onnxruntime's default thread count, as local parity: a tree ensemble sums its trees in an
+        # order that depends on it, and parity must give the same numbers on the same machine.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        reference = pickle.loads(ref_b.value)
+        _SCORERS.clear()  # one model at a time per worker: a long-lived worker does not pile them up
+        _SCORERS[token] = (session, signature, prepare_reference(reference, proto, signature))
+    return _SCORERS[token]  # type: ignore[no-any-return]
+
+
+def _partition_parity(
+    token: str, model_b: Any, ref_b: Any, tolerances: dict[str, tuple[float, float, Any]], inf_equal: bool
+) -> Any:
+    def run(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+        from pyspark import TaskContext
+
+        from onnxgate._arrow import batch_data
+        from onnxgate._data import as_feeds
+        from onnxgate.validators.parity import OutputAccumulator, accumulate_batch, hash_feeds
+
+        context = TaskContext.get()
+        part: dict[str, Any] = {
+            "partition": context.partitionId() if context is not None else 0,
+            "rows": 0,
+            "batches": 0,
+            "missing": set(),
+            "accs": [],
+        }
+        hasher = hashlib.sha256()
+        try:
+            session, signature, run_reference = _scorer(token, model_b, ref_b)
+            accs = [
+                OutputAccumulator(o.name, *tolerances[o.name], infinities_compare_equal=inf_equal, exact_limit=0)
+                for o in signature.outputs
+            ]
+            part["accs"] = accs
+            for batch in batches:
+                n = batch.num_rows
+                if n == 0:
+                    continue
+                done = part["rows"]
+                feeds = as_feeds(batch_data(batch), signature)
+                hash_feeds(hasher, feeds)
+                where = f"rows {done}..{done + n - 1} of partition {part['partition']}"
+                try:
+                    onnx_out = session.run(None, feeds)
+                except Exception as err:
+                    part["error"] = f"onnxruntime failed on {where}: {err}"
+                    break
+                try:
+                    ref_out = run_reference(feeds)
+                except OnnxGateError:
+                    raise
+                except Exception as err:
+                    part["error"] = f"the reference model failed on {where}: {type(err).__name__}: {err}"
+                    break
+                accumulate_batch(accs, onnx_out, ref_out, missing=part["missing"], row_offset=done, inputs=feeds)
+                part["rows"] += n
+                part["batches"] += 1
+        except OnnxGateError as err:
+            part["raise"] = (type(err).__name__, str(err))
+        part["sha256"] = hasher.hexdigest()
+        yield pa.RecordBatch.from_pydict(
+            {"partition": [part["partition"]], "partial": [pickle.dumps(part)]},
+            schema=pa.schema([("partition", pa.int32()), ("partial", pa.binary())]),
+        )
+
+    return run

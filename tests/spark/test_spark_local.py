@@ -1,0 +1,255 @@
+"""onnxgate.spark in local mode: the same verdicts and numbers as local parity, typed predictions, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import onnxgate as og
+import onnxgate.spark as ogs
+from onnxgate.cli import main
+from onnxgate.errors import InvalidDataError, UnsupportedModelError
+from onnxgate.sketch import LogHistogram
+
+FEATURES = [f"f{i}" for i in range(4)]
+
+
+def parity(report: Any) -> Any:
+    return next(c for c in report.checks if c.name == "prediction_parity")
+
+
+@pytest.fixture(scope="module")
+def forest(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from sklearn.ensemble import RandomForestRegressor
+
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(3000, 4)).astype(np.float32)
+    y = X[:, 0] * 3 + np.sin(X[:, 1]) + rng.normal(scale=0.1, size=len(X))
+    model = RandomForestRegressor(n_estimators=15, max_depth=6, random_state=0).fit(X, y)
+    folder = tmp_path_factory.mktemp("forest")
+    files = folder / "rows"
+    files.mkdir()
+    for i, part in enumerate(np.array_split(X, 3)):  # three files: three partitions
+        pd.DataFrame(part, columns=FEATURES).to_parquet(files / f"part-{i}.parquet")
+    single = folder / "single.parquet"
+    pd.DataFrame(X, columns=FEATURES).to_parquet(single)
+    return {"model": model, "X": X, "conv": og.convert(model, X[:5]), "files": files, "single": single}
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The zoo's planted tree, on rows placed within a float32 rounding of its splits (some flip)."""
+    model, X, _ = og.zoo.get("sklearn-planted-scaler-tree").build()
+    scaler, tree = model[0], model[1].tree_
+    rng = np.random.default_rng(0)
+    rows = []
+    for node in range(tree.node_count):
+        f = tree.feature[node]
+        if f < 0:
+            continue
+        split = tree.threshold[node] * scaler.scale_[f] + scaler.mean_[f]
+        for d in np.linspace(-0.003, 0.003, 61):
+            row = X[rng.integers(len(X))].copy()
+            row[f] = split + d
+            rows.append(row)
+    data = pd.DataFrame(np.array(rows), columns=FEATURES)
+    path = tmp_path_factory.mktemp("planted") / "rows.parquet"
+    data.to_parquet(path)
+    # the planted case computes in float32 on purpose (precision="auto" would keep its float64 scaler)
+    return {"model": model, "conv": og.convert(model, X[:5], precision="float32"), "data": data, "path": path}
+
+
+def _order_statistic(values: np.ndarray, q: float) -> float:
+    ordered = np.sort(values)
+    return float(ordered[int(np.ceil(q * (len(ordered) - 1)))])
+
+
+def test_spark_parity_gives_local_parity_numbers(local_spark: Any, forest: dict[str, Any]) -> None:
+    # tight tolerances, so that float32 rounding makes rows mismatch and the counts are compared
+    df = local_spark.read.parquet(str(forest["files"]))
+    tol = {"atol": 1e-7, "rtol": 1e-7}
+    ours = parity(ogs.validate(forest["conv"], df, reference=forest["model"], **tol))
+    data = pd.concat(pd.read_parquet(p) for p in sorted(forest["files"].glob("*.parquet")))
+    theirs = parity(og.validate(forest["conv"], data=data, reference=forest["model"], **tol))
+    assert ours.details["engine"]["partitions"] > 1  # Spark packs small files: 2 or 3 partitions
+    assert not ours.passed and not theirs.passed
+    (a,), (b,) = ours.details["outputs"], theirs.details["outputs"]
+    assert a["rows"] == b["rows"] == 3000
+    assert a["mismatched_rows"] == b["mismatched_rows"] > 0
+    assert a["mismatched_values"] == b["mismatched_values"]
+    assert a["abs"]["max"] == b["abs"]["max"] and a["rel"]["max"] == b["rel"]["max"]
+    assert a["min_atol"] == b["min_atol"] and a["min_rtol"] == b["min_rtol"]
+    assert a["abs"]["mean"] == pytest.approx(b["abs"]["mean"], rel=1e-9)
+    assert sorted(r["error"] for r in a["worst_rows"]) == sorted(r["error"] for r in b["worst_rows"])
+    assert a["quantiles"] == "histogram" and b["quantiles"] == "exact"
+    # the sketch's stated bound, against the order statistics of the real errors
+    sess = __import__("onnxruntime").InferenceSession(forest["conv"].model.SerializeToString())
+    onnx_out = sess.run(None, {sess.get_inputs()[0].name: data.to_numpy()})[0].reshape(-1)
+    errors = np.abs(onnx_out.astype(np.float64) - forest["model"].predict(data.to_numpy()))
+    for q, key in ((0.5, "median"), (0.99, "p99")):
+        exact = _order_statistic(errors, q)
+        assert abs(a["abs"][key] - exact) <= LogHistogram.RELATIVE_ERROR * exact
+
+
+def test_one_partition_gives_the_same_evidence_row_for_row(local_spark: Any, forest: dict[str, Any]) -> None:
+    df = local_spark.read.parquet(str(forest["single"]))
+    ours = parity(ogs.validate(forest["conv"], df, reference=forest["model"], atol=1e-7, rtol=1e-7))
+    theirs = parity(og.validate(forest["conv"], data=pd.read_parquet(forest["single"]), reference=forest["model"],
+                                atol=1e-7, rtol=1e-7))
+    (a,), (b,) = ours.details["outputs"], theirs.details["outputs"]
+    assert a["mismatched_row_indices"] == b["mismatched_row_indices"]
+    assert a["worst_rows"] == b["worst_rows"]  # row numbers, inputs and both predictions
+    assert ours.message == theirs.message
+
+
+def test_planted_case_fails_identically(local_spark: Any, planted: dict[str, Any]) -> None:
+    df = local_spark.read.parquet(str(planted["path"]))
+    spark_report = ogs.validate(planted["conv"], df, reference=planted["model"])
+    local_report = og.validate(planted["conv"], data=planted["data"], reference=planted["model"])
+    assert not spark_report.passed and not local_report.passed
+    ours, theirs = parity(spark_report), parity(local_report)
+    assert ours.message == theirs.message  # flipped labels named by row, max errors, counts
+    label_a, label_b = ours.details["outputs"][0], theirs.details["outputs"][0]
+    assert label_a["mismatched_rows"] == label_b["mismatched_rows"] > 0
+    assert [c.name for c in spark_report.checks] == [c.name for c in local_report.checks]
+    # the same report forms
+    assert json.loads(spark_report.to_json())["checks"][-1]["name"] == "prediction_parity"
+    assert "prediction_parity" in spark_report.to_junit() and "prediction_parity" in spark_report.to_markdown()
+    pytest.importorskip("jinja2", reason="the report extra renders HTML")
+    assert "prediction_parity" in spark_report.to_html()
+
+
+def test_data_that_does_not_fit_is_one_clear_error(local_spark: Any, forest: dict[str, Any]) -> None:
+    df = local_spark.createDataFrame(pd.DataFrame({"f0": [1.0], "f1": [2.0]}))
+    with pytest.raises(InvalidDataError, match=r"4 values per row"):
+        ogs.validate(forest["conv"], df, reference=forest["model"])
+
+
+def test_a_reference_that_does_not_pickle_is_refused(local_spark: Any, forest: dict[str, Any]) -> None:
+    import threading
+
+    class Locked:
+        lock = threading.Lock()
+
+        def __call__(self, feeds: Any) -> Any:
+            return [forest["model"].predict(next(iter(feeds.values())))]
+
+    locked = Locked()
+    locked.lock = threading.Lock()  # an instance attribute pickling cannot carry
+    df = local_spark.read.parquet(str(forest["single"]))
+    with pytest.raises(UnsupportedModelError, match="cannot be sent to the Spark executors"):
+        ogs.validate(forest["conv"], df, reference=locked)
+
+
+def test_a_callable_reference_and_an_array_column(local_spark: Any, forest: dict[str, Any]) -> None:
+    X = forest["X"][:500]
+    df = local_spark.createDataFrame(pd.DataFrame({"features": list(X.astype(np.float64))}))
+    model = forest["model"]
+    report = ogs.validate(forest["conv"], df, reference=lambda feeds: [model.predict(next(iter(feeds.values())))])
+    assert parity(report).passed, parity(report).message
+    assert parity(report).details["rows"] == 500
+
+
+def test_predict_adds_typed_columns_and_passes_the_others_through(local_spark: Any, planted: dict[str, Any]) -> None:
+    data = planted["data"].assign(row_id=np.arange(len(planted["data"])))
+    df = local_spark.createDataFrame(data)
+    scored = ogs.predict(df, planted["conv"], columns=FEATURES)
+    types = dict(scored.dtypes)
+    assert scored.columns == [*FEATURES, "row_id", "label", "probabilities"]
+    assert types["label"] == "bigint" and types["probabilities"] == "array<float>"
+    got = scored.orderBy("row_id").toPandas()
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(planted["conv"].model.SerializeToString())
+    label, probabilities = sess.run(None, {sess.get_inputs()[0].name: data[FEATURES].to_numpy()})
+    np.testing.assert_array_equal(got["label"].to_numpy(), label)
+    np.testing.assert_array_equal(np.stack(got["probabilities"].to_numpy()), probabilities)
+
+
+def test_predict_on_a_sql_adapted_model(local_spark: Any, forest: dict[str, Any], tmp_path: Path) -> None:
+    from onnxgate.deploy.adapt import adapt
+
+    adapted = adapt(forest["conv"], "sql-edge-2.0")
+    names = og.Signature.from_model(adapted).input_names
+    data = pd.DataFrame(forest["X"][:200], columns=names).assign(customer="c")
+    scored = ogs.predict(local_spark.createDataFrame(data), adapted)
+    out_name = og.Signature.from_model(adapted).output_names[0]
+    assert scored.columns == [*names, "customer", out_name]
+    assert dict(scored.dtypes)[out_name] == "float"
+    values = np.array([r[0] for r in scored.select(out_name).collect()])
+    expected = forest["model"].predict(forest["X"][:200])
+    np.testing.assert_allclose(values, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_predict_refuses_an_output_named_like_a_column(local_spark: Any, planted: dict[str, Any]) -> None:
+    df = local_spark.createDataFrame(planted["data"].assign(label=1))
+    with pytest.raises(InvalidDataError, match="name of an input column"):
+        ogs.predict(df, planted["conv"], columns=FEATURES)
+
+
+def test_cli_validate_on_spark_has_the_local_exit_codes(
+    local_spark: Any, planted: dict[str, Any], forest: dict[str, Any], tmp_path: Path, capsys: Any
+) -> None:
+    import pickle
+
+    model_file, ref_file = tmp_path / "m.onnx", tmp_path / "ref.pkl"
+    model_file.write_bytes(forest["conv"].model.SerializeToString())
+    ref_file.write_bytes(pickle.dumps(forest["model"]))
+    args = ["validate", str(model_file), "--reference", str(ref_file), "--trust-pickle", "--spark", "local[2]"]
+    assert main([*args, "--data", str(forest["files"]), "--json", str(tmp_path / "r.json")]) == 0
+    saved = json.loads((tmp_path / "r.json").read_text())
+    assert saved["checks"][-1]["details"]["rows"] == 3000
+    planted_model, planted_ref = tmp_path / "p.onnx", tmp_path / "p.pkl"
+    planted_model.write_bytes(planted["conv"].model.SerializeToString())
+    planted_ref.write_bytes(pickle.dumps(planted["model"]))
+    code = main(["validate", str(planted_model), "--reference", str(planted_ref), "--trust-pickle",
+                 "--spark", "local[2]", "--data", str(planted["path"])])
+    assert code == 1
+    assert "FAILED   prediction_parity" in capsys.readouterr().out
+    assert main([*args, "--data", str(tmp_path / "missing.parquet")]) == 2
+    assert "data not found" in capsys.readouterr().err
+    assert main([*args, "--data", str(forest["files"]), "--search", "10"]) == 2
+    assert "--search runs on one machine" in capsys.readouterr().err
+    csv = tmp_path / "rows.csv"
+    csv.write_text("f0,f1,f2,f3\n1,2,3,4\n")
+    assert main([*args, "--data", str(csv)]) == 2
+    assert "read as Parquet" in capsys.readouterr().err
+    assert main(["validate", str(model_file), "--spark", "local[2]"]) == 2
+    assert "needs --reference" in capsys.readouterr().err
+
+
+def test_cli_score_on_spark_writes_a_parquet_folder(local_spark: Any, forest: dict[str, Any], tmp_path: Path) -> None:
+    model_file = tmp_path / "m.onnx"
+    model_file.write_bytes(forest["conv"].model.SerializeToString())
+    out = tmp_path / "scored"
+    assert main(["score", str(model_file), "--data", str(forest["files"]), "--out", str(out), "--spark",
+                 "local[2]"]) == 0
+    scored = pd.read_parquet(out)
+    assert len(scored) == 3000 and list(scored.columns) == [*FEATURES, "variable"]
+    assert main(["score", str(model_file), "--data", str(forest["files"]), "--out", str(out), "--spark",
+                 "local[2]"]) == 2  # exists, no --force
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["pytorch-diabetes-mlp", "keras-diabetes-dense", "xgboost-breast-cancer-classifier", "lightgbm-wine-classifier",
+     "catboost-iris-classifier"],
+)
+def test_references_of_each_framework_travel_by_pickle(local_spark: Any, name: str) -> None:
+    model, X, _ = og.zoo.get(name).build()
+    conv = og.convert(model, X[:5])
+    columns = [f"c{i}" for i in range(X.shape[1])]
+    rows = pd.DataFrame(np.asarray(X, dtype=conv.signature.inputs[0].numpy_dtype), columns=columns)
+    spark_report = ogs.validate(conv, local_spark.createDataFrame(rows), reference=model)
+    local_report = og.validate(conv, data=rows, reference=model)
+    ours, theirs = parity(spark_report), parity(local_report)
+    assert ours.passed == theirs.passed and ours.passed, ours.message
+    for a, b in zip(ours.details["outputs"], theirs.details["outputs"]):
+        assert a["rows"] == b["rows"] == len(X)
+        assert a["mismatched_rows"] == b["mismatched_rows"]
+        assert (a["abs"] or {}).get("max") == (b["abs"] or {}).get("max")

@@ -1,0 +1,104 @@
+"""``onnxgate score`` on one machine: typed output columns, batch by batch, nothing overwritten without --force."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import onnxgate as og
+from onnxgate.cli import main
+
+FEATURES = [f"f{i}" for i in range(4)]
+
+
+@pytest.fixture(scope="module")
+def iris(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True)
+    X = X.astype(np.float32)
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    folder = tmp_path_factory.mktemp("score")
+    onnx_file = folder / "m.onnx"
+    onnx_file.write_bytes(og.convert(model, X[:5]).model.SerializeToString())
+    data = folder / "rows.parquet"
+    pd.DataFrame(X, columns=FEATURES).to_parquet(data)
+    return {"model": model, "X": X, "onnx": onnx_file, "data": data}
+
+
+def test_score_writes_inputs_plus_typed_outputs_in_batches(iris: dict[str, Any], tmp_path: Path) -> None:
+    out = tmp_path / "scored.parquet"
+    assert main(["score", str(iris["onnx"]), "--data", str(iris["data"]), "--out", str(out),
+                 "--batch-size", "32"]) == 0
+    table = pq.read_table(out)
+    assert table.column_names == [*FEATURES, "label", "probabilities"]
+    assert str(table.schema.field("label").type) == "int64"
+    assert table.schema.field("probabilities").type.value_type == pa.float32()
+    frame = table.to_pandas()
+    np.testing.assert_array_equal(frame["label"].to_numpy(), iris["model"].predict(iris["X"]))
+    np.testing.assert_allclose(np.stack(frame["probabilities"]), iris["model"].predict_proba(iris["X"]), atol=1e-5)
+
+
+def test_score_picks_outputs_and_refuses_to_overwrite(iris: dict[str, Any], tmp_path: Path, capsys: Any) -> None:
+    out = tmp_path / "scored.parquet"
+    args = ["score", str(iris["onnx"]), "--data", str(iris["data"]), "--out", str(out), "--outputs", "label"]
+    assert main(args) == 0
+    assert pq.read_table(out).column_names == [*FEATURES, "label"]
+    before = out.read_bytes()
+    assert main(args) == 2
+    assert "--force" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    assert main([*args, "--force"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"--outputs": "nope"}, "not outputs of the model"),
+        ({"--data": "missing.parquet"}, "data not found"),
+        ({"--batch-size": "0"}, "positive number of rows"),
+    ],
+    ids=["unknown-output", "missing-data", "zero-batch"],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    iris: dict[str, Any], tmp_path: Path, capsys: Any, change: dict[str, str], message: str
+) -> None:
+    options = {"--data": str(iris["data"]), "--out": str(tmp_path / "o.parquet"), **change}
+    if change.get("--data") == "missing.parquet":
+        options["--data"] = str(tmp_path / "missing.parquet")
+    argv = ["score", str(iris["onnx"])] + [x for kv in options.items() for x in kv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "o.parquet").exists()
+
+
+def test_data_that_does_not_fit_leaves_no_file(iris: dict[str, Any], tmp_path: Path, capsys: Any) -> None:
+    bad = tmp_path / "bad.parquet"
+    pd.DataFrame({"a": [1.0], "b": [2.0]}).to_parquet(bad)
+    out = tmp_path / "o.parquet"
+    assert main(["score", str(iris["onnx"]), "--data", str(bad), "--out", str(out)]) == 2
+    assert "values per row" in capsys.readouterr().err
+    assert not out.exists() and list(tmp_path.iterdir()) == [bad]
+
+
+def test_spark_without_java_says_how_to_install_it(
+    iris: dict[str, Any], tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("pyspark", reason="the spark extra is not installed")
+    from onnxgate.spark import _session as spark_session
+
+    monkeypatch.setattr(spark_session, "java_version", lambda: None)
+    out = tmp_path / "scored"
+    code = main(["score", str(iris["onnx"]), "--data", str(iris["data"]), "--out", str(out), "--spark", "local[1]"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "Java 17 or 21" in err and "apt-get install openjdk-17-jre-headless" in err
+    assert not out.exists()
