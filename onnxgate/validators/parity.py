@@ -41,6 +41,7 @@ from onnxgate.validators.accumulator import (
     WORST_ROWS,
     OutputAccumulator,
     OutputComparison,
+    _Accumulator,  # noqa: F401 - the former private name, kept
     compare_arrays,
 )
 from onnxgate.validators.quantiles import EXACT_QUANTILE_LIMIT, HISTOGRAM_BINS_PER_DECADE
