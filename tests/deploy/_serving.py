@@ -26,12 +26,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def package_zoo(name: str, out: Path, rows: int = 40, **options: Any) -> tuple[Path, Any, Any]:
+def package_zoo(name: str, out: Path, rows: int = 40, precision: str = "auto",
+                **options: Any) -> tuple[Path, Any, Any]:
     """Build, convert and package a zoo model for ``container``; returns (folder, native model, X)."""
     import onnxgate as og
 
     native, X, _y = og.zoo.get(name).build()
-    conv = og.convert(native, X[:rows])
+    conv = og.convert(native, X[:rows], precision=precision)
     og.package(conv, target="container", out=out, **options)
     return out, native, X
 
