@@ -156,6 +156,8 @@ def _with_precision(
     """Options with the precision asked for; for a target running another onnxruntime, ``auto`` is
     float32 (the double kernels of that runtime cannot be checked here)."""
     choices = converter.PRECISIONS
+    if precision == "auto" and not choices:
+        precision = None  # the default asked for by name: the graph keeps the model's own types
     if precision is not None:
         if not choices:
             raise UnsupportedModelError(

@@ -22,7 +22,7 @@ pd = pytest.importorskip("pandas")
 @pytest.fixture(scope="module")
 def iris():
     model, X, _ = og.zoo.get("sklearn-iris-logreg").build()
-    return model, X, og.convert(model, X[:20], opset=15, target="container")
+    return model, X, og.convert(model, X[:20], opset=15, target="container", precision="float32")
 
 
 def _onnxruntime(proto: onnx.ModelProto, feeds: dict) -> dict:

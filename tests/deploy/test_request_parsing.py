@@ -23,7 +23,8 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> ScoringApp:
-    folder, _native, _X = package_zoo("sklearn-iris-logreg", tmp_path_factory.mktemp("parse") / "iris", max_rows=20)
+    folder, _native, _X = package_zoo("sklearn-iris-logreg", tmp_path_factory.mktemp("parse") / "iris", max_rows=20,
+                                  precision="float32")
     return create_app(folder)
 
 

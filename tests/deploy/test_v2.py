@@ -61,7 +61,7 @@ def _types_model() -> Any:
 @pytest.fixture(scope="module")
 def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("v2")
-    iris, native, X = package_zoo(IRIS, root / "iris", max_rows=MAX_ROWS)
+    iris, native, X = package_zoo(IRIS, root / "iris", max_rows=MAX_ROWS, precision="float32")
     sql = og.convert(native, X[:40], target="sql-edge-2.0")  # one [N,1] input per column
     multi = og.package(sql, target="container", out=root / "multi", service_name="iris-columns")
     types = og.package(_types_model(), target="container", out=root / "types", service_name="types")
