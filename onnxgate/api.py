@@ -236,7 +236,7 @@ def package(
     ----------
     model : Conversion, onnx.ModelProto, path or bytes
     target : str or Target
-        ``"sql-edge-1.0"``, ``"sql-edge-2.0"``, ``"synapse"`` or ``"container"``.
+        ``"sql-edge-1.0"``, ``"sql-edge-2.0"``, ``"synapse"``, ``"container"`` or ``"mlflow"``.
     out : path
         A new or empty folder.
     reference, data : optional

@@ -12,7 +12,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from onnxgate.converters._base import Converter
@@ -64,6 +65,16 @@ class BoostingConverter(Converter):
     PRIORITY = 5
     ATOL: ClassVar[float] = 1e-4
     RTOL: ClassVar[float] = 1e-4
+
+    @staticmethod
+    def read_native(path: Path, library: str, read: Callable[[str], Any]) -> Any:
+        """``read(str(path))``; a file the library cannot read is an :class:`UnsupportedModelError` naming it."""
+        try:
+            return read(str(path))
+        except Exception as err:
+            raise UnsupportedModelError(
+                f"{str(path)!r} is not a readable {library} model: {str(err).splitlines()[0][:200]}", path=str(path)
+            ) from None
 
     def sample_array(self, model: Any, sample: Any, n_features: int | None) -> np.ndarray:
         """The sample as a 2-D numeric array, checked against the model's feature count."""

@@ -63,12 +63,7 @@ class CatBoostConverter(BoostingConverter):
     def load(self, path: Path, *, trust_pickle: bool = False) -> Any:
         catboost = import_library("catboost", "Loading a CatBoost model")
         model = catboost.CatBoost()
-        try:
-            model.load_model(str(path))
-        except Exception as err:
-            raise UnsupportedModelError(
-                f"{str(path)!r} is not a readable CatBoost model: {str(err).splitlines()[0][:200]}", path=str(path)
-            ) from None
+        self.read_native(path, "CatBoost", model.load_model)
         return model
 
     def save_native(self, model: Any, folder: Path) -> Path:

@@ -156,12 +156,7 @@ class LightGBMConverter(BoostingConverter):
 
     def load(self, path: Path, *, trust_pickle: bool = False) -> Any:
         lightgbm = import_library("lightgbm", "Loading a LightGBM model")
-        try:
-            return lightgbm.Booster(model_file=str(path))
-        except Exception as err:
-            raise UnsupportedModelError(
-                f"{str(path)!r} is not a readable LightGBM model: {str(err).splitlines()[0][:200]}", path=str(path)
-            ) from None
+        return self.read_native(path, "LightGBM", lambda file: lightgbm.Booster(model_file=file))
 
     def save_native(self, model: Any, folder: Path) -> Path:
         path = folder / "model.txt"

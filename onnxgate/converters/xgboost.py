@@ -76,12 +76,7 @@ class XGBoostConverter(BoostingConverter):
     def load(self, path: Path, *, trust_pickle: bool = False) -> Any:
         xgboost = import_library("xgboost", "Loading an XGBoost model")
         booster = xgboost.Booster()
-        try:
-            booster.load_model(str(path))
-        except Exception as err:
-            raise UnsupportedModelError(
-                f"{str(path)!r} is not a readable XGBoost model: {str(err).splitlines()[0][:200]}", path=str(path)
-            ) from None
+        self.read_native(path, "XGBoost", booster.load_model)
         return booster
 
     def save_native(self, model: Any, folder: Path) -> Path:
