@@ -116,3 +116,30 @@ def test_v2_answers_with_the_standard_library_when_orjson_is_missing(app: Scorin
     assert strict(raw)["outputs"][0]["data"] == [None, None, None]  # NaN written as null, still JSON
     status, raw, _headers = app.v2.infer({}, b"[" * 5000)
     assert status == 400 and "nests too deep" in strict(raw)["error"]
+
+
+numbers = st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-(2**53), 2**53))
+numeric_rows = st.lists(st.one_of(st.lists(st.one_of(numbers, st.lists(numbers, max_size=2)), min_size=3, max_size=5),
+                                  numbers), min_size=1, max_size=25)
+
+
+@SETTINGS
+@given(data=numeric_rows, spaced=st.booleans())
+def test_a_body_of_numbers_gets_the_answer_the_general_parser_gives(app: ScoringApp, data: Any, spaced: bool) -> None:
+    # {"data": <numbers and lists>} takes the one-pass array builder; the same rows with one more key
+    # take the general parser. Both must answer alike: same status, same outputs or same error.
+    body = json.dumps({"data": data}, separators=None if spaced else (",", ":")).encode()
+    assert app.entry._numbers_only(body)
+    general = json.dumps({"data": data, "_": 0}).encode()
+    assert not app.entry._numbers_only(general)
+    fast_status, fast = app.entry.score_bytes(body)
+    slow_status, slow = app.entry.score_bytes(general)
+    assert (fast_status, strict(fast)) == (slow_status, strict(slow))
+
+
+@pytest.mark.parametrize("body", [b'{"data": [[1, 2, 3, true]]}', b'{"data": [[1, 2, 3, null]]}',
+                                  b'{"data": [[1, 2, 3, "4"]]}', b'{"data": [[1, 2, 3, NaN]]}',
+                                  b'{"data": [[1, 2, 3, 4]], "x": 1}', '{"data": [[1, 2, 3, 4é]]}'.encode()])
+def test_bodies_with_anything_but_numbers_take_the_general_parser(app: ScoringApp, body: bytes) -> None:
+    assert not app.entry._numbers_only(body)
+    assert not app.entry._numbers_only(body.decode())
