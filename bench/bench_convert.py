@@ -4,7 +4,9 @@ For every zoo entry: the median time of ``og.convert(model, sample)`` (no valida
 framework converter called by hand at the same opset (``skl2onnx.to_onnx``, ``torch.onnx.export``,
 ``tf2onnx.convert.from_function``, onnxmltools' ``convert_xgboost``/``convert_lightgbm``, CatBoost's
 ``convert_to_onnx_object``), measured alternately in one process after a warm-up of each.
-Goal: at most 1.1x. ``--quick`` converts two scikit-learn entries only; ``--boosting`` the
+Goal: at most 1.1x. For the boosting libraries a second row compares with the direct call followed by
+``onnx.checker.check_model``, which ``og.convert`` always runs on the model it returns (no goal: it
+shows how much of the overhead is that check). ``--quick`` converts two scikit-learn entries only; ``--boosting`` the
 XGBoost/LightGBM/CatBoost entries only (``python -m bench.bench_convert --boosting --quick``).
 """
 
@@ -125,21 +127,27 @@ DIRECT: dict[str, Callable[[Any, Any, int, int], Callable[[], Any]]] = {
 }
 
 
-def _alternating_medians(a: Callable[[], Any], b: Callable[[], Any], repeat: int) -> tuple[float, float]:
-    """Median times of ``a`` and ``b`` measured in turn, so drift of the machine hits both alike."""
+def _alternating_medians(*funcs: Callable[[], Any], repeat: int) -> list[float]:
+    """Median times of ``funcs`` measured in turn, so drift of the machine hits them alike."""
     import statistics
     import time
 
-    a()
-    b()
-    ta: list[float] = []
-    tb: list[float] = []
+    for func in funcs:
+        func()
+    times: list[list[float]] = [[] for _ in funcs]
     for _ in range(repeat):
-        for func, sink in ((a, ta), (b, tb)):
+        for func, sink in zip(funcs, times):
             start = time.perf_counter()
             func()
             sink.append(time.perf_counter() - start)
-    return statistics.median(ta), statistics.median(tb)
+    return [statistics.median(t) for t in times]
+
+
+def _checked(direct: Callable[[], Any]) -> Callable[[], Any]:
+    """The direct call followed by the ONNX checker, which ``og.convert`` always runs on what it returns."""
+    import onnx
+
+    return lambda: onnx.checker.check_model(direct())
 
 
 def main(quick: bool = False, boosting: bool = False) -> list[dict[str, Any]]:
@@ -163,13 +171,18 @@ def main(quick: bool = False, boosting: bool = False) -> list[dict[str, Any]]:
             def ours_call(model: Any = model, sample: Any = sample, opset: int = opset) -> Any:
                 return og.convert(model, sample, opset=opset)
 
-            ours, theirs = _alternating_medians(ours_call, direct, repeat)
+            boosting_entry = entry.framework in BOOSTING_FRAMEWORKS
+            funcs = (ours_call, direct, _checked(direct)) if boosting_entry else (ours_call, direct)
+            ours, theirs, *checked = _alternating_medians(*funcs, repeat=repeat)
         except Exception as err:  # one entry that cannot be measured must not hide the others
             rows.append(row(BENCHMARK, name, "convert_time", None, None, GOAL, "s",
                             note=f"not measured: {type(err).__name__}: {str(err)[:100]}"))
             continue
         rows.append(row(BENCHMARK, name, "convert_time", ours, theirs, GOAL, "s",
                         note=f"{entry.framework} opset {opset}"))
+        if checked:  # the same, against the direct call plus the ONNX checker (no goal: for the reading)
+            rows.append(row(BENCHMARK, name, "convert_time vs direct + onnx.checker", ours, checked[0], None, "s",
+                            note=f"{entry.framework} opset {opset}"))
     return rows
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import shutil
 import tempfile
@@ -34,7 +35,8 @@ ML_DOMAIN = "ai.onnx.ml"
 ModelLike = Any  # onnx.ModelProto | str | os.PathLike | bytes | Conversion
 
 
-def _version_rows() -> list[tuple[int, int, int]]:
+@functools.cache
+def _version_rows() -> tuple[tuple[int, int, int], ...]:
     """(ir_version, ai.onnx opset, ai.onnx.ml opset) for each onnx release, oldest first."""
     from onnx import helper
 
@@ -42,7 +44,7 @@ def _version_rows() -> list[tuple[int, int, int]]:
     for row in helper.VERSION_TABLE:
         _release, ir, opset, ml = row[:4]
         rows.append((int(ir), int(opset), int(ml) if ml is not None else 0))
-    return rows
+    return tuple(rows)
 
 
 def ir_version_for_opset(opset: int) -> int:

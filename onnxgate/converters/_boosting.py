@@ -285,9 +285,8 @@ def _register_lightgbm() -> None:
 
     def convert_lightgbm(scope: Any, operator: Any, container: Any) -> None:
         # onnxmltools' converter, with LightGBM's double thresholds made exact in float32
-        first = len(container.nodes)
-        onnxmltools_lightgbm(scope, operator, container)
-        exact_float32_thresholds(container.nodes[first:], operator.raw_operator.booster_)
+        with exact_float32_thresholds():
+            onnxmltools_lightgbm(scope, operator, container)
 
     update_registered_converter(
         lightgbm.LGBMClassifier,

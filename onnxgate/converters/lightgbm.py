@@ -4,9 +4,11 @@ Policy:
 
 * ``lightgbm.Booster`` (native API) and ``LGBMClassifier``/``LGBMRegressor`` (scikit-learn API).
   One ``[N,k]`` float32 input named ``input``; a float64 sample keeps a float64 boundary with a Cast
-  inside the graph. LightGBM splits on double thresholds that onnxmltools writes as float32, so a
-  feature value lying between the two sides of a threshold can land on the other branch: validate
-  with the data the model will score (``--search`` goes looking for such rows).
+  inside the graph. LightGBM splits on double thresholds that onnxmltools writes as float32: each is
+  written as the largest float32 not above LightGBM's (:func:`exact_float32_thresholds`), so every
+  float32 feature value takes LightGBM's branch; a float64 value lying between two float32 neighbours
+  of a threshold can still take the other one: validate with the data the model will score
+  (``--search`` goes looking for such rows).
 * Outputs: classifiers ``label`` ``[N]`` and ``probabilities`` ``[N,k]``, regressors ``variable``
   ``[N,1]``. No ZipMap.
 * Opsets: onnxmltools writes at most opset 15 and stamps the lowest opset its nodes need (often 8
@@ -18,8 +20,9 @@ Policy:
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,72 +64,55 @@ def _booster(model: Any) -> Any:
     return model.booster_ if hasattr(model, "booster_") else model
 
 
-def exact_float32_thresholds(nodes: Any, booster: Any) -> int:
-    """Make ``x <= t`` (LightGBM, double ``t``) and the float32 graph's ``x <= v`` agree for every float32 x.
+_DUMP_LOCK = threading.Lock()
+
+
+@contextmanager
+def exact_float32_thresholds() -> Iterator[list[int]]:
+    """While onnxmltools converts a LightGBM model, make ``x <= t`` (LightGBM, double ``t``) and the
+    float32 graph's ``x <= v`` agree for every float32 x; yields a one-item list: how many moved.
 
     onnxmltools writes ``v = float32(t)`` rounded to nearest; when that rounds up, the float32 value
     ``v`` itself goes left in ONNX and right in LightGBM. The exact float32 threshold is the largest
-    float32 not above ``t``. Thresholds are matched by tree, feature and rounded value against
-    LightGBM's own model text (its thresholds printed to 17 digits; ten times cheaper to read than
-    ``dump_model``); returns how many were moved.
+    float32 not above ``t``. onnxmltools parses LightGBM's dump once (``dump_booster_model``, which
+    also lists every decision node); this wraps that function so the parsed thresholds are made exact
+    before any node is written: nothing is read twice and nothing is matched afterwards. The wrap is
+    module-wide, so conversions take a lock while it is in place.
     """
+    from onnxmltools.convert.lightgbm.operator_converters import LightGbm
+
+    original = LightGbm.dump_booster_model
+    moved = [0]
+
+    def dump(*args: Any, **kwargs: Any) -> Any:
+        text, info = original(*args, **kwargs)
+        moved[0] += _exact_in_place([n for tree in (info or {}).get("decision_nodes", []) for n in tree])
+        return text, info
+
+    with _DUMP_LOCK:
+        LightGbm.dump_booster_model = dump
+        try:
+            yield moved
+        finally:
+            LightGbm.dump_booster_model = original
+
+
+def _exact_in_place(nodes: list[dict[str, Any]]) -> int:
+    """Set each numeric ``<=`` split's threshold that float32 rounding would raise to the largest
+    float32 below it (categorical splits, ``==`` with a ``"1||3"`` text threshold, are left alone)."""
     import numpy as np
 
-    trees: list[int] = []
-    features: list[int] = []
-    thresholds: list[float] = []
-    for tree_index, feats, values, kinds in _numeric_splits(booster):
-        numeric = [not k & 1 for k in kinds]  # categorical splits have no threshold
-        trees.extend(tree_index for keep in numeric if keep)
-        features.extend(f for f, keep in zip(feats, numeric) if keep)
-        thresholds.extend(t for t, keep in zip(values, numeric) if keep)
-    doubles = np.asarray(thresholds, dtype=np.float64)
-    nearest = doubles.astype(np.float32)
-    exact = np.where(nearest.astype(np.float64) > doubles, np.nextafter(nearest, np.float32(-np.inf)), nearest)
-    # (tree, feature, onnxmltools' rounded value) -> exact float32; None where two thresholds collide
-    lookup: dict[tuple[int, int, float], float | None] = {}
-    for key_tree, key_feature, rounded, value in zip(trees, features, nearest.tolist(), exact.tolist()):
-        key = (key_tree, key_feature, rounded)
-        lookup[key] = value if lookup.get(key, value) == value else None
-    moved = 0
-    for graph_node in nodes:
-        if graph_node.op_type not in ("TreeEnsembleClassifier", "TreeEnsembleRegressor"):
-            continue
-        attrs = {a.name: a for a in graph_node.attribute}
-        if not {"nodes_values", "nodes_modes", "nodes_treeids", "nodes_featureids"} <= set(attrs):
-            continue
-        values = list(attrs["nodes_values"].floats)
-        keys = zip(attrs["nodes_modes"].strings, attrs["nodes_treeids"].ints, attrs["nodes_featureids"].ints, values)
-        for i, (mode, tree_id, feature_id, value) in enumerate(keys):
-            found = lookup.get((tree_id, feature_id, value)) if mode == b"BRANCH_LEQ" else None
-            if found is not None and found != value:
-                values[i] = found
-                moved += 1
-        if moved:
-            del attrs["nodes_values"].floats[:]
-            attrs["nodes_values"].floats.extend(values)
-    return moved
-
-
-_SPLIT_LINES = re.compile(r"^(Tree|split_feature|threshold|decision_type)=(.*)$", re.MULTILINE)
-
-
-def _numeric_splits(booster: Any) -> list[tuple[int, list[int], list[float], list[int]]]:
-    """Per tree of the model text: ``(index, split_feature, threshold, decision_type)``."""
-    trees: list[tuple[int, list[int], list[float], list[int]]] = []
-    current: dict[str, str] = {}
-    for key, value in [*_SPLIT_LINES.findall(booster.model_to_string()), ("Tree", "end")]:
-        if key == "Tree":
-            if current.get("Tree", "").isdigit() and "threshold" in current:
-                trees.append((
-                    int(current["Tree"]),
-                    list(map(int, current.get("split_feature", "").split())),
-                    list(map(float, current["threshold"].split())),
-                    list(map(int, current.get("decision_type", "").split())),
-                ))
-            current = {}
-        current[key] = value
-    return trees
+    numeric = [n for n in nodes if n.get("decision_type") == "<=" and isinstance(n.get("threshold"), (int, float))]
+    if not numeric:
+        return 0
+    doubles = np.fromiter((n["threshold"] for n in numeric), np.float64, len(numeric))
+    with np.errstate(over="ignore"):  # a threshold beyond float32's range rounds to inf: max float32 then
+        nearest = doubles.astype(np.float32)
+    raised = nearest.astype(np.float64) > doubles
+    exact = np.nextafter(nearest[raised], np.float32(-np.inf))
+    for node, value in zip((n for n, up in zip(numeric, raised.tolist()) if up), exact.tolist()):
+        node["threshold"] = value
+    return int(raised.sum())
 
 
 def objective_of(model: Any) -> str:
@@ -211,19 +197,20 @@ class LightGBMConverter(BoostingConverter):
         input_name = str(options.get("input_name", "input"))
         _dtype, boundary = input_type(array)
         try:
-            proto = onnxmltools.convert_lightgbm(
-                model,
-                name=name or type(model).__name__,
-                initial_types=[(input_name, FloatTensorType([None, n_features]))],
-                target_opset=min(opset, ONNXMLTOOLS_MAX_OPSET),
-                zipmap=False,
-            )
+            with exact_float32_thresholds() as moved_count:
+                proto = onnxmltools.convert_lightgbm(
+                    model,
+                    name=name or type(model).__name__,
+                    initial_types=[(input_name, FloatTensorType([None, n_features]))],
+                    target_opset=min(opset, ONNXMLTOOLS_MAX_OPSET),
+                    zipmap=False,
+                )
         except Exception as err:
             first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
             raise UnsupportedModelError(
                 f"onnxmltools could not convert {type(model).__name__}: {first}", framework=self.framework
             ) from None
-        moved = exact_float32_thresholds(proto.graph.node, _booster(model))
+        moved = moved_count[0]
         raw = finish(proto, opset, input_name, boundary)
         if moved:
             raw.warnings.append(

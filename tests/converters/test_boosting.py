@@ -400,7 +400,7 @@ def test_without_the_threshold_fix_a_row_flips(monkeypatch: pytest.MonkeyPatch) 
     """onnxmltools' round-to-nearest thresholds, kept on purpose: parity sees the flipped row."""
     from onnxgate.converters import lightgbm as lgb_module
 
-    monkeypatch.setattr(lgb_module, "exact_float32_thresholds", lambda nodes, booster: 0)
+    monkeypatch.setattr(lgb_module, "_exact_in_place", lambda nodes: 0)
     model, X = _early_lgbm()
     report = og.validate(og.convert(model, X[:5]), target="container", reference=model, data=X)
     assert not report.check("prediction_parity").passed
