@@ -130,10 +130,9 @@ def at_target_cap(conversion: Conversion, target: str | Target, sample: Any = No
     """
     from onnxgate import converters
     from onnxgate._onnx import model_opsets
-    from onnxgate.targets import resolve
+    from onnxgate.targets import resolve_target
 
-    tgt = resolve(target)
-    assert tgt is not None
+    tgt = resolve_target(target)
     caps = tgt.max_opset or {}
     above = any(v > caps[d] for d, v in model_opsets(conversion.model).items() if d in caps)
     ir_above = tgt.max_ir_version is not None and conversion.model.ir_version > tgt.max_ir_version
@@ -265,10 +264,9 @@ def package(
     >>> og.package(conv, target="sql-edge-2.0", out="dist/")  # doctest: +SKIP
     """
     from onnxgate import deploy
-    from onnxgate.targets import resolve
+    from onnxgate.targets import resolve_target
 
-    tgt = resolve(target)
-    assert tgt is not None
+    tgt = resolve_target(target)
     if isinstance(model, Conversion) and tgt.is_sql:
         model = at_target_cap(model, tgt)
     return deploy.package(model, target=tgt, out=out, reference=reference, data=data, overwrite=overwrite, **options)
@@ -321,12 +319,11 @@ def sweep(
     17
     """
     from onnxgate.converters import registry
-    from onnxgate.targets import resolve
+    from onnxgate.targets import resolve_target
     from onnxgate.validators.core import validate
     from onnxgate.validators.sweep import SweepResult, row_of
 
-    tgt = resolve(target, default="onnxruntime")
-    assert tgt is not None
+    tgt = resolve_target(target)
     framework = registry.for_model(model).framework
     rows = []
     for opset in sorted(set(opsets)):

@@ -409,6 +409,13 @@ def resolve(target: str | Target | None, default: str | None = "onnxruntime") ->
     raise TargetError(f"expected a target name or a Target, found {type(target).__name__}")
 
 
+def resolve_target(target: str | Target | None, default: str = "onnxruntime") -> Target:
+    """:func:`resolve` for callers that always need a Target (None stands for ``default``'s)."""
+    tgt = resolve(target, default)
+    assert tgt is not None  # default is a name: resolve returned its Target or raised
+    return tgt
+
+
 def _check_toml_types(table: Mapping[str, Any], where: str) -> None:
     """Name the field and the expected TOML type instead of failing deep inside :class:`Target`."""
 

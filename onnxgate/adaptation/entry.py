@@ -20,14 +20,6 @@ if TYPE_CHECKING:
 __all__ = ["adapt", "adapt_conversion", "adapt_model", "columns_from_sample"]
 
 
-def resolve_target(target: str | Target) -> Target:
-    from onnxgate.targets import resolve
-
-    tgt = resolve(target)
-    assert tgt is not None
-    return tgt
-
-
 def adapt(
     model: Any,
     target: str | Target,
@@ -82,6 +74,7 @@ def adapt(
     ['f0', 'f1', 'f2', 'f3', 'f4', 'f5', 'f6', 'f7', 'f8', 'f9']
     """
     from onnxgate._onnx import load_model
+    from onnxgate.targets import resolve_target
 
     tgt = resolve_target(target)
     if isinstance(model, Conversion):
@@ -163,6 +156,7 @@ def adapt_conversion(
     import onnx
 
     from onnxgate.signature import Signature
+    from onnxgate.targets import resolve_target
 
     tgt = resolve_target(target)
     sample = sample if sample is not None else conv.sample

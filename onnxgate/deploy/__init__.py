@@ -75,10 +75,9 @@ def package(
     OutputExistsError
         ``out`` is not empty and ``overwrite`` is false.
     """
-    from onnxgate.targets import resolve
+    from onnxgate.targets import resolve_target
 
-    tgt = resolve(target)
-    assert tgt is not None
+    tgt = resolve_target(target)
     folder = Path(out)
     if folder.exists() and not folder.is_dir():
         raise OutputExistsError(f"{str(folder)!r} is a file; package into a folder", path=str(folder))

@@ -125,10 +125,9 @@ def model_checks(
     Parity is included when a reference and data are known (given, or a Conversion's source and
     sample); the search when ``search > 0`` as well.
     """
-    from onnxgate.targets import resolve
+    from onnxgate.targets import resolve_target
 
-    tgt = resolve(target, default="onnxruntime")
-    assert tgt is not None
+    tgt = resolve_target(target)
     names = [c for c in ALL_CHECKS if c in tgt.checks]
     conversion = model if isinstance(model, Conversion) else None
     has_reference = reference is not None or (conversion is not None and conversion.source is not None)

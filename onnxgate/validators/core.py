@@ -97,10 +97,9 @@ def validate(
     """
     from onnxgate._onnx import load_model, model_opsets
     from onnxgate.signature import Signature
-    from onnxgate.targets import resolve
+    from onnxgate.targets import resolve_target
 
-    tgt = resolve(target, default="onnxruntime")
-    assert tgt is not None
+    tgt = resolve_target(target)
     if isinstance(model, Conversion):
         if reference is None:
             reference = model.source
