@@ -24,7 +24,7 @@ __all__ = ["ARROW_BATCH_ROWS", "SUPPORTED_JAVA", "java_version", "read_parquet",
 SUPPORTED_JAVA = (17, 21)
 #: Rows per Arrow batch between Spark and its Python workers (one model run each). Every batch costs
 #: Spark and the worker a fixed amount: scoring 2,000,000 rows with a 100-tree forest on ``local[2]``
-#: was 4-8% faster with 65,536 rows than with 16,384 (bench/bench_spark.py). Spark's own byte limit
+#: was 3-9% faster with 65,536 rows than with 16,384 (bench/bench_spark.py). Spark's own byte limit
 #: (``spark.sql.execution.arrow.maxBytesPerBatch``, 64 MB) still keeps batches of wide rows small.
 ARROW_BATCH_ROWS = 65_536
 #: Local masters and standalone masters on this machine: the driver binds the loopback interface.
