@@ -1,8 +1,9 @@
-"""Spark fixtures: a local session, and a real standalone cluster (master + worker) on 127.0.0.1.
+"""Spark fixtures: a local session, a real standalone cluster (master + worker) and a Spark Connect
+server, all on 127.0.0.1.
 
 Each module gets one session and stops it at its end (a process holds one SparkContext at a time).
-The cluster's master and worker are separate JVMs started with the launch classes pyspark ships,
-and stopped by process id.
+The cluster's master and worker, and the Spark Connect server, are separate JVMs started with the
+launch classes pyspark ships, and stopped by process id.
 """
 
 from __future__ import annotations
@@ -130,3 +131,60 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         _stop(worker)
         _stop(master)
+
+
+def connect_client_missing() -> str | None:
+    """Why the Spark Connect client cannot run here (the ``pyspark[connect]`` packages), or None."""
+    missing = []
+    for module, package in (("grpc", "grpcio"), ("grpc_status", "grpcio-status"),
+                            ("google.rpc.status_pb2", "googleapis-common-protos"), ("zstandard", "zstandard")):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(package)
+    if missing:
+        return f"the Spark Connect client needs {', '.join(missing)} (pip install 'pyspark[connect]')"
+    return None
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def connect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``sc://127.0.0.1:PORT`` of a Spark Connect server on ``local[2]``, its Python workers running this Python."""
+    import pyspark
+
+    reason = connect_client_missing()
+    if reason:
+        pytest.skip(reason)
+    work = tmp_path_factory.mktemp("spark-connect")
+    home = Path(pyspark.__file__).parent
+    env = dict(os.environ)
+    env.update(SPARK_HOME=str(home), SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=sys.executable, SPARK_CONNECT_MODE="0")
+    here = str(HERE.parent.parent)
+    paths = os.pathsep.join([here, *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]])
+    port = free_port()
+    server = _start(
+        [str(home / "bin" / "spark-submit"), "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
+         "--master", "local[2]", "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
+         "--conf", f"spark.connect.grpc.binding.port={port}", "--conf", "spark.driver.host=127.0.0.1",
+         "--conf", "spark.driver.bindAddress=127.0.0.1", "--conf", "spark.ui.enabled=false",
+         "--conf", f"spark.pyspark.python={sys.executable}", "--conf", f"spark.executorEnv.PYTHONPATH={paths}"],
+        work / "connect.log",
+        env,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not _listening(port):
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the Spark Connect server did not come up:\n{(work / 'connect.log').read_text()[-2000:]}")
+            time.sleep(1)
+        yield f"sc://127.0.0.1:{port}"
+    finally:
+        _stop(server)
