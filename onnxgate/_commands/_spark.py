@@ -23,13 +23,14 @@ def check_spark_validate_args(args: argparse.Namespace) -> None:
 
 def validate_on_spark(args: argparse.Namespace, reference: Any, target: Any, atol: Any, rtol: Any) -> Any:
     """``onnxgate validate --spark MASTER``: the target's checks here, parity on Spark."""
-    from onnxgate.spark import read_parquet, session, validate
+    from onnxgate.spark import session, validate
+    from onnxgate.spark._files import rows_of
 
     owned = _no_session()
     spark = session(args.spark)
     try:
-        df = read_parquet(spark, args.data)
-        return validate(args.model, df, reference=reference, target=target, atol=atol, rtol=rtol,
+        rows = rows_of(args.data, spark)  # local Parquet read by the workers themselves where it can be
+        return validate(args.model, rows, reference=reference, target=target, atol=atol, rtol=rtol,
                         fail_fast=args.fail_fast)
     finally:
         if owned:
@@ -39,14 +40,14 @@ def validate_on_spark(args: argparse.Namespace, reference: Any, target: Any, ato
 def score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
     """``onnxgate score --spark MASTER``: Spark reads, scores and writes a folder of Parquet files."""
     from onnxgate.cli import EXIT_OK
-    from onnxgate.spark import load_scoring_model, predict, read_parquet, session
+    from onnxgate.spark import load_scoring_model, predict, session
+    from onnxgate.spark._files import rows_of
 
     load_scoring_model(args.model)  # a bad model is refused before Spark starts
     owned = _no_session()
     spark = session(args.spark)
     try:
-        df = read_parquet(spark, args.data)
-        scored = predict(df, args.model, outputs=outputs)
+        scored = predict(rows_of(args.data, spark), args.model, outputs=outputs)
         scored.write.mode("overwrite" if args.force else "errorifexists").parquet(args.out)
         print(f"scored the rows of {args.data!r} into the Parquet folder {args.out!r} (Spark {args.spark})")
     finally:

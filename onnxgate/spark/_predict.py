@@ -74,19 +74,25 @@ def predict(
     *,
     outputs: Sequence[str] | None = None,
     columns: Sequence[str] | None = None,
+    spark: Any = None,
 ) -> Any:
     """``df``'s columns plus one column per model output, scored on the executors in Arrow batches.
 
     Parameters
     ----------
-    df : pyspark.sql.DataFrame
-        The rows (see :func:`feed_columns` for which columns are fed).
+    df : pyspark.sql.DataFrame, or the path of Parquet files
+        The rows (see :func:`feed_columns` for which columns are fed). A local Parquet file or folder
+        of them is read by the Python workers themselves, without Spark's row conversion (see
+        :mod:`onnxgate.spark._files`); the result is the same DataFrame as from
+        ``spark.read.parquet(path)``, faster.
     model_or_package : path, bytes, onnx.ModelProto, Conversion or package folder
         The ONNX model, or a folder written by ``onnxgate package``.
     outputs : sequence of str, optional
         The outputs to add (default: all), in this order.
     columns : sequence of str, optional
         The feature columns of a single-input model, in order; other columns pass through.
+    spark : SparkSession, optional
+        The session that reads a path (default: the active one); unused with a DataFrame.
 
     Returns
     -------
@@ -120,7 +126,10 @@ def predict(
         raise InvalidDataError(
             f"outputs {unknown or wanted} are not outputs of the model; it has {signature.output_names}"
         )
-    present = list(df.columns)
+    from onnxgate.spark._files import FRAGMENT_BATCH_ROWS, rows_of
+
+    rows = rows_of(df, spark)
+    present = rows.columns
     clash = [o for o in wanted if o in present]
     if clash:
         raise InvalidDataError(
@@ -136,10 +145,10 @@ def predict(
     else:
         fed = feed_columns(present, signature)
     fields = [f"`{o}` {spark_type(signature.output(o))}" for o in wanted]
-    schema = ", ".join([_ddl(df), *fields]) if df.columns else ", ".join(fields)
+    schema = ", ".join([rows.ddl, *fields]) if present else ", ".join(fields)
     model_bytes = proto.SerializeToString()
     token = hashlib.sha256(model_bytes).hexdigest()
-    spark = df.sparkSession
+    spark = rows.spark
     try:
         shared: Any = spark.sparkContext.broadcast(model_bytes)
     except Exception:  # Spark Connect: no SparkContext; the bytes travel with the function
@@ -147,14 +156,13 @@ def predict(
 
         shared = _Shared(model_bytes)
     threads = int(spark.conf.get("spark.task.cpus", "1") or 1)
-    return df.mapInArrow(_partition_predict(token, shared, fed, wanted, threads), schema)
+    fragment_rows = FRAGMENT_BATCH_ROWS if rows.fragments else 0
+    return rows.frame.mapInArrow(_partition_predict(token, shared, fed, wanted, threads, fragment_rows), schema)
 
 
-def _ddl(df: Any) -> str:
-    return ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in df.schema.fields)
-
-
-def _partition_predict(token: str, shared: Any, fed: list[str], wanted: list[str], threads: int) -> Any:
+def _partition_predict(
+    token: str, shared: Any, fed: list[str], wanted: list[str], threads: int, fragment_rows: int = 0
+) -> Any:
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
 
@@ -163,6 +171,10 @@ def _partition_predict(token: str, shared: Any, fed: list[str], wanted: list[str
 
         session, signature = _session(token, shared, threads)
         specs = [signature.output(o) for o in wanted]
+        if fragment_rows:
+            from onnxgate.spark._files import fragment_batches
+
+            batches = fragment_batches(batches, fragment_rows)
         for batch in batches:
             if batch.num_rows == 0:
                 continue

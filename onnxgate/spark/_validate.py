@@ -14,8 +14,9 @@ What differs from local parity, and says so in ``details["engine"]``:
 
 * the median and p99 always come from the histogram (``"quantiles": "histogram"``: within 2.33% of
   the order statistic, see :mod:`onnxgate.sketch`); counts, max and mean are exact;
-* row numbers count rows in partition order (partition 0's rows first), which is the file order
-  only when Spark reads the files in that order;
+* row numbers count rows in partition order (partition 0's rows first): the file order when the
+  workers read a Parquet path themselves (:mod:`onnxgate.spark._files`); with a DataFrame, only
+  when Spark reads the files in that order (it packs the largest first);
 * ``data_sha256`` hashes the partitions' own hashes in partition order, so it is stable for the same
   files and partitioning but differs from local parity's hash;
 * the ``sample`` of (reference, ONNX) values is drawn in each partition and merged by row number: a
@@ -36,6 +37,7 @@ from onnxgate.spark._session import spark_error
 from onnxgate.validators.report import CheckResult
 
 if TYPE_CHECKING:
+    from onnxgate.spark._files import Rows
     from onnxgate.validators.report import Report
 
 __all__ = ["validate"]
@@ -51,6 +53,7 @@ def validate(
     df: Any,
     *,
     reference: Any,
+    spark: Any = None,
     target: Any = "onnxruntime",
     atol: float | Mapping[str, float] | None = None,
     rtol: float | Mapping[str, float] | None = None,
@@ -63,13 +66,17 @@ def validate(
     ----------
     model : Conversion, onnx.ModelProto, path or bytes
         The ONNX model.
-    df : pyspark.sql.DataFrame
+    df : pyspark.sql.DataFrame, or the path of Parquet files
         The rows: one column per model input (SQL-adapted models and models with ``[N,1]`` inputs),
-        the feature columns of a single ``[N,k]`` input, or one array column.
+        the feature columns of a single ``[N,k]`` input, or one array column. A local Parquet file
+        or folder of them is read by the Python workers themselves, without Spark's row conversion
+        (see :mod:`onnxgate.spark._files`), and is faster than ``spark.read.parquet(path)``.
     reference : object
         The native model (scikit-learn, XGBoost, LightGBM, CatBoost, a PyTorch module or a Keras
         model: anything that pickles), a second ONNX model, or a picklable callable. ``None`` with a
         ``Conversion`` uses its source model.
+    spark : SparkSession, optional
+        The session that reads a path (default: the active one); unused with a DataFrame.
     target : str or Target
         Where the model will run (default ``"onnxruntime"``).
     atol, rtol : float or mapping of output name to float, optional
@@ -125,7 +132,10 @@ def validate(
     elif loads is not None and not loads.passed and not loads.skipped:
         parity = CheckResult.skip(PARITY, "not run: onnxruntime cannot load the model (see operators_supported)")
     else:
-        parity = _spark_parity(proto.SerializeToString(), payload, df, tolerances, infinities_compare_equal)
+        from onnxgate.spark._files import rows_of
+
+        parity = _spark_parity(proto.SerializeToString(), payload, rows_of(df, spark), tolerances,
+                               infinities_compare_equal)
     checks = [parity if c.name == PARITY else c for c in report.checks]
     return replace(report, checks=checks)
 
@@ -168,20 +178,21 @@ def _share(spark: Any, value: bytes) -> Any:
 def _spark_parity(
     model_bytes: bytes,
     reference_bytes: bytes,
-    df: Any,
+    data: Rows,
     tolerances: dict[str, tuple[float, float, Any]],
     inf_equal: bool,
 ) -> CheckResult:
     from onnxgate.signature import Signature
+    from onnxgate.spark._files import FRAGMENT_BATCH_ROWS
     from onnxgate.validators.parity import OutputAccumulator, parity_result
 
-    spark = df.sparkSession
+    spark = data.spark
     token = hashlib.sha256(model_bytes + reference_bytes).hexdigest()
     model_b = _share(spark, model_bytes)
     ref_b = _share(spark, reference_bytes)
-    run = _partition_parity(token, model_b, ref_b, tolerances, inf_equal)
+    run = _partition_parity(token, model_b, ref_b, tolerances, inf_equal, FRAGMENT_BATCH_ROWS if data.fragments else 0)
     try:
-        rows = df.mapInArrow(run, _PARTIAL_SCHEMA).collect()
+        rows = data.frame.mapInArrow(run, _PARTIAL_SCHEMA).collect()
     except Exception as err:
         raise OnnxGateError(f"the Spark parity job failed: {spark_error(err)}") from err
     partials = sorted((pickle.loads(r["partial"]) for r in rows), key=lambda p: p["partition"])
@@ -212,10 +223,12 @@ def _spark_parity(
         offset += part["rows"]
     details = {
         "batches": sum(p["batches"] for p in partials),
-        "batch_size": int(spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch", "10000") or 10000),
+        "batch_size": FRAGMENT_BATCH_ROWS if data.fragments else int(
+            spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch", "10000") or 10000),
         "data_sha256": hasher.hexdigest(),
         "engine": {
             "name": "spark",
+            "reader": "pyarrow in the Python workers" if data.fragments else "Spark",
             "partitions": len(partials),
             "row_numbers": "in partition order",
             "data_sha256": "sha256 of each partition's sha256, in partition order",
@@ -250,8 +263,16 @@ def _scorer(token: str, model_b: Any, ref_b: Any) -> tuple[Any, Any, Any]:
 
 
 def _partition_parity(
-    token: str, model_b: Any, ref_b: Any, tolerances: dict[str, tuple[float, float, Any]], inf_equal: bool
+    token: str,
+    model_b: Any,
+    ref_b: Any,
+    tolerances: dict[str, tuple[float, float, Any]],
+    inf_equal: bool,
+    fragment_rows: int = 0,
 ) -> Any:
+    """The function each partition runs; with ``fragment_rows``, its input is ``(path, row group)``
+    pairs and it reads the rows itself in batches of that many."""
+
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
         from pyspark import TaskContext
@@ -276,6 +297,10 @@ def _partition_parity(
                 for o in signature.outputs
             ]
             part["accs"] = accs
+            if fragment_rows:
+                from onnxgate.spark._files import fragment_batches
+
+                batches = fragment_batches(batches, fragment_rows)
             for batch in batches:
                 n = batch.num_rows
                 if n == 0:

@@ -1,0 +1,157 @@
+"""Rows for ``validate`` and ``predict``: a DataFrame, or local Parquet files the Python workers read themselves.
+
+Through a DataFrame, Spark's JVM reads the Parquet files, turns the columns into rows, and the rows
+into Arrow batches for the Python workers: on 2 cores that conversion alone costs more CPU than
+scoring a small MLP (bench/bench_spark.py). Given the files' path instead, Spark distributes only
+``(file, row group)`` pairs, in file order, and each worker reads its row groups with pyarrow
+straight into the batches it scores: the same rows, in the same order, as ``spark.read.parquet``.
+
+That path is taken only where it reads exactly what Spark would, in a classic session (not Spark
+Connect, whose server reads paths on its own machine): a local ``.parquet`` file, or a
+local folder holding only ``.parquet`` files (names starting with ``_`` or ``.`` skipped, as Spark
+skips them) that all have the same schema, of booleans, signed integers, floats and strings.
+Anything else (a URL, partition folders ``key=value/``, subfolders, other files, differing schemas,
+other types) is read by Spark into a DataFrame, as before. The files must be readable at the same
+path by every executor: true on one machine (``local[*]``, a standalone cluster on it) and on a
+shared filesystem.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from onnxgate.errors import InvalidDataError
+
+__all__ = ["FRAGMENT_BATCH_ROWS", "Rows", "fragment_batches", "parquet_fragments", "rows_of"]
+
+_FRAGMENT_DDL = "path string, row_group int"
+#: Rows per batch a worker reads from its row groups. Smaller than the batches Spark sends
+#: (ARROW_BATCH_ROWS), which pay a per-batch cost on the JVM side that this path does not have: on
+#: 5,000,000 rows, validating the 64x64 MLP of bench/bench_spark.py ran at 1.07-1.24x the local rate
+#: with 16,384 rows and 0.94-1.00x with 65,536 (3 runs each, 2 cores), as an MLP's activations for
+#: 16,384 rows stay in cache.
+FRAGMENT_BATCH_ROWS = 16_384
+
+
+@dataclass(frozen=True)
+class Rows:
+    """What ``mapInArrow`` runs over: ``frame`` holds the rows, or ``(path, row_group)`` pairs when
+    ``fragments``; ``columns`` and ``ddl`` describe the rows either way."""
+
+    spark: Any
+    frame: Any
+    fragments: bool
+    columns: list[str]
+    ddl: str
+
+
+def parquet_fragments(data: str | os.PathLike[str]) -> tuple[list[tuple[str, int]], Any] | None:
+    """``(path, row group)`` of each row group in file order, and the files' shared pyarrow schema;
+    None when the workers could not read exactly what ``spark.read.parquet(data)`` would."""
+    import pyarrow.parquet as pq
+
+    text = os.fspath(data)
+    if "://" in text or not Path(text).exists():
+        return None
+    root = Path(text)
+    if root.is_file():
+        files = [root] if root.suffix.lower() == ".parquet" else []
+    else:
+        entries = sorted(p for p in root.iterdir() if not p.name.startswith(("_", ".")))
+        if any(not p.is_file() or p.suffix.lower() != ".parquet" for p in entries):
+            return None  # partition folders, subfolders or other files: Spark's own rules apply
+        files = entries
+    if not files:
+        return None
+    schema = None
+    fragments: list[tuple[str, int]] = []
+    for file in files[:1]:
+        try:
+            first = pq.read_schema(file)
+        except Exception:
+            return None  # Spark names what is wrong with it
+        if not all(_same_in_spark(field.type) for field in first):
+            return None
+    for file in files:
+        try:
+            meta = pq.ParquetFile(file).metadata
+        except Exception:
+            return None  # Spark names what is wrong with it
+        own = meta.schema.to_arrow_schema().remove_metadata()
+        if schema is None:
+            schema = own
+        elif not own.equals(schema):
+            return None  # Spark reads one file's schema (mergeSchema off): leave the choice to it
+        fragments.extend((str(file.resolve()), group) for group in range(meta.num_row_groups))
+    return fragments, schema
+
+
+def _same_in_spark(kind: Any) -> bool:
+    """Arrow types a worker can read and hand to Spark as Spark's own reader types them (booleans,
+    signed integers, floats, strings); dates, times, decimals, unsigned and nested types go through Spark."""
+    import pyarrow.types as t
+
+    return bool(t.is_boolean(kind) or t.is_signed_integer(kind) or (t.is_floating(kind) and not t.is_float16(kind))
+                or t.is_string(kind))
+
+
+def rows_of(data: Any, spark: Any = None) -> Rows:
+    """The rows of a DataFrame, or of a Parquet path (read by the workers where :func:`parquet_fragments`
+    allows, else by ``spark.read.parquet``); ``spark`` defaults to the active session.
+
+    Raises
+    ------
+    InvalidDataError
+        A path with no active session and no ``spark=``, or one Spark cannot read as Parquet.
+    """
+    if isinstance(data, Rows):
+        return data
+    if hasattr(data, "mapInArrow"):
+        ddl = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in data.schema.fields)
+        return Rows(data.sparkSession, data, False, list(data.columns), ddl)
+    if not isinstance(data, (str, os.PathLike)):
+        raise InvalidDataError(
+            f"expected a Spark DataFrame or the path of Parquet files, found a {type(data).__name__}"
+        )
+    if spark is None:
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.getActiveSession()
+        if spark is None:
+            raise InvalidDataError(
+                f"reading {os.fspath(data)!r} needs a Spark session: pass spark=onnxgate.spark.session(...) or a "
+                "DataFrame"
+            )
+    try:
+        context = spark.sparkContext
+    except Exception:  # Spark Connect: the server reads the path, which may not be this machine's
+        context = None
+    found = parquet_fragments(data) if context is not None else None
+    if found is None:
+        from onnxgate.spark._session import read_parquet
+
+        return rows_of(read_parquet(spark, os.fspath(data)))
+    fragments, schema = found
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    ddl = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in from_arrow_schema(schema).fields)
+    # parallelize slices the list into contiguous runs, partition 0 first: rows keep the file order,
+    # which the row numbers in the evidence count in
+    parts = max(1, min(len(fragments), int(context.defaultParallelism)))
+    frame = spark.createDataFrame(context.parallelize(fragments, parts), _FRAGMENT_DDL)
+    return Rows(spark, frame, True, list(schema.names), ddl)
+
+
+def fragment_batches(fragments: Iterator[Any], batch_rows: int) -> Iterator[Any]:
+    """Inside a worker: the Arrow record batches of each ``(path, row_group)`` pair, read with pyarrow."""
+    import pyarrow.parquet as pq
+
+    for pairs in fragments:
+        paths = pairs.column(0).to_pylist()
+        groups = pairs.column(1).to_pylist()
+        for path, group in zip(paths, groups):
+            yield from pq.ParquetFile(path).iter_batches(batch_size=batch_rows, row_groups=[group])

@@ -1,0 +1,104 @@
+"""Parquet paths read by the Python workers themselves: the same evidence and rows as through Spark's reader."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import onnxgate as og
+import onnxgate.spark as ogs
+from onnxgate.errors import InvalidDataError
+from onnxgate.spark._files import parquet_fragments
+
+FEATURES = ["f0", "f1", "f2", "f3"]
+
+
+@pytest.fixture(scope="module")
+def forest(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from sklearn.ensemble import RandomForestRegressor
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(3000, 4)).astype(np.float32)
+    model = RandomForestRegressor(n_estimators=10, max_depth=6, random_state=0).fit(X, X[:, 0] + X[:, 1] ** 2)
+    root = tmp_path_factory.mktemp("files")
+    files, keyed = root / "rows", root / "keyed"
+    files.mkdir()
+    keyed.mkdir()
+    for i, part in enumerate(np.array_split(X, 5)):  # five files, the middle one in two row groups
+        frame = pd.DataFrame(part, columns=FEATURES)
+        frame.to_parquet(files / f"part-{i}.parquet", row_group_size=300 if i == 2 else None)
+        frame.assign(id=np.arange(len(part), dtype=np.int64) + 1000 * i).to_parquet(keyed / f"part-{i}.parquet")
+    (files / "_SUCCESS").write_text("")  # what Spark writes beside its files; skipped by both readers
+    return {"model": model, "conv": og.convert(model, X[:5]), "files": files, "keyed": keyed}
+
+
+def _parity(report: Any) -> Any:
+    return next(c for c in report.checks if c.name == "prediction_parity")
+
+
+def test_a_parquet_path_gives_the_evidence_spark_reader_gives(local_spark: Any, forest: dict[str, Any]) -> None:
+    tol = {"atol": 1e-7, "rtol": 1e-7}  # float32 rounding makes rows mismatch: counts and rows compared
+    conv = forest["conv"].model  # a plain model: the feature columns are named in the conversion only
+    via_path = _parity(ogs.validate(conv, forest["files"], reference=forest["model"], **tol, spark=local_spark))
+    frame = local_spark.read.parquet(str(forest["files"]))
+    via_spark = _parity(ogs.validate(conv, frame, reference=forest["model"], **tol))
+    assert via_path.details["engine"]["reader"] == "pyarrow in the Python workers"
+    assert via_spark.details["engine"]["reader"] == "Spark"
+    (a,), (b,) = via_path.details["outputs"], via_spark.details["outputs"]
+    assert a["rows"] == b["rows"] == 3000
+    assert a["mismatched_rows"] == b["mismatched_rows"] > 0
+    assert a["abs"]["max"] == b["abs"]["max"] and a["min_atol"] == b["min_atol"]
+    assert sorted(r["error"] for r in a["worst_rows"]) == sorted(r["error"] for r in b["worst_rows"])
+    # Spark packs files into partitions largest first; the workers read them in file order, so the
+    # row numbers are those of local parity on the files read one after the other
+    data = pd.concat([pd.read_parquet(p) for p in sorted(forest["files"].glob("*.parquet"))], ignore_index=True)
+    local = _parity(og.validate(conv, data=data, reference=forest["model"], **tol))
+    (c,) = local.details["outputs"]
+    assert a["mismatched_row_indices"] == c["mismatched_row_indices"]
+    assert a["worst_rows"] == c["worst_rows"]  # row numbers, inputs and both predictions
+
+
+def test_predict_on_a_path_gives_the_rows_of_predict_on_spark_read(local_spark: Any, forest: dict[str, Any]) -> None:
+    model = forest["conv"]
+    via_path = ogs.predict(forest["keyed"], model, columns=FEATURES, spark=local_spark)
+    via_spark = ogs.predict(local_spark.read.parquet(str(forest["keyed"])), model, columns=FEATURES)
+    assert via_path.schema == via_spark.schema
+    ours = via_path.toPandas().sort_values("id", ignore_index=True)
+    theirs = via_spark.toPandas().sort_values("id", ignore_index=True)
+    pd.testing.assert_frame_equal(ours, theirs)
+    assert len(ours) == 3000 and ours["variable"].notna().all()
+
+
+def test_what_spark_reads_by_its_own_rules_goes_through_spark(tmp_path: Path, forest: dict[str, Any]) -> None:
+    assert parquet_fragments(forest["files"]) is not None
+    partitioned = tmp_path / "partitioned"
+    shutil.copytree(forest["files"], partitioned / "year=2026")  # a partition column Spark would add
+    assert parquet_fragments(partitioned) is None
+    other = tmp_path / "other"
+    shutil.copytree(forest["files"], other)
+    (other / "notes.txt").write_text("x")
+    assert parquet_fragments(other) is None
+    mixed = tmp_path / "mixed"
+    shutil.copytree(forest["files"], mixed)
+    pd.DataFrame({"f0": [1.0]}).to_parquet(mixed / "part-9.parquet")  # another schema
+    assert parquet_fragments(mixed) is None
+    dates = tmp_path / "dates.parquet"
+    pd.DataFrame({"when": pd.to_datetime(["2026-12-01"])}).to_parquet(dates)
+    assert parquet_fragments(dates) is None
+    assert parquet_fragments("s3://bucket/rows") is None
+
+
+def test_a_partitioned_folder_is_still_validated_through_spark(local_spark: Any, forest: dict[str, Any],
+                                                               tmp_path: Path) -> None:
+    partitioned = tmp_path / "partitioned"
+    shutil.copytree(forest["files"], partitioned / "year=2026")
+    report = ogs.validate(forest["conv"].model, local_spark.read.parquet(str(partitioned)).drop("year"),
+                          reference=forest["model"], spark=local_spark)
+    assert _parity(report).details["engine"]["reader"] == "Spark" and report.passed
+    with pytest.raises(InvalidDataError, match="not found"):
+        ogs.validate(forest["conv"].model, tmp_path / "missing", reference=forest["model"], spark=local_spark)
