@@ -24,14 +24,13 @@ def check_spark_validate_args(args: argparse.Namespace) -> None:
 def validate_on_spark(args: argparse.Namespace, reference: Any, target: Any, atol: Any, rtol: Any) -> Any:
     """``onnxgate validate --spark MASTER``: the target's checks here, parity on Spark."""
     from onnxgate.spark import session, validate
-    from onnxgate.spark._files import rows_of
 
     owned = _no_session()
     spark = session(args.spark)
     try:
-        rows = rows_of(args.data, spark)  # local Parquet read by the workers themselves where it can be
-        return validate(args.model, rows, reference=reference, target=target, atol=atol, rtol=rtol,
-                        fail_fast=args.fail_fast)
+        # the path, not a DataFrame: local Parquet is read by the workers themselves where it can be
+        return validate(args.model, args.data, reference=reference, spark=spark, target=target, atol=atol,
+                        rtol=rtol, fail_fast=args.fail_fast)
     finally:
         if owned:
             spark.stop()
@@ -41,13 +40,12 @@ def score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
     """``onnxgate score --spark MASTER``: Spark reads, scores and writes a folder of Parquet files."""
     from onnxgate.cli import EXIT_OK
     from onnxgate.spark import load_scoring_model, predict, session
-    from onnxgate.spark._files import rows_of
 
     load_scoring_model(args.model)  # a bad model is refused before Spark starts
     owned = _no_session()
     spark = session(args.spark)
     try:
-        scored = predict(rows_of(args.data, spark), args.model, outputs=outputs)
+        scored = predict(args.data, args.model, outputs=outputs, spark=spark)
         scored.write.mode("overwrite" if args.force else "errorifexists").parquet(args.out)
         print(f"scored the rows of {args.data!r} into the Parquet folder {args.out!r} (Spark {args.spark})")
     finally:
