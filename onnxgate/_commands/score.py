@@ -69,7 +69,7 @@ def score_parquet(
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
-    from onnxgate._arrow import arrow_type, batch_data, to_arrow
+    from onnxgate._arrow import arrow_type, batch_data, plain_feeds, to_arrow
     from onnxgate._data import as_feeds
     from onnxgate._onnx import atomic_write
     from onnxgate.signature import Signature
@@ -97,7 +97,8 @@ def score_parquet(
         for batch in dataset.to_batches(batch_size=batch_size):
             if batch.num_rows == 0:
                 continue
-            feeds = as_feeds(batch_data(batch.select(fed)), signature)
+            chosen = batch.select(fed)
+            feeds = plain_feeds(chosen, signature) or as_feeds(batch_data(chosen), signature)
             try:
                 outs = session.run(wanted, feeds)
             except Exception as err:

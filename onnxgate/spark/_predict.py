@@ -166,7 +166,7 @@ def _partition_predict(
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
 
-        from onnxgate._arrow import batch_data, to_arrow
+        from onnxgate._arrow import batch_data, plain_feeds, to_arrow
         from onnxgate._data import as_feeds
 
         session, signature = _session(token, shared, threads)
@@ -178,7 +178,8 @@ def _partition_predict(
         for batch in batches:
             if batch.num_rows == 0:
                 continue
-            feeds = as_feeds(batch_data(batch.select(fed)), signature)
+            chosen = batch.select(fed)
+            feeds = plain_feeds(chosen, signature) or as_feeds(batch_data(chosen), signature)
             outs = session.run(wanted, feeds)
             columns = [*batch.columns, *(to_arrow(v, s) for v, s in zip(outs, specs))]
             yield pa.RecordBatch.from_arrays(columns, names=[*batch.schema.names, *wanted])

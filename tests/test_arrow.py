@@ -1,0 +1,52 @@
+"""``plain_feeds``: one array straight from Arrow columns, only where the general route gives the same feeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from onnx import TensorProto, helper
+
+from onnxgate._arrow import batch_data, plain_feeds
+from onnxgate._data import as_feeds
+from onnxgate.columns import ColumnMap
+from onnxgate.signature import Signature
+
+
+def _signature(inputs: list[tuple[str, int, list[object]]]) -> Signature:
+    ins = [helper.make_tensor_value_info(name, elem, shape) for name, elem, shape in inputs]
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])
+    graph = helper.make_graph([], "g", ins, [out])
+    return Signature.from_model(helper.make_model(graph))
+
+
+def _batch(dtype: object = np.float32, names: tuple[str, ...] = ("a", "b", "c"), nulls: bool = False) -> pa.RecordBatch:
+    rng = np.random.default_rng(0)
+    columns = [pa.array(rng.normal(size=50).astype(dtype)) for _ in names]
+    if nulls:
+        columns[1] = pa.array([None, *rng.normal(size=49).astype(dtype).tolist()], type=columns[1].type)
+    return pa.RecordBatch.from_arrays(columns, names=list(names))
+
+
+@pytest.mark.parametrize(("elem", "dtype"), [(TensorProto.FLOAT, np.float32), (TensorProto.DOUBLE, np.float64)])
+def test_plain_columns_give_the_feeds_of_the_general_route(elem: int, dtype: object) -> None:
+    signature = _signature([("input", elem, ["N", 3])])
+    batch = _batch(dtype)
+    fast = plain_feeds(batch, signature)
+    assert fast is not None
+    general = as_feeds(batch_data(batch), signature)
+    assert fast.keys() == general.keys()
+    np.testing.assert_array_equal(fast["input"], general["input"])
+    assert fast["input"].dtype == general["input"].dtype and fast["input"].flags.c_contiguous
+
+
+def test_anything_else_takes_the_general_route() -> None:
+    one = _signature([("input", TensorProto.FLOAT, ["N", 3])])
+    assert plain_feeds(_batch(np.float64), one) is None  # a cast to make: as_feeds checks it
+    assert plain_feeds(_batch(nulls=True), one) is None  # a null: as_feeds decides what it means
+    assert plain_feeds(_batch(names=("input", "b", "c")), one) is None  # a column named like the input
+    assert plain_feeds(_batch(names=("a", "b")), one) is None  # the wrong width: as_feeds names it
+    columns = _signature([("a", TensorProto.FLOAT, ["N", 1]), ("b", TensorProto.FLOAT, ["N", 1])])
+    assert plain_feeds(_batch(names=("a", "b")), columns) is None  # one input per column
+    mapped = Signature(inputs=one.inputs, outputs=one.outputs, columns=ColumnMap.from_pairs([("a b", "input")]))
+    assert plain_feeds(_batch(), mapped) is None  # the user's column names recorded at conversion
