@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from onnxgate.errors import InvalidDataError, UnsupportedModelError
 
-__all__ = ["SPARK_TYPES", "arrow_type", "batch_data", "is_list_type", "list_to_2d", "plain_feeds", "spark_type",
-           "to_arrow"]
+__all__ = ["SPARK_TYPES", "arrow_type", "batch_data", "batch_feeds", "is_list_type", "list_to_2d", "plain_feeds",
+           "spark_type", "to_arrow"]
 
 if TYPE_CHECKING:
     import numpy as np
@@ -81,6 +81,14 @@ def batch_data(batch: pa.RecordBatch) -> Any:
     if len(arrays) == 1:
         return next(iter(arrays.values()))
     return arrays
+
+
+def batch_feeds(batch: pa.RecordBatch, signature: Signature) -> dict[str, np.ndarray]:
+    """The model's feeds for one Arrow batch, read as a local Parquet file would be: :func:`plain_feeds`
+    where it applies, else :func:`batch_data` + :func:`onnxgate._data.as_feeds`."""
+    from onnxgate._data import as_feeds
+
+    return plain_feeds(batch, signature) or as_feeds(batch_data(batch), signature)
 
 
 def plain_feeds(batch: pa.RecordBatch, signature: Signature) -> dict[str, np.ndarray] | None:

@@ -69,8 +69,7 @@ def score_parquet(
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
-    from onnxgate._arrow import arrow_type, batch_data, plain_feeds, to_arrow
-    from onnxgate._data import as_feeds
+    from onnxgate._arrow import arrow_type, batch_feeds, to_arrow
     from onnxgate._onnx import atomic_write
     from onnxgate.signature import Signature
     from onnxgate.spark import feed_columns, load_scoring_model
@@ -97,8 +96,7 @@ def score_parquet(
         for batch in dataset.to_batches(batch_size=batch_size):
             if batch.num_rows == 0:
                 continue
-            chosen = batch.select(fed)
-            feeds = plain_feeds(chosen, signature) or as_feeds(batch_data(chosen), signature)
+            feeds = batch_feeds(batch.select(fed), signature)
             try:
                 outs = session.run(wanted, feeds)
             except Exception as err:

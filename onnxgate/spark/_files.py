@@ -69,13 +69,6 @@ def parquet_fragments(data: str | os.PathLike[str]) -> tuple[list[tuple[str, int
         return None
     schema = None
     fragments: list[tuple[str, int]] = []
-    for file in files[:1]:
-        try:
-            first = pq.read_schema(file)
-        except Exception:
-            return None  # Spark names what is wrong with it
-        if not all(_same_in_spark(field.type) for field in first):
-            return None
     for file in files:
         try:
             meta = pq.ParquetFile(file).metadata
@@ -83,6 +76,8 @@ def parquet_fragments(data: str | os.PathLike[str]) -> tuple[list[tuple[str, int
             return None  # Spark names what is wrong with it
         own = meta.schema.to_arrow_schema().remove_metadata()
         if schema is None:
+            if not all(_same_in_spark(field.type) for field in own):
+                return None
             schema = own
         elif not own.equals(schema):
             return None  # Spark reads one file's schema (mergeSchema off): leave the choice to it

@@ -166,8 +166,7 @@ def _partition_predict(
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
 
-        from onnxgate._arrow import batch_data, plain_feeds, to_arrow
-        from onnxgate._data import as_feeds
+        from onnxgate._arrow import batch_feeds, to_arrow
 
         session, signature = _session(token, shared, threads)
         specs = [signature.output(o) for o in wanted]
@@ -178,8 +177,7 @@ def _partition_predict(
         for batch in batches:
             if batch.num_rows == 0:
                 continue
-            chosen = batch.select(fed)
-            feeds = plain_feeds(chosen, signature) or as_feeds(batch_data(chosen), signature)
+            feeds = batch_feeds(batch.select(fed), signature)
             outs = session.run(wanted, feeds)
             columns = [*batch.columns, *(to_arrow(v, s) for v, s in zip(outs, specs))]
             yield pa.RecordBatch.from_arrays(columns, names=[*batch.schema.names, *wanted])

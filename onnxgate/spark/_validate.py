@@ -277,8 +277,7 @@ def _partition_parity(
         import pyarrow as pa
         from pyspark import TaskContext
 
-        from onnxgate._arrow import batch_data, plain_feeds
-        from onnxgate._data import as_feeds
+        from onnxgate._arrow import batch_feeds
         from onnxgate.validators.parity import OutputAccumulator, accumulate_batch, hash_feeds
 
         context = TaskContext.get()
@@ -306,7 +305,7 @@ def _partition_parity(
                 if n == 0:
                     continue
                 done = part["rows"]
-                feeds = plain_feeds(batch, signature) or as_feeds(batch_data(batch), signature)
+                feeds = batch_feeds(batch, signature)
                 hash_feeds(hasher, feeds)
                 where = f"rows {done}..{done + n - 1} of partition {part['partition']}"
                 try:
