@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from onnxgate.signature import Signature
 
-__all__ = ["Conversion", "Converter", "ConverterRegistry", "RawConversion", "registry"]
+__all__ = ["Conversion", "Converter", "ConverterRegistry", "RawConversion", "first_line", "registry"]
 
 
 @dataclass
@@ -108,6 +108,12 @@ class Converter:
 
     def is_classifier(self, model: Any) -> bool:
         return False
+
+
+def first_line(err: BaseException, limit: int = 300) -> str:
+    """The first line of an exporter's error, at most ``limit`` characters (its type name when empty):
+    the root cause a converter error carries in one line."""
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:limit]
 
 
 def _in_output_order(names: Sequence[str], arrays: Sequence[Any], signature: Signature) -> list[Any]:

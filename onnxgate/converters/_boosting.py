@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from onnxgate.converters._base import Converter
+from onnxgate.converters._base import Converter, first_line
 from onnxgate.errors import InvalidDataError, UnsupportedModelError, missing_dependency
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class BoostingConverter(Converter):
             return read(str(path))
         except Exception as err:
             raise UnsupportedModelError(
-                f"{str(path)!r} is not a readable {library} model: {str(err).splitlines()[0][:200]}", path=str(path)
+                f"{str(path)!r} is not a readable {library} model: {first_line(err, 200)}", path=str(path)
             ) from None
 
     def sample_array(self, model: Any, sample: Any, n_features: int | None) -> np.ndarray:
@@ -348,9 +348,8 @@ def catboost_onnx(model: Any) -> onnx.ModelProto:
     try:
         return convert_to_onnx_object(model)
     except Exception as err:
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
         raise UnsupportedModelError(
-            f"CatBoost's ONNX export refused {type(model).__name__}: {first}. CatBoost exports models "
+            f"CatBoost's ONNX export refused {type(model).__name__}: {first_line(err)}. CatBoost exports models "
             "without categorical or text features only; encode those as numbers before training.",
             framework="catboost",
         ) from None

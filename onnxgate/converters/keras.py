@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from onnxgate.converters._base import Converter, RawConversion, _in_output_order
+from onnxgate.converters._base import Converter, RawConversion, _in_output_order, first_line
 from onnxgate.converters.tensorflow import (
     TF2ONNX_MAX_OPSET,
     convert_traced,
@@ -332,9 +332,8 @@ class KerasConverter(Converter):
                 )
             _refuse_unknown_ops(proto, self.framework, _first_errors(log))
         except Exception as err:
-            second = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
             raise UnsupportedModelError(
-                f"{reason}; tf2onnx.convert.from_keras failed as well: {second}", framework=self.framework
+                f"{reason}; tf2onnx.convert.from_keras failed as well: {first_line(err, 200)}", framework=self.framework
             ) from err
         arrays = split_sample(sample, names, specs, self.framework)
         feeds = {n: np.asarray(a, dtype=dt) for n, a, (_, dt) in zip(names, arrays, shapes)}

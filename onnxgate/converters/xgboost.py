@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from onnxgate.converters._base import RawConversion, _in_output_order
+from onnxgate.converters._base import RawConversion, _in_output_order, first_line
 from onnxgate.converters._boosting import (
     ONNXMLTOOLS_MAX_OPSET,
     BoostingConverter,
@@ -151,9 +151,8 @@ class XGBoostConverter(BoostingConverter):
                 target_opset=min(opset, ONNXMLTOOLS_MAX_OPSET),
             )
         except Exception as err:
-            first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
             raise UnsupportedModelError(
-                f"onnxmltools could not convert {type(model).__name__}: {first}", framework=self.framework
+                f"onnxmltools could not convert {type(model).__name__}: {first_line(err)}", framework=self.framework
             ) from None
         return finish(proto, opset, input_name, boundary)
 
