@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ORT_QUIET", "session"]
+__all__ = ["ORT_QUIET", "RUN_ROWS", "run_rows", "session"]
 
 #: onnxruntime's log level (4 = fatal only): probing a model is expected to fail, and at 3 a rejected
 #: model still prints onnxruntime's "[E:onnxruntime...]" lines on the user's stderr.
 ORT_QUIET = 4
+#: Rows per onnxruntime call when scoring many rows at once. A network's activations for this many
+#: rows stay in the CPU's cache: the 64x64 MLP of bench/bench_spark.py, float64 inside, one thread,
+#: took 1.32 s per 10,000,000 rows in runs of 16,384 rows and 2.24 s in runs of 65,536 (2-core AMD
+#: EPYC, 1 MB L2 per core); a tree ensemble is as fast either way.
+RUN_ROWS = 16_384
 
 
 def session(model: bytes, *, spinning: bool = True) -> Any:
@@ -48,3 +53,46 @@ def session(model: bytes, *, spinning: bool = True) -> Any:
     if not spinning:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def run_rows(session: Any, outputs: list[str] | None, feeds: dict[str, Any], rows: int = RUN_ROWS) -> list[Any]:
+    """``session.run(outputs, feeds)`` in runs of at most ``rows`` rows, the outputs joined row-wise.
+
+    For scoring batches larger than :data:`RUN_ROWS` (a Parquet read, a Spark batch) at the speed of
+    cache-sized runs. Each row is scored on its own either way; a model whose outputs do not have
+    one entry per row (an aggregate, a sequence) is run once on the whole batch instead.
+
+    Parameters
+    ----------
+    session : onnxruntime.InferenceSession
+        The model.
+    outputs : list of str or None
+        Output names, or None for all, as ``session.run`` takes them.
+    feeds : dict of str to numpy.ndarray
+        The inputs, each with the rows on its first axis.
+    rows : int
+        Rows per run.
+
+    Returns
+    -------
+    list
+        What ``session.run(outputs, feeds)`` returns.
+
+    Examples
+    --------
+    >>> from onnxgate.runtime import run_rows, session
+    >>> outs = run_rows(session(model_bytes), None, {"input": X})  # doctest: +SKIP
+    """
+    sizes = {arr.shape[0] if getattr(arr, "ndim", 0) else -1 for arr in feeds.values()}
+    if len(sizes) != 1 or (total := sizes.pop()) <= rows:
+        return list(session.run(outputs, feeds))
+    import numpy as np
+
+    parts = []
+    for start in range(0, total, rows):
+        out = session.run(outputs, {name: arr[start:start + rows] for name, arr in feeds.items()})
+        size = min(rows, total - start)
+        if not all(isinstance(o, np.ndarray) and o.ndim and o.shape[0] == size for o in out):
+            return list(session.run(outputs, feeds))  # outputs not one per row: the whole batch at once
+        parts.append(out)
+    return [np.concatenate(column) for column in zip(*parts)]

@@ -20,7 +20,8 @@ from onnxgate.errors import InvalidDataError
 
 __all__ = ["DEFAULT_SCORE_BATCH", "register", "run", "score_parquet"]
 
-#: Rows read, scored and written at a time on one machine.
+#: Rows read and written at a time on one machine (one Parquet row group each); the model runs on
+#: runs of onnxgate.runtime.RUN_ROWS rows within them.
 DEFAULT_SCORE_BATCH = 65_536
 
 
@@ -64,13 +65,14 @@ def score_parquet(
     OutputExistsError
         ``out`` exists and ``overwrite`` is false.
     """
-    import onnxruntime as ort
     import pyarrow as pa
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
     from onnxgate._arrow import arrow_type, batch_feeds, to_arrow
     from onnxgate._onnx import atomic_write
+    from onnxgate.runtime import run_rows
+    from onnxgate.runtime import session as model_session
     from onnxgate.signature import Signature
     from onnxgate.spark import feed_columns, load_scoring_model
 
@@ -88,9 +90,7 @@ def score_parquet(
     fed = feed_columns(dataset.schema.names, signature)
     specs = [signature.output(o) for o in wanted]
     schema = pa.schema([*dataset.schema, *(pa.field(o, arrow_type(s)) for o, s in zip(wanted, specs))])
-    options = ort.SessionOptions()
-    options.log_severity_level = 4
-    session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    session = model_session(proto.SerializeToString())
     rows = 0
     with atomic_write(out, overwrite=overwrite) as handle, pq.ParquetWriter(handle, schema) as writer:
         for batch in dataset.to_batches(batch_size=batch_size):
@@ -98,7 +98,7 @@ def score_parquet(
                 continue
             feeds = batch_feeds(batch.select(fed), signature)
             try:
-                outs = session.run(wanted, feeds)
+                outs = run_rows(session, wanted, feeds)
             except Exception as err:
                 where = f"rows {rows}..{rows + batch.num_rows - 1}"
                 raise InvalidDataError(f"onnxruntime failed on {where}: {err}") from err

@@ -126,7 +126,7 @@ def predict(
         raise InvalidDataError(
             f"outputs {unknown or wanted} are not outputs of the model; it has {signature.output_names}"
         )
-    from onnxgate.spark._files import FRAGMENT_BATCH_ROWS, rows_of
+    from onnxgate.spark._files import PREDICT_BATCH_ROWS, rows_of
 
     rows = rows_of(df, spark)
     present = rows.columns
@@ -156,7 +156,7 @@ def predict(
 
         shared = _Shared(model_bytes)
     threads = int(spark.conf.get("spark.task.cpus", "1") or 1)
-    fragment_rows = FRAGMENT_BATCH_ROWS if rows.fragments else 0
+    fragment_rows = PREDICT_BATCH_ROWS if rows.fragments else 0
     return rows.frame.mapInArrow(_partition_predict(token, shared, fed, wanted, threads, fragment_rows), schema)
 
 
@@ -167,6 +167,7 @@ def _partition_predict(
         import pyarrow as pa
 
         from onnxgate._arrow import batch_feeds, to_arrow
+        from onnxgate.runtime import run_rows
 
         session, signature = _session(token, shared, threads)
         specs = [signature.output(o) for o in wanted]
@@ -178,7 +179,7 @@ def _partition_predict(
             if batch.num_rows == 0:
                 continue
             feeds = batch_feeds(batch.select(fed), signature)
-            outs = session.run(wanted, feeds)
+            outs = run_rows(session, wanted, feeds)
             columns = [*batch.columns, *(to_arrow(v, s) for v, s in zip(outs, specs))]
             yield pa.RecordBatch.from_arrays(columns, names=[*batch.schema.names, *wanted])
 

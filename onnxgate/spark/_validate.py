@@ -182,6 +182,7 @@ def _spark_parity(
     tolerances: dict[str, tuple[float, float, Any]],
     inf_equal: bool,
 ) -> CheckResult:
+    from onnxgate.runtime import RUN_ROWS
     from onnxgate.signature import Signature
     from onnxgate.spark._files import FRAGMENT_BATCH_ROWS
     from onnxgate.validators.parity import OutputAccumulator, parity_result
@@ -223,8 +224,8 @@ def _spark_parity(
         offset += part["rows"]
     details = {
         "batches": sum(p["batches"] for p in partials),
-        "batch_size": FRAGMENT_BATCH_ROWS if data.fragments else int(
-            spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch", "10000") or 10000),
+        "batch_size": min(RUN_ROWS, FRAGMENT_BATCH_ROWS if data.fragments else int(
+            spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch", "10000") or 10000)),
         "data_sha256": hasher.hexdigest(),
         "engine": {
             "name": "spark",
@@ -260,6 +261,17 @@ def _scorer(token: str, model_b: Any, ref_b: Any) -> tuple[Any, Any, Any]:
         _SCORERS.clear()  # one model at a time per worker: a long-lived worker does not pile them up
         _SCORERS[token] = (session, signature, prepare_reference(reference, proto, signature))
     return _SCORERS[token]  # type: ignore[no-any-return]
+
+
+def _runs(batches: Iterator[Any]) -> Iterator[Any]:
+    """Spark's batches (``spark.sql.execution.arrow.maxRecordsPerBatch`` rows) cut into runs of at
+    most onnxgate.runtime.RUN_ROWS rows, the size local parity scores: both models' activations then
+    stay in cache."""
+    from onnxgate.runtime import RUN_ROWS
+
+    for batch in batches:
+        for start in range(0, batch.num_rows, RUN_ROWS):
+            yield batch.slice(start, RUN_ROWS)
 
 
 def _partition_parity(
@@ -300,7 +312,7 @@ def _partition_parity(
                 from onnxgate.spark._files import fragment_batches
 
                 batches = fragment_batches(batches, fragment_rows)
-            for batch in batches:
+            for batch in _runs(batches):
                 n = batch.num_rows
                 if n == 0:
                     continue

@@ -1,0 +1,71 @@
+"""run_rows: a batch scored in runs of at most RUN_ROWS rows gives what one run gives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from onnxgate.runtime import RUN_ROWS, run_rows, session
+
+
+def _model(nodes: list[Any], outputs: list[Any], inputs: list[Any] | None = None) -> bytes:
+    graph = helper.make_graph(
+        nodes, "g", inputs or [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])], outputs,
+        initializer=[helper.make_tensor("w", TensorProto.FLOAT, [3, 2], [0.5, -1.0, 2.0, 0.25, -0.75, 1.5])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+class _Recording:
+    """A real session that records the rows of every run."""
+
+    def __init__(self, model: bytes) -> None:
+        self.inner = session(model)
+        self.sizes: list[int] = []
+
+    def run(self, outputs: Any, feeds: dict[str, np.ndarray]) -> Any:
+        self.sizes.append(len(next(iter(feeds.values()))))
+        return self.inner.run(outputs, feeds)
+
+
+def test_rows_are_scored_in_runs_and_joined_in_order() -> None:
+    model = _model(
+        [helper.make_node("MatMul", ["x", "w"], ["y"]), helper.make_node("ArgMax", ["y"], ["label"], axis=1)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2]),
+         helper.make_tensor_value_info("label", TensorProto.INT64, ["N", 1])],
+    )
+    x = np.random.default_rng(0).normal(size=(2 * RUN_ROWS + 123, 3)).astype(np.float32)
+    recording = _Recording(model)
+    got = run_rows(recording, None, {"x": x})
+    assert recording.sizes == [RUN_ROWS, RUN_ROWS, 123]
+    whole = session(model).run(None, {"x": x})
+    assert [g.shape for g in got] == [w.shape for w in whole]
+    np.testing.assert_array_equal(got[1], whole[1])
+    np.testing.assert_allclose(got[0], whole[0], rtol=1e-6)
+    assert run_rows(session(model), ["label"], {"x": x})[0].shape == (len(x), 1)
+
+
+def test_a_batch_within_one_run_is_one_call() -> None:
+    model = _model([helper.make_node("MatMul", ["x", "w"], ["y"])],
+                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])])
+    recording = _Recording(model)
+    run_rows(recording, None, {"x": np.ones((RUN_ROWS, 3), np.float32)})
+    assert recording.sizes == [RUN_ROWS]
+
+
+@pytest.mark.parametrize("keepdims", [0, 1])
+def test_outputs_not_one_per_row_are_computed_on_the_whole_batch(keepdims: int) -> None:
+    # a sum over all rows: in runs it would give one partial sum per run; run_rows must not
+    model = _model(
+        [helper.make_node("ReduceSum", ["x"], ["total"], keepdims=keepdims)],
+        [helper.make_tensor_value_info("total", TensorProto.FLOAT, [1, 1] if keepdims else [])],
+    )
+    x = np.ones((RUN_ROWS + 10, 3), np.float32)
+    got = run_rows(session(model), None, {"x": x})
+    assert float(np.asarray(got[0]).reshape(-1)[0]) == x.size
