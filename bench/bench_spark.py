@@ -141,6 +141,7 @@ def _case(
 ) -> list[dict[str, Any]]:
     import onnxgate as og
     import onnxgate.spark as ogs
+    from onnxgate.cli import main as cli
 
     conv = og.convert(model, _sample())
     label = f"{case} {rows:,}x{FEATURES}"
@@ -166,8 +167,12 @@ def _case(
         row(BENCHMARK, label, "driver_peak_memory", big_mem, small_mem, "<= 1.5", "MB",
             note=f"Python driver peak RSS during spark.validate: {rows:,} rows vs {small_rows:,}"),
     ]
-    predicts, path_predicts, local_scores = [], [], []
+    predicts, path_predicts, local_scores, cli_scores = [], [], [], []
+    out_file, model_file = big.parent / "scored.parquet", big.parent / f"{case}.onnx"
+    model_file.write_bytes(conv.model.SerializeToString())
+    score_argv = ["score", str(model_file), "--data", str(big), "--out", str(out_file), "--force"]
     for _ in range(PREDICT_REPEATS):  # alternated, medians: one run of each was off by up to 40% here
+        cli_scores.append(_timed(lambda: cli(score_argv))[0])
         predicts.append(_timed(
             lambda: ogs.predict(spark.read.parquet(str(big)), conv).write.format("noop").mode("overwrite").save()
         )[0])
@@ -175,7 +180,12 @@ def _case(
             lambda: ogs.predict(big, conv, spark=spark).write.format("noop").mode("overwrite").save()
         )[0])
         local_scores.append(_local_score(conv, big))
-    predict_s, path_predict_s, local_score_s = map(statistics.median, (predicts, path_predicts, local_scores))
+    out_file.unlink()
+    predict_s, path_predict_s, local_score_s, cli_s = map(statistics.median,
+                                                          (predicts, path_predicts, local_scores, cli_scores))
+    out.append(row(BENCHMARK, label, "one_machine_score_rows_per_s", rows / cli_s, rows / local_score_s, None,
+                   "rows/s", note="'onnxgate score' without Spark: the same scoring plus writing the "
+                   f"inputs and outputs to one Parquet file; medians of {PREDICT_REPEATS}"))
     read_s, _ = _timed(lambda: spark.read.parquet(str(big)).write.format("noop").mode("overwrite").save())
     out.append(row(BENCHMARK, label, "spark_read_only_rows_per_s", rows / read_s, rows / local_score_s, None,
                    "rows/s", note="Spark reading the Parquet into the noop sink, no model: the floor of predict"))

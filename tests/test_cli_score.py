@@ -44,6 +44,12 @@ def test_score_writes_inputs_plus_typed_outputs_in_batches(iris: dict[str, Any],
     frame = table.to_pandas()
     np.testing.assert_array_equal(frame["label"].to_numpy(), iris["model"].predict(iris["X"]))
     np.testing.assert_allclose(np.stack(frame["probabilities"]), iris["model"].predict_proba(iris["X"]), atol=1e-5)
+    # floats are stored plain (a dictionary of distinct floats per row group is bigger and slower), the
+    # integer labels as a dictionary
+    meta = pq.ParquetFile(out).metadata.row_group(0)
+    encodings = {meta.column(i).path_in_schema.split(".")[0]: meta.column(i).encodings for i in range(meta.num_columns)}
+    assert not any("DICTIONARY" in e for name in [*FEATURES, "probabilities"] for e in encodings[name]), encodings
+    assert any("DICTIONARY" in e for e in encodings["label"]), encodings
 
 
 def test_score_picks_outputs_and_refuses_to_overwrite(iris: dict[str, Any], tmp_path: Path, capsys: Any) -> None:

@@ -92,7 +92,13 @@ def score_parquet(
     schema = pa.schema([*dataset.schema, *(pa.field(o, arrow_type(s)) for o, s in zip(wanted, specs))])
     session = model_session(proto.SerializeToString())
     rows = 0
-    with atomic_write(out, overwrite=overwrite) as handle, pq.ParquetWriter(handle, schema) as writer:
+    # Dictionary encoding for all but floating-point columns. Each batch is one row group, too small
+    # for a float column's dictionary to outgrow the 1 MB page limit that makes the writer give up on
+    # it, so every row group of distinct floats was stored as a dictionary of all its values plus
+    # indices (10,000,000 x 11 float32 columns: 5.0 s and 569 MB, against 0.7 s and 382 MB without).
+    dictionary = [f.name for f in schema if not pa.types.is_floating(_leaf_type(f.type))]
+    with (atomic_write(out, overwrite=overwrite) as handle,
+          pq.ParquetWriter(handle, schema, use_dictionary=dictionary) as writer):
         for batch in dataset.to_batches(batch_size=batch_size):
             if batch.num_rows == 0:
                 continue
@@ -106,6 +112,13 @@ def score_parquet(
             writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))
             rows += batch.num_rows
     return rows
+
+
+def _leaf_type(kind: Any) -> Any:
+    """The element type of a (nested) list type, else the type itself."""
+    while hasattr(kind, "value_type"):
+        kind = kind.value_type
+    return kind
 
 
 def _dataset(data: str | Path, ds: Any) -> Any:
