@@ -5,6 +5,9 @@ into Arrow batches for the Python workers: on 2 cores that conversion alone cost
 scoring a small MLP (bench/bench_spark.py). Given the files' path instead, Spark distributes only
 ``(file, row group)`` pairs, in file order, and each worker reads its row groups with pyarrow
 straight into the batches it scores: the same rows, in the same order, as ``spark.read.parquet``.
+A DataFrame that is exactly ``spark.read.parquet`` of such a file or folder (Spark's
+``sameSemantics`` finds it equal to a fresh read: no column picked, no filter, option or schema) is
+read that way too.
 
 That path is taken only where it reads exactly what Spark would, in a classic session (not Spark
 Connect, whose server reads paths on its own machine): a local ``.parquet`` file, or a
@@ -101,7 +104,8 @@ def _same_in_spark(kind: Any) -> bool:
 
 def rows_of(data: Any, spark: Any = None) -> Rows:
     """The rows of a DataFrame, or of a Parquet path (read by the workers where :func:`parquet_fragments`
-    allows, else by ``spark.read.parquet``); ``spark`` defaults to the active session.
+    allows, else by ``spark.read.parquet``); a DataFrame that is a plain ``spark.read.parquet`` of such
+    files is read by the workers too. ``spark`` defaults to the active session.
 
     Raises
     ------
@@ -111,6 +115,9 @@ def rows_of(data: Any, spark: Any = None) -> Rows:
     if isinstance(data, Rows):
         return data
     if hasattr(data, "mapInArrow"):
+        folder = _plain_parquet_read(data)
+        if folder is not None:
+            return rows_of(folder, data.sparkSession)
         ddl = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in data.schema.fields)
         return Rows(data.sparkSession, data, False, list(data.columns), ddl)
     if not isinstance(data, (str, os.PathLike)):
@@ -144,6 +151,42 @@ def rows_of(data: Any, spark: Any = None) -> Rows:
     parts = max(1, min(len(fragments), int(context.defaultParallelism)))
     frame = spark.createDataFrame(context.parallelize(fragments, parts), _FRAGMENT_DDL)
     return Rows(spark, frame, True, list(schema.names), ddl)
+
+
+def _plain_parquet_read(frame: Any) -> str | None:
+    """The local file or folder ``frame`` is exactly ``spark.read.parquet(...)`` of, when the workers
+    can read it themselves (:func:`parquet_fragments`); else None.
+
+    Exactly: Spark's own ``sameSemantics`` finds the plans equal (no column picked, no filter, no
+    option, no schema given), and the folder holds the same files Spark lists. Then the workers read
+    the same rows as the DataFrame, in file order.
+    """
+    try:
+        if frame.sparkSession.sparkContext is None:
+            return None
+        files = list(frame.inputFiles())
+    except Exception:  # Spark Connect, or a plan without files
+        return None
+    if not files or not all(f.startswith("file:") for f in files):
+        return None
+    from urllib.parse import unquote, urlparse
+
+    paths = {str(Path(unquote(urlparse(f).path)).resolve()) for f in files}
+    candidates = [next(iter(paths))] if len(paths) == 1 else []
+    parents = {str(Path(p).parent) for p in paths}
+    if len(parents) == 1:
+        candidates.append(parents.pop())
+    for candidate in candidates:
+        found = parquet_fragments(candidate)
+        if found is None or {path for path, _ in found[0]} != paths:
+            continue
+        try:
+            same = frame.sameSemantics(frame.sparkSession.read.parquet(candidate))
+        except Exception:
+            continue
+        if same:
+            return candidate
+    return None
 
 
 def fragment_batches(fragments: Iterator[Any], batch_rows: int) -> Iterator[Any]:

@@ -84,7 +84,8 @@ def predict(
         The rows (see :func:`feed_columns` for which columns are fed). A local Parquet file or folder
         of them is read by the Python workers themselves, without Spark's row conversion (see
         :mod:`onnxgate.spark._files`); the result is the same DataFrame as from
-        ``spark.read.parquet(path)``, faster.
+        ``spark.read.parquet(path)``, faster. A DataFrame that is exactly ``spark.read.parquet`` of
+        such files, with nothing picked, filtered or set, is read the same way.
     model_or_package : path, bytes, onnx.ModelProto, Conversion or package folder
         The ONNX model, or a folder written by ``onnxgate package``.
     outputs : sequence of str, optional

@@ -15,8 +15,8 @@ What differs from local parity, and says so in ``details["engine"]``:
 * the median and p99 always come from the histogram (``"quantiles": "histogram"``: within 2.33% of
   the order statistic, see :mod:`onnxgate.sketch`); counts, max and mean are exact;
 * row numbers count rows in partition order (partition 0's rows first): the file order when the
-  workers read a Parquet path themselves (:mod:`onnxgate.spark._files`); with a DataFrame, only
-  when Spark reads the files in that order (it packs the largest first);
+  workers read the Parquet files themselves (:mod:`onnxgate.spark._files`); with a DataFrame Spark
+  reads, only when Spark reads the files in that order (it packs the largest first);
 * ``data_sha256`` hashes the partitions' own hashes in partition order, so it is stable for the same
   files and partitioning but differs from local parity's hash;
 * the ``sample`` of (reference, ONNX) values is drawn in each partition and merged by row number: a
@@ -70,7 +70,8 @@ def validate(
         The rows: one column per model input (SQL-adapted models and models with ``[N,1]`` inputs),
         the feature columns of a single ``[N,k]`` input, or one array column. A local Parquet file
         or folder of them is read by the Python workers themselves, without Spark's row conversion
-        (see :mod:`onnxgate.spark._files`), and is faster than ``spark.read.parquet(path)``.
+        (see :mod:`onnxgate.spark._files`), as is a DataFrame that is exactly ``spark.read.parquet``
+        of such files (nothing picked, filtered or set).
     reference : object
         The native model (scikit-learn, XGBoost, LightGBM, CatBoost, a PyTorch module or a Keras
         model: anything that pickles), a second ONNX model, or a picklable callable. ``None`` with a

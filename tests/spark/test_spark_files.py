@@ -13,7 +13,7 @@ import pytest
 import onnxgate as og
 import onnxgate.spark as ogs
 from onnxgate.errors import InvalidDataError
-from onnxgate.spark._files import parquet_fragments
+from onnxgate.spark._files import parquet_fragments, rows_of
 
 FEATURES = ["f0", "f1", "f2", "f3"]
 
@@ -41,11 +41,17 @@ def _parity(report: Any) -> Any:
     return next(c for c in report.checks if c.name == "prediction_parity")
 
 
+def _through_spark(spark: Any, folder: Path) -> Any:
+    """The folder's rows as a DataFrame Spark's own reader feeds: with a reader option, it is not a
+    plain ``spark.read.parquet`` (which the workers would read themselves), though the rows are the same."""
+    return spark.read.option("pathGlobFilter", "*.parquet").parquet(str(folder))
+
+
 def test_a_parquet_path_gives_the_evidence_spark_reader_gives(local_spark: Any, forest: dict[str, Any]) -> None:
     tol = {"atol": 1e-7, "rtol": 1e-7}  # float32 rounding makes rows mismatch: counts and rows compared
     conv = forest["conv"].model  # a plain model: the feature columns are named in the conversion only
     via_path = _parity(ogs.validate(conv, forest["files"], reference=forest["model"], **tol, spark=local_spark))
-    frame = local_spark.read.parquet(str(forest["files"]))
+    frame = _through_spark(local_spark, forest["files"])
     via_spark = _parity(ogs.validate(conv, frame, reference=forest["model"], **tol))
     assert via_path.details["engine"]["reader"] == "pyarrow in the Python workers"
     assert via_spark.details["engine"]["reader"] == "Spark"
@@ -66,12 +72,32 @@ def test_a_parquet_path_gives_the_evidence_spark_reader_gives(local_spark: Any, 
 def test_predict_on_a_path_gives_the_rows_of_predict_on_spark_read(local_spark: Any, forest: dict[str, Any]) -> None:
     model = forest["conv"]
     via_path = ogs.predict(forest["keyed"], model, columns=FEATURES, spark=local_spark)
-    via_spark = ogs.predict(local_spark.read.parquet(str(forest["keyed"])), model, columns=FEATURES)
+    via_spark = ogs.predict(_through_spark(local_spark, forest["keyed"]), model, columns=FEATURES)
     assert via_path.schema == via_spark.schema
     ours = via_path.toPandas().sort_values("id", ignore_index=True)
     theirs = via_spark.toPandas().sort_values("id", ignore_index=True)
     pd.testing.assert_frame_equal(ours, theirs)
     assert len(ours) == 3000 and ours["variable"].notna().all()
+
+
+def test_a_dataframe_that_is_a_plain_parquet_read_is_read_by_the_workers(local_spark: Any,
+                                                                          forest: dict[str, Any]) -> None:
+    plain = local_spark.read.parquet(str(forest["files"]))
+    rows = rows_of(plain)
+    assert rows.fragments and rows.columns == FEATURES
+    report = ogs.validate(forest["conv"].model, plain, reference=forest["model"])
+    assert _parity(report).details["engine"]["reader"] == "pyarrow in the Python workers" and report.passed
+    single = next(forest["files"].glob("part-0.parquet"))
+    assert rows_of(local_spark.read.parquet(str(single))).fragments
+    # anything more than the plain read keeps Spark's reader: a column picked, a filter, a schema, an option
+    changed = [
+        plain.select("f0", "f1"),
+        plain.filter("f0 > 0"),
+        local_spark.read.schema("f0 double, f1 double, f2 double, f3 double").parquet(str(forest["files"])),
+        _through_spark(local_spark, forest["files"]),
+        local_spark.createDataFrame(pd.read_parquet(single)),
+    ]
+    assert [rows_of(frame).fragments for frame in changed] == [False] * len(changed)
 
 
 def test_what_spark_reads_by_its_own_rules_goes_through_spark(tmp_path: Path, forest: dict[str, Any]) -> None:
