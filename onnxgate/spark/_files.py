@@ -62,17 +62,7 @@ def parquet_fragments(data: str | os.PathLike[str]) -> tuple[list[tuple[str, int
     None when the workers could not read exactly what ``spark.read.parquet(data)`` would."""
     import pyarrow.parquet as pq
 
-    text = os.fspath(data)
-    if "://" in text or not Path(text).exists():
-        return None
-    root = Path(text)
-    if root.is_file():
-        files = [root] if root.suffix.lower() == ".parquet" else []
-    else:
-        entries = sorted(p for p in root.iterdir() if not p.name.startswith(("_", ".")))
-        if any(not p.is_file() or p.suffix.lower() != ".parquet" for p in entries):
-            return None  # partition folders, subfolders or other files: Spark's own rules apply
-        files = entries
+    files = _parquet_files(data)
     if not files:
         return None
     schema = None
@@ -91,6 +81,21 @@ def parquet_fragments(data: str | os.PathLike[str]) -> tuple[list[tuple[str, int
             return None  # Spark reads one file's schema (mergeSchema off): leave the choice to it
         fragments.extend((str(file.resolve()), group) for group in range(meta.num_row_groups))
     return fragments, schema
+
+
+def _parquet_files(data: str | os.PathLike[str]) -> list[Path] | None:
+    """The ``.parquet`` file, or the folder's ``.parquet`` files in name order (``_`` and ``.`` names
+    skipped, as Spark skips them); None for a URL, a missing path, or a folder holding anything else."""
+    text = os.fspath(data)
+    if "://" in text or not Path(text).exists():
+        return None
+    root = Path(text)
+    if root.is_file():
+        return [root] if root.suffix.lower() == ".parquet" else None
+    entries = sorted(p for p in root.iterdir() if not p.name.startswith(("_", ".")))
+    if any(not p.is_file() or p.suffix.lower() != ".parquet" for p in entries):
+        return None  # partition folders, subfolders or other files: Spark's own rules apply
+    return entries
 
 
 def _same_in_spark(kind: Any) -> bool:
@@ -116,8 +121,9 @@ def rows_of(data: Any, spark: Any = None) -> Rows:
         return data
     if hasattr(data, "mapInArrow"):
         folder = _plain_parquet_read(data)
-        if folder is not None:
-            return rows_of(folder, data.sparkSession)
+        found = parquet_fragments(folder) if folder is not None else None
+        if found is not None:
+            return _fragment_rows(data.sparkSession, *found)
         ddl = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in data.schema.fields)
         return Rows(data.sparkSession, data, False, list(data.columns), ddl)
     if not isinstance(data, (str, os.PathLike)):
@@ -142,9 +148,14 @@ def rows_of(data: Any, spark: Any = None) -> Rows:
         from onnxgate.spark._session import read_parquet
 
         return rows_of(read_parquet(spark, os.fspath(data)))
-    fragments, schema = found
+    return _fragment_rows(spark, *found)
+
+
+def _fragment_rows(spark: Any, fragments: list[tuple[str, int]], schema: Any) -> Rows:
+    """Rows read by the workers: a DataFrame of ``(path, row group)`` pairs, in file order."""
     from pyspark.sql.pandas.types import from_arrow_schema
 
+    context = spark.sparkContext
     ddl = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in from_arrow_schema(schema).fields)
     # parallelize slices the list into contiguous runs, partition 0 first: rows keep the file order,
     # which the row numbers in the evidence count in
@@ -154,8 +165,7 @@ def rows_of(data: Any, spark: Any = None) -> Rows:
 
 
 def _plain_parquet_read(frame: Any) -> str | None:
-    """The local file or folder ``frame`` is exactly ``spark.read.parquet(...)`` of, when the workers
-    can read it themselves (:func:`parquet_fragments`); else None.
+    """The local file or folder ``frame`` is exactly ``spark.read.parquet(...)`` of; else None.
 
     Exactly: Spark's own ``sameSemantics`` finds the plans equal (no column picked, no filter, no
     option, no schema given), and the folder holds the same files Spark lists. Then the workers read
@@ -177,15 +187,15 @@ def _plain_parquet_read(frame: Any) -> str | None:
     if len(parents) == 1:
         candidates.append(parents.pop())
     for candidate in candidates:
-        found = parquet_fragments(candidate)
-        if found is None or {path for path, _ in found[0]} != paths:
+        listed = _parquet_files(candidate)
+        if not listed or {str(p.resolve()) for p in listed} != paths:
             continue
         try:
             same = frame.sameSemantics(frame.sparkSession.read.parquet(candidate))
         except Exception:
             continue
         if same:
-            return candidate
+            return candidate  # its footers decide next whether the workers can read it (parquet_fragments)
     return None
 
 

@@ -80,8 +80,8 @@ def test_predict_on_a_path_gives_the_rows_of_predict_on_spark_read(local_spark: 
     assert len(ours) == 3000 and ours["variable"].notna().all()
 
 
-def test_a_dataframe_that_is_a_plain_parquet_read_is_read_by_the_workers(local_spark: Any,
-                                                                          forest: dict[str, Any]) -> None:
+def test_a_dataframe_that_is_a_plain_parquet_read_is_read_by_the_workers(local_spark: Any, forest: dict[str, Any],
+                                                                          tmp_path: Path) -> None:
     plain = local_spark.read.parquet(str(forest["files"]))
     rows = rows_of(plain)
     assert rows.fragments and rows.columns == FEATURES
@@ -98,6 +98,11 @@ def test_a_dataframe_that_is_a_plain_parquet_read_is_read_by_the_workers(local_s
         local_spark.createDataFrame(pd.read_parquet(single)),
     ]
     assert [rows_of(frame).fragments for frame in changed] == [False] * len(changed)
+    # a plain read of files the workers cannot read as Spark does (a date column) stays with Spark
+    dates = tmp_path / "dates.parquet"
+    pd.DataFrame({"when": pd.to_datetime(["2026-12-01"]), "f0": [1.0]}).to_parquet(dates)
+    assert not rows_of(local_spark.read.parquet(str(dates))).fragments
+    assert not rows_of(dates, local_spark).fragments
 
 
 def test_what_spark_reads_by_its_own_rules_goes_through_spark(tmp_path: Path, forest: dict[str, Any]) -> None:
