@@ -29,15 +29,9 @@ from typing import Any
 
 from onnxgate.errors import InvalidDataError
 
-__all__ = ["FRAGMENT_BATCH_ROWS", "PREDICT_BATCH_ROWS", "Rows", "fragment_batches", "parquet_fragments", "rows_of"]
+__all__ = ["PREDICT_BATCH_ROWS", "Rows", "fragment_batches", "parquet_fragments", "rows_of"]
 
 _FRAGMENT_DDL = "path string, row_group int"
-#: Rows per batch a worker reads from its row groups. Smaller than the batches Spark sends
-#: (ARROW_BATCH_ROWS), which pay a per-batch cost on the JVM side that this path does not have: on
-#: 5,000,000 rows, validating the 64x64 MLP of bench/bench_spark.py ran at 1.07-1.24x the local rate
-#: with 16,384 rows and 0.94-1.00x with 65,536 (3 runs each, 2 cores), as an MLP's activations for
-#: 16,384 rows stay in cache.
-FRAGMENT_BATCH_ROWS = 16_384
 #: Rows per batch a ``predict`` worker reads and hands back to Spark. Its JVM turns every batch it
 #: gets back into rows, at a cost per batch: on 10,000,000 rows of the 64x64 MLP (2 cores) the JVM
 #: took 1.6-1.8 s of CPU for batches of 262,144 rows and 1.7-2.3 s for 16,384. The model still runs
@@ -122,10 +116,7 @@ def rows_of(data: Any, spark: Any = None) -> Rows:
     if hasattr(data, "mapInArrow"):
         folder = _plain_parquet_read(data)
         found = parquet_fragments(folder) if folder is not None else None
-        if found is not None:
-            return _fragment_rows(data.sparkSession, *found)
-        ddl = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in data.schema.fields)
-        return Rows(data.sparkSession, data, False, list(data.columns), ddl)
+        return _fragment_rows(data.sparkSession, *found) if found is not None else _spark_rows(data)
     if not isinstance(data, (str, os.PathLike)):
         raise InvalidDataError(
             f"expected a Spark DataFrame or the path of Parquet files, found a {type(data).__name__}"
@@ -147,8 +138,18 @@ def rows_of(data: Any, spark: Any = None) -> Rows:
     if found is None:
         from onnxgate.spark._session import read_parquet
 
-        return rows_of(read_parquet(spark, os.fspath(data)))
+        return _spark_rows(read_parquet(spark, os.fspath(data)))
     return _fragment_rows(spark, *found)
+
+
+def _ddl(fields: Any) -> str:
+    """A Spark DDL schema string of Spark struct fields, names quoted."""
+    return ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in fields)
+
+
+def _spark_rows(frame: Any) -> Rows:
+    """Rows Spark reads and feeds: the DataFrame as it is."""
+    return Rows(frame.sparkSession, frame, False, list(frame.columns), _ddl(frame.schema.fields))
 
 
 def _fragment_rows(spark: Any, fragments: list[tuple[str, int]], schema: Any) -> Rows:
@@ -156,7 +157,7 @@ def _fragment_rows(spark: Any, fragments: list[tuple[str, int]], schema: Any) ->
     from pyspark.sql.pandas.types import from_arrow_schema
 
     context = spark.sparkContext
-    ddl = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in from_arrow_schema(schema).fields)
+    ddl = _ddl(from_arrow_schema(schema).fields)
     # parallelize slices the list into contiguous runs, partition 0 first: rows keep the file order,
     # which the row numbers in the evidence count in
     parts = max(1, min(len(fragments), int(context.defaultParallelism)))
