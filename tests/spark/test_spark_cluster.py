@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from _spark_parity import assert_parity_as_local
 
 import onnxgate as og
 import onnxgate.spark as ogs
@@ -39,15 +40,7 @@ def test_validate_and_predict_on_a_standalone_cluster(cluster_spark: Any, tmp_pa
     executors = cluster_spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size()
     assert executors >= 2  # the driver's block manager and at least one executor
 
-    report = ogs.validate(conv, df, reference=model)
-    local = og.validate(conv, data=pd.read_parquet(path), reference=model)
-    assert report.passed, str(report)
-    ours = next(c for c in report.checks if c.name == "prediction_parity")
-    theirs = next(c for c in local.checks if c.name == "prediction_parity")
-    assert ours.details["rows"] == theirs.details["rows"] == 2000
-    for a, b in zip(ours.details["outputs"], theirs.details["outputs"]):
-        assert a["mismatched_rows"] == b["mismatched_rows"]
-        assert (a["abs"] or {}).get("max") == (b["abs"] or {}).get("max")
+    assert_parity_as_local(ogs.validate(conv, df, reference=model), conv, model, path, rows=2000)
 
     scored = ogs.predict(df, conv).toPandas()
     assert list(scored.columns) == [*FEATURES, "label", "probabilities"]

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from _spark_parity import assert_parity_as_local
 
 import onnxgate as og
 import onnxgate.spark as ogs
@@ -41,15 +42,7 @@ def test_validate_and_predict_through_spark_connect(connect_spark: Any, tmp_path
     pd.DataFrame(X, columns=FEATURES).to_parquet(path)
     df = connect_spark.read.parquet(str(path))
 
-    report = ogs.validate(conv, df, reference=model)
-    local = og.validate(conv, data=pd.read_parquet(path), reference=model)
-    assert report.passed, str(report)
-    ours = next(c for c in report.checks if c.name == "prediction_parity")
-    theirs = next(c for c in local.checks if c.name == "prediction_parity")
-    assert ours.details["rows"] == theirs.details["rows"] == 3000
-    for a, b in zip(ours.details["outputs"], theirs.details["outputs"]):
-        assert a["mismatched_rows"] == b["mismatched_rows"]
-        assert (a["abs"] or {}).get("max") == (b["abs"] or {}).get("max")
+    assert_parity_as_local(ogs.validate(conv, df, reference=model), conv, model, path, rows=3000)
 
     scored = ogs.predict(df, conv)
     assert dict(scored.dtypes) == {**{f: "float" for f in FEATURES}, "label": "bigint", "probabilities": "array<float>"}

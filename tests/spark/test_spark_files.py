@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from _spark_parity import parity
 
 import onnxgate as og
 import onnxgate.spark as ogs
@@ -37,10 +38,6 @@ def forest(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"model": model, "conv": og.convert(model, X[:5]), "files": files, "keyed": keyed}
 
 
-def _parity(report: Any) -> Any:
-    return next(c for c in report.checks if c.name == "prediction_parity")
-
-
 def _through_spark(spark: Any, folder: Path) -> Any:
     """The folder's rows as a DataFrame Spark's own reader feeds: with a reader option, it is not a
     plain ``spark.read.parquet`` (which the workers would read themselves), though the rows are the same."""
@@ -50,9 +47,9 @@ def _through_spark(spark: Any, folder: Path) -> Any:
 def test_a_parquet_path_gives_the_evidence_spark_reader_gives(local_spark: Any, forest: dict[str, Any]) -> None:
     tol = {"atol": 1e-7, "rtol": 1e-7}  # float32 rounding makes rows mismatch: counts and rows compared
     conv = forest["conv"].model  # a plain model: the feature columns are named in the conversion only
-    via_path = _parity(ogs.validate(conv, forest["files"], reference=forest["model"], **tol, spark=local_spark))
+    via_path = parity(ogs.validate(conv, forest["files"], reference=forest["model"], **tol, spark=local_spark))
     frame = _through_spark(local_spark, forest["files"])
-    via_spark = _parity(ogs.validate(conv, frame, reference=forest["model"], **tol))
+    via_spark = parity(ogs.validate(conv, frame, reference=forest["model"], **tol))
     assert via_path.details["engine"]["reader"] == "pyarrow in the Python workers"
     assert via_spark.details["engine"]["reader"] == "Spark"
     (a,), (b,) = via_path.details["outputs"], via_spark.details["outputs"]
@@ -63,7 +60,7 @@ def test_a_parquet_path_gives_the_evidence_spark_reader_gives(local_spark: Any, 
     # Spark packs files into partitions largest first; the workers read them in file order, so the
     # row numbers are those of local parity on the files read one after the other
     data = pd.concat([pd.read_parquet(p) for p in sorted(forest["files"].glob("*.parquet"))], ignore_index=True)
-    local = _parity(og.validate(conv, data=data, reference=forest["model"], **tol))
+    local = parity(og.validate(conv, data=data, reference=forest["model"], **tol))
     (c,) = local.details["outputs"]
     assert a["mismatched_row_indices"] == c["mismatched_row_indices"]
     assert a["worst_rows"] == c["worst_rows"]  # row numbers, inputs and both predictions
@@ -86,7 +83,7 @@ def test_a_dataframe_that_is_a_plain_parquet_read_is_read_by_the_workers(local_s
     rows = rows_of(plain)
     assert rows.fragments and rows.columns == FEATURES
     report = ogs.validate(forest["conv"].model, plain, reference=forest["model"])
-    assert _parity(report).details["engine"]["reader"] == "pyarrow in the Python workers" and report.passed
+    assert parity(report).details["engine"]["reader"] == "pyarrow in the Python workers" and report.passed
     single = next(forest["files"].glob("part-0.parquet"))
     assert rows_of(local_spark.read.parquet(str(single))).fragments
     # anything more than the plain read keeps Spark's reader: a column picked, a filter, a schema, an option
@@ -130,6 +127,6 @@ def test_a_partitioned_folder_is_still_validated_through_spark(local_spark: Any,
     shutil.copytree(forest["files"], partitioned / "year=2026")
     report = ogs.validate(forest["conv"].model, local_spark.read.parquet(str(partitioned)).drop("year"),
                           reference=forest["model"], spark=local_spark)
-    assert _parity(report).details["engine"]["reader"] == "Spark" and report.passed
+    assert parity(report).details["engine"]["reader"] == "Spark" and report.passed
     with pytest.raises(InvalidDataError, match="not found"):
         ogs.validate(forest["conv"].model, tmp_path / "missing", reference=forest["model"], spark=local_spark)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from _spark_parity import parity
 
 import onnxgate as og
 import onnxgate.spark as ogs
@@ -17,10 +18,6 @@ from onnxgate.errors import InvalidDataError, UnsupportedModelError
 from onnxgate.sketch import LogHistogram
 
 FEATURES = [f"f{i}" for i in range(4)]
-
-
-def parity(report: Any) -> Any:
-    return next(c for c in report.checks if c.name == "prediction_parity")
 
 
 @pytest.fixture(scope="module")
