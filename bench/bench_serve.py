@@ -12,10 +12,9 @@ scoring in its threadpool instead of on the event loop: the measurement behind I
 The same ``onnxgate serve`` also answers the Open Inference Protocol: ``v2 binary`` is the same
 rows sent to ``/v2/models/{name}/infer`` as binary tensors (``Inference-Header-Content-Length``) with
 binary outputs. ``score.run`` is the entry script's ``run()`` in-process on the JSON body; its floor
-(``score.run floor``) is orjson parsing the same body plus one onnxruntime run on the rows. The
-``score.run contract floor`` adds what ``run()``'s contract cannot skip: building the input array
-from the parsed lists and returning the outputs as lists (Azure ML's server serialises them with
-``json.dumps``), each in its cheapest form, with no checks.
+(``score.run floor``) is orjson parsing the same body plus one onnxruntime run on the rows.
+``run()`` itself parses a body of rows of numbers with simdjson when it is installed (the ``serve``
+extra and the container's requirements), so it may beat the floor's parse.
 
 Goals (issue 14): at batch 1,000 the v2 binary p50 <= 0.35x the Azure ML JSON route's p50 on the
 same server, ``score.run`` <= 1.5x its floor, and the JSON route >= 3x azmlinfsrv's requests/s at
@@ -35,7 +34,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
-import itertools
 import json
 import os
 import signal
@@ -300,18 +298,11 @@ def measure(quick: bool = False, model: str = MODEL, requests: dict[int, int] | 
                 loads(b)
                 return sess.run(None, {in_name: a})
 
-            def contract_call(b: bytes = raw, dtype: Any = arr.dtype, width: int = arr.shape[1]) -> Any:
-                # the least run() can do by its contract: parse, build the array, one run, outputs to lists
-                rows = loads(b)["data"]
-                a = np.fromiter(itertools.chain.from_iterable(rows), dtype, len(rows) * width)
-                return [o.tolist() for o in sess.run(None, {in_name: a.reshape(len(rows), width)})]
-
             def bytes_call(b: bytes = raw) -> Any:
                 return score.score_bytes(b)
 
             case["ort in-process"] = _median([in_process(ort_call, n) for _ in range(runs)])
             case["score.run floor"] = _median([in_process(floor_call, n) for _ in range(runs)])
-            case["score.run contract floor"] = _median([in_process(contract_call, n) for _ in range(runs)])
             case["score.run"] = _median([in_process(run_call, n) for _ in range(runs)])
             case["score_bytes"] = _median([in_process(bytes_call, n) for _ in range(runs)])
             v2_body, v2_headers = v2_binary_body(in_name, arr)
@@ -376,8 +367,6 @@ def main_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(row(BENCHMARK, f"batch {batch}", "score.run() p50 vs floor (orjson parse + 1 ort run)",
                         case["score.run"]["p50_ms"], case["score.run floor"]["p50_ms"],
                         "<= 1.5" if batch == "1000" else None, "ms"))
-        rows.append(row(BENCHMARK, f"batch {batch}", "score.run() p50 vs contract floor (+ array build, lists out)",
-                        case["score.run"]["p50_ms"], case["score.run contract floor"]["p50_ms"], None, "ms"))
         rows.append(row(BENCHMARK, f"batch {batch}", "p50 ms over in-process ort", og["p50_ms"] - floor["p50_ms"],
                         None, None, "ms", note="goal: <= 1.0 ms" if batch == "1" else ""))
         for name, m in case.items():

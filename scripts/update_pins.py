@@ -2,7 +2,7 @@
 falls back to for a service package that is not installed where ``onnxgate package`` runs.
 
 Run after changing constraints.txt: ``python scripts/update_pins.py``. A test
-(tests/deploy/test_pins.py) fails while the two disagree.
+(tests/robustness/test_hostile_writes.py) fails while the two disagree.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The packages a container image installs (the service's runtime, whichever extra was installed).
-SERVICE_PACKAGES = ("numpy", "onnxruntime", "uvicorn", "httptools", "uvloop", "orjson")
+SERVICE_PACKAGES = ("numpy", "onnxruntime", "uvicorn", "httptools", "uvloop", "orjson", "pysimdjson")
 
 
 def render(constraints: str) -> str:

@@ -9,7 +9,7 @@
 ``swagger.json``            Swagger 2.0 (the file name azmlinfsrv serves for ``?version=2``)
 ``swagger3.json``           OpenAPI 3.0.3 (azmlinfsrv's file name for ``?version=3``)
 ``sample-request.json``     an example request built from the sample data
-``requirements.txt``        numpy, onnxruntime, uvicorn (+httptools, uvloop), orjson pinned to the installed
+``requirements.txt``        numpy, onnxruntime, uvicorn (+httptools, uvloop), orjson, pysimdjson pinned to the installed
                             versions, or to the tested ones (``deploy/pins.py``) where one is not installed
 ``Dockerfile``              python:3.11-slim, non-root, ``EXPOSE 5001``, ``HEALTHCHECK``
 ``environment.yml``         Azure ML environment (conda) with azureml-inference-server-http
@@ -55,8 +55,9 @@ EXAMPLE_ROWS = 2
 NAN_AWARE_OPS = frozenset({"Imputer", "IsNaN"})
 #: Packages the container installs, pinned to the versions found at packaging time. httptools and
 #: uvloop are uvicorn's fast HTTP parser and event loop (measured: batch-1 p50 -0.2 ms vs h11/asyncio);
-#: orjson parses and writes the JSON (score.py falls back to the standard library without it).
-SERVICE_REQUIREMENTS = ("numpy", "onnxruntime", "uvicorn", "httptools", "uvloop", "orjson")
+#: orjson parses and writes the JSON, pysimdjson parses rows of numbers straight into an array (score.py falls
+#: back to the standard library without either).
+SERVICE_REQUIREMENTS = ("numpy", "onnxruntime", "uvicorn", "httptools", "uvloop", "orjson", "pysimdjson")
 #: Python of the image; keep in step with the wheels of SERVICE_REQUIREMENTS.
 PYTHON_IMAGE = "python:3.11-slim"
 #: Options package_container understands (beyond model/target/out/reference/data/overwrite).

@@ -20,5 +20,6 @@ TESTED_VERSIONS: Mapping[str, str] = MappingProxyType(
         "httptools": "0.9.0",
         "uvloop": "0.23.0",
         "orjson": "3.13.0",
+        "pysimdjson": "7.0.2",
     }
 )

@@ -74,7 +74,7 @@ def test_package_writes_every_file_and_the_manifest_lists_them(iris: tuple[Path,
 
 def test_requirements_are_pinned_to_the_installed_versions(iris: tuple[Path, Any, Any]) -> None:
     lines = (iris[0] / "requirements.txt").read_text().split()
-    for dist in ("numpy", "onnxruntime", "uvicorn", "httptools", "uvloop", "orjson"):
+    for dist in ("numpy", "onnxruntime", "uvicorn", "httptools", "uvloop", "orjson", "pysimdjson"):
         assert f"{dist}=={metadata.version(dist)}" in lines
 
 
@@ -306,9 +306,10 @@ def test_score_py_works_without_orjson(iris: tuple[Path, Any, Any], monkeypatch:
     import sys
 
     monkeypatch.setitem(sys.modules, "orjson", None)  # import orjson now raises ImportError
+    monkeypatch.setitem(sys.modules, "simdjson", None)
     plain = load_score(iris[0], "score_without_orjson")
     plain.init()
-    assert plain._orjson is None
+    assert plain._orjson is None and plain._simdjson is None
     X = iris[2][:5]
     status, body = plain.score_bytes(json.dumps({"data": X.tolist()}).encode())
     assert status == 200 and json.loads(body)["label"] == ort_outputs(iris[0], X)["label"].tolist()

@@ -209,7 +209,7 @@ def test_container_pins_service_packages_that_are_not_installed(
     from onnxgate.deploy.pins import TESTED_VERSIONS
 
     real = metadata.version
-    absent = {"uvicorn", "httptools", "uvloop", "orjson"}
+    absent = {"uvicorn", "httptools", "uvloop", "orjson", "pysimdjson"}
 
     def version(dist: str) -> str:
         if dist in absent:

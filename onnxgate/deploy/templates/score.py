@@ -32,7 +32,9 @@ limit allows (counted by its commas, for models whose inputs have fixed non-row 
 strings) is refused before parsing (413 ``too_many_values``); booleans are refused for a numeric
 input even when mixed with numbers (``[[true, 2, 3, 4]]``), as a row of booleans is.
 
-JSON is parsed and written with orjson when it is installed (the standard library otherwise).
+JSON is parsed and written with orjson when it is installed (the standard library otherwise); a body
+of rows of numbers for a one-input float model is parsed by simdjson (pysimdjson) when it is installed,
+straight into the input array.
 ``infer()`` scores arrays already built (the Open Inference Protocol route of ``server.py``) with
 the same checks.
 """
@@ -44,6 +46,7 @@ import itertools
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +57,10 @@ try:  # the fast path; the standard library's json is the fallback
     import orjson as _orjson
 except ImportError:  # pragma: no cover - exercised by the stdlib-fallback test
     _orjson = None  # type: ignore[assignment]
+try:  # rows of numbers straight into an array, without a Python float per value
+    import simdjson as _simdjson
+except ImportError:  # pragma: no cover - exercised by the test that hides it
+    _simdjson = None  # type: ignore[assignment]
 
 # Filled in by onnxgate when the package is written: model file, its hash, Signature and limits.
 _CONFIG_JSON = r"""__ONNXGATE_CONFIG__"""
@@ -225,6 +232,65 @@ def _numbers_only(raw: bytes | str) -> bool:
             return False
         raw = raw.encode("ascii")
     return raw.translate(None, _NUMERIC_BYTES) == _DATA_FRAME
+
+
+#: The bytes a number is written with, and whitespace: deleting them from a body of rows of numbers
+#: leaves its skeleton, ``{"data":[[,,,],[,,,]]}``.
+_NUMBER_BYTES = b"0123456789.eE+- \t\r\n"
+#: One simdjson parser per thread (a parser is not thread-safe; the server scores in a threadpool).
+_parsers = threading.local()
+
+
+def _fast_input() -> dict[str, Any] | None:
+    """The model's one input when it is a float ``[N, k]`` of fixed width ``k`` (the rows fast path)."""
+    inputs = _config()["signature"]["inputs"]
+    if len(inputs) != 1:
+        return None
+    spec: dict[str, Any] = inputs[0]
+    shape = spec["shape"]
+    if spec["elem_type"] not in ("float32", "float64") or shape is None or len(shape) != 2:
+        return None
+    return spec if isinstance(shape[1], int) and shape[1] > 0 else None
+
+
+def _fast_rows(raw: bytes | str) -> dict[str, np.ndarray] | None:
+    """``{"data": [[numbers], ...]}`` for a one-input float model, parsed straight into the feed.
+
+    The body qualifies when deleting its number characters and whitespace leaves exactly the skeleton of
+    ``N`` rows of ``k`` values: ``{"data":[[,,,],[,,,]]}``. That one comparison proves what the general
+    path checks value by value (one input, rows of the model's width, numbers only: no strings,
+    booleans, null or NaN literals), and simdjson (which rejects invalid JSON and numbers out of range)
+    parses the numbers into doubles in C++, correctly rounded, as orjson and the standard library do.
+    Returns None whenever the body is anything else; the general path then answers it, errors included.
+    """
+    spec = _fast_input() if _simdjson is not None else None
+    if spec is None:
+        return None
+    if isinstance(raw, str):
+        if not raw.isascii():
+            return None
+        raw = raw.encode("ascii")
+    skeleton = raw.translate(None, _NUMBER_BYTES)
+    precheck(skeleton)  # the same commas as the body's
+    rows = skeleton.count(b"[") - 1
+    width = spec["shape"][1]
+    if rows < 1 or skeleton != b'{"data":[' + ((b"[" + b"," * (width - 1) + b"],") * rows)[:-1] + b"]}":
+        return None
+    _check_rows(spec["name"], rows)
+    parser = getattr(_parsers, "parser", None)
+    if parser is None:
+        parser = _parsers.parser = _simdjson.Parser()
+    try:
+        document: Any = parser.parse(raw)  # the {"data": [...]} object the skeleton proved
+        flat = document["data"].as_buffer(of_type="d")
+    except Exception:  # invalid JSON, a number beyond 64 bits or out of range: the general path answers it
+        return None
+    finally:
+        document = None  # the parser refuses a new body while a document of the last one is alive
+    values = np.frombuffer(flat, np.float64)
+    if values.size != rows * width:
+        return None
+    return {spec["name"]: check_array(spec, values.reshape(rows, width))}
 
 
 def _parse(raw: Any) -> tuple[dict[str, Any], bool, bool]:
@@ -449,6 +515,10 @@ def feeds_for(payload: Any) -> dict[str, np.ndarray]:
     """Parse and check a request; returns the arrays to feed, or raises RequestError."""
     if _session is None:
         init()
+    if isinstance(payload, (bytes, str)):
+        fast = _fast_rows(payload)
+        if fast is not None:
+            return fast
     request, maybe_bools, numbers_only = _parse(payload)
     values = _by_input(request["data"])
     feeds = {spec["name"]: _array(spec, values[spec["name"]], maybe_bools, numbers_only)
