@@ -223,3 +223,22 @@ def test_the_fast_path_is_safe_across_threads(app64: ScoringApp) -> None:
 
     with ThreadPoolExecutor(4) as pool:
         assert all(pool.map(fed, batches))
+
+
+def test_a_large_body_gets_a_parser_of_its_own(app64: ScoringApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a simdjson parser keeps the buffers of the largest body it parsed: only small bodies reuse the
+    # thread's parser, so a large one leaves no memory behind in it
+    import threading
+
+    import numpy as np
+
+    entry = app64.entry
+    X = np.arange(12, dtype=np.float64).reshape(3, 4) / 7
+    body = json.dumps({"data": X.tolist()}).encode()
+    monkeypatch.setattr(entry, "_parsers", threading.local())
+    monkeypatch.setattr(entry, "_KEEP_PARSER_BYTES", len(body) - 1)
+    assert np.array_equal(entry._fast_rows(body)["input"], X)
+    assert getattr(entry._parsers, "parser", None) is None
+    monkeypatch.setattr(entry, "_KEEP_PARSER_BYTES", len(body))
+    assert np.array_equal(entry._fast_rows(body)["input"], X)
+    assert entry._parsers.parser is not None

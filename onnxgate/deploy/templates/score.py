@@ -239,6 +239,9 @@ def _numbers_only(raw: bytes | str) -> bool:
 _NUMBER_BYTES = b"0123456789.eE+- \t\r\n"
 #: One simdjson parser per thread (a parser is not thread-safe; the server scores in a threadpool).
 _parsers = threading.local()
+#: A parser keeps the buffers of the largest body it parsed (several bytes per byte of JSON): bodies
+#: up to this size reuse the thread's parser, larger ones get a parser of their own that goes with them.
+_KEEP_PARSER_BYTES = 1024 * 1024
 
 
 def _fast_input() -> dict[str, Any] | None:
@@ -277,7 +280,7 @@ def _fast_rows(raw: bytes | str) -> dict[str, np.ndarray] | None:
     if rows < 1 or skeleton != b'{"data":[' + ((b"[" + b"," * (width - 1) + b"],") * rows)[:-1] + b"]}":
         return None
     _check_rows(spec["name"], rows)
-    parser = getattr(_parsers, "parser", None)
+    parser = getattr(_parsers, "parser", None) if len(raw) <= _KEEP_PARSER_BYTES else _simdjson.Parser()
     if parser is None:
         parser = _parsers.parser = _simdjson.Parser()
     try:
