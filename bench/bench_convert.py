@@ -3,7 +3,7 @@
 For every zoo entry: the median time of ``og.convert(model, sample)`` (no validation) against the same
 framework converter called by hand at the same opset (``skl2onnx.to_onnx``, ``torch.onnx.export``,
 ``tf2onnx.convert.from_function``, onnxmltools' ``convert_xgboost``/``convert_lightgbm``, CatBoost's
-``convert_to_onnx_object``), measured alternately in one process after a warm-up of each.
+``convert_to_onnx_object``), measured alternately in one process after a warm-up of each (7 calls each; 21 with ``--boosting``).
 Goal: at most 1.1x. For the boosting libraries a second row compares with the direct call followed by
 ``onnx.checker.check_model``, which ``og.convert`` always runs on the model it returns (no goal: it
 shows how much of the overhead is that check). ``--quick`` converts two scikit-learn entries only; ``--boosting`` the
@@ -159,7 +159,8 @@ def main(quick: bool = False, boosting: bool = False) -> list[dict[str, Any]]:
     names = list(QUICK_ENTRIES) if quick else og.zoo.names()
     if boosting:
         names = [n for n in og.zoo.names() if og.zoo.get(n).framework in BOOSTING_FRAMEWORKS or "lightgbm" in n]
-    repeat = 3 if quick else 7
+    # the boosting conversions take 0.1-20 ms and drift by +-10% over a run: more calls steady the median
+    repeat = 3 if quick else 21 if boosting else 7
     rows: list[dict[str, Any]] = []
     for name in names:
         entry = og.zoo.get(name)
