@@ -237,6 +237,8 @@ def _numbers_only(raw: bytes | str) -> bool:
 #: The bytes a number is written with, and whitespace: deleting them from a body of rows of numbers
 #: leaves its skeleton, ``{"data":[[,,,],[,,,]]}``.
 _NUMBER_BYTES = b"0123456789.eE+- \t\r\n"
+#: The skeleton's bytes around its rows: ``{"data":[`` and ``]}``.
+_SKELETON_FRAME = b'{"data":[]}'
 #: One simdjson parser per thread (a parser is not thread-safe; the server scores in a threadpool).
 _parsers = threading.local()
 #: A parser keeps the buffers of the largest body it parsed (several bytes per byte of JSON): bodies
@@ -277,9 +279,12 @@ def _fast_rows(raw: bytes | str) -> dict[str, np.ndarray] | None:
     precheck(skeleton)  # the same commas as the body's
     rows = skeleton.count(b"[") - 1
     width = spec["shape"][1]
-    if rows < 1 or skeleton != b'{"data":[' + ((b"[" + b"," * (width - 1) + b"],") * rows)[:-1] + b"]}":
+    # the length first: the expected skeleton is built only when it is no longer than this one (a body of
+    # "[" alone would otherwise ask for rows * (width + 2) bytes)
+    if rows < 1 or len(skeleton) != len(_SKELETON_FRAME) + rows * (width + 2) - 1:
         return None
-    _check_rows(spec["name"], rows)
+    if skeleton != b'{"data":[' + ((b"[" + b"," * (width - 1) + b"],") * rows)[:-1] + b"]}":
+        return None
     parser = getattr(_parsers, "parser", None) if len(raw) <= _KEEP_PARSER_BYTES else _simdjson.Parser()
     if parser is None:
         parser = _parsers.parser = _simdjson.Parser()
@@ -293,6 +298,7 @@ def _fast_rows(raw: bytes | str) -> dict[str, np.ndarray] | None:
     values = np.frombuffer(flat, np.float64)
     if values.size != rows * width:
         return None
+    _check_rows(spec["name"], rows)  # after the parse, as the general path: invalid JSON is a 400 first
     return {spec["name"]: check_array(spec, values.reshape(rows, width))}
 
 
@@ -420,7 +426,8 @@ def _rows_of_numbers(spec: dict[str, Any], value: list[Any]) -> np.ndarray | Non
     try:
         if not isinstance(width, int) or set(map(len, value)) != {width}:
             return None
-        flat = np.fromiter(itertools.chain.from_iterable(value), np.dtype(spec["elem_type"]), len(value) * width)
+        with np.errstate(over="ignore"):  # beyond float32's range: inf, which check_array names
+            flat = np.fromiter(itertools.chain.from_iterable(value), np.dtype(spec["elem_type"]), len(value) * width)
     except (TypeError, ValueError, OverflowError):  # a number where a row goes, a list where a number goes
         return None
     return flat.reshape(len(value), width)
@@ -502,7 +509,8 @@ def check_array(spec: dict[str, Any], arr: np.ndarray) -> np.ndarray:
         info = np.iinfo(dtype)
         if arr.size and (arr.min() < info.min or arr.max() > info.max):
             raise RequestError("wrong_element_type", f"input {name!r}: a value is out of the {elem} range")
-    out = arr.astype(dtype, copy=False)
+    with np.errstate(over="ignore"):  # a double beyond float32's range becomes inf: the check below names it
+        out = arr.astype(dtype, copy=False)
     if dtype.kind == "f" and name not in _config()["allow_nan"]:
         finite = np.isfinite(out)
         if not finite.all():
