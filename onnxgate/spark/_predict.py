@@ -83,11 +83,9 @@ def predict(
     df : pyspark.sql.DataFrame, or the path of Parquet files
         The rows (see :func:`feed_columns` for which columns are fed). A local Parquet file or folder
         of them is read by the Python workers themselves, without Spark's row conversion (see
-        :mod:`onnxgate.spark._files`); the result has the rows and types of
-        ``spark.read.parquet(path)``, faster, and says ``NOT NULL`` for each column whose Parquet
-        statistics count no null in any row group (Spark's reader says nullable for all). A DataFrame
-        that is exactly ``spark.read.parquet`` of such files, with nothing picked, filtered or set, is
-        read the same way.
+        :mod:`onnxgate.spark._files`); the result is the same DataFrame as from
+        ``spark.read.parquet(path)``, faster. A DataFrame that is exactly ``spark.read.parquet`` of
+        such files, with nothing picked, filtered or set, is read the same way.
     model_or_package : path, bytes, onnx.ModelProto, Conversion or package folder
         The ONNX model, or a folder written by ``onnxgate package``.
     outputs : sequence of str, optional
@@ -102,7 +100,8 @@ def predict(
     pyspark.sql.DataFrame
         Typed from the model's signature: ``[N]`` and ``[N,1]`` outputs are scalar columns
         (float32 -> float, int64 -> bigint, string -> string...), wider ones arrays; output columns
-        are ``NOT NULL`` (a model writes NaN, never null).
+        are ``NOT NULL`` (a model writes NaN, never null). The input columns keep the schema of ``df``
+        (or of ``spark.read.parquet`` of the path), nullability included.
 
     Raises
     ------
@@ -148,7 +147,7 @@ def predict(
         fed = list(columns)
     else:
         fed = feed_columns(present, signature)
-    # an output is never null (NaN is a value): NOT NULL spares Spark a null test per value
+    # an output is never null (a model writes NaN, not null): NOT NULL spares Spark a null test per value
     fields = [f"`{o}` {spark_type(signature.output(o))} NOT NULL" for o in wanted]
     schema = ", ".join([rows.ddl, *fields]) if present else ", ".join(fields)
     model_bytes = proto.SerializeToString()
@@ -162,16 +161,11 @@ def predict(
         shared = _Shared(model_bytes)
     threads = int(spark.conf.get("spark.task.cpus", "1") or 1)
     fragment_rows = PREDICT_BATCH_ROWS if rows.fragments else 0
-    # the workers read the files themselves: they hold each NOT NULL column to what the footers said
-    checked = sorted(rows.no_nulls) if rows.fragments else []
-    return rows.frame.mapInArrow(
-        _partition_predict(token, shared, fed, wanted, threads, fragment_rows, checked), schema
-    )
+    return rows.frame.mapInArrow(_partition_predict(token, shared, fed, wanted, threads, fragment_rows), schema)
 
 
 def _partition_predict(
-    token: str, shared: Any, fed: list[str], wanted: list[str], threads: int, fragment_rows: int = 0,
-    no_nulls: Sequence[str] = (),
+    token: str, shared: Any, fed: list[str], wanted: list[str], threads: int, fragment_rows: int = 0
 ) -> Any:
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
@@ -188,12 +182,6 @@ def _partition_predict(
         for batch in batches:
             if batch.num_rows == 0:
                 continue
-            nulls = [name for name in no_nulls if batch.column(name).null_count]
-            if nulls:  # declared NOT NULL to Spark, which would read the null slots as values
-                raise ValueError(
-                    f"column(s) {nulls} hold nulls that the Parquet files' statistics did not count when the job "
-                    "was planned: were the files rewritten while it ran? Run it again."
-                )
             feeds = batch_feeds(batch.select(fed), signature)
             outs = run_rows(session, wanted, feeds)
             columns = [*batch.columns, *(to_arrow(v, s) for v, s in zip(outs, specs))]
