@@ -3,7 +3,8 @@
 For every zoo entry: the median time of ``og.convert(model, sample)`` (no validation) against the same
 framework converter called by hand at the same opset (``skl2onnx.to_onnx``, ``torch.onnx.export``,
 ``tf2onnx.convert.from_function``, onnxmltools' ``convert_xgboost``/``convert_lightgbm``, CatBoost's
-``convert_to_onnx_object``), measured alternately in one process after a warm-up of each (7 calls each; 21 with ``--boosting``).
+``convert_to_onnx_object``), measured alternately in one process after a warm-up of each (7 calls each; 21
+with ``--boosting``).
 Goal: at most 1.1x. For the boosting libraries a second row compares with the direct call followed by
 ``onnx.checker.check_model``, which ``og.convert`` always runs on the model it returns (no goal: it
 shows how much of the overhead is that check). ``--quick`` converts two scikit-learn entries only; ``--boosting`` the

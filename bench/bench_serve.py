@@ -12,7 +12,8 @@ scoring in its threadpool instead of on the event loop: the measurement behind I
 The same ``onnxgate serve`` also answers the Open Inference Protocol: ``v2 binary`` is the same
 rows sent to ``/v2/models/{name}/infer`` as binary tensors (``Inference-Header-Content-Length``) with
 binary outputs. ``score.run`` is the entry script's ``run()`` in-process on the JSON body; its floor
-(``score.run floor``) is orjson parsing the same body plus one onnxruntime run on the rows.
+(``score.run floor``) is orjson parsing the same body plus one onnxruntime run on the rows. The
+in-process functions are called in turn, one call each per round, so drift hits them alike.
 ``run()`` itself parses a body of rows of numbers with simdjson when it is installed (the ``serve``
 extra and the container's requirements), so it may beat the floor's parse.
 
@@ -190,19 +191,25 @@ def load(port: int, body: bytes, requests: int, concurrency: int, path: str = "/
     }
 
 
-def in_process(func: Callable[[], Any], requests: int) -> dict[str, float]:
+def in_process_alternated(funcs: dict[str, Callable[[], Any]], requests: int) -> dict[str, dict[str, float]]:
+    """p50/p99 latency of each function called in-process, the functions called in turn, one call each
+    per round (after a warm-up): the machine's drift (it moved a function's p50 by 1.5x within minutes
+    here) then hits them alike and their ratio holds. ``rps`` is one over the mean latency."""
     for _ in range(min(50, requests)):
-        func()
-    lat = []
-    t0 = time.perf_counter()
+        for func in funcs.values():
+            func()
+    lat: dict[str, list[float]] = {name: [] for name in funcs}
     for _ in range(requests):
-        s = time.perf_counter()
-        func()
-        lat.append(time.perf_counter() - s)
-    elapsed = time.perf_counter() - t0
-    lat.sort()
-    return {"p50_ms": 1000 * lat[len(lat) // 2], "p99_ms": 1000 * lat[int(len(lat) * 0.99)],
-            "rps": requests / elapsed, "errors": 0}
+        for name, func in funcs.items():
+            s = time.perf_counter()
+            func()
+            lat[name].append(time.perf_counter() - s)
+    out = {}
+    for name, values in lat.items():
+        values.sort()
+        out[name] = {"p50_ms": 1000 * values[len(values) // 2], "p99_ms": 1000 * values[int(len(values) * 0.99)],
+                     "rps": len(values) / sum(values), "errors": 0}
+    return out
 
 
 def _median(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -301,10 +308,11 @@ def measure(quick: bool = False, model: str = MODEL, requests: dict[int, int] | 
             def bytes_call(b: bytes = raw) -> Any:
                 return score.score_bytes(b)
 
-            case["ort in-process"] = _median([in_process(ort_call, n) for _ in range(runs)])
-            case["score.run floor"] = _median([in_process(floor_call, n) for _ in range(runs)])
-            case["score.run"] = _median([in_process(run_call, n) for _ in range(runs)])
-            case["score_bytes"] = _median([in_process(bytes_call, n) for _ in range(runs)])
+            calls = {"ort in-process": ort_call, "score.run floor": floor_call, "score.run": run_call,
+                     "score_bytes": bytes_call}
+            measured = [in_process_alternated(calls, n) for _ in range(runs)]
+            for label in calls:
+                case[label] = _median([m[label] for m in measured])
             v2_body, v2_headers = v2_binary_body(in_name, arr)
             v2_path = f"/v2/models/{model_name}/infer"
             for name, start in servers.items():
