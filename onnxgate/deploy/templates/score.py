@@ -219,10 +219,15 @@ def precheck(raw: bytes | str) -> None:
         )
 
 
-#: What a body of numbers in nested lists holds besides its ``{"data": ...}`` frame: digits, signs,
-#: exponents, separators and whitespace (no strings, booleans, null, NaN or Infinity literals).
-_NUMERIC_BYTES = b"0123456789.eE+-,[] \t\r\n"
+#: The bytes a number is written with, and whitespace: deleting them from a body of rows of numbers
+#: leaves its skeleton, ``{"data":[[,,,],[,,,]]}``.
+_NUMBER_BYTES = b"0123456789.eE+- \t\r\n"
+#: What a body of numbers in nested lists holds besides its ``{"data": ...}`` frame: numbers,
+#: separators and whitespace (no strings, booleans, null, NaN or Infinity literals).
+_NUMERIC_BYTES = _NUMBER_BYTES + b",[]"
 _DATA_FRAME = b'{"data":}'
+#: The skeleton's bytes around its rows: ``{"data":[`` and ``]}``.
+_SKELETON_FRAME = b'{"data":[]}'
 
 
 def _numbers_only(raw: bytes | str) -> bool:
@@ -234,11 +239,6 @@ def _numbers_only(raw: bytes | str) -> bool:
     return raw.translate(None, _NUMERIC_BYTES) == _DATA_FRAME
 
 
-#: The bytes a number is written with, and whitespace: deleting them from a body of rows of numbers
-#: leaves its skeleton, ``{"data":[[,,,],[,,,]]}``.
-_NUMBER_BYTES = b"0123456789.eE+- \t\r\n"
-#: The skeleton's bytes around its rows: ``{"data":[`` and ``]}``.
-_SKELETON_FRAME = b'{"data":[]}'
 #: One simdjson parser per thread (a parser is not thread-safe; the server scores in a threadpool).
 _parsers = threading.local()
 #: A parser keeps the buffers of the largest body it parsed (several bytes per byte of JSON): bodies
@@ -283,7 +283,7 @@ def _fast_rows(raw: bytes | str) -> dict[str, np.ndarray] | None:
     # "[" alone would otherwise ask for rows * (width + 2) bytes)
     if rows < 1 or len(skeleton) != len(_SKELETON_FRAME) + rows * (width + 2) - 1:
         return None
-    if skeleton != b'{"data":[' + ((b"[" + b"," * (width - 1) + b"],") * rows)[:-1] + b"]}":
+    if skeleton != _SKELETON_FRAME[:-2] + ((b"[" + b"," * (width - 1) + b"],") * rows)[:-1] + _SKELETON_FRAME[-2:]:
         return None
     parser = getattr(_parsers, "parser", None) if len(raw) <= _KEEP_PARSER_BYTES else _simdjson.Parser()
     if parser is None:
