@@ -5,9 +5,10 @@ into Arrow batches for the Python workers: on 2 cores that conversion alone cost
 scoring a small MLP (bench/bench_spark.py). Given the files' path instead, Spark distributes only
 ``(file, row group)`` pairs, in file order, and each worker reads its row groups with pyarrow
 straight into the batches it scores: the same rows, in the same order, as ``spark.read.parquet``.
-A DataFrame that is exactly ``spark.read.parquet`` of such a file or folder (Spark's
-``sameSemantics`` finds it equal to a fresh read: no column picked, no filter, option or schema) is
-read that way too.
+A DataFrame that is exactly ``spark.read.parquet`` of such a file or folder, or such a read with
+columns picked, dropped or reordered (Spark's ``sameSemantics`` finds it equal to a fresh read with
+the same columns picked: no filter, cast, alias, option or schema), is read that way too, the
+workers reading only those columns.
 
 That path is taken only where it reads exactly what Spark would, in a classic session (not Spark
 Connect, whose server reads paths on its own machine): a local ``.parquet`` file, or a
@@ -114,9 +115,19 @@ def rows_of(data: Any, spark: Any = None) -> Rows:
     if isinstance(data, Rows):
         return data
     if hasattr(data, "mapInArrow"):
-        folder = _plain_parquet_read(data)
-        found = parquet_fragments(folder) if folder is not None else None
-        return _fragment_rows(data.sparkSession, *found) if found is not None else _spark_rows(data)
+        read = _plain_parquet_read(data)
+        found = parquet_fragments(read[0]) if read is not None else None
+        if found is None or read is None:
+            return _spark_rows(data)
+        fragments, schema = found
+        picked = read[1]
+        if picked is not None:
+            if len(set(picked)) != len(picked) or not set(picked) <= set(schema.names):
+                return _spark_rows(data)  # a column twice, or named in another case than the files'
+            import pyarrow as pa
+
+            schema = pa.schema([schema.field(name) for name in picked])
+        return _fragment_rows(data.sparkSession, fragments, schema)
     if not isinstance(data, (str, os.PathLike)):
         raise InvalidDataError(
             f"expected a Spark DataFrame or the path of Parquet files, found a {type(data).__name__}"
@@ -167,12 +178,14 @@ def _fragment_rows(spark: Any, fragments: list[tuple[str, int]], schema: Any) ->
     return Rows(spark, frame, True, list(schema.names), ddl)
 
 
-def _plain_parquet_read(frame: Any) -> str | None:
-    """The local file or folder ``frame`` is exactly ``spark.read.parquet(...)`` of; else None.
+def _plain_parquet_read(frame: Any) -> tuple[str, list[str] | None] | None:
+    """The local file or folder ``frame`` is exactly ``spark.read.parquet(...)`` of, and the columns it
+    picks from it (None: all, in the files' order); else None.
 
-    Exactly: Spark's own ``sameSemantics`` finds the plans equal (no column picked, no filter, no
-    option, no schema given), and the folder holds the same files Spark lists. Then the workers read
-    the same rows as the DataFrame, in file order.
+    Exactly: Spark's own ``sameSemantics`` finds the plans equal to a fresh read, or to a fresh read
+    with ``frame``'s columns picked (no filter, cast, alias, option or schema given), and the folder
+    holds the same files Spark lists. Then the workers read the same rows as the DataFrame, in file
+    order.
     """
     try:
         if frame.sparkSession.sparkContext is None:
@@ -194,16 +207,22 @@ def _plain_parquet_read(frame: Any) -> str | None:
         if not listed or {str(p.resolve()) for p in listed} != paths:
             continue
         try:
-            same = frame.sameSemantics(frame.sparkSession.read.parquet(candidate))
-        except Exception:
+            fresh = frame.sparkSession.read.parquet(candidate)
+            if frame.sameSemantics(fresh):
+                return candidate, None  # its footers decide next whether the workers can read it
+            columns = list(frame.columns)
+            # picked by name, quoted: a dot in a name is part of it, not a struct field
+            picked = fresh.select(*[fresh["`" + name.replace("`", "``") + "`"] for name in columns])
+            if frame.sameSemantics(picked):
+                return candidate, columns
+        except Exception:  # a column the fresh read has not (an alias, a computed column)
             continue
-        if same:
-            return candidate  # its footers decide next whether the workers can read it (parquet_fragments)
     return None
 
 
-def fragment_batches(fragments: Iterator[Any], batch_rows: int) -> Iterator[Any]:
-    """Inside a worker: the Arrow record batches of each ``(path, row_group)`` pair, read with pyarrow.
+def fragment_batches(fragments: Iterator[Any], batch_rows: int, columns: list[str] | None = None) -> Iterator[Any]:
+    """Inside a worker: the Arrow record batches of each ``(path, row_group)`` pair, read with pyarrow;
+    only ``columns``, in that order, when given.
 
     On one thread, as a Spark task has one core (``spark.task.cpus``): pyarrow's own thread pool
     took a third more CPU for the same read (10,000,000 x 10 float32 rows: 0.47 against 0.35 s).
@@ -214,6 +233,7 @@ def fragment_batches(fragments: Iterator[Any], batch_rows: int) -> Iterator[Any]
         paths = pairs.column(0).to_pylist()
         groups = pairs.column(1).to_pylist()
         for path, group in zip(paths, groups):
-            yield from pq.ParquetFile(path, memory_map=True).iter_batches(
-                batch_size=batch_rows, row_groups=[group], use_threads=False
-            )
+            for batch in pq.ParquetFile(path, memory_map=True).iter_batches(
+                batch_size=batch_rows, row_groups=[group], columns=columns, use_threads=False
+            ):
+                yield batch if columns is None or batch.schema.names == columns else batch.select(columns)

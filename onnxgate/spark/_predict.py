@@ -161,12 +161,17 @@ def predict(
         shared = _Shared(model_bytes)
     threads = int(spark.conf.get("spark.task.cpus", "1") or 1)
     fragment_rows = PREDICT_BATCH_ROWS if rows.fragments else 0
-    return rows.frame.mapInArrow(_partition_predict(token, shared, fed, wanted, threads, fragment_rows), schema)
+    run = _partition_predict(token, shared, fed, wanted, threads, fragment_rows, present)
+    return rows.frame.mapInArrow(run, schema)
 
 
 def _partition_predict(
-    token: str, shared: Any, fed: list[str], wanted: list[str], threads: int, fragment_rows: int = 0
+    token: str, shared: Any, fed: list[str], wanted: list[str], threads: int, fragment_rows: int = 0,
+    read: list[str] | None = None,
 ) -> Any:
+    """The function each partition runs; with ``fragment_rows``, its input is ``(path, row group)``
+    pairs and it reads the columns ``read`` itself in batches of that many rows."""
+
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
 
@@ -178,7 +183,7 @@ def _partition_predict(
         if fragment_rows:
             from onnxgate.spark._files import fragment_batches
 
-            batches = fragment_batches(batches, fragment_rows)
+            batches = fragment_batches(batches, fragment_rows, read)
         for batch in batches:
             if batch.num_rows == 0:
                 continue

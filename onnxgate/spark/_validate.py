@@ -194,7 +194,8 @@ def _spark_parity(
     # Workers reading the files read runs of RUN_ROWS rows: validating the 64x64 MLP of
     # bench/bench_spark.py on 5,000,000 rows ran at 1.07-1.24x the local rate with 16,384-row reads
     # and 0.94-1.00x with 65,536 (3 runs each, 2 cores).
-    run = _partition_parity(token, model_b, ref_b, tolerances, inf_equal, RUN_ROWS if data.fragments else 0)
+    run = _partition_parity(token, model_b, ref_b, tolerances, inf_equal, RUN_ROWS if data.fragments else 0,
+                            data.columns)
     try:
         rows = data.frame.mapInArrow(run, _PARTIAL_SCHEMA).collect()
     except Exception as err:
@@ -284,9 +285,10 @@ def _partition_parity(
     tolerances: dict[str, tuple[float, float, Any]],
     inf_equal: bool,
     fragment_rows: int = 0,
+    read: list[str] | None = None,
 ) -> Any:
     """The function each partition runs; with ``fragment_rows``, its input is ``(path, row group)``
-    pairs and it reads the rows itself in batches of that many."""
+    pairs and it reads the columns ``read`` itself in batches of that many rows."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
@@ -314,7 +316,7 @@ def _partition_parity(
             if fragment_rows:
                 from onnxgate.spark._files import fragment_batches
 
-                batches = fragment_batches(batches, fragment_rows)
+                batches = fragment_batches(batches, fragment_rows, read)
             for batch in _runs(batches):
                 n = batch.num_rows
                 if n == 0:

@@ -88,10 +88,14 @@ def test_a_dataframe_that_is_a_plain_parquet_read_is_read_by_the_workers(local_s
     assert parity(report).details["engine"]["reader"] == "pyarrow in the Python workers" and report.passed
     single = next(forest["files"].glob("part-0.parquet"))
     assert rows_of(local_spark.read.parquet(str(single))).fragments
-    # anything more than the plain read keeps Spark's reader: a column picked, a filter, a schema, an option
+    # anything more than the plain read or a pick of its columns keeps Spark's reader: a filter, a
+    # schema, an option, a cast, a renamed column, a column picked twice or in another case
     changed = [
-        plain.select("f0", "f1"),
         plain.filter("f0 > 0"),
+        plain.select(plain["f0"].cast("float"), "f1"),
+        plain.select(plain["f0"].alias("g0"), "f1"),
+        plain.select("f0", "f0"),
+        plain.select("F0", "f1"),
         local_spark.read.schema("f0 double, f1 double, f2 double, f3 double").parquet(str(forest["files"])),
         _through_spark(local_spark, forest["files"]),
         local_spark.createDataFrame(pd.read_parquet(single)),
@@ -102,6 +106,25 @@ def test_a_dataframe_that_is_a_plain_parquet_read_is_read_by_the_workers(local_s
     pd.DataFrame({"when": pd.to_datetime(["2026-12-01"]), "f0": [1.0]}).to_parquet(dates)
     assert not rows_of(local_spark.read.parquet(str(dates))).fragments
     assert not rows_of(dates, local_spark).fragments
+
+
+def test_columns_picked_from_a_plain_parquet_read_are_read_by_the_workers(local_spark: Any,
+                                                                          forest: dict[str, Any]) -> None:
+    keyed = local_spark.read.parquet(str(forest["keyed"]))
+    picked = keyed.select("id", *reversed(FEATURES))  # reordered, one column of five left out below
+    rows = rows_of(picked)
+    assert rows.fragments and rows.columns == ["id", *reversed(FEATURES)]
+    assert rows_of(keyed.drop("id")).columns == FEATURES
+    model = forest["conv"]
+    ours = ogs.predict(picked, model, columns=FEATURES)
+    theirs = ogs.predict(_through_spark(local_spark, forest["keyed"]).select("id", *reversed(FEATURES)), model,
+                         columns=FEATURES)
+    assert ours.schema == theirs.schema and ours.columns == ["id", *reversed(FEATURES), "variable"]
+    pd.testing.assert_frame_equal(ours.toPandas().sort_values("id", ignore_index=True),
+                                  theirs.toPandas().sort_values("id", ignore_index=True))
+    report = ogs.validate(model.model, keyed.drop("id"), reference=forest["model"])
+    assert parity(report).details["engine"]["reader"] == "pyarrow in the Python workers" and report.passed
+    assert parity(report).details["outputs"][0]["rows"] == 3000
 
 
 def test_what_spark_reads_by_its_own_rules_goes_through_spark(tmp_path: Path, forest: dict[str, Any]) -> None:
