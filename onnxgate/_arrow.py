@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from onnxgate.errors import InvalidDataError, UnsupportedModelError
 
-__all__ = ["SPARK_TYPES", "arrow_type", "batch_data", "batch_feeds", "is_list_type", "list_to_2d", "plain_feeds",
-           "spark_type", "to_arrow"]
+__all__ = ["SPARK_TYPES", "arrow_type", "batch_data", "batch_feeds", "check_columns_typed_as_inputs",
+           "check_columns_without_nulls", "is_list_type", "leaf_type", "list_to_2d", "plain_feeds", "spark_type",
+           "to_arrow"]
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,6 +44,13 @@ def is_list_type(arrow_type: Any) -> bool:
     import pyarrow.types as pt
 
     return bool(pt.is_list(arrow_type) or pt.is_large_list(arrow_type) or pt.is_fixed_size_list(arrow_type))
+
+
+def leaf_type(arrow_type: Any) -> Any:
+    """The element type of a (nested) list type, the value type of a dictionary, else the type itself."""
+    while hasattr(arrow_type, "value_type"):
+        arrow_type = arrow_type.value_type
+    return arrow_type
 
 
 def list_to_2d(column: Any, name: str) -> np.ndarray:
@@ -84,11 +92,86 @@ def batch_data(batch: pa.RecordBatch) -> Any:
 
 
 def batch_feeds(batch: pa.RecordBatch, signature: Signature) -> dict[str, np.ndarray]:
-    """The model's feeds for one Arrow batch, read as a local Parquet file would be: :func:`plain_feeds`
-    where it applies, else :func:`batch_data` + :func:`onnxgate._data.as_feeds`."""
+    """The model's feeds for one Arrow batch (every column of which feeds the model), read as a local
+    Parquet file would be: :func:`plain_feeds` where it applies, else :func:`batch_data` +
+    :func:`onnxgate._data.as_feeds`, once the columns pass :func:`check_columns_typed_as_inputs` and
+    :func:`check_columns_without_nulls`.
+
+    Raises
+    ------
+    InvalidDataError
+        A column of the wrong type, a null, or data that does not fit the inputs.
+    """
     from onnxgate._data import as_feeds
 
+    check_columns_typed_as_inputs(batch.schema, signature)
+    check_columns_without_nulls(batch)
     return plain_feeds(batch, signature) or as_feeds(batch_data(batch), signature)
+
+
+def _inputs_fed(names: list[str], signature: Signature) -> list[TensorSpec | None]:
+    """The input each column feeds, paired as :func:`onnxgate._data.as_feeds` pairs them: by name
+    (the user's name recorded at conversion, or the input's own), else the model's single input;
+    None where neither applies (as_feeds then names the column that fits no input)."""
+    keys = list(signature.columns.to_inputs(dict.fromkeys(names)))
+    by_name = {s.name: s for s in signature.inputs}
+    single = signature.inputs[0] if len(signature.inputs) == 1 else None
+    return [by_name.get(k, single) for k in keys]
+
+
+def check_columns_typed_as_inputs(schema: pa.Schema, signature: Signature, where: str = "") -> None:
+    """Refuse columns a numeric or boolean input would take only by reinterpreting them: dates, times
+    and durations (as integer counts), booleans for a number (as 0/1), text (parsed as numbers).
+
+    Every offending column is named in one message; ``where`` (`` in 'part-1.parquet'``) follows them.
+    A string input takes any column here: :func:`onnxgate._data.as_feeds` refuses what is not text.
+
+    Raises
+    ------
+    InvalidDataError
+        At least one column is of such a type.
+    """
+    import pyarrow.types as pt
+
+    faults = []
+    for field, spec in zip(schema, _inputs_fed(schema.names, signature)):
+        if spec is None or spec.elem_type == "string":
+            continue
+        kind = leaf_type(field.type)
+        text = pt.is_string(kind) or pt.is_large_string(kind) or pt.is_binary(kind) or pt.is_large_binary(kind)
+        if text or pt.is_temporal(kind) or (pt.is_boolean(kind) and spec.elem_type != "bool"):
+            faults.append((field.name, f"input {spec.name!r} expects {spec.elem_type}; column {field.name!r} is "
+                                       f"{field.type}"))
+    if faults:
+        raise InvalidDataError(
+            f"{'; '.join(f for _, f in faults)}{where}: cast {'it' if len(faults) == 1 else 'them'} to the input's "
+            "type first (dates, booleans and text are not read as numbers, so as not to guess what the model "
+            "was fitted on)",
+            column=faults[0][0],
+        )
+
+
+def check_columns_without_nulls(batch: pa.RecordBatch) -> None:
+    """Refuse nulls in a batch of the columns that feed the model: pandas would make a float column's
+    null a NaN, which the model then scores as if it were a value. A float NaN stays a value.
+
+    Raises
+    ------
+    InvalidDataError
+        A column holds nulls; every such column is named, with its count in this batch.
+    """
+    nulls = [(name, column.null_count) for name, column in zip(batch.schema.names, batch.columns) if column.null_count]
+    if not nulls:
+        return
+    if len(nulls) == 1:
+        found = f"column {nulls[0][0]!r} has {nulls[0][1]:,} null (missing) value(s)"
+    else:
+        found = "columns " + ", ".join(f"{name!r} ({n:,})" for name, n in nulls) + " have null (missing) values"
+    raise InvalidDataError(
+        f"{found} among {batch.num_rows:,} rows read at once; the model takes no missing values: fill or drop "
+        "those rows (a float NaN is read as a value, a null is not)",
+        column=nulls[0][0],
+    )
 
 
 def plain_feeds(batch: pa.RecordBatch, signature: Signature) -> dict[str, np.ndarray] | None:

@@ -160,6 +160,20 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
                 input=spec.name,
             )
         return array
+    # numpy would cast these silently: dates to nanosecond counts, booleans to 0/1. Either may be what
+    # the model was fitted on, but only the user knows, so they cast them.
+    if array.dtype.kind in "mM":
+        raise InvalidDataError(
+            f"input {spec.name!r} expects {spec.elem_type}; {what} holds {array.dtype} values: convert them "
+            "to numbers first (e.g. seconds since a date), as the model was fitted on",
+            input=spec.name,
+        )
+    if array.dtype.kind == "b" and dtype.kind != "b":
+        raise InvalidDataError(
+            f"input {spec.name!r} expects {spec.elem_type}; {what} holds booleans: cast them to "
+            f"{spec.elem_type} first if the model was fitted on them as 0/1",
+            input=spec.name,
+        )
     if array.dtype.kind in "OUS":
         try:
             array = array.astype(np.float64)

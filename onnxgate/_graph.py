@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import onnx
 
-__all__ = ["cast_inputs", "unique_name", "walk_nodes"]
+__all__ = ["cast_inputs", "columns_into_input", "unique_name", "walk_nodes"]
 
 
 def walk_nodes(graph: Any) -> Iterator[Any]:
@@ -70,3 +70,44 @@ def cast_inputs(model: onnx.ModelProto, new_types: Mapping[str, int]) -> onnx.Mo
     for node in reversed(casts):
         graph.node.insert(0, node)
     return model
+
+
+def columns_into_input(model: onnx.ModelProto, input_name: str, columns: Sequence[tuple[str, int]]) -> list[str]:
+    """Feed the ``[N,k]`` graph input ``input_name`` from ``k`` ``[N,1]`` inputs, one per column.
+
+    ``columns`` gives each new input's name and ONNX element type, in order; a name already used in
+    the graph gets a number. Each input is Cast to ``input_name``'s element type where it differs,
+    and a Concat on axis 1 writes the tensor the graph read, which is no longer a graph input. The
+    model is changed in place; the new inputs' names are returned, in order.
+    """
+    from onnx import helper
+
+    graph = model.graph
+    index = next(i for i, vi in enumerate(graph.input) if vi.name == input_name)
+    tensor = graph.input[index].type.tensor_type
+    elem = tensor.elem_type
+    first = tensor.shape.dim[0] if tensor.HasField("shape") and tensor.shape.dim else None
+    batch: str | int | None = None
+    if first is not None:
+        batch = first.dim_param or (int(first.dim_value) if first.HasField("dim_value") else None)
+    taken = graph_names(graph)
+    names, parts, nodes, inputs = [], [], [], []
+    for column, code in columns:
+        name = column if column not in taken else unique_name(column, taken)
+        taken.add(name)
+        names.append(name)
+        inputs.append(helper.make_tensor_value_info(name, int(code), [batch, 1]))
+        if int(code) == elem:
+            parts.append(name)
+            continue
+        cast = unique_name(f"{name}_as_{helper.tensor_dtype_to_np_dtype(elem).name}", taken)
+        nodes.append(helper.make_node("Cast", [name], [cast], to=elem, name=unique_name(f"cast_{name}", taken)))
+        parts.append(cast)
+    concat = unique_name(f"concat_{input_name}", taken)
+    nodes.append(helper.make_node("Concat", parts, [input_name], axis=1, name=concat))
+    del graph.input[index]
+    for offset, vi in enumerate(inputs):
+        graph.input.insert(index + offset, vi)
+    for node in reversed(nodes):
+        graph.node.insert(0, node)
+    return names

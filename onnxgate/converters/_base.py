@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
     from onnxgate.signature import Signature
 
-__all__ = ["Conversion", "Converter", "ConverterRegistry", "RawConversion", "first_line", "registry"]
+__all__ = ["Conversion", "Converter", "ConverterRegistry", "RawConversion", "first_line", "registry", "sanitise_name"]
 
 
 @dataclass
@@ -181,3 +182,20 @@ class ConverterRegistry:
 
 
 registry = ConverterRegistry()
+
+
+def sanitise_name(name: str, taken: set[str]) -> str:
+    """skl2onnx's rule for input names (``Topology._generate_unique_name``), so every layout and
+    framework names a DataFrame column's input the same way: non-word characters become ``_``, a
+    leading digit gets a ``_``, a name in ``taken`` a number; the name returned is added to ``taken``."""
+    seed = re.sub(r"[^\w+]", "_", name) or "_"
+    if re.match("^[0-9]", seed):
+        seed = "_" + seed
+    if seed not in taken:
+        taken.add(seed)
+        return seed
+    i = 1
+    while seed + str(i) in taken:
+        i += 1
+    taken.add(seed + str(i))
+    return seed + str(i)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from onnxgate.converters._base import Converter, first_line
+from onnxgate.converters._base import Converter, RawConversion, first_line, sanitise_name
 from onnxgate.errors import InvalidDataError, UnsupportedModelError, missing_dependency
 
 if TYPE_CHECKING:
@@ -111,6 +111,46 @@ class BoostingConverter(Converter):
             )
         return array
 
+    def training_columns(self, model: Any) -> list[str] | None:
+        """The column names the model was fitted on, in order; None when it was fitted on an array
+        (no names, or the names the library makes up for an array's columns)."""
+        return None
+
+    def same_column(self, trained: str, column: str) -> bool:
+        """True when the library names ``column`` ``trained`` (LightGBM writes spaces as ``_``)."""
+        return trained == column
+
+    def frame_columns(self, model: Any, sample: Any) -> list[tuple[str, Any]] | None:
+        """``(column, dtype)`` of each column of a DataFrame sample of a model fitted on a DataFrame,
+        in order: the model then gets one input per column (:func:`feed_from_columns`). None for an
+        array sample, or a model fitted on an array (one ``[N,k]`` input, fed by position).
+
+        Raises
+        ------
+        InvalidDataError
+            The sample's columns are not the ones the model was fitted on, in the same order: fed by
+            name, its columns would reach the wrong features.
+        """
+        import numpy as np
+
+        from onnxgate._data import is_dataframe
+
+        if not is_dataframe(sample):
+            return None
+        trained = self.training_columns(model)
+        if trained is None:
+            return None
+        labels = [str(c) for c in sample.columns]
+        if len(labels) != len(trained) or not all(self.same_column(t, c) for t, c in zip(trained, labels)):
+            missing = [t for t in trained if not any(self.same_column(t, c) for c in labels)]
+            raise InvalidDataError(
+                f"the model was fitted on the columns {trained}, in that order; the sample has {labels}"
+                + (f" (missing {missing})" if missing else "")
+                + ". Pass a sample with the training columns, in training order (X[columns].head()).",
+                column=missing[0] if missing else None,
+            )
+        return [(label, np.asarray(sample[c]).dtype) for label, c in zip(labels, sample.columns)]
+
     def native_input(self, feeds: Mapping[str, np.ndarray], signature: Signature, model: Any = None) -> Any:
         """The feature matrix from ONNX-style feeds (one ``[N,k]`` input, or ``[N,1]`` columns in order);
         a DataFrame with the training columns when the model was fitted on one (scikit-learn API)."""
@@ -135,6 +175,35 @@ class BoostingConverter(Converter):
                 f"unknown {self.framework} conversion option(s) {unknown}; known options are {list(known)}",
                 framework=self.framework,
             )
+
+
+def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tuple[str, Any]]) -> None:
+    """One ``[N,1]`` input per DataFrame column (named as skl2onnx names a column's input, typed by its
+    dtype), Cast to float32 and concatenated into the ``[N,k]`` input the trees read; the user's own
+    names are recorded by ``convert`` (:class:`onnxgate.columns.ColumnMap`), so data is fed by name."""
+    import numpy as np
+    from onnx import TensorProto
+
+    from onnxgate._graph import columns_into_input
+
+    taken: set[str] = set()
+    typed = []
+    for label, dtype in columns:
+        kind, size = np.dtype(dtype).kind, np.dtype(dtype).itemsize
+        if kind == "f":
+            code = TensorProto.DOUBLE if size == 8 else TensorProto.FLOAT
+        elif kind == "b":
+            code = TensorProto.BOOL
+        else:
+            code = TensorProto.INT32 if kind == "i" and size <= 4 else TensorProto.INT64
+        typed.append((sanitise_name(label, taken), code))
+    columns_into_input(raw.model, input_name, typed)
+    doubles = [label for (label, _), (_, code) in zip(columns, typed) if code == TensorProto.DOUBLE]
+    if doubles:
+        raw.warnings.append(
+            f"column(s) {doubles} are fed as float64 and cast to float32 inside the graph, where the trees "
+            "split (the library itself compares float32 features)"
+        )
 
 
 def input_type(array: np.ndarray) -> tuple[Any, int | None]:

@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from onnxgate.converters._base import RawConversion, _in_output_order
-from onnxgate.converters._boosting import BoostingConverter, catboost_onnx, drop_zipmap, import_library, input_type
+from onnxgate.converters._boosting import (
+    BoostingConverter,
+    catboost_onnx,
+    drop_zipmap,
+    feed_from_columns,
+    import_library,
+    input_type,
+)
 from onnxgate.converters.xgboost import finish
 from onnxgate.errors import OpsetError, UnsupportedModelError
 
@@ -119,6 +126,7 @@ class CatBoostConverter(BoostingConverter):
         self.check_options(options, ("input_name",))
         n_features = len(model.feature_names_) if getattr(model, "feature_names_", None) else None
         array = self.sample_array(model, sample, n_features)
+        columns = self.frame_columns(model, sample)
         input_name = str(options.get("input_name", "input"))
         _dtype, boundary = input_type(array)
         proto = catboost_onnx(model)
@@ -131,7 +139,14 @@ class CatBoostConverter(BoostingConverter):
             _regression_output_rank_two(proto)
         _lower_ml_opset(proto, ml_opset, opset)
         proto.ir_version = max(int(proto.ir_version), ir_version_for_opset(opset))
-        return finish(proto, opset, input_name, boundary)
+        raw = finish(proto, opset, input_name, None if columns else boundary)
+        if columns:
+            feed_from_columns(raw, input_name, columns)
+        return raw
+
+    def training_columns(self, model: Any) -> list[str] | None:
+        names = [str(n) for n in getattr(model, "feature_names_", None) or []]
+        return None if names == [str(i) for i in range(len(names))] else names  # an array's, or none
 
     def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
         import numpy as np

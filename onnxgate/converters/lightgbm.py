@@ -30,6 +30,7 @@ from onnxgate.converters._base import RawConversion, _in_output_order, first_lin
 from onnxgate.converters._boosting import (
     ONNXMLTOOLS_MAX_OPSET,
     BoostingConverter,
+    feed_from_columns,
     import_library,
     import_onnxmltools,
     input_type,
@@ -194,6 +195,7 @@ class LightGBMConverter(BoostingConverter):
         self.check_options(options, ("input_name",))
         n_features = _booster(model).num_feature()
         array = self.sample_array(model, sample, n_features)
+        columns = self.frame_columns(model, sample)
         input_name = str(options.get("input_name", "input"))
         _dtype, boundary = input_type(array)
         try:
@@ -210,7 +212,9 @@ class LightGBMConverter(BoostingConverter):
                 f"onnxmltools could not convert {type(model).__name__}: {first_line(err)}", framework=self.framework
             ) from None
         moved = moved_count[0]
-        raw = finish(proto, opset, input_name, boundary)
+        raw = finish(proto, opset, input_name, None if columns else boundary)
+        if columns:
+            feed_from_columns(raw, input_name, columns)
         if moved:
             raw.warnings.append(
                 f"{moved} split threshold(s) set to the largest float32 at or below LightGBM's double "
@@ -218,6 +222,13 @@ class LightGBMConverter(BoostingConverter):
                 "value down the other branch)"
             )
         return raw
+
+    def training_columns(self, model: Any) -> list[str] | None:
+        names = [str(n) for n in _booster(model).feature_name()]
+        return None if names == [f"Column_{i}" for i in range(len(names))] else names  # an array's
+
+    def same_column(self, trained: str, column: str) -> bool:
+        return trained in (column, column.replace(" ", "_"))  # LightGBM writes a space in a name as _
 
     def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
         import numpy as np

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from onnxgate.converters._base import Converter, RawConversion
+from onnxgate.converters._base import Converter, RawConversion, sanitise_name
 from onnxgate.errors import InvalidDataError, UnsupportedModelError, UntrustedFileError, missing_dependency
 
 if TYPE_CHECKING:
@@ -453,23 +453,6 @@ class _Column:
     width: int | None
 
 
-def _sanitise(name: str, taken: set[str]) -> str:
-    """skl2onnx's rule for input names (``Topology._generate_unique_name``), so both the per-column
-    and the concatenated layouts name a column the same way: non-word characters become ``_``, a
-    leading digit gets a ``_``, a repeated name a number."""
-    seed = re.sub(r"[^\w+]", "_", name) or "_"
-    if re.match("^[0-9]", seed):
-        seed = "_" + seed
-    if seed not in taken:
-        taken.add(seed)
-        return seed
-    i = 1
-    while seed + str(i) in taken:
-        i += 1
-    taken.add(seed + str(i))
-    return seed + str(i)
-
-
 def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
     """The inputs the sample asks for: one per DataFrame column, or one ``[N,k]`` matrix."""
     import numpy as np
@@ -502,7 +485,7 @@ def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
             dtype = sample[col].dtype
             if not isinstance(dtype, np.dtype) or dtype.kind not in "fiubOUS":
                 dtype = np.dtype(object)  # pandas' own dtypes (string, category...) hold objects
-            columns.append(_Column(_sanitise(label, taken), label, np.dtype(dtype), 1))
+            columns.append(_Column(sanitise_name(label, taken), label, np.dtype(dtype), 1))
         return columns
     array = np.asarray(sample)
     n_in = getattr(model, "n_features_in_", None)

@@ -27,6 +27,7 @@ from onnxgate.converters._boosting import (
     BoostingConverter,
     add_default_domain,
     dynamic_batch,
+    feed_from_columns,
     import_library,
     import_onnxmltools,
     input_type,
@@ -132,6 +133,7 @@ class XGBoostConverter(BoostingConverter):
         booster = _booster(model)
         n_features = booster.num_features()
         array = self.sample_array(model, sample, n_features)
+        columns = self.frame_columns(model, sample)
         input_name = str(options.get("input_name", "input"))
         _dtype, boundary = input_type(array)
         subject = model
@@ -154,7 +156,14 @@ class XGBoostConverter(BoostingConverter):
             raise UnsupportedModelError(
                 f"onnxmltools could not convert {type(model).__name__}: {first_line(err)}", framework=self.framework
             ) from None
-        return finish(proto, opset, input_name, boundary)
+        raw = finish(proto, opset, input_name, None if columns else boundary)
+        if columns:
+            feed_from_columns(raw, input_name, columns)
+        return raw
+
+    def training_columns(self, model: Any) -> list[str] | None:
+        names = _booster(model).feature_names
+        return None if names is None else [str(n) for n in names]
 
     def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
         import numpy as np

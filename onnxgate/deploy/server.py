@@ -29,10 +29,12 @@ mapped from the model's element type; an input must be sent with its exact datat
 
 Errors: the Azure ML routes answer ``{"error": code, "message": text, "status": status}``, the v2
 routes ``{"error": text}`` as the protocol says; a bad request gets a 4xx, never a 500 or a stack
-trace. Malformed HTTP (a bad request line, ``Content-Length``, ``Transfer-Encoding``, a NUL in a
-header, a bad chunk) gets the JSON body with 400, and more than :data:`MAX_HEADERS` header lines or
-:data:`MAX_HEADER_BYTES` bytes of headers get 431, when uvicorn runs its httptools parser (always
-in the container: ``requirements.txt`` pins it). A NaN or infinite output is written as ``null``.
+trace (on the v2 routes that includes onnxruntime refusing checked values with INVALID_ARGUMENT, such
+as an index past a table; its other failures are the model's, a 500). Malformed HTTP (a bad request
+line, ``Content-Length``, ``Transfer-Encoding``, a NUL in a header, a bad chunk) gets the JSON body
+with 400, and more than :data:`MAX_HEADERS` header lines or :data:`MAX_HEADER_BYTES` bytes of
+headers get 431, when uvicorn runs its httptools parser (always in the container:
+``requirements.txt`` pins it). A NaN or infinite output is written as ``null``.
 With an API key, every route but the health probes needs ``Authorization: Bearer <key>``
 (compared in constant time). On SIGTERM the requests in flight are answered, then the process
 exits with code 0.
@@ -186,26 +188,77 @@ class _V2Error(Exception):
         self.message = message
 
 
-def _v2_loads(raw: bytes) -> Any:
+def _v2_loads(raw: bytes, what: str = "the request body") -> Any:
+    """Parse a v2 request's JSON; ``what`` names it in the error (the whole body, or the binary form's header)."""
     if _orjson is not None:
         try:
             return _orjson.loads(raw)
         except _orjson.JSONDecodeError as err:
             if "depth" in str(err):
                 raise _V2Error(400, "the request JSON nests deeper than 1024 levels (the limit)") from None
-            raise _V2Error(400, f"the inference request header is not valid JSON: {err}") from None
+            raise _V2Error(400, f"{what} is not valid JSON: {err}") from None
     try:
         return json.loads(raw)
     except RecursionError:
         raise _V2Error(400, "the request JSON nests too deep (the limit is 1024 levels)") from None
     except ValueError as err:
-        raise _V2Error(400, f"the inference request header is not valid JSON: {err}") from None
+        raise _V2Error(400, f"{what} is not valid JSON: {err}") from None
 
 
 def _v2_shape(dims: Any) -> list[int]:
     if dims is None:
         return [-1]
     return [d if isinstance(d, int) else -1 for d in dims]
+
+
+def _parameters(obj: dict[str, Any], where: str) -> dict[str, Any]:
+    """The ``parameters`` object of a request, input or output (``{}`` when absent or null)."""
+    params = obj.get("parameters")
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise _V2Error(400, f"{where}: 'parameters' must be an object of settings by name, found a "
+                       f"{type(params).__name__}")
+    return params
+
+
+def _flag(params: dict[str, Any], key: str, default: bool, where: str) -> bool:
+    value = params.get(key, default)
+    if not isinstance(value, bool):
+        raise _V2Error(400, f"{where}: parameters.{key} must be true or false, found {value!r}")
+    return value
+
+
+def _whole_numbers_out_of_range(arr: Any, elem_type: str) -> bool:
+    """Whether ``arr`` holds only whole numbers and one is beyond an integer input's range.
+
+    numpy widens integers past int64 or uint64 to float or to Python ints (dtype object), and orjson
+    parses integers past uint64 as floats, so without this they would be called fractions.
+    """
+    import numpy as np
+
+    if not elem_type.startswith(("int", "uint")) or arr.dtype.kind not in "fO" or not arr.size:
+        return False
+    if arr.dtype.kind == "O":
+        return all(isinstance(v, int) and not isinstance(v, bool) for v in arr.flat)  # else numpy had fit them
+    info = np.iinfo(elem_type)
+    whole = bool(np.isfinite(arr).all()) and bool((arr == np.trunc(arr)).all())
+    # -2**63 - 1 parses to the double -2**63: for int64 the lowest value counts as beyond it
+    low = arr <= float(info.min) if elem_type == "int64" else arr < float(info.min)
+    return whole and bool((low | (arr >= float(info.max) + 1)).any())
+
+
+def _refused_input(err: Exception) -> bool:
+    """Whether onnxruntime failed with INVALID_ARGUMENT: a kernel refusing the values it was fed.
+
+    The request has already passed the Signature's datatypes, shapes and row rules, so this is a
+    value or a size the model's operators do not take (an index past a Gather's table, an empty
+    dimension a kernel cannot handle): the client's to change, a 400. Every other status (FAIL,
+    RUNTIME_EXCEPTION, NOT_IMPLEMENTED, an execution provider's failure, out of memory) stays a
+    500: nothing in the request can fix it. Known by name, so this file imports no onnxruntime.
+    """
+    kind = type(err)
+    return kind.__name__ == "InvalidArgument" and kind.__module__.startswith("onnxruntime.")
 
 
 def _bytes_elements(buffer: memoryview, count: int, name: str) -> Any:
@@ -291,8 +344,12 @@ class OpenInference:
             return self.error(err.status, err.message)
         except request_error as err:
             return self.error(err.status, err.message)
-        except Exception as err:  # onnxruntime failing on checked input: the model's fault
-            return self.error(500, f"onnxruntime failed: {err}")
+        except Exception as err:
+            if _refused_input(err):
+                return self.error(400, f"the model cannot score these values (onnxruntime: {err}); their datatypes "
+                                  "and shapes are the model's, so a value or size is outside what the model "
+                                  "accepts: change it")
+            return self.error(500, f"onnxruntime failed: {err}")  # on checked input: the model's or server's fault
         return self._response(request, wanted, results)
 
     def _split(self, headers: dict[bytes, bytes], body: bytes) -> tuple[dict[str, Any], memoryview]:
@@ -306,7 +363,7 @@ class OpenInference:
             size = int(declared)
             header, binary = body[:size], body[size:]
         self.entry.precheck(header)
-        request = _v2_loads(header)
+        request = _v2_loads(header, "the request body" if declared is None else "the inference request header")
         if not isinstance(request, dict):
             raise _V2Error(400, f"expected an inference request object {{\"inputs\": [...]}}, found a "
                            f"{type(request).__name__}")
@@ -326,6 +383,9 @@ class OpenInference:
                 raise _V2Error(400, f"each input must be an object with name, shape, datatype and data; found a "
                                f"{type(tensor).__name__}")
             name = tensor.get("name")
+            if name is None:
+                raise _V2Error(400, f"an input has no 'name'; give each input one of the model's input names "
+                               f"{list(self.inputs)}")
             spec = self.inputs.get(name) if isinstance(name, str) else None
             if spec is None or not isinstance(name, str):
                 raise _V2Error(400, f"unknown input {name!r}; the model's inputs are {list(self.inputs)}")
@@ -339,12 +399,16 @@ class OpenInference:
                     or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)):
                 raise _V2Error(400, f"input {name!r}: 'shape' must be a list of sizes (integers >= 0), found "
                                f"{shape!r}")
+            if shape[0] == 0:
+                raise _V2Error(400, f"input {name!r} has no rows (shape {shape}); send at least one row")
             count = 1
             for d in shape:
                 count *= d
-            params = tensor.get("parameters") or {}
-            size = params.get("binary_data_size") if isinstance(params, dict) else None
+            size = _parameters(tensor, f"input {name!r}").get("binary_data_size")
             if size is not None:
+                if "data" in tensor:
+                    raise _V2Error(400, f"input {name!r} has both 'data' and parameters.binary_data_size; send its "
+                                   "values one way: 'data' in the JSON, or binary_data_size bytes after it")
                 if isinstance(size, bool) or not isinstance(size, int) or size < 0 or offset + size > len(binary):
                     raise _V2Error(400, f"input {name!r}: binary_data_size {size!r} is not within the "
                                    f"{len(binary) - offset} bytes of binary data left")
@@ -383,6 +447,8 @@ class OpenInference:
             arr = np.asarray(data)
         except (ValueError, RecursionError, OverflowError):
             raise _V2Error(400, f"input {name!r}: 'data' is ragged or holds values out of range") from None
+        if _whole_numbers_out_of_range(arr, spec["elem_type"]):
+            raise _V2Error(400, f"input {name!r}: a value is out of the {spec['elem_type']} range")
         if maybe_bools and spec["elem_type"] != "bool" and arr.dtype.kind in "iuf":
             stack: list[Any] = [data]
             while stack:
@@ -394,8 +460,7 @@ class OpenInference:
         return arr.reshape(-1) if arr.ndim else arr.reshape(1)
 
     def _requested(self, request: dict[str, Any]) -> list[tuple[str, bool]]:
-        params = request.get("parameters") or {}
-        default = bool(params.get("binary_data_output", False)) if isinstance(params, dict) else False
+        default = _flag(_parameters(request, "the request"), "binary_data_output", False, "the request")
         asked = request.get("outputs")
         if asked is None:
             return [(name, default) for name in self.outputs]
@@ -404,11 +469,15 @@ class OpenInference:
         wanted: list[tuple[str, bool]] = []
         for out in asked:
             name = out.get("name")
+            if name is None:
+                raise _V2Error(400, f"an output has no 'name'; give each output one of the model's output names "
+                               f"{self.outputs}")
             if name not in self.outputs:
                 raise _V2Error(400, f"unknown output {name!r}; the model's outputs are {self.outputs}")
-            p = out.get("parameters") or {}
-            binary = p.get("binary_data", default) if isinstance(p, dict) else default
-            wanted.append((name, bool(binary)))
+            if any(name == seen for seen, _ in wanted):
+                raise _V2Error(400, f"output {name!r} is asked for twice; name each output once")
+            where = f"output {name!r}"
+            wanted.append((name, _flag(_parameters(out, where), "binary_data", default, where)))
         return wanted
 
     def _response(self, request: dict[str, Any], wanted: list[tuple[str, bool]], results: list[Any]

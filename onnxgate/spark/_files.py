@@ -30,7 +30,7 @@ from typing import Any
 
 from onnxgate.errors import InvalidDataError
 
-__all__ = ["PREDICT_BATCH_ROWS", "Rows", "fragment_batches", "parquet_fragments", "rows_of"]
+__all__ = ["PREDICT_BATCH_ROWS", "Rows", "fragment_batches", "named_batches", "parquet_fragments", "rows_of"]
 
 _FRAGMENT_DDL = "path string, row_group int"
 #: Rows per batch a ``predict`` worker reads and hands back to Spark. Its JVM turns every batch it
@@ -43,13 +43,13 @@ PREDICT_BATCH_ROWS = 131_072
 @dataclass(frozen=True)
 class Rows:
     """What ``mapInArrow`` runs over: ``frame`` holds the rows, or ``(path, row_group)`` pairs when
-    ``fragments``; ``columns`` and ``ddl`` describe the rows either way."""
+    ``fragments``; ``columns`` and ``fields`` (Spark ``StructField`` objects) describe the rows either way."""
 
     spark: Any
     frame: Any
     fragments: bool
     columns: list[str]
-    ddl: str
+    fields: list[Any]
 
 
 def parquet_fragments(data: str | os.PathLike[str]) -> tuple[list[tuple[str, int]], Any] | None:
@@ -153,14 +153,24 @@ def rows_of(data: Any, spark: Any = None) -> Rows:
     return _fragment_rows(spark, *found)
 
 
-def _ddl(fields: Any) -> str:
-    """A Spark DDL schema string of Spark struct fields, names quoted; ``NOT NULL`` where a field says so."""
-    return ", ".join(f"`{f.name}` {f.dataType.simpleString()}{'' if f.nullable else ' NOT NULL'}" for f in fields)
-
-
 def _spark_rows(frame: Any) -> Rows:
-    """Rows Spark reads and feeds: the DataFrame as it is."""
-    return Rows(frame.sparkSession, frame, False, list(frame.columns), _ddl(frame.schema.fields))
+    """Rows Spark reads and feeds: the DataFrame as it is, its columns renamed ``_c0``, ``_c1``... when
+    a name holds a backtick or a dot, which pyspark's ``mapInArrow`` cannot look up (it resolves each
+    column by name, unquoted); the workers give the batches their names back (:func:`named_batches`)."""
+    columns, fields = list(frame.columns), list(frame.schema.fields)
+    if any("`" in name or "." in name for name in columns):
+        frame = frame.toDF(*[f"_c{i}" for i in range(len(columns))])
+    return Rows(frame.sparkSession, frame, False, columns, fields)
+
+
+def named_batches(batches: Iterator[Any], columns: list[str]) -> Iterator[Any]:
+    """Inside a worker: Spark's batches with the columns named ``columns`` (see :func:`_spark_rows`)."""
+    import pyarrow as pa
+
+    for batch in batches:
+        if batch.schema.names != columns:
+            batch = pa.RecordBatch.from_arrays(batch.columns, names=columns)
+        yield batch
 
 
 def _fragment_rows(spark: Any, fragments: list[tuple[str, int]], schema: Any) -> Rows:
@@ -170,12 +180,12 @@ def _fragment_rows(spark: Any, fragments: list[tuple[str, int]], schema: Any) ->
 
     context = spark.sparkContext
     # nullable, as Spark's reader makes every Parquet column, whatever the file says
-    ddl = _ddl([StructField(f.name, f.dataType, True) for f in from_arrow_schema(schema).fields])
+    fields = [StructField(f.name, f.dataType, True) for f in from_arrow_schema(schema).fields]
     # parallelize slices the list into contiguous runs, partition 0 first: rows keep the file order,
     # which the row numbers in the evidence count in
     parts = max(1, min(len(fragments), int(context.defaultParallelism)))
     frame = spark.createDataFrame(context.parallelize(fragments, parts), _FRAGMENT_DDL)
-    return Rows(spark, frame, True, list(schema.names), ddl)
+    return Rows(spark, frame, True, list(schema.names), fields)
 
 
 def _plain_parquet_read(frame: Any) -> tuple[str, list[str] | None] | None:

@@ -47,25 +47,32 @@ def load_scoring_model(model_or_package: Any) -> onnx.ModelProto:
 def feed_columns(columns: Sequence[str], signature: Signature) -> list[str]:
     """The columns fed to the model: one per input when every input has one, else all of them.
 
-    Columns named like the inputs (SQL-adapted models, models with one ``[N,1]`` input per feature,
-    or an array column named like the single input) are fed by name and other columns pass
-    through. Otherwise the model has one input and every column is a feature, in order.
+    Columns named like the inputs, or with the user's own names the model recorded for them
+    (:class:`onnxgate.columns.ColumnMap`: ``mean radius`` for the input ``mean_radius``), are fed by
+    name and other columns pass through: SQL-adapted models, models with one ``[N,1]`` input per
+    feature, an array column named like the single input. Otherwise the model has one input and
+    every column is a feature, in order.
 
     Raises
     ------
     InvalidDataError
         Several inputs and some have no column.
     """
-    names = signature.input_names
-    if all(n in columns for n in names):
-        return list(names)
-    if len(names) > 1:
-        missing = [n for n in names if n not in columns]
+    names = list(columns)
+    mapping = signature.columns
+    as_inputs = list(mapping.to_inputs(dict.fromkeys(names)))
+    column_of = dict(zip(as_inputs, names))
+    inputs = signature.input_names
+    if all(n in column_of for n in inputs):
+        return [column_of[n] for n in inputs]
+    if len(inputs) > 1:
+        missing = [n for n in inputs if n not in column_of]
         raise InvalidDataError(
-            f"expected a column for each model input {names}; the data lacks {missing} (it has {list(columns)})",
-            column=missing[0],
+            f"expected a column for each model input; the data lacks "
+            f"[{', '.join(mapping.describe(n) for n in missing)}] (it has {names})",
+            column=mapping.column_for(missing[0]),
         )
-    return list(columns)
+    return names
 
 
 def predict(
@@ -118,7 +125,7 @@ def predict(
     """
     import hashlib
 
-    from onnxgate._arrow import spark_type
+    from onnxgate._arrow import arrow_type
     from onnxgate.signature import Signature
 
     proto = load_scoring_model(model_or_package)
@@ -147,9 +154,13 @@ def predict(
         fed = list(columns)
     else:
         fed = feed_columns(present, signature)
-    # an output is never null (a model writes NaN, not null): NOT NULL spares Spark a null test per value
-    fields = [f"`{o}` {spark_type(signature.output(o))} NOT NULL" for o in wanted]
-    schema = ", ".join([rows.ddl, *fields]) if present else ", ".join(fields)
+    from pyspark.sql.pandas.types import from_arrow_type
+    from pyspark.sql.types import StructField, StructType
+
+    # A schema of fields, not a DDL string: any column name goes through as it is (a backtick too).
+    # An output is never null (a model writes NaN, not null): NOT NULL spares Spark a null test per value.
+    scored = [StructField(o, from_arrow_type(arrow_type(signature.output(o))), False) for o in wanted]
+    schema = StructType([*rows.fields, *scored])
     model_bytes = proto.SerializeToString()
     token = hashlib.sha256(model_bytes).hexdigest()
     spark = rows.spark
@@ -170,7 +181,8 @@ def _partition_predict(
     read: list[str] | None = None,
 ) -> Any:
     """The function each partition runs; with ``fragment_rows``, its input is ``(path, row group)``
-    pairs and it reads the columns ``read`` itself in batches of that many rows."""
+    pairs and it reads the columns ``read`` itself in batches of that many rows, else Spark's batches
+    of the columns ``read``."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
@@ -184,6 +196,10 @@ def _partition_predict(
             from onnxgate.spark._files import fragment_batches
 
             batches = fragment_batches(batches, fragment_rows, read)
+        elif read is not None:
+            from onnxgate.spark._files import named_batches
+
+            batches = named_batches(batches, read)
         for batch in batches:
             if batch.num_rows == 0:
                 continue

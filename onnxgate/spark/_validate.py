@@ -288,7 +288,8 @@ def _partition_parity(
     read: list[str] | None = None,
 ) -> Any:
     """The function each partition runs; with ``fragment_rows``, its input is ``(path, row group)``
-    pairs and it reads the columns ``read`` itself in batches of that many rows."""
+    pairs and it reads the columns ``read`` itself in batches of that many rows, else Spark's batches
+    of the columns ``read``."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
@@ -317,6 +318,10 @@ def _partition_parity(
                 from onnxgate.spark._files import fragment_batches
 
                 batches = fragment_batches(batches, fragment_rows, read)
+            elif read is not None:
+                from onnxgate.spark._files import named_batches
+
+                batches = named_batches(batches, read)
             for batch in _runs(batches):
                 n = batch.num_rows
                 if n == 0:

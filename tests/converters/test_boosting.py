@@ -429,6 +429,50 @@ def test_dataframe_fitted_models_keep_their_column_names_for_sql(library: str, t
     assert dry_run(tmp_path / "p", frame, reference=model).passed
 
 
+ODD_COLUMNS = ["mean radius", "texture.se", "périmètre", "area", "input"]  # "input" is the trees' own tensor
+
+
+def _odd_frame() -> tuple[Any, np.ndarray]:
+    import pandas as pd
+
+    X, y = _data("breast_cancer")
+    frame = pd.DataFrame(X[:, :5], columns=ODD_COLUMNS)
+    frame["area"] = frame["area"].astype(np.float64)  # one float64 column: its own input type
+    return frame, y
+
+
+def _fit(library: str, frame: Any, y: np.ndarray) -> Any:
+    if library == "xgboost-booster":  # the native API: the names come with the DMatrix
+        return xgboost.train({"max_depth": 3, "nthread": 1}, xgboost.DMatrix(frame, label=y), 10)
+    make = {
+        "xgboost": lambda: xgboost.XGBClassifier(n_estimators=10, max_depth=3, n_jobs=1),
+        "lightgbm": lambda: lightgbm.LGBMClassifier(n_estimators=10, verbose=-1, n_jobs=1),
+        "catboost": lambda: catboost.CatBoostRegressor(iterations=10, **CATBOOST_QUIET, thread_count=1),
+    }[library]
+    return make().fit(frame, y)
+
+
+@pytest.mark.parametrize("library", ["xgboost", "xgboost-booster", "lightgbm", "catboost"])
+def test_a_dataframe_fitted_model_takes_its_columns_by_name(library: str) -> None:
+    """One input per column, fed by the user's column names: data with the columns in another order
+    scores as the model itself does on the right order, and a sample in another order is refused."""
+    frame, y = _odd_frame()
+    model = _fit(library, frame, y)
+    conv = og.convert(model, frame.head())
+    assert conv.signature.input_names == ["mean_radius", "texture_se", "périmètre", "area", "input_1"]
+    assert [s.elem_type for s in conv.signature.inputs] == ["float32"] * 3 + ["float64", "float32"]
+    assert any("['area'] are fed as float64" in w for w in conv.warnings)
+    shuffled = frame[ODD_COLUMNS[::-1]]
+    ours = _run(conv, shuffled)
+    theirs = registry.get(conv.framework).predict(model, as_feeds(frame, conv.signature), conv.signature)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(np.asarray(a, dtype=np.float64).reshape(len(frame), -1),
+                                   np.asarray(b, dtype=np.float64).reshape(len(frame), -1), rtol=1e-4, atol=1e-4)
+    assert og.validate(conv, target="container", reference=model, data=shuffled).passed
+    with pytest.raises(og.InvalidDataError, match=r"fitted on the columns .*in that order"):
+        og.convert(model, shuffled.head())
+
+
 @pytest.mark.parametrize(
     "name", ["xgboost-breast-cancer-classifier", "lightgbm-wine-classifier", "catboost-iris-classifier"]
 )

@@ -286,3 +286,113 @@ def test_a_body_of_brackets_costs_the_fast_path_no_more_than_its_own_size(app: S
     assert peak < 2.5 * len(body), peak
     status, raw = app.entry.score_bytes(body)
     assert status == 400 and strict(raw)["error"] == "too_deep"
+
+
+# -- v2 requests the server must refuse with a 400 naming the problem ------------------------------
+
+@pytest.fixture(scope="module")
+def ids_app(tmp_path_factory: pytest.TempPathFactory) -> ScoringApp:
+    """A hand-made model with an INT64 input: each id picks one of 3 values (Gather), so id 3 is past the end."""
+    from onnx import TensorProto as T
+    from onnx import helper as h
+
+    import onnxgate as og
+
+    graph = h.make_graph([h.make_node("Gather", ["table", "ids"], ["value"])], "ids",
+                         [h.make_tensor_value_info("ids", T.INT64, ["N", 1])],
+                         [h.make_tensor_value_info("value", T.FLOAT, ["N", 1])],
+                         initializer=[h.make_tensor("table", T.FLOAT, [3], [0.5, 1.5, 2.5])])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 15)])
+    model.ir_version = 8
+    folder = tmp_path_factory.mktemp("ids") / "ids"
+    og.package(model, target="container", out=folder, service_name="ids")
+    return create_app(folder)
+
+
+def _iris(**extra: Any) -> dict[str, Any]:
+    return {"name": "input", "datatype": "FP64", "shape": [1, 4], **extra}
+
+
+def _ids(data: Any, shape: list[int] | None = None) -> dict[str, Any]:
+    return {"inputs": [{"name": "ids", "datatype": "INT64", "shape": shape or [len(data), 1], "data": data}]}
+
+
+ROW = [1, 2, 3, 4]
+V2_REFUSED = [
+    # id, app fixture, request (a dict to send as JSON, or raw bytes), binary data after it (None: no
+    # Inference-Header-Content-Length), message fragment
+    ("no-rows-json", "app64", {"inputs": [_iris(shape=[0, 4], data=[])]}, None,
+     "input 'input' has no rows (shape [0, 4]); send at least one row"),
+    ("no-rows-binary", "app64", {"inputs": [_iris(shape=[0, 4], parameters={"binary_data_size": 0})]}, b"",
+     "input 'input' has no rows (shape [0, 4]); send at least one row"),
+    ("no-rows-float32-model", "app", {"inputs": [_iris(shape=[0, 4], data=[])]}, None, "has no rows"),
+    ("no-rows-int64", "ids_app", _ids([], [0, 1]), None, "input 'ids' has no rows (shape [0, 1])"),
+    ("index-past-the-table", "ids_app", _ids([[1], [3]]), None, "indices element out of data bounds"),
+    ("int64-2^63", "ids_app", _ids([2**63]), None, "input 'ids': a value is out of the int64 range"),
+    ("int64-2^64", "ids_app", _ids([2**64]), None, "input 'ids': a value is out of the int64 range"),
+    ("int64-2^63-and-negative", "ids_app", _ids([2**63, -1]), None, "a value is out of the int64 range"),
+    ("int64-below-min", "ids_app", _ids([-(2**63) - 1, 1]), None, "a value is out of the int64 range"),
+    ("int64-fraction", "ids_app", _ids([2**64, 1.5]), None, "expected int64 values, found numbers with a fraction"),
+    ("output-twice", "app", {"inputs": [_iris(data=ROW)], "outputs": [{"name": "label"}, {"name": "label"}]}, None,
+     "output 'label' is asked for twice"),
+    ("binary-data-not-bool", "app",
+     {"inputs": [_iris(data=ROW)], "outputs": [{"name": "label", "parameters": {"binary_data": "yes"}}]}, None,
+     "output 'label': parameters.binary_data must be true or false, found 'yes'"),
+    ("binary-data-output-not-bool", "app", {"inputs": [_iris(data=ROW)], "parameters": {"binary_data_output": 1}},
+     None, "the request: parameters.binary_data_output must be true or false, found 1"),
+    ("request-parameters-a-list", "app", {"inputs": [_iris(data=ROW)], "parameters": [1]}, None,
+     "the request: 'parameters' must be an object of settings by name, found a list"),
+    ("input-parameters-a-list", "app", {"inputs": [_iris(data=ROW, parameters=[1])]}, None,
+     "input 'input': 'parameters' must be an object of settings by name, found a list"),
+    ("output-parameters-a-string", "app", {"inputs": [_iris(data=ROW)], "outputs": [{"name": "label",
+                                                                                      "parameters": "x"}]}, None,
+     "output 'label': 'parameters' must be an object of settings by name, found a str"),
+    ("data-and-binary", "app", {"inputs": [_iris(data=ROW, parameters={"binary_data_size": 32})]}, bytes(32),
+     "input 'input' has both 'data' and parameters.binary_data_size"),
+    ("input-without-name", "app", {"inputs": [{}]}, None, "an input has no 'name'; give each input one of the "
+     "model's input names ['input']"),
+    ("output-without-name", "app", {"inputs": [_iris(data=ROW)], "outputs": [{}]}, None, "an output has no 'name'"),
+    ("body-not-json", "app", b'{"inputs": [', None, "the request body is not valid JSON"),
+    ("body-nan", "app", b'{"inputs": [' + json.dumps(_iris()).encode()[:-1] + b', "data": [NaN, 2, 3, 4]}]}', None,
+     "the request body is not valid JSON"),
+    ("body-1e400", "app", b'{"inputs": [' + json.dumps(_iris()).encode()[:-1] + b', "data": [1e400, 2, 3, 4]}]}',
+     None, "the request body is not valid JSON"),
+    ("header-not-json", "app", b'{"inputs": [', b"", "the inference request header is not valid JSON"),
+]
+
+
+@pytest.mark.parametrize(("fixture", "request_", "tail", "match"), [c[1:] for c in V2_REFUSED],
+                         ids=[c[0] for c in V2_REFUSED])
+def test_v2_refuses_a_bad_request_with_a_400_naming_the_problem(request: pytest.FixtureRequest, fixture: str,
+                                                                 request_: Any, tail: bytes | None, match: str) -> None:
+    target: ScoringApp = request.getfixturevalue(fixture)
+    header = request_ if isinstance(request_, bytes) else json.dumps(request_).encode()
+    headers = {} if tail is None else {b"inference-header-content-length": str(len(header)).encode()}
+    status, raw, _headers = target.v2.infer(headers, header + (tail or b""))
+    body = strict(raw)
+    assert status == 400 and list(body) == ["error"], body
+    assert match in body["error"], body["error"]
+
+
+def test_v2_onnxruntime_failing_on_its_own_is_still_a_500(ids_app: ScoringApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    # INVALID_ARGUMENT is the request's values (a 400 above); any other onnxruntime status is no fault
+    # of the request and must not be reported as one
+    from onnxruntime.capi.onnxruntime_pybind11_state import Fail, RuntimeException
+
+    for err in (Fail("kernel bug"), RuntimeException("provider crashed"), MemoryError()):
+        def fail(*_args: Any, err: BaseException = err) -> Any:
+            raise err
+
+        monkeypatch.setattr(ids_app.entry, "infer", fail)
+        status, raw, _headers = ids_app.v2.infer({}, json.dumps(_ids([[1]])).encode())
+        assert status == 500 and strict(raw)["error"].startswith("onnxruntime failed"), raw
+
+
+def test_score_route_answers_a_value_the_model_refuses_with_a_400(ids_app: ScoringApp) -> None:
+    """The Azure ML route agrees with v2: an id past the model's table is the request's to change."""
+    status, raw = ids_app.entry.score_bytes(json.dumps({"data": [[1], [3]]}).encode())
+    body = strict(raw)
+    assert status == 400 and body["error"] == "invalid_values", body
+    assert "indices element out of data bounds" in body["message"]
+    status, raw = ids_app.entry.score_bytes(json.dumps({"data": [[1], [2]]}).encode())
+    assert status == 200, strict(raw)

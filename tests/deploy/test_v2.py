@@ -179,6 +179,7 @@ BAD_INFER = [
     ("wrong-datatype", [("input", np.zeros((1, 4), np.float32), "FP32")], "400",
      "expected datatype FP64, found 'FP32'"),
     ("row-width", [("input", np.zeros((1, 3)), "FP64")], "400", "expected 4 values on axis 1"),
+    ("no-rows", [("input", np.zeros((0, 4)), "FP64")], "400", "input 'input' has no rows (shape [0, 4])"),
     ("rank", [("input", np.zeros((1, 2, 2)), "FP64")], "400", "expected 2-d data"),
     ("too-many-rows", [("input", np.zeros((MAX_ROWS + 1, 4)), "FP64")], "413", "over the limit of 50"),
     ("non-finite", [("input", np.array([[1.0, np.nan, 2, 3]]), "FP64")], "400", "NaN or infinity in row 0"),
@@ -234,7 +235,7 @@ def _binary(declared: int, sent: int) -> tuple[bytes, dict[str, str]]:
 
 RAW_BAD = [
     # id, body, extra headers, status, message fragment
-    ("not-json", b'{"inputs": [', {}, 400, "not valid JSON"),
+    ("not-json", b'{"inputs": [', {}, 400, "the request body is not valid JSON"),
     ("not-an-object", b"[1, 2]", {}, 400, "expected an inference request object"),
     ("no-inputs", b'{"outputs": []}', {}, 400, "'inputs' must be a non-empty list"),
     ("bad-shape", b'{"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, -4], "data": [1,2,3,4]}]}', {},

@@ -160,10 +160,46 @@ def test_a_partitioned_folder_is_still_validated_through_spark(local_spark: Any,
 def test_predict_keeps_the_nullability_of_a_dataframes_columns(local_spark: Any, forest: dict[str, Any]) -> None:
     from pyspark.sql.types import FloatType, StructField, StructType
 
-    schema = StructType([StructField(c, FloatType(), c != "f0") for c in FEATURES])
-    frame = local_spark.createDataFrame([(0.5, 1.0, None, 3.0), (0.25, 1.0, 2.0, 3.0)], schema)
+    schema = StructType([*(StructField(c, FloatType(), c != "f0") for c in FEATURES), StructField("note", FloatType())])
+    frame = local_spark.createDataFrame([(0.5, 1.0, 2.5, 3.0, None), (0.25, 1.0, 2.0, 3.0, 7.0)], schema)
     scored = ogs.predict(frame, forest["conv"], columns=FEATURES)
     assert [(f.name, f.nullable) for f in scored.schema] == [
-        ("f0", False), ("f1", True), ("f2", True), ("f3", True), ("variable", False)]
+        ("f0", False), ("f1", True), ("f2", True), ("f3", True), ("note", True), ("variable", False)]
     rows = scored.collect()
-    assert rows[0]["f2"] is None and [r["f0"] for r in rows] == [0.5, 0.25]
+    assert rows[0]["note"] is None and [r["f0"] for r in rows] == [0.5, 0.25]
+    # a null in a column the model reads is refused, naming it, rather than scored as NaN
+    holed = local_spark.createDataFrame([(0.5, 1.0, None, 3.0, 1.0), (0.25, 1.0, 2.0, 3.0, 7.0)], schema)
+    with pytest.raises(Exception, match="f2"):
+        ogs.predict(holed, forest["conv"], columns=FEATURES).collect()
+
+
+def test_predict_passes_through_columns_with_any_name(local_spark: Any, forest: dict[str, Any],
+                                                      tmp_path: Path) -> None:
+    odd = ["r`s", "p.q", "t u", "é"]
+    frame = pd.read_parquet(next(forest["files"].glob("part-0.parquet")))
+    for i, name in enumerate(odd):
+        frame[name] = np.arange(len(frame), dtype=np.int64) * (i + 1)
+    path = tmp_path / "odd.parquet"
+    frame.to_parquet(path)
+    for data in (path, _through_spark(local_spark, path)):  # the workers' reader, then Spark's
+        scored = ogs.predict(data, forest["conv"], columns=FEATURES, spark=local_spark).toPandas()
+        assert list(scored.columns) == [*FEATURES, *odd, "variable"]
+        pd.testing.assert_frame_equal(scored[odd], frame[odd])
+        assert scored["variable"].notna().all()
+
+
+def test_predict_feeds_the_users_own_column_names(local_spark: Any, tmp_path: Path) -> None:
+    """A model converted from a DataFrame records the user's names (``mean radius`` -> input
+    ``mean_radius``): the Spark rows are fed under those names, as local scoring does."""
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(rng.normal(size=(200, 3)), columns=["mean radius", "c.d", "é x"])
+    model = LinearRegression().fit(frame, frame.sum(axis=1))
+    conv = og.convert(model, frame.head())
+    assert conv.signature.input_names != list(frame.columns)  # the names were sanitised
+    path = tmp_path / "named.parquet"
+    frame.assign(id=np.arange(200)).to_parquet(path)
+    scored = ogs.predict(path, conv, spark=local_spark).toPandas().sort_values("id")
+    assert list(scored.columns) == [*frame.columns, "id", "variable"]
+    np.testing.assert_allclose(scored["variable"].to_numpy(), model.predict(frame), rtol=1e-5, atol=1e-5)

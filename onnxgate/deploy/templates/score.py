@@ -566,7 +566,15 @@ def _jsonable(value: Any) -> Any:
 def _outputs(feeds: dict[str, np.ndarray]) -> tuple[int, dict[str, Any]]:
     try:
         results = _session.run(None, feeds)
-    except Exception as err:  # an onnxruntime failure on checked input is the model's fault: 500, no trace
+    except Exception as err:
+        kind = type(err)
+        if kind.__name__ == "InvalidArgument" and kind.__module__.startswith("onnxruntime."):
+            # the rows passed the signature's checks, so a kernel refused a value (an index past a
+            # table): the client's to change, as the server's v2 route answers it
+            return 400, {"error": "invalid_values", "message": f"the model cannot score these values (onnxruntime: "
+                         f"{err}); their types and shapes are the model's, so a value is outside what it accepts: "
+                         "change it", "status": 400}
+        # any other onnxruntime failure on checked input is the model's fault: 500, no trace
         return 500, {"error": "inference_failed", "message": f"onnxruntime failed: {err}", "status": 500}
     names = [spec["name"] for spec in _config()["signature"]["outputs"]]
     return 200, dict(zip(names, results))

@@ -1,0 +1,94 @@
+"""Values the model would take only by reinterpreting them are refused where data becomes feeds:
+nulls, dates, booleans for numbers, and (from Arrow, where the type is known) text for numbers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from onnx import TensorProto, helper
+
+from onnxgate._arrow import batch_feeds
+from onnxgate._data import as_feeds
+from onnxgate.columns import ColumnMap
+from onnxgate.errors import InvalidDataError
+from onnxgate.signature import Signature
+
+
+def _signature(inputs: list[tuple[str, int, list[object]]], columns: ColumnMap | None = None) -> Signature:
+    ins = [helper.make_tensor_value_info(name, elem, shape) for name, elem, shape in inputs]
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])
+    signature = Signature.from_model(helper.make_model(helper.make_graph([], "g", ins, [out])))
+    if columns is None:
+        return signature
+    return Signature(inputs=signature.inputs, outputs=signature.outputs, columns=columns)
+
+
+WIDE = _signature([("input", TensorProto.FLOAT, ["N", 3])])
+COLUMNS = _signature([("x", TensorProto.DOUBLE, ["N", 1]), ("n", TensorProto.INT64, ["N", 1]),
+                      ("s", TensorProto.STRING, ["N", 1])])
+
+
+def _columns(**change: Any) -> pa.RecordBatch:
+    arrays = {"x": pa.array([1.5, 2.5, 3.5]), "n": pa.array([1, 2, 3]), "s": pa.array(["a", "b", "c"]), **change}
+    return pa.RecordBatch.from_pydict(arrays)
+
+
+@pytest.mark.parametrize(
+    ("batch", "signature", "message"),
+    [
+        (pa.RecordBatch.from_pydict({"a": pa.array([1.0, None, None], pa.float32()),
+                                     "b": pa.array([1.0] * 3, pa.float32()), "c": pa.array([1.0] * 3, pa.float32())}),
+         WIDE,
+         r"column 'a' has 2 null \(missing\) value\(s\) among 3 rows.*fill or drop those rows"),
+        (_columns(x=pa.array([1.0, None, 3.0]), s=pa.array(["a", None, "c"])), COLUMNS,
+         r"columns 'x' \(1\), 's' \(1\) have null"),
+        (_columns(n=pa.array([1, None, 3])), COLUMNS, r"'n' has 1 null"),
+        (_columns(x=pa.array(pd.to_datetime(["2020-01-01"] * 3))), COLUMNS,
+         r"input 'x' expects float64; column 'x' is timestamp\[.s\]: cast it"),
+        (_columns(x=pa.array([1, 2, 3], pa.duration("s"))), COLUMNS, r"column 'x' is duration\[s\]"),
+        (_columns(n=pa.array([True, False, True])), COLUMNS, r"input 'n' expects int64; column 'n' is bool"),
+        (_columns(x=pa.array(["1.5", "2", "3"]), n=pa.array(["1", "2", "3"])), COLUMNS,
+         r"column 'x' is string; input 'n' expects int64; column 'n' is string: cast them"),
+        (_columns(x=pa.array(["1.5", "2", "1.5"]).dictionary_encode()), COLUMNS, r"column 'x' is dictionary"),
+        (pa.RecordBatch.from_pydict({"a b": pa.array(pd.to_datetime(["2020-01-01"]))}),
+         _signature([("a_b", TensorProto.FLOAT, ["N", 1])], ColumnMap.from_pairs([("a b", "a_b")])),
+         r"input 'a_b' expects float32; column 'a b' is timestamp"),
+    ],
+    ids=["null-in-plain-floats", "nulls-in-two-columns", "null-in-int", "timestamp-for-float",
+         "duration-for-float", "bool-for-int", "text-for-numbers", "categories-for-float", "by-the-users-name"],
+)
+def test_batch_feeds_refuses_what_the_model_would_misread(batch: pa.RecordBatch, signature: Signature,
+                                                          message: str) -> None:
+    with pytest.raises(InvalidDataError, match=message):
+        batch_feeds(batch, signature)
+
+
+def test_batch_feeds_takes_a_nan_as_a_value_and_text_for_a_string_input() -> None:
+    feeds = batch_feeds(_columns(x=pa.array(np.array([np.nan, 1.0, 2.0]))), COLUMNS)
+    assert np.isnan(feeds["x"][0, 0]) and feeds["n"].dtype == np.int64 and list(feeds["s"].ravel()) == ["a", "b", "c"]
+    floats = {"a": pa.array([1, 2], pa.int32()), "b": pa.array([1.0, 2.0]), "c": pa.array([1.0, 2.0], pa.float32())}
+    assert batch_feeds(pa.RecordBatch.from_pydict(floats), WIDE)["input"].dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [
+        (pd.to_datetime(["2020-01-01", "2021-01-01"]), r"input 'x' expects float64; column 'x' holds datetime64"),
+        (pd.to_timedelta([1, 2], unit="s"), r"column 'x' holds timedelta64"),
+        ([True, False], r"input 'x' expects float64; column 'x' holds booleans"),
+    ],
+    ids=["datetime", "timedelta", "bool"],
+)
+def test_as_feeds_refuses_dates_and_booleans_for_numbers(column: Any, message: str) -> None:
+    frame = pd.DataFrame({"x": column, "n": [1, 2], "s": ["a", "b"]})
+    with pytest.raises(InvalidDataError, match=message):
+        as_feeds(frame, COLUMNS)
+
+
+def test_as_feeds_takes_booleans_for_a_boolean_input() -> None:
+    signature = _signature([("flag", TensorProto.BOOL, ["N", 1])])
+    assert as_feeds(pd.DataFrame({"flag": [True, False]}), signature)["flag"].dtype == np.bool_
