@@ -7,7 +7,8 @@ Policy:
   whose export does not reproduce CatBoost's predictions are refused by name). Numeric features only:
   CatBoost exports no categorical or text features to ONNX, and its refusal is passed on.
 * One ``[N,k]`` float32 input named ``input``; a float64 sample keeps a float64 boundary with a Cast
-  inside the graph.
+  inside the graph; a model fitted on a DataFrame gets one ``[N,1]`` input per column from a
+  DataFrame sample (as XGBoost).
 * Outputs: classifiers ``label`` ``[N]`` and ``probabilities`` ``[N,k]`` (CatBoost's ZipMap is
   removed), regressors ``predictions`` ``[N,1]``.
 * Opsets: CatBoost writes a fixed graph: TreeEnsemble nodes at ai.onnx.ml 2 and no default-domain

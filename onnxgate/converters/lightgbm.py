@@ -4,7 +4,8 @@ Policy:
 
 * ``lightgbm.Booster`` (native API) and ``LGBMClassifier``/``LGBMRegressor`` (scikit-learn API).
   One ``[N,k]`` float32 input named ``input``; a float64 sample keeps a float64 boundary with a Cast
-  inside the graph. LightGBM splits on double thresholds that onnxmltools writes as float32: each is
+  inside the graph; a model fitted on a DataFrame gets one ``[N,1]`` input per column from a
+  DataFrame sample (as XGBoost). LightGBM splits on double thresholds that onnxmltools writes as float32: each is
   written as the largest float32 not above LightGBM's (:func:`exact_float32_thresholds`), so every
   float32 feature value takes LightGBM's branch; a float64 value lying between two float32 neighbours
   of a threshold can still take the other one: validate with the data the model will score

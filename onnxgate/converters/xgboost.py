@@ -4,7 +4,9 @@ Policy:
 
 * ``xgboost.Booster`` (native API) and ``XGBClassifier``/``XGBRegressor``/``XGBRF*`` (scikit-learn
   API). One ``[N,k]`` float32 input named ``input`` (XGBoost itself splits on float32 thresholds, so
-  parity is tight); a float64 sample keeps a float64 boundary with a Cast inside the graph.
+  parity is tight); a float64 sample keeps a float64 boundary with a Cast inside the graph. A model
+  fitted on a DataFrame, converted with a DataFrame sample of its training columns in order, gets
+  one ``[N,1]`` input per column instead (:func:`~onnxgate.converters._boosting.feed_from_columns`).
 * Outputs: classifiers ``label`` ``[N]`` and ``probabilities`` ``[N,k]`` (binary models have two
   columns), regressors ``variable`` ``[N,1]``. No ZipMap.
 * Opsets: onnxmltools writes at most opset 15 and only the operator versions it needs (a graph of
