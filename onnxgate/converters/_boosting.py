@@ -190,12 +190,12 @@ def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tup
     typed = []
     for label, dtype in columns:
         kind, size = np.dtype(dtype).kind, np.dtype(dtype).itemsize
-        if kind == "f":
-            code = TensorProto.DOUBLE if size == 8 else TensorProto.FLOAT
-        elif kind == "b":
+        if kind == "b":
             code = TensorProto.BOOL
-        else:
+        elif kind in "iu":
             code = TensorProto.INT32 if kind == "i" and size <= 4 else TensorProto.INT64
+        else:  # floats, and a nullable pandas column read as objects: the trees' float32 (64 stays 64)
+            code = TensorProto.DOUBLE if kind == "f" and size == 8 else TensorProto.FLOAT
         typed.append((sanitise_name(label, taken), code))
     columns_into_input(raw.model, input_name, typed)
     doubles = [label for (label, _), (_, code) in zip(columns, typed) if code == TensorProto.DOUBLE]

@@ -469,6 +469,12 @@ def test_a_dataframe_fitted_model_takes_its_columns_by_name(library: str) -> Non
         np.testing.assert_allclose(np.asarray(a, dtype=np.float64).reshape(len(frame), -1),
                                    np.asarray(b, dtype=np.float64).reshape(len(frame), -1), rtol=1e-4, atol=1e-4)
     assert og.validate(conv, target="container", reference=model, data=shuffled).passed
+    # the search reads each split on its own column's input
+    from onnxgate.validators.search import tree_splits
+
+    splits = tree_splits(conv)
+    assert splits and all(s.raw_threshold is not None and s.column == 0 for s in splits)
+    assert {s.input for s in splits} <= set(conv.signature.input_names)
     with pytest.raises(og.InvalidDataError, match=r"fitted on the columns .*in that order"):
         og.convert(model, shuffled.head())
 

@@ -144,6 +144,33 @@ def test_tree_splits_map_back_through_the_scaler(planted: tuple[Any, Any, Any]) 
     assert all(s.float32_before and "Scaler" in s.transform for s in splits)
 
 
+def test_tree_splits_map_back_through_one_input_per_column() -> None:
+    """A pipeline fitted on a DataFrame (skl2onnx's FeatureVectorizer, then the scaler) and its
+    SQL-adapted form (Concat of the columns): each split lands on its own column's input."""
+    import pandas as pd
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    X = pd.DataFrame(X.iloc[:, :5])
+    model = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0))
+    model.fit(X, y)
+    scaler = model[0]
+    expected = sorted(
+        (str(X.columns[f]), float(t * scaler.scale_[f] + scaler.mean_[f]))
+        for est in model[-1].estimators_ for f, t in zip(est.tree_.feature, est.tree_.threshold) if f >= 0
+    )
+    for target in (None, "sql-edge-2.0"):
+        conv = og.convert(model, X.head(), target=target)
+        splits = tree_splits(conv)
+        assert all(s.raw_threshold is not None and s.column == 0 for s in splits), target
+        got = sorted((conv.signature.columns.column_for(str(s.input)), float(s.raw_threshold)) for s in splits)
+        assert [c for c, _ in got] == [c for c, _ in expected]
+        assert [t for _, t in got] == pytest.approx([t for _, t in expected], abs=1e-2)
+
+
 class _FakeClock:
     """``time.perf_counter`` that advances a fixed step per reading: a time limit the same on any CPU."""
 

@@ -127,31 +127,108 @@ def tree_splits(model: Any) -> list[TreeSplit]:
     producers = {out: node for node in graph.node for out in node.output}
     consts = _constants(graph)
     input_types = {vi.name: vi.type.tensor_type.elem_type for vi in graph.input}
+    widths = {vi.name: _static_width(vi) for vi in graph.input}
     found: list[TreeSplit] = []
     for node in graph.node:
         if node.op_type not in _TREE_OPS or not node.input:
             continue
         label = node.name or node.op_type
         trace = _trace_affine(node.input[0], producers, consts, input_types)
+        sources = _feature_sources(trace, producers, consts, input_types, widths)
         if node.op_type == "TreeEnsemble":
             raw = _splits_v5(node)
         else:
             raw = _splits_v1(node)
         for tree_id, node_id, feature, threshold, mode, true_id, false_id in raw:
             split = TreeSplit(label, tree_id, node_id, feature, threshold, mode, true_id=true_id, false_id=false_id)
-            if trace is not None:
-                name, affine = trace
-                off = affine.offset[feature] if affine.offset.size > 1 else affine.offset.item()
-                sc = affine.scale[feature] if affine.scale.size > 1 else affine.scale.item()
-                if feature < max(affine.offset.size, affine.scale.size, feature + 1) and sc != 0:
+            source = sources(feature)
+            if source is not None:
+                name, column, affine = source
+                off = affine.offset[column] if affine.offset.size > 1 else affine.offset.item()
+                sc = affine.scale[column] if affine.scale.size > 1 else affine.scale.item()
+                if column < max(affine.offset.size, affine.scale.size, column + 1) and sc != 0:
                     split = TreeSplit(
                         label, tree_id, node_id, feature, threshold, mode,
-                        input=name, column=feature, raw_threshold=float(np.float64(threshold) / sc + off),
+                        input=name, column=column, raw_threshold=float(np.float64(threshold) / sc + off),
                         transform=" -> ".join(affine.steps) or "identity",
                         true_id=true_id, false_id=false_id, float32_before=affine.float32,
                     )
             found.append(split)
     return found
+
+
+#: What :func:`_trace_affine` returns as the "input" when the walk back ends at a Concat on the column
+#: axis or a FeatureVectorizer (one input per DataFrame column, or a SQL-adapted model): its output follows.
+_CONCAT = "\0concat:"
+
+
+def _static_width(value_info: Any) -> int | None:
+    """The second dimension of a rank-2 graph input when it is a number (``1`` for an ``[N,1]`` column)."""
+    dims = value_info.type.tensor_type.shape.dim
+    return int(dims[1].dim_value) if len(dims) == 2 and dims[1].HasField("dim_value") else None
+
+
+def _feature_sources(
+    trace: tuple[str, _Affine] | None, producers: Mapping[str, Any], consts: Mapping[str, Array],
+    input_types: Mapping[str, int], widths: Mapping[str, int | None],
+) -> Any:
+    """A function of a tree's feature index: the graph input, its column and the affine map from that
+    raw column to the feature, or None where the path back is not understood.
+
+    Through a Concat on the column axis (or a FeatureVectorizer), the feature is found in the part
+    that holds it (the parts' widths counted from their graph inputs, or the FeatureVectorizer's
+    own), and the part's own path back (a Cast, say) is composed with the steps after the Concat.
+    """
+    import numpy as np
+
+    if trace is None:
+        return lambda feature: None
+    name, after = trace
+    if not name.startswith(_CONCAT):
+        return lambda feature: (name, feature, after)
+    parts: list[tuple[str, int, _Affine]] = []  # graph input, its width, its column -> Concat column map
+    concat = producers[name[len(_CONCAT):]]
+    declared = list(_attr(concat, "inputdimensions") or [])  # FeatureVectorizer says each part's width
+    for i, part in enumerate(concat.input):
+        traced = _trace_affine(part, producers, consts, input_types)
+        width = (declared[i] if i < len(declared) else widths.get(traced[0])) if traced is not None else None
+        if traced is None or width is None:
+            break  # the columns after an unknown part cannot be placed
+        parts.append((traced[0], width, traced[1]))
+
+    def source(feature: int) -> tuple[str, int, _Affine] | None:
+        start = 0
+        for graph_input, width, own in parts:
+            if feature < start + width:
+                column = feature - start
+                outer = _Affine(offset=np.atleast_1d(_at(after.offset, feature)),
+                                scale=np.atleast_1d(_at(after.scale, feature)))
+                inner = (np.atleast_1d(_at(own.offset, column)), np.atleast_1d(_at(own.scale, column)))
+                combined = _compose(*inner, outer)
+                combined.steps = [*own.steps, "Concat", *after.steps]
+                combined.float32 = own.float32 or after.float32
+                return graph_input, column, _at_column(combined, column)
+            start += width
+        return None
+
+    return source
+
+
+def _at(values: Array, index: int) -> float:
+    """Entry ``index`` of a per-column vector, or its one value when it is a scalar broadcast to all."""
+    flat = values.reshape(-1)
+    return float(flat[index] if flat.size > 1 else flat[0])
+
+
+def _at_column(affine: _Affine, column: int) -> _Affine:
+    """A one-column affine map placed at ``column`` (the caller reads index ``column`` of it)."""
+    import numpy as np
+
+    offset = np.zeros(column + 1)
+    scale = np.ones(column + 1)
+    offset[column] = affine.offset.reshape(-1)[0]
+    scale[column] = affine.scale.reshape(-1)[0]
+    return _Affine(offset, scale, affine.steps, affine.float32)
 
 
 def _constants(graph: onnx.GraphProto) -> dict[str, Array]:
@@ -177,6 +254,13 @@ def _trace_affine(
     float32 = False
     current = name
     for _ in range(32):
+        concat = producers.get(current)
+        if concat is not None and (
+            (concat.op_type == "Concat" and _attr(concat, "axis") in (1, -1)) or concat.op_type == "FeatureVectorizer"
+        ):
+            affine.steps = list(reversed(steps))
+            affine.float32 = float32
+            return _CONCAT + current, affine
         if current in input_types:
             if input_types[current] == 1:  # a float32 graph input: the preprocessing starts in float32
                 float32 = True
@@ -189,8 +273,8 @@ def _trace_affine(
         op = node.op_type
         if op in ("Identity",):
             current = node.input[0]
-        elif op == "Cast":
-            to = _attr(node, "to")
+        elif op in ("Cast", "CastLike"):
+            to = _attr(node, "to") if op == "Cast" else input_types.get(node.input[1])
             if to == 1:
                 float32 = True
             steps.append(f"Cast({'float32' if to == 1 else to})")
