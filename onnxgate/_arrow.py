@@ -39,6 +39,10 @@ SPARK_TYPES = {
 #: Element types Spark has no column type for, widened to one that holds every value.
 _WIDER = {"float16": "float32", "uint8": "int16", "uint16": "int32", "uint32": "int64"}
 
+#: Input element types whose column may hold nulls: each is read as NaN, as pandas reads a Parquet
+#: float null (and writes a float NaN: ``df.to_parquet`` stores it as a null).
+_FLOATING = frozenset({"float16", "float32", "float64"})
+
 
 def is_list_type(arrow_type: Any) -> bool:
     import pyarrow.types as pt
@@ -95,18 +99,35 @@ def batch_feeds(batch: pa.RecordBatch, signature: Signature) -> dict[str, np.nda
     """The model's feeds for one Arrow batch (every column of which feeds the model), read as a local
     Parquet file would be: :func:`plain_feeds` where it applies, else :func:`batch_data` +
     :func:`onnxgate._data.as_feeds`, once the columns pass :func:`check_columns_typed_as_inputs` and
-    :func:`check_columns_without_nulls`.
+    :func:`check_columns_without_nulls`. A null feeding a floating-point input is a NaN, as pandas reads it.
 
     Raises
     ------
     InvalidDataError
-        A column of the wrong type, a null, or data that does not fit the inputs.
+        A column of the wrong type, a null feeding an input that is not floating-point, or data that
+        does not fit the inputs.
     """
     from onnxgate._data import as_feeds
 
     check_columns_typed_as_inputs(batch.schema, signature)
-    check_columns_without_nulls(batch)
-    return plain_feeds(batch, signature) or as_feeds(batch_data(batch), signature)
+    check_columns_without_nulls(batch, signature)
+    return plain_feeds(batch, signature) or as_feeds(batch_data(_nulls_as_nan(batch, signature)), signature)
+
+
+def _nulls_as_nan(batch: pa.RecordBatch, signature: Signature) -> pa.RecordBatch:
+    """The batch with each all-null column (Arrow type null, as pandas writes a column of only None)
+    that feeds a floating-point input typed as that input, so pandas reads its nulls as NaN, not None."""
+    import pyarrow as pa
+
+    columns, cast = list(batch.columns), False
+    for j, spec in enumerate(_inputs_fed(batch.schema.names, signature)):
+        if spec is not None and _floating(spec) and pa.types.is_null(columns[j].type):
+            columns[j], cast = columns[j].cast(pa.from_numpy_dtype(spec.numpy_dtype)), True
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names) if cast else batch
+
+
+def _floating(spec: TensorSpec | None) -> bool:
+    return spec is not None and spec.elem_type in _FLOATING
 
 
 def _inputs_fed(names: list[str], signature: Signature) -> list[TensorSpec | None]:
@@ -151,25 +172,37 @@ def check_columns_typed_as_inputs(schema: pa.Schema, signature: Signature, where
         )
 
 
-def check_columns_without_nulls(batch: pa.RecordBatch) -> None:
-    """Refuse nulls in a batch of the columns that feed the model: pandas would make a float column's
-    null a NaN, which the model then scores as if it were a value. A float NaN stays a value.
+def check_columns_without_nulls(batch: pa.RecordBatch, signature: Signature) -> None:
+    """Refuse nulls in a batch of the columns that feed the model, except in columns feeding a
+    floating-point input: there a null is read as NaN, as pandas reads it (``df.to_parquet`` writes a
+    float NaN as a null, and ``onnxgate.validate`` reads a Parquet file through pandas). An integer,
+    boolean or text input has no value for "missing", and pandas would make the null a float NaN or
+    a None the model would score as if it were a value.
 
     Raises
     ------
     InvalidDataError
-        A column holds nulls; every such column is named, with its count in this batch.
+        A column feeding an input that is not floating-point holds nulls; every such column is named,
+        with its input's type and its count in this batch.
     """
-    nulls = [(name, column.null_count) for name, column in zip(batch.schema.names, batch.columns) if column.null_count]
+    specs = _inputs_fed(batch.schema.names, signature)
+    nulls = [(name, column.null_count, spec) for name, column, spec in zip(batch.schema.names, batch.columns, specs)
+             if column.null_count and not _floating(spec)]
     if not nulls:
         return
+
+    def feeding(spec: TensorSpec | None) -> str:
+        return f"the {spec.elem_type} input {spec.name!r}" if spec is not None else "no input"
+
     if len(nulls) == 1:
-        found = f"column {nulls[0][0]!r} has {nulls[0][1]:,} null (missing) value(s)"
+        name, n, spec = nulls[0]
+        found = f"column {name!r} (feeding {feeding(spec)}) has {n:,} null (missing) value(s)"
     else:
-        found = "columns " + ", ".join(f"{name!r} ({n:,})" for name, n in nulls) + " have null (missing) values"
+        found = "columns " + ", ".join(f"{name!r} ({n:,}, feeding {feeding(spec)})" for name, n, spec in nulls)
+        found += " have null (missing) values"
     raise InvalidDataError(
-        f"{found} among {batch.num_rows:,} rows read at once; the model takes no missing values: fill or drop "
-        "those rows (a float NaN is read as a value, a null is not)",
+        f"{found} among {batch.num_rows:,} rows read at once; an integer, boolean or text input takes no missing "
+        "values: fill or drop those rows (a null is read as NaN only for a floating-point input)",
         column=nulls[0][0],
     )
 

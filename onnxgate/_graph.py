@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import onnx
 
-__all__ = ["cast_inputs", "columns_into_input", "unique_name", "walk_nodes"]
+__all__ = ["cast_inputs", "columns_into_input", "static_width", "unique_name", "walk_nodes"]
 
 
 def walk_nodes(graph: Any) -> Iterator[Any]:
@@ -111,3 +111,10 @@ def columns_into_input(model: onnx.ModelProto, input_name: str, columns: Sequenc
     for node in reversed(nodes):
         graph.node.insert(0, node)
     return names
+
+
+def static_width(value_info: Any) -> int | None:
+    """The second dimension of a rank-2 tensor's declared shape when it is a number (``1`` for an
+    ``[N,1]`` column), else None."""
+    dims = value_info.type.tensor_type.shape.dim
+    return int(dims[1].dim_value) if len(dims) == 2 and dims[1].HasField("dim_value") else None

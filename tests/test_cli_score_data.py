@@ -57,8 +57,20 @@ def _file(frame: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[Path, pd.D
     return make
 
 
-def _nulls(X: pd.DataFrame) -> pd.DataFrame:
-    return X.assign(alcohol=X["alcohol"].where(X.index >= 3, None))  # stored as 3 Parquet nulls
+def _int_nulls(X: pd.DataFrame) -> pd.DataFrame:
+    return X.assign(proline=X["proline"].astype("Int64").where(X.index >= 3, pd.NA))  # 3 int64 Parquet nulls
+
+
+def _folder(**notes: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[Path, pd.DataFrame], Path]:
+    """A folder of files ``<name>.parquet``, each a slice of the rows changed by its function."""
+
+    def make(d: Path, X: pd.DataFrame) -> Path:
+        (d / "rows").mkdir()
+        for i, (name, frame) in enumerate(notes.items()):
+            frame(X.iloc[i::len(notes)]).to_parquet(d / "rows" / f"{name}.parquet")
+        return d / "rows"
+
+    return make
 
 
 #: case id -> (data maker, extra arguments, what the one line must say)
@@ -66,7 +78,21 @@ BAD: dict[str, tuple[Callable[[Path, pd.DataFrame], Path], list[str], list[str]]
     "folder-file-lacks-a-column": (_folder_missing_a_column, [], ["b.parquet", "lacks", "'alcohol'"]),
     "folder-holds-a-text-file": (_folder_with_notes, [], ["notes.txt", "only Parquet files"]),
     "empty-folder": (lambda d, X: (d / "rows").mkdir() or d / "rows", [], ["no Parquet files in"]),
-    "null-in-a-float-column": (_file(_nulls), [], ["'alcohol' has 3 null", "fill or drop those rows"]),
+    "null-in-an-int-column": (_file(_int_nulls), [],
+                              ["column 'proline' (feeding the int64 input 'proline') has 3 null", "fill or drop"]),
+    "folder-column-int-and-numeric-text": (
+        _folder(a=lambda X: X.assign(note=7), b=lambda X: X.assign(note="7")), [],
+        ["column 'note' is int64 in", "a.parquet' but large_string in", "b.parquet'",
+         "every file of the folder must give a column the same type"]),
+    "folder-column-int-and-text": (
+        _folder(a=lambda X: X.assign(note=7), b=lambda X: X.assign(note="seven")), [],
+        ["column 'note' is int64 in", "but large_string in", "every file of the folder must give"]),
+    "folder-fed-column-float32-and-float64": (
+        _folder(a=lambda X: X.astype({"alcohol": "float32"}), b=lambda X: X), [],
+        ["column 'alcohol' is float in", "a.parquet' but double in", "b.parquet'", "the same type"]),
+    "a-data-column-named-like-an-output": (
+        _file(lambda X: X.assign(label="x")), [],
+        ["output(s) ['label'] have the name of a data column", "rename that column", "--outputs"]),
     "timestamp-for-float": (_file(lambda X: X.assign(alcohol=pd.to_datetime(X.alcohol * 1e9))), [],
                             ["input 'alcohol' expects float64", "column 'alcohol' is timestamp[ns]", "cast it"]),
     "bool-for-int": (_file(lambda X: X.assign(proline=X.proline > 700)), [],
@@ -92,19 +118,37 @@ def test_data_that_does_not_fit_is_one_line_exit_2_and_no_output(
     assert not out.parent.exists() or not any(out.parent.iterdir())
 
 
-def test_a_float_nan_is_scored_as_a_value(wine: dict[str, Any], tmp_path: Path) -> None:
+def test_a_float_null_is_scored_as_a_nan(wine: dict[str, Any], tmp_path: Path) -> None:
+    """pandas writes a float NaN as a null and reads the null back as NaN: score does the same."""
     import pyarrow as pa
 
-    data, out = tmp_path / "rows.parquet", tmp_path / "scored.parquet"
     X = wine["X"]
     alcohol = X["alcohol"].to_numpy().copy()
     alcohol[:3] = np.nan
+    nans, nulls = tmp_path / "nans.parquet", tmp_path / "nulls.parquet"
     table = pa.Table.from_pandas(X, preserve_index=False)
-    table = table.set_column(0, "alcohol", pa.array(alcohol))  # NaN values, not nulls
-    pq.write_table(table, data)
-    assert pq.read_table(data).column("alcohol").null_count == 0
+    pq.write_table(table.set_column(0, "alcohol", pa.array(alcohol, from_pandas=False)), nans)  # NaN values
+    X.assign(alcohol=alcohol).to_parquet(nulls)  # as pandas writes them: nulls
+    assert pq.read_table(nans).column("alcohol").null_count == 0
+    assert pq.read_table(nulls).column("alcohol").null_count == 3
+    scored = {}
+    for data in (nans, nulls):
+        assert _score(wine["onnx"], data, tmp_path / f"scored-{data.name}") == 0
+        scored[data.name] = pq.read_table(tmp_path / f"scored-{data.name}")
+    for output in ("label", "probabilities"):
+        np.testing.assert_array_equal(np.asarray(scored["nulls.parquet"].column(output).to_pylist()),
+                                      np.asarray(scored["nans.parquet"].column(output).to_pylist()))
+    assert scored["nulls.parquet"].num_rows == len(X)
+
+
+def test_a_column_all_null_in_one_file_takes_the_type_of_the_others(wine: dict[str, Any], tmp_path: Path) -> None:
+    X = wine["X"]
+    data = _folder(a=lambda X: X.assign(note=None), b=lambda X: X.assign(note="seen"))(tmp_path, X)
+    out = tmp_path / "scored.parquet"
     assert _score(wine["onnx"], data, out) == 0
-    assert pq.read_table(out).num_rows == len(X)
+    scored = pq.read_table(out).to_pandas()
+    assert scored["note"].isna().sum() == (len(X) + 1) // 2 and set(scored["note"].dropna()) == {"seen"}
+    np.testing.assert_array_equal(scored["label"], wine["model"].predict(scored[X.columns]))
 
 
 def test_a_folder_whose_files_all_fit_is_scored(wine: dict[str, Any], tmp_path: Path) -> None:
@@ -146,3 +190,20 @@ def test_the_column_names_the_model_was_fitted_on_are_read(tmp_path: Path,
     df.drop(columns=["c.d"]).to_parquet(data)
     assert _score(onnx_file, data, tmp_path / "again.parquet") == 2
     assert "'c.d' (input 'c_d')" in _one_line(capsys)
+
+
+def test_text_columns_of_either_offset_width_are_one_type(wine: dict[str, Any], tmp_path: Path) -> None:
+    """pandas writes text as large_string, Spark as string: a folder may hold both."""
+    import pyarrow as pa
+
+    (tmp_path / "rows").mkdir()
+    X = wine["X"]
+    for name, kind, rows in (("a", pa.string(), X.iloc[:100]), ("b", pa.large_string(), X.iloc[100:])):
+        table = pa.Table.from_pandas(rows, preserve_index=False)
+        pq.write_table(table.append_column("note", pa.array([name] * len(rows), kind)),
+                       tmp_path / "rows" / f"{name}.parquet")
+    out = tmp_path / "scored.parquet"
+    assert _score(wine["onnx"], tmp_path / "rows", out) == 0
+    scored = pq.read_table(out)
+    assert scored.column("note").to_pylist() == ["a"] * 100 + ["b"] * (len(X) - 100)
+    np.testing.assert_array_equal(scored.column("label").to_numpy(), wine["model"].predict(X))

@@ -1,5 +1,6 @@
 """Values the model would take only by reinterpreting them are refused where data becomes feeds:
-nulls, dates, booleans for numbers, and (from Arrow, where the type is known) text for numbers."""
+nulls (but for a floating-point input, where a null is NaN), dates, booleans for numbers, and (from
+Arrow, where the type is known) text for numbers."""
 
 from __future__ import annotations
 
@@ -40,13 +41,13 @@ def _columns(**change: Any) -> pa.RecordBatch:
 @pytest.mark.parametrize(
     ("batch", "signature", "message"),
     [
-        (pa.RecordBatch.from_pydict({"a": pa.array([1.0, None, None], pa.float32()),
-                                     "b": pa.array([1.0] * 3, pa.float32()), "c": pa.array([1.0] * 3, pa.float32())}),
-         WIDE,
-         r"column 'a' has 2 null \(missing\) value\(s\) among 3 rows.*fill or drop those rows"),
-        (_columns(x=pa.array([1.0, None, 3.0]), s=pa.array(["a", None, "c"])), COLUMNS,
-         r"columns 'x' \(1\), 's' \(1\) have null"),
-        (_columns(n=pa.array([1, None, 3])), COLUMNS, r"'n' has 1 null"),
+        (_columns(x=pa.array([1.0, None, 3.0]), n=pa.array([None, 2, None]), s=pa.array(["a", None, "c"])), COLUMNS,
+         r"columns 'n' \(2, feeding the int64 input 'n'\), 's' \(1, feeding the string input 's'\) have null"),
+        (_columns(n=pa.array([1, None, 3])), COLUMNS,
+         r"column 'n' \(feeding the int64 input 'n'\) has 1 null \(missing\) value\(s\) among 3 rows.*fill or drop"),
+        (pa.RecordBatch.from_pydict({"flag": pa.array([True, None])}),
+         _signature([("flag", TensorProto.BOOL, ["N", 1])]),
+         r"column 'flag' \(feeding the bool input 'flag'\) has 1 null"),
         (_columns(x=pa.array(pd.to_datetime(["2020-01-01"] * 3))), COLUMNS,
          r"input 'x' expects float64; column 'x' is timestamp\[.s\]: cast it"),
         (_columns(x=pa.array([1, 2, 3], pa.duration("s"))), COLUMNS, r"column 'x' is duration\[s\]"),
@@ -58,7 +59,7 @@ def _columns(**change: Any) -> pa.RecordBatch:
          _signature([("a_b", TensorProto.FLOAT, ["N", 1])], ColumnMap.from_pairs([("a b", "a_b")])),
          r"input 'a_b' expects float32; column 'a b' is timestamp"),
     ],
-    ids=["null-in-plain-floats", "nulls-in-two-columns", "null-in-int", "timestamp-for-float",
+    ids=["nulls-in-int-and-text-not-float", "null-in-int", "null-in-bool", "timestamp-for-float",
          "duration-for-float", "bool-for-int", "text-for-numbers", "categories-for-float", "by-the-users-name"],
 )
 def test_batch_feeds_refuses_what_the_model_would_misread(batch: pa.RecordBatch, signature: Signature,
@@ -72,6 +73,18 @@ def test_batch_feeds_takes_a_nan_as_a_value_and_text_for_a_string_input() -> Non
     assert np.isnan(feeds["x"][0, 0]) and feeds["n"].dtype == np.int64 and list(feeds["s"].ravel()) == ["a", "b", "c"]
     floats = {"a": pa.array([1, 2], pa.int32()), "b": pa.array([1.0, 2.0]), "c": pa.array([1.0, 2.0], pa.float32())}
     assert batch_feeds(pa.RecordBatch.from_pydict(floats), WIDE)["input"].dtype == np.float32
+
+
+def test_batch_feeds_reads_a_null_feeding_a_float_input_as_nan() -> None:
+    """As pandas reads a Parquet float null (and writes a NaN: as a null)."""
+    plain = {"a": pa.array([1.0, None, None], pa.float32()), "b": pa.array([1.0] * 3, pa.float32()),
+             "c": pa.array([None] * 3)}  # all null: Arrow type null
+    np.testing.assert_array_equal(batch_feeds(pa.RecordBatch.from_pydict(plain), WIDE)["input"],
+                                  np.array([[1, 1, np.nan], [np.nan, 1, np.nan], [np.nan, 1, np.nan]], np.float32))
+    for x in (pa.array([None, 2.0, 3.0]), pa.array([None, 2, 3]), pa.array([None, None, None])):
+        feeds = batch_feeds(_columns(x=x), COLUMNS)
+        assert feeds["x"].dtype == np.float64 and np.isnan(feeds["x"][0, 0]), x.type
+        assert np.isnan(feeds["x"]).all() or list(feeds["x"][1:, 0]) == [2.0, 3.0]
 
 
 @pytest.mark.parametrize(

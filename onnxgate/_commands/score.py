@@ -62,8 +62,9 @@ def score_parquet(
     ------
     InvalidDataError
         The data does not fit the model (a file without an input column, a column of a type the input
-        would only reinterpret, a null), a folder holding a file that is not Parquet or none at all, an
-        unknown output or one named twice, an output named like a column.
+        would only reinterpret, a null feeding an input that is not floating-point), a folder holding a
+        file that is not Parquet or none at all or files typing a column differently, an unknown output
+        or one named twice, an output named like a column.
     OutputExistsError
         ``out`` exists and ``overwrite`` is false.
     """
@@ -91,10 +92,16 @@ def score_parquet(
     dataset, schemas = _dataset(data, ds)
     clash = [o for o in wanted if o in dataset.schema.names]
     if clash:
-        raise InvalidDataError(f"output(s) {clash} have the name of an input column; rename that column or pick "
-                               "other --outputs", column=clash[0])
+        raise InvalidDataError(
+            f"output(s) {clash} have the name of a data column, and the scored file cannot hold two columns of "
+            f"one name; rename that column, or pick other outputs with --outputs (the model has "
+            f"{signature.output_names})", column=clash[0],
+        )
     fed = feed_columns(dataset.schema.names, signature)
     _check_files(schemas, fed, signature)
+    common = _common_schema(dataset.schema, schemas)
+    if not common.equals(dataset.schema):
+        dataset = ds.dataset(dataset.files, format="parquet", schema=common)  # each file cast to it as read
     specs = [signature.output(o) for o in wanted]
     schema = pa.schema([*dataset.schema, *(pa.field(o, arrow_type(s)) for o, s in zip(wanted, specs))])
     session = model_session(proto.SerializeToString())
@@ -173,6 +180,60 @@ def _check_files(schemas: dict[str, Any], fed: list[str], signature: Any) -> Non
             )
         where = f" in {file!r}" if len(schemas) > 1 else ""
         check_columns_typed_as_inputs(pa.schema([schema.field(c) for c in fed]), signature, where)
+
+
+def _common_schema(schema: Any, schemas: dict[str, Any]) -> Any:
+    """``schema`` (the dataset's, taken from one file) with each column typed as every file types it.
+
+    A dataset casts each file's column to the type its schema gives, which fails halfway through
+    (text to a column all-null in the first file) or silently reads another file's values otherwise
+    (numeric text as int64). So a column must have one type in every file holding it; a file where
+    it is all-null (Arrow type null, as pandas writes a column of None) takes the others' type, the
+    one difference read without loss besides text (or bytes) with 32- and 64-bit offsets (pandas
+    writes ``large_string``, Spark ``string``), read as the 64-bit kind.
+
+    Raises
+    ------
+    InvalidDataError
+        A column has different types in two files; the column, both files and both types are named.
+    """
+    import pyarrow as pa
+
+    fields = []
+    for field in schema:
+        first: tuple[str, Any] | None = None  # the first file typing the column other than null, and its type
+        common = field.type
+        for file, file_schema in schemas.items():
+            index = file_schema.get_field_index(field.name)
+            kind = file_schema.field(index).type if index >= 0 else pa.null()
+            if pa.types.is_null(kind):
+                continue
+            if first is None:
+                first, common = (file, kind), kind
+                continue
+            common = _common_type(common, kind)
+            if common is None:
+                raise InvalidDataError(
+                    f"column {field.name!r} is {first[1]} in {first[0]!r} but {kind} in {file!r}; every file of "
+                    "the folder must give a column the same type: cast it to one type when writing the files, "
+                    "or score them separately",
+                    path=file, column=field.name,
+                )
+        fields.append(field.with_type(common))
+    return pa.schema(fields, metadata=schema.metadata)
+
+
+def _common_type(a: Any, b: Any) -> Any:
+    """The type that holds the values of both Arrow types without loss, if they differ only in the
+    width of their text or bytes offsets; None if they differ otherwise."""
+    import pyarrow as pa
+
+    if a.equals(b):
+        return a
+    for narrow, wide in ((pa.string(), pa.large_string()), (pa.binary(), pa.large_binary())):
+        if {str(a), str(b)} == {str(narrow), str(wide)}:
+            return wide
+    return None
 
 
 def run(args: argparse.Namespace) -> int:

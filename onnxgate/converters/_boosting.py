@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
     from onnxgate.signature import Signature
 
-__all__ = ["BoostingConverter", "drop_zipmap", "dynamic_batch", "register_with_skl2onnx", "uses_boosting"]
+__all__ = ["BoostingConverter", "drop_zipmap", "dynamic_batch", "register_with_skl2onnx", "same_columns",
+           "training_columns", "uses_boosting"]
 
 #: Library -> the extra that installs it.
 _EXTRAS = {"xgboost": "xgboost", "lightgbm": "lightgbm", "catboost": "catboost"}
@@ -96,7 +97,10 @@ class BoostingConverter(Converter):
                     "(categorical features have no ONNX form in these exporters)",
                     column=text[0],
                 )
-            sample = sample.to_numpy()
+            frame = sample
+            sample = frame.to_numpy()
+            if sample.dtype == object:  # booleans or nullable columns (Int64, Float64) beside floats
+                sample = frame.astype("float64").to_numpy()
         array = np.asarray(sample)
         if array.ndim == 1:
             array = array.reshape(1, -1)
@@ -110,15 +114,6 @@ class BoostingConverter(Converter):
                 "Pass a sample with the training columns, in training order."
             )
         return array
-
-    def training_columns(self, model: Any) -> list[str] | None:
-        """The column names the model was fitted on, in order; None when it was fitted on an array
-        (no names, or the names the library makes up for an array's columns)."""
-        return None
-
-    def same_column(self, trained: str, column: str) -> bool:
-        """True when the library names ``column`` ``trained`` (LightGBM writes spaces as ``_``)."""
-        return trained == column
 
     def frame_columns(self, model: Any, sample: Any) -> list[tuple[str, Any]] | None:
         """``(column, dtype)`` of each column of a DataFrame sample of a model fitted on a DataFrame,
@@ -137,12 +132,12 @@ class BoostingConverter(Converter):
 
         if not is_dataframe(sample):
             return None
-        trained = self.training_columns(model)
+        trained = training_columns(model)
         if trained is None:
             return None
         labels = [str(c) for c in sample.columns]
-        if len(labels) != len(trained) or not all(self.same_column(t, c) for t, c in zip(trained, labels)):
-            missing = [t for t in trained if not any(self.same_column(t, c) for c in labels)]
+        if not same_columns(model, trained, labels):
+            missing = [t for t in trained if not any(same_columns(model, [t], [c]) for c in labels)]
             raise InvalidDataError(
                 f"the model was fitted on the columns {trained}, in that order; the sample has {labels}"
                 + (f" (missing {missing})" if missing else "")
@@ -175,6 +170,35 @@ class BoostingConverter(Converter):
                 f"unknown {self.framework} conversion option(s) {unknown}; known options are {list(known)}",
                 framework=self.framework,
             )
+
+
+def training_columns(model: Any) -> list[str] | None:
+    """The column names an XGBoost, LightGBM or CatBoost model was fitted on, in order; None when it
+    was fitted on an array (no names, or the names the library makes up for an array's columns:
+    LightGBM's ``Column_0``..., CatBoost's ``0``...) or is not one of theirs."""
+    library = type(model).__module__.split(".")[0]
+    if library == "xgboost":
+        booster = model.get_booster() if hasattr(model, "get_booster") else model
+        names = getattr(booster, "feature_names", None)
+        return None if names is None else [str(n) for n in names]
+    if library == "lightgbm":
+        booster = model.booster_ if hasattr(model, "booster_") else model
+        names = [str(n) for n in booster.feature_name()]
+        return None if names == [f"Column_{i}" for i in range(len(names))] else names
+    if library == "catboost":
+        names = [str(n) for n in getattr(model, "feature_names_", None) or []]
+        return None if names == [str(i) for i in range(len(names))] else names
+    return None
+
+
+def same_columns(model: Any, trained: Sequence[str], columns: Sequence[str]) -> bool:
+    """True when ``columns`` are the ``trained`` columns in order, as the model's library names them
+    (LightGBM stores a space in a name as ``_``)."""
+    if len(trained) != len(columns):
+        return False
+    if type(model).__module__.split(".")[0] == "lightgbm":
+        return all(t in (c, c.replace(" ", "_")) for t, c in zip(trained, columns))
+    return list(trained) == list(columns)
 
 
 def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tuple[str, Any]]) -> None:
@@ -323,7 +347,27 @@ def _register_xgboost() -> None:
     )
 
     import_onnxmltools("xgboost")
-    from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
+    from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost as onnxmltools_xgboost
+
+    def convert_xgboost(scope: Any, operator: Any, container: Any) -> None:
+        # onnxmltools reads features as f<index> only ("Unable to interpret 'mean radius'"): a model
+        # fitted on a DataFrame converts as the same trees without the names (its input is positional)
+        model = operator.raw_operator
+        booster = model.get_booster()
+        if booster.feature_names is None:
+            onnxmltools_xgboost(scope, operator, container)
+            return
+        import copy
+
+        nameless = copy.copy(model)
+        nameless._Booster = booster.copy()
+        nameless._Booster.feature_names = None
+        nameless._Booster.feature_types = None
+        operator.raw_operator = nameless
+        try:
+            onnxmltools_xgboost(scope, operator, container)
+        finally:
+            operator.raw_operator = model
 
     for klass in (xgboost.XGBClassifier, xgboost.XGBRFClassifier):
         update_registered_converter(

@@ -145,10 +145,6 @@ class CatBoostConverter(BoostingConverter):
             feed_from_columns(raw, input_name, columns)
         return raw
 
-    def training_columns(self, model: Any) -> list[str] | None:
-        names = [str(n) for n in getattr(model, "feature_names_", None) or []]
-        return None if names == [str(i) for i in range(len(names))] else names  # an array's, or none
-
     def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
         import numpy as np
 

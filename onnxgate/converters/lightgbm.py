@@ -224,13 +224,6 @@ class LightGBMConverter(BoostingConverter):
             )
         return raw
 
-    def training_columns(self, model: Any) -> list[str] | None:
-        names = [str(n) for n in _booster(model).feature_name()]
-        return None if names == [f"Column_{i}" for i in range(len(names))] else names  # an array's
-
-    def same_column(self, trained: str, column: str) -> bool:
-        return trained in (column, column.replace(" ", "_"))  # LightGBM writes a space in a name as _
-
     def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
         import numpy as np
 

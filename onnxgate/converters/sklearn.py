@@ -331,7 +331,9 @@ class SklearnConverter(Converter):
                 )
             except Exception as err:
                 raise _conversion_error(model, err, compute) from err
-            _concat_inputs(proto, matrix, [(c.name, _code(c.dtype)) for c in columns])
+            from onnxgate._graph import columns_into_input
+
+            columns_into_input(proto, matrix, [(c.name, _code(c.dtype)) for c in columns])
             boundary = {columns[i].name: code for i, code in wider.items()}  # cast by the Concat front
         elif wider:
             from onnxgate._graph import cast_inputs
@@ -340,14 +342,19 @@ class SklearnConverter(Converter):
             boundary = {names[i]: code for i, code in wider.items()}
             cast_inputs(proto, boundary)
         if boundary:
+            fed = sorted({_dtype_name(code) for code in boundary.values()})
             warnings.append(
-                f"inputs {sorted(boundary)} are fed as float64 and cast to {compute} inside the graph, "
+                f"inputs {sorted(boundary)} are fed as {' or '.join(fed)} and cast to {compute} inside the graph, "
                 f"where the model computes in {compute}"
             )
         _dedupe_opset_imports(proto)
         _declare_output_ranks(proto)
         if compute == "float64":
+            _double_feature_vectorizers(proto)
             _float32_tree_ensembles(proto)
+            final = model.steps[-1][1] if hasattr(model, "steps") and model.steps else model
+            if type(final).__module__.split(".")[0] in ("xgboost", "lightgbm", "catboost"):
+                _float32_tree_outputs(proto)
             _refuse_ill_typed_double(proto, model)
         return proto
 
@@ -417,6 +424,13 @@ def _register_boosting(model: Any, ml_opset: int) -> int:
     return min(ml_opset, ML_OPSET_CAP)
 
 
+def _dtype_name(code: int) -> str:
+    """The numpy name of an ONNX element type code (``11`` -> ``float64``)."""
+    from onnx import helper
+
+    return str(helper.tensor_dtype_to_np_dtype(code).name)
+
+
 def _code(dtype: np.dtype[Any]) -> int:
     from onnx import helper
 
@@ -453,13 +467,35 @@ class _Column:
     width: int | None
 
 
+def _first_step(model: Any) -> Any:
+    """The estimator that reads a pipeline's input (a nested pipeline's first step), else the model."""
+    while hasattr(model, "steps") and model.steps:
+        model = model.steps[0][1]
+    return model
+
+
+def _fitted_columns(model: Any) -> tuple[list[str] | None, Any]:
+    """The columns ``model`` was fitted on, in order (None: fitted on an array), and the estimator that
+    names them: ``feature_names_in_``, or the training names of an XGBoost, LightGBM or CatBoost
+    model that reads the pipeline's input (CatBoost keeps them as ``feature_names_`` only)."""
+    from onnxgate.converters._boosting import training_columns
+
+    first = _first_step(model)
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        return training_columns(first), first
+    return [str(n) for n in names], first
+
+
 def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
     """The inputs the sample asks for: one per DataFrame column, or one ``[N,k]`` matrix."""
     import numpy as np
 
     from onnxgate._data import is_dataframe
+    from onnxgate.converters._boosting import same_columns
 
-    if is_dataframe(sample) and getattr(model, "feature_names_in_", None) is None:
+    expected, namer = _fitted_columns(model)
+    if is_dataframe(sample) and expected is None:
         # fitted on an array: the table's columns are its features in order, one [N,k] input
         text = [str(c) for c in sample.columns if getattr(sample[c].dtype, "kind", "O") not in "fiub"]
         if text:
@@ -470,12 +506,11 @@ def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
             )
         sample = sample.to_numpy()
     if is_dataframe(sample):
-        expected = getattr(model, "feature_names_in_", None)
         labels = [str(c) for c in sample.columns]
-        if expected is not None and list(map(str, expected)) != labels:
-            missing = [c for c in expected if c not in labels]
+        if expected is not None and not same_columns(namer, expected, labels):
+            missing = [c for c in expected if not any(same_columns(namer, [c], [label]) for label in labels)]
             raise InvalidDataError(
-                f"the model was fitted on columns {list(map(str, expected))}; the sample has {labels}"
+                f"the model was fitted on columns {expected}; the sample has {labels}"
                 + (f" (missing {missing})" if missing else ""),
                 column=missing[0] if missing else None,
             )
@@ -598,34 +633,56 @@ def _set_metadata(proto: Any, key: str, value: str) -> None:
     entry.value = value
 
 
-def _concat_inputs(proto: Any, matrix: str, columns: list[tuple[str, int]]) -> None:
-    """Replace the ``[N,k]`` graph input ``matrix`` by one ``[N,1]`` input per column, each Cast to the
-    matrix's element type and concatenated (axis 1) in column order inside the graph."""
-    from onnx import helper
+def _double_feature_vectorizers(proto: Any) -> None:
+    """In a double graph, join the columns in double, not through a float32 FeatureVectorizer.
 
-    from onnxgate._graph import graph_names, unique_name
+    skl2onnx joins one input per DataFrame column with ai.onnx.ml's FeatureVectorizer, whose output is
+    float32 whatever it reads, then casts the result to double: float64 columns lose their precision
+    before a double scaler, and a tree splitting exactly at a training value flips rows that the
+    array sample's graph (one double input) scores right. Where every input of the FeatureVectorizer
+    is an ``[N,k]`` graph input of the width it declares, and every node reading its output casts it
+    to double, it becomes a Cast of each input to double and a Concat on axis 1 (the same values, in
+    the same order, in double).
+    """
+    from onnx import TensorProto, helper
+
+    from onnxgate._graph import graph_names, static_width, unique_name
 
     graph = proto.graph
-    old = next(vi for vi in graph.input if vi.name == matrix)
-    elem = old.type.tensor_type.elem_type
+    widths = {vi.name: static_width(vi) for vi in graph.input}
+    types = {vi.name: vi.type.tensor_type.elem_type for vi in graph.input}
     taken = graph_names(graph)
-    nodes = []
-    parts = []
-    inputs = []
-    for name, code in columns:
-        inputs.append(helper.make_tensor_value_info(name, code, [None, 1]))
-        if code == elem:
-            parts.append(name)
+    for node in list(graph.node):
+        if node.op_type != "FeatureVectorizer":
             continue
-        cast = unique_name(f"{name}_cast", taken)
-        nodes.append(helper.make_node("Cast", [name], [cast], to=elem, name=unique_name(f"Cast_{name}", taken)))
-        parts.append(cast)
-    nodes.append(helper.make_node("Concat", parts, [matrix], axis=1, name=unique_name("Concat_columns", taken)))
-    kept = [vi for vi in graph.input if vi.name != matrix]
-    del graph.input[:]
-    graph.input.extend(inputs + kept)
-    for node in reversed(nodes):
-        graph.node.insert(0, node)
+        declared = [int(d) for a in node.attribute if a.name == "inputdimensions" for d in a.ints]
+        if len(declared) != len(node.input) or any(widths.get(i) != d for i, d in zip(node.input, declared)):
+            continue
+        out = node.output[0]
+        readers = [n for n in graph.node if out in n.input]
+        to_double = all(
+            (n.op_type == "Cast" and any(a.name == "to" and a.i == TensorProto.DOUBLE for a in n.attribute))
+            or (n.op_type == "CastLike" and n.input[0] == out and types.get(n.input[1]) == TensorProto.DOUBLE)
+            for n in readers
+        )
+        if not readers or not to_double or any(vi.name == out for vi in graph.output):
+            continue
+        parts, casts = [], []
+        for name in node.input:
+            if types[name] == TensorProto.DOUBLE:
+                parts.append(name)
+                continue
+            cast = unique_name(f"{name}_as_double", taken)
+            casts.append(helper.make_node("Cast", [name], [cast], to=TensorProto.DOUBLE,
+                                          name=unique_name(f"Cast_{name}_double", taken)))
+            parts.append(cast)
+        position = list(graph.node).index(node)
+        del graph.node[position]
+        for offset, new in enumerate([*casts, helper.make_node("Concat", parts, [out], axis=1, name=node.name)]):
+            graph.node.insert(position + offset, new)
+        for vi in list(graph.value_info):
+            if vi.name == out:
+                graph.value_info.remove(vi)
 
 
 _TREE_ENSEMBLES = {"TreeEnsembleClassifier": 1, "TreeEnsembleRegressor": 0}  # op -> index of its float output
@@ -679,6 +736,37 @@ def _float32_tree_ensembles(proto: Any) -> None:
             continue
         proto.CopyFrom(candidate)
         return  # else leave it: _refuse_ill_typed_double says why
+
+
+def _float32_tree_outputs(proto: Any) -> None:
+    """Graph outputs that are a float32 tree ensemble's output cast to double stay float32.
+
+    For a pipeline ending in XGBoost, LightGBM or CatBoost: the trees compute in float32 (the
+    library's own ONNX form, and XGBoost's predictions), so a double output would only claim a
+    precision the values do not have, and parity would hold them to double's tolerance. The same
+    model converted on its own declares these outputs float32.
+    """
+    from onnx import TensorProto
+
+    graph = proto.graph
+    producers = {out: node for node in graph.node for out in node.output}
+    for output in graph.output:
+        cast = producers.get(output.name)
+        if cast is None or cast.op_type != "Cast" or output.type.tensor_type.elem_type != TensorProto.DOUBLE:
+            continue
+        tree = producers.get(cast.input[0])
+        if tree is None or tree.domain != "ai.onnx.ml" or tree.op_type not in _TREE_ENSEMBLES:
+            continue
+        inner = cast.input[0]
+        for node in graph.node:
+            for i, name in enumerate(node.output):
+                if name == inner:
+                    node.output[i] = output.name
+            for i, name in enumerate(node.input):
+                if name == inner and node is not cast:
+                    node.input[i] = output.name
+        graph.node.remove(cast)
+        output.type.tensor_type.elem_type = TensorProto.FLOAT
 
 
 def _declare_output_ranks(proto: Any) -> None:

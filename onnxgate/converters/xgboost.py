@@ -163,10 +163,6 @@ class XGBoostConverter(BoostingConverter):
             feed_from_columns(raw, input_name, columns)
         return raw
 
-    def training_columns(self, model: Any) -> list[str] | None:
-        names = _booster(model).feature_names
-        return None if names is None else [str(n) for n in names]
-
     def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
         import numpy as np
 

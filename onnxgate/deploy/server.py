@@ -25,7 +25,9 @@ Routes of the Open Inference Protocol (KServe v2, what Triton, KServe and Seldon
 
 The model's name is the package's service name (``manifest.json``: ``service.name``); its only
 version is ``1``. Datatypes: FP16, FP32, FP64, INT8-64, UINT8-64, BOOL and BYTES (strings), each
-mapped from the model's element type; an input must be sent with its exact datatype and shape.
+mapped from the model's element type; an input must be sent with its exact datatype and shape. In
+JSON ``data`` an integer datatype takes whole numbers however they are written (``3`` or ``3.0``),
+as ``/score`` does; binary tensors carry their own datatype's bytes, so there is nothing to read.
 
 Errors: the Azure ML routes answer ``{"error": code, "message": text, "status": status}``, the v2
 routes ``{"error": text}`` as the protocol says; a bad request gets a 4xx, never a 500 or a stack
@@ -231,6 +233,9 @@ def _flag(params: dict[str, Any], key: str, default: bool, where: str) -> bool:
 
 def _whole_numbers_out_of_range(arr: Any, elem_type: str) -> bool:
     """Whether ``arr`` holds only whole numbers and one is beyond an integer input's range.
+
+    Only for a package whose ``score.py`` has no ``as_integers`` (written before it), which does this
+    check, and takes whole numbers written as floats, itself.
 
     numpy widens integers past int64 or uint64 to float or to Python ints (dtype object), and orjson
     parses integers past uint64 as floats, so without this they would be called fractions.
@@ -447,8 +452,6 @@ class OpenInference:
             arr = np.asarray(data)
         except (ValueError, RecursionError, OverflowError):
             raise _V2Error(400, f"input {name!r}: 'data' is ragged or holds values out of range") from None
-        if _whole_numbers_out_of_range(arr, spec["elem_type"]):
-            raise _V2Error(400, f"input {name!r}: a value is out of the {spec['elem_type']} range")
         if maybe_bools and spec["elem_type"] != "bool" and arr.dtype.kind in "iuf":
             stack: list[Any] = [data]
             while stack:
@@ -457,6 +460,14 @@ class OpenInference:
                     stack.extend(item)
                 elif isinstance(item, bool):
                     raise _V2Error(400, f"input {name!r}: expected {spec['elem_type']} values, found booleans")
+        # whole numbers written as 3.0 for an integer datatype, as /score takes them; integers beside
+        # them come back from ``data`` exactly. A score.py written before as_integers refuses them as
+        # fractions in check_array, and gets only the out-of-range check here.
+        as_integers = getattr(self.entry, "as_integers", None)
+        if as_integers is not None:
+            arr = as_integers(spec, arr, data)
+        elif _whole_numbers_out_of_range(arr, spec["elem_type"]):
+            raise _V2Error(400, f"input {name!r}: a value is out of the {spec['elem_type']} range")
         return arr.reshape(-1) if arr.ndim else arr.reshape(1)
 
     def _requested(self, request: dict[str, Any]) -> list[tuple[str, bool]]:

@@ -143,8 +143,8 @@ def predict(
     clash = [o for o in wanted if o in present]
     if clash:
         raise InvalidDataError(
-            f"output(s) {clash} have the name of an input column; drop or rename those columns, or pick other "
-            "outputs=",
+            f"output(s) {clash} have the name of a data column, and the scored rows cannot hold two columns of "
+            f"one name; rename that column, or pick other outputs= (the model has {signature.output_names})",
             column=clash[0],
         )
     if columns is not None:

@@ -396,3 +396,133 @@ def test_score_route_answers_a_value_the_model_refuses_with_a_400(ids_app: Scori
     assert "indices element out of data bounds" in body["message"]
     status, raw = ids_app.entry.score_bytes(json.dumps({"data": [[1], [2]]}).encode())
     assert status == 200, strict(raw)
+
+
+# -- whole numbers written as 3.0 or 1e0 for an integer input ----------------------------------------
+# JSON has one number type: JavaScript and many serializers write 3 as 3.0. An integer input takes a
+# whole number however it is written, as that integer, on both routes; 1.5 stays refused, and a whole
+# number beyond the input's type is called out of range, not a fraction.
+
+def _score(target: ScoringApp, body: Any) -> tuple[int, Any]:
+    status, raw = target.entry.score_bytes(body if isinstance(body, bytes) else json.dumps(body).encode())
+    return status, strict(raw)
+
+
+@pytest.mark.parametrize("body", [b'{"data": [[1.0], [2.0], [0.0]]}', b'{"data": [[1e0], [2.0E0], [-0.0]]}',
+                                  b'{"data": [[1], [2.0], [0]]}', b'{"data": {"ids": [1.0, 2, 0.0]}}',
+                                  b'{"data": [{"ids": 1.0}, {"ids": 2}, {"ids": 0.0}]}'],
+                         ids=["floats", "exponents", "mixed", "by-name", "records"])
+def test_score_route_takes_whole_numbers_with_a_fraction_as_integers(ids_app: ScoringApp, body: bytes) -> None:
+    status, want = _score(ids_app, b'{"data": [[1], [2], [0]]}')
+    assert status == 200 and want == {"value": [[1.5], [2.5], [0.5]]}
+    assert _score(ids_app, body) == (200, want)
+
+
+def test_v2_json_takes_whole_numbers_with_a_fraction_as_integers(ids_app: ScoringApp) -> None:
+    def infer(data: list[Any]) -> tuple[int, Any]:
+        status, raw, _headers = ids_app.v2.infer({}, json.dumps(_ids(data)).encode())
+        return status, strict(raw)
+
+    status, want = infer([[1], [2], [0]])
+    assert status == 200 and want["outputs"][0]["data"] == [1.5, 2.5, 0.5]
+    assert infer([[1.0], [2.0], [0.0]]) == (200, want)
+    assert infer([1.0, 2, 0.0]) == (200, want)
+
+
+def test_an_integer_beside_a_float_is_fed_exactly(ids_app: ScoringApp) -> None:
+    # numpy makes [1.0, 2**63 - 1] a float array, rounding 2**63 - 1 to 2**63: the integers are read from
+    # the JSON again, so an int64 id past 2**53 reaches the model as the client wrote it
+    import numpy as np
+
+    entry = ids_app.entry
+    for big in (2**63 - 1, -(2**63), 2**53 + 1, -(2**53) - 1):
+        feeds = entry.feeds_for(json.dumps({"data": [[1.0], [big]]}).encode())
+        assert feeds["ids"].dtype == np.int64 and feeds["ids"].ravel().tolist() == [1, big]
+        feeds = entry.feeds_for({"data": [[1.0], [big]]})  # an already-parsed request, as run() may get
+        assert feeds["ids"].ravel().tolist() == [1, big]
+    # past the table, so the model refuses it: the value got through the range check
+    for route in ("score", "v2"):
+        if route == "score":
+            status, body = _score(ids_app, {"data": [[1.0], [2**63 - 1]]})
+            message = body["message"]
+        else:
+            status, raw, _headers = ids_app.v2.infer({}, json.dumps(_ids([1.0, 2**63 - 1])).encode())
+            message = strict(raw)["error"]
+        assert status == 400 and "indices element out of data bounds" in message, message
+
+
+SCORE_REFUSED = [
+    # id, request, message fragment
+    ("fraction", b'{"data": [[1.5]]}', "input 'ids': expected int64 values, found numbers with a fraction"),
+    ("fraction-beside-whole", b'{"data": [[1.0], [2.5]]}', "expected int64 values, found numbers with a fraction"),
+    ("fraction-by-name", b'{"data": {"ids": [1, 0.25]}}', "expected int64 values, found numbers with a fraction"),
+    ("1e30", b'{"data": [[1e30]]}', "input 'ids': a value is out of the int64 range"),
+    ("-1e30", b'{"data": [[1], [-1e30]]}', "input 'ids': a value is out of the int64 range"),
+    ("2^63", b'{"data": [[9223372036854775808]]}', "input 'ids': a value is out of the int64 range"),
+    ("2^63-as-float", b'{"data": [[9223372036854775808.0]]}', "input 'ids': a value is out of the int64 range"),
+    ("2^63-beside-float", b'{"data": [[1.0], [9223372036854775808]]}', "a value is out of the int64 range"),
+    ("2^64", b'{"data": [[18446744073709551616]]}', "input 'ids': a value is out of the int64 range"),
+    ("2^70-beside-negative", b'{"data": [[-1], [1180591620717411303424]]}', "a value is out of the int64 range"),
+    ("below-min-beside-float", b'{"data": [[1.0], [-9223372036854775809]]}', "a value is out of the int64 range"),
+    ("fraction-before-range", b'{"data": [[1e30], [1.5]]}', "expected int64 values, found numbers with a fraction"),
+]
+
+
+@pytest.mark.parametrize("orjson", [True, False], ids=["orjson", "stdlib"])
+@pytest.mark.parametrize(("body", "match"), [c[1:] for c in SCORE_REFUSED], ids=[c[0] for c in SCORE_REFUSED])
+def test_score_route_refuses_a_fraction_or_a_value_out_of_range_for_an_integer_input(
+        ids_app: ScoringApp, body: bytes, match: str, orjson: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not orjson:
+        monkeypatch.setattr(ids_app.entry, "_orjson", None)
+    status, answer = _score(ids_app, body)
+    assert status == 400 and answer["error"] == "wrong_element_type", answer
+    assert match in answer["message"], answer["message"]
+    # an already-parsed request (run() under a server that parsed it) gets the same answer
+    status, answer = ids_app.entry.score(json.loads(body))
+    assert status == 400 and match in answer["message"], answer
+
+
+V2_INTEGERS_REFUSED = [
+    ("1.5", [1.5], "input 'ids': expected int64 values, found numbers with a fraction"),
+    ("fraction-beside-whole", [[1.0], [2.5]], "expected int64 values, found numbers with a fraction"),
+    ("1e30", [1e30], "input 'ids': a value is out of the int64 range"),
+    ("2^63-as-float", [float(2**63)], "input 'ids': a value is out of the int64 range"),
+    ("2^63-beside-float", [1.0, 2**63], "input 'ids': a value is out of the int64 range"),
+    ("below-min-beside-float", [1.0, -(2**63) - 1], "a value is out of the int64 range"),
+]
+
+
+@pytest.mark.parametrize(("data", "match"), [c[1:] for c in V2_INTEGERS_REFUSED],
+                         ids=[c[0] for c in V2_INTEGERS_REFUSED])
+def test_v2_json_refuses_a_fraction_or_a_value_out_of_range_for_an_integer_input(
+        ids_app: ScoringApp, data: list[Any], match: str) -> None:
+    status, raw, _headers = ids_app.v2.infer({}, json.dumps(_ids(data)).encode())
+    body = strict(raw)
+    assert status == 400 and match in body["error"], body
+
+
+whole_or_not = st.one_of(st.integers(-3, 5), st.integers(-(2**70), 2**70),
+                         st.floats(-1e6, 1e6, allow_nan=False).map(lambda f: round(f, 1)),
+                         st.floats(allow_nan=False, allow_infinity=False),
+                         st.integers(-3, 5).map(float), st.sampled_from(["1e0", "2.0E0", "-0.0", "1e30", "0.5"]))
+
+
+@SETTINGS
+@given(ids=st.lists(whole_or_not, min_size=1, max_size=8), nested=st.booleans())
+def test_an_integer_input_gets_one_answer_however_the_body_is_read(ids_app: ScoringApp, ids: list[Any],
+                                                                   nested: bool) -> None:
+    # the numbers-only body and the same body with one more key (the general parser) answer alike; a
+    # whole number below 2**53 written as a float answers as the integer does
+    cells = [v if isinstance(v, str) else json.dumps(v) for v in ids]
+    text = ", ".join(f"[{c}]" if nested else c for c in cells)
+    body = ('{"data": [' + text + "]}").encode()
+    general = ('{"data": [' + text + '], "_": 0}').encode()
+    assert ids_app.entry._numbers_only(body) and not ids_app.entry._numbers_only(general)
+    answer = _score(ids_app, body)
+    assert _score(ids_app, general) == answer
+    by_name = ('{"data": {"ids": [' + text + "]}}").encode()
+    assert _score(ids_app, by_name) == answer
+    values = [json.loads(c) for c in cells]
+    if all(float(v).is_integer() and abs(v) < 2**53 for v in values):
+        as_integers = ('{"data": [' + ", ".join(f"[{int(v)}]" if nested else str(int(v)) for v in values) + "]}")
+        assert _score(ids_app, as_integers.encode()) == answer

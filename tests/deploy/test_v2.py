@@ -168,6 +168,41 @@ def test_int32_bool_and_bytes_tensors(servers: dict[str, Server], binary: bool) 
     assert [v.decode() if isinstance(v, bytes) else v for v in got] == ["héllo", ""]
 
 
+def test_whole_numbers_written_as_floats_feed_an_integer_input(servers: dict[str, Server]) -> None:
+    # JSON has one number type: a client that writes 1 as 1.0 (JavaScript, many serializers) gets the
+    # answer 1 gets, on the v2 JSON route and on /score; 1.5 and a value past int32 are refused by name
+    srv = servers["types"]
+
+    def infer(a: list[Any]) -> tuple[int, Any]:
+        request = {"inputs": [{"name": "a", "datatype": "INT32", "shape": [2, 2], "data": a},
+                              {"name": "b", "datatype": "BOOL", "shape": [2, 1], "data": [True, False]},
+                              {"name": "s", "datatype": "BYTES", "shape": [2, 1], "data": ["x", "y"]}],
+                   "outputs": [{"name": "a_out"}]}
+        return _post(srv, "/v2/models/types/infer", json.dumps(request).encode())
+
+    status, want = infer([1, -2, 2147483647, 0])
+    assert status == 200 and want["outputs"][0]["data"] == [1, -2, 2147483647, 0]
+    assert infer([1.0, -2.0, 2147483647.0, 0.0]) == (200, want)
+    assert infer([[1.0, -2], [2147483647, 0e0]]) == (200, want)
+    for a, match in (([1.5, -2, 3, 0], "input 'a': expected int32 values, found numbers with a fraction"),
+                     ([1.0, -2, 2147483648, 0], "input 'a': a value is out of the int32 range"),
+                     ([1e30, -2, 3, 0], "input 'a': a value is out of the int32 range")):
+        status, body = infer(a)
+        assert status == 400 and match in body["error"], body
+
+    def score(a: list[Any]) -> tuple[int, Any]:
+        return srv.score({"data": {"a": a, "b": [[True], [False]], "s": [["x"], ["y"]]}})
+
+    status, want = score([[1, -2], [2147483647, 0]])
+    assert status == 200 and want["a_out"] == [[1, -2], [2147483647, 0]]
+    assert score([[1.0, -2.0], [2147483647.0, 0.0]]) == (200, want)
+    for a, match in (([[1.5, -2], [3, 0]], "input 'a': expected int32 values, found numbers with a fraction"),
+                     ([[1.0, -2], [2147483648, 0]], "input 'a': a value is out of the int32 range"),
+                     ([[1e30, -2], [3, 0]], "input 'a': a value is out of the int32 range")):
+        status, body = score(a)
+        assert status == 400 and match in body["message"], body
+
+
 def _expect(exc: pytest.ExceptionInfo[InferenceServerException], status: str, match: str) -> None:
     assert exc.value.status() == status, exc.value
     assert match in exc.value.message(), exc.value.message()

@@ -167,10 +167,19 @@ def test_predict_keeps_the_nullability_of_a_dataframes_columns(local_spark: Any,
         ("f0", False), ("f1", True), ("f2", True), ("f3", True), ("note", True), ("variable", False)]
     rows = scored.collect()
     assert rows[0]["note"] is None and [r["f0"] for r in rows] == [0.5, 0.25]
-    # a null in a column the model reads is refused, naming it, rather than scored as NaN
+    # a null feeding a float input is read as NaN, as pandas reads a Parquet null: the row is scored
+    # as local scoring scores a NaN (the forest sends it down one branch)
     holed = local_spark.createDataFrame([(0.5, 1.0, None, 3.0, 1.0), (0.25, 1.0, 2.0, 3.0, 7.0)], schema)
-    with pytest.raises(Exception, match="f2"):
-        ogs.predict(holed, forest["conv"], columns=FEATURES).collect()
+    import onnxruntime as ort
+
+    from onnxgate._data import as_feeds
+
+    scored_holes = ogs.predict(holed, forest["conv"], columns=FEATURES).collect()
+    session = ort.InferenceSession(forest["conv"].model.SerializeToString(), providers=["CPUExecutionProvider"])
+    row = pd.DataFrame({"f0": [0.5], "f1": [1.0], "f2": [np.nan], "f3": [3.0]})
+    (local,) = session.run(None, as_feeds(row, forest["conv"].signature))
+    assert scored_holes[0]["f2"] is None
+    assert scored_holes[0]["variable"] == pytest.approx(float(np.ravel(local)[0]))
 
 
 def test_predict_passes_through_columns_with_any_name(local_spark: Any, forest: dict[str, Any],

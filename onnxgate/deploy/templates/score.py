@@ -32,6 +32,11 @@ limit allows (counted by its commas, for models whose inputs have fixed non-row 
 strings) is refused before parsing (413 ``too_many_values``); booleans are refused for a numeric
 input even when mixed with numbers (``[[true, 2, 3, 4]]``), as a row of booleans is.
 
+JSON has one number type, and clients write 3 as ``3.0`` or ``3e0`` (JavaScript, many serializers):
+an integer input takes any whole number as that integer, however it is written. ``1.5`` is refused
+as a fraction, and a whole number beyond the input's type (``1e30``, ``2**63`` for int64) as out of
+its range. Integers beside such floats are fed exactly as written, even past 2**53.
+
 JSON is parsed and written with orjson when it is installed (the standard library otherwise); a body
 of rows of numbers for a one-input float model is parsed by simdjson (pysimdjson) when it is installed,
 straight into the input array.
@@ -67,7 +72,8 @@ _CONFIG_JSON = r"""__ONNXGATE_CONFIG__"""
 
 #: Accepted numpy kinds of the parsed JSON values for each model element type ("b" bool, "i"/"u"
 #: integers, "f" floats, "U" str). JSON has no float/int distinction beyond the literal, so float
-#: inputs accept integer literals, but integer inputs do not accept 1.5.
+#: inputs accept integer literals, and integer inputs whole numbers written as floats (3.0, 1e3: turned
+#: into integers by :func:`as_integers` first), but not 1.5.
 _ACCEPTED_KINDS = {
     "float16": "iuf",
     "float32": "iuf",
@@ -456,7 +462,62 @@ def _array(spec: dict[str, Any], value: Any, maybe_bools: bool = True, numbers_o
         ) from None
     if maybe_bools and elem != "bool" and arr.dtype.kind in "iuf" and _holds_bool(value):
         raise RequestError("wrong_element_type", f"input {name!r}: expected {elem} values, found booleans")
-    return check_array(spec, arr)
+    return check_array(spec, as_integers(spec, arr, value))
+
+
+#: Below this size a double holds every integer exactly: a float array of whole numbers under it holds
+#: the very integers the JSON wrote, whether as 3 or as 3.0.
+_EXACT_DOUBLES = 2.0**53
+
+
+def as_integers(spec: dict[str, Any], arr: np.ndarray, values: Any = None) -> np.ndarray:
+    """``arr`` in an integer input's type when JSON numbers made it floats (``3.0``, ``1e3``, or an integer
+    beside one) or Python numbers numpy could not fit in one type (integers past 64 bits): the whole
+    numbers as those integers. Any other array, or any other input, is returned as it is.
+
+    ``values``, the parsed JSON ``arr`` was built from, gives back the integers the client wrote when a
+    value is past 2**53, where the float array may have rounded them (``[1.0, 2**63 - 1]``). Raises
+    :class:`RequestError` for a fraction or NaN, and for a whole number beyond the input's type.
+    """
+    name, elem = spec["name"], spec["elem_type"]
+    if arr.dtype.kind not in "fO" or not elem.startswith(("int", "uint")) or not arr.size:
+        return arr
+    items: list[Any] | None = None
+    if arr.dtype.kind == "O":
+        items = arr.ravel().tolist()
+        if not all(type(v) is int or type(v) is float for v in items):
+            return arr  # null, strings, booleans, lists: check_array names them
+        floats = np.array([v if type(v) is float else 0.0 for v in items])
+    else:
+        floats = arr
+    with np.errstate(invalid="ignore"):
+        whole = np.trunc(floats) == floats  # False for a fraction and NaN, True for infinity
+    if not whole.all():
+        found = "numbers with a fraction" if np.isfinite(floats[~whole]).any() else "NaN"
+        raise RequestError("wrong_element_type", f"input {name!r}: expected {elem} values, found {found}")
+    info = np.iinfo(elem)
+    # The doubles within the type: float(info.max) + 1 is the first double past it (2**63 for int64, so
+    # no rounding at the top). orjson reads an integer past 64 bits as a double, and -2**63 - 1 arrives
+    # as the double -2**63: for int64 a double at the lowest value counts as beyond it.
+    lowest, above, strict = float(info.min), float(info.max) + 1, elem == "int64"
+
+    def within(v: float) -> bool:
+        return (v > lowest if strict else v >= lowest) and v < above
+
+    out_of_range = RequestError("wrong_element_type", f"input {name!r}: a value is out of the {elem} range")
+    if items is None:
+        if values is None or float(np.abs(arr).max()) < _EXACT_DOUBLES:
+            if not (within(float(arr.min())) and within(float(arr.max()))):
+                raise out_of_range
+            return arr.astype(elem)
+        items = np.asarray(values, dtype=object).ravel().tolist()  # the numbers as parsed: integers exact
+        if len(items) != arr.size or not all(type(v) is int or type(v) is float for v in items):
+            items = arr.ravel().tolist()
+    low, high = int(info.min), int(info.max)
+    # Python compares ints and floats exactly
+    if not all(low <= v <= high if type(v) is int else within(v) for v in items):
+        raise out_of_range
+    return np.array([int(v) for v in items], dtype=elem).reshape(arr.shape)
 
 
 def _check_rows(name: str, rows: int) -> None:
@@ -471,12 +532,14 @@ def _check_rows(name: str, rows: int) -> None:
 def check_array(spec: dict[str, Any], arr: np.ndarray) -> np.ndarray:
     """Check one input array against its Signature entry; returns it in the model's element type.
 
-    The kind of the values (JSON gives integers, floats, booleans or strings), the shape (a flat
-    list is accepted for an ``[N,1]`` column), the row limit and, for a model packaged to reject
-    missing values, NaN and infinity. Raises :class:`RequestError`.
+    The kind of the values (JSON gives integers, floats, booleans or strings; an integer input takes
+    whole numbers written as floats, see :func:`as_integers`), the shape (a flat list is accepted for
+    an ``[N,1]`` column), the row limit and, for a model packaged to reject missing values, NaN and
+    infinity. Raises :class:`RequestError`.
     """
     if _session is None:
         init()
+    arr = as_integers(spec, arr)
     name, elem, shape = spec["name"], spec["elem_type"], spec["shape"]
     kinds = _ACCEPTED_KINDS.get(elem, "")
     if arr.dtype.kind not in kinds:

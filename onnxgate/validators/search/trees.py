@@ -120,6 +120,7 @@ def tree_splits(model: Any) -> list[TreeSplit]:
     """
     import numpy as np
 
+    from onnxgate._graph import static_width
     from onnxgate._onnx import load_model
 
     proto = load_model(model)
@@ -127,7 +128,7 @@ def tree_splits(model: Any) -> list[TreeSplit]:
     producers = {out: node for node in graph.node for out in node.output}
     consts = _constants(graph)
     input_types = {vi.name: vi.type.tensor_type.elem_type for vi in graph.input}
-    widths = {vi.name: _static_width(vi) for vi in graph.input}
+    widths = {vi.name: static_width(vi) for vi in graph.input}
     found: list[TreeSplit] = []
     for node in graph.node:
         if node.op_type not in _TREE_OPS or not node.input:
@@ -160,12 +161,6 @@ def tree_splits(model: Any) -> list[TreeSplit]:
 #: What :func:`_trace_affine` returns as the "input" when the walk back ends at a Concat on the column
 #: axis or a FeatureVectorizer (one input per DataFrame column, or a SQL-adapted model): its output follows.
 _CONCAT = "\0concat:"
-
-
-def _static_width(value_info: Any) -> int | None:
-    """The second dimension of a rank-2 graph input when it is a number (``1`` for an ``[N,1]`` column)."""
-    dims = value_info.type.tensor_type.shape.dim
-    return int(dims[1].dim_value) if len(dims) == 2 and dims[1].HasField("dim_value") else None
 
 
 def _feature_sources(
