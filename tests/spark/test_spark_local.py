@@ -185,7 +185,7 @@ def test_predict_on_a_sql_adapted_model(local_spark: Any, forest: dict[str, Any]
 
 def test_predict_refuses_an_output_named_like_a_column(local_spark: Any, planted: dict[str, Any]) -> None:
     df = local_spark.createDataFrame(planted["data"].assign(label=1))
-    with pytest.raises(InvalidDataError, match="name of an input column"):
+    with pytest.raises(InvalidDataError, match="name of a data column"):
         ogs.predict(df, planted["conv"], columns=FEATURES)
 
 
