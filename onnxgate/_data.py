@@ -274,6 +274,7 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
     if not inputs:
         raise InvalidDataError("the model has no inputs to feed")
     colmap = signature.columns
+    given = [str(c) for c in data.columns] if is_dataframe(data) else None  # as the user named them
     # data keyed by the user's own column names (recorded at conversion) feeds the inputs made from them
     data = colmap.to_inputs(data)
     if isinstance(data, Mapping):
@@ -294,7 +295,7 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
             if missing:
                 raise InvalidDataError(
                     f"expected a column for each model input {_named(names, colmap)}; the data "
-                    f"lacks {_named(missing, colmap)} (it has {columns})",
+                    f"lacks {_named(missing, colmap)} (it has {given if given is not None else columns})",
                     column=colmap.column_for(missing[0]),
                 )
             # An unused column is most often a label or ID left in by mistake, or a misspelt

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import onnx
 
-__all__ = ["cast_inputs", "columns_into_input", "static_width", "unique_name", "walk_nodes"]
+__all__ = ["cast_inputs", "columns_into_input", "restamp", "static_width", "unique_name", "walk_nodes"]
 
 
 def walk_nodes(graph: Any) -> Iterator[Any]:
@@ -118,3 +118,38 @@ def static_width(value_info: Any) -> int | None:
     ``[N,1]`` column), else None."""
     dims = value_info.type.tensor_type.shape.dim
     return int(dims[1].dim_value) if len(dims) == 2 and dims[1].HasField("dim_value") else None
+
+
+def restamp(proto: Any, wanted: Mapping[str, int]) -> None:
+    """Raise a domain's stamped opset to the one asked for when every node means the same there.
+
+    skl2onnx stamps the lowest opset its nodes need (even opset 1 for a graph of ai.onnx.ml
+    operators), which onnxruntime warns about. Stamping the requested opset is exact when each node's
+    schema at the stamped version is the one in force at the requested version.
+    """
+    from onnx import defs
+
+    from onnxgate._onnx import canonical_domain, model_opsets
+
+    current = model_opsets(proto)
+    for domain, target in wanted.items():
+        have = current.get(domain)
+        if have is None or have >= target:
+            continue
+        same = True
+        for node in walk_nodes(proto.graph):
+            if canonical_domain(node.domain) != domain:
+                continue
+            try:
+                old = defs.get_schema(node.op_type, have, domain).since_version
+                new = defs.get_schema(node.op_type, target, domain).since_version
+            except Exception:
+                same = False
+                break
+            if old != new:
+                same = False
+                break
+        if same:
+            for entry in proto.opset_import:
+                if canonical_domain(entry.domain) == domain:
+                    entry.version = target

@@ -176,16 +176,22 @@ class ColumnMap:
         """How the keys of user data map to input names (only the keys that change).
 
         Data keyed by the original columns is renamed to the inputs; a key that is an input name and
-        not an original column stays. When every key is an original column, all are read as columns
-        (``a_b`` is the user's ``a_b``, even when ``a b`` became the input ``a_b``).
+        not an original column stays. Every key that is an original column is read as one when no two
+        keys then feed the same input (``a_b`` is the user's ``a_b``, even when ``a b`` became the
+        input ``a_b``, and other keys, an ID, change nothing); else only the original columns that are
+        not also input names are renamed (data keyed by the input names).
         """
         names = [str(k) for k in keys]
         if not self.renamed:
             return {}
         by_column = dict(self.pairs)
         inputs = set(self.inputs)
-        if all(n in by_column for n in names):
-            return {n: by_column[n] for n in names if by_column[n] != n}
+        as_columns = {n: by_column[n] for n in names if n in by_column and by_column[n] != n}
+        after = [as_columns.get(n, n) for n in names]
+        if len(set(after)) == len(after):
+            # every key the mapping knows read as the user's column: no two keys feed one input (an
+            # extra key, an ID, leaves the others as they are)
+            return as_columns
         return {n: by_column[n] for n in names if n in by_column and n not in inputs and by_column[n] != n}
 
     # -- renaming data -----------------------------------------------------------------------------

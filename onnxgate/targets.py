@@ -109,6 +109,28 @@ ALL_CHECKS: tuple[str, ...] = (
 )
 
 
+def _implied_checks(target: Target) -> tuple[str, ...]:
+    """The checks of the rules ``target``'s fields set (a cap, allowed types, a layout...)."""
+    implied = []
+    if target.max_opset is not None:
+        implied += ["opset_within_caps", "operators_exist_at_opset"]
+    if target.max_ir_version is not None:
+        implied.append("ir_version_within_caps")
+    if target.input_types is not None:
+        implied.append("inputs_element_types")
+    if target.input_layout == "column":
+        implied.append("inputs_one_per_column")
+    if target.outputs_tensor_only:
+        implied.append("outputs_tensor_only")
+    if target.outputs_one_per_row:
+        implied.append("outputs_one_value_per_row")
+    if target.output_types is not None:
+        implied.append("outputs_element_types")
+    if target.dynamic_batch:
+        implied.append("batch_axis_dynamic")
+    return tuple(implied)
+
+
 def _frozen_map(value: Mapping[str, int] | None) -> Mapping[str, int] | None:
     return None if value is None else MappingProxyType(dict(value))
 
@@ -144,7 +166,8 @@ class Target:
     sql_types : mapping of str to str
         Element type -> SQL type name, for SQL targets.
     checks : tuple of str
-        The checks that apply, from :data:`ALL_CHECKS`.
+        The checks that apply, from :data:`ALL_CHECKS`. The check of every rule a field sets
+        (``max_opset``, ``input_types``, ``input_layout="column"``...) is added when not named.
     sources : tuple of str
         Where the facts come from.
     """
@@ -177,6 +200,11 @@ class Target:
             raise TargetError(
                 f"target {self.name!r} names unknown checks {unknown}; known checks are {list(ALL_CHECKS)}"
             )
+        # a rule the profile states is checked, whether or not ``checks`` names its check: a target file
+        # with max_opset and no checks passed every opset before
+        wanted = set(self.checks) | set(_implied_checks(self))
+        if wanted != set(self.checks):
+            object.__setattr__(self, "checks", tuple(c for c in ALL_CHECKS if c in wanted))
         for elem_type, sql in self.sql_types.items():
             where = f"target {self.name!r}: sql_types[{elem_type!r}]"
             if elem_type not in SQL_ELEMENT_TYPES:

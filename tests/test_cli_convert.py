@@ -138,3 +138,19 @@ def test_zoo_list_names_every_entry(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for name in og.zoo.names():
         assert name in out
+
+
+def test_the_output_never_replaces_the_model_or_sample_even_with_force(
+    exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    model, sample = tmp_path / "model.skops", tmp_path / "sample.npy"
+    shutil.copy(exported / "model.skops", model)
+    shutil.copy(exported / "sample.npy", sample)
+    before = model.read_bytes(), sample.read_bytes()
+    for out in (model, sample):
+        capsys.readouterr()
+        assert main(["convert", str(model), "--sample", str(sample), "-o", str(out), "--force"]) == 2
+        assert "never an input" in capsys.readouterr().err
+    assert (model.read_bytes(), sample.read_bytes()) == before

@@ -31,6 +31,9 @@ def test_pairs_rename_frames_dicts_and_arrow_tables_to_inputs() -> None:
     assert m.to_inputs(pa.table({"1": [3.0], "a b": [1.0], "a_b": [2.0]})).column_names == ["_1", "a_b", "a_b1"]
     # data already keyed by the input names passes through unchanged
     assert m.to_inputs({"a_b": 1, "a_b1": 2, "_1": 3}) == {"a_b": 1, "a_b1": 2, "_1": 3}
+    # a key the mapping does not know (an ID) leaves the user's columns read as columns
+    assert m.to_inputs({"a b": 1, "a_b": 2, "1": 3, "id": 9}) == {"a_b": 1, "a_b1": 2, "_1": 3, "id": 9}
+    assert m.to_inputs({"a_b": 1, "a_b1": 2, "_1": 3, "id": 9}) == {"a_b": 1, "a_b1": 2, "_1": 3, "id": 9}
     arr = np.zeros((2, 3))
     assert m.to_inputs(arr) is arr
     assert (m.input_for("1"), m.column_for("_1"), m.column_for("unknown")) == ("_1", "1", "unknown")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import onnxgate as og
@@ -65,6 +66,25 @@ def test_target_from_toml_with_base(tmp_path: Path) -> None:
     t = og.targets.from_toml(f)
     assert t.name == "synapse-ort112" and t.opset == 17 and t.max_ir_version == 8
     assert "string" in t.input_types  # inherited
+
+
+def test_a_target_file_without_base_checks_the_caps_it_sets(tmp_path: Path) -> None:
+    """A gate must not pass a model over the caps its own target file writes down: the checks of the
+    rules a file sets are run even when it names no checks (and no base to take them from)."""
+    f = tmp_path / "old-edge.toml"
+    f.write_text('name = "old-edge"\nmax_opset = { "" = 9, "ai.onnx.ml" = 1 }\nmax_ir_version = 4\n'
+                 'input_types = ["float32"]\n')
+    t = og.targets.from_toml(f)
+    assert {"opset_within_caps", "ir_version_within_caps", "operators_exist_at_opset",
+            "inputs_element_types"} <= set(t.checks)
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    conv = og.convert(LogisticRegression().fit(X, X[:, 0] > 0), X, opset=17)
+    report = og.validate(conv, target=t)
+    assert not report.passed
+    assert {c.name for c in report.checks if not c.passed and not c.skipped} >= {
+        "opset_within_caps", "ir_version_within_caps", "inputs_element_types"}
 
 
 @pytest.mark.parametrize(

@@ -113,7 +113,9 @@ def convert(
     raw = converter.convert(model, sample, opset=requested, ml_opset=ml_opset, name=name, options=options)
     proto = raw.model
     warnings = list(raw.warnings) + precision_note
-    _restamp(proto, {"": requested, _onnx.ML_DOMAIN: ml_opset})
+    from onnxgate._graph import restamp
+
+    restamp(proto, {"": requested, _onnx.ML_DOMAIN: ml_opset})
     stamped = _onnx.model_opsets(proto).get("", 0)
     if stamped > requested:
         raise OpsetError(
@@ -241,42 +243,6 @@ def _requested_opset(converter: Converter, model: Any, opset: int | None, target
             max_opset=high,
         )
     return opset
-
-
-def _restamp(proto: Any, wanted: Mapping[str, int]) -> None:
-    """Raise a domain's stamped opset to the one asked for when every node means the same there.
-
-    skl2onnx stamps the lowest opset its nodes need (even opset 1 for a graph of ai.onnx.ml
-    operators), which onnxruntime warns about. Stamping the requested opset is exact when each node's
-    schema at the stamped version is the one in force at the requested version.
-    """
-    from onnx import defs
-
-    from onnxgate._graph import walk_nodes
-    from onnxgate._onnx import canonical_domain, model_opsets
-
-    current = model_opsets(proto)
-    for domain, target in wanted.items():
-        have = current.get(domain)
-        if have is None or have >= target:
-            continue
-        same = True
-        for node in walk_nodes(proto.graph):
-            if canonical_domain(node.domain) != domain:
-                continue
-            try:
-                old = defs.get_schema(node.op_type, have, domain).since_version
-                new = defs.get_schema(node.op_type, target, domain).since_version
-            except Exception:
-                same = False
-                break
-            if old != new:
-                same = False
-                break
-        if same:
-            for entry in proto.opset_import:
-                if canonical_domain(entry.domain) == domain:
-                    entry.version = target
 
 
 def _lower_ir_version(proto: Any, warnings: list[str]) -> bool:

@@ -331,13 +331,17 @@ class SklearnConverter(Converter):
                 )
             except Exception as err:
                 raise _conversion_error(model, err, compute) from err
-            from onnxgate._graph import columns_into_input
+            from onnxgate._graph import columns_into_input, restamp
 
+            # onnxgate's Cast and Concat are written at the requested opset: the graph must be stamped
+            # there first (skl2onnx stamps the lowest its nodes need, as low as 5, before Cast-6)
+            restamp(proto, {"": opset, "ai.onnx.ml": ml_opset})
             columns_into_input(proto, matrix, [(c.name, _code(c.dtype)) for c in columns])
             boundary = {columns[i].name: code for i, code in wider.items()}  # cast by the Concat front
         elif wider:
-            from onnxgate._graph import cast_inputs
+            from onnxgate._graph import cast_inputs, restamp
 
+            restamp(proto, {"": opset, "ai.onnx.ml": ml_opset})  # as above, for onnxgate's Cast
             names = [vi.name for vi in proto.graph.input]
             boundary = {names[i]: code for i, code in wider.items()}
             cast_inputs(proto, boundary)

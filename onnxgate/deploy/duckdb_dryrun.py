@@ -323,6 +323,19 @@ def _check_types(model_inputs: Sequence[Mapping[str, Any]], table: Mapping[str, 
         raise InvalidDataError(" ".join(errors), column=model_inputs[0]["name"] if model_inputs else None)
 
 
+def _column_names(data: Any) -> list[str] | None:
+    """The names of a table's, a DataFrame's or a mapping's columns; None for an array."""
+    from onnxgate._data import is_dataframe
+
+    if hasattr(data, "column_names"):
+        return [str(c) for c in data.column_names]
+    if is_dataframe(data):
+        return [str(c) for c in data.columns]
+    if isinstance(data, Mapping):
+        return [str(k) for k in data]
+    return None
+
+
 def _arrow_input(data: Any, names: Sequence[str], sources: Mapping[str, str] | None = None) -> Any:
     import numpy as np
     import pyarrow as pa
@@ -331,6 +344,12 @@ def _arrow_input(data: Any, names: Sequence[str], sources: Mapping[str, str] | N
 
     if isinstance(data, (str, os.PathLike)):
         data = load_data(data)
+    given = _column_names(data)  # as the user named them, for the messages
+
+    def lacks(missing: list[str]) -> InvalidDataError:
+        shown = [f"{sources[n]!r} (input {n!r})" if sources and sources.get(n, n) != n else repr(n) for n in missing]
+        return InvalidDataError(f"the data lacks the columns [{', '.join(shown)}] (it has {given})", column=missing[0])
+
     renames = {src: name for name, src in (sources or {}).items()}
     if renames:
         # adapt gave some columns SQL names; data may still use the names the model was trained on
@@ -343,8 +362,7 @@ def _arrow_input(data: Any, names: Sequence[str], sources: Mapping[str, str] | N
     if isinstance(data, pa.Table):
         missing = [n for n in names if n not in data.column_names]
         if missing:
-            raise InvalidDataError(f"the data lacks the columns {missing} (it has {data.column_names})",
-                                   column=missing[0])
+            raise lacks(missing)
         return data.select(list(names))
     if is_dataframe(data):
         columns = [str(c) for c in data.columns]
@@ -352,12 +370,12 @@ def _arrow_input(data: Any, names: Sequence[str], sources: Mapping[str, str] | N
         if missing and len(columns) == len(names) and is_positional(columns):
             data = data.set_axis(list(names), axis=1)  # a CSV without a header: columns in input order
         elif missing:
-            raise InvalidDataError(f"the data lacks the columns {missing} (it has {columns})", column=missing[0])
+            raise lacks(missing)
         return pa.table({n: pa.array(np.asarray(data[n].to_numpy())) for n in names})
     if isinstance(data, Mapping):
         missing = [n for n in names if n not in data]
         if missing:
-            raise InvalidDataError(f"the data lacks the columns {missing} (it has {list(data)})", column=missing[0])
+            raise lacks(missing)
         return pa.table({n: pa.array(np.asarray(data[n]).reshape(-1)) for n in names})
     array = np.asarray(data)
     if array.ndim != 2 or array.shape[1] != len(names):
@@ -572,8 +590,20 @@ def dry_run(
         data = load_data(data)
     # rows keyed by the user's own column names (the CSV the model was fitted on) load into the input
     # table, whose columns are the model's input names (the mapping recorded in the model, SQL renames too)
-    data = ColumnMap.from_model(model_bytes).to_inputs(data)
-    source = _arrow_input(data, names)
+    mapping = ColumnMap.from_model(model_bytes)
+    given = _column_names(data)
+    renamed = mapping.to_inputs(data)
+    try:
+        source = _arrow_input(renamed, names)
+    except InvalidDataError as err:
+        if given is None or err.column is None or not mapping.renamed:
+            raise
+        missing = [n for n in names if n not in (_column_names(renamed) or [])]
+        if not missing:
+            raise
+        shown = ", ".join(mapping.describe(n) for n in missing)
+        raise InvalidDataError(f"the data lacks the columns [{shown}] (it has {given})",
+                               column=mapping.column_for(missing[0])) from None
     _refuse_nan(source)
     if database is not None:
         _check_database_file(Path(database))

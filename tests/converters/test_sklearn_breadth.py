@@ -311,3 +311,24 @@ def test_cli_precision_flag(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -
         main(["convert", str(model_path), "--sample", str(sample), "--precision", "half", "-o", str(out)])
     assert info.value.code == 2
     assert "invalid choice: 'half'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("opset", [9, 10])
+def test_a_column_transformer_with_a_float64_column_converts_at_low_opsets(opset: int) -> None:
+    """skl2onnx stamps such a graph opset 5 (the lowest its nodes need); onnxgate's Cast of the float64
+    column (Cast-6 form) was added before the stamp was raised, and the file failed the ONNX checker."""
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=100), "c": rng.choice(list("abc"), 100)})
+    model = make_pipeline(make_column_transformer((OneHotEncoder(), ["c"]), (StandardScaler(), ["x"])),
+                          LogisticRegression()).fit(frame, (frame.x > 0).astype(int))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        conv = og.convert(model, frame.head(), opset=opset)
+    assert conv.opset == opset
+    assert og.validate(conv, reference=model, data=frame).passed

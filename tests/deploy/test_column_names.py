@@ -209,3 +209,32 @@ def test_cli_names_a_missing_column_as_the_user_knows_it(
                  "--trust-pickle"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and repr(dropped) in err[0] and "Traceback" not in err[0]
+
+
+def test_an_extra_column_beside_names_that_collide_is_named_as_extra(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """'a b' and 'a_b' become the inputs a_b and a_b1: an ID column beside them must not make the
+    user's a_b read as the input a_b (which a b feeds), on validate, on the service or in SQL."""
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a b": rng.normal(size=60), "a_b": rng.normal(size=60)})
+    model = LogisticRegression().fit(frame, (frame["a b"] > frame["a_b"]).astype(int))
+    conv = og.convert(model, frame.head())
+    assert og.validate(conv, reference=model, data=frame).passed
+    with pytest.raises(og.InvalidDataError, match=r"column\(s\) \['id'\] that are not model inputs"):
+        og.validate(conv, reference=model, data=frame.assign(id=range(60)))
+    og.package(conv, target="container", out=tmp_path / "c")
+    score = load_score(tmp_path / "c")
+    status, body = score.score({"data": {**{c: frame[c].tolist() for c in frame.columns}, "id": list(range(60))}})
+    assert status == 400 and body["error"] == "unknown_input" and "'id'" in body["message"], body
+    status, body = score.score({"data": {c: frame[c].tolist() for c in frame.columns}})
+    assert status == 200 and body["label"] == model.predict(frame).tolist()
+    # the SQL dry run names a missing column as the user knows it, and the columns the data has
+    sql = og.convert(model, frame.head(), target="sql-edge-2.0")
+    og.package(sql, target="sql-edge-2.0", out=tmp_path / "s")
+    frame[["a b"]].to_csv(tmp_path / "missing.csv", index=False)
+    assert main(["sql-dryrun", str(tmp_path / "s"), "--data", str(tmp_path / "missing.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "the data lacks the columns ['a_b' (input" in err and "(it has ['a b'])" in err, err

@@ -354,16 +354,18 @@ def _records(data: list[Any]) -> dict[str, Any]:
 def _by_column(data: dict[str, Any]) -> dict[str, Any]:
     """Keys given as the user's own column names (``"sepal length (cm)"``) renamed to input names.
 
-    The same rule as ``onnxgate.columns.ColumnMap.renames``: when every key is an original column, all
-    are; otherwise only keys that are original columns and not input names.
+    The same rule as ``onnxgate.columns.ColumnMap.renames``: every key that is an original column is
+    read as one when no two keys then name one input (another key, an ID, changes nothing); otherwise
+    only keys that are original columns and not input names.
     """
     pairs = _config().get("columns") or []
     if not pairs:
         return data
     by_column = {c: i for c, i in pairs}
     inputs = {i for _, i in pairs}
-    every = all(k in by_column for k in data)
-    renamed = {(by_column[k] if k in by_column and (every or k not in inputs) else k): v for k, v in data.items()}
+    renamed = {by_column.get(k, k): v for k, v in data.items()}
+    if len(renamed) != len(data):
+        renamed = {(by_column[k] if k in by_column and k not in inputs else k): v for k, v in data.items()}
     if len(renamed) != len(data):
         raise RequestError(
             "duplicate_input", f"the keys {sorted(data)} name some model inputs twice; send each column once"
