@@ -74,7 +74,24 @@ def objective_of(model: Any) -> str:
 class XGBoostConverter(BoostingConverter):
     framework = "xgboost"
     MODULE_PREFIXES = ("xgboost.",)
-    FILE_SUFFIXES = (".ubj",)
+    FILE_SUFFIXES = (".ubj", ".json")
+
+    def claims_file(self, path: Path) -> bool:
+        """``.ubj`` (XGBoost's binary format), or a ``.json`` file that is XGBoost's JSON model format
+        (an object whose first key is ``learner``, as ``save_model("m.json")`` writes it)."""
+        if path.is_dir():
+            return False
+        suffix = path.suffix.lower()
+        if suffix == ".ubj":
+            return True
+        if suffix != ".json":
+            return False
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(64).lstrip()
+        except OSError:
+            return False
+        return head.startswith(b"{") and head[1:].lstrip().startswith(b'"learner"')
 
     def load(self, path: Path, *, trust_pickle: bool = False) -> Any:
         xgboost = import_library("xgboost", "Loading an XGBoost model")

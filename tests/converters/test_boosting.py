@@ -387,6 +387,26 @@ def test_native_files_round_trip_through_the_cli(built: dict[str, Any], tmp_path
         assert main(["validate", str(out), "--reference", str(path), "--data", str(folder / "X.npy")]) == 0
 
 
+def test_xgboost_json_model_files_load_and_other_json_is_refused(built: dict[str, Any], tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """XGBoost's usual save_model("m.json") format is read as XGBoost; a JSON file that is not an
+    XGBoost model is still refused by name."""
+    from onnxgate.cli import main
+
+    model, X, _y = built["xgboost-diabetes-booster"]
+    path = tmp_path / "model.json"
+    model.save_model(str(path))
+    np.save(tmp_path / "X.npy", X)
+    out = tmp_path / "model.onnx"
+    assert main(["convert", str(path), "--sample", str(tmp_path / "X.npy"), "-o", str(out)]) == 0
+    assert main(["validate", str(out), "--reference", str(path), "--data", str(tmp_path / "X.npy")]) == 0
+    other = tmp_path / "config.json"
+    other.write_text('{"layers": []}')
+    capsys.readouterr()
+    assert main(["convert", str(other), "--sample", str(tmp_path / "X.npy"), "-o", str(tmp_path / "o.onnx")]) == 2
+    assert "cannot tell which framework" in capsys.readouterr().err
+
+
 # --- float32 thresholds and DataFrames ---------------------------------------------------------------
 
 
