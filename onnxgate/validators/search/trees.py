@@ -144,10 +144,9 @@ def tree_splits(model: Any) -> list[TreeSplit]:
             split = TreeSplit(label, tree_id, node_id, feature, threshold, mode, true_id=true_id, false_id=false_id)
             source = sources(feature)
             if source is not None:
-                name, column, affine = source
-                off = affine.offset[column] if affine.offset.size > 1 else affine.offset.item()
-                sc = affine.scale[column] if affine.scale.size > 1 else affine.scale.item()
-                if column < max(affine.offset.size, affine.scale.size, column + 1) and sc != 0:
+                name, column, affine = source  # the map of that one column: a scalar offset and scale
+                off, sc = affine.offset.item(), affine.scale.item()
+                if sc != 0:
                     split = TreeSplit(
                         label, tree_id, node_id, feature, threshold, mode,
                         input=name, column=column, raw_threshold=float(np.float64(threshold) / sc + off),
@@ -168,19 +167,18 @@ def _feature_sources(
     input_types: Mapping[str, int], widths: Mapping[str, int | None],
 ) -> Any:
     """A function of a tree's feature index: the graph input, its column and the affine map from that
-    raw column to the feature, or None where the path back is not understood.
+    raw column to the feature (one offset and scale), or None where the path back is not understood.
 
     Through a Concat on the column axis (or a FeatureVectorizer), the feature is found in the part
     that holds it (the parts' widths counted from their graph inputs, or the FeatureVectorizer's
     own), and the part's own path back (a Cast, say) is composed with the steps after the Concat.
     """
-    import numpy as np
 
     if trace is None:
         return lambda feature: None
     name, after = trace
     if not name.startswith(_CONCAT):
-        return lambda feature: (name, feature, after)
+        return lambda feature: (name, feature, _column_map(after, feature))
     parts: list[tuple[str, int, _Affine]] = []  # graph input, its width, its column -> Concat column map
     concat = producers[name[len(_CONCAT):]]
     declared = list(_attr(concat, "inputdimensions") or [])  # FeatureVectorizer says each part's width
@@ -196,34 +194,27 @@ def _feature_sources(
         for graph_input, width, own in parts:
             if feature < start + width:
                 column = feature - start
-                outer = _Affine(offset=np.atleast_1d(_at(after.offset, feature)),
-                                scale=np.atleast_1d(_at(after.scale, feature)))
-                inner = (np.atleast_1d(_at(own.offset, column)), np.atleast_1d(_at(own.scale, column)))
-                combined = _compose(*inner, outer)
+                inner = _column_map(own, column)
+                combined = _compose(inner.offset, inner.scale, _column_map(after, feature))
                 combined.steps = [*own.steps, "Concat", *after.steps]
                 combined.float32 = own.float32 or after.float32
-                return graph_input, column, _at_column(combined, column)
+                return graph_input, column, combined
             start += width
         return None
 
     return source
 
 
-def _at(values: Array, index: int) -> float:
-    """Entry ``index`` of a per-column vector, or its one value when it is a scalar broadcast to all."""
-    flat = values.reshape(-1)
-    return float(flat[index] if flat.size > 1 else flat[0])
-
-
-def _at_column(affine: _Affine, column: int) -> _Affine:
-    """A one-column affine map placed at ``column`` (the caller reads index ``column`` of it)."""
+def _column_map(affine: _Affine, index: int) -> _Affine:
+    """The map of column ``index`` alone (one offset, one scale) of a per-column map, whose vectors
+    may be one value broadcast to every column."""
     import numpy as np
 
-    offset = np.zeros(column + 1)
-    scale = np.ones(column + 1)
-    offset[column] = affine.offset.reshape(-1)[0]
-    scale[column] = affine.scale.reshape(-1)[0]
-    return _Affine(offset, scale, affine.steps, affine.float32)
+    def at(values: Array) -> Array:
+        flat = values.reshape(-1)
+        return np.array([flat[index] if flat.size > 1 else flat[0]], dtype=np.float64)
+
+    return _Affine(at(affine.offset), at(affine.scale), affine.steps, affine.float32)
 
 
 def _constants(graph: onnx.GraphProto) -> dict[str, Array]:
