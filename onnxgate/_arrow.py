@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from onnxgate.errors import InvalidDataError, UnsupportedModelError
 
 __all__ = ["SPARK_TYPES", "arrow_type", "batch_data", "batch_feeds", "check_columns_typed_as_inputs",
-           "check_columns_without_nulls", "is_list_type", "leaf_type", "list_to_2d", "plain_feeds", "spark_type",
+           "is_list_type", "leaf_type", "list_to_2d", "plain_feeds", "spark_type",
            "to_arrow"]
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def batch_feeds(batch: pa.RecordBatch, signature: Signature) -> dict[str, np.nda
     """The model's feeds for one Arrow batch (every column of which feeds the model), read as a local
     Parquet file would be: :func:`plain_feeds` where it applies, else :func:`batch_data` +
     :func:`onnxgate._data.as_feeds`, once the columns pass :func:`check_columns_typed_as_inputs` and
-    :func:`check_columns_without_nulls`. A null feeding a floating-point input is a NaN, as pandas reads it.
+    :func:`_refuse_nulls`. A null feeding a floating-point input is a NaN, as pandas reads it.
 
     Raises
     ------
@@ -109,18 +109,19 @@ def batch_feeds(batch: pa.RecordBatch, signature: Signature) -> dict[str, np.nda
     """
     from onnxgate._data import as_feeds
 
-    check_columns_typed_as_inputs(batch.schema, signature)
-    check_columns_without_nulls(batch, signature)
-    return plain_feeds(batch, signature) or as_feeds(batch_data(_nulls_as_nan(batch, signature)), signature)
+    specs = _inputs_fed(batch.schema.names, signature)  # once per batch, for the three steps below
+    _refuse_retyped(batch.schema, specs)
+    _refuse_nulls(batch, specs)
+    return plain_feeds(batch, signature) or as_feeds(batch_data(_nulls_as_nan(batch, specs)), signature)
 
 
-def _nulls_as_nan(batch: pa.RecordBatch, signature: Signature) -> pa.RecordBatch:
+def _nulls_as_nan(batch: pa.RecordBatch, specs: list[TensorSpec | None]) -> pa.RecordBatch:
     """The batch with each all-null column (Arrow type null, as pandas writes a column of only None)
     that feeds a floating-point input typed as that input, so pandas reads its nulls as NaN, not None."""
     import pyarrow as pa
 
     columns, cast = list(batch.columns), False
-    for j, spec in enumerate(_inputs_fed(batch.schema.names, signature)):
+    for j, spec in enumerate(specs):
         if spec is not None and _floating(spec) and pa.types.is_null(columns[j].type):
             columns[j], cast = columns[j].cast(pa.from_numpy_dtype(spec.numpy_dtype)), True
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names) if cast else batch
@@ -152,10 +153,15 @@ def check_columns_typed_as_inputs(schema: pa.Schema, signature: Signature, where
     InvalidDataError
         At least one column is of such a type.
     """
+    _refuse_retyped(schema, _inputs_fed(schema.names, signature), where)
+
+
+def _refuse_retyped(schema: pa.Schema, specs: list[TensorSpec | None], where: str = "") -> None:
+    """:func:`check_columns_typed_as_inputs` with the input each column feeds already found."""
     import pyarrow.types as pt
 
     faults = []
-    for field, spec in zip(schema, _inputs_fed(schema.names, signature)):
+    for field, spec in zip(schema, specs):
         if spec is None or spec.elem_type == "string":
             continue
         kind = leaf_type(field.type)
@@ -172,12 +178,12 @@ def check_columns_typed_as_inputs(schema: pa.Schema, signature: Signature, where
         )
 
 
-def check_columns_without_nulls(batch: pa.RecordBatch, signature: Signature) -> None:
-    """Refuse nulls in a batch of the columns that feed the model, except in columns feeding a
-    floating-point input: there a null is read as NaN, as pandas reads it (``df.to_parquet`` writes a
-    float NaN as a null, and ``onnxgate.validate`` reads a Parquet file through pandas). An integer,
-    boolean or text input has no value for "missing", and pandas would make the null a float NaN or
-    a None the model would score as if it were a value.
+def _refuse_nulls(batch: pa.RecordBatch, specs: list[TensorSpec | None]) -> None:
+    """Refuse nulls in a batch of the columns that feed the model (``specs``: the input each feeds),
+    except in columns feeding a floating-point input: there a null is read as NaN, as pandas reads it
+    (``df.to_parquet`` writes a float NaN as a null, and ``onnxgate.validate`` reads a Parquet file
+    through pandas). An integer, boolean or text input has no value for "missing", and pandas would
+    make the null a float NaN or a None the model would score as if it were a value.
 
     Raises
     ------
@@ -185,7 +191,6 @@ def check_columns_without_nulls(batch: pa.RecordBatch, signature: Signature) -> 
         A column feeding an input that is not floating-point holds nulls; every such column is named,
         with its input's type and its count in this batch.
     """
-    specs = _inputs_fed(batch.schema.names, signature)
     nulls = [(name, column.null_count, spec) for name, column, spec in zip(batch.schema.names, batch.columns, specs)
              if column.null_count and not _floating(spec)]
     if not nulls:
