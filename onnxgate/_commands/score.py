@@ -89,19 +89,20 @@ def score_parquet(
     unknown = [o for o in wanted if o not in signature.output_names]
     if unknown:
         raise InvalidDataError(f"outputs {unknown} are not outputs of the model; it has {signature.output_names}")
-    dataset, schemas = _dataset(data, ds)
-    clash = [o for o in wanted if o in dataset.schema.names]
+    schemas = _file_schemas(data, ds)
+    first = next(iter(schemas.values()))  # a dataset's own schema is its first file's
+    clash = [o for o in wanted if o in first.names]
     if clash:
         raise InvalidDataError(
             f"output(s) {clash} have the name of a data column, and the scored file cannot hold two columns of "
             f"one name; rename that column, or pick other outputs with --outputs (the model has "
             f"{signature.output_names})", column=clash[0],
         )
-    fed = feed_columns(dataset.schema.names, signature)
+    fed = feed_columns(first.names, signature)
     _check_files(schemas, fed, signature)
-    common = _common_schema(dataset.schema, schemas)
-    if not common.equals(dataset.schema):
-        dataset = ds.dataset(dataset.files, format="parquet", schema=common)  # each file cast to it as read
+    # the files listed and their footers read once, above: the dataset is built from them, each file
+    # cast to the common schema as it is read
+    dataset = ds.dataset(list(schemas), format="parquet", schema=_common_schema(first, schemas))
     specs = [signature.output(o) for o in wanted]
     schema = pa.schema([*dataset.schema, *(pa.field(o, arrow_type(s)) for o, s in zip(wanted, specs))])
     session = model_session(proto.SerializeToString())
@@ -128,8 +129,8 @@ def score_parquet(
     return rows
 
 
-def _dataset(data: str | Path, ds: Any) -> tuple[Any, dict[str, Any]]:
-    """The dataset of a Parquet file or folder, and the schema of each of its files, by path.
+def _file_schemas(data: str | Path, ds: Any) -> dict[str, Any]:
+    """The schema of each file of a Parquet file or folder, by path, in the order a dataset lists them.
 
     Every file's footer is read here, before anything is scored: a file that is not Parquet is then
     named, not met halfway through (names starting with ``_`` or ``.`` are skipped, as Spark does).
@@ -156,10 +157,7 @@ def _dataset(data: str | Path, ds: Any) -> tuple[Any, dict[str, Any]]:
             fix = ("a data folder must hold only Parquet files (names starting with _ or . are skipped)" if folder
                    else "expected a Parquet file or a folder of them")
             raise InvalidDataError(f"cannot read {file!r} as Parquet ({err}); {fix}", path=file) from err
-    try:
-        return ds.dataset(str(path), format="parquet"), schemas
-    except Exception as err:
-        raise InvalidDataError(f"cannot read {str(path)!r} as Parquet: {err}", path=str(path)) from err
+    return schemas
 
 
 def _check_files(schemas: dict[str, Any], fed: list[str], signature: Any) -> None:
