@@ -201,6 +201,15 @@ def same_columns(model: Any, trained: Sequence[str], columns: Sequence[str]) -> 
     return list(trained) == list(columns)
 
 
+def without_names(booster: Any) -> Any:
+    """``booster`` (an XGBoost Booster, changed in place) without its feature names and types:
+    onnxmltools reads features as ``f<index>`` only ("Unable to interpret 'mean radius'"), and the
+    same trees without the names convert (the ONNX input is positional)."""
+    booster.feature_names = None
+    booster.feature_types = None
+    return booster
+
+
 def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tuple[str, Any]]) -> None:
     """One ``[N,1]`` input per DataFrame column (named as skl2onnx names a column's input, typed by its
     dtype), Cast to float32 and concatenated into the ``[N,k]`` input the trees read; the user's own
@@ -350,8 +359,7 @@ def _register_xgboost() -> None:
     from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost as onnxmltools_xgboost
 
     def convert_xgboost(scope: Any, operator: Any, container: Any) -> None:
-        # onnxmltools reads features as f<index> only ("Unable to interpret 'mean radius'"): a model
-        # fitted on a DataFrame converts as the same trees without the names (its input is positional)
+        # a model fitted on a DataFrame converts as the same trees without the names (without_names)
         model = operator.raw_operator
         booster = model.get_booster()
         if booster.feature_names is None:
@@ -360,9 +368,7 @@ def _register_xgboost() -> None:
         import copy
 
         nameless = copy.copy(model)
-        nameless._Booster = booster.copy()
-        nameless._Booster.feature_names = None
-        nameless._Booster.feature_types = None
+        nameless._Booster = without_names(booster.copy())
         operator.raw_operator = nameless
         try:
             onnxmltools_xgboost(scope, operator, container)

@@ -30,7 +30,6 @@ from onnxgate.converters._boosting import (
     BoostingConverter,
     catboost_onnx,
     drop_zipmap,
-    feed_from_columns,
     import_library,
     input_type,
 )
@@ -140,10 +139,7 @@ class CatBoostConverter(BoostingConverter):
             _regression_output_rank_two(proto)
         _lower_ml_opset(proto, ml_opset, opset)
         proto.ir_version = max(int(proto.ir_version), ir_version_for_opset(opset))
-        raw = finish(proto, opset, input_name, None if columns else boundary)
-        if columns:
-            feed_from_columns(raw, input_name, columns)
-        return raw
+        return finish(proto, opset, input_name, boundary, columns)
 
     def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
         import numpy as np

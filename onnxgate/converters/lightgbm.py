@@ -31,7 +31,6 @@ from onnxgate.converters._base import RawConversion, _in_output_order, first_lin
 from onnxgate.converters._boosting import (
     ONNXMLTOOLS_MAX_OPSET,
     BoostingConverter,
-    feed_from_columns,
     import_library,
     import_onnxmltools,
     input_type,
@@ -213,9 +212,7 @@ class LightGBMConverter(BoostingConverter):
                 f"onnxmltools could not convert {type(model).__name__}: {first_line(err)}", framework=self.framework
             ) from None
         moved = moved_count[0]
-        raw = finish(proto, opset, input_name, None if columns else boundary)
-        if columns:
-            feed_from_columns(raw, input_name, columns)
+        raw = finish(proto, opset, input_name, boundary, columns)
         if moved:
             raw.warnings.append(
                 f"{moved} split threshold(s) set to the largest float32 at or below LightGBM's double "

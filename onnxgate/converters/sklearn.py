@@ -331,17 +331,15 @@ class SklearnConverter(Converter):
                 )
             except Exception as err:
                 raise _conversion_error(model, err, compute) from err
-            from onnxgate._graph import columns_into_input, restamp
+        from onnxgate._graph import cast_inputs, columns_into_input, restamp
 
-            # onnxgate's Cast and Concat are written at the requested opset: the graph must be stamped
-            # there first (skl2onnx stamps the lowest its nodes need, as low as 5, before Cast-6)
-            restamp(proto, {"": opset, "ai.onnx.ml": ml_opset})
+        # onnxgate's Cast and Concat below are written at the requested opset: the graph is stamped there
+        # first (skl2onnx stamps the lowest its nodes need, as low as 5, before Cast-6)
+        restamp(proto, {"": opset, "ai.onnx.ml": ml_opset})
+        if concat:
             columns_into_input(proto, matrix, [(c.name, _code(c.dtype)) for c in columns])
             boundary = {columns[i].name: code for i, code in wider.items()}  # cast by the Concat front
         elif wider:
-            from onnxgate._graph import cast_inputs, restamp
-
-            restamp(proto, {"": opset, "ai.onnx.ml": ml_opset})  # as above, for onnxgate's Cast
             names = [vi.name for vi in proto.graph.input]
             boundary = {names[i]: code for i, code in wider.items()}
             cast_inputs(proto, boundary)
@@ -356,8 +354,10 @@ class SklearnConverter(Converter):
         if compute == "float64":
             _double_feature_vectorizers(proto)
             _float32_tree_ensembles(proto)
+            from onnxgate.converters._boosting import uses_boosting
+
             final = model.steps[-1][1] if hasattr(model, "steps") and model.steps else model
-            if type(final).__module__.split(".")[0] in ("xgboost", "lightgbm", "catboost"):
+            if uses_boosting(model, [final]):
                 _float32_tree_outputs(proto)
             _refuse_ill_typed_double(proto, model)
         return proto
@@ -752,6 +752,8 @@ def _float32_tree_outputs(proto: Any) -> None:
     """
     from onnx import TensorProto
 
+    from onnxgate.adaptation.graph import rename_tensor
+
     graph = proto.graph
     producers = {out: node for node in graph.node for out in node.output}
     for output in graph.output:
@@ -762,14 +764,8 @@ def _float32_tree_outputs(proto: Any) -> None:
         if tree is None or tree.domain != "ai.onnx.ml" or tree.op_type not in _TREE_ENSEMBLES:
             continue
         inner = cast.input[0]
-        for node in graph.node:
-            for i, name in enumerate(node.output):
-                if name == inner:
-                    node.output[i] = output.name
-            for i, name in enumerate(node.input):
-                if name == inner and node is not cast:
-                    node.input[i] = output.name
         graph.node.remove(cast)
+        rename_tensor(graph, inner, output.name)
         output.type.tensor_type.elem_type = TensorProto.FLOAT
 
 

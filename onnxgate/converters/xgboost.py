@@ -19,7 +19,7 @@ Policy:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,7 @@ from onnxgate.converters._boosting import (
     import_library,
     import_onnxmltools,
     input_type,
+    without_names,
 )
 from onnxgate.errors import UnsupportedModelError
 
@@ -161,9 +162,7 @@ class XGBoostConverter(BoostingConverter):
             # 'mean_area'"); the same trees without the names convert (the ONNX input is positional).
             best = getattr(model, "best_iteration", None) if hasattr(model, "get_booster") else None
             # the scikit-learn API predicts with the trees up to best_iteration (early stopping)
-            subject = booster[: best + 1] if best is not None else booster.copy()
-            subject.feature_names = None
-            subject.feature_types = None
+            subject = without_names(booster[: best + 1] if best is not None else booster.copy())
         try:
             proto = onnxmltools.convert_xgboost(
                 subject,
@@ -175,10 +174,7 @@ class XGBoostConverter(BoostingConverter):
             raise UnsupportedModelError(
                 f"onnxmltools could not convert {type(model).__name__}: {first_line(err)}", framework=self.framework
             ) from None
-        raw = finish(proto, opset, input_name, None if columns else boundary)
-        if columns:
-            feed_from_columns(raw, input_name, columns)
-        return raw
+        return finish(proto, opset, input_name, boundary, columns)
 
     def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
         import numpy as np
@@ -204,11 +200,19 @@ class XGBoostConverter(BoostingConverter):
         return _in_output_order(["label", "probabilities"], [proba.argmax(axis=1), proba], signature)
 
 
-def finish(proto: Any, opset: int, input_name: str, boundary: int | None) -> RawConversion:
-    """Stamp the default domain and cast a float64 boundary; the warnings the user should read."""
+def finish(
+    proto: Any, opset: int, input_name: str, boundary: int | None, columns: Sequence[tuple[str, Any]] | None = None
+) -> RawConversion:
+    """Stamp the default domain, and feed ``input_name`` from one input per DataFrame column when
+    ``columns`` (:meth:`~onnxgate.converters._boosting.BoostingConverter.frame_columns`) are given, else
+    cast a float64 boundary; the warnings the user should read."""
     warnings: list[str] = []
     add_default_domain(proto, opset)
     dynamic_batch(proto)
+    if columns:
+        raw = RawConversion(model=proto, warnings=warnings)
+        feed_from_columns(raw, input_name, columns)
+        return raw
     if boundary is not None:
         from onnx import TensorProto
 
