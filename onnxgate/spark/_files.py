@@ -30,7 +30,8 @@ from typing import Any
 
 from onnxgate.errors import InvalidDataError
 
-__all__ = ["PREDICT_BATCH_ROWS", "Rows", "fragment_batches", "named_batches", "parquet_fragments", "rows_of"]
+__all__ = ["PREDICT_BATCH_ROWS", "Rows", "fragment_batches", "named_batches", "parquet_fragments", "rows_of",
+           "worker_batches"]
 
 _FRAGMENT_DDL = "path string, row_group int"
 #: Rows per batch a ``predict`` worker reads and hands back to Spark. Its JVM turns every batch it
@@ -161,6 +162,15 @@ def _spark_rows(frame: Any) -> Rows:
     if any("`" in name or "." in name for name in columns):
         frame = frame.toDF(*[f"_c{i}" for i in range(len(columns))])
     return Rows(frame.sparkSession, frame, False, columns, fields)
+
+
+def worker_batches(batches: Iterator[Any], fragment_rows: int, columns: list[str] | None) -> Iterator[Any]:
+    """Inside a worker: the batches it scores, of the columns ``columns``: read from the ``(path, row
+    group)`` pairs it is given in runs of ``fragment_rows`` rows when that is set (:func:`fragment_batches`),
+    else Spark's own batches, named back (:func:`named_batches`)."""
+    if fragment_rows:
+        return fragment_batches(batches, fragment_rows, columns)
+    return batches if columns is None else named_batches(batches, columns)
 
 
 def named_batches(batches: Iterator[Any], columns: list[str]) -> Iterator[Any]:

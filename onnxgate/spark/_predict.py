@@ -189,18 +189,11 @@ def _partition_predict(
 
         from onnxgate._arrow import batch_feeds, to_arrow
         from onnxgate.runtime import run_rows
+        from onnxgate.spark._files import worker_batches
 
         session, signature = _session(token, shared, threads)
         specs = [signature.output(o) for o in wanted]
-        if fragment_rows:
-            from onnxgate.spark._files import fragment_batches
-
-            batches = fragment_batches(batches, fragment_rows, read)
-        elif read is not None:
-            from onnxgate.spark._files import named_batches
-
-            batches = named_batches(batches, read)
-        for batch in batches:
+        for batch in worker_batches(batches, fragment_rows, read):
             if batch.num_rows == 0:
                 continue
             feeds = batch_feeds(batch.select(fed), signature)

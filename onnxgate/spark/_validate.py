@@ -314,15 +314,9 @@ def _partition_parity(
                 for o in signature.outputs
             ]
             part["accs"] = accs
-            if fragment_rows:
-                from onnxgate.spark._files import fragment_batches
+            from onnxgate.spark._files import worker_batches
 
-                batches = fragment_batches(batches, fragment_rows, read)
-            elif read is not None:
-                from onnxgate.spark._files import named_batches
-
-                batches = named_batches(batches, read)
-            for batch in _runs(batches):
+            for batch in _runs(worker_batches(batches, fragment_rows, read)):
                 n = batch.num_rows
                 if n == 0:
                     continue
