@@ -34,6 +34,8 @@ from onnxgate.errors import InvalidDataError, PackagingError, missing_dependency
 if TYPE_CHECKING:
     import numpy as np
 
+    from onnxgate.columns import ColumnMap
+
 __all__ = ["DUCKDB_TYPES", "DryRunResult", "dry_run", "table_types_from_script"]
 
 #: SQL Server column type (base name) -> DuckDB type.
@@ -336,7 +338,10 @@ def _column_names(data: Any) -> list[str] | None:
     return None
 
 
-def _arrow_input(data: Any, names: Sequence[str], sources: Mapping[str, str] | None = None) -> Any:
+def _arrow_input(data: Any, names: Sequence[str], mapping: ColumnMap | None = None) -> Any:
+    """The rows as an Arrow table of the input columns ``names``; data keyed by the user's own column
+    names is renamed by ``mapping`` (the model's, SQL renames included), and a missing column is named
+    as the user knows it."""
     import numpy as np
     import pyarrow as pa
 
@@ -347,18 +352,12 @@ def _arrow_input(data: Any, names: Sequence[str], sources: Mapping[str, str] | N
     given = _column_names(data)  # as the user named them, for the messages
 
     def lacks(missing: list[str]) -> InvalidDataError:
-        shown = [f"{sources[n]!r} (input {n!r})" if sources and sources.get(n, n) != n else repr(n) for n in missing]
-        return InvalidDataError(f"the data lacks the columns [{', '.join(shown)}] (it has {given})", column=missing[0])
+        shown = ", ".join(mapping.describe(n) if mapping is not None else repr(n) for n in missing)
+        column = mapping.column_for(missing[0]) if mapping is not None else missing[0]
+        return InvalidDataError(f"the data lacks the columns [{shown}] (it has {given})", column=column)
 
-    renames = {src: name for name, src in (sources or {}).items()}
-    if renames:
-        # adapt gave some columns SQL names; data may still use the names the model was trained on
-        if isinstance(data, pa.Table):
-            data = data.rename_columns([renames.get(c, c) for c in data.column_names])
-        elif is_dataframe(data):
-            data = data.rename(columns=renames)
-        elif isinstance(data, Mapping):
-            data = {renames.get(k, k): v for k, v in data.items()}
+    if mapping is not None:
+        data = mapping.to_inputs(data)
     if isinstance(data, pa.Table):
         missing = [n for n in names if n not in data.column_names]
         if missing:
@@ -583,27 +582,12 @@ def dry_run(
 
     names = [str(s["name"]) for s in inputs]
 
-    from onnxgate._data import load_data
     from onnxgate.columns import ColumnMap
 
-    if isinstance(data, (str, os.PathLike)):
-        data = load_data(data)
-    # rows keyed by the user's own column names (the CSV the model was fitted on) load into the input
-    # table, whose columns are the model's input names (the mapping recorded in the model, SQL renames too)
-    mapping = ColumnMap.from_model(model_bytes)
-    given = _column_names(data)
-    renamed = mapping.to_inputs(data)
-    try:
-        source = _arrow_input(renamed, names)
-    except InvalidDataError as err:
-        if given is None or err.column is None or not mapping.renamed:
-            raise
-        missing = [n for n in names if n not in (_column_names(renamed) or [])]
-        if not missing:
-            raise
-        shown = ", ".join(mapping.describe(n) for n in missing)
-        raise InvalidDataError(f"the data lacks the columns [{shown}] (it has {given})",
-                               column=mapping.column_for(missing[0])) from None
+    # a path is read by _arrow_input; rows keyed by the user's own column names (the CSV the model was
+    # fitted on) load into the input table, whose columns are the model's input names (the mapping
+    # recorded in the model, SQL renames too)
+    source = _arrow_input(data, names, ColumnMap.from_model(model_bytes))
     _refuse_nan(source)
     if database is not None:
         _check_database_file(Path(database))
