@@ -84,10 +84,12 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _alive_workers(webui: int) -> int:
+    """Workers the master reports alive; 0 while its UI is not up, or (as seen once in CI) still
+    answers ``/json/`` with its HTML page during start-up: the caller polls until its deadline."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{webui}/json/", timeout=5) as response:
             return int(json.load(response).get("aliveworkers", 0))
-    except OSError:
+    except (OSError, ValueError):
         return 0
 
 
