@@ -219,6 +219,16 @@ def test_no_false_alarm_on_equivalent_sklearn_models(name: str) -> None:
     assert result.details["nan_and_inf_tried"] is False
 
 
+def test_a_search_that_finds_nothing_tries_its_whole_budget() -> None:
+    # the rows kept back for minimising a divergence go to the boundary search when none is found:
+    # `--search 200` on a sound model tries 200 rows, not 180
+    model, X, conv = _converted("sklearn-iris-logreg")
+    result = check_search_divergences(conv, model, X, budget=200, seed=SEED, time_limit=30)
+    assert result.passed, result.message
+    assert result.details["rows_tried"] == 200
+    assert result.details["phases"]["minimise"]["rows"] == 0
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["pytorch-diabetes-mlp", "keras-diabetes-dense", "tensorflow-diabetes-mlp"])
 def test_no_false_alarm_on_equivalent_deep_models(name: str) -> None:

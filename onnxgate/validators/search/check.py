@@ -29,6 +29,7 @@ divergence: no two floating-point implementations agree there.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -201,6 +202,15 @@ def check_search_divergences(
             searcher.phase_time[name] = searcher.phase_time.get(name, 0.0) + searcher.elapsed() - started
             if why:
                 skipped[name] = why
+        if not searcher.divergences and reserve:
+            # nothing to minimise: the reserve goes back to the boundary search, so a budget of N tries N rows
+            searcher.phase, searcher.phase_limit = "boundaries", budget
+            if not searcher.exhausted():
+                started = searcher.elapsed()
+                with contextlib.suppress(BudgetExhausted):
+                    phase_boundaries(searcher, rng)
+                searcher.phase_time["boundaries"] = (searcher.phase_time.get("boundaries", 0.0)
+                                                     + searcher.elapsed() - started)
         searcher.phase = "minimise"
         searcher.phase_limit = budget
         started = searcher.elapsed()

@@ -38,7 +38,8 @@ HYPOTHESIS_MAX_EXAMPLES = 200
 MAX_REPORTED = 20
 #: Divergent rows turned into a minimal (shortest decimal) form, each costing up to ~17 rows per feature.
 MAX_MINIMISED = 5
-#: Rows kept back from the search phases for that (at most a tenth of the budget).
+#: Rows kept back from the search phases for that (at most a tenth of the budget); the boundary search
+#: gets them back when no row diverged.
 MINIMISE_RESERVE = 60
 #: Grid points per feature for the boundary phase.
 GRID_POINTS = 9
