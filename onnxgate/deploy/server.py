@@ -298,6 +298,19 @@ def _bytes_serialized(arr: Any) -> bytes:
     return b"".join(parts)
 
 
+_DATATYPE_OF: dict[Any, str] = {}
+
+
+def _v2_datatype(dtype: Any) -> str:
+    """The v2 datatype of a numpy dtype (``FP32``...), remembered: numpy's ``dtype.name`` costs
+    microseconds per call, and a reply asks it for every output."""
+    found = _DATATYPE_OF.get(dtype)
+    if found is None:
+        found = "BYTES" if dtype.kind in "OUS" else V2_DATATYPES.get(dtype.name, dtype.name.upper())
+        _DATATYPE_OF[dtype] = found
+    return found
+
+
 class OpenInference:
     """The Open Inference Protocol (v2) over a package's entry script: metadata, tensors, errors.
 
@@ -499,7 +512,7 @@ class OpenInference:
         chunks: list[bytes] = []
         for (name, binary), value in zip(wanted, results):
             arr = np.asarray(value)
-            datatype = "BYTES" if arr.dtype.kind in "OUS" else V2_DATATYPES.get(arr.dtype.name, arr.dtype.name.upper())
+            datatype = _v2_datatype(arr.dtype)
             entry: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(arr.shape)}
             if binary:
                 raw = (_bytes_serialized(arr) if datatype == "BYTES"
