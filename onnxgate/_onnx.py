@@ -353,6 +353,12 @@ def atomic_write(path: str | os.PathLike[str], *, overwrite: bool = False, mode:
         )
     if target.is_dir():
         raise IsADirectoryError(errno.EISDIR, "it is a folder, not a file", str(target))
+    if target.is_symlink() and target.is_file():
+        target = target.resolve()  # write where the link points, as `> link` does; the link stays
+    if target.exists() and not target.is_file():
+        # the new file is renamed into place: a FIFO or device (/dev/null) would be replaced, not written
+        raise OSError(errno.EINVAL, "it is not a regular file (a pipe, device or socket); write to a file "
+                      "path instead", str(path))
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)

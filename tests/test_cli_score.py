@@ -108,3 +108,42 @@ def test_spark_without_java_says_how_to_install_it(
     err = capsys.readouterr().err
     assert "Java 17 or 21" in err and "apt-get install openjdk-17-jre-headless" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("where", ["the-data-file", "inside-the-data-folder"])
+def test_out_in_the_data_is_refused(iris: dict[str, Any], tmp_path: Path, capsys: Any, where: str) -> None:
+    # scoring a folder into itself made each --force run read the last run's output back as rows
+    folder = tmp_path / "rows"
+    folder.mkdir()
+    data = folder / "part-0.parquet"
+    data.write_bytes(iris["data"].read_bytes())
+    out = data if where == "the-data-file" else folder / "scored.parquet"
+    target = str(data if where == "the-data-file" else folder)
+    assert main(["score", str(iris["onnx"]), "--data", target, "--out", str(out), "--force"]) == 2
+    err = capsys.readouterr().err
+    assert "--data" in err and len(err.strip().splitlines()) == 1, err
+    assert sorted(p.name for p in folder.iterdir()) == ["part-0.parquet"]
+    assert data.read_bytes() == iris["data"].read_bytes()
+
+
+def test_force_never_replaces_a_pipe_or_device(iris: dict[str, Any], tmp_path: Path, capsys: Any) -> None:
+    # the scored file is renamed into place, which would have turned a FIFO (or /dev/null) into a file
+    import os
+    import stat
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    assert main(["score", str(iris["onnx"]), "--data", str(iris["data"]), "--out", str(fifo), "--force"]) == 2
+    assert "not a regular file" in capsys.readouterr().err
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["pipe"]
+
+
+def test_force_through_a_symlink_writes_the_file_it_points_to(iris: dict[str, Any], tmp_path: Path) -> None:
+    real = tmp_path / "real.parquet"
+    real.write_bytes(b"old")
+    link = tmp_path / "link.parquet"
+    link.symlink_to(real)
+    assert main(["score", str(iris["onnx"]), "--data", str(iris["data"]), "--out", str(link), "--force"]) == 0
+    assert link.is_symlink()
+    assert pq.read_table(real).num_rows == len(iris["X"])

@@ -244,6 +244,11 @@ def run(args: argparse.Namespace) -> int:
     if parent is not None and not parent.is_dir():
         raise InvalidDataError(f"cannot write {str(out)!r}: {str(parent)!r} is a file, not a folder; choose "
                                "another --out", path=str(out))
+    data = Path(args.data)
+    if data.exists() and (out.resolve() == data.resolve() or data.resolve() in out.resolve().parents):
+        where = "is the --data file" if out.resolve() == data.resolve() else "is inside the --data folder"
+        raise InvalidDataError(f"--out {str(out)!r} {where}: the scored rows would replace the data, or be read "
+                               "back as data on the next run; write them outside it", path=str(out))
     if out.exists() and not args.force:
         # refused before any work is done, so a long scoring run is not wasted
         raise OutputExistsError(f"{str(out)!r} exists; pass --force to overwrite it or choose another path",
