@@ -274,8 +274,8 @@ class OutputAccumulator:
         if e2.shape[1] != 1:
             self.confusion, self.confusion_note = None, "no confusion table: the output has several values per row"
             return
-        ref = [_label_key(v) for v in e2[:, 0].tolist()] if e2.dtype.kind in "fcO" else None
-        if ref is None:  # integers and bools: counted in one vectorised pass
+        ref = None if e2.dtype.kind in "iub" else [_label_key(v) for v in e2[:, 0].tolist()]
+        if ref is None:  # integers and bools: counted in one vectorised pass (text labels are counted below)
             column = e2[:, 0]
             low, high = (int(column.min()), int(column.max())) if column.size else (0, 0)
             if low >= 0 and high < 1 << 16:  # class indices: bincount, no sort

@@ -167,6 +167,25 @@ def test_string_labels_compared_exactly():
     assert not c.passed and c.mismatched_row_indices == (1,) and c.abs is None
 
 
+@pytest.mark.parametrize("labels", [["setosa", "versicolor", "virginica"], ["no", "yes"]], ids=["multiclass", "binary"])
+def test_a_classifier_with_text_labels_passes_parity(labels):
+    # scikit-learn returns text labels as a numpy '<U' array (not objects): parity counted them as
+    # integers and failed every such classifier with a numpy error ("please report it")
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, target = load_iris(return_X_y=True)
+    y = np.array(labels)[target % len(labels)]
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    assert model.predict(X).dtype.kind == "U"
+    result = og.validate(og.convert(model, X[:5]), reference=model, data=X)
+    assert result.passed, result.summary()
+    outputs = {o["name"]: o for o in result.check("prediction_parity").details["outputs"]}
+    confusion = outputs["label"]["confusion"]
+    assert confusion["labels"] == sorted(labels)
+    assert sum(map(sum, confusion["counts"])) == len(X)
+
+
 def test_histogram_quantiles_beyond_the_exact_limit(monkeypatch):
     from onnxgate.validators import quantiles
 
