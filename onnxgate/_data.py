@@ -160,15 +160,17 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
                 input=spec.name,
             )
         return array
-    # numpy would cast these silently: dates to nanosecond counts, booleans to 0/1. Either may be what
-    # the model was fitted on, but only the user knows, so they cast them.
+    # numpy would cast these silently: dates to nanosecond counts, booleans to 0.0/1.0. Either may be
+    # what the model was fitted on, but only the user knows, so they cast them. Booleans feeding an
+    # integer input are read as 0/1 without loss: that is how onnxgate's SQL adaptation types a
+    # boolean column (bigint), and the frame the model was fitted on must validate.
     if array.dtype.kind in "mM":
         raise InvalidDataError(
             f"input {spec.name!r} expects {spec.elem_type}; {what} holds {array.dtype} values: convert them "
             "to numbers first (e.g. seconds since a date), as the model was fitted on",
             input=spec.name,
         )
-    if array.dtype.kind == "b" and dtype.kind != "b":
+    if array.dtype.kind == "b" and dtype.kind not in "biu":
         raise InvalidDataError(
             f"input {spec.name!r} expects {spec.elem_type}; {what} holds booleans: cast them to "
             f"{spec.elem_type} first if the model was fitted on them as 0/1",
@@ -307,9 +309,10 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
                     "(a label or ID column, for instance) or check their spelling",
                     column=extra[0],
                 )
+            # the column as the user named it: 'mag nesium' (input 'mag_nesium')
+            what = {s.name: f"column {colmap.describe(s.name)}" for s in inputs}
             return {
-                s.name: _fit_shape(_cast(data[s.name].to_numpy(), s, f"column {s.name!r}"), s, f"column {s.name!r}")
-                for s in inputs
+                s.name: _fit_shape(_cast(data[s.name].to_numpy(), s, what[s.name]), s, what[s.name]) for s in inputs
             }
         data = data.to_numpy()
     array = np.asarray(data)

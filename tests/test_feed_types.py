@@ -105,3 +105,37 @@ def test_as_feeds_refuses_dates_and_booleans_for_numbers(column: Any, message: s
 def test_as_feeds_takes_booleans_for_a_boolean_input() -> None:
     signature = _signature([("flag", TensorProto.BOOL, ["N", 1])])
     assert as_feeds(pd.DataFrame({"flag": [True, False]}), signature)["flag"].dtype == np.bool_
+
+
+def test_as_feeds_reads_booleans_for_an_integer_input_as_0_and_1() -> None:
+    # onnxgate's SQL adaptation types a boolean column as bigint: the frame the model was fitted on
+    # (booleans) must still validate against that model
+    frame = pd.DataFrame({"x": [0.5, 1.5], "n": [True, False], "s": ["a", "b"]})
+    feeds = as_feeds(frame, COLUMNS)
+    assert feeds["n"].dtype == np.int64 and feeds["n"].ravel().tolist() == [1, 0]
+
+
+def test_a_sql_adapted_model_validates_on_the_boolean_frame_it_was_fitted_on() -> None:
+    xgboost = pytest.importorskip("xgboost")
+    import onnxgate as og
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"size": rng.normal(size=200), "is big": rng.random(200) > 0.5})
+    y = (X["size"] + X["is big"] > 0.7).astype(int)
+    model = xgboost.XGBClassifier(n_estimators=5, max_depth=2, n_jobs=1).fit(X, y)
+    sql = og.convert(model, X[:5], target="sql-edge-2.0")
+    assert sql.signature.input("is_big").elem_type == "int64"
+    og.validate(sql, target="sql-edge-2.0", reference=model, data=X).raise_for_failures()
+
+
+def test_a_refused_column_is_named_as_the_user_named_it() -> None:
+    from sklearn.linear_model import LinearRegression
+
+    import onnxgate as og
+
+    X = pd.DataFrame({"mag nesium": np.arange(20, dtype=np.int64), "b": np.linspace(0, 1, 20)})
+    conv = og.convert(LinearRegression().fit(X, np.arange(20.0)), X[:5])
+    bad = X.astype({"mag nesium": float})
+    bad.loc[0, "mag nesium"] = 0.5
+    with pytest.raises(InvalidDataError, match=r"column 'mag nesium' \(input 'mag_nesium'\) has fractional values"):
+        og.validate(conv, data=bad)
