@@ -644,7 +644,7 @@ def _double_feature_vectorizers(proto: Any) -> None:
     float32 whatever it reads, then casts the result to double: float64 columns lose their precision
     before a double scaler, and a tree splitting exactly at a training value flips rows that the
     array sample's graph (one double input) scores right. Where every input of the FeatureVectorizer
-    is an ``[N,k]`` graph input of the width it declares, and every node reading its output casts it
+    is an ``[N,k]`` graph input (or a Cast of one) of the width it declares, and every node reading its output casts it
     to double, it becomes a Cast of each input to double and a Concat on axis 1 (the same values, in
     the same order, in double).
     """
@@ -655,6 +655,10 @@ def _double_feature_vectorizers(proto: Any) -> None:
     graph = proto.graph
     widths = {vi.name: static_width(vi) for vi in graph.input}
     types = {vi.name: vi.type.tensor_type.elem_type for vi in graph.input}
+    for node in graph.node:  # an integer column is cast (to double, in a double graph) before joining
+        if node.op_type == "Cast" and node.input[0] in widths and node.output[0] not in widths:
+            widths[node.output[0]] = widths[node.input[0]]
+            types[node.output[0]] = next(a.i for a in node.attribute if a.name == "to")
     taken = graph_names(graph)
     for node in list(graph.node):
         if node.op_type != "FeatureVectorizer":

@@ -205,3 +205,25 @@ def test_float64_precision_the_runtime_cannot_run_is_refused_at_conversion(
     model, X, _ = built[name]
     with pytest.raises(og.UnsupportedModelError, match=match):
         og.convert(model, np.asarray(X[:5], dtype=np.float64), options={"precision": "float64"})
+
+
+def test_an_integer_column_beside_float64_columns_keeps_the_join_in_double() -> None:
+    """skl2onnx casts an int64 column and joins every column with a float32 FeatureVectorizer: the
+    float64 columns were rounded before the double scaler, whatever precision was asked, and the
+    trees after it flipped rows (parity failed with precision="float64", the documented fix)."""
+    import pandas as pd
+    from sklearn.datasets import load_diabetes
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    data = load_diabetes(as_frame=True)
+    frame = data.data.copy()
+    frame["visits"] = np.arange(len(frame), dtype=np.int64) % 7
+    model = make_pipeline(StandardScaler(), HistGradientBoostingRegressor(max_iter=20, random_state=0))
+    model.fit(frame, data.target)
+    conv = og.convert(model, frame.head(), precision="float64")
+    assert "FeatureVectorizer" not in {n.op_type for n in conv.model.graph.node}
+    assert conv.signature.input("visits").elem_type == "int64"
+    report = og.validate(conv, reference=model, data=pd.DataFrame(frame))
+    assert report.passed, report.summary()
