@@ -522,8 +522,13 @@ def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
         columns = []
         for label, col in zip(labels, sample.columns):
             dtype = sample[col].dtype
-            if not isinstance(dtype, np.dtype) or dtype.kind not in "fiubOUS":
-                dtype = np.dtype(object)  # pandas' own dtypes (string, category...) hold objects
+            if not isinstance(dtype, np.dtype):
+                # pandas' nullable numbers and booleans (Int64, Float64, boolean) hold numpy values (a
+                # missing Float64 reads as NaN); its other dtypes (string, category...) hold objects
+                numpy = getattr(dtype, "numpy_dtype", None)
+                dtype = numpy if isinstance(numpy, np.dtype) and numpy.kind in "fiub" else np.dtype(object)
+            elif dtype.kind not in "fiubOUS":
+                dtype = np.dtype(object)
             columns.append(_Column(sanitise_name(label, taken), label, np.dtype(dtype), 1))
         return columns
     array = np.asarray(sample)

@@ -227,3 +227,24 @@ def test_an_integer_column_beside_float64_columns_keeps_the_join_in_double() -> 
     assert conv.signature.input("visits").elem_type == "int64"
     report = og.validate(conv, reference=model, data=pd.DataFrame(frame))
     assert report.passed, report.summary()
+
+
+@pytest.mark.parametrize("estimator", ["HistGradientBoostingClassifier", "RandomForestClassifier",
+                                       "LogisticRegression"])
+def test_pandas_nullable_number_columns_convert_and_validate(estimator: str) -> None:
+    """Int64 and Float64 columns (pandas' nullable numbers) were refused as columns that 'hold text'."""
+    import pandas as pd
+    import sklearn.ensemble
+    import sklearn.linear_model
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer(as_frame=True)
+    frame = data.data.iloc[:, :4].copy()
+    frame["cnt"] = pd.array(np.arange(len(frame)) % 5, dtype="Int64")
+    frame["fl"] = data.data["mean smoothness"].astype("Float64")
+    kind = getattr(sklearn.ensemble, estimator, None) or getattr(sklearn.linear_model, estimator)
+    model = kind(**({"max_iter": 2000} if estimator == "LogisticRegression" else {})).fit(frame, data.target)
+    conv = og.convert(model, frame.head())
+    assert conv.signature.input("cnt").elem_type == "int64"
+    report = og.validate(conv, reference=model, data=frame)
+    assert report.passed, report.summary()
