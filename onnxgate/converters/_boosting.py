@@ -210,7 +210,17 @@ def without_names(booster: Any) -> Any:
     return booster
 
 
-def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tuple[str, Any]]) -> None:
+#: Why casting float64 features to float32 is (or is not) lossless, per library, for the warnings.
+FLOAT32_NOTE = {
+    "xgboost": "the library itself compares float32 features",
+    "catboost": "the library itself compares float32 features",
+    "lightgbm": "LightGBM compares float64 features with double thresholds, so a value within a float32 step of "
+                "a threshold can take the other branch: validate with the data the model will score",
+}
+
+
+def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tuple[str, Any]],
+                      library: str = "xgboost") -> None:
     """One ``[N,1]`` input per DataFrame column (named as skl2onnx names a column's input, typed by its
     dtype), Cast to float32 and concatenated into the ``[N,k]`` input the trees read; the user's own
     names are recorded by ``convert`` (:class:`onnxgate.columns.ColumnMap`), so data is fed by name."""
@@ -235,7 +245,7 @@ def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tup
     if doubles:
         raw.warnings.append(
             f"column(s) {doubles} are fed as float64 and cast to float32 inside the graph, where the trees "
-            "split (the library itself compares float32 features)"
+            f"split ({FLOAT32_NOTE[library]})"
         )
 
 

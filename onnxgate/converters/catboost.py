@@ -139,7 +139,7 @@ class CatBoostConverter(BoostingConverter):
             _regression_output_rank_two(proto)
         _lower_ml_opset(proto, ml_opset, opset)
         proto.ir_version = max(int(proto.ir_version), ir_version_for_opset(opset))
-        return finish(proto, opset, input_name, boundary, columns)
+        return finish(proto, opset, input_name, boundary, columns, "catboost")
 
     def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
         import numpy as np

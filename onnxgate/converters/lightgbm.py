@@ -212,7 +212,7 @@ class LightGBMConverter(BoostingConverter):
                 f"onnxmltools could not convert {type(model).__name__}: {first_line(err)}", framework=self.framework
             ) from None
         moved = moved_count[0]
-        raw = finish(proto, opset, input_name, boundary, columns)
+        raw = finish(proto, opset, input_name, boundary, columns, "lightgbm")
         if moved:
             raw.warnings.append(
                 f"{moved} split threshold(s) set to the largest float32 at or below LightGBM's double "

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from onnxgate.converters._base import RawConversion, _in_output_order, first_line
 from onnxgate.converters._boosting import (
+    FLOAT32_NOTE,
     ONNXMLTOOLS_MAX_OPSET,
     BoostingConverter,
     add_default_domain,
@@ -201,7 +202,8 @@ class XGBoostConverter(BoostingConverter):
 
 
 def finish(
-    proto: Any, opset: int, input_name: str, boundary: int | None, columns: Sequence[tuple[str, Any]] | None = None
+    proto: Any, opset: int, input_name: str, boundary: int | None, columns: Sequence[tuple[str, Any]] | None = None,
+    library: str = "xgboost",
 ) -> RawConversion:
     """Stamp the default domain, and feed ``input_name`` from one input per DataFrame column when
     ``columns`` (:meth:`~onnxgate.converters._boosting.BoostingConverter.frame_columns`) are given, else
@@ -211,7 +213,7 @@ def finish(
     dynamic_batch(proto)
     if columns:
         raw = RawConversion(model=proto, warnings=warnings)
-        feed_from_columns(raw, input_name, columns)
+        feed_from_columns(raw, input_name, columns, library)
         return raw
     if boundary is not None:
         from onnx import TensorProto
@@ -222,6 +224,6 @@ def finish(
         kind = "float64" if boundary == TensorProto.DOUBLE else "numbers"
         warnings.append(
             f"input {input_name!r} is fed as {kind} and cast to float32 inside the graph, where the trees "
-            "split (the library itself compares float32 features)"
+            f"split ({FLOAT32_NOTE[library]})"
         )
     return RawConversion(model=proto, warnings=warnings)

@@ -594,3 +594,16 @@ def test_cli_sql_path_from_a_native_file(built: dict[str, Any], name: str, tmp_p
     assert main(["sql-dryrun", pkg, "--data", data, "--reference", str(native)]) == 0
     out = capsys.readouterr().out
     assert f"{len(X)} rows scored" in out and "PASSED" in out
+
+
+@pytest.mark.parametrize("library", ["xgboost", "lightgbm", "catboost"])
+def test_the_float64_warning_says_whether_float32_is_lossless_for_the_library(library: str) -> None:
+    """LightGBM compares float64 features with double thresholds: the warning said float32 lost nothing."""
+    X, y = _data("breast_cancer")
+    model = _fit(library, X.astype(np.float64), y)
+    conv = og.convert(model, X[:5].astype(np.float64))
+    warning = next(w for w in conv.warnings if "cast to float32" in w)
+    if library == "lightgbm":
+        assert "double thresholds" in warning and "itself compares float32" not in warning
+    else:
+        assert "itself compares float32" in warning
