@@ -198,13 +198,24 @@ def _v2_loads(raw: bytes, what: str = "the request body") -> Any:
         except _orjson.JSONDecodeError as err:
             if "depth" in str(err):
                 raise _V2Error(400, "the request JSON nests deeper than 1024 levels (the limit)") from None
-            raise _V2Error(400, f"{what} is not valid JSON: {err}") from None
+            # fall through, as score.py does for /score: the standard library names the error, and reads
+            # the NaN and Infinity literals that Python's json.dumps (and tritonclient's JSON mode) write,
+            # so they reach the model's NaN rule
     try:
-        return json.loads(raw)
+        text = raw.decode("utf-8")
+        parsed = json.loads(text)
     except RecursionError:
         raise _V2Error(400, "the request JSON nests too deep (the limit is 1024 levels)") from None
     except ValueError as err:
         raise _V2Error(400, f"{what} is not valid JSON: {err}") from None
+    if "\\u" in text:
+        try:  # the standard library reads a lone surrogate escape ("\\ud800") into a string no encoder writes
+            json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise _V2Error(400, f"{what} is not valid JSON: it escapes half a UTF-16 surrogate pair (\\ud800 to "
+                           "\\udfff alone), which is no character; send the character itself or both halves of "
+                           "its pair") from None
+    return parsed
 
 
 def _v2_shape(dims: Any) -> list[int]:
@@ -440,6 +451,13 @@ class OpenInference:
                         raise _V2Error(400, f"input {name!r}: shape {shape} of {datatype} needs "
                                        f"{count * dtype.itemsize} bytes, binary_data_size is {size}")
                     arr = np.frombuffer(chunk, dtype=dtype)
+                    if datatype == "BOOL":
+                        # numpy keeps the byte as it is: a 2 would reach the model as a true Not() leaves true
+                        octets = np.frombuffer(chunk, np.uint8)
+                        if octets.size and octets.max() > 1:
+                            at = int(np.argmax(octets > 1))
+                            raise _V2Error(400, f"input {name!r}: a BOOL element is one byte, 0 (false) or 1 "
+                                           f"(true); element {at} is {int(octets[at])}")
             else:
                 if "data" not in tensor:
                     raise _V2Error(400, f"input {name!r} has neither 'data' nor parameters.binary_data_size")
@@ -465,6 +483,9 @@ class OpenInference:
             arr = np.asarray(data)
         except (ValueError, RecursionError, OverflowError):
             raise _V2Error(400, f"input {name!r}: 'data' is ragged or holds values out of range") from None
+        check_strings = getattr(self.entry, "check_strings", None)  # a score.py written before it has none
+        if check_strings is not None and spec["elem_type"] == "string" and arr.dtype.kind == "U":
+            check_strings(spec, data)  # numpy made text of the numbers beside the strings
         if maybe_bools and spec["elem_type"] != "bool" and arr.dtype.kind in "iuf":
             stack: list[Any] = [data]
             while stack:
@@ -766,15 +787,19 @@ def http_protocol(config: Any, server_state: Any, app_state: Any, _loop: Any = N
 def _build_protocol_class() -> Any:
     from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+    too_large = (431, "headers_too_large", f"the request headers are over {MAX_HEADER_BYTES} bytes (the limit); "
+                 "send smaller headers")
+
     class JSONErrorHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[misc]
         _in_head = True
         _head_bytes = 0
         _header_count = 0
+        _header_bytes = 0
         _refusal: tuple[int, str, str] | None = None
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
-            self._in_head, self._header_count = True, 0
+            self._in_head, self._header_count, self._header_bytes = True, 0, 0
 
         def on_header(self, name: bytes, value: bytes) -> None:
             self._header_count += 1
@@ -782,6 +807,12 @@ def _build_protocol_class() -> Any:
                 self._refusal = (431, "too_many_headers", f"the request has over {MAX_HEADERS} header lines (the "
                                  "limit); send fewer headers")
                 raise ValueError("too many headers")  # httptools stops parsing: data_received sends the 431
+            # the head's bytes as parsed: a head that arrived in one read is complete before data_received
+            # can count it (the request line, then "name: value\r\n" per header)
+            self._header_bytes += len(name) + len(value) + 4
+            if len(self.url) + self._header_bytes > MAX_HEADER_BYTES:
+                self._refusal = too_large
+                raise ValueError("headers too large")
             super().on_header(name, value)
 
         def on_headers_complete(self) -> None:
@@ -797,8 +828,7 @@ def _build_protocol_class() -> Any:
                 self._head_bytes += len(data)
             super().data_received(data)
             if self._in_head and self._head_bytes > MAX_HEADER_BYTES and not self.transport.is_closing():
-                self._refusal = (431, "headers_too_large", f"the request headers are over {MAX_HEADER_BYTES} "
-                                 "bytes (the limit); send smaller headers")
+                self._refusal = too_large  # a head still arriving, in pieces: stop reading it
                 self.send_400_response("")
 
         def send_400_response(self, msg: str) -> None:

@@ -199,6 +199,25 @@ def test_headers_over_the_byte_limit_get_431(server: Server) -> None:
     assert server.get("/")[0] == 200
 
 
+@pytest.mark.parametrize("size", [70_000, 200_000], ids=["70kB", "200kB"])
+def test_headers_over_the_byte_limit_in_one_read_get_431(server: Server, size: int) -> None:
+    # before: a head that arrived whole in one read was parsed before it was counted, and got 200
+    request = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: " + b"a" * size + b"\r\n\r\n"
+    status, _headers, body = raw_exchange(server.port, request)
+    payload = strict_json(body)
+    assert (status, payload["error"]) == (431, "headers_too_large"), payload
+    assert "over 65536 bytes" in payload["message"]
+
+
+def test_a_large_body_behind_small_headers_in_one_read_still_passes(server: Server) -> None:
+    # the limit counts the head, not the body that arrives with it
+    body = json.dumps({"data": [ROW]}).encode() + b" " * 100_000
+    request = (b"POST /score HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+               b"Content-Length: %d\r\n\r\n" % len(body)) + body
+    status, _headers, raw = raw_exchange(server.port, request)
+    assert status == 200 and "label" in strict_json(raw), raw
+
+
 def test_ordinary_headers_still_pass(server: Server) -> None:
     headers = {**JSON_CT, **{f"X-Trace-{i}": "v" * 200 for i in range(60)}}
     assert server.score({"data": [ROW]}, headers)[0] == 200

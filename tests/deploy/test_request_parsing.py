@@ -353,9 +353,15 @@ V2_REFUSED = [
      "model's input names ['input']"),
     ("output-without-name", "app", {"inputs": [_iris(data=ROW)], "outputs": [{}]}, None, "an output has no 'name'"),
     ("body-not-json", "app", b'{"inputs": [', None, "the request body is not valid JSON"),
+    # the NaN literal (tritonclient's JSON mode writes it) and 1e400 are read as /score reads them: the
+    # model's NaN rule answers them
     ("body-nan", "app", b'{"inputs": [' + json.dumps(_iris()).encode()[:-1] + b', "data": [NaN, 2, 3, 4]}]}', None,
-     "the request body is not valid JSON"),
+     "input 'input': NaN or infinity in row 0; this model was packaged to reject missing values"),
     ("body-1e400", "app", b'{"inputs": [' + json.dumps(_iris()).encode()[:-1] + b', "data": [1e400, 2, 3, 4]}]}',
+     None, "input 'input': NaN or infinity in row 0"),
+    ("header-nan", "app", json.dumps({"inputs": [_iris(data=[float("nan"), 2, 3, 4])]}).encode(), b"",
+     "input 'input': NaN or infinity in row 0"),
+    ("body-not-utf8", "app", b'{"inputs": [' + json.dumps(_iris()).encode()[:-1] + b', "data": [1, 2, 3, 4]}]}\xff',
      None, "the request body is not valid JSON"),
     ("header-not-json", "app", b'{"inputs": [', b"", "the inference request header is not valid JSON"),
 ]
@@ -372,6 +378,56 @@ def test_v2_refuses_a_bad_request_with_a_400_naming_the_problem(request: pytest.
     body = strict(raw)
     assert status == 400 and list(body) == ["error"], body
     assert match in body["error"], body["error"]
+
+
+def test_v2_json_nan_reaches_a_model_packaged_to_take_it(app: ScoringApp, tmp_path: Path) -> None:
+    # before: tritonclient's JSON mode (binary_data=False) could not send a NaN: "not valid JSON"
+    import onnxgate as og
+
+    folder = og.package(str(Path(app.entry.__file__).parent / "model.onnx"), target="container",
+                        out=tmp_path / "nan", allow_nan=True, service_name="nan")
+    body = json.dumps({"inputs": [_iris(data=[1.0, float("nan"), 3.0, 4.0])],
+                       "outputs": [{"name": "probabilities"}]}).encode()
+    assert b"NaN" in body
+    status, raw, _headers = create_app(folder).v2.infer({}, body)
+    assert status == 200, raw
+    assert strict(raw)["outputs"][0]["data"] == [None, None, None]  # NaN in, NaN out, written as null
+    status, raw, _headers = app.v2.infer({}, body)
+    assert status == 400 and "NaN or infinity in row 0" in strict(raw)["error"]
+
+
+@pytest.fixture(scope="module")
+def text_app(tmp_path_factory: pytest.TempPathFactory) -> ScoringApp:
+    """A hand-made model that returns its one string column."""
+    from onnx import TensorProto as T
+    from onnx import helper as h
+
+    import onnxgate as og
+
+    graph = h.make_graph([h.make_node("Identity", ["s"], ["s_out"])], "text",
+                         [h.make_tensor_value_info("s", T.STRING, ["N", 1])],
+                         [h.make_tensor_value_info("s_out", T.STRING, ["N", 1])])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 15)])
+    model.ir_version = 8
+    folder = tmp_path_factory.mktemp("text") / "text"
+    og.package(model, target="container", out=folder, service_name="text")
+    return create_app(folder)
+
+
+def test_a_lone_surrogate_escape_is_refused_as_invalid_json_on_both_routes(text_app: ScoringApp) -> None:
+    # the standard library (the fallback that reads NaN) reads "\ud800" into a string nothing can encode:
+    # before, /score answered it with a 500 from onnxruntime
+    status, body = _score(text_app, b'{"data": {"s": [["\\ud800"]]}}')
+    assert (status, body["error"]) == (400, "malformed_json"), body
+    assert "half a UTF-16 surrogate pair" in body["message"]
+    v2 = b'{"inputs": [{"name": "s", "datatype": "BYTES", "shape": [1, 1], "data": ["\\ud800"]}]}'
+    status, raw, _headers = text_app.v2.infer({}, v2)
+    assert status == 400 and "half a UTF-16 surrogate pair" in strict(raw)["error"]
+    # a whole pair is a character, on both routes
+    status, body = _score(text_app, b'{"data": {"s": [["\\ud83d\\ude00"]]}}')
+    assert (status, body) == (200, {"s_out": [["\U0001f600"]]})
+    status, raw, _headers = text_app.v2.infer({}, v2.replace(b"\\ud800", b"\\ud83d\\ude00"))
+    assert status == 200 and strict(raw)["outputs"][0]["data"] == ["\U0001f600"]
 
 
 def test_v2_onnxruntime_failing_on_its_own_is_still_a_500(ids_app: ScoringApp, monkeypatch: pytest.MonkeyPatch) -> None:

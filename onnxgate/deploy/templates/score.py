@@ -18,7 +18,8 @@ the inference server passes it to an undecorated ``run``) or an already-parsed d
 * ``{"data": [{"column": value, ...}, ...]}``: records, for a model with one input per column.
 
 A model converted from a DataFrame takes the DataFrame's own column names wherever an input name
-goes (``"sepal length (cm)"`` for the input ``sepal_length__cm_``): ``CONFIG["columns"]`` pairs them.
+goes (``"sepal length (cm)"`` for the input ``sepal_length__cm_``): ``CONFIG["columns"]`` pairs them,
+and error messages name both (``column 'sepal length (cm)' (input 'sepal_length__cm_')``).
 
 It returns ``{"<output name>": [values...], ...}``; a NaN or infinite output value is written as
 JSON ``null`` (JSON has no NaN), so every response is valid JSON. A bad request never raises: ``score()`` returns
@@ -30,7 +31,8 @@ Limits on a request, checked before anything large is built: JSON nested deeper 
 :data:`MAX_JSON_DEPTH` levels is refused (400 ``too_deep``); a body holding more values than the row
 limit allows (counted by its commas, for models whose inputs have fixed non-row dimensions and no
 strings) is refused before parsing (413 ``too_many_values``); booleans are refused for a numeric
-input even when mixed with numbers (``[[true, 2, 3, 4]]``), as a row of booleans is.
+input even when mixed with numbers (``[[true, 2, 3, 4]]``), as a row of booleans is, and numbers or
+booleans for a string input even when mixed with strings (``["red", 5]``), as a list of numbers is.
 
 JSON has one number type, and clients write 3 as ``3.0`` or ``3e0`` (JavaScript, many serializers):
 an integer input takes any whole number as that integer, however it is written. ``1.5`` is refused
@@ -187,11 +189,29 @@ def _loads(raw: Any) -> Any:
         except UnicodeDecodeError as err:
             raise RequestError("bad_encoding", f"the request body is not UTF-8: {err}") from None
     try:
-        return json.loads(raw)
+        parsed = json.loads(raw)
     except RecursionError:
         raise _too_deep() from None
     except ValueError as err:
         raise RequestError("malformed_json", f"the request body is not valid JSON: {err}") from None
+    if "\\u" in raw and not _is_text(parsed):
+        raise RequestError("malformed_json", _LONE_SURROGATE)
+    return parsed
+
+
+#: Why a body the standard library reads is still refused (orjson refuses it as invalid JSON).
+_LONE_SURROGATE = ("the request body is not valid JSON: it escapes half a UTF-16 surrogate pair (\\ud800 to "
+                   "\\udfff alone), which is no character; send the character itself or both halves of its pair")
+
+
+def _is_text(parsed: Any) -> bool:
+    """Whether every string in ``parsed`` can be written as UTF-8: the standard library reads a lone
+    surrogate escape (``"\\ud800"``) into a string that onnxruntime and orjson cannot encode."""
+    try:
+        json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _value_budget() -> int | None:
@@ -373,6 +393,21 @@ def _by_column(data: dict[str, Any]) -> dict[str, Any]:
     return renamed
 
 
+def _described(name: str) -> str:
+    """``'sepal length (cm)' (input 'sepal_length__cm_')`` for an input fed by a column of another name,
+    else the input's name: a message names what the client sent (``onnxgate.columns.ColumnMap.describe``)."""
+    for column, input_name in _config().get("columns") or []:
+        if input_name == name and column != name:
+            return f"{column!r} (input {name!r})"
+    return repr(name)
+
+
+def _input_text(name: str) -> str:
+    """How a message names an input: ``input 'x'``, or ``column 'x 1' (input 'x_1')`` for a renamed one."""
+    described = _described(name)
+    return f"input {described}" if described == repr(name) else f"column {described}"
+
+
 def _by_input(data: Any) -> dict[str, Any]:
     inputs = _config()["signature"]["inputs"]
     names = [spec["name"] for spec in inputs]
@@ -382,10 +417,12 @@ def _by_input(data: Any) -> dict[str, Any]:
         data = _by_column(data)
         unknown = [k for k in data if k not in names]
         if unknown:
-            raise RequestError("unknown_input", f"unknown input name(s) {unknown}; the model's inputs are {names}")
+            raise RequestError("unknown_input", f"unknown input name(s) {unknown}; the model's inputs are "
+                               f"[{', '.join(map(_described, names))}]")
         missing = [n for n in names if n not in data]
         if missing:
-            raise RequestError("missing_input", f"missing input(s) {missing}; the model's inputs are {names}")
+            raise RequestError("missing_input", f"missing input(s) [{', '.join(map(_described, missing))}]; the "
+                               f"model's inputs are [{', '.join(map(_described, names))}]")
         return data
     if isinstance(data, list):
         if len(names) != 1:
@@ -416,6 +453,24 @@ def _holds_bool(value: Any) -> bool:
     return False
 
 
+def check_strings(spec: dict[str, Any], values: Any) -> None:
+    """Refuse a value that is not a string in ``values``, the JSON of a string input.
+
+    numpy builds a text array from ``["red", 5]`` (``"5"``), so the array alone cannot tell; a list of
+    numbers alone is refused by :func:`check_array` as it is. Raises :class:`RequestError`.
+    """
+    stack = [values]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+        elif not isinstance(item, str):
+            found = ("booleans" if isinstance(item, bool) else "integers" if isinstance(item, int)
+                     else "numbers with a fraction" if isinstance(item, float) else "mixed or null values")
+            raise RequestError("wrong_element_type", f"{_input_text(spec['name'])}: expected string values, found "
+                               f"{found} ({json.dumps(item)} among the strings); send every value as a JSON string")
+
+
 _FOUND = {"b": "booleans", "i": "integers", "u": "integers", "f": "numbers with a fraction",
           "U": "strings", "S": "bytes", "O": "mixed or null values"}
 
@@ -444,9 +499,10 @@ def _rows_of_numbers(spec: dict[str, Any], value: list[Any]) -> np.ndarray | Non
 def _array(spec: dict[str, Any], value: Any, maybe_bools: bool = True, numbers_only: bool = False) -> np.ndarray:
     name, elem = spec["name"], spec["elem_type"]
     if not isinstance(value, list):
-        raise RequestError("wrong_type", f"input {name!r}: expected a list of rows, found a {type(value).__name__}")
+        raise RequestError("wrong_type",
+                           f"{_input_text(name)}: expected a list of rows, found a {type(value).__name__}")
     if len(value) == 0:
-        raise RequestError("empty_data", f"input {name!r}: no rows; send at least one row")
+        raise RequestError("empty_data", f"{_input_text(name)}: no rows; send at least one row")
     _check_rows(name, len(value))
     if numbers_only:
         fast = _rows_of_numbers(spec, value)
@@ -455,15 +511,17 @@ def _array(spec: dict[str, Any], value: Any, maybe_bools: bool = True, numbers_o
     try:
         arr = np.asarray(value)
     except OverflowError:
-        raise RequestError("wrong_element_type", f"input {name!r}: a value is out of the {elem} range") from None
+        raise RequestError("wrong_element_type", f"{_input_text(name)}: a value is out of the {elem} range") from None
     except (ValueError, RecursionError):
         shape = spec["shape"]
         raise RequestError(
-            "wrong_shape", f"input {name!r}: rows have different lengths or nesting; expected shape "
+            "wrong_shape", f"{_input_text(name)}: rows have different lengths or nesting; expected shape "
             f"{_shape_text(shape) if shape is not None else '?'}"
         ) from None
     if maybe_bools and elem != "bool" and arr.dtype.kind in "iuf" and _holds_bool(value):
-        raise RequestError("wrong_element_type", f"input {name!r}: expected {elem} values, found booleans")
+        raise RequestError("wrong_element_type", f"{_input_text(name)}: expected {elem} values, found booleans")
+    if elem == "string" and arr.dtype.kind == "U":
+        check_strings(spec, value)
     return check_array(spec, as_integers(spec, arr, value))
 
 
@@ -496,7 +554,7 @@ def as_integers(spec: dict[str, Any], arr: np.ndarray, values: Any = None) -> np
         whole = np.trunc(floats) == floats  # False for a fraction and NaN, True for infinity
     if not whole.all():
         found = "numbers with a fraction" if np.isfinite(floats[~whole]).any() else "NaN"
-        raise RequestError("wrong_element_type", f"input {name!r}: expected {elem} values, found {found}")
+        raise RequestError("wrong_element_type", f"{_input_text(name)}: expected {elem} values, found {found}")
     info = np.iinfo(elem)
     # The doubles within the type: float(info.max) + 1 is the first double past it (2**63 for int64, so
     # no rounding at the top). orjson reads an integer past 64 bits as a double, and -2**63 - 1 arrives
@@ -506,11 +564,13 @@ def as_integers(spec: dict[str, Any], arr: np.ndarray, values: Any = None) -> np
     def within(v: float) -> bool:
         return (v > lowest if strict else v >= lowest) and v < above
 
-    out_of_range = RequestError("wrong_element_type", f"input {name!r}: a value is out of the {elem} range")
+    def out_of_range() -> RequestError:
+        return RequestError("wrong_element_type", f"{_input_text(name)}: a value is out of the {elem} range")
+
     if items is None:
         if values is None or float(np.abs(arr).max()) < _EXACT_DOUBLES:
             if not (within(float(arr.min())) and within(float(arr.max()))):
-                raise out_of_range
+                raise out_of_range()
             return arr.astype(elem)
         items = np.asarray(values, dtype=object).ravel().tolist()  # the numbers as parsed: integers exact
         if len(items) != arr.size or not all(type(v) is int or type(v) is float for v in items):
@@ -518,7 +578,7 @@ def as_integers(spec: dict[str, Any], arr: np.ndarray, values: Any = None) -> np
     low, high = int(info.min), int(info.max)
     # Python compares ints and floats exactly
     if not all(low <= v <= high if type(v) is int else within(v) for v in items):
-        raise out_of_range
+        raise out_of_range()
     return np.array([int(v) for v in items], dtype=elem).reshape(arr.shape)
 
 
@@ -526,7 +586,7 @@ def _check_rows(name: str, rows: int) -> None:
     if rows > _max_rows:
         raise RequestError(
             "too_many_rows",
-            f"input {name!r}: {rows} rows is over the limit of {_max_rows} per request; split the request",
+            f"{_input_text(name)}: {rows} rows is over the limit of {_max_rows} per request; split the request",
             status=413,
         )
 
@@ -546,9 +606,9 @@ def check_array(spec: dict[str, Any], arr: np.ndarray) -> np.ndarray:
     kinds = _ACCEPTED_KINDS.get(elem, "")
     if arr.dtype.kind not in kinds:
         found = _FOUND.get(arr.dtype.kind, str(arr.dtype))
-        raise RequestError("wrong_element_type", f"input {name!r}: expected {elem} values, found {found}")
+        raise RequestError("wrong_element_type", f"{_input_text(name)}: expected {elem} values, found {found}")
     if arr.ndim == 0:
-        raise RequestError("wrong_shape", f"input {name!r}: expected rows, found a single value")
+        raise RequestError("wrong_shape", f"{_input_text(name)}: expected rows, found a single value")
     _check_rows(name, int(arr.shape[0]))
     if shape is not None:
         if arr.ndim == 1 and len(shape) == 2 and shape[1] == 1:
@@ -557,7 +617,7 @@ def check_array(spec: dict[str, Any], arr: np.ndarray) -> np.ndarray:
         if arr.ndim != len(shape):
             raise RequestError(
                 "wrong_shape",
-                f"input {name!r}: expected {len(shape)}-d data of shape {_shape_text(shape)} (N = rows), "
+                f"{_input_text(name)}: expected {len(shape)}-d data of shape {_shape_text(shape)} (N = rows), "
                 f"found {arr.ndim}-d data of shape {list(arr.shape)}",
             )
         for axis, (want, got) in enumerate(zip(shape, arr.shape)):
@@ -565,7 +625,8 @@ def check_array(spec: dict[str, Any], arr: np.ndarray) -> np.ndarray:
                 code = "wrong_row_width" if axis == 1 and len(shape) == 2 else "wrong_shape"
                 raise RequestError(
                     code,
-                    f"input {name!r}: expected {want} values on axis {axis} (shape {_shape_text(shape)}), found {got}",
+                    f"{_input_text(name)}: expected {want} values on axis {axis} (shape {_shape_text(shape)}), "
+                    f"found {got}",
                 )
     if elem == "string":
         return arr if arr.dtype == object else arr.astype(object)
@@ -573,7 +634,7 @@ def check_array(spec: dict[str, Any], arr: np.ndarray) -> np.ndarray:
     if arr.dtype.kind in "iu" and dtype.kind in "iu" and arr.dtype != dtype:
         info = np.iinfo(dtype)
         if arr.size and (arr.min() < info.min or arr.max() > info.max):
-            raise RequestError("wrong_element_type", f"input {name!r}: a value is out of the {elem} range")
+            raise RequestError("wrong_element_type", f"{_input_text(name)}: a value is out of the {elem} range")
     with np.errstate(over="ignore"):  # a double beyond float32's range becomes inf: the check below names it
         out = arr.astype(dtype, copy=False)
     if dtype.kind == "f" and name not in _config()["allow_nan"]:
@@ -582,7 +643,7 @@ def check_array(spec: dict[str, Any], arr: np.ndarray) -> np.ndarray:
             row = int(np.argwhere(~finite)[0][0])
             raise RequestError(
                 "non_finite",
-                f"input {name!r}: NaN or infinity in row {row}; this model was packaged to reject missing values",
+                f"{_input_text(name)}: NaN or infinity in row {row}; this model was packaged to reject missing values",
             )
     return out
 
@@ -702,5 +763,5 @@ def run(raw_data: Any) -> Any:
     return _error_response(status, body)
 
 
-__all__ = ["CONFIG", "MAX_JSON_DEPTH", "RequestError", "check_array", "check_rows_agree", "dumps", "feeds_for",
-           "infer", "init", "precheck", "run", "score", "score_bytes"]
+__all__ = ["CONFIG", "MAX_JSON_DEPTH", "RequestError", "check_array", "check_rows_agree", "check_strings", "dumps",
+           "feeds_for", "infer", "init", "precheck", "run", "score", "score_bytes"]
