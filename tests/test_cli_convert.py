@@ -44,6 +44,19 @@ def test_pickle_needs_trust(exported: Path, tmp_path: Path, capsys: pytest.Captu
     assert main([*args, "--trust-pickle"]) == 0
 
 
+def test_a_joblib_dump_named_pkl_loads(exported: Path, tmp_path: Path) -> None:
+    # joblib.dump writes its own format whatever the name: read as a plain pickle it failed
+    # ("invalid load key")
+    import joblib
+    import skops.io as sio
+
+    pkl = tmp_path / "m.pkl"
+    joblib.dump(sio.load(exported / "model.skops"), pkl)
+    assert main(["convert", str(pkl), "--sample", str(exported / "sample.npy"), "-o", str(tmp_path / "m.onnx"),
+                 "--trust-pickle"]) == 0
+    assert (tmp_path / "m.onnx").stat().st_size > 0
+
+
 def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err

@@ -161,14 +161,11 @@ class SklearnConverter(Converter):
                 path=str(path),
             )
         try:
-            if suffix == ".joblib":
-                import joblib
+            # joblib reads plain pickles and its own format, whatever the file is called (joblib.dump to a
+            # .pkl is common); it ships with scikit-learn
+            import joblib
 
-                return joblib.load(path)
-            import pickle
-
-            with open(path, "rb") as handle:
-                return pickle.load(handle)
+            return joblib.load(path)
         except FileNotFoundError:
             raise UnsupportedModelError(f"model file not found: {str(path)!r}", path=str(path)) from None
         except Exception as err:
