@@ -371,6 +371,9 @@ def _register_xgboost() -> None:
     def convert_xgboost(scope: Any, operator: Any, container: Any) -> None:
         # a model fitted on a DataFrame converts as the same trees without the names (without_names)
         model = operator.raw_operator
+        from onnxgate.converters.xgboost import XGBoostConverter
+
+        XGBoostConverter().check_model(model)  # a dart or gblinear booster, an unverified objective: by name
         booster = model.get_booster()
         if booster.feature_names is None:
             onnxmltools_xgboost(scope, operator, container)

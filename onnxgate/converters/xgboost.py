@@ -65,12 +65,20 @@ def _booster(model: Any) -> Any:
     return model.get_booster() if hasattr(model, "get_booster") else model
 
 
-def objective_of(model: Any) -> str:
-    """The objective's name as XGBoost saved it (``"binary:logistic"``...)."""
+def _learner(model: Any) -> dict[str, Any]:
     import json
 
-    config = json.loads(_booster(model).save_config())
-    return str(config["learner"]["objective"]["name"])
+    return dict(json.loads(_booster(model).save_config())["learner"])
+
+
+def objective_of(model: Any) -> str:
+    """The objective's name as XGBoost saved it (``"binary:logistic"``...)."""
+    return str(_learner(model)["objective"]["name"])
+
+
+def booster_kind(model: Any) -> str:
+    """``"gbtree"``, ``"dart"`` or ``"gblinear"``, as XGBoost saved it."""
+    return str(_learner(model).get("gradient_booster", {}).get("name", "gbtree"))
 
 
 class XGBoostConverter(BoostingConverter):
@@ -125,6 +133,14 @@ class XGBoostConverter(BoostingConverter):
         elif type(model).__name__ != "Booster":
             raise UnsupportedModelError(
                 f"expected an xgboost.Booster or a fitted XGBClassifier/XGBRegressor; found {type(model).__name__}",
+                framework=self.framework,
+            )
+        kind = booster_kind(model)
+        if kind != "gbtree":
+            # onnxmltools reads gbtree's parameters only: it failed on these with a bare KeyError
+            raise UnsupportedModelError(
+                f"XGBoost booster {kind!r} is not supported: onnxmltools converts booster='gbtree' models only "
+                "(dart weighs its trees by its dropout, gblinear has no trees). Train with booster='gbtree'.",
                 framework=self.framework,
             )
         objective = objective_of(model)

@@ -607,3 +607,20 @@ def test_the_float64_warning_says_whether_float32_is_lossless_for_the_library(li
         assert "double thresholds" in warning and "itself compares float32" not in warning
     else:
         assert "itself compares float32" in warning
+
+
+@pytest.mark.parametrize("booster", ["dart", "gblinear"])
+def test_xgboost_boosters_onnxmltools_cannot_read_are_refused_by_name(booster: str) -> None:
+    """They failed with onnxmltools' bare KeyError ('gbtree_model_param')."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from onnxgate.errors import UnsupportedModelError
+
+    X, y = _data("breast_cancer")
+    model = xgboost.XGBClassifier(n_estimators=3, booster=booster, n_jobs=1).fit(X, y)
+    with pytest.raises(UnsupportedModelError, match=rf"booster '{booster}' is not supported.*booster='gbtree'"):
+        og.convert(model, X[:5])
+    pipeline = make_pipeline(StandardScaler(), xgboost.XGBClassifier(n_estimators=3, booster=booster, n_jobs=1))
+    with pytest.raises(UnsupportedModelError, match=rf"booster '{booster}' is not supported"):
+        og.convert(pipeline.fit(X, y), X[:5])
