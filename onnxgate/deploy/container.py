@@ -100,9 +100,10 @@ def package_container(
     overwrite : bool
         Replace files in a non-empty folder.
     **options
-        ``service_name`` (str), ``max_rows`` (int, default 10,000), ``allow_nan`` (bool or input
-        names; default: only when the graph has an operator in :data:`NAN_AWARE_OPS`), ``atol``,
-        ``rtol`` (parity tolerances).
+        ``service_name`` (str), ``max_rows`` (int, default 10,000), ``allow_nan`` (bool, or input
+        names or the user's column names; default: only when the graph has an operator in
+        :data:`NAN_AWARE_OPS`; such an input takes NaN, and JSON ``null`` as NaN), ``atol``, ``rtol``
+        (parity tolerances).
 
     Returns
     -------
@@ -233,7 +234,10 @@ def _nan_inputs(proto: Any, sig: Any, allow: bool | Sequence[str] | None) -> lis
         return floats if ops & NAN_AWARE_OPS else []
     if isinstance(allow, bool):
         return floats if allow else []
-    names = list(allow)
+    from onnxgate.columns import ColumnMap
+
+    renames = ColumnMap.from_model(proto).renames(allow)  # the user's column names name their inputs
+    names = [renames.get(n, n) for n in allow]
     unknown = [n for n in names if n not in sig.input_names]
     if unknown:
         raise PackagingError(f"allow_nan names unknown input(s) {unknown}; inputs are {sig.input_names}")

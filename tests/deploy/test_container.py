@@ -277,6 +277,31 @@ def test_allow_nan_lets_nan_through_to_the_model(iris: tuple[Path, Any, Any], tm
     assert status == 200
 
 
+def test_allow_nan_takes_json_null_as_nan_and_the_users_column_names(tmp_path: Path) -> None:
+    # JSON has no NaN (score.py itself writes a NaN output as null): a package made to take missing
+    # values refused null; and allow_nan named by the user's column ("x 1") was an "unknown input"
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x 1": rng.normal(size=80), "other": rng.normal(size=80)})
+    frame.loc[::7, "x 1"] = np.nan
+    model = HistGradientBoostingRegressor(max_iter=10).fit(frame, rng.normal(size=80))
+    conv = og.convert(model, frame.head())
+    folder = og.package(conv, target="container", out=tmp_path / "p", allow_nan="x 1")
+    assert json.loads((folder / "manifest.json").read_text())["service"]["allow_nan_inputs"] == ["x_1"]
+    module = load_score(folder, "nan_null")
+    module.init()
+    status, body = module.score({"data": [{"x 1": None, "other": 0.5}, {"x 1": 1.0, "other": 0.5}]})
+    assert status == 200, body
+    want = model.predict(pd.DataFrame({"x 1": [np.nan, 1.0], "other": [0.5, 0.5]}))
+    np.testing.assert_allclose(np.ravel(body["variable"]), want, rtol=1e-4)
+    status, body = module.score({"data": [{"x 1": 1.0, "other": None}]})  # "other" does not take NaN
+    assert status == 400 and "other" in body["message"], body
+    status, body = module.score({"data": [{"x 1": "1.0", "other": 0.5}]})  # text is not a missing value
+    assert status == 400, body
+
+
 def test_column_inputs_accept_a_flat_list_of_values(tmp_path: Path) -> None:
     import onnxruntime as ort
 

@@ -522,7 +522,26 @@ def _array(spec: dict[str, Any], value: Any, maybe_bools: bool = True, numbers_o
         raise RequestError("wrong_element_type", f"{_input_text(name)}: expected {elem} values, found booleans")
     if elem == "string" and arr.dtype.kind == "U":
         check_strings(spec, value)
+    if arr.dtype.kind == "O" and elem.startswith("float") and name in _config()["allow_nan"]:
+        arr = _nulls_as_nan(value, arr)
     return check_array(spec, as_integers(spec, arr, value))
+
+
+def _nulls_as_nan(value: Any, arr: np.ndarray) -> np.ndarray:
+    """Numbers and JSON nulls for a float input packaged to take missing values: the nulls as NaN (JSON
+    has no NaN, and this script writes a NaN output as null). Anything else is returned as it is, for
+    :func:`check_array` to name."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif item is not None and (isinstance(item, bool) or not isinstance(item, (int, float))):
+            return arr
+    try:
+        return np.array(value, dtype=np.float64)
+    except (ValueError, TypeError, OverflowError):
+        return arr
 
 
 #: Below this size a double holds every integer exactly: a float array of whole numbers under it holds
