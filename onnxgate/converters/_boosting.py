@@ -91,10 +91,19 @@ class BoostingConverter(Converter):
         if is_dataframe(sample):
             text = [str(c) for c in sample.columns if getattr(sample[c].dtype, "kind", "O") not in "fiub"]
             if text:
+                why = {
+                    # onnxmltools writes LightGBM's categorical splits, on the category codes: it is the
+                    # mapping from a pandas category column to those codes that onnxgate does not build
+                    "lightgbm": "onnxgate does not map a pandas category column to the codes LightGBM's "
+                                "categorical splits read. Train on the integer codes (df[c].cat.codes) declared "
+                                "with categorical_feature=[...], and convert and score with those codes",
+                    "catboost": "CatBoost's ONNX export refuses categorical and text features. Encode them as "
+                                "numbers before training",
+                }.get(self.framework, "onnxmltools converts no categorical or text features of this library. "
+                                      "Encode them as numbers before training")
                 raise InvalidDataError(
-                    f"the {self.framework} ONNX export reads numeric features only, but the sample's "
-                    f"column(s) {text} are not numeric; encode them as numbers before training "
-                    "(categorical features have no ONNX form in these exporters)",
+                    f"the {self.framework} conversion reads numeric features only, but the sample's column(s) "
+                    f"{text} are not numeric: {why}",
                     column=text[0],
                 )
             frame = sample
