@@ -324,6 +324,10 @@ def _fast_rows(raw: bytes | str) -> dict[str, np.ndarray] | None:
     values = np.frombuffer(flat, np.float64)
     if values.size != rows * width:
         return None
+    if spec["elem_type"] == "float32" and (np.abs(values) >= _EXACT_DOUBLES).any():
+        # an integer past 2**53 was rounded to a double here, and would be rounded again to float32: the
+        # general path rounds it once, from the integer, as onnxruntime casts an int64
+        return None
     _check_rows(spec["name"], rows)  # after the parse, as the general path: invalid JSON is a 400 first
     return {spec["name"]: check_array(spec, values.reshape(rows, width))}
 
@@ -489,10 +493,14 @@ def _rows_of_numbers(spec: dict[str, Any], value: list[Any]) -> np.ndarray | Non
     try:
         if not isinstance(width, int) or set(map(len, value)) != {width}:
             return None
-        with np.errstate(over="ignore"):  # beyond float32's range: inf, which check_array names
-            flat = np.fromiter(itertools.chain.from_iterable(value), np.dtype(spec["elem_type"]), len(value) * width)
+        flat = np.fromiter(itertools.chain.from_iterable(value), np.float64, len(value) * width)
     except (TypeError, ValueError, OverflowError):  # a number where a row goes, a list where a number goes
         return None
+    if spec["elem_type"] == "float32":
+        if (np.abs(flat) >= _EXACT_DOUBLES).any():
+            return None  # an integer past 2**53, rounded to a double: the general path rounds it once
+        with np.errstate(over="ignore"):  # beyond float32's range: inf, which check_array names
+            flat = flat.astype(np.float32)
     return flat.reshape(len(value), width)
 
 
