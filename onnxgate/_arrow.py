@@ -143,7 +143,10 @@ def _inputs_fed(names: list[str], signature: Signature) -> list[TensorSpec | Non
 
 def check_columns_typed_as_inputs(schema: pa.Schema, signature: Signature, where: str = "") -> None:
     """Refuse columns a numeric or boolean input would take only by reinterpreting them: dates, times
-    and durations (as integer counts), booleans for a number (as 0/1), text (parsed as numbers).
+    and durations (as integer counts), booleans for a number (as 0/1), text (parsed as numbers), and
+    numbers for a boolean (any value but 0 as true: 2 and -7 would score as 1). A number column of
+    only 0 and 1 is refused too, as the HTTP service refuses numbers for a bool input: whether 0/1
+    meant false/true is the user's to say, by casting the column.
 
     Every offending column is named in one message; ``where`` (`` in 'part-1.parquet'``) follows them.
     A string input takes any column here: :func:`onnxgate._data.as_feeds` refuses what is not text.
@@ -166,14 +169,16 @@ def _refuse_retyped(schema: pa.Schema, specs: list[TensorSpec | None], where: st
             continue
         kind = leaf_type(field.type)
         text = pt.is_string(kind) or pt.is_large_string(kind) or pt.is_binary(kind) or pt.is_large_binary(kind)
-        if text or pt.is_temporal(kind) or (pt.is_boolean(kind) and spec.elem_type != "bool"):
+        number = pt.is_integer(kind) or pt.is_floating(kind) or pt.is_decimal(kind)
+        if (text or pt.is_temporal(kind) or (pt.is_boolean(kind) and spec.elem_type != "bool")
+                or (number and spec.elem_type == "bool")):
             faults.append((field.name, f"input {spec.name!r} expects {spec.elem_type}; column {field.name!r} is "
                                        f"{field.type}"))
     if faults:
         raise InvalidDataError(
             f"{'; '.join(f for _, f in faults)}{where}: cast {'it' if len(faults) == 1 else 'them'} to the input's "
-            "type first (dates, booleans and text are not read as numbers, so as not to guess what the model "
-            "was fitted on)",
+            "type first (dates, booleans and text are not read as numbers, nor numbers as booleans, so as not to "
+            "guess what the model was fitted on)",
             column=faults[0][0],
         )
 

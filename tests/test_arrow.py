@@ -1,15 +1,19 @@
-"""``plain_feeds``: one array straight from Arrow columns, only where the general route gives the same feeds."""
+"""``plain_feeds``: one array straight from Arrow columns, only where the general route gives the same feeds;
+``check_columns_typed_as_inputs``: no column is read as another kind of value."""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pyarrow as pa
 import pytest
 from onnx import TensorProto, helper
 
-from onnxgate._arrow import batch_data, plain_feeds
+from onnxgate._arrow import batch_data, check_columns_typed_as_inputs, plain_feeds
 from onnxgate._data import as_feeds
 from onnxgate.columns import ColumnMap
+from onnxgate.errors import InvalidDataError
 from onnxgate.signature import Signature
 
 
@@ -50,3 +54,12 @@ def test_anything_else_takes_the_general_route() -> None:
     assert plain_feeds(_batch(names=("a", "b")), columns) is None  # one input per column
     mapped = Signature(inputs=one.inputs, outputs=one.outputs, columns=ColumnMap.from_pairs([("a b", "input")]))
     assert plain_feeds(_batch(), mapped) is None  # the user's column names recorded at conversion
+
+
+@pytest.mark.parametrize("kind", [pa.int64(), pa.uint8(), pa.float64(), pa.decimal128(5, 2)], ids=str)
+def test_numbers_are_not_read_as_booleans(kind: pa.DataType) -> None:
+    signature = _signature([("flag", TensorProto.BOOL, ["N", 1]), ("x", TensorProto.FLOAT, ["N", 1])])
+    check_columns_typed_as_inputs(pa.schema([("flag", pa.bool_()), ("x", pa.float32())]), signature)
+    says = f"input 'flag' expects bool; column 'flag' is {kind}: cast it"
+    with pytest.raises(InvalidDataError, match=re.escape(says)):
+        check_columns_typed_as_inputs(pa.schema([("flag", kind), ("x", pa.float32())]), signature)

@@ -207,3 +207,42 @@ def test_text_columns_of_either_offset_width_are_one_type(wine: dict[str, Any], 
     scored = pq.read_table(out)
     assert scored.column("note").to_pylist() == ["a"] * 100 + ["b"] * (len(X) - 100)
     np.testing.assert_array_equal(scored.column("label").to_numpy(), wine["model"].predict(X))
+
+
+@pytest.fixture(scope="module")
+def bool_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``b: bool[N,1] -> n = Not(b)``."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Not", ["b"], ["n"])], "not",
+                              [helper.make_tensor_value_info("b", TensorProto.BOOL, ["N", 1])],
+                              [helper.make_tensor_value_info("n", TensorProto.BOOL, ["N", 1])])
+    path = tmp_path_factory.mktemp("bool") / "not.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
+    return path
+
+
+@pytest.mark.parametrize(("values", "arrow_type"), [
+    pytest.param([0, 1, 2, -7], "int64", id="ints"),
+    pytest.param([0.0, 1.0, 2.0, -7.0], "double", id="floats"),
+    # only 0 and 1 are refused too, as POST /score refuses numbers for a bool input: the user casts them
+    pytest.param([0, 1, 1, 0], "int64", id="zeros-and-ones"),
+])
+def test_numbers_for_a_bool_input_are_one_line_exit_2_and_no_output(
+        bool_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], values: list[Any],
+        arrow_type: str) -> None:
+    """Cast to bool, 2 and -7 would score as true; the column is refused, as a bool column for a number is."""
+    data, out = tmp_path / "rows.parquet", tmp_path / "out" / "scored.parquet"
+    pd.DataFrame({"b": values}).to_parquet(data)
+    assert _score(bool_model, data, out) == 2
+    err = _one_line(capsys)
+    assert f"input 'b' expects bool; column 'b' is {arrow_type}: cast it" in err, err
+    assert not out.parent.exists() or not any(out.parent.iterdir())
+
+
+def test_a_bool_column_feeds_a_bool_input(bool_model: Path, tmp_path: Path) -> None:
+    data, out = tmp_path / "rows.parquet", tmp_path / "scored.parquet"
+    pd.DataFrame({"b": [True, False, True]}).to_parquet(data)
+    assert _score(bool_model, data, out) == 0
+    assert pq.read_table(out).column("n").to_pylist() == [False, True, False]

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from onnxgate.columns import ColumnMap
+    from onnxgate.signature import Signature
 
 __all__ = ["DUCKDB_TYPES", "DryRunResult", "dry_run", "table_types_from_script"]
 
@@ -468,6 +469,26 @@ def _refuse_nan(table: Any) -> None:
             )
 
 
+def _refuse_values_the_load_would_change(source: Any, signature: Signature) -> None:
+    """Refuse rows the input table would hold only as other values: loading casts 127.7 to a bigint
+    column as 128 (and 1e20 or infinity fail deep in DuckDB), and the dry run would then pass on
+    rows that are not the user's. The rule is ``onnxgate validate``'s (:func:`onnxgate._data.as_feeds`),
+    which checked the rows the package was made with: a value is taken only when the input's type
+    holds it as it is (3.0 or "3" as 3, and a boolean as 0/1 for an integer input, which is how the
+    SQL adaptation types a boolean column), and a refused column is named as the user named it.
+
+    Raises
+    ------
+    InvalidDataError
+        Fractional values for an integer input, values outside the input type's range or not finite,
+        dates for a number, text that is not a number (or a number for text).
+    """
+    from onnxgate._data import as_feeds
+
+    for batch in source.to_batches(max_chunksize=BATCH_ROWS):
+        as_feeds(batch.to_pandas(), signature)
+
+
 def _check_database_file(path: Path) -> None:
     """Refuse a folder, or an existing file that is not a DuckDB database (DuckDB would attach a
     CSV or Parquet file as a read-only catalog rather than fail)."""
@@ -542,8 +563,9 @@ def dry_run(
     Raises
     ------
     InvalidDataError
-        A table column's type differs from the model input's (the PREDICT message), or the data
-        lacks a column.
+        A table column's type differs from the model input's (the PREDICT message), the data
+        lacks a column, or a column holds values the table would hold only as others (127.7 for a
+        bigint input; refused as ``onnxgate validate`` refuses them).
     PackagingError
         The folder is not a SQL package.
     MissingDependencyError
@@ -582,13 +604,16 @@ def dry_run(
 
     names = [str(s["name"]) for s in inputs]
 
-    from onnxgate.columns import ColumnMap
+    from onnxgate._onnx import load_model
+    from onnxgate.signature import Signature
 
+    signature = Signature.from_model(load_model(model_bytes))
     # a path is read by _arrow_input; rows keyed by the user's own column names (the CSV the model was
     # fitted on) load into the input table, whose columns are the model's input names (the mapping
     # recorded in the model, SQL renames too)
-    source = _arrow_input(data, names, ColumnMap.from_model(model_bytes))
+    source = _arrow_input(data, names, signature.columns)
     _refuse_nan(source)
+    _refuse_values_the_load_would_change(source, signature)
     if database is not None:
         _check_database_file(Path(database))
     where = os.fspath(database) if database is not None else ":memory:"

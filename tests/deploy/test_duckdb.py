@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from _sql_models import HOSTILE, mlp, run
 
@@ -254,3 +255,68 @@ def test_dataframe_columns_that_are_not_sql_names_are_renamed_and_still_scored(t
     assert "[age__years_] float NOT NULL" in (out / "03_create_input_table.sql").read_text()
     result = dry.dry_run(out, frame, reference=model)  # the original column names still load
     assert result.passed, str(result)
+
+
+@pytest.fixture(scope="module")
+def counts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """A SQL package of a model with a float and a bigint input, fitted on columns that are not SQL names."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    frame = pd.DataFrame({"age (years)": X[:, 0].astype(np.float64),
+                          "visits (count)": np.arange(len(X), dtype=np.int64) % 7})
+    scale = ColumnTransformer([("scale", StandardScaler(), list(frame.columns))])
+    model = Pipeline([("prep", scale), ("fit", LinearRegression())]).fit(frame, X[:, 2])
+    out = tmp_path_factory.mktemp("counts") / "pkg"
+    og.package(og.convert(model, frame, target="sql-edge-2.0"), target="sql-edge-2.0", out=out)
+    return out, frame
+
+
+#: case id -> (the bigint column as the user gives it, what the message must say)
+CHANGED_BY_THE_LOAD: dict[str, tuple[Any, str]] = {
+    "fractional": (lambda v: v + 0.7, r"column 'visits \(count\)' \(input 'visits__count_'\) has fractional values"
+                                      r" but input 'visits__count_' is int64; round them"),
+    "text": (lambda v: "n" + v.astype(str), r"column 'visits \(count\)' .*found text values"),
+    "out-of-range": (lambda v: v.astype(np.float64) * 1e19, r"'visits \(count\)' .* outside the range of int64"),
+    "infinity": (lambda v: v.where(v > 0, np.inf), r"'visits \(count\)' .* missing or non-finite value"),
+    "dates": (lambda v: pd.to_datetime(v), r"'visits \(count\)' .* holds datetime64\[ns\] values"),
+}
+
+
+@pytest.mark.parametrize("case", list(CHANGED_BY_THE_LOAD))
+def test_values_the_table_would_hold_as_others_are_refused_naming_the_users_column(
+        counts: tuple[Path, Any], case: str) -> None:
+    """Loading casts 127.7 to a bigint column as 128: the dry run would pass on rows that are not the
+    user's, so they are refused before the load, as onnxgate validate refuses them."""
+    package, frame = counts
+    change, says = CHANGED_BY_THE_LOAD[case]
+    with pytest.raises(InvalidDataError, match=says):
+        dry.dry_run(package, frame.assign(**{"visits (count)": change(frame["visits (count)"])}))
+
+
+@pytest.mark.parametrize("change", [
+    pytest.param(lambda v: v.astype(np.float64), id="whole-floats"),
+    pytest.param(lambda v: v.astype(str), id="numeric-text"),
+    # onnxgate's SQL adaptation types a boolean column as bigint: the frame a model was fitted on loads
+    pytest.param(lambda v: v > 3, id="booleans-as-0-and-1"),
+])
+def test_values_the_table_holds_as_they_are_still_load(counts: tuple[Path, Any], change: Any) -> None:
+    package, frame = counts
+    given = change(frame["visits (count)"])
+    result = dry.dry_run(package, frame.assign(**{"visits (count)": given}))
+    assert result.passed, str(result)
+    assert result.result.column("visits__count_").to_pylist() == given.astype(np.float64).astype(np.int64).tolist()
+
+
+def test_cli_fractional_values_for_a_bigint_input_are_exit_2_before_the_load(
+        counts: tuple[Path, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    package, frame = counts
+    rows, db = tmp_path / "rows.csv", tmp_path / "rows.duckdb"
+    frame.assign(**{"visits (count)": frame["visits (count)"] + 0.7}).to_csv(rows, index=False)
+    assert main(["sql-dryrun", str(package), "--data", str(rows), "--database", str(db)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1, captured
+    assert "'visits (count)'" in captured.err and "fractional values" in captured.err, captured.err
+    assert "round them" in captured.err and not db.exists()
