@@ -143,7 +143,8 @@ def _inputs_fed(names: list[str], signature: Signature) -> list[TensorSpec | Non
 
 def check_columns_typed_as_inputs(schema: pa.Schema, signature: Signature, where: str = "") -> None:
     """Refuse columns a numeric or boolean input would take only by reinterpreting them: dates, times
-    and durations (as integer counts), booleans for a number (as 0/1), text (parsed as numbers), and
+    and durations (as integer counts), booleans for a float (an integer input reads them as 0/1, as
+    :func:`onnxgate._data.as_feeds` does), text (parsed as numbers), and
     numbers for a boolean (any value but 0 as true: 2 and -7 would score as 1). A number column of
     only 0 and 1 is refused too, as the HTTP service refuses numbers for a bool input: whether 0/1
     meant false/true is the user's to say, by casting the column.
@@ -170,8 +171,10 @@ def _refuse_retyped(schema: pa.Schema, specs: list[TensorSpec | None], where: st
         kind = leaf_type(field.type)
         text = pt.is_string(kind) or pt.is_large_string(kind) or pt.is_binary(kind) or pt.is_large_binary(kind)
         number = pt.is_integer(kind) or pt.is_floating(kind) or pt.is_decimal(kind)
-        if (text or pt.is_temporal(kind) or (pt.is_boolean(kind) and spec.elem_type != "bool")
-                or (number and spec.elem_type == "bool")):
+        # booleans feed an integer input as 0/1 without loss (how the SQL adaptation types a boolean
+        # column), as onnxgate._data.as_feeds reads them
+        boolean_for_float = pt.is_boolean(kind) and not spec.elem_type.startswith(("bool", "int", "uint"))
+        if text or pt.is_temporal(kind) or boolean_for_float or (number and spec.elem_type == "bool"):
             faults.append((field.name, f"input {spec.name!r} expects {spec.elem_type}; column {field.name!r} is "
                                        f"{field.type}"))
     if faults:

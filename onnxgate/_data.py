@@ -170,6 +170,13 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
             "to numbers first (e.g. seconds since a date), as the model was fitted on",
             input=spec.name,
         )
+    if dtype.kind == "b" and array.dtype.kind in "iuf":
+        # numpy reads any number but 0 as true (2 and -7 too); 0/1 meaning false/true is the user's to say
+        raise InvalidDataError(
+            f"input {spec.name!r} expects bool; {what} holds numbers: cast them to booleans first (e.g. "
+            "column == 1) if they mean false/true",
+            input=spec.name,
+        )
     if array.dtype.kind == "b" and dtype.kind not in "biu":
         raise InvalidDataError(
             f"input {spec.name!r} expects {spec.elem_type}; {what} holds booleans: cast them to "

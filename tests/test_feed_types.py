@@ -51,7 +51,7 @@ def _columns(**change: Any) -> pa.RecordBatch:
         (_columns(x=pa.array(pd.to_datetime(["2020-01-01"] * 3))), COLUMNS,
          r"input 'x' expects float64; column 'x' is timestamp\[.s\]: cast it"),
         (_columns(x=pa.array([1, 2, 3], pa.duration("s"))), COLUMNS, r"column 'x' is duration\[s\]"),
-        (_columns(n=pa.array([True, False, True])), COLUMNS, r"input 'n' expects int64; column 'n' is bool"),
+        (_columns(x=pa.array([True, False, True])), COLUMNS, r"input 'x' expects float64; column 'x' is bool"),
         (_columns(x=pa.array(["1.5", "2", "3"]), n=pa.array(["1", "2", "3"])), COLUMNS,
          r"column 'x' is string; input 'n' expects int64; column 'n' is string: cast them"),
         (_columns(x=pa.array(["1.5", "2", "1.5"]).dictionary_encode()), COLUMNS, r"column 'x' is dictionary"),
@@ -60,7 +60,7 @@ def _columns(**change: Any) -> pa.RecordBatch:
          r"input 'a_b' expects float32; column 'a b' is timestamp"),
     ],
     ids=["nulls-in-int-and-text-not-float", "null-in-int", "null-in-bool", "timestamp-for-float",
-         "duration-for-float", "bool-for-int", "text-for-numbers", "categories-for-float", "by-the-users-name"],
+         "duration-for-float", "bool-for-float", "text-for-numbers", "categories-for-float", "by-the-users-name"],
 )
 def test_batch_feeds_refuses_what_the_model_would_misread(batch: pa.RecordBatch, signature: Signature,
                                                           message: str) -> None:
@@ -139,3 +139,11 @@ def test_a_refused_column_is_named_as_the_user_named_it() -> None:
     bad.loc[0, "mag nesium"] = 0.5
     with pytest.raises(InvalidDataError, match=r"column 'mag nesium' \(input 'mag_nesium'\) has fractional values"):
         og.validate(conv, data=bad)
+
+
+@pytest.mark.parametrize("values", [[0, 1, 2], [0.0, 1.0, -7.0]], ids=["ints", "floats"])
+def test_as_feeds_refuses_numbers_for_a_boolean_input(values: list[Any]) -> None:
+    # numpy read 2 and -7 as true; score and the service refuse numbers for a bool input too
+    signature = _signature([("flag", TensorProto.BOOL, ["N", 1])])
+    with pytest.raises(InvalidDataError, match=r"input 'flag' expects bool; column 'flag' holds numbers"):
+        as_feeds(pd.DataFrame({"flag": values}), signature)

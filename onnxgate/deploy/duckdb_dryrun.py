@@ -448,9 +448,10 @@ def _chain(first: Any, rest: Any) -> Any:
     yield from rest
 
 
-def _refuse_nan(table: Any) -> None:
+def _refuse_nan(table: Any, columns: ColumnMap | None = None) -> None:
     """SQL Server's float and real hold no NaN: an empty CSV cell would be NULL in the table, and the
-    input table's columns are NOT NULL. Refuse such rows here as the real load would."""
+    input table's columns are NOT NULL. Refuse such rows here as the real load would; the column is
+    named as the user named it (``columns``: the model's mapping)."""
     import numpy as np
     import pyarrow as pa
 
@@ -462,7 +463,8 @@ def _refuse_nan(table: Any) -> None:
         bad = np.flatnonzero(np.isnan(values))
         if bad.size:
             raise InvalidDataError(
-                f"column {name!r} is empty or NaN in {bad.size} row(s) (first: row {int(bad[0])}); the input "
+                f"column {columns.describe(name) if columns is not None else repr(name)} is empty or NaN in "
+                f"{bad.size} row(s) (first: row {int(bad[0])}); the input "
                 "table's columns are NOT NULL and SQL Server's float/real cannot hold NaN, so PREDICT would "
                 "never see these rows. Fill or drop them before scoring.",
                 column=name,
@@ -612,7 +614,7 @@ def dry_run(
     # fitted on) load into the input table, whose columns are the model's input names (the mapping
     # recorded in the model, SQL renames too)
     source = _arrow_input(data, names, signature.columns)
-    _refuse_nan(source)
+    _refuse_nan(source, signature.columns)
     _refuse_values_the_load_would_change(source, signature)
     if database is not None:
         _check_database_file(Path(database))
