@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -271,14 +272,15 @@ class Report:
             ET.SubElement(props, "property", name=key, value=value)
         for c in self.checks:
             case = ET.SubElement(suite, "testcase", classname=f"{suite_name}.{self.target}", name=c.name)
+            message = _xml_text(c.message)
             if c.skipped:
-                ET.SubElement(case, "skipped", message=c.message)
+                ET.SubElement(case, "skipped", message=message)
             elif not c.passed:
-                failure = ET.SubElement(case, "failure", message=c.message, type="ValidationFailed")
+                failure = ET.SubElement(case, "failure", message=message, type="ValidationFailed")
                 failure.text = json.dumps(jsonable(dict(c.details)), indent=2, allow_nan=False)
             else:
                 out = ET.SubElement(case, "system-out")
-                out.text = c.message
+                out.text = message
         ET.indent(root)
         return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -356,3 +358,15 @@ def _md_inline(text: str) -> str:
 
 def _md_cell(text: str) -> str:
     return _md_inline(text).replace("|", "\\|")
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+#: Characters XML 1.0 cannot hold, even escaped (C0 controls but tab, newline and carriage return).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    """``text`` as XML 1.0 can hold it: terminal colour codes (a framework's error message quoted in a
+    check) dropped, other control characters as U+FFFD; ElementTree would write them as they are and
+    the file would not parse."""
+    return _NOT_XML.sub("\ufffd", _ANSI.sub("", text))

@@ -76,6 +76,18 @@ def test_junit_parses_with_one_testcase_per_check():
     assert cases["opset_within_caps"].find("failure") is None
 
 
+def test_junit_parses_when_a_message_quotes_terminal_colours_and_control_characters():
+    # Keras colours its error messages; a reference failure quoted them into the message attribute raw,
+    # and the XML did not parse
+    report = Report(checks=[CheckResult("prediction_parity", False, "the reference failed: \x1b[1mValueError\x1b[0m "
+                                        "at \x07 here", {"error": "\x1b[1mx\x1b[0m"}),
+                            CheckResult("opset_within_caps", True, "ok \x1b[32mgreen\x1b[0m")], target="onnxruntime")
+    root = ET.fromstring(report.to_junit())
+    failure = root.find("testsuite/testcase/failure")
+    assert failure is not None and failure.get("message") == "the reference failed: ValueError at \ufffd here"
+    assert root.find("testsuite/testcase/system-out") is not None
+
+
 def test_markdown_has_a_table_and_the_failures_evidence():
     md = _report().to_markdown()
     assert md.startswith("### onnxgate validate: ❌ failed")
