@@ -322,6 +322,11 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
                 s.name: _fit_shape(_cast(data[s.name].to_numpy(), s, what[s.name]), s, what[s.name]) for s in inputs
             }
         data = data.to_numpy()
+    if (isinstance(data, (tuple, list)) and len(inputs) > 1 and len(data) == len(inputs)
+            and all(hasattr(part, "shape") for part in data)):
+        # one array per input, in input order: the form a multi-input PyTorch or Keras sample takes
+        return {s.name: _fit_shape(_cast(np.asarray(part), s, f"array {i} ({s.name!r})"), s, f"array {i}")
+                for i, (s, part) in enumerate(zip(inputs, data))}
     array = np.asarray(data)
     if len(inputs) == 1:
         spec = inputs[0]

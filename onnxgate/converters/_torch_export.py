@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -389,12 +390,18 @@ def _export(
     dynamo: bool,
     optimize: bool = True,
     output_axes: Sequence[int | None] = (),
+    notes: list[str] | None = None,
 ) -> onnx.ModelProto:
+    """Export ``model``; the TorchScript tracer's warnings (a Python branch on a tensor's value, which
+    the trace fixes to the branch the sample took) are appended to ``notes``."""
     torch = torch_module()
+    import warnings
+
     import onnx
 
     try:
-        with quiet_exporters(), eval_mode(model):
+        with quiet_exporters(), eval_mode(model), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", torch.jit.TracerWarning)
             if dynamo:
                 kwargs: dict[str, Any] = {}
                 if not isinstance(model, torch.export.ExportedProgram):
@@ -437,6 +444,13 @@ def _export(
         # data error, not an exporter one (raises InvalidDataError).
         _run_sample(model, args)
         raise _export_error(model, err, opset=opset, dynamo=dynamo) from err
+    if notes is not None:
+        # torch's own modules warn too (nn.GRU checks its input's shape in Python): only the user's code
+        torch_dir = os.path.dirname(torch.__file__) + os.sep
+        told = sorted({str(w.message).split("\n")[0] for w in caught
+                       if issubclass(w.category, torch.jit.TracerWarning) and not w.filename.startswith(torch_dir)})
+        notes.extend(f"the TorchScript tracer warned: {text} The exported graph keeps what the sample's rows did: "
+                     "validate with data that takes every branch (search finds rows that do not)" for text in told)
     return proto
 
 
@@ -649,6 +663,7 @@ def _convert_quietly(
         dynamo=use_dynamo,
         optimize=optimize,
         output_axes=() if use_dynamo else _output_batch_axes(model, probe, leaves),
+        notes=warns,
     )
     stamped = _stamped_opset(proto)
     if stamped != opset:

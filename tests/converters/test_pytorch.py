@@ -331,6 +331,47 @@ def test_tuple_of_tensors_and_user_names(x4: np.ndarray) -> None:
     assert conv.signature.output_names == ["score", "total"]
 
 
+def test_data_given_as_the_samples_tuple_of_arrays_validates() -> None:
+    # convert took (A, B); validate with data=(A, B) failed parity with numpy's "inhomogeneous shape" error
+    torch.manual_seed(0)
+    net = _TwoInTwoOut().eval()
+    rng = np.random.default_rng(2)
+    left, right = rng.normal(size=(300, 3)).astype(np.float32), rng.normal(size=(300, 5)).astype(np.float32)
+    conv = og.convert(net, (left[:4], right[:4]), opset=15)
+    for data in ((left, right), [left, right]):
+        report = og.validate(conv, reference=net, data=data)
+        assert report.passed, report.summary()
+
+
+class _Branch(torch.nn.Module):
+    def forward(self, x: Any) -> Any:
+        if x.sum() > 0:  # a Python branch on a tensor's value: the trace keeps the side the sample took
+            return x * 2
+        return x - 1
+
+
+def test_the_tracers_warning_about_a_python_branch_is_kept() -> None:
+    # it was silenced, and the one-branch graph converted without a word
+    sample = np.abs(np.random.default_rng(3).normal(size=(4, 4))).astype(np.float32)
+    conv = og.convert(_Branch().eval(), sample, opset=13)
+    assert any(w.startswith("the TorchScript tracer warned: Converting a tensor to a Python boolean")
+               and "every branch" in w for w in conv.warnings), conv.warnings
+    plain = og.convert(torch.nn.Linear(4, 2).eval(), sample, opset=13)
+    assert not any("tracer" in w for w in plain.warnings), plain.warnings
+    # torch's own nn.GRU branches on its input's shape in Python: not the user's code, not reported
+    gru = og.convert(_LastHidden().eval(), sample.reshape(4, 2, 2), opset=13)
+    assert not any("tracer" in w for w in gru.warnings), gru.warnings
+
+
+class _LastHidden(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gru = torch.nn.GRU(2, 3, batch_first=True)
+
+    def forward(self, x: Any) -> Any:
+        return self.gru(x)[1][-1]
+
+
 def test_dict_sample_with_keys_forward_does_not_take_is_a_data_error() -> None:
     with pytest.raises(InvalidDataError, match=r"do not match _TwoInTwoOut.forward's parameters"):
         og.convert(_TwoInTwoOut(), {"x": np.zeros((2, 3), np.float32)}, opset=13)
