@@ -115,7 +115,12 @@ def quiet_exporters() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _silenced() -> Iterator[None]:
-    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "torch._export", "onnxscript")]
+    # torch.export's tracing logs through torch.fx and torch._dynamo too: a failed dynamo export
+    # dumped the FX graphs it traced on stderr before onnxgate's one-line error
+    names = ("torch.onnx", "torch.export", "torch._export", "onnxscript", "torch.fx",
+             "torch.fx.experimental.symbolic_shapes", "torch._dynamo", "torch._functorch", "torch._subclasses",
+             "torch._guards")
+    loggers = [logging.getLogger(n) for n in names]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)
@@ -128,7 +133,9 @@ def _silenced() -> Iterator[None]:
     if original is not None:
         utils.setup_onnx_logging = _no_onnx_logging
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        # torch.export prints the graph of a failed trace to sys.stderr itself (export/_trace.py)
+        with (warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()),
+              contextlib.redirect_stderr(io.StringIO())):
             warnings.simplefilter("ignore")
             yield
     finally:

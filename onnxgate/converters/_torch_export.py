@@ -192,7 +192,12 @@ def _dry_run(model: Any, args: tuple[Any, ...], *, whole: bool = False) -> tuple
     """
     probe = args if whole else _head(args)
     if _rows(probe) == _rows(args):
-        return probe, _run_sample(model, args)
+        try:
+            return probe, _run_sample(model, args)
+        except InvalidDataError:
+            if whole:
+                _refuse_fixed_program_batch(model, args)
+            raise
     try:
         with quiet_exporters():
             outputs = torch_call(model, probe)
@@ -200,6 +205,22 @@ def _dry_run(model: Any, args: tuple[Any, ...], *, whole: bool = False) -> tuple
         _run_sample(model, args)  # raises InvalidDataError when the sample itself does not fit
         raise _fixed_batch_error(model, args, err) from err
     return probe, _check_leaves(model, outputs)
+
+
+def _refuse_fixed_program_batch(program: Any, args: tuple[Any, ...]) -> None:
+    """An ExportedProgram whose inputs fix a batch size other than the sample's: say so (its guard's
+    own error, "input.size()[0] == 2", read as a sample of the wrong shape)."""
+    fixed = [(i, int(val.shape[0])) for i, val in enumerate(_program_inputs(program))
+             if val is not None and getattr(val, "ndim", 0) and isinstance(val.shape[0], int)]
+    wrong = [f"input {i} ({size} rows)" for i, size in fixed
+             if i < len(args) and args[i].dim() and int(args[i].shape[0]) != size]
+    if wrong:
+        raise UnsupportedModelError(
+            f"the exported program fixes the batch size of {', '.join(wrong)}, and the sample has "
+            f"{_rows(args)} rows; onnxgate writes a dynamic batch axis. Export the program with a dynamic first "
+            "axis: torch.export.export(model, args, dynamic_shapes=({0: torch.export.Dim('N')},)).",
+            framework="pytorch",
+        )
 
 
 def _fixed_batch_error(model: Any, args: tuple[Any, ...], err: BaseException) -> UnsupportedModelError:

@@ -363,6 +363,14 @@ def test_the_tracers_warning_about_a_python_branch_is_kept() -> None:
     assert not any("tracer" in w for w in gru.warnings), gru.warnings
 
 
+def test_a_failed_dynamo_export_writes_nothing_on_stderr(capfd: pytest.CaptureFixture[str]) -> None:
+    # torch.export logged a warning and printed the traced FX graphs (38 lines) before onnxgate's one line
+    sample = np.abs(np.random.default_rng(3).normal(size=(4, 4))).astype(np.float32)
+    with pytest.raises(og.UnsupportedModelError, match="dynamo exporter could not convert"):
+        og.convert(_Branch().eval(), sample, opset=18)
+    assert capfd.readouterr().err == ""
+
+
 class _LastHidden(torch.nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -433,6 +441,9 @@ def test_exported_program_with_a_fixed_batch_is_refused(mlp: Any, x4: np.ndarray
     program = torch.export.export(mlp, (torch.from_numpy(x4),))
     with pytest.raises(UnsupportedModelError, match=r"fixed batch size on input\(s\) 'input' \(batch 6\)"):
         og.convert(program, x4, opset=18)
+    # a sample of another size: the program's guard failed and was read as a sample of the wrong shape
+    with pytest.raises(UnsupportedModelError, match=r"fixes the batch size of input 0 \(6 rows\).*has 12 rows"):
+        og.convert(program, np.tile(x4, (2, 1)), opset=18)
 
 
 # ---------------------------------------------------------------- native files: load and save
