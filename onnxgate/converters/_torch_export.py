@@ -211,7 +211,7 @@ def _refuse_fixed_program_batch(program: Any, args: tuple[Any, ...]) -> None:
     """An ExportedProgram whose inputs fix a batch size other than the sample's: say so (its guard's
     own error, "input.size()[0] == 2", read as a sample of the wrong shape)."""
     fixed = [(i, int(val.shape[0])) for i, val in enumerate(_program_inputs(program))
-             if val is not None and getattr(val, "ndim", 0) and isinstance(val.shape[0], int)]
+             if val is not None and len(getattr(val, "shape", ())) and isinstance(val.shape[0], int)]
     wrong = [f"input {i} ({size} rows)" for i, size in fixed
              if i < len(args) and args[i].dim() and int(args[i].shape[0]) != size]
     if wrong:
