@@ -23,10 +23,15 @@ def check_spark_validate_args(args: argparse.Namespace) -> None:
 
 def validate_on_spark(args: argparse.Namespace, reference: Any, target: Any, atol: Any, rtol: Any) -> Any:
     """``onnxgate validate --spark MASTER``: the target's checks here, parity on Spark."""
+    from onnxgate._onnx import load_model
+    from onnxgate.signature import Signature
     from onnxgate.spark import session, validate
 
+    _check_local_files(args.data, Signature.from_model(load_model(args.model)))
     owned = _no_session()
     spark = session(args.spark)
+    if owned:
+        _quiet(spark)
     try:
         # the path, not a DataFrame: local Parquet is read by the workers themselves where it can be
         return validate(args.model, args.data, reference=reference, spark=spark, target=target, atol=atol,
@@ -39,14 +44,25 @@ def validate_on_spark(args: argparse.Namespace, reference: Any, target: Any, ato
 def score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
     """``onnxgate score --spark MASTER``: Spark reads, scores and writes a folder of Parquet files."""
     from onnxgate.cli import EXIT_OK
+    from onnxgate.signature import Signature
     from onnxgate.spark import load_scoring_model, predict, session
+    from onnxgate.spark._session import worker_input_error
 
-    load_scoring_model(args.model)  # a bad model is refused before Spark starts
+    signature = Signature.from_model(load_scoring_model(args.model))  # a bad model is refused before Spark starts
+    _check_local_files(args.data, signature, outputs or signature.output_names)
     owned = _no_session()
     spark = session(args.spark)
+    if owned:
+        _quiet(spark)
     try:
         scored = predict(args.data, args.model, outputs=outputs, spark=spark)
-        scored.write.mode("overwrite" if args.force else "errorifexists").parquet(args.out)
+        try:
+            scored.write.mode("overwrite" if args.force else "errorifexists").parquet(args.out)
+        except Exception as err:
+            refused = worker_input_error(err)  # a null feeding an integer input, met by a worker: exit 2
+            if refused is not None:
+                raise refused from None
+            raise
         print(f"scored the rows of {args.data!r} into the Parquet folder {args.out!r} (Spark {args.spark})")
     finally:
         if owned:
@@ -55,6 +71,29 @@ def score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
 
 
 
+
+
+def _check_local_files(data: str, signature: Any, outputs: list[str] | None = None) -> None:
+    """A local Parquet file or folder gets ``score``'s footer checks before Spark starts: Spark's reader
+    would give a column that one file lacks as nulls, and fail deep in a job on a column typed
+    differently in two files."""
+    from pathlib import Path
+
+    from onnxgate._commands.score import check_parquet_files
+
+    path = Path(data)
+    if "://" not in data and (path.is_dir() or path.suffix.lower() == ".parquet"):  # others: read_parquet says
+        check_parquet_files(data, signature, outputs, any_case=True)
+
+
+def _quiet(spark: Any) -> None:
+    """A session this command started logs nothing below FATAL: a task that fails on the rows (a null
+    feeding an integer input) is reported in one line, and Spark's own log of it was a Java stack trace
+    of about 200 lines on stderr."""
+    import contextlib
+
+    with contextlib.suppress(Exception):  # Spark Connect has no SparkContext
+        spark.sparkContext.setLogLevel("FATAL")
 
 
 def _no_session() -> bool:

@@ -89,20 +89,11 @@ def score_parquet(
     unknown = [o for o in wanted if o not in signature.output_names]
     if unknown:
         raise InvalidDataError(f"outputs {unknown} are not outputs of the model; it has {signature.output_names}")
-    schemas = _file_schemas(data, ds)
-    first = next(iter(schemas.values()))  # a dataset's own schema is its first file's
-    clash = [o for o in wanted if o in first.names]
-    if clash:
-        raise InvalidDataError(
-            f"output(s) {clash} have the name of a data column, and the scored file cannot hold two columns of "
-            f"one name; rename that column, or pick other outputs with --outputs (the model has "
-            f"{signature.output_names})", column=clash[0],
-        )
-    fed = feed_columns(first.names, signature)
-    _check_files(schemas, fed, signature)
+    schemas, common = check_parquet_files(data, signature, wanted)
+    fed = feed_columns(common.names, signature)
     # the files listed and their footers read once, above: the dataset is built from them, each file
     # cast to the common schema as it is read
-    dataset = ds.dataset(list(schemas), format="parquet", schema=_common_schema(first, schemas))
+    dataset = ds.dataset(list(schemas), format="parquet", schema=common)
     specs = [signature.output(o) for o in wanted]
     schema = pa.schema([*dataset.schema, *(pa.field(o, arrow_type(s)) for o, s in zip(wanted, specs))])
     session = model_session(proto.SerializeToString())
@@ -127,6 +118,39 @@ def score_parquet(
             writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))
             rows += batch.num_rows
     return rows
+
+
+def check_parquet_files(
+    data: str | Path, signature: Any, outputs: list[str] | None = None, *, any_case: bool = False
+) -> tuple[dict[str, Any], Any]:
+    """What ``score`` checks in a local Parquet file or folder before reading a row, from the files'
+    footers: every file is Parquet and holds the fed columns, typed as the inputs take them and alike in
+    every file, and no ``outputs`` is named like a data column (``any_case``: whatever its case, as Spark
+    resolves names). Returns each file's schema and the common one. ``--spark`` runs it too, on a local
+    path: Spark's reader gives a column one file lacks as nulls.
+
+    Raises
+    ------
+    InvalidDataError
+        The first of those that fails, naming the file and the column.
+    """
+    import pyarrow.dataset as ds
+
+    from onnxgate.spark import feed_columns
+
+    schemas = _file_schemas(data, ds)
+    first = next(iter(schemas.values()))  # a dataset's own schema is its first file's
+    fold = str.lower if any_case else str
+    names = {fold(n) for n in first.names}
+    clash = [o for o in outputs or () if fold(o) in names]
+    if clash:
+        raise InvalidDataError(
+            f"output(s) {clash} have the name of a data column, and the scored file cannot hold two columns of "
+            f"one name; rename that column, or pick other outputs with --outputs (the model has "
+            f"{signature.output_names})", column=clash[0],
+        )
+    _check_files(schemas, feed_columns(first.names, signature), signature)
+    return schemas, _common_schema(first, schemas)
 
 
 def _file_schemas(data: str | Path, ds: Any) -> dict[str, Any]:

@@ -140,7 +140,8 @@ def predict(
 
     rows = rows_of(df, spark)
     present = rows.columns
-    clash = [o for o in wanted if o in present]
+    # Spark resolves column names without regard to case: "LABEL" clashes with the output "label"
+    clash = [o for o in wanted if o.lower() in {c.lower() for c in present}]
     if clash:
         raise InvalidDataError(
             f"output(s) {clash} have the name of a data column, and the scored rows cannot hold two columns of "
@@ -154,6 +155,7 @@ def predict(
         fed = list(columns)
     else:
         fed = feed_columns(present, signature)
+    refuse_mistyped_columns(rows.fields, fed, signature)
     from pyspark.sql.pandas.types import from_arrow_type
     from pyspark.sql.types import StructField, StructType
 
@@ -174,6 +176,38 @@ def predict(
     fragment_rows = PREDICT_BATCH_ROWS if rows.fragments else 0
     run = _partition_predict(token, shared, fed, wanted, threads, fragment_rows, present)
     return rows.frame.mapInArrow(run, schema)
+
+
+def refuse_mistyped_columns(fields: Any, fed: list[str], signature: Any) -> None:
+    """On the driver, from the schema: refuse the columns the workers would refuse on their first batch
+    (a date or text for a number, a number for a boolean...: :func:`onnxgate._arrow.check_columns_typed_as_inputs`),
+    and a Spark ML vector, which reaches Python as a struct of its parts.
+
+    Raises
+    ------
+    InvalidDataError
+        A fed column of a type its input would only reinterpret, or a vector column.
+    """
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import to_arrow_type
+
+    from onnxgate._arrow import check_columns_typed_as_inputs
+
+    arrow = []
+    for field in fields:
+        if field.name not in fed:
+            continue
+        if type(field.dataType).__name__ == "VectorUDT":
+            raise InvalidDataError(
+                f"column {field.name!r} is a Spark ML vector; the model reads numbers: turn it into an array "
+                "column first (pyspark.ml.functions.vector_to_array), or feed the columns it was assembled from",
+                column=field.name,
+            )
+        try:
+            arrow.append(pa.field(field.name, to_arrow_type(field.dataType)))
+        except Exception:  # no Arrow form here: the workers read what Spark sends them
+            continue
+    check_columns_typed_as_inputs(pa.schema(arrow), signature)
 
 
 def _partition_predict(

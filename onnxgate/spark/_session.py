@@ -18,7 +18,8 @@ from typing import Any
 
 from onnxgate.errors import InvalidDataError, MissingDependencyError, OnnxGateError
 
-__all__ = ["ARROW_BATCH_ROWS", "SUPPORTED_JAVA", "java_version", "read_parquet", "session", "spark_error"]
+__all__ = ["ARROW_BATCH_ROWS", "SUPPORTED_JAVA", "java_version", "read_parquet", "session", "spark_error",
+           "worker_input_error"]
 
 #: Java major versions pyspark 4 runs on.
 SUPPORTED_JAVA = (17, 21)
@@ -187,6 +188,14 @@ def spark_error(err: BaseException) -> str:
         if line and ("Error:" in line or "Exception:" in line) and not line.startswith("at "):
             return line
     return text.splitlines()[0] if text else type(err).__name__
+
+
+def worker_input_error(err: BaseException) -> InvalidDataError | None:
+    """The :class:`InvalidDataError` a Python worker raised on its rows (a null feeding an integer
+    input, found only when the rows are read), out of the Java stack trace Spark wraps it in; None
+    when the job failed for another reason."""
+    found = re.search(r"onnxgate\.errors\.InvalidDataError: (.+)", str(err))
+    return InvalidDataError(found.group(1).strip()) if found else None
 
 
 def read_parquet(spark: Any, data: str) -> Any:

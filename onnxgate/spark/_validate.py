@@ -33,7 +33,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from onnxgate.errors import InvalidDataError, OnnxGateError, UnsupportedModelError
-from onnxgate.spark._session import spark_error
+from onnxgate.spark._session import spark_error, worker_input_error
 from onnxgate.validators.report import CheckResult
 
 if TYPE_CHECKING:
@@ -134,9 +134,11 @@ def validate(
         parity = CheckResult.skip(PARITY, "not run: onnxruntime cannot load the model (see operators_supported)")
     else:
         from onnxgate.spark._files import rows_of
+        from onnxgate.spark._predict import feed_columns, refuse_mistyped_columns
 
-        parity = _spark_parity(proto.SerializeToString(), payload, rows_of(df, spark), tolerances,
-                               infinities_compare_equal)
+        rows = rows_of(df, spark)
+        refuse_mistyped_columns(rows.fields, feed_columns(rows.columns, signature), signature)
+        parity = _spark_parity(proto.SerializeToString(), payload, rows, tolerances, infinities_compare_equal)
     checks = [parity if c.name == PARITY else c for c in report.checks]
     return replace(report, checks=checks)
 
@@ -199,6 +201,9 @@ def _spark_parity(
     try:
         rows = data.frame.mapInArrow(run, _PARTIAL_SCHEMA).collect()
     except Exception as err:
+        refused = worker_input_error(err)  # the rows' fault, as local parity says it: exit 2
+        if refused is not None:
+            raise refused from None
         raise OnnxGateError(f"the Spark parity job failed: {spark_error(err)}") from err
     partials = sorted((pickle.loads(r["partial"]) for r in rows), key=lambda p: p["partition"])
     for part in partials:

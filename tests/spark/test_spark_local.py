@@ -250,3 +250,56 @@ def test_references_of_each_framework_travel_by_pickle(local_spark: Any, name: s
         assert a["rows"] == b["rows"] == len(X)
         assert a["mismatched_rows"] == b["mismatched_rows"]
         assert (a["abs"] or {}).get("max") == (b["abs"] or {}).get("max")
+
+
+def test_cli_on_spark_refuses_the_files_local_score_refuses(
+    local_spark: Any, forest: dict[str, Any], tmp_path: Path, capsys: Any
+) -> None:
+    # Spark's reader gave the column one file lacks as nulls: scored and PASSED with exit 0
+    import pickle
+
+    model_file, ref_file = tmp_path / "m.onnx", tmp_path / "ref.pkl"
+    model_file.write_bytes(forest["conv"].model.SerializeToString())
+    ref_file.write_bytes(pickle.dumps(forest["model"]))
+    folder = tmp_path / "rows"
+    folder.mkdir()
+    pd.DataFrame(forest["X"][:100], columns=FEATURES).to_parquet(folder / "a.parquet")
+    pd.DataFrame(forest["X"][100:200, :3], columns=FEATURES[:3]).to_parquet(folder / "b.parquet")
+    out = tmp_path / "scored"
+    for command in (["score", str(model_file), "--out", str(out)],
+                    ["validate", str(model_file), "--reference", str(ref_file), "--trust-pickle"]):
+        assert main([*command, "--data", str(folder), "--spark", "local[2]"]) == 2
+        err = capsys.readouterr().err
+        assert "b.parquet' lacks the column(s) ['f3']" in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
+    # Spark resolves names whatever their case: a data column VARIABLE clashes with the output variable
+    clash = tmp_path / "clash.parquet"
+    pd.DataFrame(forest["X"][:50], columns=FEATURES).assign(VARIABLE=1.0).to_parquet(clash)
+    assert main(["score", str(model_file), "--data", str(clash), "--out", str(out), "--spark", "local[2]"]) == 2
+    assert "['variable'] have the name of a data column" in capsys.readouterr().err
+
+
+def test_a_null_a_worker_meets_is_the_local_one_line_error(local_spark: Any, tmp_path: Path, capsys: Any) -> None:
+    # found only when a worker reads the rows: it came back as "unexpected PythonException" and a Java trace
+    from sklearn.linear_model import LinearRegression
+
+    frame = pd.DataFrame({"x": np.linspace(0, 1, 40), "n": np.arange(40, dtype=np.int64)})
+    model_file = tmp_path / "m.onnx"
+    model_file.write_bytes(og.convert(LinearRegression().fit(frame, np.arange(40.0)), frame.head()).to_bytes())
+    data = tmp_path / "rows.parquet"
+    frame.astype({"n": "Int64"}).assign(n=lambda f: f.n.mask(f.index == 3)).to_parquet(data)
+    code = main(["score", str(model_file), "--data", str(data), "--out", str(tmp_path / "o"), "--spark", "local[2]"])
+    err = capsys.readouterr().err
+    assert code == 2 and "column 'n' (feeding the int64 input 'n') has 1 null" in err, err
+    assert "unexpected" not in err and "Traceback" not in err
+
+
+def test_a_spark_ml_vector_column_is_refused_with_the_way_to_an_array(local_spark: Any, forest: dict[str, Any]
+                                                                     ) -> None:
+    from pyspark.ml.feature import VectorAssembler
+
+    one_input = og.convert(forest["model"], forest["X"][:5])  # one [N,4] input: an array column feeds it
+    rows = local_spark.createDataFrame(pd.DataFrame(forest["X"][:20], columns=FEATURES))
+    vectors = VectorAssembler(inputCols=FEATURES, outputCol="input").transform(rows).select("input")
+    with pytest.raises(InvalidDataError, match=r"column 'input' is a Spark ML vector.*vector_to_array"):
+        ogs.predict(vectors, one_input)
