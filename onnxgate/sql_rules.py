@@ -89,11 +89,16 @@ def sql_identifier(text: str) -> str:
     'p_Iris_setosa'
     >>> sql_identifier("0 score")
     '_0_score'
+    >>> sql_identifier("Order")
+    'Order_'
     """
     name = _IDENT_BAD.sub("_", str(text)) or "_"
     if name[0].isdigit():
         name = "_" + name
-    return name[:SQL_IDENTIFIER_MAX]
+    name = name[:SQL_IDENTIFIER_MAX]
+    if name.lower() in SQL_RESERVED:  # a keyword must be bracket-quoted in every query: "select" -> "select_"
+        name = name[: SQL_IDENTIFIER_MAX - 1] + "_"
+    return name
 
 
 def unique_identifier(base: str, taken: set[str]) -> str:

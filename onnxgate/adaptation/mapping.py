@@ -52,6 +52,8 @@ def already_adapted(model: onnx.ModelProto, target: Target) -> bool:
     for spec in sig.inputs:
         if spec.rank != 2 or spec.width != 1:
             return False
+        if sql_identifier(spec.name) != spec.name:  # a T-SQL keyword ("select") is renamed by the adaptation
+            return False
         if target.input_types is not None and spec.elem_type not in target.input_types:
             return False
     for spec in sig.outputs:

@@ -238,3 +238,20 @@ def test_an_extra_column_beside_names_that_collide_is_named_as_extra(tmp_path: P
     assert main(["sql-dryrun", str(tmp_path / "s"), "--data", str(tmp_path / "missing.csv")]) == 2
     err = capsys.readouterr().err
     assert "the data lacks the columns ['a_b' (input" in err and "(it has ['a b'])" in err, err
+
+
+def test_columns_named_like_t_sql_keywords_are_renamed_for_sql(tmp_path: Path) -> None:
+    # convert --target sql-edge-2.0 kept "select" and "Order" as inputs, and validate for the same target
+    # then refused them as reserved keywords
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(100, 3)), columns=["select", "Order", "sp ace"])
+    model = LogisticRegression().fit(frame, (frame["select"] > 0).astype(int))
+    sql = og.convert(model, frame.head(), target="sql-edge-2.0")
+    assert sql.signature.input_names == ["select_", "Order_", "sp_ace"]
+    report = og.validate(sql, target="sql-edge-2.0", reference=model, data=frame)  # the user's own names
+    assert report.passed, report.summary()
+    folder = og.package(sql, target="sql-edge-2.0", out=tmp_path / "sql")
+    assert "[select_]" in (folder / "03_create_input_table.sql").read_text()
