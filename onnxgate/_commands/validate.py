@@ -50,7 +50,7 @@ def register(sub: Any) -> None:
         "--atol",
         action="append",
         metavar="X|NAME=X",
-        help="absolute tolerance, for all float outputs or one output (repeatable)",
+        help="absolute tolerance, for all float outputs or one numeric output (repeatable; labels stay exact)",
     )
     p.add_argument("--rtol", action="append", metavar="X|NAME=X", help="relative tolerance (as --atol)")
     p.add_argument("--search", type=int, default=0, metavar="N", help="generated inputs for the divergence search")

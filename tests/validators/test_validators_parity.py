@@ -141,7 +141,12 @@ def test_per_output_tolerances_and_unknown_names():
     tol = resolve_tolerances(outs, atol={"": 1e-5, "p": 1e-2}, rtol=0.5)
     assert tol == {"label": (0.0, 0.0, "exact"), "p": (1e-2, 0.5, "tolerance"), "v": (1e-5, 0.5, "tolerance")}
     assert resolve_tolerances(outs)["v"] == (*parity.DEFAULT_TOLERANCES["float64"], "tolerance")
-    assert resolve_tolerances(outs, atol={"label": 1})["label"][2] == "tolerance"  # named: even a label
+    with pytest.raises(og.InvalidDataError, match=r"'label' holds labels .* compared exactly"):
+        resolve_tolerances(outs, atol={"label": 1})  # it let a flipped class pass within "atol 5"
+    counts = (TensorSpec("count", "int64", ("N",)),)
+    assert resolve_tolerances(counts)["count"] == (0.0, 0.0, "exact")
+    assert resolve_tolerances(counts, atol={"count": 1})["count"] == (1.0, parity.DEFAULT_TOLERANCES["float32"][1],
+                                                                     "tolerance")  # a count, named: numbers
     with pytest.raises(og.InvalidDataError, match=r"'nope'.*outputs are"):
         resolve_tolerances(outs, atol={"nope": 1e-3})
     with pytest.raises(og.InvalidDataError, match=">= 0"):
