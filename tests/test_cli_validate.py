@@ -185,6 +185,28 @@ def test_sweep_does_not_overwrite_its_json_without_force(tmp_path, iris_files, c
     assert json.loads(out.read_text())["best_opset"] == 17
 
 
+@pytest.mark.parametrize(
+    ("command", "flag", "victim"),
+    [("validate", "--json", "iris.onnx"), ("validate", "--junit", "iris.skops"), ("validate", "--html", "iris.npy"),
+     ("sweep", "--json", "iris.skops"), ("sweep", "--json", "iris.npy")],
+)
+def test_force_never_writes_a_report_over_an_input(tmp_path, iris_files, capsys, command, flag, victim):
+    # validate m.onnx --json m.onnx --force turned the model being validated into its own report
+    import shutil
+
+    for name in ("iris.onnx", "iris.skops", "iris.npy"):
+        shutil.copy(iris_files / name, tmp_path / name)
+    before = (tmp_path / victim).read_bytes()
+    if command == "validate":
+        argv = ["validate", str(tmp_path / "iris.onnx"), "--reference", str(tmp_path / "iris.skops"),
+                "--data", str(tmp_path / "iris.npy")]
+    else:
+        argv = ["sweep", str(tmp_path / "iris.skops"), "--sample", str(tmp_path / "iris.npy"), "--opsets", "17"]
+    assert main([*argv, flag, str(tmp_path / victim), "--force"]) == 2
+    assert "never an input" in capsys.readouterr().err
+    assert (tmp_path / victim).read_bytes() == before
+
+
 def test_sweep_names_the_highest_passing_opset(tmp_path, iris_files, capsys):
     out = tmp_path / "sweep.json"
     code = main(

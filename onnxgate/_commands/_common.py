@@ -8,7 +8,7 @@ from typing import Any
 
 from onnxgate.errors import InvalidDataError, UnsupportedModelError
 
-__all__ = ["add_trust_pickle", "load_data_arg", "load_native_model", "parse_opsets"]
+__all__ = ["add_trust_pickle", "load_data_arg", "load_native_model", "parse_opsets", "refuse_outputs_on_inputs"]
 
 
 def add_trust_pickle(parser: argparse.ArgumentParser) -> None:
@@ -78,3 +78,25 @@ def parse_opsets(text: str) -> list[int]:
     if not out:
         raise InvalidDataError(f"expected at least one opset, found {text!r}")
     return sorted(set(out))
+
+
+def refuse_outputs_on_inputs(outputs: dict[str, str | None], inputs: dict[str, str | None]) -> None:
+    """Refuse an output (``{"--json": path}``) that is one of the command's inputs (``{"the model": path}``):
+    ``--force`` overwrites an earlier output, never the model, reference, data or target file being read.
+
+    Raises
+    ------
+    OutputExistsError
+        The first output that is an input, naming both.
+    """
+    from onnxgate.errors import OutputExistsError
+
+    read = {Path(path).resolve(): what for what, path in inputs.items() if path and Path(path).exists()}
+    for flag, path in outputs.items():
+        what = read.get(Path(path).resolve()) if path and Path(path).exists() else None
+        if what is not None:
+            raise OutputExistsError(
+                f"{flag} {path!r} is {what}; --force overwrites an earlier output, never an input: give {flag} "
+                "another path",
+                path=path,
+            )

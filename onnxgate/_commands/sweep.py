@@ -52,7 +52,14 @@ def run(args: argparse.Namespace) -> int:
     if outputs:
         from pathlib import Path
 
+        from onnxgate._commands._common import refuse_outputs_on_inputs
         from onnxgate.errors import InvalidDataError, OutputExistsError
+
+        refuse_outputs_on_inputs({flag: path for path, flag, _ in outputs},
+                                 {"the model being swept": args.model, "the sample": args.sample,
+                                  "the reference": getattr(args, "reference", None),
+                                  "the data": getattr(args, "data", None),
+                                  "the target file": getattr(args, "target_file", None)})
 
         for path, flag, _ in outputs:
             if not path.strip():

@@ -118,6 +118,11 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidDataError(
             f"two reports would go to the same file ({[p for p, _ in report_files]}); give each its own path"
         )
+    from onnxgate._commands._common import refuse_outputs_on_inputs
+
+    refuse_outputs_on_inputs({flag: path for path, flag, _ in given},
+                             {"the model being validated": args.model, "the reference": args.reference,
+                              "the data": args.data, "the target file": getattr(args, "target_file", None)})
     if not args.force:
         from onnxgate.errors import OutputExistsError
 
