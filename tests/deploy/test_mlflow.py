@@ -190,6 +190,27 @@ def test_api_registry_logs_the_package_unchanged(iris, tmp_path, monkeypatch):
         register_mlflow_model(tmp_path, store, name="x")
 
 
+def test_a_tracking_server_that_is_down_fails_in_seconds(iris, tmp_path, monkeypatch):
+    # MLflow's default retries kept --registry on a stopped server for about four minutes
+    import os
+    import socket
+    import time
+
+    from onnxgate.deploy.mlflow import register_mlflow_model
+
+    for key in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "MLFLOW_HTTP_REQUEST_TIMEOUT"):
+        monkeypatch.delenv(key, raising=False)
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder = og.package(iris[2], target="mlflow", out=tmp_path / "pkg")
+    start = time.monotonic()
+    with pytest.raises(og.PackagingError, match="refused the run"):
+        register_mlflow_model(folder, f"http://127.0.0.1:{port}", name="iris")
+    assert time.monotonic() - start < 60
+    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ  # set for the call only
+
+
 def test_store_without_a_registry_keeps_the_run_artifacts_and_says_so(iris, tmp_path, monkeypatch):
     from mlflow.tracking import MlflowClient
 
