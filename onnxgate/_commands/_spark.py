@@ -45,8 +45,7 @@ def score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
     """``onnxgate score --spark MASTER``: Spark reads, scores and writes a folder of Parquet files."""
     from onnxgate.cli import EXIT_OK
     from onnxgate.signature import Signature
-    from onnxgate.spark import load_scoring_model, predict, session
-    from onnxgate.spark._session import worker_input_error
+    from onnxgate.spark import load_scoring_model, predict, session, worker_input_error
 
     signature = Signature.from_model(load_scoring_model(args.model))  # a bad model is refused before Spark starts
     _check_local_files(args.data, signature, outputs or signature.output_names)

@@ -8,7 +8,7 @@ as :func:`onnxgate.validate`; ``predict`` adds the model's outputs to a DataFram
 from __future__ import annotations
 
 from onnxgate.spark._predict import feed_columns, load_scoring_model, predict
-from onnxgate.spark._session import java_version, read_parquet, session
+from onnxgate.spark._session import java_version, read_parquet, session, worker_input_error
 from onnxgate.spark._validate import validate
 
 __all__ = [
@@ -19,4 +19,5 @@ __all__ = [
     "read_parquet",
     "session",
     "validate",
+    "worker_input_error",
 ]
