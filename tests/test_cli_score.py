@@ -147,3 +147,12 @@ def test_force_through_a_symlink_writes_the_file_it_points_to(iris: dict[str, An
     assert main(["score", str(iris["onnx"]), "--data", str(iris["data"]), "--out", str(link), "--force"]) == 0
     assert link.is_symlink()
     assert pq.read_table(real).num_rows == len(iris["X"])
+
+
+def test_force_never_writes_the_scored_rows_over_the_model(iris: dict[str, Any], tmp_path: Path, capsys: Any) -> None:
+    # score m.onnx --out m.onnx --force turned the model into Parquet
+    model = tmp_path / "m.onnx"
+    model.write_bytes(iris["onnx"].read_bytes())
+    assert main(["score", str(model), "--data", str(iris["data"]), "--out", str(model), "--force"]) == 2
+    assert "never an input" in capsys.readouterr().err
+    assert model.read_bytes() == iris["onnx"].read_bytes()

@@ -273,6 +273,14 @@ def run(args: argparse.Namespace) -> int:
         where = "is the --data file" if out.resolve() == data.resolve() else "is inside the --data folder"
         raise InvalidDataError(f"--out {str(out)!r} {where}: the scored rows would replace the data, or be read "
                                "back as data on the next run; write them outside it", path=str(out))
+    from onnxgate._commands._common import refuse_outputs_on_inputs
+
+    model_path = Path(args.model)
+    refuse_outputs_on_inputs({"--out": args.out}, {"the model being scored": args.model,
+                                                   "the package's model": str(model_path / "model.onnx")})
+    if model_path.is_dir() and out.resolve().parent == model_path.resolve():
+        raise InvalidDataError(f"--out {str(out)!r} is inside the package {str(model_path)!r} being scored; write "
+                               "the scored rows outside it", path=str(out))
     if out.exists() and not args.force:
         # refused before any work is done, so a long scoring run is not wasted
         raise OutputExistsError(f"{str(out)!r} exists; pass --force to overwrite it or choose another path",

@@ -254,6 +254,17 @@ class SklearnConverter(Converter):
                 _set_metadata(proto, PRECISION_METADATA_KEY, "float32-from-float64")
             elif compute == "float64":
                 _set_metadata(proto, PRECISION_METADATA_KEY, "float64")
+            histogram = sorted({type(e).__name__ for e in _sub_estimators(model)
+                                if type(e).__name__.startswith("HistGradientBoosting")})
+            if float64_data and histogram:
+                # the tree ensembles run float32 in every graph (_float32_tree_ensembles), as the other
+                # scikit-learn trees compare; HistGradientBoosting compares float64 with double thresholds
+                warnings.append(
+                    f"{histogram[0]} compares float64 features with double thresholds; the graph's trees "
+                    "compare them as float32 (ai.onnx.ml's tree ensembles), whatever the precision, so a value "
+                    "within a float32 step of a threshold can take the other branch: validate with the data "
+                    "the model will score"
+                )
             return RawConversion(model=proto, warnings=warnings)
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -11,6 +11,7 @@ Hypothesis is an optional dependency (``pip install 'onnxgate[testing]'``); this
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -139,8 +140,8 @@ def _elements_for(
 
     kind = spec.elem_type
     if kind == "string":
-        if observed_strings:
-            return st.one_of(st.sampled_from(observed_strings), st.text(max_size=8))
+        if observed_strings:  # the observed values only, as documented
+            return st.sampled_from(observed_strings)
         return st.text(max_size=8)
     if kind == "bool":
         return st.booleans()
@@ -163,13 +164,19 @@ def _check_ranges(signature: Signature, ranges: Any) -> tuple[dict[str, Any], di
     if ranges is None:
         return {}, {}
     if isinstance(ranges, Mapping) and ranges and all(
-        isinstance(v, tuple) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v) for v in ranges.values()
+        # numpy scalars too: (X.min(), X.max()) of a float32 array are np.float32, not float
+        isinstance(v, tuple) and len(v) == 2 and all(isinstance(x, numbers.Real) and not isinstance(x, bool)
+                                                     for x in v)
+        for v in ranges.values()
     ):
         unknown = [k for k in ranges if k not in signature.input_names]
         if unknown:
             raise InvalidDataError(
                 f"ranges names inputs {unknown} the model does not have; its inputs are {signature.input_names}"
             )
+        reversed_ = {str(k): v for k, v in ranges.items() if not float(v[0]) <= float(v[1])}
+        if reversed_:
+            raise InvalidDataError(f"ranges {reversed_} must be (low, high) with low <= high")
         return {}, {str(k): (float(v[0]), float(v[1])) for k, v in ranges.items()}
     return _observed(signature, ranges), {}
 
@@ -241,10 +248,12 @@ def model_inputs(
     if batch_range[0] < 1 or batch_range[1] < batch_range[0]:
         raise InvalidDataError(f"batch_size must be >= 1 (or a (min, max) range), found {batch_size!r}")
 
+    # a name on any input's first axis is the batch, wherever else it appears ([N,3] and [3,N])
+    batch_names = frozenset(spec.shape[0] for spec in signature.inputs if spec.shape and isinstance(spec.shape[0], str))
     symbolic: list[str] = []
     for spec in signature.inputs:
         for axis, dim in enumerate(spec.shape or ()):
-            key = _dim_key(spec, axis, dim)
+            key = _dim_key(spec, axis, dim, batch_names)
             if key is not None and key not in symbolic:
                 symbolic.append(key)
 
@@ -256,7 +265,7 @@ def model_inputs(
             sizes[key] = draw(st.integers(lo, hi), label=f"dim {key}")
         feeds: dict[str, np.ndarray] = {}
         for spec in signature.inputs:
-            shape = _concrete_shape(spec, sizes)
+            shape = _concrete_shape(spec, sizes, batch_names)
             dtype = np.dtype(object) if spec.elem_type == "string" else np.dtype(spec.elem_type)
             n_values = int(np.prod(shape)) if shape else 1
             per_row = int(np.prod(shape[1:])) if len(shape) > 1 else 1
@@ -283,23 +292,29 @@ def model_inputs(
                     glob = _padded(float(np.min(lows)), float(np.max(highs)))
                 elements = _elements_for(spec, glob, strings, allow_nan=allow_nan,
                                          allow_infinity=allow_infinity, extremes=extremes)
-                values = draw(st.lists(elements, min_size=n_values, max_size=n_values), label=spec.name)
-                array = np.asarray(values, dtype=dtype).reshape(shape)
+                if spec.elem_type == "string":
+                    values = draw(st.lists(elements, min_size=n_values, max_size=n_values), label=spec.name)
+                    array = np.asarray(values, dtype=dtype).reshape(shape)
+                else:  # an array strategy fills most values with one: a [1,784] image stays a small example
+                    from hypothesis.extra import numpy as hnp
+
+                    array = draw(hnp.arrays(dtype, shape, elements=elements), label=spec.name)
             feeds[spec.name] = array
         return feeds
 
     return draw_feeds()
 
 
-def _dim_key(spec: TensorSpec, axis: int, dim: Any) -> str | None:
+def _dim_key(spec: TensorSpec, axis: int, dim: Any, batch_names: frozenset[str] = frozenset()) -> str | None:
     if isinstance(dim, int):
         return None
-    if axis == 0:  # every input's rows are the same rows: one batch size per draw
+    if axis == 0 or dim in batch_names:  # every input's rows are the same rows: one batch size per draw
         return "batch"
     return f"dim:{dim}" if isinstance(dim, str) else f"dim:{spec.name}:{axis}"
 
 
-def _concrete_shape(spec: TensorSpec, sizes: Mapping[str, int]) -> tuple[int, ...]:
+def _concrete_shape(spec: TensorSpec, sizes: Mapping[str, int], batch_names: frozenset[str] = frozenset()
+                    ) -> tuple[int, ...]:
     if spec.shape is None:  # unknown rank: one row of one value is what most graphs accept
         return (sizes.get("batch", 1), 1)
     shape = []
@@ -307,6 +322,6 @@ def _concrete_shape(spec: TensorSpec, sizes: Mapping[str, int]) -> tuple[int, ..
         if isinstance(dim, int):
             shape.append(dim if dim > 0 else 1)
         else:
-            key = _dim_key(spec, axis, dim)
+            key = _dim_key(spec, axis, dim, batch_names)
             shape.append(sizes[key] if key is not None else 1)
     return tuple(shape)

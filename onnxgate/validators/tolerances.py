@@ -83,14 +83,14 @@ def resolve_tolerances(
         named_a = atol.get(spec.name) if isinstance(atol, Mapping) else None
         named_r = rtol.get(spec.name) if isinstance(rtol, Mapping) else None
         is_label = spec.elem_type in ("string", "bool") or any(h in spec.name.lower() for h in LABEL_NAME_HINTS)
-        if is_label and (named_a is not None or named_r is not None):
+        if is_label and any(v is not None and float(v) != 0.0 for v in (named_a, named_r)):
             # a tolerance on classes would pass a flipped label (label 1 against 2 "within atol 5")
             raise InvalidDataError(
                 f"output {spec.name!r} holds labels ({spec.elem_type}), which are compared exactly: a tolerance "
                 "would let a flipped class pass. Name tolerances for numeric outputs only (an integer count "
                 "takes one)"
             )
-        if _is_exact(spec) and named_a is None and named_r is None:
+        if _is_exact(spec) and (is_label or (named_a is None and named_r is None)):
             out[spec.name] = (0.0, 0.0, "exact")
             continue
         a = _pick(named_a, atol, default_a)

@@ -248,3 +248,17 @@ def test_pandas_nullable_number_columns_convert_and_validate(estimator: str) -> 
     assert conv.signature.input("cnt").elem_type == "int64"
     report = og.validate(conv, reference=model, data=frame)
     assert report.passed, report.summary()
+
+
+def test_histgradientboosting_on_float64_says_its_trees_compare_float32() -> None:
+    """HistGradientBoosting compares float64 with double thresholds; the graph's trees compare float32
+    whatever the precision, and the conversion said nothing."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = load_breast_cancer(return_X_y=True)
+    model = HistGradientBoostingClassifier(max_iter=5).fit(X, y)
+    for precision in ("auto", "float64"):
+        conv = og.convert(model, X[:5], precision=precision)
+        assert any("compares float64 features with double thresholds" in w for w in conv.warnings), conv.warnings
+    assert not any("double thresholds" in w for w in og.convert(model, X[:5].astype(np.float32)).warnings)

@@ -143,6 +143,7 @@ def test_per_output_tolerances_and_unknown_names():
     assert resolve_tolerances(outs)["v"] == (*parity.DEFAULT_TOLERANCES["float64"], "tolerance")
     with pytest.raises(og.InvalidDataError, match=r"'label' holds labels .* compared exactly"):
         resolve_tolerances(outs, atol={"label": 1})  # it let a flipped class pass within "atol 5"
+    assert resolve_tolerances(outs, atol={"label": 0.0})["label"] == (0.0, 0.0, "exact")  # zero: what labels get
     counts = (TensorSpec("count", "int64", ("N",)),)
     assert resolve_tolerances(counts)["count"] == (0.0, 0.0, "exact")
     assert resolve_tolerances(counts, atol={"count": 1})["count"] == (1.0, parity.DEFAULT_TOLERANCES["float32"][1],
