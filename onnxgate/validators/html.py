@@ -153,6 +153,7 @@ def _jinja() -> Any:
     )
     env.filters["num"] = _num
     env.filters["values"] = _values
+    env.filters["shape"] = _shape
     env.filters["exact_values"] = _exact_values
     return env
 
@@ -187,6 +188,14 @@ def _values(items: Any, limit: int = 12) -> str:
     shown = ", ".join(_num(v) for v in items[:limit])
     more = f", … {len(items) - limit} more" if len(items) > limit else ""
     return f"[{shown}{more}]"
+
+
+def _shape(dims: Any) -> str:
+    """A tensor shape as the terminal view writes it: ``[?, 4]`` (a symbolic dimension, None in the JSON,
+    was an empty cell, and ``[]`` read as a scalar); ``?`` for an unknown rank."""
+    if dims is None:
+        return "?"
+    return "[" + ", ".join("?" if d is None else str(d) for d in dims) + "]"
 
 
 def _exact_values(items: Any, limit: int = 32) -> str:

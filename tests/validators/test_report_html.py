@@ -95,6 +95,11 @@ def test_passing_report_shows_verdict_every_check_and_the_plots():
     assert report.model["sha256"] in page
     for version in report.environment.values():
         assert str(version) in text
+    # shapes as the terminal writes them: a symbolic dimension is "?" (it was an empty cell, and a [N]
+    # label output read "[]", a scalar)
+    for spec in report.model["signature"]["outputs"]:
+        shape = "[" + ", ".join("?" if d is None else str(d) for d in spec["shape"]) + "]"
+        assert f"<code>{spec['name']}</code></th><td>{spec['elem_type']}</td><td class=\"mono\">{shape}</td>" in page
 
 
 def test_failing_parity_report_has_the_flips_and_the_worst_rows():
