@@ -151,6 +151,11 @@ def test_zoo_list_names_every_entry(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for name in og.zoo.names():
         assert name in out
+    # a misspelt framework listed nothing and exited 0
+    assert main(["zoo", "list", "--framework", "sklern"]) == 2
+    assert "the zoo's frameworks are" in _one_error_line(capsys)
+    assert main(["zoo", "list", "--framework", "xgboost"]) == 0
+    assert "xgboost-breast-cancer-classifier" in capsys.readouterr().out
 
 
 def test_the_output_never_replaces_the_model_or_sample_even_with_force(
