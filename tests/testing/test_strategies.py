@@ -130,3 +130,60 @@ def test_bad_batch_size_and_non_tensor_inputs_are_refused() -> None:
                     outputs=())
     with pytest.raises(UnsupportedModelError, match="not a tensor"):
         model_inputs(seq)
+
+
+def _sig(*inputs: tuple[str, str, tuple[Any, ...]]) -> Any:
+    from onnxgate.signature import Signature, TensorSpec
+
+    return Signature(inputs=tuple(TensorSpec(n, t, s) for n, t, s in inputs), outputs=())
+
+
+def test_explicit_bounds_take_numpy_numbers_and_refuse_reversed_ones() -> None:
+    # (X.min(), X.max()) of float32 data are np.float32: they were read as two rows of data
+    sig = _sig(("x", "float32", ("N", 1)))
+    low, high = np.float32(0.0), np.float32(1.0)
+
+    @SETTINGS
+    @given(model_inputs(sig, ranges={"x": (low, high)}))
+    def check(feeds: dict[str, np.ndarray]) -> None:
+        assert ((feeds["x"] >= 0.0) & (feeds["x"] <= 1.0)).all()
+
+    check()
+    with pytest.raises(InvalidDataError, match="low <= high"):
+        model_inputs(sig, ranges={"x": (7.0, 2.0)})
+
+
+def test_strings_come_from_the_observed_values_only() -> None:
+    sig = _sig(("colour", "string", ("N", 1)))
+    observed = {"colour": np.array([["red"], ["green"], ["blue"]], dtype=object)}
+
+    @settings(max_examples=50, deadline=None, database=None, derandomize=True)
+    @given(model_inputs(sig, ranges=observed))
+    def check(feeds: dict[str, np.ndarray]) -> None:
+        assert set(feeds["colour"].ravel()) <= {"red", "green", "blue"}
+
+    check()
+
+
+def test_a_batch_name_on_another_axis_is_the_same_size() -> None:
+    # "N" on axis 0 of a and axis 1 of b: b got its own size from (1, 4)
+    sig = _sig(("a", "float32", ("N", 3)), ("b", "float32", (3, "N")))
+
+    @SETTINGS
+    @given(model_inputs(sig, batch_size=(2, 6)))
+    def check(feeds: dict[str, np.ndarray]) -> None:
+        assert feeds["a"].shape[0] == feeds["b"].shape[1] >= 2
+
+    check()
+
+
+def test_an_image_sized_input_passes_hypothesis_health_checks() -> None:
+    # one value per list element made the smallest example too large: FailedHealthCheck large_base_example
+    sig = _sig(("pixels", "float32", (1, 784)))
+
+    @settings(max_examples=5, deadline=None, database=None)
+    @given(model_inputs(sig))
+    def check(feeds: dict[str, np.ndarray]) -> None:
+        assert feeds["pixels"].shape == (1, 784) and np.isfinite(feeds["pixels"]).all()
+
+    check()
