@@ -9,6 +9,9 @@ import pytest
 import onnxgate as og
 
 pytest_plugins = ["pytester"]
+# Each inner run is a subprocess: run in this process, pytester drops the modules the run imported
+# when it ends (numpy.fft, scipy...), and the next test of this worker that imports them again fails
+# with numpy's "cannot load module more than once per process".
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +55,7 @@ def test_fixture_passes_and_fails(pytester: pytest.Pytester, models: dict[str, P
             assert report.check("opset_within_caps").passed is False
         """
     )
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["*test_bad*", "*ValidationFailedError*opset_within_caps*"])
 
@@ -67,7 +70,7 @@ def test_parametrize_with_checks_gives_one_test_per_check(pytester: pytest.Pytes
             check(model)
         """
     )
-    result = pytester.runpytest("-p", "no:cacheprovider", "-v")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v")
     result.stdout.fnmatch_lines([
         "*test_model?good.onnx-opset_within_caps? PASSED*",
         "*test_model?good.onnx-inputs_one_per_column? PASSED*",
@@ -101,7 +104,7 @@ def test_seed_option_reaches_the_search(pytester: pytest.Pytester) -> None:
             assert report.check("search_divergences").details["seed"] == 7
         """
     )
-    result = pytester.runpytest("-p", "no:cacheprovider", "--onnxgate-seed", "7")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--onnxgate-seed", "7")
     result.assert_outcomes(passed=1)
 
 
@@ -114,7 +117,7 @@ def test_the_documented_ci_example_runs(pytester: pytest.Pytester) -> None:
     code = re.search(r"```python\n(\"\"\"CI gate.*?)```", text, re.S)
     assert code is not None, "the complete example is missing from docs/testing.md"
     pytester.makepyfile(test_model_onnx=code.group(1))
-    result = pytester.runpytest("-p", "no:cacheprovider", "-v")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v")
     result.assert_outcomes(passed=9, xfailed=1)
     result.stdout.fnmatch_lines(["*test_each_check?sklearn-Pipeline-opset_within_caps? PASSED*"])
 
