@@ -43,17 +43,13 @@ def add_precision_arg(p: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from onnxgate._commands._common import refuse_outputs_on_inputs
     from onnxgate.api import convert
     from onnxgate.errors import OutputExistsError
 
     out = Path(args.output)
-    for what, given in (("model", args.model), ("sample", args.sample)):
-        if given and out.exists() and Path(given).exists() and out.resolve() == Path(given).resolve():
-            raise OutputExistsError(
-                f"the output {str(out)!r} is the {what} being converted; --force overwrites an earlier output, "
-                "never an input: give -o another path",
-                path=str(out),
-            )
+    refuse_outputs_on_inputs({"-o": args.output}, {"the model being converted": args.model,
+                                                   "the sample": args.sample})
     if out.exists() and not args.force:
         raise OutputExistsError(f"{str(out)!r} exists; pass --force to overwrite it", path=str(out))
     model = load_native_model(args.model, trust_pickle=args.trust_pickle)

@@ -276,9 +276,8 @@ def run(args: argparse.Namespace) -> int:
     from onnxgate._commands._common import refuse_outputs_on_inputs
 
     model_path = Path(args.model)
-    refuse_outputs_on_inputs({"--out": args.out}, {"the model being scored": args.model,
-                                                   "the package's model": str(model_path / "model.onnx")})
-    if model_path.is_dir() and out.resolve().parent == model_path.resolve():
+    refuse_outputs_on_inputs({"--out": args.out}, {"the model being scored": args.model})
+    if model_path.is_dir() and model_path.resolve() in out.resolve().parents:
         raise InvalidDataError(f"--out {str(out)!r} is inside the package {str(model_path)!r} being scored; write "
                                "the scored rows outside it", path=str(out))
     if out.exists() and not args.force:

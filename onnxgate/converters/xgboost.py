@@ -71,14 +71,10 @@ def _learner(model: Any) -> dict[str, Any]:
     return dict(json.loads(_booster(model).save_config())["learner"])
 
 
-def objective_of(model: Any) -> str:
-    """The objective's name as XGBoost saved it (``"binary:logistic"``...)."""
-    return str(_learner(model)["objective"]["name"])
-
-
-def booster_kind(model: Any) -> str:
-    """``"gbtree"``, ``"dart"`` or ``"gblinear"``, as XGBoost saved it."""
-    return str(_learner(model).get("gradient_booster", {}).get("name", "gbtree"))
+def objective_of(model: Any, learner: Mapping[str, Any] | None = None) -> str:
+    """The objective's name as XGBoost saved it (``"binary:logistic"``...); ``learner``: the saved
+    configuration's, when it is already read."""
+    return str((learner if learner is not None else _learner(model))["objective"]["name"])
 
 
 class XGBoostConverter(BoostingConverter):
@@ -135,7 +131,8 @@ class XGBoostConverter(BoostingConverter):
                 f"expected an xgboost.Booster or a fitted XGBClassifier/XGBRegressor; found {type(model).__name__}",
                 framework=self.framework,
             )
-        kind = booster_kind(model)
+        learner = _learner(model)  # its booster and objective, from one read of the saved configuration
+        kind = str(learner.get("gradient_booster", {}).get("name", "gbtree"))
         if kind != "gbtree":
             # onnxmltools reads gbtree's parameters only: it failed on these with a bare KeyError
             raise UnsupportedModelError(
@@ -143,7 +140,7 @@ class XGBoostConverter(BoostingConverter):
                 "(dart weighs its trees by its dropout, gblinear has no trees). Train with booster='gbtree'.",
                 framework=self.framework,
             )
-        objective = objective_of(model)
+        objective = objective_of(model, learner)
         if objective not in SUPPORTED_OBJECTIVES:
             raise UnsupportedModelError(
                 f"XGBoost objective {objective!r} is not supported: its onnxmltools translation is not "

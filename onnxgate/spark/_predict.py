@@ -141,7 +141,8 @@ def predict(
     rows = rows_of(df, spark)
     present = rows.columns
     # Spark resolves column names without regard to case: "LABEL" clashes with the output "label"
-    clash = [o for o in wanted if o.lower() in {c.lower() for c in present}]
+    folded = {c.lower() for c in present}
+    clash = [o for o in wanted if o.lower() in folded]
     if clash:
         raise InvalidDataError(
             f"output(s) {clash} have the name of a data column, and the scored rows cannot hold two columns of "

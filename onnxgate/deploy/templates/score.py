@@ -54,6 +54,7 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -446,15 +447,19 @@ def _shape_text(shape: list[Any]) -> str:
                            for i, d in enumerate(shape)) + "]"
 
 
-def _holds_bool(value: Any) -> bool:
+def _leaves(value: Any) -> Iterator[Any]:
+    """The values in nested JSON lists, in order, without recursion (a request may nest deep)."""
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, bool):
-            return True
-    return False
+            stack.extend(reversed(item))
+        else:
+            yield item
+
+
+def _holds_bool(value: Any) -> bool:
+    return any(isinstance(item, bool) for item in _leaves(value))
 
 
 def check_strings(spec: dict[str, Any], values: Any) -> None:
@@ -463,12 +468,8 @@ def check_strings(spec: dict[str, Any], values: Any) -> None:
     numpy builds a text array from ``["red", 5]`` (``"5"``), so the array alone cannot tell; a list of
     numbers alone is refused by :func:`check_array` as it is. Raises :class:`RequestError`.
     """
-    stack = [values]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list):
-            stack.extend(reversed(item))
-        elif not isinstance(item, str):
+    for item in _leaves(values):
+        if not isinstance(item, str):
             found = ("booleans" if isinstance(item, bool) else "integers" if isinstance(item, int)
                      else "numbers with a fraction" if isinstance(item, float) else "mixed or null values")
             raise RequestError("wrong_element_type", f"{_input_text(spec['name'])}: expected string values, found "
@@ -539,13 +540,9 @@ def _nulls_as_nan(value: Any, arr: np.ndarray) -> np.ndarray:
     """Numbers and JSON nulls for a float input packaged to take missing values: the nulls as NaN (JSON
     has no NaN, and this script writes a NaN output as null). Anything else is returned as it is, for
     :func:`check_array` to name."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list):
-            stack.extend(item)
-        elif item is not None and (isinstance(item, bool) or not isinstance(item, (int, float))):
-            return arr
+    if any(item is not None and (isinstance(item, bool) or not isinstance(item, (int, float)))
+           for item in _leaves(value)):
+        return arr
     try:
         return np.array(value, dtype=np.float64)
     except (ValueError, TypeError, OverflowError):
