@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from onnxgate.errors import InvalidDataError
@@ -29,16 +32,17 @@ def validate_on_spark(args: argparse.Namespace, reference: Any, target: Any, ato
 
     _check_local_files(args.data, Signature.from_model(load_model(args.model)))
     owned = _no_session()
-    spark = session(args.spark)
-    if owned:
-        _quiet(spark)
-    try:
-        # the path, not a DataFrame: local Parquet is read by the workers themselves where it can be
-        return validate(args.model, args.data, reference=reference, spark=spark, target=target, atol=atol,
-                        rtol=rtol, fail_fast=args.fail_fast)
-    finally:
+    with _without_pandas_warning():
+        spark = session(args.spark)
         if owned:
-            spark.stop()
+            _quiet(spark)
+        try:
+            # the path, not a DataFrame: local Parquet is read by the workers themselves where it can be
+            return validate(args.model, args.data, reference=reference, spark=spark, target=target, atol=atol,
+                            rtol=rtol, fail_fast=args.fail_fast)
+        finally:
+            if owned:
+                spark.stop()
 
 
 def score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
@@ -50,26 +54,24 @@ def score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
     signature = Signature.from_model(load_scoring_model(args.model))  # a bad model is refused before Spark starts
     _check_local_files(args.data, signature, outputs or signature.output_names)
     owned = _no_session()
-    spark = session(args.spark)
-    if owned:
-        _quiet(spark)
-    try:
-        scored = predict(args.data, args.model, outputs=outputs, spark=spark)
-        try:
-            scored.write.mode("overwrite" if args.force else "errorifexists").parquet(args.out)
-        except Exception as err:
-            refused = worker_input_error(err)  # a null feeding an integer input, met by a worker: exit 2
-            if refused is not None:
-                raise refused from None
-            raise
-        print(f"scored the rows of {args.data!r} into the Parquet folder {args.out!r} (Spark {args.spark})")
-    finally:
+    with _without_pandas_warning():
+        spark = session(args.spark)
         if owned:
-            spark.stop()
+            _quiet(spark)
+        try:
+            scored = predict(args.data, args.model, outputs=outputs, spark=spark)
+            try:
+                scored.write.mode("overwrite" if args.force else "errorifexists").parquet(args.out)
+            except Exception as err:
+                refused = worker_input_error(err)  # a null feeding an integer input, met by a worker: exit 2
+                if refused is not None:
+                    raise refused from None
+                raise
+            print(f"scored the rows of {args.data!r} into the Parquet folder {args.out!r} (Spark {args.spark})")
+        finally:
+            if owned:
+                spark.stop()
     return EXIT_OK
-
-
-
 
 
 def _check_local_files(data: str, signature: Any, outputs: list[str] | None = None) -> None:
@@ -89,10 +91,18 @@ def _quiet(spark: Any) -> None:
     """A session this command started logs nothing below FATAL: a task that fails on the rows (a null
     feeding an integer input) is reported in one line, and Spark's own log of it was a Java stack trace
     of about 200 lines on stderr."""
-    import contextlib
-
     with contextlib.suppress(Exception):  # Spark Connect has no SparkContext
         spark.sparkContext.setLogLevel("FATAL")
+
+
+@contextlib.contextmanager
+def _without_pandas_warning() -> Iterator[None]:
+    """pyspark 4 warns that it 'does not yet fully support pandas >= 3' at start-up and again at the
+    first ``mapInArrow``, two FutureWarnings per run; onnxgate moves rows with Arrow and its Spark
+    tests run on the pandas it installs, so the command's output leaves them out."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+        yield
 
 
 def _no_session() -> bool:

@@ -353,8 +353,12 @@ class SklearnConverter(Converter):
             cast_inputs(proto, boundary)
         if boundary:
             fed = sorted({_dtype_name(code) for code in boundary.values()})
+            # the user's column names: the input names may change again (SQL adaptation renames 'select')
+            labels = {c.name: c.original for c in columns}
+            shown = sorted(labels.get(n, n) for n in boundary)
+            what = "inputs" if all(labels.get(n, n) == n for n in boundary) else "columns"
             warnings.append(
-                f"inputs {sorted(boundary)} are fed as {' or '.join(fed)} and cast to {compute} inside the graph, "
+                f"{what} {shown} are fed as {' or '.join(fed)} and cast to {compute} inside the graph, "
                 f"where the model computes in {compute}"
             )
         _dedupe_opset_imports(proto)

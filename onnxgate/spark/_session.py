@@ -28,6 +28,8 @@ SUPPORTED_JAVA = (17, 21)
 #: was 3-9% faster with 65,536 rows than with 16,384 (bench/bench_spark.py). Spark's own byte limit
 #: (``spark.sql.execution.arrow.maxBytesPerBatch``, 64 MB) still keeps batches of wide rows small.
 ARROW_BATCH_ROWS = 65_536
+#: The driver JVM's log configuration (errors only), unless the user configures Spark's logging.
+_LOG_CONFIG = Path(__file__).resolve().parent / "log4j2.properties"
 #: Local masters and standalone masters on this machine: the driver binds the loopback interface.
 _LOOPBACK = re.compile(r"^(local(\[.*\])?|spark://(127\.0\.0\.1|localhost)(:\d+)?)$")
 
@@ -81,7 +83,9 @@ def session(
 
     Spark runs one SparkContext per process: when a session already runs, it is returned as it is
     (its master unchanged), with the settings Spark can change at run time applied. ``PYSPARK_PYTHON``
-    and ``PYSPARK_DRIVER_PYTHON`` are set to this interpreter in ``os.environ``.
+    and ``PYSPARK_DRIVER_PYTHON`` are set to this interpreter in ``os.environ``. The driver's JVM it
+    starts logs errors only (``onnxgate/spark/log4j2.properties``), unless ``config`` sets
+    ``spark.driver.extraJavaOptions`` or ``SPARK_CONF_DIR`` points at the user's own Spark settings.
 
     Parameters
     ----------
@@ -147,6 +151,9 @@ def session(
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.shuffle.partitions": str(int(shuffle_partitions)),
     }
+    if "SPARK_CONF_DIR" not in os.environ and not _jvm_running():
+        # read by the driver's JVM as it starts: Spark's default profile logs its start-up at INFO/WARN
+        settings["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={_LOG_CONFIG.as_uri()}"
     if _LOOPBACK.match(master):
         settings["spark.driver.bindAddress"] = "127.0.0.1"
         settings["spark.driver.host"] = "127.0.0.1"
@@ -160,6 +167,14 @@ def session(
         raise OnnxGateError(f"cannot start Spark with master {master!r}: {spark_error(err)}") from err
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def _jvm_running() -> bool:
+    """True when this process already runs Spark's JVM (a SparkContext, live or stopped): Java options
+    set now would not reach it, and the user's own options for it stay as they were."""
+    from pyspark import SparkContext
+
+    return SparkContext._gateway is not None
 
 
 def _leave_connect_mode() -> None:

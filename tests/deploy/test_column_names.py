@@ -255,3 +255,17 @@ def test_columns_named_like_t_sql_keywords_are_renamed_for_sql(tmp_path: Path) -
     assert report.passed, report.summary()
     folder = og.package(sql, target="sql-edge-2.0", out=tmp_path / "sql")
     assert "[select_]" in (folder / "03_create_input_table.sql").read_text()
+
+
+def test_the_float64_note_names_the_users_columns_not_inputs_renamed_later() -> None:
+    # the note named ONNX inputs before the SQL renaming ('select', 'ünï'), which the model then no longer had
+    import pandas as pd
+    from sklearn.datasets import load_wine
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    frame = pd.DataFrame(X.iloc[:, :3].to_numpy(), columns=["ünï", "select", "1st col"])
+    model = RandomForestClassifier(n_estimators=3, random_state=0).fit(frame, y)
+    conv = og.convert(model, frame.head(), target="sql-edge-2.0")
+    note = next(w for w in conv.warnings if "are fed as float64" in w)
+    assert "columns ['1st col', 'select', 'ünï'] are fed as float64" in note, note

@@ -303,3 +303,23 @@ def test_a_spark_ml_vector_column_is_refused_with_the_way_to_an_array(local_spar
     vectors = VectorAssembler(inputCols=FEATURES, outputCol="input").transform(rows).select("input")
     with pytest.raises(InvalidDataError, match=r"column 'input' is a Spark ML vector.*vector_to_array"):
         ogs.predict(vectors, one_input)
+
+
+def test_the_cli_on_spark_prints_no_start_up_log(forest: dict[str, Any], tmp_path: Path) -> None:
+    # a validate --spark run printed about a dozen lines of Spark's start-up log and pyspark's pandas
+    # warnings on stderr before its report; the JVM's own notice of Spark's --add-modules is all that stays
+    import pickle
+    import subprocess
+    import sys
+
+    model_file, ref_file = tmp_path / "m.onnx", tmp_path / "ref.pkl"
+    model_file.write_bytes(forest["conv"].model.SerializeToString())
+    ref_file.write_bytes(pickle.dumps(forest["model"]))
+    run = subprocess.run(
+        [sys.executable, "-m", "onnxgate", "validate", str(model_file), "--reference", str(ref_file),
+         "--trust-pickle", "--data", str(forest["files"]), "--spark", "local[1]"],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr
+    assert "PASSED" in run.stdout
+    noise = [line for line in run.stderr.splitlines() if "Using incubator modules" not in line]
+    assert noise == [], run.stderr
