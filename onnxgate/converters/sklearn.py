@@ -65,16 +65,34 @@ def _skl2onnx() -> Any:
     return skl2onnx
 
 
-def _patch_hist_gradient_boosting() -> None:
-    """Work around skl2onnx 1.20 crashing on HistGradientBoosting under scikit-learn >= 1.9.
+#: The scikit-learn tree skl2onnx is writing (``add_tree_to_attribute_pairs``), for ``add_node``.
+_TREES: list[Any] = []
+#: skl2onnx's modules that write scikit-learn trees with ``add_tree_to_attribute_pairs`` (imported by name).
+_TREE_WRITERS = ("decision_tree", "random_forest", "gradient_boosting", "isolation_forest")
 
-    Cause: scikit-learn 1.9 stores ``missing_go_to_left`` in its predictor nodes as a numpy bool
-    (it was uint8); ``skl2onnx.common.tree_ensemble.add_tree_to_attribute_pairs_hist_gradient_boosting``
-    passes it on as ``nodes_missing_value_tracks_true``, an INTS attribute, and ``onnx.helper.make_node``
-    refuses it: "AttributeProto.ints: Expected an int, got a boolean". The patch turns that one
-    argument into an int before skl2onnx's ``add_node`` stores it; nothing else changes. Applied
-    once, only to skl2onnx's module.
+
+def _patch_hist_gradient_boosting() -> None:
+    """Work around skl2onnx 1.20's handling of scikit-learn >= 1.9 trees: three faults, one patch.
+
+    * HistGradientBoosting crashed: scikit-learn 1.9 stores ``missing_go_to_left`` in its predictor
+      nodes as a numpy bool (it was uint8); ``add_tree_to_attribute_pairs_hist_gradient_boosting``
+      passes it on as ``nodes_missing_value_tracks_true``, an INTS attribute, and
+      ``onnx.helper.make_node`` refuses it: "AttributeProto.ints: Expected an int, got a boolean".
+      ``add_node`` now turns it into an int.
+    * Decision trees and forests sent every NaN to the false branch: ``add_tree_to_attribute_pairs``
+      ignores ``tree_.missing_go_to_left``, the side scikit-learn (>= 1.3 for trees, 1.4 for forests)
+      sends a missing value to at each split, also for a model fitted without one. ``add_node``
+      now writes it as ``nodes_missing_value_tracks_true`` (``x <= t`` is the true branch, the left
+      child), from the tree being written.
+    * A forest fitted with NaN has splits at threshold ``inf`` (missing values apart from the rest),
+      and ``sklearn_threshold``, which moves a float64 threshold to its float32 switch point, looped
+      forever on it (``find_switch_point`` with a NaN bound). A threshold that is not finite is kept.
+
+    Applied once, only to skl2onnx's modules.
     """
+    import importlib
+
+    import numpy as np
     from skl2onnx.common import tree_ensemble
 
     original = tree_ensemble.add_node
@@ -85,10 +103,37 @@ def _patch_hist_gradient_boosting() -> None:
         value = kwargs.get("nodes_missing_value_tracks_true")
         if value is not None:
             kwargs["nodes_missing_value_tracks_true"] = int(value)
+        elif _TREES and len(args) > 6 and args[6] != "LEAF":
+            routes = getattr(_TREES[-1], "missing_go_to_left", None)  # args[4]: the node's id in its tree
+            if routes is not None:
+                kwargs["nodes_missing_value_tracks_true"] = int(routes[args[4]])
         return original(*args, **kwargs)
 
     add_node._onnxgate_bool_fix = True  # type: ignore[attr-defined]
     tree_ensemble.add_node = add_node
+
+    write_tree = tree_ensemble.add_tree_to_attribute_pairs
+
+    def add_tree_to_attribute_pairs(attr_pairs: Any, is_classifier: Any, tree: Any, *args: Any, **kwargs: Any) -> Any:
+        _TREES.append(tree)
+        try:
+            return write_tree(attr_pairs, is_classifier, tree, *args, **kwargs)
+        finally:
+            _TREES.pop()
+
+    for module in (tree_ensemble, *(importlib.import_module(f"skl2onnx.operator_converters.{m}")
+                                    for m in _TREE_WRITERS)):
+        if getattr(module, "add_tree_to_attribute_pairs", None) is write_tree:
+            module.add_tree_to_attribute_pairs = add_tree_to_attribute_pairs
+
+    threshold = tree_ensemble.sklearn_threshold
+
+    def sklearn_threshold(dy: Any, dtype: Any, mode: Any) -> Any:
+        if not np.isfinite(dy):
+            return np.float64(dy)
+        return threshold(dy, dtype, mode)
+
+    tree_ensemble.sklearn_threshold = sklearn_threshold
 
 
 def _sub_estimators(model: Any) -> list[Any]:
