@@ -17,7 +17,8 @@ def register(sub: Any) -> None:
         "export",
         help="train an entry and write its native model, sample data and ONNX file",
         description=("Writes the trained model in its native format, the sample (sample.csv for a DataFrame, "
-                     "sample.npy for an array) and model.onnx."),
+                     "sample.npy for an array) and model.onnx (the planted case at precision float32, where its "
+                     "flip lives)."),
     )
     ep.add_argument("name")
     ep.add_argument("-o", "--output", required=True, help="folder to write (must be empty or new)")

@@ -33,6 +33,8 @@ class ZooEntry:
         Opsets it is known to convert at (tested).
     tags : tuple of str
         e.g. ``("dataframe",)``, ``("planted-divergence",)``.
+    precision : str, optional
+        The ``precision`` ``onnxgate zoo export`` converts it at (None: ``convert``'s default).
     """
 
     name: str
@@ -44,6 +46,7 @@ class ZooEntry:
     description: str = ""
     opsets: tuple[int, ...] = ()
     tags: tuple[str, ...] = ()
+    precision: str | None = None
 
     def build(self) -> tuple[Any, Any, Any]:
         """Train the model. Returns ``(model, X, y)`` with X the rows it was trained on."""

@@ -45,7 +45,7 @@ def export(name: str, out: Path, *, opset: int | None = None, overwrite: bool = 
         )
     model, X, _y = entry.build()
     sample = X[:SAMPLE_ROWS]
-    conv = convert(model, sample, opset=opset)
+    conv = convert(model, sample, opset=opset, precision=entry.precision)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
