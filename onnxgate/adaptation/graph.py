@@ -39,6 +39,9 @@ def dtype_to_elem(dtype: Any) -> str:
     """onnxgate element type for a numpy/pandas dtype of a table column."""
     import numpy as np
 
+    categories = getattr(dtype, "categories", None)
+    if categories is not None:  # a pandas category column holds values of its categories' type
+        return dtype_to_elem(categories.dtype)
     try:
         kind = np.dtype(dtype).kind
         size = np.dtype(dtype).itemsize

@@ -3,6 +3,11 @@
 * The sample: an array or an all-numeric DataFrame, read as one ``[N,k]`` float32 input named
   ``input`` (the three libraries split on float32 thresholds, so float32 is exact, not a loss); a
   float64 sample keeps a float64 boundary with a Cast inside the graph, like scikit-learn models.
+* A library that reads a pandas ``category`` column through its codes (LightGBM) says which
+  columns those are (:meth:`BoostingConverter.frame_categories`); each becomes an input of the
+  categories' own type (string or int64) whose values a ``LabelEncoder`` maps to the code the
+  trees split on: the position in the training categories, as a float, and NaN for a value the
+  training categories do not hold (pandas gives it code -1, which LightGBM reads as missing).
 * Classifiers emit plain tensors: ``label`` ``[N]`` and ``probabilities`` ``[N,k]`` (no ZipMap).
 * :func:`register_with_skl2onnx` teaches skl2onnx the scikit-learn API classes of the three
   libraries, so a ``Pipeline(StandardScaler(), XGBClassifier())`` converts through the scikit-learn
@@ -12,7 +17,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -25,8 +30,8 @@ if TYPE_CHECKING:
 
     from onnxgate.signature import Signature
 
-__all__ = ["BoostingConverter", "drop_zipmap", "dynamic_batch", "register_with_skl2onnx", "same_columns",
-           "training_columns", "uses_boosting"]
+__all__ = ["BoostingConverter", "category_kind", "category_positions", "drop_zipmap", "dynamic_batch",
+           "register_with_skl2onnx", "same_columns", "training_columns", "uses_boosting"]
 
 #: Library -> the extra that installs it.
 _EXTRAS = {"xgboost": "xgboost", "lightgbm": "lightgbm", "catboost": "catboost"}
@@ -35,6 +40,8 @@ ONNXMLTOOLS_MAX_OPSET = 15
 #: skl2onnx refuses to run onnxmltools' converters above ai.onnx.ml 3 ("version 5 of domain
 #: 'ai.onnx.ml' not supported yet"): a pipeline holding them is converted at ai.onnx.ml <= 3.
 ML_OPSET_CAP = 3
+#: ``LabelEncoder`` writes float values (a category's code) from ai.onnx.ml 2 on.
+CATEGORY_ML_OPSET = 2
 
 
 def import_library(name: str, what: str) -> Any:
@@ -77,8 +84,16 @@ class BoostingConverter(Converter):
                 f"{str(path)!r} is not a readable {library} model: {first_line(err, 200)}", path=str(path)
             ) from None
 
-    def sample_array(self, model: Any, sample: Any, n_features: int | None) -> np.ndarray:
-        """The sample as a 2-D numeric array, checked against the model's feature count."""
+    def frame_categories(self, model: Any, sample: Any) -> dict[str, list[Any]]:
+        """The DataFrame sample's columns that the model reads as category codes, each with its
+        training categories in code order; empty for a library whose categories onnxgate does not
+        map (its text columns are refused by :meth:`sample_array`)."""
+        return {}
+
+    def sample_array(self, model: Any, sample: Any, n_features: int | None,
+                     categories: Mapping[str, Sequence[Any]] | None = None) -> np.ndarray:
+        """The sample as a 2-D numeric array, checked against the model's feature count; the
+        ``categories`` columns (:meth:`frame_categories`) read as their codes."""
         import numpy as np
 
         from onnxgate._data import is_dataframe
@@ -89,14 +104,16 @@ class BoostingConverter(Converter):
                 "columns) to fix the input's width and type; pass convert(model, X[:5])"
             )
         if is_dataframe(sample):
-            text = [str(c) for c in sample.columns if getattr(sample[c].dtype, "kind", "O") not in "fiub"]
+            categories = categories or {}
+            text = [str(c) for c in sample.columns
+                    if getattr(sample[c].dtype, "kind", "O") not in "fiub" and str(c) not in categories]
             if text:
                 why = {
-                    # onnxmltools writes LightGBM's categorical splits, on the category codes: it is the
-                    # mapping from a pandas category column to those codes that onnxgate does not build
-                    "lightgbm": "onnxgate does not map a pandas category column to the codes LightGBM's "
-                                "categorical splits read. Train on the integer codes (df[c].cat.codes) declared "
-                                "with categorical_feature=[...], and convert and score with those codes",
+                    # a category column the model was fitted on is in `categories`: what is left is a
+                    # column LightGBM itself would refuse at predict time
+                    "lightgbm": "LightGBM reads text only as a pandas category column, and the model was "
+                                f"fitted on {len(lightgbm_categories(model))} of them (booster.pandas_categorical). "
+                                "Pass a sample with the columns and dtypes the model was fitted on (X.head())",
                     "catboost": "CatBoost's ONNX export refuses categorical and text features. Encode them as "
                                 "numbers before training",
                 }.get(self.framework, "onnxmltools converts no categorical or text features of this library. "
@@ -106,6 +123,14 @@ class BoostingConverter(Converter):
                     f"{text} are not numeric: {why}",
                     column=text[0],
                 )
+            if categories:
+                import pandas as pd
+
+                sample = sample.copy(deep=False)  # the caller's frame keeps its columns
+                for c in list(sample.columns):
+                    if str(c) in categories:
+                        values = list(categories[str(c)])
+                        sample[c] = pd.Categorical(np.asarray(sample[c], dtype=object), categories=values).codes
             frame = sample
             sample = frame.to_numpy()
             if sample.dtype == object:  # booleans or nullable columns (Int64, Float64) beside floats
@@ -181,6 +206,62 @@ class BoostingConverter(Converter):
             )
 
 
+def lightgbm_categories(model: Any) -> list[list[Any]]:
+    """The categories of each pandas category column a LightGBM model was fitted on, in column
+    order (``booster.pandas_categorical``, saved in its model file too); [] for any other model."""
+    if type(model).__module__.split(".")[0] != "lightgbm":
+        return []
+    booster = model.booster_ if hasattr(model, "booster_") else model
+    return [list(values) for values in getattr(booster, "pandas_categorical", None) or []]
+
+
+def category_kind(values: Sequence[Any]) -> str | None:
+    """The ONNX element type that holds ``values`` (a column's categories) exactly: ``"string"``
+    when all are text, ``"int64"`` when all are integers; None otherwise (floats, booleans, dates,
+    a mix), which a ``LabelEncoder`` key cannot hold without rounding or a format choice."""
+    import numbers
+
+    import numpy as np
+
+    if values and all(isinstance(v, str) for v in values):
+        return "string"
+    if values and all(isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, (bool, np.bool_))
+                      for v in values):
+        return "int64" if all(-(2**63) <= int(v) < 2**63 for v in values) else None
+    return None
+
+
+def category_positions(kinds: Sequence[str], types: Sequence[str], preferred: Collection[int] = ()) -> list[int] | None:
+    """Which columns hold the category lists, given each list's kind (:func:`category_kind`, in
+    column order) and each column's ONNX element type name: the one assignment in column order
+    where every ``string`` column is a category column (a library reads text only as categories)
+    and each category column has its list's type. When several fit (an ``int64`` column beside an
+    integer category column), the ``preferred`` columns (those the trees split on as categories)
+    decide; None when that still leaves more than one, or none fits."""
+    from functools import cache
+
+    def matches(typed: tuple[str, ...]) -> list[tuple[int, ...]]:
+        @cache
+        def fit(i: int, j: int) -> tuple[tuple[int, ...], ...]:
+            if j == len(kinds):
+                return ((),) if "string" not in typed[i:] else ()
+            if len(typed) - i < len(kinds) - j:
+                return ()
+            found: list[tuple[int, ...]] = []
+            if typed[i] == kinds[j]:
+                found += [(i, *rest) for rest in fit(i + 1, j + 1)]
+            if typed[i] != "string":
+                found += fit(i + 1, j)
+            return tuple(found[:2])  # two are enough to know it is ambiguous
+
+        return list(fit(0, 0))
+
+    found = matches(tuple(types))
+    if len(found) > 1 and preferred:
+        found = matches(tuple("other" if t == "int64" and i not in preferred else t for i, t in enumerate(types)))
+    return list(found[0]) if len(found) == 1 else None
+
+
 def training_columns(model: Any) -> list[str] | None:
     """The column names an XGBoost, LightGBM or CatBoost model was fitted on, in order; None when it
     was fitted on an array (no names, or the names the library makes up for an array's columns:
@@ -228,28 +309,64 @@ FLOAT32_NOTE = {
 }
 
 
-def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tuple[str, Any]],
-                      library: str = "xgboost") -> None:
-    """One ``[N,1]`` input per DataFrame column (named as skl2onnx names a column's input, typed by its
-    dtype), Cast to float32 and concatenated into the ``[N,k]`` input the trees read; the user's own
-    names are recorded by ``convert`` (:class:`onnxgate.columns.ColumnMap`), so data is fed by name."""
+def column_type(dtype: Any) -> int:
+    """The ONNX element type of a numeric DataFrame column's input (its dtype's; objects, a nullable
+    pandas column, as the trees' float32)."""
     import numpy as np
     from onnx import TensorProto
 
-    from onnxgate._graph import columns_into_input
+    kind, size = np.dtype(dtype).kind, np.dtype(dtype).itemsize
+    if kind == "b":
+        return int(TensorProto.BOOL)
+    if kind in "iu":
+        return int(TensorProto.INT32 if kind == "i" and size <= 4 else TensorProto.INT64)
+    return int(TensorProto.DOUBLE if kind == "f" and size == 8 else TensorProto.FLOAT)
 
+
+def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tuple[str, Any]],
+                      library: str = "xgboost", categories: Mapping[str, Sequence[Any]] | None = None) -> None:
+    """One ``[N,1]`` input per DataFrame column (named as skl2onnx names a column's input, typed by its
+    dtype), Cast to float32 and concatenated into the ``[N,k]`` input the trees read; the user's own
+    names are recorded by ``convert`` (:class:`onnxgate.columns.ColumnMap`), so data is fed by name.
+
+    A ``categories`` column is typed by its categories (:func:`category_kind`) and read through a
+    ``LabelEncoder`` from each training category to its code (a float), NaN for any other value."""
+    from onnx import TensorProto, helper
+
+    from onnxgate._graph import columns_into_input, graph_names, unique_name
+
+    categories = categories or {}
+    graph = raw.model.graph
+    trees = next(vi for vi in graph.input if vi.name == input_name).type.tensor_type.elem_type
     taken: set[str] = set()
     typed = []
     for label, dtype in columns:
-        kind, size = np.dtype(dtype).kind, np.dtype(dtype).itemsize
-        if kind == "b":
-            code = TensorProto.BOOL
-        elif kind in "iu":
-            code = TensorProto.INT32 if kind == "i" and size <= 4 else TensorProto.INT64
-        else:  # floats, and a nullable pandas column read as objects: the trees' float32 (64 stays 64)
-            code = TensorProto.DOUBLE if kind == "f" and size == 8 else TensorProto.FLOAT
+        # a category column joins the Concat as its codes, already of the trees' type
+        code = trees if label in categories else column_type(dtype)
         typed.append((sanitise_name(label, taken), code))
-    columns_into_input(raw.model, input_name, typed)
+    names = columns_into_input(raw.model, input_name, typed)
+    taken = graph_names(graph)
+    encoders = []
+    for (label, _dtype), name in zip(columns, names):
+        if label not in categories:
+            continue
+        values = list(categories[label])
+        kind = category_kind(values)
+        codes = unique_name(f"{name}_codes", taken)
+        for node in graph.node:
+            for j, used in enumerate(node.input):
+                if used == name:
+                    node.input[j] = codes
+        keys: dict[str, Any] = ({"keys_strings": [str(v) for v in values]} if kind == "string"
+                                else {"keys_int64s": [int(v) for v in values]})
+        encoders.append(helper.make_node(
+            "LabelEncoder", [name], [codes], domain="ai.onnx.ml", name=unique_name(f"codes_{name}", taken),
+            values_floats=[float(i) for i in range(len(values))], default_float=float("nan"), **keys,
+        ))
+        declared = next(vi for vi in graph.input if vi.name == name).type.tensor_type
+        declared.elem_type = TensorProto.STRING if kind == "string" else TensorProto.INT64
+    for node in reversed(encoders):
+        graph.node.insert(0, node)
     doubles = [label for (label, _), (_, code) in zip(columns, typed) if code == TensorProto.DOUBLE]
     if doubles:
         raw.warnings.append(

@@ -5,11 +5,15 @@ Policy:
 * ``lightgbm.Booster`` (native API) and ``LGBMClassifier``/``LGBMRegressor`` (scikit-learn API).
   One ``[N,k]`` float32 input named ``input``; a float64 sample keeps a float64 boundary with a Cast
   inside the graph; a model fitted on a DataFrame gets one ``[N,1]`` input per column from a
-  DataFrame sample (as XGBoost). LightGBM splits on double thresholds that onnxmltools writes as float32: each is
-  written as the largest float32 not above LightGBM's (:func:`exact_float32_thresholds`), so every
-  float32 feature value takes LightGBM's branch; a float64 value lying between two float32 neighbours
-  of a threshold can still take the other one: validate with the data the model will score
-  (``--search`` goes looking for such rows).
+  DataFrame sample (as XGBoost). A pandas ``category`` column (LightGBM's default way to give it
+  categorical features) becomes an input of its categories' type, string or int64, mapped inside the
+  graph to the code LightGBM's splits read (:func:`~onnxgate.converters._boosting.feed_from_columns`,
+  from ``booster.pandas_categorical``; needs ai.onnx.ml 2); onnxmltools' categorical splits on those
+  codes are tested against LightGBM, missing and unseen values included. LightGBM splits on double
+  thresholds that onnxmltools writes as float32: each is written as the largest float32 not above
+  LightGBM's (:func:`exact_float32_thresholds`), so every float32 feature value takes LightGBM's
+  branch; a float64 value lying between two float32 neighbours of a threshold can still take the
+  other one: validate with the data the model will score (``--search`` goes looking for such rows).
 * Outputs: classifiers ``label`` ``[N]`` and ``probabilities`` ``[N,k]``, regressors ``variable``
   ``[N,1]``. No ZipMap.
 * Opsets: onnxmltools writes at most opset 15 and stamps the lowest opset its nodes need (often 8
@@ -29,14 +33,20 @@ from typing import TYPE_CHECKING, Any
 
 from onnxgate.converters._base import RawConversion, _in_output_order, first_line
 from onnxgate.converters._boosting import (
+    CATEGORY_ML_OPSET,
     ONNXMLTOOLS_MAX_OPSET,
     BoostingConverter,
+    category_kind,
+    category_positions,
+    column_type,
+    feed_from_columns,
     import_library,
     import_onnxmltools,
     input_type,
+    lightgbm_categories,
 )
 from onnxgate.converters.xgboost import finish
-from onnxgate.errors import UnsupportedModelError
+from onnxgate.errors import InvalidDataError, OpsetError, UnsupportedModelError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -126,6 +136,29 @@ def objective_of(model: Any) -> str:
     return str(text).split(" ")[0]
 
 
+def categorical_features(model: Any) -> set[int]:
+    """The features LightGBM's trees read as categories (its model's ``feature_infos`` list their
+    values; a numeric feature's list is empty): an integer category column is one of them, unless
+    it was declared ordered."""
+    infos = _booster(model).dump_model(num_iteration=1).get("feature_infos", {})
+    return {i for i, info in enumerate(infos.values()) if isinstance(info, dict) and info.get("values")}
+
+
+def _category_kinds(model: Any) -> list[str]:
+    """Each training category list's ONNX type (:func:`category_kind`); a list that has none is refused."""
+    categories = lightgbm_categories(model)
+    kinds = [category_kind(values) for values in categories]
+    odd = [values for values, kind in zip(categories, kinds) if kind is None]
+    if odd:
+        raise UnsupportedModelError(
+            "the model was fitted on a pandas category column whose categories are neither all text nor all "
+            f"integers (found {odd[0][:5]!r}); onnxgate maps text and integer categories only. Refit with those "
+            "categories as text: df[c] = df[c].astype(str).astype('category')",
+            framework="lightgbm",
+        )
+    return [str(kind) for kind in kinds]
+
+
 class LightGBMConverter(BoostingConverter):
     framework = "lightgbm"
     MODULE_PREFIXES = ("lightgbm.",)
@@ -179,6 +212,92 @@ class LightGBMConverter(BoostingConverter):
                 framework=self.framework,
             )
 
+    def frame_categories(self, model: Any, sample: Any) -> dict[str, list[Any]]:
+        """The sample's columns that hold the model's pandas category columns, with the training
+        categories (``booster.pandas_categorical``) in code order.
+
+        A sample with category columns says which they are, as it does for LightGBM; a sample read
+        from a file has none, and text columns (and integer ones, in order) are matched to the
+        training category lists (:func:`category_positions`). Either way the columns must be the
+        ones the same rule finds from the converted model's input types alone, which is how the
+        reference model's DataFrame is rebuilt from ONNX feeds (:meth:`native_input`).
+
+        Raises
+        ------
+        InvalidDataError
+            The sample's category columns are not the model's, or which columns they are cannot be
+            told from the input types.
+        """
+        import numpy as np
+
+        from onnxgate._data import is_dataframe
+
+        categories = lightgbm_categories(model)
+        if not categories or not is_dataframe(sample):
+            return {}
+        import pandas as pd
+        from onnx import helper
+
+        kinds = _category_kinds(model)
+        labels = [str(c) for c in sample.columns]
+        given = [i for i, c in enumerate(sample.columns) if isinstance(sample[c].dtype, pd.CategoricalDtype)]
+        types = []
+        for i, c in enumerate(sample.columns):
+            dtype = np.asarray(sample[c]).dtype
+            if i in given:
+                types.append(category_kind(list(sample[c].dtype.categories)) or "string")
+            elif dtype.kind not in "fiub":
+                types.append("string")
+            else:
+                types.append(helper.tensor_dtype_to_np_dtype(column_type(dtype)).name)
+        # a file can keep some category dtypes and not others (Parquet drops an integer one): the
+        # sample's category columns must be among the ones its types point to
+        found = category_positions(kinds, types, categorical_features(model))
+        if given and (found is None or not set(given) <= set(found)) and len(given) != len(categories):
+            raise InvalidDataError(
+                f"the model was fitted on {len(categories)} pandas category column(s); the sample has "
+                f"{len(given)} ({[labels[i] for i in given]}). Pass a sample with the columns and dtypes the "
+                "model was fitted on (X.head())",
+                column=labels[given[0]],
+            )
+        wanted = ", ".join(f"{len(v)} {k} categories" for v, k in zip(categories, kinds))
+        if found is None or not set(given) <= set(found):
+            fix = ("give the plain integer columns another type (int32 or float64) or the categories as text, "
+                   "and refit" if given else "pass a sample with the category dtype the model was fitted on "
+                   "(X.head(), not a file)")
+            raise InvalidDataError(
+                f"the model was fitted on pandas category columns holding {wanted}, in column order; which of "
+                f"the sample's columns {labels} (types {types}) are those cannot be told from their types alone, "
+                "and the reference model's input is rebuilt from them: " + fix,
+                column=labels[given[0]] if given else None,
+            )
+        return {labels[i]: list(values) for i, values in zip(found, categories)}
+
+    def native_input(self, feeds: Mapping[str, np.ndarray], signature: Signature, model: Any = None) -> Any:
+        """As the other libraries; for a model fitted on pandas category columns, a DataFrame whose
+        category columns carry the training categories (LightGBM maps a value to its code by them,
+        and any other value to missing), found from the input types as :meth:`frame_categories`
+        checked at conversion."""
+        categories = lightgbm_categories(model)
+        booster = _booster(model) if categories else None
+        if booster is None or len(signature.inputs) != booster.num_feature():
+            return super().native_input(feeds, signature, model)
+        import numpy as np
+        import pandas as pd
+
+        found = category_positions(_category_kinds(model), [s.elem_type for s in signature.inputs],
+                                   categorical_features(model))
+        if found is None:
+            return super().native_input(feeds, signature, model)
+        columns = getattr(model, "feature_names_in_", None)
+        if columns is None or len(columns) != len(signature.inputs):
+            columns = booster.feature_name()
+        data: dict[Any, Any] = {}
+        for i, (name, column) in enumerate(zip(signature.input_names, columns)):
+            values = np.asarray(feeds[name]).reshape(-1)
+            data[column] = pd.Categorical(values, categories=categories[found.index(i)]) if i in found else values
+        return pd.DataFrame(data)
+
     def convert(
         self,
         model: Any,
@@ -194,10 +313,13 @@ class LightGBMConverter(BoostingConverter):
 
         self.check_options(options, ("input_name",))
         n_features = _booster(model).num_feature()
-        array = self.sample_array(model, sample, n_features)
+        categories = self.frame_categories(model, sample)
+        array = self.sample_array(model, sample, n_features, categories)
         columns = self.frame_columns(model, sample)
         input_name = str(options.get("input_name", "input"))
         _dtype, boundary = input_type(array)
+        if categories:
+            self.check_category_opset(opset, ml_opset)
         try:
             with exact_float32_thresholds() as moved_count:
                 proto = onnxmltools.convert_lightgbm(
@@ -212,7 +334,16 @@ class LightGBMConverter(BoostingConverter):
                 f"onnxmltools could not convert {type(model).__name__}: {first_line(err)}", framework=self.framework
             ) from None
         moved = moved_count[0]
-        raw = finish(proto, opset, input_name, boundary, columns, "lightgbm")
+        if categories and columns:
+            from onnxgate._onnx import ML_DOMAIN, canonical_domain
+
+            raw = finish(proto, opset, input_name, None, None, "lightgbm")
+            feed_from_columns(raw, input_name, columns, "lightgbm", categories)
+            for entry in proto.opset_import:
+                if canonical_domain(entry.domain) == ML_DOMAIN:
+                    entry.version = max(entry.version, CATEGORY_ML_OPSET)
+        else:
+            raw = finish(proto, opset, input_name, boundary, columns, "lightgbm")
         if moved:
             raw.warnings.append(
                 f"{moved} split threshold(s) set to the largest float32 at or below LightGBM's double "
@@ -220,6 +351,24 @@ class LightGBMConverter(BoostingConverter):
                 "value down the other branch)"
             )
         return raw
+
+    def check_category_opset(self, opset: int, ml_opset: int) -> None:
+        """A category column's ``LabelEncoder`` writes float codes, which ai.onnx.ml has from opset 2."""
+        if ml_opset >= CATEGORY_ML_OPSET:
+            return
+        from onnxgate._onnx import ml_opset_for
+
+        lowest = next((o for o in range(opset, self.MAX_OPSET + 1) if ml_opset_for(o) >= CATEGORY_ML_OPSET), None)
+        raise OpsetError(
+            f"a pandas category column is mapped to LightGBM's category codes by an ai.onnx.ml LabelEncoder with "
+            f"float values, which needs ai.onnx.ml opset {CATEGORY_ML_OPSET}; this conversion is at ai.onnx.ml "
+            f"{ml_opset} (opset {opset}"
+            + (f"). Ask for opset {lowest} or higher" if lowest is not None and ml_opset == ml_opset_for(opset)
+               else ", capped by the target). Convert for a target that takes ai.onnx.ml 2")
+            + ", or convert an array of the category codes instead of the DataFrame",
+            opset=opset,
+            framework=self.framework,
+        )
 
     def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
         import numpy as np

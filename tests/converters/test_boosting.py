@@ -262,21 +262,6 @@ def test_catboost_categorical_features_are_refused_with_catboosts_reason() -> No
         og.convert(model, np.zeros((2, 2), dtype=np.float32))
 
 
-def test_a_lightgbm_category_column_is_refused_with_the_way_that_converts() -> None:
-    """The message said categorical features had no ONNX form; LightGBM's do, on the category codes."""
-    import pandas as pd
-
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"x": rng.normal(size=200), "colour": pd.Categorical(rng.choice(["r", "g", "b"], 200))})
-    y = (frame["x"] > 0).astype(int)
-    model = lightgbm.LGBMClassifier(n_estimators=5, verbose=-1, n_jobs=1).fit(frame, y)
-    with pytest.raises(og.InvalidDataError, match=r"\['colour'\] are not numeric.*cat\.codes.*categorical_feature"):
-        og.convert(model, frame.head())
-    codes = frame.assign(colour=frame["colour"].cat.codes.astype("int64"))
-    coded = lightgbm.LGBMClassifier(n_estimators=5, verbose=-1, n_jobs=1).fit(codes, y, categorical_feature=["colour"])
-    assert og.validate(og.convert(coded, codes.head()), reference=coded, data=codes).passed
-
-
 def test_a_sample_of_the_wrong_width_is_refused() -> None:
     model, X, _y = og.zoo.get("lightgbm-diabetes-regressor").build()
     with pytest.raises(og.InvalidDataError, match=r"trained on 10 features; the sample has 4 columns"):

@@ -1,0 +1,259 @@
+"""LightGBM fitted on pandas ``category`` columns: each becomes an input of its categories' type,
+mapped inside the graph to LightGBM's codes; parity on real rows, unseen and missing values
+included; a wrong mapping is caught by validate; the refusals say what to do; the SQL and container
+targets take the model or say why not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import onnxgate as og
+from onnxgate._data import as_feeds
+from onnxgate.converters import registry
+
+lightgbm = pytest.importorskip("lightgbm")
+pd = pytest.importorskip("pandas")
+pytest.importorskip("onnxmltools")
+
+BANDS = [f"band {c}" for c in "abcdef"]
+#: Small leaves and groups, so that the few trees split on the category columns.
+PARAMS: dict[str, Any] = {"n_estimators": 8, "min_child_samples": 3, "min_data_per_group": 2, "cat_smooth": 1,
+                          "verbose": -1, "n_jobs": 1}
+
+
+def _frame(dataset: str) -> tuple[Any, np.ndarray]:
+    """Two measured columns, a text category (a strong column binned into named bands, named out of
+    value order so the trees need categorical splits), an integer category (another column binned
+    into grades 7, 14, ...) and a plain int64 column, which has the integer category's type."""
+    from sklearn import datasets
+
+    data = getattr(datasets, f"load_{dataset}")(as_frame=True)
+    X, y = data.data, data.target.to_numpy()
+    strong, other, keep = {"wine": ("flavanoids", "proline", ["alcohol", "hue"]),
+                           "diabetes": ("bmi", "s5", ["age", "bp"])}[dataset]
+    rng = np.random.default_rng(1)
+    frame = X[keep].copy()
+    named = pd.cut(X[strong], len(BANDS), labels=list(rng.permutation(BANDS))).astype(str)
+    frame.insert(1, "band", pd.Categorical(named, categories=BANDS))
+    grades = [int(g) for g in rng.permutation(np.arange(1, 7) * 7)]
+    binned = pd.cut(X[other], len(grades), labels=False).map(dict(enumerate(grades)))
+    frame["grade"] = pd.Categorical(binned, categories=sorted(grades))
+    frame["visits"] = rng.integers(0, 5, len(frame))
+    return frame, y
+
+
+@pytest.fixture(scope="module")
+def fitted() -> dict[str, tuple[Any, Any]]:
+    wine, wine_y = _frame("wine")
+    diabetes, diabetes_y = _frame("diabetes")
+    return {
+        "classifier": (lightgbm.LGBMClassifier(**PARAMS).fit(wine, wine_y), wine),
+        "regressor": (lightgbm.LGBMRegressor(**PARAMS).fit(diabetes, diabetes_y), diabetes),
+        # the native API: lgb.train on a Dataset built from the DataFrame
+        "booster": (lightgbm.train({"objective": "multiclass", "num_class": 3, **PARAMS},
+                                   lightgbm.Dataset(wine, wine_y)), wine),
+    }
+
+
+def _categorical_splits(model: Any) -> int:
+    booster = model.booster_ if hasattr(model, "booster_") else model
+
+    def count(node: dict[str, Any]) -> int:
+        if "split_index" not in node:
+            return 0
+        return (node["decision_type"] == "==") + count(node["left_child"]) + count(node["right_child"])
+
+    return sum(count(tree["tree_structure"]) for tree in booster.dump_model()["tree_info"])
+
+
+def _onnx(conv: og.Conversion, frame: Any) -> np.ndarray:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    outputs = session.run(None, as_feeds(frame, conv.signature))
+    return np.asarray(outputs[-1], dtype=np.float64).reshape(len(frame), -1)  # probabilities, or the value
+
+
+def _lightgbm(model: Any, frame: Any) -> np.ndarray:
+    if hasattr(model, "predict_proba"):
+        return np.asarray(model.predict_proba(frame))
+    return np.asarray(model.predict(frame), dtype=np.float64).reshape(len(frame), -1)
+
+
+def _with(frame: Any, **values: Any) -> Any:
+    """``frame`` with whole columns replaced, kept as category columns with the training categories
+    (as LightGBM re-reads them: a value outside them is missing)."""
+    out = frame.copy()
+    for column, value in values.items():
+        out[column] = pd.Categorical([value] * len(frame), categories=frame[column].cat.categories)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor", "booster"])
+def test_each_category_column_is_an_input_of_its_categories_type_and_validates(fitted: dict[str, Any],
+                                                                                 kind: str) -> None:
+    model, frame = fitted[kind]
+    assert _categorical_splits(model) > 0  # the model really reads the category codes
+    conv = og.convert(model, frame.head())
+    assert [(s.name, s.elem_type) for s in conv.signature.inputs][1:4] == [
+        ("band", "string"), (frame.columns[2], "float64"), ("grade", "int64")]
+    assert conv.signature.inputs[4].elem_type == "int64"  # the plain int64 column is not read as a category
+    assert conv.opsets["ai.onnx.ml"] >= 2
+    report = og.validate(conv, target="container", reference=model, data=frame, search=60, seed=0)
+    assert report.check("prediction_parity").passed, str(report)
+    np.testing.assert_allclose(_onnx(conv, frame), _lightgbm(model, frame), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_unseen_and_missing_categories_score_as_lightgbm_scores_them(fitted: dict[str, Any], kind: str) -> None:
+    """LightGBM reads a value outside the training categories, and a missing one, as missing (code
+    -1 made NaN); the graph's LabelEncoder maps any other value to NaN. An ONNX string or int64
+    input cannot hold a missing value: filled with a value outside the categories, it scores as
+    LightGBM scores the missing one."""
+    model, frame = fitted[kind]
+    conv = og.convert(model, frame.head())
+    expected = _lightgbm(model, frame)
+    for column, unseen in (("band", "band z"), ("grade", 999)):
+        onnx_rows = _onnx(conv, frame.assign(**{column: [unseen] * len(frame)}))
+        missing = _lightgbm(model, _with(frame, **{column: np.nan}))
+        np.testing.assert_allclose(onnx_rows, missing, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(onnx_rows, _lightgbm(model, _with(frame, **{column: unseen})), rtol=1e-4, atol=1e-4)
+        assert np.abs(missing - expected).max() > 1e-3  # the column matters: a wrong code would show
+    holes = frame.copy()
+    holes.loc[holes.index[::5], "band"] = np.nan
+    with pytest.raises(og.InvalidDataError,
+                       match=rf"column 'band' has {len(frame[::5])} missing .* input 'band' is string; fill"):
+        og.validate(conv, reference=model, data=holes)
+    filled = holes.assign(band=holes["band"].astype(object).fillna(""))
+    np.testing.assert_allclose(_onnx(conv, filled), _lightgbm(model, holes), rtol=1e-4, atol=1e-4)
+
+
+def test_a_label_encoder_with_its_keys_out_of_order_fails_parity(fitted: dict[str, Any]) -> None:
+    """The parity check is what proves the mapping: the categories in reverse order are caught."""
+    import dataclasses
+
+    import onnx
+
+    model, frame = fitted["classifier"]
+    conv = og.convert(model, frame.head())
+    broken = onnx.ModelProto()
+    broken.CopyFrom(conv.model)
+    encoder = next(n for n in broken.graph.node if n.op_type == "LabelEncoder" and n.input[0] == "band")
+    keys = next(a for a in encoder.attribute if a.name == "keys_strings")
+    keys.strings[:] = list(reversed(keys.strings))
+    report = og.validate(dataclasses.replace(conv, model=broken), reference=model, data=frame)
+    assert not report.check("prediction_parity").passed
+    assert og.validate(conv, reference=model, data=frame).passed
+
+
+def test_below_ai_onnx_ml_2_the_label_encoder_is_refused_with_the_opset_that_works(fitted: dict[str, Any]) -> None:
+    model, frame = fitted["regressor"]
+    with pytest.raises(og.OpsetError, match=r"needs ai\.onnx\.ml opset 2; this conversion is at ai\.onnx\.ml 1 "
+                                            r"\(opset 10\)\. Ask for opset 11 or higher"):
+        og.convert(model, frame.head(), opset=10)
+    assert og.convert(model, frame.head(), opset=11).opsets["ai.onnx.ml"] == 2
+
+
+def test_the_reference_input_is_rebuilt_with_the_training_categories(fitted: dict[str, Any]) -> None:
+    """What the search and the robustness checks feed LightGBM: category columns, not codes or text."""
+    model, frame = fitted["booster"]
+    conv = og.convert(model, frame.head())
+    feeds = as_feeds(frame.head(3).assign(band=["band z", "band a", "band b"]), conv.signature)
+    native = registry.get("lightgbm").native_input(feeds, conv.signature, model)
+    assert list(native.columns) == list(frame.columns)
+    assert list(native["band"].cat.categories) == BANDS
+    assert list(native["grade"].cat.categories) == list(frame["grade"].cat.categories)
+    assert native["band"].isna().tolist() == [True, False, False]
+    assert native["visits"].dtype.kind == "i"
+
+
+def test_a_sample_read_from_a_file_finds_the_category_columns_by_their_types(fitted: dict[str, Any],
+                                                                             tmp_path: Path) -> None:
+    model, frame = fitted["classifier"]
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    rows = pd.read_csv(tmp_path / "rows.csv")  # text and int64 columns, no category dtype
+    conv = og.convert(model, rows.head())
+    from_frame = og.convert(model, frame.head())
+    assert [s.elem_type for s in conv.signature.inputs] == [s.elem_type for s in from_frame.signature.inputs]
+    assert og.validate(conv, reference=model, data=rows).passed
+    # Parquet keeps a text category dtype and drops an integer one
+    mixed = og.convert(model, frame.assign(grade=frame["grade"].astype("int64")).head())
+    assert [s.elem_type for s in mixed.signature.inputs] == [s.elem_type for s in from_frame.signature.inputs]
+
+
+def test_a_sample_with_a_category_column_as_its_codes_is_refused(fitted: dict[str, Any]) -> None:
+    model, frame = fitted["regressor"]
+    with pytest.raises(og.InvalidDataError, match=r"fitted on 2 pandas category column\(s\); the sample has 1 "
+                                                  r"\(\['grade'\]\)\. Pass a sample with the columns and dtypes"):
+        og.convert(model, frame.assign(band=frame["band"].cat.codes).head())
+
+
+def test_category_columns_that_cannot_be_told_from_the_input_types_are_refused() -> None:
+    """An ordered integer category is split on as a number, so its column looks like the plain int64
+    one beside it: the reference's input could not be rebuilt from the ONNX types, so it is refused
+    (from a file sample, and from a DataFrame sample that says which column it is)."""
+    frame, y = _frame("diabetes")
+    frame["grade"] = frame["grade"].cat.as_ordered()
+    model = lightgbm.LGBMRegressor(**PARAMS).fit(frame, y)
+    rows = frame.assign(band=frame["band"].astype(str), grade=frame["grade"].astype("int64"))
+    with pytest.raises(og.InvalidDataError, match=r"cannot be told from their types alone.*not a file"):
+        og.convert(model, rows.head())
+    with pytest.raises(og.InvalidDataError, match=r"cannot be told from their types alone.*int32 or float64"):
+        og.convert(model, frame.head())
+    assert og.validate(og.convert(model, frame.assign(visits=frame["visits"].astype("int32")).head()),
+                       reference=model, data=frame.assign(visits=frame["visits"].astype("int32"))).passed
+
+
+def test_categories_that_are_neither_text_nor_integers_are_refused() -> None:
+    frame, y = _frame("diabetes")
+    frame["grade"] = frame["grade"].cat.rename_categories(lambda g: g / 2)
+    model = lightgbm.LGBMRegressor(**PARAMS).fit(frame, y)
+    with pytest.raises(og.UnsupportedModelError, match=r"neither all text nor all integers \(found \[3\.5, 7\.0"):
+        og.convert(model, frame.head())
+
+
+def test_category_codes_with_categorical_feature_still_convert_as_numbers() -> None:
+    """The other way LightGBM takes categories: integer codes declared with categorical_feature."""
+    frame, y = _frame("wine")
+    codes = frame.assign(band=frame["band"].cat.codes.astype("int64"), grade=frame["grade"].cat.codes.astype("int64"))
+    model = lightgbm.LGBMClassifier(**PARAMS).fit(codes, y, categorical_feature=["band", "grade"])
+    conv = og.convert(model, codes.head())
+    assert {s.elem_type for s in conv.signature.inputs} <= {"float64", "int64"}
+    assert og.validate(conv, reference=model, data=codes).passed
+
+
+@pytest.mark.parametrize("target", ["sql-edge-2.0", "synapse"])
+def test_integer_categories_go_to_sql_and_text_ones_where_the_target_takes_text(fitted: dict[str, Any], target: str,
+                                                                               tmp_path: Path) -> None:
+    """SQL Edge's PREDICT takes numbers only: a text category column is refused at conversion, an
+    integer one converts, validates, packages and scores in the DuckDB dry run; Synapse takes both."""
+    model, frame = fitted["regressor"]
+    numbers = frame.drop(columns=["band"])
+    model_numbers = lightgbm.LGBMRegressor(**PARAMS).fit(numbers, model.predict(frame))
+    if target == "sql-edge-2.0":
+        with pytest.raises(og.UnsupportedModelError, match=r"reads string values, and target 'sql-edge-2\.0' has no"):
+            og.convert(model, frame.head(), target=target)
+    else:
+        conv = og.convert(model, frame.head(), target=target)
+        assert og.validate(conv, target=target, reference=model, data=frame).passed
+    conv = og.convert(model_numbers, numbers.head(), target=target)
+    assert dict((s.name, s.elem_type) for s in conv.signature.inputs)["grade"] == "int64"
+    report = og.validate(conv, target=target, reference=model_numbers, data=numbers)
+    assert report.passed, str(report)
+    og.package(conv, target=target, out=tmp_path / "p", reference=model_numbers, data=numbers)
+    if target == "sql-edge-2.0":
+        from onnxgate.deploy.duckdb_dryrun import dry_run
+
+        result = dry_run(tmp_path / "p", numbers, reference=model_numbers)
+        assert result.passed, str(result)
+
+
+def test_container_package_takes_text_categories(fitted: dict[str, Any], tmp_path: Path) -> None:
+    model, frame = fitted["classifier"]
+    conv = og.convert(model, frame.head())
+    og.package(conv, target="container", out=tmp_path / "c", reference=model, data=frame)
+    assert (tmp_path / "c" / "model.onnx").exists()
