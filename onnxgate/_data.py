@@ -150,9 +150,19 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
     array = np.asarray(values)
     dtype = spec.numpy_dtype
     if spec.elem_type == "string":
+        numbers = array.dtype.kind in "iub" or (array.dtype.kind == "f" and not np.isnan(array).all())
         array = array.astype(object)
         # pandas reads an empty CSV cell as NaN: onnxruntime would reject it with an opaque error.
         missing = sum(1 for v in array.ravel() if not isinstance(v, str))
+        if numbers:
+            # never str() them: a CSV reader turned the code '007' into 7, and '7' is another category
+            raise InvalidDataError(
+                f"{what} holds numbers ({np.asarray(values).dtype}) but input {spec.name!r} is string (the model "
+                "was fitted on text); a CSV reader reads codes such as '007' as the number 7 and cells such as "
+                "'NA' as missing. Keep the column as text: Parquet keeps its type, or read the CSV with "
+                f"pandas.read_csv(..., dtype={{{spec.name!r}: str}}, keep_default_na=False)",
+                input=spec.name,
+            )
         if missing:
             raise InvalidDataError(
                 f"{what} has {missing} missing or non-text value(s) but input {spec.name!r} is string; "

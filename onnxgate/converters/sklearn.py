@@ -238,6 +238,19 @@ class SklearnConverter(Converter):
             ) from err
         except TypeError:
             pass  # not an estimator check_is_fitted understands; skl2onnx will say
+        for est in _sub_estimators(model):
+            categorical = getattr(est, "is_categorical_", None)
+            if type(est).__name__.startswith("HistGradientBoosting") and categorical is not None and any(categorical):
+                # skl2onnx 1.20 writes a categorical split (a set of categories) as a numeric threshold:
+                # the model converted, and 107 of 178 wine rows took other labels
+                columns = [int(i) for i in range(len(categorical)) if categorical[i]]
+                raise UnsupportedModelError(
+                    f"{type(est).__name__} was fitted with categorical features (feature(s) {columns}); skl2onnx "
+                    "writes its category-set splits as numeric thresholds, so the ONNX model would predict "
+                    "otherwise. Fit it without categorical_features (one-hot encode those columns in the "
+                    "pipeline), or use LightGBM, whose category columns onnxgate converts",
+                    framework=self.framework,
+                )
 
     def is_classifier(self, model: Any) -> bool:
         from sklearn.base import is_classifier
@@ -548,6 +561,22 @@ def _fitted_columns(model: Any) -> tuple[list[str] | None, Any]:
     return [str(n) for n in names], first
 
 
+def _text_categories(model: Any) -> dict[str, list[str]]:
+    """The columns an encoder in the model (OneHotEncoder, OrdinalEncoder...) was fitted on as text,
+    by name, with their categories."""
+    found: dict[str, list[str]] = {}
+    for est in _sub_estimators(model):
+        names = getattr(est, "feature_names_in_", None)
+        categories = getattr(est, "categories_", None)
+        if names is None or not isinstance(categories, list) or len(categories) != len(names):
+            continue
+        for name, values in zip(names, categories):
+            values = list(values)
+            if values and all(isinstance(v, str) for v in values):
+                found[str(name)] = values
+    return found
+
+
 def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
     """The inputs the sample asks for: one per DataFrame column, or one ``[N,k]`` matrix."""
     import numpy as np
@@ -577,15 +606,34 @@ def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
             )
         taken: set[str] = set()
         columns = []
+        text_categories = _text_categories(model)
         for label, col in zip(labels, sample.columns):
             dtype = sample[col].dtype
             if not isinstance(dtype, np.dtype):
-                # pandas' nullable numbers and booleans (Int64, Float64, boolean) hold numpy values (a
-                # missing Float64 reads as NaN); its other dtypes (string, category...) hold objects
-                numpy = getattr(dtype, "numpy_dtype", None)
-                dtype = numpy if isinstance(numpy, np.dtype) and numpy.kind in "fiub" else np.dtype(object)
+                categories = getattr(dtype, "categories", None)
+                if categories is not None:
+                    # a category column holds its categories' values: integer ones are integers (typed
+                    # as text, the frame the model was fitted on was refused: "non-text values")
+                    kind = categories.dtype.kind
+                    dtype = categories.dtype if kind in "iu" else np.dtype(object)
+                else:
+                    # pandas' nullable numbers and booleans (Int64, Float64, boolean) hold numpy values (a
+                    # missing Float64 reads as NaN); its other dtypes (string...) hold objects
+                    numpy = getattr(dtype, "numpy_dtype", None)
+                    dtype = numpy if isinstance(numpy, np.dtype) and numpy.kind in "fiub" else np.dtype(object)
             elif dtype.kind not in "fiubOUS":
                 dtype = np.dtype(object)
+            fitted = text_categories.get(label)
+            if fitted is not None and np.dtype(dtype).kind in "iufb":
+                # typed as numbers, skl2onnx writes the text categories as numbers too: '007', '070' and
+                # '7' became 7, 70 and 7, two categories merged, and the conversion raised no error
+                raise InvalidDataError(
+                    f"column {label!r} was fitted as text (categories {fitted[:4]}{'...' if len(fitted) > 4 else ''}) "
+                    f"but the sample holds numbers ({dtype}); a CSV reader reads codes such as '007' as the number 7. "
+                    "Pass a sample with the column as text: a Parquet file, or pandas.read_csv(..., "
+                    f"dtype={{{label!r}: str}}, keep_default_na=False)",
+                    column=label,
+                )
             columns.append(_Column(sanitise_name(label, taken), label, np.dtype(dtype), 1))
         return columns
     array = np.asarray(sample)

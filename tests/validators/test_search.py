@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any
 
 import numpy as np
+import onnx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -306,10 +307,22 @@ def test_allow_nan_defaults_to_the_target() -> None:
 
 
 def test_nan_is_tried_only_when_the_target_allows_it() -> None:
-    """With NaN allowed the search shows a real difference: sklearn forests route NaN, ONNX trees do not."""
+    """With NaN allowed the search feeds NaN rows: scikit-learn's forests send a missing value down the
+    side each split learned, and so do the converted trees; routed the other way, the search shows it."""
+    import dataclasses
+
     model, X, conv = _converted("sklearn-diabetes-rf")
     result = check_search_divergences(conv, model, X, budget=300, seed=SEED, target="onnxruntime", time_limit=30)
     assert result.details["nan_and_inf_tried"] is True
+    assert result.passed, result.message
+    broken = onnx.ModelProto()
+    broken.CopyFrom(conv.model)
+    for node in broken.graph.node:
+        for attr in node.attribute:
+            if attr.name == "nodes_missing_value_tracks_true":  # every missing value down the other side
+                attr.ints[:] = [1 - v for v in attr.ints]
+    result = check_search_divergences(dataclasses.replace(conv, model=broken), model, X, budget=300, seed=SEED,
+                                      target="onnxruntime", time_limit=30)
     assert not result.passed
     nan_rows = [d for d in result.details["divergences"] if "nan" in d["explanation"]]
     assert nan_rows and "missing" in nan_rows[0]["explanation"]
