@@ -62,7 +62,115 @@ def _skl2onnx() -> Any:
     except ImportError as err:
         raise missing_dependency("skl2onnx", "sklearn", "Converting a scikit-learn model") from err
     _patch_hist_gradient_boosting()
+    _register_simple_imputer()
     return skl2onnx
+
+
+def _register_simple_imputer() -> None:
+    """A numeric SimpleImputer written with standard operators (``IsNaN``/``Equal``, ``Where``), in the
+    graph's own float type, instead of skl2onnx's ``ai.onnx.ml.Imputer``. Three faults of that one:
+
+    * ``Imputer`` has no double kernel: a pipeline holding a SimpleImputer (then StandardScaler and a
+      forest, a common shape) could only compute in float32, where scaled values round next to the
+      trees' splits and labels flip (parity failed on wine), and the advice to convert in float64 led
+      back to float32.
+    * A feature with no statistic (all missing when fitted) is dropped by scikit-learn, not by
+      skl2onnx: onnxruntime failed, or every row was off. It is dropped here by a ``Gather``.
+    * ``add_indicator=True``: skl2onnx leaves the indicator columns out (402 of 442 rows off).
+      They are appended here, for the features scikit-learn's ``indicator_`` lists.
+
+    The statistics keep the graph's type (double in a double graph). Other inputs (int64, text) and a
+    missing value given as a number below opset 11 (``Equal`` takes floats from 11) keep skl2onnx's.
+    """
+    import numpy as np
+    from onnx import TensorProto
+    from skl2onnx.common._registration import (
+        _converter_pool,
+        _shape_calculator_pool,
+        register_converter,
+        register_shape_calculator,
+    )
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+    from skl2onnx.operator_converters.common import concatenate_variables
+
+    original = _converter_pool["SklearnSimpleImputer"]
+    if getattr(original, "_onnxgate_imputer", False):
+        return
+    original_shape = _shape_calculator_pool["SklearnSimpleImputer"]
+
+    def written_here(operator: Any, opset: Any) -> bool:
+        """A float or double imputer, of a missing value written as NaN or as a number (from opset 11)."""
+        opset = opset.get("", 0) if isinstance(opset, dict) else opset or 0
+        missing = operator.raw_operator.missing_values
+        nan = isinstance(missing, float) and np.isnan(missing)
+        number = isinstance(missing, (int, float, np.number)) and not isinstance(missing, bool) and not nan
+        floats = (all(isinstance(i.type, DoubleTensorType) for i in operator.inputs)
+                  or all(isinstance(i.type, FloatTensorType) for i in operator.inputs))
+        return floats and (nan or (number and opset >= 11))
+
+    def imputer_shape(operator: Any) -> None:
+        original_shape(operator)
+        if written_here(operator, operator.target_opset):
+            imputer = operator.raw_operator
+            indicator = getattr(imputer, "indicator_", None) if imputer.add_indicator else None
+            width = int(np.sum(~np.isnan(np.asarray(imputer.statistics_, dtype=np.float64))))
+            width += 0 if indicator is None else len(indicator.features_)
+            output = operator.outputs[0]
+            output.type.shape = [output.type.shape[0], width]
+
+    def convert_simple_imputer(scope: Any, operator: Any, container: Any) -> None:
+        imputer = operator.raw_operator
+        if not written_here(operator, container.target_opset):
+            original(scope, operator, container)
+            return
+        missing = imputer.missing_values
+        nan = isinstance(missing, float) and np.isnan(missing)
+        double = all(isinstance(i.type, DoubleTensorType) for i in operator.inputs)
+        code, dtype = (TensorProto.DOUBLE, np.float64) if double else (TensorProto.FLOAT, np.float32)
+
+        def name(text: str) -> str:
+            return str(scope.get_unique_variable_name(text))
+
+        def node(op: str, inputs: list[str], output: str, **attrs: Any) -> None:
+            container.add_node(op, inputs, [output], name=scope.get_unique_operator_name(op), **attrs)
+
+        features = concatenate_variables(scope, operator.inputs, container)
+        mask = name("imputer_missing")
+        if nan:
+            node("IsNaN", [features], mask)
+        else:
+            value = name("imputer_missing_value")
+            container.add_initializer(value, code, [], [float(missing)])
+            node("Equal", [features, value], mask)
+
+        def columns(source: str, indices: Any, text: str) -> str:
+            chosen = name(f"{text}_columns")
+            container.add_initializer(chosen, TensorProto.INT64, [len(indices)], [int(i) for i in indices])
+            out = name(text)
+            node("Gather", [source, chosen], out, axis=1)
+            return out
+
+        statistics = np.asarray(imputer.statistics_, dtype=np.float64)
+        kept = np.flatnonzero(~np.isnan(statistics))  # scikit-learn drops a feature with no statistic
+        values, kept_mask = features, mask
+        if len(kept) < len(statistics):
+            values, kept_mask = columns(features, kept, "imputer_kept"), columns(mask, kept, "imputer_kept_missing")
+        fill = name("imputer_statistics")
+        container.add_initializer(fill, code, [1, len(kept)], statistics[kept].astype(dtype).tolist())
+        indicator = getattr(imputer, "indicator_", None) if imputer.add_indicator else None
+        if indicator is None:
+            node("Where", [kept_mask, fill, values], operator.outputs[0].full_name)
+            return
+        imputed = name("imputed")
+        node("Where", [kept_mask, fill, values], imputed)
+        flags = name("imputer_indicator")
+        node("Cast", [columns(mask, indicator.features_, "imputer_indicator_missing")], flags, to=code)
+        node("Concat", [imputed, flags], operator.outputs[0].full_name, axis=1)
+
+    register_shape_calculator("SklearnSimpleImputer", imputer_shape, overwrite=True)
+    register_converter("SklearnSimpleImputer", convert_simple_imputer, overwrite=True,
+                       options=original.get_allowed_options())
+    _converter_pool["SklearnSimpleImputer"]._onnxgate_imputer = True
 
 
 #: The scikit-learn tree skl2onnx is writing (``add_tree_to_attribute_pairs``), for ``add_node``.

@@ -157,13 +157,13 @@ def test_sql_target_runtime_defaults_to_float32_and_says_so(scaled_forest: tuple
 
 
 def test_auto_falls_back_to_float32_when_the_double_graph_cannot_run() -> None:
-    from sklearn.impute import SimpleImputer
+    from sklearn.svm import SVR
 
-    X, _ = _iris()
-    model = SimpleImputer().fit(X)
+    X, y = _iris()
+    model = SVR().fit(X, y)  # ai.onnx.ml's SVMRegressor has no double kernel in onnxruntime
     conv = _validated(model, X)
     assert conv.signature.outputs[0].elem_type == "float32"
-    assert any("computed in float32" in w and "Imputer" in w for w in conv.warnings)
+    assert any("computed in float32" in w and "SVMRegressor" in w for w in conv.warnings)
     with pytest.raises(og.UnsupportedModelError, match="no double kernel"):
         og.convert(model, X[:5], precision="float64")
 
@@ -459,3 +459,34 @@ def test_text_codes_read_as_numbers_are_refused_not_merged(tmp_path: Any) -> Non
     assert og.validate(conv, data=frame, reference=model).passed
     with pytest.raises(og.InvalidDataError, match=r"holds numbers \(int64\) but input 'store' is string"):
         og.validate(conv, data=read_back, reference=model)
+
+
+@pytest.mark.parametrize("options", [{}, {"add_indicator": True}, {"missing_values": -1.0}, {"strategy": "median"}])
+@pytest.mark.parametrize("precision", ["auto", "float32"])
+def test_simple_imputer_converts_in_either_precision_as_scikit_learn_imputes(options: dict[str, Any],
+                                                                             precision: str) -> None:
+    # skl2onnx's Imputer has no double kernel (the float64 advice led back to float32, where parity
+    # failed on wine), leaves add_indicator's columns out, and keeps a feature scikit-learn drops
+    from sklearn.datasets import load_wine
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_wine(return_X_y=True)
+    holes = np.random.default_rng(0).random(X.shape) < 0.1
+    X = np.where(holes, -1.0 if "missing_values" in options else np.nan, X)
+    X[:, 4] = options.get("missing_values", np.nan)  # all missing: scikit-learn drops the feature
+    # in float64 the scaled values reach the trees as scikit-learn computes them; in float32 some land
+    # next to a split and flip (what float64 is for), so the float32 graph ends in a linear model
+    final = (RandomForestClassifier(n_estimators=20, random_state=0) if precision == "auto"
+             else LogisticRegression(max_iter=5000))
+    model = make_pipeline(SimpleImputer(**options), StandardScaler(), final).fit(X, y)
+    conv = og.convert(model, X[:5], precision=precision)
+    report = og.validate(conv, data=X, reference=model)
+    assert report.passed, [c.message for c in report.checks if not c.passed]
+    computed = "float64" if precision == "auto" else "float32"
+    assert conv.model.graph.input[0].type.tensor_type.elem_type == 11  # the sample's float64 at the boundary
+    assert any(i.name.startswith("imputer_statistics") and i.data_type == (11 if computed == "float64" else 1)
+               for i in conv.model.graph.initializer)
