@@ -729,6 +729,10 @@ def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
                     # missing Float64 reads as NaN); its other dtypes (string...) hold objects
                     numpy = getattr(dtype, "numpy_dtype", None)
                     dtype = numpy if isinstance(numpy, np.dtype) and numpy.kind in "fiub" else np.dtype(object)
+                    if dtype.kind in "iu" and bool(sample[col].isna().any()):
+                        # scikit-learn reads an Int64 column holding <NA> as float64 with NaN (an imputer
+                        # fills it): typed int64, the very sample was refused ("1 missing value")
+                        dtype = np.dtype(np.float64)
             elif dtype.kind not in "fiubOUS":
                 dtype = np.dtype(object)
             fitted = text_categories.get(label)

@@ -490,3 +490,22 @@ def test_simple_imputer_converts_in_either_precision_as_scikit_learn_imputes(opt
     assert conv.model.graph.input[0].type.tensor_type.elem_type == 11  # the sample's float64 at the boundary
     assert any(i.name.startswith("imputer_statistics") and i.data_type == (11 if computed == "float64" else 1)
                for i in conv.model.graph.initializer)
+
+
+def test_a_nullable_integer_column_holding_na_is_a_float64_input() -> None:
+    # scikit-learn reads <NA> as NaN for its imputer; typed int64, the sample it came from was refused
+    import pandas as pd
+    from sklearn.datasets import load_diabetes
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    frame = X.iloc[:, :3].copy()
+    frame["visits"] = pd.array(np.arange(len(frame)) % 7, dtype="Int64")
+    frame.loc[frame.index[::5], "visits"] = pd.NA
+    model = make_pipeline(SimpleImputer(), Ridge()).fit(frame, y)
+    conv = og.convert(model, frame.head())
+    assert {i.name: i.elem_type for i in conv.signature.inputs}["visits"] == "float64"
+    report = og.validate(conv, data=frame, reference=model)
+    assert report.passed, [c.message for c in report.checks if not c.passed]
