@@ -509,3 +509,21 @@ def test_a_nullable_integer_column_holding_na_is_a_float64_input() -> None:
     assert {i.name: i.elem_type for i in conv.signature.inputs}["visits"] == "float64"
     report = og.validate(conv, data=frame, reference=model)
     assert report.passed, [c.message for c in report.checks if not c.passed]
+
+
+def test_a_text_value_a_csv_reads_as_missing_is_explained(tmp_path: Any) -> None:
+    # the region code 'NA' (North America) reads as missing from a CSV; "fill them with ''" alone
+    # would have changed the rows' predictions
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    frame = pd.DataFrame({"region": ["NA", "EU", "APAC", "NA", "EU", "APAC"] * 5})
+    model = make_pipeline(OneHotEncoder(), LogisticRegression()).fit(frame, frame["region"] == "NA")
+    conv = og.convert(model, frame.head())
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    with pytest.raises(og.InvalidDataError, match=r"10 missing or non-text .*'NA'.*keep_default_na=False"):
+        og.validate(conv, data=str(tmp_path / "rows.csv"), reference=model)
+    kept = pd.read_csv(tmp_path / "rows.csv", keep_default_na=False)
+    assert og.validate(conv, data=kept, reference=model).passed
