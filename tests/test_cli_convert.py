@@ -172,3 +172,12 @@ def test_the_output_never_replaces_the_model_or_sample_even_with_force(
         assert main(["convert", str(model), "--sample", str(sample), "-o", str(out), "--force"]) == 2
         assert "never an input" in capsys.readouterr().err
     assert (model.read_bytes(), sample.read_bytes()) == before
+
+
+def test_convert_takes_the_short_target_flag_as_validate_does(exported: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "m.onnx"
+    assert main(["convert", str(exported / "model.skops"), "--sample", str(exported / "sample.npy"),
+                 "-t", "sql-edge-2.0", "-o", str(out)]) == 0
+    assert main(["validate", str(out), "-t", "sql-edge-2.0"]) == 0
+    assert "PASSED" in capsys.readouterr().out

@@ -21,7 +21,7 @@ def register(sub: Any) -> None:
     p.add_argument("model", help="native model file or SavedModel folder")
     p.add_argument("--sample", help="example input rows (.csv, .parquet, .npy)")
     p.add_argument("--opset", type=int, help="default-domain opset (default: the framework's, capped by --target)")
-    p.add_argument("--target", help="convert for a deployment target (caps the opset, adapts SQL inputs)")
+    p.add_argument("--target", "-t", help="convert for a deployment target (caps the opset, adapts SQL inputs)")
     add_precision_arg(p)
     p.add_argument("-o", "--output", required=True, help="where to write the .onnx file")
     p.add_argument("--force", action="store_true", help="overwrite the output if it exists")
