@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from onnxgate.targets import Target
     from onnxgate.validators.sweep import SweepResult
 
-__all__ = ["adapt", "at_target_cap", "convert", "package", "sweep"]
+__all__ = ["adapt", "at_target_cap", "convert", "package", "package_files", "refuse_package_over_inputs", "sweep"]
 
 
 def convert(
@@ -256,7 +256,9 @@ def package(
     ValidationFailedError
         The model fails the target's checks; ``err.report`` holds the report.
     OutputExistsError
-        ``out`` is not empty and ``overwrite`` is false.
+        ``out`` is not empty and ``overwrite`` is false, or the package would replace ``model``,
+        ``reference`` or ``data`` given as a path inside ``out`` (:func:`refuse_package_over_inputs`), even
+        with ``overwrite``.
 
     Examples
     --------
@@ -267,9 +269,100 @@ def package(
     from onnxgate.targets import resolve_target
 
     tgt = resolve_target(target)
+    refuse_package_over_inputs(out, tgt, {"the model being packaged": model, "the reference model": reference,
+                                          "the data": data})
     if isinstance(model, Conversion) and tgt.is_sql:
         model = at_target_cap(model, tgt)
     return deploy.package(model, target=tgt, out=out, reference=reference, data=data, overwrite=overwrite, **options)
+
+
+def package_files(target: Target) -> frozenset[str] | None:
+    """The names of the files a package for ``target`` writes into its folder, or None when they are not
+    known before it is written (MLflow names the files of an ``mlflow`` package).
+
+    Examples
+    --------
+    >>> import onnxgate as og
+    >>> sorted(package_files(og.targets.get("sql-edge-2.0")))[:2]  # doctest: +SKIP
+    ['01_create_model_table.sql', '02_insert_model.sql']
+    """
+    from onnxgate.deploy.container import PACKAGE_FILES
+    from onnxgate.deploy.sql import SCRIPT_FILES, SYNAPSE_FILES
+
+    if target.is_sql:
+        return frozenset({"model.onnx", "manifest.json", "load_model.py", "README.md", *SCRIPT_FILES, *SYNAPSE_FILES})
+    if target.name == "mlflow":
+        return None
+    return frozenset(PACKAGE_FILES)
+
+
+def refuse_package_over_inputs(out: str | os.PathLike[str], target: Target, inputs: Mapping[str, Any]) -> None:
+    """Refuse to write a package into ``out`` when it would replace one of the files it is made from.
+
+    Writing over a folder (``overwrite=True``, CLI ``--force``) replaces every file the package writes
+    (:func:`package_files`) and every file an earlier package there lists in its ``manifest.json``; the
+    user's other files are kept. An input inside ``out`` under one of those names (``model.onnx`` of a
+    folder exported by ``onnxgate zoo export``, packaged back into it) would be lost: refused, with or
+    without ``overwrite``. For a target whose file names are not known beforehand (``mlflow``), any input
+    inside ``out`` is refused.
+
+    Parameters
+    ----------
+    out : path
+        The package folder.
+    target : Target
+    inputs : mapping
+        What each input is (``"the model being packaged"``, ``"--data"``) -> its path; values that are not
+        paths (a Conversion, a loaded model, an array) or None are skipped.
+
+    Raises
+    ------
+    OutputExistsError
+        The first input the package would replace, naming it, the file and what to do.
+
+    Examples
+    --------
+    >>> import onnxgate as og
+    >>> refuse_package_over_inputs("dist", og.targets.get("container"),
+    ...                            {"the model": "dist/model.onnx"})  # doctest: +SKIP
+    Traceback (most recent call last):
+    OutputExistsError: cannot package into 'dist': ...
+    """
+    import json
+
+    from onnxgate.errors import OutputExistsError
+
+    folder = Path(out)
+    if not folder.is_dir():
+        return  # nothing in it to replace
+    root = folder.resolve()
+    names = package_files(target)
+    earlier: set[str] = set()
+    try:
+        listed = json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("files", [])
+        earlier = {Path(str(rel)).parts[0] for rel in listed if str(rel)}
+    except (OSError, ValueError, TypeError, AttributeError, IndexError):
+        pass  # no earlier package, or a manifest the writer does not read either
+    for what, path in inputs.items():
+        if not isinstance(path, (str, os.PathLike)) or not Path(path).exists():
+            continue
+        try:
+            entry = Path(path).resolve().relative_to(root).parts[0]
+        except (ValueError, IndexError):
+            continue  # outside the folder (or the folder itself)
+        if names is None:
+            why = f"the {target.name} package's files are named by MLflow and may replace it"
+        elif entry in names:
+            why = f"the package writes its own {entry!r} there"
+        elif entry in earlier:
+            why = f"the earlier package there lists {entry!r}, which writing a package over it removes"
+        else:
+            continue
+        raise OutputExistsError(
+            f"cannot package into {str(folder)!r}: it holds {what}, {str(path)!r}, and {why}, even with --force "
+            f"(overwrite=True); package into another folder, or move {str(path)!r} out of {str(folder)!r} first",
+            path=str(path),
+        )
 
 
 def sweep(

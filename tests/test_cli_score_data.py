@@ -246,3 +246,71 @@ def test_a_bool_column_feeds_a_bool_input(bool_model: Path, tmp_path: Path) -> N
     pd.DataFrame({"b": [True, False, True]}).to_parquet(data)
     assert _score(bool_model, data, out) == 0
     assert pq.read_table(out).column("n").to_pylist() == [False, True, False]
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Container packages of iris: a plain LogisticRegression (it takes no NaN), the same behind a
+    SimpleImputer (it takes NaN), and the plain one converted from an array (one [N,4] input)."""
+    from sklearn.datasets import load_iris
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    folder = tmp_path_factory.mktemp("packages")
+    plain = LogisticRegression(max_iter=500).fit(X, y)
+    imputed = make_pipeline(SimpleImputer(), LogisticRegression(max_iter=500)).fit(X, y)
+    out = {"X": X}
+    matrix = LogisticRegression(max_iter=500).fit(X.to_numpy(), y)
+    for name, model, sample in (("plain", plain, X.head()), ("imputed", imputed, X.head()),
+                                ("matrix", matrix, X.to_numpy()[:5])):
+        out[name] = og.package(og.convert(model, sample), target="container", out=folder / name)
+    return out
+
+
+ROWS_REFUSED = {
+    # package, column: value per row (None keeps the row), the message
+    "nan-where-the-service-refuses-it": ("plain", {"petal length (cm)": [np.nan, None, np.nan]},
+                                         "NaN (missing) in 'petal length (cm)' (input 'petal_length__cm_') (2 rows), "
+                                         "which package "),
+    "infinity-where-nan-is-taken": ("imputed", {"petal width (cm)": [None, np.inf, -np.inf]},
+                                    "infinity in 'petal width (cm)' (input 'petal_width__cm_') (2 rows)"),
+    "both-every-column-named": ("plain", {"sepal length (cm)": [np.nan, None, None],
+                                          "petal width (cm)": [None, -np.inf, None]},
+                                "NaN (missing) in 'sepal length (cm)' (input 'sepal_length__cm_') (1 row)"),
+    "columns-of-one-input": ("matrix", {"f2": [np.nan, np.nan, None]}, "NaN (missing) in 'f2' (2 rows)"),
+}
+
+
+@pytest.mark.parametrize("case", list(ROWS_REFUSED))
+def test_a_package_refuses_the_rows_its_service_refuses(packages: dict[str, Any], tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str], case: str) -> None:
+    # before: exit 0 and a class label written from NaN probabilities, where the service answers 400 and
+    # scikit-learn raises
+    package, changes, message = ROWS_REFUSED[case]
+    rows = packages["X"].iloc[[100, 120, 140]].reset_index(drop=True)
+    if package == "matrix":
+        rows.columns = [f"f{i}" for i in range(4)]
+    for column, values in changes.items():
+        for i, value in enumerate(values):
+            if value is not None:
+                rows.loc[i, column] = value
+    data, out = tmp_path / "rows.parquet", tmp_path / "scored.parquet"
+    rows.to_parquet(data)
+    assert _score(packages[package], data, out) == 2
+    err = _one_line(capsys)
+    assert message in err, err
+    assert "rows 0..2" in err and ("fill or drop those rows" in err or "replace those values" in err), err
+    if case == "both-every-column-named":
+        assert "infinity in 'petal width (cm)' (input 'petal_width__cm_') (1 row)" in err, err
+    assert not out.exists()
+
+
+def test_a_package_that_takes_nan_scores_it(packages: dict[str, Any], tmp_path: Path) -> None:
+    rows = packages["X"].iloc[[100, 120]].reset_index(drop=True)
+    rows.loc[0, "petal length (cm)"] = np.nan
+    data, out = tmp_path / "rows.parquet", tmp_path / "scored.parquet"
+    rows.to_parquet(data)
+    assert _score(packages["imputed"], data, out) == 0
+    assert np.isfinite(np.stack(pq.read_table(out).column("probabilities").to_pylist())).all()

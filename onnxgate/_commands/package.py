@@ -75,6 +75,13 @@ def run(args: argparse.Namespace) -> int:
     target = resolve_target_args(args)
     if getattr(args, "target", None) is None and getattr(args, "target_file", None) is None:
         raise InvalidDataError("package needs --target (e.g. --target sql-edge-2.0) or --target-file")
+    from onnxgate.api import refuse_package_over_inputs
+
+    # before anything is loaded: --force replaces an earlier package's files, never the files read
+    refuse_package_over_inputs(args.out, target, {
+        "the model being packaged": args.model, "the --reference model": args.reference,
+        "the --data file": args.data, "the --target-file": getattr(args, "target_file", None),
+    })
     reference = load_native_model(args.reference, trust_pickle=args.trust_pickle) if args.reference else None
     data = load_data_arg(args.data) if args.data else None
     if reference is not None and data is None:

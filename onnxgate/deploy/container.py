@@ -40,6 +40,7 @@ from onnxgate.errors import OutputExistsError, PackagingError, ValidationFailedE
 __all__ = [
     "DEFAULT_MAX_ROWS",
     "NAN_AWARE_OPS",
+    "PACKAGE_FILES",
     "PORT",
     "package_container",
     "swagger_documents",
@@ -60,6 +61,14 @@ NAN_AWARE_OPS = frozenset({"Imputer", "IsNaN"})
 SERVICE_REQUIREMENTS = ("numpy", "onnxruntime", "uvicorn", "httptools", "uvloop", "orjson", "pysimdjson")
 #: Python of the image; keep in step with the wheels of SERVICE_REQUIREMENTS.
 PYTHON_IMAGE = "python:3.11-slim"
+#: Every file a container package holds (the table above): :func:`onnxgate.api.package` refuses to write
+#: them over an input file (a test checks the list against the files written).
+PACKAGE_FILES = (
+    "model.onnx", "score.py", "server.py", "swagger.json", "swagger3.json", "sample-request.json",
+    "requirements.txt", "Dockerfile", ".dockerignore", "environment.yml", "inferenceconfig.json",
+    "deploymentconfig.json", "deploymentconfig.aci.json", "deploymentconfig.aks.json", "iotedge-module.json",
+    "README.md", "manifest.json",
+)
 #: Options package_container understands (beyond model/target/out/reference/data/overwrite).
 OPTIONS = ("service_name", "max_rows", "allow_nan", "atol", "rtol")
 
@@ -102,7 +111,7 @@ def package_container(
     **options
         ``service_name`` (str), ``max_rows`` (int, default 10,000), ``allow_nan`` (bool, or input
         names or the user's column names; default: only when the graph has an operator in
-        :data:`NAN_AWARE_OPS`; such an input takes NaN, and JSON ``null`` as NaN), ``atol``, ``rtol``
+        :data:`NAN_AWARE_OPS`; such an input takes NaN, and JSON ``null`` as NaN, never infinity), ``atol``, ``rtol``
         (parity tolerances).
 
     Returns
@@ -148,7 +157,7 @@ def package_container(
     max_rows = _positive_int(options.get("max_rows", DEFAULT_MAX_ROWS), "max_rows")
     allow_nan = _nan_inputs(proto, sig, _bool_or_names(options.get("allow_nan")))
     name = _service_name(options.get("service_name") or proto.graph.name or "onnx-model")
-    example = _example_request(sig, data)
+    example = _example_request(sig, data, allow_nan)
     versions = _versions()
 
     files: dict[str, str | bytes] = {"model.onnx": blob}
@@ -170,7 +179,7 @@ def package_container(
     files["iotedge-module.json"] = _json(_iotedge_module(name))
     files["README.md"] = _template(
         "README.md", NAME=name, PORT=str(PORT), SIGNATURE=str(sig), MAX_ROWS=str(max_rows),
-        EXAMPLE=json.dumps(example), CREATE_OPTIONS=json.dumps(json.dumps(_create_options())),
+        EXAMPLE=json.dumps(example, allow_nan=False), CREATE_OPTIONS=json.dumps(json.dumps(_create_options())),
     )
     from onnxgate.deploy.manifest import build_manifest, dumps
 
@@ -271,7 +280,9 @@ def _versions() -> dict[str, str]:
 
 
 def _json(obj: Any) -> str:
-    return json.dumps(obj, indent=2) + "\n"
+    # allow_nan=False: a NaN or infinity would be written as a bare NaN token, which is not JSON (RFC 8259)
+    # and which JavaScript's JSON.parse (Swagger UI, Node clients) refuses
+    return json.dumps(obj, indent=2, allow_nan=False) + "\n"
 
 
 def _template(name: str, **values: str) -> str:
@@ -303,7 +314,15 @@ def _score_py(blob: bytes, sig: Any, max_rows: int, allow_nan: list[str]) -> str
     return text.replace(marker, json.dumps(config, ensure_ascii=True))
 
 
-def _example_request(sig: Any, data: Any) -> dict[str, Any]:
+def _example_request(sig: Any, data: Any, allow_nan: Sequence[str] = ()) -> dict[str, Any]:
+    """The example request of the package: :data:`EXAMPLE_ROWS` rows of ``data`` that the service scores.
+
+    The files holding it (``sample-request.json``, the swagger files, the README) must be JSON, which has no
+    NaN or infinity, and the example must score. So the first complete rows are shown (every value finite,
+    every text present). When no row is complete, the first rows whose only missing values are NaN in
+    inputs of ``allow_nan`` are shown, the NaN written as ``null`` (score.py reads ``null`` as NaN for such an
+    input); when there are none either (or no ``data``), a row of zeros (empty strings) shows the shape.
+    """
     import numpy as np
 
     arrays: dict[str, Any] = {}
@@ -311,8 +330,7 @@ def _example_request(sig: Any, data: Any) -> dict[str, Any]:
         from onnxgate._data import as_feeds
 
         try:
-            feeds = as_feeds(data, sig)
-            arrays = {k: v[:EXAMPLE_ROWS] for k, v in feeds.items()}
+            arrays = _example_rows(as_feeds(data, sig), allow_nan)
         except Exception:  # an example is a convenience; zeros below still show the shape
             arrays = {}
     if not arrays:
@@ -323,11 +341,48 @@ def _example_request(sig: Any, data: Any) -> dict[str, Any]:
                 arrays[spec.name] = np.full(shape, "", dtype=object)
             else:
                 arrays[spec.name] = np.zeros(shape, dtype=spec.numpy_dtype)
-    values = {k: np.asarray(v).tolist() for k, v in arrays.items()}
+    values = {k: _nan_as_null(np.asarray(v)) for k, v in arrays.items()}
     if len(sig.inputs) == 1:
         return {"data": values[sig.inputs[0].name]}
     # the example speaks the user's own column names (score.py maps them to the inputs)
     return {"data": {sig.columns.column_for(k): v for k, v in values.items()}}
+
+
+def _example_rows(feeds: dict[str, Any], allow_nan: Sequence[str]) -> dict[str, Any]:
+    """The first :data:`EXAMPLE_ROWS` complete rows of ``feeds``, else the first ones missing only NaN
+    in inputs of ``allow_nan``; ``{}`` when no row is either."""
+    import numpy as np
+
+    rows = min((len(v) for v in feeds.values()), default=0)
+    complete = np.ones(rows, dtype=bool)
+    acceptable = np.ones(rows, dtype=bool)
+    for name, values in feeds.items():
+        arr = np.asarray(values)[:rows].reshape(rows, -1)
+        if arr.dtype.kind == "f":
+            nan = np.isnan(arr).any(axis=1)
+            other = np.isinf(arr).any(axis=1)
+        elif arr.dtype.kind == "O":  # text: None or a float NaN (pandas' missing value) is no text
+            nan = np.zeros(rows, dtype=bool)
+            other = np.array([any(not isinstance(v, str) for v in row) for row in arr], dtype=bool)
+        else:
+            continue
+        complete &= ~(nan | other)
+        acceptable &= ~other if name in allow_nan else ~(nan | other)
+    chosen = np.flatnonzero(complete)[:EXAMPLE_ROWS]
+    if not chosen.size:
+        chosen = np.flatnonzero(acceptable)[:EXAMPLE_ROWS]
+    return {k: np.asarray(v)[chosen] for k, v in feeds.items()} if chosen.size else {}
+
+
+def _nan_as_null(arr: Any) -> Any:
+    """Nested lists of ``arr``, with NaN as None (JSON ``null``): JSON has no NaN."""
+    import numpy as np
+
+    if arr.dtype.kind == "f" and np.isnan(arr).any():
+        cells = arr.astype(object)
+        cells[np.isnan(arr)] = None
+        return cells.tolist()
+    return arr.tolist()
 
 
 def _array_schema(spec: Any) -> dict[str, Any]:

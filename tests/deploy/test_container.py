@@ -377,3 +377,81 @@ def test_a_bad_value_names_the_users_column_and_the_input(colliding: ModuleType,
     assert body["message"].endswith(f"values, found {found}"), body
     status, body = colliding.score({"data": {"x 1": [0.5, 0.1], "x_1": [1.0, 2.0], "other": [1.0, value]}})
     assert status == 400 and body["message"].startswith("input 'other': expected float"), body
+
+
+def _strict_json(text: str) -> Any:
+    """Parse as RFC 8259 JSON: NaN and Infinity literals are not JSON (JavaScript's JSON.parse refuses them)."""
+
+    def refuse(token: str) -> Any:
+        raise ValueError(f"not JSON: a bare {token}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def _iris_frame(imputer: bool) -> tuple[Any, Any]:
+    from sklearn.datasets import load_iris
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    model = LogisticRegression(max_iter=500)
+    return (make_pipeline(SimpleImputer(), model) if imputer else model).fit(X, y), X
+
+
+def test_sample_data_with_nan_in_its_first_rows_gives_strict_json_and_a_scorable_example(tmp_path: Path) -> None:
+    # before: sample-request.json and swagger*.json held a bare NaN token from the first rows of the data
+    native, X = _iris_frame(imputer=True)
+    data = X.copy()
+    data.iloc[0, 2] = np.nan
+    data.iloc[1, 0] = np.inf  # neither kind of row is shown
+    # the data gives the example (without the reference: no parity run on an infinite row)
+    folder = og.package(og.convert(native, X.head()).model, target="container", out=tmp_path / "p", data=data)
+    for path in folder.glob("*.json"):
+        _strict_json(path.read_text())
+    sample = _strict_json((folder / "sample-request.json").read_text())
+    assert sample["data"]["sepal length (cm)"] == [[v] for v in X.iloc[2:4, 0]], "the first complete rows"
+    assert _strict_json((folder / "swagger.json").read_text())["definitions"]["ServiceInput"]["example"] == sample
+    module = load_score(folder, "nan_sample")
+    module.init()
+    status, body = module.score((folder / "sample-request.json").read_text())
+    assert status == 200 and body["label"] == native.predict(X.iloc[2:4]).tolist(), body
+
+
+@pytest.mark.parametrize(("allow_nan", "shown"), [(True, [[None], [None]]), (False, [[0.0]])],
+                         ids=["null-where-nan-is-taken", "zeros-where-it-is-not"])
+def test_sample_data_missing_a_value_in_every_row(tmp_path: Path, allow_nan: bool, shown: list[Any]) -> None:
+    native, X = _iris_frame(imputer=True)
+    data = X.copy()
+    data.iloc[:, 2] = np.nan
+    folder = og.package(og.convert(native, X.head()), target="container", out=tmp_path / "p", data=data,
+                        allow_nan=allow_nan)
+    for path in folder.glob("*.json"):
+        _strict_json(path.read_text())
+    sample = _strict_json((folder / "sample-request.json").read_text())
+    assert sample["data"]["petal length (cm)"] == shown
+    module = load_score(folder, f"nan_every_row_{allow_nan}")
+    module.init()
+    status, body = module.score(json.dumps(sample))
+    assert status == 200, body
+
+
+def test_infinity_is_refused_where_nan_is_taken(tmp_path: Path) -> None:
+    # before: an imputer package took infinity (the imputer passes it on) and answered a label argmax'ed
+    # from NaN probabilities, where scikit-learn refuses the row
+    native, X = _iris_frame(imputer=True)
+    folder = og.package(og.convert(native, X.head()), target="container", out=tmp_path / "p")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert "petal_length__cm_" in manifest["service"]["allow_nan_inputs"]
+    module = load_score(folder, "inf_refused")
+    module.init()
+    row = dict(X.iloc[100])
+    status, body = module.score({"data": [{**row, "petal length (cm)": None}]})
+    assert status == 200, body  # NaN (null) is a missing value: taken
+    for literal in ("Infinity", "-Infinity", "1e999"):
+        text = json.dumps({"data": [{**row, "petal length (cm)": 0.0}]}).replace("0.0", literal, 1)
+        status, body = module.score(text)
+        assert (status, body["error"]) == (400, "non_finite"), (literal, body)
+        assert body["message"] == ("column 'petal length (cm)' (input 'petal_length__cm_'): infinity in row 0; this "
+                                   "model takes NaN (null) as a missing value here, never infinity: send a finite "
+                                   "value, or null for a missing one"), body

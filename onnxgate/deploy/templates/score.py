@@ -22,10 +22,14 @@ goes (``"sepal length (cm)"`` for the input ``sepal_length__cm_``): ``CONFIG["co
 and error messages name both (``column 'sepal length (cm)' (input 'sepal_length__cm_')``).
 
 It returns ``{"<output name>": [values...], ...}``; a NaN or infinite output value is written as
-JSON ``null`` (JSON has no NaN), so every response is valid JSON. A bad request never raises: ``score()`` returns
-``(status, {"error": code, "message": text, "status": status})``; ``run()`` turns that into an
+JSON ``null`` (JSON has no NaN), so every response is valid JSON. A bad request never raises: ``score()``
+returns ``(status, {"error": code, "message": text, "status": status})``; ``run()`` turns that into an
 ``AMLResponse`` with that HTTP status when it runs under the Azure ML inference server (so clients
 see a 4xx, not a 500), and returns the error dict as-is otherwise.
+
+Missing values: an input packaged to take them (``CONFIG["allow_nan"]``) takes NaN, and ``null`` as NaN;
+any other input refuses NaN. Infinity is no missing value and is refused for every input, as scikit-learn
+refuses it (:func:`check_finite`).
 
 Limits on a request, checked before anything large is built: JSON nested deeper than
 :data:`MAX_JSON_DEPTH` levels is refused (400 ``too_deep``); a body holding more values than the row
@@ -620,8 +624,8 @@ def check_array(spec: dict[str, Any], arr: np.ndarray) -> np.ndarray:
 
     The kind of the values (JSON gives integers, floats, booleans or strings; an integer input takes
     whole numbers written as floats, see :func:`as_integers`), the shape (a flat list is accepted for
-    an ``[N,1]`` column), the row limit and, for a model packaged to reject missing values, NaN and
-    infinity. Raises :class:`RequestError`.
+    an ``[N,1]`` column), the row limit and NaN and infinity (:func:`check_finite`). Raises
+    :class:`RequestError`.
     """
     if _session is None:
         init()
@@ -661,15 +665,35 @@ def check_array(spec: dict[str, Any], arr: np.ndarray) -> np.ndarray:
             raise RequestError("wrong_element_type", f"{_input_text(name)}: a value is out of the {elem} range")
     with np.errstate(over="ignore"):  # a double beyond float32's range becomes inf: the check below names it
         out = arr.astype(dtype, copy=False)
-    if dtype.kind == "f" and name not in _config()["allow_nan"]:
-        finite = np.isfinite(out)
-        if not finite.all():
-            row = int(np.argwhere(~finite)[0][0])
-            raise RequestError(
-                "non_finite",
-                f"{_input_text(name)}: NaN or infinity in row {row}; this model was packaged to reject missing values",
-            )
+    if dtype.kind == "f":
+        check_finite(name, out)
     return out
+
+
+def check_finite(name: str, arr: np.ndarray) -> None:
+    """Refuse NaN in a float input unless the package takes it there, and infinity in every float input.
+
+    NaN is a missing value: an input packaged to take missing values (``CONFIG["allow_nan"]``: the inputs
+    an imputer reads, or those named when packaging) takes it, any other refuses it. Infinity is no missing
+    value: an imputer passes it on, and a model that does arithmetic on it gives NaN scores (a class
+    label argmax'ed from NaN probabilities), where scikit-learn refuses the row. So it is refused for
+    every input. Raises :class:`RequestError` naming the input and the first offending row.
+    """
+    takes_nan = name in _config()["allow_nan"]
+    bad = np.isinf(arr) if takes_nan else ~np.isfinite(arr)
+    if not bad.any():
+        return
+    row = int(np.argwhere(bad)[0][0])
+    if takes_nan:
+        raise RequestError(
+            "non_finite",
+            f"{_input_text(name)}: infinity in row {row}; this model takes NaN (null) as a missing value here, "
+            "never infinity: send a finite value, or null for a missing one",
+        )
+    raise RequestError(
+        "non_finite",
+        f"{_input_text(name)}: NaN or infinity in row {row}; this model was packaged to reject missing values",
+    )
 
 
 def feeds_for(payload: Any) -> dict[str, np.ndarray]:
@@ -787,5 +811,5 @@ def run(raw_data: Any) -> Any:
     return _error_response(status, body)
 
 
-__all__ = ["CONFIG", "MAX_JSON_DEPTH", "RequestError", "check_array", "check_rows_agree", "check_strings", "dumps",
-           "feeds_for", "infer", "init", "precheck", "run", "score", "score_bytes"]
+__all__ = ["CONFIG", "MAX_JSON_DEPTH", "RequestError", "check_array", "check_finite", "check_rows_agree",
+           "check_strings", "dumps", "feeds_for", "infer", "init", "precheck", "run", "score", "score_bytes"]

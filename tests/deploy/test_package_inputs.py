@@ -1,0 +1,137 @@
+"""``package`` never writes over the files it is made from: the model, --reference, --data, --target-file.
+
+``convert`` and ``validate`` refuse an output that is one of their inputs; ``package --force`` into the
+folder holding the model (a folder from ``onnxgate zoo export``) replaced the user's ``model.onnx`` with
+the packaged (for SQL, adapted) graph and exited 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import onnxgate as og
+from onnxgate.cli import main
+from onnxgate.errors import OutputExistsError
+
+IRIS = "sklearn-iris-logreg"
+HAS_MLFLOW = importlib.util.find_spec("mlflow") is not None
+TARGETS = [
+    pytest.param("container", [], id="container"),
+    pytest.param("sql-edge-2.0", ["--adapt"], id="sql-edge-2.0"),
+    pytest.param("mlflow", [], id="mlflow", marks=pytest.mark.skipif(
+        not HAS_MLFLOW, reason="the extra 'mlflow' is not installed")),
+]
+
+
+@pytest.fixture(scope="module")
+def iris() -> tuple[Any, Any, bytes]:
+    native, X, _y = og.zoo.get(IRIS).build()
+    return native, X, og.convert(native, X[:20]).model.SerializeToString()
+
+
+def _exported(folder: Path, iris: tuple[Any, Any, bytes]) -> dict[str, str]:
+    """A folder like ``onnxgate zoo export`` writes: the model, its native model and sample rows."""
+    import skops.io
+
+    native, X, blob = iris
+    folder.mkdir()
+    (folder / "model.onnx").write_bytes(blob)
+    skops.io.dump(native, folder / "model.skops")
+    np.save(folder / "sample.npy", X[:40])
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]], ids=["no-force", "force"])
+@pytest.mark.parametrize(("target", "extra"), TARGETS)
+def test_package_into_the_models_folder_is_refused(
+    iris: tuple[Any, Any, bytes], tmp_path: Path, capsys: pytest.CaptureFixture[str], target: str,
+    extra: list[str], force: list[str],
+) -> None:
+    folder = tmp_path / "exported"
+    before = _exported(folder, iris)
+    code = main(["package", str(folder / "model.onnx"), "--target", target, *extra, "-o", str(folder), *force,
+                 "--reference", str(folder / "model.skops"), "--data", str(folder / "sample.npy")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert "holds the model being packaged" in err[0] and "model.onnx" in err[0], err[0]
+    assert "another folder" in err[0], "the message says how to fix it"
+    assert _hashes(folder) == before, "the user's files changed"
+
+
+@pytest.mark.parametrize(("target", "options"), [
+    pytest.param("container", {}, id="container"),
+    pytest.param("sql-edge-2.0", {"adapt": True}, id="sql-edge-2.0"),
+    pytest.param("mlflow", {}, id="mlflow", marks=pytest.mark.skipif(
+        not HAS_MLFLOW, reason="the extra 'mlflow' is not installed")),
+])
+def test_api_package_into_the_models_folder_is_refused(
+    iris: tuple[Any, Any, bytes], tmp_path: Path, target: str, options: dict[str, Any]
+) -> None:
+    folder = tmp_path / "exported"
+    before = _exported(folder, iris)
+    with pytest.raises(OutputExistsError, match=r"holds the model being packaged, .*model\.onnx"):
+        og.package(str(folder / "model.onnx"), target=target, out=folder, overwrite=True, **options)
+    assert _hashes(folder) == before
+
+
+def test_inputs_the_package_does_not_write_are_kept(iris: tuple[Any, Any, bytes], tmp_path: Path) -> None:
+    # --reference and --data inside --out under names the package does not take: packaged, and kept
+    folder = tmp_path / "exported"
+    before = _exported(folder, iris)
+    model = tmp_path / "elsewhere.onnx"
+    model.write_bytes(iris[2])
+    (folder / "model.onnx").unlink()
+    assert main(["package", str(model), "--target", "container", "-o", str(folder), "--force",
+                 "--reference", str(folder / "model.skops"), "--data", str(folder / "sample.npy")]) == 0
+    after = _hashes(folder)
+    assert after["model.skops"] == before["model.skops"] and after["sample.npy"] == before["sample.npy"]
+    assert (folder / "score.py").is_file()
+
+
+def test_an_input_an_earlier_package_lists_is_refused(iris: tuple[Any, Any, bytes], tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    # writing over a package drops the files its manifest lists: a container package's score.py is gone
+    # after a SQL package is written over it, so a data file by a listed name would be lost too
+    folder = tmp_path / "pkg"
+    model = tmp_path / "m.onnx"
+    model.write_bytes(iris[2])
+    og.package(str(model), target="container", out=folder)
+    data = folder / "sample-request.json"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert data.name in manifest["files"]
+    np.save(folder / "rows.npy", iris[1][:10])
+    manifest["files"].append("rows.npy")  # as if an earlier package had written it
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    before = _hashes(folder)
+    assert main(["package", str(model), "--target", "sql-edge-2.0", "--adapt", "-o", str(folder), "--force",
+                 "--data", str(folder / "rows.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "the earlier package there lists 'rows.npy'" in err, err
+    assert _hashes(folder) == before
+
+
+def test_package_files_are_the_files_written(iris: tuple[Any, Any, bytes], tmp_path: Path) -> None:
+    """The refusal knows a package's files by name before writing it: the names must be the ones written."""
+    from onnxgate.api import package_files
+    from onnxgate.targets import resolve_target
+
+    conv = og.convert(iris[0], iris[1][:20])  # converted again at synapse's opset cap
+    for target, options in (("container", {}), ("sql-edge-2.0", {"adapt": True}), ("synapse", {"adapt": True})):
+        folder = og.package(conv, target=target, out=tmp_path / target, **options)
+        names = package_files(resolve_target(target))
+        assert names is not None
+        written = {p.name for p in folder.iterdir()}
+        assert written <= names, f"{target}: not in package_files: {sorted(written - names)}"
+        if target == "container":
+            assert written == names
