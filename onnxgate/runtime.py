@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ORT_QUIET", "RUN_ROWS", "run_rows", "session"]
+__all__ = ["ORT_QUIET", "RUN_ROWS", "run_rows", "session", "takes_one_row"]
 
 #: onnxruntime's log level (4 = fatal only): probing a model is expected to fail, and at 3 a rejected
 #: model still prints onnxruntime's "[E:onnxruntime...]" lines on the user's stderr.
@@ -55,12 +55,21 @@ def session(model: bytes, *, spinning: bool = True) -> Any:
     return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
 
 
+def takes_one_row(session: Any) -> bool:
+    """True when every input of ``session``'s model has a first axis fixed to 1 (``[1,1]`` columns):
+    it scores one row per run, as the ``PREDICT`` samples of SQL Edge and Synapse export their models."""
+    get_inputs = getattr(session, "get_inputs", None)  # a wrapper of a session may not expose them
+    inputs = get_inputs() if get_inputs is not None else []
+    return bool(inputs) and all(len(i.shape) >= 1 and i.shape[0] == 1 for i in inputs)
+
+
 def run_rows(session: Any, outputs: list[str] | None, feeds: dict[str, Any], rows: int = RUN_ROWS) -> list[Any]:
     """``session.run(outputs, feeds)`` in runs of at most ``rows`` rows, the outputs joined row-wise.
 
     For scoring batches larger than :data:`RUN_ROWS` (a Parquet read, a Spark batch) at the speed of
     cache-sized runs. Each row is scored on its own either way; a model whose outputs do not have
-    one entry per row (an aggregate, a sequence) is run once on the whole batch instead.
+    one entry per row (an aggregate, a sequence) is run once on the whole batch instead. A model that
+    takes one row per run (:func:`takes_one_row`) is run row by row.
 
     Parameters
     ----------
@@ -84,6 +93,8 @@ def run_rows(session: Any, outputs: list[str] | None, feeds: dict[str, Any], row
     >>> outs = run_rows(session(model_bytes), None, {"input": X})  # doctest: +SKIP
     """
     sizes = {arr.shape[0] if getattr(arr, "ndim", 0) else -1 for arr in feeds.values()}
+    if len(sizes) == 1 and next(iter(sizes)) > 1 and takes_one_row(session):
+        rows = 1  # a [1,1] input per column (the form of the SQL targets' own samples): one row per run
     if len(sizes) != 1 or (total := sizes.pop()) <= rows:
         return list(session.run(outputs, feeds))
     import numpy as np

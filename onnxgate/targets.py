@@ -16,6 +16,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -154,11 +155,12 @@ class Target:
     input_types, output_types : frozenset of str, or None
         Allowed element types (``"float32"``, ``"int64"``, ``"string"``...); ``None`` allows any.
     input_layout : {"column", "free"}
-        ``"column"``: every input is one table column, shaped ``[N,1]`` or ``[1,1]``.
+        ``"column"``: every input is one table column, shaped ``[N,1]`` with a dynamic ``N`` (or ``[1,1]``
+        for every input: one row per run).
     outputs_tensor_only : bool
         Reject sequence/map outputs (ZipMap).
     outputs_one_per_row : bool
-        Every output holds one value per row (``[N]``, ``[N,1]``).
+        Every output holds one value per input row (``[N]``, ``[N,1]``, ``N`` the inputs' batch axis).
     dynamic_batch : bool
         Every input and output must have a dynamic first axis.
     allow_nan : bool
@@ -488,7 +490,9 @@ def from_toml(path: str | os.PathLike[str]) -> Target:
     """Read a target from a TOML file.
 
     The file holds a ``[target]`` table (or top-level keys) with the :class:`Target` fields. It may
-    name a registered target in ``base`` and change only some fields::
+    name a registered target in ``base`` and change only some fields (``max_opset`` and ``sql_types``
+    change the domains and types they name and keep the base's others; without a ``name`` the profile
+    is called ``<base>+<file stem>``, so its reports never read as the built-in target's)::
 
         [target]
         base = "synapse"
@@ -545,7 +549,13 @@ def from_toml(path: str | os.PathLike[str]) -> Target:
         table["sources"] = (f"user target file {os.fspath(path)}",)
     try:
         if base_name is not None:
-            return get(str(base_name)).with_(**table)
+            base = get(str(base_name))
+            for key in ("max_opset", "sql_types"):  # a table names what changes; the base's other keys stay
+                if key in table and getattr(base, key) is not None:
+                    table[key] = {**getattr(base, key), **table[key]}
+            # a report of this profile must not read as the built-in target's
+            table.setdefault("name", f"{base.name}+{Path(path).stem}")
+            return base.with_(**table)
         if "name" not in table:
             raise TargetError(f"target file {os.fspath(path)!r} needs a 'name' (or a 'base' to start from)")
         table.setdefault("description", f"user target from {os.fspath(path)}")

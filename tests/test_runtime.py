@@ -33,6 +33,9 @@ class _Recording:
         self.sizes.append(len(next(iter(feeds.values()))))
         return self.inner.run(outputs, feeds)
 
+    def get_inputs(self) -> Any:
+        return self.inner.get_inputs()
+
 
 def test_rows_are_scored_in_runs_and_joined_in_order() -> None:
     model = _model(
@@ -69,3 +72,16 @@ def test_outputs_not_one_per_row_are_computed_on_the_whole_batch(keepdims: int) 
     x = np.ones((RUN_ROWS + 10, 3), np.float32)
     got = run_rows(session(model), None, {"x": x})
     assert float(np.asarray(got[0]).reshape(-1)[0]) == x.size
+
+
+def test_a_model_of_one_row_columns_is_run_row_by_row() -> None:
+    # [1,1] inputs (the PREDICT samples' form): onnxruntime refuses 5 rows at once ("Got: 5 Expected: 1")
+    model = _model([helper.make_node("MatMul", ["x", "w"], ["y"])],
+                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
+                   inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])])
+    x = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
+    recording = _Recording(model)
+    got = run_rows(recording, None, {"x": x})
+    assert recording.sizes == [1, 1, 1, 1, 1]
+    want = np.concatenate([session(model).run(None, {"x": x[i:i + 1]})[0] for i in range(5)])
+    np.testing.assert_array_equal(got[0], want)

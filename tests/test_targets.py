@@ -111,3 +111,16 @@ def test_a_target_file_that_is_a_folder_or_not_text_is_a_target_error(tmp_path: 
     f.write_bytes(b"name = '\xff\xfe'\n")
     with pytest.raises(og.TargetError, match="not UTF-8"):
         og.targets.from_toml(f)
+
+
+def test_a_target_file_changes_only_what_it_names_and_is_not_called_its_base(tmp_path):
+    # max_opset = {"" = 15} dropped sql-edge-2.0's ai.onnx.ml cap, and the report still said 'sql-edge-2.0'
+    path = tmp_path / "edge-15.toml"
+    path.write_text('base = "sql-edge-2.0"\nmax_opset = {"" = 15}\nsql_types = { float64 = "real" }\n')
+    profile = og.targets.from_toml(path)
+    base = og.targets.get("sql-edge-2.0")
+    assert dict(profile.max_opset) == {"": 15, "ai.onnx.ml": base.max_opset["ai.onnx.ml"]}
+    assert dict(profile.sql_types) == {**base.sql_types, "float64": "real"}
+    assert profile.name == "sql-edge-2.0+edge-15"
+    path.write_text('base = "sql-edge-2.0"\nname = "edge-at-15"\nmax_opset = {"" = 15}\n')
+    assert og.targets.from_toml(path).name == "edge-at-15"

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from onnxgate.errors import InvalidDataError, PackagingError, missing_dependency
+from onnxgate.runtime import run_rows
 
 if TYPE_CHECKING:
     import numpy as np
@@ -400,7 +401,15 @@ def predict_query(table_name: str, names: Sequence[str], out_types: Mapping[str,
 def _run_predict(con: Any, session: Any, table_name: str, inputs: Sequence[Mapping[str, Any]],
                  outputs: Sequence[Mapping[str, Any]], query: str) -> Any:
     """Fetch the input relation as Arrow record batches, score each in one onnxruntime call, and let
-    DuckDB run the rest of the statement over the scored batches; returns the result as Arrow."""
+    DuckDB run the rest of the statement over the scored batches; returns the result as Arrow.
+
+    Raises
+    ------
+    PackagingError
+        The model fails on a batch, or an output does not hold one row per input row (a model
+        ``onnxgate validate`` refuses on the SQL targets: a fixed ``[1,1]`` input, an aggregate output).
+    """
+    import duckdb
     import numpy as np
     import pyarrow as pa
 
@@ -424,7 +433,18 @@ def _run_predict(con: Any, session: Any, table_name: str, inputs: Sequence[Mappi
             for name, dtype, column in zip(names, dtypes, batch.columns):
                 values = column.to_numpy(zero_copy_only=False)
                 feeds[name] = (values if values.dtype == dtype else values.astype(dtype)).reshape(-1, 1)
-            results = session.run(out_names, feeds)
+            try:
+                results = run_rows(session, out_names, feeds)  # row by row for [1,1] inputs
+            except Exception as err:
+                failed.append(_unfit_model(f"onnxruntime fails on a batch of {batch.num_rows} rows: "
+                                           f"{' '.join(str(err).split())}"))
+                raise failed[-1] from err
+            wrong = [f"{n!r} returned shape {list(np.shape(r))}" for n, r in zip(out_names, results)
+                     if np.ndim(r) == 0 or np.shape(r)[0] != batch.num_rows or np.size(r) != batch.num_rows]
+            if wrong:
+                failed.append(_unfit_model(f"for a batch of {batch.num_rows} rows, output(s) {'; '.join(wrong)}, "
+                                           "not one value per input row", output=out_names[0]))
+                raise failed[-1]
             arrays = [*batch.columns, *(pa.array(r.reshape(-1)) for r in results)]
             return pa.RecordBatch.from_arrays(arrays, names=[*names, *out_names])
 
@@ -432,15 +452,31 @@ def _run_predict(con: Any, session: Any, table_name: str, inputs: Sequence[Mappi
         if first is None:
             first = pa.RecordBatch.from_arrays([pa.array([], type=f.type) for f in reader.schema],
                                                schema=reader.schema)
+        failed: list[PackagingError] = []  # a later batch's error, raised inside DuckDB's read of the stream
         head = score(first)
         batches = _chain(head, (score(b) for b in reader))
         con.register(SCORED_VIEW, pa.RecordBatchReader.from_batches(head.schema, batches))
         try:
             return con.sql(query).to_arrow_table()
+        except (duckdb.Error, pa.ArrowException) as err:
+            if failed:
+                raise failed[-1] from err
+            raise
         finally:
             con.unregister(SCORED_VIEW)
     finally:
         reader_con.close()
+
+
+def _unfit_model(problem: str, *, output: str | None = None) -> PackagingError:
+    """The error of a packaged model that cannot score a table the way PREDICT does."""
+    return PackagingError(
+        f"the packaged model cannot score the table: {problem}. PREDICT returns one row per table row, so the "
+        "model must take a batch of any size and return one row per input row; `onnxgate validate MODEL -t "
+        "<sql target>` names what to change (inputs_one_per_column, outputs_one_value_per_row). Package the "
+        "model again once it passes.",
+        output=output,
+    )
 
 
 def _chain(first: Any, rest: Any) -> Any:
@@ -686,7 +722,7 @@ def dry_run(
         for n, s in zip(names, inputs)
     }
     direct_session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
-    direct_outs = direct_session.run(out_names, feeds)
+    direct_outs = run_rows(direct_session, out_names, feeds)
     direct: dict[str, float] = {}
     passed = True
     for name, expected in zip(out_names, direct_outs):

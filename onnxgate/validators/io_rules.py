@@ -3,12 +3,29 @@ one value per row, a dynamic batch axis.
 
 The checks read the model's :class:`~onnxgate.signature.Signature` and name every offending input
 or output in the message and in ``details["offenders"]``.
+
+Rows on the SQL targets. ``PREDICT`` scores a table: each input is a column of any number of rows,
+and each output must hold one value for each of those rows. So an input's first axis must be
+dynamic (a symbol or unknown), or ``[1,1]`` for every input: the form the targets' own samples
+export, a model that scores one row per run (``PREDICT``, and onnxgate's parity, dry run and
+``score``, run it row by row); its outputs then have one row. Otherwise an output's first axis must be
+the inputs' batch axis: the same symbol, where the inputs name theirs. An output whose first axis is
+fixed (``[1,1]``, ``[1]``: one value for the whole batch) or a symbol of its own (``[M,1]``: rows
+unrelated to the input's, as ``Concat`` on axis 0 or ``NonZero`` give) fails. The declared shape is
+read first; where it is missing or unknown, ONNX shape inference (strict mode, then lenient) fills
+it in. When the shapes cannot decide (an unknown dimension, a symbol inference made up, inputs
+whose batch axis is unnamed), the model is run in onnxruntime on :data:`ROW_PROBE_SIZES` rows of
+zeros and each such output must return as many rows as it was given; the message says which outputs
+were checked that way. Two sizes, so an output that always has 2 rows, or twice the input's, cannot
+match by chance.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from onnxgate import runtime
 from onnxgate.sql_rules import SQL_IDENTIFIER_MAX, SQL_RESERVED, TYPE_FIXES, sql_name_problem
 from onnxgate.validators.report import CheckResult
 from onnxgate.validators.structure import _verdict
@@ -16,7 +33,7 @@ from onnxgate.validators.structure import _verdict
 if TYPE_CHECKING:
     import onnx
 
-    from onnxgate.signature import Signature, TensorSpec
+    from onnxgate.signature import Dim, Signature, TensorSpec
     from onnxgate.targets import Target
 
 __all__ = [
@@ -31,6 +48,16 @@ __all__ = [
     "check_outputs_tensor_only",
     "sql_name_problem",
 ]
+
+#: Batch sizes the row rule runs the model on when shapes cannot tell an output's row count.
+ROW_PROBE_SIZES = (2, 3)
+#: What the fix of a row problem says (inputs and outputs alike).
+_ROWS_FIX = (
+    "PREDICT scores one row per table row: the model must take any number of rows and return one row per "
+    "input row. Export with a dynamic batch axis shared by every input and output (skl2onnx "
+    "FloatTensorType([None, 1]), torch dynamic_shapes or dynamic_axes with one name, tf.TensorSpec([None, 1])), "
+    "and compute nothing across rows"
+)
 
 def _signature(model: onnx.ModelProto) -> Signature:
     from onnxgate.signature import Signature
@@ -56,6 +83,10 @@ def _types_check(
             offenders.append({**row, "reason": f"{spec.type_str} is not a tensor"})
         elif spec.elem_type not in allowed:
             fix = TYPE_FIXES.get(spec.elem_type, "one of " + ", ".join(sorted(allowed)))
+            if spec.elem_type == "string" and what == "outputs":
+                # the synapse target takes text inputs only: no SQL target returns text
+                fix = ("a numeric output (for a classifier with text labels, the class index, mapped back "
+                       "to its label in SQL)")
             offenders.append({**row, "reason": f"{spec.elem_type} not allowed", "fix": fix})
     details = {what: rows, "allowed": sorted(allowed) if allowed is not None else None, "offenders": offenders}
     if target.sql_types:
@@ -114,10 +145,13 @@ def check_outputs_element_types(model: onnx.ModelProto, target: Target) -> Check
 
 
 def check_inputs_one_per_column(model: onnx.ModelProto, target: Target) -> CheckResult:
-    """Every input is one table column: shaped ``[N,1]`` or ``[1,1]``, named like a SQL column.
+    """Every input is one table column: shaped ``[N,1]`` with a dynamic ``N`` (or ``[1,1]``, every input
+    alike: one row per run), named like a SQL column.
 
     A ``[N,k]`` input is reported with its ``k`` (PREDICT refuses it: "Input column 1 (1-based) has
-    shape [1,2] which is not supported"). Names that differ only in case collide in SQL.
+    shape [1,2] which is not supported"). Another first axis fixed to a size (``[5,1]``, or ``[1,1]``
+    beside ``[N,1]`` inputs) takes that many rows, not a table's (see the module docstring). Names that
+    differ only in case collide in SQL.
 
     Parameters
     ----------
@@ -135,8 +169,11 @@ def check_inputs_one_per_column(model: onnx.ModelProto, target: Target) -> Check
     3
     """
     offenders: list[dict[str, Any]] = []
+    wrong_rows = False  # an input takes a fixed number of rows
+    wrong_other = False  # an input has another problem (type, width, rank, name): adapt() fixes those
     seen: dict[str, str] = {}
     inputs = _signature(model).inputs
+    one_row = _takes_one_row(inputs)
     for spec in inputs:
         problems: list[str] = []
         width: int | str | None = None
@@ -149,7 +186,12 @@ def check_inputs_one_per_column(model: onnx.ModelProto, target: Target) -> Check
         else:
             width = spec.shape[1]
             if width != 1:
-                problems.append(f"{_values_per_row(spec, width)}; expected [N,1]")
+                problems.append(f"{_values_per_row(spec.shape_str(), width)}; expected [N,1]")
+            rows = spec.shape[0]
+            if isinstance(rows, int) and not one_row:
+                problems.append(f"shape {spec.shape_str()} fixes its first axis to {rows}, so it takes {rows} "
+                                "row(s), not a table's rows; expected [N,1] (or [1,1] for every input: one "
+                                "row per run)")
         naming = sql_name_problem(spec.name)
         if naming:
             problems.append(f"name {naming}")
@@ -158,22 +200,40 @@ def check_inputs_one_per_column(model: onnx.ModelProto, target: Target) -> Check
             problems.append(f"same SQL column name as {seen[folded]!r} (SQL names ignore case)")
         seen.setdefault(folded, spec.name)
         if problems:
+            fixed_rows = spec.rank == 2 and not spec.has_batch_axis
             offenders.append({"name": spec.name, "shape": spec.shape_str(), "width": width, "problems": problems})
+            wrong_rows = wrong_rows or fixed_rows
+            wrong_other = wrong_other or len(problems) > int(fixed_rows)
     details = {"inputs": [s.describe() for s in inputs], "offenders": offenders}
+    fixes = []
+    if wrong_other:
+        fixes.append("Convert with a DataFrame sample (one column per feature) or onnxgate.adapt(model, target).")
+    if wrong_rows:
+        fixes.append(f"{_ROWS_FIX}.")
     return _verdict(
         "inputs_one_per_column",
         [f"{o['name']!r}: {', '.join(o['problems'])}" for o in offenders],
         details,
         problem="input(s) are not one SQL column each",
-        fix=". Convert with a DataFrame sample (one column per feature) or onnxgate.adapt(model, target).",
-        passed=f"{len(inputs)} inputs, one [N,1] column each",
+        fix=". " + " ".join(fixes),
+        passed=(f"{len(inputs)} inputs, one [1,1] column each: the model scores one row per run (the form of "
+                "the targets' own samples; onnxgate runs it row by row)" if one_row
+                else f"{len(inputs)} inputs, one [N,1] column each"),
     )
 
 
-def _values_per_row(spec: TensorSpec, width: int | str | None) -> str:
-    """The problem of a rank-2 tensor whose second axis (``width``) is not 1, naming its ``k``."""
+def _takes_one_row(inputs: Sequence[TensorSpec]) -> bool:
+    """Every input is a ``[1,1]`` column: the model scores one row per run. The form the SQL targets'
+    own samples export (deploy-onnx's ``batch_axis=False``, Synapse's ``FloatTensorType([1, 1])``);
+    ``PREDICT`` scores such a model row by row, and so do onnxgate's parity, dry run and ``score``."""
+    return bool(inputs) and all(s.is_tensor and s.shape is not None and len(s.shape) == 2 and s.shape[0] == 1
+                                for s in inputs)
+
+
+def _values_per_row(shape: str, width: int | str | None) -> str:
+    """The problem of a rank-2 tensor (``shape``) whose second axis (``width``) is not 1, naming its ``k``."""
     what = f"k={width}" if isinstance(width, int) else f"a variable width {width!r}"
-    return f"shape {spec.shape_str()} holds {what} values per row"
+    return f"shape {shape} holds {what} values per row"
 
 
 def check_outputs_tensor_only(model: onnx.ModelProto, target: Target) -> CheckResult:
@@ -215,10 +275,13 @@ def _is_zipmap(model: onnx.ModelProto, output: str) -> bool:
 
 
 def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> CheckResult:
-    """Every output holds one value per row: ``[N]``, ``[N,1]`` or ``[1,1]``.
+    """Every output holds one value per input row: ``[N]`` or ``[N,1]``, ``N`` the inputs' batch axis.
 
     ``PREDICT ... WITH (col type)`` maps each output to one column, so ``[N,k]`` (e.g. class
-    probabilities) is reported with its ``k``.
+    probabilities) is reported with its ``k``. And it returns one row per table row, so an output
+    whose first axis is fixed (``[1,1]``: one value for the whole batch) or a symbol unrelated to the
+    inputs' batch axis (``[M,1]``) is reported with its shape. Where shapes cannot decide the row
+    count, the model is run on :data:`ROW_PROBE_SIZES` rows of zeros (see the module docstring).
 
     Parameters
     ----------
@@ -228,44 +291,228 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
     Returns
     -------
     CheckResult
+        ``details["offenders"]``: name, shape, width, row_axis (the offending first axis or None) and
+        problem per output; ``details["rows"]``: each input's first axis (``batch_axes``), the outputs
+        run to count their rows (``probed``: name -> the shapes returned) and those left unchecked
+        (``unverified``: name and reason).
 
     Examples
     --------
     >>> r = check_outputs_one_value_per_row(clf_model, targets.get("sql-edge-2.0"))  # doctest: +SKIP
     >>> r.details["offenders"][0]["width"]  # doctest: +SKIP
     3
+    >>> str(check_outputs_one_value_per_row(sum_model, targets.get("sql-edge-2.0")))  # doctest: +SKIP
+    "FAILED outputs_one_value_per_row  1 output(s) are not one value per row: 'y': shape [1,1] fixes ..."
     """
-    outputs = _signature(model).outputs
+    sig = _signature(model)
+    inferred = _inferred_output_shapes(model)
+    tensors = [s for s in sig.inputs if s.is_tensor]
+    batch = [s.shape[0] if s.shape else None for s in tensors]
+    symbols = {d for d in batch if isinstance(d, str)}
+    # an output's own symbol is unrelated to the inputs' rows only when every input names its batch axis
+    named = bool(batch) and all(isinstance(d, str) for d in batch)
+    one_row = _takes_one_row(tensors)  # [1,1] columns: one row per run, so an output has 1 row
+    fixed_inputs = any(isinstance(d, int) for d in batch) and not one_row
     offenders: list[dict[str, Any]] = []
-    for spec in outputs:
+    wrong_rows = False  # an offender returns the wrong number of rows
+    wrong_other = False  # an offender has another problem (type, width, rank, name): adapt() fixes those
+    undecided: list[TensorSpec] = []
+    shapes: dict[str, tuple[Dim, ...] | None] = {}
+    for spec in sig.outputs:
         problem: str | None = None
         width: int | str | None = None
+        row_axis: Dim = None
+        shape = _merged_shape(spec.shape, inferred.get(spec.name), symbols)
+        shapes[spec.name] = shape
+        shown = _shape_str(shape)
         if not spec.is_tensor:
             problem = f"{spec.type_str} is not a tensor"
-        elif spec.shape is None:
-            problem = "its shape is unknown; expected [N] or [N,1]"
-        elif spec.rank == 1:
-            width = 1
-        elif spec.rank == 2:
-            width = spec.shape[1]
+        elif shape is None:
+            undecided.append(spec)
+        elif len(shape) in (1, 2):
+            width = 1 if len(shape) == 1 else shape[1]
             if width != 1:
-                problem = _values_per_row(spec, width)
+                problem = _values_per_row(shown, width)
+            rows = shape[0]
+            declared = spec.shape[0] if spec.shape else None
+            if one_row and rows == 1:
+                pass
+            elif isinstance(rows, int):
+                row_axis = rows
+                problem = _and(problem, f"shape {shown} fixes its first axis to {rows}, so it returns {rows} "
+                                        "row(s) whatever the number of input rows")
+            elif rows in symbols:
+                pass
+            elif named and isinstance(declared, str):
+                row_axis = rows
+                axes = " or ".join(repr(b) for b in sorted(symbols))
+                problem = _and(problem, f"shape {shown} counts its rows in {rows!r}, not in the inputs' batch "
+                                        f"axis {axes}")
+            elif problem is None:
+                undecided.append(spec)
         else:
-            problem = f"rank {spec.rank} {spec.shape_str()}; expected [N] or [N,1]"
+            problem = f"rank {len(shape)} {shown}; expected [N] or [N,1]"
         naming = sql_name_problem(spec.name) if target.is_sql else None
         if naming:
-            problem = (problem + "; " if problem else "") + f"name {naming}"
+            problem = _and(problem, f"name {naming}")
         if problem:
-            offenders.append({"name": spec.name, "shape": spec.shape_str(), "width": width, "problem": problem})
-    details = {"outputs": [s.describe() for s in outputs], "offenders": offenders}
+            offenders.append({"name": spec.name, "shape": shown, "width": width, "row_axis": row_axis,
+                              "problem": problem})
+            wrong_rows = wrong_rows or row_axis is not None
+            wrong_other = wrong_other or row_axis is None or problem.count("; ") > 0
+    probed: dict[str, list[list[int]]] = {}
+    unverified: list[dict[str, str]] = []
+    if undecided:
+        if fixed_inputs:
+            # feeding 2 rows would only repeat what inputs_one_per_column reports
+            reason = "the inputs take a fixed number of rows"
+            unverified = [{"name": s.name, "reason": reason} for s in undecided]
+        else:
+            sizes = (1,) if one_row else ROW_PROBE_SIZES
+            found, failure = _probe_rows(model, sig, sizes)
+            if isinstance(failure, _LoadFailure):
+                unverified = [{"name": s.name, "reason": str(failure)} for s in undecided]
+            else:
+                for spec in undecided:
+                    got = found.get(spec.name, [])
+                    shown = _shape_str(shapes[spec.name])
+                    if failure is None:
+                        probed[spec.name] = [list(g) for g in got]
+                        problem = _probed_problem(shown, got, sizes)
+                    else:
+                        problem = f"shape {shown} does not tell its row count, and {failure}"
+                    if problem:
+                        offenders.append({"name": spec.name, "shape": shown, "width": None, "row_axis": None,
+                                          "problem": problem})
+                        wrong_rows = True
+    details = {
+        "outputs": [s.describe() for s in sig.outputs],
+        "offenders": offenders,
+        "rows": {"batch_axes": {s.name: d for s, d in zip(tensors, batch)}, "probed": probed,
+                 "unverified": unverified},
+    }
+    fixes = []
+    if wrong_other:
+        fixes.append("Split them into [N,1] outputs with onnxgate.adapt(model, target).")
+    if wrong_rows:
+        fixes.append(f"{_ROWS_FIX}.")
+    passed = f"{len(sig.outputs)} outputs, one value per row each"
+    if probed:
+        tried = "1 row" if one_row else " and ".join(str(n) for n in ROW_PROBE_SIZES) + " rows"
+        passed += (f"; the row count of {', '.join(map(repr, probed))} could not be checked statically, so the "
+                   f"model ran on {tried} of zeros and returned one row per input row")
+    if unverified:
+        passed += (f"; the row count of {', '.join(repr(u['name']) for u in unverified)} could not be checked "
+                   f"statically, nor by running the model: {unverified[0]['reason']}")
     return _verdict(
         "outputs_one_value_per_row",
         [f"{o['name']!r}: {o['problem']}" for o in offenders],
         details,
         problem="output(s) are not one value per row",
-        fix=". Split them into [N,1] outputs with onnxgate.adapt(model, target).",
-        passed=f"{len(outputs)} outputs, one value per row each",
+        fix=". " + " ".join(fixes),
+        passed=passed,
     )
+
+
+def _and(problem: str | None, more: str) -> str:
+    return more if problem is None else f"{problem}; {more}"
+
+
+def _shape_str(shape: tuple[Dim, ...] | None) -> str:
+    if shape is None:
+        return "?"
+    return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def _merged_shape(
+    declared: tuple[Dim, ...] | None, inferred: tuple[Dim, ...] | None, symbols: set[str]
+) -> tuple[Dim, ...] | None:
+    """The declared shape, its unknown dimensions (or all of it) filled in from shape inference.
+
+    A declared size or symbol wins: it is what the model promises the runtime and PREDICT. Of the
+    inferred symbols only the inputs' (``symbols``) mean something; the others are the ones inference
+    makes up for a size it cannot tell (``unk__0``), so they stay unknown.
+    """
+    if inferred is not None:
+        inferred = tuple(None if isinstance(i, str) and i not in symbols else i for i in inferred)
+    if declared is None:
+        return inferred
+    if inferred is None or len(inferred) != len(declared):
+        return declared
+    return tuple(i if d is None else d for d, i in zip(declared, inferred))
+
+
+def _inferred_output_shapes(model: onnx.ModelProto) -> dict[str, tuple[Dim, ...] | None]:
+    """Output name -> shape from ONNX shape inference (strict mode, else lenient; ``{}`` if both fail).
+
+    Inference runs on a copy of the serialized model, so ``model`` is untouched.
+    """
+    import onnx
+
+    from onnxgate.signature import Signature
+
+    data = model.SerializeToString()
+    for strict in (True, False):
+        try:
+            inferred = onnx.shape_inference.infer_shapes(onnx.load_from_string(data), strict_mode=strict)
+        except Exception:  # a model inference cannot read fails model_wellformed, not this check
+            continue
+        return {s.name: s.shape for s in Signature.from_model(inferred).outputs if s.is_tensor}
+    return {}
+
+
+class _LoadFailure(str):
+    """Why the model could not be run to count rows (not the model's fault here: operators_supported reports it)."""
+
+
+def _probe_rows(model: onnx.ModelProto, sig: Signature, sizes: Sequence[int] = ROW_PROBE_SIZES
+                ) -> tuple[dict[str, list[tuple[int, ...]]], str | None]:
+    """Run the model on ``sizes`` rows of zeros; (output name -> shape per size, failure).
+
+    The failure is a :class:`_LoadFailure` when the model cannot be run at all (an input type without
+    zeros, a model onnxruntime cannot load), else the error of the run that failed, naming the batch size.
+    """
+    import numpy as np
+
+    from onnxgate.signature import numpy_dtype_for
+
+    try:
+        sess = runtime.session(model.SerializeToString())
+    except Exception:
+        return {}, _LoadFailure("onnxruntime cannot load the model (operators_supported says why)")
+    found: dict[str, list[tuple[int, ...]]] = {s.name: [] for s in sig.outputs}
+    names = [s.name for s in sig.outputs]
+    for n in sizes:
+        feeds: dict[str, Any] = {}
+        for spec in sig.inputs:
+            if not spec.is_tensor:
+                return {}, _LoadFailure(f"input {spec.name!r} is {spec.type_str}, which has no zeros to feed")
+            dims = (n, *(d if isinstance(d, int) else 1 for d in (spec.shape or (None, None))[1:]))
+            try:
+                dtype = numpy_dtype_for(spec.elem_type)
+            except ValueError:
+                return {}, _LoadFailure(f"input {spec.name!r} is {spec.elem_type}, which numpy cannot hold")
+            feeds[spec.name] = np.full(dims, "", dtype=object) if spec.elem_type == "string" else np.zeros(dims, dtype)
+        try:
+            results = sess.run(names, feeds)
+        except Exception as err:
+            text = " ".join(str(err).split())
+            return {}, f"onnxruntime fails on a batch of {n} rows of zeros: {text[:300]}"
+        for name, value in zip(names, results):
+            found[name].append(tuple(int(d) for d in np.shape(value)))
+    return found, None
+
+
+def _probed_problem(shown: str, shapes: list[tuple[int, ...]], sizes: Sequence[int] = ROW_PROBE_SIZES
+                    ) -> str | None:
+    """The problem of an output (declared ``shown``) that returned ``shapes`` for ``sizes`` rows."""
+    got = ", ".join(f"[{','.join(map(str, s))}] for {n} rows" for s, n in zip(shapes, sizes))
+    where = f"shape {shown} does not tell its row count; run on rows of zeros it returned {got}"
+    if any(not s or s[0] != n for s, n in zip(shapes, sizes)):
+        return f"{where}, not one row per input row"
+    if any(len(s) > 2 or (len(s) == 2 and s[1] != 1) for s in shapes):
+        return f"{where}, not one value per row"
+    return None
 
 
 def check_batch_axis_dynamic(model: onnx.ModelProto, target: Target) -> CheckResult:

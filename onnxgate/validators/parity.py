@@ -35,6 +35,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from onnxgate.errors import InvalidDataError, OnnxGateError
+from onnxgate.runtime import run_rows
 from onnxgate.validators.accumulator import (
     CONFUSION_LABEL_LIMIT,
     SAMPLE_ROWS,
@@ -226,7 +227,7 @@ def check_prediction_parity(
             feeds = as_feeds(chunk, signature)
             hash_feeds(hasher, feeds)
             try:
-                onnx_out = session.run(None, feeds)
+                onnx_out = run_rows(session, None, feeds)
             except Exception as err:
                 return CheckResult(
                     name,

@@ -320,3 +320,90 @@ def test_cli_fractional_values_for_a_bigint_input_are_exit_2_before_the_load(
     assert captured.out == "" and len(captured.err.strip().splitlines()) == 1, captured
     assert "'visits (count)'" in captured.err and "fractional values" in captured.err, captured.err
     assert "round them" in captured.err and not db.exists()
+
+
+def _one_column_model(x_shape: list[Any], y_shape: list[Any], *, sum_rows: bool) -> Any:
+    from onnx import TensorProto, helper
+
+    node = (helper.make_node("ReduceSum", ["x"], ["y"], keepdims=1, axes=[0]) if sum_rows
+            else helper.make_node("Identity", ["x"], ["y"]))
+    graph = helper.make_graph([node], "rows", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
+    model.ir_version = 7
+    return model
+
+
+def _package_holding(model: Any, out: Path) -> Path:
+    """A package whose model.onnx is ``model``, as a package written before the SQL row rules were checked:
+    ``onnxgate package`` refuses such a model now, so a good one is packaged and its model swapped."""
+    import hashlib
+    import json
+
+    og.package(_one_column_model(["N", 1], ["N", 1], sum_rows=False), target="sql-edge-2.0", out=out)
+    data = model.SerializeToString()
+    (out / "model.onnx").write_bytes(data)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["model"]["sha256"] = hashlib.sha256(data).hexdigest()
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    return out
+
+
+ROWS = np.arange(5, dtype=np.float32).reshape(5, 1)
+
+
+@pytest.mark.parametrize(
+    ("x_shape", "y_shape", "sum_rows", "match"),
+    [
+        (["N", 1], [1, 1], True,
+         r"for a batch of 5 rows, output\(s\) 'y' returned shape \[1, 1\], not one value per input row"),
+        ([5, 1], [5, 1], False,
+         r"onnxruntime fails on a batch of 3 rows: .*Got invalid dimensions for input: x .*Got: 3 Expected: 5"),
+    ],
+    ids=["output-sums-the-batch", "input-fixed-to-five-rows"],
+)
+def test_a_model_without_one_row_per_input_row_is_a_clear_error(
+    tmp_path: Path, x_shape: list[Any], y_shape: list[Any], sum_rows: bool, match: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    package = _package_holding(_one_column_model(x_shape, y_shape, sum_rows=sum_rows), tmp_path / "pkg")
+    rows = ROWS if sum_rows else ROWS[:3]
+    with pytest.raises(PackagingError, match=match) as info:
+        dry.dry_run(package, {"x": rows[:, 0]})
+    assert "PREDICT returns one row per table row" in str(info.value)
+    assert "outputs_one_value_per_row" in str(info.value)
+    np.save(tmp_path / "rows.npy", rows)
+    assert main(["sql-dryrun", str(package), "--data", str(tmp_path / "rows.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "the packaged model cannot score the table" in err
+    assert "unexpected" not in err and "please report it" not in err
+
+
+def test_a_later_batch_with_the_wrong_rows_is_the_same_clear_error(tmp_path: Path, monkeypatch: Any) -> None:
+    from onnx import TensorProto, helper, numpy_helper
+
+    # always 2 rows: right for the first 2-row batch, which is scored before DuckDB runs the query, wrong
+    # for the last 1-row batch, which is scored while DuckDB reads the stream
+    graph = helper.make_graph(
+        [helper.make_node("ReduceSum", ["x"], ["s"], keepdims=1, axes=[0]),
+         helper.make_node("Expand", ["s", "two"], ["y"])], "two_rows",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 1])],
+        initializer=[numpy_helper.from_array(np.array([2, 1], dtype=np.int64), "two")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
+    model.ir_version = 7
+    package = _package_holding(model, tmp_path / "pkg")
+    monkeypatch.setattr(dry, "BATCH_ROWS", 2)
+    with pytest.raises(PackagingError, match=r"for a batch of 1 rows, output\(s\) 'y' returned shape \[2, 1\]"):
+        dry.dry_run(package, {"x": ROWS[:, 0]})
+
+
+def test_a_model_of_one_row_columns_is_scored_row_by_row_as_predict_does(tmp_path: Path) -> None:
+    # [1,1] per column is the form of the SQL targets' own samples: onnxruntime refused 5 rows at once
+    # ("Got: 5 Expected: 1") and the dry run failed a model PREDICT scores
+    model = _one_column_model([1, 1], [1, 1], sum_rows=False)
+    assert og.validate(model, target="sql-edge-2.0").passed
+    package = og.package(model, target="sql-edge-2.0", out=tmp_path / "pkg")
+    result = dry.dry_run(package, {"x": ROWS[:, 0]})
+    assert result.passed, str(result)
+    assert result.result.column("y").to_pylist() == ROWS[:, 0].tolist()

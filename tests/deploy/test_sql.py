@@ -230,3 +230,31 @@ def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["package", str(raw), "-o", str(tmp_path / "c")]) == 2
     assert main(["package", str(raw), "--target", "sql-edge-2.0", "-o", str(tmp_path / "d"),
                  "--option", "nonsense"]) == 2
+
+
+@pytest.mark.parametrize("target", SQL_TARGETS)
+def test_an_adapted_multi_input_model_passes_the_row_rules(target: str) -> None:
+    model = _adapted(target)
+    report = og.validate(model, target)
+    assert report.passed, str(report)
+    rows = report.check("outputs_one_value_per_row")
+    assert set(rows.details["rows"]["batch_axes"]) == {f"f{i}" for i in range(10)}
+    assert rows.details["rows"]["unverified"] == []
+    # every output either shares the inputs' batch symbol or was run and returned one row per input row
+    assert all(shapes[0][0] == 2 for shapes in rows.details["rows"]["probed"].values())
+
+
+def test_package_refuses_an_aggregate_output_naming_it(tmp_path: Path) -> None:
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("ReduceSum", ["x"], ["total"], keepdims=1, axes=[0])], "sum",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1])],
+        [helper.make_tensor_value_info("total", TensorProto.FLOAT, [1, 1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
+    model.ir_version = 7
+    with pytest.raises(ValidationFailedError, match=r"outputs_one_value_per_row") as info:
+        og.package(model, target="sql-edge-2.0", out=tmp_path / "pkg")
+    assert "'total': shape [1,1] fixes its first axis to 1" in info.value.report.check(
+        "outputs_one_value_per_row").message
+    assert not (tmp_path / "pkg").exists()

@@ -94,3 +94,53 @@ def unsupported_nodes_model() -> onnx.ModelProto:
         [vi("x", TensorProto.INT32, ("N", 1))],
         [vi("y", TensorProto.INT32, ("N", 1))],
     )
+
+
+def batch_sum_model(rank1: bool = False) -> onnx.ModelProto:
+    """'y' = the sum over the batch of x[N,1]: one value for all rows, declared [1,1] (or [1] when ``rank1``)."""
+    nodes = [helper.make_node("ReduceSum", ["x", "axes"], ["s"], keepdims=1, name="sum_rows")]
+    inits = [helper.make_tensor("axes", TensorProto.INT64, [1], [0])]
+    if rank1:
+        nodes.append(helper.make_node("Reshape", ["s", "flat"], ["y"], name="flat"))
+        inits.append(helper.make_tensor("flat", TensorProto.INT64, [1], [1]))
+    else:
+        nodes.append(helper.make_node("Identity", ["s"], ["y"], name="id"))
+    return model(nodes, [vi("x", TensorProto.FLOAT, ("N", 1))],
+                 [vi("y", TensorProto.FLOAT, (1,) if rank1 else (1, 1))], initializers=inits)
+
+
+def doubled_rows_model(declared: Dims = ("M", 1), batch: int | str | None = "N") -> onnx.ModelProto:
+    """'y' = Concat(x, x) on axis 0: 2N rows for N rows of x[batch,1], declared ``declared``."""
+    return model(
+        [helper.make_node("Concat", ["x", "x"], ["y"], axis=0, name="twice")],
+        [vi("x", TensorProto.FLOAT, (batch, 1))],
+        [vi("y", TensorProto.FLOAT, declared)],
+    )
+
+
+def own_symbol_model() -> onnx.ModelProto:
+    """'y' = the rows of x[N,1] above 0 (Compress): as many rows as pass, declared [M,1]."""
+    return model(
+        [
+            helper.make_node("Greater", ["x", "zero"], ["keep2d"], name="gt"),
+            helper.make_node("Reshape", ["keep2d", "flat"], ["keep"], name="flat"),
+            helper.make_node("Compress", ["x", "keep"], ["y"], axis=0, name="filter"),
+        ],
+        [vi("x", TensorProto.FLOAT, ("N", 1))],
+        [vi("y", TensorProto.FLOAT, ("M", 1))],
+        initializers=[helper.make_tensor("zero", TensorProto.FLOAT, [1, 1], [0.0]),
+                      helper.make_tensor("flat", TensorProto.INT64, [1], [-1])],
+    )
+
+
+def squeeze_rows_model() -> onnx.ModelProto:
+    """'y' = Squeeze(x[?,1], axes) with the axes computed, so no row count is known; fails on 2 rows."""
+    return model(
+        [
+            helper.make_node("Identity", ["axes0"], ["axes"], name="axes"),
+            helper.make_node("Squeeze", ["x", "axes"], ["y"], name="squeeze_rows"),
+        ],
+        [vi("x", TensorProto.FLOAT, (None, 1))],
+        [vi("y", TensorProto.FLOAT, (None,))],
+        initializers=[helper.make_tensor("axes0", TensorProto.INT64, [1], [0])],
+    )

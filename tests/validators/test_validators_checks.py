@@ -7,9 +7,13 @@ import hashlib
 import numpy as np
 import pytest
 from broken_models import (
+    batch_sum_model,
+    doubled_rows_model,
     identity_model,
     model,
+    own_symbol_model,
     reduce_mean_18,
+    squeeze_rows_model,
     typed_inputs_model,
     unsupported_nodes_model,
     vi,
@@ -91,8 +95,121 @@ def test_input_names_colliding_in_sql_are_reported():
     assert not result and "same SQL column name as 'Age'" in result.message
 
 
-def test_fixed_one_by_one_input_is_a_column():
-    assert io_rules.check_inputs_one_per_column(identity_model(shape=(1, 1)), EDGE2)
+def test_one_row_columns_are_the_documented_form_and_a_fixed_batch_is_not():
+    # [1,1] for every input is what the PREDICT samples export: scored one row per run
+    result = io_rules.check_inputs_one_per_column(identity_model(shape=(1, 1)), EDGE2)
+    assert result and "one [1,1] column each: the model scores one row per run" in result.message
+    assert io_rules.check_outputs_one_value_per_row(identity_model(shape=(1, 1)), EDGE2)
+    result = io_rules.check_inputs_one_per_column(identity_model(shape=(5, 1)), EDGE2)
+    assert not result
+    assert "'x': shape [5,1] fixes its first axis to 5" in result.message
+    assert "PREDICT scores one row per table row" in result.message and "dynamic batch axis" in result.message
+    # the fix for a column problem (adapt) is not offered for a row problem it does not solve
+    assert "onnxgate.adapt" not in result.message
+    mixed = typed_inputs_model({"a": TensorProto.FLOAT, "b": TensorProto.FLOAT})
+    mixed.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1  # 'a' [1,1] beside 'b' [N,1]
+    result = io_rules.check_inputs_one_per_column(mixed, EDGE2)
+    assert not result and "'a': shape [1,1] fixes its first axis to 1" in result.message
+
+
+def test_unknown_batch_axis_input_is_a_column():
+    assert io_rules.check_inputs_one_per_column(identity_model(shape=(None, 1)), EDGE2)
+
+
+# Models PREDICT cannot score a table with: (model, the check that must fail, what its message must hold).
+ROWS_CASES = {
+    "output-[1,1]-sum-over-batch": (batch_sum_model(), "outputs_one_value_per_row",
+                                    "'y': shape [1,1] fixes its first axis to 1"),
+    "output-[1]-sum-over-batch": (batch_sum_model(rank1=True), "outputs_one_value_per_row",
+                                  "'y': shape [1] fixes its first axis to 1"),
+    "output-[M,1]-concat-2N-rows": (doubled_rows_model(), "outputs_one_value_per_row",
+                                    "'y': shape [M,1] counts its rows in 'M', not in the inputs' batch axis 'N'"),
+    "output-[M,1]-own-symbol": (own_symbol_model(), "outputs_one_value_per_row",
+                                "'y': shape [M,1] counts its rows in 'M', not in the inputs' batch axis 'N'"),
+    "input-fixed-[5,1]": (identity_model(shape=(5, 1)), "inputs_one_per_column",
+                          "'x': shape [5,1] fixes its first axis to 5, so it takes 5 row(s)"),
+    # shapes cannot tell: the model is run on 2 and 3 rows
+    "output-[?,1]-concat-probed": (doubled_rows_model((None, 1)), "outputs_one_value_per_row",
+                                   "'y': shape [?,1] does not tell its row count; run on rows of zeros it "
+                                   "returned [4,1] for 2 rows, [6,1] for 3 rows, not one row per input row"),
+    "input-[?,1]-concat-probed": (doubled_rows_model((None, 1), batch=None), "outputs_one_value_per_row",
+                                  "returned [4,1] for 2 rows, [6,1] for 3 rows, not one row per input row"),
+    "fails-on-2-rows": (squeeze_rows_model(), "outputs_one_value_per_row",
+                        "'y': shape [?] does not tell its row count, and onnxruntime fails on a batch of 2 rows "
+                        "of zeros: [ONNXRuntimeError]"),
+}
+
+
+@pytest.mark.parametrize("case", ROWS_CASES.values(), ids=ROWS_CASES.keys())
+def test_sql_targets_refuse_models_without_one_row_per_input_row(case):
+    m, check, expected = case
+    before = hashlib.sha256(m.SerializeToString()).hexdigest()
+    report = og.validate(m, target="sql-edge-2.0")
+    assert hashlib.sha256(m.SerializeToString()).hexdigest() == before
+    assert not report.passed
+    result = report.check(check)
+    assert not result.passed
+    assert expected in result.message, result.message
+    assert "PREDICT scores one row per table row" in result.message
+    assert "export with a dynamic batch axis".lower() in result.message.lower()
+    # every other structural check passes: the row rule is what catches these models
+    if check == "outputs_one_value_per_row":
+        assert [c.name for c in report.failures] == [check], str(report)
+        assert result.details["offenders"][0]["name"] == "y"
+
+
+def test_a_fixed_input_and_output_fail_both_checks_naming_each():
+    m = identity_model(shape=(5, 1))
+    report = og.validate(m, target="sql-edge-2.0")
+    assert [c.name for c in report.failures] == ["inputs_one_per_column", "outputs_one_value_per_row"]
+    assert "'y': shape [5,1] fixes its first axis to 5" in report.check("outputs_one_value_per_row").message
+
+
+def test_row_count_unknown_statically_is_said_and_checked_by_running():
+    result = io_rules.check_outputs_one_value_per_row(identity_model(shape=(None, 1)), EDGE2)
+    assert result, result.message
+    assert "the row count of 'y' could not be checked statically" in result.message
+    assert "ran on 2 and 3 rows of zeros" in result.message
+    assert result.details["rows"]["probed"] == {"y": [[2, 1], [3, 1]]}
+
+
+def test_output_sharing_the_input_batch_symbol_is_decided_without_running(monkeypatch):
+    def no_session(*args, **kwargs):
+        raise AssertionError("the shapes decide; the model must not be run")
+
+    monkeypatch.setattr(io_rules.runtime, "session", no_session)
+    result = io_rules.check_outputs_one_value_per_row(identity_model(), EDGE2)
+    assert result and result.message == "1 outputs, one value per row each"
+    assert result.details["rows"] == {"batch_axes": {"x": "N"}, "probed": {}, "unverified": []}
+
+
+def test_rows_unchecked_when_onnxruntime_cannot_load_the_model_are_said_not_failed():
+    m = model(
+        [helper.make_node("Cos", ["x"], ["y"], name="cos_int")],
+        [vi("x", TensorProto.INT32, (None, 1))],
+        [vi("y", TensorProto.INT32, (None, 1))],
+    )
+    result = io_rules.check_outputs_one_value_per_row(m, EDGE2)
+    assert result
+    assert "could not be checked statically, nor by running the model: onnxruntime cannot load" in result.message
+    assert result.details["rows"]["unverified"][0]["name"] == "y"
+    report = og.validate(m, target="sql-edge-2.0")
+    assert "operators_supported" in [c.name for c in report.failures]
+
+
+@pytest.mark.parametrize("target", ["container", "mlflow", "onnxruntime"])
+def test_targets_without_the_sql_row_rule_do_not_run_it(target):
+    checks = targets.get(target).checks
+    assert "outputs_one_value_per_row" not in checks and "inputs_one_per_column" not in checks
+
+
+def test_zoo_classifier_converted_for_sql_passes_the_row_rules():
+    model_, X, _ = og.zoo.get("sklearn-iris-logreg").build()
+    conv = og.convert(model_, X, target="sql-edge-2.0")
+    report = og.validate(conv, target="sql-edge-2.0")
+    assert report.passed, str(report)
+    rows = report.check("outputs_one_value_per_row")
+    assert rows.details["rows"]["probed"] == {}  # decided from the shapes: every output is [N,1]
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +252,18 @@ def test_output_element_types_for_sql():
     )
     result = io_rules.check_outputs_element_types(m, EDGE2)
     assert not result and "'flag' is bool" in result.message
+
+
+@pytest.mark.parametrize("target", ["sql-edge-2.0", "synapse"])
+def test_a_text_output_is_not_sent_to_synapse_which_takes_text_inputs_only(target):
+    m = model(
+        [helper.make_node("Cast", ["x"], ["label"], to=TensorProto.STRING, name="c")],
+        [vi("x", TensorProto.FLOAT, ("N", 1))],
+        [vi("label", TensorProto.STRING, ("N", 1))],
+    )
+    result = io_rules.check_outputs_element_types(m, targets.get(target))
+    assert not result and "'label' is string" in result.message
+    assert "synapse target, which takes strings" not in result.message and "numeric output" in result.message
 
 
 def test_opset_21_is_above_sql_edge_2():
@@ -309,3 +438,27 @@ def test_search_without_its_module_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxgate.validators.search", None)
     with pytest.raises(og.OnnxGateError, match="search=5 asks for the divergence search"):
         og.validate(identity_model(), reference=lambda feeds: [feeds["x"]], data=np.ones((3, 1), np.float32), search=5)
+
+
+def test_a_model_exported_as_the_predict_samples_do_validates_row_by_row():
+    # one [1,1] input per column (deploy-onnx's batch_axis=False, Synapse's FloatTensorType([1, 1])):
+    # parity fed it 442 rows at once and onnxruntime refused them ("Got: 442 Expected: 1")
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import DoubleTensorType
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import LinearRegression
+
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    X = X.iloc[:, :3]
+    reference = LinearRegression().fit(X.to_numpy(), y)
+    inner = convert_sklearn(reference, initial_types=[("features", DoubleTensorType([1, 3]))], target_opset=15)
+    columns = list(X.columns)
+    graph = helper.make_graph(
+        [helper.make_node("Concat", columns, ["features"], axis=1), *inner.graph.node], "one_row",
+        [helper.make_tensor_value_info(c, TensorProto.DOUBLE, [1, 1]) for c in columns], list(inner.graph.output),
+        initializer=list(inner.graph.initializer))
+    m = helper.make_model(graph, opset_imports=list(inner.opset_import))
+    m.ir_version = 8
+    report = og.validate(m, target="sql-edge-2.0", reference=reference, data=X)
+    assert report.passed, str(report)
+    assert "match on 442 rows" in report.check("prediction_parity").message

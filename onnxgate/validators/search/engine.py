@@ -100,7 +100,9 @@ class Searcher:
     def run_onnx(self, feeds: dict[str, Array]) -> list[Array]:
         import numpy as np
 
-        outs = self.session.run(None, feeds)
+        from onnxgate.runtime import run_rows
+
+        outs = run_rows(self.session, None, feeds)  # row by row for a model that takes one row per run
         converted = [as_array(o, np) for o in outs]
         self.onnx_runs_ok += 1
         return converted
