@@ -270,3 +270,18 @@ def test_validating_an_onnx_file_imports_no_framework_nor_pandas(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_a_report_path_that_is_a_folder_is_refused_before_the_work(tmp_path, capsys):
+    # with --force, parity and the search ran in full and printed PASSED, then the run exited 2
+    import onnxgate as og
+
+    model, X, _ = og.zoo.get("sklearn-iris-logreg").build()
+    conv = og.convert(model, X[:5])
+    conv.save(tmp_path / "m.onnx")
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    assert main(["validate", str(tmp_path / "m.onnx"), "--junit", str(folder), "--force"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "is a folder; give a file path" in captured.err and "report.xml" in captured.err

@@ -123,6 +123,13 @@ def run(args: argparse.Namespace) -> int:
     refuse_outputs_on_inputs({flag: path for path, flag, _ in given},
                              {"the model being validated": args.model, "the reference": args.reference,
                               "the data": args.data, "the target file": getattr(args, "target_file", None)})
+    folders = [(path, fmt) for path, fmt in report_files if Path(path).is_dir()]
+    if folders:  # --force replaces files, never a folder: said before the work, as a file that exists is
+        folder, fmt = folders[0]
+        kind = fmt.removeprefix("to_")
+        suffix = {"junit": "xml", "markdown": "md"}.get(kind, kind)
+        raise InvalidDataError(f"report path {folder!r} is a folder; give a file path (e.g. "
+                               f"{str(Path(folder) / f'report.{suffix}')!r})")
     if not args.force:
         from onnxgate.errors import OutputExistsError
 
