@@ -227,3 +227,24 @@ def test_store_without_a_registry_keeps_the_run_artifacts_and_says_so(iris, tmp_
     assert "logged as run artifacts only" in result["note"] and "no model registry" in result["note"]
     logged = tmp_path / "store" / result["artifact_uri"].split("/store/", 1)[1]
     assert (logged / "MLmodel").read_bytes() == (folder / "MLmodel").read_bytes()
+
+
+def test_the_input_example_is_strict_json_when_the_first_rows_have_nan(tmp_path):
+    # the example took the first rows as they were: a bare NaN, which JSON.parse and strict readers refuse
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    model, X, _ = og.zoo.get("sklearn-iris-logreg").build()
+    X = X.copy()
+    X[:3, 0] = np.nan
+    pipeline = make_pipeline(SimpleImputer(), LogisticRegression(max_iter=1000)).fit(X, _[:len(X)] if False else
+                                                                                   model.predict(np.nan_to_num(X)))
+    conv = og.convert(pipeline, X[:20], target="container")
+    folder = og.package(conv, target="mlflow", out=tmp_path / "pkg")
+
+    def refuse(token):
+        raise ValueError(f"not strict JSON: {token}")
+
+    example = json.loads((folder / "input_example.json").read_text(), parse_constant=refuse)
+    np.testing.assert_allclose(np.array(example), X[3:8])
