@@ -235,11 +235,10 @@ def test_the_input_example_is_strict_json_when_the_first_rows_have_nan(tmp_path)
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    model, X, _ = og.zoo.get("sklearn-iris-logreg").build()
+    _, X, y = og.zoo.get("sklearn-iris-logreg").build()
     X = X.copy()
     X[:3, 0] = np.nan
-    pipeline = make_pipeline(SimpleImputer(), LogisticRegression(max_iter=1000)).fit(X, _[:len(X)] if False else
-                                                                                   model.predict(np.nan_to_num(X)))
+    pipeline = make_pipeline(SimpleImputer(), LogisticRegression(max_iter=1000)).fit(X, y)
     conv = og.convert(pipeline, X[:20], target="container")
     folder = og.package(conv, target="mlflow", out=tmp_path / "pkg")
 
