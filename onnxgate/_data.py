@@ -166,9 +166,10 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
         if missing:
             raise InvalidDataError(
                 f"{what} has {missing} missing or non-text value(s) but input {spec.name!r} is string; "
-                "fill them (e.g. with '') first. From a CSV file, empty cells and text such as 'NA', 'N/A' or "
-                "'null' read as missing: if those are values, read the file with pandas.read_csv(..., "
-                "keep_default_na=False) or use Parquet",
+                "fill them first, a missing value with one that is none of the model's categories (e.g. '' "
+                "unless it is one: a category would score as that category). From a CSV file, empty cells and "
+                "text such as 'NA', 'N/A' or 'null' read as missing: if those are values, read the file with "
+                "pandas.read_csv(..., keep_default_na=False) or use Parquet",
                 input=spec.name,
             )
         return array

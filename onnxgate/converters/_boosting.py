@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
     from onnxgate.signature import Signature
 
-__all__ = ["BoostingConverter", "category_kind", "category_positions", "drop_zipmap", "dynamic_batch",
-           "register_with_skl2onnx", "same_columns", "training_columns", "uses_boosting"]
+__all__ = ["BoostingConverter", "category_assignments", "category_kind", "category_positions", "drop_zipmap",
+           "dynamic_batch", "register_with_skl2onnx", "same_columns", "training_columns", "uses_boosting"]
 
 #: Library -> the extra that installs it.
 _EXTRAS = {"xgboost": "xgboost", "lightgbm": "lightgbm", "catboost": "catboost"}
@@ -231,35 +231,38 @@ def category_kind(values: Sequence[Any]) -> str | None:
     return None
 
 
-def category_positions(kinds: Sequence[str], types: Sequence[str], preferred: Collection[int] = ()) -> list[int] | None:
-    """Which columns hold the category lists, given each list's kind (:func:`category_kind`, in
-    column order) and each column's ONNX element type name: the one assignment in column order
-    where every ``string`` column is a category column (a library reads text only as categories)
-    and each category column has its list's type. When several fit (an ``int64`` column beside an
-    integer category column), the ``preferred`` columns (those the trees split on as categories)
-    decide; None when that still leaves more than one, or none fits."""
+def category_positions(kinds: Sequence[str], types: Sequence[str]) -> list[int] | None:
+    """Which columns hold the category lists: the one assignment of :func:`category_assignments`; None
+    when there is none, or several."""
+    found = category_assignments(kinds, types)
+    return found[0] if len(found) == 1 else None
+
+
+def category_assignments(kinds: Sequence[str], types: Sequence[str]) -> list[list[int]]:
+    """Up to two assignments of the category lists to columns, given each list's kind
+    (:func:`category_kind`, in column order) and each column's ONNX element type name: in column
+    order, every ``string`` column a category column (a library reads text only as categories) and
+    each category column of its list's type. Two mean it cannot be told (an ``int64`` column beside an
+    integer category column): guessing from the features LightGBM's trees split on as categories was
+    wrong for a model given ``categorical_feature=[...]`` and for an ordered category."""
     from functools import cache
 
-    def matches(typed: tuple[str, ...]) -> list[tuple[int, ...]]:
-        @cache
-        def fit(i: int, j: int) -> tuple[tuple[int, ...], ...]:
-            if j == len(kinds):
-                return ((),) if "string" not in typed[i:] else ()
-            if len(typed) - i < len(kinds) - j:
-                return ()
-            found: list[tuple[int, ...]] = []
-            if typed[i] == kinds[j]:
-                found += [(i, *rest) for rest in fit(i + 1, j + 1)]
-            if typed[i] != "string":
-                found += fit(i + 1, j)
-            return tuple(found[:2])  # two are enough to know it is ambiguous
+    typed = tuple(types)
 
-        return list(fit(0, 0))
+    @cache
+    def fit(i: int, j: int) -> tuple[tuple[int, ...], ...]:
+        if j == len(kinds):
+            return ((),) if "string" not in typed[i:] else ()
+        if len(typed) - i < len(kinds) - j:
+            return ()
+        found: list[tuple[int, ...]] = []
+        if typed[i] == kinds[j]:
+            found += [(i, *rest) for rest in fit(i + 1, j + 1)]
+        if typed[i] != "string":
+            found += fit(i + 1, j)
+        return tuple(found[:2])  # two are enough to know it is ambiguous
 
-    found = matches(tuple(types))
-    if len(found) > 1 and preferred:
-        found = matches(tuple("other" if t == "int64" and i not in preferred else t for i, t in enumerate(types)))
-    return list(found[0]) if len(found) == 1 else None
+    return [list(f) for f in fit(0, 0)]
 
 
 def training_columns(model: Any) -> list[str] | None:

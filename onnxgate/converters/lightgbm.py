@@ -36,6 +36,7 @@ from onnxgate.converters._boosting import (
     CATEGORY_ML_OPSET,
     ONNXMLTOOLS_MAX_OPSET,
     BoostingConverter,
+    category_assignments,
     category_kind,
     category_positions,
     column_type,
@@ -134,14 +135,6 @@ def objective_of(model: Any) -> str:
     booster = _booster(model)
     text = booster.dump_model(num_iteration=1).get("objective", "") or ""
     return str(text).split(" ")[0]
-
-
-def categorical_features(model: Any) -> set[int]:
-    """The features LightGBM's trees read as categories (its model's ``feature_infos`` list their
-    values; a numeric feature's list is empty): an integer category column is one of them, unless
-    it was declared ordered."""
-    infos = _booster(model).dump_model(num_iteration=1).get("feature_infos", {})
-    return {i for i, info in enumerate(infos.values()) if isinstance(info, dict) and info.get("values")}
 
 
 def _category_kinds(model: Any) -> list[str]:
@@ -252,23 +245,25 @@ class LightGBMConverter(BoostingConverter):
                 types.append(helper.tensor_dtype_to_np_dtype(column_type(dtype)).name)
         # a file can keep some category dtypes and not others (Parquet drops an integer one): the
         # sample's category columns must be among the ones its types point to
-        found = category_positions(kinds, types, categorical_features(model))
-        if given and (found is None or not set(given) <= set(found)) and len(given) != len(categories):
-            raise InvalidDataError(
-                f"the model was fitted on {len(categories)} pandas category column(s); the sample has "
-                f"{len(given)} ({[labels[i] for i in given]}). Pass a sample with the columns and dtypes the "
-                "model was fitted on (X.head())",
-                column=labels[given[0]],
-            )
+        assignments = category_assignments(kinds, types)
+        found = assignments[0] if len(assignments) == 1 else None
         wanted = ", ".join(f"{len(v)} {k} categories" for v, k in zip(categories, kinds))
-        if found is None or not set(given) <= set(found):
-            fix = ("give the plain integer columns another type (int32 or float64) or the categories as text, "
-                   "and refit" if given else "pass a sample with the category dtype the model was fitted on "
-                   "(X.head(), not a file)")
+        if len(assignments) > 1:
+            # the model's input types are all the reference's input is rebuilt from (validate, score)
             raise InvalidDataError(
-                f"the model was fitted on pandas category columns holding {wanted}, in column order; which of "
-                f"the sample's columns {labels} (types {types}) are those cannot be told from their types alone, "
-                "and the reference model's input is rebuilt from them: " + fix,
+                f"the model was fitted on pandas category columns holding {wanted}, in column order; which of the "
+                f"columns {labels} (types {types}) LightGBM coded cannot be told from their types, and onnxgate "
+                "rebuilds the reference's input from the ONNX model's input types. Refit with the integer "
+                "categories as text (df[c] = df[c].astype(str).astype('category')), or the plain integer columns "
+                "as float64",
+                column=labels[given[0]] if given else None,
+            )
+        if found is None or not set(given) <= set(found):
+            raise InvalidDataError(
+                f"the model was fitted on pandas category columns holding {wanted}, in column order; the sample's "
+                f"columns {labels} (types {types}) do not hold them. Pass a sample with the columns and dtypes the "
+                "model was fitted on: X.head(), or a Parquet file of it (a CSV file reads text codes such as "
+                "'007' as numbers and 'NA' as missing)",
                 column=labels[given[0]] if given else None,
             )
         return {labels[i]: list(values) for i, values in zip(found, categories)}
@@ -285,8 +280,7 @@ class LightGBMConverter(BoostingConverter):
         import numpy as np
         import pandas as pd
 
-        found = category_positions(_category_kinds(model), [s.elem_type for s in signature.inputs],
-                                   categorical_features(model))
+        found = category_positions(_category_kinds(model), [s.elem_type for s in signature.inputs])
         if found is None:
             return super().native_input(feeds, signature, model)
         columns = getattr(model, "feature_names_in_", None)

@@ -346,7 +346,19 @@ class SklearnConverter(Converter):
             ) from err
         except TypeError:
             pass  # not an estimator check_is_fitted understands; skl2onnx will say
+        from onnxgate.converters._boosting import lightgbm_categories
+
         for est in _sub_estimators(model):
+            if est is not model and lightgbm_categories(est):
+                # skl2onnx hands the step one matrix: the text of a category column went into a Concat
+                # with the numbers, and convert wrote (exit 0) a file onnxruntime cannot load
+                raise UnsupportedModelError(
+                    f"{type(est).__name__} inside a scikit-learn pipeline was fitted on pandas category columns, "
+                    "whose values onnxgate maps to LightGBM's codes only for the LightGBM model on its own "
+                    "(skl2onnx hands a pipeline's step one matrix of numbers). Convert the LightGBM model alone, "
+                    "with a sample of its input columns",
+                    framework=self.framework,
+                )
             categorical = getattr(est, "is_categorical_", None)
             if type(est).__name__.startswith("HistGradientBoosting") and categorical is not None and any(categorical):
                 # skl2onnx 1.20 writes a categorical split (a set of categories) as a numeric threshold:

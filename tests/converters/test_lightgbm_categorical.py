@@ -28,7 +28,8 @@ PARAMS: dict[str, Any] = {"n_estimators": 8, "min_child_samples": 3, "min_data_p
 def _frame(dataset: str) -> tuple[Any, np.ndarray]:
     """Two measured columns, a text category (a strong column binned into named bands, named out of
     value order so the trees need categorical splits), an integer category (another column binned
-    into grades 7, 14, ...) and a plain int64 column, which has the integer category's type."""
+    into grades 7, 14, ...) and a plain int32 column (an int64 one would have the integer category's
+    type: which of the two LightGBM coded could not be told from the ONNX inputs)."""
     from sklearn import datasets
 
     data = getattr(datasets, f"load_{dataset}")(as_frame=True)
@@ -42,7 +43,7 @@ def _frame(dataset: str) -> tuple[Any, np.ndarray]:
     grades = [int(g) for g in rng.permutation(np.arange(1, 7) * 7)]
     binned = pd.cut(X[other], len(grades), labels=False).map(dict(enumerate(grades)))
     frame["grade"] = pd.Categorical(binned, categories=sorted(grades))
-    frame["visits"] = rng.integers(0, 5, len(frame))
+    frame["visits"] = rng.integers(0, 5, len(frame)).astype(np.int32)
     return frame, y
 
 
@@ -101,7 +102,7 @@ def test_each_category_column_is_an_input_of_its_categories_type_and_validates(f
     conv = og.convert(model, frame.head())
     assert [(s.name, s.elem_type) for s in conv.signature.inputs][1:4] == [
         ("band", "string"), (frame.columns[2], "float64"), ("grade", "int64")]
-    assert conv.signature.inputs[4].elem_type == "int64"  # the plain int64 column is not read as a category
+    assert conv.signature.inputs[4].elem_type == "int32"  # the plain int32 column is not read as a category
     assert conv.opsets["ai.onnx.ml"] >= 2
     report = og.validate(conv, target="container", reference=model, data=frame, search=60, seed=0)
     assert report.check("prediction_parity").passed, str(report)
@@ -174,38 +175,47 @@ def test_the_reference_input_is_rebuilt_with_the_training_categories(fitted: dic
 def test_a_sample_read_from_a_file_finds_the_category_columns_by_their_types(fitted: dict[str, Any],
                                                                              tmp_path: Path) -> None:
     model, frame = fitted["classifier"]
-    frame.to_csv(tmp_path / "rows.csv", index=False)
-    rows = pd.read_csv(tmp_path / "rows.csv")  # text and int64 columns, no category dtype
-    conv = og.convert(model, rows.head())
     from_frame = og.convert(model, frame.head())
+    # Parquet keeps a text category dtype and the int32 column, and drops an integer category dtype
+    frame.to_parquet(tmp_path / "rows.parquet")
+    rows = pd.read_parquet(tmp_path / "rows.parquet").assign(grade=lambda f: f["grade"].astype("int64"))
+    conv = og.convert(model, rows.head())
     assert [s.elem_type for s in conv.signature.inputs] == [s.elem_type for s in from_frame.signature.inputs]
     assert og.validate(conv, reference=model, data=rows).passed
-    # Parquet keeps a text category dtype and drops an integer one
-    mixed = og.convert(model, frame.assign(grade=frame["grade"].astype("int64")).head())
-    assert [s.elem_type for s in mixed.signature.inputs] == [s.elem_type for s in from_frame.signature.inputs]
+    # a CSV file reads the int32 column as int64, beside the integer categories: which is which cannot be told
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    with pytest.raises(og.InvalidDataError, match=r"LightGBM coded cannot be told from their types"):
+        og.convert(model, pd.read_csv(tmp_path / "rows.csv").head())
 
 
 def test_a_sample_with_a_category_column_as_its_codes_is_refused(fitted: dict[str, Any]) -> None:
     model, frame = fitted["regressor"]
-    with pytest.raises(og.InvalidDataError, match=r"fitted on 2 pandas category column\(s\); the sample has 1 "
-                                                  r"\(\['grade'\]\)\. Pass a sample with the columns and dtypes"):
+    with pytest.raises(og.InvalidDataError, match=r"do not hold them\. Pass a sample with the columns and dtypes"):
         og.convert(model, frame.assign(band=frame["band"].cat.codes).head())
 
 
-def test_category_columns_that_cannot_be_told_from_the_input_types_are_refused() -> None:
-    """An ordered integer category is split on as a number, so its column looks like the plain int64
-    one beside it: the reference's input could not be rebuilt from the ONNX types, so it is refused
-    (from a file sample, and from a DataFrame sample that says which column it is)."""
+@pytest.mark.parametrize("how", ["ordered", "declared"])
+def test_category_columns_that_cannot_be_told_from_the_input_types_are_refused(how: str) -> None:
+    """A plain int64 column beside an integer category: the reference's input is rebuilt from the ONNX
+    input types, which cannot say which one LightGBM coded. Guessing from the features the trees split
+    on as categories put the codes on the wrong column of a model given categorical_feature=["visits"]
+    (99 of 569 labels flipped, and validate passed, the reference rebuilt the same wrong way)."""
     frame, y = _frame("diabetes")
-    frame["grade"] = frame["grade"].cat.as_ordered()
-    model = lightgbm.LGBMRegressor(**PARAMS).fit(frame, y)
+    frame["visits"] = frame["visits"].astype("int64")
+    if how == "ordered":  # an ordered category is split on as a number
+        frame["grade"] = frame["grade"].cat.as_ordered()
+        model = lightgbm.LGBMRegressor(**PARAMS).fit(frame, y)
+    else:
+        model = lightgbm.LGBMRegressor(**PARAMS).fit(frame, y, categorical_feature=["band", "visits"])
     rows = frame.assign(band=frame["band"].astype(str), grade=frame["grade"].astype("int64"))
-    with pytest.raises(og.InvalidDataError, match=r"cannot be told from their types alone.*not a file"):
-        og.convert(model, rows.head())
-    with pytest.raises(og.InvalidDataError, match=r"cannot be told from their types alone.*int32 or float64"):
-        og.convert(model, frame.head())
-    assert og.validate(og.convert(model, frame.assign(visits=frame["visits"].astype("int32")).head()),
-                       reference=model, data=frame.assign(visits=frame["visits"].astype("int32"))).passed
+    for sample in (rows.head(), frame.head()):
+        with pytest.raises(og.InvalidDataError, match=r"LightGBM coded cannot be told from their types.*"
+                                                      r"integer categories as text.*float64"):
+            og.convert(model, sample)
+    fixed = frame.assign(visits=frame["visits"].astype("float64"))
+    refit = (lightgbm.LGBMRegressor(**PARAMS).fit(fixed, y) if how == "ordered"
+             else lightgbm.LGBMRegressor(**PARAMS).fit(fixed, y, categorical_feature=["band", "visits"]))
+    assert og.validate(og.convert(refit, fixed.head()), reference=refit, data=fixed).passed
 
 
 def test_categories_that_are_neither_text_nor_integers_are_refused() -> None:
@@ -222,7 +232,7 @@ def test_category_codes_with_categorical_feature_still_convert_as_numbers() -> N
     codes = frame.assign(band=frame["band"].cat.codes.astype("int64"), grade=frame["grade"].cat.codes.astype("int64"))
     model = lightgbm.LGBMClassifier(**PARAMS).fit(codes, y, categorical_feature=["band", "grade"])
     conv = og.convert(model, codes.head())
-    assert {s.elem_type for s in conv.signature.inputs} <= {"float64", "int64"}
+    assert {s.elem_type for s in conv.signature.inputs} <= {"float64", "int64", "int32"}
     assert og.validate(conv, reference=model, data=codes).passed
 
 
@@ -257,3 +267,16 @@ def test_container_package_takes_text_categories(fitted: dict[str, Any], tmp_pat
     conv = og.convert(model, frame.head())
     og.package(conv, target="container", out=tmp_path / "c", reference=model, data=frame)
     assert (tmp_path / "c" / "model.onnx").exists()
+
+
+def test_a_pipeline_step_fitted_on_category_columns_is_refused_by_name(fitted: dict[str, Any]) -> None:
+    # skl2onnx hands the step one matrix: the text went into a Concat with the numbers, and convert
+    # wrote (exit 0) a file onnxruntime cannot load
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    model, frame = fitted["classifier"]
+    pipeline = make_pipeline(FunctionTransformer(), lightgbm.LGBMClassifier(**PARAMS)).fit(frame, model.predict(frame))
+    with pytest.raises(og.UnsupportedModelError, match=r"inside a scikit-learn pipeline was fitted on pandas "
+                                                       r"category columns.*Convert the LightGBM model alone"):
+        og.convert(pipeline, frame.head())
