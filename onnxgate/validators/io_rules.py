@@ -22,6 +22,7 @@ match by chance.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -309,8 +310,10 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
     tensors = [s for s in sig.inputs if s.is_tensor]
     batch = [s.shape[0] if s.shape else None for s in tensors]
     symbols = {d for d in batch if isinstance(d, str)}
-    # an output's own symbol is unrelated to the inputs' rows only when every input names its batch axis
-    named = bool(batch) and all(isinstance(d, str) for d in batch)
+    # an output's own symbol is unrelated to the inputs' rows only when every input names the one batch
+    # axis they share; a name a converter made up is no name (tf2onnx gives each input and output its
+    # own unk__N: a Keras model of [None,1] columns failed, its output 'unk__10' "not the inputs' axis")
+    named = bool(batch) and all(_named(d) for d in batch) and len(symbols) == 1
     one_row = _takes_one_row(tensors)  # [1,1] columns: one row per run, so an output has 1 row
     fixed_inputs = any(isinstance(d, int) for d in batch) and not one_row
     offenders: list[dict[str, Any]] = []
@@ -343,7 +346,7 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
                                         "row(s) whatever the number of input rows")
             elif rows in symbols:
                 pass
-            elif named and isinstance(declared, str):
+            elif named and _named(declared):
                 row_axis = rows
                 axes = " or ".join(repr(b) for b in sorted(symbols))
                 problem = _and(problem, f"shape {shown} counts its rows in {rows!r}, not in the inputs' batch "
@@ -400,7 +403,7 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
     if probed:
         tried = "1 row" if one_row else " and ".join(str(n) for n in ROW_PROBE_SIZES) + " rows"
         passed += (f"; the row count of {', '.join(map(repr, probed))} could not be checked statically, so the "
-                   f"model ran on {tried} of zeros and returned one row per input row")
+                   f"model ran on {tried} of zeros (or ones, where zeros fail) and returned one row per input row")
     if unverified:
         passed += (f"; the row count of {', '.join(repr(u['name']) for u in unverified)} could not be checked "
                    f"statically, nor by running the model: {unverified[0]['reason']}")
@@ -412,6 +415,15 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
         fix=". " + " ".join(fixes),
         passed=passed,
     )
+
+
+#: Batch-axis names converters make up for a size they cannot name (tf2onnx and shape inference: unk__N).
+_MADE_UP = re.compile(r"^unk__\d+$")
+
+
+def _named(dim: Any) -> bool:
+    """A symbolic dimension with a name of its own (not one a converter made up)."""
+    return isinstance(dim, str) and not _MADE_UP.match(dim)
 
 
 def _and(problem: str | None, more: str) -> str:
@@ -496,8 +508,14 @@ def _probe_rows(model: onnx.ModelProto, sig: Signature, sizes: Sequence[int] = R
         try:
             results = sess.run(names, feeds)
         except Exception as err:
-            text = " ".join(str(err).split())
-            return {}, f"onnxruntime fails on a batch of {n} rows of zeros: {text[:300]}"
+            # a model may refuse zeros (an integer division by an input) and score real rows: ones too,
+            # before the model is said to fail on a batch
+            ones = {k: v if v.dtype == object else np.ones_like(v) for k, v in feeds.items()}
+            try:
+                results = sess.run(names, ones)
+            except Exception:
+                text = " ".join(str(err).split())
+                return {}, f"onnxruntime fails on a batch of {n} rows of zeros (and of ones): {text[:300]}"
         for name, value in zip(names, results):
             found[name].append(tuple(int(d) for d in np.shape(value)))
     return found, None

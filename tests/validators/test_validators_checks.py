@@ -136,7 +136,7 @@ ROWS_CASES = {
                                   "returned [4,1] for 2 rows, [6,1] for 3 rows, not one row per input row"),
     "fails-on-2-rows": (squeeze_rows_model(), "outputs_one_value_per_row",
                         "'y': shape [?] does not tell its row count, and onnxruntime fails on a batch of 2 rows "
-                        "of zeros: [ONNXRuntimeError]"),
+                        "of zeros (and of ones): [ONNXRuntimeError]"),
 }
 
 
@@ -169,7 +169,7 @@ def test_row_count_unknown_statically_is_said_and_checked_by_running():
     result = io_rules.check_outputs_one_value_per_row(identity_model(shape=(None, 1)), EDGE2)
     assert result, result.message
     assert "the row count of 'y' could not be checked statically" in result.message
-    assert "ran on 2 and 3 rows of zeros" in result.message
+    assert "ran on 2 and 3 rows of zeros (or ones, where zeros fail)" in result.message
     assert result.details["rows"]["probed"] == {"y": [[2, 1], [3, 1]]}
 
 
@@ -462,3 +462,36 @@ def test_a_model_exported_as_the_predict_samples_do_validates_row_by_row():
     report = og.validate(m, target="sql-edge-2.0", reference=reference, data=X)
     assert report.passed, str(report)
     assert "match on 442 rows" in report.check("prediction_parity").message
+
+
+def test_batch_names_a_converter_made_up_are_no_batch_axis_of_their_own():
+    # tf2onnx names each input's and each output's batch axis unk__N: a Keras model of [None,1] columns,
+    # one row out per row in, failed "counts its rows in 'unk__10', not in the inputs' batch axis"
+    m = model(
+        [helper.make_node("Add", ["a", "b"], ["y"], name="add")],
+        [vi("a", TensorProto.FLOAT, ("unk__6", 1)), vi("b", TensorProto.FLOAT, ("unk__7", 1))],
+        [vi("y", TensorProto.FLOAT, ("unk__10", 1))],
+    )
+    result = io_rules.check_outputs_one_value_per_row(m, EDGE2)
+    assert result, result.message
+    assert result.details["rows"]["probed"] == {"y": [[2, 1], [3, 1]]}
+    # inputs naming two different batch axes say nothing either: the run decides
+    m.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "rows_a"
+    m.graph.input[1].type.tensor_type.shape.dim[0].dim_param = "rows_b"
+    m.graph.output[0].type.tensor_type.shape.dim[0].dim_param = "rows"
+    assert io_rules.check_outputs_one_value_per_row(m, EDGE2)
+
+
+def test_a_model_that_refuses_zeros_is_run_on_ones_before_it_fails():
+    # 1 / x on integers fails on zeros and scores real rows: it failed as "not one value per row"
+    m = model(
+        [helper.make_node("Div", ["one", "a"], ["q"], name="div"),
+         helper.make_node("Reshape", ["q", "shape"], ["y"], name="rows")],
+        [vi("a", TensorProto.INT64, ("N", 1))],
+        [vi("y", TensorProto.INT64, (None, 1))],
+        initializers=[helper.make_tensor("one", TensorProto.INT64, [1, 1], [1]),
+                      helper.make_tensor("shape", TensorProto.INT64, [2], [-1, 1])],
+    )
+    result = io_rules.check_outputs_one_value_per_row(m, EDGE2)
+    assert result, result.message
+    assert result.details["rows"]["probed"] == {"y": [[2, 1], [3, 1]]}
