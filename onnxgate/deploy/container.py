@@ -110,8 +110,9 @@ def package_container(
         Replace files in a non-empty folder.
     **options
         ``service_name`` (str), ``max_rows`` (int, default 10,000), ``allow_nan`` (bool, or input
-        names or the user's column names; default: only when the graph has an operator in
-        :data:`NAN_AWARE_OPS`; such an input takes NaN, and JSON ``null`` as NaN, never infinity), ``atol``, ``rtol``
+        names or the user's column names; default: the inputs an operator in :data:`NAN_AWARE_OPS`
+        reads, directly or through other nodes; such an input takes NaN, and JSON ``null`` as NaN, never
+        infinity), ``atol``, ``rtol``
         (parity tolerances).
 
     Returns
@@ -239,8 +240,7 @@ def _bool_or_names(value: Any) -> Any:
 def _nan_inputs(proto: Any, sig: Any, allow: bool | Sequence[str] | None) -> list[str]:
     floats = [t.name for t in sig.inputs if t.elem_type.startswith("float")]
     if allow is None:
-        ops = {node.op_type for node in proto.graph.node}
-        return floats if ops & NAN_AWARE_OPS else []
+        return [name for name in floats if _reaches_nan_aware_node(proto, name)]
     if isinstance(allow, bool):
         return floats if allow else []
     from onnxgate.columns import ColumnMap
@@ -251,6 +251,29 @@ def _nan_inputs(proto: Any, sig: Any, allow: bool | Sequence[str] | None) -> lis
     if unknown:
         raise PackagingError(f"allow_nan names unknown input(s) {unknown}; inputs are {sig.input_names}")
     return [n for n in names if n in floats]
+
+
+def _reaches_nan_aware_node(proto: Any, name: str) -> bool:
+    """True when a :data:`NAN_AWARE_OPS` node reads ``name`` or a value computed from it.
+
+    Only those inputs take NaN by default: a ColumnTransformer that imputes one column and scales the
+    others had every float input take NaN (the graph held an IsNaN), and a NaN in a scaled column
+    came back as label 0 beside NaN probabilities, where scikit-learn refuses the row.
+    """
+    readers: dict[str, list[Any]] = {}
+    for node in proto.graph.node:
+        for used in node.input:
+            readers.setdefault(used, []).append(node)
+    seen, todo = {name}, [name]
+    while todo:
+        for node in readers.get(todo.pop(), ()):
+            if node.op_type in NAN_AWARE_OPS:
+                return True
+            for out in node.output:
+                if out and out not in seen:
+                    seen.add(out)
+                    todo.append(out)
+    return False
 
 
 def _service_name(text: str) -> str:

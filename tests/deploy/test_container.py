@@ -455,3 +455,25 @@ def test_infinity_is_refused_where_nan_is_taken(tmp_path: Path) -> None:
         assert body["message"] == ("column 'petal length (cm)' (input 'petal_length__cm_'): infinity in row 0; this "
                                    "model takes NaN (null) as a missing value here, never infinity: send a finite "
                                    "value, or null for a missing one"), body
+
+
+def test_only_the_inputs_an_imputer_reads_take_nan_by_default(tmp_path: Path) -> None:
+    # any IsNaN in the graph made every float input take NaN: a NaN in a scaled-only column was scored
+    # as label 0 beside NaN probabilities, where scikit-learn refuses the row
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    frame = pd.DataFrame(X.iloc[:, :3].to_numpy(), columns=["radius", "texture", "perimeter"])
+    frame.loc[::9, "radius"] = np.nan
+    encode = ColumnTransformer([("imputed", SimpleImputer(), ["radius"]),
+                                ("scaled", StandardScaler(), ["texture", "perimeter"])])
+    model = make_pipeline(encode, LogisticRegression(max_iter=5000)).fit(frame, y)
+    folder = og.package(og.convert(model, frame.head(), target="container"), target="container",
+                        out=tmp_path / "pkg", reference=model, data=frame)
+    assert json.loads((folder / "manifest.json").read_text())["service"]["allow_nan_inputs"] == ["radius"]
