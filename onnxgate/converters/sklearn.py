@@ -733,9 +733,12 @@ def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
                 categories = getattr(dtype, "categories", None)
                 if categories is not None:
                     # a category column holds its categories' values: integer ones are integers (typed
-                    # as text, the frame the model was fitted on was refused: "non-text values")
+                    # as text, the frame the model was fitted on was refused: "non-text values"), read as
+                    # float64 with NaN when the sample misses some, as scikit-learn reads them
                     kind = categories.dtype.kind
                     dtype = categories.dtype if kind in "iu" else np.dtype(object)
+                    if kind in "iu" and bool(sample[col].isna().any()):
+                        dtype = np.dtype(np.float64)
                 else:
                     # pandas' nullable numbers and booleans (Int64, Float64, boolean) hold numpy values (a
                     # missing Float64 reads as NaN); its other dtypes (string...) hold objects

@@ -527,3 +527,28 @@ def test_a_text_value_a_csv_reads_as_missing_is_explained(tmp_path: Any) -> None
         og.validate(conv, data=str(tmp_path / "rows.csv"), reference=model)
     kept = pd.read_csv(tmp_path / "rows.csv", keep_default_na=False)
     assert og.validate(conv, data=kept, reference=model).passed
+
+
+def test_an_integer_category_column_with_missing_values_is_a_float64_input() -> None:
+    # typed int64, validate refused the very frame the pipeline (an imputer first) was fitted on
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.datasets import load_wine
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    frame = X.iloc[:, :3].copy()
+    zone = pd.Categorical(np.where(y == 2, 7, np.where(y == 1, 3, 1)))
+    zone[::9] = np.nan
+    frame["zone"] = zone
+    encode = ColumnTransformer([
+        ("c", make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")), ["zone"]),
+        ("n", StandardScaler(), list(X.columns[:3]))])
+    model = make_pipeline(encode, LogisticRegression(max_iter=3000)).fit(frame, y)
+    conv = og.convert(model, frame.head(20))
+    assert {i.name: i.elem_type for i in conv.signature.inputs}["zone"] == "float64"
+    report = og.validate(conv, data=frame, reference=model)
+    assert report.passed, [c.message for c in report.checks if not c.passed]
