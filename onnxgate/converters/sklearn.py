@@ -814,7 +814,10 @@ def _allowed_options(est: Any) -> Mapping[str, Any]:
 
 
 def _takes_one_input(err: Exception) -> bool:
-    return "at most 1 input(s)" in str(err) or "at most 1 input" in str(err)
+    """skl2onnx refused the estimator's inputs one per column: it reads one input, or several of one type
+    (a SimpleImputer first in a pipeline over float and int columns); the Cast + Concat front serves both."""
+    text = str(err)
+    return "at most 1 input" in text or "Inputs and outputs should have the same type" in text
 
 
 def _takes_1d(model: Any) -> bool:

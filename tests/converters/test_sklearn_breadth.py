@@ -552,3 +552,24 @@ def test_an_integer_category_column_with_missing_values_is_a_float64_input() -> 
     assert {i.name: i.elem_type for i in conv.signature.inputs}["zone"] == "float64"
     report = og.validate(conv, data=frame, reference=model)
     assert report.passed, [c.message for c in report.checks if not c.passed]
+
+
+def test_a_simple_imputer_first_over_float_and_int_columns_converts() -> None:
+    # skl2onnx refused its one-input-per-column form ("Inputs and outputs should have the same type
+    # Int64TensorType != FloatTensorType") for any frame with an integer column
+    from sklearn.datasets import load_wine
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    frame = X.iloc[:, :4].copy()
+    frame.iloc[::7, 0] = np.nan
+    frame["batch"] = np.arange(len(frame)) % 5
+    model = make_pipeline(SimpleImputer(), StandardScaler(), RandomForestClassifier(n_estimators=10, random_state=0))
+    model.fit(frame, y)
+    conv = og.convert(model, frame.head())
+    assert {i.name: i.elem_type for i in conv.signature.inputs}["batch"] == "int64"
+    report = og.validate(conv, data=frame, reference=model)
+    assert report.passed, [c.message for c in report.checks if not c.passed]
