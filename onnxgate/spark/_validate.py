@@ -319,6 +319,7 @@ def _partition_parity(
                 for o in signature.outputs
             ]
             part["accs"] = accs
+            from onnxgate.runtime import run_rows
             from onnxgate.spark._files import worker_batches
 
             for batch in _runs(worker_batches(batches, fragment_rows, read)):
@@ -330,7 +331,7 @@ def _partition_parity(
                 hash_feeds(hasher, feeds)
                 where = f"rows {done}..{done + n - 1} of partition {part['partition']}"
                 try:
-                    onnx_out = session.run(None, feeds)
+                    onnx_out = run_rows(session, None, feeds)  # row by row for [1,1] columns
                 except Exception as err:
                     part["error"] = f"onnxruntime failed on {where}: {err}"
                     break

@@ -323,3 +323,25 @@ def test_the_cli_on_spark_prints_no_start_up_log(forest: dict[str, Any], tmp_pat
     assert "PASSED" in run.stdout
     noise = [line for line in run.stderr.splitlines() if "Using incubator modules" not in line]
     assert noise == [], run.stderr
+
+
+def test_a_model_of_one_row_columns_validates_on_spark_row_by_row(local_spark: Any) -> None:
+    # [1,1] per column (the PREDICT samples' form): onnxruntime refused a Spark batch of rows at once
+    from onnx import TensorProto, helper
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import DoubleTensorType
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60)})
+    reference = LinearRegression().fit(rows.to_numpy(), rows["a"] * 2 - rows["b"])
+    inner = convert_sklearn(reference, initial_types=[("features", DoubleTensorType([1, 2]))], target_opset=15)
+    graph = helper.make_graph(
+        [helper.make_node("Concat", ["a", "b"], ["features"], axis=1), *inner.graph.node], "one_row",
+        [helper.make_tensor_value_info(c, TensorProto.DOUBLE, [1, 1]) for c in ("a", "b")],
+        list(inner.graph.output), initializer=list(inner.graph.initializer))
+    model = helper.make_model(graph, opset_imports=list(inner.opset_import))
+    model.ir_version = 8
+    report = ogs.validate(model, local_spark.createDataFrame(rows), reference=reference)
+    assert parity(report).passed, parity(report).message
+    assert parity(report).details["outputs"][0]["rows"] == 60
