@@ -286,14 +286,13 @@ def package_files(target: Target) -> frozenset[str] | None:
     >>> sorted(package_files(og.targets.get("sql-edge-2.0")))[:2]  # doctest: +SKIP
     ['01_create_model_table.sql', '02_insert_model.sql']
     """
-    from onnxgate.deploy.container import PACKAGE_FILES
-    from onnxgate.deploy.sql import SCRIPT_FILES, SYNAPSE_FILES
+    from onnxgate.deploy import container, sql
 
     if target.is_sql:
-        return frozenset({"model.onnx", "manifest.json", "load_model.py", "README.md", *SCRIPT_FILES, *SYNAPSE_FILES})
+        return frozenset(sql.PACKAGE_FILES)
     if target.name == "mlflow":
         return None
-    return frozenset(PACKAGE_FILES)
+    return frozenset(container.PACKAGE_FILES)
 
 
 def refuse_package_over_inputs(out: str | os.PathLike[str], target: Target, inputs: Mapping[str, Any]) -> None:

@@ -371,9 +371,9 @@ def _example_request(sig: Any, data: Any, allow_nan: Sequence[str] = ()) -> dict
     return {"data": {sig.columns.column_for(k): v for k, v in values.items()}}
 
 
-def _example_rows(feeds: dict[str, Any], allow_nan: Sequence[str]) -> dict[str, Any]:
-    """The first :data:`EXAMPLE_ROWS` complete rows of ``feeds``, else the first ones missing only NaN
-    in inputs of ``allow_nan``; ``{}`` when no row is either."""
+def _example_rows(feeds: dict[str, Any], allow_nan: Sequence[str], limit: int = EXAMPLE_ROWS) -> dict[str, Any]:
+    """The first ``limit`` complete rows of ``feeds``, else the first ones missing only NaN in inputs of
+    ``allow_nan``; ``{}`` when no row is either. Also the MLflow package's example rows."""
     import numpy as np
 
     rows = min((len(v) for v in feeds.values()), default=0)
@@ -391,9 +391,9 @@ def _example_rows(feeds: dict[str, Any], allow_nan: Sequence[str]) -> dict[str, 
             continue
         complete &= ~(nan | other)
         acceptable &= ~other if name in allow_nan else ~(nan | other)
-    chosen = np.flatnonzero(complete)[:EXAMPLE_ROWS]
+    chosen = np.flatnonzero(complete)[:limit]
     if not chosen.size:
-        chosen = np.flatnonzero(acceptable)[:EXAMPLE_ROWS]
+        chosen = np.flatnonzero(acceptable)[:limit]
     return {k: np.asarray(v)[chosen] for k, v in feeds.items()} if chosen.size else {}
 
 

@@ -348,17 +348,13 @@ def _example(sig: Any, data: Any) -> Any:
         feeds = as_feeds(data, sig)
     except Exception:  # an example is a convenience; the package is valid without it
         return None
-    import numpy as np
+    from onnxgate.deploy.container import _example_rows
 
     # complete rows only: a NaN or infinity would reach MLflow's example file as a bare NaN token, which
     # strict JSON readers refuse (the package is valid without an example)
-    complete = np.ones(len(next(iter(feeds.values()))), dtype=bool)
-    for values in feeds.values():
-        if values.dtype.kind == "f":
-            complete &= np.isfinite(values.reshape(len(values), -1)).all(axis=1)
-    if not complete.any():
+    feeds = _example_rows(feeds, (), EXAMPLE_ROWS)
+    if not feeds:
         return None
-    feeds = {k: v[complete][:EXAMPLE_ROWS] for k, v in feeds.items()}
     kind, inputs = _layout(sig)
     if kind in ("columns", "column-tensors"):
         import pandas as pd

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HEX_INSERT_LIMIT_BYTES",
+    "PACKAGE_FILES",
     "SCRIPT_FILES",
     "SqlPackageOptions",
     "package_sql",
@@ -58,6 +59,9 @@ SCRIPT_FILES = (
     "04_predict.sql",
 )
 SYNAPSE_FILES = ("05_copy_into_model.sql", "model.hex")
+#: Every file a SQL package may hold (Synapse's two only for that target): :func:`onnxgate.api.package`
+#: refuses to write them over an input file (a test checks the list against the files written).
+PACKAGE_FILES = ("model.onnx", "manifest.json", "load_model.py", "README.md", *SCRIPT_FILES, *SYNAPSE_FILES)
 
 
 def quote_ident(name: str) -> str:
