@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import onnx
 
-__all__ = ["cast_inputs", "columns_into_input", "restamp", "static_width", "unique_name", "walk_nodes"]
+__all__ = ["cast_inputs", "columns_into_input", "read_instead", "restamp", "static_width", "unique_name",
+           "walk_nodes"]
 
 
 def walk_nodes(graph: Any) -> Iterator[Any]:
@@ -41,6 +42,14 @@ def graph_names(graph: onnx.GraphProto) -> set[str]:
     return names
 
 
+def read_instead(graph: onnx.GraphProto, name: str, other: str) -> None:
+    """Every node of ``graph`` that reads ``name`` reads ``other`` instead (a node put in front of an input)."""
+    for node in graph.node:
+        for i, used in enumerate(node.input):
+            if used == name:
+                node.input[i] = other
+
+
 def cast_inputs(model: onnx.ModelProto, new_types: Mapping[str, int]) -> onnx.ModelProto:
     """Declare graph inputs with new element types and Cast them, inside the graph, to what it uses.
 
@@ -61,10 +70,7 @@ def cast_inputs(model: onnx.ModelProto, new_types: Mapping[str, int]) -> onnx.Mo
         if old == new:
             continue
         inner = unique_name(f"{vi.name}_as_{helper.tensor_dtype_to_np_dtype(old).name}", taken)
-        for node in graph.node:
-            for i, name in enumerate(node.input):
-                if name == vi.name:
-                    node.input[i] = inner
+        read_instead(graph, vi.name, inner)
         casts.append(helper.make_node("Cast", [vi.name], [inner], to=old, name=unique_name(f"cast_{vi.name}", taken)))
         vi.type.tensor_type.elem_type = new
     for node in reversed(casts):

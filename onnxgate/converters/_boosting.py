@@ -336,7 +336,7 @@ def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tup
     ``LabelEncoder`` from each training category to its code (a float), NaN for any other value."""
     from onnx import TensorProto, helper
 
-    from onnxgate._graph import columns_into_input, graph_names, unique_name
+    from onnxgate._graph import columns_into_input, graph_names, read_instead, unique_name
 
     categories = categories or {}
     graph = raw.model.graph
@@ -356,10 +356,7 @@ def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tup
         values = list(categories[label])
         kind = category_kind(values)
         codes = unique_name(f"{name}_codes", taken)
-        for node in graph.node:
-            for j, used in enumerate(node.input):
-                if used == name:
-                    node.input[j] = codes
+        read_instead(graph, name, codes)
         keys: dict[str, Any] = ({"keys_strings": [str(v) for v in values]} if kind == "string"
                                 else {"keys_int64s": [int(v) for v in values]})
         encoders.append(helper.make_node(

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from onnxgate._graph import read_instead
 from onnxgate.converters._base import RawConversion, _in_output_order
 from onnxgate.converters._boosting import (
     BoostingConverter,
@@ -162,10 +163,7 @@ def _rename_input(proto: Any, new: str) -> None:
     if old == new:
         return
     graph.input[0].name = new
-    for node in graph.node:
-        for i, name in enumerate(node.input):
-            if name == old:
-                node.input[i] = new
+    read_instead(graph, old, new)
 
 
 def _regression_output_rank_two(proto: Any) -> None:
