@@ -98,33 +98,38 @@ def _register_simple_imputer() -> None:
         return
     original_shape = _shape_calculator_pool["SklearnSimpleImputer"]
 
-    def written_here(operator: Any, opset: Any) -> bool:
-        """A float or double imputer, of a missing value written as NaN or as a number (from opset 11)."""
+    def written_here(operator: Any, opset: Any) -> str | None:
+        """``"nan"`` or ``"number"`` (the missing value's form) for a float or double imputer written
+        here, of a missing value given as NaN or as a number (from opset 11); None for skl2onnx's."""
         opset = opset.get("", 0) if isinstance(opset, dict) else opset or 0
         missing = operator.raw_operator.missing_values
         nan = isinstance(missing, float) and np.isnan(missing)
         number = isinstance(missing, (int, float, np.number)) and not isinstance(missing, bool) and not nan
         floats = (all(isinstance(i.type, DoubleTensorType) for i in operator.inputs)
                   or all(isinstance(i.type, FloatTensorType) for i in operator.inputs))
-        return floats and (nan or (number and opset >= 11))
+        if not floats:
+            return None
+        return "nan" if nan else "number" if number and opset >= 11 else None
+
+    def layout(imputer: Any) -> tuple[Any, Any]:
+        """The features scikit-learn keeps (those with a statistic), and its missing indicator or None."""
+        kept = np.flatnonzero(~np.isnan(np.asarray(imputer.statistics_, dtype=np.float64)))
+        return kept, getattr(imputer, "indicator_", None) if imputer.add_indicator else None
 
     def imputer_shape(operator: Any) -> None:
         original_shape(operator)
         if written_here(operator, operator.target_opset):
-            imputer = operator.raw_operator
-            indicator = getattr(imputer, "indicator_", None) if imputer.add_indicator else None
-            width = int(np.sum(~np.isnan(np.asarray(imputer.statistics_, dtype=np.float64))))
-            width += 0 if indicator is None else len(indicator.features_)
+            kept, indicator = layout(operator.raw_operator)
+            width = len(kept) + (0 if indicator is None else len(indicator.features_))
             output = operator.outputs[0]
             output.type.shape = [output.type.shape[0], width]
 
     def convert_simple_imputer(scope: Any, operator: Any, container: Any) -> None:
         imputer = operator.raw_operator
-        if not written_here(operator, container.target_opset):
+        form = written_here(operator, container.target_opset)
+        if form is None:
             original(scope, operator, container)
             return
-        missing = imputer.missing_values
-        nan = isinstance(missing, float) and np.isnan(missing)
         double = all(isinstance(i.type, DoubleTensorType) for i in operator.inputs)
         code, dtype = (TensorProto.DOUBLE, np.float64) if double else (TensorProto.FLOAT, np.float32)
 
@@ -136,11 +141,11 @@ def _register_simple_imputer() -> None:
 
         features = concatenate_variables(scope, operator.inputs, container)
         mask = name("imputer_missing")
-        if nan:
+        if form == "nan":
             node("IsNaN", [features], mask)
         else:
             value = name("imputer_missing_value")
-            container.add_initializer(value, code, [], [float(missing)])
+            container.add_initializer(value, code, [], [float(imputer.missing_values)])
             node("Equal", [features, value], mask)
 
         def columns(source: str, indices: Any, text: str) -> str:
@@ -151,13 +156,12 @@ def _register_simple_imputer() -> None:
             return out
 
         statistics = np.asarray(imputer.statistics_, dtype=np.float64)
-        kept = np.flatnonzero(~np.isnan(statistics))  # scikit-learn drops a feature with no statistic
+        kept, indicator = layout(imputer)  # scikit-learn drops a feature with no statistic
         values, kept_mask = features, mask
         if len(kept) < len(statistics):
             values, kept_mask = columns(features, kept, "imputer_kept"), columns(mask, kept, "imputer_kept_missing")
         fill = name("imputer_statistics")
         container.add_initializer(fill, code, [1, len(kept)], statistics[kept].astype(dtype).tolist())
-        indicator = getattr(imputer, "indicator_", None) if imputer.add_indicator else None
         if indicator is None:
             node("Where", [kept_mask, fill, values], operator.outputs[0].full_name)
             return
@@ -733,21 +737,17 @@ def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
                 categories = getattr(dtype, "categories", None)
                 if categories is not None:
                     # a category column holds its categories' values: integer ones are integers (typed
-                    # as text, the frame the model was fitted on was refused: "non-text values"), read as
-                    # float64 with NaN when the sample misses some, as scikit-learn reads them
-                    kind = categories.dtype.kind
-                    dtype = categories.dtype if kind in "iu" else np.dtype(object)
-                    if kind in "iu" and bool(sample[col].isna().any()):
-                        dtype = np.dtype(np.float64)
+                    # as text, the frame the model was fitted on was refused: "non-text values")
+                    dtype = categories.dtype if categories.dtype.kind in "iu" else np.dtype(object)
                 else:
                     # pandas' nullable numbers and booleans (Int64, Float64, boolean) hold numpy values (a
                     # missing Float64 reads as NaN); its other dtypes (string...) hold objects
                     numpy = getattr(dtype, "numpy_dtype", None)
                     dtype = numpy if isinstance(numpy, np.dtype) and numpy.kind in "fiub" else np.dtype(object)
-                    if dtype.kind in "iu" and bool(sample[col].isna().any()):
-                        # scikit-learn reads an Int64 column holding <NA> as float64 with NaN (an imputer
-                        # fills it): typed int64, the very sample was refused ("1 missing value")
-                        dtype = np.dtype(np.float64)
+                if dtype.kind in "iu" and bool(sample[col].isna().any()):
+                    # scikit-learn reads integers holding <NA> (Int64, integer categories) as float64 with
+                    # NaN, for an imputer: typed int64, the very sample was refused ("1 missing value")
+                    dtype = np.dtype(np.float64)
             elif dtype.kind not in "fiubOUS":
                 dtype = np.dtype(object)
             fitted = text_categories.get(label)
