@@ -178,6 +178,7 @@ def check_inputs_one_per_column(model: onnx.ModelProto, target: Target) -> Check
     for spec in inputs:
         problems: list[str] = []
         width: int | str | None = None
+        fixed_rows = False  # the input takes a fixed number of rows
         if not spec.is_tensor:
             problems.append(f"{spec.type_str} is not a tensor")
         elif spec.shape is None:
@@ -190,6 +191,7 @@ def check_inputs_one_per_column(model: onnx.ModelProto, target: Target) -> Check
                 problems.append(f"{_values_per_row(spec.shape_str(), width)}; expected [N,1]")
             rows = spec.shape[0]
             if isinstance(rows, int) and not one_row:
+                fixed_rows = True
                 problems.append(f"shape {spec.shape_str()} fixes its first axis to {rows}, so it takes {rows} "
                                 "row(s), not a table's rows; expected [N,1] (or [1,1] for every input: one "
                                 "row per run)")
@@ -201,7 +203,6 @@ def check_inputs_one_per_column(model: onnx.ModelProto, target: Target) -> Check
             problems.append(f"same SQL column name as {seen[folded]!r} (SQL names ignore case)")
         seen.setdefault(folded, spec.name)
         if problems:
-            fixed_rows = spec.rank == 2 and not spec.has_batch_axis
             offenders.append({"name": spec.name, "shape": spec.shape_str(), "width": width, "problems": problems})
             wrong_rows = wrong_rows or fixed_rows
             wrong_other = wrong_other or len(problems) > int(fixed_rows)

@@ -495,3 +495,11 @@ def test_a_model_that_refuses_zeros_is_run_on_ones_before_it_fails():
     result = io_rules.check_outputs_one_value_per_row(m, EDGE2)
     assert result, result.message
     assert result.details["rows"]["probed"] == {"y": [[2, 1], [3, 1]]}
+
+
+def test_a_one_row_model_with_a_bad_input_name_gets_the_column_fix_not_the_rows_fix():
+    # its [1,1] inputs are right: the hint said to export a dynamic batch axis, and left out the fix for the name
+    m = identity_model("select", shape=(1, 1))
+    result = io_rules.check_inputs_one_per_column(m, EDGE2)
+    assert not result and "'select': name" in result.message
+    assert "onnxgate.adapt" in result.message and "dynamic batch axis" not in result.message
