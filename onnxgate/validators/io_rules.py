@@ -307,7 +307,9 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
     "FAILED outputs_one_value_per_row  1 output(s) are not one value per row: 'y': shape [1,1] fixes ..."
     """
     sig = _signature(model)
-    inferred = _inferred_output_shapes(model)
+    # inference only fills what a declared shape leaves unknown: not run when every output declares all
+    inferred = (_inferred_output_shapes(model)
+                if any(s.is_tensor and (s.shape is None or None in s.shape) for s in sig.outputs) else {})
     tensors = [s for s in sig.inputs if s.is_tensor]
     batch = [s.shape[0] if s.shape else None for s in tensors]
     symbols = {d for d in batch if isinstance(d, str)}
@@ -317,6 +319,7 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
     named = bool(batch) and all(_named(d) for d in batch) and len(symbols) == 1
     one_row = _takes_one_row(tensors)  # [1,1] columns: one row per run, so an output has 1 row
     fixed_inputs = any(isinstance(d, int) for d in batch) and not one_row
+    sizes = (1,) if one_row else ROW_PROBE_SIZES  # the rows an undecided output is run on
     offenders: list[dict[str, Any]] = []
     wrong_rows = False  # an offender returns the wrong number of rows
     wrong_other = False  # an offender has another problem (type, width, rank, name): adapt() fixes those
@@ -372,7 +375,6 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
             reason = "the inputs take a fixed number of rows"
             unverified = [{"name": s.name, "reason": reason} for s in undecided]
         else:
-            sizes = (1,) if one_row else ROW_PROBE_SIZES
             found, failure = _probe_rows(model, sig, sizes)
             if isinstance(failure, _LoadFailure):
                 unverified = [{"name": s.name, "reason": str(failure)} for s in undecided]
@@ -402,7 +404,7 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
         fixes.append(f"{_ROWS_FIX}.")
     passed = f"{len(sig.outputs)} outputs, one value per row each"
     if probed:
-        tried = "1 row" if one_row else " and ".join(str(n) for n in ROW_PROBE_SIZES) + " rows"
+        tried = " and ".join(map(str, sizes)) + (" row" if sizes == (1,) else " rows")
         passed += (f"; the row count of {', '.join(map(repr, probed))} could not be checked statically, so the "
                    f"model ran on {tried} of zeros (or ones, where zeros fail) and returned one row per input row")
     if unverified:
