@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
     from onnxgate.signature import Signature
 
-__all__ = ["BoostingConverter", "category_assignments", "category_kind", "category_positions", "drop_zipmap",
-           "dynamic_batch", "register_with_skl2onnx", "same_columns", "training_columns", "uses_boosting"]
+__all__ = ["BoostingConverter", "category_assignments", "category_kind", "drop_zipmap", "dynamic_batch",
+           "register_with_skl2onnx", "same_columns", "training_columns", "uses_boosting"]
 
 #: Library -> the extra that installs it.
 _EXTRAS = {"xgboost": "xgboost", "lightgbm": "lightgbm", "catboost": "catboost"}
@@ -229,13 +229,6 @@ def category_kind(values: Sequence[Any]) -> str | None:
                       for v in values):
         return "int64" if all(-(2**63) <= int(v) < 2**63 for v in values) else None
     return None
-
-
-def category_positions(kinds: Sequence[str], types: Sequence[str]) -> list[int] | None:
-    """Which columns hold the category lists: the one assignment of :func:`category_assignments`; None
-    when there is none, or several."""
-    found = category_assignments(kinds, types)
-    return found[0] if len(found) == 1 else None
 
 
 def category_assignments(kinds: Sequence[str], types: Sequence[str]) -> list[list[int]]:

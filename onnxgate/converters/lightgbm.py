@@ -38,7 +38,6 @@ from onnxgate.converters._boosting import (
     BoostingConverter,
     category_assignments,
     category_kind,
-    category_positions,
     column_type,
     feed_from_columns,
     import_library,
@@ -209,11 +208,10 @@ class LightGBMConverter(BoostingConverter):
         """The sample's columns that hold the model's pandas category columns, with the training
         categories (``booster.pandas_categorical``) in code order.
 
-        A sample with category columns says which they are, as it does for LightGBM; a sample read
-        from a file has none, and text columns (and integer ones, in order) are matched to the
-        training category lists (:func:`category_positions`). Either way the columns must be the
-        ones the same rule finds from the converted model's input types alone, which is how the
-        reference model's DataFrame is rebuilt from ONNX feeds (:meth:`native_input`).
+        Text columns (and integer ones, in order) are matched to the training category lists by
+        their types (:func:`category_assignments`), the one rule that also rebuilds the reference
+        model's DataFrame from ONNX feeds (:meth:`native_input`); a sample's category dtypes must
+        agree with it. A sample read from a file has none, and Parquet keeps only text ones.
 
         Raises
         ------
@@ -280,9 +278,10 @@ class LightGBMConverter(BoostingConverter):
         import numpy as np
         import pandas as pd
 
-        found = category_positions(_category_kinds(model), [s.elem_type for s in signature.inputs])
-        if found is None:
+        assignments = category_assignments(_category_kinds(model), [s.elem_type for s in signature.inputs])
+        if len(assignments) != 1:
             return super().native_input(feeds, signature, model)
+        found = assignments[0]
         columns = getattr(model, "feature_names_in_", None)
         if columns is None or len(columns) != len(signature.inputs):
             columns = booster.feature_name()
