@@ -701,6 +701,23 @@ def _text_categories(model: Any) -> dict[str, list[str]]:
     return found
 
 
+def _no_onnx_type(dtype: Any) -> str | None:
+    """What a DataFrame column of ``dtype`` holds when no ONNX input type can carry it (dates,
+    durations, periods, intervals, category columns of anything but text or integers), else None."""
+
+    categories = getattr(dtype, "categories", None)
+    if categories is not None:
+        inner = categories.dtype
+        if getattr(inner, "kind", "O") in "iu" or all(isinstance(v, str) for v in categories):
+            return None
+        what = "Interval (pandas.cut bins)" if type(inner).__name__ == "IntervalDtype" else str(inner)
+        return f"category values of type {what}"
+    kind = getattr(dtype, "kind", "O")
+    if kind in "Mm" or type(dtype).__name__ in ("PeriodDtype", "IntervalDtype"):
+        return f"{dtype} values"
+    return None
+
+
 def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
     """The inputs the sample asks for: one per DataFrame column, or one ``[N,k]`` matrix."""
     import numpy as np
@@ -733,6 +750,15 @@ def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
         text_categories = _text_categories(model)
         for label, col in zip(labels, sample.columns):
             dtype = sample[col].dtype
+            kept = _no_onnx_type(dtype)
+            if kept is not None:
+                raise InvalidDataError(
+                    f"column {label!r} holds {kept}; an ONNX input holds numbers or text, and no ONNX type "
+                    "keeps these values as the model compares them. Convert the column before fitting, to text "
+                    f"(X[{label!r}].astype(str)) or to numbers (for pandas.cut bins, labels=False gives their "
+                    "codes), fit the model again and convert it with that frame",
+                    column=label,
+                )
             if not isinstance(dtype, np.dtype):
                 categories = getattr(dtype, "categories", None)
                 if categories is not None:

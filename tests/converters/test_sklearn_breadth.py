@@ -461,6 +461,36 @@ def test_text_codes_read_as_numbers_are_refused_not_merged(tmp_path: Any) -> Non
         og.validate(conv, data=read_back, reference=model)
 
 
+@pytest.mark.parametrize("kind", ["interval", "float-category", "datetime"])
+def test_columns_no_onnx_type_holds_are_refused_at_convert(kind: str) -> None:
+    # pandas.cut bins (Interval categories) converted as a text input, and validate then refused the
+    # very frame the model was fitted on ("150 missing or non-text values")
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    length = X["sepal length (cm)"]
+    X["band"] = {"interval": pd.cut(length, 3), "float-category": length.round().astype("category"),
+                 "datetime": pd.Timestamp("2020-01-01") + pd.to_timedelta(length.round(), unit="D")}[kind]
+    model = make_pipeline(make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["band"]),
+                                                  remainder="passthrough"),
+                          LogisticRegression(max_iter=1000)).fit(X, y)
+    with pytest.raises(og.InvalidDataError, match=r"column 'band' holds .*astype\(str\)") as err:
+        og.convert(model, X)
+    assert err.value.column == "band"
+    if kind == "interval":
+        assert "pandas.cut" in str(err.value)
+    X["band"] = X["band"].astype(str)  # the fix the message gives
+    fixed = make_pipeline(make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["band"]),
+                                                  remainder="passthrough"),
+                          LogisticRegression(max_iter=1000)).fit(X, y)
+    assert og.validate(og.convert(fixed, X), data=X, reference=fixed).passed
+
+
 @pytest.mark.parametrize("options", [{}, {"add_indicator": True}, {"missing_values": -1.0}, {"strategy": "median"}])
 @pytest.mark.parametrize("precision", ["auto", "float32"])
 def test_simple_imputer_converts_in_either_precision_as_scikit_learn_imputes(options: dict[str, Any],
