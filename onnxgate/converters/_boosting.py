@@ -490,22 +490,30 @@ def _register_xgboost() -> None:
     def convert_xgboost(scope: Any, operator: Any, container: Any) -> None:
         # a model fitted on a DataFrame converts as the same trees without the names (without_names)
         model = operator.raw_operator
-        from onnxgate.converters.xgboost import XGBoostConverter
+        from onnxgate.converters.xgboost import XGBoostConverter, _learner, classes_of_parallel_trees, parallel_trees
 
         XGBoostConverter().check_model(model)  # a dart or gblinear booster, an unverified objective: by name
         booster = model.get_booster()
-        if booster.feature_names is None:
+        learner = _learner(model)
+        parallel = parallel_trees(learner)
+        best = getattr(model, "best_iteration", None)
+        added = len(container.nodes)
+        if booster.feature_names is None and not (parallel > 1 and best is not None):
             onnxmltools_xgboost(scope, operator, container)
-            return
-        import copy
+        else:
+            import copy
 
-        nameless = copy.copy(model)
-        nameless._Booster = without_names(booster.copy())
-        operator.raw_operator = nameless
-        try:
-            onnxmltools_xgboost(scope, operator, container)
-        finally:
-            operator.raw_operator = model
+            # as XGBoostConverter.convert: the rounds up to best_iteration, which onnxmltools counts as
+            # trees (wrong with num_parallel_tree); a sliced booster has no best_iteration left to apply
+            nameless = copy.copy(model)
+            nameless._Booster = without_names(booster[: best + 1] if best is not None else booster.copy())
+            operator.raw_operator = nameless
+            try:
+                onnxmltools_xgboost(scope, operator, container)
+            finally:
+                operator.raw_operator = model
+        if parallel > 1 and int(learner["learner_model_param"].get("num_class", 0)) > 1:
+            classes_of_parallel_trees(container.nodes[added:], booster)
 
     for klass in (xgboost.XGBClassifier, xgboost.XGBRFClassifier):
         update_registered_converter(
@@ -536,6 +544,9 @@ def _register_lightgbm() -> None:
 
     def convert_lightgbm(scope: Any, operator: Any, container: Any) -> None:
         # onnxmltools' converter, with LightGBM's double thresholds made exact in float32
+        from onnxgate.converters.lightgbm import LightGBMConverter
+
+        LightGBMConverter().check_model(operator.raw_operator)  # what it cannot convert faithfully, by name
         with exact_float32_thresholds():
             onnxmltools_lightgbm(scope, operator, container)
 
@@ -612,6 +623,9 @@ def _convert_catboost_in_skl2onnx(scope: Any, operator: Any, container: Any) -> 
     skl2onnx's graph, reading the pipeline's float32 features."""
     from onnx.helper import get_attribute_value
 
+    from onnxgate.converters.catboost import CatBoostConverter
+
+    CatBoostConverter().check_model(operator.raw_operator)  # losses its export does not reproduce, by name
     onx = catboost_onnx(operator.raw_operator)
     nodes = [n for n in onx.graph.node if n.op_type != "ZipMap"]
     if len(nodes) != 1 or not nodes[0].op_type.startswith("TreeEnsemble") or len(onx.graph.initializer):

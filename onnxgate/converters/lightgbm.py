@@ -126,6 +126,18 @@ def _exact_in_place(nodes: list[dict[str, Any]]) -> int:
     return int(raised.sum())
 
 
+def _training_params(booster: Any) -> dict[str, Any]:
+    """The parameters ``booster`` was trained with, resolved by LightGBM (aliases such as
+    ``boosting_type`` read as ``boosting``), or as given when this LightGBM cannot say."""
+    try:
+        return dict(booster._get_loaded_param())
+    except Exception:  # another LightGBM version: the parameters as the user gave them
+        params = dict(getattr(booster, "params", None) or {})
+        if "boosting_type" in params:
+            params.setdefault("boosting", params["boosting_type"])
+        return params
+
+
 def objective_of(model: Any) -> str:
     """The objective's name as LightGBM saved it (``"binary"``, ``"multiclass"``...)."""
     given = getattr(model, "objective_", None)  # scikit-learn API: the name as given (or its default)
@@ -203,6 +215,22 @@ class LightGBMConverter(BoostingConverter):
                 f"LightGBM's (multiclassova, rankers). Supported objectives: {sorted(SUPPORTED_OBJECTIVES)}.",
                 framework=self.framework,
             )
+        params = _training_params(_booster(model))
+        # each converted without a word, and predicted otherwise (measured on diabetes, wine, breast_cancer)
+        why = None
+        if params.get("linear_tree") in (True, 1, "1", "true"):
+            why = ("linear_tree=True: its leaves hold linear models of the features, and onnxmltools writes only "
+                   "each leaf's constant (predictions off by 42 on diabetes). Train with linear_tree=False")
+        elif str(params.get("boosting", "gbdt")) == "rf":
+            why = ("boosting_type='rf': LightGBM averages a random forest's trees, and onnxmltools adds them up as "
+                   "boosted trees (368 of 569 labels moved). Train with boosting_type='gbdt', or use "
+                   "scikit-learn's RandomForestClassifier/Regressor")
+        elif params.get("zero_as_missing") in (True, 1, "1", "true"):
+            why = ("zero_as_missing=True: LightGBM sends every 0 down a split's missing-value branch, and the ONNX "
+                   "tree ensemble treats only NaN as missing, so rows holding 0 would take other branches. Train "
+                   "with zero_as_missing=False, writing missing values as NaN")
+        if why is not None:
+            raise UnsupportedModelError(f"LightGBM {why}.", framework=self.framework)
 
     def frame_categories(self, model: Any, sample: Any) -> dict[str, list[Any]]:
         """The sample's columns that hold the model's pandas category columns, with the training
@@ -313,10 +341,17 @@ class LightGBMConverter(BoostingConverter):
         _dtype, boundary = input_type(array)
         if categories:
             self.check_category_opset(opset, ml_opset)
+        subject = model
+        best = getattr(model, "best_iteration", 0) if not hasattr(model, "fit") else 0
+        if best and best < model.current_iteration():
+            # a Booster kept training past its best iteration (keep_training_booster=True) predicts with
+            # the trees up to it, and onnxmltools failed ("Unexpected number of trees 3 (expecting 8)")
+            lightgbm = import_library("lightgbm", "Converting a LightGBM model")
+            subject = lightgbm.Booster(model_str=model.model_to_string(num_iteration=best))
         try:
             with exact_float32_thresholds() as moved_count:
                 proto = onnxmltools.convert_lightgbm(
-                    model,
+                    subject,
                     name=name or type(model).__name__,
                     initial_types=[(input_name, FloatTensorType([None, n_features]))],
                     target_opset=min(opset, ONNXMLTOOLS_MAX_OPSET),

@@ -33,7 +33,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from onnxgate.converters._base import Converter, RawConversion, sanitise_name
-from onnxgate.errors import InvalidDataError, UnsupportedModelError, UntrustedFileError, missing_dependency
+from onnxgate.errors import (
+    InvalidDataError,
+    OnnxGateError,
+    UnsupportedModelError,
+    UntrustedFileError,
+    missing_dependency,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -497,6 +503,8 @@ class SklearnConverter(Converter):
                 model, name=graph_name, initial_types=initial, target_opset=target_opset,
                 options=dict(conv_options) or None,
             )
+        except OnnxGateError:
+            raise  # a step onnxgate converts (XGBoost, LightGBM, CatBoost) refused by name
         except Exception as err:
             if len(columns) > 1 and _takes_one_input(err):
                 concat = True
@@ -519,6 +527,8 @@ class SklearnConverter(Converter):
                     model, name=graph_name, initial_types=initial, target_opset=target_opset,
                     options=dict(conv_options) or None,
                 )
+            except OnnxGateError:
+                raise
             except Exception as err:
                 raise _conversion_error(model, err, compute) from err
         from onnxgate._graph import cast_inputs, columns_into_input, restamp

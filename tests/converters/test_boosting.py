@@ -624,3 +624,85 @@ def test_xgboost_boosters_onnxmltools_cannot_read_are_refused_by_name(booster: s
     pipeline = make_pipeline(StandardScaler(), xgboost.XGBClassifier(n_estimators=3, booster=booster, n_jobs=1))
     with pytest.raises(UnsupportedModelError, match=rf"booster '{booster}' is not supported"):
         og.convert(pipeline.fit(X, y), X[:5])
+
+
+# --- settings onnxmltools does not translate ------------------------------------------------------
+
+
+@pytest.mark.parametrize("in_pipeline", [False, True], ids=["alone", "pipeline"])
+@pytest.mark.parametrize("make", [
+    lambda: xgboost.XGBClassifier(n_estimators=5, num_parallel_tree=3, max_depth=3, n_jobs=1),
+    lambda: xgboost.XGBRFClassifier(n_estimators=10, max_depth=3, n_jobs=1),
+], ids=["num_parallel_tree", "xgbrf"])
+def test_xgboost_multiclass_parallel_trees_keep_their_classes(make: Any, in_pipeline: bool) -> None:
+    """onnxmltools gave tree i to class i % n_classes: with parallel trees 107 of 178 wine labels moved."""
+    from sklearn.datasets import load_wine
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_wine(return_X_y=True)
+    model = (make_pipeline(StandardScaler(), make()) if in_pipeline else make()).fit(X, y)
+    conv = og.convert(model, X[:5])
+    label, proba = _run(conv, X)
+    assert (label == model.predict(X)).all()
+    np.testing.assert_allclose(proba, model.predict_proba(X), atol=1e-5)
+
+
+@pytest.mark.parametrize("frame", [False, True], ids=["array", "dataframe"])
+def test_xgboost_early_stopping_with_parallel_trees_keeps_every_tree_of_the_best_rounds(frame: bool) -> None:
+    """onnxmltools counted best_iteration's rounds as trees: half of each round's trees were left out."""
+    import pandas as pd
+    from sklearn.datasets import load_wine
+
+    X, y = load_wine(return_X_y=True)
+    data: Any = pd.DataFrame(X, columns=[f"c {i}" for i in range(X.shape[1])]) if frame else X
+    model = xgboost.XGBClassifier(n_estimators=50, num_parallel_tree=2, max_depth=3, n_jobs=1, early_stopping_rounds=3)
+    model.fit(data[::2], y[::2], eval_set=[(data[1::2], y[1::2])], verbose=False)
+    assert 0 < model.best_iteration < 49
+    proba = _run(og.convert(model, data[:5]), data)[1]
+    np.testing.assert_allclose(proba, model.predict_proba(data), atol=1e-5)
+
+
+@pytest.mark.parametrize("in_pipeline", [False, True], ids=["alone", "pipeline"])
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: xgboost.XGBClassifier(n_estimators=3, missing=0.0, n_jobs=1),
+     r"XGBoost missing=0\.0: .*takes only NaN as missing.*missing=numpy\.nan"),
+    (lambda: lightgbm.LGBMClassifier(n_estimators=3, verbose=-1, linear_tree=True),
+     r"LightGBM linear_tree=True: .*Train with linear_tree=False"),
+    (lambda: lightgbm.LGBMClassifier(n_estimators=3, verbose=-1, boosting_type="rf", subsample=0.8, subsample_freq=1),
+     r"LightGBM boosting_type='rf': .*averages"),
+    (lambda: lightgbm.LGBMClassifier(n_estimators=3, verbose=-1, zero_as_missing=True),
+     r"LightGBM zero_as_missing=True: .*only NaN as missing"),
+    (lambda: catboost.CatBoostRegressor(iterations=3, loss_function="Poisson", **CATBOOST_QUIET),
+     r"^CatBoost loss 'Poisson' is not supported"),
+], ids=["xgb-missing-0", "lgbm-linear-tree", "lgbm-rf", "lgbm-zero-as-missing", "catboost-poisson"])
+def test_settings_the_onnx_trees_cannot_follow_are_refused_alone_and_in_a_pipeline(make: Any, message: str,
+                                                                                   in_pipeline: bool) -> None:
+    """Each converted without a word and scored otherwise (inside a pipeline even the refusals by name
+    were skipped), e.g. 32 of 569 labels flipped on rows holding 0.0 for XGBoost's missing=0.0."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _data("breast_cancer")
+    estimator = make()
+    model = make_pipeline(StandardScaler(), estimator) if in_pipeline else estimator
+    model.fit(X, y + 1 if "Poisson" in message else y)
+    with pytest.raises(og.UnsupportedModelError, match=message):
+        og.convert(model, X[:5])
+
+
+@pytest.mark.parametrize("objective", [{"objective": "regression"}, {"objective": "multiclass", "num_class": 3}])
+def test_a_lightgbm_booster_trained_past_its_best_iteration_converts_the_trees_it_predicts_with(
+        objective: dict[str, Any]) -> None:
+    """keep_training_booster=True keeps the trees after best_iteration, which predict leaves out; onnxmltools
+    failed with 'Unexpected number of trees 3 (expecting 8)'."""
+    from sklearn.datasets import load_diabetes, load_wine
+
+    X, y = (load_wine if "num_class" in objective else load_diabetes)(return_X_y=True)
+    X = X.astype(np.float32)  # float32 values: the exact float32 thresholds leave no row to flip
+    booster = lightgbm.train({**objective, "learning_rate": 0.5, "verbose": -1, "num_threads": 1},
+                             lightgbm.Dataset(X[::2], y[::2]), 500, valid_sets=[lightgbm.Dataset(X[1::2], y[1::2])],
+                             callbacks=[lightgbm.early_stopping(5, verbose=False)], keep_training_booster=True)
+    assert booster.best_iteration < booster.current_iteration()
+    conv = og.convert(booster, X[:5])
+    assert og.validate(conv, reference=booster, data=X).passed
