@@ -21,6 +21,7 @@ HOSTILE = [
     "x" * 200,
     "a b",
     "a_b",
+    "A_B",  # the same SQL column name as "a_b" (SQL names ignore case)
 ]
 
 

@@ -187,15 +187,15 @@ registry = ConverterRegistry()
 def sanitise_name(name: str, taken: set[str]) -> str:
     """skl2onnx's rule for input names (``Topology._generate_unique_name``), so every layout and
     framework names a DataFrame column's input the same way: non-word characters become ``_``, a
-    leading digit gets a ``_``, a name in ``taken`` a number; the name returned is added to ``taken``."""
+    leading digit gets a ``_``, a name already given gets a number. Names are compared ignoring case,
+    as SQL compares column names (``Total`` beside ``total`` gave two inputs no SQL table can hold):
+    ``taken`` holds the lower-cased names given so far, and the one returned is added to it."""
     seed = re.sub(r"[^\w+]", "_", name) or "_"
     if re.match("^[0-9]", seed):
         seed = "_" + seed
-    if seed not in taken:
-        taken.add(seed)
-        return seed
-    i = 1
-    while seed + str(i) in taken:
+    chosen, i = seed, 0
+    while chosen.lower() in taken:
         i += 1
-    taken.add(seed + str(i))
-    return seed + str(i)
+        chosen = seed + str(i)
+    taken.add(chosen.lower())
+    return chosen

@@ -536,6 +536,8 @@ class SklearnConverter(Converter):
         # onnxgate's Cast and Concat below are written at the requested opset: the graph is stamped there
         # first (skl2onnx stamps the lowest its nodes need, as low as 5, before Cast-6)
         restamp(proto, {"": opset, "ai.onnx.ml": ml_opset})
+        if len(columns) > 1 and not concat:
+            _name_inputs(proto, [c.name for c in columns])
         if concat:
             columns_into_input(proto, matrix, [(c.name, _code(c.dtype)) for c in columns])
             boundary = {columns[i].name: code for i, code in wider.items()}  # cast by the Concat front
@@ -709,6 +711,20 @@ def _text_categories(model: Any) -> dict[str, list[str]]:
             if values and all(isinstance(v, str) for v in values):
                 found[str(name)] = values
     return found
+
+
+def _name_inputs(proto: Any, names: list[str]) -> None:
+    """Give the graph's inputs ``names`` (:func:`sanitise_name`'s, in input order). skl2onnx names a
+    ColumnTransformer's inputs by the same rule but compares names with their case, and kept ``A_B``
+    beside ``a_b``: two inputs no SQL table can hold. A name some tensor already has is left alone."""
+    from onnxgate._graph import graph_names, read_instead
+
+    used = graph_names(proto.graph)
+    for vi, name in zip(proto.graph.input, names):
+        if vi.name != name and name not in used:
+            read_instead(proto.graph, vi.name, name)
+            vi.name = name
+            used.add(name)
 
 
 def _no_onnx_type(dtype: Any) -> str | None:
