@@ -395,7 +395,10 @@ def predict_query(table_name: str, names: Sequence[str], out_types: Mapping[str,
     """
     outs = ", ".join(f"CAST(d.{_dq(n)} AS {t}) AS {_dq(n)}" for n, t in out_types.items())
     ins = ", ".join(f"d.{_dq(n)}" for n in names)
-    return f"SELECT {ins}, {outs} FROM {SCORED_VIEW} AS d  -- PREDICT(DATA = {_dq(table_name)} AS d) WITH (...)"
+    # the comment holds the table's name on one line: a line break in it ended the comment, and the
+    # rest of the name was read as SQL ('in\nLIMIT 0 --' scored no row)
+    shown = " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", table_name).split())
+    return f"SELECT {ins}, {outs} FROM {SCORED_VIEW} AS d  -- PREDICT(DATA = {_dq(shown)} AS d) WITH (...)"
 
 
 def _run_predict(con: Any, session: Any, table_name: str, inputs: Sequence[Mapping[str, Any]],

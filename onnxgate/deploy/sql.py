@@ -15,6 +15,7 @@ model input types, there is no implicit conversion (A.4); ``WITH`` columns map t
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,13 +65,33 @@ SYNAPSE_FILES = ("05_copy_into_model.sql", "model.hex")
 PACKAGE_FILES = ("model.onnx", "manifest.json", "load_model.py", "README.md", *SCRIPT_FILES, *SYNAPSE_FILES)
 
 
+#: What sqlcmd and SSMS act on even inside a quoted name or string: a line holding only ``GO`` ends
+#: the batch, and ``$(name)`` is a scripting variable. No line break or other control character, and
+#: no ``$(``, may reach a script.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f]|\$\(")
+
+
+def _refuse_unsafe(text: str, what: str) -> None:
+    found = _UNSAFE.search(text)
+    if found is None:
+        return
+    hit = found.group()
+    shown = "'$('" if hit == "$(" else f"a control character ({hit!r})"
+    raise PackagingError(
+        f"{what} {text!r} holds {shown}: sqlcmd and SSMS end a batch at a line 'GO' and read '$(name)' as a "
+        "variable even inside a quoted name or string, so the script could run other statements. Give a name "
+        "without line breaks, control characters or '$('"
+    )
+
+
 def quote_ident(name: str) -> str:
     """A T-SQL delimited identifier: ``[name]`` with every ``]`` doubled.
 
     Raises
     ------
     PackagingError
-        Empty, longer than 128 characters, or containing a NUL character.
+        Empty, longer than 128 characters, or containing a NUL character, a line break or another
+        control character, or ``$(`` (see :data:`_UNSAFE`).
 
     Examples
     --------
@@ -82,6 +103,7 @@ def quote_ident(name: str) -> str:
         raise PackagingError(
             f"expected a SQL identifier of 1 to {MAX_IDENTIFIER_LENGTH} characters without NUL, found {text!r}"
         )
+    _refuse_unsafe(text, "the SQL identifier")
     return "[" + text.replace("]", "]]") + "]"
 
 
@@ -96,6 +118,7 @@ def quote_string(text: str) -> str:
     value = str(text)
     if "\x00" in value:
         raise PackagingError(f"expected text without NUL characters, found {value!r}")
+    _refuse_unsafe(value, "the SQL string")
     return "N'" + value.replace("'", "''") + "'"
 
 
@@ -120,7 +143,9 @@ class SqlPackageOptions:
         unknown = sorted(set(options) - known)
         if unknown:
             raise PackagingError(f"unknown SQL package options {unknown}; known options are {sorted(known)}")
-        name = options.get("model_name") or (model.graph.name if model.graph.name else "model")
+        # the file's graph name is only a default: what a script cannot hold is dropped from it
+        default = " ".join(_UNSAFE.sub(" ", model.graph.name or "").split()) or "model"
+        name = options.get("model_name") or default
         values = {k: str(v) for k, v in options.items() if v is not None}
         values["model_name"] = str(name)
         values.setdefault("input_table", f"{name}_input")
@@ -128,6 +153,8 @@ class SqlPackageOptions:
         opts = cls(**values)
         for ident in (opts.schema, opts.model_table, opts.input_table):
             quote_ident(ident)  # fail early on an impossible identifier
+        for text in (opts.model_name, opts.model_version, opts.description):
+            quote_string(text)
         return opts
 
 

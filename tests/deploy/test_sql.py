@@ -149,19 +149,24 @@ def test_hostile_names_stay_single_identifiers_and_literals(tmp_path: Path, targ
     assert len(_parse(consts["SQL"])) == 1
 
 
+#: Text a script may hold: no control character (line breaks among them) and no '$(' (refused, below).
+SCRIPT_TEXT = st.characters(blacklist_categories=("Cs", "Cc"))
+
+
 @settings(max_examples=60, deadline=None)
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1,
-               max_size=40))
+@given(st.text(alphabet=SCRIPT_TEXT, min_size=1, max_size=40))
 def test_quote_ident_round_trips_through_a_tsql_parser(name: str) -> None:
     assume(not name.startswith("#"))  # [#t] is a temporary table in T-SQL, quoted or not
+    assume("$(" not in name)
     statements = _parse(f"SELECT {quote_ident(name)} FROM {quote_ident(name)}.{quote_ident(name)}")
     assert len(statements) == 1
     assert {i.name for i in statements[0].find_all(exp.Identifier)} == {name}
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40))
+@given(st.text(alphabet=SCRIPT_TEXT, max_size=40))
 def test_quote_string_round_trips_through_a_tsql_parser(text: str) -> None:
+    assume("$(" not in text)
     statements = _parse(f"SELECT {quote_string(text)}")
     assert len(statements) == 1
     assert _strings(statements) == {text}
@@ -171,6 +176,30 @@ def test_quote_string_round_trips_through_a_tsql_parser(text: str) -> None:
 def test_impossible_identifiers_are_refused(bad: str) -> None:
     with pytest.raises(PackagingError, match=r"expected a SQL identifier of 1 to 128 characters"):
         quote_ident(bad)
+
+
+@pytest.mark.parametrize("bad", ["churn\nGO\nDROP TABLE [dbo].[customers]", "a\rb", "a\tb", "x$(SECRET)"])
+@pytest.mark.parametrize("option", ["model_name", "input_table", "schema", "description", "model_version"])
+def test_names_sqlcmd_would_act_on_are_refused_and_nothing_is_written(tmp_path: Path, option: str,
+                                                                      bad: str) -> None:
+    """sqlcmd and SSMS end a batch at a line 'GO' and expand '$(name)' even inside [quotes] or N'...':
+    a name holding them put a DROP TABLE between two GO lines of 02_insert_model.sql."""
+    with pytest.raises(PackagingError, match=r"sqlcmd and SSMS end a batch at a line 'GO'"):
+        og.package(_adapted("sql-edge-2.0"), target="sql-edge-2.0", out=tmp_path / "pkg", **{option: bad})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_graph_name_with_line_breaks_is_made_one_line_for_the_default_model_name(tmp_path: Path) -> None:
+    """The default model name is the file's graph name, which a third-party file sets."""
+    model = _adapted("sql-edge-2.0")
+    model.graph.name = "churn\nGO\nDROP TABLE [dbo].[customers]\nGO\n-- $(SECRET)"  # type: ignore[attr-defined]
+    out = og.package(model, target="sql-edge-2.0", out=tmp_path / "pkg")
+    for script in sorted(out.glob("*.sql")):
+        text = script.read_text()
+        assert "$(" not in text, script.name
+        assert not any(line.strip().upper() == "GO" for line in text.splitlines()), script.name
+        assert not any(isinstance(s, exp.Drop) for s in _parse(_non_predict(text))), script.name
+    assert "churn GO DROP TABLE [dbo].[customers] GO -- SECRET)" in (out / "02_insert_model.sql").read_text()
 
 
 def test_a_model_that_fails_the_target_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
