@@ -95,6 +95,14 @@ __all__ = [
 #: 16,384 rows kept a 1,000,000-row MLP check at about 1.2x the data (65,536: 3x) at no measured cost
 #: in time (bench/bench_parity.py).
 DEFAULT_BATCH_SIZE = 16_384
+#: Rows of the first batch that parity also scores one at a time. A model whose answer for a row depends
+#: on the other rows of its batch (a BatchNorm computing batch statistics, ``x - x.mean(0)``) matches its
+#: reference on the very same batches, and answers otherwise where rows are batched otherwise: a service
+#: gets requests of any size, PREDICT batches a table as it likes.
+ROWS_ALONE = 4
+#: The least (atol, rtol) a row scored alone may differ by from the same row in a batch: onnxruntime's
+#: kernels may sum in another order at another batch size (rounding, not a dependence on other rows).
+ROWS_ALONE_FLOOR = (1e-5, 1e-4)
 
 
 # -- the parity check ------------------------------------------------------------------------------
@@ -222,6 +230,7 @@ def check_prediction_parity(
     bar = _Progress(total, progress)
     done = 0
     batches = 0
+    alone: str | None = None
     try:
         for chunk in iter_batches(data, batch_size):
             feeds = as_feeds(chunk, signature)
@@ -235,6 +244,8 @@ def check_prediction_parity(
                     f"onnxruntime failed on rows {done}..{done + num_rows(chunk) - 1}: {err}",
                     {"rows_done": done},
                 )
+            if batches == 0:
+                alone = rows_alone_disagree(session, feeds, onnx_out, signature, tolerances)
             try:
                 ref_out = run_reference(feeds)
             except OnnxGateError:
@@ -254,7 +265,7 @@ def check_prediction_parity(
     finally:
         bar.close()
 
-    return parity_result(
+    result = parity_result(
         accs,
         signature.output_names,
         missing=missing,
@@ -263,6 +274,90 @@ def check_prediction_parity(
         infinities_compare_equal=infinities_compare_equal,
         model=proto,
     )
+    if alone is None:
+        return result
+    message = alone if result.passed else f"{result.message}; {alone}"
+    return CheckResult(name, False, message, {**result.details, "rows_alone": alone})
+
+
+def rows_alone_disagree(
+    session: Any,
+    feeds: Mapping[str, Any],
+    outputs: list[Any],
+    signature: Any,
+    tolerances: Mapping[str, tuple[float, float, str]],
+) -> str | None:
+    """Score the first :data:`ROWS_ALONE` rows of a batch one at a time; a sentence saying how a row's
+    answer differs from its answer in the batch (or that it cannot be scored alone), else None.
+
+    Not run for a model that scores one row per run or whose inputs fix their first axis. Values are
+    compared by the output's tolerance, at least :data:`ROWS_ALONE_FLOOR`; labels and text exactly.
+    """
+    import numpy as np
+
+    from onnxgate.runtime import takes_one_row
+    from onnxgate.validators.reference import maps_to_array
+
+    rows = len(next(iter(feeds.values()))) if feeds else 0
+    if rows < 2 or takes_one_row(session):
+        return None
+    if any(not i.shape or isinstance(i.shape[0], int) for i in session.get_inputs()):
+        return None
+
+    def array(value: Any) -> Any:
+        if isinstance(value, list):  # ZipMap: a list of {class: probability}
+            return maps_to_array(value) if value and isinstance(value[0], Mapping) else None
+        return np.asarray(value)
+
+    for row in range(min(ROWS_ALONE, rows)):
+        single = {key: value[row:row + 1] for key, value in feeds.items()}
+        try:
+            answers = session.run(None, single)
+        except Exception as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            return (f"onnxruntime scores row {row} in a batch of {rows} rows but fails on it alone ({first}); a "
+                    "service or PREDICT scores batches of any size, one row among them")
+        for spec, whole, one in zip(signature.outputs, outputs, answers):
+            batch, single_out = array(whole), array(one)
+            if batch is None or single_out is None or batch.ndim != single_out.ndim:
+                continue
+            axes = [a for a in range(batch.ndim) if batch.shape[a] == rows and single_out.shape[a] == 1
+                    and batch.shape[:a] + batch.shape[a + 1:] == single_out.shape[:a] + single_out.shape[a + 1:]]
+            if not axes:
+                continue  # no axis of rows (a value for the whole batch): outputs_one_value_per_row's case
+            expected = np.take(batch, [row], axis=axes[0])
+            atol, rtol, mode = tolerances[spec.name]
+            if _differ(expected, single_out, mode == "exact", max(atol, ROWS_ALONE_FLOOR[0]),
+                       max(rtol, ROWS_ALONE_FLOOR[1])):
+                return (f"output {spec.name!r} of row {row} is {_brief(single_out)} scored alone and "
+                        f"{_brief(expected)} in a batch of {rows} rows: the model's answer for a row depends on "
+                        "the other rows of its batch (a BatchNorm computing batch statistics, a layer reading the "
+                        "whole batch), so a service or PREDICT, batching rows otherwise, answers otherwise. "
+                        "Export the model in inference mode (PyTorch: model.eval(); BatchNorm1d with "
+                        "track_running_stats=True) or remove what reads the whole batch")
+    return None
+
+
+def _differ(expected: Any, actual: Any, exact: bool, atol: float, rtol: float) -> bool:
+    import numpy as np
+
+    if exact or expected.dtype.kind not in "fc" or actual.dtype.kind not in "fc":
+        same = expected == actual
+        if expected.dtype.kind in "fc" and actual.dtype.kind in "fc":
+            same = same | (np.isnan(expected) & np.isnan(actual))
+        return not bool(np.all(same))
+    both_nan = np.isnan(expected) & np.isnan(actual)
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(expected.astype(np.float64) - actual.astype(np.float64))
+        rel = diff / np.maximum(np.abs(expected.astype(np.float64)), np.finfo(np.float64).tiny)
+    bad = (diff > atol) & (rel > rtol) | (np.isnan(diff) & ~both_nan)
+    return bool(np.any(bad))
+
+
+def _brief(value: Any) -> str:
+    flat = value.reshape(-1)[:4].tolist()
+    shown = ", ".join(f"{v:.4g}" if isinstance(v, float) else repr(v) for v in flat)
+    return f"[{shown}{', ...' if value.size > 4 else ''}]"
 
 
 def accumulate_batch(

@@ -144,3 +144,18 @@ def squeeze_rows_model() -> onnx.ModelProto:
         [vi("y", TensorProto.FLOAT, (None,))],
         initializers=[helper.make_tensor("axes0", TensorProto.INT64, [1], [0])],
     )
+
+
+def centred_rows_model() -> onnx.ModelProto:
+    """'y' = x - mean(x over the batch), x [N,3]: a row's answer depends on the other rows of its batch
+    (what a BatchNorm computing batch statistics does)."""
+    nodes = [helper.make_node("ReduceMean", ["x"], ["m"], axes=[0], keepdims=1, name="batch_mean"),
+             helper.make_node("Sub", ["x", "m"], ["y"], name="centre")]
+    return model(nodes, [vi("x", TensorProto.FLOAT, ("N", 3))], [vi("y", TensorProto.FLOAT, ("N", 3))])
+
+
+def halves_model() -> onnx.ModelProto:
+    """'y' = x, through a Split of the batch in two halves and a Concat: onnxruntime fails on one row."""
+    nodes = [helper.make_node("Split", ["x"], ["a", "b"], axis=0, name="halves"),
+             helper.make_node("Concat", ["a", "b"], ["y"], axis=0, name="join")]
+    return model(nodes, [vi("x", TensorProto.FLOAT, ("N", 3))], [vi("y", TensorProto.FLOAT, ("N", 3))])

@@ -331,3 +331,38 @@ def test_zipmap_output_is_compared_as_a_table(logreg):
     result = check_prediction_parity(zipped.model, clf, X)
     assert result, result.message
     assert [o["name"] for o in result.details["outputs"]] == ["output_label", "output_probability"]
+
+
+def test_a_model_whose_rows_depend_on_the_batch_fails_though_it_matches_on_the_same_batches():
+    """x - x.mean(0) (a BatchNorm on batch statistics) matched its reference batch for batch and passed;
+    a service scores row 0 alone as 0 and in the batch as its distance from the batch's mean."""
+    from broken_models import centred_rows_model
+
+    X = np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)
+    result = check_prediction_parity(centred_rows_model(), lambda feeds: [feeds["x"] - feeds["x"].mean(axis=0)], X)
+    assert not result.passed
+    assert result.message.startswith("output 'y' of row 0 is [0, 0, 0] scored alone and [")
+    assert "depends on the other rows of its batch" in result.message
+    assert result.details["rows_alone"] == result.message
+    assert all(o["passed"] for o in result.details["outputs"])  # the batches themselves matched
+
+
+def test_a_model_that_fails_on_one_row_alone_fails_parity():
+    from broken_models import halves_model
+
+    X = np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)
+    result = check_prediction_parity(halves_model(), lambda feeds: [feeds["x"]], X)
+    assert not result.passed
+    assert "onnxruntime scores row 0 in a batch of 50 rows but fails on it alone" in result.message
+
+
+def test_rows_scored_alone_may_differ_by_rounding_only():
+    # the floor: a kernel summing in another order at batch size 1 is not a dependence on other rows
+    from sklearn.datasets import load_diabetes
+    from sklearn.neural_network import MLPRegressor
+
+    X, y = load_diabetes(return_X_y=True)
+    X = X.astype(np.float32)
+    mlp = MLPRegressor(hidden_layer_sizes=(64, 64), max_iter=50, random_state=0).fit(X, y)
+    result = check_prediction_parity(og.convert(mlp, X[:5]).model, mlp, X, atol=0.0, rtol=0.0)
+    assert "rows_alone" not in result.details
