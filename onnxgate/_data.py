@@ -231,7 +231,7 @@ def _check_range(array: np.ndarray, dtype: np.dtype[Any], spec: TensorSpec, what
         return
     if dtype.kind == "f":
         limit = float(np.finfo(dtype).max)
-        if array.dtype.kind == "f" and np.finfo(array.dtype).max <= limit:
+        if array.dtype.kind == "f" and float(np.finfo(array.dtype).max) <= limit:
             return
         low, high = -limit, limit
     else:

@@ -147,3 +147,15 @@ def test_as_feeds_refuses_numbers_for_a_boolean_input(values: list[Any]) -> None
     signature = _signature([("flag", TensorProto.BOOL, ["N", 1])])
     with pytest.raises(InvalidDataError, match=r"input 'flag' expects bool; column 'flag' holds numbers"):
         as_feeds(pd.DataFrame({"flag": values}), signature)
+
+
+def test_float32_rows_for_a_float64_input_raise_no_numpy_warning() -> None:
+    # comparing float32's largest value with float64's overflowed to inf, and numpy's RuntimeWarning
+    # ("overflow encountered in cast") reached every user feeding float32 data to a float64 model
+    import warnings
+
+    signature = _signature([("x", TensorProto.DOUBLE, ["N", 2])])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        feeds = as_feeds(np.ones((3, 2), np.float32), signature)
+    assert feeds["x"].dtype == np.float64
