@@ -559,6 +559,8 @@ def check_batch_axis_dynamic(model: onnx.ModelProto, target: Target) -> CheckRes
     sig = _signature(model)
     offenders: list[dict[str, Any]] = []
     unverified: list[str] = []
+    batch_symbols = {s.shape[0] for s in sig.inputs if s.is_tensor and s.shape and isinstance(s.shape[0], str)}
+    elsewhere = 0  # outputs whose rows run along another axis (an RNN's hidden state, [layers, N, H])
     for role, specs in (("input", sig.inputs), ("output", sig.outputs)):
         for spec in specs:
             if not spec.is_tensor:
@@ -573,19 +575,22 @@ def check_batch_axis_dynamic(model: onnx.ModelProto, target: Target) -> CheckRes
                     {"role": role, "name": spec.name, "shape": "[]", "problem": "a scalar has no batch axis"}
                 )
             elif isinstance(spec.shape[0], int):
-                offenders.append(
-                    {
-                        "role": role,
-                        "name": spec.name,
-                        "shape": spec.shape_str(),
-                        "problem": f"first axis fixed to {spec.shape[0]}",
-                    }
-                )
+                problem = f"first axis fixed to {spec.shape[0]}"
+                axis = next((i for i, d in enumerate(spec.shape) if d in batch_symbols), None)
+                if role == "output" and axis is not None:
+                    elsewhere += 1
+                    problem += (f"; its rows run along axis {axis} ({spec.shape[axis]}), and a service returns "
+                                "an output's rows on its first axis")
+                offenders.append({"role": role, "name": spec.name, "shape": spec.shape_str(), "problem": problem})
+    fix = ". Export with a dynamic first dimension (torch dynamic_shapes, tf.TensorSpec([None, ...]))."
+    if offenders and elsewhere == len(offenders):
+        fix = (". Return such an output with its rows first (PyTorch: h_n.transpose(0, 1)) or leave it out of the "
+               "model's outputs.")
     return _verdict(
         "batch_axis_dynamic",
         [f"{o['role']} {o['name']!r} {o['shape']}: {o['problem']}" for o in offenders],
         {"offenders": offenders, "unverified": unverified},
         problem="input(s)/output(s) have no dynamic batch axis",
-        fix=". Export with a dynamic first dimension (torch dynamic_shapes, tf.TensorSpec([None, ...])).",
+        fix=fix,
         passed="every input and output has a dynamic batch axis",
     )

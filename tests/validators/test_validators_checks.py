@@ -339,6 +339,21 @@ def test_batch_axis_fixed_on_input_and_output_is_named():
     assert "input 'x' [1,4]" in result.message and "output 'y' [1,4]" in result.message
 
 
+def test_an_output_with_its_rows_on_another_axis_is_told_to_put_them_first():
+    # an RNN's hidden state [layers, N, H]: the message said to export a dynamic first dimension, which
+    # the model already has
+    m = model(
+        [helper.make_node("Unsqueeze", ["x", "zero"], ["h"], name="layers")],
+        [vi("x", TensorProto.FLOAT, ("N", 4))],
+        [vi("h", TensorProto.FLOAT, (1, "N", 4))],
+        initializers=[helper.make_tensor("zero", TensorProto.INT64, [1], [0])],
+    )
+    result = io_rules.check_batch_axis_dynamic(m, CONTAINER)
+    assert not result
+    assert "output 'h' [1,N,4]: first axis fixed to 1; its rows run along axis 1 (N)" in result.message
+    assert "h_n.transpose(0, 1)" in result.message and "Export with a dynamic first dimension" not in result.message
+
+
 def test_truncated_file_raises_invalid_model_error(tmp_path):
     data = identity_model().SerializeToString()
     path = tmp_path / "cut.onnx"
