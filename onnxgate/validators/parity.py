@@ -157,6 +157,7 @@ def check_prediction_parity(
     batch_size: int | None = None,
     progress: bool | Callable[[int, int], None] | None = None,
     infinities_compare_equal: bool = False,
+    target_holds_nan: bool = True,
 ) -> CheckResult:
     """Run the ONNX model and ``reference`` on the same rows, in batches, and compare every output.
 
@@ -177,6 +178,10 @@ def check_prediction_parity(
         A progress bar on stderr (default: only when stderr is a terminal), or ``f(done, total)``.
     infinities_compare_equal : bool
         Treat equal infinities as matching.
+    target_holds_nan : bool
+        False for a target whose tables cannot hold NaN or infinity (SQL ``float`` columns): rows
+        holding them are counted (``details["rows_with_nan"]``) and the message says that the target
+        never scores them.
 
     Returns
     -------
@@ -231,6 +236,7 @@ def check_prediction_parity(
     done = 0
     batches = 0
     alone: str | None = None
+    with_nan = 0
     try:
         for chunk in iter_batches(data, batch_size):
             feeds = as_feeds(chunk, signature)
@@ -246,6 +252,8 @@ def check_prediction_parity(
                 )
             if batches == 0:
                 alone = rows_alone_disagree(session, feeds, onnx_out, signature, tolerances)
+            if not target_holds_nan:
+                with_nan += _rows_with_nan(feeds)
             try:
                 ref_out = run_reference(feeds)
             except OnnxGateError:
@@ -274,10 +282,32 @@ def check_prediction_parity(
         infinities_compare_equal=infinities_compare_equal,
         model=proto,
     )
+    if with_nan:
+        result = CheckResult(
+            name, result.passed,
+            f"{result.message}. {with_nan} of the {done} rows hold NaN or infinity, which this target's tables "
+            "cannot hold (a SQL float column has neither, and a missing value there is NULL, which the input "
+            "table refuses): they were compared as onnxruntime scores them, but PREDICT never sees them",
+            {**result.details, "rows_with_nan": with_nan},
+        )
     if alone is None:
         return result
     message = alone if result.passed else f"{result.message}; {alone}"
     return CheckResult(name, False, message, {**result.details, "rows_alone": alone})
+
+
+def _rows_with_nan(feeds: Mapping[str, Any]) -> int:
+    """Rows of a batch holding NaN or infinity in a float input."""
+    import numpy as np
+
+    bad: Any = None
+    for value in feeds.values():
+        arr = np.asarray(value)
+        if arr.dtype.kind != "f" or arr.ndim == 0:
+            continue
+        rows = ~np.isfinite(arr).reshape(len(arr), -1).all(axis=1)
+        bad = rows if bad is None else bad | rows
+    return 0 if bad is None else int(bad.sum())
 
 
 def rows_alone_disagree(

@@ -215,7 +215,7 @@ def _parity(context: CheckContext) -> CheckResult:
         return CheckResult.skip(PARITY, "no data to compare on: pass data= (CLI --data)")
     return check_prediction_parity(
         context.model, context.reference, context.data, atol=context.atol, rtol=context.rtol,
-        batch_size=context.batch_size, progress=context.progress,
+        batch_size=context.batch_size, progress=context.progress, target_holds_nan=context.target.allow_nan,
     )
 
 

@@ -366,3 +366,18 @@ def test_rows_scored_alone_may_differ_by_rounding_only():
     mlp = MLPRegressor(hidden_layer_sizes=(64, 64), max_iter=50, random_state=0).fit(X, y)
     result = check_prediction_parity(og.convert(mlp, X[:5]).model, mlp, X, atol=0.0, rtol=0.0)
     assert "rows_alone" not in result.details
+
+
+def test_rows_a_sql_table_cannot_hold_are_counted_for_a_sql_target():
+    # validate -t sql-edge-2.0 passed on rows with NaN, and sql-dryrun then refused the same rows: a SQL
+    # float column holds no NaN, and a missing value (NULL) is refused by the NOT NULL input table
+    from broken_models import identity_model
+
+    X = np.arange(10, dtype=np.float32).reshape(-1, 1)
+    X[[2, 5]] = np.nan
+    sql = og.validate(identity_model(), reference=lambda feeds: [feeds["x"]], data=X, target="sql-edge-2.0")
+    parity_check = sql.check("prediction_parity")
+    assert parity_check.passed and parity_check.details["rows_with_nan"] == 2
+    assert "2 of the 10 rows hold NaN or infinity, which this target's tables cannot hold" in parity_check.message
+    container = og.validate(identity_model(), reference=lambda feeds: [feeds["x"]], data=X, target="container")
+    assert "rows_with_nan" not in container.check("prediction_parity").details
