@@ -156,3 +156,79 @@ def test_force_never_writes_the_scored_rows_over_the_model(iris: dict[str, Any],
     assert main(["score", str(model), "--data", str(iris["data"]), "--out", str(model), "--force"]) == 2
     assert "never an input" in capsys.readouterr().err
     assert model.read_bytes() == iris["onnx"].read_bytes()
+
+
+@pytest.fixture(scope="module")
+def packages(iris: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The iris model packaged for a container, a SQL target and MLflow (when mlflow is installed)."""
+    import importlib.util
+
+    folder = tmp_path_factory.mktemp("packages")
+    X = iris["X"]
+    out = {"container": og.package(og.convert(iris["model"], X[:5]), target="container", out=folder / "container"),
+           "sql-edge-2.0": og.package(og.convert(iris["model"], X[:5], target="sql-edge-2.0"), target="sql-edge-2.0",
+                                      out=folder / "sql")}
+    if importlib.util.find_spec("mlflow") is not None:
+        out["mlflow"] = og.package(og.convert(iris["model"], X[:5]), target="mlflow", out=folder / "mlflow")
+    return out
+
+
+@pytest.mark.parametrize("target", ["container", "sql-edge-2.0", "mlflow"])
+def test_a_package_whose_model_was_swapped_is_refused(packages: dict[str, Path], iris: dict[str, Any],
+                                                      tmp_path: Path, capsys: Any, target: str) -> None:
+    # before: exit 0, the rows scored by whatever model.onnx the folder held, where 'serve' and 'sql-dryrun'
+    # refuse the package
+    if target not in packages:
+        pytest.skip("the extra 'mlflow' is not installed")
+    import shutil
+
+    import onnx
+
+    swapped = Path(shutil.copytree(packages[target], tmp_path / "swapped"))
+    model = onnx.load(swapped / "model.onnx")
+    model.doc_string = "retrained"
+    onnx.save(model, swapped / "model.onnx")
+    out = tmp_path / "scored.parquet"
+    assert main(["score", str(packages[target]), "--data", str(iris["data"]), "--out", str(out)]) == 0
+    out.unlink()
+    assert main(["score", str(swapped), "--data", str(iris["data"]), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"{str(swapped / 'model.onnx')!r} is not the model this package was validated with" in err, err
+    assert "re-run 'onnxgate package'" in err and not out.exists()
+
+
+def test_a_file_with_two_columns_of_one_name_is_refused_by_name(iris: dict[str, Any], tmp_path: Path,
+                                                               capsys: Any) -> None:
+    # before: "unexpected KeyError ... please report it"
+    X = iris["X"]
+    data = tmp_path / "twice.parquet"
+    pq.write_table(pa.table([*(pa.array(X[:, j]) for j in range(4)), pa.array(X[:, 3])], names=[*FEATURES, "f3"]),
+                   data)
+    out = tmp_path / "scored.parquet"
+    assert main(["score", str(iris["onnx"]), "--data", str(data), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{str(data)!r} has several columns named 'f3'; every column needs a name of its own" in err, err
+    assert "unexpected" not in err and not out.exists()
+
+
+def test_a_model_without_one_output_row_per_input_row_is_one_clear_error(tmp_path: Path, capsys: Any) -> None:
+    # before: "unexpected ValueError: Arrays were not all the same length ... please report it"
+    from onnx import TensorProto as T
+    from onnx import helper as h
+
+    graph = h.make_graph([h.make_node("ReduceSum", ["x"], ["total"], keepdims=1),
+                          h.make_node("Identity", ["x"], ["same"])], "sum",
+                         [h.make_tensor_value_info("x", T.FLOAT, ["N", 2])],
+                         [h.make_tensor_value_info("total", T.FLOAT, ["N", 1]),
+                          h.make_tensor_value_info("same", T.FLOAT, ["N", 2])])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx_file, data, out = tmp_path / "sum.onnx", tmp_path / "rows.parquet", tmp_path / "scored.parquet"
+    onnx_file.write_bytes(model.SerializeToString())
+    pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [4.0, 5.0, 6.0]}, dtype=np.float32).to_parquet(data)
+    assert main(["score", str(onnx_file), "--data", str(data), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert ("the model does not return one row per input row: for 3 input rows, output 'total' has 1 row; "
+            "'score' writes each row's outputs beside it") in err, err
+    assert "--outputs" in err and not out.exists()
+    assert main(["score", str(onnx_file), "--data", str(data), "--out", str(out), "--outputs", "same"]) == 0

@@ -18,7 +18,8 @@ from typing import Any
 
 from onnxgate.errors import InvalidDataError
 
-__all__ = ["DEFAULT_SCORE_BATCH", "check_feeds_finite", "package_nan_inputs", "register", "run", "score_parquet"]
+__all__ = ["DEFAULT_SCORE_BATCH", "check_feeds_finite", "check_outputs_one_row_per_input", "check_package_model",
+           "package_nan_inputs", "register", "run", "score_parquet"]
 
 #: Rows read and written at a time on one machine (one Parquet row group each); the model runs on
 #: runs of onnxgate.runtime.RUN_ROWS rows within them.
@@ -67,6 +68,10 @@ def score_parquet(
         or one named twice, an output named like a column.
     OutputExistsError
         ``out`` exists and ``overwrite`` is false.
+    PackagingError
+        ``model`` is a package whose ``model.onnx`` is not the one its manifest names (:func:`check_package_model`).
+    UnsupportedModelError
+        An output without one row per input row (:func:`check_outputs_one_row_per_input`).
     """
     import pyarrow as pa
     import pyarrow.dataset as ds
@@ -79,6 +84,7 @@ def score_parquet(
     from onnxgate.signature import Signature
     from onnxgate.spark import feed_columns, load_scoring_model
 
+    check_package_model(model)
     proto = load_scoring_model(model)
     signature = Signature.from_model(proto)
     takes_nan = package_nan_inputs(model)
@@ -117,10 +123,73 @@ def score_parquet(
             except Exception as err:
                 where = f"rows {rows}..{rows + batch.num_rows - 1}"
                 raise InvalidDataError(f"onnxruntime failed on {where}: {err}") from err
+            check_outputs_one_row_per_input(outs, wanted, batch.num_rows)
             columns = [*batch.columns, *(to_arrow(v, s) for v, s in zip(outs, specs))]
             writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))
             rows += batch.num_rows
     return rows
+
+
+def check_package_model(model: Any) -> None:
+    """Refuse a package whose model file is not the model it was packaged with: its SHA-256 differs from
+    the one its ``manifest.json`` records, as the container's service and ``sql-dryrun`` refuse it. Does
+    nothing for anything but a package folder (an .onnx file, a model in memory).
+
+    Raises
+    ------
+    PackagingError
+        The hashes differ.
+    """
+    import hashlib
+    import json
+    import os
+
+    from onnxgate.errors import PackagingError
+
+    if not isinstance(model, (str, os.PathLike)) or not (Path(model) / "manifest.json").is_file():
+        return
+    try:
+        manifest = json.loads((Path(model) / "manifest.json").read_text(encoding="utf-8"))
+        info = manifest["model"]
+        expected, name = info["sha256"], info.get("file", "model.onnx")
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # not a manifest onnxgate wrote: the folder is read as a folder holding model.onnx
+    path = Path(model) / str(name)
+    if not isinstance(expected, str) or not path.is_file():
+        return
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != expected:
+        raise PackagingError(
+            f"{str(path)!r} is not the model this package was validated with: sha256 {digest} != {expected} "
+            "(manifest.json); re-run 'onnxgate package' for the new model",
+            path=str(path),
+        )
+
+
+def check_outputs_one_row_per_input(outs: list[Any], names: list[str], rows: int) -> None:
+    """Refuse outputs without one row per input row (an aggregate over the rows): they cannot be written
+    beside the rows they were computed from.
+
+    Raises
+    ------
+    UnsupportedModelError
+        Naming every such output and its row count.
+    """
+    from onnxgate.errors import UnsupportedModelError
+
+    found = {name: (out.shape[0] if getattr(out, "ndim", 0) else 1) for name, out in zip(names, outs)}
+    wrong = {name: n for name, n in found.items() if n != rows}
+    if wrong:
+        counted = ", ".join(f"{name!r} has {n:,} row{'s' if n != 1 else ''}" for name, n in wrong.items())
+        others = [name for name in names if name not in wrong]
+        fix = (f"score only the others with --outputs {','.join(others)}" if others
+               else "run this model with onnxruntime directly")
+        raise UnsupportedModelError(
+            f"the model does not return one row per input row: for {rows:,} input rows, output {counted}; "
+            f"'score' writes each row's outputs beside it, so it scores only outputs with one row per input row: "
+            f"{fix}",
+            output=next(iter(wrong)),
+        )
 
 
 def package_nan_inputs(model: Any) -> list[str] | None:
@@ -212,6 +281,14 @@ def check_parquet_files(
     from onnxgate.spark import feed_columns
 
     schemas = _file_schemas(data, ds)
+    for file, schema in schemas.items():
+        repeated = sorted({n for n in schema.names if schema.names.count(n) > 1})
+        if repeated:
+            # a dataset cannot tell them apart, and the scored file would hold both
+            raise InvalidDataError(
+                f"{file!r} has several columns named {', '.join(map(repr, repeated))}; every column needs a name "
+                "of its own: rename or drop the repeated ones when writing the file", path=file, column=repeated[0],
+            )
     first = next(iter(schemas.values()))  # a dataset's own schema is its first file's
     fold = str.lower if any_case else str
     names = {fold(n) for n in first.names}
@@ -365,6 +442,7 @@ def run(args: argparse.Namespace) -> int:
                                    "spark.sql.execution.arrow.maxRecordsPerBatch does")
         from onnxgate._commands._spark import score_on_spark
 
+        check_package_model(args.model)
         return score_on_spark(args, outputs)
     rows = score_parquet(args.model, args.data, out, outputs=outputs,
                          batch_size=args.batch_size or DEFAULT_SCORE_BATCH, overwrite=args.force)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +47,13 @@ def run(args: argparse.Namespace) -> int:
             "'onnxgate package MODEL --target container -o DIR'",
             path=str(folder),
         )
-    for name in ("port", "workers", "max_rows", "max_body_bytes"):
-        value = getattr(args, name)
-        flag = "--" + name.replace("_", "-")
-        if name == "port" and not 1 <= value <= 65535:
-            raise InvalidDataError(f"--port must be between 1 and 65535, found {value}")
-        if value is not None and value < 1:
-            raise InvalidDataError(f"{flag} must be 1 or more, found {value}")
-    _check_can_listen(args.host, args.port)
+    problem = server.argument_error(args)  # the container's server.py says the same
+    if problem:
+        raise InvalidDataError(problem)
+    address = _check_can_listen(args.host, args.port)
+    if not args.api_key_env and not _loopback(address):
+        print(f"onnxgate serve: warning: serving on {args.host} without --api-key-env: anyone who can reach port "
+              f"{args.port} can score with the model; pass --api-key-env NAME to require a key", file=sys.stderr)
     try:
         server.serve(
             folder,
@@ -70,8 +70,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_can_listen(host: str, port: int) -> None:
-    """Fail with one line before uvicorn starts (it logs several lines and exits 3 on a bind error)."""
+def _loopback(address: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(address.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_can_listen(host: str, port: int) -> str:
+    """Fail with one line before uvicorn starts (it logs several lines and exits 3 on a bind error);
+    returns the address ``host`` resolves to."""
     import socket
 
     try:
@@ -88,3 +98,4 @@ def _check_can_listen(host: str, port: int) -> None:
                 f"cannot listen on {host}:{port}: {err.strerror}. Choose a free port (--port) or an address "
                 "of this machine (--host; the default 127.0.0.1 is reachable only from here)."
             ) from None
+    return str(address[0])

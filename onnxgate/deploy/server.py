@@ -27,7 +27,8 @@ The model's name is the package's service name (``manifest.json``: ``service.nam
 version is ``1``. Datatypes: FP16, FP32, FP64, INT8-64, UINT8-64, BOOL and BYTES (strings), each
 mapped from the model's element type; an input must be sent with its exact datatype and shape. In
 JSON ``data`` an integer datatype takes whole numbers however they are written (``3`` or ``3.0``),
-as ``/score`` does; binary tensors carry their own datatype's bytes, so there is nothing to read.
+as ``/score`` does, and an input packaged to take missing values takes ``null`` as NaN; binary
+tensors carry their own datatype's bytes, so there is nothing to read.
 
 Errors: the Azure ML routes answer ``{"error": code, "message": text, "status": status}``, the v2
 routes ``{"error": text}`` as the protocol says; a bad request gets a 4xx, never a 500 or a stack
@@ -37,8 +38,10 @@ line, ``Content-Length``, ``Transfer-Encoding``, a NUL in a header, a bad chunk)
 with 400, and more than :data:`MAX_HEADERS` header lines or :data:`MAX_HEADER_BYTES` bytes of
 headers get 431, when uvicorn runs its httptools parser (always in the container:
 ``requirements.txt`` pins it). A NaN or infinite output is written as ``null``.
-With an API key, every route but the health probes needs ``Authorization: Bearer <key>``
-(compared in constant time). On SIGTERM the requests in flight are answered, then the process
+With an API key, every route but the health probes needs ``Authorization: Bearer <key>`` (the
+scheme in any case, the key compared in constant time), checked before any answer that names the
+model. ``BYTES`` elements reach the model as object arrays of the very strings sent (numpy's text
+arrays would drop trailing NUL characters). On SIGTERM the requests in flight are answered, then the process
 exits with code 0.
 """
 
@@ -63,6 +66,7 @@ __all__ = [
     "V2_DATATYPES",
     "ScoringApp",
     "ServeError",
+    "argument_error",
     "create_app",
     "http_protocol",
     "load_entry_script",
@@ -277,8 +281,13 @@ def _refused_input(err: Exception) -> bool:
     return kind.__name__ == "InvalidArgument" and kind.__module__.startswith("onnxruntime.")
 
 
-def _bytes_elements(buffer: memoryview, count: int, name: str) -> Any:
-    """Decode ``count`` BYTES elements (each a 4-byte little-endian length, then the bytes)."""
+def _bytes_elements(buffer: memoryview, count: int, name: str, exact: bool = True) -> Any:
+    """Decode ``count`` BYTES elements (each a 4-byte little-endian length, then the bytes).
+
+    An object array of the strings (``exact``): a numpy text array would drop their trailing NUL
+    characters and make every cell as wide as the longest. A ``score.py`` written before ``string_array``
+    refuses an object array for a string input, so it gets the text array (``exact=False``).
+    """
     import numpy as np
 
     out: list[str] = []
@@ -297,6 +306,10 @@ def _bytes_elements(buffer: memoryview, count: int, name: str) -> Any:
         i += size
     if i != len(buffer):
         raise _V2Error(400, f"input {name!r}: binary_data_size holds {len(buffer) - i} bytes after {count} elements")
+    if exact:
+        strings = np.empty(len(out), dtype=object)
+        strings[:] = out
+        return strings
     return np.array(out, dtype=str) if out else np.array([], dtype=str)
 
 
@@ -337,6 +350,11 @@ class OpenInference:
         self.inputs: dict[str, dict[str, Any]] = {s["name"]: s for s in signature["inputs"]}
         self.outputs: list[str] = [s["name"] for s in signature["outputs"]]
         self._output_specs = signature["outputs"]
+        # a score.py written before these has none: strings then go through numpy's text arrays, and
+        # the row limit is checked by check_array only
+        self._string_array = getattr(entry, "string_array", None)
+        self._nulls_as_nan = getattr(entry, "nulls_as_nan", None)
+        self._check_rows = getattr(entry, "check_rows", None)
 
     # -- replies ----------------------------------------------------------------------------
     @staticmethod
@@ -430,6 +448,8 @@ class OpenInference:
                                f"{shape!r}")
             if shape[0] == 0:
                 raise _V2Error(400, f"input {name!r} has no rows (shape {shape}); send at least one row")
+            if self._check_rows is not None:
+                self._check_rows(name, shape[0])  # before decoding BYTES elements, one object each
             count = 1
             for d in shape:
                 count *= d
@@ -444,7 +464,7 @@ class OpenInference:
                 chunk = binary[offset:offset + size]
                 offset += size
                 if datatype == "BYTES":
-                    arr = _bytes_elements(chunk, count, name)
+                    arr = _bytes_elements(chunk, count, name, exact=self._string_array is not None)
                 else:
                     dtype = np.dtype(spec["elem_type"]).newbyteorder("<")
                     if size != count * dtype.itemsize:
@@ -479,6 +499,9 @@ class OpenInference:
         name = spec["name"]
         if not isinstance(data, list):
             data = [data]
+        if self._string_array is not None and spec["elem_type"] == "string":
+            strings = self._string_array(spec, data)  # the strings as sent, NUL characters and all
+            return strings.reshape(-1) if strings.ndim else strings.reshape(1)
         try:
             arr = np.asarray(data)
         except (ValueError, RecursionError, OverflowError):
@@ -494,6 +517,8 @@ class OpenInference:
                     stack.extend(item)
                 elif isinstance(item, bool):
                     raise _V2Error(400, f"input {name!r}: expected {spec['elem_type']} values, found booleans")
+        if self._nulls_as_nan is not None and arr.dtype.kind == "O":
+            arr = self._nulls_as_nan(spec, data, arr)  # null as NaN for an input that takes missing values
         # whole numbers written as 3.0 for an integer datatype, as /score takes them; integers beside
         # them come back from ``data`` exactly. A score.py written before as_integers refuses them as
         # fractions in check_array, and gets only the out-of-range check here.
@@ -586,14 +611,17 @@ class ScoringApp:
         self.entry = entry
         self.v2 = OpenInference(entry, model_name)
         self.swaggers = swaggers
-        self.expected = f"Bearer {api_key}".encode() if api_key else None
+        self.expected = api_key.encode() if api_key else None
         self.max_body_bytes = max_body_bytes
         self._pool: Any = None
 
     def _authorised(self, headers: dict[bytes, bytes]) -> bool:
+        """``Authorization: Bearer <key>``, the scheme in any case (RFC 7235), the key compared in constant time."""
         if self.expected is None:
             return True
-        return hmac.compare_digest(headers.get(b"authorization", b""), self.expected)
+        scheme, _, key = headers.get(b"authorization", b"").strip().partition(b" ")
+        same_key = hmac.compare_digest(key.strip(b" \t"), self.expected)
+        return same_key and scheme.lower() == b"bearer"
 
     def _score(self, body: bytes) -> tuple[int, bytes]:
         fast = getattr(self.entry, "score_bytes", None)
@@ -691,6 +719,8 @@ class ScoringApp:
                     return v2.unauthorised()
                 return 200, _dumps(v2.server_metadata()), [_JSON_TYPE]
             return 200, _dumps({parts[1]: True}), [_JSON_TYPE]
+        if not self._authorised(headers):  # before any answer that names the model
+            return v2.unauthorised()
         if len(parts) < 2 or parts[0] != "models":
             return v2.error(404, f"no route {path!r}; the v2 routes are /v2/health/live, /v2/health/ready, "
                             f"/v2/models/{v2.name}, /v2/models/{v2.name}/ready, /v2/models/{v2.name}/infer")
@@ -708,8 +738,6 @@ class ScoringApp:
         want = "POST" if action == "infer" else "GET"
         if method != want and not (want == "GET" and method == "HEAD"):
             return v2.error(405, f"use {want} {path}")
-        if not self._authorised(headers):
-            return v2.unauthorised()
         if action == "":
             return 200, _dumps(v2.model_metadata()), [_JSON_TYPE]
         if action == "ready":
@@ -1027,9 +1055,25 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def argument_error(args: argparse.Namespace) -> str | None:
+    """What is wrong with the numbers of ``server.py``'s or ``onnxgate serve``'s arguments (``port``,
+    ``workers``, ``max_rows``, ``max_body_bytes``), as one line; None when nothing is."""
+    if not 1 <= args.port <= 65535:
+        return f"--port must be between 1 and 65535, found {args.port}"
+    for name in ("workers", "max_rows", "max_body_bytes"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            return f"--{name.replace('_', '-')} must be 1 or more, found {value}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python server.py [DIR] [--host H] [--port P] ...`` (the container's command)."""
     args = _parser().parse_args(argv)
+    problem = argument_error(args)
+    if problem:
+        print(f"server.py: error: {problem}", file=sys.stderr)
+        return 2
     try:
         serve(args.dir, host=args.host, port=args.port, api_key_env=args.api_key_env, workers=args.workers,
               max_rows=args.max_rows, max_body_bytes=args.max_body_bytes, access_log=args.access_log)

@@ -165,6 +165,46 @@ def test_auth_on_needs_the_bearer_key(keyed: Server, iris: tuple[Path, Any, Any]
     assert keyed.get("/swagger.json", headers={"Authorization": f"Bearer {KEY}"})[0] == 200
 
 
+def test_every_model_route_checks_the_key_before_naming_the_model(keyed: Server) -> None:
+    # before: without a key, 404 "unknown model 'guess'; this server serves 'logisticregression'"
+    for method, path in (("GET", "/v2/models/guess"), ("POST", "/v2/models/guess/infer"),
+                         ("GET", "/v2/models/logisticregression/versions/9"), ("GET", "/v2/anything")):
+        status, body = keyed.request(method, path, b"{}" if method == "POST" else None)
+        assert status == 401 and b"logisticregression" not in body, (path, body)
+    status, body = keyed.get("/v2/models/guess", headers={"Authorization": f"Bearer {KEY}"})
+    assert status == 404 and "this server serves 'logisticregression'" in json.loads(body)["error"]
+
+
+def test_the_bearer_scheme_is_read_in_any_case(keyed: Server) -> None:
+    # before: 401 for "bearer <key>" (RFC 7235: an authentication scheme is case-insensitive)
+    for scheme in ("bearer", "BEARER", "Bearer"):
+        status, body = keyed.score({"data": [_ROW]}, {"Authorization": f"{scheme} {KEY}"})
+        assert status == 200 and body["label"] == [0], scheme
+        assert keyed.get("/v2/models/logisticregression", headers={"Authorization": f"{scheme} {KEY}"})[0] == 200
+    for value in (f"Basic {KEY}", f"bearer {KEY.upper()}", f"bearer{KEY}"):
+        assert keyed.score({"data": [_ROW]}, {"Authorization": value})[0] == 401, value
+
+
+def test_serving_beyond_this_machine_without_a_key_warns(iris: tuple[Path, Any, Any], monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    # before: nothing said that --host 0.0.0.0 without --api-key-env lets anyone who reaches the port score
+    from _serving import free_port
+
+    from onnxgate.cli import main
+    from onnxgate.deploy import server as server_module
+
+    monkeypatch.setattr(server_module, "serve", lambda *args, **kwargs: None)  # no server: only what run() says
+    monkeypatch.setenv(KEY_ENV, KEY)
+    port = str(free_port())
+    assert main(["serve", str(iris[0]), "--host", "0.0.0.0", "--port", port]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("onnxgate serve: warning: serving on 0.0.0.0 without --api-key-env: anyone who can reach "
+                          f"port {port} can score with the model") and err.count("\n") == 1, err
+    for extra in (["--host", "0.0.0.0", "--api-key-env", KEY_ENV], ["--host", "127.0.0.1"], ["--host", "localhost"]):
+        assert main(["serve", str(iris[0]), "--port", port, *extra]) == 0
+        assert capsys.readouterr().err == "", extra
+
+
 def test_auth_off_accepts_requests_without_a_key(server: Server) -> None:
     assert server.score({"data": [_ROW]})[0] == 200
 
@@ -319,6 +359,28 @@ def test_readme_job_package_then_call_once(tmp_path: Path) -> None:
         assert status == 200 and len(body["label"]) == len(sample["data"])
     finally:
         srv.stop()
+
+
+@pytest.mark.parametrize(("flag", "value", "message"), [
+    ("--port", "70000", "--port must be between 1 and 65535, found 70000"),
+    ("--workers", "0", "--workers must be 1 or more, found 0"),
+    ("--max-rows", "0", "--max-rows must be 1 or more, found 0"),
+    ("--max-body-bytes", "0", "--max-body-bytes must be 1 or more, found 0"),
+], ids=["port", "workers", "max-rows", "max-body-bytes"])
+def test_the_containers_script_refuses_bad_numbers_like_serve(iris: tuple[Path, Any, Any], flag: str, value: str,
+                                                              message: str) -> None:
+    # before: 'python server.py --port 70000' logged port 70000 and listened on 4464; the others served too
+    from _serving import free_port
+
+    port = free_port()
+    argv = [sys.executable, str(iris[0] / "server.py"), str(iris[0]), "--port", str(port), flag, value]
+    srv = Server(argv, port, cwd=str(iris[0]))
+    try:
+        code = srv.proc.wait(timeout=30)
+        out = srv.proc.stdout.read().decode() if srv.proc.stdout else ""
+    finally:
+        srv.stop()
+    assert (code, out) == (2, f"server.py: error: {message}\n")
 
 
 def test_server_module_runs_as_the_containers_script(iris: tuple[Path, Any, Any]) -> None:

@@ -226,6 +226,22 @@ def test_a_number_beside_strings_is_refused_not_turned_into_text(servers: dict[s
     assert status == 200 and body["outputs"][2]["data"] == ["x", "5"], body
 
 
+def test_strings_ending_in_nul_reach_the_model_as_sent(servers: dict[str, Server]) -> None:
+    # before: "x\x00" reached the model as "x" on /score and on v2 JSON and binary tensors (numpy's text
+    # arrays drop trailing NUL characters), so the model's pass-through output lost them too
+    srv = servers["types"]
+    sent = ["x\x00", "\x00\x00"]
+    status, body = srv.score({"data": {"a": [[1, 2], [3, 4]], "b": [[True], [False]], "s": [[v] for v in sent]}})
+    assert status == 200 and body["s_out"] == [[v] for v in sent], body
+    for binary in (False, True):
+        inputs = [tensor("a", np.array([[1, 2], [3, 4]], dtype=np.int32), "INT32", binary),
+                  tensor("b", np.array([[True], [False]]), "BOOL", binary),
+                  tensor("s", np.array([[v.encode()] for v in sent], dtype=object), "BYTES", binary)]
+        result = client(srv).infer("types", inputs, outputs=[th.InferRequestedOutput("s_out", binary_data=binary)])
+        got = [v if isinstance(v, bytes) else v.encode() for v in result.as_numpy("s_out").reshape(-1).tolist()]
+        assert got == [v.encode() for v in sent], (binary, got)
+
+
 def test_binary_bool_bytes_other_than_0_and_1_are_refused(servers: dict[str, Server]) -> None:
     # before: the byte 2 reached the model as a true that Not() left true
     srv = servers["types"]

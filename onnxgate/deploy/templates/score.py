@@ -29,12 +29,16 @@ see a 4xx, not a 500), and returns the error dict as-is otherwise.
 
 Missing values: an input packaged to take them (``CONFIG["allow_nan"]``) takes NaN, and ``null`` as NaN;
 any other input refuses NaN. Infinity is no missing value and is refused for every input, as scikit-learn
-refuses it (:func:`check_finite`).
+refuses it (:func:`check_finite`); a finite number beyond a float input's type (``70000`` for float16,
+``1e39`` for float32) is refused as out of its range, not rounded to infinity.
+
+Strings reach the model exactly as sent, as an object array of the parsed strings (:func:`string_array`):
+numpy's text arrays drop trailing NUL characters (``"red\\x00"`` would be scored as ``"red"``).
 
 Limits on a request, checked before anything large is built: JSON nested deeper than
 :data:`MAX_JSON_DEPTH` levels is refused (400 ``too_deep``); a body holding more values than the row
-limit allows (counted by its commas, for models whose inputs have fixed non-row dimensions and no
-strings) is refused before parsing (413 ``too_many_values``); booleans are refused for a numeric
+limit allows (counted by its commas and brackets outside strings, for models whose inputs have fixed
+non-row dimensions) is refused before parsing (413 ``too_many_values``); booleans are refused for a numeric
 input even when mixed with numbers (``[[true, 2, 3, 4]]``), as a row of booleans is, and numbers or
 booleans for a string input even when mixed with strings (``["red", 5]``), as a list of numbers is.
 
@@ -56,6 +60,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import sys
 import threading
 from collections.abc import Iterator
@@ -94,7 +99,7 @@ _ACCEPTED_KINDS = {
     "uint32": "iu",
     "uint64": "iu",
     "bool": "b",
-    "string": "U",
+    "string": "UO",
 }
 
 #: Environment variable that lowers or raises the row limit written into the package.
@@ -105,8 +110,10 @@ THREADS_ENV = "ONNXGATE_INTRA_OP_THREADS"
 #: Deepest JSON nesting accepted (orjson's own limit; the standard library stops near the
 #: interpreter's recursion limit). A model input needs its rank + 2 levels.
 MAX_JSON_DEPTH = 1024
-#: Values tolerated beyond the row limit's count when the body's commas are counted (keys, rows).
+#: Values tolerated beyond the row limit's count when the body's commas and brackets are counted (keys,
+#: rows), and per input or output (a v2 request's tensor objects, their shape and parameters).
 _COMMA_SLACK = 64
+_SLACK_PER_TENSOR = 16
 
 CONFIG: dict[str, Any] = {}
 _session: Any = None
@@ -220,34 +227,74 @@ def _is_text(parsed: Any) -> bool:
 
 
 def _value_budget() -> int | None:
-    """Commas a valid request can hold at the row limit, or None when it cannot be bounded."""
-    total = 0
-    for spec in _config()["signature"]["inputs"]:
+    """Values, lists and objects a valid request can hold at the row limit (the ``,``, ``[`` and ``{`` it
+    holds outside strings), or None when that cannot be bounded (a variable dimension besides the rows)."""
+    inputs = _config()["signature"]["inputs"]
+    total = _COMMA_SLACK + _SLACK_PER_TENSOR * (len(inputs) + len(_config()["signature"]["outputs"]))
+    for spec in inputs:
         shape = spec["shape"]
-        if spec["elem_type"] == "string" or shape is None or not all(isinstance(d, int) for d in shape[1:]):
+        if shape is None or not all(isinstance(d, int) for d in shape[1:]):
             return None
-        per_row = 1
-        for d in shape[1:]:
-            per_row *= d
-        total += _max_rows * (per_row + 1)
-    return total + _COMMA_SLACK
+        dims = shape[1:]
+        values, lists, nested = 1, 1 if dims else 0, 1
+        for d in dims[:-1]:  # a row of [N, 3, 4] is one list of 3 lists
+            nested *= d
+            lists += nested
+        for d in dims:
+            values *= d
+        # + 1: the comma between rows, or a record's object; a v2 tensor's own keys are in its slack
+        total += _max_rows * (values + lists + 1) + len(shape)
+    return total
+
+
+#: More nested lists, or objects (keys removed), than MAX_JSON_DEPTH, written without spaces.
+_TOO_DEEP_LIST = b"[" * (MAX_JSON_DEPTH + 1)
+_TOO_DEEP_OBJECT = b"{:" * (MAX_JSON_DEPTH + 1)
+#: A JSON string, escapes included, or an unterminated one to the end of the body. Possessive, so a
+#: body of escaped quotes is scanned once, not once per quote.
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"?', re.S)
+
+
+def _structure_count(raw: bytes | str) -> int:
+    """The ``,``, ``[`` and ``{`` of ``raw``: every JSON value but the first of a list or object follows a
+    comma, so they bound the values parsing builds."""
+    if isinstance(raw, str):
+        return raw.count(",") + raw.count("[") + raw.count("{")
+    return raw.count(b",") + raw.count(b"[") + raw.count(b"{")
 
 
 def precheck(raw: bytes | str) -> None:
     """Refuse (413) a body holding more values than the row limit allows, before parsing it."""
     # A body of 16 MiB of "[]," parses into millions of Python lists (over 500 MB) before any row
-    # count is seen; counting its commas costs microseconds and bounds that.
+    # count is seen; counting its commas and brackets costs microseconds and bounds that.
     budget = _value_budget()
     if budget is None:
         return
-    commas = raw.count(b",") if isinstance(raw, bytes) else raw.count(",")
-    if commas > budget:
-        raise RequestError(
-            "too_many_values",
-            f"the request holds over {commas} JSON values; at most {_max_rows} rows per request fit in "
-            f"{budget}; split the request",
-            status=413,
-        )
+    found = _structure_count(raw)
+    if found <= budget:
+        return
+    # Commas and brackets inside strings (text inputs, column names) build nothing: count them out, once
+    # the body is known to hold no more strings than a valid request holds values (unescaped quotes, two
+    # a string), so the scan costs one pass and at most that many matches. Only a body over the budget
+    # pays for it.
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogatepass")
+    strings = (raw.count(b'"') - raw.count(b'\\"')) // 2
+    if strings > budget:
+        found = strings
+    else:
+        skeleton = _JSON_STRING.sub(b"", raw)
+        found = _structure_count(skeleton)
+        if found <= budget:
+            return
+        if _TOO_DEEP_LIST in skeleton or _TOO_DEEP_OBJECT in skeleton:
+            raise _too_deep()  # what the parser would answer, and the truer reason
+    raise RequestError(
+        "too_many_values",
+        f"the request holds over {found} JSON values; at most {_max_rows} rows per request fit in "
+        f"{budget}; split the request",
+        status=413,
+    )
 
 
 #: The bytes a number is written with, and whitespace: deleting them from a body of rows of numbers
@@ -333,7 +380,7 @@ def _fast_rows(raw: bytes | str) -> dict[str, np.ndarray] | None:
         # an integer past 2**53 was rounded to a double here, and would be rounded again to float32: the
         # general path rounds it once, from the integer, as onnxruntime casts an int64
         return None
-    _check_rows(spec["name"], rows)  # after the parse, as the general path: invalid JSON is a 400 first
+    check_rows(spec["name"], rows)  # after the parse, as the general path: invalid JSON is a 400 first
     return {spec["name"]: check_array(spec, values.reshape(rows, width))}
 
 
@@ -474,10 +521,56 @@ def check_strings(spec: dict[str, Any], values: Any) -> None:
     """
     for item in _leaves(values):
         if not isinstance(item, str):
-            found = ("booleans" if isinstance(item, bool) else "integers" if isinstance(item, int)
-                     else "numbers with a fraction" if isinstance(item, float) else "mixed or null values")
-            raise RequestError("wrong_element_type", f"{_input_text(spec['name'])}: expected string values, found "
-                               f"{found} ({json.dumps(item)} among the strings); send every value as a JSON string")
+            raise _not_a_string(spec, item)
+
+
+def _not_a_string(spec: dict[str, Any], item: Any) -> RequestError:
+    found = ("booleans" if isinstance(item, bool) else "integers" if isinstance(item, int)
+             else "numbers with a fraction" if isinstance(item, float) else "mixed or null values")
+    return RequestError("wrong_element_type", f"{_input_text(spec['name'])}: expected string values, found "
+                        f"{found} ({json.dumps(item)} among the strings); send every value as a JSON string")
+
+
+def string_array(spec: dict[str, Any], values: Any) -> np.ndarray:
+    """``values``, the parsed JSON of a string input (nested lists of strings), as an object array of those
+    very strings, in the shape of the lists.
+
+    Not ``numpy.asarray``: a text array drops trailing NUL characters, which onnxruntime keeps
+    (``"red\\x00"`` is not the category ``"red"``), and gives every cell the width of the longest string
+    (one long string among many short ones would cost rows x its length x 4 bytes). Raises
+    :class:`RequestError` for lists of different lengths or nesting, and for a value that is not a string.
+    """
+    shape: list[int] = []
+    probe = values
+    while type(probe) is list:
+        shape.append(len(probe))
+        if not probe:
+            break
+        probe = probe[0]
+    level = [values]
+    for size in shape:  # each level's lists, all of one length, then their items
+        if set(map(type, level)) != {list} or set(map(len, level)) != {size}:
+            level = []
+            break
+        level = list(itertools.chain.from_iterable(level))
+    else:
+        kinds = set(map(type, level))
+        if kinds <= {str}:
+            out = np.empty(len(level), dtype=object)
+            out[:] = level
+            return out.reshape(shape)
+        if list not in kinds and str in kinds:
+            raise _not_a_string(spec, next(item for item in level if type(item) is not str))
+        if list not in kinds:  # numbers, booleans, null: named as check_array names them
+            try:
+                kind = np.asarray(level).dtype.kind
+            except (ValueError, OverflowError):
+                kind = "O"
+            raise RequestError("wrong_element_type", f"{_input_text(spec['name'])}: expected string values, "
+                               f"found {_FOUND.get(kind, 'mixed or null values')}")
+    shape_text = _shape_text(spec["shape"]) if spec["shape"] is not None else "?"
+    raise RequestError("wrong_shape", f"{_input_text(spec['name'])}: rows have different lengths or nesting; "
+                       f"expected shape {shape_text}")
 
 
 _FOUND = {"b": "booleans", "i": "integers", "u": "integers", "f": "numbers with a fraction",
@@ -501,12 +594,9 @@ def _rows_of_numbers(spec: dict[str, Any], value: list[Any]) -> np.ndarray | Non
         flat = np.fromiter(itertools.chain.from_iterable(value), np.float64, len(value) * width)
     except (TypeError, ValueError, OverflowError):  # a number where a row goes, a list where a number goes
         return None
-    if spec["elem_type"] == "float32":
-        if (np.abs(flat) >= _EXACT_DOUBLES).any():
-            return None  # an integer past 2**53, rounded to a double: the general path rounds it once
-        with np.errstate(over="ignore"):  # beyond float32's range: inf, which check_array names
-            flat = flat.astype(np.float32)
-    return flat.reshape(len(value), width)
+    if spec["elem_type"] == "float32" and (np.abs(flat) >= _EXACT_DOUBLES).any():
+        return None  # an integer past 2**53, rounded to a double: the general path rounds it once
+    return flat.reshape(len(value), width)  # check_array casts it, and names a value beyond float32's range
 
 
 def _array(spec: dict[str, Any], value: Any, maybe_bools: bool = True, numbers_only: bool = False) -> np.ndarray:
@@ -516,7 +606,9 @@ def _array(spec: dict[str, Any], value: Any, maybe_bools: bool = True, numbers_o
                            f"{_input_text(name)}: expected a list of rows, found a {type(value).__name__}")
     if len(value) == 0:
         raise RequestError("empty_data", f"{_input_text(name)}: no rows; send at least one row")
-    _check_rows(name, len(value))
+    check_rows(name, len(value))
+    if elem == "string":
+        return check_array(spec, string_array(spec, value))
     if numbers_only:
         fast = _rows_of_numbers(spec, value)
         if fast is not None:
@@ -533,17 +625,18 @@ def _array(spec: dict[str, Any], value: Any, maybe_bools: bool = True, numbers_o
         ) from None
     if maybe_bools and elem != "bool" and arr.dtype.kind in "iuf" and _holds_bool(value):
         raise RequestError("wrong_element_type", f"{_input_text(name)}: expected {elem} values, found booleans")
-    if elem == "string" and arr.dtype.kind == "U":
-        check_strings(spec, value)
-    if arr.dtype.kind == "O" and elem.startswith("float") and name in _config()["allow_nan"]:
-        arr = _nulls_as_nan(value, arr)
+    if arr.dtype.kind == "O":
+        arr = nulls_as_nan(spec, value, arr)
     return check_array(spec, as_integers(spec, arr, value))
 
 
-def _nulls_as_nan(value: Any, arr: np.ndarray) -> np.ndarray:
+def nulls_as_nan(spec: dict[str, Any], value: Any, arr: np.ndarray) -> np.ndarray:
     """Numbers and JSON nulls for a float input packaged to take missing values: the nulls as NaN (JSON
-    has no NaN, and this script writes a NaN output as null). Anything else is returned as it is, for
+    has no NaN, and this script writes a NaN output as null). ``arr`` is ``value``, the parsed JSON, as
+    numpy built it (dtype object, for the nulls). Any other input or value is returned as it is, for
     :func:`check_array` to name."""
+    if arr.dtype.kind != "O" or not spec["elem_type"].startswith("float") or spec["name"] not in _config()["allow_nan"]:
+        return arr
     if any(item is not None and (isinstance(item, bool) or not isinstance(item, (int, float)))
            for item in _leaves(value)):
         return arr
@@ -610,7 +703,8 @@ def as_integers(spec: dict[str, Any], arr: np.ndarray, values: Any = None) -> np
     return np.array([int(v) for v in items], dtype=elem).reshape(arr.shape)
 
 
-def _check_rows(name: str, rows: int) -> None:
+def check_rows(name: str, rows: int) -> None:
+    """Refuse (413) more rows than the row limit for the input ``name``."""
     if rows > _max_rows:
         raise RequestError(
             "too_many_rows",
@@ -637,7 +731,7 @@ def check_array(spec: dict[str, Any], arr: np.ndarray) -> np.ndarray:
         raise RequestError("wrong_element_type", f"{_input_text(name)}: expected {elem} values, found {found}")
     if arr.ndim == 0:
         raise RequestError("wrong_shape", f"{_input_text(name)}: expected rows, found a single value")
-    _check_rows(name, int(arr.shape[0]))
+    check_rows(name, int(arr.shape[0]))
     if shape is not None:
         if arr.ndim == 1 and len(shape) == 2 and shape[1] == 1:
             # A column input ([N,1]) sent as a flat list of its values: one value per row, unambiguous.
@@ -657,7 +751,12 @@ def check_array(spec: dict[str, Any], arr: np.ndarray) -> np.ndarray:
                     f"found {got}",
                 )
     if elem == "string":
-        return arr if arr.dtype == object else arr.astype(object)
+        if arr.dtype.kind != "O":
+            return arr.astype(object)
+        if not set(map(type, arr.ravel().tolist())) <= {str}:
+            raise RequestError("wrong_element_type", f"{_input_text(name)}: expected string values, found mixed or "
+                               "null values")
+        return arr
     dtype = np.dtype(elem)
     if arr.dtype.kind in "iu" and dtype.kind in "iu" and arr.dtype != dtype:
         info = np.iinfo(dtype)
@@ -666,8 +765,27 @@ def check_array(spec: dict[str, Any], arr: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):  # a double beyond float32's range becomes inf: the check below names it
         out = arr.astype(dtype, copy=False)
     if dtype.kind == "f":
-        check_finite(name, out)
+        try:
+            check_finite(name, out)
+        except RequestError as err:
+            beyond = _beyond_float_range(spec, arr, out) if out is not arr and arr.dtype.kind in "iuf" else None
+            raise beyond or err from None
     return out
+
+
+def _beyond_float_range(spec: dict[str, Any], arr: np.ndarray, out: np.ndarray) -> RequestError | None:
+    """The error for a finite value of ``arr`` that became infinity in ``out``, its cast to the input's
+    float type: a number beyond that type (70000 for float16), which is no missing value. None if none did."""
+    with np.errstate(invalid="ignore"):
+        beyond = np.isinf(out) & np.isfinite(arr)
+    if not beyond.any():
+        return None
+    at = tuple(np.argwhere(beyond)[0])
+    elem = spec["elem_type"]
+    return RequestError(
+        "wrong_element_type", f"{_input_text(spec['name'])}: a value is out of the {elem} range "
+        f"({arr[at].item():g} in row {at[0]}; its largest is {float(np.finfo(elem).max):g}): send values within it",
+    )
 
 
 def check_finite(name: str, arr: np.ndarray) -> None:
@@ -811,5 +929,6 @@ def run(raw_data: Any) -> Any:
     return _error_response(status, body)
 
 
-__all__ = ["CONFIG", "MAX_JSON_DEPTH", "RequestError", "check_array", "check_finite", "check_rows_agree",
-           "check_strings", "dumps", "feeds_for", "infer", "init", "precheck", "run", "score", "score_bytes"]
+__all__ = ["CONFIG", "MAX_JSON_DEPTH", "RequestError", "check_array", "check_finite", "check_rows", "check_rows_agree",
+           "check_strings", "dumps", "feeds_for", "infer", "init", "nulls_as_nan", "precheck", "run", "score",
+           "score_bytes", "string_array"]
