@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -181,10 +182,11 @@ def _grown(args: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(torch.cat([a, a[:1]]) if a.dim() else a for a in args)
 
 
-def _dry_run(model: Any, args: tuple[Any, ...], *, whole: bool = False) -> tuple[tuple[Any, ...], list[Any]]:
+def _dry_run(model: Any, args: tuple[Any, ...], *, whole: bool = False) -> tuple[tuple[Any, ...], Any]:
     """Run the model on the sample's first rows: a clear data error here beats a traceback from the tracer.
 
-    Returns the probe tensors (``PROBE_ROWS`` rows) and the output leaves on them. When the probe
+    Returns the probe tensors (``PROBE_ROWS`` rows) and the model's output on them (as forward()
+    returned it, holding at least one tensor). When the probe
     fails, the whole sample is run: if that fails too the sample is wrong (:class:`InvalidDataError`),
     otherwise forward() only runs at the sample's batch size (:class:`UnsupportedModelError`).
     ``whole`` runs the whole sample instead (an ExportedProgram: a program with a fixed batch must
@@ -204,7 +206,161 @@ def _dry_run(model: Any, args: tuple[Any, ...], *, whole: bool = False) -> tuple
     except Exception as err:
         _run_sample(model, args)  # raises InvalidDataError when the sample itself does not fit
         raise _fixed_batch_error(model, args, err) from err
-    return probe, _check_leaves(model, outputs)
+    _check_leaves(model, outputs)
+    return probe, outputs
+
+
+#: Torch operators whose result depends on training mode, and the position of their ``train``
+#: argument (the same in TorchScript graphs and torch.export programs).
+_TRAINING_ARGUMENT = {
+    "dropout": 2,
+    "feature_dropout": 2,
+    "alpha_dropout": 2,
+    "feature_alpha_dropout": 2,
+    "native_dropout": 2,
+    "batch_norm": 5,
+    "native_batch_norm": 5,
+    "_native_batch_norm_legit": 5,
+    "_native_batch_norm_legit_functional": 5,
+}
+
+
+def _training_mode_notes(model: Any) -> list[str]:
+    """A warning when layers that compute differently in training mode are in it.
+
+    The export (and the reference in validation) runs in eval mode, so the ONNX model computes what
+    ``model.eval()`` computes; a user who forgot ``eval()`` should hear that it differs from what
+    the module computes as it is. Layers whose training mode changes nothing (dropout with p=0,
+    batch norm without running statistics) are not named, nor is a module with only such layers:
+    ``nn.Module`` starts in training mode, and most small nets are never switched.
+    """
+    torch = torch_module()
+    if not isinstance(model, torch.nn.Module):
+        return []
+    nn = torch.nn
+    dropout = getattr(nn.modules.dropout, "_DropoutNd", nn.Dropout)
+    norms = tuple(c for c in (getattr(nn.modules.batchnorm, "_BatchNorm", None),
+                              getattr(nn.modules.instancenorm, "_InstanceNorm", None)) if c is not None)
+    script_names = {"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
+                    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm"}
+    found = []
+    for path, module in model.named_modules():
+        if not module.training:
+            continue
+        if isinstance(module, torch.jit.ScriptModule):
+            # a scripted module's submodules are RecursiveScriptModules that keep the class's name
+            kind = str(getattr(module, "original_name", ""))
+            if kind not in script_names:
+                continue
+        else:
+            kind = type(module).__name__
+            if isinstance(module, dropout):
+                if not module.p:
+                    continue
+            elif isinstance(module, norms):
+                if not module.track_running_stats:
+                    continue
+            elif isinstance(module, (nn.MultiheadAttention, nn.RNNBase)):
+                if not module.dropout or (isinstance(module, nn.RNNBase) and module.num_layers < 2):
+                    continue
+            else:
+                continue
+        found.append(f"{kind} {path!r}" if path else kind)
+    if not found:
+        return []
+    listed = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
+    return [
+        f"{type(model).__name__} was in training mode ({listed}); it was exported, and is compared in "
+        "validation, in eval mode: dropout off, batch norm on its running statistics. The ONNX model "
+        "computes what model.eval() computes, not what the module computes as it is; call model.eval() "
+        "before converting to silence this."
+    ]
+
+
+def _refuse_baked_training(model: Any, kind: str) -> None:
+    """Refuse a TorchScript trace or an ExportedProgram that fixed dropout or batch norm in training mode.
+
+    ``torch.jit.trace`` and ``torch.export.export`` of a module in training mode write
+    ``dropout(x, p, train=True)`` into the graph as a constant, which ``eval()`` cannot undo: the ONNX
+    model would drop activations at random (a Dropout with ``training_mode`` true) and normalise
+    with each batch's statistics. (A scripted module reads ``self.training`` instead, and converts
+    in eval mode like an ``nn.Module``.)
+    """
+    found = sorted(set(_baked_training_ops(model, kind)))
+    if not found:
+        return
+    if kind == "script":
+        what, how = "The TorchScript module was traced", "torch.jit.trace(model.eval(), example), then torch.jit.save"
+    else:
+        what, how = ("The ExportedProgram was exported",
+                     "torch.export.export(model.eval(), args, dynamic_shapes=...), then torch.export.save")
+    effects = [e for op, e in (("dropout", "drop activations at random"),
+                               ("norm", "normalise each batch by its own statistics")) if any(op in f for f in found)]
+    raise UnsupportedModelError(
+        f"{what} in training mode: its graph runs {', '.join(found)} with training on, fixed when it was "
+        f"made (eval() cannot undo it), so the ONNX model would {' and '.join(effects)}. Make it again "
+        f"from the module in eval mode: {how}.",
+        framework="pytorch",
+    )
+
+
+def _baked_training_ops(model: Any, kind: str) -> Iterator[str]:
+    """Operators of a TorchScript graph or an ExportedProgram whose ``train`` argument is a true constant."""
+    if kind == "script":
+        graph = getattr(model, "inlined_graph", None) or getattr(model, "graph", None)
+        if graph is None:
+            return
+        pending = [graph.block()] if hasattr(graph, "block") else []
+        while pending:
+            for node in pending.pop().nodes():
+                pending.extend(node.blocks())
+                op = node.kind().split("::")[-1].rstrip("_")
+                position = _TRAINING_ARGUMENT.get(op)
+                inputs = list(node.inputs())
+                if position is None or position >= len(inputs) or inputs[position].node().kind() != "prim::Constant":
+                    continue
+                if inputs[position].toIValue() is True:
+                    yield op
+    elif kind == "program":
+        for module in model.graph_module.modules():
+            graph = getattr(module, "graph", None)
+            for node in getattr(graph, "nodes", ()):
+                if node.op != "call_function":
+                    continue
+                parts = str(node.target).split(".")
+                op = parts[1] if len(parts) >= 2 else ""
+                position = _TRAINING_ARGUMENT.get(op)
+                if position is None or (len(parts) > 2 and parts[2] == "no_stats"):
+                    continue
+                value = node.args[position] if position < len(node.args) else node.kwargs.get("training",
+                                                                                               node.kwargs.get("train"))
+                if value is True:
+                    yield op
+
+
+def _training_mode_nodes(proto: onnx.ModelProto) -> list[str]:
+    """ONNX nodes told to run in training mode by a constant: Dropout (opset 12+, its third input)
+    and BatchNormalization (opset 14+, its ``training_mode`` attribute)."""
+    from onnx import numpy_helper
+
+    constants = {init.name: init for init in proto.graph.initializer}
+    for node in proto.graph.node:
+        if node.op_type == "Constant" and node.output:
+            for attr in node.attribute:
+                if attr.name == "value":
+                    constants[node.output[0]] = attr.t
+    found: dict[str, int] = {}
+    for node in proto.graph.node:
+        if node.domain not in ("", "ai.onnx"):
+            continue
+        on = False
+        if node.op_type == "Dropout" and len(node.input) > 2 and node.input[2] in constants:
+            on = bool(numpy_helper.to_array(constants[node.input[2]]).all())
+        elif node.op_type == "BatchNormalization":
+            on = any(a.name == "training_mode" and a.i for a in node.attribute)
+        if on:
+            found[node.op_type] = found.get(node.op_type, 0) + 1
+    return [f"{op} (x{count})" for op, count in sorted(found.items())]
 
 
 def _refuse_fixed_program_batch(program: Any, args: tuple[Any, ...]) -> None:
@@ -234,27 +390,51 @@ def _fixed_batch_error(model: Any, args: tuple[Any, ...], err: BaseException) ->
         failed, err = rows + 1, grown_err
     return UnsupportedModelError(
         f"{type(model).__name__} fixes the batch size: it runs on the sample's {rows} row(s) but "
-        f"not on {failed} ({type(err).__name__}: {export_summary(err)[:200]}). Write forward() without a "
+        f"not on {failed} ({_error_line(err)[:200]}). Write forward() without a "
         "hard-coded batch size (x.view(x.shape[0], -1) or torch.flatten(x, 1) instead of "
         "x.view(4, -1)).",
         framework="pytorch",
     )
 
 
-def _run_sample(model: Any, args: tuple[Any, ...]) -> list[Any]:
-    """Run the model on ``args``; :class:`InvalidDataError` when it cannot, the output leaves otherwise."""
+def _run_sample(model: Any, args: tuple[Any, ...]) -> Any:
+    """Run the model on ``args``; :class:`InvalidDataError` when it cannot, its output otherwise."""
     try:
         with quiet_exporters():
             outputs = torch_call(model, args)
     except Exception as err:
         shapes = [list(a.shape) for a in args]
-        first = ANSI_ESCAPE.sub("", str(err)).strip().splitlines()
         raise InvalidDataError(
             f"{type(model).__name__} could not run on the sample (input shapes {shapes}): "
-            f"{type(err).__name__}: {first[0] if first else ''}. Pass a sample with the shape and "
+            f"{_error_line(err)}. Pass a sample with the shape and "
             "dtype forward() expects (for example the right number of features).",
         ) from err
-    return _check_leaves(model, outputs)
+    _check_leaves(model, outputs)
+    return outputs
+
+
+def _error_line(err: BaseException) -> str:
+    """``Type: message`` of a failed forward(), from the line that says what went wrong.
+
+    The TorchScript interpreter's first line is only "The following operation failed in the
+    TorchScript interpreter."; the error itself ("RuntimeError: mat1 and mat2 shapes cannot be
+    multiplied (200x7 and 10x16)") is its last line, after two tracebacks.
+    """
+    lines = [ln.strip() for ln in ANSI_ESCAPE.sub("", str(err)).strip().splitlines() if ln.strip()]
+    if len(lines) > 1 and lines[0].startswith(_TORCHSCRIPT_FAILED):
+        return lines[-1]
+    return f"{type(err).__name__}: {lines[0] if lines else ''}"
+
+
+#: "Failed to export a node '%22 : Long() = onnx::Gather[axis=0](%19), scope: ... # file.py:3154:0' ...
+#: because it is not constant." from the TorchScript exporter, in parts.
+_FAILED_NODE = re.compile(
+    r"Failed to export a node '%\S+ : [^']*? = (?P<op>[\w:.]+)[^#']*(?:# (?P<where>[^\s']+?)(?::\d+)?)?\s*'"
+    r"(?:.{0,400}?\) (?P<because>because [^.\[]*))?",
+    re.S,
+)
+#: First line of every error the TorchScript interpreter raises; the cause is on its last line.
+_TORCHSCRIPT_FAILED = "The following operation failed in the TorchScript interpreter"
 
 
 def _check_leaves(model: Any, outputs: Any) -> list[Any]:
@@ -281,7 +461,7 @@ def _output_batch_axes(model: Any, args: tuple[Any, ...], leaves: list[Any]) -> 
         rows = _rows(args)
         raise UnsupportedModelError(
             f"{type(model).__name__} fixes the batch size: it runs on {rows} row(s) but "
-            f"not on {rows + 1} ({type(err).__name__}: {export_summary(err)[:200]}). Write forward() without a "
+            f"not on {rows + 1} ({_error_line(err)[:200]}). Write forward() without a "
             "hard-coded batch size (x.view(x.shape[0], -1) or torch.flatten(x, 1) instead of "
             "x.view(4, -1)).",
             framework="pytorch",
@@ -293,6 +473,34 @@ def _output_batch_axes(model: Any, args: tuple[Any, ...], leaves: list[Any]) -> 
         changed = [ax for ax, (b, a) in enumerate(zip(before.shape, after.shape)) if b != a]
         axes.append(changed[0] if changed else None)
     return axes
+
+
+def _key_names(outputs: Any, *, taken: Sequence[str]) -> list[str] | None:
+    """Output names after the keys of a dict forward() returns (``{"logits": ..., "proba": ...}``), as the
+    Keras and TensorFlow converters name them; ``None`` (numbered names) for any other output.
+
+    The names follow the pytree order both exporters flatten outputs in (a dict's insertion order);
+    a value nested under a key is named by its path (``scores_0``). Keys that sanitise to the same
+    name, or to an input's name, give numbered names.
+    """
+    if not isinstance(outputs, Mapping):
+        return None
+    torch = torch_module()
+    from torch.utils._pytree import GetAttrKey, MappingKey, SequenceKey, tree_flatten_with_path
+
+    from onnxgate.converters.tensorflow import sanitize_name
+
+    names = []
+    paths = [path for path, leaf in tree_flatten_with_path(outputs)[0] if isinstance(leaf, torch.Tensor)]
+    for i, path in enumerate(paths):
+        parts = [
+            str(k.key) if isinstance(k, MappingKey) else str(k.idx) if isinstance(k, SequenceKey)
+            else k.name if isinstance(k, GetAttrKey) else "" for k in path
+        ]
+        names.append(sanitize_name("_".join(parts), f"output_{i}"))
+    if len(set(names)) != len(names) or set(names) & set(taken):
+        return None
+    return names
 
 
 def _names(given: Any, default_single: str, count: int, what: str) -> list[str]:
@@ -314,7 +522,15 @@ def export_summary(err: BaseException) -> str:
     for line in text.splitlines():
         if "No ONNX function found" in line or "is not supported" in line:
             return line.split(">: ", 1)[-1].strip()
+    node = _FAILED_NODE.search(text)
+    if node:
+        # the TorchScript exporter dumps the node, its scope and its inputs' definitions
+        where = f" ({node['where'].split('site-packages/')[-1]})" if node["where"] else ""
+        because = f" {node['because'].strip()}" if node["because"] else ""
+        return f"failed to export the node {node['op']}{where}{because}"[:400]
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if len(lines) > 1 and lines[0].startswith(_TORCHSCRIPT_FAILED):
+        return lines[-1][:400]
     if "## Exception summary" in text:
         tail = text.split("## Exception summary", 1)[1]
         for line in tail.splitlines():
@@ -344,12 +560,13 @@ def _export_error(model: Any, err: BaseException, *, opset: int, dynamo: bool) -
     other = (
         "the TorchScript exporter (opsets below 18, or options={'dynamo': False})"
         if dynamo
-        else "the dynamo exporter (opset 18 or higher)"
+        else "opset 18 or higher (the dynamo exporter)"
     )
+    # The fix first: the exporter's own words (a node dump) are only the evidence.
     return UnsupportedModelError(
-        f"the PyTorch {exporter} exporter could not convert {type(model).__name__} at opset {opset}: "
-        f"{export_summary(err)}. Replace the operator with ones ONNX supports, register a custom "
-        f"translation, or try {other}.",
+        f"the PyTorch {exporter} exporter could not convert {type(model).__name__} at opset {opset}; "
+        f"try {other}, or replace the operator with ones ONNX supports or register a custom translation. "
+        f"The exporter said: {export_summary(err)[:300]}",
         framework="pytorch",
         opset=opset,
     )
@@ -672,8 +889,13 @@ def _convert_quietly(
     kind = model_kind(model)
     use_dynamo = _choose_dynamo(kind, opset, dynamo)
     args, implied, warns = _sample_tensors(model, sample)
-    probe, leaves = _dry_run(model, args, whole=kind == "program")
+    _refuse_baked_training(model, kind)
+    warns.extend(_training_mode_notes(model))
+    probe, outputs = _dry_run(model, args, whole=kind == "program")
+    leaves = torch_leaves(outputs)
     in_names = _names(input_names if input_names is not None else implied, "input", len(args), "input")
+    if output_names is None:
+        output_names = _key_names(outputs, taken=in_names)
     out_names = _names(output_names, "output", len(leaves), "output")
     proto = _export(
         model,
@@ -727,6 +949,12 @@ def _convert_quietly(
         )
     if static_outputs:
         warns.append(f"output(s) {', '.join(static_outputs)} have a fixed shape: they do not grow with the batch")
+    random_nodes = _training_mode_nodes(proto)
+    if random_nodes:
+        warns.append(
+            f"the exported graph runs {', '.join(random_nodes)} in training mode (forward() asks for it, "
+            "e.g. F.dropout(x, training=True)): the ONNX model's outputs are random or depend on the batch"
+        )
     if not use_dynamo:
         _check_batch_dynamic(model, proto, args, in_names)
     if kind == "module":

@@ -32,8 +32,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from onnxgate import frameworks
 from onnxgate.converters._base import Converter, RawConversion, _in_output_order, first_line
 from onnxgate.converters.tensorflow import (
+    KERAS_GENERIC_INPUTS,
     TF2ONNX_MAX_OPSET,
     convert_traced,
     sanitize_name,
@@ -45,7 +47,6 @@ from onnxgate.errors import (
     OpsetError,
     UnsupportedModelError,
     UntrustedFileError,
-    missing_dependency,
 )
 
 if TYPE_CHECKING:
@@ -55,8 +56,6 @@ if TYPE_CHECKING:
 
 __all__ = ["KerasConverter"]
 
-#: Input names Keras invents for unnamed inputs; replaced by "input" / "input_i".
-_GENERIC_PREFIXES = ("keras_tensor", "input_layer")
 #: Words in the error Keras raises when safe_mode refuses to deserialize code.
 _SAFE_MODE_MARKERS = ("safe_mode", "unsafe", "lambda")
 #: Opsets with the torch backend when the PyTorch converter cannot be asked (the torch exporters' range).
@@ -64,14 +63,7 @@ TORCH_BACKEND_OPSETS = (9, 21)
 
 
 def _keras() -> Any:
-    from onnxgate.frameworks import quiet_tensorflow
-
-    quiet_tensorflow()
-    try:
-        import keras
-    except ImportError as err:
-        raise missing_dependency("keras", "tensorflow", "Converting a Keras model") from err
-    return keras
+    return frameworks.keras("Converting a Keras model")
 
 
 def _backend() -> str:
@@ -94,7 +86,7 @@ def _input_names(raw: Sequence[str]) -> list[str]:
     names = []
     for i, name in enumerate(raw):
         clean = sanitize_name(name, "")
-        if not clean or clean.startswith(_GENERIC_PREFIXES):
+        if not clean or clean.startswith(KERAS_GENERIC_INPUTS):
             clean = "input" if len(raw) == 1 else f"input_{i}"
         names.append(clean)
     # Two Keras inputs can sanitise to the same name ("a b" and "a_b").

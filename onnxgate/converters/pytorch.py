@@ -12,8 +12,12 @@ Policy:
   ``ScriptModule`` only through the TorchScript exporter (up to 23).
 * Every input and output gets a dynamic batch axis named ``N``; inputs are called ``input``
   (``input_0``, ``input_1``... for several, or the keys of a dict sample), outputs ``output``
-  (``output_0``...), unless ``options={"input_names": [...], "output_names": [...]}``.
-* The model is put in eval mode for the export and put back in the mode it was in.
+  (``output_0``..., or the keys of a dict forward() returns, sanitised), unless
+  ``options={"input_names": [...], "output_names": [...]}``.
+* The model is put in eval mode for the export and put back in the mode it was in; a module left in
+  training mode with layers that depend on it (dropout, batch norm) gets a warning saying so. A
+  TorchScript trace or an ExportedProgram made in training mode (dropout or batch norm fixed in
+  training mode in its graph, which eval() cannot undo) is refused, with the fix.
 * The file is one self-contained model (no ``.onnx.data`` side file).
 * Before exporting, the model runs on the sample's first ``PROBE_ROWS`` rows, then (TorchScript
   exporter) on one more: a sample that does not fit is an :class:`InvalidDataError`, a forward()

@@ -10,9 +10,12 @@ Policy:
 * Every model becomes one concrete function, which tf2onnx freezes and converts. tf2onnx 1.17
   writes opsets 9 to 18; a request above 18 fails with :class:`~onnxgate.errors.OpsetError`
   before anything runs.
+* Every input's first axis must be free (``None``): a signature that fixes the batch is refused, as
+  the PyTorch converter refuses a program exported with a fixed batch.
 * Input names are the signature's (``x``, or the SavedModel signature's keyword names), else
-  ``input``; output names are the signature's keys for a SavedModel, else ``output`` (``output_i``
-  for several). The dynamic batch axis is named ``N`` on every input and output (tf2onnx writes
+  ``input`` (also for the names Keras invents, ``keras_tensor``, in a ``model.export()``
+  SavedModel); output names are the signature's keys for a SavedModel, else ``output``
+  (``output_i`` for several). The dynamic batch axis is named ``N`` on every input and output (tf2onnx writes
   ``unk__<n>``, a different name on each).
 * tf2onnx converts with ``continue_on_error``: a TensorFlow op it cannot map is left in the graph
   and only logged. Such a graph is refused with :class:`~onnxgate.errors.UnsupportedModelError`
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
     from onnxgate.signature import Signature
 
 __all__ = [
+    "KERAS_GENERIC_INPUTS",
     "SAVED_MODEL_FILE",
     "SavedModelFolder",
     "TensorFlowConverter",
@@ -61,8 +65,11 @@ BATCH_DIM = "N"
 TF2ONNX_MAX_OPSET = 18
 #: Domains whose operators onnxruntime implements without custom-op libraries.
 STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml", "com.microsoft")
-#: Input names tf.function invents for unnamed positional arguments; replaced by "input".
-_GENERIC_INPUT = re.compile(r"^(args|inputs?|x)_\d+$")
+#: Input names Keras invents for unnamed inputs (``keras_tensor_3``, ``input_layer_1``); replaced by
+#: "input" / "input_i" by the Keras converter, and here in a SavedModel that ``model.export()`` wrote.
+KERAS_GENERIC_INPUTS = ("keras_tensor", "input_layer")
+#: Input names tf.function and Keras invent for unnamed arguments; replaced by "input".
+_GENERIC_INPUT = re.compile(r"^((args|inputs?|x)_\d+|(" + "|".join(KERAS_GENERIC_INPUTS) + r")(_\d+)?)$")
 
 
 def _tensorflow() -> Any:
@@ -361,6 +368,7 @@ def convert_traced(traced: TracedFunction, *, opset: int, name: str | None, fram
             framework=framework,
             max_opset=TF2ONNX_MAX_OPSET,
         )
+    _refuse_fixed_batch(traced, framework)
     tf = _tensorflow()
     tf2onnx = _tf2onnx()
     concrete = traced.concrete
@@ -419,6 +427,27 @@ def _run_tf2onnx(tf: Any, tf2onnx: Any, concrete: Any, in_tensors: list[str], ou
             framework=framework,
         ) from err
     return proto
+
+
+def _refuse_fixed_batch(traced: TracedFunction, framework: str) -> None:
+    """Refuse inputs whose first axis has a fixed size, as the PyTorch converter does.
+
+    onnxgate's models take any number of rows, and validation feeds batches of other sizes: a
+    ``tf.TensorSpec([4, 10])`` converted as it is would only run on 4 rows. The signature is the
+    user's, so it is not loosened behind their back; the message says how to loosen it.
+    """
+    fixed = [(n, s.shape.as_list(), s.dtype.name) for n, s in zip(traced.input_names, traced.input_specs)
+             if s.shape.rank and s.shape.as_list()[0] is not None]
+    if not fixed:
+        return
+    listed = ", ".join(f"{n!r} (shape {list(shape)})" for n, shape, _ in fixed)
+    specs = ", ".join(f"tf.TensorSpec({[None, *shape[1:]]}, tf.{dtype})" for _, shape, dtype in fixed)
+    raise UnsupportedModelError(
+        f"input(s) {listed} fix the batch size; onnxgate writes a dynamic batch axis, so the model would "
+        f"only run on that many rows. Give the function a free first axis, input_signature=[{specs}] "
+        "(for a SavedModel, save it again with that signature).",
+        framework=framework,
+    )
 
 
 def _argument_tensors(tf: Any, concrete: Any) -> list[str]:

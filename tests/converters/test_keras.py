@@ -252,3 +252,66 @@ def test_torch_backend_converts_through_the_torch_exporter(tmp_path: Path) -> No
         assert stamped <= int(opset)
         assert names == ["left", "right"]
         assert err < 1e-5
+
+
+def test_a_savedmodel_from_keras_export_names_its_input_as_the_keras_converter_does(tmp_path: Path) -> None:
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.export(str(tmp_path / "exported"), verbose=False)  # a SavedModel whose input is "keras_tensor"
+    X = np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3)
+    from_keras = og.convert(model, X, opset=15)
+    from_savedmodel = og.convert(str(tmp_path / "exported"), X, opset=15)
+    assert from_savedmodel.framework == "tensorflow"
+    assert from_savedmodel.signature.input_names == from_keras.signature.input_names == ["input"]
+    (got,) = _run(from_savedmodel, X)
+    _assert_close(got, model.predict(X, verbose=0), 1e-6, 1e-6)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    # the user's environment: no TF_CPP_MIN_LOG_LEVEL of their own
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    code = "import sys; from onnxgate.cli import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.mark.slow
+def test_cli_on_a_keras_file_prints_only_its_own_line_on_stderr(tmp_path: Path) -> None:
+    # TensorFlow 2.21 wrote absl's notice and "oneDNN custom operations are on" twice on import,
+    # whatever TF_CPP_MIN_LOG_LEVEL said: four lines before onnxgate's one
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.save(tmp_path / "k.keras")
+    np.save(tmp_path / "x.npy", np.zeros((4, 3), np.float32))
+    base = ["convert", str(tmp_path / "k.keras"), "--sample", str(tmp_path / "x.npy")]
+    refused = _cli(*base, "--opset", "19", "-o", str(tmp_path / "y.onnx"))
+    assert refused.returncode == 2
+    assert len(refused.stderr.splitlines()) == 1 and "opset 18" in refused.stderr, refused.stderr
+    done = _cli(*base, "--opset", "17", "-o", str(tmp_path / "k.onnx"))
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert "framework=keras" in done.stdout
+
+
+def test_the_import_filter_drops_info_lines_and_keeps_warnings_errors_and_the_rest() -> None:
+    from onnxgate.frameworks import _forward_log
+
+    read_end, write_end = os.pipe()
+    sink_read, sink_write = os.pipe()
+    os.write(write_end, (
+        b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        b"something else the import printed\n"
+        b"I0000 00:00:1796200450.689006   17680 port.cc:153] oneDNN custom operations are on.\n"
+        b"I0000 00:00:1796200450.7   17680 cpu_feature_guard.cc:227] This TensorFlow binary is optimized.\n"
+        b"To enable the following instructions: AVX2 FMA, rebuild TensorFlow.\n"  # the record's second line
+        b"W0000 00:00:1796200450.8   17680 loader.cc:12] could not load libcudart\n"
+    ))
+    os.close(write_end)
+    _forward_log(read_end, sink_write, 2)  # TF_CPP_MIN_LOG_LEVEL=2, onnxgate's default: warnings hidden too
+    os.close(sink_write)
+    with os.fdopen(sink_read) as sink:
+        assert sink.read() == "something else the import printed\n"
+    read_end, write_end = os.pipe()
+    sink_read, sink_write = os.pipe()
+    os.write(write_end, b"I0000 00:00:1.0   1 port.cc:153] info\nE0000 00:00:1.0   1 port.cc:9] broken\n  detail\n")
+    os.close(write_end)
+    _forward_log(read_end, sink_write, 1)
+    os.close(sink_write)
+    with os.fdopen(sink_read) as sink:
+        assert sink.read() == "E0000 00:00:1.0   1 port.cc:9] broken\n  detail\n"

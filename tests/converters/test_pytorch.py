@@ -543,3 +543,120 @@ def test_cli_refuses_a_pickled_module_with_one_line(mlp: Any, x4: np.ndarray, tm
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert len(err.splitlines()) == 1 and "--trust-pickle" in err
+
+
+# ---------------------------------------------------------------- training mode
+
+
+def _bn_dropout_net() -> Any:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8), torch.nn.ReLU(), torch.nn.Dropout(0.5), torch.nn.Linear(8, 2)
+    )
+
+
+def test_a_module_left_in_training_mode_is_exported_in_eval_mode_with_a_warning(x4: np.ndarray) -> None:
+    net = _bn_dropout_net().train()
+    with torch.no_grad():
+        net(torch.from_numpy(x4) * 3 + 1)  # running statistics away from the batch's
+    conv = og.convert(net, x4, opset=13)
+    (warning,) = [w for w in conv.warnings if "training mode" in w]
+    assert "BatchNorm1d '1'" in warning and "Dropout '3'" in warning and "model.eval()" in warning
+    assert net.training and all(m.training for m in net.modules())  # put back as it was
+    (got,) = _session(conv.model).run(None, {"input": x4})
+    with torch.no_grad():
+        np.testing.assert_allclose(got, net.eval()(torch.from_numpy(x4)).numpy(), atol=1e-5)
+    # in eval mode, or in training mode with no layer that cares (nn.Module's default), nothing to say
+    assert not any("training mode" in w for w in og.convert(net, x4, opset=13).warnings)
+    plain = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    assert plain.training and not any("training mode" in w for w in og.convert(plain, x4, opset=13).warnings)
+
+
+@pytest.mark.parametrize("opset", [11, 17])
+def test_a_torchscript_trace_made_in_training_mode_is_refused_with_the_fix(x4: np.ndarray, opset: int) -> None:
+    traced = torch.jit.trace(_bn_dropout_net().train(), torch.from_numpy(x4), check_trace=False)
+    # the trace fixed dropout on: the ONNX model (Dropout training_mode=True) would be random
+    with pytest.raises(UnsupportedModelError, match=r"traced in training mode.*batch_norm, dropout.*"
+                       r"torch\.jit\.trace\(model\.eval\(\), example\)"):
+        og.convert(traced, x4, opset=opset)
+    good = torch.jit.trace(_bn_dropout_net().eval(), torch.from_numpy(x4))
+    assert og.convert(good, x4, opset=opset).signature.output_names == ["output"]
+
+
+class _AlwaysDropout(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 2)
+
+    def forward(self, x: Any) -> Any:
+        return torch.nn.functional.dropout(self.fc(x), 0.5, training=True)  # Monte Carlo dropout
+
+
+def test_a_forward_that_asks_for_dropout_in_training_mode_converts_with_a_warning(x4: np.ndarray) -> None:
+    conv = og.convert(_AlwaysDropout().eval(), x4, opset=13)
+    assert any("runs Dropout (x1) in training mode" in w and "random" in w for w in conv.warnings)
+
+
+@pytest.mark.slow
+def test_an_exported_program_made_in_training_mode_is_refused_with_the_fix(x4: np.ndarray) -> None:
+    batch = torch.export.Dim("N")
+    program = torch.export.export(_bn_dropout_net().train(), (torch.from_numpy(x4),), dynamic_shapes=({0: batch},))
+    with pytest.raises(UnsupportedModelError, match=r"exported in training mode.*export\(model\.eval\(\), args"):
+        og.convert(program, x4, opset=18)
+
+
+# ---------------------------------------------------------------- dict outputs, messages
+
+
+class _DictOut(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 3)
+
+    def forward(self, x: Any) -> Any:
+        z = self.fc(x)
+        return {"zlogits": z, "a prob": torch.softmax(z, 1), "bsum": z.sum(1)}
+
+
+@pytest.mark.parametrize("opset", [15, pytest.param(18, marks=pytest.mark.slow)])
+def test_dict_outputs_are_named_after_their_keys(x4: np.ndarray, opset: int) -> None:
+    net = _DictOut().eval()
+    conv = og.convert(net, x4, opset=opset)
+    assert conv.signature.output_names == ["zlogits", "a_prob", "bsum"]  # sanitised as Keras/TF names are
+    got = dict(zip(conv.signature.output_names, _session(conv.model).run(None, {"input": x4})))
+    with torch.no_grad():
+        want = net(torch.from_numpy(x4))
+    for key, name in (("zlogits", "zlogits"), ("a prob", "a_prob"), ("bsum", "bsum")):
+        np.testing.assert_allclose(got[name], want[key].numpy(), atol=1e-6)
+    assert og.validate(conv, target="container", reference=net, data=x4)
+
+
+class _ShapeLayerNorm(torch.nn.Module):
+    def forward(self, x: Any) -> Any:
+        return torch.nn.functional.layer_norm(x, (x.shape[-1],))
+
+
+def test_an_exporter_failure_leads_with_the_fix_not_the_node_dump(x4: np.ndarray) -> None:
+    with pytest.raises(UnsupportedModelError) as info:
+        og.convert(_ShapeLayerNorm(), x4, opset=17)
+    message = str(info.value)
+    assert message.startswith(
+        "the PyTorch TorchScript exporter could not convert _ShapeLayerNorm at opset 17; try opset 18 or higher"
+    )
+    assert "onnx::Gather" in message and "not constant" in message  # the exporter's reason, short
+    assert "%" not in message and "scope:" not in message and len(message) < 400
+
+
+def test_cli_names_the_shapes_when_a_torchscript_file_gets_the_wrong_width(
+    mlp: Any, x4: np.ndarray, tmp_path: Any, capsys: Any
+) -> None:
+    from onnxgate.cli import main
+
+    torch.jit.save(torch.jit.trace(mlp, torch.from_numpy(x4)), str(tmp_path / "net.pt"))
+    np.save(tmp_path / "x.npy", x4[:, :3])
+    args = ["convert", str(tmp_path / "net.pt"), "--sample", str(tmp_path / "x.npy"), "-o", str(tmp_path / "o.onnx")]
+    code = main(args)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "mat1 and mat2 shapes cannot be multiplied (6x3 and 4x8)" in err
+    assert "TorchScript interpreter" not in err

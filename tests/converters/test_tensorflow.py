@@ -105,6 +105,18 @@ def test_unsupported_tensorflow_op_is_refused_not_left_in_the_graph() -> None:
         og.convert(fn, opset=15)
 
 
+def test_a_fixed_batch_in_the_signature_is_refused_with_the_free_spec() -> None:
+    w = tf.constant(np.ones((10, 3), np.float32))
+    fixed = tf.function(lambda x: tf.matmul(x, w), input_signature=[tf.TensorSpec([4, 10], tf.float32, name="x")])
+    # as the PyTorch converter refuses a program exported with a fixed batch: the ONNX model would
+    # only run on 4 rows
+    with pytest.raises(og.UnsupportedModelError, match=r"'x' \(shape \[4, 10\]\) fix the batch size.*"
+                       r"input_signature=\[tf\.TensorSpec\(\[None, 10\], tf\.float32\)\]"):
+        og.convert(fixed, opset=15)
+    free = tf.function(lambda x: tf.matmul(x, w), input_signature=[tf.TensorSpec([None, 10], tf.float32, name="x")])
+    assert og.convert(free, opset=15).signature.inputs[0].shape == ("N", 10)
+
+
 def test_tf_function_without_signature_needs_a_sample() -> None:
     fn = tf.function(lambda x: tf.nn.relu(x) * 2.0)
     with pytest.raises(og.InvalidDataError, match="no input_signature"):
