@@ -510,6 +510,11 @@ class SklearnConverter(Converter):
                 concat = True
             else:
                 raise _conversion_error(model, err, compute) from err
+        else:
+            # Many converters read only their first input and say nothing (PowerTransformer computed all 13
+            # wine features from 'alcohol', SelectKBest gathered past its width): an input no node reads
+            # means the step takes one matrix. A ColumnTransformer may leave a dropped column unread.
+            concat = len(columns) > 1 and not _selects_columns(model) and bool(_unread_inputs(proto))
         if concat:
             # A plain estimator fitted on a DataFrame reads one [N,k] matrix: its columns are
             # concatenated (each cast to the compute type) inside the graph, one input per column.
@@ -675,6 +680,20 @@ class _Column:
     original: str
     dtype: np.dtype[Any]
     width: int | None
+
+
+def _selects_columns(model: Any) -> bool:
+    """True when the step that reads the input picks its columns by name (a ColumnTransformer)."""
+    return type(_first_step(model)).__name__ == "ColumnTransformer"
+
+
+def _unread_inputs(proto: Any) -> list[str]:
+    """The graph inputs no node (nor a graph output) reads."""
+    from onnxgate._graph import walk_nodes
+
+    read = {name for node in walk_nodes(proto.graph) for name in node.input}
+    read.update(o.name for o in proto.graph.output)
+    return [vi.name for vi in proto.graph.input if vi.name not in read]
 
 
 def _first_step(model: Any) -> Any:
