@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from onnxgate.errors import InvalidDataError
@@ -123,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     files = sorted(p.name for p in folder.iterdir())
     print(f"wrote {folder} ({len(files)} files: {', '.join(files)})")
+    _note_unchecked_parity(folder)
     if target.name == "mlflow" and args.registry:
         from onnxgate.deploy.mlflow import DEFAULT_REGISTRY, register_mlflow_model
 
@@ -136,3 +138,18 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"logged {result['model_uri']} in {uri}: {result['note']}")
     return EXIT_OK
+
+
+def _note_unchecked_parity(folder: Path) -> None:
+    """Say on stderr when the package was written without prediction parity (no --reference)."""
+    import json
+
+    from onnxgate.deploy.manifest import parity_skipped
+
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if parity_skipped(manifest):
+        print("note: prediction parity was not checked (no --reference and --data): the model passed the "
+              "target's checks only; the package's README and manifest say so", file=sys.stderr)

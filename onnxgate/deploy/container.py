@@ -178,9 +178,12 @@ def package_container(
     for suffix, config in _deployment_configs().items():
         files[f"deploymentconfig{suffix}.json"] = _json(config)
     files["iotedge-module.json"] = _json(_iotedge_module(name))
+    from onnxgate.deploy.manifest import parity_sentence
+
     files["README.md"] = _template(
         "README.md", NAME=name, PORT=str(PORT), SIGNATURE=str(sig), MAX_ROWS=str(max_rows),
         EXAMPLE=json.dumps(example, allow_nan=False), CREATE_OPTIONS=json.dumps(json.dumps(_create_options())),
+        PARITY=parity_sentence(report),
     )
     from onnxgate.deploy.manifest import build_manifest, dumps
 

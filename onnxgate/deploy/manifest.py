@@ -56,7 +56,8 @@ def build_manifest(
     if report is not None:
         summary = {
             "passed": bool(report.passed),
-            "checks": [{"name": c.name, "passed": bool(c.passed), "message": c.message} for c in report.checks],
+            "checks": [{"name": c.name, "passed": bool(c.passed), "skipped": bool(c.skipped), "message": c.message}
+                       for c in report.checks],
         }
     manifest: dict[str, Any] = {
         "schema_version": MANIFEST_SCHEMA_VERSION,
@@ -82,3 +83,25 @@ def build_manifest(
 
 def dumps(manifest: dict[str, Any]) -> str:
     return json.dumps(manifest, indent=2, sort_keys=False) + "\n"
+
+
+def parity_sentence(report: Any) -> str:
+    """What a package's README says about prediction parity: checked (on how many rows) or not, and how
+    to check it. A package written without a reference passed the target's checks only."""
+    check = next((c for c in getattr(report, "checks", ()) if c.name == "prediction_parity"), None)
+    if check is not None and not check.skipped:
+        rows = check.details.get("rows")
+        on = f" on {rows} rows" if rows else ""
+        return f"Prediction parity with the original model was checked{on} and passed."
+    return (
+        "Prediction parity with the original model was **not checked** (no reference model and data were "
+        "given): the file passed the target's checks only. Check it with `onnxgate validate model.onnx "
+        "--reference MODEL --data ROWS` before relying on it."
+    )
+
+
+def parity_skipped(manifest: dict[str, Any]) -> bool:
+    """True when a package's manifest records prediction parity as not run."""
+    checks = manifest.get("validation", {}).get("checks", [])
+    parity = next((c for c in checks if c.get("name") == "prediction_parity"), None)
+    return parity is None or bool(parity.get("skipped"))

@@ -135,3 +135,30 @@ def test_package_files_are_the_files_written(iris: tuple[Any, Any, bytes], tmp_p
         assert written <= names, f"{target}: not in package_files: {sorted(written - names)}"
         if target == "container":
             assert written == names
+
+
+@pytest.mark.parametrize(("target", "extra"), [p for p in TARGETS if p.id != "mlflow"])
+def test_a_package_without_a_reference_says_parity_was_not_checked(
+    iris: tuple[Any, Any, bytes], target: str, extra: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the README called it "the validated model" and the manifest recorded prediction_parity as passed,
+    # with no sign that it never ran (a wrong model packaged this way read as checked)
+    folder = tmp_path / "in"
+    _exported(folder, iris)
+    plain = tmp_path / "plain"
+    assert main(["package", str(folder / "model.onnx"), "--target", target, *extra, "-o", str(plain)]) == 0
+    assert "note: prediction parity was not checked" in capsys.readouterr().err
+    manifest = json.loads((plain / "manifest.json").read_text())
+    parity = next(c for c in manifest["validation"]["checks"] if c["name"] == "prediction_parity")
+    assert parity["skipped"] is True
+    assert "Prediction parity with the original model was **not checked**" in (plain / "README.md").read_text()
+
+    checked = tmp_path / "checked"
+    assert main(["package", str(folder / "model.onnx"), "--target", target, *extra, "-o", str(checked),
+                 "--reference", str(folder / "model.skops"), "--data", str(folder / "sample.npy")]) == 0
+    assert "parity was not checked" not in capsys.readouterr().err
+    manifest = json.loads((checked / "manifest.json").read_text())
+    parity = next(c for c in manifest["validation"]["checks"] if c["name"] == "prediction_parity")
+    assert parity["skipped"] is False and parity["passed"] is True
+    assert "Prediction parity with the original model was checked on 40 rows and passed." in (
+        checked / "README.md").read_text()
