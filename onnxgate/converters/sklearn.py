@@ -69,7 +69,69 @@ def _skl2onnx() -> Any:
         raise missing_dependency("skl2onnx", "sklearn", "Converting a scikit-learn model") from err
     _patch_hist_gradient_boosting()
     _register_simple_imputer()
+    _register_one_hot_encoder()
     return skl2onnx
+
+
+def _register_one_hot_encoder() -> None:
+    """skl2onnx's OneHotEncoder, scoring an unknown value as scikit-learn does where it can.
+
+    skl2onnx writes ``zeros=1`` (an unknown value encodes as zeros) only for ``handle_unknown="ignore"``;
+    for any other setting onnxruntime fails on the row ("Unknown Category and zeros = 0"). scikit-learn
+    also encodes an unknown value as zeros for ``"warn"``, and for ``"infrequent_if_exist"`` when no
+    category was infrequent: those are converted as ``"ignore"``. (``"infrequent_if_exist"`` with
+    infrequent categories puts an unknown value in the infrequent column, which this converter does not
+    write: :func:`unknown_value_notes` says so at convert.)
+    """
+    import copy
+
+    from skl2onnx.common._registration import _converter_pool, register_converter
+
+    original = _converter_pool["SklearnOneHotEncoder"]
+    if getattr(original, "_onnxgate_unknown", False):
+        return
+
+    def convert_one_hot_encoder(scope: Any, operator: Any, container: Any) -> None:
+        encoder = operator.raw_operator
+        if _unknown_as_zeros(encoder) and encoder.handle_unknown != "ignore":
+            operator.raw_operator = copy.copy(encoder)
+            operator.raw_operator.handle_unknown = "ignore"
+            try:
+                original(scope, operator, container)
+            finally:
+                operator.raw_operator = encoder
+            return
+        original(scope, operator, container)
+
+    register_converter("SklearnOneHotEncoder", convert_one_hot_encoder, overwrite=True,
+                       options=original.get_allowed_options())
+    _converter_pool["SklearnOneHotEncoder"]._onnxgate_unknown = True
+
+
+def _infrequent(encoder: Any) -> bool:
+    groups = getattr(encoder, "infrequent_categories_", None) or []
+    return any(g is not None and len(g) for g in groups)
+
+
+def _unknown_as_zeros(encoder: Any) -> bool:
+    """True when scikit-learn encodes a value ``encoder`` did not see in training as all zeros."""
+    unknown = getattr(encoder, "handle_unknown", "error")
+    return unknown in ("ignore", "warn") or (unknown == "infrequent_if_exist" and not _infrequent(encoder))
+
+
+def unknown_value_notes(model: Any) -> list[str]:
+    """A warning per OneHotEncoder whose unknown values the ONNX model cannot score as scikit-learn does."""
+    notes = []
+    for est in _sub_estimators(model):
+        if type(est).__name__ == "OneHotEncoder" and est.handle_unknown == "infrequent_if_exist" and _infrequent(est):
+            columns = [str(c) for c in getattr(est, "feature_names_in_", [])] or "its columns"
+            notes.append(
+                f"OneHotEncoder(handle_unknown='infrequent_if_exist') on {columns}: scikit-learn puts a value it "
+                "did not see in training in the infrequent category, and the ONNX model fails on it (onnxruntime: "
+                "'Unknown Category'); validate with data holding only known values, or refit with "
+                "handle_unknown='ignore' (an unknown value encodes as zeros in both)"
+            )
+    return notes
 
 
 def _register_simple_imputer() -> None:
@@ -424,7 +486,7 @@ class SklearnConverter(Converter):
             attempts = ["float64", "float32"] if float64_data else ["float32"]
         else:
             attempts = [precision]
-        warnings: list[str] = []
+        warnings: list[str] = unknown_value_notes(model)
         conv_options = self._converter_options(model, zipmap, options)
         ml_opset = _register_boosting(model, ml_opset)
         for compute in attempts:
@@ -718,7 +780,15 @@ def _fitted_columns(model: Any) -> tuple[list[str] | None, Any]:
 
 def _text_categories(model: Any) -> dict[str, list[str]]:
     """The columns an encoder in the model (OneHotEncoder, OrdinalEncoder...) was fitted on as text,
-    by name, with their categories."""
+    by name, with their categories.
+
+    Raises
+    ------
+    UnsupportedModelError
+        An encoder learnt a missing value (NaN, None) as a category of a text column: skl2onnx writes it
+        as the text ``'nan'``, so the model cannot tell a missing value from that text, and filling the
+        missing values with anything else scores them as unknown, not as scikit-learn does.
+    """
     found: dict[str, list[str]] = {}
     for est in _sub_estimators(model):
         names = getattr(est, "feature_names_in_", None)
@@ -727,7 +797,17 @@ def _text_categories(model: Any) -> dict[str, list[str]]:
             continue
         for name, values in zip(names, categories):
             values = list(values)
-            if values and all(isinstance(v, str) for v in values):
+            text = [v for v in values if isinstance(v, str)]
+            if text and len(text) < len(values) and all(v is None or v != v for v in values if not isinstance(v, str)):
+                raise UnsupportedModelError(
+                    f"{type(est).__name__} learnt missing values of text column {str(name)!r} as a category of "
+                    "their own; an ONNX text input has no missing value (skl2onnx writes that category as the "
+                    "text 'nan'), so the model could not score those rows as scikit-learn does. Fill the "
+                    f"missing values before fitting (X[{str(name)!r}].fillna('missing')), and the same way "
+                    "before scoring",
+                    framework="sklearn",
+                )
+            if values and len(text) == len(values):
                 found[str(name)] = values
     return found
 

@@ -630,3 +630,79 @@ def test_a_simple_imputer_first_over_float_and_int_columns_converts() -> None:
     assert {i.name: i.elem_type for i in conv.signature.inputs}["batch"] == "int64"
     report = og.validate(conv, data=frame, reference=model)
     assert report.passed, [c.message for c in report.checks if not c.passed]
+
+
+def test_missing_text_learnt_as_a_category_is_refused_with_the_fix() -> None:
+    # skl2onnx wrote the NaN category as the text 'nan': no fill reproduced scikit-learn's answers, and the
+    # fill validate advised ('') passed while scoring those rows as unknown (probabilities off by 0.1)
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    X = X.iloc[:, :3].copy()
+    X["color"] = pd.Series(np.where(y == 0, "red", "white"), dtype=object)
+    X.loc[X.index[::7], "color"] = np.nan
+
+    def fit(frame: Any) -> Any:
+        return make_pipeline(make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["color"]),
+                                                     remainder="passthrough"),
+                             LogisticRegression(max_iter=3000)).fit(frame, y)
+
+    with pytest.raises(og.UnsupportedModelError, match=r"learnt missing values of text column 'color' as a "
+                                                         r"category.*fillna\('missing'\)"):
+        og.convert(fit(X), X.head(20))
+    filled = X.fillna({"color": "missing"})  # the fix the message gives
+    model = fit(filled)
+    assert og.validate(og.convert(model, filled.head(20)), reference=model, data=filled).passed
+
+
+@pytest.mark.parametrize("options", [{"handle_unknown": "warn"}, {"handle_unknown": "infrequent_if_exist"},
+                                     {"handle_unknown": "infrequent_if_exist", "min_frequency": 2}])
+def test_values_unseen_in_training_encode_as_zeros_where_scikit_learn_does(options: dict[str, Any]) -> None:
+    # skl2onnx let onnxruntime fail on the row ("Unknown Category and zeros = 0") for every setting but
+    # "ignore", though scikit-learn encodes an unseen value as zeros for these too
+    import onnxruntime as ort
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    X = X.iloc[:, :3].copy()
+    X["color"] = pd.Series(np.where(y == 0, "red", np.where(y == 1, "white", "rose")), dtype=object)
+    model = make_pipeline(make_column_transformer((OneHotEncoder(**options), ["color"]), remainder="passthrough"),
+                          LogisticRegression(max_iter=3000)).fit(X, y)
+    unseen = X.copy()
+    unseen.loc[unseen.index[::5], "color"] = "purple"
+    conv = og.convert(model, X.head(20))
+    assert not any("infrequent" in w for w in conv.warnings)
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert (session.run(None, as_feeds(unseen, conv.signature))[0] == model.predict(unseen)).all()
+    assert og.validate(conv, reference=model, data=unseen).passed
+
+
+def test_an_encoder_that_puts_unseen_values_in_an_infrequent_category_is_named_at_convert() -> None:
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.datasets import load_wine
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    X = X.iloc[:, :3].copy()
+    X["color"] = pd.Series(np.where(y == 0, "red", np.where(y == 1, "white", "rose")), dtype=object)
+    X.loc[X.index[:3], "color"] = "blue"  # 3 rows: infrequent at min_frequency=10
+    X["region"] = pd.Series(np.where(X["alcohol"] > 13, "north", "south"), dtype=object)
+    encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=10)
+    model = make_pipeline(make_column_transformer((encoder, ["color", "region"]), remainder="passthrough"),
+                          RandomForestClassifier(n_estimators=10, random_state=0)).fit(X, y)
+    conv = og.convert(model, X.head(20))
+    assert any("handle_unknown='infrequent_if_exist') on ['color', 'region']" in w
+               and "the ONNX model fails on it" in w for w in conv.warnings)
