@@ -865,9 +865,12 @@ def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
         labels = [str(c) for c in sample.columns]
         if expected is not None and not same_columns(namer, expected, labels):
             missing = [c for c in expected if not any(same_columns(namer, [c], [label]) for label in labels)]
+            reordered = not missing and len(labels) == len(expected)
             raise InvalidDataError(
                 f"the model was fitted on columns {expected}; the sample has {labels}"
-                + (f" (missing {missing})" if missing else ""),
+                + (f" (missing {missing})" if missing else "")
+                + ("; the same columns in another order: pass them in training order "
+                   "(sample[model.feature_names_in_])" if reordered else ""),
                 column=missing[0] if missing else None,
             )
         taken: set[str] = set()

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from onnxgate.errors import InvalidDataError, PackagingError, missing_dependency
 from onnxgate.runtime import run_rows
+from onnxgate.runtime import session as runtime_session
 
 if TYPE_CHECKING:
     import numpy as np
@@ -624,7 +625,6 @@ def dry_run(
     except ImportError as err:
         raise missing_dependency("duckdb", "sql", "The DuckDB dry run") from err
     import numpy as np
-    import onnxruntime as ort
 
     from onnxgate.validators.rule import compare_rows
 
@@ -701,7 +701,7 @@ def dry_run(
         finally:
             con.unregister("__onnxgate_rows")
 
-        session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+        session = runtime_session(model_bytes)
         out_types = {str(s["name"]): DUCKDB_TYPES[_base_type(str(s["sql_type"]))] for s in outputs}
         query = predict_query(table_name, names, out_types)
         times = []
@@ -724,7 +724,7 @@ def dry_run(
         n: np.asarray(table_rows.column(n).to_numpy()).astype(_np_dtype(s["elem_type"])).reshape(-1, 1)
         for n, s in zip(names, inputs)
     }
-    direct_session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    direct_session = runtime_session(model_bytes)
     direct_outs = run_rows(direct_session, out_names, feeds)
     direct: dict[str, float] = {}
     passed = True

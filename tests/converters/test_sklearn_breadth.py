@@ -706,3 +706,16 @@ def test_an_encoder_that_puts_unseen_values_in_an_infrequent_category_is_named_a
     conv = og.convert(model, X.head(20))
     assert any("handle_unknown='infrequent_if_exist') on ['color', 'region']" in w
                and "the ONNX model fails on it" in w for w in conv.warnings)
+
+
+def test_a_sample_with_the_training_columns_in_another_order_is_told_so() -> None:
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    with pytest.raises(og.InvalidDataError, match=r"the same columns in another order: pass them in training "
+                                                   r"order \(sample\[model\.feature_names_in_\]\)"):
+        og.convert(model, X[X.columns[::-1]].head())
+    with pytest.raises(og.InvalidDataError, match=r"missing \['petal width \(cm\)'\]$"):
+        og.convert(model, X.iloc[:, :3].head())
