@@ -717,5 +717,5 @@ def test_a_sample_with_the_training_columns_in_another_order_is_told_so() -> Non
     with pytest.raises(og.InvalidDataError, match=r"the same columns in another order: pass them in training "
                                                    r"order \(sample\[model\.feature_names_in_\]\)"):
         og.convert(model, X[X.columns[::-1]].head())
-    with pytest.raises(og.InvalidDataError, match=r"missing \['petal width \(cm\)'\]$"):
+    with pytest.raises(og.InvalidDataError, match=r"\(missing \['petal width \(cm\)'\]\)$"):
         og.convert(model, X.iloc[:, :3].head())
