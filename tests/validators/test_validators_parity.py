@@ -356,6 +356,7 @@ def test_a_model_that_fails_on_one_row_alone_fails_parity():
     assert "onnxruntime scores row 0 in a batch of 50 rows but fails on it alone" in result.message
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_rows_scored_alone_may_differ_by_rounding_only():
     # the floor: a kernel summing in another order at batch size 1 is not a dependence on other rows
     from sklearn.datasets import load_diabetes
