@@ -244,12 +244,18 @@ def check_prediction_parity(
             try:
                 onnx_out = run_rows(session, None, feeds)
             except Exception as err:
-                return CheckResult(
-                    name,
-                    False,
-                    f"onnxruntime failed on rows {done}..{done + num_rows(chunk) - 1}: {err}",
-                    {"rows_done": done},
-                )
+                details: dict[str, Any] = {"rows_done": done}
+                where = f"rows {done}..{done + num_rows(chunk) - 1}"
+                row = _first_failing_row(session, feeds)
+                if row is not None:
+                    values = {key: _brief_value(value[row]) for key, value in feeds.items()}
+                    details["failing_row"] = {"row": done + row, "inputs": values}
+                    # text first: a category the model never saw is the usual cause
+                    order = sorted(values, key=lambda key: not values[key].startswith(("'", '"', "['")))
+                    shown = ", ".join(f"{key}={values[key]}" for key in order[:8]) + (", ..." if len(order) > 8 else "")
+                    where += f" (first at row {done + row}: {shown})"
+                first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                return CheckResult(name, False, f"onnxruntime failed on {where}: {first}", details)
             if batches == 0:
                 alone = rows_alone_disagree(session, feeds, onnx_out, signature, tolerances)
             if not target_holds_nan:
@@ -294,6 +300,47 @@ def check_prediction_parity(
         return result
     message = alone if result.passed else f"{result.message}; {alone}"
     return CheckResult(name, False, message, {**result.details, "rows_alone": alone})
+
+
+def _first_failing_row(session: Any, feeds: Mapping[str, Any]) -> int | None:
+    """The first row of a batch onnxruntime fails on, found by halving the batch (a value the model
+    cannot take, such as a category it never saw); None when every row runs alone (the batch as a whole
+    fails) or the model scores one row per run."""
+    from onnxgate.runtime import takes_one_row
+
+    rows = len(next(iter(feeds.values()))) if feeds else 0
+    if rows == 0 or takes_one_row(session):
+        return None
+
+    def fails(lo: int, hi: int) -> bool:
+        try:
+            session.run(None, {key: value[lo:hi] for key, value in feeds.items()})
+        except Exception:
+            return True
+        return False
+
+    lo, hi = 0, rows
+    if not fails(lo, hi):
+        return None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fails(lo, mid):
+            hi = mid
+        elif fails(mid, hi):
+            lo = mid
+        else:
+            return None  # only the two halves together fail
+    return lo
+
+
+def _brief_value(value: Any) -> str:
+    import numpy as np
+
+    flat = np.asarray(value).reshape(-1)
+    shown = [repr(v) if isinstance(v, str) else f"{v:.6g}" if isinstance(v, float) else repr(v)
+             for v in flat[:4].tolist()]
+    text = shown[0] if flat.size == 1 else "[" + ", ".join(shown) + (", ..." if flat.size > 4 else "") + "]"
+    return text[:80]
 
 
 def _rows_with_nan(feeds: Mapping[str, Any]) -> int:

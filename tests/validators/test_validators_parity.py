@@ -382,3 +382,26 @@ def test_rows_a_sql_table_cannot_hold_are_counted_for_a_sql_target():
     assert "2 of the 10 rows hold NaN or infinity, which this target's tables cannot hold" in parity_check.message
     container = og.validate(identity_model(), reference=lambda feeds: [feeds["x"]], data=X, target="container")
     assert "rows_with_nan" not in container.check("prediction_parity").details
+
+
+def test_a_row_onnxruntime_cannot_score_is_named_with_its_values():
+    # the message said only "onnxruntime failed on rows 0..177" and onnxruntime's text, not which row or value
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    X = X.iloc[:, :2].copy()
+    X["color"] = pd.Series(np.where(y == 0, "red", "white"), dtype=object)
+    model = make_pipeline(make_column_transformer((OneHotEncoder(handle_unknown="error"), ["color"]),
+                                                  remainder="passthrough"),
+                          LogisticRegression(max_iter=3000)).fit(X, y)
+    conv = og.convert(model, X.head(20))
+    X.loc[X.index[97], "color"] = "purple"  # a category it never saw: scikit-learn raises too
+    result = check_prediction_parity(conv.model, lambda feeds: [None, None], X)
+    assert not result.passed
+    assert result.message.startswith("onnxruntime failed on rows 0..177 (first at row 97: color='purple', ")
+    assert result.details["failing_row"]["row"] == 97
