@@ -70,7 +70,38 @@ def _skl2onnx() -> Any:
     _patch_hist_gradient_boosting()
     _register_simple_imputer()
     _register_one_hot_encoder()
+    _register_binarizer()
     return skl2onnx
+
+
+def _register_binarizer() -> None:
+    """skl2onnx's Binarizer in double precision wrote ``Where(x < threshold, 0, 1)``: a value equal to
+    the threshold became 1, where scikit-learn's ``x > threshold`` gives 0. Written here as
+    ``Where(x > threshold, 1, 0)``; in float32 skl2onnx's ``ai.onnx.ml.Binarizer`` already compares so."""
+    from onnx import TensorProto
+    from skl2onnx.common._registration import _converter_pool, register_converter
+    from skl2onnx.common.data_types import DoubleTensorType
+    from skl2onnx.operator_converters.common import concatenate_variables
+
+    original = _converter_pool["SklearnBinarizer"]
+    if getattr(original, "_onnxgate_binarizer", False):
+        return
+
+    def convert_binarizer(scope: Any, operator: Any, container: Any) -> None:
+        if not isinstance(operator.inputs[0].type, DoubleTensorType):
+            original(scope, operator, container)
+            return
+        features = concatenate_variables(scope, operator.inputs, container)
+        zero, one, threshold, above = (scope.get_unique_variable_name(n) for n in ("zero", "one", "threshold", "above"))
+        container.add_initializer(zero, TensorProto.DOUBLE, [], [0.0])
+        container.add_initializer(one, TensorProto.DOUBLE, [], [1.0])
+        container.add_initializer(threshold, TensorProto.DOUBLE, [], [float(operator.raw_operator.threshold)])
+        container.add_node("Greater", [features, threshold], above, name=scope.get_unique_operator_name("Greater"))
+        container.add_node("Where", [above, one, zero], operator.output_full_names,
+                           name=scope.get_unique_operator_name("Where"))
+
+    register_converter("SklearnBinarizer", convert_binarizer, overwrite=True, options=original.get_allowed_options())
+    _converter_pool["SklearnBinarizer"]._onnxgate_binarizer = True
 
 
 def _register_one_hot_encoder() -> None:

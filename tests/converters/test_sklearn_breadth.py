@@ -719,3 +719,17 @@ def test_a_sample_with_the_training_columns_in_another_order_is_told_so() -> Non
         og.convert(model, X[X.columns[::-1]].head())
     with pytest.raises(og.InvalidDataError, match=r"\(missing \['petal width \(cm\)'\]\)$"):
         og.convert(model, X.iloc[:, :3].head())
+
+
+@pytest.mark.parametrize("precision", ["float64", "float32"])
+def test_a_binarizer_maps_its_threshold_to_zero_as_scikit_learn_does(precision: str) -> None:
+    # in double precision skl2onnx wrote Where(x < threshold, 0, 1): x == threshold became 1
+    import onnxruntime as ort
+    from sklearn.preprocessing import Binarizer
+
+    X = np.array([[1.0, 2.0], [2.0, 3.0], [3.0, 2.5], [2.0, 2.0]])
+    binarizer = Binarizer(threshold=2.0).fit(X)
+    conv = og.convert(binarizer, X, precision=precision)
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = session.run(None, as_feeds(X, conv.signature))[0]
+    np.testing.assert_array_equal(got, binarizer.transform(X))
