@@ -245,9 +245,19 @@ def _spark_parity(
             "sample": "drawn in each partition, then the smallest keys of the union by row number",
         },
     }
-    return parity_result(
+    result = parity_result(
         accs, names, missing=missing, rows=done, details=details, infinities_compare_equal=inf_equal, model=proto
     )
+    alone = next((p["alone"] for p in partials if p.get("alone")), None)
+    if alone is None:
+        return result
+    message = alone if result.passed else f"{result.message}; {alone}"
+    return CheckResult(PARITY, False, message, {**result.details, "rows_alone": alone})
+
+
+def _head(output: Any, rows: int) -> Any:
+    """The first ``rows`` rows of one ONNX output (a ZipMap list or an array)."""
+    return output[:rows]
 
 
 def _scorer(token: str, model_b: Any, ref_b: Any) -> tuple[Any, Any, Any]:
@@ -335,6 +345,12 @@ def _partition_parity(
                 except Exception as err:
                     part["error"] = f"onnxruntime failed on {where}: {err}"
                     break
+                if "alone" not in part and n >= 2:  # as local parity: the first rows scored one at a time
+                    from onnxgate.validators.parity import ROWS_ALONE, rows_alone_disagree
+
+                    head = {key: value[:ROWS_ALONE] for key, value in feeds.items()}
+                    part["alone"] = rows_alone_disagree(session, head, [_head(o, ROWS_ALONE) for o in onnx_out],
+                                                        signature, tolerances)
                 try:
                     ref_out = run_reference(feeds)
                 except OnnxGateError:

@@ -235,8 +235,13 @@ def check_prediction_parity(
     bar = _Progress(total, progress)
     done = 0
     batches = 0
-    alone: str | None = None
     with_nan = 0
+    # the first rows as a batch of their own, whatever batch_size is (batches of 1 row hide it)
+    probe = as_feeds(next(iter_batches(data, ROWS_ALONE)), signature)
+    try:
+        alone = rows_alone_disagree(session, probe, run_rows(session, None, probe), signature, tolerances)
+    except Exception:
+        alone = None  # the batch itself fails: the loop below says where
     try:
         for chunk in iter_batches(data, batch_size):
             feeds = as_feeds(chunk, signature)
@@ -256,8 +261,6 @@ def check_prediction_parity(
                     where += f" (first at row {done + row}: {shown})"
                 first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
                 return CheckResult(name, False, f"onnxruntime failed on {where}: {first}", details)
-            if batches == 0:
-                alone = rows_alone_disagree(session, feeds, onnx_out, signature, tolerances)
             if not target_holds_nan:
                 with_nan += _rows_with_nan(feeds)
             try:
@@ -409,9 +412,10 @@ def rows_alone_disagree(
                 return (f"output {spec.name!r} of row {row} is {_brief(single_out)} scored alone and "
                         f"{_brief(expected)} in a batch of {rows} rows: the model's answer for a row depends on "
                         "the other rows of its batch (a BatchNorm computing batch statistics, a layer reading the "
-                        "whole batch), so a service or PREDICT, batching rows otherwise, answers otherwise. "
-                        "Export the model in inference mode (PyTorch: model.eval(); BatchNorm1d with "
-                        "track_running_stats=True) or remove what reads the whole batch")
+                        "whole batch, or a first axis that is not the rows: a time-major RNN), so a service or "
+                        "PREDICT, batching rows otherwise, answers otherwise. Export the model in inference mode "
+                        "(PyTorch: model.eval(); BatchNorm1d with track_running_stats=True), remove what reads "
+                        "the whole batch, or put the rows first (an RNN with batch_first=True)")
     return None
 
 

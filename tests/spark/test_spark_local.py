@@ -345,3 +345,25 @@ def test_a_model_of_one_row_columns_validates_on_spark_row_by_row(local_spark: A
     report = ogs.validate(model, local_spark.createDataFrame(rows), reference=reference)
     assert parity(report).passed, parity(report).message
     assert parity(report).details["outputs"][0]["rows"] == 60
+
+
+def test_a_model_whose_rows_depend_on_the_batch_fails_on_spark_as_locally(local_spark: Any) -> None:
+    # the one-row check ran only in local parity: validate --spark passed x - mean(x over the batch)
+    import onnx
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("ReduceMean", ["x"], ["m"], axes=[0], keepdims=1),
+             helper.make_node("Sub", ["x", "m"], ["y"])]
+    graph = helper.make_graph(nodes, "centred", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 7
+    onnx.checker.check_model(model)
+    X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    df = local_spark.createDataFrame(pd.DataFrame({"x": list(X)}))
+    centred = lambda feeds: [next(iter(feeds.values())) - next(iter(feeds.values())).mean(axis=0)]  # noqa: E731
+    spark_parity = parity(ogs.validate(model, df, reference=centred))
+    local_parity = og.validate(model, reference=centred, data=X).check("prediction_parity")
+    for result in (spark_parity, local_parity):
+        assert not result.passed
+        assert "depends on the other rows of its batch" in result.message

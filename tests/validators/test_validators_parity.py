@@ -353,7 +353,7 @@ def test_a_model_that_fails_on_one_row_alone_fails_parity():
     X = np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)
     result = check_prediction_parity(halves_model(), lambda feeds: [feeds["x"]], X)
     assert not result.passed
-    assert "onnxruntime scores row 0 in a batch of 50 rows but fails on it alone" in result.message
+    assert "onnxruntime scores row 0 in a batch of 4 rows but fails on it alone" in result.message
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -405,3 +405,13 @@ def test_a_row_onnxruntime_cannot_score_is_named_with_its_values():
     assert not result.passed
     assert result.message.startswith("onnxruntime failed on rows 0..177 (first at row 97: color='purple', ")
     assert result.details["failing_row"]["row"] == 97
+
+
+def test_batches_of_one_row_do_not_hide_a_dependence_on_the_batch():
+    # with batch_size=1 both sides scored each row alone and agreed: the one-row check needs a batch
+    from broken_models import centred_rows_model
+
+    X = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
+    result = check_prediction_parity(centred_rows_model(), lambda feeds: [feeds["x"] - feeds["x"].mean(axis=0)], X,
+                                     batch_size=1)
+    assert not result.passed and "depends on the other rows of its batch" in result.message
