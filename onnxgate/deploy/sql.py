@@ -68,7 +68,7 @@ PACKAGE_FILES = ("model.onnx", "manifest.json", "load_model.py", "README.md", *S
 #: What sqlcmd and SSMS act on even inside a quoted name or string: a line holding only ``GO`` ends
 #: the batch, and ``$(name)`` is a scripting variable. No line break or other control character, and
 #: no ``$(``, may reach a script.
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f]|\$\(")
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]|\\$\\(")
 
 
 def _refuse_unsafe(text: str, what: str) -> None:
@@ -99,9 +99,11 @@ def quote_ident(name: str) -> str:
     '[x]]; DROP TABLE models;--]'
     """
     text = str(name)
-    if not text or len(text) > MAX_IDENTIFIER_LENGTH or "\x00" in text:
+    # SQL Server counts an identifier's length in UTF-16 code units (an emoji is two)
+    if not text or len(text.encode("utf-16-le", "surrogatepass")) // 2 > MAX_IDENTIFIER_LENGTH or "\x00" in text:
         raise PackagingError(
-            f"expected a SQL identifier of 1 to {MAX_IDENTIFIER_LENGTH} characters without NUL, found {text!r}"
+            f"expected a SQL identifier of 1 to {MAX_IDENTIFIER_LENGTH} characters (UTF-16 code units) without "
+            f"NUL, found {text!r}"
         )
     _refuse_unsafe(text, "the SQL identifier")
     return "[" + text.replace("]", "]]") + "]"
@@ -147,14 +149,28 @@ class SqlPackageOptions:
         default = " ".join(_UNSAFE.sub(" ", model.graph.name or "").split()) or "model"
         name = options.get("model_name") or default
         values = {k: str(v) for k, v in options.items() if v is not None}
+        values_given = set(values)
         values["model_name"] = str(name)
         values.setdefault("input_table", f"{name}_input")
         values.setdefault("description", f"{name} (ONNX, packaged by onnxgate)")
         opts = cls(**values)
-        for ident in (opts.schema, opts.model_table, opts.input_table):
-            quote_ident(ident)  # fail early on an impossible identifier
-        for text in (opts.model_name, opts.model_version, opts.description):
+        for flag, text, column, size in (("model_name (--model-name)", opts.model_name, "name", 256),
+                                         ("model_version (--model-version)", opts.model_version, "version", 64),
+                                         ("description (--description)", opts.description, "description", 1000)):
             quote_string(text)
+            if len(text.encode("utf-16-le", "surrogatepass")) // 2 > size:
+                raise PackagingError(
+                    f"{flag}: {len(text)} characters do not fit the models table's [{column}] nvarchar({size}) "
+                    f"column (SQL Server would refuse the insert as truncated); give at most {size}"
+                )
+        for flag, ident in (("schema (--schema)", opts.schema), ("model_table (--model-table)", opts.model_table),
+                            ("input_table (--input-table)", opts.input_table)):
+            try:
+                quote_ident(ident)  # fail early on an impossible identifier
+            except PackagingError as err:
+                raise PackagingError(f"{flag}: {err}" + (
+                    " (the default, made from the model name: give one with --input-table)"
+                    if flag.startswith("input_table") and "input_table" not in values_given else "")) from None
         return opts
 
 

@@ -178,7 +178,8 @@ def test_impossible_identifiers_are_refused(bad: str) -> None:
         quote_ident(bad)
 
 
-@pytest.mark.parametrize("bad", ["churn\nGO\nDROP TABLE [dbo].[customers]", "a\rb", "a\tb", "x$(SECRET)"])
+@pytest.mark.parametrize("bad", ["churn\nGO\nDROP TABLE [dbo].[customers]", "a\rb", "a\tb", "x$(SECRET)",
+                                 "a\u2028GO\u2028DROP TABLE t", "x\u0085:r evil.sql", "a\u2029b"])
 @pytest.mark.parametrize("option", ["model_name", "input_table", "schema", "description", "model_version"])
 def test_names_sqlcmd_would_act_on_are_refused_and_nothing_is_written(tmp_path: Path, option: str,
                                                                       bad: str) -> None:
@@ -287,3 +288,22 @@ def test_package_refuses_an_aggregate_output_naming_it(tmp_path: Path) -> None:
     assert "'total': shape [1,1] fixes its first axis to 1" in info.value.report.check(
         "outputs_one_value_per_row").message
     assert not (tmp_path / "pkg").exists()
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("model_name", "m" * 257, r"model_name \(--model-name\): 257 characters do not fit .*\[name\] nvarchar\(256\)"),
+    ("model_version", "v" * 65, r"model_version \(--model-version\): 65 characters .*nvarchar\(64\)"),
+    ("description", "d" * 1001, r"description \(--description\): 1001 characters .*nvarchar\(1000\)"),
+    ("input_table", "\U0001F600" * 65, r"input_table \(--input-table\): expected a SQL identifier of 1 to 128 "
+                                       r"characters \(UTF-16 code units\)"),
+    ("model_name", "m" * 125, r"input_table \(--input-table\): .*the default, made from the model name: give one "
+                              r"with --input-table"),
+])
+def test_names_sql_server_cannot_store_are_refused_before_anything_is_written(
+        tmp_path: Path, option: str, value: str, message: str) -> None:
+    """The package and its dry run passed, and the insert would have failed on SQL Server (truncation);
+    an emoji is two UTF-16 code units of SQL Server's 128."""
+    with pytest.raises(PackagingError, match=message):
+        og.package(_adapted("sql-edge-2.0"), target="sql-edge-2.0", out=tmp_path / "pkg", **{option: value})
+    assert list(tmp_path.iterdir()) == []
+
