@@ -323,6 +323,9 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
     offenders: list[dict[str, Any]] = []
     wrong_rows = False  # an offender returns the wrong number of rows
     wrong_other = False  # an offender has another problem (type, width, rank, name): adapt() fixes those
+    clashes = False  # an output's name is another output's or an input's, ignoring case
+    seen_outputs: dict[str, str] = {}
+    input_names = {s.name.lower(): s.name for s in sig.inputs}
     undecided: list[TensorSpec] = []
     shapes: dict[str, tuple[Dim, ...] | None] = {}
     for spec in sig.outputs:
@@ -362,6 +365,15 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
         naming = sql_name_problem(spec.name) if target.is_sql else None
         if naming:
             problem = _and(problem, f"name {naming}")
+        folded = spec.name.lower()
+        if target.is_sql and (folded in seen_outputs or folded in input_names):
+            # PREDICT's WITH clause is one table (two columns [y] and [Y] are one), and SELECT d.*, p.*
+            # returns an input's and an output's columns side by side
+            clash = (f"output {seen_outputs[folded]!r}" if folded in seen_outputs
+                     else f"input {input_names[folded]!r}")
+            problem = _and(problem, f"same SQL column name as {clash} (SQL names ignore case)")
+            clashes = True
+        seen_outputs.setdefault(folded, spec.name)
         if problem:
             offenders.append({"name": spec.name, "shape": shown, "width": width, "row_axis": row_axis,
                               "problem": problem})
@@ -398,8 +410,12 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
                  "unverified": unverified},
     }
     fixes = []
-    if wrong_other:
+    if wrong_other and not (clashes and all("same SQL column name" in o["problem"] and o["problem"].count("; ") == 0
+                                            for o in offenders)):
         fixes.append("Split them into [N,1] outputs with onnxgate.adapt(model, target).")
+    if clashes:
+        fixes.append("Give every output and input column a name no other has, ignoring case (rename the "
+                     "DataFrame column or the model's output).")
     if wrong_rows:
         fixes.append(f"{_ROWS_FIX}.")
     passed = f"{len(sig.outputs)} outputs, one value per row each"
@@ -414,7 +430,9 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
         "outputs_one_value_per_row",
         [f"{o['name']!r}: {o['problem']}" for o in offenders],
         details,
-        problem="output(s) are not one value per row",
+        problem=("output(s) cannot be columns of PREDICT's result" if offenders and all(
+            "same SQL column name" in o["problem"] and o["problem"].count("; ") == 0 for o in offenders)
+            else "output(s) are not one value per row"),
         fix=". " + " ".join(fixes),
         passed=passed,
     )

@@ -237,11 +237,12 @@ def check_prediction_parity(
     batches = 0
     with_nan = 0
     # the first rows as a batch of their own, whatever batch_size is (batches of 1 row hide it)
-    probe = as_feeds(next(iter_batches(data, ROWS_ALONE)), signature)
+    alone: str | None = None
     try:
+        probe = as_feeds(next(iter_batches(data, ROWS_ALONE)), signature)
         alone = rows_alone_disagree(session, probe, run_rows(session, None, probe), signature, tolerances)
     except Exception:
-        alone = None  # the batch itself fails: the loop below says where
+        pass  # rows that do not fit or a batch that fails: the loop below says which, over the whole batch
     try:
         for chunk in iter_batches(data, batch_size):
             feeds = as_feeds(chunk, signature)

@@ -518,3 +518,22 @@ def test_a_one_row_model_with_a_bad_input_name_gets_the_column_fix_not_the_rows_
     result = io_rules.check_inputs_one_per_column(m, EDGE2)
     assert not result and "'select': name" in result.message
     assert "onnxgate.adapt" in result.message and "dynamic batch axis" not in result.message
+
+
+def test_sql_output_names_that_meet_another_column_ignoring_case_fail():
+    # outputs 'y' and 'Y' passed and were packaged into WITH ([y] real, [Y] real), one column to SQL Server;
+    # an input 'P_1' beside an output 'p_1' gave SELECT d.*, p.* two columns of one name
+    m = model(
+        [helper.make_node("Identity", ["P_1"], ["y"], name="a"), helper.make_node("Identity", ["P_1"], ["Y"], name="b"),
+         helper.make_node("Identity", ["P_1"], ["p_1"], name="c")],
+        [vi("P_1", TensorProto.FLOAT, ("N", 1))],
+        [vi("y", TensorProto.FLOAT, ("N", 1)), vi("Y", TensorProto.FLOAT, ("N", 1)),
+         vi("p_1", TensorProto.FLOAT, ("N", 1))],
+    )
+    result = io_rules.check_outputs_one_value_per_row(m, EDGE2)
+    assert not result
+    assert "output(s) cannot be columns of PREDICT's result" in result.message
+    assert "'Y': same SQL column name as output 'y' (SQL names ignore case)" in result.message
+    assert "'p_1': same SQL column name as input 'P_1'" in result.message
+    assert "onnxgate.adapt" not in result.message
+    assert io_rules.check_outputs_one_value_per_row(m, CONTAINER).passed
