@@ -846,15 +846,30 @@ def _text_categories(model: Any) -> dict[str, list[str]]:
 def _name_inputs(proto: Any, names: list[str]) -> None:
     """Give the graph's inputs ``names`` (:func:`sanitise_name`'s, in input order). skl2onnx names a
     ColumnTransformer's inputs by the same rule but compares names with their case, and kept ``A_B``
-    beside ``a_b``: two inputs no SQL table can hold. A name some tensor already has is left alone."""
+    beside ``a_b``: two inputs no SQL table can hold. A name some other tensor has (an output called
+    ``probabilities``) gets a number, compared ignoring case with the other inputs and the outputs."""
     from onnxgate._graph import graph_names, read_instead
 
-    used = graph_names(proto.graph)
-    for vi, name in zip(proto.graph.input, names):
-        if vi.name != name and name not in used:
-            read_instead(proto.graph, vi.name, name)
-            vi.name = name
-            used.add(name)
+    inputs = list(proto.graph.input)
+    own = {vi.name for vi in inputs}
+    used = graph_names(proto.graph) - own  # every other tensor: an input may not take its name
+    folded = {o.name.lower() for o in proto.graph.output}
+    final = []
+    for want in names[: len(inputs)]:
+        name, i = want, 0
+        while name in used or name.lower() in folded:
+            i += 1
+            name = f"{want}{i}"
+        folded.add(name.lower())
+        final.append(name)
+    # through names no tensor has, so a name one input gives up and another takes is never read twice
+    moves = [(vi, name) for vi, name in zip(inputs, final) if vi.name != name]
+    for k, (vi, _name) in enumerate(moves):
+        read_instead(proto.graph, vi.name, f"__onnxgate_input_{k}")
+        vi.name = f"__onnxgate_input_{k}"
+    for vi, name in moves:
+        read_instead(proto.graph, vi.name, name)
+        vi.name = name
 
 
 def _no_onnx_type(dtype: Any) -> str | None:

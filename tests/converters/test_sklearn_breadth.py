@@ -733,3 +733,24 @@ def test_a_binarizer_maps_its_threshold_to_zero_as_scikit_learn_does(precision: 
     session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
     got = session.run(None, as_feeds(X, conv.signature))[0]
     np.testing.assert_array_equal(got, binarizer.transform(X))
+
+
+@pytest.mark.parametrize("columns", [["a_b", "A_B", "A_B1"], ["probabilities", "Probabilities", "x"]])
+def test_column_names_meeting_each_other_or_an_output_ignoring_case_get_inputs_sql_can_hold(columns: list[str]
+                                                                                            ) -> None:
+    # 'probabilities' beside 'Probabilities' gave inputs probabilities1 and Probabilities1 (an output holds
+    # 'probabilities'), which inputs_one_per_column then refused for the very target convert was given
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+    X = pd.DataFrame(np.random.default_rng(0).normal(size=(80, 3)), columns=columns)
+    y = (X.iloc[:, 0] + 2 * X.iloc[:, 1] - X.iloc[:, 2] > 0).astype(int)
+    model = make_pipeline(make_column_transformer((StandardScaler(), columns[:1]), (MinMaxScaler(), columns[1:])),
+                          LogisticRegression()).fit(X, y)
+    conv = og.convert(model, X.head(), target="sql-edge-2.0")
+    names = conv.signature.input_names
+    assert len({n.lower() for n in names + conv.signature.output_names}) == len(names + conv.signature.output_names)
+    assert og.validate(conv, reference=model, data=X, target="sql-edge-2.0").passed
