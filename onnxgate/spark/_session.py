@@ -123,6 +123,7 @@ def session(
         raise MissingDependencyError(
             "onnxgate.spark needs pyspark, which is not installed. Install it with: pip install 'onnxgate[spark]'"
         ) from err
+    _check_master(master)
     if master.startswith("sc://"):
         # Spark Connect: the server runs the executors; only the client lives here (no JVM needed).
         try:
@@ -167,6 +168,43 @@ def session(
         raise OnnxGateError(f"cannot start Spark with master {master!r}: {spark_error(err)}") from err
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+#: The master URLs Spark takes (local, local[N], local[*], local[N,F], spark://, sc://, yarn, k8s://).
+_MASTER = re.compile(r"^(local(\[(\d+|\*)(,\d+)?\])?|spark://[^/\s]+|sc://[^\s]+|yarn|k8s://\S+)$")
+#: Seconds a master or Spark Connect server has to accept a connection before onnxgate says it is not there
+#: (pyspark itself retries a dead Spark Connect address for more than ten minutes).
+CONNECT_TIMEOUT_S = 5.0
+_DEFAULT_PORTS = {"spark": 7077, "sc": 15002}
+
+
+def _check_master(master: str) -> None:
+    """Refuse a master URL Spark would refuse with a Java stack trace, and a standalone master or Spark
+    Connect server that does not accept a connection, before any JVM or client starts."""
+    if not _MASTER.match(master):
+        raise InvalidDataError(
+            f"--spark/master {master!r} is not a Spark master URL: expected local[N] (or local[*]), "
+            "spark://host:port (a standalone master) or sc://host[:port] (Spark Connect)"
+        )
+    scheme = master.split("://", 1)[0]
+    if scheme not in _DEFAULT_PORTS:
+        return
+    import socket
+    from urllib.parse import urlsplit
+
+    for hostport in urlsplit(master).netloc.split(","):  # spark://a:7077,b:7077 lists standby masters
+        host, _, port = hostport.rpartition(":") if ":" in hostport else (hostport, "", "")
+        host = host.strip("[]") or hostport
+        try:
+            with socket.create_connection((host, int(port or _DEFAULT_PORTS[scheme])), timeout=CONNECT_TIMEOUT_S):
+                return
+        except (OSError, ValueError):
+            continue
+    what = "Spark Connect server" if scheme == "sc" else "Spark master"
+    raise OnnxGateError(
+        f"no {what} answers at {master!r} (nothing accepted a connection within {CONNECT_TIMEOUT_S:g} s): start "
+        "it, or check the host and port"
+    )
 
 
 def _jvm_running() -> bool:

@@ -367,3 +367,27 @@ def test_a_model_whose_rows_depend_on_the_batch_fails_on_spark_as_locally(local_
     for result in (spark_parity, local_parity):
         assert not result.passed
         assert "depends on the other rows of its batch" in result.message
+
+
+@pytest.mark.parametrize(("master", "message"), [
+    ("locl[2]", r"'locl\[2\]' is not a Spark master URL: expected local\[N\]"),
+    ("spark://127.0.0.1:1", r"no Spark master answers at 'spark://127.0.0.1:1'"),
+    ("sc://127.0.0.1:1", r"no Spark Connect server answers at 'sc://127.0.0.1:1'"),
+])
+def test_a_master_spark_cannot_use_is_one_line_at_once(master: str, message: str, forest: dict[str, Any],
+                                                        tmp_path: Path, capsys: Any) -> None:
+    # a misspelt master printed a Java stack trace; a dead spark:// master answered after 69 s with "Cannot
+    # call methods on a stopped SparkContext"; a dead sc:// address hung for over 12 minutes (pyspark retries)
+    import time
+
+    start = time.monotonic()
+    model = tmp_path / "model.onnx"
+    forest["conv"].save(model)
+    code = main(["score", str(model), "--data", str(forest["single"]), "--out", str(tmp_path / "out"),
+                 "--spark", master])
+    err = capsys.readouterr().err
+    assert code == 2 and time.monotonic() - start < 30
+    assert len(err.strip().splitlines()) == 1
+    import re
+
+    assert re.search(message, err), err
