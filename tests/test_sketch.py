@@ -37,3 +37,20 @@ def test_zero_and_infinity_are_exact_and_the_pickle_is_small() -> None:
     assert h.quantiles((0.0, 0.5, 1.0)) == [0.0, 0.0, np.inf]
     assert len(pickle.dumps(h)) < 1000  # only the non-empty bins travel
     assert LogHistogram.RELATIVE_ERROR < 0.024
+
+
+def test_local_exact_quantiles_are_the_order_statistic_spark_estimates() -> None:
+    # local parity interpolated between order statistics and Spark's histogram estimated the higher one: on
+    # 569 rows their p99 differed by 69%, far beyond the stated 2.33%; a bin's value also put p99 above max
+    from onnxgate.validators.quantiles import Quantiles, Stat
+
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.exponential(0.01, 560), rng.uniform(0.5, 2.0, 9)])
+    local, spark = Stat(), Stat(quantiles=Quantiles(exact_limit=0))
+    local.add(values.copy())
+    spark.add(values.copy())
+    exact, estimated = local.to_dict(), spark.to_dict()
+    for key in ("median", "p99"):
+        assert exact[key] == float(np.quantile(values, 0.5 if key == "median" else 0.99, method="higher"))
+        assert abs(estimated[key] - exact[key]) <= LogHistogram.RELATIVE_ERROR * exact[key]
+        assert estimated[key] <= estimated["max"]

@@ -112,10 +112,11 @@ class Quantiles:
             self.chunks = [data]  # later calls reuse the joined copy instead of joining again
             # The kept values are ours and their order does not matter: partition them in place
             # rather than through another full copy (this is the peak of a large check's memory).
-            if np.isinf(data).any():
-                # Linear interpolation next to inf gives nan; take the order statistic instead.
-                return [float(v) for v in np.quantile(data, list(qs), method="higher", overwrite_input=True)]
-            return [float(v) for v in np.quantile(data, list(qs), overwrite_input=True)]
+            # The order statistic at or above the quantile ("higher"), which the histogram estimates too: a
+            # partial result merged from Spark's partitions then reports what local parity reports, within
+            # the histogram's bound (linear interpolation put local p99 69% below Spark's on 569 rows),
+            # and no interpolation next to inf gives nan.
+            return [float(v) for v in np.quantile(data, list(qs), method="higher", overwrite_input=True)]
         return self.hist.quantiles(qs)
 
 
@@ -173,5 +174,6 @@ class Stat:
 
     def to_dict(self) -> dict[str, float]:
         mean = self.total / self.count if self.count else 0.0
-        median, p99 = self.quantiles.quantiles((0.5, 0.99))
+        # a histogram bin's value may lie above every value in it: never report a quantile above the max
+        median, p99 = (min(v, self.max) for v in self.quantiles.quantiles((0.5, 0.99)))
         return {"max": self.max, "mean": mean, "median": median, "p99": p99}
