@@ -41,13 +41,7 @@ def tensorflow(purpose: str = "Converting a TensorFlow model") -> Any:
     MissingDependencyError
         TensorFlow is not installed; ``purpose`` says what needed it.
     """
-    quiet_tensorflow()
-    try:
-        with _native_log_filtered("tensorflow"):
-            import tensorflow as tf
-    except ImportError as err:
-        raise missing_dependency("tensorflow-cpu", "tensorflow", purpose) from err
-    return tf
+    return _quiet_import("tensorflow", "tensorflow-cpu", purpose)
 
 
 def keras(purpose: str = "Converting a Keras model") -> Any:
@@ -58,13 +52,20 @@ def keras(purpose: str = "Converting a Keras model") -> Any:
     MissingDependencyError
         Keras is not installed; ``purpose`` says what needed it.
     """
+    return _quiet_import("keras", "keras", purpose)
+
+
+def _quiet_import(module: str, package: str, purpose: str) -> Any:
+    """``module`` (TensorFlow or Keras) imported with TensorFlow's C++ log filtered; a missing one is the
+    missing-dependency error naming ``package`` and the extra ``tensorflow``."""
+    import importlib
+
     quiet_tensorflow()
     try:
-        with _native_log_filtered("keras"):
-            import keras as module
+        with _native_log_filtered(module):
+            return importlib.import_module(module)
     except ImportError as err:
-        raise missing_dependency("keras", "tensorflow", purpose) from err
-    return module
+        raise missing_dependency(package, "tensorflow", purpose) from err
 
 
 @contextlib.contextmanager
