@@ -255,11 +255,6 @@ def _spark_parity(
     return CheckResult(PARITY, False, message, {**result.details, "rows_alone": alone})
 
 
-def _head(output: Any, rows: int) -> Any:
-    """The first ``rows`` rows of one ONNX output (a ZipMap list or an array)."""
-    return output[:rows]
-
-
 def _scorer(token: str, model_b: Any, ref_b: Any) -> tuple[Any, Any, Any]:
     if token not in _SCORERS:
         import onnxruntime as ort
@@ -349,7 +344,7 @@ def _partition_parity(
                     from onnxgate.validators.parity import ROWS_ALONE, rows_alone_disagree
 
                     head = {key: value[:ROWS_ALONE] for key, value in feeds.items()}
-                    part["alone"] = rows_alone_disagree(session, head, [_head(o, ROWS_ALONE) for o in onnx_out],
+                    part["alone"] = rows_alone_disagree(session, head, [o[:ROWS_ALONE] for o in onnx_out],
                                                         signature, tolerances)
                 try:
                     ref_out = run_reference(feeds)

@@ -254,7 +254,7 @@ def check_prediction_parity(
                 where = f"rows {done}..{done + num_rows(chunk) - 1}"
                 row = _first_failing_row(session, feeds)
                 if row is not None:
-                    values = {key: _brief_value(value[row]) for key, value in feeds.items()}
+                    values = {key: _brief(value[row], 6, bare=True)[:80] for key, value in feeds.items()}
                     details["failing_row"] = {"row": done + row, "inputs": values}
                     # text first: a category the model never saw is the usual cause
                     order = sorted(values, key=lambda key: not values[key].startswith(("'", '"', "['")))
@@ -337,16 +337,6 @@ def _first_failing_row(session: Any, feeds: Mapping[str, Any]) -> int | None:
     return lo
 
 
-def _brief_value(value: Any) -> str:
-    import numpy as np
-
-    flat = np.asarray(value).reshape(-1)
-    shown = [repr(v) if isinstance(v, str) else f"{v:.6g}" if isinstance(v, float) else repr(v)
-             for v in flat[:4].tolist()]
-    text = shown[0] if flat.size == 1 else "[" + ", ".join(shown) + (", ..." if flat.size > 4 else "") + "]"
-    return text[:80]
-
-
 def _rows_with_nan(feeds: Mapping[str, Any]) -> int:
     """Rows of a batch holding NaN or infinity in a float input."""
     import numpy as np
@@ -421,25 +411,25 @@ def rows_alone_disagree(
 
 
 def _differ(expected: Any, actual: Any, exact: bool, atol: float, rtol: float) -> bool:
+    """Whether a row's answers differ by parity's own rule (:func:`element_mismatches`); text compared as
+    text. An infinity both times is the same answer."""
     import numpy as np
 
-    if exact or expected.dtype.kind not in "fc" or actual.dtype.kind not in "fc":
-        same = expected == actual
-        if expected.dtype.kind in "fc" and actual.dtype.kind in "fc":
-            same = same | (np.isnan(expected) & np.isnan(actual))
-        return not bool(np.all(same))
-    both_nan = np.isnan(expected) & np.isnan(actual)
-    with np.errstate(invalid="ignore", over="ignore"):
-        diff = np.abs(expected.astype(np.float64) - actual.astype(np.float64))
-        rel = diff / np.maximum(np.abs(expected.astype(np.float64)), np.finfo(np.float64).tiny)
-    bad = (diff > atol) & (rel > rtol) | (np.isnan(diff) & ~both_nan)
-    return bool(np.any(bad))
+    if expected.dtype.kind not in "biufc" or actual.dtype.kind not in "biufc":
+        return not bool(np.all(expected == actual))
+    found = element_mismatches(expected, actual, atol=atol, rtol=rtol, exact=exact, infinities_compare_equal=True)
+    return bool(found.mismatch.any())
 
 
-def _brief(value: Any) -> str:
-    flat = value.reshape(-1)[:4].tolist()
-    shown = ", ".join(f"{v:.4g}" if isinstance(v, float) else repr(v) for v in flat)
-    return f"[{shown}{', ...' if value.size > 4 else ''}]"
+def _brief(value: Any, digits: int = 4, bare: bool = False) -> str:
+    """Up to four of ``value``'s elements for a message, in brackets (``bare``: a single one without)."""
+    import numpy as np
+
+    flat = np.asarray(value).reshape(-1)
+    shown = [f"{v:.{digits}g}" if isinstance(v, float) else repr(v) for v in flat[:4].tolist()]
+    if bare and flat.size == 1:
+        return shown[0]
+    return "[" + ", ".join(shown) + (", ..." if flat.size > 4 else "") + "]"
 
 
 def accumulate_batch(
