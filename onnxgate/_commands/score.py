@@ -140,11 +140,10 @@ def check_package_model(model: Any) -> None:
     PackagingError
         The hashes differ.
     """
-    import hashlib
     import json
     import os
 
-    from onnxgate.errors import PackagingError
+    from onnxgate.deploy.manifest import check_model_bytes
 
     if not isinstance(model, (str, os.PathLike)) or not (Path(model) / "manifest.json").is_file():
         return
@@ -157,13 +156,7 @@ def check_package_model(model: Any) -> None:
     path = Path(model) / str(name)
     if not isinstance(expected, str) or not path.is_file():
         return
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != expected:
-        raise PackagingError(
-            f"{str(path)!r} is not the model this package was validated with: sha256 {digest} != {expected} "
-            "(manifest.json); re-run 'onnxgate package' for the new model",
-            path=str(path),
-        )
+    check_model_bytes(manifest, path, path.read_bytes())
 
 
 def check_outputs_one_row_per_input(outs: list[Any], names: list[str], rows: int) -> None:

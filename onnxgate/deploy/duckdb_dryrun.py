@@ -18,7 +18,6 @@ fails the run: ``The type of model column 'x' is 'real'. Doesn't match the input
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -29,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from onnxgate.deploy.manifest import check_model_bytes
 from onnxgate.errors import InvalidDataError, PackagingError, missing_dependency
 from onnxgate.runtime import run_rows
 from onnxgate.runtime import session as runtime_session
@@ -294,14 +294,7 @@ def _read_package(folder: Path) -> tuple[dict[str, Any], bytes, str | None]:
         kind = manifest.get("target") if isinstance(manifest, dict) else None
         raise PackagingError(f"{str(folder)!r} holds a {kind!r} package, not a SQL one", path=str(folder))
     model_bytes = model_path.read_bytes()
-    model_info = manifest.get("model")
-    expected = model_info.get("sha256") if isinstance(model_info, dict) else None
-    if isinstance(expected, str) and hashlib.sha256(model_bytes).hexdigest() != expected:
-        raise PackagingError(
-            f"{str(model_path)!r} is not the model this package was validated with (its sha256 differs from "
-            "manifest.json); package the model again with onnxgate package",
-            path=str(model_path),
-        )
+    check_model_bytes(manifest, model_path, model_bytes)
     script_path = folder / "03_create_input_table.sql"
     script = script_path.read_text(encoding="utf-8") if script_path.is_file() else None
     return manifest, model_bytes, script
