@@ -592,9 +592,9 @@ class SklearnConverter(Converter):
         target_opset = {"": opset, "ai.onnx.ml": ml_opset}
         graph_name = name or type(model).__name__
         try:
+            positioned, options = _positioned(model, None, conv_options)
             proto = skl2onnx.convert_sklearn(
-                model, name=graph_name, initial_types=initial, target_opset=target_opset,
-                options=dict(conv_options) or None,
+                positioned, name=graph_name, initial_types=initial, target_opset=target_opset, options=options or None,
             )
         except OnnxGateError:
             raise  # a step onnxgate converts (XGBoost, LightGBM, CatBoost) refused by name
@@ -621,9 +621,11 @@ class SklearnConverter(Converter):
             matrix = "__onnxgate_features"
             initial = [(matrix, _tensor_type(compute_dtype, len(columns), compute_dtype))]
             try:
+                # a ColumnTransformer beside a one-matrix step (a FeatureUnion's branches) picks by position
+                positioned, options = _positioned(model, [c.original for c in columns], conv_options)
                 proto = skl2onnx.convert_sklearn(
-                    model, name=graph_name, initial_types=initial, target_opset=target_opset,
-                    options=dict(conv_options) or None,
+                    positioned, name=graph_name, initial_types=initial, target_opset=target_opset,
+                    options=options or None,
                 )
             except OnnxGateError:
                 raise
@@ -775,9 +777,75 @@ class _Column:
     width: int | None
 
 
+def _input_readers(model: Any) -> list[Any]:
+    """The estimators that read the model's input: a pipeline's first step, every branch of a
+    FeatureUnion there (and of the pipelines in its branches)."""
+    first = _first_step(model)
+    if type(first).__name__ != "FeatureUnion":
+        return [first]
+    return [reader for _, branch in first.transformer_list if not isinstance(branch, str)
+            for reader in _input_readers(branch)]
+
+
 def _selects_columns(model: Any) -> bool:
-    """True when the step that reads the input picks its columns by name (a ColumnTransformer)."""
-    return type(_first_step(model)).__name__ == "ColumnTransformer"
+    """True when every step that reads the input picks its columns by name (ColumnTransformers)."""
+    return all(type(reader).__name__ == "ColumnTransformer" for reader in _input_readers(model))
+
+
+def _by_position(model: Any, names: list[str] | None, copies: dict[int, Any] | None = None) -> Any:
+    """``model`` with each ColumnTransformer that reads the input selecting its columns by position:
+    a boolean mask always (skl2onnx reads True and False as the positions 1 and 0), column names too
+    when ``names`` is given, for the Concat front's one matrix (skl2onnx looks a name up among the graph
+    inputs, and there is one). Shallow copies along the way: the user's model is not changed; ``copies``
+    gets ``id(original) -> copy`` for each (skl2onnx's per-estimator options are keyed by id)."""
+    import copy
+
+    kind = type(model).__name__
+    if hasattr(model, "steps") and model.steps:
+        first = _by_position(model.steps[0][1], names, copies)
+        if first is model.steps[0][1]:
+            return model
+        clone = copy.copy(model)
+        clone.steps = [(model.steps[0][0], first), *model.steps[1:]]
+        return _copied(model, clone, copies)
+    if kind == "FeatureUnion":
+        branches = [(name, branch if isinstance(branch, str) else _by_position(branch, names, copies))
+                    for name, branch in model.transformer_list]
+        if all(new is old for (_, new), (_, old) in zip(branches, model.transformer_list)):
+            return model
+        clone = copy.copy(model)
+        clone.transformer_list = branches
+        return _copied(model, clone, copies)
+    if kind != "ColumnTransformer":
+        return model
+    import numpy as np
+
+    def positions(columns: Any) -> Any:
+        if isinstance(columns, slice) or callable(columns):
+            return columns
+        picked = np.atleast_1d(np.asarray(columns))
+        if picked.dtype.kind == "b":
+            return [int(i) for i in np.flatnonzero(picked)]
+        if picked.dtype.kind in "iu":
+            return [int(i) for i in picked]
+        return columns if names is None else [names.index(str(c)) for c in picked]
+
+    clone = copy.copy(model)
+    clone.transformers_ = [(name, step, positions(columns)) for name, step, columns in model.transformers_]
+    return _copied(model, clone, copies)
+
+
+def _copied(original: Any, clone: Any, copies: dict[int, Any] | None) -> Any:
+    if copies is not None:
+        copies[id(original)] = clone
+    return clone
+
+
+def _positioned(model: Any, names: list[str] | None, options: Mapping[Any, Any]) -> tuple[Any, dict[Any, Any]]:
+    """:func:`_by_position` of ``model``, and skl2onnx ``options`` keyed by the ids of the copies it made."""
+    copies: dict[int, Any] = {}
+    positioned = _by_position(model, names, copies)
+    return positioned, {id(copies[key]) if key in copies else key: value for key, value in options.items()}
 
 
 def _unread_inputs(proto: Any) -> list[str]:

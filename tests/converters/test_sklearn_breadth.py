@@ -488,6 +488,32 @@ def test_a_dataframe_pipeline_whose_first_step_reads_one_matrix_reads_every_colu
     assert og.validate(conv, reference=model, data=X).passed
 
 
+@pytest.mark.parametrize("selector", ["names", "mask"])
+def test_a_feature_union_of_a_column_transformer_and_a_one_matrix_step_converts(selector: str) -> None:
+    # the PCA beside the ColumnTransformer sends the conversion to one matrix, where skl2onnx looked the
+    # ColumnTransformer's column names up among the graph inputs and failed ("Unable to find column name
+    # 'alcohol'"); a boolean mask was read as the positions 1 and 0 ("Mismatch between expected shape")
+    import onnxruntime as ort
+    from sklearn.compose import make_column_transformer
+    from sklearn.datasets import load_wine
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline, make_union
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    picked = ["alcohol", "ash"] if selector == "names" else [c.startswith("a") for c in X.columns]
+    union = make_union(make_column_transformer((StandardScaler(), picked)), PCA(2))
+    model = make_pipeline(union, LogisticRegression(max_iter=3000)).fit(X, y)
+    conv = og.convert(model, X.head())
+    assert conv.signature.columns.columns == list(X.columns)
+    assert model.steps[0][1].transformer_list[0][1].transformers_[0][2] == picked  # the user's model unchanged
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    probabilities = session.run(None, as_feeds(X, conv.signature))[1]
+    np.testing.assert_allclose(probabilities, model.predict_proba(X), atol=1e-4)
+    assert og.validate(conv, reference=model, data=X).passed
+
+
 @pytest.mark.parametrize("kind", ["interval", "float-category", "datetime"])
 def test_columns_no_onnx_type_holds_are_refused_at_convert(kind: str) -> None:
     # pandas.cut bins (Interval categories) converted as a text input, and validate then refused the
