@@ -412,26 +412,10 @@ def write_folder_atomically(folder: str | os.PathLike[str], files: Mapping[str, 
     target = Path(folder).absolute()
     if target.is_symlink() and target.is_dir():
         target = target.resolve()
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise type(err)(err.errno, err.strerror, str(target)) from err
-    clean_stale_partials(target)
-    if target.exists() and not target.is_dir():
-        raise NotADirectoryError(errno.ENOTDIR, "it is a file, not a folder", str(target))
-    if target.is_dir() and any(target.iterdir()) and not overwrite:
-        raise OutputExistsError(
-            f"{str(target)!r} is not empty; refusing to write into it. Pass overwrite=True (CLI: --force) "
-            "or choose a new folder.",
-            path=str(target),
-        )
-    try:
-        stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.{_writer_id()}.", suffix=".partial",
-                                      dir=target.parent))
-    except OSError as err:
-        raise type(err)(err.errno, err.strerror, str(target)) from err
-    try:
-        public_mode(stage)
+    refusal = (f"{str(target)!r} is not empty; refusing to write into it. Pass overwrite=True (CLI: --force) "
+               "or choose a new folder.")
+    with staged_folder(target, overwrite=overwrite, refusal=refusal) as stage:
+        stage.mkdir()
         for rel, content in files.items():
             path = stage / rel
             try:
@@ -442,14 +426,50 @@ def write_folder_atomically(folder: str | os.PathLike[str], files: Mapping[str, 
                     path.write_text(content, encoding="utf-8", newline="\n")
             except OSError as err:  # name the file the user asked for, not the staging copy
                 raise type(err)(err.errno, err.strerror, str(target / rel)) from err
+        if target.is_dir() and any(target.iterdir()):
+            _carry_over_foreign(target, stage, files)
+    return target
+
+
+@contextmanager
+def staged_folder(folder: str | os.PathLike[str], *, overwrite: bool = False, refusal: str | None = None
+                  ) -> Iterator[Path]:
+    """A path beside ``folder`` (not yet created) for a writer that makes a whole folder itself (Spark's
+    Parquet writer), renamed to ``folder`` when the block succeeds. If the block fails, what it wrote
+    is removed and ``folder`` is left as it was: never a half-written folder, and an old one is lost
+    only when the new one is complete.
+
+    Raises
+    ------
+    OutputExistsError
+        ``folder`` is not empty and ``overwrite`` is false (``refusal``, if given, is its message).
+    """
+    target = Path(folder).absolute()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise type(err)(err.errno, err.strerror, str(target)) from err
+    clean_stale_partials(target)
+    if target.exists() and not target.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "it is a file, not a folder", str(target))
+    if target.is_dir() and any(target.iterdir()) and not overwrite:
+        raise OutputExistsError(refusal or f"{str(target)!r} exists; pass --force to overwrite it or choose another "
+                                "path", path=str(target))
+    try:
+        stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.{_writer_id()}.", suffix=".partial",
+                                      dir=target.parent))
+    except OSError as err:
+        raise type(err)(err.errno, err.strerror, str(target)) from err
+    try:
+        public_mode(stage)
+        written = stage / target.name
+        yield written
         if target.is_dir() and not any(target.iterdir()):
             target.rmdir()
-        if not target.exists():
-            os.replace(stage, target)  # the whole folder appears at once
-            return target
-        _carry_over_foreign(target, stage, files)
-        _exchange(stage, target)  # now ``stage`` holds the old folder
-        return target
+        if target.exists():
+            _exchange(written, target)  # now ``written`` holds the old folder, removed below
+        else:
+            os.replace(written, target)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 
@@ -504,7 +524,7 @@ def _exchange(a: Path, b: Path) -> None:
         code = ctypes.get_errno()
         if code not in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
             raise OSError(code, os.strerror(code), str(b))
-    aside = a.with_name(a.name.replace(".partial", ".old.partial"))
+    aside = a.with_name(a.name + ".old")  # beside ``a``, in its staging folder
     os.rename(b, aside)
     try:
         os.rename(a, b)

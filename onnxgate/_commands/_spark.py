@@ -47,6 +47,7 @@ def validate_on_spark(args: argparse.Namespace, reference: Any, target: Any, ato
 
 def score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
     """``onnxgate score --spark MASTER``: Spark reads, scores and writes a folder of Parquet files."""
+    from onnxgate._onnx import staged_folder
     from onnxgate.cli import EXIT_OK
     from onnxgate.signature import Signature
     from onnxgate.spark import load_scoring_model, predict, session, worker_input_error
@@ -61,7 +62,11 @@ def score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
         try:
             scored = predict(args.data, args.model, outputs=outputs, spark=spark)
             try:
-                scored.write.mode("overwrite" if args.force else "errorifexists").parquet(args.out)
+                if "://" in args.out:  # another filesystem (hdfs://, s3a://): Spark's own rules
+                    scored.write.mode("overwrite" if args.force else "errorifexists").parquet(args.out)
+                else:  # a job that fails half-way leaves no folder, and an old one stays until the new is whole
+                    with staged_folder(args.out, overwrite=args.force) as staged:
+                        scored.write.parquet(str(staged))
             except Exception as err:
                 refused = worker_input_error(err)  # a null feeding an integer input, met by a worker: exit 2
                 if refused is not None:

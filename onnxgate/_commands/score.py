@@ -16,10 +16,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from onnxgate._package_rules import check_feeds_finite, check_package_model, package_nan_inputs
 from onnxgate.errors import InvalidDataError
 
-__all__ = ["DEFAULT_SCORE_BATCH", "check_feeds_finite", "check_outputs_one_row_per_input", "check_package_model",
-           "package_nan_inputs", "register", "run", "score_parquet"]
+__all__ = ["DEFAULT_SCORE_BATCH", "check_outputs_one_row_per_input", "register", "run", "score_parquet"]
 
 #: Rows read and written at a time on one machine (one Parquet row group each); the model runs on
 #: runs of onnxgate.runtime.RUN_ROWS rows within them.
@@ -130,33 +130,6 @@ def score_parquet(
     return rows
 
 
-def check_package_model(model: Any) -> None:
-    """Refuse a package whose model file is not the model it was packaged with: its SHA-256 differs from
-    the one its ``manifest.json`` records, as the container's service and ``sql-dryrun`` refuse it. Does
-    nothing for anything but a package folder (an .onnx file, a model in memory).
-
-    Raises
-    ------
-    PackagingError
-        The hashes differ.
-    """
-    import json
-    import os
-
-    from onnxgate.deploy.manifest import check_model_bytes
-
-    if not isinstance(model, (str, os.PathLike)) or not (Path(model) / "manifest.json").is_file():
-        return
-    try:
-        manifest = json.loads((Path(model) / "manifest.json").read_text(encoding="utf-8"))
-        info = manifest["model"]
-        expected, name = info["sha256"], info.get("file", "model.onnx")
-    except (OSError, ValueError, KeyError, TypeError):
-        return  # not a manifest onnxgate wrote: the folder is read as a folder holding model.onnx
-    path = Path(model) / str(name)
-    if not isinstance(expected, str) or not path.is_file():
-        return
-    check_model_bytes(manifest, path, path.read_bytes())
 
 
 def check_outputs_one_row_per_input(outs: list[Any], names: list[str], rows: int) -> None:
@@ -185,74 +158,8 @@ def check_outputs_one_row_per_input(outs: list[Any], names: list[str], rows: int
         )
 
 
-def package_nan_inputs(model: Any) -> list[str] | None:
-    """The inputs that take NaN in a container package (its manifest's ``service.allow_nan_inputs``), or
-    None when ``model`` is not such a package (an .onnx file, a SQL or MLflow package): those have no
-    service whose rule ``score`` must follow."""
-    import json
-    import os
-
-    if not isinstance(model, (str, os.PathLike)) or not (Path(model) / "manifest.json").is_file():
-        return None
-    try:
-        manifest = json.loads((Path(model) / "manifest.json").read_text(encoding="utf-8"))
-        names = manifest["service"]["allow_nan_inputs"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return [str(n) for n in names] if isinstance(names, list) else None
 
 
-def check_feeds_finite(feeds: dict[str, Any], signature: Any, takes_nan: list[str], fed: list[str], *,
-                       first_row: int = 0, package: Any = None) -> None:
-    """Refuse the rows a container package's service refuses (score.py's ``check_finite``): NaN in a float
-    input not in ``takes_nan``, and infinity in any float input. Scoring them anyway writes a class label
-    argmax'ed from NaN probabilities.
-
-    ``feeds`` are one batch's arrays, ``fed`` the data columns feeding them (in order), ``first_row`` the
-    batch's first row in the data, for the message.
-
-    Raises
-    ------
-    InvalidDataError
-        Naming every offending column, with its count of rows, and how to fix it.
-    """
-    import numpy as np
-
-    nan: list[tuple[str, str, int]] = []  # (as the message names it, the column, rows)
-    inf: list[tuple[str, str, int]] = []
-    for name, arr in feeds.items():
-        if arr.dtype.kind != "f" or not arr.size:
-            continue
-        per_row = arr.reshape(len(arr), -1)
-        if len(feeds) == 1 and per_row.shape[1] == len(fed) > 1:  # one [N,k] input fed by k columns
-            columns = [(repr(c), c, per_row[:, [j]]) for j, c in enumerate(fed)]
-        else:
-            columns = [(signature.columns.describe(name), signature.columns.column_for(name), per_row)]
-        for shown, column, values in columns:
-            infinite = int(np.isinf(values).any(axis=1).sum())
-            if infinite:
-                inf.append((shown, column, infinite))
-            missing = int(np.isnan(values).any(axis=1).sum()) if name not in takes_nan else 0
-            if missing:
-                nan.append((shown, column, missing))
-    if not nan and not inf:
-        return
-    rows = len(next(iter(feeds.values())))
-    where = f"rows {first_row:,}..{first_row + rows - 1:,}"
-    what = f"package {str(package)!r}" if package is not None else "the package"
-
-    def counted(found: list[tuple[str, str, int]]) -> str:
-        return ", ".join(f"{shown} ({n:,} row{'s' if n != 1 else ''})" for shown, _column, n in found)
-
-    parts = []
-    if nan:
-        parts.append(f"NaN (missing) in {counted(nan)}, which {what} was made to refuse, as its service does: "
-                     "fill or drop those rows, or package the model again with --option allow_nan=true (or "
-                     "allow_nan=COLUMN,...) if it handles missing values")
-    if inf:
-        parts.append(f"infinity in {counted(inf)}, which the package's service refuses for every input "
-                     "(scikit-learn refuses it too): replace those values or drop those rows")
-    raise InvalidDataError(f"cannot score {where}: " + "; and ".join(parts), column=(nan or inf)[0][1])
 
 
 def check_parquet_files(

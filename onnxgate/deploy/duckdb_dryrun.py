@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from onnxgate.deploy.manifest import check_model_bytes
+from onnxgate._package_rules import check_model_bytes
 from onnxgate.errors import InvalidDataError, PackagingError, missing_dependency
 from onnxgate.runtime import run_rows
 from onnxgate.runtime import session as runtime_session

@@ -106,26 +106,3 @@ def parity_skipped(manifest: dict[str, Any]) -> bool:
     parity = next((c for c in checks if c.get("name") == "prediction_parity"), None)
     return parity is None or bool(parity.get("skipped"))
 
-
-def check_model_bytes(manifest: Any, path: Any, blob: bytes) -> None:
-    """Refuse ``blob``, read from ``path``, when it is not the model ``manifest`` recorded (its SHA-256).
-
-    Raises
-    ------
-    PackagingError
-        The hashes differ. A manifest without a recorded hash is not checked.
-    """
-    from onnxgate.errors import PackagingError
-
-    info = manifest.get("model") if isinstance(manifest, dict) else None
-    expected = info.get("sha256") if isinstance(info, dict) else None
-    if not isinstance(expected, str):
-        return
-    digest = hashlib.sha256(blob).hexdigest()
-    if digest != expected:
-        raise PackagingError(
-            f"{str(path)!r} is not the model this package was validated with: sha256 {digest} != {expected} "
-            "(manifest.json); re-run 'onnxgate package' for the new model",
-            path=str(path),
-        )
-

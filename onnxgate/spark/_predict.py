@@ -116,6 +116,12 @@ def predict(
         An unknown output, an output named like an input column, missing input columns.
     UnsupportedModelError
         An output that is not a tensor (ZipMap): convert without it.
+    PackagingError
+        A package whose ``model.onnx`` is not the one its manifest records.
+
+    A container package's rows are checked on the workers as its service checks them: NaN in a
+    float input the package was not made to take it in, or infinity in any, fails the job with an
+    :class:`InvalidDataError` naming the columns (its message ends Spark's error).
 
     Examples
     --------
@@ -126,10 +132,14 @@ def predict(
     import hashlib
 
     from onnxgate._arrow import arrow_type
+    from onnxgate._package_rules import check_package_model, package_nan_inputs
     from onnxgate.signature import Signature
 
+    check_package_model(model_or_package)
     proto = load_scoring_model(model_or_package)
     signature = Signature.from_model(proto)
+    # a container package's service refuses NaN in the inputs not made to take it: so do its workers
+    takes_nan = package_nan_inputs(model_or_package)
     wanted = list(outputs) if outputs is not None else signature.output_names
     unknown = [o for o in wanted if o not in signature.output_names]
     if unknown or not wanted:
@@ -175,7 +185,7 @@ def predict(
         shared = _Shared(model_bytes)
     threads = int(spark.conf.get("spark.task.cpus", "1") or 1)
     fragment_rows = PREDICT_BATCH_ROWS if rows.fragments else 0
-    run = _partition_predict(token, shared, fed, wanted, threads, fragment_rows, present)
+    run = _partition_predict(token, shared, fed, wanted, threads, fragment_rows, present, takes_nan)
     return rows.frame.mapInArrow(run, schema)
 
 
@@ -213,11 +223,12 @@ def refuse_mistyped_columns(fields: Any, fed: list[str], signature: Any) -> None
 
 def _partition_predict(
     token: str, shared: Any, fed: list[str], wanted: list[str], threads: int, fragment_rows: int = 0,
-    read: list[str] | None = None,
+    read: list[str] | None = None, takes_nan: list[str] | None = None,
 ) -> Any:
     """The function each partition runs; with ``fragment_rows``, its input is ``(path, row group)``
     pairs and it reads the columns ``read`` itself in batches of that many rows, else Spark's batches
-    of the columns ``read``."""
+    of the columns ``read``. With ``takes_nan`` (a container package's rule), a batch holding NaN in
+    another float input, or infinity in any, is refused as the package's service refuses it."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
@@ -232,6 +243,10 @@ def _partition_predict(
             if batch.num_rows == 0:
                 continue
             feeds = batch_feeds(batch.select(fed), signature)
+            if takes_nan is not None:
+                from onnxgate._package_rules import check_feeds_finite
+
+                check_feeds_finite(feeds, signature, takes_nan, fed, first_row=None)
             outs = run_rows(session, wanted, feeds)
             columns = [*batch.columns, *(to_arrow(v, s) for v, s in zip(outs, specs))]
             yield pa.RecordBatch.from_arrays(columns, names=[*batch.schema.names, *wanted])

@@ -289,3 +289,35 @@ def test_package_interrupted_leaves_no_partial_file(
     assert calls["n"] == nth_write
     assert _leftovers(tmp_path) == []
     assert not out.exists() or not any(out.iterdir()), f"a partial package was left: {sorted(out.rglob('*'))}"
+
+
+@pytest.mark.parametrize("exchange", ["renameat2", "two-renames"])
+def test_a_folder_a_writer_makes_itself_appears_whole_or_not_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exchange: str
+) -> None:
+    # what 'score --spark' writes through: a job failing half-way left its part files in --out
+    if exchange == "two-renames":  # a kernel or filesystem without renameat2(RENAME_EXCHANGE)
+        import ctypes
+
+        def no_libc(*args: Any, **kwargs: Any) -> Any:
+            raise OSError("no libc here")
+
+        monkeypatch.setattr(ctypes, "CDLL", no_libc)
+    out = tmp_path / "scored"
+    with pytest.raises(RuntimeError), onnx_helpers.staged_folder(out) as staged:
+        staged.mkdir()
+        (staged / "part-0.parquet").write_bytes(b"half")
+        raise RuntimeError("the job failed")
+    assert not out.exists() and _leftovers(tmp_path) == []
+    out.mkdir()
+    (out / "old.parquet").write_bytes(ORIGINAL)
+    with pytest.raises(OutputExistsError, match="pass --force"), onnx_helpers.staged_folder(out):
+        pass
+    with pytest.raises(RuntimeError), onnx_helpers.staged_folder(out, overwrite=True) as staged:
+        staged.mkdir()
+        raise RuntimeError("the job failed")
+    assert [p.name for p in out.iterdir()] == ["old.parquet"] and (out / "old.parquet").read_bytes() == ORIGINAL
+    with onnx_helpers.staged_folder(out, overwrite=True) as staged:
+        staged.mkdir()
+        (staged / "part-0.parquet").write_bytes(b"new")
+    assert [p.name for p in out.iterdir()] == ["part-0.parquet"] and _leftovers(tmp_path) == []

@@ -391,3 +391,35 @@ def test_a_master_spark_cannot_use_is_one_line_at_once(master: str, message: str
     import re
 
     assert re.search(message, err), err
+
+
+def test_cli_score_on_spark_follows_a_container_packages_rules(local_spark: Any, tmp_path: Path, capsys: Any
+                                                                ) -> None:
+    # on one machine score refused the NaN rows a container package's service refuses, and a model.onnx
+    # that is not the packaged one; on Spark both were scored (a label from NaN, exit 0)
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(rng.normal(size=(200, 4)), columns=FEATURES)
+    y = (frame.f0 + frame.f1 > 0).astype(int)
+    plain = og.package(og.convert(LogisticRegression().fit(frame, y), frame.head()), target="container",
+                       out=tmp_path / "plain")
+    imputed = make_pipeline(SimpleImputer(), LogisticRegression()).fit(frame, y)
+    takes_nan = og.package(og.convert(imputed, frame.head()), target="container", out=tmp_path / "imputed")
+    data = tmp_path / "rows.parquet"
+    frame.assign(f2=frame.f2.mask(frame.index % 50 == 7)).to_parquet(data)
+    out = tmp_path / "scored"
+    args = ["--data", str(data), "--out", str(out), "--spark", "local[2]"]
+    assert main(["score", str(plain), *args]) == 2
+    err = capsys.readouterr().err
+    assert "NaN (missing) in 'f2'" in err and "allow_nan" in err and "Traceback" not in err, err
+    assert not out.exists()
+    assert main(["score", str(takes_nan), *args]) == 0
+    scored = pd.read_parquet(out)
+    assert len(scored) == 200 and np.isfinite(np.stack(scored["probabilities"])).all()
+    other = og.convert(LogisticRegression(C=0.01).fit(frame, y), frame.head())
+    (plain / "model.onnx").write_bytes(other.to_bytes())
+    assert main(["score", str(plain), *args[:-2], "--force", "--spark", "local[2]"]) == 2
+    assert "is not the model this package was validated with" in capsys.readouterr().err
