@@ -27,6 +27,7 @@ __all__ = [
     "adapted_outputs",
     "already_adapted",
     "original_feeds",
+    "outputs_off_record",
     "set_metadata",
 ]
 
@@ -141,3 +142,33 @@ def adapted_outputs(
                 arr = arr.reshape(-1, 1)
             by_new[new_name] = arr[:, index : index + 1] if index is not None else arr.reshape(len(arr), -1)
     return [by_new.get(name) for name in output_names]
+
+
+def outputs_off_record(model: Any) -> str | None:
+    """Why an adapted model's outputs are not the ones its recorded mapping wrote (an output renamed,
+    added or removed after :func:`adapt`), or None when they are, or the model was not adapted.
+
+    Parity lays the native model's outputs out by that record: an output it does not name has nothing
+    to be compared with, and a renamed label or two swapped probability columns would go unchecked.
+    """
+    from onnxgate._onnx import load_model
+
+    proto = load_model(model)
+    mapping = adaptation_of(proto)
+    if mapping is None:
+        return None
+    recorded = [str(new) for news in mapping.get("outputs", {}).values() for new, _index in news]
+    present = [o.name for o in proto.graph.output]
+    unknown = [name for name in present if name not in recorded]
+    lost = [name for name in recorded if name not in present]
+    if not unknown and not lost:
+        return None
+    parts = []
+    if unknown:
+        parts.append(f"output(s) {unknown} are not among the outputs its adaptation wrote")
+    if lost:
+        parts.append(f"output(s) {lost} that its adaptation wrote are gone")
+    return (f"the model's outputs are not the ones onnxgate.adapt recorded in it ({'; '.join(parts)}): it was "
+            f"edited after the adaptation, so its outputs {present} cannot be matched with the reference's. Adapt "
+            "the original model again (onnxgate.adapt, or convert with the SQL target) instead of editing the "
+            "adapted one")

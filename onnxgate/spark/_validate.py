@@ -138,7 +138,11 @@ def validate(
 
         rows = rows_of(df, spark)
         refuse_mistyped_columns(rows.fields, feed_columns(rows.columns, signature), signature)
-        parity = _spark_parity(proto.SerializeToString(), payload, rows, tolerances, infinities_compare_equal)
+        from onnxgate.validators.tolerances import atol_defaulted
+
+        guarded = {o.name for o in signature.outputs if atol_defaulted(o.name, atol)}
+        parity = _spark_parity(proto.SerializeToString(), payload, rows, tolerances, infinities_compare_equal,
+                               guarded)
     checks = [parity if c.name == PARITY else c for c in report.checks]
     return replace(report, checks=checks)
 
@@ -184,7 +188,10 @@ def _spark_parity(
     data: Rows,
     tolerances: dict[str, tuple[float, float, Any]],
     inf_equal: bool,
+    guarded: set[str] | frozenset[str] = frozenset(),
 ) -> CheckResult:
+    """Parity on the executors; ``guarded``: the outputs whose atol is the default (the scale guard of
+    :class:`~onnxgate.validators.accumulator.OutputAccumulator` applies to them)."""
     from onnxgate.runtime import RUN_ROWS
     from onnxgate.signature import Signature
     from onnxgate.validators.parity import OutputAccumulator, parity_result
@@ -221,7 +228,8 @@ def _spark_parity(
 
     proto = load_model(model_bytes)
     names = Signature.from_model(proto).output_names
-    accs = [OutputAccumulator(n, *tolerances[n], infinities_compare_equal=inf_equal, exact_limit=0) for n in names]
+    accs = [OutputAccumulator(n, *tolerances[n], infinities_compare_equal=inf_equal, exact_limit=0,
+                              scale_guard=n in guarded) for n in names]
     missing: set[str] = set()
     hasher = hashlib.sha256()
     offset = 0

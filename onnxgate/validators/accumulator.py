@@ -109,6 +109,8 @@ class OutputComparison:
             text += f"  {self.nonfinite_mismatches} NaN/inf mismatches"
         if self.argmax_disagreements:
             text += f"  argmax differs on {self.argmax_disagreements} rows"
+        if self.note and not self.passed:
+            text += f": {self.note}"
         return text
 
     def to_dict(self) -> dict[str, Any]:
@@ -180,8 +182,12 @@ class OutputAccumulator:
         infinities_compare_equal: bool,
         *,
         exact_limit: int | None = None,
+        scale_guard: bool = False,
     ) -> None:
         self.name, self.atol, self.rtol, self.mode = name, atol, rtol, mode
+        # with a default atol: fail an output whose every value lies within atol of zero and whose
+        # differences are large against its own scale (see result())
+        self.scale_guard = scale_guard
         self.inf_equal = infinities_compare_equal
         self.abs = Stat(quantiles=Quantiles(exact_limit))
         self.rel = Stat(quantiles=Quantiles(exact_limit))
@@ -193,6 +199,7 @@ class OutputAccumulator:
         self.nonfinite = 0
         self.min_atol = 0.0
         self.min_rtol = 0.0
+        self.scale = 0.0  # the largest |reference value| compared (finite ones)
         self.argmax: int | None = None
         self.shape_status: str = "equal"
         self.expected_shape: tuple[int, ...] | None = None
@@ -369,6 +376,7 @@ class OutputAccumulator:
         self.nonfinite += other.nonfinite
         self.min_atol = max(self.min_atol, other.min_atol)
         self.min_rtol = max(self.min_rtol, other.min_rtol)
+        self.scale = max(self.scale, other.scale)
         if other.argmax is not None:
             self.argmax = (self.argmax or 0) + other.argmax
         self.abs.merge(other.abs)
@@ -409,6 +417,8 @@ class OutputAccumulator:
         self.nonfinite += int(bad_nonfinite.sum())
         self.abs.add(absd[finite])
         self.rel.add(rel[finite])
+        if self.mode == "tolerance" and finite.any():
+            self.scale = max(self.scale, float(np.abs(ef[finite]).max()))
         if bad_nonfinite.any():
             self.min_atol = self.min_rtol = math.inf
         else:
@@ -436,6 +446,8 @@ class OutputAccumulator:
                 return None  # a NaN or inf on either side (or an overflowing difference): general path
             np.abs(absd, out=absd)
             rel = np.abs(ef)
+            if rel.size:
+                self.scale = max(self.scale, float(rel.max()))
             zero = rel == 0
             with np.errstate(divide="ignore"):
                 np.divide(absd, rel, out=rel)
@@ -503,6 +515,20 @@ class OutputAccumulator:
         compared = self.shape_status != "mismatch"
         passed = compared and self.mismatched_values == 0 and self.rows > 0
         numeric = self.numeric and compared
+        note = self.note
+        if self.scale_guard and passed and numeric and self.mode == "tolerance" and 0 < self.scale <= self.atol:
+            # Every value lies within atol of zero: the rule's "abs > atol" never holds, and a model that
+            # negated or zeroed the output would pass. Its differences are judged against its own scale.
+            largest = float(self.abs.max or 0.0)
+            if largest > self.rtol * self.scale:
+                passed = False
+                note = (
+                    f"every reference value lies within atol {self.atol:.0e} of zero (the largest |value| is "
+                    f"{self.scale:.2e}), so the absolute tolerance would pass any answer this small; against "
+                    f"that scale the largest difference, {largest:.2e}, is over rtol {self.rtol:.0e} of it. If "
+                    f"the difference is acceptable, pass atol={{{self.name!r}: x}} with x below {self.scale:.1e}"
+                )
+        method = "histogram" if "histogram" in (self.abs.quantiles.method, self.rel.quantiles.method) else "exact"
         method = "histogram" if "histogram" in (self.abs.quantiles.method, self.rel.quantiles.method) else "exact"
         return OutputComparison(
             name=self.name,
@@ -526,7 +552,7 @@ class OutputAccumulator:
             mismatched_row_indices=tuple(self.indices),
             argmax_disagreements=self.argmax,
             quantiles=method,
-            note=self.note,
+            note=note,
             **dict(zip(("histogram", "sample", "confusion"), self.evidence(numeric))),
         )
 

@@ -59,6 +59,7 @@ from onnxgate.validators.tolerances import (
     EXACT_TYPES,
     LABEL_NAME_HINTS,
     Tolerance,
+    atol_defaulted,
     resolve_tolerances,
 )
 
@@ -227,7 +228,8 @@ def check_prediction_parity(
         return CheckResult(name, False, f"onnxruntime cannot load the model, so parity was not run: {err}", {})
     run_reference = prepare_reference(reference, proto, signature)
     accs = [
-        OutputAccumulator(o.name, *tolerances[o.name], infinities_compare_equal=infinities_compare_equal)
+        OutputAccumulator(o.name, *tolerances[o.name], infinities_compare_equal=infinities_compare_equal,
+                          scale_guard=atol_defaulted(o.name, atol))
         for o in signature.outputs
     ]
     missing: set[str] = set()
@@ -488,7 +490,9 @@ def parity_result(
     infinities_compare_equal : bool
         Whether equal infinities matched.
     model : onnx.ModelProto, optional
-        The ONNX model, for the hint a failure carries when it computes in float32 from float64 data.
+        The ONNX model, for the hint a failure carries when it computes in float32 from float64 data;
+        an adapted model whose outputs are not the ones its adaptation recorded fails
+        (:func:`onnxgate.adaptation.mapping.outputs_off_record`).
 
     Returns
     -------
@@ -521,6 +525,13 @@ def parity_result(
             "label_name_hints": list(LABEL_NAME_HINTS),
         },
     }
+    off_record = None
+    if model is not None:
+        from onnxgate.adaptation.mapping import outputs_off_record
+
+        off_record = outputs_off_record(model)
+    if off_record is not None:  # what was compared was laid out by a record the outputs no longer follow
+        return CheckResult(name, False, off_record, {**evidence, "outputs_off_record": off_record})
     if not compared:
         return CheckResult(
             name,

@@ -11,7 +11,8 @@ from onnxgate.errors import InvalidDataError
 if TYPE_CHECKING:
     from onnxgate.signature import TensorSpec
 
-__all__ = ["DEFAULT_TOLERANCES", "EXACT_TYPES", "LABEL_NAME_HINTS", "Mode", "Tolerance", "resolve_tolerances"]
+__all__ = ["DEFAULT_TOLERANCES", "EXACT_TYPES", "LABEL_NAME_HINTS", "Mode", "Tolerance", "atol_defaulted",
+           "resolve_tolerances"]
 
 #: (atol, rtol) by ONNX output element type. float32 allows for the float32 arithmetic inside most
 #: converted graphs against a float64 reference; float64 for graphs that compute in double.
@@ -105,3 +106,8 @@ def _pick(named: float | None, given: Tolerance, default: float) -> float:
     if isinstance(given, Mapping):
         return float(given.get("", default))
     return float(given) if given is not None else float(default)
+
+
+def atol_defaulted(name: str, atol: Tolerance) -> bool:
+    """Whether output ``name``'s atol is the default for its type (the user gave none for it)."""
+    return atol is None or (isinstance(atol, Mapping) and name not in atol and "" not in atol)

@@ -425,3 +425,60 @@ def test_an_infinity_a_row_gives_alone_and_in_its_batch_is_the_same_answer():
     X[0] = np.inf
     result = check_prediction_parity(identity_model(), lambda feeds: [feeds["x"]], X, infinities_compare_equal=True)
     assert result.passed, result.message
+
+
+def _rename_output(model, old: str, new: str, op: str | None = None):
+    """``model`` with output ``old`` renamed ``new``, through ``op`` (a unary node) when given."""
+    from onnx import helper
+
+    bent = copy.deepcopy(model)
+    for node in bent.graph.node:
+        node.output[:] = [f"{old}__src" if o == old else o for o in node.output]
+    bent.graph.node.append(helper.make_node(op or "Identity", [f"{old}__src"], [new]))
+    next(o for o in bent.graph.output if o.name == old).name = new
+    return bent
+
+
+@pytest.mark.parametrize("edit", ["renamed", "swapped", "dropped"])
+def test_an_adapted_model_whose_outputs_left_its_record_fails(edit):
+    # the SQL layout lays the reference out by the names adapt recorded: an output renamed after it was
+    # "not compared" and parity PASSED, with every label wrong or two probability columns swapped
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_wine(return_X_y=True)
+    clf = LogisticRegression(max_iter=5000).fit(X, y)
+    sql = og.convert(clf, X[:5], target="sql-edge-2.0").model
+    if edit == "renamed":
+        bent = _rename_output(sql, "label", "output_label", "Neg")  # and every label wrong
+    elif edit == "swapped":
+        bent = _rename_output(_rename_output(sql, "p_0", "p_b"), "p_1", "p_a")
+    else:
+        bent = copy.deepcopy(sql)
+        bent.graph.output.remove(next(o for o in bent.graph.output if o.name == "p_2"))
+    report = og.validate(bent, target="sql-edge-2.0", reference=clf, data=X, search=50)
+    assert not report.check("prediction_parity").passed
+    assert "not the ones onnxgate.adapt recorded" in report.check("prediction_parity").message
+    assert not report.check("search_divergences").passed
+    assert og.validate(sql, target="sql-edge-2.0", reference=clf, data=X, search=50).passed
+
+
+def test_an_output_whose_values_all_lie_within_atol_is_judged_against_its_scale():
+    # a regressor predicting about 1e-5: its output negated or zeroed passed the default atol 1e-4
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+
+    X, y = load_diabetes(return_X_y=True)
+    X = X.astype(np.float32)
+    reg = Ridge().fit(X, y * 1e-7)
+    model = og.convert(reg, X[:5]).model
+    name = model.graph.output[0].name
+    assert check_prediction_parity(model, reg, X).passed  # the right model, its values tiny
+    for op in ("Neg", "Round"):  # negated; all zeros
+        bent = _rename_output(model, name, name + "_", op)
+        bent.graph.output[0].name = name
+        bent.graph.node[-1].output[0] = name
+        result = check_prediction_parity(bent, reg, X)
+        assert not result.passed, op
+        assert "within atol 1e-04 of zero" in result.message and f"atol={{{name!r}: x}}" in result.message
+        assert check_prediction_parity(bent, reg, X, atol=1e-4).passed  # a tolerance the user gave is kept
