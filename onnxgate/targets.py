@@ -468,6 +468,14 @@ def _check_toml_types(table: Mapping[str, Any], where: str) -> None:
     for key in ("name", "description", "runtime", "base"):
         if key in table and not isinstance(table[key], str):
             raise bad(key, "a string")
+    name = table.get("name")
+    if isinstance(name, str):
+        if name.lower() in {n.lower() for n in names()}:
+            # its reports would say the built-in target passed: the file's rules are not the built-in's
+            raise bad("name", "a name of its own, not a built-in target's (leave it out to be called "
+                      "<base>+<file name>)")
+        if not name.strip() or any(ord(c) < 32 or 127 <= ord(c) < 160 or c in "\u2028\u2029" for c in name):
+            raise bad("name", "printable text on one line (it names the JUnit test suite and the console header)")
     for key in ("outputs_tensor_only", "outputs_one_per_row", "dynamic_batch", "allow_nan"):
         if key in table and not isinstance(table[key], bool):
             raise bad(key, "true or false (a TOML boolean, without quotes)")

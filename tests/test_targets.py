@@ -95,7 +95,12 @@ def test_a_target_file_without_base_checks_the_caps_it_sets(tmp_path: Path) -> N
      ("[target]\nbase = 'synapse'\nmax_opset = { '' = 0 }\n", "max_opset must be a table"),
      ("[target]\nbase = 'synapse'\nmax_ir_version = -3\n", "max_ir_version must be a positive integer"),
      ("[target]\nbase = 'synapse'\ninput_types = 5\n", "input_types must be a list of strings"),
-     ("[target]\nname = 7\n", "name must be a string")],
+     ("[target]\nname = 7\n", "name must be a string"),
+     # a file calling itself a built-in target: its reports said sql-edge-2.0 PASSED on the looser rules
+     ("base = 'onnxruntime'\nname = 'sql-edge-2.0'\n", "name must be a name of its own, not a built-in"),
+     ("base = 'onnxruntime'\nname = 'Container'\n", "name must be a name of its own"),
+     # control characters made the JUnit file unreadable XML and reached the terminal
+     ("base = 'synapse'\nname = \"t\\u0001\\u001b[31m\"\n", "name must be printable text on one line")],
 )
 def test_bad_target_files(tmp_path: Path, text: str, match: str) -> None:
     f = tmp_path / "t.toml"

@@ -482,9 +482,9 @@ def _chain(first: Any, rest: Any) -> Any:
 
 
 def _refuse_nan(table: Any, columns: ColumnMap | None = None) -> None:
-    """SQL Server's float and real hold no NaN: an empty CSV cell would be NULL in the table, and the
-    input table's columns are NOT NULL. Refuse such rows here as the real load would; the column is
-    named as the user named it (``columns``: the model's mapping)."""
+    """SQL Server's float and real hold no NaN and no infinity: an empty CSV cell would be NULL in the
+    table, whose input columns are NOT NULL, and an infinity fails the insert. Refuse such rows here as
+    the real load would; the column is named as the user named it (``columns``: the model's mapping)."""
     import numpy as np
     import pyarrow as pa
 
@@ -493,13 +493,21 @@ def _refuse_nan(table: Any, columns: ColumnMap | None = None) -> None:
         if not pa.types.is_floating(column.type):
             continue
         values = column.to_numpy(zero_copy_only=False)
+        shown = columns.describe(name) if columns is not None else repr(name)
         bad = np.flatnonzero(np.isnan(values))
         if bad.size:
             raise InvalidDataError(
-                f"column {columns.describe(name) if columns is not None else repr(name)} is empty or NaN in "
-                f"{bad.size} row(s) (first: row {int(bad[0])}); the input "
+                f"column {shown} is empty or NaN in {bad.size} row(s) (first: row {int(bad[0])}); the input "
                 "table's columns are NOT NULL and SQL Server's float/real cannot hold NaN, so PREDICT would "
                 "never see these rows. Fill or drop them before scoring.",
+                column=name,
+            )
+        infinite = np.flatnonzero(np.isinf(values))
+        if infinite.size:
+            raise InvalidDataError(
+                f"column {shown} holds infinity in {infinite.size} row(s) (first: row {int(infinite[0])}); SQL "
+                "Server's float/real cannot hold it (inserting it fails), so PREDICT would never see these "
+                "rows. Replace those values or drop the rows before scoring.",
                 column=name,
             )
 

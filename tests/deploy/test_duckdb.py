@@ -86,6 +86,11 @@ def test_an_empty_or_nan_cell_is_refused_as_the_not_null_table_would(package: Pa
     rows[7, 3] = np.nan
     with pytest.raises(InvalidDataError, match=r"column 'f3' is empty or NaN in 1 row\(s\) \(first: row 7\)"):
         dry.dry_run(package, rows)
+    # an infinity was scored (NaN probabilities) and PASSED; a scikit-learn reference crashed on it
+    rows[7, 3] = 1.0
+    rows[[4, 9], 1] = [np.inf, -np.inf]
+    with pytest.raises(InvalidDataError, match=r"column 'f1' holds infinity in 2 row\(s\) \(first: row 4\)"):
+        dry.dry_run(package, rows)
 
 
 def test_a_folder_that_is_not_a_sql_package_is_refused(tmp_path: Path) -> None:

@@ -426,3 +426,18 @@ def test_row_verdicts_agree_with_parity(expected: np.ndarray, noise: np.ndarray,
     rows = compare_rows(expected, actual, atol=atol, rtol=rtol, name="y").rows
     parity = compare_arrays(expected, actual, atol=atol, rtol=rtol, name="y")
     assert int(rows.sum()) == parity.mismatched_rows
+
+
+def test_the_hypothesis_phase_runs_on_float32_data() -> None:
+    # its bounds (the data's range, padded) were not float32 values: hypothesis refused them and the
+    # phase stopped at once, on every float32 model, while the check passed without a word
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_wine(return_X_y=True)
+    X = X.astype(np.float32)
+    model = LogisticRegression(max_iter=5000).fit(X, y)
+    result = check_search_divergences(og.convert(model, X[:5]), model, X, budget=3000, seed=SEED, time_limit=60)
+    assert result.passed, result.message
+    assert "skipped" not in result.details["phases"]["hypothesis"]
+    assert result.details["phases"]["hypothesis"]["rows"] > 0
