@@ -100,3 +100,29 @@ def refuse_outputs_on_inputs(outputs: dict[str, str | None], inputs: dict[str, s
                 "another path",
                 path=path,
             )
+
+
+def refuse_unwritable(path: str, flag: str) -> None:
+    """Refuse an output path that cannot be written, before any work: its nearest existing folder is a
+    file, or not writable (``/sys``). A run that fails only when writing its last report left the
+    reports written before it behind, for a run that exited 2.
+
+    Raises
+    ------
+    InvalidDataError
+        Naming ``flag``, the path and why.
+    """
+    import os
+    from pathlib import Path
+
+    from onnxgate.errors import InvalidDataError
+
+    parent = next((p for p in Path(path).absolute().parents if p.exists()), None)
+    if parent is None:
+        return
+    if not parent.is_dir():
+        raise InvalidDataError(f"cannot write {flag} {path!r}: {str(parent)!r} is a file, not a folder; choose "
+                               f"another {flag}", path=path)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InvalidDataError(f"cannot write {flag} {path!r}: the folder {str(parent)!r} is not writable; choose "
+                               f"another {flag}", path=path)

@@ -314,10 +314,9 @@ def run(args: argparse.Namespace) -> int:
 
     outputs = [o.strip() for o in args.outputs.split(",") if o.strip()] if args.outputs else None
     out = Path(args.out)
-    parent = next((p for p in out.absolute().parents if p.exists()), None)
-    if parent is not None and not parent.is_dir():
-        raise InvalidDataError(f"cannot write {str(out)!r}: {str(parent)!r} is a file, not a folder; choose "
-                               "another --out", path=str(out))
+    from onnxgate._commands._common import refuse_unwritable
+
+    refuse_unwritable(args.out, "--out")
     data = Path(args.data)
     if data.exists() and (out.resolve() == data.resolve() or data.resolve() in out.resolve().parents):
         where = "is the --data file" if out.resolve() == data.resolve() else "is inside the --data folder"

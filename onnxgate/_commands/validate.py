@@ -123,6 +123,11 @@ def run(args: argparse.Namespace) -> int:
     refuse_outputs_on_inputs({flag: path for path, flag, _ in given},
                              {"the model being validated": args.model, "the reference": args.reference,
                               "the data": args.data, "the target file": getattr(args, "target_file", None)})
+    from onnxgate._commands._common import refuse_unwritable
+
+    for path, flag, _ in given:
+        if path:
+            refuse_unwritable(path, flag)  # all are written after the run: one that cannot be, said before it
     folders = [(path, fmt) for path, fmt in report_files if Path(path).is_dir()]
     if folders:  # --force replaces files, never a folder: said before the work, as a file that exists is
         folder, fmt = folders[0]

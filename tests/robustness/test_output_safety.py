@@ -177,6 +177,22 @@ def test_cli_report_file_refuses_to_overwrite(tmp_path: Path, capsys: pytest.Cap
     assert report.read_bytes() == ORIGINAL
 
 
+def test_cli_report_that_cannot_be_written_is_refused_before_any_is(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    # the JSON report was written ("passed": true) and the run then exited 2 on the JUnit path
+    from robustness_models import tiny_mlp_model
+
+    from onnxgate.cli import main
+
+    model = tmp_path / "model.onnx"
+    model.write_bytes(tiny_mlp_model().SerializeToString())
+    (tmp_path / "taken").write_text("a file")
+    code = main(["validate", str(model), "--json", str(tmp_path / "r.json"), "--junit", str(tmp_path / "taken/x.xml")])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot write --junit" in err and "is a file, not a folder" in err, err
+    assert not (tmp_path / "r.json").exists()
+
+
 def test_cli_report_file_interrupted_leaves_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
