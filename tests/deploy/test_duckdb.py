@@ -285,7 +285,7 @@ CHANGED_BY_THE_LOAD: dict[str, tuple[Any, str]] = {
                                       r" but input 'visits__count_' is int64; round them"),
     "text": (lambda v: "n" + v.astype(str), r"column 'visits \(count\)' .*found text values"),
     "out-of-range": (lambda v: v.astype(np.float64) * 1e19, r"'visits \(count\)' .* outside the range of int64"),
-    "infinity": (lambda v: v.where(v > 0, np.inf), r"'visits \(count\)' .* missing or non-finite value"),
+    "infinity": (lambda v: v.where(v > 0, np.inf), r"'visits \(count\)' .* holds infinity in"),
     "dates": (lambda v: pd.to_datetime(v), r"'visits \(count\)' .* holds datetime64\[ns\] values"),
 }
 

@@ -127,7 +127,7 @@ def test_a_partial_folder_left_by_kill_9_is_cleaned_on_the_next_write(tmp_path: 
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
-        while not any((p / "score.py").exists() for p in tmp_path.glob(".pkg.*.partial")):
+        while not any((p / "pkg" / "score.py").exists() for p in tmp_path.glob(".pkg.*.partial")):
             assert child.poll() is None, child.stderr.read() if child.stderr else ""
             assert time.monotonic() < deadline, "the child never started writing"
             time.sleep(0.05)
