@@ -684,6 +684,9 @@ class SklearnConverter(Converter):
             lname = spec.name.lower()
             if "prob" in lname and hasattr(model, "predict_proba"):
                 outputs.append(call("predict_proba"))
+            elif "prob" in lname and hasattr(model, "decision_function"):
+                # no predict_proba: skl2onnx writes the decision scores there (SVC, SGDClassifier...)
+                outputs.append(_scores_as_written(model, call("decision_function"), spec.width))
             elif "label" in lname and hasattr(model, "predict"):
                 outputs.append(call("predict"))
             elif "score" in lname and hasattr(model, "decision_function"):
@@ -732,6 +735,30 @@ def _register_boosting(model: Any, ml_opset: int) -> int:
         return ml_opset
     register_with_skl2onnx(estimators)
     return min(ml_opset, ML_OPSET_CAP)
+
+
+#: How skl2onnx lays out a binary classifier's decision scores ``d`` in its ``probabilities`` output when
+#: the classifier has no predict_proba (measured with skl2onnx 1.20 on breast_cancer, to 1e-6).
+_BINARY_SCORES = {"SVC": "d,-d", "NuSVC": "d,-d", "LinearSVC": "d", "RidgeClassifier": "d", "RidgeClassifierCV": "d",
+                  "SGDClassifier": "-d,d", "Perceptron": "-d,d", "PassiveAggressiveClassifier": "-d,d"}
+
+
+def _scores_as_written(model: Any, scores: Any, width: int | None) -> Any:
+    """The reference for the ``probabilities`` output of a classifier without predict_proba: its
+    decision scores as skl2onnx lays them out, or None (not compared) for a layout not known here.
+    Without it that output went unchecked, and SVC's scores multiplied by -1000 passed."""
+    import numpy as np
+
+    d = np.asarray(scores, dtype=np.float64)
+    if d.ndim == 2:
+        return d if width in (None, d.shape[1]) else None
+    final = model.steps[-1][1] if hasattr(model, "steps") and model.steps else model
+    layout = _BINARY_SCORES.get(type(final).__name__)
+    if layout == "d":  # skl2onnx may declare [N,2] for what is [N,1]
+        return d.reshape(-1, 1)
+    if layout in ("d,-d", "-d,d") and width in (None, 2):
+        return np.column_stack([d, -d] if layout == "d,-d" else [-d, d])
+    return None
 
 
 def _dtype_name(code: int) -> str:

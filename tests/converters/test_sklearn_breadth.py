@@ -780,3 +780,29 @@ def test_column_names_meeting_each_other_or_an_output_ignoring_case_get_inputs_s
     names = conv.signature.input_names
     assert len({n.lower() for n in names + conv.signature.output_names}) == len(names + conv.signature.output_names)
     assert og.validate(conv, reference=model, data=X, target="sql-edge-2.0").passed
+
+
+@pytest.mark.parametrize("name", ["SVC", "NuSVC", "LinearSVC", "SGDClassifier", "Perceptron", "RidgeClassifier"])
+@pytest.mark.parametrize("classes", [2, 3])
+def test_the_scores_of_a_classifier_without_predict_proba_are_compared(name: str, classes: int) -> None:
+    # skl2onnx writes its decision scores as 'probabilities': the reference had none, the output was
+    # "not compared", and SVC's scores negated (or times -1000) PASSED
+    import copy
+
+    from onnx import helper
+    from sklearn import linear_model, svm
+    from sklearn.datasets import load_breast_cancer, load_iris
+
+    X, y = (load_breast_cancer if classes == 2 else load_iris)(return_X_y=True)
+    X = X.astype(np.float32)
+    kind = getattr(svm, name, None) or getattr(linear_model, name)
+    model = (kind(random_state=0) if "random_state" in kind().get_params() else kind()).fit(X, y)
+    conv = og.convert(model, X[:5])
+    result = og.validate(conv, reference=model, data=X).check("prediction_parity")
+    assert result.passed and "not compared" not in result.message, result.message
+    bent = copy.deepcopy(conv.model)
+    scores = bent.graph.output[1].name
+    for node in bent.graph.node:
+        node.output[:] = [f"{scores}_src" if o == scores else o for o in node.output]
+    bent.graph.node.append(helper.make_node("Neg", [f"{scores}_src"], [scores]))
+    assert not og.validate(bent, reference=model, data=X).check("prediction_parity").passed
