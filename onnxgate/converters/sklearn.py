@@ -607,7 +607,8 @@ class SklearnConverter(Converter):
             # Many converters read only their first input and say nothing (PowerTransformer computed all 13
             # wine features from 'alcohol', SelectKBest gathered past its width): an input no node reads
             # means the step takes one matrix. A ColumnTransformer may leave a dropped column unread.
-            concat = len(columns) > 1 and not _selects_columns(model) and bool(_unread_inputs(proto))
+            concat = len(columns) > 1 and not _selects_columns(model) and bool(
+                _unread_inputs(proto) or _overfed_nodes(proto))
         if concat:
             # A plain estimator fitted on a DataFrame reads one [N,k] matrix: its columns are
             # concatenated (each cast to the compute type) inside the graph, one input per column.
@@ -1112,7 +1113,27 @@ def _takes_one_input(err: Exception) -> bool:
     """skl2onnx refused the estimator's inputs one per column: it reads one input, or several of one type
     (a SimpleImputer first in a pipeline over float and int columns); the Cast + Concat front serves both."""
     text = str(err)
-    return "at most 1 input" in text or "Inputs and outputs should have the same type" in text
+    return any(said in text for said in ("at most 1 input", "Inputs and outputs should have the same type",
+                                         "Only one input vector is allowed"))  # the last: KMeans, GaussianProcess
+
+
+def _overfed_nodes(proto: Any) -> list[str]:
+    """Nodes given more inputs than their operator takes: skl2onnx's SVM converters wire every input
+    of one per column into a single SVM node, a model the ONNX checker then refuses."""
+    import onnx
+
+    from onnxgate._onnx import model_opsets
+
+    opsets = model_opsets(proto)
+    found = []
+    for node in proto.graph.node:
+        try:
+            schema = onnx.defs.get_schema(node.op_type, opsets.get(node.domain, 1), node.domain)
+        except Exception:  # an operator onnx does not know: the checker says so later
+            continue
+        if len(node.input) > schema.max_input:
+            found.append(node.op_type)
+    return found
 
 
 def _takes_1d(model: Any) -> bool:

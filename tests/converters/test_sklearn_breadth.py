@@ -806,3 +806,21 @@ def test_the_scores_of_a_classifier_without_predict_proba_are_compared(name: str
         node.output[:] = [f"{scores}_src" if o == scores else o for o in node.output]
     bent.graph.node.append(helper.make_node("Neg", [f"{scores}_src"], [scores]))
     assert not og.validate(bent, reference=model, data=X).check("prediction_parity").passed
+
+
+@pytest.mark.parametrize("name", ["KMeans", "GaussianProcessRegressor", "SVR", "OneClassSVM"])
+def test_more_estimators_fitted_on_a_dataframe_convert_one_input_per_column(name: str) -> None:
+    # KMeans, GaussianProcessRegressor: "Only one input vector is allowed"; SVR, OneClassSVM: one SVM node
+    # fed every column, which the ONNX checker refused ("has input size 10 not in range [min=1, max=1]")
+    from sklearn import cluster, gaussian_process, svm
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    X, y = X[:200], y[:200]
+    model = {"KMeans": lambda: cluster.KMeans(3, n_init=2, random_state=0),
+             "GaussianProcessRegressor": gaussian_process.GaussianProcessRegressor,
+             "SVR": svm.SVR, "OneClassSVM": svm.OneClassSVM}[name]()
+    model.fit(X, y)
+    conv = og.convert(model, X.head())
+    assert [spec.name for spec in conv.signature.inputs] == list(X.columns)
+    assert og.validate(conv, reference=model, data=X).passed
