@@ -391,6 +391,12 @@ class SklearnConverter(Converter):
 
     FILE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".skops")
     PRECISIONS: ClassVar[tuple[str, ...]] = PRECISIONS
+    #: Estimators whose skl2onnx 1.20 converter refuses opsets below the default ("This converter no
+    #: longer works for opset 17 < 18"): a model holding one is converted at that opset unless asked otherwise.
+    NEWER_OPSET: ClassVar[dict[str, int]] = {"KNNImputer": 18}
+
+    def min_opset_for(self, model: Any) -> int:
+        return max([self.MIN_OPSET, *(self.NEWER_OPSET.get(type(est).__name__, 0) for est in _sub_estimators(model))])
 
     def load(self, path: Path, *, trust_pickle: bool = False) -> Any:
         suffix = path.suffix.lower()

@@ -824,3 +824,22 @@ def test_more_estimators_fitted_on_a_dataframe_convert_one_input_per_column(name
     conv = og.convert(model, X.head())
     assert [spec.name for spec in conv.signature.inputs] == list(X.columns)
     assert og.validate(conv, reference=model, data=X).passed
+
+
+def test_a_knn_imputer_is_converted_at_the_opset_its_converter_needs() -> None:
+    # skl2onnx's KNNImputer converter refuses opsets below 18; onnxgate's default (17) gave its raw
+    # "This converter no longer works for opset 17 < 18", an opset the user never asked for
+    from sklearn.datasets import load_wine
+    from sklearn.impute import KNNImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    X, y = load_wine(return_X_y=True)
+    X = X.copy()
+    X[::7, 2] = np.nan
+    model = make_pipeline(KNNImputer(), LogisticRegression(max_iter=5000)).fit(X, y)
+    conv = og.convert(model, X[:5])
+    assert conv.opset == 18
+    assert og.validate(conv, reference=model, data=X).passed
+    with pytest.raises(og.OpsetError, match="cannot write opsets below 18 for Pipeline"):
+        og.convert(model, X[:5], opset=17)

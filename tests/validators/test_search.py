@@ -441,3 +441,25 @@ def test_the_hypothesis_phase_runs_on_float32_data() -> None:
     assert result.passed, result.message
     assert "skipped" not in result.details["phases"]["hypothesis"]
     assert result.details["phases"]["hypothesis"]["rows"] > 0
+
+
+def test_a_column_name_with_terminal_escapes_reaches_no_message_raw() -> None:
+    # "at <name>=0.0": a data file's header sent ESC[2J (clear the screen) into CI logs and the reports
+    from onnx import TensorProto, helper
+
+    names = ["c\x01\x1b[2J", "d"]
+
+    def model(op: str) -> Any:
+        graph = helper.make_graph(
+            [helper.make_node("Concat", names, ["cat"], axis=1), helper.make_node(op, ["cat"], ["out"])], "g",
+            [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", 1]) for n in names],
+            [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 2])])
+        proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        proto.ir_version = 7
+        return proto
+
+    data = {n: (np.arange(3, dtype=np.float32) + 1 + i).reshape(-1, 1) for i, n in enumerate(names)}
+    result = check_search_divergences(model("Identity"), model("Neg"), data, budget=20, seed=SEED, time_limit=30)
+    assert not result.passed
+    assert "\x1b" not in result.message and "\x01" not in result.message, result.message
+    assert "'c\\x01\\x1b[2J'" in result.message, result.message

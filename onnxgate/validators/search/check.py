@@ -299,7 +299,10 @@ def _result(
     how = f" {how}" if how else ""
     lead = searcher.divergences[0]
     if lead.feature is not None:
-        where = f" at {first['feature']}={float(lead.x[lead.feature])!r} (row {first['row']})"
+        feature = str(first["feature"])
+        if not feature.isprintable():  # a column name from the data: no terminal escapes in logs and reports
+            feature = repr(feature)
+        where = f" at {feature}={float(lead.x[lead.feature])!r} (row {first['row']})"
     else:
         where = f" at row {first['row']}"
     message = (
