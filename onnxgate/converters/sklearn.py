@@ -664,6 +664,7 @@ class SklearnConverter(Converter):
             )
         _dedupe_opset_imports(proto)
         _declare_output_ranks(proto)
+        _declare_binary_scores(proto, model)
         if compute == "float64":
             _double_feature_vectorizers(proto)
             _float32_tree_ensembles(proto)
@@ -748,6 +749,19 @@ def _register_boosting(model: Any, ml_opset: int) -> int:
 #: the classifier has no predict_proba (measured with skl2onnx 1.20 on breast_cancer, to 1e-6).
 _BINARY_SCORES = {"SVC": "d,-d", "NuSVC": "d,-d", "LinearSVC": "d", "RidgeClassifier": "d", "RidgeClassifierCV": "d",
                   "SGDClassifier": "-d,d", "Perceptron": "-d,d", "PassiveAggressiveClassifier": "-d,d"}
+
+
+def _declare_binary_scores(proto: Any, model: Any) -> None:
+    """Declare ``[N,1]`` the scores of a binary classifier that writes one score per row (RidgeClassifier,
+    LinearSVC: see :data:`_BINARY_SCORES`); skl2onnx declares ``[N,2]`` for RidgeClassifier, and shape
+    inference agrees with it, but onnxruntime's LinearClassifier writes one column."""
+    final = model.steps[-1][1] if hasattr(model, "steps") and model.steps else model
+    if _BINARY_SCORES.get(type(final).__name__) != "d" or len(getattr(final, "classes_", ())) != 2:
+        return
+    for out in proto.graph.output:
+        dims = out.type.tensor_type.shape.dim if out.type.HasField("tensor_type") else []
+        if "prob" in out.name.lower() and len(dims) == 2 and dims[1].HasField("dim_value"):
+            dims[1].dim_value = 1
 
 
 def _scores_as_written(model: Any, scores: Any, width: int | None) -> Any:
@@ -1341,7 +1355,9 @@ def _declare_output_ranks(proto: Any) -> None:
     skl2onnx 1.20 declares some outputs with a rank their node does not produce (OneVsOneClassifier's
     ``label``: ``[N]`` declared, ``ArgMax`` with ``keepdims=1`` writes ``[N,1]``): onnxruntime warns and
     returns ``[N,1]``, and the ONNX checker's strict inference rejects the file. Where inference finds
-    another rank, the declaration takes the inferred shape (the batch axis stays dynamic).
+    another rank, the declaration takes the inferred shape (the batch axis stays dynamic); where it finds
+    the same rank, the inferred widths, and a dynamic batch for a fixed one. Targets and the SQL adaptation
+    read these declarations: a [N,2] declared for [N,1] was split into a column that does not exist.
     """
     import onnx
 
@@ -1360,7 +1376,17 @@ def _declare_output_ranks(proto: Any) -> None:
         if found is None or not found.HasField("shape") or not out.type.tensor_type.HasField("shape"):
             continue
         declared = out.type.tensor_type.shape
-        if len(found.shape.dim) == len(declared.dim) or not found.shape.dim:
+        if not found.shape.dim:
+            continue
+        if len(found.shape.dim) == len(declared.dim):
+            # the same rank, another width (RidgeClassifier's binary scores: [N,2] declared, [N,1] written;
+            # PLSRegression: [N,n_features] for [N,n_targets]) or a fixed batch (TfidfTransformer: [1,k])
+            for i, (dim, said) in enumerate(zip(found.shape.dim, declared.dim)):
+                known = dim.HasField("dim_value") and said.HasField("dim_value")
+                if i > 0 and known and dim.dim_value != said.dim_value:
+                    said.dim_value = dim.dim_value
+                elif i == 0 and said.HasField("dim_value") and not dim.HasField("dim_value"):
+                    said.Clear()  # the rows: dynamic
             continue
         declared.ClearField("dim")
         for i, dim in enumerate(found.shape.dim):

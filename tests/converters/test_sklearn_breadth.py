@@ -843,3 +843,29 @@ def test_a_knn_imputer_is_converted_at_the_opset_its_converter_needs() -> None:
     assert og.validate(conv, reference=model, data=X).passed
     with pytest.raises(og.OpsetError, match="cannot write opsets below 18 for Pipeline"):
         og.convert(model, X[:5], opset=17)
+
+
+@pytest.mark.parametrize("name", ["RidgeClassifier", "PLSRegression", "TfidfTransformer"])
+@pytest.mark.parametrize("target", ["container", "sql-edge-2.0"])
+def test_outputs_skl2onnx_declares_with_another_shape_are_declared_as_written(name: str, target: str) -> None:
+    # RidgeClassifier (binary) declared [N,2] for [N,1]: the SQL adaptation split a column that does not
+    # exist (onnxruntime: "indices element out of data bounds"); PLSRegression [N,10] for [N,1] (and lost
+    # its double precision to it); TfidfTransformer [1,13] for [N,13], which failed "one row per input row"
+    # (computed in double; in float32 inference gives no shape through its Normalizer, and the false
+    # alarm stays)
+    if name == "TfidfTransformer" and target.startswith("sql"):
+        pytest.skip("a SQL target computes TfidfTransformer in float32, where its [1,13] stays (not fixed)")
+    from sklearn.cross_decomposition import PLSRegression
+    from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
+    from sklearn.feature_extraction.text import TfidfTransformer
+    from sklearn.linear_model import RidgeClassifier
+
+    data = {"RidgeClassifier": load_breast_cancer, "PLSRegression": load_diabetes, "TfidfTransformer": load_wine}
+    X, y = data[name](return_X_y=True)
+    model = {"RidgeClassifier": RidgeClassifier, "PLSRegression": PLSRegression,
+             "TfidfTransformer": TfidfTransformer}[name]().fit(X, y)
+    conv = og.convert(model, X[:5], target=target)
+    report = og.validate(conv, target=target, reference=model, data=X)
+    assert report.passed, report.summary() + " " + str([c.message for c in report.checks if not c.passed])
+    if name == "PLSRegression" and target == "container":
+        assert not conv.warnings and conv.signature.outputs[0].elem_type == "float64"
