@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_DOMAIN",
+    "FLOAT32_INSIDE_KEY",
     "ML_DOMAIN",
     "atomic_write",
     "atomic_write_bytes",
@@ -30,6 +31,9 @@ __all__ = [
 ]
 
 DEFAULT_DOMAIN = ""
+#: ``metadata_props`` key a converter sets when a double graph computes part of its answer in float32
+#: (tree ensembles): its float64 outputs carry float32 rounding, and parity's defaults are float32's.
+FLOAT32_INSIDE_KEY = "onnxgate.float32_inside"
 ML_DOMAIN = "ai.onnx.ml"
 
 ModelLike = Any  # onnx.ModelProto | str | os.PathLike | bytes | Conversion

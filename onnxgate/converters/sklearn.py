@@ -1319,6 +1319,9 @@ def _float32_tree_ensembles(proto: Any) -> None:
         except Exception:
             continue
         proto.CopyFrom(candidate)
+        from onnxgate._onnx import FLOAT32_INSIDE_KEY
+
+        _set_metadata(proto, FLOAT32_INSIDE_KEY, "tree ensembles")
         return  # else leave it: _refuse_ill_typed_double says why
 
 

@@ -781,7 +781,9 @@ def _compare_reference(
     proto = load_model(model_bytes)
     signature = Signature.from_model(proto)
     expected = reference_outputs(reference, feeds, proto, signature)
-    tolerances = resolve_tolerances(signature.outputs, atol, rtol)
+    from onnxgate.validators.tolerances import tolerance_outputs
+
+    tolerances = resolve_tolerances(tolerance_outputs(proto, signature.outputs), atol, rtol)
     ok = True
     lines: list[str] = []
     for name, exp_values in zip(signature.output_names, expected):

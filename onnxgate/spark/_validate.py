@@ -120,7 +120,9 @@ def validate(
         model = model.model
     proto = load_model(model)
     signature = Signature.from_model(proto)
-    tolerances = resolve_tolerances(signature.outputs, atol, rtol)
+    from onnxgate.validators.tolerances import tolerance_outputs
+
+    tolerances = resolve_tolerances(tolerance_outputs(proto, signature.outputs), atol, rtol)
     if reference is None:
         raise InvalidDataError("reference= is needed: the native model (or another .onnx) to compare with")
     payload = _pickle_reference(reference)

@@ -169,7 +169,9 @@ def check_search_divergences(
     off_record = outputs_off_record(proto)
     if off_record is not None:  # parity fails on it too: the reference's outputs cannot be laid out
         return CheckResult(CHECK_NAME, False, f"the search was not run: {off_record}", {"error": off_record})
-    tolerances = resolve_tolerances(signature.outputs, atol, rtol)
+    from onnxgate.validators.tolerances import tolerance_outputs
+
+    tolerances = resolve_tolerances(tolerance_outputs(proto, signature.outputs), atol, rtol)
     reference_fn = prepare_reference(reference, proto, signature)
     searcher = Searcher(
         session, proto, signature, space, lambda feeds: list(reference_fn(feeds)),
