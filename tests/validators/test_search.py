@@ -373,11 +373,12 @@ def test_equal_step_is_not_reported() -> None:
 
 def test_fixed_batch_model_fails_the_search_with_the_cause() -> None:
     model = _step_model(0.5)
-    model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 8  # onnxruntime refuses any other batch
+    # onnxruntime refuses any other batch; more rows than the budget, so no batch of the search has them
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 97
     data = np.linspace(0, 1, 5, dtype=np.float32).reshape(-1, 1)
     result = check_search_divergences(model, _step_model(0.5), data, budget=40, seed=0, time_limit=10)
     assert not result.passed and not result.skipped
-    assert "refused every generated row" in result.message and "Expected: 8" in result.message
+    assert "refused every generated row" in result.message and "Expected: 97" in result.message
     assert result.details["onnx_errors"]
 
 
@@ -463,3 +464,31 @@ def test_a_column_name_with_terminal_escapes_reaches_no_message_raw() -> None:
     assert not result.passed
     assert "\x1b" not in result.message and "\x01" not in result.message, result.message
     assert "'c\\x01\\x1b[2J'" in result.message, result.message
+
+
+@pytest.mark.parametrize("wrong", ["negative", "large"])
+def test_a_short_search_tries_the_other_sign_and_a_large_magnitude_of_every_feature(wrong: str) -> None:
+    # at --search 500 on wine (13 positive features), a model wrong for every negative input, or for any
+    # input over 1e4, passed: the edge phase had tried only 0, -0, NaN and infinities and the data's range
+    from onnx import TensorProto, helper, numpy_helper
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_wine(return_X_y=True)
+    X = X.astype(np.float32)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(X, y)
+    proto = og.convert(model, X[:5]).model
+    graph = proto.graph
+    for node in graph.node:
+        node.input[:] = ["bent" if i == "input" else i for i in node.input]
+    test = "Less" if wrong == "negative" else "Greater"
+    edge = np.array(0.0 if wrong == "negative" else 1e4, np.float32)
+    graph.initializer.extend([numpy_helper.from_array(edge, "edge"), numpy_helper.from_array(np.float32(0), "zero")])
+    graph.node.insert(0, helper.make_node(test, ["input", "edge"], ["past"]))
+    graph.node.insert(1, helper.make_node("Where", ["past", "zero", "input"], ["bent"]))
+    assert graph.input[0].type.tensor_type.elem_type == TensorProto.FLOAT
+    assert og.validate(proto, reference=model, data=X).passed  # the data never reaches the wrong region
+    result = check_search_divergences(proto, model, X, budget=500, seed=SEED, time_limit=60)
+    assert not result.passed, result.message

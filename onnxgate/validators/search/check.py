@@ -39,7 +39,13 @@ from onnxgate.validators.report import CheckResult
 from onnxgate.validators.rule import describe_row_evidence
 from onnxgate.validators.search.engine import BudgetExhausted, Searcher
 from onnxgate.validators.search.explain import explain, minimise, split_position
-from onnxgate.validators.search.phases import phase_boundaries, phase_edges, phase_hypothesis, phase_tree_splits
+from onnxgate.validators.search.phases import (
+    edge_share,
+    phase_boundaries,
+    phase_edges,
+    phase_hypothesis,
+    phase_tree_splits,
+)
 from onnxgate.validators.search.settings import (
     CHECK_NAME,
     DEFAULT_BUDGET,
@@ -187,7 +193,7 @@ def check_search_divergences(
     # (phase, share of the budget, run); the boundary search comes back for whatever is left.
     phases: list[tuple[str, float, Callable[[], Any]]] = [
         ("tree_splits", PHASE_SHARES["tree_splits"], lambda: phase_tree_splits(searcher, splits, rng)),
-        ("edges", PHASE_SHARES["edges"], lambda: phase_edges(searcher, rng, allow_nan)),
+        ("edges", edge_share(budget, space.d), lambda: phase_edges(searcher, rng, allow_nan)),
         ("boundaries", PHASE_SHARES["boundaries"], lambda: phase_boundaries(searcher, rng)),
         ("hypothesis", PHASE_SHARES["hypothesis"], lambda: phase_hypothesis(searcher, seed, allow_nan)),
         ("boundaries", 1.0, lambda: phase_boundaries(searcher, rng)),
