@@ -526,6 +526,7 @@ class SklearnConverter(Converter):
         warnings: list[str] = unknown_value_notes(model)
         conv_options = self._converter_options(model, zipmap, options)
         ml_opset = _register_boosting(model, ml_opset)
+        no_double = False
         for compute in attempts:
             try:
                 proto = self._convert_at(model, columns, compute, opset, ml_opset, name, conv_options, warnings)
@@ -536,9 +537,12 @@ class SklearnConverter(Converter):
                     f"computed in float32 although the sample is float64: {reason.short}. Parity can differ "
                     "from the float64 estimator by float32 rounding (a label can flip near a threshold)"
                 )
+                no_double = True
                 continue
             if compute == "float32" and float64_data:
-                _set_metadata(proto, PRECISION_METADATA_KEY, "float32-from-float64")
+                # ":no-double": asking for float64 is no fix (parity's hint must not send the user there)
+                _set_metadata(proto, PRECISION_METADATA_KEY,
+                              "float32-from-float64:no-double" if no_double else "float32-from-float64")
             elif compute == "float64":
                 _set_metadata(proto, PRECISION_METADATA_KEY, "float64")
             histogram = sorted({type(e).__name__ for e in _sub_estimators(model)

@@ -570,10 +570,16 @@ def _precision_hint(model: Any) -> str:
     from onnxgate.converters.sklearn import PRECISION_METADATA_KEY
 
     for prop in model.metadata_props:
-        if prop.key == PRECISION_METADATA_KEY and prop.value == "float32-from-float64":
-            return (
-                "The model computes in float32 while its inputs and the reference are float64 (metadata "
-                f"{PRECISION_METADATA_KEY}={prop.value}): float32 rounding can flip a label or a tree branch "
-                "near a threshold. Convert with precision='float64' (CLI: --precision float64) to keep double"
-            )
+        if prop.key != PRECISION_METADATA_KEY or not prop.value.startswith("float32-from-float64"):
+            continue
+        head = (
+            "The model computes in float32 while its inputs and the reference are float64 (metadata "
+            f"{PRECISION_METADATA_KEY}={prop.value}): float32 rounding can flip a label or a tree branch "
+            "near a threshold."
+        )
+        if prop.value.endswith(":no-double"):
+            return (f"{head} skl2onnx cannot convert this model in double (the conversion's warning says why), so "
+                    "precision='float64' is no fix: if the differences above are acceptable, pass atol/rtol "
+                    "for these outputs")
+        return f"{head} Convert with precision='float64' (CLI: --precision float64) to keep double"
     return ""

@@ -79,7 +79,12 @@ def prepare_reference(reference: Any, onnx_model: onnx.ModelProto, signature: Si
 
     if isinstance(reference, Conversion):
         reference = reference.model
+    onnx_reference = _as_onnx(reference)
     adapted = _adapt_metadata(onnx_model)
+    if onnx_reference is not None and adapted is not None and _same_inputs(onnx_reference, signature):
+        # an ONNX reference in the same layout (the adapted model itself, another adaptation of it): fed
+        # as it is, not through the original layout it does not have
+        return _onnx_reference(onnx_reference, signature)
     if adapted is not None:
         # a SQL-adapted model: its recorded mapping lays the native outputs out like its own
         from onnxgate.validators.adapted import reference_outputs_for_adapted
@@ -90,7 +95,6 @@ def prepare_reference(reference: Any, onnx_model: onnx.ModelProto, signature: Si
 
         return run_adapted
 
-    onnx_reference = _as_onnx(reference)
     if onnx_reference is not None:
         return _onnx_reference(onnx_reference, signature)
     if _is_native(reference):
@@ -123,6 +127,13 @@ def _adapt_metadata(model: onnx.ModelProto) -> str | None:
         if prop.key == ADAPT_METADATA_KEY:
             return str(prop.value)
     return None
+
+
+def _same_inputs(reference: onnx.ModelProto, signature: Signature) -> bool:
+    """Whether the ONNX ``reference`` takes exactly the inputs of the model under test, by name."""
+    weights = {init.name for init in reference.graph.initializer}
+    names = {vi.name for vi in reference.graph.input if vi.name not in weights}
+    return names == set(signature.input_names)
 
 
 def _is_native(reference: Any) -> bool:

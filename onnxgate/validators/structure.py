@@ -75,7 +75,8 @@ def node_label(path: str, node: Any) -> str:
 
 
 def check_model_wellformed(model: onnx.ModelProto, target: Target) -> CheckResult:
-    """The ONNX checker (full check) and strict shape inference both accept the model.
+    """The ONNX checker (full check) and strict shape inference both accept the model, and no output is
+    listed twice.
 
     This is ``onnx.checker.check_model(full_check=True)`` in two stages (the checker, then shape
     inference with ``check_type`` and ``strict_mode``), so a model that breaks both has both errors
@@ -111,6 +112,11 @@ def check_model_wellformed(model: onnx.ModelProto, target: Target) -> CheckResul
         onnx.shape_inference.infer_shapes(onnx.load_from_string(data), check_type=True, strict_mode=True)
     except Exception as err:
         errors.append({"stage": "shape_inference", "error": _first_lines(err)})
+    names = [o.name for o in model.graph.output]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:  # the checker and onnxruntime accept it; a reply or a table keyed by name keeps one of them
+        errors.append({"stage": "outputs", "error": f"output(s) {twice} are listed more than once; every output "
+                       "needs a name of its own (a JSON reply, a table or a DataFrame holds one value per name)"})
     if errors:
         text = "; ".join(f"{e['stage']}: {e['error']}" for e in errors)
         return CheckResult(

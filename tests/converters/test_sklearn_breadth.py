@@ -887,3 +887,19 @@ def test_a_forest_in_a_double_graph_is_held_to_the_float32_rounding_its_trees_ca
     probabilities = parity.details["outputs"][1]
     assert (probabilities["atol"], probabilities["rtol"]) == (1e-4, 1e-3)
     assert 1e-7 < probabilities["abs"]["max"] < 1e-5  # float32 rounding, not double's
+
+
+def test_parity_does_not_send_the_user_to_a_precision_the_converter_cannot_write() -> None:
+    # PowerTransformer in float64 falls back to float32 and parity fails on its rounding; the hint said
+    # "Convert with precision='float64'", which is refused with "Convert with precision='float32'"
+    from sklearn.datasets import load_wine
+    from sklearn.preprocessing import PowerTransformer
+
+    X, _ = load_wine(return_X_y=True)
+    model = PowerTransformer().fit(X)
+    conv = og.convert(model, X[:5])
+    parity = og.validate(conv, reference=model, data=X).check("prediction_parity")
+    assert not parity.passed
+    assert "precision='float64' is no fix" in parity.message and "pass atol/rtol" in parity.message
+    with pytest.raises(og.UnsupportedModelError, match="cannot convert PowerTransformer in double"):
+        og.convert(model, X[:5], precision="float64")

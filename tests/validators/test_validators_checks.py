@@ -317,6 +317,17 @@ def test_every_node_onnxruntime_rejects_is_named():
     assert "fine_identity" not in result.message
 
 
+def test_an_output_listed_twice_is_not_wellformed():
+    # the checker and onnxruntime accept it, and 'container' passed: its JSON reply kept one of the two
+    import copy
+
+    twice = copy.deepcopy(identity_model())
+    twice.graph.output.append(copy.deepcopy(twice.graph.output[0]))
+    result = structure.check_model_wellformed(twice, EDGE2)
+    assert not result and "listed more than once" in result.message and "'y'" in result.message
+    assert not og.validate(twice, target="container").passed
+
+
 def test_model_wellformed_reports_checker_errors():
     broken = model(
         [helper.make_node("Relu", ["nowhere"], ["y"], name="orphan")],

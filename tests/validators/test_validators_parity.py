@@ -482,3 +482,24 @@ def test_an_output_whose_values_all_lie_within_atol_is_judged_against_its_scale(
         assert not result.passed, op
         assert "within atol 1e-04 of zero" in result.message and f"atol={{{name!r}: x}}" in result.message
         assert check_prediction_parity(bent, reg, X, atol=1e-4).passed  # a tolerance the user gave is kept
+
+
+def test_an_adapted_onnx_model_can_be_the_reference_of_one_in_its_layout():
+    # it was fed through the original layout it does not have ("Required inputs (['f0', ...]) are missing
+    # from input feed (['input'])") and failed against itself
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_wine(return_X_y=True)
+    clf = LogisticRegression(max_iter=5000).fit(X, y)
+    sql = og.convert(clf, X[:5], target="sql-edge-2.0").model
+    assert og.validate(sql, target="sql-edge-2.0", reference=sql, data=X).passed
+    bent = copy.deepcopy(sql)
+    for node in bent.graph.node:  # every probability off by a little: p_0 through an Add
+        node.output[:] = ["p_0__src" if o == "p_0" else o for o in node.output]
+    from onnx import helper, numpy_helper
+
+    bent.graph.initializer.append(numpy_helper.from_array(np.array([[1e-3]], dtype=np.float32), "nudge"))
+    bent.graph.node.append(helper.make_node("Add", ["p_0__src", "nudge"], ["p_0"]))
+    result = og.validate(bent, target="sql-edge-2.0", reference=sql, data=X).check("prediction_parity")
+    assert not result.passed and "output 'p_0'" in result.message, result.message
