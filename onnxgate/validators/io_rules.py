@@ -145,6 +145,10 @@ def check_outputs_element_types(model: onnx.ModelProto, target: Target) -> Check
     return _types_check("outputs_element_types", _signature(model).outputs, target.output_types, target, "outputs")
 
 
+_NAME_FIX = ("Rename them to SQL column names (letters, digits and _, starting with a letter or _; not a reserved "
+             "word): onnxgate.adapt(model, target) renames them, or name the DataFrame columns so.")
+
+
 def check_inputs_one_per_column(model: onnx.ModelProto, target: Target) -> CheckResult:
     """Every input is one table column: shaped ``[N,1]`` with a dynamic ``N`` (or ``[1,1]``, every input
     alike: one row per run), named like a SQL column.
@@ -171,7 +175,9 @@ def check_inputs_one_per_column(model: onnx.ModelProto, target: Target) -> Check
     """
     offenders: list[dict[str, Any]] = []
     wrong_rows = False  # an input takes a fixed number of rows
-    wrong_other = False  # an input has another problem (type, width, rank, name): adapt() fixes those
+    wrong_other = False  # an input has another problem (type, width, rank): adapt() fixes those
+    misnamed = False  # an input's name is not a SQL column name
+    clashed = False  # two inputs' names are one SQL column name
     seen: dict[str, str] = {}
     inputs = _signature(model).inputs
     one_row = _takes_one_row(inputs)
@@ -199,17 +205,24 @@ def check_inputs_one_per_column(model: onnx.ModelProto, target: Target) -> Check
         if naming:
             problems.append(f"name {naming}")
         folded = spec.name.lower()
-        if folded in seen:
+        clash = folded in seen
+        if clash:
             problems.append(f"same SQL column name as {seen[folded]!r} (SQL names ignore case)")
         seen.setdefault(folded, spec.name)
         if problems:
             offenders.append({"name": spec.name, "shape": spec.shape_str(), "width": width, "problems": problems})
+            misnamed = misnamed or bool(naming)
+            clashed = clashed or clash
             wrong_rows = wrong_rows or fixed_rows
-            wrong_other = wrong_other or len(problems) > int(fixed_rows)
+            wrong_other = wrong_other or len(problems) > int(fixed_rows) + int(bool(naming)) + int(clash)
     details = {"inputs": [s.describe() for s in inputs], "offenders": offenders}
     fixes = []
     if wrong_other:
         fixes.append("Convert with a DataFrame sample (one column per feature) or onnxgate.adapt(model, target).")
+    if misnamed:
+        fixes.append(_NAME_FIX)
+    if clashed:
+        fixes.append("Give every input a name no other has, ignoring case (rename the DataFrame column).")
     if wrong_rows:
         fixes.append(f"{_ROWS_FIX}.")
     return _verdict(
@@ -322,7 +335,8 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
     sizes = (1,) if one_row else ROW_PROBE_SIZES  # the rows an undecided output is run on
     offenders: list[dict[str, Any]] = []
     wrong_rows = False  # an offender returns the wrong number of rows
-    wrong_other = False  # an offender has another problem (type, width, rank, name): adapt() fixes those
+    wrong_other = False  # an offender has another problem (type, width, rank): adapt() fixes those
+    misnamed = False  # an output's name is not a SQL column name
     clashes = False  # an output's name is another output's or an input's, ignoring case
     seen_outputs: dict[str, str] = {}
     input_names = {s.name.lower(): s.name for s in sig.inputs}
@@ -362,6 +376,7 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
                 undecided.append(spec)
         else:
             problem = f"rank {len(shape)} {shown}; expected [N] or [N,1]"
+        shape_problem = problem  # before the name's: a name alone is fixed by renaming
         naming = sql_name_problem(spec.name) if target.is_sql else None
         if naming:
             problem = _and(problem, f"name {naming}")
@@ -377,8 +392,10 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
         if problem:
             offenders.append({"name": spec.name, "shape": shown, "width": width, "row_axis": row_axis,
                               "problem": problem})
-            wrong_rows = wrong_rows or row_axis is not None
-            wrong_other = wrong_other or row_axis is None or problem.count("; ") > 0
+            misnamed = misnamed or bool(naming)
+            if shape_problem:
+                wrong_rows = wrong_rows or row_axis is not None
+                wrong_other = wrong_other or row_axis is None or shape_problem.count("; ") > 0
     probed: dict[str, list[list[int]]] = {}
     unverified: list[dict[str, str]] = []
     if undecided:
@@ -413,6 +430,8 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
     if wrong_other and not (clashes and all("same SQL column name" in o["problem"] and o["problem"].count("; ") == 0
                                             for o in offenders)):
         fixes.append("Split them into [N,1] outputs with onnxgate.adapt(model, target).")
+    if misnamed:
+        fixes.append(_NAME_FIX)
     if clashes:
         fixes.append("Give every output and input column a name no other has, ignoring case (rename the "
                      "DataFrame column or the model's output).")
@@ -430,9 +449,8 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
         "outputs_one_value_per_row",
         [f"{o['name']!r}: {o['problem']}" for o in offenders],
         details,
-        problem=("output(s) cannot be columns of PREDICT's result" if offenders and all(
-            "same SQL column name" in o["problem"] and o["problem"].count("; ") == 0 for o in offenders)
-            else "output(s) are not one value per row"),
+        problem=("output(s) cannot be columns of PREDICT's result" if offenders and not (wrong_other or wrong_rows)
+                 else "output(s) are not one value per row"),
         fix=". " + " ".join(fixes),
         passed=passed,
     )

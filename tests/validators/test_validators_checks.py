@@ -548,3 +548,19 @@ def test_sql_output_names_that_meet_another_column_ignoring_case_fail():
     assert "'p_1': same SQL column name as input 'P_1'" in result.message
     assert "onnxgate.adapt" not in result.message
     assert io_rules.check_outputs_one_value_per_row(m, CONTAINER).passed
+
+
+def test_a_name_alone_gets_the_renaming_fix_not_a_reshaping_one():
+    # a bad output name was reported as "not one value per row" with the fix "Split them into [N,1]
+    # outputs", and a bad input name as needing "a DataFrame sample"
+    named = model(
+        [helper.make_node("Identity", ["my col"], ["my out"])],
+        [vi("my col", TensorProto.FLOAT, ("N", 1))],
+        [vi("my out", TensorProto.FLOAT, ("N", 1))],
+    )
+    outputs = io_rules.check_outputs_one_value_per_row(named, EDGE2)
+    assert not outputs and "cannot be columns of PREDICT's result" in outputs.message
+    assert "Rename them to SQL column names" in outputs.message and "Split them" not in outputs.message
+    inputs = io_rules.check_inputs_one_per_column(named, EDGE2)
+    assert not inputs and "Rename them to SQL column names" in inputs.message
+    assert "DataFrame sample (one column" not in inputs.message
