@@ -35,7 +35,14 @@ def jsonable(value: Any) -> Any:
     JSON has no NaN or infinity, so they are written as the strings ``"nan"``, ``"inf"`` and
     ``"-inf"`` (docs/report-schema.md).
     """
-    if value is None or isinstance(value, (bool, str)):
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (a file name that is not UTF-8): strict parsers refuse it
+            return value.encode("utf-8", "surrogateescape" if _escaped_bytes(value) else "surrogatepass").decode(
+                "utf-8", "backslashreplace")
+        return value
+    if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
         return int(value)
@@ -56,6 +63,11 @@ def jsonable(value: Any) -> Any:
     if callable(tolist):
         return jsonable(tolist())
     return str(value)
+
+
+def _escaped_bytes(text: str) -> bool:
+    """Whether ``text``'s surrogates all stand for bytes (Python's surrogateescape: U+DC80..U+DCFF)."""
+    return all(not 0xD800 <= ord(c) <= 0xDFFF or 0xDC80 <= ord(c) <= 0xDCFF for c in text)
 
 
 @dataclass(frozen=True)

@@ -109,3 +109,20 @@ def test_real_report_round_trips_through_json():
     assert [c["name"] for c in data["checks"]] == [c.name for c in report.checks]
     assert data["target"]["profile"]["name"] == "container"
     assert data["environment"]["onnxruntime"]
+
+
+def test_a_file_name_that_is_not_utf8_leaves_no_lone_surrogate_in_the_json(tmp_path):
+    # the report held "bad\udcff.onnx", which parsers that refuse lone surrogates (and UTF-8 itself) reject
+    import os
+
+    from onnxgate.cli import main
+
+    folder = os.fsencode(tmp_path)
+    model = folder + b"/bad\xff.onnx"
+    with open(model, "wb") as handle:
+        handle.write(identity_model().SerializeToString())
+    report = tmp_path / "r.json"
+    assert main(["validate", os.fsdecode(model), "--json", str(report)]) == 0
+    text = report.read_bytes().decode("utf-8")
+    assert "\\udcff" not in text and "bad\\\\xff.onnx" in text
+    json.loads(text)
