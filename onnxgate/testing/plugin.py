@@ -29,7 +29,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--onnxgate-seed",
         type=int,
         default=None,
-        help="seed for onnxgate's parity search in onnxgate_validate (default: the marker's, else 0)",
+        help="seed for onnxgate's parity search in onnxgate_validate where the test's marker and call give "
+             "none (default 0)",
     )
 
 
@@ -57,11 +58,18 @@ def onnxgate_validate(request: pytest.FixtureRequest) -> Callable[..., Any]:
         defaults.setdefault("target", marker.args[0])
     seed = request.config.getoption("--onnxgate-seed", default=None)
     if seed is not None:
-        defaults["seed"] = seed
+        defaults.setdefault("seed", seed)  # a seed the test writes (marker or call) replays itself
 
     def validate(model: Any, *, raise_on_failure: bool = True, **options: Any) -> Any:
+        import inspect
+
         from onnxgate.validators import validate as og_validate
 
+        known = set(inspect.signature(og_validate).parameters) - {"model"}
+        for where, given in ((f"@pytest.mark.{MARKER}", defaults), ("onnxgate_validate()", options)):
+            unknown = sorted(set(given) - known)
+            if unknown:
+                pytest.fail(f"{where} got unknown option(s) {unknown}; it takes {sorted(known)}", pytrace=False)
         kwargs = {**defaults, **options}
         target = kwargs.pop("target", None)
         report = og_validate(model, target, **kwargs)

@@ -131,3 +131,29 @@ def test_a_failing_structural_check_raises_the_validation_error_with_its_offende
     (check,) = [c for c in model_checks(conv, "sql-edge-2.0") if c.name == name]
     with pytest.raises(og.ValidationFailedError, match=name):
         check(conv)
+
+
+def test_the_markers_seed_wins_over_the_option_and_a_misspelled_option_is_named(
+        pytester: pytest.Pytester, models: dict[str, Path]) -> None:
+    # --onnxgate-seed replaced the marker's seed=7 (the docs: it applies when the test gives none), and a
+    # misspelled marker option surfaced as "TypeError: validate() got an unexpected keyword argument"
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.onnxgate(target="sql-edge-1.0", seed=7)
+        def test_marker_seed(onnxgate_validate):
+            assert onnxgate_validate({str(models["good"])!r}).seed == 7
+
+        def test_option_seed(onnxgate_validate):
+            assert onnxgate_validate({str(models["good"])!r}, target="sql-edge-1.0").seed == 1234
+
+        @pytest.mark.onnxgate(tagret="sql-edge-1.0")
+        def test_misspelled(onnxgate_validate):
+            onnxgate_validate({str(models["good"])!r})
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--onnxgate-seed", "1234")
+    result.assert_outcomes(passed=2, failed=1)
+    out = result.stdout.str()
+    assert "@pytest.mark.onnxgate got unknown option(s) ['tagret']; it takes" in out and "TypeError" not in out
