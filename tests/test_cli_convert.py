@@ -90,6 +90,13 @@ def test_unreadable_and_unknown_model_files(tmp_path: Path, capsys: pytest.Captu
     assert "cannot tell which framework" in _one_error_line(capsys)
     assert main(["convert", str(tmp_path / "missing.pkl"), "-o", str(tmp_path / "o.onnx")]) == 2
     assert "not found" in _one_error_line(capsys)
+    onnx_file = tmp_path / "model.onnx"  # "cannot tell which framework", for a file already converted
+    onnx_file.write_bytes(b"\x08\x07")
+    assert main(["convert", str(onnx_file), "-o", str(tmp_path / "o.onnx")]) == 2
+    assert "is already an ONNX model" in _one_error_line(capsys)
+    # serve: a folder that does not exist was "not a container package (missing ['score.py', 'model.onnx'])"
+    assert main(["serve", str(tmp_path / "nope")]) == 2
+    assert "'nope' does not exist" in _one_error_line(capsys).replace(str(tmp_path) + "/", "")
 
 
 def test_wrong_sample_width_exit_2(exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -68,10 +68,11 @@ def test_score_picks_outputs_and_refuses_to_overwrite(iris: dict[str, Any], tmp_
     ("change", "message"),
     [
         ({"--outputs": "nope"}, "not outputs of the model"),
+        ({"--outputs": ","}, "--outputs names no output"),  # wrote the rows without a prediction, exit 0
         ({"--data": "missing.parquet"}, "data not found"),
         ({"--batch-size": "0"}, "positive number of rows"),
     ],
-    ids=["unknown-output", "missing-data", "zero-batch"],
+    ids=["unknown-output", "no-output", "missing-data", "zero-batch"],
 )
 def test_bad_input_is_one_line_and_exit_2(
     iris: dict[str, Any], tmp_path: Path, capsys: Any, change: dict[str, str], message: str

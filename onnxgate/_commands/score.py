@@ -312,7 +312,10 @@ def run(args: argparse.Namespace) -> int:
     from onnxgate.cli import EXIT_OK
     from onnxgate.errors import OutputExistsError
 
-    outputs = [o.strip() for o in args.outputs.split(",") if o.strip()] if args.outputs else None
+    outputs = [o.strip() for o in args.outputs.split(",") if o.strip()] if args.outputs is not None else None
+    if outputs == []:  # "--outputs ," wrote the rows without a single prediction, and exited 0
+        raise InvalidDataError(f"--outputs names no output (found {args.outputs!r}); name one or more, "
+                               "comma-separated, or leave --outputs out for all")
     out = Path(args.out)
     from onnxgate._commands._common import refuse_unwritable
 

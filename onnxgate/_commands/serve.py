@@ -40,6 +40,10 @@ def run(args: argparse.Namespace) -> int:
     from onnxgate.deploy import server
 
     folder = Path(args.dir)
+    if not folder.is_dir():
+        what = "is a file, not a package folder" if folder.exists() else "does not exist"
+        raise PackagingError(f"{str(folder)!r} {what}: expected a folder written by 'onnxgate package MODEL "
+                             "--target container -o DIR'", path=str(folder))
     missing = [f for f in ("score.py", "model.onnx") if not (folder / f).is_file()]
     if missing:
         raise PackagingError(

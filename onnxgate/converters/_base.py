@@ -164,6 +164,12 @@ class ConverterRegistry:
             if converter.claims_file(p):
                 return converter
         known = sorted({s for c in self._converters.values() for s in c.FILE_SUFFIXES if s != "/"})
+        if p.suffix.lower() == ".onnx":
+            raise UnsupportedModelError(
+                f"{str(p)!r} is already an ONNX model: 'convert' reads a framework's model file ({', '.join(known)}, "
+                "or a TensorFlow SavedModel folder). Check it with 'onnxgate validate', or package it with "
+                "'onnxgate package'"
+            )
         raise UnsupportedModelError(
             f"cannot tell which framework {str(p)!r} belongs to: expected a file ending in one of {known} "
             "or a TensorFlow SavedModel folder"

@@ -280,7 +280,11 @@ def check_outputs_tensor_only(model: onnx.ModelProto, target: Target) -> CheckRe
         [f"{o['name']!r} is {o['type']}" + (" (from ZipMap)" if o["zipmap"] else "") for o in offenders],
         details,
         problem="output(s) are not tensors",
-        fix=". Convert without ZipMap (onnxgate's default; skl2onnx options={id(clf): {'zipmap': False}}).",
+        fix=("." + (" Convert without ZipMap (onnxgate's default; skl2onnx options={id(clf): {'zipmap': False}})."
+                    if any(o["zipmap"] for o in offenders) else "")
+             + (" Return tensors instead of the sequences or maps (MultiOutputClassifier writes a sequence of "
+                "probability tensors: one classifier per target, or a model that returns one tensor)."
+                if not all(o["zipmap"] for o in offenders) else "")),
         passed=f"{len(outputs)} outputs, all tensors",
     )
 

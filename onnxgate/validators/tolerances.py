@@ -76,8 +76,11 @@ def resolve_tolerances(
                     f"{which} given for output {key!r}, which the model does not have; its outputs are "
                     f"{names} ('' sets the default)"
                 )
-            if isinstance(number, bool) or not isinstance(number, (int, float)) or not number >= 0:
-                raise InvalidDataError(f"{which} for {key or 'all outputs'!r} must be a number >= 0, found {number!r}")
+            if isinstance(number, bool) or not isinstance(number, (int, float)) or not 0 <= number < float("inf"):
+                # an infinite tolerance passes any answer: the gate would check nothing
+                raise InvalidDataError(
+                    f"{which} for {key or 'all outputs'!r} must be a finite number >= 0, found {number!r}"
+                )
     out: dict[str, tuple[float, float, Mode]] = {}
     for spec in outputs:
         default_a, default_r = DEFAULT_TOLERANCES.get(spec.elem_type, DEFAULT_TOLERANCES["float32"])

@@ -564,3 +564,14 @@ def test_a_name_alone_gets_the_renaming_fix_not_a_reshaping_one():
     inputs = io_rules.check_inputs_one_per_column(named, EDGE2)
     assert not inputs and "Rename them to SQL column names" in inputs.message
     assert "DataFrame sample (one column" not in inputs.message
+
+
+def test_a_sequence_output_that_is_not_a_zipmap_gets_its_own_fix():
+    # MultiOutputClassifier's seq(tensor) was told to "Convert without ZipMap", which changes nothing
+    seq = model(
+        [helper.make_node("SequenceConstruct", ["x", "x"], ["s"])],
+        [vi("x", TensorProto.FLOAT, ("N", 1))],
+        [helper.make_tensor_sequence_value_info("s", TensorProto.FLOAT, None)],
+    )
+    result = io_rules.check_outputs_tensor_only(seq, targets.get("container"))
+    assert not result and "Return tensors instead" in result.message and "ZipMap" not in result.message

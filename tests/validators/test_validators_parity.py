@@ -166,6 +166,13 @@ def test_compare_arrays_nan_and_inf_rules():
     assert zero.passed and zero.rel["max"] == np.inf  # rel is inf where the reference is 0; atol saves it
 
 
+@pytest.mark.parametrize("tolerance", [{"atol": float("inf")}, {"rtol": float("inf")}, {"atol": {"y": 1e400}}])
+def test_an_infinite_tolerance_is_refused(tolerance):
+    # --atol inf passed a model whose every output was negated: the gate checked nothing
+    with pytest.raises(og.InvalidDataError, match="must be a finite number >= 0"):
+        check_prediction_parity(identity_model(), lambda feeds: [feeds["x"]], np.ones((3, 1)), **tolerance)
+
+
 def test_string_labels_compared_exactly():
     c = compare_arrays(
         np.array(["a", "b", "c"], dtype=object), np.array(["a", "x", "c"], dtype=object), atol=0, rtol=0, exact=True
