@@ -134,7 +134,9 @@ def convert(
         )
     if not _lower_ir_version(proto, warnings):
         _check(proto, converter.framework)
-    _record_columns(proto, sample)
+    renamed = _record_columns(proto, sample)
+    if renamed and (tgt is None or not tgt.is_sql):  # a SQL target's adaptation lists its own renames
+        warnings.append(f"columns renamed to ONNX input names (data may use either name): {renamed}")
 
     conversion = Conversion(
         model=proto,
@@ -187,16 +189,19 @@ def _with_precision(
     return options, []
 
 
-def _record_columns(proto: Any, sample: Any) -> None:
-    """Write which DataFrame column feeds which input, when the exporter renamed any (``a b`` -> ``a_b``)."""
+def _record_columns(proto: Any, sample: Any) -> dict[str, str]:
+    """Write which DataFrame column feeds which input, when the exporter renamed any (``a b`` -> ``a_b``);
+    returns the renamed ones (column -> input)."""
     from onnxgate._data import is_dataframe
     from onnxgate.columns import ColumnMap
 
     if sample is None or not is_dataframe(sample):
-        return
+        return {}
     weights = {init.name for init in proto.graph.initializer}
     inputs = [vi.name for vi in proto.graph.input if vi.name not in weights]
-    ColumnMap.for_sample(list(sample.columns), inputs).write(proto)
+    columns = ColumnMap.for_sample(list(sample.columns), inputs)
+    columns.write(proto)
+    return {str(c): i for c, i in columns.pairs if c != i}
 
 
 def _requested_opset(converter: Converter, model: Any, opset: int | None, target: Target | None) -> int:

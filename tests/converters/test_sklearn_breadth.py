@@ -903,3 +903,16 @@ def test_parity_does_not_send_the_user_to_a_precision_the_converter_cannot_write
     assert "precision='float64' is no fix" in parity.message and "pass atol/rtol" in parity.message
     with pytest.raises(og.UnsupportedModelError, match="cannot convert PowerTransformer in double"):
         og.convert(model, X[:5], precision="float64")
+
+
+def test_columns_renamed_for_any_target_are_said() -> None:
+    # the SQL targets listed the renames; onnxruntime and container renamed 'a b' to 'a_b' (and 'a_b' to
+    # 'a_b1') without a word
+    import pandas as pd
+    from sklearn.linear_model import LinearRegression
+
+    X = pd.DataFrame(np.random.default_rng(0).normal(size=(50, 3)), columns=["a b", "a_b", "c"])
+    model = LinearRegression().fit(X, X["c"])
+    for target in (None, "container", "sql-edge-2.0"):
+        renamed = [w for w in og.convert(model, X, target=target).warnings if "columns renamed" in w]
+        assert len(renamed) == 1 and "{'a b': 'a_b', 'a_b': 'a_b1'}" in renamed[0], (target, renamed)
