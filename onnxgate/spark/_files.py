@@ -74,9 +74,36 @@ def parquet_fragments(data: str | os.PathLike[str]) -> tuple[list[tuple[str, int
                 return None
             schema = own
         elif not own.equals(schema):
+            _refuse_type_conflict(schema, own, files[0], file)
             return None  # Spark reads one file's schema (mergeSchema off): leave the choice to it
         fragments.extend((str(file.resolve()), group) for group in range(meta.num_row_groups))
     return fragments, schema
+
+
+def _refuse_type_conflict(first: Any, other: Any, first_file: Path, other_file: Path) -> None:
+    """Refuse two files that type one column differently (text widths aside): Spark reads one file's
+    schema and failed on the other deep in the job, with a Java stack trace (``onnxgate score`` on one
+    machine refuses them too).
+
+    Raises
+    ------
+    InvalidDataError
+        Naming the column, both files and both types.
+    """
+    import pyarrow as pa
+
+    widths = {(pa.string(), pa.large_string()), (pa.binary(), pa.large_binary())}
+    for field in other:
+        if field.name not in first.names:
+            continue
+        a, b = first.field(field.name).type, field.type
+        if a.equals(b) or (a, b) in widths or (b, a) in widths:
+            continue
+        raise InvalidDataError(
+            f"{other_file.name!r} types column {field.name!r} as {b}, but {first_file.name!r} as {a}: Spark reads "
+            "one file's types and fails on the other's rows; write every file with one type per column",
+            column=field.name,
+        )
 
 
 def _parquet_files(data: str | os.PathLike[str]) -> list[Path] | None:

@@ -138,12 +138,18 @@ def test_what_spark_reads_by_its_own_rules_goes_through_spark(tmp_path: Path, fo
     assert parquet_fragments(other) is None
     mixed = tmp_path / "mixed"
     shutil.copytree(forest["files"], mixed)
-    pd.DataFrame({"f0": [1.0]}).to_parquet(mixed / "part-9.parquet")  # another schema
+    pd.DataFrame({"f0": np.float32([1.0])}).to_parquet(mixed / "part-9.parquet")  # another schema, one type
     assert parquet_fragments(mixed) is None
     dates = tmp_path / "dates.parquet"
     pd.DataFrame({"when": pd.to_datetime(["2026-12-01"])}).to_parquet(dates)
     assert parquet_fragments(dates) is None
     assert parquet_fragments("s3://bucket/rows") is None
+    # a column typed otherwise in one file: Spark failed deep in the job with a Java stack trace
+    typed = tmp_path / "typed"
+    shutil.copytree(forest["files"], typed)
+    pd.DataFrame({"f0": ["text"], "f1": [1.0], "f2": [1.0], "f3": [1.0]}).to_parquet(typed / "part-9.parquet")
+    with pytest.raises(InvalidDataError, match=r"'part-9.parquet' types column 'f0' as (large_)?string, but 'part-0"):
+        parquet_fragments(typed)
 
 
 def test_a_partitioned_folder_is_still_validated_through_spark(local_spark: Any, forest: dict[str, Any],
