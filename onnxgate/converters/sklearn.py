@@ -1138,7 +1138,8 @@ def _takes_one_input(err: Exception) -> bool:
     (a SimpleImputer first in a pipeline over float and int columns); the Cast + Concat front serves both."""
     text = str(err)
     return any(said in text for said in ("at most 1 input", "Inputs and outputs should have the same type",
-                                         "Only one input vector is allowed"))  # the last: KMeans, GaussianProcess
+                                         "Only one input vector is allowed",  # KMeans, GaussianProcess
+                                         "with a wrong type"))  # a bool column into StandardScaler, KMeans
 
 
 def _overfed_nodes(proto: Any) -> list[str]:

@@ -916,3 +916,19 @@ def test_columns_renamed_for_any_target_are_said() -> None:
     for target in (None, "container", "sql-edge-2.0"):
         renamed = [w for w in og.convert(model, X, target=target).warnings if "columns renamed" in w]
         assert len(renamed) == 1 and "{'a b': 'a_b', 'a_b': 'a_b1'}" in renamed[0], (target, renamed)
+
+
+@pytest.mark.parametrize("name", ["StandardScaler", "KMeans"])
+def test_a_bool_column_beside_numbers_goes_through_the_concat_front(name: str) -> None:
+    # skl2onnx: "got an input flag with a wrong type BooleanTensorType"; scikit-learn reads it as 0 and 1
+    import pandas as pd
+    from sklearn.cluster import KMeans
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60), "flag": rng.random(60) > 0.5})
+    model = (StandardScaler() if name == "StandardScaler" else KMeans(2, n_init=2, random_state=0)).fit(X)
+    for target in ("onnxruntime", "sql-edge-2.0"):
+        conv = og.convert(model, X, target=target)
+        assert [spec.name for spec in conv.signature.inputs] == ["a", "b", "flag"]
+        assert og.validate(conv, target=target, reference=model, data=X).passed
