@@ -119,14 +119,16 @@ def test_existing_output_is_not_overwritten(exported: Path, tmp_path: Path, caps
 def test_a_folder_as_output_is_an_input_error_even_with_force(
     exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # without --force it said "exists; pass --force to overwrite it", which then said "it is a folder"
     folder = tmp_path / "adir"
     folder.mkdir()
-    rc = main(["convert", str(exported / "model.skops"), "--sample", str(exported / "sample.npy"),
-               "-o", str(folder), "--force"])
-    assert rc == 2
-    line = _one_error_line(capsys)
-    assert f"cannot use {str(folder)!r}: it is a folder" in line and "unexpected" not in line
-    assert folder.is_dir() and not any(folder.iterdir())
+    for force in (["--force"], []):
+        rc = main(["convert", str(exported / "model.skops"), "--sample", str(exported / "sample.npy"),
+                   "-o", str(folder), *force])
+        assert rc == 2
+        line = _one_error_line(capsys)
+        assert f"-o {str(folder)!r} is a folder; give a file path" in line and "--force" not in line
+        assert folder.is_dir() and not any(folder.iterdir())
 
 
 def test_written_files_follow_the_umask_not_tempfiles_0600(exported: Path, tmp_path: Path) -> None:

@@ -45,11 +45,17 @@ def run(args: argparse.Namespace) -> int:
 
     from onnxgate._commands._common import refuse_outputs_on_inputs
     from onnxgate.api import convert
-    from onnxgate.errors import OutputExistsError
+    from onnxgate.errors import InvalidDataError, OutputExistsError
 
     out = Path(args.output)
     refuse_outputs_on_inputs({"-o": args.output}, {"the model being converted": args.model,
                                                    "the sample": args.sample})
+    if out.is_dir():  # --force replaces a file, never a folder: said before "pass --force" sends the user there
+        raise InvalidDataError(f"-o {str(out)!r} is a folder; give a file path (e.g. {str(out / 'model.onnx')!r})",
+                               path=str(out))
+    from onnxgate._commands._common import refuse_unwritable
+
+    refuse_unwritable(args.output, "-o")
     if out.exists() and not args.force:
         raise OutputExistsError(f"{str(out)!r} exists; pass --force to overwrite it", path=str(out))
     model = load_native_model(args.model, trust_pickle=args.trust_pickle)
