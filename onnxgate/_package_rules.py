@@ -10,7 +10,7 @@ from typing import Any
 
 from onnxgate.errors import InvalidDataError
 
-__all__ = ["check_feeds_finite", "check_model_bytes", "check_package_model", "package_nan_inputs"]
+__all__ = ["check_feeds_finite", "check_model_bytes", "check_package_model", "is_sql_package", "package_nan_inputs"]
 
 
 def check_model_bytes(manifest: Any, path: Any, blob: bytes) -> None:
@@ -64,9 +64,9 @@ def check_package_model(model: Any) -> None:
 
 
 def package_nan_inputs(model: Any) -> list[str] | None:
-    """The inputs that take NaN in a container package (its manifest's ``service.allow_nan_inputs``), or
-    None when ``model`` is not such a package (an .onnx file, a SQL or MLflow package): those have no
-    service whose rule ``score`` must follow."""
+    """The inputs that take NaN in a container package (its manifest's ``service.allow_nan_inputs``), none
+    in a SQL package (SQL Server's float holds neither NaN nor infinity: ``sql-dryrun`` refuses them), or
+    None when ``model`` is neither (an .onnx file, an MLflow package): no rule ``score`` must follow."""
     import json
     import os
 
@@ -74,20 +74,23 @@ def package_nan_inputs(model: Any) -> list[str] | None:
         return None
     try:
         manifest = json.loads((Path(model) / "manifest.json").read_text(encoding="utf-8"))
+        if isinstance(manifest.get("sql"), dict):
+            return []  # a SQL package: its table's float columns hold neither NaN nor infinity
         names = manifest["service"]["allow_nan_inputs"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     return [str(n) for n in names] if isinstance(names, list) else None
 
 
 def check_feeds_finite(feeds: dict[str, Any], signature: Any, takes_nan: list[str], fed: list[str], *,
-                       first_row: int | None = 0, package: Any = None) -> None:
+                       first_row: int | None = 0, package: Any = None, sql: bool = False) -> None:
     """Refuse the rows a container package's service refuses (score.py's ``check_finite``): NaN in a float
     input not in ``takes_nan``, and infinity in any float input. Scoring them anyway writes a class label
     argmax'ed from NaN probabilities.
 
     ``feeds`` are one batch's arrays, ``fed`` the data columns feeding them (in order), ``first_row`` the
-    batch's first row in the data, for the message (None: unknown, as in a Spark partition).
+    batch's first row in the data, for the message (None: unknown, as in a Spark partition). ``sql``: the
+    package is a SQL one, whose table holds neither NaN nor infinity (the message says so).
 
     Raises
     ------
@@ -123,11 +126,30 @@ def check_feeds_finite(feeds: dict[str, Any], signature: Any, takes_nan: list[st
         return ", ".join(f"{shown} ({n:,} row{'s' if n != 1 else ''})" for shown, _column, n in found)
 
     parts = []
-    if nan:
+    if sql:
+        bad = counted(nan + inf)
+        parts.append(f"NaN or infinity in {bad}, which {what}'s table cannot hold (SQL Server's float and real have "
+                     "neither, and sql-dryrun refuses them): PREDICT never sees such rows; fill, replace or drop "
+                     "them")
+    elif nan:
         parts.append(f"NaN (missing) in {counted(nan)}, which {what} was made to refuse, as its service does: "
                      "fill or drop those rows, or package the model again with --option allow_nan=true (or "
                      "allow_nan=COLUMN,...) if it handles missing values")
-    if inf:
+    if inf and not sql:
         parts.append(f"infinity in {counted(inf)}, which the package's service refuses for every input "
                      "(scikit-learn refuses it too): replace those values or drop those rows")
     raise InvalidDataError(f"cannot score {where}: " + "; and ".join(parts), column=(nan or inf)[0][1])
+
+
+def is_sql_package(model: Any) -> bool:
+    """Whether ``model`` is a folder written by ``onnxgate package`` for a SQL target."""
+    import json
+    import os
+
+    if not isinstance(model, (str, os.PathLike)) or not (Path(model) / "manifest.json").is_file():
+        return False
+    try:
+        manifest = json.loads((Path(model) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and isinstance(manifest.get("sql"), dict)

@@ -446,6 +446,24 @@ def resolve_target(target: str | Target | None, default: str = "onnxruntime") ->
     return tgt
 
 
+def check_profile_name(name: str, where: str, key: str = "name") -> None:
+    """Refuse a target file's profile name that would read as a built-in target's in its reports (the
+    same letters in another case, with spaces around or invisible characters), or that is not printable
+    text on one line (it names the JUnit test suite and the console header).
+
+    Raises
+    ------
+    TargetError
+    """
+    if not name.strip() or not name.isprintable():  # control, format (zero-width) and unassigned characters
+        raise TargetError(f"target file {where!r}: {key} must be printable text on one line (it names the JUnit "
+                          f"test suite and the console header), found {name!r}")
+    if name.strip().casefold() in {n.casefold() for n in names()}:
+        # its reports would say the built-in target passed: the file's rules are not the built-in's
+        raise TargetError(f"target file {where!r}: {key} must be a name of its own, not a built-in target's "
+                          f"(leave it out to be called <base>+<file name>), found {name!r}")
+
+
 def _check_toml_types(table: Mapping[str, Any], where: str) -> None:
     """Name the field and the expected TOML type instead of failing deep inside :class:`Target`."""
 
@@ -470,12 +488,7 @@ def _check_toml_types(table: Mapping[str, Any], where: str) -> None:
             raise bad(key, "a string")
     name = table.get("name")
     if isinstance(name, str):
-        if name.lower() in {n.lower() for n in names()}:
-            # its reports would say the built-in target passed: the file's rules are not the built-in's
-            raise bad("name", "a name of its own, not a built-in target's (leave it out to be called "
-                      "<base>+<file name>)")
-        if not name.strip() or any(ord(c) < 32 or 127 <= ord(c) < 160 or c in "\u2028\u2029" for c in name):
-            raise bad("name", "printable text on one line (it names the JUnit test suite and the console header)")
+        check_profile_name(name, where, "name")
     for key in ("outputs_tensor_only", "outputs_one_per_row", "dynamic_batch", "allow_nan"):
         if key in table and not isinstance(table[key], bool):
             raise bad(key, "true or false (a TOML boolean, without quotes)")
@@ -563,6 +576,7 @@ def from_toml(path: str | os.PathLike[str]) -> Target:
                     table[key] = {**getattr(base, key), **table[key]}
             # a report of this profile must not read as the built-in target's
             table.setdefault("name", f"{base.name}+{Path(path).stem}")
+            check_profile_name(table["name"], os.fspath(path), "the name made from the file's name")
             return base.with_(**table)
         if "name" not in table:
             raise TargetError(f"target file {os.fspath(path)!r} needs a 'name' (or a 'base' to start from)")

@@ -100,7 +100,11 @@ def test_a_target_file_without_base_checks_the_caps_it_sets(tmp_path: Path) -> N
      ("base = 'onnxruntime'\nname = 'sql-edge-2.0'\n", "name must be a name of its own, not a built-in"),
      ("base = 'onnxruntime'\nname = 'Container'\n", "name must be a name of its own"),
      # control characters made the JUnit file unreadable XML and reached the terminal
-     ("base = 'synapse'\nname = \"t\\u0001\\u001b[31m\"\n", "name must be printable text on one line")],
+     ("base = 'synapse'\nname = \"t\\u0001\\u001b[31m\"\n", "name must be printable text on one line"),
+     # look-alikes of a built-in name, and characters that are not printable text
+     ("base = 'onnxruntime'\nname = 'sql-edge-2.0 '\n", "name must be a name of its own"),
+     ("base = 'onnxruntime'\nname = \"sql-edge-2.0\\u200b\"\n", "name must be printable text"),
+     ("base = 'onnxruntime'\nname = \"a\\ufffeb\"\n", "name must be printable text")],
 )
 def test_bad_target_files(tmp_path: Path, text: str, match: str) -> None:
     f = tmp_path / "t.toml"
@@ -129,3 +133,12 @@ def test_a_target_file_changes_only_what_it_names_and_is_not_called_its_base(tmp
     assert profile.name == "sql-edge-2.0+edge-15"
     path.write_text('base = "sql-edge-2.0"\nname = "edge-at-15"\nmax_opset = {"" = 15}\n')
     assert og.targets.from_toml(path).name == "edge-at-15"
+
+
+def test_a_name_made_from_the_file_name_is_checked_too(tmp_path: Path) -> None:
+    # a file called x<ESC>[2Jy.toml made the target "onnxruntime+x<ESC>[2Jy": the escape reached the
+    # console header and the JUnit file did not parse
+    f = tmp_path / "x\x1b[2Jy.toml"
+    f.write_text("base = 'onnxruntime'\n")
+    with pytest.raises(og.TargetError, match="the name made from the file's name must be printable text"):
+        og.targets.from_toml(f)

@@ -98,6 +98,11 @@ def _quiet(spark: Any) -> None:
     of about 200 lines on stderr."""
     with contextlib.suppress(Exception):  # Spark Connect has no SparkContext
         spark.sparkContext.setLogLevel("FATAL")
+        # setLogLevel sets the root logger; the org.apache.spark logger onnxgate's log4j2.properties
+        # configures keeps its own level, and printed a task's failure ("ERROR Executor", "ERROR Utils")
+        jvm = spark.sparkContext._jvm
+        fatal = jvm.org.apache.logging.log4j.Level.FATAL
+        jvm.org.apache.logging.log4j.core.config.Configurator.setLevel("org.apache.spark", fatal)
 
 
 @contextlib.contextmanager

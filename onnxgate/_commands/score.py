@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from onnxgate._package_rules import check_feeds_finite, check_package_model, package_nan_inputs
+from onnxgate._package_rules import check_feeds_finite, check_package_model, is_sql_package, package_nan_inputs
 from onnxgate.errors import InvalidDataError
 
 __all__ = ["DEFAULT_SCORE_BATCH", "check_outputs_one_row_per_input", "register", "run", "score_parquet"]
@@ -88,6 +88,7 @@ def score_parquet(
     proto = load_scoring_model(model)
     signature = Signature.from_model(proto)
     takes_nan = package_nan_inputs(model)
+    sql = is_sql_package(model)
     wanted = outputs or signature.output_names
     repeated = sorted({o for o in wanted if wanted.count(o) > 1})
     if repeated:
@@ -117,7 +118,7 @@ def score_parquet(
                 continue
             feeds = batch_feeds(batch.select(fed), signature)
             if takes_nan is not None:
-                check_feeds_finite(feeds, signature, takes_nan, fed, first_row=rows, package=model)
+                check_feeds_finite(feeds, signature, takes_nan, fed, first_row=rows, package=model, sql=sql)
             try:
                 outs = run_rows(session, wanted, feeds)
             except Exception as err:

@@ -132,7 +132,7 @@ def predict(
     import hashlib
 
     from onnxgate._arrow import arrow_type
-    from onnxgate._package_rules import check_package_model, package_nan_inputs
+    from onnxgate._package_rules import check_package_model, is_sql_package, package_nan_inputs
     from onnxgate.signature import Signature
 
     check_package_model(model_or_package)
@@ -185,7 +185,8 @@ def predict(
         shared = _Shared(model_bytes)
     threads = int(spark.conf.get("spark.task.cpus", "1") or 1)
     fragment_rows = PREDICT_BATCH_ROWS if rows.fragments else 0
-    run = _partition_predict(token, shared, fed, wanted, threads, fragment_rows, present, takes_nan)
+    run = _partition_predict(token, shared, fed, wanted, threads, fragment_rows, present, takes_nan,
+                             is_sql_package(model_or_package))
     return rows.frame.mapInArrow(run, schema)
 
 
@@ -223,7 +224,7 @@ def refuse_mistyped_columns(fields: Any, fed: list[str], signature: Any) -> None
 
 def _partition_predict(
     token: str, shared: Any, fed: list[str], wanted: list[str], threads: int, fragment_rows: int = 0,
-    read: list[str] | None = None, takes_nan: list[str] | None = None,
+    read: list[str] | None = None, takes_nan: list[str] | None = None, sql: bool = False,
 ) -> Any:
     """The function each partition runs; with ``fragment_rows``, its input is ``(path, row group)``
     pairs and it reads the columns ``read`` itself in batches of that many rows, else Spark's batches
@@ -246,7 +247,7 @@ def _partition_predict(
             if takes_nan is not None:
                 from onnxgate._package_rules import check_feeds_finite
 
-                check_feeds_finite(feeds, signature, takes_nan, fed, first_row=None)
+                check_feeds_finite(feeds, signature, takes_nan, fed, first_row=None, sql=sql)
             outs = run_rows(session, wanted, feeds)
             columns = [*batch.columns, *(to_arrow(v, s) for v, s in zip(outs, specs))]
             yield pa.RecordBatch.from_arrays(columns, names=[*batch.schema.names, *wanted])

@@ -24,6 +24,7 @@ __all__ = [
     "ROW_VALUES_LIMIT",
     "SAMPLE_ROWS",
     "SAMPLE_VALUES_PER_ROW",
+    "SCALE_FLOOR",
     "WORST_ROWS",
     "OutputAccumulator",
     "OutputComparison",
@@ -40,6 +41,9 @@ MISMATCH_INDEX_LIMIT = 100
 #: Rows per numeric output whose (reference, onnx) values are kept as a sample, and values kept per row.
 SAMPLE_ROWS = 100
 SAMPLE_VALUES_PER_ROW = 5
+#: With the default atol, an output whose every value lies within atol of zero fails on a difference
+#: over rtol of its scale, when that difference is also over this share of atol (rounding below it).
+SCALE_FLOOR = 0.01
 #: Distinct labels a confusion table tracks; an output with more gets no table (and says why).
 CONFUSION_LABEL_LIMIT = 50
 
@@ -520,12 +524,15 @@ class OutputAccumulator:
             # Every value lies within atol of zero: the rule's "abs > atol" never holds, and a model that
             # negated or zeroed the output would pass. Its differences are judged against its own scale.
             largest = float(self.abs.max or 0.0)
-            if largest > self.rtol * self.scale:
+            # a hundredth of atol is rounding whatever the output's scale: float32 computes a class's
+            # tiny probability as 1 - p, 1.1e-7 off (an SQL layout's p_0 column alone failed on it)
+            if largest > max(self.rtol * self.scale, SCALE_FLOOR * self.atol):
                 passed = False
                 note = (
                     f"every reference value lies within atol {self.atol:.0e} of zero (the largest |value| is "
                     f"{self.scale:.2e}), so the absolute tolerance would pass any answer this small; against "
-                    f"that scale the largest difference, {largest:.2e}, is over rtol {self.rtol:.0e} of it. If "
+                    f"that scale the largest difference, {largest:.2e}, is over rtol {self.rtol:.0e} of it (and "
+                    f"over {SCALE_FLOOR:g} x atol, the rounding allowed at any scale). If "
                     f"the difference is acceptable, pass atol={{{self.name!r}: x}} with x below {self.scale:.1e}"
                 )
         method = "histogram" if "histogram" in (self.abs.quantiles.method, self.rel.quantiles.method) else "exact"

@@ -423,3 +423,26 @@ def test_cli_score_on_spark_follows_a_container_packages_rules(local_spark: Any,
     (plain / "model.onnx").write_bytes(other.to_bytes())
     assert main(["score", str(plain), *args[:-2], "--force", "--spark", "local[2]"]) == 2
     assert "is not the model this package was validated with" in capsys.readouterr().err
+
+
+def test_a_worker_input_error_is_one_line_on_the_terminal(tmp_path: Path) -> None:
+    # the command's own session: a task failing on the rows printed about 200 lines of Spark log and Java
+    # and Python stack traces on stderr (the org.apache.spark logger kept its ERROR level), then the line
+    import subprocess
+    import sys
+
+    from sklearn.linear_model import LinearRegression
+
+    frame = pd.DataFrame({"x": np.linspace(0, 1, 40), "z": np.linspace(1, 2, 40)})
+    package = og.package(og.convert(LinearRegression().fit(frame, np.arange(40.0)), frame.head()),
+                         target="container", out=tmp_path / "pkg")
+    frame.assign(z=frame.z.mask(frame.index == 3, np.inf)).to_parquet(tmp_path / "rows.parquet")
+    done = subprocess.run(
+        [sys.executable, "-m", "onnxgate", "score", str(package), "--data", str(tmp_path / "rows.parquet"),
+         "--out", str(tmp_path / "out"), "--spark", "local[1]"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = [line for line in done.stderr.splitlines() if not line.startswith("WARNING: Using incubator modules")]
+    assert len(lines) == 1 and "infinity in 'z'" in lines[0], done.stderr[-2000:]
+    assert not (tmp_path / "out").exists()

@@ -510,3 +510,21 @@ def test_an_adapted_onnx_model_can_be_the_reference_of_one_in_its_layout():
     bent.graph.node.append(helper.make_node("Add", ["p_0__src", "nudge"], ["p_0"]))
     result = og.validate(bent, target="sql-edge-2.0", reference=sql, data=X).check("prediction_parity")
     assert not result.passed and "output 'p_0'" in result.message, result.message
+
+
+def test_a_class_column_of_tiny_probabilities_passes_on_float32_rounding():
+    # the scale rule failed p_0 of the SQL layout on the rows where it is below 1e-5: float32 computes it
+    # as 1 - p, 1.1e-7 off, rounding at the scale of 1 that the [N,2] output (which passed) has
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = X.astype(np.float32)
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=100, max_iter=5000)).fit(X, y)
+    sure = X[model.predict_proba(X)[:, 0] < 1e-5]
+    assert len(sure) > 100
+    for target in (None, "sql-edge-2.0"):
+        report = og.validate(og.convert(model, X[:5], target=target), target=target, reference=model, data=sure)
+        assert report.passed, report.check("prediction_parity").message
