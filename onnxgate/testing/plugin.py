@@ -52,10 +52,13 @@ def onnxgate_validate(request: pytest.FixtureRequest) -> Callable[..., Any]:
     ... def test_model(onnxgate_validate):
     ...     onnxgate_validate("model.onnx")
     """
-    marker = request.node.get_closest_marker(MARKER)
-    defaults: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
-    if marker is not None and marker.args:
-        defaults.setdefault("target", marker.args[0])
+    # every marker on the way (module, class, function), the closest winning option by option: a class's
+    # target= was dropped when its method had a marker of its own (seed=3)
+    defaults: dict[str, Any] = {}
+    for marker in reversed(list(request.node.iter_markers(MARKER))):
+        if marker.args:
+            defaults["target"] = marker.args[0]
+        defaults.update(marker.kwargs)
     seed = request.config.getoption("--onnxgate-seed", default=None)
     if seed is not None:
         defaults.setdefault("seed", seed)  # a seed the test writes (marker or call) replays itself

@@ -157,3 +157,25 @@ def test_the_markers_seed_wins_over_the_option_and_a_misspelled_option_is_named(
     result.assert_outcomes(passed=2, failed=1)
     out = result.stdout.str()
     assert "@pytest.mark.onnxgate got unknown option(s) ['tagret']; it takes" in out and "TypeError" not in out
+
+
+def test_markers_on_a_class_and_its_method_combine(pytester: pytest.Pytester, models: dict[str, Path]) -> None:
+    # the method's own marker (seed=3) dropped the class's target: the bad model passed on onnxruntime
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.onnxgate(target="sql-edge-1.0")
+        class TestModel:
+            @pytest.mark.onnxgate(seed=3)
+            def test_bad(self, onnxgate_validate):
+                assert not onnxgate_validate({str(models["bad"])!r}, raise_on_failure=False).passed
+
+            @pytest.mark.onnxgate(seed=3)
+            def test_good(self, onnxgate_validate):
+                report = onnxgate_validate({str(models["good"])!r})
+                assert report.target == "sql-edge-1.0" and report.seed == 3
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
