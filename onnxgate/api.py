@@ -140,6 +140,16 @@ def at_target_cap(conversion: Conversion, target: str | Target, sample: Any = No
         return conversion
     sample = sample if sample is not None else conversion.sample
     cap = caps.get("", conversion.requested_opset)
+    lowest = converters.registry.get(conversion.framework).min_opset_for(conversion.source)
+    if lowest > cap:  # the re-conversion's own refusal said "opset 17 was asked for", blaming the user
+        from onnxgate.errors import OpsetError
+
+        raise OpsetError(
+            f"target {tgt.name!r} runs at most opset {cap}, but the {conversion.framework} converter needs opset "
+            f"{lowest} or higher for {type(conversion.source).__name__} (or a step inside it, a KNNImputer): no "
+            "file for this target can hold it. Replace that step, or deploy to a target whose runtime is newer",
+            opset=cap, framework=conversion.framework,
+        )
     fresh = converters.convert(conversion.source, sample, opset=min(cap, conversion.requested_opset), target=None,
                                name=conversion.name, options=conversion.options)
     again = f"converted again at opset {fresh.opset} for target {tgt.name!r} (its cap is {cap})"

@@ -861,9 +861,11 @@ def _by_position(model: Any, names: list[str] | None, copies: dict[int, Any] | N
         clone.steps = [(model.steps[0][0], first), *model.steps[1:]]
         return _copied(model, clone, copies)
     if kind == "FeatureUnion":
+        # a 'drop' member adds no column (skl2onnx: "Parameter model must be an object not a string 'drop'")
         branches = [(name, branch if isinstance(branch, str) else _by_position(branch, names, copies))
-                    for name, branch in model.transformer_list]
-        if all(new is old for (_, new), (_, old) in zip(branches, model.transformer_list)):
+                    for name, branch in model.transformer_list if not (isinstance(branch, str) and branch == "drop")]
+        if len(branches) == len(model.transformer_list) and all(
+                new is old for (_, new), (_, old) in zip(branches, model.transformer_list)):
             return model
         clone = copy.copy(model)
         clone.transformer_list = branches

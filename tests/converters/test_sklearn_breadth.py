@@ -843,6 +843,9 @@ def test_a_knn_imputer_is_converted_at_the_opset_its_converter_needs() -> None:
     assert og.validate(conv, reference=model, data=X).passed
     with pytest.raises(og.OpsetError, match="cannot write opsets below 18 for Pipeline"):
         og.convert(model, X[:5], opset=17)
+    # a target whose runtime stops at 17: said as the target's cap, not as an opset the user asked for
+    with pytest.raises(og.OpsetError, match=r"target 'sql-edge-2.0' runs at most opset 17, but .* needs opset 18"):
+        og.convert(model, X[:5], target="sql-edge-2.0")
 
 
 @pytest.mark.parametrize("name", ["RidgeClassifier", "PLSRegression", "TfidfTransformer"])
@@ -932,3 +935,18 @@ def test_a_bool_column_beside_numbers_goes_through_the_concat_front(name: str) -
         conv = og.convert(model, X, target=target)
         assert [spec.name for spec in conv.signature.inputs] == ["a", "b", "flag"]
         assert og.validate(conv, target=target, reference=model, data=X).passed
+
+
+def test_a_feature_union_member_set_to_drop_adds_no_column() -> None:
+    # skl2onnx: "Parameter model must be an object not a string 'drop'"
+    from sklearn.datasets import load_wine
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    union = FeatureUnion([("pca", PCA(3)), ("gone", "drop"), ("scaled", StandardScaler())])
+    model = make_pipeline(union, LogisticRegression(max_iter=3000)).fit(X, y)
+    assert og.validate(og.convert(model, X.head()), reference=model, data=X).passed
+    assert og.validate(og.convert(model, X.to_numpy()[:5]), reference=model, data=X.to_numpy()).passed
