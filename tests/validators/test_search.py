@@ -466,7 +466,7 @@ def test_a_column_name_with_terminal_escapes_reaches_no_message_raw() -> None:
     assert "'c\\x01\\x1b[2J'" in result.message, result.message
 
 
-@pytest.mark.parametrize("wrong", ["negative", "large"])
+@pytest.mark.parametrize("wrong", ["negative", "large", "sentinel"])
 def test_a_short_search_tries_the_other_sign_and_a_large_magnitude_of_every_feature(wrong: str) -> None:
     # at --search 500 on wine (13 positive features), a model wrong for every negative input, or for any
     # input over 1e4, passed: the edge phase had tried only 0, -0, NaN and infinities and the data's range
@@ -483,11 +483,15 @@ def test_a_short_search_tries_the_other_sign_and_a_large_magnitude_of_every_feat
     graph = proto.graph
     for node in graph.node:
         node.input[:] = ["bent" if i == "input" else i for i in node.input]
-    test = "Less" if wrong == "negative" else "Greater"
-    edge = np.array(0.0 if wrong == "negative" else 1e4, np.float32)
-    graph.initializer.extend([numpy_helper.from_array(edge, "edge"), numpy_helper.from_array(np.float32(0), "zero")])
-    graph.node.insert(0, helper.make_node(test, ["input", "edge"], ["past"]))
-    graph.node.insert(1, helper.make_node("Where", ["past", "zero", "input"], ["bent"]))
+    # wrong below 0, above 1e4, or only between -2 and -0.5 (where -1, a common missing-value code, lies)
+    low, high = {"negative": (-np.inf, 0.0), "large": (1e4, np.inf), "sentinel": (-2.0, -0.5)}[wrong]
+    graph.initializer.extend([numpy_helper.from_array(np.float32(low), "low"),
+                              numpy_helper.from_array(np.float32(high), "high"),
+                              numpy_helper.from_array(np.float32(0), "zero")])
+    graph.node.insert(0, helper.make_node("Greater", ["input", "low"], ["above"]))
+    graph.node.insert(1, helper.make_node("Less", ["input", "high"], ["below"]))
+    graph.node.insert(2, helper.make_node("And", ["above", "below"], ["past"]))
+    graph.node.insert(3, helper.make_node("Where", ["past", "zero", "input"], ["bent"]))
     assert graph.input[0].type.tensor_type.elem_type == TensorProto.FLOAT
     assert og.validate(proto, reference=model, data=X).passed  # the data never reaches the wrong region
     result = check_search_divergences(proto, model, X, budget=500, seed=SEED, time_limit=60)

@@ -247,8 +247,9 @@ def _boundaries_from_row(searcher: Searcher, b: int, rng: Any, limit: int) -> No
 
 
 #: Edge values every feature should get before the phase stops: zero, NaN and both infinities (where
-#: they are tried), the data's range, the other sign and a large magnitude.
-EDGE_VALUES_FIRST = 8
+#: they are tried), the data's range, the other sign, a large magnitude, -1 (a common missing-value code) and
+#: one range past each end.
+EDGE_VALUES_FIRST = 11
 
 
 def edge_share(budget: int, features: int) -> float:
@@ -271,7 +272,7 @@ def _edge_values(space: Space, j: int, allow_nan: bool) -> list[float]:
     values = [0.0]
     if allow_nan and not space.integer[j]:
         values += [float("nan"), float("inf"), float("-inf")]
-    values += [lo, hi, -big, big * LARGE_FACTORS[0], lo - span, hi + span, -0.0]
+    values += [lo, hi, -big, big * LARGE_FACTORS[0], -1.0, lo - span, hi + span, -0.0]  # -1: a common sentinel
     if space.integer[j]:
         values += [lo - 1, hi + 1, -1.0, 1.0]
     else:
