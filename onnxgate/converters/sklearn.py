@@ -694,8 +694,15 @@ class SklearnConverter(Converter):
 
         for i, spec in enumerate(signature.outputs):
             lname = spec.name.lower()
+            per_class = re.fullmatch(r"p_(\d+)", lname)
             if "prob" in lname and hasattr(model, "predict_proba"):
                 outputs.append(call("predict_proba"))
+            elif per_class and hasattr(model, "predict_proba"):
+                # the SQL layout's one column per class, met without the mapping adapt records (it was
+                # stripped): 'not compared', and p_0 and p_1 swapped passed
+                proba = call("predict_proba")
+                k = int(per_class.group(1))
+                outputs.append(proba[:, [k]] if proba.ndim == 2 and k < proba.shape[1] else None)
             elif "prob" in lname and hasattr(model, "decision_function"):
                 # no predict_proba: skl2onnx writes the decision scores there (SVC, SGDClassifier...)
                 outputs.append(_scores_as_written(model, call("decision_function"), spec.width))

@@ -528,3 +528,25 @@ def test_a_class_column_of_tiny_probabilities_passes_on_float32_rounding():
     for target in (None, "sql-edge-2.0"):
         report = og.validate(og.convert(model, X[:5], target=target), target=target, reference=model, data=sure)
         assert report.passed, report.check("prediction_parity").message
+
+
+def test_per_class_outputs_are_compared_without_the_adaptation_record():
+    # with the onnxgate.adapt metadata deleted, p_0..p_2 were "not compared": their values swapped passed
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    from onnxgate.validators.reference import ADAPT_METADATA_KEY
+
+    X, y = load_iris(return_X_y=True)
+    clf = LogisticRegression(max_iter=1000).fit(X, y)
+    sql = og.convert(clf, X[:5], target="sql-edge-2.0").model
+    bare = copy.deepcopy(sql)
+    kept = [p for p in bare.metadata_props if p.key != ADAPT_METADATA_KEY]
+    del bare.metadata_props[:]
+    bare.metadata_props.extend(kept)
+    plain = check_prediction_parity(bare, clf, X)
+    assert plain.passed and "not compared" not in plain.message, plain.message
+    swapped = copy.deepcopy(bare)
+    for node in swapped.graph.node:
+        node.output[:] = [{"p_0": "p_1", "p_1": "p_0"}.get(o, o) for o in node.output]
+    assert not check_prediction_parity(swapped, clf, X).passed
