@@ -36,6 +36,20 @@ def check_model_bytes(manifest: Any, path: Any, blob: bytes) -> None:
         )
 
 
+def _manifest(model: Any) -> Any:
+    """The parsed ``manifest.json`` of a package folder, or None for anything else (an .onnx file, a
+    model in memory, a folder without one, a file that is not JSON)."""
+    import json
+    import os
+
+    if not isinstance(model, (str, os.PathLike)) or not (Path(model) / "manifest.json").is_file():
+        return None
+    try:
+        return json.loads((Path(model) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def check_package_model(model: Any) -> None:
     """Refuse a package whose model file is not the model it was packaged with: its SHA-256 differs from
     the one its ``manifest.json`` records, as the container's service and ``sql-dryrun`` refuse it. Does
@@ -46,16 +60,11 @@ def check_package_model(model: Any) -> None:
     PackagingError
         The hashes differ.
     """
-    import json
-    import os
-
-    if not isinstance(model, (str, os.PathLike)) or not (Path(model) / "manifest.json").is_file():
-        return
+    manifest = _manifest(model)
     try:
-        manifest = json.loads((Path(model) / "manifest.json").read_text(encoding="utf-8"))
         info = manifest["model"]
         expected, name = info["sha256"], info.get("file", "model.onnx")
-    except (OSError, ValueError, KeyError, TypeError):
+    except (KeyError, TypeError, AttributeError):
         return  # not a manifest onnxgate wrote: the folder is read as a folder holding model.onnx
     path = Path(model) / str(name)
     if not isinstance(expected, str) or not path.is_file():
@@ -67,17 +76,12 @@ def package_nan_inputs(model: Any) -> list[str] | None:
     """The inputs that take NaN in a container package (its manifest's ``service.allow_nan_inputs``), none
     in a SQL package (SQL Server's float holds neither NaN nor infinity: ``sql-dryrun`` refuses them), or
     None when ``model`` is neither (an .onnx file, an MLflow package): no rule ``score`` must follow."""
-    import json
-    import os
-
-    if not isinstance(model, (str, os.PathLike)) or not (Path(model) / "manifest.json").is_file():
-        return None
+    manifest = _manifest(model)
+    if _is_sql(manifest):
+        return []  # a SQL package: its table's float columns hold neither NaN nor infinity
     try:
-        manifest = json.loads((Path(model) / "manifest.json").read_text(encoding="utf-8"))
-        if isinstance(manifest.get("sql"), dict):
-            return []  # a SQL package: its table's float columns hold neither NaN nor infinity
         names = manifest["service"]["allow_nan_inputs"]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (KeyError, TypeError):
         return None
     return [str(n) for n in names] if isinstance(names, list) else None
 
@@ -127,29 +131,24 @@ def check_feeds_finite(feeds: dict[str, Any], signature: Any, takes_nan: list[st
 
     parts = []
     if sql:
-        bad = counted(nan + inf)
-        parts.append(f"NaN or infinity in {bad}, which {what}'s table cannot hold (SQL Server's float and real have "
-                     "neither, and sql-dryrun refuses them): PREDICT never sees such rows; fill, replace or drop "
-                     "them")
-    elif nan:
-        parts.append(f"NaN (missing) in {counted(nan)}, which {what} was made to refuse, as its service does: "
-                     "fill or drop those rows, or package the model again with --option allow_nan=true (or "
-                     "allow_nan=COLUMN,...) if it handles missing values")
-    if inf and not sql:
-        parts.append(f"infinity in {counted(inf)}, which the package's service refuses for every input "
-                     "(scikit-learn refuses it too): replace those values or drop those rows")
+        parts.append(f"NaN or infinity in {counted(nan + inf)}, which {what}'s table cannot hold (SQL Server's "
+                     "float and real have neither, and sql-dryrun refuses them): PREDICT never sees such rows; "
+                     "fill, replace or drop them")
+    else:
+        if nan:
+            parts.append(f"NaN (missing) in {counted(nan)}, which {what} was made to refuse, as its service does: "
+                         "fill or drop those rows, or package the model again with --option allow_nan=true (or "
+                         "allow_nan=COLUMN,...) if it handles missing values")
+        if inf:
+            parts.append(f"infinity in {counted(inf)}, which the package's service refuses for every input "
+                         "(scikit-learn refuses it too): replace those values or drop those rows")
     raise InvalidDataError(f"cannot score {where}: " + "; and ".join(parts), column=(nan or inf)[0][1])
 
 
 def is_sql_package(model: Any) -> bool:
     """Whether ``model`` is a folder written by ``onnxgate package`` for a SQL target."""
-    import json
-    import os
+    return _is_sql(_manifest(model))
 
-    if not isinstance(model, (str, os.PathLike)) or not (Path(model) / "manifest.json").is_file():
-        return False
-    try:
-        manifest = json.loads((Path(model) / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
+
+def _is_sql(manifest: Any) -> bool:
     return isinstance(manifest, dict) and isinstance(manifest.get("sql"), dict)

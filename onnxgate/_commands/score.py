@@ -131,8 +131,6 @@ def score_parquet(
     return rows
 
 
-
-
 def check_outputs_one_row_per_input(outs: list[Any], names: list[str], rows: int) -> None:
     """Refuse outputs without one row per input row (an aggregate over the rows): they cannot be written
     beside the rows they were computed from.
@@ -157,10 +155,6 @@ def check_outputs_one_row_per_input(outs: list[Any], names: list[str], rows: int
             f"{fix}",
             output=next(iter(wrong)),
         )
-
-
-
-
 
 
 def check_parquet_files(

@@ -674,7 +674,7 @@ class SklearnConverter(Converter):
             _float32_tree_ensembles(proto)
             from onnxgate.converters._boosting import uses_boosting
 
-            final = model.steps[-1][1] if hasattr(model, "steps") and model.steps else model
+            final = _final_step(model)
             if uses_boosting(model, [final]):
                 _float32_tree_outputs(proto)
             _refuse_ill_typed_double(proto, model)
@@ -766,7 +766,7 @@ def _declare_binary_scores(proto: Any, model: Any) -> None:
     """Declare ``[N,1]`` the scores of a binary classifier that writes one score per row (RidgeClassifier,
     LinearSVC: see :data:`_BINARY_SCORES`); skl2onnx declares ``[N,2]`` for RidgeClassifier, and shape
     inference agrees with it, but onnxruntime's LinearClassifier writes one column."""
-    final = model.steps[-1][1] if hasattr(model, "steps") and model.steps else model
+    final = _final_step(model)
     if _BINARY_SCORES.get(type(final).__name__) != "d" or len(getattr(final, "classes_", ())) != 2:
         return
     for out in proto.graph.output:
@@ -784,7 +784,7 @@ def _scores_as_written(model: Any, scores: Any, width: int | None) -> Any:
     d = np.asarray(scores, dtype=np.float64)
     if d.ndim == 2:
         return d if width in (None, d.shape[1]) else None
-    final = model.steps[-1][1] if hasattr(model, "steps") and model.steps else model
+    final = _final_step(model)
     layout = _BINARY_SCORES.get(type(final).__name__)
     if layout == "d":  # skl2onnx may declare [N,2] for what is [N,1]
         return d.reshape(-1, 1)
@@ -916,6 +916,11 @@ def _unread_inputs(proto: Any) -> list[str]:
     read = {name for node in walk_nodes(proto.graph) for name in node.input}
     read.update(o.name for o in proto.graph.output)
     return [vi.name for vi in proto.graph.input if vi.name not in read]
+
+
+def _final_step(model: Any) -> Any:
+    """A pipeline's last step (the estimator whose outputs the graph's are), else the model."""
+    return model.steps[-1][1] if hasattr(model, "steps") and model.steps else model
 
 
 def _first_step(model: Any) -> Any:
@@ -1374,7 +1379,7 @@ def _declare_output_ranks(proto: Any) -> None:
     returns ``[N,1]``, and the ONNX checker's strict inference rejects the file. Where inference finds
     another rank, the declaration takes the inferred shape (the batch axis stays dynamic); where it finds
     the same rank, the inferred widths, and a dynamic batch for a fixed one. Targets and the SQL adaptation
-    read these declarations: a [N,2] declared for [N,1] was split into a column that does not exist.
+    read these declarations: a width declared wider than written was split into a column that does not exist.
     """
     import onnx
 
@@ -1396,8 +1401,9 @@ def _declare_output_ranks(proto: Any) -> None:
         if not found.shape.dim:
             continue
         if len(found.shape.dim) == len(declared.dim):
-            # the same rank, another width (RidgeClassifier's binary scores: [N,2] declared, [N,1] written;
-            # PLSRegression: [N,n_features] for [N,n_targets]) or a fixed batch (TfidfTransformer: [1,k])
+            # the same rank, another width (PLSRegression: [N,n_features] declared for [N,n_targets]) or a
+            # fixed batch (TfidfTransformer: [1,k]); a binary RidgeClassifier's [N,2] inference repeats, so
+            # _declare_binary_scores declares it
             for i, (dim, said) in enumerate(zip(found.shape.dim, declared.dim)):
                 known = dim.HasField("dim_value") and said.HasField("dim_value")
                 if i > 0 and known and dim.dim_value != said.dim_value:

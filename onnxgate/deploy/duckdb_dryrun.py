@@ -494,22 +494,19 @@ def _refuse_nan(table: Any, columns: ColumnMap | None = None) -> None:
             continue
         values = column.to_numpy(zero_copy_only=False)
         shown = columns.describe(name) if columns is not None else repr(name)
-        bad = np.flatnonzero(np.isnan(values))
-        if bad.size:
-            raise InvalidDataError(
-                f"column {shown} is empty or NaN in {bad.size} row(s) (first: row {int(bad[0])}); the input "
-                "table's columns are NOT NULL and SQL Server's float/real cannot hold NaN, so PREDICT would "
-                "never see these rows. Fill or drop them before scoring.",
-                column=name,
-            )
-        infinite = np.flatnonzero(np.isinf(values))
-        if infinite.size:
-            raise InvalidDataError(
-                f"column {shown} holds infinity in {infinite.size} row(s) (first: row {int(infinite[0])}); SQL "
-                "Server's float/real cannot hold it (inserting it fails), so PREDICT would never see these "
-                "rows. Replace those values or drop the rows before scoring.",
-                column=name,
-            )
+        for found, holds, why, fix in (
+            (np.isnan, "is empty or NaN", "the input table's columns are NOT NULL and SQL Server's float/real "
+             "cannot hold NaN", "Fill or drop them"),
+            (np.isinf, "holds infinity", "SQL Server's float/real cannot hold it (inserting it fails)",
+             "Replace those values or drop the rows"),
+        ):
+            bad = np.flatnonzero(found(values))
+            if bad.size:
+                raise InvalidDataError(
+                    f"column {shown} {holds} in {bad.size} row(s) (first: row {int(bad[0])}); {why}, so PREDICT "
+                    f"would never see these rows. {fix} before scoring.",
+                    column=name,
+                )
 
 
 def _refuse_values_the_load_would_change(source: Any, signature: Signature) -> None:
@@ -775,15 +772,15 @@ def _compare_reference(
 
     from onnxgate._onnx import load_model
     from onnxgate.signature import Signature
-    from onnxgate.validators.parity import compare_arrays, resolve_tolerances
+    from onnxgate.validators.parity import compare_arrays
     from onnxgate.validators.reference import reference_outputs
 
     proto = load_model(model_bytes)
     signature = Signature.from_model(proto)
     expected = reference_outputs(reference, feeds, proto, signature)
-    from onnxgate.validators.tolerances import tolerance_outputs
+    from onnxgate.validators.tolerances import model_tolerances
 
-    tolerances = resolve_tolerances(tolerance_outputs(proto, signature.outputs), atol, rtol)
+    tolerances = model_tolerances(proto, signature.outputs, atol, rtol)
     ok = True
     lines: list[str] = []
     for name, exp_values in zip(signature.output_names, expected):

@@ -105,4 +105,3 @@ def parity_skipped(manifest: dict[str, Any]) -> bool:
     checks = manifest.get("validation", {}).get("checks", [])
     parity = next((c for c in checks if c.get("name") == "prediction_parity"), None)
     return parity is None or bool(parity.get("skipped"))
-

@@ -71,6 +71,11 @@ PACKAGE_FILES = ("model.onnx", "manifest.json", "load_model.py", "README.md", *S
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]|\\$\\(")
 
 
+def _sql_length(text: str) -> int:
+    """``text``'s length as SQL Server counts it, in UTF-16 code units (an emoji is two)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
 def _refuse_unsafe(text: str, what: str) -> None:
     found = _UNSAFE.search(text)
     if found is None:
@@ -99,8 +104,7 @@ def quote_ident(name: str) -> str:
     '[x]]; DROP TABLE models;--]'
     """
     text = str(name)
-    # SQL Server counts an identifier's length in UTF-16 code units (an emoji is two)
-    if not text or len(text.encode("utf-16-le", "surrogatepass")) // 2 > MAX_IDENTIFIER_LENGTH or "\x00" in text:
+    if not text or _sql_length(text) > MAX_IDENTIFIER_LENGTH or "\x00" in text:
         raise PackagingError(
             f"expected a SQL identifier of 1 to {MAX_IDENTIFIER_LENGTH} characters (UTF-16 code units) without "
             f"NUL, found {text!r}"
@@ -158,7 +162,7 @@ class SqlPackageOptions:
                                          ("model_version (--model-version)", opts.model_version, "version", 64),
                                          ("description (--description)", opts.description, "description", 1000)):
             quote_string(text)
-            if len(text.encode("utf-16-le", "surrogatepass")) // 2 > size:
+            if _sql_length(text) > size:
                 raise PackagingError(
                     f"{flag}: {len(text)} characters do not fit the models table's [{column}] nvarchar({size}) "
                     f"column (SQL Server would refuse the insert as truncated); give at most {size}"

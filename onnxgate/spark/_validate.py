@@ -112,7 +112,6 @@ def validate(
     from onnxgate.converters import Conversion
     from onnxgate.signature import Signature
     from onnxgate.validators import validate as local_validate
-    from onnxgate.validators.parity import resolve_tolerances
 
     if isinstance(model, Conversion):
         if reference is None:
@@ -120,9 +119,9 @@ def validate(
         model = model.model
     proto = load_model(model)
     signature = Signature.from_model(proto)
-    from onnxgate.validators.tolerances import tolerance_outputs
+    from onnxgate.validators.tolerances import atol_defaulted, model_tolerances
 
-    tolerances = resolve_tolerances(tolerance_outputs(proto, signature.outputs), atol, rtol)
+    tolerances = model_tolerances(proto, signature.outputs, atol, rtol)
     if reference is None:
         raise InvalidDataError("reference= is needed: the native model (or another .onnx) to compare with")
     payload = _pickle_reference(reference)
@@ -140,8 +139,6 @@ def validate(
 
         rows = rows_of(df, spark)
         refuse_mistyped_columns(rows.fields, feed_columns(rows.columns, signature), signature)
-        from onnxgate.validators.tolerances import atol_defaulted
-
         guarded = {o.name for o in signature.outputs if atol_defaulted(o.name, atol)}
         parity = _spark_parity(proto.SerializeToString(), payload, rows, tolerances, infinities_compare_equal,
                                guarded)

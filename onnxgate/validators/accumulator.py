@@ -536,7 +536,6 @@ class OutputAccumulator:
                     f"the difference is acceptable, pass atol={{{self.name!r}: x}} with x below {self.scale:.1e}"
                 )
         method = "histogram" if "histogram" in (self.abs.quantiles.method, self.rel.quantiles.method) else "exact"
-        method = "histogram" if "histogram" in (self.abs.quantiles.method, self.rel.quantiles.method) else "exact"
         return OutputComparison(
             name=self.name,
             passed=passed,

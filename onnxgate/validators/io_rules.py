@@ -431,8 +431,7 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
                  "unverified": unverified},
     }
     fixes = []
-    if wrong_other and not (clashes and all("same SQL column name" in o["problem"] and o["problem"].count("; ") == 0
-                                            for o in offenders)):
+    if wrong_other:  # a name or a clash alone sets neither: renaming fixes those
         fixes.append("Split them into [N,1] outputs with onnxgate.adapt(model, target).")
     if misnamed:
         fixes.append(_NAME_FIX)

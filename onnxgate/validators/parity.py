@@ -60,8 +60,8 @@ from onnxgate.validators.tolerances import (
     LABEL_NAME_HINTS,
     Tolerance,
     atol_defaulted,
+    model_tolerances,
     resolve_tolerances,
-    tolerance_outputs,
 )
 
 if TYPE_CHECKING:
@@ -212,7 +212,7 @@ def check_prediction_parity(
     name = "prediction_parity"
     proto = load_model(model)
     signature = Signature.from_model(proto)
-    tolerances = resolve_tolerances(tolerance_outputs(proto, signature.outputs), atol, rtol)
+    tolerances = model_tolerances(proto, signature.outputs, atol, rtol)
     if isinstance(data, str) or hasattr(data, "__fspath__"):
         data = load_data(data)
     if batch_size is None:

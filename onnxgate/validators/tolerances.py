@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from onnxgate.signature import TensorSpec
 
 __all__ = ["DEFAULT_TOLERANCES", "EXACT_TYPES", "LABEL_NAME_HINTS", "Mode", "Tolerance", "atol_defaulted",
-           "resolve_tolerances", "tolerance_outputs"]
+           "model_tolerances", "resolve_tolerances"]
 
 #: (atol, rtol) by ONNX output element type. float32 allows for the float32 arithmetic inside most
 #: converted graphs against a float64 reference; float64 for graphs that compute in double.
@@ -116,15 +116,17 @@ def atol_defaulted(name: str, atol: Tolerance) -> bool:
     return atol is None or (isinstance(atol, Mapping) and name not in atol and "" not in atol)
 
 
-def tolerance_outputs(model: Any, outputs: tuple[TensorSpec, ...]) -> tuple[TensorSpec, ...]:
-    """``outputs`` as parity's default tolerances should see them: float64 outputs of a model that records
+def model_tolerances(model: Any, outputs: tuple[TensorSpec, ...], atol: Tolerance = None, rtol: Tolerance = None
+                     ) -> dict[str, tuple[float, float, Mode]]:
+    """:func:`resolve_tolerances` for ``model``'s ``outputs``: the float64 outputs of a model that records
     computing part of its answer in float32 (a forest in a double graph: :data:`onnxgate._onnx.FLOAT32_INSIDE_KEY`)
-    count as float32, whose rounding they carry (an ExtraTreesClassifier's probabilities summed in float32
+    get float32's defaults, whose rounding they carry (an ExtraTreesClassifier's probabilities summed in float32
     failed float64's atol 1e-7 on 357 of 569 rows, its labels all equal)."""
     import dataclasses
 
     from onnxgate._onnx import FLOAT32_INSIDE_KEY
 
-    if not any(prop.key == FLOAT32_INSIDE_KEY for prop in getattr(model, "metadata_props", ())):
-        return outputs
-    return tuple(dataclasses.replace(o, elem_type="float32") if o.elem_type == "float64" else o for o in outputs)
+    if any(prop.key == FLOAT32_INSIDE_KEY for prop in getattr(model, "metadata_props", ())):
+        outputs = tuple(dataclasses.replace(o, elem_type="float32") if o.elem_type == "float64" else o
+                        for o in outputs)
+    return resolve_tolerances(outputs, atol, rtol)

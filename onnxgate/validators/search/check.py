@@ -138,7 +138,6 @@ def check_search_divergences(
     from onnxgate.errors import InvalidDataError
     from onnxgate.signature import Signature
     from onnxgate.targets import resolve
-    from onnxgate.validators.parity import resolve_tolerances
     from onnxgate.validators.reference import prepare_reference
 
     check_search_settings(seed, time_limit)
@@ -175,9 +174,9 @@ def check_search_divergences(
     off_record = outputs_off_record(proto)
     if off_record is not None:  # parity fails on it too: the reference's outputs cannot be laid out
         return CheckResult(CHECK_NAME, False, f"the search was not run: {off_record}", {"error": off_record})
-    from onnxgate.validators.tolerances import tolerance_outputs
+    from onnxgate.validators.tolerances import model_tolerances
 
-    tolerances = resolve_tolerances(tolerance_outputs(proto, signature.outputs), atol, rtol)
+    tolerances = model_tolerances(proto, signature.outputs, atol, rtol)
     reference_fn = prepare_reference(reference, proto, signature)
     searcher = Searcher(
         session, proto, signature, space, lambda feeds: list(reference_fn(feeds)),
