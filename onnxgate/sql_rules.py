@@ -6,7 +6,7 @@ per column and the generated T-SQL scripts (:mod:`onnxgate.deploy`) all read the
 
 from __future__ import annotations
 
-import re
+import unicodedata
 
 __all__ = [
     "SQL_IDENTIFIER_MAX",
@@ -31,9 +31,23 @@ TYPE_FIXES: dict[str, str] = {
     "string": "a numeric encoding (or the synapse target, which takes strings)",
 }
 
-#: T-SQL regular identifiers: a letter or underscore, then letters, digits, ``_ @ # $``; at most 128.
+#: T-SQL regular identifiers: a letter or underscore, then letters, decimal digits, ``_ @ # $``; at most 128.
+#: A letter and a decimal digit are those of Unicode 3.2 (any script: ``größe``, ``température``), which
+#: SQL Server's documentation names; a character outside the Basic Multilingual Plane is never one.
 SQL_IDENTIFIER_MAX = 128
-_SQL_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_@#$]*$")
+_UNICODE_3_2 = unicodedata.ucd_3_2_0
+
+
+def _letter(ch: str) -> bool:
+    return ord(ch) < 0x10000 and _UNICODE_3_2.category(ch)[0] == "L"
+
+
+def _letter_or_digit(ch: str) -> bool:
+    return ord(ch) < 0x10000 and (_UNICODE_3_2.category(ch)[0] == "L" or _UNICODE_3_2.category(ch) == "Nd")
+
+
+def _regular_identifier(name: str) -> bool:
+    return (_letter(name[0]) or name[0] == "_") and all(_letter_or_digit(c) or c in "_@#$" for c in name[1:])
 
 #: T-SQL reserved keywords that are also plausible feature or output names (a column named so
 #: must be bracket-quoted in every query, which the generated scripts and users easily forget).
@@ -63,6 +77,8 @@ def sql_name_problem(name: str) -> str | None:
     --------
     >>> sql_name_problem("petal_length") is None
     True
+    >>> sql_name_problem("größe") is None
+    True
     >>> sql_name_problem("petal length")
     'not a SQL identifier (letters, digits, _ @ # $; starting with a letter or _)'
     """
@@ -70,18 +86,15 @@ def sql_name_problem(name: str) -> str | None:
         return "empty name"
     if len(name) > SQL_IDENTIFIER_MAX:
         return f"longer than {SQL_IDENTIFIER_MAX} characters"
-    if not _SQL_IDENTIFIER.match(name):
+    if not _regular_identifier(name):
         return "not a SQL identifier (letters, digits, _ @ # $; starting with a letter or _)"
     if name.lower() in SQL_RESERVED:
         return "a T-SQL reserved keyword"
     return None
 
 
-_IDENT_BAD = re.compile(r"[^0-9A-Za-z_]")
-
-
 def sql_identifier(text: str) -> str:
-    """A plain SQL identifier made from ``text``: letters, digits, ``_``; not starting with a digit.
+    """A plain SQL identifier made from ``text``: letters, digits, ``_``; starting with a letter or ``_``.
 
     Examples
     --------
@@ -89,11 +102,13 @@ def sql_identifier(text: str) -> str:
     'p_Iris_setosa'
     >>> sql_identifier("0 score")
     '_0_score'
+    >>> sql_identifier("größe °C")
+    'größe__C'
     >>> sql_identifier("Order")
     'Order_'
     """
-    name = _IDENT_BAD.sub("_", str(text)) or "_"
-    if name[0].isdigit():
+    name = "".join(c if _letter_or_digit(c) or c == "_" else "_" for c in str(text)) or "_"
+    if not (_letter(name[0]) or name[0] == "_"):
         name = "_" + name
     name = name[:SQL_IDENTIFIER_MAX]
     if name.lower() in SQL_RESERVED:  # a keyword must be bracket-quoted in every query: "select" -> "select_"

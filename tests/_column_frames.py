@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 #: Names that break naive code: SQL injection, a number, a lone bracket, unicode, quotes and a comma,
-#: 200 characters, and pairs that collide once sanitised ("a b"/"a_b"; "größe"/"grüße" in ASCII SQL).
+#: 200 characters, and pairs that collide once sanitised ("a b"/"a_b").
 HOSTILE = [
     "]; DROP TABLE models;--",
     "1",

@@ -103,7 +103,7 @@ def _read_identifier(text: str, i: int) -> tuple[str, int]:
             out.append(text[i])
             i += 1
         raise PackagingError(f"unterminated {opener}identifier{close} in the input table script")
-    m = re.match(r"[A-Za-z_@#][\w@#$]*", text[i:])
+    m = re.match(r"(?:[^\W\d]|[@#])[\w@#$]*", text[i:])  # \w: letters and digits of any script, and _
     if not m:
         raise PackagingError(f"expected a column name in the input table script at {text[i:i + 30]!r}")
     return m.group(0), i + m.end()

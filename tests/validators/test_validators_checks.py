@@ -81,12 +81,21 @@ def test_wide_input_reported_with_its_width():
 
 @pytest.mark.parametrize(
     ("name", "problem"),
-    [("petal length", "not a SQL identifier"), ("select", "reserved"), ("9lives", "not a SQL identifier")],
+    [("petal length", "not a SQL identifier"), ("select", "reserved"), ("9lives", "not a SQL identifier"),
+     # T-SQL's letters are Unicode 3.2's: a combining mark (decomposed "ö") or a character beyond the
+     # Basic Multilingual Plane is not one
+     ("gro\u0308ße", "not a SQL identifier"), ("\U0001d4b3", "not a SQL identifier")],
 )
 def test_input_names_must_be_sql_column_names(name, problem):
     result = io_rules.check_inputs_one_per_column(identity_model(name), EDGE2)
     assert not result
     assert repr(name) in result.message and problem in result.message
+
+
+@pytest.mark.parametrize("name", ["größe", "température", "год", "名前", "_x1", "a@#$"])
+def test_letters_of_any_script_are_sql_column_names(name):
+    # SQL Server's regular identifiers take the letters and decimal digits of every script
+    assert io_rules.check_inputs_one_per_column(identity_model(name), EDGE2)
 
 
 def test_input_names_colliding_in_sql_are_reported():
