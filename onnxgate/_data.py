@@ -198,7 +198,7 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
         )
     if array.dtype.kind in "OUS":
         try:
-            array = array.astype(np.float64)
+            array = _as_float64(array)
         except (TypeError, ValueError) as err:
             raise InvalidDataError(
                 f"{what} must be numeric ({spec.elem_type}) for input {spec.name!r}, found text values "
@@ -221,6 +221,20 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
             )
     _check_range(array, dtype, spec, what)
     return np.ascontiguousarray(array.astype(dtype, copy=False))
+
+
+def _as_float64(array: np.ndarray) -> np.ndarray:
+    """``array`` (object or text) as float64; pandas' missing value (``pd.NA``, which a nullable
+    ``boolean`` or ``Int64`` column holds) and None read as NaN, as the boosting libraries read them."""
+    import numpy as np
+
+    try:
+        return array.astype(np.float64)
+    except (TypeError, ValueError):
+        if array.dtype.kind != "O":
+            raise
+        flat = [np.nan if v is None or type(v).__name__ == "NAType" else v for v in array.ravel()]
+        return np.asarray(flat, dtype=object).astype(np.float64).reshape(array.shape)
 
 
 def _check_range(array: np.ndarray, dtype: np.dtype[Any], spec: TensorSpec, what: str) -> None:

@@ -159,3 +159,17 @@ def test_float32_rows_for_a_float64_input_raise_no_numpy_warning() -> None:
         warnings.simplefilter("error")
         feeds = as_feeds(np.ones((3, 2), np.float32), signature)
     assert feeds["x"].dtype == np.float64
+
+
+def test_a_nullable_column_reads_its_missing_values_as_nan_not_as_text() -> None:
+    """A nullable 'boolean' or 'Int64' column holds pd.NA, which XGBoost and LightGBM read as missing: it was
+    refused as 'text values ... convert the column to numbers'."""
+    frame = pd.DataFrame({"flag": pd.array([True, None, False], dtype="boolean"),
+                          "n": pd.array([1, 2, None], dtype="Int64")})
+    float_inputs = _signature([("flag", TensorProto.FLOAT, ["N", 1]), ("n", TensorProto.FLOAT, ["N", 1])])
+    feeds = as_feeds(frame, float_inputs)
+    np.testing.assert_array_equal(feeds["flag"].ravel(), np.array([1.0, np.nan, 0.0], dtype=np.float32))
+    np.testing.assert_array_equal(feeds["n"].ravel(), np.array([1.0, 2.0, np.nan], dtype=np.float32))
+    bool_input = _signature([("flag", TensorProto.BOOL, ["N", 1])])
+    with pytest.raises(InvalidDataError, match=r"has 1 missing or non-finite value\(s\) but input 'flag' is bool"):
+        as_feeds(frame[["flag"]], bool_input)

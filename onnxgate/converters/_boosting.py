@@ -610,11 +610,11 @@ def catboost_onnx(model: Any) -> onnx.ModelProto:
     try:
         return convert_to_onnx_object(model)
     except Exception as err:
-        raise UnsupportedModelError(
-            f"CatBoost's ONNX export refused {type(model).__name__}: {first_line(err)}. CatBoost exports models "
-            "without categorical or text features only; encode those as numbers before training.",
-            framework="catboost",
-        ) from None
+        reason = first_line(err)
+        hint = (" CatBoost exports models without categorical or text features only; encode those as numbers "
+                "before training." if any(word in reason.lower() for word in ("categ", "text", "feature")) else "")
+        raise UnsupportedModelError(f"CatBoost's ONNX export refused {type(model).__name__}: {reason}.{hint}",
+                                    framework="catboost") from None
 
 
 def _convert_catboost_in_skl2onnx(scope: Any, operator: Any, container: Any) -> None:

@@ -100,6 +100,14 @@ class CatBoostConverter(BoostingConverter):
                 f"{type(model).__name__} is not fitted: expected a fitted model. Call .fit(X, y) first.",
                 framework=self.framework,
             )
+        scale = _scale_of(model)
+        if scale != 1.0:
+            raise UnsupportedModelError(
+                f"CatBoost scale {scale} (set_scale_and_bias): CatBoost's ONNX export writes unscaled trees only "
+                "and refuses the model. Set the scale back with model.set_scale_and_bias(1.0, bias) and scale "
+                "the predictions where they are used, or refit.",
+                framework=self.framework,
+            )
         loss = loss_of(model)
         why = _REFUSED_LOSSES.get(loss)
         if why is None and ("Rank" in loss or "Pair" in loss or loss.startswith("Multi")) and loss != "MultiClass":
@@ -207,3 +215,11 @@ def _lower_ml_opset(proto: Any, ml_opset: int, opset: int) -> None:
     for entry in proto.opset_import:
         if entry.domain == ML_DOMAIN:
             entry.version = ml_opset
+
+
+def _scale_of(model: Any) -> float:
+    """The scale ``set_scale_and_bias`` gave ``model`` (1.0 when this CatBoost cannot say)."""
+    try:
+        return float(model.get_scale_and_bias()[0])
+    except Exception:
+        return 1.0

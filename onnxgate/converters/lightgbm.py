@@ -138,6 +138,13 @@ def _training_params(booster: Any) -> dict[str, Any]:
         return params
 
 
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")  # not a number LightGBM would have trained with: refused as not the default
+
+
 def objective_of(model: Any) -> str:
     """The objective's name as LightGBM saved it (``"binary"``, ``"multiclass"``...)."""
     given = getattr(model, "objective_", None)  # scikit-learn API: the name as given (or its default)
@@ -229,6 +236,13 @@ class LightGBMConverter(BoostingConverter):
             why = ("zero_as_missing=True: LightGBM sends every 0 down a split's missing-value branch, and the ONNX "
                    "tree ensemble treats only NaN as missing, so rows holding 0 would take other branches. Train "
                    "with zero_as_missing=False, writing missing values as NaN")
+        elif objective == "binary" and _number(params.get("sigmoid", 1.0)) != 1.0:
+            why = (f"sigmoid={params['sigmoid']}: LightGBM's probability is 1 / (1 + exp(-sigmoid * score)), and "
+                   "onnxmltools writes the default sigmoid's (probabilities off by 0.15 on breast_cancer). Train "
+                   "with sigmoid=1.0")
+        elif params.get("reg_sqrt") in (True, 1, "1", "true"):
+            why = ("reg_sqrt=True: LightGBM fits the square root of the label and squares its predictions, and "
+                   "onnxmltools writes the unsquared ones (off by 250 on diabetes). Train with reg_sqrt=False")
         if why is not None:
             raise UnsupportedModelError(f"LightGBM {why}.", framework=self.framework)
 

@@ -100,10 +100,24 @@ class XGBoostConverter(BoostingConverter):
         return head.startswith(b"{") and head[1:].lstrip().startswith(b'"learner"')
 
     def load(self, path: Path, *, trust_pickle: bool = False) -> Any:
+        """The model in ``path``: the scikit-learn estimator a file saved by ``XGBClassifier`` or
+        ``XGBRegressor`` holds (which predicts with the rounds up to its ``best_iteration``, as it did
+        when saved), else a Booster (which predicts with every round)."""
+        import json
+
         xgboost = import_library("xgboost", "Loading an XGBoost model")
         booster = xgboost.Booster()
         self.read_native(path, "XGBoost", booster.load_model)
-        return booster
+        try:
+            kind = json.loads(booster.attr("scikit_learn") or "{}").get("_estimator_type")
+        except (ValueError, AttributeError):
+            kind = None
+        estimator = {"classifier": xgboost.XGBClassifier, "regressor": xgboost.XGBRegressor}.get(kind)
+        if estimator is None:
+            return booster
+        model = estimator()
+        self.read_native(path, "XGBoost", model.load_model)
+        return model
 
     def save_native(self, model: Any, folder: Path) -> Path:
         path = folder / "model.ubj"
@@ -182,6 +196,7 @@ class XGBoostConverter(BoostingConverter):
         parallel = parallel_trees(learner)
         subject = model
         best = getattr(model, "best_iteration", None) if hasattr(model, "get_booster") else None
+        trailing = _rounds_after_best(booster) if best is None else 0
         if booster.feature_names is not None or (parallel > 1 and best is not None):
             # fitted on a DataFrame: onnxmltools reads features as f<index> only ("Unable to interpret
             # 'mean_area'"); the same trees without the names convert (the ONNX input is positional).
@@ -201,7 +216,24 @@ class XGBoostConverter(BoostingConverter):
             ) from None
         if parallel > 1 and int(learner["learner_model_param"].get("num_class", 0)) > 1:
             classes_of_parallel_trees(proto.graph.node, booster)
-        return finish(proto, opset, input_name, boundary, columns)
+        raw = finish(proto, opset, input_name, boundary, columns)
+        if not hasattr(model, "get_booster"):
+            raw.warnings.append(
+                "a Booster does not record the `missing` value of the DMatrix it was trained on, and the ONNX "
+                "trees take only NaN as missing: if it was trained with DMatrix(..., missing=v) for a v other "
+                "than NaN, rows holding v take other branches here (and parity, which scores NaN as missing, "
+                "cannot tell). Write missing values as NaN, or convert the XGBClassifier/XGBRegressor, whose "
+                "missing is checked"
+            )
+        if trailing:
+            rounds = booster.num_boosted_rounds()
+            raw.warnings.append(
+                f"this Booster records best_iteration={rounds - trailing - 1} (early stopping) but holds "
+                f"{rounds} rounds: it is converted with all {rounds}, as Booster.predict scores by default. "
+                "If you deploy the early-stopped model, convert booster[: booster.best_iteration + 1] (or the "
+                "XGBClassifier/XGBRegressor it came from) instead"
+            )
+        return raw
 
     def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
         import numpy as np
@@ -225,6 +257,15 @@ class XGBoostConverter(BoostingConverter):
         else:
             return _in_output_order(["variable"], [model.predict(matrix).reshape(len(X), -1)], signature)
         return _in_output_order(["label", "probabilities"], [proba.argmax(axis=1), proba], signature)
+
+
+def _rounds_after_best(booster: Any) -> int:
+    """How many rounds a Booster holds after the ``best_iteration`` early stopping recorded (0 when it
+    recorded none)."""
+    best = booster.attr("best_iteration")
+    if best is None or not str(best).isdigit():
+        return 0
+    return max(booster.num_boosted_rounds() - int(best) - 1, 0)
 
 
 def parallel_trees(learner: Mapping[str, Any]) -> int:

@@ -675,7 +675,14 @@ def test_xgboost_early_stopping_with_parallel_trees_keeps_every_tree_of_the_best
      r"LightGBM zero_as_missing=True: .*only NaN as missing"),
     (lambda: catboost.CatBoostRegressor(iterations=3, loss_function="Poisson", **CATBOOST_QUIET),
      r"^CatBoost loss 'Poisson' is not supported"),
-], ids=["xgb-missing-0", "lgbm-linear-tree", "lgbm-rf", "lgbm-zero-as-missing", "catboost-poisson"])
+    (lambda: lightgbm.LGBMClassifier(n_estimators=3, verbose=-1, sigmoid=2.0),
+     r"LightGBM sigmoid=2: .*Train with sigmoid=1\.0"),
+    (lambda: lightgbm.LGBMRegressor(n_estimators=3, verbose=-1, reg_sqrt=True),
+     r"LightGBM reg_sqrt=True: .*Train with reg_sqrt=False"),
+    (lambda: catboost.CatBoostRegressor(iterations=3, **CATBOOST_QUIET),  # scaled after fitting, below
+     r"CatBoost scale 2\.0 \(set_scale_and_bias\): .*set_scale_and_bias\(1\.0, bias\)"),
+], ids=["xgb-missing-0", "lgbm-linear-tree", "lgbm-rf", "lgbm-zero-as-missing", "catboost-poisson", "lgbm-sigmoid",
+        "lgbm-reg-sqrt", "catboost-scale"])
 def test_settings_the_onnx_trees_cannot_follow_are_refused_alone_and_in_a_pipeline(make: Any, message: str,
                                                                                    in_pipeline: bool) -> None:
     """Each converted without a word and scored otherwise (inside a pipeline even the refusals by name
@@ -687,6 +694,8 @@ def test_settings_the_onnx_trees_cannot_follow_are_refused_alone_and_in_a_pipeli
     estimator = make()
     model = make_pipeline(StandardScaler(), estimator) if in_pipeline else estimator
     model.fit(X, y + 1 if "Poisson" in message else y)
+    if "set_scale_and_bias" in message:
+        estimator.set_scale_and_bias(2.0, 0.0)
     with pytest.raises(og.UnsupportedModelError, match=message):
         og.convert(model, X[:5])
 
@@ -706,3 +715,52 @@ def test_a_lightgbm_booster_trained_past_its_best_iteration_converts_the_trees_i
     assert booster.best_iteration < booster.current_iteration()
     conv = og.convert(booster, X[:5])
     assert og.validate(conv, reference=booster, data=X).passed
+
+
+def _early_xgb_classifier() -> tuple[Any, np.ndarray]:
+    X, y = _data("breast_cancer")
+    model = xgboost.XGBClassifier(n_estimators=60, max_depth=3, learning_rate=0.5, n_jobs=1, early_stopping_rounds=3)
+    model.fit(X[:400], y[:400], eval_set=[(X[400:], y[400:])], verbose=False)
+    assert model.best_iteration < model.get_booster().num_boosted_rounds() - 1  # rounds after the best one
+    return model, X
+
+
+def test_an_early_stopped_xgbclassifier_file_converts_and_validates_the_rounds_it_predicts_with(
+        tmp_path: Path) -> None:
+    """save_model("m.json") of an early-stopped XGBClassifier was read as a Booster: converted with every
+    round and compared with Booster.predict (every round), it passed while 3 of 569 labels differed from
+    the classifier's own predict (and XGBClassifier().load_model's)."""
+    from onnxgate.cli import main
+
+    model, X = _early_xgb_classifier()
+    model.save_model(str(tmp_path / "m.json"))
+    np.save(tmp_path / "rows.npy", X)
+    assert main(["convert", str(tmp_path / "m.json"), "--sample", str(tmp_path / "rows.npy"),
+                 "-o", str(tmp_path / "m.onnx")]) == 0
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    label, proba = sess.run(None, {sess.get_inputs()[0].name: X})
+    assert (label == model.predict(X)).all()
+    np.testing.assert_allclose(proba, model.predict_proba(X), atol=1e-5)
+    assert main(["validate", str(tmp_path / "m.onnx"), "--reference", str(tmp_path / "m.json"),
+                 "--data", str(tmp_path / "rows.npy")]) == 0
+
+
+def test_a_booster_holding_rounds_after_its_best_iteration_is_converted_whole_with_a_warning() -> None:
+    model, X = _early_xgb_classifier()
+    booster = model.get_booster()  # a Booster predicts with every round, whatever early stopping recorded
+    conv = og.convert(booster, X[:5])
+    np.testing.assert_allclose(_run(conv, X)[1][:, 1], booster.predict(xgboost.DMatrix(X)), atol=1e-5)
+    assert any("best_iteration=" in w and "booster[: booster.best_iteration + 1]" in w for w in conv.warnings)
+    assert not any("best_iteration" in w for w in og.convert(model, X[:5]).warnings)
+
+
+def test_a_native_booster_warns_that_its_missing_value_is_not_recorded() -> None:
+    """DMatrix(missing=-999) leaves no trace in the Booster: 39 of 569 labels differed, and parity passed."""
+    X, y = _data("breast_cancer")
+    booster = xgboost.train({"objective": "binary:logistic", "nthread": 1}, xgboost.DMatrix(X, label=y, missing=-999),
+                            5)
+    assert any("DMatrix(..., missing=v)" in w for w in og.convert(booster, X[:5]).warnings)
+    model = xgboost.XGBClassifier(n_estimators=5, n_jobs=1).fit(X, y)  # its missing is checked: no such warning
+    assert not any("missing" in w for w in og.convert(model, X[:5]).warnings)
