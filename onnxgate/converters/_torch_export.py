@@ -35,7 +35,8 @@ from onnxgate.errors import (
 if TYPE_CHECKING:
     import onnx
 
-__all__ = ["convert_module", "export_summary", "export_torch_module", "torch_call", "torch_leaves"]
+__all__ = ["convert_module", "default_names", "export_summary", "export_torch_module", "forward_order", "key_names",
+           "torch_call", "torch_leaves"]
 
 
 def _float_dtype(model: Any) -> Any:
@@ -501,6 +502,36 @@ def _key_names(outputs: Any, *, taken: Sequence[str]) -> list[str] | None:
     if len(set(names)) != len(names) or set(names) & set(taken):
         return None
     return names
+
+
+def forward_order(model: Any, names: Sequence[str]) -> list[str]:
+    """``names`` in the order ``forward()`` takes them, when they are its first parameters' names (a
+    dict sample names the inputs so), else as given: an ONNX model whose input names were swapped
+    is then fed as its names say, and fails, where feeding it by position passed."""
+    import inspect
+
+    names = list(names)
+    forward = getattr(model, "forward", None)
+    if model_kind(model) != "module" or forward is None:
+        return names
+    try:
+        parameters = inspect.signature(forward).parameters.values()
+    except (TypeError, ValueError):  # a compiled forward without a Python signature
+        return names
+    positional = [p.name for p in parameters
+                  if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    first = positional[: len(names)]
+    return first if len(first) == len(names) and set(first) == set(names) else names
+
+
+def key_names(outputs: Any, *, taken: Sequence[str]) -> list[str] | None:
+    """:func:`_key_names`: the output names the conversion gives a dict's leaves."""
+    return _key_names(outputs, taken=taken)
+
+
+def default_names(given: Any, default_single: str, count: int, what: str) -> list[str]:
+    """:func:`_names`: ``given``, or ``default_single`` / ``default_single_0``, ``_1``... for ``count`` of them."""
+    return _names(given, default_single, count, what)
 
 
 def _names(given: Any, default_single: str, count: int, what: str) -> list[str]:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from onnxgate import frameworks
-from onnxgate.converters._base import Converter, RawConversion, _in_output_order, first_line
+from onnxgate.converters._base import Converter, RawConversion, _matched_outputs, first_line
 from onnxgate.converters.tensorflow import (
     KERAS_GENERIC_INPUTS,
     TF2ONNX_MAX_OPSET,
@@ -437,7 +437,8 @@ class KerasConverter(Converter):
             values.append(np.asarray(value, dtype=dtype))
         out_names, tensors = _flat_outputs(model, model(_pack(model, values), training=False))
         flat = [np.asarray(keras.ops.convert_to_numpy(r)) for r in tensors]
-        return _in_output_order(out_names, flat, signature)
+        who = f"the Keras reference ({getattr(model, 'name', type(model).__name__)!r})"
+        return _matched_outputs(out_names, flat, signature, who)
 
 
 def _rename_io(proto: Any, inputs: Sequence[str], outputs: Sequence[str]) -> None:

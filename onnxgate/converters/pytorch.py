@@ -39,7 +39,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from onnxgate.converters._base import Converter, RawConversion
+from onnxgate.converters._base import Converter, RawConversion, _matched_outputs
 from onnxgate.converters._torch_common import (
     BATCH_DIM,
     DYNAMO_MAX_OPSET,
@@ -56,8 +56,11 @@ from onnxgate.converters._torch_common import (
 )
 from onnxgate.converters._torch_export import (
     convert_module,
+    default_names,
     export_summary,
     export_torch_module,
+    forward_order,
+    key_names,
     torch_call,
     torch_leaves,
 )
@@ -146,15 +149,17 @@ class PyTorchConverter(Converter):
         import numpy as np
 
         torch = torch_module()
-        args = []
         for spec in signature.inputs:
             if spec.name not in feeds:
                 raise InvalidDataError(f"missing feed for input {spec.name!r}", input=spec.name)
-            args.append(torch.from_numpy(np.ascontiguousarray(feeds[spec.name])))
-        leaves = torch_leaves(torch_call(model, tuple(args)))
+        order = forward_order(model, signature.input_names)
+        args = tuple(torch.from_numpy(np.ascontiguousarray(feeds[name])) for name in order)
+        result = torch_call(model, args)
+        leaves = torch_leaves(result)
         outputs: list[Any] = [leaf.detach().cpu().numpy() for leaf in leaves]
-        width = len(signature.outputs)
-        return (outputs + [None] * width)[:width]
+        # named as the conversion names them: a dict's keys, else output / output_0, output_1...
+        names = key_names(result, taken=order) or default_names(None, "output", len(outputs), "output")
+        return _matched_outputs(names, outputs, signature, f"the PyTorch reference ({type(model).__name__})")
 
     def load(self, path: Path, *, trust_pickle: bool = False) -> Any:
         """Load ``.pt2`` (torch.export), ``.pt``/``.pth`` (TorchScript; a pickled module with ``trust_pickle``)."""

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from onnxgate import frameworks
-from onnxgate.converters._base import Converter, RawConversion, _in_output_order
+from onnxgate.converters._base import Converter, RawConversion, _matched_outputs
 from onnxgate.errors import InvalidDataError, OpsetError, UnsupportedModelError, missing_dependency
 
 if TYPE_CHECKING:
@@ -751,7 +751,8 @@ class TensorFlowConverter(Converter):
         for i, (name, spec) in enumerate(zip(traced.input_names, traced.input_specs)):
             value = feeds[name] if name in feeds else list(feeds.values())[i]
             tensors.append(tf.convert_to_tensor(np.asarray(value), dtype=spec.dtype))
-        return _in_output_order(traced.output_names, [np.asarray(r) for r in traced.call(tensors)], signature)
+        outputs = [np.asarray(r) for r in traced.call(tensors)]
+        return _matched_outputs(traced.output_names, outputs, signature, "the TensorFlow reference")
 
     def _predict_cache(self, model: Any, feeds: Mapping[str, np.ndarray]) -> TracedFunction:
         # Tracing is cheap but not free; parity calls predict once per batch.

@@ -34,7 +34,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from onnxgate.errors import InvalidDataError, OnnxGateError
+from onnxgate.errors import InvalidDataError, OnnxGateError, ParityError
 from onnxgate.runtime import run_rows
 from onnxgate.validators.accumulator import (
     CONFUSION_LABEL_LIMIT,
@@ -269,6 +269,8 @@ def check_prediction_parity(
                 with_nan += _rows_with_nan(feeds)
             try:
                 ref_out = run_reference(feeds)
+            except ParityError as err:  # the reference's outputs are not the ONNX model's
+                return CheckResult(name, False, str(err), {"rows_done": done})
             except OnnxGateError:
                 raise
             except Exception as err:
