@@ -38,6 +38,9 @@ def register(sub: Any) -> None:
     p.add_argument("--force", action="store_true", help="write into a non-empty folder, replacing files")
     p.add_argument("--reference", metavar="MODEL", help="native model file for the parity check before packaging")
     p.add_argument("--data", metavar="DATA", help="rows for parity: .csv, .parquet or .npy")
+    p.add_argument("--search", type=int, default=0, metavar="N",
+                   help="also run the divergence search on N generated inputs first (needs --reference, --data)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the search's generated inputs")
     add_trust_pickle(p)
     sql = p.add_argument_group("SQL targets")
     sql.add_argument("--adapt", action="store_true",
@@ -88,6 +91,12 @@ def run(args: argparse.Namespace) -> int:
     if reference is not None and data is None:
         raise InvalidDataError("--reference needs --data: parity compares predictions on rows")
     options: dict[str, Any] = parse_options(args.option)
+    if args.search < 0 or args.seed < 0:
+        raise InvalidDataError(f"--search and --seed take 0 or more, found {args.search} and {args.seed}")
+    if args.search and reference is None:
+        raise InvalidDataError("--search needs --reference and --data: it compares generated rows with the reference")
+    if args.search:
+        options.update(search=args.search, seed=args.seed)
     if target.is_sql:
         for name in SQL_OPTION_FLAGS:
             value = getattr(args, name, None)

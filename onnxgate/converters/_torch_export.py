@@ -470,8 +470,19 @@ def _output_batch_axes(model: Any, args: tuple[Any, ...], leaves: list[Any]) -> 
     if len(more) != len(leaves):
         return [0] * len(leaves)
     axes: list[int | None] = []
-    for before, after in zip(leaves, more):
+    for i, (before, after) in enumerate(zip(leaves, more)):
         changed = [ax for ax, (b, a) in enumerate(zip(before.shape, after.shape)) if b != a]
+        if not changed and _rows(args):
+            # x.view(4, -1).sum(1) returns 4 rows for any batch: the TorchScript exporter would still
+            # call the axis dynamic, and the container's batch-axis check would pass it
+            rows = _rows(args)
+            raise UnsupportedModelError(
+                f"{type(model).__name__} fixes the batch size: its output {i} has shape {list(before.shape)} "
+                f"on {rows} row(s) and {list(after.shape)} on {rows + 1}, so it does not hold one entry per "
+                "input row. Write forward() without a hard-coded batch size (x.view(x.shape[0], -1) or "
+                "torch.flatten(x, 1) instead of x.view(4, -1)), and return per-row outputs only.",
+                framework="pytorch",
+            )
         axes.append(changed[0] if changed else None)
     return axes
 

@@ -309,7 +309,7 @@ class KerasConverter(Converter):
 
         tf = _tensorflow()
         tf2onnx = _tf2onnx()
-        specs = tuple(tf.TensorSpec(shape, tf.as_dtype(dtype), name=n) for n, (shape, dtype) in zip(names, shapes))
+        specs = tuple(tf.TensorSpec(shape, _tf_dtype(tf, dtype), name=n) for n, (shape, dtype) in zip(names, shapes))
         reason = str(first).splitlines()[0]
         keras = _keras()
         subject = model
@@ -328,7 +328,8 @@ class KerasConverter(Converter):
                 f"{reason}; tf2onnx.convert.from_keras failed as well: {first_line(err, 200)}", framework=self.framework
             ) from err
         arrays = split_sample(sample, names, specs, self.framework)
-        feeds = {n: np.asarray(a, dtype=dt) for n, a, (_, dt) in zip(names, arrays, shapes)}
+        feeds = {n: np.asarray(a, dtype=object if str(dt) == "string" else dt)
+                 for n, a, (_, dt) in zip(names, arrays, shapes)}
         out_names, tensors = _flat_outputs(model, model(_pack(model, list(feeds.values())), training=False))
         outs = list(output_names) if output_names is not None else out_names
         _rename_io(proto, names, outs)
@@ -357,7 +358,7 @@ class KerasConverter(Converter):
         from onnxgate.converters.tensorflow import _tensorflow
 
         tf = _tensorflow()
-        specs = [tf.TensorSpec(shape, tf.as_dtype(dtype), name=n) for n, (shape, dtype) in zip(names, shapes)]
+        specs = [tf.TensorSpec(shape, _tf_dtype(tf, dtype), name=n) for n, (shape, dtype) in zip(names, shapes)]
 
         # autograph off: the body is one Keras call, and autograph would try to read this source.
         traced_names: list[str] = []
@@ -434,11 +435,16 @@ class KerasConverter(Converter):
         values = []
         for i, (name, (_, dtype)) in enumerate(zip(names, shapes)):
             value = feeds[name] if name in feeds else list(feeds.values())[i]
-            values.append(np.asarray(value, dtype=dtype))
+            values.append(np.asarray(value, dtype=object if str(dtype) == "string" else dtype))
         out_names, tensors = _flat_outputs(model, model(_pack(model, values), training=False))
         flat = [np.asarray(keras.ops.convert_to_numpy(r)) for r in tensors]
         who = f"the Keras reference ({getattr(model, 'name', type(model).__name__)!r})"
         return _matched_outputs(out_names, flat, signature, who)
+
+
+def _tf_dtype(tf: Any, dtype: Any) -> Any:
+    """TensorFlow's dtype for a Keras input's: ``tf.as_dtype`` does not know Keras' ``"string"``."""
+    return tf.string if str(dtype) in ("string", "str", "object") else tf.as_dtype(dtype)
 
 
 def _rename_io(proto: Any, inputs: Sequence[str], outputs: Sequence[str]) -> None:

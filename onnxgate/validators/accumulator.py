@@ -238,8 +238,8 @@ class OutputAccumulator:
             self.actual_shape = _grow(self.actual_shape, act_shape)
         if exp_shape != act_shape:
             same_rows = e.ndim > 0 and a.ndim > 0 and e.shape[0] == a.shape[0]
-            if same_rows and e.size == a.size:
-                self.shape_status = "reshaped"  # e.g. [N] against [N,1]: same values per row
+            if same_rows and _squeezed(exp_shape[1:]) == _squeezed(act_shape[1:]):
+                self.shape_status = "reshaped"  # [N] against [N,1]: the same values per row, in the same layout
             else:
                 self.shape_status = "mismatch"
                 self.expected_shape, self.actual_shape = exp_shape, act_shape
@@ -601,6 +601,12 @@ def _top_rows(score: np.ndarray, rows: np.ndarray | None, k: int) -> np.ndarray:
         pick = np.arange(len(s))
     pick = pick[np.lexsort((pick, -s[pick]))]
     return pick if rows is None else rows[pick]
+
+
+def _squeezed(dims: tuple[int, ...]) -> tuple[int, ...]:
+    """``dims`` without its axes of size 1: [5,4] against [4,5] (a sequence's logits read with the wrong
+    axis last) is another layout of the same values, not a reshape, and is a mismatch."""
+    return tuple(d for d in dims if d != 1)
 
 
 def _grow(total: tuple[int, ...] | None, batch: tuple[int, ...]) -> tuple[int, ...]:

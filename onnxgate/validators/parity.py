@@ -311,6 +311,29 @@ def check_prediction_parity(
     return CheckResult(name, False, message, {**result.details, "rows_alone": alone})
 
 
+def rows_alone_without_reference(model: Any, data: Any) -> str | None:
+    """:func:`rows_alone_disagree` on the data's first rows, for a model validated without a reference:
+    a model whose answer for a row depends on the other rows of its batch needs no reference to be
+    caught. None when the rows agree, or cannot be fed or scored (the checks that need them say why)."""
+    from onnxgate import runtime
+    from onnxgate._data import as_feeds, iter_batches, load_data
+    from onnxgate._onnx import load_model
+    from onnxgate.runtime import run_rows
+    from onnxgate.signature import Signature
+
+    try:
+        proto = load_model(model)
+        signature = Signature.from_model(proto)
+        if isinstance(data, str) or hasattr(data, "__fspath__"):
+            data = load_data(data)
+        session = runtime.session(proto.SerializeToString(), spinning=False)
+        probe = as_feeds(next(iter_batches(data, ROWS_ALONE)), signature)
+        tolerances = model_tolerances(proto, signature.outputs, None, None)
+        return rows_alone_disagree(session, probe, run_rows(session, None, probe), signature, tolerances)
+    except Exception:
+        return None
+
+
 def _first_failing_row(session: Any, feeds: Mapping[str, Any]) -> int | None:
     """The first row of a batch onnxruntime fails on, found by halving the batch (a value the model
     cannot take, such as a category it never saw); None when every row runs alone (the batch as a whole

@@ -315,3 +315,17 @@ def test_the_import_filter_drops_info_lines_and_keeps_warnings_errors_and_the_re
     os.close(sink_write)
     with os.fdopen(sink_read) as sink:
         assert sink.read() == "E0000 00:00:1.0   1 port.cc:9] broken\n  detail\n"
+
+
+def test_a_string_input_model_converts_and_validates() -> None:
+    """StringLookup -> one-hot: the traced path leaves LookupTableFindV2, from_keras converts it; the
+    fallback failed with a bare TypeError ("data type 'string' not understood") on the input's dtype."""
+    import keras
+
+    model = keras.Sequential([keras.Input((1,), dtype="string"), keras.layers.StringLookup(vocabulary=["a", "b", "c"]),
+                              keras.layers.CategoryEncoding(num_tokens=4, output_mode="one_hot")])
+    X = np.array([["a"], ["b"], ["z"], ["c"]])
+    conv = og.convert(model, X, opset=15)
+    assert conv.signature.inputs[0].elem_type == "string"
+    report = og.validate(conv, reference=model, data=X)
+    assert report.passed, report.summary()

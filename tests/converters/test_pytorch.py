@@ -226,6 +226,18 @@ def test_a_forward_that_hard_codes_the_batch_is_refused(x4: np.ndarray) -> None:
         og.convert(_FixedBatch(), x4, opset=13)
 
 
+class _FourRows(torch.nn.Module):
+    def forward(self, x: Any) -> Any:
+        return x.view(4, -1).sum(1)  # runs on any batch whose size times the width divides by 4
+
+
+def test_an_output_that_does_not_grow_with_the_batch_is_refused() -> None:
+    # it returned 4 rows for 2, 3, 8 or 20 input rows, and the container's batch-axis check passed it
+    x = np.random.default_rng(0).normal(size=(20, 8)).astype(np.float32)
+    with pytest.raises(UnsupportedModelError, match=r"its output 0 has shape \[4\] on 2 row\(s\) and \[4\] on 3"):
+        og.convert(_FourRows(), x[:4], opset=17)
+
+
 class _TracedBatch(torch.nn.Module):
     """Runs at any batch in Python, but the tracer freezes ``int(x.shape[0])`` into the graph."""
 

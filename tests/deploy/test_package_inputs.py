@@ -162,3 +162,22 @@ def test_a_package_without_a_reference_says_parity_was_not_checked(
     assert parity["skipped"] is False and parity["passed"] is True
     assert "Prediction parity with the original model was checked on 40 rows and passed." in (
         checked / "README.md").read_text()
+
+
+def test_package_runs_the_search_when_asked_and_refuses_what_it_finds(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """The planted model matches its reference on its data, so package wrote it with "passed": true while
+    validate --search 500 failed it; package had no --search."""
+    assert main(["zoo", "export", "sklearn-planted-scaler-tree", "-o", str(tmp_path / "z")]) == 0
+    model, ref, data = (str(tmp_path / "z" / name) for name in ("model.onnx", "model.skops", "sample.npy"))
+    common = ["package", model, "--target", "container", "--reference", ref, "--data", data, "--trust-pickle"]
+    capsys.readouterr()
+    assert main([*common, "-o", str(tmp_path / "searched"), "--search", "500"]) == 1
+    assert "search_divergences" in capsys.readouterr().err
+    assert not (tmp_path / "searched").exists()
+    assert main([*common, "-o", str(tmp_path / "plain")]) == 0  # without the search it matches on the data
+    assert main(["package", model, "--target", "container", "-o", str(tmp_path / "x"), "--search", "50"]) == 2
+    assert "--search needs --reference" in capsys.readouterr().err
+    built, X, _y = og.zoo.get("sklearn-planted-scaler-tree").build()
+    with pytest.raises(og.ValidationFailedError, match="search_divergences"):
+        og.package(model, target="container", out=tmp_path / "api", reference=built, data=X, search=500, seed=0)

@@ -8,7 +8,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 from broken_models import identity_model
-from onnx import TensorProto
+from onnx import TensorProto, helper
 
 import onnxgate as og
 from onnxgate.errors import MissingDependencyError
@@ -550,3 +550,19 @@ def test_per_class_outputs_are_compared_without_the_adaptation_record():
     for node in swapped.graph.node:
         node.output[:] = [{"p_0": "p_1", "p_1": "p_0"}.get(o, o) for o in node.output]
     assert not check_prediction_parity(swapped, clf, X).passed
+
+
+def test_another_layout_of_the_same_values_is_a_shape_mismatch():
+    # [N,5,4] per-step logits read back as [N,4,5] hold the same values in the same memory order: counted
+    # as "reshaped", they passed, while the argmax over the class axis agreed on a third of the rows
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(30, 5, 4)).astype(np.float32)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 5, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4, 5])
+    shape = helper.make_tensor("shape", TensorProto.INT64, [3], [-1, 4, 5])
+    graph = helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["y"])], "g", [x], [y], [shape])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    result = check_prediction_parity(model, lambda feeds: [feeds["x"]], logits)
+    assert not result and "shape [30, 5, 4] (reference) vs [30, 4, 5] (onnx)" in result.message
+    squeezed = check_prediction_parity(model, lambda feeds: [feeds["x"].reshape(30, 1, 4, 5)], logits)
+    assert squeezed, squeezed.message  # an axis of size 1 more or less is the same layout
