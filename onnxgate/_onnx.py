@@ -6,6 +6,7 @@ import errno
 import functools
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -460,6 +461,16 @@ def staged_folder(folder: str | os.PathLike[str], *, overwrite: bool = False, re
         raise OutputExistsError(refusal or f"{str(target)!r} exists; pass --force to overwrite it or choose another "
                                 "path", path=str(target))
     try:
+        cwd: Path | None = Path.cwd().resolve()
+    except OSError:  # the working directory was deleted
+        cwd = None
+    if cwd is not None and target.is_dir() and (cwd == target.resolve() or target.resolve() in cwd.parents):
+        raise OutputExistsError(
+            f"{str(target)!r} holds the working directory: it is written as a new folder in its place, "
+            "which would leave this shell in a deleted folder. Run from outside it, or write elsewhere",
+            path=str(target),
+        )
+    try:
         stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.{_writer_id()}.", suffix=".partial",
                                       dir=target.parent))
     except OSError as err:
@@ -471,11 +482,23 @@ def staged_folder(folder: str | os.PathLike[str], *, overwrite: bool = False, re
         if target.is_dir() and not any(target.iterdir()):
             target.rmdir()
         if target.exists():
+            _keep_mode_and_group(target, written)
             _exchange(written, target)  # now ``written`` holds the old folder, removed below
         else:
             os.replace(written, target)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def _keep_mode_and_group(old: Path, new: Path) -> None:
+    """Give the folder that replaces ``old`` its permissions and group (a private 0700 folder stays private,
+    a setgid one keeps its group); best effort where the filesystem or the user's rights refuse."""
+    with suppress(OSError):
+        info = old.stat()
+        if new.exists():
+            with suppress(OSError):
+                os.chown(new, -1, info.st_gid)
+            os.chmod(new, stat.S_IMODE(info.st_mode))
 
 
 def _carry_over_foreign(old: Path, stage: Path, files: Mapping[str, str | bytes]) -> None:

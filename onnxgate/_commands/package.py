@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"onnxgate package: refused: the model fails target {target.name!r}; nothing was written",
               file=sys.stderr)
         return EXIT_FAILED
-    files = sorted(p.name for p in folder.iterdir())
+    files = sorted(_written(folder))
     print(f"wrote {folder} ({len(files)} files: {', '.join(files)})")
     _note_unchecked_parity(folder)
     if target.name == "mlflow" and args.registry:
@@ -162,3 +162,19 @@ def _note_unchecked_parity(folder: Path) -> None:
     if parity_skipped(manifest):
         print("note: prediction parity was not checked (no --reference and --data): the model passed the "
               "target's checks only; the package's README and manifest say so", file=sys.stderr)
+
+
+def _written(folder: Path) -> list[str]:
+    """The entries of ``folder`` the package wrote (the manifest lists them), not the user's own files
+    a ``--force`` kept beside them."""
+    import json
+
+    try:
+        listed = json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("files")
+    except (OSError, ValueError, AttributeError):
+        listed = None
+    names = [p.name for p in folder.iterdir()]
+    if not isinstance(listed, list):
+        return names
+    ours = {Path(str(rel)).parts[0] for rel in listed if str(rel)} | {"manifest.json"}
+    return [name for name in names if name in ours]

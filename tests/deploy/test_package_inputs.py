@@ -181,3 +181,28 @@ def test_package_runs_the_search_when_asked_and_refuses_what_it_finds(tmp_path: 
     built, X, _y = og.zoo.get("sklearn-planted-scaler-tree").build()
     with pytest.raises(og.ValidationFailedError, match="search_divergences"):
         og.package(model, target="container", out=tmp_path / "api", reference=built, data=X, search=500, seed=0)
+
+
+def test_force_keeps_the_folders_mode_and_refuses_the_working_directory(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """--force replaced a private 0700 folder with a 0755 one, and run from inside the folder it left the
+    shell in a deleted directory; the summary listed the user's own files as written."""
+    import os
+    import stat
+
+    assert main(["zoo", "export", "sklearn-iris-logreg", "-o", str(tmp_path / "z")]) == 0
+    model = str(tmp_path / "z" / "model.onnx")
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o700)
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["package", model, "--target", "container", "-o", str(out), "--force"]) == 0
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o700
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert "notes.txt" not in capsys.readouterr().out
+    monkeypatch.chdir(out)
+    assert main(["package", model, "--target", "container", "-o", ".", "--force"]) == 2
+    assert "holds the working directory" in capsys.readouterr().err
+    assert (out / "notes.txt").exists() and Path.cwd() == out
