@@ -87,6 +87,26 @@ def _base_type(sql_type: str) -> str:
 _CLOSERS = {"[": "]", '"': '"'}
 
 
+def _arrow_column(name: str, values: Any) -> Any:
+    """``values`` as an Arrow array; a whole number Arrow cannot hold (beyond 64 bits: a CSV reader keeps
+    it as a Python int) is an input error naming the column, as a Parquet decimal of that size is."""
+    import numpy as np
+    import pyarrow as pa
+
+    try:
+        return pa.array(np.asarray(values))
+    except (OverflowError, pa.ArrowInvalid) as err:
+        big = next((v for v in np.asarray(values, dtype=object).ravel()
+                    if isinstance(v, int) and not -(2**63) <= v < 2**64), None)
+        if big is None:
+            raise
+        raise InvalidDataError(
+            f"column {name!r} holds {big}, a whole number beyond 64 bits: no SQL column type (bigint, float) "
+            "holds it exactly. Fix the value, or read it as a float if that is what it means",
+            column=name,
+        ) from err
+
+
 def _read_identifier(text: str, i: int) -> tuple[str, int]:
     """A T-SQL identifier at ``text[i:]`` (``[a]]b]``, ``"a""b"`` or bare); returns it and the end index."""
     opener = text[i]
@@ -366,7 +386,7 @@ def _arrow_input(data: Any, names: Sequence[str], mapping: ColumnMap | None = No
             data = data.set_axis(list(names), axis=1)  # a CSV without a header: columns in input order
         elif missing:
             raise lacks(missing)
-        return pa.table({n: pa.array(np.asarray(data[n].to_numpy())) for n in names})
+        return pa.table({n: _arrow_column(n, data[n].to_numpy()) for n in names})
     if isinstance(data, Mapping):
         missing = [n for n in names if n not in data]
         if missing:
@@ -378,6 +398,15 @@ def _arrow_input(data: Any, names: Sequence[str], mapping: ColumnMap | None = No
             f"expected rows with {len(names)} columns {list(names)}, found an array of shape {list(array.shape)}"
         )
     return pa.table({n: pa.array(np.ascontiguousarray(array[:, i])) for i, n in enumerate(names)})
+
+
+def internal_name(base: str, table_name: str) -> str:
+    """``base``, the name of a view the dry run registers, made unlike the input table's (DuckDB names
+    ignore case): an input table called ``__onnxgate_rows`` collided with it."""
+    name = base
+    while name.casefold() == table_name.casefold():
+        name += "_"
+    return name
 
 
 def predict_query(table_name: str, names: Sequence[str], out_types: Mapping[str, str]) -> str:
@@ -392,7 +421,8 @@ def predict_query(table_name: str, names: Sequence[str], out_types: Mapping[str,
     # the comment holds the table's name on one line: a line break in it ended the comment, and the
     # rest of the name was read as SQL ('in\nLIMIT 0 --' scored no row)
     shown = " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", table_name).split())
-    return f"SELECT {ins}, {outs} FROM {SCORED_VIEW} AS d  -- PREDICT(DATA = {_dq(shown)} AS d) WITH (...)"
+    scored = _dq(internal_name(SCORED_VIEW, table_name))
+    return f"SELECT {ins}, {outs} FROM {scored} AS d  -- PREDICT(DATA = {_dq(shown)} AS d) WITH (...)"
 
 
 def _run_predict(con: Any, session: Any, table_name: str, inputs: Sequence[Mapping[str, Any]],
@@ -452,7 +482,8 @@ def _run_predict(con: Any, session: Any, table_name: str, inputs: Sequence[Mappi
         failed: list[PackagingError] = []  # a later batch's error, raised inside DuckDB's read of the stream
         head = score(first)
         batches = _chain(head, (score(b) for b in reader))
-        con.register(SCORED_VIEW, pa.RecordBatchReader.from_batches(head.schema, batches))
+        scored = internal_name(SCORED_VIEW, table_name)
+        con.register(scored, pa.RecordBatchReader.from_batches(head.schema, batches))
         try:
             return con.sql(query).to_arrow_table()
         except (duckdb.Error, pa.ArrowException) as err:
@@ -460,7 +491,7 @@ def _run_predict(con: Any, session: Any, table_name: str, inputs: Sequence[Mappi
                 raise failed[-1] from err
             raise
         finally:
-            con.unregister(SCORED_VIEW)
+            con.unregister(scored)
     finally:
         reader_con.close()
 
@@ -689,15 +720,16 @@ def dry_run(
             f"{_dq(n)} {DUCKDB_TYPES[_base_type(types[n])]} NOT NULL" for n in names
         )
         con.execute(f"CREATE OR REPLACE TABLE {_dq(table_name)} ({columns_sql})")
-        con.register("__onnxgate_rows", source)
+        rows_view = internal_name("__onnxgate_rows", table_name)
+        con.register(rows_view, source)
         try:
             con.execute(
-                f"INSERT INTO {_dq(table_name)} SELECT {', '.join(_dq(n) for n in names)} FROM __onnxgate_rows"
+                f"INSERT INTO {_dq(table_name)} SELECT {', '.join(_dq(n) for n in names)} FROM {_dq(rows_view)}"
             )
         except duckdb.Error as err:
             raise InvalidDataError(f"cannot load the rows into table {table_name!r}: {err}") from err
         finally:
-            con.unregister("__onnxgate_rows")
+            con.unregister(rows_view)
 
         session = runtime_session(model_bytes)
         out_types = {str(s["name"]): DUCKDB_TYPES[_base_type(str(s["sql_type"]))] for s in outputs}

@@ -175,6 +175,13 @@ def _read_key(api_key_env: str | None) -> str | None:
             f"--api-key-env names {api_key_env!r}, but that environment variable is unset or empty; "
             f"export {api_key_env}=<key> first"
         )
+    if key != key.strip() or any(not ch.isprintable() for ch in key):
+        # HTTP strips a header value's surrounding whitespace, so such a key could never be matched
+        raise ServeError(
+            f"the key in {api_key_env!r} starts or ends with whitespace or holds a control character (a line "
+            "end from a file, often); no request could send it. Set the key without it, e.g. "
+            f"export {api_key_env}=\"$(tr -d '[:space:]' < keyfile)\""
+        )
     return key
 
 

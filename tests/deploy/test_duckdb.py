@@ -441,3 +441,19 @@ def test_a_model_scoring_rows_by_their_batch_fails_the_dry_run_and_validate(tmp_
     parity = report.check("prediction_parity")
     assert not parity and "depends on the other rows of its batch" in parity.message
     assert og.validate(model, target="sql-edge-2.0").check("prediction_parity").status == "skipped"
+
+
+def test_a_whole_number_beyond_64_bits_is_an_input_error(package: Path) -> None:
+    # a CSV reader keeps 1180591620717411303424 as a Python int: it was "unexpected OverflowError"
+    frame = pd.DataFrame(X[:3], columns=NAMES).astype(object)
+    frame.loc[0, "f3"] = 2**70
+    with pytest.raises(InvalidDataError, match=r"column 'f3' holds 1180591620717411303424, a whole number beyond 64"):
+        dry.dry_run(package, frame)
+
+
+@pytest.mark.parametrize("table", ["__onnxgate_rows", "__ONNXGATE_SCORED"])
+def test_an_input_table_named_like_the_dry_runs_own_views_works(tmp_path: Path, table: str) -> None:
+    # "Catalog Error: __onnxgate_rows is not an table": the dry run's view took the table's name
+    out = tmp_path / "pkg"
+    og.package(adapt(mlp(12, outputs=3), "sql-edge-2.0"), target="sql-edge-2.0", out=out, input_table=table)
+    assert dry.dry_run(out, {n: X[:, i] for i, n in enumerate(NAMES)}).passed

@@ -217,6 +217,17 @@ def test_api_key_env_unset_is_a_one_line_error(iris: tuple[Path, Any, Any]) -> N
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("key", ["abc\n", "abc ", " abc", "a\tbc"])
+def test_a_key_no_request_could_send_is_refused_at_start(iris: tuple[Path, Any, Any], key: str) -> None:
+    # HTTP strips a header's surrounding whitespace: with "abc\n" every request, "Bearer abc" too, got 401
+    import os
+
+    proc = subprocess.run([*ONNXGATE, "serve", str(iris[0]), "--api-key-env", "ONNXGATE_WS_KEY"],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "ONNXGATE_WS_KEY": key})
+    assert proc.returncode == 2
+    assert "whitespace or holds a control character" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_a_port_in_use_is_a_one_line_error(iris: tuple[Path, Any, Any]) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
