@@ -248,12 +248,19 @@ def _check_range(array: np.ndarray, dtype: np.dtype[Any], spec: TensorSpec, what
         if array.dtype.kind == "f" and float(np.finfo(array.dtype).max) <= limit:
             return
         low, high = -limit, limit
+        # what rounds to the largest value is held: below it by half a step ("3.4028235e+38", how numpy
+        # writes float32's maximum, is a hair above it in float64); from there on it rounds to infinity
+        step = limit - float(np.nextafter(np.asarray(limit, dtype=dtype), np.asarray(0, dtype=dtype)))
+        edge = limit + step / 2
+        with np.errstate(invalid="ignore"):
+            finite = np.isfinite(array) if array.dtype.kind == "f" else np.ones(array.shape, bool)
+            out = finite & ((array <= -edge) | (array >= edge))
     else:
         info = np.iinfo(dtype)
         low, high = int(info.min), int(info.max)
-    with np.errstate(invalid="ignore"):
-        finite = np.isfinite(array) if array.dtype.kind == "f" else np.ones(array.shape, bool)
-        out = finite & ((array < low) | (array > high))
+        with np.errstate(invalid="ignore"):
+            finite = np.isfinite(array) if array.dtype.kind == "f" else np.ones(array.shape, bool)
+            out = finite & ((array < low) | (array > high))
     if out.any():
         first = array[out].ravel()[0].item()
         raise InvalidDataError(

@@ -173,3 +173,16 @@ def test_a_nullable_column_reads_its_missing_values_as_nan_not_as_text() -> None
     bool_input = _signature([("flag", TensorProto.BOOL, ["N", 1])])
     with pytest.raises(InvalidDataError, match=r"has 1 missing or non-finite value\(s\) but input 'flag' is bool"):
         as_feeds(frame[["flag"]], bool_input)
+
+
+@pytest.mark.parametrize(("elem", "held", "refused"), [
+    (TensorProto.FLOAT, 3.4028235e38, 2.0**128 - 2.0**103),  # how numpy writes float32's maximum; the first to overflow
+    (TensorProto.FLOAT16, 65519.0, 65520.0),
+])
+def test_a_value_that_rounds_to_the_largest_float_is_held(elem: int, held: float, refused: float) -> None:
+    # "3.4028235e+38" from a CSV was refused as "would become infinite": it rounds to float32's maximum
+    signature = _signature([("x", elem, ["N", 1])])
+    feeds = as_feeds(np.array([[held], [-held]]), signature)
+    assert np.isfinite(feeds["x"]).all()
+    with pytest.raises(InvalidDataError, match="outside the range"):
+        as_feeds(np.array([[refused]]), signature)

@@ -134,6 +134,14 @@ def run(args: argparse.Namespace) -> int:
     files = sorted(_written(folder))
     print(f"wrote {folder} ({len(files)} files: {', '.join(files)})")
     _note_unchecked_parity(folder)
+    given_name = options.get("service_name")
+    if given_name and not target.is_sql and target.name != "mlflow":
+        from onnxgate.deploy.server import service_name
+
+        used = service_name(folder)
+        if used != given_name:
+            print(f"note: service name {given_name!r} became {used!r} (Azure ML and IoT Edge take lowercase "
+                  "letters, digits and dashes, at most 32): v2 clients call /v2/models/" + used, file=sys.stderr)
     if target.name == "mlflow" and args.registry:
         from onnxgate.deploy.mlflow import DEFAULT_REGISTRY, register_mlflow_model
 

@@ -452,9 +452,10 @@ def test_infinity_is_refused_where_nan_is_taken(tmp_path: Path) -> None:
         text = json.dumps({"data": [{**row, "petal length (cm)": 0.0}]}).replace("0.0", literal, 1)
         status, body = module.score(text)
         assert (status, body["error"]) == (400, "non_finite"), (literal, body)
-        assert body["message"] == ("column 'petal length (cm)' (input 'petal_length__cm_'): infinity in row 0; this "
-                                   "model takes NaN (null) as a missing value here, never infinity: send a finite "
-                                   "value, or null for a missing one"), body
+        assert body["message"] == ("column 'petal length (cm)' (input 'petal_length__cm_'): infinity in row 0 (a "
+                                   "number beyond float64's range, such as 1e400, reads as infinity); this model "
+                                   "takes NaN (null) as a missing value here, never infinity: send a finite value, or "
+                                   "null for a missing one"), body
 
 
 def test_only_the_inputs_an_imputer_reads_take_nan_by_default(tmp_path: Path) -> None:

@@ -206,3 +206,15 @@ def test_force_keeps_the_folders_mode_and_refuses_the_working_directory(tmp_path
     assert main(["package", model, "--target", "container", "-o", ".", "--force"]) == 2
     assert "holds the working directory" in capsys.readouterr().err
     assert (out / "notes.txt").exists() and Path.cwd() == out
+
+
+def test_a_service_name_the_target_rewrites_is_noted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 'MyModel' was served as 'mymodel' without a word, and a v2 client calling /v2/models/MyModel got 404
+    assert main(["zoo", "export", "sklearn-iris-logreg", "-o", str(tmp_path / "z")]) == 0
+    capsys.readouterr()
+    assert main(["package", str(tmp_path / "z" / "model.onnx"), "--target", "container", "-o", str(tmp_path / "c"),
+                 "--option", "service_name=MyModel"]) == 0
+    assert "service name 'MyModel' became 'mymodel'" in capsys.readouterr().err
+    assert main(["package", str(tmp_path / "z" / "model.onnx"), "--target", "container", "-o", str(tmp_path / "d"),
+                 "--option", "service_name=iris-1"]) == 0
+    assert "service name" not in capsys.readouterr().err

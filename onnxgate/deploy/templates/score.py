@@ -805,12 +805,14 @@ def check_finite(name: str, arr: np.ndarray) -> None:
     if takes_nan:
         raise RequestError(
             "non_finite",
-            f"{_input_text(name)}: infinity in row {row}; this model takes NaN (null) as a missing value here, "
-            "never infinity: send a finite value, or null for a missing one",
+            f"{_input_text(name)}: infinity in row {row} (a number beyond float64's range, such as 1e400, reads "
+            "as infinity); this model takes NaN (null) as a missing value here, never infinity: send a finite "
+            "value, or null for a missing one",
         )
     raise RequestError(
         "non_finite",
-        f"{_input_text(name)}: NaN or infinity in row {row}; this model was packaged to reject missing values",
+        f"{_input_text(name)}: NaN or infinity in row {row}; this model was packaged to reject missing values "
+        "(a number beyond float64's range, such as 1e400, reads as infinity)",
     )
 
 
