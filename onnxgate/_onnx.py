@@ -366,7 +366,8 @@ def atomic_write(path: str | os.PathLike[str], *, overwrite: bool = False, mode:
                       "path instead", str(path))
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        clean_stale_partials(target, ".tmp")  # a temporary file left by a writer that was killed
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{_writer_id()}.", suffix=".tmp", dir=target.parent)
     except OSError as err:  # name the file the user asked for, not a temporary one
         raise type(err)(err.errno, err.strerror, str(target)) from err
     try:
@@ -588,8 +589,9 @@ def _writer_id() -> str:
     return f"{os.getpid()}@{_host_tag()}"
 
 
-def clean_stale_partials(target: str | os.PathLike[str]) -> list[Path]:
-    """Remove staging folders beside ``target`` left by writers that died; return what was removed.
+def clean_stale_partials(target: str | os.PathLike[str], suffix: str = ".partial") -> list[Path]:
+    """Remove staging folders (``suffix`` ``.tmp``: temporary files) beside ``target`` left by writers that
+    died; return what was removed.
 
     A staging folder's name carries its writer's process id and a hash of its host name: it is
     stale when that process is gone from this host. One in use by a live writer (even another
@@ -602,11 +604,11 @@ def clean_stale_partials(target: str | os.PathLike[str]) -> list[Path]:
     target = Path(target)
     removed: list[Path] = []
     try:
-        siblings = list(target.parent.glob(f".{glob.escape(target.name)}.*.partial"))
+        siblings = list(target.parent.glob(f".{glob.escape(target.name)}.*{suffix}"))
     except OSError:
         return removed
     for stage in siblings:
-        middle = stage.name[len(target.name) + 2 : -len(".partial")].split(".")
+        middle = stage.name[len(target.name) + 2 : -len(suffix)].split(".")
         stale = False
         pid, _, host = middle[0].partition("@")
         if len(middle) >= 2 and pid.isdigit() and host in ("", _host_tag()):
@@ -616,6 +618,10 @@ def clean_stale_partials(target: str | os.PathLike[str]) -> list[Path]:
                 stale = time.time() - stage.lstat().st_mtime > _STALE_SECONDS
         if stale and stage.is_dir() and not stage.is_symlink():
             shutil.rmtree(stage, ignore_errors=True)
+            removed.append(stage)
+        elif stale and suffix == ".tmp" and stage.is_file() and not stage.is_symlink():
+            with _ignore_missing():
+                stage.unlink()
             removed.append(stage)
     return removed
 

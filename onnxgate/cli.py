@@ -14,7 +14,7 @@ import importlib
 import sys
 import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
@@ -82,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     from onnxgate.errors import OnnxGateError
 
+    interrupted, restore = _interrupts()
     try:
         with warnings.catch_warnings():
             # NaN or infinite values in the user's data are reported by the checks that meet them
@@ -94,6 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         _one_line(f"onnxgate {args.command}: error: {err}")
         return EXIT_USAGE
+    except _Terminated:
+        _one_line(f"onnxgate {args.command}: terminated (SIGTERM)")
+        return 143
     except KeyboardInterrupt:
         _one_line(f"onnxgate {args.command}: interrupted")
         return 130
@@ -116,6 +120,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_USAGE
     except Exception as err:
+        if interrupted:  # a signal inside a library (DuckDB's "Query interrupted", an import cut short)
+            import signal
+
+            terminated = interrupted[-1] == signal.SIGTERM
+            _one_line(f"onnxgate {args.command}: {'terminated (SIGTERM)' if terminated else 'interrupted'}")
+            return 143 if terminated else 130
         if args.debug:
             traceback.print_exc()
         _one_line(
@@ -123,6 +133,46 @@ def main(argv: Sequence[str] | None = None) -> int:
             "(rerun with --debug for the traceback, and please report it)"
         )
         return EXIT_USAGE
+    finally:
+        restore()
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is so that its clean-ups run (temporary files, a database the
+    dry run created), as they do for Ctrl-C."""
+
+
+def _interrupts() -> tuple[list[int], Callable[[], None]]:
+    """Route SIGTERM through :class:`_Terminated` and note each SIGINT, until the returned function puts
+    the previous handlers back; the list is non-empty once the user interrupted (a library may turn the
+    KeyboardInterrupt into its own error). Only from the main thread; ``serve`` installs its own SIGTERM
+    handling."""
+    import signal
+    import threading
+
+    seen: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        return seen, lambda: None
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT), sys.unraisablehook
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, before[0])
+        signal.signal(signal.SIGINT, before[1])
+        sys.unraisablehook = before[2]
+
+    def on_term(signum: int, _frame: object) -> None:
+        seen.append(signum)
+        raise _Terminated
+
+    def on_int(signum: int, _frame: object) -> None:
+        seen.append(signum)
+        sys.unraisablehook = lambda _unraisable: None  # a generator torn down mid-read: no stray traceback
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    if before[1] is signal.default_int_handler:
+        signal.signal(signal.SIGINT, on_int)
+    return seen, restore
 
 
 def _one_line(message: str) -> None:

@@ -648,6 +648,33 @@ def dry_run(
     >>> result.passed  # doctest: +SKIP
     True
     """
+    # a database file this run creates is removed again if the run fails or is interrupted, at any point
+    where = os.fspath(database) if database is not None else None
+    created = where is not None and not os.path.lexists(where)
+    try:
+        return _dry_run(package_dir, data, database=database, reference=reference, rows=rows,
+                        table_types=table_types, atol=atol, rtol=rtol, threads=threads, repeat=repeat,
+                        replace=replace)
+    except BaseException:
+        if created and where is not None:
+            _remove_database_files(where)
+        raise
+
+
+def _dry_run(
+    package_dir: str | os.PathLike[str],
+    data: Any,
+    *,
+    database: str | os.PathLike[str] | None,
+    reference: Any,
+    rows: int,
+    table_types: Mapping[str, str] | None,
+    atol: float | Mapping[str, float] | None,
+    rtol: float | Mapping[str, float] | None,
+    threads: int | None,
+    repeat: int,
+    replace: bool,
+) -> DryRunResult:
     try:
         import duckdb
         import pyarrow  # noqa: F401 - the UDF exchanges Arrow arrays

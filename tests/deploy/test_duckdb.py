@@ -457,3 +457,23 @@ def test_an_input_table_named_like_the_dry_runs_own_views_works(tmp_path: Path, 
     out = tmp_path / "pkg"
     og.package(adapt(mlp(12, outputs=3), "sql-edge-2.0"), target="sql-edge-2.0", out=out, input_table=table)
     assert dry.dry_run(out, {n: X[:, i] for i, n in enumerate(NAMES)}).passed
+
+
+def test_a_database_the_run_created_is_removed_when_it_is_interrupted_late(package: Path, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # interrupted after the query, while comparing with onnxruntime: the database file was left, and the
+    # next run refused it ("already has a table ... Pass --force")
+    real = dry.runtime_session
+    calls: list[int] = []
+
+    def second_call_interrupted(model: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(model)
+
+    monkeypatch.setattr(dry, "runtime_session", second_call_interrupted)
+    database = tmp_path / "new.duckdb"
+    with pytest.raises(KeyboardInterrupt):
+        dry.dry_run(package, {n: X[:, i] for i, n in enumerate(NAMES)}, database=database)
+    assert len(calls) == 2 and not database.exists()
