@@ -116,18 +116,22 @@ def sql_identifier(text: str) -> str:
     return name
 
 
-def unique_identifier(base: str, taken: set[str]) -> str:
+def unique_identifier(base: str, taken: set[str], *, ignore_case: bool = False) -> str:
     """``base``, or ``base_1``, ``base_2``... (cut to :data:`SQL_IDENTIFIER_MAX`) not in ``taken``; added to it.
+    ``ignore_case``: not in it ignoring case either, as SQL column names are compared.
 
     Examples
     --------
     >>> taken = {"x"}
     >>> unique_identifier("x", taken), sorted(taken)
     ('x_1', ['x', 'x_1'])
+    >>> unique_identifier("Age", {"age"}, ignore_case=True)
+    'Age_1'
     """
+    folded = {t.casefold() for t in taken} if ignore_case else set()
     name = base
     i = 1
-    while name in taken:
+    while name in taken or name.casefold() in folded:
         suffix = f"_{i}"
         name = base[: SQL_IDENTIFIER_MAX - len(suffix)] + suffix
         i += 1

@@ -134,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
     files = sorted(_written(folder))
     print(f"wrote {folder} ({len(files)} files: {', '.join(files)})")
     _note_unchecked_parity(folder)
+    if target.is_sql:
+        _note_renamed_columns(folder)
     given_name = options.get("service_name")
     if given_name and not target.is_sql and target.name != "mlflow":
         from onnxgate.deploy.server import service_name
@@ -186,3 +188,18 @@ def _written(folder: Path) -> list[str]:
         return names
     ours = {Path(str(rel)).parts[0] for rel in listed if str(rel)} | {"manifest.json"}
     return [name for name in names if name in ours]
+
+
+def _note_renamed_columns(folder: Path) -> None:
+    """Say on stderr which of the data's columns became other table column names (as convert does)."""
+    import json
+
+    try:
+        inputs = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["sql"]["inputs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    renamed = [f"{s['data_column']!r} -> {s['name']!r}" for s in inputs
+               if isinstance(s, dict) and s.get("data_column") not in (None, s.get("name"))]
+    if renamed:
+        print(f"note: columns renamed to SQL identifiers (the data may use either name): {', '.join(renamed)}",
+              file=sys.stderr)

@@ -127,10 +127,22 @@ class Rewrite:
 
     def ident(self, raw: str) -> str:
         """The column for ``raw``: PREDICT matches columns to inputs by name, so a regular identifier."""
-        name = unique_identifier(sql_identifier(raw), self.chosen_columns)
+        name = unique_identifier(sql_identifier(raw), self.chosen_columns, ignore_case=True)
         if name != raw:
             self.column_sources[name] = raw
         return name
+
+    def _refuse_bad_names(self, names: list[str]) -> None:
+        """Column names that repeat (ignoring case, as SQL does, for names the user gave) or are empty."""
+        given = self.user_columns is not None
+        if given and any(not str(n).strip() for n in names):
+            raise InvalidDataError(f"column names must not be empty; found {names}", column="")
+        key = (lambda n: n.casefold()) if given else (lambda n: n)
+        seen = {key(n) for n in self.raw_columns}
+        dup = sorted({n for n in names if [key(m) for m in names].count(key(n)) > 1 or key(n) in seen})
+        if dup:
+            how = " (SQL names ignore case)" if given else ""
+            raise InvalidDataError(f"column names must be unique{how}; {dup} repeat", column=dup[0])
 
     def unique(self, base: str) -> str:
         return unique_identifier(base, self.taken)
@@ -180,9 +192,7 @@ class Rewrite:
             names = [f"f{i}" for i in range(width)]
         else:
             names = [f"{sql_identifier(orig_name)}_{i}" for i in range(width)]
-        dup = sorted({n for n in names if names.count(n) > 1 or n in self.raw_columns})
-        if dup:
-            raise InvalidDataError(f"column names must be unique; {dup} repeat", column=dup[0])
+        self._refuse_bad_names(names)
         self.raw_columns.update(names)
         raw_names = names
         names = [self.ident(n) for n in names]
@@ -220,8 +230,7 @@ class Rewrite:
             assert self.user_columns is not None
             col = self.user_columns[self.cursor]
             self.cursor += 1
-        if col in self.raw_columns:
-            raise InvalidDataError(f"column names must be unique; {col!r} repeats", column=col)
+        self._refuse_bad_names([col])
         self.raw_columns.add(col)
         user_column = col if self.include_plain else self.recorded.column_for(orig_name)
         col = self.ident(col)
@@ -322,7 +331,7 @@ class Rewrite:
                 raw = [f"{vo.name}_{i}" for i in range(width)]
             else:
                 raw = [vo.name]
-            names = [unique_identifier(sql_identifier(r), out_taken) for r in raw]
+            names = [unique_identifier(sql_identifier(r), out_taken, ignore_case=True) for r in raw]
             keep = not zipmap and width == 1 and len(shape) == 2 and out_elem == elem and names[0] == vo.name
             plans.append({"orig": vo.name, "source": source, "shape": shape, "batch": batch_dim(shape),
                           "width": width, "elem": elem, "out_elem": out_elem, "names": names, "keep": keep,

@@ -218,3 +218,32 @@ def test_a_service_name_the_target_rewrites_is_noted(tmp_path: Path, capsys: pyt
     assert main(["package", str(tmp_path / "z" / "model.onnx"), "--target", "container", "-o", str(tmp_path / "d"),
                  "--option", "service_name=iris-1"]) == 0
     assert "service name" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("columns", "code", "said"), [
+    ("a,,c,d", 2, "column names must not be empty"),  # was table column [_]
+    ("a,A,b,c", 2, "column names must be unique (SQL names ignore case); ['A', 'a'] repeat"),  # was exit 1
+    ("x]y,z w,select,1st", 0, "note: columns renamed to SQL identifiers (the data may use either name): "
+                              "'x]y' -> 'x_y', 'z w' -> 'z_w', 'select' -> 'select_', '1st' -> '_1st'"),
+])
+def test_package_adapt_columns_refuses_empty_and_case_duplicate_names_and_notes_renames(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], columns: str, code: int, said: str) -> None:
+    assert main(["zoo", "export", "sklearn-iris-logreg", "-o", str(tmp_path / "z")]) == 0
+    capsys.readouterr()
+    assert main(["package", str(tmp_path / "z" / "model.onnx"), "--target", "sql-edge-2.0", "--adapt",
+                 "--columns", columns, "-o", str(tmp_path / "sql")]) == code
+    assert said in capsys.readouterr().err
+    assert (tmp_path / "sql").exists() == (code == 0)
+
+
+def test_dataframe_columns_differing_by_case_get_distinct_sql_names() -> None:
+    import pandas as pd
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(50, 2)), columns=["Age", "age"])
+    model = LinearRegression().fit(X, X["Age"] - 2 * X["age"])
+    conv = og.convert(model, X.head(), target="sql-edge-2.0")
+    names = [n.casefold() for n in conv.signature.input_names]
+    assert len(set(names)) == 2
+    assert og.validate(conv, target="sql-edge-2.0", reference=model, data=X).passed
