@@ -26,6 +26,7 @@ __all__ = [
     "adaptation_of",
     "adapted_outputs",
     "already_adapted",
+    "columns_of_native",
     "original_feeds",
     "outputs_off_record",
     "set_metadata",
@@ -76,6 +77,41 @@ def adaptation_of(model: Any) -> dict[str, Any] | None:
         if prop.key == ADAPT_METADATA_KEY:
             return dict(json.loads(prop.value))
     return None
+
+
+def columns_of_native(model: Any, data: Any) -> Any:
+    """``data`` keyed by an adapted model's original inputs (``{"a": [N,3], "b": [N,2]}``, the layout it
+    was converted from) as one column per table column (``a_0, a_1, a_2, b_0, b_1``), by the mapping
+    :func:`adapt` recorded; any other data as it is.
+
+    Only a dict (not a DataFrame) whose keys are exactly the original inputs, none of them a column of
+    the adapted model, with one array of the recorded width per split input, is laid out so.
+    """
+    import numpy as np
+
+    if not isinstance(data, Mapping) or not data:
+        return data
+    mapping = adaptation_of(model)
+    inputs = (mapping or {}).get("inputs")
+    if not isinstance(inputs, Mapping) or set(map(str, data)) != set(inputs):
+        return data
+    columns = {str(c) for entry in inputs.values() for c in entry.get("columns", [])}
+    if columns & set(map(str, data)):
+        return data
+    out: dict[str, Any] = {}
+    for name, value in data.items():
+        entry = inputs[str(name)]
+        names = [str(c) for c in entry.get("columns", [])]
+        array = np.asarray(value)
+        if entry.get("kind") == "split":
+            if array.ndim != 2 or array.shape[1] != len(names):
+                return data
+            out.update({col: array[:, [i]] for i, col in enumerate(names)})
+        elif len(names) == 1:
+            out[names[0]] = array
+        else:
+            return data
+    return out
 
 
 def original_feeds(

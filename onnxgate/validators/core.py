@@ -106,6 +106,9 @@ def validate(
         if data is None:
             data = model.sample
     proto = load_model(model)
+    from onnxgate.adaptation.mapping import columns_of_native
+
+    data = columns_of_native(proto, data)  # the layout it was converted from, for an adapted model
     raw = _raw_bytes(model)
     sha = hashlib.sha256(raw if raw is not None else proto.SerializeToString()).hexdigest()
     signature = Signature.from_model(proto)

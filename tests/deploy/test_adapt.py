@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -226,3 +228,36 @@ def test_an_output_that_is_not_a_tensor_and_not_zipmap_is_refused() -> None:
     onnx.checker.check_model(model)
     with pytest.raises(UnsupportedModelError, match=r"output 'seq' is a sequence, not a tensor"):
         adapt(model, "sql-edge-2.0")
+
+
+def test_a_multi_input_model_adapted_for_sql_validates_and_packages_with_its_native_dict(tmp_path: Path) -> None:
+    # {"a": [N,3], "b": [N,2]} became a_0..a_2, b_0, b_1: validate and package refused the very sample it was
+    # converted from ("missing ['a_0', ...], unknown ['a', 'b']")
+    torch = pytest.importorskip("torch")
+
+    class Two(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = torch.nn.Linear(5, 1)
+
+        def forward(self, a: Any, b: Any) -> Any:
+            return self.linear(torch.cat([a, b], 1))
+
+    torch.manual_seed(0)
+    net = Two().eval()
+    rng = np.random.default_rng(0)
+    data = {"a": rng.normal(size=(40, 3)).astype(np.float32), "b": rng.normal(size=(40, 2)).astype(np.float32)}
+    conv = og.convert(net, {k: v[:4] for k, v in data.items()}, target="sql-edge-2.0")
+    assert conv.signature.input_names == ["a_0", "a_1", "a_2", "b_0", "b_1"]
+    assert og.validate(conv, target="sql-edge-2.0").passed
+    assert og.validate(conv, target="sql-edge-2.0", reference=net, data=data).passed
+    import copy
+
+    swapped = copy.deepcopy(conv.model)  # the table columns a_0 and a_2 swapped: the native dict still says which
+    renames = {"a_0": "a_2", "a_2": "a_0"}
+    for node in swapped.graph.node:
+        node.input[:] = [renames.get(n, n) for n in node.input]
+    for value in swapped.graph.input:
+        value.name = renames.get(value.name, value.name)
+    assert not og.validate(swapped, target="sql-edge-2.0", reference=net, data=data).check("prediction_parity")
+    assert og.package(conv, target="sql-edge-2.0", out=tmp_path / "sql").is_dir()
