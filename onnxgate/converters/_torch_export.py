@@ -954,6 +954,15 @@ def _convert_quietly(
     if stamped != opset:
         exporter = "dynamo" if use_dynamo else "TorchScript"
         high = DYNAMO_MAX_OPSET if use_dynamo else TORCHSCRIPT_MAX_OPSET
+        if stamped < opset:  # asked within the exporter's range, but this graph did not reach it
+            raise OpsetError(
+                f"the PyTorch {exporter} exporter wrote opset {stamped} when opset {opset} was asked for: it "
+                f"could not bring this model's graph to opset {opset} (it reaches {high} for others). onnxgate "
+                "does not hand back a model at another opset: ask for a lower one",
+                opset=opset,
+                framework="pytorch",
+                max_opset=opset - 1,
+            )
         raise OpsetError(
             f"the PyTorch {exporter} exporter wrote opset {stamped} when opset {opset} was asked for; "
             f"onnxgate does not hand back a model at another opset. It writes opsets up to {high}"

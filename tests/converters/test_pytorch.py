@@ -672,3 +672,23 @@ def test_cli_names_the_shapes_when_a_torchscript_file_gets_the_wrong_width(
     assert code == 2 and len(err.splitlines()) == 1
     assert "mat1 and mat2 shapes cannot be multiplied (6x3 and 4x8)" in err
     assert "TorchScript interpreter" not in err
+
+
+class _EncoderGRU(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = torch.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True)
+        self.gru = torch.nn.GRU(8, 4, batch_first=True)
+
+    def forward(self, x: Any) -> Any:
+        return self.gru(self.encoder(x))[0]
+
+
+@pytest.mark.slow
+def test_an_opset_the_graph_does_not_reach_is_refused_without_contradicting_advice() -> None:
+    # "It writes opsets up to 28; use options={'dynamo': False} below 18", asked for 28 (and max_opset 28)
+    torch.manual_seed(0)
+    x = np.random.default_rng(0).normal(size=(4, 5, 8)).astype(np.float32)
+    with pytest.raises(OpsetError, match=r"wrote opset 18 when opset 28 was asked for: it could not bring") as err:
+        og.convert(_EncoderGRU().eval(), x, opset=28)
+    assert "below 18" not in str(err.value) and err.value.extra["max_opset"] == 27
