@@ -61,7 +61,7 @@ def dtype_to_elem(dtype: Any) -> str:
     return "string"
 
 
-def column_type(model_type: str, declared: str | None, target: Target) -> str:
+def column_type(model_type: str, declared: str | None, target: Target, column: str | None = None) -> str:
     allowed = target.input_types
     if declared is not None:
         if allowed is not None and declared not in allowed:
@@ -74,9 +74,12 @@ def column_type(model_type: str, declared: str | None, target: Target) -> str:
         return model_type
     fallback = FALLBACK_TYPE.get(model_type)
     if fallback is None or fallback not in allowed:
+        which = f"column {column!r}: " if column else ""
+        fix = (" Encode it as numbers before training (a category as integer codes, for instance), or use a "
+               "target that takes text (synapse)" if model_type == "string" else "")
         raise UnsupportedModelError(
-            f"the model reads {model_type} values, and target {target.name!r} has no column type that "
-            f"can be cast to it (allowed: {sorted(allowed)})"
+            f"{which}the model reads {model_type} values, and target {target.name!r} has no column type that "
+            f"can be cast to it (allowed: {sorted(allowed)}).{fix}"
         )
     return fallback
 

@@ -202,7 +202,7 @@ class Rewrite:
         parts = []
         col_types = []
         for col in names:
-            ctype = column_type(model_type, self.declared.get(col), self.target)
+            ctype = column_type(model_type, self.declared.get(col), self.target, self.column_sources.get(col, col))
             col_types.append(ctype)
             name = self.claim(col)
             self.new_inputs.append(helper.make_tensor_value_info(name, elem_code(ctype), [batch, 1]))
@@ -235,7 +235,8 @@ class Rewrite:
         user_column = col if self.include_plain else self.recorded.column_for(orig_name)
         col = self.ident(col)
         self.user_pairs.append((user_column, col))
-        ctype = column_type(model_type, self.declared.get(col, self.declared.get(orig_name)), self.target)
+        ctype = column_type(model_type, self.declared.get(col, self.declared.get(orig_name)), self.target,
+                            self.column_sources.get(col, col))
         rank1 = len(shape) == 1
         if col == orig_name and not rank1 and ctype == model_type:
             self.new_inputs.append(vi)

@@ -280,3 +280,16 @@ def test_a_pipeline_step_fitted_on_category_columns_is_refused_by_name(fitted: d
     with pytest.raises(og.UnsupportedModelError, match=r"inside a scikit-learn pipeline was fitted on pandas "
                                                        r"category columns.*Convert the LightGBM model alone"):
         og.convert(pipeline, frame.head())
+
+
+def test_a_text_category_for_a_sql_target_is_refused_naming_the_column_and_the_fix() -> None:
+    import pandas as pd
+    from sklearn.datasets import load_wine
+
+    wine = load_wine(as_frame=True)
+    frame = wine.data[["alcohol", "hue"]].copy()
+    frame["colour"] = pd.cut(wine.data["color_intensity"], 4, labels=["pale", "light", "deep", "dark"],
+                             ordered=False)
+    model = lightgbm.LGBMClassifier(n_estimators=5, min_data_per_group=5, verbose=-1, n_jobs=1).fit(frame, wine.target)
+    with pytest.raises(og.UnsupportedModelError, match=r"column .colour.: the model reads string.*integer codes"):
+        og.convert(model, frame.head(), target="sql-edge-2.0")
