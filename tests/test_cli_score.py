@@ -127,6 +127,26 @@ def test_out_in_the_data_is_refused(iris: dict[str, Any], tmp_path: Path, capsys
     assert data.read_bytes() == iris["data"].read_bytes()
 
 
+@pytest.mark.parametrize("case", ["file-url-of-the-data", "folder-holding-the-data", "folder-holding-the-model"])
+def test_force_never_replaces_a_folder_holding_an_input(iris: dict[str, Any], tmp_path: Path, capsys: Any,
+                                                        case: str) -> None:
+    # with --spark --force, --out file://<the data> and --out <a folder holding the data or the model> deleted them:
+    # Spark's overwrite removes the --out folder before writing (the checks run before Spark starts)
+    work = tmp_path / "work"
+    (work / "rows").mkdir(parents=True)
+    data = work / "rows" / "part-0.parquet"
+    data.write_bytes(iris["data"].read_bytes())
+    model = work / "m.onnx" if case == "folder-holding-the-model" else iris["onnx"]
+    if case == "folder-holding-the-model":
+        model.write_bytes(iris["onnx"].read_bytes())
+    out = f"file://{work / 'rows'}" if case == "file-url-of-the-data" else str(work)
+    data_arg = str(work / "rows") if case != "folder-holding-the-model" else str(iris["data"])
+    assert main(["score", str(model), "--data", data_arg, "--out", out, "--force", "--spark", "local[1]"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and ("--data" in err or "the model being scored" in err), err
+    assert data.read_bytes() == iris["data"].read_bytes() and model.exists()
+
+
 def test_force_never_replaces_a_pipe_or_device(iris: dict[str, Any], tmp_path: Path, capsys: Any) -> None:
     # the scored file is renamed into place, which would have turned a FIFO (or /dev/null) into a file
     import os

@@ -311,22 +311,30 @@ def run(args: argparse.Namespace) -> int:
     if outputs == []:  # "--outputs ," wrote the rows without a single prediction, and exited 0
         raise InvalidDataError(f"--outputs names no output (found {args.outputs!r}); name one or more, "
                                "comma-separated, or leave --outputs out for all")
-    out = Path(args.out)
+    out = Path(_local_path(args.out))
     from onnxgate._commands._common import refuse_unwritable
 
-    refuse_unwritable(args.out, "--out")
-    data = Path(args.data)
+    refuse_unwritable(str(out) if "://" not in str(out) else args.out, "--out")
+    data = Path(_local_path(args.data))
     if data.exists() and (out.resolve() == data.resolve() or data.resolve() in out.resolve().parents):
         where = "is the --data file" if out.resolve() == data.resolve() else "is inside the --data folder"
-        raise InvalidDataError(f"--out {str(out)!r} {where}: the scored rows would replace the data, or be read "
-                               "back as data on the next run; write them outside it", path=str(out))
+        raise InvalidDataError(f"--out {str(args.out)!r} {where}: the scored rows would replace the data, or be "
+                               "read back as data on the next run; write them outside it", path=str(out))
     from onnxgate._commands._common import refuse_outputs_on_inputs
 
-    model_path = Path(args.model)
-    refuse_outputs_on_inputs({"--out": args.out}, {"the model being scored": args.model})
+    model_path = Path(_local_path(args.model))
+    refuse_outputs_on_inputs({"--out": str(out)}, {"the model being scored": str(model_path)})
     if model_path.is_dir() and model_path.resolve() in out.resolve().parents:
-        raise InvalidDataError(f"--out {str(out)!r} is inside the package {str(model_path)!r} being scored; write "
-                               "the scored rows outside it", path=str(out))
+        raise InvalidDataError(f"--out {str(args.out)!r} is inside the package {str(model_path)!r} being scored; "
+                               "write the scored rows outside it", path=str(out))
+    for what, given in (("--data", data), ("the model being scored", model_path)):
+        if given.exists() and out.resolve() in given.resolve().parents:
+            # --force replaces the --out folder whole: what it holds would be deleted
+            raise InvalidDataError(f"--out {str(args.out)!r} holds {what} {str(given)!r}: writing it would delete "
+                                   "that; write the scored rows elsewhere", path=str(out))
+    if _same_remote(args.out, args.data):
+        raise InvalidDataError(f"--out {args.out!r} is (or holds) the --data {args.data!r}: the scored rows would "
+                               "replace the data; write them elsewhere", path=str(args.out))
     if out.exists() and not args.force:
         # refused before any work is done, so a long scoring run is not wasted
         raise OutputExistsError(f"{str(out)!r} exists; pass --force to overwrite it or choose another path",
@@ -345,3 +353,22 @@ def run(args: argparse.Namespace) -> int:
                          batch_size=args.batch_size or DEFAULT_SCORE_BATCH, overwrite=args.force)
     print(f"scored {rows:,} rows into {str(out)!r}")
     return EXIT_OK
+
+
+def _local_path(text: str) -> str:
+    """A ``file:`` URL as the local path it names (Spark writes it there); any other text as it is."""
+    from urllib.parse import unquote, urlparse
+
+    if text.lower().startswith("file:"):
+        parsed = urlparse(text)
+        if parsed.netloc in ("", "localhost"):
+            return unquote(parsed.path) or "/"
+    return text
+
+
+def _same_remote(out: str, data: str) -> bool:
+    """Whether a URL ``--out`` (``s3a://``, ``hdfs://``...) is the URL ``--data`` or a folder holding it."""
+    if "://" not in out or out.lower().startswith("file:"):
+        return False
+    a, b = out.rstrip("/"), data.rstrip("/")
+    return a == b or b.startswith(a + "/")
