@@ -253,3 +253,25 @@ def test_a_model_without_one_output_row_per_input_row_is_one_clear_error(tmp_pat
             "'score' writes each row's outputs beside it") in err, err
     assert "--outputs" in err and not out.exists()
     assert main(["score", str(onnx_file), "--data", str(data), "--out", str(out), "--outputs", "same"]) == 0
+
+
+@pytest.mark.parametrize("spark", [[], ["--spark", "local[1]"]], ids=["one-machine", "spark"])
+def test_an_output_named_twice_is_refused_before_any_work(iris: dict[str, Any], tmp_path: Path, capsys: Any,
+                                                           spark: list[str]) -> None:
+    assert main(["score", str(iris["onnx"]), "--data", str(iris["data"]), "--out", str(tmp_path / "o.parquet"),
+                 "--outputs", "label,label", *spark]) == 2
+    assert "output(s) ['label'] named more than once" in capsys.readouterr().err
+    assert not (tmp_path / "o.parquet").exists()
+
+
+def test_a_column_only_a_later_file_holds_is_refused_not_dropped(iris: dict[str, Any], tmp_path: Path,
+                                                                 capsys: Any) -> None:
+    # the scored rows took the first file's columns: b.parquet's 'id' was dropped, exit 0
+    folder = tmp_path / "rows"
+    folder.mkdir()
+    frame = pd.DataFrame(iris["X"], columns=FEATURES)
+    frame.iloc[:75].to_parquet(folder / "a.parquet")
+    frame.iloc[75:].assign(id=np.arange(75)).to_parquet(folder / "b.parquet")
+    assert main(["score", str(iris["onnx"]), "--data", str(folder), "--out", str(tmp_path / "o.parquet")]) == 2
+    assert "'b.parquet' has column(s) ['id'] that the first file 'a.parquet' lacks" in capsys.readouterr().err
+    assert not (tmp_path / "o.parquet").exists()

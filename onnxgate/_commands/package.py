@@ -151,7 +151,13 @@ def run(args: argparse.Namespace) -> int:
         import onnx
 
         name = args.name or onnx.load(str(folder / "model.onnx"), load_external_data=False).graph.name or folder.name
-        result = register_mlflow_model(folder, uri, name=name)
+        from onnxgate.errors import OnnxGateError, PackagingError
+
+        try:
+            result = register_mlflow_model(folder, uri, name=name)
+        except OnnxGateError as err:
+            raise PackagingError(f"{err}. The package in {str(folder)!r} was written and is kept; rerun with "
+                                 "--force to write and register it again") from err
         if result["registered"]:
             print(f"registered {result['model_uri']} in {uri} (run {result['run_id']})")
         else:

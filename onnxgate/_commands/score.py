@@ -185,6 +185,15 @@ def check_parquet_files(
                 "of its own: rename or drop the repeated ones when writing the file", path=file, column=repeated[0],
             )
     first = next(iter(schemas.values()))  # a dataset's own schema is its first file's
+    first_file = next(iter(schemas))
+    for file, schema in schemas.items():
+        extra = [n for n in schema.names if n not in first.names]
+        if extra:  # a dataset reads its first file's columns: these were dropped from the scored rows, unsaid
+            raise InvalidDataError(
+                f"{Path(file).name!r} has column(s) {extra} that the first file {Path(first_file).name!r} lacks: the "
+                "scored rows take the first file's columns and would drop them. Write every file with the same "
+                "columns, or drop those", path=file, column=extra[0],
+            )
     fold = str.lower if any_case else str
     names = {fold(n) for n in first.names}
     clash = [o for o in outputs or () if fold(o) in names]
@@ -311,6 +320,9 @@ def run(args: argparse.Namespace) -> int:
     if outputs == []:  # "--outputs ," wrote the rows without a single prediction, and exited 0
         raise InvalidDataError(f"--outputs names no output (found {args.outputs!r}); name one or more, "
                                "comma-separated, or leave --outputs out for all")
+    repeated = sorted({o for o in outputs or [] if (outputs or []).count(o) > 1})
+    if repeated:  # before Spark starts: with --spark it was an "unexpected AnalysisException"
+        raise InvalidDataError(f"output(s) {repeated} named more than once in {outputs}; name each output once")
     out = Path(_local_path(args.out))
     from onnxgate._commands._common import refuse_unwritable
 

@@ -97,8 +97,8 @@ def _refuse_type_conflict(first: Any, other: Any, first_file: Path, other_file: 
         if field.name not in first.names:
             continue
         a, b = first.field(field.name).type, field.type
-        if a.equals(b) or (a, b) in widths or (b, a) in widths:
-            continue
+        if a.equals(b) or (a, b) in widths or (b, a) in widths or pa.types.is_null(a) or pa.types.is_null(b):
+            continue  # a column of nulls only (pandas writes all-None as Arrow null) takes the other's type
         raise InvalidDataError(
             f"{other_file.name!r} types column {field.name!r} as {b}, but {first_file.name!r} as {a}: Spark reads "
             "one file's types and fails on the other's rows; write every file with one type per column",

@@ -141,6 +141,9 @@ def predict(
     # a container package's service refuses NaN in the inputs not made to take it: so do its workers
     takes_nan = package_nan_inputs(model_or_package)
     wanted = list(outputs) if outputs is not None else signature.output_names
+    repeated = sorted({o for o in wanted if wanted.count(o) > 1})
+    if repeated:  # two columns of one name: Spark's AnalysisException [COLUMN_ALREADY_EXISTS]
+        raise InvalidDataError(f"output(s) {repeated} named more than once in {wanted}; name each output once")
     unknown = [o for o in wanted if o not in signature.output_names]
     if unknown or not wanted:
         raise InvalidDataError(

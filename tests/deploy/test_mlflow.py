@@ -247,3 +247,15 @@ def test_the_input_example_is_strict_json_when_the_first_rows_have_nan(tmp_path)
 
     example = json.loads((folder / "input_example.json").read_text(), parse_constant=refuse)
     np.testing.assert_allclose(np.array(example), X[3:8])
+
+
+def test_a_registry_that_refuses_says_the_package_was_kept(tmp_path, capsys):
+    # the package was written, then the registry failed: exit 2 without a word about the folder, whose rerun was
+    # then refused as 'not empty'
+    assert main(["zoo", "export", "sklearn-iris-logreg", "-o", str(tmp_path / "z")]) == 0
+    out = tmp_path / "ml"
+    capsys.readouterr()
+    assert main(["package", str(tmp_path / "z" / "model.onnx"), "--target", "mlflow", "-o", str(out),
+                 "--registry", "http://127.0.0.1:1", "--name", "iris"]) == 2
+    assert f"The package in {str(out)!r} was written and is kept; rerun with --force" in capsys.readouterr().err
+    assert (out / "MLmodel").is_file()
