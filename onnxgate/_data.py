@@ -234,6 +234,14 @@ def _as_float64(array: np.ndarray) -> np.ndarray:
         if array.dtype.kind != "O":
             raise
         flat = [np.nan if v is None or type(v).__name__ == "NAType" else v for v in array.ravel()]
+        if flat and all(isinstance(v, (list, tuple, np.ndarray)) for v in flat):
+            # a column of arrays (Parquet list<double>: the rows of one [N,k] input), as Spark reads it
+            rows = [np.asarray(v, dtype=np.float64) for v in flat]
+            if len({r.shape for r in rows}) == 1:
+                # one column of a frame ([N,1] of arrays) holds the rows: [N,k]
+                outer = array.shape[:-1] if array.ndim > 1 and array.shape[-1] == 1 else array.shape
+                return np.stack(rows).reshape(*outer, *rows[0].shape)
+            raise TypeError(f"its arrays differ in length ({sorted({len(r) for r in rows})})") from None
         return np.asarray(flat, dtype=object).astype(np.float64).reshape(array.shape)
 
 

@@ -186,3 +186,15 @@ def test_a_value_that_rounds_to_the_largest_float_is_held(elem: int, held: float
     assert np.isfinite(feeds["x"]).all()
     with pytest.raises(InvalidDataError, match="outside the range"):
         as_feeds(np.array([[refused]]), signature)
+
+
+def test_a_column_of_arrays_feeds_one_wide_input() -> None:
+    # a Parquet list<double> column holding the rows of one [N,4] input (what Spark and score take): validate
+    # refused it as "found text values (cannot reshape array of size 600 into shape (150,1))"
+    rows = np.arange(12, dtype=np.float64).reshape(3, 4)
+    frame = pd.DataFrame({"input": list(rows)})
+    feeds = as_feeds(frame, _signature([("input", TensorProto.FLOAT, ["N", 4])]))
+    np.testing.assert_array_equal(feeds["input"], rows.astype(np.float32))
+    ragged = pd.DataFrame({"input": [rows[0], rows[1][:3], rows[2]]})
+    with pytest.raises(InvalidDataError, match=r"arrays differ in length \(\[3, 4\]\)"):
+        as_feeds(ragged, _signature([("input", TensorProto.FLOAT, ["N", 4])]))
