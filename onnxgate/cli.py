@@ -147,6 +147,7 @@ def _interrupts() -> tuple[list[int], Callable[[], None]]:
     the previous handlers back; the list is non-empty once the user interrupted (a library may turn the
     KeyboardInterrupt into its own error). Only from the main thread; ``serve`` installs its own SIGTERM
     handling."""
+    import logging
     import signal
     import threading
 
@@ -159,14 +160,17 @@ def _interrupts() -> tuple[list[int], Callable[[], None]]:
         signal.signal(signal.SIGTERM, before[0])
         signal.signal(signal.SIGINT, before[1])
         sys.unraisablehook = before[2]
+        logging.disable(logging.NOTSET)  # silenced by an interruption (here, or by the Spark command's handler)
 
     def on_term(signum: int, _frame: object) -> None:
         seen.append(signum)
+        logging.disable(logging.CRITICAL)
         raise _Terminated
 
     def on_int(signum: int, _frame: object) -> None:
         seen.append(signum)
         sys.unraisablehook = lambda _unraisable: None  # a generator torn down mid-read: no stray traceback
+        logging.disable(logging.CRITICAL)  # nor py4j's logged tracebacks while Spark's gateway is cut off
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)

@@ -95,7 +95,21 @@ def _check_local_files(data: str, signature: Any, outputs: list[str] | None = No
 def _quiet(spark: Any) -> None:
     """A session this command started logs nothing below FATAL: a task that fails on the rows (a null
     feeding an integer input) is reported in one line, and Spark's own log of it was a Java stack trace
-    of about 200 lines on stderr."""
+    of about 200 lines on stderr. Ctrl-C, which pyspark answers by cancelling the jobs, also silences
+    Python's logging: py4j logged four tracebacks of its cut-off gateway before "interrupted"."""
+    import logging
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        cancel = signal.getsignal(signal.SIGINT)  # pyspark's, installed with the SparkContext
+        if callable(cancel):
+
+            def quietly(signum: int, frame: Any) -> None:
+                logging.disable(logging.CRITICAL)  # the CLI puts logging back when the command returns
+                cancel(signum, frame)
+
+            signal.signal(signal.SIGINT, quietly)
     with contextlib.suppress(Exception):  # Spark Connect has no SparkContext
         spark.sparkContext.setLogLevel("FATAL")
         # setLogLevel sets the root logger; the org.apache.spark logger onnxgate's log4j2.properties
