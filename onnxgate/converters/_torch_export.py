@@ -449,11 +449,13 @@ def _check_leaves(model: Any, outputs: Any) -> list[Any]:
     return leaves
 
 
-def _output_batch_axes(model: Any, args: tuple[Any, ...], leaves: list[Any]) -> list[int | None]:
+def _output_batch_axes(model: Any, args: tuple[Any, ...], leaves: list[Any], *,
+                       check_only: bool = False) -> list[int | None]:
     """Which axis of each output grows with the batch: run again with one more row and compare.
 
     The TorchScript exporter needs the dynamic axes spelled out, and axis 0 is not always the one
-    (a GRU's hidden state is ``[layers, N, hidden]``).
+    (a GRU's hidden state is ``[layers, N, hidden]``). ``check_only`` (the dynamo exporter, which finds
+    the axes itself): only refuse outputs none of which grows with the batch, and return none.
     """
     try:
         with quiet_exporters():
@@ -470,21 +472,23 @@ def _output_batch_axes(model: Any, args: tuple[Any, ...], leaves: list[Any]) -> 
     if len(more) != len(leaves):
         return [0] * len(leaves)
     axes: list[int | None] = []
-    for i, (before, after) in enumerate(zip(leaves, more)):
+    for before, after in zip(leaves, more):
         changed = [ax for ax, (b, a) in enumerate(zip(before.shape, after.shape)) if b != a]
-        if not changed and _rows(args):
-            # x.view(4, -1).sum(1) returns 4 rows for any batch: the TorchScript exporter would still
-            # call the axis dynamic, and the container's batch-axis check would pass it
-            rows = _rows(args)
-            raise UnsupportedModelError(
-                f"{type(model).__name__} fixes the batch size: its output {i} has shape {list(before.shape)} "
-                f"on {rows} row(s) and {list(after.shape)} on {rows + 1}, so it does not hold one entry per "
-                "input row. Write forward() without a hard-coded batch size (x.view(x.shape[0], -1) or "
-                "torch.flatten(x, 1) instead of x.view(4, -1)), and return per-row outputs only.",
-                framework="pytorch",
-            )
         axes.append(changed[0] if changed else None)
-    return axes
+    if _rows(args) and leaves and all(axis is None for axis in axes):
+        # x.view(4, -1).sum(1) returns 4 rows for any batch: the exporters would still call the axis
+        # dynamic, and the container's batch-axis check would pass it (an output beside per-row ones
+        # that does not grow, a batch mean, is the target checks' to judge)
+        rows = _rows(args)
+        shapes = ", ".join(f"{list(b.shape)} -> {list(a.shape)}" for b, a in zip(leaves, more))
+        raise UnsupportedModelError(
+            f"{type(model).__name__}'s outputs do not grow with the batch ({shapes} from {rows} to {rows + 1} "
+            "input rows): forward() fixes the batch size (x.view(4, -1) instead of x.view(x.shape[0], -1) "
+            "or torch.flatten(x, 1)), or reads its rows on another axis than the first. Write it so that "
+            "axis 0 of the input is the rows, and outputs hold one entry per row.",
+            framework="pytorch",
+        )
+    return [] if check_only else axes
 
 
 def _key_names(outputs: Any, *, taken: Sequence[str]) -> list[str] | None:
@@ -947,7 +951,8 @@ def _convert_quietly(
         output_names=out_names,
         dynamo=use_dynamo,
         optimize=optimize,
-        output_axes=() if use_dynamo else _output_batch_axes(model, probe, leaves),
+        output_axes=(_output_batch_axes(model, probe, leaves) if not use_dynamo
+                     else _output_batch_axes(model, probe, leaves, check_only=True) if kind == "module" else ()),
         notes=warns,
     )
     stamped = _stamped_opset(proto)

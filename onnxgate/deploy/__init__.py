@@ -110,6 +110,11 @@ def _search_first(model: Any, target: Any, reference: Any, data: Any, search: An
     if isinstance(seed, str) and seed.strip().isdigit():
         seed = int(seed)
     reference, data = _conversion_defaults(model, reference, data)
+    if options.get("adapt") and target.is_sql:  # search the model as it will be packaged: adapted
+        from onnxgate.adaptation import adapt
+
+        model = adapt(model, target, columns=options.get("columns"), column_types=options.get("column_types"),
+                      reference=reference)
     if reference is None or data is None:
         raise PackagingError("search needs a reference model and data to start from: pass reference= and "
                              "data= (CLI: --reference and --data)")

@@ -436,6 +436,8 @@ def test_a_model_scoring_rows_by_their_batch_fails_the_dry_run_and_validate(tmp_
     rows = {"x": np.arange(40_000, dtype=np.float64)}
     result = dry.dry_run(tmp_path / "sql", rows)
     assert not result.passed
+    small = dry.dry_run(tmp_path / "sql", {"x": np.arange(100, dtype=np.float64)})  # one run either way
+    assert not small.passed and any("depends on the other rows of its batch" in line for line in small.reference)
     # validate needs no reference to see it, given rows
     report = og.validate(model, target="sql-edge-2.0", data=rows["x"].reshape(-1, 1).astype(np.float32))
     parity = report.check("prediction_parity")
