@@ -481,6 +481,7 @@ def staged_folder(folder: str | os.PathLike[str], *, overwrite: bool = False, re
         written = stage / target.name
         yield written
         if target.is_dir() and not any(target.iterdir()):
+            _keep_mode_and_group(target, written)  # an empty private folder made for it stays private
             target.rmdir()
         if target.exists():
             _keep_mode_and_group(target, written)

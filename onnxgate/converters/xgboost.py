@@ -117,6 +117,7 @@ class XGBoostConverter(BoostingConverter):
             return booster
         model = estimator()
         self.read_native(path, "XGBoost", model.load_model)
+        model._onnxgate_from_file = True  # its missing was not saved: convert warns as for a Booster
         return model
 
     def save_native(self, model: Any, folder: Path) -> Path:
@@ -222,8 +223,15 @@ class XGBoostConverter(BoostingConverter):
                 "a Booster does not record the `missing` value of the DMatrix it was trained on, and the ONNX "
                 "trees take only NaN as missing: if it was trained with DMatrix(..., missing=v) for a v other "
                 "than NaN, rows holding v take other branches here (and parity, which scores NaN as missing, "
-                "cannot tell). Write missing values as NaN, or convert the XGBClassifier/XGBRegressor, whose "
-                "missing is checked"
+                "cannot tell). Write missing values as NaN, or convert the XGBClassifier/XGBRegressor in "
+                "memory, whose missing is checked"
+            )
+        elif getattr(model, "_onnxgate_from_file", False):
+            raw.warnings.append(
+                "an XGBoost model file does not record the `missing` value the model was trained with, and the "
+                "ONNX trees take only NaN as missing: if it was trained with missing=v for a v other than NaN, "
+                "rows holding v take other branches here (and parity cannot tell). Convert the model in memory "
+                "(og.convert), where its missing is checked"
             )
         if trailing:
             rounds = booster.num_boosted_rounds()

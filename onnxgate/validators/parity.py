@@ -311,27 +311,38 @@ def check_prediction_parity(
     return CheckResult(name, False, message, {**result.details, "rows_alone": alone})
 
 
-def rows_alone_without_reference(model: Any, data: Any) -> str | None:
+def rows_alone_without_reference(model: Any, data: Any) -> tuple[str | None, bool]:
     """:func:`rows_alone_disagree` on the data's first rows, for a model validated without a reference:
     a model whose answer for a row depends on the other rows of its batch needs no reference to be
-    caught. None when the rows agree, or cannot be fed or scored (the checks that need them say why)."""
+    caught. Returns the finding (None when the rows agree) and whether the check ran: not for one row,
+    a model that scores one row per run or fixes its first axis, or one onnxruntime cannot run.
+
+    Raises
+    ------
+    InvalidDataError
+        The data does not fit the model's inputs (as with a reference).
+    """
     from onnxgate import runtime
-    from onnxgate._data import as_feeds, iter_batches, load_data
+    from onnxgate._data import as_feeds, iter_batches, load_data, num_rows
     from onnxgate._onnx import load_model
-    from onnxgate.runtime import run_rows
+    from onnxgate.runtime import run_rows, takes_one_row
     from onnxgate.signature import Signature
 
+    proto = load_model(model)
+    signature = Signature.from_model(proto)
+    if isinstance(data, str) or hasattr(data, "__fspath__"):
+        data = load_data(data)
+    probe = as_feeds(next(iter_batches(data, ROWS_ALONE)), signature)
     try:
-        proto = load_model(model)
-        signature = Signature.from_model(proto)
-        if isinstance(data, str) or hasattr(data, "__fspath__"):
-            data = load_data(data)
         session = runtime.session(proto.SerializeToString(), spinning=False)
-        probe = as_feeds(next(iter_batches(data, ROWS_ALONE)), signature)
-        tolerances = model_tolerances(proto, signature.outputs, None, None)
-        return rows_alone_disagree(session, probe, run_rows(session, None, probe), signature, tolerances)
-    except Exception:
-        return None
+        outputs = run_rows(session, None, probe)
+    except Exception:  # operators_supported, or the checks that run the model, say why
+        return None, False
+    fixed = any(not i.shape or isinstance(i.shape[0], int) for i in session.get_inputs())
+    if num_rows(probe) < 2 or takes_one_row(session) or fixed:
+        return None, False
+    tolerances = model_tolerances(proto, signature.outputs, None, None)
+    return rows_alone_disagree(session, probe, outputs, signature, tolerances), True
 
 
 def _first_failing_row(session: Any, feeds: Mapping[str, Any]) -> int | None:

@@ -215,11 +215,12 @@ def _parity(context: CheckContext) -> CheckResult:
             return CheckResult.skip(PARITY, skipped)
         from onnxgate.validators.parity import rows_alone_without_reference
 
-        alone = rows_alone_without_reference(context.model, context.data)
+        alone, checked = rows_alone_without_reference(context.model, context.data)
         if alone is not None:  # no reference needed to see that rows are not scored on their own
             return CheckResult(PARITY, False, f"{alone} (no reference was given: only this was checked)",
                                {"rows_alone": alone})
-        return CheckResult.skip(PARITY, f"{skipped}; the data's first rows score alone as in a batch")
+        return CheckResult.skip(PARITY, f"{skipped}; the data's first rows score alone as in a batch" if checked
+                                else skipped)
     if context.data is None:
         return CheckResult.skip(PARITY, "no data to compare on: pass data= (CLI --data)")
     return check_prediction_parity(

@@ -479,3 +479,12 @@ def test_a_database_the_run_created_is_removed_when_it_is_interrupted_late(packa
     with pytest.raises(KeyboardInterrupt):
         dry.dry_run(package, {n: X[:, i] for i, n in enumerate(NAMES)}, database=database)
     assert len(calls) == 2 and not database.exists()
+
+
+def test_validate_without_a_reference_claims_only_the_row_check_it_ran() -> None:
+    # one row, or rows that do not fit: the skip message said "the data's first rows score alone as in a batch"
+    model = _batch_dependent()
+    one = og.validate(model, target="sql-edge-2.0", data=np.ones((1, 1), dtype=np.float32)).check("prediction_parity")
+    assert one.status == "skipped" and "score alone" not in one.message
+    with pytest.raises(InvalidDataError, match="expects"):
+        og.validate(model, target="sql-edge-2.0", data=np.ones((5, 3), dtype=np.float32))

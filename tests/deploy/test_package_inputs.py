@@ -202,6 +202,11 @@ def test_force_keeps_the_folders_mode_and_refuses_the_working_directory(tmp_path
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o700
     assert (out / "notes.txt").read_text(encoding="utf-8") == "mine"
     assert "notes.txt" not in capsys.readouterr().out
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    empty.chmod(0o700)  # empty: written without --force, and replaced as a non-empty one is
+    assert main(["package", model, "--target", "container", "-o", str(empty)]) == 0
+    assert stat.S_IMODE(os.stat(empty).st_mode) == 0o700
     monkeypatch.chdir(out)
     assert main(["package", model, "--target", "container", "-o", ".", "--force"]) == 2
     assert "holds the working directory" in capsys.readouterr().err
@@ -247,3 +252,12 @@ def test_dataframe_columns_differing_by_case_get_distinct_sql_names() -> None:
     names = [n.casefold() for n in conv.signature.input_names]
     assert len(set(names)) == 2
     assert og.validate(conv, target="sql-edge-2.0", reference=model, data=X).passed
+
+
+def test_package_adapt_search_searches_the_adapted_model(tmp_path: Path) -> None:
+    # the search validated the [N,10] model against sql-edge-2.0 before adapting it, and refused it
+    assert main(["zoo", "export", "sklearn-diabetes-rf", "-o", str(tmp_path / "z")]) == 0
+    z = tmp_path / "z"
+    assert main(["package", str(z / "model.onnx"), "--target", "sql-edge-2.0", "--adapt", "--reference",
+                 str(z / "model.skops"), "--data", str(z / "sample.npy"), "--trust-pickle", "--search", "100",
+                 "-o", str(tmp_path / "sql")]) == 0

@@ -496,3 +496,19 @@ def test_a_short_search_tries_the_other_sign_and_a_large_magnitude_of_every_feat
     assert og.validate(proto, reference=model, data=X).passed  # the data never reaches the wrong region
     result = check_search_divergences(proto, model, X, budget=500, seed=SEED, time_limit=60)
     assert not result.passed, result.message
+
+
+def test_the_same_infinity_on_both_sides_is_no_divergence() -> None:
+    """A linear layer given inf answers -inf on both sides: the search counted it a divergence, and
+    package --search refused a correct nn.Linear."""
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])
+    w = helper.make_tensor("w", TensorProto.FLOAT, [2, 1], [-1.0, 2.0])
+    model = helper.make_model(helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g", [x], [y], [w]),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    weights = np.array([[-1.0], [2.0]], dtype=np.float32)
+    data = np.random.default_rng(0).normal(size=(30, 2)).astype(np.float32)
+    result = check_search_divergences(model, lambda feeds: [feeds["x"] @ weights], data, budget=200, seed=0)
+    assert result, result.message
