@@ -8,8 +8,8 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -380,7 +380,8 @@ def atomic_write(path: str | os.PathLike[str], *, overwrite: bool = False, mode:
     except BaseException as err:
         with _ignore_missing():
             os.unlink(tmp)
-        if isinstance(err, OSError) and not isinstance(err, OnnxGateError) and err.errno is not None:
+        if (isinstance(err, OSError) and not isinstance(err, OnnxGateError) and err.errno is not None
+                and err.filename in (None, tmp)):  # one naming another file (a report written beside) says so
             raise type(err)(err.errno, err.strerror, str(target)) from err
         raise
 
@@ -392,6 +393,19 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, overwrite: 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, overwrite: bool = False) -> None:
     atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite)
+
+
+def atomic_write_texts(files: Sequence[tuple[str | os.PathLike[str], str]], *, overwrite: bool = False) -> None:
+    """Write several text files all or none: each is written and flushed to a temporary file first, and
+    only when every one is written are they renamed into place. Reports that say "passed" were left
+    behind by a run that then failed writing its last one (a full disk) and exited 2.
+    """
+    with ExitStack() as stack:
+        handles = [stack.enter_context(atomic_write(path, overwrite=overwrite)) for path, _text in files]
+        for handle, (_path, text) in zip(handles, files):
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
 
 
 def write_folder_atomically(folder: str | os.PathLike[str], files: Mapping[str, str | bytes], *,

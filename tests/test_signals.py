@@ -58,3 +58,28 @@ def test_a_temporary_file_left_by_a_killed_writer_is_removed_by_the_next_write(t
     atomic_write_bytes(out, b"done")
     assert out.read_bytes() == b"done"
     assert not stale.exists() and live.exists()
+
+
+def test_reports_are_written_all_or_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--json ok.json --html on a full disk: the JSON saying "passed" was left behind by a run that exited 2."""
+    import errno
+
+    from onnxgate import _onnx
+
+    calls: list[int] = []
+    real = os.fsync
+
+    def full_on_the_second(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd)
+
+    monkeypatch.setattr(_onnx.os, "fsync", full_on_the_second)
+    files = [(tmp_path / "report.json", '{"passed": true}'), (tmp_path / "report.html", "<html>")]
+    with pytest.raises(OSError, match="No space left"):
+        _onnx.atomic_write_texts(files)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    monkeypatch.setattr(_onnx.os, "fsync", real)
+    _onnx.atomic_write_texts(files)
+    assert (tmp_path / "report.json").read_text() == '{"passed": true}' and (tmp_path / "report.html").exists()

@@ -42,7 +42,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from onnxgate._commands._common import load_data_arg, load_native_model, parse_opsets
     from onnxgate._commands.validate import parse_tolerances, resolve_target_args
-    from onnxgate._onnx import atomic_write_text
+    from onnxgate._onnx import atomic_write_texts
     from onnxgate.api import sweep
 
     target = resolve_target_args(args)
@@ -85,6 +85,5 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision,
     )
     print(result)
-    for path, _, fmt in outputs:
-        atomic_write_text(path, getattr(result, fmt)(), overwrite=args.force)
+    atomic_write_texts([(path, getattr(result, fmt)()) for path, _, fmt in outputs], overwrite=args.force)
     return 0 if result.passed else 1

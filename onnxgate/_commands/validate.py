@@ -93,7 +93,7 @@ def parse_tolerances(values: list[str] | None, option: str) -> float | dict[str,
 
 def run(args: argparse.Namespace) -> int:
     from onnxgate._commands._common import load_native_model
-    from onnxgate._onnx import atomic_write_text
+    from onnxgate._onnx import atomic_write_texts
 
     target = resolve_target_args(args)
     atol = parse_tolerances(args.atol, "--atol")
@@ -167,8 +167,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         report = _validate_here(args, reference, target, atol, rtol)
     print(report)
-    for path, fmt in report_files:
-        atomic_write_text(path, getattr(report, fmt)(), overwrite=args.force)
+    # all or none: a JSON report saying "passed" was left by a run that failed writing its HTML and exited 2
+    atomic_write_texts([(path, getattr(report, fmt)()) for path, fmt in report_files], overwrite=args.force)
     return 0 if report.passed else 1
 
 
