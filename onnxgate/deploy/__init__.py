@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from onnxgate.errors import OutputExistsError, PackagingError, TargetError, ValidationFailedError
+from onnxgate.errors import OutputExistsError, TargetError
 
 __all__ = ["PACKAGERS", "package"]
 
@@ -87,48 +87,5 @@ def package(
             "or choose a new folder.",
             path=str(folder),
         )
-    search, seed = options.pop("search", 0), options.pop("seed", 0)
-    if search:
-        _search_first(model, tgt, reference, data, search, seed, options)
     return _packager_for(tgt)(model, target=tgt, out=folder, reference=reference, data=data,
                               overwrite=overwrite, **options)
-
-
-def _search_first(model: Any, target: Any, reference: Any, data: Any, search: Any, seed: Any,
-                  options: dict[str, Any]) -> None:
-    """Run the divergence search (``search`` generated rows) before packaging; refuse a model it fails.
-
-    The package's own validation runs the target's checks and parity; the search, which finds rows
-    where a model that matches on the data answers otherwise, runs only when asked (it costs seconds).
-    """
-    from onnxgate.deploy.sql import _conversion_defaults
-    from onnxgate.validators import validate
-
-    budget = int(search) if isinstance(search, str) and search.strip().isdigit() else search
-    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
-        raise PackagingError(f"search: expected a number of generated rows (0 or more), found {search!r}")
-    if isinstance(seed, str) and seed.strip().isdigit():
-        seed = int(seed)
-    reference, data = _conversion_defaults(model, reference, data)
-    if options.get("adapt") and target.is_sql:  # search the model as it will be packaged: adapted
-        from onnxgate.adaptation import adapt
-
-        model = adapt(model, target, columns=options.get("columns"), column_types=options.get("column_types"),
-                      reference=reference)
-    if reference is None or data is None:
-        raise PackagingError("search needs a reference model and data to start from: pass reference= and "
-                             "data= (CLI: --reference and --data)")
-    tolerances: dict[str, Any] = {}
-    for key in ("atol", "rtol"):
-        if options.get(key) is not None:
-            try:
-                tolerances[key] = float(options[key])
-            except (TypeError, ValueError):
-                raise PackagingError(f"{key} must be a number, found {key}={options[key]!r}") from None
-    report = validate(model, target, reference=reference, data=data, search=budget, seed=seed, **tolerances)
-    if not report.passed:
-        raise ValidationFailedError(
-            f"refusing to package: the model fails {len(report.failures)} check(s) for target {target.name!r}: "
-            f"{', '.join(c.name for c in report.failures)}.\n{report}",
-            report=report,
-        )

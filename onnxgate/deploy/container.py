@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,7 @@ PACKAGE_FILES = (
     "README.md", "manifest.json",
 )
 #: Options package_container understands (beyond model/target/out/reference/data/overwrite).
-OPTIONS = ("service_name", "max_rows", "allow_nan", "atol", "rtol")
+OPTIONS = ("service_name", "max_rows", "allow_nan", "atol", "rtol", "search", "seed")
 
 _TEMPLATES = Path(__file__).with_name("templates")
 _SWAGGER_TYPES: dict[str, dict[str, str]] = {
@@ -112,8 +112,7 @@ def package_container(
         ``service_name`` (str), ``max_rows`` (int, default 10,000), ``allow_nan`` (bool, or input
         names or the user's column names; default: the inputs an operator in :data:`NAN_AWARE_OPS`
         reads, directly or through other nodes; such an input takes NaN, and JSON ``null`` as NaN, never
-        infinity), ``atol``, ``rtol``
-        (parity tolerances).
+        infinity), ``atol``, ``rtol`` (parity tolerances), ``search``, ``seed`` (:func:`search_settings`).
 
     Returns
     -------
@@ -211,6 +210,7 @@ def _validate(model: Any, target: Any, reference: Any, data: Any, options: dict[
                     raise PackagingError(f"{key} must be a number, found {key}={options[key]!r}") from None
     if reference is None or data is None:
         kwargs = {k: v for k, v in kwargs.items() if k not in ("reference", "data")}
+    kwargs["search"], kwargs["seed"] = search_settings(options, reference, data)
     report = validate(model, target, **kwargs)
     if not report.passed:
         raise ValidationFailedError(
@@ -218,6 +218,30 @@ def _validate(model: Any, target: Any, reference: Any, data: Any, options: dict[
             report=report,
         )
     return report
+
+
+def search_settings(options: Mapping[str, Any], reference: Any, data: Any) -> tuple[int, int]:
+    """The ``search`` budget (generated rows for the divergence search, 0 for none) and ``seed`` a
+    package's validation runs with: a model ``validate --search`` fails is not packaged when asked.
+
+    Raises
+    ------
+    PackagingError
+        A budget or seed that is not a whole number of 0 or more (the CLI's ``--option`` gives text), or a
+        search without the reference and data it starts from.
+    """
+    settings = []
+    for key in ("search", "seed"):
+        value = options.get(key, 0)
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise PackagingError(f"{key}: expected a whole number of 0 or more, found {options.get(key)!r}")
+        settings.append(value)
+    if settings[0] and (reference is None or data is None):
+        raise PackagingError("search needs a reference model and data to start from: pass reference= and "
+                             "data= (CLI: --reference and --data)")
+    return settings[0], settings[1]
 
 
 def _positive_int(value: Any, name: str) -> int:

@@ -51,7 +51,7 @@ __all__ = ["DEFAULT_REGISTRY", "EXAMPLE_ROWS", "OPTIONS", "package_mlflow", "reg
 #: Rows of the sample kept as the model's input example.
 EXAMPLE_ROWS = 5
 #: Options package_mlflow understands (beyond model/target/out/reference/data/overwrite).
-OPTIONS = ("registry", "name", "atol", "rtol")
+OPTIONS = ("registry", "name", "atol", "rtol", "search", "seed")
 #: Tracking store used when ``registry=True`` (CLI: ``--registry`` without a URI).
 DEFAULT_REGISTRY = "file:./mlruns"
 #: Experiment the registering runs go to.
@@ -87,7 +87,7 @@ def package_mlflow(
     **options
         ``registry`` (tracking URI, or True for :data:`DEFAULT_REGISTRY`): also log and register the
         package there; ``name`` (registered model name, default the graph's name); ``atol``,
-        ``rtol`` (parity tolerances).
+        ``rtol`` (parity tolerances), ``search``, ``seed`` (the divergence search first).
 
     Returns
     -------

@@ -489,7 +489,8 @@ def package_sql(
         ``schema`` (``"dbo"``), ``model_table`` (``"models"``), ``input_table``
         (``"<model_name>_input"``), ``model_name`` (the graph name), ``model_version`` (``"1"``),
         ``description``, ``adapt`` (bool), ``columns``, ``column_types``,
-        ``hex_limit`` (bytes, default :data:`HEX_INSERT_LIMIT_BYTES`).
+        ``hex_limit`` (bytes, default :data:`HEX_INSERT_LIMIT_BYTES`), ``search``, ``seed`` (the divergence
+        search in the validation, on the adapted model: :func:`~onnxgate.deploy.container.search_settings`).
 
     Returns
     -------
@@ -527,12 +528,15 @@ def package_sql(
     if not target.is_sql:
         raise PackagingError(f"package_sql needs a SQL target; {target.name!r} is not one")
     reference, data = _conversion_defaults(model, reference, data)
+    from onnxgate.deploy.container import search_settings
+
+    search, seed = search_settings({k: options.pop(k) for k in ("search", "seed") if k in options}, reference, data)
     if do_adapt:
         from onnxgate.adaptation import adapt
 
         model = adapt(model, target, columns=columns, column_types=column_types, reference=reference)
     proto: onnx.ModelProto = load_model(model)
-    report = validate(model, target, reference=reference, data=data)
+    report = validate(model, target, reference=reference, data=data, search=search, seed=seed)
     if not report.passed:
         raise ValidationFailedError(
             f"refusing to package: the model fails {len(report.failures)} check(s) for target "
