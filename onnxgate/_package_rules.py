@@ -10,7 +10,8 @@ from typing import Any
 
 from onnxgate.errors import InvalidDataError
 
-__all__ = ["check_feeds_finite", "check_model_bytes", "check_package_model", "is_sql_package", "package_nan_inputs"]
+__all__ = ["check_feeds_finite", "check_model_bytes", "check_package_model", "is_sql_package", "package_manifest",
+           "package_nan_inputs"]
 
 
 def check_model_bytes(manifest: Any, path: Any, blob: bytes) -> None:
@@ -36,7 +37,7 @@ def check_model_bytes(manifest: Any, path: Any, blob: bytes) -> None:
         )
 
 
-def _manifest(model: Any) -> Any:
+def package_manifest(model: Any) -> Any:
     """The parsed ``manifest.json`` of a package folder, or None for anything else (an .onnx file, a
     model in memory, a folder without one, a file that is not JSON)."""
     import json
@@ -60,7 +61,7 @@ def check_package_model(model: Any) -> None:
     PackagingError
         The hashes differ.
     """
-    manifest = _manifest(model)
+    manifest = package_manifest(model)
     try:
         info = manifest["model"]
         expected, name = info["sha256"], info.get("file", "model.onnx")
@@ -76,7 +77,7 @@ def package_nan_inputs(model: Any) -> list[str] | None:
     """The inputs that take NaN in a container package (its manifest's ``service.allow_nan_inputs``), none
     in a SQL package (SQL Server's float holds neither NaN nor infinity: ``sql-dryrun`` refuses them), or
     None when ``model`` is neither (an .onnx file, an MLflow package): no rule ``score`` must follow."""
-    manifest = _manifest(model)
+    manifest = package_manifest(model)
     if _is_sql(manifest):
         return []  # a SQL package: its table's float columns hold neither NaN nor infinity
     try:
@@ -147,7 +148,7 @@ def check_feeds_finite(feeds: dict[str, Any], signature: Any, takes_nan: list[st
 
 def is_sql_package(model: Any) -> bool:
     """Whether ``model`` is a folder written by ``onnxgate package`` for a SQL target."""
-    return _is_sql(_manifest(model))
+    return _is_sql(package_manifest(model))
 
 
 def _is_sql(manifest: Any) -> bool:

@@ -131,11 +131,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"onnxgate package: refused: the model fails target {target.name!r}; nothing was written",
               file=sys.stderr)
         return EXIT_FAILED
-    files = sorted(_written(folder))
+    from onnxgate._package_rules import package_manifest
+
+    manifest = package_manifest(folder)
+    manifest = manifest if isinstance(manifest, dict) else {}
+    files = sorted(_written(folder, manifest))
     print(f"wrote {folder} ({len(files)} files: {', '.join(files)})")
-    _note_unchecked_parity(folder)
+    _note_unchecked_parity(manifest)
     if target.is_sql:
-        _note_renamed_columns(folder)
+        _note_renamed_columns(manifest)
     given_name = options.get("service_name")
     if given_name and not target.is_sql and target.name != "mlflow":
         from onnxgate.deploy.server import service_name
@@ -165,30 +169,19 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _note_unchecked_parity(folder: Path) -> None:
+def _note_unchecked_parity(manifest: dict[str, Any]) -> None:
     """Say on stderr when the package was written without prediction parity (no --reference)."""
-    import json
-
     from onnxgate.deploy.manifest import parity_skipped
 
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return
-    if parity_skipped(manifest):
+    if manifest and parity_skipped(manifest):
         print("note: prediction parity was not checked (no --reference and --data): the model passed the "
               "target's checks only; the package's README and manifest say so", file=sys.stderr)
 
 
-def _written(folder: Path) -> list[str]:
-    """The entries of ``folder`` the package wrote (the manifest lists them), not the user's own files
-    a ``--force`` kept beside them."""
-    import json
-
-    try:
-        listed = json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("files")
-    except (OSError, ValueError, AttributeError):
-        listed = None
+def _written(folder: Path, manifest: dict[str, Any]) -> list[str]:
+    """The entries of ``folder`` the package wrote (its manifest lists them), not the user's own files a
+    ``--force`` kept beside them."""
+    listed = manifest.get("files")
     names = [p.name for p in folder.iterdir()]
     if not isinstance(listed, list):
         return names
@@ -196,15 +189,11 @@ def _written(folder: Path) -> list[str]:
     return [name for name in names if name in ours]
 
 
-def _note_renamed_columns(folder: Path) -> None:
+def _note_renamed_columns(manifest: dict[str, Any]) -> None:
     """Say on stderr which of the data's columns became other table column names (as convert does)."""
-    import json
-
-    try:
-        inputs = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["sql"]["inputs"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return
-    renamed = [f"{s['data_column']!r} -> {s['name']!r}" for s in inputs
+    sql = manifest.get("sql")
+    inputs = sql.get("inputs") if isinstance(sql, dict) else None
+    renamed = [f"{s['data_column']!r} -> {s['name']!r}" for s in inputs or []
                if isinstance(s, dict) and s.get("data_column") not in (None, s.get("name"))]
     if renamed:
         print(f"note: columns renamed to SQL identifiers (the data may use either name): {', '.join(renamed)}",

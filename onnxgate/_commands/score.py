@@ -82,7 +82,7 @@ def score_parquet(
     from onnxgate.runtime import run_rows
     from onnxgate.runtime import session as model_session
     from onnxgate.signature import Signature
-    from onnxgate.spark import feed_columns, load_scoring_model
+    from onnxgate.spark import feed_columns, load_scoring_model, refuse_repeated_outputs
 
     check_package_model(model)
     proto = load_scoring_model(model)
@@ -90,10 +90,7 @@ def score_parquet(
     takes_nan = package_nan_inputs(model)
     sql = is_sql_package(model)
     wanted = outputs or signature.output_names
-    repeated = sorted({o for o in wanted if wanted.count(o) > 1})
-    if repeated:
-        # two columns of one name make a Parquet file no reader opens
-        raise InvalidDataError(f"output(s) {repeated} named more than once in {wanted}; name each output once")
+    refuse_repeated_outputs(wanted)
     unknown = [o for o in wanted if o not in signature.output_names]
     if unknown:
         raise InvalidDataError(f"outputs {unknown} are not outputs of the model; it has {signature.output_names}")
@@ -320,9 +317,9 @@ def run(args: argparse.Namespace) -> int:
     if outputs == []:  # "--outputs ," wrote the rows without a single prediction, and exited 0
         raise InvalidDataError(f"--outputs names no output (found {args.outputs!r}); name one or more, "
                                "comma-separated, or leave --outputs out for all")
-    repeated = sorted({o for o in outputs or [] if (outputs or []).count(o) > 1})
-    if repeated:  # before Spark starts: with --spark it was an "unexpected AnalysisException"
-        raise InvalidDataError(f"output(s) {repeated} named more than once in {outputs}; name each output once")
+    from onnxgate.spark import refuse_repeated_outputs
+
+    refuse_repeated_outputs(outputs or [])  # before Spark starts: with --spark, an "unexpected AnalysisException"
     out = Path(_local_path(args.out))
     from onnxgate._commands._common import refuse_unwritable
 

@@ -7,7 +7,7 @@ as :func:`onnxgate.validate`; ``predict`` adds the model's outputs to a DataFram
 
 from __future__ import annotations
 
-from onnxgate.spark._predict import feed_columns, load_scoring_model, predict
+from onnxgate.spark._predict import feed_columns, load_scoring_model, predict, refuse_repeated_outputs
 from onnxgate.spark._session import java_version, read_parquet, session, worker_input_error
 from onnxgate.spark._validate import validate
 
@@ -17,6 +17,7 @@ __all__ = [
     "load_scoring_model",
     "predict",
     "read_parquet",
+    "refuse_repeated_outputs",
     "session",
     "validate",
     "worker_input_error",

@@ -44,6 +44,20 @@ def load_scoring_model(model_or_package: Any) -> onnx.ModelProto:
     return load_model(model_or_package)
 
 
+def refuse_repeated_outputs(wanted: Sequence[str]) -> None:
+    """Refuse outputs named more than once: the scored rows cannot hold two columns of one name (a Parquet
+    file no reader opens; Spark's ``COLUMN_ALREADY_EXISTS``). ``score`` and :func:`predict` share it.
+
+    Raises
+    ------
+    InvalidDataError
+        Naming the repeated outputs.
+    """
+    repeated = sorted({o for o in wanted if list(wanted).count(o) > 1})
+    if repeated:
+        raise InvalidDataError(f"output(s) {repeated} named more than once in {list(wanted)}; name each output once")
+
+
 def feed_columns(columns: Sequence[str], signature: Signature) -> list[str]:
     """The columns fed to the model: one per input when every input has one, else all of them.
 
@@ -141,9 +155,7 @@ def predict(
     # a container package's service refuses NaN in the inputs not made to take it: so do its workers
     takes_nan = package_nan_inputs(model_or_package)
     wanted = list(outputs) if outputs is not None else signature.output_names
-    repeated = sorted({o for o in wanted if wanted.count(o) > 1})
-    if repeated:  # two columns of one name: Spark's AnalysisException [COLUMN_ALREADY_EXISTS]
-        raise InvalidDataError(f"output(s) {repeated} named more than once in {wanted}; name each output once")
+    refuse_repeated_outputs(wanted)  # two columns of one name: Spark's AnalysisException [COLUMN_ALREADY_EXISTS]
     unknown = [o for o in wanted if o not in signature.output_names]
     if unknown or not wanted:
         raise InvalidDataError(
