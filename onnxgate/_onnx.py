@@ -631,12 +631,12 @@ def clean_stale_partials(target: str | os.PathLike[str], suffix: str = ".partial
         else:
             with suppress(OSError):
                 stale = time.time() - stage.lstat().st_mtime > _STALE_SECONDS
-        if stale and stage.is_dir() and not stage.is_symlink():
-            shutil.rmtree(stage, ignore_errors=True)
-            removed.append(stage)
-        elif stale and suffix == ".tmp" and stage.is_file() and not stage.is_symlink():
-            with _ignore_missing():
-                stage.unlink()
+        if stale and not stage.is_symlink() and (stage.is_dir() or stage.is_file()):
+            if stage.is_dir():
+                shutil.rmtree(stage, ignore_errors=True)
+            else:
+                with _ignore_missing():
+                    stage.unlink()
             removed.append(stage)
     return removed
 

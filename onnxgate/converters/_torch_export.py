@@ -35,7 +35,7 @@ from onnxgate.errors import (
 if TYPE_CHECKING:
     import onnx
 
-__all__ = ["convert_module", "default_names", "export_summary", "export_torch_module", "forward_order", "key_names",
+__all__ = ["convert_module", "export_summary", "export_torch_module", "forward_order", "io_names", "key_names",
            "torch_call", "torch_leaves"]
 
 
@@ -491,7 +491,7 @@ def _output_batch_axes(model: Any, args: tuple[Any, ...], leaves: list[Any], *,
     return [] if check_only else axes
 
 
-def _key_names(outputs: Any, *, taken: Sequence[str]) -> list[str] | None:
+def key_names(outputs: Any, *, taken: Sequence[str]) -> list[str] | None:
     """Output names after the keys of a dict forward() returns (``{"logits": ..., "proba": ...}``), as the
     Keras and TensorFlow converters name them; ``None`` (numbered names) for any other output.
 
@@ -539,17 +539,8 @@ def forward_order(model: Any, names: Sequence[str]) -> list[str]:
     return first if len(first) == len(names) and set(first) == set(names) else names
 
 
-def key_names(outputs: Any, *, taken: Sequence[str]) -> list[str] | None:
-    """:func:`_key_names`: the output names the conversion gives a dict's leaves."""
-    return _key_names(outputs, taken=taken)
-
-
-def default_names(given: Any, default_single: str, count: int, what: str) -> list[str]:
-    """:func:`_names`: ``given``, or ``default_single`` / ``default_single_0``, ``_1``... for ``count`` of them."""
-    return _names(given, default_single, count, what)
-
-
-def _names(given: Any, default_single: str, count: int, what: str) -> list[str]:
+def io_names(given: Any, default_single: str, count: int, what: str) -> list[str]:
+    """``given``, or ``default_single`` / ``default_single_0``, ``_1``... for ``count`` inputs or outputs."""
     if given is None:
         return [default_single] if count == 1 else [f"{default_single}_{i}" for i in range(count)]
     if isinstance(given, str):
@@ -939,10 +930,10 @@ def _convert_quietly(
     warns.extend(_training_mode_notes(model))
     probe, outputs = _dry_run(model, args, whole=kind == "program")
     leaves = torch_leaves(outputs)
-    in_names = _names(input_names if input_names is not None else implied, "input", len(args), "input")
+    in_names = io_names(input_names if input_names is not None else implied, "input", len(args), "input")
     if output_names is None:
-        output_names = _key_names(outputs, taken=in_names)
-    out_names = _names(output_names, "output", len(leaves), "output")
+        output_names = key_names(outputs, taken=in_names)
+    out_names = io_names(output_names, "output", len(leaves), "output")
     proto = _export(
         model,
         args,
@@ -951,8 +942,9 @@ def _convert_quietly(
         output_names=out_names,
         dynamo=use_dynamo,
         optimize=optimize,
-        output_axes=(_output_batch_axes(model, probe, leaves) if not use_dynamo
-                     else _output_batch_axes(model, probe, leaves, check_only=True) if kind == "module" else ()),
+        # an ExportedProgram's batch is its export's (whose error says how to make it dynamic)
+        output_axes=(() if use_dynamo and kind != "module"
+                     else _output_batch_axes(model, probe, leaves, check_only=use_dynamo)),
         notes=warns,
     )
     stamped = _stamped_opset(proto)

@@ -328,8 +328,7 @@ class KerasConverter(Converter):
                 f"{reason}; tf2onnx.convert.from_keras failed as well: {first_line(err, 200)}", framework=self.framework
             ) from err
         arrays = split_sample(sample, names, specs, self.framework)
-        feeds = {n: np.asarray(a, dtype=object if str(dt) == "string" else dt)
-                 for n, a, (_, dt) in zip(names, arrays, shapes)}
+        feeds = {n: np.asarray(a, dtype=_np_dtype(dt)) for n, a, (_, dt) in zip(names, arrays, shapes)}
         out_names, tensors = _flat_outputs(model, model(_pack(model, list(feeds.values())), training=False))
         outs = list(output_names) if output_names is not None else out_names
         _rename_io(proto, names, outs)
@@ -435,7 +434,7 @@ class KerasConverter(Converter):
         values = []
         for i, (name, (_, dtype)) in enumerate(zip(names, shapes)):
             value = feeds[name] if name in feeds else list(feeds.values())[i]
-            values.append(np.asarray(value, dtype=object if str(dtype) == "string" else dtype))
+            values.append(np.asarray(value, dtype=_np_dtype(dtype)))
         out_names, tensors = _flat_outputs(model, model(_pack(model, values), training=False))
         flat = [np.asarray(keras.ops.convert_to_numpy(r)) for r in tensors]
         who = f"the Keras reference ({getattr(model, 'name', type(model).__name__)!r})"
@@ -445,6 +444,11 @@ class KerasConverter(Converter):
 def _tf_dtype(tf: Any, dtype: Any) -> Any:
     """TensorFlow's dtype for a Keras input's: ``tf.as_dtype`` does not know Keras' ``"string"``."""
     return tf.string if str(dtype) in ("string", "str", "object") else tf.as_dtype(dtype)
+
+
+def _np_dtype(dtype: Any) -> Any:
+    """numpy's dtype for a Keras input's: text is held as objects (numpy does not know ``"string"``)."""
+    return object if str(dtype) == "string" else dtype
 
 
 def _rename_io(proto: Any, inputs: Sequence[str], outputs: Sequence[str]) -> None:

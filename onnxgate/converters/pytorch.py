@@ -56,10 +56,10 @@ from onnxgate.converters._torch_common import (
 )
 from onnxgate.converters._torch_export import (
     convert_module,
-    default_names,
     export_summary,
     export_torch_module,
     forward_order,
+    io_names,
     key_names,
     torch_call,
     torch_leaves,
@@ -158,7 +158,7 @@ class PyTorchConverter(Converter):
         leaves = torch_leaves(result)
         outputs: list[Any] = [leaf.detach().cpu().numpy() for leaf in leaves]
         # named as the conversion names them: a dict's keys, else output / output_0, output_1...
-        names = key_names(result, taken=order) or default_names(None, "output", len(outputs), "output")
+        names = key_names(result, taken=order) or io_names(None, "output", len(outputs), "output")
         return _matched_outputs(names, outputs, signature, f"the PyTorch reference ({type(model).__name__})")
 
     def load(self, path: Path, *, trust_pickle: bool = False) -> Any:

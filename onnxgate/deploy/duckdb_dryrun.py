@@ -801,7 +801,9 @@ def _dry_run(
         if verdict.mismatched_rows:
             passed = False
     ref_lines: list[str] = []
-    alone = _rows_alone(direct_session, model_bytes, feeds)
+    from onnxgate.validators.parity import rows_alone_without_reference
+
+    alone, _checked = rows_alone_without_reference(model_bytes, feeds, direct_session)
     if alone is not None:  # a table smaller than a run is one batch both ways: score its first rows alone
         passed = False
         ref_lines.append(f"rows scored alone: {alone}")
@@ -821,21 +823,6 @@ def _dry_run(
         passed=passed,
         result=result,
     )
-
-
-def _rows_alone(session: Any, model_bytes: bytes, feeds: Mapping[str, np.ndarray]) -> str | None:
-    """:func:`~onnxgate.validators.parity.rows_alone_disagree` on the first rows: how a row's answer scored
-    alone differs from its answer among them, else None."""
-    from onnxgate._onnx import load_model
-    from onnxgate.signature import Signature
-    from onnxgate.validators.parity import ROWS_ALONE, rows_alone_disagree
-    from onnxgate.validators.tolerances import model_tolerances
-
-    proto = load_model(model_bytes)
-    signature = Signature.from_model(proto)
-    probe = {name: value[:ROWS_ALONE] for name, value in feeds.items()}
-    tolerances = model_tolerances(proto, signature.outputs, None, None)
-    return rows_alone_disagree(session, probe, run_rows(session, None, probe), signature, tolerances)
 
 
 def _np_dtype(elem_type: str) -> np.dtype[Any]:

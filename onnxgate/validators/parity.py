@@ -311,11 +311,12 @@ def check_prediction_parity(
     return CheckResult(name, False, message, {**result.details, "rows_alone": alone})
 
 
-def rows_alone_without_reference(model: Any, data: Any) -> tuple[str | None, bool]:
-    """:func:`rows_alone_disagree` on the data's first rows, for a model validated without a reference:
-    a model whose answer for a row depends on the other rows of its batch needs no reference to be
-    caught. Returns the finding (None when the rows agree) and whether the check ran: not for one row,
-    a model that scores one row per run or fixes its first axis, or one onnxruntime cannot run.
+def rows_alone_without_reference(model: Any, data: Any, session: Any = None) -> tuple[str | None, bool]:
+    """:func:`rows_alone_disagree` on the data's first rows, for a model validated without a reference
+    (and the dry run's table): a model whose answer for a row depends on the other rows of its batch
+    needs no reference to be caught. Returns the finding (None when the rows agree) and whether the
+    check ran: not for one row, a model that scores one row per run or fixes its first axis, or one
+    onnxruntime cannot run. ``session``: the model's, when the caller has one.
 
     Raises
     ------
@@ -334,7 +335,8 @@ def rows_alone_without_reference(model: Any, data: Any) -> tuple[str | None, boo
         data = load_data(data)
     probe = as_feeds(next(iter_batches(data, ROWS_ALONE)), signature)
     try:
-        session = runtime.session(proto.SerializeToString(), spinning=False)
+        if session is None:
+            session = runtime.session(proto.SerializeToString(), spinning=False)
         outputs = run_rows(session, None, probe)
     except Exception:  # operators_supported, or the checks that run the model, say why
         return None, False
