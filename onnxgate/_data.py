@@ -260,15 +260,13 @@ def _check_range(array: np.ndarray, dtype: np.dtype[Any], spec: TensorSpec, what
         # writes float32's maximum, is a hair above it in float64); from there on it rounds to infinity
         step = limit - float(np.nextafter(np.asarray(limit, dtype=dtype), np.asarray(0, dtype=dtype)))
         edge = limit + step / 2
-        with np.errstate(invalid="ignore"):
-            finite = np.isfinite(array) if array.dtype.kind == "f" else np.ones(array.shape, bool)
-            out = finite & ((array <= -edge) | (array >= edge))
     else:
         info = np.iinfo(dtype)
         low, high = int(info.min), int(info.max)
-        with np.errstate(invalid="ignore"):
-            finite = np.isfinite(array) if array.dtype.kind == "f" else np.ones(array.shape, bool)
-            out = finite & ((array < low) | (array > high))
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(array) if array.dtype.kind == "f" else np.ones(array.shape, bool)
+        beyond = (array <= -edge) | (array >= edge) if dtype.kind == "f" else (array < low) | (array > high)
+        out = finite & beyond
     if out.any():
         first = array[out].ravel()[0].item()
         raise InvalidDataError(

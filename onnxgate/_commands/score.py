@@ -323,7 +323,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(_local_path(args.out))
     from onnxgate._commands._common import refuse_unwritable
 
-    refuse_unwritable(str(out) if "://" not in str(out) else args.out, "--out")
+    refuse_unwritable(_local_path(args.out), "--out")
     data = Path(_local_path(args.data))
     if data.exists() and (out.resolve() == data.resolve() or data.resolve() in out.resolve().parents):
         where = "is the --data file" if out.resolve() == data.resolve() else "is inside the --data folder"
