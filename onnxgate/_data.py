@@ -55,12 +55,21 @@ def load_data(path: str | os.PathLike[str]) -> Any:
     if suffix == ".npy":
         import numpy as np
 
+        with open(p, "rb") as head:
+            if head.read(6) != b"\x93NUMPY":  # numpy.save's magic string; np.load calls anything else pickle
+                raise InvalidDataError(
+                    f"data file {str(p)!r} is not a .npy file (it does not start with NumPy's magic string): "
+                    "save the array with numpy.save, or give a .csv or .parquet file",
+                    path=str(p),
+                )
         try:
             array = np.load(p, allow_pickle=False)
         except ValueError as err:
+            if "pickle" not in str(err):
+                raise InvalidDataError(f"cannot read {str(p)!r} as .npy: {err}", path=str(p)) from err
             raise InvalidDataError(
-                f"data file {str(p)!r} is not a plain numeric .npy array ({err}); object arrays are "
-                "refused because loading them runs code",
+                f"data file {str(p)!r} holds an object array, not a plain numeric one; object arrays are "
+                "refused because loading them runs code: save a numeric array (array.astype(float))",
                 path=str(p),
             ) from err
         except Exception as err:

@@ -383,6 +383,9 @@ def sweep(
     data: Any = None,
     atol: float | Mapping[str, float] | None = None,
     rtol: float | Mapping[str, float] | None = None,
+    search: int = 0,
+    seed: int = 0,
+    search_time_limit: float | None = None,
     **convert_kwargs: Any,
 ) -> SweepResult:
     """Convert ``model`` at each opset, validate each against ``target`` with parity, report the matrix.
@@ -400,6 +403,9 @@ def sweep(
         Rows for parity (default: ``sample``).
     atol, rtol : optional
         Parity tolerances, as in :func:`onnxgate.validate`.
+    search, seed, search_time_limit : optional
+        The divergence search at every opset, as in :func:`onnxgate.validate` (default: none, parity
+        on the rows only). An opset whose search finds a divergent input does not pass.
     **convert_kwargs
         Passed to :func:`convert` at every opset.
 
@@ -422,11 +428,14 @@ def sweep(
     """
     from onnxgate.converters import registry
     from onnxgate.targets import resolve_target
-    from onnxgate.validators.core import validate
+    from onnxgate.validators.core import check_search_settings, validate
     from onnxgate.validators.sweep import SweepResult, row_of
 
     tgt = resolve_target(target)
     framework = registry.for_model(model).framework
+    if isinstance(search, bool) or not isinstance(search, int) or search < 0:
+        raise InvalidDataError(f"search must be an integer >= 0 (a number of generated inputs), found {search!r}")
+    check_search_settings(seed, search_time_limit)  # refused before the first conversion, not after it
     rows = []
     for opset in sorted(set(opsets)):
         try:
@@ -436,6 +445,7 @@ def sweep(
         except OnnxGateError as err:
             rows.append(row_of(opset, error=err))
             continue
-        report = validate(conv, tgt, reference=model, data=sample if data is None else data, atol=atol, rtol=rtol)
+        report = validate(conv, tgt, reference=model, data=sample if data is None else data, atol=atol, rtol=rtol,
+                          search=search, seed=seed, search_time_limit=search_time_limit)
         rows.append(row_of(opset, conversion=conv, report=report))
     return SweepResult(target=tgt.name, rows=tuple(rows), framework=framework)

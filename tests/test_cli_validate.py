@@ -158,7 +158,8 @@ def test_debug_shows_the_traceback_and_keeps_exit_2(tmp_path, capsys, where):
 
 
 @pytest.mark.parametrize(("opsets", "message"), [("1-100000000", "opset 100000000 in --opsets"),
-                                                  ("0-3", "opset 0 in --opsets"), ("9-x", "expected opsets like")])
+                                                  ("0-3", "opset 0 in --opsets"), ("9-x", "expected opsets like"),
+                                                  ("13,,15", "expected opsets like"), ("17,", "expected opsets like")])
 def test_sweep_refuses_opsets_that_do_not_exist_before_converting(iris_files, capsys, opsets, message):
     code = main(["sweep", str(iris_files / "iris.skops"), "--sample", str(iris_files / "iris.npy"),
                  "--opsets", opsets])
@@ -285,3 +286,17 @@ def test_a_report_path_that_is_a_folder_is_refused_before_the_work(tmp_path, cap
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "is a folder; give a file path" in captured.err and "report.xml" in captured.err
+
+
+def test_sweep_search_fails_the_opsets_the_search_fails(tmp_path, capsys):
+    """sweep had no --search: it named opset 15 the best for the planted model, which validate --search 500 fails."""
+    assert main(["zoo", "export", "sklearn-planted-scaler-tree", "-o", str(tmp_path / "z")]) == 0
+    common = ["sweep", str(tmp_path / "z" / "model.skops"), "--sample", str(tmp_path / "z" / "sample.npy"),
+              "--opsets", "15", "--precision", "float32", "--trust-pickle"]
+    assert main([*common, "--json", str(tmp_path / "plain.json")]) == 0  # parity on the sample alone passes
+    assert main([*common, "--search", "500", "--json", str(tmp_path / "searched.json")]) == 1
+    row = json.loads((tmp_path / "searched.json").read_text())["opsets"][0]
+    assert row["passed"] is False and "search_divergences" in row["failed_checks"]
+    capsys.readouterr()
+    assert main([*common, "--search", "-1"]) == 2
+    assert "search must be an integer >= 0" in capsys.readouterr().err

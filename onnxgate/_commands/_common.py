@@ -59,11 +59,9 @@ def parse_opsets(text: str) -> list[int]:
                 if lo > hi:
                     raise ValueError
                 bounds = [lo, hi]
-            elif part:
-                lo = hi = int(part)
-                bounds = [lo]
             else:
-                continue
+                lo = hi = int(part)  # an empty entry ('13,,15') raises here
+                bounds = [lo]
             outside = [b for b in bounds if not 1 <= b <= newest]
             if outside:
                 raise InvalidDataError(

@@ -21,8 +21,9 @@ def register(sub: Any) -> None:
         help="convert at each opset, validate each, and name the highest opset that passes",
         description=(
             "Convert MODEL at each opset of --opsets, validate each conversion against the target with "
-            "parity on the sample, print a matrix (opset x converts / checks / parity max error), and name "
-            "the highest opset that passes everything. Exit 0 if one does, 1 if none, 2 for input errors."
+            "parity on the sample (and the divergence search with --search), print a matrix (opset x converts / "
+            "checks / parity max error), and name the highest opset that passes everything. Exit 0 if one "
+            "does, 1 if none, 2 for input errors."
         ),
     )
     p.add_argument("model", metavar="MODEL", help="native model file (.skops, .pkl, .pt2, .keras, SavedModel dir)")
@@ -31,6 +32,12 @@ def register(sub: Any) -> None:
     add_target_args(p)
     p.add_argument("--atol", action="append", metavar="X|NAME=X", help="parity absolute tolerance")
     p.add_argument("--rtol", action="append", metavar="X|NAME=X", help="parity relative tolerance")
+    p.add_argument("--search", type=int, default=0, metavar="N",
+                   help="also run the divergence search on N generated inputs at each opset (default: parity on "
+                        "the sample only)")
+    p.add_argument("--search-time-limit", type=float, default=None, metavar="SECONDS",
+                   help="seconds the search may take at each opset")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the search's generated inputs")
     add_precision_arg(p)
     p.add_argument("--json", metavar="F", help="write the matrix as JSON")
     p.add_argument("--html", metavar="F", help="write the matrix as one self-contained HTML page with a plot")
@@ -83,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
         atol=parse_tolerances(args.atol, "--atol"),
         rtol=parse_tolerances(args.rtol, "--rtol"),
         precision=args.precision,
+        search=args.search,
+        seed=args.seed,
+        search_time_limit=args.search_time_limit,
     )
     print(result)
     atomic_write_texts([(path, getattr(result, fmt)()) for path, _, fmt in outputs], overwrite=args.force)

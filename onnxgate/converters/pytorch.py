@@ -176,7 +176,8 @@ class PyTorchConverter(Converter):
                     f"{str(path)!r} is not a readable torch.export archive: {export_summary(err)}", path=str(path)
                 ) from err
         try:
-            return torch.jit.load(path, map_location="cpu")
+            with quiet_exporters():  # torch 2.13 warns that torch.jit.load is deprecated
+                return torch.jit.load(path, map_location="cpu")
         except Exception as jit_err:
             script_error = jit_err
         if not zipfile.is_zipfile(path) and not trust_pickle:
@@ -186,7 +187,8 @@ class PyTorchConverter(Converter):
                 path=str(path),
             )
         try:
-            content = torch.load(path, map_location="cpu", weights_only=True)
+            with quiet_exporters():  # the weights-only unpickler warns about the pickle protocol on stderr
+                content = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:
             if not trust_pickle:
                 raise UntrustedFileError(
@@ -199,9 +201,10 @@ class PyTorchConverter(Converter):
             try:
                 content = torch.load(path, map_location="cpu", weights_only=False)  # the user asked: trust_pickle
             except Exception as err2:
+                script = "it is not a zip archive" if not zipfile.is_zipfile(path) else export_summary(script_error)
                 raise UnsupportedModelError(
-                    f"cannot load {str(path)!r}: TorchScript said {export_summary(script_error)}; torch.load said "
-                    f"{export_summary(err2)}",
+                    f"cannot load {str(path)!r} as TorchScript ({script}) nor with torch.load "
+                    f"({export_summary(err2)}): save the model with torch.export.save (.pt2) or torch.jit.save (.pt)",
                     path=str(path),
                 ) from err2
         if isinstance(content, (torch.nn.Module, torch.export.ExportedProgram)):

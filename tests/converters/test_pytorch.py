@@ -566,6 +566,23 @@ def test_cli_refuses_a_pickled_module_with_one_line(mlp: Any, x4: np.ndarray, tm
     assert len(err.splitlines()) == 1 and "--trust-pickle" in err
 
 
+def test_a_plain_pickle_trusted_is_one_clear_error_without_torch_warnings(tmp_path: Any) -> None:
+    # torch's weights-only unpickler warned about the pickle protocol on stderr, two lines above the error
+    import pickle
+    import warnings
+
+    from onnxgate.errors import UnsupportedModelError
+
+    path = tmp_path / "plain.pt"
+    path.write_bytes(pickle.dumps({"weights": [1, 2]}, protocol=4))
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(UnsupportedModelError) as info:
+        warnings.simplefilter("always")
+        CONVERTER.load(path, trust_pickle=True)
+    assert caught == []
+    assert "as TorchScript (it is not a zip archive) nor with torch.load" in str(info.value)
+    assert "torch.export.save" in str(info.value)
+
+
 # ---------------------------------------------------------------- training mode
 
 

@@ -142,6 +142,10 @@ def test_npy_files(tmp_path: Path) -> None:
     np.save(objects, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
     with pytest.raises(InvalidDataError, match="object arrays are refused"):
         load_data(objects)
+    text = tmp_path / "text.npy"  # np.load calls any file without the magic string "pickled (object) data"
+    text.write_text("1,2,3,4\n")
+    with pytest.raises(InvalidDataError, match=r"is not a \.npy file .*numpy\.save"):
+        load_data(text)
     empty = tmp_path / "empty.npy"
     np.save(empty, np.zeros((0, 4), dtype=np.float32))
     with pytest.raises(InvalidDataError, match="no values"):
