@@ -43,6 +43,15 @@ scheme in any case, the key compared in constant time), checked before any answe
 model. ``BYTES`` elements reach the model as object arrays of the very strings sent (numpy's text
 arrays would drop trailing NUL characters). On SIGTERM the requests in flight are answered, then the process
 exits with code 0.
+
+Scheduling and slow clients: a small request is scored on the event loop (no thread hop) while the
+model answers in under :data:`INLINE_MAX_SECONDS` on average; anything larger, or any request to a
+slower model, is scored in a thread pool so the health probes and other clients are answered
+meanwhile. A request's head must arrive within :data:`REQUEST_HEAD_SECONDS` of its first byte (or of
+the connection opening), and its body may not pause longer than :data:`REQUEST_BODY_IDLE_SECONDS`;
+past either it gets 408 and the connection is closed. A 405 names the route's methods in ``Allow``.
+The v2 routes are ``/v2`` and the paths under ``/v2/``; their errors from the HTTP layer (malformed
+HTTP, 408, 431) and a 500 are in the protocol's ``{"error": text}`` form too.
 """
 
 from __future__ import annotations
@@ -53,6 +62,7 @@ import importlib.util
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -61,8 +71,11 @@ from typing import Any
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "INLINE_MAX_BYTES",
+    "INLINE_MAX_SECONDS",
     "MAX_HEADERS",
     "MAX_HEADER_BYTES",
+    "REQUEST_BODY_IDLE_SECONDS",
+    "REQUEST_HEAD_SECONDS",
     "V2_DATATYPES",
     "ScoringApp",
     "ServeError",
@@ -84,6 +97,10 @@ INLINE_MAX_BYTES = 16 * 1024
 #: is scored on the event loop too: binary tensors cost no parsing, and the threadpool hop alone was
 #: a third of the v2 p50 at 1,000 iris rows (32 KB) in bench/bench_serve.py.
 V2_INLINE_BINARY_BYTES = 256 * 1024
+#: A model whose scoring has taken this long (an average over recent requests) is scored in the
+#: threadpool whatever the request's size: scored on the event loop, a 36 ms model held every other
+#: client and the health probes (p50 241 ms at 4 clients) while small requests queued.
+INLINE_MAX_SECONDS = 0.002
 #: Threads for large requests; onnxruntime releases the GIL while it runs.
 SCORING_THREADS = 4
 #: Seconds uvicorn waits for in-flight requests after SIGTERM.
@@ -97,6 +114,11 @@ ENV_MAX_ROWS = "ONNXGATE_MAX_ROWS"  # read by score.py's init()
 #: Header lines and bytes of headers a request may carry; more get 431 (nginx allows 4 x 8 KiB).
 MAX_HEADERS = 100
 MAX_HEADER_BYTES = 64 * 1024
+#: Seconds a request's head (request line and headers) may take to arrive from its first byte, or a new
+#: connection to send its first byte; and seconds a body may go without a byte. Past either the request
+#: gets 408 and the connection is closed: half-sent requests held their connections open for good.
+REQUEST_HEAD_SECONDS = 30.0
+REQUEST_BODY_IDLE_SECONDS = 30.0
 #: Open Inference Protocol datatype of each model element type (the Signature's names).
 V2_DATATYPES = {
     "bool": "BOOL", "uint8": "UINT8", "uint16": "UINT16", "uint32": "UINT32", "uint64": "UINT64",
@@ -124,6 +146,11 @@ def _dumps(obj: Any) -> bytes:
     if _orjson is not None:
         return _orjson.dumps(obj)
     return json.dumps(obj).encode()
+
+
+def _is_v2(path: str) -> bool:
+    """A route of the Open Inference Protocol: ``/v2`` or under ``/v2/`` (not ``/v2beta``)."""
+    return path == "/v2" or path.startswith("/v2/")
 
 
 def _error_body(status: int, code: str, message: str) -> bytes:
@@ -192,6 +219,7 @@ class _TooLarge(Exception):
 _HEALTHY = b"Healthy"
 _TEXT_HEADERS = [(b"content-type", b"text/plain; charset=utf-8")]
 _JSON_TYPE = (b"content-type", b"application/json")
+_ALLOW_GET = (b"allow", b"GET, HEAD")
 
 
 class _V2Error(Exception):
@@ -288,6 +316,19 @@ def _refused_input(err: Exception) -> bool:
     return kind.__name__ == "InvalidArgument" and kind.__module__.startswith("onnxruntime.")
 
 
+def _check_declared_shape(name: str, shape: list[int], expected: list[Any] | None) -> None:
+    """Refuse a tensor's declared ``shape`` that the model's input shape cannot take (as ``check_array``
+    would after decoding: a flat ``[N]`` for an ``[N,1]`` column is taken)."""
+    if expected is None:
+        return
+    shown = [shape[0], 1] if len(shape) == 1 and len(expected) == 2 and expected[1] == 1 else shape
+    if len(shown) != len(expected) or any(isinstance(w, int) and w != g for w, g in zip(expected, shown)):
+        wanted = ["N" if i == 0 and not isinstance(w, int) else w if isinstance(w, int) else "?"
+                  for i, w in enumerate(expected)]
+        raise _V2Error(400, f"input {name!r}: shape {shape} does not fit the model's input shape "
+                       f"[{', '.join(map(str, wanted))}] (N = rows)")
+
+
 def _bytes_elements(buffer: memoryview, count: int, name: str, exact: bool = True) -> Any:
     """Decode ``count`` BYTES elements (each a 4-byte little-endian length, then the bytes).
 
@@ -368,6 +409,11 @@ class OpenInference:
     def error(status: int, message: str) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         return status, _dumps({"error": message}), [_JSON_TYPE]
 
+    def not_allowed(self, method: str, path: str) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        """405 naming the route's method, with the ``Allow`` header HTTP asks for."""
+        status, body, headers = self.error(405, f"use {method} {path}")
+        return status, body, [*headers, _ALLOW_GET if method == "GET" else (b"allow", b"POST")]
+
     def unauthorised(self) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         status, body, headers = self.error(401, "unauthorized: send the key as 'Authorization: Bearer <key>'")
         return status, body, [*headers, (b"www-authenticate", b"Bearer")]
@@ -391,6 +437,8 @@ class OpenInference:
         request_error = self.entry.RequestError
         try:
             request, binary = self._split(headers, body)
+            if "id" in request and not isinstance(request["id"], str):
+                raise _V2Error(400, f"'id' must be a string, found a {type(request['id']).__name__}")
             feeds = self._feeds(request, binary, maybe_bools=b"true" in body or b"false" in body)
             wanted = self._requested(request)
             results = self.entry.infer(feeds, [name for name, _ in wanted])
@@ -471,6 +519,9 @@ class OpenInference:
                 chunk = binary[offset:offset + size]
                 offset += size
                 if datatype == "BYTES":
+                    # each element becomes a Python string: a 16 MB body of 2,795,869 of them for an [N,1]
+                    # input took 2 s and 250 MB before check_array refused the shape
+                    _check_declared_shape(name, shape, spec["shape"])
                     arr = _bytes_elements(chunk, count, name, exact=self._string_array is not None)
                 else:
                     dtype = np.dtype(spec["elem_type"]).newbyteorder("<")
@@ -488,7 +539,7 @@ class OpenInference:
             else:
                 if "data" not in tensor:
                     raise _V2Error(400, f"input {name!r} has neither 'data' nor parameters.binary_data_size")
-                arr = self._json_tensor(spec, tensor["data"], maybe_bools)
+                arr = self._json_tensor(spec, tensor["data"], maybe_bools, shape)
             if arr.size != count:
                 raise _V2Error(400, f"input {name!r}: shape {shape} holds {count} values, 'data' holds {arr.size}")
             feeds[name] = self.entry.check_array(spec, arr.reshape(shape))
@@ -500,19 +551,28 @@ class OpenInference:
         self.entry.check_rows_agree(feeds)
         return feeds
 
-    def _json_tensor(self, spec: dict[str, Any], data: Any, maybe_bools: bool) -> Any:
+    def _json_tensor(self, spec: dict[str, Any], data: Any, maybe_bools: bool, shape: list[int]) -> Any:
         import numpy as np
 
         name = spec["name"]
         if not isinstance(data, list):
             data = [data]
+
+        def nested_as_shape(arr: Any) -> None:
+            # data is flat or nested as its shape (row-major either way); [[a, b], [c, d]] for [1, 4] is neither
+            if arr.ndim > 1 and list(arr.shape) != shape:
+                raise _V2Error(400, f"input {name!r}: 'data' is nested as {list(arr.shape)}, not as its shape "
+                               f"{shape}; send it flat or nested as the shape")
+
         if self._string_array is not None and spec["elem_type"] == "string":
             strings = self._string_array(spec, data)  # the strings as sent, NUL characters and all
+            nested_as_shape(strings)
             return strings.reshape(-1) if strings.ndim else strings.reshape(1)
         try:
             arr = np.asarray(data)
         except (ValueError, RecursionError, OverflowError):
             raise _V2Error(400, f"input {name!r}: 'data' is ragged or holds values out of range") from None
+        nested_as_shape(arr)
         check_strings = getattr(self.entry, "check_strings", None)  # a score.py written before it has none
         if check_strings is not None and spec["elem_type"] == "string" and arr.dtype.kind == "U":
             check_strings(spec, data)  # numpy made text of the numbers beside the strings
@@ -543,6 +603,9 @@ class OpenInference:
             return [(name, default) for name in self.outputs]
         if not isinstance(asked, list) or not all(isinstance(o, dict) for o in asked):
             raise _V2Error(400, "'outputs' must be a list of objects like {\"name\": ...}")
+        if not asked:
+            raise _V2Error(400, f"'outputs' is empty: name at least one of {self.outputs}, or leave 'outputs' out "
+                           "for all of them")
         wanted: list[tuple[str, bool]] = []
         for out in asked:
             name = out.get("name")
@@ -554,7 +617,11 @@ class OpenInference:
             if any(name == seen for seen, _ in wanted):
                 raise _V2Error(400, f"output {name!r} is asked for twice; name each output once")
             where = f"output {name!r}"
-            wanted.append((name, _flag(_parameters(out, where), "binary_data", default, where)))
+            params = _parameters(out, where)
+            if "classification" in params:
+                raise _V2Error(400, f"{where}: the classification extension is not supported here; ask for the "
+                               "output without it and take the top classes from its values")
+            wanted.append((name, _flag(params, "binary_data", default, where)))
         return wanted
 
     def _response(self, request: dict[str, Any], wanted: list[tuple[str, bool]], results: list[Any]
@@ -621,6 +688,7 @@ class ScoringApp:
         self.expected = api_key.encode() if api_key else None
         self.max_body_bytes = max_body_bytes
         self._pool: Any = None
+        self._cost = 0.0  # seconds a scoring call takes, averaged over the recent ones (INLINE_MAX_SECONDS)
 
     def _authorised(self, headers: dict[bytes, bytes]) -> bool:
         """``Authorization: Bearer <key>``, the scheme in any case (RFC 7235), the key compared in constant time."""
@@ -637,6 +705,18 @@ class ScoringApp:
             return int(status), raw
         status, payload = self.entry.score(body)  # a score.py written before score_bytes existed
         return status, json.dumps(payload).encode()
+
+    def _timed(self, func: Any, *args: Any) -> Any:
+        """``func(*args)``, its time folded into the running average that decides where scoring runs."""
+        start = time.perf_counter()
+        try:
+            return func(*args)
+        finally:
+            self._cost += 0.2 * (time.perf_counter() - start - self._cost)
+
+    def _inline(self, small: bool) -> bool:
+        """Score on the event loop: a small request to a model that answers fast (a few per millisecond)."""
+        return small and self._cost <= INLINE_MAX_SECONDS
 
     async def _in_pool(self, func: Any, *args: Any) -> Any:
         import asyncio
@@ -677,29 +757,29 @@ class ScoringApp:
         except _TooLarge:
             return 413, _error_body(413, "body_too_large", f"the request body is over {self.max_body_bytes} "
                                     "bytes; send fewer rows per request")
-        if len(body) <= INLINE_MAX_BYTES:
-            return self._score(body)
-        result: tuple[int, bytes] = await self._in_pool(self._score, body)
+        if self._inline(len(body) <= INLINE_MAX_BYTES):
+            return self._timed(self._score, body)  # type: ignore[no-any-return]
+        result: tuple[int, bytes] = await self._in_pool(self._timed, self._score, body)
         return result
 
     async def _route(self, scope: dict[str, Any], receive: Any) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         path, method = scope["path"], scope["method"]
         headers = dict(scope["headers"])
-        if path.startswith("/v2"):
+        if _is_v2(path):
             return await self._route_v2(path, method, headers, receive)
         if path == "/score":
             if method != "POST":
-                return 405, _error_body(405, "method_not_allowed", "use POST /score"), [(b"allow", b"POST")]
+                return 405, _error_body(405, "method_not_allowed", "use POST /score"), [_JSON_TYPE, (b"allow", b"POST")]
             status, body = await self._post_score(headers, receive)
             extra = [(b"www-authenticate", b"Bearer")] if status == 401 else []
             return status, body, [_JSON_TYPE, *extra]
         if path == "/":
             if method not in ("GET", "HEAD"):
-                return 405, _error_body(405, "method_not_allowed", "use GET /"), [_JSON_TYPE, (b"allow", b"GET")]
+                return 405, _error_body(405, "method_not_allowed", "use GET /"), [_JSON_TYPE, _ALLOW_GET]
             return 200, _HEALTHY, _TEXT_HEADERS
         if path == "/swagger.json":
             if method not in ("GET", "HEAD"):
-                return 405, _error_body(405, "method_not_allowed", "use GET /swagger.json"), [_JSON_TYPE]
+                return 405, _error_body(405, "method_not_allowed", "use GET /swagger.json"), [_JSON_TYPE, _ALLOW_GET]
             if not self._authorised(headers):
                 return 401, _error_body(401, "unauthorized", "send the key as 'Authorization: Bearer <key>'"), [
                     _JSON_TYPE, (b"www-authenticate", b"Bearer")]
@@ -720,7 +800,7 @@ class ScoringApp:
         parts = path.rstrip("/").split("/")[2:]  # "/v2/models/x/infer" -> ["models", "x", "infer"]
         if parts in ([], ["health", "live"], ["health", "ready"]):
             if method not in ("GET", "HEAD"):
-                return v2.error(405, f"use GET {path}")
+                return v2.not_allowed("GET", path)
             if not parts:
                 if not self._authorised(headers):
                     return v2.unauthorised()
@@ -744,7 +824,7 @@ class ScoringApp:
             return v2.error(404, f"no route {path!r}; use /v2/models/{v2.name}, .../ready or .../infer")
         want = "POST" if action == "infer" else "GET"
         if method != want and not (want == "GET" and method == "HEAD"):
-            return v2.error(405, f"use {want} {path}")
+            return v2.not_allowed(want, path)
         if action == "":
             return 200, _dumps(v2.model_metadata()), [_JSON_TYPE]
         if action == "ready":
@@ -760,9 +840,11 @@ class ScoringApp:
                             "request")
         declared = headers.get(b"inference-header-content-length", b"")
         json_size = int(declared) if declared.strip().isdigit() else len(body)
-        if min(json_size, len(body)) <= INLINE_MAX_BYTES and len(body) - json_size <= V2_INLINE_BINARY_BYTES:
-            return v2.infer(headers, body)
-        result: tuple[int, bytes, list[tuple[bytes, bytes]]] = await self._in_pool(v2.infer, headers, body)
+        if self._inline(min(json_size, len(body)) <= INLINE_MAX_BYTES
+                        and len(body) - json_size <= V2_INLINE_BINARY_BYTES):
+            return self._timed(v2.infer, headers, body)  # type: ignore[no-any-return]
+        result: tuple[int, bytes, list[tuple[bytes, bytes]]] = await self._in_pool(self._timed, v2.infer, headers,
+                                                                                   body)
         return result
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -777,7 +859,8 @@ class ScoringApp:
             return
         except Exception as err:  # never a stack trace to the client
             status, headers = 500, [_JSON_TYPE]
-            body = _error_body(500, "internal_error", f"scoring failed: {type(err).__name__}")
+            body = (_dumps({"error": f"scoring failed: {type(err).__name__}"}) if _is_v2(scope["path"])
+                    else _error_body(500, "internal_error", f"scoring failed: {type(err).__name__}"))
         await send({"type": "http.response.start", "status": status,
                     "headers": [*headers, (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
@@ -831,10 +914,44 @@ def _build_protocol_class() -> Any:
         _header_count = 0
         _header_bytes = 0
         _refusal: tuple[int, str, str] | None = None
+        _deadline: Any = None  # the timer of REQUEST_HEAD_SECONDS or REQUEST_BODY_IDLE_SECONDS
+        _in_body = False
+
+        def _arm(self, seconds: float) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+            self._deadline = self.loop.call_later(seconds, self._timed_out)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _timed_out(self) -> None:
+            self._deadline = None
+            if self.transport.is_closing():
+                return
+            if self.cycle is not None and self.cycle.response_started:
+                self.transport.close()  # answered already (401, 415...); the rest of its body never came
+                return
+            message = (f"no byte of the request body arrived for {REQUEST_BODY_IDLE_SECONDS:g} s" if self._in_body
+                       else f"the request line and headers did not arrive within {REQUEST_HEAD_SECONDS:g} s")
+            self._refusal = (408, "request_timeout", f"{message}; the connection is closed")
+            self.send_400_response("")
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._arm(REQUEST_HEAD_SECONDS)  # a connection that never sends a byte
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self._in_head, self._header_count, self._header_bytes = True, 0, 0
+            self._in_body = False
+            self._arm(REQUEST_HEAD_SECONDS)
 
         def on_header(self, name: bytes, value: bytes) -> None:
             self._header_count += 1
@@ -852,15 +969,21 @@ def _build_protocol_class() -> Any:
 
         def on_headers_complete(self) -> None:
             self._in_head, self._head_bytes = False, 0
+            self._in_body = True
+            self._arm(REQUEST_BODY_IDLE_SECONDS)
             super().on_headers_complete()
 
         def on_message_complete(self) -> None:
             super().on_message_complete()
             self._in_head, self._head_bytes = True, 0
+            self._in_body = False
+            self._disarm()
 
         def data_received(self, data: bytes) -> None:
             if self._in_head:
                 self._head_bytes += len(data)
+            elif self._in_body:
+                self._arm(REQUEST_BODY_IDLE_SECONDS)  # a byte of the body came: the idle time starts again
             super().data_received(data)
             if self._in_head and self._head_bytes > MAX_HEADER_BYTES and not self.transport.is_closing():
                 self._refusal = too_large  # a head still arriving, in pieces: stop reading it
@@ -870,7 +993,9 @@ def _build_protocol_class() -> Any:
             status, code, message = self._refusal or (
                 400, "bad_http", "malformed HTTP request (request line, a header, Content-Length, "
                 "Transfer-Encoding or a chunk); the connection is closed")
-            body = _error_body(status, code, message)
+            self._disarm()
+            path = bytes(getattr(self, "url", b"") or b"").split(b"?")[0].decode("latin-1")
+            body = _dumps({"error": message}) if _is_v2(path) else _error_body(status, code, message)
             head = [STATUS_LINE[status]]
             for name, value in self.server_state.default_headers:
                 head.extend([name, b": ", value, b"\r\n"])

@@ -389,3 +389,126 @@ def test_sigterm_answers_every_request_in_flight_then_exits_0(iris: tuple[Path, 
         assert srv.proc.wait(timeout=30) == 0
     finally:
         srv.stop()
+
+
+# -- slow clients and slow models ------------------------------------------------------------------
+
+def _serve_with(folder: Path, **constants: float) -> Server:
+    """``onnxgate.deploy.server.serve`` with some of its module constants changed (timeouts of 1 s)."""
+    import sys
+
+    from _serving import free_port
+
+    port = free_port()
+    sets = "; ".join(f"s.{name} = {value!r}" for name, value in constants.items())
+    code = f"import onnxgate.deploy.server as s; {sets}; s.serve({str(folder)!r}, port={port})"
+    return Server([sys.executable, "-c", code], port).wait_healthy()
+
+
+def test_half_sent_requests_get_408_and_lose_their_connection(iris: tuple[Path, Any, Any]) -> None:
+    """Before: 600 connections holding half a head or half a body were all still open after 20 s, and one
+    was still open after 120 s; a connection that never sent a byte was never closed."""
+    srv = _serve_with(iris[0], REQUEST_HEAD_SECONDS=1.0, REQUEST_BODY_IDLE_SECONDS=1.0)
+    body = json.dumps({"data": [ROW]}).encode()
+    head = (b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body))
+    v2_head = b"POST /v2/models/logisticregression/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n"
+    try:
+        cases = {"silent": b"", "half-head": head[:30], "half-body": head + body[:5], "v2-half-body": v2_head + b"{"}
+        for name, sent in cases.items():
+            start = time.monotonic()
+            status, headers, raw = raw_exchange(srv.port, sent, timeout=10)
+            waited = time.monotonic() - start
+            assert status == 408 and 0.9 < waited < 5, (name, status, waited)
+            assert headers["connection"] == "close", name
+            payload = strict_json(raw)
+            if name.startswith("v2"):
+                assert list(payload) == ["error"] and "no byte of the request body arrived for 1 s" in payload["error"]
+            else:
+                assert payload["error"] == "request_timeout", payload
+                assert ("request line and headers" in payload["message"]) == (name in ("silent", "half-head"))
+        # a body that keeps coming, a byte every 0.3 s for 1.5 s, is not idle: it is answered
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+            sock.sendall(head + body[:-5])
+            for octet in body[-5:]:
+                time.sleep(0.3)
+                sock.sendall(bytes([octet]))
+            answer = sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+        assert srv.get("/")[0] == 200
+    finally:
+        srv.stop()
+
+
+def _slow_model(reps: int) -> Any:
+    """[N,4] float -> [N,1]: each row tiled to 4 x ``reps`` values through 12 sines and cosines (tens of ms)."""
+    from onnx import TensorProto as T
+    from onnx import helper as h
+
+    nodes = [h.make_node("Tile", ["x", "reps"], ["t0"])]
+    for i in range(12):
+        nodes.append(h.make_node("Sin" if i % 2 else "Cos", [f"t{i}"], [f"t{i + 1}"]))
+    nodes.append(h.make_node("ReduceSum", ["t12", "axes"], ["y"], keepdims=1))
+    graph = h.make_graph(nodes, "slow", [h.make_tensor_value_info("x", T.FLOAT, ["N", 4])],
+                         [h.make_tensor_value_info("y", T.FLOAT, ["N", 1])],
+                         initializer=[h.make_tensor("reps", T.INT64, [2], [1, reps]),
+                                      h.make_tensor("axes", T.INT64, [1], [1])])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 15)])
+    model.ir_version = 8
+    return model
+
+
+@pytest.mark.slow
+def test_a_slow_model_does_not_hold_the_health_probes(tmp_path: Path) -> None:
+    """Before: small requests were scored on the event loop whatever the model's speed; with 4 clients of a
+    36 ms model, GET /v2/health/live took 241 ms at p50 (a liveness probe with a 1 s timeout fails under load
+    with a 1 s model)."""
+    import onnxruntime as ort
+
+    import onnxgate as og
+
+    model = _slow_model(300_000)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    x = np.ones((1, 4), np.float32)
+    sess.run(None, {"x": x})
+    start = time.perf_counter()
+    for _ in range(3):
+        sess.run(None, {"x": x})
+    model_s = (time.perf_counter() - start) / 3
+    folder = og.package(model, target="container", out=tmp_path / "slow", service_name="slow")
+    srv = onnxgate_serve(folder).wait_healthy()
+    body = json.dumps({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]}]}).encode()
+    stop = threading.Event()
+    errors: list[Any] = []
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+        while not stop.is_set():
+            conn.request("POST", "/v2/models/slow/infer", body=body)
+            resp = conn.getresponse()
+            if resp.status != 200:
+                errors.append(resp.read())
+            else:
+                resp.read()
+        conn.close()
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(1.0)  # every client has had answers: the server knows the model is slow
+        probes = []
+        for _ in range(15):
+            t0 = time.perf_counter()
+            assert srv.get("/v2/health/live")[0] == 200
+            probes.append(time.perf_counter() - t0)
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+        srv.stop()
+    assert errors == []
+    probes.sort()
+    p50 = probes[len(probes) // 2]
+    assert p50 < model_s / 2, f"health p50 {1000 * p50:.1f} ms with a {1000 * model_s:.1f} ms model under load"

@@ -323,6 +323,8 @@ def _binary(declared: int, sent: int) -> tuple[bytes, dict[str, str]]:
     return header + bytes(sent), {"Inference-Header-Content-Length": str(len(header))}
 
 
+_ROW = b'{"name": "input", "datatype": "FP64", "shape": [1, 4], "data": [5.1, 3.5, 1.4, 0.2]}'
+
 RAW_BAD = [
     # id, body, extra headers, status, message fragment
     ("not-json", b'{"inputs": [', {}, 400, "the request body is not valid JSON"),
@@ -343,6 +345,13 @@ RAW_BAD = [
     ("binary-left-over", *_binary(32, 40), 400, "8 bytes of binary data follow the inputs"),
     ("nested-too-deep", b"[" * 5000 + b"]" * 5000, {}, 400, "nests deeper than 1024 levels"),
     ("compressed", b"x", {"Content-Encoding": "gzip"}, 415, "Content-Encoding 'gzip' is not supported"),
+    # before: each of these four got 200 (no outputs; raw probabilities; the object echoed; the rows read flat)
+    ("outputs-empty", b'{"inputs": [%s], "outputs": []}' % _ROW, {}, 400, "'outputs' is empty"),
+    ("classification", b'{"inputs": [%s], "outputs": [{"name": "probabilities", "parameters": {"classification": 2}}]}'
+     % _ROW, {}, 400, "the classification extension is not supported"),
+    ("id-not-a-string", b'{"id": {"a": [1]}, "inputs": [%s]}' % _ROW, {}, 400, "'id' must be a string"),
+    ("nested-not-as-shape", b'{"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, 4], '
+     b'"data": [[1, 2], [3, 4]]}]}', {}, 400, "'data' is nested as [2, 2], not as its shape [1, 4]"),
 ]
 
 
@@ -355,11 +364,49 @@ def test_malformed_infer_bodies_get_the_protocols_error(servers: dict[str, Serve
 
 
 def test_wrong_methods_and_routes_are_json_errors(servers: dict[str, Server]) -> None:
+    import http.client
+
     srv = servers["iris"]
     status, raw = srv.get("/v2/models/logisticregression/infer")
     assert status == 405 and "use POST" in json.loads(raw)["error"]
     status, raw = srv.get("/v2/repository/index")
     assert status == 404 and "/v2/health/live" in json.loads(raw)["error"]
+    # before: any path starting with "/v2" was a v2 route; /v2beta/... answered 200 and ran inference
+    for path in ("/v2beta/models/logisticregression/ready", "/v2x", "/v20/health/live"):
+        status, raw = srv.get(path)
+        assert status == 404 and json.loads(raw)["error"] == "not_found", (path, raw)
+    # a 405 says which methods the route takes (RFC 9110); before: no Allow header on any v2 route
+    for method, path, allow in (("GET", "/v2/models/logisticregression/infer", "POST"),
+                                ("POST", "/v2/health/live", "GET, HEAD"), ("DELETE", "/v2/models/logisticregression",
+                                                                          "GET, HEAD"),
+                                ("GET", "/score", "POST"), ("POST", "/swagger.json", "GET, HEAD")):
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+        try:
+            conn.request(method, path, body=b"{}" if method == "POST" else None)
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status == 405 and resp.getheader("Allow") == allow, (method, path)
+            assert resp.getheader("Content-Type") == "application/json", (method, path)
+        finally:
+            conn.close()
+
+
+def test_a_bytes_tensor_of_the_wrong_shape_is_refused_before_its_elements_are_read(
+        servers: dict[str, Server]) -> None:
+    """Before: 2,795,869 two-byte elements declared [1, 2795869] for an [N,1] input were decoded into Python
+    strings (2 s, 250 MB) before the shape was refused."""
+    srv = servers["types"]
+    count = 200_000
+    raw = (b"\x02\x00\x00\x00ab") * count
+    request = {"inputs": [
+        {"name": "a", "datatype": "INT32", "shape": [1, 2], "data": [1, 2]},
+        {"name": "b", "datatype": "BOOL", "shape": [1, 1], "data": [True]},
+        {"name": "s", "datatype": "BYTES", "shape": [1, count], "parameters": {"binary_data_size": len(raw)}}]}
+    header = json.dumps(request).encode()
+    status, body = _post(srv, "/v2/models/types/infer", header + raw,
+                         {"Inference-Header-Content-Length": str(len(header))})
+    assert status == 400
+    assert body["error"] == f"input 's': shape [1, {count}] does not fit the model's input shape [N, 1] (N = rows)"
 
 
 def test_v2_routes_need_the_key_like_score(packages: dict[str, Any]) -> None:
