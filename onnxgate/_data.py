@@ -206,6 +206,7 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
             input=spec.name,
         )
     if array.dtype.kind in "OUS":
+        _refuse_text(array, spec, what)
         try:
             array = _as_float64(array)
         except (TypeError, ValueError) as err:
@@ -230,6 +231,35 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
             )
     _check_range(array, dtype, spec, what)
     return np.ascontiguousarray(array.astype(dtype, copy=False))
+
+
+_NUMERAL = None  # re.Pattern of a plain decimal numeral, compiled on first use
+
+
+def _refuse_text(array: np.ndarray, spec: TensorSpec, what: str) -> None:
+    """Refuse text that is not a plain decimal numeral (``'5'``, ``' -1.5e3 '``) for a numeric input.
+
+    A database converts such text to the column's number type on insert, so it is read as that number;
+    numpy would parse any text with Python's ``float``, which also takes ``'1_065'`` and ``'infinity'``,
+    which no database loads as a number. A CSV cell the reader could not read as a number is the usual
+    cause.
+    """
+    global _NUMERAL
+    if _NUMERAL is None:
+        import re
+
+        _NUMERAL = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
+    match = _NUMERAL.fullmatch
+    for value in array.ravel():
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        if isinstance(value, str) and match(value) is None:
+            raise InvalidDataError(
+                f"{what} holds text ({value!r}) but input {spec.name!r} is {spec.elem_type}: a number was "
+                "expected. Convert the column to numbers first (pandas.to_numeric(column, errors='coerce') "
+                "turns cells that are not numbers into NaN), or fix the cells in the file",
+                input=spec.name,
+            )
 
 
 def _as_float64(array: np.ndarray) -> np.ndarray:

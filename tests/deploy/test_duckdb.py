@@ -283,7 +283,7 @@ def counts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
 CHANGED_BY_THE_LOAD: dict[str, tuple[Any, str]] = {
     "fractional": (lambda v: v + 0.7, r"column 'visits \(count\)' \(input 'visits__count_'\) has fractional values"
                                       r" but input 'visits__count_' is int64; round them"),
-    "text": (lambda v: "n" + v.astype(str), r"column 'visits \(count\)' .*found text values"),
+    "text": (lambda v: "n" + v.astype(str), r"column 'visits \(count\)' .*holds text \('n0'\).*a number was expected"),
     "out-of-range": (lambda v: v.astype(np.float64) * 1e19, r"'visits \(count\)' .* outside the range of int64"),
     "infinity": (lambda v: v.where(v > 0, np.inf), r"'visits \(count\)' .* holds infinity in"),
     "dates": (lambda v: pd.to_datetime(v), r"'visits \(count\)' .* holds datetime64\[ns\] values"),

@@ -80,7 +80,10 @@ def _write(content: bytes | str) -> Callable[[Path], Path]:
 BAD_FILES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "missing-column": (_write("age,city\n31,Paris\n"), r"income"),
     "extra-column": (_write("age,income,city,label\n31,5.0,Paris,1\n"), r"label"),
-    "wrong-type-text-in-float": (_write("age,income,city\n31,lots,Paris\n"), r"income.*numeric|numeric.*income"),
+    "wrong-type-text-in-float": (_write("age,income,city\n31,lots,Paris\n"), r"income.*number|number.*income"),
+    # before: read as 1065.0 (Python's float takes it; no database loads it as a number)
+    "underscored-number": (_write("age,income,city\n31,1_065,Paris\n"), r"holds text \('1_065'\) but input 'income'"),
+    "hex-number": (_write('age,income,city\n31,0x1F,Paris\n'), r"holds text \('0x1F'\) but input 'income'"),
     "wrong-type-text-in-int": (_write("age,income,city\nthirty,5.0,Paris\n"), r"age"),
     "fraction-in-int": (_write("age,income,city\n31.5,5.0,Paris\n"), r"age.*fractional"),
     "nan-in-int": (_write("age,income,city\n31,5.0,Paris\n,4.0,Lyon\n"), r"age.*missing"),
