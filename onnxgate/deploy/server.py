@@ -36,8 +36,8 @@ trace (on the v2 routes that includes onnxruntime refusing checked values with I
 as an index past a table; its other failures are the model's, a 500). Malformed HTTP (a bad request
 line, ``Content-Length``, ``Transfer-Encoding``, a NUL in a header, a bad chunk) gets the JSON body
 with 400, and more than :data:`MAX_HEADERS` header lines or :data:`MAX_HEADER_BYTES` bytes of
-headers get 431, when uvicorn runs its httptools parser (always in the container:
-``requirements.txt`` pins it). A NaN or infinite output is written as ``null``.
+headers get 431, a transfer coding other than ``chunked`` gets 501, when uvicorn runs its httptools
+parser (always in the container: ``requirements.txt`` pins it). A NaN or infinite output is written as ``null``.
 With an API key, every route but the health probes needs ``Authorization: Bearer <key>`` (the
 scheme in any case, the key compared in constant time), checked before any answer that names the
 model. ``BYTES`` elements reach the model as object arrays of the very strings sent (numpy's text
@@ -959,6 +959,13 @@ def _build_protocol_class() -> Any:
                 self._refusal = (431, "too_many_headers", f"the request has over {MAX_HEADERS} header lines (the "
                                  "limit); send fewer headers")
                 raise ValueError("too many headers")  # httptools stops parsing: data_received sends the 431
+            if name.lower() == b"transfer-encoding":
+                codings = [c.strip().lower() for c in value.split(b",")]
+                unknown = [c.decode("latin-1") for c in codings if c != b"chunked"]
+                if unknown:  # httptools reads the chunks and drops the other codings: the body would be misread
+                    self._refusal = (501, "transfer_encoding", f"Transfer-Encoding {unknown[0]!r} is not supported "
+                                     "(RFC 9112: 501); send the body uncompressed, chunked or with Content-Length")
+                    raise ValueError("unsupported transfer coding")
             # the head's bytes as parsed: a head that arrived in one read is complete before data_received
             # can count it (the request line, then "name: value\r\n" per header)
             self._header_bytes += len(name) + len(value) + 4

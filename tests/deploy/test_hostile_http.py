@@ -512,3 +512,16 @@ def test_a_slow_model_does_not_hold_the_health_probes(tmp_path: Path) -> None:
     probes.sort()
     p50 = probes[len(probes) // 2]
     assert p50 < model_s / 2, f"health p50 {1000 * p50:.1f} ms with a {1000 * model_s:.1f} ms model under load"
+
+
+@pytest.mark.parametrize("coding", [b"gzip, chunked", b"deflate,chunked"])
+def test_a_transfer_coding_other_than_chunked_gets_501(server: Server, coding: bytes) -> None:
+    """Before: httptools read the chunks and dropped the gzip layer, so the compressed bytes were scored as JSON."""
+    request = (b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: "
+               + coding + b"\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
+    status, headers, body = raw_exchange(server.port, request)
+    payload = strict_json(body)
+    assert (status, payload["error"]) == (501, "transfer_encoding"), payload
+    assert f"Transfer-Encoding '{coding.split(b',')[0].decode()}' is not supported" in payload["message"]
+    assert headers["connection"] == "close"
+    assert server.get("/")[0] == 200
