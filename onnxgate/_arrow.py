@@ -144,10 +144,14 @@ def _inputs_fed(names: list[str], signature: Signature) -> list[TensorSpec | Non
 def check_columns_typed_as_inputs(schema: pa.Schema, signature: Signature, where: str = "") -> None:
     """Refuse columns a numeric or boolean input would take only by reinterpreting them: dates, times
     and durations (as integer counts), booleans for a float (an integer input reads them as 0/1, as
-    :func:`onnxgate._data.as_feeds` does), text (parsed as numbers), and
-    numbers for a boolean (any value but 0 as true: 2 and -7 would score as 1). A number column of
-    only 0 and 1 is refused too, as the HTTP service refuses numbers for a bool input: whether 0/1
-    meant false/true is the user's to say, by casting the column.
+    :func:`onnxgate._data.as_feeds` does), text for a boolean, and numbers for a boolean (any value but
+    0 as true: 2 and -7 would score as 1). A number column of only 0 and 1 is refused too, as the HTTP
+    service refuses numbers for a bool input: whether 0/1 meant false/true is the user's to say, by
+    casting the column.
+
+    Text for a number input passes here, as ``onnxgate validate`` and the dry run read it: each batch's
+    cells must then be plain decimal numerals (``'5'``, ``' -1.5e3 '``), which a database loads into
+    a number column; :func:`onnxgate._data.as_feeds` refuses any other text, naming the cell.
 
     Every offending column is named in one message; ``where`` (`` in 'part-1.parquet'``) follows them.
     A string input takes any column here: :func:`onnxgate._data.as_feeds` refuses what is not text.
@@ -174,14 +178,15 @@ def _refuse_retyped(schema: pa.Schema, specs: list[TensorSpec | None], where: st
         # booleans feed an integer input as 0/1 without loss (how the SQL adaptation types a boolean
         # column), as onnxgate._data.as_feeds reads them
         boolean_for_float = pt.is_boolean(kind) and not spec.elem_type.startswith(("bool", "int", "uint"))
-        if text or pt.is_temporal(kind) or boolean_for_float or (number and spec.elem_type == "bool"):
+        for_bool = spec.elem_type == "bool"
+        if pt.is_temporal(kind) or boolean_for_float or ((text or number) and for_bool):
             faults.append((field.name, f"input {spec.name!r} expects {spec.elem_type}; column {field.name!r} is "
                                        f"{field.type}"))
     if faults:
         raise InvalidDataError(
             f"{'; '.join(f for _, f in faults)}{where}: cast {'it' if len(faults) == 1 else 'them'} to the input's "
-            "type first (dates, booleans and text are not read as numbers, nor numbers as booleans, so as not to "
-            "guess what the model was fitted on)",
+            "type first (dates and booleans are not read as numbers, nor numbers or text as booleans, so as not "
+            "to guess what the model was fitted on)",
             column=faults[0][0],
         )
 

@@ -56,7 +56,7 @@ def test_anything_else_takes_the_general_route() -> None:
     assert plain_feeds(_batch(), mapped) is None  # the user's column names recorded at conversion
 
 
-@pytest.mark.parametrize("kind", [pa.int64(), pa.uint8(), pa.float64(), pa.decimal128(5, 2)], ids=str)
+@pytest.mark.parametrize("kind", [pa.int64(), pa.uint8(), pa.float64(), pa.decimal128(5, 2), pa.string()], ids=str)
 def test_numbers_are_not_read_as_booleans(kind: pa.DataType) -> None:
     signature = _signature([("flag", TensorProto.BOOL, ["N", 1]), ("x", TensorProto.FLOAT, ["N", 1])])
     check_columns_typed_as_inputs(pa.schema([("flag", pa.bool_()), ("x", pa.float32())]), signature)

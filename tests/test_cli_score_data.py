@@ -97,10 +97,12 @@ BAD: dict[str, tuple[Callable[[Path, pd.DataFrame], Path], list[str], list[str]]
                             ["input 'alcohol' expects float64", "column 'alcohol' is timestamp[ns]", "cast it"]),
     "bool-for-float": (_file(lambda X: X.assign(alcohol=X.alcohol > 13)), [],
                        ["input 'alcohol' expects float64", "column 'alcohol' is bool"]),
-    "text-for-float": (_file(lambda X: X.assign(alcohol=X.alcohol.astype(str))), [],
-                       ["input 'alcohol' expects float64", "string: cast it"]),
-    "categories-for-float": (_file(lambda X: X.assign(alcohol=X.alcohol.astype(str).astype("category"))), [],
-                             ["column 'alcohol' is dictionary<values="]),
+    "text-not-a-numeral-for-float": (
+        _file(lambda X: X.assign(alcohol=X.alcohol.astype(str).where(X.index != 7, "1_065"))), [],
+        ["column 'alcohol' holds text ('1_065') but input 'alcohol' is float64", "pandas.to_numeric"]),
+    "categories-not-numerals-for-float": (
+        _file(lambda X: X.assign(alcohol=(X.alcohol > 13).map({True: "high", False: "low"}).astype("category"))),
+        [], ["column 'alcohol' holds text (", "but input 'alcohol' is float64"]),
     "an-output-named-twice": (_file(lambda X: X), ["--outputs", "label,label"], ["output(s) ['label'] named more"]),
 }
 
@@ -116,6 +118,20 @@ def test_data_that_does_not_fit_is_one_line_exit_2_and_no_output(
     err = _one_line(capsys)
     assert all(s in err for s in says), err
     assert not out.parent.exists() or not any(out.parent.iterdir())
+
+
+def test_numerals_as_text_score_as_validate_reads_them(wine: dict[str, Any], tmp_path: Path) -> None:
+    """A text column of plain numerals (a CSV read without types) feeds a number input, as ``validate``
+    and the dry run read it: it used to be refused here while ``validate`` passed the same file."""
+    X = wine["X"]
+    text = X.assign(alcohol=X.alcohol.astype(str), proline=X.proline.astype(str).str.pad(6))  # ' 1065'
+    for name, frame in (("numbers", X), ("text", text)):
+        frame.to_parquet(tmp_path / f"{name}.parquet")
+        assert _score(wine["onnx"], tmp_path / f"{name}.parquet", tmp_path / f"{name}-out.parquet") == 0
+    numbers, scored = (pd.read_parquet(tmp_path / f"{n}-out.parquet") for n in ("numbers", "text"))
+    assert og.validate(wine["onnx"], data=text, reference=wine["model"]).passed
+    for output in ("label", "probabilities"):
+        assert np.array_equal(np.stack(numbers[output].to_numpy()), np.stack(scored[output].to_numpy()))
 
 
 def test_a_float_null_is_scored_as_a_nan(wine: dict[str, Any], tmp_path: Path) -> None:

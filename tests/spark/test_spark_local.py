@@ -168,6 +168,23 @@ def test_predict_adds_typed_columns_and_passes_the_others_through(local_spark: A
     np.testing.assert_array_equal(np.stack(got["probabilities"].to_numpy()), probabilities)
 
 
+def test_numerals_as_text_are_scored_as_numbers_on_spark(local_spark: Any, forest: dict[str, Any]) -> None:
+    """A string column of numerals (a CSV read without a schema) feeds a float input, as ``validate``
+    reads it locally; it used to be refused by the schema check."""
+    from onnxgate.deploy.adapt import adapt
+
+    adapted = adapt(forest["conv"], "sql-edge-2.0")
+    names = og.Signature.from_model(adapted).input_names
+    numbers = pd.DataFrame(forest["X"][:200], columns=names)
+    out_name = og.Signature.from_model(adapted).output_names[0]
+    scored = {}
+    for kind, frame in (("numbers", numbers), ("text", numbers.astype({names[0]: str}))):
+        df = local_spark.createDataFrame(frame)
+        assert (dict(df.dtypes)[names[0]] == "string") == (kind == "text")
+        scored[kind] = [r[0] for r in ogs.predict(df, adapted).select(out_name).collect()]
+    assert scored["text"] == scored["numbers"]
+
+
 def test_predict_on_a_sql_adapted_model(local_spark: Any, forest: dict[str, Any], tmp_path: Path) -> None:
     from onnxgate.deploy.adapt import adapt
 
