@@ -460,14 +460,49 @@ def test_v2_onnxruntime_failing_on_its_own_is_still_a_500(ids_app: ScoringApp, m
         assert status == 500 and strict(raw)["error"].startswith("onnxruntime failed"), raw
 
 
-def test_score_route_answers_a_value_the_model_refuses_with_a_400(ids_app: ScoringApp) -> None:
+def test_score_route_answers_a_value_the_model_refuses_with_a_400(ids_app: ScoringApp,
+                                                                   capfd: pytest.CaptureFixture[str]) -> None:
     """The Azure ML route agrees with v2: an id past the model's table is the request's to change."""
     status, raw = ids_app.entry.score_bytes(json.dumps({"data": [[1], [3]]}).encode())
     body = strict(raw)
     assert status == 400 and body["error"] == "invalid_values", body
     assert "indices element out of data bounds" in body["message"]
+    status, raw, _headers = ids_app.v2.infer({}, json.dumps(_ids([[1], [3]])).encode())
+    assert status == 400 and "out of data bounds" in strict(raw)["error"]
+    # a client's bad value is the client's answer, not a line in the service's log: onnxruntime wrote
+    # "[E:onnxruntime:, sequential_executor.cc ...]" to stderr for each such request
+    assert capfd.readouterr().err == ""
     status, raw = ids_app.entry.score_bytes(json.dumps({"data": [[1], [2]]}).encode())
     assert status == 200, strict(raw)
+
+
+def test_a_run_failing_through_the_models_fault_is_one_line_in_the_log(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """A model that reshapes its rows in pairs fails on an odd count with onnxruntime's FAIL: a 500 on both
+    routes, and one line on stderr for whoever runs the service (not onnxruntime's own log line)."""
+    from onnx import TensorProto as T
+    from onnx import helper as h
+
+    import onnxgate as og
+
+    graph = h.make_graph([h.make_node("Reshape", ["x", "shape"], ["y"])], "fixed",
+                         [h.make_tensor_value_info("x", T.FLOAT, ["N", 1])],
+                         [h.make_tensor_value_info("y", T.FLOAT, ["M", 2])],
+                         initializer=[h.make_tensor("shape", T.INT64, [2], [-1, 2])])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 15)])
+    model.ir_version = 8
+    og.package(model, target="container", out=tmp_path / "fixed", service_name="fixed")
+    app = create_app(tmp_path / "fixed")
+    capfd.readouterr()
+    status, raw = app.entry.score_bytes(b'{"data": [[1], [2], [3]]}')
+    assert status == 500 and strict(raw)["error"] == "inference_failed"
+    v2 = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [3, 1], "data": [1, 2, 3]}]}
+    status, raw, _headers = app.v2.infer({}, json.dumps(v2).encode())
+    assert status == 500 and strict(raw)["error"].startswith("onnxruntime failed")
+    lines = capfd.readouterr().err.splitlines()
+    assert len(lines) == 2 and all(line.startswith("score.py: onnxruntime failed: Fail: ") for line in lines), lines
+    status, raw = app.entry.score_bytes(b'{"data": [[1], [2], [3], [4]]}')
+    assert status == 200 and capfd.readouterr().err == ""
 
 
 # -- whole numbers written as 3.0 or 1e0 for an integer input ----------------------------------------

@@ -118,6 +118,11 @@ _SLACK_PER_TENSOR = 16
 CONFIG: dict[str, Any] = {}
 _session: Any = None
 _max_rows = 0
+# onnxruntime logs a failed run on stderr itself: a request with a value the model refuses would write
+# a line to the service's log for every such request. Runs are silent; a failure that is the model's
+# (a 500) is logged here instead, in one line.
+_RUN_OPTIONS = ort.RunOptions()
+_RUN_OPTIONS.log_severity_level = 4
 
 
 class RequestError(ValueError):
@@ -843,7 +848,24 @@ def infer(feeds: dict[str, np.ndarray], outputs: list[str] | None = None) -> lis
     """Run the model on checked arrays; ``outputs`` (names) defaults to every output, in order."""
     if _session is None:
         init()
-    return list(_session.run(outputs, feeds))
+    try:
+        return list(_session.run(outputs, feeds, _RUN_OPTIONS))
+    except Exception as err:
+        if not _refused_values(err):
+            log_failure(err)
+        raise
+
+
+def _refused_values(err: Exception) -> bool:
+    """onnxruntime's INVALID_ARGUMENT: a kernel refused the values of checked rows (the client's to change)."""
+    kind = type(err)
+    return kind.__name__ == "InvalidArgument" and kind.__module__.startswith("onnxruntime.")
+
+
+def log_failure(err: BaseException) -> None:
+    """One line on stderr for a run that failed through no fault of the request (answered with a 500)."""
+    first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    print(f"score.py: onnxruntime failed: {type(err).__name__}: {first}", file=sys.stderr, flush=True)
 
 
 def _jsonable(value: Any) -> Any:
@@ -859,16 +881,16 @@ def _jsonable(value: Any) -> Any:
 
 def _outputs(feeds: dict[str, np.ndarray]) -> tuple[int, dict[str, Any]]:
     try:
-        results = _session.run(None, feeds)
+        results = _session.run(None, feeds, _RUN_OPTIONS)
     except Exception as err:
-        kind = type(err)
-        if kind.__name__ == "InvalidArgument" and kind.__module__.startswith("onnxruntime."):
+        if _refused_values(err):
             # the rows passed the signature's checks, so a kernel refused a value (an index past a
             # table): the client's to change, as the server's v2 route answers it
             return 400, {"error": "invalid_values", "message": f"the model cannot score these values (onnxruntime: "
                          f"{err}); their types and shapes are the model's, so a value is outside what it accepts: "
                          "change it", "status": 400}
         # any other onnxruntime failure on checked input is the model's fault: 500, no trace
+        log_failure(err)
         return 500, {"error": "inference_failed", "message": f"onnxruntime failed: {err}", "status": 500}
     names = [spec["name"] for spec in _config()["signature"]["outputs"]]
     return 200, dict(zip(names, results))
