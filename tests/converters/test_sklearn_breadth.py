@@ -950,3 +950,39 @@ def test_a_feature_union_member_set_to_drop_adds_no_column() -> None:
     model = make_pipeline(union, LogisticRegression(max_iter=3000)).fit(X, y)
     assert og.validate(og.convert(model, X.head()), reference=model, data=X).passed
     assert og.validate(og.convert(model, X.to_numpy()[:5]), reference=model, data=X.to_numpy()).passed
+
+
+@pytest.mark.parametrize("kind", ["LogisticRegression", "RandomForestClassifier", "pipeline"])
+def test_a_classifier_fitted_on_bool_labels_predicts_bools_everywhere(kind: str, tmp_path: Any) -> None:
+    """scikit-learn predicts False/True; the label output was int64 0/1, so the service answered 0 and 1."""
+    import json
+
+    from onnx import TensorProto, helper
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from onnxgate.deploy.server import create_app
+
+    X, y = load_breast_cancer(return_X_y=True)
+    model = {"LogisticRegression": LogisticRegression(max_iter=5000),
+             "RandomForestClassifier": RandomForestClassifier(20, random_state=0),
+             "pipeline": make_pipeline(StandardScaler(), LogisticRegression())}[kind].fit(X, y == 1)
+    conv = _validated(model, X)
+    assert og.Signature.from_model(conv.model).outputs[0].elem_type == "bool"
+    # a label negated inside the graph is caught: bools are compared exactly
+    broken = type(conv.model)()
+    broken.CopyFrom(conv.model)
+    label = broken.graph.output[0].name
+    for node in broken.graph.node:
+        node.output[:] = [f"{n}_pre" if n == label else n for n in node.output]
+    broken.graph.node.append(helper.make_node("Not", [f"{label}_pre"], [label]))
+    assert broken.graph.output[0].type.tensor_type.elem_type == TensorProto.BOOL
+    assert not og.validate(broken, reference=model, data=X).passed
+    og.package(conv, target="container", out=tmp_path / "svc", reference=model, data=X)
+    status, raw = create_app(tmp_path / "svc").entry.score_bytes(json.dumps({"data": X[:20].tolist()}).encode())
+    assert status == 200 and json.loads(raw)["label"] == model.predict(X[:20]).tolist()
+    og.package(conv, target="sql-edge-2.0", out=tmp_path / "sql", reference=model, data=X, adapt=True)
+    assert "label" in (tmp_path / "sql" / "04_predict.sql").read_text()
