@@ -760,7 +760,10 @@ def _register_boosting(model: Any, ml_opset: int) -> int:
 #: How skl2onnx lays out a binary classifier's decision scores ``d`` in its ``probabilities`` output when
 #: the classifier has no predict_proba (measured with skl2onnx 1.20 on breast_cancer, to 1e-6).
 _BINARY_SCORES = {"SVC": "d,-d", "NuSVC": "d,-d", "LinearSVC": "d", "RidgeClassifier": "d", "RidgeClassifierCV": "d",
-                  "SGDClassifier": "-d,d", "Perceptron": "-d,d", "PassiveAggressiveClassifier": "-d,d"}
+                  "SGDClassifier": "-d,d", "Perceptron": "-d,d", "PassiveAggressiveClassifier": "-d,d",
+                  # scikit-learn's two columns sum to 1 (one vote, and the same confidence with either sign)
+                  # before decision_function keeps the second
+                  "OneVsOneClassifier": "1-d,d"}
 
 
 def _declare_binary_scores(proto: Any, model: Any) -> None:
@@ -816,8 +819,8 @@ def _scores_as_written(model: Any, scores: Any, width: int | None) -> Any:
     layout = _BINARY_SCORES.get(type(final).__name__)
     if layout == "d":  # skl2onnx may declare [N,2] for what is [N,1]
         return d.reshape(-1, 1)
-    if layout in ("d,-d", "-d,d") and width in (None, 2):
-        return np.column_stack([d, -d] if layout == "d,-d" else [-d, d])
+    if layout in ("d,-d", "-d,d", "1-d,d") and width in (None, 2):
+        return np.column_stack({"d,-d": [d, -d], "-d,d": [-d, d], "1-d,d": [1 - d, d]}[layout])
     return None
 
 

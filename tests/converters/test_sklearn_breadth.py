@@ -782,7 +782,8 @@ def test_column_names_meeting_each_other_or_an_output_ignoring_case_get_inputs_s
     assert og.validate(conv, reference=model, data=X, target="sql-edge-2.0").passed
 
 
-@pytest.mark.parametrize("name", ["SVC", "NuSVC", "LinearSVC", "SGDClassifier", "Perceptron", "RidgeClassifier"])
+@pytest.mark.parametrize("name", ["SVC", "NuSVC", "LinearSVC", "SGDClassifier", "Perceptron", "RidgeClassifier",
+                                  "OneVsOneClassifier"])
 @pytest.mark.parametrize("classes", [2, 3])
 def test_the_scores_of_a_classifier_without_predict_proba_are_compared(name: str, classes: int) -> None:
     # skl2onnx writes its decision scores as 'probabilities': the reference had none, the output was
@@ -795,8 +796,13 @@ def test_the_scores_of_a_classifier_without_predict_proba_are_compared(name: str
 
     X, y = (load_breast_cancer if classes == 2 else load_iris)(return_X_y=True)
     X = X.astype(np.float32)
-    kind = getattr(svm, name, None) or getattr(linear_model, name)
-    model = (kind(random_state=0) if "random_state" in kind().get_params() else kind()).fit(X, y)
+    if name == "OneVsOneClassifier":  # binary: one column of scores, which skl2onnx writes as [1 - d, d]
+        from sklearn.multiclass import OneVsOneClassifier
+
+        model = OneVsOneClassifier(linear_model.LogisticRegression(max_iter=5000)).fit(X, y)
+    else:
+        kind = getattr(svm, name, None) or getattr(linear_model, name)
+        model = (kind(random_state=0) if "random_state" in kind().get_params() else kind()).fit(X, y)
     conv = og.convert(model, X[:5])
     result = og.validate(conv, reference=model, data=X).check("prediction_parity")
     assert result.passed and "not compared" not in result.message, result.message
