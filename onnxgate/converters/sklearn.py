@@ -567,8 +567,18 @@ class SklearnConverter(Converter):
         """
         conv_options: dict[Any, Any] = {}
         for est in _sub_estimators(model):
+            if not self.is_classifier(est):
+                continue
             # a Pipeline's converter lists zipmap too, but accepts it only with a classifier at the end
-            if "zipmap" in _allowed_options(est) and self.is_classifier(est):
+            # whose own converter takes it: skl2onnx hands the pipeline's option on to that step, and
+            # LinearSVC's converter refused it ("Option 'zipmap' not in [...]")
+            last = est
+            while hasattr(last, "steps") and last.steps:
+                last = last.steps[-1][1]
+            allowed_last = _allowed_options(last)
+            if allowed_last and "zipmap" not in allowed_last:  # a converter that lists its options, without it
+                conv_options[id(last)] = {}  # an entry of its own: skl2onnx then adds no zipmap to it
+            elif "zipmap" in _allowed_options(est):
                 conv_options[id(est)] = {"zipmap": zipmap}
         for key, value in user.items():
             conv_options[key] = value

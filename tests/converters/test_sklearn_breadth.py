@@ -782,6 +782,22 @@ def test_column_names_meeting_each_other_or_an_output_ignoring_case_get_inputs_s
     assert og.validate(conv, reference=model, data=X, target="sql-edge-2.0").passed
 
 
+@pytest.mark.parametrize("loader", ["load_breast_cancer", "load_iris"])
+def test_a_pipeline_ending_in_a_classifier_without_zipmap_converts(loader: str) -> None:
+    # skl2onnx hands a pipeline's zipmap option to its last classifier: raw skl2onnx and onnxgate both failed
+    # with "Option 'zipmap' not in ['nocl', 'output_class_labels', 'raw_scores'] for class 'LinearSVC'"
+    from sklearn import datasets
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    X, y = getattr(datasets, loader)(return_X_y=True)
+    model = make_pipeline(StandardScaler(), LinearSVC(random_state=0)).fit(X, y)
+    conv = _validated(model, X)
+    result = og.validate(conv, reference=model, data=X).check("prediction_parity")
+    assert "not compared" not in result.message and len(result.details["names"]["compared"]) == 2, result.message
+
+
 @pytest.mark.parametrize("name", ["SVC", "NuSVC", "LinearSVC", "SGDClassifier", "Perceptron", "RidgeClassifier",
                                   "OneVsOneClassifier"])
 @pytest.mark.parametrize("classes", [2, 3])
