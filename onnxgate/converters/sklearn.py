@@ -1434,9 +1434,19 @@ def _declare_output_ranks(proto: Any) -> None:
     except Exception:
         return
     shapes = {o.name: o.type.tensor_type for o in inferred.graph.output if o.type.HasField("tensor_type")}
+    rows_dynamic = all(i.type.tensor_type.shape.dim and not i.type.tensor_type.shape.dim[0].HasField("dim_value")
+                       for i in proto.graph.input if i.type.HasField("tensor_type"))
     for out in proto.graph.output:
         found = shapes.get(out.name)
-        if found is None or not found.HasField("shape") or not out.type.tensor_type.HasField("shape"):
+        if out.type.HasField("tensor_type") and (found is None or not found.HasField("shape")):
+            # nothing inferred (an ai.onnx.ml Normalizer has no shape inference): scikit-learn returns a
+            # row per input row, so a batch axis fixed to 1 (TfidfTransformer in float32: [1,k]) is
+            # skl2onnx's declaration, not the model's, and made every SQL target refuse the model
+            dims = out.type.tensor_type.shape.dim
+            if rows_dynamic and dims and dims[0].HasField("dim_value") and dims[0].dim_value == 1:
+                dims[0].Clear()
+            continue
+        if not out.type.tensor_type.HasField("shape"):
             continue
         declared = out.type.tensor_type.shape
         if not found.shape.dim:

@@ -1008,3 +1008,19 @@ def test_a_classifier_fitted_on_bool_labels_predicts_bools_everywhere(kind: str,
     assert status == 200 and json.loads(raw)["label"] == model.predict(X[:20]).tolist()
     og.package(conv, target="sql-edge-2.0", out=tmp_path / "sql", reference=model, data=X, adapt=True)
     assert "label" in (tmp_path / "sql" / "04_predict.sql").read_text()
+
+
+def test_a_transformer_skl2onnx_declares_one_row_for_is_declared_per_row(tmp_path: Any) -> None:
+    # skl2onnx declares TfidfTransformer's float32 output [1,13], and the ai.onnx.ml Normalizer it ends
+    # with has no shape inference to correct it: every SQL target refused the model as "returns 1 row(s)"
+    from sklearn.datasets import load_wine
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    X = np.abs(load_wine(return_X_y=True)[0])
+    model = TfidfTransformer().fit(X)
+    conv = og.convert(model, X[:5], precision="float32")
+    assert conv.signature.outputs[0].shape[0] is None and conv.signature.outputs[0].shape[1] == 13
+    sql = og.convert(model, X[:5], target="sql-edge-2.0")
+    assert og.validate(sql, reference=model, data=X, target="sql-edge-2.0").passed
+    og.package(sql, target="sql-edge-2.0", out=tmp_path / "sql", reference=model, data=X)
+    assert (tmp_path / "sql" / "04_predict.sql").exists()
