@@ -1446,7 +1446,7 @@ def _declare_output_ranks(proto: Any) -> None:
             if rows_dynamic and dims and dims[0].HasField("dim_value") and dims[0].dim_value == 1:
                 dims[0].Clear()
             continue
-        if not out.type.tensor_type.HasField("shape"):
+        if found is None or not out.type.tensor_type.HasField("shape"):
             continue
         declared = out.type.tensor_type.shape
         if not found.shape.dim:
