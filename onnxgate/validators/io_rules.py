@@ -17,7 +17,10 @@ it in. When the shapes cannot decide (an unknown dimension, a symbol inference m
 whose batch axis is unnamed), the model is run in onnxruntime on :data:`ROW_PROBE_SIZES` rows of
 zeros and each such output must return as many rows as it was given; the message says which outputs
 were checked that way. Two sizes, so an output that always has 2 rows, or twice the input's, cannot
-match by chance.
+match by chance. An output whose declared shape gives it the inputs' batch axis is run the same way
+(a declaration is the file's word, and a model summing over the batch may still declare ``[N,1]``):
+returning another row count fails; a model that cannot be run on zeros or ones keeps its declaration,
+and ``details["rows"]["declared_unrun"]`` says why.
 """
 
 from __future__ import annotations
@@ -345,6 +348,7 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
     seen_outputs: dict[str, str] = {}
     input_names = {s.name.lower(): s.name for s in sig.inputs}
     undecided: list[TensorSpec] = []
+    declared_rows: list[TensorSpec] = []  # the shapes give them the inputs' rows: run to confirm
     shapes: dict[str, tuple[Dim, ...] | None] = {}
     for spec in sig.outputs:
         problem: str | None = None
@@ -370,7 +374,7 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
                 problem = _and(problem, f"shape {shown} fixes its first axis to {rows}, so it returns {rows} "
                                         "row(s) whatever the number of input rows")
             elif rows in symbols:
-                pass
+                declared_rows.append(spec)
             elif named and _named(declared):
                 row_axis = rows
                 axes = " or ".join(repr(b) for b in sorted(symbols))
@@ -402,33 +406,53 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
                 wrong_other = wrong_other or row_axis is None or shape_problem.count("; ") > 0
     probed: dict[str, list[list[int]]] = {}
     unverified: list[dict[str, str]] = []
+    declared_unrun: str | None = None
+    offending = {o["name"] for o in offenders}
+    declared_rows = [s for s in declared_rows if s.name not in offending] if not (fixed_inputs or one_row) else []
+    found: dict[str, list[tuple[int, ...]]] = {}
+    failure: str | None = None
+    if (undecided and not fixed_inputs) or declared_rows:
+        found, failure = _probe_rows(model, sig, sizes)
+    declared_run: list[str] = []
+    if declared_rows:
+        if failure is not None:
+            declared_unrun = str(failure)
+        else:
+            declared_run = [s.name for s in declared_rows]
+        for spec in declared_rows:
+            got = found.get(spec.name, [])
+            if failure is None and any(not g or g[0] != n for g, n in zip(got, sizes)):
+                shown = _shape_str(shapes[spec.name])
+                runs = ", ".join(f"[{','.join(map(str, g))}] for {n} rows" for g, n in zip(got, sizes))
+                offenders.append({"name": spec.name, "shape": shown, "width": None, "row_axis": None,
+                                  "problem": f"shape {shown} declares one row per input row, but run on rows of "
+                                             f"zeros it returned {runs}"})
+                wrong_rows = True
     if undecided:
         if fixed_inputs:
             # feeding 2 rows would only repeat what inputs_one_per_column reports
             reason = "the inputs take a fixed number of rows"
             unverified = [{"name": s.name, "reason": reason} for s in undecided]
+        elif isinstance(failure, _LoadFailure):
+            unverified = [{"name": s.name, "reason": str(failure)} for s in undecided]
         else:
-            found, failure = _probe_rows(model, sig, sizes)
-            if isinstance(failure, _LoadFailure):
-                unverified = [{"name": s.name, "reason": str(failure)} for s in undecided]
-            else:
-                for spec in undecided:
-                    got = found.get(spec.name, [])
-                    shown = _shape_str(shapes[spec.name])
-                    if failure is None:
-                        probed[spec.name] = [list(g) for g in got]
-                        problem = _probed_problem(shown, got, sizes)
-                    else:
-                        problem = f"shape {shown} does not tell its row count, and {failure}"
-                    if problem:
-                        offenders.append({"name": spec.name, "shape": shown, "width": None, "row_axis": None,
-                                          "problem": problem})
-                        wrong_rows = True
+            for spec in undecided:
+                got = found.get(spec.name, [])
+                shown = _shape_str(shapes[spec.name])
+                if failure is None:
+                    probed[spec.name] = [list(g) for g in got]
+                    problem = _probed_problem(shown, got, sizes)
+                else:
+                    problem = f"shape {shown} does not tell its row count, and {failure}"
+                if problem:
+                    offenders.append({"name": spec.name, "shape": shown, "width": None, "row_axis": None,
+                                      "problem": problem})
+                    wrong_rows = True
     details = {
         "outputs": [s.describe() for s in sig.outputs],
         "offenders": offenders,
         "rows": {"batch_axes": {s.name: d for s, d in zip(tensors, batch)}, "probed": probed,
-                 "unverified": unverified},
+                 "unverified": unverified, "declared_run": declared_run, "declared_unrun": declared_unrun},
     }
     fixes = []
     if wrong_other:  # a name or a clash alone sets neither: renaming fixes those

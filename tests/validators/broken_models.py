@@ -96,8 +96,9 @@ def unsupported_nodes_model() -> onnx.ModelProto:
     )
 
 
-def batch_sum_model(rank1: bool = False) -> onnx.ModelProto:
-    """'y' = the sum over the batch of x[N,1]: one value for all rows, declared [1,1] (or [1] when ``rank1``)."""
+def batch_sum_model(rank1: bool = False, declared: Dims | None = None) -> onnx.ModelProto:
+    """'y' = the sum over the batch of x[N,1]: one value for all rows, declared [1,1] (or [1] when ``rank1``),
+    or ``declared``."""
     nodes = [helper.make_node("ReduceSum", ["x", "axes"], ["s"], keepdims=1, name="sum_rows")]
     inits = [helper.make_tensor("axes", TensorProto.INT64, [1], [0])]
     if rank1:
@@ -106,7 +107,7 @@ def batch_sum_model(rank1: bool = False) -> onnx.ModelProto:
     else:
         nodes.append(helper.make_node("Identity", ["s"], ["y"], name="id"))
     return model(nodes, [vi("x", TensorProto.FLOAT, ("N", 1))],
-                 [vi("y", TensorProto.FLOAT, (1,) if rank1 else (1, 1))], initializers=inits)
+                 [vi("y", TensorProto.FLOAT, declared or ((1,) if rank1 else (1, 1)))], initializers=inits)
 
 
 def doubled_rows_model(declared: Dims = ("M", 1), batch: int | str | None = "N") -> onnx.ModelProto:

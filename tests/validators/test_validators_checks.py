@@ -143,6 +143,10 @@ ROWS_CASES = {
                                    "returned [4,1] for 2 rows, [6,1] for 3 rows, not one row per input row"),
     "input-[?,1]-concat-probed": (doubled_rows_model((None, 1), batch=None), "outputs_one_value_per_row",
                                   "returned [4,1] for 2 rows, [6,1] for 3 rows, not one row per input row"),
+    # the declaration says [N,1]; run on 2 and 3 rows, the model returns one: it was trusted without data
+    "output-[N,1]-declared-sum-over-batch": (batch_sum_model(declared=("N", 1)), "outputs_one_value_per_row",
+                                             "'y': shape [N,1] declares one row per input row, but run on rows of "
+                                             "zeros it returned [1,1] for 2 rows, [1,1] for 3 rows"),
     "fails-on-2-rows": (squeeze_rows_model(), "outputs_one_value_per_row",
                         "'y': shape [?] does not tell its row count, and onnxruntime fails on a batch of 2 rows "
                         "of zeros (and of ones): [ONNXRuntimeError]"),
@@ -182,14 +186,20 @@ def test_row_count_unknown_statically_is_said_and_checked_by_running():
     assert result.details["rows"]["probed"] == {"y": [[2, 1], [3, 1]]}
 
 
-def test_output_sharing_the_input_batch_symbol_is_decided_without_running(monkeypatch):
-    def no_session(*args, **kwargs):
-        raise AssertionError("the shapes decide; the model must not be run")
-
-    monkeypatch.setattr(io_rules.runtime, "session", no_session)
+def test_output_sharing_the_input_batch_symbol_is_confirmed_by_running(monkeypatch):
     result = io_rules.check_outputs_one_value_per_row(identity_model(), EDGE2)
     assert result and result.message == "1 outputs, one value per row each"
-    assert result.details["rows"] == {"batch_axes": {"x": "N"}, "probed": {}, "unverified": []}
+    assert result.details["rows"] == {"batch_axes": {"x": "N"}, "probed": {}, "unverified": [],
+                                      "declared_run": ["y"], "declared_unrun": None}
+
+    def no_session(*args, **kwargs):
+        raise RuntimeError("no onnxruntime here")
+
+    # a model that cannot be run keeps its declaration: the check passes and says why it was not run
+    monkeypatch.setattr(io_rules.runtime, "session", no_session)
+    result = io_rules.check_outputs_one_value_per_row(identity_model(), EDGE2)
+    assert result and result.details["rows"]["declared_run"] == []
+    assert "cannot load" in result.details["rows"]["declared_unrun"]
 
 
 def test_rows_unchecked_when_onnxruntime_cannot_load_the_model_are_said_not_failed():
