@@ -98,6 +98,22 @@ def test_parity_failure_exits_1_with_evidence(tmp_path, iris_files, capsys):
     assert "output 'probabilities'  max_abs=" in failure.get("message", "")
 
 
+def test_data_the_reference_refuses_is_an_input_error_not_a_failed_model(tmp_path, iris_files, capsys):
+    # LogisticRegression raises on NaN where the ONNX model scores it: nothing was compared, yet this
+    # exited 1, "the model failed", with a report saying prediction_parity FAILED
+    X = np.load(iris_files / "iris.npy")
+    X[20, 1] = np.nan
+    np.save(tmp_path / "nan.npy", X)
+    argv = ["validate", str(iris_files / "iris.onnx"), "--reference", str(iris_files / "iris.skops"),
+            "--data", str(tmp_path / "nan.npy"), "--json", str(tmp_path / "r.json")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert "the reference model failed on rows 0..149 of the data: ValueError: Input X contains NaN; nothing was " \
+           "compared" in err, err
+    assert not (tmp_path / "r.json").exists()
+
+
 def test_sql_rule_failure_exits_1(tmp_path, capsys):
     model = _identity(tmp_path / "wide.onnx", shape=("N", 4))
     assert main(["validate", str(model), "--target", "sql-edge-2.0", "--json", str(tmp_path / "r.json")]) == 1

@@ -358,7 +358,9 @@ def _partition_parity(
                 except OnnxGateError:
                     raise
                 except Exception as err:
-                    part["error"] = f"the reference model failed on {where}: {type(err).__name__}: {err}"
+                    from onnxgate.validators.parity import reference_failed
+
+                    part["raise"] = ("InvalidDataError", reference_failed(where, err))  # as locally: exit 2
                     break
                 accumulate_batch(accs, onnx_out, ref_out, missing=part["missing"], row_offset=done, inputs=feeds)
                 part["rows"] += n

@@ -89,6 +89,7 @@ __all__ = [
     "element_mismatches",
     "hash_feeds",
     "parity_result",
+    "reference_failed",
     "resolve_tolerances",
 ]
 
@@ -133,6 +134,14 @@ class _Progress:
         if self.bar:
             sys.stderr.write("\n")
             sys.stderr.flush()
+
+
+def reference_failed(where: str, err: BaseException) -> str:
+    """The one-line message for a reference model that raised on the data's ``where`` (exit 2 on the CLI)."""
+    first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return (f"the reference model failed on {where} of the data: {type(err).__name__}: "
+            f"{first[:300].rstrip('.')}; nothing was compared. Pass data the reference model itself predicts "
+            "(drop or fill the rows it refuses, or use a reference that takes them)")
 
 
 def hash_feeds(hasher: Any, feeds: Mapping[str, np.ndarray]) -> None:
@@ -274,13 +283,9 @@ def check_prediction_parity(
             except OnnxGateError:
                 raise
             except Exception as err:
-                return CheckResult(
-                    name,
-                    False,
-                    f"the reference model failed on rows {done}..{done + num_rows(chunk) - 1}: "
-                    f"{type(err).__name__}: {err}",
-                    {"rows_done": done},
-                )
+                # the data is not what the reference takes (NaN for a LogisticRegression): nothing was
+                # compared, so nothing is said of the ONNX model; the caller's input, as bad data is (exit 2)
+                raise InvalidDataError(reference_failed(f"rows {done}..{done + num_rows(chunk) - 1}", err)) from err
             accumulate_batch(accs, onnx_out, ref_out, missing=missing, row_offset=done, inputs=feeds)
             done += num_rows(feeds)
             batches += 1

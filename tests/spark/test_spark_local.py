@@ -127,6 +127,25 @@ def test_data_that_does_not_fit_is_one_clear_error(local_spark: Any, forest: dic
         ogs.validate(forest["conv"], df, reference=forest["model"])
 
 
+def test_data_the_reference_refuses_is_the_local_input_error(local_spark: Any, forest: dict[str, Any]) -> None:
+    """Nothing was compared: an input error (exit 2), as locally, not a failed parity."""
+    def _refuses_nan(feeds: Any) -> Any:  # defined here, so the executors receive it by value
+        """A reference that raises on NaN, as LogisticRegression does (the forest takes NaN)."""
+        X = next(iter(feeds.values()))
+        if np.isnan(X).any():
+            raise ValueError("Input X contains NaN.")
+        return [np.zeros(len(X), dtype=np.int64)]
+
+    X = forest["X"][:50].astype(np.float64)
+    X[7, 2] = np.nan
+    df = local_spark.createDataFrame(pd.DataFrame(X, columns=FEATURES))
+    says = r"the reference model failed on rows 0\.\.\d+ of partition \d+ of the data: ValueError: Input X contains NaN"
+    with pytest.raises(InvalidDataError, match=says):
+        ogs.validate(forest["conv"], df, reference=_refuses_nan)
+    with pytest.raises(InvalidDataError, match=r"the reference model failed on rows 0\.\.49 of the data"):
+        og.validate(forest["conv"], reference=_refuses_nan, data=X)
+
+
 def test_a_reference_that_does_not_pickle_is_refused(local_spark: Any, forest: dict[str, Any]) -> None:
     import threading
 
