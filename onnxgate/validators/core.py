@@ -84,7 +84,8 @@ def validate(
     TargetError
         Unknown target name.
     InvalidDataError
-        ``reference`` without ``data``, data that does not fit the inputs, bad tolerances.
+        ``reference`` without ``data``, data that does not fit the inputs, data the reference model
+        itself raises on (nothing is compared), bad tolerances.
 
     Examples
     --------
