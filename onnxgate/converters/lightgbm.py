@@ -9,7 +9,9 @@ Policy:
   categorical features) becomes an input of its categories' type, string or int64, mapped inside the
   graph to the code LightGBM's splits read (:func:`~onnxgate.converters._boosting.feed_from_columns`,
   from ``booster.pandas_categorical``; needs ai.onnx.ml 2); onnxmltools' categorical splits on those
-  codes are tested against LightGBM, missing and unseen values included. LightGBM splits on double
+  codes are tested against LightGBM, missing and unseen values included. Integer codes given with
+  ``categorical_feature`` are truncated toward zero in front of the trees, as LightGBM reads them
+  (:func:`truncate_category_codes`). LightGBM splits on double
   thresholds that onnxmltools writes as float32: each is written as the largest float32 not above
   LightGBM's (:func:`exact_float32_thresholds`), so every float32 feature value takes LightGBM's
   branch; a float64 value lying between two float32 neighbours of a threshold can still take the
@@ -136,6 +138,76 @@ def _training_params(booster: Any) -> dict[str, Any]:
         if "boosting_type" in params:
             params.setdefault("boosting", params["boosting_type"])
         return params
+
+
+def truncate_category_codes(proto: Any, indices: list[int], n_features: int, opset: int) -> None:
+    """Read the categorical features' values as LightGBM does, in front of the trees.
+
+    LightGBM takes a categorical feature's value as ``static_cast<int>`` (2.5 and 2.9 are category 2,
+    -0.5 is category 0; NaN and negative codes are no category), where onnxmltools' splits compare the
+    value itself with each category: 2.5 matched none, and the row took another branch (probabilities
+    0.14 against LightGBM's 0.07). Each categorical column is truncated toward zero (Cast to int64 and
+    back), NaN kept, before every tree ensemble reads the features.
+    """
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    from onnxgate._graph import graph_names, unique_name
+    from onnxgate._onnx import canonical_domain
+
+    graph = proto.graph
+    trees = [n for n in graph.node
+             if canonical_domain(n.domain) == "ai.onnx.ml" and n.op_type.startswith("TreeEnsemble")]
+    if not trees or not indices:
+        return
+    taken = graph_names(graph)
+    features = trees[0].input[0]
+    if any(t.input[0] != features for t in trees):
+        return  # not the one feature matrix onnxmltools writes: leave the graph as it is
+    mask = np.zeros(n_features, dtype=bool)
+    mask[[i for i in indices if 0 <= i < n_features]] = True
+    names = {k: unique_name(f"{features}_{k}", taken) for k in ("isnan", "int", "back", "trunc", "mask", "codes")}
+    graph.initializer.append(numpy_helper.from_array(mask, names["mask"]))
+    nodes = [
+        helper.make_node("IsNaN", [features], [names["isnan"]]),
+        helper.make_node("Cast", [features], [names["int"]], to=TensorProto.INT64),
+        helper.make_node("Cast", [names["int"]], [names["back"]], to=TensorProto.FLOAT),
+        helper.make_node("Where", [names["isnan"], features, names["back"]], [names["trunc"]]),
+        helper.make_node("Where", [names["mask"], names["trunc"], features], [names["codes"]]),
+    ]
+    for tree in trees:
+        tree.input[0] = names["codes"]
+    at = min(list(graph.node).index(t) for t in trees)
+    for k, node in enumerate(nodes):
+        node.name = unique_name(f"lightgbm_category_{node.op_type.lower()}", taken)
+        graph.node.insert(at + k, node)
+    _at_least_opset_9(proto)
+
+
+def _at_least_opset_9(proto: Any) -> None:
+    """Stamp the default domain at opset 9 (Where, IsNaN) when every node there means the same at 9.
+
+    onnxmltools stamps the lowest opset its nodes need (8 for a regressor's Identity). From 8 to 9 only
+    Cast's schema changes among the nodes these graphs hold, and only by taking strings: a numeric Cast
+    is the same operation, so it does not stop the stamp.
+    """
+    from onnx import defs
+
+    from onnxgate._onnx import canonical_domain, model_opsets
+
+    have = model_opsets(proto).get("", 0)
+    if have >= 9:
+        return
+    for node in proto.graph.node:
+        if canonical_domain(node.domain) != "" or node.op_type in ("Cast", "IsNaN", "Where"):
+            continue
+        if defs.get_schema(node.op_type, have).since_version != defs.get_schema(node.op_type, 9).since_version:
+            raise UnsupportedModelError(
+                f"a LightGBM categorical feature needs opset 9 (Where, IsNaN), and node {node.op_type} changes "
+                f"meaning between the opset onnxmltools wrote ({have}) and 9", framework="lightgbm")
+    for entry in proto.opset_import:
+        if canonical_domain(entry.domain) == "":
+            entry.version = 9
 
 
 def _number(value: Any) -> float:
@@ -386,6 +458,9 @@ class LightGBMConverter(BoostingConverter):
                     entry.version = max(entry.version, CATEGORY_ML_OPSET)
         else:
             raw = finish(proto, opset, input_name, boundary, columns, "lightgbm")
+        codes = [int(i) for i in _training_params(_booster(model)).get("categorical_feature") or ()]
+        if codes:
+            truncate_category_codes(raw.model, codes, n_features, opset)
         if moved:
             raw.warnings.append(
                 f"{moved} split threshold(s) set to the largest float32 at or below LightGBM's double "

@@ -680,6 +680,7 @@ class SklearnConverter(Converter):
         _declare_output_ranks(proto)
         _declare_binary_scores(proto, model)
         _bool_labels(proto, model)
+        _lightgbm_category_codes(proto, model, opset)
         if compute == "float64":
             _double_feature_vectorizers(proto)
             _float32_tree_ensembles(proto)
@@ -787,6 +788,25 @@ def _declare_binary_scores(proto: Any, model: Any) -> None:
         dims = out.type.tensor_type.shape.dim if out.type.HasField("tensor_type") else []
         if "prob" in out.name.lower() and len(dims) == 2 and dims[1].HasField("dim_value"):
             dims[1].dim_value = 1
+
+
+def _lightgbm_category_codes(proto: Any, model: Any, opset: int) -> None:
+    """A pipeline ending in a LightGBM model fitted with ``categorical_feature``: its tree ensemble reads
+    the categorical columns as LightGBM does (:func:`onnxgate.converters.lightgbm.truncate_category_codes`),
+    when it is the only tree model in the pipeline (another's trees may read the same features)."""
+    final = _final_step(model)
+    if not type(final).__module__.startswith("lightgbm"):
+        return
+    trees = [e for e in _sub_estimators(model) if e is not final and (
+        type(e).__module__.startswith(("sklearn.ensemble", "sklearn.tree", "xgboost", "catboost", "lightgbm")))]
+    if trees:
+        return
+    from onnxgate.converters.lightgbm import _booster, _training_params, truncate_category_codes
+
+    booster = _booster(final)
+    codes = [int(i) for i in _training_params(booster).get("categorical_feature") or ()]
+    if codes:
+        truncate_category_codes(proto, codes, booster.num_feature(), opset)
 
 
 def _bool_labels(proto: Any, model: Any) -> None:

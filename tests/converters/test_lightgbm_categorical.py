@@ -236,6 +236,36 @@ def test_category_codes_with_categorical_feature_still_convert_as_numbers() -> N
     assert og.validate(conv, reference=model, data=codes).passed
 
 
+@pytest.mark.parametrize("kind", ["classifier", "regressor", "booster", "pipeline"])
+def test_category_codes_that_are_not_integers_score_as_lightgbm_truncates_them(kind: str) -> None:
+    """LightGBM reads a categorical value as static_cast<int>: 2.5 and 2.9 are category 2, -0.5 is category 0.
+    onnxmltools' splits compared the value itself, so 2.5 matched no category: probabilities 0.14 against
+    LightGBM's 0.07 on such rows, and a file validated on integer codes scored fractional ones otherwise."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.integers(0, 6, 2000), rng.normal(size=2000)])
+    y = ((X[:, 0] % 2 == 0) ^ (X[:, 1] > 0)).astype(int)
+    default = {"n_estimators": 20, "verbose": -1}  # LightGBM's own settings: categorical splits on these codes
+    model: Any
+    if kind == "classifier":
+        model = lightgbm.LGBMClassifier(**default).fit(X, y, categorical_feature=[0])
+    elif kind == "regressor":
+        model = lightgbm.LGBMRegressor(**default).fit(X, 3 * X[:, 0] + X[:, 1], categorical_feature=[0])
+    elif kind == "booster":
+        model = lightgbm.train({"objective": "binary", "verbose": -1}, lightgbm.Dataset(X, y,
+                                                                                        categorical_feature=[0]), 20)
+    else:
+        model = make_pipeline(FunctionTransformer(), lightgbm.LGBMClassifier(**default)).fit(
+            X, y, lgbmclassifier__categorical_feature=[0])
+    odd = np.array([[v, 0.3] for v in (2.0, 2.5, 2.9, -0.5, -1.0, 3.0, 7.0, np.nan, 1e10)])
+    for opset in (9, 17):
+        conv = og.convert(model, X[:5], opset=opset)
+        result = og.validate(conv, reference=model, data=np.vstack([odd, X[:100]])).check("prediction_parity")
+        assert result.passed, result.message
+
+
 @pytest.mark.parametrize("target", ["sql-edge-2.0", "synapse"])
 def test_integer_categories_go_to_sql_and_text_ones_where_the_target_takes_text(fitted: dict[str, Any], target: str,
                                                                                tmp_path: Path) -> None:
