@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import onnx
 
-__all__ = ["cast_inputs", "columns_into_input", "read_instead", "restamp", "static_width", "unique_name",
-           "walk_nodes"]
+__all__ = ["bool_label", "cast_inputs", "columns_into_input", "read_instead", "restamp", "static_width",
+           "unique_name", "walk_nodes"]
 
 
 def walk_nodes(graph: Any) -> Iterator[Any]:
@@ -159,3 +159,28 @@ def restamp(proto: Any, wanted: Mapping[str, int]) -> None:
             for entry in proto.opset_import:
                 if canonical_domain(entry.domain) == domain:
                     entry.version = target
+
+
+def bool_label(proto: Any) -> bool:
+    """Cast a classifier's label output (its first int64 output) to bool, in place; False when it has none.
+
+    For a classifier fitted on ``bool`` labels, which predicts ``False``/``True``: the converters write
+    its labels as int64 0/1 (the service then answered 0 and 1). The SQL adaptation casts a bool output
+    to int32 for ``PREDICT``, which has no bool column.
+    """
+    from onnx import TensorProto, helper
+
+    graph = proto.graph
+    label = next((out for out in graph.output if out.type.HasField("tensor_type")
+                  and out.type.tensor_type.elem_type == TensorProto.INT64), None)
+    if label is None:
+        return False
+    taken = graph_names(graph)
+    coded = unique_name(f"{label.name}_int64", taken)
+    for node in graph.node:
+        node.output[:] = [coded if name == label.name else name for name in node.output]
+        node.input[:] = [coded if name == label.name else name for name in node.input]
+    graph.node.append(helper.make_node("Cast", [coded], [label.name], to=TensorProto.BOOL,
+                                       name=unique_name(f"{label.name}_as_bool", taken)))
+    label.type.tensor_type.elem_type = TensorProto.BOOL
+    return True

@@ -108,6 +108,13 @@ class CatBoostConverter(BoostingConverter):
                 "the predictions where they are used, or refit.",
                 framework=self.framework,
             )
+        classes = getattr(model, "classes_", None) if hasattr(model, "predict_proba") else None
+        if getattr(classes, "dtype", None) is not None and classes.dtype.kind == "b":
+            raise UnsupportedModelError(
+                f"{type(model).__name__} was fitted on bool labels, which CatBoost's ONNX export refuses "
+                "('Unexpected label type'). Refit on integer labels (y.astype(int)) and read 1 as True.",
+                framework=self.framework,
+            )
         loss = loss_of(model)
         why = _REFUSED_LOSSES.get(loss)
         if why is None and ("Rank" in loss or "Pair" in loss or loss.startswith("Multi")) and loss != "MultiClass":

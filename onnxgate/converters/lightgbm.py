@@ -415,6 +415,8 @@ class LightGBMConverter(BoostingConverter):
         name: str | None,
         options: Mapping[str, Any],
     ) -> RawConversion:
+        import numpy as np
+
         onnxmltools = import_onnxmltools("lightgbm")
         from onnxmltools.convert.common.data_types import FloatTensorType
 
@@ -428,6 +430,14 @@ class LightGBMConverter(BoostingConverter):
         if categories:
             self.check_category_opset(opset, ml_opset)
         subject = model
+        bool_classes = getattr(getattr(model, "classes_", None), "dtype", None) == np.bool_
+        if bool_classes:
+            # onnxmltools cannot read bool class labels ("'numpy.bool' object has no attribute 'encode'"):
+            # it converts a copy labelled 0 and 1, and the label output is cast back to bool below
+            import copy
+
+            subject = copy.copy(model)
+            subject._classes = np.arange(len(model.classes_))
         best = getattr(model, "best_iteration", 0) if not hasattr(model, "fit") else 0
         if best and best < model.current_iteration():
             # a Booster kept training past its best iteration (keep_training_booster=True) predicts with
@@ -458,6 +468,10 @@ class LightGBMConverter(BoostingConverter):
                     entry.version = max(entry.version, CATEGORY_ML_OPSET)
         else:
             raw = finish(proto, opset, input_name, boundary, columns, "lightgbm")
+        if bool_classes:
+            from onnxgate._graph import bool_label
+
+            bool_label(raw.model)
         codes = [int(i) for i in _training_params(_booster(model)).get("categorical_feature") or ()]
         if codes:
             truncate_category_codes(raw.model, codes, n_features, opset)

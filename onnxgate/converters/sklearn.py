@@ -811,29 +811,14 @@ def _lightgbm_category_codes(proto: Any, model: Any, opset: int) -> None:
 
 def _bool_labels(proto: Any, model: Any) -> None:
     """A classifier fitted on ``bool`` labels predicts ``False``/``True``; skl2onnx writes its label output
-    as int64 0/1, which the service answered as numbers. The label is cast back to bool in the graph (the
-    SQL adaptation casts a bool output to int32 for ``PREDICT``, which has no bool column)."""
+    as int64 0/1: cast back to bool in the graph (:func:`onnxgate._graph.bool_label`)."""
     import numpy as np
-    from onnx import TensorProto, helper
+
+    from onnxgate._graph import bool_label
 
     classes = getattr(_final_step(model), "classes_", None)
-    if not isinstance(classes, np.ndarray) or classes.dtype != np.bool_:
-        return
-    graph = proto.graph
-    label = next((out for out in graph.output if out.type.HasField("tensor_type")
-                  and out.type.tensor_type.elem_type == TensorProto.INT64), None)
-    if label is None:
-        return
-    coded = f"{label.name}_int64"
-    taken = {name for node in graph.node for name in [*node.input, *node.output]}
-    while coded in taken:
-        coded += "_"
-    for node in graph.node:
-        node.output[:] = [coded if name == label.name else name for name in node.output]
-        node.input[:] = [coded if name == label.name else name for name in node.input]
-    graph.node.append(helper.make_node("Cast", [coded], [label.name], to=TensorProto.BOOL,
-                                       name=f"{label.name}_as_bool"))
-    label.type.tensor_type.elem_type = TensorProto.BOOL
+    if isinstance(classes, np.ndarray) and classes.dtype == np.bool_:
+        bool_label(proto)
 
 
 def _scores_as_written(model: Any, scores: Any, width: int | None) -> Any:

@@ -776,3 +776,31 @@ def test_an_xgboost_file_warns_that_its_missing_value_is_not_recorded(tmp_path: 
     assert any("model file does not record the `missing` value" in w for w in og.convert(loaded, X[:5]).warnings)
     with pytest.raises(og.UnsupportedModelError, match=r"missing=-999\.0"):
         og.convert(model, X[:5])
+
+
+@pytest.mark.parametrize("how", ["alone", "pipeline"])
+def test_a_lightgbm_classifier_fitted_on_bool_labels_converts_and_predicts_bools(how: str, tmp_path: Path) -> None:
+    # onnxmltools failed on bool classes: "'numpy.bool' object has no attribute 'encode'"
+    import json
+
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from onnxgate.deploy.server import create_app
+
+    X, y = _data("breast_cancer")
+    est = lightgbm.LGBMClassifier(n_estimators=10, verbose=-1)
+    model = (est if how == "alone" else make_pipeline(StandardScaler(), est)).fit(X, y == 1)
+    conv = og.convert(model, X[:5])
+    assert conv.signature.outputs[0].elem_type == "bool"
+    assert og.validate(conv, reference=model, data=X).passed
+    og.package(conv, target="container", out=tmp_path / "svc", reference=model, data=X)
+    status, raw = create_app(tmp_path / "svc").entry.score_bytes(json.dumps({"data": X[:10].tolist()}).encode())
+    assert status == 200 and json.loads(raw)["label"] == model.predict(X[:10]).tolist()
+
+
+def test_a_catboost_classifier_fitted_on_bool_labels_is_refused_with_the_fix() -> None:
+    X, y = _data("breast_cancer")
+    model = catboost.CatBoostClassifier(iterations=5, **CATBOOST_QUIET).fit(X, y == 1)
+    with pytest.raises(og.UnsupportedModelError, match=r"fitted on bool labels.*Refit on integer labels"):
+        og.convert(model, X[:5])
