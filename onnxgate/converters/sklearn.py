@@ -724,6 +724,12 @@ class SklearnConverter(Converter):
                 outputs.append(call("decision_function"))
             elif i == 0 and hasattr(model, "predict") and (is_regressor(model) or not hasattr(model, "transform")):
                 outputs.append(call("predict"))
+            elif i == 1 and len(signature.outputs) == 2 and self.is_classifier(model) and (
+                    hasattr(model, "predict_proba") or hasattr(model, "decision_function")):
+                # a classifier's two outputs renamed: skl2onnx writes the label, then the probabilities
+                # (or the decision scores); left "not compared", negated probabilities named 'out2' passed
+                outputs.append(call("predict_proba") if hasattr(model, "predict_proba")
+                               else _scores_as_written(model, call("decision_function"), spec.width))
             elif hasattr(model, "transform"):
                 outputs.append(call("transform"))
             else:

@@ -286,6 +286,30 @@ def test_onnx_model_as_reference(ridge):
     assert result and result.details["outputs"][0]["abs"]["max"] == 0.0
 
 
+def test_a_classifiers_outputs_renamed_are_compared_and_a_negated_one_fails(logreg):
+    # 'probabilities' renamed 'out2' and negated: matched by name hints, it was "not compared" and PASSED,
+    # against the scikit-learn model and against the correct ONNX file alike
+    clf, conv, X = logreg
+
+    def renamed(op):
+        m = copy.deepcopy(conv.model)
+        m.graph.node.append(helper.make_node(op, ["probabilities"], ["out2"]))
+        m.graph.output[1].name = "out2"
+        return m
+
+    for reference in (clf, conv.model):
+        bent = check_prediction_parity(renamed("Neg"), reference, X)
+        assert not bent and "output 'out2'" in bent.message and "argmax differs on 150 rows" in bent.message
+        same = check_prediction_parity(renamed("Identity"), reference, X)
+        assert same and same.details["names"]["not_compared"] == [], same.message
+    # an ONNX reference whose outputs are not the model's is refused, not half compared
+    extra = copy.deepcopy(conv.model)
+    extra.graph.node.append(helper.make_node("Neg", ["probabilities"], ["third"]))
+    extra.graph.output.add().CopyFrom(helper.make_tensor_value_info("third", TensorProto.DOUBLE, [None, 3]))
+    result = check_prediction_parity(extra, conv.model, X)
+    assert not result and "the ONNX output(s) ['third'] match none of the outputs" in result.message
+
+
 def test_parity_skipped_when_onnxruntime_cannot_load():
     from broken_models import unsupported_nodes_model
 
