@@ -77,8 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "command", None):
-        parser.print_help(sys.stderr)
+    if not getattr(args, "command", None):  # a usage error, one line, as every other one
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+        _one_line(f"onnxgate: error: a command is required: {', '.join(commands)} (see 'onnxgate --help')")
         return EXIT_USAGE
     from onnxgate.errors import OnnxGateError
 

@@ -109,7 +109,8 @@ def test_data_the_reference_refuses_is_an_input_error_not_a_failed_model(tmp_pat
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-    assert "the reference model failed on rows 0..149 of the data: ValueError: Input X contains NaN; nothing was " \
+    assert "the reference model failed on rows 0..149 (first at row 20: input=[" in err, err
+    assert "of the data: ValueError: Input X contains NaN; nothing was " \
            "compared" in err, err
     assert not (tmp_path / "r.json").exists()
 
@@ -145,9 +146,12 @@ def test_target_file(tmp_path, capsys):
         (["validate", "{tmp}/ok.onnx", "--search-time-limit", "0"], "expected a positive number of seconds"),
         (["validate", "{tmp}/ok.onnx", "--json", "{tmp}/r.json", "--junit", "{tmp}/./r.json"],
          "two reports would go to the same file"),
+        ([], "a command is required: convert, validate"),  # the whole help, 29 lines, went to stderr
+        (["zoo"], "an action is required: list or export"),
     ],
     ids=["truncated", "missing", "unknown-target", "reference-without-data", "data-without-reference", "bad-atol",
-         "both-targets", "negative-seed", "tolerance-without-parity", "zero-time-limit", "same-report-file"],
+         "both-targets", "negative-seed", "tolerance-without-parity", "zero-time-limit", "same-report-file",
+         "no-command", "zoo-without-action"],
 )
 def test_usage_and_input_errors_exit_2_with_one_line(tmp_path, capsys, argv, message):
     data = _identity(tmp_path / "ok.onnx").read_bytes()

@@ -25,7 +25,12 @@ def register(sub: Any) -> None:
     ep.add_argument("--opset", type=int, help="opset of the ONNX file")
     ep.add_argument("--force", action="store_true", help="write into a non-empty folder")
     ep.set_defaults(run=run_export)
-    p.set_defaults(run=lambda args: (p.print_help(sys.stderr), 2)[1])
+    def run_nothing(_args: argparse.Namespace) -> int:  # a usage error, one line, as every other one
+        print("onnxgate zoo: error: an action is required: list or export (see 'onnxgate zoo --help')",
+              file=sys.stderr)
+        return 2
+
+    p.set_defaults(run=run_nothing)
 
 
 def run_list(args: argparse.Namespace) -> int:

@@ -109,7 +109,7 @@ class CatBoostConverter(BoostingConverter):
                 framework=self.framework,
             )
         classes = getattr(model, "classes_", None) if hasattr(model, "predict_proba") else None
-        if getattr(classes, "dtype", None) is not None and classes.dtype.kind == "b":
+        if getattr(getattr(classes, "dtype", None), "kind", "") == "b":
             raise UnsupportedModelError(
                 f"{type(model).__name__} was fitted on bool labels, which CatBoost's ONNX export refuses "
                 "('Unexpected label type'). Refit on integer labels (y.astype(int)) and read 1 as True.",

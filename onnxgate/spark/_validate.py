@@ -358,8 +358,11 @@ def _partition_parity(
                 except OnnxGateError:
                     raise
                 except Exception as err:
-                    from onnxgate.validators.parity import reference_failed
+                    from onnxgate.validators.parity import first_row_failing, reference_failed
 
+                    bad = first_row_failing(run_reference, feeds)
+                    if bad is not None:  # the row, as local parity names it
+                        where += f" (first at row {done + bad} of partition {part['partition']})"
                     part["raise"] = ("InvalidDataError", reference_failed(where, err))  # as locally: exit 2
                     break
                 accumulate_batch(accs, onnx_out, ref_out, missing=part["missing"], row_offset=done, inputs=feeds)

@@ -46,6 +46,9 @@ def format_evidence(result: CheckResult) -> str:
                 f"smallest passing atol {out.get('min_atol')}"
             )
         lines.append(head)
+        if out.get("nonfinite_mismatches"):
+            lines.append(f"      {out['nonfinite_mismatches']} of them NaN or infinity against another value, or the "
+                         "same infinity on both sides, which mismatches unless infinities_compare_equal=True")
         for row in list(out.get("worst_rows", []))[:EVIDENCE_ROWS]:
             if not row.get("mismatch"):
                 continue
@@ -78,6 +81,7 @@ def assert_parity(
     seed: int = 0,
     target: str | Target | None = None,
     search_time_limit: float | None = None,
+    infinities_compare_equal: bool = False,
 ) -> tuple[CheckResult, ...]:
     """Assert that ``onnx_model`` predicts what ``reference`` predicts on ``data`` (and on searched rows).
 
@@ -101,6 +105,10 @@ def assert_parity(
         Whether the search may try NaN and infinity (``Target.allow_nan``).
     search_time_limit : float, optional
         Seconds the search may take.
+    infinities_compare_equal : bool
+        Let the same infinity on both sides match (default: an infinity mismatches, even against the
+        same one, as ``validate`` compares). For inputs drawn with ``allow_infinity=True``, where a model
+        passes infinity on.
 
     Returns
     -------
@@ -113,15 +121,25 @@ def assert_parity(
         The outputs differ beyond tolerance. The message has the statistics per output, the worst
         rows (inputs and both predictions) and any divergent row the search found, with its
         explanation; ``err.extra["results"]`` holds the CheckResults.
+    InvalidDataError
+        No data, or a ``search`` budget that is not a whole number >= 0.
 
     Examples
     --------
     >>> from onnxgate.testing import assert_parity
     >>> assert_parity(clf, conv, X_test, search=500)  # doctest: +SKIP
     """
+    import numbers
+
+    from onnxgate.errors import InvalidDataError
     from onnxgate.validators.parity import check_prediction_parity
 
-    results = [check_prediction_parity(onnx_model, reference, data, atol=atol, rtol=rtol, progress=False)]
+    if data is None:
+        raise InvalidDataError("assert_parity needs data: the rows to compare the two models on")
+    if not isinstance(search, numbers.Integral) or isinstance(search, bool) or search < 0:
+        raise InvalidDataError(f"search must be a whole number of rows >= 0 (0: no search), found {search!r}")
+    results = [check_prediction_parity(onnx_model, reference, data, atol=atol, rtol=rtol, progress=False,
+                                       infinities_compare_equal=infinities_compare_equal)]
     if search > 0:
         from onnxgate.validators.search import check_search_divergences
 

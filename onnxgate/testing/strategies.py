@@ -108,12 +108,15 @@ def _float_elements(
     return st.one_of(*parts) if len(parts) > 1 else parts[0]
 
 
-def _int_elements(dtype: np.dtype[Any], lo: float, hi: float, *, extremes: bool) -> st.SearchStrategy[int]:
+def _int_elements(dtype: np.dtype[Any], lo: float, hi: float, *, extremes: bool,
+                  explicit: bool = False) -> st.SearchStrategy[int]:
+    """Integers in [lo, hi]: the integers inside given bounds (``explicit``), else a range widened to
+    whole numbers (an observed or padded range)."""
     import numpy as np
 
     info = np.iinfo(dtype)
-    lo_i = max(math.floor(lo), int(info.min))
-    hi_i = min(math.ceil(hi), int(info.max))
+    lo_i = max(math.ceil(lo) if explicit else math.floor(lo), int(info.min))
+    hi_i = min(math.floor(hi) if explicit else math.ceil(hi), int(info.max))
     if hi_i < lo_i:
         lo_i = hi_i
     base = st.integers(lo_i, hi_i)
@@ -135,6 +138,7 @@ def _elements_for(
     allow_nan: bool,
     allow_infinity: bool,
     extremes: bool,
+    explicit: bool = False,
 ) -> st.SearchStrategy[Any]:
     import numpy as np
 
@@ -151,7 +155,7 @@ def _elements_for(
         return _float_elements(dtype, lo, hi, allow_nan=allow_nan, allow_infinity=allow_infinity, extremes=extremes)
     if dtype.kind in "iu":
         lo, hi = column_range if column_range is not None else DEFAULT_INT_RANGE
-        return _int_elements(dtype, lo, hi, extremes=extremes)
+        return _int_elements(dtype, lo, hi, extremes=extremes, explicit=explicit)
     raise UnsupportedModelError(
         f"cannot generate values for input {spec.name!r} of element type {kind!r}; supported are float, "
         "int, uint, bool and string tensors",
@@ -163,12 +167,18 @@ def _check_ranges(signature: Signature, ranges: Any) -> tuple[dict[str, Any], di
     """Split ``ranges`` into observed data (from rows) and explicit ``{input: (lo, hi)}`` bounds."""
     if ranges is None:
         return {}, {}
-    if isinstance(ranges, Mapping) and ranges and all(
-        # numpy scalars too: (X.min(), X.max()) of a float32 array are np.float32, not float
-        isinstance(v, tuple) and len(v) == 2 and all(isinstance(x, numbers.Real) and not isinstance(x, bool)
-                                                     for x in v)
-        for v in ranges.values()
-    ):
+
+    def bounds(v: Any) -> bool:  # numpy scalars too: (X.min(), X.max()) of a float32 array are np.float32
+        return isinstance(v, tuple) and len(v) == 2 and all(
+            isinstance(x, numbers.Real) and not isinstance(x, bool) for x in v)
+
+    if isinstance(ranges, Mapping) and ranges and any(bounds(v) for v in ranges.values()):
+        odd = {str(k): v for k, v in ranges.items() if not bounds(v)}
+        if odd:
+            raise InvalidDataError(
+                f"ranges gives (low, high) bounds, so every entry must be one; found {odd!r}. Give each input "
+                "a (low, high) pair of numbers, or pass rows of data instead"
+            )
         unknown = [k for k in ranges if k not in signature.input_names]
         if unknown:
             raise InvalidDataError(
@@ -177,8 +187,16 @@ def _check_ranges(signature: Signature, ranges: Any) -> tuple[dict[str, Any], di
         reversed_ = {str(k): v for k, v in ranges.items() if not float(v[0]) <= float(v[1])}
         if reversed_:
             raise InvalidDataError(f"ranges {reversed_} must be (low, high) with low <= high")
+        by_name = {spec.name: spec for spec in signature.inputs}
+        empty = {str(k): v for k, v in ranges.items() if by_name[str(k)].elem_type.startswith(("int", "uint"))
+                 and math.ceil(float(v[0])) > math.floor(float(v[1]))}
+        if empty:
+            raise InvalidDataError(f"ranges {empty} hold no whole number, and those inputs are integers")
         return {}, {str(k): (float(v[0]), float(v[1])) for k, v in ranges.items()}
-    return _observed(signature, ranges), {}
+    observed = _observed(signature, ranges)
+    if not observed and any(spec.elem_type != "bool" for spec in signature.inputs):
+        raise InvalidDataError("ranges holds no rows: pass rows of data (at least one), or (low, high) bounds")
+    return observed, {}
 
 
 def model_inputs(
@@ -238,19 +256,40 @@ def model_inputs(
                 f"input {spec.name!r} is a {spec.type_str or spec.kind}, not a tensor; model_inputs draws tensors only",
                 input=spec.name,
             )
+    for spec in signature.inputs:
+        if spec.elem_type in ("string", "bool"):
+            continue
+        try:
+            kind: str = np.dtype(spec.elem_type).kind
+        except TypeError:  # float8, int4...: no numpy type
+            kind = ""
+        if kind not in "fiu" or not kind:
+            raise UnsupportedModelError(
+                f"cannot generate values for input {spec.name!r} of element type {spec.elem_type!r}; supported "
+                "are float, int, uint, bool and string tensors",
+                input=spec.name,
+            )
     observed, bounds = _check_ranges(signature, ranges)
+
+    def whole(v: Any) -> bool:
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
     if batch_size is None:
         batch_range: tuple[int, int] = DEFAULT_BATCH_SIZES
-    elif isinstance(batch_size, int):
-        batch_range = (batch_size, batch_size)
-    else:
+    elif whole(batch_size):
+        batch_range = (int(batch_size), int(batch_size))  # type: ignore[arg-type]
+    elif isinstance(batch_size, (tuple, list)) and len(batch_size) == 2 and all(whole(b) for b in batch_size):
         batch_range = (int(batch_size[0]), int(batch_size[1]))
+    else:
+        batch_range = (0, 0)
     if batch_range[0] < 1 or batch_range[1] < batch_range[0]:
-        raise InvalidDataError(f"batch_size must be >= 1 (or a (min, max) range), found {batch_size!r}")
+        raise InvalidDataError(f"batch_size must be a whole number >= 1 or a (min, max) pair of them with "
+                               f"min <= max, found {batch_size!r}")
 
     # a name on any input's first axis is the batch, wherever else it appears ([N,3] and [3,N])
     batch_names = frozenset(spec.shape[0] for spec in signature.inputs if spec.shape and isinstance(spec.shape[0], str))
-    symbolic: list[str] = []
+    # an input of unknown rank is drawn as [batch, 1]: its rows are the batch too
+    symbolic: list[str] = ["batch"] if any(spec.shape is None for spec in signature.inputs) else []
     for spec in signature.inputs:
         for axis, dim in enumerate(spec.shape or ()):
             key = _dim_key(spec, axis, dim, batch_names)
@@ -281,8 +320,8 @@ def model_inputs(
                 cols = []
                 for j in range(per_row):
                     rng = _padded(float(lows[j]), float(highs[j])) if spec.name not in bounds else (lows[j], highs[j])
-                    cols.append(_elements_for(spec, rng, None, allow_nan=allow_nan,
-                                              allow_infinity=allow_infinity, extremes=extremes))
+                    cols.append(_elements_for(spec, rng, None, allow_nan=allow_nan, allow_infinity=allow_infinity,
+                                              extremes=extremes, explicit=spec.name in bounds))
                 rows = shape[0] if shape else 1
                 values = draw(st.lists(st.tuples(*cols), min_size=rows, max_size=rows), label=spec.name)
                 array = np.asarray(values, dtype=dtype).reshape(shape)
@@ -320,7 +359,7 @@ def _concrete_shape(spec: TensorSpec, sizes: Mapping[str, int], batch_names: fro
     shape = []
     for axis, dim in enumerate(spec.shape):
         if isinstance(dim, int):
-            shape.append(dim if dim > 0 else 1)
+            shape.append(dim)  # a fixed 0 too: the graph takes no other size there
         else:
             key = _dim_key(spec, axis, dim, batch_names)
             shape.append(sizes[key] if key is not None else 1)

@@ -87,6 +87,7 @@ __all__ = [
     "compare_rows",
     "describe_row_evidence",
     "element_mismatches",
+    "first_row_failing",
     "hash_feeds",
     "parity_result",
     "reference_failed",
@@ -285,7 +286,12 @@ def check_prediction_parity(
             except Exception as err:
                 # the data is not what the reference takes (NaN for a LogisticRegression): nothing was
                 # compared, so nothing is said of the ONNX model; the caller's input, as bad data is (exit 2)
-                raise InvalidDataError(reference_failed(f"rows {done}..{done + num_rows(chunk) - 1}", err)) from err
+                where = f"rows {done}..{done + num_rows(chunk) - 1}"
+                bad = first_row_failing(run_reference, feeds)
+                if bad is not None:
+                    shown = ", ".join(f"{k}={_brief(v[bad], 6, bare=True)[:80]}" for k, v in list(feeds.items())[:8])
+                    where += f" (first at row {done + bad}: {shown})"
+                raise InvalidDataError(reference_failed(where, err)) from err
             accumulate_batch(accs, onnx_out, ref_out, missing=missing, row_offset=done, inputs=feeds)
             done += num_rows(feeds)
             batches += 1
@@ -358,13 +364,21 @@ def _first_failing_row(session: Any, feeds: Mapping[str, Any]) -> int | None:
     fails) or the model scores one row per run."""
     from onnxgate.runtime import takes_one_row
 
+    if takes_one_row(session):
+        return None
+    return first_row_failing(lambda part: session.run(None, part), feeds)
+
+
+def first_row_failing(run: Callable[[dict[str, Any]], Any], feeds: Mapping[str, Any]) -> int | None:
+    """The first row of ``feeds`` on which ``run`` raises, found by halving the batch; None when no row
+    fails alone (the batch as a whole does) or nothing fails."""
     rows = len(next(iter(feeds.values()))) if feeds else 0
-    if rows == 0 or takes_one_row(session):
+    if rows == 0:
         return None
 
     def fails(lo: int, hi: int) -> bool:
         try:
-            session.run(None, {key: value[lo:hi] for key, value in feeds.items()})
+            run({key: value[lo:hi] for key, value in feeds.items()})
         except Exception:
             return True
         return False

@@ -139,10 +139,11 @@ def test_data_the_reference_refuses_is_the_local_input_error(local_spark: Any, f
     X = forest["X"][:50].astype(np.float64)
     X[7, 2] = np.nan
     df = local_spark.createDataFrame(pd.DataFrame(X, columns=FEATURES))
-    says = r"the reference model failed on rows 0\.\.\d+ of partition \d+ of the data: ValueError: Input X contains NaN"
+    says = (r"the reference model failed on rows 0\.\.\d+ of partition \d+ \(first at row 7 of partition \d+\) of the "
+            r"data: ValueError: Input X contains NaN")
     with pytest.raises(InvalidDataError, match=says):
         ogs.validate(forest["conv"], df, reference=_refuses_nan)
-    with pytest.raises(InvalidDataError, match=r"the reference model failed on rows 0\.\.49 of the data"):
+    with pytest.raises(InvalidDataError, match=r"the reference model failed on rows 0\.\.49 \(first at row 7: "):
         og.validate(forest["conv"], reference=_refuses_nan, data=X)
 
 

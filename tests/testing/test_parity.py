@@ -63,3 +63,36 @@ def test_a_conversion_as_reference_stands_for_its_onnx_model() -> None:
     other = og.convert(og.zoo.get("sklearn-diabetes-svr").build()[0], X)
     with pytest.raises(og.ParityError):
         assert_parity(other, conv, X)
+
+
+def test_the_same_infinity_on_both_sides_matches_when_asked_and_the_message_says_so() -> None:
+    # a correct model fed infinity failed, with a message showing identical values and suggesting a larger atol
+    from onnx import TensorProto, helper
+
+    from onnxgate.errors import ParityError
+
+    graph = helper.make_graph([helper.make_node("Add", ["x", "x"], ["y"])], "double",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    X = np.array([[1.0, np.inf], [2.0, -np.inf]], dtype=np.float32)
+
+    def reference(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return [feeds["x"] * 2]
+
+    with pytest.raises(ParityError, match="the same infinity on both sides, which mismatches unless "
+                                          "infinities_compare_equal=True"):
+        assert_parity(reference, model, X)
+    (result,) = assert_parity(reference, model, X, infinities_compare_equal=True)
+    assert result.passed and result.details["infinities_compare_equal"] is True
+
+
+@pytest.mark.parametrize("search", [-5, 10.5, "100", True])
+def test_a_search_budget_that_is_not_a_whole_number_is_refused(search: Any) -> None:
+    from onnxgate.errors import InvalidDataError
+
+    model, X, conv = _converted("sklearn-iris-logreg")
+    with pytest.raises(InvalidDataError, match="search must be a whole number"):
+        assert_parity(model, conv, X, search=search)
+    with pytest.raises(InvalidDataError, match="needs data"):
+        assert_parity(model, conv, None)

@@ -187,3 +187,71 @@ def test_an_image_sized_input_passes_hypothesis_health_checks() -> None:
         assert feeds["pixels"].shape == (1, 784) and np.isfinite(feeds["pixels"]).all()
 
     check()
+
+
+def test_integer_bounds_draw_only_the_whole_numbers_inside_them() -> None:
+    # (0.5, 2.5) drew 0 and 3: the bounds were widened to floor and ceil
+    sig = _sig(("x", "int64", ("N", 2)))
+    seen: set[int] = set()
+
+    @settings(max_examples=60, deadline=None, database=None, derandomize=True)
+    @given(model_inputs(sig, ranges={"x": (0.5, 2.5)}))
+    def check(feeds: dict[str, np.ndarray]) -> None:
+        seen.update(feeds["x"].ravel().tolist())
+        assert ((feeds["x"] >= 1) & (feeds["x"] <= 2)).all(), feeds["x"]
+
+    check()
+    assert seen == {1, 2}
+    with pytest.raises(InvalidDataError, match="hold no whole number"):
+        model_inputs(sig, ranges={"x": (0.2, 0.8)})
+
+
+def test_declared_shapes_are_drawn_as_declared() -> None:
+    # a fixed 0 was drawn as 1 (onnxruntime: "Got: 1 Expected: 0"); an input of unknown rank ignored batch_size
+    zero = _sig(("x", "float32", (0, 3)))
+    unknown = _sig(("x", "float32", None))
+    shapes: set[tuple[int, ...]] = set()
+
+    @SETTINGS
+    @given(model_inputs(zero))
+    def fixed(feeds: dict[str, np.ndarray]) -> None:
+        assert feeds["x"].shape == (0, 3)
+
+    @settings(max_examples=30, deadline=None, database=None, derandomize=True)
+    @given(model_inputs(unknown, batch_size=(3, 5)))
+    def rows(feeds: dict[str, np.ndarray]) -> None:
+        shapes.add(feeds["x"].shape)
+
+    fixed()
+    rows()
+    assert shapes and all(3 <= s[0] <= 5 for s in shapes), shapes
+
+
+@pytest.mark.parametrize("kind", ["float8e4m3fn", "int4", "uint4", "complex64"])
+def test_an_element_type_with_no_values_to_draw_is_refused_at_once(kind: str) -> None:
+    # float8 and int4 raised TypeError: data type 'elem17' not understood, at draw time
+    from onnx import TensorProto, helper
+
+    code = {"float8e4m3fn": TensorProto.FLOAT8E4M3FN, "int4": TensorProto.INT4, "uint4": TensorProto.UINT4,
+            "complex64": TensorProto.COMPLEX64}[kind]
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", code, ["N", 2])],
+                              [helper.make_tensor_value_info("y", code, ["N", 2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    with pytest.raises(UnsupportedModelError, match="cannot generate values for input 'x'"):
+        model_inputs(model)
+
+
+@pytest.mark.parametrize("batch_size", [2.5, "3", (1,), (1, 2, 3), True, (0, 2), (3, 2)])
+def test_a_batch_size_that_is_not_whole_numbers_is_one_clear_error(batch_size: Any) -> None:
+    # 2.5, "3" and (1,) crashed inside with TypeError / IndexError
+    with pytest.raises(InvalidDataError, match="batch_size must be a whole number"):
+        model_inputs(_sig(("x", "float32", ("N", 1))), batch_size=batch_size)
+
+
+def test_ranges_that_mix_bounds_with_other_values_or_hold_no_rows_are_refused() -> None:
+    sig = _sig(("x", "float32", ("N", 2)))
+    with pytest.raises(InvalidDataError, match=r"ranges gives \(low, high\) bounds, so every entry must be one"):
+        model_inputs(sig, ranges={"x": (0, 1), "zz": 3})
+    with pytest.raises(InvalidDataError, match="ranges holds no rows"):
+        model_inputs(sig, ranges=np.zeros((0, 2), dtype=np.float32))
