@@ -34,6 +34,11 @@ def format_evidence(result: CheckResult) -> str:
             continue
         if out.get("passed", True):
             continue
+        shape = out.get("shape") or {}
+        if shape.get("status") == "mismatch":  # no value was compared: "0/0 rows" said nothing
+            lines.append(f"    output {out.get('name')!r}: shape {shape.get('reference')} (reference) against "
+                         f"{shape.get('onnx')} (onnx)")
+            continue
         stats = out.get("abs") or {}
         head = (
             f"    output {out.get('name')!r} ({out.get('mode')}): "

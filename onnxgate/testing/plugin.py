@@ -77,8 +77,14 @@ def onnxgate_validate(request: pytest.FixtureRequest) -> Callable[..., Any]:
         target = kwargs.pop("target", None)
         report = og_validate(model, target, **kwargs)
         request.node.user_properties.append(("onnxgate", report.summary()))
-        if raise_on_failure:
-            report.raise_for_failures()
+        if raise_on_failure and not report.passed:
+            from onnxgate.errors import ValidationFailedError
+            from onnxgate.testing.parity import format_evidence
+
+            # parity and the search with their worst rows, as assert_parity shows them
+            body = "\n".join(format_evidence(c) if c.name in ("prediction_parity", "search_divergences")
+                             else f"  {c}" for c in report.failures)
+            raise ValidationFailedError(f"{report.summary()}\n{body}", report=report)
         return report
 
     return validate

@@ -96,3 +96,17 @@ def test_a_search_budget_that_is_not_a_whole_number_is_refused(search: Any) -> N
         assert_parity(model, conv, X, search=search)
     with pytest.raises(InvalidDataError, match="needs data"):
         assert_parity(model, conv, None)
+
+
+def test_a_shape_mismatch_shows_the_shapes_not_zero_rows() -> None:
+    from onnxgate.errors import ParityError
+
+    model, X, conv = _converted("sklearn-iris-logreg")
+
+    def wrong(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return [model.predict(X[: len(next(iter(feeds.values())))]), model.predict_proba(X)[:, :2].T]
+
+    with pytest.raises(ParityError) as err:
+        assert_parity(wrong, conv, X)
+    assert "output 'probabilities': shape [2, 150] (reference) against [150, 3] (onnx)" in str(err.value)
+    assert "0/0 rows" not in str(err.value)

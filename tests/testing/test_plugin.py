@@ -60,6 +60,31 @@ def test_fixture_passes_and_fails(pytester: pytest.Pytester, models: dict[str, P
     result.stdout.fnmatch_lines(["*test_bad*", "*ValidationFailedError*opset_within_caps*"])
 
 
+def test_a_parity_failure_in_the_fixture_shows_the_rows(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    # the fixture's error named the check and the counts only; assert_parity quoted the rows
+    import numpy as np
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True)
+    np.save(tmp_path / "X.npy", X)
+    og.convert(LogisticRegression(max_iter=1000).fit(X[:100], y[:100]), X[:5]).save(tmp_path / "other.onnx")
+    og.convert(LogisticRegression(max_iter=1000).fit(X, y), X[:5]).save(tmp_path / "ref.onnx")
+    pytester.makepyfile(
+        f"""
+        import numpy as np
+
+        def test_parity(onnxgate_validate):
+            onnxgate_validate({str(tmp_path / "other.onnx")!r}, reference={str(tmp_path / "ref.onnx")!r},
+                              data=np.load({str(tmp_path / "X.npy")!r}))
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*ValidationFailedError*", "*output 'label' (exact): * rows*",
+                                 "*row *: inputs * reference * onnx *"])
+
+
 def test_parametrize_with_checks_gives_one_test_per_check(pytester: pytest.Pytester, models: dict[str, Path]) -> None:
     pytester.makepyfile(
         f"""
