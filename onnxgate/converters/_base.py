@@ -130,43 +130,6 @@ def _in_output_order(names: Sequence[str], arrays: Sequence[Any], signature: Sig
     return ordered
 
 
-def _matched_outputs(names: Sequence[str], arrays: Sequence[Any], signature: Signature, who: str) -> list[Any]:
-    """Native outputs named ``names`` in the ONNX model's output order, each ONNX output matched to one.
-
-    As :func:`_in_output_order` (in order when the counts agree and no name is at another place on the
-    other side, else by name), for
-    a framework whose every output the ONNX model should have (PyTorch, Keras, TensorFlow): an ONNX
-    output without a counterpart, or a native output the ONNX model lacks, is a
-    :class:`~onnxgate.errors.ParityError`, not an output left "not compared" (an output renamed and
-    negated passed so).
-    """
-    from onnxgate.errors import ParityError
-
-    onnx_names = [spec.name for spec in signature.outputs]
-    names = [str(n) for n in names]
-    shared = set(names) & set(onnx_names)
-    in_place = all(names.index(n) == onnx_names.index(n) for n in shared)
-    if len(arrays) == len(onnx_names) and (in_place or len(set(names)) < len(names)):
-        # renamed at conversion, all or some (options output_names), or leaves without names of their own:
-        # in order; a name the other side has at another place goes by name below (two outputs swapped)
-        return list(arrays)
-    by_name = dict(zip(names, arrays))
-    unmatched = [n for n in onnx_names if n not in by_name]
-    lacking = [n for n in names if n not in set(onnx_names)]
-    if unmatched or lacking:
-        parts = []
-        if unmatched:
-            parts.append(f"the ONNX output(s) {unmatched} match none of the outputs of {who}, {names}")
-        if lacking:
-            parts.append(f"{who} returns output(s) {lacking} that the ONNX model, with outputs {onnx_names}, lacks")
-        raise ParityError(
-            "; ".join(parts) + ": the two models do not have the same outputs (renamed, added or dropped after "
-            "conversion?). Validate an ONNX model converted from this reference: one output per reference "
-            "output, under its name"
-        )
-    return [by_name[n] for n in onnx_names]
-
-
 class ConverterRegistry:
     """Converters by framework name. ``register`` refuses a second registration unless ``overwrite``."""
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from onnxgate import frameworks
-from onnxgate.converters._base import Converter, RawConversion, _matched_outputs, first_line
+from onnxgate.converters._base import Converter, RawConversion, first_line
 from onnxgate.converters.tensorflow import (
     KERAS_GENERIC_INPUTS,
     TF2ONNX_MAX_OPSET,
@@ -48,6 +48,7 @@ from onnxgate.errors import (
     UnsupportedModelError,
     UntrustedFileError,
 )
+from onnxgate.signature import matched_outputs
 
 if TYPE_CHECKING:
     import numpy as np
@@ -438,7 +439,7 @@ class KerasConverter(Converter):
         out_names, tensors = _flat_outputs(model, model(_pack(model, values), training=False))
         flat = [np.asarray(keras.ops.convert_to_numpy(r)) for r in tensors]
         who = f"the Keras reference ({getattr(model, 'name', type(model).__name__)!r})"
-        return _matched_outputs(out_names, flat, signature, who)
+        return matched_outputs(out_names, flat, signature, who)
 
 
 def _tf_dtype(tf: Any, dtype: Any) -> Any:

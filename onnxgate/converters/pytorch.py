@@ -39,7 +39,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from onnxgate.converters._base import Converter, RawConversion, _matched_outputs
+from onnxgate.converters._base import Converter, RawConversion
 from onnxgate.converters._torch_common import (
     BATCH_DIM,
     DYNAMO_MAX_OPSET,
@@ -69,6 +69,7 @@ from onnxgate.errors import (
     UnsupportedModelError,
     UntrustedFileError,
 )
+from onnxgate.signature import matched_outputs
 
 if TYPE_CHECKING:
     import numpy as np
@@ -159,7 +160,7 @@ class PyTorchConverter(Converter):
         outputs: list[Any] = [leaf.detach().cpu().numpy() for leaf in leaves]
         # named as the conversion names them: a dict's keys, else output / output_0, output_1...
         names = key_names(result, taken=order) or io_names(None, "output", len(outputs), "output")
-        return _matched_outputs(names, outputs, signature, f"the PyTorch reference ({type(model).__name__})")
+        return matched_outputs(names, outputs, signature, f"the PyTorch reference ({type(model).__name__})")
 
     def load(self, path: Path, *, trust_pickle: bool = False) -> Any:
         """Load ``.pt2`` (torch.export), ``.pt``/``.pth`` (TorchScript; a pickled module with ``trust_pickle``)."""

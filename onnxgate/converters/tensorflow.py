@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from onnxgate import frameworks
-from onnxgate.converters._base import Converter, RawConversion, _matched_outputs
+from onnxgate.converters._base import Converter, RawConversion
 from onnxgate.errors import InvalidDataError, OpsetError, UnsupportedModelError, missing_dependency
+from onnxgate.signature import matched_outputs
 
 if TYPE_CHECKING:
     import numpy as np
@@ -752,7 +753,7 @@ class TensorFlowConverter(Converter):
             value = feeds[name] if name in feeds else list(feeds.values())[i]
             tensors.append(tf.convert_to_tensor(np.asarray(value), dtype=spec.dtype))
         outputs = [np.asarray(r) for r in traced.call(tensors)]
-        return _matched_outputs(traced.output_names, outputs, signature, "the TensorFlow reference")
+        return matched_outputs(traced.output_names, outputs, signature, "the TensorFlow reference")
 
     def _predict_cache(self, model: Any, feeds: Mapping[str, np.ndarray]) -> TracedFunction:
         # Tracing is cheap but not free; parity calls predict once per batch.

@@ -170,12 +170,12 @@ def _onnx_reference(model: onnx.ModelProto, signature: Signature) -> ReferenceFn
                 f"the reference ONNX model needs inputs {missing} that the model under test does not have; "
                 f"feeds are {sorted(feeds)}"
             )
-        from onnxgate.converters._base import _matched_outputs
+        from onnxgate.signature import matched_outputs
 
         values = session.run(None, {k: v for k, v in feeds.items() if k in ref_inputs})
         # every output of one model matches one of the other: in order when the counts agree and no name sits
         # at another place, else by name; matched by name alone, an output renamed and negated was "not compared"
-        return [_as_array(v) for v in _matched_outputs(ref_outputs, values, signature, "the reference ONNX model")]
+        return [_as_array(v) for v in matched_outputs(ref_outputs, values, signature, "the reference ONNX model")]
 
     return run
 
