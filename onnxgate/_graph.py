@@ -8,8 +8,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import onnx
 
-__all__ = ["bool_label", "cast_inputs", "columns_into_input", "read_instead", "restamp", "static_width",
-           "unique_name", "walk_nodes"]
+__all__ = [
+    "bool_label",
+    "cast_inputs",
+    "columns_into_input",
+    "label_as_classes",
+    "read_instead",
+    "restamp",
+    "static_width",
+    "unique_name",
+    "walk_nodes",
+]
 
 
 def walk_nodes(graph: Any) -> Iterator[Any]:
@@ -161,14 +170,40 @@ def restamp(proto: Any, wanted: Mapping[str, int]) -> None:
                     entry.version = target
 
 
-def bool_label(proto: Any) -> bool:
-    """Cast a classifier's label output (its first int64 output) to bool, in place; False when it has none.
+def label_as_classes(proto: Any, classes: Any) -> bool:
+    """Give a classifier's label output the kind of its classes (``classes_``), in place.
+
+    The converters write bool classes (``False``/``True``) and float ones (``0.0``/``1.0``) as int64
+    codes of the same value, so the service answered 0 and 1 where ``predict`` gives False and True or
+    0.0 and 1.0. The label is cast to bool, or to the classes' float type; other classes are left alone.
+    False when nothing was changed.
+    """
+    import numpy as np
+    from onnx import TensorProto
+
+    dtype = getattr(classes, "dtype", None)
+    if not isinstance(classes, np.ndarray) or dtype is None:
+        return False
+    if dtype == np.bool_:
+        return bool_label(proto)
+    if dtype.kind == "f":
+        return bool_label(proto, to=TensorProto.FLOAT if dtype.itemsize == 4 else TensorProto.DOUBLE)
+    return False
+
+
+def bool_label(proto: Any, to: int | None = None) -> bool:
+    """Cast a classifier's label output (its first int64 output) to bool (or to ``to``), in place; False
+    when it has none.
 
     For a classifier fitted on ``bool`` labels, which predicts ``False``/``True``: the converters write
     its labels as int64 0/1 (the service then answered 0 and 1). The SQL adaptation casts a bool output
     to int32 for ``PREDICT``, which has no bool column.
     """
     from onnx import TensorProto, helper
+
+    to = TensorProto.BOOL if to is None else to
+    names: dict[int, str] = {TensorProto.BOOL: "bool", TensorProto.FLOAT: "float32", TensorProto.DOUBLE: "float64"}
+    suffix = names.get(to, "cast")
 
     graph = proto.graph
     label = next((out for out in graph.output if out.type.HasField("tensor_type")
@@ -180,7 +215,7 @@ def bool_label(proto: Any) -> bool:
     for node in graph.node:
         node.output[:] = [coded if name == label.name else name for name in node.output]
         node.input[:] = [coded if name == label.name else name for name in node.input]
-    graph.node.append(helper.make_node("Cast", [coded], [label.name], to=TensorProto.BOOL,
-                                       name=unique_name(f"{label.name}_as_bool", taken)))
-    label.type.tensor_type.elem_type = TensorProto.BOOL
+    graph.node.append(helper.make_node("Cast", [coded], [label.name], to=to,
+                                       name=unique_name(f"{label.name}_as_{suffix}", taken)))
+    label.type.tensor_type.elem_type = to
     return True

@@ -430,7 +430,8 @@ class LightGBMConverter(BoostingConverter):
         if categories:
             self.check_category_opset(opset, ml_opset)
         subject = model
-        bool_classes = getattr(getattr(model, "classes_", None), "dtype", None) == np.bool_
+        classes = getattr(model, "classes_", None) if hasattr(model, "fit") else None
+        bool_classes = getattr(classes, "dtype", None) == np.bool_
         if bool_classes:
             # onnxmltools cannot read bool class labels ("'numpy.bool' object has no attribute 'encode'"):
             # it converts a copy labelled 0 and 1, and the label output is cast back to bool below
@@ -468,10 +469,10 @@ class LightGBMConverter(BoostingConverter):
                     entry.version = max(entry.version, CATEGORY_ML_OPSET)
         else:
             raw = finish(proto, opset, input_name, boundary, columns, "lightgbm")
-        if bool_classes:
-            from onnxgate._graph import bool_label
+        if classes is not None:  # bool or float classes: the label output of their kind, not int64 codes
+            from onnxgate._graph import label_as_classes
 
-            bool_label(raw.model)
+            label_as_classes(raw.model, classes)
         codes = [int(i) for i in _training_params(_booster(model)).get("categorical_feature") or ()]
         if codes:
             truncate_category_codes(raw.model, codes, n_features, opset)

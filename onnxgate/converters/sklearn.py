@@ -468,6 +468,18 @@ class SklearnConverter(Converter):
                     "with a sample of its input columns",
                     framework=self.framework,
                 )
+            classes = getattr(est, "classes_", None)
+            if (type(est).__module__.startswith(("sklearn.tree", "sklearn.ensemble")) and hasattr(classes, "__len__")
+                    and not isinstance(classes, list) and len(classes) == 1):
+                # skl2onnx's tree converters mishandle a single class: a forest on one text class made
+                # onnxruntime abort the process (SIGABRT) in validate, one int class 7 predicted 1
+                raise UnsupportedModelError(
+                    f"{type(est).__name__} was fitted on a single class ({classes[0]!r}), which skl2onnx's tree "
+                    "converters do not write correctly (the file answers another class, or makes onnxruntime "
+                    "abort). Fit it on data holding at least two classes; a model answering one class "
+                    "whatever the row needs no tree",
+                    framework=self.framework,
+                )
             categorical = getattr(est, "is_categorical_", None)
             if type(est).__name__.startswith("HistGradientBoosting") and categorical is not None and any(categorical):
                 # skl2onnx 1.20 writes a categorical split (a set of categories) as a numeric threshold:
@@ -816,15 +828,14 @@ def _lightgbm_category_codes(proto: Any, model: Any, opset: int) -> None:
 
 
 def _bool_labels(proto: Any, model: Any) -> None:
-    """A classifier fitted on ``bool`` labels predicts ``False``/``True``; skl2onnx writes its label output
-    as int64 0/1: cast back to bool in the graph (:func:`onnxgate._graph.bool_label`)."""
-    import numpy as np
+    """A classifier fitted on ``bool`` (or float) labels predicts ``False``/``True`` (``0.0``/``1.0``);
+    skl2onnx writes its label output as int64 codes: cast back in the graph
+    (:func:`onnxgate._graph.label_as_classes`)."""
+    from onnxgate._graph import label_as_classes
 
-    from onnxgate._graph import bool_label
-
-    classes = getattr(_final_step(model), "classes_", None)
-    if isinstance(classes, np.ndarray) and classes.dtype == np.bool_:
-        bool_label(proto)
+    final = _final_step(model)
+    if hasattr(final, "predict_proba") or hasattr(final, "decision_function"):
+        label_as_classes(proto, getattr(final, "classes_", None))
 
 
 def _scores_as_written(model: Any, scores: Any, width: int | None) -> Any:

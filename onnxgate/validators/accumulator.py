@@ -49,6 +49,12 @@ CONFUSION_LABEL_LIMIT = 50
 
 
 
+def value_kind(dtype: Any) -> str:
+    """The kind of value a dtype holds, as a user reads it: bool, int, float or text."""
+    kind = getattr(dtype, "kind", "O")
+    return {"b": "bool", "i": "int", "u": "int", "f": "float"}.get(kind, "text" if kind in "OUS" else kind)
+
+
 @dataclass(frozen=True)
 class OutputComparison:
     """How one output of the ONNX model compares with the reference's. Built by :func:`compare_arrays`.
@@ -103,7 +109,8 @@ class OutputComparison:
                 f"{head}  {self.mismatched_rows}/{self.rows} rows differ (flip rate "
                 f"{100 * self.mismatch_rate:.2f}%, exact)"
             )
-            return text + (f"  rows {rows}" if self.mismatched_rows else "")
+            text += f"  rows {rows}" if self.mismatched_rows else ""
+            return text + (f": {self.note}" if self.note and not self.passed else "")
         assert self.abs is not None and self.rel is not None
         text = (
             f"{head}  max_abs={self.abs['max']:.1e} (atol {self.atol:.0e})  max_rel={self.rel['max']:.1e} "
@@ -215,6 +222,8 @@ class OutputAccumulator:
         self.sample: list[tuple[int, int, list[Any], list[Any]]] = []
         self.confusion: dict[tuple[Any, Any], int] | None = {}
         self.confusion_note = ""
+        #: the kinds of value each side gave ("bool", "int", "float", "text"), from the first batch
+        self.kinds: tuple[str, str] | None = None
 
     def update(
         self,
@@ -228,6 +237,8 @@ class OutputAccumulator:
 
         e = np.asarray(expected)
         a = np.asarray(actual)
+        if self.kinds is None:
+            self.kinds = (value_kind(e.dtype), value_kind(a.dtype))
         if self.shape_status == "mismatch":
             return
         exp_shape, act_shape = tuple(e.shape), tuple(a.shape)
@@ -373,6 +384,7 @@ class OutputAccumulator:
             self.numeric = self.numeric and other.numeric
         if other.shape_status == "reshaped":
             self.shape_status = "reshaped"
+        self.kinds = self.kinds or other.kinds
         self.rows += other.rows
         self.values += other.values
         self.mismatched_values += other.mismatched_values

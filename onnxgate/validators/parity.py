@@ -137,6 +137,30 @@ class _Progress:
             sys.stderr.flush()
 
 
+def _kind_changed(acc: OutputAccumulator, model: Any) -> str:
+    """Why an exact output's values are another kind than the reference's ('' when they are not).
+
+    Compared with ``==``, a label 0/1 equals False/True and 1 equals 1.0, so a model answering codes
+    where the original answers booleans (or floats) passed, and its package served them. The kinds must
+    agree for a bool on either side and for a label; a SQL-adapted model may give int for bool (a
+    ``PREDICT`` column has no bool type)."""
+    if acc.kinds is None or acc.mode != "exact":
+        return ""
+    ref, ours = acc.kinds
+    if ref == ours or "text" in (ref, ours):  # text against numbers already differs value by value
+        return ""
+    label = any(hint in acc.name.lower() for hint in LABEL_NAME_HINTS)
+    if "bool" not in (ref, ours) and not label:
+        return ""
+    if ref == "bool" and ours == "int" and model is not None:
+        from onnxgate.validators.reference import _adapt_metadata
+
+        if _adapt_metadata(model) is not None:
+            return ""
+    return (f"its values are {ours} where the reference gives {ref} (equal as numbers, but a client reads "
+            f"{'1 for True' if ref == 'bool' else 'another type'}): the converter changed the output's type")
+
+
 def reference_failed(where: str, err: BaseException) -> str:
     """The one-line message for a reference model that raised on the data's ``where`` (exit 2 on the CLI)."""
     first = str(err).strip().splitlines()[0] if str(err).strip() else ""
@@ -563,7 +587,13 @@ def parity_result(
         if acc.name in missing and acc.rows == 0:
             acc.shape_status = "not compared"
             acc.note = "the reference has no counterpart for this output"
-        results.append(acc.result())
+        result = acc.result()
+        retyped = _kind_changed(acc, model)
+        if retyped and result.shape_status != "not compared":
+            import dataclasses
+
+            result = dataclasses.replace(result, passed=False, note=retyped)
+        results.append(result)
     compared = [r for r in results if r.shape_status != "not compared"]
     evidence: dict[str, Any] = {
         "rows": done,

@@ -1024,3 +1024,35 @@ def test_a_transformer_skl2onnx_declares_one_row_for_is_declared_per_row(tmp_pat
     assert og.validate(sql, reference=model, data=X, target="sql-edge-2.0").passed
     og.package(sql, target="sql-edge-2.0", out=tmp_path / "sql", reference=model, data=X)
     assert (tmp_path / "sql" / "04_predict.sql").exists()
+
+
+@pytest.mark.parametrize("kind", ["RandomForestClassifier", "ExtraTreesClassifier", "DecisionTreeClassifier"])
+@pytest.mark.parametrize("label", ["only", 7])
+def test_a_tree_model_fitted_on_one_class_is_refused_at_convert(kind: str, label: Any) -> None:
+    # a forest on one text class: onnxruntime aborted the Python process (SIGABRT) in validate; on the
+    # int class 7 the file answered 1
+    from sklearn import ensemble, tree
+
+    X, _y = _iris()
+    model = (getattr(ensemble, kind, None) or getattr(tree, kind))(random_state=0).fit(X, np.full(len(X), label))
+    with pytest.raises(og.UnsupportedModelError, match=r"fitted on a single class .*at least two classes"):
+        og.convert(model, X[:5])
+
+
+def test_a_classifier_fitted_on_float_labels_answers_floats(tmp_path: Any) -> None:
+    # 0.0/1.0 classes came back as JSON 0 and 1 (an int64 label), and parity compared them equal
+    import json
+
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    from onnxgate.deploy.server import create_app
+
+    X, y = load_breast_cancer(return_X_y=True)
+    model = LogisticRegression(max_iter=5000).fit(X, y.astype(float))
+    conv = _validated(model, X)
+    assert conv.signature.outputs[0].elem_type == "float64"
+    og.package(conv, target="container", out=tmp_path / "svc", reference=model, data=X)
+    status, raw = create_app(tmp_path / "svc").entry.score_bytes(json.dumps({"data": X[:10].tolist()}).encode())
+    label = json.loads(raw)["label"]
+    assert status == 200 and label == model.predict(X[:10]).tolist() and all(isinstance(v, float) for v in label)

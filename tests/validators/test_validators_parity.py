@@ -590,3 +590,22 @@ def test_another_layout_of_the_same_values_is_a_shape_mismatch():
     assert not result and "shape [30, 5, 4] (reference) vs [30, 4, 5] (onnx)" in result.message
     squeezed = check_prediction_parity(model, lambda feeds: [feeds["x"].reshape(30, 1, 4, 5)], logits)
     assert squeezed, squeezed.message  # an axis of size 1 more or less is the same layout
+
+
+def test_labels_of_another_kind_than_the_references_fail():
+    # a model answering 0/1 codes passed against one answering False/True (0 == False), and its package
+    # served the codes; the same for 1 against 1.0. A SQL-adapted model may answer int for bool.
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_breast_cancer(return_X_y=True)
+    fitted = {kind: LogisticRegression(max_iter=5000).fit(X, y.astype(kind)) for kind in (bool, int, float)}
+    converted = {kind: og.convert(model, X[:20]) for kind, model in fitted.items()}
+    for onnx_kind, ref_kind in ((int, bool), (bool, int), (int, float)):
+        result = check_prediction_parity(converted[onnx_kind].model, fitted[ref_kind], X)
+        assert not result, (onnx_kind, ref_kind)
+        assert "the converter changed the output's type" in result.message
+    for kind in (bool, int, float):  # each converted model answers its own classes' kind
+        assert check_prediction_parity(converted[kind].model, fitted[kind], X), kind
+    adapted = og.convert(fitted[bool], X[:20], target="sql-edge-2.0")
+    assert og.validate(adapted, reference=fitted[bool], data=X, target="sql-edge-2.0").passed
