@@ -6,6 +6,7 @@ Every conversion is checked against the model's :class:`Signature` and fails wit
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -253,6 +254,13 @@ def _refuse_text(array: np.ndarray, spec: TensorSpec, what: str) -> None:
     for value in array.ravel():
         if isinstance(value, bytes):
             value = value.decode("utf-8", "replace")
+        if isinstance(value, str) and match(value) is not None and math.isinf(float(value)):
+            raise InvalidDataError(  # '1e400' is a numeral, but float64 reads it as infinity
+                f"{what} holds text ({value[:40] + '...' if len(value) > 40 else value!r}) beyond the range of "
+                f"float64 (it reads as infinity) for input "
+                f"{spec.name!r}: a finite number was expected. Fix the cell in the file",
+                input=spec.name,
+            )
         if isinstance(value, str) and match(value) is None:
             raise InvalidDataError(
                 f"{what} holds text ({value!r}) but input {spec.name!r} is {spec.elem_type}: a number was "

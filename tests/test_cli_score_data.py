@@ -100,6 +100,9 @@ BAD: dict[str, tuple[Callable[[Path, pd.DataFrame], Path], list[str], list[str]]
     "text-not-a-numeral-for-float": (
         _file(lambda X: X.assign(alcohol=X.alcohol.astype(str).where(X.index != 7, "1_065"))), [],
         ["column 'alcohol' holds text ('1_065') but input 'alcohol' is float64", "pandas.to_numeric"]),
+    "text-beyond-float64": (  # a numeral, read as infinity: it scored label 0 with NaN probabilities
+        _file(lambda X: X.assign(alcohol=X.alcohol.astype(str).where(X.index != 3, "1e400"))), [],
+        ["column 'alcohol' holds text ('1e400') beyond the range of float64 (it reads as infinity)"]),
     "categories-not-numerals-for-float": (
         _file(lambda X: X.assign(alcohol=(X.alcohol > 13).map({True: "high", False: "low"}).astype("category"))),
         [], ["column 'alcohol' holds text (", "but input 'alcohol' is float64"]),

@@ -468,7 +468,7 @@ class SklearnConverter(Converter):
                     "with a sample of its input columns",
                     framework=self.framework,
                 )
-            classes = getattr(est, "classes_", None)
+            classes: Any = getattr(est, "classes_", None)
             if (type(est).__module__.startswith(("sklearn.tree", "sklearn.ensemble")) and hasattr(classes, "__len__")
                     and not isinstance(classes, list) and len(classes) == 1):
                 # skl2onnx's tree converters mishandle a single class: a forest on one text class made

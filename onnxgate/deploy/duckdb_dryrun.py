@@ -843,13 +843,24 @@ def _compare_reference(
     import numpy as np
 
     from onnxgate._onnx import load_model
+    from onnxgate.errors import InvalidDataError, OnnxGateError
     from onnxgate.signature import Signature
-    from onnxgate.validators.parity import compare_arrays
+    from onnxgate.validators.parity import compare_arrays, first_row_failing, reference_failed
     from onnxgate.validators.reference import reference_outputs
 
     proto = load_model(model_bytes)
     signature = Signature.from_model(proto)
-    expected = reference_outputs(reference, feeds, proto, signature)
+    try:
+        expected = reference_outputs(reference, feeds, proto, signature)
+    except OnnxGateError:
+        raise
+    except Exception as err:  # the rows are not what the reference takes: as validate says it, exit 2
+        rows = len(next(iter(feeds.values()))) if feeds else 0
+        where = f"rows 0..{rows - 1}"
+        bad = first_row_failing(lambda part: reference_outputs(reference, part, proto, signature), feeds)
+        if bad is not None:
+            where += f" (first at row {bad})"
+        raise InvalidDataError(reference_failed(where, err)) from err
     from onnxgate.validators.tolerances import model_tolerances
 
     tolerances = model_tolerances(proto, signature.outputs, atol, rtol)

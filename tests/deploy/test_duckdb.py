@@ -55,6 +55,21 @@ def test_reference_comparison_passes_for_the_model_and_fails_for_another(package
     assert any(line.startswith("FAILED") and "'output_0'" in line for line in bad.reference)
 
 
+def test_a_reference_that_fails_on_the_rows_is_the_input_error_validate_gives(package: Path) -> None:
+    # it was "unexpected ValueError ... please report it"
+    data = {n: X[:, i] for i, n in enumerate(NAMES)}
+
+    def refuses_row_4(feeds: Any) -> Any:
+        if (np.asarray(next(iter(feeds.values()))).ravel() == X[4, 0]).any():  # the column of f0
+            raise ValueError("Input X contains infinity.")
+        return run(mlp(12, outputs=3), feeds)
+
+    says = (r"the reference model failed on rows 0\.\.299 \(first at row 4\) of the data: ValueError: Input X "
+            r"contains infinity; nothing was compared")
+    with pytest.raises(InvalidDataError, match=says):
+        dry.dry_run(package, data, reference=refuses_row_4)
+
+
 def test_a_column_type_that_differs_from_the_model_fails_like_predict(package: Path, tmp_path: Path) -> None:
     with pytest.raises(InvalidDataError, match=(
             r"The type of model column 'f3' is 'real'\. Doesn't match the input column type "
