@@ -235,6 +235,7 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
 
 
 _NUMERAL = None  # re.Pattern of a plain decimal numeral, compiled on first use
+_FLOAT_TYPES = frozenset({"float16", "bfloat16", "float32", "float64"})
 
 
 def _refuse_text(array: np.ndarray, spec: TensorSpec, what: str) -> None:
@@ -408,6 +409,17 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
             return {
                 s.name: _fit_shape(_cast(data[s.name].to_numpy(), s, what[s.name]), s, what[s.name]) for s in inputs
             }
+        one = inputs[0] if len(inputs) == 1 else None
+        if one is not None and one.elem_type in _FLOAT_TYPES:
+            # beside number columns, booleans become 1.0/0.0 in the frame's one array: refused per column,
+            # as a boolean column feeding a float input is (and as score and the service refuse it)
+            bools = [str(c) for c, t in data.dtypes.items() if getattr(t, "kind", "") == "b"]
+            if bools:
+                raise InvalidDataError(
+                    f"input {one.name!r} expects {one.elem_type}; column(s) {bools} hold booleans: cast them to "
+                    f"{one.elem_type} first if the model was fitted on them as 0/1",
+                    column=bools[0],
+                )
         data = data.to_numpy()
     if (isinstance(data, (tuple, list)) and len(inputs) > 1 and len(data) == len(inputs)
             and all(hasattr(part, "shape") for part in data)):

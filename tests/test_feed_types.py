@@ -207,3 +207,13 @@ def test_a_column_of_arrays_feeds_one_wide_input() -> None:
     ragged = pd.DataFrame({"input": [rows[0], rows[1][:3], rows[2]]})
     with pytest.raises(InvalidDataError, match=r"arrays differ in length \(\[3, 4\]\)"):
         as_feeds(ragged, _signature([("input", TensorProto.FLOAT, ["N", 4])]))
+
+
+def test_a_boolean_column_in_a_frame_feeding_one_float_input_is_refused_as_score_refuses_it() -> None:
+    # beside the float columns it became 1.0/0.0 in the frame's one array: validate passed what score refused
+    frame = pd.DataFrame({"a": [1.0, 2.0], "b": [0.5, 0.25], "c": [True, False]})
+    with pytest.raises(InvalidDataError, match=r"input 'input' expects float32; column\(s\) \['c'\] hold booleans"):
+        as_feeds(frame, WIDE)
+    with pytest.raises(InvalidDataError, match=r"column 'c' is bool"):
+        batch_feeds(pa.RecordBatch.from_pandas(frame, preserve_index=False), WIDE)
+    assert as_feeds(frame.astype({"c": "float64"}), WIDE)["input"].tolist() == [[1.0, 0.5, 1.0], [2.0, 0.25, 0.0]]
