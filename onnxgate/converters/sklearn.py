@@ -1252,6 +1252,8 @@ def _dense(value: Any) -> Any:
 
     if hasattr(value, "toarray"):
         value = value.toarray()
+    if isinstance(value, list) and value and all(getattr(v, "ndim", 0) == 2 for v in value):
+        return value  # one array per output (MultiOutputClassifier's probabilities): parity lays them side by side
     return np.asarray(value)
 
 

@@ -530,7 +530,7 @@ def accumulate_batch(
     Outputs the reference has no counterpart for (``None``) are added to ``missing``; ZipMap
     outputs (a list of ``{class: probability}``) are compared as arrays.
     """
-    from onnxgate.validators.reference import maps_to_array
+    from onnxgate.validators.reference import maps_to_array, side_by_side
 
     for acc, ours, theirs in zip(accs, onnx_out, ref_out):
         if theirs is None:
@@ -538,7 +538,8 @@ def accumulate_batch(
             continue
         if isinstance(ours, list):  # ZipMap: a list of {class: probability}
             ours = maps_to_array(ours) if ours and isinstance(ours[0], Mapping) else ours
-        acc.update(theirs, ours, row_offset=row_offset, inputs=inputs)
+        acc.update(side_by_side(theirs), side_by_side(ours), row_offset=row_offset, inputs=inputs)
+
 
 
 def parity_result(

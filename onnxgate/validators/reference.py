@@ -190,7 +190,7 @@ def _as_array(value: Any) -> np.ndarray | None:
     to_numpy = getattr(value, "numpy", None)  # torch / tf tensors
     if callable(to_numpy) and not isinstance(value, np.ndarray):
         value = value.detach().numpy() if hasattr(value, "detach") else to_numpy()
-    return np.asarray(value)
+    return np.asarray(side_by_side(value))
 
 
 def maps_to_array(rows: Sequence[Mapping[Any, Any]]) -> np.ndarray:
@@ -218,3 +218,15 @@ def _normalise(outs: Any, signature: Signature, who: str) -> list[np.ndarray | N
             "one entry per ONNX output, None where there is no counterpart"
         )
     return [_as_array(o) for o in outs]
+
+
+def side_by_side(value: Any) -> Any:
+    """A sequence of ``[N, k_i]`` arrays (one per target: a ``seq(tensor)`` output, MultiOutputClassifier's
+    probabilities) as one ``[N, sum k_i]`` array, so its values compare row by row; anything else as is."""
+    import numpy as np
+
+    if isinstance(value, (list, tuple)) and value and all(getattr(v, "ndim", 0) == 2 for v in value):
+        rows = {len(v) for v in value}
+        if len(rows) == 1:
+            return np.concatenate([np.asarray(v) for v in value], axis=1)
+    return value

@@ -1056,3 +1056,17 @@ def test_a_classifier_fitted_on_float_labels_answers_floats(tmp_path: Any) -> No
     status, raw = create_app(tmp_path / "svc").entry.score_bytes(json.dumps({"data": X[:10].tolist()}).encode())
     label = json.loads(raw)["label"]
     assert status == 200 and label == model.predict(X[:10]).tolist() and all(isinstance(v, float) for v in label)
+
+
+def test_a_multi_output_classifiers_probabilities_are_compared_target_by_target() -> None:
+    # predict_proba gives one array per target: parity stacked them into one array and failed, blaming the data
+    from sklearn.base import clone
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multioutput import MultiOutputClassifier
+
+    X, y = _iris()
+    model = MultiOutputClassifier(LogisticRegression(max_iter=5000)).fit(X, np.c_[y, (y == 2).astype(int)])
+    result = og.validate(_validated(model, X), reference=model, data=X).check("prediction_parity")
+    assert result.details["outputs"][1]["shape"]["reference"] == [150, 5]  # 3 + 2 classes side by side
+    other = clone(model).fit(X, np.c_[y, (y == 1).astype(int)])
+    assert not og.validate(og.convert(other, X[:5]), reference=model, data=X).passed
