@@ -151,6 +151,7 @@ class CatBoostConverter(BoostingConverter):
         _rename_input(proto, input_name)
         if self.is_classifier(model):
             drop_zipmap(proto, "probabilities")
+            _binary_labels_as_classes(proto, getattr(model, "classes_", None))
         else:
             _regression_output_rank_two(proto)
         _lower_ml_opset(proto, ml_opset, opset)
@@ -170,6 +171,31 @@ class CatBoostConverter(BoostingConverter):
                 proba = np.asarray(model.predict(X, prediction_type="Probability"))
             return _in_output_order(["label", "probabilities"], [label, proba], signature)
         return _in_output_order(["predictions"], [np.asarray(model.predict(X)).reshape(len(X), -1)], signature)
+
+
+def _binary_labels_as_classes(proto: Any, classes: Any) -> None:
+    """CatBoost's export writes a binary classifier's label as the class's index (0 or 1), whatever the
+    classes: a model fitted on -1/1 or 7/42 answered 0/1. The index picks the class (Gather)."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    from onnxgate._graph import graph_names, unique_name
+
+    values = np.asarray(classes) if classes is not None else None
+    if values is None or len(values) != 2 or values.dtype.kind not in "iu" or values.tolist() == [0, 1]:
+        return
+    graph = proto.graph
+    label = next((o for o in graph.output if o.type.tensor_type.elem_type == TensorProto.INT64), None)
+    if label is None:
+        return
+    taken = graph_names(graph)
+    index, table = unique_name(f"{label.name}_index", taken), unique_name("class_labels", taken)
+    for node in graph.node:
+        node.output[:] = [index if n == label.name else n for n in node.output]
+        node.input[:] = [index if n == label.name else n for n in node.input]
+    graph.initializer.append(numpy_helper.from_array(values.astype(np.int64), table))
+    graph.node.append(helper.make_node("Gather", [table, index], [label.name], axis=0,
+                                       name=unique_name("label_from_index", taken)))
 
 
 def _rename_input(proto: Any, new: str) -> None:

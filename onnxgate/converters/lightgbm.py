@@ -431,14 +431,15 @@ class LightGBMConverter(BoostingConverter):
             self.check_category_opset(opset, ml_opset)
         subject = model
         classes = getattr(model, "classes_", None) if hasattr(model, "fit") else None
-        bool_classes = getattr(classes, "dtype", None) == np.bool_
-        if bool_classes:
-            # onnxmltools cannot read bool class labels ("'numpy.bool' object has no attribute 'encode'"):
-            # it converts a copy labelled 0 and 1, and the label output is cast back to bool below
+        kind = getattr(getattr(classes, "dtype", None), "kind", "")
+        if kind in "bu" and kind:
+            # onnxmltools reads neither bool nor unsigned class labels ("'numpy.bool' object has no attribute
+            # 'encode'", the same for uint8): it converts a copy with the labels as int64 (bool: 0 and 1), and
+            # a bool label output is cast back below
             import copy
 
             subject = copy.copy(model)
-            subject._classes = np.arange(len(model.classes_))
+            subject._classes = np.asarray(model.classes_).astype(np.int64)
         best = getattr(model, "best_iteration", 0) if not hasattr(model, "fit") else 0
         if best and best < model.current_iteration():
             # a Booster kept training past its best iteration (keep_training_booster=True) predicts with

@@ -691,6 +691,7 @@ class SklearnConverter(Converter):
         _dedupe_opset_imports(proto)
         _declare_output_ranks(proto)
         _declare_binary_scores(proto, model)
+        _declare_targets(proto, model)
         _bool_labels(proto, model)
         _lightgbm_category_codes(proto, model, opset)
         if compute == "float64":
@@ -806,6 +807,20 @@ def _declare_binary_scores(proto: Any, model: Any) -> None:
         dims = out.type.tensor_type.shape.dim if out.type.HasField("tensor_type") else []
         if "prob" in out.name.lower() and len(dims) == 2 and dims[1].HasField("dim_value"):
             dims[1].dim_value = 1
+
+
+def _declare_targets(proto: Any, model: Any) -> None:
+    """Declare a multi-target regressor's output ``[N, n_targets]``: skl2onnx declares a forest's
+    ``[N,1]`` (onnxruntime then warns at every run, and the SQL adaptation did not split the targets)."""
+    from sklearn.base import is_regressor
+
+    final = _final_step(model)
+    targets = getattr(final, "n_outputs_", None)
+    if not is_regressor(final) or not isinstance(targets, int) or targets < 2 or len(proto.graph.output) != 1:
+        return
+    dims = proto.graph.output[0].type.tensor_type.shape.dim
+    if len(dims) == 2 and dims[1].HasField("dim_value") and dims[1].dim_value == 1:
+        dims[1].dim_value = targets
 
 
 def _lightgbm_category_codes(proto: Any, model: Any, opset: int) -> None:

@@ -804,3 +804,22 @@ def test_a_catboost_classifier_fitted_on_bool_labels_is_refused_with_the_fix() -
     model = catboost.CatBoostClassifier(iterations=5, **CATBOOST_QUIET).fit(X, y == 1)
     with pytest.raises(og.UnsupportedModelError, match=r"fitted on bool labels.*Refit on integer labels"):
         og.convert(model, X[:5])
+
+
+@pytest.mark.parametrize("classes", [(-1, 1), (7, 42)])
+def test_a_binary_catboost_classifier_answers_its_classes_not_their_index(classes: tuple[int, int]) -> None:
+    # CatBoost's export writes the class index: a model fitted on -1/1 answered 0/1 (211 of 569 labels differed)
+    X, y = _data("breast_cancer")
+    model = catboost.CatBoostClassifier(iterations=10, **CATBOOST_QUIET).fit(X, np.where(y == 1, *classes[::-1]))
+    conv = og.convert(model, X[:20])
+    assert og.validate(conv, reference=model, data=X).passed
+    assert set(_run(conv, X)[0].tolist()) == set(classes)
+
+
+def test_a_lightgbm_classifier_fitted_on_unsigned_labels_converts() -> None:
+    # onnxmltools: "'numpy.uint8' object has no attribute 'encode'"
+    X, y = _data("iris")
+    model = lightgbm.LGBMClassifier(n_estimators=10, verbose=-1).fit(X, (y * 100 + 5).astype(np.uint8))
+    conv = og.convert(model, X[:20])
+    assert og.validate(conv, reference=model, data=X).passed
+    assert set(_run(conv, X)[0].tolist()) == {5, 105, 205}

@@ -1070,3 +1070,17 @@ def test_a_multi_output_classifiers_probabilities_are_compared_target_by_target(
     assert result.details["outputs"][1]["shape"]["reference"] == [150, 5]  # 3 + 2 classes side by side
     other = clone(model).fit(X, np.c_[y, (y == 1).astype(int)])
     assert not og.validate(og.convert(other, X[:5]), reference=model, data=X).passed
+
+
+def test_a_multi_target_forest_declares_its_targets_and_goes_to_sql(tmp_path: Any) -> None:
+    # declared [N,1] for [N,2]: onnxruntime warned at every run and the SQL package was refused
+    from sklearn.datasets import load_wine
+    from sklearn.ensemble import RandomForestRegressor
+
+    X = load_wine(return_X_y=True)[0]
+    Y, X = np.c_[X[:, 0] * 2, X[:, 1] - 3], X[:, 2:]
+    model = RandomForestRegressor(n_estimators=5, random_state=0).fit(X, Y)
+    conv = _validated(model, X)
+    assert conv.signature.outputs[0].shape == (None, 2)
+    og.package(conv, target="sql-edge-2.0", out=tmp_path / "sql", reference=model, data=X, adapt=True)
+    assert "variable_1" in (tmp_path / "sql" / "04_predict.sql").read_text()
