@@ -697,6 +697,7 @@ class SklearnConverter(Converter):
         if compute == "float64":
             _double_feature_vectorizers(proto)
             _float32_tree_ensembles(proto)
+            _float32_ml_outputs(proto)
             from onnxgate.converters._boosting import uses_boosting
 
             final = _final_step(model)
@@ -1369,6 +1370,25 @@ def _double_feature_vectorizers(proto: Any) -> None:
 
 
 _TREE_ENSEMBLES = {"TreeEnsembleClassifier": 1, "TreeEnsembleRegressor": 0}  # op -> index of its float output
+
+
+#: ai.onnx.ml operators whose scores are float32 whatever their input (the spec types them float only).
+_FLOAT_SCORES = frozenset({"SVMClassifier", "SVMRegressor", "LinearClassifier", "LinearRegressor"})
+
+
+def _float32_ml_outputs(proto: Any) -> None:
+    """Record that a double graph computes in float32 where an SVM or linear ai.onnx.ml operator scores.
+
+    Those operators write float32 scores by definition, which skl2onnx casts to double: ``SVC(probability=
+    True)`` answered probabilities with float32's rounding (4e-7 off) under float64's tolerance (1e-7), and
+    a correct model failed. Recorded like the trees (``onnxgate.float32_inside``), its outputs get float32's
+    default tolerances.
+    """
+    from onnxgate._onnx import FLOAT32_INSIDE_KEY
+
+    ops = sorted({n.op_type for n in proto.graph.node if n.domain == "ai.onnx.ml" and n.op_type in _FLOAT_SCORES})
+    if ops and not any(p.key == FLOAT32_INSIDE_KEY for p in proto.metadata_props):
+        _set_metadata(proto, FLOAT32_INSIDE_KEY, ", ".join(ops))
 
 
 def _float32_tree_ensembles(proto: Any) -> None:

@@ -1084,3 +1084,24 @@ def test_a_multi_target_forest_declares_its_targets_and_goes_to_sql(tmp_path: An
     assert conv.signature.outputs[0].shape == (None, 2)
     og.package(conv, target="sql-edge-2.0", out=tmp_path / "sql", reference=model, data=X, adapt=True)
     assert "variable_1" in (tmp_path / "sql" / "04_predict.sql").read_text()
+
+
+def test_an_svm_in_a_double_graph_is_held_to_the_float32_it_computes_in() -> None:
+    # SVMClassifier writes float32 scores by definition (cast to double after it): SVC(probability=True)
+    # was 4.2e-7 off against float64's atol 1e-7, and the correct model failed on 14 rows
+    import copy
+
+    from onnx import helper
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.svm import SVC
+
+    X, y = load_breast_cancer(return_X_y=True)
+    model = SVC(probability=True, random_state=0).fit(X, y)
+    conv = _validated(model, X)
+    bent = copy.deepcopy(conv.model)
+    scores = bent.graph.output[1].name
+    for node in bent.graph.node:
+        node.output[:] = [f"{scores}_src" if o == scores else o for o in node.output]
+    bent.graph.node.append(helper.make_node("Mul", [f"{scores}_src", "scale"], [scores]))
+    bent.graph.initializer.append(helper.make_tensor("scale", 11, [], [0.99]))  # 1% off: far beyond float32's rounding
+    assert not og.validate(bent, reference=model, data=X).passed
