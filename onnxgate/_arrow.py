@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from onnxgate._data import FLOATING
 from onnxgate.errors import InvalidDataError, UnsupportedModelError
 
 __all__ = ["SPARK_TYPES", "arrow_type", "batch_data", "batch_feeds", "check_columns_typed_as_inputs",
@@ -41,7 +42,6 @@ _WIDER = {"float16": "float32", "uint8": "int16", "uint16": "int32", "uint32": "
 
 #: Input element types whose column may hold nulls: each is read as NaN, as pandas reads a Parquet
 #: float null (and writes a float NaN: ``df.to_parquet`` stores it as a null).
-_FLOATING = frozenset({"float16", "float32", "float64"})
 
 
 def is_list_type(arrow_type: Any) -> bool:
@@ -128,7 +128,7 @@ def _nulls_as_nan(batch: pa.RecordBatch, specs: list[TensorSpec | None]) -> pa.R
 
 
 def _floating(spec: TensorSpec | None) -> bool:
-    return spec is not None and spec.elem_type in _FLOATING
+    return spec is not None and spec.elem_type in FLOATING
 
 
 def _inputs_fed(names: list[str], signature: Signature) -> list[TensorSpec | None]:

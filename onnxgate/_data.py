@@ -235,7 +235,8 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
 
 
 _NUMERAL = None  # re.Pattern of a plain decimal numeral, compiled on first use
-_FLOAT_TYPES = frozenset({"float16", "bfloat16", "float32", "float64"})
+#: Element types of the floating-point inputs (NaN is a value there; booleans are not read as them).
+FLOATING = frozenset({"float16", "float32", "float64"})
 
 
 def _refuse_text(array: np.ndarray, spec: TensorSpec, what: str) -> None:
@@ -410,7 +411,7 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
                 s.name: _fit_shape(_cast(data[s.name].to_numpy(), s, what[s.name]), s, what[s.name]) for s in inputs
             }
         one = inputs[0] if len(inputs) == 1 else None
-        if one is not None and one.elem_type in _FLOAT_TYPES:
+        if one is not None and one.elem_type in FLOATING:
             # beside number columns, booleans become 1.0/0.0 in the frame's one array: refused per column,
             # as a boolean column feeding a float input is (and as score and the service refuse it)
             bools = [str(c) for c, t in data.dtypes.items() if getattr(t, "kind", "") == "b"]

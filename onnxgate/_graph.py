@@ -9,11 +9,12 @@ if TYPE_CHECKING:
     import onnx
 
 __all__ = [
-    "bool_label",
     "cast_inputs",
+    "cast_label",
     "columns_into_input",
     "label_as_classes",
     "read_instead",
+    "redirect_output",
     "restamp",
     "static_width",
     "unique_name",
@@ -185,26 +186,31 @@ def label_as_classes(proto: Any, classes: Any) -> bool:
     if not isinstance(classes, np.ndarray) or dtype is None:
         return False
     if dtype == np.bool_:
-        return bool_label(proto)
+        return cast_label(proto, TensorProto.BOOL)
     if dtype.kind == "f":
-        return bool_label(proto, to=TensorProto.FLOAT if dtype.itemsize == 4 else TensorProto.DOUBLE)
+        return cast_label(proto, TensorProto.FLOAT if dtype.itemsize == 4 else TensorProto.DOUBLE)
     return False
 
 
-def bool_label(proto: Any, to: int | None = None) -> bool:
-    """Cast a classifier's label output (its first int64 output) to bool (or to ``to``), in place; False
+def redirect_output(graph: Any, name: str, inner: str) -> None:
+    """Make graph output ``name`` an inner tensor ``inner``: the node writing it, and any reading it, use
+    ``inner`` instead, so a node appended after them can write ``name`` from it."""
+    for node in graph.node:
+        node.output[:] = [inner if n == name else n for n in node.output]
+        node.input[:] = [inner if n == name else n for n in node.input]
+
+
+def cast_label(proto: Any, to: int) -> bool:
+    """Cast a classifier's label output (its first int64 output) to element type ``to``, in place; False
     when it has none.
 
-    For a classifier fitted on ``bool`` labels, which predicts ``False``/``True``: the converters write
-    its labels as int64 0/1 (the service then answered 0 and 1). The SQL adaptation casts a bool output
-    to int32 for ``PREDICT``, which has no bool column.
+    For a classifier fitted on ``bool`` or float labels, which the converters write as int64 codes (the
+    service then answered 0 and 1). The SQL adaptation casts a bool output to int32 for ``PREDICT``,
+    which has no bool column.
     """
     from onnx import TensorProto, helper
 
-    to = TensorProto.BOOL if to is None else to
     names: dict[int, str] = {TensorProto.BOOL: "bool", TensorProto.FLOAT: "float32", TensorProto.DOUBLE: "float64"}
-    suffix = names.get(to, "cast")
-
     graph = proto.graph
     label = next((out for out in graph.output if out.type.HasField("tensor_type")
                   and out.type.tensor_type.elem_type == TensorProto.INT64), None)
@@ -212,10 +218,8 @@ def bool_label(proto: Any, to: int | None = None) -> bool:
         return False
     taken = graph_names(graph)
     coded = unique_name(f"{label.name}_int64", taken)
-    for node in graph.node:
-        node.output[:] = [coded if name == label.name else name for name in node.output]
-        node.input[:] = [coded if name == label.name else name for name in node.input]
+    redirect_output(graph, label.name, coded)
     graph.node.append(helper.make_node("Cast", [coded], [label.name], to=to,
-                                       name=unique_name(f"{label.name}_as_{suffix}", taken)))
+                                       name=unique_name(f"{label.name}_as_{names.get(to, 'cast')}", taken)))
     label.type.tensor_type.elem_type = to
     return True

@@ -179,7 +179,7 @@ def _binary_labels_as_classes(proto: Any, classes: Any) -> None:
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 
-    from onnxgate._graph import graph_names, unique_name
+    from onnxgate._graph import graph_names, redirect_output, unique_name
 
     values = np.asarray(classes) if classes is not None else None
     if values is None or len(values) != 2 or values.dtype.kind not in "iu" or values.tolist() == [0, 1]:
@@ -190,9 +190,7 @@ def _binary_labels_as_classes(proto: Any, classes: Any) -> None:
         return
     taken = graph_names(graph)
     index, table = unique_name(f"{label.name}_index", taken), unique_name("class_labels", taken)
-    for node in graph.node:
-        node.output[:] = [index if n == label.name else n for n in node.output]
-        node.input[:] = [index if n == label.name else n for n in node.input]
+    redirect_output(graph, label.name, index)
     graph.initializer.append(numpy_helper.from_array(values.astype(np.int64), table))
     graph.node.append(helper.make_node("Gather", [table, index], [label.name], axis=0,
                                        name=unique_name("label_from_index", taken)))

@@ -432,7 +432,7 @@ class LightGBMConverter(BoostingConverter):
         subject = model
         classes = getattr(model, "classes_", None) if hasattr(model, "fit") else None
         kind = getattr(getattr(classes, "dtype", None), "kind", "")
-        if kind in "bu" and kind:
+        if kind in ("b", "u"):
             # onnxmltools reads neither bool nor unsigned class labels ("'numpy.bool' object has no attribute
             # 'encode'", the same for uint8): it converts a copy with the labels as int64 (bool: 0 and 1), and
             # a bool label output is cast back below

@@ -692,7 +692,7 @@ class SklearnConverter(Converter):
         _declare_output_ranks(proto)
         _declare_binary_scores(proto, model)
         _declare_targets(proto, model)
-        _bool_labels(proto, model)
+        _labels_as_classes(proto, model)
         _lightgbm_category_codes(proto, model, opset)
         if compute == "float64":
             _double_feature_vectorizers(proto)
@@ -843,7 +843,7 @@ def _lightgbm_category_codes(proto: Any, model: Any, opset: int) -> None:
         truncate_category_codes(proto, codes, booster.num_feature(), opset)
 
 
-def _bool_labels(proto: Any, model: Any) -> None:
+def _labels_as_classes(proto: Any, model: Any) -> None:
     """A classifier fitted on ``bool`` (or float) labels predicts ``False``/``True`` (``0.0``/``1.0``);
     skl2onnx writes its label output as int64 codes: cast back in the graph
     (:func:`onnxgate._graph.label_as_classes`)."""

@@ -263,7 +263,7 @@ def model_inputs(
             kind: str = np.dtype(spec.elem_type).kind
         except TypeError:  # float8, int4...: no numpy type
             kind = ""
-        if kind not in "fiu" or not kind:
+        if kind not in ("f", "i", "u"):
             raise UnsupportedModelError(
                 f"cannot generate values for input {spec.name!r} of element type {spec.elem_type!r}; supported "
                 "are float, int, uint, bool and string tensors",

@@ -538,8 +538,8 @@ def accumulate_batch(
             continue
         if isinstance(ours, list):  # ZipMap: a list of {class: probability}
             ours = maps_to_array(ours) if ours and isinstance(ours[0], Mapping) else ours
-        acc.update(side_by_side(theirs), side_by_side(ours), row_offset=row_offset, inputs=inputs)
-
+        # the reference's side went through reference._as_array, which lays a sequence out the same way
+        acc.update(theirs, side_by_side(ours), row_offset=row_offset, inputs=inputs)
 
 
 def parity_result(
