@@ -692,6 +692,7 @@ class SklearnConverter(Converter):
         _declare_output_ranks(proto)
         _declare_binary_scores(proto, model)
         _declare_targets(proto, model)
+        _probabilities_per_row(proto, model, opset)
         _labels_as_classes(proto, model)
         _lightgbm_category_codes(proto, model, opset)
         if compute == "float64":
@@ -703,6 +704,7 @@ class SklearnConverter(Converter):
             final = _final_step(model)
             if uses_boosting(model, [final]):
                 _float32_tree_outputs(proto)
+            _declare_double_outputs(proto)
             _refuse_ill_typed_double(proto, model)
         return proto
 
@@ -822,6 +824,63 @@ def _declare_targets(proto: Any, model: Any) -> None:
     dims = proto.graph.output[0].type.tensor_type.shape.dim
     if len(dims) == 2 and dims[1].HasField("dim_value") and dims[1].dim_value == 1:
         dims[1].dim_value = targets
+
+
+def _probabilities_per_row(proto: Any, model: Any, opset: int) -> None:
+    """A multi-label tree, forest or KNN classifier's probabilities as one ``[N, sum k_t]`` row per sample.
+
+    skl2onnx writes them ``[targets, N, max k]`` (a target with fewer classes padded), where scikit-learn
+    returns one ``[N, k_t]`` array per target; parity compares those side by side, and failed every such
+    model on shape, and no SQL target could split a rank-3 output into columns. The targets are laid out
+    in order, each sliced to its own classes, as MultiOutputClassifier's sequence is compared.
+    """
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    from onnxgate._graph import graph_names, redirect_output, unique_name
+
+    final = _final_step(model)
+    classes = getattr(final, "classes_", None)
+    if not isinstance(classes, list) or len(classes) < 2 or len(proto.graph.output) != 2:
+        return
+    out = proto.graph.output[1]
+    if not out.type.HasField("tensor_type"):
+        return
+    dims = out.type.tensor_type.shape.dim
+    widths = [len(c) for c in classes]
+    if len(dims) != 3 or not dims[0].HasField("dim_value") or dims[0].dim_value != len(widths):
+        return
+    graph = proto.graph
+    taken = graph_names(graph)
+    stacked = unique_name(f"{out.name}_per_target", taken)
+    redirect_output(graph, out.name, stacked)
+
+    def const(base: str, value: Any) -> str:
+        name = unique_name(base, taken)
+        graph.initializer.append(numpy_helper.from_array(np.asarray(value, dtype=np.int64), name))
+        return name
+
+    parts = []
+    for t, width in enumerate(widths):
+        rows = unique_name(f"{out.name}_target{t}", taken)
+        graph.node.append(helper.make_node("Gather", [stacked, const(f"{out.name}_t{t}", t)], [rows], axis=0,
+                                           name=unique_name(f"{out.name}_gather{t}", taken)))
+        part = unique_name(f"{out.name}_target{t}_classes", taken)
+        if opset >= 10:
+            graph.node.append(helper.make_node(
+                "Slice", [rows, const(f"{out.name}_start", [0]), const(f"{out.name}_end{t}", [width]),
+                          const(f"{out.name}_axis", [1])], [part], name=unique_name(f"{out.name}_slice{t}", taken)))
+        else:
+            graph.node.append(helper.make_node("Slice", [rows], [part], starts=[0], ends=[width], axes=[1],
+                                               name=unique_name(f"{out.name}_slice{t}", taken)))
+        parts.append(part)
+    graph.node.append(helper.make_node("Concat", parts, [out.name], axis=1,
+                                       name=unique_name(f"{out.name}_side_by_side", taken)))
+    batch = type(dims[1])()
+    batch.CopyFrom(dims[1])
+    out.type.tensor_type.shape.ClearField("dim")
+    out.type.tensor_type.shape.dim.add().CopyFrom(batch)
+    out.type.tensor_type.shape.dim.add().dim_value = sum(widths)
 
 
 def _lightgbm_category_codes(proto: Any, model: Any, opset: int) -> None:
@@ -1269,7 +1328,11 @@ def _dense(value: Any) -> Any:
     if hasattr(value, "toarray"):
         value = value.toarray()
     if isinstance(value, list) and value and all(getattr(v, "ndim", 0) == 2 for v in value):
-        return value  # one array per output (MultiOutputClassifier's probabilities): parity lays them side by side
+        # one [N, k_t] array per target (a multi-label forest's or MultiOutputClassifier's probabilities),
+        # side by side as onnxgate lays them out: the SQL adaptation's p_0, p_1... columns index that row
+        if len({len(v) for v in value}) == 1:
+            return np.concatenate([np.asarray(v) for v in value], axis=1)
+        return value
     return np.asarray(value)
 
 
@@ -1526,6 +1589,36 @@ def _declare_output_ranks(proto: Any) -> None:
             new = declared.dim.add()
             if i > 0 and dim.HasField("dim_value"):
                 new.dim_value = dim.dim_value
+
+
+def _declare_double_outputs(proto: Any) -> None:
+    """Declare double the float outputs a double graph writes in double.
+
+    skl2onnx 1.20 declares a multi-label forest's probabilities float in a double graph while its
+    ``ReduceMean`` writes double: the file was ill-typed, and the model fell back to float32 (a label flipped
+    on iris). Only float -> double is changed, and only where type inference says the node writes double.
+    """
+    import onnx
+    from onnx import TensorProto
+
+    floats = [o for o in proto.graph.output
+              if o.type.HasField("tensor_type") and o.type.tensor_type.elem_type == TensorProto.FLOAT]
+    if not floats:
+        return
+    probe = onnx.ModelProto()
+    probe.CopyFrom(proto)
+    wanted = {o.name for o in floats}
+    for out in probe.graph.output:
+        if out.name in wanted:
+            out.type.tensor_type.elem_type = TensorProto.UNDEFINED
+    try:
+        inferred = onnx.shape_inference.infer_shapes(probe)
+    except Exception:
+        return  # _refuse_ill_typed_double says why
+    found = {o.name: o.type.tensor_type.elem_type for o in inferred.graph.output if o.type.HasField("tensor_type")}
+    for out in floats:
+        if found.get(out.name) == TensorProto.DOUBLE:
+            out.type.tensor_type.elem_type = TensorProto.DOUBLE
 
 
 def _refuse_ill_typed_double(proto: Any, model: Any) -> None:

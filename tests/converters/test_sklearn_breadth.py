@@ -1072,6 +1072,44 @@ def test_a_multi_output_classifiers_probabilities_are_compared_target_by_target(
     assert not og.validate(og.convert(other, X[:5]), reference=model, data=X).passed
 
 
+def test_a_multi_label_tree_classifier_answers_one_row_per_sample_and_goes_to_sql(tmp_path: Any) -> None:
+    # skl2onnx writes [targets, N, max classes]: parity failed every such model on shape, and no SQL target
+    # could split it; the targets have 3 and 2 classes, so the second is padded there
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    X, y = _iris()
+    model = ExtraTreesClassifier(n_estimators=5, random_state=0).fit(X, np.c_[y, (y == 2).astype(int)])
+    conv = og.convert(model, X[:5])
+    assert conv.signature.outputs[1].shape == (None, 5)  # 3 + 2 classes side by side
+    assert str(conv.signature.outputs[1].elem_type) == "float64"
+    assert og.validate(conv, reference=model, data=X).passed
+    swapped = ExtraTreesClassifier(n_estimators=5, random_state=0).fit(X, np.c_[y, (y == 1).astype(int)])
+    assert not og.validate(og.convert(swapped, X[:5]), reference=model, data=X).passed
+    og.package(conv, target="sql-edge-2.0", out=tmp_path / "sql", reference=model, data=X, adapt=True)
+    assert "p_4" in (tmp_path / "sql" / "04_predict.sql").read_text()
+
+
+def test_a_multi_label_forest_keeps_double_and_its_converter_error_is_caught() -> None:
+    # skl2onnx declares the probabilities float in a double graph its ReduceMean writes in double: the file
+    # was ill-typed and fell back to float32. In double, what is left is skl2onnx's own error on multi-label
+    # forests (trees fitted on bootstrap samples answer another class on some rows): the gate reports it
+    import onnxruntime as ort
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = _iris()
+    model = RandomForestClassifier(n_estimators=10, random_state=0).fit(X, np.c_[y == 0, y == 2].astype(int))
+    conv = og.convert(model, X[:5])
+    assert str(conv.signature.outputs[1].elem_type) == "float64"
+    assert not any("float32" in w for w in conv.warnings)
+    session = ort.InferenceSession(conv.model.SerializeToString())
+    ours = session.run(None, {conv.signature.inputs[0].name: X})[1]
+    wrong = np.abs(ours - np.concatenate(model.predict_proba(X), axis=1)).max(axis=1) > 1e-6
+    result = og.validate(conv, reference=model, data=X).check("prediction_parity")
+    assert result.passed == (not wrong.any())
+    flagged = set(result.details["outputs"][1]["mismatched_row_indices"])
+    assert flagged == set(np.flatnonzero(wrong).tolist())
+
+
 def test_a_multi_target_forest_declares_its_targets_and_goes_to_sql(tmp_path: Any) -> None:
     # declared [N,1] for [N,2]: onnxruntime warned at every run and the SQL package was refused
     from sklearn.datasets import load_wine
