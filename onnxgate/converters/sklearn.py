@@ -536,6 +536,7 @@ class SklearnConverter(Converter):
         else:
             attempts = [precision]
         warnings: list[str] = unknown_value_notes(model)
+        model, options = _int64_classes(model, options)
         conv_options = self._converter_options(model, zipmap, options)
         ml_opset = _register_boosting(model, ml_opset)
         no_double = False
@@ -900,6 +901,37 @@ def _lightgbm_category_codes(proto: Any, model: Any, opset: int) -> None:
     codes = [int(i) for i in _training_params(booster).get("categorical_feature") or ()]
     if codes:
         truncate_category_codes(proto, codes, booster.num_feature(), opset)
+
+
+def _int64_classes(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[Any, Any]]:
+    """A model whose final classifier has integer class labels narrower or unsigned (int8, uint32...), with
+    a copy of that classifier holding them as int64; options keyed by its id follow it.
+
+    skl2onnx's KNN converter wrote an ArrayFeatureExtractor over int8 labels, which no ONNX schema allows
+    (the checker and onnxruntime refused the file), and refused int16 and uint32 labels outright; other
+    converters write int64 labels anyway. The values are unchanged, so the label output is int64, as
+    for every other integer-labelled classifier.
+    """
+    import copy
+
+    import numpy as np
+
+    final = _final_step(model)
+    classes = getattr(final, "classes_", None)
+    if not isinstance(classes, np.ndarray) or classes.dtype.kind not in "iu" or classes.dtype == np.int64:
+        return model, options
+    if classes.size and (classes.max() > np.iinfo(np.int64).max):
+        return model, options  # uint64 labels past int64: left to the converter, which says so
+    wide = copy.copy(final)
+    wide.classes_ = classes.astype(np.int64)
+    if id(final) in options:
+        options = {**options, id(wide): options[id(final)]}
+        del options[id(final)]
+    if final is model:
+        return wide, options
+    outer = copy.copy(model)
+    outer.steps = [*model.steps[:-1], (model.steps[-1][0], wide)]
+    return outer, options
 
 
 def _labels_as_classes(proto: Any, model: Any) -> None:

@@ -1143,3 +1143,22 @@ def test_an_svm_in_a_double_graph_is_held_to_the_float32_it_computes_in() -> Non
     bent.graph.node.append(helper.make_node("Mul", [f"{scores}_src", "scale"], [scores]))
     bent.graph.initializer.append(helper.make_tensor("scale", 11, [], [0.99]))  # 1% off: far beyond float32's rounding
     assert not og.validate(bent, reference=model, data=X).passed
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "uint32"])
+def test_a_knn_classifier_on_narrow_or_unsigned_labels_converts(dtype: str) -> None:
+    # int8/uint8 labels gave a file the checker and onnxruntime refused (ArrayFeatureExtractor over int8);
+    # int16 and uint32 were refused by skl2onnx
+    from sklearn.datasets import load_wine
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_wine(return_X_y=True)
+    labels = (y * 7 + 3).astype(dtype)  # not the class indices
+    model = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=3)).fit(X, labels)
+    conv = og.convert(model, X[:5])
+    assert og.validate(conv, reference=model, data=X).passed
+    assert model.steps[-1][1].classes_.dtype == np.dtype(dtype)  # the user's model is left as it was
+    other = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=3)).fit(X, (y * 7 + 4).astype(dtype))
+    assert not og.validate(og.convert(other, X[:5]), reference=model, data=X).passed
