@@ -28,7 +28,10 @@ version is ``1``. Datatypes: FP16, FP32, FP64, INT8-64, UINT8-64, BOOL and BYTES
 mapped from the model's element type; an input must be sent with its exact datatype and shape. In
 JSON ``data`` an integer datatype takes whole numbers however they are written (``3`` or ``3.0``),
 as ``/score`` does, and an input packaged to take missing values takes ``null`` as NaN; binary
-tensors carry their own datatype's bytes, so there is nothing to read.
+tensors carry their own datatype's bytes, so there is nothing to read. A request body may be sent with
+``Content-Encoding: gzip`` or ``deflate`` (tritonclient's ``request_compression_algorithm``), on every
+route; its decompressed size is held to the body limit. An ``infer`` answer is compressed with gzip or
+deflate when ``Accept-Encoding`` asks for it (``response_compression_algorithm``).
 
 Errors: the Azure ML routes answer ``{"error": code, "message": text, "status": status}``, the v2
 routes ``{"error": text}`` as the protocol says; a bad request gets a 4xx, never a 500 or a stack
@@ -220,6 +223,81 @@ _HEALTHY = b"Healthy"
 _TEXT_HEADERS = [(b"content-type", b"text/plain; charset=utf-8")]
 _JSON_TYPE = (b"content-type", b"application/json")
 _ALLOW_GET = (b"allow", b"GET, HEAD")
+
+
+class _BadEncoding(Exception):
+    """A ``Content-Encoding`` the service cannot read (415) or a body it cannot decompress (400)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+#: zlib's window bits for each content coding read: gzip's wrapper, zlib's (what "deflate" means in HTTP).
+_CODINGS = {b"gzip": 16 + 15, b"x-gzip": 16 + 15, b"deflate": 15}
+
+
+def _decoded(body: bytes, encoding: bytes, limit: int) -> bytes:
+    """``body`` with its ``Content-Encoding`` (gzip or deflate, as tritonclient and curl send) undone.
+
+    The codings are undone last first; the decompressed size is held to ``limit`` as the body's is
+    (:class:`_TooLarge` past it), so a small compressed body cannot expand without bound.
+    """
+    import zlib
+
+    codings = [c.strip().lower() for c in encoding.split(b",") if c.strip()]
+    unknown = [c.decode("latin-1") for c in codings if c not in _CODINGS and c != b"identity"]
+    if unknown:
+        raise _BadEncoding(415, f"Content-Encoding {unknown[0]!r} is not supported; send the body "
+                           "uncompressed, gzip or deflate")
+    for coding in reversed(codings):
+        if coding == b"identity":
+            continue
+        wbits = _CODINGS[coding]
+        tries = (wbits, -15) if coding == b"deflate" else (wbits,)  # some clients send deflate without zlib's header
+        for i, bits in enumerate(tries):
+            inflater = zlib.decompressobj(bits)
+            try:
+                out = inflater.decompress(body, limit + 1)
+            except zlib.error as err:
+                if i + 1 < len(tries):
+                    continue
+                raise _BadEncoding(400, f"the body is not valid {coding.decode()} data ({err}); compress it "
+                                   "whole, or send it uncompressed") from None
+            if len(out) > limit or inflater.unconsumed_tail:
+                raise _TooLarge
+            if not inflater.eof:
+                raise _BadEncoding(400, f"the {coding.decode()} body ends before its compressed data does; send "
+                                   "it whole") from None
+            body = out
+            break
+    return body
+
+
+def _compressed(body: bytes, accept: bytes) -> tuple[bytes, bytes | None]:
+    """``body`` gzip- or deflate-compressed when ``Accept-Encoding`` asks for it (tritonclient's
+    ``response_compression_algorithm``), with the coding used; as is otherwise."""
+    import zlib
+
+    wanted: dict[bytes, bool] = {}
+    for part in accept.lower().split(b","):
+        name, *params = part.split(b";")
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition(b"=")
+            if key.strip() == b"q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        wanted[name.strip()] = q > 0
+    for coding in (b"gzip", b"deflate"):
+        if wanted.get(coding, coding == b"gzip" and wanted.get(b"*", False)):
+            wbits = 16 + 15 if coding == b"gzip" else 15
+            packer = zlib.compressobj(1, zlib.DEFLATED, wbits)
+            return packer.compress(body) + packer.flush(), coding
+    return body, None
 
 
 class _V2Error(Exception):
@@ -743,7 +821,9 @@ class ScoringApp:
                 raise _TooLarge
             chunks.append(chunk)
             if not message.get("more_body", False):
-                return b"".join(chunks)
+                body = b"".join(chunks)
+                encoding = headers.get(b"content-encoding")
+                return body if encoding is None else _decoded(body, encoding, self.max_body_bytes)
 
     async def _post_score(self, headers: dict[bytes, bytes], receive: Any) -> tuple[int, bytes]:
         if not self._authorised(headers):
@@ -757,6 +837,9 @@ class ScoringApp:
         except _TooLarge:
             return 413, _error_body(413, "body_too_large", f"the request body is over {self.max_body_bytes} "
                                     "bytes; send fewer rows per request")
+        except _BadEncoding as err:
+            return err.status, _error_body(err.status, "unsupported_media_type" if err.status == 415 else
+                                           "bad_encoding", err.message)
         if self._inline(len(body) <= INLINE_MAX_BYTES):
             return self._timed(self._score, body)  # type: ignore[no-any-return]
         result: tuple[int, bytes] = await self._in_pool(self._timed, self._score, body)
@@ -829,23 +912,28 @@ class ScoringApp:
             return 200, _dumps(v2.model_metadata()), [_JSON_TYPE]
         if action == "ready":
             return 200, _dumps({"name": v2.name, "ready": True}), [_JSON_TYPE]
-        encoding = headers.get(b"content-encoding", b"identity").strip().lower()
-        if encoding not in (b"", b"identity"):
-            return v2.error(415, f"Content-Encoding {encoding.decode('latin-1')!r} is not supported; send the "
-                            "request uncompressed")
         try:
             body = await self._read_body(headers, receive)
         except _TooLarge:
             return v2.error(413, f"the request body is over {self.max_body_bytes} bytes; send fewer rows per "
                             "request")
+        except _BadEncoding as err:
+            return v2.error(err.status, err.message)
         declared = headers.get(b"inference-header-content-length", b"")
         json_size = int(declared) if declared.strip().isdigit() else len(body)
         if self._inline(min(json_size, len(body)) <= INLINE_MAX_BYTES
                         and len(body) - json_size <= V2_INLINE_BINARY_BYTES):
-            return self._timed(v2.infer, headers, body)  # type: ignore[no-any-return]
-        result: tuple[int, bytes, list[tuple[bytes, bytes]]] = await self._in_pool(self._timed, v2.infer, headers,
-                                                                                   body)
-        return result
+            result: tuple[int, bytes, list[tuple[bytes, bytes]]] = self._timed(v2.infer, headers, body)
+        else:
+            result = await self._in_pool(self._timed, v2.infer, headers, body)
+        accept = headers.get(b"accept-encoding")
+        if accept is None or result[0] != 200:
+            return result
+        status, reply, reply_headers = result
+        packed, coding = _compressed(reply, accept)
+        if coding is None:
+            return result
+        return status, packed, [*reply_headers, (b"content-encoding", coding)]
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":

@@ -136,6 +136,42 @@ def test_infer_gives_onnxruntimes_outputs(servers: dict[str, Server], packages: 
     assert ("parameters" in response["outputs"][0]) is binary
 
 
+@pytest.mark.parametrize(("request_coding", "response_coding"), [("gzip", "gzip"), ("deflate", "deflate"),
+                                                                  ("gzip", None)])
+def test_compressed_requests_and_answers_as_tritonclient_sends_and_asks(
+        servers: dict[str, Server], packages: dict[str, Any], request_coding: str, response_coding: str | None) -> None:
+    # before: tritonclient's request_compression_algorithm got 415, and a user of Triton's option had to drop it
+    folder, X = packages["iris"], packages["X"][:MAX_ROWS]
+    result = client(servers["iris"]).infer(
+        model_name(folder), [tensor("input", X, "FP64", True)],
+        outputs=[th.InferRequestedOutput(n, binary_data=True) for n in ("label", "probabilities")],
+        request_compression_algorithm=request_coding, response_compression_algorithm=response_coding)
+    want = ort_run(folder, {"input": X})
+    np.testing.assert_array_equal(result.as_numpy("label"), want["label"])
+    np.testing.assert_array_equal(result.as_numpy("probabilities"), want["probabilities"])
+
+
+def test_a_compressed_body_is_held_to_the_body_limit_once_decompressed(packages: dict[str, Any]) -> None:
+    # a small gzip body must not expand past --max-body-bytes (a "zip bomb"): 413, as an uncompressed one gets
+    import gzip
+
+    srv = _start("onnxgate-serve", packages["iris"], "--max-body-bytes", "100000")
+    try:
+        bomb = gzip.compress(b" " * 5_000_000)
+        assert len(bomb) < 100_000
+        status, payload = _post(srv, "/v2/models/logisticregression/infer", bomb, {"Content-Encoding": "gzip"})
+        assert status == 413 and "over 100000 bytes" in payload["error"]
+        status, raw = srv.request("POST", "/score", bomb, {"Content-Encoding": "gzip",
+                                                           "Content-Type": "application/json"})
+        assert status == 413 and json.loads(raw)["error"] == "body_too_large"
+        rows = gzip.compress(json.dumps({"data": packages["X"][:2].tolist()}).encode())
+        status, raw = srv.request("POST", "/score", rows, {"Content-Encoding": "gzip",
+                                                           "Content-Type": "application/json"})
+        assert status == 200 and len(json.loads(raw)["label"]) == 2
+    finally:
+        srv.stop()
+
+
 def test_only_the_requested_outputs_come_back(servers: dict[str, Server], packages: dict[str, Any]) -> None:
     X = packages["X"][:3]
     result = client(servers["iris"]).infer(model_name(packages["iris"]), [tensor("input", X, "FP64", True)],
@@ -344,7 +380,11 @@ RAW_BAD = [
     ("binary-past-the-end", *_binary(32, 16), 400, "binary_data_size 32 is not within the 16 bytes"),
     ("binary-left-over", *_binary(32, 40), 400, "8 bytes of binary data follow the inputs"),
     ("nested-too-deep", b"[" * 5000 + b"]" * 5000, {}, 400, "nests deeper than 1024 levels"),
-    ("compressed", b"x", {"Content-Encoding": "gzip"}, 415, "Content-Encoding 'gzip' is not supported"),
+    ("compressed-unknown", b"x", {"Content-Encoding": "br"}, 415, "Content-Encoding 'br' is not supported"),
+    ("compressed-not-gzip", b"plain text, not gzip", {"Content-Encoding": "gzip"}, 400,
+     "the body is not valid gzip data"),
+    ("compressed-cut-short", __import__("gzip").compress(b'{"inputs": []}' * 50)[:-20], {"Content-Encoding": "gzip"},
+     400, "ends before its compressed data does"),
     # before: each of these four got 200 (no outputs; raw probabilities; the object echoed; the rows read flat)
     ("outputs-empty", b'{"inputs": [%s], "outputs": []}' % _ROW, {}, 400, "'outputs' is empty"),
     ("classification", b'{"inputs": [%s], "outputs": [{"name": "probabilities", "parameters": {"classification": 2}}]}'
