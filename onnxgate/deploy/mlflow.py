@@ -26,6 +26,10 @@ The signature comes from the model's :class:`~onnxgate.signature.Signature`, sha
   an array) is the input;
 - anything else: a named ``TensorSpec`` per input (call ``predict`` with a dict of arrays).
 
+Inputs made from a DataFrame's columns are named after those columns again in the package's
+``model.onnx`` (``sepal_length__cm_`` becomes ``sepal length (cm)``), since MLflow matches a DataFrame
+to the signature by name; the manifest lists them under ``mlflow.renamed_inputs``.
+
 :func:`register_mlflow_model` logs the written directory, unchanged, as a run's artifacts in an
 MLflow tracking store and registers it under a name. A ``file:`` store is MLflow's filesystem
 backend, which MLflow 3 keeps in maintenance mode behind ``MLFLOW_ALLOW_FILE_STORE``; onnxgate sets
@@ -131,7 +135,7 @@ def package_mlflow(
     if reference is None and data is None and hasattr(model, "source") and hasattr(model, "sample"):
         reference, data = model.source, model.sample
     report = _validate(model, target, reference, data, options)
-    proto = load_model(model)
+    proto, named = _with_user_columns(load_model(model))
     sig = Signature.from_model(proto)
     files = _mlflow_files(proto, sig, data)
     files["report.json"] = report.to_json() + "\n"
@@ -147,7 +151,7 @@ def package_mlflow(
         files["model.onnx"] if isinstance(files["model.onnx"], bytes) else b"",
         model=proto, target=target, report=report, files=[*files, "manifest.json"],
         extra={"mlflow": {"flavors": ["onnx", "python_function"], "signature": _schema_kind(sig),
-                          "requirements": _requirements(),
+                          "requirements": _requirements(), **named,
                           **({"report_html": f"not written: {html_note}"} if html_note else {})}},
     )
     files["manifest.json"] = dumps(manifest)
@@ -272,6 +276,43 @@ def _file_store_allowed(uri: str) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def _with_user_columns(proto: Any) -> tuple[Any, dict[str, Any]]:
+    """``proto`` with each per-column input named as the user's column, and what the manifest says of it.
+
+    MLflow enforces a DataFrame against the signature's names and hands ``frame[name]`` to the input of
+    that name, so a package whose inputs keep the exporter's names (``sepal_length__cm_``) refused the
+    DataFrame the model was fitted on ("Failed to enforce schema"). The inputs are renamed, nothing
+    else in the graph changes, and the recorded mapping becomes one name per column. Names another
+    value of the graph already has stay as they were, and the manifest says so.
+    """
+    import onnx
+
+    from onnxgate.adaptation.graph import graph_names, rename_tensor
+    from onnxgate.columns import COLUMNS_METADATA_KEY, ColumnMap
+    from onnxgate.signature import Signature
+
+    sig = Signature.from_model(proto)
+    if not sig.columns.renamed or _layout(sig)[0] not in ("columns", "column-tensors"):
+        return proto, {}
+    renames = {t.name: sig.columns.column_for(t.name) for t in sig.inputs}
+    renames = {old: new for old, new in renames.items() if old != new}
+    clashes = sorted(new for new in renames.values() if new in graph_names(proto.graph) - set(renames))
+    if clashes:
+        return proto, {"input_names": f"kept the model's input names: the column(s) {clashes} name other "
+                                      "values of the graph, so predict takes the input names"}
+    named = onnx.ModelProto()
+    named.CopyFrom(proto)
+    for old, new in renames.items():
+        rename_tensor(named.graph, old, new)
+    same = ColumnMap.from_pairs((new, new) for new in (renames.get(t.name, t.name) for t in sig.inputs))
+    for prop in list(named.metadata_props):
+        if prop.key == COLUMNS_METADATA_KEY:
+            named.metadata_props.remove(prop)
+    # written even though nothing is renamed now: a SQL-adapted model's older record would otherwise be read
+    named.metadata_props.add(key=COLUMNS_METADATA_KEY, value=same.to_json())
+    return named, {"input_names": "the user's column names", "renamed_inputs": renames}
 
 
 def _schema_kind(sig: Any) -> str:

@@ -80,6 +80,53 @@ def test_sql_adapted_model_takes_one_column_per_input(iris, tmp_path):
         np.testing.assert_array_equal(got[name], want[name])
 
 
+@pytest.fixture(scope="module")
+def frame_fitted():
+    """A model fitted on a DataFrame whose column names the exporter has to change."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    frame = load_iris(as_frame=True).data
+    model = LogisticRegression(max_iter=500).fit(frame, load_iris().target)
+    return model, frame, og.convert(model, frame, target="container")
+
+
+@pytest.mark.parametrize("adapted", [False, True], ids=["one-input-per-column", "sql-adapted"])
+def test_mlflow_takes_the_dataframe_with_the_users_own_column_names(frame_fitted, tmp_path, adapted):
+    model, frame, conv = frame_fitted
+    assert conv.signature.input_names[0] == "sepal_length__cm_"
+    source = og.adapt(conv, target="sql-edge-2.0") if adapted else conv
+    folder = og.package(source, target="mlflow", out=tmp_path / "pkg")
+    inputs = json.loads(yaml.safe_load((folder / "MLmodel").read_text())["signature"]["inputs"])
+    assert [i["name"] for i in inputs] == list(frame.columns)
+    got = mlflow_pyfunc.load_model(str(folder)).predict(frame)  # "Failed to enforce schema" before
+    np.testing.assert_array_equal(np.ravel(got["label"]), model.predict(frame))  # [N, 1] once adapted
+    probabilities = np.hstack([got[f"p_{k}"] for k in range(3)]) if adapted else got["probabilities"]
+    np.testing.assert_allclose(probabilities, model.predict_proba(frame), rtol=1e-6, atol=1e-9)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["mlflow"]["renamed_inputs"]["sepal_length__cm_"] == "sepal length (cm)"
+    packaged = og.Signature.from_model(folder / "model.onnx")
+    assert packaged.input_names == list(frame.columns) and not packaged.columns.renamed
+    assert og.validate(folder / "model.onnx", target="mlflow").passed
+
+
+def test_a_column_name_the_graph_already_uses_keeps_the_input_names(frame_fitted, tmp_path):
+    from onnxgate.adaptation.graph import rename_tensor
+
+    _, frame, conv = frame_fitted
+    proto = onnx.ModelProto()
+    proto.CopyFrom(conv.model)
+    inner = next(o for node in proto.graph.node for o in node.output if o not in conv.signature.output_names)
+    rename_tensor(proto.graph, inner, "petal width (cm)")  # an inner value now has a column's name
+    folder = og.package(proto, target="mlflow", out=tmp_path / "pkg")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert "kept the model's input names" in manifest["mlflow"]["input_names"]
+    assert "petal width (cm)" in manifest["mlflow"]["input_names"]
+    got = mlflow_pyfunc.load_model(str(folder)).predict(frame.set_axis(conv.signature.input_names, axis=1))
+    want = _onnxruntime(proto, {n: frame[[c]].to_numpy() for n, c in zip(conv.signature.input_names, frame)})
+    np.testing.assert_array_equal(got["label"], want["label"])
+
+
 def test_rank_one_inputs_get_a_column_signature(tmp_path):
     a = helper.make_tensor_value_info("a", TensorProto.FLOAT, ["N"])
     b = helper.make_tensor_value_info("b", TensorProto.FLOAT, ["N"])
