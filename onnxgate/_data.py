@@ -401,7 +401,7 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
             extra = [c for c in columns if c not in names]
             if extra:
                 raise InvalidDataError(
-                    f"the data has column(s) {extra} that are not model inputs {names}; drop them "
+                    f"the data has column(s) {extra} that are not model inputs {_named(names, colmap)}; drop them "
                     "(a label or ID column, for instance) or check their spelling",
                     column=extra[0],
                 )

@@ -313,7 +313,7 @@ def _partition_parity(
         from pyspark import TaskContext
 
         from onnxgate._arrow import batch_feeds
-        from onnxgate.validators.parity import OutputAccumulator, accumulate_batch, hash_feeds
+        from onnxgate.validators.parity import OutputAccumulator, accumulate_batch, by_column, hash_feeds
 
         context = TaskContext.get()
         part: dict[str, Any] = {
@@ -365,7 +365,8 @@ def _partition_parity(
                         where += f" (first at row {done + bad} of partition {part['partition']})"
                     part["raise"] = ("InvalidDataError", reference_failed(where, err))  # as locally: exit 2
                     break
-                accumulate_batch(accs, onnx_out, ref_out, missing=part["missing"], row_offset=done, inputs=feeds)
+                accumulate_batch(accs, onnx_out, ref_out, missing=part["missing"], row_offset=done,
+                                 inputs=by_column(feeds, signature))
                 part["rows"] += n
                 part["batches"] += 1
         except OnnxGateError as err:

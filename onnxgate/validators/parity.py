@@ -67,6 +67,8 @@ from onnxgate.validators.tolerances import (
 if TYPE_CHECKING:
     import numpy as np
 
+    from onnxgate.signature import Signature
+
 
 __all__ = [
     "CONFUSION_LABEL_LIMIT",
@@ -82,6 +84,7 @@ __all__ = [
     "OutputComparison",
     "RowComparison",
     "accumulate_batch",
+    "by_column",
     "check_prediction_parity",
     "compare_arrays",
     "compare_rows",
@@ -291,7 +294,8 @@ def check_prediction_parity(
                 where = f"rows {done}..{done + num_rows(chunk) - 1}"
                 row = _first_failing_row(session, feeds)
                 if row is not None:
-                    values = {key: _brief(value[row], 6, bare=True)[:80] for key, value in feeds.items()}
+                    values = {key: _brief(value[row], 6, bare=True)[:80]
+                              for key, value in by_column(feeds, signature).items()}
                     details["failing_row"] = {"row": done + row, "inputs": values}
                     # text first: a category the model never saw is the usual cause
                     order = sorted(values, key=lambda key: not values[key].startswith(("'", '"', "['")))
@@ -313,10 +317,12 @@ def check_prediction_parity(
                 where = f"rows {done}..{done + num_rows(chunk) - 1}"
                 bad = first_row_failing(run_reference, feeds)
                 if bad is not None:
-                    shown = ", ".join(f"{k}={_brief(v[bad], 6, bare=True)[:80]}" for k, v in list(feeds.items())[:8])
+                    shown = ", ".join(f"{k}={_brief(v[bad], 6, bare=True)[:80]}"
+                                      for k, v in list(by_column(feeds, signature).items())[:8])
                     where += f" (first at row {done + bad}: {shown})"
                 raise InvalidDataError(reference_failed(where, err)) from err
-            accumulate_batch(accs, onnx_out, ref_out, missing=missing, row_offset=done, inputs=feeds)
+            accumulate_batch(accs, onnx_out, ref_out, missing=missing, row_offset=done,
+                             inputs=by_column(feeds, signature))
             done += num_rows(feeds)
             batches += 1
             bar(done)
@@ -514,6 +520,15 @@ def _brief(value: Any, digits: int = 4, bare: bool = False) -> str:
     if bare and flat.size == 1:
         return shown[0]
     return "[" + ", ".join(shown) + (", ..." if flat.size > 4 else "") + "]"
+
+
+def by_column(feeds: Mapping[str, Any], signature: Signature) -> Mapping[str, Any]:
+    """``feeds`` keyed by the user's column names where the model records them, as the evidence shows
+    inputs (a worst row reads ``sepal length (cm)``, not the exporter's ``sepal_length__cm_``)."""
+    columns = signature.columns
+    if not columns.renamed:
+        return feeds
+    return {columns.column_for(key): value for key, value in feeds.items()}
 
 
 def accumulate_batch(

@@ -226,7 +226,8 @@ def test_an_extra_column_beside_names_that_collide_is_named_as_extra(tmp_path: P
     model = LogisticRegression().fit(frame, (frame["a b"] > frame["a_b"]).astype(int))
     conv = og.convert(model, frame.head())
     assert og.validate(conv, reference=model, data=frame).passed
-    with pytest.raises(og.InvalidDataError, match=r"column\(s\) \['id'\] that are not model inputs"):
+    extra = r"column\(s\) \['id'\] that are not model inputs \['a b' \(input 'a_b'\), 'a_b' \(input 'a_b1'\)\]"
+    with pytest.raises(og.InvalidDataError, match=extra):
         og.validate(conv, reference=model, data=frame.assign(id=range(60)))
     og.package(conv, target="container", out=tmp_path / "c")
     score = load_score(tmp_path / "c")

@@ -609,3 +609,19 @@ def test_labels_of_another_kind_than_the_references_fail():
         assert check_prediction_parity(converted[kind].model, fitted[kind], X), kind
     adapted = og.convert(fitted[bool], X[:20], target="sql-edge-2.0")
     assert og.validate(adapted, reference=fitted[bool], data=X, target="sql-edge-2.0").passed
+
+
+def test_the_worst_rows_show_inputs_under_the_users_own_column_names():
+    pytest.importorskip("pandas")
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LinearRegression
+
+    frame = load_iris(as_frame=True).data
+    target = frame.pop("petal width (cm)")
+    reg = LinearRegression().fit(frame, target)
+    conv = og.convert(reg, frame)
+    assert conv.signature.input_names == ["sepal_length__cm_", "sepal_width__cm_", "petal_length__cm_"]
+    result = check_prediction_parity(conv.model, reg, frame)
+    (worst, *_) = result.details["outputs"][0]["worst_rows"]
+    assert list(worst["inputs"]) == list(frame.columns)
+    assert [v for (v,) in worst["inputs"].values()] == pytest.approx(frame.iloc[worst["row"]].tolist())
