@@ -5,13 +5,14 @@ a container package's rows the values its service accepts."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from onnxgate.errors import InvalidDataError
 
-__all__ = ["check_feeds_finite", "check_model_bytes", "check_package_model", "is_sql_package", "package_manifest",
-           "package_nan_inputs"]
+__all__ = ["check_feeds_finite", "check_model_bytes", "check_package_model", "counted_rows", "is_sql_package",
+           "non_finite_rows", "package_manifest", "package_nan_inputs"]
 
 
 def check_model_bytes(manifest: Any, path: Any, blob: bytes) -> None:
@@ -102,9 +103,36 @@ def check_feeds_finite(feeds: dict[str, Any], signature: Any, takes_nan: list[st
     InvalidDataError
         Naming every offending column, with its count of rows, and how to fix it.
     """
+    nan, inf = non_finite_rows(feeds, signature, fed, takes_nan)
+    if not nan and not inf:
+        return
+    rows = len(next(iter(feeds.values())))
+    where = f"rows {first_row:,}..{first_row + rows - 1:,}" if first_row is not None else f"a batch of {rows:,} rows"
+    what = f"package {str(package)!r}" if package is not None else "the package"
+
+    parts = []
+    if sql:
+        parts.append(f"NaN or infinity in {counted_rows(nan + inf)}, which {what}'s table cannot hold (SQL Server's "
+                     "float and real have neither, and sql-dryrun refuses them): PREDICT never sees such rows; "
+                     "fill, replace or drop them")
+    else:
+        if nan:
+            parts.append(f"NaN (missing) in {counted_rows(nan)}, which {what} was made to refuse, as its service "
+                         "does: fill or drop those rows, or package the model again with --option allow_nan=true (or "
+                         "allow_nan=COLUMN,...) if it handles missing values")
+        if inf:
+            parts.append(f"infinity in {counted_rows(inf)}, which the package's service refuses for every input "
+                         "(scikit-learn refuses it too): replace those values or drop those rows")
+    raise InvalidDataError(f"cannot score {where}: " + "; and ".join(parts), column=(nan or inf)[0][1])
+
+
+def non_finite_rows(feeds: dict[str, Any], signature: Any, fed: list[str], takes_nan: Sequence[str] = ()
+                    ) -> tuple[list[tuple[str, str, int]], list[tuple[str, str, int]]]:
+    """Per data column, the rows holding NaN (in inputs not in ``takes_nan``) and those holding infinity:
+    two lists of ``(the column as a message names it, the column, rows)``."""
     import numpy as np
 
-    nan: list[tuple[str, str, int]] = []  # (as the message names it, the column, rows)
+    nan: list[tuple[str, str, int]] = []
     inf: list[tuple[str, str, int]] = []
     for name, arr in feeds.items():
         if arr.dtype.kind != "f" or not arr.size:
@@ -121,29 +149,12 @@ def check_feeds_finite(feeds: dict[str, Any], signature: Any, takes_nan: list[st
             missing = int(np.isnan(values).any(axis=1).sum()) if name not in takes_nan else 0
             if missing:
                 nan.append((shown, column, missing))
-    if not nan and not inf:
-        return
-    rows = len(next(iter(feeds.values())))
-    where = f"rows {first_row:,}..{first_row + rows - 1:,}" if first_row is not None else f"a batch of {rows:,} rows"
-    what = f"package {str(package)!r}" if package is not None else "the package"
+    return nan, inf
 
-    def counted(found: list[tuple[str, str, int]]) -> str:
-        return ", ".join(f"{shown} ({n:,} row{'s' if n != 1 else ''})" for shown, _column, n in found)
 
-    parts = []
-    if sql:
-        parts.append(f"NaN or infinity in {counted(nan + inf)}, which {what}'s table cannot hold (SQL Server's "
-                     "float and real have neither, and sql-dryrun refuses them): PREDICT never sees such rows; "
-                     "fill, replace or drop them")
-    else:
-        if nan:
-            parts.append(f"NaN (missing) in {counted(nan)}, which {what} was made to refuse, as its service does: "
-                         "fill or drop those rows, or package the model again with --option allow_nan=true (or "
-                         "allow_nan=COLUMN,...) if it handles missing values")
-        if inf:
-            parts.append(f"infinity in {counted(inf)}, which the package's service refuses for every input "
-                         "(scikit-learn refuses it too): replace those values or drop those rows")
-    raise InvalidDataError(f"cannot score {where}: " + "; and ".join(parts), column=(nan or inf)[0][1])
+def counted_rows(found: list[tuple[str, str, int]]) -> str:
+    """``'a' (3 rows), 'b' (1 row)`` from :func:`non_finite_rows`' lists."""
+    return ", ".join(f"{shown} ({n:,} row{'s' if n != 1 else ''})" for shown, _column, n in found)
 
 
 def is_sql_package(model: Any) -> bool:

@@ -275,3 +275,21 @@ def test_a_column_only_a_later_file_holds_is_refused_not_dropped(iris: dict[str,
     assert main(["score", str(iris["onnx"]), "--data", str(folder), "--out", str(tmp_path / "o.parquet")]) == 2
     assert "'b.parquet' has column(s) ['id'] that the first file 'a.parquet' lacks" in capsys.readouterr().err
     assert not (tmp_path / "o.parquet").exists()
+
+
+def test_a_bare_model_scores_nan_rows_and_says_how_many(iris: dict[str, Any], tmp_path: Path, capsys: Any) -> None:
+    """An .onnx file carries no rule for missing values: its rows are scored as they are, and the command
+    says which columns held NaN or infinity, in how many rows, across batches."""
+    X = iris["X"].copy()
+    X[[3, 40, 41], 1] = np.nan
+    X[100, 2] = np.inf
+    data = tmp_path / "holes.parquet"
+    pd.DataFrame(X, columns=FEATURES).to_parquet(data)
+    out = tmp_path / "scored.parquet"
+    assert main(["score", str(iris["onnx"]), "--data", str(data), "--out", str(out), "--batch-size", "32"]) == 0
+    err = capsys.readouterr().err
+    assert "NaN or infinity in 'f1' (3 rows), 'f2' (1 row)" in err, err
+    assert np.isnan(np.stack(pq.read_table(out).to_pandas()["probabilities"])[3]).all()
+    capsys.readouterr()
+    assert main(["score", str(iris["onnx"]), "--data", str(iris["data"]), "--out", str(out), "--force"]) == 0
+    assert "NaN" not in capsys.readouterr().err

@@ -16,7 +16,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from onnxgate._package_rules import check_feeds_finite, check_package_model, is_sql_package, package_nan_inputs
+from onnxgate._package_rules import (
+    check_feeds_finite,
+    check_package_model,
+    counted_rows,
+    is_sql_package,
+    non_finite_rows,
+    package_nan_inputs,
+)
 from onnxgate.errors import InvalidDataError
 
 __all__ = ["DEFAULT_SCORE_BATCH", "check_outputs_one_row_per_input", "register", "run", "score_parquet"]
@@ -34,7 +41,9 @@ def register(sub: Any) -> None:
             "Read DATA (a Parquet file or a folder of them), score every row with MODEL (an .onnx file or a "
             "folder written by 'onnxgate package') and write the input columns plus one column per output to "
             "OUT. Without --spark, one Parquet file written batch by batch; with --spark MASTER (local[*], "
-            "spark://host:port, sc://host), a folder of Parquet files written by Spark."
+            "spark://host:port, sc://host), a folder of Parquet files written by Spark. A package's rule for NaN and "
+            "infinity applies (its service's, or a SQL table's); an .onnx file's rows are scored as they are, and "
+            "the rows holding NaN or infinity are counted per column on stderr."
         ),
     )
     p.add_argument("model", metavar="MODEL_OR_PACKAGE", help="an .onnx file or a package folder")
@@ -56,8 +65,13 @@ def score_parquet(
     outputs: list[str] | None = None,
     batch_size: int = DEFAULT_SCORE_BATCH,
     overwrite: bool = False,
+    non_finite: dict[str, int] | None = None,
 ) -> int:
     """Score a Parquet file (or folder) batch by batch into one Parquet file; returns the rows written.
+
+    A package's rule for NaN and infinity is applied (:func:`check_feeds_finite`). An .onnx file has none:
+    its rows are scored as they are, and ``non_finite``, when given, is filled with the rows holding
+    NaN or infinity per column (as a message names it), for the caller to say so.
 
     Raises
     ------
@@ -116,6 +130,10 @@ def score_parquet(
             feeds = batch_feeds(batch.select(fed), signature)
             if takes_nan is not None:
                 check_feeds_finite(feeds, signature, takes_nan, fed, first_row=rows, package=model, sql=sql)
+            elif non_finite is not None:
+                nan, inf = non_finite_rows(feeds, signature, fed)
+                for shown, _column, n in nan + inf:
+                    non_finite[shown] = non_finite.get(shown, 0) + n
             try:
                 outs = run_rows(session, wanted, feeds)
             except Exception as err:
@@ -358,9 +376,18 @@ def run(args: argparse.Namespace) -> int:
 
         check_package_model(args.model)
         return score_on_spark(args, outputs)
+    non_finite: dict[str, int] = {}
     rows = score_parquet(args.model, args.data, out, outputs=outputs,
-                         batch_size=args.batch_size or DEFAULT_SCORE_BATCH, overwrite=args.force)
+                         batch_size=args.batch_size or DEFAULT_SCORE_BATCH, overwrite=args.force, non_finite=non_finite)
     print(f"scored {rows:,} rows into {str(out)!r}")
+    if non_finite:
+        import sys
+
+        found = counted_rows([(shown, shown, n) for shown, n in non_finite.items()])
+        print(f"note: NaN or infinity in {found}; they were scored as they are, since an .onnx file does not say "
+              "whether its model handles missing values (one that does not writes a class label picked from NaN "
+              "probabilities). Check those rows' outputs, or score a package, which refuses them unless packaged "
+              "with --option allow_nan", file=sys.stderr)
     return EXIT_OK
 
 
