@@ -166,7 +166,6 @@ BAD = [
     ("booleans", {"data": [[True, False, True, False]]}, 400, "wrong_element_type"),
     ("nan", '{"data": [[1, NaN, 3, 4]]}', 400, "non_finite"),
     ("infinity", '{"data": [[1, 2, Infinity, 4]]}', 400, "non_finite"),
-    ("empty", {"data": []}, 400, "empty_data"),
     ("too-many-rows", {"data": [[1, 2, 3, 4]] * 101}, 413, "too_many_rows"),
     ("boolean-in-a-row", '{"data": [[true, 2, 3, 4]]}', 400, "wrong_element_type"),
     ("boolean-in-a-parsed-row", {"data": [[1.5, 2, 3, False]]}, 400, "wrong_element_type"),

@@ -236,7 +236,7 @@ def test_the_fast_path_refuses_what_the_general_path_refuses(app: ScoringApp, mo
     too_many_and_broken = too_many[:-3] + b"e]]}"  # [1,2,3,4e]: the JSON is refused before the row count
     for body, code in ((b'{"data":[[1,2,3],[4,5,6,7]]}', "wrong_shape"), (b'{"data":[[1,2,3]]}', "wrong_row_width"),
                        (b'{"data":[[[1]],2,3,4]}', "wrong_shape"), (b'{"data":[[1,2,3,4],5]}', "wrong_shape"),
-                       (b'{"data":[]}', "empty_data"), (b'{"data":[[1,2,,3]]}', "malformed_json"),
+                       (b'{"data":[[1,2,,3]]}', "malformed_json"),
                        (b'{"data":[[1,2,3,4]]]}', "malformed_json"), (too_many, "too_many_rows"),
                        # digits are deleted from the skeleton, so these match it: simdjson or the key decides
                        (b'{"data":[[1,2,3,4]]}5', "malformed_json"), (b'5{"data":[[1,2,3,4]]}', "malformed_json"),
@@ -337,12 +337,6 @@ ROW = [1, 2, 3, 4]
 V2_REFUSED = [
     # id, app fixture, request (a dict to send as JSON, or raw bytes), binary data after it (None: no
     # Inference-Header-Content-Length), message fragment
-    ("no-rows-json", "app64", {"inputs": [_iris(shape=[0, 4], data=[])]}, None,
-     "input 'input' has no rows (shape [0, 4]); send at least one row"),
-    ("no-rows-binary", "app64", {"inputs": [_iris(shape=[0, 4], parameters={"binary_data_size": 0})]}, b"",
-     "input 'input' has no rows (shape [0, 4]); send at least one row"),
-    ("no-rows-float32-model", "app", {"inputs": [_iris(shape=[0, 4], data=[])]}, None, "has no rows"),
-    ("no-rows-int64", "ids_app", _ids([], [0, 1]), None, "input 'ids' has no rows (shape [0, 1])"),
     ("index-past-the-table", "ids_app", _ids([[1], [3]]), None, "indices element out of data bounds"),
     ("int64-2^63", "ids_app", _ids([2**63]), None, "input 'ids': a value is out of the int64 range"),
     ("int64-2^64", "ids_app", _ids([2**64]), None, "input 'ids': a value is out of the int64 range"),
@@ -394,6 +388,57 @@ def test_v2_refuses_a_bad_request_with_a_400_naming_the_problem(request: pytest.
     body = strict(raw)
     assert status == 400 and list(body) == ["error"], body
     assert match in body["error"], body["error"]
+
+
+NO_ROWS = [
+    # id, app fixture, request, binary data after it (None: none), the outputs' shapes and datatypes
+    ("json", "app64", {"inputs": [_iris(shape=[0, 4], data=[])]}, None,
+     {"label": ([0], "INT64"), "probabilities": ([0, 3], "FP64")}),
+    ("binary", "app64", {"inputs": [_iris(shape=[0, 4], parameters={"binary_data_size": 0})]}, b"",
+     {"label": ([0], "INT64"), "probabilities": ([0, 3], "FP64")}),
+    ("float32-model", "app", {"inputs": [_iris(shape=[0, 4], data=[])]}, None,
+     {"label": ([0], "INT64"), "probabilities": ([0, 3], "FP32")}),
+    ("int64-gather", "ids_app", _ids([], [0, 1]), None, {"value": ([0, 1], "FP32")}),
+]
+
+
+@pytest.mark.parametrize(("fixture", "request_", "tail", "want"), [c[1:] for c in NO_ROWS], ids=[c[0] for c in NO_ROWS])
+def test_a_batch_of_no_rows_gets_outputs_of_no_rows(request: pytest.FixtureRequest, fixture: str, request_: Any,
+                                                    tail: bytes | None, want: dict[str, Any]) -> None:
+    """Triton and KServe answer an empty batch; onnxruntime refuses some operators on 0 rows (ArrayFeatureExtractor),
+    so the outputs are built from the signature: every output of a container package has a row per input row."""
+    target: ScoringApp = request.getfixturevalue(fixture)
+    header = json.dumps(request_).encode()
+    headers = {} if tail is None else {b"inference-header-content-length": str(len(header)).encode()}
+    status, raw, _headers = target.v2.infer(headers, header + (tail or b""))
+    body = strict(raw)
+    assert status == 200, body
+    assert {o["name"]: (o["shape"], o["datatype"]) for o in body["outputs"]} == want
+    assert all(o["data"] == [] for o in body["outputs"])
+    status, raw = target.entry.score_bytes(b'{"data": []}' if fixture != "ids_app" else b'{"data": {"ids": []}}')
+    assert (status, strict(raw)) == (200, {name: [] for name in want})
+
+
+def test_no_rows_for_an_input_whose_width_only_a_row_tells_is_still_refused(tmp_path: Path) -> None:
+    from onnx import TensorProto as T
+    from onnx import helper as h
+
+    import onnxgate as og
+
+    graph = h.make_graph([h.make_node("ReduceSum", ["x"], ["total"], keepdims=1, axes=[1])], "sums",
+                         [h.make_tensor_value_info("x", T.FLOAT, ["N", "K"])],
+                         [h.make_tensor_value_info("total", T.FLOAT, ["N", 1])])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 12)])
+    model.ir_version = 7
+    target = create_app(og.package(model, target="container", out=tmp_path / "sums", service_name="sums"))
+    status, raw = target.entry.score_bytes(b'{"data": []}')
+    assert status == 400 and strict(raw)["error"] == "empty_data"
+    assert "shape [N, K] has a size only a row tells" in strict(raw)["message"]
+    header = json.dumps({"inputs": [{"name": "x", "datatype": "FP32", "shape": [0, 2], "data": []}]}).encode()
+    status, raw, _headers = target.v2.infer({}, header)
+    assert status == 400 and "input 'x' has no rows (shape [0, 2])" in strict(raw)["error"]
+    status, raw = target.entry.score_bytes(b'{"data": [[1, 2, 3]]}')  # rows it can score
+    assert (status, strict(raw)) == (200, {"total": [[6.0]]})
 
 
 def test_v2_json_nan_reaches_a_model_packaged_to_take_it(app: ScoringApp, tmp_path: Path) -> None:

@@ -305,7 +305,6 @@ BAD_INFER = [
     ("wrong-datatype", [("input", np.zeros((1, 4), np.float32), "FP32")], "400",
      "expected datatype FP64, found 'FP32'"),
     ("row-width", [("input", np.zeros((1, 3)), "FP64")], "400", "expected 4 values on axis 1"),
-    ("no-rows", [("input", np.zeros((0, 4)), "FP64")], "400", "input 'input' has no rows (shape [0, 4])"),
     ("rank", [("input", np.zeros((1, 2, 2)), "FP64")], "400", "expected 2-d data"),
     ("too-many-rows", [("input", np.zeros((MAX_ROWS + 1, 4)), "FP64")], "413", "over the limit of 50"),
     ("non-finite", [("input", np.array([[1.0, np.nan, 2, 3]]), "FP64")], "400", "NaN or infinity in row 0"),
@@ -323,6 +322,14 @@ def test_bad_infer_requests_get_a_4xx_naming_the_problem(servers: dict[str, Serv
         client(servers["iris"]).infer(model_name(packages["iris"]),
                                       [tensor(n, a, d, binary) for n, a, d in inputs])
     _expect(exc, status, match)
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["json", "binary"])
+def test_an_empty_batch_gets_empty_outputs(servers: dict[str, Server], packages: dict[str, Any], binary: bool) -> None:
+    empty = tensor("input", np.zeros((0, 4)), "FP64", binary)
+    got = client(servers["iris"]).infer(model_name(packages["iris"]), [empty])
+    assert got.as_numpy("label").shape == (0,) and got.as_numpy("label").dtype == np.int64
+    assert got.as_numpy("probabilities").shape == (0, 3)
 
 
 def test_missing_input_unknown_output_model_and_version(servers: dict[str, Server], packages: dict[str, Any]) -> None:

@@ -474,6 +474,8 @@ def _by_input(data: Any) -> dict[str, Any]:
     names = [spec["name"] for spec in inputs]
     if isinstance(data, list) and data and isinstance(data[0], dict):
         data = _records(data)
+    elif isinstance(data, list) and not data and len(names) > 1:
+        data = {name: [] for name in names}  # no records: no rows for any input
     if isinstance(data, dict):
         data = _by_column(data)
         unknown = [k for k in data if k not in names]
@@ -610,7 +612,12 @@ def _array(spec: dict[str, Any], value: Any, maybe_bools: bool = True, numbers_o
         raise RequestError("wrong_type",
                            f"{_input_text(name)}: expected a list of rows, found a {type(value).__name__}")
     if len(value) == 0:
-        raise RequestError("empty_data", f"{_input_text(name)}: no rows; send at least one row")
+        empty = empty_rows(spec)
+        if empty is None:
+            shape = _shape_text(spec["shape"]) if spec["shape"] is not None else "?"
+            raise RequestError("empty_data", f"{_input_text(name)}: no rows, and its shape {shape} has a size only a "
+                               "row tells; send at least one row")
+        return empty
     check_rows(name, len(value))
     if elem == "string":
         return check_array(spec, string_array(spec, value))
@@ -666,8 +673,10 @@ def as_integers(spec: dict[str, Any], arr: np.ndarray, values: Any = None) -> np
     :class:`RequestError` for a fraction or NaN, and for a whole number beyond the input's type.
     """
     name, elem = spec["name"], spec["elem_type"]
-    if arr.dtype.kind not in "fO" or not elem.startswith(("int", "uint")) or not arr.size:
+    if arr.dtype.kind not in "fO" or not elem.startswith(("int", "uint")):
         return arr
+    if not arr.size:  # no values (a batch of no rows), which JSON's [] makes a float array of
+        return arr.astype(elem)
     items: list[Any] | None = None
     if arr.dtype.kind == "O":
         items = arr.ravel().tolist()
@@ -844,10 +853,41 @@ def check_rows_agree(feeds: dict[str, np.ndarray]) -> None:
         raise RequestError("row_count_mismatch", f"inputs have different numbers of rows: {rows}")
 
 
+def empty_rows(spec: dict[str, Any], output: bool = False) -> np.ndarray | None:
+    """An array of no rows for a Signature entry: shape ``(0, *its other sizes)`` in its element type.
+
+    None when the entry has no batch axis (no shape, or a fixed first size), or, for an input, when one
+    of its other sizes is not fixed (only a row would tell it); an output's unknown sizes are 0, since
+    it holds no values either way.
+    """
+    shape = spec.get("shape")
+    if not shape or isinstance(shape[0], int):
+        return None
+    if not output and not all(isinstance(d, int) for d in shape[1:]):
+        return None
+    sizes = tuple(d if isinstance(d, int) else 0 for d in shape[1:])
+    dtype = np.dtype(object) if spec["elem_type"] == "string" else np.dtype(spec["elem_type"])
+    return np.empty((0, *sizes), dtype=dtype)
+
+
+def _no_rows(feeds: dict[str, np.ndarray]) -> bool:
+    return any(arr.ndim and arr.shape[0] == 0 for arr in feeds.values())
+
+
+def _empty_outputs(outputs: list[str] | None) -> list[np.ndarray]:
+    """The outputs for a batch of no rows, without running the model: every output has a row per input row
+    (the container's checks confirm it), so none has any; onnxruntime refuses some operators on 0 rows."""
+    specs = {spec["name"]: spec for spec in _config()["signature"]["outputs"]}
+    names = outputs if outputs is not None else list(specs)
+    return [empty_rows(specs[name], output=True) for name in names]  # type: ignore[misc]
+
+
 def infer(feeds: dict[str, np.ndarray], outputs: list[str] | None = None) -> list[np.ndarray]:
     """Run the model on checked arrays; ``outputs`` (names) defaults to every output, in order."""
     if _session is None:
         init()
+    if _no_rows(feeds):
+        return _empty_outputs(outputs)
     try:
         return list(_session.run(outputs, feeds, _RUN_OPTIONS))
     except Exception as err:
@@ -880,6 +920,9 @@ def _jsonable(value: Any) -> Any:
 
 
 def _outputs(feeds: dict[str, np.ndarray]) -> tuple[int, dict[str, Any]]:
+    names = [spec["name"] for spec in _config()["signature"]["outputs"]]
+    if _no_rows(feeds):
+        return 200, dict(zip(names, _empty_outputs(None)))
     try:
         results = _session.run(None, feeds, _RUN_OPTIONS)
     except Exception as err:
@@ -892,7 +935,6 @@ def _outputs(feeds: dict[str, np.ndarray]) -> tuple[int, dict[str, Any]]:
         # any other onnxruntime failure on checked input is the model's fault: 500, no trace
         log_failure(err)
         return 500, {"error": "inference_failed", "message": f"onnxruntime failed: {err}", "status": 500}
-    names = [spec["name"] for spec in _config()["signature"]["outputs"]]
     return 200, dict(zip(names, results))
 
 
