@@ -910,28 +910,71 @@ def _int64_classes(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[Any, 
     skl2onnx's KNN converter wrote an ArrayFeatureExtractor over int8 labels, which no ONNX schema allows
     (the checker and onnxruntime refused the file), and refused int16 and uint32 labels outright; other
     converters write int64 labels anyway. The values are unchanged, so the label output is int64, as
-    for every other integer-labelled classifier.
+    for every other integer-labelled classifier. The classifier is found at the end of nested
+    pipelines and inside a fitted search (``best_estimator_``, which skl2onnx converts); a multi-label
+    classifier's labels (one array per target) are widened each. The user's model is never changed.
     """
+    moved: dict[int, Any] = {}
+    wide = _widened(model, moved)
+    if not moved:
+        return model, options
+    options = dict(options)
+    for old, new in moved.items():
+        if old in options:
+            options[id(new)] = options.pop(old)
+    return wide, options
+
+
+def _widened(model: Any, moved: dict[int, Any]) -> Any:
+    """``model``, or a shallow copy of it and of the path to its final classifier where that
+    classifier's labels had to be widened to int64 (``moved``: id of each replaced object -> its copy)."""
     import copy
 
+    if hasattr(model, "steps") and model.steps:
+        last = _widened(model.steps[-1][1], moved)
+        if last is model.steps[-1][1]:
+            return model
+        outer = copy.copy(model)
+        outer.steps = [*model.steps[:-1], (model.steps[-1][0], last)]
+        moved[id(model)] = outer
+        return outer
+    best = getattr(model, "best_estimator_", None)
+    if best is not None:
+        inner = _widened(best, moved)
+        if inner is best:
+            return model
+        outer = copy.copy(model)
+        outer.best_estimator_ = inner
+        moved[id(model)] = outer
+        return outer
+    classes = getattr(model, "classes_", None)
+    if isinstance(classes, list):
+        widened = [_int64_labels(c) for c in classes]
+        if all(w is c for w, c in zip(widened, classes, strict=True)):
+            return model
+    else:
+        widened = _int64_labels(classes)
+        if widened is classes:
+            return model
+    wide = copy.copy(model)
+    try:
+        wide.classes_ = widened
+    except AttributeError:  # a read-only property of a wrapper not known here: left as it is
+        return model
+    moved[id(model)] = wide
+    return wide
+
+
+def _int64_labels(classes: Any) -> Any:
+    """Integer labels narrower than or unsigned against int64 as int64; anything else as it is (uint64
+    labels past int64 too: the converter says so)."""
     import numpy as np
 
-    final = _final_step(model)
-    classes = getattr(final, "classes_", None)
     if not isinstance(classes, np.ndarray) or classes.dtype.kind not in "iu" or classes.dtype == np.int64:
-        return model, options
-    if classes.size and (classes.max() > np.iinfo(np.int64).max):
-        return model, options  # uint64 labels past int64: left to the converter, which says so
-    wide = copy.copy(final)
-    wide.classes_ = classes.astype(np.int64)
-    if id(final) in options:
-        options = {**options, id(wide): options[id(final)]}
-        del options[id(final)]
-    if final is model:
-        return wide, options
-    outer = copy.copy(model)
-    outer.steps = [*model.steps[:-1], (model.steps[-1][0], wide)]
-    return outer, options
+        return classes
+    if classes.size and classes.max() > np.iinfo(np.int64).max:
+        return classes
+    return classes.astype(np.int64)
 
 
 def _labels_as_classes(proto: Any, model: Any) -> None:

@@ -1162,3 +1162,44 @@ def test_a_knn_classifier_on_narrow_or_unsigned_labels_converts(dtype: str) -> N
     assert model.steps[-1][1].classes_.dtype == np.dtype(dtype)  # the user's model is left as it was
     other = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=3)).fit(X, (y * 7 + 4).astype(dtype))
     assert not og.validate(og.convert(other, X[:5]), reference=model, data=X).passed
+
+
+@pytest.mark.parametrize("wrap", ["nested pipeline", "grid search"])
+def test_narrow_labels_inside_a_nested_pipeline_or_a_search_convert(wrap: str) -> None:
+    # widening the labels set classes_ on the outer object, a read-only property of an inner Pipeline or
+    # a GridSearchCV: convert raised a bare AttributeError
+    from sklearn.datasets import load_wine
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_wine(return_X_y=True)
+    labels = (y * 7 + 3).astype(np.int8)
+    knn = Pipeline([("sc", StandardScaler()), ("knn", KNeighborsClassifier(n_neighbors=3))])
+    if wrap == "grid search":
+        model = GridSearchCV(knn, {"knn__n_neighbors": [3]}, cv=2).fit(X, labels)
+        inner = model.best_estimator_.steps[-1][1]
+    else:
+        model = Pipeline([("first", StandardScaler()), ("inner", knn)]).fit(X, labels)
+        inner = model.steps[-1][1].steps[-1][1]
+    conv = og.convert(model, X[:5])
+    assert og.validate(conv, reference=model, data=X).passed
+    assert inner.classes_.dtype == np.int8  # the user's model is left as it was
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert np.array_equal(session.run(None, as_feeds(X, conv.signature))[0], model.predict(X))
+
+
+def test_a_multi_label_knn_on_narrow_labels_converts() -> None:
+    # classes_ is one array per target there, and was left as int8: a file the checker refused
+    from sklearn.datasets import load_wine
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = load_wine(return_X_y=True)
+    Y = np.stack([(y * 5 + 1), (2 - y) * 3], axis=1).astype(np.int8)
+    model = KNeighborsClassifier(n_neighbors=3).fit(X, Y)
+    conv = og.convert(model, X[:5])
+    assert og.validate(conv, reference=model, data=X).passed
+    assert all(c.dtype == np.int8 for c in model.classes_)
