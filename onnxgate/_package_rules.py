@@ -12,7 +12,7 @@ from typing import Any
 from onnxgate.errors import InvalidDataError
 
 __all__ = ["check_feeds_finite", "check_model_bytes", "check_package_model", "counted_rows", "is_sql_package",
-           "non_finite_rows", "package_manifest", "package_nan_inputs"]
+           "non_finite_rows", "not_finite_rows", "package_manifest", "package_nan_inputs"]
 
 
 def check_model_bytes(manifest: Any, path: Any, blob: bytes) -> None:
@@ -134,22 +134,42 @@ def non_finite_rows(feeds: dict[str, Any], signature: Any, fed: list[str], takes
 
     nan: list[tuple[str, str, int]] = []
     inf: list[tuple[str, str, int]] = []
+    for name, shown, column, values in _float_columns(feeds, signature, fed):
+        infinite = int(np.isinf(values).any(axis=1).sum())
+        if infinite:
+            inf.append((shown, column, infinite))
+        missing = int(np.isnan(values).any(axis=1).sum()) if name not in takes_nan else 0
+        if missing:
+            nan.append((shown, column, missing))
+    return nan, inf
+
+
+def not_finite_rows(feeds: dict[str, Any], signature: Any, fed: list[str]) -> list[tuple[str, str, int]]:
+    """Per data column, the rows holding NaN or infinity, each row counted once (one holding both in an
+    array column as well): ``(the column as a message names it, the column, rows)``."""
+    import numpy as np
+
+    found = []
+    for _name, shown, column, values in _float_columns(feeds, signature, fed):
+        n = int((~np.isfinite(values)).any(axis=1).sum())
+        if n:
+            found.append((shown, column, n))
+    return found
+
+
+def _float_columns(feeds: dict[str, Any], signature: Any, fed: list[str]) -> list[tuple[str, str, str, Any]]:
+    """The floating-point values of ``feeds`` per data column: ``(input, column as a message names it,
+    column, [rows, values])``; an ``[N,k]`` input fed by k columns is split into them."""
+    out = []
     for name, arr in feeds.items():
         if arr.dtype.kind != "f" or not arr.size:
             continue
         per_row = arr.reshape(len(arr), -1)
         if len(feeds) == 1 and per_row.shape[1] == len(fed) > 1:  # one [N,k] input fed by k columns
-            columns = [(repr(c), c, per_row[:, [j]]) for j, c in enumerate(fed)]
+            out += [(name, repr(c), c, per_row[:, [j]]) for j, c in enumerate(fed)]
         else:
-            columns = [(signature.columns.describe(name), signature.columns.column_for(name), per_row)]
-        for shown, column, values in columns:
-            infinite = int(np.isinf(values).any(axis=1).sum())
-            if infinite:
-                inf.append((shown, column, infinite))
-            missing = int(np.isnan(values).any(axis=1).sum()) if name not in takes_nan else 0
-            if missing:
-                nan.append((shown, column, missing))
-    return nan, inf
+            out.append((name, signature.columns.describe(name), signature.columns.column_for(name), per_row))
+    return out
 
 
 def counted_rows(found: list[tuple[str, str, int]]) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -13,6 +14,7 @@ import pytest
 
 import onnxgate as og
 from onnxgate.cli import main
+from onnxgate.signature import Signature
 
 FEATURES = [f"f{i}" for i in range(4)]
 
@@ -293,3 +295,34 @@ def test_a_bare_model_scores_nan_rows_and_says_how_many(iris: dict[str, Any], tm
     capsys.readouterr()
     assert main(["score", str(iris["onnx"]), "--data", str(iris["data"]), "--out", str(out), "--force"]) == 0
     assert "NaN" not in capsys.readouterr().err
+
+
+def test_a_row_holding_nan_and_infinity_in_one_array_column_counts_once(iris: dict[str, Any], tmp_path: Path,
+                                                                         capsys: Any) -> None:
+    # the count added the NaN rows to the infinity rows: a row holding both was two rows
+    name = Signature.from_model(onnx.load(iris["onnx"])).inputs[0].name
+    X = iris["X"].copy()
+    X[7, :2] = [np.nan, np.inf]
+    X[9, 3] = np.nan
+    data = tmp_path / "array.parquet"
+    pq.write_table(pa.table({name: pa.array(list(X), type=pa.list_(pa.float32(), 4))}), data)
+    out = tmp_path / "scored.parquet"
+    assert main(["score", str(iris["onnx"]), "--data", str(data), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"NaN or infinity in {name!r} (2 rows)" in err, err
+
+
+def test_the_note_on_nan_rows_names_what_an_mlflow_package_does(packages: dict[str, Path], iris: dict[str, Any],
+                                                                 tmp_path: Path, capsys: Any) -> None:
+    # it told the user of an MLflow package that "an .onnx file" says nothing, and to score a package
+    if "mlflow" not in packages:
+        pytest.skip("the extra 'mlflow' is not installed")
+    X = iris["X"].copy()
+    X[[2, 5], 0] = np.nan
+    data = tmp_path / "holes.parquet"
+    pd.DataFrame(X, columns=FEATURES).to_parquet(data)
+    out = tmp_path / "scored.parquet"
+    assert main(["score", str(packages["mlflow"]), "--data", str(data), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "(2 rows)" in err and "this package sets no rule for them" in err, err
+    assert ".onnx file" not in err and "score a container package" not in err

@@ -21,7 +21,8 @@ from onnxgate._package_rules import (
     check_package_model,
     counted_rows,
     is_sql_package,
-    non_finite_rows,
+    not_finite_rows,
+    package_manifest,
     package_nan_inputs,
 )
 from onnxgate.errors import InvalidDataError
@@ -131,8 +132,7 @@ def score_parquet(
             if takes_nan is not None:
                 check_feeds_finite(feeds, signature, takes_nan, fed, first_row=rows, package=model, sql=sql)
             elif non_finite is not None:
-                nan, inf = non_finite_rows(feeds, signature, fed)
-                for shown, _column, n in nan + inf:
+                for shown, _column, n in not_finite_rows(feeds, signature, fed):
                     non_finite[shown] = non_finite.get(shown, 0) + n
             try:
                 outs = run_rows(session, wanted, feeds)
@@ -384,10 +384,15 @@ def run(args: argparse.Namespace) -> int:
         import sys
 
         found = counted_rows([(shown, shown, n) for shown, n in non_finite.items()])
-        print(f"note: NaN or infinity in {found}; they were scored as they are, since an .onnx file does not say "
-              "whether its model handles missing values (one that does not writes a class label picked from NaN "
-              "probabilities). Check those rows' outputs, or score a package, which refuses them unless packaged "
-              "with --option allow_nan", file=sys.stderr)
+        if package_manifest(args.model) is None:
+            why = "an .onnx file does not say whether its model handles missing values"
+            fix = "score a container package, which refuses them unless packaged with --option allow_nan"
+        else:  # a package with no rule for them: an MLflow package, whose pyfunc scores what it is given
+            why = "this package sets no rule for them (an MLflow package's pyfunc scores them as they are too)"
+            fix = "fill or drop them before scoring"
+        print(f"note: NaN or infinity in {found}; they were scored as they are, since {why} (a model that does not "
+              "handle them writes a class label picked from NaN probabilities). Check those rows' outputs, or "
+              f"{fix}", file=sys.stderr)
     return EXIT_OK
 
 
