@@ -257,22 +257,39 @@ def _decoded(body: bytes, encoding: bytes, limit: int) -> bytes:
         wbits = _CODINGS[coding]
         tries = (wbits, -15) if coding == b"deflate" else (wbits,)  # some clients send deflate without zlib's header
         for i, bits in enumerate(tries):
-            inflater = zlib.decompressobj(bits)
             try:
-                out = inflater.decompress(body, limit + 1)
+                out, rest = _inflated(body, bits, limit, coding)
+                # gzip allows several members one after another (RFC 1952, as `cat a.gz b.gz` makes): each
+                # is read, under the same limit; only zero padding may follow the last one
+                while coding == b"gzip" and rest.strip(b"\0"):
+                    more, rest = _inflated(rest, bits, limit - len(out), coding)
+                    out += more
             except zlib.error as err:
                 if i + 1 < len(tries):
                     continue
                 raise _BadEncoding(400, f"the body is not valid {coding.decode()} data ({err}); compress it "
                                    "whole, or send it uncompressed") from None
-            if len(out) > limit or inflater.unconsumed_tail:
-                raise _TooLarge
-            if not inflater.eof:
-                raise _BadEncoding(400, f"the {coding.decode()} body ends before its compressed data does; send "
-                                   "it whole") from None
+            if coding != b"gzip" and rest:
+                raise _BadEncoding(400, f"the {coding.decode()} body has {len(rest):,} byte(s) after its "
+                                   "compressed data ends; send the compressed data alone")
             body = out
             break
     return body
+
+
+def _inflated(data: bytes, wbits: int, limit: int, coding: bytes) -> tuple[bytes, bytes]:
+    """One compressed stream at the start of ``data`` undone, and the bytes after it; :class:`_TooLarge`
+    past ``limit`` bytes out, :class:`_BadEncoding` when the stream ends before its data does."""
+    import zlib
+
+    inflater = zlib.decompressobj(wbits)
+    out = inflater.decompress(data, limit + 1)
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise _TooLarge
+    if not inflater.eof:
+        raise _BadEncoding(400, f"the {coding.decode()} body ends before its compressed data does; send "
+                           "it whole")
+    return out, inflater.unused_data
 
 
 def _compressed(body: bytes, accept: bytes) -> tuple[bytes, bytes | None]:

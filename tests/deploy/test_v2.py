@@ -154,6 +154,7 @@ def test_compressed_requests_and_answers_as_tritonclient_sends_and_asks(
 def test_a_compressed_body_is_held_to_the_body_limit_once_decompressed(packages: dict[str, Any]) -> None:
     # a small gzip body must not expand past --max-body-bytes (a "zip bomb"): 413, as an uncompressed one gets
     import gzip
+    import zlib
 
     srv = _start("onnxgate-serve", packages["iris"], "--max-body-bytes", "100000")
     try:
@@ -168,6 +169,19 @@ def test_a_compressed_body_is_held_to_the_body_limit_once_decompressed(packages:
         status, raw = srv.request("POST", "/score", rows, {"Content-Encoding": "gzip",
                                                            "Content-Type": "application/json"})
         assert status == 200 and len(json.loads(raw)["label"]) == 2
+        # gzip allows several members back to back (`cat a.gz b.gz`): before, only the first was read and the
+        # request was answered from a cut body
+        body = json.dumps({"data": packages["X"][:3].tolist()}).encode()
+        members = gzip.compress(body[:20]) + gzip.compress(body[20:])
+        status, raw = srv.request("POST", "/score", members, {"Content-Encoding": "gzip",
+                                                              "Content-Type": "application/json"})
+        assert status == 200 and len(json.loads(raw)["label"]) == 3, raw
+        half = gzip.compress(b" " * 60_000)  # each member is within the limit, the two are not
+        status, payload = _post(srv, "/v2/models/logisticregression/infer", half + half, {"Content-Encoding": "gzip"})
+        assert status == 413, payload
+        status, payload = _post(srv, "/v2/models/logisticregression/infer", zlib.compress(body) + b"junk",
+                                {"Content-Encoding": "deflate"})
+        assert status == 400 and "4 byte(s) after its compressed data ends" in payload["error"], payload
     finally:
         srv.stop()
 
