@@ -40,6 +40,7 @@ directory stays logged as run artifacts and the result says so.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -134,8 +135,9 @@ def package_mlflow(
         )
     if reference is None and data is None and hasattr(model, "source") and hasattr(model, "sample"):
         reference, data = model.source, model.sample
-    report = _validate(model, target, reference, data, options)
     proto, named = _with_user_columns(load_model(model))
+    # the file shipped is the one validated: report.json's sha256 and inputs are model.onnx's own
+    report = _validate(proto, target, reference, data, options)
     sig = Signature.from_model(proto)
     files = _mlflow_files(proto, sig, data)
     files["report.json"] = report.to_json() + "\n"
@@ -290,6 +292,7 @@ def _with_user_columns(proto: Any) -> tuple[Any, dict[str, Any]]:
     import onnx
 
     from onnxgate.adaptation.graph import graph_names, rename_tensor
+    from onnxgate.adaptation.mapping import ADAPT_METADATA_KEY
     from onnxgate.columns import COLUMNS_METADATA_KEY, ColumnMap
     from onnxgate.signature import Signature
 
@@ -310,9 +313,31 @@ def _with_user_columns(proto: Any) -> tuple[Any, dict[str, Any]]:
     for prop in list(named.metadata_props):
         if prop.key == COLUMNS_METADATA_KEY:
             named.metadata_props.remove(prop)
+        elif prop.key == ADAPT_METADATA_KEY:
+            prop.value = json.dumps(_renamed_adaptation(json.loads(prop.value), renames), sort_keys=True)
     # written even though nothing is renamed now: a SQL-adapted model's older record would otherwise be read
     named.metadata_props.add(key=COLUMNS_METADATA_KEY, value=same.to_json())
     return named, {"input_names": "the user's column names", "renamed_inputs": renames}
+
+
+def _renamed_adaptation(mapping: dict[str, Any], renames: dict[str, str]) -> dict[str, Any]:
+    """A SQL adaptation's recorded mapping (:mod:`onnxgate.adaptation.mapping`) after the inputs in
+    ``renames`` took the user's column names: its columns under their new names, and an original input
+    fed by one renamed column named after it, as the reference model reads it (the name it was fed
+    under before, through the column record this rename makes plain). Without this the renamed model
+    could not be validated against its reference, nor the package's report describe the file shipped."""
+    inputs: dict[str, Any] = {}
+    original_names: dict[str, str] = {}
+    for key, entry in (mapping.get("inputs") or {}).items():
+        columns = [renames.get(c, c) for c in entry.get("columns", [])]
+        if entry.get("kind") != "split" and len(columns) == 1 and columns[0] != entry["columns"][0]:
+            original_names[key] = columns[0]
+        inputs[original_names.get(key, key)] = {**entry, "columns": columns}
+    original = dict(mapping.get("original") or {})
+    original["inputs"] = [{**spec, "name": original_names.get(spec["name"], spec["name"])}
+                          for spec in original.get("inputs", [])]
+    sources = {renames.get(new, new): raw for new, raw in (mapping.get("column_sources") or {}).items()}
+    return {**mapping, "inputs": inputs, "original": original, "column_sources": sources}
 
 
 def _schema_kind(sig: Any) -> str:

@@ -108,6 +108,13 @@ def test_mlflow_takes_the_dataframe_with_the_users_own_column_names(frame_fitted
     packaged = og.Signature.from_model(folder / "model.onnx")
     assert packaged.input_names == list(frame.columns) and not packaged.columns.renamed
     assert og.validate(folder / "model.onnx", target="mlflow").passed
+    # report.json describes the file shipped (it described the model before its inputs were renamed)
+    report = json.loads((folder / "report.json").read_text())
+    assert report["model"]["sha256"] == hashlib.sha256((folder / "model.onnx").read_bytes()).hexdigest()
+    assert [i["name"] for i in report["model"]["signature"]["inputs"]] == list(frame.columns)
+    assert report["passed"]
+    # the packaged file is whole on its own: validated again against the user's model and DataFrame
+    assert og.validate(folder / "model.onnx", reference=model, data=frame).passed
 
 
 def test_a_column_name_the_graph_already_uses_keeps_the_input_names(frame_fitted, tmp_path):
