@@ -861,27 +861,48 @@ def _probabilities_per_row(proto: Any, model: Any, opset: int) -> None:
         graph.initializer.append(numpy_helper.from_array(np.asarray(value, dtype=np.int64), name))
         return name
 
-    parts = []
-    for t, width in enumerate(widths):
-        rows = unique_name(f"{out.name}_target{t}", taken)
-        graph.node.append(helper.make_node("Gather", [stacked, const(f"{out.name}_t{t}", t)], [rows], axis=0,
-                                           name=unique_name(f"{out.name}_gather{t}", taken)))
-        part = unique_name(f"{out.name}_target{t}_classes", taken)
-        if opset >= 10:
-            graph.node.append(helper.make_node(
-                "Slice", [rows, const(f"{out.name}_start", [0]), const(f"{out.name}_end{t}", [width]),
-                          const(f"{out.name}_axis", [1])], [part], name=unique_name(f"{out.name}_slice{t}", taken)))
-        else:
-            graph.node.append(helper.make_node("Slice", [rows], [part], starts=[0], ends=[width], axes=[1],
-                                               name=unique_name(f"{out.name}_slice{t}", taken)))
-        parts.append(part)
-    graph.node.append(helper.make_node("Concat", parts, [out.name], axis=1,
-                                       name=unique_name(f"{out.name}_side_by_side", taken)))
+    writer = next((n for n in graph.node if stacked in n.output), None)
+    if (len(set(widths)) > 1 and writer is not None and writer.op_type == "Concat"
+            and len(writer.input) == len(widths) and [a.i for a in writer.attribute if a.name == "axis"] == [0]):
+        # skl2onnx's KNN does not pad a target with fewer classes: it concatenates [1, N, k_t] blocks on
+        # axis 0, a file the checker and onnxruntime refuse. Side by side on the class axis instead.
+        del writer.attribute[:]
+        writer.attribute.append(helper.make_attribute("axis", 2))
+        graph.node.append(helper.make_node("Reshape", [stacked, const(f"{out.name}_rows", [-1, sum(widths)])],
+                                           [out.name], name=unique_name(f"{out.name}_side_by_side", taken)))
+    else:
+        parts = _per_target_slices(graph, stacked, out.name, widths, opset, taken, const)
+        graph.node.append(helper.make_node("Concat", parts, [out.name], axis=1,
+                                           name=unique_name(f"{out.name}_side_by_side", taken)))
     batch = type(dims[1])()
     batch.CopyFrom(dims[1])
     out.type.tensor_type.shape.ClearField("dim")
     out.type.tensor_type.shape.dim.add().CopyFrom(batch)
     out.type.tensor_type.shape.dim.add().dim_value = sum(widths)
+
+
+def _per_target_slices(graph: Any, stacked: str, out: str, widths: list[int], opset: int, taken: set[str],
+                       const: Any) -> list[str]:
+    """The ``[N, k_t]`` block of each target of a ``[targets, N, max k]`` tensor, sliced to its classes."""
+    from onnx import helper
+
+    from onnxgate._graph import unique_name
+
+    parts = []
+    for t, width in enumerate(widths):
+        rows = unique_name(f"{out}_target{t}", taken)
+        graph.node.append(helper.make_node("Gather", [stacked, const(f"{out}_t{t}", t)], [rows], axis=0,
+                                           name=unique_name(f"{out}_gather{t}", taken)))
+        part = unique_name(f"{out}_target{t}_classes", taken)
+        if opset >= 10:
+            graph.node.append(helper.make_node(
+                "Slice", [rows, const(f"{out}_start", [0]), const(f"{out}_end{t}", [width]),
+                          const(f"{out}_axis", [1])], [part], name=unique_name(f"{out}_slice{t}", taken)))
+        else:
+            graph.node.append(helper.make_node("Slice", [rows], [part], starts=[0], ends=[width], axes=[1],
+                                               name=unique_name(f"{out}_slice{t}", taken)))
+        parts.append(part)
+    return parts
 
 
 def _lightgbm_category_codes(proto: Any, model: Any, opset: int) -> None:

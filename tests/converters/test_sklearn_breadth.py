@@ -1089,6 +1089,22 @@ def test_a_multi_label_tree_classifier_answers_one_row_per_sample_and_goes_to_sq
     assert "p_4" in (tmp_path / "sql" / "04_predict.sql").read_text()
 
 
+def test_a_multi_label_knn_whose_targets_have_different_class_counts_goes_to_sql(tmp_path: Any) -> None:
+    # skl2onnx's KNN does not pad: it concatenated [1, N, 3] and [1, N, 2] on axis 0, a file the checker and
+    # onnxruntime refused (raw skl2onnx writes the same file)
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = _iris()
+    model = KNeighborsClassifier(n_neighbors=3).fit(X, np.c_[y, (y == 2).astype(int)])
+    conv = og.convert(model, X[:5])
+    assert conv.signature.outputs[1].shape == (None, 5)  # 3 + 2 classes side by side
+    assert og.validate(conv, reference=model, data=X).passed
+    wider = KNeighborsClassifier(n_neighbors=9).fit(X, np.c_[y, (y == 2).astype(int)])
+    assert not og.validate(conv, reference=wider, data=X).passed
+    og.package(conv, target="sql-edge-2.0", out=tmp_path / "sql", reference=model, data=X, adapt=True)
+    assert "p_4" in (tmp_path / "sql" / "04_predict.sql").read_text()
+
+
 def test_a_multi_label_forest_keeps_double_and_its_converter_error_is_caught() -> None:
     # skl2onnx declares the probabilities float in a double graph its ReduceMean writes in double: the file
     # was ill-typed and fell back to float32. In double, what is left is skl2onnx's own error on multi-label
