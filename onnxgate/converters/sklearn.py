@@ -694,6 +694,7 @@ class SklearnConverter(Converter):
         _declare_binary_scores(proto, model)
         _declare_targets(proto, model)
         _probabilities_per_row(proto, model, opset)
+        _portable_locale(proto, warnings)
         _labels_as_classes(proto, model)
         _lightgbm_category_codes(proto, model, opset)
         if compute == "float64":
@@ -766,7 +767,8 @@ class SklearnConverter(Converter):
         columns = getattr(model, "feature_names_in_", None)
         if len(names) == 1 and (columns is None or names[0] not in set(map(str, columns))):
             X = feeds[names[0]]
-            if _takes_1d(model) and np.ndim(X) == 2 and np.shape(X)[1] == 1:
+            # a pipeline's tags say two_d_array whatever its first step reads (TfidfVectorizer: 1-D text)
+            if (_takes_1d(model) or _takes_1d(_first_step(model))) and np.ndim(X) == 2 and np.shape(X)[1] == 1:
                 return np.asarray(X).reshape(-1)
             return X
         if columns is not None:
@@ -879,6 +881,35 @@ def _probabilities_per_row(proto: Any, model: Any, opset: int) -> None:
     out.type.tensor_type.shape.ClearField("dim")
     out.type.tensor_type.shape.dim.add().CopyFrom(batch)
     out.type.tensor_type.shape.dim.add().dim_value = sum(widths)
+
+
+#: The locale a text model's StringNormalizer lower-cases with, where the converter names none.
+TEXT_LOCALE = "C.UTF-8"
+
+
+def _portable_locale(proto: Any, warnings: list[str]) -> None:
+    """Name a locale every Linux onnxruntime can build in a StringNormalizer that names none.
+
+    skl2onnx writes CountVectorizer's and TfidfVectorizer's StringNormalizer without a locale, and
+    onnxruntime on Linux then builds ``en_US.UTF-8``, which most container images and this machine lack:
+    every text model failed to load ("Failed to construct locale with name:en_US.UTF-8"), raw skl2onnx's
+    too. ``C.UTF-8`` ships with glibc's Debian and Ubuntu images and lower-cases all of Unicode as
+    ``en_US.UTF-8`` does. onnxruntime on Windows reads Windows' own locale names, so the choice is said.
+    """
+    from onnx import helper
+
+    changed = 0
+    for node in proto.graph.node:
+        if (node.op_type == "StringNormalizer" and node.domain in ("", "ai.onnx")
+                and not any(a.name == "locale" for a in node.attribute)):
+            node.attribute.append(helper.make_attribute("locale", TEXT_LOCALE))
+            changed += 1
+    if changed:
+        warnings.append(
+            f"the text normalizer lower-cases in locale {TEXT_LOCALE!r}, which Linux images ship (onnxruntime's "
+            "default, en_US.UTF-8, is missing from most and the model would not load); onnxruntime on Windows "
+            "needs a Windows locale name there (en-US)"
+        )
 
 
 def _per_target_slices(graph: Any, stacked: str, out: str, widths: list[int], opset: int, taken: set[str],

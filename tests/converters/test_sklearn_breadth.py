@@ -1219,3 +1219,31 @@ def test_a_multi_label_knn_on_narrow_labels_converts() -> None:
     conv = og.convert(model, X[:5])
     assert og.validate(conv, reference=model, data=X).passed
     assert all(c.dtype == np.int8 for c in model.classes_)
+
+
+@pytest.mark.parametrize("vectorizer", ["TfidfVectorizer", "CountVectorizer"])
+def test_a_text_pipeline_loads_and_matches_on_a_machine_without_the_en_us_locale(vectorizer: str) -> None:
+    # skl2onnx names no locale in the StringNormalizer, so onnxruntime built en_US.UTF-8, which this machine
+    # and most container images lack: every text model failed to load (raw skl2onnx's too); and the
+    # pipeline's reference was fed [N, 1] text it cannot read
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.feature_extraction import text
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    words = ["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "Cat", "Mouse", "house", "River"]
+    docs = np.array([" ".join(rng.choice(words, 6)) for _ in range(200)])
+    y = np.array([("fox" in d) or ("Cat" in d) for d in docs]).astype(int)
+    model = make_pipeline(getattr(text, vectorizer)(), LogisticRegression()).fit(docs, y)
+    conv = og.convert(model, docs[:5], target="container")
+    assert any("C.UTF-8" in w for w in conv.warnings)
+    assert og.validate(conv, reference=model, data=docs, target="container").passed
+    weaker = make_pipeline(getattr(text, vectorizer)(), LogisticRegression(C=0.01)).fit(docs, y)
+    assert not og.validate(conv, reference=weaker, data=docs).passed
+    frame = pd.DataFrame({"review": docs, "stars": rng.normal(size=200)})
+    columns = ColumnTransformer([("t", getattr(text, vectorizer)(), "review"), ("s", StandardScaler(), ["stars"])])
+    mixed = make_pipeline(columns, LogisticRegression()).fit(frame, y)
+    assert og.validate(og.convert(mixed, frame[:5]), reference=mixed, data=frame).passed
