@@ -537,6 +537,7 @@ class SklearnConverter(Converter):
             attempts = [precision]
         warnings: list[str] = unknown_value_notes(model)
         model, options = _int64_classes(model, options)
+        model, options = _without_unwritable_settings(model, options, warnings)
         conv_options = self._converter_options(model, zipmap, options)
         ml_opset = _register_boosting(model, ml_opset)
         no_double = False
@@ -694,6 +695,7 @@ class SklearnConverter(Converter):
         _declare_binary_scores(proto, model)
         _declare_targets(proto, model)
         _probabilities_per_row(proto, model, opset)
+        _label_per_row(proto, model)
         _portable_locale(proto, warnings)
         _labels_as_classes(proto, model)
         _lightgbm_category_codes(proto, model, opset)
@@ -975,6 +977,84 @@ def _int64_classes(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[Any, 
         if old in options:
             options[id(new)] = options.pop(old)
     return wide, options
+
+
+def _without_unwritable_settings(model: Any, options: dict[Any, Any], warnings: list[str]
+                                 ) -> tuple[Any, dict[Any, Any]]:
+    """A copy of ``model`` without the settings skl2onnx refuses but the file's outputs do not depend on
+    (each said in ``warnings``); ``model`` itself where there are none. The user's model is never changed.
+
+    * ``VotingClassifier(voting="soft", flatten_transform=True)`` (the default): skl2onnx refused it,
+      though ``flatten_transform`` shapes only ``transform()``, which the file does not answer.
+    * ``KBinsDiscretizer(encode="onehot")`` (the default): a sparse output skl2onnx cannot write; its
+      ``onehot-dense`` form holds the same values, which parity compares densified anyway.
+    """
+    import copy
+
+    def unwritable(est: Any) -> str | None:
+        kind = type(est).__name__
+        if kind == "VotingClassifier" and getattr(est, "voting", None) == "soft" and getattr(
+                est, "flatten_transform", False) is True:
+            return "flatten_transform"
+        if kind == "KBinsDiscretizer" and getattr(est, "encode", None) == "onehot":
+            return "encode"
+        return None
+
+    if not any(unwritable(e) for e in _sub_estimators(model)):
+        return model, options
+    before = _sub_estimators(model)
+    copied = copy.deepcopy(model)
+    after = _sub_estimators(copied)  # the same walk over a copy: the same order
+    moved = {id(old): new for old, new in zip(before, after, strict=True)}
+    options = {(id(moved[k]) if isinstance(k, int) and k in moved else k): v for k, v in options.items()}
+    said = set()
+    for est in after:
+        setting = unwritable(est)
+        if setting == "flatten_transform":
+            est.flatten_transform = False
+            note = ("VotingClassifier converted with flatten_transform=False (skl2onnx refuses True; it shapes only "
+                    "transform(), which the file does not answer)")
+        elif setting == "encode":
+            est.encode = "onehot-dense"
+            note = ("KBinsDiscretizer converted with encode='onehot-dense' (ONNX has no sparse output; the values "
+                    "are the same, dense)")
+        else:
+            continue
+        if note not in said:
+            said.add(note)
+            warnings.append(note)
+    return copied, options
+
+
+def _label_per_row(proto: Any, model: Any) -> None:
+    """QuadraticDiscriminantAnalysis's label output, which skl2onnx writes ``[1, N]``, as one label per row
+    (``[N]``, as ``predict`` answers): parity failed every such model on shape, and a service answered one
+    list of N labels for a batch."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    from onnxgate._graph import graph_names, redirect_output, unique_name
+
+    if type(_final_step(model)).__name__ != "QuadraticDiscriminantAnalysis" or not proto.graph.output:
+        return
+    out = proto.graph.output[0]
+    if not out.type.HasField("tensor_type") or len(out.type.tensor_type.shape.dim) != 2:
+        return
+    graph = proto.graph
+    taken = graph_names(graph)
+    wide = unique_name(f"{out.name}_one_row", taken)
+    redirect_output(graph, out.name, wide)
+    shape = unique_name(f"{out.name}_rows", taken)
+    graph.initializer.append(numpy_helper.from_array(np.asarray([-1], dtype=np.int64), shape))
+    graph.node.append(helper.make_node("Reshape", [wide, shape], [out.name],
+                                       name=unique_name(f"{out.name}_per_row", taken)))
+    batch = next((o.type.tensor_type.shape.dim[0] for o in graph.output[1:] if o.type.HasField("tensor_type")
+                  and o.type.tensor_type.shape.dim), None)
+    out.type.tensor_type.shape.ClearField("dim")
+    if batch is not None:
+        out.type.tensor_type.shape.dim.add().CopyFrom(batch)
+    else:
+        out.type.tensor_type.shape.dim.add().dim_param = "N"
 
 
 def _widened(model: Any, moved: dict[int, Any]) -> Any:

@@ -1247,3 +1247,44 @@ def test_a_text_pipeline_loads_and_matches_on_a_machine_without_the_en_us_locale
     columns = ColumnTransformer([("t", getattr(text, vectorizer)(), "review"), ("s", StandardScaler(), ["stars"])])
     mixed = make_pipeline(columns, LogisticRegression()).fit(frame, y)
     assert og.validate(og.convert(mixed, frame[:5]), reference=mixed, data=frame).passed
+
+
+@pytest.mark.parametrize("case", ["soft voting", "kbins onehot", "kbins in a pipeline", "qda"])
+def test_defaults_skl2onnx_refused_or_misshaped_convert_and_a_wrong_model_still_fails(case: str) -> None:
+    # skl2onnx refused VotingClassifier(voting="soft") with its default flatten_transform=True and
+    # KBinsDiscretizer's default encode="onehot" (sparse); QuadraticDiscriminantAnalysis's label came out
+    # [1, N]: parity failed it on shape
+    from sklearn.discriminant_analysis import QuadraticDiscriminantAnalysis
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import KBinsDiscretizer
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = _iris()
+
+    def build(variant: int) -> Any:
+        if case == "soft voting":
+            return VotingClassifier([("lr", LogisticRegression(C=1.0 / (1 + 99 * variant), max_iter=500)),
+                                     ("dt", DecisionTreeClassifier(max_depth=3 - variant, random_state=0))],
+                                    voting="soft").fit(X, y)
+        if case == "kbins onehot":
+            return KBinsDiscretizer(n_bins=5 - variant).fit(X)
+        if case == "kbins in a pipeline":
+            return make_pipeline(KBinsDiscretizer(n_bins=5 - variant), LogisticRegression(max_iter=500)).fit(X, y)
+        return QuadraticDiscriminantAnalysis(reg_param=0.5 * variant).fit(X, y)
+
+    model = build(0)
+    for target in (None, "sql-edge-2.0"):
+        conv = og.convert(model, X[:5], target=target)
+        assert og.validate(conv, reference=model, data=X, target=target).passed
+    conv = og.convert(model, X[:5])
+    if case == "qda":
+        assert conv.signature.outputs[0].rank == 1
+    elif case != "kbins in a pipeline":
+        assert any(("flatten_transform" if case == "soft voting" else "onehot-dense") in w for w in conv.warnings)
+    assert not og.validate(conv, reference=build(1), data=X).passed
+    # the user's model is left as it was
+    assert model.get_params().get("flatten_transform", True) is True
+    assert all(step.encode == "onehot" for step in getattr(model, "named_steps", {"m": model}).values()
+               if isinstance(step, KBinsDiscretizer))
