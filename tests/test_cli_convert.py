@@ -190,3 +190,28 @@ def test_convert_takes_the_short_target_flag_as_validate_does(exported: Path, tm
                  "-t", "sql-edge-2.0", "-o", str(out)]) == 0
     assert main(["validate", str(out), "-t", "sql-edge-2.0"]) == 0
     assert "PASSED" in capsys.readouterr().out
+
+
+def test_a_text_pipeline_goes_from_a_one_column_table_through_convert_validate_and_score(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a pipeline fitted on a 1-D array of text, sampled from a Parquet file's one column: convert refused
+    # it ("fitted on an array of numbers, but the sample's column(s) ['text'] hold text")
+    import pandas as pd
+    import pyarrow.parquet as pq
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    rng = np.random.default_rng(0)
+    words = ["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "Cat", "Mouse", "house", "River"]
+    docs = np.array([" ".join(rng.choice(words, 6)) for _ in range(120)])
+    model = make_pipeline(TfidfVectorizer(), LogisticRegression()).fit(docs, [("fox" in d) for d in docs])
+    (tmp_path / "m.pkl").write_bytes(pickle.dumps(model))
+    pd.DataFrame({"review": docs}).to_parquet(tmp_path / "docs.parquet")
+    onnx_file, scored = tmp_path / "m.onnx", tmp_path / "scored.parquet"
+    assert main(["convert", str(tmp_path / "m.pkl"), "--sample", str(tmp_path / "docs.parquet"), "--trust-pickle",
+                 "-o", str(onnx_file)]) == 0, capsys.readouterr().err
+    assert main(["validate", str(onnx_file), "--reference", str(tmp_path / "m.pkl"), "--data",
+                 str(tmp_path / "docs.parquet"), "--trust-pickle"]) == 0
+    assert main(["score", str(onnx_file), "--data", str(tmp_path / "docs.parquet"), "--out", str(scored)]) == 0
+    np.testing.assert_array_equal(pq.read_table(scored).column("label").to_numpy(), model.predict(docs))

@@ -1376,6 +1376,10 @@ def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
     from onnxgate.converters._boosting import same_columns
 
     expected, namer = _fitted_columns(model)
+    if (is_dataframe(sample) and expected is None and len(sample.columns) == 1
+            and (_takes_1d(model) or _takes_1d(_first_step(model)))):
+        # fitted on a 1-D array (a text vectorizer, LabelEncoder): a table's one column is that array
+        sample = sample.iloc[:, 0].to_numpy()
     if is_dataframe(sample) and expected is None:
         # fitted on an array: the table's columns are its features in order, one [N,k] input
         text = [str(c) for c in sample.columns if getattr(sample[c].dtype, "kind", "O") not in "fiub"]
