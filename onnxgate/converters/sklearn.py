@@ -346,6 +346,59 @@ def _patch_hist_gradient_boosting() -> None:
 
     tree_ensemble.sklearn_threshold = sklearn_threshold
 
+    from skl2onnx.operator_converters import random_forest
+
+    random_forest.add_tree_to_attribute_pairs_hist_gradient_boosting = _hist_tree_with_category_sets(
+        tree_ensemble.add_tree_to_attribute_pairs_hist_gradient_boosting, add_node)
+
+
+def _hist_tree_with_category_sets(write_tree: Any, add_node: Any) -> Any:
+    """skl2onnx's writer of one HistGradientBoosting tree, writing a categorical split as what it is.
+
+    skl2onnx 1.20 wrote a split on a category set (``left if the category is one of {a, c, f}``) as
+    ``x <= num_threshold``, a threshold such splits do not have: 107 of 178 wine rows took other labels.
+    Each is written as a chain of ``BRANCH_EQ`` nodes, one per category sent left, all sharing the left
+    child (as onnxmltools writes LightGBM's category splits): the first equal category goes left, and a
+    value equal to none goes right. The categories are the codes of the estimator's own ordinal encoder
+    (:func:`_hist_category_codes` writes that encoder in front). A missing value (and an unknown category,
+    which that encoder makes missing) goes where the split sends missing values. A tree without
+    categorical splits is written by skl2onnx's own writer.
+    """
+
+    def write(attr_pairs: Any, is_classifier: Any, tree: Any, tree_id: Any, tree_weight: Any, weight_id_bias: Any,
+              leaf_weights_are_counts: Any, adjust_threshold_for_sklearn: bool = False, dtype: Any = None) -> Any:
+        nodes = tree.nodes
+        if not any(n["is_categorical"] and not n["is_leaf"] for n in nodes):
+            return write_tree(attr_pairs, is_classifier, tree, tree_id, tree_weight, weight_id_bias,
+                              leaf_weights_are_counts, adjust_threshold_for_sklearn=adjust_threshold_for_sklearn,
+                              dtype=dtype)
+        bitsets = tree.raw_left_cat_bitsets
+        spare = len(nodes)
+
+        def put(node_id: int, node: Any, mode: str, value: float, true_id: int, false_id: int, missing: int) -> None:
+            add_node(attr_pairs, is_classifier, tree_id, tree_weight, node_id, 0 if mode == "LEAF" else
+                     int(node["feature_idx"]), mode, value, true_id, false_id, node["value"], weight_id_bias,
+                     leaf_weights_are_counts, adjust_threshold_for_sklearn=adjust_threshold_for_sklearn,
+                     dtype=dtype, nodes_missing_value_tracks_true=missing)
+
+        for i, node in enumerate(nodes):
+            missing = int(bool(node["missing_go_to_left"]))
+            if node["is_leaf"]:
+                put(i, node, "LEAF", 0.0, 0, 0, 0)
+            elif not node["is_categorical"]:
+                put(i, node, "BRANCH_LEQ", float(node["num_threshold"]), int(node["left"]), int(node["right"]),
+                    missing)
+            else:
+                words = bitsets[int(node["bitset_idx"])]
+                left = [c for c in range(32 * len(words)) if (int(words[c // 32]) >> (c % 32)) & 1] or [-1]
+                ids = [i, *range(spare, spare + len(left) - 1)]
+                spare += len(left) - 1
+                for k, code in enumerate(left):
+                    after = ids[k + 1] if k + 1 < len(left) else int(node["right"])
+                    put(ids[k], node, "BRANCH_EQ", float(code), int(node["left"]), after, missing)
+
+    return write
+
 
 def _sub_estimators(model: Any) -> list[Any]:
     """The model and every estimator nested in it (pipeline steps, column transformers, ensembles)."""
@@ -481,15 +534,18 @@ class SklearnConverter(Converter):
                     framework=self.framework,
                 )
             categorical = getattr(est, "is_categorical_", None)
-            if type(est).__name__.startswith("HistGradientBoosting") and categorical is not None and any(categorical):
-                # skl2onnx 1.20 writes a categorical split (a set of categories) as a numeric threshold:
-                # the model converted, and 107 of 178 wine rows took other labels
+            if (type(est).__name__.startswith("HistGradientBoosting") and categorical is not None
+                    and any(categorical) and est is not model):
+                # its category splits are written as sets, and its own encoder in front of it, where it reads
+                # the sample itself (:func:`_hist_category_codes`); after other steps skl2onnx cannot pick
+                # the category columns out of their output ("Cannot extract a specific column ... unknown
+                # dimension")
                 columns = [int(i) for i in range(len(categorical)) if categorical[i]]
                 raise UnsupportedModelError(
-                    f"{type(est).__name__} was fitted with categorical features (feature(s) {columns}); skl2onnx "
-                    "writes its category-set splits as numeric thresholds, so the ONNX model would predict "
-                    "otherwise. Fit it without categorical_features (one-hot encode those columns in the "
-                    "pipeline), or use LightGBM, whose category columns onnxgate converts",
+                    f"{type(est).__name__} was fitted with categorical features (feature(s) {columns}) after "
+                    "other steps; onnxgate converts such a model when it reads the data itself. Let it encode "
+                    "the categories (pandas category columns, categorical_features='from_dtype', or column "
+                    "names) and convert it on its own, or fit it without categorical_features",
                     framework=self.framework,
                 )
 
@@ -538,6 +594,7 @@ class SklearnConverter(Converter):
         warnings: list[str] = unknown_value_notes(model)
         model, options = _int64_classes(model, options)
         model, options = _without_unwritable_settings(model, options, warnings)
+        model = _hist_category_codes(model, sample)
         conv_options = self._converter_options(model, zipmap, options)
         ml_opset = _register_boosting(model, ml_opset)
         no_double = False
@@ -977,6 +1034,40 @@ def _int64_classes(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[Any, 
         if old in options:
             options[id(new)] = options.pop(old)
     return wide, options
+
+
+def _hist_category_codes(model: Any, sample: Any) -> Any:
+    """A HistGradientBoosting model fitted with categorical features as a pipeline whose first step is its
+    own ordinal encoding; any other model as it is.
+
+    The estimator encodes its categorical columns itself (an ``OrdinalEncoder`` inside ``_preprocessor``:
+    the categories it saw in training become 0, 1, 2..., an unknown one or a missing value NaN) and puts
+    them first, before the numeric columns; its trees split on those codes. skl2onnx ignores that
+    encoder: a ``ColumnTransformer`` doing the same is converted in front of the trees (text, integer or
+    float categories alike), and :func:`_hist_tree_with_category_sets` writes the category splits.
+    """
+    import numpy as np
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    categorical = getattr(model, "is_categorical_", None)
+    if not type(model).__name__.startswith("HistGradientBoosting") or categorical is None or not any(categorical):
+        return model
+    encoder = model._preprocessor.named_transformers_["encoder"]
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None and hasattr(sample, "columns"):
+        picked: list[Any] = [str(n) for n in names]
+    else:
+        picked = list(range(len(categorical)))
+    codes = OrdinalEncoder(categories=[np.asarray(c) for c in encoder.categories_], handle_unknown="use_encoded_value",
+                           unknown_value=np.nan, encoded_missing_value=np.nan, dtype=np.float64)
+    parts: list[Any] = [("codes", codes, [c for c, cat in zip(picked, categorical) if cat])]
+    numeric = [c for c, cat in zip(picked, categorical) if not cat]
+    if numeric:
+        parts.append(("numbers", "passthrough", numeric))
+    front = ColumnTransformer(parts, sparse_threshold=0).fit(sample)
+    return Pipeline([("onnxgate_category_codes", front), (type(model).__name__.lower(), model)])
 
 
 def _without_unwritable_settings(model: Any, options: dict[Any, Any], warnings: list[str]

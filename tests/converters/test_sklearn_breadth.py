@@ -414,9 +414,11 @@ def test_an_integer_category_column_is_an_integer_input() -> None:
         assert report.passed, [c.message for c in report.checks if not c.passed]
 
 
-def test_histgradientboosting_with_categorical_features_is_refused() -> None:
+def test_histgradientboosting_with_categorical_features_converts_its_category_splits_as_sets() -> None:
     # skl2onnx writes its category-set splits as thresholds: it converted with no note and 107 of 178
-    # wine rows took another label, which a package made without a reference would have shipped
+    # wine rows took another label; onnxgate then refused every such model (scikit-learn's default
+    # categorical_features="from_dtype" makes one of any HistGradientBoosting fitted on category columns)
+    import onnx
     from sklearn.datasets import load_wine
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.pipeline import make_pipeline
@@ -428,11 +430,61 @@ def test_histgradientboosting_with_categorical_features_is_refused() -> None:
                                                                   rng.choice([5, 2], len(y))))
     X = np.column_stack([X[:, :3], zone]).astype(np.float32)
     model = HistGradientBoostingClassifier(categorical_features=[3], max_iter=10, random_state=0).fit(X, y)
-    for candidate in (model, make_pipeline(FunctionTransformer(), model)):
-        with pytest.raises(og.UnsupportedModelError, match=r"categorical features \(feature\(s\) \[3\]\)"):
-            og.convert(candidate, X[:5])
-    plain = HistGradientBoostingClassifier(max_iter=10, random_state=0).fit(X, y)
-    assert og.validate(og.convert(plain, X[:5]), data=X, reference=plain).passed
+    for target in (None, "container", "sql-edge-2.0"):
+        conv = og.convert(model, X[:5], target=target)
+        assert og.validate(conv, data=X, reference=model, target=target).passed
+    conv = og.convert(model, X[:5])
+    trees = next(n for n in conv.model.graph.node if n.op_type.startswith("TreeEnsemble"))
+    modes = next(a.strings for a in trees.attribute if a.name == "nodes_modes")
+    assert b"BRANCH_EQ" in modes  # the category sets, one equality per category sent left
+    # built broken on purpose: one category sent to the other side of one split is caught
+    broken = onnx.ModelProto()
+    broken.CopyFrom(conv.model)
+    node = next(n for n in broken.graph.node if n.op_type.startswith("TreeEnsemble"))
+    values = next(a for a in node.attribute if a.name in ("nodes_values", "nodes_values_as_tensor"))
+    first = list(modes).index(b"BRANCH_EQ")
+    if values.name == "nodes_values":
+        values.floats[first] = -5.0
+    else:
+        array = onnx.numpy_helper.to_array(values.t).copy()
+        array[first] = -5.0
+        values.t.CopyFrom(onnx.numpy_helper.from_array(array))
+    assert not og.validate(broken, data=X, reference=model).passed
+    refused = r"categorical features \(feature\(s\) \[3\]\) after other steps"
+    with pytest.raises(og.UnsupportedModelError, match=refused):
+        og.convert(make_pipeline(FunctionTransformer(), model), X[:5])
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_histgradientboosting_on_pandas_category_columns_converts_for_each_target(kind: str) -> None:
+    # text and integer category columns, NaN in a number column, and a category it never saw (scored as
+    # missing, as scikit-learn's encoder makes it)
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    rng = np.random.default_rng(1)
+    n = 600
+    frame = pd.DataFrame({"age": rng.normal(40, 12, n), "port": pd.Categorical(rng.choice(list("SCQXY"), n)),
+                          "grade": pd.Categorical(rng.integers(1, 6, n)), "rooms": rng.integers(0, 5, n) * 1.0})
+    frame.loc[rng.choice(n, 40), "age"] = np.nan
+    y = (frame.port.isin(["S", "X"]) ^ frame.grade.isin([3, 5]) | (frame.rooms == 2)).astype(int)
+    if kind == "classifier":
+        model = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(frame, y + (frame.port == "Q"))
+    else:
+        model = HistGradientBoostingRegressor(max_iter=30, random_state=0).fit(frame, 10 * y + frame.age.fillna(0))
+    unseen = frame.copy()
+    unseen["port"] = unseen["port"].cat.add_categories(["Z"])
+    unseen.loc[::7, "port"] = "Z"
+    for target in (None, "container"):
+        conv = og.convert(model, frame.head(), target=target)
+        assert {i.name: i.elem_type for i in conv.signature.inputs}["port"] == "string"
+        assert og.validate(conv, data=unseen, reference=model, target=target).passed
+    codes = frame.assign(port=frame.port.cat.codes.astype("category"))
+    numeric = type(model)(max_iter=30, random_state=0).fit(codes, model.predict(frame).round())
+    conv = og.convert(numeric, codes.head(), target="sql-edge-2.0")
+    assert og.validate(conv, data=codes, reference=numeric, target="sql-edge-2.0").passed
+    fewer = type(model)(max_iter=3, random_state=0).fit(codes, model.predict(frame).round())
+    assert not og.validate(conv, data=codes, reference=fewer, target="sql-edge-2.0").passed
 
 
 def test_text_codes_read_as_numbers_are_refused_not_merged(tmp_path: Any) -> None:
