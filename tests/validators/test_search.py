@@ -172,6 +172,32 @@ def test_tree_splits_map_back_through_one_input_per_column() -> None:
         assert [t for _, t in got] == pytest.approx([t for _, t in expected], abs=1e-2)
 
 
+def test_tree_splits_map_back_through_a_concat_inside_a_concat() -> None:
+    """A ColumnTransformer writes its number columns' Concat inside the Concat beside its encoders' codes
+    (here HistGradientBoosting's own category encoding): the number splits were not mapped, so a float32
+    flip on them was reported without its cause. The encoded columns, not affine, stay unmapped."""
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(1)
+    n = 600
+    frame = pd.DataFrame({"age": rng.normal(40, 12, n), "port": pd.Categorical(rng.choice(list("SCQXY"), n)),
+                          "grade": pd.Categorical(rng.integers(1, 6, n)), "rooms": rng.integers(0, 5, n) * 1.0})
+    y = (frame.port.isin(["S", "X"]) ^ frame.grade.isin([3, 5]) | (frame.rooms == 2)).astype(int)
+    model = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(frame, y)
+    conv = og.convert(model, frame.head())
+    splits = tree_splits(conv)
+    # the model's own column order: its encoded categories first, then the numbers
+    assert {s.input for s in splits if s.feature in (0, 1)} == {None}
+    assert {s.input for s in splits if s.feature == 2} == {"age"}
+    assert {s.input for s in splits if s.feature == 3} == {"rooms"}
+    numeric = [(s.threshold, s.raw_threshold) for s in splits if s.feature in (2, 3)]
+    assert all(raw == pytest.approx(t) for t, raw in numeric)
+    report = og.validate(conv, reference=model, data=frame, search=300, seed=0)
+    found = next(c for c in report.checks if c.name == "search_divergences")
+    assert not found.passed and "a float32 tree flip" in found.message
+
+
 class _FakeClock:
     """``time.perf_counter`` that advances a fixed step per reading: a time limit the same on any CPU."""
 

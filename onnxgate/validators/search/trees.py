@@ -129,6 +129,13 @@ def tree_splits(model: Any) -> list[TreeSplit]:
     consts = _constants(graph)
     input_types = {vi.name: vi.type.tensor_type.elem_type for vi in graph.input}
     widths = {vi.name: static_width(vi) for vi in graph.input}
+    import onnx
+
+    try:  # the widths of inner values too: a Concat's parts that are not graph inputs are placed by them
+        inferred = onnx.shape_inference.infer_shapes(proto).graph.value_info
+        widths = {**{vi.name: static_width(vi) for vi in inferred}, **widths}
+    except Exception:  # a graph shape inference cannot read: only the inputs' widths are known
+        pass
     found: list[TreeSplit] = []
     for node in graph.node:
         if node.op_type not in _TREE_OPS or not node.input:
@@ -179,20 +186,14 @@ def _feature_sources(
     name, after = trace
     if not name.startswith(_CONCAT):
         return lambda feature: (name, feature, _column_map(after, feature))
-    parts: list[tuple[str, int, _Affine]] = []  # graph input, its width, its column -> Concat column map
-    concat = producers[name[len(_CONCAT):]]
-    declared = list(_attr(concat, "inputdimensions") or [])  # FeatureVectorizer says each part's width
-    for i, part in enumerate(concat.input):
-        traced = _trace_affine(part, producers, consts, input_types)
-        width = (declared[i] if i < len(declared) else widths.get(traced[0])) if traced is not None else None
-        if traced is None or width is None:
-            break  # the columns after an unknown part cannot be placed
-        parts.append((traced[0], width, traced[1]))
+    parts = _concat_parts(producers[name[len(_CONCAT):]], producers, consts, input_types, widths)
 
     def source(feature: int) -> tuple[str, int, _Affine] | None:
         start = 0
         for graph_input, width, own in parts:
             if feature < start + width:
+                if graph_input is None or own is None:
+                    return None  # a part whose path back is not affine (an encoder's codes, say)
                 column = feature - start
                 inner = _column_map(own, column)
                 combined = _compose(inner.offset, inner.scale, _column_map(after, feature))
@@ -203,6 +204,44 @@ def _feature_sources(
         return None
 
     return source
+
+
+def _concat_parts(
+    concat: Any, producers: Mapping[str, Any], consts: Mapping[str, Array], input_types: Mapping[str, int],
+    widths: Mapping[str, int | None], depth: int = 0,
+) -> list[tuple[str | None, int, _Affine | None]]:
+    """The parts of a column-axis Concat (or FeatureVectorizer) in order: each graph input it holds, its
+    width and its path to the Concat; a Concat inside it (a ColumnTransformer's numbers beside its
+    encoders) is opened into its own parts. A part whose path back is not understood but whose width is
+    known (from shape inference) keeps its place, as ``(None, width, None)``; the parts after one of
+    unknown width cannot be placed and are left out."""
+    import numpy as np
+
+    parts: list[tuple[str | None, int, _Affine | None]] = []
+    declared = list(_attr(concat, "inputdimensions") or [])  # FeatureVectorizer says each part's width
+    for i, part in enumerate(concat.input):
+        traced = _trace_affine(part, producers, consts, input_types)
+        if traced is not None and traced[0].startswith(_CONCAT) and depth < 8:
+            inner = _concat_parts(producers[traced[0][len(_CONCAT):]], producers, consts, input_types, widths,
+                                  depth + 1)
+            between = traced[1]
+            plain = bool(np.all(between.offset == 0) and np.all(between.scale == 1))
+            total = sum(w for _, w, _ in inner)
+            if total != (declared[i] if i < len(declared) else widths.get(part, total)):
+                break  # the inner Concat's parts do not add up: its columns cannot be placed
+            for graph_input, width, own in inner:
+                if graph_input is None or own is None or not plain:
+                    parts.append((None, width, None))
+                    continue
+                joined = _Affine(own.offset, own.scale, [*own.steps, "Concat", *between.steps],
+                                 own.float32 or between.float32)
+                parts.append((graph_input, width, joined))
+            continue
+        known = declared[i] if i < len(declared) else widths.get(traced[0] if traced is not None else part)
+        if known is None:
+            break  # the columns after an unknown part cannot be placed
+        parts.append((traced[0], int(known), traced[1]) if traced is not None else (None, int(known), None))
+    return parts
 
 
 def _column_map(affine: _Affine, index: int) -> _Affine:
