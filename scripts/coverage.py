@@ -363,7 +363,23 @@ def _meta_cases() -> list[Case]:
            _frame("load_iris")),
         sk("HistGradientBoostingClassifier[DataFrame]",
            lambda: ensemble.HistGradientBoostingClassifier(random_state=0), _frame("load_breast_cancer")),
+        sk("HistGradientBoostingClassifier[category columns]",
+           lambda: ensemble.HistGradientBoostingClassifier(max_iter=20, random_state=0), _wine_with_zones),
     ]
+
+
+def _wine_with_zones() -> tuple[Any, Any]:
+    """Wine's first three measurements and a text category column that tells the classes apart in pairs
+    of categories: HistGradientBoosting's category splits are sets there, not thresholds."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.datasets import load_wine
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    rng = np.random.default_rng(1)
+    zone = np.where(y == 0, rng.choice(["c", "g"], len(y)), np.where(y == 1, rng.choice(["a", "i"], len(y)),
+                                                                      rng.choice(["e", "b"], len(y))))
+    return X.iloc[:, :3].assign(zone=pd.Categorical(zone)), y
 
 
 def _breast_cancer() -> tuple[Any, Any]:
