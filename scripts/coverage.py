@@ -568,7 +568,7 @@ def render(doc: Mapping[str, Any]) -> str:
         f"(labels exactly, numbers within {ATOL:g} + {RTOL:g} x |expected|). `validate` is onnxgate's own",
         "parity verdict on its file. A reason replaces `ok` where a case is not ok.",
         "",
-        "Versions: " + ", ".join(f"{k} {v}" for k, v in doc["versions"].items()) + ".",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(doc["versions"].items())) + ".",
         "",
         f"Cases x opsets: {counts['cases']}; onnxgate ok: {counts['onnxgate_ok']}; raw converter ok: "
         f"{counts['raw_ok']}; raw ok where onnxgate is not: {counts['raw_ok_onnxgate_not']}; "
