@@ -278,7 +278,7 @@ def test_converter_errors_carry_the_root_cause_in_one_line(monkeypatch: pytest.M
 
     original = tree_ensemble.add_node.__closure__[0].cell_contents  # type: ignore[union-attr]
     monkeypatch.setattr(tree_ensemble, "add_node", original)
-    monkeypatch.setattr(sk, "_patch_hist_gradient_boosting", lambda: None)
+    monkeypatch.setattr(sk, "patch_hist_gradient_boosting", lambda: None)
     with pytest.raises(og.UnsupportedModelError) as info:
         og.convert(model, X[:5], precision="float32")
     message = str(info.value)

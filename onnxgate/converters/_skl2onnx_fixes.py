@@ -1,0 +1,338 @@
+"""skl2onnx's own faults, worked around: converters registered in place of its Binarizer, OneHotEncoder
+and SimpleImputer ones, and its tree writers patched (HistGradientBoosting's boolean attribute, its
+category splits, the side a missing value takes in scikit-learn's trees). Installed once, by
+:func:`onnxgate.converters.sklearn._skl2onnx`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from onnxgate.converters._sklearn_models import sub_estimators
+
+
+def register_binarizer() -> None:
+    """skl2onnx's Binarizer in double precision wrote ``Where(x < threshold, 0, 1)``: a value equal to
+    the threshold became 1, where scikit-learn's ``x > threshold`` gives 0. Written here as
+    ``Where(x > threshold, 1, 0)``; in float32 skl2onnx's ``ai.onnx.ml.Binarizer`` already compares so."""
+    from onnx import TensorProto
+    from skl2onnx.common._registration import _converter_pool, register_converter
+    from skl2onnx.common.data_types import DoubleTensorType
+    from skl2onnx.operator_converters.common import concatenate_variables
+
+    original = _converter_pool["SklearnBinarizer"]
+    if getattr(original, "_onnxgate_binarizer", False):
+        return
+
+    def convert_binarizer(scope: Any, operator: Any, container: Any) -> None:
+        if not isinstance(operator.inputs[0].type, DoubleTensorType):
+            original(scope, operator, container)
+            return
+        features = concatenate_variables(scope, operator.inputs, container)
+        zero, one, threshold, above = (scope.get_unique_variable_name(n) for n in ("zero", "one", "threshold", "above"))
+        container.add_initializer(zero, TensorProto.DOUBLE, [], [0.0])
+        container.add_initializer(one, TensorProto.DOUBLE, [], [1.0])
+        container.add_initializer(threshold, TensorProto.DOUBLE, [], [float(operator.raw_operator.threshold)])
+        container.add_node("Greater", [features, threshold], above, name=scope.get_unique_operator_name("Greater"))
+        container.add_node("Where", [above, one, zero], operator.output_full_names,
+                           name=scope.get_unique_operator_name("Where"))
+
+    register_converter("SklearnBinarizer", convert_binarizer, overwrite=True, options=original.get_allowed_options())
+    _converter_pool["SklearnBinarizer"]._onnxgate_binarizer = True
+
+
+def register_one_hot_encoder() -> None:
+    """skl2onnx's OneHotEncoder, scoring an unknown value as scikit-learn does where it can.
+
+    skl2onnx writes ``zeros=1`` (an unknown value encodes as zeros) only for ``handle_unknown="ignore"``;
+    for any other setting onnxruntime fails on the row ("Unknown Category and zeros = 0"). scikit-learn
+    also encodes an unknown value as zeros for ``"warn"``, and for ``"infrequent_if_exist"`` when no
+    category was infrequent: those are converted as ``"ignore"``. (``"infrequent_if_exist"`` with
+    infrequent categories puts an unknown value in the infrequent column, which this converter does not
+    write: :func:`unknown_value_notes` says so at convert.)
+    """
+    import copy
+
+    from skl2onnx.common._registration import _converter_pool, register_converter
+
+    original = _converter_pool["SklearnOneHotEncoder"]
+    if getattr(original, "_onnxgate_unknown", False):
+        return
+
+    def convert_one_hot_encoder(scope: Any, operator: Any, container: Any) -> None:
+        encoder = operator.raw_operator
+        if _unknown_as_zeros(encoder) and encoder.handle_unknown != "ignore":
+            operator.raw_operator = copy.copy(encoder)
+            operator.raw_operator.handle_unknown = "ignore"
+            try:
+                original(scope, operator, container)
+            finally:
+                operator.raw_operator = encoder
+            return
+        original(scope, operator, container)
+
+    register_converter("SklearnOneHotEncoder", convert_one_hot_encoder, overwrite=True,
+                       options=original.get_allowed_options())
+    _converter_pool["SklearnOneHotEncoder"]._onnxgate_unknown = True
+
+
+def _infrequent(encoder: Any) -> bool:
+    groups = getattr(encoder, "infrequent_categories_", None) or []
+    return any(g is not None and len(g) for g in groups)
+
+
+def _unknown_as_zeros(encoder: Any) -> bool:
+    """True when scikit-learn encodes a value ``encoder`` did not see in training as all zeros."""
+    unknown = getattr(encoder, "handle_unknown", "error")
+    return unknown in ("ignore", "warn") or (unknown == "infrequent_if_exist" and not _infrequent(encoder))
+
+
+def unknown_value_notes(model: Any) -> list[str]:
+    """A warning per OneHotEncoder whose unknown values the ONNX model cannot score as scikit-learn does."""
+    notes = []
+    for est in sub_estimators(model):
+        if type(est).__name__ == "OneHotEncoder" and est.handle_unknown == "infrequent_if_exist" and _infrequent(est):
+            columns = [str(c) for c in getattr(est, "feature_names_in_", [])] or "its columns"
+            notes.append(
+                f"OneHotEncoder(handle_unknown='infrequent_if_exist') on {columns}: scikit-learn puts a value it "
+                "did not see in training in the infrequent category, and the ONNX model fails on it (onnxruntime: "
+                "'Unknown Category'); validate with data holding only known values, or refit with "
+                "handle_unknown='ignore' (an unknown value encodes as zeros in both)"
+            )
+    return notes
+
+
+def register_simple_imputer() -> None:
+    """A numeric SimpleImputer written with standard operators (``IsNaN``/``Equal``, ``Where``), in the
+    graph's own float type, instead of skl2onnx's ``ai.onnx.ml.Imputer``. Three faults of that one:
+
+    * ``Imputer`` has no double kernel: a pipeline holding a SimpleImputer (then StandardScaler and a
+      forest, a common shape) could only compute in float32, where scaled values round next to the
+      trees' splits and labels flip (parity failed on wine), and the advice to convert in float64 led
+      back to float32.
+    * A feature with no statistic (all missing when fitted) is dropped by scikit-learn, not by
+      skl2onnx: onnxruntime failed, or every row was off. It is dropped here by a ``Gather``.
+    * ``add_indicator=True``: skl2onnx leaves the indicator columns out (402 of 442 rows off).
+      They are appended here, for the features scikit-learn's ``indicator_`` lists.
+
+    The statistics keep the graph's type (double in a double graph). Other inputs (int64, text) and a
+    missing value given as a number below opset 11 (``Equal`` takes floats from 11) keep skl2onnx's.
+    """
+    import numpy as np
+    from onnx import TensorProto
+    from skl2onnx.common._registration import (
+        _converter_pool,
+        _shape_calculator_pool,
+        register_converter,
+        register_shape_calculator,
+    )
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+    from skl2onnx.operator_converters.common import concatenate_variables
+
+    original = _converter_pool["SklearnSimpleImputer"]
+    if getattr(original, "_onnxgate_imputer", False):
+        return
+    original_shape = _shape_calculator_pool["SklearnSimpleImputer"]
+
+    def written_here(operator: Any, opset: Any) -> str | None:
+        """``"nan"`` or ``"number"`` (the missing value's form) for a float or double imputer written
+        here, of a missing value given as NaN or as a number (from opset 11); None for skl2onnx's."""
+        opset = opset.get("", 0) if isinstance(opset, dict) else opset or 0
+        missing = operator.raw_operator.missing_values
+        nan = isinstance(missing, float) and np.isnan(missing)
+        number = isinstance(missing, (int, float, np.number)) and not isinstance(missing, bool) and not nan
+        floats = (all(isinstance(i.type, DoubleTensorType) for i in operator.inputs)
+                  or all(isinstance(i.type, FloatTensorType) for i in operator.inputs))
+        if not floats:
+            return None
+        return "nan" if nan else "number" if number and opset >= 11 else None
+
+    def layout(imputer: Any) -> tuple[Any, Any]:
+        """The features scikit-learn keeps (those with a statistic), and its missing indicator or None."""
+        kept = np.flatnonzero(~np.isnan(np.asarray(imputer.statistics_, dtype=np.float64)))
+        return kept, getattr(imputer, "indicator_", None) if imputer.add_indicator else None
+
+    def imputer_shape(operator: Any) -> None:
+        original_shape(operator)
+        if written_here(operator, operator.target_opset):
+            kept, indicator = layout(operator.raw_operator)
+            width = len(kept) + (0 if indicator is None else len(indicator.features_))
+            output = operator.outputs[0]
+            output.type.shape = [output.type.shape[0], width]
+
+    def convert_simple_imputer(scope: Any, operator: Any, container: Any) -> None:
+        imputer = operator.raw_operator
+        form = written_here(operator, container.target_opset)
+        if form is None:
+            original(scope, operator, container)
+            return
+        double = all(isinstance(i.type, DoubleTensorType) for i in operator.inputs)
+        code, dtype = (TensorProto.DOUBLE, np.float64) if double else (TensorProto.FLOAT, np.float32)
+
+        def name(text: str) -> str:
+            return str(scope.get_unique_variable_name(text))
+
+        def node(op: str, inputs: list[str], output: str, **attrs: Any) -> None:
+            container.add_node(op, inputs, [output], name=scope.get_unique_operator_name(op), **attrs)
+
+        features = concatenate_variables(scope, operator.inputs, container)
+        mask = name("imputer_missing")
+        if form == "nan":
+            node("IsNaN", [features], mask)
+        else:
+            value = name("imputer_missing_value")
+            container.add_initializer(value, code, [], [float(imputer.missing_values)])
+            node("Equal", [features, value], mask)
+
+        def columns(source: str, indices: Any, text: str) -> str:
+            chosen = name(f"{text}_columns")
+            container.add_initializer(chosen, TensorProto.INT64, [len(indices)], [int(i) for i in indices])
+            out = name(text)
+            node("Gather", [source, chosen], out, axis=1)
+            return out
+
+        statistics = np.asarray(imputer.statistics_, dtype=np.float64)
+        kept, indicator = layout(imputer)  # scikit-learn drops a feature with no statistic
+        values, kept_mask = features, mask
+        if len(kept) < len(statistics):
+            values, kept_mask = columns(features, kept, "imputer_kept"), columns(mask, kept, "imputer_kept_missing")
+        fill = name("imputer_statistics")
+        container.add_initializer(fill, code, [1, len(kept)], statistics[kept].astype(dtype).tolist())
+        if indicator is None:
+            node("Where", [kept_mask, fill, values], operator.outputs[0].full_name)
+            return
+        imputed = name("imputed")
+        node("Where", [kept_mask, fill, values], imputed)
+        flags = name("imputer_indicator")
+        node("Cast", [columns(mask, indicator.features_, "imputer_indicator_missing")], flags, to=code)
+        node("Concat", [imputed, flags], operator.outputs[0].full_name, axis=1)
+
+    register_shape_calculator("SklearnSimpleImputer", imputer_shape, overwrite=True)
+    register_converter("SklearnSimpleImputer", convert_simple_imputer, overwrite=True,
+                       options=original.get_allowed_options())
+    _converter_pool["SklearnSimpleImputer"]._onnxgate_imputer = True
+
+
+#: The scikit-learn tree skl2onnx is writing (``add_tree_to_attribute_pairs``), for ``add_node``.
+_TREES: list[Any] = []
+
+
+#: skl2onnx's modules that write scikit-learn trees with ``add_tree_to_attribute_pairs`` (imported by name).
+_TREE_WRITERS = ("decision_tree", "random_forest", "gradient_boosting", "isolation_forest")
+
+
+def patch_hist_gradient_boosting() -> None:
+    """Work around skl2onnx 1.20's handling of scikit-learn >= 1.9 trees: three faults, one patch.
+
+    * HistGradientBoosting crashed: scikit-learn 1.9 stores ``missing_go_to_left`` in its predictor
+      nodes as a numpy bool (it was uint8); ``add_tree_to_attribute_pairs_hist_gradient_boosting``
+      passes it on as ``nodes_missing_value_tracks_true``, an INTS attribute, and
+      ``onnx.helper.make_node`` refuses it: "AttributeProto.ints: Expected an int, got a boolean".
+      ``add_node`` now turns it into an int.
+    * Decision trees and forests sent every NaN to the false branch: ``add_tree_to_attribute_pairs``
+      ignores ``tree_.missing_go_to_left``, the side scikit-learn (>= 1.3 for trees, 1.4 for forests)
+      sends a missing value to at each split, also for a model fitted without one. ``add_node``
+      now writes it as ``nodes_missing_value_tracks_true`` (``x <= t`` is the true branch, the left
+      child), from the tree being written.
+    * A forest fitted with NaN has splits at threshold ``inf`` (missing values apart from the rest),
+      and ``sklearn_threshold``, which moves a float64 threshold to its float32 switch point, looped
+      forever on it (``find_switch_point`` with a NaN bound). A threshold that is not finite is kept.
+
+    Applied once, only to skl2onnx's modules.
+    """
+    import importlib
+
+    import numpy as np
+    from skl2onnx.common import tree_ensemble
+
+    original = tree_ensemble.add_node
+    if getattr(original, "_onnxgate_bool_fix", False):
+        return
+
+    def add_node(*args: Any, **kwargs: Any) -> Any:
+        value = kwargs.get("nodes_missing_value_tracks_true")
+        if value is not None:
+            kwargs["nodes_missing_value_tracks_true"] = int(value)
+        elif _TREES and len(args) > 6 and args[6] != "LEAF":
+            routes = getattr(_TREES[-1], "missing_go_to_left", None)  # args[4]: the node's id in its tree
+            if routes is not None:
+                kwargs["nodes_missing_value_tracks_true"] = int(routes[args[4]])
+        return original(*args, **kwargs)
+
+    add_node._onnxgate_bool_fix = True  # type: ignore[attr-defined]
+    tree_ensemble.add_node = add_node
+
+    write_tree = tree_ensemble.add_tree_to_attribute_pairs
+
+    def add_tree_to_attribute_pairs(attr_pairs: Any, is_classifier: Any, tree: Any, *args: Any, **kwargs: Any) -> Any:
+        _TREES.append(tree)
+        try:
+            return write_tree(attr_pairs, is_classifier, tree, *args, **kwargs)
+        finally:
+            _TREES.pop()
+
+    for module in (tree_ensemble, *(importlib.import_module(f"skl2onnx.operator_converters.{m}")
+                                    for m in _TREE_WRITERS)):
+        if getattr(module, "add_tree_to_attribute_pairs", None) is write_tree:
+            module.add_tree_to_attribute_pairs = add_tree_to_attribute_pairs
+
+    threshold = tree_ensemble.sklearn_threshold
+
+    def sklearn_threshold(dy: Any, dtype: Any, mode: Any) -> Any:
+        if not np.isfinite(dy):
+            return np.float64(dy)
+        return threshold(dy, dtype, mode)
+
+    tree_ensemble.sklearn_threshold = sklearn_threshold
+
+    from skl2onnx.operator_converters import random_forest
+
+    random_forest.add_tree_to_attribute_pairs_hist_gradient_boosting = _hist_tree_with_category_sets(
+        tree_ensemble.add_tree_to_attribute_pairs_hist_gradient_boosting, add_node)
+
+
+def _hist_tree_with_category_sets(write_tree: Any, add_node: Any) -> Any:
+    """skl2onnx's writer of one HistGradientBoosting tree, writing a categorical split as what it is.
+
+    skl2onnx 1.20 wrote a split on a category set (``left if the category is one of {a, c, f}``) as
+    ``x <= num_threshold``, a threshold such splits do not have: 107 of 178 wine rows took other labels.
+    Each is written as a chain of ``BRANCH_EQ`` nodes, one per category sent left, all sharing the left
+    child (as onnxmltools writes LightGBM's category splits): the first equal category goes left, and a
+    value equal to none goes right. The categories are the codes of the estimator's own ordinal encoder
+    (:func:`hist_category_codes` writes that encoder in front). A missing value (and an unknown category,
+    which that encoder makes missing) goes where the split sends missing values. A tree without
+    categorical splits is written by skl2onnx's own writer.
+    """
+
+    def write(attr_pairs: Any, is_classifier: Any, tree: Any, tree_id: Any, tree_weight: Any, weight_id_bias: Any,
+              leaf_weights_are_counts: Any, adjust_threshold_for_sklearn: bool = False, dtype: Any = None) -> Any:
+        nodes = tree.nodes
+        if not any(n["is_categorical"] and not n["is_leaf"] for n in nodes):
+            return write_tree(attr_pairs, is_classifier, tree, tree_id, tree_weight, weight_id_bias,
+                              leaf_weights_are_counts, adjust_threshold_for_sklearn=adjust_threshold_for_sklearn,
+                              dtype=dtype)
+        bitsets = tree.raw_left_cat_bitsets
+        spare = len(nodes)
+
+        def put(node_id: int, node: Any, mode: str, value: float, true_id: int, false_id: int, missing: int) -> None:
+            add_node(attr_pairs, is_classifier, tree_id, tree_weight, node_id, 0 if mode == "LEAF" else
+                     int(node["feature_idx"]), mode, value, true_id, false_id, node["value"], weight_id_bias,
+                     leaf_weights_are_counts, adjust_threshold_for_sklearn=adjust_threshold_for_sklearn,
+                     dtype=dtype, nodes_missing_value_tracks_true=missing)
+
+        for i, node in enumerate(nodes):
+            missing = int(bool(node["missing_go_to_left"]))
+            if node["is_leaf"]:
+                put(i, node, "LEAF", 0.0, 0, 0, 0)
+            elif not node["is_categorical"]:
+                put(i, node, "BRANCH_LEQ", float(node["num_threshold"]), int(node["left"]), int(node["right"]),
+                    missing)
+            else:
+                words = bitsets[int(node["bitset_idx"])]
+                left = [c for c in range(32 * len(words)) if (int(words[c // 32]) >> (c % 32)) & 1] or [-1]
+                ids = [i, *range(spare, spare + len(left) - 1)]
+                spare += len(left) - 1
+                for k, code in enumerate(left):
+                    after = ids[k + 1] if k + 1 < len(left) else int(node["right"])
+                    put(ids[k], node, "BRANCH_EQ", float(code), int(node["left"]), after, missing)
+
+    return write

@@ -1,0 +1,534 @@
+"""The graph skl2onnx wrote, made to answer as scikit-learn does: output ranks, types and layouts
+(multi-label probabilities side by side, one label per row, binary scores), float32 and double
+bookkeeping, the text normalizer's locale, LightGBM category codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from onnxgate.converters._sklearn_models import final_step, sub_estimators
+
+#: How skl2onnx lays out a binary classifier's decision scores ``d`` in its ``probabilities`` output when
+#: the classifier has no predict_proba (measured with skl2onnx 1.20 on breast_cancer, to 1e-6).
+BINARY_SCORES = {"SVC": "d,-d", "NuSVC": "d,-d", "LinearSVC": "d", "RidgeClassifier": "d", "RidgeClassifierCV": "d",
+                  "SGDClassifier": "-d,d", "Perceptron": "-d,d", "PassiveAggressiveClassifier": "-d,d",
+                  # scikit-learn's two columns sum to 1 (one vote, and the same confidence with either sign)
+                  # before decision_function keeps the second
+                  "OneVsOneClassifier": "1-d,d"}
+
+
+def declare_binary_scores(proto: Any, model: Any) -> None:
+    """Declare ``[N,1]`` the scores of a binary classifier that writes one score per row (RidgeClassifier,
+    LinearSVC: see :data:`BINARY_SCORES`); skl2onnx declares ``[N,2]`` for RidgeClassifier, and shape
+    inference agrees with it, but onnxruntime's LinearClassifier writes one column."""
+    final = final_step(model)
+    if BINARY_SCORES.get(type(final).__name__) != "d" or len(getattr(final, "classes_", ())) != 2:
+        return
+    for out in proto.graph.output:
+        dims = out.type.tensor_type.shape.dim if out.type.HasField("tensor_type") else []
+        if "prob" in out.name.lower() and len(dims) == 2 and dims[1].HasField("dim_value"):
+            dims[1].dim_value = 1
+
+
+def declare_targets(proto: Any, model: Any) -> None:
+    """Declare a multi-target regressor's output ``[N, n_targets]``: skl2onnx declares a forest's
+    ``[N,1]`` (onnxruntime then warns at every run, and the SQL adaptation did not split the targets)."""
+    from sklearn.base import is_regressor
+
+    final = final_step(model)
+    targets = getattr(final, "n_outputs_", None)
+    if not is_regressor(final) or not isinstance(targets, int) or targets < 2 or len(proto.graph.output) != 1:
+        return
+    dims = proto.graph.output[0].type.tensor_type.shape.dim
+    if len(dims) == 2 and dims[1].HasField("dim_value") and dims[1].dim_value == 1:
+        dims[1].dim_value = targets
+
+
+def probabilities_per_row(proto: Any, model: Any, opset: int) -> None:
+    """A multi-label tree, forest or KNN classifier's probabilities as one ``[N, sum k_t]`` row per sample.
+
+    skl2onnx writes them ``[targets, N, max k]`` (a target with fewer classes padded), where scikit-learn
+    returns one ``[N, k_t]`` array per target; parity compares those side by side, and failed every such
+    model on shape, and no SQL target could split a rank-3 output into columns. The targets are laid out
+    in order, each sliced to its own classes, as MultiOutputClassifier's sequence is compared.
+    """
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    from onnxgate._graph import graph_names, redirect_output, unique_name
+
+    final = final_step(model)
+    classes = getattr(final, "classes_", None)
+    if not isinstance(classes, list) or len(classes) < 2 or len(proto.graph.output) != 2:
+        return
+    out = proto.graph.output[1]
+    if not out.type.HasField("tensor_type"):
+        return
+    dims = out.type.tensor_type.shape.dim
+    widths = [len(c) for c in classes]
+    if len(dims) != 3 or not dims[0].HasField("dim_value") or dims[0].dim_value != len(widths):
+        return
+    graph = proto.graph
+    taken = graph_names(graph)
+    stacked = unique_name(f"{out.name}_per_target", taken)
+    redirect_output(graph, out.name, stacked)
+
+    def const(base: str, value: Any) -> str:
+        name = unique_name(base, taken)
+        graph.initializer.append(numpy_helper.from_array(np.asarray(value, dtype=np.int64), name))
+        return name
+
+    writer = next((n for n in graph.node if stacked in n.output), None)
+    if (len(set(widths)) > 1 and writer is not None and writer.op_type == "Concat"
+            and len(writer.input) == len(widths) and [a.i for a in writer.attribute if a.name == "axis"] == [0]):
+        # skl2onnx's KNN does not pad a target with fewer classes: it concatenates [1, N, k_t] blocks on
+        # axis 0, a file the checker and onnxruntime refuse. Side by side on the class axis instead.
+        del writer.attribute[:]
+        writer.attribute.append(helper.make_attribute("axis", 2))
+        graph.node.append(helper.make_node("Reshape", [stacked, const(f"{out.name}_rows", [-1, sum(widths)])],
+                                           [out.name], name=unique_name(f"{out.name}_side_by_side", taken)))
+    else:
+        parts = _per_target_slices(graph, stacked, out.name, widths, opset, taken, const)
+        graph.node.append(helper.make_node("Concat", parts, [out.name], axis=1,
+                                           name=unique_name(f"{out.name}_side_by_side", taken)))
+    batch = type(dims[1])()
+    batch.CopyFrom(dims[1])
+    out.type.tensor_type.shape.ClearField("dim")
+    out.type.tensor_type.shape.dim.add().CopyFrom(batch)
+    out.type.tensor_type.shape.dim.add().dim_value = sum(widths)
+
+
+#: The locale a text model's StringNormalizer lower-cases with, where the converter names none.
+TEXT_LOCALE = "C.UTF-8"
+
+
+def portable_locale(proto: Any, warnings: list[str]) -> None:
+    """Name a locale every Linux onnxruntime can build in a StringNormalizer that names none.
+
+    skl2onnx writes CountVectorizer's and TfidfVectorizer's StringNormalizer without a locale, and
+    onnxruntime on Linux then builds ``en_US.UTF-8``, which most container images and this machine lack:
+    every text model failed to load ("Failed to construct locale with name:en_US.UTF-8"), raw skl2onnx's
+    too. ``C.UTF-8`` ships with glibc's Debian and Ubuntu images and lower-cases all of Unicode as
+    ``en_US.UTF-8`` does. onnxruntime on Windows reads Windows' own locale names, so the choice is said.
+    """
+    from onnx import helper
+
+    changed = 0
+    for node in proto.graph.node:
+        if (node.op_type == "StringNormalizer" and node.domain in ("", "ai.onnx")
+                and not any(a.name == "locale" for a in node.attribute)):
+            node.attribute.append(helper.make_attribute("locale", TEXT_LOCALE))
+            changed += 1
+    if changed:
+        warnings.append(
+            f"the text normalizer lower-cases in locale {TEXT_LOCALE!r}, which Linux images ship (onnxruntime's "
+            "default, en_US.UTF-8, is missing from most and the model would not load); onnxruntime on Windows "
+            "needs a Windows locale name there (en-US)"
+        )
+
+
+def _per_target_slices(graph: Any, stacked: str, out: str, widths: list[int], opset: int, taken: set[str],
+                       const: Any) -> list[str]:
+    """The ``[N, k_t]`` block of each target of a ``[targets, N, max k]`` tensor, sliced to its classes."""
+    from onnx import helper
+
+    from onnxgate._graph import unique_name
+
+    parts = []
+    for t, width in enumerate(widths):
+        rows = unique_name(f"{out}_target{t}", taken)
+        graph.node.append(helper.make_node("Gather", [stacked, const(f"{out}_t{t}", t)], [rows], axis=0,
+                                           name=unique_name(f"{out}_gather{t}", taken)))
+        part = unique_name(f"{out}_target{t}_classes", taken)
+        if opset >= 10:
+            graph.node.append(helper.make_node(
+                "Slice", [rows, const(f"{out}_start", [0]), const(f"{out}_end{t}", [width]),
+                          const(f"{out}_axis", [1])], [part], name=unique_name(f"{out}_slice{t}", taken)))
+        else:
+            graph.node.append(helper.make_node("Slice", [rows], [part], starts=[0], ends=[width], axes=[1],
+                                               name=unique_name(f"{out}_slice{t}", taken)))
+        parts.append(part)
+    return parts
+
+
+def lightgbm_category_codes(proto: Any, model: Any, opset: int) -> None:
+    """A pipeline ending in a LightGBM model fitted with ``categorical_feature``: its tree ensemble reads
+    the categorical columns as LightGBM does (:func:`onnxgate.converters.lightgbm.truncate_category_codes`),
+    when it is the only tree model in the pipeline (another's trees may read the same features)."""
+    final = final_step(model)
+    if not type(final).__module__.startswith("lightgbm"):
+        return
+    trees = [e for e in sub_estimators(model) if e is not final and (
+        type(e).__module__.startswith(("sklearn.ensemble", "sklearn.tree", "xgboost", "catboost", "lightgbm")))]
+    if trees:
+        return
+    from onnxgate.converters.lightgbm import _booster, _training_params, truncate_category_codes
+
+    booster = _booster(final)
+    codes = [int(i) for i in _training_params(booster).get("categorical_feature") or ()]
+    if codes:
+        truncate_category_codes(proto, codes, booster.num_feature(), opset)
+
+
+def label_per_row(proto: Any, model: Any) -> None:
+    """QuadraticDiscriminantAnalysis's label output, which skl2onnx writes ``[1, N]``, as one label per row
+    (``[N]``, as ``predict`` answers): parity failed every such model on shape, and a service answered one
+    list of N labels for a batch."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    from onnxgate._graph import graph_names, redirect_output, unique_name
+
+    if type(final_step(model)).__name__ != "QuadraticDiscriminantAnalysis" or not proto.graph.output:
+        return
+    out = proto.graph.output[0]
+    if not out.type.HasField("tensor_type") or len(out.type.tensor_type.shape.dim) != 2:
+        return
+    graph = proto.graph
+    taken = graph_names(graph)
+    wide = unique_name(f"{out.name}_one_row", taken)
+    redirect_output(graph, out.name, wide)
+    shape = unique_name(f"{out.name}_rows", taken)
+    graph.initializer.append(numpy_helper.from_array(np.asarray([-1], dtype=np.int64), shape))
+    graph.node.append(helper.make_node("Reshape", [wide, shape], [out.name],
+                                       name=unique_name(f"{out.name}_per_row", taken)))
+    batch = next((o.type.tensor_type.shape.dim[0] for o in graph.output[1:] if o.type.HasField("tensor_type")
+                  and o.type.tensor_type.shape.dim), None)
+    out.type.tensor_type.shape.ClearField("dim")
+    if batch is not None:
+        out.type.tensor_type.shape.dim.add().CopyFrom(batch)
+    else:
+        out.type.tensor_type.shape.dim.add().dim_param = "N"
+
+
+def labels_as_classes(proto: Any, model: Any) -> None:
+    """A classifier fitted on ``bool`` (or float) labels predicts ``False``/``True`` (``0.0``/``1.0``);
+    skl2onnx writes its label output as int64 codes: cast back in the graph
+    (:func:`onnxgate._graph.label_as_classes`)."""
+    from onnxgate._graph import label_as_classes
+
+    final = final_step(model)
+    if hasattr(final, "predict_proba") or hasattr(final, "decision_function"):
+        label_as_classes(proto, getattr(final, "classes_", None))
+
+
+def dedupe_opset_imports(proto: Any) -> None:
+    """skl2onnx can list the default domain twice ('' and 'ai.onnx'); keep one entry per domain."""
+    from onnxgate._onnx import model_opsets
+
+    best = model_opsets(proto)  # one entry per domain, the highest version listed
+    del proto.opset_import[:]
+    for domain, version in best.items():
+        item = proto.opset_import.add()
+        item.domain = domain
+        item.version = version
+
+
+class NoDouble(Exception):
+    """The double-precision graph cannot be written or run; ``short`` says why in a few words."""
+
+    def __init__(self, message: str, short: str) -> None:
+        super().__init__(message)
+        self.short = short
+
+
+def set_metadata(proto: Any, key: str, value: str) -> None:
+    for prop in proto.metadata_props:
+        if prop.key == key:
+            prop.value = value
+            return
+    entry = proto.metadata_props.add()
+    entry.key = key
+    entry.value = value
+
+
+def double_feature_vectorizers(proto: Any) -> None:
+    """In a double graph, join the columns in double, not through a float32 FeatureVectorizer.
+
+    skl2onnx joins one input per DataFrame column with ai.onnx.ml's FeatureVectorizer, whose output is
+    float32 whatever it reads, then casts the result to double: float64 columns lose their precision
+    before a double scaler, and a tree splitting exactly at a training value flips rows that the
+    array sample's graph (one double input) scores right. Where every input of the FeatureVectorizer
+    is an ``[N,k]`` graph input (or a Cast of one) of the width it declares, and every node reading its output casts it
+    to double, it becomes a Cast of each input to double and a Concat on axis 1 (the same values, in
+    the same order, in double).
+    """
+    from onnx import TensorProto, helper
+
+    from onnxgate._graph import graph_names, static_width, unique_name
+
+    graph = proto.graph
+    widths = {vi.name: static_width(vi) for vi in graph.input}
+    types = {vi.name: vi.type.tensor_type.elem_type for vi in graph.input}
+    for node in graph.node:  # an integer column is cast (to double, in a double graph) before joining
+        if node.op_type == "Cast" and node.input[0] in widths and node.output[0] not in widths:
+            widths[node.output[0]] = widths[node.input[0]]
+            types[node.output[0]] = next(a.i for a in node.attribute if a.name == "to")
+    taken = graph_names(graph)
+    for node in list(graph.node):
+        if node.op_type != "FeatureVectorizer":
+            continue
+        declared = [int(d) for a in node.attribute if a.name == "inputdimensions" for d in a.ints]
+        if len(declared) != len(node.input) or any(widths.get(i) != d for i, d in zip(node.input, declared)):
+            continue
+        out = node.output[0]
+        readers = [n for n in graph.node if out in n.input]
+        to_double = all(
+            (n.op_type == "Cast" and any(a.name == "to" and a.i == TensorProto.DOUBLE for a in n.attribute))
+            or (n.op_type == "CastLike" and n.input[0] == out and types.get(n.input[1]) == TensorProto.DOUBLE)
+            for n in readers
+        )
+        if not readers or not to_double or any(vi.name == out for vi in graph.output):
+            continue
+        parts, casts = [], []
+        for name in node.input:
+            if types[name] == TensorProto.DOUBLE:
+                parts.append(name)
+                continue
+            cast = unique_name(f"{name}_as_double", taken)
+            casts.append(helper.make_node("Cast", [name], [cast], to=TensorProto.DOUBLE,
+                                          name=unique_name(f"Cast_{name}_double", taken)))
+            parts.append(cast)
+        position = list(graph.node).index(node)
+        del graph.node[position]
+        for offset, new in enumerate([*casts, helper.make_node("Concat", parts, [out], axis=1, name=node.name)]):
+            graph.node.insert(position + offset, new)
+        for vi in list(graph.value_info):
+            if vi.name == out:
+                graph.value_info.remove(vi)
+
+
+_TREE_ENSEMBLES = {"TreeEnsembleClassifier": 1, "TreeEnsembleRegressor": 0}  # op -> index of its float output
+
+
+#: ai.onnx.ml operators whose scores are float32 whatever their input (the spec types them float only).
+_FLOAT_SCORES = frozenset({"SVMClassifier", "SVMRegressor", "LinearClassifier", "LinearRegressor"})
+
+
+def float32_ml_outputs(proto: Any) -> None:
+    """Record that a double graph computes in float32 where an SVM or linear ai.onnx.ml operator scores.
+
+    Those operators write float32 scores by definition, which skl2onnx casts to double: ``SVC(probability=
+    True)`` answered probabilities with float32's rounding (4e-7 off) under float64's tolerance (1e-7), and
+    a correct model failed. Recorded like the trees (``onnxgate.float32_inside``), its outputs get float32's
+    default tolerances.
+    """
+    from onnxgate._onnx import FLOAT32_INSIDE_KEY
+
+    ops = sorted({n.op_type for n in proto.graph.node if n.domain == "ai.onnx.ml" and n.op_type in _FLOAT_SCORES})
+    if ops and not any(p.key == FLOAT32_INSIDE_KEY for p in proto.metadata_props):
+        set_metadata(proto, FLOAT32_INSIDE_KEY, ", ".join(ops))
+
+
+def float32_tree_ensembles(proto: Any) -> None:
+    """Let tree ensembles sit in a double graph: float32 in, float32 out, Cast on both sides.
+
+    skl2onnx 1.20 declares double outputs on ``TreeEnsembleClassifier``/``Regressor`` when the graph
+    is double; ai.onnx.ml 1-3 define those outputs as float only, so the file is ill-typed and
+    onnxruntime refuses it. Casting the tree's input to float32 is what scikit-learn's own trees do
+    (``DecisionTree*``, forests and gradient boosting compare ``float32(x)`` with thresholds chosen
+    for float32), so the comparisons are the estimator's; everything before the trees (a scaler)
+    and after them stays in double. Applied only when the result type-checks.
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    from onnxgate._graph import graph_names, unique_name
+
+    trees = [n for n in proto.graph.node if n.domain == "ai.onnx.ml" and n.op_type in _TREE_ENSEMBLES]
+    if not trees:
+        return
+    for widen_outputs in (True, False):  # skl2onnx declares some tree outputs double, some float
+        candidate = onnx.ModelProto()
+        candidate.CopyFrom(proto)
+        graph = candidate.graph
+        taken = graph_names(graph)
+        positions = [
+            i for i, n in enumerate(graph.node) if n.domain == "ai.onnx.ml" and n.op_type in _TREE_ENSEMBLES
+        ]
+        for index in reversed(positions):
+            node = graph.node[index]
+            source = node.input[0]
+            narrow = unique_name(f"{source}_float32", taken)
+            node.input[0] = narrow
+            if widen_outputs:
+                out_index = _TREE_ENSEMBLES[node.op_type]
+                wide = node.output[out_index]
+                inner = unique_name(f"{wide}_float32", taken)
+                node.output[out_index] = inner
+                graph.node.insert(index + 1, helper.make_node(
+                    "Cast", [inner], [wide], to=TensorProto.DOUBLE, name=unique_name("Cast_tree_out", taken)
+                ))
+            graph.node.insert(index, helper.make_node(
+                "Cast", [source], [narrow], to=TensorProto.FLOAT, name=unique_name("Cast_tree_in", taken)
+            ))
+        try:
+            onnx.shape_inference.infer_shapes(candidate, check_type=True, strict_mode=True)
+        except Exception:
+            continue
+        proto.CopyFrom(candidate)
+        from onnxgate._onnx import FLOAT32_INSIDE_KEY
+
+        set_metadata(proto, FLOAT32_INSIDE_KEY, "tree ensembles")
+        return  # else leave it: refuse_ill_typed_double says why
+
+
+def float32_tree_outputs(proto: Any) -> None:
+    """Graph outputs that are a float32 tree ensemble's output cast to double stay float32.
+
+    For a pipeline ending in XGBoost, LightGBM or CatBoost: the trees compute in float32 (the
+    library's own ONNX form, and XGBoost's predictions), so a double output would only claim a
+    precision the values do not have, and parity would hold them to double's tolerance. The same
+    model converted on its own declares these outputs float32.
+    """
+    from onnx import TensorProto
+
+    from onnxgate.adaptation.graph import rename_tensor
+
+    graph = proto.graph
+    producers = {out: node for node in graph.node for out in node.output}
+    for output in graph.output:
+        cast = producers.get(output.name)
+        if cast is None or cast.op_type != "Cast" or output.type.tensor_type.elem_type != TensorProto.DOUBLE:
+            continue
+        tree = producers.get(cast.input[0])
+        if tree is None or tree.domain != "ai.onnx.ml" or tree.op_type not in _TREE_ENSEMBLES:
+            continue
+        inner = cast.input[0]
+        graph.node.remove(cast)
+        rename_tensor(graph, inner, output.name)
+        output.type.tensor_type.elem_type = TensorProto.FLOAT
+
+
+def declare_output_ranks(proto: Any) -> None:
+    """Declare each graph output with the rank its node really writes.
+
+    skl2onnx 1.20 declares some outputs with a rank their node does not produce (OneVsOneClassifier's
+    ``label``: ``[N]`` declared, ``ArgMax`` with ``keepdims=1`` writes ``[N,1]``): onnxruntime warns and
+    returns ``[N,1]``, and the ONNX checker's strict inference rejects the file. Where inference finds
+    another rank, the declaration takes the inferred shape (the batch axis stays dynamic); where it finds
+    the same rank, the inferred widths, and a dynamic batch for a fixed one. Targets and the SQL adaptation
+    read these declarations: a width declared wider than written was split into a column that does not exist.
+    """
+    import onnx
+
+    probe = onnx.ModelProto()
+    probe.CopyFrom(proto)
+    for out in probe.graph.output:
+        if out.type.HasField("tensor_type"):
+            out.type.tensor_type.ClearField("shape")
+    try:
+        inferred = onnx.shape_inference.infer_shapes(probe)
+    except Exception:
+        return
+    shapes = {o.name: o.type.tensor_type for o in inferred.graph.output if o.type.HasField("tensor_type")}
+    rows_dynamic = all(i.type.tensor_type.shape.dim and not i.type.tensor_type.shape.dim[0].HasField("dim_value")
+                       for i in proto.graph.input if i.type.HasField("tensor_type"))
+    for out in proto.graph.output:
+        found = shapes.get(out.name)
+        if out.type.HasField("tensor_type") and (found is None or not found.HasField("shape")):
+            # nothing inferred (an ai.onnx.ml Normalizer has no shape inference): scikit-learn returns a
+            # row per input row, so a batch axis fixed to 1 (TfidfTransformer in float32: [1,k]) is
+            # skl2onnx's declaration, not the model's, and made every SQL target refuse the model
+            dims = out.type.tensor_type.shape.dim
+            if rows_dynamic and dims and dims[0].HasField("dim_value") and dims[0].dim_value == 1:
+                dims[0].Clear()
+            continue
+        if found is None or not out.type.tensor_type.HasField("shape"):
+            continue
+        declared = out.type.tensor_type.shape
+        if not found.shape.dim:
+            continue
+        if len(found.shape.dim) == len(declared.dim):
+            # the same rank, another width (PLSRegression: [N,n_features] declared for [N,n_targets]) or a
+            # fixed batch (TfidfTransformer: [1,k]); a binary RidgeClassifier's [N,2] inference repeats, so
+            # declare_binary_scores declares it
+            for i, (dim, said) in enumerate(zip(found.shape.dim, declared.dim)):
+                known = dim.HasField("dim_value") and said.HasField("dim_value")
+                if i > 0 and known and dim.dim_value != said.dim_value:
+                    said.dim_value = dim.dim_value
+                elif i == 0 and said.HasField("dim_value") and not dim.HasField("dim_value"):
+                    said.Clear()  # the rows: dynamic
+            continue
+        declared.ClearField("dim")
+        for i, dim in enumerate(found.shape.dim):
+            new = declared.dim.add()
+            if i > 0 and dim.HasField("dim_value"):
+                new.dim_value = dim.dim_value
+
+
+def declare_double_outputs(proto: Any) -> None:
+    """Declare double the float outputs a double graph writes in double.
+
+    skl2onnx 1.20 declares a multi-label forest's probabilities float in a double graph while its
+    ``ReduceMean`` writes double: the file was ill-typed, and the model fell back to float32 (a label flipped
+    on iris). Only float -> double is changed, and only where type inference says the node writes double.
+    """
+    import onnx
+    from onnx import TensorProto
+
+    floats = [o for o in proto.graph.output
+              if o.type.HasField("tensor_type") and o.type.tensor_type.elem_type == TensorProto.FLOAT]
+    if not floats:
+        return
+    probe = onnx.ModelProto()
+    probe.CopyFrom(proto)
+    wanted = {o.name for o in floats}
+    for out in probe.graph.output:
+        if out.name in wanted:
+            out.type.tensor_type.elem_type = TensorProto.UNDEFINED
+    try:
+        inferred = onnx.shape_inference.infer_shapes(probe)
+    except Exception:
+        return  # refuse_ill_typed_double says why
+    found = {o.name: o.type.tensor_type.elem_type for o in inferred.graph.output if o.type.HasField("tensor_type")}
+    for out in floats:
+        if found.get(out.name) == TensorProto.DOUBLE:
+            out.type.tensor_type.elem_type = TensorProto.DOUBLE
+
+
+def refuse_ill_typed_double(proto: Any, model: Any) -> None:
+    """skl2onnx accepts double precision for models whose ONNX operators have no double form at the
+    ai.onnx.ml opset it writes, or that onnxruntime has no double kernel for; such a file would fail
+    type inference or be refused at load. Say so at conversion instead of handing it back."""
+    import onnx
+    import onnxruntime as ort
+
+    try:
+        onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
+    except Exception as err:
+        ops = sorted({n.op_type for n in proto.graph.node if n.domain == "ai.onnx.ml"})
+        first = root_line(err)
+        raise NoDouble(
+            f"skl2onnx cannot write {type(model).__name__} in double precision at this opset: the file it "
+            f"writes is ill-typed ({first}); operators involved: {ops}. Convert with precision='float32' "
+            "(onnxgate casts float64 inputs inside the graph), or ask for a higher "
+            "opset if your skl2onnx writes the double form of these operators there.",
+            f"skl2onnx writes an ill-typed double graph ({first})",
+        ) from None
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    try:
+        ort.InferenceSession(proto.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as err:
+        first = root_line(err)
+        raise NoDouble(
+            f"{type(model).__name__} in double precision uses operators onnxruntime has no double kernel for "
+            f"({first}). Convert with precision='float32' (onnxgate casts float64 inputs inside "
+            "the graph).",
+            f"onnxruntime has no double kernel for part of it ({first})",
+        ) from None
+
+
+def root_line(err: BaseException, limit: int = 200) -> str:
+    """The first line of the innermost cause of ``err`` (the reason, not the wrapper's context)."""
+    root = err
+    seen = {id(root)}
+    while root.__cause__ is not None and id(root.__cause__) not in seen:
+        root = root.__cause__
+        seen.add(id(root))
+    text = str(root).strip()
+    line = text.splitlines()[0] if text else type(root).__name__
+    if root is not err and type(root).__name__ not in line:
+        line = f"{type(root).__name__}: {line}"
+    return line if len(line) <= limit else line[: limit - 3] + "..."

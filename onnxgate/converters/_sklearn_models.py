@@ -1,0 +1,217 @@
+"""scikit-learn models as the converter reads them: the estimators nested in a model, its first and
+last steps, and the copies it converts in place of settings skl2onnx cannot write (narrow class labels,
+soft voting's flatten_transform, sparse KBinsDiscretizer, HistGradientBoosting's own category encoding).
+The user's model is never changed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def sub_estimators(model: Any) -> list[Any]:
+    """The model and every estimator nested in it (pipeline steps, column transformers, ensembles)."""
+    found: list[Any] = []
+    stack = [model]
+    seen: set[int] = set()
+    while stack:
+        est = stack.pop()
+        if id(est) in seen:
+            continue
+        seen.add(id(est))
+        found.append(est)
+        if hasattr(est, "get_params"):
+            try:
+                params = est.get_params(deep=False)
+            except Exception:  # some third-party estimators break get_params
+                params = {}
+            for value in params.values():
+                if hasattr(value, "fit"):
+                    stack.append(value)
+                elif isinstance(value, (list, tuple)):
+                    for item in value:
+                        obj = item[1] if isinstance(item, tuple) and len(item) >= 2 else item
+                        if hasattr(obj, "fit"):
+                            stack.append(obj)
+        for attr in ("steps", "transformers_", "estimators_"):
+            value = getattr(est, attr, None)
+            if isinstance(value, list):
+                for item in value:
+                    obj = item[1] if isinstance(item, tuple) and len(item) >= 2 else item
+                    if hasattr(obj, "fit"):
+                        stack.append(obj)
+    return found
+
+
+def int64_classes(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[Any, Any]]:
+    """A model whose final classifier has integer class labels narrower or unsigned (int8, uint32...), with
+    a copy of that classifier holding them as int64; options keyed by its id follow it.
+
+    skl2onnx's KNN converter wrote an ArrayFeatureExtractor over int8 labels, which no ONNX schema allows
+    (the checker and onnxruntime refused the file), and refused int16 and uint32 labels outright; other
+    converters write int64 labels anyway. The values are unchanged, so the label output is int64, as
+    for every other integer-labelled classifier. The classifier is found at the end of nested
+    pipelines and inside a fitted search (``best_estimator_``, which skl2onnx converts); a multi-label
+    classifier's labels (one array per target) are widened each. The user's model is never changed.
+    """
+    moved: dict[int, Any] = {}
+    wide = _widened(model, moved)
+    if not moved:
+        return model, options
+    options = dict(options)
+    for old, new in moved.items():
+        if old in options:
+            options[id(new)] = options.pop(old)
+    return wide, options
+
+
+def hist_category_codes(model: Any, sample: Any) -> Any:
+    """A HistGradientBoosting model fitted with categorical features as a pipeline whose first step is its
+    own ordinal encoding; any other model as it is.
+
+    The estimator encodes its categorical columns itself (an ``OrdinalEncoder`` inside ``_preprocessor``:
+    the categories it saw in training become 0, 1, 2..., an unknown one or a missing value NaN) and puts
+    them first, before the numeric columns; its trees split on those codes. skl2onnx ignores that
+    encoder: a ``ColumnTransformer`` doing the same is converted in front of the trees (text, integer or
+    float categories alike), and :func:`_hist_tree_with_category_sets` writes the category splits.
+    """
+    import numpy as np
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    categorical = getattr(model, "is_categorical_", None)
+    if not type(model).__name__.startswith("HistGradientBoosting") or categorical is None or not any(categorical):
+        return model
+    encoder = model._preprocessor.named_transformers_["encoder"]
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None and hasattr(sample, "columns"):
+        picked: list[Any] = [str(n) for n in names]
+    else:
+        picked = list(range(len(categorical)))
+    codes = OrdinalEncoder(categories=[np.asarray(c) for c in encoder.categories_], handle_unknown="use_encoded_value",
+                           unknown_value=np.nan, encoded_missing_value=np.nan, dtype=np.float64)
+    parts: list[Any] = [("codes", codes, [c for c, cat in zip(picked, categorical) if cat])]
+    numeric = [c for c, cat in zip(picked, categorical) if not cat]
+    if numeric:
+        parts.append(("numbers", "passthrough", numeric))
+    front = ColumnTransformer(parts, sparse_threshold=0).fit(sample)
+    return Pipeline([("onnxgate_category_codes", front), (type(model).__name__.lower(), model)])
+
+
+def without_unwritable_settings(model: Any, options: dict[Any, Any], warnings: list[str]
+                                 ) -> tuple[Any, dict[Any, Any]]:
+    """A copy of ``model`` without the settings skl2onnx refuses but the file's outputs do not depend on
+    (each said in ``warnings``); ``model`` itself where there are none. The user's model is never changed.
+
+    * ``VotingClassifier(voting="soft", flatten_transform=True)`` (the default): skl2onnx refused it,
+      though ``flatten_transform`` shapes only ``transform()``, which the file does not answer.
+    * ``KBinsDiscretizer(encode="onehot")`` (the default): a sparse output skl2onnx cannot write; its
+      ``onehot-dense`` form holds the same values, which parity compares densified anyway.
+    """
+    import copy
+
+    def unwritable(est: Any) -> str | None:
+        kind = type(est).__name__
+        if kind == "VotingClassifier" and getattr(est, "voting", None) == "soft" and getattr(
+                est, "flatten_transform", False) is True:
+            return "flatten_transform"
+        if kind == "KBinsDiscretizer" and getattr(est, "encode", None) == "onehot":
+            return "encode"
+        return None
+
+    if not any(unwritable(e) for e in sub_estimators(model)):
+        return model, options
+    before = sub_estimators(model)
+    copied = copy.deepcopy(model)
+    after = sub_estimators(copied)  # the same walk over a copy: the same order
+    moved = {id(old): new for old, new in zip(before, after, strict=True)}
+    options = {(id(moved[k]) if isinstance(k, int) and k in moved else k): v for k, v in options.items()}
+    said = set()
+    for est in after:
+        setting = unwritable(est)
+        if setting == "flatten_transform":
+            est.flatten_transform = False
+            note = ("VotingClassifier converted with flatten_transform=False (skl2onnx refuses True; it shapes only "
+                    "transform(), which the file does not answer)")
+        elif setting == "encode":
+            est.encode = "onehot-dense"
+            note = ("KBinsDiscretizer converted with encode='onehot-dense' (ONNX has no sparse output; the values "
+                    "are the same, dense)")
+        else:
+            continue
+        if note not in said:
+            said.add(note)
+            warnings.append(note)
+    return copied, options
+
+
+def _widened(model: Any, moved: dict[int, Any]) -> Any:
+    """``model``, or a shallow copy of it and of the path to its final classifier where that
+    classifier's labels had to be widened to int64 (``moved``: id of each replaced object -> its copy)."""
+    import copy
+
+    if hasattr(model, "steps") and model.steps:
+        last = _widened(model.steps[-1][1], moved)
+        if last is model.steps[-1][1]:
+            return model
+        outer = copy.copy(model)
+        outer.steps = [*model.steps[:-1], (model.steps[-1][0], last)]
+        moved[id(model)] = outer
+        return outer
+    best = getattr(model, "best_estimator_", None)
+    if best is not None:
+        inner = _widened(best, moved)
+        if inner is best:
+            return model
+        outer = copy.copy(model)
+        outer.best_estimator_ = inner
+        moved[id(model)] = outer
+        return outer
+    classes = getattr(model, "classes_", None)
+    if isinstance(classes, list):
+        widened = [_int64_labels(c) for c in classes]
+        if all(w is c for w, c in zip(widened, classes, strict=True)):
+            return model
+    else:
+        widened = _int64_labels(classes)
+        if widened is classes:
+            return model
+    wide = copy.copy(model)
+    try:
+        wide.classes_ = widened
+    except AttributeError:  # a read-only property of a wrapper not known here: left as it is
+        return model
+    moved[id(model)] = wide
+    return wide
+
+
+def _int64_labels(classes: Any) -> Any:
+    """Integer labels narrower than or unsigned against int64 as int64; anything else as it is (uint64
+    labels past int64 too: the converter says so)."""
+    import numpy as np
+
+    if not isinstance(classes, np.ndarray) or classes.dtype.kind not in "iu" or classes.dtype == np.int64:
+        return classes
+    if classes.size and classes.max() > np.iinfo(np.int64).max:
+        return classes
+    return classes.astype(np.int64)
+
+
+def final_step(model: Any) -> Any:
+    """A pipeline's last step (the estimator whose outputs the graph's are), else the model."""
+    return model.steps[-1][1] if hasattr(model, "steps") and model.steps else model
+
+
+def first_step(model: Any) -> Any:
+    """The estimator that reads a pipeline's input (a nested pipeline's first step), else the model."""
+    while hasattr(model, "steps") and model.steps:
+        model = model.steps[0][1]
+    return model
+
+
+def takes_1d(model: Any) -> bool:
+    """True for an estimator that reads a 1-D array (LabelEncoder, LabelBinarizer, text vectorizers)."""
+    try:
+        return not model.__sklearn_tags__().input_tags.two_d_array
+    except Exception:
+        return False
