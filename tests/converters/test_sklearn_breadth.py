@@ -455,7 +455,7 @@ def test_histgradientboosting_with_categorical_features_converts_its_category_sp
         og.convert(make_pipeline(FunctionTransformer(), model), X[:5])
 
 
-@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+@pytest.mark.parametrize("kind", ["binary", "classifier", "regressor"])
 def test_histgradientboosting_on_pandas_category_columns_converts_for_each_target(kind: str) -> None:
     # text and integer category columns, NaN in a number column, and a category it never saw (scored as
     # missing, as scikit-learn's encoder makes it)
@@ -468,7 +468,9 @@ def test_histgradientboosting_on_pandas_category_columns_converts_for_each_targe
                           "grade": pd.Categorical(rng.integers(1, 6, n)), "rooms": rng.integers(0, 5, n) * 1.0})
     frame.loc[rng.choice(n, 40), "age"] = np.nan
     y = (frame.port.isin(["S", "X"]) ^ frame.grade.isin([3, 5]) | (frame.rooms == 2)).astype(int)
-    if kind == "classifier":
+    if kind == "binary":
+        model = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(frame, y)
+    elif kind == "classifier":
         model = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(frame, y + (frame.port == "Q"))
     else:
         model = HistGradientBoostingRegressor(max_iter=30, random_state=0).fit(frame, 10 * y + frame.age.fillna(0))
