@@ -73,10 +73,52 @@ def score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
                     raise refused from None
                 raise
             print(f"scored the rows of {args.data!r} into the Parquet folder {args.out!r} (Spark {args.spark})")
+            from onnxgate._commands.score import say_non_finite
+            from onnxgate._package_rules import package_nan_inputs
+
+            if package_nan_inputs(args.model) is None:  # a package with a rule refused such rows already
+                say_non_finite(args.model, _non_finite_rows(spark, args.out, signature, outputs))
         finally:
             if owned:
                 spark.stop()
     return EXIT_OK
+
+
+def _non_finite_rows(spark: Any, out: str, signature: Any, outputs: list[str] | None) -> dict[str, int]:
+    """Per fed column of the scored folder, the rows holding NaN, null or infinity (an array column's row
+    once), as ``score`` counts them on one machine (where a null float is read as NaN): one Spark job over
+    those columns of what was written."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    from onnxgate.spark import feed_columns
+
+    written = spark.read.parquet(out)
+    wanted = set(outputs or signature.output_names)
+    fed = set(feed_columns([c for c in written.columns if c not in wanted], signature))
+    floats = (T.DoubleType, T.FloatType)
+
+    def bad(value: Any) -> Any:  # a null in a float column is scored as NaN, as on one machine
+        return value.isNull() | F.isnan(value) | (F.abs(value) == F.lit(float("inf")))
+
+    counted: list[str] = []
+    sums: list[Any] = []
+    for field in written.schema.fields:
+        if field.name not in fed:
+            continue
+        column = F.col("`" + field.name.replace("`", "``") + "`")
+        if isinstance(field.dataType, floats):
+            hit = bad(column)
+        elif isinstance(field.dataType, T.ArrayType) and isinstance(field.dataType.elementType, floats):
+            hit = F.exists(column, bad)
+        else:
+            continue
+        sums.append(F.sum(F.when(hit, 1).otherwise(0)).alias(f"c{len(sums)}"))
+        counted.append(field.name)
+    if not sums:
+        return {}
+    row = written.agg(*sums).collect()[0]
+    return {repr(name): int(row[i] or 0) for i, name in enumerate(counted) if row[i]}
 
 
 def _check_local_files(data: str, signature: Any, outputs: list[str] | None = None) -> None:

@@ -380,20 +380,27 @@ def run(args: argparse.Namespace) -> int:
     rows = score_parquet(args.model, args.data, out, outputs=outputs,
                          batch_size=args.batch_size or DEFAULT_SCORE_BATCH, overwrite=args.force, non_finite=non_finite)
     print(f"scored {rows:,} rows into {str(out)!r}")
-    if non_finite:
-        import sys
-
-        found = counted_rows([(shown, shown, n) for shown, n in non_finite.items()])
-        if package_manifest(args.model) is None:
-            why = "an .onnx file does not say whether its model handles missing values"
-            fix = "score a container package, which refuses them unless packaged with --option allow_nan"
-        else:  # a package with no rule for them: an MLflow package, whose pyfunc scores what it is given
-            why = "this package sets no rule for them (an MLflow package's pyfunc scores them as they are too)"
-            fix = "fill or drop them before scoring"
-        print(f"note: NaN or infinity in {found}; they were scored as they are, since {why} (a model that does not "
-              "handle them writes a class label picked from NaN probabilities). Check those rows' outputs, or "
-              f"{fix}", file=sys.stderr)
+    say_non_finite(args.model, non_finite)
     return EXIT_OK
+
+
+def say_non_finite(model: Any, non_finite: dict[str, int]) -> None:
+    """The note on stderr that rows holding NaN or infinity (rows per column, as ``non_finite`` counts
+    them) were scored as they are, worded by what was scored; nothing when there were none."""
+    import sys
+
+    if not non_finite:
+        return
+    found = counted_rows([(shown, shown, n) for shown, n in non_finite.items()])
+    if package_manifest(model) is None:
+        why = "an .onnx file does not say whether its model handles missing values"
+        fix = "score a container package, which refuses them unless packaged with --option allow_nan"
+    else:  # a package with no rule for them: an MLflow package, whose pyfunc scores what it is given
+        why = "this package sets no rule for them (an MLflow package's pyfunc scores them as they are too)"
+        fix = "fill or drop them before scoring"
+    print(f"note: NaN or infinity in {found}; they were scored as they are, since {why} (a model that does not "
+          "handle them writes a class label picked from NaN probabilities). Check those rows' outputs, or "
+          f"{fix}", file=sys.stderr)
 
 
 def _local_path(text: str) -> str:

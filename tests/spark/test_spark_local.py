@@ -269,6 +269,40 @@ def test_cli_score_on_spark_writes_a_parquet_folder(local_spark: Any, forest: di
                  "local[2]"]) == 2  # exists, no --force
 
 
+def test_cli_score_on_spark_counts_the_rows_holding_nan_as_on_one_machine(
+    local_spark: Any, forest: dict[str, Any], tmp_path: Path, capsys: Any
+) -> None:
+    # on one machine, score says which columns held NaN or infinity and in how many rows; with --spark it
+    # said nothing
+    model_file = tmp_path / "m.onnx"
+    model_file.write_bytes(forest["conv"].model.SerializeToString())
+    rows = pd.DataFrame(forest["X"][:300], columns=FEATURES)
+    rows.iloc[[3, 40, 41], 1] = np.nan
+    rows.iloc[100, 2] = np.inf
+    data = tmp_path / "holes.parquet"
+    rows.to_parquet(data)
+    capsys.readouterr()
+    for spark in ([], ["--spark", "local[2]"]):
+        out = tmp_path / f"scored{len(spark)}"
+        assert main(["score", str(model_file), "--data", str(data), "--out", str(out), *spark]) == 0
+        err = capsys.readouterr().err
+        assert f"NaN or infinity in {FEATURES[1]!r} (3 rows), {FEATURES[2]!r} (1 row)" in err, (spark, err)
+    # one array column feeding the one input: a row holding NaN and infinity counts once
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    name = forest["conv"].signature.inputs[0].name
+    X = forest["X"][:300].copy()
+    X[7, :2] = [np.nan, np.inf]
+    X[9, 3] = np.nan
+    data = tmp_path / "array.parquet"
+    pq.write_table(pa.table({name: pa.array(list(X), type=pa.list_(pa.float32(), 4))}), data)
+    for spark in ([], ["--spark", "local[2]"]):
+        out = tmp_path / f"array{len(spark)}"
+        assert main(["score", str(model_file), "--data", str(data), "--out", str(out), *spark]) == 0
+        assert f"NaN or infinity in {name!r} (2 rows)" in capsys.readouterr().err, spark
+
+
 @pytest.mark.parametrize(
     "name",
     ["pytorch-diabetes-mlp", "keras-diabetes-dense", "xgboost-breast-cancer-classifier", "lightgbm-wine-classifier",
