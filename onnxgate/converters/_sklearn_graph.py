@@ -170,6 +170,27 @@ def lightgbm_category_codes(proto: Any, model: Any, opset: int) -> None:
         truncate_category_codes(proto, codes, booster.num_feature(), opset)
 
 
+def exp_link(proto: Any, model: Any) -> None:
+    """A HistGradientBoosting regressor fitted with a log link (``loss="poisson"`` or ``"gamma"``) answers
+    ``exp`` of its trees' sum, as ``predict`` does; skl2onnx wrote the raw sum, so every row failed parity
+    (the file answered log-counts)."""
+    from onnx import helper
+
+    from onnxgate._graph import graph_names, redirect_output, unique_name
+
+    final = final_step(model)
+    link = getattr(getattr(final, "_loss", None), "link", None)
+    if (not type(final).__name__.startswith("HistGradientBoostingRegressor") or type(link).__name__ != "LogLink"
+            or len(proto.graph.output) != 1):
+        return
+    graph = proto.graph
+    out = graph.output[0].name
+    taken = graph_names(graph)
+    raw = unique_name(f"{out}_log", taken)
+    redirect_output(graph, out, raw)
+    graph.node.append(helper.make_node("Exp", [raw], [out], name=unique_name(f"{out}_exp", taken)))
+
+
 def label_per_row(proto: Any, model: Any) -> None:
     """QuadraticDiscriminantAnalysis's label output, which skl2onnx writes ``[1, N]``, as one label per row
     (``[N]``, as ``predict`` answers): parity failed every such model on shape, and a service answered one

@@ -49,6 +49,7 @@ from onnxgate.converters._sklearn_graph import (
     declare_targets,
     dedupe_opset_imports,
     double_feature_vectorizers,
+    exp_link,
     float32_ml_outputs,
     float32_tree_ensembles,
     float32_tree_outputs,
@@ -430,6 +431,7 @@ class SklearnConverter(Converter):
         declare_targets(proto, model)
         probabilities_per_row(proto, model, opset)
         label_per_row(proto, model)
+        exp_link(proto, model)
         portable_locale(proto, warnings)
         labels_as_classes(proto, model)
         lightgbm_category_codes(proto, model, opset)

@@ -1342,3 +1342,18 @@ def test_defaults_skl2onnx_refused_or_misshaped_convert_and_a_wrong_model_still_
     assert model.get_params().get("flatten_transform", True) is True
     assert all(step.encode == "onehot" for step in getattr(model, "named_steps", {"m": model}).values()
                if isinstance(step, KBinsDiscretizer))
+
+
+@pytest.mark.parametrize("loss", ["poisson", "gamma"])
+def test_a_histgradientboosting_regressor_with_a_log_link_answers_its_predictions(loss: str) -> None:
+    # skl2onnx wrote the trees' raw sum, the log of what predict answers: every row failed parity
+    from sklearn.datasets import load_diabetes
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    X, y = load_diabetes(return_X_y=True)
+    model = HistGradientBoostingRegressor(loss=loss, max_iter=20, random_state=0).fit(X, y)
+    for target in (None, "sql-edge-2.0"):
+        conv = og.convert(model, X[:5], target=target)
+        assert og.validate(conv, reference=model, data=X, target=target).passed
+    fewer = HistGradientBoostingRegressor(loss=loss, max_iter=5, random_state=0).fit(X, y)
+    assert not og.validate(og.convert(model, X[:5]), reference=fewer, data=X).passed
