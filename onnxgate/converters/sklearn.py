@@ -22,6 +22,10 @@ Policy:
   ``"columns"``). Options go only to converters that list them (RFE has none).
 * The native reference is given the rows as it was fitted (float32 feeds widened to float64,
   sparse answers densified, 1-D estimators given 1-D arrays).
+* skl2onnx's own faults are fixed where they are (:mod:`onnxgate.converters._skl2onnx_fixes`): on the
+  first conversion, its tree writers are patched and its Binarizer, OneHotEncoder and SimpleImputer
+  converters replaced, in this process. skl2onnx called directly afterwards in the same process
+  writes the fixed files too (``scripts/coverage.py`` runs the raw converters in a fresh process).
 """
 
 from __future__ import annotations
