@@ -9,7 +9,8 @@ from typing import Any
 
 
 def sub_estimators(model: Any) -> list[Any]:
-    """The model and every estimator nested in it (pipeline steps, column transformers, ensembles)."""
+    """The model and every estimator nested in it (pipeline steps, column transformers, ensembles, a
+    fitted search's ``best_estimator_``)."""
     found: list[Any] = []
     stack = [model]
     seen: set[int] = set()
@@ -32,6 +33,9 @@ def sub_estimators(model: Any) -> list[Any]:
                         obj = item[1] if isinstance(item, tuple) and len(item) >= 2 else item
                         if hasattr(obj, "fit"):
                             stack.append(obj)
+        best = getattr(est, "best_estimator_", None)
+        if hasattr(best, "fit"):
+            stack.append(best)
         for attr in ("steps", "transformers_", "estimators_"):
             value = getattr(est, attr, None)
             if isinstance(value, list):
@@ -198,15 +202,43 @@ def _int64_labels(classes: Any) -> Any:
 
 
 def final_step(model: Any) -> Any:
-    """A pipeline's last step (the estimator whose outputs the graph's are), else the model."""
-    return model.steps[-1][1] if hasattr(model, "steps") and model.steps else model
+    """The estimator whose outputs the graph's are: a pipeline's last step, through nested pipelines and
+    a fitted search's ``best_estimator_``; else the model."""
+    while True:
+        if hasattr(model, "steps") and model.steps:
+            model = model.steps[-1][1]
+        elif hasattr(getattr(model, "best_estimator_", None), "fit"):
+            model = model.best_estimator_
+        else:
+            return model
+
+
+def searched(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[Any, Any]]:
+    """A fitted search (GridSearchCV, RandomizedSearchCV...) as its ``best_estimator_``, the model it
+    predicts with, and options keyed by the search's id moved to it; any other model as it is.
+
+    skl2onnx converts a search as its best estimator anyway; converted as itself, the search hid that
+    estimator from every fix made by the estimator's type (ZipMap kept on a classifier whose converter
+    takes the option, QuadraticDiscriminantAnalysis's ``[1, N]`` label, HistGradientBoosting's category
+    encoder left out, so its category splits read the raw values).
+    """
+    while hasattr(getattr(model, "best_estimator_", None), "fit") and hasattr(model, "cv_results_"):
+        best = model.best_estimator_
+        options = {(id(best) if k == id(model) else k): v for k, v in options.items()}
+        model = best
+    return model, options
 
 
 def first_step(model: Any) -> Any:
-    """The estimator that reads a pipeline's input (a nested pipeline's first step), else the model."""
-    while hasattr(model, "steps") and model.steps:
-        model = model.steps[0][1]
-    return model
+    """The estimator that reads a pipeline's input (through nested pipelines and a fitted search's
+    ``best_estimator_``), else the model."""
+    while True:
+        if hasattr(model, "steps") and model.steps:
+            model = model.steps[0][1]
+        elif hasattr(getattr(model, "best_estimator_", None), "fit"):
+            model = model.best_estimator_
+        else:
+            return model
 
 
 def takes_1d(model: Any) -> bool:

@@ -71,6 +71,7 @@ from onnxgate.converters._sklearn_models import (
     first_step,
     hist_category_codes,
     int64_classes,
+    searched,
     sub_estimators,
     takes_1d,
     without_unwritable_settings,
@@ -192,8 +193,9 @@ class SklearnConverter(Converter):
             pass  # not an estimator check_is_fitted understands; skl2onnx will say
         from onnxgate.converters._boosting import lightgbm_categories
 
+        alone, _ = searched(model, {})  # a search converts as its best estimator
         for est in sub_estimators(model):
-            if est is not model and lightgbm_categories(est):
+            if est is not alone and lightgbm_categories(est):
                 # skl2onnx hands the step one matrix: the text of a category column went into a Concat
                 # with the numbers, and convert wrote (exit 0) a file onnxruntime cannot load
                 raise UnsupportedModelError(
@@ -217,7 +219,7 @@ class SklearnConverter(Converter):
                 )
             categorical = getattr(est, "is_categorical_", None)
             if (type(est).__name__.startswith("HistGradientBoosting") and categorical is not None
-                    and any(categorical) and est is not model):
+                    and any(categorical) and est is not alone):
                 # its category splits are written as sets, and its own encoder in front of it, where it reads
                 # the sample itself (:func:`hist_category_codes`); after other steps skl2onnx cannot pick
                 # the category columns out of their output ("Cannot extract a specific column ... unknown
@@ -267,6 +269,7 @@ class SklearnConverter(Converter):
                 "'zipmap', 'precision', 'input_name' (or skl2onnx options keyed by estimator id/type)",
                 framework=self.framework,
             )
+        model, options = searched(model, options)
         columns = _sample_columns(model, sample, input_name)
         float64_data = any(c.dtype.kind == "f" and c.dtype.itemsize == 8 for c in columns)
         if precision == "auto":
@@ -510,7 +513,7 @@ class SklearnConverter(Converter):
         if len(names) == 1 and (columns is None or names[0] not in set(map(str, columns))):
             X = feeds[names[0]]
             # a pipeline's tags say two_d_array whatever its first step reads (TfidfVectorizer: 1-D text)
-            if (takes_1d(model) or takes_1d(first_step(model))) and np.ndim(X) == 2 and np.shape(X)[1] == 1:
+            if _reads_1d(model) and np.ndim(X) == 2 and np.shape(X)[1] == 1:
                 return np.asarray(X).reshape(-1)
             return X
         if columns is not None:
@@ -584,6 +587,14 @@ def _input_readers(model: Any) -> list[Any]:
         return [first]
     return [reader for _, branch in first.transformer_list if not isinstance(branch, str)
             for reader in _input_readers(branch)]
+
+
+def _reads_1d(model: Any) -> bool:
+    """True for a model that reads a 1-D array: by its own tags (LabelEncoder, a text vectorizer), or
+    because every estimator reading its input does (a pipeline's tags say two_d_array whatever its first
+    step reads, and a FeatureUnion of text vectorizers reads the text in each branch)."""
+    readers = _input_readers(model)
+    return takes_1d(model) or (bool(readers) and all(takes_1d(reader) for reader in readers))
 
 
 def _selects_columns(model: Any) -> bool:
@@ -760,7 +771,7 @@ def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
 
     expected, namer = _fitted_columns(model)
     if (is_dataframe(sample) and expected is None and len(sample.columns) == 1
-            and (takes_1d(model) or takes_1d(first_step(model)))):
+            and _reads_1d(model)):
         # fitted on a 1-D array (a text vectorizer, LabelEncoder): a table's one column is that array
         sample = sample.iloc[:, 0].to_numpy()
     if is_dataframe(sample) and expected is None:

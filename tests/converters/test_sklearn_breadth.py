@@ -1357,3 +1357,72 @@ def test_a_histgradientboosting_regressor_with_a_log_link_answers_its_prediction
         assert og.validate(conv, reference=model, data=X, target=target).passed
     fewer = HistGradientBoostingRegressor(loss=loss, max_iter=5, random_state=0).fit(X, y)
     assert not og.validate(og.convert(model, X[:5]), reference=fewer, data=X).passed
+
+
+@pytest.mark.parametrize("case", ["qda", "hgb categories", "hgb categories after a step"])
+def test_a_fitted_search_converts_as_its_best_estimator(case: str) -> None:
+    # converted as itself, a GridSearchCV hid its best estimator from the fixes made by type: QDA's label
+    # stayed [1, N] with a ZipMap (the container target failed it), and a HistGradientBoosting on category
+    # columns was refused with "reads one matrix of numbers" (on integer categories it converted without
+    # its encoder: the category splits read the raw values)
+    import pandas as pd
+    from sklearn.datasets import load_iris
+    from sklearn.discriminant_analysis import QuadraticDiscriminantAnalysis
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    frame = load_iris(as_frame=True).frame
+    y = frame.pop("target")
+    if case == "qda":
+        X: Any = frame.to_numpy()
+        grid = {"reg_param": [0.0, 0.5]}
+
+        def build(variant: int) -> Any:
+            return QuadraticDiscriminantAnalysis(reg_param=0.5 * variant)
+    else:
+        X = frame.assign(size=pd.Categorical(np.where(frame["petal length (cm)"] > 4.8, "big", "small")))
+        X = X.drop(columns=["petal length (cm)", "petal width (cm)"])
+
+        def build(variant: int) -> Any:
+            hgb = HistGradientBoostingClassifier(max_iter=10 - 8 * variant, random_state=0)
+            return make_pipeline(FunctionTransformer(), hgb) if case.endswith("step") else hgb
+        prefix = "histgradientboostingclassifier__" if case.endswith("step") else ""
+        grid = {f"{prefix}learning_rate": [0.1, 0.2]}
+    model = GridSearchCV(build(0), grid, cv=2).fit(X, y)
+    if case.endswith("step"):
+        with pytest.raises(og.UnsupportedModelError, match=r"categorical features \(feature\(s\) \[2\]\) after"):
+            og.convert(model, X[:5])
+        return
+    for target in (None, "container"):
+        conv = og.convert(model, X[:5], target=target)
+        assert [o.kind for o in conv.signature.outputs] == ["tensor", "tensor"]
+        assert conv.signature.outputs[0].rank == 1
+        assert og.validate(conv, reference=model, data=X, target=target).passed
+    assert not og.validate(conv, reference=build(1).fit(X, y), data=X).passed
+
+
+def test_a_union_of_text_vectorizers_reads_the_text_in_each_branch() -> None:
+    # the reference was fed [N, 1] text ("'numpy.ndarray' object has no attribute 'lower'"), and a
+    # one-column table was refused as "fitted on an array of numbers"
+    import pandas as pd
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline, make_union
+
+    rng = np.random.default_rng(0)
+    words = ["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "cat", "house"]
+    docs = np.array([" ".join(rng.choice(words, 5)) for _ in range(120)])
+    y = np.array(["fox" in d or "cat" in d for d in docs]).astype(int)
+
+    def build(c: float) -> Any:
+        union = make_union(CountVectorizer(), TfidfVectorizer(ngram_range=(1, 2)))
+        return make_pipeline(union, LogisticRegression(C=c)).fit(docs, y)
+
+    model = build(1.0)
+    for sample in (docs[:5], pd.DataFrame({"review": docs[:5]})):
+        conv = og.convert(model, sample)
+        assert [i.elem_type for i in conv.signature.inputs] == ["string"]
+        assert og.validate(conv, reference=model, data=docs).passed
+    assert not og.validate(conv, reference=build(0.01), data=docs).passed
