@@ -86,8 +86,9 @@ def score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
 
 def _non_finite_rows(spark: Any, out: str, signature: Any, outputs: list[str] | None) -> dict[str, int]:
     """Per fed column of the scored folder, the rows holding NaN, null or infinity (an array column's row
-    once), as ``score`` counts them on one machine (where a null float is read as NaN): one Spark job over
-    those columns of what was written."""
+    once), as ``score`` counts them on one machine, where a column is first cast to its input's type (a
+    null read as NaN, from an integer column too): one Spark job over those columns of what was
+    written."""
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
@@ -95,24 +96,30 @@ def _non_finite_rows(spark: Any, out: str, signature: Any, outputs: list[str] | 
 
     written = spark.read.parquet(out)
     wanted = set(outputs or signature.output_names)
-    fed = set(feed_columns([c for c in written.columns if c not in wanted], signature))
+    fed = feed_columns([c for c in written.columns if c not in wanted], signature)
+    inputs = signature.inputs
+    # one column per input, in input order; else every column is a feature of the one input
+    input_of = dict(zip(fed, inputs)) if len(fed) == len(inputs) else {c: inputs[0] for c in fed}
     floats = (T.DoubleType, T.FloatType)
 
     def bad(value: Any) -> Any:  # a null in a float column is scored as NaN, as on one machine
         return value.isNull() | F.isnan(value) | (F.abs(value) == F.lit(float("inf")))
 
+    def null(value: Any) -> Any:
+        return value.isNull()
+
     counted: list[str] = []
     sums: list[Any] = []
     for field in written.schema.fields:
-        if field.name not in fed:
-            continue
+        spec = input_of.get(field.name)
+        if spec is None or not str(spec.elem_type).startswith("float"):
+            continue  # a null fed to an integer or text input is refused, not scored
         column = F.col("`" + field.name.replace("`", "``") + "`")
-        if isinstance(field.dataType, floats):
-            hit = bad(column)
-        elif isinstance(field.dataType, T.ArrayType) and isinstance(field.dataType.elementType, floats):
-            hit = F.exists(column, bad)
+        if isinstance(field.dataType, T.ArrayType):
+            hit = F.exists(column, bad if isinstance(field.dataType.elementType, floats) else null)
+            hit = column.isNull() | hit
         else:
-            continue
+            hit = bad(column) if isinstance(field.dataType, floats) else null(column)
         sums.append(F.sum(F.when(hit, 1).otherwise(0)).alias(f"c{len(sums)}"))
         counted.append(field.name)
     if not sums:
