@@ -13,6 +13,7 @@ __all__ = [
     "cast_label",
     "columns_into_input",
     "label_as_classes",
+    "output_after",
     "read_instead",
     "redirect_output",
     "restamp",
@@ -200,6 +201,34 @@ def redirect_output(graph: Any, name: str, inner: str) -> None:
         node.input[:] = [inner if n == name else n for n in node.input]
 
 
+def output_after(graph: Any, name: str, op: str, inputs: Sequence[Any] = (None,), *, was: str, node: str,
+                 **attributes: Any) -> str:
+    """Make graph output ``name`` the result of one new ``op`` node over the tensor that was it, renamed
+    ``{name}_{was}`` (the node that wrote it, and any reading it, keep it under that name).
+
+    ``inputs`` are the new node's: ``None`` for that tensor, a numpy array for a constant (added as an
+    initializer), a string for a tensor already in the graph. Every new name is unique in the graph; the
+    renamed tensor's is returned.
+    """
+    from onnx import helper, numpy_helper
+
+    taken = graph_names(graph)
+    inner = unique_name(f"{name}_{was}", taken)
+    redirect_output(graph, name, inner)
+    fed: list[str] = []
+    for value in inputs:
+        if value is None:
+            fed.append(inner)
+        elif isinstance(value, str):
+            fed.append(value)
+        else:
+            constant = unique_name(f"{name}_{node}_constant", taken)
+            graph.initializer.append(numpy_helper.from_array(value, constant))
+            fed.append(constant)
+    graph.node.append(helper.make_node(op, fed, [name], name=unique_name(f"{name}_{node}", taken), **attributes))
+    return inner
+
+
 def cast_label(proto: Any, to: int) -> bool:
     """Cast a classifier's label output (its first int64 output) to element type ``to``, in place; False
     when it has none.
@@ -208,7 +237,7 @@ def cast_label(proto: Any, to: int) -> bool:
     service then answered 0 and 1). The SQL adaptation casts a bool output to int32 for ``PREDICT``,
     which has no bool column.
     """
-    from onnx import TensorProto, helper
+    from onnx import TensorProto
 
     names: dict[int, str] = {TensorProto.BOOL: "bool", TensorProto.FLOAT: "float32", TensorProto.DOUBLE: "float64"}
     graph = proto.graph
@@ -216,10 +245,6 @@ def cast_label(proto: Any, to: int) -> bool:
                   and out.type.tensor_type.elem_type == TensorProto.INT64), None)
     if label is None:
         return False
-    taken = graph_names(graph)
-    coded = unique_name(f"{label.name}_int64", taken)
-    redirect_output(graph, label.name, coded)
-    graph.node.append(helper.make_node("Cast", [coded], [label.name], to=to,
-                                       name=unique_name(f"{label.name}_as_{names.get(to, 'cast')}", taken)))
+    output_after(graph, label.name, "Cast", was="int64", node=f"as_{names.get(to, 'cast')}", to=to)
     label.type.tensor_type.elem_type = to
     return True

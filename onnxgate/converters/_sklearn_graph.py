@@ -55,7 +55,7 @@ def probabilities_per_row(proto: Any, model: Any, opset: int) -> None:
     import numpy as np
     from onnx import helper, numpy_helper
 
-    from onnxgate._graph import graph_names, redirect_output, unique_name
+    from onnxgate._graph import graph_names, output_after, redirect_output, unique_name
 
     final = final_step(model)
     classes = getattr(final, "classes_", None)
@@ -69,25 +69,25 @@ def probabilities_per_row(proto: Any, model: Any, opset: int) -> None:
     if len(dims) != 3 or not dims[0].HasField("dim_value") or dims[0].dim_value != len(widths):
         return
     graph = proto.graph
-    taken = graph_names(graph)
-    stacked = unique_name(f"{out.name}_per_target", taken)
-    redirect_output(graph, out.name, stacked)
-
-    def const(base: str, value: Any) -> str:
-        name = unique_name(base, taken)
-        graph.initializer.append(numpy_helper.from_array(np.asarray(value, dtype=np.int64), name))
-        return name
-
-    writer = next((n for n in graph.node if stacked in n.output), None)
+    writer = next((n for n in graph.node if out.name in n.output), None)
     if (len(set(widths)) > 1 and writer is not None and writer.op_type == "Concat"
             and len(writer.input) == len(widths) and [a.i for a in writer.attribute if a.name == "axis"] == [0]):
         # skl2onnx's KNN does not pad a target with fewer classes: it concatenates [1, N, k_t] blocks on
         # axis 0, a file the checker and onnxruntime refuse. Side by side on the class axis instead.
         del writer.attribute[:]
         writer.attribute.append(helper.make_attribute("axis", 2))
-        graph.node.append(helper.make_node("Reshape", [stacked, const(f"{out.name}_rows", [-1, sum(widths)])],
-                                           [out.name], name=unique_name(f"{out.name}_side_by_side", taken)))
+        output_after(graph, out.name, "Reshape", [None, np.asarray([-1, sum(widths)], dtype=np.int64)],
+                     was="per_target", node="side_by_side")
     else:
+        taken = graph_names(graph)
+        stacked = unique_name(f"{out.name}_per_target", taken)
+        redirect_output(graph, out.name, stacked)
+
+        def const(base: str, value: Any) -> str:
+            name = unique_name(base, taken)
+            graph.initializer.append(numpy_helper.from_array(np.asarray(value, dtype=np.int64), name))
+            return name
+
         parts = _per_target_slices(graph, stacked, out.name, widths, opset, taken, const)
         graph.node.append(helper.make_node("Concat", parts, [out.name], axis=1,
                                            name=unique_name(f"{out.name}_side_by_side", taken)))
@@ -174,21 +174,14 @@ def exp_link(proto: Any, model: Any) -> None:
     """A HistGradientBoosting regressor fitted with a log link (``loss="poisson"`` or ``"gamma"``) answers
     ``exp`` of its trees' sum, as ``predict`` does; skl2onnx wrote the raw sum, so every row failed parity
     (the file answered log-counts)."""
-    from onnx import helper
-
-    from onnxgate._graph import graph_names, redirect_output, unique_name
+    from onnxgate._graph import output_after
 
     final = final_step(model)
     link = getattr(getattr(final, "_loss", None), "link", None)
     if (not type(final).__name__.startswith("HistGradientBoostingRegressor") or type(link).__name__ != "LogLink"
             or len(proto.graph.output) != 1):
         return
-    graph = proto.graph
-    out = graph.output[0].name
-    taken = graph_names(graph)
-    raw = unique_name(f"{out}_log", taken)
-    redirect_output(graph, out, raw)
-    graph.node.append(helper.make_node("Exp", [raw], [out], name=unique_name(f"{out}_exp", taken)))
+    output_after(proto.graph, proto.graph.output[0].name, "Exp", was="log", node="exp")
 
 
 def label_per_row(proto: Any, model: Any) -> None:
@@ -196,9 +189,8 @@ def label_per_row(proto: Any, model: Any) -> None:
     (``[N]``, as ``predict`` answers): parity failed every such model on shape, and a service answered one
     list of N labels for a batch."""
     import numpy as np
-    from onnx import helper, numpy_helper
 
-    from onnxgate._graph import graph_names, redirect_output, unique_name
+    from onnxgate._graph import output_after
 
     if type(final_step(model)).__name__ != "QuadraticDiscriminantAnalysis" or not proto.graph.output:
         return
@@ -206,13 +198,7 @@ def label_per_row(proto: Any, model: Any) -> None:
     if not out.type.HasField("tensor_type") or len(out.type.tensor_type.shape.dim) != 2:
         return
     graph = proto.graph
-    taken = graph_names(graph)
-    wide = unique_name(f"{out.name}_one_row", taken)
-    redirect_output(graph, out.name, wide)
-    shape = unique_name(f"{out.name}_rows", taken)
-    graph.initializer.append(numpy_helper.from_array(np.asarray([-1], dtype=np.int64), shape))
-    graph.node.append(helper.make_node("Reshape", [wide, shape], [out.name],
-                                       name=unique_name(f"{out.name}_per_row", taken)))
+    output_after(graph, out.name, "Reshape", [None, np.asarray([-1], dtype=np.int64)], was="one_row", node="per_row")
     batch = next((o.type.tensor_type.shape.dim[0] for o in graph.output[1:] if o.type.HasField("tensor_type")
                   and o.type.tensor_type.shape.dim), None)
     out.type.tensor_type.shape.ClearField("dim")

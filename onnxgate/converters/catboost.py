@@ -177,9 +177,9 @@ def _binary_labels_as_classes(proto: Any, classes: Any) -> None:
     """CatBoost's export writes a binary classifier's label as the class's index (0 or 1), whatever the
     classes: a model fitted on -1/1 or 7/42 answered 0/1. The index picks the class (Gather)."""
     import numpy as np
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto
 
-    from onnxgate._graph import graph_names, redirect_output, unique_name
+    from onnxgate._graph import output_after
 
     values = np.asarray(classes) if classes is not None else None
     if values is None or len(values) != 2 or values.dtype.kind not in "iu" or values.tolist() == [0, 1]:
@@ -188,12 +188,7 @@ def _binary_labels_as_classes(proto: Any, classes: Any) -> None:
     label = next((o for o in graph.output if o.type.tensor_type.elem_type == TensorProto.INT64), None)
     if label is None:
         return
-    taken = graph_names(graph)
-    index, table = unique_name(f"{label.name}_index", taken), unique_name("class_labels", taken)
-    redirect_output(graph, label.name, index)
-    graph.initializer.append(numpy_helper.from_array(values.astype(np.int64), table))
-    graph.node.append(helper.make_node("Gather", [table, index], [label.name], axis=0,
-                                       name=unique_name("label_from_index", taken)))
+    output_after(graph, label.name, "Gather", [values.astype(np.int64), None], was="index", node="from_index", axis=0)
 
 
 def _rename_input(proto: Any, new: str) -> None:
