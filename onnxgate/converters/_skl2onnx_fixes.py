@@ -40,6 +40,82 @@ def register_binarizer() -> None:
     _converter_pool["SklearnBinarizer"]._onnxgate_binarizer = True
 
 
+#: How near (relative, at least 1 absolute unit) a value must be to a category to be encoded as it, by the
+#: graph's float type: a few ulps, far below the gap between two categories anyone fits on.
+RELATIVE_MATCH: dict[Any, float] = {}
+
+
+def register_hist_category_codes() -> None:
+    """The converter of :class:`~onnxgate.converters._hist_codes.HistCategoryCodes`: each categorical
+    column is compared with the model's categories (a ``[1, k]`` constant), the matching category's
+    position is the code (a MatMul of the matches with ``0..k-1``), and a value matching none (unknown, or
+    missing) is NaN; the codes come first, then the numeric columns (Gather), as the trees read them.
+    Same element type in and out (float or double).
+
+    A value matches a category within :data:`RELATIVE_MATCH` of it, where scikit-learn's encoder asks for
+    equality: the steps before compute that value in the graph, whose float32 arithmetic can differ from
+    scikit-learn's by an ulp (2.4e-7 on a StandardScaler's output, measured here), and one ulp would make a
+    known category unknown."""
+    import numpy as np
+    from onnx import helper
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common._registration import _converter_pool
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+    from skl2onnx.operator_converters.common import concatenate_variables
+
+    from onnxgate.converters._hist_codes import HistCategoryCodes
+
+    RELATIVE_MATCH.update({np.float32: 1e-6, np.float64: 1e-12})
+    if "OnnxgateHistCategoryCodes" in _converter_pool:
+        return
+
+    def shape(operator: Any) -> None:
+        kind = DoubleTensorType if isinstance(operator.inputs[0].type, DoubleTensorType) else FloatTensorType
+        batch = operator.inputs[0].get_first_dimension()
+        operator.outputs[0].type = kind([batch, len(operator.raw_operator.categorical)])
+
+    def convert(scope: Any, operator: Any, container: Any) -> None:
+        codes = operator.raw_operator
+        double = isinstance(operator.inputs[0].type, DoubleTensorType)
+        dtype = np.float64 if double else np.float32
+        proto_type = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+        features = concatenate_variables(scope, operator.inputs, container)
+
+        def const(base: str, value: Any) -> str:
+            name = scope.get_unique_variable_name(base)
+            array = np.asarray(value)
+            container.add_initializer(name, helper.np_dtype_to_tensor_dtype(array.dtype), list(array.shape),
+                                      array.reshape(-1).tolist())
+            return name
+
+        def node(op: str, inputs: list[str], **attributes: Any) -> str:
+            out = scope.get_unique_variable_name(f"category_{op.lower()}")
+            container.add_node(op, inputs, out, name=scope.get_unique_operator_name(op), **attributes)
+            return out
+
+        missing = const("category_missing", np.asarray(np.nan, dtype=dtype))
+        half = const("category_half", np.asarray(0.5, dtype=dtype))
+        parts = []
+        columns = [i for i, c in enumerate(codes.categorical) if c]
+        for column, values in zip(columns, codes.categories, strict=True):
+            value = node("Gather", [features, const("category_column", np.asarray([column], dtype=np.int64))], axis=1)
+            gap = node("Abs", [node("Sub", [value, const("categories", values.astype(dtype)[None, :])])])
+            near = (RELATIVE_MATCH[dtype] * np.maximum(1.0, np.abs(values))).astype(dtype)[None, :]
+            hits = node("Cast", [node("Less", [gap, const("category_match", near)])], to=proto_type)
+            code = node("MatMul", [hits, const("category_codes", np.arange(len(values), dtype=dtype)[:, None])])
+            found = node("Greater", [node("MatMul", [hits, const("category_any", np.ones((len(values), 1), dtype))]),
+                                     half])
+            parts.append(node("Where", [found, code, missing]))
+        numeric = [i for i, c in enumerate(codes.categorical) if not c]
+        if numeric:
+            parts.append(node("Gather", [features, const("numeric_columns", np.asarray(numeric, dtype=np.int64))],
+                              axis=1))
+        container.add_node("Concat", parts, operator.outputs[0].full_name, axis=1,
+                           name=scope.get_unique_operator_name("Concat"))
+
+    update_registered_converter(HistCategoryCodes, "OnnxgateHistCategoryCodes", shape, convert)
+
+
 def register_one_hot_encoder() -> None:
     """skl2onnx's OneHotEncoder, scoring an unknown value as scikit-learn does where it can.
 

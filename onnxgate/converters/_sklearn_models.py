@@ -70,7 +70,8 @@ def int64_classes(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[Any, A
 
 def hist_category_codes(model: Any, sample: Any) -> Any:
     """A HistGradientBoosting model fitted with categorical features as a pipeline whose first step is its
-    own ordinal encoding; any other model as it is.
+    own ordinal encoding; a pipeline ending in one with that encoding in front of it
+    (:func:`_hist_codes_before_last_step`); any other model as it is.
 
     The estimator encodes its categorical columns itself (an ``OrdinalEncoder`` inside ``_preprocessor``:
     the categories it saw in training become 0, 1, 2..., an unknown one or a missing value NaN) and puts
@@ -83,9 +84,9 @@ def hist_category_codes(model: Any, sample: Any) -> Any:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OrdinalEncoder
 
-    categorical = getattr(model, "is_categorical_", None)
-    if not type(model).__name__.startswith("HistGradientBoosting") or categorical is None or not any(categorical):
-        return model
+    if not _hist_with_categories(model):
+        return _hist_codes_before_last_step(model)
+    categorical = model.is_categorical_
     encoder = model._preprocessor.named_transformers_["encoder"]
     names = getattr(model, "feature_names_in_", None)
     if names is not None and hasattr(sample, "columns"):
@@ -100,6 +101,37 @@ def hist_category_codes(model: Any, sample: Any) -> Any:
         parts.append(("numbers", "passthrough", numeric))
     front = ColumnTransformer(parts, sparse_threshold=0).fit(sample)
     return Pipeline([("onnxgate_category_codes", front), (type(model).__name__.lower(), model)])
+
+
+def _hist_with_categories(model: Any) -> bool:
+    categorical = getattr(model, "is_categorical_", None)
+    return type(model).__name__.startswith("HistGradientBoosting") and categorical is not None and any(categorical)
+
+
+def _hist_codes_before_last_step(model: Any) -> Any:
+    """A pipeline ending (through nested pipelines) in a HistGradientBoosting model with categorical
+    features, as a shallow copy with that model's encoding in front of it
+    (:class:`~onnxgate.converters._hist_codes.HistCategoryCodes`); anything else as it is. After other
+    steps the model reads one matrix, so its encoding is written on that matrix."""
+    import copy
+
+    if not (hasattr(model, "steps") and model.steps):
+        return model
+    name, last = model.steps[-1]
+    if _hist_with_categories(last):
+        from onnxgate.converters._hist_codes import HistCategoryCodes
+
+        encoder = last._preprocessor.named_transformers_["encoder"]
+        codes = HistCategoryCodes(last.is_categorical_, list(encoder.categories_))
+        tail = [("onnxgate_category_codes", codes), (name, last)]
+    else:
+        inner = _hist_codes_before_last_step(last)
+        if inner is last:
+            return model
+        tail = [(name, inner)]
+    outer = copy.copy(model)
+    outer.steps = [*model.steps[:-1], *tail]
+    return outer
 
 
 def without_unwritable_settings(model: Any, options: dict[Any, Any], warnings: list[str]
@@ -123,9 +155,9 @@ def without_unwritable_settings(model: Any, options: dict[Any, Any], warnings: l
             return "encode"
         return None
 
-    if not any(unwritable(e) for e in sub_estimators(model)):
-        return model, options
     before = sub_estimators(model)
+    if not any(unwritable(e) for e in before):
+        return model, options
     copied = copy.deepcopy(model)
     after = sub_estimators(copied)  # the same walk over a copy: the same order
     moved = {id(old): new for old, new in zip(before, after, strict=True)}

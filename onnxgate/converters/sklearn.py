@@ -40,6 +40,7 @@ from onnxgate.converters._base import Converter, RawConversion, sanitise_name
 from onnxgate.converters._skl2onnx_fixes import (
     patch_hist_gradient_boosting,
     register_binarizer,
+    register_hist_category_codes,
     register_one_hot_encoder,
     register_simple_imputer,
     unknown_value_notes,
@@ -114,6 +115,7 @@ def _skl2onnx() -> Any:
     register_simple_imputer()
     register_one_hot_encoder()
     register_binarizer()
+    register_hist_category_codes()
     return skl2onnx
 
 
@@ -219,17 +221,16 @@ class SklearnConverter(Converter):
                 )
             categorical = getattr(est, "is_categorical_", None)
             if (type(est).__name__.startswith("HistGradientBoosting") and categorical is not None
-                    and any(categorical) and est is not alone):
-                # its category splits are written as sets, and its own encoder in front of it, where it reads
-                # the sample itself (:func:`hist_category_codes`); after other steps skl2onnx cannot pick
-                # the category columns out of their output ("Cannot extract a specific column ... unknown
-                # dimension")
+                    and any(categorical) and est is not alone and est is not final_step(alone)):
+                # its category splits are written as sets, with its own encoder in front of it: on the data
+                # where it reads them itself, on the matrix of the steps before where it ends a pipeline
+                # (:func:`hist_category_codes`); inside an ensemble or a column transformer skl2onnx hands
+                # it a matrix no such step is written in front of
                 columns = [int(i) for i in range(len(categorical)) if categorical[i]]
                 raise UnsupportedModelError(
-                    f"{type(est).__name__} was fitted with categorical features (feature(s) {columns}) after "
-                    "other steps; onnxgate converts such a model when it reads the data itself. Let it encode "
-                    "the categories (pandas category columns, categorical_features='from_dtype', or column "
-                    "names) and convert it on its own, or fit it without categorical_features",
+                    f"{type(est).__name__} was fitted with categorical features (feature(s) {columns}) inside "
+                    f"{type(alone).__name__}; onnxgate converts such a model on its own or as a pipeline's last "
+                    "step. Convert it that way, or fit it without categorical_features",
                     framework=self.framework,
                 )
 

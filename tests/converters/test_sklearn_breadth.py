@@ -420,9 +420,7 @@ def test_histgradientboosting_with_categorical_features_converts_its_category_sp
     # categorical_features="from_dtype" makes one of any HistGradientBoosting fitted on category columns)
     import onnx
     from sklearn.datasets import load_wine
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import FunctionTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
 
     X, y = load_wine(return_X_y=True)
     rng = np.random.default_rng(1)
@@ -450,9 +448,9 @@ def test_histgradientboosting_with_categorical_features_converts_its_category_sp
         array[first] = -5.0
         values.t.CopyFrom(onnx.numpy_helper.from_array(array))
     assert not og.validate(broken, data=X, reference=model).passed
-    refused = r"categorical features \(feature\(s\) \[3\]\) after other steps"
+    refused = r"categorical features \(feature\(s\) \[3\]\) inside VotingClassifier"
     with pytest.raises(og.UnsupportedModelError, match=refused):
-        og.convert(make_pipeline(FunctionTransformer(), model), X[:5])
+        og.convert(VotingClassifier([("h", model)]).fit(X, y), X[:5])
 
 
 @pytest.mark.parametrize("kind", ["binary", "classifier", "regressor"])
@@ -1426,3 +1424,62 @@ def test_a_union_of_text_vectorizers_reads_the_text_in_each_branch() -> None:
         assert [i.elem_type for i in conv.signature.inputs] == ["string"]
         assert og.validate(conv, reference=model, data=docs).passed
     assert not og.validate(conv, reference=build(0.01), data=docs).passed
+
+
+@pytest.mark.parametrize("case", ["ordinal encoder on a table", "regressor in a nested pipeline", "mask on an array"])
+def test_histgradientboosting_with_categorical_features_after_other_steps_converts(case: str) -> None:
+    # scikit-learn's own example (an OrdinalEncoder in a ColumnTransformer, then the model with
+    # categorical_features) was refused: skl2onnx hands the model one matrix and ignores its encoding.
+    # The encoding is written on that matrix; a category the encoder never saw scores as missing.
+    import onnx
+    import pandas as pd
+    from sklearn.compose import make_column_selector, make_column_transformer
+    from sklearn.datasets import load_wine
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
+
+    wine = load_wine(as_frame=True)
+    rng = np.random.default_rng(0)
+    y = wine.target
+    X: Any = wine.data.iloc[:, :5].copy()
+    X["grade"] = pd.Categorical(np.where(y == 0, rng.choice(list("ab"), len(X)), rng.choice(list("cde"), len(X))))
+    X["colour"] = pd.Categorical(rng.choice(["red", "white", "rose"], len(X)))
+    scored = X.copy()
+    scored["grade"] = scored["grade"].cat.add_categories(["z"])
+    scored.loc[::5, "grade"] = "z"  # unseen
+    encode = make_column_transformer(
+        (OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan),
+         make_column_selector(dtype_include="category")),
+        remainder="passthrough", verbose_feature_names_out=False).set_output(transform="pandas")
+
+    def build(trees: int) -> Any:
+        if case == "ordinal encoder on a table":
+            hgb = HistGradientBoostingClassifier(categorical_features=["grade", "colour"], max_iter=trees,
+                                                 random_state=0)
+            return make_pipeline(encode, hgb).fit(X, y)
+        if case == "regressor in a nested pipeline":
+            hgb = HistGradientBoostingRegressor(categorical_features=["grade", "colour"], max_iter=trees,
+                                                random_state=0)
+            return make_pipeline(make_pipeline(encode, hgb)).fit(X, y)
+        codes = np.column_stack([wine.data.to_numpy()[:, :3], np.where(y == 1, 7, rng.integers(0, 4, len(y)))])
+        hgb = HistGradientBoostingClassifier(categorical_features=[False, False, False, True], max_iter=trees,
+                                             random_state=0)
+        return make_pipeline(FunctionTransformer(), hgb).fit(codes, y)
+
+    model = build(20)
+    if case == "mask on an array":
+        X = model.steps[0][1].transform(np.column_stack([wine.data.to_numpy()[:, :3], rng.integers(0, 9, len(y))]))
+        scored = X
+    for target in (None, "container", *(["sql-edge-2.0"] if case == "mask on an array" else [])):
+        conv = og.convert(model, X[:5], target=target)
+        assert og.validate(conv, data=scored, reference=model, target=target).passed
+    assert not og.validate(conv, data=scored, reference=build(2), target=None).passed
+    # built broken on purpose: one category's code taken by another is caught
+    broken = onnx.ModelProto()
+    broken.CopyFrom(conv.model)
+    table = next(t for t in broken.graph.initializer if t.name.startswith("categories"))
+    values = onnx.numpy_helper.to_array(table).copy()
+    values[0, [0, -1]] = values[0, [-1, 0]]
+    table.CopyFrom(onnx.numpy_helper.from_array(values, table.name))
+    assert not og.validate(broken, data=scored, reference=model).passed
