@@ -31,12 +31,16 @@ def declare_binary_scores(proto: Any, model: Any) -> None:
 
 
 def declare_targets(proto: Any, model: Any) -> None:
-    """Declare a multi-target regressor's output ``[N, n_targets]``: skl2onnx declares a forest's
-    ``[N,1]`` (onnxruntime then warns at every run, and the SQL adaptation did not split the targets)."""
+    """Declare a multi-target regressor's output ``[N, n_targets]``: skl2onnx declares a forest's and a
+    linear model's ``[N,1]`` (onnxruntime then warns at every run, and the SQL adaptation did not split the
+    targets)."""
     from sklearn.base import is_regressor
 
     final = final_step(model)
     targets = getattr(final, "n_outputs_", None)
+    coef = getattr(final, "coef_", None)
+    if targets is None and getattr(coef, "ndim", 0) == 2:  # a linear model: one row of coefficients per target
+        targets = int(coef.shape[0])
     if not is_regressor(final) or not isinstance(targets, int) or targets < 2 or len(proto.graph.output) != 1:
         return
     dims = proto.graph.output[0].type.tensor_type.shape.dim
@@ -182,6 +186,81 @@ def exp_link(proto: Any, model: Any) -> None:
             or len(proto.graph.output) != 1):
         return
     output_after(proto.graph, proto.graph.output[0].name, "Exp", was="log", node="exp")
+
+
+#: The numpy functions a TransformedTargetRegressor's ``inverse_func`` can be, as the ONNX nodes that
+#: compute them (``None``: the output itself, a number: a constant of the output's type).
+INVERSE_FUNCTIONS: dict[str, list[tuple[str, list[Any]]]] = {
+    "exp": [("Exp", [None])],
+    "expm1": [("Exp", [None]), ("Sub", [None, 1.0])],
+    "log": [("Log", [None])],
+    "log1p": [("Add", [None, 1.0]), ("Log", [None])],
+    "sqrt": [("Sqrt", [None])],
+    "square": [("Mul", [None, None])],
+}
+
+
+def inverse_steps(transformer: Any) -> list[tuple[str, list[Any]]]:
+    """The nodes computing a TransformedTargetRegressor's ``transformer_.inverse_transform`` on its
+    regressor's output, each an op and its inputs (``None`` the value so far, arrays constants).
+
+    Raises
+    ------
+    UnsupportedModelError
+        A transformer or ``inverse_func`` not written here (a lambda, QuantileTransformer...).
+    """
+    import numpy as np
+
+    from onnxgate.errors import UnsupportedModelError
+
+    kind = type(transformer).__name__
+    if kind == "FunctionTransformer":
+        inverse = transformer.inverse_func
+        if inverse is None:
+            return []
+        name = getattr(inverse, "__name__", repr(inverse))
+        if getattr(np, name, None) is inverse and name in INVERSE_FUNCTIONS:
+            return INVERSE_FUNCTIONS[name]
+        what = f"inverse_func {name}"
+    elif kind == "StandardScaler":
+        steps: list[tuple[str, list[Any]]] = []
+        if transformer.scale_ is not None:
+            steps.append(("Mul", [None, transformer.scale_]))
+        if transformer.mean_ is not None and transformer.with_mean:
+            steps.append(("Add", [None, transformer.mean_]))
+        return steps
+    elif kind == "MinMaxScaler" and not transformer.clip:
+        return [("Sub", [None, transformer.min_]), ("Div", [None, transformer.scale_])]
+    elif kind == "MaxAbsScaler":
+        return [("Mul", [None, transformer.scale_])]
+    elif kind == "RobustScaler":
+        steps = [("Mul", [None, transformer.scale_])] if transformer.scale_ is not None else []
+        return steps + ([("Add", [None, transformer.center_])] if transformer.center_ is not None else [])
+    else:
+        what = f"transformer {kind}"
+    raise UnsupportedModelError(
+        f"TransformedTargetRegressor's {what} is not one onnxgate writes in the graph: expected inverse_func "
+        f"numpy.{', numpy.'.join(INVERSE_FUNCTIONS)} (func/inverse_func), or a StandardScaler, MinMaxScaler "
+        "(clip=False), MaxAbsScaler or RobustScaler transformer. Refit with one of those, or convert the "
+        "regressor_ alone and invert its output yourself",
+        framework="sklearn",
+    )
+
+
+def inverse_target(proto: Any, transformer: Any) -> None:
+    """A TransformedTargetRegressor's answer: its regressor's output put through ``transformer``'s
+    inverse (:func:`inverse_steps`), in the output's own element type; skl2onnx has no converter for it."""
+    import numpy as np
+    from onnx import helper
+
+    from onnxgate._graph import output_after
+
+    out = proto.graph.output[0]
+    dtype = helper.tensor_dtype_to_np_dtype(out.type.tensor_type.elem_type)
+    for k, (op, inputs) in enumerate(inverse_steps(transformer)):
+        fed = [None if v is None else np.asarray(v, dtype=dtype).reshape(1, -1) if np.ndim(v) else
+               np.asarray(v, dtype=dtype) for v in inputs]
+        output_after(proto.graph, out.name, op, fed, was=f"transformed{k}", node=f"inverse{k}")
 
 
 def label_per_row(proto: Any, model: Any) -> None:

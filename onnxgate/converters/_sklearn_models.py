@@ -10,7 +10,7 @@ from typing import Any
 
 def sub_estimators(model: Any) -> list[Any]:
     """The model and every estimator nested in it (pipeline steps, column transformers, ensembles, a
-    fitted search's ``best_estimator_``)."""
+    fitted search's ``best_estimator_``, a TransformedTargetRegressor's ``regressor_``)."""
     found: list[Any] = []
     stack = [model]
     seen: set[int] = set()
@@ -33,9 +33,10 @@ def sub_estimators(model: Any) -> list[Any]:
                         obj = item[1] if isinstance(item, tuple) and len(item) >= 2 else item
                         if hasattr(obj, "fit"):
                             stack.append(obj)
-        best = getattr(est, "best_estimator_", None)
-        if hasattr(best, "fit"):
-            stack.append(best)
+        for attr in ("best_estimator_", "regressor_"):
+            fitted = getattr(est, attr, None)
+            if hasattr(fitted, "fit"):
+                stack.append(fitted)
         for attr in ("steps", "transformers_", "estimators_"):
             value = getattr(est, attr, None)
             if isinstance(value, list):
@@ -243,6 +244,20 @@ def final_step(model: Any) -> Any:
             model = model.best_estimator_
         else:
             return model
+
+
+def regressor_of(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[Any, Any], Any]:
+    """A fitted TransformedTargetRegressor as its fitted ``regressor_``, options keyed by its id moved
+    to that regressor, and its fitted ``transformer_``, whose inverse the graph applies after it
+    (:func:`onnxgate.converters._sklearn_graph.inverse_target`); any other model as it is, with None.
+    A search around either, or inside, is unwrapped too (:func:`searched`)."""
+    model, options = searched(model, options)
+    inner = getattr(model, "regressor_", None)
+    if type(model).__name__ != "TransformedTargetRegressor" or inner is None:
+        return model, options, None
+    options = {(id(inner) if k == id(model) else k): v for k, v in options.items()}
+    inner, options = searched(inner, options)
+    return inner, options, model.transformer_
 
 
 def searched(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[Any, Any]]:

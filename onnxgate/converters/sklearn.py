@@ -58,6 +58,8 @@ from onnxgate.converters._sklearn_graph import (
     float32_ml_outputs,
     float32_tree_ensembles,
     float32_tree_outputs,
+    inverse_steps,
+    inverse_target,
     label_per_row,
     labels_as_classes,
     lightgbm_category_codes,
@@ -72,7 +74,7 @@ from onnxgate.converters._sklearn_models import (
     first_step,
     hist_category_codes,
     int64_classes,
-    searched,
+    regressor_of,
     sub_estimators,
     takes_1d,
     without_unwritable_settings,
@@ -181,6 +183,7 @@ class SklearnConverter(Converter):
         return path
 
     def check_model(self, model: Any) -> None:
+        import numpy as np
         from sklearn.exceptions import NotFittedError
         from sklearn.utils.validation import check_is_fitted
 
@@ -195,7 +198,7 @@ class SklearnConverter(Converter):
             pass  # not an estimator check_is_fitted understands; skl2onnx will say
         from onnxgate.converters._boosting import lightgbm_categories
 
-        alone, _ = searched(model, {})  # a search converts as its best estimator
+        alone, _, _ = regressor_of(model, {})  # a search converts as its best estimator, likewise a target transform
         for est in sub_estimators(model):
             if est is not alone and lightgbm_categories(est):
                 # skl2onnx hands the step one matrix: the text of a category column went into a Concat
@@ -233,6 +236,19 @@ class SklearnConverter(Converter):
                     "step. Convert it that way, or fit it without categorical_features",
                     framework=self.framework,
                 )
+            if (type(est).__name__.startswith("HistGradientBoosting") and categorical is not None
+                    and any(categorical) and est is not alone):
+                encoder = est._preprocessor.named_transformers_["encoder"]
+                text = [str(v) for c in encoder.categories_ for v in c if not isinstance(v, (int, float, np.number))]
+                if text:
+                    # after other steps the model reads one matrix of numbers (skl2onnx concatenates)
+                    raise UnsupportedModelError(
+                        f"{type(est).__name__} at the end of a pipeline was fitted on text categories ({text[:3]}) "
+                        "that the steps before hand it as they are; in the ONNX graph those steps make one matrix "
+                        "of numbers. Encode the categories before it (an OrdinalEncoder in a ColumnTransformer), "
+                        "or convert the model on its own",
+                        framework=self.framework,
+                    )
 
     def is_classifier(self, model: Any) -> bool:
         from sklearn.base import is_classifier
@@ -270,7 +286,9 @@ class SklearnConverter(Converter):
                 "'zipmap', 'precision', 'input_name' (or skl2onnx options keyed by estimator id/type)",
                 framework=self.framework,
             )
-        model, options = searched(model, options)
+        model, options, target_transformer = regressor_of(model, options)
+        if target_transformer is not None:
+            inverse_steps(target_transformer)  # refused before converting anything, when not written here
         columns = _sample_columns(model, sample, input_name)
         float64_data = any(c.dtype.kind == "f" and c.dtype.itemsize == 8 for c in columns)
         if precision == "auto":
@@ -313,6 +331,8 @@ class SklearnConverter(Converter):
                     "within a float32 step of a threshold can take the other branch: validate with the data "
                     "the model will score"
                 )
+            if target_transformer is not None:
+                inverse_target(proto, target_transformer)
             return RawConversion(model=proto, warnings=warnings)
         raise AssertionError("unreachable")  # pragma: no cover
 
