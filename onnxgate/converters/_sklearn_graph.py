@@ -32,8 +32,8 @@ def declare_binary_scores(proto: Any, model: Any) -> None:
 
 def declare_targets(proto: Any, model: Any) -> None:
     """Declare a multi-target regressor's output ``[N, n_targets]``: skl2onnx declares a forest's and a
-    linear model's ``[N,1]`` (onnxruntime then warns at every run, and the SQL adaptation did not split the
-    targets)."""
+    linear model's ``[N,1]`` (for a forest onnxruntime then warned at every run, and the SQL adaptation did
+    not split the targets)."""
     from sklearn.base import is_regressor
 
     final = final_step(model)
