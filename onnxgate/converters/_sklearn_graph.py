@@ -231,6 +231,11 @@ def inverse_steps(transformer: Any) -> list[tuple[str, list[Any]]]:
         return steps
     elif kind == "MinMaxScaler" and not transformer.clip:
         return [("Sub", [None, transformer.min_]), ("Div", [None, transformer.scale_])]
+    elif kind == "PowerTransformer":
+        steps = []
+        if transformer.standardize:
+            steps += [("Mul", [None, transformer._scaler.scale_]), ("Add", [None, transformer._scaler.mean_])]
+        return [*steps, (f"inverse {transformer.method}", [transformer.lambdas_])]
     elif kind == "MaxAbsScaler":
         return [("Mul", [None, transformer.scale_])]
     elif kind == "RobustScaler":
@@ -241,7 +246,8 @@ def inverse_steps(transformer: Any) -> list[tuple[str, list[Any]]]:
     raise UnsupportedModelError(
         f"TransformedTargetRegressor's {what} is not one onnxgate writes in the graph: expected inverse_func "
         f"numpy.{', numpy.'.join(INVERSE_FUNCTIONS)} (func/inverse_func), or a StandardScaler, MinMaxScaler "
-        "(clip=False), MaxAbsScaler or RobustScaler transformer. Refit with one of those, or convert the "
+        "(clip=False), MaxAbsScaler, RobustScaler or PowerTransformer transformer. Refit with one of those, or "
+        "convert the "
         "regressor_ alone and invert its output yourself",
         framework="sklearn",
     )
@@ -258,9 +264,58 @@ def inverse_target(proto: Any, transformer: Any) -> None:
     out = proto.graph.output[0]
     dtype = helper.tensor_dtype_to_np_dtype(out.type.tensor_type.elem_type)
     for k, (op, inputs) in enumerate(inverse_steps(transformer)):
+        if op.startswith("inverse "):
+            _power_inverse(proto.graph, out.name, op.split()[1], np.asarray(inputs[0], dtype=np.float64), dtype)
+            continue
         fed = [None if v is None else np.asarray(v, dtype=dtype).reshape(1, -1) if np.ndim(v) else
                np.asarray(v, dtype=dtype) for v in inputs]
         output_after(proto.graph, out.name, op, fed, was=f"transformed{k}", node=f"inverse{k}")
+
+
+def _power_inverse(graph: Any, name: str, method: str, lambdas: Any, dtype: Any) -> None:
+    """PowerTransformer's inverse of each column of output ``name`` with its own lambda, as scikit-learn
+    computes it: Box-Cox ``(x*l + 1)^(1/l)`` (``exp(x)`` where l is 0); Yeo-Johnson, for ``x >= 0``
+    ``(x*l + 1)^(1/l) - 1`` (``exp(x) - 1`` where l is 0), else ``1 - (1 - (2-l)*x)^(1/(2-l))``
+    (``1 - exp(-x)`` where l is 2). Both sides are computed and ``Where`` picks, per column and row."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    from onnxgate._graph import graph_names, redirect_output, unique_name
+
+    taken = graph_names(graph)
+    x = unique_name(f"{name}_power", taken)
+    redirect_output(graph, name, x)
+
+    def const(value: Any, kind: Any = dtype) -> str:
+        tensor = unique_name(f"{name}_power_constant", taken)
+        graph.initializer.append(numpy_helper.from_array(np.asarray(value, dtype=kind).reshape(1, -1), tensor))
+        return tensor
+
+    def node(op: str, *inputs: str, out: str | None = None) -> str:
+        result = out or unique_name(f"{name}_power_{op.lower()}", taken)
+        graph.node.append(helper.make_node(op, list(inputs), [result], name=unique_name(f"{name}_{op}", taken)))
+        return result
+
+    tiny = np.spacing(1.0)
+    one = const(1.0)
+
+    def powered(lam: Any, special: Any) -> str:  # (x*lam + 1)^(1/lam), lam = 1 where the special form is used
+        safe = np.where(special, 1.0, lam)
+        return node("Pow", node("Add", node("Mul", x, const(safe)), one), const(1.0 / safe))
+
+    if method == "box-cox":
+        zero = lambdas == 0
+        node("Where", const(zero, bool), node("Exp", x), powered(lambdas, zero), out=name)
+        return
+    zero, two = np.abs(lambdas) < tiny, np.abs(lambdas - 2) < tiny
+    above = node("Where", const(zero, bool), node("Sub", node("Exp", x), one),
+                 node("Sub", powered(lambdas, zero), one))
+    flipped = node("Neg", x)  # 1 - ((-x)*(2-l) + 1)^(1/(2-l))
+    below_exp = node("Sub", one, node("Exp", flipped))
+    safe = np.where(two, 1.0, 2.0 - lambdas)
+    below_pow = node("Sub", one, node("Pow", node("Add", node("Mul", flipped, const(safe)), one), const(1.0 / safe)))
+    below = node("Where", const(two, bool), below_exp, below_pow)
+    node("Where", node("Not", node("Less", x, const(0.0))), above, below, out=name)
 
 
 def label_per_row(proto: Any, model: Any) -> None:

@@ -1515,6 +1515,29 @@ def test_a_transformed_target_regressor_answers_its_inverse_transformed_predicti
     assert not og.validate(conv, data=X, reference=model.regressor_, target="sql-edge-2.0").passed
 
 
+@pytest.mark.parametrize("method", ["yeo-johnson", "box-cox"])
+def test_a_transformed_target_regressor_with_a_power_transformer_answers_as_scikit_learn(method: str) -> None:
+    # both sides of Yeo-Johnson (a target with negative values), two targets with their own lambdas, and
+    # the special forms at lambda 0 (and 2 for Yeo-Johnson), set on the fitted transformer
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.datasets import load_diabetes
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.preprocessing import PowerTransformer
+
+    X, y = load_diabetes(return_X_y=True)
+    targets = np.column_stack([y - (150 if method == "yeo-johnson" else 0), np.log(y)])
+    for lambdas in (None, [0.0, 2.0]):
+        model = TransformedTargetRegressor(RandomForestRegressor(10, random_state=0),
+                                           transformer=PowerTransformer(method=method)).fit(X, targets)
+        if lambdas is not None:  # exp of these targets overflows float32: the double graph only
+            model.transformer_.lambdas_ = np.asarray(lambdas)
+        for target in (None, "sql-edge-2.0") if lambdas is None else (None,):
+            conv = og.convert(model, X[:5], target=target)
+            assert og.validate(conv, data=X, reference=model, target=target).passed
+    model.transformer_.lambdas_ = np.asarray([0.5, 1.0])
+    assert not og.validate(conv, data=X, reference=model).passed
+
+
 def test_a_transformed_target_regressor_onnxgate_cannot_invert_is_refused_by_name() -> None:
     from sklearn.compose import TransformedTargetRegressor
     from sklearn.datasets import load_diabetes
