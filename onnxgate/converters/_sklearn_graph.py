@@ -38,7 +38,7 @@ def declare_targets(proto: Any, model: Any) -> None:
 
     final = final_step(model)
     targets = getattr(final, "n_outputs_", None)
-    coef = getattr(final, "coef_", None)
+    coef: Any = getattr(final, "coef_", None)
     if targets is None and getattr(coef, "ndim", 0) == 2:  # a linear model: one row of coefficients per target
         targets = int(coef.shape[0])
     if not is_regressor(final) or not isinstance(targets, int) or targets < 2 or len(proto.graph.output) != 1:
