@@ -321,6 +321,13 @@ class Rewrite:
                     )
                 out_elem = fallback
             width = 1 if len(shape) == 1 else int(shape[1])  # type: ignore[arg-type]
+            if width == 0:
+                raise UnsupportedModelError(
+                    f"output {vo.name!r} has no values per row (shape {list(shape)}), so PREDICT would return no "
+                    "column for it (a MissingIndicator that saw no missing value in training, for instance). "
+                    "Refit so the model answers at least one value per row",
+                    output=vo.name,
+                )
             is_proba = zipmap or (
                 self.is_classifier and width > 1 and len(tensor_outputs) > 1 and "prob" in vo.name.lower()
             )

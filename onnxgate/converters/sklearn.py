@@ -45,6 +45,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     register_simple_imputer,
     unknown_value_notes,
 )
+from onnxgate.converters._sklearn_extra import register_missing_converters
 from onnxgate.converters._sklearn_graph import (
     BINARY_SCORES,
     NoDouble,
@@ -118,6 +119,7 @@ def _skl2onnx() -> Any:
     register_one_hot_encoder()
     register_binarizer()
     register_hist_category_codes()
+    register_missing_converters()
     return skl2onnx
 
 

@@ -260,6 +260,8 @@ class OutputAccumulator:
         a2 = a.reshape(n, -1)
         self.rows += n
         self.values += int(e2.size)
+        if e2.size == 0:  # no values per row (a MissingIndicator that saw nothing missing): nothing to compare
+            return
 
         self.numeric = e2.dtype.kind in "biuf" and a2.dtype.kind in "biuf"
         if self.numeric:

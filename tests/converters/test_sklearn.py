@@ -135,11 +135,11 @@ def test_dataframe_with_missing_column(built: dict[str, Any]) -> None:
 
 
 def test_estimator_without_converter_names_it() -> None:
-    from sklearn.isotonic import IsotonicRegression
+    from sklearn.neighbors import NearestCentroid
 
-    model = IsotonicRegression().fit(np.arange(10.0), np.arange(10.0))
-    with pytest.raises(og.UnsupportedModelError, match="IsotonicRegression"):
-        og.convert(model, np.arange(3.0).reshape(-1, 1))
+    model = NearestCentroid().fit(np.arange(20.0).reshape(-1, 2), np.arange(10) % 2)
+    with pytest.raises(og.UnsupportedModelError, match="no converter for NearestCentroid"):
+        og.convert(model, np.arange(6.0).reshape(-1, 2))
 
 
 def test_unknown_model_type() -> None:

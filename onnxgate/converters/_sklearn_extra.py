@@ -1,0 +1,211 @@
+"""Converters skl2onnx 1.20 lacks, registered with it: transformers whose ``transform`` is affine
+(FastICA, FactorAnalysis, SparsePCA, MiniBatchSparsePCA), MissingIndicator, IsotonicRegression and
+KernelRidge. Installed once, by :func:`onnxgate.converters.sklearn._skl2onnx`; each file they write is
+checked by parity like any other."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+#: Transformers whose ``transform(X)`` is ``X @ A + b`` for a fixed ``A`` and ``b`` (a centring and a
+#: projection, FactorAnalysis's posterior mean, SparsePCA's ridge regression onto its components).
+AFFINE = ("FastICA", "FactorAnalysis", "SparsePCA", "MiniBatchSparsePCA")
+
+#: KernelRidge kernels written here (scikit-learn's pairwise kernels by those names).
+KERNELS = ("linear", "rbf", "poly", "polynomial", "sigmoid")
+
+
+def register_missing_converters() -> None:
+    """Register each converter below with skl2onnx, once."""
+    import sklearn.decomposition as decomposition
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common._registration import _converter_pool
+    from sklearn.impute import MissingIndicator
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.kernel_ridge import KernelRidge
+
+    if "OnnxgateKernelRidge" in _converter_pool:
+        return
+    for name in AFFINE:
+        update_registered_converter(getattr(decomposition, name), f"Onnxgate{name}", _affine_shape, _convert_affine)
+    update_registered_converter(MissingIndicator, "OnnxgateMissingIndicator", _indicator_shape, _convert_indicator)
+    update_registered_converter(IsotonicRegression, "OnnxgateIsotonicRegression", _regressor_shape(lambda _: 1),
+                                _convert_isotonic)
+    update_registered_converter(KernelRidge, "OnnxgateKernelRidge",
+                                _regressor_shape(lambda op: 1 if op.dual_coef_.ndim == 1 else op.dual_coef_.shape[1]),
+                                _convert_kernel_ridge)
+
+
+def _float_type(operator: Any) -> Any:
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+
+    return DoubleTensorType if isinstance(operator.inputs[0].type, DoubleTensorType) else FloatTensorType
+
+
+def _dtype(operator: Any) -> Any:
+    import numpy as np
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    return np.float64 if isinstance(operator.inputs[0].type, DoubleTensorType) else np.float32
+
+
+class _Writer:
+    """Nodes and constants of one converter, uniquely named in its scope."""
+
+    def __init__(self, scope: Any, container: Any, dtype: Any) -> None:
+        self.scope, self.container, self.dtype = scope, container, dtype
+
+    def const(self, value: Any, dtype: Any = None) -> str:
+        import numpy as np
+        from onnx import helper
+
+        array = np.asarray(value, dtype=dtype or self.dtype)
+        name = self.scope.get_unique_variable_name("const")
+        self.container.add_initializer(name, helper.np_dtype_to_tensor_dtype(array.dtype), list(array.shape),
+                                       array.reshape(-1).tolist())
+        return name
+
+    def node(self, op: str, *inputs: str, out: str | None = None, **attributes: Any) -> str:
+        result = out or self.scope.get_unique_variable_name(op.lower())
+        self.container.add_node(op, list(inputs), result, name=self.scope.get_unique_operator_name(op), **attributes)
+        return result
+
+
+def _features(scope: Any, operator: Any, container: Any) -> str:
+    from skl2onnx.operator_converters.common import concatenate_variables
+
+    return str(concatenate_variables(scope, operator.inputs, container))
+
+
+def _affine_shape(operator: Any) -> None:
+    width = _affine_parts(operator.raw_operator)[0].shape[1]
+    operator.outputs[0].type = _float_type(operator)([operator.inputs[0].get_first_dimension(), width])
+
+
+def _affine_parts(model: Any) -> tuple[Any, Any]:
+    """``A`` and ``b`` with ``transform(X) == X @ A + b``, read off the model's own transform (of the zero
+    row, then of each unit row), so nothing of its formula is copied here."""
+    import numpy as np
+
+    n = int(model.n_features_in_)
+    offset = np.asarray(model.transform(np.zeros((1, n))), dtype=np.float64)
+    return np.asarray(model.transform(np.eye(n)), dtype=np.float64) - offset, offset
+
+
+def _convert_affine(scope: Any, operator: Any, container: Any) -> None:
+    matrix, offset = _affine_parts(operator.raw_operator)
+    w = _Writer(scope, container, _dtype(operator))
+    product = w.node("MatMul", _features(scope, operator, container), w.const(matrix))
+    w.node("Add", product, w.const(offset), out=operator.outputs[0].full_name)
+
+
+def _indicator_shape(operator: Any) -> None:
+    from skl2onnx.common.data_types import BooleanTensorType
+
+    width = len(operator.raw_operator.features_)
+    operator.outputs[0].type = BooleanTensorType([operator.inputs[0].get_first_dimension(), width])
+
+
+def _convert_indicator(scope: Any, operator: Any, container: Any) -> None:
+    """``IsNaN`` (or equality with ``missing_values``) of the columns the indicator reports
+    (``features_``: those that held a missing value in training, unless ``features="all"``)."""
+    import numpy as np
+
+    model = operator.raw_operator
+    w = _Writer(scope, container, _dtype(operator))
+    picked = w.node("Gather", _features(scope, operator, container),
+                    w.const(np.asarray(model.features_), np.int64), axis=1)
+    out = operator.outputs[0].full_name
+    missing = model.missing_values
+    if isinstance(missing, float) and missing != missing:
+        w.node("IsNaN", picked, out=out)
+    else:
+        w.node("Equal", picked, w.const(missing), out=out)
+
+
+def _regressor_shape(width: Callable[[Any], int]) -> Callable[[Any], None]:
+    def shape(operator: Any) -> None:
+        batch = operator.inputs[0].get_first_dimension()
+        operator.outputs[0].type = _float_type(operator)([batch, width(operator.raw_operator)])
+
+    return shape
+
+
+def _convert_isotonic(scope: Any, operator: Any, container: Any) -> None:
+    """``np.interp`` over the fitted thresholds: the segment a value falls in is the count of thresholds
+    at or below it (clipped to the segments there are), then a line through its two ends; outside the
+    fitted range NaN (``out_of_bounds="nan"``) or the end value (``"clip"``). A NaN stays NaN."""
+    import numpy as np
+
+    from onnxgate.errors import UnsupportedModelError
+
+    model = operator.raw_operator
+    xs, ys = np.asarray(model.X_thresholds_, np.float64), np.asarray(model.y_thresholds_, np.float64)
+    if model.out_of_bounds == "raise" or len(xs) < 2:
+        raise UnsupportedModelError(
+            "IsotonicRegression with out_of_bounds='raise' (or fitted on one distinct value) is not written: "
+            "an ONNX model cannot raise on a row. Refit with out_of_bounds='nan' or 'clip'",
+            framework="sklearn",
+        )
+    w = _Writer(scope, container, _dtype(operator))
+    value = _features(scope, operator, container)
+    if model.out_of_bounds == "clip":
+        value = w.node("Max", w.node("Min", value, w.const(xs[-1])), w.const(xs[0]))
+    at_or_below = w.node("Cast", w.node("Not", w.node("Less", value, w.const(xs[None, :]))),
+                         to=_tensor_type(w.dtype))
+    count = w.node("MatMul", at_or_below, w.const(np.ones((len(xs), 1))))
+    segment = w.node("Max", w.node("Min", w.node("Sub", count, w.const(1.0)), w.const(len(xs) - 2.0)), w.const(0.0))
+    index = w.node("Cast", segment, to=_tensor_type(np.int64))
+    slopes = np.diff(ys) / np.diff(xs)
+    start_x = w.node("Gather", w.const(xs[:-1]), index, axis=0)
+    start_y = w.node("Gather", w.const(ys[:-1]), index, axis=0)
+    slope = w.node("Gather", w.const(slopes), index, axis=0)
+    line = w.node("Add", start_y, w.node("Mul", slope, w.node("Sub", value, start_x)))
+    out = operator.outputs[0].full_name
+    if model.out_of_bounds == "clip":
+        w.node("Identity", line, out=out)
+        return
+    outside = w.node("Or", w.node("Less", value, w.const(xs[0])), w.node("Greater", value, w.const(xs[-1])))
+    w.node("Where", outside, w.const(np.nan), line, out=out)
+
+
+def _tensor_type(dtype: Any) -> int:
+    import numpy as np
+    from onnx import helper
+
+    return int(helper.np_dtype_to_tensor_dtype(np.dtype(dtype)))
+
+
+def _convert_kernel_ridge(scope: Any, operator: Any, container: Any) -> None:
+    """``kernel(X, X_fit_) @ dual_coef_`` for the kernels in :data:`KERNELS`, with scikit-learn's
+    defaults (``gamma`` 1/n_features where unset, ``coef0`` as given)."""
+    import numpy as np
+
+    from onnxgate.errors import UnsupportedModelError
+
+    model = operator.raw_operator
+    if model.kernel not in KERNELS or model.kernel_params:
+        raise UnsupportedModelError(
+            f"KernelRidge's kernel {model.kernel!r} is not written here: expected one of {list(KERNELS)} without "
+            "kernel_params. Refit with one of those",
+            framework="sklearn",
+        )
+    fitted = np.asarray(model.X_fit_, dtype=np.float64)
+    gamma = model.gamma if model.gamma is not None else 1.0 / fitted.shape[1]
+    w = _Writer(scope, container, _dtype(operator))
+    X = _features(scope, operator, container)
+    dot = w.node("MatMul", X, w.const(fitted.T))
+    if model.kernel == "linear":
+        kernel = dot
+    elif model.kernel == "rbf":  # exp(-gamma * (|x|^2 - 2 x.y + |y|^2))
+        rows = w.node("MatMul", w.node("Mul", X, X), w.const(np.ones((fitted.shape[1], 1))))
+        squared = w.node("Add", w.node("Sub", rows, w.node("Mul", dot, w.const(2.0))),
+                         w.const((fitted ** 2).sum(axis=1)[None, :]))
+        kernel = w.node("Exp", w.node("Mul", squared, w.const(-gamma)))
+    else:
+        scaled = w.node("Add", w.node("Mul", dot, w.const(gamma)), w.const(model.coef0))
+        kernel = (w.node("Tanh", scaled) if model.kernel == "sigmoid"
+                  else w.node("Pow", scaled, w.const(float(model.degree))))
+    coef = np.asarray(model.dual_coef_, dtype=np.float64)
+    w.node("MatMul", kernel, w.const(coef.reshape(len(coef), -1)), out=operator.outputs[0].full_name)

@@ -1,0 +1,100 @@
+"""Estimators skl2onnx has no converter for, converted by onnxgate's own (``_sklearn_extra``): each
+answers as scikit-learn does on real data, and a model fitted otherwise fails parity."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+
+import onnxgate as og
+
+
+def _data(kind: str) -> tuple[Any, Any]:
+    from sklearn.datasets import load_diabetes, load_iris
+
+    if kind == "iris":
+        return load_iris(return_X_y=True)
+    X, y = load_diabetes(return_X_y=True)
+    if kind == "iris with holes":
+        X, y = load_iris(return_X_y=True)
+        X = X.copy()
+        X[::7, 1] = np.nan
+        X[::11, 3] = np.nan
+    if kind == "one diabetes column":
+        X = X[:, 2]
+    return X, y
+
+
+def _build(case: str, variant: int) -> tuple[Any, Any]:
+    """The model of ``case`` fitted on its data (``variant`` 1: fitted otherwise), and that data."""
+    from sklearn.decomposition import FactorAnalysis, FastICA, MiniBatchSparsePCA, SparsePCA
+    from sklearn.impute import MissingIndicator, SimpleImputer
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.kernel_ridge import KernelRidge
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline, make_union
+
+    if case in ("FastICA", "FactorAnalysis", "SparsePCA", "MiniBatchSparsePCA"):
+        X, _ = _data("iris")
+        kind = {"FastICA": FastICA, "FactorAnalysis": FactorAnalysis, "SparsePCA": SparsePCA,
+                "MiniBatchSparsePCA": MiniBatchSparsePCA}[case]
+        return kind(n_components=3 - variant, random_state=0).fit(X), X
+    if case == "MissingIndicator in a union":
+        X, y = _data("iris with holes")
+        union = make_union(SimpleImputer(), MissingIndicator(features="missing-only" if variant else "all"))
+        return make_pipeline(union, LogisticRegression(max_iter=1000)).fit(X, y), X
+    if case.startswith("IsotonicRegression"):
+        X, y = _data("one diabetes column")
+        bounds = "clip" if case.endswith("clip") else "nan"
+        rows = slice(0, 300 - 100 * variant)  # a fitted range narrower than the data: rows out of bounds
+        return IsotonicRegression(out_of_bounds=bounds).fit(X[rows], y[rows]), X
+    X, y = _data("diabetes")
+    kernel = case.split()[-1]
+    return KernelRidge(kernel=kernel, alpha=1.0 + 9 * variant, degree=2).fit(X, np.column_stack([y, -y])), X
+
+
+CASES = ["FastICA", "FactorAnalysis", "SparsePCA", "MiniBatchSparsePCA", "MissingIndicator in a union",
+         "IsotonicRegression", "IsotonicRegression clip", "KernelRidge linear", "KernelRidge rbf", "KernelRidge poly",
+         "KernelRidge sigmoid"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_an_estimator_skl2onnx_cannot_convert_converts_and_matches(case: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # FastICA's convergence
+        model, X = _build(case, 0)
+        other, _ = _build(case, 1)
+    for target in (None, "sql-edge-2.0"):
+        conv = og.convert(model, X[:5], target=target)
+        assert og.validate(conv, data=X, reference=model, target=target).passed
+    assert not og.validate(conv, data=X, reference=other, target="sql-edge-2.0").passed
+
+
+def test_what_those_converters_cannot_write_is_refused_by_name() -> None:
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.kernel_ridge import KernelRidge
+
+    X, y = _data("diabetes")
+    with pytest.raises(og.UnsupportedModelError, match=r"kernel 'laplacian' is not written here"):
+        og.convert(KernelRidge(kernel="laplacian").fit(X, y), X[:5])
+    with pytest.raises(og.UnsupportedModelError, match=r"out_of_bounds='raise'"):
+        og.convert(IsotonicRegression(out_of_bounds="raise").fit(X[:, 2], y), X[:5, 2])
+
+
+def test_a_missing_indicator_that_saw_nothing_missing_answers_no_column() -> None:
+    # parity crashed on its [N, 0] output ("zero-size array to reduction operation"), a failed check
+    # on a correct model; SQL's adaptation wrote a Cast the checker refused
+    from sklearn.impute import MissingIndicator
+
+    X, _ = _data("iris")
+    model = MissingIndicator().fit(X)
+    conv = og.convert(model, X[:5])
+    assert conv.signature.outputs[0].shape == (None, 0)
+    assert og.validate(conv, data=X, reference=model).passed
+    holes, _ = _data("iris with holes")
+    assert not og.validate(conv, data=X, reference=MissingIndicator().fit(holes)).passed
+    with pytest.raises(og.UnsupportedModelError, match=r"output 'variable' has no values per row"):
+        og.convert(model, X[:5], target="sql-edge-2.0")
