@@ -1,7 +1,8 @@
 """Converters skl2onnx 1.20 lacks, registered with it: transformers whose ``transform`` is affine
-(FastICA, FactorAnalysis, SparsePCA, MiniBatchSparsePCA), MissingIndicator, IsotonicRegression and
-KernelRidge. Installed once, by :func:`onnxgate.converters.sklearn._skl2onnx`; each file they write is
-checked by parity like any other."""
+(FastICA, FactorAnalysis, SparsePCA, MiniBatchSparsePCA), the kernel approximations RBFSampler,
+SkewedChi2Sampler and Nystroem, MissingIndicator, IsotonicRegression, KernelRidge and DummyRegressor.
+Installed once, by :func:`onnxgate.converters.sklearn._skl2onnx`; each file they write is checked by
+parity like any other."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 #: projection, FactorAnalysis's posterior mean, SparsePCA's ridge regression onto its components).
 AFFINE = ("FastICA", "FactorAnalysis", "SparsePCA", "MiniBatchSparsePCA")
 
-#: KernelRidge kernels written here (scikit-learn's pairwise kernels by those names).
+#: KernelRidge and Nystroem kernels written here (scikit-learn's pairwise kernels by those names).
 KERNELS = ("linear", "rbf", "poly", "polynomial", "sigmoid")
 
 
@@ -21,14 +22,23 @@ def register_missing_converters() -> None:
     import sklearn.decomposition as decomposition
     from skl2onnx import update_registered_converter
     from skl2onnx.common._registration import _converter_pool
+    from sklearn.dummy import DummyRegressor
     from sklearn.impute import MissingIndicator
     from sklearn.isotonic import IsotonicRegression
+    from sklearn.kernel_approximation import Nystroem, RBFSampler, SkewedChi2Sampler
     from sklearn.kernel_ridge import KernelRidge
 
     if "OnnxgateKernelRidge" in _converter_pool:
         return
     for name in AFFINE:
         update_registered_converter(getattr(decomposition, name), f"Onnxgate{name}", _affine_shape, _convert_affine)
+    for kind in (RBFSampler, SkewedChi2Sampler):
+        update_registered_converter(kind, f"Onnxgate{kind.__name__}", _regressor_shape(lambda op: op.n_components),
+                                    _convert_random_features)
+    update_registered_converter(Nystroem, "OnnxgateNystroem",
+                                _regressor_shape(lambda op: op.normalization_.shape[0]), _convert_nystroem)
+    update_registered_converter(DummyRegressor, "OnnxgateDummyRegressor",
+                                _regressor_shape(lambda op: op.constant_.shape[1]), _convert_dummy_regressor)
     update_registered_converter(MissingIndicator, "OnnxgateMissingIndicator", _indicator_shape, _convert_indicator)
     update_registered_converter(IsotonicRegression, "OnnxgateIsotonicRegression", _regressor_shape(lambda _: 1),
                                 _convert_isotonic)
@@ -124,7 +134,7 @@ def _convert_indicator(scope: Any, operator: Any, container: Any) -> None:
         w.node("Equal", picked, w.const(missing), out=out)
 
 
-def _regressor_shape(width: Callable[[Any], int]) -> Callable[[Any], None]:
+def _regressor_shape(width: Callable[[Any], Any]) -> Callable[[Any], None]:
     def shape(operator: Any) -> None:
         batch = operator.inputs[0].get_first_dimension()
         operator.outputs[0].type = _float_type(operator)([batch, width(operator.raw_operator)])
@@ -178,34 +188,80 @@ def _tensor_type(dtype: Any) -> int:
 
 
 def _convert_kernel_ridge(scope: Any, operator: Any, container: Any) -> None:
-    """``kernel(X, X_fit_) @ dual_coef_`` for the kernels in :data:`KERNELS`, with scikit-learn's
-    defaults (``gamma`` 1/n_features where unset, ``coef0`` as given)."""
+    """``kernel(X, X_fit_) @ dual_coef_`` (:func:`_kernel`)."""
+    import numpy as np
+
+    model = operator.raw_operator
+    w = _Writer(scope, container, _dtype(operator))
+    kernel = _kernel(w, _features(scope, operator, container), model.X_fit_, "KernelRidge", model.kernel,
+                     model.kernel_params, model.gamma, model.degree, model.coef0)
+    coef = np.asarray(model.dual_coef_, dtype=np.float64)
+    w.node("MatMul", kernel, w.const(coef.reshape(len(coef), -1)), out=operator.outputs[0].full_name)
+
+
+def _convert_nystroem(scope: Any, operator: Any, container: Any) -> None:
+    """``kernel(X, components_) @ normalization_.T`` (:func:`_kernel`)."""
+    model = operator.raw_operator
+    w = _Writer(scope, container, _dtype(operator))
+    kernel = _kernel(w, _features(scope, operator, container), model.components_, "Nystroem", model.kernel,
+                     model.kernel_params, model.gamma, model.degree, model.coef0)
+    w.node("MatMul", kernel, w.const(model.normalization_.T), out=operator.outputs[0].full_name)
+
+
+def _kernel(w: _Writer, X: str, fitted: Any, owner: str, kernel: Any, params: Any, gamma: Any, degree: Any,
+            coef0: Any) -> str:
+    """The ``[N, m]`` kernel between the rows of ``X`` and the ``m`` rows of ``fitted``, for the kernels in
+    :data:`KERNELS`, with scikit-learn's defaults where a setting is None (``gamma`` 1/n_features,
+    ``degree`` 3, ``coef0`` 1)."""
     import numpy as np
 
     from onnxgate.errors import UnsupportedModelError
 
-    model = operator.raw_operator
-    if model.kernel not in KERNELS or model.kernel_params:
+    if kernel not in KERNELS or params:
         raise UnsupportedModelError(
-            f"KernelRidge's kernel {model.kernel!r} is not written here: expected one of {list(KERNELS)} without "
+            f"{owner}'s kernel {kernel!r} is not written here: expected one of {list(KERNELS)} without "
             "kernel_params. Refit with one of those",
             framework="sklearn",
         )
-    fitted = np.asarray(model.X_fit_, dtype=np.float64)
-    gamma = model.gamma if model.gamma is not None else 1.0 / fitted.shape[1]
-    w = _Writer(scope, container, _dtype(operator))
-    X = _features(scope, operator, container)
+    fitted = np.asarray(fitted, dtype=np.float64)
+    gamma = gamma if gamma is not None else 1.0 / fitted.shape[1]
     dot = w.node("MatMul", X, w.const(fitted.T))
-    if model.kernel == "linear":
-        kernel = dot
-    elif model.kernel == "rbf":  # exp(-gamma * (|x|^2 - 2 x.y + |y|^2))
+    if kernel == "linear":
+        return dot
+    if kernel == "rbf":  # exp(-gamma * (|x|^2 - 2 x.y + |y|^2))
         rows = w.node("MatMul", w.node("Mul", X, X), w.const(np.ones((fitted.shape[1], 1))))
         squared = w.node("Add", w.node("Sub", rows, w.node("Mul", dot, w.const(2.0))),
                          w.const((fitted ** 2).sum(axis=1)[None, :]))
-        kernel = w.node("Exp", w.node("Mul", squared, w.const(-gamma)))
-    else:
-        scaled = w.node("Add", w.node("Mul", dot, w.const(gamma)), w.const(model.coef0))
-        kernel = (w.node("Tanh", scaled) if model.kernel == "sigmoid"
-                  else w.node("Pow", scaled, w.const(float(model.degree))))
-    coef = np.asarray(model.dual_coef_, dtype=np.float64)
-    w.node("MatMul", kernel, w.const(coef.reshape(len(coef), -1)), out=operator.outputs[0].full_name)
+        return w.node("Exp", w.node("Mul", squared, w.const(-gamma)))
+    scaled = w.node("Add", w.node("Mul", dot, w.const(gamma)), w.const(1.0 if coef0 is None else coef0))
+    if kernel == "sigmoid":
+        return w.node("Tanh", scaled)
+    return w.node("Pow", scaled, w.const(float(3 if degree is None else degree)))
+
+
+def _convert_random_features(scope: Any, operator: Any, container: Any) -> None:
+    """RBFSampler's ``cos(X @ random_weights_ + random_offset_) * sqrt(2 / n_components)``; SkewedChi2Sampler's
+    the same of ``log(X + skewedness)`` (a value at or below ``-skewedness``, which scikit-learn refuses,
+    gives NaN)."""
+    import numpy as np
+
+    model = operator.raw_operator
+    w = _Writer(scope, container, _dtype(operator))
+    X = _features(scope, operator, container)
+    if type(model).__name__ == "SkewedChi2Sampler":
+        X = w.node("Log", w.node("Add", X, w.const(model.skewedness)))
+    projection = w.node("Add", w.node("MatMul", X, w.const(model.random_weights_)),
+                        w.const(np.asarray(model.random_offset_)[None, :]))
+    w.node("Mul", w.node("Cos", projection), w.const(np.sqrt(2.0 / model.n_components)),
+           out=operator.outputs[0].full_name)
+
+
+def _convert_dummy_regressor(scope: Any, operator: Any, container: Any) -> None:
+    """DummyRegressor's ``constant_`` (the mean, median, quantile or constant it learnt), once per row."""
+    import numpy as np
+
+    model = operator.raw_operator
+    w = _Writer(scope, container, _dtype(operator))
+    rows = w.node("Gather", w.node("Shape", _features(scope, operator, container)), w.const([0], np.int64), axis=0)
+    shape = w.node("Concat", rows, w.const([model.constant_.shape[1]], np.int64), axis=0)
+    w.node("Expand", w.const(np.asarray(model.constant_).reshape(1, -1)), shape, out=operator.outputs[0].full_name)
