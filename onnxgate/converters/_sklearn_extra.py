@@ -1,6 +1,7 @@
 """Converters skl2onnx 1.20 lacks, registered with it: transformers whose ``transform`` is affine
 (FastICA, FactorAnalysis, SparsePCA, MiniBatchSparsePCA), the kernel approximations RBFSampler,
-SkewedChi2Sampler and Nystroem, MissingIndicator, IsotonicRegression, KernelRidge and DummyRegressor.
+SkewedChi2Sampler and Nystroem, MissingIndicator, IsotonicRegression, KernelRidge, DummyRegressor and
+DummyClassifier.
 Installed once, by :func:`onnxgate.converters.sklearn._skl2onnx`; each file they write is checked by
 parity like any other."""
 
@@ -22,7 +23,8 @@ def register_missing_converters() -> None:
     import sklearn.decomposition as decomposition
     from skl2onnx import update_registered_converter
     from skl2onnx.common._registration import _converter_pool
-    from sklearn.dummy import DummyRegressor
+    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+    from sklearn.dummy import DummyClassifier, DummyRegressor
     from sklearn.impute import MissingIndicator
     from sklearn.isotonic import IsotonicRegression
     from sklearn.kernel_approximation import Nystroem, RBFSampler, SkewedChi2Sampler
@@ -39,6 +41,10 @@ def register_missing_converters() -> None:
                                 _regressor_shape(lambda op: op.normalization_.shape[0]), _convert_nystroem)
     update_registered_converter(DummyRegressor, "OnnxgateDummyRegressor",
                                 _regressor_shape(lambda op: op.constant_.shape[1]), _convert_dummy_regressor)
+    # a classifier: skl2onnx's parser gives it a label and a probabilities output, and handles zipmap
+    update_registered_converter(DummyClassifier, "OnnxgateDummyClassifier", calculate_linear_classifier_output_shapes,
+                                _convert_dummy_classifier, options={"zipmap": [True, False, "columns"],
+                                                                    "nocl": [True, False]})
     update_registered_converter(MissingIndicator, "OnnxgateMissingIndicator", _indicator_shape, _convert_indicator)
     update_registered_converter(IsotonicRegression, "OnnxgateIsotonicRegression", _regressor_shape(lambda _: 1),
                                 _convert_isotonic)
@@ -265,3 +271,44 @@ def _convert_dummy_regressor(scope: Any, operator: Any, container: Any) -> None:
     rows = w.node("Gather", w.node("Shape", _features(scope, operator, container)), w.const([0], np.int64), axis=0)
     shape = w.node("Concat", rows, w.const([model.constant_.shape[1]], np.int64), axis=0)
     w.node("Expand", w.const(np.asarray(model.constant_).reshape(1, -1)), shape, out=operator.outputs[0].full_name)
+
+
+def _convert_dummy_classifier(scope: Any, operator: Any, container: Any) -> None:
+    """DummyClassifier's one answer for every row: ``strategy="prior"`` the most likely class and the
+    class priors, ``"most_frequent"`` and ``"constant"`` that class with probability 1. The random
+    strategies (``"stratified"``, ``"uniform"``) and several outputs are refused."""
+    import numpy as np
+    from onnx import TensorProto
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    from onnxgate.errors import UnsupportedModelError
+
+    model = operator.raw_operator
+    if model.strategy not in ("prior", "most_frequent", "constant"):
+        raise UnsupportedModelError(
+            f"DummyClassifier(strategy={model.strategy!r}) answers at random, which no file can reproduce; "
+            "strategies 'prior', 'most_frequent' and 'constant' convert",
+            framework="sklearn",
+        )
+    if model.n_outputs_ != 1:
+        raise UnsupportedModelError(
+            f"DummyClassifier fitted on {model.n_outputs_} outputs is not written here; fit one per output",
+            framework="sklearn",
+        )
+    classes = np.asarray(model.classes_)
+    prior = np.asarray(model.class_prior_, dtype=np.float64)
+    if model.strategy == "constant":
+        index = int(np.flatnonzero(classes == model.constant)[0])
+    else:
+        index = int(np.argmax(prior))
+    proba = prior if model.strategy == "prior" else np.eye(len(classes))[index]
+    w = _Writer(scope, container, np.float64 if isinstance(operator.outputs[1].type, DoubleTensorType) else np.float32)
+    rows = w.node("Gather", w.node("Shape", _features(scope, operator, container)), w.const([0], np.int64), axis=0)
+    if classes.dtype.kind in "OUS":
+        label = scope.get_unique_variable_name("label")
+        container.add_initializer(label, TensorProto.STRING, [1], [str(classes[index]).encode()])
+    else:
+        label = w.const([int(classes[index])], np.int64)
+    w.node("Expand", label, rows, out=operator.outputs[0].full_name)
+    width = w.node("Concat", rows, w.const([len(classes)], np.int64), axis=0)
+    w.node("Expand", w.const(proba[None, :]), width, out=operator.outputs[1].full_name)

@@ -116,3 +116,21 @@ def test_a_missing_indicator_that_saw_nothing_missing_answers_no_column() -> Non
     assert not og.validate(conv, data=X, reference=MissingIndicator().fit(holes)).passed
     with pytest.raises(og.UnsupportedModelError, match=r"output 'variable' has no values per row"):
         og.convert(model, X[:5], target="sql-edge-2.0")
+
+
+@pytest.mark.parametrize("labels", ["int", "text", "bool"])
+def test_a_dummy_classifier_answers_its_one_class_and_probabilities(labels: str) -> None:
+    from sklearn.dummy import DummyClassifier
+
+    X, y = _data("iris")
+    X, y = X[:120], y[:120]  # classes of 50, 50 and 20 rows: priors that are not uniform
+    y = {"int": y, "text": np.array(["setosa", "versicolor", "virginica"])[y], "bool": y == 1}[labels]
+    for strategy in ("prior", "most_frequent", "constant"):
+        model = DummyClassifier(strategy=strategy, constant=y[-1].item() if strategy == "constant" else None).fit(X, y)
+        for target in ("container", *(["sql-edge-2.0"] if labels != "text" else [])):
+            conv = og.convert(model, X[:5], target=target)
+            assert og.validate(conv, data=X, reference=model, target=target).passed
+    prior = DummyClassifier().fit(X, y)
+    assert not og.validate(og.convert(prior, X[:5]), data=X, reference=model).passed
+    with pytest.raises(og.UnsupportedModelError, match=r"strategy='uniform'\) answers at random"):
+        og.convert(DummyClassifier(strategy="uniform").fit(X, y), X[:5])
