@@ -1,7 +1,7 @@
 """Converters skl2onnx 1.20 lacks, registered with it: transformers whose ``transform`` is affine
 (FastICA, FactorAnalysis, SparsePCA, MiniBatchSparsePCA), the kernel approximations RBFSampler,
-SkewedChi2Sampler and Nystroem, MissingIndicator, IsotonicRegression, KernelRidge, DummyRegressor and
-DummyClassifier.
+SkewedChi2Sampler and Nystroem, MissingIndicator, IsotonicRegression, KernelRidge, DummyRegressor,
+DummyClassifier and NearestCentroid.
 Installed once, by :func:`onnxgate.converters.sklearn._skl2onnx`; each file they write is checked by
 parity like any other."""
 
@@ -29,6 +29,7 @@ def register_missing_converters() -> None:
     from sklearn.isotonic import IsotonicRegression
     from sklearn.kernel_approximation import Nystroem, RBFSampler, SkewedChi2Sampler
     from sklearn.kernel_ridge import KernelRidge
+    from sklearn.neighbors import NearestCentroid
 
     if "OnnxgateKernelRidge" in _converter_pool:
         return
@@ -42,9 +43,11 @@ def register_missing_converters() -> None:
     update_registered_converter(DummyRegressor, "OnnxgateDummyRegressor",
                                 _regressor_shape(lambda op: op.constant_.shape[1]), _convert_dummy_regressor)
     # a classifier: skl2onnx's parser gives it a label and a probabilities output, and handles zipmap
+    classifier = {"zipmap": [True, False, "columns"], "nocl": [True, False]}
     update_registered_converter(DummyClassifier, "OnnxgateDummyClassifier", calculate_linear_classifier_output_shapes,
-                                _convert_dummy_classifier, options={"zipmap": [True, False, "columns"],
-                                                                    "nocl": [True, False]})
+                                _convert_dummy_classifier, options=classifier)
+    update_registered_converter(NearestCentroid, "OnnxgateNearestCentroid", calculate_linear_classifier_output_shapes,
+                                _convert_nearest_centroid, options=classifier)
     update_registered_converter(MissingIndicator, "OnnxgateMissingIndicator", _indicator_shape, _convert_indicator)
     update_registered_converter(IsotonicRegression, "OnnxgateIsotonicRegression", _regressor_shape(lambda _: 1),
                                 _convert_isotonic)
@@ -278,7 +281,6 @@ def _convert_dummy_classifier(scope: Any, operator: Any, container: Any) -> None
     class priors, ``"most_frequent"`` and ``"constant"`` that class with probability 1. The random
     strategies (``"stratified"``, ``"uniform"``) and several outputs are refused."""
     import numpy as np
-    from onnx import TensorProto
     from skl2onnx.common.data_types import DoubleTensorType
 
     from onnxgate.errors import UnsupportedModelError
@@ -304,11 +306,60 @@ def _convert_dummy_classifier(scope: Any, operator: Any, container: Any) -> None
     proba = prior if model.strategy == "prior" else np.eye(len(classes))[index]
     w = _Writer(scope, container, np.float64 if isinstance(operator.outputs[1].type, DoubleTensorType) else np.float32)
     rows = w.node("Gather", w.node("Shape", _features(scope, operator, container)), w.const([0], np.int64), axis=0)
-    if classes.dtype.kind in "OUS":
-        label = scope.get_unique_variable_name("label")
-        container.add_initializer(label, TensorProto.STRING, [1], [str(classes[index]).encode()])
-    else:
-        label = w.const([int(classes[index])], np.int64)
-    w.node("Expand", label, rows, out=operator.outputs[0].full_name)
+    w.node("Expand", _labels(w, classes[[index]]), rows, out=operator.outputs[0].full_name)
     width = w.node("Concat", rows, w.const([len(classes)], np.int64), axis=0)
     w.node("Expand", w.const(proba[None, :]), width, out=operator.outputs[1].full_name)
+
+
+def _labels(w: _Writer, classes: Any) -> str:
+    """A constant of class labels as the label output holds them: text, or int64 (as skl2onnx writes a
+    numeric or bool label, which onnxgate casts back afterwards)."""
+    import numpy as np
+    from onnx import TensorProto
+
+    classes = np.asarray(classes)
+    if classes.dtype.kind in "OUS":
+        name = w.scope.get_unique_variable_name("labels")
+        w.container.add_initializer(name, TensorProto.STRING, [len(classes)], [str(c).encode() for c in classes])
+        return name
+    return w.const(classes.astype(np.int64), np.int64)
+
+
+def _convert_nearest_centroid(scope: Any, operator: Any, container: Any) -> None:
+    """NearestCentroid as scikit-learn (>= 1.5) answers: the probabilities are the softmax of the
+    discriminant scores ``-|x/s - c/s|^2 + 2 log(prior)`` (``s`` the within-class deviation, where not 0);
+    the label is the class of the nearest centroid in the raw features when the priors are uniform, of the
+    highest score otherwise. Only the euclidean metric has probabilities: manhattan is refused."""
+    import numpy as np
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    from onnxgate.errors import UnsupportedModelError
+
+    model = operator.raw_operator
+    if model.metric != "euclidean":
+        raise UnsupportedModelError(
+            f"NearestCentroid(metric={model.metric!r}) is not written here (it has no predict_proba); the "
+            "euclidean metric is",
+            framework="sklearn",
+        )
+    w = _Writer(scope, container, np.float64 if isinstance(operator.outputs[1].type, DoubleTensorType) else np.float32)
+    X = _features(scope, operator, container)
+    centroids = np.asarray(model.centroids_, dtype=np.float64)
+    deviation = np.asarray(model.within_class_std_dev_, dtype=np.float64)
+    scale = np.where(deviation != 0, deviation, 1.0)
+
+    def squared_distances(rows: str, points: Any) -> str:  # |x|^2 - 2 x.c + |c|^2, [N, classes]
+        norms = w.node("MatMul", w.node("Mul", rows, rows), w.const(np.ones((points.shape[1], 1))))
+        cross = w.node("Mul", w.node("MatMul", rows, w.const(points.T)), w.const(2.0))
+        return w.node("Add", w.node("Sub", norms, cross), w.const((points ** 2).sum(axis=1)[None, :]))
+
+    normalized = w.node("Div", X, w.const(scale[None, :]))
+    log_prior = 2.0 * np.log(np.asarray(model.class_prior_, dtype=np.float64))
+    scores = w.node("Sub", w.const(log_prior[None, :]), squared_distances(normalized, centroids / scale))
+    w.node("Softmax", scores, out=operator.outputs[1].full_name, axis=1)
+    classes = np.asarray(model.classes_)
+    if np.isclose(model.class_prior_, 1 / len(classes)).all():
+        index = w.node("ArgMin", squared_distances(X, centroids), axis=1, keepdims=0)
+    else:
+        index = w.node("ArgMax", scores, axis=1, keepdims=0)
+    w.node("Gather", _labels(w, classes), index, axis=0, out=operator.outputs[0].full_name)

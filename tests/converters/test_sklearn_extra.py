@@ -134,3 +134,22 @@ def test_a_dummy_classifier_answers_its_one_class_and_probabilities(labels: str)
     assert not og.validate(og.convert(prior, X[:5]), data=X, reference=model).passed
     with pytest.raises(og.UnsupportedModelError, match=r"strategy='uniform'\) answers at random"):
         og.convert(DummyClassifier(strategy="uniform").fit(X, y), X[:5])
+
+
+@pytest.mark.parametrize("priors", ["uniform", "empirical"])
+def test_a_nearest_centroid_answers_its_labels_and_probabilities(priors: str) -> None:
+    # uniform priors: the label is the nearest centroid in the raw features; empirical: the highest
+    # discriminant score, whose softmax is predict_proba either way
+    from sklearn.datasets import load_wine
+    from sklearn.neighbors import NearestCentroid
+
+    X, y = load_wine(return_X_y=True)
+    labels = np.array(["barolo", "grignolino", "barbera"])[y]
+    for target, answer in (("container", labels), ("sql-edge-2.0", y)):
+        model = NearestCentroid(priors=priors).fit(X, answer)
+        conv = og.convert(model, X[:5], target=target)
+        assert og.validate(conv, data=X, reference=model, target=target).passed
+    shrunk = NearestCentroid(priors=priors, shrink_threshold=0.5).fit(X, y)
+    assert not og.validate(conv, data=X, reference=shrunk, target="sql-edge-2.0").passed
+    with pytest.raises(og.UnsupportedModelError, match=r"metric='manhattan'\) is not written"):
+        og.convert(NearestCentroid(metric="manhattan").fit(X, y), X[:5])
