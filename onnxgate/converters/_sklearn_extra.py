@@ -1,7 +1,9 @@
 """Converters skl2onnx 1.20 lacks, registered with it: transformers whose ``transform`` is affine
-(FastICA, FactorAnalysis, SparsePCA, MiniBatchSparsePCA), the kernel approximations RBFSampler,
-SkewedChi2Sampler and Nystroem, MissingIndicator, IsotonicRegression, KernelRidge, DummyRegressor,
-DummyClassifier and NearestCentroid.
+(FastICA, FactorAnalysis, SparsePCA, MiniBatchSparsePCA, FeatureAgglomeration with mean pooling), the
+kernel approximations RBFSampler, SkewedChi2Sampler and Nystroem, BernoulliRBM, MissingIndicator,
+IsotonicRegression, KernelRidge, DummyRegressor, DummyClassifier, NearestCentroid, LabelPropagation and
+LabelSpreading (rbf kernel), the clusterers AffinityPropagation, MeanShift and Birch, and the outlier
+detector EllipticEnvelope.
 Installed once, by :func:`onnxgate.converters.sklearn._skl2onnx`; each file they write is checked by
 parity like any other."""
 
@@ -12,7 +14,7 @@ from typing import Any
 
 #: Transformers whose ``transform(X)`` is ``X @ A + b`` for a fixed ``A`` and ``b`` (a centring and a
 #: projection, FactorAnalysis's posterior mean, SparsePCA's ridge regression onto its components).
-AFFINE = ("FastICA", "FactorAnalysis", "SparsePCA", "MiniBatchSparsePCA")
+AFFINE = ("FastICA", "FactorAnalysis", "SparsePCA", "MiniBatchSparsePCA", "FeatureAgglomeration")
 
 #: KernelRidge and Nystroem kernels written here (scikit-learn's pairwise kernels by those names).
 KERNELS = ("linear", "rbf", "poly", "polynomial", "sigmoid")
@@ -20,21 +22,35 @@ KERNELS = ("linear", "rbf", "poly", "polynomial", "sigmoid")
 
 def register_missing_converters() -> None:
     """Register each converter below with skl2onnx, once."""
+    import sklearn.cluster as cluster
     import sklearn.decomposition as decomposition
     from skl2onnx import update_registered_converter
     from skl2onnx.common._registration import _converter_pool
     from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+    from sklearn.covariance import EllipticEnvelope
     from sklearn.dummy import DummyClassifier, DummyRegressor
     from sklearn.impute import MissingIndicator
     from sklearn.isotonic import IsotonicRegression
     from sklearn.kernel_approximation import Nystroem, RBFSampler, SkewedChi2Sampler
     from sklearn.kernel_ridge import KernelRidge
     from sklearn.neighbors import NearestCentroid
+    from sklearn.neural_network import BernoulliRBM
+    from sklearn.semi_supervised import LabelPropagation, LabelSpreading
 
     if "OnnxgateKernelRidge" in _converter_pool:
         return
     for name in AFFINE:
-        update_registered_converter(getattr(decomposition, name), f"Onnxgate{name}", _affine_shape, _convert_affine)
+        agglomeration = name == "FeatureAgglomeration"  # a ClusterMixin: skl2onnx would give it a label output
+        update_registered_converter(getattr(cluster if agglomeration else decomposition, name), f"Onnxgate{name}",
+                                    _affine_shape, _convert_affine, parser=_transform_only if agglomeration else None)
+    update_registered_converter(BernoulliRBM, "OnnxgateBernoulliRBM", _regressor_shape(lambda op: op.n_components),
+                                _convert_rbm)
+    for kind in (cluster.AffinityPropagation, cluster.MeanShift):
+        update_registered_converter(kind, f"Onnxgate{kind.__name__}", _label_shape, _convert_nearest_center,
+                                    parser=_label_only)
+    update_registered_converter(cluster.Birch, "OnnxgateBirch", _birch_shape, _convert_birch)
+    update_registered_converter(EllipticEnvelope, "OnnxgateEllipticEnvelope", _outlier_shape,
+                                _convert_elliptic_envelope)
     for kind in (RBFSampler, SkewedChi2Sampler):
         update_registered_converter(kind, f"Onnxgate{kind.__name__}", _regressor_shape(lambda op: op.n_components),
                                     _convert_random_features)
@@ -48,6 +64,9 @@ def register_missing_converters() -> None:
                                 _convert_dummy_classifier, options=classifier)
     update_registered_converter(NearestCentroid, "OnnxgateNearestCentroid", calculate_linear_classifier_output_shapes,
                                 _convert_nearest_centroid, options=classifier)
+    for kind in (LabelPropagation, LabelSpreading):
+        update_registered_converter(kind, f"Onnxgate{kind.__name__}", calculate_linear_classifier_output_shapes,
+                                    _convert_label_propagation, options=classifier)
     update_registered_converter(MissingIndicator, "OnnxgateMissingIndicator", _indicator_shape, _convert_indicator)
     update_registered_converter(IsotonicRegression, "OnnxgateIsotonicRegression", _regressor_shape(lambda _: 1),
                                 _convert_isotonic)
@@ -106,6 +125,16 @@ def _affine_parts(model: Any) -> tuple[Any, Any]:
     """``A`` and ``b`` with ``transform(X) == X @ A + b``, read off the model's own transform (of the zero
     row, then of each unit row), so nothing of its formula is copied here."""
     import numpy as np
+
+    from onnxgate.errors import UnsupportedModelError
+
+    pooling = getattr(model, "pooling_func", np.mean)
+    if pooling is not np.mean:
+        raise UnsupportedModelError(
+            f"{type(model).__name__} pools its clusters with {getattr(pooling, '__name__', pooling)}, which is not "
+            "affine; onnxgate writes it with pooling_func=numpy.mean (the default)",
+            framework="sklearn",
+        )
 
     n = int(model.n_features_in_)
     offset = np.asarray(model.transform(np.zeros((1, n))), dtype=np.float64)
@@ -237,11 +266,8 @@ def _kernel(w: _Writer, X: str, fitted: Any, owner: str, kernel: Any, params: An
     dot = w.node("MatMul", X, w.const(fitted.T))
     if kernel == "linear":
         return dot
-    if kernel == "rbf":  # exp(-gamma * (|x|^2 - 2 x.y + |y|^2))
-        rows = w.node("MatMul", w.node("Mul", X, X), w.const(np.ones((fitted.shape[1], 1))))
-        squared = w.node("Add", w.node("Sub", rows, w.node("Mul", dot, w.const(2.0))),
-                         w.const((fitted ** 2).sum(axis=1)[None, :]))
-        return w.node("Exp", w.node("Mul", squared, w.const(-gamma)))
+    if kernel == "rbf":  # exp(-gamma * |x - y|^2)
+        return w.node("Exp", w.node("Mul", _squared_distances(w, X, fitted, dot), w.const(-gamma)))
     scaled = w.node("Add", w.node("Mul", dot, w.const(gamma)), w.const(1.0 if coef0 is None else coef0))
     if kernel == "sigmoid":
         return w.node("Tanh", scaled)
@@ -348,18 +374,153 @@ def _convert_nearest_centroid(scope: Any, operator: Any, container: Any) -> None
     deviation = np.asarray(model.within_class_std_dev_, dtype=np.float64)
     scale = np.where(deviation != 0, deviation, 1.0)
 
-    def squared_distances(rows: str, points: Any) -> str:  # |x|^2 - 2 x.c + |c|^2, [N, classes]
-        norms = w.node("MatMul", w.node("Mul", rows, rows), w.const(np.ones((points.shape[1], 1))))
-        cross = w.node("Mul", w.node("MatMul", rows, w.const(points.T)), w.const(2.0))
-        return w.node("Add", w.node("Sub", norms, cross), w.const((points ** 2).sum(axis=1)[None, :]))
-
     normalized = w.node("Div", X, w.const(scale[None, :]))
     log_prior = 2.0 * np.log(np.asarray(model.class_prior_, dtype=np.float64))
-    scores = w.node("Sub", w.const(log_prior[None, :]), squared_distances(normalized, centroids / scale))
+    scores = w.node("Sub", w.const(log_prior[None, :]), _squared_distances(w, normalized, centroids / scale))
     w.node("Softmax", scores, out=operator.outputs[1].full_name, axis=1)
     classes = np.asarray(model.classes_)
     if np.isclose(model.class_prior_, 1 / len(classes)).all():
-        index = w.node("ArgMin", squared_distances(X, centroids), axis=1, keepdims=0)
+        index = w.node("ArgMin", _squared_distances(w, X, centroids), axis=1, keepdims=0)
     else:
         index = w.node("ArgMax", scores, axis=1, keepdims=0)
     w.node("Gather", _labels(w, classes), index, axis=0, out=operator.outputs[0].full_name)
+
+
+def _squared_distances(w: _Writer, X: str, points: Any, dot: str | None = None) -> str:
+    """``|x - p|^2`` between the rows of ``X`` and each row of ``points``, ``[N, len(points)]``, as
+    ``|x|^2 - 2 x.p + |p|^2`` (``dot``: ``X @ points.T`` where already written)."""
+    import numpy as np
+
+    points = np.asarray(points, dtype=np.float64)
+    norms = w.node("MatMul", w.node("Mul", X, X), w.const(np.ones((points.shape[1], 1))))
+    cross = w.node("Mul", dot or w.node("MatMul", X, w.const(points.T)), w.const(2.0))
+    return w.node("Add", w.node("Sub", norms, cross), w.const((points ** 2).sum(axis=1)[None, :]))
+
+
+def _label_only(scope: Any, model: Any, inputs: Any, custom_parsers: Any = None) -> Any:
+    """skl2onnx's parser for a clusterer that has ``predict`` and no ``transform``: one ``label`` output
+    (its default parser adds a ``scores`` output no method of the model answers)."""
+    from skl2onnx._supported_operators import get_model_alias
+    from skl2onnx.common.data_types import Int64TensorType
+
+    operator = scope.declare_local_operator(get_model_alias(type(model)), model)
+    operator.inputs = inputs
+    operator.outputs.append(scope.declare_local_variable("label", Int64TensorType()))
+    return operator.outputs
+
+
+def _transform_only(scope: Any, model: Any, inputs: Any, custom_parsers: Any = None) -> Any:
+    """skl2onnx's parser for a transformer it takes for a clusterer: one ``variable`` output."""
+    from skl2onnx._supported_operators import get_model_alias
+    from skl2onnx.common.data_types import guess_tensor_type
+
+    operator = scope.declare_local_operator(get_model_alias(type(model)), model)
+    operator.inputs = inputs
+    operator.outputs.append(scope.declare_local_variable("variable", guess_tensor_type(inputs[0].type)))
+    return operator.outputs
+
+
+def _label_shape(operator: Any) -> None:
+    from skl2onnx.common.data_types import Int64TensorType
+
+    operator.outputs[0].type = Int64TensorType([operator.inputs[0].get_first_dimension()])
+
+
+def _convert_nearest_center(scope: Any, operator: Any, container: Any) -> None:
+    """AffinityPropagation's and MeanShift's ``predict``: the index of the nearest cluster center."""
+    from onnxgate.errors import UnsupportedModelError
+
+    model = operator.raw_operator
+    centers = getattr(model, "cluster_centers_", None)
+    if centers is None or len(centers) == 0:
+        raise UnsupportedModelError(
+            f"{type(model).__name__} has no cluster centers to assign rows to (a precomputed affinity, or a "
+            "fit that did not converge): it cannot be written",
+            framework="sklearn",
+        )
+    w = _Writer(scope, container, _dtype(operator))
+    distances = _squared_distances(w, _features(scope, operator, container), centers)
+    w.node("ArgMin", distances, axis=1, keepdims=0, out=operator.outputs[0].full_name)
+
+
+def _birch_shape(operator: Any) -> None:
+    from skl2onnx.common.data_types import Int64TensorType
+
+    batch = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type = Int64TensorType([batch])
+    operator.outputs[1].type = _float_type(operator)([batch, len(operator.raw_operator.subcluster_centers_)])
+
+
+def _convert_birch(scope: Any, operator: Any, container: Any) -> None:
+    """Birch's ``predict`` (the label of the nearest subcluster center) and ``transform`` (the euclidean
+    distance to each subcluster center)."""
+    import numpy as np
+
+    model = operator.raw_operator
+    w = _Writer(scope, container, _dtype(operator))
+    squared = _squared_distances(w, _features(scope, operator, container), model.subcluster_centers_)
+    index = w.node("ArgMin", squared, axis=1, keepdims=0)
+    w.node("Gather", w.const(np.asarray(model.subcluster_labels_), np.int64), index, axis=0,
+           out=operator.outputs[0].full_name)
+    w.node("Sqrt", w.node("Max", squared, w.const(0.0)), out=operator.outputs[1].full_name)
+
+
+def _convert_rbm(scope: Any, operator: Any, container: Any) -> None:
+    """BernoulliRBM's ``transform``: the hidden units' probabilities, ``sigmoid(X @ components_.T +
+    intercept_hidden_)``."""
+    import numpy as np
+
+    model = operator.raw_operator
+    w = _Writer(scope, container, _dtype(operator))
+    hidden = w.node("Add", w.node("MatMul", _features(scope, operator, container), w.const(model.components_.T)),
+                    w.const(np.asarray(model.intercept_hidden_)[None, :]))
+    w.node("Sigmoid", hidden, out=operator.outputs[0].full_name)
+
+
+def _outlier_shape(operator: Any) -> None:
+    from skl2onnx.common.data_types import Int64TensorType
+
+    batch = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type = Int64TensorType([batch])
+    operator.outputs[1].type = _float_type(operator)([batch, 1])
+
+
+def _convert_elliptic_envelope(scope: Any, operator: Any, container: Any) -> None:
+    """EllipticEnvelope's ``decision_function`` (``-mahalanobis(x) - offset_``) and ``predict`` (1 where
+    it is at least 0, else -1)."""
+    import numpy as np
+
+    model = operator.raw_operator
+    w = _Writer(scope, container, _dtype(operator))
+    centred = w.node("Sub", _features(scope, operator, container), w.const(np.asarray(model.location_)[None, :]))
+    weighted = w.node("Mul", w.node("MatMul", centred, w.const(model.precision_)), centred)
+    mahalanobis = w.node("MatMul", weighted, w.const(np.ones((len(model.location_), 1))))
+    decision = w.node("Sub", w.node("Neg", mahalanobis), w.const(model.offset_), out=operator.outputs[1].full_name)
+    inlier = w.node("Not", w.node("Less", decision, w.const(0.0)))
+    label = w.node("Where", inlier, w.const([1], np.int64), w.const([-1], np.int64))
+    w.node("Reshape", label, w.const([-1], np.int64), out=operator.outputs[0].full_name)
+
+
+def _convert_label_propagation(scope: Any, operator: Any, container: Any) -> None:
+    """LabelPropagation's and LabelSpreading's ``predict_proba`` with the rbf kernel: the kernel between
+    the rows and the training points times ``label_distributions_``, each row divided by its sum; the
+    label the most probable class. The knn kernel is refused."""
+    import numpy as np
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    from onnxgate.errors import UnsupportedModelError
+
+    model = operator.raw_operator
+    if model.kernel != "rbf":
+        raise UnsupportedModelError(
+            f"{type(model).__name__}(kernel={model.kernel!r}) is not written here; kernel='rbf' is",
+            framework="sklearn",
+        )
+    w = _Writer(scope, container, np.float64 if isinstance(operator.outputs[1].type, DoubleTensorType) else np.float32)
+    weights = _kernel(w, _features(scope, operator, container), model.X_, type(model).__name__, "rbf", None,
+                      model.gamma, None, None)
+    mass = w.node("MatMul", weights, w.const(model.label_distributions_))
+    total = w.node("MatMul", mass, w.const(np.ones((model.label_distributions_.shape[1], 1))))
+    proba = w.node("Div", mass, total, out=operator.outputs[1].full_name)
+    index = w.node("ArgMax", proba, axis=1, keepdims=0)
+    w.node("Gather", _labels(w, model.classes_), index, axis=0, out=operator.outputs[0].full_name)

@@ -135,10 +135,10 @@ def test_dataframe_with_missing_column(built: dict[str, Any]) -> None:
 
 
 def test_estimator_without_converter_names_it() -> None:
-    from sklearn.cluster import Birch
+    from sklearn.decomposition import LatentDirichletAllocation
 
-    model = Birch(n_clusters=2).fit(np.arange(20.0).reshape(-1, 2))
-    with pytest.raises(og.UnsupportedModelError, match="no converter for Birch"):
+    model = LatentDirichletAllocation(n_components=2, random_state=0).fit(np.arange(20.0).reshape(-1, 2))
+    with pytest.raises(og.UnsupportedModelError, match="no converter for LatentDirichletAllocation"):
         og.convert(model, np.arange(6.0).reshape(-1, 2))
 
 

@@ -30,6 +30,8 @@ def _data(kind: str) -> tuple[Any, Any]:
 
 def _build(case: str, variant: int) -> tuple[Any, Any]:
     """The model of ``case`` fitted on its data (``variant`` 1: fitted otherwise), and that data."""
+    from sklearn.cluster import AffinityPropagation, Birch, FeatureAgglomeration, MeanShift
+    from sklearn.covariance import EllipticEnvelope
     from sklearn.decomposition import FactorAnalysis, FastICA, MiniBatchSparsePCA, SparsePCA
     from sklearn.dummy import DummyRegressor
     from sklearn.impute import MissingIndicator, SimpleImputer
@@ -37,7 +39,9 @@ def _build(case: str, variant: int) -> tuple[Any, Any]:
     from sklearn.kernel_approximation import Nystroem, RBFSampler, SkewedChi2Sampler
     from sklearn.kernel_ridge import KernelRidge
     from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import BernoulliRBM
     from sklearn.pipeline import make_pipeline, make_union
+    from sklearn.semi_supervised import LabelSpreading
 
     if case in ("FastICA", "FactorAnalysis", "SparsePCA", "MiniBatchSparsePCA"):
         X, _ = _data("iris")
@@ -60,6 +64,19 @@ def _build(case: str, variant: int) -> tuple[Any, Any]:
     if case == "SkewedChi2Sampler":
         X, _ = _data("iris")
         return SkewedChi2Sampler(n_components=20, random_state=variant).fit(X), X
+    if case in UNSUPERVISED:
+        X, y = _data("iris")
+        if case == "BernoulliRBM":
+            X = (X - X.min(axis=0)) / (X.max(axis=0) - X.min(axis=0))  # values in [0, 1], as it expects
+        partly = np.where(np.arange(len(y)) % 3 == 0, -1, y)  # a third unlabelled
+        model = {"AffinityPropagation": lambda: AffinityPropagation(damping=0.5 + 0.3 * variant, random_state=0),
+                 "MeanShift": lambda: MeanShift(bandwidth=1.0 + variant),
+                 "Birch": lambda: Birch(threshold=0.5 + 0.3 * variant),
+                 "FeatureAgglomeration": lambda: FeatureAgglomeration(n_clusters=2 + variant),
+                 "BernoulliRBM": lambda: BernoulliRBM(n_components=8, random_state=variant),
+                 "EllipticEnvelope": lambda: EllipticEnvelope(contamination=0.1 + 0.1 * variant, random_state=0),
+                 "LabelSpreading": lambda: LabelSpreading(gamma=20 - 15 * variant)}[case]()
+        return (model.fit(X, partly) if case == "LabelSpreading" else model.fit(X)), X
     X, y = _data("diabetes")
     if case.startswith("Nystroem"):
         return Nystroem(kernel=case.split()[-1], n_components=30, random_state=variant).fit(X), X
@@ -72,7 +89,9 @@ def _build(case: str, variant: int) -> tuple[Any, Any]:
 CASES = ["FastICA", "FactorAnalysis", "SparsePCA", "MiniBatchSparsePCA", "MissingIndicator in a union",
          "IsotonicRegression", "IsotonicRegression clip", "KernelRidge linear", "KernelRidge rbf", "KernelRidge poly",
          "KernelRidge sigmoid", "RBFSampler in a pipeline", "SkewedChi2Sampler", "Nystroem rbf", "Nystroem poly",
-         "DummyRegressor median on two targets"]
+         "DummyRegressor median on two targets", "AffinityPropagation", "MeanShift", "Birch", "FeatureAgglomeration",
+         "BernoulliRBM", "EllipticEnvelope", "LabelSpreading"]
+UNSUPERVISED = CASES[-7:]
 #: Nystroem's normalization (the kernel matrix's inverse square root) amplifies float32 rounding past the
 #: tolerances (measured: up to 4e-3 relative on diabetes), so it is checked where it computes in float64
 FLOAT64_ONLY = {"Nystroem rbf", "Nystroem poly"}
@@ -100,6 +119,13 @@ def test_what_those_converters_cannot_write_is_refused_by_name() -> None:
         og.convert(KernelRidge(kernel="laplacian").fit(X, y), X[:5])
     with pytest.raises(og.UnsupportedModelError, match=r"out_of_bounds='raise'"):
         og.convert(IsotonicRegression(out_of_bounds="raise").fit(X[:, 2], y), X[:5, 2])
+    from sklearn.cluster import FeatureAgglomeration
+    from sklearn.semi_supervised import LabelPropagation
+
+    with pytest.raises(og.UnsupportedModelError, match=r"pools its clusters with median, which is not affine"):
+        og.convert(FeatureAgglomeration(pooling_func=np.median).fit(X), X[:5])
+    with pytest.raises(og.UnsupportedModelError, match=r"LabelPropagation\(kernel='knn'\) is not written"):
+        og.convert(LabelPropagation(kernel="knn").fit(X, (y > 150).astype(int)), X[:5])
 
 
 def test_a_missing_indicator_that_saw_nothing_missing_answers_no_column() -> None:
