@@ -125,9 +125,13 @@ def register_one_hot_encoder() -> None:
     category was infrequent: those are converted as ``"ignore"``. (``"infrequent_if_exist"`` with
     infrequent categories puts an unknown value in the infrequent column, which this converter does not
     write: :func:`unknown_value_notes` says so at convert.)
+
+    Float categories, which skl2onnx refuses ("Category 4.3 is not an int64"), are written here
+    (:func:`_float_one_hot`).
     """
     import copy
 
+    import numpy as np
     from skl2onnx.common._registration import _converter_pool, register_converter
 
     original = _converter_pool["SklearnOneHotEncoder"]
@@ -136,6 +140,10 @@ def register_one_hot_encoder() -> None:
 
     def convert_one_hot_encoder(scope: Any, operator: Any, container: Any) -> None:
         encoder = operator.raw_operator
+        if (all(np.asarray(c).dtype.kind == "f" for c in encoder.categories_) and not _infrequent(encoder)
+                and container.target_opset >= 11):
+            _float_one_hot(scope, operator, container)
+            return
         if _unknown_as_zeros(encoder) and encoder.handle_unknown != "ignore":
             operator.raw_operator = copy.copy(encoder)
             operator.raw_operator.handle_unknown = "ignore"
@@ -149,6 +157,53 @@ def register_one_hot_encoder() -> None:
     register_converter("SklearnOneHotEncoder", convert_one_hot_encoder, overwrite=True,
                        options=original.get_allowed_options())
     _converter_pool["SklearnOneHotEncoder"]._onnxgate_unknown = True
+
+
+def _float_one_hot(scope: Any, operator: Any, container: Any) -> None:
+    """A OneHotEncoder fitted on float categories: each feature compared with its categories (``Equal``
+    against a ``[1, k]`` constant; ``IsNaN`` for a NaN category), the dropped category's column left out,
+    the features' blocks side by side, as float32 (skl2onnx's declared type). A value equal to no category
+    encodes as zeros, as ``handle_unknown="ignore"`` does (with ``"error"`` scikit-learn raises instead)."""
+    import numpy as np
+    from onnx import TensorProto
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    encoder = operator.raw_operator
+    double = any(isinstance(v.type, DoubleTensorType) for v in operator.inputs)
+    dtype, code = (np.float64, TensorProto.DOUBLE) if double else (np.float32, TensorProto.FLOAT)
+
+    def const(value: Any, kind: Any, onnx_type: int) -> str:
+        array = np.asarray(value, dtype=kind)
+        name = scope.get_unique_variable_name("one_hot_const")
+        container.add_initializer(name, onnx_type, list(array.shape), array.reshape(-1).tolist())
+        return name
+
+    def node(op: str, inputs: list[str], **attributes: Any) -> str:
+        out = scope.get_unique_variable_name(f"one_hot_{op.lower()}")
+        container.add_node(op, inputs, out, name=scope.get_unique_operator_name(op), **attributes)
+        return out
+
+    columns = [node("Cast", [v.full_name], to=code) for v in operator.inputs]
+    features = columns[0] if len(columns) == 1 else node("Concat", columns, axis=1)
+    drops = getattr(encoder, "drop_idx_", None)
+    blocks = []
+    for j, categories in enumerate(encoder.categories_):
+        values = np.asarray(categories, dtype=np.float64)
+        value = node("Gather", [features, const([j], np.int64, TensorProto.INT64)], axis=1)
+        hits = node("Cast", [node("Equal", [value, const(values[None, :], dtype, code)])], to=TensorProto.FLOAT)
+        if np.isnan(values).any():
+            nan_at = np.isnan(values).astype(np.float32)[None, :]  # the NaN category's column, where NaN
+            nan_hit = node("Mul", [node("Cast", [node("IsNaN", [value])], to=TensorProto.FLOAT),
+                                   const(nan_at, np.float32, TensorProto.FLOAT)])
+            hits = node("Add", [hits, nan_hit])
+        drop = None if drops is None else drops[j]
+        if drop is not None:
+            kept = [i for i in range(len(values)) if i != int(drop)]
+            hits = node("Gather", [hits, const(kept, np.int64, TensorProto.INT64)], axis=1)
+        blocks.append(hits)
+    out = operator.outputs[0].full_name
+    container.add_node("Concat" if len(blocks) > 1 else "Identity", blocks, out,
+                       name=scope.get_unique_operator_name("OneHot"), **({"axis": 1} if len(blocks) > 1 else {}))
 
 
 def _infrequent(encoder: Any) -> bool:

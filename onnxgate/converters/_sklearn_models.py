@@ -144,6 +144,8 @@ def without_unwritable_settings(model: Any, options: dict[Any, Any], warnings: l
       though ``flatten_transform`` shapes only ``transform()``, which the file does not answer.
     * ``KBinsDiscretizer(encode="onehot")`` (the default): a sparse output skl2onnx cannot write; its
       ``onehot-dense`` form holds the same values, which parity compares densified anyway.
+    * ``RandomTreesEmbedding(sparse_output=True)`` (the default): likewise, dense with
+      ``sparse_output=False``.
     """
     import copy
 
@@ -154,6 +156,8 @@ def without_unwritable_settings(model: Any, options: dict[Any, Any], warnings: l
             return "flatten_transform"
         if kind == "KBinsDiscretizer" and getattr(est, "encode", None) == "onehot":
             return "encode"
+        if kind == "RandomTreesEmbedding" and getattr(est, "sparse_output", False) is True:
+            return "sparse_output"
         return None
 
     before = sub_estimators(model)
@@ -173,6 +177,10 @@ def without_unwritable_settings(model: Any, options: dict[Any, Any], warnings: l
         elif setting == "encode":
             est.encode = "onehot-dense"
             note = ("KBinsDiscretizer converted with encode='onehot-dense' (ONNX has no sparse output; the values "
+                    "are the same, dense)")
+        elif setting == "sparse_output":
+            est.sparse_output = False
+            note = ("RandomTreesEmbedding converted with sparse_output=False (ONNX has no sparse output; the values "
                     "are the same, dense)")
         else:
             continue

@@ -224,6 +224,14 @@ class SklearnConverter(Converter):
                     "whatever the row needs no tree",
                     framework=self.framework,
                 )
+            if type(est).__name__ == "RandomTreesEmbedding" and est is not alone:
+                # skl2onnx's parser of it ends the graph there: the file answered the embedding, not the
+                # steps after it
+                raise UnsupportedModelError(
+                    f"RandomTreesEmbedding inside {type(alone).__name__} is not converted: skl2onnx writes the "
+                    "embedding as the model's output and loses the steps after it. Convert it on its own",
+                    framework=self.framework,
+                )
             categorical = getattr(est, "is_categorical_", None)
             if (type(est).__name__.startswith("HistGradientBoosting") and categorical is not None
                     and any(categorical) and est is not alone and est is not final_step(alone)):

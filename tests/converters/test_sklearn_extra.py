@@ -179,3 +179,19 @@ def test_a_nearest_centroid_answers_its_labels_and_probabilities(priors: str) ->
     assert not og.validate(conv, data=X, reference=shrunk, target="sql-edge-2.0").passed
     with pytest.raises(og.UnsupportedModelError, match=r"metric='manhattan'\) is not written"):
         og.convert(NearestCentroid(metric="manhattan").fit(X, y), X[:5])
+
+
+@pytest.mark.parametrize("drop", [None, "first"])
+def test_a_one_hot_encoder_on_float_categories_converts(drop: str | None) -> None:
+    # skl2onnx refused it: "Category 4.3 is not an int64"; here a NaN category and an unknown value too
+    from sklearn.preprocessing import OneHotEncoder
+
+    X, _ = _data("iris")
+    X = np.round(X, 1)
+    X[::9, 0] = np.nan
+    model = OneHotEncoder(drop=drop, handle_unknown="ignore", sparse_output=False).fit(X[:120])
+    for target in (None, "sql-edge-2.0"):
+        conv = og.convert(model, X[:5], target=target)
+        assert og.validate(conv, data=X, reference=model, target=target).passed  # rows 120+: unseen values
+    rounder = OneHotEncoder(drop=drop, handle_unknown="ignore", sparse_output=False).fit(np.round(X[:120]))
+    assert not og.validate(conv, data=X, reference=rounder, target="sql-edge-2.0").passed
