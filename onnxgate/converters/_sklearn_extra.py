@@ -1,6 +1,6 @@
 """Converters skl2onnx 1.20 lacks, registered with it: transformers whose ``transform`` is affine
 (FastICA, FactorAnalysis, SparsePCA, MiniBatchSparsePCA, FeatureAgglomeration with mean pooling), the
-kernel approximations RBFSampler, SkewedChi2Sampler and Nystroem, BernoulliRBM, MissingIndicator,
+kernel approximations RBFSampler, SkewedChi2Sampler and Nystroem, SplineTransformer, BernoulliRBM, MissingIndicator,
 IsotonicRegression, KernelRidge, DummyRegressor, DummyClassifier, NearestCentroid, LabelPropagation and
 LabelSpreading (rbf kernel), the clusterers AffinityPropagation, MeanShift and Birch, and the outlier
 detector EllipticEnvelope.
@@ -35,6 +35,7 @@ def register_missing_converters() -> None:
     from sklearn.kernel_ridge import KernelRidge
     from sklearn.neighbors import NearestCentroid
     from sklearn.neural_network import BernoulliRBM
+    from sklearn.preprocessing import SplineTransformer
     from sklearn.semi_supervised import LabelPropagation, LabelSpreading
 
     if "OnnxgateKernelRidge" in _converter_pool:
@@ -45,6 +46,8 @@ def register_missing_converters() -> None:
                                     _affine_shape, _convert_affine, parser=_transform_only if agglomeration else None)
     update_registered_converter(BernoulliRBM, "OnnxgateBernoulliRBM", _regressor_shape(lambda op: op.n_components),
                                 _convert_rbm)
+    update_registered_converter(SplineTransformer, "OnnxgateSplineTransformer",
+                                _regressor_shape(lambda op: op.n_features_out_), _convert_splines)
     for kind in (cluster.AffinityPropagation, cluster.MeanShift):
         update_registered_converter(kind, f"Onnxgate{kind.__name__}", _label_shape, _convert_nearest_center,
                                     parser=_label_only)
@@ -524,3 +527,111 @@ def _convert_label_propagation(scope: Any, operator: Any, container: Any) -> Non
     proba = w.node("Div", mass, total, out=operator.outputs[1].full_name)
     index = w.node("ArgMax", proba, axis=1, keepdims=0)
     w.node("Gather", _labels(w, model.classes_), index, axis=0, out=operator.outputs[0].full_name)
+
+
+def _convert_splines(scope: Any, operator: Any, container: Any) -> None:
+    """SplineTransformer's ``transform`` (dense): each feature's B-spline bases, written as the piecewise
+    polynomials they are (scipy's ``PPoly.from_spline``, per output column): the knot interval a value
+    falls in picks its polynomial's coefficients, evaluated at the distance from the interval's start.
+    Outside the knots: ``"continue"`` extends the end polynomials (scipy's extrapolation), ``"periodic"``
+    first wraps the value into the base interval, ``"constant"`` and ``"linear"`` give the end bases'
+    values (and slopes) as scikit-learn sets them. A missing value encodes as zeros. ``"error"`` and
+    ``sparse_output`` are refused."""
+    import numpy as np
+
+    from onnxgate.errors import UnsupportedModelError
+
+    model = operator.raw_operator
+    if model.extrapolation == "error" or model.sparse_output:
+        raise UnsupportedModelError(
+            "SplineTransformer with extrapolation='error' or sparse_output=True is not written (a file cannot "
+            "raise on a row, nor answer sparse); extrapolation 'constant', 'linear', 'continue' or 'periodic' "
+            "with dense output is",
+            framework="sklearn",
+        )
+    w = _Writer(scope, container, _dtype(operator))
+    X = _features(scope, operator, container)
+    blocks = []
+    degree = model.degree
+    for feature, spline in enumerate(model.bsplines_):
+        value = w.node("Gather", X, w.const([feature], np.int64), axis=1)
+        block = _spline_block(w, value, spline, model.extrapolation, degree)
+        if model.extrapolation == "linear" and degree <= 1:
+            # scikit-learn (1.9) raises a degree below 2 by one for the linear continuation inside its loop
+            # over the features, and the next features keep it (their range ends move one knot in)
+            degree += 1
+        if not model.include_bias:  # scikit-learn drops each feature's last basis
+            block = w.node("Gather", block, w.const(np.arange(spline.c.shape[1] - 1), np.int64), axis=1)
+        blocks.append(block)
+    out = operator.outputs[0].full_name
+    if len(blocks) == 1:
+        w.node("Identity", blocks[0], out=out)
+    else:
+        w.node("Concat", *blocks, out=out, axis=1)
+
+
+def _spline_block(w: _Writer, value: str, spline: Any, extrapolation: str, degree: int) -> str:
+    """The ``[N, n_splines]`` bases of one feature's ``[N, 1]`` values (:func:`_convert_splines`)."""
+    import numpy as np
+    from scipy.interpolate import BSpline, PPoly
+
+    t, k, columns = np.asarray(spline.t, dtype=np.float64), spline.k, spline.c.shape[1]
+    n = len(t) - k - 1  # intervals [t[l], t[l+1]) for l in k..n-1 are the base ones
+    pieces = [PPoly.from_spline(BSpline(t, spline.c[:, j], k)).c for j in range(columns)]  # [k+1, len(t)-1]
+    table = np.stack(pieces, axis=-1)[:, k:n, :]  # [k+1, intervals, columns]
+    starts = t[k:n]
+    # The end intervals are also where scipy evaluates a value beyond the knots (and one at the right
+    # end); where repeated knots make one empty, PPoly gives it the next interval's polynomial, not the
+    # one scipy uses there: each end's polynomial is fitted to scipy's own values beyond that end.
+    beyond = BSpline(t, spline.c, k, extrapolate=True)
+    step = (t[n] - t[k]) / (n - k) if t[n] > t[k] else 1.0
+    for slot, points in ((0, t[k] - step * np.arange(1, k + 2)), (-1, t[n] + step * np.arange(k + 1))):
+        powers = np.vander(points - starts[slot], k + 1)  # decreasing powers, as PPoly's
+        table[:, slot, :] = np.linalg.solve(powers, beyond(points))
+    zero = w.const(0.0)
+    x = value
+    if extrapolation == "periodic":
+        period = t[n] - t[k]
+        if period > 0:  # numpy's floor modulo, into [t[k], t[n])
+            shifted = w.node("Sub", value, w.const(t[k]))
+            turns = w.node("Floor", w.node("Div", shifted, w.const(period)))
+            x = w.node("Add", w.node("Sub", shifted, w.node("Mul", turns, w.const(period))), w.const(t[k]))
+        else:
+            x = w.node("Mul", value, zero)
+    # the interval: the count of interval starts at or below x, less one, clipped (extrapolation uses
+    # the end polynomials); a NaN counts every start and is zeroed below
+    at_or_below = w.node("Cast", w.node("Not", w.node("Less", x, w.const(starts[None, :]))),
+                         to=_tensor_type(w.dtype))
+    count = w.node("MatMul", at_or_below, w.const(np.ones((len(starts), 1))))
+    interval = w.node("Max", w.node("Min", w.node("Sub", count, w.const(1.0)), w.const(len(starts) - 1.0)), zero)
+    index = w.node("Reshape", w.node("Cast", interval, to=_tensor_type(np.int64)), w.const([-1], np.int64))
+    coefficients = w.node("Gather", w.const(np.transpose(table, (1, 0, 2))), index, axis=0)  # [N, k+1, columns]
+    offset = w.node("Sub", x, w.node("Unsqueeze", w.node("Gather", w.const(starts), index, axis=0),
+                                      w.const([1], np.int64)))
+    powers = w.node("Pow", offset, w.const(np.arange(k, -1, -1, dtype=np.float64)[None, :]))  # [N, k+1]
+    rows = w.node("Unsqueeze", powers, w.const([1], np.int64))
+    bases = w.node("Reshape", w.node("MatMul", rows, coefficients), w.const([-1, columns], np.int64))
+    missing = w.node("IsNaN", value)
+    if extrapolation in ("continue", "periodic"):
+        return w.node("Where", missing, w.const(np.zeros((1, columns))), bases)
+    low, high = t[degree], t[-degree - 1]
+    at_low, at_high = spline(low), spline(high)
+    steps = degree + 1 if extrapolation == "linear" and degree <= 1 else degree
+    below0, above0 = np.zeros(columns), np.zeros(columns)
+    below0[:degree], above0[columns - degree:] = at_low[:degree], at_high[columns - degree:]
+    below1, above1 = np.zeros(columns), np.zeros(columns)
+    if extrapolation == "linear":
+        slope_low, slope_high = spline(low, nu=1), spline(high, nu=1)
+        below0[:steps], below1[:steps] = at_low[:steps], slope_low[:steps]
+        above0[columns - steps:], above1[columns - steps:] = at_high[columns - steps:], slope_high[columns - steps:]
+    outside = w.node("Or", w.node("Or", w.node("Less", value, w.const(low)), w.node("Greater", value, w.const(high))),
+                     missing)
+    inside = w.node("Not", outside)  # a missing value is outside: zeros, as scikit-learn leaves it
+    below_values = w.node("Add", w.const(below0[None, :]),
+                          w.node("Mul", w.node("Sub", value, w.const(low)), w.const(below1[None, :])))
+    above_values = w.node("Add", w.const(above0[None, :]),
+                          w.node("Mul", w.node("Sub", value, w.const(high)), w.const(above1[None, :])))
+    nothing = w.const(np.zeros((1, columns)))
+    part = w.node("Where", inside, bases, nothing)
+    part = w.node("Add", part, w.node("Where", w.node("Less", value, w.const(low)), below_values, nothing))
+    return w.node("Add", part, w.node("Where", w.node("Greater", value, w.const(high)), above_values, nothing))

@@ -109,6 +109,13 @@ _ONNXMLTOOLS_HINT = {
 }
 
 
+#: What to do with an estimator that answers nothing for new rows, where more can be said.
+NO_ANSWER_HINTS = {
+    "LocalOutlierFactor": "Refit it with novelty=True, which gives it predict and decision_function for new rows",
+    "KernelDensity": "Its score_samples (the log density) is not converted",
+}
+
+
 def _skl2onnx() -> Any:
     try:
         import skl2onnx
@@ -201,6 +208,16 @@ class SklearnConverter(Converter):
         from onnxgate.converters._boosting import lightgbm_categories
 
         alone, _, _ = regressor_of(model, {})  # a search converts as its best estimator, likewise a target transform
+        if not any(hasattr(alone, m) for m in ("predict", "transform", "predict_proba", "decision_function")):
+            # a clusterer of its training rows only (DBSCAN, SpectralClustering...), an embedding of them
+            # (TSNE, MDS), a covariance estimate: skl2onnx has no converter, and none could be written
+            raise UnsupportedModelError(
+                f"{type(alone).__name__} answers nothing for new rows: it has no predict, transform, predict_proba "
+                "or decision_function (only fit_predict or fit_transform on its training data, or statistics of "
+                "it), so there is no model to convert. "
+                + NO_ANSWER_HINTS.get(type(alone).__name__, "Use an estimator that predicts or transforms new rows"),
+                framework=self.framework,
+            )
         for est in sub_estimators(model):
             if est is not alone and lightgbm_categories(est):
                 # skl2onnx hands the step one matrix: the text of a category column went into a Concat

@@ -262,3 +262,16 @@ def test_histgradientboosting_on_float64_says_its_trees_compare_float32() -> Non
         conv = og.convert(model, X[:5], precision=precision)
         assert any("compares float64 features with double thresholds" in w for w in conv.warnings), conv.warnings
     assert not any("double thresholds" in w for w in og.convert(model, X[:5].astype(np.float32)).warnings)
+
+
+@pytest.mark.parametrize("kind", ["DBSCAN", "LedoitWolf", "LocalOutlierFactor"])
+def test_an_estimator_that_answers_nothing_for_new_rows_is_refused_as_such(kind: str) -> None:
+    # the message blamed skl2onnx's missing converter and told the user to register one
+    from sklearn import cluster, covariance, neighbors
+
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    model = {"DBSCAN": cluster.DBSCAN, "LedoitWolf": covariance.LedoitWolf,
+             "LocalOutlierFactor": neighbors.LocalOutlierFactor}[kind]().fit(X)
+    match = "novelty=True" if kind == "LocalOutlierFactor" else "answers nothing for new rows"
+    with pytest.raises(og.UnsupportedModelError, match=match):
+        og.convert(model, X[:5])

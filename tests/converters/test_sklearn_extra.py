@@ -195,3 +195,31 @@ def test_a_one_hot_encoder_on_float_categories_converts(drop: str | None) -> Non
         assert og.validate(conv, data=X, reference=model, target=target).passed  # rows 120+: unseen values
     rounder = OneHotEncoder(drop=drop, handle_unknown="ignore", sparse_output=False).fit(np.round(X[:120]))
     assert not og.validate(conv, data=X, reference=rounder, target="sql-edge-2.0").passed
+
+
+@pytest.mark.parametrize("extrapolation", ["constant", "linear", "continue", "periodic"])
+def test_a_spline_transformer_converts_inside_and_beyond_its_knots(extrapolation: str) -> None:
+    # rows beyond the fitted range (the first 50, tripled), missing values, quantile knots repeated on
+    # a binary column (an empty end interval), no bias column, and degree 1 where scikit-learn's linear
+    # continuation carries a raised degree from one feature to the next
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import SplineTransformer
+
+    X, y = load_diabetes(return_X_y=True)
+    X = X.copy()
+    X[:50] *= 3
+    X[::13, 2] = np.nan
+    for degree, knots, bias in ((3, "uniform", True), (1, "quantile", False), (2, "quantile", True)):
+        model = SplineTransformer(degree=degree, knots=knots, n_knots=5, extrapolation=extrapolation,
+                                  include_bias=bias, handle_missing="zeros").fit(X[50:])
+        for target in (None, "sql-edge-2.0"):
+            conv = og.convert(model, X[:5], target=target)
+            assert og.validate(conv, data=X, reference=model, target=target).passed, (degree, knots, target)
+    other = SplineTransformer(degree=2, knots="quantile", n_knots=6, extrapolation=extrapolation,
+                              handle_missing="zeros").fit(X[50:])
+    assert not og.validate(conv, data=X, reference=other).passed
+    rows = ~np.isnan(X).any(axis=1)
+    model = make_pipeline(SplineTransformer(extrapolation=extrapolation), Ridge()).fit(X[rows], y[rows])
+    assert og.validate(og.convert(model, X[:5]), data=X[rows], reference=model).passed
