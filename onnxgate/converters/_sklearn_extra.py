@@ -586,8 +586,8 @@ def _spline_block(w: _Writer, value: str, spline: Any, extrapolation: str, degre
     beyond = BSpline(t, spline.c, k, extrapolate=True)
     step = (t[n] - t[k]) / (n - k) if t[n] > t[k] else 1.0
     for slot, points in ((0, t[k] - step * np.arange(1, k + 2)), (-1, t[n] + step * np.arange(k + 1))):
-        powers = np.vander(points - starts[slot], k + 1)  # decreasing powers, as PPoly's
-        table[:, slot, :] = np.linalg.solve(powers, beyond(points))
+        vandermonde = np.vander(points - starts[slot], k + 1)  # decreasing powers, as PPoly's
+        table[:, slot, :] = np.linalg.solve(vandermonde, beyond(points))
     zero = w.const(0.0)
     x = value
     if extrapolation == "periodic":
