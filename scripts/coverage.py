@@ -14,8 +14,9 @@ Cases:
 * every estimator in ``sklearn.utils.all_estimators()`` that builds with defaults, fitted on a small
   dataset that ships with scikit-learn and suits its kind (:func:`sklearn_cases`);
 * meta-estimators that need a base estimator (:data:`META_CASES`);
-* the boosting libraries and deep-learning layers (:data:`EXTRA_CASES`): a table of
-  :class:`Case` rows, each with its own ``build`` and its own raw converter; add rows there.
+* the boosting libraries (:func:`_boosting_cases`) and deep-learning layers (:func:`_deep_cases`:
+  PyTorch modules, Keras layers, a TensorFlow function), each :class:`Case` with its own ``build`` and
+  its own raw converter; more rows go in :data:`EXTRA_CASES`.
 
 Run ``python scripts/coverage.py`` (about a minute for the whole table) to rewrite both files;
 ``--only NAME ...`` runs some cases and prints their rows without writing. The test
@@ -464,8 +465,219 @@ def _boosting_cases() -> list[Case]:
     return cases
 
 
+# --- deep-learning layers --------------------------------------------------------------------------
+
+DEEP = "deep-learning layers"
+
+
+def _digits(shape: tuple[int, ...]) -> Any:
+    """300 digits images scaled to [0, 1], float32, each reshaped to ``shape`` (data that ships with
+    scikit-learn: no download)."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    return (load_digits().data[:300] / 16.0).astype(np.float32).reshape(-1, *shape)
+
+
+def _tokens() -> Any:
+    """300 rows of 64 token ids (the digits' pixel values, 0 to 16), int64."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    return load_digits().data[:300].astype(np.int64)
+
+
+def _asked_opset(proto: Any, opset: int) -> Any:
+    """``proto``, or an error where the exporter wrote another opset than the one asked for (the
+    table's raw column then says so: torch.onnx.export's dynamo path keeps 18 below it)."""
+    written = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
+    if written != opset:
+        raise ValueError(f"wrote opset {written} where opset {opset} was asked for")
+    return proto
+
+
+def raw_torch(model: Any, sample: Any, opset: int) -> Any:
+    """``torch.onnx.export`` as its documentation calls it, the batch axis dynamic."""
+    import torch
+
+    program = torch.onnx.export(model, (torch.from_numpy(sample),), input_names=["input"],
+                                dynamic_axes={"input": {0: "batch"}}, opset_version=opset)
+    return _asked_opset(program.model_proto, opset)
+
+
+def raw_keras(model: Any, sample: Any, opset: int) -> Any:
+    """``tf2onnx.convert.from_keras`` with a free batch axis."""
+    import tensorflow as tf
+    import tf2onnx
+
+    spec = (tf.TensorSpec((None, *sample.shape[1:]), tf.as_dtype(sample.dtype), name="input"),)
+    return _asked_opset(tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset)[0], opset)
+
+
+def raw_tf_function(fn: Any, sample: Any, opset: int) -> Any:
+    """``tf2onnx.convert.from_function`` with the function's own input signature."""
+    import tf2onnx
+
+    return _asked_opset(tf2onnx.convert.from_function(fn, input_signature=fn.input_signature, opset=opset)[0], opset)
+
+
+def _torch_answers(model: Any, X: Any) -> dict[str, Any]:
+    import torch
+
+    with torch.no_grad():
+        return {"forward": model(torch.from_numpy(X)).numpy()}
+
+
+def _keras_answers(model: Any, X: Any) -> dict[str, Any]:
+    import numpy as np
+
+    return {"call": np.asarray(model(X, training=False))}
+
+
+def _tf_answers(fn: Any, X: Any) -> dict[str, Any]:
+    import numpy as np
+
+    return {"call": np.asarray(fn(X))}
+
+
+def _torch_case(name: str, layers: Callable[[Any], Any], data: Callable[[], Any]) -> Case:
+    def build() -> Built:
+        import torch
+
+        torch.manual_seed(0)
+        return layers(torch.nn).eval(), data()
+
+    return Case(f"torch {name}", DEEP, build, raw_torch, predict=_torch_answers)
+
+
+def _torch_cases() -> list[Case]:
+    import torch
+
+    class LastStep(torch.nn.Module):
+        """A recurrent layer's output at the last step (the layer returns a tuple)."""
+
+        def __init__(self, recurrent: Any) -> None:
+            super().__init__()
+            self.recurrent = recurrent
+
+        def forward(self, x: Any) -> Any:
+            return self.recurrent(x)[0][:, -1, :]
+
+    class SelfAttention(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.attention = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+
+        def forward(self, x: Any) -> Any:
+            return self.attention(x, x, x, need_weights=False)[0]
+
+    class MeanEmbedding(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embedding = torch.nn.Embedding(17, 6)
+            self.head = torch.nn.Linear(6, 3)
+
+        def forward(self, x: Any) -> Any:
+            return self.head(self.embedding(x).mean(dim=1))
+
+    def iris() -> Any:
+        import numpy as np
+
+        return _iris()[0].astype(np.float32)
+
+    return [
+        _torch_case("Linear, GELU (exact), Softmax", lambda nn: nn.Sequential(
+            nn.Linear(4, 16), nn.GELU(), nn.Linear(16, 3), nn.Softmax(dim=1)), iris),
+        _torch_case("Linear, LayerNorm, SiLU", lambda nn: nn.Sequential(
+            nn.Linear(4, 16), nn.LayerNorm(16), nn.SiLU(), nn.Linear(16, 1)), iris),
+        _torch_case("Conv2d, BatchNorm2d, MaxPool2d, Flatten", lambda nn: nn.Sequential(
+            nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+            nn.Linear(64, 10)), lambda: _digits((1, 8, 8))),
+        _torch_case("Conv1d, AdaptiveAvgPool1d", lambda nn: nn.Sequential(
+            nn.Conv1d(8, 6, 3), nn.Tanh(), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(6, 2)),
+            lambda: _digits((8, 8))),
+        _torch_case("LSTM", lambda nn: LastStep(nn.LSTM(8, 12, batch_first=True)), lambda: _digits((8, 8))),
+        _torch_case("GRU (2 layers)", lambda nn: LastStep(nn.GRU(8, 12, num_layers=2, batch_first=True)),
+                    lambda: _digits((8, 8))),
+        _torch_case("MultiheadAttention", lambda nn: SelfAttention(), lambda: _digits((8, 8))),
+        _torch_case("Embedding (int64 ids)", lambda nn: MeanEmbedding(), _tokens),
+    ]
+
+
+def _keras_case(name: str, layers: Callable[[Any], list[Any]], shape: tuple[int, ...],
+                data: Callable[[], Any]) -> Case:
+    def build() -> Built:
+        import keras
+
+        from onnxgate.frameworks import quiet_tensorflow
+
+        quiet_tensorflow()
+        keras.utils.set_random_seed(0)
+        X = data()
+        inputs = keras.Input(shape=shape, dtype=str(X.dtype))
+        out = inputs
+        for layer in layers(keras.layers):
+            out = layer(out)
+        return keras.Model(inputs, out), X
+
+    return Case(f"keras {name}", DEEP, build, raw_keras, predict=_keras_answers)
+
+
+def _keras_cases() -> list[Case]:
+    def iris() -> Any:
+        import numpy as np
+
+        return _iris()[0].astype(np.float32)
+
+    return [
+        _keras_case("Dense (gelu), Softmax", lambda L: [L.Dense(16, activation="gelu"), L.Dense(3),
+                                                         L.Softmax()], (4,), iris),
+        _keras_case("Dense, LayerNormalization", lambda L: [L.Dense(16), L.LayerNormalization(), L.Dense(1)],
+                    (4,), iris),
+        _keras_case("Conv2D, BatchNormalization, MaxPooling2D", lambda L: [
+            L.Conv2D(4, 3, padding="same"), L.BatchNormalization(), L.ReLU(), L.MaxPooling2D(), L.Flatten(),
+            L.Dense(10)], (8, 8, 1), lambda: _digits((8, 8, 1))),
+        _keras_case("LSTM", lambda L: [L.LSTM(12)], (8, 8), lambda: _digits((8, 8))),
+        _keras_case("GRU", lambda L: [L.GRU(12)], (8, 8), lambda: _digits((8, 8))),
+        _keras_case("Embedding, GlobalAveragePooling1D", lambda L: [L.Embedding(17, 6), L.GlobalAveragePooling1D(),
+                                                                     L.Dense(3)], (64,), _tokens),
+    ]
+
+
+def _tf_cases() -> list[Case]:
+    def erfc() -> Built:
+        import tensorflow as tf
+
+        from onnxgate.frameworks import quiet_tensorflow
+
+        quiet_tensorflow()
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
+        def fn(x: Any) -> Any:
+            return tf.math.erfc(x - 5.0) * tf.nn.gelu(x, approximate=False)
+
+        import numpy as np
+
+        return fn, _iris()[0].astype(np.float32)
+
+    return [Case("tf.function erfc, exact gelu", DEEP, erfc, raw_tf_function, predict=_tf_answers)]
+
+
+def _deep_cases() -> list[Case]:
+    import importlib.util
+
+    cases = []
+    if importlib.util.find_spec("torch"):
+        cases += _torch_cases()
+    if importlib.util.find_spec("tensorflow") and importlib.util.find_spec("tf2onnx"):
+        if importlib.util.find_spec("keras"):
+            cases += _keras_cases()
+        cases += _tf_cases()
+    return cases
+
+
 def all_cases() -> list[Case]:
-    return sklearn_cases() + _meta_cases() + _boosting_cases() + list(EXTRA_CASES)
+    return sklearn_cases() + _meta_cases() + _boosting_cases() + _deep_cases() + list(EXTRA_CASES)
 
 
 # --- running ---------------------------------------------------------------------------------------
@@ -578,7 +790,7 @@ def versions() -> dict[str, str]:
     import importlib
 
     found = {}
-    for module in ("sklearn", "skl2onnx", "onnx", "onnxruntime", "numpy"):
+    for module in ("sklearn", "skl2onnx", "onnx", "onnxruntime", "numpy", "torch", "tensorflow", "tf2onnx"):
         try:
             found[module] = str(importlib.import_module(module).__version__)
         except ImportError:
@@ -609,7 +821,9 @@ def render(doc: Mapping[str, Any]) -> str:
         "",
         "Generated by `python scripts/coverage.py` from `docs/coverage.json`; do not edit by hand.",
         "Each case is converted with onnxgate and with the raw converter (skl2onnx for scikit-learn: with a",
-        "float32 sample as its documentation does, and with the float64 sample as given), and",
+        "float32 sample as its documentation does, and with the float64 sample as given; onnxmltools or",
+        "CatBoost's own export for the boosting libraries; `torch.onnx.export` and tf2onnx for the",
+        "deep-learning layers, where a file written at another opset than the one asked for counts as failed), and",
         "both files are checked independently with onnxruntime against the model's own predictions",
         f"(labels exactly, numbers within {ATOL:g} + {RTOL:g} x |expected|). `validate` is onnxgate's own",
         "parity verdict on its file. A reason replaces `ok` where a case is not ok.",
@@ -659,7 +873,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--raw-side", nargs="+", metavar="NAME", help=argparse.SUPPRESS)  # raw_in_child's
     args = parser.parse_args(argv)
     if args.raw_side:
-        print(json.dumps(raw_side_here(args.raw_side, args.opsets)))
+        import contextlib
+
+        with contextlib.redirect_stdout(sys.stderr):  # exporters print progress (torch.onnx): the JSON alone
+            found = raw_side_here(args.raw_side, args.opsets)
+        print(json.dumps(found))
         return 0
     cases = all_cases()
     if args.only:
@@ -679,6 +897,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         doc = json.loads(DOCS_JSON.read_text(encoding="utf-8"))
         chosen = [c for c in cases if c.name in set(args.update)]
         doc["results"].update(run(chosen, doc["opsets"], verbose=args.verbose))
+        doc["versions"] = {**versions(), **doc["versions"]}  # libraries first met here are recorded too
         doc["results"] = {k: v for k, v in doc["results"].items() if k in {c.name for c in cases}}
         DOCS_JSON.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         DOCS_MD.write_text(render(doc), encoding="utf-8")

@@ -28,6 +28,7 @@ REPRESENTATIVE = (
     "OneVsOneClassifier(LogisticRegression)",
     "LogisticRegression",
     "StandardScaler",
+    "torch LSTM",
 )
 
 
