@@ -594,11 +594,14 @@ def _export_error(model: Any, err: BaseException, *, opset: int, dynamo: bool) -
             "(x.view(x.shape[0], -1) or torch.flatten(x, 1) instead of x.view(4, -1)).",
             framework="pytorch",
         )
-    other = (
-        "the TorchScript exporter (opsets below 18, or options={'dynamo': False})"
-        if dynamo
-        else "opset 18 or higher (the dynamo exporter)"
-    )
+    added = re.search(r"added in version (\d+)", text)
+    if dynamo:
+        other = "the TorchScript exporter (opsets below 18, or options={'dynamo': False})"
+    elif added and int(added.group(1)) > opset:
+        # the TorchScript exporter names the opset its translation of the operator needs
+        other = f"opset {added.group(1)} or higher, where the TorchScript exporter translates it"
+    else:
+        other = "opset 18 or higher (the dynamo exporter)"
     # The fix first: the exporter's own words (a node dump) are only the evidence.
     return UnsupportedModelError(
         f"the PyTorch {exporter} exporter could not convert {type(model).__name__} at opset {opset}; "

@@ -718,3 +718,23 @@ def test_an_opset_the_graph_does_not_reach_is_refused_without_contradicting_advi
     with pytest.raises(OpsetError, match=r"wrote opset 18 when opset 28 was asked for: it could not bring") as err:
         og.convert(_EncoderGRU().eval(), x, opset=28)
     assert "below 18" not in str(err.value) and err.value.extra["max_opset"] == 27
+
+
+def test_an_operator_the_torchscript_exporter_translates_later_names_that_opset() -> None:
+    # self-attention at opset 13: the message sent the user to opset 18 (the dynamo exporter), past SQL
+    # Edge's caps, where opset 14 converts it
+    class SelfAttention(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.attention = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+
+        def forward(self, x: Any) -> Any:
+            return self.attention(x, x, x, need_weights=False)[0]
+
+    torch.manual_seed(0)
+    model = SelfAttention().eval()
+    X = np.random.default_rng(0).normal(size=(20, 8, 8)).astype(np.float32)
+    with pytest.raises(UnsupportedModelError, match=r"at opset 13; try opset 14 or higher"):
+        og.convert(model, X[:5], opset=13)
+    conv = og.convert(model, X[:5], opset=14)
+    assert og.validate(conv, data=X, reference=model).passed
