@@ -116,6 +116,77 @@ def register_hist_category_codes() -> None:
     update_registered_converter(HistCategoryCodes, "OnnxgateHistCategoryCodes", shape, convert)
 
 
+def register_target_encoder() -> None:
+    """skl2onnx's TargetEncoder, for a multiclass target too (it refused one: "only support TargetEncoder
+    for binary classification or 1d regression").
+
+    scikit-learn encodes each feature once per class (``encodings_[feature * n_classes + class]``), the
+    columns feature by feature. skl2onnx's own converter writes each class's encoding, as for a binary
+    target (that class's encodings, an unknown category its ``target_mean_``), into a ``[N, features]``
+    block; the blocks are stacked and laid out as scikit-learn's columns.
+    """
+    import copy
+    from types import SimpleNamespace
+
+    import numpy as np
+    from skl2onnx.common._registration import (
+        _converter_pool,
+        _shape_calculator_pool,
+        register_converter,
+        register_shape_calculator,
+    )
+    from skl2onnx.common.data_types import FloatTensorType
+
+    original = _converter_pool["SklearnTargetEncoder"]
+    if getattr(original, "_onnxgate_multiclass", False):
+        return
+    original_shape = _shape_calculator_pool["SklearnTargetEncoder"]
+
+    def shape(operator: Any) -> None:
+        encoder = operator.raw_operator
+        if encoder.target_type_ != "multiclass":
+            original_shape(operator)
+            return
+        width = len(encoder.categories_) * len(encoder.classes_)
+        operator.outputs[0].type = FloatTensorType([operator.inputs[0].get_first_dimension(), width])
+
+    def convert(scope: Any, operator: Any, container: Any) -> None:
+        encoder = operator.raw_operator
+        if encoder.target_type_ != "multiclass":
+            original(scope, operator, container)
+            return
+        classes, features = len(encoder.classes_), len(encoder.categories_)
+        blocks = []
+        for c in range(classes):
+            one = copy.copy(encoder)
+            one.target_type_ = "binary"
+            one.encodings_ = [encoder.encodings_[j * classes + c] for j in range(features)]
+            one.target_mean_ = float(encoder.target_mean_[c])
+            block = scope.get_unique_variable_name(f"class{c}_encoding")
+            original(scope, SimpleNamespace(raw_operator=one, inputs=operator.inputs, output_full_names=[block]),
+                     container)
+            blocks.append(block)
+        shape_name = scope.get_unique_variable_name("class_rows")
+        container.add_initializer(shape_name, 7, [3], [-1, 1, features])  # 7: INT64
+        rows = []
+        for block in blocks:  # [N, features] -> [N, 1, features]
+            rows.append(scope.get_unique_variable_name("class_block"))
+            container.add_node("Reshape", [block, shape_name], rows[-1], name=scope.get_unique_operator_name("Reshape"))
+        stacked = scope.get_unique_variable_name("classes_stacked")
+        container.add_node("Concat", rows, stacked, axis=1, name=scope.get_unique_operator_name("Concat"))
+        by_feature = scope.get_unique_variable_name("features_first")  # [N, features, classes]
+        container.add_node("Transpose", [stacked], by_feature, perm=[0, 2, 1],
+                           name=scope.get_unique_operator_name("Transpose"))
+        flat = scope.get_unique_variable_name("flat_shape")
+        container.add_initializer(flat, 7, [2], np.asarray([-1, features * classes]).tolist())
+        container.add_node("Reshape", [by_feature, flat], operator.outputs[0].full_name,
+                           name=scope.get_unique_operator_name("Reshape"))
+
+    register_converter("SklearnTargetEncoder", convert, overwrite=True)
+    register_shape_calculator("SklearnTargetEncoder", shape, overwrite=True)
+    _converter_pool["SklearnTargetEncoder"]._onnxgate_multiclass = True
+
+
 def register_one_hot_encoder() -> None:
     """skl2onnx's OneHotEncoder, scoring an unknown value as scikit-learn does where it can.
 

@@ -43,6 +43,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     register_hist_category_codes,
     register_one_hot_encoder,
     register_simple_imputer,
+    register_target_encoder,
     unknown_value_notes,
 )
 from onnxgate.converters._sklearn_extra import register_missing_converters
@@ -124,6 +125,7 @@ def _skl2onnx() -> Any:
     patch_hist_gradient_boosting()
     register_simple_imputer()
     register_one_hot_encoder()
+    register_target_encoder()
     register_binarizer()
     register_hist_category_codes()
     register_missing_converters()

@@ -223,3 +223,29 @@ def test_a_spline_transformer_converts_inside_and_beyond_its_knots(extrapolation
     rows = ~np.isnan(X).any(axis=1)
     model = make_pipeline(SplineTransformer(extrapolation=extrapolation), Ridge()).fit(X[rows], y[rows])
     assert og.validate(og.convert(model, X[:5]), data=X[rows], reference=model).passed
+
+
+@pytest.mark.parametrize("labels", ["int", "text"])
+def test_a_target_encoder_of_a_multiclass_target_converts(labels: str) -> None:
+    # skl2onnx refused it ("only support TargetEncoder for binary classification or 1d regression");
+    # one column per feature and class, feature by feature, as scikit-learn lays them out
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import TargetEncoder
+
+    X, y = _data("iris")
+    codes = np.round(X[:, :2]).astype(np.int64)
+    y = y if labels == "int" else np.array(["setosa", "versicolor", "virginica"])[y]
+    frame = pd.DataFrame({"city": np.array(list("pqrstu"))[codes[:, 0] % 6], "grade": codes[:, 1], "x": X[:, 3]})
+    encoder = TargetEncoder(random_state=0).fit(codes, y)
+    conv = og.convert(encoder, codes[:5], target="sql-edge-2.0")
+    assert len(conv.signature.outputs) == 6  # 2 features x 3 classes
+    assert og.validate(conv, data=codes, reference=encoder, target="sql-edge-2.0").passed
+    smoother = TargetEncoder(smooth=50.0, random_state=0).fit(codes, y)
+    assert not og.validate(conv, data=codes, reference=smoother, target="sql-edge-2.0").passed
+    columns = ColumnTransformer([("te", TargetEncoder(random_state=0), ["city", "grade"])], remainder="passthrough")
+    model = make_pipeline(columns, LogisticRegression(max_iter=1000)).fit(frame, y)
+    assert og.validate(og.convert(model, frame[:5], target="container"), data=frame, reference=model,
+                       target="container").passed
