@@ -116,6 +116,35 @@ def register_hist_category_codes() -> None:
     update_registered_converter(HistCategoryCodes, "OnnxgateHistCategoryCodes", shape, convert)
 
 
+def patch_radius_neighbors() -> None:
+    """skl2onnx's radius neighbours (RadiusNeighborsClassifier, RadiusNeighborsRegressor) mark a
+    training row outside the radius with index -1 and then read the training labels at every index:
+    onnxruntime refuses the file on any row ("index is out of range: Y[15] (-1)"), so every such model
+    failed to run. Those entries weigh 0 in the vote or mean, so index 0 is read there instead.
+
+    Still different from scikit-learn, and caught by parity: a training row at the radius within
+    rounding (skl2onnx keeps ``distance < radius``, scikit-learn ``<=`` on distances it computes its
+    own way: 2 of 150 iris rows at radius 1), and ``weights="distance"`` on a row at distance 0 (skl2onnx
+    weighs it 1e6 against the others' ``1/d``, scikit-learn counts only the rows at distance 0)."""
+    import numpy as np
+    from skl2onnx.algebra.onnx_ops import OnnxLess, OnnxWhere
+    from skl2onnx.operator_converters import nearest_neighbours
+
+    original = nearest_neighbours.onnx_nearest_neighbors_indices_radius
+    if getattr(original, "_onnxgate_radius", False):
+        return
+
+    def indices_radius(*args: Any, **kwargs: Any) -> Any:
+        indices, distances, inside = original(*args, **kwargs)
+        opset = kwargs.get("op_version")
+        zero = np.array([0], dtype=np.int64)
+        readable = OnnxWhere(OnnxLess(indices, zero, op_version=opset), zero, indices, op_version=opset)
+        return readable, distances, inside
+
+    indices_radius._onnxgate_radius = True  # type: ignore[attr-defined]
+    nearest_neighbours.onnx_nearest_neighbors_indices_radius = indices_radius
+
+
 def register_target_encoder() -> None:
     """skl2onnx's TargetEncoder, for a multiclass target too (it refused one: "only support TargetEncoder
     for binary classification or 1d regression").

@@ -1559,3 +1559,23 @@ def test_a_transformed_target_regressor_onnxgate_cannot_invert_is_refused_by_nam
     doubled = TransformedTargetRegressor(Ridge(), func=lambda v: 2 * v, inverse_func=lambda v: v / 2).fit(X, y)
     with pytest.raises(og.UnsupportedModelError, match=r"inverse_func <lambda> is not one onnxgate writes"):
         og.convert(doubled, X[:5])
+
+
+def test_a_radius_neighbors_classifier_runs_and_matches() -> None:
+    # skl2onnx read the training labels at index -1 for every row outside the radius: onnxruntime
+    # refused the file on any row ("index is out of range")
+    from sklearn.datasets import load_wine
+    from sklearn.neighbors import RadiusNeighborsClassifier, RadiusNeighborsRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_wine(return_X_y=True)
+    for radius in (2.5, 3.5):
+        model = make_pipeline(StandardScaler(), RadiusNeighborsClassifier(radius=radius)).fit(X, y)
+        for target in (None, "sql-edge-2.0"):
+            conv = og.convert(model, X[:5], target=target)
+            assert og.validate(conv, data=X, reference=model, target=target).passed
+    wider = make_pipeline(StandardScaler(), RadiusNeighborsClassifier(radius=2.5)).fit(X, y)
+    assert not og.validate(conv, data=X, reference=wider).passed
+    regressor = make_pipeline(StandardScaler(), RadiusNeighborsRegressor(radius=3.0)).fit(X, y)
+    assert og.validate(og.convert(regressor, X[:5]), data=X, reference=regressor).passed
