@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from onnxgate.converters._base import Converter, RawConversion, sanitise_name
 from onnxgate.converters._skl2onnx_fixes import (
     patch_hist_gradient_boosting,
+    patch_knn_distance_weights,
     patch_radius_neighbors,
     register_binarizer,
     register_hist_category_codes,
@@ -125,6 +126,7 @@ def _skl2onnx() -> Any:
         raise missing_dependency("skl2onnx", "sklearn", "Converting a scikit-learn model") from err
     patch_hist_gradient_boosting()
     patch_radius_neighbors()
+    patch_knn_distance_weights()
     register_simple_imputer()
     register_one_hot_encoder()
     register_target_encoder()

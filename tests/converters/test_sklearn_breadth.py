@@ -1579,3 +1579,24 @@ def test_a_radius_neighbors_classifier_runs_and_matches() -> None:
     assert not og.validate(conv, data=X, reference=wider).passed
     regressor = make_pipeline(StandardScaler(), RadiusNeighborsRegressor(radius=3.0)).fit(X, y)
     assert og.validate(og.convert(regressor, X[:5]), data=X, reference=regressor).passed
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_k_neighbors_weighted_by_distance_answer_as_scikit_learn(kind: str) -> None:
+    # skl2onnx computed the weights from negated distances: every weight 1e6, the answers those of
+    # uniform weights (440 of 442 diabetes rows off); on its training rows scikit-learn also weighs a
+    # neighbour at distance 0 alone
+    from sklearn.datasets import load_diabetes, load_wine
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    load, estimator = (load_wine, KNeighborsClassifier) if kind == "classifier" else (load_diabetes,
+                                                                                      KNeighborsRegressor)
+    X, y = load(return_X_y=True)
+    model = make_pipeline(StandardScaler(), estimator(weights="distance")).fit(X[:120], y[:120])
+    for target in (None, "sql-edge-2.0"):
+        conv = og.convert(model, X[:5], target=target)
+        assert og.validate(conv, data=X, reference=model, target=target).passed  # 120 training rows, then unseen
+    uniform = make_pipeline(StandardScaler(), estimator()).fit(X[:120], y[:120])
+    assert not og.validate(conv, data=X, reference=uniform, target="sql-edge-2.0").passed
