@@ -372,7 +372,8 @@ def _unknown_as_zeros(encoder: Any) -> bool:
 
 
 def unknown_value_notes(model: Any) -> list[str]:
-    """A warning per OneHotEncoder whose unknown values the ONNX model cannot score as scikit-learn does."""
+    """A warning per OneHotEncoder whose unknown values the ONNX model cannot score as scikit-learn does,
+    and per SimpleImputer of text, whose missing values the ONNX model cannot be fed."""
     notes = []
     for est in sub_estimators(model):
         if type(est).__name__ == "OneHotEncoder" and est.handle_unknown == "infrequent_if_exist" and _infrequent(est):
@@ -383,7 +384,28 @@ def unknown_value_notes(model: Any) -> list[str]:
                 "'Unknown Category'); validate with data holding only known values, or refit with "
                 "handle_unknown='ignore' (an unknown value encodes as zeros in both)"
             )
+        statistics = getattr(est, "statistics_", None)
+        missing = getattr(est, "missing_values", 0)
+        if (type(est).__name__ == "SimpleImputer" and statistics is not None and statistics.dtype.kind == "O"
+                and (missing is None or (isinstance(missing, float) and missing != missing))):
+            columns = [str(c) for c in getattr(est, "feature_names_in_", [])] or "its columns"
+            fills = sorted({str(v) for v in statistics})
+            notes.append(
+                f"SimpleImputer on text {columns}: an ONNX text input holds no missing value, so the model takes "
+                f"its text as it comes; feed a missing value as what scikit-learn fills it with ({fills})"
+            )
     return notes
+
+
+def _text_imputer(operator: Any) -> bool:
+    """True for a SimpleImputer over text inputs whose missing value is NaN or None (its default):
+    skl2onnx refused it ("implemented when the missing values are string")."""
+    from skl2onnx.common.data_types import StringTensorType
+
+    imputer = operator.raw_operator
+    missing = imputer.missing_values
+    absent = missing is None or (isinstance(missing, float) and missing != missing)
+    return absent and not imputer.add_indicator and all(isinstance(i.type, StringTensorType) for i in operator.inputs)
 
 
 def register_simple_imputer() -> None:
@@ -446,6 +468,13 @@ def register_simple_imputer() -> None:
 
     def convert_simple_imputer(scope: Any, operator: Any, container: Any) -> None:
         imputer = operator.raw_operator
+        if _text_imputer(operator):
+            # a text input holds no NaN or None: nothing reaches the graph for it to fill
+            # (:func:`unknown_value_notes` says how to feed missing text)
+            features = concatenate_variables(scope, operator.inputs, container)
+            container.add_node("Identity", [features], [operator.outputs[0].full_name],
+                               name=scope.get_unique_operator_name("Identity"))
+            return
         form = written_here(operator, container.target_opset)
         if form is None:
             original(scope, operator, container)

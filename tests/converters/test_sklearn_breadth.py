@@ -1600,3 +1600,30 @@ def test_k_neighbors_weighted_by_distance_answer_as_scikit_learn(kind: str) -> N
         assert og.validate(conv, data=X, reference=model, target=target).passed  # 120 training rows, then unseen
     uniform = make_pipeline(StandardScaler(), estimator()).fit(X[:120], y[:120])
     assert not og.validate(conv, data=X, reference=uniform, target="sql-edge-2.0").passed
+
+
+@pytest.mark.parametrize("strategy", ["constant", "most_frequent"])
+def test_a_text_imputer_before_a_one_hot_encoder_converts(strategy: str) -> None:
+    # skl2onnx refused it ("implemented when the missing values are string not float"): an ONNX text
+    # input holds no missing value, so the imputer is the identity there, and convert says what to feed
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.datasets import load_wine
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    frame = X.iloc[:, :3].copy()
+    frame["city"] = pd.Series(np.where(y == 0, "turin", np.where(y == 1, "asti", None)), dtype=object)
+    text = make_pipeline(SimpleImputer(strategy=strategy, fill_value="unknown"), OneHotEncoder(handle_unknown="ignore"))
+    columns = ColumnTransformer([("n", StandardScaler(), list(frame.columns[:3])), ("t", text, ["city"])])
+    model = make_pipeline(columns, LogisticRegression(max_iter=2000)).fit(frame, y)
+    fill = "unknown" if strategy == "constant" else frame["city"].mode()[0]  # most_frequent: the commonest city
+    conv = og.convert(model, frame[:5], target="container")
+    assert any(f"what scikit-learn fills it with (['{fill}'])" in w for w in conv.warnings)
+    filled = frame.assign(city=frame["city"].fillna(fill))
+    assert og.validate(conv, data=filled, reference=model, target="container").passed
+    other = make_pipeline(columns, LogisticRegression(C=0.001, max_iter=2000)).fit(frame, y)
+    assert not og.validate(conv, data=filled, reference=other).passed
