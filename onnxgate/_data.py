@@ -177,7 +177,8 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
             raise InvalidDataError(
                 f"{what} has {missing} missing or non-text value(s) but input {spec.name!r} is string; "
                 "fill them first, a missing value with one that is none of the model's categories (e.g. '' "
-                "unless it is one: a category would score as that category). From a CSV file, empty cells and "
+                "unless it is one: a category would score as that category), or, where the model imputes missing "
+                "text, with what its imputer fills in (convert's warning names it). From a CSV file, empty cells and "
                 "text such as 'NA', 'N/A' or 'null' read as missing: if those are values, read the file with "
                 "pandas.read_csv(..., keep_default_na=False) or use Parquet",
                 input=spec.name,
