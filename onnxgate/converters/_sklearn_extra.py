@@ -187,21 +187,34 @@ def _convert_isotonic(scope: Any, operator: Any, container: Any) -> None:
     """``np.interp`` over the fitted thresholds: the segment a value falls in is the count of thresholds
     at or below it (clipped to the segments there are), then a line through its two ends; outside the
     fitted range NaN (``out_of_bounds="nan"``) or the end value (``"clip"``). A NaN stays NaN."""
-    import numpy as np
 
     from onnxgate.errors import UnsupportedModelError
 
     model = operator.raw_operator
-    xs, ys = np.asarray(model.X_thresholds_, np.float64), np.asarray(model.y_thresholds_, np.float64)
+    xs, ys = model.X_thresholds_, model.y_thresholds_
     if model.out_of_bounds == "raise" or len(xs) < 2:
         raise UnsupportedModelError(
             "IsotonicRegression with out_of_bounds='raise' (or fitted on one distinct value) is not written: "
             "an ONNX model cannot raise on a row. Refit with out_of_bounds='nan' or 'clip'",
             framework="sklearn",
         )
-    w = _Writer(scope, container, _dtype(operator))
     value = _features(scope, operator, container)
-    if model.out_of_bounds == "clip":
+    interpolate(scope, container, value, xs, ys, model.out_of_bounds, _dtype(operator),
+                out=operator.outputs[0].full_name)
+
+
+def interpolate(scope: Any, container: Any, value: str, xs: Any, ys: Any, out_of_bounds: str, dtype: Any,
+                out: str | None = None) -> str:
+    """``np.interp(value, xs, ys)`` of a ``[N, 1]`` tensor (at least two increasing ``xs``), written in
+    ``dtype``: the segment a value falls in is the count of ``xs`` at or below it, clipped to the
+    segments there are, then a line through its two ends. Outside ``[xs[0], xs[-1]]`` NaN
+    (``out_of_bounds="nan"``) or the end value (``"clip"``); a NaN stays NaN."""
+    import numpy as np
+
+    xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
+    w = _Writer(scope, container, dtype)
+    value = w.node("Reshape", value, w.const([-1, 1], np.int64))
+    if out_of_bounds == "clip":
         value = w.node("Max", w.node("Min", value, w.const(xs[-1])), w.const(xs[0]))
     at_or_below = w.node("Cast", w.node("Not", w.node("Less", value, w.const(xs[None, :]))),
                          to=_tensor_type(w.dtype))
@@ -213,12 +226,10 @@ def _convert_isotonic(scope: Any, operator: Any, container: Any) -> None:
     start_y = w.node("Gather", w.const(ys[:-1]), index, axis=0)
     slope = w.node("Gather", w.const(slopes), index, axis=0)
     line = w.node("Add", start_y, w.node("Mul", slope, w.node("Sub", value, start_x)))
-    out = operator.outputs[0].full_name
-    if model.out_of_bounds == "clip":
-        w.node("Identity", line, out=out)
-        return
+    if out_of_bounds == "clip":
+        return w.node("Identity", line, out=out)
     outside = w.node("Or", w.node("Less", value, w.const(xs[0])), w.node("Greater", value, w.const(xs[-1])))
-    w.node("Where", outside, w.const(np.nan), line, out=out)
+    return w.node("Where", outside, w.const(np.nan), line, out=out)
 
 
 def _tensor_type(dtype: Any) -> int:

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from onnxgate.converters._base import Converter, RawConversion, sanitise_name
 from onnxgate.converters._skl2onnx_fixes import (
     patch_hist_gradient_boosting,
+    patch_isotonic_calibration,
     patch_knn_distance_weights,
     patch_radius_neighbors,
     register_binarizer,
@@ -127,6 +128,7 @@ def _skl2onnx() -> Any:
     patch_hist_gradient_boosting()
     patch_radius_neighbors()
     patch_knn_distance_weights()
+    patch_isotonic_calibration()
     register_simple_imputer()
     register_one_hot_encoder()
     register_target_encoder()
@@ -245,6 +247,16 @@ class SklearnConverter(Converter):
                     "converters do not write correctly (the file answers another class, or makes onnxruntime "
                     "abort). Fit it on data holding at least two classes; a model answering one class "
                     "whatever the row needs no tree",
+                    framework=self.framework,
+                )
+            if type(est).__name__ == "CalibratedClassifierCV" and hasattr(getattr(est, "estimator", None), "steps"):
+                # skl2onnx converts the calibrated estimator as one classifier (it failed on the pipeline's
+                # last step: "Option 'zipmap' not in [...] for class 'LinearSVC'")
+                raise UnsupportedModelError(
+                    "CalibratedClassifierCV around a Pipeline is not converted (skl2onnx writes its estimator as "
+                    "one classifier). Calibrate the classifier inside the pipeline instead: "
+                    "make_pipeline(StandardScaler(), CalibratedClassifierCV(LinearSVC())) converts (its steps "
+                    "before the classifier are then fitted once, on all the rows)",
                     framework=self.framework,
                 )
             if type(est).__name__ == "RandomTreesEmbedding" and est is not alone:

@@ -1627,3 +1627,23 @@ def test_a_text_imputer_before_a_one_hot_encoder_converts(strategy: str) -> None
     assert og.validate(conv, data=filled, reference=model, target="container").passed
     other = make_pipeline(columns, LogisticRegression(C=0.001, max_iter=2000)).fit(frame, y)
     assert not og.validate(conv, data=filled, reference=other).passed
+
+
+def test_isotonic_calibration_interpolates_as_scikit_learn() -> None:
+    # skl2onnx took each calibrator's value at the nearest threshold: 14 of 178 wine rows off by up to 0.22
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.datasets import load_wine
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    X, y = load_wine(return_X_y=True)
+    model = make_pipeline(StandardScaler(), CalibratedClassifierCV(LinearSVC(), cv=3, method="isotonic")).fit(X, y)
+    for target in (None, "sql-edge-2.0"):
+        conv = og.convert(model, X[:5], target=target)
+        assert og.validate(conv, data=X, reference=model, target=target).passed
+    sigmoid = make_pipeline(StandardScaler(), CalibratedClassifierCV(LinearSVC(), cv=3)).fit(X, y)
+    assert not og.validate(conv, data=X, reference=sigmoid, target="sql-edge-2.0").passed
+    around = CalibratedClassifierCV(make_pipeline(StandardScaler(), LinearSVC()), cv=3).fit(X, y)
+    with pytest.raises(og.UnsupportedModelError, match=r"Calibrate the classifier inside the pipeline instead"):
+        og.convert(around, X[:5])
