@@ -257,15 +257,25 @@ def final_step(model: Any) -> Any:
 def regressor_of(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[Any, Any], Any]:
     """A fitted TransformedTargetRegressor as its fitted ``regressor_``, options keyed by its id moved
     to that regressor, and its fitted ``transformer_``, whose inverse the graph applies after it
-    (:func:`onnxgate.converters._sklearn_graph.inverse_target`); any other model as it is, with None.
-    A search around either, or inside, is unwrapped too (:func:`searched`)."""
+    (:func:`onnxgate.converters._sklearn_graph.inverse_target`); a pipeline ending in one as a shallow
+    copy ending in its regressor, with that transformer; any other model as it is, with None. A search
+    around either, or inside, is unwrapped too (:func:`searched`)."""
     model, options = searched(model, options)
     inner = getattr(model, "regressor_", None)
-    if type(model).__name__ != "TransformedTargetRegressor" or inner is None:
-        return model, options, None
-    options = {(id(inner) if k == id(model) else k): v for k, v in options.items()}
-    inner, options = searched(inner, options)
-    return inner, options, model.transformer_
+    if type(model).__name__ == "TransformedTargetRegressor" and inner is not None:
+        options = {(id(inner) if k == id(model) else k): v for k, v in options.items()}
+        inner, options = searched(inner, options)
+        return inner, options, model.transformer_
+    if hasattr(model, "steps") and model.steps:  # one at the end of a pipeline: the steps before stay
+        import copy
+
+        name, last = model.steps[-1]
+        regressor, options, transformer = regressor_of(last, options)
+        if transformer is not None:
+            outer = copy.copy(model)
+            outer.steps = [*model.steps[:-1], (name, regressor)]
+            return outer, options, transformer
+    return model, options, None
 
 
 def searched(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[Any, Any]]:

@@ -1546,6 +1546,24 @@ def test_a_transformed_target_regressor_with_a_power_transformer_answers_as_scik
     assert not og.validate(conv, data=X, reference=model).passed
 
 
+def test_a_transformed_target_regressor_at_the_end_of_a_pipeline_converts() -> None:
+    # only one converted on its own was written; at a pipeline's end skl2onnx had no converter for it
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_diabetes(return_X_y=True)
+    model = make_pipeline(StandardScaler(), TransformedTargetRegressor(Ridge(), func=np.log, inverse_func=np.exp))
+    model.fit(X, y)
+    for target in (None, "sql-edge-2.0"):
+        conv = og.convert(model, X[:5], target=target)
+        assert og.validate(conv, data=X, reference=model, target=target).passed
+    plain = make_pipeline(StandardScaler(), Ridge()).fit(X, y)
+    assert not og.validate(conv, data=X, reference=plain, target="sql-edge-2.0").passed
+
+
 def test_a_transformed_target_regressor_onnxgate_cannot_invert_is_refused_by_name() -> None:
     from sklearn.compose import TransformedTargetRegressor
     from sklearn.datasets import load_diabetes
