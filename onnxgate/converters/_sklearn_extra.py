@@ -2,8 +2,8 @@
 (FastICA, FactorAnalysis, SparsePCA, MiniBatchSparsePCA, FeatureAgglomeration with mean pooling), the
 kernel approximations RBFSampler, SkewedChi2Sampler and Nystroem, SplineTransformer, BernoulliRBM, MissingIndicator,
 IsotonicRegression, KernelRidge, DummyRegressor, DummyClassifier, NearestCentroid, LabelPropagation and
-LabelSpreading (rbf kernel), the clusterers AffinityPropagation, MeanShift and Birch, and the outlier
-detector EllipticEnvelope.
+LabelSpreading (rbf kernel), RegressorChain, the clusterers AffinityPropagation, MeanShift and Birch, and
+the outlier detector EllipticEnvelope.
 Installed once, by :func:`onnxgate.converters.sklearn._skl2onnx`; each file they write is checked by
 parity like any other."""
 
@@ -33,6 +33,7 @@ def register_missing_converters() -> None:
     from sklearn.isotonic import IsotonicRegression
     from sklearn.kernel_approximation import Nystroem, RBFSampler, SkewedChi2Sampler
     from sklearn.kernel_ridge import KernelRidge
+    from sklearn.multioutput import RegressorChain
     from sklearn.neighbors import NearestCentroid
     from sklearn.neural_network import BernoulliRBM
     from sklearn.preprocessing import SplineTransformer
@@ -46,6 +47,8 @@ def register_missing_converters() -> None:
                                     _affine_shape, _convert_affine, parser=_transform_only if agglomeration else None)
     update_registered_converter(BernoulliRBM, "OnnxgateBernoulliRBM", _regressor_shape(lambda op: op.n_components),
                                 _convert_rbm)
+    update_registered_converter(RegressorChain, "OnnxgateRegressorChain",
+                                _regressor_shape(lambda op: len(op.estimators_)), _convert_regressor_chain)
     update_registered_converter(SplineTransformer, "OnnxgateSplineTransformer",
                                 _regressor_shape(lambda op: op.n_features_out_), _convert_splines)
     for kind in (cluster.AffinityPropagation, cluster.MeanShift):
@@ -646,3 +649,28 @@ def _spline_block(w: _Writer, value: str, spline: Any, extrapolation: str, degre
     part = w.node("Where", inside, bases, nothing)
     part = w.node("Add", part, w.node("Where", w.node("Less", value, w.const(low)), below_values, nothing))
     return w.node("Add", part, w.node("Where", w.node("Greater", value, w.const(high)), above_values, nothing))
+
+
+def _convert_regressor_chain(scope: Any, operator: Any, container: Any) -> None:
+    """RegressorChain's ``predict``: each regressor reads the features and the chain's predictions so far
+    (each converted by its own skl2onnx converter), and the columns are put back in target order."""
+    import numpy as np
+    from skl2onnx.algebra.onnx_operator import OnnxSubEstimator
+    from skl2onnx.algebra.onnx_ops import OnnxCast, OnnxConcat, OnnxGather, OnnxReshapeApi13
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    model = operator.raw_operator
+    opv = container.target_opset
+    double = isinstance(operator.inputs[0].type, DoubleTensorType)
+    X: Any = operator.inputs[0]
+    so_far: list[Any] = []
+    for estimator in model.estimators_:
+        read = X if not so_far else OnnxConcat(X, *so_far, axis=1, op_version=opv)
+        predicted = OnnxReshapeApi13(OnnxSubEstimator(estimator, read, op_version=opv),
+                                     np.array([-1, 1], dtype=np.int64), op_version=opv)
+        # a sub-model may answer float32 in a double graph (trees): the next one reads the features' type
+        so_far.append(OnnxCast(predicted, to=11 if double else 1, op_version=opv))
+    chained = OnnxConcat(*so_far, axis=1, op_version=opv)
+    in_order = OnnxGather(chained, np.argsort(np.asarray(model.order_)).astype(np.int64), axis=1, op_version=opv,
+                          output_names=[operator.outputs[0]])
+    in_order.add_to(scope=scope, container=container)

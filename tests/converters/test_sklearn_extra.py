@@ -249,3 +249,19 @@ def test_a_target_encoder_of_a_multiclass_target_converts(labels: str) -> None:
     model = make_pipeline(columns, LogisticRegression(max_iter=1000)).fit(frame, y)
     assert og.validate(og.convert(model, frame[:5], target="container"), data=frame, reference=model,
                        target="container").passed
+
+
+def test_a_regressor_chain_feeds_each_regressor_the_predictions_before_it() -> None:
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.linear_model import Ridge
+    from sklearn.multioutput import MultiOutputRegressor, RegressorChain
+
+    X, y = _data("diabetes")
+    Y = np.column_stack([y, np.log(y), np.sqrt(y)])
+    for base, order in ((Ridge(), None), (RandomForestRegressor(10, random_state=0), [2, 0, 1])):
+        model = RegressorChain(base, order=order).fit(X, Y)
+        for target in (None, "sql-edge-2.0"):
+            conv = og.convert(model, X[:5], target=target)
+            assert og.validate(conv, data=X, reference=model, target=target).passed
+    independent = MultiOutputRegressor(RandomForestRegressor(10, random_state=0)).fit(X, Y)
+    assert not og.validate(conv, data=X, reference=independent, target="sql-edge-2.0").passed
