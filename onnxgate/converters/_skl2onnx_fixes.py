@@ -226,6 +226,96 @@ def patch_isotonic_calibration() -> None:
     calibrated_classifier_cv._transform_isotonic = transform
 
 
+def register_multiclass_gaussian_process() -> None:
+    """GaussianProcessClassifier on more than two classes, which skl2onnx refused ("Only binary
+    classification is implemented"). scikit-learn fits one binary Laplace classifier per class
+    (``base_estimator_``, one-vs-rest) and divides their probabilities of the class by their sum: each
+    binary one is written by skl2onnx's own converter, then the division and the most probable class's
+    label. The one-vs-one form has no ``predict_proba`` and stays refused. (:func:`_solve_as_product`
+    makes the binary files load at all.)"""
+    import copy
+    from types import SimpleNamespace
+
+    import numpy as np
+    from onnx import TensorProto
+    from skl2onnx.common._registration import _converter_pool, register_converter
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, Int64TensorType
+
+    original = _converter_pool["SklearnGaussianProcessClassifier"]
+    if getattr(original, "_onnxgate_multiclass", False):
+        return
+    _solve_as_product()
+
+    def convert(scope: Any, operator: Any, container: Any) -> None:
+        model = operator.raw_operator
+        binaries = getattr(model.base_estimator_, "estimators_", None)
+        if binaries is None or type(model.base_estimator_).__name__ != "OneVsRestClassifier":
+            original(scope, operator, container)
+            return
+        double = isinstance(operator.outputs[1].type, DoubleTensorType)
+        kind, code = (DoubleTensorType, TensorProto.DOUBLE) if double else (FloatTensorType, TensorProto.FLOAT)
+
+        def node(op: str, inputs: list[str], out: str | None = None, **attributes: Any) -> str:
+            result = out or scope.get_unique_variable_name(f"gpc_{op.lower()}")
+            container.add_node(op, inputs, result, name=scope.get_unique_operator_name(op), **attributes)
+            return result
+
+        def const(values: Any, onnx_type: int, shape: list[int]) -> str:
+            name = scope.get_unique_variable_name("gpc_const")
+            container.add_initializer(name, onnx_type, shape, list(np.asarray(values).ravel()))
+            return name
+
+        second = const([1], TensorProto.INT64, [1])
+        columns = []
+        for binary in binaries:
+            one = copy.copy(model)
+            one.base_estimator_ = binary  # kernel_ then reads its kernel (a property of two classes)
+            one.classes_, one.n_classes_ = np.array([0, 1]), 2
+            label = scope.declare_local_variable("gpc_class_label", Int64TensorType())
+            proba = scope.declare_local_variable("gpc_class_proba", kind())
+            original(scope, SimpleNamespace(raw_operator=one, inputs=operator.inputs, outputs=[label, proba]),
+                     container)
+            columns.append(node("Gather", [proba.onnx_name, second], axis=1))  # its class's probability
+        stacked = node("Concat", columns, axis=1)
+        total = node("MatMul", [stacked, const(np.ones(len(columns)), code, [len(columns), 1])])
+        probabilities = node("Div", [stacked, total], out=operator.outputs[1].full_name)
+        index = node("ArgMax", [probabilities], axis=1, keepdims=0)
+        classes = np.asarray(model.classes_)
+        if classes.dtype.kind in "OUS":
+            table = const([str(c).encode() for c in classes], TensorProto.STRING, [len(classes)])
+        else:
+            table = const(classes.astype(np.int64), TensorProto.INT64, [len(classes)])
+        node("Gather", [table, index], out=operator.outputs[0].full_name, axis=0)
+
+    register_converter("SklearnGaussianProcessClassifier", convert, overwrite=True,
+                       options=original.get_allowed_options())
+    _converter_pool["SklearnGaussianProcessClassifier"]._onnxgate_multiclass = True
+
+
+def _solve_as_product() -> None:
+    """skl2onnx's GaussianProcessClassifier solves ``L v = W K*`` with ``com.microsoft.Solve``, an
+    operator onnxruntime does not register: every such file failed to load ("Solve(-1) is not a
+    registered function/op"). ``L`` is a constant of the fitted model (its Cholesky factor), so
+    ``v = L^-1 (W K*)`` is written as a MatMul by its inverse, computed here by triangular solve."""
+    import numpy as np
+    from scipy.linalg import solve_triangular
+    from skl2onnx.algebra.onnx_ops import OnnxMatMul
+    from skl2onnx.operator_converters import gaussian_process
+
+    original = gaussian_process.OnnxSolve
+    if getattr(original, "_onnxgate_product", False):
+        return
+
+    def solve(A: Any, B: Any, *args: Any, op_version: Any = None, **kwargs: Any) -> Any:
+        if not isinstance(A, np.ndarray) or args or kwargs:
+            return original(A, B, *args, op_version=op_version, **kwargs)
+        inverse = solve_triangular(A.astype(np.float64), np.eye(len(A)), lower=True)
+        return OnnxMatMul(inverse.astype(A.dtype), B, op_version=op_version)
+
+    solve._onnxgate_product = True  # type: ignore[attr-defined]
+    gaussian_process.OnnxSolve = solve
+
+
 def register_target_encoder() -> None:
     """skl2onnx's TargetEncoder, for a multiclass target too (it refused one: "only support TargetEncoder
     for binary classification or 1d regression").

@@ -44,6 +44,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     patch_radius_neighbors,
     register_binarizer,
     register_hist_category_codes,
+    register_multiclass_gaussian_process,
     register_one_hot_encoder,
     register_simple_imputer,
     register_target_encoder,
@@ -132,6 +133,7 @@ def _skl2onnx() -> Any:
     register_simple_imputer()
     register_one_hot_encoder()
     register_target_encoder()
+    register_multiclass_gaussian_process()
     register_binarizer()
     register_hist_category_codes()
     register_missing_converters()
