@@ -47,6 +47,8 @@ def dtype_to_elem(dtype: Any) -> str:
         size = np.dtype(dtype).itemsize
     except TypeError:  # pandas extension dtypes (string, nullable ints)
         text = str(dtype).lower()
+        if text in ("boolean", "bool[pyarrow]"):  # nullable booleans: as numpy's bool, a bigint column
+            return "int64"
         if "int" in text:
             return "int64" if "64" in text or text in ("int", "int64") else "int32"
         if "float" in text:

@@ -278,6 +278,31 @@ def regressor_of(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[Any, An
     return model, options, None
 
 
+def selector_then_estimator(model: Any) -> Any:
+    """An RFE or RFECV that answers as a model (on its own, or a pipeline's last step) as a pipeline of
+    its feature selection then its fitted ``estimator_``, as its ``predict`` computes; anything else as
+    it is (shallow copies along a pipeline; the user's model is not changed).
+
+    skl2onnx converts an RFE by its ``transform`` only: the file answered the selected features where
+    ``RFE(LogisticRegression())`` predicts labels and probabilities. Before other steps of a pipeline
+    its ``transform`` is what is used, and skl2onnx writes that.
+    """
+    import copy
+
+    from sklearn.pipeline import Pipeline
+
+    if type(model).__name__ in ("RFE", "RFECV") and hasattr(model, "estimator_"):
+        return Pipeline([("selected_features", model), ("estimator", model.estimator_)])
+    if hasattr(model, "steps") and model.steps:
+        name, last = model.steps[-1]
+        inner = selector_then_estimator(last)
+        if inner is not last:
+            outer = copy.copy(model)
+            outer.steps = [*model.steps[:-1], (name, inner)]
+            return outer
+    return model
+
+
 def searched(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[Any, Any]]:
     """A fitted search (GridSearchCV, RandomizedSearchCV...) as its ``best_estimator_``, the model it
     predicts with, and options keyed by the search's id moved to it; any other model as it is.

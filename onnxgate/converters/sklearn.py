@@ -81,6 +81,7 @@ from onnxgate.converters._sklearn_models import (
     hist_category_codes,
     int64_classes,
     regressor_of,
+    selector_then_estimator,
     sub_estimators,
     takes_1d,
     without_unwritable_settings,
@@ -334,6 +335,7 @@ class SklearnConverter(Converter):
                 framework=self.framework,
             )
         model, options, target_transformer = regressor_of(model, options)
+        model = selector_then_estimator(model)
         if target_transformer is not None:
             inverse_steps(target_transformer)  # refused before converting anything, when not written here
         columns = _sample_columns(model, sample, input_name)

@@ -32,15 +32,26 @@ def _validated(model: Any, X: Any, **kwargs: Any) -> og.Conversion:
 # -- 1. never worse than the raw converter ---------------------------------------------------------
 
 
-def test_rfe_gets_no_zipmap_option_and_validates() -> None:
+def test_rfe_gets_no_zipmap_option_and_answers_its_predictions() -> None:
+    # skl2onnx converts an RFE by its transform: the file answered the selected features, and validate
+    # compared them with transform() and passed, where RFE(LogisticRegression()) predicts labels
+    import onnxruntime as ort
     from sklearn.feature_selection import RFE, RFECV
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import SVC
 
     X, y = _iris()
     models = (RFE(LogisticRegression(max_iter=500), n_features_to_select=2), RFECV(LogisticRegression(max_iter=500)))
     for model in models:
         conv = _validated(model.fit(X, y), X)
-        assert conv.signature.outputs[0].shape[1] == model.n_features_  # type: ignore[index]
+        assert [o.name for o in conv.signature.outputs] == ["label", "probabilities"]
+        session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+        assert np.array_equal(session.run(None, as_feeds(X, conv.signature))[0], model.predict(X))
+    regressor = RFE(Ridge(), n_features_to_select=2).fit(X, X[:, 0] * 2 + X[:, 3])
+    assert _validated(regressor, X).signature.outputs[0].shape == (None, 1)
+    selecting = make_pipeline(RFE(LogisticRegression(max_iter=500), n_features_to_select=2), SVC()).fit(X, y)
+    _validated(selecting, X)  # before another step, its transform is what the pipeline uses
 
 
 @pytest.mark.parametrize("kind", ["LabelEncoder", "LabelBinarizer"])
@@ -1687,3 +1698,19 @@ def test_a_gaussian_process_classifier_loads_and_matches_within_float32(classes:
     assert report.passed or "computes in float32" in parity.message
     narrow = GaussianProcessClassifier(1.0 * RBF(0.1), optimizer=None).fit(X, y)
     assert not og.validate(conv, data=X, reference=narrow, atol=1e-3).passed
+
+
+def test_a_nullable_boolean_column_is_a_number_for_every_target() -> None:
+    # pandas' nullable "boolean" dtype (what Parquet reads back) became a string input for synapse,
+    # and validate then refused the very frame the model was fitted on ("fitted on text")
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.random(200), "flag": pd.array(rng.random(200) > 0.5, dtype="boolean")})
+    y = ((frame["x"] + frame["flag"].astype(int)) > 1).astype(int)
+    model = LogisticRegression().fit(frame, y)
+    for target in ("onnxruntime", "sql-edge-2.0", "synapse"):
+        conv = og.convert(model, frame.head(), target=target)
+        assert {i.name: i.elem_type for i in conv.signature.inputs}["flag"] != "string"
+        assert og.validate(conv, data=frame, reference=model, target=target).passed
