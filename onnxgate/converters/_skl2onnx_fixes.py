@@ -472,9 +472,12 @@ def _float_one_hot(scope: Any, operator: Any, container: Any) -> None:
             kept = [i for i in range(len(values)) if i != int(drop)]
             hits = node("Gather", [hits, const(kept, np.int64, TensorProto.INT64)], axis=1)
         blocks.append(hits)
-    out = operator.outputs[0].full_name
-    container.add_node("Concat" if len(blocks) > 1 else "Identity", blocks, out,
+    joined = scope.get_unique_variable_name("one_hot_joined")
+    container.add_node("Concat" if len(blocks) > 1 else "Identity", blocks, joined,
                        name=scope.get_unique_operator_name("OneHot"), **({"axis": 1} if len(blocks) > 1 else {}))
+    declared = operator.outputs[0].type.to_onnx_type().tensor_type.elem_type  # int64 for dtype=int
+    container.add_node("Cast", [joined], [operator.outputs[0].full_name], to=declared,
+                       name=scope.get_unique_operator_name("Cast"))
 
 
 def _infrequent(encoder: Any) -> bool:

@@ -117,9 +117,21 @@ class _Writer:
 
 
 def _features(scope: Any, operator: Any, container: Any) -> str:
+    """The operator's inputs as one matrix of the graph's float type: skl2onnx leaves integer inputs
+    as they are, and the float constants of these converters then did not type-check (a KernelRidge
+    fitted on int64 digits wrote a file onnxruntime refused)."""
+    from onnx import TensorProto
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
     from skl2onnx.operator_converters.common import concatenate_variables
 
-    return str(concatenate_variables(scope, operator.inputs, container))
+    features = str(concatenate_variables(scope, operator.inputs, container))
+    if all(isinstance(v.type, (FloatTensorType, DoubleTensorType)) for v in operator.inputs):
+        return features
+    floats = scope.get_unique_variable_name("features_float")
+    double = all(isinstance(v.type, DoubleTensorType) for v in operator.inputs)
+    container.add_node("Cast", [features], [floats], to=TensorProto.DOUBLE if double else TensorProto.FLOAT,
+                       name=scope.get_unique_operator_name("Cast"))
+    return str(floats)
 
 
 def _affine_shape(operator: Any) -> None:
@@ -314,7 +326,8 @@ def _convert_dummy_regressor(scope: Any, operator: Any, container: Any) -> None:
 
     model = operator.raw_operator
     w = _Writer(scope, container, _dtype(operator))
-    rows = w.node("Gather", w.node("Shape", _features(scope, operator, container)), w.const([0], np.int64), axis=0)
+    # the rows' count from the first input alone: it ignores the features (text columns among them)
+    rows = w.node("Gather", w.node("Shape", operator.inputs[0].full_name), w.const([0], np.int64), axis=0)
     shape = w.node("Concat", rows, w.const([model.constant_.shape[1]], np.int64), axis=0)
     w.node("Expand", w.const(np.asarray(model.constant_).reshape(1, -1)), shape, out=operator.outputs[0].full_name)
 
@@ -341,6 +354,12 @@ def _convert_dummy_classifier(scope: Any, operator: Any, container: Any) -> None
             framework="sklearn",
         )
     classes = np.asarray(model.classes_)
+    if classes.dtype.kind == "f" and not np.all(classes == np.round(classes)):
+        raise UnsupportedModelError(
+            f"DummyClassifier was fitted on fractional labels ({classes[:3].tolist()}...), which the file's int64 "
+            "label output cannot hold. Fit it on integer or text labels",
+            framework="sklearn",
+        )
     prior = np.asarray(model.class_prior_, dtype=np.float64)
     if model.strategy == "constant":
         index = int(np.flatnonzero(classes == model.constant)[0])
@@ -510,7 +529,7 @@ def _convert_elliptic_envelope(scope: Any, operator: Any, container: Any) -> Non
     model = operator.raw_operator
     w = _Writer(scope, container, _dtype(operator))
     centred = w.node("Sub", _features(scope, operator, container), w.const(np.asarray(model.location_)[None, :]))
-    weighted = w.node("Mul", w.node("MatMul", centred, w.const(model.precision_)), centred)
+    weighted = w.node("Mul", w.node("MatMul", centred, w.const(model.get_precision())), centred)
     mahalanobis = w.node("MatMul", weighted, w.const(np.ones((len(model.location_), 1))))
     decision = w.node("Sub", w.node("Neg", mahalanobis), w.const(model.offset_), out=operator.outputs[1].full_name)
     inlier = w.node("Not", w.node("Less", decision, w.const(0.0)))
@@ -534,8 +553,15 @@ def _convert_label_propagation(scope: Any, operator: Any, container: Any) -> Non
             framework="sklearn",
         )
     w = _Writer(scope, container, np.float64 if isinstance(operator.outputs[1].type, DoubleTensorType) else np.float32)
-    weights = _kernel(w, _features(scope, operator, container), model.X_, type(model).__name__, "rbf", None,
-                      model.gamma, None, None)
+    X = _features(scope, operator, container)
+    # exp(-gamma |x - x_i|^2), each row scaled by exp(gamma * its smallest distance), which the division
+    # below cancels: in float32 every weight of a row a little away from the training points underflowed
+    # to 0, and 0/0 answered NaN
+    squared = _squared_distances(w, X, model.X_)
+    opset = container.target_opset
+    nearest = (w.node("ReduceMin", squared, w.const([1], np.int64), keepdims=1) if opset >= 18
+               else w.node("ReduceMin", squared, axes=[1], keepdims=1))
+    weights = w.node("Exp", w.node("Mul", w.node("Sub", squared, nearest), w.const(-model.gamma)))
     mass = w.node("MatMul", weights, w.const(model.label_distributions_))
     total = w.node("MatMul", mass, w.const(np.ones((model.label_distributions_.shape[1], 1))))
     proba = w.node("Div", mass, total, out=operator.outputs[1].full_name)

@@ -229,7 +229,7 @@ def inverse_steps(transformer: Any) -> list[tuple[str, list[Any]]]:
         if transformer.mean_ is not None and transformer.with_mean:
             steps.append(("Add", [None, transformer.mean_]))
         return steps
-    elif kind == "MinMaxScaler" and not transformer.clip:
+    elif kind == "MinMaxScaler":  # clip bounds transform only: inverse_transform never clips
         return [("Sub", [None, transformer.min_]), ("Div", [None, transformer.scale_])]
     elif kind == "PowerTransformer":
         steps = []
@@ -245,8 +245,8 @@ def inverse_steps(transformer: Any) -> list[tuple[str, list[Any]]]:
         what = f"transformer {kind}"
     raise UnsupportedModelError(
         f"TransformedTargetRegressor's {what} is not one onnxgate writes in the graph: expected inverse_func "
-        f"numpy.{', numpy.'.join(INVERSE_FUNCTIONS)} (func/inverse_func), or a StandardScaler, MinMaxScaler "
-        "(clip=False), MaxAbsScaler, RobustScaler or PowerTransformer transformer. Refit with one of those, or "
+        f"numpy.{', numpy.'.join(INVERSE_FUNCTIONS)} (func/inverse_func), or a StandardScaler, MinMaxScaler, "
+        "MaxAbsScaler, RobustScaler or PowerTransformer transformer. Refit with one of those, or "
         "convert the "
         "regressor_ alone and invert its output yourself",
         framework="sklearn",

@@ -119,6 +119,8 @@ _ONNXMLTOOLS_HINT = {
 NO_ANSWER_HINTS = {
     "LocalOutlierFactor": "Refit it with novelty=True, which gives it predict and decision_function for new rows",
     "KernelDensity": "Its score_samples (the log density) is not converted",
+    **{search: "A search fitted with refit=False keeps no model; fit it with refit=True (the default)"
+       for search in ("GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV")},
 }
 
 

@@ -265,3 +265,43 @@ def test_a_regressor_chain_feeds_each_regressor_the_predictions_before_it() -> N
             assert og.validate(conv, data=X, reference=model, target=target).passed
     independent = MultiOutputRegressor(RandomForestRegressor(10, random_state=0)).fit(X, Y)
     assert not og.validate(conv, data=X, reference=independent, target="sql-edge-2.0").passed
+
+
+def test_the_review_of_these_converters_holds() -> None:
+    # helper-67's findings: integer inputs met float constants (onnxruntime refused the file), precision_
+    # None, OneHotEncoder(dtype=int) declared int64 and wrote float, LabelSpreading's weights underflowed to
+    # 0/0 in float32, fractional labels truncated, MinMaxScaler(clip=True) refused for no reason, and a
+    # refit=False search told it had only fit_predict
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.covariance import EllipticEnvelope
+    from sklearn.datasets import load_digits
+    from sklearn.dummy import DummyClassifier
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.kernel_ridge import KernelRidge
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.neighbors import NearestCentroid
+    from sklearn.preprocessing import MinMaxScaler, OneHotEncoder
+    from sklearn.semi_supervised import LabelSpreading
+
+    digits, labels = load_digits(return_X_y=True)
+    digits, labels = digits.astype(np.int64)[:300], labels[:300]
+    iris, y = _data("iris")
+    cases = [(KernelRidge(kernel="rbf", gamma=0.01).fit(digits, labels), digits),
+             (NearestCentroid().fit(digits, labels), digits),
+             (IsotonicRegression().fit(digits[:, 20], labels), digits[:, 20]),
+             (EllipticEnvelope(store_precision=False, random_state=0).fit(iris), iris),
+             (OneHotEncoder(dtype=int, sparse_output=False).fit(iris[:, :2]), iris[:, :2]),
+             (TransformedTargetRegressor(Ridge(), transformer=MinMaxScaler(clip=True)).fit(iris, y * 1.0), iris)]
+    for model, X in cases:
+        for target in (None, "sql-edge-2.0"):
+            conv = og.convert(model, X[:5], target=target)
+            assert og.validate(conv, data=X, reference=model, target=target).passed, (type(model).__name__, target)
+    partly = np.where(np.arange(len(y)) % 2 == 0, -1, y)
+    spreading = LabelSpreading().fit(iris, partly)
+    conv = og.convert(spreading, iris[:5], target="sql-edge-2.0")
+    assert og.validate(conv, data=iris + 1.2, reference=spreading, target="sql-edge-2.0").passed
+    with pytest.raises(og.UnsupportedModelError, match=r"fractional labels"):
+        og.convert(DummyClassifier().fit(iris, y + 0.5), iris[:5])
+    with pytest.raises(og.UnsupportedModelError, match=r"refit=False keeps no model"):
+        og.convert(GridSearchCV(LogisticRegression(), {"C": [1.0, 2.0]}, refit=False, cv=2).fit(iris, y), iris[:5])
