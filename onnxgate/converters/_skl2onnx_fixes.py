@@ -42,7 +42,7 @@ def register_binarizer() -> None:
 
 #: How near (relative, at least 1 absolute unit) a value must be to a category to be encoded as it, by the
 #: graph's float type: a few ulps, far below the gap between two categories anyone fits on.
-RELATIVE_MATCH: dict[Any, float] = {}
+RELATIVE_MATCH = {"float32": 1e-6, "float64": 1e-12}
 
 
 def register_hist_category_codes() -> None:
@@ -57,15 +57,14 @@ def register_hist_category_codes() -> None:
     scikit-learn's by an ulp (2.4e-7 on a StandardScaler's output, measured here), and one ulp would make a
     known category unknown."""
     import numpy as np
-    from onnx import helper
     from skl2onnx import update_registered_converter
     from skl2onnx.common._registration import _converter_pool
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
     from skl2onnx.operator_converters.common import concatenate_variables
 
     from onnxgate.converters._hist_codes import HistCategoryCodes
+    from onnxgate.converters._sklearn_extra import GraphWriter
 
-    RELATIVE_MATCH.update({np.float32: 1e-6, np.float64: 1e-12})
     if "OnnxgateHistCategoryCodes" in _converter_pool:
         return
 
@@ -76,42 +75,24 @@ def register_hist_category_codes() -> None:
 
     def convert(scope: Any, operator: Any, container: Any) -> None:
         codes = operator.raw_operator
-        double = isinstance(operator.inputs[0].type, DoubleTensorType)
-        dtype = np.float64 if double else np.float32
-        proto_type = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+        dtype = np.float64 if isinstance(operator.inputs[0].type, DoubleTensorType) else np.float32
+        w = GraphWriter(scope, container, dtype)
         features = concatenate_variables(scope, operator.inputs, container)
-
-        def const(base: str, value: Any) -> str:
-            name = scope.get_unique_variable_name(base)
-            array = np.asarray(value)
-            container.add_initializer(name, helper.np_dtype_to_tensor_dtype(array.dtype), list(array.shape),
-                                      array.reshape(-1).tolist())
-            return name
-
-        def node(op: str, inputs: list[str], **attributes: Any) -> str:
-            out = scope.get_unique_variable_name(f"category_{op.lower()}")
-            container.add_node(op, inputs, out, name=scope.get_unique_operator_name(op), **attributes)
-            return out
-
-        missing = const("category_missing", np.asarray(np.nan, dtype=dtype))
-        half = const("category_half", np.asarray(0.5, dtype=dtype))
+        missing, half = w.const(np.nan), w.const(0.5)
         parts = []
         columns = [i for i, c in enumerate(codes.categorical) if c]
         for column, values in zip(columns, codes.categories, strict=True):
-            value = node("Gather", [features, const("category_column", np.asarray([column], dtype=np.int64))], axis=1)
-            gap = node("Abs", [node("Sub", [value, const("categories", values.astype(dtype)[None, :])])])
-            near = (RELATIVE_MATCH[dtype] * np.maximum(1.0, np.abs(values))).astype(dtype)[None, :]
-            hits = node("Cast", [node("Less", [gap, const("category_match", near)])], to=proto_type)
-            code = node("MatMul", [hits, const("category_codes", np.arange(len(values), dtype=dtype)[:, None])])
-            found = node("Greater", [node("MatMul", [hits, const("category_any", np.ones((len(values), 1), dtype))]),
-                                     half])
-            parts.append(node("Where", [found, code, missing]))
+            value = w.node("Gather", features, w.const([column], np.int64), axis=1)
+            gap = w.node("Abs", w.node("Sub", value, w.const(values[None, :], name="categories")))
+            near = RELATIVE_MATCH[np.dtype(dtype).name] * np.maximum(1.0, np.abs(values))[None, :]
+            hits = w.node("Cast", w.node("Less", gap, w.const(near)), to=w.float_type)
+            code = w.node("MatMul", hits, w.const(np.arange(len(values))[:, None]))
+            found = w.node("Greater", w.node("MatMul", hits, w.const(np.ones((len(values), 1)))), half)
+            parts.append(w.node("Where", found, code, missing))
         numeric = [i for i, c in enumerate(codes.categorical) if not c]
         if numeric:
-            parts.append(node("Gather", [features, const("numeric_columns", np.asarray(numeric, dtype=np.int64))],
-                              axis=1))
-        container.add_node("Concat", parts, operator.outputs[0].full_name, axis=1,
-                           name=scope.get_unique_operator_name("Concat"))
+            parts.append(w.node("Gather", features, w.const(numeric, np.int64), axis=1))
+        w.node("Concat", *parts, out=operator.outputs[0].full_name, axis=1)
 
     update_registered_converter(HistCategoryCodes, "OnnxgateHistCategoryCodes", shape, convert)
 
@@ -237,9 +218,10 @@ def register_multiclass_gaussian_process() -> None:
     from types import SimpleNamespace
 
     import numpy as np
-    from onnx import TensorProto
     from skl2onnx.common._registration import _converter_pool, register_converter
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, Int64TensorType
+
+    from onnxgate.converters._sklearn_extra import GraphWriter, label_constant
 
     original = _converter_pool["SklearnGaussianProcessClassifier"]
     if getattr(original, "_onnxgate_multiclass", False):
@@ -253,39 +235,23 @@ def register_multiclass_gaussian_process() -> None:
             original(scope, operator, container)
             return
         double = isinstance(operator.outputs[1].type, DoubleTensorType)
-        kind, code = (DoubleTensorType, TensorProto.DOUBLE) if double else (FloatTensorType, TensorProto.FLOAT)
-
-        def node(op: str, inputs: list[str], out: str | None = None, **attributes: Any) -> str:
-            result = out or scope.get_unique_variable_name(f"gpc_{op.lower()}")
-            container.add_node(op, inputs, result, name=scope.get_unique_operator_name(op), **attributes)
-            return result
-
-        def const(values: Any, onnx_type: int, shape: list[int]) -> str:
-            name = scope.get_unique_variable_name("gpc_const")
-            container.add_initializer(name, onnx_type, shape, list(np.asarray(values).ravel()))
-            return name
-
-        second = const([1], TensorProto.INT64, [1])
+        w = GraphWriter(scope, container, np.float64 if double else np.float32)
+        second = w.const([1], np.int64)
         columns = []
         for binary in binaries:
             one = copy.copy(model)
             one.base_estimator_ = binary  # kernel_ then reads its kernel (a property of two classes)
             one.classes_, one.n_classes_ = np.array([0, 1]), 2
             label = scope.declare_local_variable("gpc_class_label", Int64TensorType())
-            proba = scope.declare_local_variable("gpc_class_proba", kind())
+            proba = scope.declare_local_variable("gpc_class_proba", (DoubleTensorType if double else FloatTensorType)())
             original(scope, SimpleNamespace(raw_operator=one, inputs=operator.inputs, outputs=[label, proba]),
                      container)
-            columns.append(node("Gather", [proba.onnx_name, second], axis=1))  # its class's probability
-        stacked = node("Concat", columns, axis=1)
-        total = node("MatMul", [stacked, const(np.ones(len(columns)), code, [len(columns), 1])])
-        probabilities = node("Div", [stacked, total], out=operator.outputs[1].full_name)
-        index = node("ArgMax", [probabilities], axis=1, keepdims=0)
-        classes = np.asarray(model.classes_)
-        if classes.dtype.kind in "OUS":
-            table = const([str(c).encode() for c in classes], TensorProto.STRING, [len(classes)])
-        else:
-            table = const(classes.astype(np.int64), TensorProto.INT64, [len(classes)])
-        node("Gather", [table, index], out=operator.outputs[0].full_name, axis=0)
+            columns.append(w.node("Gather", proba.onnx_name, second, axis=1))  # its class's probability
+        stacked = w.node("Concat", *columns, axis=1)
+        total = w.node("MatMul", stacked, w.const(np.ones((len(columns), 1))))
+        probabilities = w.node("Div", stacked, total, out=operator.outputs[1].full_name)
+        index = w.node("ArgMax", probabilities, axis=1, keepdims=0)
+        w.node("Gather", label_constant(w, model.classes_), index, out=operator.outputs[0].full_name, axis=0)
 
     register_converter("SklearnGaussianProcessClassifier", convert, overwrite=True,
                        options=original.get_allowed_options())
@@ -439,45 +405,32 @@ def _float_one_hot(scope: Any, operator: Any, container: Any) -> None:
     from onnx import TensorProto
     from skl2onnx.common.data_types import DoubleTensorType
 
+    from onnxgate.converters._sklearn_extra import GraphWriter
+
     encoder = operator.raw_operator
     double = any(isinstance(v.type, DoubleTensorType) for v in operator.inputs)
-    dtype, code = (np.float64, TensorProto.DOUBLE) if double else (np.float32, TensorProto.FLOAT)
-
-    def const(value: Any, kind: Any, onnx_type: int) -> str:
-        array = np.asarray(value, dtype=kind)
-        name = scope.get_unique_variable_name("one_hot_const")
-        container.add_initializer(name, onnx_type, list(array.shape), array.reshape(-1).tolist())
-        return name
-
-    def node(op: str, inputs: list[str], **attributes: Any) -> str:
-        out = scope.get_unique_variable_name(f"one_hot_{op.lower()}")
-        container.add_node(op, inputs, out, name=scope.get_unique_operator_name(op), **attributes)
-        return out
-
-    columns = [node("Cast", [v.full_name], to=code) for v in operator.inputs]
-    features = columns[0] if len(columns) == 1 else node("Concat", columns, axis=1)
+    w = GraphWriter(scope, container, np.float64 if double else np.float32)
+    columns = [w.node("Cast", v.full_name, to=w.float_type) for v in operator.inputs]
+    features = columns[0] if len(columns) == 1 else w.node("Concat", *columns, axis=1)
     drops = getattr(encoder, "drop_idx_", None)
     blocks = []
     for j, categories in enumerate(encoder.categories_):
         values = np.asarray(categories, dtype=np.float64)
-        value = node("Gather", [features, const([j], np.int64, TensorProto.INT64)], axis=1)
-        hits = node("Cast", [node("Equal", [value, const(values[None, :], dtype, code)])], to=TensorProto.FLOAT)
+        value = w.node("Gather", features, w.const([j], np.int64), axis=1)
+        hits = w.node("Cast", w.node("Equal", value, w.const(values[None, :])), to=TensorProto.FLOAT)
         if np.isnan(values).any():
-            nan_at = np.isnan(values).astype(np.float32)[None, :]  # the NaN category's column, where NaN
-            nan_hit = node("Mul", [node("Cast", [node("IsNaN", [value])], to=TensorProto.FLOAT),
-                                   const(nan_at, np.float32, TensorProto.FLOAT)])
-            hits = node("Add", [hits, nan_hit])
+            nan_at = np.isnan(values)[None, :]  # the NaN category's column, where NaN
+            nan_hit = w.node("Mul", w.node("Cast", w.node("IsNaN", value), to=TensorProto.FLOAT),
+                             w.const(nan_at, np.float32))
+            hits = w.node("Add", hits, nan_hit)
         drop = None if drops is None else drops[j]
         if drop is not None:
             kept = [i for i in range(len(values)) if i != int(drop)]
-            hits = node("Gather", [hits, const(kept, np.int64, TensorProto.INT64)], axis=1)
+            hits = w.node("Gather", hits, w.const(kept, np.int64), axis=1)
         blocks.append(hits)
-    joined = scope.get_unique_variable_name("one_hot_joined")
-    container.add_node("Concat" if len(blocks) > 1 else "Identity", blocks, joined,
-                       name=scope.get_unique_operator_name("OneHot"), **({"axis": 1} if len(blocks) > 1 else {}))
+    joined = w.node("Concat", *blocks, axis=1) if len(blocks) > 1 else blocks[0]
     declared = operator.outputs[0].type.to_onnx_type().tensor_type.elem_type  # int64 for dtype=int
-    container.add_node("Cast", [joined], [operator.outputs[0].full_name], to=declared,
-                       name=scope.get_unique_operator_name("Cast"))
+    w.node("Cast", joined, out=operator.outputs[0].full_name, to=declared)
 
 
 def _infrequent(encoder: Any) -> bool:

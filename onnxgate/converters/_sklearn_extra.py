@@ -87,6 +87,14 @@ def _float_type(operator: Any) -> Any:
     return DoubleTensorType if isinstance(operator.inputs[0].type, DoubleTensorType) else FloatTensorType
 
 
+def _probability_dtype(operator: Any) -> Any:
+    """A classifier's float type: the one skl2onnx's parser declared its probabilities output in."""
+    import numpy as np
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    return np.float64 if isinstance(operator.outputs[1].type, DoubleTensorType) else np.float32
+
+
 def _dtype(operator: Any) -> Any:
     import numpy as np
     from skl2onnx.common.data_types import DoubleTensorType
@@ -94,18 +102,24 @@ def _dtype(operator: Any) -> Any:
     return np.float64 if isinstance(operator.inputs[0].type, DoubleTensorType) else np.float32
 
 
-class _Writer:
-    """Nodes and constants of one converter, uniquely named in its scope."""
+class GraphWriter:
+    """Nodes and constants of one skl2onnx converter, uniquely named in its scope (the converters here
+    and onnxgate's in :mod:`onnxgate.converters._skl2onnx_fixes` write through it)."""
 
     def __init__(self, scope: Any, container: Any, dtype: Any) -> None:
         self.scope, self.container, self.dtype = scope, container, dtype
 
-    def const(self, value: Any, dtype: Any = None) -> str:
+    @property
+    def float_type(self) -> int:
+        """The ONNX element type of the graph's floats (FLOAT or DOUBLE)."""
+        return _tensor_type(self.dtype)
+
+    def const(self, value: Any, dtype: Any = None, name: str = "const") -> str:
         import numpy as np
         from onnx import helper
 
         array = np.asarray(value, dtype=dtype or self.dtype)
-        name = self.scope.get_unique_variable_name("const")
+        name = self.scope.get_unique_variable_name(name)
         self.container.add_initializer(name, helper.np_dtype_to_tensor_dtype(array.dtype), list(array.shape),
                                        array.reshape(-1).tolist())
         return name
@@ -161,7 +175,7 @@ def _affine_parts(model: Any) -> tuple[Any, Any]:
 
 def _convert_affine(scope: Any, operator: Any, container: Any) -> None:
     matrix, offset = _affine_parts(operator.raw_operator)
-    w = _Writer(scope, container, _dtype(operator))
+    w = GraphWriter(scope, container, _dtype(operator))
     product = w.node("MatMul", _features(scope, operator, container), w.const(matrix))
     w.node("Add", product, w.const(offset), out=operator.outputs[0].full_name)
 
@@ -179,7 +193,7 @@ def _convert_indicator(scope: Any, operator: Any, container: Any) -> None:
     import numpy as np
 
     model = operator.raw_operator
-    w = _Writer(scope, container, _dtype(operator))
+    w = GraphWriter(scope, container, _dtype(operator))
     picked = w.node("Gather", _features(scope, operator, container),
                     w.const(np.asarray(model.features_), np.int64), axis=1)
     out = operator.outputs[0].full_name
@@ -227,12 +241,12 @@ def interpolate(scope: Any, container: Any, value: str, xs: Any, ys: Any, out_of
     import numpy as np
 
     xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
-    w = _Writer(scope, container, dtype)
+    w = GraphWriter(scope, container, dtype)
     value = w.node("Reshape", value, w.const([-1, 1], np.int64))
     if out_of_bounds == "clip":
         value = w.node("Max", w.node("Min", value, w.const(xs[-1])), w.const(xs[0]))
     at_or_below = w.node("Cast", w.node("Not", w.node("Less", value, w.const(xs[None, :]))),
-                         to=_tensor_type(w.dtype))
+                         to=w.float_type)
     count = w.node("MatMul", at_or_below, w.const(np.ones((len(xs), 1))))
     segment = w.node("Max", w.node("Min", w.node("Sub", count, w.const(1.0)), w.const(len(xs) - 2.0)), w.const(0.0))
     index = w.node("Cast", segment, to=_tensor_type(np.int64))
@@ -259,7 +273,7 @@ def _convert_kernel_ridge(scope: Any, operator: Any, container: Any) -> None:
     import numpy as np
 
     model = operator.raw_operator
-    w = _Writer(scope, container, _dtype(operator))
+    w = GraphWriter(scope, container, _dtype(operator))
     kernel = _kernel(w, _features(scope, operator, container), model.X_fit_, "KernelRidge", model.kernel,
                      model.kernel_params, model.gamma, model.degree, model.coef0)
     coef = np.asarray(model.dual_coef_, dtype=np.float64)
@@ -269,13 +283,13 @@ def _convert_kernel_ridge(scope: Any, operator: Any, container: Any) -> None:
 def _convert_nystroem(scope: Any, operator: Any, container: Any) -> None:
     """``kernel(X, components_) @ normalization_.T`` (:func:`_kernel`)."""
     model = operator.raw_operator
-    w = _Writer(scope, container, _dtype(operator))
+    w = GraphWriter(scope, container, _dtype(operator))
     kernel = _kernel(w, _features(scope, operator, container), model.components_, "Nystroem", model.kernel,
                      model.kernel_params, model.gamma, model.degree, model.coef0)
     w.node("MatMul", kernel, w.const(model.normalization_.T), out=operator.outputs[0].full_name)
 
 
-def _kernel(w: _Writer, X: str, fitted: Any, owner: str, kernel: Any, params: Any, gamma: Any, degree: Any,
+def _kernel(w: GraphWriter, X: str, fitted: Any, owner: str, kernel: Any, params: Any, gamma: Any, degree: Any,
             coef0: Any) -> str:
     """The ``[N, m]`` kernel between the rows of ``X`` and the ``m`` rows of ``fitted``, for the kernels in
     :data:`KERNELS`, with scikit-learn's defaults where a setting is None (``gamma`` 1/n_features,
@@ -310,7 +324,7 @@ def _convert_random_features(scope: Any, operator: Any, container: Any) -> None:
     import numpy as np
 
     model = operator.raw_operator
-    w = _Writer(scope, container, _dtype(operator))
+    w = GraphWriter(scope, container, _dtype(operator))
     X = _features(scope, operator, container)
     if type(model).__name__ == "SkewedChi2Sampler":
         X = w.node("Log", w.node("Add", X, w.const(model.skewedness)))
@@ -325,7 +339,7 @@ def _convert_dummy_regressor(scope: Any, operator: Any, container: Any) -> None:
     import numpy as np
 
     model = operator.raw_operator
-    w = _Writer(scope, container, _dtype(operator))
+    w = GraphWriter(scope, container, _dtype(operator))
     # the rows' count from the first input alone: it ignores the features (text columns among them)
     rows = w.node("Gather", w.node("Shape", operator.inputs[0].full_name), w.const([0], np.int64), axis=0)
     shape = w.node("Concat", rows, w.const([model.constant_.shape[1]], np.int64), axis=0)
@@ -337,7 +351,6 @@ def _convert_dummy_classifier(scope: Any, operator: Any, container: Any) -> None
     class priors, ``"most_frequent"`` and ``"constant"`` that class with probability 1. The random
     strategies (``"stratified"``, ``"uniform"``) and several outputs are refused."""
     import numpy as np
-    from skl2onnx.common.data_types import DoubleTensorType
 
     from onnxgate.errors import UnsupportedModelError
 
@@ -366,14 +379,14 @@ def _convert_dummy_classifier(scope: Any, operator: Any, container: Any) -> None
     else:
         index = int(np.argmax(prior))
     proba = prior if model.strategy == "prior" else np.eye(len(classes))[index]
-    w = _Writer(scope, container, np.float64 if isinstance(operator.outputs[1].type, DoubleTensorType) else np.float32)
+    w = GraphWriter(scope, container, _probability_dtype(operator))
     rows = w.node("Gather", w.node("Shape", _features(scope, operator, container)), w.const([0], np.int64), axis=0)
-    w.node("Expand", _labels(w, classes[[index]]), rows, out=operator.outputs[0].full_name)
+    w.node("Expand", label_constant(w, classes[[index]]), rows, out=operator.outputs[0].full_name)
     width = w.node("Concat", rows, w.const([len(classes)], np.int64), axis=0)
     w.node("Expand", w.const(proba[None, :]), width, out=operator.outputs[1].full_name)
 
 
-def _labels(w: _Writer, classes: Any) -> str:
+def label_constant(w: GraphWriter, classes: Any) -> str:
     """A constant of class labels as the label output holds them: text, or int64 (as skl2onnx writes a
     numeric or bool label, which onnxgate casts back afterwards)."""
     import numpy as np
@@ -393,7 +406,6 @@ def _convert_nearest_centroid(scope: Any, operator: Any, container: Any) -> None
     the label is the class of the nearest centroid in the raw features when the priors are uniform, of the
     highest score otherwise. Only the euclidean metric has probabilities: manhattan is refused."""
     import numpy as np
-    from skl2onnx.common.data_types import DoubleTensorType
 
     from onnxgate.errors import UnsupportedModelError
 
@@ -404,7 +416,7 @@ def _convert_nearest_centroid(scope: Any, operator: Any, container: Any) -> None
             "euclidean metric is",
             framework="sklearn",
         )
-    w = _Writer(scope, container, np.float64 if isinstance(operator.outputs[1].type, DoubleTensorType) else np.float32)
+    w = GraphWriter(scope, container, _probability_dtype(operator))
     X = _features(scope, operator, container)
     centroids = np.asarray(model.centroids_, dtype=np.float64)
     deviation = np.asarray(model.within_class_std_dev_, dtype=np.float64)
@@ -419,10 +431,10 @@ def _convert_nearest_centroid(scope: Any, operator: Any, container: Any) -> None
         index = w.node("ArgMin", _squared_distances(w, X, centroids), axis=1, keepdims=0)
     else:
         index = w.node("ArgMax", scores, axis=1, keepdims=0)
-    w.node("Gather", _labels(w, classes), index, axis=0, out=operator.outputs[0].full_name)
+    w.node("Gather", label_constant(w, classes), index, axis=0, out=operator.outputs[0].full_name)
 
 
-def _squared_distances(w: _Writer, X: str, points: Any, dot: str | None = None) -> str:
+def _squared_distances(w: GraphWriter, X: str, points: Any, dot: str | None = None) -> str:
     """``|x - p|^2`` between the rows of ``X`` and each row of ``points``, ``[N, len(points)]``, as
     ``|x|^2 - 2 x.p + |p|^2`` (``dot``: ``X @ points.T`` where already written)."""
     import numpy as np
@@ -474,7 +486,7 @@ def _convert_nearest_center(scope: Any, operator: Any, container: Any) -> None:
             "fit that did not converge): it cannot be written",
             framework="sklearn",
         )
-    w = _Writer(scope, container, _dtype(operator))
+    w = GraphWriter(scope, container, _dtype(operator))
     distances = _squared_distances(w, _features(scope, operator, container), centers)
     w.node("ArgMin", distances, axis=1, keepdims=0, out=operator.outputs[0].full_name)
 
@@ -493,7 +505,7 @@ def _convert_birch(scope: Any, operator: Any, container: Any) -> None:
     import numpy as np
 
     model = operator.raw_operator
-    w = _Writer(scope, container, _dtype(operator))
+    w = GraphWriter(scope, container, _dtype(operator))
     squared = _squared_distances(w, _features(scope, operator, container), model.subcluster_centers_)
     index = w.node("ArgMin", squared, axis=1, keepdims=0)
     w.node("Gather", w.const(np.asarray(model.subcluster_labels_), np.int64), index, axis=0,
@@ -507,7 +519,7 @@ def _convert_rbm(scope: Any, operator: Any, container: Any) -> None:
     import numpy as np
 
     model = operator.raw_operator
-    w = _Writer(scope, container, _dtype(operator))
+    w = GraphWriter(scope, container, _dtype(operator))
     hidden = w.node("Add", w.node("MatMul", _features(scope, operator, container), w.const(model.components_.T)),
                     w.const(np.asarray(model.intercept_hidden_)[None, :]))
     w.node("Sigmoid", hidden, out=operator.outputs[0].full_name)
@@ -527,7 +539,7 @@ def _convert_elliptic_envelope(scope: Any, operator: Any, container: Any) -> Non
     import numpy as np
 
     model = operator.raw_operator
-    w = _Writer(scope, container, _dtype(operator))
+    w = GraphWriter(scope, container, _dtype(operator))
     centred = w.node("Sub", _features(scope, operator, container), w.const(np.asarray(model.location_)[None, :]))
     weighted = w.node("Mul", w.node("MatMul", centred, w.const(model.get_precision())), centred)
     mahalanobis = w.node("MatMul", weighted, w.const(np.ones((len(model.location_), 1))))
@@ -542,7 +554,6 @@ def _convert_label_propagation(scope: Any, operator: Any, container: Any) -> Non
     the rows and the training points times ``label_distributions_``, each row divided by its sum; the
     label the most probable class. The knn kernel is refused."""
     import numpy as np
-    from skl2onnx.common.data_types import DoubleTensorType
 
     from onnxgate.errors import UnsupportedModelError
 
@@ -552,7 +563,7 @@ def _convert_label_propagation(scope: Any, operator: Any, container: Any) -> Non
             f"{type(model).__name__}(kernel={model.kernel!r}) is not written here; kernel='rbf' is",
             framework="sklearn",
         )
-    w = _Writer(scope, container, np.float64 if isinstance(operator.outputs[1].type, DoubleTensorType) else np.float32)
+    w = GraphWriter(scope, container, _probability_dtype(operator))
     X = _features(scope, operator, container)
     # exp(-gamma |x - x_i|^2), each row scaled by exp(gamma * its smallest distance), which the division
     # below cancels: in float32 every weight of a row a little away from the training points underflowed
@@ -566,7 +577,7 @@ def _convert_label_propagation(scope: Any, operator: Any, container: Any) -> Non
     total = w.node("MatMul", mass, w.const(np.ones((model.label_distributions_.shape[1], 1))))
     proba = w.node("Div", mass, total, out=operator.outputs[1].full_name)
     index = w.node("ArgMax", proba, axis=1, keepdims=0)
-    w.node("Gather", _labels(w, model.classes_), index, axis=0, out=operator.outputs[0].full_name)
+    w.node("Gather", label_constant(w, model.classes_), index, axis=0, out=operator.outputs[0].full_name)
 
 
 def _convert_splines(scope: Any, operator: Any, container: Any) -> None:
@@ -589,7 +600,7 @@ def _convert_splines(scope: Any, operator: Any, container: Any) -> None:
             "with dense output is",
             framework="sklearn",
         )
-    w = _Writer(scope, container, _dtype(operator))
+    w = GraphWriter(scope, container, _dtype(operator))
     X = _features(scope, operator, container)
     blocks = []
     degree = model.degree
@@ -610,7 +621,7 @@ def _convert_splines(scope: Any, operator: Any, container: Any) -> None:
         w.node("Concat", *blocks, out=out, axis=1)
 
 
-def _spline_block(w: _Writer, value: str, spline: Any, extrapolation: str, degree: int) -> str:
+def _spline_block(w: GraphWriter, value: str, spline: Any, extrapolation: str, degree: int) -> str:
     """The ``[N, n_splines]`` bases of one feature's ``[N, 1]`` values (:func:`_convert_splines`)."""
     import numpy as np
     from scipy.interpolate import BSpline, PPoly
@@ -641,7 +652,7 @@ def _spline_block(w: _Writer, value: str, spline: Any, extrapolation: str, degre
     # the interval: the count of interval starts at or below x, less one, clipped (extrapolation uses
     # the end polynomials); a NaN counts every start and is zeroed below
     at_or_below = w.node("Cast", w.node("Not", w.node("Less", x, w.const(starts[None, :]))),
-                         to=_tensor_type(w.dtype))
+                         to=w.float_type)
     count = w.node("MatMul", at_or_below, w.const(np.ones((len(starts), 1))))
     interval = w.node("Max", w.node("Min", w.node("Sub", count, w.const(1.0)), w.const(len(starts) - 1.0)), zero)
     index = w.node("Reshape", w.node("Cast", interval, to=_tensor_type(np.int64)), w.const([-1], np.int64))

@@ -114,24 +114,37 @@ def _hist_codes_before_last_step(model: Any) -> Any:
     features, as a shallow copy with that model's encoding in front of it
     (:class:`~onnxgate.converters._hist_codes.HistCategoryCodes`); anything else as it is. After other
     steps the model reads one matrix, so its encoding is written on that matrix."""
-    import copy
-
     if not (hasattr(model, "steps") and model.steps):
         return model
-    name, last = model.steps[-1]
-    if _hist_with_categories(last):
+
+    def encoded(last: Any) -> Any:
+        if not _hist_with_categories(last):
+            return last
+        from sklearn.pipeline import Pipeline
+
         from onnxgate.converters._hist_codes import HistCategoryCodes
 
         encoder = last._preprocessor.named_transformers_["encoder"]
         codes = HistCategoryCodes(last.is_categorical_, list(encoder.categories_))
-        tail = [("onnxgate_category_codes", codes), (name, last)]
-    else:
-        inner = _hist_codes_before_last_step(last)
-        if inner is last:
-            return model
-        tail = [(name, inner)]
+        return Pipeline([("onnxgate_category_codes", codes), (type(last).__name__.lower(), last)])
+
+    return with_last_step(model, encoded)
+
+
+def with_last_step(model: Any, change: Any) -> Any:
+    """``model`` with ``change`` applied to the estimator at the end of its pipeline (through nested
+    pipelines; the model itself when it is none): shallow copies along the way, so the user's model is
+    not changed; ``model`` itself where ``change`` returns its argument."""
+    import copy
+
+    if not (hasattr(model, "steps") and model.steps):
+        return change(model)
+    name, last = model.steps[-1]
+    inner = with_last_step(last, change)
+    if inner is last:
+        return model
     outer = copy.copy(model)
-    outer.steps = [*model.steps[:-1], *tail]
+    outer.steps = [*model.steps[:-1], (name, inner)]
     return outer
 
 
@@ -287,20 +300,15 @@ def selector_then_estimator(model: Any) -> Any:
     ``RFE(LogisticRegression())`` predicts labels and probabilities. Before other steps of a pipeline
     its ``transform`` is what is used, and skl2onnx writes that.
     """
-    import copy
 
-    from sklearn.pipeline import Pipeline
+    def predicting(last: Any) -> Any:
+        if type(last).__name__ not in ("RFE", "RFECV") or not hasattr(last, "estimator_"):
+            return last
+        from sklearn.pipeline import Pipeline
 
-    if type(model).__name__ in ("RFE", "RFECV") and hasattr(model, "estimator_"):
-        return Pipeline([("selected_features", model), ("estimator", model.estimator_)])
-    if hasattr(model, "steps") and model.steps:
-        name, last = model.steps[-1]
-        inner = selector_then_estimator(last)
-        if inner is not last:
-            outer = copy.copy(model)
-            outer.steps = [*model.steps[:-1], (name, inner)]
-            return outer
-    return model
+        return Pipeline([("selected_features", last), ("estimator", last.estimator_)])
+
+    return with_last_step(model, predicting)
 
 
 def searched(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[Any, Any]]:
