@@ -51,6 +51,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     unknown_value_notes,
 )
 from onnxgate.converters._sklearn_extra import register_missing_converters
+from onnxgate.converters._sklearn_geometry import register_geometry_converters
 from onnxgate.converters._sklearn_graph import (
     BINARY_SCORES,
     NoDouble,
@@ -140,6 +141,7 @@ def _skl2onnx() -> Any:
     register_binarizer()
     register_hist_category_codes()
     register_missing_converters()
+    register_geometry_converters()
     return skl2onnx
 
 
