@@ -103,10 +103,14 @@ def patch_radius_neighbors() -> None:
     onnxruntime refuses the file on any row ("index is out of range: Y[15] (-1)"), so every such model
     failed to run. Those entries weigh 0 in the vote or mean, so index 0 is read there instead.
 
-    Still different from scikit-learn, and caught by parity: a training row at the radius within
-    rounding (skl2onnx keeps ``distance < radius``, scikit-learn ``<=`` on distances it computes its
-    own way: 2 of 150 iris rows at radius 1), and ``weights="distance"`` on a row at distance 0 (skl2onnx
-    weighs it 1e6 against the others' ``1/d``, scikit-learn counts only the rows at distance 0)."""
+    For the euclidean metric, a training row is inside the radius as scikit-learn decides it: squared
+    distance ``<=`` squared radius (skl2onnx kept ``distance < radius``: iris rows 54 and 67, whose
+    squared distance is 1.0000000000000002, were neighbours at radius 1 in the file and not in
+    scikit-learn, and rows exactly at the radius were left out; 2 of 150 iris rows answered otherwise).
+    ``weights="distance"`` on a row at distance 0 follows scikit-learn's rule as well
+    (:func:`patch_knn_distance_weights`). In float32 (the SQL targets), decimal data puts pairs within
+    rounding of the radius on either side of it (iris at radius 1: 10 of 150 rows); parity shows it and
+    says the model computes in float32."""
     import numpy as np
     from skl2onnx.algebra.onnx_ops import OnnxLess, OnnxWhere
     from skl2onnx.operator_converters import nearest_neighbours
@@ -115,15 +119,61 @@ def patch_radius_neighbors() -> None:
     if getattr(original, "_onnxgate_radius", False):
         return
 
-    def indices_radius(*args: Any, **kwargs: Any) -> Any:
-        indices, distances, inside = original(*args, **kwargs)
+    def indices_radius(X: Any, Y: Any, radius: Any, metric: str = "euclidean", **kwargs: Any) -> Any:
         opset = kwargs.get("op_version")
+        if metric == "euclidean" and kwargs.get("optim") is None and opset is not None and opset >= 11:
+            indices, distances, inside = _radius_by_squares(X, Y, radius, **kwargs)
+        else:
+            indices, distances, inside = original(X, Y, radius, metric=metric, **kwargs)
         zero = np.array([0], dtype=np.int64)
         readable = OnnxWhere(OnnxLess(indices, zero, op_version=opset), zero, indices, op_version=opset)
         return readable, distances, inside
 
     indices_radius._onnxgate_radius = True  # type: ignore[attr-defined]
     nearest_neighbours.onnx_nearest_neighbors_indices_radius = indices_radius
+
+
+def _radius_by_squares(X: Any, Y: Any, radius: Any, dtype: Any = None, op_version: Any = None,
+                       proto_dtype: Any = None, **_: Any) -> tuple[Any, Any, Any]:
+    """skl2onnx's three radius matrices (training index or -1, distance or 0, 1 or 0 inside the radius),
+    with inside meaning squared distance at or under the squared radius, as scikit-learn's search."""
+    import numpy as np
+    from skl2onnx.algebra.complex_functions import onnx_cdist
+    from skl2onnx.algebra.onnx_ops import (
+        OnnxCast,
+        OnnxConstantOfShape,
+        OnnxCumSum,
+        OnnxGreater,
+        OnnxMax,
+        OnnxNot,
+        OnnxShape,
+        OnnxSqrt,
+        OnnxSub,
+        OnnxWhere,
+    )
+
+    opv = op_version
+    squared = onnx_cdist(X, Y, metric="sqeuclidean", dtype=dtype, op_version=opv,
+                         dim_in=Y.shape[1] if hasattr(Y, "shape") else None,
+                         dim_out=Y.shape[0] if hasattr(Y, "shape") else None)
+    inside = OnnxNot(OnnxGreater(squared, np.array([float(radius) ** 2], dtype=dtype), op_version=opv),
+                     op_version=opv)
+    distances = OnnxSqrt(OnnxMax(squared, np.array([0], dtype=dtype), op_version=opv), op_version=opv)
+    shape = OnnxShape(squared, op_version=opv)
+    zero = OnnxCast(OnnxConstantOfShape(shape, op_version=opv), to=proto_dtype, op_version=opv)
+    # each entry's training index (its column), counted along the row
+    ones = OnnxConstantOfShape(shape, op_version=opv, value=_int64_tensor(1))
+    index = OnnxSub(OnnxCumSum(ones, np.array(1, dtype=np.int64), op_version=opv), np.array([1], dtype=np.int64),
+                    op_version=opv)
+    indices = OnnxWhere(inside, index, np.array([-1], dtype=np.int64), op_version=opv)
+    return indices, OnnxWhere(inside, distances, zero, op_version=opv), OnnxCast(inside, to=proto_dtype,
+                                                                                 op_version=opv)
+
+
+def _int64_tensor(value: int) -> Any:
+    from onnx import helper
+
+    return helper.make_tensor("value", 7, [1], [value])
 
 
 def patch_knn_distance_weights() -> None:
@@ -133,9 +183,12 @@ def patch_knn_distance_weights() -> None:
     (measured: the file's answers equal the plain mean of the neighbours; 440 of 442 diabetes rows off).
 
     The weights are written again from the distances made positive, with scikit-learn's rule for a row
-    that has neighbours at distance 0: those weigh 1 and the others 0 (skl2onnx gave them 1e6)."""
+    that has neighbours at distance 0: those weigh 1 and the others 0 (skl2onnx gave them 1e6). The same
+    rule holds for RadiusNeighborsClassifier/Regressor(weights="distance"), whose weights were right
+    otherwise (21 of 150 iris rows differed at radius 0.5, by 2e-5, each a training row)."""
     import numpy as np
     from skl2onnx.algebra.onnx_ops import (
+        OnnxAnd,
         OnnxCast,
         OnnxEqual,
         OnnxGreater,
@@ -156,11 +209,26 @@ def patch_knn_distance_weights() -> None:
         top_indices, top_distances, reshaped, wei, norm, axis = original(operator, container, k=k, radius=radius)
         model = operator.raw_operator
         radius_search = getattr(model, "radius", None) is not None and radius is None and k is None
-        if top_distances is None or getattr(model, "weights", None) != "distance" or radius_search:
+        if top_distances is None or getattr(model, "weights", None) != "distance":
             return top_indices, top_distances, reshaped, wei, norm, axis
         opv = container.target_opset
         double = isinstance(operator.inputs[0].type, DoubleTensorType)
         dtype = np.float64 if double else np.float32
+        if radius_search:
+            if opv < 11:
+                return top_indices, top_distances, reshaped, wei, norm, axis
+            # skl2onnx's weights are 1 / max(d, 1e-6) inside the radius and 0 outside, its distances 0
+            # outside: a neighbour at distance 0 is one with a weight and a distance of 0
+            inside = OnnxGreater(wei, np.array([0], dtype=dtype), op_version=opv)
+            at_zero = OnnxCast(OnnxAnd(inside, OnnxEqual(top_distances, np.array([0], dtype=dtype), op_version=opv),
+                                       op_version=opv), to=11 if double else 1, op_version=opv)
+            any_zero = OnnxGreater(OnnxReduceSumApi11(at_zero, axes=[1], keepdims=1, op_version=opv),
+                                   np.array([0], dtype=dtype), op_version=opv)
+            weights = OnnxWhere(any_zero, at_zero, wei, op_version=opv)
+            weights.set_onnx_name_prefix("wei")
+            total = OnnxReduceSumApi11(weights, axes=[1], keepdims=0, op_version=opv)
+            total.set_onnx_name_prefix("norm")
+            return top_indices, top_distances, reshaped, weights, total, axis
         distances = OnnxNeg(top_distances, op_version=opv)
         inverse = OnnxReciprocal(OnnxMax(distances, np.array([1e-6], dtype=dtype), op_version=opv), op_version=opv)
         if opv >= 11:  # Equal on floats

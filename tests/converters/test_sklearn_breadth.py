@@ -1610,6 +1610,24 @@ def test_a_radius_neighbors_classifier_runs_and_matches() -> None:
     assert og.validate(og.convert(regressor, X[:5]), data=X, reference=regressor).passed
 
 
+@pytest.mark.parametrize("opset", [11, 17])
+def test_radius_neighbours_decide_the_radius_and_zero_distances_as_scikit_learn(opset: int) -> None:
+    # skl2onnx kept distance < radius: iris rows 54 and 67 (squared distance 1.0000000000000002, whose
+    # root rounds to 1) were neighbours at radius 1, and 2 of 150 rows answered otherwise; with
+    # weights="distance" a training row's neighbour at distance 0 weighed 1e6 beside the others' 1/d,
+    # where scikit-learn counts it alone (21 of 150 rows off at radius 0.5)
+    from sklearn.datasets import load_iris
+    from sklearn.neighbors import RadiusNeighborsClassifier, RadiusNeighborsRegressor
+
+    X, y = load_iris(return_X_y=True)
+    for model in (RadiusNeighborsClassifier(radius=1.0), RadiusNeighborsRegressor(radius=1.0),
+                  RadiusNeighborsClassifier(radius=0.5, weights="distance", outlier_label="most_frequent"),
+                  RadiusNeighborsRegressor(radius=0.5, weights="distance")):
+        model.fit(X, y)
+        report = og.validate(og.convert(model, X, opset=opset), data=X, reference=model)
+        assert report.passed, (model, report.summary())
+
+
 @pytest.mark.parametrize("kind", ["classifier", "regressor"])
 def test_k_neighbors_weighted_by_distance_answer_as_scikit_learn(kind: str) -> None:
     # skl2onnx computed the weights from negated distances: every weight 1e6, the answers those of
