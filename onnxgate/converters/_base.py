@@ -110,6 +110,18 @@ class Converter:
     def is_classifier(self, model: Any) -> bool:
         return False
 
+    def answers_can_tie(self, model: Any) -> bool:
+        """Whether some rows of ``model`` may have more than one right answer (:meth:`tied_answers`)."""
+        return False
+
+    def tied_answers(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature,
+                     rows: Sequence[int]) -> dict[int, list[list[Any]]]:
+        """For each of ``rows`` whose answer is not one answer (nearest neighbours tied at the k-th
+        distance), every answer the native model gives when the tie is broken each possible way, as
+        outputs in the native order of :meth:`predict`. Rows with one answer are left out; by default
+        every row has one."""
+        return {}
+
 
 def first_line(err: BaseException, limit: int = 300) -> str:
     """The first line of an exporter's error, at most ``limit`` characters (its type name when empty):

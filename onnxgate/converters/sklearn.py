@@ -31,7 +31,7 @@ Policy:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -572,6 +572,35 @@ class SklearnConverter(Converter):
             else:
                 outputs.append(None)
         return outputs
+
+    def answers_can_tie(self, model: Any) -> bool:
+        from onnxgate.converters._sklearn_ties import neighbour_step
+
+        return neighbour_step(model) is not None
+
+    def tied_answers(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature,
+                     rows: Sequence[int]) -> dict[int, list[list[Any]]]:
+        """A k-nearest-neighbour model's answers over the ways each row's tie can be broken
+        (:mod:`onnxgate.converters._sklearn_ties`); only where its outputs are skl2onnx's own (label and
+        probabilities, or one output)."""
+        import numpy as np
+
+        from onnxgate.converters._sklearn_ties import neighbour_step, tied_answers
+
+        found = neighbour_step(model)
+        if found is None or not rows:
+            return {}
+        before, search = found
+        expected = 2 if type(search).__name__ == "KNeighborsClassifier" else 1
+        if len(signature.outputs) != expected:
+            return {}
+        X = self.native_input(model, feeds, signature)
+        picked = X.iloc[list(rows)] if hasattr(X, "iloc") else np.asarray(X)[list(rows)]
+        if before is not None:
+            picked = before.transform(picked)
+        picked = np.asarray(_dense(picked), dtype=np.float64)
+        answers = {row: tied_answers(search, picked[i]) for i, row in enumerate(rows)}
+        return {row: found for row, found in answers.items() if found}
 
     def native_input(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> Any:
         """Rebuild what the estimator was fitted on from ONNX feeds (a DataFrame when it has column names).

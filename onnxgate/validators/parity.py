@@ -245,6 +245,7 @@ def check_prediction_parity(
     from onnxgate._onnx import load_model
     from onnxgate.signature import Signature
     from onnxgate.validators.reference import prepare_reference
+    from onnxgate.validators.ties import prepare_tie_resolver
 
     name = "prediction_parity"
     proto = load_model(model)
@@ -265,6 +266,8 @@ def check_prediction_parity(
     except Exception as err:
         return CheckResult(name, False, f"onnxruntime cannot load the model, so parity was not run: {err}", {})
     run_reference = prepare_reference(reference, proto, signature)
+    resolve_ties = prepare_tie_resolver(reference, proto, signature, tolerances)
+    tied = 0
     accs = [
         OutputAccumulator(o.name, *tolerances[o.name], infinities_compare_equal=infinities_compare_equal,
                           scale_guard=atol_defaulted(o.name, atol))
@@ -321,6 +324,8 @@ def check_prediction_parity(
                                       for k, v in list(by_column(feeds, signature).items())[:8])
                     where += f" (first at row {done + bad}: {shown})"
                 raise InvalidDataError(reference_failed(where, err)) from err
+            if resolve_ties is not None:
+                tied += resolve_ties(feeds, onnx_out, ref_out)
             accumulate_batch(accs, onnx_out, ref_out, missing=missing, row_offset=done,
                              inputs=by_column(feeds, signature))
             done += num_rows(feeds)
@@ -338,6 +343,14 @@ def check_prediction_parity(
         infinities_compare_equal=infinities_compare_equal,
         model=proto,
     )
+    if tied:
+        result = CheckResult(
+            name, result.passed,
+            f"{result.message}. {tied} of the {done} rows have training rows tied at the k-th neighbour's distance: "
+            "the model's answer there is the one scikit-learn gives with the tie broken another way, and was "
+            "compared with that answer",
+            {**result.details, "tied_rows": tied},
+        )
     if with_nan:
         result = CheckResult(
             name, result.passed,
