@@ -449,9 +449,23 @@ class SklearnConverter(Converter):
         except OnnxGateError:
             raise  # a step onnxgate converts (XGBoost, LightGBM, CatBoost) refused by name
         except Exception as err:
-            if len(columns) > 1 and _takes_one_input(err):
+            integers = {i: _code(c.dtype) for i, c in enumerate(columns) if c.dtype.kind in "iu"}
+            proto = None
+            if len(columns) > 1 and integers and _refuses_integers(err):
+                # a SimpleImputer over an int64 column in a ColumnTransformer: the column enters as the
+                # compute float; the input stays int64 and is cast inside the graph, as a float64 column
+                # into float32
+                floats = [(name, _tensor_type(compute_dtype, 1, compute_dtype) if i in integers else kind)
+                          for i, (name, kind) in enumerate(initial)]
+                try:
+                    proto = skl2onnx.convert_sklearn(positioned, name=graph_name, initial_types=floats,
+                                                     target_opset=target_opset, options=options or None)
+                    wider.update(integers)
+                except Exception:
+                    proto = None
+            if proto is None and len(columns) > 1 and _takes_one_input(err):
                 concat = True
-            else:
+            elif proto is None:
                 raise _conversion_error(model, err, compute) from err
         else:
             # Many converters read only their first input and say nothing (PowerTransformer computed all 13
@@ -991,6 +1005,14 @@ def _allowed_options(est: Any) -> Mapping[str, Any]:
         return get_converter(sklearn_operator_name_map[type(est)]).get_allowed_options() or {}
     except Exception:  # no converter registered: skl2onnx will say so when it meets the estimator
         return {}
+
+
+def _refuses_integers(err: Exception) -> bool:
+    """skl2onnx refused an integer input a step could read as floats: a SimpleImputer over an int64
+    column (its missing values are floats), or over int64 and float64 columns together ("Inputs and
+    outputs should have the same type ... Int64TensorType")."""
+    text = str(err)
+    return "takes integer as input" in text or ("should have the same type" in text and "Int" in text)
 
 
 def _takes_one_input(err: Exception) -> bool:

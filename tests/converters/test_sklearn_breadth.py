@@ -1732,3 +1732,31 @@ def test_a_nullable_boolean_column_is_a_number_for_every_target() -> None:
         conv = og.convert(model, frame.head(), target=target)
         assert {i.name: i.elem_type for i in conv.signature.inputs}["flag"] != "string"
         assert og.validate(conv, data=frame, reference=model, target=target).passed
+
+
+@pytest.mark.parametrize("numeric", [["age", "income"], ["age"]])
+def test_an_integer_column_through_an_imputer_beside_text_converts(numeric: list[str]) -> None:
+    # skl2onnx refuses an int64 column into a SimpleImputer ("Inputs and outputs should have the same
+    # type", "takes integer as input"); onnxgate fell back to one matrix and refused the text column the
+    # OneHotEncoder reads ("reads one matrix of numbers, but ... ['city'] hold text"). Found by helper-69
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"age": rng.integers(18, 90, 200), "income": rng.normal(size=200),
+                          "city": rng.choice(["a", "b", "c"], 200)})
+    y = (frame.age > 50).astype(int) ^ (frame.income > 1).astype(int)
+    branches = [("numbers", make_pipeline(SimpleImputer(), StandardScaler()), numeric),
+                ("city", OneHotEncoder(handle_unknown="ignore"), ["city"])]
+    if numeric == ["age"]:
+        branches.append(("income", StandardScaler(), ["income"]))
+    model = Pipeline([("columns", ColumnTransformer(branches)), ("model", LogisticRegression())]).fit(frame, y)
+    for target in (None, "container"):
+        conv = og.convert(model, frame.head(), target=target)
+        assert dict((i.name, i.elem_type) for i in conv.signature.inputs)["age"] == "int64"
+        assert any("['age'] are fed as int64 and cast" in w for w in conv.warnings)
+        assert og.validate(conv, data=frame, reference=model, target=target).passed
