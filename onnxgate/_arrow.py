@@ -175,18 +175,16 @@ def _refuse_retyped(schema: pa.Schema, specs: list[TensorSpec | None], where: st
         kind = leaf_type(field.type)
         text = pt.is_string(kind) or pt.is_large_string(kind) or pt.is_binary(kind) or pt.is_large_binary(kind)
         number = pt.is_integer(kind) or pt.is_floating(kind) or pt.is_decimal(kind)
-        # booleans feed an integer input as 0/1 without loss (how the SQL adaptation types a boolean
-        # column), as onnxgate._data.as_feeds reads them
-        boolean_for_float = pt.is_boolean(kind) and not spec.elem_type.startswith(("bool", "int", "uint"))
+        # booleans feed a number input as 0/1, as onnxgate._data.as_feeds reads them
         for_bool = spec.elem_type == "bool"
-        if pt.is_temporal(kind) or boolean_for_float or ((text or number) and for_bool):
+        if pt.is_temporal(kind) or ((text or number) and for_bool):
             faults.append((field.name, f"input {spec.name!r} expects {spec.elem_type}; column {field.name!r} is "
                                        f"{field.type}"))
     if faults:
         raise InvalidDataError(
             f"{'; '.join(f for _, f in faults)}{where}: cast {'it' if len(faults) == 1 else 'them'} to the input's "
-            "type first (dates and booleans are not read as numbers, nor numbers or text as booleans, so as not "
-            "to guess what the model was fitted on)",
+            "type first (dates are not read as numbers, nor numbers or text as booleans, so as not to guess what "
+            "the model was fitted on)",
             column=faults[0][0],
         )
 

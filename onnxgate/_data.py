@@ -184,10 +184,11 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
                 input=spec.name,
             )
         return array
-    # numpy would cast these silently: dates to nanosecond counts, booleans to 0.0/1.0. Either may be
-    # what the model was fitted on, but only the user knows, so they cast them. Booleans feeding an
-    # integer input are read as 0/1 without loss: that is how onnxgate's SQL adaptation types a
-    # boolean column (bigint), and the frame the model was fitted on must validate.
+    # numpy would cast dates silently to nanosecond counts; whether the model was fitted on those only the
+    # user knows, so they cast them. Booleans feeding a number input are read as 0/1, as scikit-learn,
+    # XGBoost and LightGBM read a boolean column for a number feature (and as onnxgate's SQL adaptation
+    # types a boolean column: bigint); a model fitted on a nullable boolean column has a float input that
+    # holds NaN for a missing value, and the frame the model was fitted on must validate.
     if array.dtype.kind in "mM":
         raise InvalidDataError(
             f"input {spec.name!r} expects {spec.elem_type}; {what} holds {array.dtype} values: convert them "
@@ -199,12 +200,6 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
         raise InvalidDataError(
             f"input {spec.name!r} expects bool; {what} holds numbers: cast them to booleans first (e.g. "
             "column == 1) if they mean false/true",
-            input=spec.name,
-        )
-    if array.dtype.kind == "b" and dtype.kind not in "biu":
-        raise InvalidDataError(
-            f"input {spec.name!r} expects {spec.elem_type}; {what} holds booleans: cast them to "
-            f"{spec.elem_type} first if the model was fitted on them as 0/1",
             input=spec.name,
         )
     if array.dtype.kind in "OUS":
@@ -411,17 +406,7 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
             return {
                 s.name: _fit_shape(_cast(data[s.name].to_numpy(), s, what[s.name]), s, what[s.name]) for s in inputs
             }
-        one = inputs[0] if len(inputs) == 1 else None
-        if one is not None and one.elem_type in FLOATING:
-            # beside number columns, booleans become 1.0/0.0 in the frame's one array: refused per column,
-            # as a boolean column feeding a float input is (and as score and the service refuse it)
-            bools = [str(c) for c, t in data.dtypes.items() if getattr(t, "kind", "") == "b"]
-            if bools:
-                raise InvalidDataError(
-                    f"input {one.name!r} expects {one.elem_type}; column(s) {bools} hold booleans: cast them to "
-                    f"{one.elem_type} first if the model was fitted on them as 0/1",
-                    column=bools[0],
-                )
+        # booleans beside number columns become 1.0/0.0 in the frame's one array, as scikit-learn reads them
         data = data.to_numpy()
     if (isinstance(data, (tuple, list)) and len(inputs) > 1 and len(data) == len(inputs)
             and all(hasattr(part, "shape") for part in data)):

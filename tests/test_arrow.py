@@ -65,12 +65,13 @@ def test_numbers_are_not_read_as_booleans(kind: pa.DataType) -> None:
         check_columns_typed_as_inputs(pa.schema([("flag", kind), ("x", pa.float32())]), signature)
 
 
-def test_booleans_feed_an_integer_input_as_0_and_1_not_a_float_one() -> None:
+def test_booleans_feed_a_number_input_as_0_and_1_numbers_never_a_boolean_one() -> None:
     # as validate reads them (the SQL adaptation types a boolean column as bigint)
     signature = _signature([("n", TensorProto.INT64, ["N", 1]), ("x", TensorProto.FLOAT, ["N", 1])])
     flags = pa.RecordBatch.from_pydict({"n": pa.array([True, False, True]),
                                         "x": pa.array([1.0, 2.0, 3.0], pa.float32())})
     check_columns_typed_as_inputs(flags.schema, signature)
     assert batch_feeds(flags, signature)["n"].ravel().tolist() == [1, 0, 1]
-    with pytest.raises(InvalidDataError, match=re.escape("input 'x' expects float32; column 'x' is bool")):
-        check_columns_typed_as_inputs(pa.schema([("n", pa.int64()), ("x", pa.bool_())]), signature)
+    check_columns_typed_as_inputs(pa.schema([("n", pa.int64()), ("x", pa.bool_())]), signature)
+    with pytest.raises(InvalidDataError, match=re.escape("input 'b' expects bool; column 'b' is int64")):
+        check_columns_typed_as_inputs(pa.schema([("b", pa.int64())]), _signature([("b", TensorProto.BOOL, ["N", 1])]))

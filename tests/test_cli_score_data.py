@@ -95,8 +95,6 @@ BAD: dict[str, tuple[Callable[[Path, pd.DataFrame], Path], list[str], list[str]]
         ["output(s) ['label'] have the name of a data column", "rename that column", "--outputs"]),
     "timestamp-for-float": (_file(lambda X: X.assign(alcohol=pd.to_datetime(X.alcohol * 1e9))), [],
                             ["input 'alcohol' expects float64", "column 'alcohol' is timestamp[ns]", "cast it"]),
-    "bool-for-float": (_file(lambda X: X.assign(alcohol=X.alcohol > 13)), [],
-                       ["input 'alcohol' expects float64", "column 'alcohol' is bool"]),
     "text-not-a-numeral-for-float": (
         _file(lambda X: X.assign(alcohol=X.alcohol.astype(str).where(X.index != 7, "1_065"))), [],
         ["column 'alcohol' holds text ('1_065') but input 'alcohol' is float64", "pandas.to_numeric"]),

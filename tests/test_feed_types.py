@@ -1,5 +1,5 @@
 """Values the model would take only by reinterpreting them are refused where data becomes feeds:
-nulls (but for a floating-point input, where a null is NaN), dates, booleans for numbers, and (from
+nulls (but for a floating-point input, where a null is NaN), dates, numbers for booleans, and (from
 Arrow, where the type is known) text for numbers."""
 
 from __future__ import annotations
@@ -58,7 +58,6 @@ def test_numerals_as_text_feed_number_inputs_as_validate_reads_them() -> None:
         (_columns(x=pa.array(pd.to_datetime(["2020-01-01"] * 3))), COLUMNS,
          r"input 'x' expects float64; column 'x' is timestamp\[.s\]: cast it"),
         (_columns(x=pa.array([1, 2, 3], pa.duration("s"))), COLUMNS, r"column 'x' is duration\[s\]"),
-        (_columns(x=pa.array([True, False, True])), COLUMNS, r"input 'x' expects float64; column 'x' is bool"),
         # text is read as validate reads it: plain decimal numerals only (see the test below)
         (_columns(x=pa.array(["1.5", "n/a", "3"]), n=pa.array(["1", "2", "3"])), COLUMNS,
          r"holds text \('n/a'\) but input 'x' is float64"),
@@ -69,7 +68,7 @@ def test_numerals_as_text_feed_number_inputs_as_validate_reads_them() -> None:
          r"input 'a_b' expects float32; column 'a b' is timestamp"),
     ],
     ids=["nulls-in-int-and-text-not-float", "null-in-int", "null-in-bool", "timestamp-for-float",
-         "duration-for-float", "bool-for-float", "text-for-numbers", "categories-for-float", "by-the-users-name"],
+         "duration-for-float", "text-for-numbers", "categories-for-float", "by-the-users-name"],
 )
 def test_batch_feeds_refuses_what_the_model_would_misread(batch: pa.RecordBatch, signature: Signature,
                                                           message: str) -> None:
@@ -101,11 +100,10 @@ def test_batch_feeds_reads_a_null_feeding_a_float_input_as_nan() -> None:
     [
         (pd.to_datetime(["2020-01-01", "2021-01-01"]), r"input 'x' expects float64; column 'x' holds datetime64"),
         (pd.to_timedelta([1, 2], unit="s"), r"column 'x' holds timedelta64"),
-        ([True, False], r"input 'x' expects float64; column 'x' holds booleans"),
     ],
-    ids=["datetime", "timedelta", "bool"],
+    ids=["datetime", "timedelta"],
 )
-def test_as_feeds_refuses_dates_and_booleans_for_numbers(column: Any, message: str) -> None:
+def test_as_feeds_refuses_dates_for_numbers(column: Any, message: str) -> None:
     frame = pd.DataFrame({"x": column, "n": [1, 2], "s": ["a", "b"]})
     with pytest.raises(InvalidDataError, match=message):
         as_feeds(frame, COLUMNS)
@@ -209,11 +207,17 @@ def test_a_column_of_arrays_feeds_one_wide_input() -> None:
         as_feeds(ragged, _signature([("input", TensorProto.FLOAT, ["N", 4])]))
 
 
-def test_a_boolean_column_in_a_frame_feeding_one_float_input_is_refused_as_score_refuses_it() -> None:
-    # beside the float columns it became 1.0/0.0 in the frame's one array: validate passed what score refused
+def test_a_boolean_column_feeds_a_float_input_as_0_and_1_in_validate_and_score_alike() -> None:
+    # scikit-learn, XGBoost and LightGBM read a boolean column for a number feature as 0/1; a model fitted
+    # on a nullable boolean column has a float input. validate read pandas' nullable "boolean" as 0/1/NaN
+    # while score refused the same Parquet column ("is bool: cast it"); both read it now (found by helper-69)
     frame = pd.DataFrame({"a": [1.0, 2.0], "b": [0.5, 0.25], "c": [True, False]})
-    with pytest.raises(InvalidDataError, match=r"input 'input' expects float32; column\(s\) \['c'\] hold booleans"):
-        as_feeds(frame, WIDE)
-    with pytest.raises(InvalidDataError, match=r"column 'c' is bool"):
-        batch_feeds(pa.RecordBatch.from_pandas(frame, preserve_index=False), WIDE)
-    assert as_feeds(frame.astype({"c": "float64"}), WIDE)["input"].tolist() == [[1.0, 0.5, 1.0], [2.0, 0.25, 0.0]]
+    expected = [[1.0, 0.5, 1.0], [2.0, 0.25, 0.0]]
+    assert as_feeds(frame, WIDE)["input"].tolist() == expected
+    assert batch_feeds(pa.RecordBatch.from_pandas(frame, preserve_index=False), WIDE)["input"].tolist() == expected
+    one = _signature([("c", TensorProto.FLOAT, ["N", 1])])
+    nullable = pd.DataFrame({"c": pd.array([True, None, False], dtype="boolean")})
+    from_pandas = as_feeds(nullable, one)["c"].ravel()
+    from_arrow = batch_feeds(pa.RecordBatch.from_pandas(nullable, preserve_index=False), one)["c"].ravel()
+    np.testing.assert_array_equal(from_pandas, np.array([1.0, np.nan, 0.0], dtype=np.float32))
+    np.testing.assert_array_equal(from_arrow, from_pandas)

@@ -178,7 +178,7 @@ class BoostingConverter(Converter):
                 + ". Pass a sample with the training columns, in training order (X[columns].head()).",
                 column=missing[0] if missing else None,
             )
-        return [(label, np.asarray(sample[c]).dtype) for label, c in zip(labels, sample.columns)]
+        return [(label, _column_dtype(sample[c])) for label, c in zip(labels, sample.columns)]
 
     def native_input(self, feeds: Mapping[str, np.ndarray], signature: Signature, model: Any = None) -> Any:
         """The feature matrix from ONNX-style feeds (one ``[N,k]`` input, or ``[N,1]`` columns in order);
@@ -303,6 +303,19 @@ FLOAT32_NOTE = {
     "lightgbm": "LightGBM compares float64 features with double thresholds, so a value within a float32 step of "
                 "a threshold can take the other branch: validate with the data the model will score",
 }
+
+
+def _column_dtype(column: Any) -> Any:
+    """The dtype a column's input is made from: a pandas nullable integer or boolean column (Int64,
+    boolean) as float64, whose NaN the libraries read as missing, whether or not the sample holds a
+    missing value (typed by the sample, a file converted from rows without one refused the training
+    frame's <NA>); any other column as numpy holds it."""
+    import numpy as np
+
+    numpy = getattr(column.dtype, "numpy_dtype", None)
+    if not isinstance(column.dtype, np.dtype) and isinstance(numpy, np.dtype) and numpy.kind in "iub":
+        return np.dtype(np.float64)
+    return np.asarray(column).dtype
 
 
 def column_type(dtype: Any) -> int:

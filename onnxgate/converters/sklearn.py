@@ -938,9 +938,10 @@ def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
                     # missing Float64 reads as NaN); its other dtypes (string...) hold objects
                     numpy = getattr(dtype, "numpy_dtype", None)
                     dtype = numpy if isinstance(numpy, np.dtype) and numpy.kind in "fiub" else np.dtype(object)
-                if dtype.kind in "iu" and bool(sample[col].isna().any()):
-                    # scikit-learn reads integers holding <NA> (Int64, integer categories) as float64 with
-                    # NaN, for an imputer: typed int64, the very sample was refused ("1 missing value")
+                if dtype.kind in "iu" and (categories is None or bool(sample[col].isna().any())):
+                    # scikit-learn reads a nullable integer column (Int64) as float64 with NaN for <NA>, for
+                    # an imputer: typed int64, a sample holding <NA> was refused ("1 missing value"), and
+                    # typed by whether the sample held one, the file refused the training frame's <NA>
                     dtype = np.dtype(np.float64)
             elif dtype.kind not in "fiubOUS":
                 dtype = np.dtype(object)

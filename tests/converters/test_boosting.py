@@ -823,3 +823,39 @@ def test_a_lightgbm_classifier_fitted_on_unsigned_labels_converts() -> None:
     conv = og.convert(model, X[:20])
     assert og.validate(conv, reference=model, data=X).passed
     assert set(_run(conv, X)[0].tolist()) == {5, 105, 205}
+
+
+@pytest.mark.parametrize("library", ["xgboost", "lightgbm", "sklearn"])
+def test_nullable_columns_take_the_same_input_whether_or_not_the_sample_holds_a_missing_value(library: str) -> None:
+    # pandas' Int64 and boolean columns: typed by whether the sample's rows held <NA>, a file converted from
+    # rows without one had int64/bool inputs and refused the training frame's <NA> ("57 missing values but
+    # input 'n' is int64"), which the libraries read as missing. Found by helper-69
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    rows = 300
+    frame = pd.DataFrame({
+        "x": rng.normal(size=rows),
+        "n": pd.array(np.where(rng.random(rows) < 0.2, None, rng.integers(0, 9, rows)), dtype="Int64"),
+        "flag": pd.array(np.where(rng.random(rows) < 0.2, None, rng.random(rows) > 0.5), dtype="boolean"),
+    })
+    y = ((frame.x > 0).astype(int) + frame.n.fillna(20).gt(4).astype(int)).to_numpy()
+    if library == "xgboost":
+        import xgboost
+
+        model = xgboost.XGBRegressor(n_estimators=20, max_depth=4, n_jobs=1).fit(frame, y)
+    elif library == "lightgbm":
+        import lightgbm
+
+        model = lightgbm.LGBMRegressor(n_estimators=20, verbose=-1, n_jobs=1).fit(frame, y)
+    else:
+        from sklearn.ensemble import HistGradientBoostingRegressor
+
+        frame = frame.drop(columns="flag")
+        model = HistGradientBoostingRegressor(max_iter=20).fit(frame, y)
+    complete = frame.dropna().head(10)
+    for sample in (frame.head(10), complete):
+        conv = og.convert(model, sample)
+        types = {i.name: i.elem_type for i in conv.signature.inputs}
+        assert types["n"] == "float64" and types.get("flag", "float64") == "float64", types
+        assert og.validate(conv, data=frame, reference=model).passed
