@@ -160,7 +160,6 @@ class BoostingConverter(Converter):
             The sample's columns are not the ones the model was fitted on, in the same order: fed by
             name, its columns would reach the wrong features.
         """
-        import numpy as np
 
         from onnxgate._data import is_dataframe
 

@@ -163,6 +163,16 @@ class XGBoostConverter(BoostingConverter):
                 "with missing=numpy.nan (the default), writing missing values as NaN",
                 framework=self.framework,
             )
+        targets = int(str(learner.get("learner_model_param", {}).get("num_target", "1")) or 1)
+        if targets > 1:
+            # onnxmltools wrote an output declared [N, 1] whose rows held 2 values, up to 7.6 off XGBoost's
+            # on every row (found by helper-69)
+            raise UnsupportedModelError(
+                f"an XGBoost regressor of {targets} targets is not supported: onnxmltools declares one value "
+                "per row and writes values that are not XGBoost's. Train one regressor per target (or wrap "
+                "XGBRegressor in sklearn.multioutput.MultiOutputRegressor, which converts)",
+                framework=self.framework,
+            )
         objective = objective_of(model, learner)
         if objective not in SUPPORTED_OBJECTIVES:
             raise UnsupportedModelError(

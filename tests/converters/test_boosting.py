@@ -859,3 +859,16 @@ def test_nullable_columns_take_the_same_input_whether_or_not_the_sample_holds_a_
         types = {i.name: i.elem_type for i in conv.signature.inputs}
         assert types["n"] == "float64" and types.get("flag", "float64") == "float64", types
         assert og.validate(conv, data=frame, reference=model).passed
+
+
+def test_a_multi_target_xgboost_regressor_is_refused_and_its_multioutput_form_converts() -> None:
+    # onnxmltools declared [N, 1] and wrote [N, 2] values up to 7.6 off XGBoost's (found by helper-69)
+    import xgboost
+    from sklearn.multioutput import MultiOutputRegressor
+
+    X = np.random.default_rng(0).normal(size=(300, 2))
+    Y = np.column_stack([3 * X[:, 0] + X[:, 1], -2 * X[:, 1]])
+    with pytest.raises(og.UnsupportedModelError, match=r"2 targets is not supported.*MultiOutputRegressor"):
+        og.convert(xgboost.XGBRegressor(n_estimators=10, n_jobs=1).fit(X, Y), X[:5])
+    wrapped = MultiOutputRegressor(xgboost.XGBRegressor(n_estimators=10, n_jobs=1)).fit(X, Y)
+    assert og.validate(og.convert(wrapped, X[:5]), data=X, reference=wrapped).passed
