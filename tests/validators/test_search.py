@@ -538,3 +538,25 @@ def test_the_same_infinity_on_both_sides_is_no_divergence() -> None:
     data = np.random.default_rng(0).normal(size=(30, 2)).astype(np.float32)
     result = check_search_divergences(model, lambda feeds: [feeds["x"] @ weights], data, budget=200, seed=0)
     assert result, result.message
+
+
+def test_the_search_finds_a_traced_branch_on_the_batch_maximum_and_says_the_batch_decides() -> None:
+    # a traced `if x.max() > 2.5` on data within [-1, 1]: the edge rows were tried in one batch with NaN,
+    # whose max is NaN, so the reference took the traced branch too and the search passed the file
+    # (found by helper-68); the row it reports is within the data's range, and agrees scored alone
+    torch = pytest.importorskip("torch")
+
+    class Branch(torch.nn.Module):
+        def forward(self, x: Any) -> Any:
+            if x.max() > 2.5:
+                return x * 2
+            return x - 1
+
+    model = Branch().eval()
+    X = np.clip(np.random.default_rng(1).normal(size=(64, 6)), -1, 1).astype(np.float32)
+    conv = og.convert(model, X[:4], opset=17)
+    assert og.validate(conv, reference=model, data=X).passed  # the data never takes the other branch
+    report = og.validate(conv, reference=model, data=X, search=500)
+    search = report.check("search_divergences")
+    assert not search.passed
+    assert "scored alone, that row agrees" in search.message and search.details["first_row_agrees_alone"]

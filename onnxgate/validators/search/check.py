@@ -238,11 +238,39 @@ def check_search_divergences(
             except BudgetExhausted:
                 break
         searcher.phase_time["minimise"] = searcher.elapsed() - started
+        alone = _agrees_alone(searcher) if searcher.divergences else False
     for div in searcher.divergences:
         div.explanation = explain(div, space, splits, tgt)
-    return _result(
+    result = _result(
         searcher, space, splits, seed=seed, budget=budget, time_limit=time_limit, skipped=skipped, allow_nan=allow_nan
     )
+    if not alone:
+        return result
+    return CheckResult(
+        CHECK_NAME, False,
+        f"{result.message}; scored alone, that row agrees: the answers depend on the other rows of the batch "
+        "(the model reads the whole batch, e.g. a condition on x.max() or a batch statistic), so a service or "
+        "PREDICT, batching rows otherwise, answers otherwise",
+        {**result.details, "first_row_agrees_alone": True},
+    )
+
+
+def _agrees_alone(searcher: Searcher) -> bool:
+    """Whether the first divergent row, scored alone by both models, agrees: its divergence came from the
+    rows beside it in the batch (a traced ``if x.max() > 2.5`` took the other branch for the whole batch,
+    and the row reported, itself inside the data's range, did not diverge on its own). Outside the budget:
+    one row, once."""
+    import numpy as np
+
+    lead = searcher.divergences[0]
+    feeds = searcher.space.build(lead.x[None], np.asarray([lead.base]))
+    try:
+        ours = searcher.run_onnx(feeds)
+        theirs = searcher.reference_fn(feeds)
+        bad, _, _ = searcher.compare(theirs, ours, 1)
+    except Exception:
+        return False  # alone it fails (a fixed batch size): nothing to say of the batch
+    return not bool(bad[0])
 
 
 def _result(

@@ -308,7 +308,14 @@ def phase_edges(searcher: Searcher, rng: Any, allow_nan: bool) -> None:
         return
     limit = max(int(searcher.budget * edge_share(searcher.budget, sp.d)), 1)
     order = np.lexsort((index_array(feats), index_array(ranks)))[:limit]
-    searcher.evaluate(np.asarray(rows)[order], index_array(bases)[order], feature=index_array(feats)[order])
+    candidates, bases_of, feats_of = np.asarray(rows)[order], index_array(bases)[order], index_array(feats)[order]
+    # the finite rows in a batch of their own: a model whose answer reads the whole batch (a traced
+    # `if x.max() > 2.5`) gets max NaN from a NaN row and took the same branch as its file on every row,
+    # so a batch of edges holding both found nothing (found by helper-68)
+    finite = np.isfinite(candidates).all(axis=1)
+    for part in (finite, ~finite):
+        if part.any():
+            searcher.evaluate(candidates[part], bases_of[part], feature=feats_of[part])
 
 
 def phase_hypothesis(searcher: Searcher, seed: int, allow_nan: bool) -> str | None:
