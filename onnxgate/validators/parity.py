@@ -281,11 +281,21 @@ def check_prediction_parity(
     with_nan = 0
     # the first rows as a batch of their own, whatever batch_size is (batches of 1 row hide it)
     alone: str | None = None
+    probe_failed: str | None = None
     try:
         probe = as_feeds(next(iter_batches(data, ROWS_ALONE)), signature)
-        alone = rows_alone_disagree(session, probe, run_rows(session, None, probe), signature, tolerances)
     except Exception:
-        pass  # rows that do not fit or a batch that fails: the loop below says which, over the whole batch
+        probe = None  # rows that do not fit: the loop below says which, over the whole batch
+    if probe is not None:
+        try:
+            probe_out = run_rows(session, None, probe)
+        except Exception as err:
+            # a batch of the first rows fails: if the data's own batches run, the model fixes its batch
+            # size to theirs although its input says otherwise (a time-major LSTM exported at opset 18
+            # reshapes to [7, 4, 8]: data of 7 rows passed, a service scoring 20 rows fails)
+            probe_failed = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        else:
+            alone = rows_alone_disagree(session, probe, probe_out, signature, tolerances)
     try:
         for chunk in iter_batches(data, batch_size):
             feeds = as_feeds(chunk, signature)
@@ -359,6 +369,11 @@ def check_prediction_parity(
             "table refuses): they were compared as onnxruntime scores them, but PREDICT never sees them",
             {**result.details, "rows_with_nan": with_nan},
         )
+    if probe_failed is not None and num_rows(probe) != done:
+        alone = (f"onnxruntime scores the data's batches but fails on a batch of its first {num_rows(probe)} rows "
+                 f"({probe_failed[:200]}): the model fixes its batch size though its inputs declare it free, so "
+                 "a service or PREDICT scoring batches of another size fails. Export it with a dynamic first "
+                 "axis (and the rows first: an RNN with batch_first=True)")
     if alone is None:
         return result
     message = alone if result.passed else f"{result.message}; {alone}"

@@ -625,3 +625,20 @@ def test_the_worst_rows_show_inputs_under_the_users_own_column_names():
     (worst, *_) = result.details["outputs"][0]["worst_rows"]
     assert list(worst["inputs"]) == list(frame.columns)
     assert [v for (v,) in worst["inputs"].values()] == pytest.approx(frame.iloc[worst["row"]].tolist())
+
+
+def test_a_model_that_runs_only_at_the_datas_batch_size_fails_parity() -> None:
+    # a time-major LSTM exported at opset 18 declared input [N, 4, 6] and reshaped to a fixed [7, 4, 8]:
+    # data of 7 rows passed, and the failing batch of the first rows was ignored (found by helper-68)
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["x", "shape"], ["y"])], "fixed",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [7, 3])],
+        [helper.make_tensor("shape", TensorProto.INT64, [2], [7, 3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    X = np.arange(21, dtype=np.float32).reshape(7, 3)
+    result = check_prediction_parity(model, lambda feeds: [feeds["x"]], X)
+    assert not result.passed
+    assert "fails on a batch of its first 4 rows" in result.message and "fixes its batch size" in result.message
