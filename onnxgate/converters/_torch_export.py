@@ -782,6 +782,17 @@ def _name_batch_axes(proto: onnx.ModelProto) -> tuple[list[str], list[str]]:
     return fixed_inputs, static_outputs
 
 
+#: What a recurrent layer built with batch_first=False does to the rows (the first axis onnxgate batches on).
+TIME_MAJOR_ADVICE = "its {layer} takes the time steps first (batch_first=False), so the first axis is not the rows"
+
+
+def _time_major_layers(model: Any) -> list[str]:
+    """The recurrent layers of ``model`` built with ``batch_first=False`` (their first axis is time)."""
+    modules = getattr(model, "modules", None)
+    return [type(m).__name__ for m in (modules() if callable(modules) else [])
+            if type(m).__name__ in ("RNN", "LSTM", "GRU") and not getattr(m, "batch_first", True)]
+
+
 def _check_batch_dynamic(model: Any, proto: onnx.ModelProto, args: tuple[Any, ...], names: list[str]) -> None:
     """Run the file on ``PROBE_ROWS`` rows and on one more; fail if it only runs on the sample's size.
 
@@ -827,11 +838,15 @@ def _check_batch_dynamic(model: Any, proto: onnx.ModelProto, args: tuple[Any, ..
         failed = _rows(_head(args))
     except Exception as err:
         failure = err
+    time_major = _time_major_layers(model)
+    advice = "Write forward() without a hard-coded batch size (x.view(x.shape[0], -1) or torch.flatten(x, 1) " \
+        "instead of x.view(4, -1))"
+    if time_major:
+        advice = (f"{TIME_MAJOR_ADVICE.format(layer=time_major[0])}: build it with batch_first=True and pass the "
+                  "sample as [rows, steps, features]")
     raise UnsupportedModelError(
         f"{type(model).__name__} fixes the batch size: the exported model runs on the sample's "
-        f"{batch} row(s) but not on {failed} ({export_summary(failure)[:200]}). Write forward() without a "
-        "hard-coded batch size (x.view(x.shape[0], -1) or torch.flatten(x, 1) instead of "
-        "x.view(4, -1)).",
+        f"{batch} row(s) but not on {failed} ({export_summary(failure)[:200]}). {advice}.",
         framework="pytorch",
     ) from failure
 
@@ -1000,13 +1015,20 @@ def _convert_quietly(
         )
     if static_outputs:
         warns.append(f"output(s) {', '.join(static_outputs)} have a fixed shape: they do not grow with the batch")
+    time_major = _time_major_layers(model)
+    if time_major:
+        warns.append(f"{TIME_MAJOR_ADVICE.format(layer=time_major[0])}: the file's rows are the time steps and its "
+                     "batch is the sample's second axis, fixed; build it with batch_first=True and pass the sample "
+                     "as [rows, steps, features] to score rows")
     random_nodes = _training_mode_nodes(proto)
     if random_nodes:
         warns.append(
             f"the exported graph runs {', '.join(random_nodes)} in training mode (forward() asks for it, "
             "e.g. F.dropout(x, training=True)): the ONNX model's outputs are random or depend on the batch"
         )
-    if not use_dynamo:
+    if not use_dynamo or static_outputs:
+        # a dynamo export with a fixed output shape may run only at the sample's batch (a time-major LSTM:
+        # input [N, 4, 6], output reshaped to [7, 4, 8]; found by helper-68)
         _check_batch_dynamic(model, proto, args, in_names)
     if kind == "module":
         # A module that cannot be weakly referenced is not remembered; save_native then asks for args.

@@ -738,3 +738,24 @@ def test_an_operator_the_torchscript_exporter_translates_later_names_that_opset(
         og.convert(model, X[:5], opset=13)
     conv = og.convert(model, X[:5], opset=14)
     assert og.validate(conv, data=X, reference=model).passed
+
+
+def test_a_time_major_rnn_is_named_where_its_rows_are_time_steps() -> None:
+    # nn.LSTM(batch_first=False): at opset 18 the file declared [N, 4, 6] and ran only at the sample's 7 rows
+    # (a fixed Reshape to [7, 4, 8]), with a warning about fixed output shapes only; at 13 and 17 it converted
+    # silently with the time steps as rows and the batch fixed at 4 (found by helper-68)
+    class TimeMajor(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn = torch.nn.LSTM(6, 8)
+
+        def forward(self, x: Any) -> Any:
+            return self.rnn(x)[0]
+
+    torch.manual_seed(0)
+    model = TimeMajor().eval()
+    X = np.random.default_rng(0).normal(size=(7, 4, 6)).astype(np.float32)
+    with pytest.raises(og.UnsupportedModelError, match=r"fixes the batch size.*LSTM takes the time steps first"):
+        og.convert(model, X, opset=18)
+    conv = og.convert(model, X, opset=17)
+    assert any("LSTM takes the time steps first (batch_first=False)" in w for w in conv.warnings)
