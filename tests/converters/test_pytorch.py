@@ -759,3 +759,26 @@ def test_a_time_major_rnn_is_named_where_its_rows_are_time_steps() -> None:
         og.convert(model, X, opset=18)
     conv = og.convert(model, X, opset=17)
     assert any("LSTM takes the time steps first (batch_first=False)" in w for w in conv.warnings)
+
+
+def test_a_dynamo_file_onnxruntime_refuses_is_written_by_the_torchscript_exporter() -> None:
+    # nn.EmbeddingBag on int32 indices at opset 18: the dynamo exporter's file mixed int32 and int64 in a
+    # Concat and onnxruntime refused it; convert returned it without a word (found by helper-68)
+    import onnxruntime as ort
+
+    class Bag(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bag = torch.nn.EmbeddingBag(30, 4, mode="mean")
+
+        def forward(self, x: Any) -> Any:
+            return self.bag(x)
+
+    torch.manual_seed(0)
+    model = Bag().eval()
+    X = np.random.default_rng(1).integers(0, 30, size=(64, 5)).astype(np.int32)
+    conv = og.convert(model, X[:4], opset=18)
+    assert conv.opset == 18
+    assert any("dynamo exporter's file does not load in onnxruntime" in w for w in conv.warnings)
+    ort.InferenceSession(conv.to_bytes(), providers=["CPUExecutionProvider"])
+    assert og.validate(conv, reference=model, data=X).passed
