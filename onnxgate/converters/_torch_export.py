@@ -111,6 +111,16 @@ def _sample_tensors(model: Any, sample: Any) -> tuple[tuple[Any, ...], list[str]
         values = list(sample)
     else:
         values = [sample]
+    for i, value in enumerate(values):
+        if isinstance(value, (tuple, list)) and value and all(hasattr(v, "shape") for v in value):
+            # stacked into one tensor, a list argument's arrays read as extra rows: the model then
+            # "did not grow with the batch" (found by helper-68)
+            raise InvalidDataError(
+                f"sample input {i} is a {type(value).__name__} of {len(value)} arrays: onnxgate feeds one "
+                "tensor per forward() argument, so a list of tensors has no ONNX input. Give each tensor its "
+                "own argument (forward(self, a, b)), or wrap the model in a module that takes them so, and "
+                "pass the sample as a tuple (a, b)",
+            )
     tensors = [_as_tensor(v, f"sample input {i}") for i, v in enumerate(values)]
 
     if model_kind(model) == "program":
@@ -389,11 +399,15 @@ def _fixed_batch_error(model: Any, args: tuple[Any, ...], err: BaseException) ->
             torch_call(model, _grown(args))
     except Exception as grown_err:  # the usual case: report the sample's size and one more
         failed, err = rows + 1, grown_err
+    advice = ("Write forward() without a hard-coded batch size (x.view(x.shape[0], -1) or torch.flatten(x, 1) "
+              "instead of x.view(4, -1))")
+    if len(args) == 1 and getattr(args[0], "dim", lambda: 2)() == 1:
+        # one row passed as X[0]: its features read as rows (found by helper-68)
+        advice = (f"The sample is 1-D (shape [{rows}]): its first axis is read as rows. For one row of {rows} "
+                  f"features pass X[:1] (shape [1, {rows}])")
     return UnsupportedModelError(
         f"{type(model).__name__} fixes the batch size: it runs on the sample's {rows} row(s) but "
-        f"not on {failed} ({_error_line(err)[:200]}). Write forward() without a "
-        "hard-coded batch size (x.view(x.shape[0], -1) or torch.flatten(x, 1) instead of "
-        "x.view(4, -1)).",
+        f"not on {failed} ({_error_line(err)[:200]}). {advice}.",
         framework="pytorch",
     )
 

@@ -782,3 +782,22 @@ def test_a_dynamo_file_onnxruntime_refuses_is_written_by_the_torchscript_exporte
     assert any("dynamo exporter's file does not load in onnxruntime" in w for w in conv.warnings)
     ort.InferenceSession(conv.to_bytes(), providers=["CPUExecutionProvider"])
     assert og.validate(conv, reference=model, data=X).passed
+
+
+def test_a_list_argument_and_a_one_dimensional_sample_are_named_for_what_they_are() -> None:
+    # found by helper-68: a forward(self, xs) fed ([a, b],) was told its outputs "do not grow with the
+    # batch", and a 1-D row X[0] that forward() "fixes the batch size"
+    class ListIn(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = torch.nn.Linear(4, 2)
+
+        def forward(self, xs: Any) -> Any:
+            return self.linear(xs[0]) + self.linear(xs[1])
+
+    a = np.ones((4, 4), np.float32)
+    with pytest.raises(og.InvalidDataError, match=r"sample input 0 is a list of 2 arrays.*forward\(self, a, b\)"):
+        og.convert(ListIn().eval(), ([a, a],), opset=17)
+    net = torch.nn.Sequential(torch.nn.Linear(10, 2)).eval()
+    with pytest.raises(og.UnsupportedModelError, match=r"The sample is 1-D \(shape \[10\]\).*pass X\[:1\]"):
+        og.convert(net, np.ones(10, np.float32), opset=17)
