@@ -329,3 +329,23 @@ def test_a_string_input_model_converts_and_validates() -> None:
     assert conv.signature.inputs[0].elem_type == "string"
     report = og.validate(conv, reference=model, data=X)
     assert report.passed, report.summary()
+
+
+def test_a_mixed_float16_model_is_compared_at_float16_precision() -> None:
+    # a mixed_float16 model answers in float32 and computes in float16: 8.2e-4 off Keras (itself in float16),
+    # and parity failed it at float32's atol 1e-4 (found by helper-68); its float16 casts set the precision
+    keras.utils.set_random_seed(0)
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = keras.Sequential([keras.Input((10,)), keras.layers.Dense(16, activation="relu"),
+                                  keras.layers.Dense(3, dtype="float32")])
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    X = np.random.default_rng(2).normal(size=(32, 10)).astype(np.float32)
+    conv = og.convert(model, X[:4], opset=17)
+    report = og.validate(conv, reference=model, data=X)
+    assert report.passed, report.summary()
+    assert report.check("prediction_parity").details["outputs"][0]["atol"] == 1e-3  # float16's default
+    # a wrong model still fails at that precision
+    other = keras.Sequential([keras.Input((10,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(3)])
+    assert not og.validate(conv, reference=other, data=X).passed
