@@ -138,7 +138,8 @@ def _inputs_fed(names: list[str], signature: Signature) -> list[TensorSpec | Non
     keys = list(signature.columns.to_inputs(dict.fromkeys(names)))
     by_name = {s.name: s for s in signature.inputs}
     single = signature.inputs[0] if len(signature.inputs) == 1 else None
-    return [by_name.get(k, single) for k in keys]
+    unread = set(signature.columns.unread)  # a column the model never reads feeds nothing
+    return [None if n in unread else by_name.get(k, single) for n, k in zip(names, keys)]
 
 
 def check_columns_typed_as_inputs(schema: pa.Schema, signature: Signature, where: str = "") -> None:

@@ -369,8 +369,9 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
         raise InvalidDataError("the model has no inputs to feed")
     colmap = signature.columns
     given = [str(c) for c in data.columns] if is_dataframe(data) else None  # as the user named them
-    # data keyed by the user's own column names (recorded at conversion) feeds the inputs made from them
-    data = colmap.to_inputs(data)
+    # data keyed by the user's own column names (recorded at conversion) feeds the inputs made from them;
+    # columns the model never reads (a ColumnTransformer's dropped date or ID) are left out
+    data = colmap.to_inputs(colmap.without_unread(data))
     if isinstance(data, Mapping):
         missing = [n for n in names if n not in data]
         extra = [k for k in data if k not in names]

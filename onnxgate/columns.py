@@ -34,12 +34,16 @@ if TYPE_CHECKING:
 
     from onnxgate.signature import Signature
 
-__all__ = ["COLUMNS_METADATA_KEY", "ColumnMap", "columns_of"]
+__all__ = ["COLUMNS_METADATA_KEY", "UNREAD_METADATA_KEY", "ColumnMap", "columns_of"]
 
 #: ``metadata_props`` key holding the JSON list of ``[original column, input name]`` pairs.
 COLUMNS_METADATA_KEY = "onnxgate.columns"
 #: Version of that JSON layout.
 COLUMNS_METADATA_VERSION = 1
+#: ``metadata_props`` key holding the JSON list of columns the model was fitted on but never reads (a
+#: ColumnTransformer's dropped columns: a date or an ID beside the features). Data may hold them; they
+#: are left out of the feeds.
+UNREAD_METADATA_KEY = "onnxgate.unread_columns"
 #: ``metadata_props`` key of a SQL-adapted model (``onnxgate.deploy.adapt``); its ``column_sources``
 #: (input name -> name it was made from) is read when a model predates :data:`COLUMNS_METADATA_KEY`.
 _ADAPT_METADATA_KEY = "onnxgate.adapt"
@@ -59,6 +63,8 @@ class ColumnMap:
     """
 
     pairs: tuple[tuple[str, str], ...] = ()
+    #: Columns the model was fitted on and never reads (:data:`UNREAD_METADATA_KEY`): left out of feeds.
+    unread: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for what, names in (("column", self.columns), ("input", self.inputs)):
@@ -89,6 +95,23 @@ class ColumnMap:
 
         proto = model if type(model).__name__ == "ModelProto" else load_model(model)
         props = {p.key: p.value for p in proto.metadata_props}
+        found = cls._recorded(props)
+        unread = props.get(UNREAD_METADATA_KEY)
+        if unread is None:
+            return found
+        try:
+            names = json.loads(unread)
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise TypeError("expected a list of column names")
+        except (ValueError, TypeError) as err:
+            raise InvalidModelError(
+                f"the model's {UNREAD_METADATA_KEY!r} metadata is unreadable ({err}); convert the model again or "
+                "remove that metadata entry"
+            ) from None
+        return dataclasses.replace(found, unread=tuple(names))
+
+    @classmethod
+    def _recorded(cls, props: Mapping[str, str]) -> ColumnMap:
         text = props.get(COLUMNS_METADATA_KEY)
         if text is not None:
             try:
@@ -237,6 +260,19 @@ class ColumnMap:
             return {renames.get(str(k), str(k)): v for k, v in data.items()}
         return data.rename_columns(after)
 
+    def without_unread(self, data: Any) -> Any:
+        """``data`` (DataFrame, dict) without the columns the model never reads (:attr:`unread`)."""
+        from onnxgate._data import is_dataframe
+
+        if not self.unread:
+            return data
+        if is_dataframe(data):
+            dropped = [c for c in data.columns if str(c) in self.unread]
+            return data.drop(columns=dropped) if dropped else data
+        if isinstance(data, Mapping):
+            return {k: v for k, v in data.items() if str(k) not in self.unread}
+        return data
+
     def feeds(self, data: Any, signature: Signature) -> dict[str, np.ndarray]:
         """Split user data (DataFrame, CSV path, dict, array) into the model's feeds.
 
@@ -269,7 +305,7 @@ class ColumnMap:
         pairs = [(c, new_names.get(i, i)) for c, i in self.pairs]
         known = set(self.inputs)
         pairs += [(old, new) for old, new in new_names.items() if old not in known and old != new]
-        return ColumnMap.from_pairs(pairs)
+        return dataclasses.replace(ColumnMap.from_pairs(pairs), unread=self.unread)
 
     def to_json(self) -> str:
         return json.dumps({"version": COLUMNS_METADATA_VERSION, "columns": [list(p) for p in self.pairs]},

@@ -199,7 +199,8 @@ def _record_columns(proto: Any, sample: Any) -> dict[str, str]:
         return {}
     weights = {init.name for init in proto.graph.initializer}
     inputs = [vi.name for vi in proto.graph.input if vi.name not in weights]
-    columns = ColumnMap.for_sample(list(sample.columns), inputs)
+    unread = ColumnMap.from_model(proto).unread  # columns the model never reads: no input is made of them
+    columns = ColumnMap.for_sample([c for c in sample.columns if str(c) not in unread], inputs)
     columns.write(proto)
     return {str(c): i for c, i in columns.pairs if c != i}
 

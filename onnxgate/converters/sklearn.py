@@ -386,6 +386,17 @@ class SklearnConverter(Converter):
                 )
             if target_transformer is not None:
                 inverse_target(proto, target_transformer)
+            from onnxgate._data import is_dataframe
+
+            unread = unread_columns(model) if is_dataframe(sample) else []
+            if unread:
+                import json
+
+                from onnxgate.columns import UNREAD_METADATA_KEY
+
+                set_metadata(proto, UNREAD_METADATA_KEY, json.dumps(unread, ensure_ascii=False))
+                warnings.append(f"column(s) {unread} are dropped by the model's ColumnTransformer: they are no "
+                                "input, and data holding them is fed without them")
             return RawConversion(model=proto, warnings=warnings)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -786,6 +797,22 @@ def _unread_inputs(proto: Any) -> list[str]:
     return [vi.name for vi in proto.graph.input if vi.name not in read]
 
 
+def unread_columns(model: Any) -> list[str]:
+    """The columns a model fitted on a DataFrame never reads: those its first step, a ColumnTransformer,
+    drops (``remainder="drop"``, a ``"drop"`` transformer), in training order; decided as scikit-learn's
+    ColumnTransformer decides which columns its ``transform`` needs."""
+    first = first_step(model)
+    indices = getattr(first, "_transformer_to_input_indices", None)
+    names = getattr(first, "feature_names_in_", None)
+    transformers = getattr(first, "named_transformers_", None)
+    if type(first).__name__ != "ColumnTransformer" or indices is None or names is None or transformers is None:
+        return []
+    read = {int(i) for name, found in indices.items()
+            if name in transformers and not (isinstance(transformers[name], str) and transformers[name] == "drop")
+            for i in found}
+    return [str(c) for i, c in enumerate(names) if i not in read]
+
+
 def _fitted_columns(model: Any) -> tuple[list[str] | None, Any]:
     """The columns ``model`` was fitted on, in order (None: fitted on an array), and the estimator that
     names them: ``feature_names_in_``, or the training names of an XGBoost, LightGBM or CatBoost
@@ -887,6 +914,12 @@ def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
     from onnxgate.converters._boosting import same_columns
 
     expected, namer = _fitted_columns(model)
+    unread = unread_columns(model) if expected is not None and is_dataframe(sample) else []
+    if unread and expected is not None:
+        # columns the model's ColumnTransformer drops (a date, an ID): no input is made of them, and a sample
+        # may hold them or not (a datetime column was refused, and a sample without it was "missing" it)
+        sample = sample.drop(columns=[c for c in sample.columns if str(c) in unread])
+        expected = [c for c in expected if c not in unread]
     if (is_dataframe(sample) and expected is None and len(sample.columns) == 1
             and _reads_1d(model)):
         # fitted on a 1-D array (a text vectorizer, LabelEncoder): a table's one column is that array

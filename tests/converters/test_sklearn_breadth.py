@@ -1760,3 +1760,43 @@ def test_an_integer_column_through_an_imputer_beside_text_converts(numeric: list
         assert dict((i.name, i.elem_type) for i in conv.signature.inputs)["age"] == "int64"
         assert any("['age'] are fed as int64 and cast" in w for w in conv.warnings)
         assert og.validate(conv, data=frame, reference=model, target=target).passed
+
+
+def test_columns_a_column_transformer_drops_are_no_inputs_and_data_may_hold_them() -> None:
+    # a date and an ID column beside the features, dropped by the ColumnTransformer: the datetime column was
+    # refused ("holds datetime64 values"), a sample without it was "missing ['when']", and a dropped ID
+    # column became a required input (found by helper-69)
+    import pandas as pd
+    import pyarrow as pa
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from onnxgate._arrow import batch_feeds, check_columns_typed_as_inputs
+
+    rng = np.random.default_rng(0)
+    rows = 300
+    frame = pd.DataFrame({"when": pd.date_range("2020-01-01", periods=rows, freq="h"), "row id": np.arange(rows),
+                          "x value": rng.normal(size=rows), "z": rng.normal(size=rows),
+                          "kind": rng.choice(["a", "b"], rows)})
+    y = (frame["x value"] + (frame.kind == "a") > 0.3).astype(int).to_numpy()
+    columns = ColumnTransformer([("numbers", StandardScaler(), ["x value", "z"]),
+                                 ("kind", OneHotEncoder(handle_unknown="ignore"), ["kind"]),
+                                 ("id", "drop", ["row id"])], remainder="drop")
+    model = Pipeline([("columns", columns), ("model", LogisticRegression())]).fit(frame, y)
+    features = frame[["x value", "z", "kind"]]
+    for sample in (frame.head(), features.head()):
+        for target in (None, "synapse"):
+            conv = og.convert(model, sample, target=target)
+            assert conv.signature.columns.unread == ("when", "row id")
+            assert len(conv.signature.inputs) == 3
+            assert any("['when', 'row id'] are dropped by the model's ColumnTransformer" in w for w in conv.warnings)
+            for data in (frame, features):
+                assert og.validate(conv, data=data, reference=model, target=target).passed
+    batch = pa.RecordBatch.from_pandas(frame, preserve_index=False)
+    check_columns_typed_as_inputs(batch.schema, conv.signature)  # the timestamp column feeds nothing
+    assert sorted(batch_feeds(batch, conv.signature)) == sorted(conv.signature.input_names)
+    # a column the model reads is still required
+    with pytest.raises(og.InvalidDataError, match=r"lacks"):
+        og.validate(conv, data=frame.drop(columns="z"), reference=model)
