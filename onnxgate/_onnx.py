@@ -26,6 +26,7 @@ __all__ = [
     "atomic_write_bytes",
     "clean_stale_partials",
     "ir_version_for_opset",
+    "load_error",
     "load_model",
     "ml_opset_for",
     "model_opsets",
@@ -89,6 +90,27 @@ def model_opsets(model: onnx.ModelProto) -> dict[str, int]:
         domain = canonical_domain(entry.domain)
         result[domain] = max(result.get(domain, 0), int(entry.version))
     return result
+
+
+def load_error(proto: onnx.ModelProto, *, optimized: bool = False) -> str | None:
+    """Why onnxruntime cannot load ``proto`` (the first line, at most 160 characters), or None when it
+    loads (or onnxruntime is absent: validation says). ``optimized``: with onnxruntime's default graph
+    optimisations, as a deployment loads it (a fusion can fail on a file that is well typed); otherwise
+    with none, asking only whether the file is well typed."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    options = ort.SessionOptions()
+    if not optimized:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.intra_op_num_threads = 1
+    try:
+        ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    except Exception as err:
+        text = str(err).strip().splitlines()
+        return (text[0] if text else type(err).__name__)[:160]
+    return None
 
 
 def load_model(

@@ -796,23 +796,6 @@ def _name_batch_axes(proto: onnx.ModelProto) -> tuple[list[str], list[str]]:
     return fixed_inputs, static_outputs
 
 
-def _load_error(proto: onnx.ModelProto) -> str | None:
-    """Why onnxruntime cannot load ``proto`` (its first line), or None when it loads (or onnxruntime is
-    absent: validation says). Optimisations off: only whether the file is well typed is asked."""
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        return None
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.intra_op_num_threads = 1
-    try:
-        ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    except Exception as err:
-        return export_summary(err)
-    return None
-
-
 #: What a recurrent layer built with batch_first=False does to the rows (the first axis onnxgate batches on).
 TIME_MAJOR_ADVICE = "its {layer} takes the time steps first (batch_first=False), so the first axis is not the rows"
 
@@ -997,7 +980,9 @@ def _convert_quietly(
         notes=warns,
     )
     if use_dynamo and dynamo is None and kind == "module" and opset <= TORCHSCRIPT_MAX_OPSET:
-        refused = _load_error(proto)
+        from onnxgate._onnx import load_error
+
+        refused = load_error(proto)
         if refused is not None:
             # an nn.EmbeddingBag on int32 indices with a dynamic batch: the dynamo file's Concat mixes int32
             # and int64, which onnxruntime refuses; the TorchScript exporter writes it right (helper-68)
@@ -1006,7 +991,7 @@ def _convert_quietly(
                                 dynamo=False, optimize=optimize,
                                 output_axes=_output_batch_axes(model, probe, leaves, check_only=False), notes=warns)
                 use_dynamo = False
-                warns.append(f"the dynamo exporter's file does not load in onnxruntime ({refused[:160]}); it was "
+                warns.append(f"the dynamo exporter's file does not load in onnxruntime ({refused}); it was "
                              f"written with the TorchScript exporter at opset {opset}")
     stamped = _stamped_opset(proto)
     if stamped != opset:

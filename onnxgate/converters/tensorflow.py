@@ -385,6 +385,7 @@ def convert_traced(traced: TracedFunction, *, opset: int, name: str | None, fram
     renames = dict(zip(in_tensors, traced.input_names)) | dict(zip(out_tensors, traced.output_names))
     with _captured_tf2onnx_log() as log:
         proto = _run_tf2onnx(tf, tf2onnx, concrete, in_tensors, out_tensors, renames, opset, name, framework)
+    unfused = _halves_as_division(proto)
     if name:
         proto.graph.name = name
     _refuse_unknown_ops(proto, framework, _first_errors(log))
@@ -394,8 +395,54 @@ def convert_traced(traced: TracedFunction, *, opset: int, name: str | None, fram
         for r in log.records
         if r.levelno == logging.WARNING and r.getMessage().strip()
     ]
+    if unfused is not None:
+        proto, note = unfused
+        warnings.append(note)
     return RawConversion(model=proto, warnings=warnings)
 
+
+def _halves_as_division(proto: Any) -> tuple[Any, str] | None:
+    """The model with every ``Mul`` by the constant 0.5 written as ``Div`` by 2 (the same value, bit for
+    bit), when onnxruntime loads the file only with its graph optimisations off and this one with them on;
+    else None.
+
+    A function with both an exact and a tanh GELU: onnxruntime's FastGeluFusion took the exact GELU's
+    ``0.5 * x`` for the tanh GELU's and removed it, and the file failed to load ("Node input 'Gelu/mul:0'
+    is not a graph input ..."; found by helper-68)."""
+    import copy
+
+    import numpy as np
+    from onnx import numpy_helper
+
+    from onnxgate._graph import unique_name
+    from onnxgate._onnx import load_error
+
+    refused = load_error(proto, optimized=True)
+    if refused is None or load_error(proto) is not None:
+        return None  # loads, or is ill-typed whatever the optimisations (validation says why)
+    halves = {init.name: init for init in proto.graph.initializer
+              if init.data_type in (1, 11) and not init.dims and float(numpy_helper.to_array(init)) == 0.5}
+    again = copy.deepcopy(proto)
+    taken = {i.name for i in again.graph.initializer} | {o for n in again.graph.node for o in n.output}
+    twos: dict[int, str] = {}
+    for node in again.graph.node:
+        if node.op_type != "Mul" or node.domain not in ("", "ai.onnx") or len(node.input) != 2:
+            continue
+        half = [i for i in node.input if i in halves]
+        if len(half) != 1:
+            continue
+        other = next(i for i in node.input if i != half[0])
+        kind = halves[half[0]].data_type
+        if kind not in twos:
+            twos[kind] = unique_name("two", taken)
+            again.graph.initializer.append(numpy_helper.from_array(
+                np.array(2.0, dtype=np.float32 if kind == 1 else np.float64), twos[kind]))
+        node.op_type = "Div"
+        node.input[:] = [other, twos[kind]]
+    if not twos or load_error(again, optimized=True) is not None:
+        return None
+    return again, (f"onnxruntime's graph optimisations refused tf2onnx's file ({refused}); its multiplications "
+                   "by 0.5 are written as divisions by 2 (the same values), and it loads")
 
 def _run_tf2onnx(tf: Any, tf2onnx: Any, concrete: Any, in_tensors: list[str], out_tensors: list[str],
                  renames: dict[str, str], opset: int, name: str | None, framework: str) -> Any:

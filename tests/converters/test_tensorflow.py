@@ -192,3 +192,18 @@ def test_build_is_deterministic(built: dict[str, Any]) -> None:
     again, X2, _y2 = og.zoo.get("tensorflow-digits-convnet").build()
     np.testing.assert_array_equal(X, X2)
     np.testing.assert_array_equal(model(X[:50]).numpy(), again(X[:50]).numpy())
+
+
+def test_a_function_onnxruntime_optimises_into_an_invalid_graph_still_loads() -> None:
+    # an exact and a tanh GELU side by side: onnxruntime's FastGeluFusion took the exact GELU's 0.5 * x for
+    # the tanh one's and removed it, so the file failed to load at the default optimisation level (found by
+    # helper-68); its multiplications by 0.5 are written as divisions by 2
+    import onnxruntime as ort
+
+    fn = tf.function(lambda x: tf.nn.gelu(x, approximate=False) + tf.nn.gelu(x, approximate=True),
+                     input_signature=[tf.TensorSpec([None, 8], tf.float32)])
+    x = np.random.default_rng(0).normal(size=(16, 8)).astype(np.float32)
+    conv = og.convert(fn, opset=17)
+    assert any("written as divisions by 2" in w for w in conv.warnings)
+    ort.InferenceSession(conv.to_bytes(), providers=["CPUExecutionProvider"])
+    assert og.validate(conv, reference=fn, data=x).passed
