@@ -24,12 +24,14 @@ __all__ = [
     "ML_DOMAIN",
     "atomic_write",
     "atomic_write_bytes",
+    "check_model",
     "clean_stale_partials",
     "ir_version_for_opset",
     "load_error",
     "load_model",
     "ml_opset_for",
     "model_opsets",
+    "tree_skeleton",
 ]
 
 DEFAULT_DOMAIN = ""
@@ -90,6 +92,89 @@ def model_opsets(model: onnx.ModelProto) -> dict[str, int]:
         domain = canonical_domain(entry.domain)
         result[domain] = max(result.get(domain, 0), int(entry.version))
     return result
+
+
+def check_model(proto: onnx.ModelProto) -> None:
+    """The ONNX checker on ``proto``, in milliseconds less per megabyte of trees: a model holding
+    ai.onnx.ml tree ensembles (a 1,000-tree CatBoost model is 5.5 MB of tree lists) is checked as its
+    :func:`tree_skeleton` (every node, input, output and opset as they are, the trees' lists left out),
+    and each tree node's attributes against its operator's schema here (:func:`tree_attribute_problem`),
+    which is what the checker verifies of them. Serialising and checking the whole file took 9 ms of a
+    25 ms conversion.
+
+    Raises
+    ------
+    onnx.checker.ValidationError
+        As ``onnx.checker.check_model``.
+    """
+    import onnx
+
+    trees = [n for n in proto.graph.node if _is_tree_ensemble(n)]
+    if not trees:
+        onnx.checker.check_model(proto)
+        return
+    onnx.checker.check_model(tree_skeleton(proto))
+    opsets = model_opsets(proto)
+    for node in trees:
+        problem = tree_attribute_problem(node, opsets.get(ML_DOMAIN, 1))
+        if problem is not None:
+            raise onnx.checker.ValidationError(f"node {node.name or node.op_type!r} ({node.op_type}): {problem}")
+
+
+def _is_tree_ensemble(node: Any) -> bool:
+    return canonical_domain(node.domain) == ML_DOMAIN and node.op_type.startswith("TreeEnsemble")
+
+
+def tree_attribute_problem(node: Any, ml_opset: int) -> str | None:
+    """What the ONNX checker would refuse in a tree node's attributes, or None: an attribute its schema
+    (at ``ml_opset``) does not know, of another type, holding more than one kind of value, or missing
+    where required."""
+    import onnx
+
+    try:
+        schema = onnx.defs.get_schema(node.op_type, ml_opset, ML_DOMAIN)
+    except Exception:
+        return f"no schema for {node.op_type} at ai.onnx.ml {ml_opset}"
+    for attr in node.attribute:
+        spec = schema.attributes.get(attr.name)
+        if spec is None:
+            return f"unrecognized attribute {attr.name!r}"
+        expected = int(getattr(spec.type, "value", -1))
+        if int(attr.type) != expected:
+            return f"attribute {attr.name!r} is of type {attr.type}, its schema says {expected}"
+        held = [f.name for f, _ in attr.ListFields() if f.name not in ("name", "type", "doc_string", "ref_attr_name")]
+        if len(held) > 1:
+            return f"attribute {attr.name!r} holds more than one kind of value ({held})"
+    present = {a.name for a in node.attribute}
+    missing = [n for n, spec in schema.attributes.items() if spec.required and n not in present]
+    return f"required attribute(s) {missing} missing" if missing else None
+
+
+def tree_skeleton(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of ``proto`` whose ai.onnx.ml tree-ensemble nodes keep their inputs, outputs and scalar
+    attributes but not their tree lists (:func:`check_model`)."""
+    import onnx
+
+    scalar = (onnx.AttributeProto.INT, onnx.AttributeProto.FLOAT, onnx.AttributeProto.STRING)
+    skeleton = onnx.ModelProto()
+    skeleton.ir_version = proto.ir_version
+    skeleton.opset_import.extend(proto.opset_import)
+    graph = skeleton.graph
+    graph.name = proto.graph.name
+    graph.input.extend(proto.graph.input)
+    graph.output.extend(proto.graph.output)
+    graph.initializer.extend(proto.graph.initializer)
+    graph.value_info.extend(proto.graph.value_info)
+    for node in proto.graph.node:
+        if _is_tree_ensemble(node):
+            copy = graph.node.add()
+            copy.op_type, copy.domain, copy.name = node.op_type, node.domain, node.name
+            copy.input.extend(node.input)
+            copy.output.extend(node.output)
+            copy.attribute.extend(a for a in node.attribute if a.type in scalar)
+        else:
+            graph.node.append(node)
+    return skeleton
 
 
 def load_error(proto: onnx.ModelProto, *, optimized: bool = False) -> str | None:

@@ -257,8 +257,6 @@ def _lower_ir_version(proto: Any, warnings: list[str]) -> bool:
     Returns True when the model, as left, has passed the full ONNX checker here (the lowered IR was
     kept), so :func:`_check` need not run it again.
     """
-    import onnx
-
     from onnxgate import _onnx
 
     opsets = _onnx.model_opsets(proto)
@@ -268,7 +266,7 @@ def _lower_ir_version(proto: Any, warnings: list[str]) -> bool:
     original = proto.ir_version
     proto.ir_version = wanted
     try:
-        onnx.checker.check_model(proto)
+        _onnx.check_model(proto)
     except Exception as err:  # the graph uses a feature of the newer IR
         proto.ir_version = original
         warnings.append(
@@ -280,10 +278,11 @@ def _lower_ir_version(proto: Any, warnings: list[str]) -> bool:
 
 
 def _check(proto: Any, framework: str) -> None:
-    import onnx
+    """The ONNX checker on the converted model (:func:`onnxgate._onnx.check_model`)."""
+    from onnxgate._onnx import check_model
 
     try:
-        onnx.checker.check_model(proto)
+        check_model(proto)
     except Exception as err:
         raise InvalidModelError(
             f"the {framework} exporter produced a model that fails the ONNX checker: {err}",

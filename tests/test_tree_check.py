@@ -1,0 +1,73 @@
+"""The ONNX checker on models holding tree ensembles reads their skeleton and checks the trees'
+attributes against their schema itself (``onnxgate._onnx.check_model``): it refuses what the full
+checker refuses there, and passes what it passes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import onnx
+import pytest
+from onnx import helper
+
+import onnxgate as og
+from onnxgate._onnx import check_model, tree_skeleton
+
+
+def _forest() -> Any:
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = load_iris(return_X_y=True)
+    return og.convert(RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y), X[:5]).model
+
+
+def _tree(model: onnx.ModelProto) -> Any:
+    return next(n for n in model.graph.node if n.op_type.startswith("TreeEnsemble"))
+
+
+@pytest.mark.parametrize("name", ["sklearn-breast-cancer-lightgbm-pipeline", "xgboost-breast-cancer-classifier",
+                                  "catboost-iris-classifier", "lightgbm-diabetes-regressor"])
+def test_converted_tree_models_pass_both_checkers(name: str) -> None:
+    pytest.importorskip(name.split("-")[0] if not name.startswith("sklearn") else "lightgbm")
+    model, X, _ = og.zoo.get(name).build()
+    proto = og.convert(model, X[:5]).model
+    onnx.checker.check_model(proto)
+    check_model(proto)
+    assert tree_skeleton(proto).ByteSize() < proto.ByteSize()
+
+
+def test_a_tree_attribute_of_the_wrong_type_is_refused_as_the_full_checker_refuses_it() -> None:
+    proto = _forest()
+    tree = _tree(proto)
+    values = next(a for a in tree.attribute if a.name == "nodes_values")
+    wrong = helper.make_attribute("nodes_values", [int(v) for v in values.floats])  # INTS, not FLOATS
+    tree.attribute.remove(values)
+    tree.attribute.append(wrong)
+    with pytest.raises(onnx.checker.ValidationError):
+        onnx.checker.check_model(proto)
+    with pytest.raises(onnx.checker.ValidationError, match=r"'nodes_values' is of type 7, its schema says 6"):
+        check_model(proto)
+
+
+def test_an_unknown_tree_attribute_and_a_broken_edge_are_refused() -> None:
+    proto = _forest()
+    _tree(proto).attribute.append(helper.make_attribute("nodes_colour", [1, 2, 3]))
+    with pytest.raises(onnx.checker.ValidationError, match=r"unrecognized attribute 'nodes_colour'"):
+        check_model(proto)
+    proto = _forest()
+    _tree(proto).input[0] = "nowhere"  # the tree reads a tensor no node writes
+    with pytest.raises(onnx.checker.ValidationError):
+        check_model(proto)
+
+
+def test_a_model_without_trees_is_checked_whole() -> None:
+    from sklearn.linear_model import LinearRegression
+
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    proto = og.convert(LinearRegression().fit(X, X.sum(axis=1)), X[:5]).model
+    check_model(proto)
+    proto.graph.node[0].input[0] = "nowhere"
+    with pytest.raises(onnx.checker.ValidationError):
+        check_model(proto)
