@@ -281,7 +281,7 @@ def check_prediction_parity(
     with_nan = 0
     # the first rows as a batch of their own, whatever batch_size is (batches of 1 row hide it)
     alone: str | None = None
-    probe_failed: str | None = None
+    probe_failed: Exception | None = None
     try:
         probe = as_feeds(next(iter_batches(data, ROWS_ALONE)), signature)
     except Exception:
@@ -293,7 +293,7 @@ def check_prediction_parity(
             # a batch of the first rows fails: if the data's own batches run, the model fixes its batch
             # size to theirs although its input says otherwise (a time-major LSTM exported at opset 18
             # reshapes to [7, 4, 8]: data of 7 rows passed, a service scoring 20 rows fails)
-            probe_failed = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            probe_failed = err
         else:
             alone = rows_alone_disagree(session, probe, probe_out, signature, tolerances)
     try:
@@ -369,11 +369,8 @@ def check_prediction_parity(
             "table refuses): they were compared as onnxruntime scores them, but PREDICT never sees them",
             {**result.details, "rows_with_nan": with_nan},
         )
-    if probe_failed is not None and num_rows(probe) != done:
-        alone = (f"onnxruntime scores the data's batches but fails on a batch of its first {num_rows(probe)} rows "
-                 f"({probe_failed[:200]}): the model fixes its batch size though its inputs declare it free, so "
-                 "a service or PREDICT scoring batches of another size fails. Export it with a dynamic first "
-                 "axis (and the rows first: an RNN with batch_first=True)")
+    if probe_failed is not None and probe is not None and num_rows(probe) != done:
+        alone = fixed_batch_finding(num_rows(probe), probe_failed)
     if alone is None:
         return result
     message = alone if result.passed else f"{result.message}; {alone}"
@@ -406,14 +403,35 @@ def rows_alone_without_reference(model: Any, data: Any, session: Any = None) -> 
     try:
         if session is None:
             session = runtime.session(proto.SerializeToString(), spinning=False)
-        outputs = run_rows(session, None, probe)
-    except Exception:  # operators_supported, or the checks that run the model, say why
+    except Exception:  # operators_supported says why
         return None, False
+    try:
+        outputs = run_rows(session, None, probe)
+    except Exception as err:
+        # the first rows fail as a batch: if the data's first batch runs, the model fixes its batch size
+        first = as_feeds(next(iter_batches(data, DEFAULT_BATCH_SIZE)), signature)
+        if num_rows(first) == num_rows(probe):
+            return None, False  # operators_supported, or the checks that run the model, say why
+        try:
+            run_rows(session, None, first)
+        except Exception:
+            return None, False
+        return fixed_batch_finding(num_rows(probe), err), True
     fixed = any(not i.shape or isinstance(i.shape[0], int) for i in session.get_inputs())
     if num_rows(probe) < 2 or takes_one_row(session) or fixed:
         return None, False
     tolerances = model_tolerances(proto, signature.outputs, None, None)
     return rows_alone_disagree(session, probe, outputs, signature, tolerances), True
+
+
+def fixed_batch_finding(rows: int, err: BaseException | str) -> str:
+    """The finding for a model that scores the data's batches but fails on a batch of its first ``rows``."""
+    text = str(err).strip().splitlines()
+    first = (text[0] if text else type(err).__name__)[:200]
+    return (f"onnxruntime scores the data's batches but fails on a batch of its first {rows} rows ({first}): the "
+            "model fixes its batch size though its inputs declare it free, so a service or PREDICT scoring "
+            "batches of another size fails. Export it with a dynamic first axis (and the rows first: an RNN "
+            "with batch_first=True)")
 
 
 def _first_failing_row(session: Any, feeds: Mapping[str, Any]) -> int | None:

@@ -642,3 +642,6 @@ def test_a_model_that_runs_only_at_the_datas_batch_size_fails_parity() -> None:
     result = check_prediction_parity(model, lambda feeds: [feeds["x"]], X)
     assert not result.passed
     assert "fails on a batch of its first 4 rows" in result.message and "fixes its batch size" in result.message
+    # without a reference too: the data's first rows are scored as a batch of their own
+    report = og.validate(model, data=X)
+    assert not report.passed and "fixes its batch size" in report.check("prediction_parity").message
