@@ -129,25 +129,34 @@ def tree_attribute_problem(node: Any, ml_opset: int) -> str | None:
     """What the ONNX checker would refuse in a tree node's attributes, or None: an attribute its schema
     (at ``ml_opset``) does not know, of another type, holding more than one kind of value, or missing
     where required."""
-    import onnx
-
-    try:
-        schema = onnx.defs.get_schema(node.op_type, ml_opset, ML_DOMAIN)
-    except Exception:
+    schema = _attribute_schema(node.op_type, ml_opset)
+    if schema is None:
         return f"no schema for {node.op_type} at ai.onnx.ml {ml_opset}"
     for attr in node.attribute:
-        spec = schema.attributes.get(attr.name)
+        spec = schema.get(attr.name)
         if spec is None:
             return f"unrecognized attribute {attr.name!r}"
-        expected = int(getattr(spec.type, "value", -1))
-        if int(attr.type) != expected:
-            return f"attribute {attr.name!r} is of type {attr.type}, its schema says {expected}"
+        if int(attr.type) != spec[0]:
+            return f"attribute {attr.name!r} is of type {attr.type}, its schema says {spec[0]}"
         held = [f.name for f, _ in attr.ListFields() if f.name not in ("name", "type", "doc_string", "ref_attr_name")]
         if len(held) > 1:
             return f"attribute {attr.name!r} holds more than one kind of value ({held})"
     present = {a.name for a in node.attribute}
-    missing = [n for n, spec in schema.attributes.items() if spec.required and n not in present]
+    missing = [n for n, (_, required) in schema.items() if required and n not in present]
     return f"required attribute(s) {missing} missing" if missing else None
+
+
+@functools.lru_cache(maxsize=64)
+def _attribute_schema(op_type: str, ml_opset: int) -> dict[str, tuple[int, bool]] | None:
+    """``{attribute: (type, required)}`` of an ai.onnx.ml operator at ``ml_opset`` (None: no such schema)."""
+    import onnx
+
+    try:
+        schema = onnx.defs.get_schema(op_type, ml_opset, ML_DOMAIN)
+    except Exception:
+        return None
+    return {name: (int(getattr(spec.type, "value", -1)), bool(spec.required))
+            for name, spec in schema.attributes.items()}
 
 
 def tree_skeleton(proto: onnx.ModelProto) -> onnx.ModelProto:
