@@ -44,13 +44,14 @@ def register_missing_converters() -> None:
     for name in AFFINE:
         agglomeration = name == "FeatureAgglomeration"  # a ClusterMixin: skl2onnx would give it a label output
         update_registered_converter(getattr(cluster if agglomeration else decomposition, name), f"Onnxgate{name}",
-                                    _affine_shape, _convert_affine, parser=_transform_only if agglomeration else None)
-    update_registered_converter(BernoulliRBM, "OnnxgateBernoulliRBM", _regressor_shape(lambda op: op.n_components),
+                                    _affine_shape, _convert_affine,
+                                    parser=transform_only_parser if agglomeration else None)
+    update_registered_converter(BernoulliRBM, "OnnxgateBernoulliRBM", width_shape(lambda op: op.n_components),
                                 _convert_rbm)
     update_registered_converter(RegressorChain, "OnnxgateRegressorChain",
-                                _regressor_shape(lambda op: len(op.estimators_)), _convert_regressor_chain)
+                                width_shape(lambda op: len(op.estimators_)), _convert_regressor_chain)
     update_registered_converter(SplineTransformer, "OnnxgateSplineTransformer",
-                                _regressor_shape(lambda op: op.n_features_out_), _convert_splines)
+                                width_shape(lambda op: op.n_features_out_), _convert_splines)
     for kind in (cluster.AffinityPropagation, cluster.MeanShift):
         update_registered_converter(kind, f"Onnxgate{kind.__name__}", _label_shape, _convert_nearest_center,
                                     parser=_label_only)
@@ -58,12 +59,12 @@ def register_missing_converters() -> None:
     update_registered_converter(EllipticEnvelope, "OnnxgateEllipticEnvelope", _outlier_shape,
                                 _convert_elliptic_envelope)
     for kind in (RBFSampler, SkewedChi2Sampler):
-        update_registered_converter(kind, f"Onnxgate{kind.__name__}", _regressor_shape(lambda op: op.n_components),
+        update_registered_converter(kind, f"Onnxgate{kind.__name__}", width_shape(lambda op: op.n_components),
                                     _convert_random_features)
     update_registered_converter(Nystroem, "OnnxgateNystroem",
-                                _regressor_shape(lambda op: op.normalization_.shape[0]), _convert_nystroem)
+                                width_shape(lambda op: op.normalization_.shape[0]), _convert_nystroem)
     update_registered_converter(DummyRegressor, "OnnxgateDummyRegressor",
-                                _regressor_shape(lambda op: op.constant_.shape[1]), _convert_dummy_regressor)
+                                width_shape(lambda op: op.constant_.shape[1]), _convert_dummy_regressor)
     # a classifier: skl2onnx's parser gives it a label and a probabilities output, and handles zipmap
     classifier = {"zipmap": [True, False, "columns"], "nocl": [True, False]}
     update_registered_converter(DummyClassifier, "OnnxgateDummyClassifier", calculate_linear_classifier_output_shapes,
@@ -74,14 +75,14 @@ def register_missing_converters() -> None:
         update_registered_converter(kind, f"Onnxgate{kind.__name__}", calculate_linear_classifier_output_shapes,
                                     _convert_label_propagation, options=classifier)
     update_registered_converter(MissingIndicator, "OnnxgateMissingIndicator", _indicator_shape, _convert_indicator)
-    update_registered_converter(IsotonicRegression, "OnnxgateIsotonicRegression", _regressor_shape(lambda _: 1),
+    update_registered_converter(IsotonicRegression, "OnnxgateIsotonicRegression", width_shape(lambda _: 1),
                                 _convert_isotonic)
     update_registered_converter(KernelRidge, "OnnxgateKernelRidge",
-                                _regressor_shape(lambda op: 1 if op.dual_coef_.ndim == 1 else op.dual_coef_.shape[1]),
+                                width_shape(lambda op: 1 if op.dual_coef_.ndim == 1 else op.dual_coef_.shape[1]),
                                 _convert_kernel_ridge)
 
 
-def _float_type(operator: Any) -> Any:
+def float_tensor_type(operator: Any) -> Any:
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
 
     return DoubleTensorType if isinstance(operator.inputs[0].type, DoubleTensorType) else FloatTensorType
@@ -95,7 +96,7 @@ def _probability_dtype(operator: Any) -> Any:
     return np.float64 if isinstance(operator.outputs[1].type, DoubleTensorType) else np.float32
 
 
-def _dtype(operator: Any) -> Any:
+def graph_dtype(operator: Any) -> Any:
     import numpy as np
     from skl2onnx.common.data_types import DoubleTensorType
 
@@ -130,7 +131,7 @@ class GraphWriter:
         return result
 
 
-def _features(scope: Any, operator: Any, container: Any) -> str:
+def input_matrix(scope: Any, operator: Any, container: Any) -> str:
     """The operator's inputs as one matrix of the graph's float type: skl2onnx leaves integer inputs
     as they are, and the float constants of these converters then did not type-check (a KernelRidge
     fitted on int64 digits wrote a file onnxruntime refused)."""
@@ -150,7 +151,7 @@ def _features(scope: Any, operator: Any, container: Any) -> str:
 
 def _affine_shape(operator: Any) -> None:
     width = _affine_parts(operator.raw_operator)[0].shape[1]
-    operator.outputs[0].type = _float_type(operator)([operator.inputs[0].get_first_dimension(), width])
+    operator.outputs[0].type = float_tensor_type(operator)([operator.inputs[0].get_first_dimension(), width])
 
 
 def _affine_parts(model: Any) -> tuple[Any, Any]:
@@ -175,8 +176,8 @@ def _affine_parts(model: Any) -> tuple[Any, Any]:
 
 def _convert_affine(scope: Any, operator: Any, container: Any) -> None:
     matrix, offset = _affine_parts(operator.raw_operator)
-    w = GraphWriter(scope, container, _dtype(operator))
-    product = w.node("MatMul", _features(scope, operator, container), w.const(matrix))
+    w = GraphWriter(scope, container, graph_dtype(operator))
+    product = w.node("MatMul", input_matrix(scope, operator, container), w.const(matrix))
     w.node("Add", product, w.const(offset), out=operator.outputs[0].full_name)
 
 
@@ -193,8 +194,8 @@ def _convert_indicator(scope: Any, operator: Any, container: Any) -> None:
     import numpy as np
 
     model = operator.raw_operator
-    w = GraphWriter(scope, container, _dtype(operator))
-    picked = w.node("Gather", _features(scope, operator, container),
+    w = GraphWriter(scope, container, graph_dtype(operator))
+    picked = w.node("Gather", input_matrix(scope, operator, container),
                     w.const(np.asarray(model.features_), np.int64), axis=1)
     out = operator.outputs[0].full_name
     missing = model.missing_values
@@ -204,10 +205,10 @@ def _convert_indicator(scope: Any, operator: Any, container: Any) -> None:
         w.node("Equal", picked, w.const(missing), out=out)
 
 
-def _regressor_shape(width: Callable[[Any], Any]) -> Callable[[Any], None]:
+def width_shape(width: Callable[[Any], Any]) -> Callable[[Any], None]:
     def shape(operator: Any) -> None:
         batch = operator.inputs[0].get_first_dimension()
-        operator.outputs[0].type = _float_type(operator)([batch, width(operator.raw_operator)])
+        operator.outputs[0].type = float_tensor_type(operator)([batch, width(operator.raw_operator)])
 
     return shape
 
@@ -227,8 +228,8 @@ def _convert_isotonic(scope: Any, operator: Any, container: Any) -> None:
             "an ONNX model cannot raise on a row. Refit with out_of_bounds='nan' or 'clip'",
             framework="sklearn",
         )
-    value = _features(scope, operator, container)
-    interpolate(scope, container, value, xs, ys, model.out_of_bounds, _dtype(operator),
+    value = input_matrix(scope, operator, container)
+    interpolate(scope, container, value, xs, ys, model.out_of_bounds, graph_dtype(operator),
                 out=operator.outputs[0].full_name)
 
 
@@ -273,8 +274,8 @@ def _convert_kernel_ridge(scope: Any, operator: Any, container: Any) -> None:
     import numpy as np
 
     model = operator.raw_operator
-    w = GraphWriter(scope, container, _dtype(operator))
-    kernel = _kernel(w, _features(scope, operator, container), model.X_fit_, "KernelRidge", model.kernel,
+    w = GraphWriter(scope, container, graph_dtype(operator))
+    kernel = _kernel(w, input_matrix(scope, operator, container), model.X_fit_, "KernelRidge", model.kernel,
                      model.kernel_params, model.gamma, model.degree, model.coef0)
     coef = np.asarray(model.dual_coef_, dtype=np.float64)
     w.node("MatMul", kernel, w.const(coef.reshape(len(coef), -1)), out=operator.outputs[0].full_name)
@@ -283,8 +284,8 @@ def _convert_kernel_ridge(scope: Any, operator: Any, container: Any) -> None:
 def _convert_nystroem(scope: Any, operator: Any, container: Any) -> None:
     """``kernel(X, components_) @ normalization_.T`` (:func:`_kernel`)."""
     model = operator.raw_operator
-    w = GraphWriter(scope, container, _dtype(operator))
-    kernel = _kernel(w, _features(scope, operator, container), model.components_, "Nystroem", model.kernel,
+    w = GraphWriter(scope, container, graph_dtype(operator))
+    kernel = _kernel(w, input_matrix(scope, operator, container), model.components_, "Nystroem", model.kernel,
                      model.kernel_params, model.gamma, model.degree, model.coef0)
     w.node("MatMul", kernel, w.const(model.normalization_.T), out=operator.outputs[0].full_name)
 
@@ -310,7 +311,7 @@ def _kernel(w: GraphWriter, X: str, fitted: Any, owner: str, kernel: Any, params
     if kernel == "linear":
         return dot
     if kernel == "rbf":  # exp(-gamma * |x - y|^2)
-        return w.node("Exp", w.node("Mul", _squared_distances(w, X, fitted, dot), w.const(-gamma)))
+        return w.node("Exp", w.node("Mul", squared_distances(w, X, fitted, dot), w.const(-gamma)))
     scaled = w.node("Add", w.node("Mul", dot, w.const(gamma)), w.const(1.0 if coef0 is None else coef0))
     if kernel == "sigmoid":
         return w.node("Tanh", scaled)
@@ -324,8 +325,8 @@ def _convert_random_features(scope: Any, operator: Any, container: Any) -> None:
     import numpy as np
 
     model = operator.raw_operator
-    w = GraphWriter(scope, container, _dtype(operator))
-    X = _features(scope, operator, container)
+    w = GraphWriter(scope, container, graph_dtype(operator))
+    X = input_matrix(scope, operator, container)
     if type(model).__name__ == "SkewedChi2Sampler":
         X = w.node("Log", w.node("Add", X, w.const(model.skewedness)))
     projection = w.node("Add", w.node("MatMul", X, w.const(model.random_weights_)),
@@ -339,7 +340,7 @@ def _convert_dummy_regressor(scope: Any, operator: Any, container: Any) -> None:
     import numpy as np
 
     model = operator.raw_operator
-    w = GraphWriter(scope, container, _dtype(operator))
+    w = GraphWriter(scope, container, graph_dtype(operator))
     # the rows' count from the first input alone: it ignores the features (text columns among them)
     rows = w.node("Gather", w.node("Shape", operator.inputs[0].full_name), w.const([0], np.int64), axis=0)
     shape = w.node("Concat", rows, w.const([model.constant_.shape[1]], np.int64), axis=0)
@@ -380,7 +381,7 @@ def _convert_dummy_classifier(scope: Any, operator: Any, container: Any) -> None
         index = int(np.argmax(prior))
     proba = prior if model.strategy == "prior" else np.eye(len(classes))[index]
     w = GraphWriter(scope, container, _probability_dtype(operator))
-    rows = w.node("Gather", w.node("Shape", _features(scope, operator, container)), w.const([0], np.int64), axis=0)
+    rows = w.node("Gather", w.node("Shape", input_matrix(scope, operator, container)), w.const([0], np.int64), axis=0)
     w.node("Expand", label_constant(w, classes[[index]]), rows, out=operator.outputs[0].full_name)
     width = w.node("Concat", rows, w.const([len(classes)], np.int64), axis=0)
     w.node("Expand", w.const(proba[None, :]), width, out=operator.outputs[1].full_name)
@@ -417,24 +418,24 @@ def _convert_nearest_centroid(scope: Any, operator: Any, container: Any) -> None
             framework="sklearn",
         )
     w = GraphWriter(scope, container, _probability_dtype(operator))
-    X = _features(scope, operator, container)
+    X = input_matrix(scope, operator, container)
     centroids = np.asarray(model.centroids_, dtype=np.float64)
     deviation = np.asarray(model.within_class_std_dev_, dtype=np.float64)
     scale = np.where(deviation != 0, deviation, 1.0)
 
     normalized = w.node("Div", X, w.const(scale[None, :]))
     log_prior = 2.0 * np.log(np.asarray(model.class_prior_, dtype=np.float64))
-    scores = w.node("Sub", w.const(log_prior[None, :]), _squared_distances(w, normalized, centroids / scale))
+    scores = w.node("Sub", w.const(log_prior[None, :]), squared_distances(w, normalized, centroids / scale))
     w.node("Softmax", scores, out=operator.outputs[1].full_name, axis=1)
     classes = np.asarray(model.classes_)
     if np.isclose(model.class_prior_, 1 / len(classes)).all():
-        index = w.node("ArgMin", _squared_distances(w, X, centroids), axis=1, keepdims=0)
+        index = w.node("ArgMin", squared_distances(w, X, centroids), axis=1, keepdims=0)
     else:
         index = w.node("ArgMax", scores, axis=1, keepdims=0)
     w.node("Gather", label_constant(w, classes), index, axis=0, out=operator.outputs[0].full_name)
 
 
-def _squared_distances(w: GraphWriter, X: str, points: Any, dot: str | None = None) -> str:
+def squared_distances(w: GraphWriter, X: str, points: Any, dot: str | None = None) -> str:
     """``|x - p|^2`` between the rows of ``X`` and each row of ``points``, ``[N, len(points)]``, as
     ``|x|^2 - 2 x.p + |p|^2`` (``dot``: ``X @ points.T`` where already written)."""
     import numpy as np
@@ -457,7 +458,7 @@ def _label_only(scope: Any, model: Any, inputs: Any, custom_parsers: Any = None)
     return operator.outputs
 
 
-def _transform_only(scope: Any, model: Any, inputs: Any, custom_parsers: Any = None) -> Any:
+def transform_only_parser(scope: Any, model: Any, inputs: Any, custom_parsers: Any = None) -> Any:
     """skl2onnx's parser for a transformer it takes for a clusterer: one ``variable`` output."""
     from skl2onnx._supported_operators import get_model_alias
     from skl2onnx.common.data_types import guess_tensor_type
@@ -486,8 +487,8 @@ def _convert_nearest_center(scope: Any, operator: Any, container: Any) -> None:
             "fit that did not converge): it cannot be written",
             framework="sklearn",
         )
-    w = GraphWriter(scope, container, _dtype(operator))
-    distances = _squared_distances(w, _features(scope, operator, container), centers)
+    w = GraphWriter(scope, container, graph_dtype(operator))
+    distances = squared_distances(w, input_matrix(scope, operator, container), centers)
     w.node("ArgMin", distances, axis=1, keepdims=0, out=operator.outputs[0].full_name)
 
 
@@ -496,7 +497,7 @@ def _birch_shape(operator: Any) -> None:
 
     batch = operator.inputs[0].get_first_dimension()
     operator.outputs[0].type = Int64TensorType([batch])
-    operator.outputs[1].type = _float_type(operator)([batch, len(operator.raw_operator.subcluster_centers_)])
+    operator.outputs[1].type = float_tensor_type(operator)([batch, len(operator.raw_operator.subcluster_centers_)])
 
 
 def _convert_birch(scope: Any, operator: Any, container: Any) -> None:
@@ -505,8 +506,8 @@ def _convert_birch(scope: Any, operator: Any, container: Any) -> None:
     import numpy as np
 
     model = operator.raw_operator
-    w = GraphWriter(scope, container, _dtype(operator))
-    squared = _squared_distances(w, _features(scope, operator, container), model.subcluster_centers_)
+    w = GraphWriter(scope, container, graph_dtype(operator))
+    squared = squared_distances(w, input_matrix(scope, operator, container), model.subcluster_centers_)
     index = w.node("ArgMin", squared, axis=1, keepdims=0)
     w.node("Gather", w.const(np.asarray(model.subcluster_labels_), np.int64), index, axis=0,
            out=operator.outputs[0].full_name)
@@ -519,8 +520,8 @@ def _convert_rbm(scope: Any, operator: Any, container: Any) -> None:
     import numpy as np
 
     model = operator.raw_operator
-    w = GraphWriter(scope, container, _dtype(operator))
-    hidden = w.node("Add", w.node("MatMul", _features(scope, operator, container), w.const(model.components_.T)),
+    w = GraphWriter(scope, container, graph_dtype(operator))
+    hidden = w.node("Add", w.node("MatMul", input_matrix(scope, operator, container), w.const(model.components_.T)),
                     w.const(np.asarray(model.intercept_hidden_)[None, :]))
     w.node("Sigmoid", hidden, out=operator.outputs[0].full_name)
 
@@ -530,7 +531,7 @@ def _outlier_shape(operator: Any) -> None:
 
     batch = operator.inputs[0].get_first_dimension()
     operator.outputs[0].type = Int64TensorType([batch])
-    operator.outputs[1].type = _float_type(operator)([batch, 1])
+    operator.outputs[1].type = float_tensor_type(operator)([batch, 1])
 
 
 def _convert_elliptic_envelope(scope: Any, operator: Any, container: Any) -> None:
@@ -539,8 +540,8 @@ def _convert_elliptic_envelope(scope: Any, operator: Any, container: Any) -> Non
     import numpy as np
 
     model = operator.raw_operator
-    w = GraphWriter(scope, container, _dtype(operator))
-    centred = w.node("Sub", _features(scope, operator, container), w.const(np.asarray(model.location_)[None, :]))
+    w = GraphWriter(scope, container, graph_dtype(operator))
+    centred = w.node("Sub", input_matrix(scope, operator, container), w.const(np.asarray(model.location_)[None, :]))
     weighted = w.node("Mul", w.node("MatMul", centred, w.const(model.get_precision())), centred)
     mahalanobis = w.node("MatMul", weighted, w.const(np.ones((len(model.location_), 1))))
     decision = w.node("Sub", w.node("Neg", mahalanobis), w.const(model.offset_), out=operator.outputs[1].full_name)
@@ -564,11 +565,11 @@ def _convert_label_propagation(scope: Any, operator: Any, container: Any) -> Non
             framework="sklearn",
         )
     w = GraphWriter(scope, container, _probability_dtype(operator))
-    X = _features(scope, operator, container)
+    X = input_matrix(scope, operator, container)
     # exp(-gamma |x - x_i|^2), each row scaled by exp(gamma * its smallest distance), which the division
     # below cancels: in float32 every weight of a row a little away from the training points underflowed
     # to 0, and 0/0 answered NaN
-    squared = _squared_distances(w, X, model.X_)
+    squared = squared_distances(w, X, model.X_)
     opset = container.target_opset
     nearest = (w.node("ReduceMin", squared, w.const([1], np.int64), keepdims=1) if opset >= 18
                else w.node("ReduceMin", squared, axes=[1], keepdims=1))
@@ -600,8 +601,8 @@ def _convert_splines(scope: Any, operator: Any, container: Any) -> None:
             "with dense output is",
             framework="sklearn",
         )
-    w = GraphWriter(scope, container, _dtype(operator))
-    X = _features(scope, operator, container)
+    w = GraphWriter(scope, container, graph_dtype(operator))
+    X = input_matrix(scope, operator, container)
     blocks = []
     degree = model.degree
     for feature, spline in enumerate(model.bsplines_):

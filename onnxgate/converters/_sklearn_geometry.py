@@ -11,12 +11,12 @@ from typing import Any
 
 from onnxgate.converters._sklearn_extra import (
     GraphWriter,
-    _dtype,
-    _features,
-    _float_type,
-    _regressor_shape,
-    _squared_distances,
-    _transform_only,
+    float_tensor_type,
+    graph_dtype,
+    input_matrix,
+    squared_distances,
+    transform_only_parser,
+    width_shape,
 )
 
 #: The metrics the neighbour graphs here are written for (scikit-learn's default, the euclidean distance).
@@ -35,15 +35,15 @@ def register_geometry_converters() -> None:
     if "OnnxgateIsomap" in _converter_pool:
         return
     update_registered_converter(AdditiveChi2Sampler, "OnnxgateAdditiveChi2Sampler",
-                                _regressor_shape(lambda op: op.n_features_in_ * (2 * op.sample_steps - 1)),
+                                width_shape(lambda op: op.n_features_in_ * (2 * op.sample_steps - 1)),
                                 _convert_additive_chi2)
     update_registered_converter(PolynomialCountSketch, "OnnxgatePolynomialCountSketch",
-                                _regressor_shape(lambda op: op.n_components), _convert_count_sketch)
+                                width_shape(lambda op: op.n_components), _convert_count_sketch)
     update_registered_converter(Isomap, "OnnxgateIsomap",
-                                _regressor_shape(lambda op: op.embedding_.shape[1]), _convert_isomap)
+                                width_shape(lambda op: op.embedding_.shape[1]), _convert_isomap)
     update_registered_converter(RadiusNeighborsTransformer, "OnnxgateRadiusNeighborsTransformer",
-                                _regressor_shape(lambda op: op.n_samples_fit_), _convert_radius_graph,
-                                parser=_transform_only)
+                                width_shape(lambda op: op.n_samples_fit_), _convert_radius_graph,
+                                parser=transform_only_parser)
     update_registered_converter(BisectingKMeans, "OnnxgateBisectingKMeans", _clusters_shape,
                                 _convert_bisecting_kmeans)
 
@@ -59,8 +59,8 @@ def _convert_additive_chi2(scope: Any, operator: Any, container: Any) -> None:
     model = operator.raw_operator
     steps = int(model.sample_steps)
     interval = model.sample_interval if model.sample_interval is not None else {1: 0.8, 2: 0.5, 3: 0.4}[steps]
-    w = GraphWriter(scope, container, _dtype(operator))
-    X = _features(scope, operator, container)
+    w = GraphWriter(scope, container, graph_dtype(operator))
+    X = input_matrix(scope, operator, container)
     rounding = 1e-5 if w.dtype == np.float32 else 1e-12
     X = w.node("Where", w.node("Less", X, w.const(-rounding)), X, w.node("Max", X, w.const(0.0)))
     zero = w.node("Equal", X, w.const(0.0))
@@ -84,8 +84,8 @@ def _convert_count_sketch(scope: Any, operator: Any, container: Any) -> None:
 
     model = operator.raw_operator
     n = int(model.n_components)
-    w = GraphWriter(scope, container, _dtype(operator))
-    X = w.node("Mul", _features(scope, operator, container), w.const(np.sqrt(model.gamma)))
+    w = GraphWriter(scope, container, graph_dtype(operator))
+    X = w.node("Mul", input_matrix(scope, operator, container), w.const(np.sqrt(model.gamma)))
     if model.coef0 != 0:
         ones = w.node("Add", w.node("Mul", w.node("ReduceSum", X, w.const([1], np.int64), keepdims=1),
                                     w.const(0.0)), w.const(np.sqrt(model.coef0)))
@@ -142,8 +142,8 @@ def _convert_radius_graph(scope: Any, operator: Any, container: Any) -> None:
     to 1."""
     model = operator.raw_operator
     _euclidean_only(model, model)
-    w = GraphWriter(scope, container, _dtype(operator))
-    squared = _neighbour_distances(scope, container, _features(scope, operator, container), model._fit_X,
+    w = GraphWriter(scope, container, graph_dtype(operator))
+    squared = _neighbour_distances(scope, container, input_matrix(scope, operator, container), model._fit_X,
                                    w.dtype, metric="sqeuclidean")
     inside = w.node("LessOrEqual", squared, w.const(float(model.radius) ** 2))
     value = w.node("Sqrt", w.node("Max", squared, w.const(0.0))) if model.mode == "distance" \
@@ -169,8 +169,8 @@ def _convert_isomap(scope: Any, operator: Any, container: Any) -> None:
         )
     neighbours = model.nbrs_
     _euclidean_only(model, neighbours)
-    w = GraphWriter(scope, container, _dtype(operator))
-    distances = _neighbour_distances(scope, container, _features(scope, operator, container), neighbours._fit_X,
+    w = GraphWriter(scope, container, graph_dtype(operator))
+    distances = _neighbour_distances(scope, container, input_matrix(scope, operator, container), neighbours._fit_X,
                                      w.dtype)
     nearest = scope.get_unique_variable_name("nearest")
     index = scope.get_unique_variable_name("nearest_index")
@@ -207,7 +207,7 @@ def _clusters_shape(operator: Any) -> None:
 
     batch = operator.inputs[0].get_first_dimension()
     operator.outputs[0].type = Int64TensorType([batch])
-    operator.outputs[1].type = _float_type(operator)([batch, len(operator.raw_operator.cluster_centers_)])
+    operator.outputs[1].type = float_tensor_type(operator)([batch, len(operator.raw_operator.cluster_centers_)])
 
 
 def _convert_bisecting_kmeans(scope: Any, operator: Any, container: Any) -> None:
@@ -219,11 +219,11 @@ def _convert_bisecting_kmeans(scope: Any, operator: Any, container: Any) -> None
     model = operator.raw_operator
     mean = np.asarray(getattr(model, "_X_mean", 0.0), dtype=np.float64)
     splits, leaves = _bisection(model._bisecting_tree)
-    w = GraphWriter(scope, container, _dtype(operator))
-    X = _features(scope, operator, container)
+    w = GraphWriter(scope, container, graph_dtype(operator))
+    X = input_matrix(scope, operator, container)
     if splits:
         children = np.array([center for split in splits for center in split]) + mean  # left, right, left, ...
-        squared = _squared_distances(w, X, children)
+        squared = squared_distances(w, X, children)
         left = w.node("Gather", squared, w.const(np.arange(0, 2 * len(splits), 2), np.int64), axis=1)
         right = w.node("Gather", squared, w.const(np.arange(1, 2 * len(splits), 2), np.int64), axis=1)
         goes_left = w.node("Cast", w.node("LessOrEqual", left, right), to=w.float_type)
@@ -241,7 +241,7 @@ def _convert_bisecting_kmeans(scope: Any, operator: Any, container: Any) -> None
     else:
         w.node("Cast", w.node("ReduceSum", w.node("Mul", X, w.const(0.0)), w.const([1], np.int64), keepdims=0),
                to=7, out=operator.outputs[0].full_name)
-    squared_centers = _squared_distances(w, X, np.asarray(model.cluster_centers_, dtype=np.float64))
+    squared_centers = squared_distances(w, X, np.asarray(model.cluster_centers_, dtype=np.float64))
     w.node("Sqrt", w.node("Max", squared_centers, w.const(0.0)), out=operator.outputs[1].full_name)
 
 
