@@ -624,7 +624,7 @@ class SklearnConverter(Converter):
         if before is not None:
             picked = before.transform(picked)
         picked = np.asarray(_dense(picked), dtype=np.float64)
-        answers = {row: tied_answers(search, picked[i]) for i, row in enumerate(rows)}
+        answers = dict(zip(rows, tied_answers(search, picked)))
         return {row: found for row, found in answers.items() if found}
 
     def native_input(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> Any:
