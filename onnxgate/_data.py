@@ -432,9 +432,13 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
             feeds[s.name] = _fit_shape(_cast(part, s, f"columns {start}-{start + w - 1}"), s, f"columns of {s.name!r}")
             start += w
         return feeds
+    unread = colmap.unread
+    dropped = (f"; it was fitted on {len(inputs) + len(unread)} columns and does not read {list(unread)} (its "
+               "ColumnTransformer drops them), so an array holds only the columns it reads, in input order"
+               if unread and array.ndim == 2 and array.shape[1] == len(inputs) + len(unread) else "")
     raise InvalidDataError(
         f"the model has {len(inputs)} inputs {names}; pass a dict or a DataFrame with those names, "
-        f"or an array with one column per input (found shape {list(array.shape)})"
+        f"or an array with one column per input (found shape {list(array.shape)}){dropped}"
     )
 
 

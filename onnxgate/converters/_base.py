@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -115,7 +115,7 @@ class Converter:
         return False
 
     def tied_answers(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature,
-                     rows: Sequence[int]) -> dict[int, list[list[Any]]]:
+                     rows: Sequence[int]) -> dict[int, Iterable[list[Any]]]:
         """For each of ``rows`` whose answer is not one answer (nearest neighbours tied at the k-th
         distance), every answer the native model gives when the tie is broken each possible way, as
         outputs in the native order of :meth:`predict`. Rows with one answer are left out; by default

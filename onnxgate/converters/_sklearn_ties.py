@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
 from typing import Any
 
 #: The most ways of breaking one row's tie that are tried.
-MOST_TIE_BREAKS = 2000
+MOST_TIE_BREAKS = 256
 
 #: How near to the k-th distance a training row is tied with it (relative: the same distance reached from
 #: different coordinates differs by a few ulps).
@@ -49,12 +50,13 @@ def neighbour_step(model: Any) -> tuple[Any, Any] | None:
     return before, model
 
 
-def tied_answers(search: Any, rows: Any) -> list[list[list[Any]]]:
+def tied_answers(search: Any, rows: Any) -> list[Iterator[list[Any]] | None]:
     """For each of ``rows`` (what ``search``, a fitted KNeighbors* estimator, reads), each distinct answer
     over the ways its k-th neighbour's tie can be broken, as the outputs skl2onnx writes for it:
     ``[label, probabilities]`` for a classifier, ``[prediction]`` for a regressor, ``[graph row]`` for a
-    transformer. Empty for a row without a tie, or one not followed here: more than :data:`TIE_LOOKAHEAD`
-    training rows tied, or more than :data:`MOST_TIE_BREAKS` ways to break the tie.
+    transformer, made one at a time as they are read. None for a row without a tie, or one not followed
+    here: more than :data:`TIE_LOOKAHEAD` training rows tied, or more than :data:`MOST_TIE_BREAKS` ways to
+    break the tie.
 
     The neighbours come from the estimator's own search (its tree), :data:`TIE_LOOKAHEAD` past the k-th,
     so a row costs what scikit-learn's ``kneighbors`` costs, not a pass over the training rows."""
@@ -64,43 +66,48 @@ def tied_answers(search: Any, rows: Any) -> list[list[list[Any]]]:
     y = getattr(search, "_y", None)
     rows = np.asarray(rows, dtype=np.float64)
     if len(rows) == 0 or (kind == "KNeighborsClassifier" and (y is None or np.ndim(y) != 1)):
-        return [[] for _ in rows]  # one label per row only (a multi-output classifier is not followed)
+        return [None for _ in rows]  # one label per row only (a multi-output classifier is not followed)
     k = int(search.n_neighbors) + (1 if kind == "KNeighborsTransformer" and search.mode == "distance" else 0)
     fitted = int(search.n_samples_fit_)
     if k > fitted:
-        return [[] for _ in rows]
+        return [None for _ in rows]
     wanted = min(k + TIE_LOOKAHEAD, fitted)
     distances, indices = search.kneighbors(rows, n_neighbors=wanted)
     return [_row_answers(search, kind, k, d, i, wanted < fitted, fitted) for d, i in zip(distances, indices)]
 
 
 def _row_answers(search: Any, kind: str, k: int, distances: Any, indices: Any, more: bool,
-                 fitted: int) -> list[list[Any]]:
-    """One row's answers over its tie-breaks (:func:`tied_answers`); ``more``: training rows exist past
-    those looked at."""
+                 fitted: int) -> Iterator[list[Any]] | None:
+    """One row's answers over its tie-breaks (:func:`tied_answers`), made one at a time as they are read
+    (a transformer's answer is a row as wide as the training set); ``more``: training rows exist past those
+    looked at."""
     import numpy as np
 
     kth = float(distances[k - 1])
     tol = TIE_RTOL * kth
     tied_mask = np.abs(distances - kth) <= tol
     if more and tied_mask[-1]:
-        return []  # the tie may run past the rows looked at
+        return None  # the tie may run past the rows looked at
     sure = indices[distances < kth - tol]
     tied = indices[tied_mask]
     wanted = k - len(sure)
     if len(tied) <= wanted or math.comb(len(tied), wanted) > MOST_TIE_BREAKS:
-        return []
-    answers: list[list[Any]] = []
-    seen: set[bytes] = set()
+        return None
     by_index = dict(zip(indices.tolist(), distances.tolist()))
-    for chosen in itertools.combinations(tied, wanted):
-        neighbours = np.concatenate([sure, np.asarray(chosen, dtype=np.int64)])
-        answer = _answer(search, kind, neighbours, np.asarray([by_index[int(i)] for i in neighbours]), fitted)
-        key = b"".join(np.asarray(a).tobytes() for a in answer)
-        if key not in seen:
-            seen.add(key)
-            answers.append(answer)
-    return answers if len(answers) > 1 else []
+
+    def each() -> Iterator[list[Any]]:
+        seen: set[bytes] = set()
+        for chosen in itertools.combinations(tied, wanted):
+            neighbours = np.concatenate([sure, np.asarray(chosen, dtype=np.int64)])
+            answer = _answer(search, kind, neighbours, np.asarray([by_index[int(i)] for i in neighbours]), fitted)
+            if kind != "KNeighborsTransformer":  # its graphs differ by the neighbours chosen: all distinct
+                key = b"".join(np.asarray(a).tobytes() for a in answer)
+                if key in seen:
+                    continue
+                seen.add(key)
+            yield answer
+
+    return each()
 
 
 def _answer(search: Any, kind: str, neighbours: Any, distances: Any, fitted: int) -> list[Any]:

@@ -796,8 +796,10 @@ def _name_batch_axes(proto: onnx.ModelProto) -> tuple[list[str], list[str]]:
     return fixed_inputs, static_outputs
 
 
-#: What a recurrent layer built with batch_first=False does to the rows (the first axis onnxgate batches on).
-TIME_MAJOR_ADVICE = "its {layer} takes the time steps first (batch_first=False), so the first axis is not the rows"
+#: What a recurrent layer built with batch_first=False may do to the rows (the first axis onnxgate batches on),
+#: said only where the batch came out fixed: a forward() that transposes before it is right (helper-70).
+TIME_MAJOR_ADVICE = ("if its {layer} (batch_first=False) reads the sample's first axis as its time steps, the "
+                     "rows are not the first axis")
 
 
 def _time_major_layers(model: Any) -> list[str]:
@@ -1043,11 +1045,6 @@ def _convert_quietly(
         )
     if static_outputs:
         warns.append(f"output(s) {', '.join(static_outputs)} have a fixed shape: they do not grow with the batch")
-    time_major = _time_major_layers(model)
-    if time_major:
-        warns.append(f"{TIME_MAJOR_ADVICE.format(layer=time_major[0])}: the file's rows are the time steps and its "
-                     "batch is the sample's second axis, fixed; build it with batch_first=True and pass the sample "
-                     "as [rows, steps, features] to score rows")
     random_nodes = _training_mode_nodes(proto)
     if random_nodes:
         warns.append(

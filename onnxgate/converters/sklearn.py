@@ -31,7 +31,7 @@ Policy:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -460,12 +460,14 @@ class SklearnConverter(Converter):
         except OnnxGateError:
             raise  # a step onnxgate converts (XGBoost, LightGBM, CatBoost) refused by name
         except Exception as err:
-            integers = {i: _code(c.dtype) for i, c in enumerate(columns) if c.dtype.kind in "iu"}
+            imputed = _imputed_columns(model)
+            integers = {i: _code(c.dtype) for i, c in enumerate(columns)
+                        if c.dtype.kind in "iu" and c.original in imputed}
             proto = None
             if len(columns) > 1 and integers and _refuses_integers(err):
-                # a SimpleImputer over an int64 column in a ColumnTransformer: the column enters as the
-                # compute float; the input stays int64 and is cast inside the graph, as a float64 column
-                # into float32
+                # a SimpleImputer over an int64 column in a ColumnTransformer: that column (only: an int64 ID
+                # beside it, one-hot encoded, would merge its categories above 2**24 in float32; found by
+                # helper-70) enters as the compute float; the input stays int64, cast inside the graph
                 floats = [(name, _tensor_type(compute_dtype, 1, compute_dtype) if i in integers else kind)
                           for i, (name, kind) in enumerate(initial)]
                 try:
@@ -604,7 +606,7 @@ class SklearnConverter(Converter):
         return neighbour_step(model) is not None
 
     def tied_answers(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature,
-                     rows: Sequence[int]) -> dict[int, list[list[Any]]]:
+                     rows: Sequence[int]) -> dict[int, Iterable[list[Any]]]:
         """A k-nearest-neighbour model's answers over the ways each row's tie can be broken
         (:mod:`onnxgate.converters._sklearn_ties`); only where its outputs are skl2onnx's own (label and
         probabilities, or one output)."""
@@ -624,8 +626,7 @@ class SklearnConverter(Converter):
         if before is not None:
             picked = before.transform(picked)
         picked = np.asarray(_dense(picked), dtype=np.float64)
-        answers = dict(zip(rows, tied_answers(search, picked)))
-        return {row: found for row, found in answers.items() if found}
+        return {row: found for row, found in zip(rows, tied_answers(search, picked)) if found is not None}
 
     def native_input(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> Any:
         """Rebuild what the estimator was fitted on from ONNX feeds (a DataFrame when it has column names).
@@ -807,10 +808,47 @@ def unread_columns(model: Any) -> list[str]:
     transformers = getattr(first, "named_transformers_", None)
     if type(first).__name__ != "ColumnTransformer" or indices is None or names is None or transformers is None:
         return []
+    if not all(_by_name(columns) for name, _, columns in first.transformers_ if name != "remainder"):
+        # a branch picking by position counts the training columns: left out, a column would move the
+        # positions after it (skl2onnx: "Input 2 (i=2, end=2) is not available"; found by helper-70)
+        return []
     read = {int(i) for name, found in indices.items()
             if name in transformers and not (isinstance(transformers[name], str) and transformers[name] == "drop")
             for i in found}
     return [str(c) for i, c in enumerate(names) if i not in read]
+
+
+def _imputed_columns(model: Any) -> set[str]:
+    """The columns a SimpleImputer reads first in a branch of the model's ColumnTransformer (its first
+    step), by name (a branch picking by position or mask included)."""
+    import numpy as np
+
+    first = first_step(model)
+    names = getattr(first, "feature_names_in_", None)
+    if type(first).__name__ != "ColumnTransformer" or names is None:
+        return set()
+    found: set[str] = set()
+    for _, branch, columns in first.transformers_:
+        head = branch.steps[0][1] if hasattr(branch, "steps") and branch.steps else branch
+        if type(head).__name__ != "SimpleImputer":
+            continue
+        picked = np.atleast_1d(np.asarray(columns, dtype=object if isinstance(columns, str) else None))
+        if picked.dtype == bool:
+            picked = np.flatnonzero(picked)
+        found.update(c if isinstance(c, str) else str(names[int(c)]) for c in picked.tolist())
+    return found
+
+
+def _by_name(columns: Any) -> bool:
+    """Whether a ColumnTransformer branch's fitted column selection names its columns (not positions
+    or a mask)."""
+    if isinstance(columns, str):
+        return True
+    try:
+        picked = list(columns)
+    except TypeError:
+        return False
+    return all(isinstance(c, str) for c in picked)
 
 
 def _fitted_columns(model: Any) -> tuple[list[str] | None, Any]:
@@ -971,10 +1009,12 @@ def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
                     # missing Float64 reads as NaN); its other dtypes (string...) hold objects
                     numpy = getattr(dtype, "numpy_dtype", None)
                     dtype = numpy if isinstance(numpy, np.dtype) and numpy.kind in "fiub" else np.dtype(object)
-                if dtype.kind in "iu" and (categories is None or bool(sample[col].isna().any())):
-                    # scikit-learn reads a nullable integer column (Int64) as float64 with NaN for <NA>, for
-                    # an imputer: typed int64, a sample holding <NA> was refused ("1 missing value"), and
-                    # typed by whether the sample held one, the file refused the training frame's <NA>
+                if (dtype.kind in "iub" and categories is None) or (
+                        dtype.kind in "iu" and bool(sample[col].isna().any())):
+                    # scikit-learn reads a nullable integer or boolean column (Int64, boolean) as float64
+                    # with NaN for <NA>, for an imputer: typed int64, a sample holding <NA> was refused ("1
+                    # missing value"), and typed by whether the sample held one, the file refused the
+                    # training frame's <NA>
                     dtype = np.dtype(np.float64)
             elif dtype.kind not in "fiubOUS":
                 dtype = np.dtype(object)

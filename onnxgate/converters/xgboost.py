@@ -167,10 +167,13 @@ class XGBoostConverter(BoostingConverter):
         if targets > 1:
             # onnxmltools wrote an output declared [N, 1] whose rows held 2 values, up to 7.6 off XGBoost's
             # on every row (found by helper-69)
+            classifier = str(learner["objective"]["name"]).startswith(("binary:", "multi:"))
+            what, wrapper = (("classifier of", "MultiOutputClassifier") if classifier
+                             else ("regressor of", "MultiOutputRegressor"))
             raise UnsupportedModelError(
-                f"an XGBoost regressor of {targets} targets is not supported: onnxmltools declares one value "
-                "per row and writes values that are not XGBoost's. Train one regressor per target (or wrap "
-                "XGBRegressor in sklearn.multioutput.MultiOutputRegressor, which converts)",
+                f"an XGBoost {what} {targets} targets is not supported: onnxmltools declares one value per row "
+                f"and writes values that are not XGBoost's. Train one model per target (or wrap it in "
+                f"sklearn.multioutput.{wrapper}, which converts)",
                 framework=self.framework,
             )
         objective = objective_of(model, learner)

@@ -136,18 +136,39 @@ def model_tolerances(model: Any, outputs: tuple[TensorSpec, ...], atol: Toleranc
     return resolve_tolerances(outputs, atol, rtol)
 
 
+#: Operators whose arithmetic in float16 puts float16's rounding into a model's answer (a Cast to float16
+#: and back of a 0/1 mask rounds nothing).
+HALF_PRECISION_OPS = frozenset({"MatMul", "Gemm", "Conv", "ConvTranspose", "Einsum"})
+
+
 def _half_precision_inside(model: Any) -> str | None:
-    """``"float16"`` or ``"bfloat16"`` when the graph casts to it or holds weights in it: a Keras
-    ``mixed_float16`` model answers in float32 but computes in float16, and float16's rounding is in its
-    answer (measured: 8.2e-4 off Keras, which computes in float16 too, past float32's atol 1e-4)."""
+    """``"float16"`` or ``"bfloat16"`` when a matrix product or a convolution of the graph computes in it: a
+    Keras ``mixed_float16`` model answers in float32 but multiplies in float16, and float16's rounding is in
+    its answer (measured: 8.2e-4 off Keras, which computes in float16 too, past float32's atol 1e-4). A
+    float16 value elsewhere (a mask cast to float16 and back) widens nothing: that let a wrong bias 4e-4
+    off pass (found by helper-70)."""
     graph = getattr(model, "graph", None)
     if graph is None:
         return None
-    found: set[int] = {init.data_type for init in graph.initializer}
+    half = {10: "float16", 16: "bfloat16"}  # TensorProto.FLOAT16, BFLOAT16
+    cheap: set[int] = {init.data_type for init in graph.initializer}
     for node in graph.node:
         if node.op_type == "Cast":
-            found.update(a.i for a in node.attribute if a.name == "to")
-    for code, name in ((16, "bfloat16"), (10, "float16")):  # TensorProto.BFLOAT16, FLOAT16
+            cheap.update(a.i for a in node.attribute if a.name == "to")
+    if not cheap & set(half):
+        return None
+    import onnx
+
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    except Exception:
+        return None
+    types = {init.name: init.data_type for init in inferred.graph.initializer}
+    for info in (*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output):
+        types[info.name] = info.type.tensor_type.elem_type
+    found = {types.get(name) for node in inferred.graph.node if node.op_type in HALF_PRECISION_OPS
+             for name in node.input}
+    for code in (16, 10):
         if code in found:
-            return name
+            return half[code]
     return None

@@ -1800,3 +1800,46 @@ def test_columns_a_column_transformer_drops_are_no_inputs_and_data_may_hold_them
     # a column the model reads is still required
     with pytest.raises(og.InvalidDataError, match=r"lacks"):
         og.validate(conv, data=frame.drop(columns="z"), reference=model)
+
+
+@pytest.mark.parametrize("pick", ["positions", "mask", "names"])
+def test_a_dropped_column_beside_columns_picked_by_position_still_converts(pick: str) -> None:
+    # left out of the inputs, a dropped column moved the positions after it: skl2onnx "Input 2 (i=2, end=2)
+    # is not available" (found by helper-70); columns picked by position keep every column as an input
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=200), "id": np.arange(200), "b": rng.normal(size=200)})
+    y = (frame.a + frame.b > 0).astype(int)
+    columns = {"positions": [0, 2], "mask": [True, False, True], "names": ["a", "b"]}[pick]
+    model = Pipeline([("columns", ColumnTransformer([("numbers", StandardScaler(), columns)])),
+                      ("model", LogisticRegression())]).fit(frame, y)
+    conv = og.convert(model, frame.head())
+    assert len(conv.signature.inputs) == (2 if pick == "names" else 3)
+    assert og.validate(conv, data=frame, reference=model).passed
+
+
+def test_only_the_imputed_integer_column_is_cast_to_float() -> None:
+    # the retry for a SimpleImputer over an int64 column cast every int64 column to float32: store IDs
+    # 20000001-20000003 one-hot encoded beside it merged above 2**24 (found by helper-70)
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"age": rng.integers(18, 90, 200), "city": rng.choice(["a", "b"], 200),
+                          "store": rng.choice([20000001, 20000002, 20000003], 200)})
+    y = (frame.store - 20000000) * 10.0 + frame.age * 0.1
+    model = Pipeline([("columns", ColumnTransformer([("age", SimpleImputer(), ["age"]),
+                                                     ("codes", OneHotEncoder(), ["city", "store"])])),
+                      ("model", LinearRegression())]).fit(frame, y)
+    conv = og.convert(model, frame.head())
+    assert any("['age'] are fed as int64" in w for w in conv.warnings)
+    assert og.validate(conv, data=frame, reference=model).passed

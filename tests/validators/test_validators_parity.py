@@ -645,3 +645,30 @@ def test_a_model_that_runs_only_at_the_datas_batch_size_fails_parity() -> None:
     # without a reference too: the data's first rows are scored as a batch of their own
     report = og.validate(model, data=X)
     assert not report.passed and "fixes its batch size" in report.check("prediction_parity").message
+
+
+def test_a_float16_value_outside_the_arithmetic_widens_no_tolerance() -> None:
+    # a 0/1 mask cast to float16 and back rounds nothing: float16's tolerances for every output let a bias 4e-4
+    # off pass (found by helper-70); a MatMul in float16 (a Keras mixed_float16 model) does round
+    from onnxgate.signature import Signature
+    from onnxgate.validators.tolerances import model_tolerances
+
+    weights = helper.make_tensor("w", TensorProto.FLOAT, [3, 2], [0.5] * 6)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["y0"]),
+             helper.make_node("Cast", ["x"], ["x16"], to=TensorProto.FLOAT16),
+             helper.make_node("Cast", ["x16"], ["x32"], to=TensorProto.FLOAT),
+             helper.make_node("ReduceMax", ["x32"], ["m"], keepdims=1),
+             helper.make_node("Add", ["y0", "m"], ["y"])]
+    graph = helper.make_graph(nodes, "mask", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])], [weights])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    assert model_tolerances(model, Signature.from_model(model).outputs)["y"][:2] == (1e-4, 1e-3)
+    half = helper.make_graph(
+        [helper.make_node("Cast", ["x"], ["x16"], to=TensorProto.FLOAT16),
+         helper.make_node("Cast", ["w"], ["w16"], to=TensorProto.FLOAT16),
+         helper.make_node("MatMul", ["x16", "w16"], ["y16"]),
+         helper.make_node("Cast", ["y16"], ["y"], to=TensorProto.FLOAT)], "half",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])], [weights])
+    model = helper.make_model(half, opset_imports=[helper.make_opsetid("", 17)])
+    assert model_tolerances(model, Signature.from_model(model).outputs)["y"][:2] == (1e-3, 1e-2)
