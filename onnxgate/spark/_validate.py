@@ -193,7 +193,7 @@ def _spark_parity(
     :class:`~onnxgate.validators.accumulator.OutputAccumulator` applies to them)."""
     from onnxgate.runtime import RUN_ROWS
     from onnxgate.signature import Signature
-    from onnxgate.validators.parity import OutputAccumulator, parity_result
+    from onnxgate.validators.parity import OutputAccumulator, parity_result, with_tied_rows
 
     spark = data.spark
     token = hashlib.sha256(model_bytes + reference_bytes).hexdigest()
@@ -255,6 +255,7 @@ def _spark_parity(
     result = parity_result(
         accs, names, missing=missing, rows=done, details=details, infinities_compare_equal=inf_equal, model=proto
     )
+    result = with_tied_rows(result, sum(p.get("tied", 0) for p in partials), done)
     alone = next((p["alone"] for p in partials if p.get("alone")), None)
     if alone is None:
         return result
@@ -262,7 +263,10 @@ def _spark_parity(
     return CheckResult(PARITY, False, message, {**result.details, "rows_alone": alone})
 
 
-def _scorer(token: str, model_b: Any, ref_b: Any) -> tuple[Any, Any, Any]:
+def _scorer(token: str, model_b: Any, ref_b: Any, tolerances: dict[str, tuple[float, float, Any]]
+            ) -> tuple[Any, Any, Any, Any]:
+    """The worker's session, signature, reference and tie resolver (:mod:`onnxgate.validators.ties`) for
+    one validation, made once per worker."""
     if token not in _SCORERS:
         import onnxruntime as ort
 
@@ -278,9 +282,12 @@ def _scorer(token: str, model_b: Any, ref_b: Any) -> tuple[Any, Any, Any]:
         # order that depends on it, and parity must give the same numbers on the same machine.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        from onnxgate.validators.ties import prepare_tie_resolver
+
         reference = pickle.loads(ref_b.value)
         _SCORERS.clear()  # one model at a time per worker: a long-lived worker does not pile them up
-        _SCORERS[token] = (session, signature, prepare_reference(reference, proto, signature))
+        _SCORERS[token] = (session, signature, prepare_reference(reference, proto, signature),
+                           prepare_tie_resolver(reference, proto, signature, tolerances))
     return _SCORERS[token]  # type: ignore[no-any-return]
 
 
@@ -322,10 +329,11 @@ def _partition_parity(
             "batches": 0,
             "missing": set(),
             "accs": [],
+            "tied": 0,
         }
         hasher = hashlib.sha256()
         try:
-            session, signature, run_reference = _scorer(token, model_b, ref_b)
+            session, signature, run_reference, resolve_ties = _scorer(token, model_b, ref_b, tolerances)
             accs = [
                 OutputAccumulator(o.name, *tolerances[o.name], infinities_compare_equal=inf_equal, exact_limit=0)
                 for o in signature.outputs
@@ -365,6 +373,8 @@ def _partition_parity(
                         where += f" (first at row {done + bad} of partition {part['partition']})"
                     part["raise"] = ("InvalidDataError", reference_failed(where, err))  # as locally: exit 2
                     break
+                if resolve_ties is not None:  # as local parity: a k-th neighbour's tie broken another way
+                    part["tied"] += resolve_ties(feeds, onnx_out, ref_out)
                 accumulate_batch(accs, onnx_out, ref_out, missing=part["missing"], row_offset=done,
                                  inputs=by_column(feeds, signature))
                 part["rows"] += n

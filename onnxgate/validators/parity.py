@@ -353,14 +353,7 @@ def check_prediction_parity(
         infinities_compare_equal=infinities_compare_equal,
         model=proto,
     )
-    if tied:
-        result = CheckResult(
-            name, result.passed,
-            f"{result.message}. {tied} of the {done} rows have training rows tied at the k-th neighbour's distance: "
-            "the model's answer there is the one scikit-learn gives with the tie broken another way, and was "
-            "compared with that answer",
-            {**result.details, "tied_rows": tied},
-        )
+    result = with_tied_rows(result, tied, done)
     if with_nan:
         result = CheckResult(
             name, result.passed,
@@ -422,6 +415,20 @@ def rows_alone_without_reference(model: Any, data: Any, session: Any = None) -> 
         return None, False
     tolerances = model_tolerances(proto, signature.outputs, None, None)
     return rows_alone_disagree(session, probe, outputs, signature, tolerances), True
+
+
+def with_tied_rows(result: CheckResult, tied: int, rows: int) -> CheckResult:
+    """``result`` saying how many of its ``rows`` were compared with a tie-break's answer
+    (:mod:`onnxgate.validators.ties`), in ``details["tied_rows"]`` too; as it is when none were."""
+    if not tied:
+        return result
+    return CheckResult(
+        result.name, result.passed,
+        f"{result.message}. {tied} of the {rows} rows have training rows tied at the k-th neighbour's distance: "
+        "the model's answer there is the one scikit-learn gives with the tie broken another way, and was "
+        "compared with that answer",
+        {**result.details, "tied_rows": tied},
+    )
 
 
 def fixed_batch_finding(rows: int, err: BaseException | str) -> str:

@@ -528,3 +528,21 @@ def test_a_worker_input_error_is_one_line_on_the_terminal(tmp_path: Path) -> Non
     lines = [line for line in done.stderr.splitlines() if not line.startswith("WARNING: Using incubator modules")]
     assert len(lines) == 1 and "infinity in 'z'" in lines[0], done.stderr[-2000:]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_nearest_neighbour_tie_is_decided_as_local_parity_decides_it(local_spark: Any, tmp_path: Path) -> None:
+    # iris row 77's 5th and 6th neighbours are tied: local parity compares the file's answer with the other
+    # tie-break's, Spark parity failed the file (found by helper-70)
+    from sklearn.datasets import load_iris
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    X.columns = ["sl", "sw", "pl", "pw"]
+    model = KNeighborsClassifier().fit(X, y)
+    conv = og.convert(model, X[:5])
+    X.to_parquet(tmp_path / "iris.parquet")
+    local = og.validate(conv, reference=model, data=X).check("prediction_parity")
+    spark = ogs.validate(conv, str(tmp_path / "iris.parquet"), reference=model, spark=local_spark)
+    remote = spark.check("prediction_parity")
+    assert local.passed and remote.passed
+    assert remote.details["tied_rows"] == local.details["tied_rows"] >= 1
