@@ -10,11 +10,26 @@ from onnxgate.converters._sklearn_models import final_step, sub_estimators
 
 #: How skl2onnx lays out a binary classifier's decision scores ``d`` in its ``probabilities`` output when
 #: the classifier has no predict_proba (measured with skl2onnx 1.20 on breast_cancer, to 1e-6).
-BINARY_SCORES = {"SVC": "d,-d", "NuSVC": "d,-d", "LinearSVC": "d", "RidgeClassifier": "d", "RidgeClassifierCV": "d",
+BINARY_SCORES = {"SVC": "-d,d", "NuSVC": "-d,d", "LinearSVC": "d", "RidgeClassifier": "d", "RidgeClassifierCV": "d",
                   "SGDClassifier": "-d,d", "Perceptron": "-d,d", "PassiveAggressiveClassifier": "-d,d",
                   # scikit-learn's two columns sum to 1 (one vote, and the same confidence with either sign)
                   # before decision_function keeps the second
                   "OneVsOneClassifier": "1-d,d"}
+
+
+def binary_scores_by_class(proto: Any, model: Any) -> None:
+    """Make a binary SVC's or NuSVC's scores (no ``probability=True``) one column per class, ``[-d, d]``:
+    skl2onnx writes ``[d, -d]``, so the class-1 column held minus the decision score and the column with the
+    highest score was the other class on every row (found by helper-71)."""
+    from onnxgate._graph import output_after
+
+    final = final_step(model)
+    if (type(final).__name__ not in ("SVC", "NuSVC") or len(getattr(final, "classes_", ())) != 2
+            or hasattr(final, "predict_proba")):
+        return
+    for out in list(proto.graph.output):
+        if "prob" in out.name.lower():
+            output_after(proto.graph, out.name, "Neg", was="negated", node="by_class")
 
 
 def declare_binary_scores(proto: Any, model: Any) -> None:

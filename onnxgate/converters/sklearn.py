@@ -55,6 +55,7 @@ from onnxgate.converters._sklearn_geometry import register_geometry_converters
 from onnxgate.converters._sklearn_graph import (
     BINARY_SCORES,
     NoDouble,
+    binary_scores_by_class,
     declare_binary_scores,
     declare_double_outputs,
     declare_output_ranks,
@@ -536,6 +537,7 @@ class SklearnConverter(Converter):
         dedupe_opset_imports(proto)
         declare_output_ranks(proto)
         declare_binary_scores(proto, model)
+        binary_scores_by_class(proto, model)
         declare_targets(proto, model)
         probabilities_per_row(proto, model, opset)
         label_per_row(proto, model)

@@ -1843,3 +1843,21 @@ def test_only_the_imputed_integer_column_is_cast_to_float() -> None:
     conv = og.convert(model, frame.head())
     assert any("['age'] are fed as int64" in w for w in conv.warnings)
     assert og.validate(conv, data=frame, reference=model).passed
+
+
+@pytest.mark.parametrize("kind", ["SVC", "NuSVC"])
+def test_a_binary_svc_scores_one_column_per_class(kind: str) -> None:
+    # skl2onnx writes [d, -d]: the class-1 column held minus the decision score, and the highest column was
+    # the other class on every row (found by helper-71); now [-d, d], as SGDClassifier's
+    import onnxruntime as ort
+    import sklearn.svm
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True)
+    model = getattr(sklearn.svm, kind)().fit(X, y)
+    conv = og.convert(model, X[:5])
+    session = ort.InferenceSession(conv.to_bytes(), providers=["CPUExecutionProvider"])
+    label, scores = session.run(None, {session.get_inputs()[0].name: X})
+    np.testing.assert_allclose(scores[:, 1], model.decision_function(X), rtol=1e-5, atol=1e-6)
+    assert (scores.argmax(axis=1) == label).all()
+    assert og.validate(conv, data=X, reference=model).passed
