@@ -10,17 +10,35 @@ from typing import Any
 from onnxgate.converters._sklearn_models import sub_estimators
 
 
+def _replaceable(alias: str, marker: str) -> Any | None:
+    """skl2onnx's converter registered for ``alias``, or None when onnxgate's replacement (tagged
+    ``marker``) is in already: each replacement is installed once and calls the converter it replaced."""
+    from skl2onnx.common._registration import _converter_pool
+
+    original = _converter_pool[alias]
+    return None if getattr(original, marker, False) else original
+
+
+def _replace(alias: str, marker: str, original: Any, convert: Any, shape: Any = None) -> None:
+    """Register ``convert`` (and ``shape``) for ``alias`` in place of ``original``, with its options,
+    tagged ``marker`` (:func:`_replaceable`)."""
+    from skl2onnx.common._registration import _converter_pool, register_converter, register_shape_calculator
+
+    if shape is not None:
+        register_shape_calculator(alias, shape, overwrite=True)
+    register_converter(alias, convert, overwrite=True, options=original.get_allowed_options())
+    setattr(_converter_pool[alias], marker, True)
+
 def register_binarizer() -> None:
     """skl2onnx's Binarizer in double precision wrote ``Where(x < threshold, 0, 1)``: a value equal to
     the threshold became 1, where scikit-learn's ``x > threshold`` gives 0. Written here as
     ``Where(x > threshold, 1, 0)``; in float32 skl2onnx's ``ai.onnx.ml.Binarizer`` already compares so."""
     from onnx import TensorProto
-    from skl2onnx.common._registration import _converter_pool, register_converter
     from skl2onnx.common.data_types import DoubleTensorType
     from skl2onnx.operator_converters.common import concatenate_variables
 
-    original = _converter_pool["SklearnBinarizer"]
-    if getattr(original, "_onnxgate_binarizer", False):
+    original = _replaceable("SklearnBinarizer", "_onnxgate_binarizer")
+    if original is None:
         return
 
     def convert_binarizer(scope: Any, operator: Any, container: Any) -> None:
@@ -36,8 +54,7 @@ def register_binarizer() -> None:
         container.add_node("Where", [above, one, zero], operator.output_full_names,
                            name=scope.get_unique_operator_name("Where"))
 
-    register_converter("SklearnBinarizer", convert_binarizer, overwrite=True, options=original.get_allowed_options())
-    _converter_pool["SklearnBinarizer"]._onnxgate_binarizer = True
+    _replace("SklearnBinarizer", "_onnxgate_binarizer", original, convert_binarizer)
 
 
 #: How near (relative, at least 1 absolute unit) a value must be to a category to be encoded as it, by the
@@ -286,13 +303,12 @@ def register_multiclass_gaussian_process() -> None:
     from types import SimpleNamespace
 
     import numpy as np
-    from skl2onnx.common._registration import _converter_pool, register_converter
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, Int64TensorType
 
     from onnxgate.converters._sklearn_extra import GraphWriter, label_constant
 
-    original = _converter_pool["SklearnGaussianProcessClassifier"]
-    if getattr(original, "_onnxgate_multiclass", False):
+    original = _replaceable("SklearnGaussianProcessClassifier", "_onnxgate_multiclass")
+    if original is None:
         return
     _solve_as_product()
 
@@ -321,9 +337,7 @@ def register_multiclass_gaussian_process() -> None:
         index = w.node("ArgMax", probabilities, axis=1, keepdims=0)
         w.node("Gather", label_constant(w, model.classes_), index, out=operator.outputs[0].full_name, axis=0)
 
-    register_converter("SklearnGaussianProcessClassifier", convert, overwrite=True,
-                       options=original.get_allowed_options())
-    _converter_pool["SklearnGaussianProcessClassifier"]._onnxgate_multiclass = True
+    _replace("SklearnGaussianProcessClassifier", "_onnxgate_multiclass", original, convert)
 
 
 def _solve_as_product() -> None:
@@ -363,16 +377,11 @@ def register_target_encoder() -> None:
     from types import SimpleNamespace
 
     import numpy as np
-    from skl2onnx.common._registration import (
-        _converter_pool,
-        _shape_calculator_pool,
-        register_converter,
-        register_shape_calculator,
-    )
+    from skl2onnx.common._registration import _shape_calculator_pool
     from skl2onnx.common.data_types import FloatTensorType
 
-    original = _converter_pool["SklearnTargetEncoder"]
-    if getattr(original, "_onnxgate_multiclass", False):
+    original = _replaceable("SklearnTargetEncoder", "_onnxgate_multiclass")
+    if original is None:
         return
     original_shape = _shape_calculator_pool["SklearnTargetEncoder"]
 
@@ -416,9 +425,7 @@ def register_target_encoder() -> None:
         container.add_node("Reshape", [by_feature, flat], operator.outputs[0].full_name,
                            name=scope.get_unique_operator_name("Reshape"))
 
-    register_converter("SklearnTargetEncoder", convert, overwrite=True)
-    register_shape_calculator("SklearnTargetEncoder", shape, overwrite=True)
-    _converter_pool["SklearnTargetEncoder"]._onnxgate_multiclass = True
+    _replace("SklearnTargetEncoder", "_onnxgate_multiclass", original, convert, shape)
 
 
 def register_one_hot_encoder() -> None:
@@ -437,10 +444,9 @@ def register_one_hot_encoder() -> None:
     import copy
 
     import numpy as np
-    from skl2onnx.common._registration import _converter_pool, register_converter
 
-    original = _converter_pool["SklearnOneHotEncoder"]
-    if getattr(original, "_onnxgate_unknown", False):
+    original = _replaceable("SklearnOneHotEncoder", "_onnxgate_unknown")
+    if original is None:
         return
 
     def convert_one_hot_encoder(scope: Any, operator: Any, container: Any) -> None:
@@ -459,9 +465,7 @@ def register_one_hot_encoder() -> None:
             return
         original(scope, operator, container)
 
-    register_converter("SklearnOneHotEncoder", convert_one_hot_encoder, overwrite=True,
-                       options=original.get_allowed_options())
-    _converter_pool["SklearnOneHotEncoder"]._onnxgate_unknown = True
+    _replace("SklearnOneHotEncoder", "_onnxgate_unknown", original, convert_one_hot_encoder)
 
 
 def _float_one_hot(scope: Any, operator: Any, container: Any) -> None:
@@ -567,17 +571,12 @@ def register_simple_imputer() -> None:
     """
     import numpy as np
     from onnx import TensorProto
-    from skl2onnx.common._registration import (
-        _converter_pool,
-        _shape_calculator_pool,
-        register_converter,
-        register_shape_calculator,
-    )
+    from skl2onnx.common._registration import _shape_calculator_pool
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
     from skl2onnx.operator_converters.common import concatenate_variables
 
-    original = _converter_pool["SklearnSimpleImputer"]
-    if getattr(original, "_onnxgate_imputer", False):
+    original = _replaceable("SklearnSimpleImputer", "_onnxgate_imputer")
+    if original is None:
         return
     original_shape = _shape_calculator_pool["SklearnSimpleImputer"]
 
@@ -661,10 +660,7 @@ def register_simple_imputer() -> None:
         node("Cast", [columns(mask, indicator.features_, "imputer_indicator_missing")], flags, to=code)
         node("Concat", [imputed, flags], operator.outputs[0].full_name, axis=1)
 
-    register_shape_calculator("SklearnSimpleImputer", imputer_shape, overwrite=True)
-    register_converter("SklearnSimpleImputer", convert_simple_imputer, overwrite=True,
-                       options=original.get_allowed_options())
-    _converter_pool["SklearnSimpleImputer"]._onnxgate_imputer = True
+    _replace("SklearnSimpleImputer", "_onnxgate_imputer", original, convert_simple_imputer, imputer_shape)
 
 
 #: The scikit-learn tree skl2onnx is writing (``add_tree_to_attribute_pairs``), for ``add_node``.
