@@ -417,11 +417,13 @@ def _halves_as_division(proto: Any) -> tuple[Any, str] | None:
     from onnxgate._graph import unique_name
     from onnxgate._onnx import load_error
 
+    halves = {init.name: init for init in proto.graph.initializer
+              if init.data_type in (1, 11) and not init.dims and float(numpy_helper.to_array(init)) == 0.5}
+    if not any(n.op_type == "Mul" and halves.keys() & set(n.input) for n in proto.graph.node):
+        return None  # nothing to rewrite: no onnxruntime session is made for the question
     refused = load_error(proto, optimized=True)
     if refused is None or load_error(proto) is not None:
         return None  # loads, or is ill-typed whatever the optimisations (validation says why)
-    halves = {init.name: init for init in proto.graph.initializer
-              if init.data_type in (1, 11) and not init.dims and float(numpy_helper.to_array(init)) == 0.5}
     again = copy.deepcopy(proto)
     taken = {i.name for i in again.graph.initializer} | {o for n in again.graph.node for o in n.output}
     twos: dict[int, str] = {}
