@@ -559,7 +559,12 @@ def _register_lightgbm() -> None:
         from onnxgate.converters.lightgbm import LightGBMConverter
 
         LightGBMConverter().check_model(operator.raw_operator)  # what it cannot convert faithfully, by name
-        with exact_float32_thresholds():
+        from skl2onnx.common.data_types import DoubleTensorType
+
+        # double features reach the trees rounded to float32: the nearest thresholds suit them
+        width = operator.raw_operator.n_features_in_
+        doubles = frozenset(range(width)) if isinstance(operator.inputs[0].type, DoubleTensorType) else frozenset()
+        with exact_float32_thresholds(doubles):
             onnxmltools_lightgbm(scope, operator, container)
 
     update_registered_converter(

@@ -12,10 +12,13 @@ Policy:
   codes are tested against LightGBM, missing and unseen values included. Integer codes given with
   ``categorical_feature`` are truncated toward zero in front of the trees, as LightGBM reads them
   (:func:`truncate_category_codes`). LightGBM splits on double
-  thresholds that onnxmltools writes as float32: each is written as the largest float32 not above
-  LightGBM's (:func:`exact_float32_thresholds`), so every float32 feature value takes LightGBM's
-  branch; a float64 value lying between two float32 neighbours of a threshold can still take the
-  other one: validate with the data the model will score (``--search`` goes looking for such rows).
+  thresholds that onnxmltools writes as float32. A feature fed as float32 gets the largest float32 not
+  above LightGBM's (:func:`exact_float32_thresholds`), so every float32 value takes LightGBM's branch;
+  a feature fed as float64 (cast to float32 in the graph) keeps the nearest float32, which a value at
+  or below the threshold never passes (LightGBM's thresholds lie just above a training value: rounded
+  down, diabetes' ``bmi <= 30.700000000000006`` sent the rows with 30.7 right). A float64 value
+  within half a float32 step above a threshold can still take the other branch: validate with the
+  data the model will score (``--search`` goes looking for such rows).
 * Outputs: classifiers ``label`` ``[N]`` and ``probabilities`` ``[N,k]``, regressors ``variable``
   ``[N,1]``. No ZipMap.
 * Opsets: onnxmltools writes at most opset 15 and stamps the lowest opset its nodes need (often 8
@@ -81,9 +84,11 @@ _DUMP_LOCK = threading.Lock()
 
 
 @contextmanager
-def exact_float32_thresholds() -> Iterator[list[int]]:
+def exact_float32_thresholds(doubles: frozenset[int] = frozenset()) -> Iterator[list[int]]:
     """While onnxmltools converts a LightGBM model, make ``x <= t`` (LightGBM, double ``t``) and the
-    float32 graph's ``x <= v`` agree for every float32 x; yields a one-item list: how many moved.
+    float32 graph's ``x <= v`` agree for every float32 x of the features not in ``doubles``; yields a
+    one-item list: how many moved. The features in ``doubles`` are fed as float64 and rounded to
+    float32 in the graph: the nearest float32 ``v`` keeps every double ``x <= t`` at ``float32(x) <= v``.
 
     onnxmltools writes ``v = float32(t)`` rounded to nearest; when that rounds up, the float32 value
     ``v`` itself goes left in ONNX and right in LightGBM. The exact float32 threshold is the largest
@@ -99,7 +104,8 @@ def exact_float32_thresholds() -> Iterator[list[int]]:
 
     def dump(*args: Any, **kwargs: Any) -> Any:
         text, info = original(*args, **kwargs)
-        moved[0] += _exact_in_place([n for tree in (info or {}).get("decision_nodes", []) for n in tree])
+        moved[0] += _exact_in_place([n for tree in (info or {}).get("decision_nodes", []) for n in tree
+                                     if n.get("split_feature") not in doubles])
         return text, info
 
     with _DUMP_LOCK:
@@ -447,7 +453,11 @@ class LightGBMConverter(BoostingConverter):
             lightgbm = import_library("lightgbm", "Converting a LightGBM model")
             subject = lightgbm.Booster(model_str=model.model_to_string(num_iteration=best))
         try:
-            with exact_float32_thresholds() as moved_count:
+            if columns:
+                doubles = frozenset(i for i, (_, dtype) in enumerate(columns) if np.dtype(dtype) == np.float64)
+            else:
+                doubles = frozenset(range(n_features)) if array.dtype == np.float64 else frozenset()
+            with exact_float32_thresholds(doubles) as moved_count:
                 proto = onnxmltools.convert_lightgbm(
                     subject,
                     name=name or type(model).__name__,
@@ -479,9 +489,9 @@ class LightGBMConverter(BoostingConverter):
             truncate_category_codes(raw.model, codes, n_features, opset)
         if moved:
             raw.warnings.append(
-                f"{moved} split threshold(s) set to the largest float32 at or below LightGBM's double "
-                "threshold (onnxmltools rounds to nearest, which sends a float32 feature equal to the rounded "
-                "value down the other branch)"
+                f"{moved} split threshold(s) on features fed as float32 set to the largest float32 at or below "
+                "LightGBM's double threshold (onnxmltools rounds to nearest, which sends a float32 feature equal "
+                "to the rounded value down the other branch)"
             )
         return raw
 
