@@ -144,9 +144,9 @@ def _inputs_fed(names: list[str], signature: Signature) -> list[TensorSpec | Non
 
 def check_columns_typed_as_inputs(schema: pa.Schema, signature: Signature, where: str = "") -> None:
     """Refuse columns a numeric or boolean input would take only by reinterpreting them: dates, times
-    and durations (as integer counts), booleans for a float (an integer input reads them as 0/1, as
-    :func:`onnxgate._data.as_feeds` does), text for a boolean, and numbers for a boolean (any value but
-    0 as true: 2 and -7 would score as 1). A number column of only 0 and 1 is refused too, as the HTTP
+    and durations (as integer counts), text for a boolean, and numbers for a boolean (any value but 0 as
+    true: 2 and -7 would score as 1). Booleans feed a number input as 0/1, as
+    :func:`onnxgate._data.as_feeds` reads them. A number column of only 0 and 1 is refused too, as the HTTP
     service refuses numbers for a bool input: whether 0/1 meant false/true is the user's to say, by
     casting the column.
 

@@ -294,13 +294,22 @@ def _reaches_nan_aware_node(proto: Any, name: str) -> bool:
     seen, todo = {name}, [name]
     while todo:
         for node in readers.get(todo.pop(), ()):
-            if node.op_type in NAN_AWARE_OPS:
+            if node.op_type in NAN_AWARE_OPS or _trees_route_missing(node):
                 return True
             for out in node.output:
                 if out and out not in seen:
                     seen.add(out)
                     todo.append(out)
     return False
+
+
+def _trees_route_missing(node: Any) -> bool:
+    """A tree ensemble that sends a missing value down a branch of its own at some split: XGBoost's and
+    LightGBM's (trained on rows with NaN: a package refused the null their validate had passed), and
+    scikit-learn's trees (onnxgate writes the side scikit-learn sends a NaN)."""
+    if not node.op_type.startswith("TreeEnsemble"):
+        return False
+    return any(a.name == "nodes_missing_value_tracks_true" and any(a.ints) for a in node.attribute)
 
 
 def _service_name(text: str) -> str:

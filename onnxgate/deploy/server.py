@@ -669,6 +669,8 @@ class OpenInference:
             arr = np.asarray(data)
         except (ValueError, RecursionError, OverflowError):
             raise _V2Error(400, f"input {name!r}: 'data' is ragged or holds values out of range") from None
+        if arr.size == 0 and spec["elem_type"] != "string":
+            arr = arr.astype(spec["elem_type"])  # no values: numpy's float64 of [] is no fraction of anything
         nested_as_shape(arr)
         check_strings = getattr(self.entry, "check_strings", None)  # a score.py written before it has none
         if check_strings is not None and spec["elem_type"] == "string" and arr.dtype.kind == "U":

@@ -781,7 +781,9 @@ def test_v2_json_takes_null_as_nan_where_score_does(nan_app: ScoringApp, app: Sc
     assert status == 200 and strict(raw)["outputs"][0]["data"] == body["probabilities"][0]
     status, raw, _headers = app.v2.infer({}, json.dumps(request).encode())
     assert status == 400
-    assert "input 'input': expected float64 values, found mixed or null values" in strict(raw)["error"]
+    # the refusal names the option that lets the input take missing values
+    assert "input 'input': expected float64 values, found null (a missing value)" in strict(raw)["error"]
+    assert "--option allow_nan=true" in strict(raw)["error"]
 
 
 @pytest.fixture(scope="module")

@@ -516,6 +516,24 @@ def _leaves(value: Any) -> Iterator[Any]:
             yield item
 
 
+def _boolean_column(spec: dict[str, Any], value: Any, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A column input (``[N,1]`` or ``[N]``) sent only booleans (and, for a float input, nulls): as 0/1
+    (nulls as NaN), as onnxgate's validate and score read a boolean column for a number input (a model
+    fitted on a pandas ``boolean`` column has a float64 input). None for anything else: booleans in a
+    matrix, or beside numbers, are refused as before (``[[true, 2, 3, 4]]`` is no column)."""
+    declared = spec["shape"]
+    if declared is None or not (len(declared) == 1 or (len(declared) == 2 and declared[1] == 1)):
+        return None
+    nullable = spec["elem_type"].startswith("float")
+    leaves = list(_leaves(value))
+    if not leaves or not all(isinstance(v, bool) or (nullable and v is None) for v in leaves):
+        return None
+    if not any(isinstance(v, bool) for v in leaves):
+        return None  # nulls only: refused as missing values, or taken as NaN where the package allows
+    flat = np.array([np.nan if v is None else float(v) for v in leaves], dtype=np.float64)
+    return flat.reshape(shape) if int(np.prod(shape)) == len(leaves) else flat
+
+
 def _holds_bool(value: Any) -> bool:
     return any(isinstance(item, bool) for item in _leaves(value))
 
@@ -635,6 +653,10 @@ def _array(spec: dict[str, Any], value: Any, maybe_bools: bool = True, numbers_o
             "wrong_shape", f"{_input_text(name)}: rows have different lengths or nesting; expected shape "
             f"{_shape_text(shape) if shape is not None else '?'}"
         ) from None
+    if maybe_bools and arr.dtype.kind in "bO" and elem.startswith(("float", "int", "uint")):
+        column = _boolean_column(spec, value, arr.shape)
+        if column is not None:
+            return check_array(spec, column)
     if maybe_bools and elem != "bool" and arr.dtype.kind in "iuf" and _holds_bool(value):
         raise RequestError("wrong_element_type", f"{_input_text(name)}: expected {elem} values, found booleans")
     if arr.dtype.kind == "O":
@@ -742,6 +764,11 @@ def check_array(spec: dict[str, Any], arr: np.ndarray) -> np.ndarray:
     kinds = _ACCEPTED_KINDS.get(elem, "")
     if arr.dtype.kind not in kinds:
         found = _FOUND.get(arr.dtype.kind, str(arr.dtype))
+        if arr.dtype.kind == "O" and elem.startswith("float") and any(v is None for v in arr.reshape(-1).tolist()):
+            # a null for a float input the package does not let take missing values
+            found = ("null (a missing value), which this package refuses for this input: package the model "
+                     "with the option allow_nan (onnxgate package ... --option allow_nan=true) if it takes missing "
+                     "values there")
         raise RequestError("wrong_element_type", f"{_input_text(name)}: expected {elem} values, found {found}")
     if arr.ndim == 0:
         raise RequestError("wrong_shape", f"{_input_text(name)}: expected rows, found a single value")
@@ -826,7 +853,8 @@ def check_finite(name: str, arr: np.ndarray) -> None:
     raise RequestError(
         "non_finite",
         f"{_input_text(name)}: NaN or infinity in row {row}; this model was packaged to reject missing values "
-        "(a number beyond float64's range, such as 1e400, reads as infinity)",
+        "(a number beyond float64's range, such as 1e400, reads as infinity; package with the option allow_nan "
+        "if the model takes missing values there)",
     )
 
 

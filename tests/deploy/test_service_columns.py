@@ -1,0 +1,119 @@
+"""What a container package takes for the columns users fit on: missing values a boosted tree routes,
+a pandas boolean column, and a batch of no rows for a boolean input (found by helper-73)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_container import load_score
+
+import onnxgate as og
+from onnxgate.deploy.server import create_app
+
+
+def _cancer_with_holes() -> tuple[pd.DataFrame, np.ndarray]:
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    frame = pd.DataFrame(X.iloc[:, :4].to_numpy(), columns=["radius", "texture", "perimeter", "area"])
+    rng = np.random.default_rng(1)
+    frame = frame.mask(rng.random(frame.shape) < 0.15)
+    return frame, y.to_numpy()
+
+
+@pytest.mark.parametrize("library", ["xgboost", "lightgbm"])
+def test_a_boosted_model_fitted_with_missing_values_is_packaged_to_take_them(library: str, tmp_path: Path) -> None:
+    # its trees route a missing value, validate passed on rows holding NaN, and the package refused null
+    # with 400 "found mixed or null values"
+    frame, y = _cancer_with_holes()
+    if library == "xgboost":
+        import xgboost
+
+        model = xgboost.XGBClassifier(n_estimators=20, max_depth=3, n_jobs=1).fit(frame, y)
+    else:
+        import lightgbm
+
+        model = lightgbm.LGBMClassifier(n_estimators=20, verbose=-1, n_jobs=1).fit(frame, y)
+    folder = og.package(og.convert(model, frame.head()), target="container", out=tmp_path / "p",
+                        reference=model, data=frame)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["service"]["allow_nan_inputs"] == list(frame.columns)
+    module = load_score(folder, f"nan_{library}")
+    module.init()
+    rows = frame[frame.isna().any(axis=1)].head(8)
+    request = {"data": {c: [None if pd.isna(v) else float(v) for v in rows[c]] for c in rows.columns}}
+    status, body = module.score(request)
+    assert status == 200, body
+    assert body["label"] == model.predict(rows).tolist()
+    assert np.abs(np.asarray(body["probabilities"]) - model.predict_proba(rows)).max() < 1e-5
+
+
+def test_a_linear_model_still_refuses_null_and_names_the_option(tmp_path: Path) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    frame, y = _cancer_with_holes()
+    full = frame.fillna(frame.mean())
+    model = LogisticRegression(max_iter=5000).fit(full, y)
+    folder = og.package(og.convert(model, full.head()), target="container", out=tmp_path / "p")
+    assert json.loads((folder / "manifest.json").read_text())["service"]["allow_nan_inputs"] == []
+    module = load_score(folder, "nan_linear")
+    module.init()
+    status, body = module.score({"data": [{"radius": None, "texture": 1.0, "perimeter": 2.0, "area": 3.0}]})
+    assert status == 400 and "--option allow_nan=true" in body["message"], body
+
+
+@pytest.fixture(scope="module")
+def flagged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object, pd.DataFrame]:
+    """A model fitted on a pandas nullable boolean column (a float64 input) beside a number."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    frame = pd.DataFrame({"radius": X["mean radius"], "big": (X["mean area"] > 600).astype("boolean")})
+    model = LogisticRegression().fit(frame, y)
+    conv = og.convert(model, frame.head())
+    assert conv.signature.inputs[1].elem_type == "float64"
+    folder = og.package(conv, target="container", out=tmp_path_factory.mktemp("flag") / "p",
+                        reference=model, data=frame)
+    return folder, model, frame
+
+
+def test_a_boolean_column_is_scored_as_validate_scores_it(flagged: tuple[Path, object, pd.DataFrame]) -> None:
+    # validate and `onnxgate score` read the booleans as 0/1; the service answered 400 "found booleans"
+    folder, model, frame = flagged
+    module = load_score(folder, "flag")
+    module.init()
+    rows = frame.iloc[[0, 1, 300, 400]]
+    want = model.predict_proba(rows)  # type: ignore[attr-defined]
+    columns = {"data": {"radius": rows["radius"].tolist(), "big": [bool(v) for v in rows["big"]]}}
+    records = {"data": [{"radius": float(r), "big": bool(b)} for r, b in zip(rows["radius"], rows["big"])]}
+    for request in (columns, records):
+        status, body = module.score(request)
+        assert status == 200, body
+        assert np.abs(np.asarray(body["probabilities"]) - want).max() < 1e-9
+    # booleans beside numbers in one column are not a boolean column
+    status, body = module.score({"data": {"radius": rows["radius"].tolist(), "big": [True, 0.5, False, True]}})
+    assert status == 400, body
+
+
+def test_v2_takes_a_batch_of_no_rows_for_a_boolean_input(tmp_path: Path) -> None:
+    # shape [0, 1] with "data": [] was refused: "expected bool values, found numbers with a fraction"
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    frame = pd.DataFrame({"radius": X["mean radius"], "big": (X["mean area"] > 600).to_numpy()})
+    model = LogisticRegression().fit(frame, y)
+    conv = og.convert(model, frame.head())
+    assert conv.signature.inputs[1].elem_type == "bool"
+    app = create_app(og.package(conv, target="container", out=tmp_path / "p", service_name="flags"))
+    request = {"inputs": [{"name": "radius", "datatype": "FP64", "shape": [0, 1], "data": []},
+                          {"name": "big", "datatype": "BOOL", "shape": [0, 1], "data": []}]}
+    status, raw, _headers = app.v2.infer({}, json.dumps(request).encode())
+    assert status == 200, raw
+    outputs = {o["name"]: o for o in json.loads(raw)["outputs"]}
+    assert outputs["probabilities"]["shape"] == [0, 2] and outputs["probabilities"]["data"] == []
