@@ -41,8 +41,10 @@ from onnxgate.converters._skl2onnx_fixes import (
     patch_hist_gradient_boosting,
     patch_isotonic_calibration,
     patch_knn_distance_weights,
+    patch_operator_verification,
     patch_radius_neighbors,
     register_binarizer,
+    register_binary_discriminant,
     register_hist_category_codes,
     register_multiclass_gaussian_process,
     register_one_hot_encoder,
@@ -80,6 +82,7 @@ from onnxgate.converters._sklearn_graph import (
 from onnxgate.converters._sklearn_models import (
     final_step,
     first_step,
+    float64_attributes,
     hist_category_codes,
     int64_classes,
     regressor_of,
@@ -135,11 +138,13 @@ def _skl2onnx() -> Any:
     patch_radius_neighbors()
     patch_knn_distance_weights()
     patch_isotonic_calibration()
+    patch_operator_verification()
     register_simple_imputer()
     register_one_hot_encoder()
     register_target_encoder()
     register_multiclass_gaussian_process()
     register_binarizer()
+    register_binary_discriminant()
     register_hist_category_codes()
     register_missing_converters()
     register_geometry_converters()
@@ -367,8 +372,10 @@ class SklearnConverter(Converter):
         ml_opset = _register_boosting(model, ml_opset)
         no_double = False
         for compute in attempts:
+            fitted, fitted_options = (float64_attributes(model, conv_options) if compute == "float64"
+                                      else (model, conv_options))
             try:
-                proto = self._convert_at(model, columns, compute, opset, ml_opset, name, conv_options, warnings)
+                proto = self._convert_at(fitted, columns, compute, opset, ml_opset, name, fitted_options, warnings)
             except NoDouble as reason:
                 if precision == "float64":
                     raise UnsupportedModelError(str(reason), framework=self.framework) from None
@@ -384,6 +391,9 @@ class SklearnConverter(Converter):
                               "float32-from-float64:no-double" if no_double else "float32-from-float64")
             elif compute == "float64":
                 set_metadata(proto, PRECISION_METADATA_KEY, "float64")
+            elif precision == "auto":
+                # float32 rows: a double graph was not tried, and parity's hint may name it
+                set_metadata(proto, PRECISION_METADATA_KEY, "float32")
             histogram = sorted({type(e).__name__ for e in sub_estimators(model)
                                 if type(e).__name__.startswith("HistGradientBoosting")})
             if float64_data and histogram:
@@ -495,8 +505,11 @@ class SklearnConverter(Converter):
             # Many converters read only their first input and say nothing (PowerTransformer computed all 13
             # wine features from 'alcohol', SelectKBest gathered past its width): an input no node reads
             # means the step takes one matrix. A ColumnTransformer may leave a dropped column unread.
+            # Numbers of several types are one matrix of the compute float too: skl2onnx concatenates them
+            # in the first input's type (an int64 'age' first cast every float column to int64 before a
+            # StandardScaler: wrong on every row, and passed by data whose floats were whole; helper-73).
             concat = len(columns) > 1 and not _selects_columns(model) and bool(
-                _unread_inputs(proto) or _overfed_nodes(proto))
+                _unread_inputs(proto) or _overfed_nodes(proto) or _mixed_numbers(columns))
         if concat:
             # A plain estimator fitted on a DataFrame reads one [N,k] matrix: its columns are
             # concatenated (each cast to the compute type) inside the graph, one input per column.
@@ -583,7 +596,9 @@ class SklearnConverter(Converter):
         for i, spec in enumerate(signature.outputs):
             lname = spec.name.lower()
             per_class = re.fullmatch(r"p_(\d+)", lname)
-            if "prob" in lname and hasattr(model, "predict_proba"):
+            if "prob" in lname and _hard_voting(model):
+                outputs.append(_vote_shares(model, call("transform")))
+            elif "prob" in lname and hasattr(model, "predict_proba"):
                 outputs.append(call("predict_proba"))
             elif per_class and hasattr(model, "predict_proba"):
                 # the SQL layout's one column per class, met without the mapping adapt records (it was
@@ -679,6 +694,24 @@ def _register_boosting(model: Any, ml_opset: int) -> int:
     return min(ml_opset, ML_OPSET_CAP)
 
 
+def _hard_voting(model: Any) -> bool:
+    return type(model).__name__ == "VotingClassifier" and getattr(model, "voting", None) == "hard"
+
+
+def _vote_shares(model: Any, votes: Any) -> Any:
+    """What skl2onnx writes as a hard-voting classifier's probabilities, which scikit-learn has not: each
+    class's share of the (weighted) votes, from ``transform()``'s class index per estimator and row. Its
+    label is the class with the largest share, as scikit-learn's."""
+    import numpy as np
+
+    votes = np.asarray(votes, dtype=np.int64).reshape(len(votes), -1)
+    weights = np.ones(votes.shape[1]) if model.weights is None else np.asarray(model.weights, dtype=np.float64)
+    shares = np.zeros((len(votes), len(model.classes_)))
+    for j in range(votes.shape[1]):
+        shares[np.arange(len(votes)), votes[:, j]] += weights[j]
+    return shares / weights.sum()
+
+
 def _scores_as_written(model: Any, scores: Any, width: int | None) -> Any:
     """The reference for the ``probabilities`` output of a classifier without predict_proba: its
     decision scores as skl2onnx lays them out, or None (not compared) for a layout not known here.
@@ -736,6 +769,11 @@ def _reads_1d(model: Any) -> bool:
     step reads, and a FeatureUnion of text vectorizers reads the text in each branch)."""
     readers = _input_readers(model)
     return takes_1d(model) or (bool(readers) and all(takes_1d(reader) for reader in readers))
+
+
+def _mixed_numbers(columns: Sequence[_Column]) -> bool:
+    """Columns all of numbers (or booleans) but not all of one type."""
+    return all(c.dtype.kind in "fiub" for c in columns) and len({c.dtype for c in columns}) > 1
 
 
 def _selects_columns(model: Any) -> bool:
