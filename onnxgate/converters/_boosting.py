@@ -114,8 +114,9 @@ class BoostingConverter(Converter):
                     "lightgbm": "LightGBM reads text only as a pandas category column, and the model was "
                                 f"fitted on {len(lightgbm_categories(model))} of them (booster.pandas_categorical). "
                                 "Pass a sample with the columns and dtypes the model was fitted on (X.head())",
-                    "catboost": "CatBoost's ONNX export refuses categorical and text features. Encode them as "
-                                "numbers before training",
+                    "catboost": "CatBoost documents its ONNX export for models without categorical or text "
+                                "features only (it writes a file for one, whose encoding of those features it "
+                                "does not document). Encode them as numbers before training",
                 }.get(self.framework, "onnxmltools converts no categorical or text features of this library. "
                                       "Encode them as numbers before training")
                 raise InvalidDataError(

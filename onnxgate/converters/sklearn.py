@@ -46,6 +46,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     register_binarizer,
     register_binary_discriminant,
     register_hist_category_codes,
+    register_modified_huber_labels,
     register_multiclass_gaussian_process,
     register_one_hot_encoder,
     register_simple_imputer,
@@ -146,6 +147,7 @@ def _skl2onnx() -> Any:
     register_binarizer()
     register_binary_discriminant()
     register_hist_category_codes()
+    register_modified_huber_labels()
     register_missing_converters()
     register_geometry_converters()
     return skl2onnx
@@ -258,6 +260,17 @@ class SklearnConverter(Converter):
                     f"TunedThresholdClassifierCV predicts with its tuned threshold ({threshold}), which skl2onnx's "
                     "converter leaves out (its file predicts at the estimator's default threshold). Convert its "
                     "estimator_ and apply the threshold to the probabilities it scores",
+                    framework=self.framework,
+                )
+            support = getattr(est, "support_vectors_", None)
+            if support is not None and getattr(support, "shape", (1,))[0] == 0:
+                # skl2onnx: "Could not infer attribute `coefficients` type from empty iterator" (helper-74)
+                raise UnsupportedModelError(
+                    f"{type(est).__name__} has no support vectors (every training row lies within its margin, "
+                    f"epsilon={getattr(est, 'epsilon', '?')}, or the target is constant), so it answers the same "
+                    f"value for every row ({np.ravel(getattr(est, 'intercept_', [np.nan])).tolist()}); skl2onnx "
+                    "writes no SVM without them. Refit it with a smaller epsilon or C larger, or on a scaled "
+                    "target, if the constant is not what it should answer",
                     framework=self.framework,
                 )
             classes: Any = getattr(est, "classes_", None)

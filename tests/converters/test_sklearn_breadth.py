@@ -231,6 +231,42 @@ def test_a_voting_regressor_with_list_weights_converts() -> None:
     assert og.validate(og.convert(model, X[:5]), reference=model, data=X).passed
 
 
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+def test_a_modified_huber_sgd_classifier_labels_by_its_scores(precision: str) -> None:
+    # the label was the argmax of probabilities clipped at 1, where several classes tie: 6 of 72 held-out wine
+    # labels differed from predict (the argmax of the scores) while the probabilities were equal (helper-74)
+    import onnxruntime as ort
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_wine(return_X_y=True)
+    X_train, X_test, y_train, _ = train_test_split(X, y, test_size=0.4, random_state=0, stratify=y)
+    model = make_pipeline(StandardScaler(), SGDClassifier(loss="modified_huber", random_state=0)).fit(X_train, y_train)
+    proba = model.predict_proba(X_test)
+    assert ((proba == proba.max(axis=1, keepdims=True)).sum(axis=1) > 1).any()  # tied probabilities
+    conv = og.convert(model, X_train[:5], precision=precision)
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    label, probabilities = session.run(None, {conv.signature.inputs[0].name: X_test})
+    assert (label == model.predict(X_test)).all()
+    assert np.abs(probabilities - proba).max() < 1e-5
+    assert og.validate(conv, reference=model, data=X_test).passed
+
+
+def test_an_svr_without_support_vectors_is_refused_saying_why() -> None:
+    # skl2onnx: "Could not infer attribute `coefficients` type from empty iterator"
+    from sklearn.datasets import load_diabetes
+    from sklearn.svm import SVR
+
+    X, y = load_diabetes(return_X_y=True)
+    model = SVR(epsilon=1.0).fit(X, y * 1e-6)
+    assert model.support_vectors_.shape[0] == 0
+    with pytest.raises(og.UnsupportedModelError, match=r"SVR has no support vectors .* same value for every row"):
+        og.convert(model, X[:5])
+
+
 def test_precision_keyword_and_option_agree_or_refuse() -> None:
     from sklearn.linear_model import LinearRegression
 
