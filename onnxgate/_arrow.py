@@ -241,6 +241,9 @@ def plain_feeds(batch: pa.RecordBatch, signature: Signature) -> dict[str, np.nda
     spec = inputs[0]
     if spec.rank != 2 or spec.width != batch.num_columns or spec.name in batch.schema.names:
         return None
+    from onnxgate._data import refuse_shuffled_positions
+
+    refuse_shuffled_positions(batch.schema.names, spec.name)
     dtype = spec.numpy_dtype
     if dtype.kind != "f" or any(t.to_pandas_dtype() != dtype for t in batch.schema.types):
         return None

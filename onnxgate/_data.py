@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -349,6 +349,26 @@ def _fit_shape(array: np.ndarray, spec: TensorSpec, what: str) -> np.ndarray:
     return array
 
 
+def refuse_shuffled_positions(columns: Sequence[str], name: str) -> None:
+    """Refuse columns named as the positions of input ``name`` (``input_0``, ``input_1``...), as
+    ``onnxgate score`` writes them, but not in that order: a frame's columns feed one ``[N,k]`` input in
+    the order they come, and reversed ones changed 98 of 150 iris labels with exit 0 (helper-72).
+
+    Raises
+    ------
+    InvalidDataError
+        The columns are those names, shuffled.
+    """
+    positions = [f"{name}_{i}" for i in range(len(columns))]
+    if len(columns) > 1 and list(columns) != positions and sorted(columns) == sorted(positions):
+        raise InvalidDataError(
+            f"the data's columns are named as the positions of input {name!r} ({positions[0]}...{positions[-1]}) "
+            f"but are not in that order ({list(columns)}); they feed the input in the order they come: put them "
+            "in order first",
+            column=columns[0],
+        )
+
+
 def as_feeds(data: Any, signature: Signature) -> Feeds:
     """Map data onto the model's inputs, cast to their element types and shaped to their ranks.
 
@@ -407,6 +427,8 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
             return {
                 s.name: _fit_shape(_cast(data[s.name].to_numpy(), s, what[s.name]), s, what[s.name]) for s in inputs
             }
+        if len(inputs) == 1:
+            refuse_shuffled_positions(columns, names[0])
         # booleans beside number columns become 1.0/0.0 in the frame's one array, as scikit-learn reads them
         data = data.to_numpy()
     if (isinstance(data, (tuple, list)) and len(inputs) > 1 and len(data) == len(inputs)

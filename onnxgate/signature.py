@@ -66,7 +66,14 @@ def numpy_dtype_for(name: str) -> np.dtype[Any]:
     if name == "string":
         return np.dtype(object)
     if name == "bfloat16":
-        raise ValueError("bfloat16 has no numpy dtype")
+        from onnxgate.errors import UnsupportedModelError
+
+        # the package, the service and parity all hold values in numpy arrays (helper-72: "unexpected
+        # ValueError"); a model that computes in bfloat16 with float32 at its edges is fed and read as usual
+        raise UnsupportedModelError(
+            "the model has a bfloat16 input or output, which numpy (and so onnxgate's data, parity, service and "
+            "packages) cannot hold. Export it with float32 inputs and outputs, casting to bfloat16 inside the graph"
+        )
     return np.dtype(name)
 
 

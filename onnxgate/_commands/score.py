@@ -377,8 +377,9 @@ def run(args: argparse.Namespace) -> int:
         check_package_model(args.model)
         return score_on_spark(args, outputs)
     non_finite: dict[str, int] = {}
-    rows = score_parquet(args.model, args.data, out, outputs=outputs,
-                         batch_size=args.batch_size or DEFAULT_SCORE_BATCH, overwrite=args.force, non_finite=non_finite)
+    batch_size = min(args.batch_size or DEFAULT_SCORE_BATCH, 2**31 - 1)  # Arrow's batches count in 32 bits
+    rows = score_parquet(args.model, args.data, out, outputs=outputs, batch_size=batch_size, overwrite=args.force,
+                         non_finite=non_finite)
     print(f"scored {rows:,} rows into {str(out)!r}")
     say_non_finite(args.model, non_finite)
     return EXIT_OK

@@ -81,6 +81,7 @@ def adapt(
         return adapt_conversion(model, tgt, sample=model.sample, columns=columns, column_types=column_types,
                                 reference=reference, is_classifier=is_classifier)
     proto = load_model(model)
+    refuse_malformed(proto)
     import onnx
 
     work = onnx.ModelProto()
@@ -88,6 +89,36 @@ def adapt(
     fix_opset(work, tgt)
     return adapt_model(work, tgt, columns=columns, column_types=column_types, reference=reference,
                        is_classifier=is_classifier)
+
+
+def refuse_malformed(proto: Any) -> None:
+    """Refuse a model that breaks the ONNX spec before rewriting it: the rewrite re-stamps and renames,
+    and a package of the result would record a well-formed model (an IR version 99 file, an output listed
+    twice, a graph without opset_import were packaged with exit 0; found by helper-72).
+
+    Raises
+    ------
+    InvalidModelError
+        The ONNX checker refuses the model, or an output is listed twice.
+    """
+    from onnxgate._onnx import check_model
+    from onnxgate.errors import InvalidModelError
+
+    try:
+        check_model(proto)
+    except Exception as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InvalidModelError(
+            f"the model breaks the ONNX spec ({first}), so it is not adapted for PREDICT: `onnxgate validate` "
+            "names the fault (model_wellformed); re-export it with a converter that writes valid ONNX"
+        ) from None
+    names = [o.name for o in proto.graph.output]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InvalidModelError(
+            f"the model lists output(s) {twice} more than once, so it is not adapted for PREDICT (a table holds "
+            "one column per name); re-export it with an output name of its own for each"
+        )
 
 
 def adapt_model(

@@ -1,0 +1,96 @@
+"""Bad input an outside reviewer (helper-72) found handled wrongly: a malformed model adapted and packaged
+with exit 0, internal errors on huge counts and bfloat16, and shuffled position columns scored silently."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import pandas as pd
+import pytest
+
+import onnxgate as og
+from onnxgate.cli import main
+
+
+@pytest.fixture(scope="module")
+def iris(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True)
+    X = X.astype(np.float32)
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    folder = tmp_path_factory.mktemp("refusals")
+    onnx_file = folder / "m.onnx"
+    onnx_file.write_bytes(og.convert(model, X[:5]).model.SerializeToString())
+    return {"model": model, "X": X, "onnx": onnx_file, "folder": folder}
+
+
+def _malformed(iris: dict[str, Any], how: str) -> Path:
+    proto = onnx.load(str(iris["onnx"]))
+    if how == "ir99":
+        proto.ir_version = 99
+    else:  # an output listed twice
+        proto.graph.output.append(proto.graph.output[0])
+    path = iris["folder"] / f"{how}.onnx"
+    path.write_bytes(proto.SerializeToString())
+    return path
+
+
+@pytest.mark.parametrize("how", ["ir99", "output-twice"])
+def test_a_malformed_model_is_not_adapted_and_packaged(iris: dict[str, Any], how: str, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    # before: exit 0, the model re-stamped at IR 7 (or its outputs renamed x2_0_1...) and the manifest said
+    # model_wellformed passed
+    path = _malformed(iris, how)
+    with pytest.raises(og.InvalidModelError, match="not adapted for PREDICT"):
+        og.adapt(str(path), "sql-edge-2.0")
+    out = tmp_path / "pkg"
+    assert main(["package", str(path), "--target", "sql-edge-2.0", "--adapt", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "not adapted for PREDICT" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_a_bfloat16_model_is_refused_saying_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # before: "unexpected ValueError: bfloat16 has no numpy dtype (... please report it)"
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "bf16",
+                              [helper.make_tensor_value_info("x", TensorProto.BFLOAT16, ["N", 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.BFLOAT16, ["N", 2])])
+    path = tmp_path / "bf16.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    assert main(["package", str(path), "--target", "container", "-o", str(tmp_path / "pkg")]) == 2
+    err = capsys.readouterr().err
+    assert "bfloat16" in err and "float32 inputs and outputs" in err and "please report" not in err
+
+
+def test_huge_counts_are_taken_as_all_rows(iris: dict[str, Any], tmp_path: Path) -> None:
+    # before: "unexpected OverflowError: value too large to convert to int"
+    data = tmp_path / "rows.parquet"
+    pd.DataFrame(iris["X"], columns=[f"input_{i}" for i in range(4)]).to_parquet(data)
+    out = tmp_path / "scored.parquet"
+    assert main(["score", str(iris["onnx"]), "--data", str(data), "--out", str(out),
+                 "--batch-size", str(10**12)]) == 0
+    assert len(pd.read_parquet(out)) == len(iris["X"])
+
+
+@pytest.mark.parametrize("command", ["score", "validate"])
+def test_position_columns_out_of_order_are_refused(iris: dict[str, Any], tmp_path: Path, command: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # they feed the [N,4] input in the order they come: reversed, 98 of 150 labels changed with exit 0
+    frame = pd.DataFrame(iris["X"], columns=[f"input_{i}" for i in range(4)])
+    data = tmp_path / "reversed.parquet"
+    frame[frame.columns[::-1]].to_parquet(data)
+    args = (["score", str(iris["onnx"]), "--data", str(data), "--out", str(tmp_path / "s.parquet")]
+            if command == "score" else ["validate", str(iris["onnx"]), "--data", str(data), "--reference",
+                                        str(iris["onnx"])])
+    assert main(args) == 2
+    assert "not in that order" in capsys.readouterr().err
+    in_order = tmp_path / "in_order.parquet"
+    frame.to_parquet(in_order)
+    assert main(["score", str(iris["onnx"]), "--data", str(in_order), "--out", str(tmp_path / "ok.parquet")]) == 0
