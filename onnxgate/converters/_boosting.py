@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -487,6 +488,9 @@ def register_with_skl2onnx(estimators: Sequence[Any] = ()) -> list[str]:
 
 
 _CLASSIFIER_OPTIONS = {"nocl": [True, False], "zipmap": [True, False, "columns"]}
+#: Whether the scikit-learn sample being converted has float64 columns (set by the scikit-learn converter
+#: around skl2onnx's run): a LightGBM step's thresholds follow the rows' type, not the graph's compute type.
+SAMPLE_FLOAT64: ContextVar[bool | None] = ContextVar("onnxgate_sample_float64", default=None)
 
 
 def _register_xgboost() -> None:
@@ -562,9 +566,14 @@ def _register_lightgbm() -> None:
         LightGBMConverter().check_model(operator.raw_operator)  # what it cannot convert faithfully, by name
         from skl2onnx.common.data_types import DoubleTensorType
 
-        # double features reach the trees rounded to float32: the nearest thresholds suit them
+        # features computed from float64 rows reach the trees rounded to float32: the nearest thresholds suit
+        # them; float32 rows keep their values through an imputer, exact against the thresholds rounded down
+        # (a double graph of float32 rows, judged by its type, flipped a row; helper-75)
         width = operator.raw_operator.n_features_in_
-        doubles = frozenset(range(width)) if isinstance(operator.inputs[0].type, DoubleTensorType) else frozenset()
+        rows64 = SAMPLE_FLOAT64.get()
+        if rows64 is None:
+            rows64 = isinstance(operator.inputs[0].type, DoubleTensorType)
+        doubles = frozenset(range(width)) if rows64 else frozenset()
         with exact_float32_thresholds(doubles):
             onnxmltools_lightgbm(scope, operator, container)
 

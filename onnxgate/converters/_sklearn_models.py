@@ -61,8 +61,10 @@ def float64_attributes(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[A
     import numpy as np
 
     def narrow(est: Any) -> list[str]:
+        # class labels are answers, not arithmetic: float32 labels stay float32 (predict answers them so)
         return [key for key, value in getattr(est, "__dict__", {}).items()
-                if key.endswith("_") and isinstance(value, np.ndarray) and value.dtype == np.float32]
+                if key.endswith("_") and key != "classes_" and isinstance(value, np.ndarray)
+                and value.dtype == np.float32]
 
     if not any(narrow(est) for est in sub_estimators(model)):
         return model, options
@@ -184,7 +186,8 @@ def without_unwritable_settings(model: Any, options: dict[Any, Any], warnings: l
     * ``VotingClassifier(flatten_transform=True)`` (the default): skl2onnx refused it, though
       ``flatten_transform`` shapes only ``transform()``, which the file does not answer.
     * ``VotingClassifier``/``VotingRegressor`` with ``weights`` as a list, as most people write them:
-      skl2onnx failed on it ("'list' object has no attribute 'sum'"); the same numbers as an array.
+      skl2onnx failed on it ("'list' object has no attribute 'sum'"); the same numbers as an array, those
+      of the members not ``'drop'`` (skl2onnx pairs them with the fitted members by position).
     * ``KBinsDiscretizer(encode="onehot")`` (the default): a sparse output skl2onnx cannot write; its
       ``onehot-dense`` form holds the same values, which parity compares densified anyway.
     * ``RandomTreesEmbedding(sparse_output=True)`` (the default): likewise, dense with
@@ -199,7 +202,8 @@ def without_unwritable_settings(model: Any, options: dict[Any, Any], warnings: l
         found = []
         if kind == "VotingClassifier" and getattr(est, "flatten_transform", False) is True:
             found.append("flatten_transform")
-        if kind in ("VotingClassifier", "VotingRegressor") and isinstance(getattr(est, "weights", None), (list, tuple)):
+        if kind in ("VotingClassifier", "VotingRegressor") and getattr(est, "weights", None) is not None and (
+                isinstance(est.weights, (list, tuple)) or len(est.weights) != len(est.estimators_)):
             found.append("weights")
         if kind == "KBinsDiscretizer" and getattr(est, "encode", None) == "onehot":
             found.append("encode")
@@ -225,7 +229,9 @@ def without_unwritable_settings(model: Any, options: dict[Any, Any], warnings: l
     for est in after:
         for setting in unwritable(est):
             if setting == "weights":  # the same numbers: nothing to say
-                est.weights = np.asarray(est.weights, dtype=np.float64)
+                # those of the members not 'drop': skl2onnx pairs the i-th weight with the i-th fitted member
+                # (with a dropped one before it, 54 of 178 labels were wrong; helper-75)
+                est.weights = np.asarray(est._weights_not_none, dtype=np.float64)
                 continue
             setattr(est, setting, {"flatten_transform": False, "encode": "onehot-dense",
                                    "sparse_output": False}[setting])

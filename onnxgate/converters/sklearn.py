@@ -252,6 +252,16 @@ class SklearnConverter(Converter):
                     "with a sample of its input columns",
                     framework=self.framework,
                 )
+            if (type(est).__name__ == "VotingClassifier" and getattr(est, "voting", None) == "hard"
+                    and est is not final_step(alone)):
+                # its vote shares stand in for probabilities, which an ensemble around it reads as such: a
+                # StackingClassifier holding one wrote a file onnxruntime cannot run (helper-75)
+                raise UnsupportedModelError(
+                    f"a hard-voting VotingClassifier inside {type(alone).__name__} is not converted: it has no "
+                    "probabilities, and skl2onnx writes its vote shares where the ensemble around it reads them. "
+                    "Use voting='soft' there, or convert the hard-voting classifier as the model's last step",
+                    framework=self.framework,
+                )
             if type(est).__name__ == "TunedThresholdClassifierCV":
                 # skl2onnx converts it as its estimator_ at the default threshold: 12 of 569 breast_cancer
                 # labels differed (found by helper-71); parity caught it, convert said nothing
@@ -384,55 +394,61 @@ class SklearnConverter(Converter):
         conv_options = self._converter_options(model, zipmap, options)
         ml_opset = _register_boosting(model, ml_opset)
         no_double = False
-        for compute in attempts:
-            fitted, fitted_options = (float64_attributes(model, conv_options) if compute == "float64"
-                                      else (model, conv_options))
-            try:
-                proto = self._convert_at(fitted, columns, compute, opset, ml_opset, name, fitted_options, warnings)
-            except NoDouble as reason:
-                if precision == "float64":
-                    raise UnsupportedModelError(str(reason), framework=self.framework) from None
-                warnings.append(
-                    f"computed in float32 although the sample is float64: {reason.short}. Parity can differ "
-                    "from the float64 estimator by float32 rounding (a label can flip near a threshold)"
-                )
-                no_double = True
-                continue
-            if compute == "float32" and float64_data:
-                # ":no-double": asking for float64 is no fix (parity's hint must not send the user there)
-                set_metadata(proto, PRECISION_METADATA_KEY,
-                              "float32-from-float64:no-double" if no_double else "float32-from-float64")
-            elif compute == "float64":
-                set_metadata(proto, PRECISION_METADATA_KEY, "float64")
-            elif precision == "auto":
-                # float32 rows: a double graph was not tried, and parity's hint may name it
-                set_metadata(proto, PRECISION_METADATA_KEY, "float32")
-            histogram = sorted({type(e).__name__ for e in sub_estimators(model)
-                                if type(e).__name__.startswith("HistGradientBoosting")})
-            if float64_data and histogram:
-                # the tree ensembles run float32 in every graph (float32_tree_ensembles), as the other
-                # scikit-learn trees compare; HistGradientBoosting compares float64 with double thresholds
-                warnings.append(
-                    f"{histogram[0]} compares float64 features with double thresholds; the graph's trees "
-                    "compare them as float32 (ai.onnx.ml's tree ensembles), whatever the precision, so a value "
-                    "within a float32 step of a threshold can take the other branch: validate with the data "
-                    "the model will score"
-                )
-            if target_transformer is not None:
-                inverse_target(proto, target_transformer)
-            from onnxgate._data import is_dataframe
+        from onnxgate.converters._boosting import SAMPLE_FLOAT64
 
-            unread = unread_columns(model) if is_dataframe(sample) else []
-            if unread:
-                import json
+        rows_type = SAMPLE_FLOAT64.set(float64_data)  # a LightGBM step's thresholds follow the rows' type
+        try:
+            for compute in attempts:
+                fitted, fitted_options = (float64_attributes(model, conv_options) if compute == "float64"
+                                          else (model, conv_options))
+                try:
+                    proto = self._convert_at(fitted, columns, compute, opset, ml_opset, name, fitted_options, warnings)
+                except NoDouble as reason:
+                    if precision == "float64":
+                        raise UnsupportedModelError(str(reason), framework=self.framework) from None
+                    warnings.append(
+                        f"computed in float32 although the sample is float64: {reason.short}. Parity can differ "
+                        "from the float64 estimator by float32 rounding (a label can flip near a threshold)"
+                    )
+                    no_double = True
+                    continue
+                if compute == "float32" and float64_data:
+                    # ":no-double": asking for float64 is no fix (parity's hint must not send the user there)
+                    set_metadata(proto, PRECISION_METADATA_KEY,
+                                  "float32-from-float64:no-double" if no_double else "float32-from-float64")
+                elif compute == "float64":
+                    set_metadata(proto, PRECISION_METADATA_KEY, "float64")
+                elif precision == "auto":
+                    # float32 rows: a double graph was not tried, and parity's hint may name it
+                    set_metadata(proto, PRECISION_METADATA_KEY, "float32")
+                histogram = sorted({type(e).__name__ for e in sub_estimators(model)
+                                    if type(e).__name__.startswith("HistGradientBoosting")})
+                if float64_data and histogram:
+                    # the tree ensembles run float32 in every graph (float32_tree_ensembles), as the other
+                    # scikit-learn trees compare; HistGradientBoosting compares float64 with double thresholds
+                    warnings.append(
+                        f"{histogram[0]} compares float64 features with double thresholds; the graph's trees "
+                        "compare them as float32 (ai.onnx.ml's tree ensembles), whatever the precision, so a value "
+                        "within a float32 step of a threshold can take the other branch: validate with the data "
+                        "the model will score"
+                    )
+                if target_transformer is not None:
+                    inverse_target(proto, target_transformer)
+                from onnxgate._data import is_dataframe
 
-                from onnxgate.columns import UNREAD_METADATA_KEY
+                unread = unread_columns(model) if is_dataframe(sample) else []
+                if unread:
+                    import json
 
-                set_metadata(proto, UNREAD_METADATA_KEY, json.dumps(unread, ensure_ascii=False))
-                warnings.append(f"column(s) {unread} are dropped by the model's ColumnTransformer: they are no "
-                                "input, and data holding them is fed without them")
-            return RawConversion(model=proto, warnings=warnings)
-        raise AssertionError("unreachable")  # pragma: no cover
+                    from onnxgate.columns import UNREAD_METADATA_KEY
+
+                    set_metadata(proto, UNREAD_METADATA_KEY, json.dumps(unread, ensure_ascii=False))
+                    warnings.append(f"column(s) {unread} are dropped by the model's ColumnTransformer: they are no "
+                                    "input, and data holding them is fed without them")
+                return RawConversion(model=proto, warnings=warnings)
+            raise AssertionError("unreachable")  # pragma: no cover
+        finally:
+            SAMPLE_FLOAT64.reset(rows_type)
 
     def _converter_options(self, model: Any, zipmap: Any, user: Mapping[Any, Any]) -> dict[Any, Any]:
         """Per-estimator skl2onnx options: ``zipmap`` for every estimator whose converter takes it.
@@ -518,11 +534,12 @@ class SklearnConverter(Converter):
             # Many converters read only their first input and say nothing (PowerTransformer computed all 13
             # wine features from 'alcohol', SelectKBest gathered past its width): an input no node reads
             # means the step takes one matrix. A ColumnTransformer may leave a dropped column unread.
-            # Numbers of several types are one matrix of the compute float too: skl2onnx concatenates them
-            # in the first input's type (an int64 'age' first cast every float column to int64 before a
-            # StandardScaler: wrong on every row, and passed by data whose floats were whole; helper-73).
+            # skl2onnx concatenates several inputs in the first one's type: an int64 'age' first cast every
+            # float column to int64 before a StandardScaler (wrong on every row, and passed by data whose
+            # floats were whole; helper-73). Those columns are one matrix of the compute float instead; integer
+            # columns read as integers (an encoder's IDs above 2**24) stay as they are (helper-75).
             concat = len(columns) > 1 and not _selects_columns(model) and bool(
-                _unread_inputs(proto) or _overfed_nodes(proto) or _mixed_numbers(columns))
+                _unread_inputs(proto) or _overfed_nodes(proto) or _floats_cast_to_integers(proto))
         if concat:
             # A plain estimator fitted on a DataFrame reads one [N,k] matrix: its columns are
             # concatenated (each cast to the compute type) inside the graph, one input per column.
@@ -609,8 +626,8 @@ class SklearnConverter(Converter):
         for i, spec in enumerate(signature.outputs):
             lname = spec.name.lower()
             per_class = re.fullmatch(r"p_(\d+)", lname)
-            if "prob" in lname and _hard_voting(model):
-                outputs.append(_vote_shares(model, call("transform")))
+            if "prob" in lname and _hard_voting(final_step(model)):
+                outputs.append(_vote_shares(*_final_votes(model, X)))
             elif "prob" in lname and hasattr(model, "predict_proba"):
                 outputs.append(call("predict_proba"))
             elif per_class and hasattr(model, "predict_proba"):
@@ -711,6 +728,17 @@ def _hard_voting(model: Any) -> bool:
     return type(model).__name__ == "VotingClassifier" and getattr(model, "voting", None) == "hard"
 
 
+def _final_votes(model: Any, X: Any) -> tuple[Any, Any]:
+    """The hard-voting classifier ending ``model`` (itself, or the last step of nested pipelines) and its
+    members' votes (``transform()``) on ``X`` carried through the steps before it."""
+    while hasattr(model, "steps") and model.steps:
+        for _, step in model.steps[:-1]:
+            if step is not None and not (isinstance(step, str) and step == "passthrough"):
+                X = step.transform(X)
+        model = model.steps[-1][1]
+    return model, _dense(_call_native(model.transform, X))
+
+
 def _vote_shares(model: Any, votes: Any) -> Any:
     """What skl2onnx writes as a hard-voting classifier's probabilities, which scikit-learn has not: each
     class's share of the (weighted) votes, from ``transform()``'s class index per estimator and row. Its
@@ -718,7 +746,8 @@ def _vote_shares(model: Any, votes: Any) -> Any:
     import numpy as np
 
     votes = np.asarray(votes, dtype=np.int64).reshape(len(votes), -1)
-    weights = np.ones(votes.shape[1]) if model.weights is None else np.asarray(model.weights, dtype=np.float64)
+    kept = model._weights_not_none  # a member set to 'drop' has no vote, and no weight
+    weights = np.ones(votes.shape[1]) if kept is None else np.asarray(kept, dtype=np.float64)
     shares = np.zeros((len(votes), len(model.classes_)))
     for j in range(votes.shape[1]):
         shares[np.arange(len(votes)), votes[:, j]] += weights[j]
@@ -784,9 +813,20 @@ def _reads_1d(model: Any) -> bool:
     return takes_1d(model) or (bool(readers) and all(takes_1d(reader) for reader in readers))
 
 
-def _mixed_numbers(columns: Sequence[_Column]) -> bool:
-    """Columns all of numbers (or booleans) but not all of one type."""
-    return all(c.dtype.kind in "fiub" for c in columns) and len({c.dtype for c in columns}) > 1
+def _floats_cast_to_integers(proto: Any) -> bool:
+    """Whether the graph casts a floating-point input to an integer or boolean type, which drops its
+    fractions (skl2onnx's concatenation of inputs in the first input's type), or concatenates inputs of
+    several types as they are."""
+    types = {vi.name: vi.type.tensor_type.elem_type for vi in proto.graph.input}
+    floats = {name for name, code in types.items() if code in (1, 10, 11, 16)}
+    whole = {2, 3, 4, 5, 6, 7, 9, 12, 13}  # the integer types and bool
+    for node in proto.graph.node:
+        if node.op_type == "Cast" and node.input[0] in floats and any(
+                a.name == "to" and a.i in whole for a in node.attribute):
+            return True
+        if node.op_type == "Concat" and len({types[i] for i in node.input if i in types}) > 1:
+            return True  # inputs of several types joined as they are: no runtime takes it (an identity step)
+    return False
 
 
 def _selects_columns(model: Any) -> bool:
@@ -1158,7 +1198,8 @@ def _takes_one_input(err: Exception) -> bool:
     text = str(err)
     return any(said in text for said in ("at most 1 input", "Inputs and outputs should have the same type",
                                          "Only one input vector is allowed",  # KMeans, GaussianProcess
-                                         "with a wrong type"))  # a bool column into StandardScaler, KMeans
+                                         "with a wrong type",  # a bool column into StandardScaler, KMeans
+                                         "!= number of given features"))  # IsolationForest (helper-77)
 
 
 def _overfed_nodes(proto: Any) -> list[str]:

@@ -111,8 +111,9 @@ def package_container(
     **options
         ``service_name`` (str), ``max_rows`` (int, default 10,000), ``allow_nan`` (bool, or input
         names or the user's column names; default: the inputs an operator in :data:`NAN_AWARE_OPS`
-        reads, directly or through other nodes; such an input takes NaN, and JSON ``null`` as NaN, never
-        infinity), ``atol``, ``rtol`` (parity tolerances), ``search``, ``seed`` (:func:`search_settings`).
+        reads, directly or through other nodes, and those the parity data held NaN in where parity passed
+        against the native model; such an input takes NaN, and JSON ``null`` as NaN, never infinity),
+        ``atol``, ``rtol`` (parity tolerances), ``search``, ``seed`` (:func:`search_settings`).
 
     Returns
     -------
@@ -155,7 +156,8 @@ def package_container(
     blob = serialize(proto)
 
     max_rows = _positive_int(options.get("max_rows", DEFAULT_MAX_ROWS), "max_rows")
-    allow_nan = _nan_inputs(proto, sig, _bool_or_names(options.get("allow_nan")))
+    allow_nan = _nan_inputs(proto, sig, _bool_or_names(options.get("allow_nan")),
+                            _nan_in_parity(report, sig, data) if reference is not None else ())
     name = _service_name(options.get("service_name") or proto.graph.name or "onnx-model")
     example = _example_request(sig, data, allow_nan)
     versions = _versions()
@@ -264,10 +266,10 @@ def _bool_or_names(value: Any) -> Any:
     return [n.strip() for n in value.split(",") if n.strip()]
 
 
-def _nan_inputs(proto: Any, sig: Any, allow: bool | Sequence[str] | None) -> list[str]:
+def _nan_inputs(proto: Any, sig: Any, allow: bool | Sequence[str] | None, proven: Sequence[str] = ()) -> list[str]:
     floats = [t.name for t in sig.inputs if t.elem_type.startswith("float")]
     if allow is None:
-        return [name for name in floats if _reaches_nan_aware_node(proto, name)]
+        return [name for name in floats if name in proven or _reaches_nan_aware_node(proto, name)]
     if isinstance(allow, bool):
         return floats if allow else []
     from onnxgate.columns import ColumnMap
@@ -294,7 +296,7 @@ def _reaches_nan_aware_node(proto: Any, name: str) -> bool:
     seen, todo = {name}, [name]
     while todo:
         for node in readers.get(todo.pop(), ()):
-            if node.op_type in NAN_AWARE_OPS or _trees_route_missing(node):
+            if node.op_type in NAN_AWARE_OPS:
                 return True
             for out in node.output:
                 if out and out not in seen:
@@ -303,13 +305,24 @@ def _reaches_nan_aware_node(proto: Any, name: str) -> bool:
     return False
 
 
-def _trees_route_missing(node: Any) -> bool:
-    """A tree ensemble that sends a missing value down a branch of its own at some split: XGBoost's and
-    LightGBM's (trained on rows with NaN: a package refused the null their validate had passed), and
-    scikit-learn's trees (onnxgate writes the side scikit-learn sends a NaN)."""
-    if not node.op_type.startswith("TreeEnsemble"):
-        return False
-    return any(a.name == "nodes_missing_value_tracks_true" and any(a.ints) for a in node.attribute)
+def _nan_in_parity(report: Any, sig: Any, data: Any) -> list[str]:
+    """The inputs the parity data held NaN in, when parity passed on it against the native model: the
+    model takes a missing value there as the native one does (XGBoost and LightGBM route it down a
+    branch; a package of them validated on rows with NaN then refused null, found by helper-73). A tree
+    in the graph says nothing by itself: skl2onnx writes a missing-value branch for every scikit-learn
+    tree, and a GradientBoostingClassifier, or a forest behind a PCA, that scikit-learn refuses NaN for
+    answered it (helper-75)."""
+    parity = next((c for c in getattr(report, "checks", ()) if c.name == "prediction_parity"), None)
+    if parity is None or not parity.passed or parity.skipped or data is None:
+        return []
+    import numpy as np
+
+    from onnxgate._data import as_feeds, load_data
+
+    rows = load_data(data) if isinstance(data, (str, os.PathLike)) else data
+    feeds = as_feeds(rows, sig)
+    return [name for name, array in feeds.items()
+            if getattr(array, "dtype", np.dtype(object)).kind == "f" and bool(np.isnan(array).any())]
 
 
 def _service_name(text: str) -> str:

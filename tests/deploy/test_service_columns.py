@@ -52,13 +52,25 @@ def test_a_boosted_model_fitted_with_missing_values_is_packaged_to_take_them(lib
     assert np.abs(np.asarray(body["probabilities"]) - model.predict_proba(rows)).max() < 1e-5
 
 
-def test_a_linear_model_still_refuses_null_and_names_the_option(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["linear", "boosting", "pca-forest"])
+def test_a_model_scikit_learn_refuses_nan_for_refuses_null_and_names_the_option(kind: str, tmp_path: Path) -> None:
+    # skl2onnx writes a missing-value branch for every scikit-learn tree: a GradientBoostingClassifier, or a
+    # forest behind a PCA, answered a null scikit-learn refuses (helper-75)
+    from sklearn.decomposition import PCA
+    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
 
     frame, y = _cancer_with_holes()
     full = frame.fillna(frame.mean())
-    model = LogisticRegression(max_iter=5000).fit(full, y)
-    folder = og.package(og.convert(model, full.head()), target="container", out=tmp_path / "p")
+    model = {"linear": lambda: LogisticRegression(max_iter=5000),
+             "boosting": lambda: GradientBoostingClassifier(n_estimators=10, random_state=0),
+             "pca-forest": lambda: make_pipeline(PCA(2), RandomForestClassifier(10, random_state=0))}[kind]()
+    model.fit(full, y)
+    with pytest.raises(ValueError, match="NaN"):
+        model.predict(frame.head(20))
+    folder = og.package(og.convert(model, full.head()), target="container", out=tmp_path / "p",
+                        reference=model, data=full)
     assert json.loads((folder / "manifest.json").read_text())["service"]["allow_nan_inputs"] == []
     module = load_score(folder, "nan_linear")
     module.init()

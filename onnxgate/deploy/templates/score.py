@@ -833,10 +833,11 @@ def check_finite(name: str, arr: np.ndarray) -> None:
     """Refuse NaN in a float input unless the package takes it there, and infinity in every float input.
 
     NaN is a missing value: an input packaged to take missing values (``CONFIG["allow_nan"]``: the inputs
-    an imputer reads, or those named when packaging) takes it, any other refuses it. Infinity is no missing
-    value: an imputer passes it on, and a model that does arithmetic on it gives NaN scores (a class
-    label argmax'ed from NaN probabilities), where scikit-learn refuses the row. So it is refused for
-    every input. Raises :class:`RequestError` naming the input and the first offending row.
+    an imputer reads, those the parity data held NaN in, or those named when packaging) takes it, any
+    other refuses it. Infinity is no missing value: an imputer passes it on, and a model that does
+    arithmetic on it gives NaN scores (a class label argmax'ed from NaN probabilities), where
+    scikit-learn refuses the row. So it is refused for every input. Raises :class:`RequestError` naming
+    the input and the first offending row.
     """
     takes_nan = name in _config()["allow_nan"]
     bad = np.isinf(arr) if takes_nan else ~np.isfinite(arr)
