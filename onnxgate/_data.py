@@ -34,8 +34,34 @@ def is_dataframe(data: Any) -> bool:
     )
 
 
+def _parquet_folder(folder: Path) -> Any:
+    """A folder of Parquet files (as ``onnxgate score`` and Spark read them) as one DataFrame, the files'
+    rows in the order of their names; refused unless every file holds the same columns of the same types."""
+    files = sorted(f for f in folder.iterdir() if not f.name.startswith((".", "_")))
+    if not files:
+        raise InvalidDataError(f"no Parquet files in {str(folder)!r}", path=str(folder))
+    other = [f.name for f in files if f.suffix.lower() != ".parquet" or not f.is_file()]
+    if other:
+        raise InvalidDataError(f"the folder {str(folder)!r} holds {other[:3]}, which are not Parquet files: a data "
+                               "folder holds .parquet files only", path=str(folder))
+    import pandas as pd
+
+    frames = [load_data(f) for f in files]
+    first = dict(frames[0].dtypes.items())
+    for f, frame in zip(files[1:], frames[1:]):
+        if dict(frame.dtypes.items()) != first:
+            raise InvalidDataError(
+                f"{f.name!r} in {str(folder)!r} holds other columns or types than {files[0].name!r} "
+                f"({dict((str(k), str(v)) for k, v in frame.dtypes.items())} against "
+                f"{dict((str(k), str(v)) for k, v in first.items())}): every file of a data folder holds the same ones",
+                path=str(f),
+            )
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
 def load_data(path: str | os.PathLike[str]) -> Any:
-    """Read a data file: ``.csv`` or ``.parquet`` as a DataFrame, ``.npy`` as an array.
+    """Read a data file: ``.csv`` or ``.parquet`` as a DataFrame, ``.npy`` as an array; a folder of
+    ``.parquet`` files as one DataFrame (:func:`_parquet_folder`).
 
     Raises
     ------
@@ -44,6 +70,8 @@ def load_data(path: str | os.PathLike[str]) -> Any:
     """
     p = Path(path)
     suffix = p.suffix.lower()
+    if p.is_dir():
+        return _parquet_folder(p)
     if suffix not in DATA_SUFFIXES:
         raise InvalidDataError(
             f"expected a data file ending in one of {list(DATA_SUFFIXES)}, found {str(p)!r}",

@@ -305,7 +305,8 @@ def _spec(value_info: Any) -> TensorSpec:
     )
 
 
-def matched_outputs(names: Sequence[str], arrays: Sequence[Any], signature: Signature, who: str) -> list[Any]:
+def matched_outputs(names: Sequence[str], arrays: Sequence[Any], signature: Signature, who: str, *,
+                    positional: bool = False) -> list[Any]:
     """Native outputs named ``names`` in the ONNX model's output order, each ONNX output matched to one.
 
     As :func:`_in_output_order` (in order when the counts agree and no name is at another place on the
@@ -313,7 +314,8 @@ def matched_outputs(names: Sequence[str], arrays: Sequence[Any], signature: Sign
     a framework whose every output the ONNX model should have (PyTorch, Keras, TensorFlow): an ONNX
     output without a counterpart, or a native output the ONNX model lacks, is a
     :class:`~onnxgate.errors.ParityError`, not an output left "not compared" (an output renamed and
-    negated passed so).
+    negated passed so). With ``positional``, ``names`` stand for a tuple's positions, and the ONNX model
+    listing them in another order is a ParityError too.
     """
     from onnxgate.errors import ParityError
 
@@ -321,6 +323,14 @@ def matched_outputs(names: Sequence[str], arrays: Sequence[Any], signature: Sign
     names = [str(n) for n in names]
     shared = set(names) & set(onnx_names)
     in_place = all(names.index(n) == onnx_names.index(n) for n in shared)
+    if positional and not in_place and set(names) == set(onnx_names):
+        # ``names`` are the positions of a tuple (output_0, output_1...): the file lists them in another order,
+        # and a client reading its outputs by position gets them swapped (matched by name, it passed; helper-76)
+        raise ParityError(
+            f"the ONNX model lists its outputs as {onnx_names}, but {who} returns a tuple in the order {names}: a "
+            "client reading the outputs by position gets them in another order. Keep the graph's outputs in the "
+            "order the model returns them"
+        )
     if len(arrays) == len(onnx_names) and (in_place or len(set(names)) < len(names)):
         # renamed at conversion, all or some (options output_names), or leaves without names of their own:
         # in order; a name the other side has at another place goes by name below (two outputs swapped)

@@ -94,3 +94,18 @@ def test_position_columns_out_of_order_are_refused(iris: dict[str, Any], tmp_pat
     in_order = tmp_path / "in_order.parquet"
     frame.to_parquet(in_order)
     assert main(["score", str(iris["onnx"]), "--data", str(in_order), "--out", str(tmp_path / "ok.parquet")]) == 0
+
+
+def test_validate_reads_a_folder_of_parquet_files_as_score_does(iris: dict[str, Any], tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    # local validate refused the folder `score` and `validate --spark` read: no local verdict to compare (helper-76)
+    frame = pd.DataFrame(iris["X"], columns=[f"input_{i}" for i in range(4)])
+    folder = tmp_path / "rows"
+    folder.mkdir()
+    frame.iloc[:100].to_parquet(folder / "part-0.parquet")
+    frame.iloc[100:].to_parquet(folder / "part-1.parquet")
+    assert main(["validate", str(iris["onnx"]), "--data", str(folder), "--reference", str(iris["onnx"])]) == 0
+    assert "150 rows" in capsys.readouterr().out
+    frame.iloc[:10, :3].to_parquet(folder / "part-2.parquet")  # a file without a column
+    assert main(["validate", str(iris["onnx"]), "--data", str(folder), "--reference", str(iris["onnx"])]) == 2
+    assert "holds other columns or types" in capsys.readouterr().err

@@ -116,6 +116,10 @@ def run(args: argparse.Namespace) -> int:
             raise InvalidDataError("--name needs a registered model name, found an empty one")
         if args.name and not args.registry:
             raise InvalidDataError("--name names the model in an MLflow registry; add --registry [URI]")
+        if args.name:
+            from onnxgate.deploy.mlflow import check_registered_name
+
+            check_registered_name(args.name)  # before anything is written
     elif args.registry is not None or args.name is not None:
         raise InvalidDataError(f"--registry and --name apply to --target mlflow, not {target.name!r}")
     if target.name == "mlflow":

@@ -159,8 +159,10 @@ class PyTorchConverter(Converter):
         leaves = torch_leaves(result)
         outputs: list[Any] = [leaf.detach().cpu().numpy() for leaf in leaves]
         # named as the conversion names them: a dict's keys, else output / output_0, output_1...
-        names = key_names(result, taken=order) or io_names(None, "output", len(outputs), "output")
-        return matched_outputs(names, outputs, signature, f"the PyTorch reference ({type(model).__name__})")
+        keys = key_names(result, taken=order)
+        names = keys or io_names(None, "output", len(outputs), "output")
+        return matched_outputs(names, outputs, signature, f"the PyTorch reference ({type(model).__name__})",
+                               positional=keys is None and len(outputs) > 1)
 
     def load(self, path: Path, *, trust_pickle: bool = False) -> Any:
         """Load ``.pt2`` (torch.export), ``.pt``/``.pth`` (TorchScript; a pickled module with ``trust_pickle``)."""

@@ -165,6 +165,21 @@ def package_mlflow(
     return folder
 
 
+def check_registered_name(name: str) -> None:
+    """Refuse a name MLflow's registry refuses ('/' and ':' are not allowed in it), before anything is
+    written or logged: the registration failed after the run was logged, and was reported as a store
+    without a registry, exit 0 (helper-76).
+
+    Raises
+    ------
+    PackagingError
+        The name holds '/' or ':', or is empty.
+    """
+    if not str(name).strip() or any(c in str(name) for c in "/:"):
+        raise PackagingError(f"the registered model name {name!r} is not one MLflow takes: give a non-empty name "
+                             "without '/' or ':' (--name NAME)")
+
+
 def register_mlflow_model(folder: str | os.PathLike[str], registry: str = DEFAULT_REGISTRY, *,
                           name: str) -> dict[str, Any]:
     """Log an MLflow model directory (as written by :func:`package_mlflow`) to a tracking store and register it.
@@ -207,6 +222,7 @@ def register_mlflow_model(folder: str | os.PathLike[str], registry: str = DEFAUL
     if not name or not str(name).strip():
         raise PackagingError("a registered model needs a name (CLI: --name NAME)")
     name = str(name).strip()
+    check_registered_name(name)
     with _file_store_allowed(registry):
         try:
             # A client of its own: MLflow's global tracking URI (the user's) is left alone.
@@ -233,8 +249,12 @@ def register_mlflow_model(folder: str | os.PathLike[str], registry: str = DEFAUL
                     raise
             version = client.create_model_version(name, source=result["artifact_uri"], run_id=run.info.run_id)
         except Exception as err:  # a store without a model registry: the artifacts stay logged
+            said = " ".join(str(err).split())[:200]
+            if getattr(err, "error_code", "") == "INVALID_PARAMETER_VALUE":  # the registry refused what it was given
+                raise PackagingError(f"the model registry of {registry!r} refused the registration ({said}); "
+                                     f"the run's artifacts are logged at {runs_uri}") from err
             result["note"] = (f"logged as run artifacts only ({runs_uri}): the store has no model registry "
-                              f"({type(err).__name__}: {' '.join(str(err).split())[:200]})")
+                              f"({type(err).__name__}: {said})")
             return result
         result.update(registered=True, version=str(version.version), model_uri=f"models:/{name}/{version.version}")
     return result

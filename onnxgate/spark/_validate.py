@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from onnxgate.errors import InvalidDataError, OnnxGateError, UnsupportedModelError
+from onnxgate.errors import InvalidDataError, OnnxGateError, ParityError, UnsupportedModelError
 from onnxgate.spark._session import spark_error, worker_input_error
 from onnxgate.validators.report import CheckResult
 
@@ -155,15 +155,49 @@ def _pickle_reference(reference: Any) -> bytes:
         from pyspark import cloudpickle
     except ImportError:  # pragma: no cover - pyspark always ships it
         import pickle as cloudpickle  # type: ignore[no-redef]
+    import pickle
+
+    if any(k.__name__ == "ExportedProgram" for k in type(reference).__mro__):
+        # a torch.export program (a .pt2 reference) pickles, and loads back here, but not in an executor's
+        # process ("KeyError: 'val'" on every partition, reported as the rows' fault; helper-76): it travels
+        # as its .pt2 bytes, loaded again by torch.export.load on each executor
+        reference = _ExportedProgramBytes(reference)
     try:
-        return bytes(cloudpickle.dumps(reference))
+        payload = bytes(cloudpickle.dumps(reference))
+        pickle.loads(payload)  # what each executor will do
     except Exception as err:
         raise UnsupportedModelError(
             f"the reference ({type(reference).__module__}.{type(reference).__name__}) cannot be sent to the Spark "
-            f"executors: pickling it failed ({type(err).__name__}: {err}). Spark parity ships scikit-learn, "
-            "XGBoost, LightGBM and CatBoost models, PyTorch modules and Keras models by pickle; save a TorchScript "
-            "module's eager nn.Module instead, or validate this model with onnxgate.validate on one machine."
+            f"executors: pickling it and loading it back failed ({type(err).__name__}: {err}). Spark parity ships "
+            "scikit-learn, XGBoost, LightGBM and CatBoost models, PyTorch modules and Keras models by pickle; pass "
+            "the eager nn.Module (not a TorchScript or torch.export .pt2 program), or validate this model with "
+            "onnxgate.validate on one machine."
         ) from err
+    return payload
+
+
+class _ExportedProgramBytes:
+    """A torch.export program pickled as its ``torch.export.save`` bytes: unpickled, the program again."""
+
+    def __init__(self, program: Any) -> None:
+        import io
+
+        import torch
+
+        buffer = io.BytesIO()
+        torch.export.save(program, buffer)
+        self.data = buffer.getvalue()
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
+        return _load_exported_program, (self.data,)
+
+
+def _load_exported_program(data: bytes) -> Any:
+    import io
+
+    import torch
+
+    return torch.export.load(io.BytesIO(data))
 
 
 class _Shared:
@@ -363,6 +397,9 @@ def _partition_parity(
                                                         signature, tolerances)
                 try:
                     ref_out = run_reference(feeds)
+                except ParityError as err:  # the reference's outputs are not the ONNX model's: as locally
+                    part["error"] = str(err)
+                    break
                 except OnnxGateError:
                     raise
                 except Exception as err:

@@ -803,3 +803,34 @@ def test_a_list_argument_and_a_one_dimensional_sample_are_named_for_what_they_ar
     net = torch.nn.Sequential(torch.nn.Linear(10, 2)).eval()
     with pytest.raises(og.UnsupportedModelError, match=r"The sample is 1-D \(shape \[10\]\).*pass X\[:1\]"):
         og.convert(net, np.ones(10, np.float32), opset=17)
+
+
+def test_outputs_listed_in_another_order_than_the_tuple_fail_parity() -> None:
+    # matched by their names output_0/output_1 the swapped file passed, while a client reading outputs by position
+    # got the model's second tensor first (helper-76)
+    import onnx
+    import torch
+
+    class TwoHeads(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = torch.nn.Linear(4, 3)
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            h = self.body(x)
+            return h.sum(dim=1, keepdim=True), h * 2.0
+
+    torch.manual_seed(0)
+    model = TwoHeads().eval()
+    X = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
+    conv = og.convert(model, X[:5])
+    assert og.validate(conv, reference=model, data=X).passed
+    swapped = onnx.ModelProto()
+    swapped.CopyFrom(conv.model)
+    first, second = onnx.ValueInfoProto(), onnx.ValueInfoProto()
+    first.CopyFrom(swapped.graph.output[0])
+    second.CopyFrom(swapped.graph.output[1])
+    swapped.graph.output[0].CopyFrom(second)
+    swapped.graph.output[1].CopyFrom(first)
+    parity = og.validate(swapped, reference=model, data=X).check("prediction_parity")
+    assert not parity.passed and "reading the outputs by position" in parity.message

@@ -208,6 +208,10 @@ def test_cli_exit_codes_and_registry(iris, tmp_path, capsys, monkeypatch):
     assert "--target mlflow" in capsys.readouterr().err
     assert main([*base[:-1], str(tmp_path / "n"), "--name", "x"]) == 2
     assert "--registry" in capsys.readouterr().err
+    # a name the registry refuses: exit 2 before anything is written (was exit 0, "the store has no model
+    # registry", with the run logged; helper-76)
+    assert main([*base[:-1], str(tmp_path / "slash"), "--registry", store.as_uri(), "--name", "bad/name"]) == 2
+    assert "without '/' or ':'" in capsys.readouterr().err and not (tmp_path / "slash").exists()
 
 
 def test_missing_mlflow_names_the_extra(iris, tmp_path, monkeypatch):

@@ -334,6 +334,24 @@ def test_references_of_each_framework_travel_by_pickle(local_spark: Any, name: s
         assert (a["abs"] or {}).get("max") == (b["abs"] or {}).get("max")
 
 
+def test_a_pt2_reference_travels_to_the_executors(local_spark: Any, tmp_path: Path) -> None:
+    # a torch.export program pickled, loaded back on the driver, and failed on every executor with
+    # "KeyError: 'val'", reported as the rows' fault (helper-76); it travels as its .pt2 bytes
+    import torch
+
+    model, X, _ = og.zoo.get("pytorch-diabetes-mlp").build()
+    conv = og.convert(model, X[:5])
+    program = torch.export.export(model, (torch.as_tensor(np.asarray(X[:5], dtype=np.float32)),),
+                                  dynamic_shapes=({0: torch.export.Dim("batch")},))
+    torch.export.save(program, tmp_path / "model.pt2")
+    model_file, data = tmp_path / "m.onnx", tmp_path / "rows.parquet"
+    model_file.write_bytes(conv.model.SerializeToString())
+    pd.DataFrame(np.asarray(X, dtype=np.float32), columns=[f"input_{i}" for i in range(X.shape[1])]).to_parquet(data)
+    args = ["validate", str(model_file), "--reference", str(tmp_path / "model.pt2"), "--data", str(data)]
+    assert main(args) == 0
+    assert main([*args, "--spark", "local[2]"]) == 0
+
+
 def test_cli_on_spark_refuses_the_files_local_score_refuses(
     local_spark: Any, forest: dict[str, Any], tmp_path: Path, capsys: Any
 ) -> None:
