@@ -45,6 +45,32 @@ def declare_binary_scores(proto: Any, model: Any) -> None:
             dims[1].dim_value = 1
 
 
+def mlp_targets(proto: Any, model: Any) -> None:
+    """A multi-target MLPRegressor's output as ``[N, n_targets]``: skl2onnx ends it with a Reshape to
+    ``[-1, 1]``, a ``[2N, 1]`` column of the two targets' values interleaved (found by helper-77; the double
+    graph was ill-typed against its declaration and fell back to float32)."""
+    import numpy as np
+    from onnx import numpy_helper
+
+    final = final_step(model)
+    targets = getattr(final, "n_outputs_", 1)
+    if type(final).__name__ != "MLPRegressor" or not isinstance(targets, int) or targets < 2:
+        return
+    if len(proto.graph.output) != 1:
+        return
+    name = proto.graph.output[0].name
+    node = next((n for n in proto.graph.node if name in n.output), None)
+    if node is None or node.op_type != "Reshape":
+        return
+    old, shape = node.input[1], f"{node.input[1]}_targets"
+    proto.graph.initializer.append(numpy_helper.from_array(np.array([-1, targets], dtype=np.int64), shape))
+    node.input[1] = shape
+    if not any(old in n.input for n in proto.graph.node):  # the [-1, 1] read by nothing else
+        kept = [i for i in proto.graph.initializer if i.name != old]
+        del proto.graph.initializer[:]
+        proto.graph.initializer.extend(kept)
+
+
 def declare_targets(proto: Any, model: Any) -> None:
     """Declare a multi-target regressor's output ``[N, n_targets]``: skl2onnx declares a forest's and a
     linear model's ``[N,1]`` (for a forest onnxruntime then warned at every run, and the SQL adaptation did
@@ -355,6 +381,50 @@ def label_per_row(proto: Any, model: Any) -> None:
         out.type.tensor_type.shape.dim.add().CopyFrom(batch)
     else:
         out.type.tensor_type.shape.dim.add().dim_param = "N"
+
+
+def radius_outliers(proto: Any, model: Any) -> None:
+    """A RadiusNeighborsClassifier with an ``outlier_label``: a row with no training row within the radius
+    gets that label and probabilities of 0 (1 for the label, where it is a class), as scikit-learn answers it.
+    skl2onnx divided no votes by no weight there: NaN probabilities and the first class as the label (27 of
+    68 wine rows; data without such rows passed parity; found by helper-77). The rows are those whose
+    probabilities are NaN."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    final = final_step(model)
+    outlier = getattr(final, "outlier_label_", None)
+    if type(final).__name__ != "RadiusNeighborsClassifier" or outlier is None or getattr(final, "outputs_2d_", True):
+        return
+    if len(proto.graph.output) != 2:
+        return
+    label, probabilities = (o.name for o in proto.graph.output)
+    classes = np.asarray(final.classes_)
+    value = outlier[0] if isinstance(outlier, (list, tuple, np.ndarray)) else outlier
+    kind = proto.graph.output[1].type.tensor_type.elem_type
+    row = np.zeros((1, len(classes)), dtype=np.float64 if kind == TensorProto.DOUBLE else np.float32)
+    where = np.flatnonzero(classes == value)
+    if where.size == 1:
+        row[0, where[0]] = 1.0
+    label_kind = proto.graph.output[0].type.tensor_type.elem_type
+    answer = (np.array([str(value).encode()], dtype=object) if label_kind == TensorProto.STRING
+              else np.array([value], dtype=helper.tensor_dtype_to_np_dtype(label_kind)))
+    for node in proto.graph.node:
+        node.output[:] = [f"{o}_inlier" if o in (label, probabilities) else o for o in node.output]
+    proto.graph.initializer.extend([
+        numpy_helper.from_array(row, "onnxgate_outlier_row"),
+        numpy_helper.from_array(answer, "onnxgate_outlier_label"),
+        numpy_helper.from_array(np.array([0], dtype=np.int64), "onnxgate_first_class"),
+        numpy_helper.from_array(np.array([-1], dtype=np.int64), "onnxgate_flat"),
+    ])
+    proto.graph.node.extend([
+        helper.make_node("Gather", [f"{probabilities}_inlier", "onnxgate_first_class"], ["onnxgate_first_p"], axis=1),
+        helper.make_node("IsNaN", ["onnxgate_first_p"], ["onnxgate_outlier"]),
+        helper.make_node("Where", ["onnxgate_outlier", "onnxgate_outlier_row", f"{probabilities}_inlier"],
+                         [probabilities]),
+        helper.make_node("Reshape", ["onnxgate_outlier", "onnxgate_flat"], ["onnxgate_outlier_rows"]),
+        helper.make_node("Where", ["onnxgate_outlier_rows", "onnxgate_outlier_label", f"{label}_inlier"], [label]),
+    ])
 
 
 def labels_as_classes(proto: Any, model: Any) -> None:

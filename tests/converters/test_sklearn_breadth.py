@@ -308,6 +308,127 @@ def test_an_svr_without_support_vectors_is_refused_saying_why() -> None:
         og.convert(model, X[:5])
 
 
+def _with_output_scaled(proto: Any, output: str, factor: float) -> Any:
+    import onnx
+    from onnx import helper, numpy_helper
+
+    broken = onnx.ModelProto()
+    broken.CopyFrom(proto)
+    for node in broken.graph.node:
+        node.output[:] = [f"{o}_raw" if o == output else o for o in node.output]
+    broken.graph.initializer.append(numpy_helper.from_array(np.array(factor, dtype=np.float64), "factor"))
+    broken.graph.node.append(helper.make_node("Mul", [f"{output}_raw", "factor"], [output]))
+    return broken
+
+
+def test_a_gaussian_process_std_output_is_compared() -> None:
+    # skl2onnx's return_std output had no counterpart and was left "not compared": a std 10x too large passed
+    from skl2onnx import to_onnx
+    from sklearn.datasets import load_diabetes
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+
+    X, y = load_diabetes(return_X_y=True)
+    X, y = X[:, :4] / X[:, :4].std(axis=0), (y - y.mean()) / y.std()
+    model = GaussianProcessRegressor(ConstantKernel() * RBF() + WhiteKernel(), random_state=0).fit(X[:300], y[:300])
+    proto = to_onnx(model, X[:5], options={GaussianProcessRegressor: {"return_std": True}})
+    proto.graph.output[1].type.tensor_type.shape.dim.add().dim_param = "N"  # skl2onnx declares no shape
+    std = proto.graph.output[1].name
+    assert og.validate(proto, reference=model, data=X[300:]).passed
+    parity = og.validate(_with_output_scaled(proto, std, 10.0), reference=model, data=X[300:]).check(
+        "prediction_parity")
+    assert not parity.passed and std in parity.message
+
+
+def test_an_output_no_answer_of_the_estimator_gives_fails_parity() -> None:
+    # unchecked, it would pass whatever it holds
+    from onnx import helper
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+
+    X, y = load_diabetes(return_X_y=True)
+    model = Ridge().fit(X, y)
+    proto = og.convert(model, X[:5]).model
+    proto.graph.node.append(helper.make_node("Identity", [proto.graph.input[0].name], ["echo"]))
+    proto.graph.output.append(helper.make_tensor_value_info("echo", proto.graph.input[0].type.tensor_type.elem_type,
+                                                            ["N", X.shape[1]]))
+    parity = og.validate(proto, reference=model, data=X).check("prediction_parity")
+    assert not parity.passed and "output 'echo' matches none of Ridge's answers" in parity.message
+
+
+@pytest.mark.parametrize(("weights", "labels", "outlier"), [("uniform", "int", "most_frequent"),
+                                                        ("distance", "text", "most_frequent"),
+                                                        ("uniform", "int", 7)])
+def test_a_radius_classifier_answers_its_outlier_label_where_no_row_is_near(weights: str, labels: str,
+                                                                            outlier: Any) -> None:
+    # a row without a training row in the radius got NaN probabilities and the first class (27 of 68 wine rows);
+    # data without such rows passed parity (helper-77)
+    import onnxruntime as ort
+    from sklearn.datasets import load_wine
+    from sklearn.neighbors import RadiusNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_wine(return_X_y=True)
+    target = np.array(["barolo", "grignolino", "barbera"])[y] if labels == "text" else y
+    model = make_pipeline(StandardScaler(), RadiusNeighborsClassifier(radius=2.0, weights=weights,
+                                                                      outlier_label=outlier)).fit(X[::2], target[::2])
+    rows = np.r_[X[1::2], X[1::2][:10] * 1.8]
+    far = np.array([len(a) == 0 for a in model[-1].radius_neighbors(model[0].transform(rows), return_distance=False)])
+    assert far.sum() >= 10
+    conv = og.convert(model, X[:5])
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    label, probabilities = session.run(None, {conv.signature.inputs[0].name: rows})
+    assert (label == model.predict(rows)).all()
+    assert np.abs(probabilities - model.predict_proba(rows)).max() < 1e-6
+    assert og.validate(conv, reference=model, data=rows).passed
+
+
+@pytest.mark.parametrize("precision", ["auto", "float32"])
+def test_a_two_target_mlp_regressor_answers_one_row_per_sample(precision: str) -> None:
+    # skl2onnx reshaped its output to [-1, 1]: [884, 1] for 442 rows of 2 targets, and the double graph was
+    # ill-typed (helper-77)
+    import onnxruntime as ort
+    from sklearn.datasets import load_diabetes
+    from sklearn.neural_network import MLPRegressor
+
+    X, y = load_diabetes(return_X_y=True)
+    Y = np.c_[y, y * 0.5 + 3] / 100
+    model = MLPRegressor(hidden_layer_sizes=(8,), max_iter=300, random_state=0).fit(X, Y)
+    conv = og.convert(model, X[:5], precision=precision)
+    assert conv.signature.outputs[0].elem_type == ("float64" if precision == "auto" else "float32")
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = session.run(None, {conv.signature.inputs[0].name: X})[0]
+    assert got.shape == (442, 2) and np.abs(got - model.predict(X)).max() < 1e-4
+    assert og.validate(conv, reference=model, data=X).passed
+
+
+def test_a_multi_label_mlp_classifier_is_refused_by_name() -> None:
+    # skl2onnx wrote [N, 4] probabilities in no order scikit-learn's [N, 2] has (helper-77)
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    Y = np.c_[y, (X[:, 0] > 0).astype(int)]
+    model = MLPClassifier(hidden_layer_sizes=(8,), max_iter=300, random_state=0).fit(X, Y)
+    with pytest.raises(og.UnsupportedModelError, match="multi-label"):
+        og.convert(model, X[:5])
+
+
+@pytest.mark.parametrize("ngrams", [(1, 1), (1, 2)])
+def test_a_word_ngram_vectorizer_warns_of_ngrams_across_dropped_words(ngrams: tuple[int, int]) -> None:
+    # "This is a copy" gives the bigram "is copy" in scikit-learn, not in the ONNX tokenizer (helper-77)
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    texts = np.array(["this is a copy", "a red wine", "is it a copy", "wine is red", "red is a colour", "copy it"])
+    model = make_pipeline(CountVectorizer(ngram_range=ngrams), LogisticRegression()).fit(texts, [0, 1, 0, 1, 1, 0])
+    warned = any("'is copy'" in w for w in og.convert(model, texts[:2].reshape(-1, 1)).warnings)
+    assert warned == (ngrams == (1, 2))
+
+
 def test_precision_keyword_and_option_agree_or_refuse() -> None:
     from sklearn.linear_model import LinearRegression
 
