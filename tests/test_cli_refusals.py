@@ -109,3 +109,12 @@ def test_validate_reads_a_folder_of_parquet_files_as_score_does(iris: dict[str, 
     frame.iloc[:10, :3].to_parquet(folder / "part-2.parquet")  # a file without a column
     assert main(["validate", str(iris["onnx"]), "--data", str(folder), "--reference", str(iris["onnx"])]) == 2
     assert "holds other columns or types" in capsys.readouterr().err
+
+
+def test_messages_say_what_to_do(tmp_path: Path) -> None:
+    # helper-72: "Give a DuckDB file (or a new path)" for a new path in a missing folder
+    from onnxgate.deploy.duckdb_dryrun import _check_database_file
+
+    with pytest.raises(og.InvalidDataError, match="in a folder that does not exist"):
+        _check_database_file(tmp_path / "nodir" / "x.duckdb")
+    _check_database_file(tmp_path / "x.duckdb")  # a new path in a folder that exists

@@ -102,7 +102,7 @@ class BoostingConverter(Converter):
         if sample is None:
             raise InvalidDataError(
                 f"converting a {self.framework} model needs a sample (array or DataFrame of the feature "
-                "columns) to fix the input's width and type; pass convert(model, X[:5])"
+                "columns) to fix the input's width and type; pass convert(model, X[:5]) (CLI: --sample FILE)"
             )
         if is_dataframe(sample):
             categories = categories or {}

@@ -88,7 +88,7 @@ def _sample_tensors(model: Any, sample: Any) -> tuple[tuple[Any, ...], list[str]
     if sample is None:
         raise InvalidDataError(
             "converting a PyTorch model needs a sample input (array, tensor, tuple of them or dict) "
-            "to trace it; pass convert(model, X[:5])"
+            "to trace it; pass convert(model, X[:5]) (CLI: --sample FILE)"
         )
     names: list[str] | None = None
     if is_dataframe(sample):

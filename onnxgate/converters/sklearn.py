@@ -373,7 +373,7 @@ class SklearnConverter(Converter):
         if sample is None:
             raise InvalidDataError(
                 "converting a scikit-learn model needs a sample (array or DataFrame) to fix the input "
-                "names and types; pass convert(model, X[:5])"
+                "names and types; pass convert(model, X[:5]) (CLI: --sample FILE)"
             )
         options = dict(options)
         precision = options.pop("precision", "auto")

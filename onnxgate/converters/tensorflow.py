@@ -758,7 +758,7 @@ class TensorFlowConverter(Converter):
         if sample is None:
             raise InvalidDataError(
                 "the tf.function has no input_signature, so a sample is needed to fix the input shapes; "
-                "pass convert(model, X[:5]) or give the function an input_signature",
+                "pass convert(model, X[:5]) (CLI: --sample FILE) or give the function an input_signature",
                 framework=self.framework,
             )
         import numpy as np

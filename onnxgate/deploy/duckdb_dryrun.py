@@ -568,6 +568,9 @@ def _check_database_file(path: Path) -> None:
     CSV or Parquet file as a read-only catalog rather than fail)."""
     if path.is_dir():
         raise InvalidDataError(f"--database {str(path)!r} is a folder; give a DuckDB database file")
+    if not path.parent.is_dir():
+        raise InvalidDataError(f"--database {str(path)!r} is in a folder that does not exist "
+                               f"({str(path.parent)!r}): create the folder first, or give a path in one")
     if os.path.lexists(path):
         from onnxgate._files import check_regular_file
 

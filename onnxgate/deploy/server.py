@@ -341,7 +341,12 @@ def _v2_loads(raw: bytes, what: str = "the request body") -> Any:
     except RecursionError:
         raise _V2Error(400, "the request JSON nests too deep (the limit is 1024 levels)") from None
     except ValueError as err:
-        raise _V2Error(400, f"{what} is not valid JSON: {err}") from None
+        hint = ""
+        if what == "the request body" and isinstance(err, UnicodeDecodeError):
+            # binary tensor data after a JSON header: the header's length is the request's to say
+            hint = ("; a request with binary tensor data gives the length of its JSON header in the "
+                    "Inference-Header-Content-Length header")
+        raise _V2Error(400, f"{what} is not valid JSON: {err}{hint}") from None
     if "\\u" in text:
         try:  # the standard library reads a lone surrogate escape ("\\ud800") into a string no encoder writes
             json.dumps(parsed, ensure_ascii=False).encode("utf-8")

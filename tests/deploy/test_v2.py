@@ -397,6 +397,9 @@ RAW_BAD = [
      400, "expected float64 values, found"),
     ("header-length-too-big", b'{"inputs": []}', {"Inference-Header-Content-Length": "999"}, 400,
      "Inference-Header-Content-Length '999'"),
+    # binary data after the JSON without the header that says where the JSON ends (helper-72)
+    ("binary-without-header", b'{"inputs": []}\xf6\x00\x01\x02', {}, 400,
+     "gives the length of its JSON header in the Inference-Header-Content-Length header"),
     ("binary-size-mismatch", *_binary(16, 16), 400, "needs 32 bytes, binary_data_size is 16"),
     ("binary-past-the-end", *_binary(32, 16), 400, "binary_data_size 32 is not within the 16 bytes"),
     ("binary-left-over", *_binary(32, 40), 400, "8 bytes of binary data follow the inputs"),

@@ -297,7 +297,7 @@ def precheck(raw: bytes | str) -> None:
     raise RequestError(
         "too_many_values",
         f"the request holds over {found} JSON values; at most {_max_rows} rows per request fit in "
-        f"{budget}; split the request",
+        f"{budget} values; split the request",
         status=413,
     )
 
