@@ -126,7 +126,25 @@ def load_data(path: str | os.PathLike[str]) -> Any:
         raise InvalidDataError(f"cannot read {str(p)!r}: {err}", path=str(p)) from err
     if frame.shape[0] == 0:
         raise InvalidDataError(f"data file {str(p)!r} has a header but no rows", path=str(p))
+    if suffix == ".csv":
+        _refuse_repeated_header(p)
     return frame
+
+
+def _refuse_repeated_header(path: Path) -> None:
+    """Refuse a CSV header naming a column twice: pandas renames the second ``alcohol.1``, and a reader
+    picking columns by name (the dry run) took the first silently (helper-72)."""
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as handle:
+        header = next(csv.reader(handle), [])
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated and not all(_is_number(name) for name in header):
+        raise InvalidDataError(
+            f"data file {str(path)!r} names the column(s) {repeated} more than once in its header; name each "
+            "column once",
+            path=str(path),
+        )
 
 
 def _check_npy(array: np.ndarray, path: str) -> None:

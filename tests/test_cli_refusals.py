@@ -118,3 +118,15 @@ def test_messages_say_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(og.InvalidDataError, match="in a folder that does not exist"):
         _check_database_file(tmp_path / "nodir" / "x.duckdb")
     _check_database_file(tmp_path / "x.duckdb")  # a new path in a folder that exists
+
+
+def test_a_csv_naming_a_column_twice_is_refused(iris: dict[str, Any], tmp_path: Path) -> None:
+    # pandas renamed the second 'alcohol' to 'alcohol.1' and the dry run, picking columns by name, used the first
+    from onnxgate._data import load_data
+
+    path = tmp_path / "twice.csv"
+    path.write_text("a,b,a\n1,2,3\n4,5,6\n", encoding="utf-8")
+    with pytest.raises(og.InvalidDataError, match=r"names the column\(s\) \['a'\] more than once"):
+        load_data(path)
+    path.write_text("a,b,c\n1,2,3\n", encoding="utf-8")
+    assert list(load_data(path).columns) == ["a", "b", "c"]
