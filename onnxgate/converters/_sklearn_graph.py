@@ -407,8 +407,10 @@ def radius_outliers(proto: Any, model: Any) -> None:
     if where.size == 1:
         row[0, where[0]] = 1.0
     label_kind = proto.graph.output[0].type.tensor_type.elem_type
+    # onnxruntime has no Where on bool: a bool label is chosen as int64 and cast back (helper-78)
+    chosen_kind = TensorProto.INT64 if label_kind == TensorProto.BOOL else label_kind
     answer = (np.array([str(value).encode()], dtype=object) if label_kind == TensorProto.STRING
-              else np.array([value], dtype=helper.tensor_dtype_to_np_dtype(label_kind)))
+              else np.array([value], dtype=helper.tensor_dtype_to_np_dtype(chosen_kind)))
     for node in proto.graph.node:
         node.output[:] = [f"{o}_inlier" if o in (label, probabilities) else o for o in node.output]
     proto.graph.initializer.extend([
@@ -423,7 +425,16 @@ def radius_outliers(proto: Any, model: Any) -> None:
         helper.make_node("Where", ["onnxgate_outlier", "onnxgate_outlier_row", f"{probabilities}_inlier"],
                          [probabilities]),
         helper.make_node("Reshape", ["onnxgate_outlier", "onnxgate_flat"], ["onnxgate_outlier_rows"]),
-        helper.make_node("Where", ["onnxgate_outlier_rows", "onnxgate_outlier_label", f"{label}_inlier"], [label]),
+    ])
+    if chosen_kind == label_kind:
+        proto.graph.node.append(helper.make_node(
+            "Where", ["onnxgate_outlier_rows", "onnxgate_outlier_label", f"{label}_inlier"], [label]))
+        return
+    proto.graph.node.extend([
+        helper.make_node("Cast", [f"{label}_inlier"], ["onnxgate_inlier_codes"], to=chosen_kind),
+        helper.make_node("Where", ["onnxgate_outlier_rows", "onnxgate_outlier_label", "onnxgate_inlier_codes"],
+                         ["onnxgate_label_codes"]),
+        helper.make_node("Cast", ["onnxgate_label_codes"], [label], to=label_kind),
     ])
 
 

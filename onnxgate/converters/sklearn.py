@@ -657,6 +657,11 @@ class SklearnConverter(Converter):
                 outputs.append(_scores_as_written(model, call("decision_function"), spec.width))
             elif "label" in lname and hasattr(model, "predict"):
                 outputs.append(call("predict"))
+            elif "score_samples" in lname and hasattr(model, "score_samples"):  # skl2onnx's score_samples option
+                outputs.append(call("score_samples"))
+            elif "leaf" in lname and hasattr(final_step(model), "apply"):  # its decision_leaf option: apply()
+                final, rows = _through_steps(model, X)
+                outputs.append(_dense(_call_native(final.apply, rows)))
             elif "score" in lname and hasattr(model, "decision_function"):
                 outputs.append(call("decision_function"))
             elif i == 0 and hasattr(model, "predict") and (is_regressor(model) or not hasattr(model, "transform")):
@@ -753,15 +758,21 @@ def _hard_voting(model: Any) -> bool:
     return type(model).__name__ == "VotingClassifier" and getattr(model, "voting", None) == "hard"
 
 
-def _final_votes(model: Any, X: Any) -> tuple[Any, Any]:
-    """The hard-voting classifier ending ``model`` (itself, or the last step of nested pipelines) and its
-    members' votes (``transform()``) on ``X`` carried through the steps before it."""
+def _through_steps(model: Any, X: Any) -> tuple[Any, Any]:
+    """The estimator ending ``model`` (itself, or the last step of nested pipelines) and ``X`` carried
+    through the steps before it."""
     while hasattr(model, "steps") and model.steps:
         for _, step in model.steps[:-1]:
             if step is not None and not (isinstance(step, str) and step == "passthrough"):
                 X = step.transform(X)
         model = model.steps[-1][1]
-    return model, _dense(_call_native(model.transform, X))
+    return model, X
+
+
+def _final_votes(model: Any, X: Any) -> tuple[Any, Any]:
+    """The hard-voting classifier ending ``model`` and its members' votes (``transform()``) on ``X``."""
+    final, rows = _through_steps(model, X)
+    return final, _dense(_call_native(final.transform, rows))
 
 
 def _vote_shares(model: Any, votes: Any) -> Any:

@@ -156,8 +156,13 @@ def package_container(
     blob = serialize(proto)
 
     max_rows = _positive_int(options.get("max_rows", DEFAULT_MAX_ROWS), "max_rows")
+    from onnxgate.validators.reference import is_native_reference
+
+    # parity against an ONNX file or a callable says nothing of what the native model does with NaN (the file
+    # compared with itself took null where scikit-learn refuses it; helper-78)
+    native = reference is not None and is_native_reference(reference)
     allow_nan = _nan_inputs(proto, sig, _bool_or_names(options.get("allow_nan")),
-                            _nan_in_parity(report, sig, data) if reference is not None else ())
+                            _nan_in_parity(report, sig, data) if native else ())
     name = _service_name(options.get("service_name") or proto.graph.name or "onnx-model")
     example = _example_request(sig, data, allow_nan)
     versions = _versions()

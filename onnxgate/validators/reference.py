@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from onnxgate.signature import Signature
 
-__all__ = ["ADAPT_METADATA_KEY", "ReferenceFn", "prepare_reference", "reference_outputs"]
+__all__ = ["ADAPT_METADATA_KEY", "ReferenceFn", "is_native_reference", "prepare_reference", "reference_outputs"]
 
 
 ReferenceFn = Callable[[Mapping[str, "np.ndarray"]], list["np.ndarray | None"]]
@@ -134,6 +134,14 @@ def _same_inputs(reference: onnx.ModelProto, signature: Signature) -> bool:
     weights = {init.name for init in reference.graph.initializer}
     names = {vi.name for vi in reference.graph.input if vi.name not in weights}
     return names == set(signature.input_names)
+
+
+def is_native_reference(reference: Any) -> bool:
+    """Whether ``reference`` is a native model of a registered framework (not an ONNX model, a
+    :class:`~onnxgate.Conversion` or a callable): parity against it compared the framework's own answers."""
+    from onnxgate.conversion import Conversion
+
+    return not isinstance(reference, Conversion) and _as_onnx(reference) is None and _is_native(reference)
 
 
 def _is_native(reference: Any) -> bool:

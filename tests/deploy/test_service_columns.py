@@ -129,3 +129,15 @@ def test_v2_takes_a_batch_of_no_rows_for_a_boolean_input(tmp_path: Path) -> None
     assert status == 200, raw
     outputs = {o["name"]: o for o in json.loads(raw)["outputs"]}
     assert outputs["probabilities"]["shape"] == [0, 2] and outputs["probabilities"]["data"] == []
+
+
+def test_parity_against_an_onnx_file_lets_no_input_take_null(tmp_path: Path) -> None:
+    # the file compared with itself says nothing of what scikit-learn does with NaN: the package took null and
+    # answered label 0 beside null probabilities, where scikit-learn refuses the row (helper-78)
+    from sklearn.linear_model import LogisticRegression
+
+    frame, y = _cancer_with_holes()
+    model = LogisticRegression(max_iter=5000).fit(frame.fillna(frame.mean()), y)
+    conv = og.convert(model, frame.head())
+    folder = og.package(conv, target="container", out=tmp_path / "p", reference=conv.model, data=frame)
+    assert json.loads((folder / "manifest.json").read_text())["service"]["allow_nan_inputs"] == []
