@@ -260,7 +260,8 @@ def spark_type(spec: TensorSpec) -> str:
     base = SPARK_TYPES.get(spec.elem_type)
     if base is None or not spec.is_tensor:
         raise UnsupportedModelError(
-            f"output {spec.name!r} is {spec.describe()}, which has no Spark column type; Spark columns take "
+            f"output {spec.name!r} is {spec.describe()}, which has no column type in a scored table (Parquet's, as "
+            "`onnxgate score` writes it, and Spark's); those columns take "
             f"tensors of {sorted(SPARK_TYPES)} (convert without ZipMap for probabilities)"
         )
     return base if _scalar(spec) else f"array<{base}>"

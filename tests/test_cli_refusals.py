@@ -130,3 +130,20 @@ def test_a_csv_naming_a_column_twice_is_refused(iris: dict[str, Any], tmp_path: 
         load_data(path)
     path.write_text("a,b,c\n1,2,3\n", encoding="utf-8")
     assert list(load_data(path).columns) == ["a", "b", "c"]
+
+
+def test_an_output_no_table_column_holds_is_named_without_spark(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    # one-machine score said "has no Spark column type" though --spark was not given (helper-72)
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Cast", ["x"], ["y"], to=TensorProto.UINT64)], "u64",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.UINT64, ["N", 2])])
+    path = tmp_path / "u64.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    data = tmp_path / "rows.parquet"
+    pd.DataFrame({"x_0": [1.0, 2.0], "x_1": [3.0, 4.0]}, dtype=np.float32).to_parquet(data)
+    assert main(["score", str(path), "--data", str(data), "--out", str(tmp_path / "s.parquet")]) == 2
+    err = capsys.readouterr().err
+    assert "no column type in a scored table" in err and "--spark" not in err
