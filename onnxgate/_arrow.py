@@ -203,8 +203,9 @@ def _refuse_nulls(batch: pa.RecordBatch, specs: list[TensorSpec | None]) -> None
         A column feeding an input that is not floating-point holds nulls; every such column is named,
         with its input's type and its count in this batch.
     """
+    # a text input with a ``missing`` text reads a null as that (onnxgate._data.as_feeds fills it)
     nulls = [(name, column.null_count, spec) for name, column, spec in zip(batch.schema.names, batch.columns, specs)
-             if column.null_count and not _floating(spec)]
+             if column.null_count and not _floating(spec) and not (spec is not None and spec.missing is not None)]
     if not nulls:
         return
 

@@ -208,6 +208,14 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
     if spec.elem_type == "string":
         numbers = array.dtype.kind in "iub" or (array.dtype.kind == "f" and not np.isnan(array).all())
         array = array.astype(object)
+        if spec.missing is not None:
+            # a missing category (None, NaN, pandas' NA) as the text the model reads as missing
+            gone = np.fromiter((v is None or v is pd_na() or (isinstance(v, float) and v != v) for v in array.ravel()),
+                               bool, array.size).reshape(array.shape)
+            if gone.any():
+                array = array.copy()
+                array[gone] = spec.missing
+                numbers = False
         # pandas reads an empty CSV cell as NaN: onnxruntime would reject it with an opaque error.
         missing = sum(1 for v in array.ravel() if not isinstance(v, str))
         if numbers:
@@ -393,6 +401,15 @@ def _fit_shape(array: np.ndarray, spec: TensorSpec, what: str) -> np.ndarray:
                 input=spec.name,
             )
     return array
+
+
+def pd_na() -> Any:
+    """pandas' ``NA`` (a missing value of a nullable or string column), or a stand-in without pandas."""
+    try:
+        import pandas as pd
+    except ImportError:
+        return object()
+    return pd.NA
 
 
 def refuse_shuffled_positions(columns: Sequence[str], name: str) -> None:

@@ -6,6 +6,7 @@ Hypothesis strategies are all derived from it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -95,6 +96,10 @@ class TensorSpec:
         ``"sequence"``).
     type_str : str
         A readable form of the full type, e.g. ``"tensor(float32)[N,1]"`` or ``"seq(map(int64,tensor(float)))"``.
+    missing : str or None
+        For a text input the model reads a missing value in (a HistGradientBoosting category column): the
+        text a missing value (None, NaN, null) is fed as, one that is none of the model's categories
+        (:data:`MISSING_TEXT_METADATA_KEY`). None for every other input: there a missing text is refused.
     """
 
     name: str
@@ -102,6 +107,7 @@ class TensorSpec:
     shape: tuple[Dim, ...] | None
     kind: Kind = "tensor"
     type_str: str = ""
+    missing: str | None = None
 
     @property
     def is_tensor(self) -> bool:
@@ -147,16 +153,19 @@ class TensorSpec:
             "elem_type": self.elem_type,
             "shape": None if self.shape is None else list(self.shape),
             "kind": self.kind,
+            **({"missing": self.missing} if self.missing is not None else {}),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TensorSpec:
         shape = data.get("shape")
+        missing = data.get("missing")
         return cls(
             name=str(data["name"]),
             elem_type=str(data["elem_type"]),
             shape=None if shape is None else tuple(shape),
             kind=data.get("kind", "tensor"),
+            missing=None if missing is None else str(missing),
         )
 
 
@@ -236,8 +245,29 @@ class Signature:
         graph = proto.graph
         weights = {init.name for init in graph.initializer}
         inputs = tuple(_spec(vi) for vi in graph.input if vi.name not in weights)
+        missing = _missing_text(proto)
+        if missing:
+            inputs = tuple(dataclasses.replace(s, missing=missing[s.name]) if s.name in missing
+                           and s.elem_type == "string" else s for s in inputs)
         outputs = tuple(_spec(vi) for vi in graph.output)
         return cls(inputs=inputs, outputs=outputs, columns=ColumnMap.from_model(proto))
+
+
+#: ``metadata_props`` key: JSON ``{input: text}``, the text each such text input reads a missing value as.
+MISSING_TEXT_METADATA_KEY = "onnxgate.missing_text"
+
+
+def _missing_text(proto: Any) -> dict[str, str]:
+    import json
+
+    for prop in proto.metadata_props:
+        if prop.key == MISSING_TEXT_METADATA_KEY:
+            try:
+                found = json.loads(prop.value)
+            except ValueError:
+                return {}
+            return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+    return {}
 
 
 def _dims(tensor_type: Any) -> tuple[Dim, ...] | None:

@@ -134,6 +134,29 @@ def hist_category_codes(model: Any, sample: Any) -> Any:
     return Pipeline([("onnxgate_category_codes", front), (type(model).__name__.lower(), model)])
 
 
+def hist_missing_text(model: Any) -> dict[str, str]:
+    """For a HistGradientBoosting model fitted with text category columns: column -> the text a missing value
+    is fed as, one that is none of the column's categories ("" unless it is one). scikit-learn scores a
+    missing category as missing; the file reads any unknown text so, and refused a NaN or None outright
+    (a pandas category column holding NaN at predict time; found by helper-74)."""
+    if not _hist_with_categories(model):
+        return {}
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        return {}
+    encoder = model._preprocessor.named_transformers_["encoder"]
+    found: dict[str, str] = {}
+    for name, categories in zip([n for n, c in zip(names, model.is_categorical_) if c], encoder.categories_):
+        known = {str(v) for v in categories if isinstance(v, str)}
+        if not known:
+            continue  # numeric categories: a missing value is a float NaN already
+        text = ""
+        while text in known:
+            text += "\x00"
+        found[str(name)] = text
+    return found
+
+
 def _hist_with_categories(model: Any) -> bool:
     categorical = getattr(model, "is_categorical_", None)
     return type(model).__name__.startswith("HistGradientBoosting") and categorical is not None and any(categorical)

@@ -87,6 +87,7 @@ from onnxgate.converters._sklearn_models import (
     first_step,
     float64_attributes,
     hist_category_codes,
+    hist_missing_text,
     int64_classes,
     regressor_of,
     selector_then_estimator,
@@ -404,6 +405,7 @@ class SklearnConverter(Converter):
         warnings.extend(_ngram_notes(model))
         model, options = int64_classes(model, options)
         model, options = without_unwritable_settings(model, options, warnings)
+        missing_text = hist_missing_text(model) if hasattr(sample, "columns") else {}
         model = hist_category_codes(model, sample)
         conv_options = self._converter_options(model, zipmap, options)
         ml_opset = _register_boosting(model, ml_opset)
@@ -459,6 +461,14 @@ class SklearnConverter(Converter):
                     set_metadata(proto, UNREAD_METADATA_KEY, json.dumps(unread, ensure_ascii=False))
                     warnings.append(f"column(s) {unread} are dropped by the model's ColumnTransformer: they are no "
                                     "input, and data holding them is fed without them")
+                texts = {c.name: missing_text[c.original] for c in columns
+                         if c.original in missing_text and c.dtype.kind in "OUS"}
+                if texts:  # a missing category is read as an unknown one, missing to the trees as to scikit-learn
+                    import json
+
+                    from onnxgate.signature import MISSING_TEXT_METADATA_KEY
+
+                    set_metadata(proto, MISSING_TEXT_METADATA_KEY, json.dumps(texts, ensure_ascii=False))
                 return RawConversion(model=proto, warnings=warnings)
             raise AssertionError("unreachable")  # pragma: no cover
         finally:

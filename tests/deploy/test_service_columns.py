@@ -141,3 +141,39 @@ def test_parity_against_an_onnx_file_lets_no_input_take_null(tmp_path: Path) -> 
     conv = og.convert(model, frame.head())
     folder = og.package(conv, target="container", out=tmp_path / "p", reference=conv.model, data=frame)
     assert json.loads((folder / "manifest.json").read_text())["service"]["allow_nan_inputs"] == []
+
+
+def test_a_missing_category_is_scored_as_missing_in_every_path(tmp_path: Path) -> None:
+    # HistGradientBoosting scores a NaN category as missing; validate refused it ("missing or non-text value(s)"),
+    # as did score and the service (helper-74). The file reads a text none of the categories as missing: the
+    # missing value is fed as one
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from onnxgate.cli import main
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    frame = X.iloc[:, :4].copy()
+    frame.columns = ["radius", "texture", "perimeter", "area"]
+    frame["band"] = pd.cut(frame["radius"], [0, 11, 13, 16, 100], labels=["xs", "s", "m", "l"])
+    model = HistGradientBoostingClassifier(max_iter=30, categorical_features="from_dtype", random_state=0)
+    model.fit(frame, y)
+    rows = frame.copy()
+    rows.iloc[:40, rows.columns.get_loc("band")] = np.nan
+    want = model.predict_proba(rows)
+    assert not np.allclose(want[:40], model.predict_proba(frame)[:40])  # the missing category counts
+    conv = og.convert(model, frame.head())
+    assert og.validate(conv, reference=model, data=rows).passed
+    model_file, data, out = tmp_path / "m.onnx", tmp_path / "rows.parquet", tmp_path / "scored.parquet"
+    conv.save(model_file)
+    rows.to_parquet(data)
+    assert main(["score", str(model_file), "--data", str(data), "--out", str(out)]) == 0
+    assert np.abs(np.stack(pd.read_parquet(out)["probabilities"]) - want).max() < 1e-5
+    folder = og.package(conv, target="container", out=tmp_path / "p")
+    module = load_score(folder, "missing_band")
+    module.init()
+    head = rows.head(3)
+    request = {"data": [{**{c: float(head[c].iloc[i]) for c in frame.columns[:4]}, "band": None} for i in range(3)]}
+    status, body = module.score(request)
+    assert status == 200, body
+    assert np.abs(np.asarray(body["probabilities"]) - want[:3]).max() < 1e-5

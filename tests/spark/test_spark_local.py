@@ -352,6 +352,27 @@ def test_a_pt2_reference_travels_to_the_executors(local_spark: Any, tmp_path: Pa
     assert main([*args, "--spark", "local[2]"]) == 0
 
 
+def test_a_missing_category_is_scored_as_missing_on_spark(local_spark: Any) -> None:
+    # a null in a HistGradientBoosting category column: refused before, as on one machine (helper-74)
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    frame = X.iloc[:, :4].copy()
+    frame.columns = ["radius", "texture", "perimeter", "area"]
+    frame["band"] = pd.cut(frame["radius"], [0, 11, 13, 16, 100], labels=["xs", "s", "m", "l"])
+    model = HistGradientBoostingClassifier(max_iter=30, categorical_features="from_dtype", random_state=0)
+    model.fit(frame, y)
+    rows = frame.copy()
+    rows.iloc[:40, rows.columns.get_loc("band")] = np.nan
+    conv = og.convert(model, frame.head())
+    band = rows["band"].astype(object).where(rows["band"].notna(), None)
+    df = local_spark.createDataFrame(rows.assign(band=band))
+    assert ogs.validate(conv, df, reference=model).passed
+    scored = ogs.predict(df, conv).toPandas()
+    assert np.abs(np.stack(scored["probabilities"]) - model.predict_proba(rows)).max() < 1e-5
+
+
 def test_cli_on_spark_refuses_the_files_local_score_refuses(
     local_spark: Any, forest: dict[str, Any], tmp_path: Path, capsys: Any
 ) -> None:

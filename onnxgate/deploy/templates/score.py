@@ -580,6 +580,12 @@ def string_array(spec: dict[str, Any], values: Any) -> np.ndarray:
         level = list(itertools.chain.from_iterable(level))
     else:
         kinds = set(map(type, level))
+        missing = spec.get("missing")
+        if missing is not None and type(None) in kinds and kinds <= {str, type(None)}:
+            # a text input the model reads a missing value in (a HistGradientBoosting category): null as the
+            # text it reads as missing, as onnxgate validate and score feed it
+            level = [missing if item is None else item for item in level]
+            kinds = {str}
         if kinds <= {str}:
             out = np.empty(len(level), dtype=object)
             out[:] = level
