@@ -364,6 +364,10 @@ def check_prediction_parity(
         )
     if probe_failed is not None and probe is not None and num_rows(probe) != done:
         alone = fixed_batch_finding(num_rows(probe), probe_failed)
+    if alone is None and result.passed and probe is not None and probe_failed is None and resolve_ties is None:
+        # the batches agree: do single rows too? (a nearest-neighbour tie, broken another way row by row, is
+        # the tie resolver's to judge in the batches, not here)
+        alone = reference_alone_disagrees(session, probe, signature, tolerances, run_reference)
     if alone is None:
         return result
     message = alone if result.passed else f"{result.message}; {alone}"
@@ -550,6 +554,55 @@ def rows_alone_disagree(
                         "PREDICT, batching rows otherwise, answers otherwise. Export the model in inference mode "
                         "(PyTorch: model.eval(); BatchNorm1d with track_running_stats=True), remove what reads "
                         "the whole batch, or put the rows first (an RNN with batch_first=True)")
+    return None
+
+
+def reference_alone_disagrees(
+    session: Any,
+    feeds: Mapping[str, Any],
+    signature: Any,
+    tolerances: Mapping[str, tuple[float, float, str]],
+    run_reference: Any,
+) -> str | None:
+    """Score the first :data:`ROWS_ALONE` rows one at a time with both models; a sentence saying how the
+    reference's answer for a row alone differs from the file's, else None (also when the reference cannot
+    score a row alone: a BatchNorm left in training mode).
+
+    The batches parity compares can agree while single rows do not: a PyTorch ``forward`` branching on a
+    batch-wide value (``if y.sum() > 0``) is traced with the sample's branch fixed in the file; 300 rows in one
+    batch took that branch in both, and 104 of them scored alone did not (found by helper-79).
+    """
+    import numpy as np
+
+    from onnxgate.runtime import takes_one_row
+
+    rows = len(next(iter(feeds.values()))) if feeds else 0
+    if rows < 2 or takes_one_row(session):
+        return None
+    if any(not i.shape or isinstance(i.shape[0], int) for i in session.get_inputs()):
+        return None
+    for row in range(min(ROWS_ALONE, rows)):
+        single = {key: value[row:row + 1] for key, value in feeds.items()}
+        try:
+            answers = session.run(None, single)
+            theirs = run_reference(single)
+        except Exception:
+            return None  # rows_alone_disagree names a file that cannot; a reference that cannot is the user's
+        for spec, mine, ref in zip(signature.outputs, answers, theirs):
+            if ref is None or isinstance(mine, list):
+                continue
+            ours, expected = np.asarray(mine), np.asarray(ref)
+            if ours.size != expected.size or ours.size == 0:
+                continue
+            atol, rtol, mode = tolerances[spec.name]
+            if _differ(expected.reshape(-1), ours.reshape(-1), mode == "exact", max(atol, ROWS_ALONE_FLOOR[0]),
+                       max(rtol, ROWS_ALONE_FLOOR[1])):
+                return (f"output {spec.name!r} of row {row} scored alone is {_brief(ours)} in the file and "
+                        f"{_brief(expected)} in the reference, though the batches agree: the reference's answer "
+                        "for a row depends on its batch (a branch on a batch-wide value, such as `if x.sum() > 0`, "
+                        "which the exported file fixed at conversion: the tracer's warning says so), so a service "
+                        "scoring rows one at a time answers otherwise. Write forward() so each row's answer depends "
+                        "on that row alone (torch.where per row instead of a Python if)")
     return None
 
 

@@ -834,3 +834,33 @@ def test_outputs_listed_in_another_order_than_the_tuple_fail_parity() -> None:
     swapped.graph.output[1].CopyFrom(first)
     parity = og.validate(swapped, reference=model, data=X).check("prediction_parity")
     assert not parity.passed and "reading the outputs by position" in parity.message
+
+
+def test_a_branch_on_a_batch_wide_value_fails_parity_row_by_row() -> None:
+    # `if y.sum() > 0` is traced with the sample's branch fixed: one 300-row batch took it in both models, and 104
+    # of the rows scored alone did not (validate passed; found by helper-79)
+    import torch
+    from sklearn.datasets import load_breast_cancer
+
+    class Branch(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = torch.nn.Linear(30, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.linear(x)
+            return y * 2 if y.sum() > 0 else y - 1
+
+    X, _ = load_breast_cancer(return_X_y=True)
+    X = ((X - X.mean(axis=0)) / X.std(axis=0)).astype(np.float32)
+    model = Branch().eval()
+    with torch.no_grad():  # y = x[:, 1] + 0.5 three times: the batch sums are positive, some rows are not
+        model.linear.weight.zero_()
+        model.linear.weight[:, 1] = 1.0
+        model.linear.bias.fill_(0.5)
+        rows = model.linear(torch.from_numpy(X)).sum(dim=1)
+    assert float(rows.sum()) > 0 and float(rows[:4].sum()) > 0  # the sample's branch is the data's
+    assert bool((rows[:4] < 0).any())  # some of the first rows alone take the other branch
+    conv = og.convert(model, X[:4], opset=17)
+    parity = og.validate(conv, reference=model, data=X).check("prediction_parity")
+    assert not parity.passed and "depends on its batch" in parity.message, parity.message
