@@ -210,7 +210,8 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
         array = array.astype(object)
         if spec.missing is not None:
             # a missing category (None, NaN, pandas' NA) as the text the model reads as missing
-            gone = np.fromiter((v is None or v is pd_na() or (isinstance(v, float) and v != v) for v in array.ravel()),
+            na = pd_na()  # once, not per value
+            gone = np.fromiter((v is None or v is na or (isinstance(v, float) and v != v) for v in array.ravel()),
                                bool, array.size).reshape(array.shape)
             if gone.any():
                 array = array.copy()
