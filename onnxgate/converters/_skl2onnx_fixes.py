@@ -292,6 +292,21 @@ def patch_isotonic_calibration() -> None:
     calibrated_classifier_cv._transform_isotonic = transform
 
 
+def _edit_after(alias: str, marker: str, edit: Any) -> None:
+    """Register, in place of skl2onnx's converter for ``alias``, that converter followed by
+    ``edit(estimator, nodes)``, which may change the nodes it just added (once, tagged ``marker``)."""
+    original = _replaceable(alias, marker)
+    if original is None:
+        return
+
+    def convert(scope: Any, operator: Any, container: Any) -> None:
+        before = len(container.nodes)
+        original(scope, operator, container)
+        edit(operator.raw_operator, container.nodes[before:])
+
+    _replace(alias, marker, original, convert)
+
+
 def register_binary_discriminant() -> None:
     """A binary LinearDiscriminantAnalysis's probabilities: scikit-learn gives ``expit(d)`` for its decision
     score ``d``; skl2onnx wrote the softmax of ``[-d, d]``, which is ``expit(2 d)`` (breast_cancer: 563 of
@@ -299,17 +314,10 @@ def register_binary_discriminant() -> None:
     expit(d)]``. More classes take a softmax in both."""
     import onnx
 
-    original = _replaceable("SklearnLinearClassifier", "_onnxgate_discriminant")
-    if original is None:
-        return
-
-    def convert(scope: Any, operator: Any, container: Any) -> None:
-        op = operator.raw_operator
-        before = len(container.nodes)
-        original(scope, operator, container)
+    def edit(op: Any, added: list[Any]) -> None:
         if type(op).__name__ != "LinearDiscriminantAnalysis" or len(op.classes_) != 2:
             return
-        for node in container.nodes[before:]:
+        for node in added:
             if node.op_type == "LinearClassifier":
                 for attribute in node.attribute:
                     if attribute.name == "post_transform" and attribute.s == b"SOFTMAX":
@@ -318,7 +326,7 @@ def register_binary_discriminant() -> None:
                 node.op_type = "Sigmoid"
                 del node.attribute[:]
 
-    _replace("SklearnLinearClassifier", "_onnxgate_discriminant", original, convert)
+    _edit_after("SklearnLinearClassifier", "_onnxgate_discriminant", edit)
 
 
 def register_modified_huber_labels() -> None:
@@ -327,17 +335,10 @@ def register_modified_huber_labels() -> None:
     classes whose scores pass 1 tie and the first wins; scikit-learn predicts the argmax of the scores
     (6 of 72 held-out wine labels differed, the probabilities equal; found by helper-74). The label's
     ArgMax reads the scores the probabilities clip."""
-    original = _replaceable("SklearnSGDClassifier", "_onnxgate_huber")
-    if original is None:
-        return
 
-    def convert(scope: Any, operator: Any, container: Any) -> None:
-        op = operator.raw_operator
-        before = len(container.nodes)
-        original(scope, operator, container)
+    def edit(op: Any, added: list[Any]) -> None:
         if getattr(op, "loss", None) != "modified_huber" or len(op.classes_) < 3:
             return
-        added = container.nodes[before:]
         clip = next((n for n in added if n.op_type == "Clip"), None)
         if clip is None:  # raw scores asked for: the label is already the scores' argmax
             return
@@ -346,7 +347,7 @@ def register_modified_huber_labels() -> None:
             if node.op_type == "ArgMax" and _computed_from(node.input[0], clip.output[0], made_from):
                 node.input[0] = clip.input[0]
 
-    _replace("SklearnSGDClassifier", "_onnxgate_huber", original, convert)
+    _edit_after("SklearnSGDClassifier", "_onnxgate_huber", edit)
 
 
 def _computed_from(name: str, source: str, made_from: dict[str, Any]) -> bool:
