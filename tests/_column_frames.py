@@ -52,3 +52,23 @@ def column_pipeline(X: Any, y: Any) -> Any:
     pre = ColumnTransformer([("scaled", StandardScaler(), cols[: len(cols) // 2]),
                              ("ranged", MinMaxScaler(), cols[len(cols) // 2 :])])
     return make_pipeline(pre, LogisticRegression(max_iter=1000)).fit(X, y)
+
+
+def banded_frame() -> tuple[Any, Any, Any, Any]:
+    """breast_cancer's first four columns and a pandas ``category`` column of radius bands, a
+    HistGradientBoostingClassifier fitted on them (categorical_features="from_dtype"), and the same rows
+    with the first 40 bands missing: ``(frame, y, model, rows)``. Shared by the missing-category tests of
+    the service (``tests/deploy/test_service_columns.py``) and Spark (``tests/spark/test_spark_local.py``)."""
+    import pandas as pd
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    frame = X.iloc[:, :4].copy()
+    frame.columns = ["radius", "texture", "perimeter", "area"]
+    frame["band"] = pd.cut(frame["radius"], [0, 11, 13, 16, 100], labels=["xs", "s", "m", "l"])
+    model = HistGradientBoostingClassifier(max_iter=30, categorical_features="from_dtype", random_state=0)
+    model.fit(frame, y)
+    rows = frame.copy()
+    rows.iloc[:40, rows.columns.get_loc("band")] = np.nan
+    return frame, y, model, rows

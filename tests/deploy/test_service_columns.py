@@ -147,19 +147,11 @@ def test_a_missing_category_is_scored_as_missing_in_every_path(tmp_path: Path) -
     # HistGradientBoosting scores a NaN category as missing; validate refused it ("missing or non-text value(s)"),
     # as did score and the service (helper-74). The file reads a text none of the categories as missing: the
     # missing value is fed as one
-    from sklearn.datasets import load_breast_cancer
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    from _column_frames import banded_frame
 
     from onnxgate.cli import main
 
-    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
-    frame = X.iloc[:, :4].copy()
-    frame.columns = ["radius", "texture", "perimeter", "area"]
-    frame["band"] = pd.cut(frame["radius"], [0, 11, 13, 16, 100], labels=["xs", "s", "m", "l"])
-    model = HistGradientBoostingClassifier(max_iter=30, categorical_features="from_dtype", random_state=0)
-    model.fit(frame, y)
-    rows = frame.copy()
-    rows.iloc[:40, rows.columns.get_loc("band")] = np.nan
+    frame, _, model, rows = banded_frame()
     want = model.predict_proba(rows)
     assert not np.allclose(want[:40], model.predict_proba(frame)[:40])  # the missing category counts
     conv = og.convert(model, frame.head())

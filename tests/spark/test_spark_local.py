@@ -354,17 +354,9 @@ def test_a_pt2_reference_travels_to_the_executors(local_spark: Any, tmp_path: Pa
 
 def test_a_missing_category_is_scored_as_missing_on_spark(local_spark: Any) -> None:
     # a null in a HistGradientBoosting category column: refused before, as on one machine (helper-74)
-    from sklearn.datasets import load_breast_cancer
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    from _column_frames import banded_frame
 
-    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
-    frame = X.iloc[:, :4].copy()
-    frame.columns = ["radius", "texture", "perimeter", "area"]
-    frame["band"] = pd.cut(frame["radius"], [0, 11, 13, 16, 100], labels=["xs", "s", "m", "l"])
-    model = HistGradientBoostingClassifier(max_iter=30, categorical_features="from_dtype", random_state=0)
-    model.fit(frame, y)
-    rows = frame.copy()
-    rows.iloc[:40, rows.columns.get_loc("band")] = np.nan
+    frame, _, model, rows = banded_frame()
     conv = og.convert(model, frame.head())
     band = rows["band"].astype(object).where(rows["band"].notna(), None)
     df = local_spark.createDataFrame(rows.assign(band=band))
