@@ -686,11 +686,18 @@ def test_trees_send_a_missing_value_where_scikit_learn_does(kind: str, precision
     assert not np.allclose(model.predict(rows), model.predict(np.nan_to_num(rows)))  # the NaN rows count
 
 
-def test_a_forest_fitted_with_missing_values_converts_and_validates() -> None:
-    # its splits at threshold inf made skl2onnx's float64 threshold search loop forever: og.convert hung
+def _passes_in_a_fresh_process(code: str) -> None:
+    """Run ``code`` in a new Python, bounded at 120 s (import included), and require it to print "passed":
+    a conversion that hangs fails the test instead of the suite."""
     import subprocess
     import sys
 
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0 and run.stdout.strip() == "passed", run.stdout + run.stderr
+
+
+def test_a_forest_fitted_with_missing_values_converts_and_validates() -> None:
+    # its splits at threshold inf made skl2onnx's float64 threshold search loop forever: og.convert hung
     code = (
         "import numpy as np, onnxgate as og\n"
         "from sklearn.datasets import load_diabetes\n"
@@ -704,16 +711,12 @@ def test_a_forest_fitted_with_missing_values_converts_and_validates() -> None:
         "report = og.validate(conv, data=X, reference=model)\n"
         "print('passed' if report.passed else report.checks)\n"
     )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
-    assert run.returncode == 0 and run.stdout.strip() == "passed", run.stdout + run.stderr
+    _passes_in_a_fresh_process(code)
 
 
 def test_a_quantile_transformer_of_thirty_columns_converts_in_seconds() -> None:
     # skl2onnx re-walked its shared binary-search graph once per path: 13 columns x 178 quantiles took 13.8 s,
     # breast_cancer's 30 columns x 569 quantiles about 460 s (bounded here at 120 s, with the import)
-    import subprocess
-    import sys
-
     code = (
         "import onnxgate as og\n"
         "from sklearn.datasets import load_breast_cancer\n"
@@ -725,8 +728,7 @@ def test_a_quantile_transformer_of_thirty_columns_converts_in_seconds() -> None:
         "report = og.validate(conv, data=X, reference=model)\n"
         "print('passed' if report.passed else report.checks)\n"
     )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
-    assert run.returncode == 0 and run.stdout.strip() == "passed", run.stdout + run.stderr
+    _passes_in_a_fresh_process(code)
 
 
 @pytest.mark.parametrize("first", ["int64", "bool"])
