@@ -389,7 +389,7 @@ def rows_alone_without_reference(model: Any, data: Any, session: Any = None) -> 
     from onnxgate import runtime
     from onnxgate._data import as_feeds, iter_batches, load_data, num_rows
     from onnxgate._onnx import load_model
-    from onnxgate.runtime import run_rows, takes_one_row
+    from onnxgate.runtime import run_rows
     from onnxgate.signature import Signature
 
     proto = load_model(model)
@@ -414,8 +414,7 @@ def rows_alone_without_reference(model: Any, data: Any, session: Any = None) -> 
         except Exception:
             return None, False
         return fixed_batch_finding(num_rows(probe), err), True
-    fixed = any(not i.shape or isinstance(i.shape[0], int) for i in session.get_inputs())
-    if num_rows(probe) < 2 or takes_one_row(session) or fixed:
+    if not _rows_to_score_alone(session, probe):
         return None, False
     tolerances = model_tolerances(proto, signature.outputs, None, None)
     return rows_alone_disagree(session, probe, outputs, signature, tolerances), True
@@ -498,6 +497,19 @@ def _rows_with_nan(feeds: Mapping[str, Any]) -> int:
     return 0 if bad is None else int(bad.sum())
 
 
+def _rows_to_score_alone(session: Any, feeds: Mapping[str, Any]) -> int:
+    """The rows in ``feeds``, or 0 where scoring them one at a time says nothing: one row, a model that scores
+    one row per run, or inputs that fix their first axis."""
+    from onnxgate.runtime import takes_one_row
+
+    rows = len(next(iter(feeds.values()))) if feeds else 0
+    if rows < 2 or takes_one_row(session):
+        return 0
+    if any(not i.shape or isinstance(i.shape[0], int) for i in session.get_inputs()):
+        return 0
+    return rows
+
+
 def rows_alone_disagree(
     session: Any,
     feeds: Mapping[str, Any],
@@ -513,13 +525,10 @@ def rows_alone_disagree(
     """
     import numpy as np
 
-    from onnxgate.runtime import takes_one_row
     from onnxgate.validators.reference import maps_to_array
 
-    rows = len(next(iter(feeds.values()))) if feeds else 0
-    if rows < 2 or takes_one_row(session):
-        return None
-    if any(not i.shape or isinstance(i.shape[0], int) for i in session.get_inputs()):
+    rows = _rows_to_score_alone(session, feeds)
+    if not rows:
         return None
 
     def array(value: Any) -> Any:
@@ -574,12 +583,8 @@ def reference_alone_disagrees(
     """
     import numpy as np
 
-    from onnxgate.runtime import takes_one_row
-
-    rows = len(next(iter(feeds.values()))) if feeds else 0
-    if rows < 2 or takes_one_row(session):
-        return None
-    if any(not i.shape or isinstance(i.shape[0], int) for i in session.get_inputs()):
+    rows = _rows_to_score_alone(session, feeds)
+    if not rows:
         return None
     for row in range(min(ROWS_ALONE, rows)):
         single = {key: value[row:row + 1] for key, value in feeds.items()}
