@@ -291,6 +291,8 @@ def _spark_parity(
     )
     result = with_tied_rows(result, sum(p.get("tied", 0) for p in partials), done)
     alone = next((p["alone"] for p in partials if p.get("alone")), None)
+    if alone is None and result.passed:
+        alone = next((p["reference_alone"] for p in partials if p.get("reference_alone")), None)
     if alone is None:
         return result
     message = alone if result.passed else f"{result.message}; {alone}"
@@ -414,6 +416,14 @@ def _partition_parity(
                     part["tied"] += resolve_ties(feeds, onnx_out, ref_out)
                 accumulate_batch(accs, onnx_out, ref_out, missing=part["missing"], row_offset=done,
                                  inputs=by_column(feeds, signature))
+                if "reference_alone" not in part and n >= 2 and resolve_ties is None:
+                    # as local parity: the batches may agree while single rows do not (a reference branching
+                    # on a batch-wide value); the driver reads it only when the batches passed
+                    from onnxgate.validators.parity import ROWS_ALONE, reference_alone_disagrees
+
+                    head = {key: value[:ROWS_ALONE] for key, value in feeds.items()}
+                    part["reference_alone"] = reference_alone_disagrees(session, head, signature, tolerances,
+                                                                        run_reference)
                 part["rows"] += n
                 part["batches"] += 1
         except OnnxGateError as err:

@@ -482,6 +482,34 @@ def test_a_model_whose_rows_depend_on_the_batch_fails_on_spark_as_locally(local_
         assert "depends on the other rows of its batch" in result.message
 
 
+def test_a_reference_whose_rows_depend_on_the_batch_fails_on_spark_as_locally(local_spark: Any) -> None:
+    # the reference branches on a batch-wide value (a traced `if y.sum() > 0`, the file fixed on one side):
+    # the batches agree and rows scored alone do not; only local parity scored rows alone with the reference
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Add", ["x", "x"], ["y"])], "doubled",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 7
+    onnx.checker.check_model(model)
+    X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    X[:, 0] += 1.0  # every batch sums above 0, and some single rows do not
+    assert (X.sum(axis=1) < 0).any() and X.sum() > 0
+
+    def branching(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        x = next(iter(feeds.values()))
+        return [x * 2 if x.sum() > 0 else x - 1]
+
+    df = local_spark.createDataFrame(pd.DataFrame({"x": list(X)}))
+    spark_parity = parity(ogs.validate(model, df, reference=branching))
+    local_parity = og.validate(model, reference=branching, data=X).check("prediction_parity")
+    for result in (spark_parity, local_parity):
+        assert not result.passed
+        assert "depends on its batch" in result.message, result.message
+
+
 @pytest.mark.parametrize(("master", "message"), [
     ("locl[2]", r"'locl\[2\]' is not a Spark master URL: expected local\[N\]"),
     ("spark://127.0.0.1:1", r"no Spark master answers at 'spark://127.0.0.1:1'"),
