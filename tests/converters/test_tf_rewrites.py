@@ -56,6 +56,46 @@ def test_tf_math_erfc_function_converts_with_parity() -> None:
     assert out[0, 0] == pytest.approx(2.0, abs=1e-6) and out[-1, -1] == pytest.approx(0.0, abs=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [tf.int32, tf.int64, tf.float32])
+@pytest.mark.parametrize("opset", (9, 17))
+def test_floor_division_rounds_down_for_negative_integers(dtype: Any, opset: int) -> None:
+    # tf2onnx wrote integer FloorDiv as Div, which rounds toward zero: floordiv(-7, 3) was -2, TensorFlow's -3,
+    # on 160 of 200 rows; FloorMod followed (helper-82). Divisors of both signs, by a constant and by a column
+    import onnxruntime as ort
+
+    fn = tf.function(lambda x: (tf.math.floordiv(x, 3), tf.math.floordiv(x * 7, -4), tf.math.floormod(x * 7, 5),
+                                tf.math.floormod(x, -3), tf.math.floordiv(x[:, :1], x[:, 1:] + 200)),
+                     input_signature=[tf.TensorSpec([None, 4], dtype, name="x")])
+    X = np.random.default_rng(4).integers(-100, 100, size=(200, 4)).astype(dtype.as_numpy_dtype)
+    conv = og.convert(fn, X[:5], opset=opset)
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    for got, want in zip(session.run(None, {"x": X}), fn(X)):
+        np.testing.assert_array_equal(got, want.numpy())
+    assert og.validate(conv, reference=fn, data=X).passed
+
+
+def test_an_output_tf2onnx_left_without_a_shape_gets_tensorflows() -> None:
+    # tf.einsum at opset 13: tf2onnx's reshapes hid the output's rank, the ONNX checker refused the file, and the
+    # raw file ran and was right (helper-82)
+    rng = np.random.default_rng(4)
+
+    class Quadratic(tf.Module):
+        def __init__(self) -> None:
+            self.w = tf.Variable(rng.normal(size=(6, 6)).astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec((None, 6), name="x")])
+        def __call__(self, x: Any) -> Any:
+            return tf.einsum("bi,ij,bj->b", x, self.w, x)
+
+    model = Quadratic()
+    X = rng.normal(size=(200, 6)).astype(np.float32)
+    conv = og.convert(model, opset=13)
+    dims = conv.model.graph.output[0].type.tensor_type.shape.dim
+    assert len(dims) == 1 and dims[0].dim_param == "N"
+    report = og.validate(conv, reference=model, data=X)
+    assert report.passed, str(report)
+
+
 def test_float64_exact_gelu_runs_in_onnxruntime() -> None:
     """onnxruntime has no double Erf kernel: the rewrite computes Erf in float32 between Casts."""
     fn = tf.function(
