@@ -99,6 +99,16 @@ def _input_names(raw: Sequence[str]) -> list[str]:
     return names
 
 
+def _key_of(model: Any, tensor: Any) -> str | None:
+    """The key a model built on a dict of inputs (``keras.Model({"x1": Input(name="zz")}, ...)``) gives
+    ``tensor``: what ``model.predict`` is fed by, and so the ONNX input's name (Keras refuses data keyed by
+    the Input's own name there; helper-82 found a sample keyed as predict takes it refused)."""
+    struct = getattr(model, "_inputs_struct", None)
+    if not isinstance(struct, Mapping):
+        return None
+    return next((str(key) for key, value in struct.items() if value is tensor), None)
+
+
 def _output_names(model: Any, count: int) -> list[str]:
     if count == 1:
         return ["output"]
@@ -231,7 +241,7 @@ class KerasConverter(Converter):
 
         inputs = _model_inputs(model)
         if inputs is not None:
-            names = _input_names([str(getattr(t, "name", "") or "") for t in inputs])
+            names = _input_names([_key_of(model, t) or str(getattr(t, "name", "") or "") for t in inputs])
             return names, [((None, *tuple(t.shape)[1:]), str(t.dtype)) for t in inputs]
         if sample is None:
             raise InvalidDataError(

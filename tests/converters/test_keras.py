@@ -113,6 +113,25 @@ def test_dict_inputs_and_named_outputs() -> None:
         _assert_close(got[key], want[key], 1e-5, 1e-4)
 
 
+def test_dict_inputs_are_named_by_the_keys_predict_takes() -> None:
+    # keras.Model({"x1": Input(name="zz"), ...}): model.predict takes x1/x2 and refuses zz/aa, and onnxgate
+    # refused a sample keyed x1/x2 ("lacks the inputs ['zz', 'aa']"; helper-82)
+    import warnings
+
+    keras.utils.set_random_seed(0)
+    zz, aa = keras.Input((4,), name="zz"), keras.Input((4,), name="aa")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Keras: keys should match the Inputs' names
+        model = keras.Model({"x1": zz, "x2": aa}, keras.layers.Dense(1)(keras.layers.Concatenate()([zz, aa * 2.0])))
+    rng = np.random.default_rng(0)
+    X = {"x1": rng.normal(size=(40, 4)).astype(np.float32), "x2": rng.normal(size=(40, 4)).astype(np.float32) * 3}
+    conv = og.convert(model, {key: value[:5] for key, value in X.items()}, opset=13)
+    assert [i.name for i in conv.signature.inputs] == ["x1", "x2"]
+    (got,) = _run(conv, X)
+    _assert_close(got, model.predict(X, verbose=0), 1e-5, 1e-4)
+    assert og.validate(conv, reference=model, data=X).passed
+
+
 def test_integer_token_input() -> None:
     keras.utils.set_random_seed(3)
     tokens = keras.Input((5,), dtype="int32", name="tokens")
