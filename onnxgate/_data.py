@@ -539,6 +539,28 @@ def slice_feeds(feeds: Mapping[str, np.ndarray], start: int, stop: int) -> Feeds
     return {k: v[start:stop] for k, v in feeds.items()}
 
 
+def float32_rows(data: Any) -> bool:
+    """Whether the data's floating columns are all float32 (and it has one): an array, a DataFrame, a
+    dict of arrays, or an Arrow schema (a table's or a batch's). What the user's own call of the native
+    model would be given, so the reference is given it too (:data:`onnxgate.converters._base.ROWS_GIVEN_FLOAT32`)."""
+    import numpy as np
+
+    schema = getattr(data, "schema", None)
+    if schema is not None and hasattr(schema, "types"):  # Arrow
+        kinds = [str(t) for t in schema.types if str(t) in ("halffloat", "float", "double")]
+        return bool(kinds) and all(k == "float" for k in kinds)
+    if isinstance(data, Mapping):
+        dtypes = [np.asarray(v).dtype for v in data.values()]
+    elif is_dataframe(data):
+        dtypes = [d for d in data.dtypes if isinstance(d, np.dtype)]  # not pandas' own (category, Float32)
+    elif isinstance(data, np.ndarray):
+        dtypes = [data.dtype]
+    else:
+        return False
+    floating = [d for d in dtypes if d.kind == "f"]
+    return bool(floating) and all(d == np.float32 for d in floating)
+
+
 def iter_batches(data: Any, batch_size: int) -> Iterator[Any]:
     """Row slices of an array, DataFrame or dict of arrays, without copying the whole."""
     total = num_rows(data)

@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from onnxgate.converters._base import Conversion, Converter, ConverterRegistry, RawConversion, registry
+from onnxgate.converters._base import (
+    ROWS_GIVEN_FLOAT32,
+    Conversion,
+    Converter,
+    ConverterRegistry,
+    RawConversion,
+    registry,
+)
 from onnxgate.converters.catboost import CatBoostConverter
 from onnxgate.converters.keras import KerasConverter
 from onnxgate.converters.lightgbm import LightGBMConverter
@@ -23,6 +30,7 @@ if TYPE_CHECKING:
     from onnxgate.targets import Target
 
 __all__ = [
+    "ROWS_GIVEN_FLOAT32",
     "Conversion",
     "Converter",
     "ConverterRegistry",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -19,6 +20,11 @@ if TYPE_CHECKING:
     from onnxgate.signature import Signature
 
 __all__ = ["Conversion", "Converter", "ConverterRegistry", "RawConversion", "first_line", "registry", "sanitise_name"]
+
+#: True while a reference is called on rows the user gave as float32 (set by validation, read by a
+#: converter's ``predict``): scikit-learn then gets them as float32, as the user's own call does, not
+#: widened to float64 (a float32 StandardScaler computes in float32, a float64 one in float64).
+ROWS_GIVEN_FLOAT32: ContextVar[bool] = ContextVar("onnxgate_rows_given_float32", default=False)
 
 
 @dataclass

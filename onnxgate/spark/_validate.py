@@ -230,14 +230,16 @@ def _spark_parity(
     from onnxgate.validators.parity import OutputAccumulator, parity_result, with_tied_rows
 
     spark = data.spark
-    token = hashlib.sha256(model_bytes + reference_bytes).hexdigest()
+    floats = [f.dataType.typeName() for f in data.fields if f.dataType.typeName() in ("float", "double")]
+    float32_rows = bool(floats) and all(kind == "float" for kind in floats)  # as local parity decides it
+    token = hashlib.sha256(model_bytes + reference_bytes + bytes([float32_rows])).hexdigest()
     model_b = _share(spark, model_bytes)
     ref_b = _share(spark, reference_bytes)
     # Workers reading the files read runs of RUN_ROWS rows: validating the 64x64 MLP of
     # bench/bench_spark.py on 5,000,000 rows ran at 1.07-1.24x the local rate with 16,384-row reads
     # and 0.94-1.00x with 65,536 (3 runs each, 2 cores).
     run = _partition_parity(token, model_b, ref_b, tolerances, inf_equal, RUN_ROWS if data.fragments else 0,
-                            data.columns)
+                            data.columns, float32_rows)
     try:
         rows = data.frame.mapInArrow(run, _PARTIAL_SCHEMA).collect()
     except Exception as err:
@@ -299,8 +301,8 @@ def _spark_parity(
     return CheckResult(PARITY, False, message, {**result.details, "rows_alone": alone})
 
 
-def _scorer(token: str, model_b: Any, ref_b: Any, tolerances: dict[str, tuple[float, float, Any]]
-            ) -> tuple[Any, Any, Any, Any]:
+def _scorer(token: str, model_b: Any, ref_b: Any, tolerances: dict[str, tuple[float, float, Any]],
+            float32_rows: bool = False) -> tuple[Any, Any, Any, Any]:
     """The worker's session, signature, reference and tie resolver (:mod:`onnxgate.validators.ties`) for
     one validation, made once per worker."""
     if token not in _SCORERS:
@@ -322,7 +324,8 @@ def _scorer(token: str, model_b: Any, ref_b: Any, tolerances: dict[str, tuple[fl
 
         reference = pickle.loads(ref_b.value)
         _SCORERS.clear()  # one model at a time per worker: a long-lived worker does not pile them up
-        _SCORERS[token] = (session, signature, prepare_reference(reference, proto, signature),
+        _SCORERS[token] = (session, signature, prepare_reference(reference, proto, signature,
+                                                                 float32_rows=float32_rows),
                            prepare_tie_resolver(reference, proto, signature, tolerances))
     return _SCORERS[token]  # type: ignore[no-any-return]
 
@@ -346,6 +349,7 @@ def _partition_parity(
     inf_equal: bool,
     fragment_rows: int = 0,
     read: list[str] | None = None,
+    float32_rows: bool = False,
 ) -> Any:
     """The function each partition runs; with ``fragment_rows``, its input is ``(path, row group)``
     pairs and it reads the columns ``read`` itself in batches of that many rows, else Spark's batches
@@ -369,7 +373,8 @@ def _partition_parity(
         }
         hasher = hashlib.sha256()
         try:
-            session, signature, run_reference, resolve_ties = _scorer(token, model_b, ref_b, tolerances)
+            session, signature, run_reference, resolve_ties = _scorer(token, model_b, ref_b, tolerances,
+                                                                      float32_rows)
             accs = [
                 OutputAccumulator(o.name, *tolerances[o.name], infinities_compare_equal=inf_equal, exact_limit=0)
                 for o in signature.outputs

@@ -241,7 +241,7 @@ def check_prediction_parity(
     PASSED prediction_parity  2 outputs match on 150 rows (labels exact; max_abs 2.4e-07)
     """
     from onnxgate import runtime
-    from onnxgate._data import as_feeds, iter_batches, load_data, num_rows
+    from onnxgate._data import as_feeds, float32_rows, iter_batches, load_data, num_rows
     from onnxgate._onnx import load_model
     from onnxgate.signature import Signature
     from onnxgate.validators.reference import prepare_reference
@@ -265,7 +265,7 @@ def check_prediction_parity(
         session = runtime.session(proto.SerializeToString(), spinning=False)
     except Exception as err:
         return CheckResult(name, False, f"onnxruntime cannot load the model, so parity was not run: {err}", {})
-    run_reference = prepare_reference(reference, proto, signature)
+    run_reference = prepare_reference(reference, proto, signature, float32_rows=float32_rows(data))
     resolve_ties = prepare_tie_resolver(reference, proto, signature, tolerances)
     tied = 0
     accs = [

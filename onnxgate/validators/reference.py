@@ -69,13 +69,16 @@ def reference_outputs(
     return prepare_reference(reference, onnx_model, signature)(feeds)
 
 
-def prepare_reference(reference: Any, onnx_model: onnx.ModelProto, signature: Signature) -> ReferenceFn:
+def prepare_reference(reference: Any, onnx_model: onnx.ModelProto, signature: Signature, *,
+                      float32_rows: bool = False) -> ReferenceFn:
     """A function ``feeds -> outputs in ONNX order`` for ``reference``, set up once for many batches.
 
     A :class:`~onnxgate.Conversion` as the reference stands for its ONNX model (pass ``conv.source``
-    to compare with the native model it came from).
+    to compare with the native model it came from). ``float32_rows``: the user's rows are float32
+    (:func:`onnxgate._data.float32_rows`), and a native reference is given them so.
     """
     from onnxgate.conversion import Conversion
+    from onnxgate.converters import ROWS_GIVEN_FLOAT32
 
     if isinstance(reference, Conversion):
         reference = reference.model
@@ -90,7 +93,11 @@ def prepare_reference(reference: Any, onnx_model: onnx.ModelProto, signature: Si
         from onnxgate.validators.adapted import reference_outputs_for_adapted
 
         def run_adapted(feeds: Mapping[str, np.ndarray]) -> list[np.ndarray | None]:
-            outs = reference_outputs_for_adapted(reference, feeds, onnx_model, signature)
+            given = ROWS_GIVEN_FLOAT32.set(float32_rows)
+            try:
+                outs = reference_outputs_for_adapted(reference, feeds, onnx_model, signature)
+            finally:
+                ROWS_GIVEN_FLOAT32.reset(given)
             return _normalise(outs, signature, "the adapted reference")
 
         return run_adapted
@@ -106,7 +113,11 @@ def prepare_reference(reference: Any, onnx_model: onnx.ModelProto, signature: Si
         native_signature = columns.native_signature(signature)
 
         def run_native(feeds: Mapping[str, np.ndarray]) -> list[np.ndarray | None]:
-            outs = converter.predict(reference, columns.to_columns(feeds), native_signature)
+            given = ROWS_GIVEN_FLOAT32.set(float32_rows)
+            try:
+                outs = converter.predict(reference, columns.to_columns(feeds), native_signature)
+            finally:
+                ROWS_GIVEN_FLOAT32.reset(given)
             return _normalise(outs, signature, f"the {converter.framework} reference")
 
         return run_native

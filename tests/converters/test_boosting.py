@@ -157,19 +157,26 @@ def test_inside_a_scikit_learn_pipeline(make: Any) -> None:
     assert report.passed, str(report)
 
 
-def test_xgboost_after_a_float32_scaler_flips_rows_and_validate_says_so() -> None:
-    """XGBoost splits at training values: the ONNX graph scales in float32, and where a scaled value
-    lands one ulp away from sklearn's the row takes the other branch. Parity must catch it."""
+def test_xgboost_after_a_float32_scaler_answers_every_row_as_xgboost() -> None:
+    """XGBoost splits at training values: skl2onnx's float32 Scaler multiplied by the reciprocal of the scale,
+    an ulp off on some values, and those rows took the other branch; validate on held-out rows passed while 8
+    of 398 training rows were off by up to 0.42 (helper-80). The scaler computes as scikit-learn's now, and
+    parity gives the reference the float32 rows the user gave."""
+    from sklearn.model_selection import train_test_split
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     X, y = _data("breast_cancer")
-    pipe = make_pipeline(StandardScaler(), xgboost.XGBClassifier(n_estimators=20, max_depth=3, n_jobs=1)).fit(X, y)
-    conv = og.convert(pipe, X[:5], opset=17)  # it converts through skl2onnx
-    report = og.validate(conv, target="container", reference=pipe, data=X)
-    assert not report.passed
-    parity = report.check("prediction_parity")
-    assert not parity.passed and "probabilities" in parity.message
+    X_train, _, y_train, _ = train_test_split(X, y, test_size=0.3, random_state=0)
+    for rows, labels in ((X, y), (X_train, y_train)):
+        pipe = make_pipeline(StandardScaler(), xgboost.XGBClassifier(n_estimators=20, max_depth=3, n_jobs=1))
+        pipe.fit(rows, labels)
+        conv = og.convert(pipe, rows[:5], opset=17)  # it converts through skl2onnx
+        label, proba = _run(conv, X)
+        np.testing.assert_array_equal(label, pipe.predict(X))
+        np.testing.assert_allclose(proba, pipe.predict_proba(X), atol=1e-6)
+        report = og.validate(conv, target="container", reference=pipe, data=X)
+        assert report.passed, str(report)
 
 
 def test_float64_sample_keeps_a_float64_boundary() -> None:
@@ -286,20 +293,21 @@ SQL_ENTRIES = [
 
 
 def test_the_search_reads_a_sql_adapted_pipeline_as_the_plain_one(built: dict[str, Any]) -> None:
-    """The float32 Scaler before LightGBM moves a value at a split by one float32 step: off the
-    training rows the search finds such rows, on the adapted model (its columns joined by a
-    Concat) as on the plain one (one matrix input)."""
+    """The search reads every LightGBM split back through the float32 scaler to its raw column, on the
+    adapted model (its columns joined by a Concat) as on the plain one (one matrix input), and tries the
+    same rows there. The scaler computes as scikit-learn's on float32 rows, so neither diverges (a scaler an
+    ulp off moved values at a split, and the search found those rows: helper-80)."""
     model, X, _y = built["sklearn-breast-cancer-lightgbm-pipeline"]
     found = {}
     for target in ("onnxruntime", "sql-edge-2.0"):
         conv = og.convert(model, X[:5], target=target)
         report = og.validate(conv, target=target, reference=model, data=X, search=150, search_time_limit=30)
-        assert report.check("prediction_parity").passed  # the training rows agree
+        assert report.check("prediction_parity").passed
         search = report.check("search_divergences")
-        assert not search.passed, search.message
+        assert search.passed, search.message
         splits = search.details["tree_splits"]
         assert splits["mapped_to_raw_input"] == splits["total"] > 0  # every split read on its raw column
-        found[target] = (search.details["divergent_rows"], search.details["rows_to_first_divergence"])
+        found[target] = (splits["total"], search.details["rows_tried"])
     assert found["onnxruntime"] == found["sql-edge-2.0"]
 
 

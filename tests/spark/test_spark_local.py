@@ -510,6 +510,27 @@ def test_a_reference_whose_rows_depend_on_the_batch_fails_on_spark_as_locally(lo
         assert "depends on its batch" in result.message, result.message
 
 
+def test_float32_rows_reach_the_reference_as_float32_on_spark_as_locally(local_spark: Any) -> None:
+    # rows given as float32 are given to scikit-learn as float32 (a float32 StandardScaler computes in
+    # float32, and XGBoost splits at training values): float columns in Spark, float32 columns locally
+    xgboost = pytest.importorskip("xgboost")
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = X.astype(np.float32)
+    model = make_pipeline(StandardScaler(), xgboost.XGBClassifier(n_estimators=20, max_depth=3, n_jobs=1)).fit(X, y)
+    conv = og.convert(model, X[:5])
+    rows = pd.DataFrame(X, columns=[f"c{i}" for i in range(X.shape[1])])
+    spark_parity = parity(ogs.validate(conv, local_spark.createDataFrame(rows), reference=model))
+    local_parity = og.validate(conv, reference=model, data=rows).check("prediction_parity")
+    for result in (spark_parity, local_parity):
+        assert result.passed, result.message
+        assert [o["abs"]["max"] for o in result.details["outputs"]] == [
+            o["abs"]["max"] for o in local_parity.details["outputs"]]
+
+
 @pytest.mark.parametrize(("master", "message"), [
     ("locl[2]", r"'locl\[2\]' is not a Spark master URL: expected local\[N\]"),
     ("spark://127.0.0.1:1", r"no Spark master answers at 'spark://127.0.0.1:1'"),

@@ -142,7 +142,7 @@ def test_tree_splits_map_back_through_the_scaler(planted: tuple[Any, Any, Any]) 
     )
     got = sorted(float(s.raw_threshold) for s in splits if s.raw_threshold is not None)
     assert got == pytest.approx(expected, abs=1e-2)
-    assert all(s.float32_before and "Scaler" in s.transform for s in splits)
+    assert all(s.float32_before and "Sub -> Div" in s.transform for s in splits)  # the scaler, in float32
 
 
 def test_tree_splits_map_back_through_one_input_per_column() -> None:

@@ -133,7 +133,7 @@ def check_search_divergences(
     import numpy as np
 
     from onnxgate import runtime
-    from onnxgate._data import as_feeds, load_data, slice_feeds
+    from onnxgate._data import as_feeds, float32_rows, load_data, slice_feeds
     from onnxgate._onnx import load_model
     from onnxgate.errors import InvalidDataError, ParityError
     from onnxgate.signature import Signature
@@ -177,7 +177,7 @@ def check_search_divergences(
     from onnxgate.validators.tolerances import model_tolerances
 
     tolerances = model_tolerances(proto, signature.outputs, atol, rtol)
-    reference_fn = prepare_reference(reference, proto, signature)
+    reference_fn = prepare_reference(reference, proto, signature, float32_rows=float32_rows(data))
     try:
         reference_fn(slice_feeds(feeds, 0, 1))
     except ParityError as err:  # parity fails on it too: the two models' outputs do not correspond
