@@ -318,9 +318,37 @@ def _read_package(folder: Path) -> tuple[dict[str, Any], bytes, str | None]:
         raise PackagingError(f"{str(folder)!r} holds a {kind!r} package, not a SQL one", path=str(folder))
     model_bytes = model_path.read_bytes()
     check_model_bytes(manifest, model_path, model_bytes)
+    _check_predict_script(folder, manifest["sql"])
     script_path = folder / "03_create_input_table.sql"
     script = script_path.read_text(encoding="utf-8") if script_path.is_file() else None
     return manifest, model_bytes, script
+
+
+def _check_predict_script(folder: Path, sql: Mapping[str, Any]) -> None:
+    """Refuse a package whose ``04_predict.sql`` is missing or is not the query it was written with (its
+    sha256 in ``manifest.json``): the dry run runs that query as onnxgate wrote it, and passed a package
+    whose query named an output the model lacks, or whose scripts were all deleted (found by helper-81).
+    A package written before the hash was recorded is read as before."""
+    import hashlib
+
+    recorded = sql.get("predict_sql_sha256")
+    if recorded is None:
+        return
+    path = folder / "04_predict.sql"
+    if not path.is_file():
+        raise PackagingError(
+            f"{str(folder)!r} lacks 04_predict.sql, the query the dry run mirrors: write the package again with "
+            "onnxgate package",
+            path=str(path),
+        )
+    if hashlib.sha256(path.read_bytes()).hexdigest() != recorded:
+        raise PackagingError(
+            f"{str(path)!r} is not the query this package was written with (its sha256 differs from the one in "
+            "manifest.json): the dry run runs the query as onnxgate wrote it, so it cannot check an edited one. "
+            "Write the package again with onnxgate package (a --model-name, --schema or table name option changes "
+            "the query), or run your edited query in the database itself",
+            path=str(path),
+        )
 
 
 def _check_types(model_inputs: Sequence[Mapping[str, Any]], table: Mapping[str, str], table_name: str) -> None:

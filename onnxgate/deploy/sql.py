@@ -14,6 +14,7 @@ model input types, there is no implicit conversion (A.4); ``WITH`` columns map t
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Mapping
@@ -144,7 +145,9 @@ class SqlPackageOptions:
     description: str = ""
 
     @classmethod
-    def from_options(cls, model: Any, options: Mapping[str, Any]) -> SqlPackageOptions:
+    def from_options(cls, model: Any, options: Mapping[str, Any], *, synapse: bool = False) -> SqlPackageOptions:
+        """The options, each checked as the scripts will use it (``synapse``: the model table's staging
+        table, ``<model_table>_staging``, must be a name too)."""
         known = {"schema", "model_table", "input_table", "model_name", "model_version", "description"}
         unknown = sorted(set(options) - known)
         if unknown:
@@ -175,6 +178,13 @@ class SqlPackageOptions:
                 raise PackagingError(f"{flag}: {err}" + (
                     " (the default, made from the model name: give one with --input-table)"
                     if flag.startswith("input_table") and "input_table" not in values_given else "")) from None
+        if synapse and len(opts.model_table) + len("_staging") > 128:
+            # refused before validation, naming the option (it failed after, naming a table the user never typed)
+            raise PackagingError(
+                f"model_table (--model-table): {len(opts.model_table)} characters; on synapse the scripts also "
+                f"create {opts.model_table[:20]}..._staging for COPY INTO, and a SQL identifier holds at most 128 "
+                "characters: give at most 120"
+            )
         return opts
 
 
@@ -536,6 +546,7 @@ def package_sql(
 
         model = adapt(model, target, columns=columns, column_types=column_types, reference=reference)
     proto: onnx.ModelProto = load_model(model)
+    opts = SqlPackageOptions.from_options(proto, options, synapse=target.name.startswith("synapse"))
     report = validate(model, target, reference=reference, data=data, search=search, seed=seed)
     if not report.passed:
         raise ValidationFailedError(
@@ -545,7 +556,6 @@ def package_sql(
         )
     model_bytes = serialize(proto)
     signature = Signature.from_model(proto)
-    opts = SqlPackageOptions.from_options(proto, options)
     from onnxgate.deploy.manifest import parity_sentence
 
     files = render_scripts(model_bytes, signature, target, opts, hex_limit=hex_limit, parity=parity_sentence(report))
@@ -569,6 +579,8 @@ def package_sql(
                 {"name": s.name, "elem_type": s.elem_type, "sql_type": target.sql_type(s.elem_type)}
                 for s in signature.outputs
             ],
+            # the query the dry run mirrors, as written: an edited one is not what it checks
+            "predict_sql_sha256": hashlib.sha256(files["04_predict.sql"].encode("utf-8")).hexdigest(),
         }
     }
     names = ["model.onnx", "manifest.json", *files]

@@ -503,3 +503,26 @@ def test_validate_without_a_reference_claims_only_the_row_check_it_ran() -> None
     assert one.status == "skipped" and "score alone" not in one.message
     with pytest.raises(InvalidDataError, match="expects"):
         og.validate(model, target="sql-edge-2.0", data=np.ones((5, 3), dtype=np.float32))
+
+
+def test_an_edited_or_missing_predict_script_is_refused(package: Path, tmp_path: Path, capsys: Any) -> None:
+    # the dry run runs the query onnxgate wrote; 04_predict.sql naming an output the model lacks, or deleted,
+    # passed with exit 0 (helper-81)
+    import shutil
+
+    data = {n: X[:, i] for i, n in enumerate(NAMES)}
+    edited = tmp_path / "edited"
+    shutil.copytree(package, edited)
+    script = edited / "04_predict.sql"
+    script.write_text(script.read_text(encoding="utf-8").replace("[output_0] real", "[no_such_output] real"),
+                      encoding="utf-8")
+    with pytest.raises(PackagingError, match="not the query this package was written with"):
+        dry.dry_run(edited, data)
+    script.unlink()
+    with pytest.raises(PackagingError, match=r"lacks 04_predict\.sql"):
+        dry.dry_run(edited, data)
+    rows = tmp_path / "rows.csv"
+    pd.DataFrame(data).to_csv(rows, index=False)
+    assert main(["sql-dryrun", str(edited), "--data", str(rows)]) == 2
+    assert "04_predict.sql" in capsys.readouterr().err
+    assert dry.dry_run(package, data).passed  # the package as written

@@ -190,6 +190,15 @@ def test_names_sqlcmd_would_act_on_are_refused_and_nothing_is_written(tmp_path: 
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_synapse_model_table_too_long_for_its_staging_table_is_refused_before_validation(tmp_path: Path) -> None:
+    # 125 characters passed the option check, and after the whole validation the package failed naming
+    # 'MMM..._staging', a name the user never typed (helper-81); mlp(12) fails the target: the option is first
+    with pytest.raises(PackagingError, match=r"model_table \(--model-table\): 125 characters.*at most 120"):
+        og.package(mlp(12), target="synapse", out=tmp_path / "pkg", model_table="M" * 125)
+    assert list(tmp_path.iterdir()) == []
+    og.package(_adapted("synapse"), target="synapse", out=tmp_path / "ok", model_table="M" * 120)
+
+
 def test_a_graph_name_with_line_breaks_is_made_one_line_for_the_default_model_name(tmp_path: Path) -> None:
     """The default model name is the file's graph name, which a third-party file sets."""
     model = _adapted("sql-edge-2.0")
