@@ -19,6 +19,7 @@ __all__ = [
     "PackagingError",
     "ParityError",
     "TargetError",
+    "UnknownNameError",
     "UnsupportedModelError",
     "UntrustedFileError",
     "ValidationFailedError",
@@ -85,6 +86,10 @@ class InvalidDataError(OnnxGateError, ValueError):
 
 class TargetError(OnnxGateError, ValueError):
     """An unknown target name, or a target definition that is not valid."""
+
+
+class UnknownNameError(OnnxGateError, KeyError):
+    """A name looked up in one of onnxgate's registries (a zoo entry) is not in it; the message lists those that are."""
 
 
 class ParityError(OnnxGateError, AssertionError):

@@ -195,6 +195,12 @@ def _target(tmp: Path) -> object:
     return og.targets.get("sql-edge-3.0")
 
 
+def _unknown_name(tmp: Path) -> object:
+    import onnxgate as og
+
+    return og.zoo.get("sklearn-iris-logistic")
+
+
 def _parity(tmp: Path) -> object:
     import onnxgate as og
     from onnxgate.testing import assert_parity
@@ -262,6 +268,10 @@ ERRORS: dict[str, tuple[Trigger | None, str]] = {
     "TargetError": (
         _target,
         "Use one of the listed target names, or fix the field the message names in your target file.",
+    ),
+    "UnknownNameError": (
+        _unknown_name,
+        "Use one of the names the message lists (`onnxgate zoo list` prints the zoo's).",
     ),
     "ParityError": (
         _parity,

@@ -115,6 +115,26 @@ def test_data_the_reference_refuses_is_an_input_error_not_a_failed_model(tmp_pat
     assert not (tmp_path / "r.json").exists()
 
 
+def test_an_onnx_reference_with_other_inputs_is_an_input_error_not_a_failed_model(tmp_path, iris_files, capsys):
+    # nothing was compared, yet this exited 1 where a native reference that cannot take the data exits 2
+    # (helper-83)
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["features"], ["label"])], "other",
+                              [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 4])],
+                              [helper.make_tensor_value_info("label", TensorProto.FLOAT, ["N", 4])])
+    other = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    other.ir_version = 7
+    onnx.save(other, tmp_path / "other.onnx")
+    argv = ["validate", str(iris_files / "iris.onnx"), "--reference", str(tmp_path / "other.onnx"),
+            "--data", str(iris_files / "iris.npy"), "--json", str(tmp_path / "r.json")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "needs inputs ['features']" in err and "nothing was compared" in err, err
+    assert not (tmp_path / "r.json").exists()
+
+
 def test_sql_rule_failure_exits_1(tmp_path, capsys):
     model = _identity(tmp_path / "wide.onnx", shape=("N", 4))
     assert main(["validate", str(model), "--target", "sql-edge-2.0", "--json", str(tmp_path / "r.json")]) == 1

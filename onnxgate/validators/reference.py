@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from onnxgate.adaptation.mapping import ADAPT_METADATA_KEY
 from onnxgate.columns import ColumnMap
-from onnxgate.errors import OnnxGateError, ParityError
+from onnxgate.errors import InvalidDataError, OnnxGateError, ParityError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -185,9 +185,11 @@ def _onnx_reference(model: onnx.ModelProto, signature: Signature) -> ReferenceFn
     def run(feeds: Mapping[str, np.ndarray]) -> list[np.ndarray | None]:
         missing = sorted(ref_inputs - set(feeds))
         if missing:
-            raise ParityError(
-                f"the reference ONNX model needs inputs {missing} that the model under test does not have; "
-                f"feeds are {sorted(feeds)}"
+            # nothing can be compared: the caller's input, as a native reference that cannot take the data (exit 2)
+            raise InvalidDataError(
+                f"the reference ONNX model needs inputs {missing} that the model under test does not have "
+                f"(its inputs are {sorted(feeds)}), so nothing was compared. Give the reference the model under "
+                "test was converted from, or an ONNX model with the same inputs"
             )
         from onnxgate.signature import matched_outputs
 

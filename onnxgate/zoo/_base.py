@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from onnxgate.errors import OnnxGateError
+from onnxgate.errors import OnnxGateError, UnknownNameError
 
 __all__ = ["ZooEntry", "ZooRegistry"]
 
@@ -67,7 +67,7 @@ class ZooRegistry:
         try:
             return self._entries[name]
         except KeyError:
-            raise OnnxGateError(f"unknown zoo entry {name!r}; known entries are {self.names()}") from None
+            raise UnknownNameError(f"unknown zoo entry {name!r}; known entries are {self.names()}") from None
 
     def names(self, framework: str | None = None) -> list[str]:
         return sorted(n for n, e in self._entries.items() if framework is None or e.framework == framework)
