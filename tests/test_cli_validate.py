@@ -135,6 +135,32 @@ def test_an_onnx_reference_with_other_inputs_is_an_input_error_not_a_failed_mode
     assert not (tmp_path / "r.json").exists()
 
 
+def test_search_no_nan_keeps_the_search_to_finite_rows(tmp_path, capsys):
+    # a framework that answers a NaN row with a number (the zoo's TensorFlow MLP: 0.1896) fails the search's
+    # NaN rows on any target whose inputs hold NaN, and the CLI had no way to say the data never holds NaN
+    # (helper-83): here a reference that reads NaN as 0 against a file that keeps it
+    import onnx
+    from onnx import TensorProto, helper
+
+    def model(nodes, name):
+        graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
+                                  initializer=[helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])])
+        built = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        built.ir_version = 7
+        return built
+
+    onnx.save(model([helper.make_node("Relu", ["x"], ["y"])], "keeps"), tmp_path / "keeps.onnx")
+    onnx.save(model([helper.make_node("IsNaN", ["x"], ["nan"]), helper.make_node("Relu", ["x"], ["r"]),
+                     helper.make_node("Where", ["nan", "zero", "r"], ["y"])], "zeroes"), tmp_path / "zeroes.onnx")
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32))
+    argv = ["validate", str(tmp_path / "keeps.onnx"), "--reference", str(tmp_path / "zeroes.onnx"),
+            "--data", str(tmp_path / "x.npy"), "--search", "100"]
+    assert main(argv) == 1
+    assert "search_divergences" in capsys.readouterr().out
+    assert main([*argv, "--search-no-nan"]) == 0
+
+
 def test_sql_rule_failure_exits_1(tmp_path, capsys):
     model = _identity(tmp_path / "wide.onnx", shape=("N", 4))
     assert main(["validate", str(model), "--target", "sql-edge-2.0", "--json", str(tmp_path / "r.json")]) == 1

@@ -55,6 +55,9 @@ def register(sub: Any) -> None:
     p.add_argument("--rtol", action="append", metavar="X|NAME=X", help="relative tolerance (as --atol)")
     p.add_argument("--search", type=int, default=0, metavar="N", help="generated inputs for the divergence search")
     p.add_argument("--search-time-limit", type=float, default=None, metavar="SECONDS")
+    p.add_argument("--search-no-nan", action="store_true",
+                   help="the search generates finite values only (default: NaN and infinity too, where the target's "
+                        "inputs can hold them); for rows that never hold them")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of generated inputs (recorded)")
     p.add_argument("--batch-size", type=int, default=None, metavar="ROWS", help="rows per parity batch")
     p.add_argument("--json", metavar="F", help="write the report as JSON (schema_version 1)")
@@ -189,4 +192,5 @@ def _validate_here(args: argparse.Namespace, reference: Any, target: Any, atol: 
         batch_size=args.batch_size,
         fail_fast=args.fail_fast,
         search_time_limit=args.search_time_limit,
+        search_allow_nan=False if args.search_no_nan else None,
     )

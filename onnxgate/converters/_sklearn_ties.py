@@ -23,6 +23,11 @@ MOST_TIE_BREAKS = 256
 #: How near to the k-th distance a training row is tied with it (relative: the same distance reached from
 #: different coordinates differs by a few ulps).
 TIE_RTOL = 1e-9
+#: The same for a file computing its distances in float32: two training rows nearer than this are one distance
+#: there (float32 holds about 7 digits, and a dozen squared differences summed lose one). The search bisects onto
+#: such rows: wine's 5th and 6th neighbours 4.25607792 and 4.25607798 apart in float64 were one float32 distance,
+#: and the file's pick of the other failed the gate (helper-83).
+TIE_RTOL_FLOAT32 = 1e-6
 
 #: How many training rows past the k-th nearest are looked at for a tie.
 TIE_LOOKAHEAD = 16
@@ -50,7 +55,7 @@ def neighbour_step(model: Any) -> tuple[Any, Any] | None:
     return before, model
 
 
-def tied_answers(search: Any, rows: Any) -> list[Iterator[list[Any]] | None]:
+def tied_answers(search: Any, rows: Any, rtol: float = TIE_RTOL) -> list[Iterator[list[Any]] | None]:
     """For each of ``rows`` (what ``search``, a fitted KNeighbors* estimator, reads), each distinct answer
     over the ways its k-th neighbour's tie can be broken, as the outputs skl2onnx writes for it:
     ``[label, probabilities]`` for a classifier, ``[prediction]`` for a regressor, ``[graph row]`` for a
@@ -59,7 +64,8 @@ def tied_answers(search: Any, rows: Any) -> list[Iterator[list[Any]] | None]:
     break the tie.
 
     The neighbours come from the estimator's own search (its tree), :data:`TIE_LOOKAHEAD` past the k-th,
-    so a row costs what scikit-learn's ``kneighbors`` costs, not a pass over the training rows."""
+    so a row costs what scikit-learn's ``kneighbors`` costs, not a pass over the training rows. ``rtol``: how
+    near a distance is to the k-th to be tied with it (:data:`TIE_RTOL`, :data:`TIE_RTOL_FLOAT32`)."""
     import numpy as np
 
     kind = type(search).__name__
@@ -73,18 +79,18 @@ def tied_answers(search: Any, rows: Any) -> list[Iterator[list[Any]] | None]:
         return [None for _ in rows]
     wanted = min(k + TIE_LOOKAHEAD, fitted)
     distances, indices = search.kneighbors(rows, n_neighbors=wanted)
-    return [_row_answers(search, kind, k, d, i, wanted < fitted, fitted) for d, i in zip(distances, indices)]
+    return [_row_answers(search, kind, k, d, i, wanted < fitted, fitted, rtol) for d, i in zip(distances, indices)]
 
 
 def _row_answers(search: Any, kind: str, k: int, distances: Any, indices: Any, more: bool,
-                 fitted: int) -> Iterator[list[Any]] | None:
+                 fitted: int, rtol: float) -> Iterator[list[Any]] | None:
     """One row's answers over its tie-breaks (:func:`tied_answers`), made one at a time as they are read
     (a transformer's answer is a row as wide as the training set); ``more``: training rows exist past those
     looked at."""
     import numpy as np
 
     kth = float(distances[k - 1])
-    tol = TIE_RTOL * kth
+    tol = rtol * kth
     tied_mask = np.abs(distances - kth) <= tol
     if more and tied_mask[-1]:
         return None  # the tie may run past the rows looked at

@@ -711,7 +711,7 @@ class SklearnConverter(Converter):
         probabilities, or one output)."""
         import numpy as np
 
-        from onnxgate.converters._sklearn_ties import neighbour_step, tied_answers
+        from onnxgate.converters._sklearn_ties import TIE_RTOL, TIE_RTOL_FLOAT32, neighbour_step, tied_answers
 
         found = neighbour_step(model)
         if found is None or not rows:
@@ -725,7 +725,9 @@ class SklearnConverter(Converter):
         if before is not None:
             picked = before.transform(picked)
         picked = np.asarray(_dense(picked), dtype=np.float64)
-        return {row: found for row, found in zip(rows, tied_answers(search, picked)) if found is not None}
+        float32 = any(spec.elem_type == "float32" for spec in signature.inputs)  # the file's distances, in float32
+        rtol = TIE_RTOL_FLOAT32 if float32 else TIE_RTOL
+        return {row: found for row, found in zip(rows, tied_answers(search, picked, rtol)) if found is not None}
 
     def native_input(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> Any:
         """Rebuild what the estimator was fitted on from ONNX feeds (a DataFrame when it has column names).

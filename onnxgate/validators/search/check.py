@@ -184,9 +184,12 @@ def check_search_divergences(
         return CheckResult(CHECK_NAME, False, f"the search was not run: {err}", {"error": str(err)})
     except Exception:  # a row the reference refuses: the search counts those itself
         pass
+    from onnxgate.validators.ties import prepare_tie_resolver
+
     searcher = Searcher(
         session, proto, signature, space, lambda feeds: list(reference_fn(feeds)),
         budget=budget, time_limit=time_limit, tolerances=tolerances,
+        resolve_ties=prepare_tie_resolver(reference, proto, signature, tolerances),
     )
     rng = np.random.default_rng(seed)
     try:

@@ -48,8 +48,12 @@ class Searcher:
         budget: int,
         time_limit: float | None,
         tolerances: Mapping[str, tuple[float, float, str]],
+        resolve_ties: Callable[[dict[str, Array], list[Any], list[Any]], int] | None = None,
     ) -> None:
         self.session = session
+        # a k-nearest-neighbour tie broken another way, decided as parity decides it (validators.ties): the
+        # boundary phase bisects onto exactly such rows (helper-83)
+        self.resolve_ties = resolve_ties
         self.proto = proto
         self.signature = signature
         self.space = space
@@ -160,6 +164,9 @@ class Searcher:
             self.rows_tried -= m
             self.phase_rows[self.phase] -= m
             return self._split_evaluate(Xc, base, feature, record)
+        if self.resolve_ties is not None:
+            theirs = list(theirs)
+            self.ties += self.resolve_ties(feeds, list(ours), theirs)
         bad, per_output, ties = self.compare(theirs, ours, m)
         self.ties += int(ties.sum())
         if record and bad.any():
