@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
     from onnxgate.signature import Signature
 
-__all__ = ["Conversion", "Converter", "ConverterRegistry", "RawConversion", "first_line", "registry", "sanitise_name"]
+__all__ = ["Conversion", "Converter", "ConverterRegistry", "RawConversion", "first_line", "registry", "sanitise_name",
+           "sanitise_names"]
 
 #: True while a reference is called on rows the user gave as float32 (set by validation, read by a
 #: converter's ``predict``): scikit-learn then gets them as float32, as the user's own call does, not
@@ -206,6 +207,20 @@ class ConverterRegistry:
 
 
 registry = ConverterRegistry()
+
+
+def sanitise_names(names: Sequence[str]) -> list[str]:
+    """:func:`sanitise_name` for each of a frame's columns, where a column whose name is already an input
+    name keeps it: columns ``a b`` and ``a_b`` became inputs (and SQL table columns) ``a_b`` and ``a_b1``, so a
+    user loading the table by name put ``a_b``'s values in ``a b``'s column (found by helper-81); now ``a_b``
+    stays ``a_b`` and ``a b`` is ``a_b1``."""
+    taken: set[str] = set()
+    chosen: list[str | None] = [None] * len(names)
+    for i, name in enumerate(names):
+        if sanitise_name(name, set()) == name and name.lower() not in taken:
+            chosen[i] = name
+            taken.add(name.lower())
+    return [given if given is not None else sanitise_name(name, taken) for given, name in zip(chosen, names)]
 
 
 def sanitise_name(name: str, taken: set[str]) -> str:

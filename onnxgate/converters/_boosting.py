@@ -22,7 +22,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from onnxgate.converters._base import Converter, RawConversion, first_line, sanitise_name
+from onnxgate.converters._base import Converter, RawConversion, first_line, sanitise_names
 from onnxgate.errors import InvalidDataError, UnsupportedModelError, missing_dependency
 
 if TYPE_CHECKING:
@@ -348,12 +348,11 @@ def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tup
     categories = categories or {}
     graph = raw.model.graph
     trees = next(vi for vi in graph.input if vi.name == input_name).type.tensor_type.elem_type
-    taken: set[str] = set()
     typed = []
-    for label, dtype in columns:
+    for (label, dtype), given in zip(columns, sanitise_names([label for label, _ in columns])):
         # a category column joins the Concat as its codes, already of the trees' type
         code = trees if label in categories else column_type(dtype)
-        typed.append((sanitise_name(label, taken), code))
+        typed.append((given, code))
     names = columns_into_input(raw.model, input_name, typed)
     taken = graph_names(graph)
     encoders = []

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from onnxgate.converters._base import Converter, RawConversion, sanitise_name
+from onnxgate.converters._base import Converter, RawConversion, sanitise_names
 from onnxgate.converters._skl2onnx_fixes import (
     patch_hist_gradient_boosting,
     patch_isotonic_calibration,
@@ -1154,10 +1154,10 @@ def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
                    "(sample[model.feature_names_in_])" if reordered else ""),
                 column=missing[0] if missing else None,
             )
-        taken: set[str] = set()
+        input_names = sanitise_names(labels)
         columns = []
         text_categories = _text_categories(model)
-        for label, col in zip(labels, sample.columns):
+        for label, col, input_name in zip(labels, sample.columns, input_names):
             dtype = sample[col].dtype
             kept = _no_onnx_type(dtype)
             if kept is not None:
@@ -1199,7 +1199,7 @@ def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
                     f"dtype={{{label!r}: str}}, keep_default_na=False)",
                     column=label,
                 )
-            columns.append(_Column(sanitise_name(label, taken), label, np.dtype(dtype), 1))
+            columns.append(_Column(input_name, label, np.dtype(dtype), 1))
         return columns
     array = np.asarray(sample)
     n_in = getattr(model, "n_features_in_", None)

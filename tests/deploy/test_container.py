@@ -345,7 +345,7 @@ def test_score_py_works_without_orjson(iris: tuple[Path, Any, Any], monkeypatch:
 
 @pytest.fixture(scope="module")
 def colliding(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
-    """A package whose columns "x 1" and "x_1" became the inputs x_1 and x_11."""
+    """A package whose columns "x 1" and "x_1" became the inputs x_11 and x_1 ("x_1" keeps its own name)."""
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
 
@@ -353,27 +353,27 @@ def colliding(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
     frame = pd.DataFrame({"x 1": rng.normal(size=60), "x_1": rng.normal(size=60), "other": rng.normal(size=60)})
     model = LogisticRegression().fit(frame, (frame["x 1"] + frame["x_1"] > 0).astype(int))
     conv = og.convert(model, frame.head())
-    assert [s.name for s in conv.signature.inputs] == ["x_1", "x_11", "other"]
+    assert [s.name for s in conv.signature.inputs] == ["x_11", "x_1", "other"]
     module = load_score(og.package(conv, target="container", out=tmp_path_factory.mktemp("collide") / "c"), "collide")
     module.init()
     return module
 
 
 def test_a_missing_column_is_named_as_the_user_knows_it(colliding: ModuleType) -> None:
-    # before: "missing input(s) ['x_1']" for a request that holds the column x_1 and lacks "x 1"
+    # once: "missing input(s) ['x_1']" for a request that holds the column x_1 and lacks "x 1"
     status, body = colliding.score({"data": [{"x_1": 0.5, "other": 1.0}]})
     assert (status, body["error"]) == (400, "missing_input"), body
-    assert body["message"].startswith("missing input(s) ['x 1' (input 'x_1')]; the model's inputs are "
-                                      "['x 1' (input 'x_1'), 'x_1' (input 'x_11'), 'other']"), body
+    assert body["message"].startswith("missing input(s) ['x 1' (input 'x_11')]; the model's inputs are "
+                                      "['x 1' (input 'x_11'), 'x_1', 'other']"), body
 
 
 @pytest.mark.parametrize(("value", "found"), [(None, "found null (a missing value)"), ("a", "found strings")],
                          ids=["null", "string"])
 def test_a_bad_value_names_the_users_column_and_the_input(colliding: ModuleType, value: Any, found: str) -> None:
-    # before: "input 'x_11': expected ..." for a value the user sent in the column "x_1"
-    status, body = colliding.score({"data": {"x 1": [0.5, 0.1], "x_1": [1.0, value], "other": [1.0, 2.0]}})
+    # once: "input 'x_11': expected ..." for a value the user sent in another column
+    status, body = colliding.score({"data": {"x 1": [0.5, value], "x_1": [1.0, 2.0], "other": [1.0, 2.0]}})
     assert (status, body["error"]) == (400, "wrong_element_type"), body
-    assert body["message"].startswith("column 'x_1' (input 'x_11'): expected float"), body
+    assert body["message"].startswith("column 'x 1' (input 'x_11'): expected float"), body
     assert f"values, {found}" in body["message"], body
     status, body = colliding.score({"data": {"x 1": [0.5, 0.1], "x_1": [1.0, 2.0], "other": [1.0, value]}})
     assert status == 400 and body["message"].startswith("input 'other': expected float"), body
