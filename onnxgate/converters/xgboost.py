@@ -231,6 +231,11 @@ class XGBoostConverter(BoostingConverter):
         if parallel > 1 and int(learner["learner_model_param"].get("num_class", 0)) > 1:
             classes_of_parallel_trees(proto.graph.node, booster)
         raw = finish(proto, opset, input_name, boundary, columns)
+        categorical = [i for i, kind in enumerate(booster.feature_types or []) if kind == "c"]
+        if categorical:
+            from onnxgate.converters.lightgbm import truncate_category_codes
+
+            truncate_category_codes(raw.model, categorical, n_features, opset, library="XGBoost", negative_kept=True)
         if not hasattr(model, "get_booster"):
             raw.warnings.append(
                 "a Booster does not record the `missing` value of the DMatrix it was trained on, and the ONNX "

@@ -911,3 +911,24 @@ def test_a_multi_target_xgboost_regressor_is_refused_and_its_multioutput_form_co
         og.convert(xgboost.XGBRegressor(n_estimators=10, n_jobs=1).fit(X, Y), X[:5])
     wrapped = MultiOutputRegressor(xgboost.XGBRegressor(n_estimators=10, n_jobs=1)).fit(X, Y)
     assert og.validate(og.convert(wrapped, X[:5]), data=X, reference=wrapped).passed
+
+
+def test_a_native_xgboost_categorical_feature_reads_codes_as_xgboost_does() -> None:
+    # XGBoost casts a categorical value to an integer (2.5 is category 2) and takes any value below 0 as no
+    # category; the file compared the value itself: codes 2.5 and 1.9 scored otherwise on 712 of 712 rows while
+    # validate on integer codes passed (helper-80)
+    from sklearn.datasets import load_wine
+
+    Xw, y = load_wine(return_X_y=True)
+    X = Xw[:, [0, 12, 9]].astype(np.float32)
+    X[:, 2] = np.digitize(Xw[:, 9], [3, 5, 7, 9])
+    types = {"feature_types": ["q", "q", "c"], "enable_categorical": True}
+    booster = xgboost.train({"objective": "multi:softprob", "num_class": 3, "max_depth": 3, "nthread": 1,
+                             "tree_method": "hist", "max_cat_to_onehot": 1}, xgboost.DMatrix(X, label=y, **types), 20)
+    conv = og.convert(booster, X[:5])
+    codes = np.array([0, 1, 2, 3, 4, 2.5, 1.9, 0.5, 4.0000005, -0.0004, -0.5, -1, 7, 100, 1e30, np.nan], np.float32)
+    rows = np.repeat(X, len(codes), axis=0)
+    rows[:, 2] = np.tile(codes, len(X))
+    _, proba = _run(conv, rows)
+    np.testing.assert_allclose(proba, booster.predict(xgboost.DMatrix(rows, **types)), atol=1e-5)
+    assert og.validate(conv, reference=booster, data=X, search=300).passed
