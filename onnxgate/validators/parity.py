@@ -600,15 +600,37 @@ def reference_alone_disagrees(
             if ours.size != expected.size or ours.size == 0:
                 continue
             atol, rtol, mode = tolerances[spec.name]
-            if _differ(expected.reshape(-1), ours.reshape(-1), mode == "exact", max(atol, ROWS_ALONE_FLOOR[0]),
+            flat_ours, flat_expected = ours.reshape(-1), expected.reshape(-1)
+            if _differ(flat_expected, flat_ours, mode == "exact", max(atol, ROWS_ALONE_FLOOR[0]),
                        max(rtol, ROWS_ALONE_FLOOR[1])):
+                at = _first_difference(flat_expected, flat_ours, mode == "exact", max(atol, ROWS_ALONE_FLOOR[0]),
+                                       max(rtol, ROWS_ALONE_FLOOR[1]))
+                where = (f" (element {at}: {_brief(flat_ours[at:at + 1], bare=True)} in the file, "
+                         f"{_brief(flat_expected[at:at + 1], bare=True)} in the reference)") if at is not None else ""
+                # the first elements shown alone can agree: an empty segment's -inf against TensorFlow's
+                # -3.4e38 sat further on, and the message showed two equal lists (helper-82)
                 return (f"output {spec.name!r} of row {row} scored alone is {_brief(ours)} in the file and "
-                        f"{_brief(expected)} in the reference, though the batches agree: the reference's answer "
-                        "for a row depends on its batch (a branch on a batch-wide value, such as `if x.sum() > 0`, "
-                        "which the exported file fixed at conversion: the tracer's warning says so), so a service "
-                        "scoring rows one at a time answers otherwise. Write forward() so each row's answer depends "
-                        "on that row alone (torch.where per row instead of a Python if)")
+                        f"{_brief(expected)} in the reference{where}, though the batches agree. Either the "
+                        "reference's answer for a row depends on its batch (a branch on a batch-wide value, such as "
+                        "`if x.sum() > 0`, which the exported file fixed at conversion: the tracer's warning says "
+                        "so; write the model so each row's answer depends on that row alone, in PyTorch torch.where "
+                        "per row instead of a Python if), or the two models answer otherwise for a batch of one row "
+                        "(an empty segment, a reduction over the rows); either way a service scoring rows one at a "
+                        "time answers otherwise")
     return None
+
+
+def _first_difference(expected: Any, actual: Any, exact: bool, atol: float, rtol: float) -> int | None:
+    """The first position where two flat arrays differ by :func:`_differ`'s rule."""
+    import numpy as np
+
+    if expected.dtype.kind not in "biufc" or actual.dtype.kind not in "biufc":
+        differs = expected != actual
+    else:
+        differs = element_mismatches(expected, actual, atol=atol, rtol=rtol, exact=exact,
+                                     infinities_compare_equal=True).mismatch
+    found = np.flatnonzero(np.asarray(differs).reshape(-1))
+    return int(found[0]) if found.size else None
 
 
 def _differ(expected: Any, actual: Any, exact: bool, atol: float, rtol: float) -> bool:

@@ -387,6 +387,22 @@ def test_a_model_that_fails_on_one_row_alone_fails_parity():
     assert "onnxruntime scores row 0 in a batch of 4 rows but fails on it alone" in result.message
 
 
+def test_a_row_alone_the_reference_answers_otherwise_names_the_element_that_differs():
+    # an empty segment: -inf in the file, -3.4e38 in TensorFlow, at the 7th element of a row alone; the message
+    # showed the first four elements, equal, and blamed the batch only (helper-82)
+    def reference(feeds):
+        x = feeds["x"].copy()
+        if len(x) == 1:
+            x[:, 6] = np.float32(-3.4028235e38)
+        return [x]
+
+    X = np.random.default_rng(0).normal(size=(20, 8)).astype(np.float32)
+    result = check_prediction_parity(identity_model(shape=("N", 8)), reference, X)
+    assert not result.passed
+    assert "(element 6: " in result.message and "-3.403e+38 in the reference)" in result.message, result.message
+    assert "for a batch of one row" in result.message
+
+
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_rows_scored_alone_may_differ_by_rounding_only():
     # the floor: a kernel summing in another order at batch size 1 is not a dependence on other rows
