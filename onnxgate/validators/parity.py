@@ -620,6 +620,21 @@ def reference_alone_disagrees(
     return None
 
 
+def _half_precision_note(model: Any, compared: list[Any]) -> str:
+    """A note when a float32 or float64 output was compared with float16's or bfloat16's default tolerances,
+    the model computing its matrix products in that type (:func:`onnxgate.validators.tolerances.model_tolerances`)."""
+    from onnxgate.validators.tolerances import DEFAULT_TOLERANCES, _half_precision_inside
+
+    narrow = _half_precision_inside(model) if model is not None else None
+    if narrow is None:
+        return ""
+    atol, rtol = DEFAULT_TOLERANCES[narrow]
+    if not any(r.mode == "tolerance" and (r.atol, r.rtol) == (atol, rtol) for r in compared):
+        return ""  # tolerances given by the user
+    return (f"compared with {narrow}'s tolerances, atol {atol:g} and rtol {rtol:g}: the model computes its matrix "
+            f"products in {narrow}")
+
+
 def _first_difference(expected: Any, actual: Any, exact: bool, atol: float, rtol: float) -> int | None:
     """The first position where two flat arrays differ by :func:`_differ`'s rule."""
     import numpy as np
@@ -793,6 +808,11 @@ def parity_result(
         extra.append(f"max_abs {numeric_max:.1e}")
     if missing:
         extra.append(f"not compared: {sorted(missing)}")
+    narrow = _half_precision_note(model, compared)
+    if narrow:
+        # a mixed_float16 Keras model passed on float16's tolerances without a word (helper-82)
+        extra.append(narrow)
+        evidence["tolerance_note"] = narrow
     return CheckResult(
         name,
         True,

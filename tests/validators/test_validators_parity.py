@@ -403,6 +403,28 @@ def test_a_row_alone_the_reference_answers_otherwise_names_the_element_that_diff
     assert "for a batch of one row" in result.message
 
 
+def test_float16_tolerances_on_a_float32_output_are_said():
+    # a Keras mixed_float16 model answers float32 but multiplies in float16: parity used float16's tolerances
+    # and the report said nothing of it (helper-82)
+    from onnx import numpy_helper
+
+    w = np.random.default_rng(1).normal(size=(4, 3)).astype(np.float16)
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["x"], ["h"], to=TensorProto.FLOAT16), helper.make_node("MatMul", ["h", "w"], ["p"]),
+         helper.make_node("Cast", ["p"], ["y"], to=TensorProto.FLOAT)], "mixed",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
+        initializer=[numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 7
+    X = np.random.default_rng(0).normal(size=(100, 4)).astype(np.float32)
+    result = check_prediction_parity(model, lambda feeds: [feeds["x"] @ w.astype(np.float32)], X)
+    assert result.passed, result.message
+    assert "compared with float16's tolerances, atol 0.001 and rtol 0.01" in result.message, result.message
+    plain = check_prediction_parity(identity_model(shape=("N", 4)), lambda feeds: [feeds["x"]], X)
+    assert "tolerances" not in plain.message
+
+
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_rows_scored_alone_may_differ_by_rounding_only():
     # the floor: a kernel summing in another order at batch size 1 is not a dependence on other rows
