@@ -109,6 +109,20 @@ def _key_of(model: Any, tensor: Any) -> str | None:
     return next((str(key) for key, value in struct.items() if value is tensor), None)
 
 
+def _grouped_convolutions(model: Any) -> list[str]:
+    """Names of the model's convolution layers with ``groups`` > 1, nested models included."""
+    found: list[str] = []
+    try:
+        layers = list(model._flatten_layers(include_self=False)) if hasattr(model, "_flatten_layers") else []
+    except Exception:
+        layers = list(getattr(model, "layers", []) or [])
+    for layer in layers:
+        groups = getattr(layer, "groups", 1)
+        if isinstance(groups, int) and groups > 1:
+            found.append(str(layer.name))
+    return found
+
+
 def _output_names(model: Any, count: int) -> list[str]:
     if count == 1:
         return ["output"]
@@ -292,14 +306,27 @@ class KerasConverter(Converter):
             )
         graph_name = name or getattr(model, "name", None)
         try:
-            traced = self._trace(model, names, shapes, options.get("output_names"))
-            traced.check_sample(sample, self.framework)
-            return convert_traced(traced, opset=opset, name=graph_name, framework=self.framework)
-        except UnsupportedModelError as first:
-            if sample is None:
+            try:
+                traced = self._trace(model, names, shapes, options.get("output_names"))
+                traced.check_sample(sample, self.framework)
+                return convert_traced(traced, opset=opset, name=graph_name, framework=self.framework)
+            except UnsupportedModelError as first:
+                if sample is None:
+                    raise
+                return self._convert_from_keras(model, sample, names, shapes, options.get("output_names"),
+                                                opset=opset, name=graph_name, first=first)
+        except UnsupportedModelError as err:
+            grouped = _grouped_convolutions(model)
+            if not grouped or "PartitionedCall" not in str(err):
                 raise
-            return self._convert_from_keras(model, sample, names, shapes, options.get("output_names"),
-                                            opset=opset, name=graph_name, first=first)
+            # the message named only StatefulPartitionedCall and a custom op handler (helper-82)
+            raise UnsupportedModelError(
+                f"convolution layer(s) {grouped} have groups > 1, which tf2onnx cannot convert: Keras computes a "
+                "grouped convolution in a nested TensorFlow function, left in the graph as a call. Use groups=1 "
+                "(one Conv per group on a slice of the channels, joined by Concatenate), or DepthwiseConv2D where "
+                f"each group is one channel. ({err})",
+                framework=self.framework,
+            ) from None
 
     def _convert_from_keras(self, model: Any, sample: Any, names: list[str],
                             shapes: list[tuple[tuple[int | None, ...], str]], output_names: Sequence[str] | None,

@@ -368,3 +368,14 @@ def test_a_mixed_float16_model_is_compared_at_float16_precision() -> None:
     # a wrong model still fails at that precision
     other = keras.Sequential([keras.Input((10,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(3)])
     assert not og.validate(conv, reference=other, data=X).passed
+
+
+def test_a_grouped_convolution_is_refused_naming_the_layer() -> None:
+    # tf2onnx leaves Keras' grouped convolution as a StatefulPartitionedCall; the refusal named only that call
+    # and a custom op handler (helper-82)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 8, 4)), keras.layers.Conv2D(8, 3, groups=4, name="grouped"),
+                              keras.layers.Flatten(), keras.layers.Dense(2)])
+    X = np.random.default_rng(0).normal(size=(5, 8, 8, 4)).astype(np.float32)
+    with pytest.raises(og.UnsupportedModelError, match=r"convolution layer\(s\) \['grouped'\] have groups > 1"):
+        og.convert(model, X, opset=13)
