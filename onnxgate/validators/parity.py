@@ -110,6 +110,14 @@ ROWS_ALONE = 4
 #: The least (atol, rtol) a row scored alone may differ by from the same row in a batch: onnxruntime's
 #: kernels may sum in another order at another batch size (rounding, not a dependence on other rows).
 ROWS_ALONE_FLOOR = (1e-5, 1e-4)
+#: Rows of the one large batch parity also compares when the data has fewer (the data's rows repeated): the
+#: container service's default ``max_rows``. A traced ``if x.shape[0] > 64`` keeps the sample's branch in the
+#: file, and 50 rows of data passed while every row of a 200-row request was off by 1 (found by helper-86).
+LARGE_BATCH_ROWS = 10_000
+#: At most this many input values in that batch (fewer rows for wide inputs: images).
+LARGE_BATCH_VALUES = 2**21
+#: The frameworks whose exporters trace a forward pass, and so can fix a branch on the batch size.
+TRACED_FRAMEWORKS = frozenset({"pytorch", "tensorflow", "keras"})
 
 
 # -- the parity check ------------------------------------------------------------------------------
@@ -368,6 +376,8 @@ def check_prediction_parity(
         # the batches agree: do single rows too? (a nearest-neighbour tie, broken another way row by row, is
         # the tie resolver's to judge in the batches, not here)
         alone = reference_alone_disagrees(session, probe, signature, tolerances, run_reference)
+        if alone is None and done < LARGE_BATCH_ROWS and _traced(reference):
+            alone = large_batch_disagrees(session, as_feeds(data, signature), signature, tolerances, run_reference)
     if alone is None:
         return result
     message = alone if result.passed else f"{result.message}; {alone}"
@@ -633,6 +643,78 @@ def _half_precision_note(model: Any, compared: list[Any]) -> str:
         return ""  # tolerances given by the user
     return (f"compared with {narrow}'s tolerances, atol {atol:g} and rtol {rtol:g}: the model computes its matrix "
             f"products in {narrow}")
+
+
+def _traced(reference: Any) -> bool:
+    """Whether ``reference`` is a native model of a framework whose exporter traces a forward pass."""
+    from onnxgate.converters import registry
+    from onnxgate.errors import OnnxGateError
+    from onnxgate.validators.reference import is_native_reference
+
+    if not is_native_reference(reference):
+        return False
+    try:
+        return registry.for_model(reference).framework in TRACED_FRAMEWORKS
+    except OnnxGateError:
+        return False
+
+
+def large_batch_disagrees(
+    session: Any,
+    feeds: Mapping[str, Any],
+    signature: Any,
+    tolerances: Mapping[str, tuple[float, float, str]],
+    run_reference: Any,
+) -> str | None:
+    """Score the data's rows repeated into one batch of :data:`LARGE_BATCH_ROWS` rows (fewer for wide
+    inputs) with both models; a sentence saying how the file answers otherwise there, else None (also when
+    the reference cannot score that batch). For data smaller than that batch, whose own batches cannot show
+    a branch the exporter fixed on the batch size."""
+    import numpy as np
+
+    rows = _rows_to_score_alone(session, feeds)
+    if not rows:
+        return None
+    width = sum(int(np.prod(np.shape(value)[1:], dtype=np.int64)) for value in feeds.values()) or 1
+    size = min(LARGE_BATCH_ROWS, max(LARGE_BATCH_VALUES // width, 1))
+    if size <= rows:
+        return None
+    picks = np.resize(np.arange(rows), size)
+    large = {key: np.asarray(value)[picks] for key, value in feeds.items()}
+    try:
+        answers = session.run(None, large)
+    except Exception as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return (f"onnxruntime scores the data's batches but fails on a batch of {size} rows ({first}): the model "
+                "fixes something to the batch sizes it was converted or checked at, and a service or PREDICT "
+                "sends larger batches")
+    try:
+        theirs = run_reference(large)
+    except Exception:
+        return None  # the reference cannot score it: nothing to say of the file
+    for spec, mine, ref in zip(signature.outputs, answers, theirs):
+        if ref is None or isinstance(mine, list):
+            continue
+        ours, expected = np.asarray(mine), np.asarray(ref)
+        if ours.shape != expected.shape or not ours.shape or ours.shape[0] != size:
+            continue
+        atol, rtol, mode = tolerances[spec.name]
+        if expected.dtype.kind not in "biufc" or ours.dtype.kind not in "biufc":
+            differs = (expected != ours).reshape(size, -1).any(axis=1)
+        else:
+            differs = element_mismatches(expected, ours, atol=atol, rtol=rtol, exact=mode == "exact",
+                                         infinities_compare_equal=True).mismatch.reshape(size, -1).any(axis=1)
+        bad = np.flatnonzero(differs)
+        if bad.size:
+            row = int(bad[0])
+            return (f"in one batch of {size} rows (the data's {rows} rows repeated), output {spec.name!r} differs "
+                    f"from the reference on {bad.size} rows (row {row}, data row {int(picks[row])}: "
+                    f"{_brief(ours[row])} in the file, {_brief(expected[row])} in the reference), though the data's "
+                    "own batches agree: the model's answer depends on the batch size (a branch on x.shape[0], "
+                    "which the exporter fixed at the sample's size: the tracer's warning says so), so a service "
+                    "sent larger batches answers otherwise. Write forward() without branching on the batch size "
+                    "(torch.where per row), or validate with more rows")
+    return None
 
 
 def _first_difference(expected: Any, actual: Any, exact: bool, atol: float, rtol: float) -> int | None:

@@ -864,3 +864,28 @@ def test_a_branch_on_a_batch_wide_value_fails_parity_row_by_row() -> None:
     conv = og.convert(model, X[:4], opset=17)
     parity = og.validate(conv, reference=model, data=X).check("prediction_parity")
     assert not parity.passed and "depends on its batch" in parity.message, parity.message
+
+
+@pytest.mark.parametrize("opset", [17, 18])
+def test_a_branch_on_a_batch_size_beyond_the_data_fails_parity(opset: int) -> None:
+    # `if x.shape[0] > 64` keeps the sample's branch in the file: 50 rows of data passed validate (and a
+    # 200-row search), while every row of a 200-row request was off by 1 (helper-86). Parity also compares one
+    # large batch of the data's rows repeated
+    import torch
+
+    class BigBatch(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = torch.nn.Linear(4, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.linear(x)
+            return y + 1 if x.shape[0] > 64 else y
+
+    torch.manual_seed(0)
+    model = BigBatch().eval()
+    X = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
+    conv = og.convert(model, X[:4], opset=opset)
+    parity = og.validate(conv, reference=model, data=X).check("prediction_parity")
+    assert not parity.passed and "depends on the batch size" in parity.message, parity.message
+    assert "in one batch of 10000 rows (the data's 50 rows repeated)" in parity.message

@@ -572,3 +572,21 @@ def test_a_nearest_neighbour_tie_at_float32_precision_is_a_tie_in_the_search() -
     for seed in (0, 1):
         result = check_search_divergences(conv, model, X, budget=200, seed=seed, time_limit=60)
         assert result.passed, result.message
+
+
+def test_a_scalar_output_stops_the_search_with_a_reason_not_a_crash() -> None:
+    # a second output holding one value for the whole batch: "the check could not run on this model:
+    # ValueError: cannot reshape array of size 1 into shape (4,newaxis) (please report it)" (helper-86)
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"]), helper.make_node("ReduceSum", ["x"], ["total"], keepdims=0)],
+        "scalar", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3]),
+         helper.make_tensor_value_info("total", TensorProto.FLOAT, [])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 7
+    X = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
+    result = check_search_divergences(model, lambda feeds: [feeds["x"], feeds["x"].sum()], X, budget=50, seed=0)
+    assert not result.passed
+    assert result.message.startswith("the search was not run: output(s) ['total'] hold one value"), result.message

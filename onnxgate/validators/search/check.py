@@ -174,6 +174,12 @@ def check_search_divergences(
     off_record = outputs_off_record(proto)
     if off_record is not None:  # parity fails on it too: the reference's outputs cannot be laid out
         return CheckResult(CHECK_NAME, False, f"the search was not run: {off_record}", {"error": off_record})
+    scalars = [o.name for o in signature.outputs if o.kind == "tensor" and o.shape is not None and len(o.shape) == 0]
+    if scalars:
+        # one value for the whole batch: no row's answer to compare (the search crashed on it; helper-86)
+        batchless = (f"output(s) {scalars} hold one value for the whole batch, not one per row, so generated rows "
+                     "cannot be compared one by one (outputs_one_value_per_row says so)")
+        return CheckResult(CHECK_NAME, False, f"the search was not run: {batchless}", {"error": batchless})
     from onnxgate.validators.tolerances import model_tolerances
 
     tolerances = model_tolerances(proto, signature.outputs, atol, rtol)

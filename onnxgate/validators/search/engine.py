@@ -210,6 +210,10 @@ class Searcher:
             if exp is None or k >= len(actual):
                 continue
             act = actual[k]
+            if any(np.ndim(v) == 0 or np.shape(v)[0] != m for v in (exp, act) if not isinstance(v, list)):
+                # no value per row (a scalar for the whole batch): outputs_one_value_per_row's to report, and
+                # the search crashed reshaping it (found by helper-86)
+                continue
             atol, rtol, mode = self.tol(name)
             # an infinity on both sides is the same answer to a generated input (an input of inf, 1e38): the
             # search looks for rows where the two models answer otherwise
