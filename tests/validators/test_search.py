@@ -590,3 +590,34 @@ def test_a_scalar_output_stops_the_search_with_a_reason_not_a_crash() -> None:
     result = check_search_divergences(model, lambda feeds: [feeds["x"], feeds["x"].sum()], X, budget=50, seed=0)
     assert not result.passed
     assert result.message.startswith("the search was not run: output(s) ['total'] hold one value"), result.message
+
+
+def test_a_row_both_models_refuse_is_no_divergence() -> None:
+    # token ids past an embedding table: onnxruntime refuses them and so does torch; the search failed correct
+    # files on such rows (helper-86). A row only one of them refuses stays a divergence
+    from onnx import TensorProto, helper, numpy_helper
+
+    table = np.arange(20, dtype=np.float32).reshape(10, 2)
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["table", "ids"], ["g"]), helper.make_node("Flatten", ["g"], ["y"], axis=1)],
+        "embedding", [helper.make_tensor_value_info("ids", TensorProto.INT64, ["N", 1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])],
+        initializer=[numpy_helper.from_array(table, "table")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 7
+    ids = np.random.default_rng(0).integers(0, 10, size=(40, 1)).astype(np.int64)
+
+    def strict(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        found = feeds["ids"].reshape(-1)
+        if (found < 0).any() or (found >= 10).any():
+            raise IndexError("index out of range in self")
+        return [table[found]]
+
+    result = check_search_divergences(model, strict, ids, budget=200, seed=0)
+    assert result.passed, result.message
+    assert result.details["reference_rejected_rows"] > 0
+
+    def lenient(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:  # answers every id: the file's refusal differs
+        return [table[np.clip(feeds["ids"].reshape(-1), 0, 9)]]
+
+    assert not check_search_divergences(model, lenient, ids, budget=200, seed=0).passed

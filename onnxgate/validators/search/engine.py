@@ -145,6 +145,14 @@ class Searcher:
             ours = self.run_onnx(feeds)
         except Exception as err:  # a row onnxruntime refuses: find which, by halving
             if m == 1:
+                try:
+                    self.reference_fn(feeds)
+                except Exception as theirs:
+                    # refused by both (a token id past the embedding table: torch raises too): no divergence,
+                    # the service answers such a request with an error as well (helper-86)
+                    self.reference_rejected += 1
+                    self.note_reference_error(theirs)
+                    return None, np.zeros(1, bool)
                 self.note_onnx_error(err)
                 mask = np.ones(1, bool)
                 if record:
