@@ -147,11 +147,11 @@ class Searcher:
             if m == 1:
                 try:
                     self.reference_fn(feeds)
-                except Exception as theirs:
+                except Exception as refused:
                     # refused by both (a token id past the embedding table: torch raises too): no divergence,
                     # the service answers such a request with an error as well (helper-86)
                     self.reference_rejected += 1
-                    self.note_reference_error(theirs)
+                    self.note_reference_error(refused)
                     return None, np.zeros(1, bool)
                 self.note_onnx_error(err)
                 mask = np.ones(1, bool)
