@@ -9,11 +9,13 @@ if TYPE_CHECKING:
     import onnx
 
 __all__ = [
+    "NAN_AWARE_OPS",
     "cast_inputs",
     "cast_label",
     "columns_into_input",
     "label_as_classes",
     "output_after",
+    "reaches_nan_aware_node",
     "read_instead",
     "redirect_output",
     "restamp",
@@ -248,3 +250,31 @@ def cast_label(proto: Any, to: int) -> bool:
     output_after(graph, label.name, "Cast", was="int64", node=f"as_{names.get(to, 'cast')}", to=to)
     label.type.tensor_type.elem_type = to
     return True
+
+
+#: Operators that give NaN a meaning (missing value): a model holding one accepts NaN inputs.
+NAN_AWARE_OPS = frozenset({"Imputer", "IsNaN"})
+
+
+def reaches_nan_aware_node(proto: Any, name: str) -> bool:
+    """True when a :data:`NAN_AWARE_OPS` node reads ``name`` or a value computed from it: the inputs a
+    container package takes NaN in by default, and the search tries NaN in for that target.
+
+    Only those inputs take NaN by default: a ColumnTransformer that imputes one column and scales the
+    others had every float input take NaN (the graph held an IsNaN), and a NaN in a scaled column
+    came back as label 0 beside NaN probabilities, where scikit-learn refuses the row.
+    """
+    readers: dict[str, list[Any]] = {}
+    for node in proto.graph.node:
+        for used in node.input:
+            readers.setdefault(used, []).append(node)
+    seen, todo = {name}, [name]
+    while todo:
+        for node in readers.get(todo.pop(), ()):
+            if node.op_type in NAN_AWARE_OPS:
+                return True
+            for out in node.output:
+                if out and out not in seen:
+                    seen.add(out)
+                    todo.append(out)
+    return False

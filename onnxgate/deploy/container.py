@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from onnxgate._graph import NAN_AWARE_OPS, reaches_nan_aware_node
 from onnxgate._onnx import write_folder_atomically
 from onnxgate.conversion import Conversion
 from onnxgate.errors import OutputExistsError, PackagingError, ValidationFailedError
@@ -52,8 +53,6 @@ PORT = 5001
 DEFAULT_MAX_ROWS = 10_000
 #: Rows of the sample data shown as the example request in swagger and the README.
 EXAMPLE_ROWS = 2
-#: Operators that give NaN a meaning (missing value): a model holding one accepts NaN inputs.
-NAN_AWARE_OPS = frozenset({"Imputer", "IsNaN"})
 #: Packages the container installs, pinned to the versions found at packaging time. httptools and
 #: uvloop are uvicorn's fast HTTP parser and event loop (measured: batch-1 p50 -0.2 ms vs h11/asyncio);
 #: orjson parses and writes the JSON, pysimdjson parses rows of numbers straight into an array (score.py falls
@@ -274,7 +273,7 @@ def _bool_or_names(value: Any) -> Any:
 def _nan_inputs(proto: Any, sig: Any, allow: bool | Sequence[str] | None, proven: Sequence[str] = ()) -> list[str]:
     floats = [t.name for t in sig.inputs if t.elem_type.startswith("float")]
     if allow is None:
-        return [name for name in floats if name in proven or _reaches_nan_aware_node(proto, name)]
+        return [name for name in floats if name in proven or reaches_nan_aware_node(proto, name)]
     if isinstance(allow, bool):
         return floats if allow else []
     from onnxgate.columns import ColumnMap
@@ -285,29 +284,6 @@ def _nan_inputs(proto: Any, sig: Any, allow: bool | Sequence[str] | None, proven
     if unknown:
         raise PackagingError(f"allow_nan names unknown input(s) {unknown}; inputs are {sig.input_names}")
     return [n for n in names if n in floats]
-
-
-def _reaches_nan_aware_node(proto: Any, name: str) -> bool:
-    """True when a :data:`NAN_AWARE_OPS` node reads ``name`` or a value computed from it.
-
-    Only those inputs take NaN by default: a ColumnTransformer that imputes one column and scales the
-    others had every float input take NaN (the graph held an IsNaN), and a NaN in a scaled column
-    came back as label 0 beside NaN probabilities, where scikit-learn refuses the row.
-    """
-    readers: dict[str, list[Any]] = {}
-    for node in proto.graph.node:
-        for used in node.input:
-            readers.setdefault(used, []).append(node)
-    seen, todo = {name}, [name]
-    while todo:
-        for node in readers.get(todo.pop(), ()):
-            if node.op_type in NAN_AWARE_OPS:
-                return True
-            for out in node.output:
-                if out and out not in seen:
-                    seen.add(out)
-                    todo.append(out)
-    return False
 
 
 def _nan_in_parity(report: Any, sig: Any, data: Any) -> list[str]:

@@ -621,3 +621,34 @@ def test_a_row_both_models_refuse_is_no_divergence() -> None:
         return [table[np.clip(feeds["ids"].reshape(-1), 0, 9)]]
 
     assert not check_search_divergences(model, lenient, ids, budget=200, seed=0).passed
+
+
+def test_the_container_search_tries_nan_only_where_the_package_takes_it() -> None:
+    # the container service refuses NaN in an input no NaN-aware node reads (unless the data held NaN there), and
+    # the search failed correct files on NaN rows no request can send (helper-86)
+    from onnx import TensorProto, helper
+
+    def model(nodes: list[Any]) -> onnx.ModelProto:
+        graph = helper.make_graph(nodes, "m", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
+                                  initializer=[helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])])
+        built = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        built.ir_version = 7
+        return built
+
+    keeps = model([helper.make_node("Relu", ["x"], ["y"])])  # NaN stays NaN
+    aware = model([helper.make_node("IsNaN", ["x"], ["n"]), helper.make_node("Relu", ["x"], ["r"]),
+                   helper.make_node("Where", ["n", "r", "r"], ["y"])])  # reads NaN, still answers NaN
+
+    def zeroes(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:  # the reference answers a NaN with 0
+        return [np.nan_to_num(np.maximum(feeds["x"], 0), nan=0.0)]
+
+    X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    plain = check_search_divergences(keeps, zeroes, X, budget=100, seed=0, target="container")
+    assert plain.passed and plain.details["nan_and_inf_tried_in"] == [], plain.message
+    assert not check_search_divergences(keeps, zeroes, X, budget=100, seed=0, target="onnxruntime").passed
+    with_nan = X.copy()
+    with_nan[3, 1] = np.nan  # data holding NaN: the package takes it there
+    assert not check_search_divergences(keeps, zeroes, with_nan, budget=100, seed=0, target="container").passed
+    found = check_search_divergences(aware, zeroes, X, budget=100, seed=0, target="container")
+    assert not found.passed and found.details["nan_and_inf_tried_in"] == ["x"]

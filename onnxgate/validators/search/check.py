@@ -103,8 +103,11 @@ def check_search_divergences(
         Try NaN and infinity as input values. Frameworks disagree on them (a TensorFlow ReLU may map
         NaN to 0 on one CPU and keep it on another, scikit-learn forests route NaN down a learned
         branch), so a search that must give the same verdict everywhere passes ``False``. Default:
-        what the target's inputs can hold (``Target.allow_nan``; SQL float columns hold no NaN), and
-        ``True`` without a target. ``details["nan_and_inf_tried"]`` records the choice.
+        what the target's inputs can hold (``Target.allow_nan``; SQL float columns hold no NaN; the
+        ``container`` target's package takes NaN only in the inputs a NaN-aware node reads or the data
+        holds NaN in, and only those are tried), and ``True`` without a target.
+        ``details["nan_and_inf_tried"]`` records the choice (``nan_and_inf_tried_in``: the inputs, for
+        the container's rule).
 
     Returns
     -------
@@ -148,6 +151,7 @@ def check_search_divergences(
     if data is None:
         return CheckResult.skip(CHECK_NAME, "no data to start the search from: pass data=")
     tgt = resolve(target, default=None)
+    container_default = allow_nan is None and tgt is not None and tgt.name == "container" and tgt.allow_nan
     if allow_nan is None:
         allow_nan = tgt.allow_nan if tgt is not None else True
     elif not isinstance(allow_nan, bool):
@@ -161,6 +165,17 @@ def check_search_divergences(
     signature = Signature.from_model(proto)
     feeds = as_feeds(data, signature)
     space = make_space(signature, feeds)
+    nan_features: bool | list[bool] = allow_nan
+    if container_default:
+        # the container service takes NaN only in the inputs its package accepts it in (a NaN-aware node reads
+        # them, or the data holds NaN there): NaN rows elsewhere failed correct files on answers no request can
+        # reach, the service refusing them with a 400 (helper-86)
+        from onnxgate._graph import reaches_nan_aware_node
+
+        takes = {name for name, values in feeds.items()
+                 if np.asarray(values).dtype.kind == "f"
+                 and (reaches_nan_aware_node(proto, name) or bool(np.isnan(np.asarray(values)).any()))}
+        nan_features = [name in takes for name, _ in space.features]
     try:
         session = runtime.session(proto.SerializeToString(), spinning=False)  # runs alternate with the reference's
     except Exception as err:  # parity reports the same refusal; the search has nothing to run
@@ -207,7 +222,7 @@ def check_search_divergences(
     # (phase, share of the budget, run); the boundary search comes back for whatever is left.
     phases: list[tuple[str, float, Callable[[], Any]]] = [
         ("tree_splits", PHASE_SHARES["tree_splits"], lambda: phase_tree_splits(searcher, splits, rng)),
-        ("edges", edge_share(budget, space.d), lambda: phase_edges(searcher, rng, allow_nan)),
+        ("edges", edge_share(budget, space.d), lambda: phase_edges(searcher, rng, nan_features)),
         ("boundaries", PHASE_SHARES["boundaries"], lambda: phase_boundaries(searcher, rng)),
         ("hypothesis", PHASE_SHARES["hypothesis"], lambda: phase_hypothesis(searcher, seed, allow_nan)),
         ("boundaries", 1.0, lambda: phase_boundaries(searcher, rng)),
@@ -251,7 +266,8 @@ def check_search_divergences(
     for div in searcher.divergences:
         div.explanation = explain(div, space, splits, tgt)
     result = _result(
-        searcher, space, splits, seed=seed, budget=budget, time_limit=time_limit, skipped=skipped, allow_nan=allow_nan
+        searcher, space, splits, seed=seed, budget=budget, time_limit=time_limit, skipped=skipped,
+        allow_nan=nan_features,
     )
     if not alone:
         return result
@@ -291,7 +307,7 @@ def _result(
     budget: int,
     time_limit: float | None,
     skipped: Mapping[str, str],
-    allow_nan: bool,
+    allow_nan: bool | list[bool],
 ) -> CheckResult:
     divergences = [
         {
@@ -323,7 +339,9 @@ def _result(
             for name in ("tree_splits", "edges", "boundaries", "hypothesis", "minimise")
         },
         "tree_splits": {"total": len(splits), "mapped_to_raw_input": mapped},
-        "nan_and_inf_tried": allow_nan,
+        "nan_and_inf_tried": allow_nan if isinstance(allow_nan, bool) else any(allow_nan),
+        **({} if isinstance(allow_nan, bool) else {
+            "nan_and_inf_tried_in": sorted({space.features[j][0] for j, tried in enumerate(allow_nan) if tried})}),
         "ties_ignored": searcher.ties,
         "reference_rejected_rows": searcher.reference_rejected,
         "divergences": divergences,

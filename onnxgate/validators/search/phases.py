@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from onnxgate.validators.rule import compare_rows
@@ -288,7 +289,9 @@ def _edge_values(space: Space, j: int, allow_nan: bool) -> list[float]:
     return [float(v) for v in np.asarray(out)]
 
 
-def phase_edges(searcher: Searcher, rng: Any, allow_nan: bool) -> None:
+def phase_edges(searcher: Searcher, rng: Any, allow_nan: bool | Sequence[bool]) -> None:
+    """Each feature at its edge values (zero, the data's range and past it, large and small magnitudes, and
+    NaN and the infinities where ``allow_nan`` says: one bool, or one per feature)."""
     import numpy as np
 
     sp = searcher.space
@@ -297,7 +300,8 @@ def phase_edges(searcher: Searcher, rng: Any, allow_nan: bool) -> None:
     base = int(rng.integers(sp.n_rows))
     rows, bases, feats, ranks = [], [], [], []
     for j in range(sp.d):
-        for rank, v in enumerate(_edge_values(sp, j, allow_nan)):
+        nan_here = allow_nan if isinstance(allow_nan, bool) else bool(allow_nan[j])
+        for rank, v in enumerate(_edge_values(sp, j, nan_here)):
             x = sp.X[base].copy()
             x[j] = v
             rows.append(x)
