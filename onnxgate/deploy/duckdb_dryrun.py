@@ -341,7 +341,8 @@ def _check_predict_script(folder: Path, sql: Mapping[str, Any]) -> None:
             "onnxgate package",
             path=str(path),
         )
-    if hashlib.sha256(path.read_bytes()).hexdigest() != recorded:
+    # line endings aside: git on Windows (core.autocrlf) checks the scripts out with CRLF (helper-84)
+    if hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest() != recorded:
         raise PackagingError(
             f"{str(path)!r} is not the query this package was written with (its sha256 differs from the one in "
             "manifest.json): the dry run runs the query as onnxgate wrote it, so it cannot check an edited one. "
@@ -840,7 +841,12 @@ def _dry_run(
         passed = False
         ref_lines.append(f"rows scored alone: {alone}")
     if reference is not None:
-        ok, lines = _compare_reference(reference, model_bytes, feeds, result, out_names, atol, rtol)
+        from onnxgate._data import float32_rows
+
+        # the rows as the user gave them decide how the reference is given them, as in validate (a float32
+        # Parquet file passed validate and package, and the dry run widened it and failed; helper-84)
+        ok, lines = _compare_reference(reference, model_bytes, feeds, result, out_names, atol, rtol,
+                                       float32_rows(source))
         ref_lines.extend(lines)
         passed = passed and ok
     head = [tuple(r.values()) for r in result.slice(0, rows).to_pylist()]
@@ -871,6 +877,7 @@ def _compare_reference(
     out_names: Sequence[str],
     atol: float | Mapping[str, float] | None,
     rtol: float | Mapping[str, float] | None,
+    float32_rows: bool = False,
 ) -> tuple[bool, list[str]]:
     import numpy as np
 
@@ -883,13 +890,14 @@ def _compare_reference(
     proto = load_model(model_bytes)
     signature = Signature.from_model(proto)
     try:
-        expected = reference_outputs(reference, feeds, proto, signature)
+        expected = reference_outputs(reference, feeds, proto, signature, float32_rows=float32_rows)
     except OnnxGateError:
         raise
     except Exception as err:  # the rows are not what the reference takes: as validate says it, exit 2
         rows = len(next(iter(feeds.values()))) if feeds else 0
         where = f"rows 0..{rows - 1}"
-        bad = first_row_failing(lambda part: reference_outputs(reference, part, proto, signature), feeds)
+        bad = first_row_failing(lambda part: reference_outputs(reference, part, proto, signature,
+                                                               float32_rows=float32_rows), feeds)
         if bad is not None:
             where += f" (first at row {bad})"
         raise InvalidDataError(reference_failed(where, err)) from err

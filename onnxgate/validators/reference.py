@@ -33,7 +33,8 @@ ReferenceFn = Callable[[Mapping[str, "np.ndarray"]], list["np.ndarray | None"]]
 
 
 def reference_outputs(
-    reference: Any, feeds: Mapping[str, np.ndarray], onnx_model: onnx.ModelProto, signature: Signature
+    reference: Any, feeds: Mapping[str, np.ndarray], onnx_model: onnx.ModelProto, signature: Signature, *,
+    float32_rows: bool = False,
 ) -> list[np.ndarray | None]:
     """Run the reference on ONNX-style ``feeds``; return its outputs in ``onnx_model``'s output order.
 
@@ -66,7 +67,7 @@ def reference_outputs(
     >>> [o.shape for o in outs]  # doctest: +SKIP
     [(150,), (150, 3)]
     """
-    return prepare_reference(reference, onnx_model, signature)(feeds)
+    return prepare_reference(reference, onnx_model, signature, float32_rows=float32_rows)(feeds)
 
 
 def prepare_reference(reference: Any, onnx_model: onnx.ModelProto, signature: Signature, *,

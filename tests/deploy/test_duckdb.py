@@ -526,3 +526,26 @@ def test_an_edited_or_missing_predict_script_is_refused(package: Path, tmp_path:
     assert main(["sql-dryrun", str(edited), "--data", str(rows)]) == 2
     assert "04_predict.sql" in capsys.readouterr().err
     assert dry.dry_run(package, data).passed  # the package as written
+    crlf = tmp_path / "crlf"  # as git on Windows checks it out (core.autocrlf): the same query (helper-84)
+    shutil.copytree(package, crlf)
+    query = crlf / "04_predict.sql"
+    query.write_bytes(query.read_bytes().replace(b"\n", b"\r\n"))
+    assert dry.dry_run(crlf, data).passed
+
+
+def test_the_dry_run_gives_the_reference_float32_rows_as_validate_does(tmp_path: Path) -> None:
+    # float32 rows reach scikit-learn as float32 in validate and package, and the dry run widened them: the
+    # package validate passed failed its dry run (a label on row 40, probabilities 0.28 off; helper-84)
+    xgboost = pytest.importorskip("xgboost")
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    model = make_pipeline(StandardScaler(), xgboost.XGBClassifier(n_estimators=20, max_depth=3, n_jobs=1)).fit(X, y)
+    rows = X.astype(np.float32)
+    conv = og.convert(model, rows.head(), target="sql-edge-2.0")
+    assert og.validate(conv, target="sql-edge-2.0", reference=model, data=rows).passed
+    folder = og.package(conv, target="sql-edge-2.0", out=tmp_path / "pkg", reference=model, data=rows)
+    result = dry.dry_run(folder, rows, reference=model)
+    assert result.passed, str(result)

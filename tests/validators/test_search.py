@@ -652,3 +652,21 @@ def test_the_container_search_tries_nan_only_where_the_package_takes_it() -> Non
     assert not check_search_divergences(keeps, zeroes, with_nan, budget=100, seed=0, target="container").passed
     found = check_search_divergences(aware, zeroes, X, budget=100, seed=0, target="container")
     assert not found.passed and found.details["nan_and_inf_tried_in"] == ["x"]
+
+
+@pytest.mark.parametrize("opset", [9, 15])
+def test_tree_splits_map_back_through_a_clipping_scaler(opset: int) -> None:
+    # MaxAbsScaler(clip=True) now clips in the graph (Clip; Max and Min below opset 11): 0 of 7 splits were read
+    # back to their raw column after it (helper-84)
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = X.astype(np.float32)
+    for scaler in (MaxAbsScaler(clip=True), MinMaxScaler(clip=True)):
+        model = make_pipeline(scaler, DecisionTreeClassifier(max_depth=3, random_state=0)).fit(X, y)
+        splits = tree_splits(og.convert(model, X[:5], opset=opset))
+        assert splits and all(s.raw_threshold is not None for s in splits), scaler
+        assert all(("Clip" if opset >= 11 else "Max") in s.transform for s in splits), splits[0].transform

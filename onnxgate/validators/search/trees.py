@@ -298,6 +298,14 @@ def _trace_affine(
         op = node.op_type
         if op in ("Identity",):
             current = node.input[0]
+        elif op in ("Clip", "Max", "Min") and all(i in consts for i in node.input[1:] if i):
+            # a clip to constant bounds (MaxAbsScaler(clip=True), MinMaxScaler(clip=True); Max then Min below
+            # opset 11): the identity between its bounds, where a tree's split on the clipped value lies
+            # (found by helper-84: 0 of 7 splits mapped after the clip)
+            if op != "Clip" and len(node.input) != 2:
+                return None
+            steps.append(op)
+            current = node.input[0]
         elif op in ("Cast", "CastLike"):
             to = _attr(node, "to") if op == "Cast" else input_types.get(node.input[1])
             if to == 1:
