@@ -889,3 +889,23 @@ def test_a_branch_on_a_batch_size_beyond_the_data_fails_parity(opset: int) -> No
     parity = og.validate(conv, reference=model, data=X).check("prediction_parity")
     assert not parity.passed and "depends on the batch size" in parity.message, parity.message
     assert "in one batch of 10000 rows (the data's 50 rows repeated)" in parity.message
+
+
+def test_scatter_add_below_opset_16_is_warned_and_fails_parity() -> None:
+    # ScatterElements has no reduction before opset 16: the exporter scatters into zeros and adds, and a row
+    # sending two values to one index keeps one (39 of 50 rows off at opset 13, no warning; helper-86)
+    import torch
+
+    class ScatterAdd(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            index = (x[:, :3].abs() * 2).long().clamp(0, 3)
+            return torch.zeros(x.shape[0], 4).scatter_add(1, index, x[:, 3:6])
+
+    model = ScatterAdd().eval()
+    X = np.random.default_rng(0).normal(size=(50, 6)).astype(np.float32)
+    low = og.convert(model, X[:4], opset=13)
+    assert any("scatter_add/index_add below opset 16" in w for w in low.warnings), low.warnings
+    assert not og.validate(low, reference=model, data=X).check("prediction_parity").passed
+    high = og.convert(model, X[:4], opset=17)
+    assert not any("ScatterElements" in w for w in high.warnings)
+    assert og.validate(high, reference=model, data=X).passed
