@@ -377,7 +377,9 @@ def check_prediction_parity(
         # the tie resolver's to judge in the batches, not here)
         alone = reference_alone_disagrees(session, probe, signature, tolerances, run_reference)
         if alone is None and done < LARGE_BATCH_ROWS and _traced(reference):
-            alone = large_batch_disagrees(session, as_feeds(data, signature), signature, tolerances, run_reference)
+            # fewer rows than a batch: the one batch compared holds them all, already as feeds
+            every = feeds if batches == 1 else as_feeds(data, signature)
+            alone = large_batch_disagrees(session, every, signature, tolerances, run_reference)
     if alone is None:
         return result
     message = alone if result.passed else f"{result.message}; {alone}"
@@ -611,12 +613,12 @@ def reference_alone_disagrees(
                 continue
             atol, rtol, mode = tolerances[spec.name]
             flat_ours, flat_expected = ours.reshape(-1), expected.reshape(-1)
-            if _differ(flat_expected, flat_ours, mode == "exact", max(atol, ROWS_ALONE_FLOOR[0]),
-                       max(rtol, ROWS_ALONE_FLOOR[1])):
-                at = _first_difference(flat_expected, flat_ours, mode == "exact", max(atol, ROWS_ALONE_FLOOR[0]),
-                                       max(rtol, ROWS_ALONE_FLOOR[1]))
+            found = np.flatnonzero(_differences(flat_expected, flat_ours, mode == "exact",
+                                                max(atol, ROWS_ALONE_FLOOR[0]), max(rtol, ROWS_ALONE_FLOOR[1])))
+            if found.size:
+                at = int(found[0])
                 where = (f" (element {at}: {_brief(flat_ours[at:at + 1], bare=True)} in the file, "
-                         f"{_brief(flat_expected[at:at + 1], bare=True)} in the reference)") if at is not None else ""
+                         f"{_brief(flat_expected[at:at + 1], bare=True)} in the reference)")
                 # the first elements shown alone can agree: an empty segment's -inf against TensorFlow's
                 # -3.4e38 sat further on, and the message showed two equal lists (helper-82)
                 return (f"output {spec.name!r} of row {row} scored alone is {_brief(ours)} in the file and "
@@ -699,12 +701,8 @@ def large_batch_disagrees(
         if ours.shape != expected.shape or not ours.shape or ours.shape[0] != size:
             continue
         atol, rtol, mode = tolerances[spec.name]
-        if expected.dtype.kind not in "biufc" or ours.dtype.kind not in "biufc":
-            differs = (expected != ours).reshape(size, -1).any(axis=1)
-        else:
-            differs = element_mismatches(expected, ours, atol=atol, rtol=rtol, exact=mode == "exact",
-                                         infinities_compare_equal=True).mismatch.reshape(size, -1).any(axis=1)
-        bad = np.flatnonzero(differs)
+        differs = _differences(expected, ours, mode == "exact", atol, rtol)
+        bad = np.flatnonzero(np.asarray(differs).reshape(size, -1).any(axis=1))
         if bad.size:
             row = int(bad[0])
             return (f"in one batch of {size} rows (the data's {rows} rows repeated), output {spec.name!r} differs "
@@ -717,28 +715,20 @@ def large_batch_disagrees(
     return None
 
 
-def _first_difference(expected: Any, actual: Any, exact: bool, atol: float, rtol: float) -> int | None:
-    """The first position where two flat arrays differ by :func:`_differ`'s rule."""
-    import numpy as np
-
+def _differences(expected: Any, actual: Any, exact: bool, atol: float, rtol: float) -> Any:
+    """Where two answers differ by parity's own rule (:func:`element_mismatches`), element by element; text
+    compared as text. An infinity both times is the same answer."""
     if expected.dtype.kind not in "biufc" or actual.dtype.kind not in "biufc":
-        differs = expected != actual
-    else:
-        differs = element_mismatches(expected, actual, atol=atol, rtol=rtol, exact=exact,
-                                     infinities_compare_equal=True).mismatch
-    found = np.flatnonzero(np.asarray(differs).reshape(-1))
-    return int(found[0]) if found.size else None
+        return expected != actual
+    return element_mismatches(expected, actual, atol=atol, rtol=rtol, exact=exact,
+                              infinities_compare_equal=True).mismatch
 
 
 def _differ(expected: Any, actual: Any, exact: bool, atol: float, rtol: float) -> bool:
-    """Whether a row's answers differ by parity's own rule (:func:`element_mismatches`); text compared as
-    text. An infinity both times is the same answer."""
+    """Whether a row's answers differ (:func:`_differences`)."""
     import numpy as np
 
-    if expected.dtype.kind not in "biufc" or actual.dtype.kind not in "biufc":
-        return not bool(np.all(expected == actual))
-    found = element_mismatches(expected, actual, atol=atol, rtol=rtol, exact=exact, infinities_compare_equal=True)
-    return bool(found.mismatch.any())
+    return bool(np.any(_differences(expected, actual, exact, atol, rtol)))
 
 
 def _brief(value: Any, digits: int = 4, bare: bool = False) -> str:
