@@ -129,3 +129,9 @@ def missing_dependency(package: str, extra: str, purpose: str) -> MissingDepende
         f"{purpose} needs the package {package!r}, which is not installed. "
         f"Install it with: pip install 'onnxgate[{extra}]'"
     )
+
+
+def first_line(err: BaseException | str, limit: int | None = 300) -> str:
+    """The first line of an error's message, at most ``limit`` characters (its type name when empty): the
+    root cause a one-line message carries."""
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:limit]

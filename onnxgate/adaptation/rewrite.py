@@ -92,6 +92,7 @@ class Rewrite:
         self.cursor = 0
         self.split_count = 0
         self.chosen_columns: set[str] = set()
+        self.kept_names: set[str] = set()
         self.raw_columns: set[str] = set()
         self.column_sources: dict[str, str] = {}
         # the user's own column names, recorded at conversion (onnxgate.columns); composed with the SQL renames
@@ -126,8 +127,14 @@ class Rewrite:
         return name
 
     def ident(self, raw: str) -> str:
-        """The column for ``raw``: PREDICT matches columns to inputs by name, so a regular identifier."""
-        name = unique_identifier(sql_identifier(raw), self.chosen_columns, ignore_case=True)
+        """The column for ``raw``: PREDICT matches columns to inputs by name, so a regular identifier; a
+        renamed column avoids the names other columns keep (``select`` made ``select_``, the name of the
+        user's next column, whose input was then renamed under it and recorded as none of theirs: a table
+        loaded by name fed each feature the other's values; helper-88)."""
+        base = sql_identifier(raw)
+        taken = self.chosen_columns | ({n for n in self.kept_names if n != raw} if base != raw else set())
+        name = unique_identifier(base, taken, ignore_case=True)
+        self.chosen_columns.add(name)
         if name != raw:
             self.column_sources[name] = raw
         return name
@@ -167,6 +174,9 @@ class Rewrite:
         plain_count = len(self.real_inputs) - len(split_widths)
         self.split_count = len(split_widths)
         user_columns = self.user_columns
+        # the names that are regular identifiers already, which their columns keep
+        candidates = list(user_columns or []) + [vi.name for vi in self.real_inputs]
+        self.kept_names = {n for n in candidates if sql_identifier(n) == n}
         if user_columns is not None and len(user_columns) not in (total_split, total_split + plain_count):
             raise InvalidDataError(
                 f"columns names {len(user_columns)} columns; the model's inputs need {total_split} "

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from onnxgate.conversion import Conversion
-from onnxgate.errors import OnnxGateError, UnsupportedModelError
+from onnxgate.errors import OnnxGateError, UnsupportedModelError, first_line
 
 if TYPE_CHECKING:
     import numpy as np
@@ -128,12 +128,6 @@ class Converter:
         outputs in the native order of :meth:`predict`. Rows with one answer are left out; by default
         every row has one."""
         return {}
-
-
-def first_line(err: BaseException, limit: int = 300) -> str:
-    """The first line of an exporter's error, at most ``limit`` characters (its type name when empty):
-    the root cause a converter error carries in one line."""
-    return (str(err).strip().splitlines() or [type(err).__name__])[0][:limit]
 
 
 def _in_output_order(names: Sequence[str], arrays: Sequence[Any], signature: Signature) -> list[Any]:

@@ -198,7 +198,7 @@ def _per_target_slices(graph: Any, stacked: str, out: str, widths: list[int], op
 
 def lightgbm_category_codes(proto: Any, model: Any, opset: int) -> None:
     """A pipeline ending in a LightGBM model fitted with ``categorical_feature``: its tree ensemble reads
-    the categorical columns as LightGBM does (:func:`onnxgate.converters.lightgbm.truncate_category_codes`),
+    the categorical columns as LightGBM does (:func:`onnxgate.converters._boosting.truncate_category_codes`),
     when it is the only tree model in the pipeline (another's trees may read the same features)."""
     final = final_step(model)
     if not type(final).__module__.startswith("lightgbm"):
@@ -207,7 +207,8 @@ def lightgbm_category_codes(proto: Any, model: Any, opset: int) -> None:
         type(e).__module__.startswith(("sklearn.ensemble", "sklearn.tree", "xgboost", "catboost", "lightgbm")))]
     if trees:
         return
-    from onnxgate.converters.lightgbm import _booster, _training_params, truncate_category_codes
+    from onnxgate.converters._boosting import truncate_category_codes
+    from onnxgate.converters.lightgbm import _booster, _training_params
 
     booster = _booster(final)
     codes = [int(i) for i in _training_params(booster).get("categorical_feature") or ()]

@@ -11,7 +11,7 @@ Policy:
   from ``booster.pandas_categorical``; needs ai.onnx.ml 2); onnxmltools' categorical splits on those
   codes are tested against LightGBM, missing and unseen values included. Integer codes given with
   ``categorical_feature`` are truncated toward zero in front of the trees, as LightGBM reads them
-  (:func:`truncate_category_codes`). LightGBM splits on double
+  (:func:`~onnxgate.converters._boosting.truncate_category_codes`). LightGBM splits on double
   thresholds that onnxmltools writes as float32. A feature fed as float32 gets the largest float32 not
   above LightGBM's (:func:`exact_float32_thresholds`), so every float32 value takes LightGBM's branch;
   a feature fed as float64 (cast to float32 in the graph) keeps the nearest float32, which a value at
@@ -49,6 +49,7 @@ from onnxgate.converters._boosting import (
     import_onnxmltools,
     input_type,
     lightgbm_categories,
+    truncate_category_codes,
 )
 from onnxgate.converters.xgboost import finish
 from onnxgate.errors import InvalidDataError, OpsetError, UnsupportedModelError
@@ -144,87 +145,6 @@ def _training_params(booster: Any) -> dict[str, Any]:
         if "boosting_type" in params:
             params.setdefault("boosting", params["boosting_type"])
         return params
-
-
-def truncate_category_codes(proto: Any, indices: list[int], n_features: int, opset: int,
-                            library: str = "LightGBM", negative_kept: bool = False) -> None:
-    """Read the categorical features' values as LightGBM (and XGBoost) does, in front of the trees.
-
-    LightGBM takes a categorical feature's value as ``static_cast<int>`` (2.5 and 2.9 are category 2,
-    -0.5 is category 0; NaN and negative codes are no category), where onnxmltools' splits compare the
-    value itself with each category: 2.5 matched none, and the row took another branch (probabilities
-    0.14 against LightGBM's 0.07). Each categorical column is truncated toward zero (Cast to int64 and
-    back), NaN kept, before every tree ensemble reads the features. XGBoost reads a categorical feature
-    the same way (``AsCat``: a cast to int32): a native Booster with ``feature_types`` "c" scored codes 2.5
-    and 1.9 otherwise on 712 of 712 rows (helper-80); but any value below 0 is no category there, -0.5
-    included (``negative_kept``: such values are left as they are, which no category equals).
-    """
-    import numpy as np
-    from onnx import TensorProto, helper, numpy_helper
-
-    from onnxgate._graph import graph_names, unique_name
-    from onnxgate._onnx import canonical_domain
-
-    graph = proto.graph
-    trees = [n for n in graph.node
-             if canonical_domain(n.domain) == "ai.onnx.ml" and n.op_type.startswith("TreeEnsemble")]
-    if not trees or not indices:
-        return
-    taken = graph_names(graph)
-    features = trees[0].input[0]
-    if any(t.input[0] != features for t in trees):
-        return  # not the one feature matrix onnxmltools writes: leave the graph as it is
-    mask = np.zeros(n_features, dtype=bool)
-    mask[[i for i in indices if 0 <= i < n_features]] = True
-    names = {k: unique_name(f"{features}_{k}", taken)
-             for k in ("isnan", "int", "back", "trunc", "mask", "codes", "zero", "below", "keep")}
-    graph.initializer.append(numpy_helper.from_array(mask, names["mask"]))
-    keep = "isnan"
-    nodes = [helper.make_node("IsNaN", [features], [names["isnan"]])]
-    if negative_kept:
-        graph.initializer.append(numpy_helper.from_array(np.zeros((), dtype=np.float32), names["zero"]))
-        nodes += [helper.make_node("Less", [features, names["zero"]], [names["below"]]),
-                  helper.make_node("Or", [names["isnan"], names["below"]], [names["keep"]])]
-        keep = "keep"
-    nodes += [
-        helper.make_node("Cast", [features], [names["int"]], to=TensorProto.INT64),
-        helper.make_node("Cast", [names["int"]], [names["back"]], to=TensorProto.FLOAT),
-        helper.make_node("Where", [names[keep], features, names["back"]], [names["trunc"]]),
-        helper.make_node("Where", [names["mask"], names["trunc"], features], [names["codes"]]),
-    ]
-    for tree in trees:
-        tree.input[0] = names["codes"]
-    at = min(list(graph.node).index(t) for t in trees)
-    for k, node in enumerate(nodes):
-        node.name = unique_name(f"{library.lower()}_category_{node.op_type.lower()}", taken)
-        graph.node.insert(at + k, node)
-    _at_least_opset_9(proto, library)
-
-
-def _at_least_opset_9(proto: Any, library: str = "LightGBM") -> None:
-    """Stamp the default domain at opset 9 (Where, IsNaN) when every node there means the same at 9.
-
-    onnxmltools stamps the lowest opset its nodes need (8 for a regressor's Identity). From 8 to 9 only
-    Cast's schema changes among the nodes these graphs hold, and only by taking strings: a numeric Cast
-    is the same operation, so it does not stop the stamp.
-    """
-    from onnx import defs
-
-    from onnxgate._onnx import canonical_domain, model_opsets
-
-    have = model_opsets(proto).get("", 0)
-    if have >= 9:
-        return
-    for node in proto.graph.node:
-        if canonical_domain(node.domain) != "" or node.op_type in ("Cast", "IsNaN", "Where", "Less", "Or"):
-            continue
-        if defs.get_schema(node.op_type, have).since_version != defs.get_schema(node.op_type, 9).since_version:
-            raise UnsupportedModelError(
-                f"a {library} categorical feature needs opset 9 (Where, IsNaN), and node {node.op_type} changes "
-                f"meaning between the opset onnxmltools wrote ({have}) and 9", framework=library.lower())
-    for entry in proto.opset_import:
-        if canonical_domain(entry.domain) == "":
-            entry.version = 9
 
 
 def _number(value: Any) -> float:

@@ -116,6 +116,68 @@ def _scatter_without_reduction(proto: Any) -> str | None:
     return None
 
 
+def _embedding_weights(model: Any) -> set[str]:
+    """The parameter names of the model's ``nn.Embedding`` tables (the initializers the exporters name so)."""
+    import torch
+
+    try:
+        modules = list(model.named_modules())
+    except Exception:  # an ExportedProgram or a ScriptModule without them: nothing to guard
+        return set()
+    return {f"{name}.weight" if name else "weight" for name, module in modules
+            if isinstance(module, torch.nn.Embedding)}
+
+
+def _refuse_negative_embedding_ids(proto: Any, tables: set[str]) -> int:
+    """Make onnxruntime refuse a negative id into an ``nn.Embedding``, as PyTorch does; the number guarded.
+
+    PyTorch raises on an id below 0 ("index out of range"), but ONNX's Gather counts a negative index from the
+    end: id -1 scored as id 9 of a 10-row table, a 200 from the service where PyTorch refuses (helper-87; a
+    -1 is a common "unknown" code). Each Gather reading such a table from an index of its own moves a negative
+    id below the table (``id - rows``), where onnxruntime refuses it as it refuses an id past the end. Tensor
+    indexing (``table[ids]``), where PyTorch does count from the end, is not an embedding and is left alone.
+    """
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    from onnxgate._graph import graph_names, unique_name
+    from onnxgate._onnx import canonical_domain, model_opsets
+
+    graph = proto.graph
+    weights = {init.name: init for init in graph.initializer if init.name in tables}
+    if not weights or model_opsets(proto).get("", 0) < 9:  # Less on integers and Where: opset 9
+        return 0
+    types = {vi.name: vi.type.tensor_type.elem_type for vi in [*graph.input, *graph.value_info]}
+    produced = {out: node for node in graph.node for out in node.output}
+    taken = graph_names(graph)
+    guarded = 0
+    for node in list(graph.node):
+        if canonical_domain(node.domain) != "" or node.op_type != "Gather" or node.input[0] not in weights:
+            continue
+        index = node.input[1]
+        source = produced.get(index)
+        elem = types.get(index) or (next((a.i for a in source.attribute if a.name == "to"), 0)
+                                    if source is not None and source.op_type == "Cast" else 0)
+        dtype = {6: np.int32, 7: np.int64}.get(elem)
+        if dtype is None:  # not an integer index onnxgate can read the type of: left as exported
+            continue
+        axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
+        rows = int(weights[node.input[0]].dims[axis])
+        names = {k: unique_name(f"{index}_{k}", taken) for k in ("zero", "rows", "negative", "below", "guarded")}
+        graph.initializer.extend([numpy_helper.from_array(np.array(0, dtype=dtype), names["zero"]),
+                                  numpy_helper.from_array(np.array(rows, dtype=dtype), names["rows"])])
+        added = [helper.make_node("Less", [index, names["zero"]], [names["negative"]]),
+                 helper.make_node("Sub", [index, names["rows"]], [names["below"]]),
+                 helper.make_node("Where", [names["negative"], names["below"], index], [names["guarded"]])]
+        at = list(graph.node).index(node)
+        for k, new in enumerate(added):
+            new.name = unique_name(f"onnxgate_embedding_id_{new.op_type.lower()}", taken)
+            graph.node.insert(at + k, new)
+        node.input[1] = names["guarded"]
+        guarded += 1
+    return guarded
+
+
 class PyTorchConverter(Converter):
     """``torch.nn.Module``, ``torch.export.ExportedProgram`` and TorchScript modules to ONNX."""
 
@@ -174,6 +236,7 @@ class PyTorchConverter(Converter):
         added = _scatter_without_reduction(proto)
         if added:
             warns = [*warns, added]
+        _refuse_negative_embedding_ids(proto, _embedding_weights(model))
         return RawConversion(model=proto, warnings=warns)
 
     def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:

@@ -1144,12 +1144,20 @@ def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
         sample = sample.to_numpy()
     if is_dataframe(sample):
         labels = [str(c) for c in sample.columns]
+        blank = [label for label in labels if not label.strip()]
+        if blank:  # skl2onnx failed on them with "Name seed must be a non-empty string" (helper-88)
+            raise InvalidDataError(
+                f"column names must not be empty or blank; the sample has {labels}. Rename them before fitting "
+                "(df.columns = [...]) or convert with an array sample, one [N,k] input", column=blank[0])
         if expected is not None and not same_columns(namer, expected, labels):
             missing = [c for c in expected if not any(same_columns(namer, [c], [label]) for label in labels)]
             reordered = not missing and len(labels) == len(expected)
+            extra = [label for label in labels if not any(same_columns(namer, [c], [label]) for c in expected)]
             raise InvalidDataError(
                 f"the model was fitted on columns {expected}; the sample has {labels}"
                 + (f" (missing {missing})" if missing else "")
+                + (f"; drop the columns it was not fitted on, {extra} (a label or ID column, for instance): "
+                   "sample[model.feature_names_in_]" if extra and not missing else "")
                 + ("; the same columns in another order: pass them in training order "
                    "(sample[model.feature_names_in_])" if reordered else ""),
                 column=missing[0] if missing else None,
@@ -1316,14 +1324,40 @@ def _call_native(method: Any, X: Any) -> Any:
     """
     from onnxgate.converters._base import ROWS_GIVEN_FLOAT32
 
-    wide = _widen(X)
-    if wide is X:
+    if ROWS_GIVEN_FLOAT32.get():
+        # rows the user gave as float32 reach here widened where the model takes double: given back as the
+        # float32 they were (narrowing is exact then), a float64-fitted MinMaxScaler computes in float32 as the
+        # user's own call does (6 of 178 wine rows off by 0.03 after it through a forest had passed; helper-85).
+        # Rows that are not all float32 values (the search's) stay double, as the file reads them
+        narrow = _narrow_exactly(X)
+        first, second = (narrow, X) if narrow is not X else (X, _widen(X))
+    else:
+        first, second = _widen(X), X
+    if first is second:
         return method(X)
-    first, second = (X, wide) if ROWS_GIVEN_FLOAT32.get() else (wide, X)
     try:
         return method(first)
     except (ValueError, TypeError):
         return method(second)
+
+
+def _narrow_exactly(X: Any) -> Any:
+    """``X`` with its float64 columns as float32 where every value is a float32 value, else ``X`` itself."""
+    import numpy as np
+
+    from onnxgate._data import is_dataframe
+
+    def exact(values: Any) -> bool:
+        values = np.asarray(values)
+        with np.errstate(over="ignore"):
+            return bool(np.array_equal(values.astype(np.float32).astype(np.float64), values, equal_nan=True))
+
+    if is_dataframe(X):
+        wide = [c for c in X.columns if X[c].dtype == np.float64]
+        return X.astype({c: np.float32 for c in wide}) if wide and all(exact(X[c]) for c in wide) else X
+    if isinstance(X, np.ndarray) and X.dtype == np.float64 and exact(X):
+        return X.astype(np.float32)
+    return X
 
 
 def _widen(X: Any) -> Any:

@@ -233,7 +233,7 @@ class XGBoostConverter(BoostingConverter):
         raw = finish(proto, opset, input_name, boundary, columns)
         categorical = [i for i, kind in enumerate(booster.feature_types or []) if kind == "c"]
         if categorical:
-            from onnxgate.converters.lightgbm import truncate_category_codes
+            from onnxgate.converters._boosting import truncate_category_codes
 
             truncate_category_codes(raw.model, categorical, n_features, opset, library="XGBoost", negative_kept=True)
         if not hasattr(model, "get_booster"):

@@ -1286,12 +1286,24 @@ def serve(
         if _has_httptools():
             common["http"] = f"{module}:http_protocol"
         _exit_zero_on_sigterm()
+        print(startup_line(folder, host, port, api_key_env), file=sys.stderr, flush=True)
         uvicorn.run(f"{module}:app_from_env", factory=True, workers=workers, **common)
         return
     app = create_app(folder, api_key=key, max_rows=max_rows, max_body_bytes=max_body_bytes)
     _freeze_heap()
     _exit_zero_on_sigterm()
+    print(startup_line(folder, host, port, api_key_env), file=sys.stderr, flush=True)  # once the package loaded
     uvicorn.run(app, **common)
+
+
+def startup_line(folder: Path, host: str, port: int, api_key_env: str | None) -> str:
+    """What ``serve`` says before uvicorn's lines: the routes, with the v2 model name, and the key rule."""
+    base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    name = service_name(folder)
+    key = (f"requests need the key in ${api_key_env} (Authorization: Bearer KEY); health probes do not"
+           if api_key_env else "no API key required")
+    return (f"serving {name!r} from {folder} at {base}: POST /score (Azure ML), POST /v2/models/{name}/infer "
+            f"(Open Inference Protocol), GET /swagger.json; {key}")
 
 
 def _parser() -> argparse.ArgumentParser:

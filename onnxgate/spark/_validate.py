@@ -289,7 +289,8 @@ def _spark_parity(
         },
     }
     result = parity_result(
-        accs, names, missing=missing, rows=done, details=details, infinities_compare_equal=inf_equal, model=proto
+        accs, names, missing=missing, rows=done, details=details, infinities_compare_equal=inf_equal, model=proto,
+        rows_float32=float32_rows,
     )
     result = with_tied_rows(result, sum(p.get("tied", 0) for p in partials), done)
     alone = next((p["alone"] for p in partials if p.get("alone")), None)

@@ -34,7 +34,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from onnxgate.errors import InvalidDataError, OnnxGateError, ParityError
+from onnxgate.errors import InvalidDataError, OnnxGateError, ParityError, first_line
 from onnxgate.runtime import run_rows
 from onnxgate.validators.accumulator import (
     CONFUSION_LABEL_LIMIT,
@@ -322,7 +322,7 @@ def check_prediction_parity(
                     order = sorted(values, key=lambda key: not values[key].startswith(("'", '"', "['")))
                     shown = ", ".join(f"{key}={values[key]}" for key in order[:8]) + (", ..." if len(order) > 8 else "")
                     where += f" (first at row {done + row}: {shown})"
-                first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                first = first_line(err, None)
                 return CheckResult(name, False, f"onnxruntime failed on {where}: {first}", details)
             if not target_holds_nan:
                 with_nan += _rows_with_nan(feeds)
@@ -360,6 +360,7 @@ def check_prediction_parity(
         details={"batches": batches, "batch_size": batch_size, "data_sha256": hasher.hexdigest()},
         infinities_compare_equal=infinities_compare_equal,
         model=proto,
+        rows_float32=float32_rows(data),
     )
     result = with_tied_rows(result, tied, done)
     if with_nan:
@@ -448,8 +449,7 @@ def with_tied_rows(result: CheckResult, tied: int, rows: int) -> CheckResult:
 
 def fixed_batch_finding(rows: int, err: BaseException | str) -> str:
     """The finding for a model that scores the data's batches but fails on a batch of its first ``rows``."""
-    text = str(err).strip().splitlines()
-    first = (text[0] if text else type(err).__name__)[:200]
+    first = first_line(err, 200)
     return (f"onnxruntime scores the data's batches but fails on a batch of its first {rows} rows ({first}): the "
             "model fixes its batch size though its inputs declare it free, so a service or PREDICT scoring "
             "batches of another size fails. Export it with a dynamic first axis (and the rows first: an RNN "
@@ -553,7 +553,7 @@ def rows_alone_disagree(
         try:
             answers = session.run(None, single)
         except Exception as err:
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            first = first_line(err, None)
             return (f"onnxruntime scores row {row} in a batch of {rows} rows but fails on it alone ({first}); a "
                     "service or PREDICT scores batches of any size, one row among them")
         for spec, whole, one in zip(signature.outputs, outputs, answers):
@@ -686,7 +686,7 @@ def large_batch_disagrees(
     try:
         answers = session.run(None, large)
     except Exception as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        first = first_line(err, None)
         return (f"onnxruntime scores the data's batches but fails on a batch of {size} rows ({first}): the model "
                 "fixes something to the batch sizes it was converted or checked at, and a service or PREDICT "
                 "sends larger batches")
@@ -786,6 +786,7 @@ def parity_result(
     details: Mapping[str, Any],
     infinities_compare_equal: bool = False,
     model: Any = None,
+    rows_float32: bool = False,
 ) -> CheckResult:
     """The ``prediction_parity`` verdict from accumulated statistics, one per ONNX output.
 
@@ -811,6 +812,9 @@ def parity_result(
         The ONNX model, for the hint a failure carries when it computes in float32 from float64 data;
         an adapted model whose outputs are not the ones its adaptation recorded fails
         (:func:`onnxgate.adaptation.mapping.outputs_off_record`).
+    rows_float32 : bool
+        The rows were float32 (:func:`onnxgate._data.float32_rows`), for the hint a failure carries when
+        the model takes them as double.
 
     Returns
     -------
@@ -866,7 +870,7 @@ def parity_result(
     failed = [r for r in compared if not r.passed]
     if failed:
         message = "; ".join(r.line() for r in failed)
-        hint = _precision_hint(model, failed) if model is not None else ""
+        hint = _precision_hint(model, failed, rows_float32) if model is not None else ""
         if hint:
             evidence["precision_hint"] = hint
             message += f". {hint}"
@@ -901,7 +905,7 @@ ROUNDING_MEDIAN_REL = 1e-3
 ROUNDING_MAX_REL = 1e-2
 
 
-def _precision_hint(model: Any, failed: Sequence[OutputComparison] = ()) -> str:
+def _precision_hint(model: Any, failed: Sequence[OutputComparison] = (), rows_float32: bool = False) -> str:
     """The setting that removes float32 rounding, for a model converted from float64 data in float32;
     said with a warning where the failures are broader than rounding makes (the conversion itself may be
     wrong: OneVsRestClassifier(LinearSVC) scores off by 7.8 had been put down to rounding)."""
@@ -915,6 +919,8 @@ def _precision_hint(model: Any, failed: Sequence[OutputComparison] = ()) -> str:
     for prop in model.metadata_props:
         if prop.key == PRECISION_METADATA_KEY and prop.value == "float32":
             return _float32_rows_hint(broad, model)
+        if prop.key == PRECISION_METADATA_KEY and prop.value == "float64" and rows_float32:
+            return _double_model_hint(broad)
         if prop.key != PRECISION_METADATA_KEY or not prop.value.startswith("float32-from-float64"):
             continue
         head = (
@@ -933,6 +939,18 @@ def _precision_hint(model: Any, failed: Sequence[OutputComparison] = ()) -> str:
                     "for these outputs")
         return f"{head} Convert with precision='float64' (CLI: --precision float64) to keep double"
     return ""
+
+
+def _double_model_hint(broad: Sequence[OutputComparison]) -> str:
+    """The hint for a scikit-learn model converted from float64 rows and validated on float32 ones: the
+    reference computes on the rows as given (a float64-fitted MinMaxScaler on float32 rows computes in
+    float32), the file widens them and computes in double (helper-85)."""
+    if broad:
+        return ""
+    return ("The rows are float32 while the model takes double (metadata onnxgate.precision=float64): scikit-learn "
+            "computed on the float32 rows as given (its scalers compute in float32 on them), the file in double. "
+            "If the deployment's rows are float32, convert with a float32 sample so the file reads them as "
+            "scikit-learn does; if they are double, validate with float64 rows")
 
 
 def _float32_rows_hint(broad: Sequence[OutputComparison], model: Any) -> str:

@@ -909,3 +909,54 @@ def test_scatter_add_below_opset_16_is_warned_and_fails_parity() -> None:
     high = og.convert(model, X[:4], opset=17)
     assert not any("ScatterElements" in w for w in high.warnings)
     assert og.validate(high, reference=model, data=X).passed
+
+
+@pytest.mark.parametrize("opset", [13, 18])
+def test_a_negative_embedding_id_is_refused_as_pytorch_refuses_it(opset: int, tmp_path: Any) -> None:
+    # ONNX's Gather counts a negative index from the end: id -1 scored as id 9 of a 10-row table, and the
+    # service answered 200 where PyTorch raises "index out of range" (helper-87). Tensor indexing, which
+    # counts from the end in PyTorch too, keeps doing so
+    import json
+
+    import onnxruntime as ort
+
+    from onnxgate.deploy.server import create_app
+
+    class Lookup(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = torch.nn.Embedding(10, 3)
+            self.table = torch.nn.Parameter(torch.arange(10, dtype=torch.float32))
+
+        def forward(self, ids: Any) -> Any:
+            return self.embed(ids).sum(1) + self.table[ids].sum(1, keepdim=True)
+
+    class Indexing(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.table = torch.nn.Parameter(torch.arange(10, dtype=torch.float32))
+
+        def forward(self, ids: Any) -> Any:
+            return self.table[ids]
+
+    torch.manual_seed(0)
+    ids = np.array([[1, 2], [9, 0], [3, 3]], dtype=np.int64)
+    negative = np.array([[1, -1]], dtype=np.int64)
+    model = Lookup().eval()
+    with pytest.raises(IndexError):
+        model(torch.from_numpy(negative))
+    conv = og.convert(model, ids, opset=opset)
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        assert np.abs(session.run(None, {"input": ids})[0] - model(torch.from_numpy(ids)).numpy()).max() < 1e-5
+    with pytest.raises(Exception, match="out of data bounds"):
+        session.run(None, {"input": negative})
+    assert og.validate(conv, reference=model, data=ids).passed
+    app = create_app(og.package(conv, target="container", out=tmp_path / "lookup", service_name="lookup"))
+    status, raw = app.entry.score_bytes(json.dumps({"data": negative.tolist()}).encode())
+    assert status == 400 and json.loads(raw)["error"] == "invalid_values"
+    indexing = Indexing().eval()
+    kept = og.convert(indexing, ids, opset=opset)
+    session = ort.InferenceSession(kept.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        assert session.run(None, {"input": negative})[0].tolist() == indexing(torch.from_numpy(negative)).tolist()

@@ -147,6 +147,29 @@ def test_float32_flips_name_the_setting_that_fixes_them(scaled_forest: tuple[Any
     assert "precision_hint" in parity.details
 
 
+def test_float32_rows_through_a_double_file_are_compared_with_scikit_learn_on_float32() -> None:
+    # a float64-fitted MinMaxScaler(clip=True) computes in float32 on float32 rows: 6 of 178 wine rows' forest
+    # probabilities are 0.03 off the double file's, and validate on those rows had passed (helper-85)
+    import onnxruntime as ort
+    from sklearn.datasets import load_wine
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler
+
+    X, y = load_wine(return_X_y=True)
+    X32 = X.astype(np.float32)
+    model = make_pipeline(MinMaxScaler(clip=True), RandomForestClassifier(random_state=0)).fit(X, y)
+    double = og.convert(model, X[:5])
+    session = ort.InferenceSession(double.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    probabilities = session.run(None, {double.signature.inputs[0].name: X32.astype(np.float64)})[1]
+    assert np.abs(probabilities - model.predict_proba(X32)).max() > 1e-2  # what the user's own call answers
+    parity = next(c for c in og.validate(double, reference=model, data=X32).checks if c.name == "prediction_parity")
+    assert not parity.passed
+    assert "convert with a float32 sample" in parity.details["precision_hint"]
+    assert og.validate(double, reference=model, data=X).passed  # float64 rows: the file is right
+    assert og.validate(og.convert(model, X32[:5]), reference=model, data=X32, search=300, seed=0).passed
+
+
 def test_a_kmeans_fitted_on_float32_rows_is_exact_in_double_and_float32_names_it() -> None:
     # scikit-learn widens the float32 rows for its distances: the float32 file is 1e-2 off on one wine row,
     # and parity names precision='float64'; that file was 5.5e-3 off the exact distances too (skl2onnx
@@ -1198,6 +1221,11 @@ def test_a_sample_with_the_training_columns_in_another_order_is_told_so() -> Non
         og.convert(model, X[X.columns[::-1]].head())
     with pytest.raises(og.InvalidDataError, match=r"\(missing \['petal width \(cm\)'\]\)$"):
         og.convert(model, X.iloc[:, :3].head())
+    with pytest.raises(og.InvalidDataError, match=r"drop the columns it was not fitted on, \['target'\]"):
+        og.convert(model, X.assign(target=y).head())  # validate said so, convert did not (helper-88)
+    blank = X.set_axis(["", " ", "petal length (cm)", "petal width (cm)"], axis=1)
+    with pytest.raises(og.InvalidDataError, match=r"column names must not be empty or blank"):
+        og.convert(LogisticRegression(max_iter=500).fit(blank, y), blank.head())  # skl2onnx's "Name seed"
 
 
 @pytest.mark.parametrize("precision", ["float64", "float32"])

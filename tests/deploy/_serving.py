@@ -48,6 +48,7 @@ class Server:
             cwd=cwd, start_new_session=True,
         )
         self.pid = self.proc.pid
+        self.output = ""
 
     def wait_healthy(self, timeout: float = START_TIMEOUT_S) -> Server:
         deadline = time.monotonic() + timeout
@@ -102,6 +103,8 @@ class Server:
                     os.killpg(self.pid, signal.SIGKILL)
                 self.proc.wait(timeout=5)
         if self.proc.stdout:
+            os.set_blocking(self.proc.stdout.fileno(), False)  # a lingering child holding the pipe must not hang us
+            self.output = (self.proc.stdout.read() or b"").decode(errors="replace")  # what the server printed
             self.proc.stdout.close()
         return self.proc.returncode
 

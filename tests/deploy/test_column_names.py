@@ -273,3 +273,35 @@ def test_the_float64_note_names_the_users_columns_not_inputs_renamed_later() -> 
     conv = og.convert(model, frame.head(), target="sql-edge-2.0")
     note = next(w for w in conv.warnings if "are fed as float64" in w)
     assert "columns ['1st col', 'select', 'ünï'] are fed as float64" in note, note
+
+
+@pytest.mark.parametrize("names", [["select", "select_", "y"], ["c" * 129, "c" * 128, "y"]])
+def test_a_renamed_column_does_not_take_the_name_another_column_keeps(names: list[str], tmp_path: Path) -> None:
+    # "select" became "select_", the name of the user's next column, whose input was renamed "select___inner"
+    # and recorded as a column of its own: a table loaded by name fed each feature the other's values
+    # (probabilities off by 0.99999), and validate with the fitted frame refused it (helper-88)
+    import onnxruntime as ort
+    import pandas as pd
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_wine(return_X_y=True)
+    frame = pd.DataFrame(X[:, :3], columns=names)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)).fit(frame, y)
+    sql = og.convert(model, frame.head(), target="sql-edge-2.0")
+    kept = names[1]
+    assert kept in sql.signature.input_names  # a valid name stays the user's
+    column_of = dict(sql.signature.columns.pairs)  # the user's column -> the table's
+    assert column_of[kept] == kept and column_of[names[0]] != kept
+    session = ort.InferenceSession(sql.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    feeds = {column_of[c]: frame[[c]].to_numpy() for c in names}
+    outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
+    probabilities = np.hstack([outputs[f"p_{k}"] for k in range(3)])
+    assert np.abs(probabilities - model.predict_proba(frame)).max() < 1e-5
+    assert og.validate(sql, target="sql-edge-2.0", reference=model, data=frame).passed
+    folder = og.package(sql, target="sql-edge-2.0", out=tmp_path / "sql")
+    from onnxgate.deploy.duckdb_dryrun import dry_run
+
+    assert dry_run(folder, frame, reference=model).passed

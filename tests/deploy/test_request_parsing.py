@@ -828,3 +828,10 @@ def test_a_float32_row_beyond_its_range_is_out_of_range_on_the_fast_path(app32: 
     for body in (b'{"data": [[1, 2, 3, 4], [1e39, 2, 3, 4]]}', b'{"data":[[1,2,3,4],[1e39,2,3,4]]}'):
         status, answer = _score(app32, body)
         assert status == 400 and "a value is out of the float32 range (1e+39 in row 1" in answer["message"], answer
+
+
+def test_an_integer_beyond_any_number_type_is_named_so(app: ScoringApp) -> None:
+    # 10**400 reached the float input as "mixed or null values" (helper-87)
+    status, body = _score(app, b'{"data": [[1' + b"0" * 400 + b', 2, 3, 4]]}')
+    assert status == 400 and body["error"] == "wrong_element_type"
+    assert "an integer beyond the range of any number type" in body["message"], body

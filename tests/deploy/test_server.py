@@ -406,3 +406,21 @@ def test_server_module_runs_as_the_containers_script(iris: tuple[Path, Any, Any]
         assert srv.score({"data": [_ROW]})[0] == 200
     finally:
         srv.stop()
+
+
+def test_serve_says_its_routes_the_v2_model_name_and_the_key_rule(iris: tuple[Path, Any, Any]) -> None:
+    # only uvicorn's lines were printed: a v2 client had to open manifest.json for the model's name (helper-87)
+    import json
+
+    name = json.loads((iris[0] / "manifest.json").read_text())["service"]["name"]
+    for extra, env, rule in (((), None, "no API key required"),
+                             (("--api-key-env", KEY_ENV), {KEY_ENV: KEY}, f"requests need the key in ${KEY_ENV}")):
+        srv = onnxgate_serve(iris[0], *extra, env=env)
+        try:
+            srv.wait_healthy()
+            assert srv.get(f"/v2/models/{name}", headers={"Authorization": f"Bearer {KEY}"})[0] == 200
+        finally:
+            srv.stop()
+        out = srv.output
+        assert f"serving {name!r} from {iris[0].resolve()} at http://127.0.0.1:{srv.port}: POST /score" in out, out
+        assert f"POST /v2/models/{name}/infer (Open Inference Protocol)" in out and rule in out, out

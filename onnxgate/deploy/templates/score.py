@@ -39,7 +39,8 @@ Limits on a request, checked before anything large is built: JSON nested deeper 
 :data:`MAX_JSON_DEPTH` levels is refused (400 ``too_deep``); a body holding more values than the row
 limit allows (counted by its commas and brackets outside strings, for models whose inputs have fixed
 non-row dimensions) is refused before parsing (413 ``too_many_values``); booleans are refused for a numeric
-input even when mixed with numbers (``[[true, 2, 3, 4]]``), as a row of booleans is, and numbers or
+input even when mixed with numbers (``[[true, 2, 3, 4]]``), as a row of booleans is (a one-value column
+input sent only booleans is read as 1 and 0, as a pandas boolean column is: :func:`_boolean_column`), and numbers or
 booleans for a string input even when mixed with strings (``["red", 5]``), as a list of numbers is.
 
 JSON has one number type, and clients write 3 as ``3.0`` or ``3e0`` (JavaScript, many serializers):
@@ -775,6 +776,10 @@ def check_array(spec: dict[str, Any], arr: np.ndarray) -> np.ndarray:
             found = ("null (a missing value), which this package refuses for this input: package the model "
                      "with the option allow_nan (onnxgate package ... --option allow_nan=true) if it takes missing "
                      "values there")
+        elif arr.dtype.kind == "O" and elem[0] in "fiu" and any(
+                type(v) is int and abs(v) >= 2 ** 64 for v in arr.reshape(-1).tolist()):
+            # numpy holds an integer beyond 64 bits (10**400) as an object: a number, out of any range
+            found = "an integer beyond the range of any number type (such as 10**400); send a value in range"
         raise RequestError("wrong_element_type", f"{_input_text(name)}: expected {elem} values, found {found}")
     if arr.ndim == 0:
         raise RequestError("wrong_shape", f"{_input_text(name)}: expected rows, found a single value")
