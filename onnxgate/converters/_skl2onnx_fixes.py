@@ -868,7 +868,8 @@ def patch_hist_gradient_boosting() -> None:
       child), from the tree being written.
     * A forest fitted with NaN has splits at threshold ``inf`` (missing values apart from the rest),
       and ``sklearn_threshold``, which moves a float64 threshold to its float32 switch point, looped
-      forever on it (``find_switch_point`` with a NaN bound). A threshold that is not finite is kept.
+      forever on it (``find_switch_point`` with a NaN bound). A threshold that is not finite is kept;
+      a finite one is given as a numpy float64 (a Python float left it unmoved under numpy 2).
 
     Applied once, only to skl2onnx's modules.
     """
@@ -913,7 +914,9 @@ def patch_hist_gradient_boosting() -> None:
     def sklearn_threshold(dy: Any, dtype: Any, mode: Any) -> Any:
         if not np.isfinite(dy):
             return np.float64(dy)
-        return threshold(dy, dtype, mode)
+        # as a numpy float64: numpy 2 compares a Python float with a float32 in float32, and the function's
+        # "float32(t) == t" then holds for every t, leaving each threshold rounded to nearest
+        return threshold(np.float64(dy), dtype, mode)
 
     tree_ensemble.sklearn_threshold = sklearn_threshold
 
@@ -969,3 +972,42 @@ def _hist_tree_with_category_sets(write_tree: Any, add_node: Any) -> Any:
                     put(ids[k], node, "BRANCH_EQ", float(code), int(node["left"]), after, missing)
 
     return write
+
+
+def patch_per_tree_thresholds() -> None:
+    """Write the per-tree graphs of a multi-output forest with scikit-learn's comparisons and missing sides.
+
+    skl2onnx writes a forest fitted on several outputs as one ``TreeEnsembleClassifier`` per tree through
+    ``decision_tree.populate_tree_attributes``, which, unlike the one-output writer, keeps each float64
+    threshold as written (ONNX stores it as float32, rounded to nearest) and sends every NaN to the false
+    branch. scikit-learn compares ``float32(x) <= t``: a training value whose float32 equals the rounded
+    threshold went left where scikit-learn goes right (6 of 124 wine training rows off by 0.05, one tree of
+    20; helper-89). Each threshold becomes its float32 switch point (skl2onnx's own ``sklearn_threshold``)
+    and each split's missing side is ``tree_.missing_go_to_left``, as :func:`patch_hist_gradient_boosting`
+    makes the one-output writer do. Applied once.
+    """
+    from skl2onnx.common import tree_ensemble
+    from skl2onnx.operator_converters import decision_tree
+
+    populate = decision_tree.populate_tree_attributes
+    if getattr(populate, "_onnxgate_thresholds", False):
+        return
+
+    def populate_tree_attributes(model: Any, name: Any, dtype: Any) -> Any:
+        import numpy as np
+
+        attrs = populate(model, name, dtype)
+        tree = model.tree_
+        sides = getattr(tree, "missing_go_to_left", None)
+        for k, (node, mode) in enumerate(zip(attrs["nodes_nodeids"], attrs["nodes_modes"])):
+            if mode != "BRANCH_LEQ":
+                continue
+            threshold = np.float64(tree.threshold[node])
+            if np.isfinite(threshold):
+                attrs["nodes_values"][k] = float(tree_ensemble.sklearn_threshold(threshold, np.float32, mode))
+            if sides is not None:
+                attrs["nodes_missing_value_tracks_true"][k] = int(sides[node])
+        return attrs
+
+    populate_tree_attributes._onnxgate_thresholds = True  # type: ignore[attr-defined]
+    decision_tree.populate_tree_attributes = populate_tree_attributes

@@ -42,6 +42,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     patch_isotonic_calibration,
     patch_knn_distance_weights,
     patch_operator_verification,
+    patch_per_tree_thresholds,
     patch_radius_neighbors,
     register_binarizer,
     register_binary_discriminant,
@@ -141,6 +142,7 @@ def _skl2onnx() -> Any:
     except ImportError as err:
         raise missing_dependency("skl2onnx", "sklearn", "Converting a scikit-learn model") from err
     patch_hist_gradient_boosting()
+    patch_per_tree_thresholds()
     patch_radius_neighbors()
     patch_knn_distance_weights()
     patch_isotonic_calibration()

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from onnxgate.conversion import Conversion
 from onnxgate.validators.report import CheckResult
 from onnxgate.validators.rule import describe_row_evidence
-from onnxgate.validators.search.engine import BudgetExhausted, Searcher
+from onnxgate.validators.search.engine import BudgetExhausted, RowCountError, Searcher
 from onnxgate.validators.search.explain import explain, minimise, split_position
 from onnxgate.validators.search.phases import (
     edge_share,
@@ -228,41 +228,44 @@ def check_search_divergences(
         ("boundaries", 1.0, lambda: phase_boundaries(searcher, rng)),
     ]
     with np.errstate(all="ignore"):
-        for name, share, run in phases:
-            searcher.phase = name
-            # a reserve is kept for turning the first divergent rows into their minimal form
-            searcher.phase_limit = min(searcher.rows_tried + max(int(budget * share), 1), budget - reserve)
-            if searcher.exhausted():
-                if name not in searcher.phase_rows:
-                    skipped[name] = "budget or time limit reached"
-                continue
-            started = searcher.elapsed()
-            try:
-                why = run()
-            except BudgetExhausted:
-                why = None
-            searcher.phase_time[name] = searcher.phase_time.get(name, 0.0) + searcher.elapsed() - started
-            if why:
-                skipped[name] = why
-        if not searcher.divergences and reserve:
-            # nothing to minimise: the reserve goes back to the boundary search, so a budget of N tries N rows
-            searcher.phase, searcher.phase_limit = "boundaries", budget
-            if not searcher.exhausted():
+        try:
+            for name, share, run in phases:
+                searcher.phase = name
+                # a reserve is kept for turning the first divergent rows into their minimal form
+                searcher.phase_limit = min(searcher.rows_tried + max(int(budget * share), 1), budget - reserve)
+                if searcher.exhausted():
+                    if name not in searcher.phase_rows:
+                        skipped[name] = "budget or time limit reached"
+                    continue
                 started = searcher.elapsed()
-                with contextlib.suppress(BudgetExhausted):
-                    phase_boundaries(searcher, rng)
-                searcher.phase_time["boundaries"] = (searcher.phase_time.get("boundaries", 0.0)
-                                                     + searcher.elapsed() - started)
-        searcher.phase = "minimise"
-        searcher.phase_limit = budget
-        started = searcher.elapsed()
-        for div in searcher.divergences[:MAX_MINIMISED]:
-            try:
-                minimise(searcher, div)
-            except BudgetExhausted:
-                break
-        searcher.phase_time["minimise"] = searcher.elapsed() - started
-        alone = _agrees_alone(searcher) if searcher.divergences else False
+                try:
+                    why = run()
+                except BudgetExhausted:
+                    why = None
+                searcher.phase_time[name] = searcher.phase_time.get(name, 0.0) + searcher.elapsed() - started
+                if why:
+                    skipped[name] = why
+            if not searcher.divergences and reserve:
+                # nothing to minimise: the reserve goes back to the boundary search, so a budget of N tries N rows
+                searcher.phase, searcher.phase_limit = "boundaries", budget
+                if not searcher.exhausted():
+                    started = searcher.elapsed()
+                    with contextlib.suppress(BudgetExhausted):
+                        phase_boundaries(searcher, rng)
+                    searcher.phase_time["boundaries"] = (searcher.phase_time.get("boundaries", 0.0)
+                                                         + searcher.elapsed() - started)
+            searcher.phase = "minimise"
+            searcher.phase_limit = budget
+            started = searcher.elapsed()
+            for div in searcher.divergences[:MAX_MINIMISED]:
+                try:
+                    minimise(searcher, div)
+                except BudgetExhausted:
+                    break
+            searcher.phase_time["minimise"] = searcher.elapsed() - started
+            alone = _agrees_alone(searcher) if searcher.divergences else False
+        except RowCountError as err:  # parity fails on it too, naming the rows each output answers
+            return CheckResult(CHECK_NAME, False, f"the search was not run: {err}", {"error": str(err)})
     for div in searcher.divergences:
         div.explanation = explain(div, space, splits, tgt)
     result = _result(

@@ -36,6 +36,10 @@ class BudgetExhausted(Exception):
     """Raised inside a phase when the row budget or the time limit is spent."""
 
 
+class RowCountError(Exception):
+    """onnxruntime answered another number of rows than it was given: no row's answer can be compared."""
+
+
 class Searcher:
     def __init__(
         self,
@@ -108,6 +112,13 @@ class Searcher:
 
         outs = run_rows(self.session, None, feeds)  # row by row for a model that takes one row per run
         converted = [as_array(o, np) for o in outs]
+        rows = len(next(iter(feeds.values()))) if feeds else 0
+        for spec, out in zip(self.signature.outputs, converted):
+            if out.ndim and len(out) != rows:
+                # a BaggingClassifier(SVC()) file answers 5 rows whatever the batch (skl2onnx): the search
+                # crashed on it with an IndexError (helper-89)
+                raise RowCountError(f"onnxruntime answers {len(out)} rows of output {spec.name!r} for a batch of "
+                                    f"{rows}, so generated rows cannot be compared one by one")
         self.onnx_runs_ok += 1
         return converted
 
@@ -143,6 +154,8 @@ class Searcher:
         self.phase_rows[self.phase] = self.phase_rows.get(self.phase, 0) + m
         try:
             ours = self.run_onnx(feeds)
+        except RowCountError:
+            raise
         except Exception as err:  # a row onnxruntime refuses: find which, by halving
             if m == 1:
                 try:
@@ -266,7 +279,11 @@ class Searcher:
 
 
 def as_array(value: Any, np: Any) -> Array:
+    from onnxgate.validators.reference import side_by_side
+
     if isinstance(value, list) and value and isinstance(value[0], dict):  # ZipMap output
         keys = sorted(value[0])
         return np.asarray([[row[k] for k in keys] for row in value], dtype=np.float64)
-    return np.asarray(value)
+    # a seq(tensor) of [N, k_i] arrays (MultiOutputClassifier's probabilities, 3 and 2 classes) side by side, as
+    # parity lays it out: numpy refused the ragged list, and the search blamed onnxruntime (helper-89)
+    return np.asarray(side_by_side(value))
