@@ -274,13 +274,27 @@ def check_search_divergences(
     )
     if not alone:
         return result
+    moves = [e for e in searcher.divergences[0].outputs if "abs_diff" in e and e.get("atol")]
+    if moves and all(e["abs_diff"] <= ROUNDING_SIZED * e["atol"] for e in moves):
+        # a GaussianProcessClassifier in float32: 0.904175 alone, 0.904053 in a batch, scikit-learn the same
+        # both ways; "the model reads the whole batch" sent the user looking for a batch statistic (helper-89)
+        why = (f"onnxruntime's answer for it moves with the batch by a rounding-sized amount (abs="
+               f"{max(e['abs_diff'] for e in moves):.2g}, within {ROUNDING_SIZED} x atol): its kernels sum in "
+               "another order at another batch size, enough here to cross the tolerance, so a service or PREDICT "
+               "answers that row within that much of the reference, depending on its batch. If that is "
+               "acceptable, pass a wider atol/rtol for this output")
+    else:
+        why = ("the answers depend on the other rows of the batch (the model reads the whole batch, e.g. a "
+               "condition on x.max() or a batch statistic), so a service or PREDICT, batching rows otherwise, "
+               "answers otherwise")
     return CheckResult(
-        CHECK_NAME, False,
-        f"{result.message}; scored alone, that row agrees: the answers depend on the other rows of the batch "
-        "(the model reads the whole batch, e.g. a condition on x.max() or a batch statistic), so a service or "
-        "PREDICT, batching rows otherwise, answers otherwise",
+        CHECK_NAME, False, f"{result.message}; scored alone, that row agrees: {why}",
         {**result.details, "first_row_agrees_alone": True},
     )
+
+
+#: A divergence within this many times atol whose row agrees alone is put down to the kernels' arithmetic order.
+ROUNDING_SIZED = 10
 
 
 def _agrees_alone(searcher: Searcher) -> bool:
