@@ -136,3 +136,73 @@ def _answer(search: Any, kind: str, neighbours: Any, distances: Any, fitted: int
     np.add.at(proba, targets, weights)
     proba /= proba.sum() if proba.sum() != 0 else 1.0
     return [np.asarray(search.classes_)[int(np.argmax(proba))], proba]
+
+
+# -- ties among a support vector classifier's one-against-one votes
+
+#: How near to 0 a pairwise decision is a tie, relative to the row's largest: the boundary search bisects onto
+#: rows where it is 1e-10 (digits), and the file, summing the kernels in another order, votes the other way.
+VOTE_TIE_RTOL = 1e-7
+#: The same for a file computing in float32.
+VOTE_TIE_RTOL_FLOAT32 = 1e-4
+#: The most pairwise decisions of one row looked at as tied (2**8 ways to vote).
+MOST_TIED_VOTES = 8
+
+
+def vote_step(model: Any) -> tuple[Any, Any] | None:
+    """``(steps_before, svc)`` for an SVC or NuSVC of three or more classes, alone or at the end of a pipeline,
+    whose file answers its one-against-one votes (no probabilities, ``decision_function_shape='ovr'``)."""
+    from sklearn.pipeline import Pipeline
+
+    from onnxgate.converters._sklearn_models import searched
+
+    model = searched(model, {})[0]
+    before = None
+    if isinstance(model, Pipeline):
+        last = searched(model.steps[-1][1], {})[0]
+        before = model[:-1] if len(model.steps) > 1 else None
+        model = last
+    if type(model).__name__ not in ("SVC", "NuSVC") or len(getattr(model, "classes_", ())) < 3:
+        return None
+    # scikit-learn 1.9 deprecates `probability` (a truthy "deprecated" by default): predict_proba says it
+    if hasattr(model, "predict_proba") or model.decision_function_shape != "ovr" or model.break_ties:
+        return None
+    return before, model
+
+
+def tied_votes(svc: Any, rows: Any, rtol: float = VOTE_TIE_RTOL) -> list[list[list[Any]] | None]:
+    """For each of ``rows`` (what ``svc`` reads) with a pairwise decision within ``rtol`` of 0, each
+    ``[label, ovr scores]`` the classifier answers when each such pair votes either way, computed as
+    scikit-learn computes them from the pairwise decisions (``_ovr_decision_function``; the label is the
+    first most voted class, as libsvm picks it). None for a row without such a pair or with more than
+    :data:`MOST_TIED_VOTES` of them."""
+    import copy
+
+    import numpy as np
+    from sklearn.utils.multiclass import _ovr_decision_function
+
+    pairwise = copy.copy(svc)  # the user's model is not changed
+    pairwise.decision_function_shape = "ovo"
+    decisions = np.asarray(pairwise.decision_function(rows), dtype=np.float64)
+    classes = svc.classes_
+    n = len(classes)
+    answers: list[list[list[Any]] | None] = []
+    for d in decisions:
+        near = np.flatnonzero(np.abs(d) <= rtol * max(1.0, float(np.abs(d).max())))
+        if not len(near) or len(near) > MOST_TIED_VOTES:
+            answers.append(None)
+            continue
+        found = []
+        for flips in itertools.product((False, True), repeat=len(near)):
+            against = d < 0
+            against[near] ^= np.asarray(flips)
+            scores = _ovr_decision_function(against[None], -d[None], n)[0]
+            votes = np.zeros(n)
+            pair = 0
+            for i in range(n):
+                for j in range(i + 1, n):
+                    votes[j if against[pair] else i] += 1
+                    pair += 1
+            found.append([classes[int(np.argmax(votes))], scores])
+        answers.append(found)
+    return answers

@@ -702,19 +702,38 @@ class SklearnConverter(Converter):
         return outputs
 
     def answers_can_tie(self, model: Any) -> bool:
-        from onnxgate.converters._sklearn_ties import neighbour_step
+        from onnxgate.converters._sklearn_ties import neighbour_step, vote_step
 
-        return neighbour_step(model) is not None
+        return neighbour_step(model) is not None or vote_step(model) is not None
 
     def tied_answers(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature,
                      rows: Sequence[int]) -> dict[int, Iterable[list[Any]]]:
-        """A k-nearest-neighbour model's answers over the ways each row's tie can be broken
-        (:mod:`onnxgate.converters._sklearn_ties`); only where its outputs are skl2onnx's own (label and
-        probabilities, or one output)."""
+        """A k-nearest-neighbour model's answers over the ways each row's tie can be broken, or a support
+        vector classifier's over the ways its tied pairwise votes can go (:mod:`onnxgate.converters._sklearn_ties`);
+        only where its outputs are skl2onnx's own (label and probabilities or scores, or one output)."""
         import numpy as np
 
-        from onnxgate.converters._sklearn_ties import TIE_RTOL, TIE_RTOL_FLOAT32, neighbour_step, tied_answers
+        from onnxgate.converters._sklearn_ties import (
+            TIE_RTOL,
+            TIE_RTOL_FLOAT32,
+            VOTE_TIE_RTOL,
+            VOTE_TIE_RTOL_FLOAT32,
+            neighbour_step,
+            tied_answers,
+            tied_votes,
+            vote_step,
+        )
 
+        float32 = any(spec.elem_type == "float32" for spec in signature.inputs)  # the file computes in float32
+        voting = vote_step(model)
+        if voting is not None and rows and len(signature.outputs) == 2:
+            before, svc = voting
+            X = self.native_input(model, feeds, signature)
+            picked = X.iloc[list(rows)] if hasattr(X, "iloc") else np.asarray(X)[list(rows)]
+            if before is not None:
+                picked = before.transform(picked)
+            votes = tied_votes(svc, picked, VOTE_TIE_RTOL_FLOAT32 if float32 else VOTE_TIE_RTOL)
+            return {row: found for row, found in zip(rows, votes) if found is not None}
         found = neighbour_step(model)
         if found is None or not rows:
             return {}
@@ -727,7 +746,6 @@ class SklearnConverter(Converter):
         if before is not None:
             picked = before.transform(picked)
         picked = np.asarray(_dense(picked), dtype=np.float64)
-        float32 = any(spec.elem_type == "float32" for spec in signature.inputs)  # the file's distances, in float32
         rtol = TIE_RTOL_FLOAT32 if float32 else TIE_RTOL
         return {row: found for row, found in zip(rows, tied_answers(search, picked, rtol)) if found is not None}
 

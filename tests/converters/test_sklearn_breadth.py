@@ -2367,3 +2367,37 @@ def test_a_file_answering_a_fixed_number_of_rows_is_named_by_parity_and_the_sear
     assert "rounding" not in parity.message, parity.message
     assert not search.passed and "onnxruntime answers 5 rows of output 'label' for a batch of" in search.message
     assert "please report it" not in search.message
+
+
+def test_a_support_vector_vote_tied_at_rounding_level_is_a_tie_not_a_divergence() -> None:
+    # the boundary search bisects onto digits rows where one pairwise decision is 1e-10: the file, summing the
+    # kernels in another order, votes the other way there, and `validate --search 300` failed a correct SVC
+    # with "abs=1" (helper-89). Each tied pair may vote either way; a wrong file still fails
+    from sklearn.base import clone
+    from sklearn.datasets import load_digits, load_iris
+    from sklearn.svm import SVC
+
+    from onnxgate.converters._sklearn_ties import tied_votes
+
+    X, y = load_iris(return_X_y=True)
+    model = SVC().fit(X, y)
+    pairwise = clone(model).set_params(decision_function_shape="ovo").fit(X, y)
+    low, high = X[0], X[60]  # classes 0 and 1: the pair (0, 1) decides between them
+    for _ in range(200):
+        middle = (low + high) / 2
+        if pairwise.decision_function(middle[None])[0, 0] > 0:
+            low = middle
+        else:
+            high = middle
+    answers = tied_votes(model, middle[None])[0]
+    assert answers is not None and {int(label) for label, _scores in answers} == {0, 1}
+    assert any(np.abs(scores - model.decision_function(middle[None])[0]).max() < 1e-9 for _label, scores in answers)
+    assert tied_votes(model, X[:1])[0] is None  # no pair near 0: one answer
+    assert model.decision_function_shape == "ovr"  # the user's model is not changed
+
+    X, y = load_digits(return_X_y=True)
+    model = SVC(gamma="auto", C=10).fit(X[:1200], y[:1200])
+    conv = og.convert(model, X[:5])
+    assert og.validate(conv, reference=model, data=X[1200:], search=300, seed=0).passed
+    other = SVC(gamma="auto", C=0.5).fit(X[:1200], y[:1200])
+    assert not og.validate(og.convert(other, X[:5]), reference=model, data=X[1200:], search=300, seed=0).passed
