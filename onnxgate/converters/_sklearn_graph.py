@@ -71,6 +71,26 @@ def mlp_targets(proto: Any, model: Any) -> None:
         proto.graph.initializer.extend(kept)
 
 
+def zero_init_base_values(proto: Any, model: Any) -> None:
+    """One zero base value per class for a ``GradientBoostingClassifier(init="zero")`` of three or more classes.
+
+    skl2onnx sizes them from the loss's ``K``, which scikit-learn's ``HalfMultinomialLoss`` no longer has: it
+    wrote one, and onnxruntime refused the file ("base_values" of the wrong size), in double and float32 alike,
+    while convert put it down to a missing double kernel (helper-89)."""
+    from onnx import helper
+
+    final = final_step(model)
+    classes = len(getattr(final, "classes_", ()))
+    if type(final).__name__ != "GradientBoostingClassifier" or getattr(final, "init", None) != "zero" or classes < 3:
+        return
+    for node in proto.graph.node:
+        if node.domain != "ai.onnx.ml" or node.op_type != "TreeEnsembleClassifier":
+            continue
+        for k, attr in enumerate(node.attribute):
+            if attr.name == "base_values" and len(attr.floats) == 1:
+                node.attribute[k].CopyFrom(helper.make_attribute("base_values", [0.0] * classes))
+
+
 def declare_targets(proto: Any, model: Any) -> None:
     """Declare a multi-target regressor's output ``[N, n_targets]``: skl2onnx declares a forest's and a
     linear model's ``[N,1]`` (for a forest onnxruntime then warned at every run, and the SQL adaptation did

@@ -83,6 +83,7 @@ from onnxgate.converters._sklearn_graph import (
     refuse_ill_typed_double,
     root_line,
     set_metadata,
+    zero_init_base_values,
 )
 from onnxgate.converters._sklearn_models import (
     final_step,
@@ -621,6 +622,7 @@ class SklearnConverter(Converter):
         binary_scores_by_class(proto, model)
         mlp_targets(proto, model)
         declare_targets(proto, model)
+        zero_init_base_values(proto, model)
         probabilities_per_row(proto, model, opset)
         label_per_row(proto, model)
         exp_link(proto, model)

@@ -2401,3 +2401,23 @@ def test_a_support_vector_vote_tied_at_rounding_level_is_a_tie_not_a_divergence(
     assert og.validate(conv, reference=model, data=X[1200:], search=300, seed=0).passed
     other = SVC(gamma="auto", C=0.5).fit(X[:1200], y[:1200])
     assert not og.validate(og.convert(other, X[:5]), reference=model, data=X[1200:], search=300, seed=0).passed
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_gradient_boosting_started_from_zero_loads_and_matches(classes: int) -> None:
+    # skl2onnx sized the base values from the loss's K, which scikit-learn's multinomial loss no longer has:
+    # one value for three classes, a file onnxruntime refused in double and float32 alike, while convert said
+    # a double kernel was missing (helper-89)
+    import onnxruntime as ort
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    X, y = load_iris(return_X_y=True)
+    y = y if classes == 3 else (y == 2).astype(int)
+    model = GradientBoostingClassifier(n_estimators=20, init="zero", random_state=0).fit(X, y)
+    conv = og.convert(model, X[:5])
+    assert not any("computed in float32" in w for w in conv.warnings), conv.warnings
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    labels, probabilities = session.run(None, {conv.signature.inputs[0].name: X})
+    assert (labels == model.predict(X)).all()
+    assert np.abs(probabilities - model.predict_proba(X)).max() < 1e-5
