@@ -328,9 +328,23 @@ def _check_predict_script(folder: Path, sql: Mapping[str, Any]) -> None:
     """Refuse a package whose ``04_predict.sql`` is missing or is not the query it was written with (its
     sha256 in ``manifest.json``): the dry run runs that query as onnxgate wrote it, and passed a package
     whose query named an output the model lacks, or whose scripts were all deleted (found by helper-81).
+    The same for the scripts that put the model in the database (:data:`onnxgate.deploy.sql.MODEL_SCRIPTS`).
     A package written before the hash was recorded is read as before."""
-    import hashlib
 
+    scripts = sql.get("model_scripts_sha256")
+    if isinstance(scripts, Mapping):
+        for name, digest in scripts.items():
+            script = folder / str(name)
+            if not script.is_file() or _text_sha256(script) != digest:
+                what = ("lacks " + str(name) if not script.is_file()
+                        else f"holds a {name} edited since the package was written (its sha256 differs from the one in "
+                             "manifest.json)")
+                raise PackagingError(
+                    f"{str(folder)!r} {what}: the database runs the package's scripts, and the dry run, scoring "
+                    "model.onnx with the query as written, cannot check others (a 02_insert_model.sql from another "
+                    "package inserts another model). Write the package again with onnxgate package",
+                    path=str(script),
+                )
     recorded = sql.get("predict_sql_sha256")
     if recorded is None:
         return
@@ -341,8 +355,7 @@ def _check_predict_script(folder: Path, sql: Mapping[str, Any]) -> None:
             "onnxgate package",
             path=str(path),
         )
-    # line endings aside: git on Windows (core.autocrlf) checks the scripts out with CRLF (helper-84)
-    if hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest() != recorded:
+    if _text_sha256(path) != recorded:
         raise PackagingError(
             f"{str(path)!r} is not the query this package was written with (its sha256 differs from the one in "
             "manifest.json): the dry run runs the query as onnxgate wrote it, so it cannot check an edited one. "
@@ -350,6 +363,13 @@ def _check_predict_script(folder: Path, sql: Mapping[str, Any]) -> None:
             "the query), or run your edited query in the database itself",
             path=str(path),
         )
+
+
+def _text_sha256(path: Path) -> str:
+    """A script's sha256, line endings aside: git on Windows (core.autocrlf) checks scripts out with CRLF."""
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest()
 
 
 def _check_types(model_inputs: Sequence[Mapping[str, Any]], table: Mapping[str, str], table_name: str) -> None:

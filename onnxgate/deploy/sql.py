@@ -71,6 +71,9 @@ PACKAGE_FILES = ("model.onnx", "manifest.json", "load_model.py", "README.md", *S
 #: no ``$(``, may reach a script.
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]|\\$\\(")
 
+#: The package's files that put the model in the database; the dry run refuses a package where one was edited.
+MODEL_SCRIPTS = ("02_insert_model.sql", "05_copy_into_model.sql", "model.hex")
+
 
 def _sql_length(text: str) -> int:
     """``text``'s length as SQL Server counts it, in UTF-16 code units (an emoji is two)."""
@@ -581,6 +584,11 @@ def package_sql(
             ],
             # the query the dry run mirrors, as written: an edited one is not what it checks
             "predict_sql_sha256": hashlib.sha256(files["04_predict.sql"].encode("utf-8")).hexdigest(),
+            # the files that put the model in the database, as written: a 02_insert_model.sql from another package
+            # inserted another model under another name, and the dry run, scoring model.onnx, passed it
+            # (helper-91). 03_create_input_table.sql is the user's to adapt: the dry run reads it as PREDICT would
+            "model_scripts_sha256": {name: hashlib.sha256(files[name].encode("utf-8")).hexdigest()
+                                     for name in MODEL_SCRIPTS if name in files},
         }
     }
     names = ["model.onnx", "manifest.json", *files]

@@ -528,9 +528,29 @@ def test_an_edited_or_missing_predict_script_is_refused(package: Path, tmp_path:
     assert dry.dry_run(package, data).passed  # the package as written
     crlf = tmp_path / "crlf"  # as git on Windows checks it out (core.autocrlf): the same query (helper-84)
     shutil.copytree(package, crlf)
-    query = crlf / "04_predict.sql"
-    query.write_bytes(query.read_bytes().replace(b"\n", b"\r\n"))
+    for name in ("04_predict.sql", "02_insert_model.sql"):
+        query = crlf / name
+        query.write_bytes(query.read_bytes().replace(b"\n", b"\r\n"))
     assert dry.dry_run(crlf, data).passed
+
+
+def test_a_package_inserting_another_model_is_refused(package: Path, tmp_path: Path, capsys: Any) -> None:
+    # a 02_insert_model.sql from another package inserts another model (under another name): the dry run,
+    # scoring model.onnx, passed it with exit 0 (helper-91)
+    import shutil
+
+    data = {n: X[:, i] for i, n in enumerate(NAMES)}
+    mixed = tmp_path / "mixed"
+    shutil.copytree(package, mixed)
+    insert = mixed / "02_insert_model.sql"
+    insert.write_text(insert.read_text(encoding="utf-8").replace("0x08", "0x09", 1), encoding="utf-8")
+    with pytest.raises(PackagingError, match=r"holds a 02_insert_model\.sql edited since the package was written"):
+        dry.dry_run(mixed, data)
+    insert.unlink()
+    rows = tmp_path / "rows.csv"
+    pd.DataFrame(data).to_csv(rows, index=False)
+    assert main(["sql-dryrun", str(mixed), "--data", str(rows)]) == 2
+    assert "lacks 02_insert_model.sql" in capsys.readouterr().err
 
 
 def test_the_dry_run_gives_the_reference_float32_rows_as_validate_does(tmp_path: Path) -> None:
