@@ -174,6 +174,35 @@ def restamp(proto: Any, wanted: Mapping[str, int]) -> None:
                     entry.version = target
 
 
+def lower_stamp(proto: Any, domain: str, target: int) -> bool:
+    """Lower ``domain``'s stamped opset to ``target`` when every node of it means the same there; whether it was.
+
+    The converters stamp the ai.onnx.ml opset of the default-domain opset asked for; where that opset is
+    not needed and a lower one is stamped (iris asked at 22 stamps 13), an ml opset of 5 stayed, and a
+    runtime of opset 13's time (SQL Edge: ml 3) refused a file its only ml node, ArrayFeatureExtractor,
+    would not have kept from it (helper-91).
+    """
+    from onnx import defs
+
+    from onnxgate._onnx import canonical_domain, model_opsets
+
+    have = model_opsets(proto).get(domain)
+    if have is None or have <= target:
+        return False
+    for node in walk_nodes(proto.graph):
+        if canonical_domain(node.domain) != domain:
+            continue
+        try:
+            if defs.get_schema(node.op_type, have, domain).since_version > target:
+                return False
+        except Exception:
+            return False
+    for entry in proto.opset_import:
+        if canonical_domain(entry.domain) == domain:
+            entry.version = target
+    return True
+
+
 def label_as_classes(proto: Any, classes: Any) -> bool:
     """Give a classifier's label output the kind of its classes (``classes_``), in place.
 

@@ -33,7 +33,7 @@ def register(sub: Any) -> None:
         ),
     )
     p.add_argument("model", metavar="MODEL", help="the .onnx file")
-    add_target_args(p)
+    add_target_args(p, packaging=True)
     p.add_argument("-o", "--out", required=True, metavar="DIR", help="folder to write (new or empty)")
     p.add_argument("--force", action="store_true", help="write into a non-empty folder, replacing files")
     p.add_argument("--reference", metavar="MODEL", help="native model file for the parity check before packaging")

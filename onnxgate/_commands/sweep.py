@@ -28,7 +28,8 @@ def register(sub: Any) -> None:
     )
     p.add_argument("model", metavar="MODEL", help="native model file (.skops, .pkl, .pt2, .keras, SavedModel dir)")
     p.add_argument("--sample", required=True, metavar="DATA", help="sample rows (.csv, .parquet, .npy)")
-    p.add_argument("--opsets", default="9-18", metavar="RANGE", help="opsets to try: '9-18' or '11,13,17'")
+    p.add_argument("--opsets", default="9-18", metavar="RANGE",
+                   help="opsets to try: a range or a list, '9-18' (the default) or '11,13,17'")
     add_target_args(p)
     p.add_argument("--atol", action="append", metavar="X|NAME=X", help="parity absolute tolerance")
     p.add_argument("--rtol", action="append", metavar="X|NAME=X", help="parity relative tolerance")

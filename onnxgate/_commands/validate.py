@@ -14,10 +14,12 @@ from onnxgate.errors import InvalidDataError
 __all__ = ["add_target_args", "parse_tolerances", "register", "resolve_target_args", "run"]
 
 
-def add_target_args(parser: argparse.ArgumentParser) -> None:
+def add_target_args(parser: argparse.ArgumentParser, *, packaging: bool = False) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--target", "-t", metavar="T",
-                       help="sql-edge-1.0, sql-edge-2.0, synapse, container, mlflow or onnxruntime (the default)")
+                       help="sql-edge-1.0, sql-edge-2.0, synapse, container or mlflow (one is needed: onnxruntime "
+                            "has no package format)" if packaging else
+                       "sql-edge-1.0, sql-edge-2.0, synapse, container, mlflow or onnxruntime (the default)")
     group.add_argument("--target-file", metavar="F.toml", help="a target defined in a TOML file")
 
 
@@ -54,7 +56,9 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--rtol", action="append", metavar="X|NAME=X", help="relative tolerance (as --atol)")
     p.add_argument("--search", type=int, default=0, metavar="N", help="generated inputs for the divergence search")
-    p.add_argument("--search-time-limit", type=float, default=None, metavar="SECONDS")
+    p.add_argument("--search-time-limit", type=float, default=None, metavar="SECONDS",
+                   help="stop the search after this long, reporting the rows tried (default: none; --search N "
+                        "bounds the rows)")
     p.add_argument("--search-no-nan", action="store_true",
                    help="the search generates finite values only (default: NaN and infinity too, where the target's "
                         "inputs can hold them); for rows that never hold them")

@@ -135,10 +135,15 @@ def convert(
             max_opset=converter.max_opset_for(model),
         )
     if stamped < requested:
+        from onnxgate._graph import lower_stamp
+
+        lower_stamp(proto, _onnx.ML_DOMAIN, _onnx.ml_opset_for(stamped))  # the ml opset of the stamped one's time
+        ml = _onnx.model_opsets(proto).get(_onnx.ML_DOMAIN)
+        ml_text = "" if ml is None or ml <= _onnx.ml_opset_for(stamped) else f" and ai.onnx.ml opset {ml}"
         warnings.append(
             f"opset {stamped} stamped (requested {requested}): no operator in this model needs a newer "
             "version, and the file is valid for any runtime that supports opset "
-            f"{stamped} or later"
+            f"{stamped}{ml_text} or later"
         )
     if not _lower_ir_version(proto, warnings):
         _check(proto, converter.framework)

@@ -195,7 +195,7 @@ class ConverterRegistry:
                 return converter
         kind = f"{type(model).__module__}.{type(model).__qualname__}"
         raise UnsupportedModelError(
-            f"expected a scikit-learn, PyTorch, TensorFlow or Keras model; found {kind}. "
+            f"expected a scikit-learn, XGBoost, LightGBM, CatBoost, PyTorch, TensorFlow or Keras model; found {kind}. "
             "Register a converter for it with onnxgate.converters.registry.register(...).",
         )
 

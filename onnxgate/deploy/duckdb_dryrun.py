@@ -434,8 +434,12 @@ def _arrow_input(data: Any, names: Sequence[str], mapping: ColumnMap | None = No
     if is_dataframe(data):
         columns = [str(c) for c in data.columns]
         missing = [n for n in names if n not in columns]
-        if missing and len(columns) == len(names) and is_positional(columns):
-            data = data.set_axis(list(names), axis=1)  # a CSV without a header: columns in input order
+        named = mapping is not None and bool(mapping.pairs)  # the model records the user's own column names
+        if missing and len(columns) == len(names) and is_positional(columns) and not named:
+            # a CSV without a header for a model fitted without names: columns in input order. A model that
+            # records its columns' names is fed by them, as validate feeds it (a headerless CSV of a
+            # DataFrame-fitted model, in another order, passed the dry run; helper-91)
+            data = data.set_axis(list(names), axis=1)
         elif missing:
             raise lacks(missing)
         return pa.table({n: _arrow_column(n, data[n].to_numpy()) for n in names})

@@ -569,3 +569,25 @@ def test_the_dry_run_gives_the_reference_float32_rows_as_validate_does(tmp_path:
     folder = og.package(conv, target="sql-edge-2.0", out=tmp_path / "pkg", reference=model, data=rows)
     result = dry.dry_run(folder, rows, reference=model)
     assert result.passed, str(result)
+
+
+def test_a_headerless_csv_is_read_by_position_only_for_a_model_fitted_without_names(tmp_path: Path,
+                                                                                     capsys: Any) -> None:
+    # a model that records its columns' names is fed by them, as validate feeds it: the dry run read a
+    # headerless CSV by position, in whatever order its columns came (helper-91)
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    frame, y = load_iris(return_X_y=True, as_frame=True)
+    rows = tmp_path / "rows.csv"
+    frame.to_csv(rows, header=False, index=False)
+    for fitted, name in ((frame, "named"), (frame.to_numpy(), "array")):
+        model = LogisticRegression(max_iter=500).fit(fitted, y)
+        folder = og.package(og.convert(model, fitted[:5], target="sql-edge-2.0"), target="sql-edge-2.0",
+                            out=tmp_path / name)
+        code = main(["sql-dryrun", str(folder), "--data", str(rows)])
+        err = capsys.readouterr().err
+        if name == "named":
+            assert code == 2 and "the data lacks the columns ['sepal length (cm)'" in err, err
+        else:
+            assert code == 0, err
