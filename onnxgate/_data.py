@@ -46,22 +46,31 @@ def _parquet_folder(folder: Path) -> Any:
                                "folder holds .parquet files only", path=str(folder))
     import pandas as pd
 
-    frames = [load_data(f) for f in files]
+    # a file of no rows holds its schema, as Spark and score read it (validate alone refused such a folder;
+    # helper-90); a folder of no rows at all is refused as an empty file is
+    frames = [load_data(f, allow_empty=True) for f in files]
     first = dict(frames[0].dtypes.items())
     for f, frame in zip(files[1:], frames[1:]):
-        if dict(frame.dtypes.items()) != first:
+        types = dict(frame.dtypes.items())
+        if types != first:
+            differ = next(c for c in [*first, *types] if str(first.get(c)) != str(types.get(c)))
+            here, there = (str(kinds[differ]) if differ in kinds else "missing" for kinds in (types, first))
             raise InvalidDataError(
-                f"{f.name!r} in {str(folder)!r} holds other columns or types than {files[0].name!r} "
-                f"({dict((str(k), str(v)) for k, v in frame.dtypes.items())} against "
-                f"{dict((str(k), str(v)) for k, v in first.items())}): every file of a data folder holds the same ones",
+                f"{f.name!r} in {str(folder)!r} holds other columns or types than {files[0].name!r}: column "
+                f"{str(differ)!r} is {here} there and {there} in {files[0].name!r}; every file of a data folder "
+                "holds the same columns of the same types",
                 path=str(f),
             )
+    if not any(len(frame) for frame in frames):
+        raise InvalidDataError(f"the data folder {str(folder)!r} has a header but no rows in any file",
+                               path=str(folder))
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
-def load_data(path: str | os.PathLike[str]) -> Any:
+def load_data(path: str | os.PathLike[str], *, allow_empty: bool = False) -> Any:
     """Read a data file: ``.csv`` or ``.parquet`` as a DataFrame, ``.npy`` as an array; a folder of
-    ``.parquet`` files as one DataFrame (:func:`_parquet_folder`).
+    ``.parquet`` files as one DataFrame (:func:`_parquet_folder`). ``allow_empty``: a file of no rows is
+    read (a folder's file), not refused.
 
     Raises
     ------
@@ -124,7 +133,7 @@ def load_data(path: str | os.PathLike[str]) -> Any:
         ) from err
     except Exception as err:
         raise InvalidDataError(f"cannot read {str(p)!r}: {err}", path=str(p)) from err
-    if frame.shape[0] == 0:
+    if frame.shape[0] == 0 and not allow_empty:
         raise InvalidDataError(f"data file {str(p)!r} has a header but no rows", path=str(p))
     if suffix == ".csv":
         _refuse_repeated_header(p)

@@ -51,7 +51,7 @@ def register(sub: Any) -> None:
     p.add_argument("--data", required=True, metavar="PARQUET", help="a Parquet file or a folder of them")
     p.add_argument("--out", required=True, metavar="PARQUET", help="where to write the scored rows")
     p.add_argument("--outputs", metavar="A,B", help="the outputs to add, comma-separated (default: all)")
-    p.add_argument("--spark", metavar="MASTER", help="score on Spark: local[*], spark://host:port or sc://host")
+    p.add_argument("--spark", metavar="MASTER", help="score on Spark: local[*], spark://host:port, sc://host, yarn or k8s://host:port")
     p.add_argument("--batch-size", type=int, default=None, metavar="ROWS",
                    help=f"rows per batch on one machine (default {DEFAULT_SCORE_BATCH:,})")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")

@@ -71,7 +71,8 @@ def register(sub: Any) -> None:
                    help="write the report as one self-contained HTML page with plots (extra 'report')")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failed check")
     p.add_argument("--spark", metavar="MASTER",
-                   help="run parity on Spark (local[*], spark://host:port, sc://host); --data is Parquet")
+                   help="run parity on Spark (local[*], spark://host:port, sc://host, yarn, k8s://host:port); "
+                        "--data is Parquet")
     p.add_argument("--force", action="store_true", help="overwrite existing --json/--junit/--markdown/--html files")
     p.set_defaults(run=run)
 

@@ -184,7 +184,13 @@ def _check_master(master: str) -> None:
     if not _MASTER.match(master):
         raise InvalidDataError(
             f"--spark/master {master!r} is not a Spark master URL: expected local[N] (or local[*]), "
-            "spark://host:port (a standalone master) or sc://host[:port] (Spark Connect)"
+            "spark://host:port (a standalone master), sc://host[:port] (Spark Connect), yarn or k8s://host:port"
+        )
+    if master == "yarn" and not (os.environ.get("HADOOP_CONF_DIR") or os.environ.get("YARN_CONF_DIR")):
+        # Spark says so in a Java stack trace, and the error it raises only that its gateway exited (helper-90)
+        raise InvalidDataError(
+            "--spark yarn needs HADOOP_CONF_DIR or YARN_CONF_DIR set to the folder of the cluster's Hadoop "
+            "configuration (Spark reads the ResourceManager's address there); neither is set"
         )
     scheme = master.split("://", 1)[0]
     if scheme not in _DEFAULT_PORTS:

@@ -535,12 +535,16 @@ def test_float32_rows_reach_the_reference_as_float32_on_spark_as_locally(local_s
     ("locl[2]", r"'locl\[2\]' is not a Spark master URL: expected local\[N\]"),
     ("spark://127.0.0.1:1", r"no Spark master answers at 'spark://127.0.0.1:1'"),
     ("sc://127.0.0.1:1", r"no Spark Connect server answers at 'sc://127.0.0.1:1'"),
+    ("yarn", r"--spark yarn needs HADOOP_CONF_DIR or YARN_CONF_DIR set"),  # a Java stack trace (helper-90)
 ])
 def test_a_master_spark_cannot_use_is_one_line_at_once(master: str, message: str, forest: dict[str, Any],
-                                                        tmp_path: Path, capsys: Any) -> None:
+                                                        tmp_path: Path, capsys: Any, monkeypatch: Any) -> None:
     # a misspelt master printed a Java stack trace; a dead spark:// master answered after 69 s with "Cannot
     # call methods on a stopped SparkContext"; a dead sc:// address hung for over 12 minutes (pyspark retries)
     import time
+
+    monkeypatch.delenv("HADOOP_CONF_DIR", raising=False)
+    monkeypatch.delenv("YARN_CONF_DIR", raising=False)
 
     start = time.monotonic()
     model = tmp_path / "model.onnx"
