@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -116,19 +117,34 @@ def _scatter_without_reduction(proto: Any) -> str | None:
     return None
 
 
-def _embedding_weights(model: Any) -> set[str]:
-    """The parameter names of the model's ``nn.Embedding`` tables (the initializers the exporters name so)."""
+def _embedding_weights(model: Any) -> dict[str, str]:
+    """The model's ``nn.Embedding`` tables: each weight's parameter name (the initializer the exporters name
+    so) -> the module's path."""
     import torch
 
     try:
         modules = list(model.named_modules())
     except Exception:  # an ExportedProgram or a ScriptModule without them: nothing to guard
-        return set()
-    return {f"{name}.weight" if name else "weight" for name, module in modules
+        return {}
+    return {f"{name}.weight" if name else "weight": name for name, module in modules
             if isinstance(module, torch.nn.Embedding)}
 
 
-def _refuse_negative_embedding_ids(proto: Any, tables: set[str]) -> int:
+def _embedding_lookup(node: Any, tables: Mapping[str, str]) -> bool:
+    """Whether ``node``, a Gather of one of ``tables``, is the embedding module's own lookup: the TorchScript
+    exporter names it in the module's scope (``/block/block.0/embed/Gather``; ``/embed_1/Gather`` for a second
+    call), the dynamo exporter after the op (``node_embedding``). ``self.embed.weight[ids]`` in another module's
+    forward is tensor indexing, which counts from the end in PyTorch too (helper-92)."""
+    path = tables.get(node.input[0])
+    if path is None:
+        return False
+    if node.name.startswith("/"):
+        scope = node.name.rsplit("/", 1)[0].rsplit("/", 1)[-1]  # the innermost module's name ("e", "block.0")
+        return any(path == name or path.endswith("." + name) for name in {scope, re.sub(r"_\d+$", "", scope)})
+    return node.name.startswith("node_embedding")
+
+
+def _refuse_negative_embedding_ids(proto: Any, tables: Mapping[str, str]) -> int:
     """Make onnxruntime refuse a negative id into an ``nn.Embedding``, as PyTorch does; the number guarded.
 
     PyTorch raises on an id below 0 ("index out of range"), but ONNX's Gather counts a negative index from the
@@ -147,18 +163,22 @@ def _refuse_negative_embedding_ids(proto: Any, tables: set[str]) -> int:
     weights = {init.name: init for init in graph.initializer if init.name in tables}
     if not weights or model_opsets(proto).get("", 0) < 9:  # Less on integers and Where: opset 9
         return 0
-    types = {vi.name: vi.type.tensor_type.elem_type for vi in [*graph.input, *graph.value_info]}
-    produced = {out: node for node in graph.node for out in node.output}
+    lookups = [node for node in graph.node if canonical_domain(node.domain) == "" and node.op_type == "Gather"
+               and node.input[0] in weights and _embedding_lookup(node, tables)]
+    if not lookups:
+        return 0
+    import onnx
+
+    try:  # the index's type where the exporter declared none (a Slice of the ids feeding a shared table)
+        inferred = onnx.shape_inference.infer_shapes(proto).graph.value_info
+    except Exception:
+        inferred = graph.value_info
+    types = {vi.name: vi.type.tensor_type.elem_type for vi in [*graph.input, *graph.value_info, *inferred]}
     taken = graph_names(graph)
     guarded = 0
-    for node in list(graph.node):
-        if canonical_domain(node.domain) != "" or node.op_type != "Gather" or node.input[0] not in weights:
-            continue
+    for node in lookups:
         index = node.input[1]
-        source = produced.get(index)
-        elem = types.get(index) or (next((a.i for a in source.attribute if a.name == "to"), 0)
-                                    if source is not None and source.op_type == "Cast" else 0)
-        dtype = {6: np.int32, 7: np.int64}.get(elem)
+        dtype = {6: np.int32, 7: np.int64}.get(types.get(index, 0))
         if dtype is None:  # not an integer index onnxgate can read the type of: left as exported
             continue
         axis = next((a.i for a in node.attribute if a.name == "axis"), 0)

@@ -434,11 +434,12 @@ def _arrow_input(data: Any, names: Sequence[str], mapping: ColumnMap | None = No
     if is_dataframe(data):
         columns = [str(c) for c in data.columns]
         missing = [n for n in names if n not in columns]
-        named = mapping is not None and bool(mapping.pairs)  # the model records the user's own column names
-        if missing and len(columns) == len(names) and is_positional(columns) and not named:
-            # a CSV without a header for a model fitted without names: columns in input order. A model that
-            # records its columns' names is fed by them, as validate feeds it (a headerless CSV of a
-            # DataFrame-fitted model, in another order, passed the dry run; helper-91)
+        # the names the SQL adaptation gives the columns of a model fitted without names: f0, f1...
+        generated = list(names) == [f"f{i}" for i in range(len(names))]
+        if missing and len(columns) == len(names) and is_positional(columns) and generated:
+            # a CSV without a header for a model fitted without names: columns in input order. A model fitted
+            # on named columns is fed by them, as validate feeds it (a headerless CSV of a DataFrame-fitted
+            # model, its columns in another order, passed the dry run; helper-91, helper-92)
             data = data.set_axis(list(names), axis=1)
         elif missing:
             raise lacks(missing)
@@ -925,9 +926,10 @@ def _compare_reference(
         if bad is not None:
             where += f" (first at row {bad})"
         raise InvalidDataError(reference_failed(where, err)) from err
-    from onnxgate.validators.tolerances import model_tolerances
+    from onnxgate.validators.tolerances import model_tolerances, reference_reads_float32
 
-    tolerances = model_tolerances(proto, signature.outputs, atol, rtol)
+    tolerances = model_tolerances(proto, signature.outputs, atol, rtol, reference_float32=reference_reads_float32(
+        reference, signature.inputs, float32_rows))
     ok = True
     lines: list[str] = []
     for name, exp_values in zip(signature.output_names, expected):

@@ -119,9 +119,8 @@ def validate(
         model = model.model
     proto = load_model(model)
     signature = Signature.from_model(proto)
-    from onnxgate.validators.tolerances import atol_defaulted, model_tolerances
+    from onnxgate.validators.tolerances import atol_defaulted, model_tolerances, reference_reads_float32
 
-    tolerances = model_tolerances(proto, signature.outputs, atol, rtol)
     if reference is None:
         raise InvalidDataError("reference= is needed: the native model (or another .onnx) to compare with")
     payload = _pickle_reference(reference)
@@ -139,6 +138,8 @@ def validate(
 
         rows = rows_of(df, spark)
         refuse_mistyped_columns(rows.fields, feed_columns(rows.columns, signature), signature)
+        tolerances = model_tolerances(proto, signature.outputs, atol, rtol, reference_float32=reference_reads_float32(
+            reference, signature.inputs, _float32_fields(rows)))
         guarded = {o.name for o in signature.outputs if atol_defaulted(o.name, atol)}
         parity = _spark_parity(proto.SerializeToString(), payload, rows, tolerances, infinities_compare_equal,
                                guarded)
@@ -207,6 +208,13 @@ class _Shared:
         self.value = value
 
 
+def _float32_fields(rows: Any) -> bool:
+    """Whether the rows' floating columns are all float32, as local parity decides it
+    (:func:`onnxgate._data.float32_rows`)."""
+    floats = [f.dataType.typeName() for f in rows.fields if f.dataType.typeName() in ("float", "double")]
+    return bool(floats) and all(kind == "float" for kind in floats)
+
+
 def _share(spark: Any, value: bytes) -> Any:
     try:
         context = spark.sparkContext
@@ -230,8 +238,7 @@ def _spark_parity(
     from onnxgate.validators.parity import OutputAccumulator, parity_result, with_tied_rows
 
     spark = data.spark
-    floats = [f.dataType.typeName() for f in data.fields if f.dataType.typeName() in ("float", "double")]
-    float32_rows = bool(floats) and all(kind == "float" for kind in floats)  # as local parity decides it
+    float32_rows = _float32_fields(data)
     token = hashlib.sha256(model_bytes + reference_bytes + bytes([float32_rows])).hexdigest()
     model_b = _share(spark, model_bytes)
     ref_b = _share(spark, reference_bytes)

@@ -61,6 +61,7 @@ from onnxgate.validators.tolerances import (
     Tolerance,
     atol_defaulted,
     model_tolerances,
+    reference_reads_float32,
     resolve_tolerances,
 )
 
@@ -258,9 +259,10 @@ def check_prediction_parity(
     name = "prediction_parity"
     proto = load_model(model)
     signature = Signature.from_model(proto)
-    tolerances = model_tolerances(proto, signature.outputs, atol, rtol)
     if isinstance(data, str) or hasattr(data, "__fspath__"):
         data = load_data(data)
+    tolerances = model_tolerances(proto, signature.outputs, atol, rtol, reference_float32=reference_reads_float32(
+        reference, signature.inputs, float32_rows(data)))
     if batch_size is None:
         batch_size = DEFAULT_BATCH_SIZE
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:

@@ -581,13 +581,14 @@ def test_a_headerless_csv_is_read_by_position_only_for_a_model_fitted_without_na
     frame, y = load_iris(return_X_y=True, as_frame=True)
     rows = tmp_path / "rows.csv"
     frame.to_csv(rows, header=False, index=False)
-    for fitted, name in ((frame, "named"), (frame.to_numpy(), "array")):
+    plain = frame.set_axis(["a", "b", "c", "d"], axis=1)  # names SQL keeps: nothing renamed, nothing recorded
+    for fitted, name in ((frame, "named"), (plain, "plain"), (frame.to_numpy(), "array")):
         model = LogisticRegression(max_iter=500).fit(fitted, y)
         folder = og.package(og.convert(model, fitted[:5], target="sql-edge-2.0"), target="sql-edge-2.0",
                             out=tmp_path / name)
         code = main(["sql-dryrun", str(folder), "--data", str(rows)])
         err = capsys.readouterr().err
-        if name == "named":
-            assert code == 2 and "the data lacks the columns ['sepal length (cm)'" in err, err
+        if name != "array":
+            assert code == 2 and "the data lacks the columns [" in err, err
         else:
             assert code == 0, err

@@ -195,9 +195,10 @@ def check_search_divergences(
         batchless = (f"output(s) {scalars} hold one value for the whole batch, not one per row, so generated rows "
                      "cannot be compared one by one (outputs_one_value_per_row says so)")
         return CheckResult(CHECK_NAME, False, f"the search was not run: {batchless}", {"error": batchless})
-    from onnxgate.validators.tolerances import model_tolerances
+    from onnxgate.validators.tolerances import model_tolerances, reference_reads_float32
 
-    tolerances = model_tolerances(proto, signature.outputs, atol, rtol)
+    tolerances = model_tolerances(proto, signature.outputs, atol, rtol, reference_float32=reference_reads_float32(
+        reference, signature.inputs, float32_rows(data)))
     reference_fn = prepare_reference(reference, proto, signature, float32_rows=float32_rows(data))
     try:
         reference_fn(slice_feeds(feeds, 0, 1))
