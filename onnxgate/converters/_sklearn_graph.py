@@ -607,7 +607,7 @@ def float32_tree_ensembles(proto: Any) -> None:
     # a graph ill-typed before the trees are touched (a multi-output forest's ReduceMean declared double, which
     # declare_double_outputs settles later) takes the casts when they add no error of their own: its per-tree
     # classifiers compared double rows with float32 thresholds (6 of 124 wine rows off; helper-89)
-    before = type_error(proto)
+    before: list[str | None] = []  # the graph's own type error, found only when a candidate has one
     for widen_outputs in (True, False):  # skl2onnx declares some tree outputs double, some float
         candidate = onnx.ModelProto()
         candidate.CopyFrom(proto)
@@ -633,8 +633,11 @@ def float32_tree_ensembles(proto: Any) -> None:
                 "Cast", [source], [narrow], to=TensorProto.FLOAT, name=unique_name("Cast_tree_in", taken)
             ))
         after = type_error(candidate)
-        if after is not None and after != before:
-            continue
+        if after is not None:
+            if not before:
+                before.append(type_error(proto))
+            if after != before[0]:
+                continue
         proto.CopyFrom(candidate)
         from onnxgate._onnx import FLOAT32_INSIDE_KEY
 
