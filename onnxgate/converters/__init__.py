@@ -105,6 +105,14 @@ def convert(
     >>> conv.opset <= 15  # doctest: +SKIP
     True
     """
+    from onnxgate.converters._base import one_conversion
+
+    with one_conversion():
+        return _convert(model, sample, opset=opset, target=target, name=name, options=options, precision=precision)
+
+
+def _convert(model: Any, sample: Any, *, opset: int | None, target: str | Target | None, name: str | None,
+             options: Mapping[str, Any] | None, precision: str | None) -> Conversion:
     from onnxgate import _onnx
     from onnxgate.signature import Signature
     from onnxgate.targets import resolve

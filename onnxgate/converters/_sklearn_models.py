@@ -10,7 +10,14 @@ from typing import Any
 
 def sub_estimators(model: Any) -> list[Any]:
     """The model and every estimator nested in it (pipeline steps, column transformers, ensembles, a
-    fitted search's ``best_estimator_``, a TransformedTargetRegressor's ``regressor_``)."""
+    fitted search's ``best_estimator_``, a TransformedTargetRegressor's ``regressor_``); walked once per
+    conversion (:func:`onnxgate.converters._base.remembered`)."""
+    from onnxgate.converters._base import remembered
+
+    return list(remembered(model, "sub_estimators", lambda: _walk(model)))
+
+
+def _walk(model: Any) -> list[Any]:
     found: list[Any] = []
     stack = [model]
     seen: set[int] = set()

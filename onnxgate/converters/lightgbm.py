@@ -137,7 +137,14 @@ def _exact_in_place(nodes: list[dict[str, Any]]) -> int:
 
 def _training_params(booster: Any) -> dict[str, Any]:
     """The parameters ``booster`` was trained with, resolved by LightGBM (aliases such as
-    ``boosting_type`` read as ``boosting``), or as given when this LightGBM cannot say."""
+    ``boosting_type`` read as ``boosting``), or as given when this LightGBM cannot say; read from LightGBM's
+    JSON once per conversion."""
+    from onnxgate.converters._base import remembered
+
+    return dict(remembered(booster, "training_params", lambda: _read_params(booster)))
+
+
+def _read_params(booster: Any) -> dict[str, Any]:
     try:
         return dict(booster._get_loaded_param())
     except Exception:  # another LightGBM version: the parameters as the user gave them
