@@ -373,6 +373,7 @@ def convert_traced(traced: TracedFunction, *, opset: int, name: str | None, fram
     tf = _tensorflow()
     tf2onnx = _tf2onnx()
     concrete = traced.concrete
+    _refuse_empty_segment_means(concrete, framework)
     in_tensors = _argument_tensors(tf, concrete)
     out_tensors = [t.name for t in concrete.outputs if t.dtype != tf.dtypes.resource]
     if len(in_tensors) != len(traced.input_names) or len(out_tensors) != len(traced.output_names):
@@ -478,6 +479,23 @@ def _run_tf2onnx(tf: Any, tf2onnx: Any, concrete: Any, in_tensors: list[str], ou
             framework=framework,
         ) from err
     return proto
+
+
+#: TensorFlow ops tf2onnx writes as a sum over a count, NaN (0 / 0) for a segment no row belongs to, where
+#: TensorFlow answers 0: validate passed such a file on rows that filled every segment (helper-93).
+EMPTY_SEGMENT_NAN_OPS = frozenset({"SegmentMean"})
+
+
+def _refuse_empty_segment_means(concrete: Any, framework: str) -> None:
+    found = sorted({op.type for op in concrete.graph.get_operations() if op.type in EMPTY_SEGMENT_NAN_OPS})
+    if found:
+        raise UnsupportedModelError(
+            f"the function uses {found} (tf.math.segment_mean): tf2onnx writes it as a sum over a count, which is NaN "
+            "for a segment no row belongs to where TensorFlow answers 0, so a batch that skips a segment id scores "
+            "NaN rows. Compute the mean so that an empty segment is 0: tf.math.segment_sum(x, ids) / "
+            "tf.maximum(tf.math.segment_sum(tf.ones_like(x), ids), 1)",
+            framework=framework,
+        )
 
 
 def _refuse_fixed_batch(traced: TracedFunction, framework: str) -> None:

@@ -207,3 +207,28 @@ def test_a_function_onnxruntime_optimises_into_an_invalid_graph_still_loads() ->
     assert any("written as divisions by 2" in w for w in conv.warnings)
     ort.InferenceSession(conv.to_bytes(), providers=["CPUExecutionProvider"])
     assert og.validate(conv, reference=fn, data=x).passed
+
+
+def test_a_segment_mean_is_refused_and_the_form_it_names_converts() -> None:
+    # tf2onnx writes segment_mean as sum / count: NaN for a segment no row belongs to, where TensorFlow answers
+    # 0; validate passed it on rows that filled every segment (helper-93)
+    import onnxruntime as ort
+
+    spec = [tf.TensorSpec([None, 4], tf.float32, name="x"), tf.TensorSpec([None], tf.int32, name="seg")]
+
+    @tf.function(input_signature=spec)
+    def mean(x: Any, seg: Any) -> Any:
+        return tf.math.segment_mean(x, seg)
+
+    with pytest.raises(og.UnsupportedModelError, match=r"tf2onnx writes it as a sum over a count, which is NaN"):
+        og.convert(mean, opset=17)
+
+    @tf.function(input_signature=spec)
+    def safe(x: Any, seg: Any) -> Any:  # the form the message names
+        return tf.math.segment_sum(x, seg) / tf.maximum(tf.math.segment_sum(tf.ones_like(x), seg), 1)
+
+    conv = og.convert(safe, opset=17)
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    feed = {"x": np.arange(12, dtype=np.float32).reshape(3, 4), "seg": np.array([0, 2, 2], np.int32)}
+    got = session.run(None, feed)[0]
+    assert np.array_equal(got, mean(**feed).numpy()) and not np.isnan(got).any()
