@@ -717,17 +717,21 @@ def _export(
                 buffer = io.BytesIO()
                 axes = {n: {0: BATCH_DIM} for n, a in zip(input_names, args) if a.dim()}
                 axes.update({n: {ax: BATCH_DIM} for n, ax in zip(output_names, output_axes) if ax is not None})
-                torch.onnx.export(
-                    model,
-                    args,
-                    buffer,
-                    dynamo=False,
-                    opset_version=opset,
-                    input_names=input_names,
-                    output_names=output_names,
-                    dynamic_axes=axes,
-                    verbose=False,
-                )
+                # traced as a caller with gradients on: under the user's torch.no_grad() a TransformerEncoderLayer
+                # takes its fused inference path (aten::_transformer_encoder_layer_fwd), which this exporter
+                # cannot write, and the refusal sent the user to opset 18 (helper-93)
+                with torch.enable_grad():
+                    torch.onnx.export(
+                        model,
+                        args,
+                        buffer,
+                        dynamo=False,
+                        opset_version=opset,
+                        input_names=input_names,
+                        output_names=output_names,
+                        dynamic_axes=axes,
+                        verbose=False,
+                    )
                 proto = onnx.load_from_string(buffer.getvalue())
     except (OpsetError, UnsupportedModelError):
         raise

@@ -975,3 +975,26 @@ def test_a_negative_embedding_id_is_refused_as_pytorch_refuses_it(opset: int, tm
     for row in ([[-1, 2]], [[2, -1]]):  # each call of the table
         with pytest.raises(Exception, match="out of data bounds"):
             session.run(None, {"input": np.array(row, dtype=np.int64)})
+
+
+def test_a_transformer_layer_converted_under_no_grad_is_exported_as_outside_it() -> None:
+    # under torch.no_grad() the layer takes its fused inference path, which the TorchScript exporter cannot
+    # write: convert refused opset 17 and sent the user to 18, while the same call outside no_grad converted
+    # (helper-93)
+    torch.manual_seed(0)
+
+    class Encoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.TransformerEncoderLayer(16, 2, 32, batch_first=True)
+
+        def forward(self, x: Any) -> Any:
+            return self.layer(x)
+
+    model = Encoder().eval()
+    x = np.random.default_rng(0).normal(size=(4, 5, 16)).astype(np.float32)
+    with torch.no_grad():
+        conv = og.convert(model, x, opset=17)
+    assert torch.is_grad_enabled()  # the caller's mode back
+    assert og.validate(conv, reference=model, data=np.random.default_rng(1).normal(size=(7, 5, 16))
+                       .astype(np.float32)).passed
