@@ -148,30 +148,17 @@ def restamp(proto: Any, wanted: Mapping[str, int]) -> None:
     """
     from onnx import defs
 
-    from onnxgate._onnx import canonical_domain, model_opsets
+    from onnxgate._onnx import model_opsets
 
     current = model_opsets(proto)
     for domain, target in wanted.items():
         have = current.get(domain)
         if have is None or have >= target:
             continue
-        same = True
-        for node in walk_nodes(proto.graph):
-            if canonical_domain(node.domain) != domain:
-                continue
-            try:
-                old = defs.get_schema(node.op_type, have, domain).since_version
-                new = defs.get_schema(node.op_type, target, domain).since_version
-            except Exception:
-                same = False
-                break
-            if old != new:
-                same = False
-                break
-        if same:
-            for entry in proto.opset_import:
-                if canonical_domain(entry.domain) == domain:
-                    entry.version = target
+        if _every_node(proto, domain, lambda node, d=domain, old=have, new=target: (
+                defs.get_schema(node.op_type, old, d).since_version
+                == defs.get_schema(node.op_type, new, d).since_version)):
+            _stamp(proto, domain, target)
 
 
 def lower_stamp(proto: Any, domain: str, target: int) -> bool:
@@ -184,23 +171,38 @@ def lower_stamp(proto: Any, domain: str, target: int) -> bool:
     """
     from onnx import defs
 
-    from onnxgate._onnx import canonical_domain, model_opsets
+    from onnxgate._onnx import model_opsets
 
     have = model_opsets(proto).get(domain)
     if have is None or have <= target:
         return False
+    if not _every_node(proto, domain, lambda node: defs.get_schema(node.op_type, have, domain).since_version <= target):
+        return False
+    _stamp(proto, domain, target)
+    return True
+
+
+def _every_node(proto: Any, domain: str, holds: Any) -> bool:
+    """Whether ``holds(node)`` is true of every node of ``domain`` (an operator onnx does not know: false)."""
+    from onnxgate._onnx import canonical_domain
+
     for node in walk_nodes(proto.graph):
         if canonical_domain(node.domain) != domain:
             continue
         try:
-            if defs.get_schema(node.op_type, have, domain).since_version > target:
+            if not holds(node):
                 return False
         except Exception:
             return False
+    return True
+
+
+def _stamp(proto: Any, domain: str, version: int) -> None:
+    from onnxgate._onnx import canonical_domain
+
     for entry in proto.opset_import:
         if canonical_domain(entry.domain) == domain:
-            entry.version = target
-    return True
+            entry.version = version
 
 
 def label_as_classes(proto: Any, classes: Any) -> bool:

@@ -35,19 +35,23 @@ TIE_LOOKAHEAD = 16
 NEIGHBOUR_KINDS = ("KNeighborsClassifier", "KNeighborsRegressor", "KNeighborsTransformer")
 
 
-def neighbour_step(model: Any) -> tuple[Any, Any] | None:
-    """``(steps_before, search)`` for a k-nearest-neighbour estimator alone or at the end of a pipeline
-    (``steps_before`` a pipeline of the steps before it, or None), else None."""
+def last_step(model: Any) -> tuple[Any, Any]:
+    """``(steps_before, estimator)``: a pipeline's steps before its last (a pipeline, or None) and its last,
+    else ``(None, model)``; a fitted search read as its best estimator."""
     from sklearn.pipeline import Pipeline
 
     from onnxgate.converters._sklearn_models import searched
 
     model = searched(model, {})[0]
-    before = None
-    if isinstance(model, Pipeline):
-        last = searched(model.steps[-1][1], {})[0]
-        before = model[:-1] if len(model.steps) > 1 else None
-        model = last
+    if not isinstance(model, Pipeline):
+        return None, model
+    return (model[:-1] if len(model.steps) > 1 else None), searched(model.steps[-1][1], {})[0]
+
+
+def neighbour_step(model: Any) -> tuple[Any, Any] | None:
+    """``(steps_before, search)`` for a k-nearest-neighbour estimator alone or at the end of a pipeline
+    (``steps_before`` a pipeline of the steps before it, or None), else None."""
+    before, model = last_step(model)
     if type(model).__name__ not in NEIGHBOUR_KINDS or not hasattr(model, "_fit_X"):
         return None
     if model.effective_metric_ == "precomputed" or callable(getattr(model, "weights", "uniform")):
@@ -152,16 +156,7 @@ MOST_TIED_VOTES = 8
 def vote_step(model: Any) -> tuple[Any, Any] | None:
     """``(steps_before, svc)`` for an SVC or NuSVC of three or more classes, alone or at the end of a pipeline,
     whose file answers its one-against-one votes (no probabilities, ``decision_function_shape='ovr'``)."""
-    from sklearn.pipeline import Pipeline
-
-    from onnxgate.converters._sklearn_models import searched
-
-    model = searched(model, {})[0]
-    before = None
-    if isinstance(model, Pipeline):
-        last = searched(model.steps[-1][1], {})[0]
-        before = model[:-1] if len(model.steps) > 1 else None
-        model = last
+    before, model = last_step(model)
     if type(model).__name__ not in ("SVC", "NuSVC") or len(getattr(model, "classes_", ())) < 3:
         return None
     # scikit-learn 1.9 deprecates `probability` (a truthy "deprecated" by default): predict_proba says it

@@ -727,14 +727,16 @@ class SklearnConverter(Converter):
         )
 
         float32 = any(spec.elem_type == "float32" for spec in signature.inputs)  # the file computes in float32
+
+        def read(before: Any) -> Any:  # the rows as the last step reads them
+            X = self.native_input(model, feeds, signature)
+            picked = X.iloc[list(rows)] if hasattr(X, "iloc") else np.asarray(X)[list(rows)]
+            return picked if before is None else before.transform(picked)
+
         voting = vote_step(model)
         if voting is not None and rows and len(signature.outputs) == 2:
             before, svc = voting
-            X = self.native_input(model, feeds, signature)
-            picked = X.iloc[list(rows)] if hasattr(X, "iloc") else np.asarray(X)[list(rows)]
-            if before is not None:
-                picked = before.transform(picked)
-            votes = tied_votes(svc, picked, VOTE_TIE_RTOL_FLOAT32 if float32 else VOTE_TIE_RTOL)
+            votes = tied_votes(svc, read(before), VOTE_TIE_RTOL_FLOAT32 if float32 else VOTE_TIE_RTOL)
             return {row: found for row, found in zip(rows, votes) if found is not None}
         found = neighbour_step(model)
         if found is None or not rows:
@@ -743,11 +745,7 @@ class SklearnConverter(Converter):
         expected = 2 if type(search).__name__ == "KNeighborsClassifier" else 1
         if len(signature.outputs) != expected:
             return {}
-        X = self.native_input(model, feeds, signature)
-        picked = X.iloc[list(rows)] if hasattr(X, "iloc") else np.asarray(X)[list(rows)]
-        if before is not None:
-            picked = before.transform(picked)
-        picked = np.asarray(_dense(picked), dtype=np.float64)
+        picked = np.asarray(_dense(read(before)), dtype=np.float64)
         rtol = TIE_RTOL_FLOAT32 if float32 else TIE_RTOL
         return {row: found for row, found in zip(rows, tied_answers(search, picked, rtol)) if found is not None}
 

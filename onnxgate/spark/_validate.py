@@ -138,11 +138,12 @@ def validate(
 
         rows = rows_of(df, spark)
         refuse_mistyped_columns(rows.fields, feed_columns(rows.columns, signature), signature)
+        float32_rows = _float32_fields(rows)
         tolerances = model_tolerances(proto, signature.outputs, atol, rtol, reference_float32=reference_reads_float32(
-            reference, signature.inputs, _float32_fields(rows)))
+            reference, signature.inputs, float32_rows))
         guarded = {o.name for o in signature.outputs if atol_defaulted(o.name, atol)}
         parity = _spark_parity(proto.SerializeToString(), payload, rows, tolerances, infinities_compare_equal,
-                               guarded)
+                               guarded, float32_rows)
     checks = [parity if c.name == PARITY else c for c in report.checks]
     return replace(report, checks=checks)
 
@@ -230,15 +231,16 @@ def _spark_parity(
     tolerances: dict[str, tuple[float, float, Any]],
     inf_equal: bool,
     guarded: set[str] | frozenset[str] = frozenset(),
+    float32_rows: bool = False,
 ) -> CheckResult:
     """Parity on the executors; ``guarded``: the outputs whose atol is the default (the scale guard of
-    :class:`~onnxgate.validators.accumulator.OutputAccumulator` applies to them)."""
+    :class:`~onnxgate.validators.accumulator.OutputAccumulator` applies to them); ``float32_rows``: the rows'
+    floating columns are all float32 (:func:`_float32_fields`)."""
     from onnxgate.runtime import RUN_ROWS
     from onnxgate.signature import Signature
     from onnxgate.validators.parity import OutputAccumulator, parity_result, with_tied_rows
 
     spark = data.spark
-    float32_rows = _float32_fields(data)
     token = hashlib.sha256(model_bytes + reference_bytes + bytes([float32_rows])).hexdigest()
     model_b = _share(spark, model_bytes)
     ref_b = _share(spark, reference_bytes)

@@ -261,8 +261,9 @@ def check_prediction_parity(
     signature = Signature.from_model(proto)
     if isinstance(data, str) or hasattr(data, "__fspath__"):
         data = load_data(data)
+    rows_float32 = float32_rows(data)
     tolerances = model_tolerances(proto, signature.outputs, atol, rtol, reference_float32=reference_reads_float32(
-        reference, signature.inputs, float32_rows(data)))
+        reference, signature.inputs, rows_float32))
     if batch_size is None:
         batch_size = DEFAULT_BATCH_SIZE
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -275,7 +276,7 @@ def check_prediction_parity(
         session = runtime.session(proto.SerializeToString(), spinning=False)
     except Exception as err:
         return CheckResult(name, False, f"onnxruntime cannot load the model, so parity was not run: {err}", {})
-    run_reference = prepare_reference(reference, proto, signature, float32_rows=float32_rows(data))
+    run_reference = prepare_reference(reference, proto, signature, float32_rows=rows_float32)
     resolve_ties = prepare_tie_resolver(reference, proto, signature, tolerances)
     tied = 0
     accs = [
@@ -362,7 +363,7 @@ def check_prediction_parity(
         details={"batches": batches, "batch_size": batch_size, "data_sha256": hasher.hexdigest()},
         infinities_compare_equal=infinities_compare_equal,
         model=proto,
-        rows_float32=float32_rows(data),
+        rows_float32=rows_float32,
     )
     result = with_tied_rows(result, tied, done)
     if with_nan:

@@ -197,9 +197,10 @@ def check_search_divergences(
         return CheckResult(CHECK_NAME, False, f"the search was not run: {batchless}", {"error": batchless})
     from onnxgate.validators.tolerances import model_tolerances, reference_reads_float32
 
+    rows_float32 = float32_rows(data)
     tolerances = model_tolerances(proto, signature.outputs, atol, rtol, reference_float32=reference_reads_float32(
-        reference, signature.inputs, float32_rows(data)))
-    reference_fn = prepare_reference(reference, proto, signature, float32_rows=float32_rows(data))
+        reference, signature.inputs, rows_float32))
+    reference_fn = prepare_reference(reference, proto, signature, float32_rows=rows_float32)
     try:
         reference_fn(slice_feeds(feeds, 0, 1))
     except ParityError as err:  # parity fails on it too: the two models' outputs do not correspond
