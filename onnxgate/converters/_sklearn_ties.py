@@ -201,3 +201,102 @@ def tied_votes(svc: Any, rows: Any, rtol: float = VOTE_TIE_RTOL) -> list[list[li
             found.append([classes[int(np.argmax(votes))], scores])
         answers.append(found)
     return answers
+
+
+# -- ties inside an ensemble: a nearest-neighbour or voting estimator nested in a stacking, voting or
+# one-against-rest model (or a pipeline inside one)
+
+#: The estimators :func:`tie_switches` follows when nested, and the methods it answers for them.
+SWITCHED_METHODS = {
+    "KNeighborsClassifier": ("predict", "predict_proba"),
+    "KNeighborsRegressor": ("predict",),
+    "SVC": ("predict", "decision_function"),
+    "NuSVC": ("predict", "decision_function"),
+}
+
+
+class TieSwitch:
+    """One nested estimator whose answer for a row may be one of several (:func:`tied_answers`,
+    :func:`tied_votes`), its methods replaced on a copy of the model by ones answering the tie-break
+    ``choice`` picks (0: the first). ``count`` is how many answers the last row read has (1: no tie)."""
+
+    def __init__(self, estimator: Any, votes: bool, float32: bool) -> None:
+        self.estimator = estimator
+        self.votes = votes
+        self.rtol = (VOTE_TIE_RTOL_FLOAT32 if float32 else VOTE_TIE_RTOL) if votes else (
+            TIE_RTOL_FLOAT32 if float32 else TIE_RTOL)
+        self.choice = 0
+        self.count = 1
+        self._answers: dict[bytes, list[list[Any]] | None] = {}
+        self._own = {method: getattr(estimator, method) for method in SWITCHED_METHODS[type(estimator).__name__]}
+        for method in self._own:
+            setattr(estimator, method, self._switched(method))
+
+    def _options(self, rows: Any) -> list[list[Any]] | None:
+        import numpy as np
+
+        rows = np.asarray(rows, dtype=np.float64)
+        key = rows.tobytes()
+        if key not in self._answers:
+            found = None
+            if len(rows) == 1:
+                if self.votes:
+                    found = tied_votes(self.estimator, rows, self.rtol)[0]
+                else:
+                    each = tied_answers(self.estimator, rows, self.rtol)[0]
+                    found = None if each is None else list(itertools.islice(each, MOST_TIE_BREAKS + 1))
+            self._answers[key] = found if found is not None and 1 < len(found) <= MOST_TIE_BREAKS else None
+        return self._answers[key]
+
+    def _switched(self, method: str) -> Any:
+        import numpy as np
+
+        own = self._own[method]
+
+        def answer(rows: Any, *args: Any, **kwargs: Any) -> Any:
+            options = None if args or kwargs or hasattr(rows, "tocsr") else self._options(rows)
+            self.count = 1 if options is None else len(options)
+            if options is None:
+                return own(rows, *args, **kwargs)
+            picked = options[min(self.choice, len(options) - 1)]
+            if method == "predict":
+                return np.asarray(picked[0]).reshape((1, *np.shape(picked[0])))
+            return np.asarray(picked[1])[None]  # predict_proba, decision_function
+
+        return answer
+
+
+def tie_switches(model: Any, float32: bool) -> list[TieSwitch]:
+    """Switches (:class:`TieSwitch`) on every nearest-neighbour classifier or regressor, and every voting
+    SVC (:func:`vote_step`), nested in ``model``, a copy the caller owns (its methods are replaced). The
+    model itself, or a pipeline's last step, is not among them: its ties are answered whole."""
+    from onnxgate.converters._sklearn_models import sub_estimators
+
+    top = last_step(model)[1]
+    switches = []
+    for est in sub_estimators(model):
+        if est is model or est is top or type(est).__name__ not in SWITCHED_METHODS:
+            continue
+        if type(est).__name__ in NEIGHBOUR_KINDS:
+            if neighbour_step(est) is not None:
+                switches.append(TieSwitch(est, votes=False, float32=float32))
+        elif vote_step(est) is not None:
+            switches.append(TieSwitch(est, votes=True, float32=float32))
+    return switches
+
+
+def each_tie_break(switches: list[TieSwitch], run: Any) -> list[Any] | None:
+    """``run()`` (the copy's outputs for one row) once for each way the row's nested ties can be broken
+    together, or None when the row has no tie, or more than :data:`MOST_TIE_BREAKS` ways."""
+    for switch in switches:
+        switch.choice, switch.count = 0, 1
+    first = run()
+    counts = [switch.count for switch in switches]
+    if all(count == 1 for count in counts) or math.prod(counts) > MOST_TIE_BREAKS:
+        return None
+    answers = [first]
+    for picks in itertools.islice(itertools.product(*(range(count) for count in counts)), 1, None):
+        for switch, pick in zip(switches, picks):
+            switch.choice = pick
+        answers.append(run())
+    return answers

@@ -704,9 +704,11 @@ class SklearnConverter(Converter):
         return outputs
 
     def answers_can_tie(self, model: Any) -> bool:
-        from onnxgate.converters._sklearn_ties import neighbour_step, vote_step
+        from onnxgate.converters._sklearn_models import sub_estimators
+        from onnxgate.converters._sklearn_ties import SWITCHED_METHODS, neighbour_step, vote_step
 
-        return neighbour_step(model) is not None or vote_step(model) is not None
+        return (neighbour_step(model) is not None or vote_step(model) is not None
+                or any(type(est).__name__ in SWITCHED_METHODS for est in sub_estimators(model)))
 
     def tied_answers(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature,
                      rows: Sequence[int]) -> dict[int, Iterable[list[Any]]]:
@@ -739,6 +741,8 @@ class SklearnConverter(Converter):
             votes = tied_votes(svc, read(before), VOTE_TIE_RTOL_FLOAT32 if float32 else VOTE_TIE_RTOL)
             return {row: found for row, found in zip(rows, votes) if found is not None}
         found = neighbour_step(model)
+        if found is None and rows:
+            return self._nested_tied_answers(model, feeds, signature, rows, float32)
         if found is None or not rows:
             return {}
         before, search = found
@@ -748,6 +752,31 @@ class SklearnConverter(Converter):
         picked = np.asarray(_dense(read(before)), dtype=np.float64)
         rtol = TIE_RTOL_FLOAT32 if float32 else TIE_RTOL
         return {row: found for row, found in zip(rows, tied_answers(search, picked, rtol)) if found is not None}
+
+    def _nested_tied_answers(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature,
+                             rows: Sequence[int], float32: bool) -> dict[int, Iterable[list[Any]]]:
+        """The answers of a model with nearest-neighbour or voting estimators nested in it (a stacking or
+        voting ensemble's, a one-against-rest's), over the ways their ties can be broken together: the model's
+        outputs, worked out by the model itself on a copy whose nested estimators answer each tie-break
+        (:func:`onnxgate.converters._sklearn_ties.tie_switches`). The user's model is not changed."""
+        import copy
+
+        import numpy as np
+
+        from onnxgate.converters._sklearn_ties import each_tie_break, tie_switches
+
+        switched = copy.deepcopy(model)
+        switches = tie_switches(switched, float32)
+        if not switches:
+            return {}
+        found: dict[int, Iterable[list[Any]]] = {}
+        for row in rows:
+            one = {name: np.asarray(value)[row:row + 1] for name, value in feeds.items()}
+            answers = each_tie_break(switches, lambda one=one: self.predict(switched, one, signature))
+            if answers is not None:
+                found[row] = [[None if value is None else np.asarray(value)[0] for value in answer]
+                              for answer in answers]
+        return found
 
     def native_input(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> Any:
         """Rebuild what the estimator was fitted on from ONNX feeds (a DataFrame when it has column names).

@@ -59,7 +59,7 @@ def prepare_tie_resolver(reference: Any, onnx_model: Any, signature: Signature,
         decided = 0
         for row, answers in converter.tied_answers(reference, native_feeds, native_signature, rows).items():
             for answer in answers:
-                native = [np.asarray(value)[None] for value in answer]
+                native = [None if value is None else np.asarray(value)[None] for value in answer]
                 laid = adapted_outputs(mapping, native, signature.output_names) if mapping is not None else native
                 if _matches(ours, laid, row, signature, tolerances):
                     for i, value in enumerate(laid):
