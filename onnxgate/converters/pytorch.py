@@ -135,17 +135,21 @@ def _embedding_lookup(node: Any, tables: Mapping[str, str]) -> bool:
     exporter names it in the module's scope (``/block/block.0/embed/Gather``; ``/embed_1/Gather`` for a second
     call), the dynamo exporter after the op (``node_embedding``). ``self.embed.weight[ids]`` in another module's
     forward is tensor indexing, which counts from the end in PyTorch too (helper-92)."""
+    if node.name.startswith("node_embedding"):  # F.embedding(ids, weight) too: aten.embedding either way
+        return True
     path = tables.get(node.input[0])
     if path is None:
         return False
     if node.name.startswith("/"):
         scope = node.name.rsplit("/", 1)[0].rsplit("/", 1)[-1]  # the innermost module's name ("e", "block.0")
         return any(path == name or path.endswith("." + name) for name in {scope, re.sub(r"_\d+$", "", scope)})
-    return node.name.startswith("node_embedding")
+    return False
 
 
 def _refuse_negative_embedding_ids(proto: Any, tables: Mapping[str, str]) -> int:
-    """Make onnxruntime refuse a negative id into an ``nn.Embedding``, as PyTorch does; the number guarded.
+    """Make onnxruntime refuse a negative id into an ``nn.Embedding`` (and, under the dynamo exporter, which
+    names each lookup after ``aten.embedding``, into ``F.embedding`` or a tied table), as PyTorch does; the
+    number guarded.
 
     PyTorch raises on an id below 0 ("index out of range"), but ONNX's Gather counts a negative index from the
     end: id -1 scored as id 9 of a 10-row table, a 200 from the service where PyTorch refuses (helper-87; a
@@ -160,8 +164,8 @@ def _refuse_negative_embedding_ids(proto: Any, tables: Mapping[str, str]) -> int
     from onnxgate._onnx import canonical_domain, model_opsets
 
     graph = proto.graph
-    weights = {init.name: init for init in graph.initializer if init.name in tables}
-    if not weights or model_opsets(proto).get("", 0) < 9:  # Less on integers and Where: opset 9
+    weights = {init.name: init for init in graph.initializer}
+    if model_opsets(proto).get("", 0) < 9:  # Less on integers and Where: opset 9
         return 0
     lookups = [node for node in graph.node if canonical_domain(node.domain) == "" and node.op_type == "Gather"
                and node.input[0] in weights and _embedding_lookup(node, tables)]

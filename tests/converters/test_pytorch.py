@@ -948,6 +948,24 @@ def test_a_negative_embedding_id_is_refused_as_pytorch_refuses_it(opset: int, tm
         def forward(self, ids: Any) -> Any:
             return self.block(ids[:, :1]).sum(1) + self.block(ids[:, 1:]).sum(1)
 
+    class Functional(torch.nn.Module):  # F.embedding on a parameter of its own (helper-93)
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.randn(10, 3))
+
+        def forward(self, ids: Any) -> Any:
+            return torch.nn.functional.embedding(ids, self.weight).sum(1)
+
+    class Tied(torch.nn.Module):  # an embedding whose table is an output layer's weight
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = torch.nn.Embedding(10, 3)
+            self.out = torch.nn.Linear(3, 10, bias=False)
+            self.out.weight = self.embed.weight
+
+        def forward(self, ids: Any) -> Any:
+            return self.out(self.embed(ids).sum(1))
+
     torch.manual_seed(0)
     ids = np.array([[1, 2], [9, 0], [3, 3]], dtype=np.int64)
     negative = np.array([[1, -1]], dtype=np.int64)
@@ -975,6 +993,15 @@ def test_a_negative_embedding_id_is_refused_as_pytorch_refuses_it(opset: int, tm
     for row in ([[-1, 2]], [[2, -1]]):  # each call of the table
         with pytest.raises(Exception, match="out of data bounds"):
             session.run(None, {"input": np.array(row, dtype=np.int64)})
+    if opset >= 18:  # the dynamo exporter names each lookup after aten.embedding; TorchScript's Gather does not
+        for module in (Functional().eval(), Tied().eval()):
+            with pytest.raises(IndexError):
+                module(torch.from_numpy(negative))
+            session = ort.InferenceSession(og.convert(module, ids, opset=opset).to_bytes())
+            with torch.no_grad():
+                assert np.abs(session.run(None, {"input": ids})[0] - module(torch.from_numpy(ids)).numpy()).max() < 1e-5
+            with pytest.raises(Exception, match="out of data bounds"):
+                session.run(None, {"input": negative})
 
 
 def test_a_transformer_layer_converted_under_no_grad_is_exported_as_outside_it() -> None:
