@@ -42,7 +42,8 @@ def convert(
     precision: str | None = None,
     **kwargs: Any,
 ) -> Conversion:
-    """Convert a scikit-learn, PyTorch, TensorFlow or Keras model to ONNX at the opset asked for.
+    """Convert a scikit-learn, XGBoost, LightGBM, CatBoost, PyTorch, TensorFlow or Keras model to ONNX at the
+    opset asked for.
 
     Parameters
     ----------

@@ -11,11 +11,12 @@ from onnxgate._commands._common import add_trust_pickle, load_data_arg, load_nat
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "convert",
-        help="convert a scikit-learn, PyTorch, TensorFlow or Keras model to ONNX",
+        help="convert a scikit-learn, PyTorch, TensorFlow, Keras, XGBoost, LightGBM or CatBoost model to ONNX",
         description=(
             "Convert a native model file to ONNX at the opset asked for. Model files: .pkl/.joblib "
             "(needs --trust-pickle), .skops, .pt2 (torch.export), .pt (TorchScript), .keras, a TensorFlow "
-            "SavedModel folder. Data files: .csv, .parquet, .npy."
+            "SavedModel folder, an XGBoost .json/.ubj, a LightGBM .txt, a CatBoost .cbm. Data files: .csv, "
+            ".parquet, .npy."
         ),
     )
     p.add_argument("model", help="native model file or SavedModel folder")

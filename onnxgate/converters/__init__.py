@@ -55,7 +55,8 @@ def convert(
     options: Mapping[str, Any] | None = None,
     precision: str | None = None,
 ) -> Conversion:
-    """Convert a scikit-learn, PyTorch, TensorFlow or Keras model to ONNX at the opset asked for.
+    """Convert a scikit-learn, XGBoost, LightGBM, CatBoost, PyTorch, TensorFlow or Keras model to ONNX at the
+    opset asked for.
 
     Parameters
     ----------

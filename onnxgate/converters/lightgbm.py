@@ -33,6 +33,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -84,12 +85,27 @@ def _booster(model: Any) -> Any:
 _DUMP_LOCK = threading.Lock()
 
 
+#: Past this magnitude float32 does not hold every integer: an integer feature cast to float32 in the graph
+#: is rounded (epoch seconds, about 1.7e9, to a multiple of 128) while LightGBM splits it as a double.
+FLOAT32_EXACT_INTEGERS = 2**24
+
+
+@dataclass
+class ThresholdNotes:
+    """What :func:`exact_float32_thresholds` saw: how many thresholds moved, and each feature's largest
+    numeric threshold in magnitude."""
+
+    moved: int = 0
+    largest: dict[int, float] = field(default_factory=dict)
+
+
 @contextmanager
-def exact_float32_thresholds(doubles: frozenset[int] = frozenset()) -> Iterator[list[int]]:
+def exact_float32_thresholds(doubles: frozenset[int] = frozenset()) -> Iterator[ThresholdNotes]:
     """While onnxmltools converts a LightGBM model, make ``x <= t`` (LightGBM, double ``t``) and the
-    float32 graph's ``x <= v`` agree for every float32 x of the features not in ``doubles``; yields a
-    one-item list: how many moved. The features in ``doubles`` are fed as float64 and rounded to
-    float32 in the graph: the nearest float32 ``v`` keeps every double ``x <= t`` at ``float32(x) <= v``.
+    float32 graph's ``x <= v`` agree for every float32 x of the features not in ``doubles``; yields
+    :class:`ThresholdNotes`: how many moved, and each feature's largest threshold. The features in
+    ``doubles`` are fed as float64 and rounded to float32 in the graph: the nearest float32 ``v`` keeps
+    every double ``x <= t`` at ``float32(x) <= v``.
 
     onnxmltools writes ``v = float32(t)`` rounded to nearest; when that rounds up, the float32 value
     ``v`` itself goes left in ONNX and right in LightGBM. The exact float32 threshold is the largest
@@ -101,18 +117,22 @@ def exact_float32_thresholds(doubles: frozenset[int] = frozenset()) -> Iterator[
     from onnxmltools.convert.lightgbm.operator_converters import LightGbm
 
     original = LightGbm.dump_booster_model
-    moved = [0]
+    notes = ThresholdNotes()
 
     def dump(*args: Any, **kwargs: Any) -> Any:
         text, info = original(*args, **kwargs)
-        moved[0] += _exact_in_place([n for tree in (info or {}).get("decision_nodes", []) for n in tree
-                                     if n.get("split_feature") not in doubles])
+        nodes = [n for tree in (info or {}).get("decision_nodes", []) for n in tree]
+        for node in nodes:
+            if node.get("decision_type") == "<=" and isinstance(node.get("threshold"), (int, float)):
+                feature = node.get("split_feature")
+                notes.largest[feature] = max(notes.largest.get(feature, 0.0), abs(float(node["threshold"])))
+        notes.moved += _exact_in_place([n for n in nodes if n.get("split_feature") not in doubles])
         return text, info
 
     with _DUMP_LOCK:
         LightGbm.dump_booster_model = dump
         try:
-            yield moved
+            yield notes
         finally:
             LightGbm.dump_booster_model = original
 
@@ -133,6 +153,29 @@ def _exact_in_place(nodes: list[dict[str, Any]]) -> int:
     for node, value in zip((n for n, up in zip(numeric, raised.tolist()) if up), exact.tolist()):
         node["threshold"] = value
     return int(raised.sum())
+
+
+def _integers_past_float32(sample: Any, columns: Any, largest: Mapping[int, float]) -> str | None:
+    """A warning when the trees split an integer feature at or past :data:`FLOAT32_EXACT_INTEGERS`, where the
+    file's float32 cast rounds the integers LightGBM compares as doubles (helper-94: epoch seconds in a
+    breast_cancer model, 101 of 569 labels flipped with convert silent); else None."""
+    import numpy as np
+
+    if columns:
+        integer = [(i, label) for i, (label, dtype) in enumerate(columns) if np.dtype(dtype).kind in "iu"]
+    else:
+        kind = getattr(getattr(sample, "dtype", None), "kind", "")
+        integer = [(i, f"feature {i}") for i in largest] if kind in "iu" and kind else []
+    past = [(label, largest[i]) for i, label in integer if largest.get(i, 0.0) >= FLOAT32_EXACT_INTEGERS]
+    if not past:
+        return None
+    names = [label for label, _ in past]
+    size = max(value for _, value in past)
+    step = int(np.spacing(np.float32(size)))
+    return (f"column(s) {names} hold integers the trees split at up to {size:.6g}, past 2**24 = 16,777,216, where "
+            f"the file's float32 cast keeps only every {step}th integer while LightGBM compares them exactly: rows "
+            "near those splits can take the other branch. Subtract an offset before training (a base date from "
+            "a timestamp) so the values stay below 2**24, and validate with the data the model will score")
 
 
 def _training_params(booster: Any) -> dict[str, Any]:
@@ -395,7 +438,7 @@ class LightGBMConverter(BoostingConverter):
                 doubles = frozenset(i for i, (_, dtype) in enumerate(columns) if np.dtype(dtype) == np.float64)
             else:
                 doubles = frozenset(range(n_features)) if array.dtype == np.float64 else frozenset()
-            with exact_float32_thresholds(doubles) as moved_count:
+            with exact_float32_thresholds(doubles) as notes:
                 proto = onnxmltools.convert_lightgbm(
                     subject,
                     name=name or type(model).__name__,
@@ -407,7 +450,7 @@ class LightGBMConverter(BoostingConverter):
             raise UnsupportedModelError(
                 f"onnxmltools could not convert {type(model).__name__}: {first_line(err)}", framework=self.framework
             ) from None
-        moved = moved_count[0]
+        moved = notes.moved
         if categories and columns:
             from onnxgate._onnx import ML_DOMAIN, canonical_domain
 
@@ -425,6 +468,9 @@ class LightGBMConverter(BoostingConverter):
         codes = [int(i) for i in _training_params(_booster(model)).get("categorical_feature") or ()]
         if codes:
             truncate_category_codes(raw.model, codes, n_features, opset)
+        rounded = _integers_past_float32(array, columns, notes.largest)
+        if rounded:
+            raw.warnings.append(rounded)
         if moved:
             raw.warnings.append(
                 f"{moved} split threshold(s) on features fed as float32 set to the largest float32 at or below "

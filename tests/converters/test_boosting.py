@@ -95,6 +95,7 @@ def test_classifier_outputs_are_label_and_probabilities() -> None:
         ({"objective": "binary:logistic"}, "breast_cancer", 10),
         ({"objective": "multi:softprob", "num_class": 3}, "iris", 10),
         ({"objective": "count:poisson"}, "diabetes", 10),
+        ({"objective": "reg:quantileerror", "quantile_alpha": 0.8}, "diabetes", 10),
     ],
 )
 def test_native_xgboost_booster_validates(params: dict[str, Any], data: str, rounds: int) -> None:
@@ -104,6 +105,20 @@ def test_native_xgboost_booster_validates(params: dict[str, Any], data: str, rou
     assert conv.framework == "xgboost"
     report = og.validate(conv, target="container", reference=booster, data=X)
     assert report.passed, str(report)
+    outside = X * 3 - X.mean(axis=0)  # past the training range too
+    out = _run(conv, np.vstack([X, outside]))[-1]
+    truth = booster.predict(xgboost.DMatrix(np.vstack([X, outside])))
+    if truth.ndim == 1 and out.shape[-1] == 2:  # binary: the booster answers the positive class's probability
+        out = out[:, 1]
+    assert np.abs(out.reshape(truth.shape) - truth).max() <= 1e-5 * max(1.0, float(np.abs(truth).max()))
+
+
+def test_an_xgboost_quantile_regressor_of_several_quantiles_is_refused_as_several_targets() -> None:
+    X, y = _data("diabetes")
+    booster = xgboost.train({"objective": "reg:quantileerror", "quantile_alpha": [0.2, 0.8], "nthread": 1},
+                            xgboost.DMatrix(X, label=y), 5)
+    with pytest.raises(og.UnsupportedModelError, match="2 targets"):
+        og.convert(booster, X[:5])
 
 
 @pytest.mark.parametrize(
@@ -932,3 +947,22 @@ def test_a_native_xgboost_categorical_feature_reads_codes_as_xgboost_does() -> N
     _, proba = _run(conv, rows)
     np.testing.assert_allclose(proba, booster.predict(xgboost.DMatrix(rows, **types)), atol=1e-5)
     assert og.validate(conv, reference=booster, data=X, search=300).passed
+
+
+def test_lightgbm_integers_past_float32s_exact_range_are_named_at_convert() -> None:
+    # epoch seconds (about 1.7e9) as an int64 column: the file casts it to float32, which keeps every 128th
+    # integer there, while LightGBM compares the integers exactly; 101 of 569 labels flipped and convert said
+    # nothing about the column (helper-94). It names it now; validate fails such a file as it did
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    X = X.iloc[:, :5].copy()
+    small = lightgbm.LGBMClassifier(n_estimators=20, verbose=-1, n_jobs=1).fit(X, y)
+    rng = np.random.default_rng(1)
+    X["signup_ts"] = (1_700_000_000 + (y == 0) * 37 + rng.integers(0, 60, len(y))).astype("int64")
+    model = lightgbm.LGBMClassifier(n_estimators=20, verbose=-1, n_jobs=1).fit(X, y)
+    conv = og.convert(model, X.head())
+    named = [w for w in conv.warnings if "2**24" in w]
+    assert len(named) == 1 and "['signup_ts']" in named[0] and "every 128th integer" in named[0], conv.warnings
+    assert not og.validate(conv, reference=model, data=X).check("prediction_parity").passed
+    assert not any("2**24" in w for w in og.convert(small, X.iloc[:5, :5]).warnings)  # no such column: no word
