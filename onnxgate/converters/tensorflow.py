@@ -545,10 +545,63 @@ def rewrite_handlers() -> dict[str, tuple[Any, list[Any]]]:
       onnxruntime has Erf for float32 only, so a float64 Erfc computes Erf in float32 between Casts.
     * ``FloorDiv`` and ``FloorMod`` on signed integers (tf2onnx maps them, but rounding toward zero): see
       :func:`_floor_division`.
+    * ``Select``/``SelectV2`` (``tf.where(c, a, b)``) on floats as ONNX ``Where``: see :func:`_select_as_where`.
     """
     return {"Erfc": (_erfc_as_one_minus_erf, []),
             "FloorDiv": (lambda ctx, node, name, args: _floor_division(ctx, node, "div"), []),
-            "FloorMod": (lambda ctx, node, name, args: _floor_division(ctx, node, "mod"), [])}
+            "FloorMod": (lambda ctx, node, name, args: _floor_division(ctx, node, "mod"), []),
+            "Select": (_select_as_where, []),
+            "SelectV2": (_select_as_where, []),
+            "OneHot": (_one_hot_of_negative_ids_off, [])}
+
+
+def _one_hot_of_negative_ids_off(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:
+    """``tf.one_hot`` answering a row of off values for a negative id, as TensorFlow does.
+
+    ONNX's ``OneHot`` counts a negative index from the end: ``tf.one_hot(-1, 4)``, all zeros in TensorFlow,
+    came out ``[0, 0, 0, 1]`` (2 of 4 rows wrong, helper-96). A negative id is moved to ``depth``, past the
+    end, where ``OneHot`` answers off values too; then tf2onnx's own handler writes the node."""
+    from onnx import TensorProto
+    from tf2onnx import utils
+    from tf2onnx.onnx_opset.tensor import OneHot
+
+    ids = node.input[0]
+    dtype = ctx.get_dtype(ids)
+    if dtype in (TensorProto.INT8, TensorProto.INT16, TensorProto.INT32, TensorProto.INT64):
+        import numpy as np
+        from onnx import helper
+
+        shape = ctx.get_shape(ids)
+        zero = ctx.make_const(utils.make_name(f"{node.name}_zero"),
+                              np.array(0, dtype=helper.tensor_dtype_to_np_dtype(dtype)))
+        negative = ctx.make_node("Less", [ids, zero.output[0]], op_name_scope=node.name,
+                                 dtypes=[TensorProto.BOOL], shapes=[shape])
+        depth = ctx.make_node("Cast", [node.input[1]], attr={"to": dtype}, op_name_scope=node.name,
+                              dtypes=[dtype], shapes=[[]])
+        past = ctx.make_node("Where", [negative.output[0], depth.output[0], ids], op_name_scope=node.name,
+                             dtypes=[dtype], shapes=[shape])
+        ctx.replace_input(node, ids, past.output[0], 0)
+    version = max(int(n.split("_")[1]) for n in dir(OneHot) if n.startswith("version_")
+                  and int(n.split("_")[1]) <= ctx.opset)
+    getattr(OneHot, f"version_{version}")(ctx, node)
+    node.domain = ""
+
+
+def _select_as_where(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:
+    """``tf.where(c, a, b)`` on floats as ONNX ``Where``, which takes the chosen value only.
+
+    For speed tf2onnx writes it as ``c * a + (1 - c) * b`` unless it sees a NaN coming: an infinity or NaN
+    in the branch not taken then poisons the answer. ``tf.where(x != 0, 1 / x, 0)`` answered NaN at 0 where
+    TensorFlow answers 0, and an ELU-style ``where(y > 0, y, exp(y) - 1)`` NaN at 100 (helper-96). Integers
+    keep tf2onnx's form, which is exact for them."""
+    from onnx import TensorProto
+    from tf2onnx.onnx_opset.controlflow import Select
+
+    if ctx.get_dtype(node.output[0]) in (TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16,
+                                          TensorProto.BFLOAT16):
+        node.set_attr("handles_nan", True)
+    Select.version_9(ctx, node)
+    node.domain = ""
 
 
 _SIGNED_INTEGERS = (3, 5, 6, 7)  # TensorProto's INT8, INT16, INT32, INT64

@@ -74,6 +74,45 @@ def test_floor_division_rounds_down_for_negative_integers(dtype: Any, opset: int
     assert og.validate(conv, reference=fn, data=X).passed
 
 
+@pytest.mark.parametrize("opset", (9, 13, 18))
+def test_tf_where_takes_the_chosen_value_only(opset: int) -> None:
+    # tf2onnx writes tf.where(c, a, b) as c*a + (1-c)*b: an infinity or NaN in the branch not taken made the
+    # answer NaN. tf.where(x != 0, 1/x, 0) answered NaN at 0, an ELU-style where(x > 0, x, exp(x) - 1) NaN
+    # at 100 (helper-96); both are ONNX Where now
+    import onnxruntime as ort
+
+    spec = [tf.TensorSpec([None, 4], tf.float32)]
+    safe_div = tf.function(lambda x: tf.where(tf.not_equal(x, 0.0), 1.0 / x, tf.zeros_like(x)), input_signature=spec)
+    elu = tf.function(lambda x: tf.where(x > 0, x, tf.exp(x) - 1), input_signature=spec)
+    X = np.array([[1.0, 0.0, -4.0, 2.0], [100.0, -100.0, 0.0, 1e3]], np.float32)
+    for fn in (safe_div, elu):
+        conv = og.convert(fn, X[:1], opset=opset)
+        session = ort.InferenceSession(conv.to_bytes(), providers=["CPUExecutionProvider"])
+        out = session.run(None, {session.get_inputs()[0].name: X})[0]
+        assert np.isfinite(out).all() and np.abs(out - fn(X).numpy()).max() < 1e-6
+        assert og.validate(conv, reference=fn, data=X).passed
+    integers = tf.function(lambda x: tf.where(x > 0, x, -x), input_signature=[tf.TensorSpec([None, 4], tf.int64)])
+    rows = np.array([[1, -2, 3, -4]], np.int64)
+    session = ort.InferenceSession(og.convert(integers, rows, opset=opset).to_bytes(),
+                                   providers=["CPUExecutionProvider"])
+    assert session.run(None, {session.get_inputs()[0].name: rows})[0].tolist() == [[1, 2, 3, 4]]
+
+
+@pytest.mark.parametrize("opset", (9, 13, 18))
+def test_one_hot_of_a_negative_id_is_off_everywhere_as_in_tensorflow(opset: int) -> None:
+    # ONNX's OneHot counts a negative index from the end: tf.one_hot(-1, 4), all zeros in TensorFlow, came out
+    # [0, 0, 0, 1] and validate passed on rows without negatives (helper-96)
+    import onnxruntime as ort
+
+    for dtype, kwargs in ((tf.int32, {}), (tf.int64, {"on_value": 5.0, "off_value": -1.0, "axis": 0})):
+        fn = tf.function(lambda ids, kwargs=kwargs: tf.one_hot(ids, 4, **kwargs),
+                         input_signature=[tf.TensorSpec([None, 2], dtype)])
+        ids = np.array([[0, 3], [-1, 4], [-4, -5], [2, 1]], dtype.as_numpy_dtype)
+        conv = og.convert(fn, ids[:1], opset=opset)
+        session = ort.InferenceSession(conv.to_bytes(), providers=["CPUExecutionProvider"])
+        np.testing.assert_array_equal(session.run(None, {session.get_inputs()[0].name: ids})[0], fn(ids).numpy())
+
+
 def test_an_output_tf2onnx_left_without_a_shape_gets_tensorflows() -> None:
     # tf.einsum at opset 13: tf2onnx's reshapes hid the output's rank, the ONNX checker refused the file, and the
     # raw file ran and was right (helper-82)
