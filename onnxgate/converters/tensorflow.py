@@ -374,6 +374,7 @@ def convert_traced(traced: TracedFunction, *, opset: int, name: str | None, fram
     tf2onnx = _tf2onnx()
     concrete = traced.concrete
     _refuse_empty_segment_means(concrete, framework)
+    _refuse_resizes_tf2onnx_writes_wrong(concrete, framework)
     in_tensors = _argument_tensors(tf, concrete)
     out_tensors = [t.name for t in concrete.outputs if t.dtype != tf.dtypes.resource]
     if len(in_tensors) != len(traced.input_names) or len(out_tensors) != len(traced.output_names):
@@ -391,6 +392,7 @@ def convert_traced(traced: TracedFunction, *, opset: int, name: str | None, fram
         proto.graph.name = name
     _refuse_unknown_ops(proto, framework, _first_errors(log))
     _output_shapes_from_tensorflow(proto, {renames[t.name]: t.shape for t in concrete.outputs if t.name in renames})
+    _resize_scales_reaching_their_sizes(proto)
     _name_batch_axis(proto)
     warnings = [
         f"tf2onnx: {r.getMessage().strip().splitlines()[0][:200]}"
@@ -496,6 +498,95 @@ def _refuse_empty_segment_means(concrete: Any, framework: str) -> None:
             "tf.maximum(tf.math.segment_sum(tf.ones_like(x), ids), 1)",
             framework=framework,
         )
+
+
+def _refuse_resizes_tf2onnx_writes_wrong(concrete: Any, framework: str) -> None:
+    """Refuse the image resizes whose tf2onnx files answer otherwise than TensorFlow (helper-96, measured on
+    N(0, 1) images): ``method="area"`` except an upsampling by whole factors (8x8 to 4x4 was 2.3 off, 5x7 to
+    3x4 2.4, 5x5 to 8x8 2.8; 4x4 to 8x8 exact), and ``method="bicubic"`` to a smaller size, whose file
+    onnxruntime cannot load ("'Cubic' mode only supports ...")."""
+    for op in concrete.graph.get_operations():
+        if op.type not in ("ResizeArea", "ResizeBicubic"):
+            continue
+        source = op.inputs[0].shape.as_list() if op.inputs[0].shape.rank == 4 else None
+        result = op.outputs[0].shape.as_list() if op.outputs[0].shape.rank == 4 else None
+        sizes = None if source is None or result is None else list(zip(source[1:3], result[1:3]))
+        known = sizes is not None and all(a is not None and b is not None for a, b in sizes)
+        shown = (f" from {source[1]}x{source[2]} to {result[1]}x{result[2]}"
+                 if known and source is not None and result is not None else "")
+        if op.type == "ResizeArea" and not (known and all(b % a == 0 for a, b in sizes or ())):
+            raise UnsupportedModelError(
+                f"the function resizes images with method='area'{shown}: tf2onnx writes it as another "
+                "interpolation, whose values differ from TensorFlow's (2.3 off on 8x8 to 4x4 images of N(0, 1) "
+                "values); only an enlargement by whole factors matches. To shrink by a whole factor use "
+                "AveragePooling2D (or tf.nn.avg_pool2d) with that factor, which is what 'area' computes there; "
+                "else use method='bilinear'",
+                framework=framework,
+            )
+        if op.type == "ResizeBicubic" and (not known or any(b < a for a, b in sizes or ())):
+            raise UnsupportedModelError(
+                f"the function resizes images with method='bicubic'{shown}: tf2onnx writes a cubic resize "
+                "onnxruntime cannot load when it shrinks an image (or when the sizes are not known when traced). "
+                "Use method='bilinear' to shrink, or give the images a fixed size in the input signature",
+                framework=framework,
+            )
+
+
+def _resize_scales_reaching_their_sizes(proto: onnx.ModelProto) -> int:
+    """Raise each constant Resize scale by the few float32 steps that make ``floor(size * scale)`` the size
+    TensorFlow resized to; how many scales moved.
+
+    tf2onnx writes TensorFlow's ``out / in`` as a float32 scale, which can fall just below it: 11/7 became
+    1.5714285 (7 x that = 10.99999976), and ONNX shape inference floors the product to 10 where the declared
+    output is 11 (onnxruntime, computing in float32, gets 11). validate's model_wellformed then failed
+    ``Resizing(8, 11)`` files that score right (helper-96). The scale moves by ulps: the sampled positions by
+    about 1e-7 of a pixel."""
+    import math
+
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    from onnxgate._onnx import canonical_domain, model_opsets
+
+    resizes = [n for n in proto.graph.node if canonical_domain(n.domain) == "" and n.op_type == "Resize"]
+    if not resizes:
+        return 0
+    at = 2 if model_opsets(proto).get("", 0) >= 11 else 1
+    initializers = {init.name: init for init in proto.graph.initializer}
+    readers: dict[str, int] = {}
+    for node in proto.graph.node:
+        for used in node.input:
+            readers[used] = readers.get(used, 0) + 1
+    try:
+        inferred = onnx.shape_inference.infer_shapes(proto).graph.value_info
+    except Exception:
+        return 0
+    shapes = {vi.name: [d.dim_value if d.HasField("dim_value") else None for d in vi.type.tensor_type.shape.dim]
+              for vi in [*proto.graph.input, *inferred]}
+    moved = 0
+    for node in resizes:
+        name = node.input[at] if len(node.input) > at else ""
+        init = initializers.get(name)
+        dims = shapes.get(node.input[0])
+        if init is None or readers.get(name, 0) != 1 or dims is None:
+            continue
+        scales = numpy_helper.to_array(init)
+        if scales.dtype != np.float32 or scales.shape != (len(dims),):
+            continue
+        raised = scales.copy()
+        for axis, (size, scale) in enumerate(zip(dims, scales.tolist())):
+            if not size or scale == 1.0:
+                continue
+            wanted = round(size * scale)
+            for _ in range(8):  # a few ulps at most
+                if math.floor(size * float(raised[axis])) >= wanted:
+                    break
+                raised[axis] = np.nextafter(raised[axis], np.float32(np.inf))
+        if (raised != scales).any():
+            init.CopyFrom(numpy_helper.from_array(raised, name))
+            moved += int((raised != scales).sum())
+    return moved
 
 
 def _refuse_fixed_batch(traced: TracedFunction, framework: str) -> None:
