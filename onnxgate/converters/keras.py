@@ -37,6 +37,7 @@ from onnxgate.converters._base import Converter, RawConversion, first_line
 from onnxgate.converters.tensorflow import (
     KERAS_GENERIC_INPUTS,
     TF2ONNX_MAX_OPSET,
+    RefusedOutright,
     convert_traced,
     sanitize_name,
     split_sample,
@@ -311,7 +312,7 @@ class KerasConverter(Converter):
                 traced.check_sample(sample, self.framework)
                 return convert_traced(traced, opset=opset, name=graph_name, framework=self.framework)
             except UnsupportedModelError as first:
-                if sample is None:
+                if sample is None or isinstance(first, RefusedOutright):
                     raise
                 return self._convert_from_keras(model, sample, names, shapes, options.get("output_names"),
                                                 opset=opset, name=graph_name, first=first)
@@ -339,7 +340,9 @@ class KerasConverter(Converter):
             _captured_tf2onnx_log,
             _first_errors,
             _name_batch_axis,
+            _output_shapes_from_tensorflow,
             _refuse_unknown_ops,
+            _resize_scales_reaching_their_sizes,
             _tensorflow,
             _tf2onnx,
             rewrite_handlers,
@@ -370,10 +373,19 @@ class KerasConverter(Converter):
         out_names, tensors = _flat_outputs(model, model(_pack(model, list(feeds.values())), training=False))
         outs = list(output_names) if output_names is not None else out_names
         _rename_io(proto, names, outs)
+        _output_shapes_from_tensorflow(proto, {})
+        _resize_scales_reaching_their_sizes(proto)
         _name_batch_axis(proto)
         if name:
             proto.graph.name = name
-        got = _run_onnx(proto, feeds)
+        try:
+            got = _run_onnx(proto, feeds)
+        except Exception as err:
+            raise UnsupportedModelError(
+                f"{reason}; tf2onnx.convert.from_keras wrote a file onnxruntime cannot run on the sample: "
+                f"{first_line(err, 200)}",
+                framework=self.framework,
+            ) from None
         want = [np.asarray(_keras().ops.convert_to_numpy(t)) for t in tensors]
         atol, rtol = self.ATOL * 10, self.RTOL * 10
         if len(got) != len(want) or not all(

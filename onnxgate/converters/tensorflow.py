@@ -103,6 +103,11 @@ def sanitize_name(name: str, default: str) -> str:
     return text or default
 
 
+class RefusedOutright(UnsupportedModelError):
+    """A refusal of what the model computes, not of a conversion path: no other path (Keras' ``from_keras``
+    fallback) may be tried, as its file would compute the same wrong thing."""
+
+
 @dataclass(frozen=True)
 class SavedModelFolder:
     """A TensorFlow SavedModel folder, as :meth:`TensorFlowConverter.load` returns it.
@@ -491,7 +496,7 @@ EMPTY_SEGMENT_NAN_OPS = frozenset({"SegmentMean"})
 def _refuse_empty_segment_means(concrete: Any, framework: str) -> None:
     found = sorted({op.type for op in concrete.graph.get_operations() if op.type in EMPTY_SEGMENT_NAN_OPS})
     if found:
-        raise UnsupportedModelError(
+        raise RefusedOutright(
             f"the function uses {found} (tf.math.segment_mean): tf2onnx writes it as a sum over a count, which is NaN "
             "for a segment no row belongs to where TensorFlow answers 0, so a batch that skips a segment id scores "
             "NaN rows. Compute the mean so that an empty segment is 0: tf.math.segment_sum(x, ids) / "
@@ -515,7 +520,7 @@ def _refuse_resizes_tf2onnx_writes_wrong(concrete: Any, framework: str) -> None:
         shown = (f" from {source[1]}x{source[2]} to {result[1]}x{result[2]}"
                  if known and source is not None and result is not None else "")
         if op.type == "ResizeArea" and not (known and all(b % a == 0 for a, b in sizes or ())):
-            raise UnsupportedModelError(
+            raise RefusedOutright(
                 f"the function resizes images with method='area'{shown}: tf2onnx writes it as another "
                 "interpolation, whose values differ from TensorFlow's (2.3 off on 8x8 to 4x4 images of N(0, 1) "
                 "values); only an enlargement by whole factors matches. To shrink by a whole factor use "
@@ -524,7 +529,7 @@ def _refuse_resizes_tf2onnx_writes_wrong(concrete: Any, framework: str) -> None:
                 framework=framework,
             )
         if op.type == "ResizeBicubic" and (not known or any(b < a for a, b in sizes or ())):
-            raise UnsupportedModelError(
+            raise RefusedOutright(
                 f"the function resizes images with method='bicubic'{shown}: tf2onnx writes a cubic resize "
                 "onnxruntime cannot load when it shrinks an image (or when the sizes are not known when traced). "
                 "Use method='bilinear' to shrink, or give the images a fixed size in the input signature",
@@ -850,12 +855,15 @@ def _output_shapes_from_tensorflow(proto: onnx.ModelProto, shapes: Mapping[str, 
     """Give a graph output tf2onnx left without a shape the one TensorFlow traced (unknown axes free; the ONNX
     checker refuses an output without a shape). ``tf.einsum("bi,ij,bj->b", ...)`` at opset 13: tf2onnx's
     reshapes hid the rank from shape inference, the raw file ran and was right, and onnxgate refused it
-    (found by helper-82)."""
+    (found by helper-82). Where TensorFlow traced no rank either (a Keras ``StringLookup``'s table lookup),
+    the shape ONNX shape inference gives it, when it gives one (helper-96)."""
+    unshaped = []
     for output in proto.graph.output:
         shape = shapes.get(output.name)
-        if not output.type.HasField("tensor_type") or output.type.tensor_type.HasField("shape") or shape is None:
+        if not output.type.HasField("tensor_type") or output.type.tensor_type.HasField("shape"):
             continue
-        if shape.rank is None:
+        if shape is None or shape.rank is None:
+            unshaped.append(output)
             continue
         target = output.type.tensor_type.shape
         target.SetInParent()  # an empty shape is a scalar's
@@ -863,6 +871,17 @@ def _output_shapes_from_tensorflow(proto: onnx.ModelProto, shapes: Mapping[str, 
             dim = target.dim.add()
             if size is not None:
                 dim.dim_value = int(size)
+    if unshaped:
+        import onnx
+
+        try:
+            inferred = {o.name: o for o in onnx.shape_inference.infer_shapes(proto).graph.output}
+        except Exception:
+            return
+        for output in unshaped:
+            found = inferred.get(output.name)
+            if found is not None and found.type.tensor_type.HasField("shape"):
+                output.type.tensor_type.shape.CopyFrom(found.type.tensor_type.shape)
 
 
 def _name_batch_axis(proto: onnx.ModelProto) -> None:

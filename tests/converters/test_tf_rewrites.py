@@ -143,11 +143,28 @@ def test_resizes_tf2onnx_writes_otherwise_than_tensorflow_are_refused_by_name() 
         og.convert(resize((4, 4), "area"), opset=17)
     with pytest.raises(og.UnsupportedModelError, match=r"method='bicubic' from 8x8 to 4x4.*cannot load"):
         og.convert(resize((4, 4), "bicubic"), opset=17)
+    shrinking = keras.Sequential([keras.Input((8, 8, 2)), keras.layers.Resizing(4, 4, interpolation="area")])
+    with pytest.raises(og.UnsupportedModelError, match=r"method='area' from 8x8 to 4x4"):  # no from_keras fallback
+        og.convert(shrinking, np.zeros((1, 8, 8, 2), np.float32), opset=17)  # (whose file matched this sample)
     X = RNG.normal(size=(3, 4, 4, 2)).astype(np.float32)
     for method in ("area", "bicubic"):  # enlarging by whole factors: the files are right
         fn = resize((8, 8), method, source=(4, 4))
         session = ort.InferenceSession(og.convert(fn, opset=17).to_bytes(), providers=["CPUExecutionProvider"])
         assert np.abs(session.run(None, {session.get_inputs()[0].name: X})[0] - fn(X).numpy()).max() < 1e-5
+
+
+def test_a_string_lookup_converts_with_the_shape_onnx_infers_for_its_output() -> None:
+    # TensorFlow traces no rank for the table lookup and tf2onnx left the output without a shape: convert
+    # refused "fails the ONNX checker" while the raw file scored every row right (helper-96)
+    import onnxruntime as ort
+
+    words = keras.Input((1,), dtype="string")
+    model = keras.Model(words, keras.layers.StringLookup(vocabulary=["a", "b", "c"])(words))
+    X = np.array([["a"], ["c"], ["zz"], [""], ["b"], ["A"]], dtype=object)
+    conv = og.convert(model, X[:2], opset=17)
+    session = ort.InferenceSession(conv.to_bytes(), providers=["CPUExecutionProvider"])
+    out = session.run(None, {session.get_inputs()[0].name: X})[0]
+    assert out.ravel().tolist() == np.asarray(model(X)).ravel().tolist() == [1, 3, 0, 0, 2, 0]
 
 
 def test_an_output_tf2onnx_left_without_a_shape_gets_tensorflows() -> None:
