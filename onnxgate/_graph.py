@@ -309,3 +309,58 @@ def reaches_nan_aware_node(proto: Any, name: str) -> bool:
                     seen.add(out)
                     todo.append(out)
     return False
+
+
+def refuse_negative_gather_ids(proto: Any, is_lookup: Any) -> int:
+    """Make onnxruntime refuse a negative index into each constant table a Gather reads where
+    ``is_lookup(node)`` says the framework refuses one; the number guarded.
+
+    ONNX's Gather counts a negative index from the end, where PyTorch's embeddings and TensorFlow's gather
+    raise. Each such Gather's index is moved below the table (``index - rows``) when negative, where
+    onnxruntime refuses it as it refuses an index past the end. Only Gathers of an initializer, from an
+    integer index whose type can be read, are guarded (opset 9 and above: Less on integers and Where).
+    """
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    from onnxgate._onnx import canonical_domain, model_opsets
+
+    graph = proto.graph
+    weights = {init.name: init for init in graph.initializer}
+    if model_opsets(proto).get("", 0) < 9:
+        return 0
+    lookups = [node for node in graph.node if canonical_domain(node.domain) == "" and node.op_type == "Gather"
+               and node.input[0] in weights and node.input[1] not in weights and is_lookup(node)]
+    if not lookups:
+        return 0
+    try:  # the index's type where the exporter declared none (a Slice of the ids feeding a shared table)
+        inferred = onnx.shape_inference.infer_shapes(proto).graph.value_info
+    except Exception:
+        inferred = graph.value_info
+    types = {vi.name: vi.type.tensor_type.elem_type for vi in [*graph.input, *graph.value_info, *inferred]}
+    taken = graph_names(graph)
+    guarded = 0
+    for node in lookups:
+        index = node.input[1]
+        dtype = {6: np.int32, 7: np.int64}.get(types.get(index, 0))
+        if dtype is None:  # not an integer index whose type can be read: left as exported
+            continue
+        axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
+        dims = weights[node.input[0]].dims
+        if not -len(dims) <= axis < len(dims):
+            continue
+        rows = int(dims[axis])
+        names = {k: unique_name(f"{index}_{k}", taken) for k in ("zero", "rows", "negative", "below", "guarded")}
+        graph.initializer.extend([numpy_helper.from_array(np.array(0, dtype=dtype), names["zero"]),
+                                  numpy_helper.from_array(np.array(rows, dtype=dtype), names["rows"])])
+        added = [helper.make_node("Less", [index, names["zero"]], [names["negative"]]),
+                 helper.make_node("Sub", [index, names["rows"]], [names["below"]]),
+                 helper.make_node("Where", [names["negative"], names["below"], index], [names["guarded"]])]
+        at = list(graph.node).index(node)
+        for k, new in enumerate(added):
+            new.name = unique_name(f"onnxgate_gather_id_{new.op_type.lower()}", taken)
+            graph.node.insert(at + k, new)
+        node.input[1] = names["guarded"]
+        guarded += 1
+    return guarded

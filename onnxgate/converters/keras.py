@@ -341,6 +341,7 @@ class KerasConverter(Converter):
             _first_errors,
             _name_batch_axis,
             _output_shapes_from_tensorflow,
+            _refuse_negative_gather_ids,
             _refuse_unknown_ops,
             _resize_scales_reaching_their_sizes,
             _tensorflow,
@@ -375,6 +376,7 @@ class KerasConverter(Converter):
         _rename_io(proto, names, outs)
         _output_shapes_from_tensorflow(proto, {})
         _resize_scales_reaching_their_sizes(proto)
+        _refuse_negative_gather_ids(proto)
         _name_batch_axis(proto)
         if name:
             proto.graph.name = name

@@ -153,53 +153,12 @@ def _refuse_negative_embedding_ids(proto: Any, tables: Mapping[str, str]) -> int
 
     PyTorch raises on an id below 0 ("index out of range"), but ONNX's Gather counts a negative index from the
     end: id -1 scored as id 9 of a 10-row table, a 200 from the service where PyTorch refuses (helper-87; a
-    -1 is a common "unknown" code). Each Gather reading such a table from an index of its own moves a negative
-    id below the table (``id - rows``), where onnxruntime refuses it as it refuses an id past the end. Tensor
-    indexing (``table[ids]``), where PyTorch does count from the end, is not an embedding and is left alone.
+    -1 is a common "unknown" code). Tensor indexing (``table[ids]``), where PyTorch does count from the end,
+    is not an embedding and is left alone (:func:`onnxgate._graph.refuse_negative_gather_ids`).
     """
-    import numpy as np
-    from onnx import helper, numpy_helper
+    from onnxgate._graph import refuse_negative_gather_ids
 
-    from onnxgate._graph import graph_names, unique_name
-    from onnxgate._onnx import canonical_domain, model_opsets
-
-    graph = proto.graph
-    weights = {init.name: init for init in graph.initializer}
-    if model_opsets(proto).get("", 0) < 9:  # Less on integers and Where: opset 9
-        return 0
-    lookups = [node for node in graph.node if canonical_domain(node.domain) == "" and node.op_type == "Gather"
-               and node.input[0] in weights and _embedding_lookup(node, tables)]
-    if not lookups:
-        return 0
-    import onnx
-
-    try:  # the index's type where the exporter declared none (a Slice of the ids feeding a shared table)
-        inferred = onnx.shape_inference.infer_shapes(proto).graph.value_info
-    except Exception:
-        inferred = graph.value_info
-    types = {vi.name: vi.type.tensor_type.elem_type for vi in [*graph.input, *graph.value_info, *inferred]}
-    taken = graph_names(graph)
-    guarded = 0
-    for node in lookups:
-        index = node.input[1]
-        dtype = {6: np.int32, 7: np.int64}.get(types.get(index, 0))
-        if dtype is None:  # not an integer index onnxgate can read the type of: left as exported
-            continue
-        axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
-        rows = int(weights[node.input[0]].dims[axis])
-        names = {k: unique_name(f"{index}_{k}", taken) for k in ("zero", "rows", "negative", "below", "guarded")}
-        graph.initializer.extend([numpy_helper.from_array(np.array(0, dtype=dtype), names["zero"]),
-                                  numpy_helper.from_array(np.array(rows, dtype=dtype), names["rows"])])
-        added = [helper.make_node("Less", [index, names["zero"]], [names["negative"]]),
-                 helper.make_node("Sub", [index, names["rows"]], [names["below"]]),
-                 helper.make_node("Where", [names["negative"], names["below"], index], [names["guarded"]])]
-        at = list(graph.node).index(node)
-        for k, new in enumerate(added):
-            new.name = unique_name(f"onnxgate_embedding_id_{new.op_type.lower()}", taken)
-            graph.node.insert(at + k, new)
-        node.input[1] = names["guarded"]
-        guarded += 1
-    return guarded
+    return refuse_negative_gather_ids(proto, lambda node: _embedding_lookup(node, tables))
 
 
 class PyTorchConverter(Converter):

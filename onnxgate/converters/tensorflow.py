@@ -398,6 +398,7 @@ def convert_traced(traced: TracedFunction, *, opset: int, name: str | None, fram
     _refuse_unknown_ops(proto, framework, _first_errors(log))
     _output_shapes_from_tensorflow(proto, {renames[t.name]: t.shape for t in concrete.outputs if t.name in renames})
     _resize_scales_reaching_their_sizes(proto)
+    _refuse_negative_gather_ids(proto)
     _name_batch_axis(proto)
     warnings = [
         f"tf2onnx: {r.getMessage().strip().splitlines()[0][:200]}"
@@ -592,6 +593,17 @@ def _resize_scales_reaching_their_sizes(proto: onnx.ModelProto) -> int:
             init.CopyFrom(numpy_helper.from_array(raised, name))
             moved += int((raised != scales).sum())
     return moved
+
+
+def _refuse_negative_gather_ids(proto: onnx.ModelProto) -> int:
+    """Make onnxruntime refuse a negative index into a constant table, as TensorFlow does: its gather raises
+    on one ("indices[0,0] = -1 is not in [0, 10)"), where ONNX's Gather counts it from the end, so the service
+    answered a request TensorFlow refuses (row 9 for -1; helper-96). A Keras ``Embedding`` first adds the
+    table's size to a negative id, as Keras does, and still answers -1 as the last row; -11 into 10 rows is
+    refused, as Keras refuses it. The number guarded (:func:`onnxgate._graph.refuse_negative_gather_ids`)."""
+    from onnxgate._graph import refuse_negative_gather_ids
+
+    return refuse_negative_gather_ids(proto, lambda node: True)
 
 
 def _refuse_fixed_batch(traced: TracedFunction, framework: str) -> None:

@@ -167,6 +167,34 @@ def test_a_string_lookup_converts_with_the_shape_onnx_infers_for_its_output() ->
     assert out.ravel().tolist() == np.asarray(model(X)).ravel().tolist() == [1, 3, 0, 0, 2, 0]
 
 
+@pytest.mark.parametrize("opset", (13, 18))
+def test_a_negative_id_into_a_table_is_refused_where_tensorflow_refuses_it(opset: int) -> None:
+    # ONNX's Gather counts a negative index from the end: tf.gather(table, -1), which TensorFlow refuses, answered
+    # the last row, and so did a Keras Embedding given -11 for 10 rows (Keras adds the size to a negative id once,
+    # and refuses what is still negative); helper-96
+    import onnxruntime as ort
+
+    table = tf.constant(np.arange(30, dtype=np.float32).reshape(10, 3))
+    gather = tf.function(lambda ids: tf.gather(table, ids), input_signature=[tf.TensorSpec([None, 2], tf.int32)])
+    keras.utils.set_random_seed(0)
+    ids = keras.Input((2,), dtype="int32")
+    embedding = keras.Model(ids, keras.layers.Embedding(10, 3)(ids))
+    ok = np.array([[0, 1], [9, 2]], np.int32)
+    for model, accepted, refused in ((gather, [], [[-1, 0], [0, -10]]), (embedding, [[-1, 0]], [[-11, 0]])):
+        conv = og.convert(model, ok, opset=opset)
+        session = ort.InferenceSession(conv.to_bytes(), providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        for rows in [ok.tolist(), *([row] for row in accepted)]:
+            x = np.array(rows, np.int32)
+            assert np.abs(session.run(None, {name: x})[0] - np.asarray(model(x))).max() < 1e-6
+        for row in refused:
+            x = np.array([row], np.int32)
+            with pytest.raises(Exception):  # noqa: B017  TensorFlow's own error
+                model(x)
+            with pytest.raises(Exception, match="out of data bounds"):
+                session.run(None, {name: x})
+
+
 def test_an_output_tf2onnx_left_without_a_shape_gets_tensorflows() -> None:
     # tf.einsum at opset 13: tf2onnx's reshapes hid the output's rank, the ONNX checker refused the file, and the
     # raw file ran and was right (helper-82)
