@@ -285,3 +285,27 @@ def test_a_fallback_file_that_disagrees_with_keras_is_not_handed_back(monkeypatc
     with pytest.raises(og.UnsupportedModelError, match=r"failed on purpose; tf2onnx.convert.from_keras wrote a "
                                                        r"model whose outputs differ from Keras' on the sample"):
         og.convert(_gelu_dense(), X[:5], opset=15)
+
+
+def test_a_fallback_file_right_only_on_a_sample_of_zeros_is_not_handed_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the fallback's file was checked on the sample alone: a Keras 'area' resize, written as another
+    # interpolation, matched a sample of zeros and was handed back. The sample moved by noise is checked too
+    import tf2onnx
+
+    from onnxgate.converters import keras as keras_module
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise og.UnsupportedModelError("the traced path failed on purpose")
+
+    other = _gelu_dense()
+    weights = other.get_weights()
+    other.set_weights([weights[0] + 1.0, *weights[1:]])  # another first kernel: the same answer for zeros
+    real = tf2onnx.convert.from_keras
+
+    def wrong_model(model: Any, **kwargs: Any) -> Any:
+        return real(keras.Model(other.inputs, other.outputs), **kwargs)
+
+    monkeypatch.setattr(keras_module, "convert_traced", broken)
+    monkeypatch.setattr(tf2onnx.convert, "from_keras", wrong_model)
+    with pytest.raises(og.UnsupportedModelError, match=r"differ from Keras' on the sample moved by random noise"):
+        og.convert(_gelu_dense(), np.zeros((5, 8), np.float32), opset=15)
