@@ -189,6 +189,7 @@ def test_target_file(tmp_path, capsys):
         (["validate", "{tmp}/ok.onnx", "--target", "a", "--target-file", "b"], "not allowed with argument"),
         (["validate", "{tmp}/ok.onnx", "--seed", "-1"], "expected a seed of 0 or more"),
         (["validate", "{tmp}/ok.onnx", "--atol", "y=1e-3"], "parity needs --reference MODEL --data DATA"),
+        (["validate", "{tmp}/ok.onnx", "--search", "500"], "--search needs --reference and --data"),
         (["validate", "{tmp}/ok.onnx", "--search-time-limit", "0"], "expected a positive number of seconds"),
         (["validate", "{tmp}/ok.onnx", "--json", "{tmp}/r.json", "--junit", "{tmp}/./r.json"],
          "two reports would go to the same file"),
@@ -196,7 +197,8 @@ def test_target_file(tmp_path, capsys):
         (["zoo"], "an action is required: list or export"),
     ],
     ids=["truncated", "missing", "unknown-target", "reference-without-data", "data-without-reference", "bad-atol",
-         "both-targets", "negative-seed", "tolerance-without-parity", "zero-time-limit", "same-report-file",
+         "both-targets", "negative-seed", "tolerance-without-parity", "search-without-parity", "zero-time-limit",
+         "same-report-file",
          "no-command", "zoo-without-action"],
 )
 def test_usage_and_input_errors_exit_2_with_one_line(tmp_path, capsys, argv, message):

@@ -113,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
             "--data needs --reference: the native model (or another .onnx) whose predictions the rows are "
             "compared with"
         )
+    if args.search and not args.reference:  # the gate would pass without the search it was asked for
+        raise InvalidDataError("--search needs --reference and --data: it compares generated rows with the reference")
     if (args.atol or args.rtol) and not args.reference:
         raise InvalidDataError("--atol and --rtol set parity tolerances; parity needs --reference MODEL --data DATA")
     given = ((args.json, "--json", "to_json"), (args.junit, "--junit", "to_junit"),

@@ -75,8 +75,8 @@ def node_label(path: str, node: Any) -> str:
 
 
 def check_model_wellformed(model: onnx.ModelProto, target: Target) -> CheckResult:
-    """The ONNX checker (full check) and strict shape inference both accept the model, and no output is
-    listed twice.
+    """The ONNX checker (full check) and strict shape inference both accept the model, it has outputs, and
+    no output is listed twice.
 
     This is ``onnx.checker.check_model(full_check=True)`` in two stages (the checker, then shape
     inference with ``check_type`` and ``strict_mode``), so a model that breaks both has both errors
@@ -113,6 +113,9 @@ def check_model_wellformed(model: onnx.ModelProto, target: Target) -> CheckResul
     except Exception as err:
         errors.append({"stage": "shape_inference", "error": _first_lines(err)})
     names = [o.name for o in model.graph.output]
+    if not names:  # the checker accepts it; onnxruntime refuses to run it ("At least one output should be requested")
+        errors.append({"stage": "outputs", "error": "the graph has no outputs, so it answers nothing (onnxruntime "
+                       "refuses to run it); list the model's results as graph outputs"})
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:  # the checker and onnxruntime accept it; a reply or a table keyed by name keeps one of them
         errors.append({"stage": "outputs", "error": f"output(s) {twice} are listed more than once; every output "

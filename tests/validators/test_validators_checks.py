@@ -594,3 +594,15 @@ def test_a_sequence_output_that_is_not_a_zipmap_gets_its_own_fix():
     )
     result = io_rules.check_outputs_tensor_only(seq, targets.get("container"))
     assert not result and "Return tensors instead" in result.message and "ZipMap" not in result.message
+
+
+def test_a_graph_without_outputs_is_not_wellformed():
+    # the checker accepts it and validate passed it (exit 0, packaged) without a reference, while onnxruntime
+    # refuses to run it (helper-98)
+    import copy
+
+    empty = copy.deepcopy(identity_model())
+    del empty.graph.output[:]
+    result = structure.check_model_wellformed(empty, EDGE2)
+    assert not result and "no outputs" in result.message
+    assert not og.validate(empty, target="container").passed
