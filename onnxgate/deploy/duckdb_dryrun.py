@@ -926,10 +926,12 @@ def _compare_reference(
         if bad is not None:
             where += f" (first at row {bad})"
         raise InvalidDataError(reference_failed(where, err)) from err
+    from onnxgate.validators.reference import float32_rounding_shows
     from onnxgate.validators.tolerances import model_tolerances, reference_reads_float32
 
     tolerances = model_tolerances(proto, signature.outputs, atol, rtol, reference_float32=reference_reads_float32(
-        reference, signature.inputs, float32_rows))
+        reference, signature.inputs, float32_rows,
+        lambda: float32_rounding_shows(reference, proto, signature, dict(feeds))))
     ok = True
     lines: list[str] = []
     for name, exp_values in zip(signature.output_names, expected):

@@ -140,7 +140,7 @@ def validate(
         refuse_mistyped_columns(rows.fields, feed_columns(rows.columns, signature), signature)
         float32_rows = _float32_fields(rows)
         tolerances = model_tolerances(proto, signature.outputs, atol, rtol, reference_float32=reference_reads_float32(
-            reference, signature.inputs, float32_rows))
+            reference, signature.inputs, float32_rows, lambda: _rounding_shows(reference, proto, signature, df)))
         guarded = {o.name for o in signature.outputs if atol_defaulted(o.name, atol)}
         parity = _spark_parity(proto.SerializeToString(), payload, rows, tolerances, infinities_compare_equal,
                                guarded, float32_rows)
@@ -207,6 +207,21 @@ class _Shared:
 
     def __init__(self, value: bytes) -> None:
         self.value = value
+
+
+def _rounding_shows(reference: Any, proto: Any, signature: Any, df: Any) -> bool:
+    """Local parity's test of whether the reference rounds float32 rows
+    (:func:`onnxgate.validators.reference.float32_rounding_shows`), on the DataFrame's first rows collected to
+    the driver; a Parquet path, or rows that cannot be collected, count as rounding (the wider tolerances)."""
+    from onnxgate.validators.reference import ROUNDING_PROBE_ROWS, float32_rounding_shows
+
+    if not hasattr(df, "limit"):
+        return True
+    try:
+        head = df.limit(ROUNDING_PROBE_ROWS).toPandas()
+    except Exception:
+        return True
+    return float32_rounding_shows(reference, proto, signature, head)
 
 
 def _float32_fields(rows: Any) -> bool:

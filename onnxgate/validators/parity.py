@@ -253,7 +253,7 @@ def check_prediction_parity(
     from onnxgate._data import as_feeds, float32_rows, iter_batches, load_data, num_rows
     from onnxgate._onnx import load_model
     from onnxgate.signature import Signature
-    from onnxgate.validators.reference import prepare_reference
+    from onnxgate.validators.reference import float32_rounding_shows, prepare_reference
     from onnxgate.validators.ties import prepare_tie_resolver
 
     name = "prediction_parity"
@@ -263,7 +263,8 @@ def check_prediction_parity(
         data = load_data(data)
     rows_float32 = float32_rows(data)
     tolerances = model_tolerances(proto, signature.outputs, atol, rtol, reference_float32=reference_reads_float32(
-        reference, signature.inputs, rows_float32))
+        reference, signature.inputs, rows_float32,
+        lambda: float32_rounding_shows(reference, proto, signature, data)))
     if batch_size is None:
         batch_size = DEFAULT_BATCH_SIZE
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:

@@ -252,3 +252,35 @@ def side_by_side(value: Any) -> Any:
         if len(rows) == 1:
             return np.concatenate([np.asarray(v) for v in value], axis=1)
     return value
+
+
+#: How many of the data's first rows :func:`float32_rounding_shows` scores twice.
+ROUNDING_PROBE_ROWS = 256
+
+
+def float32_rounding_shows(reference: Any, onnx_model: onnx.ModelProto, signature: Signature, data: Any) -> bool:
+    """Whether a native reference answers the data's first rows (float32 values, fed to a double file) otherwise
+    when given them as float32, as validation gives them, than when given the same values as float64: it
+    computes in float32 somewhere (a scaler, an MLP), and its answer carries float32's rounding. A reference
+    that fails on them counts as rounding (the wider tolerances, as before this was asked)."""
+    import numpy as np
+
+    from onnxgate._data import as_feeds, iter_batches
+
+    try:
+        feeds = as_feeds(next(iter_batches(data, ROUNDING_PROBE_ROWS)), signature)
+        narrow = prepare_reference(reference, onnx_model, signature, float32_rows=True)(feeds)
+        wide = prepare_reference(reference, onnx_model, signature, float32_rows=False)(feeds)
+    except Exception:
+        return True
+    for given32, given64 in zip(narrow, wide):
+        if given32 is None or given64 is None:
+            continue
+        a, b = np.asarray(given32), np.asarray(given64)
+        if a.dtype == np.float32:
+            return True
+        if a.dtype.kind != "f" or b.dtype.kind != "f" or a.shape != b.shape:
+            continue
+        if not np.array_equal(a, b, equal_nan=True):
+            return True
+    return False

@@ -3,7 +3,7 @@ values per output (``atol={"": 1e-5, "probabilities": 1e-4}``) resolved against 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from onnxgate.errors import InvalidDataError
@@ -137,21 +137,26 @@ def model_tolerances(model: Any, outputs: tuple[TensorSpec, ...], atol: Toleranc
     return resolve_tolerances(outputs, atol, rtol)
 
 
-def reference_reads_float32(reference: Any, inputs: tuple[TensorSpec, ...], rows_float32: bool) -> bool:
+def reference_reads_float32(reference: Any, inputs: tuple[TensorSpec, ...], rows_float32: bool,
+                            rounding_shows: Callable[[], bool] | None = None) -> bool:
     """Whether a scikit-learn reference computes on float32 rows the file reads as double: the user's rows are
     float32 (:func:`onnxgate._data.float32_rows`), and scikit-learn is given them so
     (:data:`onnxgate.converters.ROWS_GIVEN_FLOAT32`). Its answer then carries float32's rounding, and a
     StandardScaler and PCA on float32 breast_cancer failed float64's atol 1e-7 by 4.2e-7 on a right file
-    (helper-92)."""
+    (helper-92). ``rounding_shows`` (:func:`onnxgate.validators.reference.float32_rounding_shows` on the
+    first rows), when given, decides whether it does: a LogisticRegression answers float32 rows in float64,
+    and float32's tolerances (1000 times wider) passed a file with a coefficient 1e-4 off (helper-95)."""
     if not rows_float32 or not any(spec.elem_type == "float64" for spec in inputs):
         return False
     from onnxgate.converters import registry
     from onnxgate.errors import OnnxGateError
 
     try:
-        return registry.for_model(reference).framework == "sklearn"
+        if registry.for_model(reference).framework != "sklearn":
+            return False
     except OnnxGateError:
         return False
+    return rounding_shows is None or rounding_shows()
 
 
 #: Operators whose arithmetic in float16 puts float16's rounding into a model's answer (a Cast to float16

@@ -185,6 +185,29 @@ def test_float32_rows_through_a_double_file_are_compared_with_scikit_learn_on_fl
         "atol"] < 1e-6  # float64 rows: float64's tolerances
 
 
+def test_float32_rows_keep_float64_tolerances_where_scikit_learn_answers_them_in_float64() -> None:
+    # a LogisticRegression answers float32 rows in float64, exactly as their float64 values: float32's tolerances
+    # (1000 times wider) passed a file with one coefficient scaled by 1.0001, 2.6e-5 off (helper-95)
+    from onnx import numpy_helper
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True)
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    conv = og.convert(model, X[:5])
+    assert conv.signature.inputs[0].elem_type == "float64"
+    X32 = X.astype(np.float32)
+    right = og.validate(conv, reference=model, data=X32).check("prediction_parity")
+    assert right.passed and right.details["outputs"][1]["atol"] < 1e-6, right.message
+    broken = conv.model
+    coefficients = next(init for init in broken.graph.initializer if numpy_helper.to_array(init).ndim == 2)
+    scaled = numpy_helper.to_array(coefficients).copy()
+    scaled[0, 0] *= 1.0001
+    coefficients.CopyFrom(numpy_helper.from_array(scaled, coefficients.name))
+    assert not og.validate(broken, reference=model, data=X32).check("prediction_parity").passed
+    assert not og.validate(broken, reference=model, data=X32, search=100).check("search_divergences").passed
+
+
 def test_a_kmeans_fitted_on_float32_rows_is_exact_in_double_and_float32_names_it() -> None:
     # scikit-learn widens the float32 rows for its distances: the float32 file is 1e-2 off on one wine row,
     # and parity names precision='float64'; that file was 5.5e-3 off the exact distances too (skl2onnx

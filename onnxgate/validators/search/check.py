@@ -198,8 +198,11 @@ def check_search_divergences(
     from onnxgate.validators.tolerances import model_tolerances, reference_reads_float32
 
     rows_float32 = float32_rows(data)
+    from onnxgate.validators.reference import float32_rounding_shows
+
     tolerances = model_tolerances(proto, signature.outputs, atol, rtol, reference_float32=reference_reads_float32(
-        reference, signature.inputs, rows_float32))
+        reference, signature.inputs, rows_float32,
+        lambda: float32_rounding_shows(reference, proto, signature, data)))
     reference_fn = prepare_reference(reference, proto, signature, float32_rows=rows_float32)
     try:
         reference_fn(slice_feeds(feeds, 0, 1))
