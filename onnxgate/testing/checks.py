@@ -123,7 +123,7 @@ def model_checks(
     """The checks that apply to ``model`` for ``target``: the target's own, then parity and search.
 
     Parity is included when a reference and data are known (given, or a Conversion's source and
-    sample); the search when ``search > 0`` as well.
+    sample); the search when ``search > 0``, skipped with its reason when they are not.
     """
     from onnxgate.targets import resolve_target
 
@@ -134,8 +134,8 @@ def model_checks(
     has_data = data is not None or (conversion is not None and conversion.sample is not None)
     if has_reference and has_data:
         names.append(PARITY)
-        if search > 0:
-            names.append(SEARCH)
+    if search > 0:  # without a reference and data it is skipped with its reason, not left out (helper-95)
+        names.append(SEARCH)
     return [
         ModelCheck(n, tgt.name, reference, data, atol, rtol, search, seed, search_time_limit, search_allow_nan)
         for n in names
