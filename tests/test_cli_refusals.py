@@ -156,3 +156,30 @@ def test_an_output_no_table_column_holds_is_named_without_spark(tmp_path: Path,
     assert main(["score", str(path), "--data", str(data), "--out", str(tmp_path / "s.parquet")]) == 2
     err = capsys.readouterr().err
     assert "no column type in a scored table" in err and "--spark" not in err
+
+
+@pytest.mark.parametrize("line", [0, 25, 900, 200_000])
+def test_a_byte_that_is_not_utf8_is_named_at_its_offset_in_the_file(tmp_path: Path, line: int) -> None:
+    # pandas decodes in chunks and its error counts from the chunk: 'byte 1' was said for byte 151 (helper-95)
+    from onnxgate._data import load_data
+
+    body = bytearray(b"a,b\n" + b"1.5,2\n" * (line + 10))
+    at = 4 + 6 * line  # the line's first digit
+    body[at] = 0xFF
+    path = tmp_path / "latin.csv"
+    path.write_bytes(bytes(body))
+    with pytest.raises(og.InvalidDataError, match=rf"is not UTF-8 \(byte {at}: invalid start byte\)"):
+        load_data(path)
+
+
+def test_an_unreadable_lightgbm_file_is_one_line_on_stderr(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    # LightGBM's C++ side wrote "[LightGBM] [Fatal] ..." to stderr beside onnxgate's own line (helper-95)
+    pytest.importorskip("lightgbm")
+    model = tmp_path / "model.txt"
+    model.write_text("tree\n")
+    sample = tmp_path / "rows.npy"
+    np.save(sample, np.zeros((2, 4)))
+    assert main(["convert", str(model), "--sample", str(sample), "-o", str(tmp_path / "m.onnx")]) == 2
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1 and "is not a readable LightGBM model" in err, err
+    assert not (tmp_path / "m.onnx").exists()

@@ -178,6 +178,25 @@ def _integers_past_float32(sample: Any, columns: Any, largest: Mapping[int, floa
             "a timestamp) so the values stay below 2**24, and validate with the data the model will score")
 
 
+@contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """LightGBM's C++ side writes a failed load to file descriptor 2 as well as raising it: the CLI's one line
+    of error became two. The raised error keeps the text."""
+    import os
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _training_params(booster: Any) -> dict[str, Any]:
     """The parameters ``booster`` was trained with, resolved by LightGBM (aliases such as
     ``boosting_type`` read as ``boosting``), or as given when this LightGBM cannot say; read from LightGBM's
@@ -246,7 +265,12 @@ class LightGBMConverter(BoostingConverter):
 
     def load(self, path: Path, *, trust_pickle: bool = False) -> Any:
         lightgbm = import_library("lightgbm", "Loading a LightGBM model")
-        return self.read_native(path, "LightGBM", lambda file: lightgbm.Booster(model_file=file))
+
+        def read(file: Any) -> Any:
+            with _native_stderr_silenced():  # its "[LightGBM] [Fatal] ..." line beside onnxgate's (helper-95)
+                return lightgbm.Booster(model_file=file)
+
+        return self.read_native(path, "LightGBM", read)
 
     def save_native(self, model: Any, folder: Path) -> Path:
         path = folder / "model.txt"
