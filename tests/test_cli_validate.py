@@ -190,6 +190,7 @@ def test_target_file(tmp_path, capsys):
         (["validate", "{tmp}/ok.onnx", "--seed", "-1"], "expected a seed of 0 or more"),
         (["validate", "{tmp}/ok.onnx", "--atol", "y=1e-3"], "parity needs --reference MODEL --data DATA"),
         (["validate", "{tmp}/ok.onnx", "--search", "500"], "--search needs --reference and --data"),
+        (["validate", "{tmp}/ok.onnx", "--json", "-"], "--json takes a file name, found '-'"),
         (["validate", "{tmp}/ok.onnx", "--search-time-limit", "0"], "expected a positive number of seconds"),
         (["validate", "{tmp}/ok.onnx", "--json", "{tmp}/r.json", "--junit", "{tmp}/./r.json"],
          "two reports would go to the same file"),
@@ -197,7 +198,8 @@ def test_target_file(tmp_path, capsys):
         (["zoo"], "an action is required: list or export"),
     ],
     ids=["truncated", "missing", "unknown-target", "reference-without-data", "data-without-reference", "bad-atol",
-         "both-targets", "negative-seed", "tolerance-without-parity", "search-without-parity", "zero-time-limit",
+         "both-targets", "negative-seed", "tolerance-without-parity", "search-without-parity", "json-dash",
+         "zero-time-limit",
          "same-report-file",
          "no-command", "zoo-without-action"],
 )

@@ -122,6 +122,12 @@ def run(args: argparse.Namespace) -> int:
     empty = [flag for path, flag, _ in given if path is not None and not path.strip()]
     if empty:
         raise InvalidDataError(f"{', '.join(empty)} needs a file name, found an empty one")
+    dash = [flag for path, flag, _ in given if path is not None and path.strip() == "-"]
+    if dash:  # it wrote a file named '-' where a CI author expected standard output (helper-98)
+        raise InvalidDataError(
+            f"{', '.join(dash)} takes a file name, found '-': reports are written to files (standard output holds "
+            "the summary table); give a path such as checks.json"
+        )
     report_files = [(path, fmt) for path, _, fmt in given if path]
     resolved = [Path(path).resolve() for path, _ in report_files]
     if len(set(resolved)) < len(resolved):
