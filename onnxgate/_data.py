@@ -89,7 +89,8 @@ def load_data(path: str | os.PathLike[str], *, allow_empty: bool = False) -> Any
     from onnxgate._files import check_regular_file
 
     if check_regular_file(p, what="data file", error=InvalidDataError) == 0:
-        raise InvalidDataError(f"data file {str(p)!r} is empty: expected a header and rows", path=str(p))
+        expected = {".csv": "a header and rows", ".npy": "an array saved with numpy.save"}.get(suffix, "Parquet rows")
+        raise InvalidDataError(f"data file {str(p)!r} is empty (0 bytes): expected {expected}", path=str(p))
     if suffix == ".npy":
         import numpy as np
 

@@ -183,3 +183,20 @@ def test_an_unreadable_lightgbm_file_is_one_line_on_stderr(tmp_path: Path, capfd
     err = capfd.readouterr().err
     assert err.count("\n") == 1 and "is not a readable LightGBM model" in err, err
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_an_unreadable_pt2_archive_names_torchs_reason(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    # torch logs the cause as a warning (silenced) and raises "Please check the warnings above": the one line said
+    # that, with nothing above it (helper-95)
+    import zipfile
+
+    pytest.importorskip("torch")
+    archive = tmp_path / "model.pt2"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("x/archive_format", "pt2")
+        zipped.writestr("x/version", "0")
+    sample = tmp_path / "rows.npy"
+    np.save(sample, np.zeros((2, 4), np.float32))
+    assert main(["convert", str(archive), "--sample", str(sample), "-o", str(tmp_path / "m.onnx")]) == 2
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1 and "warnings above" not in err and "version" in err, err

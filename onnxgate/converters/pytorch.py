@@ -36,7 +36,8 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -115,6 +116,31 @@ def _scatter_without_reduction(proto: Any) -> str | None:
                     "the same index, the file keeps one of them instead of their sum. Convert at opset 16 or "
                     "higher, where the sum is ScatterElements(reduction='add')")
     return None
+
+
+@contextmanager
+def _kept_log(name: str, into: list[str]) -> Iterator[None]:
+    """The warnings logger ``name`` writes meanwhile, kept in ``into`` and not shown."""
+    import logging
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            into.append(record.getMessage())
+            if record.exc_info and record.exc_info[1] is not None:
+                error = record.exc_info[1]
+                into.append(f"{type(error).__name__}: {error}")
+
+    logger = logging.getLogger(name)
+    level, propagate, handlers = logger.level, logger.propagate, logger.handlers[:]
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    logger.handlers = [Keep()]
+    try:
+        yield
+    finally:
+        logger.handlers = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 def _embedding_weights(model: Any) -> dict[str, str]:
@@ -248,12 +274,17 @@ class PyTorchConverter(Converter):
             raise UnsupportedModelError(f"model file not found: {str(path)!r}", path=str(path))
         if path.suffix.lower() == ".pt2":
             _check_pt2(path, trust_pickle=trust_pickle)
+            logged: list[str] = []
             try:
-                with quiet_exporters():
+                with quiet_exporters(), _kept_log("torch.export", logged):
                     return torch.export.load(path)
             except Exception as err:
+                why = export_summary(err)
+                if "warnings above" in why:  # torch logged the cause as a warning, silenced here (helper-95)
+                    causes = [ln.strip() for text in logged for ln in text.splitlines() if "Error: " in ln]
+                    why = causes[-1][:300] if causes else why
                 raise UnsupportedModelError(
-                    f"{str(path)!r} is not a readable torch.export archive: {export_summary(err)}", path=str(path)
+                    f"{str(path)!r} is not a readable torch.export archive: {why}", path=str(path)
                 ) from err
         try:
             with quiet_exporters():  # torch 2.13 warns that torch.jit.load is deprecated
