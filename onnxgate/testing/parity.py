@@ -44,7 +44,9 @@ def format_evidence(result: CheckResult) -> str:
             f"    output {out.get('name')!r} ({out.get('mode')}): "
             f"{out.get('mismatched_rows')}/{out.get('rows')} rows"
         )
-        if stats:
+        if stats and out.get("mode") == "exact":  # labels: no tolerance makes a wrong label right (helper-95)
+            head += f", max_abs={stats.get('max'):.3g}; compared exactly (no tolerance applies)"
+        elif stats:
             head += (
                 f", max_abs={stats.get('max'):.3g} mean_abs={stats.get('mean'):.3g} "
                 f"(atol {out.get('atol'):g}, rtol {out.get('rtol'):g}); "
@@ -159,8 +161,8 @@ def assert_parity(
         body = "\n".join(format_evidence(r) for r in failed)
         raise ParityError(
             f"the ONNX model does not predict what the reference predicts ({len(failed)} of {len(results)} "
-            f"checks failed):\n{body}\nLoosen atol/rtol only if these differences are acceptable; otherwise "
-            "fix the conversion (see the explanations above).",
+            f"checks failed):\n{body}\nLoosen atol/rtol only if these differences are acceptable (a label or "
+            "another exactly compared output has none); otherwise fix the conversion.",
             results=tuple(results),
         )
     return tuple(results)
