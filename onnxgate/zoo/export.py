@@ -39,6 +39,12 @@ def export(name: str, out: Path, *, opset: int | None = None, overwrite: bool = 
     from onnxgate.zoo import get
 
     entry = get(name)
+    if (out / "manifest.json").is_file():
+        # a deployment package: its model.onnx replaced, the package no longer matches its own manifest (helper-95)
+        raise OutputExistsError(
+            f"{str(out)!r} holds a deployment package (manifest.json); export the zoo model to another folder",
+            path=str(out),
+        )
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise OutputExistsError(
             f"{str(out)!r} is not empty; pass --force (overwrite=True) or choose a new folder", path=str(out)

@@ -53,3 +53,10 @@ def test_export_writes_native_sample_and_onnx(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == ["model.onnx", "model.skops", "sample.csv"]
     with pytest.raises(og.OutputExistsError, match="not empty"):
         export("sklearn-iris-logreg", out)
+    # a package's folder, even with overwrite: its model.onnx replaced, the package no longer matched its manifest
+    model, X, _y = og.zoo.get("sklearn-iris-logreg").build()
+    package = og.package(og.convert(model, X[:5]), target="container", out=tmp_path / "pkg")
+    before = (package / "model.onnx").read_bytes()
+    with pytest.raises(og.OutputExistsError, match="holds a deployment package"):
+        export("sklearn-iris-logreg", package, overwrite=True)
+    assert (package / "model.onnx").read_bytes() == before
