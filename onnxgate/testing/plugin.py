@@ -23,11 +23,24 @@ __all__ = ["onnxgate_validate"]
 MARKER = "onnxgate"
 
 
+def _seed(text: str) -> int:
+    """A seed of 0 or more, refused at start-up as a usage error (a negative one failed every test; helper-98)."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a seed of 0 or more, found {text!r}")
+    return value
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("onnxgate")
     group.addoption(
         "--onnxgate-seed",
-        type=int,
+        type=_seed,
         default=None,
         help="seed for onnxgate's parity search in onnxgate_validate where the test's marker and call give "
              "none (default 0)",

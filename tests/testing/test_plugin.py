@@ -136,6 +136,10 @@ def test_seed_option_reaches_the_search(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--onnxgate-seed", "7")
     result.assert_outcomes(passed=1)
+    # a negative seed is a usage error at start-up, not a failure of every test using the fixture (helper-98)
+    refused = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--onnxgate-seed", "-3")
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR
+    refused.stderr.fnmatch_lines(["*expected a seed of 0 or more, found '-3'*"])
 
 
 @pytest.mark.slow
