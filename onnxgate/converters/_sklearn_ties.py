@@ -239,14 +239,24 @@ class TieSwitch:
         key = rows.tobytes()
         if key not in self._answers:
             found = None
-            if len(rows) == 1:
-                if self.votes:
-                    found = tied_votes(self.estimator, rows, self.rtol)[0]
-                else:
-                    each = tied_answers(self.estimator, rows, self.rtol)[0]
-                    found = None if each is None else list(itertools.islice(each, MOST_TIE_BREAKS + 1))
+            # the estimator's own methods while its answers are worked out: tied_votes copies it and asks its
+            # decision_function, which came back here without end (RecursionError; helper-100)
+            switched = {method: self.estimator.__dict__.pop(method) for method in self._own
+                        if method in self.estimator.__dict__}
+            try:
+                found = self._worked_out(rows)
+            finally:
+                self.estimator.__dict__.update(switched)
             self._answers[key] = found if found is not None and 1 < len(found) <= MOST_TIE_BREAKS else None
         return self._answers[key]
+
+    def _worked_out(self, rows: Any) -> list[list[Any]] | None:
+        if len(rows) != 1:
+            return None
+        if self.votes:
+            return tied_votes(self.estimator, rows, self.rtol)[0]
+        each = tied_answers(self.estimator, rows, self.rtol)[0]
+        return None if each is None else list(itertools.islice(each, MOST_TIE_BREAKS + 1))
 
     def _switched(self, method: str) -> Any:
         import numpy as np
@@ -266,23 +276,34 @@ class TieSwitch:
         return answer
 
 
-def tie_switches(model: Any, float32: bool) -> list[TieSwitch]:
-    """Switches (:class:`TieSwitch`) on every nearest-neighbour classifier or regressor, and every voting
-    SVC (:func:`vote_step`), nested in ``model``, a copy the caller owns (its methods are replaced). The
-    model itself, or a pipeline's last step, is not among them: its ties are answered whole."""
+#: The most differing rows of one batch whose nested ties are worked out: each costs the ensemble's own
+#: predict per tie-break, and a wrong file differs on many rows (4,096 rows of one batch took 19 s; helper-100).
+MOST_NESTED_TIE_ROWS = 16
+
+
+def nested_tie_estimators(model: Any) -> list[tuple[Any, bool]]:
+    """``(estimator, votes)`` for every nearest-neighbour classifier or regressor, and every voting SVC
+    (:func:`vote_step`), nested in ``model``. The model itself, or a pipeline's last step, is not among them:
+    its ties are answered whole."""
     from onnxgate.converters._sklearn_models import sub_estimators
 
     top = last_step(model)[1]
-    switches = []
+    found = []
     for est in sub_estimators(model):
         if est is model or est is top or type(est).__name__ not in SWITCHED_METHODS:
             continue
         if type(est).__name__ in NEIGHBOUR_KINDS:
             if neighbour_step(est) is not None:
-                switches.append(TieSwitch(est, votes=False, float32=float32))
+                found.append((est, False))
         elif vote_step(est) is not None:
-            switches.append(TieSwitch(est, votes=True, float32=float32))
-    return switches
+            found.append((est, True))
+    return found
+
+
+def tie_switches(model: Any, float32: bool) -> list[TieSwitch]:
+    """Switches (:class:`TieSwitch`) on :func:`nested_tie_estimators` of ``model``, a copy the caller owns (its
+    methods are replaced)."""
+    return [TieSwitch(est, votes=votes, float32=float32) for est, votes in nested_tie_estimators(model)]
 
 
 def each_tie_break(switches: list[TieSwitch], run: Any) -> list[Any] | None:

@@ -704,11 +704,10 @@ class SklearnConverter(Converter):
         return outputs
 
     def answers_can_tie(self, model: Any) -> bool:
-        from onnxgate.converters._sklearn_models import sub_estimators
-        from onnxgate.converters._sklearn_ties import SWITCHED_METHODS, neighbour_step, vote_step
+        from onnxgate.converters._sklearn_ties import neighbour_step, nested_tie_estimators, vote_step
 
         return (neighbour_step(model) is not None or vote_step(model) is not None
-                or any(type(est).__name__ in SWITCHED_METHODS for est in sub_estimators(model)))
+                or bool(nested_tie_estimators(model)))
 
     def tied_answers(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature,
                      rows: Sequence[int]) -> dict[int, Iterable[list[Any]]]:
@@ -763,8 +762,10 @@ class SklearnConverter(Converter):
 
         import numpy as np
 
-        from onnxgate.converters._sklearn_ties import each_tie_break, tie_switches
+        from onnxgate.converters._sklearn_ties import MOST_NESTED_TIE_ROWS, each_tie_break, tie_switches
 
+        if len(rows) > MOST_NESTED_TIE_ROWS:  # so many differ that ties are not why
+            return {}
         switched = copy.deepcopy(model)
         switches = tie_switches(switched, float32)
         if not switches:

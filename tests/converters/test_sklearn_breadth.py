@@ -2499,3 +2499,25 @@ def test_a_neighbour_tie_inside_an_ensemble_is_a_tie_not_a_mismatch(kind: str) -
 
     other = build(7).fit(X, y)
     assert not og.validate(og.convert(other, X[:5]), reference=model, data=X).check("prediction_parity").passed
+
+
+def test_a_voting_svc_inside_an_ensemble_is_followed_without_recursion() -> None:
+    # the switched SVC's decision_function was asked again while its tied votes were worked out: every differing
+    # row of a wrong file crashed parity with RecursionError (helper-100); a binary SVC pipeline has no such ties
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    from onnxgate.converters import registry
+
+    X, y = load_iris(return_X_y=True)
+    model = VotingClassifier([("svc", SVC()), ("lr", LogisticRegression(max_iter=500))]).fit(X, y)
+    assert registry.for_model(model).answers_can_tie(model)
+    assert not registry.for_model(model).answers_can_tie(make_pipeline(StandardScaler(), SVC()).fit(X, y > 0))
+    assert og.validate(og.convert(model, X[:5]), reference=model, data=X).passed
+    other = VotingClassifier([("svc", SVC(C=0.01)), ("lr", LogisticRegression(C=0.01, max_iter=500))]).fit(X, y)
+    parity = og.validate(og.convert(other, X[:5]), reference=model, data=X).check("prediction_parity")
+    assert not parity.passed and "Recursion" not in parity.message and "rows" in parity.message, parity.message
