@@ -174,6 +174,11 @@ def _first_bad_utf8(path: Path, err: UnicodeDecodeError) -> tuple[int, str]:
                 except UnicodeDecodeError as found:
                     return offset - pending + found.start, found.reason
                 offset += len(chunk)
+            pending = len(decoder.getstate()[0])
+            try:
+                decoder.decode(b"", final=True)  # a character cut off by the end of the file
+            except UnicodeDecodeError as found:
+                return offset - pending + found.start, found.reason
     except OSError:
         pass
     return err.start, err.reason

@@ -172,6 +172,17 @@ def test_a_byte_that_is_not_utf8_is_named_at_its_offset_in_the_file(tmp_path: Pa
         load_data(path)
 
 
+def test_a_character_cut_off_by_the_end_of_the_file_is_named_at_its_offset(tmp_path: Path) -> None:
+    # the first lead byte of 'é' with its continuation byte missing, at the very end of the file (helper-100)
+    from onnxgate._data import load_data
+
+    body = b"a,b\n" + b"1.5,2\n" * 30_000 + b"1.5,\xc3"
+    path = tmp_path / "cut.csv"
+    path.write_bytes(body)
+    with pytest.raises(og.InvalidDataError, match=rf"is not UTF-8 \(byte {len(body) - 1}: unexpected end of data\)"):
+        load_data(path)
+
+
 def test_an_unreadable_lightgbm_file_is_one_line_on_stderr(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     # LightGBM's C++ side wrote "[LightGBM] [Fatal] ..." to stderr beside onnxgate's own line (helper-95)
     pytest.importorskip("lightgbm")

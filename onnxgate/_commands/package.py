@@ -144,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
     _note_unchecked_parity(manifest)
     if target.is_sql:
         _note_renamed_columns(manifest)
+    _note_kept_input_names(manifest)
     given_name = options.get("service_name")
     if given_name and not target.is_sql and target.name != "mlflow":
         from onnxgate.deploy.server import service_name
@@ -191,6 +192,18 @@ def _written(folder: Path, manifest: dict[str, Any]) -> list[str]:
         return names
     ours = {Path(str(rel)).parts[0] for rel in listed if str(rel)} | {"manifest.json"}
     return [name for name in names if name in ours]
+
+
+def _note_kept_input_names(manifest: dict[str, Any]) -> None:
+    """Say on stderr when an MLflow package kept the model's input names, so the DataFrame the model was
+    fitted on does not pass MLflow's schema until its columns are renamed (helper-99)."""
+    mlflow = manifest.get("mlflow")
+    mlflow = mlflow if isinstance(mlflow, dict) else {}
+    said = mlflow.get("input_names")
+    if isinstance(said, str) and said.startswith("kept"):
+        columns = mlflow.get("renamed_columns") or {}
+        print(f"note: the MLflow package {said.split(' (')[0]}; rename a DataFrame's columns before predict: "
+              f"frame.rename(columns={columns!r})", file=sys.stderr)
 
 
 def _note_renamed_columns(manifest: dict[str, Any]) -> None:

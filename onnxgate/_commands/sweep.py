@@ -22,8 +22,8 @@ def register(sub: Any) -> None:
         description=(
             "Convert MODEL at each opset of --opsets, validate each conversion against the target with "
             "parity on the sample (and the divergence search with --search), print a matrix (opset x converts / "
-            "checks / parity max error), and name the highest opset that passes everything. Exit 0 if one "
-            "does, 1 if none, 2 for input errors."
+            "the target's checks passed, parity apart / parity / its max error), and name the highest opset "
+            "that passes everything. Exit 0 if one does, 1 if none, 2 for input errors."
         ),
     )
     p.add_argument("model", metavar="MODEL", help="native model file (.skops, .pkl, .pt2, .keras, SavedModel dir)")

@@ -156,45 +156,54 @@ def _exact_in_place(nodes: list[dict[str, Any]]) -> int:
 
 
 def _integers_past_float32(sample: Any, columns: Any, largest: Mapping[int, float]) -> str | None:
-    """A warning when the trees split an integer feature at or past :data:`FLOAT32_EXACT_INTEGERS`, where the
-    file's float32 cast rounds the integers LightGBM compares as doubles (helper-94: epoch seconds in a
+    """A warning when the trees split an integer or float64 feature at or past :data:`FLOAT32_EXACT_INTEGERS`,
+    where the file's float32 cast rounds the values LightGBM compares as doubles (helper-94: epoch seconds in a
     breast_cancer model, 101 of 569 labels flipped with convert silent); else None."""
     import numpy as np
 
+    def rounded(dtype: Any) -> bool:  # a float32 column reaches the trees exactly; integers and float64 do not
+        kind = np.dtype(dtype)
+        return kind.kind in "iu" or kind == np.float64
+
     if columns:
-        integer = [(i, label) for i, (label, dtype) in enumerate(columns) if np.dtype(dtype).kind in "iu"]
+        integer = [(i, label) for i, (label, dtype) in enumerate(columns) if rounded(dtype)]
     else:
-        kind = getattr(getattr(sample, "dtype", None), "kind", "")
-        integer = [(i, f"feature {i}") for i in largest] if kind in "iu" and kind else []
+        dtype = getattr(sample, "dtype", None)
+        integer = [(i, f"feature {i}") for i in largest] if dtype is not None and rounded(dtype) else []
     past = [(label, largest[i]) for i, label in integer if largest.get(i, 0.0) >= FLOAT32_EXACT_INTEGERS]
     if not past:
         return None
     names = [label for label, _ in past]
     size = max(value for _, value in past)
     step = int(np.spacing(np.float32(size)))
-    return (f"column(s) {names} hold integers the trees split at up to {size:.6g}, past 2**24 = 16,777,216, where "
+    return (f"column(s) {names} hold values the trees split at up to {size:.6g}, past 2**24 = 16,777,216, where "
             f"the file's float32 cast keeps only every {step}th integer while LightGBM compares them exactly: rows "
             "near those splits can take the other branch. Subtract an offset before training (a base date from "
             "a timestamp) so the values stay below 2**24, and validate with the data the model will score")
 
 
+_STDERR_LOCK = threading.Lock()
+
+
 @contextmanager
 def _native_stderr_silenced() -> Iterator[None]:
     """LightGBM's C++ side writes a failed load to file descriptor 2 as well as raising it: the CLI's one line
-    of error became two. The raised error keeps the text."""
+    of error became two. The raised error keeps the text. One thread at a time: two overlapping redirections
+    would leave descriptor 2 on the null device for good."""
     import os
     import sys
 
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    with _STDERR_LOCK:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
 
 
 def _training_params(booster: Any) -> dict[str, Any]:

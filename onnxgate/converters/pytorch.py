@@ -35,6 +35,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
 import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -118,6 +119,9 @@ def _scatter_without_reduction(proto: Any) -> str | None:
     return None
 
 
+_LOG_LOCK = threading.RLock()
+
+
 @contextmanager
 def _kept_log(name: str, into: list[str]) -> Iterator[None]:
     """The warnings logger ``name`` writes meanwhile, kept in ``into`` and not shown."""
@@ -131,16 +135,17 @@ def _kept_log(name: str, into: list[str]) -> Iterator[None]:
                 into.append(f"{type(error).__name__}: {error}")
 
     logger = logging.getLogger(name)
-    level, propagate, handlers = logger.level, logger.propagate, logger.handlers[:]
-    logger.setLevel(logging.WARNING)
-    logger.propagate = False
-    logger.handlers = [Keep()]
-    try:
-        yield
-    finally:
-        logger.handlers = handlers
-        logger.setLevel(level)
-        logger.propagate = propagate
+    with _LOG_LOCK:  # two threads swapping the handlers would leave the logger silenced for good
+        level, propagate, handlers = logger.level, logger.propagate, logger.handlers[:]
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+        logger.handlers = [Keep()]
+        try:
+            yield
+        finally:
+            logger.handlers = handlers
+            logger.setLevel(level)
+            logger.propagate = propagate
 
 
 def _embedding_weights(model: Any) -> dict[str, str]:

@@ -585,10 +585,12 @@ def _resize_scales_reaching_their_sizes(proto: onnx.ModelProto) -> int:
             if not size or scale == 1.0:
                 continue
             wanted = round(size * scale)
-            for _ in range(8):  # a few ulps at most
-                if math.floor(size * float(raised[axis])) >= wanted:
+            step = raised[axis]
+            for _ in range(8):  # a few ulps at most; a scale still short after them is left as written
+                if math.floor(size * float(step)) >= wanted:
+                    raised[axis] = step
                     break
-                raised[axis] = np.nextafter(raised[axis], np.float32(np.inf))
+                step = np.nextafter(step, np.float32(np.inf))
         if (raised != scales).any():
             init.CopyFrom(numpy_helper.from_array(raised, name))
             moved += int((raised != scales).sum())

@@ -306,8 +306,9 @@ def _with_user_columns(proto: Any) -> tuple[Any, dict[str, Any]]:
     MLflow enforces a DataFrame against the signature's names and hands ``frame[name]`` to the input of
     that name, so a package whose inputs keep the exporter's names (``sepal_length__cm_``) refused the
     DataFrame the model was fitted on ("Failed to enforce schema"). The inputs are renamed, nothing
-    else in the graph changes, and the recorded mapping becomes one name per column. Names another
-    value of the graph already has stay as they were, and the manifest says so.
+    else in the graph changes but an intermediate value that had a column's name (moved aside), and the
+    recorded mapping becomes one name per column. When a column is named as one of the model's outputs
+    (``label``), the input names stay as they were and the manifest says how to rename the DataFrame.
     """
     import onnx
 
@@ -321,12 +322,18 @@ def _with_user_columns(proto: Any) -> tuple[Any, dict[str, Any]]:
         return proto, {}
     renames = {t.name: sig.columns.column_for(t.name) for t in sig.inputs}
     renames = {old: new for old, new in renames.items() if old != new}
-    clashes = sorted(new for new in renames.values() if new in graph_names(proto.graph) - set(renames))
-    if clashes:
-        return proto, {"input_names": f"kept the model's input names: the column(s) {clashes} name other "
-                                      "values of the graph, so predict takes the input names"}
+    taken = graph_names(proto.graph) - set(renames)
+    ends = {v.name for v in [*proto.graph.input, *proto.graph.output]}
+    clashes = sorted(new for new in renames.values() if new in taken & ends)
+    if clashes:  # an output (or input) of that name is the model's interface: it is not renamed away
+        return proto, {"input_names": f"kept the model's input names: the column(s) {clashes} are also names "
+                                      "of the model's outputs or inputs, so MLflow's predict takes a DataFrame "
+                                      "with the input names (renamed_columns maps the data's columns to them)",
+                       "renamed_columns": {new: old for old, new in renames.items()}}
     named = onnx.ModelProto()
     named.CopyFrom(proto)
+    for inner in sorted(new for new in renames.values() if new in taken):  # an intermediate value: moved aside
+        rename_tensor(named.graph, inner, _unused_name(graph_names(named.graph) | set(renames.values()), inner))
     for old, new in renames.items():
         rename_tensor(named.graph, old, new)
     same = ColumnMap.from_pairs((new, new) for new in (renames.get(t.name, t.name) for t in sig.inputs))
@@ -338,6 +345,15 @@ def _with_user_columns(proto: Any) -> tuple[Any, dict[str, Any]]:
     # written even though nothing is renamed now: a SQL-adapted model's older record would otherwise be read
     named.metadata_props.add(key=COLUMNS_METADATA_KEY, value=same.to_json())
     return named, {"input_names": "the user's column names", "renamed_inputs": renames}
+
+
+def _unused_name(taken: set[str], name: str) -> str:
+    """``name`` with the first ``_inner``, ``_inner2``... suffix no value of the graph has."""
+    candidate, n = f"{name}_inner", 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}_inner{n}"
+    return candidate
 
 
 def _renamed_adaptation(mapping: dict[str, Any], renames: dict[str, str]) -> dict[str, Any]:

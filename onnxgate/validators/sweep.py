@@ -81,7 +81,7 @@ class SweepResult:
 
     def __str__(self) -> str:
         lines = [f"onnxgate sweep  target={self.target}  framework={self.framework}", ""]
-        lines.append(f"{'OPSET':>5}  {'CONVERTS':<9} {'CHECKS':<8} {'PARITY':<8} {'MAX_ABS':>9}  NOTES")
+        lines.append(f"{'OPSET':>5}  {'CONVERTS':<9} {'TARGET':<8} {'PARITY':<8} {'MAX_ABS':>9}  NOTES")
         for r in self.rows:
             converts = f"yes ({r.stamped_opset})" if r.converted else "no"
             checks = f"{r.checks_passed}/{r.checks_total}" if r.converted else "-"

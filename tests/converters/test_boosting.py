@@ -949,17 +949,19 @@ def test_a_native_xgboost_categorical_feature_reads_codes_as_xgboost_does() -> N
     assert og.validate(conv, reference=booster, data=X, search=300).passed
 
 
-def test_lightgbm_integers_past_float32s_exact_range_are_named_at_convert() -> None:
+@pytest.mark.parametrize("dtype", ["int64", "float64"])
+def test_lightgbm_integers_past_float32s_exact_range_are_named_at_convert(dtype: str) -> None:
     # epoch seconds (about 1.7e9) as an int64 column: the file casts it to float32, which keeps every 128th
     # integer there, while LightGBM compares the integers exactly; 101 of 569 labels flipped and convert said
-    # nothing about the column (helper-94). It names it now; validate fails such a file as it did
+    # nothing about the column (helper-94). It names it now; validate fails such a file as it did. The same
+    # seconds held as float64 are named too (helper-100)
     from sklearn.datasets import load_breast_cancer
 
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
     X = X.iloc[:, :5].copy()
     small = lightgbm.LGBMClassifier(n_estimators=20, verbose=-1, n_jobs=1).fit(X, y)
     rng = np.random.default_rng(1)
-    X["signup_ts"] = (1_700_000_000 + (y == 0) * 37 + rng.integers(0, 60, len(y))).astype("int64")
+    X["signup_ts"] = (1_700_000_000 + (y == 0) * 37 + rng.integers(0, 60, len(y))).astype(dtype)
     model = lightgbm.LGBMClassifier(n_estimators=20, verbose=-1, n_jobs=1).fit(X, y)
     conv = og.convert(model, X.head())
     named = [w for w in conv.warnings if "2**24" in w]

@@ -117,21 +117,43 @@ def test_mlflow_takes_the_dataframe_with_the_users_own_column_names(frame_fitted
     assert og.validate(folder / "model.onnx", reference=model, data=frame).passed
 
 
-def test_a_column_name_the_graph_already_uses_keeps_the_input_names(frame_fitted, tmp_path):
+def test_an_intermediate_value_named_as_a_column_is_moved_aside(frame_fitted, tmp_path):
     from onnxgate.adaptation.graph import rename_tensor
 
-    _, frame, conv = frame_fitted
+    model, frame, conv = frame_fitted
     proto = onnx.ModelProto()
     proto.CopyFrom(conv.model)
     inner = next(o for node in proto.graph.node for o in node.output if o not in conv.signature.output_names)
     rename_tensor(proto.graph, inner, "petal width (cm)")  # an inner value now has a column's name
     folder = og.package(proto, target="mlflow", out=tmp_path / "pkg")
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert "kept the model's input names" in manifest["mlflow"]["input_names"]
-    assert "petal width (cm)" in manifest["mlflow"]["input_names"]
-    got = mlflow_pyfunc.load_model(str(folder)).predict(frame.set_axis(conv.signature.input_names, axis=1))
-    want = _onnxruntime(proto, {n: frame[[c]].to_numpy() for n, c in zip(conv.signature.input_names, frame)})
-    np.testing.assert_array_equal(got["label"], want["label"])
+    assert manifest["mlflow"]["input_names"] == "the user's column names"
+    # every input took its column's name, so the fitted DataFrame itself scores (it was refused before)
+    got = mlflow_pyfunc.load_model(str(folder)).predict(frame)
+    np.testing.assert_array_equal(np.ravel(got["label"]), model.predict(frame))
+
+
+def test_a_column_named_as_an_output_keeps_the_input_names_and_says_how_to_rename(tmp_path, capsys):
+    # a column called 'label' beside the classifier's 'label' output: MLflow took the input names and the
+    # fitted DataFrame failed its schema, with package silent about it (helper-99)
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    frame = load_iris(as_frame=True).data.set_axis(["label", "a b", "c", "d"], axis=1)
+    model = LogisticRegression(max_iter=500).fit(frame, load_iris().target)
+    model_path, data = tmp_path / "m.onnx", tmp_path / "rows.csv"
+    og.convert(model, frame, target="container").save(model_path)
+    frame.to_csv(data, index=False)
+    assert main(["package", str(model_path), "--target", "mlflow", "--data", str(data),
+                 "--out", str(tmp_path / "pkg")]) == 0
+    err = capsys.readouterr().err
+    assert "the MLflow package kept the model's input names" in err and "['label']" in err, err
+    manifest = json.loads((tmp_path / "pkg" / "manifest.json").read_text())
+    renamed = manifest["mlflow"]["renamed_columns"]
+    assert renamed["label"] != "label" and renamed["a b"] == "a_b"
+    # the rename the note names makes the fitted DataFrame score
+    got = mlflow_pyfunc.load_model(str(tmp_path / "pkg")).predict(frame.rename(columns=renamed))
+    np.testing.assert_array_equal(np.ravel(got["label"]), model.predict(frame))
 
 
 def test_rank_one_inputs_get_a_column_signature(tmp_path):
