@@ -713,8 +713,11 @@ def unknown_value_notes(model: Any) -> list[str]:
             )
         statistics = getattr(est, "statistics_", None)
         missing = getattr(est, "missing_values", 0)
+        fitted = getattr(est, "_fit_dtype", None)  # the input's dtype: strategy='constant' keeps object
+        filled = statistics if statistics is not None else ()
+        text = fitted.kind in "OUS" if fitted is not None else any(isinstance(v, str) for v in filled)
         if (type(est).__name__ == "SimpleImputer" and statistics is not None and statistics.dtype.kind == "O"
-                and (missing is None or (isinstance(missing, float) and missing != missing))):
+                and text and (missing is None or (isinstance(missing, float) and missing != missing))):
             columns = [str(c) for c in getattr(est, "feature_names_in_", [])] or "its columns"
             fills = sorted({str(v) for v in statistics})
             notes.append(

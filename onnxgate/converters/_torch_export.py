@@ -9,6 +9,7 @@ import contextlib
 import io
 import os
 import re
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -672,6 +673,91 @@ def _choose_dynamo(kind: str, opset: int, dynamo: bool | None) -> bool:
     return dynamo
 
 
+def _dilated_same_pads_written_out(proto: Any) -> int:
+    """Write a dilated ``Conv``'s ``auto_pad='SAME_UPPER'`` as its explicit pads; how many.
+
+    The TorchScript exporter writes ``nn.Conv2d(padding='same', dilation=3)`` so, and onnxruntime refuses to
+    run it ("Dilation not supported for AutoPadType::SAME_UPPER"): convert handed back a file that loads but
+    cannot score (helper-101). torch's 'same' has stride 1, where the padding of an axis is ``(k - 1) * d``,
+    its lesser half before, whatever the input's size; SAME_UPPER pads the same way."""
+    from onnx import helper, numpy_helper
+
+    weights = {init.name: numpy_helper.to_array(init).shape for init in proto.graph.initializer}
+    written = 0
+    for node in proto.graph.node:
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if node.op_type != "Conv" or attrs.get("auto_pad") not in (b"SAME_UPPER", b"SAME_LOWER"):
+            continue
+        kernel = list(attrs.get("kernel_shape") or weights.get(node.input[1], ())[2:])
+        dilations = list(attrs.get("dilations") or [1] * len(kernel))
+        if not kernel or any(s != 1 for s in attrs.get("strides") or ()) or all(d == 1 for d in dilations):
+            continue
+        totals = [(k - 1) * d for k, d in zip(kernel, dilations)]
+        lower = attrs["auto_pad"] == b"SAME_LOWER"
+        begins = [(t + 1) // 2 if lower else t // 2 for t in totals]
+        for attr in [a for a in node.attribute if a.name in ("auto_pad", "pads")]:
+            node.attribute.remove(attr)
+        node.attribute.append(helper.make_attribute("pads", begins + [t - b for t, b in zip(totals, begins)]))
+        written += 1
+    return written
+
+
+def _shaped_as_forward(model: Any, specs: list[Any]) -> tuple[Any, ...]:
+    """``specs`` (one per argument) laid out as ``forward``'s parameters: torch.export matches dynamic shapes
+    to the signature, so a ``forward(self, *args)`` takes its arguments' specs as one tuple, and the flat
+    tuple was refused ("inputs[0] is a tuple ..."; helper-101)."""
+    import inspect
+
+    try:
+        parameters = list(inspect.signature(model.forward).parameters.values())
+    except (TypeError, ValueError, AttributeError):
+        return tuple(specs)
+    rest = next((i for i, p in enumerate(parameters) if p.kind is inspect.Parameter.VAR_POSITIONAL), None)
+    if rest is None or rest > len(specs):
+        return tuple(specs)
+    return (*specs[:rest], tuple(specs[rest:]))
+
+
+_SYMBOLICS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _floor_divide_rounding_down() -> Iterator[None]:
+    """The TorchScript exporter with ``aten::floor_divide`` (``x // y``) written as torch computes it.
+
+    torch 2.13's exporter still writes the truncating division torch.floor_divide had before 1.13: ``x // 4``
+    on -7 answered -1 where torch answers -2 (and ``x // 2.0`` on -0.2 answered 0 for -1), with convert silent
+    and validate passing data without negatives (helper-101). Registered for the export only, one thread
+    at a time: the registry is torch's, shared with the user's own exports."""
+    import torch
+
+    with _SYMBOLICS_LOCK:
+        torch.onnx.register_custom_op_symbolic("aten::floor_divide", _floor_divide_symbolic, 9)
+        try:
+            yield
+        finally:
+            torch.onnx.unregister_custom_op_symbolic("aten::floor_divide", 9)
+
+
+def _floor_divide_symbolic(g: Any, self: Any, other: Any) -> Any:
+    """``self // other`` rounding down: floats as ``Floor(self / other)`` (the exporter's own ``div(...,
+    rounding_mode='floor')``); integers as the truncated quotient less one where the remainder is non-zero
+    and its sign differs from the divisor's."""
+    import torch
+    from torch.onnx._internal.torchscript_exporter import _type_utils, symbolic_helper, symbolic_opset9
+
+    if symbolic_helper._is_fp(self) or symbolic_helper._is_fp(other):
+        return symbolic_opset9._floor_divide(g, self, other)
+    kind = _type_utils.JitScalarType.from_value(self, _type_utils.JitScalarType.INT64)
+    other = g.op("Cast", other, to_i=kind.onnx_type())
+    quotient = g.op("Div", self, other)
+    zero = g.op("Constant", value_t=torch.tensor(0, dtype=kind.dtype()))
+    remainder = g.op("Sub", self, g.op("Mul", quotient, other))
+    short = g.op("And", g.op("Not", g.op("Equal", remainder, zero)),
+                 g.op("Xor", g.op("Less", remainder, zero), g.op("Less", other, zero)))
+    return g.op("Sub", quotient, g.op("Cast", short, to_i=kind.onnx_type()))
+
+
 def _export(
     model: Any,
     args: tuple[Any, ...],
@@ -698,7 +784,8 @@ def _export(
                 kwargs: dict[str, Any] = {}
                 if not isinstance(model, torch.export.ExportedProgram):
                     batch = torch.export.Dim(BATCH_DIM)
-                    kwargs["dynamic_shapes"] = tuple({0: batch} if a.dim() else None for a in args)
+                    kwargs["dynamic_shapes"] = _shaped_as_forward(
+                        model, [{0: batch} if a.dim() else None for a in args])
                 program = torch.onnx.export(
                     model,
                     args,
@@ -720,7 +807,7 @@ def _export(
                 # traced as a caller with gradients on: under the user's torch.no_grad() a TransformerEncoderLayer
                 # takes its fused inference path (aten::_transformer_encoder_layer_fwd), which this exporter
                 # cannot write, and the refusal sent the user to opset 18 (helper-93)
-                with torch.enable_grad():
+                with torch.enable_grad(), _floor_divide_rounding_down():
                     torch.onnx.export(
                         model,
                         args,
@@ -733,6 +820,7 @@ def _export(
                         verbose=False,
                     )
                 proto = onnx.load_from_string(buffer.getvalue())
+                _dilated_same_pads_written_out(proto)
     except (OpsetError, UnsupportedModelError):
         raise
     except Exception as err:

@@ -523,7 +523,7 @@ class SklearnConverter(Converter):
         # input position -> element type fed from outside (positions: skl2onnx renames the inputs)
         wider = {i: _code(c.dtype) for i, c in enumerate(columns) if c.dtype.kind == "f" and c.dtype != compute_dtype}
         boundary: dict[str, int] = {}
-        concat = False
+        concat, refused = False, None
         if len(columns) > 1:
             # the original names: a ColumnTransformer selects by them (skl2onnx sanitises them itself)
             initial = [(c.original, _tensor_type(c.dtype, 1, compute_dtype)) for c in columns]
@@ -556,7 +556,7 @@ class SklearnConverter(Converter):
                 except Exception:
                     proto = None
             if proto is None and len(columns) > 1 and _takes_one_input(err):
-                concat = True
+                concat, refused = True, err
             elif proto is None:
                 raise _conversion_error(model, err, compute) from err
         else:
@@ -573,6 +573,10 @@ class SklearnConverter(Converter):
             # A plain estimator fitted on a DataFrame reads one [N,k] matrix: its columns are
             # concatenated (each cast to the compute type) inside the graph, one input per column.
             text = [c.original for c in columns if c.dtype.kind not in "fiub"]
+            if text and refused is not None and _selects_columns(model):
+                # the columns were picked by a ColumnTransformer, and a step of it refused them: its reason,
+                # not "encode the text" (a KNNImputer beside a OneHotEncoder; helper-102)
+                raise _conversion_error(model, refused, compute) from refused
             if text:
                 raise InvalidDataError(
                     f"{type(model).__name__} reads one matrix of numbers, but the sample's column(s) {text} hold "

@@ -57,7 +57,7 @@ def validate(
     target: Any = "onnxruntime",
     atol: float | Mapping[str, float] | None = None,
     rtol: float | Mapping[str, float] | None = None,
-    infinities_compare_equal: bool = False,
+    infinities_compare_equal: bool = True,
     fail_fast: bool = False,
 ) -> Report:
     """Check ``model`` against ``target`` on the driver and prove parity on ``df``'s rows on the executors.
@@ -83,7 +83,7 @@ def validate(
     atol, rtol : float or mapping of output name to float, optional
         As in :func:`onnxgate.validate`.
     infinities_compare_equal : bool
-        Treat equal infinities as matching.
+        Treat equal infinities as matching (the default, as :func:`onnxgate.validate` does).
     fail_fast : bool
         Stop at the first failed check (parity is then skipped, and no Spark job runs).
 

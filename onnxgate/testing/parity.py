@@ -55,7 +55,7 @@ def format_evidence(result: CheckResult) -> str:
         lines.append(head)
         if out.get("nonfinite_mismatches"):
             lines.append(f"      {out['nonfinite_mismatches']} of them NaN or infinity against another value, or the "
-                         "same infinity on both sides, which mismatches unless infinities_compare_equal=True")
+                         "same infinity on both sides, which mismatches with infinities_compare_equal=False")
         for row in list(out.get("worst_rows", []))[:EVIDENCE_ROWS]:
             if not row.get("mismatch"):
                 continue
@@ -88,7 +88,7 @@ def assert_parity(
     seed: int = 0,
     target: str | Target | None = None,
     search_time_limit: float | None = None,
-    infinities_compare_equal: bool = False,
+    infinities_compare_equal: bool = True,
 ) -> tuple[CheckResult, ...]:
     """Assert that ``onnx_model`` predicts what ``reference`` predicts on ``data`` (and on searched rows).
 
@@ -113,9 +113,8 @@ def assert_parity(
     search_time_limit : float, optional
         Seconds the search may take.
     infinities_compare_equal : bool
-        Let the same infinity on both sides match (default: an infinity mismatches, even against the
-        same one, as ``validate`` compares). For inputs drawn with ``allow_infinity=True``, where a model
-        passes infinity on.
+        Let the same infinity on both sides match (the default, as ``validate`` compares); False
+        mismatches an infinity even against the same one, as Polygraphy does.
 
     Returns
     -------

@@ -637,7 +637,7 @@ def compare_arrays(
     rtol: float,
     name: str = "output",
     exact: bool = False,
-    infinities_compare_equal: bool = False,
+    infinities_compare_equal: bool = True,
     inputs: Mapping[str, np.ndarray] | None = None,
 ) -> OutputComparison:
     """Compare one output: the reference's ``expected`` against the ONNX model's ``actual``.
@@ -654,7 +654,7 @@ def compare_arrays(
     exact : bool
         Any difference mismatches (labels); the mismatch rate is the flip rate.
     infinities_compare_equal : bool
-        Treat equal infinities as matching (by default they mismatch, as in Polygraphy).
+        Treat equal infinities as matching (the default; False: they mismatch, as in Polygraphy).
     inputs : mapping of str to ndarray, optional
         The rows' inputs, shown in ``worst_rows``.
 

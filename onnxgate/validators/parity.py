@@ -6,8 +6,8 @@ reference counterpart), shapes, then values.
 The element-wise rule is Polygraphy's: a value mismatches when ``abs > atol`` **and** ``rel > rtol``,
 with ``abs = |onnx - reference|`` and ``rel = abs / |reference|`` (``rel`` is ``inf`` where the
 reference is 0 and the values differ, 0 where both are 0). NaN against a number mismatches, NaN
-against NaN matches, and equal infinities match only with ``infinities_compare_equal=True``
-(otherwise their difference is undefined, as in Polygraphy).
+against NaN matches, and the same infinity on both sides matches (the file answers as the model does:
+a masked ``-inf`` logit); ``infinities_compare_equal=False`` makes it mismatch, as Polygraphy does.
 
 Default tolerances depend on the output's element type (:data:`DEFAULT_TOLERANCES`); integer, bool
 and string outputs, and outputs named like labels (:data:`LABEL_NAME_HINTS`), are compared exactly,
@@ -204,7 +204,7 @@ def check_prediction_parity(
     rtol: Tolerance = None,
     batch_size: int | None = None,
     progress: bool | Callable[[int, int], None] | None = None,
-    infinities_compare_equal: bool = False,
+    infinities_compare_equal: bool = True,
     target_holds_nan: bool = True,
 ) -> CheckResult:
     """Run the ONNX model and ``reference`` on the same rows, in batches, and compare every output.
@@ -225,7 +225,7 @@ def check_prediction_parity(
     progress : bool or callable, optional
         A progress bar on stderr (default: only when stderr is a terminal), or ``f(done, total)``.
     infinities_compare_equal : bool
-        Treat equal infinities as matching.
+        Treat equal infinities as matching (the default; False: Polygraphy's rule, where they mismatch).
     target_holds_nan : bool
         False for a target whose tables cannot hold NaN or infinity (SQL ``float`` columns): rows
         holding them are counted (``details["rows_with_nan"]``) and the message says that the target
@@ -788,7 +788,7 @@ def parity_result(
     missing: set[str],
     rows: int,
     details: Mapping[str, Any],
-    infinities_compare_equal: bool = False,
+    infinities_compare_equal: bool = True,
     model: Any = None,
     rows_float32: bool = False,
 ) -> CheckResult:

@@ -3,8 +3,9 @@
 The rule is Polygraphy's: a value mismatches when ``abs > atol`` **and** ``rel > rtol``, with
 ``abs = |onnx - reference|`` and ``rel = abs / |reference|`` (``rel`` is ``inf`` where the reference
 is 0 and the values differ, 0 where both are 0). NaN against NaN matches; NaN against a number
-mismatches, and so does an infinity unless ``infinities_compare_equal`` and both are the same
-infinity; there ``abs`` is undefined, so evidence states the two values instead of a difference.
+mismatches, and so does an infinity unless both are the same infinity (``infinities_compare_equal``, the
+default; False mismatches it too, as Polygraphy does); there ``abs`` is undefined, so evidence states the
+two values instead of a difference.
 
 :func:`element_mismatches` is the rule; :func:`onnxgate.validators.parity.compare_arrays` (parity's
 statistics) and :func:`compare_rows` (one verdict and one piece of evidence per row: the divergence
@@ -62,13 +63,13 @@ def element_mismatches(
     atol: float,
     rtol: float,
     exact: bool = False,
-    infinities_compare_equal: bool = False,
+    infinities_compare_equal: bool = True,
 ) -> ElementMismatches:
     """The one element-wise parity rule, on numeric arrays of the same shape.
 
     A value mismatches when ``abs > atol`` and ``rel > rtol``; with ``exact`` any difference does
     (compared in the original dtypes, so int64 beyond 2**53 too). NaN against NaN matches, NaN
-    against a number mismatches, and equal infinities match only with ``infinities_compare_equal``.
+    against a number mismatches, and equal infinities match unless ``infinities_compare_equal`` is False.
     :func:`compare_arrays` (parity), :func:`compare_rows` (the search, the DuckDB dry run) apply it.
 
     Examples
@@ -119,7 +120,7 @@ def compare_rows(
     exact: bool = False,
     name: str = "output",
     rows: int | None = None,
-    infinities_compare_equal: bool = False,
+    infinities_compare_equal: bool = True,
 ) -> RowComparison:
     """Compare one output row by row with the parity rule, keeping one piece of evidence per bad row.
 
@@ -137,7 +138,7 @@ def compare_rows(
         The number of rows both should hold (default: ``len(expected)``); when either holds another
         number of values every row fails with a shape error.
     infinities_compare_equal : bool
-        Treat equal infinities as matching (two runs of one ONNX model, e.g.).
+        Treat equal infinities as matching (the default; False: Polygraphy's rule).
 
     Returns
     -------

@@ -2138,6 +2138,53 @@ def test_a_text_imputer_before_a_one_hot_encoder_converts(strategy: str) -> None
     assert not og.validate(conv, data=filled, reference=other).passed
 
 
+def test_a_constant_imputer_of_numbers_is_not_called_a_text_imputer() -> None:
+    # strategy='constant' keeps its fill value in an object array even over float columns: convert warned
+    # "SimpleImputer on text ['magnesium', ...]" for float64 inputs (helper-102)
+    from sklearn.datasets import load_wine
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    frame = X.iloc[:, :4].copy()
+    frame.iloc[::9, 0] = np.nan
+    model = make_pipeline(SimpleImputer(strategy="constant", fill_value=-1), LogisticRegression(max_iter=3000))
+    model.fit(frame, y)
+    conv = og.convert(model, frame[:5])
+    assert not any("text" in w for w in conv.warnings), conv.warnings
+    assert og.validate(conv, data=frame, reference=model).passed  # NaN rows filled as scikit-learn fills them
+
+
+def test_a_knn_imputer_beside_a_one_hot_encoder_is_not_told_to_encode_its_text() -> None:
+    # skl2onnx's KNNImputer takes float32 only; the double attempt's refusal became "reads one matrix of
+    # numbers, but ['city'] hold text; encode them", which the pipeline does, and no float32 try followed
+    # (helper-102). It converts in float32 now, says why, and validate's verdict is the file's truth
+    import onnxruntime as ort
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import KNNImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"age": rng.normal(40, 10, 200), "income": rng.normal(5, 1, 200),
+                          "city": rng.choice(["a", "b", "c"], 200).astype(object)})
+    frame.loc[::7, "age"] = np.nan
+    y = (frame["income"] > 5).astype(int)
+    columns = ColumnTransformer([("n", make_pipeline(KNNImputer(n_neighbors=3), StandardScaler()), ["age", "income"]),
+                                 ("t", OneHotEncoder(handle_unknown="ignore"), ["city"])])
+    model = make_pipeline(columns, LogisticRegression()).fit(frame, y)
+    conv = og.convert(model, frame[:20], opset=18)
+    assert any("KNNImputer" in w and "float32" in w for w in conv.warnings), conv.warnings
+    feeds = {"age": frame[["age"]].to_numpy(), "income": frame[["income"]].to_numpy(),
+             "city": frame[["city"]].to_numpy()}
+    got = ort.InferenceSession(conv.model.SerializeToString()).run(["probabilities"], feeds)[0]
+    right = np.abs(got - model.predict_proba(frame)).max() < 1e-4
+    assert og.validate(conv, data=frame, reference=model).passed == right
+
+
 def test_isotonic_calibration_interpolates_as_scikit_learn() -> None:
     # skl2onnx took each calibrator's value at the nearest threshold: 14 of 178 wine rows off by up to 0.22
     from sklearn.calibration import CalibratedClassifierCV

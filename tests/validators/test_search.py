@@ -693,3 +693,29 @@ def test_tree_splits_map_back_through_a_clipping_scaler(opset: int) -> None:
         splits = tree_splits(og.convert(model, X[:5], opset=opset))
         assert splits and all(s.raw_threshold is not None for s in splits), scaler
         assert all(("Clip" if opset >= 11 else "Max") in s.transform for s in splits), splits[0].transform
+
+
+@pytest.mark.parametrize("unknown", ["infrequent_if_exist", "ignore", "error"])
+def test_the_search_tries_a_text_value_the_data_does_not_hold(unknown: str) -> None:
+    # scikit-learn files an unseen city as infrequent and answers; the ONNX file fails on it ('Unknown
+    # Category'). The search varied numbers only and passed it at 300 rows (helper-102). 'ignore' encodes an
+    # unseen value as zeros in both and passes; 'error' is refused by both and passes too
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    cities = rng.choice(["paris", "lyon", "nice", "brest"], 400, p=[.5, .3, .17, .03]).astype(object)
+    frame = pd.DataFrame({"x": rng.normal(size=400), "city": cities,
+                          "color": rng.choice(["red", "green", "blue"], 400).astype(object)})
+    y = ((frame["x"] > 0) ^ (frame["city"] == "lyon")).astype(int)
+    encoder = OneHotEncoder(handle_unknown=unknown, min_frequency=20 if unknown == "infrequent_if_exist" else None)
+    model = make_pipeline(ColumnTransformer([("n", "passthrough", ["x"]), ("c", encoder, ["city", "color"])]),
+                          LogisticRegression()).fit(frame, y)
+    conv = og.convert(model, frame[:20])
+    result = check_search_divergences(conv, model, frame, budget=200, seed=0)
+    assert result.passed == (unknown != "infrequent_if_exist"), result.message
+    if not result.passed:
+        assert result.details["divergences"][0]["row"]["city"] in ("onnxgate-unseen-value", "")

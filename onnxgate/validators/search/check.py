@@ -16,7 +16,8 @@ evaluated on both models) and a time limit, seeded, in four phases:
     on the rows in between.
 ``edges``
     One feature at a time: zeros, signed zeros, the data's min/max and beyond, large and small
-    magnitudes, and NaN/infinity when the target allows them.
+    magnitudes, and NaN/infinity when the target allows them; each text input set to a value the data
+    does not hold and to the empty string, in a few data rows.
 ``hypothesis``
     A Hypothesis search (optional dependency) whose property is "the two models agree on this row",
     over the data's observed ranges; a failure shrinks to a small, readable row.

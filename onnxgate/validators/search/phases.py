@@ -291,10 +291,13 @@ def _edge_values(space: Space, j: int, allow_nan: bool) -> list[float]:
 
 def phase_edges(searcher: Searcher, rng: Any, allow_nan: bool | Sequence[bool]) -> None:
     """Each feature at its edge values (zero, the data's range and past it, large and small magnitudes, and
-    NaN and the infinities where ``allow_nan`` says: one bool, or one per feature)."""
+    NaN and the infinities where ``allow_nan`` says: one bool, or one per feature); each text input unseen
+    and empty (:data:`onnxgate.validators.search.space.TEXT_EDGES`) in a few data rows."""
     import numpy as np
 
     sp = searcher.space
+    if sp.text_rows:  # first: a handful of rows, each a data row with one text value unseen or empty
+        searcher.evaluate(sp.X[list(sp.text_rows)], index_array(list(sp.text_rows)))
     if sp.n_rows == 0 or sp.d == 0:
         return
     base = int(rng.integers(sp.n_rows))

@@ -26,6 +26,8 @@ class Space:
     hi: Array
     integer: Array  # bool per feature
     float32: Array  # bool per feature: the input is float32 (so bisection steps in float32)
+    #: rows past ``n_rows``: a data row with one text value replaced by :data:`TEXT_EDGES` (their bases)
+    text_rows: tuple[int, ...] = ()
 
     @property
     def d(self) -> int:
@@ -103,10 +105,49 @@ def to_python(value: Any) -> Any:
     return value
 
 
+#: What a text input is tried with besides the data's values: a value no training set holds (a category
+#: scikit-learn files as unknown or infrequent) and the empty string.
+TEXT_EDGES = ("onnxgate-unseen-value", "")
+#: Data rows each text value of :data:`TEXT_EDGES` is tried in.
+TEXT_EDGE_ROWS = 3
+
+
+def _with_text_edges(signature: Signature, feeds: dict[str, Array], n: int) -> tuple[dict[str, Array], int]:
+    """``feeds`` followed by copies of a few rows, each with one text element set to a value of
+    :data:`TEXT_EDGES`, and how many were added. The numeric phases vary numbers only; an unseen category,
+    which a OneHotEncoder(handle_unknown='infrequent_if_exist') file fails on while scikit-learn answers,
+    passed the search (helper-102)."""
+    import numpy as np
+
+    text = [s.name for s in signature.inputs
+            if feeds[s.name].dtype.kind in "OU" and feeds[s.name].ndim >= 1 and n]
+    if not text:
+        return feeds, 0
+    bases = sorted({0, n // 2, n - 1})[:TEXT_EDGE_ROWS]
+    picks: list[tuple[int, str, int, str]] = []
+    for name in text:
+        width = int(np.prod(feeds[name].shape[1:])) if feeds[name].ndim > 1 else 1
+        picks += [(b, name, col, value) for value in TEXT_EDGES for col in range(width) for b in bases]
+    rows = index_array([b for b, _, _, _ in picks])
+    grown = {name: np.concatenate([values, values[rows]]) for name, values in feeds.items()}
+    for name in text:
+        grown[name] = grown[name].astype(object)
+    for i, (_, name, col, value) in enumerate(picks):
+        flat = grown[name][n + i].reshape(-1) if grown[name].ndim > 1 else None
+        if flat is None:
+            grown[name][n + i] = value
+        else:
+            flat[col] = value
+            grown[name][n + i] = flat.reshape(grown[name].shape[1:])
+    return grown, len(picks)
+
+
 def make_space(signature: Signature, feeds: dict[str, Array]) -> Space:
     import numpy as np
 
     n = len(next(iter(feeds.values())))
+    feeds, added = _with_text_edges(signature, feeds, n)
+    everything = n + added
     features: list[tuple[str, int]] = []
     shapes: dict[str, tuple[int, ...]] = {}
     blocks = []
@@ -120,12 +161,13 @@ def make_space(signature: Signature, feeds: dict[str, Array]) -> Space:
         width = int(np.prod(shape)) if shape else 1
         shapes[spec.name] = shape
         features += [(spec.name, j) for j in range(width)]
-        blocks.append(array.reshape(n, width).astype(np.float64))
+        blocks.append(array.reshape(everything, width).astype(np.float64))
         integer += [array.dtype.kind in "iu"] * width
         f32 += [array.dtype == np.float32 or array.dtype == np.float16] * width
-    X = np.concatenate(blocks, axis=1) if blocks else np.zeros((n, 0))
+    X = np.concatenate(blocks, axis=1) if blocks else np.zeros((everything, 0))
     with np.errstate(all="ignore"):
-        finite = np.where(np.isfinite(X), X, np.nan)
+        finite = np.where(np.isfinite(X[:n]), X[:n], np.nan)
         lo = np.nan_to_num(np.nanmin(finite, axis=0), nan=0.0) if n else np.zeros(X.shape[1])
         hi = np.nan_to_num(np.nanmax(finite, axis=0), nan=1.0) if n else np.ones(X.shape[1])
-    return Space(signature, feeds, n, features, shapes, X, lo, hi, np.asarray(integer, bool), np.asarray(f32, bool))
+    return Space(signature, feeds, n, features, shapes, X, lo, hi, np.asarray(integer, bool), np.asarray(f32, bool),
+                 tuple(range(n, everything)))
