@@ -331,3 +331,27 @@ def test_a_package_that_takes_nan_scores_it(packages: dict[str, Any], tmp_path: 
     rows.to_parquet(data)
     assert _score(packages["imputed"], data, out) == 0
     assert np.isfinite(np.stack(pq.read_table(out).column("probabilities").to_pylist())).all()
+
+
+def test_text_numerals_into_an_integer_input_are_read_exactly(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    # a text column feeding an int64 input went through float64: '9007199254740993' (2**53 + 1) scored as
+    # 2**53, and 2**62 + 1 squared as 0, with score silent (helper-103)
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Mul", ["a", "a"], ["square"])], "square",
+                              [helper.make_tensor_value_info("a", TensorProto.INT64, ["N", 1])],
+                              [helper.make_tensor_value_info("square", TensorProto.INT64, ["N", 1])])
+    model = tmp_path / "square.onnx"
+    import onnx
+
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), model)
+    values = [3, 2**53 + 1, 2**62 + 1, -(2**40) - 7]
+    pd.DataFrame({"a": [str(v) for v in values]}).to_parquet(tmp_path / "rows.parquet")
+    assert _score(model, tmp_path / "rows.parquet", tmp_path / "out.parquet") == 0
+    got = np.ravel(pd.read_parquet(tmp_path / "out.parquet")["square"].tolist())
+    want = (np.array(values, dtype=np.int64) * np.array(values, dtype=np.int64)).tolist()  # int64 wraps as the file
+    assert got.tolist() == want
+    pd.DataFrame({"a": ["3", "2.5"]}).to_parquet(tmp_path / "half.parquet")
+    assert _score(model, tmp_path / "half.parquet", tmp_path / "half_out.parquet") == 2
+    assert "fractional" in capsys.readouterr().err

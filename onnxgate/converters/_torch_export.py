@@ -591,7 +591,8 @@ def export_summary(err: BaseException) -> str:
     return (lines[0] if lines else type(err).__name__)[:400]
 
 
-def _export_error(model: Any, err: BaseException, *, opset: int, dynamo: bool) -> Exception:
+def _export_error(model: Any, err: BaseException, *, opset: int, dynamo: bool,
+                  args: tuple[Any, ...] | None = None) -> Exception:
     text = ANSI_ESCAPE.sub("", str(err))
     exporter = "dynamo" if dynamo else "TorchScript"
     if "Unsupported onnx_opset_version" in text:
@@ -616,7 +617,17 @@ def _export_error(model: Any, err: BaseException, *, opset: int, dynamo: bool) -
         # the TorchScript exporter names the opset its translation of the operator needs
         other = f"opset {added.group(1)} or higher, where the TorchScript exporter translates it"
     else:
-        other = "opset 18 or higher (the dynamo exporter)"
+        refused = _dynamo_refusal(model, args) if args is not None else None
+        if refused is None:
+            other = "opset 18 or higher (the dynamo exporter)"
+        else:  # "try opset 18" sent users to a refusal too (torch.sort(stable=True), cummax; helper-101)
+            return UnsupportedModelError(
+                f"neither PyTorch exporter converts {type(model).__name__}: at opset {opset} the TorchScript "
+                f"exporter said: {export_summary(err)[:240]}; at opset 18 the dynamo exporter said: "
+                f"{refused[:240]}. Replace the operator with ones ONNX supports, or register a custom translation",
+                framework="pytorch",
+                opset=opset,
+            )
     # The fix first: the exporter's own words (a node dump) are only the evidence.
     return UnsupportedModelError(
         f"the PyTorch {exporter} exporter could not convert {type(model).__name__} at opset {opset}; "
@@ -625,6 +636,22 @@ def _export_error(model: Any, err: BaseException, *, opset: int, dynamo: bool) -
         framework="pytorch",
         opset=opset,
     )
+
+
+def _dynamo_refusal(model: Any, args: tuple[Any, ...]) -> str | None:
+    """Why the dynamo exporter cannot write ``model`` at opset 18 (the batch left as the sample's), or None
+    when it can: said before a user is sent there."""
+    import torch
+
+    if isinstance(model, torch.jit.ScriptModule):
+        return "it takes an nn.Module or a torch.export program, not TorchScript"
+    try:
+        with quiet_exporters(), eval_mode(model):
+            torch.onnx.export(model, args, None, dynamo=True, opset_version=18, external_data=False,
+                              verbose=False)
+    except Exception as err:
+        return export_summary(err)
+    return None
 
 
 def _choose_dynamo(kind: str, opset: int, dynamo: bool | None) -> bool:
@@ -827,7 +854,7 @@ def _export(
         # The probes ran on a few rows only: a row of the sample that forward() cannot take is a
         # data error, not an exporter one (raises InvalidDataError).
         _run_sample(model, args)
-        raise _export_error(model, err, opset=opset, dynamo=dynamo) from err
+        raise _export_error(model, err, opset=opset, dynamo=dynamo, args=args) from err
     if notes is not None:
         # torch's own modules warn too (nn.GRU checks its input's shape in Python): only the user's code
         torch_dir = os.path.dirname(torch.__file__) + os.sep
@@ -1129,6 +1156,16 @@ def _convert_quietly(
     proto.ir_version = max(int(proto.ir_version), ir_version_for_opset(opset))
     fixed_inputs, static_outputs = _name_batch_axes(proto)
     if fixed_inputs:
+        if kind == "module" and _rows(args) == 1:
+            # torch.export specialises a dimension of size 1 to that size: the sample's one row fixed the batch
+            # (the advice about torch.export.export was for a program the user had not made; helper-101)
+            raise UnsupportedModelError(
+                f"the exported model has a fixed batch size on input(s) {', '.join(fixed_inputs)}: torch.export "
+                "fixes a dimension of size 1 to that size, and the sample has one row. Give a sample of at least "
+                "2 rows, or convert with options={'dynamo': False} (the TorchScript exporter, up to opset "
+                f"{TORCHSCRIPT_MAX_OPSET})",
+                framework="pytorch",
+            )
         raise UnsupportedModelError(
             f"the exported model has a fixed batch size on input(s) {', '.join(fixed_inputs)}; onnxgate "
             "writes a dynamic batch axis. Export the program with a dynamic first axis: "

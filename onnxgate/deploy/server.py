@@ -156,6 +156,21 @@ def _is_v2(path: str) -> bool:
     return path == "/v2" or path.startswith("/v2/")
 
 
+#: Headers whose value decides how a request is read or let in: given twice with different values, the
+#: last one was used (Inference-Header-Content-Length 5 and the real length answered 200; helper-103).
+_SINGLE_HEADERS = frozenset({b"authorization", b"inference-header-content-length", b"content-type",
+                             b"content-encoding"})
+
+
+def _conflicting_headers(pairs: list[tuple[bytes, bytes]]) -> list[str]:
+    """The names in :data:`_SINGLE_HEADERS` that ``pairs`` give with more than one value."""
+    seen: dict[bytes, set[bytes]] = {}
+    for name, value in pairs:
+        if name in _SINGLE_HEADERS:
+            seen.setdefault(name, set()).add(value)
+    return sorted(name.decode("latin-1") for name, values in seen.items() if len(values) > 1)
+
+
 def _error_body(status: int, code: str, message: str) -> bytes:
     return _dumps({"error": code, "message": message, "status": status})
 
@@ -874,6 +889,14 @@ class ScoringApp:
     async def _route(self, scope: dict[str, Any], receive: Any) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         path, method = scope["path"], scope["method"]
         headers = dict(scope["headers"])
+        if len(headers) < len(scope["headers"]):
+            twice = _conflicting_headers(scope["headers"])
+            if twice:
+                message = (f"the header(s) {twice} are given more than once with different values; send each "
+                           "once")
+                if _is_v2(path):
+                    return 400, _dumps({"error": message}), [_JSON_TYPE]
+                return 400, _error_body(400, "bad_http", message), [_JSON_TYPE]
         if _is_v2(path):
             return await self._route_v2(path, method, headers, receive)
         if path == "/score":

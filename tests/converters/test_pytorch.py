@@ -209,7 +209,8 @@ class _FixedBatch(torch.nn.Module):
 
 def test_operator_without_onnx_counterpart_is_unsupported(x4: np.ndarray, capfd: Any) -> None:
     capfd.readouterr()
-    with pytest.raises(UnsupportedModelError, match=r"TorchScript exporter could not convert _Lgamma.*lgamma"):
+    with pytest.raises(UnsupportedModelError, match=r"neither PyTorch exporter converts _Lgamma: at opset 13 the "
+                                                     r"TorchScript exporter said: .*lgamma"):
         og.convert(_Lgamma(), x4, opset=13)
     # torch dumps the whole TorchScript graph on stderr on failure; the CLI promises one line
     assert "Torch IR graph" not in capfd.readouterr().err
@@ -1104,3 +1105,36 @@ def test_a_forward_taking_varargs_converts_with_a_dynamic_batch(opset: int) -> N
     got = ort.InferenceSession(conv.model.SerializeToString()).run(None, dict(zip(conv.signature.input_names, other)))
     with torch.no_grad():
         np.testing.assert_allclose(got[0], model(*map(torch.tensor, other)).numpy(), atol=1e-5)
+
+
+class _LastStates(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = torch.nn.LSTM(4, 5, batch_first=True)
+
+    def forward(self, x: Any) -> Any:
+        return self.lstm(x)[0]
+
+
+def test_a_one_row_sample_at_opset_18_is_told_to_give_two_rows() -> None:
+    # torch.export fixed an LSTM's batch to the sample's one row, and the refusal told a user who passed an
+    # nn.Module to export a program with torch.export.export (helper-101)
+    torch.manual_seed(0)
+    model = _LastStates().eval()
+    with pytest.raises(og.UnsupportedModelError, match="Give a sample of at least 2 rows"):
+        og.convert(model, torch.randn(1, 6, 4), opset=18)
+    conv = og.convert(model, torch.randn(2, 6, 4), opset=18)
+    assert conv.model.graph.input[0].type.tensor_type.shape.dim[0].dim_param
+
+
+class _RunningMax(torch.nn.Module):
+    def forward(self, x: Any) -> Any:
+        return torch.cummax(x, dim=1)[0]
+
+
+def test_an_operator_neither_exporter_writes_is_not_sent_to_opset_18() -> None:
+    # "try opset 18 or higher" sent the user to a second refusal (cummax, a stable sort; helper-101)
+    with pytest.raises(og.UnsupportedModelError, match="neither PyTorch exporter converts _RunningMax") as caught:
+        og.convert(_RunningMax(), torch.randn(4, 5), opset=17)
+    assert "aten::cummax" in str(caught.value) and "aten.cummax" in str(caught.value)
+    assert "try opset 18" not in str(caught.value)

@@ -218,6 +218,18 @@ def test_a_large_body_behind_small_headers_in_one_read_still_passes(server: Serv
     assert status == 200 and "label" in strict_json(raw), raw
 
 
+def test_a_header_that_decides_the_reading_given_twice_with_two_values_is_refused(server: Server) -> None:
+    # Inference-Header-Content-Length 5 then the real length answered 200 from the last one (helper-103)
+    body = json.dumps({"data": [ROW]}).encode()
+    request = (b"POST /score HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+               b"Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+    status, _headers, raw = raw_exchange(server.port, request)
+    payload = strict_json(raw)
+    assert (status, payload["error"]) == (400, "bad_http") and "['content-type']" in payload["message"], payload
+    same = request.replace(b"Content-Type: text/plain", b"Content-Type: application/json")
+    assert raw_exchange(server.port, same)[0] == 200  # the same value twice is one value
+
+
 def test_ordinary_headers_still_pass(server: Server) -> None:
     headers = {**JSON_CT, **{f"X-Trace-{i}": "v" * 200 for i in range(60)}}
     assert server.score({"data": [ROW]}, headers)[0] == 200

@@ -617,6 +617,10 @@ SCORE_REFUSED = [
     ("2^70-beside-negative", b'{"data": [[-1], [1180591620717411303424]]}', "a value is out of the int64 range"),
     ("below-min-beside-float", b'{"data": [[1.0], [-9223372036854775809]]}', "a value is out of the int64 range"),
     ("fraction-before-range", b'{"data": [[1e30], [1.5]]}', "expected int64 values, found numbers with a fraction"),
+    # past 2**53 a double does not hold every integer: 9007199254740993.0 read as ...992 (helper-103)
+    ("2^53+1-as-float", b'{"data": [[9007199254740993.0]]}', "write int64 values past 2**53 as integers"),
+    ("2^53+1-exponent", b'{"data": [[1], [9007199254740993e0]]}', "write int64 values past 2**53 as integers"),
+    ("2^60-as-float-beside-int", b'{"data": [[1.0], [-1152921504606846976.0]]}', "past 2**53 as integers"),
 ]
 
 
@@ -641,6 +645,7 @@ V2_INTEGERS_REFUSED = [
     ("2^63-as-float", [float(2**63)], "input 'ids': a value is out of the int64 range"),
     ("2^63-beside-float", [1.0, 2**63], "input 'ids': a value is out of the int64 range"),
     ("below-min-beside-float", [1.0, -(2**63) - 1], "a value is out of the int64 range"),
+    ("2^53+1-as-float", [float(2**53 + 2)], "write int64 values past 2**53 as integers"),
 ]
 
 

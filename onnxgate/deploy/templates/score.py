@@ -732,17 +732,26 @@ def as_integers(spec: dict[str, Any], arr: np.ndarray, values: Any = None) -> np
         return RequestError("wrong_element_type", f"{_input_text(name)}: a value is out of the {elem} range")
 
     if items is None:
-        if values is None or float(np.abs(arr).max()) < _EXACT_DOUBLES:
+        if float(np.abs(arr).max()) < _EXACT_DOUBLES:
             if not (within(float(arr.min())) and within(float(arr.max()))):
                 raise out_of_range()
             return arr.astype(elem)
-        items = np.asarray(values, dtype=object).ravel().tolist()  # the numbers as parsed: integers exact
-        if len(items) != arr.size or not all(type(v) is int or type(v) is float for v in items):
-            items = arr.ravel().tolist()
+        parsed = np.asarray(values, dtype=object).ravel().tolist() if values is not None else []
+        # the numbers as parsed (integers exact), or the doubles, which may have rounded what was written
+        items = parsed if len(parsed) == arr.size and all(type(v) is int or type(v) is float for v in parsed) \
+            else arr.ravel().tolist()
     low, high = int(info.min), int(info.max)
     # Python compares ints and floats exactly
     if not all(low <= v <= high if type(v) is int else within(v) for v in items):
         raise out_of_range()
+    inexact = next((v for v in items if type(v) is float and abs(v) >= _EXACT_DOUBLES), None)
+    if inexact is not None:
+        # 9007199254740993.0 parses to the double 9007199254740992.0: which integer was meant is lost
+        raise RequestError(
+            "wrong_element_type",
+            f"{_input_text(name)}: {inexact:.17g} is written with a fraction or an exponent past 2**53, where a "
+            f"JSON number read as a double does not hold every integer; write {elem} values past 2**53 as "
+            "integers (9007199254740993, not 9007199254740993.0)")
     return np.array([int(v) for v in items], dtype=elem).reshape(arr.shape)
 
 
