@@ -444,9 +444,10 @@ def with_tied_rows(result: CheckResult, tied: int, rows: int) -> CheckResult:
         return result
     return CheckResult(
         result.name, result.passed,
-        f"{result.message}. {tied} of the {rows} rows have training rows tied at the k-th neighbour's distance: "
-        "the model's answer there is the one scikit-learn gives with the tie broken another way, and was "
-        "compared with that answer",
+        f"{result.message}. {tied} of the {rows} rows hold a tie the model may break either way (training rows "
+        "tied at the k-th neighbour's distance, an SVC's pairwise vote at 0, equal values in a TopK): the file's "
+        "answer there is the one the model gives with the tie broken another way, and was compared with that "
+        "answer",
         {**result.details, "tied_rows": tied},
     )
 
