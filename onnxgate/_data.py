@@ -387,12 +387,18 @@ def _text_as_integers(array: np.ndarray, dtype: np.dtype[Any], spec: TensorSpec,
     out = [v for v in whole if not int(info.min) <= v <= int(info.max)]
     if out:
         raise InvalidDataError(
-            f"{what} has {len(out)} value(s) outside the range of {spec.elem_type} (e.g. {out[0]}; "
+            f"{what} has {len(out)} value(s) outside the range of {spec.elem_type} (e.g. {_short(out[0])}; "
             f"{spec.elem_type} holds {int(info.min)} to {int(info.max)}) for input {spec.name!r}: they would "
             "become other numbers. Scale or clip them first",
             input=spec.name,
         )
     return np.ascontiguousarray(np.array(whole, dtype=dtype).reshape(array.shape))
+
+
+def _short(value: int) -> str:
+    """An integer as written, or in scientific form past 20 digits ('1e308' has 309)."""
+    sign, digits = ("-", str(-value)) if value < 0 else ("", str(value))
+    return sign + (digits if len(digits) <= 20 else f"{digits[0]}.{digits[1:6]}e{len(digits) - 1}")
 
 
 def _as_float64(array: np.ndarray) -> np.ndarray:

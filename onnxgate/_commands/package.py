@@ -202,7 +202,8 @@ def _note_kept_input_names(manifest: dict[str, Any]) -> None:
     said = mlflow.get("input_names")
     if isinstance(said, str) and said.startswith("kept"):
         columns = mlflow.get("renamed_columns") or {}
-        print(f"note: the MLflow package {said.split(' (')[0]}; rename a DataFrame's columns before predict: "
+        kept = said.removesuffix(" (renamed_columns maps the data's columns to them)")
+        print(f"note: the MLflow package {kept}; rename a DataFrame's columns before predict: "
               f"frame.rename(columns={columns!r})", file=sys.stderr)
 
 

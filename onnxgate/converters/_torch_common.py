@@ -51,6 +51,7 @@ EXAMPLES: weakref.WeakKeyDictionary[Any, tuple[Any, ...]] = weakref.WeakKeyDicti
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 #: How deep this thread is in :func:`quiet_exporters`: only the outermost level does the (costly) work.
 _QUIET_DEPTH = threading.local()
+_QUIET_LOCK = threading.Lock()
 
 
 def torch_module() -> Any:
@@ -107,7 +108,9 @@ def quiet_exporters() -> Iterator[None]:
         return
     _QUIET_DEPTH.value = 1
     try:
-        with _silenced():
+        # one thread at a time: two overlapping sections swap sys.stderr and the loggers' levels, and the
+        # second to finish restored the first's StringIO for good (helper-104)
+        with _QUIET_LOCK, _silenced():
             yield
     finally:
         _QUIET_DEPTH.value = 0

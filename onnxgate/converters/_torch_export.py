@@ -759,11 +759,26 @@ def _floor_divide_rounding_down() -> Iterator[None]:
     import torch
 
     with _SYMBOLICS_LOCK:
+        if _custom_symbolic("aten::floor_divide"):  # the user's own translation stays theirs
+            yield
+            return
         torch.onnx.register_custom_op_symbolic("aten::floor_divide", _floor_divide_symbolic, 9)
         try:
             yield
         finally:
             torch.onnx.unregister_custom_op_symbolic("aten::floor_divide", 9)
+
+
+def _custom_symbolic(name: str) -> bool:
+    """Whether a custom TorchScript symbolic is registered for ``name`` (at any opset); True when this torch
+    cannot say, so that nothing of the user's is replaced."""
+    try:
+        from torch.onnx._internal.torchscript_exporter import registration
+
+        group = registration.registry.get_function_group(name)
+        return group is not None and bool(group._functions._overrides)
+    except Exception:
+        return True
 
 
 def _floor_divide_symbolic(g: Any, self: Any, other: Any) -> Any:
@@ -775,8 +790,16 @@ def _floor_divide_symbolic(g: Any, self: Any, other: Any) -> Any:
 
     if symbolic_helper._is_fp(self) or symbolic_helper._is_fp(other):
         return symbolic_opset9._floor_divide(g, self, other)
-    kind = _type_utils.JitScalarType.from_value(self, _type_utils.JitScalarType.INT64)
-    other = g.op("Cast", other, to_i=kind.onnx_type())
+    # torch promotes int32 // int64 tensors to int64, while a 0-d operand (x // 4's 4) takes the other's type
+    kinds = [_type_utils.JitScalarType.from_value(v, _type_utils.JitScalarType.INT64) for v in (self, other)]
+    ranks = [symbolic_helper._get_tensor_rank(v) for v in (self, other)]
+    if ranks[1] == 0 and ranks[0] != 0:
+        kind = kinds[0]
+    elif ranks[0] == 0 and ranks[1] != 0:
+        kind = kinds[1]
+    else:
+        kind = max(kinds, key=lambda k: torch.iinfo(k.dtype()).bits)
+    self, other = (g.op("Cast", v, to_i=kind.onnx_type()) for v in (self, other))
     quotient = g.op("Div", self, other)
     zero = g.op("Constant", value_t=torch.tensor(0, dtype=kind.dtype()))
     remainder = g.op("Sub", self, g.op("Mul", quotient, other))

@@ -156,27 +156,38 @@ def _exact_in_place(nodes: list[dict[str, Any]]) -> int:
 
 
 def _integers_past_float32(sample: Any, columns: Any, largest: Mapping[int, float]) -> str | None:
-    """A warning when the trees split an integer or float64 feature at or past :data:`FLOAT32_EXACT_INTEGERS`,
-    where the file's float32 cast rounds the values LightGBM compares as doubles (helper-94: epoch seconds in a
+    """A warning when the trees split an integer feature (or a float64 one of whole numbers) at or past
+    :data:`FLOAT32_EXACT_INTEGERS`, where the file's float32 cast rounds the integers LightGBM compares as
+    doubles (helper-94: epoch seconds in a
     breast_cancer model, 101 of 569 labels flipped with convert silent); else None."""
     import numpy as np
 
-    def rounded(dtype: Any) -> bool:  # a float32 column reaches the trees exactly; integers and float64 do not
+    values = np.asarray(sample) if getattr(sample, "ndim", 0) == 2 else None
+
+    def whole(i: int, dtype: Any) -> bool:
+        """Integers, or float64 holding whole numbers in the sample (epoch seconds read as float64): a
+        float32 column reaches the trees exactly, and other float64 columns get convert's float64 warning."""
         kind = np.dtype(dtype)
-        return kind.kind in "iu" or kind == np.float64
+        if kind.kind in "iu":
+            return True
+        if kind != np.float64 or values is None or i >= values.shape[1]:
+            return False
+        column = values[:, i].astype(np.float64)
+        column = column[np.isfinite(column)]
+        return bool(column.size) and bool(np.all(column == np.floor(column)))
 
     if columns:
-        integer = [(i, label) for i, (label, dtype) in enumerate(columns) if rounded(dtype)]
+        integer = [(i, label) for i, (label, dtype) in enumerate(columns) if whole(i, dtype)]
     else:
         dtype = getattr(sample, "dtype", None)
-        integer = [(i, f"feature {i}") for i in largest] if dtype is not None and rounded(dtype) else []
+        integer = [(i, f"feature {i}") for i in largest if dtype is not None and whole(i, dtype)]
     past = [(label, largest[i]) for i, label in integer if largest.get(i, 0.0) >= FLOAT32_EXACT_INTEGERS]
     if not past:
         return None
     names = [label for label, _ in past]
     size = max(value for _, value in past)
     step = int(np.spacing(np.float32(size)))
-    return (f"column(s) {names} hold values the trees split at up to {size:.6g}, past 2**24 = 16,777,216, where "
+    return (f"column(s) {names} hold integers the trees split at up to {size:.6g}, past 2**24 = 16,777,216, where "
             f"the file's float32 cast keeps only every {step}th integer while LightGBM compares them exactly: rows "
             "near those splits can take the other branch. Subtract an offset before training (a base date from "
             "a timestamp) so the values stay below 2**24, and validate with the data the model will score")

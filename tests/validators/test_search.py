@@ -719,3 +719,26 @@ def test_the_search_tries_a_text_value_the_data_does_not_hold(unknown: str) -> N
     assert result.passed == (unknown != "infrequent_if_exist"), result.message
     if not result.passed:
         assert result.details["divergences"][0]["row"]["city"] in ("onnxgate-unseen-value", "")
+
+
+def test_text_inputs_leave_the_numbers_their_edge_values() -> None:
+    # six text inputs made 36 text rows, more than the edge phase's share at budget 200: the numbers' edges
+    # (zero, large magnitudes, past the range) were never tried (helper-104)
+    from onnx import TensorProto, helper
+
+    texts = [f"t{i}" for i in range(6)]
+    def constant(name: str, value: float) -> Any:
+        return helper.make_node("Constant", [], [name], value=helper.make_tensor(name, TensorProto.FLOAT, [], [value]))
+
+    nodes = [constant("cap", 1e3), constant("zero", 0.0), helper.make_node("Less", ["x", "cap"], ["small"]),
+             helper.make_node("Where", ["small", "x", "zero"], ["y"])]
+    inputs = [helper.make_tensor_value_info(t, TensorProto.STRING, ["N", 1]) for t in texts]
+    inputs.append(helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1]))
+    output = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])
+    graph = helper.make_graph(nodes, "capped", inputs, [output])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    rng = np.random.default_rng(0)
+    data = {t: rng.choice(["a", "b"], (50, 1)).astype(object) for t in texts}
+    data["x"] = rng.uniform(0, 5, (50, 1)).astype(np.float32)
+    result = check_search_divergences(model, lambda feeds: [feeds["x"]], data, budget=200, seed=0)
+    assert not result.passed and result.details["divergences"][0]["row"]["x"] >= 1e3, result.message

@@ -746,12 +746,14 @@ def as_integers(spec: dict[str, Any], arr: np.ndarray, values: Any = None) -> np
         raise out_of_range()
     inexact = next((v for v in items if type(v) is float and abs(v) >= _EXACT_DOUBLES), None)
     if inexact is not None:
-        # 9007199254740993.0 parses to the double 9007199254740992.0: which integer was meant is lost
+        # 9007199254740993.0 parses to the double 9007199254740992.0, as 9007199254740992.0 does: which
+        # integer was written is lost, so none is guessed (1e18 too, which 1000000000000000001.0 also reads as)
         raise RequestError(
             "wrong_element_type",
-            f"{_input_text(name)}: {inexact:.17g} is written with a fraction or an exponent past 2**53, where a "
-            f"JSON number read as a double does not hold every integer; write {elem} values past 2**53 as "
-            "integers (9007199254740993, not 9007199254740993.0)")
+            f"{_input_text(name)}: a number past 2**53 written with a fraction or an exponent (read as "
+            f"{inexact:.6g}): a JSON number read as a double does not hold every integer there, so which one was "
+            f"meant is not known; write {elem} values past 2**53 as integers (9007199254740993, not "
+            "9007199254740993.0 or 9.007199254740993e15)")
     return np.array([int(v) for v in items], dtype=elem).reshape(arr.shape)
 
 

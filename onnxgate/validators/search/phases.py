@@ -296,8 +296,11 @@ def phase_edges(searcher: Searcher, rng: Any, allow_nan: bool | Sequence[bool]) 
     import numpy as np
 
     sp = searcher.space
-    if sp.text_rows:  # first: a handful of rows, each a data row with one text value unseen or empty
-        searcher.evaluate(sp.X[list(sp.text_rows)], index_array(list(sp.text_rows)))
+    if sp.text_rows:
+        # first, up to a quarter of the phase: each a data row with one text value unseen or empty (every
+        # input's unseen value comes first); the numbers' edges get the rest (six text columns took it all)
+        limit = max(int(searcher.budget * edge_share(searcher.budget, sp.d + 1)) // 4, 1)
+        searcher.evaluate(sp.X[list(sp.text_rows[:limit])], index_array(list(sp.text_rows[:limit])))
     if sp.n_rows == 0 or sp.d == 0:
         return
     base = int(rng.integers(sp.n_rows))

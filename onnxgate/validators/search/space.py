@@ -128,8 +128,10 @@ def _with_text_edges(signature: Signature, feeds: dict[str, Array], n: int) -> t
     for name in text:
         width = int(np.prod(feeds[name].shape[1:])) if feeds[name].ndim > 1 else 1
         picks += [(b, name, col, value) for value in TEXT_EDGES for col in range(width) for b in bases]
+    # in priority order: each input's unseen value in one row first, then the empty string, then other rows
+    picks.sort(key=lambda pick: (bases.index(pick[0]), TEXT_EDGES.index(pick[3])))
     rows = index_array([b for b, _, _, _ in picks])
-    grown = {name: np.concatenate([values, values[rows]]) for name, values in feeds.items()}
+    grown = {name: np.concatenate([values, values[rows]]) if values.ndim else values for name, values in feeds.items()}
     for name in text:
         grown[name] = grown[name].astype(object)
     for i, (_, name, col, value) in enumerate(picks):
