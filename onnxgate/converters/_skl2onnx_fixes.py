@@ -57,6 +57,63 @@ def register_binarizer() -> None:
     _replace("SklearnBinarizer", "_onnxgate_binarizer", original, convert_binarizer)
 
 
+def register_normalizer() -> None:
+    """scikit-learn's Normalizer leaves a row whose norm is 0 as it is (zeros), and its ``'max'`` norm is the
+    largest absolute value. skl2onnx divided by the norm in double (an all-zero row, an empty document's
+    counts, became NaN: probabilities NaN and label 0 where scikit-learn answers class 1), and its float32
+    ``ai.onnx.ml.Normalizer`` with ``MAX`` divides by the largest value, not the largest absolute one (0.83
+    off on a row of negatives; helper-105). Written here for every type as ``x / norm`` with a zero norm
+    taken as 1, in the input's float type."""
+    from onnx import TensorProto
+    from skl2onnx.common.data_types import DoubleTensorType
+    from skl2onnx.operator_converters.common import concatenate_variables
+
+    original = _replaceable("SklearnNormalizer", "_onnxgate_normalizer")
+    if original is None:
+        return
+
+    def convert_normalizer(scope: Any, operator: Any, container: Any) -> None:
+        norm = operator.raw_operator.norm
+        if norm not in ("l1", "l2", "max"):
+            original(scope, operator, container)
+            return
+        double = isinstance(operator.outputs[0].type, DoubleTensorType)
+        kind = TensorProto.DOUBLE if double else TensorProto.FLOAT
+        name = scope.get_unique_variable_name
+        features = concatenate_variables(scope, operator.inputs, container)
+        x = name("features")
+        container.add_node("Cast", [features], x, to=kind, name=scope.get_unique_operator_name("Cast"))
+        opset = container.target_opset
+        zero, one = name("zero"), name("one")
+        container.add_initializer(zero, kind, [], [0.0])
+        container.add_initializer(one, kind, [], [1.0])
+
+        def reduce(op: str, value: str) -> str:
+            out = name(op.lower())
+            if opset >= (13 if op == "ReduceSum" else 18):  # the axes an input from then on
+                axes = name("axes")
+                container.add_initializer(axes, TensorProto.INT64, [1], [1])
+                container.add_node(op, [value, axes], out, keepdims=1, name=scope.get_unique_operator_name(op))
+            else:
+                container.add_node(op, [value], out, keepdims=1, axes=[1], name=scope.get_unique_operator_name(op))
+            return out
+
+        if norm == "l2":
+            norms = name("l2")
+            container.add_node("Sqrt", [reduce("ReduceSumSquare", x)], norms,
+                               name=scope.get_unique_operator_name("Sqrt"))
+        else:
+            magnitude = name("abs")
+            container.add_node("Abs", [x], magnitude, name=scope.get_unique_operator_name("Abs"))
+            norms = reduce("ReduceSum" if norm == "l1" else "ReduceMax", magnitude)
+        zeros, safe = name("zero_norm"), name("norms")
+        container.add_node("Equal", [norms, zero], zeros, name=scope.get_unique_operator_name("Equal"))
+        container.add_node("Where", [zeros, one, norms], safe, name=scope.get_unique_operator_name("Where"))
+        container.add_node("Div", [x, safe], operator.output_full_names, name=scope.get_unique_operator_name("Div"))
+
+    _replace("SklearnNormalizer", "_onnxgate_normalizer", original, convert_normalizer)
+
+
 #: How near (relative, at least 1 absolute unit) a value must be to a category to be encoded as it, by the
 #: graph's float type: a few ulps, far below the gap between two categories anyone fits on.
 RELATIVE_MATCH = {"float32": 1e-6, "float64": 1e-12}

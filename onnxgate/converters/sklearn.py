@@ -50,6 +50,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     register_hist_category_codes,
     register_modified_huber_labels,
     register_multiclass_gaussian_process,
+    register_normalizer,
     register_one_hot_encoder,
     register_simple_imputer,
     register_target_encoder,
@@ -153,6 +154,7 @@ def _skl2onnx() -> Any:
     register_target_encoder()
     register_multiclass_gaussian_process()
     register_binarizer()
+    register_normalizer()
     register_exact_float32_scalers()
     register_binary_discriminant()
     register_hist_category_codes()
@@ -402,8 +404,12 @@ class SklearnConverter(Converter):
             inverse_steps(target_transformer)  # refused before converting anything, when not written here
         columns = _sample_columns(model, sample, input_name)
         float64_data = any(c.dtype.kind == "f" and c.dtype.itemsize == 8 for c in columns)
+        # scikit-learn reads integer rows as float64: a GaussianNB on digits' int64 pixels computed in float32
+        # flipped 2 of 597 labels, convert silent (helper-105). Rows with a float32 column stay float32
+        integers = bool(columns) and any(c.dtype.kind in "iu" for c in columns) and not any(
+            c.dtype.kind == "f" and c.dtype.itemsize < 8 for c in columns)
         if precision == "auto":
-            attempts = ["float64", "float32"] if float64_data else ["float32"]
+            attempts = ["float64", "float32"] if float64_data or integers else ["float32"]
         else:
             attempts = [precision]
         warnings: list[str] = unknown_value_notes(model)
@@ -427,9 +433,10 @@ class SklearnConverter(Converter):
                 except NoDouble as reason:
                     if precision == "float64":
                         raise UnsupportedModelError(str(reason), framework=self.framework) from None
+                    why = "the sample is float64" if float64_data else "scikit-learn reads the integer rows as float64"
                     warnings.append(
-                        f"computed in float32 although the sample is float64: {reason.short}. Parity can differ "
-                        "from the float64 estimator by float32 rounding (a label can flip near a threshold)"
+                        f"computed in float32 although {why}: {reason.short}. Parity can differ from the float64 "
+                        "estimator by float32 rounding (a label can flip near a threshold)"
                     )
                     no_double = True
                     continue
@@ -527,6 +534,12 @@ class SklearnConverter(Converter):
         if len(columns) > 1:
             # the original names: a ColumnTransformer selects by them (skl2onnx sanitises them itself)
             initial = [(c.original, _tensor_type(c.dtype, 1, compute_dtype)) for c in columns]
+        elif columns[0].dtype.kind in "iu" and compute_dtype.itemsize == 8 and _reads_numbers(model):
+            # scikit-learn computes on integer rows in float64; skl2onnx's converters cast an integer input to
+            # float32 (a GaussianNB flipped 2 of 597 digits; helper-105): the matrix enters as double, the input
+            # stays the sample's integers, cast inside the graph
+            initial = [(columns[0].name, _tensor_type(np.dtype(np.float64), columns[0].width, compute_dtype))]
+            wider[0] = _code(columns[0].dtype)
         else:
             initial = [(columns[0].name, _tensor_type(columns[0].dtype, columns[0].width, compute_dtype))]
         target_opset = {"": opset, "ai.onnx.ml": ml_opset}
@@ -1277,6 +1290,17 @@ def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
             "Pass a sample with the training columns.",
         )
     return [_Column(input_name, input_name, array.dtype, array.shape[1])]
+
+
+#: Steps that read an integer matrix as categories or counts to look up, not as numbers to compute with.
+_CATEGORY_READERS = ("Encoder", "Hasher", "Vectorizer", "Imputer", "Binarizer", "LabelEncoder")
+
+
+def _reads_numbers(model: Any) -> bool:
+    """Whether the step reading ``model``'s input computes with its values as numbers (not an encoder, an
+    imputer of an integer missing-value code, a hasher)."""
+    name = type(first_step(model)).__name__
+    return not any(word in name for word in _CATEGORY_READERS)
 
 
 def _tensor_type(dtype: np.dtype[Any], width: int | None, compute: np.dtype[Any]) -> Any:

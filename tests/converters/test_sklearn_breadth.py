@@ -2568,3 +2568,42 @@ def test_a_voting_svc_inside_an_ensemble_is_followed_without_recursion() -> None
     other = VotingClassifier([("svc", SVC(C=0.01)), ("lr", LogisticRegression(C=0.01, max_iter=500))]).fit(X, y)
     parity = og.validate(og.convert(other, X[:5]), reference=model, data=X).check("prediction_parity")
     assert not parity.passed and "Recursion" not in parity.message and "rows" in parity.message, parity.message
+
+
+@pytest.mark.parametrize("norm", ["l1", "l2", "max"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_a_normalizer_leaves_an_all_zero_row_and_takes_the_largest_magnitude(norm: str, dtype: Any) -> None:
+    # skl2onnx in double divided an all-zero row by its norm 0 (NaN probabilities, label 0), and its float32
+    # MAX norm divided by the largest value, not the largest absolute one (0.83 off on negated rows; helper-105)
+    import onnxruntime as ort
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import Normalizer
+
+    X, y = load_wine(return_X_y=True)
+    model = make_pipeline(Normalizer(norm=norm), LogisticRegression(max_iter=5000)).fit(X, y)
+    conv = og.convert(model, X.astype(dtype))
+    signs = np.where(np.arange(13) % 2 == 0, 1.0, -1.0)  # mixed signs: the largest magnitude is negative
+    rows = np.vstack([np.zeros((1, 13)), X[:3], -X[:2], X[:2] * signs]).astype(dtype)
+    label, proba = ort.InferenceSession(conv.model.SerializeToString()).run(None, {conv.signature.input_names[0]: rows})
+    np.testing.assert_array_equal(label, model.predict(rows))
+    np.testing.assert_allclose(proba, model.predict_proba(rows), atol=1e-5 if dtype == np.float32 else 1e-9)
+
+
+def test_integer_rows_are_computed_in_float64_as_scikit_learn_reads_them() -> None:
+    # a GaussianNB fitted on digits' int64 pixels computed in float32 (skl2onnx casts an integer input to
+    # float), convert silent: 2 of 597 noisy rows flipped their label, probabilities 1.0 off (helper-105)
+    import onnxruntime as ort
+    from sklearn.datasets import load_digits
+    from sklearn.naive_bayes import GaussianNB
+
+    X, y = load_digits(return_X_y=True)
+    X = X.astype(np.int64)
+    model = GaussianNB().fit(X[:1200], y[:1200])
+    conv = og.convert(model, X[:1200])
+    noisy = np.clip(X[1200:] + np.random.default_rng(0).integers(-3, 4, X[1200:].shape), 0, 16)
+    label, proba = ort.InferenceSession(conv.model.SerializeToString()).run(None, {"input": noisy})
+    np.testing.assert_array_equal(label, model.predict(noisy))
+    np.testing.assert_allclose(proba, model.predict_proba(noisy), atol=1e-8)
+    assert conv.signature.inputs[0].elem_type == "int64"  # the input is the sample's integers
