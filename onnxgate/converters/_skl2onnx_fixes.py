@@ -1001,6 +1001,15 @@ def _hist_tree_with_category_sets(write_tree: Any, add_node: Any) -> Any:
 
     def write(attr_pairs: Any, is_classifier: Any, tree: Any, tree_id: Any, tree_weight: Any, weight_id_bias: Any,
               leaf_weights_are_counts: Any, adjust_threshold_for_sklearn: bool = False, dtype: Any = None) -> Any:
+        import numpy as np
+
+        from onnxgate.converters._boosting import SAMPLE_FLOAT64
+
+        if SAMPLE_FLOAT64.get() is False and dtype in (None, np.float32):
+            # rows of float32 (or integers): scikit-learn compares them, as doubles, with double thresholds; a
+            # threshold rounded to the nearest float32 sent a value between the two down the other branch (4
+            # of 133 held-out diabetes rows 3.27 off; helper-105). The largest float32 at or below it is exact
+            adjust_threshold_for_sklearn, dtype = True, np.float32
         nodes = tree.nodes
         if not any(n["is_categorical"] and not n["is_leaf"] for n in nodes):
             return write_tree(attr_pairs, is_classifier, tree, tree_id, tree_weight, weight_id_bias,
@@ -1012,8 +1021,8 @@ def _hist_tree_with_category_sets(write_tree: Any, add_node: Any) -> Any:
         def put(node_id: int, node: Any, mode: str, value: float, true_id: int, false_id: int, missing: int) -> None:
             add_node(attr_pairs, is_classifier, tree_id, tree_weight, node_id, 0 if mode == "LEAF" else
                      int(node["feature_idx"]), mode, value, true_id, false_id, node["value"], weight_id_bias,
-                     leaf_weights_are_counts, adjust_threshold_for_sklearn=adjust_threshold_for_sklearn,
-                     dtype=dtype, nodes_missing_value_tracks_true=missing)
+                     leaf_weights_are_counts, adjust_threshold_for_sklearn=adjust_threshold_for_sklearn
+                     and mode == "BRANCH_LEQ", dtype=dtype, nodes_missing_value_tracks_true=missing)
 
         for i, node in enumerate(nodes):
             missing = int(bool(node["missing_go_to_left"]))

@@ -182,6 +182,7 @@ def predict(
     else:
         fed = feed_columns(present, signature)
     refuse_mistyped_columns(rows.fields, fed, signature)
+    refuse_wrong_width(rows.fields, fed, signature)
     from pyspark.sql.pandas.types import from_arrow_type
     from pyspark.sql.types import StructField, StructType
 
@@ -203,6 +204,28 @@ def predict(
     run = _partition_predict(token, shared, fed, wanted, threads, fragment_rows, present, takes_nan,
                              is_sql_package(model_or_package))
     return rows.frame.mapInArrow(run, schema)
+
+
+def refuse_wrong_width(fields: Any, fed: list[str], signature: Any) -> None:
+    """On the driver, from the schema: refuse number columns that cannot fill the one input's row (3 columns
+    for an ``[N, 4]`` input). The workers refused them on the first batch, as a Spark task failure with
+    Java stack traces on stderr, once the result was used (helper-106); an array column's length shows only
+    in the rows."""
+    if len(signature.inputs) != 1:
+        return
+    spec = signature.inputs[0]
+    shape = spec.shape
+    if shape is None or len(shape) != 2 or not isinstance(shape[1], int):
+        return
+    kinds = {field.name: type(field.dataType).__name__ for field in fields}
+    if any(kinds.get(name) in ("ArrayType", "StructType", "MapType") for name in fed):
+        return
+    if len(fed) != shape[1]:
+        raise InvalidDataError(
+            f"input {spec.name!r} takes {shape[1]} values per row, and the data has {len(fed)} column(s) to feed "
+            f"it ({fed}); select the model's {shape[1]} feature columns in the order it was fitted on",
+            input=spec.name,
+        )
 
 
 def refuse_mistyped_columns(fields: Any, fed: list[str], signature: Any) -> None:

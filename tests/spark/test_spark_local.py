@@ -125,6 +125,13 @@ def test_data_that_does_not_fit_is_one_clear_error(local_spark: Any, forest: dic
     df = local_spark.createDataFrame(pd.DataFrame({"f0": [1.0], "f1": [2.0]}))
     with pytest.raises(InvalidDataError, match=r"4 values per row"):
         ogs.validate(forest["conv"], df, reference=forest["model"])
+    # predict said so only once the result was used, as a Spark task failure with Java traces (helper-106)
+    one_input = og.convert(forest["model"], forest["X"][:5])
+    with pytest.raises(InvalidDataError, match=r"takes 4 values per row, and the data has 2 column"):
+        ogs.predict(df, one_input)
+    with pytest.raises(InvalidDataError, match=r"takes 4 values per row, and the data has 5 column"):
+        ogs.predict(local_spark.createDataFrame(pd.DataFrame(forest["X"][:3], columns=FEATURES).assign(id=1.0)),
+                    one_input)
 
 
 def test_data_the_reference_refuses_is_the_local_input_error(local_spark: Any, forest: dict[str, Any]) -> None:
