@@ -302,6 +302,14 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
         try:
             array = _as_float64(array)
         except (TypeError, ValueError) as err:
+            if array.dtype.kind == "O" and any(isinstance(v, (list, tuple, np.ndarray)) for v in array.ravel()[:64]):
+                # a Parquet list column beside others (an id): "found text values" named no text (helper-106)
+                raise InvalidDataError(
+                    f"{what} holds arrays (a list column) among other columns for input {spec.name!r} "
+                    f"({spec.elem_type}); a column of arrays feeds an input alone: keep only that column, named "
+                    f"{spec.name!r}, or give one number column per feature",
+                    input=spec.name,
+                ) from err
             raise InvalidDataError(
                 f"{what} must be numeric ({spec.elem_type}) for input {spec.name!r}, found text values "
                 f"({err}); convert the column to numbers",

@@ -211,3 +211,23 @@ def test_an_unreadable_pt2_archive_names_torchs_reason(tmp_path: Path, capfd: py
     assert main(["convert", str(archive), "--sample", str(sample), "-o", str(tmp_path / "m.onnx")]) == 2
     err = capfd.readouterr().err
     assert err.count("\n") == 1 and "warnings above" not in err and "version" in err, err
+
+
+def test_a_list_column_beside_others_is_named_as_arrays_not_text(tmp_path: Path) -> None:
+    # a Parquet list column of the features beside an id column: "found text values (setting an array element
+    # with a sequence)" where the file holds no text (helper-106)
+    import pandas as pd
+    from onnx import TensorProto, helper
+
+    from onnxgate._data import as_feeds
+    from onnxgate.signature import Signature
+
+    graph = helper.make_graph([helper.make_node("Identity", ["input"], ["y"])], "same",
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])])
+    signature = Signature.from_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    frame = pd.DataFrame({"id": [1, 2], "features": [[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]]})
+    with pytest.raises(og.InvalidDataError, match=r"holds arrays \(a list column\).*named 'input'"):
+        as_feeds(frame, signature)
+    fed = as_feeds(frame[["features"]].rename(columns={"features": "input"}), signature)
+    assert fed["input"].shape == (2, 4)

@@ -9,8 +9,10 @@ Policy:
   skl2onnx's sanitising (``sepal length (cm)`` -> ``sepal_length__cm_``) in both layouts. An array
   gives one ``[N,k]`` input named ``input``; a 1-D array is one column (LabelEncoder, text).
 * Precision (``options={"precision": ...}`` or ``convert(..., precision=...)``): ``"auto"`` (the
-  default) computes in float64 when the sample has float64 columns and the double graph is
-  well-typed and loads in the installed onnxruntime, else in float32 with a warning saying why;
+  default) computes in float64 when the sample has float64 columns, or integer columns and no
+  float32 one (scikit-learn reads integers as float64; a one-matrix integer sample enters the
+  graph as its integers, cast to double inside, unless an encoder reads it), and the double graph
+  is well-typed and loads in the installed onnxruntime, else in float32 with a warning saying why;
   ``"float32"`` and ``"float64"`` force one (``float64`` refuses, with the reason, what cannot run).
   In a double graph, tree ensembles read float32 and their outputs are cast back to double: that
   is what scikit-learn's own trees compare, and ai.onnx.ml's tree operators only output float.
