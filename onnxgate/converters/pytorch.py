@@ -192,28 +192,6 @@ def _refuse_negative_embedding_ids(proto: Any, tables: Mapping[str, str]) -> int
     return refuse_negative_gather_ids(proto, lambda node: _embedding_lookup(node, tables))
 
 
-def _time_major_layers(model: Any) -> list[str]:
-    """The model's recurrent, attention and transformer layers built with ``batch_first=False`` (torch's
-    default), by path: the TorchScript file's dynamic first axis is then their sequence axis, with the real
-    batch fixed at the sample's, and convert said nothing of it (helper-101)."""
-    import torch
-
-    kinds = (torch.nn.RNNBase, torch.nn.MultiheadAttention, torch.nn.TransformerEncoderLayer,
-             torch.nn.TransformerDecoderLayer, torch.nn.Transformer)
-    try:
-        modules = list(model.named_modules())
-    except Exception:  # an ExportedProgram or a ScriptModule without them
-        return []
-    paths: list[str] = []
-    labels: list[str] = []
-    for path, module in modules:  # parents before children: a layer's own attention is not named again
-        if isinstance(module, kinds) and getattr(module, "batch_first", True) is False \
-                and not any(path.startswith(f"{parent}.") or not parent for parent in paths):
-            paths.append(path)
-            labels.append(f"{type(module).__name__} {path!r}" if path else type(module).__name__)
-    return labels
-
-
 class PyTorchConverter(Converter):
     """``torch.nn.Module``, ``torch.export.ExportedProgram`` and TorchScript modules to ONNX."""
 
@@ -273,13 +251,6 @@ class PyTorchConverter(Converter):
         if added:
             warns = [*warns, added]
         _refuse_negative_embedding_ids(proto, _embedding_weights(model))
-        time_major = _time_major_layers(model)
-        if time_major:
-            warns = [*warns, (
-                f"{', '.join(time_major)} read(s) (sequence, batch, features), but the ONNX model's first axis is "
-                "the one that varies with the batch: the file's first axis is the sample's sequence length. If "
-                "your inputs are (sequence, batch, ...), the file takes other sequence lengths but only the "
-                "sample's batch size; build the layers with batch_first=True and feed (batch, sequence, ...)")]
         return RawConversion(model=proto, warnings=warns)
 
     def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:

@@ -1165,26 +1165,3 @@ def test_topk_indices_of_equal_values_are_a_tie_not_a_flip() -> None:
     # indices alone: the file's input to the TopK is not vouched for by a values output, so no tie is granted
     only = og.convert(_TopThree(answer_values=False), torch.tensor(x), opset=17)
     assert not og.validate(only, data=x).check("prediction_parity").passed
-
-
-class _TimeMajor(torch.nn.Module):
-    def __init__(self, batch_first: bool) -> None:
-        super().__init__()
-        self.lstm = torch.nn.LSTM(8, 8, batch_first=batch_first)
-        self.gru = torch.nn.GRU(8, 4, batch_first=batch_first)
-
-    def forward(self, x: Any) -> Any:
-        return self.gru(self.lstm(x)[0])[0]
-
-
-@pytest.mark.parametrize("batch_first", [False, True])
-def test_time_major_layers_are_named_at_convert(batch_first: bool) -> None:
-    # an nn.GRU left at batch_first=False: the file's dynamic first axis is its sequence, the real batch
-    # fixed at the sample's, and convert said nothing (helper-101)
-    torch.manual_seed(0)
-    conv = og.convert(_TimeMajor(batch_first).eval(), torch.randn(5, 3, 8), opset=17)
-    named = [w for w in conv.warnings if "(sequence, batch, features)" in w]
-    if batch_first:
-        assert not named, conv.warnings
-    else:
-        assert len(named) == 1 and "LSTM 'lstm'" in named[0] and "GRU 'gru'" in named[0], named
