@@ -302,7 +302,8 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
         try:
             array = _as_float64(array)
         except (TypeError, ValueError) as err:
-            if array.dtype.kind == "O" and any(isinstance(v, (list, tuple, np.ndarray)) for v in array.ravel()[:64]):
+            if (array.dtype.kind == "O" and array.ndim == 2 and array.shape[1] > 1
+                    and any(isinstance(v, (list, tuple, np.ndarray)) for v in array.ravel()[:64])):
                 # a Parquet list column beside others (an id): "found text values" named no text (helper-106)
                 raise InvalidDataError(
                     f"{what} holds arrays (a list column) among other columns for input {spec.name!r} "

@@ -63,7 +63,9 @@ def register_normalizer() -> None:
     counts, became NaN: probabilities NaN and label 0 where scikit-learn answers class 1), and its float32
     ``ai.onnx.ml.Normalizer`` with ``MAX`` divides by the largest value, not the largest absolute one (0.83
     off on a row of negatives; helper-105). Written here for every type as ``x / norm`` with a zero norm
-    taken as 1, in the input's float type."""
+    taken as 1 (below 10 machine epsilons, as scikit-learn's ``_handle_zeros_in_scale``: a float32 row
+    [5e-7, -2e-7, 0] stays as it is; helper-107), in the input's float type."""
+    import numpy as np
     from onnx import TensorProto
     from skl2onnx.common.data_types import DoubleTensorType
     from skl2onnx.operator_converters.common import concatenate_variables
@@ -84,8 +86,9 @@ def register_normalizer() -> None:
         x = name("features")
         container.add_node("Cast", [features], x, to=kind, name=scope.get_unique_operator_name("Cast"))
         opset = container.target_opset
-        zero, one = name("zero"), name("one")
-        container.add_initializer(zero, kind, [], [0.0])
+        tiny, one = name("tiny"), name("one")
+        # scikit-learn leaves a row whose norm is below 10 machine epsilons of its type as it is
+        container.add_initializer(tiny, kind, [], [float(10 * np.finfo(np.float64 if double else np.float32).eps)])
         container.add_initializer(one, kind, [], [1.0])
 
         def reduce(op: str, value: str) -> str:
@@ -107,7 +110,7 @@ def register_normalizer() -> None:
             container.add_node("Abs", [x], magnitude, name=scope.get_unique_operator_name("Abs"))
             norms = reduce("ReduceSum" if norm == "l1" else "ReduceMax", magnitude)
         zeros, safe = name("zero_norm"), name("norms")
-        container.add_node("Equal", [norms, zero], zeros, name=scope.get_unique_operator_name("Equal"))
+        container.add_node("Less", [norms, tiny], zeros, name=scope.get_unique_operator_name("Less"))
         container.add_node("Where", [zeros, one, norms], safe, name=scope.get_unique_operator_name("Where"))
         container.add_node("Div", [x, safe], operator.output_full_names, name=scope.get_unique_operator_name("Div"))
 
@@ -466,13 +469,16 @@ def register_binary_discriminant() -> None:
 
 
 def register_modified_huber_labels() -> None:
-    """SGDClassifier(loss="modified_huber") with three classes or more: skl2onnx took the label as the
-    argmax of its probabilities, which clip every score at 1 (and are uniform where all are below -1), so
-    classes whose scores pass 1 tie and the first wins; scikit-learn predicts the argmax of the scores
-    (6 of 72 held-out wine labels differed, the probabilities equal; found by helper-74). The label's
-    ArgMax reads the scores the probabilities clip."""
+    """SGDClassifier(loss="modified_huber") (and ``"log_loss"``: :func:`_log_loss_label_from_scores`) with three
+    classes or more: skl2onnx took the label as the argmax of its probabilities, which clip every score at 1
+    (and are uniform where all are below -1), so classes whose scores pass 1 tie and the first wins;
+    scikit-learn predicts the argmax of the scores (6 of 72 held-out wine labels differed, the probabilities
+    equal; found by helper-74). The label's ArgMax reads the scores the probabilities clip."""
 
     def edit(op: Any, added: list[Any]) -> None:
+        if getattr(op, "loss", None) == "log_loss" and len(op.classes_) >= 3:
+            _log_loss_label_from_scores(added)
+            return
         if getattr(op, "loss", None) != "modified_huber" or len(op.classes_) < 3:
             return
         clip = next((n for n in added if n.op_type == "Clip"), None)
@@ -484,6 +490,22 @@ def register_modified_huber_labels() -> None:
                 node.input[0] = clip.input[0]
 
     _edit_after("SklearnSGDClassifier", "_onnxgate_huber", edit)
+
+
+def _log_loss_label_from_scores(added: list[Any]) -> None:
+    """SGDClassifier(loss="log_loss") with three classes or more: its one-against-rest sigmoids saturate at 1
+    (scores of 56.7 and 73.75 both give 1.0), the normalised probabilities tie at 0.5, and the label, taken as
+    their argmax, was the first of the two; scikit-learn predicts the argmax of the scores (12 of 1,000 wine
+    rows; helper-105). The label's ArgMax reads the scores the sigmoid is computed from."""
+    exp = next((n for n in added if n.op_type == "Exp"), None)
+    made_from: dict[str, Any] = {out: node for node in added for out in node.output}
+    negate = made_from.get(exp.input[0]) if exp is not None else None
+    if exp is None or negate is None or negate.op_type != "Mul":
+        return
+    scores = negate.input[0]
+    for node in added:
+        if node.op_type == "ArgMax" and _computed_from(node.input[0], exp.output[0], made_from):
+            node.input[0] = scores
 
 
 def _computed_from(name: str, source: str, made_from: dict[str, Any]) -> bool:

@@ -430,11 +430,13 @@ class SklearnConverter(Converter):
             for compute in attempts:
                 fitted, fitted_options = (float64_attributes(model, conv_options) if compute == "float64"
                                           else (model, conv_options))
+                said = len(warnings)
                 try:
                     proto = self._convert_at(fitted, columns, compute, opset, ml_opset, name, fitted_options, warnings)
                 except NoDouble as reason:
                     if precision == "float64":
                         raise UnsupportedModelError(str(reason), framework=self.framework) from None
+                    del warnings[said:]  # what the double attempt said of its graph ("cast to float64") is gone
                     why = "the sample is float64" if float64_data else "scikit-learn reads the integer rows as float64"
                     warnings.append(
                         f"computed in float32 although {why}: {reason.short}. Parity can differ from the float64 "

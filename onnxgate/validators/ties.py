@@ -27,8 +27,9 @@ def prepare_tie_resolver(reference: Any, onnx_model: Any, signature: Signature,
                          tolerances: Mapping[str, tuple[float, float, str]]) -> TieResolver | None:
     """A :data:`TieResolver` for a native reference whose converter knows ties, and for a model answering a
     ``TopK``'s indices (:func:`topk_tie_resolver`); None when neither applies."""
-    resolvers = [r for r in (_native_tie_resolver(reference, onnx_model, signature, tolerances),
-                             topk_tie_resolver(onnx_model, signature, tolerances)) if r is not None]
+    topk = topk_tie_resolver(onnx_model, signature, tolerances) if _framework(reference) == "pytorch" else None
+    resolvers = [r for r in (_native_tie_resolver(reference, onnx_model, signature, tolerances), topk)
+                 if r is not None]
     if len(resolvers) < 2:
         return resolvers[0] if resolvers else None
 
@@ -36,6 +37,17 @@ def prepare_tie_resolver(reference: Any, onnx_model: Any, signature: Signature,
         return sum(resolve(feeds, onnx_out, ref_out) for resolve in resolvers)
 
     return both
+
+
+def _framework(reference: Any) -> str | None:
+    """The registered framework of a native ``reference`` (None for an ONNX model or a callable)."""
+    from onnxgate.converters import registry
+    from onnxgate.errors import OnnxGateError
+
+    try:
+        return str(registry.for_model(reference).framework)
+    except OnnxGateError:
+        return None
 
 
 def topk_tie_resolver(onnx_model: Any, signature: Signature,
@@ -48,7 +60,11 @@ def topk_tie_resolver(onnx_model: Any, signature: Signature,
     reference's answer when the reference's indices pick, from the TopK's input as the file computes it,
     exactly the values the file's indices pick, and the TopK's values output (which must be an output too,
     checked against the reference as usual) agrees on that row. Without the values among the outputs, the
-    file's input to the TopK is not vouched for, and indices stay compared exactly."""
+    file's input to the TopK is not vouched for, and indices stay compared exactly. Only for a PyTorch
+    reference (:func:`prepare_tie_resolver`): an ONNX model or a callable breaks no tie otherwise than the
+    file, and TensorFlow's ``top_k`` puts the lower index first as ONNX does. The file's TopK input is read
+    from the file itself: a file whose input is wrong only where it ties with the top values would pass
+    those rows (helper-107 built one by hand); the values output rules out any other error."""
     found = _topk_outputs(onnx_model, signature)
     if not found:
         return None
@@ -87,8 +103,10 @@ def topk_tie_resolver(onnx_model: Any, signature: Signature,
             same = ((picked_ours == picked_theirs) | (np.isnan(picked_ours) & np.isnan(picked_theirs))
                     if x.dtype.kind == "f" else picked_ours == picked_theirs)
             same_rows = same.reshape(len(same), -1).all(axis=1) & inside
+            along = axis % ours.ndim - 1  # the TopK's axis within one row
             for row in rows:
-                if same_rows[row] and len(np.unique(theirs[row].reshape(-1))) == theirs[row].size:
+                lines = np.moveaxis(theirs[row], along, -1).reshape(-1, theirs.shape[axis])
+                if same_rows[row] and all(len(np.unique(line)) == line.size for line in lines):
                     _set_row(ref_out, indices_at, int(row), ours[row])
                     decided.add(int(row))
         return len(decided)

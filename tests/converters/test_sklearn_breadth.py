@@ -2585,7 +2585,9 @@ def test_a_normalizer_leaves_an_all_zero_row_and_takes_the_largest_magnitude(nor
     model = make_pipeline(Normalizer(norm=norm), LogisticRegression(max_iter=5000)).fit(X, y)
     conv = og.convert(model, X.astype(dtype))
     signs = np.where(np.arange(13) % 2 == 0, 1.0, -1.0)  # mixed signs: the largest magnitude is negative
-    rows = np.vstack([np.zeros((1, 13)), X[:3], -X[:2], X[:2] * signs]).astype(dtype)
+    tiny = np.zeros((1, 13))
+    tiny[0, :2] = [5e-7, -2e-7] if dtype == np.float32 else [1e-15, 0.0]  # a norm below 10 epsilons: kept as it is
+    rows = np.vstack([np.zeros((1, 13)), X[:3], -X[:2], X[:2] * signs, tiny]).astype(dtype)
     label, proba = ort.InferenceSession(conv.model.SerializeToString()).run(None, {conv.signature.input_names[0]: rows})
     np.testing.assert_array_equal(label, model.predict(rows))
     np.testing.assert_allclose(proba, model.predict_proba(rows), atol=1e-5 if dtype == np.float32 else 1e-9)
@@ -2628,3 +2630,23 @@ def test_hist_gradient_boosting_on_float32_or_integer_rows_splits_as_scikit_lear
     rows = X[test].astype(dtype)
     got = ort.InferenceSession(conv.model.SerializeToString()).run(None, {"input": rows})[0].ravel()
     np.testing.assert_allclose(got, model.predict(rows), rtol=1e-5)
+
+
+def test_a_log_loss_sgd_classifier_labels_by_its_scores_where_its_sigmoids_saturate() -> None:
+    # two one-against-rest sigmoids saturate at 1 (scores 56.7 and 73.75): the probabilities tie at 0.5 and the
+    # file took the first class, where scikit-learn predicts the larger score; 12 of 1,000 rows, and the search
+    # passed them as probability ties (helper-105)
+    import onnxruntime as ort
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_wine(return_X_y=True)
+    model = make_pipeline(StandardScaler(), SGDClassifier(loss="log_loss", random_state=0)).fit(X, y)
+    low, high = X.min(0), X.max(0)
+    rows = np.random.default_rng(0).uniform(low - (high - low) / 2, high + (high - low) / 2, (1000, X.shape[1]))
+    conv = og.convert(model, X)
+    label, proba = ort.InferenceSession(conv.model.SerializeToString()).run(None, {"input": rows})
+    np.testing.assert_array_equal(label, model.predict(rows))
+    np.testing.assert_allclose(proba, model.predict_proba(rows), atol=1e-9)

@@ -245,19 +245,11 @@ class Searcher:
                 label_bad |= rows
             else:
                 prob_ok &= ~rows
-                e2, a2 = np.asarray(exp), np.asarray(act)
+                e2 = np.asarray(exp)
                 if e2.ndim == 2 and e2.shape[1] >= 2 and e2.shape[0] == m and e2.dtype.kind == "f":
                     top = np.sort(e2.astype(np.float64), axis=1)[:, -2:]
                     gap = top[:, 1] - top[:, 0]
-                    near = gap <= 2 * np.maximum(atol, rtol * np.abs(top[:, 1]))
-                    if a2.shape == e2.shape and a2.dtype.kind == "f":
-                        # the same two probabilities exactly equal on both sides: each side's argmax takes the
-                        # first, so a flip there is a label not read from these probabilities (an OvR
-                        # SGDClassifier's saturated sigmoids, 0.5 and 0.5, where scikit-learn decides by the
-                        # decision values: 12 of 1,000 rows passed as ties; helper-105)
-                        mine = np.sort(a2.astype(np.float64), axis=1)[:, -2:]
-                        near &= ~((gap == 0) & (mine[:, 1] == mine[:, 0]))
-                    margin_tie |= near
+                    margin_tie |= gap <= 2 * np.maximum(atol, rtol * np.abs(top[:, 1]))
             bad |= rows
             per_output.append(entries)
         # A label flip on a probability tie is no divergence: both sides are within tolerance there.
