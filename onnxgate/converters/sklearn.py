@@ -948,6 +948,17 @@ def _ngram_notes(model: Any) -> list[str]:
                          "default pattern, which drops one-letter words); the ONNX tokenizer does not, so such text "
                          "can score differently: validate with text like the model will score")
             break
+    for est in sub_estimators(model):
+        pattern = str(getattr(est, "token_pattern", "") or "")
+        if type(est).__name__ in ("CountVectorizer", "TfidfVectorizer") and getattr(est, "analyzer", "") == "word" \
+                and "\\w" in pattern:
+            # the ONNX tokenizer (re2) reads \w and \b as ASCII: 'café' is the token 'caf', 'filmé' is 'film'
+            # (a label flipped on 'naïve good'; helper-108)
+            notes.append(f"{type(est).__name__}: the ONNX tokenizer matches \\w as ASCII letters, digits and _ "
+                         "only, where scikit-learn's token pattern takes any letter: a word with another letter "
+                         "('café', 'naïve', any non-Latin script) is split otherwise ('caf'), and such text scores "
+                         "differently. Fine for ASCII text; else validate with text like the model will score")
+            break
     return notes
 
 

@@ -968,6 +968,8 @@ def _float32_rows_hint(broad: Sequence[OutputComparison], model: Any) -> str:
     PCA before XGBoost failed the same in both; helper-75), nor for failures broader than rounding."""
     if broad or any(node.op_type.startswith("TreeEnsemble") for node in model.graph.node):
         return ""
+    if not any(i.type.tensor_type.elem_type == 1 for i in model.graph.input):
+        return ""  # no float32 rows: a text model's sample asked nothing of the kind (helper-108)
     return ("The model computes in float32, as its float32 sample asked; where scikit-learn computes in float64 "
             "(KMeans' distances do), converting with precision='float64' (CLI: --precision float64) computes in "
             "double inside the graph, its inputs staying float32, and may match it")

@@ -606,3 +606,17 @@ def test_a_graph_without_outputs_is_not_wellformed():
     result = structure.check_model_wellformed(empty, EDGE2)
     assert not result and "no outputs" in result.message
     assert not og.validate(empty, target="container").passed
+
+
+def test_a_domain_the_target_lacks_is_not_sent_to_a_lower_opset() -> None:
+    # a text model's com.microsoft Tokenizer on synapse: "Convert again with opset=12 or lower", which keeps
+    # the domain, so the advice looped (helper-108)
+    graph = helper.make_graph([helper.make_node("Gelu", ["x"], ["y"], domain="com.microsoft")], "gelu",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])])
+    opsets = [helper.make_opsetid("", 11), helper.make_opsetid("com.microsoft", 1)]
+    model = helper.make_model(graph, opset_imports=opsets)
+    model.ir_version = 6
+    check = og.validate(model, target="synapse").check("opset_within_caps")
+    assert not check.passed and "No opset removes it: the model's Gelu need(s) it" in check.message, check.message
+    assert "Convert again with opset" not in check.message

@@ -299,7 +299,7 @@ def phase_edges(searcher: Searcher, rng: Any, allow_nan: bool | Sequence[bool]) 
     if sp.text_rows:
         # first, up to a quarter of the phase: each a data row with one text value unseen or empty (every
         # input's unseen value comes first); the numbers' edges get the rest (six text columns took it all)
-        limit = max(int(searcher.budget * edge_share(searcher.budget, sp.d + 1)) // 4, 1)
+        limit = max(int(searcher.budget * edge_share(searcher.budget, sp.d + 1)) // 4, 1) if sp.d else len(sp.text_rows)
         searcher.evaluate(sp.X[list(sp.text_rows[:limit])], index_array(list(sp.text_rows[:limit])))
     if sp.n_rows == 0 or sp.d == 0:
         return
