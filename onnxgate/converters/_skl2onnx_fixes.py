@@ -5,6 +5,7 @@ category splits, the side a missing value takes in scikit-learn's trees). Instal
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 from onnxgate.converters._sklearn_models import sub_estimators
@@ -57,6 +58,11 @@ def register_binarizer() -> None:
     _replace("SklearnBinarizer", "_onnxgate_binarizer", original, convert_binarizer)
 
 
+#: Whether the rows being converted are float32 for scikit-learn (every number column float32 or float16; it
+#: reads integers and mixed columns as float64), set by the scikit-learn converter; None: not known.
+ROWS_FLOAT32: ContextVar[bool | None] = ContextVar("onnxgate_rows_float32", default=None)
+
+
 def register_normalizer() -> None:
     """scikit-learn's Normalizer leaves a row whose norm is 0 as it is (zeros), and its ``'max'`` norm is the
     largest absolute value. skl2onnx divided by the norm in double (an all-zero row, an empty document's
@@ -87,8 +93,11 @@ def register_normalizer() -> None:
         container.add_node("Cast", [features], x, to=kind, name=scope.get_unique_operator_name("Cast"))
         opset = container.target_opset
         tiny, one = name("tiny"), name("one")
-        # scikit-learn leaves a row whose norm is below 10 machine epsilons of its type as it is
-        container.add_initializer(tiny, kind, [], [float(10 * np.finfo(np.float64 if double else np.float32).eps)])
+        # scikit-learn leaves a row whose norm is below 10 machine epsilons of the rows' type as it is: the
+        # sample's, not the graph's (float64 rows in a float32 graph keep float64's; helper-109)
+        rows32 = ROWS_FLOAT32.get()
+        rows32 = (not double) if rows32 is None else rows32
+        container.add_initializer(tiny, kind, [], [float(10 * np.finfo(np.float32 if rows32 else np.float64).eps)])
         container.add_initializer(one, kind, [], [1.0])
 
         def reduce(op: str, value: str) -> str:

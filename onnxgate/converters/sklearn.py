@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from onnxgate.converters._base import Converter, RawConversion, sanitise_names
 from onnxgate.converters._skl2onnx_fixes import (
+    ROWS_FLOAT32,
     patch_hist_gradient_boosting,
     patch_isotonic_calibration,
     patch_knn_distance_weights,
@@ -426,6 +427,8 @@ class SklearnConverter(Converter):
         from onnxgate.converters._boosting import SAMPLE_FLOAT64
 
         rows_type = SAMPLE_FLOAT64.set(float64_data)  # a LightGBM step's thresholds follow the rows' type
+        numbers = [c.dtype for c in columns if c.dtype.kind in "fiu"]
+        rows32 = ROWS_FLOAT32.set(bool(numbers) and all(d.kind == "f" and d.itemsize <= 4 for d in numbers))
         try:
             for compute in attempts:
                 fitted, fitted_options = (float64_attributes(model, conv_options) if compute == "float64"
@@ -489,6 +492,7 @@ class SklearnConverter(Converter):
             raise AssertionError("unreachable")  # pragma: no cover
         finally:
             SAMPLE_FLOAT64.reset(rows_type)
+            ROWS_FLOAT32.reset(rows32)
 
     def _converter_options(self, model: Any, zipmap: Any, user: Mapping[Any, Any]) -> dict[Any, Any]:
         """Per-estimator skl2onnx options: ``zipmap`` for every estimator whose converter takes it.
@@ -951,13 +955,14 @@ def _ngram_notes(model: Any) -> list[str]:
     for est in sub_estimators(model):
         pattern = str(getattr(est, "token_pattern", "") or "")
         if type(est).__name__ in ("CountVectorizer", "TfidfVectorizer") and getattr(est, "analyzer", "") == "word" \
-                and "\\w" in pattern:
+                and ("\\w" in pattern or "\\b" in pattern):
             # the ONNX tokenizer (re2) reads \w and \b as ASCII: 'café' is the token 'caf', 'filmé' is 'film'
             # (a label flipped on 'naïve good'; helper-108)
-            notes.append(f"{type(est).__name__}: the ONNX tokenizer matches \\w as ASCII letters, digits and _ "
-                         "only, where scikit-learn's token pattern takes any letter: a word with another letter "
-                         "('café', 'naïve', any non-Latin script) is split otherwise ('caf'), and such text scores "
-                         "differently. Fine for ASCII text; else validate with text like the model will score")
+            notes.append(f"{type(est).__name__}: the ONNX tokenizer matches \\w (and \\b, a word's edge) as ASCII "
+                         "letters, digits and _ only, where scikit-learn's token pattern takes any letter: a word "
+                         "with another letter ('café', 'naïve', any non-Latin script) is split otherwise ('caf'), and "
+                         "such text scores differently. Fine for ASCII text; else validate with text like the model "
+                         "will score")
             break
     return notes
 

@@ -188,15 +188,19 @@ def check_opset_within_caps(model: onnx.ModelProto, target: Target) -> CheckResu
             else f"domain {o['domain']!r} (opset {o['opset']}) is not available there"
             for o in offenders
         ]
-        capped = [o for o in offenders if o["max_opset"] is not None]
-        if capped:
-            fix = f"Convert again with opset={caps.get('')} or lower (onnxgate convert --opset)."
-        else:  # a lower opset keeps the domain: the operator that needs it is what the target lacks (helper-108)
-            nodes = sorted({n.op_type for n in model.graph.node
-                            if _label(n.domain) in {o["domain"] for o in offenders}})
+        fixes = []
+        if any(o["max_opset"] is not None for o in offenders):
+            fixes.append(f"Convert again with opset={caps.get('')} or lower (onnxgate convert --opset).")
+        lacking = {o["domain"] for o in offenders if o["max_opset"] is None}
+        if lacking:  # a lower opset keeps the domain: the operator that needs it is what the target lacks
+            nodes = sorted({n.op_type for n in model.graph.node if _label(n.domain) in lacking})
             tokenizer = " (a text vectorizer's Tokenizer is com.microsoft's)" if "Tokenizer" in nodes else ""
-            fix = (f"No opset removes it: the model's {', '.join(nodes) or 'nodes'} need(s) it{tokenizer}; deploy "
-                   "to a target whose runtime has that domain, or build the model without those operators")
+            fixes.append(
+                f"No opset removes {sorted(lacking)}: the model's {', '.join(nodes)} need(s) it{tokenizer}; deploy "
+                "to a target whose runtime has that domain, or build the model without those operators" if nodes
+                else f"No node of the main graph uses {sorted(lacking)}: drop its opset import (or the function or "
+                     "subgraph that uses it)")
+        fix = " ".join(fixes)
         return CheckResult(
             "opset_within_caps",
             False,

@@ -27,7 +27,7 @@ def prepare_tie_resolver(reference: Any, onnx_model: Any, signature: Signature,
                          tolerances: Mapping[str, tuple[float, float, str]]) -> TieResolver | None:
     """A :data:`TieResolver` for a native reference whose converter knows ties, and for a model answering a
     ``TopK``'s indices (:func:`topk_tie_resolver`); None when neither applies."""
-    topk = topk_tie_resolver(onnx_model, signature, tolerances) if _framework(reference) == "pytorch" else None
+    topk = topk_tie_resolver(onnx_model, signature, tolerances) if _topk_order_unspecified(reference) else None
     resolvers = [r for r in (_native_tie_resolver(reference, onnx_model, signature, tolerances), topk)
                  if r is not None]
     if len(resolvers) < 2:
@@ -39,15 +39,28 @@ def prepare_tie_resolver(reference: Any, onnx_model: Any, signature: Signature,
     return both
 
 
-def _framework(reference: Any) -> str | None:
-    """The registered framework of a native ``reference`` (None for an ONNX model or a callable)."""
+def _topk_order_unspecified(reference: Any) -> bool:
+    """Whether ``reference`` may order a TopK's equal values otherwise than ONNX: PyTorch (``torch.topk``), Keras
+    on the torch backend, and a callable (which may wrap either; helper-109). Not an ONNX model, which breaks
+    ties as the file does, nor TensorFlow, whose ``top_k`` puts the lower index first as ONNX does."""
+    import os
+
     from onnxgate.converters import registry
     from onnxgate.errors import OnnxGateError
 
     try:
-        return str(registry.for_model(reference).framework)
+        framework = str(registry.for_model(reference).framework)
     except OnnxGateError:
-        return None
+        return callable(reference) and not isinstance(reference, (bytes, str, os.PathLike)) \
+            and not hasattr(reference, "graph")
+    if framework == "keras":
+        try:
+            import keras
+
+            return str(keras.config.backend()) == "torch"
+        except Exception:
+            return False
+    return framework == "pytorch"
 
 
 def topk_tie_resolver(onnx_model: Any, signature: Signature,
@@ -60,9 +73,9 @@ def topk_tie_resolver(onnx_model: Any, signature: Signature,
     reference's answer when the reference's indices pick, from the TopK's input as the file computes it,
     exactly the values the file's indices pick, and the TopK's values output (which must be an output too,
     checked against the reference as usual) agrees on that row. Without the values among the outputs, the
-    file's input to the TopK is not vouched for, and indices stay compared exactly. Only for a PyTorch
-    reference (:func:`prepare_tie_resolver`): an ONNX model or a callable breaks no tie otherwise than the
-    file, and TensorFlow's ``top_k`` puts the lower index first as ONNX does. The file's TopK input is read
+    file's input to the TopK is not vouched for, and indices stay compared exactly. Only for a reference that
+    may break ties otherwise (:func:`_topk_order_unspecified`): an ONNX model breaks them as the file does, and
+    TensorFlow's ``top_k`` puts the lower index first as ONNX does. The file's TopK input is read
     from the file itself: a file whose input is wrong only where it ties with the top values would pass
     those rows (helper-107 built one by hand); the values output rules out any other error."""
     found = _topk_outputs(onnx_model, signature)

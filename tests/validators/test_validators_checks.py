@@ -618,5 +618,5 @@ def test_a_domain_the_target_lacks_is_not_sent_to_a_lower_opset() -> None:
     model = helper.make_model(graph, opset_imports=opsets)
     model.ir_version = 6
     check = og.validate(model, target="synapse").check("opset_within_caps")
-    assert not check.passed and "No opset removes it: the model's Gelu need(s) it" in check.message, check.message
+    assert not check.passed and "the model's Gelu need(s) it" in check.message, check.message
     assert "Convert again with opset" not in check.message
