@@ -14,7 +14,7 @@ BINARY_SCORES = {"SVC": "-d,d", "NuSVC": "-d,d", "LinearSVC": "d", "RidgeClassif
                   "SGDClassifier": "-d,d", "Perceptron": "-d,d", "PassiveAggressiveClassifier": "-d,d",
                   # scikit-learn's two columns sum to 1 (one vote, and the same confidence with either sign)
                   # before decision_function keeps the second
-                  "OneVsOneClassifier": "1-d,d"}
+                  "OneVsOneClassifier": "1-d,d", "OneVsRestClassifier": "-d,d"}
 
 
 def binary_scores_by_class(proto: Any, model: Any) -> None:

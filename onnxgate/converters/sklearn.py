@@ -55,6 +55,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     register_multiclass_gaussian_process,
     register_normalizer,
     register_one_hot_encoder,
+    register_one_vs_rest_decisions,
     register_simple_imputer,
     register_target_encoder,
     unknown_value_notes,
@@ -156,6 +157,7 @@ def _skl2onnx() -> Any:
     register_one_hot_encoder()
     register_target_encoder()
     register_multiclass_gaussian_process()
+    register_one_vs_rest_decisions()
     register_binarizer()
     register_normalizer()
     register_exact_float32_scalers()

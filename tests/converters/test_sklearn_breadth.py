@@ -2650,3 +2650,34 @@ def test_a_log_loss_sgd_classifier_labels_by_its_scores_where_its_sigmoids_satur
     label, proba = ort.InferenceSession(conv.model.SerializeToString()).run(None, {"input": rows})
     np.testing.assert_array_equal(label, model.predict(rows))
     np.testing.assert_allclose(proba, model.predict_proba(rows), atol=1e-9)
+
+
+@pytest.mark.parametrize("member", ["sgd-log", "sgd-huber", "logistic", "ridge", "linear-svc", "svc", "svc-platt"])
+@pytest.mark.parametrize("classes", [3, 2])
+def test_one_vs_rest_labels_by_its_members_scores_as_scikit_learn(member: str, classes: int) -> None:
+    # scikit-learn labels by the members' decision_function, skl2onnx by their probabilities: saturated sigmoids
+    # (184 of 1,797 unscaled digits), Platt's order (48 of 178 wine rows), SVC() scores read as probabilities
+    # (every label), RidgeClassifier a file onnxruntime could not run; convert said nothing
+    import onnxruntime as ort
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression, RidgeClassifier, SGDClassifier
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.svm import SVC, LinearSVC
+
+    estimator = {"sgd-log": SGDClassifier(loss="log_loss", random_state=0),
+                 "sgd-huber": SGDClassifier(loss="modified_huber", random_state=0),
+                 "logistic": LogisticRegression(max_iter=5000), "ridge": RidgeClassifier(), "linear-svc": LinearSVC(),
+                 "svc": SVC(), "svc-platt": SVC(probability=True, random_state=0)}[member]
+    X, y = load_wine(return_X_y=True)
+    y = y if classes == 3 else (y == 1)
+    model = OneVsRestClassifier(estimator).fit(X, y)
+    conv = og.convert(model, X[:5])
+    label, second = ort.InferenceSession(conv.model.SerializeToString()).run(None, {"input": X})
+    np.testing.assert_array_equal(label, model.predict(X))
+    if hasattr(model, "predict_proba"):  # an all-underflowing row stays 0 (16 wine rows for sgd-log)
+        np.testing.assert_allclose(second, model.predict_proba(X), atol=1e-5)  # Platt: float32 kernels
+    else:
+        scores = model.decision_function(X)
+        np.testing.assert_allclose(second, scores if classes == 3 else np.column_stack([-scores, scores]),
+                                   rtol=1e-5, atol=1e-5)
+    assert og.validate(conv, reference=model, data=X).passed
