@@ -27,7 +27,12 @@ def prepare_tie_resolver(reference: Any, onnx_model: Any, signature: Signature,
                          tolerances: Mapping[str, tuple[float, float, str]]) -> TieResolver | None:
     """A :data:`TieResolver` for a native reference whose converter knows ties, and for a model answering a
     ``TopK``'s indices (:func:`topk_tie_resolver`); None when neither applies."""
-    topk = topk_tie_resolver(onnx_model, signature, tolerances) if _topk_order_unspecified(reference) else None
+    topk = None
+    if _topk_order_unspecified(reference):
+        from onnxgate.validators.reference import prepare_reference
+
+        record = record_topk_inputs(prepare_reference(reference, onnx_model, signature))
+        topk = topk_tie_resolver(onnx_model, signature, tolerances, record)
     resolvers = [r for r in (_native_tie_resolver(reference, onnx_model, signature, tolerances), topk)
                  if r is not None]
     if len(resolvers) < 2:
@@ -63,33 +68,33 @@ def _topk_order_unspecified(reference: Any) -> bool:
     return framework == "pytorch"
 
 
-def topk_tie_resolver(onnx_model: Any, signature: Signature,
-                      tolerances: Mapping[str, tuple[float, float, str]]) -> TieResolver | None:
+def topk_tie_resolver(onnx_model: Any, signature: Signature, tolerances: Mapping[str, tuple[float, float, str]],
+                      record: Callable[[Mapping[str, np.ndarray]], list[np.ndarray]]) -> TieResolver | None:
     """A :data:`TieResolver` for a model whose output is a ``TopK``'s indices beside its values.
 
     Among equal values the order of ``torch.topk`` is not specified, while ONNX's TopK puts the lower index
     first: a ReLU's zeros gave index rows that differ on 58 of 64 rows, with the values equal, and parity
     failed a file that answers as well as PyTorch does (helper-101). A row whose indices differ is the
-    reference's answer when the reference's indices pick, from the TopK's input as the file computes it,
-    exactly the values the file's indices pick, and the TopK's values output (which must be an output too,
-    checked against the reference as usual) agrees on that row. Without the values among the outputs, the
-    file's input to the TopK is not vouched for, and indices stay compared exactly. Only for a reference that
-    may break ties otherwise (:func:`_topk_order_unspecified`): an ONNX model breaks them as the file does, and
-    TensorFlow's ``top_k`` puts the lower index first as ONNX does. The file's TopK input is read
-    from the file itself: a file whose input is wrong only where it ties with the top values would pass
-    those rows (helper-107 built one by hand); the values output rules out any other error."""
+    reference's answer when, in the reference's own input to its ``topk`` (``record(feeds)``: the inputs of
+    the ``topk`` calls the reference made on those rows), the file's indices pick exactly the values the
+    reference's pick, and the TopK's values output (which must be an output too, checked against the
+    reference as usual) agrees on that row. Without the values among the outputs, or without a recorded
+    input of the TopK's shape, indices stay compared exactly. The file's own TopK input is not what vouches:
+    a file whose class-0 bias was 40 too high saturated that class's sigmoid at 1, tied with the true top
+    class, and passed 188 of 296 rows (helper-110); and a right file whose sigmoid gave 0.99999994 where
+    torch gave 1 failed its rows. Only for a reference that may break ties otherwise
+    (:func:`_topk_order_unspecified`): an ONNX model breaks them as the file does, and TensorFlow's
+    ``top_k`` puts the lower index first as ONNX does."""
     found = _topk_outputs(onnx_model, signature)
     if not found:
         return None
     names = signature.output_names
-    session: Any = None
 
     def resolve(feeds: Mapping[str, np.ndarray], onnx_out: list[Any], ref_out: list[Any]) -> int:
         import numpy as np
 
-        nonlocal session
         decided: set[int] = set()
-        for indices_at, values_at, source, axis in found:
+        for indices_at, values_at, _source, axis in found:
             ours, theirs = onnx_out[indices_at], ref_out[indices_at]
             if not isinstance(ours, np.ndarray) or np.shape(theirs) != ours.shape or ours.ndim < 2:
                 continue
@@ -99,32 +104,88 @@ def topk_tie_resolver(onnx_model: Any, signature: Signature,
             differ = (ours != theirs).reshape(len(ours), -1).any(axis=1)
             mine, other = _rows(onnx_out[values_at]), _rows(ref_out[values_at])
             if mine is None or other is None or mine.shape != other.shape:
-                continue  # the values are what vouch for the TopK's input
+                continue  # the values are what vouch for the file's picks
             values_ok = ~_row_differs(mine, other, tolerances[names[values_at]])
             rows = np.flatnonzero(differ & values_ok)
             if not len(rows):
                 continue
-            if session is None:
-                session = _session_answering(onnx_model, [s for _, _, s, _ in found])
-            x = np.asarray(session.run([source], dict(feeds))[0])
-            if x.shape[:1] != ours.shape[:1] or x.ndim != ours.ndim:
+            x = _recorded_input(record({k: np.asarray(v)[rows] for k, v in feeds.items()}), ours[rows],
+                                theirs[rows], axis)
+            if x is None:
                 continue
             width = x.shape[axis]
-            inside = ((theirs >= 0) & (theirs < width)).reshape(len(theirs), -1).all(axis=1)
-            picked_ours = np.take_along_axis(x, ours.astype(np.int64), axis=axis)
-            picked_theirs = np.take_along_axis(x, np.clip(theirs, 0, width - 1).astype(np.int64), axis=axis)
+            mine_i, theirs_i = ours[rows], theirs[rows]
+            inside = (((theirs_i >= 0) & (theirs_i < width) & (mine_i >= 0) & (mine_i < width))
+                      .reshape(len(rows), -1).all(axis=1))
+            picked_ours = np.take_along_axis(x, np.clip(mine_i, 0, width - 1).astype(np.int64), axis=axis)
+            picked_theirs = np.take_along_axis(x, np.clip(theirs_i, 0, width - 1).astype(np.int64), axis=axis)
             same = ((picked_ours == picked_theirs) | (np.isnan(picked_ours) & np.isnan(picked_theirs))
                     if x.dtype.kind == "f" else picked_ours == picked_theirs)
-            same_rows = same.reshape(len(same), -1).all(axis=1) & inside
+            same_rows = same.reshape(len(rows), -1).all(axis=1) & inside
             along = axis % ours.ndim - 1  # the TopK's axis within one row
-            for row in rows:
-                lines = np.moveaxis(theirs[row], along, -1).reshape(-1, theirs.shape[axis])
-                if same_rows[row] and all(len(np.unique(line)) == line.size for line in lines):
+            for at, row in enumerate(rows):
+                lines = [np.moveaxis(side[at], along, -1).reshape(-1, side.shape[axis]) for side in (mine_i, theirs_i)]
+                if same_rows[at] and all(len(np.unique(line)) == line.size for side in lines for line in side):
                     _set_row(ref_out, indices_at, int(row), ours[row])
                     decided.add(int(row))
         return len(decided)
 
     return resolve
+
+
+def _recorded_input(recorded: list[np.ndarray], ours: np.ndarray, theirs: np.ndarray, axis: int) -> np.ndarray | None:
+    """The one recorded ``topk`` input shaped as the indices but along ``axis`` (where it is at least as wide
+    and holds every index the reference answered); None when no call or several fit (which one answered
+    is then not known)."""
+    import numpy as np
+
+    fits = []
+    for x in recorded:
+        x = np.asarray(x)
+        if x.ndim != ours.ndim or x.shape[:1] != ours.shape[:1] or any(
+                a != b for i, (a, b) in enumerate(zip(x.shape, ours.shape)) if i != axis % ours.ndim):
+            continue
+        if x.shape[axis] < ours.shape[axis] or ((theirs < 0) | (theirs >= x.shape[axis])).any():
+            continue
+        fits.append(x)
+    return fits[-1] if len(fits) == 1 else None
+
+
+def record_topk_inputs(run: Callable[[Mapping[str, np.ndarray]], Any]) -> Callable[[Mapping[str, np.ndarray]],
+                                                                                       list[np.ndarray]]:
+    """``feeds -> the inputs of every torch.topk the reference made while answering them``, for
+    :func:`topk_tie_resolver`; an empty list when torch is not loaded or the reference never called it."""
+    import sys
+    import threading
+
+    lock = threading.Lock()
+
+    def record(feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        torch: Any = sys.modules.get("torch")
+        if torch is None:
+            return []
+        seen: list[np.ndarray] = []
+        function, method = torch.topk, torch.Tensor.topk
+
+        def noted(original: Any) -> Any:
+            def topk(tensor: Any, *args: Any, **kwargs: Any) -> Any:
+                seen.append(tensor.detach().cpu().numpy().copy())
+                return original(tensor, *args, **kwargs)
+            return topk
+
+        with lock:
+            torch.topk = noted(function)
+            torch.Tensor.topk = noted(method)
+            try:
+                run(feeds)
+            except Exception:
+                return []
+            finally:
+                torch.topk = function
+                torch.Tensor.topk = method
+        return seen
+
+    return record
 
 
 def _topk_outputs(onnx_model: Any, signature: Signature) -> list[tuple[int, int, str, int]]:
@@ -162,21 +223,6 @@ def _topk_outputs(onnx_model: Any, signature: Signature) -> list[tuple[int, int,
             axis = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "axis"), -1)
             result.append((outs[1], outs[0], node.input[0], int(axis)))
     return result
-
-
-def _session_answering(onnx_model: Any, names: list[str]) -> Any:
-    """An onnxruntime session of ``onnx_model`` that also answers the values ``names``."""
-    import onnx
-
-    from onnxgate import runtime
-
-    extended = onnx.ModelProto()
-    extended.CopyFrom(onnx_model)
-    present = {o.name for o in extended.graph.output}
-    for name in dict.fromkeys(names):
-        if name not in present:
-            extended.graph.output.append(onnx.ValueInfoProto(name=name))
-    return runtime.session(extended.SerializeToString(), spinning=False)
 
 
 def _native_tie_resolver(reference: Any, onnx_model: Any, signature: Signature,

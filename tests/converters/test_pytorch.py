@@ -1165,3 +1165,38 @@ def test_topk_indices_of_equal_values_are_a_tie_not_a_flip() -> None:
     # indices alone: the file's input to the TopK is not vouched for by a values output, so no tie is granted
     only = og.convert(_TopThree(answer_values=False), torch.tensor(x), opset=17)
     assert not og.validate(only, data=x).check("prediction_parity").passed
+
+
+class _SaturatedTop(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.layer = torch.nn.Linear(4, 8)
+        with torch.no_grad():
+            self.layer.weight.mul_(60)
+
+    def forward(self, x: Any) -> Any:
+        return torch.topk(torch.sigmoid(self.layer(x)), 1, dim=1)
+
+
+def test_a_topk_tie_is_one_in_the_reference_not_in_the_file() -> None:
+    # a file whose class-0 bias was 40 too high saturated that sigmoid at 1, tied in its own TopK input with
+    # the true top class: parity granted the tie on 188 of 296 rows and passed (helper-110); the reference's
+    # own topk input decides now. A right file whose sigmoid gives 0.99999994 where torch gives 1 passes
+    import dataclasses
+
+    from onnx import numpy_helper
+
+    model = _SaturatedTop().eval()
+    x = np.random.default_rng(0).normal(size=(2000, 4)).astype(np.float32)
+    with torch.no_grad():
+        scores = torch.sigmoid(model.layer(torch.from_numpy(x))).numpy()
+    x = x[scores.max(1) == 1.0][:300]
+    conv = og.convert(model, x[:8], opset=17, options={"dynamo": False})
+    parity = og.validate(conv, data=x).check("prediction_parity")
+    assert parity.passed and parity.details["tied_rows"] > 0, parity.message
+    wrong = type(conv.model)()
+    wrong.CopyFrom(conv.model)
+    bias = next(t for t in wrong.graph.initializer if list(t.dims) == [8])
+    bias.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(bias) + np.eye(8, dtype=np.float32)[0] * 40, bias.name))
+    assert not og.validate(dataclasses.replace(conv, model=wrong), reference=model, data=x).passed
