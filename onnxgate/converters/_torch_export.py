@@ -783,8 +783,9 @@ def _custom_symbolic(name: str) -> bool:
 
 def _floor_divide_symbolic(g: Any, self: Any, other: Any) -> Any:
     """``self // other`` rounding down: floats as ``Floor(self / other)`` (the exporter's own ``div(...,
-    rounding_mode='floor')``); integers as the truncated quotient less one where the remainder is non-zero
-    and its sign differs from the divisor's."""
+    rounding_mode='floor')``, which is not quite torch's: torch works from ``fmod``, and ``1.0 // 0.1`` is 9
+    there, 10 in the file; helper-110); integers as the truncated quotient less one where the remainder is
+    non-zero and its sign differs from the divisor's, exactly as torch."""
     import torch
     from torch.onnx._internal.torchscript_exporter import _type_utils, symbolic_helper, symbolic_opset9
 
@@ -799,13 +800,17 @@ def _floor_divide_symbolic(g: Any, self: Any, other: Any) -> Any:
         kind = kinds[1]
     else:
         kind = max(kinds, key=lambda k: torch.iinfo(k.dtype()).bits)
-    self, other = (g.op("Cast", v, to_i=kind.onnx_type()) for v in (self, other))
+    # Mul and Sub take 8- and 16-bit integers from opset 14 only: those are computed in int32 (exact for
+    # them) and cast back (int16 // int16 at opset 13 wrote a file onnxruntime refused; helper-110)
+    wide = kind if torch.iinfo(kind.dtype()).bits >= 32 else _type_utils.JitScalarType.INT
+    self, other = (g.op("Cast", v, to_i=wide.onnx_type()) for v in (self, other))
     quotient = g.op("Div", self, other)
-    zero = g.op("Constant", value_t=torch.tensor(0, dtype=kind.dtype()))
+    zero = g.op("Constant", value_t=torch.tensor(0, dtype=wide.dtype()))
     remainder = g.op("Sub", self, g.op("Mul", quotient, other))
     short = g.op("And", g.op("Not", g.op("Equal", remainder, zero)),
                  g.op("Xor", g.op("Less", remainder, zero), g.op("Less", other, zero)))
-    return g.op("Sub", quotient, g.op("Cast", short, to_i=kind.onnx_type()))
+    result = g.op("Sub", quotient, g.op("Cast", short, to_i=wide.onnx_type()))
+    return result if wide is kind else g.op("Cast", result, to_i=kind.onnx_type())
 
 
 def _export(
