@@ -360,6 +360,8 @@ def _score_py(blob: bytes, sig: Any, max_rows: int, allow_nan: list[str]) -> str
     }
     if sig.columns.renamed:  # the user's own column names, accepted in requests (onnxgate.columns)
         config["columns"] = [list(pair) for pair in sig.columns.pairs]
+    if sig.columns.unread:  # columns the model drops (a ColumnTransformer's remainder): accepted and not read
+        config["unread"] = list(sig.columns.unread)
     text = (_TEMPLATES / "score.py").read_text(encoding="utf-8")
     marker = "__ONNXGATE_CONFIG__"
     assert text.count(marker) == 1, "score.py template lost its config marker"

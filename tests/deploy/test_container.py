@@ -301,6 +301,29 @@ def test_allow_nan_takes_json_null_as_nan_and_the_users_column_names(tmp_path: P
     assert status == 400, body
 
 
+def test_the_service_takes_the_columns_the_model_drops_as_validate_does(tmp_path: Path) -> None:
+    # a ColumnTransformer's dropped remainder ('row id'): validate, score and the dry run take the training
+    # frame, and the service answered 400 unknown_input to the same rows (helper-112)
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=50), "b": rng.normal(size=50), "row id": np.arange(50)})
+    model = Pipeline([("ct", ColumnTransformer([("n", StandardScaler(), ["a", "b"])], remainder="drop")),
+                      ("clf", LogisticRegression())]).fit(frame, (frame.a + frame.b > 0).astype(int))
+    conv = og.convert(model, frame.head())
+    module = load_score(og.package(conv, target="container", out=tmp_path / "p"), "unread_columns")
+    module.init()
+    status, body = module.score({"data": frame.head(3).to_dict(orient="records")})
+    assert status == 200, body
+    np.testing.assert_array_equal(body["label"], model.predict(frame.head(3)))
+    status, body = module.score({"data": {**frame.head(3).to_dict(orient="list"), "other": [1, 2, 3]}})
+    assert status == 400 and "other" in body["message"], body  # a column the model never knew is still refused
+
+
 def test_column_inputs_accept_a_flat_list_of_values(tmp_path: Path) -> None:
     import onnxruntime as ort
 

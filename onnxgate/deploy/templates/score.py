@@ -479,6 +479,9 @@ def _by_input(data: Any) -> dict[str, Any]:
         data = {name: [] for name in names}  # no records: no rows for any input
     if isinstance(data, dict):
         data = _by_column(data)
+        unread = set(_config().get("unread") or ()) - set(names)
+        if unread:  # a column the model was fitted with and drops (validate and score take them too)
+            data = {k: v for k, v in data.items() if k not in unread}
         unknown = [k for k in data if k not in names]
         if unknown:
             raise RequestError("unknown_input", f"unknown input name(s) {unknown}; the model's inputs are "
