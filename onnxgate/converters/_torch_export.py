@@ -956,6 +956,37 @@ def _time_major_layers(model: Any) -> list[str]:
             if type(m).__name__ in ("RNN", "LSTM", "GRU") and not getattr(m, "batch_first", True)]
 
 
+def _refuse_unrunnable(model: Any, err: Exception) -> None:
+    """Refuse a file onnxruntime loads but cannot run on the sample the model was exported from."""
+    raise UnsupportedModelError(
+        f"the exported model of {type(model).__name__} loads in onnxruntime but cannot run on the sample it was "
+        f"exported from ({export_summary(err)[:300]}): the exporter wrote the graph wrongly. Try the other "
+        "exporter (options={'dynamo': False} up to opset 17, or opset 18 and higher), or replace the layer",
+        framework="pytorch",
+    ) from err
+
+
+def _check_runs(model: Any, proto: onnx.ModelProto, args: tuple[Any, ...], names: list[str]) -> None:
+    """Refuse a dynamo export onnxruntime cannot run on the sample itself (an LSTM with ``proj_size`` at opset
+    18: "Input initial_c must have shape {1,1,3}. Actual:{1,1,6}", handed back without a word; helper-111).
+    A file onnxruntime cannot load (an opset it does not implement) is left to validation."""
+    try:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 4  # a run that fails is said once, in onnxgate's message
+        session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    except Exception:
+        return
+    try:
+        session.run(None, {n: a.numpy() for n, a in zip(names, args)})
+    except Exception as err:
+        _refuse_unrunnable(model, err)
+
+
 def _check_batch_dynamic(model: Any, proto: onnx.ModelProto, args: tuple[Any, ...], names: list[str]) -> None:
     """Run the file on ``PROBE_ROWS`` rows and on one more; fail if it only runs on the sample's size.
 
@@ -963,8 +994,8 @@ def _check_batch_dynamic(model: Any, proto: onnx.ModelProto, args: tuple[Any, ..
     hard-codes the batch (``x.view(4, -1)``) exports "fine" and breaks on the first other batch.
     Two batch sizes that run, at least one of them not the traced one, prove the axis dynamic.
     The dynamo exporter does not need this: torch.export refuses such a model. When onnxruntime
-    cannot run the file at all, not even on the whole sample (missing, or an opset it does not
-    implement), the check is left to validation.
+    cannot load the file (missing, or an opset it does not implement), the check is left to validation;
+    a file it loads but cannot run on the whole sample is refused (:func:`_refuse_unrunnable`).
     """
     import numpy as np
 
@@ -977,6 +1008,7 @@ def _check_batch_dynamic(model: Any, proto: onnx.ModelProto, args: tuple[Any, ..
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
+        options.log_severity_level = 4  # a run that fails is said once, in onnxgate's message
         session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
     except Exception:
         return
@@ -992,8 +1024,8 @@ def _check_batch_dynamic(model: Any, proto: onnx.ModelProto, args: tuple[Any, ..
     batch = _rows(args)
     try:
         session.run(None, full)
-    except Exception:
-        return
+    except Exception as err:
+        _refuse_unrunnable(model, err)
     # Runs on the sample's size only: name the sample's size and one more, as the user sees it.
     failed = batch + 1
     try:
@@ -1212,6 +1244,8 @@ def _convert_quietly(
         # a dynamo export with a fixed output shape may run only at the sample's batch (a time-major LSTM:
         # input [N, 4, 6], output reshaped to [7, 4, 8]; found by helper-68)
         _check_batch_dynamic(model, proto, args, in_names)
+    else:
+        _check_runs(model, proto, args, in_names)
     if kind == "module":
         # A module that cannot be weakly referenced is not remembered; save_native then asks for args.
         with contextlib.suppress(TypeError):

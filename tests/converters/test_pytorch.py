@@ -1242,3 +1242,21 @@ def test_a_topk_tie_is_one_in_the_reference_not_in_the_file() -> None:
     bias = next(t for t in wrong.graph.initializer if list(t.dims) == [8])
     bias.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(bias) + np.eye(8, dtype=np.float32)[0] * 40, bias.name))
     assert not og.validate(dataclasses.replace(conv, model=wrong), reference=model, data=x).passed
+
+
+class _ProjectedLSTM(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = torch.nn.LSTM(4, 6, batch_first=True, proj_size=3)
+
+    def forward(self, x: Any) -> Any:
+        return self.lstm(x)[0]
+
+
+def test_a_file_onnxruntime_cannot_run_on_the_sample_is_refused(capfd: Any) -> None:
+    # the dynamo exporter writes an LSTM with proj_size whose cell state onnxruntime refuses ("Input initial_c
+    # must have shape {1,4,3}. Actual:{1,4,6}"): convert handed the file back without a word (helper-111)
+    with pytest.raises(og.UnsupportedModelError, match="cannot run on the sample") as caught:
+        og.convert(_ProjectedLSTM().eval(), torch.randn(4, 5, 4), opset=18)
+    assert "initial_c" in str(caught.value)
+    assert "[E:onnxruntime" not in capfd.readouterr().err  # said once, in the message
