@@ -10,7 +10,7 @@ import io
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from onnxgate.converters._torch_common import (
@@ -749,24 +749,91 @@ _SYMBOLICS_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def _floor_divide_rounding_down() -> Iterator[None]:
-    """The TorchScript exporter with ``aten::floor_divide`` (``x // y``) written as torch computes it.
-
-    torch 2.13's exporter still writes the truncating division torch.floor_divide had before 1.13: ``x // 4``
-    on -7 answered -1 where torch answers -2 (and ``x // 2.0`` on -0.2 answered 0 for -1), with convert silent
-    and validate passing data without negatives (helper-101). Registered for the export only, one thread
-    at a time: the registry is torch's, shared with the user's own exports."""
+def _exact_symbolics() -> Iterator[None]:
+    """The TorchScript exporter with the operators it writes otherwise than torch computes them written as
+    torch does: ``aten::floor_divide`` (:func:`_floor_divide_symbolic`), ``aten::atan2``
+    (:func:`_atan2_symbolic`) and ``aten::cdist`` (:func:`_cdist_symbolic`). Registered for the export only, one
+    thread at a time: the registry is torch's, shared with the user's own exports, and a user's own
+    translation of one of them stays theirs."""
     import torch
 
+    symbolics: dict[str, Callable[..., Any]] = {
+        "aten::floor_divide": _floor_divide_symbolic, "aten::atan2": _atan2_symbolic, "aten::cdist": _cdist_symbolic}
     with _SYMBOLICS_LOCK:
-        if _custom_symbolic("aten::floor_divide"):  # the user's own translation stays theirs
-            yield
-            return
-        torch.onnx.register_custom_op_symbolic("aten::floor_divide", _floor_divide_symbolic, 9)
+        mine = [name for name in symbolics if not _custom_symbolic(name)]
+        for name in mine:
+            torch.onnx.register_custom_op_symbolic(name, symbolics[name], 9)
         try:
             yield
         finally:
-            torch.onnx.unregister_custom_op_symbolic("aten::floor_divide", 9)
+            for name in mine:
+                torch.onnx.unregister_custom_op_symbolic(name, 9)
+
+
+def _atan2_symbolic(g: Any, y: Any, x: Any) -> Any:
+    """``atan2(y, x)`` with IEEE's quadrants, as torch: the exporter's form answered -pi for y = 0, x < 0 (torch:
+    pi) and NaN for atan2(0, 0) (torch: 0) (helper-111). The angle is ``atan(y / x)``, moved by pi toward
+    y's sign where x's sign bit is set, and where y is zero it is y itself (x positive) or pi with y's sign."""
+    import math
+
+    import torch
+    from torch.onnx._internal.torchscript_exporter import _type_utils, symbolic_helper
+
+    kind = _type_utils.JitScalarType.from_value(y, _type_utils.JitScalarType.FLOAT)
+    if not symbolic_helper._is_fp(y):
+        kind = _type_utils.JitScalarType.from_value(x, _type_utils.JitScalarType.FLOAT)
+    if not symbolic_helper._is_fp(x) and not symbolic_helper._is_fp(y):
+        kind = _type_utils.JitScalarType.FLOAT
+    y, x = (g.op("Cast", v, to_i=kind.onnx_type()) for v in (y, x))
+    both = g.op("And", g.op("IsInf", y), g.op("IsInf", x))  # atan2(inf, -inf) is 3 pi / 4, as of (1, -1)
+    y, x = (g.op("Where", both, g.op("Sign", v), v) for v in (y, x))
+
+    def const(value: float) -> Any:
+        return g.op("Constant", value_t=torch.tensor(value, dtype=kind.dtype()))
+
+    def sign_bit(v: Any) -> Any:  # v < 0, or v is -0.0 (1 / -0.0 is -inf)
+        zero = const(0.0)
+        return g.op("Or", g.op("Less", v, zero),
+                    g.op("And", g.op("Equal", v, zero), g.op("Less", g.op("Div", const(1.0), v), zero)))
+
+    pi = g.op("Where", sign_bit(y), const(-math.pi), const(math.pi))
+    left = sign_bit(x)
+    angle = g.op("Atan", g.op("Div", y, x))
+    moved = g.op("Where", left, g.op("Add", angle, pi), angle)
+    on_axis = g.op("Where", left, pi, y)
+    return g.op("Where", g.op("Equal", y, const(0.0)), on_axis, moved)
+
+
+def _cdist_symbolic(g: Any, x1: Any, x2: Any, p: Any, compute_mode: Any) -> Any:
+    """``torch.cdist`` for any ``p``: the exporter wrote the Euclidean distance whatever ``p`` was (p=1 answered
+    2.52 where torch answers 3.37; helper-111). p=2 stays the exporter's own; others are the p-norm of the
+    broadcast differences (p=0 their count of non-zeros, p=inf their largest magnitude)."""
+    import math
+
+    import torch
+    from torch.onnx._internal.torchscript_exporter import _type_utils, symbolic_helper, symbolic_opset9
+
+    power = symbolic_helper._parse_arg(p, "f")
+    if power == 2.0:
+        return symbolic_opset9.cdist(g, x1, x2, p, compute_mode)
+    kind = _type_utils.JitScalarType.from_value(x1, _type_utils.JitScalarType.FLOAT)
+    rank = symbolic_helper._get_tensor_rank(x1)
+    if rank is None:
+        return symbolic_opset9.cdist(g, x1, x2, p, compute_mode)
+    difference = g.op("Sub", symbolic_helper._unsqueeze_helper(g, x1, [rank - 1]),
+                      symbolic_helper._unsqueeze_helper(g, x2, [rank - 2]))
+    magnitude = g.op("Abs", difference)
+
+    def const(value: float) -> Any:
+        return g.op("Constant", value_t=torch.tensor(value, dtype=kind.dtype()))
+
+    if math.isinf(power):  # the TorchScript exporter writes opsets up to 17, where axes is an attribute
+        return g.op("ReduceMax", magnitude, axes_i=[-1], keepdims_i=0)
+    if power == 0.0:
+        nonzero = g.op("Cast", g.op("Not", g.op("Equal", magnitude, const(0.0))), to_i=kind.onnx_type())
+        return symbolic_helper._reducesum_helper(g, nonzero, axes_i=[-1], keepdims_i=0)
+    total = symbolic_helper._reducesum_helper(g, g.op("Pow", magnitude, const(power)), axes_i=[-1], keepdims_i=0)
+    return total if power == 1.0 else g.op("Pow", total, const(1.0 / power))
 
 
 def _custom_symbolic(name: str) -> bool:
@@ -782,10 +849,13 @@ def _custom_symbolic(name: str) -> bool:
 
 
 def _floor_divide_symbolic(g: Any, self: Any, other: Any) -> Any:
-    """``self // other`` rounding down: floats as ``Floor(self / other)`` (the exporter's own ``div(...,
-    rounding_mode='floor')``, which is not quite torch's: torch works from ``fmod``, and ``1.0 // 0.1`` is 9
-    there, 10 in the file; helper-110); integers as the truncated quotient less one where the remainder is
-    non-zero and its sign differs from the divisor's, exactly as torch."""
+    """``self // other`` rounding down, where torch 2.13's exporter still writes the truncating division
+    torch.floor_divide had before 1.13: ``x // 4`` on -7 answered -1 where torch answers -2 (and ``x // 2.0``
+    on -0.2 answered 0 for -1), with convert silent and validate passing data without negatives (helper-101).
+    Floats as ``Floor(self / other)`` (the exporter's own ``div(..., rounding_mode='floor')``, which is not
+    quite torch's: torch works from ``fmod``, and ``1.0 // 0.1`` is 9 there, 10 in the file; helper-110);
+    integers as the truncated quotient less one where the remainder is non-zero and its sign differs from
+    the divisor's, exactly as torch."""
     import torch
     from torch.onnx._internal.torchscript_exporter import _type_utils, symbolic_helper, symbolic_opset9
 
@@ -862,7 +932,7 @@ def _export(
                 # traced as a caller with gradients on: under the user's torch.no_grad() a TransformerEncoderLayer
                 # takes its fused inference path (aten::_transformer_encoder_layer_fwd), which this exporter
                 # cannot write, and the refusal sent the user to opset 18 (helper-93)
-                with torch.enable_grad(), _floor_divide_rounding_down():
+                with torch.enable_grad(), _exact_symbolics():
                     torch.onnx.export(
                         model,
                         args,
