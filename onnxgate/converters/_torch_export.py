@@ -836,6 +836,34 @@ def _cdist_symbolic(g: Any, x1: Any, x2: Any, p: Any, compute_mode: Any) -> Any:
     return total if power == 1.0 else g.op("Pow", total, const(1.0 / power))
 
 
+def _dynamo_translations() -> dict[Any, Any]:
+    """The dynamo exporter's translations of the operators it writes otherwise than torch computes them:
+    ``aten::atan2`` (-pi for y = 0, x < 0 and NaN at (0, 0), as under the TorchScript exporter; helper-111)."""
+    import torch
+
+    return {torch.ops.aten.atan2.default: _atan2_onnxscript}
+
+
+def _atan2_onnxscript(y: Any, x: Any) -> Any:
+    """:func:`_atan2_symbolic` for the dynamo exporter, in onnxscript's operators."""
+    import math
+
+    from onnxscript import opset18 as op
+
+    zero, one, pi = op.CastLike(0.0, y), op.CastLike(1.0, y), op.CastLike(math.pi, y)  # type: ignore[type-var]
+    both = op.And(op.IsInf(y), op.IsInf(x))
+    y, x = op.Where(both, op.Sign(y), y), op.Where(both, op.Sign(x), x)
+
+    def sign_bit(v: Any) -> Any:
+        return op.Or(op.Less(v, zero), op.And(op.Equal(v, zero), op.Less(op.Div(one, v), zero)))
+
+    signed_pi = op.Where(sign_bit(y), op.Neg(pi), pi)
+    left = sign_bit(x)
+    angle = op.Atan(op.Div(y, x))
+    moved = op.Where(left, op.Add(angle, signed_pi), angle)
+    return op.Where(op.Equal(y, zero), op.Where(left, signed_pi, y), moved)
+
+
 def _custom_symbolic(name: str) -> bool:
     """Whether a custom TorchScript symbolic is registered for ``name`` (at any opset); True when this torch
     cannot say, so that nothing of the user's is replaced."""
@@ -911,6 +939,7 @@ def _export(
                     batch = torch.export.Dim(BATCH_DIM)
                     kwargs["dynamic_shapes"] = _shaped_as_forward(
                         model, [{0: batch} if a.dim() else None for a in args])
+                kwargs["custom_translation_table"] = _dynamo_translations()
                 program = torch.onnx.export(
                     model,
                     args,
