@@ -928,7 +928,8 @@ def unknown_value_notes(model: Any) -> list[str]:
             fills = sorted({str(v) for v in statistics})
             notes.append(
                 f"SimpleImputer on text {columns}: an ONNX text input holds no missing value, so the model takes "
-                f"its text as it comes; feed a missing value as what scikit-learn fills it with ({fills})"
+                f"its text as it comes; feed a missing value as what scikit-learn fills it with ({fills}), as "
+                "onnxgate's validate, score, service and dry run do for a column only that imputer reads"
             )
     return notes
 

@@ -164,6 +164,41 @@ def hist_missing_text(model: Any) -> dict[str, str]:
     return found
 
 
+def imputed_missing_text(model: Any) -> dict[str, str]:
+    """For a model whose text columns go first into a SimpleImputer that fills the most frequent text or a
+    constant: column -> that text, which a missing value is fed as (the imputer would put it there; the file's
+    text input cannot hold NaN or None, and the training frame itself was refused: helper-112). Only for a
+    column read by that imputer alone, which adds no missing-value indicator."""
+    import numpy as np
+
+    first = model
+    while hasattr(first, "steps") and first.steps:
+        first = first.steps[0][1]
+    if type(first).__name__ == "SimpleImputer":
+        parts = [(first, list(getattr(first, "feature_names_in_", ())))]
+    elif type(first).__name__ == "ColumnTransformer":
+        parts = [(step, list(columns)) for _, step, columns in getattr(first, "transformers_", ())
+                 if not isinstance(step, str) and isinstance(columns, (list, tuple, np.ndarray))]
+    else:
+        return {}
+    read = [str(c) for _, columns in parts for c in columns]
+    found: dict[str, str] = {}
+    for step, columns in parts:
+        while hasattr(step, "steps") and step.steps:
+            step = step.steps[0][1]
+        missing = getattr(step, "missing_values", 0)
+        if (type(step).__name__ != "SimpleImputer" or step.strategy not in ("most_frequent", "constant")
+                or step.add_indicator or not (missing is None or (isinstance(missing, float) and missing != missing))):
+            continue
+        filled = getattr(step, "statistics_", ())
+        if len(filled) != len(columns):
+            continue
+        for column, value in zip(columns, filled):
+            if isinstance(column, str) and isinstance(value, str) and read.count(column) == 1:
+                found[column] = value
+    return found
+
+
 def _hist_with_categories(model: Any) -> bool:
     categorical = getattr(model, "is_categorical_", None)
     return type(model).__name__.startswith("HistGradientBoosting") and categorical is not None and any(categorical)

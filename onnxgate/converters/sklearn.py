@@ -96,6 +96,7 @@ from onnxgate.converters._sklearn_models import (
     float64_attributes,
     hist_category_codes,
     hist_missing_text,
+    imputed_missing_text,
     int64_classes,
     regressor_of,
     selector_then_estimator,
@@ -421,7 +422,7 @@ class SklearnConverter(Converter):
         warnings.extend(_ngram_notes(model))
         model, options = int64_classes(model, options)
         model, options = without_unwritable_settings(model, options, warnings)
-        missing_text = hist_missing_text(model) if hasattr(sample, "columns") else {}
+        missing_text = {**imputed_missing_text(model), **hist_missing_text(model)} if hasattr(sample, "columns") else {}
         model = hist_category_codes(model, sample)
         conv_options = self._converter_options(model, zipmap, options)
         ml_opset = _register_boosting(model, ml_opset)
@@ -484,7 +485,7 @@ class SklearnConverter(Converter):
                                     "input, and data holding them is fed without them")
                 texts = {c.name: missing_text[c.original] for c in columns
                          if c.original in missing_text and c.dtype.kind in "OUS"}
-                if texts:  # a missing category is read as an unknown one, missing to the trees as to scikit-learn
+                if texts:  # a missing category is fed as an unknown one (trees) or as the imputer's fill
                     import json
 
                     from onnxgate.signature import MISSING_TEXT_METADATA_KEY
@@ -551,7 +552,11 @@ class SklearnConverter(Converter):
             initial = [(columns[0].name, _tensor_type(np.dtype(np.float64), columns[0].width, compute_dtype))]
             wider[0] = _code(columns[0].dtype)
         else:
-            initial = [(columns[0].name, _tensor_type(columns[0].dtype, columns[0].width, compute_dtype))]
+            # a ColumnTransformer left with one column read (the others dropped) selects it by its own name too:
+            # 'plan type' as 'plan_type' was "Unable to find column name 'plan type'" (helper-112's leftover)
+            selected = columns[0].original != columns[0].name and _selects_columns(model)
+            initial = [(columns[0].original if selected else columns[0].name,
+                        _tensor_type(columns[0].dtype, columns[0].width, compute_dtype))]
         target_opset = {"": opset, "ai.onnx.ml": ml_opset}
         graph_name = name or type(model).__name__
         try:
@@ -624,7 +629,7 @@ class SklearnConverter(Converter):
         # onnxgate's Cast and Concat below are written at the requested opset: the graph is stamped there
         # first (skl2onnx stamps the lowest its nodes need, as low as 5, before Cast-6)
         restamp(proto, {"": opset, "ai.onnx.ml": ml_opset})
-        if len(columns) > 1 and not concat:
+        if (len(columns) > 1 or initial[0][0] != columns[0].name) and not concat:
             _name_inputs(proto, [c.name for c in columns])
         if concat:
             columns_into_input(proto, matrix, [(c.name, _code(c.dtype)) for c in columns])
