@@ -613,6 +613,16 @@ def _export_error(model: Any, err: BaseException, *, opset: int, dynamo: bool,
     added = re.search(r"added in version (\d+)", text)
     if dynamo:
         other = "the TorchScript exporter (opsets below 18, or options={'dynamo': False})"
+        refused = _torchscript_refusal(model, args) if args is not None else None
+        if refused is not None:  # "try the TorchScript exporter" sent users to a refusal too (cumprod; helper-111)
+            return UnsupportedModelError(
+                f"neither PyTorch exporter converts {type(model).__name__}: at opset {opset} the dynamo exporter "
+                f"said: {export_summary(err)[:240]}; at opset {TORCHSCRIPT_MAX_OPSET} the TorchScript exporter "
+                f"said: {refused[:240]}. Replace the operator with ones ONNX supports, or register a custom "
+                "translation",
+                framework="pytorch",
+                opset=opset,
+            )
     elif added and int(added.group(1)) > opset:
         # the TorchScript exporter names the opset its translation of the operator needs
         other = f"opset {added.group(1)} or higher, where the TorchScript exporter translates it"
@@ -636,6 +646,22 @@ def _export_error(model: Any, err: BaseException, *, opset: int, dynamo: bool,
         framework="pytorch",
         opset=opset,
     )
+
+
+def _torchscript_refusal(model: Any, args: tuple[Any, ...]) -> str | None:
+    """Why the TorchScript exporter cannot write ``model`` at its highest opset, or None when it can (or when
+    ``model`` is not a module it takes): said before a user is sent there."""
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        return None
+    try:
+        with quiet_exporters(), eval_mode(model), torch.enable_grad(), _exact_symbolics():
+            torch.onnx.export(model, args, io.BytesIO(), dynamo=False,  # type: ignore[arg-type]
+                              opset_version=TORCHSCRIPT_MAX_OPSET, verbose=False)
+    except Exception as err:
+        return export_summary(err)
+    return None
 
 
 def _dynamo_refusal(model: Any, args: tuple[Any, ...]) -> str | None:
@@ -827,7 +853,12 @@ def _cdist_symbolic(g: Any, x1: Any, x2: Any, p: Any, compute_mode: Any) -> Any:
     def const(value: float) -> Any:
         return g.op("Constant", value_t=torch.tensor(value, dtype=kind.dtype()))
 
-    if math.isinf(power):  # the TorchScript exporter writes opsets up to 17, where axes is an attribute
+    if math.isinf(power):  # axes is an input of ReduceMax from opset 18 (the TorchScript exporter writes up to 23)
+        from torch.onnx._internal.torchscript_exporter._globals import GLOBALS
+
+        if GLOBALS.export_onnx_opset_version >= 18:
+            axes = g.op("Constant", value_t=torch.tensor([-1], dtype=torch.int64))
+            return g.op("ReduceMax", magnitude, axes, keepdims_i=0)
         return g.op("ReduceMax", magnitude, axes_i=[-1], keepdims_i=0)
     if power == 0.0:
         nonzero = g.op("Cast", g.op("Not", g.op("Equal", magnitude, const(0.0))), to_i=kind.onnx_type())
@@ -1246,20 +1277,37 @@ def _convert_quietly(
     if output_names is None:
         output_names = key_names(outputs, taken=in_names)
     out_names = io_names(output_names, "output", len(leaves), "output")
-    proto = _export(
-        model,
-        args,
-        opset=opset,
-        input_names=in_names,
-        output_names=out_names,
-        dynamo=use_dynamo,
-        optimize=optimize,
-        # an ExportedProgram's batch is its export's (whose error says how to make it dynamic)
-        output_axes=(() if use_dynamo and kind != "module"
-                     else _output_batch_axes(model, probe, leaves, check_only=use_dynamo)),
-        notes=warns,
-    )
-    if use_dynamo and dynamo is None and kind == "module" and opset <= TORCHSCRIPT_MAX_OPSET:
+    fallback = use_dynamo and dynamo is None and kind == "module" and opset <= TORCHSCRIPT_MAX_OPSET
+    try:
+        proto = _export(
+            model,
+            args,
+            opset=opset,
+            input_names=in_names,
+            output_names=out_names,
+            dynamo=use_dynamo,
+            optimize=optimize,
+            # an ExportedProgram's batch is its export's (whose error says how to make it dynamic)
+            output_axes=(() if use_dynamo and kind != "module"
+                         else _output_batch_axes(model, probe, leaves, check_only=use_dynamo)),
+            notes=warns,
+        )
+    except UnsupportedModelError as err:
+        if not fallback or not str(err).startswith("the PyTorch dynamo exporter could not convert"):
+            raise
+        # an operator the dynamo exporter has no translation for and the TorchScript exporter writes
+        # (torch.cdist at opset 18: refused where torch.onnx.export(dynamo=False) was right; helper-111)
+        try:
+            proto = _export(model, args, opset=opset, input_names=in_names, output_names=out_names, dynamo=False,
+                            optimize=optimize, output_axes=_output_batch_axes(model, probe, leaves, check_only=False),
+                            notes=warns)
+        except Exception:
+            raise err from None
+        use_dynamo = fallback = False
+        said = str(err).split("said: ")[-1][:200]
+        warns.append(f"the dynamo exporter could not convert {type(model).__name__} ({said}); it was written with "
+                     f"the TorchScript exporter at opset {opset}")
+    if fallback:
         from onnxgate._onnx import load_error
 
         refused = load_error(proto)

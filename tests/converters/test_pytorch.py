@@ -1288,8 +1288,10 @@ def test_atan2_and_cdist_answer_as_torch(opset: int) -> None:
     np.testing.assert_allclose(got, torch.atan2(y, x).numpy(), atol=1e-6)
     rng = np.random.default_rng(0)
     a, b = (torch.tensor(rng.normal(size=(6, rows, 3)), dtype=torch.float32) for rows in (5, 4))
-    for p in (0.0, 1.0, 3.0, float("inf")) if opset < 18 else ():  # the dynamo exporter refuses cdist
+    for p in (0.0, 1.0, 3.0, float("inf")):
         conv = og.convert(_Distances(p), (a, b), opset=opset)
+        # the dynamo exporter has no cdist: refused where the TorchScript exporter writes it (helper-111)
+        assert (opset >= 18) == any("written with the TorchScript exporter" in w for w in conv.warnings)
         got = ort.InferenceSession(conv.model.SerializeToString()).run(
             None, dict(zip(conv.signature.input_names, (a.numpy() * 3, b.numpy()))))[0]
         np.testing.assert_allclose(got, torch.cdist(a * 3, b, p=p).numpy(), rtol=1e-5, err_msg=f"p={p}")
@@ -1309,3 +1311,15 @@ def test_logcumsumexp_at_opset_18_is_warned_and_caught_on_a_wide_range() -> None
     assert any("logcumsumexp" in w for w in conv.warnings), conv.warnings
     assert og.validate(conv, reference=_RunningLogSum(), data=x).passed
     assert not og.validate(conv, reference=_RunningLogSum(), data=x * 200).passed
+
+
+class _RunningProduct(torch.nn.Module):
+    def forward(self, x: Any) -> Any:
+        return torch.cumprod(x, dim=1)
+
+
+def test_an_operator_neither_exporter_writes_is_said_so_at_opset_18() -> None:
+    # "try the TorchScript exporter", which refuses cumprod at every opset (helper-111)
+    with pytest.raises(og.UnsupportedModelError, match="neither PyTorch exporter converts") as caught:
+        og.convert(_RunningProduct(), torch.randn(4, 5), opset=18)
+    assert "try the TorchScript" not in str(caught.value)
