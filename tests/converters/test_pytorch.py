@@ -218,7 +218,7 @@ def test_operator_without_onnx_counterpart_is_unsupported(x4: np.ndarray, capfd:
 
 @pytest.mark.slow
 def test_operator_without_onnx_counterpart_is_unsupported_by_dynamo_too(x4: np.ndarray) -> None:
-    with pytest.raises(UnsupportedModelError, match=r"dynamo exporter could not convert _Lgamma.*lgamma"):
+    with pytest.raises(UnsupportedModelError, match=r"neither PyTorch exporter converts _Lgamma.*lgamma"):
         og.convert(_Lgamma(), x4, opset=18)
 
 
@@ -1256,9 +1256,10 @@ class _ProjectedLSTM(torch.nn.Module):
 def test_a_file_onnxruntime_cannot_run_on_the_sample_is_refused(capfd: Any) -> None:
     # the dynamo exporter writes an LSTM with proj_size whose cell state onnxruntime refuses ("Input initial_c
     # must have shape {1,4,3}. Actual:{1,4,6}"): convert handed the file back without a word (helper-111)
-    with pytest.raises(og.UnsupportedModelError, match="cannot run on the sample") as caught:
+    # (after other exports in the same process, torch.export may fix this LSTM's batch instead: refused too)
+    with pytest.raises(og.UnsupportedModelError, match=r"cannot run on the sample|fixed batch size") as caught:
         og.convert(_ProjectedLSTM().eval(), torch.randn(4, 5, 4), opset=18)
-    assert "initial_c" in str(caught.value)
+    assert "initial_c" in str(caught.value) or "fixed batch size" in str(caught.value)
     assert "[E:onnxruntime" not in capfd.readouterr().err  # said once, in the message
 
 
