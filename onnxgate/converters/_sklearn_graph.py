@@ -381,17 +381,22 @@ def _power_inverse(graph: Any, name: str, method: str, lambdas: Any, dtype: Any)
 
 
 def label_per_row(proto: Any, model: Any) -> None:
-    """QuadraticDiscriminantAnalysis's label output, which skl2onnx writes ``[1, N]``, as one label per row
+    """QuadraticDiscriminantAnalysis's label output, which skl2onnx writes ``[1, N]`` (OneVsOneClassifier's:
+    ``[N, 1]``), as one label per row
     (``[N]``, as ``predict`` answers): parity failed every such model on shape, and a service answered one
     list of N labels for a batch."""
     import numpy as np
 
     from onnxgate._graph import output_after
 
-    if type(final_step(model)).__name__ != "QuadraticDiscriminantAnalysis" or not proto.graph.output:
+    kind = type(final_step(model)).__name__
+    if kind not in ("QuadraticDiscriminantAnalysis", "OneVsOneClassifier") or not proto.graph.output:
         return
     out = proto.graph.output[0]
-    if not out.type.HasField("tensor_type") or len(out.type.tensor_type.shape.dim) != 2:
+    # a OneVsOneClassifier's label is its ArgMax's [N, 1], declared [N] over decision trees (strict shape
+    # inference then failed a right file) and [N, 1] over others
+    rank = len(out.type.tensor_type.shape.dim) if out.type.HasField("tensor_type") else None
+    if rank is None or (kind != "OneVsOneClassifier" and rank != 2):
         return
     graph = proto.graph
     output_after(graph, out.name, "Reshape", [None, np.asarray([-1], dtype=np.int64)], was="one_row", node="per_row")

@@ -2730,3 +2730,23 @@ def test_a_column_transformer_reading_one_renamed_column_converts() -> None:
     conv = og.convert(model, frame.head(20))
     assert conv.signature.input_names == ["plan_type"]
     assert og.validate(conv, reference=model, data=frame).passed
+
+
+@pytest.mark.parametrize("member", ["tree", "logistic"])
+def test_one_vs_one_answers_one_label_per_row(member: str) -> None:
+    # skl2onnx's label is its ArgMax's [N, 1]: declared [N] over decision trees, where strict shape inference
+    # failed the right file (model_wellformed), and answered [N, 1] over others (a service's list of lists)
+    import onnxruntime as ort
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsOneClassifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = _iris()
+    estimator = DecisionTreeClassifier(max_depth=4, random_state=0) if member == "tree" else LogisticRegression(
+        max_iter=3000)
+    model = OneVsOneClassifier(estimator).fit(X, y)
+    conv = og.convert(model, X[:5])
+    label = ort.InferenceSession(conv.model.SerializeToString()).run(None, {"input": X})[0]
+    assert label.shape == (len(X),)
+    np.testing.assert_array_equal(label, model.predict(X))
+    assert og.validate(conv, reference=model, data=X).passed
