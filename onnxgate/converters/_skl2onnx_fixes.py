@@ -610,6 +610,84 @@ def register_multiclass_gaussian_process() -> None:
     _replace("SklearnGaussianProcessClassifier", "_onnxgate_multiclass", original, convert)
 
 
+def decision_written(member: Any) -> str | None:
+    """How :func:`member_decision` writes a binary member's ``decision_function``: "linear" (``X @ coef_.T +
+    intercept_``), "svm" (skl2onnx's raw scores of a copy without Platt's probabilities), or None (not here)."""
+    import numpy as np
+    from sklearn.linear_model._base import LinearClassifierMixin
+
+    shape = np.shape(getattr(member, "coef_", ()))
+    if isinstance(member, LinearClassifierMixin) and (len(shape) == 1 or shape[:1] == (1,)):  # Ridge's [n]
+        return "linear"
+    return "svm" if type(member).__name__ in ("SVC", "NuSVC") and len(getattr(member, "classes_", ())) == 2 else None
+
+
+def member_decision(w: Any, features: str, inputs: Any, member: Any) -> str:
+    """A binary member's ``decision_function`` as an ``[N, 1]`` tensor of ``w``'s float type, computed from
+    ``features`` (the matrix ``inputs`` make, in that type); the member is one :func:`decision_written` knows."""
+    import copy
+
+    import numpy as np
+    from skl2onnx._supported_operators import get_model_alias
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, Int64TensorType
+
+    scope, container = w.scope, w.container
+    if decision_written(member) == "linear":
+        product = w.node("MatMul", features, w.const(np.asarray(member.coef_, dtype=np.float64).reshape(-1, 1)))
+        return str(w.node("Add", product, w.const(np.reshape(member.intercept_, (1, 1)))))
+    alone = copy.copy(member)  # its own options: raw scores, whatever the ensemble's member has
+    alone.probability, alone._probA, alone._probB = False, np.empty(0), np.empty(0)  # scores, not Platt's
+    container.add_options(id(alone), {"raw_scores": True})
+    scope.add_options(id(alone), {"raw_scores": True})
+    label = scope.declare_local_variable("member_label", Int64TensorType())
+    double = w.dtype == np.float64
+    raw = scope.declare_local_variable("member_scores", (DoubleTensorType if double else FloatTensorType)())
+    this = scope.declare_local_operator(get_model_alias(type(member)), raw_model=alone)
+    this.inputs, this.outputs = inputs, [label, raw]
+    return str(w.node("Gather", raw.onnx_name, w.const([1], np.int64), axis=1))  # [-d, d]: d, as a column
+
+
+def patch_binary_stacking_decisions() -> None:
+    """A StackingClassifier on two classes stacks each member's ``decision_function`` as one column (and
+    ``predict_proba``'s second); skl2onnx took the raw scores as they came, two columns or one by member, so
+    the final estimator met more features than it was fitted on: SVC, LinearSVC, RidgeClassifier or
+    SGDClassifier members gave a file onnxruntime could not run (found by the stop's own review of
+    meta-estimators). Written here as scikit-learn stacks them, for the members :func:`decision_written`
+    knows; others keep skl2onnx's way."""
+    import numpy as np
+    from skl2onnx.common.data_types import DoubleTensorType
+    from skl2onnx.operator_converters import stacking
+
+    original = stacking._transform
+    if getattr(original, "_onnxgate_binary", False):
+        return
+
+    from onnxgate.converters._sklearn_extra import GraphWriter
+
+    def transform(scope: Any, operator: Any, container: Any, model: Any) -> Any:
+        pairs = [(est, how) for est, how in zip(model.estimators_, model.stack_method_) if not isinstance(est, str)]
+        if (len(model.classes_) != 2 or all(how == "predict_proba" for _, how in pairs)
+                or any(how not in ("predict_proba", "decision_function") for _, how in pairs)
+                or any(how == "decision_function" and decision_written(est) is None for est, how in pairs)):
+            return original(scope, operator, container, model)
+        double = isinstance(operator.inputs[0].type, DoubleTensorType)
+        w = GraphWriter(scope, container, np.float64 if double else np.float32)
+        features = operator.inputs[0].onnx_name
+        columns = []
+        for est, how in pairs:
+            if how == "decision_function":
+                columns.append(member_decision(w, features, [operator.inputs[0]], est))
+            else:  # the second class's probability
+                scores = stacking._fetch_scores(scope, container, est, operator.inputs[0])
+                columns.append(w.node("Gather", scores, w.const([1], np.int64), axis=1))
+        if model.passthrough:
+            columns.append(features)
+        return w.node("Concat", *columns, axis=1)
+
+    transform._onnxgate_binary = True  # type: ignore[attr-defined]
+    stacking._transform = transform
+
+
 def register_one_vs_rest_decisions() -> None:
     """OneVsRestClassifier over classifiers with ``decision_function``: scikit-learn labels a row by its
     members' decision scores (the largest, the first one on a tie; two classes: the score above 0), skl2onnx
@@ -624,27 +702,17 @@ def register_one_vs_rest_decisions() -> None:
     ``decision_function`` gives them. Members without ``decision_function``
     (scikit-learn then labels by their probabilities too), several labels per row and other members keep
     skl2onnx's converter."""
-    import copy
     from types import SimpleNamespace
 
     import numpy as np
     import onnx
-    from skl2onnx._supported_operators import get_model_alias
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, Int64TensorType
-    from sklearn.linear_model._base import LinearClassifierMixin
 
     from onnxgate.converters._sklearn_extra import GraphWriter, input_matrix, label_constant
 
     original = _replaceable("SklearnOneVsRestClassifier", "_onnxgate_decisions")
     if original is None:
         return
-
-    def written(member: Any) -> str | None:
-        """How a member's decision score is written: "linear", "svm", or None (not here)."""
-        shape = np.shape(getattr(member, "coef_", ()))
-        if isinstance(member, LinearClassifierMixin) and (len(shape) == 1 or shape[:1] == (1,)):  # Ridge's [n]
-            return "linear"
-        return "svm" if type(member).__name__ in ("SVC", "NuSVC") else None
 
     def logistic(member: Any) -> str | None:
         """How a linear member's ``predict_proba`` follows from its score: "expit", "huber" or None."""
@@ -657,7 +725,7 @@ def register_one_vs_rest_decisions() -> None:
         model = operator.raw_operator
         members = list(getattr(model, "estimators_", ()))
         classes = np.asarray(model.classes_)
-        kinds = [written(m) for m in members]
+        kinds = [decision_written(m) for m in members]
         if (not members or model.multilabel_ or None in kinds or classes.dtype.kind not in "iubOUS"
                 or not all(hasattr(m, "decision_function") for m in members)):
             original(scope, operator, container)
@@ -667,22 +735,7 @@ def register_one_vs_rest_decisions() -> None:
         features = input_matrix(scope, operator, container)
         if not isinstance(operator.inputs[0].type, DoubleTensorType if double else FloatTensorType):
             features = w.node("Cast", features, to=w.float_type)
-        scores = []
-        for member, kind in zip(members, kinds):
-            if kind == "linear":
-                coef = np.asarray(member.coef_, dtype=np.float64).reshape(-1, 1)
-                product = w.node("MatMul", features, w.const(coef))
-                scores.append(w.node("Add", product, w.const(np.reshape(member.intercept_, (1, 1)))))
-                continue
-            alone = copy.copy(member)  # its own options: raw scores, whatever the OneVsRest's member has
-            alone.probability, alone._probA, alone._probB = False, np.empty(0), np.empty(0)  # scores, not Platt's
-            container.add_options(id(alone), {"raw_scores": True})
-            scope.add_options(id(alone), {"raw_scores": True})
-            label = scope.declare_local_variable("ovr_member_label", Int64TensorType())
-            raw = scope.declare_local_variable("ovr_member_scores", (DoubleTensorType if double else FloatTensorType)())
-            this = scope.declare_local_operator(get_model_alias(type(member)), raw_model=alone)
-            this.inputs, this.outputs = operator.inputs, [label, raw]
-            scores.append(w.node("Gather", raw.onnx_name, w.const([1], np.int64), axis=1))  # [-d, d]: d, as a column
+        scores = [member_decision(w, features, operator.inputs, member) for member in members]
         stacked = w.node("Concat", *scores, axis=1) if len(scores) > 1 else scores[0]
         if len(members) == 1:  # two classes: the second where the score is above 0
             above = w.node("Cast", w.node("Greater", stacked, w.const(0.0)), to=onnx.TensorProto.INT64)

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from onnxgate.converters._base import Converter, RawConversion, sanitise_names
 from onnxgate.converters._skl2onnx_fixes import (
     ROWS_FLOAT32,
+    patch_binary_stacking_decisions,
     patch_hist_gradient_boosting,
     patch_isotonic_calibration,
     patch_knn_distance_weights,
@@ -159,6 +160,7 @@ def _skl2onnx() -> Any:
     register_target_encoder()
     register_multiclass_gaussian_process()
     register_one_vs_rest_decisions()
+    patch_binary_stacking_decisions()
     register_binarizer()
     register_normalizer()
     register_exact_float32_scalers()

@@ -2750,3 +2750,26 @@ def test_one_vs_one_answers_one_label_per_row(member: str) -> None:
     assert label.shape == (len(X),)
     np.testing.assert_array_equal(label, model.predict(X))
     assert og.validate(conv, reference=model, data=X).passed
+
+
+@pytest.mark.parametrize("passthrough", [False, True])
+def test_a_binary_stacking_classifier_stacks_one_decision_column_per_member(passthrough: bool) -> None:
+    # scikit-learn stacks a binary member's decision_function as one column; skl2onnx took its raw scores as
+    # they came (two columns, or one), and the final estimator met more features than it was fitted on: a
+    # file onnxruntime could not run, for SVC, LinearSVC, RidgeClassifier and SGDClassifier members
+    import onnxruntime as ort
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import StackingClassifier
+    from sklearn.linear_model import LogisticRegression, RidgeClassifier, SGDClassifier
+    from sklearn.svm import SVC, LinearSVC
+
+    X, y = load_breast_cancer(return_X_y=True)
+    members = [("svc", SVC()), ("linear", LinearSVC()), ("ridge", RidgeClassifier()),
+               ("sgd", SGDClassifier(random_state=0)), ("logistic", LogisticRegression(max_iter=5000))]
+    model = StackingClassifier(members, final_estimator=LogisticRegression(max_iter=5000),
+                               passthrough=passthrough).fit(X, y)
+    conv = og.convert(model, X[:5])
+    label, proba = ort.InferenceSession(conv.model.SerializeToString()).run(None, {"input": X})
+    np.testing.assert_array_equal(label, model.predict(X))
+    np.testing.assert_allclose(proba, model.predict_proba(X), atol=1e-4)  # SVC's kernels in float32
+    assert og.validate(conv, reference=model, data=X).passed
