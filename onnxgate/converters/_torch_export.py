@@ -907,19 +907,47 @@ def _custom_symbolic(name: str) -> bool:
         return True
 
 
+def _float_floor_divide(g: Any, a: Any, b: Any) -> Any:
+    """Float ``a // b`` as torch computes it (``div_floor_floating``): from ``fmod``, ``(a - fmod(a, b)) / b``,
+    less one where the remainder's sign is not the divisor's, then floored and rounded up past one half; ``a /
+    b`` for a zero divisor. ``Floor(a / b)`` answered 10 for ``1.0 // 0.1``, where torch answers 9 (helper-110).
+    The operands take the type the exporter's own division gives them (its type promotion); without a known
+    type, the exporter's ``Floor(a / b)`` stays."""
+    import torch
+    from torch.onnx._internal.torchscript_exporter import _type_utils, symbolic_opset9
+
+    quotient = symbolic_opset9.true_divide(g, a, b)
+    kind = _type_utils.JitScalarType.from_value(quotient, _type_utils.JitScalarType.UNDEFINED)
+    if kind not in (_type_utils.JitScalarType.FLOAT, _type_utils.JitScalarType.DOUBLE):
+        return symbolic_opset9._floor_divide(g, a, b)
+    a, b = (g.op("Cast", v, to_i=kind.onnx_type()) for v in (a, b))
+
+    def const(value: float) -> Any:
+        return g.op("Constant", value_t=torch.tensor(value, dtype=kind.dtype()))
+
+    zero = const(0.0)
+    remainder = g.op("Mod", a, b, fmod_i=1)
+    div = g.op("Div", g.op("Sub", a, remainder), b)
+    short = g.op("And", g.op("Not", g.op("Equal", remainder, zero)),
+                 g.op("Xor", g.op("Less", b, zero), g.op("Less", remainder, zero)))
+    div = g.op("Sub", div, g.op("Cast", short, to_i=kind.onnx_type()))
+    floored = g.op("Floor", div)
+    floored = g.op("Add", floored, g.op("Cast", g.op("Greater", g.op("Sub", div, floored), const(0.5)),
+                                        to_i=kind.onnx_type()))
+    return g.op("Where", g.op("Equal", b, zero), g.op("Div", a, b), floored)
+
+
 def _floor_divide_symbolic(g: Any, self: Any, other: Any) -> Any:
     """``self // other`` rounding down, where torch 2.13's exporter still writes the truncating division
     torch.floor_divide had before 1.13: ``x // 4`` on -7 answered -1 where torch answers -2 (and ``x // 2.0``
     on -0.2 answered 0 for -1), with convert silent and validate passing data without negatives (helper-101).
-    Floats as ``Floor(self / other)`` (the exporter's own ``div(..., rounding_mode='floor')``, which is not
-    quite torch's: torch works from ``fmod``, and ``1.0 // 0.1`` is 9 there, 10 in the file; helper-110);
-    integers as the truncated quotient less one where the remainder is non-zero and its sign differs from
-    the divisor's, exactly as torch."""
+    Floats as torch computes them (:func:`_float_floor_divide`); integers as the truncated quotient less one
+    where the remainder is non-zero and its sign differs from the divisor's, exactly as torch."""
     import torch
-    from torch.onnx._internal.torchscript_exporter import _type_utils, symbolic_helper, symbolic_opset9
+    from torch.onnx._internal.torchscript_exporter import _type_utils, symbolic_helper
 
     if symbolic_helper._is_fp(self) or symbolic_helper._is_fp(other):
-        return symbolic_opset9._floor_divide(g, self, other)
+        return _float_floor_divide(g, self, other)
     # torch promotes int32 // int64 tensors to int64, while a 0-d operand (x // 4's 4) takes the other's type
     kinds = [_type_utils.JitScalarType.from_value(v, _type_utils.JitScalarType.INT64) for v in (self, other)]
     ranks = [symbolic_helper._get_tensor_rank(v) for v in (self, other)]

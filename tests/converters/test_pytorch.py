@@ -1072,6 +1072,26 @@ def test_floor_division_rounds_down_as_torch_does(opset: int) -> None:
         np.testing.assert_array_equal(g, w, err_msg=name)
 
 
+class _TenthsFloor(torch.nn.Module):
+    def forward(self, x: Any, y: Any) -> Any:
+        return x // 0.1, x // y
+
+
+@pytest.mark.parametrize("opset", [13, 17])
+def test_float_floor_division_answers_as_torch_from_fmod(opset: int) -> None:
+    # torch works from fmod: 1.0 // 0.1 is 9 there, and Floor(1.0 / 0.1) answered 10 (helper-110)
+    rng = np.random.default_rng(0)
+    x = np.concatenate([[[1.0, 3.0, -1.0], [0.0, 7.0, np.inf]], np.round(rng.normal(size=(100, 3)) * 10, 1)])
+    y = np.concatenate([[[0.1, 0.1, 0.1], [1.0, 0.0, 2.0]], np.round(rng.normal(size=(100, 3)), 1)])
+    x, y = x.astype(np.float32), y.astype(np.float32)
+    conv = og.convert(_TenthsFloor(), (torch.tensor(x[:4]), torch.tensor(y[:4])), opset=opset)
+    got = ort.InferenceSession(conv.model.SerializeToString()).run(
+        None, dict(zip(conv.signature.input_names, (x, y))))
+    for g, w in zip(got, _TenthsFloor()(torch.tensor(x), torch.tensor(y))):
+        np.testing.assert_array_equal(g, w.numpy())
+    assert got[0][0, 0] == 9
+
+
 class _SmallIntegerFloor(torch.nn.Module):
     def forward(self, x: Any, y: Any) -> Any:
         return x // y
