@@ -699,9 +699,10 @@ def register_one_vs_rest_decisions() -> None:
     scores from skl2onnx's converter): the label from the scores; the probabilities from the scores for
     logistic and modified Huber members (skl2onnx's were 0 where scikit-learn's ``expit`` gives 1e-94: 185 of
     1,797 digits rows off by 1), skl2onnx's for others, and without ``predict_proba`` the scores, as
-    ``decision_function`` gives them. Members without ``decision_function``
-    (scikit-learn then labels by their probabilities too), several labels per row and other members keep
-    skl2onnx's converter."""
+    ``decision_function`` gives them. Several labels per row: each where its member's score is above 0
+    (``SVC()`` members had their scores held to 0.5, every row wrong; RidgeClassifier's file could not run).
+    Members without ``decision_function`` (scikit-learn then labels by their probabilities too) and other
+    members keep skl2onnx's converter."""
     from types import SimpleNamespace
 
     import numpy as np
@@ -726,7 +727,8 @@ def register_one_vs_rest_decisions() -> None:
         members = list(getattr(model, "estimators_", ()))
         classes = np.asarray(model.classes_)
         kinds = [decision_written(m) for m in members]
-        if (not members or model.multilabel_ or None in kinds or classes.dtype.kind not in "iubOUS"
+        if (not members or None in kinds or classes.dtype.kind not in "iubOUS"
+                or (model.multilabel_ and len(members) < 2)
                 or not all(hasattr(m, "decision_function") for m in members)):
             original(scope, operator, container)
             return
@@ -737,19 +739,41 @@ def register_one_vs_rest_decisions() -> None:
             features = w.node("Cast", features, to=w.float_type)
         scores = [member_decision(w, features, operator.inputs, member) for member in members]
         stacked = w.node("Concat", *scores, axis=1) if len(scores) > 1 else scores[0]
+        shapes = {logistic(m) for m in members}
+
+        def log_expit() -> str:
+            # log(expit(d)) = min(d, 0) - log(1 + exp(-|d|)): onnxruntime's Sigmoid is 1e-3 off at -30 and
+            # 0 from -216, where scikit-learn's expit gives 2.6e-94 and the row's division then 1
+            tail = w.node("Log", w.node("Add", w.const(1.0), w.node("Exp", w.node("Neg", w.node("Abs", stacked)))))
+            return str(w.node("Sub", w.node("Min", stacked, w.const(0.0)), tail))
+
+        def huber() -> str:  # modified_huber: (clip(d, -1, 1) + 1) / 2
+            clipped = w.node("Clip", stacked, w.const(-1.0), w.const(1.0))
+            return str(w.node("Div", w.node("Add", clipped, w.const(1.0)), w.const(2.0)))
+
+        if model.multilabel_:  # each label where its member's score is above 0; its own probability, unnormalised
+            w.node("Cast", w.node("Greater", stacked, w.const(0.0)), to=onnx.TensorProto.INT64,
+                   out=operator.outputs[0].full_name)
+            if shapes == {"expit"}:
+                w.node("Exp", log_expit(), out=operator.outputs[1].full_name)
+            elif shapes == {"huber"}:
+                w.node("Identity", huber(), out=operator.outputs[1].full_name)
+            elif hasattr(model, "predict_proba"):
+                labels = scope.declare_local_variable("ovr_labels_of_probabilities", Int64TensorType())
+                original(scope, SimpleNamespace(raw_operator=model, inputs=operator.inputs,
+                                                outputs=[labels, operator.outputs[1]]), container)
+            else:
+                w.node("Identity", stacked, out=operator.outputs[1].full_name)
+            return
         if len(members) == 1:  # two classes: the second where the score is above 0
             above = w.node("Cast", w.node("Greater", stacked, w.const(0.0)), to=onnx.TensorProto.INT64)
             index = w.node("Reshape", above, w.const([-1], np.int64))
         else:
             index = w.node("ArgMax", stacked, axis=1, keepdims=0)  # the first of equal scores, as scikit-learn
-        shapes = {logistic(m) for m in members}
         if len(shapes) == 1 and None not in shapes:  # each probability from its score, as scikit-learn
             out = operator.outputs[1].full_name
             if shapes == {"expit"}:
-                # log(expit(d)) = min(d, 0) - log(1 + exp(-|d|)): onnxruntime's Sigmoid is 1e-3 off at -30 and
-                # 0 from -216, where scikit-learn's expit gives 2.6e-94 and the row's division then 1
-                tail = w.node("Log", w.node("Add", w.const(1.0), w.node("Exp", w.node("Neg", w.node("Abs", stacked)))))
-                logs = w.node("Sub", w.node("Min", stacked, w.const(0.0)), tail)
+                logs = log_expit()
                 if len(members) == 1:
                     ones = w.node("Exp", logs)
                     w.node("Concat", w.node("Sub", w.const(1.0), ones), ones, axis=1, out=out)
@@ -759,9 +783,8 @@ def register_one_vs_rest_decisions() -> None:
                     zero = w.node("Equal", w.node("ReduceSum", alive, w.const([1], np.int64), keepdims=1),
                                   w.const(0.0))
                     w.node("Where", zero, w.const(0.0), w.node("Softmax", logs, axis=1), out=out)
-            else:  # modified_huber: (clip(d, -1, 1) + 1) / 2, a row of zeros left as it is
-                clipped = w.node("Clip", stacked, w.const(-1.0), w.const(1.0))
-                ones = w.node("Div", w.node("Add", clipped, w.const(1.0)), w.const(2.0))
+            else:  # modified_huber, a row of zeros left as it is
+                ones = huber()
                 if len(members) == 1:
                     w.node("Concat", w.node("Sub", w.const(1.0), ones), ones, axis=1, out=out)
                 else:

@@ -2773,3 +2773,25 @@ def test_a_binary_stacking_classifier_stacks_one_decision_column_per_member(pass
     np.testing.assert_array_equal(label, model.predict(X))
     np.testing.assert_allclose(proba, model.predict_proba(X), atol=1e-4)  # SVC's kernels in float32
     assert og.validate(conv, reference=model, data=X).passed
+
+
+@pytest.mark.parametrize("member", ["logistic", "svc", "linear-svc", "ridge"])
+def test_one_vs_rest_on_several_labels_per_row_labels_by_scores_above_zero(member: str) -> None:
+    # skl2onnx held each member's probability to 0.5, and an SVC()'s scores read as one: every row wrong; a
+    # LinearSVC's 180 of 300; a RidgeClassifier's file onnxruntime could not run
+    import onnxruntime as ort
+    from sklearn.datasets import make_multilabel_classification
+    from sklearn.linear_model import LogisticRegression, RidgeClassifier
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.svm import SVC, LinearSVC
+
+    X, Y = make_multilabel_classification(n_samples=300, n_features=8, n_classes=4, random_state=0)
+    estimator = {"logistic": LogisticRegression(max_iter=3000), "svc": SVC(), "linear-svc": LinearSVC(),
+                 "ridge": RidgeClassifier()}[member]
+    model = OneVsRestClassifier(estimator).fit(X, Y)
+    conv = og.convert(model, X[:5])
+    label, second = ort.InferenceSession(conv.model.SerializeToString()).run(None, {"input": X})
+    np.testing.assert_array_equal(label, model.predict(X))
+    want = model.predict_proba(X) if hasattr(model, "predict_proba") else model.decision_function(X)
+    np.testing.assert_allclose(second, want, rtol=1e-5, atol=1e-5)
+    assert og.validate(conv, reference=model, data=X).passed
