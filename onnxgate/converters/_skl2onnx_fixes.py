@@ -688,6 +688,36 @@ def patch_binary_stacking_decisions() -> None:
     stacking._transform = transform
 
 
+def patch_bagging_votes() -> None:
+    """A BaggingClassifier whose members have no ``predict_proba`` (SVC, LinearSVC, RidgeClassifier,
+    SGDClassifier(hinge)) averages their votes: skl2onnx stacks the members' one-hot votes ``[members, N,
+    classes]`` and summed them over axis 1, the rows, from opset 13: the file answered one row per member
+    whatever the batch (4 rows for 178). Summed over the members here."""
+    from onnx import TensorProto
+
+    original = _replaceable("SklearnBaggingClassifier", "_onnxgate_votes")
+    if original is None:
+        return
+
+    def convert(scope: Any, operator: Any, container: Any) -> None:
+        before = len(container.nodes)
+        original(scope, operator, container)
+        members = getattr(operator.raw_operator, "estimators_", ())
+        if not members or hasattr(members[0], "predict_proba"):
+            return
+        added = container.nodes[before:]
+        made = {out: node for node in added for out in node.output}
+        for node in added:
+            cast = made.get(node.input[0]) if node.op_type == "ReduceSum" and len(node.input) == 2 else None
+            equal = made.get(cast.input[0]) if cast is not None and cast.op_type == "Cast" else None
+            if equal is not None and equal.op_type == "Equal":
+                axis = scope.get_unique_variable_name("members_axis")
+                container.add_initializer(axis, TensorProto.INT64, [1], [0])
+                node.input[1] = axis
+
+    _replace("SklearnBaggingClassifier", "_onnxgate_votes", original, convert)
+
+
 def register_one_vs_rest_decisions() -> None:
     """OneVsRestClassifier over classifiers with ``decision_function``: scikit-learn labels a row by its
     members' decision scores (the largest, the first one on a tie; two classes: the score above 0), skl2onnx

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from onnxgate.converters._base import Converter, RawConversion, sanitise_names
 from onnxgate.converters._skl2onnx_fixes import (
     ROWS_FLOAT32,
+    patch_bagging_votes,
     patch_binary_stacking_decisions,
     patch_hist_gradient_boosting,
     patch_isotonic_calibration,
@@ -161,6 +162,7 @@ def _skl2onnx() -> Any:
     register_multiclass_gaussian_process()
     register_one_vs_rest_decisions()
     patch_binary_stacking_decisions()
+    patch_bagging_votes()
     register_binarizer()
     register_normalizer()
     register_exact_float32_scalers()

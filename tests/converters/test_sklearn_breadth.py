@@ -2795,3 +2795,23 @@ def test_one_vs_rest_on_several_labels_per_row_labels_by_scores_above_zero(membe
     want = model.predict_proba(X) if hasattr(model, "predict_proba") else model.decision_function(X)
     np.testing.assert_allclose(second, want, rtol=1e-5, atol=1e-5)
     assert og.validate(conv, reference=model, data=X).passed
+
+
+@pytest.mark.parametrize("member", ["svc", "linear-svc", "ridge"])
+def test_bagging_of_members_without_probabilities_averages_their_votes_per_row(member: str) -> None:
+    # skl2onnx summed the members' one-hot votes over the rows from opset 13: the file answered one row per
+    # member whatever the batch (4 rows for 178)
+    import onnxruntime as ort
+    from sklearn.datasets import load_wine
+    from sklearn.ensemble import BaggingClassifier
+    from sklearn.linear_model import RidgeClassifier
+    from sklearn.svm import SVC, LinearSVC
+
+    X, y = load_wine(return_X_y=True)
+    estimator = {"svc": SVC(), "linear-svc": LinearSVC(), "ridge": RidgeClassifier()}[member]
+    model = BaggingClassifier(estimator, n_estimators=4, max_features=0.7, random_state=0).fit(X, y)
+    conv = og.convert(model, X[:5])
+    label, proba = ort.InferenceSession(conv.model.SerializeToString()).run(None, {"input": X})
+    np.testing.assert_array_equal(label, model.predict(X))
+    np.testing.assert_allclose(proba, model.predict_proba(X), atol=1e-6)
+    assert og.validate(conv, reference=model, data=X).passed
