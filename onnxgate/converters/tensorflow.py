@@ -656,13 +656,58 @@ def rewrite_handlers() -> dict[str, tuple[Any, list[Any]]]:
     * ``FloorDiv`` and ``FloorMod`` on signed integers (tf2onnx maps them, but rounding toward zero): see
       :func:`_floor_division`.
     * ``Select``/``SelectV2`` (``tf.where(c, a, b)``) on floats as ONNX ``Where``: see :func:`_select_as_where`.
+    * ``Atan2`` with IEEE's signed zeros and infinities: see :func:`_atan2_as_tensorflow`.
     """
     return {"Erfc": (_erfc_as_one_minus_erf, []),
             "FloorDiv": (lambda ctx, node, name, args: _floor_division(ctx, node, "div"), []),
             "FloorMod": (lambda ctx, node, name, args: _floor_division(ctx, node, "mod"), []),
             "Select": (_select_as_where, []),
             "SelectV2": (_select_as_where, []),
-            "OneHot": (_one_hot_of_negative_ids_off, [])}
+            "OneHot": (_one_hot_of_negative_ids_off, []),
+            "Atan2": (_atan2_as_tensorflow, [])}
+
+
+def _atan2_as_tensorflow(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:
+    """``tf.math.atan2(y, x)`` with IEEE's quadrants, as TensorFlow: tf2onnx's form answered pi for y = -0.0,
+    x < 0 (TensorFlow: -pi), 0 for y = 0, x = -0.0 (pi) and otherwise than TensorFlow for two infinities (9 of 64
+    pairs of 0, -0, +-1, +-inf; convert silent). The angle is ``atan(y / x)``, moved by pi toward y's sign where
+    x's sign bit is set; where y is zero it is y itself (x's sign bit clear) or pi with y's sign; two
+    infinities are read as their signs."""
+    import math
+
+    import numpy as np
+    from onnx import TensorProto, helper
+    from tf2onnx import utils
+
+    y, x = node.input[0], node.input[1]
+    dtype = ctx.get_dtype(y)
+    shape = ctx.get_shape(node.output[0])
+    scope = node.name
+    kind = helper.tensor_dtype_to_np_dtype(dtype)
+
+    def make(op: str, inputs: list[str], out_type: int = dtype) -> str:
+        return str(ctx.make_node(op, inputs, op_name_scope=scope, dtypes=[out_type], shapes=[shape]).output[0])
+
+    def const(value: float) -> str:
+        return str(ctx.make_const(utils.make_name(f"{scope}_const"), np.array(value, dtype=kind)).output[0])
+
+    boolean = TensorProto.BOOL
+    zero, one, pi = const(0.0), const(1.0), const(math.pi)
+    both = make("And", [make("IsInf", [y], boolean), make("IsInf", [x], boolean)], boolean)
+    y, x = make("Where", [both, make("Sign", [y]), y]), make("Where", [both, make("Sign", [x]), x])
+
+    def sign_bit(v: str) -> str:  # v < 0, or v is -0.0 (1 / -0.0 is -inf)
+        at_zero = make("And", [make("Equal", [v, zero], boolean), make("Less", [make("Div", [one, v]), zero], boolean)],
+                       boolean)
+        return make("Or", [make("Less", [v, zero], boolean), at_zero], boolean)
+
+    signed_pi = make("Where", [sign_bit(y), make("Neg", [pi]), pi])
+    left = sign_bit(x)
+    angle = make("Atan", [make("Div", [y, x])])
+    moved = make("Where", [left, make("Add", [angle, signed_pi]), angle])
+    on_axis = make("Where", [left, signed_pi, y])
+    node.type, node.domain = "Where", ""
+    ctx.replace_inputs(node, [make("Equal", [y, zero], boolean), on_axis, moved])
 
 
 def _one_hot_of_negative_ids_off(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:

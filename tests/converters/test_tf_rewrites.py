@@ -74,6 +74,20 @@ def test_floor_division_rounds_down_for_negative_integers(dtype: Any, opset: int
     assert og.validate(conv, reference=fn, data=X).passed
 
 
+@pytest.mark.parametrize("opset", (13, 18))
+def test_atan2_answers_as_tensorflow_at_signed_zeros_and_infinities(opset: int) -> None:
+    # tf2onnx's Atan2 answered pi for atan2(-0.0, -1) (TensorFlow: -pi), 0 for atan2(0, -0.0) (pi) and otherwise
+    # than TensorFlow for two infinities: 9 of 64 pairs, convert silent
+    import onnxruntime as ort
+
+    values = np.array([0.0, -0.0, 1.0, -1.0, 2.5, -3.0, np.inf, -np.inf], np.float32)
+    y, x = np.repeat(values, 8).reshape(-1, 1), np.tile(values, 8).reshape(-1, 1)
+    fn = tf.function(lambda a, b: tf.math.atan2(a, b), input_signature=[tf.TensorSpec([None, 1], tf.float32)] * 2)
+    conv = og.convert(fn, (y[:4], x[:4]), opset=opset)
+    got = ort.InferenceSession(conv.model.SerializeToString()).run(None, dict(zip(conv.signature.input_names, (y, x))))
+    np.testing.assert_allclose(got[0], fn(y, x).numpy(), atol=1e-6)
+
+
 @pytest.mark.parametrize("opset", (9, 13, 18))
 def test_tf_where_takes_the_chosen_value_only(opset: int) -> None:
     # tf2onnx writes tf.where(c, a, b) as c*a + (1-c)*b: an infinity or NaN in the branch not taken made the
