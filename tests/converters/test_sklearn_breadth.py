@@ -2436,8 +2436,12 @@ def test_a_forest_on_several_outputs_reads_every_training_row_as_scikit_learn(dt
 
 
 def test_a_file_answering_a_fixed_number_of_rows_is_named_by_parity_and_the_search() -> None:
-    # skl2onnx writes BaggingClassifier(SVC()) to answer 5 rows whatever the batch: parity added a float32
-    # rounding note, which cannot change a row count, and the search crashed with an IndexError (helper-89)
+    # skl2onnx wrote BaggingClassifier(SVC()) to answer 5 rows whatever the batch (its votes summed over the
+    # rows): parity added a float32 rounding note, which cannot change a row count, and the search crashed with
+    # an IndexError (helper-89). onnxgate's file sums them over the members; skl2onnx's axis is put back here
+    import dataclasses
+
+    from onnx import numpy_helper
     from sklearn.datasets import load_breast_cancer
     from sklearn.ensemble import BaggingClassifier
     from sklearn.pipeline import make_pipeline
@@ -2446,7 +2450,13 @@ def test_a_file_answering_a_fixed_number_of_rows_is_named_by_parity_and_the_sear
 
     X, y = load_breast_cancer(return_X_y=True)
     model = make_pipeline(StandardScaler(), BaggingClassifier(SVC(), n_estimators=5, random_state=0)).fit(X, y)
-    report = og.validate(og.convert(model, X[:5]), reference=model, data=X[:60], search=100, seed=0)
+    conv = og.convert(model, X[:5])
+    assert og.validate(conv, reference=model, data=X[:60]).passed
+    broken = type(conv.model)()
+    broken.CopyFrom(conv.model)
+    axis = next(t for t in broken.graph.initializer if t.name.startswith("members_axis"))
+    axis.CopyFrom(numpy_helper.from_array(np.array([1], np.int64), axis.name))
+    report = og.validate(dataclasses.replace(conv, model=broken), reference=model, data=X[:60], search=100, seed=0)
     parity, search = report.check("prediction_parity"), report.check("search_divergences")
     assert not parity.passed and "shape [60] (reference) vs [5] (onnx)" in parity.message
     assert "rounding" not in parity.message, parity.message
