@@ -98,8 +98,12 @@ class TensorSpec:
         A readable form of the full type, e.g. ``"tensor(float32)[N,1]"`` or ``"seq(map(int64,tensor(float)))"``.
     missing : str or None
         For a text input the model reads a missing value in (a HistGradientBoosting category column): the
-        text a missing value (None, NaN, null) is fed as, one that is none of the model's categories
-        (:data:`MISSING_TEXT_METADATA_KEY`). None for every other input: there a missing text is refused.
+        text a missing value (None, NaN, null) is fed as, one that is none of the model's categories; for a
+        text column a SimpleImputer fills first, the text it fills in (:data:`MISSING_TEXT_METADATA_KEY`).
+        None for every other input: there a missing text is refused.
+    missing_only : str or None
+        ``"nan"``: only a float NaN is such a missing value in data (a SimpleImputer's ``missing_values=np.nan``
+        leaves None as it is, a category it did not see); a service's null is one too. None: any of them.
     """
 
     name: str
@@ -108,6 +112,7 @@ class TensorSpec:
     kind: Kind = "tensor"
     type_str: str = ""
     missing: str | None = None
+    missing_only: str | None = None
 
     @property
     def is_tensor(self) -> bool:
@@ -154,6 +159,7 @@ class TensorSpec:
             "shape": None if self.shape is None else list(self.shape),
             "kind": self.kind,
             **({"missing": self.missing} if self.missing is not None else {}),
+            **({"missing_only": self.missing_only} if self.missing_only is not None else {}),
         }
 
     @classmethod
@@ -166,6 +172,7 @@ class TensorSpec:
             shape=None if shape is None else tuple(shape),
             kind=data.get("kind", "tensor"),
             missing=None if missing is None else str(missing),
+            missing_only=None if data.get("missing_only") is None else str(data["missing_only"]),
         )
 
 
@@ -247,17 +254,19 @@ class Signature:
         inputs = tuple(_spec(vi) for vi in graph.input if vi.name not in weights)
         missing = _missing_text(proto)
         if missing:
-            inputs = tuple(dataclasses.replace(s, missing=missing[s.name]) if s.name in missing
+            inputs = tuple(dataclasses.replace(s, missing=missing[s.name][0], missing_only=missing[s.name][1])
+                           if s.name in missing
                            and s.elem_type == "string" else s for s in inputs)
         outputs = tuple(_spec(vi) for vi in graph.output)
         return cls(inputs=inputs, outputs=outputs, columns=ColumnMap.from_model(proto))
 
 
-#: ``metadata_props`` key: JSON ``{input: text}``, the text each such text input reads a missing value as.
+#: ``metadata_props`` key: JSON ``{input: text}``, the text each such text input reads a missing value as, or
+#: ``{input: {"text": text, "only": "nan"}}`` where only a float NaN is one (:attr:`TensorSpec.missing_only`).
 MISSING_TEXT_METADATA_KEY = "onnxgate.missing_text"
 
 
-def _missing_text(proto: Any) -> dict[str, str]:
+def _missing_text(proto: Any) -> dict[str, tuple[str, str | None]]:
     import json
 
     for prop in proto.metadata_props:
@@ -266,7 +275,10 @@ def _missing_text(proto: Any) -> dict[str, str]:
                 found = json.loads(prop.value)
             except ValueError:
                 return {}
-            return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+            if not isinstance(found, dict):
+                return {}
+            return {str(k): ((str(v["text"]), None if v.get("only") is None else str(v["only"]))
+                             if isinstance(v, dict) and "text" in v else (str(v), None)) for k, v in found.items()}
     return {}
 
 

@@ -168,7 +168,8 @@ def imputed_missing_text(model: Any) -> dict[str, str]:
     """For a model whose text columns go first into a SimpleImputer that fills the most frequent text or a
     constant: column -> that text, which a missing value is fed as (the imputer would put it there; the file's
     text input cannot hold NaN or None, and the training frame itself was refused: helper-112). Only for a
-    column read by that imputer alone, which adds no missing-value indicator."""
+    column read by that imputer alone, which adds no missing-value indicator, and whose missing value is NaN
+    (only a float NaN is then fed so: None is a category the imputer leaves as it is; helper-115)."""
     import numpy as np
 
     first = model
@@ -188,7 +189,7 @@ def imputed_missing_text(model: Any) -> dict[str, str]:
             step = step.steps[0][1]
         missing = getattr(step, "missing_values", 0)
         if (type(step).__name__ != "SimpleImputer" or step.strategy not in ("most_frequent", "constant")
-                or step.add_indicator or not (missing is None or (isinstance(missing, float) and missing != missing))):
+                or step.add_indicator or not (isinstance(missing, float) and missing != missing)):
             continue
         filled = getattr(step, "statistics_", ())
         if len(filled) != len(columns):

@@ -1124,10 +1124,10 @@ def _refuse_unrunnable(model: Any, err: Exception) -> None:
     ) from err
 
 
-def _check_runs(model: Any, proto: onnx.ModelProto, args: tuple[Any, ...], names: list[str]) -> None:
+def _check_runs(model: Any, proto: onnx.ModelProto, args: tuple[Any, ...], names: list[str]) -> str | None:
     """Refuse a dynamo export onnxruntime cannot run on the sample itself (an LSTM with ``proj_size`` at opset
     18: "Input initial_c must have shape {1,1,3}. Actual:{1,1,6}", handed back without a word; helper-111).
-    A file onnxruntime cannot load (an opset it does not implement) is left to validation."""
+    A file onnxruntime cannot load is left to validation, with a note (:func:`_unloadable_note`)."""
     try:
         import onnxruntime as ort
 
@@ -1137,15 +1137,28 @@ def _check_runs(model: Any, proto: onnx.ModelProto, args: tuple[Any, ...], names
         options.inter_op_num_threads = 1
         options.log_severity_level = 4  # a run that fails is said once, in onnxgate's message
         session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    except Exception:
-        return
+    except Exception as err:
+        return _unloadable_note(err)
     try:
         session.run(None, {n: a.numpy() for n, a in zip(names, args)})
     except Exception as err:
         _refuse_unrunnable(model, err)
+    return None
 
 
-def _check_batch_dynamic(model: Any, proto: onnx.ModelProto, args: tuple[Any, ...], names: list[str]) -> None:
+def _unloadable_note(err: Exception) -> str | None:
+    """A warning for a file onnxruntime cannot load because it has no kernel for an operator in the file's types
+    (``Atan`` on float64: a model computing atan2 in double came back without a word), else None."""
+    text = str(err)
+    if "Could not find an implementation for" not in text:
+        return None
+    found = re.search(r"Could not find an implementation for (\S+?\(\d+\))", text)
+    what = found.group(1) if found else "one of its operators"
+    return (f"onnxruntime cannot load the exported model: it has no kernel for {what} in the types the model "
+            "computes in (float64 often: compute in float32, model.float(), if that is acceptable)")
+
+
+def _check_batch_dynamic(model: Any, proto: onnx.ModelProto, args: tuple[Any, ...], names: list[str]) -> str | None:
     """Run the file on ``PROBE_ROWS`` rows and on one more; fail if it only runs on the sample's size.
 
     The TorchScript exporter marks axis 0 dynamic whatever the graph does, so a forward() that
@@ -1168,14 +1181,14 @@ def _check_batch_dynamic(model: Any, proto: onnx.ModelProto, args: tuple[Any, ..
         options.inter_op_num_threads = 1
         options.log_severity_level = 4  # a run that fails is said once, in onnxgate's message
         session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    except Exception:
-        return
+    except Exception as err:
+        return _unloadable_note(err)
     probe = {n: a.numpy() for n, a in zip(names, _head(args))}
     grown = {n: np.concatenate([v, v[:1]]) if v.ndim else v for n, v in probe.items()}
     try:
         session.run(None, probe)
         session.run(None, grown)
-        return
+        return None
     except Exception as err:
         failure = err
     full = {n: a.numpy() for n, a in zip(names, args)}
@@ -1418,9 +1431,11 @@ def _convert_quietly(
     if not use_dynamo or static_outputs:
         # a dynamo export with a fixed output shape may run only at the sample's batch (a time-major LSTM:
         # input [N, 4, 6], output reshaped to [7, 4, 8]; found by helper-68)
-        _check_batch_dynamic(model, proto, args, in_names)
+        note = _check_batch_dynamic(model, proto, args, in_names)
     else:
-        _check_runs(model, proto, args, in_names)
+        note = _check_runs(model, proto, args, in_names)
+    if note:
+        warns.append(note)
     if kind == "module":
         # A module that cannot be weakly referenced is not remembered; save_native then asks for args.
         with contextlib.suppress(TypeError):

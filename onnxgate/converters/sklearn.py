@@ -426,7 +426,9 @@ class SklearnConverter(Converter):
         warnings.extend(_ngram_notes(model))
         model, options = int64_classes(model, options)
         model, options = without_unwritable_settings(model, options, warnings)
-        missing_text = {**imputed_missing_text(model), **hist_missing_text(model)} if hasattr(sample, "columns") else {}
+        imputed = imputed_missing_text(model) if hasattr(sample, "columns") else {}
+        missing_text: dict[str, Any] = {**{c: {"text": t, "only": "nan"} for c, t in imputed.items()},
+                                        **(hist_missing_text(model) if hasattr(sample, "columns") else {})}
         model = hist_category_codes(model, sample)
         conv_options = self._converter_options(model, zipmap, options)
         ml_opset = _register_boosting(model, ml_opset)

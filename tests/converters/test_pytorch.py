@@ -1344,3 +1344,10 @@ def test_an_operator_neither_exporter_writes_is_said_so_at_opset_18() -> None:
     with pytest.raises(og.UnsupportedModelError, match="neither PyTorch exporter converts") as caught:
         og.convert(_RunningProduct(), torch.randn(4, 5), opset=18)
     assert "try the TorchScript" not in str(caught.value)
+
+
+def test_a_file_onnxruntime_has_no_kernel_for_is_said_at_convert() -> None:
+    # atan2 in float64: onnxruntime has no double Atan, and the file came back without a word
+    conv = og.convert(_Angle().double(), (torch.randn(4, 2, dtype=torch.float64),
+                                          torch.randn(4, 2, dtype=torch.float64)), opset=17)
+    assert any("no kernel for Atan" in w for w in conv.warnings), conv.warnings
