@@ -1139,8 +1139,9 @@ def _check_runs(model: Any, proto: onnx.ModelProto, args: tuple[Any, ...], names
         session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
     except Exception as err:
         return _unloadable_note(err)
+    takes = {i.name for i in session.get_inputs()}  # an input forward() never reads is no input of the file
     try:
-        session.run(None, {n: a.numpy() for n, a in zip(names, args)})
+        session.run(None, {n: a.numpy() for n, a in zip(names, args) if n in takes})
     except Exception as err:
         _refuse_unrunnable(model, err)
     return None
@@ -1183,7 +1184,8 @@ def _check_batch_dynamic(model: Any, proto: onnx.ModelProto, args: tuple[Any, ..
         session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
     except Exception as err:
         return _unloadable_note(err)
-    probe = {n: a.numpy() for n, a in zip(names, _head(args))}
+    takes = {i.name for i in session.get_inputs()}  # an input forward() never reads is no input of the file
+    probe = {n: a.numpy() for n, a in zip(names, _head(args)) if n in takes}
     grown = {n: np.concatenate([v, v[:1]]) if v.ndim else v for n, v in probe.items()}
     try:
         session.run(None, probe)
@@ -1191,7 +1193,7 @@ def _check_batch_dynamic(model: Any, proto: onnx.ModelProto, args: tuple[Any, ..
         return None
     except Exception as err:
         failure = err
-    full = {n: a.numpy() for n, a in zip(names, args)}
+    full = {n: a.numpy() for n, a in zip(names, args) if n in takes}
     batch = _rows(args)
     try:
         session.run(None, full)

@@ -1351,3 +1351,19 @@ def test_a_file_onnxruntime_has_no_kernel_for_is_said_at_convert() -> None:
     conv = og.convert(_Angle().double(), (torch.randn(4, 2, dtype=torch.float64),
                                           torch.randn(4, 2, dtype=torch.float64)), opset=17)
     assert any("no kernel for Atan" in w for w in conv.warnings), conv.warnings
+
+
+class _IgnoresSecond(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = torch.nn.Linear(4, 3)
+
+    def forward(self, x: Any, y: Any) -> Any:
+        return self.layer(x)
+
+
+def test_an_input_forward_never_reads_does_not_make_the_sample_check_refuse() -> None:
+    # the TorchScript exporter drops it: the run on the sample fed a name the file does not have, and convert
+    # refused a right file as "written wrongly" (helper-115)
+    conv = og.convert(_IgnoresSecond().eval(), (torch.randn(6, 4), torch.randn(6, 2)), opset=17)
+    assert conv.signature.input_names == ["input_0"]
