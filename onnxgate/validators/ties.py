@@ -110,7 +110,7 @@ def topk_tie_resolver(onnx_model: Any, signature: Signature, tolerances: Mapping
             if not len(rows):
                 continue
             x = _recorded_input(record({k: np.asarray(v)[rows] for k, v in feeds.items()}), ours[rows],
-                                theirs[rows], axis)
+                                theirs[rows], axis, np.asarray(ref_out[values_at])[rows])
             if x is None:
                 continue
             width = x.shape[axis]
@@ -133,10 +133,12 @@ def topk_tie_resolver(onnx_model: Any, signature: Signature, tolerances: Mapping
     return resolve
 
 
-def _recorded_input(recorded: list[np.ndarray], ours: np.ndarray, theirs: np.ndarray, axis: int) -> np.ndarray | None:
+def _recorded_input(recorded: list[np.ndarray], ours: np.ndarray, theirs: np.ndarray, axis: int,
+                    values: np.ndarray) -> np.ndarray | None:
     """The one recorded ``topk`` input shaped as the indices but along ``axis`` (where it is at least as wide
-    and holds every index the reference answered); None when no call or several fit (which one answered
-    is then not known)."""
+    and holds every index the reference answered) whose values at the reference's indices are the reference's
+    values output (another topk of that shape in the same forward() is told apart so; helper-115); None when
+    no call or several fit (which one answered is then not known)."""
     import numpy as np
 
     fits = []
@@ -147,7 +149,12 @@ def _recorded_input(recorded: list[np.ndarray], ours: np.ndarray, theirs: np.nda
             continue
         if x.shape[axis] < ours.shape[axis] or ((theirs < 0) | (theirs >= x.shape[axis])).any():
             continue
-        fits.append(x)
+        picked = np.take_along_axis(x, theirs.astype(np.int64), axis=axis)
+        if picked.shape != values.shape:
+            continue
+        # close, not equal: the rows run again alone may sum in another order than in their batch
+        if np.allclose(picked.astype(np.float64), values.astype(np.float64), rtol=1e-5, atol=1e-6, equal_nan=True):
+            fits.append(x)
     return fits[-1] if len(fits) == 1 else None
 
 

@@ -1367,3 +1367,24 @@ def test_an_input_forward_never_reads_does_not_make_the_sample_check_refuse() ->
     # refused a right file as "written wrongly" (helper-115)
     conv = og.convert(_IgnoresSecond().eval(), (torch.randn(6, 4), torch.randn(6, 2)), opset=17)
     assert conv.signature.input_names == ["input_0"]
+
+
+class _TwoTops(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.layer = torch.nn.Linear(16, 16)
+
+    def forward(self, x: Any) -> Any:
+        values, indices = torch.relu(self.layer(x)).topk(3, -1)
+        other = torch.topk(-x, 3, dim=-1).values  # another topk of the same shape, not an output
+        return values, indices, other
+
+
+def test_topk_ties_are_read_from_the_topk_that_answered_them() -> None:
+    # two topk inputs of one shape were recorded, neither was used, and a right file failed 30 of 64 rows
+    # (helper-115); the one whose picks are the reference's values output is the one
+    x = np.random.default_rng(0).normal(size=(64, 16)).astype(np.float32)
+    conv = og.convert(_TwoTops().eval(), torch.tensor(x[:4]), opset=17)
+    parity = og.validate(conv, reference=_TwoTops().eval(), data=x).check("prediction_parity")
+    assert parity.passed, parity.message
