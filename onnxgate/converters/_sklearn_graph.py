@@ -407,6 +407,26 @@ def label_per_row(proto: Any, model: Any) -> None:
         out.type.tensor_type.shape.dim.add().CopyFrom(batch)
     else:
         out.type.tensor_type.shape.dim.add().dim_param = "N"
+    classes = np.asarray(getattr(final_step(model), "classes_", ()))
+    if kind != "OneVsOneClassifier" or not len(classes):
+        return
+    # skl2onnx's label is the class's position: labels 10/20/30 answered 0/1/2 (every row wrong), and text
+    # labels made a file onnxruntime could not run (an int64 position declared a string; helper-113)
+    if classes.dtype.kind in "iu" and out.type.tensor_type.elem_type == 7 and not np.array_equal(
+            classes, np.arange(len(classes))) and _writes_position(graph, out.name):
+        output_after(graph, out.name, "Gather", [classes.astype(np.int64), None], was="position", node="class")
+    elif classes.dtype.kind in "OUS" and out.type.tensor_type.elem_type == 8 and _writes_position(graph, out.name):
+        output_after(graph, out.name, "Gather", [np.array([str(c) for c in classes], dtype=object), None],
+                     was="position", node="class")
+
+
+def _writes_position(graph: Any, name: str) -> bool:
+    """Whether graph output ``name`` is an ArgMax's position, through Reshapes, Casts and Identities."""
+    made = {out: node for node in graph.node for out in node.output}
+    node = made.get(name)
+    while node is not None and node.op_type in ("Reshape", "Identity", "Cast"):
+        node = made.get(node.input[0])
+    return node is not None and node.op_type == "ArgMax"
 
 
 def radius_outliers(proto: Any, model: Any) -> None:

@@ -2853,3 +2853,19 @@ def test_a_none_the_imputer_does_not_fill_is_not_fed_as_its_fill() -> None:
     with_nan = frame.copy()
     with_nan.loc[::7, "color"] = np.nan
     assert og.validate(conv, reference=model, data=with_nan).passed
+
+
+@pytest.mark.parametrize("labels", [[10, 20, 30], [-5, -4, -3], ["a", "b", "c"]], ids=["gapped", "negative", "text"])
+def test_one_vs_one_answers_its_classes_not_their_positions(labels: list[Any]) -> None:
+    # skl2onnx's label is the class's position: 10/20/30 answered 0/1/2 (every row wrong), text labels a file
+    # onnxruntime could not run (helper-113)
+    import onnxruntime as ort
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsOneClassifier
+
+    X, y = _iris()
+    model = OneVsOneClassifier(LogisticRegression(max_iter=3000)).fit(X, np.array(labels)[y])
+    conv = og.convert(model, X[:5])
+    label = ort.InferenceSession(conv.model.SerializeToString()).run(None, {"input": X})[0]
+    np.testing.assert_array_equal(label, model.predict(X))
+    assert og.validate(conv, reference=model, data=X).passed
