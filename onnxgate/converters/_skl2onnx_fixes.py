@@ -718,6 +718,40 @@ def patch_bagging_votes() -> None:
     _replace("SklearnBaggingClassifier", "_onnxgate_votes", original, convert)
 
 
+def patch_hard_voting_labels() -> None:
+    """A hard VotingClassifier counts its members' ``predict``; skl2onnx counted the argmax of their
+    probabilities, which is another class where those are scores (a binary SVC() alone: every one of 569 rows
+    wrong; RidgeClassifier 378, LinearSVC 361) or order otherwise than the label (SVC(probability=True): 26 of
+    178 wine rows; SGDClassifier(modified_huber): 110; helper-113). Each member's vote is its label output (the
+    position of its class: the members are fitted on the encoded labels)."""
+    from onnx import TensorProto
+
+    original = _replaceable("SklearnVotingClassifier", "_onnxgate_hard")
+    if original is None:
+        return
+
+    def convert(scope: Any, operator: Any, container: Any) -> None:
+        before, declared = len(container.nodes), set(scope.operators)
+        original(scope, operator, container)
+        if getattr(operator.raw_operator, "voting", "soft") != "hard":
+            return
+        label_of = {}
+        for name, member in scope.operators.items():
+            if name not in declared and len(member.outputs) == 2:
+                label_of[member.outputs[1].onnx_name] = member.outputs[0].onnx_name
+        column = None
+        for node in container.nodes[before:]:
+            if node.op_type == "ArgMax" and node.input and node.input[0] in label_of:
+                if column is None:
+                    column = scope.get_unique_variable_name("vote_column")
+                    container.add_initializer(column, TensorProto.INT64, [2], [-1, 1])
+                node.op_type = "Reshape"
+                node.input[:] = [label_of[node.input[0]], column]
+                del node.attribute[:]
+
+    _replace("SklearnVotingClassifier", "_onnxgate_hard", original, convert)
+
+
 def register_one_vs_rest_decisions() -> None:
     """OneVsRestClassifier over classifiers with ``decision_function``: scikit-learn labels a row by its
     members' decision scores (the largest, the first one on a tie; two classes: the score above 0), skl2onnx

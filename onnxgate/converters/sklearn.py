@@ -43,6 +43,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     ROWS_FLOAT32,
     patch_bagging_votes,
     patch_binary_stacking_decisions,
+    patch_hard_voting_labels,
     patch_hist_gradient_boosting,
     patch_isotonic_calibration,
     patch_knn_distance_weights,
@@ -163,6 +164,7 @@ def _skl2onnx() -> Any:
     register_one_vs_rest_decisions()
     patch_binary_stacking_decisions()
     patch_bagging_votes()
+    patch_hard_voting_labels()
     register_binarizer()
     register_normalizer()
     register_exact_float32_scalers()

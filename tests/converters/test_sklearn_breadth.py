@@ -2869,3 +2869,24 @@ def test_one_vs_one_answers_its_classes_not_their_positions(labels: list[Any]) -
     label = ort.InferenceSession(conv.model.SerializeToString()).run(None, {"input": X})[0]
     np.testing.assert_array_equal(label, model.predict(X))
     assert og.validate(conv, reference=model, data=X).passed
+
+
+@pytest.mark.parametrize("members", [["svc"], ["ridge", "linear-svc", "logistic"], ["platt"], ["huber"]])
+def test_hard_voting_counts_its_members_predictions(members: list[str]) -> None:
+    # skl2onnx counted the argmax of each member's probabilities: scores for members without them (a binary
+    # SVC() alone: all 569 rows wrong), Platt's order (26 of 178 wine rows), modified Huber's clipped ties (110)
+    import onnxruntime as ort
+    from sklearn.datasets import load_breast_cancer, load_wine
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.linear_model import LogisticRegression, RidgeClassifier, SGDClassifier
+    from sklearn.svm import SVC, LinearSVC
+
+    make = {"svc": SVC(), "ridge": RidgeClassifier(), "linear-svc": LinearSVC(),
+            "logistic": LogisticRegression(max_iter=5000), "platt": SVC(probability=True, random_state=0),
+            "huber": SGDClassifier(loss="modified_huber", random_state=0)}
+    X, y = (load_wine if members in (["platt"], ["huber"]) else load_breast_cancer)(return_X_y=True)
+    model = VotingClassifier([(m, make[m]) for m in members], voting="hard").fit(X, y)
+    conv = og.convert(model, X[:5])
+    label = ort.InferenceSession(conv.model.SerializeToString()).run(None, {"input": X})[0]
+    np.testing.assert_array_equal(label, model.predict(X))
+    assert og.validate(conv, reference=model, data=X).passed
