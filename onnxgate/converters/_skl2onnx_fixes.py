@@ -752,6 +752,49 @@ def patch_hard_voting_labels() -> None:
     _replace("SklearnVotingClassifier", "_onnxgate_hard", original, convert)
 
 
+def patch_stacking_final_labels() -> None:
+    """A StackingClassifier labels a row by its final estimator's ``predict``; skl2onnx took the argmax of that
+    estimator's probabilities, which are scores without ``predict_proba`` (final SVC() on two classes: every
+    one of 569 rows wrong; RidgeClassifier 363) and order otherwise than its votes with Platt's probabilities
+    (a final SVC(probability=True) passed validate while 2 of 2,845 perturbed breast_cancer rows were wrong;
+    helper-113). The label is the final estimator's own label output (the position of the class: it is
+    fitted on the encoded labels)."""
+    from onnx import TensorProto
+
+    original = _replaceable("SklearnStackingClassifier", "_onnxgate_final_label")
+    if original is None:
+        return
+
+    def convert(scope: Any, operator: Any, container: Any) -> None:
+        before, declared = len(container.nodes), set(scope.operators)
+        original(scope, operator, container)
+        final = getattr(operator.raw_operator, "final_estimator_", None)
+        label_of = {member.outputs[1].onnx_name: member.outputs[0].onnx_name
+                    for name, member in scope.operators.items()
+                    if name not in declared and member.raw_operator is final and len(member.outputs) == 2}
+        if not label_of:
+            return
+        added = container.nodes[before:]
+        made = {out: node for node in added for out in node.output}
+
+        def source(name: str) -> str:
+            node = made.get(name)
+            while node is not None and node.op_type in ("Cast", "Identity") and node.input:
+                name = node.input[0]
+                node = made.get(name)
+            return name
+
+        for node in added:
+            if node.op_type == "ArgMax" and node.input and source(node.input[0]) in label_of:
+                column = scope.get_unique_variable_name("final_label_column")
+                container.add_initializer(column, TensorProto.INT64, [2], [-1, 1])
+                node.op_type = "Reshape"
+                node.input[:] = [label_of[source(node.input[0])], column]
+                del node.attribute[:]
+
+    _replace("SklearnStackingClassifier", "_onnxgate_final_label", original, convert)
+
+
 def register_one_vs_rest_decisions() -> None:
     """OneVsRestClassifier over classifiers with ``decision_function``: scikit-learn labels a row by its
     members' decision scores (the largest, the first one on a tie; two classes: the score above 0), skl2onnx

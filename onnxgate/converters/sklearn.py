@@ -50,6 +50,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     patch_operator_verification,
     patch_per_tree_thresholds,
     patch_radius_neighbors,
+    patch_stacking_final_labels,
     register_binarizer,
     register_binary_discriminant,
     register_exact_float32_scalers,
@@ -165,6 +166,7 @@ def _skl2onnx() -> Any:
     patch_binary_stacking_decisions()
     patch_bagging_votes()
     patch_hard_voting_labels()
+    patch_stacking_final_labels()
     register_binarizer()
     register_normalizer()
     register_exact_float32_scalers()

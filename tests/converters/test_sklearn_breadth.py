@@ -2890,3 +2890,27 @@ def test_hard_voting_counts_its_members_predictions(members: list[str]) -> None:
     label = ort.InferenceSession(conv.model.SerializeToString()).run(None, {"input": X})[0]
     np.testing.assert_array_equal(label, model.predict(X))
     assert og.validate(conv, reference=model, data=X).passed
+
+
+@pytest.mark.parametrize("final", ["svc", "ridge", "platt"])
+def test_a_stacking_classifier_labels_by_its_final_estimators_prediction(final: str) -> None:
+    # skl2onnx took the argmax of the final estimator's probabilities: scores for a final SVC() (every one of
+    # 569 rows wrong) or RidgeClassifier (363), and Platt's order for SVC(probability=True), which validate
+    # passed while perturbed rows were wrong (helper-113)
+    import onnxruntime as ort
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import StackingClassifier
+    from sklearn.linear_model import LogisticRegression, RidgeClassifier
+    from sklearn.svm import SVC
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = load_breast_cancer(return_X_y=True)
+    estimator = {"svc": SVC(), "ridge": RidgeClassifier(), "platt": SVC(probability=True, random_state=0)}[final]
+    model = StackingClassifier([("lr", LogisticRegression(max_iter=5000)),
+                                ("dt", DecisionTreeClassifier(max_depth=3, random_state=0))],
+                               final_estimator=estimator).fit(X, y)
+    rows = X * np.random.default_rng(0).uniform(0.8, 1.2, X.shape)
+    conv = og.convert(model, X[:5])
+    label = ort.InferenceSession(conv.model.SerializeToString()).run(None, {"input": rows})[0]
+    np.testing.assert_array_equal(label, model.predict(rows))
+    assert og.validate(conv, reference=model, data=X).passed
