@@ -961,7 +961,12 @@ def _floor_divide_symbolic(g: Any, self: Any, other: Any) -> Any:
     # them) and cast back (int16 // int16 at opset 13 wrote a file onnxruntime refused; helper-110)
     wide = kind if torch.iinfo(kind.dtype()).bits >= 32 else _type_utils.JitScalarType.INT
     self, other = (g.op("Cast", v, to_i=wide.onnx_type()) for v in (self, other))
-    quotient = g.op("Div", self, other)
+    # the lowest integer over -1 overflows: torch answers the lowest integer, onnxruntime's Div traps (SIGFPE,
+    # the process dies; helper-114): it is divided by 1 instead
+    lowest = g.op("Constant", value_t=torch.tensor(torch.iinfo(wide.dtype()).min, dtype=wide.dtype()))
+    minus_one, one = (g.op("Constant", value_t=torch.tensor(v, dtype=wide.dtype())) for v in (-1, 1))
+    overflow = g.op("And", g.op("Equal", self, lowest), g.op("Equal", other, minus_one))
+    quotient = g.op("Div", self, g.op("Where", overflow, one, other))
     zero = g.op("Constant", value_t=torch.tensor(0, dtype=wide.dtype()))
     remainder = g.op("Sub", self, g.op("Mul", quotient, other))
     short = g.op("And", g.op("Not", g.op("Equal", remainder, zero)),

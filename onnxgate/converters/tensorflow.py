@@ -783,7 +783,19 @@ def _floor_division(ctx: Any, node: Any, kind: str) -> None:
         made = ctx.make_node(op, inputs, attr=attr or None, op_name_scope=scope, dtypes=[out_type], shapes=[shape])
         return str(made.output[0])
 
-    quotient = make("Div", [x, y])
+    divisor = y
+    if dtype in _SIGNED_INTEGERS:
+        # the lowest integer over -1 overflows: TensorFlow answers the lowest integer, onnxruntime's Div traps
+        # (SIGFPE: validate's process died on one such row; helper-114). It is divided by 1 instead
+        numbers = helper.tensor_dtype_to_np_dtype(dtype)
+
+        def const(value: int) -> str:
+            return str(ctx.make_const(utils.make_name(f"{scope}_int"), np.array(value, dtype=numbers)).output[0])
+
+        overflow = make("And", [make("Equal", [x, const(int(np.iinfo(numbers).min))], TensorProto.BOOL),
+                                make("Equal", [y, const(-1)], TensorProto.BOOL)], TensorProto.BOOL)
+        divisor = make("Where", [overflow, const(1), y])
+    quotient = make("Div", [x, divisor])
     if dtype in (TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE, TensorProto.BFLOAT16):
         floored = make("Floor", [quotient])
         if kind == "div":

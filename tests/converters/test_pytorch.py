@@ -1388,3 +1388,17 @@ def test_topk_ties_are_read_from_the_topk_that_answered_them() -> None:
     conv = og.convert(_TwoTops().eval(), torch.tensor(x[:4]), opset=17)
     parity = og.validate(conv, reference=_TwoTops().eval(), data=x).check("prediction_parity")
     assert parity.passed, parity.message
+
+
+class _IntegerFloor(torch.nn.Module):
+    def forward(self, x: Any, y: Any) -> Any:
+        return x // y
+
+
+def test_the_lowest_integer_over_minus_one_does_not_kill_the_process() -> None:
+    # torch answers the lowest integer; onnxruntime's Div traps (SIGFPE): validate's process died (helper-114)
+    x = torch.tensor([[torch.iinfo(torch.int64).min, -7, 7]]).repeat(4, 1)
+    y = torch.tensor([[-1, 2, -2]]).repeat(4, 1)
+    conv = og.convert(_IntegerFloor(), (x, y), opset=17)
+    assert og.validate(conv, reference=_IntegerFloor(), data=dict(zip(conv.signature.input_names, (x.numpy(),
+                                                                                                   y.numpy())))).passed

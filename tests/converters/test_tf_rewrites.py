@@ -74,6 +74,17 @@ def test_floor_division_rounds_down_for_negative_integers(dtype: Any, opset: int
     assert og.validate(conv, reference=fn, data=X).passed
 
 
+def test_the_lowest_integer_over_minus_one_does_not_kill_the_process() -> None:
+    # TensorFlow answers the lowest integer; onnxruntime's Div traps (SIGFPE): validate's process died on one
+    # such row (helper-114)
+    fn = tf.function(lambda a, b: (a // b, tf.math.floormod(a, b)),
+                     input_signature=[tf.TensorSpec([None, 3], tf.int32)] * 2)
+    a = np.array([[-7, 7, np.iinfo(np.int32).min]], np.int32)
+    b = np.array([[2, -2, -1]], np.int32)
+    conv = og.convert(fn, (np.ones((2, 3), np.int32), np.ones((2, 3), np.int32)), opset=17)
+    assert og.validate(conv, reference=fn, data=dict(zip(conv.signature.input_names, (a, b)))).passed
+
+
 @pytest.mark.parametrize("opset", (13, 18))
 def test_atan2_answers_as_tensorflow_at_signed_zeros_and_infinities(opset: int) -> None:
     # tf2onnx's Atan2 answered pi for atan2(-0.0, -1) (TensorFlow: -pi), 0 for atan2(0, -0.0) (pi) and otherwise
