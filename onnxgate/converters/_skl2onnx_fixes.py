@@ -718,38 +718,60 @@ def patch_bagging_votes() -> None:
     _replace("SklearnBaggingClassifier", "_onnxgate_votes", original, convert)
 
 
-def patch_hard_voting_labels() -> None:
-    """A hard VotingClassifier counts its members' ``predict``; skl2onnx counted the argmax of their
-    probabilities, which is another class where those are scores (a binary SVC() alone: every one of 569 rows
-    wrong; RidgeClassifier 378, LinearSVC 361) or order otherwise than the label (SVC(probability=True): 26 of
-    178 wine rows; SGDClassifier(modified_huber): 110; helper-113). Each member's vote is its label output (the
-    position of its class: the members are fitted on the encoded labels)."""
+def _labels_for_argmax(scope: Any, container: Any, added: list[Any], label_of: dict[str, str]) -> None:
+    """Each ArgMax of ``added`` over an estimator's probabilities (through Casts and Identities; ``label_of``:
+    its probabilities' name -> its label output's) made that estimator's label, as a column."""
     from onnx import TensorProto
 
-    original = _replaceable("SklearnVotingClassifier", "_onnxgate_hard")
+    made = {out: node for node in added for out in node.output}
+
+    def source(name: str) -> str:
+        node = made.get(name)
+        while node is not None and node.op_type in ("Cast", "Identity") and node.input:
+            name = node.input[0]
+            node = made.get(name)
+        return name
+
+    column = None
+    for node in added:
+        if node.op_type == "ArgMax" and node.input and source(node.input[0]) in label_of:
+            if column is None:
+                column = scope.get_unique_variable_name("label_column")
+                container.add_initializer(column, TensorProto.INT64, [2], [-1, 1])
+            node.op_type = "Reshape"
+            node.input[:] = [label_of[source(node.input[0])], column]
+            del node.attribute[:]
+
+
+def _labels_of_members(alias: str, marker: str, chosen: Any) -> None:
+    """Register, in place of skl2onnx's converter for ``alias``, that converter with each ArgMax over the
+    probabilities of a member ``chosen(model, member)`` picks made that member's label
+    (:func:`_labels_for_argmax`)."""
+    original = _replaceable(alias, marker)
     if original is None:
         return
 
     def convert(scope: Any, operator: Any, container: Any) -> None:
         before, declared = len(container.nodes), set(scope.operators)
         original(scope, operator, container)
-        if getattr(operator.raw_operator, "voting", "soft") != "hard":
-            return
-        label_of = {}
-        for name, member in scope.operators.items():
-            if name not in declared and len(member.outputs) == 2:
-                label_of[member.outputs[1].onnx_name] = member.outputs[0].onnx_name
-        column = None
-        for node in container.nodes[before:]:
-            if node.op_type == "ArgMax" and node.input and node.input[0] in label_of:
-                if column is None:
-                    column = scope.get_unique_variable_name("vote_column")
-                    container.add_initializer(column, TensorProto.INT64, [2], [-1, 1])
-                node.op_type = "Reshape"
-                node.input[:] = [label_of[node.input[0]], column]
-                del node.attribute[:]
+        model = operator.raw_operator
+        label_of = {member.outputs[1].onnx_name: member.outputs[0].onnx_name
+                    for name, member in scope.operators.items()
+                    if name not in declared and len(member.outputs) == 2 and chosen(model, member.raw_operator)}
+        _labels_for_argmax(scope, container, container.nodes[before:], label_of)
 
-    _replace("SklearnVotingClassifier", "_onnxgate_hard", original, convert)
+    _replace(alias, marker, original, convert)
+
+
+def patch_hard_voting_labels() -> None:
+    """A hard VotingClassifier counts its members' ``predict``; skl2onnx counted the argmax of their
+    probabilities, which is another class where those are scores (a binary SVC() alone: every one of 569 rows
+    wrong; RidgeClassifier 378, LinearSVC 361) or order otherwise than the label (SVC(probability=True): 26 of
+    178 wine rows; SGDClassifier(modified_huber): 110; helper-113). Each member's vote is its label output (the
+    position of its class: the members are fitted on the encoded labels)."""
+
+    _labels_of_members("SklearnVotingClassifier", "_onnxgate_hard",
+                       lambda model, member: getattr(model, "voting", "soft") == "hard")
 
 
 def patch_stacking_final_labels() -> None:
@@ -759,40 +781,9 @@ def patch_stacking_final_labels() -> None:
     (a final SVC(probability=True) passed validate while 2 of 2,845 perturbed breast_cancer rows were wrong;
     helper-113). The label is the final estimator's own label output (the position of the class: it is
     fitted on the encoded labels)."""
-    from onnx import TensorProto
 
-    original = _replaceable("SklearnStackingClassifier", "_onnxgate_final_label")
-    if original is None:
-        return
-
-    def convert(scope: Any, operator: Any, container: Any) -> None:
-        before, declared = len(container.nodes), set(scope.operators)
-        original(scope, operator, container)
-        final = getattr(operator.raw_operator, "final_estimator_", None)
-        label_of = {member.outputs[1].onnx_name: member.outputs[0].onnx_name
-                    for name, member in scope.operators.items()
-                    if name not in declared and member.raw_operator is final and len(member.outputs) == 2}
-        if not label_of:
-            return
-        added = container.nodes[before:]
-        made = {out: node for node in added for out in node.output}
-
-        def source(name: str) -> str:
-            node = made.get(name)
-            while node is not None and node.op_type in ("Cast", "Identity") and node.input:
-                name = node.input[0]
-                node = made.get(name)
-            return name
-
-        for node in added:
-            if node.op_type == "ArgMax" and node.input and source(node.input[0]) in label_of:
-                column = scope.get_unique_variable_name("final_label_column")
-                container.add_initializer(column, TensorProto.INT64, [2], [-1, 1])
-                node.op_type = "Reshape"
-                node.input[:] = [label_of[source(node.input[0])], column]
-                del node.attribute[:]
-
-    _replace("SklearnStackingClassifier", "_onnxgate_final_label", original, convert)
+    _labels_of_members("SklearnStackingClassifier", "_onnxgate_final_label",
+                       lambda model, member: member is getattr(model, "final_estimator_", None))
 
 
 def register_one_vs_rest_decisions() -> None:

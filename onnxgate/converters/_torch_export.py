@@ -1129,19 +1129,26 @@ def _refuse_unrunnable(model: Any, err: Exception) -> None:
     ) from err
 
 
+def _probe_session(proto: onnx.ModelProto) -> Any:
+    """An onnxruntime session to run the exported file on the sample. Graph optimisations and thread pools make
+    up most of a session's start-up (~4 ms against ~0.4 ms for a small net, measured); whether the graph runs
+    does not need them. A run that fails is said once, in onnxgate's message, not logged."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 4
+    return ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
 def _check_runs(model: Any, proto: onnx.ModelProto, args: tuple[Any, ...], names: list[str]) -> str | None:
     """Refuse a dynamo export onnxruntime cannot run on the sample itself (an LSTM with ``proj_size`` at opset
     18: "Input initial_c must have shape {1,1,3}. Actual:{1,1,6}", handed back without a word; helper-111).
     A file onnxruntime cannot load is left to validation, with a note (:func:`_unloadable_note`)."""
     try:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 4  # a run that fails is said once, in onnxgate's message
-        session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        session = _probe_session(proto)
     except Exception as err:
         return _unloadable_note(err)
     takes = {i.name for i in session.get_inputs()}  # an input forward() never reads is no input of the file
@@ -1177,16 +1184,7 @@ def _check_batch_dynamic(model: Any, proto: onnx.ModelProto, args: tuple[Any, ..
     import numpy as np
 
     try:
-        import onnxruntime as ort
-
-        # Graph optimisations and thread pools make up most of a session's start-up (~4 ms against
-        # ~0.4 ms for a small net, measured); whether the graph runs at a batch size does not need them.
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 4  # a run that fails is said once, in onnxgate's message
-        session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        session = _probe_session(proto)
     except Exception as err:
         return _unloadable_note(err)
     takes = {i.name for i in session.get_inputs()}  # an input forward() never reads is no input of the file
