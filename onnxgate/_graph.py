@@ -35,6 +35,19 @@ def walk_nodes(graph: Any) -> Iterator[Any]:
                 yield from walk_nodes(sub)
 
 
+def traced_back(made: Mapping[str, Any], name: str, through: Sequence[str]) -> str:
+    """The tensor ``name`` is computed from through default-domain nodes of the types ``through`` alone
+    (``made``: each tensor's producing node); ``name`` itself when its producer is of another type."""
+    from onnxgate._onnx import canonical_domain
+
+    for _ in range(len(made) + 1):
+        node = made.get(name)
+        if node is None or not node.input or node.op_type not in through or canonical_domain(node.domain) != "":
+            return name
+        name = node.input[0]
+    return name
+
+
 def unique_name(base: str, taken: set[str]) -> str:
     name = base
     i = 1

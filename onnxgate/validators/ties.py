@@ -6,6 +6,7 @@ says how many rows were decided this way. Any other difference stays a mismatch.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -94,7 +95,7 @@ def topk_tie_resolver(onnx_model: Any, signature: Signature, tolerances: Mapping
         import numpy as np
 
         decided: set[int] = set()
-        for indices_at, values_at, _source, axis in found:
+        for indices_at, values_at, axis in found:
             ours, theirs = onnx_out[indices_at], ref_out[indices_at]
             if not isinstance(ours, np.ndarray) or np.shape(theirs) != ours.shape or ours.ndim < 2:
                 continue
@@ -158,14 +159,14 @@ def _recorded_input(recorded: list[np.ndarray], ours: np.ndarray, theirs: np.nda
     return fits[-1] if len(fits) == 1 else None
 
 
+_TOPK_LOCK = threading.Lock()
+
+
 def record_topk_inputs(run: Callable[[Mapping[str, np.ndarray]], Any]) -> Callable[[Mapping[str, np.ndarray]],
                                                                                        list[np.ndarray]]:
     """``feeds -> the inputs of every torch.topk the reference made while answering them``, for
     :func:`topk_tie_resolver`; an empty list when torch is not loaded or the reference never called it."""
     import sys
-    import threading
-
-    lock = threading.Lock()
 
     def record(feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         torch: Any = sys.modules.get("torch")
@@ -180,7 +181,7 @@ def record_topk_inputs(run: Callable[[Mapping[str, np.ndarray]], Any]) -> Callab
                 return original(tensor, *args, **kwargs)
             return topk
 
-        with lock:
+        with _TOPK_LOCK:  # one lock for every recorder: two patching at once left torch.topk wrapped for good
             torch.topk = noted(function)
             torch.Tensor.topk = noted(method)
             try:
@@ -195,26 +196,21 @@ def record_topk_inputs(run: Callable[[Mapping[str, np.ndarray]], Any]) -> Callab
     return record
 
 
-def _topk_outputs(onnx_model: Any, signature: Signature) -> list[tuple[int, int, str, int]]:
-    """(indices output, values output, the TopK's input, its axis) for each TopK whose indices and values are
+def _topk_outputs(onnx_model: Any, signature: Signature) -> list[tuple[int, int, int]]:
+    """(indices output, values output, the TopK's axis) for each TopK whose indices and values are
     both outputs of the model (through Identity or Cast)."""
     from onnx import helper
 
+    from onnxgate._graph import traced_back
     from onnxgate._onnx import canonical_domain
 
     graph = onnx_model.graph
     producers = {out: node for node in graph.node for out in node.output}
 
     def origin(name: str) -> tuple[Any, int] | None:
-        for _ in range(8):
-            node = producers.get(name)
-            if node is None:
-                return None
-            if canonical_domain(node.domain) == "" and node.op_type in ("Identity", "Cast") and node.input:
-                name = node.input[0]
-                continue
-            return node, list(node.output).index(name)
-        return None
+        name = traced_back(producers, name, ("Identity", "Cast"))
+        node = producers.get(name)
+        return None if node is None else (node, list(node.output).index(name))
 
     tops: dict[int, dict[int, int]] = {}
     nodes: dict[int, Any] = {}
@@ -228,7 +224,7 @@ def _topk_outputs(onnx_model: Any, signature: Signature) -> list[tuple[int, int,
         if 0 in outs and 1 in outs:
             node = nodes[key]
             axis = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "axis"), -1)
-            result.append((outs[1], outs[0], node.input[0], int(axis)))
+            result.append((outs[1], outs[0], int(axis)))
     return result
 
 
