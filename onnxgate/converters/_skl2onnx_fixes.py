@@ -723,23 +723,18 @@ def _labels_for_argmax(scope: Any, container: Any, added: list[Any], label_of: d
     its probabilities' name -> its label output's) made that estimator's label, as a column."""
     from onnx import TensorProto
 
+    from onnxgate._graph import traced_back
+
     made = {out: node for node in added for out in node.output}
-
-    def source(name: str) -> str:
-        node = made.get(name)
-        while node is not None and node.op_type in ("Cast", "Identity") and node.input:
-            name = node.input[0]
-            node = made.get(name)
-        return name
-
     column = None
     for node in added:
-        if node.op_type == "ArgMax" and node.input and source(node.input[0]) in label_of:
+        source = traced_back(made, node.input[0], ("Cast", "Identity")) if node.op_type == "ArgMax" else None
+        if source in label_of:
             if column is None:
                 column = scope.get_unique_variable_name("label_column")
                 container.add_initializer(column, TensorProto.INT64, [2], [-1, 1])
             node.op_type = "Reshape"
-            node.input[:] = [label_of[source(node.input[0])], column]
+            node.input[:] = [label_of[source], column]
             del node.attribute[:]
 
 

@@ -422,10 +422,10 @@ def label_per_row(proto: Any, model: Any) -> None:
 
 def _writes_position(graph: Any, name: str) -> bool:
     """Whether graph output ``name`` is an ArgMax's position, through Reshapes, Casts and Identities."""
+    from onnxgate._graph import traced_back
+
     made = {out: node for node in graph.node for out in node.output}
-    node = made.get(name)
-    while node is not None and node.op_type in ("Reshape", "Identity", "Cast"):
-        node = made.get(node.input[0])
+    node = made.get(traced_back(made, name, ("Reshape", "Identity", "Cast")))
     return node is not None and node.op_type == "ArgMax"
 
 

@@ -907,6 +907,14 @@ def _custom_symbolic(name: str) -> bool:
         return True
 
 
+def _less_one_where_signs_differ(g: Any, quotient: Any, remainder: Any, divisor: Any, zero: Any, kind: Any) -> Any:
+    """``quotient`` less one where ``remainder`` is not zero and its sign differs from ``divisor``'s: a quotient
+    rounded toward zero (or, in floats, from ``fmod``) made to round down, as torch's floor division does."""
+    short = g.op("And", g.op("Not", g.op("Equal", remainder, zero)),
+                 g.op("Xor", g.op("Less", remainder, zero), g.op("Less", divisor, zero)))
+    return g.op("Sub", quotient, g.op("Cast", short, to_i=kind.onnx_type()))
+
+
 def _float_floor_divide(g: Any, a: Any, b: Any) -> Any:
     """Float ``a // b`` as torch computes it (``div_floor_floating``): from ``fmod``, ``(a - fmod(a, b)) / b``,
     less one where the remainder's sign is not the divisor's, then floored and rounded up past one half; ``a /
@@ -927,10 +935,7 @@ def _float_floor_divide(g: Any, a: Any, b: Any) -> Any:
 
     zero = const(0.0)
     remainder = g.op("Mod", a, b, fmod_i=1)
-    div = g.op("Div", g.op("Sub", a, remainder), b)
-    short = g.op("And", g.op("Not", g.op("Equal", remainder, zero)),
-                 g.op("Xor", g.op("Less", b, zero), g.op("Less", remainder, zero)))
-    div = g.op("Sub", div, g.op("Cast", short, to_i=kind.onnx_type()))
+    div = _less_one_where_signs_differ(g, g.op("Div", g.op("Sub", a, remainder), b), remainder, b, zero, kind)
     floored = g.op("Floor", div)
     floored = g.op("Add", floored, g.op("Cast", g.op("Greater", g.op("Sub", div, floored), const(0.5)),
                                         to_i=kind.onnx_type()))
@@ -969,9 +974,7 @@ def _floor_divide_symbolic(g: Any, self: Any, other: Any) -> Any:
     quotient = g.op("Div", self, g.op("Where", overflow, one, other))
     zero = g.op("Constant", value_t=torch.tensor(0, dtype=wide.dtype()))
     remainder = g.op("Sub", self, g.op("Mul", quotient, other))
-    short = g.op("And", g.op("Not", g.op("Equal", remainder, zero)),
-                 g.op("Xor", g.op("Less", remainder, zero), g.op("Less", other, zero)))
-    result = g.op("Sub", quotient, g.op("Cast", short, to_i=wide.onnx_type()))
+    result = _less_one_where_signs_differ(g, quotient, remainder, other, zero, wide)
     return result if wide is kind else g.op("Cast", result, to_i=kind.onnx_type())
 
 
@@ -1339,8 +1342,10 @@ def _convert_quietly(
             notes=warns,
         )
     except UnsupportedModelError as err:
-        if not fallback or "No ONNX function found" not in str(err):
-            raise  # only an operator without a translation; torch.export's refusal of a branch on data stands
+        # only an operator without a translation (torch.export's refusal of a branch on data stands), and only
+        # where _export_error found the TorchScript exporter writes the model ("neither" said it does not)
+        if not fallback or "No ONNX function found" not in str(err) or str(err).startswith("neither"):
+            raise
         # an operator the dynamo exporter has no translation for and the TorchScript exporter writes
         # (torch.cdist at opset 18: refused where torch.onnx.export(dynamo=False) was right; helper-111)
         try:

@@ -430,9 +430,10 @@ class SklearnConverter(Converter):
         warnings.extend(_ngram_notes(model))
         model, options = int64_classes(model, options)
         model, options = without_unwritable_settings(model, options, warnings)
-        imputed = imputed_missing_text(model) if hasattr(sample, "columns") else {}
-        missing_text: dict[str, Any] = {**{c: {"text": t, "only": "nan"} for c, t in imputed.items()},
-                                        **(hist_missing_text(model) if hasattr(sample, "columns") else {})}
+        missing_text: dict[str, Any] = {}
+        if hasattr(sample, "columns"):  # text fed for a missing value: an imputer's fill (NaN only), or trees'
+            missing_text = {**{c: {"text": t, "only": "nan"} for c, t in imputed_missing_text(model).items()},
+                            **hist_missing_text(model)}
         model = hist_category_codes(model, sample)
         conv_options = self._converter_options(model, zipmap, options)
         ml_opset = _register_boosting(model, ml_opset)

@@ -783,15 +783,15 @@ def _floor_division(ctx: Any, node: Any, kind: str) -> None:
         made = ctx.make_node(op, inputs, attr=attr or None, op_name_scope=scope, dtypes=[out_type], shapes=[shape])
         return str(made.output[0])
 
+    numbers = helper.tensor_dtype_to_np_dtype(dtype)
+
+    def const(value: int) -> str:
+        return str(ctx.make_const(utils.make_name(f"{scope}_int"), np.array(value, dtype=numbers)).output[0])
+
     divisor = y
     if dtype in _SIGNED_INTEGERS:
         # the lowest integer over -1 overflows: TensorFlow answers the lowest integer, onnxruntime's Div traps
         # (SIGFPE: validate's process died on one such row; helper-114). It is divided by 1 instead
-        numbers = helper.tensor_dtype_to_np_dtype(dtype)
-
-        def const(value: int) -> str:
-            return str(ctx.make_const(utils.make_name(f"{scope}_int"), np.array(value, dtype=numbers)).output[0])
-
         overflow = make("And", [make("Equal", [x, const(int(np.iinfo(numbers).min))], TensorProto.BOOL),
                                 make("Equal", [y, const(-1)], TensorProto.BOOL)], TensorProto.BOOL)
         divisor = make("Where", [overflow, const(1), y])
@@ -810,11 +810,10 @@ def _floor_division(ctx: Any, node: Any, kind: str) -> None:
         node.type, node.domain = "Identity", ""
         ctx.replace_inputs(node, [quotient if kind == "div" else remainder])
         return
-    zero = ctx.make_const(utils.make_name(f"{scope}_zero"), np.array(0, dtype=helper.tensor_dtype_to_np_dtype(dtype)))
+    zero = const(0)
     boolean = TensorProto.BOOL
-    inexact = make("Not", [make("Equal", [remainder, zero.output[0]], boolean)], boolean)
-    signs_differ = make("Xor", [make("Less", [remainder, zero.output[0]], boolean),
-                                make("Less", [y, zero.output[0]], boolean)], boolean)
+    inexact = make("Not", [make("Equal", [remainder, zero], boolean)], boolean)
+    signs_differ = make("Xor", [make("Less", [remainder, zero], boolean), make("Less", [y, zero], boolean)], boolean)
     down = make("And", [inexact, signs_differ], boolean)
     if kind == "div":
         node.type, node.domain = "Sub", ""
