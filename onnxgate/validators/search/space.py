@@ -120,6 +120,8 @@ def _with_text_edges(signature: Signature, feeds: dict[str, Array], n: int) -> t
     :data:`TEXT_EDGES`, and how many were added. The numeric phases vary numbers only; an unseen category,
     which a OneHotEncoder(handle_unknown='infrequent_if_exist') file fails on while scikit-learn answers,
     passed the search (helper-102)."""
+    import re
+
     import numpy as np
 
     text = [s.name for s in signature.inputs
@@ -137,8 +139,6 @@ def _with_text_edges(signature: Signature, feeds: dict[str, Array], n: int) -> t
     grown = {name: np.concatenate([values, values[rows]]) if values.ndim else values for name, values in feeds.items()}
     for name in text:
         grown[name] = grown[name].astype(object)
-    import re
-
     for i, (_, name, col, value) in enumerate(picks):
         flat = grown[name][n + i].reshape(-1) if grown[name].ndim > 1 else None
         if value is ACCENTED:
