@@ -1399,3 +1399,139 @@ def patch_per_tree_thresholds() -> None:
 
     populate_tree_attributes._onnxgate_thresholds = True  # type: ignore[attr-defined]
     decision_tree.populate_tree_attributes = populate_tree_attributes
+
+
+def _matches_space(items: Any) -> bool:
+    """Whether a parsed regular expression (``re._parser``) can match a space within what it consumes;
+    True for what is not read here (a backreference, an unknown node)."""
+    from re import _constants as sre  # type: ignore[attr-defined]
+
+    spaces = {sre.CATEGORY_SPACE, sre.CATEGORY_NOT_DIGIT, sre.CATEGORY_NOT_WORD, sre.CATEGORY_NOT_LINEBREAK,
+              sre.CATEGORY_UNI_SPACE, sre.CATEGORY_UNI_NOT_DIGIT, sre.CATEGORY_UNI_NOT_WORD,
+              sre.CATEGORY_UNI_NOT_LINEBREAK}
+    for op, av in items:
+        if op is sre.LITERAL:
+            if av == 32:
+                return True
+        elif op is sre.NOT_LITERAL or op is sre.ANY:
+            if op is sre.ANY or av != 32:
+                return True
+        elif op is sre.IN:
+            negate = any(kind is sre.NEGATE for kind, _ in av)
+            held = any((kind is sre.LITERAL and value == 32) or (kind is sre.RANGE and value[0] <= 32 <= value[1])
+                       or (kind is sre.CATEGORY and value in spaces) for kind, value in av)
+            if held != negate:
+                return True
+        elif op is sre.SUBPATTERN:
+            if _matches_space(av[-1]):
+                return True
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+            if _matches_space(av[2]):
+                return True
+        elif op is sre.ATOMIC_GROUP:
+            if _matches_space(av):
+                return True
+        elif op is sre.BRANCH:
+            if any(_matches_space(branch) for branch in av[1]):
+                return True
+        elif op not in (sre.AT, sre.ASSERT, sre.ASSERT_NOT):
+            return True
+    return False
+
+
+def _unsupported_by_re2(items: Any) -> str | None:
+    """What a parsed token pattern uses that re2 (onnxruntime's tokenizer) does not have, or None."""
+    from re import _constants as sre  # type: ignore[attr-defined]
+
+    for op, av in items:
+        if op in (sre.ASSERT, sre.ASSERT_NOT):
+            return "a lookaround ((?=...), (?!...), (?<=...), (?<!...))"
+        if op in (sre.GROUPREF, sre.GROUPREF_EXISTS):
+            return "a backreference"
+        if op is sre.ATOMIC_GROUP or op is sre.POSSESSIVE_REPEAT:
+            return "an atomic group or possessive repeat"
+        if op is sre.AT and av is sre.AT_END_STRING:
+            return "\\Z (re2 writes the end of the text \\z)"
+        nested = (av[-1] if op is sre.SUBPATTERN else av[2] if op in (sre.MAX_REPEAT, sre.MIN_REPEAT)
+                  else [] if op is not sre.BRANCH else [item for branch in av[1] for item in branch])
+        found = _unsupported_by_re2(nested) if nested else None
+        if found:
+            return found
+    return None
+
+
+def register_text_vectorizer() -> None:
+    """skl2onnx's CountVectorizer (and so TfidfVectorizer) converter, given a copy it reads right.
+
+    * A token pattern written with Python's ``(?u)`` flag (``(?u)\\b\\w+\\b``, which keeps one-letter words)
+      gave a file onnxruntime cannot load: re2 has no ``(?u)``. Python 3 reads every str pattern as Unicode,
+      so the flag changes nothing there; it is dropped. scikit-learn's default pattern is passed the same way,
+      ``\\b\\w\\w+\\b``, where skl2onnx wrote ``[a-zA-Z0-9_]+``: that kept the one-letter words the default
+      drops, and n-grams crossing them differed ('This is a copy' gives 'is copy'; helper-77).
+    * With n-grams, skl2onnx guesses an entry's words from the vocabulary, and takes an entry whose words were
+      not all kept (``max_features``, ``min_df``) for one token: ``'at the'`` with ``'at'`` pruned was counted
+      as never seen (0.49 off on a TfidfVectorizer(ngram_range=(1, 2), max_features=12)). Where no token can
+      hold a space, an entry's spaces are the joins between its words, and it is handed over split
+      (the tuples skl2onnx reads for its Traceable vectorizers).
+
+    A pattern re2 cannot read (a lookaround, a backreference) is refused by name."""
+    alias = "SklearnCountVectorizer"
+    original = _replaceable(alias, "_onnxgate_text")
+    if original is None:
+        return
+
+    def convert(scope: Any, operator: Any, container: Any) -> None:
+        est = operator.raw_operator
+        fixed = _readable_vectorizer(est)
+        if fixed is est:
+            original(scope, operator, container)
+            return
+        options = container.options
+        if options is not None and id(est) in options:
+            options[id(fixed)] = options[id(est)]
+        operator.raw_operator = fixed
+        try:
+            original(scope, operator, container)
+        finally:
+            operator.raw_operator = est
+            if options is not None:
+                options.pop(id(fixed), None)
+
+    _replace(alias, "_onnxgate_text", original, convert)
+
+
+def _readable_vectorizer(est: Any) -> Any:
+    """``est`` (a word-analyzing vectorizer) with its pattern re2 reads and its n-grams split into words
+    (:func:`register_text_vectorizer`), or ``est`` itself when nothing needs it."""
+    import copy
+    import re
+
+    from onnxgate.errors import UnsupportedModelError
+
+    pattern = getattr(est, "token_pattern", None)
+    if getattr(est, "analyzer", None) != "word" or not isinstance(pattern, str) or est.tokenizer is not None:
+        return est
+    try:
+        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
+    except re.error:
+        return est  # scikit-learn could not have fitted it
+    unsupported = _unsupported_by_re2(parsed)
+    if unsupported:
+        raise UnsupportedModelError(
+            f"{type(est).__name__}(token_pattern={pattern!r}) uses {unsupported}, which onnxruntime's tokenizer "
+            "(re2) does not have: the file could not be loaded. Refit with a pattern without it",
+            framework="sklearn")
+    stripped = pattern[4:] if pattern.startswith("(?u)") else pattern
+    ngrams = getattr(est, "ngram_range", (1, 1))
+    split = None
+    if ngrams[1] > 1 and not _matches_space(parsed):
+        split = {tuple(entry.split(" ")): index for entry, index in est.vocabulary_.items()}
+        if any("" in words or all(c == "#" for c in "".join(words)) for words in split):
+            split = None  # an empty word, or the tokenizer's pad value: left to skl2onnx's reading
+    if stripped == pattern and split is None:
+        return est
+    fixed = copy.copy(est)
+    fixed.token_pattern = stripped
+    if split is not None:
+        fixed.vocabulary_ = split
+    return fixed

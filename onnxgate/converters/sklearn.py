@@ -62,6 +62,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     register_one_vs_rest_decisions,
     register_simple_imputer,
     register_target_encoder,
+    register_text_vectorizer,
     unknown_value_notes,
 )
 from onnxgate.converters._sklearn_extra import register_missing_converters
@@ -169,6 +170,7 @@ def _skl2onnx() -> Any:
     patch_stacking_final_labels()
     register_binarizer()
     register_normalizer()
+    register_text_vectorizer()
     register_exact_float32_scalers()
     register_binary_discriminant()
     register_hist_category_codes()
@@ -427,7 +429,7 @@ class SklearnConverter(Converter):
         else:
             attempts = [precision]
         warnings: list[str] = unknown_value_notes(model)
-        warnings.extend(_ngram_notes(model))
+        warnings.extend(_tokenizer_notes(model))
         model, options = int64_classes(model, options)
         model, options = without_unwritable_settings(model, options, warnings)
         missing_text: dict[str, Any] = {}
@@ -956,20 +958,10 @@ def _reads_1d(model: Any) -> bool:
     return takes_1d(model) or (bool(readers) and all(takes_1d(reader) for reader in readers))
 
 
-def _ngram_notes(model: Any) -> list[str]:
-    """The warning for a text vectorizer of n-grams: scikit-learn joins the words its token pattern keeps into
-    n-grams across a word it drops ("This is a copy" gives "is copy"), where skl2onnx's tokenizer does not
-    (3 of 94 rows differed; found by helper-77)."""
+def _tokenizer_notes(model: Any) -> list[str]:
+    """The warning for a word-analyzing text vectorizer whose pattern reads letters: re2, onnxruntime's tokenizer,
+    reads them as ASCII (a label flipped on 'naive good' with a diaeresis; helper-108)."""
     notes = []
-    for est in sub_estimators(model):
-        ngrams = getattr(est, "ngram_range", (1, 1))
-        if type(est).__name__ in ("CountVectorizer", "TfidfVectorizer") and getattr(est, "analyzer", "") == "word" \
-                and isinstance(ngrams, tuple) and ngrams[1] > 1:
-            notes.append(f"{type(est).__name__}(ngram_range={ngrams}): scikit-learn forms n-grams of the words its "
-                         "token pattern keeps, across a word it drops ('This is a copy' gives 'is copy' with the "
-                         "default pattern, which drops one-letter words); the ONNX tokenizer does not, so such text "
-                         "can score differently: validate with text like the model will score")
-            break
     for est in sub_estimators(model):
         pattern = str(getattr(est, "token_pattern", "") or "")
         if type(est).__name__ in ("CountVectorizer", "TfidfVectorizer") and getattr(est, "analyzer", "") == "word" \

@@ -482,17 +482,40 @@ def test_a_multi_label_mlp_classifier_is_refused_by_name() -> None:
         og.convert(model, X[:5])
 
 
-@pytest.mark.parametrize("ngrams", [(1, 1), (1, 2)])
-def test_a_word_ngram_vectorizer_warns_of_ngrams_across_dropped_words(ngrams: tuple[int, int]) -> None:
-    # "This is a copy" gives the bigram "is copy" in scikit-learn, not in the ONNX tokenizer (helper-77)
-    from sklearn.feature_extraction.text import CountVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
+def _vectors(conv: og.Conversion, texts: Any) -> Any:
+    import onnxruntime as ort
 
-    texts = np.array(["this is a copy", "a red wine", "is it a copy", "wine is red", "red is a colour", "copy it"])
-    model = make_pipeline(CountVectorizer(ngram_range=ngrams), LogisticRegression()).fit(texts, [0, 1, 0, 1, 1, 0])
-    warned = any("'is copy'" in w for w in og.convert(model, texts[:2].reshape(-1, 1)).warnings)
-    assert warned == (ngrams == (1, 2))
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: texts.reshape(-1, 1)})[0]
+
+
+@pytest.mark.parametrize(("kind", "settings"), [
+    ("count", {"ngram_range": (1, 2)}),  # n-grams across a dropped one-letter word: 'is copy' (helper-77)
+    ("count", {"ngram_range": (1, 3), "max_features": 14}),  # bigrams whose words were pruned ('at the')
+    ("tfidf", {"ngram_range": (1, 2), "max_features": 15}),  # 0.49 off: a bigram of a pruned word read as one token
+    ("tfidf", {"token_pattern": r"(?u)\b\w+\b"}),  # one-letter words kept; re2 has no (?u): unloadable
+    ("tfidf", {"token_pattern": r"(?u)\b\w+\b", "ngram_range": (2, 2), "min_df": 2}),
+])
+def test_word_vectorizers_count_what_scikit_learn_counts(kind: str, settings: dict[str, Any]) -> None:
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+
+    texts = np.array(["this is a copy", "the dog barked at the cat", "a red wine", "is it a copy", "wine is red",
+                      "the cat sat on the mat", "red is a colour", "copy it", "at the mat a cat", "", "a"] * 2)
+    model = (CountVectorizer if kind == "count" else TfidfVectorizer)(**settings).fit(texts)
+    conv = og.convert(model, texts[:2].reshape(-1, 1))
+    unseen = np.array(["x is a copy of the cat", "the wine at the mat is red", "b c d", "is  copy"])
+    for rows in (texts, unseen):
+        np.testing.assert_allclose(_vectors(conv, rows), model.transform(rows).toarray(), atol=1e-6)
+
+
+@pytest.mark.parametrize("pattern", [r"\b\w+(?=s\b)", r"(\w)\1"])
+def test_a_token_pattern_re2_cannot_read_is_refused_by_name(pattern: str) -> None:
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    texts = np.array(["cats and dogs", "tools ffoo aa"])
+    model = CountVectorizer(token_pattern=pattern).fit(texts)
+    with pytest.raises(og.UnsupportedModelError, match="re2"):
+        og.convert(model, texts.reshape(-1, 1))
 
 
 @pytest.mark.parametrize("option", ["decision_leaf", "score_samples"])
