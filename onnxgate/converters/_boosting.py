@@ -118,6 +118,12 @@ class BoostingConverter(Converter):
                     "catboost": "CatBoost documents its ONNX export for models without categorical or text "
                                 "features only (it writes a file for one, whose encoding of those features it "
                                 "does not document). Encode them as numbers before training",
+                    # XGBoost's own category route (enable_categorical on pandas categories): its trees split on
+                    # the category codes, which the file takes (helper-116)
+                    "xgboost": "the file reads a category feature as its code (the column's .cat.codes, a float). "
+                               "Pass a sample with each category column replaced by its codes "
+                               "(X.assign(c=X['c'].cat.codes)), and score and validate such rows; or encode the "
+                               "categories as numbers before training",
                 }.get(self.framework, "onnxmltools converts no categorical or text features of this library. "
                                       "Encode them as numbers before training")
                 raise InvalidDataError(
@@ -291,7 +297,14 @@ def same_columns(model: Any, trained: Sequence[str], columns: Sequence[str]) -> 
 def without_names(booster: Any) -> Any:
     """``booster`` (an XGBoost Booster, changed in place) without its feature names and types:
     onnxmltools reads features as ``f<index>`` only ("Unable to interpret 'mean radius'"), and the
-    same trees without the names convert (the ONNX input is positional)."""
+    same trees without the names convert (the ONNX input is positional). A booster with category
+    features (type ``"c"``, XGBoost's own route from a DataFrame of pandas categories) keeps its types
+    under the names ``f<index>``: without them onnxmltools refused its category splits ("f1 in feature map
+    is categorical but tree node is numerical"; helper-116)."""
+    types = booster.feature_types
+    if types and "c" in types:
+        booster.feature_names = [f"f{i}" for i in range(booster.num_features())]
+        return booster
     booster.feature_names = None
     booster.feature_types = None
     return booster

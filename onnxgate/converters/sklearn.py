@@ -473,10 +473,12 @@ class SklearnConverter(Converter):
                     # float32 rows: a double graph was not tried, and parity's hint may name it
                     set_metadata(proto, PRECISION_METADATA_KEY, "float32")
                 histogram = sorted({type(e).__name__ for e in sub_estimators(model)
-                                    if type(e).__name__.startswith("HistGradientBoosting")})
+                                    if type(e).__name__.startswith("HistGradientBoosting")
+                                    or type(e).__module__.split(".")[0] == "lightgbm"})
                 if float64_data and histogram:
                     # the tree ensembles run float32 in every graph (float32_tree_ensembles), as the other
-                    # scikit-learn trees compare; HistGradientBoosting compares float64 with double thresholds
+                    # scikit-learn trees compare; HistGradientBoosting and LightGBM (a pipeline's step: on its
+                    # own LightGBM says so itself; helper-116) compare float64 with double thresholds
                     warnings.append(
                         f"{histogram[0]} compares float64 features with double thresholds; the graph's trees "
                         "compare them as float32 (ai.onnx.ml's tree ensembles), whatever the precision, so a value "

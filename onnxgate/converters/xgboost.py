@@ -266,6 +266,8 @@ class XGBoostConverter(BoostingConverter):
         import numpy as np
 
         X = self.native_input(feeds, signature, model)
+        if hasattr(model, "get_booster") and "c" in (model.get_booster().feature_types or ()):
+            return self._predict_codes(model, X, signature)
         if hasattr(model, "get_booster"):
             if self.is_classifier(model):
                 return _in_output_order(
@@ -284,6 +286,26 @@ class XGBoostConverter(BoostingConverter):
         else:
             return _in_output_order(["variable"], [model.predict(matrix).reshape(len(X), -1)], signature)
         return _in_output_order(["label", "probabilities"], [proba.argmax(axis=1), proba], signature)
+
+
+    def _predict_codes(self, model: Any, X: Any, signature: Signature) -> list[np.ndarray]:
+        """A scikit-learn model fitted on pandas category columns, on rows holding their codes (what the
+        file reads): its booster on a matrix typed as it was trained, up to ``best_iteration`` as its
+        ``predict`` takes; its own ``predict`` refuses codes for a category column (helper-116)."""
+        import numpy as np
+        import xgboost
+
+        booster = model.get_booster()
+        matrix = xgboost.DMatrix(np.asarray(X, dtype=np.float32), feature_names=booster.feature_names,
+                                 feature_types=booster.feature_types, enable_categorical=True)
+        best = getattr(model, "best_iteration", None)
+        scores = booster.predict(matrix, iteration_range=(0, best + 1) if best is not None else (0, 0))
+        if not self.is_classifier(model):
+            return _in_output_order(["variable"], [scores.reshape(len(scores), -1)], signature)
+        proba = scores.reshape(len(scores), -1)
+        proba = np.hstack([1 - proba, proba]) if proba.shape[1] == 1 else proba
+        return _in_output_order(["label", "probabilities"], [np.asarray(model.classes_)[proba.argmax(axis=1)], proba],
+                                signature)
 
 
 def _rounds_after_best(booster: Any) -> int:

@@ -136,6 +136,90 @@ def test_native_lightgbm_booster_validates(objective: str, data: str) -> None:
     assert report.passed, str(report)
 
 
+@pytest.mark.parametrize("objective", ["l1", "mse", "softmax"])
+def test_a_native_lightgbm_booster_trained_with_an_objectives_alias_converts(objective: str) -> None:
+    # the alias stays in the in-memory Booster's params, which onnxmltools read: "Unsupported LightGbm
+    # objective: 'l1'" (helper-116)
+    X, y = _data("iris" if objective == "softmax" else "diabetes")
+    params = {"objective": objective, "verbose": -1, "num_threads": 1, "num_leaves": 8}
+    if objective == "softmax":
+        params["num_class"] = 3
+    booster = lightgbm.train(params, lightgbm.Dataset(X, y), 10)
+    report = og.validate(og.convert(booster, X[:5]), reference=booster, data=X)
+    assert report.passed, str(report)
+
+
+def test_lightgbm_sends_an_infinite_value_where_lightgbm_does_past_its_nan_split() -> None:
+    # trained with NaN, LightGBM splits NaN from every number at 1e300 and reads +inf as 1e300 (left); the
+    # file's threshold was max float32, so +inf went right, the NaN branch: 0.01 off on most rows (helper-116)
+    X, y = _data("breast_cancer")
+    rng = np.random.default_rng(0)
+    rng.random(int((rng.random(X.shape) < 0.1).sum()))  # a draw whose NaN LightGBM splits off at 1e300
+    with_nan = X.copy()
+    with_nan[rng.random(X.shape) < 0.1] = np.nan
+    model = lightgbm.LGBMClassifier(n_estimators=20, num_leaves=8, verbose=-1, n_jobs=1).fit(with_nan, y)
+    nan_splits = {node["split_feature"] for tree in model.booster_.dump_model()["tree_info"]
+                  for node in _split_nodes(tree["tree_structure"]) if node["threshold"] >= 1e300}
+    assert nan_splits
+    conv = og.convert(model, X[:5])
+    for feature in sorted(nan_splits):
+        for value in (np.inf, -np.inf):
+            rows = X.copy()
+            rows[:, feature] = value
+            np.testing.assert_allclose(_run(conv, rows)[1], model.predict_proba(rows), atol=1e-5)
+
+
+def _split_nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
+    if "split_feature" not in node:
+        return []
+    return [node, *_split_nodes(node["left_child"]), *_split_nodes(node["right_child"])]
+
+
+def test_a_lightgbm_pipeline_on_float64_rows_warns_of_its_float32_trees() -> None:
+    # on its own the conversion said so; as a pipeline's step it said nothing, and a held-out value on a
+    # threshold flipped 9 labels (helper-116)
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _data("breast_cancer")
+    model = make_pipeline(StandardScaler(), lightgbm.LGBMClassifier(n_estimators=5, verbose=-1, n_jobs=1))
+    model.fit(X.astype(np.float64), y)
+    warned = og.convert(model, X[:5].astype(np.float64)).warnings
+    assert any("LGBMClassifier compares float64 features with double thresholds" in w for w in warned)
+    assert not any("double thresholds" in w for w in og.convert(model, X[:5]).warnings)
+
+
+@pytest.mark.parametrize("api", ["native", "classifier", "regressor"])
+def test_xgboost_fitted_on_pandas_categories_converts_and_validates_on_their_codes(api: str) -> None:
+    # onnxmltools refused the category splits once the feature types were dropped with the names, in
+    # XGBoost's raw words, and the scikit-learn model's predict refuses codes as its reference (helper-116)
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=400), "c": pd.Categorical(rng.choice(list("abcdefgh"), 400))})
+    y = ((frame.a > 0) ^ frame.c.isin(["a", "c", "e"])).astype(int)
+    if api == "native":
+        model = xgboost.train({"objective": "binary:logistic", "max_depth": 3},
+                              xgboost.DMatrix(frame, label=y, enable_categorical=True), 20)
+        truth = model.predict(xgboost.DMatrix(frame, enable_categorical=True))
+    elif api == "classifier":
+        model = xgboost.XGBClassifier(n_estimators=20, max_depth=3, enable_categorical=True, n_jobs=1).fit(frame, y)
+        truth = model.predict_proba(frame)[:, 1]
+    else:
+        model = xgboost.XGBRegressor(n_estimators=20, enable_categorical=True, n_jobs=1).fit(frame, frame.a * 2)
+        truth = model.predict(frame)
+    codes = np.c_[frame.a.to_numpy(), frame.c.cat.codes.to_numpy()].astype(np.float32)
+    conv = og.convert(model, codes[:5])
+    outputs = _run(conv, codes)
+    got = outputs[0].ravel() if api == "regressor" else outputs[1][:, 1]
+    np.testing.assert_allclose(got, truth, atol=1e-5)
+    report = og.validate(conv, reference=model, data=codes)
+    assert report.passed, str(report)
+    if api == "classifier":
+        with pytest.raises(og.InvalidDataError, match=r"cat\.codes"):
+            og.convert(model, frame.head())
+
+
 def test_core_catboost_class_with_a_classification_loss_validates() -> None:
     X, y = _data("breast_cancer")
     model = catboost.CatBoost({"iterations": 10, "loss_function": "Logloss", "thread_count": 1, **CATBOOST_QUIET})
