@@ -171,6 +171,15 @@ class XGBoostConverter(BoostingConverter):
             classifier = str(learner["objective"]["name"]).startswith(("binary:", "multi:"))
             what, wrapper = (("classifier of", "MultiOutputClassifier") if classifier
                              else ("regressor of", "MultiOutputRegressor"))
+            if str(learner["objective"]["name"]) == "reg:quantileerror":
+                # one target per quantile_alpha: a MultiOutputRegressor fits one model per target column,
+                # not per quantile (helper-116)
+                raise UnsupportedModelError(
+                    f"an XGBoost quantile regressor of {targets} quantile_alpha values is not supported: "
+                    "onnxmltools declares one value per row and writes values that are not XGBoost's. Train one "
+                    "XGBRegressor(objective='reg:quantileerror', quantile_alpha=a) per quantile and convert each",
+                    framework=self.framework,
+                )
             raise UnsupportedModelError(
                 f"an XGBoost {what} {targets} targets is not supported: onnxmltools declares one value per row "
                 f"and writes values that are not XGBoost's. Train one model per target (or wrap it in "
