@@ -109,10 +109,18 @@ class CatBoostConverter(BoostingConverter):
                 framework=self.framework,
             )
         classes = getattr(model, "classes_", None) if hasattr(model, "predict_proba") else None
-        if getattr(getattr(classes, "dtype", None), "kind", "") == "b":
+        kind = getattr(getattr(classes, "dtype", None), "kind", "")
+        if kind == "b":
             raise UnsupportedModelError(
                 f"{type(model).__name__} was fitted on bool labels, which CatBoost's ONNX export refuses "
                 "('Unexpected label type'). Refit on integer labels (y.astype(int)) and read 1 as True.",
+                framework=self.framework,
+            )
+        if kind == "f":  # "ONNX format does not support floating-point labels" (helper-116)
+            raise UnsupportedModelError(
+                f"{type(model).__name__} was fitted on float labels {list(classes)[:5]}, which CatBoost's ONNX "
+                "export refuses. Refit on integer or text labels (the class indices, numpy.unique(y, "
+                "return_inverse=True)[1], or y.astype(str)) and map them back where they are used.",
                 framework=self.framework,
             )
         loss = loss_of(model)

@@ -939,10 +939,11 @@ def test_a_lightgbm_classifier_fitted_on_bool_labels_converts_and_predicts_bools
     assert status == 200 and json.loads(raw)["label"] == model.predict(X[:10]).tolist()
 
 
-def test_a_catboost_classifier_fitted_on_bool_labels_is_refused_with_the_fix() -> None:
+@pytest.mark.parametrize(("labels", "kind"), [(lambda y: y == 1, "bool"), (lambda y: y + 0.5, "float")])
+def test_a_catboost_classifier_fitted_on_bool_or_float_labels_is_refused_with_the_fix(labels: Any, kind: str) -> None:
     X, y = _data("breast_cancer")
-    model = catboost.CatBoostClassifier(iterations=5, **CATBOOST_QUIET).fit(X, y == 1)
-    with pytest.raises(og.UnsupportedModelError, match=r"fitted on bool labels.*Refit on integer labels"):
+    model = catboost.CatBoostClassifier(iterations=5, **CATBOOST_QUIET).fit(X, labels(y))
+    with pytest.raises(og.UnsupportedModelError, match=rf"fitted on {kind} labels.*Refit on integer"):
         og.convert(model, X[:5])
 
 
