@@ -1535,3 +1535,57 @@ def _readable_vectorizer(est: Any) -> Any:
     if split is not None:
         fixed.vocabulary_ = split
     return fixed
+
+
+def register_exact_kbins() -> None:
+    """skl2onnx's KBinsDiscretizer compared each value with its bin edges in float32, where scikit-learn
+    compares in the rows' own type with its double edges: in a float64 graph a value just below an edge
+    (53.49999999999999 under 53.5) rounded onto it and took the next bin (a forest's label flipped;
+    found by onnxgate's own search), and the double graph was ill-typed, so a float64 sample was computed
+    in float32. A double graph now compares in double; a float32 one on float32 rows against each edge
+    raised to the nearest float32 at or above it, which splits float32 values exactly as the double edge
+    does (float64 rows computed in float32, as for SQL Edge, keep the nearest float32 edge, which a value
+    equal to the edge, a quantile's own training value, rounds to as well)."""
+    alias = "SklearnKBinsDiscretizer"
+    original = _replaceable(alias, "_onnxgate_kbins")
+    if original is None:
+        return
+
+    def convert(scope: Any, operator: Any, container: Any) -> None:
+        import numpy as np
+        from onnx import TensorProto, numpy_helper
+
+        before = len(container.nodes)
+        original(scope, operator, container)
+        added = container.nodes[before:]
+        double = type(operator.inputs[0].type).__name__ == "DoubleTensorType"
+        made_by = {out: node for node in added for out in node.output}
+        at = {tensor.name: i for i, tensor in enumerate(container.initializers)}
+        for edges, less in zip(operator.raw_operator.bin_edges_, [n for n in added if n.op_type == "Less"]):
+            inner = np.asarray(edges[1:-1], dtype=np.float64)
+            if double:
+                values = inner if len(inner) else np.array([np.inf])
+                column = made_by[less.input[0]].input[0]  # the Cast to float32 reads the column
+                cast = scope.get_unique_variable_name("column_double")
+                container.add_node("Cast", [column], [cast], to=TensorProto.DOUBLE,
+                                   name=scope.get_unique_operator_name("Cast"))
+                less.input[0] = cast
+            elif len(inner) and ROWS_FLOAT32.get():
+                values = inner.astype(np.float32)
+                below = values.astype(np.float64) < inner
+                values[below] = np.nextafter(values[below], np.float32(np.inf))
+            else:
+                continue
+            container.initializers[at[less.input[1]]] = numpy_helper.from_array(values, less.input[1])
+        if double:
+            # the bins are written float32 whatever the output's declared type: the double graph was ill-typed
+            # (a Concat of float into double), and convert fell back to float32 rows, which no edge can split
+            # exactly. The small whole numbers are cast to double.
+            final = next(n for n in reversed(added) if operator.outputs[0].full_name in n.output)
+            for i, bins in enumerate(list(final.input)):
+                cast = scope.get_unique_variable_name("bins_double")
+                container.add_node("Cast", [bins], [cast], to=TensorProto.DOUBLE,
+                                   name=scope.get_unique_operator_name("Cast"))
+                final.input[i] = cast
+
+    _replace(alias, "_onnxgate_kbins", original, convert)

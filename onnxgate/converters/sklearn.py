@@ -54,6 +54,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     register_binarizer,
     register_binary_discriminant,
     register_exact_float32_scalers,
+    register_exact_kbins,
     register_hist_category_codes,
     register_modified_huber_labels,
     register_multiclass_gaussian_process,
@@ -171,6 +172,7 @@ def _skl2onnx() -> Any:
     register_binarizer()
     register_normalizer()
     register_text_vectorizer()
+    register_exact_kbins()
     register_exact_float32_scalers()
     register_binary_discriminant()
     register_hist_category_codes()

@@ -2937,3 +2937,34 @@ def test_a_stacking_classifier_labels_by_its_final_estimators_prediction(final: 
     label = ort.InferenceSession(conv.model.SerializeToString()).run(None, {"input": rows})[0]
     np.testing.assert_array_equal(label, model.predict(rows))
     assert og.validate(conv, reference=model, data=X).passed
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("encode", ["ordinal", "onehot-dense", "onehot"])
+def test_kbins_discretizer_bins_a_value_beside_an_edge_as_scikit_learn(encode: str, dtype: Any) -> None:
+    # skl2onnx compared in float32 and its double graph was ill-typed: 53.49999999999999 under an edge of
+    # 53.5 took the next bin, and a forest after it flipped a label (found by onnxgate's search)
+    from sklearn.preprocessing import KBinsDiscretizer
+
+    X = np.random.default_rng(0).uniform(0, 100, size=(300, 3))
+    model = KBinsDiscretizer(5, encode=encode, strategy="kmeans").fit(X)
+    rows = []
+    for column, edges in enumerate(model.bin_edges_):
+        for edge in edges[1:-1]:
+            for value in (np.nextafter(edge, -np.inf), edge, np.nextafter(edge, np.inf)):
+                row = X[0].copy()
+                row[column] = value
+                rows.append(row)
+    T = np.array(rows).astype(dtype)
+    conv = og.convert(model, T[:5])
+    assert conv.signature.inputs[0].elem_type == np.dtype(dtype).name
+    expected = model.transform(T)
+    expected = expected.toarray() if hasattr(expected, "toarray") else expected
+    np.testing.assert_array_equal(_vectors_of(conv, T), expected)
+
+
+def _vectors_of(conv: og.Conversion, rows: Any) -> Any:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: rows})[0]
