@@ -118,9 +118,10 @@ class CatBoostConverter(BoostingConverter):
             )
         if kind == "f":  # "ONNX format does not support floating-point labels" (helper-116)
             raise UnsupportedModelError(
-                f"{type(model).__name__} was fitted on float labels {[] if classes is None else list(classes)[:5]}, which CatBoost's ONNX "
-                "export refuses. Refit on integer or text labels (the class indices, numpy.unique(y, "
-                "return_inverse=True)[1], or y.astype(str)) and map them back where they are used.",
+                f"{type(model).__name__} was fitted on float labels "
+                f"{[] if classes is None else list(classes)[:5]}, which CatBoost's ONNX export refuses. Refit on "
+                "integer or text labels (the class indices, numpy.unique(y, return_inverse=True)[1], or "
+                "y.astype(str)) and map them back where they are used.",
                 framework=self.framework,
             )
         loss = loss_of(model)
