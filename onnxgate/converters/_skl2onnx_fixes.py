@@ -1589,3 +1589,67 @@ def register_exact_kbins() -> None:
                 final.input[i] = cast
 
     _replace(alias, "_onnxgate_kbins", original, convert)
+
+
+def register_function_transformer() -> None:
+    """A FunctionTransformer of a numpy function written as its nodes: ``np.log1p``, ``np.log``, ``np.exp``,
+    ``np.expm1``, ``np.sqrt``, ``np.square`` (the ones a TransformedTargetRegressor's inverse is written
+    with, :data:`onnxgate.converters._sklearn_graph.INVERSE_FUNCTIONS`), where skl2onnx refuses any
+    function but the identity ("FunctionTransformer is not supported unless the transform function is
+    None"): ``make_pipeline(FunctionTransformer(np.log1p), ...)`` is how skewed columns are usually
+    fed. Integers are computed in the graph's float type. Any other function (a lambda, ``kw_args``) is
+    refused by name; the identity (``func=None``) is left to skl2onnx."""
+    import numpy as np
+
+    from onnxgate.converters._sklearn_extra import GraphWriter, graph_dtype, input_matrix
+    from onnxgate.converters._sklearn_graph import INVERSE_FUNCTIONS
+
+    alias = "SklearnFunctionTransformer"
+    original = _replaceable(alias, "_onnxgate_function")
+    if original is None:
+        return
+    from skl2onnx.common._registration import _shape_calculator_pool
+
+    original_shape = _shape_calculator_pool.get(alias)
+
+    def steps_of(est: Any) -> list[tuple[str, list[Any]]] | None:
+        """The function's nodes; None for the identity; any other function refused by name."""
+        func = est.func
+        if func is None:
+            return None
+        name = getattr(func, "__name__", None)
+        if not est.kw_args and name in INVERSE_FUNCTIONS and getattr(np, name, None) is func:
+            return INVERSE_FUNCTIONS[name]
+        from onnxgate.errors import UnsupportedModelError
+
+        raise UnsupportedModelError(
+            f"FunctionTransformer(func={name or repr(func)}{', kw_args=...' if est.kw_args else ''}) is not "
+            "converted: a Python function cannot be read into a graph. onnxgate writes func=numpy."
+            + ", numpy.".join(INVERSE_FUNCTIONS) + " (without kw_args); refit with one of those, or with a "
+            "scikit-learn transformer that does the same",
+            framework="sklearn")
+
+    def shape(operator: Any) -> None:
+        from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+
+        if steps_of(operator.raw_operator) is None:
+            if original_shape is not None:
+                original_shape(operator)
+            return
+        width = sum(v.get_second_dimension() or 0 for v in operator.inputs) or None
+        kind = DoubleTensorType if graph_dtype(operator) == np.float64 else FloatTensorType
+        operator.outputs[0].type = kind([operator.inputs[0].get_first_dimension(), width])
+
+    def convert(scope: Any, operator: Any, container: Any) -> None:
+        steps = steps_of(operator.raw_operator)
+        if steps is None:
+            original(scope, operator, container)
+            return
+        dtype = graph_dtype(operator)
+        w = GraphWriter(scope, container, dtype)
+        value = input_matrix(scope, operator, container)
+        for i, (op, inputs) in enumerate(steps):
+            fed = [value if v is None else w.const(v) for v in inputs]
+            value = w.node(op, *fed, out=operator.outputs[0].full_name if i == len(steps) - 1 else None)
+
+    _replace(alias, "_onnxgate_function", original, convert, shape)

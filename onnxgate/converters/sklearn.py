@@ -55,6 +55,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     register_binary_discriminant,
     register_exact_float32_scalers,
     register_exact_kbins,
+    register_function_transformer,
     register_hist_category_codes,
     register_modified_huber_labels,
     register_multiclass_gaussian_process,
@@ -173,6 +174,7 @@ def _skl2onnx() -> Any:
     register_normalizer()
     register_text_vectorizer()
     register_exact_kbins()
+    register_function_transformer()
     register_exact_float32_scalers()
     register_binary_discriminant()
     register_hist_category_codes()
