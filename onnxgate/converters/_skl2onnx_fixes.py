@@ -1516,12 +1516,15 @@ def _readable_vectorizer(est: Any) -> Any:
     except re.error:
         return est  # scikit-learn could not have fitted it
     unsupported = _unsupported_by_re2(parsed)
+    flags = {re.VERBOSE: "the verbose flag (?x)", re.LOCALE: "the locale flag (?L)"}
+    unsupported = unsupported or next((what for flag, what in flags.items() if parsed.state.flags & flag), None)
     if unsupported:
         raise UnsupportedModelError(
             f"{type(est).__name__}(token_pattern={pattern!r}) uses {unsupported}, which onnxruntime's tokenizer "
             "(re2) does not have: the file could not be loaded. Refit with a pattern without it",
             framework="sklearn")
-    stripped = pattern[4:] if pattern.startswith("(?u)") else pattern
+    # re2 has neither (?u) nor (?a); its \w and \b are ASCII, as with (?a), which convert warns of
+    stripped = pattern[4:] if pattern.startswith(("(?u)", "(?a)")) else pattern
     ngrams = getattr(est, "ngram_range", (1, 1))
     split = None
     if ngrams[1] > 1 and not _matches_space(parsed):

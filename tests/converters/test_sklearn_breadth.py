@@ -495,6 +495,7 @@ def _vectors(conv: og.Conversion, texts: Any) -> Any:
     ("tfidf", {"ngram_range": (1, 2), "max_features": 15}),  # 0.49 off: a bigram of a pruned word read as one token
     ("tfidf", {"token_pattern": r"(?u)\b\w+\b"}),  # one-letter words kept; re2 has no (?u): unloadable
     ("tfidf", {"token_pattern": r"(?u)\b\w+\b", "ngram_range": (2, 2), "min_df": 2}),
+    ("count", {"token_pattern": r"(?a)\b\w+\b", "ngram_range": (1, 2)}),  # re2 has no (?a) either
 ])
 def test_word_vectorizers_count_what_scikit_learn_counts(kind: str, settings: dict[str, Any]) -> None:
     from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
@@ -508,7 +509,18 @@ def test_word_vectorizers_count_what_scikit_learn_counts(kind: str, settings: di
         np.testing.assert_allclose(_vectors(conv, rows), model.transform(rows).toarray(), atol=1e-6)
 
 
-@pytest.mark.parametrize("pattern", [r"\b\w+(?=s\b)", r"(\w)\1"])
+def test_a_word_ngram_vectorizer_with_stop_words_warns_that_the_graph_cannot_drop_them() -> None:
+    # scikit-learn gives 'sat mat' for 'sat on the mat'; the graph's normalizer drops whole texts only
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    texts = np.array(["the cat sat on the mat", "dogs run fast", "the dog sat on a mat"])
+    for ngrams, warned in (((1, 2), True), ((1, 1), False)):
+        model = CountVectorizer(stop_words="english", ngram_range=ngrams).fit(texts)
+        notes = og.convert(model, texts.reshape(-1, 1)).warnings
+        assert any("'sat mat'" in note for note in notes) == warned
+
+
+@pytest.mark.parametrize("pattern", [r"\b\w+(?=s\b)", r"(\w)\1", r"(?x) \b \w \w+ \b"])
 def test_a_token_pattern_re2_cannot_read_is_refused_by_name(pattern: str) -> None:
     from sklearn.feature_extraction.text import CountVectorizer
 
