@@ -48,6 +48,12 @@ def traced_back(made: Mapping[str, Any], name: str, through: Sequence[str]) -> s
     return name
 
 
+#: The name prefix of the Concat that feeds a HistGradientBoosting ensemble each feature as the rank of the value
+#: among the ensemble's thresholds on it (``onnxgate.converters._sklearn_graph.exact_hist_thresholds``); the
+#: search reads the thresholds back through it.
+HIST_CODES = "onnxgate_hist_codes"
+
+
 def unique_name(base: str, taken: set[str]) -> str:
     name = base
     i = 1

@@ -829,3 +829,100 @@ def root_line(err: BaseException, limit: int = 200) -> str:
     if root is not err and type(root).__name__ not in line:
         line = f"{type(root).__name__}: {line}"
     return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def exact_hist_thresholds(proto: Any, model: Any) -> int:
+    """HistGradientBoosting in a double graph, split exactly as scikit-learn splits: it compares float64
+    features with its double thresholds, and ai.onnx.ml's tree ensembles (opsets 1-3) compare float32, so
+    a value within a float32 step of a threshold took the other branch (the search found one on
+    breast_cancer, 0.0013 off). Each feature the trees split is fed instead as the number of the
+    ensemble's thresholds on it that lie below the value, counted in double (``Greater``, ``ReduceSum``;
+    NaN stays NaN, so each split's missing side holds), and each threshold becomes its own rank among
+    them: ``x <= t_j`` is ``count < j``, a comparison of small whole numbers float32 holds exactly.
+
+    Applied to an ensemble whose nodes are the estimator's, in scikit-learn's order, with numeric splits
+    only (categorical ones are left as they are); the count of ensembles changed is returned."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    from onnxgate._graph import HIST_CODES, graph_names, unique_name
+    from onnxgate._onnx import model_opsets
+
+    graph = proto.graph
+    opset = model_opsets(proto).get("", 13)
+    made = {out: node for node in graph.node for out in node.output}
+    taken = graph_names(graph)
+    changed = 0
+    for hist in (e for e in sub_estimators(model) if type(e).__name__.startswith("HistGradientBoosting")):
+        categorical = getattr(hist, "is_categorical_", None)
+        if not hasattr(hist, "_predictors") or (categorical is not None and np.any(categorical)):
+            continue
+        expected = [(bool(n["is_leaf"]), int(n["feature_idx"]), float(n["num_threshold"]))
+                    for predictors in hist._predictors for predictor in predictors for n in predictor.nodes]
+        for tree in list(graph.node):
+            if tree.domain != "ai.onnx.ml" or tree.op_type not in _TREE_ENSEMBLES:
+                continue
+            attrs = {a.name: a for a in tree.attribute}
+            cast = made.get(tree.input[0])
+            if "nodes_values" not in attrs or cast is None or cast.op_type != "Cast":
+                continue
+            modes = [m.decode() for m in attrs["nodes_modes"].strings]
+            values = np.asarray(attrs["nodes_values"].floats, dtype=np.float64)
+            features = list(attrs["nodes_featureids"].ints)
+            if len(modes) != len(expected) or not all(
+                    (mode == "LEAF") == leaf and (leaf or (mode == "BRANCH_LEQ" and f == want and (
+                        value == t or abs(value - t) <= 2 * float(np.spacing(np.float32(abs(t)))))))
+                    for mode, f, value, (leaf, want, t) in zip(modes, features, values, expected)):
+                continue
+            thresholds: dict[int, Any] = {}
+            for leaf, f, t in expected:
+                if not leaf:
+                    thresholds.setdefault(f, set()).add(t)
+            ranked = {f: np.array(sorted(ts), dtype=np.float64) for f, ts in thresholds.items()}
+            source = cast.input[0]
+
+            def name(base: str) -> str:
+                return unique_name(f"{HIST_CODES}_{base}", taken)
+
+            def const(array: Any, base: str) -> str:
+                tensor = name(base)
+                graph.initializer.append(numpy_helper.from_array(np.asarray(array), tensor))
+                return tensor
+
+            added: list[Any] = []
+
+            def node(op: str, inputs: list[str], added: list[Any] = added, **attributes: Any) -> str:
+                out = name(op.lower())
+                added.append(helper.make_node(op, inputs, [out], name=name(op), **attributes))
+                return out
+
+            width = int(hist.n_features_in_)
+            columns = []
+            nan = const(np.array([np.nan], dtype=np.float32), "nan")
+            axes = const(np.array([1], dtype=np.int64), "axes") if opset >= 13 else None
+            for f in range(width):
+                column = node("Gather", [source, const(np.array([f], dtype=np.int64), "index")], axis=1)
+                if f not in ranked:
+                    columns.append(node("Cast", [column], to=TensorProto.FLOAT))
+                    continue
+                above = node("Cast", [node("Greater", [column, const(ranked[f].reshape(1, -1), "thresholds")])],
+                             to=TensorProto.FLOAT)
+                count = (node("ReduceSum", [above, axes], keepdims=1) if axes is not None
+                         else node("ReduceSum", [above], axes=[1], keepdims=1))
+                columns.append(node("Where", [node("IsNaN", [column]), nan, count]))
+            codes = unique_name(HIST_CODES, taken)
+            added.append(helper.make_node("Concat", columns, [codes], name=codes, axis=1))
+            tree.input[0] = codes
+            ranks = [value if mode == "LEAF" else float(np.searchsorted(ranked[f], t))
+                     for mode, f, value, (_, _, t) in zip(modes, features, values, expected)]
+            del attrs["nodes_values"].floats[:]
+            attrs["nodes_values"].floats.extend(ranks)
+            nodes = list(graph.node)  # copies: the tree is changed above, before its copy goes back
+            at = next(i for i, n in enumerate(nodes) if n is tree)
+            del graph.node[:]
+            graph.node.extend(nodes[:at] + added + nodes[at:])  # after the source, before the trees
+            made = {out: n for n in graph.node for out in n.output}
+            changed += 1
+            break
+    return changed
+

@@ -79,6 +79,7 @@ from onnxgate.converters._sklearn_graph import (
     declare_targets,
     dedupe_opset_imports,
     double_feature_vectorizers,
+    exact_hist_thresholds,
     exp_link,
     float32_ml_outputs,
     float32_tree_ensembles,
@@ -476,13 +477,19 @@ class SklearnConverter(Converter):
                 elif precision == "auto":
                     # float32 rows: a double graph was not tried, and parity's hint may name it
                     set_metadata(proto, PRECISION_METADATA_KEY, "float32")
+                from onnxgate._graph import HIST_CODES
+
+                hists = [e for e in sub_estimators(model) if type(e).__name__.startswith("HistGradientBoosting")]
+                exact = sum(n.op_type == "Concat" and n.name.startswith(HIST_CODES) for n in proto.graph.node)
                 histogram = sorted({type(e).__name__ for e in sub_estimators(model)
-                                    if type(e).__name__.startswith("HistGradientBoosting")
+                                    if (type(e).__name__.startswith("HistGradientBoosting") and exact < len(hists))
                                     or type(e).__module__.split(".")[0] == "lightgbm"})
                 if float64_data and histogram:
                     # the tree ensembles run float32 in every graph (float32_tree_ensembles), as the other
                     # scikit-learn trees compare; HistGradientBoosting and LightGBM (a pipeline's step: on its
-                    # own LightGBM says so itself; helper-116) compare float64 with double thresholds
+                    # own LightGBM says so itself; helper-116) compare float64 with double thresholds.
+                    # HistGradientBoosting's numeric splits are fed as ranks counted in double
+                    # (exact_hist_thresholds), which its categorical ones are not
                     warnings.append(
                         f"{histogram[0]} compares float64 features with double thresholds; the graph's trees "
                         "compare them as float32 (ai.onnx.ml's tree ensembles), whatever the precision, so a value "
@@ -684,6 +691,7 @@ class SklearnConverter(Converter):
         if compute == "float64":
             double_feature_vectorizers(proto)
             float32_tree_ensembles(proto)
+            exact_hist_thresholds(proto, model)
             float32_ml_outputs(proto)
             from onnxgate.converters._boosting import uses_boosting
 

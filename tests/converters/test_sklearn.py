@@ -258,18 +258,67 @@ def test_pandas_nullable_number_columns_convert_and_validate(estimator: str) -> 
     assert report.passed, report.summary()
 
 
-def test_histgradientboosting_on_float64_says_its_trees_compare_float32() -> None:
-    """HistGradientBoosting compares float64 with double thresholds; the graph's trees compare float32
-    whatever the precision, and the conversion said nothing."""
+def _rows_on_each_threshold(hist: Any, X: Any) -> Any:
+    """Rows of X with one feature set on each split threshold of ``hist``, and one float64 step either side."""
+    rows = []
+    for predictors in hist._predictors:
+        for predictor in predictors:
+            for node in predictor.nodes:
+                if node["is_leaf"] or not np.isfinite(node["num_threshold"]):
+                    continue
+                t = node["num_threshold"]
+                for value in (np.nextafter(t, -np.inf), t, np.nextafter(t, np.inf)):
+                    row = X[len(rows) % len(X)].copy()
+                    row[node["feature_idx"]] = value
+                    rows.append(row)
+    return np.array(rows)
+
+
+@pytest.mark.parametrize("kind", ["HistGradientBoostingClassifier", "HistGradientBoostingRegressor"])
+def test_histgradientboosting_on_float64_rows_splits_as_scikit_learn_at_every_threshold(kind: str) -> None:
+    """HistGradientBoosting compares float64 features with double thresholds, and ai.onnx.ml's trees compare
+    float32: a value within a float32 step of a threshold took the other branch (the search found one on
+    breast_cancer). Its features are fed as ranks counted in double, and the search still reads the splits."""
+    import onnxruntime as ort
+    import sklearn.ensemble
     from sklearn.datasets import load_breast_cancer
-    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from onnxgate.validators.search.trees import tree_splits
 
     X, y = load_breast_cancer(return_X_y=True)
-    model = HistGradientBoostingClassifier(max_iter=5).fit(X, y)
+    X = X.copy()
+    X[np.random.default_rng(0).random(X.shape) < 0.05] = np.nan  # each split's missing side holds too
+    model = getattr(sklearn.ensemble, kind)(max_iter=10, random_state=0).fit(X, y)
+    conv = og.convert(model, X[:5])
+    assert not any("double thresholds" in w for w in conv.warnings), conv.warnings
+    rows = np.vstack([_rows_on_each_threshold(model, X), X])
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    outputs = session.run(None, {session.get_inputs()[0].name: rows})
+    if kind.endswith("Classifier"):
+        np.testing.assert_array_equal(outputs[0], model.predict(rows))
+        np.testing.assert_allclose(outputs[1], model.predict_proba(rows), atol=1e-6)
+    else:
+        np.testing.assert_allclose(outputs[0].ravel(), model.predict(rows), rtol=1e-5, atol=1e-6)
+    splits = [s for s in tree_splits(conv.model) if s.mode != "LEAF"]
+    first = model._predictors[0][0].nodes[0]
+    assert splits and all(s.raw_threshold is not None for s in splits)
+    assert splits[0].column == first["feature_idx"] and splits[0].raw_threshold == first["num_threshold"]
+    assert og.validate(conv, reference=model, data=X, search=300, seed=0).passed
+
+
+def test_histgradientboosting_with_categories_on_float64_says_its_trees_compare_float32() -> None:
+    # the ranks are written for numeric splits only: a categorical model keeps the warning
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=300), "c": pd.Categorical(rng.choice(["a", "b", "c"], 300))})
+    model = HistGradientBoostingClassifier(max_iter=5, categorical_features="from_dtype")
+    model.fit(frame, (frame.x > 0) ^ (frame.c == "b"))
     for precision in ("auto", "float64"):
-        conv = og.convert(model, X[:5], precision=precision)
+        conv = og.convert(model, frame.head(), precision=precision)
         assert any("compares float64 features with double thresholds" in w for w in conv.warnings), conv.warnings
-    assert not any("double thresholds" in w for w in og.convert(model, X[:5].astype(np.float32)).warnings)
+    assert not any("double thresholds" in w for w in og.convert(model, frame.astype({"x": np.float32}).head()).warnings)
 
 
 @pytest.mark.parametrize("kind", ["DBSCAN", "LedoitWolf", "LocalOutlierFactor"])

@@ -141,13 +141,16 @@ def tree_splits(model: Any) -> list[TreeSplit]:
         if node.op_type not in _TREE_OPS or not node.input:
             continue
         label = node.name or node.op_type
-        trace = _trace_affine(node.input[0], producers, consts, input_types)
+        fed, ranked = _hist_codes(node.input[0], producers, consts)
+        trace = _trace_affine(fed, producers, consts, input_types)
         sources = _feature_sources(trace, producers, consts, input_types, widths)
         if node.op_type == "TreeEnsemble":
             raw = _splits_v5(node)
         else:
             raw = _splits_v1(node)
         for tree_id, node_id, feature, threshold, mode, true_id, false_id in raw:
+            if feature in ranked and mode != "LEAF":  # a rank among the feature's thresholds: the threshold
+                threshold = float(ranked[feature][min(int(threshold), len(ranked[feature]) - 1)])
             split = TreeSplit(label, tree_id, node_id, feature, threshold, mode, true_id=true_id, false_id=false_id)
             source = sources(feature)
             if source is not None:
@@ -162,6 +165,34 @@ def tree_splits(model: Any) -> list[TreeSplit]:
                     )
             found.append(split)
     return found
+
+
+def _hist_codes(name: str, producers: Mapping[str, Any], consts: Mapping[str, Array]) -> tuple[str, dict[int, Any]]:
+    """The value a tree reads ``name`` from, and each feature's thresholds when ``name`` is the ranks onnxgate
+    feeds a HistGradientBoosting ensemble (:data:`onnxgate._graph.HIST_CODES`: per feature ``Where(IsNaN(c),
+    NaN, ReduceSum(Cast(Greater(c, thresholds))))`` of ``c = Gather(source, f)``); ``(name, {})`` otherwise."""
+    from onnxgate._graph import HIST_CODES
+
+    concat = producers.get(name)
+    if concat is None or concat.op_type != "Concat" or not concat.name.startswith(HIST_CODES):
+        return name, {}
+    ranked: dict[int, Any] = {}
+    source = None
+    for feature, part in enumerate(concat.input):
+        where = producers.get(part)
+        if where is None or where.op_type != "Where":
+            continue  # a feature no split reads: its plain Cast
+        chain = producers.get(where.input[2])
+        while chain is not None and chain.op_type in ("ReduceSum", "Cast"):
+            chain = producers.get(chain.input[0])
+        if chain is None or chain.op_type != "Greater" or chain.input[1] not in consts:
+            return name, {}
+        gather = producers.get(chain.input[0])
+        if gather is None or gather.op_type != "Gather":
+            return name, {}
+        source = gather.input[0]
+        ranked[feature] = consts[chain.input[1]].reshape(-1)
+    return (source, ranked) if source is not None else (name, {})
 
 
 #: What :func:`_trace_affine` returns as the "input" when the walk back ends at a Concat on the column
