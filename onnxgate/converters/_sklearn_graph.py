@@ -843,15 +843,13 @@ def exact_hist_thresholds(proto: Any, model: Any) -> int:
     Applied to an ensemble whose nodes are the estimator's, in scikit-learn's order, with numeric splits
     only (categorical ones are left as they are); the count of ensembles changed is returned."""
     import numpy as np
-    from onnx import TensorProto, helper, numpy_helper
 
-    from onnxgate._graph import HIST_CODES, graph_names, unique_name
     from onnxgate._onnx import model_opsets
 
+    if model_opsets(proto).get("", 0) < 9:
+        return 0  # IsNaN and Where are not there yet
     graph = proto.graph
-    opset = model_opsets(proto).get("", 13)
     made = {out: node for node in graph.node for out in node.output}
-    taken = graph_names(graph)
     changed = 0
     for hist in (e for e in sub_estimators(model) if type(e).__name__.startswith("HistGradientBoosting")):
         categorical = getattr(hist, "is_categorical_", None)
@@ -879,50 +877,70 @@ def exact_hist_thresholds(proto: Any, model: Any) -> int:
                 if not leaf:
                     thresholds.setdefault(f, set()).add(t)
             ranked = {f: np.array(sorted(ts), dtype=np.float64) for f, ts in thresholds.items()}
-            source = cast.input[0]
-
-            def name(base: str) -> str:
-                return unique_name(f"{HIST_CODES}_{base}", taken)
-
-            def const(array: Any, base: str) -> str:
-                tensor = name(base)
-                graph.initializer.append(numpy_helper.from_array(np.asarray(array), tensor))
-                return tensor
-
-            added: list[Any] = []
-
-            def node(op: str, inputs: list[str], added: list[Any] = added, **attributes: Any) -> str:
-                out = name(op.lower())
-                added.append(helper.make_node(op, inputs, [out], name=name(op), **attributes))
-                return out
-
-            width = int(hist.n_features_in_)
-            columns = []
-            nan = const(np.array([np.nan], dtype=np.float32), "nan")
-            axes = const(np.array([1], dtype=np.int64), "axes") if opset >= 13 else None
-            for f in range(width):
-                column = node("Gather", [source, const(np.array([f], dtype=np.int64), "index")], axis=1)
-                if f not in ranked:
-                    columns.append(node("Cast", [column], to=TensorProto.FLOAT))
-                    continue
-                above = node("Cast", [node("Greater", [column, const(ranked[f].reshape(1, -1), "thresholds")])],
-                             to=TensorProto.FLOAT)
-                count = (node("ReduceSum", [above, axes], keepdims=1) if axes is not None
-                         else node("ReduceSum", [above], axes=[1], keepdims=1))
-                columns.append(node("Where", [node("IsNaN", [column]), nan, count]))
-            codes = unique_name(HIST_CODES, taken)
-            added.append(helper.make_node("Concat", columns, [codes], name=codes, axis=1))
-            tree.input[0] = codes
             ranks = [value if mode == "LEAF" else float(np.searchsorted(ranked[f], t))
                      for mode, f, value, (_, _, t) in zip(modes, features, values, expected)]
-            del attrs["nodes_values"].floats[:]
-            attrs["nodes_values"].floats.extend(ranks)
-            nodes = list(graph.node)  # copies: the tree is changed above, before its copy goes back
-            at = next(i for i, n in enumerate(nodes) if n is tree)
-            del graph.node[:]
-            graph.node.extend(nodes[:at] + added + nodes[at:])  # after the source, before the trees
+            feed_ranks(proto, tree, cast.input[0], ranked, int(hist.n_features_in_), ranks)
             made = {out: n for n in graph.node for out in n.output}
             changed += 1
             break
     return changed
 
+
+
+def feed_ranks(proto: Any, tree: Any, source: str, ranked: dict[int, Any], width: int, ranks: list[float]) -> None:
+    """Feed ``tree`` (a TreeEnsemble node of ``proto``) the ``width`` columns of the double ``source``, each
+    feature in ``ranked`` as the number of its thresholds (sorted doubles) below the value, counted in double
+    (``Greater``, ``ReduceSum``; NaN stays NaN), the others cast to float32; and set the tree's thresholds to
+    ``ranks`` (a split's threshold ``t_j`` as its index ``j``: ``x <= t_j`` is ``count <= j``, whole numbers
+    float32 holds exactly). The nodes go in just before the tree, the Concat named :data:`HIST_CODES`; the
+    default-domain opset is raised to 9 where it is lower (IsNaN, Where): the caller's requested opset is 9 or
+    more."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    from onnxgate._graph import HIST_CODES, graph_names, unique_name
+    from onnxgate._onnx import model_opsets
+
+    graph = proto.graph
+    taken = graph_names(graph)
+    added: list[Any] = []
+
+    def name(base: str) -> str:
+        return unique_name(f"{HIST_CODES}_{base}", taken)
+
+    def const(array: Any, base: str) -> str:
+        tensor = name(base)
+        graph.initializer.append(numpy_helper.from_array(np.asarray(array), tensor))
+        return tensor
+
+    def node(op: str, inputs: list[str], **attributes: Any) -> str:
+        out = name(op.lower())
+        added.append(helper.make_node(op, inputs, [out], name=name(op), **attributes))
+        return out
+
+    default = next((e for e in proto.opset_import if e.domain in ("", "ai.onnx")), None)
+    if default is not None and default.version < 9:
+        default.version = 9  # IsNaN and Where; the callers ask for no fewer
+    columns = []
+    nan = const(np.array([np.nan], dtype=np.float32), "nan")
+    axes = const(np.array([1], dtype=np.int64), "axes") if model_opsets(proto).get("", 13) >= 13 else None
+    for f in range(width):
+        column = node("Gather", [source, const(np.array([f], dtype=np.int64), "index")], axis=1)
+        if f not in ranked:
+            columns.append(node("Cast", [column], to=TensorProto.FLOAT))
+            continue
+        above = node("Cast", [node("Greater", [column, const(ranked[f].reshape(1, -1), "thresholds")])],
+                     to=TensorProto.FLOAT)
+        count = (node("ReduceSum", [above, axes], keepdims=1) if axes is not None
+                 else node("ReduceSum", [above], axes=[1], keepdims=1))
+        columns.append(node("Where", [node("IsNaN", [column]), nan, count]))
+    codes = unique_name(HIST_CODES, taken)
+    added.append(helper.make_node("Concat", columns, [codes], name=codes, axis=1))
+    tree.input[0] = codes
+    values = next(a for a in tree.attribute if a.name == "nodes_values")
+    del values.floats[:]
+    values.floats.extend(ranks)
+    nodes = list(graph.node)  # copies: the tree is changed above, before its copy goes back
+    at = next(i for i, n in enumerate(nodes) if n is tree)
+    del graph.node[:]
+    graph.node.extend(nodes[:at] + added + nodes[at:])  # after the source, before the trees

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from onnxgate.converters._base import RawConversion, _in_output_order, first_line
 from onnxgate.converters._boosting import (
     CATEGORY_ML_OPSET,
+    FLOAT32_NOTE,
     ONNXMLTOOLS_MAX_OPSET,
     BoostingConverter,
     category_assignments,
@@ -97,6 +98,8 @@ class ThresholdNotes:
 
     moved: int = 0
     largest: dict[int, float] = field(default_factory=dict)
+    #: Each float64-fed feature's double thresholds (of ``<=`` splits), for :func:`_rank_double_features`.
+    doubles: dict[int, set[float]] = field(default_factory=dict)
 
 
 @contextmanager
@@ -126,6 +129,8 @@ def exact_float32_thresholds(doubles: frozenset[int] = frozenset()) -> Iterator[
             if node.get("decision_type") == "<=" and isinstance(node.get("threshold"), (int, float)):
                 feature = node.get("split_feature")
                 notes.largest[feature] = max(notes.largest.get(feature, 0.0), abs(float(node["threshold"])))
+                if feature in doubles:
+                    notes.doubles.setdefault(feature, set()).add(float(node["threshold"]))
         notes.moved += _exact_in_place([n for n in nodes if n.get("split_feature") not in doubles])
         return text, info
 
@@ -161,6 +166,48 @@ def _exact_in_place(nodes: list[dict[str, Any]]) -> int:
     for node, value in zip((n for n, up in zip(numeric, raised.tolist()) if up), exact.tolist()):
         node["threshold"] = value
     return int(raised.sum())
+
+
+def _rank_double_features(proto: Any, doubles: Mapping[int, set[float]], width: int) -> bool:
+    """Split float64-fed features exactly as LightGBM does: it compares them with double thresholds, and the
+    file's float32 trees sent a value within a float32 step of one the other way (up to 0.165 off, 54 of 600
+    labels flipped on epoch-second features; helper-116). Each such feature is fed as the number of its
+    thresholds below the value, counted in double, and each threshold as its rank
+    (:func:`onnxgate.converters._sklearn_graph.feed_ranks`). A threshold of 1e300 or more (LightGBM's split of
+    NaN from every number) counts as +inf, since LightGBM reads +inf as 1e300. Done only when every split the
+    file holds on those features maps back to one double threshold; False, and the file as it was, otherwise."""
+    import numpy as np
+
+    from onnxgate.converters._sklearn_graph import feed_ranks
+
+    trees = [n for n in proto.graph.node if n.domain == "ai.onnx.ml" and n.op_type.startswith("TreeEnsemble")]
+    made = {out: n for n in proto.graph.node for out in n.output}
+    if len(trees) != 1 or made.get(trees[0].input[0]) is None or made[trees[0].input[0]].op_type != "Cast":
+        return False
+    tree = trees[0]
+    attrs = {a.name: a for a in tree.attribute}
+    if "nodes_values" not in attrs:
+        return False
+    ranked = {f: np.array(sorted(t if t < _LIGHTGBM_INFINITY else np.inf for t in ts), dtype=np.float64)
+              for f, ts in doubles.items()}
+    by_float32: dict[int, dict[float, list[float]]] = {}
+    for f, ts in doubles.items():
+        for t in ts:
+            with np.errstate(over="ignore"):
+                by_float32.setdefault(f, {}).setdefault(float(np.float32(t)), []).append(t)
+    ranks = []
+    for mode, f, value in zip(attrs["nodes_modes"].strings, attrs["nodes_featureids"].ints,
+                              attrs["nodes_values"].floats):
+        if mode == b"LEAF" or f not in doubles:
+            ranks.append(value)
+            continue
+        found = by_float32[f].get(float(np.float32(value)), [])
+        if mode != b"BRANCH_LEQ" or len(found) != 1:
+            return False  # two thresholds one float32 apart, or a split not read here: left as written
+        t = found[0] if found[0] < _LIGHTGBM_INFINITY else np.inf
+        ranks.append(float(np.searchsorted(ranked[f], t)))
+    feed_ranks(proto, tree, made[tree.input[0]].input[0], ranked, width, ranks)
+    return True
 
 
 def _integers_past_float32(sample: Any, columns: Any, largest: Mapping[int, float]) -> str | None:
@@ -517,6 +564,9 @@ class LightGBMConverter(BoostingConverter):
                     entry.version = max(entry.version, CATEGORY_ML_OPSET)
         else:
             raw = finish(proto, opset, input_name, boundary, columns, "lightgbm")
+            if notes.doubles and not columns and opset >= 9 and _rank_double_features(raw.model, notes.doubles,
+                                                                                         n_features):
+                raw.warnings[:] = [w for w in raw.warnings if FLOAT32_NOTE["lightgbm"] not in w]
         if classes is not None:  # bool or float classes: the label output of their kind, not int64 codes
             from onnxgate._graph import label_as_classes
 
