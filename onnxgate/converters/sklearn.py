@@ -479,7 +479,8 @@ class SklearnConverter(Converter):
                     set_metadata(proto, PRECISION_METADATA_KEY, "float32")
                 from onnxgate._graph import HIST_CODES
 
-                hists = [e for e in sub_estimators(model) if type(e).__name__.startswith("HistGradientBoosting")]
+                hists = {id(e) for e in sub_estimators(model)  # the fitted ones, not an ensemble's templates
+                         if type(e).__name__.startswith("HistGradientBoosting") and hasattr(e, "_predictors")}
                 exact = sum(n.op_type == "Concat" and n.name.startswith(HIST_CODES) for n in proto.graph.node)
                 histogram = sorted({type(e).__name__ for e in sub_estimators(model)
                                     if (type(e).__name__.startswith("HistGradientBoosting") and exact < len(hists))

@@ -306,6 +306,27 @@ def test_histgradientboosting_on_float64_rows_splits_as_scikit_learn_at_every_th
     assert og.validate(conv, reference=model, data=X, search=300, seed=0).passed
 
 
+def test_histgradientboosting_inside_an_ensemble_is_ranked_each() -> None:
+    # a soft vote of two: each member's trees fed their own ranks, and no warning (the ensemble's unfitted
+    # templates were counted as members not ranked)
+    import onnxruntime as ort
+    from sklearn.datasets import load_wine
+    from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
+
+    from onnxgate._graph import HIST_CODES
+
+    X, y = load_wine(return_X_y=True)
+    members = [("a", HistGradientBoostingClassifier(max_iter=10)), ("b", HistGradientBoostingClassifier(max_depth=2))]
+    model = VotingClassifier(members, voting="soft").fit(X, y)
+    conv = og.convert(model, X[:5])
+    assert sum(n.op_type == "Concat" and n.name.startswith(HIST_CODES) for n in conv.model.graph.node) == 2
+    assert not any("double thresholds" in w for w in conv.warnings), conv.warnings
+    rows = np.vstack([_rows_on_each_threshold(member, X) for member in model.estimators_])
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    outputs = session.run(None, {session.get_inputs()[0].name: rows})
+    np.testing.assert_allclose(outputs[1], model.predict_proba(rows), atol=1e-6)
+
+
 def test_histgradientboosting_with_categories_on_float64_says_its_trees_compare_float32() -> None:
     # the ranks are written for numeric splits only: a categorical model keeps the warning
     import pandas as pd
