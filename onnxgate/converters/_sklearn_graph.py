@@ -4,6 +4,7 @@ bookkeeping, the text normalizer's locale, LightGBM category codes."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from onnxgate.converters._sklearn_models import final_step, sub_estimators
@@ -887,12 +888,14 @@ def exact_hist_thresholds(proto: Any, model: Any) -> int:
 
 
 
-def feed_ranks(proto: Any, tree: Any, source: str, ranked: dict[int, Any], width: int, ranks: list[float]) -> None:
+def feed_ranks(proto: Any, tree: Any, source: str, ranked: dict[int, Any], width: int, ranks: list[float],
+               before: Sequence[Any] = ()) -> None:
     """Feed ``tree`` (a TreeEnsemble node of ``proto``) the ``width`` columns of the double ``source``, each
     feature in ``ranked`` as the number of its thresholds (sorted doubles) below the value, counted in double
     (``Greater``, ``ReduceSum``; NaN stays NaN), the others cast to float32; and set the tree's thresholds to
     ``ranks`` (a split's threshold ``t_j`` as its index ``j``: ``x <= t_j`` is ``count <= j``, whole numbers
-    float32 holds exactly). The nodes go in just before the tree, the Concat named :data:`HIST_CODES`; the
+    float32 holds exactly). The nodes go in just before the tree (after ``before``, the nodes that make
+    ``source``), the Concat named :data:`HIST_CODES`; the
     default-domain opset is raised to 9 where it is lower (IsNaN, Where): the caller's requested opset is 9 or
     more."""
     import numpy as np
@@ -903,7 +906,7 @@ def feed_ranks(proto: Any, tree: Any, source: str, ranked: dict[int, Any], width
 
     graph = proto.graph
     taken = graph_names(graph)
-    added: list[Any] = []
+    added: list[Any] = list(before)
 
     def name(base: str) -> str:
         return unique_name(f"{HIST_CODES}_{base}", taken)

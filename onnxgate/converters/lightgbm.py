@@ -173,16 +173,35 @@ def _rank_double_features(proto: Any, doubles: Mapping[int, set[float]], width: 
     file's float32 trees sent a value within a float32 step of one the other way (up to 0.165 off, 54 of 600
     labels flipped on epoch-second features; helper-116). Each such feature is fed as the number of its
     thresholds below the value, counted in double, and each threshold as its rank
-    (:func:`onnxgate.converters._sklearn_graph.feed_ranks`). A threshold of 1e300 or more (LightGBM's split of
+    (:func:`onnxgate.converters._sklearn_graph.feed_ranks`), from the array's float64 input or the DataFrame's
+    columns cast to double. A threshold of 1e300 or more (LightGBM's split of
     NaN from every number) counts as +inf, since LightGBM reads +inf as 1e300. Done only when every split the
     file holds on those features maps back to one double threshold; False, and the file as it was, otherwise."""
     import numpy as np
+    from onnx import TensorProto, helper
 
+    from onnxgate._graph import graph_names, unique_name
     from onnxgate.converters._sklearn_graph import feed_ranks
 
     trees = [n for n in proto.graph.node if n.domain == "ai.onnx.ml" and n.op_type.startswith("TreeEnsemble")]
     made = {out: n for n in proto.graph.node for out in n.output}
-    if len(trees) != 1 or made.get(trees[0].input[0]) is None or made[trees[0].input[0]].op_type != "Cast":
+    feeder = made.get(trees[0].input[0]) if len(trees) == 1 else None
+    before: list[Any] = []
+    if feeder is not None and feeder.op_type == "Cast":
+        source = feeder.input[0]  # an array's float64 input
+    elif feeder is not None and feeder.op_type == "Concat" and all(
+            made.get(part) is None or made[part].op_type == "Cast" for part in feeder.input):
+        # a DataFrame's columns, each an input cast to float32: the same columns cast to double instead
+        taken = graph_names(proto.graph)
+        parts = []
+        for part in feeder.input:
+            column = made[part].input[0] if part in made else part
+            parts.append(unique_name(f"{column}_double", taken))
+            before.append(helper.make_node("Cast", [column], [parts[-1]], to=TensorProto.DOUBLE,
+                                           name=unique_name(f"{column}_as_double", taken)))
+        source = unique_name("columns_double", taken)
+        before.append(helper.make_node("Concat", parts, [source], axis=1, name=source))
+    else:
         return False
     tree = trees[0]
     attrs = {a.name: a for a in tree.attribute}
@@ -206,7 +225,7 @@ def _rank_double_features(proto: Any, doubles: Mapping[int, set[float]], width: 
             return False  # two thresholds one float32 apart, or a split not read here: left as written
         t = found[0] if found[0] < _LIGHTGBM_INFINITY else np.inf
         ranks.append(float(np.searchsorted(ranked[f], t)))
-    feed_ranks(proto, tree, made[tree.input[0]].input[0], ranked, width, ranks)
+    feed_ranks(proto, tree, source, ranked, width, ranks, before)
     return True
 
 
@@ -564,8 +583,7 @@ class LightGBMConverter(BoostingConverter):
                     entry.version = max(entry.version, CATEGORY_ML_OPSET)
         else:
             raw = finish(proto, opset, input_name, boundary, columns, "lightgbm")
-            if notes.doubles and not columns and opset >= 9 and _rank_double_features(raw.model, notes.doubles,
-                                                                                         n_features):
+            if notes.doubles and opset >= 9 and _rank_double_features(raw.model, notes.doubles, n_features):
                 raw.warnings[:] = [w for w in raw.warnings if FLOAT32_NOTE["lightgbm"] not in w]
         if classes is not None:  # bool or float classes: the label output of their kind, not int64 codes
             from onnxgate._graph import label_as_classes
