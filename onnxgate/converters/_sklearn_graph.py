@@ -839,7 +839,7 @@ def exact_hist_thresholds(proto: Any, model: Any) -> int:
     breast_cancer, 0.0013 off). Each feature the trees split is fed instead as the number of the
     ensemble's thresholds on it that lie below the value, counted in double (``Greater``, ``ReduceSum``;
     NaN stays NaN, so each split's missing side holds), and each threshold becomes its own rank among
-    them: ``x <= t_j`` is ``count < j``, a comparison of small whole numbers float32 holds exactly.
+    them (:func:`feed_ranks`): ``x <= t_j`` is ``count <= j``, whole numbers float32 holds exactly.
 
     Applied to an ensemble whose nodes are the estimator's, in scikit-learn's order, with numeric splits
     only (categorical ones are left as they are); the count of ensembles changed is returned."""
@@ -885,7 +885,6 @@ def exact_hist_thresholds(proto: Any, model: Any) -> int:
             changed += 1
             break
     return changed
-
 
 
 def feed_ranks(proto: Any, tree: Any, source: str, ranked: dict[int, Any], width: int, ranks: list[float],
