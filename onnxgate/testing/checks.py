@@ -69,6 +69,7 @@ class ModelCheck:
         return run_check(named_check(self.name, context), context)
 
     def __call__(self, model: Any) -> CheckResult:
+        __tracebackhide__ = True  # pytest shows the user's line and the evidence, not this method's body
         from onnxgate.testing.parity import format_evidence
 
         result = self.run(model)

@@ -77,6 +77,8 @@ def onnxgate_validate(request: pytest.FixtureRequest) -> Callable[..., Any]:
         defaults.setdefault("seed", seed)  # a seed the test writes (marker or call) replays itself
 
     def validate(model: Any, *, raise_on_failure: bool = True, **options: Any) -> Any:
+        # pytest shows the user's line and the evidence, not this body with the fixture's locals (the data)
+        __tracebackhide__ = True
         import inspect
 
         from onnxgate.validators import validate as og_validate

@@ -94,9 +94,7 @@ def _float_elements(
         hi = float(np.nextafter(hi_t, dtype.type(-np.inf))) if float(hi_t) > hi else float(hi_t)
         if hi < lo:
             lo = hi = float(dtype.type(lo))
-    parts: list[st.SearchStrategy[float]] = [
-        st.floats(lo, hi, width=width, allow_nan=False, allow_infinity=False)  # type: ignore[arg-type]
-    ]
+    parts: list[st.SearchStrategy[float]] = [_finite(lo, hi, width, info, extremes)]
     if extremes:
         values = [0.0, -0.0, float(info.max), -float(info.max), float(info.tiny), -float(info.tiny),
                   float(info.smallest_subnormal), float(info.eps)]
@@ -108,15 +106,34 @@ def _float_elements(
     return st.one_of(*parts) if len(parts) > 1 else parts[0]
 
 
-def _int_elements(dtype: np.dtype[Any], lo: float, hi: float, *, extremes: bool,
-                  explicit: bool = False) -> st.SearchStrategy[int]:
-    """Integers in [lo, hi]: the integers inside given bounds (``explicit``), else a range widened to
-    whole numbers (an observed or padded range)."""
+def _finite(lo: float, hi: float, width: int, info: np.finfo[Any], extremes: bool) -> st.SearchStrategy[float]:
+    """Finite floats in [lo, hi]; subnormals and -0.0 only with ``extremes`` (or a bound that is one).
+
+    Plain ``st.floats`` draws both, which the documentation lists as extremes. Split at 0 rather than
+    mapped: a mapped strategy stops the array strategy filling arrays with one value, and a [1, 784]
+    input failed the ``large_base_example`` health check.
+    """
+    tiny = float(info.tiny)
+    subnormal = extremes or any(v != 0 and abs(v) < tiny for v in (lo, hi))
+    if extremes or not lo <= 0.0 <= hi:
+        return st.floats(lo, hi, width=width, allow_nan=False, allow_infinity=False,  # type: ignore[arg-type]
+                         allow_subnormal=subnormal)
+    parts = [st.floats(0.0, hi + 0.0, width=width, allow_subnormal=subnormal)]  # type: ignore[arg-type]
+    top = -float(info.smallest_subnormal) if subnormal else -tiny
+    if lo <= top:
+        parts.append(st.floats(lo, top, width=width, allow_subnormal=subnormal))  # type: ignore[arg-type]
+    return st.one_of(*parts)
+
+
+def _int_elements(dtype: np.dtype[Any], lo: float, hi: float, *, extremes: bool) -> st.SearchStrategy[int]:
+    """The whole numbers inside [lo, hi]: a padded range is never rounded outward, so indices seen as
+    0..9 with 10% room ([-0.9, 9.9]) stay 0..9 (rounding outward drew -1 and 10, out of an embedding's
+    bounds: a false alarm on a correct model)."""
     import numpy as np
 
     info = np.iinfo(dtype)
-    lo_i = max(math.ceil(lo) if explicit else math.floor(lo), int(info.min))
-    hi_i = min(math.floor(hi) if explicit else math.ceil(hi), int(info.max))
+    lo_i = max(math.ceil(lo), int(info.min))
+    hi_i = min(math.floor(hi), int(info.max))
     if hi_i < lo_i:
         lo_i = hi_i
     base = st.integers(lo_i, hi_i)
@@ -125,9 +142,100 @@ def _int_elements(dtype: np.dtype[Any], lo: float, hi: float, *, extremes: bool,
     return base
 
 
-def _padded(lo: float, hi: float) -> Range:
-    span = max(hi - lo, abs(hi), abs(lo), 1.0) * RANGE_PAD
+def _padded(lo: Any, hi: Any) -> Any:
+    """``(lo, hi)`` widened by RANGE_PAD of the largest of the span, ``|lo|``, ``|hi|`` and 1 (numbers or arrays)."""
+    import numpy as np
+
+    span = np.maximum.reduce([hi - lo, np.abs(hi), np.abs(lo), np.ones_like(lo)]) * RANGE_PAD
+    if np.ndim(span) == 0:
+        return float(lo - span), float(hi + span)
     return lo - span, hi + span
+
+
+#: Codes of the unit strategy below beyond [-1, 1]: an extreme value, by index into the extremes list.
+_EXTREME_CODE = 2.0
+
+
+def _per_column(
+    dtype: np.dtype[Any], shape: tuple[int, ...], lows: Any, highs: Any, *,
+    allow_nan: bool, allow_infinity: bool, extremes: bool,
+) -> st.SearchStrategy[np.ndarray]:
+    """An array whose column ``j`` (of the flattened rows) lies in ``[lows[j], highs[j]]``, drawn as one array.
+
+    One strategy per column (a tuple of them per row) made a [1, 784] image a 784-value example that
+    failed Hypothesis' ``large_base_example`` health check, and 100 rows of 64 columns ``data_too_large``.
+    Here Hypothesis draws one array of "unit" numbers ``u`` in [-1, 1], filled mostly with one value as
+    its array strategy does, and column ``j`` maps ``u`` onto its range: 0 is the column's simplest value
+    (0, or the bound nearest it), 1 and -1 its bounds, so shrinking still moves towards 0 and the bounds
+    are drawn often. NaN, infinities and the type's extremes are extra codes of ``u``.
+    """
+    import numpy as np
+    from hypothesis.extra import numpy as hnp
+
+    lows = np.asarray(lows, np.float64).reshape(-1)
+    highs = np.asarray(highs, np.float64).reshape(-1)
+    if dtype.kind == "f":
+        info = np.finfo(dtype)
+        top = float(info.max)
+        lows, highs = np.clip(lows, -top, top), np.clip(highs, -top, top)
+        # inside the bounds at the array's precision: a float32 bound rounded outward left the range
+        lo_t, hi_t = lows.astype(dtype), highs.astype(dtype)
+        lo_t = np.where(lo_t.astype(np.float64) < lows, np.nextafter(lo_t, dtype.type(np.inf)), lo_t)
+        hi_t = np.where(hi_t.astype(np.float64) > highs, np.nextafter(hi_t, dtype.type(-np.inf)), hi_t)
+        hi_t = np.maximum(hi_t, lo_t)
+        lows, highs = lo_t.astype(np.float64), hi_t.astype(np.float64)
+        special = ([0.0, -0.0, top, -top, float(info.tiny), -float(info.tiny), float(info.smallest_subnormal),
+                    float(info.eps)] if extremes else [])
+        special += [math.nan] if allow_nan else []
+        special += [math.inf, -math.inf] if allow_infinity else []
+    else:
+        iinfo = np.iinfo(dtype)
+        lows = np.maximum(np.ceil(lows), float(iinfo.min))
+        highs = np.maximum(np.minimum(np.floor(highs), float(iinfo.max)), lows)
+        special = [0, int(iinfo.min), int(iinfo.max)] if extremes else []
+    centre = np.clip(0.0, lows, highs)
+    unit = st.floats(-1.0, 1.0, allow_nan=False, allow_subnormal=False)
+    if special:
+        codes = [_EXTREME_CODE + k for k in range(len(special))]
+        unit = st.one_of(unit, st.sampled_from(codes))
+    per_row = len(lows)
+    rows = shape[0] if shape else 1
+
+    def place(u: np.ndarray) -> np.ndarray:
+        bound = np.where(u < 0, lows, highs)
+        offset = np.abs(np.clip(u, -1.0, 1.0)) * (bound - centre)  # no overflow: each side within the type
+        if dtype.kind == "f":
+            values = np.clip(centre + offset, lows, highs)
+            if not extremes:  # a subnormal or -0.0 is an extreme: 0 instead
+                values = np.where(np.abs(values) < float(info.tiny), 0.0, values)
+                values = np.clip(values, lows, highs) + 0.0
+            out = values.astype(dtype)
+        else:
+            # whole steps: |u| splits the side into equal parts, one per whole number on it
+            steps = np.minimum(np.floor(np.abs(np.clip(u, -1.0, 1.0)) * (np.abs(bound - centre) + 1)),
+                               np.abs(bound - centre))
+            values = np.clip(centre + np.sign(bound - centre) * steps, lows, highs)
+            out = _whole(values, dtype)
+        for k, value in enumerate(special):
+            hit = u == _EXTREME_CODE + k
+            if hit.any():
+                out[hit] = value
+        return out.reshape(shape)
+
+    return hnp.arrays(np.float64, (rows, per_row), elements=unit).map(place)
+
+
+def _whole(values: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
+    """Whole numbers held in float64 as ``dtype``; the type's limits exactly (float64 rounds 2**63 - 1 up)."""
+    import numpy as np
+
+    iinfo = np.iinfo(dtype)
+    out = np.empty(values.shape, dtype=dtype)
+    top, bottom = values >= float(iinfo.max), values <= float(iinfo.min)
+    middle = ~(top | bottom)
+    out[middle] = values[middle].astype(dtype)
+    out[top], out[bottom] = iinfo.max, iinfo.min
+    return out
 
 
 def _elements_for(
@@ -138,7 +246,6 @@ def _elements_for(
     allow_nan: bool,
     allow_infinity: bool,
     extremes: bool,
-    explicit: bool = False,
 ) -> st.SearchStrategy[Any]:
     import numpy as np
 
@@ -155,7 +262,7 @@ def _elements_for(
         return _float_elements(dtype, lo, hi, allow_nan=allow_nan, allow_infinity=allow_infinity, extremes=extremes)
     if dtype.kind in "iu":
         lo, hi = column_range if column_range is not None else DEFAULT_INT_RANGE
-        return _int_elements(dtype, lo, hi, extremes=extremes, explicit=explicit)
+        return _int_elements(dtype, lo, hi, extremes=extremes)
     raise UnsupportedModelError(
         f"cannot generate values for input {spec.name!r} of element type {kind!r}; supported are float, "
         "int, uint, bool and string tensors",
@@ -316,15 +423,11 @@ def model_inputs(
             elif spec.name in bounds:
                 lows = np.full(per_row, bounds[spec.name][0])
                 highs = np.full(per_row, bounds[spec.name][1])
-            if lows is not None and highs is not None and len(lows) == per_row:
-                cols = []
-                for j in range(per_row):
-                    rng = _padded(float(lows[j]), float(highs[j])) if spec.name not in bounds else (lows[j], highs[j])
-                    cols.append(_elements_for(spec, rng, None, allow_nan=allow_nan, allow_infinity=allow_infinity,
-                                              extremes=extremes, explicit=spec.name in bounds))
-                rows = shape[0] if shape else 1
-                values = draw(st.lists(st.tuples(*cols), min_size=rows, max_size=rows), label=spec.name)
-                array = np.asarray(values, dtype=dtype).reshape(shape)
+            if lows is not None and highs is not None and len(lows) == per_row and spec.elem_type != "bool":
+                if spec.name not in bounds:
+                    lows, highs = _padded(np.asarray(lows, np.float64), np.asarray(highs, np.float64))
+                array = draw(_per_column(dtype, shape, lows, highs, allow_nan=allow_nan,
+                                         allow_infinity=allow_infinity, extremes=extremes), label=spec.name)
             else:
                 glob = None
                 if lows is not None and highs is not None:

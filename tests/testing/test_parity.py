@@ -114,3 +114,54 @@ def test_a_shape_mismatch_shows_the_shapes_not_zero_rows() -> None:
         assert_parity(wrong, conv, X)
     assert "output 'probabilities': shape [2, 150] (reference) against [150, 3] (onnx)" in str(err.value)
     assert "0/0 rows" not in str(err.value)
+
+
+def test_the_search_runs_inside_a_users_own_given_test() -> None:
+    # assert_parity(search=N) in a user's @given test raised Hypothesis' nested_given health check on a
+    # correct model: the search's own Hypothesis phase now runs there too, and still finds what it finds
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    model, X, conv = _converted("sklearn-iris-logreg")
+    planted, planted_X, planted_conv = _converted("sklearn-planted-scaler-tree")
+    hypothesis_rows: list[int] = []
+
+    @settings(max_examples=2, deadline=None, database=None, derandomize=True)
+    @given(st.integers(0, len(X) - 10))
+    def per_batch(start: int) -> None:
+        _parity, search = assert_parity(model, conv, X[start:start + 10], search=400, seed=1)
+        assert "skipped" not in search.details["phases"]["hypothesis"]
+        hypothesis_rows.append(search.details["phases"]["hypothesis"]["rows"])
+        with pytest.raises(og.ParityError, match=r"(?s)search_divergences.*divergent row"):
+            assert_parity(planted, planted_conv, planted_X, search=200, seed=4, search_time_limit=30)
+
+    per_batch()
+    assert len(hypothesis_rows) == 2 and min(hypothesis_rows) > 0
+
+
+def test_a_nan_against_a_number_is_not_advised_a_larger_tolerance() -> None:
+    # the model answers NaN where the reference answers 3.0: the message read "max_abs=0 ... smallest passing
+    # atol inf" and "Loosen atol/rtol ...", as if a tolerance could make it pass
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Log", ["x"], ["y"])], "log",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    X = np.array([[1.0], [-1.0]], dtype=np.float32)
+
+    def reference(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return [np.log(np.abs(feeds["x"]))]
+
+    with pytest.raises(og.ParityError) as info:
+        assert_parity(reference, model, X)
+    message = str(info.value)
+    assert "no atol passes a NaN or infinity against a number" in message
+    assert "Loosen atol" not in message and "smallest passing atol" not in message
+    assert "No tolerance makes these outputs match" in message
+
+    def off_and_nan(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:  # a finite difference as well: advice stays
+        return [np.log(np.abs(feeds["x"])) + np.float32(0.5)]
+
+    with pytest.raises(og.ParityError, match="Loosen atol"):
+        assert_parity(off_and_nan, model, X)

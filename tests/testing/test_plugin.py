@@ -60,16 +60,21 @@ def test_fixture_passes_and_fails(pytester: pytest.Pytester, models: dict[str, P
     result.stdout.fnmatch_lines(["*test_bad*", "*ValidationFailedError*opset_within_caps*"])
 
 
-def test_a_parity_failure_in_the_fixture_shows_the_rows(pytester: pytest.Pytester, tmp_path: Path) -> None:
-    # the fixture's error named the check and the counts only; assert_parity quoted the rows
+def _two_iris_models(folder: Path) -> None:
+    """iris rows (X.npy), a logistic regression fitted on them (ref.onnx) and one that disagrees (other.onnx)."""
     import numpy as np
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
     X, y = load_iris(return_X_y=True)
-    np.save(tmp_path / "X.npy", X)
-    og.convert(LogisticRegression(max_iter=1000).fit(X[:100], y[:100]), X[:5]).save(tmp_path / "other.onnx")
-    og.convert(LogisticRegression(max_iter=1000).fit(X, y), X[:5]).save(tmp_path / "ref.onnx")
+    np.save(folder / "X.npy", X)
+    og.convert(LogisticRegression(max_iter=1000).fit(X[:100], y[:100]), X[:5]).save(folder / "other.onnx")
+    og.convert(LogisticRegression(max_iter=1000).fit(X, y), X[:5]).save(folder / "ref.onnx")
+
+
+def test_a_parity_failure_in_the_fixture_shows_the_rows(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    # the fixture's error named the check and the counts only; assert_parity quoted the rows
+    _two_iris_models(tmp_path)
     pytester.makepyfile(
         f"""
         import numpy as np
@@ -213,3 +218,38 @@ def test_markers_on_a_class_and_its_method_combine(pytester: pytest.Pytester, mo
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+def test_a_failure_shows_the_users_line_not_onnxgates_code(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    # the traceback of a failed check printed onnxgate's function bodies with their locals (the whole data
+    # array among them) under the user's line; onnxgate's frames are hidden now, the evidence stays
+    _two_iris_models(tmp_path)
+    pytester.makepyfile(
+        f"""
+        import numpy as np
+        import pytest
+        from onnxgate.testing import assert_parity, parametrize_with_checks
+
+        X = np.load({str(tmp_path / "X.npy")!r})
+        OTHER, REF = {str(tmp_path / "other.onnx")!r}, {str(tmp_path / "ref.onnx")!r}
+
+        def test_fixture(onnxgate_validate):
+            onnxgate_validate(OTHER, reference=REF, data=X)
+
+        def test_assert_parity():
+            assert_parity(REF, OTHER, X)
+
+        @parametrize_with_checks([OTHER], reference=REF, data=X)
+        def test_each(model, check):
+            check(model)
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    outcomes = result.parseoutcomes()
+    assert outcomes["failed"] == 3, outcomes  # fixture, assert_parity, and the parity check of the three
+    text = result.stdout.str()
+    for line in ("onnxgate_validate(OTHER, reference=REF, data=X)", "assert_parity(REF, OTHER, X)", "check(model)"):
+        assert f">       {line}" in text, line
+    assert text.count("row ") >= 3  # each failure quotes the worst rows
+    for body in ("known = set(inspect.signature", "failed = [r for r in results", "result = self.run(model)"):
+        assert body not in text, body

@@ -255,3 +255,80 @@ def test_ranges_that_mix_bounds_with_other_values_or_hold_no_rows_are_refused() 
         model_inputs(sig, ranges={"x": (0, 1), "zz": 3})
     with pytest.raises(InvalidDataError, match="ranges holds no rows"):
         model_inputs(sig, ranges=np.zeros((0, 2), dtype=np.float32))
+
+
+@pytest.mark.parametrize(("shape", "batch"), [((1, 784), 1), (("N", 1, 28, 28), (1, 2)), (("N", 64), (100, 100))])
+def test_data_ranges_on_wide_inputs_pass_hypothesis_health_checks(shape: tuple[Any, ...], batch: Any) -> None:
+    # one strategy per column: a [1, 784] input with ranges= failed large_base_example, 100 rows of 64
+    # columns data_too_large; every column must still stay inside its own range
+    sig = _sig(("x", "float32", shape))
+    width = int(np.prod([d for d in shape[1:]]))
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(30, width)) * np.arange(1, width + 1)).astype(np.float32).reshape((30, *shape[1:]))
+    lo, hi = X.reshape(30, -1).min(axis=0), X.reshape(30, -1).max(axis=0)
+    room = np.maximum.reduce([hi - lo, abs(hi), abs(lo), np.ones_like(lo)]) * 0.1
+
+    @settings(max_examples=10, deadline=None, database=None)
+    @given(model_inputs(sig, ranges=X, batch_size=batch))
+    def check(feeds: dict[str, np.ndarray]) -> None:
+        flat = feeds["x"].reshape(len(feeds["x"]), -1)
+        assert feeds["x"].dtype == np.float32 and feeds["x"].shape[1:] == tuple(shape[1:])
+        assert ((flat >= lo - room) & (flat <= hi + room)).all()
+
+    check()
+
+
+def test_each_column_is_drawn_across_its_own_range() -> None:
+    # columns of very different scales: each reaches both of its bounds and its inside, none leaves it
+    sig = _sig(("x", "float64", ("N", 3)))
+    bounds = np.array([[0.0, 1.0], [-1e6, -1e3], [5.0, 5.0]])
+    lows, highs = [], []
+
+    @settings(max_examples=200, deadline=None, database=None, derandomize=True)
+    @given(model_inputs(sig, ranges=bounds.T.copy(), batch_size=(1, 4)))
+    def check(feeds: dict[str, np.ndarray]) -> None:
+        x = feeds["x"]
+        lows.append(x.min(axis=0))
+        highs.append(x.max(axis=0))
+
+    check()
+    seen_lo, seen_hi = np.min(lows, axis=0), np.max(highs, axis=0)
+    room = np.maximum.reduce([bounds[:, 1] - bounds[:, 0], abs(bounds[:, 0]), abs(bounds[:, 1]), np.ones(3)]) * 0.1
+    assert (seen_lo >= bounds[:, 0] - room).all() and (seen_hi <= bounds[:, 1] + room).all()
+    width = bounds[:, 1] - bounds[:, 0] + 2 * room  # each column comes near both ends of its own range
+    assert (seen_lo <= bounds[:, 0] - room + 0.05 * width).all()
+    assert (seen_hi >= bounds[:, 1] + room - 0.05 * width).all()
+
+
+def test_observed_integer_ranges_are_not_widened_past_the_whole_numbers_seen() -> None:
+    # indices seen as 0..9 (padded to [-0.9, 9.9]) drew -1 and 10: out of bounds for a 10-row embedding
+    sig = _sig(("idx", "int64", ("N",)))
+    seen: set[int] = set()
+
+    @settings(max_examples=100, deadline=None, database=None, derandomize=True)
+    @given(model_inputs(sig, ranges={"idx": np.arange(10)}, batch_size=(1, 5)))
+    def check(feeds: dict[str, np.ndarray]) -> None:
+        seen.update(feeds["idx"].tolist())
+
+    check()
+    assert seen <= set(range(10)) and {0, 9} <= seen
+
+
+@pytest.mark.parametrize("ranges", [None, "data"], ids=["no-ranges", "data-ranges"])
+def test_negative_zero_and_subnormals_only_with_extremes(ranges: Any) -> None:
+    # the documentation lists -0.0 and subnormals as extremes; plain draws had both
+    sig = _sig(("x", "float32", ("N", 3)))
+    given_ranges = None if ranges is None else np.array([[-1e-30, -2.0, 0.0], [1e-30, 3.0, 1.0]], np.float32)
+
+    def odd(x: np.ndarray) -> np.ndarray:
+        return ((x != 0) & (np.abs(x) < np.finfo(np.float32).tiny)) | ((x == 0) & np.signbit(x))
+
+    @settings(max_examples=300, deadline=None, database=None, derandomize=True)
+    @given(model_inputs(sig, ranges=given_ranges))
+    def plain(feeds: dict[str, np.ndarray]) -> None:
+        assert not odd(feeds["x"]).any(), feeds["x"]
+
+    plain()
+    found = find(model_inputs(sig, ranges=given_ranges, extremes=True), lambda f: bool(odd(f["x"]).any()),
+                 settings=settings(database=None, max_examples=500))
+    assert odd(found["x"]).any()

@@ -328,6 +328,25 @@ def phase_edges(searcher: Searcher, rng: Any, allow_nan: bool | Sequence[bool]) 
             searcher.evaluate(candidates[part], bases_of[part], feature=feats_of[part])
 
 
+def _outside_hypothesis_test(run: Any) -> None:
+    """Call ``run`` (which runs a ``@given`` test) where Hypothesis does not see a test running.
+
+    ``given()`` raises the ``nested_given`` health check inside another ``@given`` test, and only the
+    outer test's settings can suppress it: ``assert_parity(..., search=N)`` called from a user's own
+    ``@given`` test failed that way on a correct model. Hypothesis keeps its test context per thread,
+    so the search's own test runs in a thread of its own there; the user's test waits for it.
+    """
+    from hypothesis.control import currently_in_test_context
+
+    if not currently_in_test_context():
+        run()
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="onnxgate-search") as pool:
+        pool.submit(run).result()
+
+
 def phase_hypothesis(searcher: Searcher, seed: int, allow_nan: bool) -> str | None:
     """Property-based search over the data's ranges; returns why it was skipped, or None."""
     try:
@@ -377,17 +396,20 @@ def phase_hypothesis(searcher: Searcher, seed: int, allow_nan: bool) -> str | No
             state["last"] = (x[0], b)
             raise AssertionError("models disagree")
 
-    test = settings(
-        max_examples=max(1, n_examples),
-        database=None,
-        deadline=None,
-        derandomize=False,
-        suppress_health_check=list(HealthCheck),
-        phases=[Phase.generate, Phase.shrink],
-        report_multiple_bugs=False,
-    )(hypothesis.seed(seed)(given(strategy)(prop)))
-    try:
+    def run() -> None:
+        test = settings(
+            max_examples=max(1, n_examples),
+            database=None,
+            deadline=None,
+            derandomize=False,
+            suppress_health_check=list(HealthCheck),
+            phases=[Phase.generate, Phase.shrink],
+            report_multiple_bugs=False,
+        )(hypothesis.seed(seed)(given(strategy)(prop)))
         test()
+
+    try:
+        _outside_hypothesis_test(run)
     except AssertionError:
         pass
     except Exception as err:  # hypothesis wraps some errors; the search must not crash the report
