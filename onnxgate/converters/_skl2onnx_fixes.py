@@ -1323,6 +1323,7 @@ def _hist_tree_with_category_sets(write_tree: Any, add_node: Any) -> Any:
         import numpy as np
 
         from onnxgate.converters._boosting import SAMPLE_FLOAT64
+        from onnxgate.converters._sklearn_graph import left_categories
 
         if SAMPLE_FLOAT64.get() is False and dtype in (None, np.float32):
             # rows of float32 (or integers): scikit-learn compares them, as doubles, with double thresholds; a
@@ -1351,8 +1352,7 @@ def _hist_tree_with_category_sets(write_tree: Any, add_node: Any) -> Any:
                 put(i, node, "BRANCH_LEQ", float(node["num_threshold"]), int(node["left"]), int(node["right"]),
                     missing)
             else:
-                words = bitsets[int(node["bitset_idx"])]
-                left = [c for c in range(32 * len(words)) if (int(words[c // 32]) >> (c % 32)) & 1] or [-1]
+                left = left_categories(bitsets[int(node["bitset_idx"])])
                 ids = [i, *range(spare, spare + len(left) - 1)]
                 spare += len(left) - 1
                 for k, code in enumerate(left):

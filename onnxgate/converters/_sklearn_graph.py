@@ -841,8 +841,10 @@ def exact_hist_thresholds(proto: Any, model: Any) -> int:
     NaN stays NaN, so each split's missing side holds), and each threshold becomes its own rank among
     them (:func:`feed_ranks`): ``x <= t_j`` is ``count <= j``, whole numbers float32 holds exactly.
 
-    Applied to an ensemble whose nodes are the estimator's, in scikit-learn's order, with numeric splits
-    only (categorical ones are left as they are); the count of ensembles changed is returned."""
+    Applied to an ensemble whose nodes are the estimator's, in scikit-learn's order (a categorical split as
+    the chain of ``BRANCH_EQ`` nodes :func:`~onnxgate.converters._skl2onnx_fixes.patch_hist_gradient_boosting`
+    writes, whose category codes are left as they are: whole numbers, and their columns fed as cast); the
+    count of ensembles changed is returned."""
     import numpy as np
 
     from onnxgate._onnx import model_opsets
@@ -853,11 +855,9 @@ def exact_hist_thresholds(proto: Any, model: Any) -> int:
     made = {out: node for node in graph.node for out in node.output}
     changed = 0
     for hist in (e for e in sub_estimators(model) if type(e).__name__.startswith("HistGradientBoosting")):
-        categorical = getattr(hist, "is_categorical_", None)
-        if not hasattr(hist, "_predictors") or (categorical is not None and np.any(categorical)):
+        if not hasattr(hist, "_predictors"):
             continue
-        expected = [(bool(n["is_leaf"]), int(n["feature_idx"]), float(n["num_threshold"]))
-                    for predictors in hist._predictors for predictor in predictors for n in predictor.nodes]
+        expected = _hist_nodes(hist)
         for tree in list(graph.node):
             if tree.domain != "ai.onnx.ml" or tree.op_type not in _TREE_ENSEMBLES:
                 continue
@@ -869,22 +869,48 @@ def exact_hist_thresholds(proto: Any, model: Any) -> int:
             values = np.asarray(attrs["nodes_values"].floats, dtype=np.float64)
             features = list(attrs["nodes_featureids"].ints)
             if len(modes) != len(expected) or not all(
-                    (mode == "LEAF") == leaf and (leaf or (mode == "BRANCH_LEQ" and f == want and (
-                        value == t or abs(value - t) <= 2 * float(np.spacing(np.float32(abs(t)))))))
-                    for mode, f, value, (leaf, want, t) in zip(modes, features, values, expected)):
+                    mode == want_mode and (mode == "LEAF" or (f == want and (
+                        value == t or (mode == "BRANCH_LEQ"
+                                       and abs(value - t) <= 2 * float(np.spacing(np.float32(abs(t))))))))
+                    for mode, f, value, (want_mode, want, t) in zip(modes, features, values, expected)):
                 continue
             thresholds: dict[int, Any] = {}
-            for leaf, f, t in expected:
-                if not leaf:
+            for mode, f, t in expected:
+                if mode == "BRANCH_LEQ":
                     thresholds.setdefault(f, set()).add(t)
             ranked = {f: np.array(sorted(ts), dtype=np.float64) for f, ts in thresholds.items()}
-            ranks = [value if mode == "LEAF" else float(np.searchsorted(ranked[f], t))
+            ranks = [float(np.searchsorted(ranked[f], t)) if mode == "BRANCH_LEQ" else value
                      for mode, f, value, (_, _, t) in zip(modes, features, values, expected)]
             feed_ranks(proto, tree, cast.input[0], ranked, int(hist.n_features_in_), ranks)
             made = {out: n for n in graph.node for out in n.output}
             changed += 1
             break
     return changed
+
+
+def _hist_nodes(hist: Any) -> list[tuple[str, int, float]]:
+    """The (mode, feature, threshold) of each node of a fitted HistGradientBoosting model's ensemble, in the
+    order skl2onnx writes them: a categorical split as one ``BRANCH_EQ`` per category sent left (the
+    codes of the model's own encoder), as ``patch_hist_gradient_boosting`` writes it."""
+    out: list[tuple[str, int, float]] = []
+    for predictors in hist._predictors:
+        for predictor in predictors:
+            bitsets: Any = getattr(predictor, "raw_left_cat_bitsets", ())
+            for n in predictor.nodes:
+                if n["is_leaf"]:
+                    out.append(("LEAF", 0, 0.0))
+                elif not n["is_categorical"]:
+                    out.append(("BRANCH_LEQ", int(n["feature_idx"]), float(n["num_threshold"])))
+                else:
+                    left = left_categories(bitsets[int(n["bitset_idx"])])
+                    out.extend(("BRANCH_EQ", int(n["feature_idx"]), float(code)) for code in left)
+    return out
+
+
+def left_categories(words: Any) -> list[int]:
+    """The category codes a HistGradientBoosting split sends left, from its bitset (32-bit words); ``[-1]``,
+    a code no value has, when it sends none."""
+    return [c for c in range(32 * len(words)) if (int(words[c // 32]) >> (c % 32)) & 1] or [-1]
 
 
 def feed_ranks(proto: Any, tree: Any, source: str, ranked: dict[int, Any], width: int, ranks: list[float],

@@ -490,7 +490,7 @@ class SklearnConverter(Converter):
                     # scikit-learn trees compare; HistGradientBoosting and LightGBM (a pipeline's step: on its
                     # own LightGBM says so itself; helper-116) compare float64 with double thresholds.
                     # HistGradientBoosting's numeric splits are fed as ranks counted in double
-                    # (exact_hist_thresholds), which its categorical ones are not
+                    # (exact_hist_thresholds): warned of where an ensemble of its could not be
                     warnings.append(
                         f"{histogram[0]} compares float64 features with double thresholds; the graph's trees "
                         "compare them as float32 (ai.onnx.ml's tree ensembles), whatever the precision, so a value "
