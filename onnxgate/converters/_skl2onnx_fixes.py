@@ -769,6 +769,67 @@ def patch_hard_voting_labels() -> None:
                        lambda model, member: getattr(model, "voting", "soft") == "hard")
 
 
+def patch_adaboost_member_labels() -> None:
+    """AdaBoostClassifier (SAMME, scikit-learn's one algorithm since 1.6) adds up its members' ``predict``,
+    each one-hot and weighted; skl2onnx one-hot encoded the argmax of each member's probabilities, which
+    orders otherwise than its label for ``SVC(probability=True)`` (Platt's probabilities: 106 of 178 wine
+    labels wrong, probabilities 0.13 off). Each ArgMax reads the member's label output instead, as the
+    one-hot of its position among the classes (an ``Equal`` with them): its ``predict``, whatever the
+    class labels. Integer and text classes; others keep skl2onnx's converter."""
+    original = _replaceable("SklearnAdaBoostClassifier", "_onnxgate_member_labels")
+    if original is None:
+        return
+
+    def convert(scope: Any, operator: Any, container: Any) -> None:
+        import numpy as np
+        from onnx import TensorProto
+
+        from onnxgate._graph import traced_back
+
+        model = operator.raw_operator
+        classes = np.asarray(getattr(model, "classes_", ()))
+        before, declared = len(container.nodes), set(scope.operators)
+        original(scope, operator, container)
+        text = classes.dtype.kind in "OUS"
+        if (classes.dtype.kind not in "iuOUS" or getattr(model, "algorithm", "SAMME") != "SAMME"
+                or (text and container.target_opset_any_domain("ai.onnx.ml") < 2)):
+            return
+        label_of = {member.outputs[1].onnx_name: member.outputs[0].onnx_name
+                    for name, member in scope.operators.items()
+                    if name not in declared and len(member.outputs) == 2}
+        added = container.nodes[before:]
+        made = {out: node for node in added for out in node.output}
+        row = None
+        for node in added:
+            source = traced_back(made, node.input[0], ("Cast", "Identity")) if node.op_type == "ArgMax" else None
+            if source not in label_of:
+                continue
+            if row is None:
+                row = scope.get_unique_variable_name("classes_row")
+                # a text label is first mapped to its position (Equal takes text only from opset 19)
+                values = np.arange(len(classes)) if text else classes.astype(np.int64)
+                container.add_initializer(row, TensorProto.INT64, [1, len(classes)], values)
+                column = scope.get_unique_variable_name("label_column")
+                container.add_initializer(column, TensorProto.INT64, [2], [-1, 1])
+            found = label_of[source]
+            if text:
+                found = scope.get_unique_variable_name("member_label_position")
+                container.add_node("LabelEncoder", [label_of[source]], found, op_domain="ai.onnx.ml", op_version=2,
+                                   name=scope.get_unique_operator_name("LabelEncoder"),
+                                   keys_strings=[str(c) for c in classes], values_int64s=list(range(len(classes))),
+                                   default_int64=-1)
+            label = scope.get_unique_variable_name("member_label")
+            container.add_node("Reshape", [found, column], label, name=scope.get_unique_operator_name("Reshape"))
+            hit = scope.get_unique_variable_name("member_label_hit")
+            container.add_node("Equal", [label, row], hit, name=scope.get_unique_operator_name("Equal"))
+            one_hot = scope.get_unique_variable_name("member_label_one_hot")
+            container.add_node("Cast", [hit], one_hot, name=scope.get_unique_operator_name("Cast"),
+                               to=TensorProto.FLOAT)
+            node.input[0] = one_hot  # the ArgMax now picks the member's label's position
+
+    _replace("SklearnAdaBoostClassifier", "_onnxgate_member_labels", original, convert)
+
+
 def patch_stacking_final_labels() -> None:
     """A StackingClassifier labels a row by its final estimator's ``predict``; skl2onnx took the argmax of that
     estimator's probabilities, which are scores without ``predict_proba`` (final SVC() on two classes: every

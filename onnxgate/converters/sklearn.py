@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from onnxgate.converters._base import Converter, RawConversion, sanitise_names
 from onnxgate.converters._skl2onnx_fixes import (
     ROWS_FLOAT32,
+    patch_adaboost_member_labels,
     patch_bagging_votes,
     patch_binary_stacking_decisions,
     patch_hard_voting_labels,
@@ -170,6 +171,7 @@ def _skl2onnx() -> Any:
     patch_binary_stacking_decisions()
     patch_bagging_votes()
     patch_hard_voting_labels()
+    patch_adaboost_member_labels()
     patch_stacking_final_labels()
     register_binarizer()
     register_normalizer()

@@ -3012,3 +3012,27 @@ def test_a_function_transformer_of_a_python_function_is_refused_by_name() -> Non
     model = make_pipeline(FunctionTransformer(lambda x: x * 2), Ridge()).fit(X, X.sum(axis=1))
     with pytest.raises(og.UnsupportedModelError, match=r"FunctionTransformer\(func=<lambda>\).*numpy\.log1p"):
         og.convert(model, X[:5])
+
+
+@pytest.mark.parametrize(("member", "labels"), [("svc-probability", "ints"), ("svc-probability", "text"),
+                                                 ("svc", "ints"), ("svc", "text")])
+def test_adaboost_votes_with_its_members_labels(member: str, labels: str) -> None:
+    # AdaBoost (SAMME) adds up its members' predict; skl2onnx took the argmax of their probabilities, which
+    # orders otherwise for SVC(probability=True) (106 of 178 wine labels wrong) and are scores for SVC()
+    import onnxruntime as ort
+    from sklearn.datasets import load_breast_cancer, load_wine
+    from sklearn.ensemble import AdaBoostClassifier
+    from sklearn.svm import SVC
+
+    X, y = (load_wine if member == "svc-probability" else load_breast_cancer)(return_X_y=True)
+    names = np.array(["ten", "twenty", "thirty"] if labels == "text" else [10, 20, 30])[y]
+    estimator = SVC(probability=True, random_state=0) if member == "svc-probability" else SVC()
+    with warnings.catch_warnings():  # scikit-learn 1.9 deprecates SVC(probability=True)
+        warnings.simplefilter("ignore", FutureWarning)
+        model = AdaBoostClassifier(estimator, n_estimators=5, random_state=0).fit(X, names)
+        conv = og.convert(model, X[:5])
+        session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+        label, probabilities = session.run(None, {session.get_inputs()[0].name: X})[:2]
+        np.testing.assert_array_equal(label.ravel(), model.predict(X))
+        np.testing.assert_allclose(probabilities, model.predict_proba(X), atol=1e-5)
+        assert og.validate(conv, reference=model, data=X).passed
