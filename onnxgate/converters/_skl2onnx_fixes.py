@@ -622,6 +622,48 @@ def decision_written(member: Any) -> str | None:
     return "svm" if type(member).__name__ in ("SVC", "NuSVC") and len(getattr(member, "classes_", ())) == 2 else None
 
 
+def without_platt(member: Any) -> Any:
+    """A copy of an ``SVC``/``NuSVC`` fitted with ``probability=True`` whose converter writes its decision
+    scores (what its ``decision_function`` and ``predict`` use), not Platt's probabilities."""
+    import copy
+
+    import numpy as np
+
+    alone = copy.copy(member)
+    alone.probability, alone._probA, alone._probB = False, np.empty(0), np.empty(0)
+    return alone
+
+
+def patch_one_vs_one_scores() -> None:
+    """OneVsOneClassifier's scores (its ``decision_function``) sum each pair's votes and its member's
+    confidence, the member's ``decision_function`` where it has one; skl2onnx took the member's second
+    probability, which for ``SVC(probability=True)`` is Platt's, not the decision: the scores were 0.49 off
+    on wine (the labels, votes, held). Such members are converted as copies that write their decision
+    scores (:func:`without_platt`)."""
+    original = _replaceable("SklearnOneVsOneClassifier", "_onnxgate_scores")
+    if original is None:
+        return
+
+    def convert(scope: Any, operator: Any, container: Any) -> None:
+        import copy
+
+        model = operator.raw_operator
+        members = list(getattr(model, "estimators_", ()))
+        platt = [type(m).__name__ in ("SVC", "NuSVC") and getattr(m, "probability", False) for m in members]
+        if not any(platt):
+            original(scope, operator, container)
+            return
+        decided = copy.copy(model)
+        decided.estimators_ = [without_platt(m) if p else m for m, p in zip(members, platt)]
+        operator.raw_operator = decided
+        try:
+            original(scope, operator, container)
+        finally:
+            operator.raw_operator = model
+
+    _replace("SklearnOneVsOneClassifier", "_onnxgate_scores", original, convert)
+
+
 def member_decision(w: Any, features: str, inputs: Any, member: Any) -> str:
     """A binary member's ``decision_function`` as an ``[N, 1]`` tensor of ``w``'s float type, computed from
     ``features`` (the matrix ``inputs`` make, in that type); the member is one :func:`decision_written` knows."""
@@ -635,8 +677,8 @@ def member_decision(w: Any, features: str, inputs: Any, member: Any) -> str:
     if decision_written(member) == "linear":
         product = w.node("MatMul", features, w.const(np.asarray(member.coef_, dtype=np.float64).reshape(-1, 1)))
         return str(w.node("Add", product, w.const(np.reshape(member.intercept_, (1, 1)))))
-    alone = copy.copy(member)  # its own options: raw scores, whatever the ensemble's member has
-    alone.probability, alone._probA, alone._probB = False, np.empty(0), np.empty(0)  # scores, not Platt's
+    alone = without_platt(member) if getattr(member, "probability", False) else copy.copy(member)
+    # its own options (raw scores, whatever the ensemble's member has)
     container.add_options(id(alone), {"raw_scores": True})
     scope.add_options(id(alone), {"raw_scores": True})
     label = scope.declare_local_variable("member_label", Int64TensorType())

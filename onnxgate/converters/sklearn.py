@@ -48,6 +48,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     patch_hist_gradient_boosting,
     patch_isotonic_calibration,
     patch_knn_distance_weights,
+    patch_one_vs_one_scores,
     patch_operator_verification,
     patch_per_tree_thresholds,
     patch_radius_neighbors,
@@ -172,6 +173,7 @@ def _skl2onnx() -> Any:
     patch_bagging_votes()
     patch_hard_voting_labels()
     patch_adaboost_member_labels()
+    patch_one_vs_one_scores()
     patch_stacking_final_labels()
     register_binarizer()
     register_normalizer()
