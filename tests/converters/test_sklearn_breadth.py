@@ -3019,7 +3019,6 @@ def test_a_function_transformer_of_a_python_function_is_refused_by_name() -> Non
 def test_adaboost_votes_with_its_members_labels(member: str, labels: str) -> None:
     # AdaBoost (SAMME) adds up its members' predict; skl2onnx took the argmax of their probabilities, which
     # orders otherwise for SVC(probability=True) (106 of 178 wine labels wrong) and are scores for SVC()
-    import onnxruntime as ort
     from sklearn.datasets import load_breast_cancer, load_wine
     from sklearn.ensemble import AdaBoostClassifier
     from sklearn.svm import SVC
@@ -3030,18 +3029,12 @@ def test_adaboost_votes_with_its_members_labels(member: str, labels: str) -> Non
     with warnings.catch_warnings():  # scikit-learn 1.9 deprecates SVC(probability=True)
         warnings.simplefilter("ignore", FutureWarning)
         model = AdaBoostClassifier(estimator, n_estimators=5, random_state=0).fit(X, names)
-        conv = og.convert(model, X[:5])
-        session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
-        label, probabilities = session.run(None, {session.get_inputs()[0].name: X})[:2]
-        np.testing.assert_array_equal(label.ravel(), model.predict(X))
-        np.testing.assert_allclose(probabilities, model.predict_proba(X), atol=1e-5)
-        assert og.validate(conv, reference=model, data=X).passed
+        _answers_as_scikit_learn(model, X, model.predict_proba(X))
 
 
 def test_one_vs_one_scores_of_svc_with_probabilities_are_its_decisions() -> None:
     # OneVsOneClassifier's scores add each member's decision_function; skl2onnx took Platt's probability of an
     # SVC(probability=True) member: 0.49 off on wine, validate failed a file whose labels were right
-    import onnxruntime as ort
     from sklearn.datasets import load_wine
     from sklearn.multiclass import OneVsOneClassifier
     from sklearn.svm import SVC
@@ -3050,9 +3043,16 @@ def test_one_vs_one_scores_of_svc_with_probabilities_are_its_decisions() -> None
     with warnings.catch_warnings():  # scikit-learn 1.9 deprecates SVC(probability=True)
         warnings.simplefilter("ignore", FutureWarning)
         model = OneVsOneClassifier(SVC(probability=True, random_state=0)).fit(X, y)
-        conv = og.convert(model, X[:5])
-        session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
-        label, scores = session.run(None, {session.get_inputs()[0].name: X})[:2]
-        np.testing.assert_array_equal(label.ravel(), model.predict(X))
-        np.testing.assert_allclose(scores, model.decision_function(X), atol=1e-5)
-        assert og.validate(conv, reference=model, data=X).passed
+        _answers_as_scikit_learn(model, X, model.decision_function(X))
+
+
+def _answers_as_scikit_learn(model: Any, X: Any, second: Any) -> None:
+    """The file answers ``model.predict`` as its label and ``second`` as its second output, and validates."""
+    import onnxruntime as ort
+
+    conv = og.convert(model, X[:5])
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    label, values = session.run(None, {session.get_inputs()[0].name: X})[:2]
+    np.testing.assert_array_equal(label.ravel(), model.predict(X))
+    np.testing.assert_allclose(values, second, atol=1e-5)
+    assert og.validate(conv, reference=model, data=X).passed
