@@ -872,6 +872,28 @@ def patch_adaboost_member_labels() -> None:
     _replace("SklearnAdaBoostClassifier", "_onnxgate_member_labels", original, convert)
 
 
+def patch_multi_output_member_options() -> None:
+    """skl2onnx's MultiOutputClassifier converter passes ``zipmap=False`` to every member's converter, and a
+    member whose converter has no such option failed the whole conversion (``LinearSVC``: "Option 'zipmap'
+    not in ['nocl', 'output_class_labels', 'raw_scores']"; raw skl2onnx too). Each member now gets only the
+    options its converter takes. Applied once, to that converter module's name for the member builder."""
+    from skl2onnx._supported_operators import get_model_alias
+    from skl2onnx.algebra.onnx_operator import OnnxSubEstimator
+    from skl2onnx.common._registration import _converter_pool
+    from skl2onnx.operator_converters import multioutput
+
+    if getattr(multioutput.OnnxSubEstimator, "_onnxgate_options", False):
+        return
+
+    def member(sub: Any, *args: Any, options: Any = None, **kwargs: Any) -> Any:
+        allowed = _converter_pool[get_model_alias(type(sub))].get_allowed_options() or {}
+        taken = {k: v for k, v in (options or {}).items() if k in allowed}
+        return OnnxSubEstimator(sub, *args, options=taken or None, **kwargs)
+
+    member._onnxgate_options = True  # type: ignore[attr-defined]
+    multioutput.OnnxSubEstimator = member
+
+
 def patch_stacking_final_labels() -> None:
     """A StackingClassifier labels a row by its final estimator's ``predict``; skl2onnx took the argmax of that
     estimator's probabilities, which are scores without ``predict_proba`` (final SVC() on two classes: every

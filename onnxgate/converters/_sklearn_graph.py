@@ -430,6 +430,36 @@ def _writes_position(graph: Any, name: str) -> bool:
     return node is not None and node.op_type == "ArgMax"
 
 
+def unanswered_scores(proto: Any, model: Any, warnings: list[str]) -> None:
+    """A MultiOutputClassifier whose members have no ``predict_proba`` answers ``predict`` only (its own
+    ``predict_proba`` is not there); skl2onnx still wrote a ``probabilities`` output of the members' scores,
+    which no scikit-learn answer checks, so validate failed a file whose labels were right. That output is
+    left out (with the nodes only it used), and said."""
+    final = final_step(model)
+    if type(final).__name__ != "MultiOutputClassifier" or hasattr(final, "predict_proba"):
+        return
+    graph = proto.graph
+    if len(graph.output) < 2 or any(a.type in (5, 10) for n in graph.node for a in n.attribute):  # GRAPH(S)
+        return
+    dropped = [o.name for o in graph.output[1:]]
+    del graph.output[1:]
+    needed = {o.name for o in graph.output}
+    kept = []
+    for node in reversed(list(graph.node)):
+        if any(out in needed for out in node.output):
+            kept.append(node)
+            needed.update(i for i in node.input if i)
+    del graph.node[:]
+    graph.node.extend(reversed(kept))
+    unused = [t for t in graph.initializer if t.name not in needed]
+    for tensor in unused:
+        graph.initializer.remove(tensor)
+    warnings.append(
+        f"{type(final).__name__}'s members have no predict_proba, so it answers predict only: the output(s) "
+        f"{dropped} skl2onnx writes (the members' scores, which no scikit-learn answer checks) are left out"
+    )
+
+
 def radius_outliers(proto: Any, model: Any) -> None:
     """A RadiusNeighborsClassifier with an ``outlier_label``: a row with no training row within the radius
     gets that label and probabilities of 0 (1 for the label, where it is a class), as scikit-learn answers it.

@@ -48,6 +48,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     patch_hist_gradient_boosting,
     patch_isotonic_calibration,
     patch_knn_distance_weights,
+    patch_multi_output_member_options,
     patch_one_vs_one_scores,
     patch_operator_verification,
     patch_per_tree_thresholds,
@@ -98,6 +99,7 @@ from onnxgate.converters._sklearn_graph import (
     refuse_ill_typed_double,
     root_line,
     set_metadata,
+    unanswered_scores,
     zero_init_base_values,
 )
 from onnxgate.converters._sklearn_models import (
@@ -174,6 +176,7 @@ def _skl2onnx() -> Any:
     patch_hard_voting_labels()
     patch_adaboost_member_labels()
     patch_one_vs_one_scores()
+    patch_multi_output_member_options()
     patch_stacking_final_labels()
     register_binarizer()
     register_normalizer()
@@ -692,6 +695,7 @@ class SklearnConverter(Converter):
         portable_locale(proto, warnings)
         labels_as_classes(proto, model)
         radius_outliers(proto, model)
+        unanswered_scores(proto, model, warnings)
         lightgbm_category_codes(proto, model, opset)
         if compute == "float64":
             double_feature_vectorizers(proto)

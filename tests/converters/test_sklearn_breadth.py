@@ -3056,3 +3056,22 @@ def _answers_as_scikit_learn(model: Any, X: Any, second: Any) -> None:
     np.testing.assert_array_equal(label.ravel(), model.predict(X))
     np.testing.assert_allclose(values, second, atol=1e-5)
     assert og.validate(conv, reference=model, data=X).passed
+
+
+@pytest.mark.parametrize("member", ["LinearSVC", "RidgeClassifier", "SVC"])
+def test_a_multi_output_classifier_without_probabilities_answers_its_labels(member: str) -> None:
+    # LinearSVC members failed the conversion (skl2onnx passed them zipmap=False, raw skl2onnx too); Ridge and SVC
+    # members gave a 'probabilities' output of scores no scikit-learn answer checks: validate failed right labels
+    from sklearn import linear_model, svm
+    from sklearn.multioutput import MultiOutputClassifier
+
+    X, y = _iris()
+    Y = np.c_[y, (y > 0).astype(int)]
+    estimator = getattr(svm, member, None) or getattr(linear_model, member)
+    model = MultiOutputClassifier(estimator()).fit(X, Y)
+    conv = og.convert(model, X[:5])
+    assert conv.signature.output_names == ["label"]
+    assert any("answers predict only" in w for w in conv.warnings), conv.warnings
+    assert og.validate(conv, reference=model, data=X).passed
+    with_probabilities = MultiOutputClassifier(linear_model.LogisticRegression(max_iter=1000)).fit(X, Y)
+    assert len(og.convert(with_probabilities, X[:5]).signature.outputs) == 2
