@@ -689,6 +689,78 @@ def member_decision(w: Any, features: str, inputs: Any, member: Any) -> str:
     return str(w.node("Gather", raw.onnx_name, w.const([1], np.int64), axis=1))  # [-d, d]: d, as a column
 
 
+def _flat_steps(model: Any) -> list[Any]:
+    """A pipeline's steps, nested pipelines' spelled out; ``[model]`` for a plain estimator."""
+    steps = getattr(model, "steps", None)
+    return [s for _, step in steps for s in _flat_steps(step)] if steps else [model]
+
+
+def _last_step(model: Any) -> Any:
+    """A pipeline's last step (through nested pipelines); the model itself when it is none."""
+    return _flat_steps(model)[-1]
+
+
+def _steps_before_last(scope: Any, model: Any, source: Any) -> Any:
+    """The variable holding ``source`` through a pipeline's steps before its last (a Pipeline operator of its
+    own, converted by skl2onnx's pipeline converter), or ``source`` itself for a plain estimator."""
+    before = _flat_steps(model)[:-1]
+    if not before:
+        return source
+    from sklearn.pipeline import Pipeline
+
+    this = scope.declare_local_operator("SklearnPipeline", raw_model=Pipeline([(f"step{i}", step) for i, step
+                                                                                in enumerate(before)]))
+    this.inputs = [source]
+    out = scope.declare_local_variable("member_steps", source.type.__class__())
+    this.outputs.append(out)
+    return out
+
+
+def patch_pipeline_step_options() -> None:
+    """skl2onnx's converter of a pipeline inside another model (a stacking or voting member) gives every
+    classifier step ``zipmap=False``, and a step whose converter has no such option failed the whole
+    conversion (``make_pipeline(StandardScaler(), LinearSVC())`` in a StackingClassifier: "Option 'zipmap'
+    not in ['nocl', 'output_class_labels', 'raw_scores']"; raw skl2onnx too). The option goes only to steps
+    whose converter takes it."""
+    from skl2onnx._parse import _parse_sklearn
+    from skl2onnx._supported_operators import get_model_alias
+    from skl2onnx.common._apply_operation import apply_cast
+    from skl2onnx.common._registration import _converter_pool
+    from skl2onnx.common.data_types import guess_proto_type
+    from sklearn.base import is_classifier
+    from sklearn.pipeline import Pipeline
+
+    original = _replaceable("SklearnPipeline", "_onnxgate_step_options")
+    if original is None:
+        return
+
+    def convert(scope: Any, operator: Any, container: Any) -> None:
+        inputs, outputs = operator.inputs, operator.inputs
+        for _, step in operator.raw_operator.steps:
+            try:
+                alias = "SklearnPipeline" if isinstance(step, Pipeline) else get_model_alias(type(step))
+                allowed = _converter_pool[alias].get_allowed_options() or {}
+            except KeyError:  # no converter: _parse_sklearn says so below
+                allowed = {}
+            if (is_classifier(step) or isinstance(step, Pipeline)) and "zipmap" in allowed:
+                scope.add_options(id(step), options={"zipmap": False})
+                container.add_options(id(step), options={"zipmap": False})
+            outputs = _parse_sklearn(scope, step, inputs, custom_parsers=None)
+            inputs = outputs
+        if len(outputs) != len(operator.outputs):
+            raise RuntimeError(f"the pipeline's last step answers {len(outputs)} outputs, the pipeline "
+                               f"{len(operator.outputs)}")
+        for source, out in zip(outputs, operator.outputs):
+            name = scope.get_unique_operator_name("Id" + operator.onnx_name)
+            if isinstance(out.type, type(source.type)):
+                container.add_node("Identity", source.full_name, out.full_name, name=name)
+            else:  # the pipeline's declared type differs from its last step's
+                apply_cast(scope, source.full_name, out.full_name, container, operator_name=name,
+                           to=guess_proto_type(out.type))
+
+    _replace("SklearnPipeline", "_onnxgate_step_options", original, convert)
+
+
 def patch_binary_stacking_decisions() -> None:
     """A StackingClassifier on two classes stacks each member's ``decision_function`` as one column (and
     ``predict_proba``'s second); skl2onnx took the raw scores as they came, two columns or one by member, so
@@ -710,7 +782,8 @@ def patch_binary_stacking_decisions() -> None:
         pairs = [(est, how) for est, how in zip(model.estimators_, model.stack_method_) if not isinstance(est, str)]
         if (len(model.classes_) != 2 or all(how == "predict_proba" for _, how in pairs)
                 or any(how not in ("predict_proba", "decision_function") for _, how in pairs)
-                or any(how == "decision_function" and decision_written(est) is None for est, how in pairs)):
+                or any(how == "decision_function" and decision_written(_last_step(est)) is None
+                       for est, how in pairs)):
             return original(scope, operator, container, model)
         double = isinstance(operator.inputs[0].type, DoubleTensorType)
         w = GraphWriter(scope, container, np.float64 if double else np.float32)
@@ -718,7 +791,9 @@ def patch_binary_stacking_decisions() -> None:
         columns = []
         for est, how in pairs:
             if how == "decision_function":
-                columns.append(member_decision(w, features, [operator.inputs[0]], est))
+                # a pipeline member: its steps before the last, then the last one's decision on their output
+                inputs = [_steps_before_last(scope, est, operator.inputs[0])]
+                columns.append(member_decision(w, inputs[0].onnx_name, inputs, _last_step(est)))
             else:  # the second class's probability
                 scores = stacking._fetch_scores(scope, container, est, operator.inputs[0])
                 columns.append(w.node("Gather", scores, w.const([1], np.int64), axis=1))

@@ -52,6 +52,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     patch_one_vs_one_scores,
     patch_operator_verification,
     patch_per_tree_thresholds,
+    patch_pipeline_step_options,
     patch_radius_neighbors,
     patch_stacking_final_labels,
     register_binarizer,
@@ -177,6 +178,7 @@ def _skl2onnx() -> Any:
     patch_adaboost_member_labels()
     patch_one_vs_one_scores()
     patch_multi_output_member_options()
+    patch_pipeline_step_options()
     patch_stacking_final_labels()
     register_binarizer()
     register_normalizer()

@@ -3075,3 +3075,22 @@ def test_a_multi_output_classifier_without_probabilities_answers_its_labels(memb
     assert og.validate(conv, reference=model, data=X).passed
     with_probabilities = MultiOutputClassifier(linear_model.LogisticRegression(max_iter=1000)).fit(X, Y)
     assert len(og.convert(with_probabilities, X[:5]).signature.outputs) == 2
+
+
+@pytest.mark.parametrize(("data", "last"), [("breast_cancer", "SVC"), ("breast_cancer", "LinearSVC"),
+                                            ("wine", "LinearSVC")])
+def test_a_stacking_member_that_is_a_pipeline_converts_and_validates(data: str, last: str) -> None:
+    # make_pipeline(StandardScaler(), LinearSVC()) as a member failed the conversion (skl2onnx gave the step
+    # zipmap=False, which LinearSVC's converter refuses; raw skl2onnx too); on two classes a pipeline ending in
+    # an SVC stacked skl2onnx's two raw score columns, and the file disagreed with scikit-learn
+    from sklearn import datasets, svm
+    from sklearn.ensemble import RandomForestClassifier, StackingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = getattr(datasets, f"load_{data}")(return_X_y=True)
+    member = make_pipeline(StandardScaler(), getattr(svm, last)())
+    model = StackingClassifier([("p", member), ("r", RandomForestClassifier(5, random_state=0))],
+                               final_estimator=LogisticRegression(max_iter=2000)).fit(X, y)
+    _answers_as_scikit_learn(model, X, model.predict_proba(X))
