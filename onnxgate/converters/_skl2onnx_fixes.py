@@ -736,15 +736,23 @@ def patch_pipeline_step_options() -> None:
 
     def convert(scope: Any, operator: Any, container: Any) -> None:
         inputs, outputs = operator.inputs, operator.inputs
-        for _, step in operator.raw_operator.steps:
+        steps = operator.raw_operator.steps
+        # an option the model around gave the pipeline reaches the step that answers (OneVsOneClassifier asks
+        # for raw scores: a pipeline ending in SVC() answered its binary scores negated, 0.51 off on wine)
+        raw = container.get_options(operator.raw_operator, {"raw_scores": None}).get("raw_scores")
+        for index, (_, step) in enumerate(steps):
             try:
                 alias = "SklearnPipeline" if isinstance(step, Pipeline) else get_model_alias(type(step))
                 allowed = _converter_pool[alias].get_allowed_options() or {}
             except KeyError:  # no converter: _parse_sklearn says so below
                 allowed = {}
-            if (is_classifier(step) or isinstance(step, Pipeline)) and "zipmap" in allowed:
-                scope.add_options(id(step), options={"zipmap": False})
-                container.add_options(id(step), options={"zipmap": False})
+            given = {"zipmap": False} if is_classifier(step) or isinstance(step, Pipeline) else {}
+            if raw is not None and index == len(steps) - 1:
+                given["raw_scores"] = raw
+            given = {k: v for k, v in given.items() if k in allowed}
+            if given:
+                scope.add_options(id(step), options=given)
+                container.add_options(id(step), options=given)
             outputs = _parse_sklearn(scope, step, inputs, custom_parsers=None)
             inputs = outputs
         if len(outputs) != len(operator.outputs):
@@ -1019,9 +1027,10 @@ def register_one_vs_rest_decisions() -> None:
         model = operator.raw_operator
         members = list(getattr(model, "estimators_", ()))
         classes = np.asarray(model.classes_)
-        kinds = [decision_written(m) for m in members]
+        kinds = [decision_written(_last_step(m)) for m in members]
+        piped = any(_last_step(m) is not m for m in members)
         if (not members or None in kinds or classes.dtype.kind not in "iubOUS"
-                or (model.multilabel_ and len(members) < 2)
+                or (model.multilabel_ and len(members) < 2) or (piped and len(operator.inputs) != 1)
                 or not all(hasattr(m, "decision_function") for m in members)):
             original(scope, operator, container)
             return
@@ -1030,9 +1039,20 @@ def register_one_vs_rest_decisions() -> None:
         features = input_matrix(scope, operator, container)
         if not isinstance(operator.inputs[0].type, DoubleTensorType if double else FloatTensorType):
             features = w.node("Cast", features, to=w.float_type)
-        scores = [member_decision(w, features, operator.inputs, member) for member in members]
+        def decision(member: Any) -> str:
+            last = _last_step(member)
+            if last is member:
+                return member_decision(w, features, operator.inputs, member)
+            # a pipeline member (skl2onnx's own way failed in onnxruntime): its steps, then its last's decision
+            out = _steps_before_last(scope, member, operator.inputs[0])
+            steps = out.onnx_name
+            if not isinstance(out.type, DoubleTensorType if double else FloatTensorType):
+                steps = w.node("Cast", steps, to=w.float_type)
+            return member_decision(w, steps, [out], last)
+
+        scores = [decision(member) for member in members]
         stacked = w.node("Concat", *scores, axis=1) if len(scores) > 1 else scores[0]
-        shapes = {logistic(m) for m in members}
+        shapes = {logistic(_last_step(m)) for m in members}
 
         def log_expit() -> str:
             # log(expit(d)) = min(d, 0) - log(1 + exp(-|d|)): onnxruntime's Sigmoid is 1e-3 off at -30 and
