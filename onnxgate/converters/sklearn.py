@@ -356,6 +356,16 @@ class SklearnConverter(Converter):
                     "before the classifier are then fitted once, on all the rows)",
                     framework=self.framework,
                 )
+            if type(est).__name__ == "MultiOutputClassifier" and any(
+                    hasattr(member, "steps") for member in getattr(est, "estimators_", ())):
+                # skl2onnx's converter builds each member as one sub-estimator, which a pipeline is not
+                # ("Empty inputs outputs=[] var=OnnxSubEstimator"; raw skl2onnx too)
+                raise UnsupportedModelError(
+                    "MultiOutputClassifier over a Pipeline is not converted (skl2onnx writes each of its members "
+                    "as one classifier). Put the shared steps before it instead: make_pipeline(StandardScaler(), "
+                    "MultiOutputClassifier(LogisticRegression())) converts",
+                    framework=self.framework,
+                )
             if type(est).__name__ == "RandomTreesEmbedding" and est is not alone:
                 # skl2onnx's parser of it ends the graph there: the file answered the embedding, not the
                 # steps after it

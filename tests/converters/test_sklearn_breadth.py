@@ -3114,3 +3114,19 @@ def test_one_vs_rest_and_one_vs_one_over_a_pipeline(kind: str, data: str) -> Non
     if second.ndim == 1:  # two classes: the file answers both columns, OneVsRest [-d, d], OneVsOne [1 - d, d]
         second = np.c_[(1 if kind == "OneVsOneClassifier" else 0) - second, second]
     _answers_as_scikit_learn(model, X, second)
+
+
+def test_a_multi_output_classifier_over_a_pipeline_is_refused_with_the_form_that_converts() -> None:
+    # skl2onnx's words were "Empty inputs outputs=[] var=OnnxSubEstimator(1 in)" (raw skl2onnx fails as well)
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multioutput import MultiOutputClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _iris()
+    Y = np.c_[y, (y > 0).astype(int)]
+    model = MultiOutputClassifier(make_pipeline(StandardScaler(), LogisticRegression())).fit(X, Y)
+    with pytest.raises(og.UnsupportedModelError, match=r"make_pipeline\(StandardScaler\(\), MultiOutputClassifier"):
+        og.convert(model, X[:5])
+    outside = make_pipeline(StandardScaler(), MultiOutputClassifier(LogisticRegression())).fit(X, Y)
+    assert og.validate(og.convert(outside, X[:5]), reference=outside, data=X).passed
