@@ -588,9 +588,15 @@ class SklearnConverter(Converter):
         wider = {i: _code(c.dtype) for i, c in enumerate(columns) if c.dtype.kind == "f" and c.dtype != compute_dtype}
         boundary: dict[str, int] = {}
         concat, refused = False, None
+        # a bool column an encoder may read enters skl2onnx as int64 (0 and 1), cast from the bool input inside
+        # the graph: skl2onnx wrote an OrdinalEncoder's bool categories as text keys on the bool input (a file
+        # onnxruntime refuses) and refused a OneHotEncoder's ("BooleanTensorType input datatype not yet supported")
+        flags = ({i: _code(c.dtype) for i, c in enumerate(columns) if c.dtype.kind == "b"}
+                 if _selects_columns(model) or not _reads_numbers(model) else {})
+        seen = [np.dtype(np.int64) if i in flags else c.dtype for i, c in enumerate(columns)]
         if len(columns) > 1:
             # the original names: a ColumnTransformer selects by them (skl2onnx sanitises them itself)
-            initial = [(c.original, _tensor_type(c.dtype, 1, compute_dtype)) for c in columns]
+            initial = [(c.original, _tensor_type(seen[i], 1, compute_dtype)) for i, c in enumerate(columns)]
         elif columns[0].dtype.kind in "iu" and compute_dtype.itemsize == 8 and _reads_numbers(model):
             # scikit-learn computes on integer rows in float64; skl2onnx's converters cast an integer input to
             # float32 (a GaussianNB flipped 2 of 597 digits; helper-105): the matrix enters as double, the input
@@ -602,7 +608,7 @@ class SklearnConverter(Converter):
             # 'plan type' as 'plan_type' was "Unable to find column name 'plan type'" (helper-112's leftover)
             selected = columns[0].original != columns[0].name and _selects_columns(model)
             initial = [(columns[0].original if selected else columns[0].name,
-                        _tensor_type(columns[0].dtype, columns[0].width, compute_dtype))]
+                        _tensor_type(seen[0], columns[0].width, compute_dtype))]
         target_opset = {"": opset, "ai.onnx.ml": ml_opset}
         graph_name = name or type(model).__name__
         try:
@@ -684,6 +690,9 @@ class SklearnConverter(Converter):
             names = [vi.name for vi in proto.graph.input]
             boundary = {names[i]: code for i, code in wider.items()}
             cast_inputs(proto, boundary)
+        if flags and not concat:  # the bool columns fed as bool again (no warning: 0 and 1 are exact)
+            names = [vi.name for vi in proto.graph.input]
+            cast_inputs(proto, {names[i]: code for i, code in flags.items()})
         if boundary:
             fed = sorted({_dtype_name(code) for code in boundary.values()})
             # the user's column names: the input names may change again (SQL adaptation renames 'select')

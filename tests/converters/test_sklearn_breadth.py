@@ -3130,3 +3130,30 @@ def test_a_multi_output_classifier_over_a_pipeline_is_refused_with_the_form_that
         og.convert(model, X[:5])
     outside = make_pipeline(StandardScaler(), MultiOutputClassifier(LogisticRegression())).fit(X, Y)
     assert og.validate(og.convert(outside, X[:5]), reference=outside, data=X).passed
+
+
+@pytest.mark.parametrize("encoder", ["OrdinalEncoder", "OneHotEncoder"])
+@pytest.mark.parametrize("where", ["alone", "column-transformer"])
+def test_a_bool_column_into_an_encoder_converts(encoder: str, where: str) -> None:
+    # a pandas bool column: skl2onnx wrote an OrdinalEncoder's categories as text keys on the bool input (convert
+    # said nothing; onnxruntime refused the file) and refused a OneHotEncoder ("BooleanTensorType input datatype
+    # not yet supported"); the input stays bool, cast to int64 for the encoder inside the graph
+    import pandas as pd
+    from sklearn import preprocessing
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=300), "flag": rng.random(300) > 0.5})
+    y = ((frame.a > 0) ^ frame.flag).astype(int)
+    step = getattr(preprocessing, encoder)()
+    if where == "alone":
+        model, frame = step.fit(frame[["flag"]]), frame[["flag"]]
+    else:
+        model = make_pipeline(make_column_transformer((step, ["flag"]), remainder="passthrough"),
+                              LogisticRegression()).fit(frame, y)
+    conv = og.convert(model, frame.head())
+    assert conv.signature.input("flag").elem_type == "bool"
+    report = og.validate(conv, reference=model, data=frame)
+    assert report.passed, report.summary()
