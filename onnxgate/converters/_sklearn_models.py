@@ -137,6 +137,14 @@ def hist_category_codes(model: Any, sample: Any) -> Any:
     numeric = [c for c, cat in zip(picked, categorical) if not cat]
     if numeric:
         parts.append(("numbers", "passthrough", numeric))
+    if hasattr(sample, "columns"):
+        # fitted on the sample only to be fitted (the codes' categories are given): pandas' nullable numbers
+        # (Int64, Float64, boolean) as float64, NaN for <NA>, as scikit-learn reads them; passed through as
+        # they are, the ColumnTransformer refused <NA> ("uses pandas.NA to represent null values")
+        nullable = [c for c in sample.columns if not isinstance(sample[c].dtype, np.dtype)
+                    and getattr(getattr(sample[c].dtype, "numpy_dtype", None), "kind", "?") in tuple("iufb")]
+        if nullable:
+            sample = sample.astype(dict.fromkeys(nullable, "float64"))
     front = ColumnTransformer(parts, sparse_threshold=0).fit(sample)
     return Pipeline([("onnxgate_category_codes", front), (type(model).__name__.lower(), model)])
 

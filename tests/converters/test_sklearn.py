@@ -382,3 +382,19 @@ def test_an_estimator_that_answers_nothing_for_new_rows_is_refused_as_such(kind:
     match = "novelty=True" if kind == "LocalOutlierFactor" else "answers nothing for new rows"
     with pytest.raises(og.UnsupportedModelError, match=match):
         og.convert(model, X[:5])
+
+
+def test_histgradientboosting_with_categories_and_a_nullable_integer_column_converts() -> None:
+    # a pandas Int64 column holding <NA> beside a category column: scikit-learn fits and predicts, and convert
+    # raised scikit-learn's own ValueError ("uses pandas.NA to represent null values") from its encoding front
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"num": rng.normal(size=400), "cnt": pd.array(rng.integers(0, 5, 400), dtype="Int64"),
+                          "city": pd.Categorical(rng.choice(["Oslo", "Rome", "Lima"], 400))})
+    frame.loc[::17, "cnt"] = pd.NA
+    model = HistGradientBoostingClassifier(max_iter=10).fit(frame, (frame.num > 0) ^ (frame.city == "Rome"))
+    conv = og.convert(model, frame.head(20))
+    report = og.validate(conv, reference=model, data=frame)
+    assert report.passed, report.summary()
