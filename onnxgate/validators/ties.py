@@ -6,7 +6,6 @@ says how many rows were decided this way. Any other difference stays a mismatch.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -159,38 +158,36 @@ def _recorded_input(recorded: list[np.ndarray], ours: np.ndarray, theirs: np.nda
     return fits[-1] if len(fits) == 1 else None
 
 
-_TOPK_LOCK = threading.Lock()
-
-
 def record_topk_inputs(run: Callable[[Mapping[str, np.ndarray]], Any]) -> Callable[[Mapping[str, np.ndarray]],
                                                                                        list[np.ndarray]]:
-    """``feeds -> the inputs of every torch.topk the reference made while answering them``, for
-    :func:`topk_tie_resolver`; an empty list when torch is not loaded or the reference never called it."""
+    """``feeds -> the inputs of every topk the reference made while answering them``, for
+    :func:`topk_tie_resolver`; an empty list when torch is not loaded or the reference never called it.
+
+    Recorded at PyTorch's dispatcher (a ``TorchDispatchMode``, active in this thread only), where every
+    ``aten::topk`` passes: ``torch.topk``, ``Tensor.topk`` and those a ``torch.jit.script`` module makes,
+    which patching the Python functions never saw (its ties failed a right file; helper-115)."""
     import sys
 
     def record(feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         torch: Any = sys.modules.get("torch")
         if torch is None:
             return []
+        from torch.utils._python_dispatch import TorchDispatchMode
+
         seen: list[np.ndarray] = []
-        function, method = torch.topk, torch.Tensor.topk
+        topk = torch.ops.aten.topk
 
-        def noted(original: Any) -> Any:
-            def topk(tensor: Any, *args: Any, **kwargs: Any) -> Any:
-                seen.append(tensor.detach().cpu().numpy().copy())
-                return original(tensor, *args, **kwargs)
-            return topk
+        class Recorder(TorchDispatchMode):  # type: ignore[misc]
+            def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+                if getattr(func, "overloadpacket", None) is topk and args:
+                    seen.append(args[0].detach().cpu().numpy().copy())
+                return func(*args, **(kwargs or {}))
 
-        with _TOPK_LOCK:  # one lock for every recorder: two patching at once left torch.topk wrapped for good
-            torch.topk = noted(function)
-            torch.Tensor.topk = noted(method)
-            try:
+        try:
+            with Recorder():
                 run(feeds)
-            except Exception:
-                return []
-            finally:
-                torch.topk = function
-                torch.Tensor.topk = method
+        except Exception:
+            return []
         return seen
 
     return record

@@ -1402,3 +1402,19 @@ def test_the_lowest_integer_over_minus_one_does_not_kill_the_process() -> None:
     conv = og.convert(_IntegerFloor(), (x, y), opset=17)
     assert og.validate(conv, reference=_IntegerFloor(), data=dict(zip(conv.signature.input_names, (x.numpy(),
                                                                                                    y.numpy())))).passed
+
+
+class _ScriptableTopThree(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        values, indices = torch.relu(x).topk(3, -1)
+        return values, indices
+
+
+def test_topk_ties_of_a_torchscript_reference_are_ties_too() -> None:
+    # the reference's topk inputs were recorded by patching torch.topk, which a torch.jit.script module never
+    # calls: its ties failed a right file (helper-115). They are recorded at PyTorch's dispatcher now
+    x = np.random.default_rng(0).integers(-3, 3, (64, 16)).astype(np.float32)
+    conv = og.convert(_TopThree(), torch.tensor(x), opset=17)
+    scripted = torch.jit.script(_ScriptableTopThree())
+    parity = og.validate(conv, reference=scripted, data=x).check("prediction_parity")
+    assert parity.passed and parity.details["tied_rows"] > 0, parity.message
