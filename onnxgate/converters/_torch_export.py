@@ -784,16 +784,19 @@ def _exact_symbolics() -> Iterator[None]:
     import torch
 
     symbolics: dict[str, Callable[..., Any]] = {
-        "aten::floor_divide": _floor_divide_symbolic, "aten::atan2": _atan2_symbolic, "aten::cdist": _cdist_symbolic}
+        "aten::floor_divide": _floor_divide_symbolic, "aten::div": _div_symbolic, "aten::atan2": _atan2_symbolic,
+        "aten::cdist": _cdist_symbolic}
     with _SYMBOLICS_LOCK:
-        mine = [name for name in symbolics if not _custom_symbolic(name)]
-        for name in mine:
-            torch.onnx.register_custom_op_symbolic(name, symbolics[name], 9)
+        # each at 9 and at every opset torch has its own version for: an override at 9 lost to torch's
+        # aten::div of opset 10 (torch.div(rounding_mode="floor") kept Floor(a / b))
+        mine = [(name, at) for name in symbolics if not _custom_symbolic(name) for at in _builtin_opsets(name)]
+        for name, at in mine:
+            torch.onnx.register_custom_op_symbolic(name, symbolics[name], at)
         try:
             yield
         finally:
-            for name in mine:
-                torch.onnx.unregister_custom_op_symbolic(name, 9)
+            for name, at in mine:
+                torch.onnx.unregister_custom_op_symbolic(name, at)
 
 
 def _atan2_symbolic(g: Any, y: Any, x: Any) -> Any:
@@ -869,10 +872,52 @@ def _cdist_symbolic(g: Any, x1: Any, x2: Any, p: Any, compute_mode: Any) -> Any:
 
 def _dynamo_translations() -> dict[Any, Any]:
     """The dynamo exporter's translations of the operators it writes otherwise than torch computes them:
-    ``aten::atan2`` (-pi for y = 0, x < 0 and NaN at (0, 0), as under the TorchScript exporter; helper-111)."""
+    ``aten::atan2`` (-pi for y = 0, x < 0 and NaN at (0, 0), as under the TorchScript exporter; helper-111) and
+    ``aten::floor_divide`` (:func:`_floor_divide_onnxscript`)."""
     import torch
 
-    return {torch.ops.aten.atan2.default: _atan2_onnxscript}
+    return {torch.ops.aten.atan2.default: _atan2_onnxscript,
+            torch.ops.aten.floor_divide.default: _floor_divide_onnxscript,
+            torch.ops.aten.div.Tensor_mode: _div_mode_onnxscript}
+
+
+def _div_mode_onnxscript(a: Any, b: Any, rounding_mode: str | None = None) -> Any:
+    """``torch.div(a, b, rounding_mode=...)`` for the dynamo exporter: ``"floor"`` as ``a // b``
+    (:func:`_floor_divide_onnxscript`), ``"trunc"`` toward zero, None the true quotient."""
+    from onnxscript import opset18 as op
+
+    if rounding_mode == "floor":
+        return _floor_divide_onnxscript(a, b)
+    if not hasattr(a, "dtype"):
+        a = op.CastLike(a, b)
+    if not hasattr(b, "dtype"):
+        b = op.CastLike(b, a)
+    quotient = op.Div(a, b)
+    if rounding_mode != "trunc" or not a.dtype.is_floating_point():
+        return quotient  # integers: ONNX's Div truncates, as torch's trunc mode does
+    return op.Where(op.Less(quotient, op.CastLike(0, a)), op.Ceil(quotient), op.Floor(quotient))  # type: ignore[type-var]
+
+
+def _floor_divide_onnxscript(a: Any, b: Any) -> Any:
+    """:func:`_floor_divide_symbolic` for the dynamo exporter, which writes ``Floor(a / b)`` for floats: ``1.0 //
+    0.1`` answered 10 where torch answers 9. Floats as torch computes them (from ``fmod``, less one where the
+    remainder's sign is not the divisor's, floored and rounded up past one half; ``a / b`` for a zero divisor);
+    integers as the truncated quotient less one where the remainder is non-zero and its sign differs."""
+    from onnxscript import opset18 as op
+
+    if not hasattr(a, "dtype"):  # a Python number first: it takes the tensor's type
+        a = op.CastLike(a, b)
+    if not hasattr(b, "dtype"):
+        b = op.CastLike(b, a)
+    zero = op.CastLike(0, a)  # type: ignore[type-var]
+    remainder = op.Mod(a, b, fmod=1)
+    short = op.And(op.Not(op.Equal(remainder, zero)), op.Xor(op.Less(remainder, zero), op.Less(b, zero)))
+    if not a.dtype.is_floating_point():
+        return op.Sub(op.Div(a, b), op.CastLike(short, a))
+    div = op.Sub(op.Div(op.Sub(a, remainder), b), op.CastLike(short, a))
+    floored = op.Floor(div)
+    floored = op.Add(floored, op.CastLike(op.Greater(op.Sub(div, floored), op.CastLike(0.5, a)), a))  # type: ignore[type-var]
+    return op.Where(op.Equal(b, zero), op.Div(a, b), floored)
 
 
 def _atan2_onnxscript(y: Any, x: Any) -> Any:
@@ -893,6 +938,17 @@ def _atan2_onnxscript(y: Any, x: Any) -> Any:
     angle = op.Atan(op.Div(y, x))
     moved = op.Where(left, op.Add(angle, signed_pi), angle)
     return op.Where(op.Equal(y, zero), op.Where(left, signed_pi, y), moved)
+
+
+def _builtin_opsets(name: str) -> list[int]:
+    """9 and each later opset torch's TorchScript exporter has its own symbolic of ``name`` for."""
+    try:
+        from torch.onnx._internal.torchscript_exporter import registration
+
+        group = registration.registry.get_function_group(name)
+        return sorted({9, *(int(v) for v in (group._functions._base if group is not None else ()) if int(v) > 9)})
+    except Exception:
+        return [9]
 
 
 def _custom_symbolic(name: str) -> bool:
@@ -940,6 +996,26 @@ def _float_floor_divide(g: Any, a: Any, b: Any) -> Any:
     floored = g.op("Add", floored, g.op("Cast", g.op("Greater", g.op("Sub", div, floored), const(0.5)),
                                         to_i=kind.onnx_type()))
     return g.op("Where", g.op("Equal", b, zero), g.op("Div", a, b), floored)
+
+
+def _div_symbolic(g: Any, self: Any, other: Any, *args: Any) -> Any:
+    """``torch.div(a, b, rounding_mode="floor")`` as ``a // b`` (:func:`_floor_divide_symbolic`); ``"trunc"`` on
+    floats toward zero in floats (the exporter cast the quotient to int64 and back: an infinity became
+    -9.2e18, a quotient past 2**63 wrapped); every other division as the exporter writes it."""
+    from torch.onnx._internal.torchscript_exporter import _type_utils, symbolic_helper, symbolic_opset9
+
+    mode = symbolic_helper._maybe_get_const(args[0], "s") if args else None
+    if mode == "floor":
+        return _floor_divide_symbolic(g, self, other)
+    if mode == "trunc" and (symbolic_helper._is_fp(self) or symbolic_helper._is_fp(other)):
+        quotient = symbolic_opset9.true_divide(g, self, other)
+        kind = _type_utils.JitScalarType.from_value(quotient, _type_utils.JitScalarType.UNDEFINED)
+        if kind in (_type_utils.JitScalarType.FLOAT, _type_utils.JitScalarType.DOUBLE):
+            import torch
+
+            negative = g.op("Less", quotient, g.op("Constant", value_t=torch.tensor(0.0, dtype=kind.dtype())))
+            return g.op("Where", negative, g.op("Ceil", quotient), g.op("Floor", quotient))
+    return symbolic_opset9.div(g, self, other, *args)
 
 
 def _floor_divide_symbolic(g: Any, self: Any, other: Any) -> Any:

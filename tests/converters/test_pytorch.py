@@ -1074,12 +1074,14 @@ def test_floor_division_rounds_down_as_torch_does(opset: int) -> None:
 
 class _TenthsFloor(torch.nn.Module):
     def forward(self, x: Any, y: Any) -> Any:
-        return x // 0.1, x // y
+        return (x // 0.1, x // y, torch.div(x, y, rounding_mode="floor"), torch.div(x, y, rounding_mode="trunc"),
+                torch.div(x, y))
 
 
-@pytest.mark.parametrize("opset", [13, 17])
+@pytest.mark.parametrize("opset", [13, 17, 18, 20])
 def test_float_floor_division_answers_as_torch_from_fmod(opset: int) -> None:
-    # torch works from fmod: 1.0 // 0.1 is 9 there, and Floor(1.0 / 0.1) answered 10 (helper-110)
+    # torch works from fmod: 1.0 // 0.1 is 9 there, and Floor(1.0 / 0.1) answered 10 (helper-110); the dynamo
+    # exporter (opset 18 and up) kept Floor(a / b), and torch.div(rounding_mode="floor") did at every opset
     rng = np.random.default_rng(0)
     x = np.concatenate([[[1.0, 3.0, -1.0], [0.0, 7.0, np.inf]], np.round(rng.normal(size=(100, 3)) * 10, 1)])
     y = np.concatenate([[[0.1, 0.1, 0.1], [1.0, 0.0, 2.0]], np.round(rng.normal(size=(100, 3)), 1)])
