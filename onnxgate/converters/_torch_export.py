@@ -785,7 +785,7 @@ def _exact_symbolics() -> Iterator[None]:
 
     symbolics: dict[str, Callable[..., Any]] = {
         "aten::floor_divide": _floor_divide_symbolic, "aten::div": _div_symbolic, "aten::atan2": _atan2_symbolic,
-        "aten::cdist": _cdist_symbolic}
+        "aten::cdist": _cdist_symbolic, "aten::repeat_interleave": _repeat_interleave_symbolic}
     with _SYMBOLICS_LOCK:
         # each at 9 and at every opset torch has its own version for: an override at 9 lost to torch's
         # aten::div of opset 10 (torch.div(rounding_mode="floor") kept Floor(a / b))
@@ -942,6 +942,13 @@ def _atan2_onnxscript(y: Any, x: Any) -> Any:
 
 def _builtin_opsets(name: str) -> list[int]:
     """9 and each later opset torch's TorchScript exporter has its own symbolic of ``name`` for."""
+    import importlib
+
+    for version in range(7, 24):  # torch fills its registry as each opset's module is imported, at export
+        try:
+            importlib.import_module(f"torch.onnx._internal.torchscript_exporter.symbolic_opset{version}")
+        except ImportError:
+            continue
     try:
         from torch.onnx._internal.torchscript_exporter import registration
 
@@ -954,6 +961,13 @@ def _builtin_opsets(name: str) -> list[int]:
 def _custom_symbolic(name: str) -> bool:
     """Whether a custom TorchScript symbolic is registered for ``name`` (at any opset); True when this torch
     cannot say, so that nothing of the user's is replaced."""
+    import importlib
+
+    for version in range(7, 24):  # torch fills its registry as each opset's module is imported, at export
+        try:
+            importlib.import_module(f"torch.onnx._internal.torchscript_exporter.symbolic_opset{version}")
+        except ImportError:
+            continue
     try:
         from torch.onnx._internal.torchscript_exporter import registration
 
@@ -996,6 +1010,28 @@ def _float_floor_divide(g: Any, a: Any, b: Any) -> Any:
     floored = g.op("Add", floored, g.op("Cast", g.op("Greater", g.op("Sub", div, floored), const(0.5)),
                                         to_i=kind.onnx_type()))
     return g.op("Where", g.op("Equal", b, zero), g.op("Div", a, b), floored)
+
+
+def _repeat_interleave_symbolic(g: Any, self: Any, repeats: Any, dim: Any = None, output_size: Any = None) -> Any:
+    """``torch.repeat_interleave(x, repeats, dim)`` with a constant tensor of repeats as one ``Gather`` of the
+    positions ``numpy.repeat`` gives: the exporter's own form kept a position repeated 0 times (repeats [2, 0, 1]
+    answered 4 columns where torch answers 3, at opsets 13 and 17). Anything else (a scalar or computed
+    repeats, no ``dim``) as the exporter writes it."""
+    import numpy as np
+    import torch
+    from torch.onnx._internal.torchscript_exporter import registration, symbolic_helper
+
+    counts = symbolic_helper._maybe_get_const(repeats, "t")
+    axis = symbolic_helper._maybe_get_const(dim, "i") if dim is not None else None
+    if (isinstance(counts, torch.Tensor) and counts.dim() == 1 and isinstance(axis, int)
+            and not symbolic_helper._is_none(dim) and bool((counts >= 0).all())):
+        positions = np.repeat(np.arange(len(counts)), counts.numpy())
+        index = g.op("Constant", value_t=torch.tensor(positions, dtype=torch.int64))
+        return g.op("Gather", self, index, axis_i=axis)
+    group: Any = registration.registry.get_function_group("aten::repeat_interleave")
+    base = group._functions._base  # torch's own symbolics, by opset: the newest at or below this export's
+    own = base[max(v for v in base if v <= g.opset)]
+    return own(g, self, repeats, dim, output_size)
 
 
 def _div_symbolic(g: Any, self: Any, other: Any, *args: Any) -> Any:

@@ -1420,3 +1420,20 @@ def test_topk_ties_of_a_torchscript_reference_are_ties_too() -> None:
     scripted = torch.jit.script(_ScriptableTopThree())
     parity = og.validate(conv, reference=scripted, data=x).check("prediction_parity")
     assert parity.passed and parity.details["tied_rows"] > 0, parity.message
+
+
+class _RepeatInterleave(torch.nn.Module):
+    def forward(self, x: Any) -> Any:
+        return (torch.repeat_interleave(x, torch.tensor([2, 0, 1]), dim=1), x.repeat_interleave(2, dim=0),
+                x.repeat_interleave(torch.tensor([1, 3, 0]), dim=-1))
+
+
+@pytest.mark.parametrize("opset", [13, 17, 18])
+def test_repeat_interleave_with_a_zero_repeat_answers_as_torch(opset: int) -> None:
+    # the TorchScript exporter kept a column repeated 0 times: repeats [2, 0, 1] answered 4 columns for torch's 3
+    # (and torch's own opset-13 symbolic won over onnxgate's registered at 9 until every opset's was imported)
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    conv = og.convert(_RepeatInterleave(), torch.tensor(x), opset=opset)
+    got = ort.InferenceSession(conv.model.SerializeToString()).run(None, {conv.signature.input_names[0]: x})
+    for g, w in zip(got, _RepeatInterleave()(torch.tensor(x))):
+        np.testing.assert_array_equal(g, w.numpy())
