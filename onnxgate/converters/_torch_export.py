@@ -940,19 +940,26 @@ def _atan2_onnxscript(y: Any, x: Any) -> Any:
     return op.Where(op.Equal(y, zero), op.Where(left, signed_pi, y), moved)
 
 
-def _builtin_opsets(name: str) -> list[int]:
-    """9 and each later opset torch's TorchScript exporter has its own symbolic of ``name`` for."""
+def _symbolic_group(name: str) -> Any:
+    """torch's TorchScript-exporter registry entry for ``name`` (None when it has none), with every opset's
+    symbolics imported first: torch fills that registry as each opset's module is imported, at export, and its
+    opset-13 ``repeat_interleave`` had won over onnxgate's registered at 9."""
     import importlib
 
-    for version in range(7, 24):  # torch fills its registry as each opset's module is imported, at export
+    for version in range(7, 24):
         try:
             importlib.import_module(f"torch.onnx._internal.torchscript_exporter.symbolic_opset{version}")
         except ImportError:
             continue
-    try:
-        from torch.onnx._internal.torchscript_exporter import registration
+    from torch.onnx._internal.torchscript_exporter import registration
 
-        group = registration.registry.get_function_group(name)
+    return registration.registry.get_function_group(name)
+
+
+def _builtin_opsets(name: str) -> list[int]:
+    """9 and each later opset torch's TorchScript exporter has its own symbolic of ``name`` for."""
+    try:
+        group = _symbolic_group(name)
         return sorted({9, *(int(v) for v in (group._functions._base if group is not None else ()) if int(v) > 9)})
     except Exception:
         return [9]
@@ -961,17 +968,8 @@ def _builtin_opsets(name: str) -> list[int]:
 def _custom_symbolic(name: str) -> bool:
     """Whether a custom TorchScript symbolic is registered for ``name`` (at any opset); True when this torch
     cannot say, so that nothing of the user's is replaced."""
-    import importlib
-
-    for version in range(7, 24):  # torch fills its registry as each opset's module is imported, at export
-        try:
-            importlib.import_module(f"torch.onnx._internal.torchscript_exporter.symbolic_opset{version}")
-        except ImportError:
-            continue
     try:
-        from torch.onnx._internal.torchscript_exporter import registration
-
-        group = registration.registry.get_function_group(name)
+        group = _symbolic_group(name)
         return group is not None and bool(group._functions._overrides)
     except Exception:
         return True
@@ -1019,7 +1017,7 @@ def _repeat_interleave_symbolic(g: Any, self: Any, repeats: Any, dim: Any = None
     repeats, no ``dim``) as the exporter writes it."""
     import numpy as np
     import torch
-    from torch.onnx._internal.torchscript_exporter import registration, symbolic_helper
+    from torch.onnx._internal.torchscript_exporter import symbolic_helper
 
     counts = symbolic_helper._maybe_get_const(repeats, "t")
     axis = symbolic_helper._maybe_get_const(dim, "i") if dim is not None else None
@@ -1028,8 +1026,8 @@ def _repeat_interleave_symbolic(g: Any, self: Any, repeats: Any, dim: Any = None
         positions = np.repeat(np.arange(len(counts)), counts.numpy())
         index = g.op("Constant", value_t=torch.tensor(positions, dtype=torch.int64))
         return g.op("Gather", self, index, axis_i=axis)
-    group: Any = registration.registry.get_function_group("aten::repeat_interleave")
-    base = group._functions._base  # torch's own symbolics, by opset: the newest at or below this export's
+    # torch's own symbolics, by opset: the newest at or below this export's
+    base = _symbolic_group("aten::repeat_interleave")._functions._base
     own = base[max(v for v in base if v <= g.opset)]
     return own(g, self, repeats, dim, output_size)
 
