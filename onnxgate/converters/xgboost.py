@@ -243,7 +243,7 @@ class XGBoostConverter(BoostingConverter):
         out: dict[str, list[Any]] = {}
         for i, values in recorded.items():
             column = sample[sample.columns[i]]
-            text = isinstance(column.dtype, pd.CategoricalDtype) or getattr(column.dtype, "kind", "") in ("O", "S", "U")
+            text = isinstance(column.dtype, pd.CategoricalDtype) or getattr(column.dtype, "kind", "") in "OSU"
             if not text:
                 return {}  # codes given for this one: the whole file reads codes, as before
             out[str(sample.columns[i])] = values
