@@ -43,8 +43,6 @@ ONNXMLTOOLS_MAX_OPSET = 15
 ML_OPSET_CAP = 3
 #: ``LabelEncoder`` writes float values (a category's code) from ai.onnx.ml 2 on.
 CATEGORY_ML_OPSET = 2
-#: The libraries' own spelling, for messages.
-LIBRARY_NAMES = {"xgboost": "XGBoost", "lightgbm": "LightGBM", "catboost": "CatBoost"}
 
 
 def import_library(name: str, what: str) -> Any:
@@ -205,25 +203,6 @@ class BoostingConverter(Converter):
 
             return pd.DataFrame(X, columns=list(columns))
         return X
-
-    def check_category_opset(self, opset: int, ml_opset: int) -> None:
-        """A category column's ``LabelEncoder`` writes float codes, which ai.onnx.ml has from opset 2."""
-        if ml_opset >= CATEGORY_ML_OPSET:
-            return
-        from onnxgate._onnx import ml_opset_for
-        from onnxgate.errors import OpsetError
-
-        lowest = next((o for o in range(opset, self.MAX_OPSET + 1) if ml_opset_for(o) >= CATEGORY_ML_OPSET), None)
-        raise OpsetError(
-            f"a pandas category column is mapped to {LIBRARY_NAMES.get(self.framework, self.framework)}'s category "
-            f"codes by an ai.onnx.ml LabelEncoder with float values, which needs ai.onnx.ml opset "
-            f"{CATEGORY_ML_OPSET}; this conversion is at ai.onnx.ml {ml_opset} (opset {opset}"
-            + (f"). Ask for opset {lowest} or higher" if lowest is not None and ml_opset == ml_opset_for(opset)
-               else ", capped by the target). Convert for a target that takes ai.onnx.ml 2")
-            + ", or convert an array of the category codes instead of the DataFrame",
-            opset=opset,
-            framework=self.framework,
-        )
 
     def check_options(self, options: Mapping[str, Any], known: Sequence[str]) -> None:
         unknown = sorted(set(options) - set(known))

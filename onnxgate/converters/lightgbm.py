@@ -54,7 +54,7 @@ from onnxgate.converters._boosting import (
     truncate_category_codes,
 )
 from onnxgate.converters.xgboost import finish
-from onnxgate.errors import InvalidDataError, UnsupportedModelError
+from onnxgate.errors import InvalidDataError, OpsetError, UnsupportedModelError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -602,6 +602,24 @@ class LightGBMConverter(BoostingConverter):
                 "to the rounded value down the other branch)"
             )
         return raw
+
+    def check_category_opset(self, opset: int, ml_opset: int) -> None:
+        """A category column's ``LabelEncoder`` writes float codes, which ai.onnx.ml has from opset 2."""
+        if ml_opset >= CATEGORY_ML_OPSET:
+            return
+        from onnxgate._onnx import ml_opset_for
+
+        lowest = next((o for o in range(opset, self.MAX_OPSET + 1) if ml_opset_for(o) >= CATEGORY_ML_OPSET), None)
+        raise OpsetError(
+            f"a pandas category column is mapped to LightGBM's category codes by an ai.onnx.ml LabelEncoder with "
+            f"float values, which needs ai.onnx.ml opset {CATEGORY_ML_OPSET}; this conversion is at ai.onnx.ml "
+            f"{ml_opset} (opset {opset}"
+            + (f"). Ask for opset {lowest} or higher" if lowest is not None and ml_opset == ml_opset_for(opset)
+               else ", capped by the target). Convert for a target that takes ai.onnx.ml 2")
+            + ", or convert an array of the category codes instead of the DataFrame",
+            opset=opset,
+            framework=self.framework,
+        )
 
     def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
         import numpy as np

@@ -25,12 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from onnxgate.converters._base import RawConversion, _in_output_order, first_line
 from onnxgate.converters._boosting import (
-    CATEGORY_ML_OPSET,
     FLOAT32_NOTE,
     ONNXMLTOOLS_MAX_OPSET,
     BoostingConverter,
     add_default_domain,
-    category_kind,
     dynamic_batch,
     feed_from_columns,
     import_library,
@@ -72,33 +70,6 @@ def _learner(model: Any) -> dict[str, Any]:
     import json
 
     return dict(json.loads(_booster(model).save_config())["learner"])
-
-
-def recorded_categories(booster: Any) -> dict[int, list[str]] | None:
-    """The text categories XGBoost recorded for each of a booster's category features, in code order,
-    by feature index; None when it recorded none for one of them, or one holds other than text.
-
-    XGBoost 3.1+ keeps the categories of the pandas category columns it was fitted on and maps a frame's
-    values to its codes by them at predict time (any other value scores as missing); they survive its
-    JSON and UBJSON files."""
-    kinds = list(booster.feature_types or [])
-    wanted = [i for i, kind in enumerate(kinds) if kind == "c"]
-    if not wanted:
-        return None
-    try:
-        arrays = booster.get_categories(export_to_arrow=True).to_arrow()
-    except Exception:  # an XGBoost without recorded categories (before 3.1), or none recorded
-        return None
-    if arrays is None or len(arrays) != len(kinds):
-        return None
-    out: dict[int, list[str]] = {}
-    for i in wanted:
-        array = arrays[i][1]
-        values = None if array is None else array.to_pylist()
-        if not values or category_kind(values) != "string":
-            return None
-        out[i] = values
-    return out
 
 
 def objective_of(model: Any, learner: Mapping[str, Any] | None = None) -> str:
@@ -225,53 +196,6 @@ class XGBoostConverter(BoostingConverter):
                 framework=self.framework,
             )
 
-    def frame_categories(self, model: Any, sample: Any) -> dict[str, list[Any]]:
-        """The DataFrame sample's category columns, each with the text categories XGBoost recorded for it
-        (:func:`recorded_categories`), when every feature the trees read as a category is such a column:
-        each becomes a text input mapped to XGBoost's code in the graph. Empty otherwise (a sample of
-        codes, integer categories, an XGBoost that recorded none): the file then reads the codes."""
-        import pandas as pd
-
-        from onnxgate._data import is_dataframe
-
-        if not is_dataframe(sample):
-            return {}
-        booster = _booster(model)
-        recorded = recorded_categories(booster)
-        if recorded is None or len(sample.columns) != booster.num_features():
-            return {}
-        out: dict[str, list[Any]] = {}
-        for i, values in recorded.items():
-            column = sample[sample.columns[i]]
-            text = isinstance(column.dtype, pd.CategoricalDtype) or getattr(column.dtype, "kind", "") in "OSU"
-            if not text:
-                return {}  # codes given for this one: the whole file reads codes, as before
-            out[str(sample.columns[i])] = values
-        return out
-
-    def native_input(self, feeds: Mapping[str, np.ndarray], signature: Signature, model: Any = None) -> Any:
-        """As the other libraries; for a model whose category features are fed as text (the inputs
-        :meth:`frame_categories` made), a DataFrame whose category columns carry the recorded categories,
-        which XGBoost maps to its codes itself (any other value to missing)."""
-        if model is None:
-            return super().native_input(feeds, signature, model)
-        booster = _booster(model)
-        recorded = recorded_categories(booster)
-        if recorded is None or len(signature.inputs) != booster.num_features() or any(
-                signature.inputs[i].elem_type != "string" for i in recorded):
-            return super().native_input(feeds, signature, model)
-        import numpy as np
-        import pandas as pd
-
-        names = getattr(model, "feature_names_in_", None)
-        columns = list(names) if names is not None else list(booster.feature_names or
-                                                             [f"f{i}" for i in range(len(signature.inputs))])
-        data: dict[Any, Any] = {}
-        for i, (name, column) in enumerate(zip(signature.input_names, columns)):
-            values = np.asarray(feeds[name]).reshape(-1)
-            data[column] = pd.Categorical(values, categories=recorded[i]) if i in recorded else values
-        return pd.DataFrame(data)
-
     def convert(
         self,
         model: Any,
@@ -288,11 +212,8 @@ class XGBoostConverter(BoostingConverter):
         self.check_options(options, ("input_name",))
         booster = _booster(model)
         n_features = booster.num_features()
-        categories = self.frame_categories(model, sample)
-        array = self.sample_array(model, sample, n_features, categories)
+        array = self.sample_array(model, sample, n_features)
         columns = self.frame_columns(model, sample)
-        if categories:
-            self.check_category_opset(opset, ml_opset)
         input_name = str(options.get("input_name", "input"))
         _dtype, boundary = input_type(array)
         learner = _learner(model)
@@ -319,16 +240,7 @@ class XGBoostConverter(BoostingConverter):
             ) from None
         if parallel > 1 and int(learner["learner_model_param"].get("num_class", 0)) > 1:
             classes_of_parallel_trees(proto.graph.node, booster)
-        if categories and columns:
-            from onnxgate._onnx import ML_DOMAIN, canonical_domain
-
-            raw = finish(proto, opset, input_name, None, None)
-            feed_from_columns(raw, input_name, columns, "xgboost", categories)
-            for entry in proto.opset_import:
-                if canonical_domain(entry.domain) == ML_DOMAIN:
-                    entry.version = max(entry.version, CATEGORY_ML_OPSET)
-        else:
-            raw = finish(proto, opset, input_name, boundary, columns)
+        raw = finish(proto, opset, input_name, boundary, columns)
         categorical = [i for i, kind in enumerate(booster.feature_types or []) if kind == "c"]
         if categorical:
             from onnxgate.converters._boosting import truncate_category_codes
@@ -363,8 +275,7 @@ class XGBoostConverter(BoostingConverter):
         import numpy as np
 
         X = self.native_input(feeds, signature, model)
-        by_categories = _category_frame(X)  # text categories: XGBoost maps them to its codes itself
-        if hasattr(model, "get_booster") and "c" in (model.get_booster().feature_types or ()) and not by_categories:
+        if hasattr(model, "get_booster") and "c" in (model.get_booster().feature_types or ()):
             return self._predict_codes(model, X, signature)
         if hasattr(model, "get_booster"):
             if self.is_classifier(model):
@@ -374,8 +285,7 @@ class XGBoostConverter(BoostingConverter):
             return _in_output_order(["variable"], [np.asarray(model.predict(X)).reshape(len(X), -1)], signature)
         import xgboost
 
-        matrix = (xgboost.DMatrix(X, enable_categorical=True) if by_categories else
-                  xgboost.DMatrix(np.asarray(X, dtype=np.float32), feature_names=model.feature_names))
+        matrix = xgboost.DMatrix(np.asarray(X, dtype=np.float32), feature_names=model.feature_names)
         objective = objective_of(model)
         if objective == "binary:logistic":
             p1 = model.predict(matrix).reshape(-1)
@@ -405,13 +315,6 @@ class XGBoostConverter(BoostingConverter):
         proba = np.hstack([1 - proba, proba]) if proba.shape[1] == 1 else proba
         return _in_output_order(["label", "probabilities"], [np.asarray(model.classes_)[proba.argmax(axis=1)], proba],
                                 signature)
-
-
-def _category_frame(X: Any) -> bool:
-    """Whether ``X`` is a DataFrame with a pandas category column (:meth:`XGBoostConverter.native_input`)."""
-    import pandas as pd
-
-    return isinstance(X, pd.DataFrame) and any(isinstance(dtype, pd.CategoricalDtype) for dtype in X.dtypes)
 
 
 def _rounds_after_best(booster: Any) -> int:
