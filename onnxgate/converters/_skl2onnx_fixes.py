@@ -5,6 +5,7 @@ category splits, the side a missing value takes in scikit-learn's trees). Instal
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -689,6 +690,17 @@ def member_decision(w: Any, features: str, inputs: Any, member: Any) -> str:
     return str(w.node("Gather", raw.onnx_name, w.const([1], np.int64), axis=1))  # [-d, d]: d, as a column
 
 
+def allowed_options(est: Any) -> Mapping[str, Any]:
+    """The options skl2onnx's converter for ``est`` accepts ({} when none is registered)."""
+    try:
+        from skl2onnx._supported_operators import sklearn_operator_name_map
+        from skl2onnx.common._registration import get_converter
+
+        return get_converter(sklearn_operator_name_map[type(est)]).get_allowed_options() or {}
+    except Exception:  # no converter registered: skl2onnx will say so when it meets the estimator
+        return {}
+
+
 def _flat_steps(model: Any) -> list[Any]:
     """A pipeline's steps, nested pipelines' spelled out; ``[model]`` for a plain estimator."""
     steps = getattr(model, "steps", None)
@@ -723,9 +735,7 @@ def patch_pipeline_step_options() -> None:
     not in ['nocl', 'output_class_labels', 'raw_scores']"; raw skl2onnx too). The option goes only to steps
     whose converter takes it."""
     from skl2onnx._parse import _parse_sklearn
-    from skl2onnx._supported_operators import get_model_alias
     from skl2onnx.common._apply_operation import apply_cast
-    from skl2onnx.common._registration import _converter_pool
     from skl2onnx.common.data_types import guess_proto_type
     from sklearn.base import is_classifier
     from sklearn.pipeline import Pipeline
@@ -741,14 +751,10 @@ def patch_pipeline_step_options() -> None:
         # for raw scores: a pipeline ending in SVC() answered its binary scores negated, 0.51 off on wine)
         raw = container.get_options(operator.raw_operator, {"raw_scores": None}).get("raw_scores")
         for index, (_, step) in enumerate(steps):
-            try:
-                alias = "SklearnPipeline" if isinstance(step, Pipeline) else get_model_alias(type(step))
-                allowed = _converter_pool[alias].get_allowed_options() or {}
-            except KeyError:  # no converter: _parse_sklearn says so below
-                allowed = {}
             given = {"zipmap": False} if is_classifier(step) or isinstance(step, Pipeline) else {}
             if raw is not None and index == len(steps) - 1:
                 given["raw_scores"] = raw
+            allowed = allowed_options(step)  # none without a converter: _parse_sklearn says so below
             given = {k: v for k, v in given.items() if k in allowed}
             if given:
                 scope.add_options(id(step), options=given)
@@ -843,24 +849,39 @@ def patch_bagging_votes() -> None:
     _replace("SklearnBaggingClassifier", "_onnxgate_votes", original, convert)
 
 
-def _labels_for_argmax(scope: Any, container: Any, added: list[Any], label_of: dict[str, str]) -> None:
-    """Each ArgMax of ``added`` over an estimator's probabilities (through Casts and Identities; ``label_of``:
-    its probabilities' name -> its label output's) made that estimator's label, as a column."""
-    from onnx import TensorProto
+def _member_labels(scope: Any, declared: set[str], chosen: Any = None) -> dict[str, str]:
+    """Probabilities' name -> label output's name of each two-output operator declared since ``declared``
+    (the members a meta-estimator's converter added), those ``chosen(member)`` keeps when given."""
+    return {member.outputs[1].onnx_name: member.outputs[0].onnx_name
+            for name, member in scope.operators.items()
+            if name not in declared and len(member.outputs) == 2 and (chosen is None or chosen(member.raw_operator))}
 
+
+def _argmax_over_members(added: list[Any], label_of: dict[str, str]) -> Iterator[tuple[Any, str]]:
+    """Each ArgMax of ``added`` over a member's probabilities (through Casts and Identities; ``label_of`` from
+    :func:`_member_labels`), with that member's label output."""
     from onnxgate._graph import traced_back
 
     made = {out: node for node in added for out in node.output}
-    column = None
     for node in added:
         source = traced_back(made, node.input[0], ("Cast", "Identity")) if node.op_type == "ArgMax" else None
         if source in label_of:
-            if column is None:
-                column = scope.get_unique_variable_name("label_column")
-                container.add_initializer(column, TensorProto.INT64, [2], [-1, 1])
-            node.op_type = "Reshape"
-            node.input[:] = [label_of[source], column]
-            del node.attribute[:]
+            yield node, label_of[source]
+
+
+def _labels_for_argmax(scope: Any, container: Any, added: list[Any], label_of: dict[str, str]) -> None:
+    """Each ArgMax of ``added`` over an estimator's probabilities (:func:`_argmax_over_members`) made that
+    estimator's label, as a column."""
+    from onnx import TensorProto
+
+    column = None
+    for node, label in list(_argmax_over_members(added, label_of)):
+        if column is None:
+            column = scope.get_unique_variable_name("label_column")
+            container.add_initializer(column, TensorProto.INT64, [2], [-1, 1])
+        node.op_type = "Reshape"
+        node.input[:] = [label, column]
+        del node.attribute[:]
 
 
 def _labels_of_members(alias: str, marker: str, chosen: Any) -> None:
@@ -875,9 +896,7 @@ def _labels_of_members(alias: str, marker: str, chosen: Any) -> None:
         before, declared = len(container.nodes), set(scope.operators)
         original(scope, operator, container)
         model = operator.raw_operator
-        label_of = {member.outputs[1].onnx_name: member.outputs[0].onnx_name
-                    for name, member in scope.operators.items()
-                    if name not in declared and len(member.outputs) == 2 and chosen(model, member.raw_operator)}
+        label_of = _member_labels(scope, declared, lambda member: chosen(model, member))
         _labels_for_argmax(scope, container, container.nodes[before:], label_of)
 
     _replace(alias, marker, original, convert)
@@ -909,8 +928,6 @@ def patch_adaboost_member_labels() -> None:
         import numpy as np
         from onnx import TensorProto
 
-        from onnxgate._graph import traced_back
-
         model = operator.raw_operator
         classes = np.asarray(getattr(model, "classes_", ()))
         before, declared = len(container.nodes), set(scope.operators)
@@ -919,16 +936,9 @@ def patch_adaboost_member_labels() -> None:
         if (classes.dtype.kind not in "iuOUS" or getattr(model, "algorithm", "SAMME") != "SAMME"
                 or (text and container.target_opset_any_domain("ai.onnx.ml") < 2)):
             return
-        label_of = {member.outputs[1].onnx_name: member.outputs[0].onnx_name
-                    for name, member in scope.operators.items()
-                    if name not in declared and len(member.outputs) == 2}
-        added = container.nodes[before:]
-        made = {out: node for node in added for out in node.output}
         row = None
-        for node in added:
-            source = traced_back(made, node.input[0], ("Cast", "Identity")) if node.op_type == "ArgMax" else None
-            if source not in label_of:
-                continue
+        for node, member_label in list(_argmax_over_members(container.nodes[before:],
+                                                            _member_labels(scope, declared))):
             if row is None:
                 row = scope.get_unique_variable_name("classes_row")
                 # a text label is first mapped to its position (Equal takes text only from opset 19)
@@ -936,10 +946,10 @@ def patch_adaboost_member_labels() -> None:
                 container.add_initializer(row, TensorProto.INT64, [1, len(classes)], values)
                 column = scope.get_unique_variable_name("label_column")
                 container.add_initializer(column, TensorProto.INT64, [2], [-1, 1])
-            found = label_of[source]
+            found = member_label
             if text:
                 found = scope.get_unique_variable_name("member_label_position")
-                container.add_node("LabelEncoder", [label_of[source]], found, op_domain="ai.onnx.ml", op_version=2,
+                container.add_node("LabelEncoder", [member_label], found, op_domain="ai.onnx.ml", op_version=2,
                                    name=scope.get_unique_operator_name("LabelEncoder"),
                                    keys_strings=[str(c) for c in classes], values_int64s=list(range(len(classes))),
                                    default_int64=-1)
@@ -960,16 +970,14 @@ def patch_multi_output_member_options() -> None:
     member whose converter has no such option failed the whole conversion (``LinearSVC``: "Option 'zipmap'
     not in ['nocl', 'output_class_labels', 'raw_scores']"; raw skl2onnx too). Each member now gets only the
     options its converter takes. Applied once, to that converter module's name for the member builder."""
-    from skl2onnx._supported_operators import get_model_alias
     from skl2onnx.algebra.onnx_operator import OnnxSubEstimator
-    from skl2onnx.common._registration import _converter_pool
     from skl2onnx.operator_converters import multioutput
 
     if getattr(multioutput.OnnxSubEstimator, "_onnxgate_options", False):
         return
 
     def member(sub: Any, *args: Any, options: Any = None, **kwargs: Any) -> Any:
-        allowed = _converter_pool[get_model_alias(type(sub))].get_allowed_options() or {}
+        allowed = allowed_options(sub)
         taken = {k: v for k, v in (options or {}).items() if k in allowed}
         return OnnxSubEstimator(sub, *args, options=taken or None, **kwargs)
 

@@ -6,6 +6,7 @@ The policy is described in :mod:`onnxgate.converters.pytorch`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import re
@@ -888,14 +889,22 @@ def _div_mode_onnxscript(a: Any, b: Any, rounding_mode: str | None = None) -> An
 
     if rounding_mode == "floor":
         return _floor_divide_onnxscript(a, b)
-    if not hasattr(a, "dtype"):
-        a = op.CastLike(a, b)
-    if not hasattr(b, "dtype"):
-        b = op.CastLike(b, a)
+    a, b = _both_tensors(a, b)
     quotient = op.Div(a, b)
     if rounding_mode != "trunc" or not a.dtype.is_floating_point():
         return quotient  # integers: ONNX's Div truncates, as torch's trunc mode does
     return op.Where(op.Less(quotient, op.CastLike(0, a)), op.Ceil(quotient), op.Floor(quotient))  # type: ignore[type-var]
+
+
+def _both_tensors(a: Any, b: Any) -> tuple[Any, Any]:
+    """A division's operands as tensors: a Python number takes the other operand's type."""
+    from onnxscript import opset18 as op
+
+    if not hasattr(a, "dtype"):
+        a = op.CastLike(a, b)
+    if not hasattr(b, "dtype"):
+        b = op.CastLike(b, a)
+    return a, b
 
 
 def _floor_divide_onnxscript(a: Any, b: Any) -> Any:
@@ -905,10 +914,7 @@ def _floor_divide_onnxscript(a: Any, b: Any) -> Any:
     integers as the truncated quotient less one where the remainder is non-zero and its sign differs."""
     from onnxscript import opset18 as op
 
-    if not hasattr(a, "dtype"):  # a Python number first: it takes the tensor's type
-        a = op.CastLike(a, b)
-    if not hasattr(b, "dtype"):
-        b = op.CastLike(b, a)
+    a, b = _both_tensors(a, b)
     zero = op.CastLike(0, a)  # type: ignore[type-var]
     remainder = op.Mod(a, b, fmod=1)
     short = op.And(op.Not(op.Equal(remainder, zero)), op.Xor(op.Less(remainder, zero), op.Less(b, zero)))
@@ -944,6 +950,15 @@ def _symbolic_group(name: str) -> Any:
     """torch's TorchScript-exporter registry entry for ``name`` (None when it has none), with every opset's
     symbolics imported first: torch fills that registry as each opset's module is imported, at export, and its
     opset-13 ``repeat_interleave`` had won over onnxgate's registered at 9."""
+    from torch.onnx._internal.torchscript_exporter import registration
+
+    _import_every_opset()
+    return registration.registry.get_function_group(name)
+
+
+@functools.cache
+def _import_every_opset() -> None:
+    """Import torch's symbolics of every opset once (:func:`_symbolic_group`)."""
     import importlib
 
     for version in range(7, 24):
@@ -951,9 +966,6 @@ def _symbolic_group(name: str) -> Any:
             importlib.import_module(f"torch.onnx._internal.torchscript_exporter.symbolic_opset{version}")
         except ImportError:
             continue
-    from torch.onnx._internal.torchscript_exporter import registration
-
-    return registration.registry.get_function_group(name)
 
 
 def _builtin_opsets(name: str) -> list[int]:

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from onnxgate.converters._base import Converter, RawConversion, sanitise_names
 from onnxgate.converters._skl2onnx_fixes import (
     ROWS_FLOAT32,
+    allowed_options,
     patch_adaboost_member_labels,
     patch_bagging_votes,
     patch_binary_stacking_decisions,
@@ -559,10 +560,10 @@ class SklearnConverter(Converter):
             last = est
             while hasattr(last, "steps") and last.steps:
                 last = last.steps[-1][1]
-            allowed_last = _allowed_options(last)
+            allowed_last = allowed_options(last)
             if allowed_last and "zipmap" not in allowed_last:  # a converter that lists its options, without it
                 conv_options[id(last)] = {}  # an entry of its own: skl2onnx then adds no zipmap to it
-            elif "zipmap" in _allowed_options(est):
+            elif "zipmap" in allowed_options(est):
                 conv_options[id(est)] = {"zipmap": zipmap}
         for key, value in user.items():
             conv_options[key] = value
@@ -686,13 +687,11 @@ class SklearnConverter(Converter):
         if concat:
             columns_into_input(proto, matrix, [(c.name, _code(c.dtype)) for c in columns])
             boundary = {columns[i].name: code for i, code in wider.items()}  # cast by the Concat front
-        elif wider:
+        elif wider or flags:
             names = [vi.name for vi in proto.graph.input]
             boundary = {names[i]: code for i, code in wider.items()}
-            cast_inputs(proto, boundary)
-        if flags and not concat:  # the bool columns fed as bool again (no warning: 0 and 1 are exact)
-            names = [vi.name for vi in proto.graph.input]
-            cast_inputs(proto, {names[i]: code for i, code in flags.items()})
+            # the bool columns fed as bool again (no warning, unlike the wider floats: 0 and 1 are exact)
+            cast_inputs(proto, {**boundary, **{names[i]: code for i, code in flags.items()}})
         if boundary:
             fed = sorted({_dtype_name(code) for code in boundary.values()})
             # the user's column names: the input names may change again (SQL adaptation renames 'select')
@@ -1411,17 +1410,6 @@ def _tensor_type(dtype: np.dtype[Any], width: int | None, compute: np.dtype[Any]
     if kind in "OUS":
         return StringTensorType(shape)
     raise InvalidDataError(f"cannot map a column of dtype {dtype} to an ONNX input type")
-
-
-def _allowed_options(est: Any) -> Mapping[str, Any]:
-    """The options skl2onnx's converter for ``est`` accepts ({} when none is registered)."""
-    try:
-        from skl2onnx._supported_operators import sklearn_operator_name_map
-        from skl2onnx.common._registration import get_converter
-
-        return get_converter(sklearn_operator_name_map[type(est)]).get_allowed_options() or {}
-    except Exception:  # no converter registered: skl2onnx will say so when it meets the estimator
-        return {}
 
 
 def _refuses_integers(err: Exception) -> bool:
