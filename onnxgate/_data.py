@@ -553,7 +553,8 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
                 f"unknown {extra}",
                 input=(missing or extra)[0],
             )
-        return {s.name: _fit_shape(_cast(data[s.name], s, f"input {s.name!r}"), s, f"input {s.name!r}") for s in inputs}
+        return {s.name: _fit_shape(_cast(_as_codes(data[s.name], s, f"input {s.name!r}"), s, f"input {s.name!r}"), s,
+                                   f"input {s.name!r}") for s in inputs}
     if is_dataframe(data):
         columns = [str(c) for c in data.columns]
         by_column = len(inputs) > 1 or (names[0] in columns and (inputs[0].width in (1, None)))
@@ -577,10 +578,18 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
             # the column as the user named it: 'mag nesium' (input 'mag_nesium')
             what = {s.name: f"column {colmap.describe(s.name)}" for s in inputs}
             return {
-                s.name: _fit_shape(_cast(data[s.name].to_numpy(), s, what[s.name]), s, what[s.name]) for s in inputs
+                s.name: _fit_shape(_cast(np.asarray(_as_codes(data[s.name], s, what[s.name])), s, what[s.name]), s,
+                                   what[s.name])
+                for s in inputs
             }
         if len(inputs) == 1:
             refuse_shuffled_positions(columns, names[0])
+            if inputs[0].codes:
+                data = data.copy()
+                for i, _ in inputs[0].codes:
+                    if i < data.shape[1]:
+                        data[data.columns[i]] = _as_codes(data.iloc[:, i], inputs[0], f"column {columns[i]!r}",
+                                                          position=i)
         # booleans beside number columns become 1.0/0.0 in the frame's one array, as scikit-learn reads them
         data = data.to_numpy()
     if (isinstance(data, (tuple, list)) and len(inputs) > 1 and len(data) == len(inputs)
@@ -591,6 +600,10 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
     array = np.asarray(data)
     if len(inputs) == 1:
         spec = inputs[0]
+        if spec.codes and array.ndim == 2:
+            for i, recorded in spec.codes:
+                if i < array.shape[1]:
+                    _refuse_values_as_codes(array[:, i], recorded, spec, f"column {i}")
         return {spec.name: _fit_shape(_cast(array, spec, "the data"), spec, "the data")}
     if array.ndim == 2 and array.shape[1] == len(inputs) and all(s.width == 1 for s in inputs):
         return {
@@ -614,6 +627,74 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
         f"the model has {len(inputs)} inputs {names}; pass a dict or a DataFrame with those names, "
         f"or an array with one column per input (found shape {list(array.shape)}){dropped}"
     )
+
+
+def _as_codes(values: Any, spec: TensorSpec, what: str, position: int = 0) -> Any:
+    """A pandas category column feeding an input that reads codes (:attr:`TensorSpec.codes`) as the codes
+    of its values among the categories the model was fitted on: fed as they are, the values (10, 20, ...)
+    would be read as codes (0, 1, ...). A missing value becomes NaN (missing to the trees) where the input
+    holds floats. Anything else is passed on as it is (a column of codes stays codes)."""
+    codes_of = dict(spec.codes or ())
+    if position not in codes_of:
+        return values
+    recorded = codes_of[position]
+    if type(getattr(values, "dtype", None)).__name__ != "CategoricalDtype":
+        _refuse_values_as_codes(values, recorded, spec, what)
+        return values
+    import numpy as np
+    import pandas as pd
+
+    if recorded is None:
+        raise InvalidDataError(
+            f"{what} is a pandas category column, but input {spec.name!r} reads category codes and the model did "
+            "not record its categories (XGBoost before 3.1, a sliced booster, or non-ASCII text), so the codes of "
+            f"these values are unknown; pass the codes the model was fitted on ({what}.cat.codes, with the "
+            "categories in training order)",
+            input=spec.name,
+        )
+    codes = pd.Categorical(np.asarray(values, dtype=object), categories=list(recorded)).codes.astype(np.float64)
+    missing = np.asarray(pd.isna(values))
+    unseen = (codes < 0) & ~missing
+    if unseen.any():
+        shown = sorted({str(v) for v in np.asarray(values, dtype=object)[unseen]})[:5]
+        raise InvalidDataError(
+            f"{what} holds {int(unseen.sum())} value(s) that are none of the model's categories {list(recorded)[:10]}"
+            f"{'...' if len(recorded) > 10 else ''} (e.g. {shown}); the file reads their codes, and XGBoost itself "
+            "scores such a value as a neighbouring category or refuses it: drop those rows or map them to a "
+            "category first",
+            input=spec.name,
+        )
+    codes[missing] = np.nan
+    if missing.any() and spec.numpy_dtype.kind != "f":
+        raise InvalidDataError(
+            f"{what} has {int(missing.sum())} missing value(s) but input {spec.name!r} reads codes as "
+            f"{spec.elem_type}, which cannot hold a missing one; fill or drop them first",
+            input=spec.name,
+        )
+    return codes if spec.numpy_dtype.kind == "f" else codes.astype(np.int64)
+
+
+def _refuse_values_as_codes(values: Any, recorded: Sequence[Any] | None, spec: TensorSpec, what: str) -> None:
+    """Refuse a number column that cannot hold codes of ``recorded`` categories (one at or past their count):
+    most likely their values, from a file that kept no category type (a CSV), which the trees would read as
+    codes."""
+    import numpy as np
+
+    if not recorded:
+        return
+    array = np.asarray(values)
+    if array.dtype.kind not in "iuf":
+        return
+    past = int(np.count_nonzero(array >= len(recorded)))
+    if past:
+        raise InvalidDataError(
+            f"{what} holds {past} value(s) of {len(recorded)} or more, but input {spec.name!r} reads the codes "
+            f"0..{len(recorded) - 1} of the model's categories {list(recorded)[:10]}"
+            f"{'...' if len(recorded) > 10 else ''}: these look like the category values, not their codes. Pass "
+            "the codes (the position of each value among those categories), or, from Python, the column as a "
+            "pandas category column (.astype('category')), which is mapped to the codes",
+            input=spec.name,
+        )
 
 
 def _named(inputs: list[str], columns: ColumnMap) -> str:

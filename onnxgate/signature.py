@@ -104,6 +104,11 @@ class TensorSpec:
     missing_only : str or None
         ``"nan"``: only a float NaN is such a missing value in data (a SimpleImputer's ``missing_values=np.nan``
         leaves None as it is, a category it did not see); a service's null is one too. None: any of them.
+    codes : tuple of (int, tuple or None) pairs, or None
+        For an input that reads the codes of pandas category columns (an XGBoost model converted from a
+        sample of codes): each such column's position in the input with its categories in code order, or
+        None where the model did not record them (:data:`CATEGORY_CODES_METADATA_KEY`). A pandas category
+        column fed to it is mapped to those codes; None for every other input.
     """
 
     name: str
@@ -113,6 +118,7 @@ class TensorSpec:
     type_str: str = ""
     missing: str | None = None
     missing_only: str | None = None
+    codes: tuple[tuple[int, tuple[Any, ...] | None], ...] | None = None
 
     @property
     def is_tensor(self) -> bool:
@@ -160,6 +166,8 @@ class TensorSpec:
             "kind": self.kind,
             **({"missing": self.missing} if self.missing is not None else {}),
             **({"missing_only": self.missing_only} if self.missing_only is not None else {}),
+            **({"codes": [[i, None if c is None else list(c)] for i, c in self.codes]}
+               if self.codes is not None else {}),
         }
 
     @classmethod
@@ -173,6 +181,7 @@ class TensorSpec:
             kind=data.get("kind", "tensor"),
             missing=None if missing is None else str(missing),
             missing_only=None if data.get("missing_only") is None else str(data["missing_only"]),
+            codes=_codes(data.get("codes")),
         )
 
 
@@ -257,6 +266,9 @@ class Signature:
             inputs = tuple(dataclasses.replace(s, missing=missing[s.name][0], missing_only=missing[s.name][1])
                            if s.name in missing
                            and s.elem_type == "string" else s for s in inputs)
+        codes = _category_codes(proto)
+        if codes:
+            inputs = tuple(dataclasses.replace(s, codes=codes[s.name]) if s.name in codes else s for s in inputs)
         outputs = tuple(_spec(vi) for vi in graph.output)
         return cls(inputs=inputs, outputs=outputs, columns=ColumnMap.from_model(proto))
 
@@ -279,6 +291,36 @@ def _missing_text(proto: Any) -> dict[str, tuple[str, str | None]]:
                 return {}
             return {str(k): ((str(v["text"]), None if v.get("only") is None else str(v["only"]))
                              if isinstance(v, dict) and "text" in v else (str(v), None)) for k, v in found.items()}
+    return {}
+
+
+#: ``metadata_props`` key: JSON ``{input: [[position, categories or null], ...]}``, the inputs that read
+#: the codes of pandas category columns (:attr:`TensorSpec.codes`).
+CATEGORY_CODES_METADATA_KEY = "onnxgate.category_codes"
+
+
+def _codes(found: Any) -> tuple[tuple[int, tuple[Any, ...] | None], ...] | None:
+    """:attr:`TensorSpec.codes` from its JSON form; None for anything else."""
+    if not isinstance(found, list):
+        return None
+    try:
+        return tuple((int(i), None if c is None else tuple(c)) for i, c in found)
+    except (TypeError, ValueError):
+        return None
+
+
+def _category_codes(proto: Any) -> dict[str, tuple[tuple[int, tuple[Any, ...] | None], ...]]:
+    import json
+
+    for prop in proto.metadata_props:
+        if prop.key == CATEGORY_CODES_METADATA_KEY:
+            try:
+                found = json.loads(prop.value)
+            except ValueError:
+                return {}
+            if not isinstance(found, dict):
+                return {}
+            return {str(k): codes for k, v in found.items() if (codes := _codes(v)) is not None}
     return {}
 
 

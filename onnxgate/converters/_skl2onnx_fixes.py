@@ -1290,6 +1290,63 @@ def _float_one_hot(scope: Any, operator: Any, container: Any) -> None:
     w.node("Cast", joined, out=operator.outputs[0].full_name, to=declared)
 
 
+def register_ordinal_encoder() -> None:
+    """skl2onnx's OrdinalEncoder casts a double column to float32 before its ``LabelEncoder`` (whose keys
+    are float32): a value one float64 step from a category took that category's code, where scikit-learn
+    finds it unknown (0.1 + 0.2 beside the category 0.3: 199 of 200 labels of a categorical
+    HistGradientBoosting model off, validate passed; helper-126), and categories that differ beyond float32's
+    precision (ids 100000001..100000004) shared one code. A double input with number categories is compared
+    in double here (:func:`_double_ordinal`); anything else goes to skl2onnx's converter."""
+    import numpy as np
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    original = _replaceable("SklearnOrdinalEncoder", "_onnxgate_double")
+    if original is None:
+        return
+
+    def convert_ordinal_encoder(scope: Any, operator: Any, container: Any) -> None:
+        encoder = operator.raw_operator
+        if (all(isinstance(v.type, DoubleTensorType) for v in operator.inputs)
+                and all(np.asarray(c).dtype.kind in "iuf" for c in encoder.categories_)
+                and not _infrequent(encoder) and container.target_opset >= 11):
+            _double_ordinal(scope, operator, container)
+            return
+        original(scope, operator, container)
+
+    _replace("SklearnOrdinalEncoder", "_onnxgate_double", original, convert_ordinal_encoder)
+
+
+def _double_ordinal(scope: Any, operator: Any, container: Any) -> None:
+    """An OrdinalEncoder over double columns with number categories: each value compared with its
+    categories in double (``Equal`` against a ``[1, k]`` constant), the matching one's position its code,
+    a value equal to none ``unknown_value`` (-1 for ``handle_unknown="error"``, where scikit-learn raises),
+    a NaN ``encoded_missing_value`` where NaN was a category; cast to the declared output type."""
+    import numpy as np
+    from skl2onnx.operator_converters.common import concatenate_variables
+
+    from onnxgate.converters._sklearn_extra import GraphWriter
+
+    encoder = operator.raw_operator
+    w = GraphWriter(scope, container, np.float64)
+    features = concatenate_variables(scope, operator.inputs, container)
+    unknown = encoder.unknown_value if encoder.handle_unknown == "use_encoded_value" else -1
+    columns = []
+    for j, categories in enumerate(encoder.categories_):
+        values = np.asarray(categories, dtype=np.float64)
+        known = values[~np.isnan(values)]
+        value = w.node("Gather", features, w.const([j], np.int64), axis=1)
+        hits = w.node("Cast", w.node("Equal", value, w.const(known[None, :])), to=w.float_type)
+        code = w.node("MatMul", hits, w.const(np.arange(len(known))[:, None]))
+        found = w.node("Greater", w.node("MatMul", hits, w.const(np.ones((len(known), 1)))), w.const(0.5))
+        code = w.node("Where", found, code, w.const(float(unknown)))
+        if np.isnan(values).any():  # scikit-learn's NaN category (always last) encodes as encoded_missing_value
+            code = w.node("Where", w.node("IsNaN", value), w.const(float(encoder.encoded_missing_value)), code)
+        columns.append(code)
+    joined = w.node("Concat", *columns, axis=1) if len(columns) > 1 else columns[0]
+    declared = operator.outputs[0].type.to_onnx_type().tensor_type.elem_type
+    w.node("Cast", joined, out=operator.outputs[0].full_name, to=declared)
+
+
 def _infrequent(encoder: Any) -> bool:
     groups = getattr(encoder, "infrequent_categories_", None) or []
     return any(g is not None and len(g) for g in groups)

@@ -67,6 +67,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     register_normalizer,
     register_one_hot_encoder,
     register_one_vs_rest_decisions,
+    register_ordinal_encoder,
     register_simple_imputer,
     register_target_encoder,
     register_text_vectorizer,
@@ -170,6 +171,7 @@ def _skl2onnx() -> Any:
     patch_operator_verification()
     register_simple_imputer()
     register_one_hot_encoder()
+    register_ordinal_encoder()
     register_target_encoder()
     register_multiclass_gaussian_process()
     register_one_vs_rest_decisions()

@@ -246,6 +246,7 @@ class XGBoostConverter(BoostingConverter):
             from onnxgate.converters._boosting import truncate_category_codes
 
             truncate_category_codes(raw.model, categorical, n_features, opset, library="XGBoost", negative_kept=True)
+            record_codes(raw.model, booster, categorical, bool(columns))
         if not hasattr(model, "get_booster"):
             raw.warnings.append(
                 "a Booster does not record the `missing` value of the DMatrix it was trained on, and the ONNX "
@@ -315,6 +316,50 @@ class XGBoostConverter(BoostingConverter):
         proba = np.hstack([1 - proba, proba]) if proba.shape[1] == 1 else proba
         return _in_output_order(["label", "probabilities"], [np.asarray(model.classes_)[proba.argmax(axis=1)], proba],
                                 signature)
+
+
+def recorded_categories(booster: Any, features: Sequence[int]) -> dict[int, list[Any] | None]:
+    """The categories XGBoost 3.1+ recorded for each category feature (by index), in code order: the
+    pandas categories it was fitted on, whose position is the code its trees read. None for a feature
+    whose categories it did not record (an older XGBoost, a sliced booster) or whose text holds other than
+    ASCII: XGBoost 3.2 writes those with offsets counted in characters over UTF-8 bytes (helper-126), a
+    list that reads shifted or not at all."""
+    try:
+        found = list(booster.get_categories(export_to_arrow=True).to_arrow() or [])
+    except Exception:  # no categories recorded (before 3.1) or none kept
+        found = []
+    out: dict[int, list[Any] | None] = {}
+    for i in features:
+        array = found[i][1] if i < len(found) else None
+        try:
+            values = None if array is None else array.to_pylist()
+        except Exception:  # the broken offsets can cut a UTF-8 character
+            values = None
+        if values is not None and (len(set(values)) != len(values) or not all(
+                isinstance(v, (int, float)) or (isinstance(v, str) and v.isascii()) for v in values)):
+            values = None
+        out[i] = values
+    return out
+
+
+def record_codes(proto: Any, booster: Any, features: Sequence[int], by_column: bool) -> None:
+    """Record in the file which inputs read the codes of pandas category columns, with the categories
+    in code order (:attr:`onnxgate.signature.TensorSpec.codes`): a category column fed to the file is
+    then mapped to its codes, not read as its values (helper-126: the category values 10..40 of a
+    model fitted on integer categories were fed as codes, and validate's reference read them as codes
+    too: 304 of 600 labels off, validate passed)."""
+    import json
+
+    from onnxgate.converters._sklearn_graph import set_metadata
+    from onnxgate.signature import CATEGORY_CODES_METADATA_KEY
+
+    recorded = recorded_categories(booster, features)
+    names = [vi.name for vi in proto.graph.input]
+    if by_column:
+        codes = {names[i]: [[0, recorded[i]]] for i in features if i < len(names)}
+    else:
+        codes = {names[0]: [[i, recorded[i]] for i in features]}
+    set_metadata(proto, CATEGORY_CODES_METADATA_KEY, json.dumps(codes))
 
 
 def _rounds_after_best(booster: Any) -> int:

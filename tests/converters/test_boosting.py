@@ -288,6 +288,47 @@ def test_xgboost_fitted_on_pandas_categories_converts_and_validates_on_their_cod
             og.convert(model, frame.head())
 
 
+@pytest.mark.parametrize("sample", ["frame of codes", "array of codes"])
+@pytest.mark.parametrize("categories", [[10, 20, 30, 40], ["b", "a", "d c", "e"]], ids=["integers", "text"])
+def test_xgboost_converted_on_codes_reads_a_category_frame_by_its_codes(sample: str, categories: list[Any]) -> None:
+    # the category values 10..40 were fed where the file reads the codes 0..3, and validate's reference read
+    # them as codes too: 304 of 600 labels off and validate passed (helper-126)
+    import pandas as pd
+
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame({"x": rng.normal(size=600), "ic": pd.Categorical(rng.choice(categories, 600))})
+    y = (frame.ic.isin(categories[::2]).to_numpy() ^ (frame.x > 0).to_numpy()).astype(int)
+    model = xgboost.XGBClassifier(n_estimators=20, max_depth=4, enable_categorical=True, max_cat_to_onehot=1,
+                                  n_jobs=1).fit(frame, y)
+    codes = frame.assign(ic=frame.ic.cat.codes.astype(np.int64))
+    conv = og.convert(model, codes.head(20) if sample == "frame of codes" else codes.to_numpy()[:20])
+    proba = _run(conv, frame)[1]
+    np.testing.assert_allclose(proba, model.predict_proba(frame), atol=1e-5)
+    assert og.validate(conv, reference=model, data=frame).passed
+    # the codes themselves still feed the file as they are
+    np.testing.assert_allclose(_run(conv, codes)[1], proba, atol=1e-6)
+    unseen = frame.assign(ic=pd.Categorical([*categories[:3], 99 if categories[0] == 10 else "zz"] * 150))
+    with pytest.raises(og.InvalidDataError, match="none of the model's categories"):
+        as_feeds(unseen, conv.signature)
+    if categories[0] == 10:  # the values as plain numbers (a CSV keeps no category type): not read as codes
+        with pytest.raises(og.InvalidDataError, match="look like the category values"):
+            og.validate(conv, reference=model, data=frame.assign(ic=frame.ic.astype(np.int64)))
+
+
+def test_xgboost_non_ascii_categories_are_not_guessed() -> None:
+    # XGBoost 3.2 records non-ASCII categories with offsets in characters over UTF-8 bytes: the list reads
+    # shifted (helper-126), so a category frame is refused, never mapped by it
+    import pandas as pd
+
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame({"x": rng.normal(size=300), "c": pd.Categorical(rng.choice(["é ", "a", "b"], 300))})
+    y = (frame.c.eq("a").to_numpy() ^ (frame.x > 0).to_numpy()).astype(int)
+    model = xgboost.XGBClassifier(n_estimators=10, enable_categorical=True, n_jobs=1).fit(frame, y)
+    conv = og.convert(model, frame.assign(c=frame.c.cat.codes.astype(np.int64)).head())
+    with pytest.raises(og.InvalidDataError, match=r"did not record its categories.*cat\.codes"):
+        as_feeds(frame, conv.signature)
+
+
 def test_core_catboost_class_with_a_classification_loss_validates() -> None:
     X, y = _data("breast_cancer")
     model = catboost.CatBoost({"iterations": 10, "loss_function": "Logloss", "thread_count": 1, **CATBOOST_QUIET})

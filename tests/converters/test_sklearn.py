@@ -371,6 +371,38 @@ def test_histgradientboosting_with_categories_on_float64_splits_exactly_too() ->
     assert any("compares float64 features with double thresholds" in w for w in conv32.warnings), conv32.warnings
 
 
+@pytest.mark.parametrize("categories", [[0.1, 0.3, 0.7, 2.0], [100000001.0, 100000002.0, 100000003.0, 100000004.0]],
+                         ids=["one-step-off", "beyond-float32"])
+@pytest.mark.parametrize("fitted", ["histgradientboosting", "ordinal-encoder-pipeline"])
+def test_float64_categories_are_matched_in_double(categories: list[float], fitted: str) -> None:
+    # skl2onnx's OrdinalEncoder matched a double value as float32: 0.1 + 0.2 took the category 0.3's branch
+    # (199 of 200 labels off, validate passed), and ids 100000001..100000004 shared one code (helper-126)
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    rng = np.random.default_rng(5)
+    cats = np.asarray(categories)
+    X = np.column_stack([rng.normal(size=3000), rng.choice(cats, 3000), rng.normal(size=3000)])
+    y = (np.isin(X[:, 1], cats[1::2]) ^ (X[:, 0] > 0)).astype(int)
+    if fitted == "histgradientboosting":
+        model = HistGradientBoostingClassifier(max_iter=30, random_state=0, categorical_features=[1]).fit(X, y)
+    else:
+        encode = ColumnTransformer([("codes", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
+                                     [1])], remainder="passthrough")
+        model = make_pipeline(encode, HistGradientBoostingClassifier(max_iter=30, random_state=0,
+                                                                     categorical_features=[0])).fit(X, y)
+    conv = og.convert(model, X[:20])
+    near = X[:200].copy()
+    near[:, 1] = np.nextafter(near[:, 1], np.inf)  # a category for none: 0.1 + 0.2 is 0.3's next double
+    rows = np.vstack([X, near])
+    labels, probabilities = _run(conv, rows)[:2]
+    np.testing.assert_array_equal(labels.ravel(), model.predict(rows))
+    np.testing.assert_allclose(probabilities, model.predict_proba(rows), atol=1e-6)
+    assert og.validate(conv, reference=model, data=rows).passed
+
+
 @pytest.mark.parametrize("kind", ["DBSCAN", "LedoitWolf", "LocalOutlierFactor"])
 def test_an_estimator_that_answers_nothing_for_new_rows_is_refused_as_such(kind: str) -> None:
     # the message blamed skl2onnx's missing converter and told the user to register one
