@@ -69,6 +69,56 @@ def parse_options(items: list[str]) -> dict[str, str]:
     return out
 
 
+#: ``--option`` values the SQL packager takes as other than text, and what each expects.
+SQL_TYPED_OPTIONS = {
+    "adapt": "true or false (also 1/0, yes/no)",
+    "columns": "table column names separated by commas (a,b,c)",
+    "column_types": "name:type pairs separated by commas (age:int64,height:float32)",
+    "hex_limit": "a whole number of bytes, 0 or more",
+}
+#: Of those, the options that only mean something when the model is adapted.
+_ADAPT_OPTIONS = ("columns", "column_types")
+
+
+def sql_option_values(options: dict[str, Any]) -> dict[str, Any]:
+    """``--option`` text typed as the SQL packager takes it: ``adapt`` a bool, ``columns`` a list,
+    ``column_types`` a mapping, ``hex_limit`` an int. A value that does not read as its type is an input
+    error saying what was expected, what was found and how to write it (``bool("false")`` adapted).
+
+    Raises
+    ------
+    InvalidDataError
+        A value that is not of the option's type.
+    """
+    out = dict(options)
+
+    def bad(key: str, value: str) -> InvalidDataError:
+        return InvalidDataError(f"--option {key} expects {SQL_TYPED_OPTIONS[key]}, found {value!r}; "
+                                f"write it as --option {key}=VALUE")
+
+    if isinstance(out.get("adapt"), str):
+        flag = out["adapt"].strip().lower()
+        if flag not in ("true", "false", "1", "0", "yes", "no"):
+            raise bad("adapt", out["adapt"])
+        out["adapt"] = flag in ("true", "1", "yes")
+    if isinstance(out.get("columns"), str):
+        out["columns"] = [c.strip() for c in out["columns"].split(",")]
+    if isinstance(out.get("column_types"), str):
+        pairs = {}
+        for item in out["column_types"].split(","):
+            name, sep, kind = item.partition(":")
+            if not sep or not name.strip() or not kind.strip():
+                raise bad("column_types", out["column_types"])
+            pairs[name.strip()] = kind.strip()
+        out["column_types"] = pairs
+    if isinstance(out.get("hex_limit"), str):
+        text = out["hex_limit"].strip()
+        if not text.isascii() or not text.isdigit():
+            raise bad("hex_limit", out["hex_limit"])
+        out["hex_limit"] = int(text)
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     from onnxgate._commands._common import load_data_arg, load_native_model
     from onnxgate._commands.validate import resolve_target_args
@@ -102,8 +152,13 @@ def run(args: argparse.Namespace) -> int:
             value = getattr(args, name, None)
             if value is not None:
                 options[name] = value
+        options = sql_option_values(options)
         if args.adapt:
             options["adapt"] = True
+        given = [f"--option {k}" for k in _ADAPT_OPTIONS if k in options]
+        if given and not options.get("adapt"):
+            raise InvalidDataError(f"{' and '.join(given)} apply to the columns --adapt makes; add --adapt "
+                                   "(or --option adapt=true), or leave them out")
         if args.columns and not args.adapt:
             raise InvalidDataError("--columns names the table columns of the [N,k] input that --adapt splits; "
                                    "add --adapt, or leave --columns out")

@@ -136,6 +136,10 @@ def qualified(schema: str, table: str) -> str:
     return f"{quote_ident(schema)}.{quote_ident(table)}"
 
 
+#: Options :func:`package_sql` takes itself, beside the names of :class:`SqlPackageOptions`.
+PACKAGE_SQL_OPTIONS = ("adapt", "columns", "column_types", "hex_limit", "search", "seed")
+
+
 @dataclass(frozen=True)
 class SqlPackageOptions:
     """Names used by the scripts. Every one is quoted where it is used, so any text is safe."""
@@ -154,7 +158,9 @@ class SqlPackageOptions:
         known = {"schema", "model_table", "input_table", "model_name", "model_version", "description"}
         unknown = sorted(set(options) - known)
         if unknown:
-            raise PackagingError(f"unknown SQL package options {unknown}; known options are {sorted(known)}")
+            # package_sql took its own options out first: the message lists them too
+            raise PackagingError(f"unknown SQL package options {unknown}; known options are "
+                                 f"{sorted(known | set(PACKAGE_SQL_OPTIONS))}")
         # the file's graph name is only a default: what a script cannot hold is dropped from it
         default = " ".join(_UNSAFE.sub(" ", model.graph.name or "").split()) or "model"
         name = options.get("model_name") or default

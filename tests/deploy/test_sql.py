@@ -271,6 +271,51 @@ def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
                  "--option", "nonsense"]) == 2
 
 
+#: case id -> (--option and other flags, exit code, what stderr says)
+OPTION_VALUES: dict[str, tuple[list[str], int, str]] = {
+    # bool("false") is True: the model was adapted and the package written
+    "adapt-false": (["--option", "adapt=false"], 1, "inputs_one_per_column"),
+    "adapt-word": (["--option", "adapt=maybe"], 2, "--option adapt expects true or false (also 1/0, yes/no), "
+                                                   "found 'maybe'"),
+    "hex-limit-text": (["--adapt", "--option", "hex_limit=abc"], 2,
+                       "--option hex_limit expects a whole number of bytes, 0 or more, found 'abc'"),
+    "hex-limit-negative": (["--adapt", "--option", "hex_limit=-5"], 2, "found '-5'"),
+    "column-types-no-name": (["--adapt", "--option", "column_types=float32"], 2,
+                             "--option column_types expects name:type pairs separated by commas"),
+    "columns-without-adapt": (["--option", "columns=a,b"], 2, "--option columns apply to the columns --adapt makes"),
+    "column-types-without-adapt": (["--option", "adapt=no", "--option", "column_types=f0:float32"], 2,
+                                   "--option column_types apply to the columns --adapt makes"),
+    "unknown-lists-all": (["--option", "colour=red"], 2, "known options are ['adapt', 'column_types', 'columns', "
+                                                         "'description', 'hex_limit'"),
+}
+
+
+@pytest.mark.parametrize("case", list(OPTION_VALUES))
+def test_cli_option_values_are_typed_or_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                            case: str) -> None:
+    raw = tmp_path / "raw.onnx"
+    raw.write_bytes(mlp(12).SerializeToString())
+    flags, code, says = OPTION_VALUES[case]
+    assert main(["package", str(raw), "--target", "sql-edge-2.0", "-o", str(tmp_path / "out"), *flags]) == code
+    err = capsys.readouterr().err
+    assert says in err and "unexpected" not in err, err
+    assert code == 1 or len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_option_columns_are_split_on_commas(tmp_path: Path) -> None:
+    # "abcd" was iterated one character at a time: four columns [a] [b] [c] [d]
+    raw = tmp_path / "raw.onnx"
+    raw.write_bytes(mlp(12).SerializeToString())
+    names = ",".join(f"c{i}" for i in range(10))
+    assert main(["package", str(raw), "--target", "sql-edge-2.0", "-o", str(tmp_path / "out"), "--adapt",
+                 "--option", f"columns={names}", "--option", "column_types=c0:float32",
+                 "--option", "hex_limit=10"]) == 0
+    script = (tmp_path / "out" / "03_create_input_table.sql").read_text()
+    assert "[c0] real NOT NULL" in script and "[c9] real NOT NULL" in script
+    assert "load_model.py" in (tmp_path / "out" / "02_insert_model.sql").read_text()
+
+
 @pytest.mark.parametrize("target", SQL_TARGETS)
 def test_an_adapted_multi_input_model_passes_the_row_rules(target: str) -> None:
     model = _adapted(target)
