@@ -97,16 +97,36 @@ def _arrow_column(name: str, values: Any) -> Any:
 
     try:
         return pa.array(np.asarray(values))
-    except (OverflowError, pa.ArrowInvalid) as err:
+    except (OverflowError, pa.ArrowInvalid, pa.ArrowTypeError) as err:
         big = next((v for v in np.asarray(values, dtype=object).ravel()
                     if isinstance(v, int) and not -(2**63) <= v < 2**64), None)
         if big is None:
+            # a missing value (NaN in a text column, <NA> in a nullable boolean one) is an Arrow null here,
+            # so the checks that follow refuse it with validate's message naming the column
+            try:
+                return pa.array(np.asarray(values), from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                pass
             raise
         raise InvalidDataError(
             f"column {name!r} holds {big}, a whole number beyond 64 bits: no SQL column type (bigint, float) "
             "holds it exactly. Fix the value, or read it as a float if that is what it means",
             column=name,
         ) from err
+
+
+def _refuse_nulls(table: Any, columns: ColumnMap | None = None) -> None:
+    """The input table's columns are NOT NULL: a null the checks by type let through (an Arrow table's
+    null in an integer column) is refused here, the column named as the user named it."""
+    for name in table.column_names:
+        count = table.column(name).null_count
+        if count:
+            shown = columns.describe(name) if columns is not None else repr(name)
+            raise InvalidDataError(
+                f"column {shown} has {count} missing value(s); the input table's columns are NOT NULL, so PREDICT "
+                "would never see these rows. Fill or drop them before scoring.",
+                column=name,
+            )
 
 
 def _read_identifier(text: str, i: int) -> tuple[str, int]:
@@ -772,6 +792,7 @@ def _dry_run(
     source = _arrow_input(data, names, signature.columns)
     _refuse_nan(source, signature.columns)
     _refuse_values_the_load_would_change(source, signature)
+    _refuse_nulls(source, signature.columns)
     if database is not None:
         _check_database_file(Path(database))
     where = os.fspath(database) if database is not None else ":memory:"

@@ -592,3 +592,39 @@ def test_a_headerless_csv_is_read_by_position_only_for_a_model_fitted_without_na
             assert code == 2 and "the data lacks the columns [" in err, err
         else:
             assert code == 0, err
+
+
+@pytest.fixture(scope="module")
+def text_and_flag(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """A Synapse package of a model with a text input and a boolean column (a bigint input)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    frame = pd.DataFrame({"kind": np.array(["a", "b", "c"])[np.arange(60) % 3], "flag": np.arange(60) % 2 == 0,
+                          "size": X[:60, 0].astype(np.float64)})
+    prep = ColumnTransformer([("text", OneHotEncoder(handle_unknown="ignore"), ["kind"])], remainder="passthrough")
+    model = Pipeline([("prep", prep), ("fit", LogisticRegression())]).fit(frame, np.arange(60) % 3 == 1)
+    out = tmp_path_factory.mktemp("text") / "pkg"
+    og.package(og.convert(model, frame, target="synapse"), target="synapse", out=out)
+    return out, frame
+
+
+@pytest.mark.parametrize(("column", "missing", "says"), [
+    pytest.param("kind", None, "column 'kind' has 1 missing or non-text value(s)", id="null-text"),
+    pytest.param("flag", pd.NA, "column 'flag' has 1 missing or non-finite value(s)", id="na-boolean"),
+])
+def test_a_missing_text_or_nullable_boolean_is_the_error_validate_gives(
+        text_and_flag: tuple[Path, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        column: str, missing: Any, says: str) -> None:
+    # it was "unexpected ArrowTypeError: Expected bytes, got a 'float' object ... please report it"
+    package, frame = text_and_flag
+    frame = frame.astype({"flag": "boolean"})
+    frame.loc[3, column] = missing
+    rows = tmp_path / "rows.parquet"
+    frame.to_parquet(rows)
+    assert main(["sql-dryrun", str(package), "--data", str(rows)]) == 2
+    err = capsys.readouterr().err
+    assert says in err and "unexpected" not in err and len(err.strip().splitlines()) == 1, err
+
