@@ -115,6 +115,14 @@ def _arrow_column(name: str, values: Any) -> Any:
         ) from err
 
 
+def _widen_half_floats(table: Any) -> Any:
+    """``table`` with its float16 columns as float32 (the same values)."""
+    import pyarrow as pa
+
+    schema = pa.schema([f.with_type(pa.float32()) if pa.types.is_float16(f.type) else f for f in table.schema])
+    return table if schema.equals(table.schema) else table.cast(schema)
+
+
 def _refuse_nulls(table: Any, columns: ColumnMap | None = None) -> None:
     """The input table's columns are NOT NULL: a null the checks by type let through (an Arrow table's
     null in an integer column) is refused here, the column named as the user named it."""
@@ -830,7 +838,8 @@ def _dry_run(
         )
         con.execute(f"CREATE OR REPLACE TABLE {_dq(table_name)} ({columns_sql})")
         rows_view = internal_name("__onnxgate_rows", table_name)
-        con.register(rows_view, source)
+        # DuckDB reads no half float from Arrow: float32 holds every float16 value, as validate widens them
+        con.register(rows_view, _widen_half_floats(source))
         try:
             con.execute(
                 f"INSERT INTO {_dq(table_name)} SELECT {', '.join(_dq(n) for n in names)} FROM {_dq(rows_view)}"

@@ -628,3 +628,13 @@ def test_a_missing_text_or_nullable_boolean_is_the_error_validate_gives(
     err = capsys.readouterr().err
     assert says in err and "unexpected" not in err and len(err.strip().splitlines()) == 1, err
 
+
+def test_a_float16_parquet_file_is_scored_as_validate_reads_it(package: Path, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    # it was "unexpected NotImplementedException: ... Unsupported Internal Arrow Type e"
+    rows = tmp_path / "half.parquet"
+    pd.DataFrame(X[:50], columns=NAMES).astype(np.float16).to_parquet(rows)
+    assert main(["sql-dryrun", str(package), "--data", str(rows), "--rows", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "50 rows scored" in out and out.rstrip().endswith("PASSED"), out
+
