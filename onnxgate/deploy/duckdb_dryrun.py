@@ -815,6 +815,7 @@ def _dry_run(
             f"cannot open {where!r} as a DuckDB database: {str(err).splitlines()[0]}. Give a "
             "DuckDB file (or a new path), or leave --database out to work in memory."
         ) from err
+    made_table = False  # the input table this run created, dropped again if the run fails
     try:
         # DuckDB compares names case-insensitively: "PIPELINE_INPUT" is the table "Pipeline_input" would replace
         existing = con.execute(
@@ -837,6 +838,7 @@ def _dry_run(
             f"{_dq(n)} {DUCKDB_TYPES[_base_type(types[n])]} NOT NULL" for n in names
         )
         con.execute(f"CREATE OR REPLACE TABLE {_dq(table_name)} ({columns_sql})")
+        made_table = not existing
         rows_view = internal_name("__onnxgate_rows", table_name)
         # DuckDB reads no half float from Arrow: float32 holds every float16 value, as validate widens them
         con.register(rows_view, _widen_half_floats(source))
@@ -863,6 +865,9 @@ def _dry_run(
         if created:
             con.close()
             _remove_database_files(where)
+        elif made_table:  # a database the user gave is left as it was: the next run is not refused over it
+            with contextlib.suppress(duckdb.Error):
+                con.execute(f"DROP TABLE IF EXISTS {_dq(table_name)}")
         raise
     finally:
         con.close()

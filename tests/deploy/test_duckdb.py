@@ -638,3 +638,28 @@ def test_a_float16_parquet_file_is_scored_as_validate_reads_it(package: Path, tm
     out = capsys.readouterr().out
     assert "50 rows scored" in out and out.rstrip().endswith("PASSED"), out
 
+
+def test_a_failed_run_leaves_a_given_database_as_it_was(package: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the input table stayed behind (empty, or fully loaded after Ctrl-C), and the next run was refused
+    # ("already has a table ... Pass --force")
+    database = tmp_path / "mine.duckdb"
+    con = duckdb.connect(str(database))
+    con.execute("CREATE TABLE notes (note VARCHAR)")
+    con.close()
+    real = dry.runtime_session
+
+    def interrupted(model: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dry, "runtime_session", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        dry.dry_run(package, X, database=database)
+    con = duckdb.connect(str(database))
+    try:
+        assert sorted(r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()) \
+            == ["notes"]
+    finally:
+        con.close()
+    monkeypatch.setattr(dry, "runtime_session", real)
+    assert dry.dry_run(package, X, database=database).passed
