@@ -37,6 +37,9 @@ __all__ = [
 
 InputLayout = Literal["column", "free"]
 
+#: Values of :attr:`Target.sql_dialect`: which database's scripts a SQL package holds (None: SQL Edge's).
+SQL_DIALECTS: tuple[str | None, ...] = (None, "sql-edge", "synapse")
+
 #: ONNX element type -> SQL Server / Synapse column type (Azure Data Studio's type map, targets.md A.4).
 SQL_TYPES: Mapping[str, str] = MappingProxyType(
     {
@@ -167,6 +170,11 @@ class Target:
         Whether NaN/inf are valid input values there (SQL ``float`` columns cannot hold NaN).
     sql_types : mapping of str to str
         Element type -> SQL type name, for SQL targets.
+    sql_dialect : {"sql-edge", "synapse"} or None
+        Which database's scripts a SQL package holds (Synapse dedicated pools take no enforced
+        PRIMARY KEY and load the model with COPY INTO). A target file's ``base`` passes it on, so
+        the dialect follows the target's lineage, never its name; None (a SQL target without a
+        base) writes SQL Edge's scripts.
     checks : tuple of str
         The checks that apply, from :data:`ALL_CHECKS`. The check of every rule a field sets
         (``max_opset``, ``input_types``, ``input_layout="column"``...) is added when not named.
@@ -187,6 +195,7 @@ class Target:
     dynamic_batch: bool = False
     allow_nan: bool = True
     sql_types: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    sql_dialect: Literal["sql-edge", "synapse"] | None = None
     checks: tuple[str, ...] = ("model_wellformed", "operators_supported")
     sources: tuple[str, ...] = ()
 
@@ -215,6 +224,10 @@ class Target:
                     f"expected one of {sorted(SQL_ELEMENT_TYPES)}"
                 )
             check_sql_type_name(sql, where=where)
+        if self.sql_dialect not in SQL_DIALECTS:
+            raise TargetError(
+                f"target {self.name!r}: sql_dialect must be one of {list(SQL_DIALECTS)}, found {self.sql_dialect!r}"
+            )
         if self.input_layout not in ("column", "free"):
             raise TargetError(
                 f"target {self.name!r}: input_layout must be 'column' or 'free', found {self.input_layout!r}"
@@ -306,6 +319,7 @@ SQL_EDGE_1_0 = Target(
     sql_types={k: v for k, v in SQL_TYPES.items() if k in _SQL_NUMERIC},
     checks=_SQL_CHECKS,
     sources=_SQL_SOURCES_EDGE,
+    sql_dialect="sql-edge",
 )
 
 SQL_EDGE_2_0 = SQL_EDGE_1_0.with_(
@@ -325,6 +339,7 @@ SYNAPSE = SQL_EDGE_1_0.with_(
     runtime="undocumented (assumed onnxruntime 1.5.x)",
     input_types=_SQL_NUMERIC | {"string"},
     sql_types=dict(SQL_TYPES),
+    sql_dialect="synapse",
     sources=(
         "azure-docs synapse-analytics/sql-data-warehouse/sql-data-warehouse-predict.md: input types "
         "int, bigint, real, float, char, varchar, nvarchar; one column per input; RUNTIME = ONNX",
@@ -494,6 +509,8 @@ def _check_toml_types(table: Mapping[str, Any], where: str) -> None:
             raise bad(key, "true or false (a TOML boolean, without quotes)")
     if "input_layout" in table and table["input_layout"] not in ("column", "free"):
         raise bad("input_layout", '"column" or "free"')
+    if "sql_dialect" in table and table["sql_dialect"] not in SQL_DIALECTS[1:]:
+        raise bad("sql_dialect", '"sql-edge" or "synapse"')
     if "sql_types" in table:
         sql_types = table["sql_types"]
         if not isinstance(sql_types, dict):

@@ -254,7 +254,7 @@ def render_scripts(
     --------
     >>> files = render_scripts(data, sig, og.targets.get("sql-edge-2.0"), SqlPackageOptions())  # doctest: +SKIP
     """
-    synapse = target.name == "synapse" or target.name.startswith("synapse")
+    synapse = target.sql_dialect == "synapse"  # the target's lineage (a target file's base), not its name
     models = qualified(opts.schema, opts.model_table)
     inputs = qualified(opts.schema, opts.input_table)
     files: dict[str, str] = {}
@@ -555,7 +555,7 @@ def package_sql(
 
         model = adapt(model, target, columns=columns, column_types=column_types, reference=reference)
     proto: onnx.ModelProto = load_model(model)
-    opts = SqlPackageOptions.from_options(proto, options, synapse=target.name.startswith("synapse"))
+    opts = SqlPackageOptions.from_options(proto, options, synapse=target.sql_dialect == "synapse")
     report = validate(model, target, reference=reference, data=data, search=search, seed=seed)
     if not report.passed:
         raise ValidationFailedError(

@@ -271,6 +271,23 @@ def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
                  "--option", "nonsense"]) == 2
 
 
+@pytest.mark.parametrize(("base", "name", "synapse"), [
+    pytest.param("synapse", "prod-dw", True, id="synapse-base-other-name"),
+    pytest.param("sql-edge-2.0", "synapse-lookalike", False, id="edge-base-synapse-name"),
+])
+def test_a_target_files_scripts_follow_its_base_not_its_name(tmp_path: Path, base: str, name: str,
+                                                             synapse: bool) -> None:
+    # a target based on synapse but named prod-dw got SQL Edge's PRIMARY KEY and no COPY INTO
+    profile = tmp_path / "target.toml"
+    profile.write_text(f'[target]\nbase = "{base}"\nname = "{name}"\n')
+    raw = tmp_path / "raw.onnx"
+    raw.write_bytes(mlp(12).SerializeToString())
+    assert main(["package", str(raw), "--target-file", str(profile), "-o", str(tmp_path / "out"), "--adapt"]) == 0
+    models = (tmp_path / "out" / "01_create_model_table.sql").read_text()
+    assert ("ROUND_ROBIN, HEAP" in models) is synapse and ("PRIMARY KEY" in models) is not synapse
+    assert (tmp_path / "out" / "05_copy_into_model.sql").is_file() is synapse
+
+
 #: case id -> (--option and other flags, exit code, what stderr says)
 OPTION_VALUES: dict[str, tuple[list[str], int, str]] = {
     # bool("false") is True: the model was adapted and the package written
