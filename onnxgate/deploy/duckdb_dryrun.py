@@ -190,6 +190,27 @@ def _strip_comments(script: str) -> str:
 _TYPE_END = re.compile(r"\s*(NOT\b|NULL\b|CONSTRAINT\b|DEFAULT\b|PRIMARY\b|IDENTITY\b|COLLATE\b|UNIQUE\b|,|\)|$)", re.I)
 
 
+#: The words that open a table-level item of a CREATE TABLE (not a column); a column so named is bracketed.
+_TABLE_ITEM = re.compile(r"(CONSTRAINT|PRIMARY|UNIQUE|INDEX|FOREIGN|CHECK|PERIOD)\b", re.I)
+
+
+def _item_end(text: str, j: int) -> int:
+    """The index of the ``,`` or ``)`` that ends the CREATE TABLE item holding ``text[j]`` (parentheses
+    inside it, ``decimal(10,2)`` or ``PRIMARY KEY (a, b)``, are skipped)."""
+    depth = 0
+    while j < len(text):
+        if text[j] == "(":
+            depth += 1
+        elif text[j] == ")":
+            if depth == 0:
+                break
+            depth -= 1
+        elif text[j] == "," and depth == 0:
+            break
+        j += 1
+    return j
+
+
 def table_types_from_script(script: str) -> dict[str, str]:
     """Column name -> SQL type from a ``CREATE TABLE`` script (``03_create_input_table.sql``).
 
@@ -234,6 +255,11 @@ def table_types_from_script(script: str) -> dict[str, str]:
             i += 1
         if i >= len(text) or text[i] == ")":
             break
+        if _TABLE_ITEM.match(text, i):  # CONSTRAINT [pk] PRIMARY KEY (...), INDEX ...: not a column
+            i = _item_end(text, i)
+            if i < len(text) and text[i] == ")":
+                break
+            continue
         name, i = _read_identifier(text, i)
         end = _TYPE_END.search(text, i)
         assert end is not None
@@ -244,19 +270,7 @@ def table_types_from_script(script: str) -> dict[str, str]:
             end = _TYPE_END.search(text, close + 1)
             assert end is not None
         out[name] = "".join(kind.split()).lower()
-        depth = 0
-        j = end.start()
-        while j < len(text):  # skip the rest of this column definition
-            if text[j] == "(":
-                depth += 1
-            elif text[j] == ")":
-                if depth == 0:
-                    break
-                depth -= 1
-            elif text[j] == "," and depth == 0:
-                break
-            j += 1
-        i = j
+        i = _item_end(text, end.start())  # skip the rest of this column definition
         if i < len(text) and text[i] == ")":
             break
     if not out:
@@ -784,11 +798,12 @@ def _dry_run(
     types = table_types_from_script(script) if script is not None else {s["name"]: s["sql_type"] for s in inputs}
     types.update(table_types or {})
     _check_types(inputs, types, table_name)
-    unknown = sorted({_base_type(t) for t in types.values()} - set(DUCKDB_TYPES))
+    names = [str(s["name"]) for s in inputs]
+    # only the model's columns are created: a column the user added beside them (a key, a load date) never
+    # reaches PREDICT, whatever its type
+    unknown = sorted({_base_type(types[n]) for n in names} - set(DUCKDB_TYPES))
     if unknown:
         raise InvalidDataError(f"no DuckDB equivalent for the SQL types {unknown}; known: {sorted(DUCKDB_TYPES)}")
-
-    names = [str(s["name"]) for s in inputs]
 
     from onnxgate._onnx import load_model
     from onnxgate.signature import Signature

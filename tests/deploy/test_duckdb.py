@@ -663,3 +663,25 @@ def test_a_failed_run_leaves_a_given_database_as_it_was(package: Path, tmp_path:
         con.close()
     monkeypatch.setattr(dry, "runtime_session", real)
     assert dry.dry_run(package, X, database=database).passed
+
+
+def test_an_input_table_extended_with_other_columns_and_constraints_still_runs(
+        package: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a datetime2 or decimal column beside the model's was "no DuckDB equivalent for the SQL types", and a
+    # CONSTRAINT line was read as a column named CONSTRAINT of type [pk_input]
+    import shutil
+
+    edited = tmp_path / "edited"
+    shutil.copytree(package, edited)
+    script = edited / "03_create_input_table.sql"
+    text = script.read_text(encoding="utf-8")
+    extra = ("    [id] bigint IDENTITY(1,1) NOT NULL,\n    [loaded_at] datetime2 NULL,\n"
+             "    [amount] decimal(10, 2) NULL,\n    CONSTRAINT [pk_input] PRIMARY KEY ([id]),\n"
+             "    INDEX [ix_loaded] ([loaded_at]),\n")
+    script.write_text(text.replace("(\n", "(\n" + extra, 1), encoding="utf-8")
+    assert dry.table_types_from_script(script.read_text(encoding="utf-8"))["amount"] == "decimal(10,2)"
+    assert "CONSTRAINT" not in dry.table_types_from_script(script.read_text(encoding="utf-8"))
+    rows = tmp_path / "rows.npy"
+    np.save(rows, X[:20])
+    assert main(["sql-dryrun", str(edited), "--data", str(rows), "--rows", "0"]) == 0, capsys.readouterr().err
+    assert capsys.readouterr().out.rstrip().endswith("PASSED")
