@@ -71,10 +71,10 @@ def parse_options(items: list[str]) -> dict[str, str]:
 
 #: ``--option`` values the SQL packager takes as other than text, and what each expects.
 SQL_TYPED_OPTIONS = {
-    "adapt": "true or false (also 1/0, yes/no)",
-    "columns": "table column names separated by commas (a,b,c)",
-    "column_types": "name:type pairs separated by commas (age:int64,height:float32)",
-    "hex_limit": "a whole number of bytes, 0 or more",
+    "adapt": ("true or false (also 1/0, yes/no)", "adapt=true"),
+    "columns": ("table column names separated by commas", "columns=age,height"),
+    "column_types": ("name:type pairs separated by commas", "column_types=age:int64,height:float32"),
+    "hex_limit": ("a whole number of bytes, 0 or more", "hex_limit=1000000"),
 }
 #: Of those, the options that only mean something when the model is adapted.
 _ADAPT_OPTIONS = ("columns", "column_types")
@@ -93,8 +93,9 @@ def sql_option_values(options: dict[str, Any]) -> dict[str, Any]:
     out = dict(options)
 
     def bad(key: str, value: str) -> InvalidDataError:
-        return InvalidDataError(f"--option {key} expects {SQL_TYPED_OPTIONS[key]}, found {value!r}; "
-                                f"write it as --option {key}=VALUE")
+        expects, example = SQL_TYPED_OPTIONS[key]
+        return InvalidDataError(f"--option {key} expects {expects}, found {value!r}; write it as, e.g., "
+                                f"--option {example}")
 
     if isinstance(out.get("adapt"), str):
         flag = out["adapt"].strip().lower()
