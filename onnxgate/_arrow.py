@@ -6,6 +6,7 @@ both read the same columns the same way and write the same column types.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from onnxgate._data import FLOATING
@@ -295,6 +296,15 @@ def to_arrow(values: Any, spec: TensorSpec) -> pa.Array:
         array = array.astype(cast)
     if spec.elem_type == "string":
         array = array.astype(object)
+    declared = [d for d in (spec.shape or ())[1:] if isinstance(d, int)]
+    if (_scalar(spec) and array.size != n) or (len(declared) == len(spec.shape or ()) - 1
+                                               and array.size != n * math.prod(declared)):
+        raise UnsupportedModelError(
+            f"output {spec.name!r} is declared {spec.shape_str()} but the model answered shape {list(array.shape)}; "
+            "its values cannot be written as the declared column. Fix the model's declared output shape (or "
+            "score only the other outputs with --outputs)",
+            output=spec.name,
+        )
     if _scalar(spec):
         return pa.array(array.reshape(n), type=arrow_type(spec))
     flat = array.reshape(n, -1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ORT_QUIET", "RUN_ROWS", "run_rows", "session", "takes_one_row"]
+__all__ = ["ORT_QUIET", "RUN_ROWS", "check_outputs_one_row_per_input", "run_rows", "session", "takes_one_row"]
 
 #: onnxruntime's log level (4 = fatal only): probing a model is expected to fail, and at 3 a rejected
 #: model still prints onnxruntime's "[E:onnxruntime...]" lines on the user's stderr.
@@ -107,3 +107,29 @@ def run_rows(session: Any, outputs: list[str] | None, feeds: dict[str, Any], row
             return list(session.run(outputs, feeds))  # outputs not one per row: the whole batch at once
         parts.append(out)
     return [np.concatenate(column) for column in zip(*parts)]
+
+
+def check_outputs_one_row_per_input(outs: list[Any], names: list[str], rows: int) -> None:
+    """Refuse outputs without one row per input row (an aggregate over the rows): they cannot be written
+    beside the rows they were computed from.
+
+    Raises
+    ------
+    UnsupportedModelError
+        Naming every such output and its row count.
+    """
+    from onnxgate.errors import UnsupportedModelError
+
+    found = {name: (out.shape[0] if getattr(out, "ndim", 0) else 1) for name, out in zip(names, outs)}
+    wrong = {name: n for name, n in found.items() if n != rows}
+    if wrong:
+        counted = ", ".join(f"{name!r} has {n:,} row{'s' if n != 1 else ''}" for name, n in wrong.items())
+        others = [name for name in names if name not in wrong]
+        fix = (f"score only the others with --outputs {','.join(others)}" if others
+               else "run this model with onnxruntime directly")
+        raise UnsupportedModelError(
+            f"the model does not return one row per input row: for {rows:,} input rows, output {counted}; "
+            f"'score' writes each row's outputs beside it, so it scores only outputs with one row per input row: "
+            f"{fix}",
+            output=next(iter(wrong)),
+        )

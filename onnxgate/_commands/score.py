@@ -27,7 +27,7 @@ from onnxgate._package_rules import (
 )
 from onnxgate.errors import InvalidDataError
 
-__all__ = ["DEFAULT_SCORE_BATCH", "check_outputs_one_row_per_input", "register", "run", "score_parquet"]
+__all__ = ["DEFAULT_SCORE_BATCH", "register", "run", "score_parquet"]
 
 #: Rows read and written at a time on one machine (one Parquet row group each); the model runs on
 #: runs of onnxgate.runtime.RUN_ROWS rows within them.
@@ -86,7 +86,7 @@ def score_parquet(
     PackagingError
         ``model`` is a package whose ``model.onnx`` is not the one its manifest names (:func:`check_package_model`).
     UnsupportedModelError
-        An output without one row per input row (:func:`check_outputs_one_row_per_input`).
+        An output without one row per input row (:func:`onnxgate.runtime.check_outputs_one_row_per_input`).
     """
     import pyarrow as pa
     import pyarrow.dataset as ds
@@ -94,7 +94,7 @@ def score_parquet(
 
     from onnxgate._arrow import arrow_type, batch_feeds, leaf_type, to_arrow
     from onnxgate._onnx import atomic_write
-    from onnxgate.runtime import run_rows
+    from onnxgate.runtime import check_outputs_one_row_per_input, run_rows
     from onnxgate.runtime import session as model_session
     from onnxgate.signature import Signature
     from onnxgate.spark import feed_columns, load_scoring_model, refuse_repeated_outputs
@@ -144,32 +144,6 @@ def score_parquet(
             writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))
             rows += batch.num_rows
     return rows
-
-
-def check_outputs_one_row_per_input(outs: list[Any], names: list[str], rows: int) -> None:
-    """Refuse outputs without one row per input row (an aggregate over the rows): they cannot be written
-    beside the rows they were computed from.
-
-    Raises
-    ------
-    UnsupportedModelError
-        Naming every such output and its row count.
-    """
-    from onnxgate.errors import UnsupportedModelError
-
-    found = {name: (out.shape[0] if getattr(out, "ndim", 0) else 1) for name, out in zip(names, outs)}
-    wrong = {name: n for name, n in found.items() if n != rows}
-    if wrong:
-        counted = ", ".join(f"{name!r} has {n:,} row{'s' if n != 1 else ''}" for name, n in wrong.items())
-        others = [name for name in names if name not in wrong]
-        fix = (f"score only the others with --outputs {','.join(others)}" if others
-               else "run this model with onnxruntime directly")
-        raise UnsupportedModelError(
-            f"the model does not return one row per input row: for {rows:,} input rows, output {counted}; "
-            f"'score' writes each row's outputs beside it, so it scores only outputs with one row per input row: "
-            f"{fix}",
-            output=next(iter(wrong)),
-        )
 
 
 def check_parquet_files(

@@ -273,7 +273,7 @@ def _partition_predict(
         import pyarrow as pa
 
         from onnxgate._arrow import batch_feeds, to_arrow
-        from onnxgate.runtime import run_rows
+        from onnxgate.runtime import check_outputs_one_row_per_input, run_rows
         from onnxgate.spark._files import worker_batches
 
         session, signature = _session(token, shared, threads)
@@ -287,6 +287,7 @@ def _partition_predict(
 
                 check_feeds_finite(feeds, signature, takes_nan, fed, first_row=None, sql=sql)
             outs = run_rows(session, wanted, feeds)
+            check_outputs_one_row_per_input(outs, wanted, batch.num_rows)
             columns = [*batch.columns, *(to_arrow(v, s) for v, s in zip(outs, specs))]
             yield pa.RecordBatch.from_arrays(columns, names=[*batch.schema.names, *wanted])
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from onnxgate.errors import InvalidDataError, MissingDependencyError, OnnxGateError
+from onnxgate.errors import InvalidDataError, MissingDependencyError, OnnxGateError, UnsupportedModelError
 
 __all__ = ["ARROW_BATCH_ROWS", "SUPPORTED_JAVA", "java_version", "read_parquet", "session", "spark_error",
            "worker_input_error"]
@@ -249,12 +249,16 @@ def spark_error(err: BaseException) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
-def worker_input_error(err: BaseException) -> InvalidDataError | None:
+def worker_input_error(err: BaseException) -> InvalidDataError | UnsupportedModelError | None:
     """The :class:`InvalidDataError` a Python worker raised on its rows (a null feeding an integer
-    input, found only when the rows are read), out of the Java stack trace Spark wraps it in; None
+    input, found only when the rows are read), or the :class:`UnsupportedModelError` it raised on the
+    model's outputs (not one row per input row), out of the Java stack trace Spark wraps it in; None
     when the job failed for another reason."""
-    found = re.search(r"onnxgate\.errors\.InvalidDataError: (.+)", str(err))
-    return InvalidDataError(found.group(1).strip()) if found else None
+    found = re.search(r"onnxgate\.errors\.(InvalidDataError|UnsupportedModelError): (.+)", str(err))
+    if found is None:
+        return None
+    kind = InvalidDataError if found.group(1) == "InvalidDataError" else UnsupportedModelError
+    return kind(found.group(2).strip())
 
 
 def read_parquet(spark: Any, data: str) -> Any:

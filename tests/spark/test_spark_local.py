@@ -414,6 +414,39 @@ def test_a_null_a_worker_meets_is_the_local_one_line_error(local_spark: Any, tmp
     assert "unexpected" not in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("model", ["aggregate", "wider-than-declared"])
+def test_outputs_not_one_row_per_input_row_are_the_local_error_on_spark(
+        local_spark: Any, tmp_path: Path, capsys: Any, model: str) -> None:
+    # an output summed over the rows, or declared [N] and answered [N,3]: "unexpected PythonException ... Arrays
+    # were not all the same length" on Spark and "unexpected ValueError: cannot reshape" on both (helper-125)
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(4, 3) / 10, "W")
+    nodes = [helper.make_node("MatMul", ["input", "W"], ["Y"])]
+    if model == "aggregate":
+        axes = numpy_helper.from_array(np.array([0], dtype=np.int64), "axes")
+        nodes.append(helper.make_node("ReduceSum", ["Y", "axes"], ["S"], keepdims=0))
+        outputs = [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", 3]),
+                   helper.make_tensor_value_info("S", TensorProto.FLOAT, [3])]
+        inits, expected = [weights, axes], "does not return one row per input row"
+    else:
+        outputs = [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N"])]
+        inits, expected = [weights], "declared [N] but the model answered shape [150, 3]"
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 4])],
+                              outputs, initializer=inits)
+    model_file = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), model_file)
+    data = tmp_path / "rows.parquet"
+    pd.DataFrame({"input": list(np.random.default_rng(0).normal(size=(150, 4)).astype(np.float32))}).to_parquet(data)
+    for spark in ([], ["--spark", "local[2]"]):
+        out = tmp_path / ("spark" if spark else "local.parquet")
+        assert main(["score", str(model_file), "--data", str(data), "--out", str(out), *spark]) == 2
+        err = capsys.readouterr().err
+        assert expected in err and "unexpected" not in err, err
+        assert not out.exists()
+
+
 def test_a_spark_ml_vector_column_is_refused_with_the_way_to_an_array(local_spark: Any, forest: dict[str, Any]
                                                                      ) -> None:
     from pyspark.ml.feature import VectorAssembler
