@@ -234,6 +234,35 @@ def test_a_file_with_two_columns_of_one_name_is_refused_by_name(iris: dict[str, 
     assert "unexpected" not in err and not out.exists()
 
 
+def test_columns_named_alike_but_for_case_are_refused_before_spark_starts(iris: dict[str, Any], tmp_path: Path,
+                                                                         capsys: Any) -> None:
+    # one machine writes both; Spark resolves names whatever their case and failed after its start-up with
+    # "unexpected AnalysisException [COLUMN_ALREADY_EXISTS]" (helper-125)
+    pytest.importorskip("pyspark", reason="the spark extra is not installed")
+    data = tmp_path / "cases.parquet"
+    pd.DataFrame(iris["X"], columns=FEATURES).assign(ID=1, id=2).to_parquet(data)
+    out = tmp_path / "scored"
+    assert main(["score", str(iris["onnx"]), "--data", str(data), "--out", str(out), "--spark", "local[1]"]) == 2
+    err = capsys.readouterr().err
+    assert "several columns named 'ID', 'id' (Spark tells names apart whatever their case)" in err, err
+    assert "unexpected" not in err and not out.exists()
+
+
+def test_a_folder_of_partition_folders_is_refused_on_one_machine(iris: dict[str, Any], tmp_path: Path,
+                                                                capsys: Any) -> None:
+    # score read the files inside site=0/ and site=1/ and wrote rows without their site, where score --spark
+    # keeps it as a column: two tables from one input (helper-125)
+    folder = tmp_path / "rows"
+    for site in range(2):
+        (folder / f"site={site}").mkdir(parents=True)
+        pd.DataFrame(iris["X"][site::2], columns=FEATURES).to_parquet(folder / f"site={site}" / "part.parquet")
+    out = tmp_path / "scored.parquet"
+    assert main(["score", str(iris["onnx"]), "--data", str(folder), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "holds the folder(s) ['site=0', 'site=1']" in err and "--spark" in err, err
+    assert "unexpected" not in err and not out.exists()
+
+
 def test_a_model_without_one_output_row_per_input_row_is_one_clear_error(tmp_path: Path, capsys: Any) -> None:
     # before: "unexpected ValueError: Arrays were not all the same length ... please report it"
     from onnx import TensorProto as T

@@ -164,14 +164,19 @@ def check_parquet_files(
 
     from onnxgate.spark import feed_columns
 
-    schemas = _file_schemas(data, ds)
+    schemas = _file_schemas(data, ds, partitions_read=any_case)
+    fold = str.lower if any_case else str
     for file, schema in schemas.items():
-        repeated = sorted({n for n in schema.names if schema.names.count(n) > 1})
+        folded = [fold(n) for n in schema.names]
+        repeated = sorted({n for n in schema.names if folded.count(fold(n)) > 1})
         if repeated:
-            # a dataset cannot tell them apart, and the scored file would hold both
+            # a dataset cannot tell them apart, and the scored file would hold both; Spark resolves names
+            # whatever their case ("unexpected AnalysisException [COLUMN_ALREADY_EXISTS]" after its start-up)
+            case = " (Spark tells names apart whatever their case)" if any_case and len(set(repeated)) > 1 else ""
             raise InvalidDataError(
-                f"{file!r} has several columns named {', '.join(map(repr, repeated))}; every column needs a name "
-                "of its own: rename or drop the repeated ones when writing the file", path=file, column=repeated[0],
+                f"{file!r} has several columns named {', '.join(map(repr, repeated))}{case}; every column needs a "
+                "name of its own: rename or drop the repeated ones when writing the file", path=file,
+                column=repeated[0],
             )
     first = next(iter(schemas.values()))  # a dataset's own schema is its first file's
     first_file = next(iter(schemas))
@@ -183,7 +188,6 @@ def check_parquet_files(
                 "scored rows take the first file's columns and would drop them. Write every file with the same "
                 "columns, or drop those", path=file, column=extra[0],
             )
-    fold = str.lower if any_case else str
     names = {fold(n) for n in first.names}
     clash = [o for o in outputs or () if fold(o) in names]
     if clash:
@@ -196,11 +200,13 @@ def check_parquet_files(
     return schemas, _common_schema(first, schemas)
 
 
-def _file_schemas(data: str | Path, ds: Any) -> dict[str, Any]:
+def _file_schemas(data: str | Path, ds: Any, partitions_read: bool = False) -> dict[str, Any]:
     """The schema of each file of a Parquet file or folder, by path, in the order a dataset lists them.
 
     Every file's footer is read here, before anything is scored: a file that is not Parquet is then
-    named, not met halfway through (names starting with ``_`` or ``.`` are skipped, as Spark does).
+    named, not met halfway through (names starting with ``_`` or ``.`` are skipped, as Spark does). A
+    folder holding folders is refused unless ``partitions_read`` (Spark reads ``key=value`` folders as
+    columns; one machine's score would read their files and drop the key: helper-125).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -211,6 +217,14 @@ def _file_schemas(data: str | Path, ds: Any) -> dict[str, Any]:
             f"data not found: {str(path)!r}; expected a Parquet file or a folder of them", path=str(path)
         )
     folder = path.is_dir()
+    inner = sorted(f.name for f in path.iterdir() if f.is_dir() and not f.name.startswith((".", "_"))) if folder else []
+    if inner and not partitions_read:
+        raise InvalidDataError(
+            f"the folder {str(path)!r} holds the folder(s) {inner[:3]}: score on one machine reads the Parquet files "
+            "of one folder, and would read theirs without the column a 'key=value' folder stands for. Score each "
+            "folder, write the rows into one folder, or score with --spark, which reads 'key=value' folders as "
+            "columns", path=str(path),
+        )
     # listed with a schema given, so no file is opened yet
     files = ds.dataset(str(path), format="parquet", schema=pa.schema([])).files if folder else [str(path)]
     if not files:
