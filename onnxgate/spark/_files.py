@@ -143,6 +143,14 @@ def rows_of(data: Any, spark: Any = None) -> Rows:
     if isinstance(data, Rows):
         return data
     if hasattr(data, "mapInArrow"):
+        folded = [str(c).lower() for c in data.columns]
+        repeated = sorted({c for c in data.columns if folded.count(str(c).lower()) > 1})
+        if repeated:  # after a join: Spark's "[AMBIGUOUS_REFERENCE] Reference 'f0' is ambiguous" (helper-125)
+            raise InvalidDataError(
+                f"the DataFrame has several columns named {', '.join(map(repr, repeated))} (Spark tells names apart "
+                "whatever their case); every column needs a name of its own: select or rename them first (after a "
+                "join, alias one side's columns)", column=repeated[0],
+            )
         read = _plain_parquet_read(data)
         found = parquet_fragments(read[0]) if read is not None else None
         if found is None or read is None:

@@ -195,6 +195,19 @@ def test_predict_adds_typed_columns_and_passes_the_others_through(local_spark: A
     np.testing.assert_array_equal(np.stack(got["probabilities"].to_numpy()), probabilities)
 
 
+def test_a_dataframe_with_a_column_named_twice_is_refused_by_name(local_spark: Any, planted: dict[str, Any]) -> None:
+    # after a join: predict raised Spark's AnalysisException [AMBIGUOUS_REFERENCE], validate "the Spark parity job
+    # failed" (helper-125)
+    from pyspark.sql import functions as F
+
+    df = local_spark.createDataFrame(planted["data"][FEATURES]).withColumn("id", F.monotonically_increasing_id())
+    joined = df.join(df.select("id", F.col(FEATURES[0]).alias(FEATURES[0].upper())), "id").drop("id")
+    for call in (lambda: ogs.predict(joined, planted["conv"]),
+                 lambda: ogs.validate(planted["conv"], joined, reference=planted["model"])):
+        with pytest.raises(InvalidDataError, match=rf"several columns named '{FEATURES[0].upper()}', '{FEATURES[0]}'"):
+            call()
+
+
 def test_numerals_as_text_are_scored_as_numbers_on_spark(local_spark: Any, forest: dict[str, Any]) -> None:
     """A string column of numerals (a CSV read without a schema) feeds a float input, as ``validate``
     reads it locally; it used to be refused by the schema check."""
