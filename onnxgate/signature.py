@@ -278,20 +278,25 @@ class Signature:
 MISSING_TEXT_METADATA_KEY = "onnxgate.missing_text"
 
 
-def _missing_text(proto: Any) -> dict[str, tuple[str, str | None]]:
+def _metadata_by_input(proto: Any, key: str) -> dict[str, Any]:
+    """The JSON object recorded under ``key`` in the model's ``metadata_props`` (by input name); empty when
+    there is none or it is not a JSON object."""
     import json
 
     for prop in proto.metadata_props:
-        if prop.key == MISSING_TEXT_METADATA_KEY:
+        if prop.key == key:
             try:
                 found = json.loads(prop.value)
             except ValueError:
                 return {}
-            if not isinstance(found, dict):
-                return {}
-            return {str(k): ((str(v["text"]), None if v.get("only") is None else str(v["only"]))
-                             if isinstance(v, dict) and "text" in v else (str(v), None)) for k, v in found.items()}
+            return {str(k): v for k, v in found.items()} if isinstance(found, dict) else {}
     return {}
+
+
+def _missing_text(proto: Any) -> dict[str, tuple[str, str | None]]:
+    return {k: ((str(v["text"]), None if v.get("only") is None else str(v["only"]))
+                if isinstance(v, dict) and "text" in v else (str(v), None))
+            for k, v in _metadata_by_input(proto, MISSING_TEXT_METADATA_KEY).items()}
 
 
 #: ``metadata_props`` key: JSON ``{input: [[position, categories or null], ...]}``, the inputs that read
@@ -310,18 +315,8 @@ def _codes(found: Any) -> tuple[tuple[int, tuple[Any, ...] | None], ...] | None:
 
 
 def _category_codes(proto: Any) -> dict[str, tuple[tuple[int, tuple[Any, ...] | None], ...]]:
-    import json
-
-    for prop in proto.metadata_props:
-        if prop.key == CATEGORY_CODES_METADATA_KEY:
-            try:
-                found = json.loads(prop.value)
-            except ValueError:
-                return {}
-            if not isinstance(found, dict):
-                return {}
-            return {str(k): codes for k, v in found.items() if (codes := _codes(v)) is not None}
-    return {}
+    return {k: codes for k, v in _metadata_by_input(proto, CATEGORY_CODES_METADATA_KEY).items()
+            if (codes := _codes(v)) is not None}
 
 
 def _dims(tensor_type: Any) -> tuple[Dim, ...] | None:
