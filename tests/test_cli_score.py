@@ -149,6 +149,27 @@ def test_force_never_replaces_a_folder_holding_an_input(iris: dict[str, Any], tm
     assert data.read_bytes() == iris["data"].read_bytes() and model.exists()
 
 
+@pytest.mark.parametrize("spark", [False, True])
+def test_force_never_replaces_the_other_kind_of_out(iris: dict[str, Any], tmp_path: Path, capsys: Any,
+                                                    spark: bool) -> None:
+    # a folder where score writes a file (a previous --spark run's output) was refused only by the rename, and a file
+    # where score --spark writes a folder only after Spark's start-up (helper-125)
+    if spark:
+        pytest.importorskip("pyspark", reason="the spark extra is not installed")
+        out = tmp_path / "scored.parquet"
+        out.write_bytes(b"the user's file")
+    else:
+        out = tmp_path / "scored"
+        out.mkdir()
+        (out / "part-0.parquet").write_bytes(b"the user's rows")
+    extra = ["--spark", "local[1]"] if spark else []
+    assert main(["score", str(iris["onnx"]), "--data", str(iris["data"]), "--out", str(out), "--force", *extra]) == 2
+    err = capsys.readouterr().err
+    assert ("is a file, and score --spark writes a folder" if spark else "is a folder, and score writes a file") in err
+    assert "unexpected" not in err
+    assert (out.read_bytes() if spark else (out / "part-0.parquet").read_bytes()).startswith(b"the user's")
+
+
 def test_force_never_replaces_a_pipe_or_device(iris: dict[str, Any], tmp_path: Path, capsys: Any) -> None:
     # the scored file is renamed into place, which would have turned a FIFO (or /dev/null) into a file
     import os
