@@ -296,9 +296,8 @@ def to_arrow(values: Any, spec: TensorSpec) -> pa.Array:
         array = array.astype(cast)
     if spec.elem_type == "string":
         array = array.astype(object)
-    declared = [d for d in (spec.shape or ())[1:] if isinstance(d, int)]
-    if (_scalar(spec) and array.size != n) or (len(declared) == len(spec.shape or ()) - 1
-                                               and array.size != n * math.prod(declared)):
+    row = [d for d in (spec.shape or ())[1:] if isinstance(d, int)]  # the declared shape of one row
+    if spec.rank is not None and len(row) == spec.rank - 1 and array.size != n * math.prod(row):
         raise UnsupportedModelError(
             f"output {spec.name!r} is declared {spec.shape_str()} but the model answered shape {list(array.shape)}; "
             "its values cannot be written as the declared column. Fix the model's declared output shape (or "

@@ -354,8 +354,7 @@ def run(args: argparse.Namespace) -> int:
         # refused before any work is done, so a long scoring run is not wasted
         raise OutputExistsError(f"{str(out)!r} exists; pass --force to overwrite it or choose another path",
                                 path=str(out))
-    writes_folder = bool(args.spark) and "://" not in str(args.out)
-    if "://" not in str(args.out) and out.exists() and out.is_dir() != writes_folder:
+    if "://" not in str(args.out) and out.exists() and out.is_dir() != bool(args.spark):
         # --force replaces what score writes, a file (or a folder with --spark), never the other kind: a folder's
         # contents would go with it. Said before Spark starts, not after (helper-125)
         found, wanted = ("a folder", "a file") if out.is_dir() else ("a file", "a folder")

@@ -165,7 +165,7 @@ def register_hist_category_codes() -> None:
         dtype = np.float64 if isinstance(operator.inputs[0].type, DoubleTensorType) else np.float32
         w = GraphWriter(scope, container, dtype)
         features = concatenate_variables(scope, operator.inputs, container)
-        missing, half = w.const(np.nan), w.const(0.5)
+        missing = w.const(np.nan)
         parts = []
         columns = [i for i, c in enumerate(codes.categorical) if c]
         for column, values in zip(columns, codes.categories, strict=True):
@@ -173,15 +173,23 @@ def register_hist_category_codes() -> None:
             gap = w.node("Abs", w.node("Sub", value, w.const(values[None, :], name="categories")))
             near = RELATIVE_MATCH[np.dtype(dtype).name] * np.maximum(1.0, np.abs(values))[None, :]
             hits = w.node("Cast", w.node("Less", gap, w.const(near)), to=w.float_type)
-            code = w.node("MatMul", hits, w.const(np.arange(len(values))[:, None]))
-            found = w.node("Greater", w.node("MatMul", hits, w.const(np.ones((len(values), 1)))), half)
-            parts.append(w.node("Where", found, code, missing))
+            parts.append(matched_position(w, hits, len(values), missing))
         numeric = [i for i, c in enumerate(codes.categorical) if not c]
         if numeric:
             parts.append(w.node("Gather", features, w.const(numeric, np.int64), axis=1))
         w.node("Concat", *parts, out=operator.outputs[0].full_name, axis=1)
 
     update_registered_converter(HistCategoryCodes, "OnnxgateHistCategoryCodes", shape, convert)
+
+
+def matched_position(w: Any, hits: str, count: int, otherwise: str) -> str:
+    """Each row's position among ``count`` categories from ``hits`` (an ``[N, count]`` matrix of 0/1 in the graph's
+    float type, at most one 1 a row): a MatMul with ``0..count-1``; ``otherwise`` where no category matched."""
+    import numpy as np
+
+    code = w.node("MatMul", hits, w.const(np.arange(count)[:, None]))
+    found = w.node("Greater", w.node("MatMul", hits, w.const(np.ones((count, 1)))), w.const(0.5))
+    return str(w.node("Where", found, code, otherwise))
 
 
 def patch_radius_neighbors() -> None:
@@ -1336,9 +1344,7 @@ def _double_ordinal(scope: Any, operator: Any, container: Any) -> None:
         known = values[~np.isnan(values)]
         value = w.node("Gather", features, w.const([j], np.int64), axis=1)
         hits = w.node("Cast", w.node("Equal", value, w.const(known[None, :])), to=w.float_type)
-        code = w.node("MatMul", hits, w.const(np.arange(len(known))[:, None]))
-        found = w.node("Greater", w.node("MatMul", hits, w.const(np.ones((len(known), 1)))), w.const(0.5))
-        code = w.node("Where", found, code, w.const(float(unknown)))
+        code = matched_position(w, hits, len(known), w.const(float(unknown)))
         if np.isnan(values).any():  # scikit-learn's NaN category (always last) encodes as encoded_missing_value
             code = w.node("Where", w.node("IsNaN", value), w.const(float(encoder.encoded_missing_value)), code)
         columns.append(code)
