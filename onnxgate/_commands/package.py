@@ -121,7 +121,7 @@ def sql_option_values(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from onnxgate._commands._common import load_data_arg, load_native_model
+    from onnxgate._commands._common import load_data_arg, load_native_model, refuse_unpaired_parity_args
     from onnxgate._commands.validate import resolve_target_args
     from onnxgate.cli import EXIT_FAILED, EXIT_OK
     from onnxgate.deploy import package
@@ -132,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidDataError("package needs --target (e.g. --target sql-edge-2.0) or --target-file")
     from onnxgate.api import refuse_package_over_inputs
 
+    refuse_unpaired_parity_args(args)
     # before anything is loaded: --force replaces an earlier package's files, never the files read
     refuse_package_over_inputs(args.out, target, {
         "the model being packaged": args.model, "the --reference model": args.reference,
@@ -139,13 +140,9 @@ def run(args: argparse.Namespace) -> int:
     })
     reference = load_native_model(args.reference, trust_pickle=args.trust_pickle) if args.reference else None
     data = load_data_arg(args.data) if args.data else None
-    if reference is not None and data is None:
-        raise InvalidDataError("--reference needs --data: parity compares predictions on rows")
     options: dict[str, Any] = parse_options(args.option)
     if args.search < 0 or args.seed < 0:
         raise InvalidDataError(f"--search and --seed take 0 or more, found {args.search} and {args.seed}")
-    if args.search and reference is None:
-        raise InvalidDataError("--search needs --reference and --data: it compares generated rows with the reference")
     if args.search:
         options.update(search=args.search, seed=args.seed)
     if target.is_sql:

@@ -176,8 +176,9 @@ class SqlPackageOptions:
             quote_string(text)
             if _sql_length(text) > size:
                 raise PackagingError(
-                    f"{flag}: {len(text)} characters do not fit the models table's [{column}] nvarchar({size}) "
-                    f"column (SQL Server would refuse the insert as truncated); give at most {size}"
+                    f"{flag}: {_sql_length(text)} characters (UTF-16 code units, as SQL Server counts them) do not "
+                    f"fit the models table's [{column}] nvarchar({size}) column (SQL Server would refuse the insert "
+                    f"as truncated); give at most {size}"
                 )
         for flag, ident in (("schema (--schema)", opts.schema), ("model_table (--model-table)", opts.model_table),
                             ("input_table (--input-table)", opts.input_table)):
@@ -187,12 +188,14 @@ class SqlPackageOptions:
                 raise PackagingError(f"{flag}: {err}" + (
                     " (the default, made from the model name: give one with --input-table)"
                     if flag.startswith("input_table") and "input_table" not in values_given else "")) from None
-        if synapse and len(opts.model_table) + len("_staging") > 128:
+        staging = _sql_length(opts.model_table) + len("_staging")
+        if synapse and staging > MAX_IDENTIFIER_LENGTH:
             # refused before validation, naming the option (it failed after, naming a table the user never typed)
             raise PackagingError(
-                f"model_table (--model-table): {len(opts.model_table)} characters; on synapse the scripts also "
-                f"create {opts.model_table[:20]}..._staging for COPY INTO, and a SQL identifier holds at most 128 "
-                "characters: give at most 120"
+                f"model_table (--model-table): {staging - len('_staging')} characters (UTF-16 code units); on "
+                f"synapse the scripts also create {opts.model_table[:20]}..._staging for COPY INTO, and a SQL "
+                f"identifier holds at most {MAX_IDENTIFIER_LENGTH} characters: give at most "
+                f"{MAX_IDENTIFIER_LENGTH - len('_staging')}"
             )
         return opts
 

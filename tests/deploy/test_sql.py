@@ -197,6 +197,9 @@ def test_a_synapse_model_table_too_long_for_its_staging_table_is_refused_before_
         og.package(mlp(12), target="synapse", out=tmp_path / "pkg", model_table="M" * 125)
     assert list(tmp_path.iterdir()) == []
     og.package(_adapted("synapse"), target="synapse", out=tmp_path / "ok", model_table="M" * 120)
+    # an emoji is two of SQL Server's 128 UTF-16 code units: 61 of them skipped the check (helper-124)
+    with pytest.raises(PackagingError, match=r"model_table \(--model-table\): 122 characters.*at most 120"):
+        og.package(mlp(12), target="synapse", out=tmp_path / "pkg", model_table="\U0001F680" * 61)
 
 
 def test_a_graph_name_with_line_breaks_is_made_one_line_for_the_default_model_name(tmp_path: Path) -> None:
@@ -362,7 +365,9 @@ def test_package_refuses_an_aggregate_output_naming_it(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("option", "value", "message"), [
-    ("model_name", "m" * 257, r"model_name \(--model-name\): 257 characters do not fit .*\[name\] nvarchar\(256\)"),
+    ("model_name", "m" * 257, r"model_name \(--model-name\): 257 characters .*do not fit .*\[name\] nvarchar\(256\)"),
+    # counted in UTF-16 code units, as checked: it said "200 characters do not fit ... give at most 256"
+    ("model_name", "\U0001F680" * 200, r"model_name \(--model-name\): 400 characters \(UTF-16 code units"),
     ("model_version", "v" * 65, r"model_version \(--model-version\): 65 characters .*nvarchar\(64\)"),
     ("description", "d" * 1001, r"description \(--description\): 1001 characters .*nvarchar\(1000\)"),
     ("input_table", "\U0001F600" * 65, r"input_table \(--input-table\): expected a SQL identifier of 1 to 128 "
