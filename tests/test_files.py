@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from onnxgate._files import check_regular_file, check_zip_archive, input_limit, read_regular_file
 from onnxgate._onnx import clean_stale_partials
 from onnxgate.errors import InvalidDataError, TargetError
-from onnxgate.targets import SQL_TYPE_NAMES, Target, check_sql_type_name
+from onnxgate.targets import SQL_TYPE_NAMES, Target, check_sql_type_name, from_toml
 
 
 @pytest.mark.parametrize(
@@ -77,10 +77,23 @@ def test_staging_folders_are_cleaned_only_when_their_writer_is_gone(tmp_path: Pa
 # -- SQL type names ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["real", "float", "FLOAT(53)", "nvarchar(max)", "decimal(18,4)", "decimal(18, 4)",
+@pytest.mark.parametrize("text", ["real", "float", "FLOAT(53)", "nvarchar(max)", "float(24)", "char(10)",
                                   "bigint", "varchar(200)"])
 def test_plain_sql_type_names_are_accepted(text: str) -> None:
     assert check_sql_type_name(text, where="sql_types.x") == text
+
+
+@pytest.mark.parametrize("text", ["decimal(18,4)", "decimal(18, 4)", "NUMERIC", "money", "bit"])
+def test_types_predict_does_not_take_are_refused_with_the_cast_advice(text: str, tmp_path: Path) -> None:
+    """A target file mapping float64 to decimal(38,10) wrote a package whose own dry run then said "no DuckDB
+    equivalent" (helper-124): PREDICT takes int, bigint, real, float and text columns only."""
+    with pytest.raises(TargetError, match=r"sql_types\.x is .*PREDICT does not take.*CAST the column"):
+        check_sql_type_name(text, where="sql_types.x")
+    path = tmp_path / "t.toml"
+    path.write_text(f'[target]\nname = "edge-dec"\nbase = "sql-edge-2.0"\nsql_types = {{ float64 = "{text}" }}\n',
+                    encoding="utf-8")
+    with pytest.raises(TargetError, match="PREDICT does not take"):
+        from_toml(path)
 
 
 @pytest.mark.parametrize("text", [

@@ -56,6 +56,9 @@ DUCKDB_TYPES: Mapping[str, str] = {
 }
 #: SQL type families PREDICT treats as the same model input type.
 _STRING_SQL = frozenset({"nvarchar", "varchar", "char", "nchar"})
+#: Text types SQL Server stores right-padded with spaces to their declared length.
+_FIXED_TEXT_SQL = frozenset({"char", "nchar"})
+_PADDED = "fixed-length text columns: "
 #: Rows per Arrow record batch fetched from DuckDB and scored in one onnxruntime call (DuckDB hands
 #: out at most a row group, 122,880 rows, per batch); bounds the memory of one scoring call.
 BATCH_ROWS = 1 << 20
@@ -135,6 +138,65 @@ def _refuse_nulls(table: Any, columns: ColumnMap | None = None) -> None:
                 "would never see these rows. Fill or drop them before scoring.",
                 column=name,
             )
+
+
+def _text_length(sql_type: str) -> int | None:
+    """The declared length of a text column: ``char(10)`` -> 10, ``char`` -> 1 (T-SQL's default in a column
+    definition), ``nvarchar(max)`` or a number type -> None (no limit to apply)."""
+    text = "".join(sql_type.lower().split())
+    base, _, rest = text.partition("(")
+    if base not in _STRING_SQL:
+        return None
+    if not rest:
+        return 1 if base in _FIXED_TEXT_SQL else None
+    size = rest.rstrip(")")
+    return int(size) if size.isdigit() else None
+
+
+def _as_sql_server_stores(table: Any, types: Mapping[str, str],
+                          columns: ColumnMap | None = None) -> tuple[Any, list[str]]:
+    """``table``'s text columns as SQL Server stores them in the input table's declared types: a value longer
+    than a ``char(n)``/``varchar(n)``/``nchar(n)``/``nvarchar(n)`` column is refused (SQL Server's insert fails,
+    "String or binary data would be truncated"), and ``char(n)``/``nchar(n)`` values are right-padded with spaces
+    to n, which is what PREDICT then reads (the dry run passed ``char(10)`` codes as they were, and a model
+    fed '01' padded to 10 answered otherwise). Lengths are counted as SQL Server counts ``nchar``/``nvarchar``
+    (UTF-16 code units, an emoji is two); ``char``/``varchar`` lengths are bytes in the column's collation,
+    counted here as characters, which a single-byte code page holds one byte each. Returns the table and the
+    names of the columns padded."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    padded_names = []
+
+    for name in table.column_names:
+        size = _text_length(types.get(name, ""))
+        column = table.column(name)
+        if size is None or not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            continue
+        wide = _base_type(types[name]).startswith("n")
+        astral = pc.count_substring_regex(column, r"[\x{10000}-\x{10FFFF}]") if wide else None
+        lengths = pc.utf8_length(column) if astral is None else pc.add(pc.utf8_length(column), astral)
+        longest = pc.max(lengths).as_py()
+        if longest is not None and longest > size:
+            row = pc.index(pc.greater(lengths, size), True).as_py()
+            shown = columns.describe(name) if columns is not None else repr(name)
+            raise InvalidDataError(
+                f"column {shown}: row {row} holds {column[row].as_py()!r}, {lengths[row].as_py()} characters, "
+                f"and the input table declares it {types[name]}: SQL Server refuses the load (String "
+                "or binary data would be truncated). Declare a longer column in 03_create_input_table.sql or "
+                "shorten the values.",
+                column=columns.column_for(name) if columns is not None else name,
+            )
+        if _base_type(types[name]) not in _FIXED_TEXT_SQL:
+            continue
+        if astral is not None and pc.max(astral).as_py():  # pad by UTF-16 units, which utf8_rpad does not count
+            padded = pa.array([None if v is None else v + " " * (size - n)
+                               for v, n in zip(column.to_pylist(), lengths.to_pylist())], type=column.type)
+        else:
+            padded = pc.utf8_rpad(column, width=size, padding=" ")
+        table = table.set_column(table.column_names.index(name), name, padded)
+        padded_names.append(name)
+    return table, padded_names
 
 
 def _read_identifier(text: str, i: int) -> tuple[str, int]:
@@ -327,8 +389,9 @@ class DryRunResult:
         lines.append(f"... {self.rows} rows scored in {self.seconds:.3f} s ({self.rows_per_second:,.0f} rows/s)")
         worst = max(self.direct.values(), default=0.0)
         lines.append(f"parity vs onnxruntime direct: max_abs={worst:.1e} over {len(self.direct)} outputs")
-        for line in self.reference:  # the rows-alone finding stands on its own; the rest compares with the reference
-            lines.append(line if line.startswith("rows scored alone: ") else f"parity vs reference: {line}")
+        for line in self.reference:  # the rows-alone and padding lines stand on their own; the rest compares
+            alone = line.startswith(("rows scored alone: ", _PADDED))
+            lines.append(line if alone else f"parity vs reference: {line}")
         lines.append("PASSED" if self.passed else "FAILED")
         return "\n".join(lines)
 
@@ -816,6 +879,8 @@ def _dry_run(
     _refuse_nan(source, signature.columns)
     _refuse_values_the_load_would_change(source, signature)
     _refuse_nulls(source, signature.columns)
+    given = source  # what the reference is given: the rows as the user has them, before SQL Server pads them
+    source, padded = _as_sql_server_stores(source, types, signature.columns)
     if database is not None:
         _check_database_file(Path(database))
     where = os.fspath(database) if database is not None else ":memory:"
@@ -912,6 +977,10 @@ def _dry_run(
     from onnxgate.validators.parity import rows_alone_without_reference
 
     alone, _checked = rows_alone_without_reference(model_bytes, feeds, direct_session)
+    if padded:
+        ref_lines.append(_PADDED + ", ".join(f"{n!r} ({types[n]})" for n in padded) + " right-padded with spaces "
+                         "to their length, as SQL Server stores them: PREDICT reads the padded values"
+                         + (" and the reference the values as given" if reference is not None else ""))
     if alone is not None:  # a table smaller than a run is one batch both ways: score its first rows alone
         passed = False
         ref_lines.append(f"rows scored alone: {alone}")
@@ -920,7 +989,9 @@ def _dry_run(
 
         # the rows as the user gave them decide how the reference is given them, as in validate (a float32
         # Parquet file passed validate and package, and the dry run widened it and failed; helper-84)
-        ok, lines = _compare_reference(reference, model_bytes, feeds, result, out_names, atol, rtol,
+        ref_feeds = {**feeds, **{n: np.asarray(given.column(n).to_pylist(), dtype=object).reshape(-1, 1)
+                                 for n in padded}}
+        ok, lines = _compare_reference(reference, model_bytes, ref_feeds, result, out_names, atol, rtol,
                                        float32_rows(source))
         ref_lines.extend(lines)
         passed = passed and ok

@@ -685,3 +685,48 @@ def test_an_input_table_extended_with_other_columns_and_constraints_still_runs(
     np.save(rows, X[:20])
     assert main(["sql-dryrun", str(edited), "--data", str(rows), "--rows", "0"]) == 0, capsys.readouterr().err
     assert capsys.readouterr().out.rstrip().endswith("PASSED")
+
+
+@pytest.fixture(scope="module")
+def codes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, pd.DataFrame]:
+    """A Synapse package whose model reads a text column of codes of different lengths ('01', '2', '10')."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    frame = pd.DataFrame({"code": np.array(["01", "2", "10"])[np.arange(90) % 3],
+                          "size": X[:90, 0].astype(np.float64)})
+    prep = ColumnTransformer([("text", OneHotEncoder(handle_unknown="ignore"), ["code"])], remainder="passthrough")
+    model = Pipeline([("prep", prep), ("fit", LogisticRegression())]).fit(frame, np.arange(90) % 3)
+    out = tmp_path_factory.mktemp("codes") / "pkg"
+    og.package(og.convert(model, frame, target="synapse"), target="synapse", out=out)
+    return out, model, frame
+
+
+def test_char_columns_are_scored_padded_as_sql_server_stores_them(codes: tuple[Path, Any, pd.DataFrame]) -> None:
+    """A char(10) text column passed the dry run with its values as given, and SQL Server stores '01' as
+    '01' and 8 spaces: the model, which knows '01', answered otherwise (helper-124)."""
+    package, model, frame = codes
+    assert dry.dry_run(package, frame, reference=model).passed
+    padded = dry.dry_run(package, frame, reference=model, table_types={"code": "char(10)"})
+    assert not padded.passed
+    assert padded.result.column("code")[1].as_py() == "2" + " " * 9
+    assert "'code' (char(10)) right-padded with spaces" in str(padded)
+    assert "FAILED  output 'label'" in str(padded)
+    # a char column as long as every value stores them as they are; an nchar one counts UTF-16 units
+    two = frame.assign(code=frame["code"].str.zfill(2))
+    assert dry.dry_run(package, two, reference=model, table_types={"code": "nchar(2)"}).passed
+
+
+@pytest.mark.parametrize(("sql_type", "value", "says"), [
+    ("varchar(1)", "01", r"row 0 holds '01', 2 characters, and the input table declares it varchar\(1\)"),
+    ("char", "01", r"2 characters, and the input table declares it char:"),
+    ("nvarchar(2)", "\U0001F680x", r"3 characters, and the input table declares it nvarchar\(2\)"),
+])
+def test_values_longer_than_their_text_column_are_refused_as_sql_server_refuses_the_load(
+        codes: tuple[Path, Any, pd.DataFrame], sql_type: str, value: str, says: str) -> None:
+    package, _model, frame = codes
+    rows = frame.assign(code=[value, *list(frame["code"][1:])])
+    with pytest.raises(InvalidDataError, match=says + r".*String or binary data would be truncated"):
+        dry.dry_run(package, rows, table_types={"code": sql_type})
