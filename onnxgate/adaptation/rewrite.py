@@ -98,6 +98,8 @@ class Rewrite:
         # the user's own column names, recorded at conversion (onnxgate.columns); composed with the SQL renames
         self.recorded = ColumnMap.from_model(self.proto)
         self.user_pairs: list[tuple[str, str]] = []
+        #: graph outputs :meth:`claim` renamed for an input column (fresh -> the output's own name)
+        self.outputs_claimed: dict[str, str] = {}
 
     def run(self) -> tuple[onnx.ModelProto, dict[str, Any]]:
         self.plan_inputs()
@@ -118,6 +120,8 @@ class Rewrite:
         """Free ``name`` for a new column by renaming an internal tensor that already uses it."""
         if name in self.taken:
             fresh = unique_identifier(f"{name}__inner", self.taken)
+            if any(vo.name == name for vo in self.graph.output):
+                self.outputs_claimed[fresh] = name
             rename_tensor(self.graph, name, fresh)
             for nd in self.new_nodes:
                 for i, n in enumerate(nd.input):
@@ -342,16 +346,19 @@ class Rewrite:
                 self.is_classifier and width > 1 and len(tensor_outputs) > 1 and "prob" in vo.name.lower()
             )
             labels = self.class_labels
+            # an output an input column took the name of is named as the output was, made unique like the
+            # other outputs (the label of a model given --columns label,... was called 'label__inner')
+            own = self.outputs_claimed.get(vo.name, vo.name)
             if width > 1 and is_proba:
                 classes = list(labels) if labels is not None and len(labels) == width else range(width)
                 raw = [CLASS_OUTPUT_PREFIX + str(c) for c in classes]
             elif width > 1:
-                raw = [f"{vo.name}_{i}" for i in range(width)]
+                raw = [f"{own}_{i}" for i in range(width)]
             else:
-                raw = [vo.name]
+                raw = [own]
             names = [unique_identifier(sql_identifier(r), out_taken, ignore_case=True) for r in raw]
             keep = not zipmap and width == 1 and len(shape) == 2 and out_elem == elem and names[0] == vo.name
-            plans.append({"orig": vo.name, "source": source, "shape": shape, "batch": batch_dim(shape),
+            plans.append({"orig": own, "source": source, "shape": shape, "batch": batch_dim(shape),
                           "width": width, "elem": elem, "out_elem": out_elem, "names": names, "keep": keep,
                           "zipmap": zipmap})
         for node in dropped_nodes:

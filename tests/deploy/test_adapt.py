@@ -164,6 +164,23 @@ def test_zipmap_is_replaced_by_per_class_outputs_named_after_the_classes() -> No
     assert report.passed, str(report)
 
 
+def test_an_output_whose_name_a_column_takes_keeps_its_own_name_and_is_compared() -> None:
+    """Columns named label and p_0 took the outputs' names: the label output became 'label__inner', and
+    parity listed it as "not compared" (the record of the adaptation keyed it by that inner name), so a
+    wrong label went unchecked (helper-124)."""
+    from sklearn.linear_model import LogisticRegression
+
+    X = ROWS[:, :4].astype(np.float64)
+    clf = LogisticRegression(max_iter=500).fit(X, np.arange(len(X)) % 3)
+    conv = og.convert(clf, X, opset=15)
+    adapted = adapt(conv.model, "sql-edge-2.0", columns=["label", "p_0", "P_1", "x"], reference=clf)
+    sig = Signature.from_model(adapted)
+    assert sig.output_names == ["label_1", "p_0_1", "p_1_1", "p_2"]
+    report = og.validate(adapted, "sql-edge-2.0", reference=clf, data=X)
+    assert report.passed and "not compared" not in report.check("prediction_parity").message, str(report)
+    assert "4 output(s) match" in report.check("prediction_parity").message
+
+
 def test_text_class_labels_on_a_numeric_target_are_refused_with_the_reason() -> None:
     from sklearn.linear_model import LogisticRegression
 
