@@ -516,6 +516,10 @@ def _register_xgboost() -> None:
     import_onnxmltools("xgboost")
     from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost as onnxmltools_xgboost
 
+    from onnxgate.converters.xgboost import walk_category_chains_once
+
+    walk_category_chains_once()
+
     def convert_xgboost(scope: Any, operator: Any, container: Any) -> None:
         # a model fitted on a DataFrame converts as the same trees without the names (without_names)
         model = operator.raw_operator

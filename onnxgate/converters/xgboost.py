@@ -62,6 +62,53 @@ SUPPORTED_OBJECTIVES = frozenset(
 )
 
 
+def walk_category_chains_once() -> None:
+    """Make onnxmltools' XGBoost tree walk visit each node once (module-wide, once).
+
+    onnxmltools writes a categorical split over k categories as a chain of k ``BRANCH_EQ`` nodes that all
+    share the split's "yes" subtree, so a tree becomes a DAG. Its ``_remap_nodeid`` walks every path of
+    that DAG: a model with many categories (300 here, XGBoost's defaults) took more than 300 s, or
+    stopped at Python's recursion limit after a second. The numbering is the same preorder when a node
+    met again is skipped (its subtree was numbered the first time), and the node writer, which already
+    skips written nodes, recurses once per node on a path: the limit is raised by the tree's size
+    while it runs.
+    """
+    from onnxmltools.convert.xgboost.operator_converters.XGBoost import XGBConverter
+
+    if getattr(XGBConverter, "_onnxgate_walks_once", False):
+        return
+    fill = XGBConverter._fill_node_attributes
+
+    def remap_once(jsnode: Any, remap: dict[int, int] | None = None) -> dict[int, int]:
+        remap = {} if remap is None else remap
+        stack = [jsnode]
+        while stack:  # preorder, children in order, each node once
+            node = stack.pop()
+            if node["nodeid"] in remap:
+                continue
+            remap[node["nodeid"]] = len(remap)
+            stack.extend(reversed(node.get("children", [])))
+        return remap
+
+    def fill_tree_attributes(js_xgb_node: Any, attr_pairs: Any, tree_weights: Any, is_classifier: Any) -> None:
+        import sys
+
+        if not isinstance(js_xgb_node, list):
+            raise TypeError("js_xgb_node must be a list")
+        for treeid, (jstree, weight) in enumerate(zip(js_xgb_node, tree_weights)):
+            remap = remap_once(jstree)
+            limit = sys.getrecursionlimit()
+            sys.setrecursionlimit(max(limit, limit + len(remap)))
+            try:
+                fill(treeid, weight, jstree, attr_pairs, is_classifier, remap, set())
+            finally:
+                sys.setrecursionlimit(limit)
+
+    XGBConverter._remap_nodeid = staticmethod(remap_once)
+    XGBConverter.fill_tree_attributes = staticmethod(fill_tree_attributes)
+    XGBConverter._onnxgate_walks_once = True
+
+
 def _booster(model: Any) -> Any:
     return model.get_booster() if hasattr(model, "get_booster") else model
 
@@ -227,6 +274,7 @@ class XGBoostConverter(BoostingConverter):
             # The scikit-learn API predicts with the rounds up to best_iteration (early stopping), which
             # onnxmltools counts as trees: with num_parallel_tree it kept a fraction of those rounds' trees.
             subject = without_names(booster[: best + 1] if best is not None else booster.copy())
+        walk_category_chains_once()
         try:
             proto = onnxmltools.convert_xgboost(
                 subject,

@@ -315,6 +315,21 @@ def test_xgboost_converted_on_codes_reads_a_category_frame_by_its_codes(sample: 
             og.validate(conv, reference=model, data=frame.assign(ic=frame.ic.astype(np.int64)))
 
 
+def test_xgboost_splits_over_hundreds_of_categories_convert() -> None:
+    """onnxmltools writes a split over k categories as k nodes sharing one subtree and walked every path:
+    300 categories at XGBoost's default depth stopped at Python's recursion limit (with the limit raised,
+    the walk ran for more than 300 s)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": pd.Categorical(rng.integers(0, 300, 3000)), "b": rng.normal(size=3000)})
+    y = ((frame.a.cat.codes % 7 > 3).to_numpy() ^ (frame.b > 0).to_numpy()).astype(int)
+    model = xgboost.XGBClassifier(n_estimators=40, enable_categorical=True, n_jobs=1).fit(frame, y)
+    conv = og.convert(model, frame.assign(a=frame.a.cat.codes.astype(np.int64)).head(20))
+    np.testing.assert_allclose(_run(conv, frame)[1], model.predict_proba(frame), atol=1e-5)
+    assert og.validate(conv, reference=model, data=frame).passed
+
+
 def test_xgboost_non_ascii_categories_are_not_guessed() -> None:
     # XGBoost 3.2 records non-ASCII categories with offsets in characters over UTF-8 bytes: the list reads
     # shifted (helper-126), so a category frame is refused, never mapped by it
