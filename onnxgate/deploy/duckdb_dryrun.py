@@ -895,6 +895,7 @@ def _dry_run(
             f"cannot open {where!r} as a DuckDB database: {str(err).splitlines()[0]}. Give a "
             "DuckDB file (or a new path), or leave --database out to work in memory."
         ) from err
+    loading = False  # inside the transaction that makes and loads the input table
     made_table = False  # the input table this run created, dropped again if the run fails
     try:
         # DuckDB compares names case-insensitively: "PIPELINE_INPUT" is the table "Pipeline_input" would replace
@@ -917,8 +918,11 @@ def _dry_run(
         columns_sql = ", ".join(
             f"{_dq(n)} {DUCKDB_TYPES[_base_type(types[n])]} NOT NULL" for n in names
         )
+        # rows that fail to load leave a table --force replaces as it was (it was left empty or half-loaded);
+        # committed before scoring, which reads the table on a second connection
+        con.begin()
+        loading = True
         con.execute(f"CREATE OR REPLACE TABLE {_dq(table_name)} ({columns_sql})")
-        made_table = not existing
         rows_view = internal_name("__onnxgate_rows", table_name)
         # DuckDB reads no half float from Arrow: float32 holds every float16 value, as validate widens them
         con.register(rows_view, _widen_half_floats(source))
@@ -930,6 +934,8 @@ def _dry_run(
             raise InvalidDataError(f"cannot load the rows into table {table_name!r}: {err}") from err
         finally:
             con.unregister(rows_view)
+        con.commit()
+        loading, made_table = False, not existing
 
         session = runtime_session(model_bytes)
         out_types = {str(s["name"]): DUCKDB_TYPES[_base_type(str(s["sql_type"]))] for s in outputs}
@@ -945,6 +951,9 @@ def _dry_run(
         if created:
             con.close()
             _remove_database_files(where)
+        elif loading:
+            with contextlib.suppress(duckdb.Error):
+                con.rollback()
         elif made_table:  # a database the user gave is left as it was: the next run is not refused over it
             with contextlib.suppress(duckdb.Error):
                 con.execute(f"DROP TABLE IF EXISTS {_dq(table_name)}")

@@ -665,6 +665,28 @@ def test_a_failed_run_leaves_a_given_database_as_it_was(package: Path, tmp_path:
     assert dry.dry_run(package, X, database=database).passed
 
 
+def test_rows_that_fail_to_load_leave_a_table_force_replaces_as_it_was(package: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # --force over the user's own table: a load interrupted (or failed) left it empty, its rows gone
+    database = tmp_path / "mine.duckdb"
+    con = duckdb.connect(str(database))
+    con.execute("CREATE TABLE demo_input (note VARCHAR)")
+    con.execute("INSERT INTO demo_input VALUES ('kept')")
+    con.close()
+
+    def interrupted(table: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dry, "_widen_half_floats", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        dry.dry_run(package, X, database=database, replace=True)
+    con = duckdb.connect(str(database))
+    try:
+        assert con.execute("SELECT * FROM demo_input").fetchall() == [("kept",)]
+    finally:
+        con.close()
+
+
 def test_an_input_table_extended_with_other_columns_and_constraints_still_runs(
         package: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # a datetime2 or decimal column beside the model's was "no DuckDB equivalent for the SQL types", and a
