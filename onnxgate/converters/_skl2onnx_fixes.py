@@ -1764,6 +1764,7 @@ def register_text_vectorizer() -> None:
       as never seen (0.49 off on a TfidfVectorizer(ngram_range=(1, 2), max_features=12)). Where no token can
       hold a space, an entry's spaces are the joins between its words, and it is handed over split
       (the tuples skl2onnx reads for its Traceable vectorizers).
+    * Stop words are removed as scikit-learn removes them (:func:`_stop_words_as_sklearn`).
 
     A pattern re2 cannot read (a lookaround, a backreference) is refused by name."""
     alias = "SklearnCountVectorizer"
@@ -1774,8 +1775,10 @@ def register_text_vectorizer() -> None:
     def convert(scope: Any, operator: Any, container: Any) -> None:
         est = operator.raw_operator
         fixed = _readable_vectorizer(est)
+        before = len(container.nodes)
         if fixed is est:
             original(scope, operator, container)
+            _stop_words_as_sklearn(scope, container, est, container.nodes[before:])
             return
         options = container.options
         if options is not None and id(est) in options:
@@ -1787,8 +1790,74 @@ def register_text_vectorizer() -> None:
             operator.raw_operator = est
             if options is not None:
                 options.pop(id(fixed), None)
+        _stop_words_as_sklearn(scope, container, est, container.nodes[before:])
 
     _replace(alias, "_onnxgate_text", original, convert)
+
+
+def _stop_words_as_sklearn(scope: Any, container: Any, est: Any, added: list[Any]) -> None:
+    """Make the nodes skl2onnx ``added`` for the vectorizer ``est`` remove stop words as scikit-learn does.
+
+    scikit-learn removes the stop words from each document's tokens before it makes n-grams: ``'times are
+    the best'`` gives the bigram ``'times best'``. skl2onnx leaves them in the tokens (it hands them only to
+    its ``StringNormalizer``, which removes whole documents, and only those of a ``stop_words_`` attribute,
+    which scikit-learn 1.9 no longer has), so the ONNX model never counted ``'times best'``: 20 of 120 labels off for a
+    TfidfVectorizer(stop_words="english", ngram_range=(1, 2)) pipeline. After the tokenizer, each row's
+    stop words now move behind its other tokens (a stable sort on ``is_stop * width + position``) and
+    become the tokenizer's pad value, which no n-gram holds. Alone, a stop word is no vocabulary entry, so
+    unigram-only vectorizers are left as they are."""
+    from onnx import TensorProto, helper
+
+    stop = est.get_stop_words() if getattr(est, "analyzer", None) == "word" else None
+    if not stop or est.ngram_range[1] < 2:
+        return  # alone, a stop word is no vocabulary entry: nothing counts it either way
+    if container.target_opset < 11:  # Range and TopK's ascending order
+        from onnxgate.errors import UnsupportedModelError
+
+        raise UnsupportedModelError(
+            f"{type(est).__name__}(stop_words=..., ngram_range={est.ngram_range}) needs opset 11 or higher: "
+            "scikit-learn makes n-grams after removing the stop words, which the graph writes with Range and "
+            f"TopK (opset 11); asked for {container.target_opset}", framework="sklearn")
+    tokenizer = next(n for n in added if n.op_type == "Tokenizer")
+    reader = next(n for n in added if n.input and n.input[0] == tokenizer.output[0])
+    pad = next(helper.get_attribute_value(a) for a in tokenizer.attribute if a.name == "pad_value")
+    pad = pad.decode("utf-8") if isinstance(pad, bytes) else str(pad)
+
+    def name(base: str) -> str:
+        return str(scope.get_unique_variable_name(base))
+
+    def node(op: str, inputs: list[str], base: str, **attrs: Any) -> str:
+        out = name(base)
+        container.add_node(op, inputs, out, name=scope.get_unique_operator_name(op), **attrs)
+        return out
+
+    tokens = tokenizer.output[0]
+    # com.microsoft's Tokenizer has no schema in onnx, so its output has no type, and onnx's shape inference
+    # of a LabelEncoder reading an untyped tensor crashes the process (a segmentation fault)
+    container.value_info.append(helper.make_tensor_value_info(tokens, TensorProto.STRING, None))
+    one, last, row, zero, pad_value = (name("one"), name("last_axis"), name("one_value_row"), name("zero"),
+                                       name("stop_pad"))
+    container.add_initializer(one, TensorProto.INT64, [], [1])
+    container.add_initializer(last, TensorProto.INT64, [], [-1])
+    container.add_initializer(row, TensorProto.INT64, [1], [1])
+    container.add_initializer(zero, TensorProto.INT64, [], [0])
+    container.add_initializer(pad_value, TensorProto.STRING, [], [pad.encode("utf-8")])
+    is_stop = name("is_stop_word")
+    words = sorted(str(w) for w in stop)
+    container.add_node("LabelEncoder", [tokens], is_stop, op_domain="ai.onnx.ml", op_version=2,
+                       name=scope.get_unique_operator_name("LabelEncoder"), keys_strings=words,
+                       values_int64s=[1] * len(words), default_int64=0)
+    # the tokens are [N, T], or [N, 1, T] when the tokenizer reads the [N, 1] input itself (no normalizer)
+    width = node("Gather", [node("Shape", [tokens], "token_shape"), last], "token_width", axis=0)
+    key = node("Add", [node("Mul", [is_stop, width], "stop_rank"),
+                       node("Range", [zero, width, one], "token_position")], "token_order_key")
+    _values, order = name("token_order_key_sorted"), name("token_order")
+    container.add_node("TopK", [key, node("Reshape", [width, row], "token_k")],
+                       [_values, order], name=scope.get_unique_operator_name("TopK"), axis=-1, largest=0, sorted=1)
+    moved = node("GatherElements", [tokens, order], "tokens_kept_first", axis=-1)
+    stop_behind = node("Cast", [node("GatherElements", [is_stop, order], "stop_behind", axis=-1)], "stop_mask",
+                       to=TensorProto.BOOL)
+    reader.input[0] = node("Where", [stop_behind, pad_value, moved], "tokens_without_stop_words")
 
 
 def _readable_vectorizer(est: Any) -> Any:

@@ -1004,22 +1004,9 @@ def _reads_1d(model: Any) -> bool:
 
 
 def _tokenizer_notes(model: Any) -> list[str]:
-    """The warnings for a word-analyzing text vectorizer of n-grams with stop words, which the graph cannot drop
-    before forming them, and one whose pattern reads letters: re2, onnxruntime's tokenizer, reads them as ASCII
-    (a label flipped on 'naive good' with a diaeresis; helper-108)."""
+    """The warning for a word-analyzing text vectorizer whose pattern reads letters: re2, onnxruntime's
+    tokenizer, reads them as ASCII (a label flipped on 'naive good' with a diaeresis; helper-108)."""
     notes = []
-    for est in sub_estimators(model):
-        ngrams = getattr(est, "ngram_range", (1, 1))
-        if type(est).__name__ in ("CountVectorizer", "TfidfVectorizer") and getattr(est, "analyzer", "") == "word" \
-                and getattr(est, "stop_words", None) is not None and isinstance(ngrams, tuple) and ngrams[1] > 1:
-            # the text normalizer drops a stop word only where it is a whole document (found in this stop's
-            # review: 0.66 off on a TfidfVectorizer's bigrams)
-            notes.append(f"{type(est).__name__}(stop_words=..., ngram_range={ngrams}): scikit-learn drops the stop "
-                         "words before forming n-grams ('sat on the mat' gives 'sat mat'), and the ONNX graph cannot "
-                         "(onnxruntime's text normalizer drops a stop word only where it is a whole text): n-grams "
-                         "across a stop word are not counted, and such text scores differently. Refit with "
-                         "ngram_range=(1, 1), or without stop_words (drop them before the model)")
-            break
     for est in sub_estimators(model):
         pattern = str(getattr(est, "token_pattern", "") or "")
         if type(est).__name__ in ("CountVectorizer", "TfidfVectorizer") and getattr(est, "analyzer", "") == "word" \
