@@ -248,8 +248,10 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
         if spec.missing is not None:
             # a missing category (None, NaN, pandas' NA) as the text the model reads as missing
             na = pd_na()  # once, not per value
-            nan_only = spec.missing_only == "nan"  # an imputer's NaN: None stays a category it did not see
-            gone = np.fromiter(((not nan_only and (v is None or v is na)) or (isinstance(v, float) and v != v)
+            # an imputer's NaN (or an encoder's): None stays a category it did not see; an encoder's None: NaN does
+            nan_only, none_only = spec.missing_only == "nan", spec.missing_only == "none"
+            gone = np.fromiter(((not nan_only and (v is None or v is na))
+                                or (not none_only and isinstance(v, float) and v != v)
                                 for v in array.ravel()), bool, array.size).reshape(array.shape)
             if gone.any():
                 array = array.copy()

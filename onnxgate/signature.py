@@ -99,11 +99,13 @@ class TensorSpec:
     missing : str or None
         For a text input the model reads a missing value in (a HistGradientBoosting category column): the
         text a missing value (None, NaN, null) is fed as, one that is none of the model's categories; for a
-        text column a SimpleImputer fills first, the text it fills in (:data:`MISSING_TEXT_METADATA_KEY`).
+        text column a SimpleImputer fills first, the text it fills in; for a text column a OneHotEncoder learnt
+        a missing category in, the text written in that category's place (:data:`MISSING_TEXT_METADATA_KEY`).
         None for every other input: there a missing text is refused.
     missing_only : str or None
         ``"nan"``: only a float NaN is such a missing value in data (a SimpleImputer's ``missing_values=np.nan``
-        leaves None as it is, a category it did not see); a service's null is one too. None: any of them.
+        leaves None as it is, a category it did not see); ``"none"``: only None (an encoder that learnt None,
+        to which NaN is an unknown category). A service's null is one either way. None: any of them.
     codes : tuple of (int, tuple or None) pairs, or None
         For an input that reads the codes of pandas category columns (an XGBoost model converted from a
         sample of codes): each such column's position in the input with its categories in code order, or
@@ -274,7 +276,8 @@ class Signature:
 
 
 #: ``metadata_props`` key: JSON ``{input: text}``, the text each such text input reads a missing value as, or
-#: ``{input: {"text": text, "only": "nan"}}`` where only a float NaN is one (:attr:`TensorSpec.missing_only`).
+#: ``{input: {"text": text, "only": "nan"}}`` where only a float NaN is one (``"none"``: only None;
+#: :attr:`TensorSpec.missing_only`).
 MISSING_TEXT_METADATA_KEY = "onnxgate.missing_text"
 
 

@@ -172,29 +172,89 @@ def hist_missing_text(model: Any) -> dict[str, str]:
     return found
 
 
+def column_readers(model: Any) -> list[tuple[Any, list[Any]]]:
+    """The estimators that read the model's input columns as they are, each with the columns it reads: the
+    model (or its pipeline's first step) itself, or each branch of a first ``ColumnTransformer`` (a branch
+    that is a pipeline by its first step)."""
+    import numpy as np
+
+    first = model
+    while hasattr(first, "steps") and first.steps:
+        first = first.steps[0][1]
+    if type(first).__name__ == "ColumnTransformer":
+        parts = [(step, list(columns)) for _, step, columns in getattr(first, "transformers_", ())
+                 if not isinstance(step, str) and isinstance(columns, (list, tuple, np.ndarray))]
+    else:
+        parts = [(first, list(getattr(first, "feature_names_in_", ())))]
+    for k, (step, columns) in enumerate(parts):
+        while hasattr(step, "steps") and step.steps:
+            step = step.steps[0][1]
+        parts[k] = (step, columns)
+    return parts
+
+
+#: The text a missing category is fed as to a one-hot encoder that learnt it (NUL characters: no real text).
+MISSING_CATEGORY_TEXT = "\x00missing"
+
+
+def encoded_missing_categories(model: Any, options: dict[Any, Any]
+                               ) -> tuple[Any, dict[Any, Any], dict[str, dict[str, str]]]:
+    """For a model whose ``OneHotEncoder`` reads text columns of its input (:func:`column_readers`) and learnt
+    a missing value, None or NaN, as a category of its own: a copy of the model whose encoder holds, in that
+    category's place, a text that is none of the column's categories (:data:`MISSING_CATEGORY_TEXT`), the
+    options keyed by the copy's estimators, and column -> ``{"text": that text, "only": "none" or "nan"}``,
+    the missing value it is fed for. scikit-learn tells None from NaN: the other is an unknown category. An
+    ONNX text input holds no missing value, so such a model was refused (a text column with gaps, one-hot
+    encoded, is how most tabular pipelines start). The user's model is never changed; anything else is
+    returned as it is."""
+    import copy
+
+    import numpy as np
+
+    parts = column_readers(model)
+    read = [c for _, columns in parts for c in columns]
+    todo = []
+    for step, columns in parts:
+        categories = getattr(step, "categories_", None)
+        if type(step).__name__ != "OneHotEncoder" or not isinstance(categories, list) \
+                or len(categories) != len(columns):
+            continue
+        for i, (column, values) in enumerate(zip(columns, categories)):
+            text = {v for v in values if isinstance(v, str)}
+            gone = [j for j, v in enumerate(values) if not isinstance(v, str)]
+            value = values[gone[0]] if len(gone) == 1 else 0
+            kind = "none" if value is None else "nan" if isinstance(value, float) and value != value else None
+            if text and kind is not None and isinstance(column, str) and read.count(column) == 1:
+                todo.append((step, i, gone[0], column, kind, text))
+    if not todo:
+        return model, options, {}
+    before = sub_estimators(model)
+    copied = copy.deepcopy(model)
+    moved = {id(old): new for old, new in zip(before, sub_estimators(copied), strict=True)}
+    options = {(id(moved[k]) if isinstance(k, int) and k in moved else k): v for k, v in options.items()}
+    found: dict[str, dict[str, str]] = {}
+    for step, i, j, column, kind, text in todo:
+        encoder = moved[id(step)]
+        sentinel = MISSING_CATEGORY_TEXT
+        while sentinel in text:
+            sentinel += "\x00"
+        values = np.array(encoder.categories_[i], dtype=object)
+        values[j] = sentinel
+        encoder.categories_ = [values if k == i else c for k, c in enumerate(encoder.categories_)]
+        found[column] = {"text": sentinel, "only": kind}
+    return copied, options, found
+
+
 def imputed_missing_text(model: Any) -> dict[str, str]:
     """For a model whose text columns go first into a SimpleImputer that fills the most frequent text or a
     constant: column -> that text, which a missing value is fed as (the imputer would put it there; the file's
     text input cannot hold NaN or None, and the training frame itself was refused: helper-112). Only for a
     column read by that imputer alone, which adds no missing-value indicator, and whose missing value is NaN
     (only a float NaN is then fed so: None is a category the imputer leaves as it is; helper-115)."""
-    import numpy as np
-
-    first = model
-    while hasattr(first, "steps") and first.steps:
-        first = first.steps[0][1]
-    if type(first).__name__ == "SimpleImputer":
-        parts = [(first, list(getattr(first, "feature_names_in_", ())))]
-    elif type(first).__name__ == "ColumnTransformer":
-        parts = [(step, list(columns)) for _, step, columns in getattr(first, "transformers_", ())
-                 if not isinstance(step, str) and isinstance(columns, (list, tuple, np.ndarray))]
-    else:
-        return {}
+    parts = column_readers(model)
     read = [str(c) for _, columns in parts for c in columns]
     found: dict[str, str] = {}
     for step, columns in parts:
-        while hasattr(step, "steps") and step.steps:
-            step = step.steps[0][1]
         missing = getattr(step, "missing_values", 0)
         if (type(step).__name__ != "SimpleImputer" or step.strategy not in ("most_frequent", "constant")
                 or step.add_indicator or not (isinstance(missing, float) and missing != missing)):

@@ -106,6 +106,7 @@ from onnxgate.converters._sklearn_graph import (
     zero_init_base_values,
 )
 from onnxgate.converters._sklearn_models import (
+    encoded_missing_categories,
     final_step,
     first_step,
     float64_attributes,
@@ -445,6 +446,7 @@ class SklearnConverter(Converter):
         model = selector_then_estimator(model)
         if target_transformer is not None:
             inverse_steps(target_transformer)  # refused before converting anything, when not written here
+        model, options, encoded_missing = encoded_missing_categories(model, options)
         columns = _sample_columns(model, sample, input_name)
         float64_data = any(c.dtype.kind == "f" and c.dtype.itemsize == 8 for c in columns)
         # scikit-learn reads integer rows as float64: a GaussianNB on digits' int64 pixels computed in float32
@@ -462,7 +464,7 @@ class SklearnConverter(Converter):
         missing_text: dict[str, Any] = {}
         if hasattr(sample, "columns"):  # text fed for a missing value: an imputer's fill (NaN only), or trees'
             missing_text = {**{c: {"text": t, "only": "nan"} for c, t in imputed_missing_text(model).items()},
-                            **hist_missing_text(model)}
+                            **hist_missing_text(model), **encoded_missing}
         model = hist_category_codes(model, sample)
         conv_options = self._converter_options(model, zipmap, options)
         ml_opset = _register_boosting(model, ml_opset)
@@ -880,6 +882,16 @@ class SklearnConverter(Converter):
 
         names = signature.input_names
         columns = getattr(model, "feature_names_in_", None)
+        # a missing text fed to the file as the text it reads as missing is the missing value again here: an
+        # encoder that learnt NaN as a category finds the text written in its place an unknown category
+        back = {s.name: (None if s.missing_only == "none" else np.nan, s.missing) for s in signature.inputs
+                if s.missing is not None and s.missing_only is not None}
+        if back:
+            feeds = dict(feeds)
+            for name, (value, text) in back.items():
+                column = np.array(feeds[name], dtype=object)
+                column[column == text] = value
+                feeds[name] = column
         if len(names) == 1 and (columns is None or names[0] not in set(map(str, columns))):
             X = feeds[names[0]]
             # a pipeline's tags say two_d_array whatever its first step reads (TfidfVectorizer: 1-D text)
@@ -891,8 +903,10 @@ class SklearnConverter(Converter):
 
             labels = list(columns)
             if set(names) <= set(map(str, labels)) or len(labels) != len(names):
-                return pd.DataFrame({n: np.asarray(feeds[n]).reshape(-1) for n in names})
-            return pd.DataFrame({c: np.asarray(feeds[n]).reshape(-1) for c, n in zip(labels, names)})
+                labels = names
+            # a column holding None stays object: pandas 3 reads text with None as its str type, whose None is NaN
+            return pd.DataFrame({c: pd.Series(np.asarray(feeds[n]).reshape(-1), dtype=object) if n in back
+                                 else np.asarray(feeds[n]).reshape(-1) for c, n in zip(labels, names)})
         return np.hstack([np.asarray(feeds[n]).reshape(len(feeds[n]), -1) for n in names])
 
 

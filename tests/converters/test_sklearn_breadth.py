@@ -1221,32 +1221,51 @@ def test_a_simple_imputer_first_over_float_and_int_columns_converts() -> None:
     assert report.passed, [c.message for c in report.checks if not c.passed]
 
 
-def test_missing_text_learnt_as_a_category_is_refused_with_the_fix() -> None:
-    # skl2onnx wrote the NaN category as the text 'nan': no fill reproduced scikit-learn's answers, and the
-    # fill validate advised ('') passed while scoring those rows as unknown (probabilities off by 0.1)
+@pytest.mark.parametrize("missing", [np.nan, None], ids=["nan", "none"])
+def test_a_missing_text_a_one_hot_encoder_learnt_is_fed_as_its_category(missing: Any, tmp_path: Any) -> None:
+    # skl2onnx wrote the NaN category as the text 'nan', so onnxgate refused the model (the fix it gave was
+    # to refit on filled text); a one-hot encoded text column with gaps is how most tabular pipelines start.
+    # The category is written as a text no data holds, and a missing value is fed as that text
     import pandas as pd
     from sklearn.compose import make_column_transformer
     from sklearn.datasets import load_wine
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 
     X, y = load_wine(return_X_y=True, as_frame=True)
     X = X.iloc[:, :3].copy()
-    X["color"] = pd.Series(np.where(y == 0, "red", "white"), dtype=object)
-    X.loc[X.index[::7], "color"] = np.nan
+    color = np.where(y == 0, "red", "white").astype(object)
+    color[::7] = missing  # an object column keeps None (pandas 3's text type would read it as NaN)
+    X["color"] = pd.Series(color, dtype=object)
 
-    def fit(frame: Any) -> Any:
-        return make_pipeline(make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["color"]),
-                                                     remainder="passthrough"),
-                             LogisticRegression(max_iter=3000)).fit(frame, y)
+    def fit(encoder: Any) -> Any:
+        return make_pipeline(make_column_transformer((encoder, ["color"]), remainder="passthrough"),
+                             LogisticRegression(max_iter=3000)).fit(X, y)
 
-    with pytest.raises(og.UnsupportedModelError, match=r"learnt missing values of text column 'color' as a "
-                                                         r"category.*fillna\('missing'\)"):
-        og.convert(fit(X), X.head(20))
-    filled = X.fillna({"color": "missing"})  # the fix the message gives
-    model = fit(filled)
-    assert og.validate(og.convert(model, filled.head(20)), reference=model, data=filled).passed
+    model = fit(OneHotEncoder(handle_unknown="ignore"))
+    assert any(v is missing or (v != v and missing is not None) for v in model[0].transformers_[0][1].categories_[0])
+    conv = og.convert(model, X.head(20))
+    spec = conv.signature.input("color")
+    assert spec.missing is not None and spec.missing_only == ("none" if missing is None else "nan")
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    proba = session.run(["probabilities"], as_feeds(X, conv.signature))[0]
+    np.testing.assert_allclose(proba, model.predict_proba(X), atol=1e-5)  # 26 rows score as the missing category
+    assert og.validate(conv, reference=model, data=X).passed
+    if missing is not None:  # a CSV's empty cell is NaN
+        X.to_csv(tmp_path / "rows.csv", index=False)
+        assert og.validate(conv, reference=model, data=tmp_path / "rows.csv").passed
+    # the other missing value is a category this encoder never saw: refused, not fed as this one
+    other = X.assign(color=pd.Series(np.where(pd.isna(color), None if missing is not None else np.nan, color),
+                                     dtype=object))
+    with pytest.raises(og.InvalidDataError, match="missing or non-text value"):
+        as_feeds(other, conv.signature)
+    # an OrdinalEncoder's missing category is its encoded_missing_value, not a code: still refused
+    with pytest.raises(og.UnsupportedModelError, match=r"OrdinalEncoder learnt missing values of text column "
+                                                         r"'color' as a category.*fillna\('missing'\)"):
+        og.convert(fit(OrdinalEncoder(encoded_missing_value=-1)), X.head(20))
 
 
 @pytest.mark.parametrize("options", [{"handle_unknown": "warn"}, {"handle_unknown": "infrequent_if_exist"},

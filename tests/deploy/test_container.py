@@ -501,3 +501,28 @@ def test_only_the_inputs_an_imputer_reads_take_nan_by_default(tmp_path: Path) ->
     folder = og.package(og.convert(model, frame.head(), target="container"), target="container",
                         out=tmp_path / "pkg", reference=model, data=frame)
     assert json.loads((folder / "manifest.json").read_text())["service"]["allow_nan_inputs"] == ["radius"]
+
+
+def test_a_null_text_is_the_missing_category_a_one_hot_encoder_learnt(tmp_path: Path) -> None:
+    # the service feeds a JSON null in a text column as the text the file reads as the encoder's missing
+    # category, as validate and score feed NaN (the model was refused before)
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    plan = rng.choice(np.array(["basic", "pro", np.nan], dtype=object), 120)
+    frame = pd.DataFrame({"amount": rng.normal(size=120), "plan": pd.Series(plan, dtype=object)})
+    y = ((frame["amount"] > 0) ^ pd.isna(frame["plan"])).astype(int)
+    model = make_pipeline(make_column_transformer((OneHotEncoder(), ["plan"]), remainder="passthrough"),
+                          LogisticRegression()).fit(frame, y)
+    folder = og.package(og.convert(model, frame.head(20)), target="container", out=tmp_path / "p",
+                        reference=model, data=frame)
+    module = load_score(folder, "missing_category")
+    module.init()
+    status, body = module.score({"data": [{"amount": 0.3, "plan": None}, {"amount": 0.3, "plan": "pro"}]})
+    assert status == 200, body
+    want = model.predict_proba(pd.DataFrame({"amount": [0.3, 0.3], "plan": pd.Series([np.nan, "pro"], dtype=object)}))
+    np.testing.assert_allclose(np.asarray(body["probabilities"]), want, atol=1e-5)
