@@ -39,19 +39,6 @@ def load_native_model(path: str, *, trust_pickle: bool) -> Any:
     return registry.for_file(p).load(p, trust_pickle=trust_pickle)
 
 
-def refuse_unpaired_parity_args(args: argparse.Namespace) -> None:
-    """Refuse --reference without --data, --data without --reference and --search without both."""
-    if args.reference and not args.data:
-        raise InvalidDataError("--reference needs --data: the rows to compare predictions on")
-    if args.data and not args.reference:
-        raise InvalidDataError(
-            "--data needs --reference: the native model (or another .onnx) whose predictions the rows are "
-            "compared with"
-        )
-    if args.search and not args.reference:  # the gate would pass without the search it was asked for
-        raise InvalidDataError("--search needs --reference and --data: it compares generated rows with the reference")
-
-
 def load_data_arg(path: str) -> Any:
     from onnxgate._data import load_data
 

@@ -37,7 +37,8 @@ def register(sub: Any) -> None:
     p.add_argument("-o", "--out", required=True, metavar="DIR", help="folder to write (new or empty)")
     p.add_argument("--force", action="store_true", help="write into a non-empty folder, replacing files")
     p.add_argument("--reference", metavar="MODEL", help="native model file for the parity check before packaging")
-    p.add_argument("--data", metavar="DATA", help="rows for parity: .csv, .parquet or .npy")
+    p.add_argument("--data", metavar="DATA", help="rows for parity (with --reference): .csv, .parquet or .npy; "
+                   "alone, for a container or MLflow package, the rows of its example request")
     p.add_argument("--search", type=int, default=0, metavar="N",
                    help="also run the divergence search on N generated inputs first (needs --reference, --data)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the search's generated inputs")
@@ -121,7 +122,7 @@ def sql_option_values(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from onnxgate._commands._common import load_data_arg, load_native_model, refuse_unpaired_parity_args
+    from onnxgate._commands._common import load_data_arg, load_native_model
     from onnxgate._commands.validate import resolve_target_args
     from onnxgate.cli import EXIT_FAILED, EXIT_OK
     from onnxgate.deploy import package
@@ -132,17 +133,23 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidDataError("package needs --target (e.g. --target sql-edge-2.0) or --target-file")
     from onnxgate.api import refuse_package_over_inputs
 
-    refuse_unpaired_parity_args(args)
     # before anything is loaded: --force replaces an earlier package's files, never the files read
     refuse_package_over_inputs(args.out, target, {
         "the model being packaged": args.model, "the --reference model": args.reference,
         "the --data file": args.data, "the --target-file": getattr(args, "target_file", None),
     })
+    if args.data and not args.reference and target.is_sql:  # it was ignored; it makes the others' example request
+        raise InvalidDataError("--data needs --reference for a SQL package: the rows are for the parity check "
+                               "(a container or MLflow package takes them alone too, for its example request)")
     reference = load_native_model(args.reference, trust_pickle=args.trust_pickle) if args.reference else None
     data = load_data_arg(args.data) if args.data else None
+    if args.reference and not args.data:
+        raise InvalidDataError("--reference needs --data: parity compares predictions on rows")
     options: dict[str, Any] = parse_options(args.option)
     if args.search < 0 or args.seed < 0:
         raise InvalidDataError(f"--search and --seed take 0 or more, found {args.search} and {args.seed}")
+    if args.search and not args.reference:
+        raise InvalidDataError("--search needs --reference and --data: it compares generated rows with the reference")
     if args.search:
         options.update(search=args.search, seed=args.seed)
     if target.is_sql:
@@ -232,7 +239,7 @@ def _note_unchecked_parity(manifest: dict[str, Any]) -> None:
     from onnxgate.deploy.manifest import parity_skipped
 
     if manifest and parity_skipped(manifest):
-        print("note: prediction parity was not checked (no --reference and --data): the model passed the "
+        print("note: prediction parity was not checked (no --reference): the model passed the "
               "target's checks only; the package's README and manifest say so", file=sys.stderr)
 
 

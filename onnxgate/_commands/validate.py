@@ -100,13 +100,21 @@ def parse_tolerances(values: list[str] | None, option: str) -> float | dict[str,
 
 
 def run(args: argparse.Namespace) -> int:
-    from onnxgate._commands._common import load_native_model, refuse_unpaired_parity_args
+    from onnxgate._commands._common import load_native_model
     from onnxgate._onnx import atomic_write_texts
 
     target = resolve_target_args(args)
     atol = parse_tolerances(args.atol, "--atol")
     rtol = parse_tolerances(args.rtol, "--rtol")
-    refuse_unpaired_parity_args(args)
+    if args.reference and not args.data:
+        raise InvalidDataError("--reference needs --data: the rows to compare predictions on")
+    if args.data and not args.reference:
+        raise InvalidDataError(
+            "--data needs --reference: the native model (or another .onnx) whose predictions the rows are "
+            "compared with"
+        )
+    if args.search and not args.reference:  # the gate would pass without the search it was asked for
+        raise InvalidDataError("--search needs --reference and --data: it compares generated rows with the reference")
     if (args.atol or args.rtol) and not args.reference:
         raise InvalidDataError("--atol and --rtol set parity tolerances; parity needs --reference MODEL --data DATA")
     given = ((args.json, "--json", "to_json"), (args.junit, "--junit", "to_junit"),

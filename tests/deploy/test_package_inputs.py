@@ -178,9 +178,10 @@ def test_package_runs_the_search_when_asked_and_refuses_what_it_finds(tmp_path: 
     assert main([*common, "-o", str(tmp_path / "plain")]) == 0  # without the search it matches on the data
     assert main(["package", model, "--target", "container", "-o", str(tmp_path / "x"), "--search", "50"]) == 2
     assert "--search needs --reference" in capsys.readouterr().err
-    # --data alone was ignored: the package was written, with a note saying no --data was given
-    assert main(["package", model, "--target", "container", "-o", str(tmp_path / "x"), "--data", data]) == 2
-    assert "--data needs --reference" in capsys.readouterr().err
+    # --data alone was ignored by a SQL package: written, with a note saying no --data was given
+    assert main(["package", model, "--target", "sql-edge-2.0", "--adapt", "-o", str(tmp_path / "x"),
+                 "--data", data]) == 2
+    assert "--data needs --reference for a SQL package" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
     built, X, _y = og.zoo.get("sklearn-planted-scaler-tree").build()
     with pytest.raises(og.ValidationFailedError, match="search_divergences"):
