@@ -416,9 +416,11 @@ def _example_rows(feeds: dict[str, Any], allow_nan: Sequence[str], limit: int = 
         if arr.dtype.kind == "f":
             nan = np.isnan(arr).any(axis=1)
             other = np.isinf(arr).any(axis=1)
-        elif arr.dtype.kind == "O":  # text: None or a float NaN (pandas' missing value) is no text
+        elif arr.dtype.kind == "O":  # text: None or a float NaN (pandas' missing value) is no text, and
+            # neither is a text that starts with NUL, the one a missing category is fed as ("\x00missing")
             nan = np.zeros(rows, dtype=bool)
-            other = np.array([any(not isinstance(v, str) for v in row) for row in arr], dtype=bool)
+            other = np.array([any(not isinstance(v, str) or v.startswith("\x00") for v in row) for row in arr],
+                             dtype=bool)
         else:
             continue
         complete &= ~(nan | other)

@@ -520,6 +520,8 @@ def test_a_null_text_is_the_missing_category_a_one_hot_encoder_learnt(tmp_path: 
                           LogisticRegression()).fit(frame, y)
     folder = og.package(og.convert(model, frame.head(20)), target="container", out=tmp_path / "p",
                         reference=model, data=frame)
+    # the example request shows rows of real text, not the text a missing value is fed as
+    assert "\\u0000" not in (folder / "sample-request.json").read_text()
     module = load_score(folder, "missing_category")
     module.init()
     status, body = module.score({"data": [{"amount": 0.3, "plan": None}, {"amount": 0.3, "plan": "pro"}]})
