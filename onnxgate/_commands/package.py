@@ -172,6 +172,11 @@ def run(args: argparse.Namespace) -> int:
     elif args.adapt or args.columns or any(getattr(args, n, None) is not None for n in SQL_OPTION_FLAGS):
         raise InvalidDataError(f"--adapt, --columns and the SQL names apply to SQL targets, not {target.name!r}")
     if target.name == "mlflow":
+        given = [k for k in ("registry", "name") if k in options]
+        if given:  # as text 'registry=false' registered the model in a store named ./false
+            raise InvalidDataError(f"--option {' and --option '.join(given)}: give them as --registry [URI] and "
+                                   "--name NAME, which are read as what they are and checked before anything is "
+                                   "written")
         if args.name is not None and not args.name.strip():
             raise InvalidDataError("--name needs a registered model name, found an empty one")
         if args.name and not args.registry:

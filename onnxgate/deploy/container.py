@@ -215,6 +215,11 @@ def _validate(model: Any, target: Any, reference: Any, data: Any, options: dict[
                 except ValueError:
                     raise PackagingError(f"{key} must be a number, found {key}={options[key]!r}") from None
     if reference is None or data is None:
+        given = [k for k in ("atol", "rtol") if k in kwargs]
+        if given:  # they were accepted and nothing used them (validate refuses --atol without --reference)
+            raise PackagingError(f"{' and '.join(given)} set parity tolerances, and parity needs a reference model "
+                                 "and data: pass reference= and data= (CLI: --reference and --data), or leave "
+                                 f"{' and '.join(given)} out")
         kwargs = {k: v for k, v in kwargs.items() if k not in ("reference", "data")}
     kwargs["search"], kwargs["seed"] = search_settings(options, reference, data)
     report = validate(model, target, **kwargs)
@@ -238,9 +243,7 @@ def search_settings(options: Mapping[str, Any], reference: Any, data: Any) -> tu
     """
     settings = []
     for key in ("search", "seed"):
-        value = options.get(key, 0)
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
+        value = _whole_number(options.get(key, 0))
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise PackagingError(f"{key}: expected a whole number of 0 or more, found {options.get(key)!r}")
         settings.append(value)
@@ -250,9 +253,17 @@ def search_settings(options: Mapping[str, Any], reference: Any, data: Any) -> tu
     return settings[0], settings[1]
 
 
+def _whole_number(value: Any) -> Any:
+    """``value`` as an int when it is the text of a whole number in ASCII digits (the CLI's ``--option
+    max_rows=500``); anything else as it is. ``str.isdigit`` took '²', which int() cannot read (an unexpected
+    ValueError), and Arabic-Indic digits, which it reads."""
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value)
+    return value
+
+
 def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, str) and value.strip().isdigit():  # from the CLI's --option max_rows=500
-        value = int(value)
+    value = _whole_number(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise PackagingError(f"{name} must be a positive integer, found {name}={value!r}")
     return value
@@ -283,7 +294,11 @@ def _nan_inputs(proto: Any, sig: Any, allow: bool | Sequence[str] | None, proven
     unknown = [n for n in names if n not in sig.input_names]
     if unknown:
         raise PackagingError(f"allow_nan names unknown input(s) {unknown}; inputs are {sig.input_names}")
-    return [n for n in names if n in floats]
+    not_float = [n for n in names if n not in floats]
+    if not_float:  # it was dropped without a word: the package took no NaN where the user asked for it
+        raise PackagingError(f"allow_nan names input(s) {not_float} that cannot hold NaN (only float inputs can: "
+                             f"{floats}); name only those, or leave allow_nan out")
+    return names
 
 
 def _nan_in_parity(report: Any, sig: Any, data: Any) -> list[str]:

@@ -1197,9 +1197,18 @@ def create_app(
     >>> import uvicorn; uvicorn.run(app, host="127.0.0.1", port=5001)  # doctest: +SKIP
     """
     folder = Path(package_dir).resolve()
+    # score.py's init() reads the limit from the environment; set for this load only: left set, every package
+    # loaded later in the process took this one's limit
+    before = os.environ.get(ENV_MAX_ROWS)
     if max_rows is not None:
         os.environ[ENV_MAX_ROWS] = str(int(max_rows))
-    entry = load_entry_script(folder)
+    try:
+        entry = load_entry_script(folder)
+    finally:
+        if before is None:
+            os.environ.pop(ENV_MAX_ROWS, None)
+        else:
+            os.environ[ENV_MAX_ROWS] = before
     swaggers: dict[str, bytes] = {}
     for version, name in _SWAGGER_FILES.items():
         if (folder / name).is_file():

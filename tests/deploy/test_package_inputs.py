@@ -266,3 +266,38 @@ def test_package_adapt_search_searches_the_adapted_model(tmp_path: Path) -> None
     assert main(["package", str(z / "model.onnx"), "--target", "sql-edge-2.0", "--adapt", "--reference",
                  str(z / "model.skops"), "--data", str(z / "sample.npy"), "--trust-pickle", "--search", "100",
                  "-o", str(tmp_path / "sql")]) == 0
+
+
+@pytest.mark.parametrize(("target", "options", "says"), [
+    # as text, 'registry=false' registered the model in a store named ./false (helper-130)
+    ("mlflow", ["registry=false"], "--option registry: give them as --registry"),
+    ("mlflow", ["name=my-model"], "--option name: give them as --registry"),
+    # str.isdigit: '²' was an unexpected ValueError and Arabic-Indic digits were read as a row limit
+    ("container", ["max_rows=\u00b2"], "max_rows must be a positive integer"),
+    ("container", ["max_rows=\u0663"], "max_rows must be a positive integer"),
+    ("container", ["seed=\u00b3"], "seed: expected a whole number"),
+    # accepted and used by nothing, where validate refuses --atol without --reference
+    ("container", ["atol=0.5"], "atol set parity tolerances, and parity needs a reference model"),
+])
+def test_package_options_are_read_as_what_they_are(iris: tuple[Any, Any, bytes], tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                                   target: str, options: list[str], says: str) -> None:
+    monkeypatch.chdir(tmp_path)  # a store ./false made here, not in the checkout, when the refusal fails
+    model = tmp_path / "m.onnx"
+    model.write_bytes(iris[2])
+    flags = [arg for option in options for arg in ("--option", option)]
+    assert main(["package", str(model), "--target", target, "-o", str(tmp_path / "out"), *flags]) == 2
+    err = capsys.readouterr().err
+    assert says in err and "unexpected" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]  # no store, no package
+
+
+def test_allow_nan_naming_an_input_that_holds_no_nan_is_refused(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    # the wine zoo model's 'proline' is int64: it was dropped without a word, and no input took NaN (helper-130)
+    assert main(["zoo", "export", "sklearn-wine-columntransformer", "-o", str(tmp_path / "z")]) == 0
+    capsys.readouterr()
+    assert main(["package", str(tmp_path / "z" / "model.onnx"), "--target", "container", "-o",
+                 str(tmp_path / "out"), "--option", "allow_nan=proline"]) == 2
+    assert "allow_nan names input(s) ['proline'] that cannot hold NaN" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

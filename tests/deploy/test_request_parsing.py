@@ -16,6 +16,7 @@ from _serving import package_zoo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import onnxgate as og
 from onnxgate.deploy.server import ScoringApp, create_app
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -840,3 +841,19 @@ def test_an_integer_beyond_any_number_type_is_named_so(app: ScoringApp) -> None:
     status, body = _score(app, b'{"data": [[1' + b"0" * 400 + b', 2, 3, 4]]}')
     assert status == 400 and body["error"] == "wrong_element_type"
     assert "an integer beyond the range of any number type" in body["message"], body
+
+
+def test_a_row_limit_given_to_create_app_stays_with_its_package(tmp_path: Path) -> None:
+    # create_app(max_rows=1) left ONNXGATE_MAX_ROWS set: every package loaded later took a limit of 1 (helper-130)
+    import os
+
+    from onnxgate.deploy.server import ENV_MAX_ROWS, load_entry_script
+
+    model, X, _ = og.zoo.get("sklearn-iris-logreg").build()
+    for name in ("a", "b"):
+        og.package(og.convert(model, X[:5]), target="container", out=tmp_path / name)
+    before = os.environ.get(ENV_MAX_ROWS)
+    create_app(tmp_path / "a", max_rows=1)
+    assert os.environ.get(ENV_MAX_ROWS) == before
+    status, body = load_entry_script(tmp_path / "b").score(json.dumps({"data": X[:2].tolist()}))
+    assert status == 200, body
