@@ -66,7 +66,10 @@ def parse_options(items: list[str]) -> dict[str, str]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise InvalidDataError(f"--option expects KEY=VALUE, found {item!r}")
-        out[key.strip().replace("-", "_")] = value
+        name = key.strip().replace("-", "_")
+        if name in out:  # the last one won without a word
+            raise InvalidDataError(f"--option {name} is given twice ({out[name]!r} and {value!r}); give it once")
+        out[name] = value
     return out
 
 

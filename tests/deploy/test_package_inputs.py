@@ -278,6 +278,7 @@ def test_package_adapt_search_searches_the_adapted_model(tmp_path: Path) -> None
     ("container", ["seed=\u00b3"], "seed: expected a whole number"),
     # accepted and used by nothing, where validate refuses --atol without --reference
     ("container", ["atol=0.5"], "atol set parity tolerances, and parity needs a reference model"),
+    ("container", ["max_rows=5", "max-rows=50"], "--option max_rows is given twice ('5' and '50')"),
 ])
 def test_package_options_are_read_as_what_they_are(iris: tuple[Any, Any, bytes], tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
