@@ -353,10 +353,18 @@ def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tup
     names are recorded by ``convert`` (:class:`onnxgate.columns.ColumnMap`), so data is fed by name.
 
     A ``categories`` column is typed by its categories (:func:`category_kind`) and read through a
-    ``LabelEncoder`` from each training category to its code (a float), NaN for any other value."""
+    ``LabelEncoder`` from each training category to its code (a float), NaN for any other value. A text
+    one records the text a missing value is fed as, one that is none of its categories (``""`` unless it is
+    one; :attr:`onnxgate.signature.TensorSpec.missing`): LightGBM scores a missing category as it scores an
+    unknown one (both are no code), and the file's text input cannot hold None or NaN (a category column with
+    gaps, the training frame itself, was refused)."""
+    import json
+
     from onnx import TensorProto, helper
 
     from onnxgate._graph import columns_into_input, graph_names, read_instead, unique_name
+    from onnxgate.converters._sklearn_graph import set_metadata
+    from onnxgate.signature import MISSING_TEXT_METADATA_KEY
 
     categories = categories or {}
     graph = raw.model.graph
@@ -369,11 +377,16 @@ def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tup
     names = columns_into_input(raw.model, input_name, typed)
     taken = graph_names(graph)
     encoders = []
+    missing: dict[str, str] = {}
     for (label, _dtype), name in zip(columns, names):
         if label not in categories:
             continue
         values = list(categories[label])
         kind = category_kind(values)
+        if kind == "string":
+            missing[name] = ""
+            while missing[name] in {str(v) for v in values}:
+                missing[name] += "\x00"
         codes = unique_name(f"{name}_codes", taken)
         read_instead(graph, name, codes)
         keys: dict[str, Any] = ({"keys_strings": [str(v) for v in values]} if kind == "string"
@@ -386,6 +399,8 @@ def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tup
         declared.elem_type = TensorProto.STRING if kind == "string" else TensorProto.INT64
     for node in reversed(encoders):
         graph.node.insert(0, node)
+    if missing:
+        set_metadata(raw.model, MISSING_TEXT_METADATA_KEY, json.dumps(missing, ensure_ascii=False))
     doubles = [label for (label, _), (_, code) in zip(columns, typed) if code == TensorProto.DOUBLE]
     if doubles:
         raw.warnings.append(
