@@ -167,7 +167,6 @@ def _as_sql_server_stores(table: Any, types: Mapping[str, str],
     import pyarrow.compute as pc
 
     padded_names = []
-
     for name in table.column_names:
         size = _text_length(types.get(name, ""))
         column = table.column(name)
