@@ -128,7 +128,8 @@ def exact_float32_thresholds(doubles: frozenset[int] = frozenset()) -> Iterator[
         for node in nodes:
             if node.get("decision_type") == "<=" and isinstance(node.get("threshold"), (int, float)):
                 feature = node.get("split_feature")
-                notes.largest[feature] = max(notes.largest.get(feature, 0.0), abs(float(node["threshold"])))
+                if abs(float(node["threshold"])) < _LIGHTGBM_INFINITY:  # 1e300 splits NaN from every number
+                    notes.largest[feature] = max(notes.largest.get(feature, 0.0), abs(float(node["threshold"])))
                 if feature in doubles:
                     notes.doubles.setdefault(feature, set()).add(float(node["threshold"]))
         notes.moved += _exact_in_place([n for n in nodes if n.get("split_feature") not in doubles])

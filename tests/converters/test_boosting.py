@@ -1179,3 +1179,20 @@ def test_lightgbm_integers_past_float32s_exact_range_are_named_at_convert(dtype:
     assert len(named) == 1 and "['signup_ts']" in named[0] and "every 128th integer" in named[0], conv.warnings
     assert not og.validate(conv, reference=model, data=X).check("prediction_parity").passed
     assert not any("2**24" in w for w in og.convert(small, X.iloc[:5, :5]).warnings)  # no such column: no word
+
+
+@pytest.mark.parametrize("as_frame", [True, False])
+def test_lightgbm_whole_numbers_with_gaps_convert_past_the_nan_split(as_frame: bool) -> None:
+    # counts held as float64 with NaN gaps: LightGBM splits NaN from every number at the threshold 1e300, which
+    # was read as an integer split past 2**24 and convert ended in "cannot convert float NaN to integer"
+    rng = np.random.default_rng(4)
+    import pandas as pd
+
+    X = pd.DataFrame({"a": rng.normal(size=600), "cnt": rng.integers(0, 9, 600).astype(float)})
+    X.loc[::7, "cnt"] = np.nan
+    y = ((X["a"] + X["cnt"].fillna(4) * 0.2) > 1).astype(int)
+    model = lightgbm.LGBMClassifier(n_estimators=20, verbose=-1, n_jobs=1).fit(X, y)
+    data = X if as_frame else X.to_numpy()
+    conv = og.convert(model, data[:5])
+    assert not any("2**24" in w for w in conv.warnings), conv.warnings
+    assert og.validate(conv, reference=model, data=data).passed
