@@ -160,6 +160,7 @@ class CatBoostConverter(BoostingConverter):
         _rename_input(proto, input_name)
         if self.is_classifier(model):
             drop_zipmap(proto, "probabilities")
+            _binary_bias_into_leaves(proto)
             _binary_labels_as_classes(proto, getattr(model, "classes_", None))
         else:
             _regression_output_rank_two(proto)
@@ -180,6 +181,48 @@ class CatBoostConverter(BoostingConverter):
                 proba = np.asarray(model.predict(X, prediction_type="Probability"))
             return _in_output_order(["label", "probabilities"], [label, proba], signature)
         return _in_output_order(["predictions"], [np.asarray(model.predict(X)).reshape(len(X), -1)], signature)
+
+
+def _binary_bias_into_leaves(proto: Any) -> None:
+    """CatBoost's export writes a binary classifier's bias (``boost_from_average=True``,
+    ``set_scale_and_bias(1, b)``) as the TreeEnsembleClassifier's two ``base_values``, and onnxruntime's binary
+    path then scores another model: 787 of 800 labels flipped. The same scores without ``base_values``: each
+    class's base value added to that class's weight on every leaf of the first tree (one leaf per row)."""
+    from onnx import helper
+
+    for node in proto.graph.node:
+        if node.op_type != "TreeEnsembleClassifier":
+            continue
+        attrs = {a.name: a for a in node.attribute}
+        base = list(attrs["base_values"].floats) if "base_values" in attrs else []
+        labels = attrs.get("classlabels_int64s") or attrs.get("classlabels_strings")
+        n_labels = len(labels.ints) + len(labels.strings) if labels is not None else 0
+        if n_labels != 2 or len(base) != 2:
+            continue
+        treeids = list(attrs["class_treeids"].ints)
+        nodeids = list(attrs["class_nodeids"].ints)
+        classids = list(attrs["class_ids"].ints)
+        weights = list(attrs["class_weights"].floats)
+        first = min(attrs["nodes_treeids"].ints)
+        leaves = {n for t, n, mode in zip(attrs["nodes_treeids"].ints, attrs["nodes_nodeids"].ints,
+                                          attrs["nodes_modes"].strings) if t == first and mode == b"LEAF"}
+        seen = set()
+        for i, (t, n, c) in enumerate(zip(treeids, nodeids, classids)):
+            if t == first and n in leaves:
+                weights[i] += base[c]
+                seen.add((n, c))
+        for n in sorted(leaves):
+            for c in (0, 1):
+                if (n, c) not in seen and base[c]:
+                    treeids.append(first), nodeids.append(n), classids.append(c), weights.append(base[c])
+        keep = [a for a in node.attribute
+                if a.name not in ("base_values", "class_treeids", "class_nodeids", "class_ids", "class_weights")]
+        del node.attribute[:]
+        node.attribute.extend(keep)
+        node.attribute.extend([helper.make_attribute("class_treeids", treeids),
+                               helper.make_attribute("class_nodeids", nodeids),
+                               helper.make_attribute("class_ids", classids),
+                               helper.make_attribute("class_weights", weights)])
 
 
 def _binary_labels_as_classes(proto: Any, classes: Any) -> None:

@@ -1196,3 +1196,29 @@ def test_lightgbm_whole_numbers_with_gaps_convert_past_the_nan_split(as_frame: b
     conv = og.convert(model, data[:5])
     assert not any("2**24" in w for w in conv.warnings), conv.warnings
     assert og.validate(conv, reference=model, data=data).passed
+
+
+@pytest.mark.parametrize("how", ["boost_from_average", "set_scale_and_bias"])
+def test_a_catboost_binary_classifier_with_a_bias_converts_to_its_own_scores(how: str) -> None:
+    # CatBoost's export writes a binary classifier's bias as the tree ensemble's two base_values, which
+    # onnxruntime's binary path reads otherwise: 787 of 800 labels flipped, and convert said nothing
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"a": rng.normal(size=800), "b": rng.integers(0, 5, 800).astype(float)})
+    y = ((X["a"] + X["b"] * 0.3) > 1).astype(int)
+    params = {"iterations": 30, "depth": 4, "verbose": 0, "thread_count": 1}
+    if how == "boost_from_average":
+        model = catboost.CatBoostClassifier(boost_from_average=True, **params).fit(X, y)
+    else:
+        model = catboost.CatBoostClassifier(**params).fit(X, y)
+        model.set_scale_and_bias(1.0, 0.7)
+    assert model.get_scale_and_bias()[1] != 0
+    conv = og.convert(model, X.head())
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(conv.to_bytes(), providers=["CPUExecutionProvider"])
+    label, proba = sess.run(["label", "probabilities"], {c: X[[c]].to_numpy() for c in X.columns})
+    np.testing.assert_allclose(proba, model.predict_proba(X), atol=1e-5)
+    assert (label == model.predict(X)).all()
+    assert og.validate(conv, reference=model, data=X).passed
