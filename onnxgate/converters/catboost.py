@@ -214,7 +214,10 @@ def _binary_bias_into_leaves(proto: Any) -> None:
         for n in sorted(leaves):
             for c in (0, 1):
                 if (n, c) not in seen and base[c]:
-                    treeids.append(first), nodeids.append(n), classids.append(c), weights.append(base[c])
+                    treeids.append(first)
+                    nodeids.append(n)
+                    classids.append(c)
+                    weights.append(base[c])
         keep = [a for a in node.attribute
                 if a.name not in ("base_values", "class_treeids", "class_nodeids", "class_ids", "class_weights")]
         del node.attribute[:]
