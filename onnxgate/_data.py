@@ -697,6 +697,21 @@ def _refuse_values_as_codes(values: Any, recorded: Sequence[Any] | None, spec: T
             "pandas category column (.astype('category')), which is mapped to the codes",
             input=spec.name,
         )
+    # number categories other than 0..k-1 (hotel stars 1..5): a column of 1..4 is their values or their codes,
+    # and was read as codes on both sides, so a file of the values passed (21 of 300 rows off; helper-129)
+    numbers = np.asarray([v for v in recorded if isinstance(v, (int, float)) and not isinstance(v, bool)], float)
+    if len(numbers) != len(recorded) or np.array_equal(numbers, np.arange(len(recorded))):
+        return
+    seen = np.unique(array[~np.isnan(array)] if array.dtype.kind == "f" else array).astype(float)
+    if seen.size and np.isin(seen, numbers).all() and (seen >= 0).all() and (seen == np.floor(seen)).all():
+        raise InvalidDataError(
+            f"{what} holds only {seen[:6].tolist()}{'...' if seen.size > 6 else ''}, which are both categories "
+            f"of the model ({list(recorded)[:10]}{'...' if len(recorded) > 10 else ''}) and codes 0..{len(recorded) - 1} "
+            f"of them, and input {spec.name!r} reads the codes: onnxgate cannot tell which these are. Pass the "
+            "column as a pandas category column (.astype('category')), which is mapped to the codes, or a "
+            "column of codes that holds a code no category is",
+            input=spec.name,
+        )
 
 
 def _named(inputs: list[str], columns: ColumnMap) -> str:

@@ -315,6 +315,26 @@ def test_xgboost_converted_on_codes_reads_a_category_frame_by_its_codes(sample: 
             og.validate(conv, reference=model, data=frame.assign(ic=frame.ic.astype(np.int64)))
 
 
+def test_xgboost_number_categories_that_are_also_codes_are_not_guessed() -> None:
+    # categories 1..5 (hotel stars): a file of the values 1..4 was read as the codes 1..4 by the file and the
+    # reference alike, and validate passed while 21 of 300 rows differed from the model (helper-129)
+    import pandas as pd
+
+    rng = np.random.default_rng(8)
+    stars = rng.choice([1, 2, 3, 4, 5], 1500, p=[.1, .2, .3, .3, .1])
+    frame = pd.DataFrame({"price": rng.normal(size=1500), "stars": pd.Categorical(stars)})
+    y = ((frame["price"] + (stars >= 3) * 1.0 + (stars == 1) * -1) > 0.7).astype(int)
+    model = xgboost.XGBClassifier(n_estimators=30, max_depth=4, n_jobs=1, enable_categorical=True,
+                                  max_cat_to_onehot=1).fit(frame, y)
+    codes = frame.assign(stars=frame.stars.cat.codes.astype(np.int64))
+    conv = og.convert(model, codes.head(20))
+    values = frame[stars < 5].assign(stars=stars[stars < 5].astype(np.int64))  # a CSV of the values
+    with pytest.raises(og.InvalidDataError, match=r"both categories of the model .* cannot tell which"):
+        og.validate(conv, reference=model, data=values)
+    assert og.validate(conv, reference=model, data=codes).passed  # codes holding 0, no category: codes
+    assert og.validate(conv, reference=model, data=frame).passed  # a category column: mapped
+
+
 def test_xgboost_splits_over_hundreds_of_categories_convert() -> None:
     """onnxmltools writes a split over k categories as k nodes sharing one subtree and walked every path:
     300 categories at XGBoost's default depth stopped at Python's recursion limit (with the limit raised,
