@@ -706,10 +706,10 @@ def _refuse_values_as_codes(values: Any, recorded: Sequence[Any] | None, spec: T
     if seen.size and np.isin(seen, numbers).all() and (seen >= 0).all() and (seen == np.floor(seen)).all():
         raise InvalidDataError(
             f"{what} holds only {seen[:6].tolist()}{'...' if seen.size > 6 else ''}, which are both categories "
-            f"of the model ({list(recorded)[:10]}{'...' if len(recorded) > 10 else ''}) and codes 0..{len(recorded) - 1} "
-            f"of them, and input {spec.name!r} reads the codes: onnxgate cannot tell which these are. Pass the "
-            "column as a pandas category column (.astype('category')), which is mapped to the codes, or a "
-            "column of codes that holds a code no category is",
+            f"of the model ({list(recorded)[:10]}{'...' if len(recorded) > 10 else ''}) and codes "
+            f"0..{len(recorded) - 1} of them, and input {spec.name!r} reads the codes: onnxgate cannot tell which "
+            "these are. Pass the column as a pandas category column (.astype('category')), which is mapped to the "
+            "codes, or a column of codes that holds a code no category is",
             input=spec.name,
         )
 
