@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -273,6 +273,16 @@ class Signature:
             inputs = tuple(dataclasses.replace(s, codes=codes[s.name]) if s.name in codes else s for s in inputs)
         outputs = tuple(_spec(vi) for vi in graph.output)
         return cls(inputs=inputs, outputs=outputs, columns=ColumnMap.from_model(proto))
+
+
+def text_outside(categories: Iterable[Any], start: str = "") -> str:
+    """A text that is none of ``categories``, to feed a missing value as (:attr:`TensorSpec.missing`):
+    ``start``, with NUL characters added while it is one of them."""
+    known = {str(v) for v in categories}
+    text = start
+    while text in known:
+        text += "\x00"
+    return text
 
 
 #: ``metadata_props`` key: JSON ``{input: text}``, the text each such text input reads a missing value as, or

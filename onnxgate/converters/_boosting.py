@@ -364,7 +364,7 @@ def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tup
 
     from onnxgate._graph import columns_into_input, graph_names, read_instead, unique_name
     from onnxgate.converters._sklearn_graph import set_metadata
-    from onnxgate.signature import MISSING_TEXT_METADATA_KEY
+    from onnxgate.signature import MISSING_TEXT_METADATA_KEY, text_outside
 
     categories = categories or {}
     graph = raw.model.graph
@@ -384,9 +384,7 @@ def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tup
         values = list(categories[label])
         kind = category_kind(values)
         if kind == "string":
-            missing[name] = ""
-            while missing[name] in {str(v) for v in values}:
-                missing[name] += "\x00"
+            missing[name] = text_outside(values)
         codes = unique_name(f"{name}_codes", taken)
         read_instead(graph, name, codes)
         keys: dict[str, Any] = ({"keys_strings": [str(v) for v in values]} if kind == "string"

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from onnxgate.signature import text_outside
+
 
 def sub_estimators(model: Any) -> list[Any]:
     """The model and every estimator nested in it (pipeline steps, column transformers, ensembles, a
@@ -162,13 +164,10 @@ def hist_missing_text(model: Any) -> dict[str, str]:
     encoder = model._preprocessor.named_transformers_["encoder"]
     found: dict[str, str] = {}
     for name, categories in zip([n for n, c in zip(names, model.is_categorical_) if c], encoder.categories_):
-        known = {str(v) for v in categories if isinstance(v, str)}
+        known = [v for v in categories if isinstance(v, str)]
         if not known:
             continue  # numeric categories: a missing value is a float NaN already
-        text = ""
-        while text in known:
-            text += "\x00"
-        found[str(name)] = text
+        found[str(name)] = text_outside(known)
     return found
 
 
@@ -207,7 +206,6 @@ def encoded_missing_categories(model: Any, options: dict[Any, Any]
     ONNX text input holds no missing value, so such a model was refused (a text column with gaps, one-hot
     encoded, is how most tabular pipelines start). The user's model is never changed; anything else is
     returned as it is."""
-    import copy
 
     import numpy as np
 
@@ -228,16 +226,11 @@ def encoded_missing_categories(model: Any, options: dict[Any, Any]
                 todo.append((step, i, gone[0], column, kind, text))
     if not todo:
         return model, options, {}
-    before = sub_estimators(model)
-    copied = copy.deepcopy(model)
-    moved = {id(old): new for old, new in zip(before, sub_estimators(copied), strict=True)}
-    options = {(id(moved[k]) if isinstance(k, int) and k in moved else k): v for k, v in options.items()}
+    copied, moved, options = _copied_with_options(model, options)
     found: dict[str, dict[str, str]] = {}
     for step, i, j, column, kind, text in todo:
         encoder = moved[id(step)]
-        sentinel = MISSING_CATEGORY_TEXT
-        while sentinel in text:
-            sentinel += "\x00"
+        sentinel = text_outside(text, MISSING_CATEGORY_TEXT)
         values = np.array(encoder.categories_[i], dtype=object)
         values[j] = sentinel
         encoder.categories_ = [values if k == i else c for k, c in enumerate(encoder.categories_)]
@@ -312,6 +305,18 @@ def with_last_step(model: Any, change: Any) -> Any:
     return outer
 
 
+def _copied_with_options(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[int, Any], dict[Any, Any]]:
+    """A deep copy of ``model`` to change, each of its estimators by the id of the one it copies, and
+    ``options`` keyed by the copies (skl2onnx options are keyed by estimator id)."""
+    import copy
+
+    before = sub_estimators(model)
+    copied = copy.deepcopy(model)
+    moved = {id(old): new for old, new in zip(before, sub_estimators(copied), strict=True)}  # the same walk
+    options = {(id(moved[k]) if isinstance(k, int) and k in moved else k): v for k, v in options.items()}
+    return copied, moved, options
+
+
 def without_unwritable_settings(model: Any, options: dict[Any, Any], warnings: list[str]
                                  ) -> tuple[Any, dict[Any, Any]]:
     """A copy of ``model`` without the settings skl2onnx refuses but the file's outputs do not depend on
@@ -327,7 +332,6 @@ def without_unwritable_settings(model: Any, options: dict[Any, Any], warnings: l
     * ``RandomTreesEmbedding(sparse_output=True)`` (the default): likewise, dense with
       ``sparse_output=False``.
     """
-    import copy
 
     import numpy as np
 
@@ -345,13 +349,9 @@ def without_unwritable_settings(model: Any, options: dict[Any, Any], warnings: l
             found.append("sparse_output")
         return found
 
-    before = sub_estimators(model)
-    if not any(unwritable(e) for e in before):
+    if not any(unwritable(e) for e in sub_estimators(model)):
         return model, options
-    copied = copy.deepcopy(model)
-    after = sub_estimators(copied)  # the same walk over a copy: the same order
-    moved = {id(old): new for old, new in zip(before, after, strict=True)}
-    options = {(id(moved[k]) if isinstance(k, int) and k in moved else k): v for k, v in options.items()}
+    copied, moved, options = _copied_with_options(model, options)
     notes = {
         "flatten_transform": ("VotingClassifier converted with flatten_transform=False (skl2onnx refuses True; it "
                               "shapes only transform(), which the file does not answer)"),
@@ -360,7 +360,7 @@ def without_unwritable_settings(model: Any, options: dict[Any, Any], warnings: l
         "sparse_output": ("RandomTreesEmbedding converted with sparse_output=False (ONNX has no sparse output; the "
                           "values are the same, dense)"),
     }
-    for est in after:
+    for est in moved.values():
         for setting in unwritable(est):
             if setting == "weights":  # the same numbers: nothing to say
                 # those of the members not 'drop': skl2onnx pairs the i-th weight with the i-th fitted member

@@ -98,7 +98,7 @@ def walk_category_chains_once() -> None:
         for treeid, (jstree, weight) in enumerate(zip(js_xgb_node, tree_weights)):
             remap = remap_once(jstree)
             limit = sys.getrecursionlimit()
-            sys.setrecursionlimit(max(limit, limit + len(remap)))
+            sys.setrecursionlimit(limit + len(remap))
             try:
                 fill(treeid, weight, jstree, attr_pairs, is_classifier, remap, set())
             finally:

@@ -172,8 +172,8 @@ def _as_sql_server_stores(table: Any, types: Mapping[str, str],
         column = table.column(name)
         if size is None or not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
             continue
-        wide = _base_type(types[name]).startswith("n")
-        astral = pc.count_substring_regex(column, r"[\x{10000}-\x{10FFFF}]") if wide else None
+        base = _base_type(types[name])
+        astral = pc.count_substring_regex(column, r"[\x{10000}-\x{10FFFF}]") if base.startswith("n") else None
         lengths = pc.utf8_length(column) if astral is None else pc.add(pc.utf8_length(column), astral)
         longest = pc.max(lengths).as_py()
         if longest is not None and longest > size:
@@ -186,7 +186,7 @@ def _as_sql_server_stores(table: Any, types: Mapping[str, str],
                 "shorten the values.",
                 column=columns.column_for(name) if columns is not None else name,
             )
-        if _base_type(types[name]) not in _FIXED_TEXT_SQL:
+        if base not in _FIXED_TEXT_SQL:
             continue
         if astral is not None and pc.max(astral).as_py():  # pad by UTF-16 units, which utf8_rpad does not count
             padded = pa.array([None if v is None else v + " " * (size - n)

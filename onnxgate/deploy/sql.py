@@ -188,11 +188,11 @@ class SqlPackageOptions:
                 raise PackagingError(f"{flag}: {err}" + (
                     " (the default, made from the model name: give one with --input-table)"
                     if flag.startswith("input_table") and "input_table" not in values_given else "")) from None
-        staging = _sql_length(opts.model_table) + len("_staging")
-        if synapse and staging > MAX_IDENTIFIER_LENGTH:
+        length = _sql_length(opts.model_table)
+        if synapse and length + len("_staging") > MAX_IDENTIFIER_LENGTH:
             # refused before validation, naming the option (it failed after, naming a table the user never typed)
             raise PackagingError(
-                f"model_table (--model-table): {staging - len('_staging')} characters (UTF-16 code units); on "
+                f"model_table (--model-table): {length} characters (UTF-16 code units); on "
                 f"synapse the scripts also create {opts.model_table[:20]}..._staging for COPY INTO, and a SQL "
                 f"identifier holds at most {MAX_IDENTIFIER_LENGTH} characters: give at most "
                 f"{MAX_IDENTIFIER_LENGTH - len('_staging')}"
