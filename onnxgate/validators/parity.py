@@ -779,7 +779,15 @@ def _brief(value: Any, digits: int = 4, bare: bool = False) -> str:
 
 def by_column(feeds: Mapping[str, Any], signature: Signature) -> Mapping[str, Any]:
     """``feeds`` keyed by the user's column names where the model records them, as the evidence shows
-    inputs (a worst row reads ``sepal length (cm)``, not the exporter's ``sepal_length__cm_``)."""
+    inputs (a worst row reads ``sepal length (cm)``, not the exporter's ``sepal_length__cm_``), and a missing
+    value fed as a text no data holds (a one-hot category learnt from None: ``"\\x00missing"``) shown as None,
+    the value the user had."""
+    import numpy as np
+
+    fed_for_missing = {s.name: s.missing for s in signature.inputs if s.missing and s.missing.startswith("\x00")}
+    if fed_for_missing:
+        feeds = {key: np.where(value == fed_for_missing[key], None, value) if key in fed_for_missing else value
+                 for key, value in feeds.items()}
     columns = signature.columns
     if not columns.renamed:
         return feeds

@@ -1268,6 +1268,34 @@ def test_a_missing_text_a_one_hot_encoder_learnt_is_fed_as_its_category(missing:
         og.convert(fit(OrdinalEncoder(encoded_missing_value=-1)), X.head(20))
 
 
+def test_the_evidence_shows_a_missing_category_as_the_missing_value_the_user_had() -> None:
+    # the worst rows showed the text the file reads the missing category as ("\x00missing" in the JSON and
+    # the HTML report), a value the user never had
+    import json
+
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    X = X.iloc[:, :3].copy()
+    color = np.where(y == 0, "red", "white").astype(object)
+    color[::7] = None
+    X["color"] = pd.Series(color, dtype=object)
+    model = make_pipeline(make_column_transformer((OneHotEncoder(), ["color"]), remainder="passthrough"),
+                          LogisticRegression(max_iter=3000)).fit(X, y)
+    conv = og.convert(model, X.head(20))
+    report = og.validate(conv, reference=model, data=X[X["color"].isna()])
+    assert report.passed
+    worst = [row for check in report.to_dict()["checks"] for output in check.get("details", {}).get("outputs", [])
+             for row in output.get("worst_rows", [])]
+    assert worst and all(row["inputs"]["color"] == [None] for row in worst)
+    assert "\\u0000" not in json.dumps(report.to_dict()["checks"])
+
+
 @pytest.mark.parametrize("options", [{"handle_unknown": "warn"}, {"handle_unknown": "infrequent_if_exist"},
                                      {"handle_unknown": "infrequent_if_exist", "min_frequency": 2}])
 def test_values_unseen_in_training_encode_as_zeros_where_scikit_learn_does(options: dict[str, Any]) -> None:
