@@ -419,7 +419,7 @@ def matched_outputs(names: Sequence[str], arrays: Sequence[Any], signature: Sign
         # ``names`` are the positions of a tuple (output_0, output_1...): the file lists them in another order,
         # and a client reading its outputs by position gets them swapped (matched by name, it passed; helper-76)
         raise ParityError(
-            f"the ONNX model lists its outputs as {onnx_names}, but {who} returns a tuple in the order {names}: a "
+            f"the ONNX model lists its outputs as {onnx_names}, but {who} returns them in the order {names}: a "
             "client reading the outputs by position gets them in another order. Keep the graph's outputs in the "
             "order the model returns them"
         )

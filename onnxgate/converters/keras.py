@@ -495,10 +495,14 @@ class KerasConverter(Converter):
         for i, (name, (_, dtype)) in enumerate(zip(names, shapes)):
             value = feeds[name] if name in feeds else list(feeds.values())[i]
             values.append(np.asarray(value, dtype=_np_dtype(dtype)))
-        out_names, tensors = _flat_outputs(model, model(_pack(model, values), training=False))
+        result = model(_pack(model, values), training=False)
+        out_names, tensors = _flat_outputs(model, result)
         flat = [np.asarray(keras.ops.convert_to_numpy(r)) for r in tensors]
         who = f"the Keras reference ({getattr(model, 'name', type(model).__name__)!r})"
-        return matched_outputs(out_names, flat, signature, who)
+        # a list of outputs is read by position (model.predict(X)[0]): the file listing them in another order,
+        # matched by name, passed while a client's first output was the model's second (helper-136)
+        return matched_outputs(out_names, flat, signature, who,
+                               positional=not isinstance(result, Mapping) and len(flat) > 1)
 
 
 def _tf_dtype(tf: Any, dtype: Any) -> Any:

@@ -1130,7 +1130,11 @@ class TensorFlowConverter(Converter):
             value = feeds[name] if name in feeds else list(feeds.values())[i]
             tensors.append(tf.convert_to_tensor(np.asarray(value), dtype=spec.dtype))
         outputs = [np.asarray(r) for r in traced.call(tensors)]
-        return matched_outputs(traced.output_names, outputs, signature, "the TensorFlow reference")
+        # a tuple or list of outputs is read by position: the file listing output_1 before output_0 passed,
+        # matched by name (helper-136)
+        positional = not isinstance(traced.concrete.structured_outputs, Mapping) and len(outputs) > 1
+        return matched_outputs(traced.output_names, outputs, signature, "the TensorFlow reference",
+                               positional=positional)
 
     def _predict_cache(self, model: Any, feeds: Mapping[str, np.ndarray]) -> TracedFunction:
         # Tracing is cheap but not free; parity calls predict once per batch.

@@ -379,3 +379,29 @@ def test_a_grouped_convolution_is_refused_naming_the_layer() -> None:
     X = np.random.default_rng(0).normal(size=(5, 8, 8, 4)).astype(np.float32)
     with pytest.raises(og.UnsupportedModelError, match=r"convolution layer\(s\) \['grouped'\] have groups > 1"):
         og.convert(model, X, opset=13)
+
+
+def test_a_list_of_outputs_listed_in_another_order_fails_parity() -> None:
+    # matched by their names head_a/head_b the swapped file passed, while model.predict(X)[0] is head_a and the
+    # file's first output head_b (helper-136)
+    import onnx
+
+    if keras.config.backend() != "tensorflow":
+        pytest.skip("runs on the TensorFlow backend")
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((4,))
+    hidden = keras.layers.Dense(8, activation="relu")(inp)
+    heads = [keras.layers.Dense(2, name=name)(hidden) for name in ("head_a", "head_b")]
+    model = keras.Model(inp, heads)
+    X = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
+    conv = og.convert(model, X)
+    assert og.validate(conv, reference=model, data=X).passed
+    swapped = onnx.ModelProto()
+    swapped.CopyFrom(conv.model)
+    outputs = [onnx.ValueInfoProto() for _ in range(2)]
+    for copy, value in zip(outputs, swapped.graph.output):
+        copy.CopyFrom(value)
+    swapped.graph.output[0].CopyFrom(outputs[1])
+    swapped.graph.output[1].CopyFrom(outputs[0])
+    parity = og.validate(swapped, reference=model, data=X).check("prediction_parity")
+    assert not parity.passed and "reading the outputs by position" in parity.message

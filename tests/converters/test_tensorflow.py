@@ -232,3 +232,30 @@ def test_a_segment_mean_is_refused_and_the_form_it_names_converts() -> None:
     feed = {"x": np.arange(12, dtype=np.float32).reshape(3, 4), "seg": np.array([0, 2, 2], np.int32)}
     got = session.run(None, feed)[0]
     assert np.array_equal(got, mean(**feed).numpy()) and not np.isnan(got).any()
+
+
+def test_a_tuple_of_outputs_listed_in_another_order_fails_parity() -> None:
+    # matched by their names output_0/output_1 the swapped file passed, while a client reading outputs by position
+    # got the function's second tensor first (helper-136)
+    import onnx
+
+    rng = np.random.default_rng(0)
+    w1 = tf.Variable(rng.normal(size=(4, 2)).astype(np.float32))
+    w2 = tf.Variable(rng.normal(size=(4, 2)).astype(np.float32))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32)])
+    def heads(x: Any) -> Any:
+        return tf.matmul(x, w1), tf.matmul(x, w2)
+
+    X = rng.normal(size=(20, 4)).astype(np.float32)
+    conv = og.convert(heads, X)
+    assert og.validate(conv, reference=heads, data=X).passed
+    swapped = onnx.ModelProto()
+    swapped.CopyFrom(conv.model)
+    outputs = [onnx.ValueInfoProto() for _ in range(2)]
+    for copy, value in zip(outputs, swapped.graph.output):
+        copy.CopyFrom(value)
+    swapped.graph.output[0].CopyFrom(outputs[1])
+    swapped.graph.output[1].CopyFrom(outputs[0])
+    parity = og.validate(swapped, reference=heads, data=X).check("prediction_parity")
+    assert not parity.passed and "reading the outputs by position" in parity.message
