@@ -867,6 +867,25 @@ def test_a_branch_on_a_batch_wide_value_fails_parity_row_by_row() -> None:
     assert not parity.passed and "depends on its batch" in parity.message, parity.message
 
 
+def test_a_branch_on_a_batch_wide_value_fails_parity_when_only_later_rows_take_the_other_branch() -> None:
+    # `if x.mean() > 0`: the first rows alone take the batch's branch too, and only rows further on do not (27 of
+    # 300 here, the first at row 42); validate passed while a service scoring those rows one at a time got 2x
+    # where the model answers -x (helper-136)
+    import torch
+
+    class Branch(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x * 2 if x.mean() > 0 else -x
+
+    X = (np.random.RandomState(1).normal(size=(300, 8)) + 0.5).astype(np.float32)
+    means = X.mean(axis=1)
+    assert X.mean() > 0 and (means[:4] > 0).all() and (means < 0).sum() == 27
+    model = Branch().eval()
+    conv = og.convert(model, X[:50], opset=17)
+    parity = og.validate(conv, reference=model, data=X).check("prediction_parity")
+    assert not parity.passed and "depends on its batch" in parity.message, parity.message
+
+
 @pytest.mark.parametrize("opset", [17, 18])
 def test_a_branch_on_a_batch_size_beyond_the_data_fails_parity(opset: int) -> None:
     # `if x.shape[0] > 64` keeps the sample's branch in the file: 50 rows of data passed validate (and a
