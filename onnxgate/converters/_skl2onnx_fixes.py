@@ -1860,21 +1860,16 @@ def _stop_words_as_sklearn(scope: Any, container: Any, est: Any, added: list[Any
     reader.input[0] = node("Where", [stop_behind, pad_value, moved], "tokens_without_stop_words")
 
 
-def _readable_vectorizer(est: Any) -> Any:
-    """``est`` (a word-analyzing vectorizer) with its pattern re2 reads and its n-grams split into words
-    (:func:`register_text_vectorizer`), or ``est`` itself when nothing needs it."""
-    import copy
+def re2_token_pattern(est: Any, parsed: Any) -> str:
+    """``est.token_pattern`` (``parsed`` by Python's ``re``) as onnxruntime's tokenizer (re2) reads it.
+
+    A pattern re2 cannot read (a lookaround, a backreference, the verbose or locale flag) is refused by
+    name: the file could not be loaded."""
     import re
 
     from onnxgate.errors import UnsupportedModelError
 
-    pattern = getattr(est, "token_pattern", None)
-    if getattr(est, "analyzer", None) != "word" or not isinstance(pattern, str) or est.tokenizer is not None:
-        return est
-    try:
-        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
-    except re.error:
-        return est  # scikit-learn could not have fitted it
+    pattern = est.token_pattern
     unsupported = _unsupported_by_re2(parsed)
     flags = {re.VERBOSE: "the verbose flag (?x)", re.LOCALE: "the locale flag (?L)"}
     unsupported = unsupported or next((what for flag, what in flags.items() if parsed.state.flags & flag), None)
@@ -1884,7 +1879,27 @@ def _readable_vectorizer(est: Any) -> Any:
             "(re2) does not have: the file could not be loaded. Refit with a pattern without it",
             framework="sklearn")
     # re2 has neither (?u) nor (?a); its \w and \b are ASCII, as with (?a), which convert warns of
-    stripped = pattern[4:] if pattern.startswith(("(?u)", "(?a)")) else pattern
+    stripped = str(pattern[4:] if pattern.startswith(("(?u)", "(?a)")) else pattern)
+    # the tokenizer reads the pattern "." as "split into characters", newlines included, where "." is any
+    # character but a newline (a HashingVectorizer hashed each '\n': 2.0 off)
+    return "[^\n]" if stripped == "." else stripped
+
+
+def _readable_vectorizer(est: Any) -> Any:
+    """``est`` (a word-analyzing vectorizer) with its pattern re2 reads and its n-grams split into words
+    (:func:`register_text_vectorizer`), or ``est`` itself when nothing needs it."""
+    import copy
+    import re
+
+
+    pattern = getattr(est, "token_pattern", None)
+    if getattr(est, "analyzer", None) != "word" or not isinstance(pattern, str) or est.tokenizer is not None:
+        return est
+    try:
+        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
+    except re.error:
+        return est  # scikit-learn could not have fitted it
+    stripped = re2_token_pattern(est, parsed)
     ngrams = getattr(est, "ngram_range", (1, 1))
     split = None
     if ngrams[1] > 1 and not _matches_space(parsed):

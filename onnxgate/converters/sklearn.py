@@ -120,6 +120,7 @@ from onnxgate.converters._sklearn_models import (
     takes_1d,
     without_unwritable_settings,
 )
+from onnxgate.converters._sklearn_text import register_hashing_vectorizer
 from onnxgate.errors import (
     InvalidDataError,
     OnnxGateError,
@@ -195,6 +196,7 @@ def _skl2onnx() -> Any:
     register_modified_huber_labels()
     register_missing_converters()
     register_geometry_converters()
+    register_hashing_vectorizer()
     return skl2onnx
 
 
@@ -1017,13 +1019,17 @@ def _reads_1d(model: Any) -> bool:
     return takes_1d(model) or (bool(readers) and all(takes_1d(reader) for reader in readers))
 
 
+#: The scikit-learn text vectorizers converted through onnxruntime's tokenizer.
+TEXT_VECTORIZERS = ("CountVectorizer", "TfidfVectorizer", "HashingVectorizer")
+
+
 def _tokenizer_notes(model: Any) -> list[str]:
     """The warning for a word-analyzing text vectorizer whose pattern reads letters: re2, onnxruntime's
     tokenizer, reads them as ASCII (a label flipped on 'naive good' with a diaeresis; helper-108)."""
     notes = []
     for est in sub_estimators(model):
         pattern = str(getattr(est, "token_pattern", "") or "")
-        if type(est).__name__ in ("CountVectorizer", "TfidfVectorizer") and getattr(est, "analyzer", "") == "word" \
+        if type(est).__name__ in TEXT_VECTORIZERS and getattr(est, "analyzer", "") == "word" \
                 and ("\\w" in pattern or "\\b" in pattern):
             # the ONNX tokenizer (re2) reads \w and \b as ASCII: 'café' is the token 'caf', 'filmé' is 'film'
             # (a label flipped on 'naïve good'; helper-108)

@@ -1,0 +1,146 @@
+"""HashingVectorizer, which skl2onnx has no converter for, converted by onnxgate's own (``_sklearn_text``): its
+transform matches scikit-learn's on text, in text pipelines the labels match, and what the graph cannot compute
+as scikit-learn does is refused by the setting's name."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+
+import onnxgate as og
+
+warnings.filterwarnings("ignore", category=UserWarning)
+
+#: Words the sentences are drawn from: capitals (lower-cased or not), one-letter words (dropped by the default
+#: pattern), English stop words, punctuation, digits.
+WORDS = ["The", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", ".", "A", "cat", "sat", "on", "a",
+         "mat", ",", "and", "I", "saw", "it", "!", "Good", "film", ",", "bad", "plot", ";", "actors", "were",
+         "boring", "42", "times", "x_1", "is", "NOT", "a", "copy", "of", "it"]
+
+#: Words with letters outside ASCII, hashed as their UTF-8 bytes; onnxruntime's tokenizer reads \w as ASCII
+#: (convert warns of it), so they are read with a pattern of their own.
+NON_ASCII = ["café", "CAFÉ", "naïve", "Über", "straße", "日本語", "ПРИВЕТ", "emoji😀"]
+
+
+def _texts(n: int = 300, seed: int = 0, words: tuple[str, ...] = ()) -> Any:
+    rng = np.random.RandomState(seed)
+    docs = [" ".join(rng.choice([*WORDS, *words], rng.randint(0, 16))) for _ in range(n)]
+    return np.array([*docs, "", "   ", "a", "the the the", "IT IS A COPY"], dtype=object)
+
+
+def _transform(conv: og.Conversion, texts: Any) -> Any:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: texts.reshape(-1, 1)})[0]
+
+
+@pytest.mark.parametrize("settings", [
+    {"n_features": 2**10},
+    {},  # 2**20 columns
+    {"n_features": 2**10, "norm": "l1"},
+    {"n_features": 64, "norm": None},  # collisions: signs add up, some to 0
+    {"n_features": 16, "norm": None, "binary": True},  # a column whose signs cancelled is still 1
+    {"n_features": 16, "alternate_sign": False, "norm": None},
+    {"n_features": 2**10, "stop_words": "english"},
+    {"n_features": 2**10, "stop_words": ["the", "a", "The"], "lowercase": False},
+    {"n_features": 2**10, "ngram_range": (1, 3), "stop_words": "english", "opset": 20},
+    {"n_features": 2**10, "ngram_range": (2, 2), "opset": 20},
+    {"n_features": 7, "ngram_range": (1, 2), "norm": None, "opset": 20},
+    {"n_features": 2**10, "token_pattern": r"(?u)\b\w+\b", "ngram_range": (1, 2), "opset": 20},
+    {"n_features": 2**10, "token_pattern": r"[^ ,.;!]+", "ngram_range": (1, 2), "opset": 20},  # non-ASCII tokens
+], ids=["l2", "default-width", "l1", "no-norm-collisions", "binary", "no-alternate-sign", "stop-words",
+        "stop-list-case-kept", "trigrams-stop-words", "bigrams-only", "bigrams-collisions", "one-letter-words",
+        "non-ascii-tokens"])
+def test_hashing_vectorizer_transforms_text_as_scikit_learn(settings: dict[str, Any]) -> None:
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    settings = dict(settings)
+    opset = settings.pop("opset", None)
+    non_ascii = "\\w" not in str(settings.get("token_pattern", "\\w"))
+    texts = _texts(40 if not settings else 300, words=tuple(NON_ASCII) if non_ascii else ())
+    model = HashingVectorizer(**settings).fit(texts)
+    conv = og.convert(model, texts[:3].reshape(-1, 1), **({"opset": opset} if opset else {}))
+    unseen = np.array(["", "zebra", "The zebra sat on the mat , NOT the dog"] + ["café CAFÉ café"] * non_ascii,
+                      dtype=object)
+    for rows in (texts, unseen, texts[3:4]):
+        np.testing.assert_allclose(_transform(conv, rows), model.transform(rows).toarray(), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize(("steps", "opset"), [
+    ("hashing", None),
+    ("hashing tfidf", None),
+    ("bigrams tfidf", 20),
+])
+def test_a_hashing_text_pipeline_validates_and_answers_its_labels(steps: str, opset: int | None) -> None:
+    import onnxruntime as ort
+    from sklearn.base import clone
+    from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    texts = _texts(400, seed=1)
+    y = np.array([("good" in d.lower().split()) + ("fox" in d.split()) for d in texts])
+    hashing = HashingVectorizer(n_features=2**12, ngram_range=(1, 2) if "bigrams" in steps else (1, 1),
+                                alternate_sign="tfidf" not in steps, norm=None if "tfidf" in steps else "l2")
+    parts = [hashing, TfidfTransformer()] if "tfidf" in steps else [hashing]
+    model = make_pipeline(*parts, LogisticRegression(C=10, max_iter=2000)).fit(texts, y)
+    kwargs = {"opset": opset} if opset else {}
+    conv = og.convert(model, texts[:5], **kwargs)
+    report = og.validate(conv, reference=model, data=texts)
+    assert report.passed, str(report)
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert np.array_equal(session.run(None, {session.get_inputs()[0].name: texts.reshape(-1, 1)})[0],
+                          model.predict(texts))
+    # hashed into 16 columns, words collide and the pipeline scores otherwise: validate says so
+    other = clone(model).set_params(hashingvectorizer__n_features=16).fit(texts, y)
+    assert not og.validate(conv, reference=other, data=texts).passed
+
+
+@pytest.mark.parametrize(("settings", "opset", "message"), [
+    ({"analyzer": "char"}, None, r"analyzer='char'\) hashes character n-grams"),
+    ({"analyzer": "char_wb", "ngram_range": (2, 4)}, None, r"analyzer='char_wb'\)"),
+    ({"analyzer": str.split}, None, r"analyzer=<callable>\)"),
+    ({"preprocessor": str.lower}, None, r"preprocessor=<callable>\)"),
+    ({"tokenizer": str.split}, None, r"tokenizer=<callable>\)"),
+    ({"strip_accents": "unicode"}, None, r"strip_accents='unicode'\).*no accent stripping"),
+    ({"input": "filename"}, None, r"input='filename'\) reads files"),
+    ({"token_pattern": r"(\w+)="}, None, "capture group"),
+    ({"token_pattern": r"\w*"}, None, "can match an empty token"),
+    ({"token_pattern": r"\b\w+(?=s\b)"}, None, "re2"),
+    ({"ngram_range": (1, 2)}, None, r"ngram_range=\(1, 2\)\) needs opset 20 or higher.*asked for 17"),
+    ({}, 15, "needs opset 16 or higher.*asked for 15"),
+], ids=["char", "char-wb", "callable-analyzer", "preprocessor", "tokenizer", "strip-accents", "input-filename",
+        "capture-group", "empty-token", "lookahead", "ngrams-opset-17", "opset-15"])
+def test_what_the_graph_cannot_compute_is_refused_by_its_setting(settings: dict[str, Any], opset: int | None,
+                                                                 message: str) -> None:
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    model = HashingVectorizer(n_features=64, **settings)
+    with pytest.raises(og.UnsupportedModelError, match=message):
+        og.convert(model, _texts(5).reshape(-1, 1), **({"opset": opset} if opset else {}))
+
+
+def test_a_capture_group_around_the_whole_pattern_is_the_whole_match() -> None:
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    texts = _texts(100)
+    model = HashingVectorizer(n_features=256, token_pattern=r"(\w\w+)")
+    conv = og.convert(model, texts[:3].reshape(-1, 1))
+    np.testing.assert_allclose(_transform(conv, texts), model.transform(texts).toarray(), atol=1e-6, rtol=0)
+    assert any("HashingVectorizer: the ONNX tokenizer matches \\w" in note for note in conv.warnings)
+
+
+@pytest.mark.parametrize("pattern", [".", "(?u).", r"\S"])
+def test_a_one_character_pattern_hashes_no_newline(pattern: str) -> None:
+    # onnxruntime's tokenizer reads the pattern "." as its character mode, which splits off newlines too, where
+    # Python's "." matches no newline: each '\n' was hashed, 2.0 off
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    texts = np.array(["a\nb c", "line one\nline two\r\nthree\ttab", "x", ""], dtype=object)
+    model = HashingVectorizer(n_features=64, norm=None, token_pattern=pattern)
+    conv = og.convert(model, texts.reshape(-1, 1))
+    np.testing.assert_allclose(_transform(conv, texts), model.transform(texts).toarray(), atol=1e-6, rtol=0)
