@@ -80,6 +80,28 @@ def newest_opset() -> int:
     return int(defs.onnx_opset_version())
 
 
+#: ``metadata_props`` key: the most values one row makes in a single tensor of the graph, written by a converter
+#: that knows the graph computes wide rows dense (a HashingVectorizer's ``n_features``, a text vectorizer's
+#: vocabulary; scikit-learn keeps them sparse). Batches of rows are sized by it (:func:`rows_per_batch`).
+ROW_WIDTH_METADATA_KEY = "onnxgate.row_width"
+#: Bytes the widest tensor of one batch may take (:func:`rows_per_batch`): a HashingVectorizer's default 2**20
+#: columns dense are 4 MiB a row, and validate's 16,384-row batches would have asked onnxruntime for 64 GB.
+BATCH_BYTES = 256 * 2**20
+
+
+def rows_per_batch(proto: onnx.ModelProto, default: int) -> int:
+    """``default`` rows per batch, fewer for a graph recorded as computing wide rows (:data:`ROW_WIDTH_METADATA_KEY`):
+    as many as keep its widest tensor (4-byte values) within :data:`BATCH_BYTES`, and at least 1."""
+    for prop in proto.metadata_props:
+        if prop.key == ROW_WIDTH_METADATA_KEY:
+            try:
+                width = int(prop.value)
+            except ValueError:
+                return default
+            return max(1, min(default, BATCH_BYTES // (4 * width))) if width > 0 else default
+    return default
+
+
 def canonical_domain(name: str) -> str:
     """``""`` for the default domain, however it is spelled (``""`` or ``"ai.onnx"``)."""
     return "" if name in ("", "ai.onnx") else name

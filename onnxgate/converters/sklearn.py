@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from onnxgate._onnx import ROW_WIDTH_METADATA_KEY
 from onnxgate.converters._base import Converter, RawConversion, sanitise_names
 from onnxgate.converters._skl2onnx_fixes import (
     ROWS_FLOAT32,
@@ -461,6 +462,8 @@ class SklearnConverter(Converter):
             attempts = [precision]
         warnings: list[str] = unknown_value_notes(model)
         warnings.extend(_tokenizer_notes(model))
+        row_width, wide_note = _widest_row(model)
+        warnings.extend(wide_note)
         model, options = int64_classes(model, options)
         model, options = without_unwritable_settings(model, options, warnings)
         missing_text: dict[str, Any] = {}
@@ -536,6 +539,8 @@ class SklearnConverter(Converter):
                     set_metadata(proto, UNREAD_METADATA_KEY, json.dumps(unread, ensure_ascii=False))
                     warnings.append(f"column(s) {unread} are dropped by the model's ColumnTransformer: they are no "
                                     "input, and data holding them is fed without them")
+                if row_width:
+                    set_metadata(proto, ROW_WIDTH_METADATA_KEY, str(row_width))
                 texts = {c.name: missing_text[c.original] for c in columns
                          if c.original in missing_text and c.dtype.kind in "OUS"}
                 if texts:  # a missing category is fed as an unknown one (trees) or as the imputer's fill
@@ -1040,6 +1045,33 @@ def _tokenizer_notes(model: Any) -> list[str]:
                          "will score")
             break
     return notes
+
+
+#: Columns a text vectorizer makes per row from which the graph's width is recorded (:data:`ROW_WIDTH_METADATA_KEY`)
+#: and, 4 MiB and wider, convert warns: scikit-learn keeps them sparse, the graph computes them dense.
+WIDE_ROW, WIDE_ROW_NOTE = 2**16, 2**20
+
+
+def _widest_row(model: Any) -> tuple[int, list[str]]:
+    """The most columns a text vectorizer in ``model`` makes per row (``n_features``, or the vocabulary), when
+    there are :data:`WIDE_ROW` or more (else 0), with the warning for one of :data:`WIDE_ROW_NOTE` or more."""
+    widest, name = 0, ""
+    for est in sub_estimators(model):
+        kind = type(est).__name__
+        if kind in TEXT_VECTORIZERS:
+            width = int(getattr(est, "n_features", 0) if kind == "HashingVectorizer"
+                        else len(getattr(est, "vocabulary_", None) or ()))
+            if width > widest:
+                widest, name = width, kind
+    if widest < WIDE_ROW:
+        return 0, []
+    if widest < WIDE_ROW_NOTE:
+        return widest, []
+    return widest, [f"{name}: the file computes its {widest:,} columns per row dense (scikit-learn keeps them "
+                    f"sparse): {widest * 4 / 2**20:,.0f} MiB a row, so a batch of 1,000 rows (a service request, a "
+                    f"PREDICT batch) takes about {widest * 4 * 1000 / 2**30:,.0f} GB in onnxruntime. validate "
+                    "and score size their batches to it; fit it with fewer columns (n_features=2**14) to serve "
+                    "large requests"]
 
 
 def _floats_cast_to_integers(proto: Any) -> bool:

@@ -226,7 +226,8 @@ def check_prediction_parity(
     atol, rtol : float or mapping, optional
         Tolerances; defaults by element type (:data:`DEFAULT_TOLERANCES`), exact for labels.
     batch_size : int, optional
-        Rows per batch (default :data:`DEFAULT_BATCH_SIZE`); memory stays bounded by it.
+        Rows per batch (default :data:`DEFAULT_BATCH_SIZE`, fewer for a graph recorded as computing wide rows:
+        :func:`onnxgate._onnx.rows_per_batch`); memory stays bounded by it.
     progress : bool or callable, optional
         A progress bar on stderr (default: only when stderr is a terminal), or ``f(done, total)``.
     infinities_compare_equal : bool
@@ -256,7 +257,7 @@ def check_prediction_parity(
     """
     from onnxgate import runtime
     from onnxgate._data import as_feeds, float32_rows, iter_batches, load_data, num_rows
-    from onnxgate._onnx import load_model
+    from onnxgate._onnx import load_model, rows_per_batch
     from onnxgate.signature import Signature
     from onnxgate.validators.reference import float32_rounding_shows, prepare_reference
     from onnxgate.validators.ties import prepare_tie_resolver
@@ -271,7 +272,7 @@ def check_prediction_parity(
         reference, signature.inputs, rows_float32,
         lambda: float32_rounding_shows(reference, proto, signature, data)))
     if batch_size is None:
-        batch_size = DEFAULT_BATCH_SIZE
+        batch_size = rows_per_batch(proto, DEFAULT_BATCH_SIZE)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidDataError(f"batch_size must be a positive integer, found {batch_size!r}")
     total = num_rows(data)

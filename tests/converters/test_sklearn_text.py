@@ -144,3 +144,34 @@ def test_a_one_character_pattern_hashes_no_newline(pattern: str) -> None:
     model = HashingVectorizer(n_features=64, norm=None, token_pattern=pattern)
     conv = og.convert(model, texts.reshape(-1, 1))
     np.testing.assert_allclose(_transform(conv, texts), model.transform(texts).toarray(), atol=1e-6, rtol=0)
+
+
+def test_a_default_width_pipeline_is_validated_and_scored_in_batches_its_rows_fit(tmp_path: Any) -> None:
+    # the file computes 2**20 columns per row dense (4 MiB), where scikit-learn keeps them sparse: 400 rows in
+    # validate's one batch took 3.7 GB, and its 16,384-row batches would have asked onnxruntime for 64 GB
+    import pandas as pd
+    from sklearn.feature_extraction.text import HashingVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from onnxgate.cli import main
+
+    texts = _texts(200, seed=2)
+    y = np.array(["fox" in d.split() for d in texts])
+    model = make_pipeline(HashingVectorizer(), LogisticRegression(max_iter=2000)).fit(texts, y)
+    conv = og.convert(model, texts[:5])
+    assert any("1,048,576 columns per row dense" in w and "4 GB" in w for w in conv.warnings)
+    report = og.validate(conv, reference=model, data=texts)
+    assert report.passed, str(report)
+    assert report.check("prediction_parity").details["batch_size"] == 64  # 256 MiB of 4 MiB rows
+    rows = tmp_path / "rows.parquet"
+    pd.DataFrame({conv.signature.inputs[0].name: texts}).to_parquet(rows)
+    conv.save(tmp_path / "m.onnx")
+    out = tmp_path / "scored.parquet"
+    assert main(["score", str(tmp_path / "m.onnx"), "--data", str(rows), "--out", str(out)]) == 0
+    assert np.array_equal(pd.read_parquet(out)["label"].to_numpy(), model.predict(texts))
+    # a narrow one keeps the default batches
+    narrow = make_pipeline(HashingVectorizer(n_features=2**12), LogisticRegression(max_iter=2000)).fit(texts, y)
+    conv = og.convert(narrow, texts[:5])
+    assert not any("dense" in w for w in conv.warnings)
+    assert og.validate(conv, reference=narrow, data=texts).check("prediction_parity").details["batch_size"] == 16_384
