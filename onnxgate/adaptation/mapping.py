@@ -37,6 +37,9 @@ ADAPT_METADATA_KEY = "onnxgate.adapt"
 #: Version of that JSON layout.
 ADAPT_METADATA_VERSION = 1
 
+#: The float types narrower than float64: a float64 feed of one is the user's own values (:func:`original_feeds`).
+NARROW_FLOATS = ("float32", "float16", "bfloat16")
+
 
 def set_metadata(proto: Any, mapping: Mapping[str, Any]) -> None:
     for prop in list(proto.metadata_props):
@@ -120,8 +123,10 @@ def original_feeds(
     """The original model's feeds, under the names its native model reads, from the adapted model's.
 
     Split inputs are put back together from their columns, types restored, rank-1 inputs flattened;
-    an input the exporter renamed is fed under the column name the model was fitted on (the user's
-    own name, recorded in the model by :mod:`onnxgate.columns`).
+    float64 columns of a float32 or float16 input stay float64 (the user's own values, which parity gives
+    a native reference: :func:`onnxgate.validators.parity.users_values_signature`); an input the exporter
+    renamed is fed under the column name the model was fitted on (the user's own name, recorded in the
+    model by :mod:`onnxgate.columns`).
 
     Returns
     -------
@@ -150,7 +155,7 @@ def original_feeds(
         info = mapping["inputs"][spec.name]
         cols = [np.asarray(feeds[c]).reshape(len(feeds[c]), -1) for c in info["columns"]]
         array = np.hstack(cols) if len(cols) > 1 else cols[0]
-        if spec.elem_type != "string":
+        if spec.elem_type != "string" and not (array.dtype == np.float64 and spec.elem_type in NARROW_FLOATS):
             array = array.astype(spec.numpy_dtype)
         if info.get("kind") == "rank1":
             array = array.reshape(-1)

@@ -359,9 +359,11 @@ def _spark_parity(
 
 
 def _scorer(token: str, model_b: Any, ref_b: Any, tolerances: dict[str, tuple[float, float, Any]],
-            float32_rows: bool = False) -> tuple[Any, Any, Any, Any]:
-    """The worker's session, signature, reference and tie resolver (:mod:`onnxgate.validators.ties`) for
-    one validation, made once per worker."""
+            float32_rows: bool = False) -> tuple[Any, Any, Any, Any, Any]:
+    """The worker's session, signature, reference, tie resolver (:mod:`onnxgate.validators.ties`) and
+    the signature the reference's feeds are read with where it differs (a native reference is given the
+    user's own values: :func:`onnxgate.validators.parity.users_values_signature`), for one validation,
+    made once per worker."""
     if token not in _SCORERS:
         import onnxruntime as ort
 
@@ -377,13 +379,15 @@ def _scorer(token: str, model_b: Any, ref_b: Any, tolerances: dict[str, tuple[fl
         # order that depends on it, and parity must give the same numbers on the same machine.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        from onnxgate.validators.parity import users_values_signature
         from onnxgate.validators.ties import prepare_tie_resolver
 
         reference = pickle.loads(ref_b.value)
         _SCORERS.clear()  # one model at a time per worker: a long-lived worker does not pile them up
         _SCORERS[token] = (session, signature, prepare_reference(reference, proto, signature,
                                                                  float32_rows=float32_rows),
-                           prepare_tie_resolver(reference, proto, signature, tolerances))
+                           prepare_tie_resolver(reference, proto, signature, tolerances),
+                           None if float32_rows else users_values_signature(reference, signature))
     return _SCORERS[token]  # type: ignore[no-any-return]
 
 
@@ -430,8 +434,8 @@ def _partition_parity(
         }
         hasher = hashlib.sha256()
         try:
-            session, signature, run_reference, resolve_ties = _scorer(token, model_b, ref_b, tolerances,
-                                                                      float32_rows)
+            session, signature, run_reference, resolve_ties, user_values = _scorer(
+                token, model_b, ref_b, tolerances, float32_rows)
             accs = [
                 OutputAccumulator(o.name, *tolerances[o.name], infinities_compare_equal=inf_equal, exact_limit=0)
                 for o in signature.outputs
@@ -460,7 +464,9 @@ def _partition_parity(
                     part["alone"] = rows_alone_disagree(session, head, [o[:ROWS_ALONE] for o in onnx_out],
                                                         signature, tolerances)
                 try:
-                    ref_out = run_reference(feeds)
+                    # as local parity: the user's own values, not the file's float32 rounding of them (given
+                    # those, a file flipping 50 of 3,000 labels passed here and failed locally; helper-133)
+                    ref_out = run_reference(feeds if user_values is None else batch_feeds(batch, user_values))
                 except ParityError as err:  # the reference's outputs are not the ONNX model's: as locally
                     part["error"] = str(err)
                     break

@@ -284,7 +284,7 @@ def check_prediction_parity(
     except Exception as err:
         return CheckResult(name, False, f"onnxruntime cannot load the model, so parity was not run: {err}", {})
     run_reference = prepare_reference(reference, proto, signature, float32_rows=rows_float32)
-    user_values = None if rows_float32 else users_values_signature(reference, proto, signature)
+    user_values = None if rows_float32 else users_values_signature(reference, signature)
     resolve_ties = prepare_tie_resolver(reference, proto, signature, tolerances)
     tied = 0
     accs = [
@@ -411,22 +411,23 @@ def check_prediction_parity(
     return CheckResult(name, False, message, {**result.details, "rows_alone": alone})
 
 
-def users_values_signature(reference: Any, proto: Any, signature: Any) -> Any:
+def users_values_signature(reference: Any, signature: Any) -> Any:
     """``signature`` with its float32 and float16 inputs made float64, for feeding a native reference the
     user's own values (float64 rows, integers past 2**24) where the file's input rounds them; None where no
-    input is narrower than float64, or the reference is an ONNX model or the model an adapted one (their
-    feeds keep the file's types).
+    input is narrower than float64, or the reference is an ONNX model (its feeds keep the file's types). A
+    SQL-adapted model's columns are widened too: :func:`onnxgate.adaptation.original_feeds` keeps them wide.
 
     A float64 model converted with a float32 sample reads float32: validate gave the reference the rows
     rounded to float32 too, and passed a file whose labels differed from the model's on the user's float64
     rows (61 of 3,000 GPS rows for a HistGradientBoosting model; 101 of 569 epoch-second rows for LightGBM,
-    which failed when converted with an int64 sample; helper-129)."""
+    which failed when converted with an int64 sample; helper-129). The same file adapted for SQL passed
+    validate, package and the SQL dry run, each giving the reference the rounded rows (50 of 3,000; helper-133)."""
     import dataclasses
 
-    from onnxgate.validators.reference import _adapt_metadata, _as_onnx
+    from onnxgate.adaptation.mapping import NARROW_FLOATS as narrow
+    from onnxgate.validators.reference import _as_onnx
 
-    narrow = ("float32", "float16", "bfloat16")
-    if not any(s.elem_type in narrow for s in signature.inputs) or _adapt_metadata(proto) is not None:
+    if not any(s.elem_type in narrow for s in signature.inputs):
         return None
     from onnxgate.conversion import Conversion
 

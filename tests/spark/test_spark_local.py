@@ -616,6 +616,25 @@ def test_an_integer_column_holding_a_null_gives_the_local_verdict_on_spark(local
     assert [o["atol"] for o in spark.details["outputs"]] == [o["atol"] for o in local.details["outputs"]]
 
 
+def test_a_float32_file_of_a_float64_model_fails_on_spark_as_locally(local_spark: Any, tmp_path: Path) -> None:
+    # converted with a float32 sample, the file reads float32; Spark parity gave the reference the user's float64
+    # rows rounded to float32 and passed (as the SQL-adapted file did), where local parity fails on 50 of 3,000
+    # labels (helper-133)
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame({"lat": np.round(40.70 + rng.random(3000) * 0.01, 6),
+                         "lon": np.round(-74.00 + rng.random(3000) * 0.01, 6)})
+    y = ((np.floor(rows["lat"] * 2e4) + np.floor(rows["lon"] * 2e4)) % 2).astype(int)
+    model = HistGradientBoostingClassifier(max_iter=60, max_leaf_nodes=63, random_state=0).fit(rows, y)
+    narrow = og.convert(model, rows.astype(np.float32).head())
+    path = tmp_path / "rows.parquet"
+    rows.to_parquet(path)
+    for file in (narrow, og.adapt(narrow, "sql-edge-2.0", columns=["lat", "lon"])):
+        result = parity(ogs.validate(file, str(path), reference=model))
+        assert not result.passed and "'label'  50/3000 rows differ" in result.message, result.message
+
+
 @pytest.mark.parametrize(("master", "message"), [
     ("locl[2]", r"'locl\[2\]' is not a Spark master URL: expected local\[N\]"),
     ("spark://127.0.0.1:1", r"no Spark master answers at 'spark://127.0.0.1:1'"),

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pandas as pd
+import pytest
 
 import onnxgate as og
 
@@ -26,3 +31,37 @@ def test_a_float32_file_of_a_float64_model_fails_on_the_users_float64_rows() -> 
     # the same model converted from its own float64 rows passes, and float32 rows pass the float32 file
     assert og.validate(og.convert(model, rows.head()), reference=model, data=rows).passed
     assert og.validate(narrow, reference=model, data=rows.astype(np.float32)).passed
+
+
+@functools.cache
+def _gps() -> tuple[Any, Any, pd.DataFrame]:
+    """A HistGradientBoosting model of float64 GPS rows, and its file converted with a float32 sample
+    (which reads float32: 50 of the 3,000 labels flip on the user's float64 rows)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame({"lat": np.round(40.70 + rng.random(3000) * 0.01, 6),
+                         "lon": np.round(-74.00 + rng.random(3000) * 0.01, 6)})
+    y = ((np.floor(rows["lat"] * 2e4) + np.floor(rows["lon"] * 2e4)) % 2).astype(int)
+    model = HistGradientBoostingClassifier(max_iter=60, max_leaf_nodes=63, random_state=0).fit(rows, y)
+    return model, og.convert(model, rows.astype(np.float32).head()), rows
+
+
+def test_the_sql_adapted_float32_file_fails_validate_and_the_dry_run_on_the_users_float64_rows(
+        tmp_path: Path) -> None:
+    # adapted for SQL (real columns), the same file passed validate, package and the DuckDB dry run: the reference
+    # was given the rows rounded to float32, the adapted model excluded from the user's values (helper-133)
+    pytest.importorskip("duckdb", reason="the dry run needs duckdb")
+    from onnxgate.deploy.duckdb_dryrun import dry_run
+
+    model, narrow, rows = _gps()
+    adapted = og.adapt(narrow, "sql-edge-2.0", columns=["lat", "lon"])
+    parity = og.validate(adapted, reference=model, data=rows).check("prediction_parity")
+    assert not parity.passed and "50/3000 rows differ" in parity.message, parity.message
+    og.package(adapted, target="sql-edge-2.0", out=tmp_path / "sql")
+    result = dry_run(tmp_path / "sql", rows, reference=model)
+    assert not result.passed, str(result)
+    assert any("'label'  50/3000 rows differ" in line for line in result.reference), result.reference
+    # float32 rows, as the table holds them, pass both
+    assert og.validate(adapted, reference=model, data=rows.astype(np.float32)).passed
+    assert dry_run(tmp_path / "sql", rows.astype(np.float32), reference=model).passed
