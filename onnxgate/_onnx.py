@@ -92,14 +92,17 @@ BATCH_BYTES = 256 * 2**20
 def rows_per_batch(proto: onnx.ModelProto, default: int) -> int:
     """``default`` rows per batch, fewer for a graph recorded as computing wide rows (:data:`ROW_WIDTH_METADATA_KEY`):
     as many as keep its widest tensor (4-byte values) within :data:`BATCH_BYTES`, and at least 1."""
-    for prop in proto.metadata_props:
-        if prop.key == ROW_WIDTH_METADATA_KEY:
-            try:
-                width = int(prop.value)
-            except ValueError:
-                return default
-            return max(1, min(default, BATCH_BYTES // (4 * width))) if width > 0 else default
-    return default
+    width = next((p.value for p in proto.metadata_props if p.key == ROW_WIDTH_METADATA_KEY), None)
+    return rows_for_width(width, default)
+
+
+def rows_for_width(width: str | None, default: int) -> int:
+    """:func:`rows_per_batch` from the recorded width (the metadata's text, or None when there is none)."""
+    try:
+        values = int(width) if width is not None else 0
+    except ValueError:
+        values = 0
+    return max(1, min(default, BATCH_BYTES // (4 * values))) if values > 0 else default
 
 
 def canonical_domain(name: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 __all__ = ["ORT_QUIET", "RUN_ROWS", "check_outputs_one_row_per_input", "run_rows", "session", "takes_one_row"]
@@ -63,12 +64,27 @@ def takes_one_row(session: Any) -> bool:
     return bool(inputs) and all(len(i.shape) >= 1 and i.shape[0] == 1 for i in inputs)
 
 
+def _rows_that_fit(session: Any, rows: int) -> int:
+    """``rows``, or fewer for a model recorded as computing wide rows (:func:`onnxgate._onnx.rows_for_width`:
+    a HashingVectorizer's 2**20 columns are 4 MiB a row dense), read from the session's metadata once."""
+    limit = getattr(session, "_onnxgate_rows_that_fit", None)
+    if limit is None:
+        from onnxgate._onnx import ROW_WIDTH_METADATA_KEY, rows_for_width
+
+        meta = getattr(session, "get_modelmeta", None)
+        limit = rows_for_width(meta().custom_metadata_map.get(ROW_WIDTH_METADATA_KEY) if meta else None, 2**62)
+        with contextlib.suppress(AttributeError):  # a wrapper that takes no attribute: read again next time
+            session._onnxgate_rows_that_fit = limit
+    return min(rows, limit)
+
+
 def run_rows(session: Any, outputs: list[str] | None, feeds: dict[str, Any], rows: int = RUN_ROWS) -> list[Any]:
     """``session.run(outputs, feeds)`` in runs of at most ``rows`` rows, the outputs joined row-wise.
 
     For scoring batches larger than :data:`RUN_ROWS` (a Parquet read, a Spark batch) at the speed of
-    cache-sized runs. Each row is scored on its own either way; a model whose outputs do not have
-    one entry per row (an aggregate, a sequence) is run once on the whole batch instead. A model that
+    cache-sized runs (fewer rows per run for a model recorded as computing wide rows). Each row is scored on
+    its own either way; a model whose outputs do not have one entry per row (an aggregate, a sequence) is
+    run once on the whole batch instead. A model that
     takes one row per run (:func:`takes_one_row`) is run row by row.
 
     Parameters
@@ -93,6 +109,7 @@ def run_rows(session: Any, outputs: list[str] | None, feeds: dict[str, Any], row
     >>> outs = run_rows(session(model_bytes), None, {"input": X})  # doctest: +SKIP
     """
     sizes = {arr.shape[0] if getattr(arr, "ndim", 0) else -1 for arr in feeds.values()}
+    rows = _rows_that_fit(session, rows)
     if len(sizes) == 1 and next(iter(sizes)) > 1 and takes_one_row(session):
         rows = 1  # a [1,1] input per column (the form of the SQL targets' own samples): one row per run
     if len(sizes) != 1 or (total := sizes.pop()) <= rows:

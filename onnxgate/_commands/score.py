@@ -53,8 +53,7 @@ def register(sub: Any) -> None:
     p.add_argument("--outputs", metavar="A,B", help="the outputs to add, comma-separated (default: all)")
     p.add_argument("--spark", metavar="MASTER", help="score on Spark: local[*], spark://host:port, sc://host, yarn or k8s://host:port")
     p.add_argument("--batch-size", type=int, default=None, metavar="ROWS",
-                   help=f"rows per batch on one machine (default {DEFAULT_SCORE_BATCH:,}; fewer for a model "
-                        "recorded as computing wide rows, such as a HashingVectorizer)")
+                   help=f"rows per batch on one machine (default {DEFAULT_SCORE_BATCH:,})")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(run=run)
 
@@ -65,13 +64,11 @@ def score_parquet(
     out: str | Path,
     *,
     outputs: list[str] | None = None,
-    batch_size: int | None = None,
+    batch_size: int = DEFAULT_SCORE_BATCH,
     overwrite: bool = False,
     non_finite: dict[str, int] | None = None,
 ) -> int:
     """Score a Parquet file (or folder) batch by batch into one Parquet file; returns the rows written.
-    ``batch_size`` rows per batch (default :data:`DEFAULT_SCORE_BATCH`, fewer for a graph recorded as computing
-    wide rows: :func:`onnxgate._onnx.rows_per_batch`).
 
     A package's rule for NaN and infinity is applied (:func:`check_feeds_finite`). An .onnx file has none:
     its rows are scored as they are, and ``non_finite``, when given, is filled with the rows holding
@@ -96,7 +93,7 @@ def score_parquet(
     import pyarrow.parquet as pq
 
     from onnxgate._arrow import arrow_type, batch_feeds, leaf_type, to_arrow
-    from onnxgate._onnx import atomic_write, rows_per_batch
+    from onnxgate._onnx import atomic_write
     from onnxgate.runtime import check_outputs_one_row_per_input, run_rows
     from onnxgate.runtime import session as model_session
     from onnxgate.signature import Signature
@@ -105,8 +102,6 @@ def score_parquet(
     check_package_model(model)
     proto = load_scoring_model(model)
     signature = Signature.from_model(proto)
-    if batch_size is None:
-        batch_size = rows_per_batch(proto, DEFAULT_SCORE_BATCH)
     takes_nan = package_nan_inputs(model)
     sql = is_sql_package(model)
     wanted = outputs or signature.output_names
@@ -377,7 +372,7 @@ def run(args: argparse.Namespace) -> int:
         check_package_model(args.model)
         return score_on_spark(args, outputs)
     non_finite: dict[str, int] = {}
-    batch_size = None if args.batch_size is None else min(args.batch_size, 2**31 - 1)  # Arrow counts in 32 bits
+    batch_size = min(args.batch_size or DEFAULT_SCORE_BATCH, 2**31 - 1)  # Arrow's batches count in 32 bits
     rows = score_parquet(args.model, args.data, out, outputs=outputs, batch_size=batch_size, overwrite=args.force,
                          non_finite=non_finite)
     print(f"scored {rows:,} rows into {str(out)!r}")

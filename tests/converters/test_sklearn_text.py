@@ -170,6 +170,9 @@ def test_a_default_width_pipeline_is_validated_and_scored_in_batches_its_rows_fi
     out = tmp_path / "scored.parquet"
     assert main(["score", str(tmp_path / "m.onnx"), "--data", str(rows), "--out", str(out)]) == 0
     assert np.array_equal(pd.read_parquet(out)["label"].to_numpy(), model.predict(texts))
+    from onnxgate.runtime import _rows_that_fit, session
+
+    assert _rows_that_fit(session(conv.model.SerializeToString()), 16_384) == 64  # score's and Spark's runs
     # a narrow one keeps the default batches
     narrow = make_pipeline(HashingVectorizer(n_features=2**12), LogisticRegression(max_iter=2000)).fit(texts, y)
     conv = og.convert(narrow, texts[:5])
