@@ -1029,20 +1029,21 @@ TEXT_VECTORIZERS = ("CountVectorizer", "TfidfVectorizer", "HashingVectorizer")
 
 
 def _tokenizer_notes(model: Any) -> list[str]:
-    """The warning for a word-analyzing text vectorizer whose pattern reads letters: re2, onnxruntime's
-    tokenizer, reads them as ASCII (a label flipped on 'naive good' with a diaeresis; helper-108)."""
+    """The warning for a word-analyzing text vectorizer whose pattern reads letters, digits or spaces by class:
+    re2, onnxruntime's tokenizer, reads them as ASCII (a label flipped on 'naive good' with a diaeresis;
+    helper-108; ``\\S+`` keeps 'a\\xa0b' one token, where Python splits it: helper-135)."""
     notes = []
     for est in sub_estimators(model):
         pattern = str(getattr(est, "token_pattern", "") or "")
         if type(est).__name__ in TEXT_VECTORIZERS and getattr(est, "analyzer", "") == "word" \
-                and ("\\w" in pattern or "\\b" in pattern):
+                and any(f"\\{c}" in pattern for c in "wWbBdDsS"):
             # the ONNX tokenizer (re2) reads \w and \b as ASCII: 'café' is the token 'caf', 'filmé' is 'film'
             # (a label flipped on 'naïve good'; helper-108)
-            notes.append(f"{type(est).__name__}: the ONNX tokenizer matches \\w (and \\b, a word's edge) as ASCII "
-                         "letters, digits and _ only, where scikit-learn's token pattern takes any letter: a word "
-                         "with another letter ('café', 'naïve', any non-Latin script) is split otherwise ('caf'), and "
-                         "such text scores differently. Fine for ASCII text; else validate with text like the model "
-                         "will score")
+            notes.append(f"{type(est).__name__}: the ONNX tokenizer matches \\w (and \\b, a word's edge), \\d and \\s "
+                         "as ASCII only, where scikit-learn's token pattern takes any letter, digit or space: a word "
+                         "with another letter ('café', 'naïve', any non-Latin script) is split otherwise ('caf'), as "
+                         "is text with a non-breaking or other Unicode space ('\\S+'), and such text scores "
+                         "differently. Fine for ASCII text; else validate with text like the model will score")
             break
     return notes
 

@@ -178,3 +178,18 @@ def test_a_default_width_pipeline_is_validated_and_scored_in_batches_its_rows_fi
     conv = og.convert(narrow, texts[:5])
     assert not any("dense" in w for w in conv.warnings)
     assert og.validate(conv, reference=narrow, data=texts).check("prediction_parity").details["batch_size"] == 16_384
+
+
+def test_a_pattern_reading_spaces_by_class_warns_that_the_tokenizer_reads_them_as_ascii() -> None:
+    # re2 reads \s as ASCII: with token_pattern \S+ the file keeps 'good\xa0film' one token where scikit-learn
+    # splits it at the non-breaking space, and convert said nothing (only \w and \b were warned of)
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    texts = np.array(["good film", "bad plot", "good plot", "bad film"], dtype=object)
+    model = CountVectorizer(token_pattern=r"\S+").fit(texts)
+    conv = og.convert(model, texts[:2].reshape(-1, 1))
+    assert any("\\s as ASCII only" in w and "non-breaking" in w for w in conv.warnings), conv.warnings
+    row = np.array(["good\xa0film"], dtype=object)
+    assert not np.array_equal(_transform(conv, row), model.transform(row).toarray())  # what the warning is about
+    plain = CountVectorizer(token_pattern="[a-z]+").fit(texts)
+    assert not any("ASCII only" in w for w in og.convert(plain, texts[:2].reshape(-1, 1)).warnings)
