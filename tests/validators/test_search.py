@@ -766,3 +766,87 @@ def test_the_search_tries_words_with_a_letter_outside_ascii() -> None:
     letters = make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(1, 2)), LogisticRegression())
     letters.fit(texts.ravel(), labels)
     assert check_search_divergences(og.convert(letters, texts[:6]), letters, texts, budget=50, seed=0).passed
+
+
+# -- float64 values the file's float32 input rounds across a split -------------------------------------
+
+
+@cache
+def _gps_float32_file() -> tuple[Any, Any, Any]:
+    """A HistGradientBoosting model of float64 GPS rows (6 decimals) and its file converted with a float32
+    sample, which reads float32: parity on the user's float64 rows fails (50 of 3,000 labels)."""
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame({"lat": np.round(40.70 + rng.random(3000) * 0.01, 6),
+                         "lon": np.round(-74.00 + rng.random(3000) * 0.01, 6)})
+    y = ((np.floor(rows["lat"] * 2e4) + np.floor(rows["lon"] * 2e4)) % 2).astype(int)
+    model = HistGradientBoostingClassifier(max_iter=60, max_leaf_nodes=63, random_state=0).fit(rows, y)
+    return model, rows, og.convert(model, rows.astype(np.float32).head())
+
+
+def test_the_search_finds_a_float64_value_the_float32_file_rounds_across_a_split() -> None:
+    # the search generated float32 rows, on which file and model agree: it reported "no divergent row found"
+    # (2,000 rows) while parity on the user's float64 rows failed
+    model, rows, narrow = _gps_float32_file()
+    report = og.validate(narrow, reference=model, data=rows, search=2000, seed=0)
+    assert not report.check("prediction_parity").passed
+    found = report.check("search_divergences")
+    assert not found.passed, found.message
+    first = found.details["divergences"][0]
+    value = first["row"][first["feature"]]
+    narrow_value = float(np.float32(value))
+    assert narrow_value != value  # a float64 value, shown exactly, and what the file reads
+    assert first["file_reads"][first["feature"]] == narrow_value
+    assert f"={value!r}" in found.message
+    assert f"the file's float32 input rounds {value!r} to {narrow_value!r}, across a split threshold" in found.message
+    assert first["phase"] == "float64_splits" and first["explanation"].startswith("float64 value rounded across")
+    assert "convert with a float64 sample" in first["explanation"]
+    # the row diverges: the model on the float64 value, the file on it as its float32 input rounds it
+    import onnxruntime as ort
+    import pandas as pd
+
+    row = pd.DataFrame([first["row"]])
+    session = ort.InferenceSession(narrow.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    ours = session.run(None, {name: row[[name]].to_numpy(np.float32) for name in ("lat", "lon")})
+    theirs = model.predict_proba(row)
+    assert abs(float(theirs[0][0]) - float(ours[1][0][0])) > 1e-3, (theirs, ours)
+    # the file of the same model converted from float64 rows, and float32 rows given to the float32 file, agree
+    assert og.validate(og.convert(model, rows.head()), reference=model, data=rows, search=2000, seed=0).check(
+        "search_divergences").passed
+    same_rows = og.validate(narrow, reference=model, data=rows.astype(np.float32), search=2000, seed=0)
+    found_f32 = same_rows.check("search_divergences")
+    assert found_f32.passed and "float64_splits" not in found_f32.details["phases"], found_f32.message
+
+
+def test_the_sql_adapted_float32_file_fails_the_search_on_a_float64_value() -> None:
+    model, rows, narrow = _gps_float32_file()
+    adapted = og.adapt(narrow, "sql-edge-2.0", columns=["lat", "lon"])
+    found = og.validate(adapted, reference=model, data=rows, search=500, seed=0).check("search_divergences")
+    assert not found.passed and "the file's float32 input rounds" in found.message, found.message
+
+
+def test_the_float64_phase_keeps_to_its_share_of_the_budget_and_the_time_limit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    model, rows, narrow = _gps_float32_file()
+    small = check_search_divergences(narrow, model, rows, budget=40, seed=0)
+    assert small.details["rows_tried"] <= 40 + 1
+    assert 0 < small.details["phases"]["float64_splits"]["rows"] <= 6  # 15% of 40
+    assert not small.passed, small.message
+    import onnxgate.validators.search.engine as engine
+
+    monkeypatch.setattr(engine, "time", _FakeClock(0.001))
+    quick = check_search_divergences(narrow, model, rows, budget=100_000, seed=0, time_limit=0.5)
+    assert quick.details["rows_tried"] < 100_000 and quick.details["time_s"] < 1.0
+
+
+def test_float64_crossings_straddle_where_the_file_rounds_across_the_threshold() -> None:
+    from onnxgate.validators.search.phases import float64_crossings
+
+    t = float(np.float32(40.70869827270508))
+    for mode, goes_left in [("BRANCH_LEQ", lambda x: x <= t), ("BRANCH_LT", lambda x: x < t)]:
+        below, above = float64_crossings(t, mode, np.float32)[0]
+        assert np.nextafter(below, np.inf) == above or np.nextafter(np.nextafter(below, np.inf), np.inf) == above
+        # the file answers the two values on the two sides of its split
+        assert goes_left(np.float32(below)) and not goes_left(np.float32(above))

@@ -3,8 +3,15 @@
 Parity on the user's rows, or on uniform random rows, misses divergences that live in a sliver of
 the input space: a float64 value that rounds across a float32 tree threshold, a zero, a huge
 magnitude, a NaN. :func:`check_search_divergences` spends a bounded budget of candidate rows (each
-evaluated on both models) and a time limit, seeded, in four phases:
+evaluated on both models) and a time limit, seeded, in four phases (five where the reference takes float64
+values the file's float32 input rounds):
 
+``float64_splits``
+    Only where the file reads float32 and a native reference is given the user's float64 values (as parity
+    gives them, :func:`onnxgate.validators.parity.users_values_signature`): for every mapped split, the float64
+    values either side of where the file's input rounds across its threshold, given to the reference as float64
+    and to the file rounded; a float64 model's own threshold lies elsewhere, so one of the two takes the other
+    branch in the file (a HistGradientBoosting model of 6-decimal GPS rows converted with a float32 sample).
 ``tree_splits``
     Every ``(feature, threshold)`` split of the graph's ``TreeEnsemble*`` nodes, mapped back to the
     raw input through ``Scaler`` / ``Cast`` / elementwise constant nodes, bracketed and bisected from
@@ -44,6 +51,7 @@ from onnxgate.validators.search.phases import (
     edge_share,
     phase_boundaries,
     phase_edges,
+    phase_float64_splits,
     phase_hypothesis,
     phase_tree_splits,
 )
@@ -211,12 +219,16 @@ def check_search_divergences(
         return CheckResult(CHECK_NAME, False, f"the search was not run: {err}", {"error": str(err)})
     except Exception:  # a row the reference refuses: the search counts those itself
         pass
+    from onnxgate.validators.parity import users_values_signature
     from onnxgate.validators.ties import prepare_tie_resolver
 
     searcher = Searcher(
         session, proto, signature, space, lambda feeds: list(reference_fn(feeds)),
         budget=budget, time_limit=time_limit, tolerances=tolerances,
         resolve_ties=prepare_tie_resolver(reference, proto, signature, tolerances),
+        # as parity does: a native reference answers the user's float64 values, which the file's float32
+        # input rounds (the float64_splits phase tries such values next to the splits)
+        wide=not rows_float32 and users_values_signature(reference, signature) is not None,
     )
     rng = np.random.default_rng(seed)
     try:
@@ -227,6 +239,8 @@ def check_search_divergences(
     reserve = min(MINIMISE_RESERVE, budget // 10)
     # (phase, share of the budget, run); the boundary search comes back for whatever is left.
     phases: list[tuple[str, float, Callable[[], Any]]] = [
+        *([("float64_splits", PHASE_SHARES["float64_splits"], lambda: phase_float64_splits(searcher, splits, rng))]
+          if searcher.wide else []),
         ("tree_splits", PHASE_SHARES["tree_splits"], lambda: phase_tree_splits(searcher, splits, rng)),
         ("edges", edge_share(budget, space.d), lambda: phase_edges(searcher, rng, nan_features)),
         ("boundaries", PHASE_SHARES["boundaries"], lambda: phase_boundaries(searcher, rng)),
@@ -314,7 +328,8 @@ def _agrees_alone(searcher: Searcher) -> bool:
     feeds = searcher.space.build(lead.x[None], np.asarray([lead.base]))
     try:
         ours = searcher.run_onnx(feeds)
-        theirs = searcher.reference_fn(feeds)
+        theirs = searcher.reference_fn(
+            searcher.space.build(lead.x[None], np.asarray([lead.base]), wide=True) if lead.wide else feeds)
         bad, _, _ = searcher.compare(theirs, ours, 1)
     except Exception:
         return False  # alone it fails (a fixed batch size): nothing to say of the batch
@@ -334,7 +349,7 @@ def _result(
 ) -> CheckResult:
     divergences = [
         {
-            "row": space.row_dict(d.x, d.base),
+            "row": space.row_dict(d.x, d.base, wide=d.wide),
             "feature": None if d.feature is None else space.feature_name(d.feature),
             "phase": d.strategy,
             "outputs": d.outputs,
@@ -342,6 +357,7 @@ def _result(
             "split": split_position(d, space, splits),
             "found_after_s": round(d.elapsed, 4),
             "found_after_rows": d.rows_tried,
+            **({"file_reads": space.row_dict(d.x, d.base)} if d.wide else {}),
         }
         for d in searcher.divergences
     ]
@@ -359,7 +375,8 @@ def _result(
             name: {"rows": searcher.phase_rows.get(name, 0), "divergent": searcher.phase_found.get(name, 0),
                    "time_s": round(searcher.phase_time.get(name, 0.0), 4),
                    **({"skipped": skipped[name]} if name in skipped else {})}
-            for name in ("tree_splits", "edges", "boundaries", "hypothesis", "minimise")
+            for name in (("float64_splits",) if searcher.wide else ()) + (
+                "tree_splits", "edges", "boundaries", "hypothesis", "minimise")
         },
         "tree_splits": {"total": len(splits), "mapped_to_raw_input": mapped},
         "nan_and_inf_tried": allow_nan if isinstance(allow_nan, bool) else any(allow_nan),
@@ -400,6 +417,14 @@ def _result(
         f"{searcher.n_divergent} divergent row(s) found, first after {details['time_to_first_divergence_s']}s / "
         f"{searcher.first_rows} rows: output {out.get('output')!r}{how}{where}; {tried}"
     )
-    if str(first["explanation"]).startswith("tree flip"):
+    if lead.wide and lead.feature is not None:
+        import numpy as np
+
+        value = float(lead.x[lead.feature])
+        dtype = space.feeds[space.features[lead.feature][0]].dtype
+        message += (f"; the file's {dtype} input rounds {value!r} to {float(np.asarray(value).astype(dtype))!r}, "
+                    "across a split threshold, so the file takes the other branch there than the model does on the "
+                    "float64 value (see details for the fix)")
+    elif str(first["explanation"]).startswith("tree flip"):
         message += "; a float32 tree flip (see details for the fix)"
     return CheckResult(CHECK_NAME, False, message, details)

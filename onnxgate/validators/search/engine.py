@@ -30,6 +30,8 @@ class Divergence:
     explanation: str = ""
     elapsed: float = 0.0
     rows_tried: int = 0
+    #: the reference was given the row's float64 values, the file the row as its float32 input rounds them
+    wide: bool = False
 
 
 class BudgetExhausted(Exception):
@@ -53,8 +55,12 @@ class Searcher:
         time_limit: float | None,
         tolerances: Mapping[str, tuple[float, float, str]],
         resolve_ties: Callable[[dict[str, Array], list[Any], list[Any]], int] | None = None,
+        wide: bool = False,
     ) -> None:
         self.session = session
+        # the reference takes the user's float64 values where the file's input is float32 (a native model of
+        # float64 rows): rows evaluated with wide=True give it the float64 row, the file that row rounded
+        self.wide = wide
         # a k-nearest-neighbour tie broken another way, decided as parity decides it (validators.ties): the
         # boundary phase bisects onto exactly such rows (helper-83)
         self.resolve_ties = resolve_ties
@@ -137,11 +143,13 @@ class Searcher:
         return line
 
     def evaluate(
-        self, Xc: Array, base: Array, *, feature: Array | None = None, record: bool = True
+        self, Xc: Array, base: Array, *, feature: Array | None = None, record: bool = True, wide: bool = False
     ) -> tuple[list[Array] | None, Array]:
         """Run both models on the rows; returns ONNX outputs and a per-row divergent mask.
 
-        Rows beyond the remaining budget are dropped (the caller sees a shorter result).
+        Rows beyond the remaining budget are dropped (the caller sees a shorter result). ``wide`` (with a
+        reference that takes float64 values, :attr:`wide`): the reference is given the rows' float64 values,
+        the file the rows in its input types.
         """
         import numpy as np
 
@@ -150,6 +158,8 @@ class Searcher:
             raise BudgetExhausted
         Xc, base = Xc[:m], base[:m]
         feeds = self.space.build(Xc, base)
+        wide = wide and self.wide
+        ref_feeds = self.space.build(Xc, base, wide=True) if wide else feeds
         self.rows_tried += m
         self.phase_rows[self.phase] = self.phase_rows.get(self.phase, 0) + m
         try:
@@ -159,7 +169,7 @@ class Searcher:
         except Exception as err:  # a row onnxruntime refuses: find which, by halving
             if m == 1:
                 try:
-                    self.reference_fn(feeds)
+                    self.reference_fn(ref_feeds)
                 except Exception as refused:
                     # refused by both (a token id past the embedding table: torch raises too): no divergence,
                     # the service answers such a request with an error as well (helper-86)
@@ -170,13 +180,13 @@ class Searcher:
                 mask = np.ones(1, bool)
                 if record:
                     self._record(Xc[0], int(base[0]), None if feature is None else int(feature[0]),
-                                 [{"output": None, "error": f"onnxruntime failed: {str(err)[:200]}"}])
+                                 [{"output": None, "error": f"onnxruntime failed: {str(err)[:200]}"}], wide=wide)
                 return None, mask
             self.rows_tried -= m
             self.phase_rows[self.phase] -= m
-            return self._split_evaluate(Xc, base, feature, record)
+            return self._split_evaluate(Xc, base, feature, record, wide)
         try:
-            theirs = self.reference_fn(feeds)
+            theirs = self.reference_fn(ref_feeds)
         except Exception as err:
             if m == 1:
                 self.reference_rejected += 1
@@ -184,7 +194,7 @@ class Searcher:
                 return ours, np.zeros(1, bool)
             self.rows_tried -= m
             self.phase_rows[self.phase] -= m
-            return self._split_evaluate(Xc, base, feature, record)
+            return self._split_evaluate(Xc, base, feature, record, wide)
         if self.resolve_ties is not None:
             theirs = list(theirs)
             self.ties += self.resolve_ties(feeds, list(ours), theirs)
@@ -193,11 +203,11 @@ class Searcher:
         if record and bad.any():
             for i in np.flatnonzero(bad):
                 evidence = [e for e in (entry[i] for entry in per_output) if e is not None]
-                self._record(Xc[i], int(base[i]), None if feature is None else int(feature[i]), evidence)
+                self._record(Xc[i], int(base[i]), None if feature is None else int(feature[i]), evidence, wide=wide)
         return ours, bad
 
     def _split_evaluate(
-        self, Xc: Array, base: Array, feature: Array | None, record: bool
+        self, Xc: Array, base: Array, feature: Array | None, record: bool, wide: bool = False
     ) -> tuple[list[Array] | None, Array]:
         import numpy as np
 
@@ -206,7 +216,7 @@ class Searcher:
         outs_parts: list[list[Array] | None] = []
         for sl in (slice(0, half), slice(half, None)):
             f = None if feature is None else feature[sl]
-            outs, bad = self.evaluate(Xc[sl], base[sl], feature=f, record=record)
+            outs, bad = self.evaluate(Xc[sl], base[sl], feature=f, record=record, wide=wide)
             outs_parts.append(outs)
             parts.append(bad)
         mask = np.concatenate(parts)
@@ -257,7 +267,9 @@ class Searcher:
         bad &= ~only_label
         return bad, per_output, only_label
 
-    def _record(self, x: Array, base: int, feature: int | None, outputs: list[dict[str, Any]]) -> None:
+    def _record(
+        self, x: Array, base: int, feature: int | None, outputs: list[dict[str, Any]], *, wide: bool = False
+    ) -> None:
         import numpy as np
 
         self.n_divergent += 1
@@ -273,7 +285,8 @@ class Searcher:
         self.keys.add(key)
         self.divergences.append(
             Divergence(
-                self.phase, x.copy(), base, feature, outputs, elapsed=self.elapsed(), rows_tried=self.rows_tried
+                self.phase, x.copy(), base, feature, outputs, elapsed=self.elapsed(), rows_tried=self.rows_tried,
+                wide=wide,
             )
         )
 

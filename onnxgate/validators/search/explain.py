@@ -36,7 +36,7 @@ def minimise(searcher: Searcher, div: Divergence) -> None:
         saved = searcher.phase
         searcher.phase = "minimise"
         try:
-            _outs, bad = searcher.evaluate(block, index_array([div.base] * len(block)), record=False)
+            _outs, bad = searcher.evaluate(block, index_array([div.base] * len(block)), record=False, wide=div.wide)
         except BudgetExhausted:
             return
         finally:
@@ -57,7 +57,8 @@ def minimise(searcher: Searcher, div: Divergence) -> None:
                     div.outputs = [{"output": None, "error": f"onnxruntime failed: {str(err)[:200]}"}]
                 continue
             try:
-                theirs = searcher.reference_fn(feeds)
+                theirs = searcher.reference_fn(sp.build(x[None, :], index_array([div.base]), wide=True)
+                                               if div.wide else feeds)
             except Exception as err:
                 searcher.note_reference_error(err)
                 continue
@@ -115,6 +116,8 @@ def explain(div: Divergence, space: Space, splits: list[TreeSplit], target: Targ
             "them (allow_nan=False)"
         )
     near = near_splits(div, space, splits)
+    if div.wide:
+        return _rounded_across(div, space, near)
     if not near:
         if splits and any(s.raw_threshold is None for s in splits):
             return (
@@ -139,4 +142,26 @@ def explain(div: Divergence, space: Space, splits: list[TreeSplit], target: Targ
         f"Sub/Div run at every opset; {double_tree}); or cast the data to float32 before fitting the "
         "preprocessing, which narrows the window but closes it only when the preprocessing's constants are "
         "exact in float32; or remove large offsets from the features upstream"
+    )
+
+
+def _rounded_across(div: Divergence, space: Space, near: list[TreeSplit]) -> str:
+    """A float64 value the file's narrow input rounds across a split (the float64_splits phase)."""
+    import numpy as np
+
+    assert div.feature is not None
+    value = float(div.x[div.feature])
+    dtype = space.feeds[space.features[div.feature][0]].dtype
+    rounded = float(np.asarray(value).astype(dtype))
+    split = ""
+    if near:
+        s = min(near, key=lambda n: abs(value - float(n.raw_threshold)))  # type: ignore[arg-type]
+        split = f" next to the split '{s.describe()}' of node {s.node!r}"
+    return (
+        f"float64 value rounded across a split: {space.feature_name(div.feature)}={value!r}{split} is read by the "
+        f"file's {dtype} input as {rounded!r}, which falls on the other side of the split than the model's float64 "
+        "threshold puts the value itself; the model compares the float64 value, so rows holding such values get "
+        "another answer from the file. Fix: convert with a float64 sample (the rows as the model was fitted on "
+        "them) so the file reads double (a SQL table's float columns hold double); or, if the rows are "
+        f"{dtype} where the file runs, validate with the rows as {dtype}, which is what both then see"
     )

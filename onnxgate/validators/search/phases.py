@@ -23,7 +23,15 @@ from onnxgate.validators.search.settings import (
 from onnxgate.validators.search.space import Space, index_array
 from onnxgate.validators.search.trees import TreeSplit
 
-__all__ = ["phase_boundaries", "phase_edges", "phase_hypothesis", "phase_tree_splits", "same_outputs"]
+__all__ = [
+    "float64_crossings",
+    "phase_boundaries",
+    "phase_edges",
+    "phase_float64_splits",
+    "phase_hypothesis",
+    "phase_tree_splits",
+    "same_outputs",
+]
 
 
 def _signature_of(outputs: list[Array] | None, i: int) -> Any:
@@ -189,6 +197,87 @@ def phase_tree_splits(searcher: Searcher, splits: list[TreeSplit], rng: Any) -> 
     # Every split once before any split twice: a forest has more splits than a budget has rows.
     brackets.sort(key=lambda item: item[0])  # type: ignore[arg-type,return-value]
     _bisect_in_chunks(searcher, [item[1:] for item in brackets], share="tree_splits")  # type: ignore[misc]
+
+
+def float64_crossings(threshold: float, mode: str, dtype: Any) -> list[list[float]]:
+    """The float64 values either side of where the file's ``dtype`` input (float32, float16) rounds across
+    ``threshold`` (a split compared in the graph's precision): the file answers each side as the rounded value
+    does, a float64 model by the value itself, so when its own threshold lies elsewhere than that rounding
+    point one of the two values diverges. In priority order: the pair at the point the split's ``mode`` jumps,
+    then the pairs at the rounding points of the neighbouring narrow values."""
+    import numpy as np
+
+    narrow = np.dtype(dtype).type
+    t = float(threshold)
+    if not math.isfinite(t):
+        return []
+    with np.errstate(over="ignore"):
+        near = narrow(t)
+    if not np.isfinite(near):
+        return []
+    down, up = narrow(-np.inf), narrow(np.inf)
+    # the file's branch changes between the largest narrow value that goes left and the next one up:
+    # x <= t (and x > t) between the largest narrow value <= t and the next; x < t between the largest < t and the next
+    last = near if float(near) <= t else np.nextafter(near, down)
+    if mode in ("BRANCH_LT", "BRANCH_GTE") and float(last) >= t:
+        last = np.nextafter(last, down)
+    points: list[float] = []
+    for lower in (last, np.nextafter(last, down), np.nextafter(last, up)):
+        upper = np.nextafter(lower, up)
+        if np.isfinite(lower) and np.isfinite(upper):
+            points.append((float(lower) + float(upper)) / 2)  # exact: a narrow float has at most 24 bits
+    return [[float(np.nextafter(m, -np.inf)), float(np.nextafter(m, np.inf))] for m in points]
+
+
+def phase_float64_splits(searcher: Searcher, splits: list[TreeSplit], rng: Any) -> str | None:
+    """For a native reference given the user's float64 values while the file reads float32 (a float64 model
+    converted with a float32 sample, a SQL target's real columns): rows whose value on one feature is a
+    float64 value next to where the file's input rounds across a split threshold (:func:`float64_crossings`),
+    given to the reference as float64 and to the file rounded. The other phases try values the file's input
+    holds, on which the two agree; the user's float64 rows flip the file's branch on exactly such values.
+    Returns why nothing was tried, or None."""
+    import numpy as np
+
+    sp = searcher.space
+    col_of = {(name, col): j for j, (name, col) in enumerate(sp.features)}
+    mapped = [s for s in splits if s.raw_threshold is not None and (s.input, s.column) in col_of
+              and sp.float32[col_of[(s.input, s.column)]]]  # type: ignore[index]
+    if not mapped:
+        return "no tree split on a float32 input was read from the graph"
+    if sp.n_rows == 0:
+        return None
+    pool = rng.permutation(sp.n_rows)[: min(sp.n_rows, 2000)]
+    reach = _reach(mapped, sp, pool)
+    candidates: list[tuple[int, int, int, int, float]] = []  # (priority, order, base row, feature, value)
+    seen: set[tuple[int, float]] = set()
+    for s in mapped:
+        j = col_of[(s.input, s.column)]  # type: ignore[index]
+        t = float(s.raw_threshold)  # type: ignore[arg-type]
+        if (j, t) in seen:
+            continue
+        seen.add((j, t))
+        pairs = float64_crossings(t, s.mode, sp.feeds[sp.features[j][0]].dtype)
+        mask = reach.get((s.node, s.tree_id, s.node_id))
+        if mask is not None and mask.any():
+            rows = pool[mask]
+        else:
+            rows = pool[np.argsort(np.abs(sp.X[pool, j] - t))]
+        for k, b in enumerate(rows[:SPLIT_BASE_ROWS]):
+            for tier, pair in enumerate(pairs):
+                candidates += [(tier * SPLIT_BASE_ROWS + k, len(candidates), int(b), j, v) for v in pair]
+    # every split's own rounding point in one row first, then more rows, then the neighbouring rounding points
+    candidates.sort(key=lambda c: (c[0], c[1]))
+    chunk = 256
+    for i in range(0, len(candidates), chunk):
+        if searcher.exhausted():
+            return None
+        part = candidates[i : i + chunk]
+        base = index_array([c[2] for c in part])
+        feat = index_array([c[3] for c in part])
+        block = sp.X[base].copy()
+        block[np.arange(len(part)), feat] = [c[4] for c in part]
+        searcher.evaluate(block, base, feature=feat, wide=True)
+    return None
 
 
 def _bisect_in_chunks(searcher: Searcher, brackets: list[tuple[int, int, float, float]], share: str) -> None:

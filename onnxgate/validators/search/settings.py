@@ -30,7 +30,8 @@ CHECK_NAME = "search_divergences"
 #: Rows tried when a caller asks for a search without a budget.
 DEFAULT_BUDGET = 2000
 #: Share of the budget each phase may spend before the next one starts; unspent rows roll over.
-PHASE_SHARES: Mapping[str, float] = {"tree_splits": 0.35, "edges": 0.15, "boundaries": 0.6, "hypothesis": 1.0}
+PHASE_SHARES: Mapping[str, float] = {"float64_splits": 0.15, "tree_splits": 0.35, "edges": 0.15, "boundaries": 0.6,
+                                     "hypothesis": 1.0}
 #: Hypothesis evaluates one row per example (milliseconds each, plus its own overhead): cap it, and
 #: give the rest of the budget to the batched boundary search.
 HYPOTHESIS_MAX_EXAMPLES = 200

@@ -39,7 +39,10 @@ class Space:
             return name
         return f"{name}[{col}]"
 
-    def build(self, Xc: Array, base: Array) -> dict[str, Array]:
+    def build(self, Xc: Array, base: Array, *, wide: bool = False) -> dict[str, Array]:
+        """Feeds of the rows in the file's input types; ``wide``: float32 and float16 inputs kept float64, as a
+        native reference is given the user's float64 values
+        (:func:`onnxgate.validators.parity.users_values_signature`)."""
         import numpy as np
 
         out: dict[str, Array] = {}
@@ -57,6 +60,8 @@ class Space:
             if dtype.kind in "iu":
                 info = np.iinfo(dtype)
                 block = np.clip(np.rint(np.nan_to_num(block, nan=0.0)), info.min, info.max)
+            elif wide and dtype.kind == "f":
+                dtype = np.dtype(np.float64)
             with np.errstate(over="ignore", invalid="ignore"):
                 out[name] = np.ascontiguousarray(block.reshape((len(Xc), *shape)).astype(dtype))
         return out
@@ -73,10 +78,11 @@ class Space:
         with np.errstate(over="ignore"):
             return np.asarray(values, dtype=np.float64).astype(dtype).astype(np.float64)
 
-    def row_dict(self, x: Array, base: int) -> dict[str, Any]:
-        """A readable row: one entry per feature (and non-numeric inputs from the base row)."""
+    def row_dict(self, x: Array, base: int, *, wide: bool = False) -> dict[str, Any]:
+        """A readable row: one entry per feature (and non-numeric inputs from the base row); ``wide``: float
+        inputs as float64 (the values the reference was given)."""
         row: dict[str, Any] = {}
-        feeds = self.build(x.reshape(1, -1), index_array([base]))
+        feeds = self.build(x.reshape(1, -1), index_array([base]), wide=wide)
         for spec in self.signature.inputs:
             value = feeds[spec.name][0]
             if spec.name in self.row_shapes:
