@@ -279,6 +279,14 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
                 input=spec.name,
             )
         return array
+    if spec.missing is not None and dtype.kind in "iu" and array.dtype.kind in "fO":
+        # a missing category (None, NaN, pandas' NA) as the integer the model reads as none of its categories
+        na = pd_na()
+        gone = np.fromiter((v is None or v is na or (isinstance(v, float) and v != v) for v in array.ravel()),
+                           bool, array.size).reshape(array.shape)
+        if gone.any():
+            array = array.copy()
+            array[gone] = int(spec.missing)
     # numpy would cast dates silently to nanosecond counts; whether the model was fitted on those only the
     # user knows, so they cast them. Booleans feeding a number input are read as 0/1, as scikit-learn,
     # XGBoost and LightGBM read a boolean column for a number feature (and as onnxgate's SQL adaptation

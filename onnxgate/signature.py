@@ -100,8 +100,10 @@ class TensorSpec:
         For a text input the model reads a missing value in (a HistGradientBoosting category column): the
         text a missing value (None, NaN, null) is fed as, one that is none of the model's categories; for a
         text column a SimpleImputer fills first, the text it fills in; for a text column a OneHotEncoder learnt
-        a missing category in, the text written in that category's place (:data:`MISSING_TEXT_METADATA_KEY`).
-        None for every other input: there a missing text is refused.
+        a missing category in, the text written in that category's place; for an int64 input that reads a
+        LightGBM category column, the decimal text of an integer that is none of its categories, fed for a
+        missing value (:data:`MISSING_TEXT_METADATA_KEY`). None for every other input: there a missing text
+        (or, for an integer input, any missing value) is refused.
     missing_only : str or None
         ``"nan"``: only a float NaN is such a missing value in data (a SimpleImputer's ``missing_values=np.nan``
         leaves None as it is, a category it did not see); ``"none"``: only None (an encoder that learnt None,
@@ -267,7 +269,7 @@ class Signature:
         if missing:
             inputs = tuple(dataclasses.replace(s, missing=missing[s.name][0], missing_only=missing[s.name][1])
                            if s.name in missing
-                           and s.elem_type == "string" else s for s in inputs)
+                           and s.elem_type in ("string", "int64") else s for s in inputs)
         codes = _category_codes(proto)
         if codes:
             inputs = tuple(dataclasses.replace(s, codes=codes[s.name]) if s.name in codes else s for s in inputs)

@@ -224,18 +224,29 @@ def lightgbm_categories(model: Any) -> list[list[Any]]:
 
 def category_kind(values: Sequence[Any]) -> str | None:
     """The ONNX element type that holds ``values`` (a column's categories) exactly: ``"string"``
-    when all are text, ``"int64"`` when all are integers; None otherwise (floats, booleans, dates,
-    a mix), which a ``LabelEncoder`` key cannot hold without rounding or a format choice."""
+    when all are text, ``"int64"`` when all are integers, or whole floats (pandas makes the categories
+    of an integer column holding a missing value floats: 0.0, 1.0, 2.0, 5.0); None otherwise (other
+    floats, booleans, dates, a mix), which a ``LabelEncoder`` key cannot hold without rounding or a
+    format choice."""
+    import math
     import numbers
 
     import numpy as np
 
     if values and all(isinstance(v, str) for v in values):
         return "string"
-    if values and all(isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, (bool, np.bool_))
+    if values and all((isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, (bool, np.bool_)))
+                      or (isinstance(v, (float, np.floating)) and math.isfinite(v) and float(v).is_integer())
                       for v in values):
         return "int64" if all(-(2**63) <= int(v) < 2**63 for v in values) else None
     return None
+
+
+def integer_outside(categories: Sequence[Any]) -> int:
+    """An integer that is none of ``categories``, to feed a missing value as
+    (:attr:`onnxgate.signature.TensorSpec.missing`): -1, or the one below the smallest category."""
+    known = {int(v) for v in categories}
+    return -1 if -1 not in known else min(known) - 1
 
 
 def category_assignments(kinds: Sequence[str], types: Sequence[str]) -> list[list[int]]:
@@ -353,11 +364,11 @@ def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tup
     names are recorded by ``convert`` (:class:`onnxgate.columns.ColumnMap`), so data is fed by name.
 
     A ``categories`` column is typed by its categories (:func:`category_kind`) and read through a
-    ``LabelEncoder`` from each training category to its code (a float), NaN for any other value. A text
-    one records the text a missing value is fed as, one that is none of its categories (``""`` unless it is
-    one; :attr:`onnxgate.signature.TensorSpec.missing`): LightGBM scores a missing category as it scores an
-    unknown one (both are no code), and the file's text input cannot hold None or NaN (a category column with
-    gaps, the training frame itself, was refused)."""
+    ``LabelEncoder`` from each training category to its code (a float), NaN for any other value. Each
+    records the value a missing one is fed as, one that is none of its categories (text: ``""`` unless it is
+    one; integers: :func:`integer_outside`; :attr:`onnxgate.signature.TensorSpec.missing`): LightGBM scores
+    a missing category as it scores an unknown one (both are no code), and the file's text and int64 inputs
+    cannot hold None or NaN (a category column with gaps, the training frame itself, was refused)."""
     import json
 
     from onnx import TensorProto, helper
@@ -383,8 +394,7 @@ def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tup
             continue
         values = list(categories[label])
         kind = category_kind(values)
-        if kind == "string":
-            missing[name] = text_outside(values)
+        missing[name] = text_outside(values) if kind == "string" else str(integer_outside(values))
         codes = unique_name(f"{name}_codes", taken)
         read_instead(graph, name, codes)
         keys: dict[str, Any] = ({"keys_strings": [str(v) for v in values]} if kind == "string"

@@ -1304,9 +1304,10 @@ def register_ordinal_encoder() -> None:
     finds it unknown (0.1 + 0.2 beside the category 0.3: 199 of 200 labels of a categorical
     HistGradientBoosting model off, validate passed; helper-126), and categories that differ beyond float32's
     precision (ids 100000001..100000004) shared one code. A double input with number categories is compared
-    in double here (:func:`_double_ordinal`); anything else goes to skl2onnx's converter."""
+    in double here (:func:`_double_ordinal`), and text columns whose NaN category is written as a text
+    (:func:`_text_ordinal`); anything else goes to skl2onnx's converter."""
     import numpy as np
-    from skl2onnx.common.data_types import DoubleTensorType
+    from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
 
     original = _replaceable("SklearnOrdinalEncoder", "_onnxgate_double")
     if original is None:
@@ -1318,6 +1319,11 @@ def register_ordinal_encoder() -> None:
                 and all(np.asarray(c).dtype.kind in "iuf" for c in encoder.categories_)
                 and not _infrequent(encoder) and container.target_opset >= 11):
             _double_ordinal(scope, operator, container)
+            return
+        missing = getattr(encoder, "_missing_indices", None) or {}
+        if (all(isinstance(v.type, StringTensorType) for v in operator.inputs)
+                and any(isinstance(encoder.categories_[i][j], str) for i, j in missing.items())):
+            _text_ordinal(scope, operator, container)
             return
         original(scope, operator, container)
 
@@ -1349,6 +1355,39 @@ def _double_ordinal(scope: Any, operator: Any, container: Any) -> None:
             code = w.node("Where", w.node("IsNaN", value), w.const(float(encoder.encoded_missing_value)), code)
         columns.append(code)
     joined = w.node("Concat", *columns, axis=1) if len(columns) > 1 else columns[0]
+    declared = operator.outputs[0].type.to_onnx_type().tensor_type.elem_type
+    w.node("Cast", joined, out=operator.outputs[0].full_name, to=declared)
+
+
+def _text_ordinal(scope: Any, operator: Any, container: Any) -> None:
+    """An OrdinalEncoder over text columns whose NaN category is written as a text no data holds
+    (:func:`~onnxgate.converters._sklearn_models.encoded_missing_categories`; scikit-learn's
+    ``_missing_indices`` still point at it): a ``LabelEncoder`` per column maps each category to its position,
+    that text to ``encoded_missing_value`` and any other text to ``unknown_value`` (-1 for
+    ``handle_unknown="error"``, where scikit-learn raises), as floats: the default ``encoded_missing_value``
+    is NaN, which skl2onnx's int64 codes cannot hold (it gave the missing category its position)."""
+    import numpy as np
+
+    from onnxgate.converters._sklearn_extra import GraphWriter
+
+    encoder = operator.raw_operator
+    w = GraphWriter(scope, container, np.float32)
+    unknown = encoder.unknown_value if encoder.handle_unknown == "use_encoded_value" else -1
+    codes, j = [], 0
+    for variable in operator.inputs:
+        width = variable.get_second_dimension() or 1
+        for k in range(width):
+            text = variable.onnx_name if width == 1 else w.node("Gather", variable.onnx_name,
+                                                                  w.const([k], np.int64), axis=1)
+            categories = encoder.categories_[j]
+            values = np.arange(len(categories), dtype=np.float32)
+            if j in encoder._missing_indices:
+                values[encoder._missing_indices[j]] = encoder.encoded_missing_value
+            codes.append(w.node("LabelEncoder", text, op_domain="ai.onnx.ml", op_version=2,
+                                keys_strings=[str(c) for c in categories], values_floats=values.tolist(),
+                                default_float=float(unknown)))
+            j += 1
+    joined = w.node("Concat", *codes, axis=1) if len(codes) > 1 else codes[0]
     declared = operator.outputs[0].type.to_onnx_type().tensor_type.elem_type
     w.node("Cast", joined, out=operator.outputs[0].full_name, to=declared)
 

@@ -192,20 +192,22 @@ def column_readers(model: Any) -> list[tuple[Any, list[Any]]]:
     return parts
 
 
-#: The text a missing category is fed as to a one-hot encoder that learnt it (NUL characters: no real text).
+#: The text a missing category is fed as to an encoder that learnt it (NUL characters: no real text).
 MISSING_CATEGORY_TEXT = "\x00missing"
 
 
 def encoded_missing_categories(model: Any, options: dict[Any, Any]
                                ) -> tuple[Any, dict[Any, Any], dict[str, dict[str, str]]]:
-    """For a model whose ``OneHotEncoder`` reads text columns of its input (:func:`column_readers`) and learnt
-    a missing value, None or NaN, as a category of its own: a copy of the model whose encoder holds, in that
-    category's place, a text that is none of the column's categories (:data:`MISSING_CATEGORY_TEXT`), the
-    options keyed by the copy's estimators, and column -> ``{"text": that text, "only": "none" or "nan"}``,
-    the missing value it is fed for. scikit-learn tells None from NaN: the other is an unknown category. An
-    ONNX text input holds no missing value, so such a model was refused (a text column with gaps, one-hot
-    encoded, is how most tabular pipelines start). The user's model is never changed; anything else is
-    returned as it is."""
+    """For a model whose ``OneHotEncoder`` or ``OrdinalEncoder`` reads text columns of its input
+    (:func:`column_readers`) and learnt a missing value, None or NaN, as a category of its own: a copy of the
+    model whose encoder holds, in that category's place, a text that is none of the column's categories
+    (:data:`MISSING_CATEGORY_TEXT`), the options keyed by the copy's estimators, and column -> ``{"text": that
+    text, "only": "none" or "nan"}``, the missing value it is fed for. scikit-learn tells None from NaN: the
+    other is an unknown category. An ONNX text input holds no missing value, so such a model was refused (a
+    text column with gaps, one-hot or ordinal encoded, is how most tabular pipelines start). An
+    OrdinalEncoder's NaN category stays in its ``_missing_indices``: it encodes as ``encoded_missing_value``
+    (:func:`~onnxgate.converters._skl2onnx_fixes.register_ordinal_encoder`), None as its position, as in
+    scikit-learn. The user's model is never changed; anything else is returned as it is."""
 
     import numpy as np
 
@@ -214,8 +216,10 @@ def encoded_missing_categories(model: Any, options: dict[Any, Any]
     todo = []
     for step, columns in parts:
         categories = getattr(step, "categories_", None)
-        if type(step).__name__ != "OneHotEncoder" or not isinstance(categories, list) \
-                or len(categories) != len(columns):
+        # an OrdinalEncoder's infrequent group: skl2onnx maps codes to it, and would give the missing one a code
+        if type(step).__name__ not in ("OneHotEncoder", "OrdinalEncoder") or not isinstance(categories, list) \
+                or len(categories) != len(columns) \
+                or (type(step).__name__ == "OrdinalEncoder" and getattr(step, "_infrequent_enabled", False)):
             continue
         for i, (column, values) in enumerate(zip(columns, categories)):
             text = {v for v in values if isinstance(v, str)}

@@ -328,6 +328,16 @@ def objective_of(model: Any) -> str:
     return str(text).split(" ")[0]
 
 
+def _integer_column(column: Any, float_categories: bool) -> bool:
+    """True for a float column that may hold integer categories: whole numbers, with a NaN among them or
+    for a model whose categories are whole floats (pandas' for an integer column with a missing value)."""
+    import numpy as np
+
+    values = np.asarray(column, dtype=np.float64)
+    known = values[~np.isnan(values)]
+    return (float_categories or len(known) < len(values)) and bool(np.all(np.floor(known) == known))
+
+
 def _category_kinds(model: Any) -> list[str]:
     """Each training category list's ONNX type (:func:`category_kind`); a list that has none is refused."""
     categories = lightgbm_categories(model)
@@ -452,6 +462,7 @@ class LightGBMConverter(BoostingConverter):
         kinds = _category_kinds(model)
         labels = [str(c) for c in sample.columns]
         given = [i for i, c in enumerate(sample.columns) if isinstance(sample[c].dtype, pd.CategoricalDtype)]
+        floats = any(isinstance(v, (float, np.floating)) for values in categories for v in values)
         types = []
         for i, c in enumerate(sample.columns):
             dtype = np.asarray(sample[c]).dtype
@@ -459,6 +470,11 @@ class LightGBMConverter(BoostingConverter):
                 types.append(category_kind(list(sample[c].dtype.categories)) or "string")
             elif dtype.kind not in "fiub":
                 types.append("string")
+            elif dtype.kind == "f" and _integer_column(sample[c], floats):
+                # an integer category column with a missing value, read from a file: float64 (0.0, 1.0, NaN),
+                # which must stay a candidate, or a plain int64 column beside it was taken for it (validate
+                # passed: the reference is rebuilt the same way)
+                types.append("int64")
             else:
                 types.append(helper.tensor_dtype_to_np_dtype(column_type(dtype)).name)
         # a file can keep some category dtypes and not others (Parquet drops an integer one): the

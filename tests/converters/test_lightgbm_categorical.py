@@ -132,10 +132,14 @@ def test_unseen_and_missing_categories_score_as_lightgbm_scores_them(fitted: dic
     assert og.validate(conv, reference=model, data=holes).passed
     np.testing.assert_allclose(_onnx(conv, holes), _lightgbm(model, holes), rtol=1e-4, atol=1e-4)
     assert np.abs(_lightgbm(model, holes) - expected).max() > 1e-3  # the gaps matter
+    # an integer category's missing value is fed as an integer outside the categories, recorded in the file:
+    # the frame with gaps was refused ("input 'grade' is int64; fill or drop them first")
+    assert conv.signature.input("grade").missing == "-1"
     grade_holes = frame.copy()
-    grade_holes.loc[grade_holes.index[::5], "grade"] = np.nan  # an int64 input holds no missing value
-    with pytest.raises(og.InvalidDataError, match="grade"):
-        og.validate(conv, reference=model, data=grade_holes)
+    grade_holes.loc[grade_holes.index[::5], "grade"] = np.nan
+    assert og.validate(conv, reference=model, data=grade_holes).passed
+    np.testing.assert_allclose(_onnx(conv, grade_holes), _lightgbm(model, grade_holes), rtol=1e-4, atol=1e-4)
+    assert np.abs(_lightgbm(model, grade_holes) - expected).max() > 1e-3  # the gaps matter
 
 
 def test_a_label_encoder_with_its_keys_out_of_order_fails_parity(fitted: dict[str, Any]) -> None:
@@ -221,6 +225,53 @@ def test_category_columns_that_cannot_be_told_from_the_input_types_are_refused(h
     refit = (lightgbm.LGBMRegressor(**PARAMS).fit(fixed, y) if how == "ordered"
              else lightgbm.LGBMRegressor(**PARAMS).fit(fixed, y, categorical_feature=["band", "visits"]))
     assert og.validate(og.convert(refit, fixed.head()), reference=refit, data=fixed).passed
+
+
+@pytest.mark.parametrize("dtype", ["float64", "Int64"])
+def test_an_integer_category_column_with_missing_values_scores_as_lightgbm_scores_it(
+        dtype: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An integer column holding a missing value is float64 (or pandas' Int64) in pandas, so its category
+    dtype's categories are 7.0, 14.0, ... (or Int64 ones): onnxgate refused the first model ("neither all
+    text nor all integers"), and the training frame of both (an int64 input holds no missing value). The
+    whole-number categories are integers (an int64 input); a missing value is fed as an integer none of
+    them, which LightGBM scores as it scores a missing one, as it does a value in a gap between the
+    categories (8) or outside them."""
+    from onnxgate.cli import main
+
+    frame, y = _frame("wine")
+    rng = np.random.default_rng(0)
+    # the class, as grades with gaps between them, often wrong, so the trees split on it among the others
+    grade = pd.Series(np.where(rng.random(len(y)) < 0.7, np.array([7.0, 14.0, 42.0])[y], 21.0))
+    grade[::6] = np.nan
+    frame["grade"] = (grade if dtype == "float64" else grade.astype("Int64")).astype("category")
+    model = lightgbm.LGBMClassifier(**PARAMS).fit(frame, y)
+    assert _categorical_splits(model) > 0
+    conv = og.convert(model, frame.head(20))
+    assert conv.signature.input("grade").elem_type == "int64"
+    expected = _lightgbm(model, frame)
+    np.testing.assert_allclose(_onnx(conv, frame), expected, rtol=1e-4, atol=1e-4)
+    assert og.validate(conv, reference=model, data=frame).passed
+    missing = _lightgbm(model, _with(frame, grade=np.nan))
+    assert np.abs(missing - expected).max() > 1e-3  # the column matters: a wrong code would show
+    for value in (8, 0, -1, 100, 2**40):  # in a gap, below, a negative one, above, past int32
+        np.testing.assert_allclose(_onnx(conv, frame.assign(grade=[value] * len(frame))), missing,
+                                   rtol=1e-4, atol=1e-4)
+    # a CSV reads the column as float64 (NaN, 14.0): beside the int32 column read as int64, which of the two
+    # LightGBM coded cannot be told (that int64 column was taken for it, and validate passed)
+    monkeypatch.chdir(tmp_path)
+    frame.to_csv("both.csv", index=False)
+    with pytest.raises(og.InvalidDataError, match="cannot be told from their types"):
+        og.convert(model, pd.read_csv("both.csv").head(20))
+    # the command line, without that column
+    frame = frame.drop(columns="visits")
+    model = lightgbm.LGBMClassifier(**PARAMS).fit(frame, y)
+    frame.to_csv("rows.csv", index=False)
+    frame.head(20).to_csv("sample.csv", index=False)
+    import joblib
+
+    joblib.dump(model, "model.pkl")
+    assert main(["convert", "model.pkl", "--trust-pickle", "--sample", "sample.csv", "-o", "model.onnx"]) == 0
+    assert main(["validate", "model.onnx", "--trust-pickle", "--reference", "model.pkl", "--data", "rows.csv"]) == 0
 
 
 def test_categories_that_are_neither_text_nor_integers_are_refused() -> None:

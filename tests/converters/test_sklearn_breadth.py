@@ -1231,7 +1231,7 @@ def test_a_missing_text_a_one_hot_encoder_learnt_is_fed_as_its_category(missing:
     from sklearn.datasets import load_wine
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+    from sklearn.preprocessing import OneHotEncoder
 
     X, y = load_wine(return_X_y=True, as_frame=True)
     X = X.iloc[:, :3].copy()
@@ -1262,10 +1262,58 @@ def test_a_missing_text_a_one_hot_encoder_learnt_is_fed_as_its_category(missing:
                                      dtype=object))
     with pytest.raises(og.InvalidDataError, match="missing or non-text value"):
         as_feeds(other, conv.signature)
-    # an OrdinalEncoder's missing category is its encoded_missing_value, not a code: still refused
-    with pytest.raises(og.UnsupportedModelError, match=r"OrdinalEncoder learnt missing values of text column "
-                                                         r"'color' as a category.*fillna\('missing'\)"):
-        og.convert(fit(OrdinalEncoder(encoded_missing_value=-1)), X.head(20))
+
+
+@pytest.mark.parametrize("missing", [np.nan, None], ids=["nan", "none"])
+@pytest.mark.parametrize("options", [{}, {"encoded_missing_value": -1},
+                                     {"handle_unknown": "use_encoded_value", "unknown_value": -2}],
+                         ids=["nan-code", "code--1", "unknown--2"])
+def test_a_missing_text_an_ordinal_encoder_learnt_encodes_as_scikit_learn_encodes_it(
+        missing: Any, options: dict[str, Any], tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # refused as the OneHotEncoder was ("learnt missing values of text column 'color' as a category"). The
+    # category is written as a text no data holds, as the OneHotEncoder's; a learnt NaN encodes as
+    # encoded_missing_value, which skl2onnx gave the category's position (3, not NaN or -1), and a learnt None
+    # is a category as any other, as in scikit-learn
+    import joblib
+    import onnxruntime as ort
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.datasets import load_wine
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    from onnxgate.cli import main
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    X = X.iloc[:, :3].copy()
+    color = np.array(["red", "white", "rose"], dtype=object)[y]
+    color[::7] = missing
+    X["color"] = pd.Series(color, dtype=object)
+    encoder = OrdinalEncoder(**options).fit(X[["color"]])
+    conv = og.convert(encoder, X[["color"]].head(20))
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = session.run(None, as_feeds(X[["color"]], conv.signature))[0]
+    want = encoder.transform(X[["color"]])
+    assert np.isnan(want).any() == (missing is not None and "encoded_missing_value" not in options)  # its default
+    np.testing.assert_array_equal(got, want)  # 26 rows take the missing category's code
+    if "unknown_value" in options:
+        unseen = pd.DataFrame({"color": pd.Series(["blue", "red"], dtype=object)})
+        np.testing.assert_array_equal(session.run(None, as_feeds(unseen, conv.signature))[0], encoder.transform(unseen))
+    assert og.validate(conv, reference=encoder, data=X[["color"]]).passed
+    model = make_pipeline(make_column_transformer((OrdinalEncoder(**options), ["color"]), remainder="passthrough"),
+                          HistGradientBoostingClassifier(max_iter=10, random_state=0)).fit(X, y)
+    conv = og.convert(model, X.head(20))
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    np.testing.assert_array_equal(session.run(None, as_feeds(X, conv.signature))[0], model.predict(X))
+    assert og.validate(conv, reference=model, data=X).passed
+    if missing is not None:  # the command line: a CSV's empty cell is NaN
+        monkeypatch.chdir(tmp_path)
+        joblib.dump(model, "model.pkl")
+        X.to_csv("rows.csv", index=False)
+        X.head(20).to_csv("sample.csv", index=False)
+        assert main(["convert", "model.pkl", "--trust-pickle", "--sample", "sample.csv", "-o", "model.onnx"]) == 0
+        assert main(["validate", "model.onnx", "--trust-pickle", "--reference", "model.pkl", "--data", "rows.csv"]) == 0
 
 
 def test_the_evidence_shows_a_missing_category_as_the_missing_value_the_user_had() -> None:
