@@ -169,3 +169,35 @@ def test_a_missing_category_is_scored_as_missing_in_every_path(tmp_path: Path) -
     status, body = module.score(request)
     assert status == 200, body
     assert np.abs(np.asarray(body["probabilities"]) - want[:3]).max() < 1e-5
+
+
+def test_a_null_integer_category_is_scored_as_lightgbm_scores_a_missing_one(tmp_path: Path) -> None:
+    # validate and score fed a missing grade as the integer none of the categories, but the service refused the
+    # JSON null ("expected int64 values"): the same row scored in one path and not in the other
+    lightgbm = pytest.importorskip("lightgbm")
+    pytest.importorskip("onnxmltools")
+    from sklearn.datasets import load_wine
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    frame = X[["alcohol", "hue"]].copy()
+    grade = pd.Series(np.where(np.random.default_rng(0).random(len(y)) < 0.7, np.array([7.0, 14.0, 42.0])[y], 21.0))
+    grade[::6] = np.nan
+    frame["grade"] = grade.astype("category")
+    model = lightgbm.LGBMClassifier(n_estimators=8, min_child_samples=3, min_data_per_group=2, cat_smooth=1,
+                                    verbose=-1, n_jobs=1).fit(frame, y)
+    conv = og.convert(model, frame.head(20))
+    assert conv.signature.input("grade").missing is not None
+    folder = og.package(conv, target="container", out=tmp_path / "p")
+    module = load_score(folder, "missing_grade")
+    module.init()
+    rows = frame.iloc[[0, 6, 12]]  # rows 0, 6 and 12 have no grade
+    request = {"data": [{"alcohol": float(r.alcohol), "hue": float(r.hue), "grade": None} for r in rows.itertuples()]}
+    status, body = module.score(request)
+    assert status == 200, body
+    np.testing.assert_allclose(np.asarray(body["probabilities"]), model.predict_proba(rows), atol=1e-4)
+    known = {"data": [{"alcohol": 13.0, "hue": 1.0, "grade": 14}]}
+    status, body = module.score(known)
+    assert status == 200, body
+    one = pd.DataFrame({"alcohol": [13.0], "hue": [1.0],
+                        "grade": pd.Categorical([14.0], frame["grade"].cat.categories)})
+    np.testing.assert_allclose(np.asarray(body["probabilities"]), model.predict_proba(one), atol=1e-4)

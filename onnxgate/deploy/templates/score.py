@@ -653,6 +653,10 @@ def _array(spec: dict[str, Any], value: Any, maybe_bools: bool = True, numbers_o
         fast = _rows_of_numbers(spec, value)
         if fast is not None:
             return check_array(spec, fast)
+    if elem == "int64" and spec.get("missing") is not None:
+        # an integer category column the model reads a missing value in (LightGBM): null as the integer none of
+        # its categories that onnxgate validate and score feed for it
+        value = _nulls_as(value, int(spec["missing"]))
     try:
         arr = np.asarray(value)
     except OverflowError:
@@ -672,6 +676,13 @@ def _array(spec: dict[str, Any], value: Any, maybe_bools: bool = True, numbers_o
     if arr.dtype.kind == "O":
         arr = nulls_as_nan(spec, value, arr)
     return check_array(spec, as_integers(spec, arr, value))
+
+
+def _nulls_as(value: Any, missing: int) -> Any:
+    """``value``, nested lists of the JSON, with each null replaced by ``missing``."""
+    if type(value) is list:
+        return [_nulls_as(item, missing) for item in value]
+    return missing if value is None else value
 
 
 def nulls_as_nan(spec: dict[str, Any], value: Any, arr: np.ndarray) -> np.ndarray:
