@@ -115,9 +115,9 @@ class BoostingConverter(Converter):
                     "lightgbm": "LightGBM reads text only as a pandas category column, and the model was "
                                 f"fitted on {len(lightgbm_categories(model))} of them (booster.pandas_categorical). "
                                 "Pass a sample with the columns and dtypes the model was fitted on (X.head())",
-                    "catboost": "CatBoost documents its ONNX export for models without categorical or text "
-                                "features only (it writes a file for one, whose encoding of those features it "
-                                "does not document). Encode them as numbers before training",
+                    "catboost": "the model reads no categorical features (cat_features), and CatBoost reads text "
+                                "only as categorical or text features. Pass a sample with the columns and dtypes "
+                                "the model was fitted on (X.head())",
                     # XGBoost's own category route (enable_categorical on pandas categories): its trees split on
                     # the category codes, which the file takes (helper-116)
                     "xgboost": "the file reads a category feature as its code (the column's .cat.codes, a float). "
@@ -677,8 +677,10 @@ def catboost_onnx(model: Any) -> onnx.ModelProto:
         return convert_to_onnx_object(model)
     except Exception as err:
         reason = first_line(err)
-        hint = (" CatBoost exports models without categorical or text features only; encode those as numbers "
-                "before training." if any(word in reason.lower() for word in ("categ", "text", "feature")) else "")
+        hint = (" CatBoost exports models without categorical or text features only: onnxgate converts categorical "
+                "ones itself from a DataFrame sample of the training columns (convert(model, X_train)); encode text "
+                "features as numbers before training."
+                if any(word in reason.lower() for word in ("categ", "text", "feature")) else "")
         raise UnsupportedModelError(f"CatBoost's ONNX export refused {type(model).__name__}: {reason}.{hint}",
                                     framework="catboost") from None
 

@@ -4,8 +4,15 @@ Policy:
 
 * ``CatBoostClassifier``, ``CatBoostRegressor`` and the core ``CatBoost`` class (classification
   losses ``Logloss``/``CrossEntropy``/``MultiClass``, or a single-output regression loss; losses
-  whose export does not reproduce CatBoost's predictions are refused by name). Numeric features only:
-  CatBoost exports no categorical or text features to ONNX, and its refusal is passed on.
+  whose export does not reproduce CatBoost's predictions are refused by name).
+* Categorical features (``cat_features``), which CatBoost's ONNX export refuses: the model is built from
+  CatBoost's JSON export (see the section below), from a DataFrame sample holding every category the trees
+  read (the training frame): one input per column, a categorical one of its values' type (string or int64)
+  mapped by LabelEncoders to its one-hot codes and one-feature CTR values (Borders, Buckets, Counter,
+  BinarizedTargetMeanValue), the oblivious trees as a TreeEnsembleRegressor of the raw values, then the
+  sigmoid or softmax and the label; an unseen category gets CatBoost's value for it. Refused by name: CTRs
+  over combinations of features (``max_ctr_complexity`` above 1), text and embedding features, a sample
+  lacking categories, an array sample. Text features: CatBoost's refusal is passed on.
 * One ``[N,k]`` float32 input named ``input``; a float64 sample keeps a float64 boundary with a Cast
   inside the graph; a model fitted on a DataFrame gets one ``[N,1]`` input per column from a
   DataFrame sample (as XGBoost).
@@ -21,12 +28,12 @@ Policy:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from onnxgate._graph import read_instead
-from onnxgate.converters._base import RawConversion, _in_output_order
+from onnxgate.converters._base import RawConversion, _in_output_order, first_line, sanitise_names
 from onnxgate.converters._boosting import (
     BoostingConverter,
     catboost_onnx,
@@ -35,7 +42,7 @@ from onnxgate.converters._boosting import (
     input_type,
 )
 from onnxgate.converters.xgboost import finish
-from onnxgate.errors import OpsetError, UnsupportedModelError
+from onnxgate.errors import InvalidDataError, OpsetError, UnsupportedModelError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -149,6 +156,8 @@ class CatBoostConverter(BoostingConverter):
         from onnxgate._onnx import ir_version_for_opset
 
         self.check_options(options, ("input_name",))
+        if cat_feature_indices(model):
+            return self.convert_categorical(model, sample, opset=opset, ml_opset=ml_opset, name=name, options=options)
         n_features = len(model.feature_names_) if getattr(model, "feature_names_", None) else None
         array = self.sample_array(model, sample, n_features)
         columns = self.frame_columns(model, sample)
@@ -167,6 +176,64 @@ class CatBoostConverter(BoostingConverter):
         _lower_ml_opset(proto, ml_opset, opset)
         proto.ir_version = max(int(proto.ir_version), ir_version_for_opset(opset))
         return finish(proto, opset, input_name, boundary, columns, "catboost")
+
+    def convert_categorical(self, model: Any, sample: Any, *, opset: int, ml_opset: int, name: str | None,
+                            options: Mapping[str, Any]) -> RawConversion:
+        """A model with categorical features, built from CatBoost's JSON export (:class:`_CategoricalModel`)."""
+        from onnxgate._data import is_dataframe
+        from onnxgate._onnx import ml_opset_for
+        from onnxgate.converters._boosting import CATEGORY_ML_OPSET
+
+        columns = self.frame_columns(model, sample)
+        if not is_dataframe(sample) or columns is None:
+            raise InvalidDataError(
+                f"{type(model).__name__} reads categorical features "
+                f"({[model.feature_names_[i] for i in cat_feature_indices(model)]}); onnxgate converts it from a "
+                "DataFrame sample holding every category the model was fitted on, one input per column. Fit the "
+                "model on a DataFrame and pass that frame as the sample (convert(model, X_train))"
+            )
+        if "input_name" in options:
+            raise UnsupportedModelError(
+                "option 'input_name' names the one [N,k] input of a numeric model; a model with categorical features "
+                "gets one input per DataFrame column, named after it. Leave the option out",
+                framework=self.framework,
+            )
+        if ml_opset < CATEGORY_ML_OPSET:
+            lowest = next((o for o in range(opset, self.MAX_OPSET + 1) if ml_opset_for(o) >= CATEGORY_ML_OPSET), None)
+            raise OpsetError(
+                f"categories are mapped to what CatBoost's trees read by ai.onnx.ml LabelEncoders with float values, "
+                f"which need ai.onnx.ml opset {CATEGORY_ML_OPSET}; this conversion is at ai.onnx.ml {ml_opset}"
+                + (f". Ask for opset {lowest} or higher" if lowest is not None else ""),
+                opset=opset,
+                framework=self.framework,
+            )
+        built = _CategoricalModel(model, sample, columns, self.framework)
+        classes = None
+        if self.is_classifier(model):
+            classes = getattr(model, "classes_", None)
+            if classes is None or len(classes) == 0:  # the core CatBoost class: the classes its JSON export names
+                names = built.json.get("model_info", {}).get("class_params", {}).get("class_names") or [0, 1]
+                classes = list(names)
+        return built.build(opset=opset, ml_opset=ml_opset, name=name, classes=classes)
+
+    def native_input(self, feeds: Mapping[str, np.ndarray], signature: Signature, model: Any = None) -> Any:
+        """As the other libraries; for a model with categorical features, a DataFrame of the training
+        columns, each categorical one holding its text or integers (CatBoost hashes their text)."""
+        positions = cat_feature_indices(model) if model is not None else []
+        names = list(getattr(model, "feature_names_", None) or [])
+        if not positions or len(names) != len(signature.inputs):
+            return super().native_input(feeds, signature, model)
+        import numpy as np
+        import pandas as pd
+
+        data = {}
+        for i, (name, column) in enumerate(zip(signature.input_names, names)):
+            values = np.asarray(feeds[name]).reshape(-1)
+            if i in positions and values.dtype.kind in "OSU":
+                values = np.asarray([v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values],
+                                    dtype=object)
+            data[column] = values
+        return pd.DataFrame(data)
 
     def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
         import numpy as np
@@ -304,3 +371,420 @@ def _scale_of(model: Any) -> float:
         return float(model.get_scale_and_bias()[0])
     except Exception:
         return 1.0
+
+
+# --- categorical features ----------------------------------------------------------------------------
+#
+# CatBoost's ONNX export refuses a model with categorical features ("Only numerical features are
+# supported", catboost/catboost#863). Such a model is built here from CatBoost's JSON export, which holds
+# what its own evaluator reads (model/static_ctr_provider.cpp, model/online_ctr.h):
+#
+# * a category's value becomes a 32-bit hash (CityHash of its text; an integer category as its decimal
+#   text); the JSON export lists the hash of each text of the pool it is given (``cat_features_hash``).
+#   The graph cannot hash, so the text of every category the model knows must be in the sample: a
+#   ``LabelEncoder`` per column maps each one to what the trees read.
+# * a one-hot split is ``hash == value``: the column's code (the position of the value among the
+#   column's one-hot values, -1 for any other text) compared with BRANCH_EQ.
+# * a CTR of one feature is a function of the category alone: the table ``ctr_data`` keyed by
+#   ``CalcHash(0, hash)`` gives the category's counts, and ``TModelCtr::Calc`` (float arithmetic)
+#   ``((good + prior_num) / (total + prior_denom) + shift) * scale``; a category the table does not hold
+#   gets ``Calc(0, 0)`` (``Calc(0, denominator)`` for Counter and FeatureFreq). The LabelEncoder writes
+#   that float, compared with the CTR's float borders as ``value > border``.
+# * a float feature's split is ``float32(x) > border``; NaN takes the true side when the feature's
+#   ``nan_value_treatment`` is ``AsTrue``, the false side otherwise.
+# * an oblivious tree's leaf index has bit k set when its k-th split holds; it is written as a full binary
+#   tree whose level k tests split k.
+#
+# A CTR over a combination of features (several categorical features, or one with a float or one-hot
+# split) hashes the combination, which a per-column LabelEncoder cannot reproduce: refused by name.
+
+#: ``CalcHash``'s multiplier (model/hash.h), and the hash the CTR tables write for an empty bucket.
+_CTR_MAGIC = 0x4906BA494954CB65
+_EMPTY_BUCKET = 2**64 - 1
+#: The last ai.onnx.ml opset of TreeEnsembleRegressor (deprecated at 5 for TreeEnsemble): a higher request is
+#: written at it, as CatBoost's own export writes ai.onnx.ml 2 whatever is asked.
+_TREES_ML_OPSET = 3
+#: CTR types whose value is computed as CatBoost's evaluator does it (static_ctr_provider.cpp).
+_CTR_TYPES = ("Borders", "Buckets", "BinarizedTargetMeanValue", "FloatTargetMeanValue", "Counter", "FeatureFreq")
+
+
+def cat_feature_indices(model: Any) -> list[int]:
+    """The positions of the features ``model`` reads as categories ([] for a numeric model)."""
+    try:
+        return [int(i) for i in model.get_cat_feature_indices()]
+    except Exception:
+        return []
+
+
+def _ctr_hash(cat_hash: int) -> int:
+    """``CalcHash(0, hash)``: the key of a one-feature CTR table (64-bit wrap-around). The 32-bit hash is
+    an ``int`` there, sign-extended to 64 bits (the JSON export writes it unsigned)."""
+    mask = 2**64 - 1
+    cat_hash = (cat_hash - 2**32 if cat_hash >= 2**31 else cat_hash) & mask
+    return (_CTR_MAGIC * ((_CTR_MAGIC * cat_hash) & mask)) & mask
+
+
+def _ctr_value(ctr: Mapping[str, Any], good: float, total: float) -> float:
+    """``TModelCtr::Calc`` in float32, as CatBoost computes it."""
+    import numpy as np
+
+    f = np.float32
+    value = (f(good) + f(ctr["prior_numerator"])) / (f(total) + f(ctr["prior_denomerator"]))
+    return float((f(value) + f(ctr["shift"])) * f(ctr["scale"]))
+
+
+def _ctr_of_bucket(ctr: Mapping[str, Any], table: Mapping[str, Any], row: Sequence[float] | None) -> float:
+    """One CTR's value for a category whose table row is ``row`` (None: the table does not hold it)."""
+    kind, border = ctr["ctr_type"], int(ctr.get("target_border_idx", 0))
+    denominator = float(table.get("counter_denominator", 0))
+    if kind in ("Counter", "FeatureFreq"):
+        return _ctr_value(ctr, 0.0 if row is None else row[0], denominator)
+    if row is None:
+        return _ctr_value(ctr, 0.0, 0.0)
+    if kind in ("BinarizedTargetMeanValue", "FloatTargetMeanValue"):
+        return _ctr_value(ctr, row[0], row[1])
+    counts = [int(v) for v in row]
+    if kind == "Buckets":
+        return _ctr_value(ctr, counts[border], sum(counts))
+    return _ctr_value(ctr, sum(counts[border + 1:]), sum(counts))  # Borders
+
+
+def _category_text(value: Any) -> str:
+    """The text CatBoost hashes for a category value (an integer as its decimal digits)."""
+    import numbers
+
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return str(int(value))
+    return str(value)
+
+
+class _CategoricalModel:
+    """A CatBoost model with categorical features, read from its JSON export written with the sample as
+    its pool (which gives the hash of each of the sample's category texts), as ONNX. ``columns``:
+    ``(label, dtype)`` of the sample's columns, in order."""
+
+    def __init__(self, model: Any, sample: Any, columns: Sequence[tuple[str, Any]], framework: str) -> None:
+        import json
+        import tempfile
+
+        catboost = import_library("catboost", "Converting a CatBoost model")
+        self.framework = framework
+        self.columns = list(columns)
+        self.cat_positions = cat_feature_indices(model)
+        with tempfile.TemporaryDirectory(prefix="onnxgate-catboost-") as folder:
+            path = Path(folder) / "model.json"
+            try:
+                model.save_model(str(path), format="json",
+                                 pool=catboost.Pool(sample, cat_features=self.cat_positions))
+            except Exception as err:  # e.g. a missing value in a categorical column, which CatBoost refuses
+                raise InvalidDataError(f"CatBoost could not read the sample to export the model's categories: "
+                                       f"{first_line(err, 300)}") from None
+            self.json = json.loads(path.read_text(encoding="utf-8"))
+        info = self.json["features_info"]
+        self.hashes = {str(h["value"]): int(h["hash"]) & 0xFFFFFFFF for h in info.get("cat_features_hash", [])}
+        self.float_features = list(info.get("float_features", []))
+        self.cat_features = list(info.get("categorical_features", []))
+        self.ctrs = list(info.get("ctrs", []))
+        if info.get("text_features") or info.get("embedding_features"):
+            self.refuse("text or embedding features (text_features=, embedding_features=) have no ONNX form here. "
+                        "Fit with those columns as categorical features or as numbers")
+        #: categorical column -> how many of the categories the trees read the sample lacks
+        self.unmapped: dict[str, int] = {}
+        self.values: dict[str, list[Any]] = {}  # categorical column -> the sample's distinct values, as they come
+        for feature in self.cat_features:
+            label, _dtype = self.columns[int(feature["flat_feature_index"])]
+            column = sample[sample.columns[int(feature["flat_feature_index"])]]
+            self.values[label] = list(dict.fromkeys(column.tolist()))
+
+    def refuse(self, why: str) -> None:
+        raise UnsupportedModelError(f"CatBoost model with categorical features: {why}.", framework=self.framework)
+
+    def label_of(self, cat_index: int) -> str:
+        feature = next(f for f in self.cat_features if int(f["feature_index"]) == cat_index)
+        return self.columns[int(feature["flat_feature_index"])][0]
+
+    def element_name(self, element: Mapping[str, Any]) -> str:
+        """A CTR combination's element as the user reads it: ``'band'``, ``'mean radius > 13.5'``."""
+        kind = element.get("combination_element")
+        if kind == "cat_feature_value":
+            return self.label_of(int(element["cat_feature_index"]))
+        if kind == "float_feature":
+            feature = self.float_features[int(element["float_feature_index"])]
+            return f"{self.columns[int(feature['flat_feature_index'])][0]} > {element.get('border')}"
+        if "cat_feature_index" in element:
+            return f"{self.label_of(int(element['cat_feature_index']))} == one category"
+        return str(kind)
+
+    def check_ctr(self, ctr: Mapping[str, Any]) -> int:
+        """The categorical feature a one-feature CTR reads; a combination or an unknown type is refused."""
+        elements = list(ctr.get("elements", []))
+        if len(elements) != 1 or elements[0].get("combination_element") != "cat_feature_value":
+            names = [self.element_name(e) for e in elements]
+            self.refuse(
+                f"its trees split on a {ctr['ctr_type']} CTR over the combination {names}, which CatBoost computes "
+                "from a hash of the combination that has no ONNX form here. Refit with max_ctr_complexity=1 (CTRs "
+                "of single features, which convert), or with one_hot_max_size=255 (one-hot splits only)")
+        if ctr["ctr_type"] not in _CTR_TYPES:
+            self.refuse(f"CTR type {ctr['ctr_type']!r} is not one onnxgate computes ({list(_CTR_TYPES)}). Refit with "
+                        "simple_ctr=['Borders', 'Counter'] (the default)")
+        return int(elements[0]["cat_feature_index"])
+
+    def category_hashes(self, label: str) -> dict[str, int]:
+        """Each category text of the sample's column ``label`` -> CatBoost's hash of it."""
+        found = {}
+        for value in self.values[label]:
+            text = _category_text(value)
+            if text not in self.hashes:
+                self.refuse(f"CatBoost's JSON export gave no hash for the category {text!r} of column {label!r}")
+            found[text] = self.hashes[text]
+        return found
+
+    def ctr_table(self, ctr: Mapping[str, Any], label: str) -> dict[str, float]:
+        """Each category text of column ``label`` -> the CTR's value; every category the table holds must
+        be among the sample's (the graph cannot hash an unseen text)."""
+        table = self.json.get("ctr_data", {}).get(ctr["identifier"])
+        if table is None:
+            self.refuse(f"CatBoost's JSON export holds no table for the CTR {ctr['identifier']}")
+        stride = int(table["hash_stride"])
+        flat = list(table["hash_map"])
+        rows = {int(flat[i]): [float(v) for v in flat[i + 1:i + stride]] for i in range(0, len(flat), stride)}
+        rows.pop(_EMPTY_BUCKET, None)
+        texts = self.category_hashes(label)
+        keys = {_ctr_hash(h): text for text, h in texts.items()}
+        unknown = [k for k in rows if k not in keys]
+        if unknown:
+            self.unmapped[label] = max(self.unmapped.get(label, 0), len(unknown))
+        return {text: _ctr_of_bucket(ctr, table, rows.get(key)) for key, text in keys.items()}
+
+    def ctr_default(self, ctr: Mapping[str, Any]) -> float:
+        table = self.json.get("ctr_data", {}).get(ctr["identifier"], {})
+        return _ctr_of_bucket(ctr, table, None)
+
+    def build(self, *, opset: int, ml_opset: int, name: str | None, classes: Any) -> RawConversion:
+        """The ONNX model: one input per column, categories mapped by LabelEncoders, the oblivious trees
+        as a TreeEnsembleRegressor of the raw values, and for a classifier its probabilities and label."""
+        import numpy as np
+        from onnx import TensorProto, helper, numpy_helper
+
+        from onnxgate._onnx import ML_DOMAIN, ir_version_for_opset
+        from onnxgate.converters._boosting import FLOAT32_NOTE, category_kind, column_type
+
+        inputs: list[Any] = []
+        nodes: list[Any] = []
+        parts: list[str] = []
+        inits: list[Any] = []
+        given = dict(zip([label for label, _ in self.columns], sanitise_names([label for label, _ in self.columns])))
+        matrix: dict[tuple[str, int], int] = {}  # ("float", flat index) / ("code", cat index) / ("ctr", i) -> column
+
+        def add_part(key: tuple[str, int], output: str) -> None:
+            matrix[key] = len(parts)
+            parts.append(output)
+
+        floats = {int(f["flat_feature_index"]) for f in self.float_features}
+        kinds: dict[str, str] = {}
+        doubles = []
+        for at, (label, dtype) in enumerate(self.columns):  # the inputs in column order
+            if at in floats:
+                code = column_type(dtype)
+                doubles += [label] if code == TensorProto.DOUBLE else []
+            else:
+                kind = category_kind(self.values[label])
+                if kind is None:
+                    self.refuse(f"the categorical column {label!r} holds values that are neither all text nor all "
+                                f"integers ({self.values[label][:5]!r}); onnxgate maps text and integer categories. "
+                                "Refit with the column as text (X[c].astype(str))")
+                kinds[label] = str(kind)
+                code = TensorProto.STRING if kind == "string" else TensorProto.INT64
+            inputs.append(helper.make_tensor_value_info(given[label], code, ["N", 1]))
+        for feature in self.float_features:
+            label, dtype = self.columns[int(feature["flat_feature_index"])]
+            out = given[label]
+            if column_type(dtype) != TensorProto.FLOAT:
+                out = f"{given[label]}_float"
+                nodes.append(helper.make_node("Cast", [given[label]], [out], to=TensorProto.FLOAT, name=f"cast_{out}"))
+            add_part(("float", int(feature["flat_feature_index"])), out)
+
+        def encoder(label: str, table: Mapping[str, float], default: float, out: str) -> None:
+            if self.unmapped:
+                return  # refused below, once every column is looked at
+            texts = list(table)
+            keys: dict[str, Any] = ({"keys_strings": texts} if kinds[label] == "string"
+                                    else {"keys_int64s": [int(t) for t in texts]})
+            nodes.append(helper.make_node("LabelEncoder", [given[label]], [out], domain=ML_DOMAIN, name=f"encode_{out}",
+                                          values_floats=[float(table[t]) for t in texts], default_float=default,
+                                          **keys))
+
+        for feature in self.cat_features:
+            values = [int(v) & 0xFFFFFFFF for v in feature.get("values", [])]  # written signed or unsigned
+            if not values:
+                continue
+            label = self.columns[int(feature["flat_feature_index"])][0]
+            texts = self.category_hashes(label)
+            missing = [v for v in values if v not in texts.values()]
+            if missing:
+                self.unmapped[label] = max(self.unmapped.get(label, 0), len(missing))
+            codes = {text: float(values.index(h)) for text, h in texts.items() if h in values}
+            out = f"{given[label]}_onehot"
+            encoder(label, codes, -1.0, out)
+            add_part(("code", int(feature["feature_index"])), out)
+        used_ctrs = {int(s["split_index"]) for tree in self.json["oblivious_trees"] for s in (tree.get("splits") or [])
+                     if s.get("split_type") == "OnlineCtr"}
+        ctr_splits = self.ctr_split_indices()
+        for i, ctr in enumerate(self.ctrs):
+            if not any(ctr_splits.get(s, (-1,))[0] == i for s in used_ctrs):
+                continue
+            label = self.label_of(self.check_ctr(ctr))
+            out = f"{given[label]}_ctr{i}"
+            encoder(label, self.ctr_table(ctr, label), self.ctr_default(ctr), out)
+            add_part(("ctr", i), out)
+        if self.unmapped:
+            found = ", ".join(f"{label!r} lacks {self.unmapped[label]}" for label, _ in self.columns
+                              if label in self.unmapped)
+            raise InvalidDataError(
+                f"the sample does not hold every category the model's trees read ({found}), and the ONNX file can "
+                "recognise a category only by its text. Pass a sample holding every category the model was fitted "
+                "on (the training frame, with any eval_set rows: convert(model, X_train))",
+                column=next(label for label, _ in self.columns if label in self.unmapped),
+            )
+        for split in (s for tree in self.json["oblivious_trees"] for s in (tree.get("splits") or [])):
+            if split.get("split_type") not in ("FloatFeature", "OneHotFeature", "OnlineCtr"):
+                self.refuse(f"its trees split on {split.get('split_type')!r} features, which have no ONNX form here")
+        features = "catboost_features"
+        nodes.append(helper.make_node("Concat", parts, [features], axis=1, name="catboost_concat"))
+        raw = "catboost_raw"
+        width, tree_attrs = self.trees(matrix, ctr_splits)
+        _scale, bias = self.json.get("scale_and_bias", [1.0, [0.0]])
+        nodes.append(helper.make_node("TreeEnsembleRegressor", [features], [raw], domain=ML_DOMAIN,
+                                      name="catboost_trees",
+                                      n_targets=width, aggregate_function="SUM", post_transform="NONE",
+                                      base_values=[float(b) for b in bias], **tree_attrs))
+        outputs = []
+        if classes is None:
+            outputs.append(helper.make_tensor_value_info(raw, TensorProto.FLOAT, ["N", width]))
+            nodes[-1].output[0] = "predictions"
+            outputs[0].name = "predictions"
+        else:
+            labels = np.asarray(classes)
+            label_type = TensorProto.STRING if labels.dtype.kind in "OUS" else TensorProto.INT64
+            table = labels.astype(object if label_type == TensorProto.STRING else np.int64)
+            if label_type == TensorProto.STRING:
+                table = np.asarray([str(c).encode("utf-8") for c in labels], dtype=object)
+            inits.append(numpy_helper.from_array(np.asarray(table), "catboost_classes"))
+            inits.append(numpy_helper.from_array(np.asarray([-1], dtype=np.int64), "catboost_flat"))
+            if width == 1:
+                inits.append(numpy_helper.from_array(np.asarray(0.0, dtype=np.float32), "catboost_zero"))
+                inits.append(numpy_helper.from_array(np.asarray(1.0, dtype=np.float32), "catboost_one"))
+                nodes += [
+                    helper.make_node("Sigmoid", [raw], ["catboost_p1"], name="catboost_sigmoid"),
+                    helper.make_node("Sub", ["catboost_one", "catboost_p1"], ["catboost_p0"], name="catboost_p0"),
+                    helper.make_node("Concat", ["catboost_p0", "catboost_p1"], ["probabilities"], axis=1,
+                                     name="catboost_probabilities"),
+                    # CatBoost's class: probability above 0.5, the raw value above 0 (no float32 sigmoid rounding)
+                    helper.make_node("Greater", [raw, "catboost_zero"], ["catboost_positive"],
+                                     name="catboost_positive"),
+                    helper.make_node("Cast", ["catboost_positive"], ["catboost_index2"], to=TensorProto.INT64,
+                                     name="catboost_index2"),
+                ]
+            else:
+                nodes += [
+                    helper.make_node("Softmax", [raw], ["probabilities"], axis=1, name="catboost_softmax"),
+                    helper.make_node("ArgMax", [raw], ["catboost_index2"], axis=1, keepdims=1, name="catboost_argmax"),
+                ]
+            nodes += [
+                helper.make_node("Reshape", ["catboost_index2", "catboost_flat"], ["catboost_index"],
+                                 name="catboost_index"),
+                helper.make_node("Gather", ["catboost_classes", "catboost_index"], ["label"], axis=0,
+                                 name="catboost_label"),
+            ]
+            outputs = [helper.make_tensor_value_info("label", label_type, ["N"]),
+                       helper.make_tensor_value_info("probabilities", TensorProto.FLOAT,
+                                                     ["N", max(2, width)])]
+        graph = helper.make_graph(nodes, name or "catboost", inputs, outputs, initializer=inits)
+        proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset),
+                                                        helper.make_opsetid(ML_DOMAIN, min(ml_opset, _TREES_ML_OPSET))],
+                                  producer_name="onnxgate")
+        proto.ir_version = ir_version_for_opset(opset)
+        warnings = []
+        if doubles:
+            warnings.append(f"column(s) {doubles} are fed as float64 and cast to float32 inside the graph, where the "
+                            f"trees split ({FLOAT32_NOTE['catboost']})")
+        return RawConversion(model=proto, warnings=warnings)
+
+    def ctr_split_indices(self) -> dict[int, tuple[int, float, int]]:
+        """A tree split's ``split_index`` -> (CTR, border, target border) for the CTR splits: CatBoost numbers
+        its binary features float borders first, then one-hot values, then CTR borders (SetupBinFeatureIndexes)."""
+        at = sum(len(f.get("borders", [])) for f in self.float_features)
+        at += sum(len(f.get("values", [])) for f in self.cat_features)
+        found = {}
+        for i, ctr in enumerate(self.ctrs):
+            for border in ctr.get("borders", []):
+                found[at] = (i, float(border), int(ctr.get("target_border_idx", 0)))
+                at += 1
+        return found
+
+    def trees(self, matrix: Mapping[tuple[str, int], int],
+              ctr_splits: Mapping[int, tuple[int, float, int]]) -> tuple[int, dict[str, Any]]:
+        """TreeEnsembleRegressor attributes of the oblivious trees (each as a full binary tree), and the
+        number of values each leaf holds."""
+        trees = self.json["oblivious_trees"]
+        dims = {len(t["leaf_values"]) // max(1, 2 ** len(t.get("splits") or [])) for t in trees}
+        if len(dims) != 1:
+            self.refuse(f"its trees hold {sorted(dims)} values per leaf, expected one count")
+        width = dims.pop()
+        one_hot_of = {int(f["feature_index"]): [int(v) & 0xFFFFFFFF for v in f.get("values", [])]
+                      for f in self.cat_features}
+        attrs: dict[str, list[Any]] = {k: [] for k in (
+            "nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_modes", "nodes_values",
+            "nodes_truenodeids", "nodes_falsenodeids", "nodes_missing_value_tracks_true",
+            "target_treeids", "target_nodeids", "target_ids", "target_weights")}
+
+        def test(split: Mapping[str, Any]) -> tuple[int, str, float, int]:
+            kind = split["split_type"]
+            if kind == "FloatFeature":
+                feature = self.float_features[int(split["float_feature_index"])]
+                tracks = int(feature.get("nan_value_treatment") == "AsTrue")
+                at = matrix[("float", int(feature["flat_feature_index"]))]
+                return at, "BRANCH_GT", float(split["border"]), tracks
+            if kind == "OneHotFeature":
+                index = int(split["cat_feature_index"])
+                code = one_hot_of[index].index(int(split["value"]) & 0xFFFFFFFF)
+                return matrix[("code", index)], "BRANCH_EQ", float(code), 0
+            ctr, border, target = ctr_splits[int(split["split_index"])]
+            if abs(border - float(split["border"])) > 1e-6 * max(1.0, abs(border)) or target != int(
+                    split.get("ctr_target_border_idx", 0)):
+                self.refuse(f"a CTR split of its JSON export (index {split['split_index']}) does not match its CTRs")
+            return matrix[("ctr", ctr)], "BRANCH_GT", float(split["border"]), 0
+
+        for t, tree in enumerate(trees):
+            splits = [test(s) for s in (tree.get("splits") or [])]
+            values = [float(v) for v in tree["leaf_values"]]
+            depth = len(splits)
+            # node ids level by level: level k holds 2**k nodes, the node at position p of level k has its
+            # children at positions 2p (false) and 2p+1 (true) of level k+1; position = the bits so far, the
+            # first split's bit the highest
+            for level in range(depth + 1):
+                for p in range(2 ** level):
+                    node = 2 ** level - 1 + p
+                    attrs["nodes_treeids"].append(t)
+                    attrs["nodes_nodeids"].append(node)
+                    if level == depth:
+                        leaf = sum(((p >> (depth - 1 - k)) & 1) << k for k in range(depth))
+                        for k in range(width):
+                            attrs["target_treeids"].append(t)
+                            attrs["target_nodeids"].append(node)
+                            attrs["target_ids"].append(k)
+                            attrs["target_weights"].append(values[leaf * width + k])
+                        for key, value in (("nodes_featureids", 0), ("nodes_modes", "LEAF"), ("nodes_values", 0.0),
+                                           ("nodes_truenodeids", 0), ("nodes_falsenodeids", 0),
+                                           ("nodes_missing_value_tracks_true", 0)):
+                            attrs[key].append(value)
+                        continue
+                    feature, mode, threshold, tracks = splits[level]
+                    child = 2 ** (level + 1) - 1 + 2 * p
+                    attrs["nodes_featureids"].append(feature)
+                    attrs["nodes_modes"].append(mode)
+                    attrs["nodes_values"].append(threshold)
+                    attrs["nodes_falsenodeids"].append(child)
+                    attrs["nodes_truenodeids"].append(child + 1)
+                    attrs["nodes_missing_value_tracks_true"].append(tracks)
+        return width, attrs

@@ -500,15 +500,16 @@ def test_unsupported_models_are_refused_by_name(make: Any, message: str) -> None
         og.convert(model, X[:5])
 
 
-def test_catboost_categorical_features_are_refused_with_catboosts_reason() -> None:
+def test_catboost_categorical_features_convert_from_a_frame_and_an_array_sample_is_refused() -> None:
+    # CatBoost's own export refuses them; onnxgate builds them from its JSON export (test_catboost_categorical.py)
     import pandas as pd
 
     frame = pd.DataFrame({"x": np.arange(40, dtype=np.float32), "colour": ["red", "blue"] * 20})
     y = np.arange(40) % 2
     model = catboost.CatBoostClassifier(iterations=3, **CATBOOST_QUIET, cat_features=["colour"]).fit(frame, y)
-    with pytest.raises(og.InvalidDataError, match=r"column\(s\) \['colour'\] are not numeric"):
-        og.convert(model, frame.head())
-    with pytest.raises(og.UnsupportedModelError, match=r"CatBoost's ONNX export refused CatBoostClassifier"):
+    conv = og.convert(model, frame.head())
+    assert _run(conv, frame)[0].tolist() == model.predict(frame).tolist()
+    with pytest.raises(og.InvalidDataError, match=r"reads categorical features \(\['colour'\]\).*DataFrame sample"):
         og.convert(model, np.zeros((2, 2), dtype=np.float32))
 
 

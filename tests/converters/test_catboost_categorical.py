@@ -1,0 +1,158 @@
+"""CatBoost fitted with ``cat_features``: converted from its JSON export (CatBoost's ONNX export refuses
+such models), each categorical column an input of its own type mapped to the CTR values and one-hot codes
+the trees split on; parity with CatBoost's own predictions on the training rows, unseen categories and
+missing floats; validate catches a wrong mapping; what cannot be reproduced is refused by name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import onnxgate as og
+from onnxgate._data import as_feeds
+
+catboost = pytest.importorskip("catboost")
+pd = pytest.importorskip("pandas")
+
+CAT = ["band", "grade", "two"]
+#: Small and quiet; CTRs of single features (the combinations are refused, tested below).
+PARAMS: dict[str, Any] = {"iterations": 40, "depth": 4, "verbose": 0, "allow_writing_files": False,
+                          "thread_count": 1, "max_ctr_complexity": 1, "cat_features": CAT}
+
+
+def _frame(dataset: str) -> tuple[Any, np.ndarray]:
+    """Two measured columns, a text category (a strong column binned into 8 named bands, out of value order),
+    an integer category (another column binned into grades 0, 7, ...) and a two-valued text column (one-hot)."""
+    from sklearn import datasets
+
+    data = getattr(datasets, f"load_{dataset}")(as_frame=True)
+    strong, other, keep = {"breast_cancer": ("worst concave points", "mean smoothness",
+                                             ["mean radius", "mean texture"]),
+                           "wine": ("flavanoids", "proline", ["alcohol", "hue"]),
+                           "diabetes": ("bmi", "s5", ["age", "bp"])}[dataset]
+    rng = np.random.default_rng(1)
+    frame = data.data[keep].copy()
+    names = [f"band {c}" for c in rng.permutation(list("abcdefgh"))]
+    frame.insert(1, "band", pd.cut(data.data[strong], len(names), labels=names).astype(str))
+    frame["grade"] = pd.cut(data.data[other], 5, labels=False).astype(np.int64) * 7
+    frame["two"] = np.where((data.data[other] > data.data[other].median()) ^ (rng.random(len(frame)) > 0.8), "hi", "lo")
+    return frame, data.target.to_numpy()
+
+
+def _unseen(frame: Any) -> Any:
+    """The rows with categories the model never saw, and a missing float, in some of them."""
+    out = frame.copy()
+    rows = np.arange(len(out))
+    out["band"] = np.where(rows % 3 == 0, "band z", out["band"])
+    out["grade"] = np.where(rows % 4 == 0, 99, out["grade"])
+    out["two"] = np.where(rows % 5 == 0, "neither", out["two"])
+    out.iloc[::7, 0] = np.nan
+    return out
+
+
+def _splits(model: Any, frame: Any, tmp_path: Path) -> set[str]:
+    path = tmp_path / "model.json"
+    model.save_model(str(path), format="json", pool=catboost.Pool(frame, cat_features=CAT))
+    trees = json.loads(path.read_text())["oblivious_trees"]
+    return {s["split_type"] for t in trees for s in t.get("splits") or []}
+
+
+def _run(conv: og.Conversion, frame: Any) -> list[np.ndarray]:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, as_feeds(frame, conv.signature))
+
+
+CASES = {
+    "binary": ("breast_cancer", "classifier", {}),
+    "binary-text-labels": ("breast_cancer", "classifier", {"boost_from_average": True}),
+    "multiclass": ("wine", "classifier", {}),
+    "multiclass-buckets-counter": ("wine", "classifier", {"simple_ctr": ["Buckets", "Borders", "Counter"]}),
+    "regressor": ("diabetes", "regressor", {}),
+    # a Counter with a prior: an unseen category gets Calc(0, denominator), not Calc(0, 0) (static_ctr_provider.cpp)
+    "regressor-counter-mean": ("diabetes", "regressor",
+                               {"simple_ctr": ["Counter:Prior=0.5/1", "BinarizedTargetMeanValue"]}),
+    "one-hot-only": ("wine", "classifier", {"one_hot_max_size": 255}),
+}
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_catboost_model_with_categorical_features_matches_catboost(case: str, tmp_path: Path) -> None:
+    dataset, kind, extra = CASES[case]
+    frame, y = _frame(dataset)
+    if case == "binary-text-labels":
+        y = np.where(y == 1, "benign", "malignant")
+    klass = catboost.CatBoostClassifier if kind == "classifier" else catboost.CatBoostRegressor
+    model = klass(**{**PARAMS, **extra}).fit(frame, y)
+    wanted = {"OneHotFeature"} if case == "one-hot-only" else {"OnlineCtr"}
+    assert wanted <= _splits(model, frame, tmp_path)  # the trees do split on the categories
+    conv = og.convert(model, frame)
+    assert [s.elem_type for s in conv.signature.inputs][1:] == ["string", "float64", "int64", "string"]
+    for rows in (frame, _unseen(frame)):
+        outputs = _run(conv, rows)
+        if kind == "classifier":
+            assert outputs[0].tolist() == model.predict(rows).reshape(-1).tolist()
+            np.testing.assert_allclose(outputs[1], model.predict_proba(rows), rtol=0, atol=1e-6)
+        else:
+            raw = model.predict(rows, prediction_type="RawFormulaVal")
+            # float32 output: within a float32 step of CatBoost's double (values up to ~300)
+            np.testing.assert_allclose(outputs[0].reshape(-1), raw, rtol=1e-6, atol=1e-6)
+    assert og.validate(conv, reference=model, data=_unseen(frame))
+
+
+def test_a_float_feature_missing_in_training_takes_catboosts_side_of_each_split() -> None:
+    # nan_mode="Max": CatBoost sends NaN past every border (AsTrue), "Min" below every one
+    frame, y = _frame("breast_cancer")
+    frame.iloc[::5, 0] = np.nan
+    for mode in ("Max", "Min"):
+        model = catboost.CatBoostClassifier(**PARAMS, nan_mode=mode).fit(frame, y)
+        outputs = _run(og.convert(model, frame), frame)
+        np.testing.assert_allclose(outputs[1], model.predict_proba(frame), rtol=0, atol=1e-6)
+
+
+def test_validate_fails_a_file_whose_categories_map_elsewhere(tmp_path: Path) -> None:
+    frame, y = _frame("breast_cancer")
+    model = catboost.CatBoostClassifier(**PARAMS).fit(frame, y)
+    conv = og.convert(model, frame)
+    assert og.validate(conv, reference=model, data=frame)
+    for node in conv.model.graph.node:
+        if node.op_type == "LabelEncoder" and "ctr" in node.output[0]:
+            values = next(a for a in node.attribute if a.name == "values_floats")
+            values.floats[:] = list(reversed(values.floats))  # each band given another band's CTR
+    report = og.validate(conv, reference=model, data=frame)
+    assert not report
+    assert "prediction_parity" in str(report)
+
+
+@pytest.mark.parametrize(("params", "sample", "error", "match"), [
+    ({"max_ctr_complexity": 3}, "frame", og.UnsupportedModelError,
+     r"CTR over the combination \[.*\].*max_ctr_complexity=1.*one_hot_max_size=255"),
+    ({}, "head", og.InvalidDataError,
+     r"does not hold every category the model's trees read \('band' lacks \d, 'grade' lacks \d, 'two' lacks 1\).*"
+     r"convert\(model, X_train\)"),
+    ({}, "array", og.InvalidDataError, r"reads categorical features \(\['band', 'grade', 'two'\]\).*DataFrame sample"),
+], ids=["combination", "sample-without-every-category", "array-sample"])
+def test_what_cannot_be_converted_exactly_is_refused_with_the_fix(params: dict[str, Any], sample: str,
+                                                                  error: type[Exception], match: str) -> None:
+    frame, y = _frame("breast_cancer")
+    model = catboost.CatBoostClassifier(**{**PARAMS, **params}).fit(frame, y)
+    given = {"frame": frame, "head": frame.head(3), "array": frame.to_numpy()}[sample]
+    with pytest.raises(error, match=match):
+        og.convert(model, given)
+
+
+def test_opsets_the_graph_can_be_written_at_and_the_one_it_cannot() -> None:
+    frame, y = _frame("wine")
+    model = catboost.CatBoostClassifier(**PARAMS).fit(frame, y)
+    for opset, ml in ((11, 2), (21, 3)):  # TreeEnsembleRegressor is deprecated at ai.onnx.ml 5: written at 3
+        conv = og.convert(model, frame, opset=opset)
+        assert conv.opsets == {"": opset, "ai.onnx.ml": ml}
+        assert _run(conv, frame)[0].tolist() == model.predict(frame).reshape(-1).tolist()
+    with pytest.raises(og.OpsetError, match=r"LabelEncoders with float values, which need ai.onnx.ml opset 2.*11"):
+        og.convert(model, frame, opset=9)
