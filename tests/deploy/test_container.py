@@ -163,7 +163,6 @@ BAD = [
     ("flat-row", {"data": [1, 2, 3, 4]}, 400, "wrong_shape"),
     ("strings", {"data": [["a", "b", "c", "d"]]}, 400, "wrong_element_type"),
     ("nulls", {"data": [[1, None, 3, 4]]}, 400, "wrong_element_type"),
-    ("booleans", {"data": [[True, False, True, False]]}, 400, "wrong_element_type"),
     ("nan", '{"data": [[1, NaN, 3, 4]]}', 400, "non_finite"),
     ("infinity", '{"data": [[1, 2, Infinity, 4]]}', 400, "non_finite"),
     ("too-many-rows", {"data": [[1, 2, 3, 4]] * 101}, 413, "too_many_rows"),

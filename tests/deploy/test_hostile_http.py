@@ -119,14 +119,15 @@ def test_in_process_run_returns_the_error_instead_of_raising(iris: tuple[Path, A
 
 # -- item 10: booleans, non-finite outputs, memory before the 413 ---------------------------------
 
-def test_a_boolean_in_a_row_is_refused_like_a_row_of_booleans(server: Server) -> None:
+def test_a_boolean_beside_numbers_in_a_row_is_refused(server: Server) -> None:
     # before: [[true,2,3,4]] was scored with true -> 1.0
-    for body in (b'{"data": [[true, 2, 3, 4]]}', b'{"data": [[1, 2, 3, false]]}',
-                 b'{"data": [[true, true, true, true]]}'):
+    for body in (b'{"data": [[true, 2, 3, 4]]}', b'{"data": [[1, 2, 3, false]]}'):
         status, payload = server.score(body)
         assert (status, payload["error"]) == (400, "wrong_element_type"), body
         assert "found booleans" in payload["message"]
     assert server.score({"data": [ROW]})[0] == 200, "the boolean check must not refuse numbers"
+    # rows of booleans only are read as 0/1, as validate and `onnxgate score` read a boolean matrix (helper-134)
+    assert server.score(b'{"data": [[true, true, true, true]]}') == server.score({"data": [[1, 1, 1, 1]]})
 
 
 def test_non_finite_outputs_are_null_and_every_answer_is_json(server: Server) -> None:

@@ -112,6 +112,43 @@ def test_a_boolean_column_is_scored_as_validate_scores_it(flagged: tuple[Path, o
     assert status == 400, body
 
 
+def test_rows_of_booleans_are_scored_as_validate_and_score_read_them(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # a model of 0/1 features converted on a float sample (one [N,4] float64 input): package validated parity
+    # on boolean rows and `onnxgate score` scored a Parquet list<bool> column as 0/1, while the service answered
+    # 400 "expected float64 values, found booleans" for those same rows (helper-134)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    from onnxgate.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    X, y = load_iris(return_X_y=True)
+    flags = np.median(X, axis=0) < X
+    model = LogisticRegression(max_iter=500).fit(flags, y)
+    np.save("flags.npy", flags)
+    conv = og.convert(model, flags[:5].astype(np.float64))
+    assert (conv.signature.inputs[0].elem_type, conv.signature.inputs[0].shape[1]) == ("float64", 4)
+    conv.save("m.onnx")
+    folder = og.package("m.onnx", target="container", out="p", reference=model, data=flags)
+    rows = flags[[0, 60, 120]]
+    want = model.predict_proba(rows)
+    pq.write_table(pa.table({"input": pa.array(rows.tolist())}), "rows.parquet")
+    assert main(["score", str(folder), "--data", "rows.parquet", "--out", "scored.parquet"]) == 0
+    scored = np.stack(pd.read_parquet("scored.parquet")["probabilities"].to_list())
+    np.testing.assert_allclose(scored, want, atol=1e-9)
+    module = load_score(folder, "bool_rows")
+    module.init()
+    status, body = module.score({"data": rows.tolist()})
+    assert status == 200, body
+    np.testing.assert_allclose(np.asarray(body["probabilities"]), want, atol=1e-9)
+    # booleans beside numbers stay refused: which were meant as numbers?
+    status, body = module.score({"data": [[True, 0.5, False, True]]})
+    assert status == 400 and "found booleans" in body["message"], body
+
+
 def test_v2_takes_a_batch_of_no_rows_for_a_boolean_input(tmp_path: Path) -> None:
     # shape [0, 1] with "data": [] was refused: "expected bool values, found numbers with a fraction"
     from sklearn.datasets import load_breast_cancer

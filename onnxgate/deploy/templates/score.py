@@ -39,8 +39,8 @@ Limits on a request, checked before anything large is built: JSON nested deeper 
 :data:`MAX_JSON_DEPTH` levels is refused (400 ``too_deep``); a body holding more values than the row
 limit allows (counted by its commas and brackets outside strings, for models whose inputs have fixed
 non-row dimensions) is refused before parsing (413 ``too_many_values``); booleans are refused for a numeric
-input even when mixed with numbers (``[[true, 2, 3, 4]]``), as a row of booleans is (a one-value column
-input sent only booleans is read as 1 and 0, as a pandas boolean column is: :func:`_boolean_column`), and numbers or
+input when mixed with numbers (``[[true, 2, 3, 4]]``; an input sent only booleans is read as 1 and 0, as a
+pandas boolean column or a numpy boolean matrix is: :func:`_boolean_column`), and numbers or
 booleans for a string input even when mixed with strings (``["red", 5]``), as a list of numbers is.
 
 JSON has one number type, and clients write 3 as ``3.0`` or ``3e0`` (JavaScript, many serializers):
@@ -521,12 +521,13 @@ def _leaves(value: Any) -> Iterator[Any]:
 
 
 def _boolean_column(spec: dict[str, Any], value: Any, shape: tuple[int, ...]) -> np.ndarray | None:
-    """A column input (``[N,1]`` or ``[N]``) sent only booleans (and, for a float input, nulls): as 0/1
-    (nulls as NaN), as onnxgate's validate and score read a boolean column for a number input (a model
-    fitted on a pandas ``boolean`` column has a float64 input). None for anything else: booleans in a
-    matrix, or beside numbers, are refused as before (``[[true, 2, 3, 4]]`` is no column)."""
-    declared = spec["shape"]
-    if declared is None or not (len(declared) == 1 or (len(declared) == 2 and declared[1] == 1)):
+    """A number input sent only booleans (and, for a float input, nulls), a column (``[N,1]`` or ``[N]``)
+    or rows (``[N,k]``): as 0/1 (nulls as NaN), as onnxgate's validate, package and score read a boolean
+    column or a numpy boolean matrix for a number input (a model fitted on a pandas ``boolean`` column has
+    a float64 input; scikit-learn reads a boolean matrix as 0/1). Rows of booleans were refused while the
+    package validated parity on those rows and ``onnxgate score`` scored them. None for anything else:
+    booleans beside numbers are refused as before (``[[true, 2, 3, 4]]``: which were meant as numbers?)."""
+    if spec["shape"] is None:
         return None
     nullable = spec["elem_type"].startswith("float")
     leaves = list(_leaves(value))
