@@ -322,6 +322,15 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
                     f"{spec.name!r}, or give one number column per feature",
                     input=spec.name,
                 ) from err
+            if array.dtype.kind == "O" and any(isinstance(v, (list, tuple, np.ndarray)) for v in array.ravel()[:64]):
+                # a list column of nested or ragged rows: "found text values" named no text
+                width = "x".join(map(str, spec.shape[1:])) if spec.shape else "?"
+                raise InvalidDataError(
+                    f"{what} must be numeric ({spec.elem_type}) for input {spec.name!r}, found arrays it cannot "
+                    f"read as rows of {width} number(s) ({err}); give each row the same number of values, as a "
+                    "flat list of numbers",
+                    input=spec.name,
+                ) from err
             raise InvalidDataError(
                 f"{what} must be numeric ({spec.elem_type}) for input {spec.name!r}, found text values "
                 f"({err}); convert the column to numbers",

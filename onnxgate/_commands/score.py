@@ -326,6 +326,7 @@ def run(args: argparse.Namespace) -> int:
     from onnxgate.spark import refuse_repeated_outputs
 
     refuse_repeated_outputs(outputs or [])  # before Spark starts: with --spark, an "unexpected AnalysisException"
+    _refuse_out_not_parquet(args.out, spark=bool(args.spark))
     out = Path(_local_path(args.out))
     from onnxgate._commands._common import refuse_unwritable
 
@@ -378,6 +379,30 @@ def run(args: argparse.Namespace) -> int:
     print(f"scored {rows:,} rows into {str(out)!r}")
     say_non_finite(args.model, non_finite)
     return EXIT_OK
+
+
+#: File endings of formats other than Parquet that a user may expect score to write.
+_OTHER_FORMATS = (".csv", ".tsv", ".txt", ".json", ".jsonl", ".ndjson", ".xlsx", ".xls", ".feather", ".arrow", ".orc",
+                  ".avro", ".pkl", ".pickle", ".npy")
+
+
+def _refuse_out_not_parquet(text: str, spark: bool) -> None:
+    """Refuse an ``--out`` score would not write as its user expects: an empty one (it was read as the working
+    folder and refused as 'holds --data'), one ending in another format's suffix (``scored.csv`` held Parquet
+    under a .csv name), and, on one machine, one ending in a slash (``scored/`` wrote a file named ``scored``)."""
+    where = "a folder of Parquet files" if spark else "one Parquet file"
+    if not text.strip():
+        raise InvalidDataError(f"--out is empty; expected where to write the scored rows ({where}), e.g. --out "
+                               f"{'scored' if spark else 'scored.parquet'}")
+    suffix = Path(text.rstrip("/\\")).suffix.lower()
+    if suffix in _OTHER_FORMATS:
+        better = str(Path(text.rstrip("/\\")).with_suffix(".parquet"))
+        raise InvalidDataError(f"--out {text!r} names a {suffix} file, and score writes {where} only (it would hold "
+                               f"Parquet under a {suffix} name); write --out {better!r} and convert it afterwards if "
+                               "you need another format (pandas.read_parquet(...).to_csv(...))")
+    if not spark and "://" not in text and text.endswith(("/", "\\")) and text.strip("/\\"):
+        raise InvalidDataError(f"--out {text!r} names a folder, and score writes one Parquet file; give a file path, "
+                               f"e.g. --out {text.rstrip('/') + '/scored.parquet'!r} (score --spark writes a folder)")
 
 
 def say_non_finite(model: Any, non_finite: dict[str, int]) -> None:

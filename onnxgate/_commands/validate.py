@@ -93,7 +93,11 @@ def parse_tolerances(values: list[str] | None, option: str) -> float | dict[str,
                 f"{option} expects a number or NAME=NUMBER (e.g. {option} 1e-5 {option} probabilities=1e-4), "
                 f"found {item!r}"
             ) from None
-        out[key.strip()] = value
+        key = key.strip()
+        if key in out:  # the last one won without a word
+            what = f"for output {key!r}" if key else "for all outputs"
+            raise InvalidDataError(f"{option} is given twice {what} ({out[key]:g} and {value:g}); give it once")
+        out[key] = value
     if list(out) == [""]:
         return out[""]
     return out

@@ -209,11 +209,8 @@ def _validate(model: Any, target: Any, reference: Any, data: Any, options: dict[
     for key in ("atol", "rtol"):
         if options.get(key) is not None:
             kwargs[key] = options[key]
-            if isinstance(kwargs[key], str):  # from the CLI's --option atol=1e-4
-                try:
-                    kwargs[key] = float(kwargs[key])
-                except ValueError:
-                    raise PackagingError(f"{key} must be a number, found {key}={options[key]!r}") from None
+            if isinstance(kwargs[key], str):  # from the CLI's --option atol=1e-4 or atol=probabilities=1e-4
+                kwargs[key] = _tolerance(key, kwargs[key])
     if reference is None or data is None:
         given = [k for k in ("atol", "rtol") if k in kwargs]
         if given:  # they were accepted and nothing used them (validate refuses --atol without --reference)
@@ -229,6 +226,18 @@ def _validate(model: Any, target: Any, reference: Any, data: Any, options: dict[
             report=report,
         )
     return report
+
+
+def _tolerance(key: str, text: str) -> float | dict[str, float]:
+    """``--option atol=1e-4`` -> 1e-4, ``--option atol=probabilities=1e-4`` -> ``{"probabilities": 1e-4}``, as
+    ``onnxgate validate --atol`` reads them (the second was refused as 'must be a number')."""
+    name, sep, number = text.rpartition("=")
+    try:
+        value = float(number)
+    except ValueError:
+        raise PackagingError(f"{key} expects a number or OUTPUT=NUMBER, found {key}={text!r}; write it as, e.g., "
+                             f"--option {key}=1e-5 or --option {key}=probabilities=1e-4") from None
+    return {name.strip(): value} if sep else value
 
 
 def search_settings(options: Mapping[str, Any], reference: Any, data: Any) -> tuple[int, int]:
@@ -278,7 +287,12 @@ def _bool_or_names(value: Any) -> Any:
         return True
     if lowered in ("false", "no", "0"):
         return False
-    return [n.strip() for n in value.split(",") if n.strip()]
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    if not names:  # it was read as no input at all: allow_nan=false, where the default takes NaN where it is handled
+        raise PackagingError(f"allow_nan expects true, false or input names separated by commas, found {value!r}; "
+                             "write it as, e.g., --option allow_nan=true, or leave it out for the default (the "
+                             "inputs the model handles NaN in)")
+    return names
 
 
 def _nan_inputs(proto: Any, sig: Any, allow: bool | Sequence[str] | None, proven: Sequence[str] = ()) -> list[str]:

@@ -930,9 +930,16 @@ def _dry_run(
                 f"INSERT INTO {_dq(table_name)} SELECT {', '.join(_dq(n) for n in names)} FROM {_dq(rows_view)}"
             )
         except duckdb.Error as err:
-            raise InvalidDataError(f"cannot load the rows into table {table_name!r}: {err}") from err
+            raise InvalidDataError(
+                f"cannot load the rows into table {table_name!r}: {str(err).splitlines()[0]}; the table holds "
+                "one value of its column's type per row: give each input column plain values (no lists or "
+                "structs), or cast it to the table's type"
+            ) from err
         finally:
-            con.unregister(rows_view)
+            # after a failed INSERT the transaction is aborted and unregister raises TransactionException, which
+            # hid the message above behind "unexpected TransactionException ... please report it"
+            with contextlib.suppress(duckdb.Error):
+                con.unregister(rows_view)
         con.commit()
         loading, made_table = False, not existing
 

@@ -1,0 +1,175 @@
+"""Hostile but plausible command lines an outside reviewer (helper-134) found handled wrongly: an empty
+``--option allow_nan=`` read as 'no input takes NaN', a tolerance given twice where the last won without a
+word, a per-output tolerance package refused that validate takes, ``score --out`` paths that wrote Parquet
+under another format's name or a file where a folder was asked for, nested list columns named as text, and
+a list column that ended the SQL dry run in 'unexpected TransactionException'."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import onnxgate as og
+from onnxgate.cli import main
+
+
+@pytest.fixture(scope="module")
+def holes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A HistGradientBoosting model (it routes NaN) fitted on iris with gaps, as files the CLI reads."""
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    X.columns = ["a", "b", "c", "d"]
+    X.loc[::7, "a"] = np.nan
+    model = HistGradientBoostingClassifier(max_iter=10, random_state=0).fit(X, y)
+    folder = tmp_path_factory.mktemp("hostile_options")
+    (folder / "m.pkl").write_bytes(pickle.dumps(model))
+    X.to_csv(folder / "rows.csv", index=False)
+    X.to_parquet(folder / "rows.parquet")
+    og.convert(model, X).save(folder / "m.onnx")
+    return {"folder": folder, "X": X, "model": model}
+
+
+def _package(holes: dict[str, Any], out: str, *options: str) -> list[str]:
+    f = holes["folder"]
+    args = ["package", str(f / "m.onnx"), "-t", "container", "-o", out, "--reference", str(f / "m.pkl"),
+            "--trust-pickle", "--data", str(f / "rows.csv")]
+    for option in options:
+        args += ["--option", option]
+    return args
+
+
+@pytest.mark.parametrize("value", ["", ",", " , "])
+def test_an_empty_allow_nan_is_refused_not_read_as_no_input(holes: dict[str, Any], value: str, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    # before: exit 0 and a package whose service refused NaN in every input (allow_nan_inputs []), where the
+    # default takes it in the four inputs the model routes NaN in (--option allow_nan=$COLUMNS, unset)
+    monkeypatch.chdir(tmp_path)
+    assert main(_package(holes, "default")) == 0
+    default = json.loads(Path("default/manifest.json").read_text())["service"]["allow_nan_inputs"]
+    assert default == ["a", "b", "c", "d"]
+    capsys.readouterr()
+    assert main(_package(holes, "p", f"allow_nan={value}")) == 2
+    err = capsys.readouterr().err
+    assert "allow_nan expects true, false or input names" in err and "--option allow_nan=true" in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not Path("p").exists()
+
+
+def test_a_per_output_tolerance_is_taken_by_package_as_validate_takes_it(holes: dict[str, Any], tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    # before: --option atol=probabilities=1e-6 was refused 'atol must be a number', while validate --atol
+    # probabilities=1e-6 sets the tolerance of that output
+    monkeypatch.chdir(tmp_path)
+    assert main(_package(holes, "p", "atol=probabilities=1e-6")) == 0
+    assert Path("p/manifest.json").exists()
+    capsys.readouterr()
+    assert main(_package(holes, "q", "rtol=nope=1e-3")) == 2
+    err = capsys.readouterr().err
+    assert "output 'nope', which the model does not have" in err and not Path("q").exists()
+    assert main(_package(holes, "q", "atol=tight")) == 2
+    err = capsys.readouterr().err
+    assert "atol expects a number or OUTPUT=NUMBER, found atol='tight'" in err and "--option atol=1e-5" in err
+
+
+@pytest.mark.parametrize("tolerances", [["1e-3", "1e-9"], ["probabilities=1e-3", "probabilities=1"]])
+def test_a_tolerance_given_twice_is_refused(holes: dict[str, Any], tolerances: list[str], tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    # before: the last one won without a word (exit 0), as package --option given twice did (helper-130)
+    monkeypatch.chdir(tmp_path)
+    f = holes["folder"]
+    args = ["validate", str(f / "m.onnx"), "--reference", str(f / "m.pkl"), "--trust-pickle", "--data",
+            str(f / "rows.csv")]
+    for tol in tolerances:
+        args += ["--atol", tol]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--atol is given twice" in err and "give it once" in err, err
+    # a default and one output's own are two settings, not one given twice
+    assert main([*args[:-4], "--atol", "1e-3", "--atol", "probabilities=1e-3"]) == 0
+
+
+@pytest.mark.parametrize(("out", "says"), [
+    ("scored.csv", "names a .csv file, and score writes one Parquet file only"),
+    ("scored.json", "names a .json file"),
+    ("", "--out is empty"),
+    ("new/", "names a folder, and score writes one Parquet file"),
+])
+def test_score_refuses_an_out_it_would_not_write_as_asked(holes: dict[str, Any], out: str, says: str,
+                                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    # before: --out scored.csv wrote Parquet under a .csv name, --out new/ a file named 'new' (exit 0 both),
+    # and --out '' was refused as "--out '' holds --data ...: writing it would delete that"
+    monkeypatch.chdir(tmp_path)
+    f = holes["folder"]
+    assert main(["score", str(f / "m.onnx"), "--data", str(f / "rows.parquet"), "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("rows", [lambda v: [[v]], lambda v: [v] * (1 + int(v > 1))],
+                         ids=["nested", "ragged"])
+def test_a_list_column_validate_cannot_read_is_named_as_arrays(holes: dict[str, Any], rows: Any, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    # before: "column 'd' must be numeric (float64) for input 'd', found text values (setting an array
+    # element with a sequence.); convert the column to numbers": the column holds no text
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    monkeypatch.chdir(tmp_path)
+    X = holes["X"]
+    table = pa.table({"a": X.a, "b": X.b, "c": X.c, "d": pa.array([rows(v) for v in X.d])})
+    pq.write_table(table, "lists.parquet")
+    f = holes["folder"]
+    assert main(["validate", str(f / "m.onnx"), "--reference", str(f / "m.pkl"), "--trust-pickle",
+                 "--data", "lists.parquet"]) == 2
+    err = capsys.readouterr().err
+    assert "found arrays it cannot read as rows of 1 number(s)" in err and "text" not in err, err
+
+
+def test_a_list_column_in_the_dry_run_is_one_message_and_the_users_table_is_kept(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch,
+                                                                               capsys: pytest.CaptureFixture[str]
+                                                                               ) -> None:
+    # before: "unexpected TransactionException: TransactionContext Error: Current transaction is aborted
+    # (please ROLLBACK) (... please report it)": unregistering the rows after the failed INSERT raised in the
+    # aborted transaction and hid the load error
+    pytest.importorskip("duckdb")
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    monkeypatch.chdir(tmp_path)
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    X.columns = ["a", "b", "c", "d"]
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    og.package(og.convert(model, X, target="sql-edge-2.0"), target="sql-edge-2.0", out="sql", reference=model,
+               data=X)
+    X.to_csv("rows.csv", index=False)
+    assert main(["sql-dryrun", "sql", "--data", "rows.csv", "--database", "mine.duckdb"]) == 0
+    pq.write_table(pa.table({"a": X.a, "b": X.b, "c": X.c, "d": pa.array([[v] for v in X.d])}), "lists.parquet")
+    capsys.readouterr()
+    assert main(["sql-dryrun", "sql", "--data", "lists.parquet", "--database", "mine.duckdb", "--force"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot load the rows into table" in err and "column d" in err and "no lists or structs" in err, err
+    assert "unexpected" not in err and "please report" not in err and len(err.strip().splitlines()) == 1
+    con = duckdb.connect("mine.duckdb")
+    try:
+        tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+        (table,) = tables
+        assert con.execute(f'SELECT count(*) FROM "{table}"').fetchone() == (150,)
+    finally:
+        con.close()
