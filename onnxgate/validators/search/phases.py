@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 from onnxgate.validators.rule import compare_rows
@@ -175,9 +175,26 @@ def phase_tree_splits(searcher: Searcher, splits: list[TreeSplit], rng: Any) -> 
     mapped = [s for s in splits if s.raw_threshold is not None and (s.input, s.column) in col_of]
     if not mapped or sp.n_rows == 0:
         return
+    brackets: list[tuple[int, int, float, float]] = []
+    for _, j, t, rows in _distinct_splits(mapped, sp, col_of, rng):
+        ulp32 = float(np.spacing(np.float32(abs(t)))) if math.isfinite(t) else 1.0
+        half = max(SPLIT_BRACKET_ULPS * ulp32, 1e-12)
+        for k, b in enumerate(rows[:SPLIT_BASE_ROWS]):
+            brackets.append((k, int(b), j, t - half, t + half))  # type: ignore[arg-type]
+    # Every split once before any split twice: a forest has more splits than a budget has rows.
+    brackets.sort(key=lambda item: item[0])  # type: ignore[arg-type,return-value]
+    _bisect_in_chunks(searcher, [item[1:] for item in brackets], share="tree_splits")  # type: ignore[misc]
+
+
+def _distinct_splits(mapped: list[TreeSplit], sp: Any, col_of: dict[tuple[str, int], int], rng: Any
+                     ) -> Iterator[tuple[TreeSplit, int, float, Any]]:
+    """Each split of ``mapped`` on a feature and threshold not seen before, with its feature, its threshold and
+    the rows of a pool of the data (up to 2,000) that reach it, else, on an unknown path, the pool's rows
+    whose value is nearest the threshold first."""
+    import numpy as np
+
     pool = rng.permutation(sp.n_rows)[: min(sp.n_rows, 2000)]
     reach = _reach(mapped, sp, pool)
-    brackets: list[tuple[int, int, float, float]] = []
     seen: set[tuple[int, float]] = set()
     for s in mapped:
         j = col_of[(s.input, s.column)]  # type: ignore[index]
@@ -185,18 +202,11 @@ def phase_tree_splits(searcher: Searcher, splits: list[TreeSplit], rng: Any) -> 
         if (j, t) in seen:
             continue
         seen.add((j, t))
-        ulp32 = float(np.spacing(np.float32(abs(t)))) if math.isfinite(t) else 1.0
-        half = max(SPLIT_BRACKET_ULPS * ulp32, 1e-12)
         mask = reach.get((s.node, s.tree_id, s.node_id))
         if mask is not None and mask.any():
-            rows = pool[mask]
-        else:  # unknown path: start from the rows whose value is nearest the threshold
-            rows = pool[np.argsort(np.abs(sp.X[pool, j] - t))]
-        for k, b in enumerate(rows[:SPLIT_BASE_ROWS]):
-            brackets.append((k, int(b), j, t - half, t + half))  # type: ignore[arg-type]
-    # Every split once before any split twice: a forest has more splits than a budget has rows.
-    brackets.sort(key=lambda item: item[0])  # type: ignore[arg-type,return-value]
-    _bisect_in_chunks(searcher, [item[1:] for item in brackets], share="tree_splits")  # type: ignore[misc]
+            yield s, j, t, pool[mask]
+        else:
+            yield s, j, t, pool[np.argsort(np.abs(sp.X[pool, j] - t))]
 
 
 def float64_crossings(threshold: float, mode: str, dtype: Any) -> list[list[float]]:
@@ -246,22 +256,9 @@ def phase_float64_splits(searcher: Searcher, splits: list[TreeSplit], rng: Any) 
         return "no tree split on a float32 input was read from the graph"
     if sp.n_rows == 0:
         return None
-    pool = rng.permutation(sp.n_rows)[: min(sp.n_rows, 2000)]
-    reach = _reach(mapped, sp, pool)
     candidates: list[tuple[int, int, int, int, float]] = []  # (priority, order, base row, feature, value)
-    seen: set[tuple[int, float]] = set()
-    for s in mapped:
-        j = col_of[(s.input, s.column)]  # type: ignore[index]
-        t = float(s.raw_threshold)  # type: ignore[arg-type]
-        if (j, t) in seen:
-            continue
-        seen.add((j, t))
+    for s, j, t, rows in _distinct_splits(mapped, sp, col_of, rng):
         pairs = float64_crossings(t, s.mode, sp.feeds[sp.features[j][0]].dtype)
-        mask = reach.get((s.node, s.tree_id, s.node_id))
-        if mask is not None and mask.any():
-            rows = pool[mask]
-        else:
-            rows = pool[np.argsort(np.abs(sp.X[pool, j] - t))]
         for k, b in enumerate(rows[:SPLIT_BASE_ROWS]):
             for tier, pair in enumerate(pairs):
                 candidates += [(tier * SPLIT_BASE_ROWS + k, len(candidates), int(b), j, v) for v in pair]
