@@ -72,3 +72,20 @@ def banded_frame() -> tuple[Any, Any, Any, Any]:
     rows = frame.copy()
     rows.iloc[:40, rows.columns.get_loc("band")] = np.nan
     return frame, y, model, rows
+
+
+def gps_float32_file() -> tuple[Any, Any, Any]:
+    """A HistGradientBoosting model of float64 GPS rows (6 decimals), its file converted with a float32 sample,
+    which reads float32, and the rows: parity on the user's float64 rows fails (50 of 3,000 labels flip).
+    Shared by the parity, search, dry-run and Spark tests of that case (helper-129, -133, -139)."""
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    import onnxgate as og
+
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame({"lat": np.round(40.70 + rng.random(3000) * 0.01, 6),
+                         "lon": np.round(-74.00 + rng.random(3000) * 0.01, 6)})
+    y = ((np.floor(rows["lat"] * 2e4) + np.floor(rows["lon"] * 2e4)) % 2).astype(int)
+    model = HistGradientBoostingClassifier(max_iter=60, max_leaf_nodes=63, random_state=0).fit(rows, y)
+    return model, og.convert(model, rows.astype(np.float32).head()), rows

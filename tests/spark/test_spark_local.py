@@ -620,14 +620,9 @@ def test_a_float32_file_of_a_float64_model_fails_on_spark_as_locally(local_spark
     # converted with a float32 sample, the file reads float32; Spark parity gave the reference the user's float64
     # rows rounded to float32 and passed (as the SQL-adapted file did), where local parity fails on 50 of 3,000
     # labels (helper-133)
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    from _column_frames import gps_float32_file
 
-    rng = np.random.default_rng(0)
-    rows = pd.DataFrame({"lat": np.round(40.70 + rng.random(3000) * 0.01, 6),
-                         "lon": np.round(-74.00 + rng.random(3000) * 0.01, 6)})
-    y = ((np.floor(rows["lat"] * 2e4) + np.floor(rows["lon"] * 2e4)) % 2).astype(int)
-    model = HistGradientBoostingClassifier(max_iter=60, max_leaf_nodes=63, random_state=0).fit(rows, y)
-    narrow = og.convert(model, rows.astype(np.float32).head())
+    model, narrow, rows = gps_float32_file()
     path = tmp_path / "rows.parquet"
     rows.to_parquet(path)
     for file in (narrow, og.adapt(narrow, "sql-edge-2.0", columns=["lat", "lon"])):

@@ -15,15 +15,8 @@ import onnxgate as og
 
 def test_a_float32_file_of_a_float64_model_fails_on_the_users_float64_rows() -> None:
     # converted with a float32 sample, the file reads float32; validate rounded the user's float64 rows for the
-    # reference too, and passed a file whose labels differ from the model's on 61 of 3,000 rows (helper-129)
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    rng = np.random.default_rng(0)
-    rows = pd.DataFrame({"lat": np.round(40.70 + rng.random(3000) * 0.01, 6),
-                         "lon": np.round(-74.00 + rng.random(3000) * 0.01, 6)})
-    y = ((np.floor(rows["lat"] * 2e4) + np.floor(rows["lon"] * 2e4)) % 2).astype(int)
-    model = HistGradientBoostingClassifier(max_iter=60, max_leaf_nodes=63, random_state=0).fit(rows, y)
-    narrow = og.convert(model, rows.astype(np.float32).head())
+    # reference too, and passed a file whose labels differ from the model's on 50 of 3,000 rows (helper-129)
+    model, narrow, rows = _gps()
     assert {s.elem_type for s in narrow.signature.inputs} == {"float32"}
     report = og.validate(narrow, reference=model, data=rows)
     assert not report.check("prediction_parity").passed, str(report)
@@ -35,16 +28,9 @@ def test_a_float32_file_of_a_float64_model_fails_on_the_users_float64_rows() -> 
 
 @functools.cache
 def _gps() -> tuple[Any, Any, pd.DataFrame]:
-    """A HistGradientBoosting model of float64 GPS rows, and its file converted with a float32 sample
-    (which reads float32: 50 of the 3,000 labels flip on the user's float64 rows)."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    from _column_frames import gps_float32_file
 
-    rng = np.random.default_rng(0)
-    rows = pd.DataFrame({"lat": np.round(40.70 + rng.random(3000) * 0.01, 6),
-                         "lon": np.round(-74.00 + rng.random(3000) * 0.01, 6)})
-    y = ((np.floor(rows["lat"] * 2e4) + np.floor(rows["lon"] * 2e4)) % 2).astype(int)
-    model = HistGradientBoostingClassifier(max_iter=60, max_leaf_nodes=63, random_state=0).fit(rows, y)
-    return model, og.convert(model, rows.astype(np.float32).head()), rows
+    return gps_float32_file()  # type: ignore[no-any-return]
 
 
 def test_the_sql_adapted_float32_file_fails_validate_and_the_dry_run_on_the_users_float64_rows(

@@ -773,17 +773,11 @@ def test_the_search_tries_words_with_a_letter_outside_ascii() -> None:
 
 @cache
 def _gps_float32_file() -> tuple[Any, Any, Any]:
-    """A HistGradientBoosting model of float64 GPS rows (6 decimals) and its file converted with a float32
-    sample, which reads float32: parity on the user's float64 rows fails (50 of 3,000 labels)."""
-    import pandas as pd
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    """The model, its float64 rows and its file converted with a float32 sample (:func:`gps_float32_file`)."""
+    from _column_frames import gps_float32_file
 
-    rng = np.random.default_rng(0)
-    rows = pd.DataFrame({"lat": np.round(40.70 + rng.random(3000) * 0.01, 6),
-                         "lon": np.round(-74.00 + rng.random(3000) * 0.01, 6)})
-    y = ((np.floor(rows["lat"] * 2e4) + np.floor(rows["lon"] * 2e4)) % 2).astype(int)
-    model = HistGradientBoostingClassifier(max_iter=60, max_leaf_nodes=63, random_state=0).fit(rows, y)
-    return model, rows, og.convert(model, rows.astype(np.float32).head())
+    model, narrow, rows = gps_float32_file()
+    return model, rows, narrow
 
 
 def test_the_search_finds_a_float64_value_the_float32_file_rounds_across_a_split() -> None:
