@@ -267,6 +267,7 @@ def check_prediction_parity(
     signature = Signature.from_model(proto)
     if isinstance(data, str) or hasattr(data, "__fspath__"):
         data = load_data(data)
+    refuse_reordered_columns(reference, signature, data)
     rows_float32 = float32_rows(data)
     tolerances = model_tolerances(proto, signature.outputs, atol, rtol, reference_float32=reference_reads_float32(
         reference, signature.inputs, rows_float32,
@@ -409,6 +410,44 @@ def check_prediction_parity(
         return result
     message = alone if result.passed else f"{result.message}; {alone}"
     return CheckResult(name, False, message, {**result.details, "rows_alone": alone})
+
+
+def refuse_reordered_columns(reference: Any, signature: Any, data: Any) -> None:
+    """Refuse a frame holding the columns a native ``reference`` was fitted on in another order, when the
+    model takes them as one ``[N,k]`` input (converted from an array sample): the frame's columns feed that
+    input in the order they come, and the reference was given the same array, so both answered the
+    shuffled rows alike and parity passed. Reversed iris columns changed 98 of 150 labels against the
+    model fed by name, and validate and package passed them (a container's example request held them so);
+    convert refuses such a sample with the same message.
+
+    Raises
+    ------
+    InvalidDataError
+        The frame's columns are the fitted ones, not in training order.
+    """
+    from onnxgate._data import is_dataframe
+    from onnxgate.validators.reference import is_native_reference
+
+    inputs = signature.inputs
+    if not is_dataframe(data) or len(inputs) != 1 or not is_native_reference(reference):
+        return
+    columns = [str(c) for c in data.columns]
+    if inputs[0].name in columns or len(columns) < 2:
+        return  # fed by name (a one-column frame under the input's name)
+    from onnxgate.converters.sklearn import _fitted_columns
+
+    try:
+        fitted, _estimator = _fitted_columns(reference)
+    except Exception:  # a framework without column names (PyTorch, Keras): nothing to compare
+        return
+    if fitted is None or fitted == columns or sorted(fitted) != sorted(columns):
+        return
+    raise InvalidDataError(
+        f"the reference was fitted on columns {fitted}; the data has {columns}: the same columns in another "
+        f"order, which the model's one input {inputs[0].name!r} would take in the order they come (the model "
+        "reads them by position). Pass them in training order (data[model.feature_names_in_])",
+        column=columns[0],
+    )
 
 
 def users_values_signature(reference: Any, signature: Any) -> Any:

@@ -1,0 +1,51 @@
+"""A frame holding the columns a model was fitted on, in another order, for a model converted from an array
+sample (one ``[N,k]`` input fed by position): validate and package passed it, the ONNX model and the native
+reference both given the shuffled array (helper-138)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import onnxgate as og
+from onnxgate.cli import main
+from onnxgate.errors import InvalidDataError
+
+
+@pytest.fixture(scope="module")
+def iris() -> dict[str, Any]:
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    conv = og.convert(model, X.to_numpy()[:5])  # an array sample: one [N,4] input
+    return {"model": model, "X": X, "conv": conv}
+
+
+def test_reordered_columns_are_refused_not_passed(iris: dict[str, Any]) -> None:
+    X, model, conv = iris["X"], iris["model"], iris["conv"]
+    shuffled = X[list(X.columns)[::-1]]
+    # what the deployed model would answer for these rows, fed by position, is not the model's answer
+    assert (model.predict(shuffled.to_numpy()) != model.predict(X)).sum() == 98
+    with pytest.raises(InvalidDataError, match="same columns in another order"):
+        og.validate(conv, reference=model, data=shuffled)
+    assert og.validate(conv, reference=model, data=X).passed  # in training order: as before
+
+
+def test_package_refuses_reordered_csv(iris: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import skops.io as sio
+
+    monkeypatch.chdir(tmp_path)
+    X = iris["X"]
+    sio.dump(iris["model"], "model.skops")
+    Path("model.onnx").write_bytes(iris["conv"].model.SerializeToString())
+    X[list(X.columns)[::-1]].to_csv("rows.csv", index=False)
+    code = main(["package", "model.onnx", "-t", "container", "--reference", "model.skops", "--data", "rows.csv",
+                 "-o", "pkg"])
+    assert code == 2
+    assert "same columns in another order" in capsys.readouterr().err
+    assert not Path("pkg").exists() or not any(Path("pkg").iterdir())
