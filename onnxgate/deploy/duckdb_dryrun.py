@@ -153,16 +153,17 @@ def _text_length(sql_type: str) -> int | None:
     return int(size) if size.isdigit() else None
 
 
-def _as_sql_server_stores(table: Any, types: Mapping[str, str],
-                          columns: ColumnMap | None = None) -> tuple[Any, list[str]]:
+def _as_sql_server_stores(table: Any, types: Mapping[str, str], columns: ColumnMap | None = None,
+                          collations: Mapping[str, str] | None = None) -> tuple[Any, list[str]]:
     """``table``'s text columns as SQL Server stores them in the input table's declared types: a value longer
     than a ``char(n)``/``varchar(n)``/``nchar(n)``/``nvarchar(n)`` column is refused (SQL Server's insert fails,
     "String or binary data would be truncated"), and ``char(n)``/``nchar(n)`` values are right-padded with spaces
     to n, which is what PREDICT then reads (the dry run passed ``char(10)`` codes as they were, and a model
     fed '01' padded to 10 answered otherwise). Lengths are counted as SQL Server counts ``nchar``/``nvarchar``
     (UTF-16 code units, an emoji is two); ``char``/``varchar`` lengths are bytes in the column's collation,
-    counted here as characters, which a single-byte code page holds one byte each. Returns the table and the
-    names of the columns padded."""
+    counted here as characters, which a single-byte code page holds one byte each. A ``char``/``varchar``
+    value holding a character its code page lacks is refused (:func:`_refuse_outside_code_page`). Returns the
+    table and the names of the columns padded."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -170,9 +171,13 @@ def _as_sql_server_stores(table: Any, types: Mapping[str, str],
     for name in table.column_names:
         size = _text_length(types.get(name, ""))
         column = table.column(name)
-        if size is None or not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
             continue
-        base = _base_type(types[name])
+        base = _base_type(types.get(name, ""))
+        if base in ("char", "varchar"):  # varchar(max) too
+            _refuse_outside_code_page(column, name, types[name], (collations or {}).get(name), columns)
+        if size is None:
+            continue
         astral = pc.count_substring_regex(column, r"[\x{10000}-\x{10FFFF}]") if base.startswith("n") else None
         lengths = pc.utf8_length(column) if astral is None else pc.add(pc.utf8_length(column), astral)
         longest = pc.max(lengths).as_py()
@@ -196,6 +201,48 @@ def _as_sql_server_stores(table: Any, types: Mapping[str, str],
         table = table.set_column(table.column_names.index(name), name, padded)
         padded_names.append(name)
     return table, padded_names
+
+
+#: The code page of the collations SQL Edge and Synapse databases have by default (SQL_Latin1_General_CP1_CI_AS)
+#: and of every Latin1_General one: what a ``char``/``varchar`` column of them holds.
+_LATIN1_CODE_PAGE = "cp1252"
+
+
+def _refuse_outside_code_page(column: Any, name: str, sql_type: str, collation: str | None,
+                              columns: ColumnMap | None) -> None:
+    """Refuse text a ``char``/``varchar`` column would store as other characters: outside a UTF-8 collation such
+    a column holds the characters of its collation's code page only, and SQL Server stores any other as ``'?'``
+    (or a look-alike), which PREDICT then reads. The dry run passed ``'東京'`` into a ``varchar(max)`` column as it
+    was, and the model, fed ``'??'`` in the database, answered 90 of 300 rows otherwise (helper-138). A column
+    without a COLLATE takes the database's, taken as SQL Edge's and Synapse's default (code page 1252); one whose
+    collation is neither Latin1 nor UTF-8 is not checked (its code page is not known here)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    folded = (collation or "").lower()
+    if "utf8" in folded or (collation and not folded.startswith(("latin1_general", "sql_latin1_general_cp1_"))):
+        return
+    outside = pc.filter(column, pc.invert(pc.string_is_ascii(column)))
+    if len(outside) == 0:
+        return
+    for value in pc.unique(outside).to_pylist():
+        if value is None:
+            continue
+        try:
+            value.encode(_LATIN1_CODE_PAGE)
+        except UnicodeEncodeError as err:
+            row = pc.index(column, pa.scalar(value, type=column.type)).as_py()
+            shown = columns.describe(name) if columns is not None else repr(name)
+            where = (f"collation {collation}" if collation
+                     else "the database's default collation, SQL_Latin1_General_CP1_CI_AS on SQL Edge and Synapse")
+            lacking = value[err.start:err.end]
+            raise InvalidDataError(
+                f"column {shown}: row {row} holds {value!r}, whose character(s) {lacking!r} the {sql_type} column "
+                f"cannot hold in code page 1252 ({where}): SQL Server stores such characters as others ('?'), and "
+                "PREDICT reads that, not the value given. Declare the column nvarchar in 03_create_input_table.sql, "
+                "or give it a UTF-8 collation (COLLATE Latin1_General_100_CI_AS_SC_UTF8)",
+                column=columns.column_for(name) if columns is not None else name,
+            ) from None
 
 
 def _read_identifier(text: str, i: int) -> tuple[str, int]:
@@ -298,6 +345,28 @@ def table_types_from_script(script: str) -> dict[str, str]:
     >>> table_types_from_script("CREATE TABLE [dbo].[t] ([a]]b] real NOT NULL, [c] bigint);")
     {'a]b': 'real', 'c': 'bigint'}
     """
+    return {name: kind for name, (kind, _rest) in _column_definitions(script).items()}
+
+
+def collations_from_script(script: str) -> dict[str, str]:
+    """Column name -> the collation its definition names (``COLLATE Latin1_General_100_CI_AS_SC_UTF8``);
+    a column without one (the database's default collation) is left out.
+
+    Examples
+    --------
+    >>> collations_from_script("CREATE TABLE t ([a] varchar(9) COLLATE Latin1_General_100_BIN2_UTF8 NOT NULL, b int)")
+    {'a': 'Latin1_General_100_BIN2_UTF8'}
+    """
+    found = {}
+    for name, (_kind, rest) in _column_definitions(script).items():
+        m = re.search(r"\bCOLLATE\s+(\w+)", rest, re.I)
+        if m:
+            found[name] = m.group(1)
+    return found
+
+
+def _column_definitions(script: str) -> dict[str, tuple[str, str]]:
+    """Column name -> (its type as :func:`table_types_from_script` gives it, the rest of its definition)."""
     text = _strip_comments(script)
     m = re.search(r"CREATE\s+TABLE\s+", text, re.I)
     if not m:
@@ -310,7 +379,7 @@ def table_types_from_script(script: str) -> dict[str, str]:
             continue
         break
     i = text.index("(", i) + 1
-    out: dict[str, str] = {}
+    out: dict[str, tuple[str, str]] = {}
     while i < len(text):
         while i < len(text) and text[i] in " \t\r\n,":
             i += 1
@@ -330,8 +399,9 @@ def table_types_from_script(script: str) -> dict[str, str]:
             kind = text[i : close + 1]
             end = _TYPE_END.search(text, close + 1)
             assert end is not None
-        out[name] = "".join(kind.split()).lower()
-        i = _item_end(text, end.start())  # skip the rest of this column definition
+        rest_at = end.start()
+        i = _item_end(text, rest_at)  # skip the rest of this column definition
+        out[name] = ("".join(kind.split()).lower(), text[rest_at:i])
         if i < len(text) and text[i] == ")":
             break
     if not out:
@@ -858,6 +928,7 @@ def _dry_run(
     outputs: list[dict[str, Any]] = list(sql["outputs"])
     table_name = str(sql["input_table"])
     types = table_types_from_script(script) if script is not None else {s["name"]: s["sql_type"] for s in inputs}
+    collations = collations_from_script(script) if script is not None else {}
     types.update(table_types or {})
     _check_types(inputs, types, table_name)
     names = [str(s["name"]) for s in inputs]
@@ -879,7 +950,7 @@ def _dry_run(
     _refuse_values_the_load_would_change(source, signature)
     _refuse_nulls(source, signature.columns)
     given = source  # what the reference is given: the rows as the user has them, before SQL Server pads them
-    source, padded = _as_sql_server_stores(source, types, signature.columns)
+    source, padded = _as_sql_server_stores(source, types, signature.columns, collations)
     if database is not None:
         _check_database_file(Path(database))
     where = os.fspath(database) if database is not None else ":memory:"
