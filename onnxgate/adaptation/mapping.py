@@ -26,6 +26,7 @@ __all__ = [
     "adaptation_of",
     "adapted_outputs",
     "already_adapted",
+    "columns_against_fitted",
     "columns_of_native",
     "original_feeds",
     "outputs_off_record",
@@ -115,6 +116,37 @@ def columns_of_native(model: Any, data: Any) -> Any:
         else:
             return data
     return out
+
+
+def columns_against_fitted(model: Any, reference: Any) -> str | None:
+    """Why the table columns an adapted model splits its one ``[N,k]`` input into contradict the native
+    ``reference``: they are the columns it was fitted on, in another order (``adapt(columns=...)``,
+    ``--columns``), so the table's column of one name feeds the position the reference reads as another.
+    Parity gave the reference the same columns in the same wrong positions and passed; a package of a
+    DataFrame-fitted iris model adapted with its columns reversed answered 98 of 150 rows otherwise than
+    the model fed by name (helper-138). None when they are in training order, or nothing names them."""
+    mapping = adaptation_of(model)
+    inputs = (mapping or {}).get("inputs")
+    if not isinstance(inputs, Mapping) or len(inputs) != 1:
+        return None
+    (name, entry), = inputs.items()
+    if not isinstance(entry, Mapping) or entry.get("kind") != "split":
+        return None
+    try:
+        from onnxgate.converters.sklearn import _fitted_columns
+
+        fitted, _estimator = _fitted_columns(reference)
+    except Exception:  # a framework without column names (PyTorch, Keras): nothing to compare
+        return None
+    recorded = ColumnMap.from_model(model)
+    columns = [recorded.column_for(str(c)) for c in entry.get("columns", [])]
+    if fitted is None or columns == fitted or sorted(columns) != sorted(fitted):
+        return None
+    first = next(i for i, (c, f) in enumerate(zip(columns, fitted)) if c != f)
+    return (f"the model's table columns {columns} (the columns given to adapt, --columns) are the columns the "
+            f"reference was fitted on, {fitted}, in another order: table column {columns[first]!r} would feed "
+            f"position {first} of input {name!r}, which the reference reads as {fitted[first]!r}. Adapt again "
+            "with the columns in training order (columns=list(model.feature_names_in_)), or without columns")
 
 
 def original_feeds(

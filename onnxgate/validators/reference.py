@@ -91,7 +91,14 @@ def prepare_reference(reference: Any, onnx_model: onnx.ModelProto, signature: Si
         return _onnx_reference(onnx_reference, signature)
     if adapted is not None:
         # a SQL-adapted model: its recorded mapping lays the native outputs out like its own
+        from onnxgate.adaptation.mapping import columns_against_fitted
         from onnxgate.validators.adapted import reference_outputs_for_adapted
+
+        contradicts = columns_against_fitted(onnx_model, reference) if is_native_reference(reference) else None
+        if contradicts is not None:
+            from onnxgate.errors import InvalidDataError
+
+            raise InvalidDataError(contradicts)
 
         def run_adapted(feeds: Mapping[str, np.ndarray]) -> list[np.ndarray | None]:
             given = ROWS_GIVEN_FLOAT32.set(float32_rows)

@@ -1,0 +1,47 @@
+"""Table columns given to the SQL adaptation (``columns=``, ``--columns``) that are the reference's fitted
+columns in another order: parity gave the native model the same columns in the same wrong positions, so
+package, validate and the dry run passed a model whose table column 'petal width (cm)' feeds the position
+the model reads as 'sepal length (cm)' (helper-138)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import onnxgate as og
+from onnxgate.deploy.duckdb_dryrun import dry_run
+from onnxgate.errors import InvalidDataError
+
+
+@pytest.fixture(scope="module")
+def iris() -> dict[str, Any]:
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    return {"X": X, "model": model, "conv": og.convert(model, X.to_numpy()[:5])}  # one [N,4] input
+
+
+def test_package_refuses_columns_out_of_training_order(iris: dict[str, Any], tmp_path: Path) -> None:
+    X, model, conv = iris["X"], iris["model"], iris["conv"]
+    reversed_columns = list(X.columns)[::-1]
+    # what the database would answer: each table column fed to the position of the reversed list
+    assert (model.predict(X[reversed_columns].to_numpy()) != model.predict(X)).sum() == 98
+    with pytest.raises(InvalidDataError, match="in another order"):
+        og.package(conv, target="sql-edge-2.0", out=tmp_path / "bad", reference=model, data=X, adapt=True,
+                   columns=reversed_columns)
+    assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())
+    og.package(conv, target="sql-edge-2.0", out=tmp_path / "good", reference=model, data=X, adapt=True,
+               columns=list(X.columns))
+    assert dry_run(tmp_path / "good", X, reference=model).passed
+
+
+def test_dry_run_refuses_a_package_adapted_out_of_training_order(iris: dict[str, Any], tmp_path: Path) -> None:
+    X, model, conv = iris["X"], iris["model"], iris["conv"]
+    adapted = og.adapt(conv.model, "sql-edge-2.0", columns=list(X.columns)[::-1])
+    out = og.package(adapted, target="sql-edge-2.0", out=tmp_path / "pkg")  # no reference: nothing to compare
+    with pytest.raises(InvalidDataError, match="in another order"):
+        dry_run(out, X, reference=model)
