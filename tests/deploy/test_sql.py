@@ -36,6 +36,7 @@ def _adapted(target: str = "sql-edge-1.0", **kwargs: object) -> object:
 def _normalise(text: str) -> str:
     text = re.sub(r"onnxgate \d+\.\d+\.\d+\S*", "onnxgate <version>", text)
     text = re.sub(r"\(\d+ bytes\)", "(<size> bytes)", text)  # the size moves with the onnx version
+    text = re.sub(r"MODEL_SHA256 = '[0-9a-f]{64}'", "MODEL_SHA256 = '<model sha256>'", text)
     return re.sub(r"0x[0-9A-F]{64,}", "0x<model bytes>", text)
 
 
