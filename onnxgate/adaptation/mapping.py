@@ -118,10 +118,11 @@ def columns_of_native(model: Any, data: Any) -> Any:
     return out
 
 
-def columns_against_fitted(model: Any, reference: Any) -> str | None:
+def columns_against_fitted(model: Any, fitted: list[str] | None) -> str | None:
     """Why the table columns an adapted model splits its one ``[N,k]`` input into contradict the native
     ``reference``: they are the columns it was fitted on, in another order (``adapt(columns=...)``,
-    ``--columns``), so the table's column of one name feeds the position the reference reads as another.
+    ``--columns``), so the table's column of one name feeds the position the reference, fitted on the columns
+    ``fitted`` in that order (:func:`onnxgate.validators.reference.fitted_columns`), reads as another.
     Parity gave the reference the same columns in the same wrong positions and passed; a package of a
     DataFrame-fitted iris model adapted with its columns reversed answered 98 of 150 rows otherwise than
     the model fed by name (helper-138). None when they are in training order, or nothing names them."""
@@ -131,12 +132,6 @@ def columns_against_fitted(model: Any, reference: Any) -> str | None:
         return None
     (name, entry), = inputs.items()
     if not isinstance(entry, Mapping) or entry.get("kind") != "split":
-        return None
-    try:
-        from onnxgate.converters.sklearn import _fitted_columns
-
-        fitted, _estimator = _fitted_columns(reference)
-    except Exception:  # a framework without column names (PyTorch, Keras): nothing to compare
         return None
     recorded = ColumnMap.from_model(model)
     columns = [recorded.column_for(str(c)) for c in entry.get("columns", [])]

@@ -116,6 +116,15 @@ class Converter:
                 return True
         return False
 
+    def fitted_columns(self, model: Any) -> list[str] | None:
+        """The column names ``model`` was fitted on, in order (``feature_names_in_``, or the names an XGBoost,
+        LightGBM or CatBoost model keeps); None when it records none (fitted on an array, or a framework
+        without column names)."""
+        from onnxgate.converters._boosting import training_columns
+
+        names = getattr(model, "feature_names_in_", None)
+        return [str(n) for n in names] if names is not None else training_columns(model)
+
     def max_opset_for(self, model: Any) -> int:
         """Highest default-domain opset this converter can write for this model."""
         return self.MAX_OPSET

@@ -215,6 +215,9 @@ class SklearnConverter(Converter):
     #: longer works for opset 17 < 18"): a model holding one is converted at that opset unless asked otherwise.
     NEWER_OPSET: ClassVar[dict[str, int]] = {"KNNImputer": 18}
 
+    def fitted_columns(self, model: Any) -> list[str] | None:
+        return _fitted_columns(model)[0]
+
     def min_opset_for(self, model: Any) -> int:
         return max([self.MIN_OPSET, *(self.NEWER_OPSET.get(type(est).__name__, 0) for est in sub_estimators(model))])
 

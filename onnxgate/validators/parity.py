@@ -426,7 +426,7 @@ def refuse_reordered_columns(reference: Any, signature: Any, data: Any) -> None:
         The frame's columns are the fitted ones, not in training order.
     """
     from onnxgate._data import is_dataframe
-    from onnxgate.validators.reference import is_native_reference
+    from onnxgate.validators.reference import fitted_columns, is_native_reference
 
     inputs = signature.inputs
     if not is_dataframe(data) or len(inputs) != 1 or not is_native_reference(reference):
@@ -434,12 +434,7 @@ def refuse_reordered_columns(reference: Any, signature: Any, data: Any) -> None:
     columns = [str(c) for c in data.columns]
     if inputs[0].name in columns or len(columns) < 2:
         return  # fed by name (a one-column frame under the input's name)
-    from onnxgate.converters.sklearn import _fitted_columns
-
-    try:
-        fitted, _estimator = _fitted_columns(reference)
-    except Exception:  # a framework without column names (PyTorch, Keras): nothing to compare
-        return
+    fitted = fitted_columns(reference)
     if fitted is None or fitted == columns or sorted(fitted) != sorted(columns):
         return
     raise InvalidDataError(

@@ -94,7 +94,8 @@ def prepare_reference(reference: Any, onnx_model: onnx.ModelProto, signature: Si
         from onnxgate.adaptation.mapping import columns_against_fitted
         from onnxgate.validators.adapted import reference_outputs_for_adapted
 
-        contradicts = columns_against_fitted(onnx_model, reference) if is_native_reference(reference) else None
+        contradicts = (columns_against_fitted(onnx_model, fitted_columns(reference))
+                       if is_native_reference(reference) else None)
         if contradicts is not None:
             from onnxgate.errors import InvalidDataError
 
@@ -161,6 +162,17 @@ def is_native_reference(reference: Any) -> bool:
     from onnxgate.conversion import Conversion
 
     return not isinstance(reference, Conversion) and _as_onnx(reference) is None and _is_native(reference)
+
+
+def fitted_columns(reference: Any) -> list[str] | None:
+    """The column names a native ``reference`` was fitted on, in order; None when it records none or is not a
+    native model (:meth:`onnxgate.converters.Converter.fitted_columns`)."""
+    from onnxgate.converters import registry
+
+    try:
+        return registry.for_model(reference).fitted_columns(reference)
+    except Exception:  # not a registered framework's model, or one whose names cannot be read
+        return None
 
 
 def _is_native(reference: Any) -> bool:
