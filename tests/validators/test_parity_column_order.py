@@ -49,3 +49,15 @@ def test_package_refuses_reordered_csv(iris: dict[str, Any], tmp_path: Path, mon
     assert code == 2
     assert "same columns in another order" in capsys.readouterr().err
     assert not Path("pkg").exists() or not any(Path("pkg").iterdir())
+
+
+def test_convert_warns_that_an_array_sample_of_a_frame_fitted_model_feeds_by_position(iris: dict[str, Any]) -> None:
+    # validate refuses reordered columns, but a service, MLflow or score given them later cannot tell: convert
+    # said nothing of the file taking the named columns by position (an MLflow DataFrame in reversed order
+    # answered 0.99999 off; helper-138)
+    X, model = iris["X"], iris["model"]
+    assert any("fitted on named columns ('sepal length (cm)'" in w and "by position" in w
+               for w in iris["conv"].warnings), iris["conv"].warnings
+    assert not any("by position" in w for w in og.convert(model, X.head()).warnings)  # one input per column
+    plain = type(model)(max_iter=500).fit(X.to_numpy(), iris["model"].predict(X))
+    assert not any("by position" in w for w in og.convert(plain, X.to_numpy()[:5]).warnings)  # no names
