@@ -708,6 +708,18 @@ def _convert_catboost_in_skl2onnx(scope: Any, operator: Any, container: Any) -> 
     attrs = {a.name: get_attribute_value(a) for a in node.attribute}
     outputs = [o.full_name for o in operator.outputs]
     wanted = outputs[:1] if node.op_type == "TreeEnsembleRegressor" else outputs[:2]
+    # a binary classifier's label is rewritten when the node's is not what predict answers
+    relabel = node.op_type == "TreeEnsembleClassifier" and len(
+        attrs.get("classlabels_int64s") or attrs.get("classlabels_strings") or []) == 2
+    if relabel:
+        from onnxgate.converters.catboost import probability_threshold
+
+        threshold = probability_threshold(operator.raw_operator)
+        ints = [int(v) for v in attrs.get("classlabels_int64s") or []]
+        relabel = (threshold is not None and threshold != 0.5) or ints not in ([], [0, 1])
+    label = wanted[0]
+    if relabel:
+        wanted = [scope.get_unique_variable_name("catboost_label"), wanted[1]]
     # TreeEnsemble* are version 1 up to ai.onnx.ml 3; CatBoost writes their version-1 attributes.
     container.add_node(
         node.op_type,
@@ -718,6 +730,39 @@ def _convert_catboost_in_skl2onnx(scope: Any, operator: Any, container: Any) -> 
         name=scope.get_unique_operator_name("CatBoost"),
         **attrs,
     )
+    if relabel:
+        _catboost_binary_label(scope, operator, container, attrs, wanted, label)
+
+
+def _catboost_binary_label(scope: Any, operator: Any, container: Any, attrs: Mapping[str, Any],
+                           wanted: Sequence[str], label: str) -> None:
+    """A binary CatBoost classifier's label inside a pipeline, as its ``predict`` answers: the node's int64
+    label is the class's index whatever the classes (fitted on 7/42 the pipeline answered 0/1 on every row),
+    and a probability threshold (``set_probability_threshold``) moves the class (the node labels by 0.5)."""
+    from onnx import TensorProto
+
+    from onnxgate.converters.catboost import probability_threshold
+
+    threshold = probability_threshold(operator.raw_operator)
+    ints = [int(v) for v in attrs.get("classlabels_int64s") or []]
+    if threshold is None or threshold == 0.5:
+        index = wanted[0]
+    else:
+        column, border, p1, above = (scope.get_unique_variable_name(n) for n in ("column", "border", "p1", "above"))
+        index = scope.get_unique_variable_name("catboost_index")
+        container.add_initializer(column, TensorProto.INT64, [], [1])
+        # at 0 every row is above (a float32 probability can round to 0); nothing is above 1
+        container.add_initializer(border, TensorProto.FLOAT, [], [-1.0 if threshold <= 0.0 else threshold])
+        container.add_node("Gather", [wanted[1], column], p1, axis=1, name=scope.get_unique_operator_name("Gather"))
+        container.add_node("Greater", [p1, border], above, name=scope.get_unique_operator_name("Greater"))
+        container.add_node("Cast", [above], index, to=TensorProto.INT64, name=scope.get_unique_operator_name("Cast"))
+    classes = scope.get_unique_variable_name("catboost_classes")
+    if ints:
+        container.add_initializer(classes, TensorProto.INT64, [len(ints)], ints)
+    else:
+        texts = [t if isinstance(t, bytes) else str(t).encode("utf-8") for t in attrs["classlabels_strings"]]
+        container.add_initializer(classes, TensorProto.STRING, [len(texts)], texts)
+    container.add_node("Gather", [classes, index], [label], axis=0, name=scope.get_unique_operator_name("Gather"))
 
 
 def truncate_category_codes(proto: Any, indices: list[int], n_features: int, opset: int,

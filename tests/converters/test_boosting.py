@@ -1243,3 +1243,45 @@ def test_a_catboost_binary_classifier_with_a_bias_converts_to_its_own_scores(how
     np.testing.assert_allclose(proba, model.predict_proba(X), atol=1e-5)
     assert (label == model.predict(X)).all()
     assert og.validate(conv, reference=model, data=X).passed
+
+
+@pytest.mark.parametrize("labels", [[0, 1], [7, 42], ["no", "yes"]])
+def test_a_catboost_binary_classifier_labels_by_its_probability_threshold(labels: list[Any], tmp_path: Path) -> None:
+    # set_probability_threshold moves predict's class (kept in the .cbm); CatBoost's export labels by 0.5 whatever
+    # the threshold: at 0.2, 44 of 569 breast-cancer labels differed, convert silent (the CLI's .cbm too)
+    from sklearn import datasets
+
+    X, y = datasets.load_breast_cancer(return_X_y=True, as_frame=True)
+    X = X[["mean radius", "mean texture"]]
+    model = catboost.CatBoostClassifier(iterations=40, verbose=0, allow_writing_files=False, thread_count=1)
+    model.fit(X, np.asarray(labels, dtype=object if isinstance(labels[0], str) else np.int64)[y])
+    model.set_probability_threshold(0.2)
+    model.save_model(str(tmp_path / "model.cbm"))
+    loaded = catboost.CatBoost().load_model(str(tmp_path / "model.cbm"))
+    for native in (model, loaded):
+        conv = og.convert(native, X)
+        expected = native.predict(X, prediction_type="Class").reshape(-1)
+        assert _run(conv, X)[0].tolist() == expected.tolist()
+        assert og.validate(conv, reference=native, data=X).passed
+
+
+@pytest.mark.parametrize("threshold", [None, 0.2])
+@pytest.mark.parametrize("labels", [[0, 1], [7, 42], ["no", "yes"]])
+def test_a_binary_catboost_classifier_in_a_pipeline_answers_its_classes(labels: list[Any],
+                                                                        threshold: float | None) -> None:
+    # inside a pipeline the CatBoost node's int64 label is the class's index: fitted on 7/42 the file answered
+    # 0/1 on all 569 rows; and a probability threshold was ignored (0.2: 43 of 569 labels differed)
+    from sklearn import datasets
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = datasets.load_breast_cancer(return_X_y=True)
+    X = X[:, :4]
+    classifier = catboost.CatBoostClassifier(iterations=40, verbose=0, allow_writing_files=False, thread_count=1)
+    pipeline = make_pipeline(StandardScaler(), classifier)
+    pipeline.fit(X, np.asarray(labels, dtype=object if isinstance(labels[0], str) else np.int64)[y])
+    if threshold is not None:
+        classifier.set_probability_threshold(threshold)
+    conv = og.convert(pipeline, X[:5])
+    assert _run(conv, X)[0].tolist() == pipeline.predict(X).reshape(-1).tolist()
+    assert og.validate(conv, reference=pipeline, data=X).passed
