@@ -11,7 +11,8 @@ Policy:
   mapped by LabelEncoders to its one-hot codes and one-feature CTR values (Borders, Buckets, Counter,
   BinarizedTargetMeanValue), the oblivious trees as a TreeEnsembleRegressor of the raw values, then the
   sigmoid or softmax and the label; an unseen category gets CatBoost's value for it. Refused by name: CTRs
-  over combinations of features (``max_ctr_complexity`` above 1), text and embedding features, a sample
+  over combinations of features (``max_ctr_complexity`` above 1), trees that are not symmetric
+  (``grow_policy`` Depthwise or Lossguide), text and embedding features, a sample
   lacking categories, an array sample. Text features: CatBoost's refusal is passed on.
 * One ``[N,k]`` float32 input named ``input``; a float64 sample keeps a float64 boundary with a Cast
   inside the graph; a model fitted on a DataFrame gets one ``[N,1]`` input per column from a
@@ -472,6 +473,14 @@ def cat_feature_indices(model: Any) -> list[int]:
         return []
 
 
+def _grow_policy(model: Any) -> str:
+    """The ``grow_policy`` ``model`` was fitted with ("?" when CatBoost does not say)."""
+    try:
+        return str(model.get_all_params().get("grow_policy", "?"))
+    except Exception:
+        return "?"
+
+
 def _ctr_hash(cat_hash: int) -> int:
     """``CalcHash(0, hash)``: the key of a one-feature CTR table (64-bit wrap-around). The 32-bit hash is
     an ``int`` there, sign-extended to 64 bits (the JSON export writes it unsigned)."""
@@ -541,6 +550,11 @@ class _CategoricalModel:
         self.float_features = list(info.get("float_features", []))
         self.cat_features = list(info.get("categorical_features", []))
         self.ctrs = list(info.get("ctrs", []))
+        if "oblivious_trees" not in self.json:  # grow_policy Depthwise or Lossguide: JSON "trees", one per split
+            policy = _grow_policy(model)
+            self.refuse(f"its trees are not symmetric (grow_policy={policy!r}), and onnxgate writes CatBoost's "
+                        "oblivious trees only, as CatBoost's own ONNX export does. Refit with "
+                        "grow_policy='SymmetricTree' (the default)")
         if info.get("text_features") or info.get("embedding_features"):
             self.refuse("text or embedding features (text_features=, embedding_features=) have no ONNX form here. "
                         "Fit with those columns as categorical features or as numbers")

@@ -137,7 +137,11 @@ def test_validate_fails_a_file_whose_categories_map_elsewhere(tmp_path: Path) ->
      r"does not hold every category the model's trees read \('band' lacks \d, 'grade' lacks \d, 'two' lacks 1\).*"
      r"convert\(model, X_train\)"),
     ({}, "array", og.InvalidDataError, r"reads categorical features \(\['band', 'grade', 'two'\]\).*DataFrame sample"),
-], ids=["combination", "sample-without-every-category", "array-sample"])
+    # was KeyError: 'oblivious_trees' (the CLI: "unexpected KeyError ... please report it")
+    ({"grow_policy": "Depthwise"}, "frame", og.UnsupportedModelError,
+     r"not symmetric \(grow_policy='Depthwise'\).*grow_policy='SymmetricTree'"),
+    ({"grow_policy": "Lossguide"}, "frame", og.UnsupportedModelError, r"not symmetric \(grow_policy='Lossguide'\)"),
+], ids=["combination", "sample-without-every-category", "array-sample", "depthwise", "lossguide"])
 def test_what_cannot_be_converted_exactly_is_refused_with_the_fix(params: dict[str, Any], sample: str,
                                                                   error: type[Exception], match: str) -> None:
     frame, y = _frame("breast_cancer")
