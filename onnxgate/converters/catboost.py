@@ -109,7 +109,7 @@ class CatBoostConverter(BoostingConverter):
                 framework=self.framework,
             )
         scale = _scale_of(model)
-        if scale != 1.0:
+        if scale != 1.0 and not cat_feature_indices(model):  # the graph built for categories scales its leaves
             raise UnsupportedModelError(
                 f"CatBoost scale {scale} (set_scale_and_bias): CatBoost's ONNX export writes unscaled trees only "
                 "and refuses the model. Set the scale back with model.set_scale_and_bias(1.0, bias) and scale "
@@ -728,7 +728,10 @@ class _CategoricalModel:
         nodes.append(helper.make_node("Concat", parts, [features], axis=1, name="catboost_concat"))
         raw = "catboost_raw"
         width, tree_attrs = self.trees(matrix, ctr_splits)
-        _scale, bias = self.json.get("scale_and_bias", [1.0, [0.0]])
+        # CatBoost's raw value: scale * (sum of the leaves) + bias (set_scale_and_bias; boost_from_average's bias)
+        scale, bias = self.json.get("scale_and_bias", [1.0, [0.0]])
+        if float(scale) != 1.0:
+            tree_attrs["target_weights"] = [float(scale) * w for w in tree_attrs["target_weights"]]
         nodes.append(helper.make_node("TreeEnsembleRegressor", [features], [raw], domain=ML_DOMAIN,
                                       name="catboost_trees",
                                       n_targets=width, aggregate_function="SUM", post_transform="NONE",
