@@ -473,6 +473,14 @@ def cat_feature_indices(model: Any) -> list[int]:
         return []
 
 
+def _feature_indices(model: Any, kind: str) -> list[int]:
+    """The positions of ``model``'s ``kind`` (``"text"``, ``"embedding"``) features ([] when CatBoost cannot say)."""
+    try:
+        return [int(i) for i in getattr(model, f"get_{kind}_feature_indices")()]
+    except Exception:
+        return []
+
+
 def _grow_policy(model: Any) -> str:
     """The ``grow_policy`` ``model`` was fitted with ("?" when CatBoost does not say)."""
     try:
@@ -536,6 +544,9 @@ class _CategoricalModel:
         self.framework = framework
         self.columns = list(columns)
         self.cat_positions = cat_feature_indices(model)
+        if _feature_indices(model, "text") or _feature_indices(model, "embedding"):
+            # before the export, whose pool would read the text as numbers ("Cannot convert ... to float")
+            self.refuse_text()
         with tempfile.TemporaryDirectory(prefix="onnxgate-catboost-") as folder:
             path = Path(folder) / "model.json"
             try:
@@ -556,8 +567,7 @@ class _CategoricalModel:
                         "oblivious trees only, as CatBoost's own ONNX export does. Refit with "
                         "grow_policy='SymmetricTree' (the default)")
         if info.get("text_features") or info.get("embedding_features"):
-            self.refuse("text or embedding features (text_features=, embedding_features=) have no ONNX form here. "
-                        "Fit with those columns as categorical features or as numbers")
+            self.refuse_text()
         #: categorical column -> how many of the categories the trees read the sample lacks
         self.unmapped: dict[str, int] = {}
         self.values: dict[str, list[Any]] = {}  # categorical column -> the sample's distinct values, as they come
@@ -565,6 +575,10 @@ class _CategoricalModel:
             label, _dtype = self.columns[int(feature["flat_feature_index"])]
             column = sample[sample.columns[int(feature["flat_feature_index"])]]
             self.values[label] = list(dict.fromkeys(column.tolist()))
+
+    def refuse_text(self) -> None:
+        self.refuse("text or embedding features (text_features=, embedding_features=) have no ONNX form here. "
+                    "Fit with those columns as categorical features or as numbers")
 
     def refuse(self, why: str) -> None:
         raise UnsupportedModelError(f"CatBoost model with categorical features: {why}.", framework=self.framework)

@@ -217,3 +217,13 @@ def test_a_scaled_model_with_categorical_features_converts(dataset: str, scale: 
         assert outputs[0].tolist() == model.predict(rows).reshape(-1).tolist()
         np.testing.assert_allclose(outputs[1], model.predict_proba(rows), rtol=0, atol=1e-6)
     assert og.validate(conv, reference=model, data=rows)
+
+
+def test_a_model_with_text_features_is_refused_naming_them() -> None:
+    # was InvalidDataError "CatBoost could not read the sample ... Cannot convert 'bad cells seen here' to float"
+    # (exit 2, as if the data were wrong): the export's pool read the text column as numbers
+    frame, y = _frame("breast_cancer")
+    frame["note"] = np.where(y == 1, "good looking cells today", "bad cells seen here")
+    model = catboost.CatBoostClassifier(**PARAMS, text_features=["note"]).fit(frame, y)
+    with pytest.raises(og.UnsupportedModelError, match=r"text or embedding features \(text_features=.*"):
+        og.convert(model, frame)
