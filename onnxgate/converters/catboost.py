@@ -299,10 +299,13 @@ def _binary_bias_into_leaves(proto: Any) -> None:
 
 def probability_threshold(model: Any) -> float | None:
     """The probability above which a binary classifier's ``predict`` answers its second class, when
-    ``set_probability_threshold`` set one (kept in the model's metadata and its .cbm); None otherwise."""
+    ``set_probability_threshold`` set one (kept in the model's metadata and its .cbm); None otherwise, and for
+    a ``MultiClass`` model of two classes, whose ``predict`` takes the likelier class whatever the threshold."""
     try:
         text = model.get_metadata().get("binclass_probability_threshold")
     except Exception:
+        return None
+    if loss_of(model) not in ("Logloss", "CrossEntropy"):
         return None
     return None if text in (None, "") else float(text)
 

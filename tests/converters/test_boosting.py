@@ -1245,15 +1245,19 @@ def test_a_catboost_binary_classifier_with_a_bias_converts_to_its_own_scores(how
     assert og.validate(conv, reference=model, data=X).passed
 
 
-@pytest.mark.parametrize("labels", [[0, 1], [7, 42], ["no", "yes"]])
-def test_a_catboost_binary_classifier_labels_by_its_probability_threshold(labels: list[Any], tmp_path: Path) -> None:
+@pytest.mark.parametrize(("labels", "loss"), [([0, 1], "Logloss"), ([7, 42], "Logloss"), (["no", "yes"], "Logloss"),
+                                            ([0, 1], "MultiClass")])
+def test_a_catboost_binary_classifier_labels_by_its_probability_threshold(labels: list[Any], loss: str,
+                                                                         tmp_path: Path) -> None:
     # set_probability_threshold moves predict's class (kept in the .cbm); CatBoost's export labels by 0.5 whatever
-    # the threshold: at 0.2, 44 of 569 breast-cancer labels differed, convert silent (the CLI's .cbm too)
+    # the threshold: at 0.2, 44 of 569 breast-cancer labels differed, convert silent (the CLI's .cbm too). A
+    # MultiClass model of two classes takes the likelier class whatever the threshold
     from sklearn import datasets
 
     X, y = datasets.load_breast_cancer(return_X_y=True, as_frame=True)
     X = X[["mean radius", "mean texture"]]
-    model = catboost.CatBoostClassifier(iterations=40, verbose=0, allow_writing_files=False, thread_count=1)
+    model = catboost.CatBoostClassifier(iterations=40, verbose=0, allow_writing_files=False, thread_count=1,
+                                        loss_function=loss)
     model.fit(X, np.asarray(labels, dtype=object if isinstance(labels[0], str) else np.int64)[y])
     model.set_probability_threshold(0.2)
     model.save_model(str(tmp_path / "model.cbm"))
