@@ -754,25 +754,40 @@ def slice_feeds(feeds: Mapping[str, np.ndarray], start: int, stop: int) -> Feeds
 
 
 def float32_rows(data: Any) -> bool:
-    """Whether the data's floating columns are all float32 (and it has one): an array, a DataFrame, a
-    dict of arrays, or an Arrow schema (a table's or a batch's). What the user's own call of the native
-    model would be given, so the reference is given it too (:data:`onnxgate.converters._base.ROWS_GIVEN_FLOAT32`)."""
+    """Whether the data's floating columns are all float32 (and it has one), and no integer column is one
+    float32 does not hold exactly (int32, int64, uint32, uint64): an array, a DataFrame, a dict of arrays, or an
+    Arrow schema (a table's or a batch's). What the user's own call of the native model would be given, so the
+    reference is given it too (:data:`onnxgate.converters._base.ROWS_GIVEN_FLOAT32`).
+
+    A frame of float32 columns beside an int64 one is computed on in float64 (numpy's result type of the two),
+    and its integers past 2**24 are not float32 values: counted as float32 rows, the reference was given them
+    rounded to the file's float32 input, and a HistGradientBoosting file 0.22 off the model's probabilities on
+    the user's own epoch-second column passed validate (helper-131)."""
     import numpy as np
 
     schema = getattr(data, "schema", None)
     if schema is not None and hasattr(schema, "types"):  # Arrow
-        kinds = [str(t) for t in schema.types if str(t) in ("halffloat", "float", "double")]
-        return bool(kinds) and all(k == "float" for k in kinds)
+        names = [str(t) for t in schema.types]
+        kinds = [k for k in names if k in ("halffloat", "float", "double")]
+        return bool(kinds) and all(k == "float" for k in kinds) and not any(k in WIDE_INTEGERS for k in names)
     if isinstance(data, Mapping):
         dtypes = [np.asarray(v).dtype for v in data.values()]
     elif is_dataframe(data):
-        dtypes = [d for d in data.dtypes if isinstance(d, np.dtype)]  # not pandas' own (category, Float32)
+        # not pandas' own float and category types; its nullable integers (Int64) as the numpy ones they hold
+        held = [d if isinstance(d, np.dtype) else getattr(d, "numpy_dtype", None)
+                if getattr(d, "kind", None) in ("i", "u") else None for d in data.dtypes]
+        dtypes = [d for d in held if isinstance(d, np.dtype)]
     elif isinstance(data, np.ndarray):
         dtypes = [data.dtype]
     else:
         return False
     floating = [d for d in dtypes if d.kind == "f"]
-    return bool(floating) and all(d == np.float32 for d in floating)
+    wide = any(d.kind in "iu" and d.itemsize >= 4 for d in dtypes)
+    return bool(floating) and all(d == np.float32 for d in floating) and not wide
+
+
+#: Arrow's integer types float32 does not hold exactly: a column of them makes rows not float32 (:func:`float32_rows`).
+WIDE_INTEGERS = frozenset({"int32", "int64", "uint32", "uint64"})
 
 
 def iter_batches(data: Any, batch_size: int) -> Iterator[Any]:

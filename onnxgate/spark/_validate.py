@@ -259,8 +259,10 @@ def _integer_nulls(rows: Any, df: Any) -> bool:
 def _float32_fields(rows: Any) -> bool:
     """Whether the rows' floating columns are all float32, as local parity decides it
     (:func:`onnxgate._data.float32_rows`)."""
-    floats = [f.dataType.typeName() for f in rows.fields if f.dataType.typeName() in ("float", "double")]
-    return bool(floats) and all(kind == "float" for kind in floats)
+    kinds = [f.dataType.typeName() for f in rows.fields]
+    floats = [kind for kind in kinds if kind in ("float", "double")]
+    # an int or bigint column is computed on in float64 beside float32 ones, and float32 rounds its values
+    return bool(floats) and all(kind == "float" for kind in floats) and not any(k in ("integer", "long") for k in kinds)
 
 
 def _share(spark: Any, value: bytes) -> Any:

@@ -630,6 +630,25 @@ def test_a_float32_file_of_a_float64_model_fails_on_spark_as_locally(local_spark
         assert not result.passed and "'label'  50/3000 rows differ" in result.message, result.message
 
 
+def test_float32_columns_beside_a_bigint_column_fail_on_spark_as_locally(local_spark: Any, tmp_path: Path) -> None:
+    # a float column beside a bigint one counted as float32 rows: the reference was given the bigint epoch seconds
+    # rounded to the file's float32 input, and Spark validate passed a file whose labels differ from the model's on
+    # 324 of 1,000 rows, as local validate did (helper-131)
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame({"x": rng.random(1000).astype(np.float32),
+                         "ts": 1_700_000_000 + rng.integers(0, 4_000, 1000)})
+    y = ((rows["ts"] // 64) % 2).astype(int)
+    model = HistGradientBoostingClassifier(max_iter=30, max_leaf_nodes=63, random_state=0).fit(rows, y)
+    narrow = og.convert(model, rows.astype(np.float32).head())
+    path = tmp_path / "rows.parquet"
+    rows.to_parquet(path)
+    for data in (str(path), local_spark.read.parquet(str(path))):
+        result = parity(ogs.validate(narrow, data, reference=model))
+        assert not result.passed and "'label'  324/1000 rows differ" in result.message, result.message
+
+
 @pytest.mark.parametrize(("master", "message"), [
     ("locl[2]", r"'locl\[2\]' is not a Spark master URL: expected local\[N\]"),
     ("spark://127.0.0.1:1", r"no Spark master answers at 'spark://127.0.0.1:1'"),
