@@ -1077,7 +1077,7 @@ def _dry_run(
         # the rows as the user gave them decide how the reference is given them, as in validate (a float32
         # Parquet file passed validate and package, and the dry run widened it and failed; helper-84)
         rows_float32 = float32_rows(source)
-        user_values = None if rows_float32 else users_values_signature(reference, signature)
+        user_values = users_values_signature(reference, signature, rows_float32)
         if user_values is not None:
             # a native reference answers the user's own values, as in validate, not the real column's rounding
             # of them: given the table's float32 rows, it passed a file flipping 50 of 3,000 labels (helper-133)

@@ -389,7 +389,7 @@ def _scorer(token: str, model_b: Any, ref_b: Any, tolerances: dict[str, tuple[fl
         _SCORERS[token] = (session, signature, prepare_reference(reference, proto, signature,
                                                                  float32_rows=float32_rows),
                            prepare_tie_resolver(reference, proto, signature, tolerances),
-                           None if float32_rows else users_values_signature(reference, signature))
+                           users_values_signature(reference, signature, float32_rows))
     return _SCORERS[token]  # type: ignore[no-any-return]
 
 

@@ -285,7 +285,7 @@ def check_prediction_parity(
     except Exception as err:
         return CheckResult(name, False, f"onnxruntime cannot load the model, so parity was not run: {err}", {})
     run_reference = prepare_reference(reference, proto, signature, float32_rows=rows_float32)
-    user_values = None if rows_float32 else users_values_signature(reference, signature)
+    user_values = users_values_signature(reference, signature, rows_float32)
     resolve_ties = prepare_tie_resolver(reference, proto, signature, tolerances)
     tied = 0
     accs = [
@@ -445,7 +445,7 @@ def refuse_reordered_columns(reference: Any, signature: Any, data: Any) -> None:
     )
 
 
-def users_values_signature(reference: Any, signature: Any) -> Any:
+def users_values_signature(reference: Any, signature: Any, rows_float32: bool = False) -> Any:
     """``signature`` with its float32 and float16 inputs made float64, for feeding a native reference the
     user's own values (float64 rows, integers past 2**24) where the file's input rounds them; None where no
     input is narrower than float64, or the reference is an ONNX model (its feeds keep the file's types). A
@@ -455,11 +455,18 @@ def users_values_signature(reference: Any, signature: Any) -> Any:
     rounded to float32 too, and passed a file whose labels differed from the model's on the user's float64
     rows (61 of 3,000 GPS rows for a HistGradientBoosting model; 101 of 569 epoch-second rows for LightGBM,
     which failed when converted with an int64 sample; helper-129). The same file adapted for SQL passed
-    validate, package and the SQL dry run, each giving the reference the rounded rows (50 of 3,000; helper-133)."""
+    validate, package and the SQL dry run, each giving the reference the rounded rows (50 of 3,000; helper-133).
+
+    ``rows_float32``: the user's rows are float32 (:func:`onnxgate._data.float32_rows`), which a float32 input
+    reads exactly: only float16 and bfloat16 inputs are widened, to float32, the user's own values. A file converted
+    with a float16 sample passed on float32 rows while its probabilities were 0.27 off the model's (helper-131)."""
     import dataclasses
 
-    from onnxgate.adaptation.mapping import NARROW_FLOATS as narrow
+    from onnxgate.adaptation.mapping import NARROW_FLOATS
     from onnxgate.validators.reference import _as_onnx
+
+    narrow = tuple(t for t in NARROW_FLOATS if t != "float32") if rows_float32 else NARROW_FLOATS
+    wide = "float32" if rows_float32 else "float64"
 
     if not any(s.elem_type in narrow for s in signature.inputs):
         return None
@@ -468,7 +475,7 @@ def users_values_signature(reference: Any, signature: Any) -> Any:
     native = not isinstance(reference, Conversion) and _as_onnx(reference) is None
     if not native or (callable(reference) and not hasattr(reference, "predict")):  # a function, a torch module
         return None
-    inputs = tuple(dataclasses.replace(s, elem_type="float64") if s.elem_type in narrow else s
+    inputs = tuple(dataclasses.replace(s, elem_type=wide) if s.elem_type in narrow else s
                    for s in signature.inputs)
     return dataclasses.replace(signature, inputs=inputs)
 

@@ -649,6 +649,21 @@ def test_float32_columns_beside_a_bigint_column_fail_on_spark_as_locally(local_s
         assert not result.passed and "'label'  324/1000 rows differ" in result.message, result.message
 
 
+def test_a_float16_file_fails_on_float32_rows_on_spark_as_locally(local_spark: Any, tmp_path: Path) -> None:
+    # float32 columns counted as the rows the file reads: the reference was given them rounded to the file's float16
+    # input, and Spark validate passed a file 0.27 off the model's probabilities, one label flipped (helper-131)
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = load_breast_cancer(return_X_y=True)
+    model = HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(X, y)
+    half = og.convert(model, X[:5].astype(np.float16))
+    path = tmp_path / "rows.parquet"
+    pd.DataFrame(X.astype(np.float32), columns=[f"c{i}" for i in range(30)]).to_parquet(path)
+    result = parity(ogs.validate(half, str(path), reference=model))
+    assert not result.passed and "'label'  1/569 rows differ" in result.message, result.message
+
+
 @pytest.mark.parametrize(("master", "message"), [
     ("locl[2]", r"'locl\[2\]' is not a Spark master URL: expected local\[N\]"),
     ("spark://127.0.0.1:1", r"no Spark master answers at 'spark://127.0.0.1:1'"),

@@ -100,3 +100,21 @@ def test_float32_columns_beside_an_int64_column_fail_the_sql_adaptation_and_the_
     result = dry_run(tmp_path / "sql", rows, reference=model)
     assert not result.passed and any("'label'  324/1000 rows differ" in line for line in result.reference), \
         result.reference
+
+
+def test_a_float16_file_fails_on_the_users_float32_rows() -> None:
+    # converted with a float16 sample, the file reads float16; the user's float32 rows counted as the rows the file
+    # reads, and the reference was given them rounded to float16 too: validate passed (max_abs 8.6e-08) a file
+    # 0.27 off the model's probabilities, one label flipped, on those rows (helper-131)
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = load_breast_cancer(return_X_y=True)
+    model = HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(X, y)
+    half = og.convert(model, X[:5].astype(np.float16))
+    assert {s.elem_type for s in half.signature.inputs} == {"float16"}
+    for rows in (X.astype(np.float32), X):
+        parity = og.validate(half, reference=model, data=rows).check("prediction_parity")
+        assert not parity.passed and "'label'  1/569 rows differ" in parity.message, parity.message
+    # the rows it reads exactly pass it
+    assert og.validate(half, reference=model, data=X.astype(np.float16)).passed
