@@ -12,6 +12,7 @@ from onnxgate.adaptation.opset import fix_opset
 from onnxgate.adaptation.rewrite import rewrite
 from onnxgate.columns import ColumnMap
 from onnxgate.conversion import Conversion
+from onnxgate.errors import InvalidDataError
 from onnxgate.sql_rules import sql_identifier
 
 if TYPE_CHECKING:
@@ -133,6 +134,8 @@ def adapt_model(
 ) -> Any:
     if adaptation_of(proto) is not None and already_adapted(proto, target):
         return proto
+    if columns is not None:
+        _refuse_own_names_elsewhere(proto, columns)
     labels = class_labels(proto, reference, conversion)
     if is_classifier is None:
         is_classifier = labels is not None or any(n.op_type in ("ZipMap", "TreeEnsembleClassifier",
@@ -142,6 +145,33 @@ def adapt_model(
                                 class_labels=labels, is_classifier=bool(is_classifier))
     check_rewritten(adapted)
     return adapted
+
+
+def _refuse_own_names_elsewhere(proto: Any, columns: Sequence[str]) -> None:
+    """Refuse ``columns`` (one per input, in the model's input order) that give an input the name another input
+    reads: ``columns=["lon", "lat"]`` for inputs ``lat, lon`` made table column ``lon`` feed the model's ``lat``,
+    and validate failed only with the reference's KeyError (helper-131).
+
+    Raises
+    ------
+    InvalidDataError
+        Naming the first input given another input's name.
+    """
+    from onnxgate.signature import Signature
+
+    inputs = Signature.from_model(proto).inputs
+    if len(inputs) != len(columns) or len(inputs) < 2:
+        return  # a split [N,k] input's columns: checked against the reference's fitted columns
+    recorded = ColumnMap.from_model(proto)
+    own = [recorded.column_for(s.name) for s in inputs]
+    for i, column in enumerate(columns):
+        others = [j for j, name in enumerate(own) if j != i and column in (name, inputs[j].name)]
+        if others:
+            j = others[0]
+            raise InvalidDataError(
+                f"columns {list(columns)} give input {inputs[i].name!r} (your column {own[i]!r}) the name "
+                f"{column!r}, which is the model's input {inputs[j].name!r}: table column {column!r} would feed "
+                f"{own[i]!r}. Give the columns in the model's input order ({own}), or leave columns out")
 
 
 def adapt_conversion(

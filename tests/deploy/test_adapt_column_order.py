@@ -45,3 +45,16 @@ def test_dry_run_refuses_a_package_adapted_out_of_training_order(iris: dict[str,
     out = og.package(adapted, target="sql-edge-2.0", out=tmp_path / "pkg")  # no reference: nothing to compare
     with pytest.raises(InvalidDataError, match="in another order"):
         dry_run(out, X, reference=model)
+
+
+def test_columns_naming_the_models_own_inputs_elsewhere_are_refused_by_adapt(iris: dict[str, Any]) -> None:
+    # a model of one input per column (a DataFrame sample): columns=['petal width (cm)', ...] in another order
+    # renamed each input after another, so table column 'petal width (cm)' fed the model's 'sepal length (cm)';
+    # validate failed only with the reference's KeyError (helper-131)
+    X = iris["X"]
+    conv = og.convert(iris["model"], X.head())
+    with pytest.raises(InvalidDataError, match=r"give input 'sepal_length__cm_' \(your column 'sepal length \(cm\)'\)"
+                                               r" the name 'petal width \(cm\)'"):
+        og.adapt(conv, "sql-edge-2.0", columns=list(X.columns)[::-1])
+    adapted = og.adapt(conv, "sql-edge-2.0", columns=["a", "b", "c", "d"])  # names of the user's own: renamed
+    assert og.validate(adapted, reference=iris["model"], data=X.set_axis(["a", "b", "c", "d"], axis=1)).passed
