@@ -281,9 +281,13 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
         return array
     if spec.missing is not None and dtype.kind in "iu" and array.dtype.kind in "fO":
         # a missing category (None, NaN, pandas' NA) as the integer the model reads as none of its categories
-        na = pd_na()
-        gone = np.fromiter((v is None or v is na or (isinstance(v, float) and v != v) for v in array.ravel()),
-                           bool, array.size).reshape(array.shape)
+        # float32 and float16 NaN too (np.float32 is no Python float: a float32 column's NaN was refused)
+        if array.dtype.kind == "f":
+            gone = np.isnan(array)
+        else:
+            na = pd_na()
+            gone = np.fromiter((v is None or v is na or (isinstance(v, (float, np.floating)) and v != v)
+                                for v in array.ravel()), bool, array.size).reshape(array.shape)
         if gone.any():
             array = array.copy()
             array[gone] = int(spec.missing)

@@ -379,3 +379,19 @@ def test_a_text_category_for_a_sql_target_is_refused_naming_the_column_and_the_f
     model = lightgbm.LGBMClassifier(n_estimators=5, min_data_per_group=5, verbose=-1, n_jobs=1).fit(frame, wine.target)
     with pytest.raises(og.UnsupportedModelError, match=r"column .colour.: the model reads string.*integer codes"):
         og.convert(model, frame.head(), target="sql-edge-2.0")
+
+
+def test_a_float32_integer_category_column_reads_nan_as_a_missing_category() -> None:
+    """The integer category column as float32 (a Parquet float column, a frame downcast to save memory): its
+    NaN is a missing category as a float64 column's is. A float32 NaN is no Python float, and was refused
+    ("1 missing or non-finite value(s) but input 'grade' is int64") where the float64 column scored."""
+    frame, y = _frame("wine")
+    rng = np.random.default_rng(0)
+    grade = pd.Series(np.where(rng.random(len(y)) < 0.7, np.array([7.0, 14.0, 42.0])[y], 21.0))
+    grade[::6] = np.nan
+    frame["grade"] = grade.astype("category")
+    model = lightgbm.LGBMClassifier(**PARAMS).fit(frame, y)
+    conv = og.convert(model, frame.head(20))
+    rows = frame.assign(grade=grade.astype("float32"))
+    np.testing.assert_allclose(_onnx(conv, rows), _lightgbm(model, frame), rtol=1e-4, atol=1e-4)
+    assert og.validate(conv, reference=model, data=rows).passed
