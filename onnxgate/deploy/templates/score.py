@@ -530,8 +530,11 @@ def _boolean_column(spec: dict[str, Any], value: Any, shape: tuple[int, ...]) ->
     if spec["shape"] is None:
         return None
     nullable = spec["elem_type"].startswith("float")
+    # stop at the first leaf that is no boolean (a request of numbers and nulls) before listing them all
+    if not all(isinstance(v, bool) or (nullable and v is None) for v in _leaves(value)):
+        return None
     leaves = list(_leaves(value))
-    if not leaves or not all(isinstance(v, bool) or (nullable and v is None) for v in leaves):
+    if not leaves:
         return None
     if not any(isinstance(v, bool) for v in leaves):
         return None  # nulls only: refused as missing values, or taken as NaN where the package allows
