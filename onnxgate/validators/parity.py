@@ -302,7 +302,9 @@ def check_prediction_parity(
     # the first rows as a batch of their own, whatever batch_size is (batches of 1 row hide it)
     alone: str | None = None
     probe_failed: Exception | None = None
-    first_feeds: Mapping[str, Any] | None = None  # the first batch's rows, for the traced rows-alone check
+    # the first batch's rows, for the traced rows-alone check (kept only for a traced reference: a batch's memory)
+    traced = _traced(reference)
+    first_feeds: Mapping[str, Any] | None = None
     try:
         probe = as_feeds(next(iter_batches(data, ROWS_ALONE)), signature)
     except Exception:
@@ -320,7 +322,7 @@ def check_prediction_parity(
     try:
         for chunk in iter_batches(data, batch_size):
             feeds = as_feeds(chunk, signature)
-            if first_feeds is None:
+            if first_feeds is None and traced:
                 first_feeds = feeds
             hash_feeds(hasher, feeds)
             try:
@@ -394,7 +396,7 @@ def check_prediction_parity(
         # the batches agree: do single rows too? (a nearest-neighbour tie, broken another way row by row, is
         # the tie resolver's to judge in the batches, not here)
         alone = reference_alone_disagrees(session, probe, signature, tolerances, run_reference)
-        if alone is None and first_feeds is not None and _traced(reference):
+        if alone is None and first_feeds is not None:
             import numpy as np
 
             count = num_rows(first_feeds)
@@ -402,7 +404,7 @@ def check_prediction_parity(
             spread = {key: np.asarray(value)[picks] for key, value in first_feeds.items()}
             alone = reference_alone_disagrees(session, spread, signature, tolerances, run_reference,
                                               row_numbers=[int(p) for p in picks])
-        if alone is None and done < LARGE_BATCH_ROWS and _traced(reference):
+        if alone is None and done < LARGE_BATCH_ROWS and traced:
             # fewer rows than a batch: the one batch compared holds them all, already as feeds
             every = feeds if batches == 1 else as_feeds(data, signature)
             alone = large_batch_disagrees(session, every, signature, tolerances, run_reference)
