@@ -400,8 +400,9 @@ def _text_as_integers(array: np.ndarray, dtype: np.dtype[Any], spec: TensorSpec,
     """Numerals (all text, checked by :func:`_refuse_text`) read exactly as the integer input's values, or
     None when some cell is not text (a missing value: the float path says so). Through float64, text past
     2**53 rounded: '9007199254740993' scored as ...992 with ``score`` silent (helper-103). Text that is not
-    an integer's plain form ('07', '+7', '7.0') is refused: CatBoost hashes '07' as a category of its own, and
-    the reference, given 7, agreed with the file (a false pass, 2 of 569 labels; helper-140)."""
+    an integer's plain form ('07', '+7', '7.0'; spaces around it are read past, as scikit-learn reads them) is
+    refused for every integer input: CatBoost hashes '07' as a category of its own, and the reference, given 7,
+    agreed with the file (a false pass, 2 of 569 labels; helper-140)."""
     import decimal
 
     import numpy as np
@@ -485,7 +486,7 @@ def _check_range(array: np.ndarray, dtype: np.dtype[Any], spec: TensorSpec, what
     else:
         info = np.iinfo(dtype)
         low, high = int(info.min), int(info.max)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
         finite = np.isfinite(array) if array.dtype.kind == "f" else np.ones(array.shape, bool)
         beyond = (array <= -edge) | (array >= edge) if dtype.kind == "f" else (array < low) | (array > high)
         out = finite & beyond

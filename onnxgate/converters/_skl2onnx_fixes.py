@@ -1899,6 +1899,27 @@ def _stop_words_as_sklearn(scope: Any, container: Any, est: Any, added: list[Any
     reader.input[0] = node("Where", [stop_behind, pad_value, moved], "tokens_without_stop_words")
 
 
+def parsed_pattern(pattern: str) -> Any:
+    """``pattern`` parsed by Python's own regular-expression parser (``re._parser`` from Python 3.11,
+    ``sre_parse`` before), as :func:`re2_token_pattern` reads it. Raises ``re.error`` as ``re.compile`` does."""
+    import re
+
+    parser: Any = getattr(re, "_parser", None)
+    if parser is None:  # Python 3.10
+        import sre_parse as parser
+    return parser.parse(pattern)
+
+
+def is_group(item: Any) -> bool:
+    """True for an item of a :func:`parsed_pattern` that is a group (``(...)``)."""
+    import re
+
+    constants: Any = getattr(re, "_constants", None)
+    if constants is None:  # Python 3.10
+        import sre_constants as constants
+    return bool(item[0] is constants.SUBPATTERN)
+
+
 def re2_token_pattern(est: Any, parsed: Any) -> str:
     """``est.token_pattern`` (``parsed`` by Python's ``re``) as onnxruntime's tokenizer (re2) reads it.
 
@@ -1930,12 +1951,11 @@ def _readable_vectorizer(est: Any) -> Any:
     import copy
     import re
 
-
     pattern = getattr(est, "token_pattern", None)
     if getattr(est, "analyzer", None) != "word" or not isinstance(pattern, str) or est.tokenizer is not None:
         return est
     try:
-        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
+        parsed = parsed_pattern(pattern)
     except re.error:
         return est  # scikit-learn could not have fitted it
     stripped = re2_token_pattern(est, parsed)

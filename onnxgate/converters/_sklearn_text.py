@@ -57,7 +57,7 @@ def hashing_refusal(est: Any, opset: int) -> str | None:
     """Why the HashingVectorizer ``est`` cannot be written at ``opset`` as scikit-learn computes it, or None."""
     import re
 
-    from onnxgate.converters._skl2onnx_fixes import re2_token_pattern
+    from onnxgate.converters._skl2onnx_fixes import is_group, parsed_pattern, re2_token_pattern
 
     name = type(est).__name__
     if callable(est.analyzer):
@@ -84,9 +84,9 @@ def hashing_refusal(est: Any, opset: int) -> str | None:
     pattern = est.token_pattern
     if not isinstance(pattern, str):
         return f"{name}(token_pattern={pattern!r}): the graph's tokenizer needs a pattern"
-    parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
+    parsed = parsed_pattern(pattern)
     re2_token_pattern(est, parsed)  # refuses what re2 cannot read
-    whole = len(parsed) == 1 and parsed[0][0] is re._constants.SUBPATTERN  # type: ignore[attr-defined]
+    whole = len(parsed) == 1 and is_group(parsed[0])
     if re.compile(pattern).groups and not whole:
         return (f"{name}(token_pattern={pattern!r}) has a capture group: scikit-learn's token is the group, "
                 "onnxruntime's tokenizer takes the whole match. Refit with a non-capturing group (?:...)")
@@ -102,12 +102,11 @@ def hashing_refusal(est: Any, opset: int) -> str | None:
 def _convert_hashing_vectorizer(scope: Any, operator: Any, container: Any) -> None:
     """The graph of the module docstring, from the ``[N]`` or ``[N, 1]`` text to the ``[N, n_features]``
     matrix."""
-    import re
 
     import numpy as np
     from onnx import TensorProto, helper
 
-    from onnxgate.converters._skl2onnx_fixes import re2_token_pattern
+    from onnxgate.converters._skl2onnx_fixes import parsed_pattern, re2_token_pattern
     from onnxgate.converters._sklearn_extra import GraphWriter
     from onnxgate.errors import UnsupportedModelError
 
@@ -115,7 +114,7 @@ def _convert_hashing_vectorizer(scope: Any, operator: Any, container: Any) -> No
     refusal = hashing_refusal(est, container.target_opset)
     if refusal:
         raise UnsupportedModelError(refusal, framework="sklearn")
-    pattern = re2_token_pattern(est, re._parser.parse(est.token_pattern))  # type: ignore[attr-defined]
+    pattern = re2_token_pattern(est, parsed_pattern(est.token_pattern))
     w = GraphWriter(scope, container, np.float32)
 
     def ints(value: Any, name: str = "const") -> str:

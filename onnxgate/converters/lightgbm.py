@@ -335,7 +335,8 @@ def _integer_column(column: Any, float_categories: bool) -> bool:
 
     values = np.asarray(column, dtype=np.float64)
     known = values[~np.isnan(values)]
-    return (float_categories or len(known) < len(values)) and bool(np.all(np.floor(known) == known))
+    return (known.size > 0 and (float_categories or len(known) < len(values))
+            and bool(np.all(np.floor(known) == known)))  # an all-NaN column holds no category
 
 
 def _category_kinds(model: Any) -> list[str]:

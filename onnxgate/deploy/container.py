@@ -237,7 +237,7 @@ def _tolerance(key: str, text: str) -> float | dict[str, float]:
     except ValueError:
         raise PackagingError(f"{key} expects a number or OUTPUT=NUMBER, found {key}={text!r}; write it as, e.g., "
                              f"--option {key}=1e-5 or --option {key}=probabilities=1e-4") from None
-    return {name.strip(): value} if sep else value
+    return {name.strip(): value} if sep and name.strip() else value  # 'atol==1e-4': no output named, one number
 
 
 def search_settings(options: Mapping[str, Any], reference: Any, data: Any) -> tuple[int, int]:
