@@ -711,11 +711,11 @@ def _convert_catboost_in_skl2onnx(scope: Any, operator: Any, container: Any) -> 
     # a binary classifier's label is rewritten when the node's is not what predict answers
     relabel = node.op_type == "TreeEnsembleClassifier" and len(
         attrs.get("classlabels_int64s") or attrs.get("classlabels_strings") or []) == 2
+    threshold, ints = None, [int(v) for v in attrs.get("classlabels_int64s") or []]
     if relabel:
         from onnxgate.converters.catboost import probability_threshold
 
         threshold = probability_threshold(operator.raw_operator)
-        ints = [int(v) for v in attrs.get("classlabels_int64s") or []]
         relabel = (threshold is not None and threshold != 0.5) or ints not in ([], [0, 1])
     label = wanted[0]
     if relabel:
@@ -731,20 +731,17 @@ def _convert_catboost_in_skl2onnx(scope: Any, operator: Any, container: Any) -> 
         **attrs,
     )
     if relabel:
-        _catboost_binary_label(scope, operator, container, attrs, wanted, label)
+        _catboost_binary_label(scope, container, attrs, wanted, label, threshold, ints)
 
 
-def _catboost_binary_label(scope: Any, operator: Any, container: Any, attrs: Mapping[str, Any],
-                           wanted: Sequence[str], label: str) -> None:
+def _catboost_binary_label(scope: Any, container: Any, attrs: Mapping[str, Any], wanted: Sequence[str],
+                           label: str, threshold: float | None, ints: Sequence[int]) -> None:
     """A binary CatBoost classifier's label inside a pipeline, as its ``predict`` answers: the node's int64
-    label is the class's index whatever the classes (fitted on 7/42 the pipeline answered 0/1 on every row),
-    and a probability threshold (``set_probability_threshold``) moves the class (the node labels by 0.5)."""
+    label is the class's index whatever the classes ``ints`` (fitted on 7/42 the pipeline answered 0/1 on every
+    row), and a probability ``threshold`` (``set_probability_threshold``) moves the class (the node labels by
+    0.5)."""
     from onnx import TensorProto
 
-    from onnxgate.converters.catboost import probability_threshold
-
-    threshold = probability_threshold(operator.raw_operator)
-    ints = [int(v) for v in attrs.get("classlabels_int64s") or []]
     if threshold is None or threshold == 0.5:
         index = wanted[0]
     else:

@@ -216,7 +216,8 @@ class CatBoostConverter(BoostingConverter):
             if classes is None or len(classes) == 0:  # the core CatBoost class: the classes its JSON export names
                 names = built.json.get("model_info", {}).get("class_params", {}).get("class_names") or [0, 1]
                 classes = list(names)
-        return built.build(opset=opset, ml_opset=ml_opset, name=name, classes=classes)
+        return built.build(opset=opset, ml_opset=ml_opset, name=name, classes=classes,
+                           threshold=probability_threshold(model))
 
     def native_input(self, feeds: Mapping[str, np.ndarray], signature: Signature, model: Any = None) -> Any:
         """As the other libraries; for a model with categorical features, a DataFrame of the training
@@ -308,6 +309,19 @@ def probability_threshold(model: Any) -> float | None:
     if loss_of(model) not in ("Logloss", "CrossEntropy"):
         return None
     return None if text in (None, "") else float(text)
+
+
+def _class_border(threshold: float | None) -> float:
+    """The raw value above which a binary classifier's ``predict`` answers the second class: the logit of
+    its probability ``threshold`` (:func:`probability_threshold`; 0.5, border 0, unless set)."""
+    import math
+
+    threshold = 0.5 if threshold is None else threshold
+    if threshold <= 0.0:
+        return -math.inf
+    if threshold >= 1.0:
+        return math.inf
+    return math.log(threshold / (1.0 - threshold))
 
 
 def _binary_labels_by_threshold(proto: Any, threshold: float | None) -> None:
@@ -647,9 +661,11 @@ class _CategoricalModel:
         table = self.json.get("ctr_data", {}).get(ctr["identifier"], {})
         return _ctr_of_bucket(ctr, table, None)
 
-    def build(self, *, opset: int, ml_opset: int, name: str | None, classes: Any) -> RawConversion:
+    def build(self, *, opset: int, ml_opset: int, name: str | None, classes: Any,
+              threshold: float | None = None) -> RawConversion:
         """The ONNX model: one input per column, categories mapped by LabelEncoders, the oblivious trees
-        as a TreeEnsembleRegressor of the raw values, and for a classifier its probabilities and label."""
+        as a TreeEnsembleRegressor of the raw values, and for a classifier its probabilities and label (a
+        binary one's by its probability ``threshold``, :func:`probability_threshold`)."""
         import numpy as np
         from onnx import TensorProto, helper, numpy_helper
 
@@ -769,7 +785,7 @@ class _CategoricalModel:
             if width == 1:
                 # predict's class: probability above the model's threshold (set_probability_threshold, kept in
                 # the .cbm), 0.5 unless set: the raw value above its logit (no float32 sigmoid rounding)
-                inits.append(numpy_helper.from_array(np.asarray(self.class_border(), dtype=np.float32),
+                inits.append(numpy_helper.from_array(np.asarray(_class_border(threshold), dtype=np.float32),
                                                      "catboost_zero"))
                 inits.append(numpy_helper.from_array(np.asarray(1.0, dtype=np.float32), "catboost_one"))
                 nodes += [
@@ -806,19 +822,6 @@ class _CategoricalModel:
             warnings.append(f"column(s) {doubles} are fed as float64 and cast to float32 inside the graph, where the "
                             f"trees split ({FLOAT32_NOTE['catboost']})")
         return RawConversion(model=proto, warnings=warnings)
-
-    def class_border(self) -> float:
-        """The raw value above which a binary classifier's ``predict`` answers the second class: the logit of
-        its probability threshold (``set_probability_threshold``; 0.5, border 0, unless set)."""
-        import math
-
-        text = self.json.get("model_info", {}).get("binclass_probability_threshold")
-        threshold = 0.5 if text in (None, "") else float(text)
-        if threshold <= 0.0:
-            return -math.inf
-        if threshold >= 1.0:
-            return math.inf
-        return math.log(threshold / (1.0 - threshold))
 
     def ctr_split_indices(self) -> dict[int, tuple[int, float, int]]:
         """A tree split's ``split_index`` -> (CTR, border, target border) for the CTR splits: CatBoost numbers

@@ -530,12 +530,11 @@ def _boolean_column(spec: dict[str, Any], value: Any, shape: tuple[int, ...]) ->
     if spec["shape"] is None:
         return None
     nullable = spec["elem_type"].startswith("float")
-    # stop at the first leaf that is no boolean (a request of numbers and nulls) before listing them all
-    if not all(isinstance(v, bool) or (nullable and v is None) for v in _leaves(value)):
-        return None
-    leaves = list(_leaves(value))
-    if not leaves:
-        return None
+    leaves = []
+    for v in _leaves(value):  # one walk, stopped at the first leaf that is no boolean (numbers and nulls)
+        if not (isinstance(v, bool) or (nullable and v is None)):
+            return None
+        leaves.append(v)
     if not any(isinstance(v, bool) for v in leaves):
         return None  # nulls only: refused as missing values, or taken as NaN where the package allows
     flat = np.array([np.nan if v is None else float(v) for v in leaves], dtype=np.float64)
