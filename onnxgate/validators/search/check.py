@@ -46,7 +46,7 @@ from onnxgate.conversion import Conversion
 from onnxgate.validators.report import CheckResult
 from onnxgate.validators.rule import describe_row_evidence
 from onnxgate.validators.search.engine import BudgetExhausted, RowCountError, Searcher
-from onnxgate.validators.search.explain import explain, minimise, split_position
+from onnxgate.validators.search.explain import explain, minimise, narrow_reading, split_position
 from onnxgate.validators.search.phases import (
     edge_share,
     phase_boundaries,
@@ -418,11 +418,8 @@ def _result(
         f"{searcher.first_rows} rows: output {out.get('output')!r}{how}{where}; {tried}"
     )
     if lead.wide and lead.feature is not None:
-        import numpy as np
-
-        value = float(lead.x[lead.feature])
-        dtype = space.feeds[space.features[lead.feature][0]].dtype
-        message += (f"; the file's {dtype} input rounds {value!r} to {float(np.asarray(value).astype(dtype))!r}, "
+        value, dtype, rounded = narrow_reading(lead, space)
+        message += (f"; the file's {dtype} input rounds {value!r} to {rounded!r}, "
                     "across a split threshold, so the file takes the other branch there than the model does on the "
                     "float64 value (see details for the fix)")
     elif str(first["explanation"]).startswith("tree flip"):

@@ -145,14 +145,21 @@ def explain(div: Divergence, space: Space, splits: list[TreeSplit], target: Targ
     )
 
 
-def _rounded_across(div: Divergence, space: Space, near: list[TreeSplit]) -> str:
-    """A float64 value the file's narrow input rounds across a split (the float64_splits phase)."""
+def narrow_reading(div: Divergence, space: Space) -> tuple[float, Any, float]:
+    """A wide divergence's float64 value on its feature, the file's input type there, and the value as that
+    input rounds it."""
     import numpy as np
 
     assert div.feature is not None
     value = float(div.x[div.feature])
     dtype = space.feeds[space.features[div.feature][0]].dtype
-    rounded = float(np.asarray(value).astype(dtype))
+    return value, dtype, float(np.asarray(value).astype(dtype))
+
+
+def _rounded_across(div: Divergence, space: Space, near: list[TreeSplit]) -> str:
+    """A float64 value the file's narrow input rounds across a split (the float64_splits phase)."""
+    assert div.feature is not None
+    value, dtype, rounded = narrow_reading(div, space)
     split = ""
     if near:
         s = min(near, key=lambda n: abs(value - float(n.raw_threshold)))  # type: ignore[arg-type]
