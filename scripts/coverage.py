@@ -12,7 +12,8 @@ onnxgate's file and its verdict is recorded next to the independent one, so a fa
 Cases:
 
 * every estimator in ``sklearn.utils.all_estimators()`` that builds with defaults, fitted on a small
-  dataset that ships with scikit-learn and suits its kind (:func:`sklearn_cases`);
+  dataset that ships with scikit-learn and suits its kind (:func:`sklearn_cases`); the few whose
+  defaults cannot fit such data get the settings in :data:`_SPECIAL_PARAMS`;
 * meta-estimators that need a base estimator (:data:`META_CASES`);
 * the boosting libraries (:func:`_boosting_cases`) and deep-learning layers (:func:`_deep_cases`:
   PyTorch modules, Keras layers, a TensorFlow function), each :class:`Case` with its own ``build`` and
@@ -315,6 +316,25 @@ _SPECIAL_DATA: dict[str, Callable[[], tuple[Any, Any]]] = {
 }
 
 
+def _self_trained() -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(max_iter=500)
+
+
+#: Settings without which an estimator's defaults cannot fit the case's data: one target allows one
+#: component, iris's 4 columns are fewer than a random projection's default ('auto', from the row count
+#: by the Johnson-Lindenstrauss bound), and SelfTrainingClassifier has no default estimator.
+_SPECIAL_PARAMS: dict[str, Callable[[], dict[str, Any]]] = {
+    "CCA": lambda: {"n_components": 1},
+    "PLSCanonical": lambda: {"n_components": 1},
+    "PLSSVD": lambda: {"n_components": 1},
+    "GaussianRandomProjection": lambda: {"n_components": 3},
+    "SparseRandomProjection": lambda: {"n_components": 3},
+    "SelfTrainingClassifier": lambda: {"estimator": _self_trained()},
+}
+
+
 def _corpus() -> Any:
     import numpy as np
 
@@ -331,7 +351,8 @@ def _fit(est: Any, X: Any, y: Any) -> Any:
         try:
             return est.fit(X, y)
         except ValueError as err:
-            if "2d" not in str(err).lower() and "2 dim" not in str(err).lower():
+            said = str(err).lower()
+            if "2d" not in said and "2 dim" not in said and "mono-task" not in said:  # MultiTaskLasso...
                 raise
             return est.fit(X, np.c_[y, y * 0.5 + 1.0])
 
@@ -341,6 +362,8 @@ def _sklearn_builder(name: str, cls: type) -> Callable[[], Built]:
         from sklearn.base import is_classifier, is_regressor
 
         est = cls()
+        if name in _SPECIAL_PARAMS:
+            est.set_params(**_SPECIAL_PARAMS[name]())
         if "random_state" in est.get_params():
             est.set_params(random_state=0)
         if name in _SPECIAL_DATA:
@@ -426,9 +449,21 @@ def _meta_cases() -> list[Case]:
            lambda: ensemble.HistGradientBoostingClassifier(random_state=0), _frame("load_breast_cancer")),
         sk("HistGradientBoostingClassifier[category columns]",
            lambda: ensemble.HistGradientBoostingClassifier(max_iter=20, random_state=0), _wine_with_zones),
+        sk("CalibratedClassifierCV(FrozenEstimator(RandomForestClassifier))", _calibrated_forest),
         sk("HistGradientBoostingRegressor(loss='poisson')[diabetes]",
            lambda: ensemble.HistGradientBoostingRegressor(loss="poisson", max_iter=20, random_state=0), _diabetes),
     ]
+
+
+def _calibrated_forest() -> Any:
+    """What ``cv="prefit"`` was before scikit-learn 1.8: a fitted forest calibrated without refitting it;
+    the wrapper is fitted with the case's data (:func:`_meta`)."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.frozen import FrozenEstimator
+
+    X, y = _iris()
+    return CalibratedClassifierCV(FrozenEstimator(RandomForestClassifier(20, random_state=0).fit(X, y)))
 
 
 def _wine_with_zones() -> tuple[Any, Any]:

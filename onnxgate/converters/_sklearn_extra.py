@@ -1,5 +1,6 @@
 """Converters skl2onnx 1.20 lacks, registered with it: transformers whose ``transform`` is affine
-(FastICA, FactorAnalysis, SparsePCA, MiniBatchSparsePCA, FeatureAgglomeration with mean pooling), the
+(FastICA, FactorAnalysis, SparsePCA, MiniBatchSparsePCA, FeatureAgglomeration with mean pooling, PLSSVD,
+SparseRandomProjection) and the cross decompositions CCA and PLSCanonical, whose ``predict`` is, the
 kernel approximations RBFSampler, SkewedChi2Sampler and Nystroem, SplineTransformer, BernoulliRBM, MissingIndicator,
 IsotonicRegression, KernelRidge, DummyRegressor, DummyClassifier, NearestCentroid, LabelPropagation and
 LabelSpreading (rbf kernel), RegressorChain, the clusterers AffinityPropagation, MeanShift and Birch, and
@@ -12,9 +13,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-#: Transformers whose ``transform(X)`` is ``X @ A + b`` for a fixed ``A`` and ``b`` (a centring and a
-#: projection, FactorAnalysis's posterior mean, SparsePCA's ridge regression onto its components).
-AFFINE = ("FastICA", "FactorAnalysis", "SparsePCA", "MiniBatchSparsePCA", "FeatureAgglomeration")
+#: Estimators whose answer is ``X @ A + b`` for a fixed ``A`` and ``b`` (a centring and a projection,
+#: FactorAnalysis's posterior mean, SparsePCA's ridge regression onto its components, a random projection),
+#: by the scikit-learn module holding them: ``transform`` for a transformer, ``predict`` for the
+#: regressors CCA and PLSCanonical (a standardisation, then their coefficients).
+AFFINE = {"FastICA": "decomposition", "FactorAnalysis": "decomposition", "SparsePCA": "decomposition",
+          "MiniBatchSparsePCA": "decomposition", "FeatureAgglomeration": "cluster", "PLSSVD": "cross_decomposition",
+          "CCA": "cross_decomposition", "PLSCanonical": "cross_decomposition",
+          "SparseRandomProjection": "random_projection"}
+
+#: Unit rows :func:`_affine_parts` probes a model with at once: 2**24 values (128 MB of float64).
+_PROBE_VALUES = 1 << 24
 
 #: KernelRidge and Nystroem kernels written here (scikit-learn's pairwise kernels by those names).
 KERNELS = ("linear", "rbf", "poly", "polynomial", "sigmoid")
@@ -22,8 +31,9 @@ KERNELS = ("linear", "rbf", "poly", "polynomial", "sigmoid")
 
 def register_missing_converters() -> None:
     """Register each converter below with skl2onnx, once."""
+    import importlib
+
     import sklearn.cluster as cluster
-    import sklearn.decomposition as decomposition
     from skl2onnx import update_registered_converter
     from skl2onnx.common._registration import _converter_pool
     from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
@@ -41,9 +51,9 @@ def register_missing_converters() -> None:
 
     if "OnnxgateKernelRidge" in _converter_pool:
         return
-    for name in AFFINE:
+    for name, module in AFFINE.items():
         agglomeration = name == "FeatureAgglomeration"  # a ClusterMixin: skl2onnx would give it a label output
-        update_registered_converter(getattr(cluster if agglomeration else decomposition, name), f"Onnxgate{name}",
+        update_registered_converter(getattr(importlib.import_module(f"sklearn.{module}"), name), f"Onnxgate{name}",
                                     _affine_shape, _convert_affine,
                                     parser=transform_only_parser if agglomeration else None)
     update_registered_converter(BernoulliRBM, "OnnxgateBernoulliRBM", width_shape(lambda op: op.n_components),
@@ -155,9 +165,11 @@ def _affine_shape(operator: Any) -> None:
 
 
 def _affine_parts(model: Any) -> tuple[Any, Any]:
-    """``A`` and ``b`` with ``transform(X) == X @ A + b``, read off the model's own transform (of the zero
-    row, then of each unit row), so nothing of its formula is copied here."""
+    """``A`` and ``b`` with ``transform(X) == X @ A + b`` (``predict`` for a regressor), read off the
+    model's own answer (for the zero row, then for each unit row, in blocks), so nothing of its formula
+    is copied here."""
     import numpy as np
+    from sklearn.base import is_regressor
 
     from onnxgate.errors import UnsupportedModelError
 
@@ -169,9 +181,22 @@ def _affine_parts(model: Any) -> tuple[Any, Any]:
             framework="sklearn",
         )
 
+    answer = model.predict if is_regressor(model) else model.transform
     n = int(model.n_features_in_)
-    offset = np.asarray(model.transform(np.zeros((1, n))), dtype=np.float64)
-    return np.asarray(model.transform(np.eye(n)), dtype=np.float64) - offset, offset
+
+    def rows(X: Any) -> Any:
+        out = np.asarray(answer(X), dtype=np.float64)
+        return out.reshape(len(X), -1)  # a regressor of one target answers one value per row
+
+    offset = rows(np.zeros((1, n)))
+    block = max(1, _PROBE_VALUES // n)
+    matrix = np.empty((n, offset.shape[1]))
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        unit = np.zeros((stop - start, n))
+        unit[np.arange(stop - start), np.arange(start, stop)] = 1.0
+        matrix[start:stop] = rows(unit) - offset
+    return matrix, offset
 
 
 def _convert_affine(scope: Any, operator: Any, container: Any) -> None:

@@ -520,3 +520,86 @@ def takes_1d(model: Any) -> bool:
         return not model.__sklearn_tags__().input_tags.two_d_array
     except Exception:
         return False
+
+
+#: Wrappers that answer exactly as one fitted estimator they hold, by the attribute holding it:
+#: scikit-learn's FrozenEstimator (how a fitted model is calibrated or stacked without refitting since
+#: ``cv="prefit"`` was removed in 1.8) and SelfTrainingClassifier (its ``predict``, ``predict_proba``
+#: and ``decision_function`` are its ``estimator_``'s).
+DELEGATING = {"FrozenEstimator": "estimator", "SelfTrainingClassifier": "estimator_"}
+
+#: Fitted attributes holding the estimators a model answers with, which :func:`delegates_unwrapped` walks.
+_HOLDERS = ("steps", "transformers_", "transformer_list", "estimators_", "calibrated_classifiers_",
+            "best_estimator_", "regressor_", "estimator_", "final_estimator_", "estimator")
+
+
+def delegates_unwrapped(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[Any, Any]]:
+    """``model`` with every delegating wrapper in it (:data:`DELEGATING`) replaced by the estimator it
+    answers with, as shallow copies of the path to it; options keyed by a replaced object's id follow
+    it. The user's model is never changed.
+
+    skl2onnx has no converter for these wrappers: ``CalibratedClassifierCV(FrozenEstimator(model))``,
+    scikit-learn's way to calibrate a fitted model, and ``SelfTrainingClassifier(LogisticRegression())``
+    were refused although the estimator inside converts.
+    """
+    moved: dict[int, Any] = {}
+    plain = _unwrapped(model, moved, depth=0)
+    if plain is model:
+        return model, options
+    options = dict(options)
+    for old, new in moved.items():
+        if old in options:
+            options[id(new)] = options.pop(old)
+    return plain, options
+
+
+def _unwrapped(est: Any, moved: dict[int, Any], depth: int) -> Any:
+    import copy
+
+    start = est
+    while type(est).__name__ in DELEGATING and hasattr(est, "fit"):
+        inner = getattr(est, DELEGATING[type(est).__name__], None)
+        if not hasattr(inner, "fit"):
+            break
+        est = inner
+    if depth > 20:  # a cycle no fitted scikit-learn model has: left to skl2onnx as it is
+        return est
+    replaced: dict[str, Any] = {}
+    for attr in _HOLDERS:
+        value = getattr(est, "__dict__", {}).get(attr)
+        if hasattr(value, "fit"):
+            inner = _unwrapped(value, moved, depth + 1)
+            if inner is not value:
+                replaced[attr] = inner
+        elif isinstance(value, list):
+            items = [_unwrapped_item(item, moved, depth + 1) for item in value]
+            if any(new is not old for new, old in zip(items, value, strict=True)):
+                replaced[attr] = items
+    if replaced:
+        outer = copy.copy(est)
+        for attr, value in replaced.items():
+            setattr(outer, attr, value)
+        moved[id(est)] = outer
+        est = outer
+    if est is not start:
+        moved[id(start)] = est
+    return est
+
+
+def _unwrapped_item(item: Any, moved: dict[int, Any], depth: int) -> Any:
+    """One entry of a holder list: an estimator, a ``(name, estimator, ...)`` tuple, or an object holding
+    one as ``estimator`` (CalibratedClassifierCV's per-fold calibrated classifiers)."""
+    import copy
+
+    if hasattr(item, "fit"):
+        return _unwrapped(item, moved, depth)
+    if isinstance(item, tuple) and len(item) >= 2 and hasattr(item[1], "fit"):
+        inner = _unwrapped(item[1], moved, depth)
+        return item if inner is item[1] else (item[0], inner, *item[2:])
+    held = getattr(item, "__dict__", {}).get("estimator")
+    if hasattr(held, "fit"):
+        inner = _unwrapped(held, moved, depth)
+        if inner is not held:
+            item = copy.copy(item)
+            item.estimator = inner
+    return item

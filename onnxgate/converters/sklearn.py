@@ -107,6 +107,7 @@ from onnxgate.converters._sklearn_graph import (
     zero_init_base_values,
 )
 from onnxgate.converters._sklearn_models import (
+    delegates_unwrapped,
     encoded_missing_categories,
     final_step,
     first_step,
@@ -448,6 +449,7 @@ class SklearnConverter(Converter):
                 "'zipmap', 'precision', 'input_name' (or skl2onnx options keyed by estimator id/type)",
                 framework=self.framework,
             )
+        model, options = delegates_unwrapped(model, options)
         model, options, target_transformer = regressor_of(model, options)
         model = selector_then_estimator(model)
         if target_transformer is not None:

@@ -43,6 +43,17 @@ def _build(case: str, variant: int) -> tuple[Any, Any]:
     from sklearn.pipeline import make_pipeline, make_union
     from sklearn.semi_supervised import LabelSpreading
 
+    if case in ("CCA", "PLSCanonical", "PLSSVD"):  # predict (CCA, PLSCanonical) or transform (PLSSVD)
+        import sklearn.cross_decomposition
+
+        X, y = _data("diabetes")
+        kind = getattr(sklearn.cross_decomposition, case)
+        return kind(n_components=2 - variant).fit(X, np.column_stack([y, np.sqrt(y)])), X
+    if case == "SparseRandomProjection":
+        from sklearn.random_projection import SparseRandomProjection
+
+        X, _ = _data("diabetes")
+        return SparseRandomProjection(n_components=6, random_state=variant).fit(X), X
     if case in ("FastICA", "FactorAnalysis", "SparsePCA", "MiniBatchSparsePCA"):
         X, _ = _data("iris")
         kind = {"FastICA": FastICA, "FactorAnalysis": FactorAnalysis, "SparsePCA": SparsePCA,
@@ -86,7 +97,8 @@ def _build(case: str, variant: int) -> tuple[Any, Any]:
     return KernelRidge(kernel=kernel, alpha=1.0 + 9 * variant, degree=2).fit(X, np.column_stack([y, -y])), X
 
 
-CASES = ["FastICA", "FactorAnalysis", "SparsePCA", "MiniBatchSparsePCA", "MissingIndicator in a union",
+CASES = ["CCA", "PLSCanonical", "PLSSVD", "SparseRandomProjection",
+         "FastICA", "FactorAnalysis", "SparsePCA", "MiniBatchSparsePCA", "MissingIndicator in a union",
          "IsotonicRegression", "IsotonicRegression clip", "KernelRidge linear", "KernelRidge rbf", "KernelRidge poly",
          "KernelRidge sigmoid", "RBFSampler in a pipeline", "SkewedChi2Sampler", "Nystroem rbf", "Nystroem poly",
          "DummyRegressor median on two targets", "AffinityPropagation", "MeanShift", "Birch", "FeatureAgglomeration",
