@@ -206,7 +206,8 @@ def register_mlflow_model(folder: str | os.PathLike[str], registry: str = DEFAUL
     Raises
     ------
     PackagingError
-        ``folder`` is not an MLflow model directory, ``name`` is empty, or the store refuses the run.
+        ``folder`` is not an MLflow model directory, its ``model.onnx`` is not the one its ``manifest.json``
+        records (the model validated), ``name`` is empty, or the store refuses the run.
 
     Examples
     --------
@@ -219,6 +220,11 @@ def register_mlflow_model(folder: str | os.PathLike[str], registry: str = DEFAUL
     path = Path(folder)
     if not (path / "MLmodel").is_file():
         raise PackagingError(f"{str(path)!r} is not an MLflow model directory (no MLmodel file)")
+    from onnxgate._package_rules import check_package_model
+
+    # the registry serves what is logged: a model.onnx replaced since packaging was registered and scored
+    # by mlflow.pyfunc unchecked (35 of 150 iris labels off the validated model's; helper-142)
+    check_package_model(path)
     if not name or not str(name).strip():
         raise PackagingError("a registered model needs a name (CLI: --name NAME)")
     name = str(name).strip()

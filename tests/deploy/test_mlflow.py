@@ -270,6 +270,25 @@ def test_api_registry_logs_the_package_unchanged(iris, tmp_path, monkeypatch):
         register_mlflow_model(tmp_path, store, name="x")
 
 
+def test_a_package_whose_model_was_replaced_is_not_registered(iris, tmp_path):
+    # the registry serves what is logged: a model.onnx swapped after packaging was registered, and
+    # mlflow.pyfunc scored it (35 of 150 iris labels off the validated model's; helper-142)
+    from onnxgate.deploy.mlflow import register_mlflow_model
+
+    conv = iris[2]
+    folder = og.package(conv, target="mlflow", out=tmp_path / "pkg")
+    other = onnx.ModelProto()
+    other.CopyFrom(conv.model)
+    other.graph.name = "replaced"  # another file, the same graph: any change to the bytes counts
+    (folder / "model.onnx").write_bytes(other.SerializeToString())
+    store = (tmp_path / "store").as_uri()
+    with pytest.raises(og.PackagingError, match=r"model\.onnx' is not the model this package was validated with: "
+                                                r"sha256 [0-9a-f]{64} != [0-9a-f]{64} \(manifest\.json\); re-run "
+                                                "'onnxgate package'"):
+        register_mlflow_model(folder, store, name="iris-replaced")
+    assert not (tmp_path / "store").exists()  # refused before a run was logged
+
+
 def test_a_tracking_server_that_is_down_fails_in_seconds(iris, tmp_path, monkeypatch):
     # MLflow's default retries kept --registry on a stopped server for about four minutes
     import os
