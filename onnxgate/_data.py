@@ -309,6 +309,8 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
             "column == 1) if they mean false/true",
             input=spec.name,
         )
+    if array.dtype.kind == "O" and dtype.kind in "iu":
+        array = _integer_objects(array)
     if array.dtype.kind in "OUS":
         _refuse_text(array, spec, what)
         exact = _text_as_integers(array, dtype, spec, what) if dtype.kind in "iu" else None
@@ -444,6 +446,24 @@ def _short(value: int) -> str:
     """An integer as written, or in scientific form past 20 digits ('1e308' has 309)."""
     sign, digits = ("-", str(-value)) if value < 0 else ("", str(value))
     return sign + (digits if len(digits) <= 20 else f"{digits[0]}.{digits[1:6]}e{len(digits) - 1}")
+
+
+def _integer_objects(array: np.ndarray) -> np.ndarray:
+    """An object array holding only integers (Python's, numpy's, booleans) as int64 (uint64 past its top),
+    each value kept: read as float64 with the other objects, 9007199254740993 became ...992. Any other
+    array (text, a missing value, a float) is returned as it is."""
+    import numpy as np
+
+    flat = array.ravel()
+    if not flat.size or not all(isinstance(v, (int, np.integer, np.bool_)) for v in flat):
+        return array
+    values = [int(v) for v in flat]
+    low, high = min(values), max(values)
+    for kind in (np.int64, np.uint64):
+        info = np.iinfo(kind)
+        if int(info.min) <= low and high <= int(info.max):
+            return np.array(values, dtype=kind).reshape(array.shape)
+    return array  # past uint64 too: the float path says they are out of range
 
 
 def _as_float64(array: np.ndarray) -> np.ndarray:
@@ -625,6 +645,13 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
                     if i < data.shape[1]:
                         data[data.columns[i]] = _as_codes(data.iloc[:, i], inputs[0], f"column {columns[i]!r}",
                                                           position=i)
+            if inputs[0].numpy_dtype.kind in "iu" and data.shape[1] > 1 and len({str(t) for t in data.dtypes}) > 1:
+                # an integer input from columns of several types, each cast on its own: the frame's one array
+                # is float64 for int64 beside a float column (object beside a boolean one), which rounds past
+                # 2**53 (148 of 300 labels off from a Parquet file, score exit 0; helper-142)
+                return {names[0]: _fit_shape(np.column_stack(
+                    [_cast(np.asarray(data.iloc[:, j]), inputs[0], f"column {columns[j]!r}")
+                     for j in range(data.shape[1])]), inputs[0], "the data")}
         # booleans beside number columns become 1.0/0.0 in the frame's one array, as scikit-learn reads them
         data = data.to_numpy()
     if (isinstance(data, (tuple, list)) and len(inputs) > 1 and len(data) == len(inputs)

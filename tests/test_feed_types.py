@@ -221,3 +221,16 @@ def test_a_boolean_column_feeds_a_float_input_as_0_and_1_in_validate_and_score_a
     from_arrow = batch_feeds(pa.RecordBatch.from_pandas(nullable, preserve_index=False), one)["c"].ravel()
     np.testing.assert_array_equal(from_pandas, np.array([1.0, np.nan, 0.0], dtype=np.float32))
     np.testing.assert_array_equal(from_arrow, from_pandas)
+
+
+def test_integers_held_as_objects_feed_an_integer_input_exactly() -> None:
+    # an object array of integers went through float64 for an int64 input: 2**53 + 1 became 2**53 (helper-142)
+    signature = _signature([("input", TensorProto.INT64, ["N", 2])])
+    rows = np.array([[2**53 + 1, True], [2**62 + 1, 7]], dtype=object)
+    assert as_feeds(rows, signature)["input"].tolist() == [[2**53 + 1, 1], [2**62 + 1, 7]]
+    frame = pd.DataFrame({"id": [2**53 + 1, 3], "x": [0.0, 1.0]})
+    assert as_feeds(frame, signature)["input"].tolist() == [[2**53 + 1, 0], [3, 1]]
+    with pytest.raises(InvalidDataError, match=r"column 'x' has fractional values but input 'input' is int64"):
+        as_feeds(frame.assign(x=[0.5, 1.0]), signature)
+    with pytest.raises(InvalidDataError, match=r"outside the range of int64"):
+        as_feeds(np.array([[2**64 - 1, 0]], dtype=object), signature)
