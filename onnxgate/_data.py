@@ -695,7 +695,8 @@ def _as_codes(values: Any, spec: TensorSpec, what: str, position: int = 0) -> An
     """A pandas category column feeding an input that reads codes (:attr:`TensorSpec.codes`) as the codes
     of its values among the categories the model was fitted on: fed as they are, the values (10, 20, ...)
     would be read as codes (0, 1, ...). A missing value becomes NaN (missing to the trees) where the input
-    holds floats. Anything else is passed on as it is (a column of codes stays codes)."""
+    holds floats, else pandas' code -1, which the file reads as missing. Anything else is passed on as it is
+    (a column of codes stays codes)."""
     codes_of = dict(spec.codes or ())
     if position not in codes_of:
         return values
@@ -726,14 +727,10 @@ def _as_codes(values: Any, spec: TensorSpec, what: str, position: int = 0) -> An
             "category first",
             input=spec.name,
         )
-    codes[missing] = np.nan
-    if missing.any() and spec.numpy_dtype.kind != "f":
-        raise InvalidDataError(
-            f"{what} has {int(missing.sum())} missing value(s) but input {spec.name!r} reads codes as "
-            f"{spec.elem_type}, which cannot hold a missing one; fill or drop them first",
-            input=spec.name,
-        )
-    return codes if spec.numpy_dtype.kind == "f" else codes.astype(np.int64)
+    if spec.numpy_dtype.kind == "f":
+        codes[missing] = np.nan
+        return codes
+    return codes.astype(np.int64)  # a missing value's code is -1 (helper-145)
 
 
 def _refuse_values_as_codes(values: Any, recorded: Sequence[Any] | None, spec: TensorSpec, what: str) -> None:

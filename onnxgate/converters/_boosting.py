@@ -763,7 +763,8 @@ def _catboost_binary_label(scope: Any, container: Any, attrs: Mapping[str, Any],
 
 
 def truncate_category_codes(proto: Any, indices: list[int], n_features: int, opset: int,
-                            library: str = "LightGBM", negative_kept: bool = False) -> None:
+                            library: str = "LightGBM", negative_kept: bool = False,
+                            minus_one_missing: bool = False) -> None:
     """Read the categorical features' values as LightGBM (and XGBoost) does, in front of the trees.
 
     LightGBM takes a categorical feature's value as ``static_cast<int>`` (2.5 and 2.9 are category 2,
@@ -774,6 +775,11 @@ def truncate_category_codes(proto: Any, indices: list[int], n_features: int, ops
     the same way (``AsCat``: a cast to int32): a native Booster with ``feature_types`` "c" scored codes 2.5
     and 1.9 otherwise on 712 of 712 rows (helper-80); but any value below 0 is no category there, -0.5
     included (``negative_kept``: such values are left as they are, which no category equals).
+
+    ``minus_one_missing``: a value of exactly -1 is missing (NaN) to the trees. It is pandas' code for a
+    missing value (``.cat.codes``), which XGBoost reads as missing from a DataFrame of category columns;
+    left as -1 it is no category, and onnxmltools' chain of ``BRANCH_EQ`` nodes sends it where no category
+    goes, not where XGBoost sends a missing value (98 of 500 labels differed; helper-145).
     """
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
@@ -793,7 +799,8 @@ def truncate_category_codes(proto: Any, indices: list[int], n_features: int, ops
     mask = np.zeros(n_features, dtype=bool)
     mask[[i for i in indices if 0 <= i < n_features]] = True
     names = {k: unique_name(f"{features}_{k}", taken)
-             for k in ("isnan", "int", "back", "trunc", "mask", "codes", "zero", "below", "keep")}
+             for k in ("isnan", "int", "back", "trunc", "mask", "codes", "zero", "below", "keep", "minus_one",
+                       "under", "over", "not_under", "not_over", "is_minus_one", "nan", "missing", "read")}
     graph.initializer.append(numpy_helper.from_array(mask, names["mask"]))
     keep = "isnan"
     nodes = [helper.make_node("IsNaN", [features], [names["isnan"]])]
@@ -808,8 +815,23 @@ def truncate_category_codes(proto: Any, indices: list[int], n_features: int, ops
         helper.make_node("Where", [names[keep], features, names["back"]], [names["trunc"]]),
         helper.make_node("Where", [names["mask"], names["trunc"], features], [names["codes"]]),
     ]
+    read = names["codes"]
+    if minus_one_missing:
+        # x == -1 without Equal (float from opset 11 only): neither below nor above -1 (NaN too, kept NaN)
+        graph.initializer.extend([numpy_helper.from_array(np.asarray(-1.0, dtype=np.float32), names["minus_one"]),
+                                  numpy_helper.from_array(np.asarray(np.nan, dtype=np.float32), names["nan"])])
+        nodes += [
+            helper.make_node("Less", [features, names["minus_one"]], [names["under"]]),
+            helper.make_node("Greater", [features, names["minus_one"]], [names["over"]]),
+            helper.make_node("Not", [names["under"]], [names["not_under"]]),
+            helper.make_node("Not", [names["over"]], [names["not_over"]]),
+            helper.make_node("And", [names["not_under"], names["not_over"]], [names["is_minus_one"]]),
+            helper.make_node("And", [names["is_minus_one"], names["mask"]], [names["missing"]]),
+            helper.make_node("Where", [names["missing"], names["nan"], names["codes"]], [names["read"]]),
+        ]
+        read = names["read"]
     for tree in trees:
-        tree.input[0] = names["codes"]
+        tree.input[0] = read
     at = min(list(graph.node).index(t) for t in trees)
     for k, node in enumerate(nodes):
         node.name = unique_name(f"{library.lower()}_category_{node.op_type.lower()}", taken)
@@ -821,8 +843,8 @@ def at_least_opset_9(proto: Any, library: str = "LightGBM") -> None:
     """Stamp the default domain at opset 9 (Where, IsNaN) when every node there means the same at 9.
 
     onnxmltools stamps the lowest opset its nodes need (8 for a regressor's Identity). From 8 to 9 only
-    Cast's schema changes among the nodes these graphs hold, and only by taking strings: a numeric Cast
-    is the same operation, so it does not stop the stamp.
+    Cast's schema changes among the nodes these graphs hold, and only by taking strings, and Less's and
+    Greater's, only by taking integers: on floats they are the same operations, so they do not stop the stamp.
     """
     from onnx import defs
 
@@ -832,7 +854,8 @@ def at_least_opset_9(proto: Any, library: str = "LightGBM") -> None:
     if have >= 9:
         return
     for node in proto.graph.node:
-        if canonical_domain(node.domain) != "" or node.op_type in ("Cast", "IsNaN", "Where", "Less", "Or"):
+        if canonical_domain(node.domain) != "" or node.op_type in ("Cast", "IsNaN", "Where", "Less", "Or",
+                                                                    "Greater", "Not", "And"):
             continue
         if defs.get_schema(node.op_type, have).since_version != defs.get_schema(node.op_type, 9).since_version:
             raise UnsupportedModelError(

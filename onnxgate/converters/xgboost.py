@@ -14,6 +14,9 @@ Policy:
   opset, which is exact because no default-domain node is in the graph.
 * Objectives: the ones onnxmltools translates and whose predictions match XGBoost's (listed in
   :data:`SUPPORTED_OBJECTIVES`); any other objective is refused with its name.
+* Pandas category columns (``enable_categorical=True``): the file reads each one's codes (``.cat.codes``,
+  -1 for a missing value, which the trees read as missing, as XGBoost reads it from the frame); a sample of
+  the category frame itself or of its codes converts, and a category column fed later is mapped to its codes.
 * Inside a scikit-learn pipeline the scikit-learn converter handles the model (registered with skl2onnx).
 """
 
@@ -259,6 +262,7 @@ class XGBoostConverter(BoostingConverter):
         self.check_options(options, ("input_name",))
         booster = _booster(model)
         n_features = booster.num_features()
+        sample = _categories_as_codes(sample, booster)
         array = self.sample_array(model, sample, n_features)
         columns = self.frame_columns(model, sample)
         input_name = str(options.get("input_name", "input"))
@@ -293,7 +297,8 @@ class XGBoostConverter(BoostingConverter):
         if categorical:
             from onnxgate.converters._boosting import truncate_category_codes
 
-            truncate_category_codes(raw.model, categorical, n_features, opset, library="XGBoost", negative_kept=True)
+            truncate_category_codes(raw.model, categorical, n_features, opset, library="XGBoost", negative_kept=True,
+                                    minus_one_missing=reads_pandas_codes(booster))
             record_codes(raw.model, booster, categorical, bool(columns))
         if not hasattr(model, "get_booster"):
             raw.warnings.append(
@@ -334,7 +339,7 @@ class XGBoostConverter(BoostingConverter):
             return _in_output_order(["variable"], [np.asarray(model.predict(X)).reshape(len(X), -1)], signature)
         import xgboost
 
-        matrix = xgboost.DMatrix(np.asarray(X, dtype=np.float32), feature_names=model.feature_names)
+        matrix = xgboost.DMatrix(_missing_codes(model, X), feature_names=model.feature_names)
         objective = objective_of(model)
         if objective == "binary:logistic":
             p1 = model.predict(matrix).reshape(-1)
@@ -354,7 +359,7 @@ class XGBoostConverter(BoostingConverter):
         import xgboost
 
         booster = model.get_booster()
-        matrix = xgboost.DMatrix(np.asarray(X, dtype=np.float32), feature_names=booster.feature_names,
+        matrix = xgboost.DMatrix(_missing_codes(booster, X), feature_names=booster.feature_names,
                                  feature_types=booster.feature_types, enable_categorical=True)
         best = getattr(model, "best_iteration", None)
         scores = booster.predict(matrix, iteration_range=(0, best + 1) if best is not None else (0, 0))
@@ -364,6 +369,45 @@ class XGBoostConverter(BoostingConverter):
         proba = np.hstack([1 - proba, proba]) if proba.shape[1] == 1 else proba
         return _in_output_order(["label", "probabilities"], [np.asarray(model.classes_)[proba.argmax(axis=1)], proba],
                                 signature)
+
+
+def reads_pandas_codes(booster: Any) -> bool:
+    """True when ``booster`` was fitted on a DataFrame of pandas category columns (it has feature names and
+    category features): its file reads those columns' codes (``.cat.codes``), where -1 is a missing value,
+    which XGBoost reads as missing from such a frame."""
+    return booster.feature_names is not None and "c" in (booster.feature_types or ())
+
+
+def _missing_codes(booster: Any, X: Any) -> np.ndarray:
+    """``X`` (rows of codes) as float32, a code of -1 in a category column as NaN when ``booster`` reads pandas
+    codes (:func:`reads_pandas_codes`): XGBoost scores a -1 it is given as a number as no category, and the
+    model's own ``predict`` on the frame the codes came from scores it as missing."""
+    import numpy as np
+
+    array = np.array(X, dtype=np.float32)
+    if reads_pandas_codes(booster):
+        for i, kind in enumerate(booster.feature_types):
+            if kind == "c" and i < array.shape[1]:
+                array[array[:, i] == -1, i] = np.nan
+    return array
+
+
+def _categories_as_codes(sample: Any, booster: Any) -> Any:
+    """A DataFrame sample with each pandas category column the model reads as a category replaced by its codes
+    (what the file reads; a category column fed to the file later is mapped to them, -1 for a missing value);
+    any other sample as it is."""
+    from onnxgate._data import is_dataframe
+
+    if not is_dataframe(sample) or not reads_pandas_codes(booster) or len(sample.columns) != len(booster.feature_types):
+        return sample
+    found = {c: sample[c].cat.codes for c, kind in zip(sample.columns, booster.feature_types)
+             if kind == "c" and type(sample[c].dtype).__name__ == "CategoricalDtype"}
+    if not found:
+        return sample
+    sample = sample.copy(deep=False)  # the caller's frame keeps its columns
+    for c, codes in found.items():
+        sample[c] = codes
+    return sample
 
 
 def recorded_categories(booster: Any, features: Sequence[int]) -> dict[int, list[Any] | None]:
