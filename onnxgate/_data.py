@@ -402,9 +402,10 @@ def _text_as_integers(array: np.ndarray, dtype: np.dtype[Any], spec: TensorSpec,
     """Numerals (all text, checked by :func:`_refuse_text`) read exactly as the integer input's values, or
     None when some cell is not text (a missing value: the float path says so). Through float64, text past
     2**53 rounded: '9007199254740993' scored as ...992 with ``score`` silent (helper-103). Text that is not
-    an integer's plain form ('07', '+7', '7.0'; spaces around it are read past, as scikit-learn reads them) is
-    refused for every integer input: CatBoost hashes '07' as a category of its own, and the reference, given 7,
-    agreed with the file (a false pass, 2 of 569 labels; helper-140)."""
+    an integer's plain form ('07', '+7', '7.0'; spaces around it are read past, as scikit-learn reads them,
+    except for an input that reads categories by their text, :attr:`TensorSpec.category`) is refused for every
+    integer input: CatBoost hashes '07' as a category of its own, and the reference, given 7, agreed with the
+    file (a false pass, 2 of 569 labels; helper-140)."""
     import decimal
 
     import numpy as np
@@ -421,7 +422,9 @@ def _text_as_integers(array: np.ndarray, dtype: np.dtype[Any], spec: TensorSpec,
             input=spec.name,
         )
     whole = [int(v) for v in values]
-    odd = next(((t, n) for t, n in zip(flat, whole) if t.strip() != str(n)), None)
+    # CatBoost hashes ' 7' as a category other than 7, and the reference, given 7, agreed with the file (helper-145)
+    plain = (lambda t: t) if spec.category else str.strip
+    odd = next(((t, n) for t, n in zip(flat, whole) if plain(t) != str(n)), None)
     if odd is not None:
         raise InvalidDataError(
             f"{what} holds the text {odd[0]!r} for the {spec.elem_type} input {spec.name!r}, which is not how the "

@@ -113,6 +113,10 @@ class TensorSpec:
         sample of codes): each such column's position in the input with its categories in code order, or
         None where the model did not record them (:data:`CATEGORY_CODES_METADATA_KEY`). A pandas category
         column fed to it is mapped to those codes; None for every other input.
+    category : bool
+        True for an int64 input that reads its values as categories by their decimal text (a CatBoost
+        categorical column, :data:`CATEGORY_INPUTS_METADATA_KEY`): text fed to it is read only in an
+        integer's plain form, ``'7'`` but not ``' 7'``, which CatBoost hashes as another category.
     """
 
     name: str
@@ -123,6 +127,7 @@ class TensorSpec:
     missing: str | None = None
     missing_only: str | None = None
     codes: tuple[tuple[int, tuple[Any, ...] | None], ...] | None = None
+    category: bool = False
 
     @property
     def is_tensor(self) -> bool:
@@ -172,6 +177,7 @@ class TensorSpec:
             **({"missing_only": self.missing_only} if self.missing_only is not None else {}),
             **({"codes": [[i, None if c is None else list(c)] for i, c in self.codes]}
                if self.codes is not None else {}),
+            **({"category": True} if self.category else {}),
         }
 
     @classmethod
@@ -186,6 +192,7 @@ class TensorSpec:
             missing=None if missing is None else str(missing),
             missing_only=None if data.get("missing_only") is None else str(data["missing_only"]),
             codes=_codes(data.get("codes")),
+            category=data.get("category") is True,
         )
 
 
@@ -273,6 +280,10 @@ class Signature:
         codes = _category_codes(proto)
         if codes:
             inputs = tuple(dataclasses.replace(s, codes=codes[s.name]) if s.name in codes else s for s in inputs)
+        category = _metadata_by_input(proto, CATEGORY_INPUTS_METADATA_KEY)
+        if category:
+            inputs = tuple(dataclasses.replace(s, category=True) if category.get(s.name) is True else s
+                           for s in inputs)
         outputs = tuple(_spec(vi) for vi in graph.output)
         return cls(inputs=inputs, outputs=outputs, columns=ColumnMap.from_model(proto))
 
@@ -317,6 +328,11 @@ def _missing_text(proto: Any) -> dict[str, tuple[str, str | None]]:
 #: ``metadata_props`` key: JSON ``{input: [[position, categories or null], ...]}``, the inputs that read
 #: the codes of pandas category columns (:attr:`TensorSpec.codes`).
 CATEGORY_CODES_METADATA_KEY = "onnxgate.category_codes"
+
+
+#: ``metadata_props`` key: JSON ``{input: true}``, the integer inputs that read their values as categories by
+#: their decimal text (:attr:`TensorSpec.category`).
+CATEGORY_INPUTS_METADATA_KEY = "onnxgate.category_inputs"
 
 
 def _codes(found: Any) -> tuple[tuple[int, tuple[Any, ...] | None], ...] | None:

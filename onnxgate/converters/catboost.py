@@ -817,6 +817,14 @@ class _CategoricalModel:
                                                         helper.make_opsetid(ML_DOMAIN, min(ml_opset, _TREES_ML_OPSET))],
                                   producer_name="onnxgate")
         proto.ir_version = ir_version_for_opset(opset)
+        by_text = {given[label]: True for label, kind in kinds.items() if kind == "int64"}
+        if by_text:  # CatBoost hashes their text: ' 7' is not 7 (TensorSpec.category)
+            import json
+
+            from onnxgate.converters._sklearn_graph import set_metadata
+            from onnxgate.signature import CATEGORY_INPUTS_METADATA_KEY
+
+            set_metadata(proto, CATEGORY_INPUTS_METADATA_KEY, json.dumps(by_text))
         warnings = []
         if doubles:
             warnings.append(f"column(s) {doubles} are fed as float64 and cast to float32 inside the graph, where the "
