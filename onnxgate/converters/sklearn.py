@@ -293,7 +293,21 @@ class SklearnConverter(Converter):
                 + NO_ANSWER_HINTS.get(type(alone).__name__, "Use an estimator that predicts or transforms new rows"),
                 framework=self.framework,
             )
+        from onnxgate.converters.catboost import cat_feature_indices
+
         for est in sub_estimators(model):
+            if est is not alone and type(est).__module__.split(".")[0] == "catboost" and cat_feature_indices(est):
+                # skl2onnx hands the step one matrix, and CatBoost's export refuses categories: the pipeline was
+                # refused by skl2onnx's type check or by "reads one matrix of numbers", naming neither (helper-145)
+                names = list(getattr(est, "feature_names_", None) or [])
+                cats = [names[i] if i < len(names) else i for i in cat_feature_indices(est)]
+                raise UnsupportedModelError(
+                    f"{type(est).__name__} inside a scikit-learn pipeline reads categorical features (cat_features "
+                    f"{cats}), which onnxgate converts only for the CatBoost model on its own (skl2onnx hands a "
+                    "pipeline's step one matrix of numbers). Fit the CatBoost model on the DataFrame itself (it reads "
+                    "the categories, and its trees need no scaling) and convert it alone: og.convert(model, X_train)",
+                    framework=self.framework,
+                )
             if est is not alone and lightgbm_categories(est):
                 # skl2onnx hands the step one matrix: the text of a category column went into a Concat
                 # with the numbers, and convert wrote (exit 0) a file onnxruntime cannot load

@@ -257,3 +257,27 @@ def test_an_integer_category_given_as_text_with_spaces_is_refused(text: str) -> 
     with pytest.raises(og.InvalidDataError, match=r"holds the text ' ?\d+ ?' for the int64 input 'grade'"):
         og.validate(conv, reference=model, data=spaced)
     assert og.validate(conv, reference=model, data=frame.assign(grade=frame["grade"].astype(str))).passed
+
+
+@pytest.mark.parametrize("steps", ["column transformer", "alone in a pipeline"])
+def test_catboost_categories_inside_a_pipeline_are_refused_naming_the_cause(steps: str) -> None:
+    # skl2onnx hands a pipeline's step one matrix: refused by skl2onnx's type check ("got an input
+    # transformed_column with a wrong type StringTensorType...") or as text to encode, naming neither CatBoost's
+    # categories nor the way out (helper-145)
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    frame, y = _frame("breast_cancer")
+    params = {**PARAMS, "iterations": 5}
+    if steps == "column transformer":
+        numbers = [c for c in frame.columns if c not in CAT]
+        before = [("ct", ColumnTransformer([("keep", "passthrough", CAT), ("scale", StandardScaler(), numbers)]))]
+        params["cat_features"] = [0, 1, 2]
+    else:
+        before = []
+    pipe = Pipeline([*before, ("cb", catboost.CatBoostClassifier(**params))]).fit(frame, y)
+    with pytest.raises(og.UnsupportedModelError,
+                       match=r"CatBoostClassifier inside a scikit-learn pipeline reads categorical features .*"
+                             r"convert it alone: og\.convert\(model, X_train\)"):
+        og.convert(pipe, frame.head())
