@@ -13,7 +13,9 @@ Policy:
   sigmoid or softmax and the label; an unseen category gets CatBoost's value for it. Refused by name: CTRs
   over combinations of features (``max_ctr_complexity`` above 1), trees that are not symmetric
   (``grow_policy`` Depthwise or Lossguide), text and embedding features, a sample
-  lacking categories, an array sample. Text features: CatBoost's refusal is passed on.
+  lacking categories. A model fitted on an array (or numbered columns) converts from an array of its columns
+  in order; a boolean categorical column is read as CatBoost reads it, as the category 1 or 0. Text
+  features: CatBoost's refusal is passed on.
 * One ``[N,k]`` float32 input named ``input``; a float64 sample keeps a float64 boundary with a Cast
   inside the graph; a model fitted on a DataFrame gets one ``[N,1]`` input per column from a
   DataFrame sample (as XGBoost).
@@ -187,12 +189,15 @@ class CatBoostConverter(BoostingConverter):
         from onnxgate.converters._boosting import CATEGORY_ML_OPSET
 
         columns = self.frame_columns(model, sample)
+        if columns is None:
+            sample, columns = _by_position(model, sample)
         if not is_dataframe(sample) or columns is None:
             raise InvalidDataError(
                 f"{type(model).__name__} reads categorical features "
                 f"({[model.feature_names_[i] for i in cat_feature_indices(model)]}); onnxgate converts it from a "
-                "DataFrame sample holding every category the model was fitted on, one input per column. Fit the "
-                "model on a DataFrame and pass that frame as the sample (convert(model, X_train))"
+                "DataFrame sample holding every category the model was fitted on, one input per column (or, for a "
+                "model fitted on an array, an array of its columns in training order). Pass the frame or array the "
+                "model was fitted on as the sample (convert(model, X_train))"
             )
         if "input_name" in options:
             raise UnsupportedModelError(
@@ -251,6 +256,33 @@ class CatBoostConverter(BoostingConverter):
                 proba = np.asarray(model.predict(X, prediction_type="Probability"))
             return _in_output_order(["label", "probabilities"], [label, proba], signature)
         return _in_output_order(["predictions"], [np.asarray(model.predict(X)).reshape(len(X), -1)], signature)
+
+
+def _by_position(model: Any, sample: Any) -> tuple[Any, list[tuple[str, Any]] | None]:
+    """A sample of a model fitted without column names (an array, or a DataFrame whose columns are numbered),
+    as a DataFrame whose columns are named as CatBoost names them (``"0"``, ``"1"``...), and its
+    ``(column, dtype)`` pairs; ``(sample, None)`` for a model fitted on named columns, or a sample that is no
+    table of the model's width. An array's columns (objects, as an array of text and numbers holds them) take
+    the type of their values."""
+    import numpy as np
+    import pandas as pd
+
+    from onnxgate._data import is_dataframe
+    from onnxgate.converters._boosting import _column_dtype, training_columns
+
+    names = [str(n) for n in getattr(model, "feature_names_", None) or []]
+    if not names or training_columns(model) is not None:
+        return sample, None
+    if is_dataframe(sample):
+        if [str(c) for c in sample.columns] != names:
+            return sample, None
+        frame = sample.set_axis(names, axis=1).infer_objects()
+    else:
+        array = np.asarray(sample)
+        if array.ndim != 2 or array.shape[1] != len(names):
+            return sample, None
+        frame = pd.DataFrame(array, columns=names).infer_objects()
+    return frame, [(n, _column_dtype(frame[n])) for n in names]
 
 
 def _binary_bias_into_leaves(proto: Any) -> None:
@@ -540,10 +572,13 @@ def _ctr_of_bucket(ctr: Mapping[str, Any], table: Mapping[str, Any], row: Sequen
 
 
 def _category_text(value: Any) -> str:
-    """The text CatBoost hashes for a category value (an integer as its decimal digits)."""
+    """The text CatBoost hashes for a category value (an integer as its decimal digits, a boolean as ``1``
+    or ``0``: CatBoost scores True as the category 1, and the text 'True' as an unseen one)."""
     import numbers
 
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+    import numpy as np
+
+    if isinstance(value, (numbers.Integral, np.bool_)):
         return str(int(value))
     return str(value)
 
@@ -685,6 +720,7 @@ class _CategoricalModel:
 
         floats = {int(f["flat_feature_index"]) for f in self.float_features}
         kinds: dict[str, str] = {}
+        reads: dict[str, str] = {}  # a boolean category column -> its int64 cast, which the LabelEncoders read
         doubles = []
         for at, (label, dtype) in enumerate(self.columns):  # the inputs in column order
             if at in floats:
@@ -692,12 +728,19 @@ class _CategoricalModel:
                 doubles += [label] if code == TensorProto.DOUBLE else []
             else:
                 kind = category_kind(self.values[label])
+                if kind is None and self.values[label] and all(isinstance(v, (bool, np.bool_))
+                                                               for v in self.values[label]):
+                    kind = "bool"  # read as its integer 0 or 1, CatBoost's text for it (_category_text)
                 if kind is None:
                     self.refuse(f"the categorical column {label!r} holds values that are neither all text nor all "
                                 f"integers ({self.values[label][:5]!r}); onnxgate maps text and integer categories. "
                                 "Refit with the column as text (X[c].astype(str))")
                 kinds[label] = str(kind)
-                code = TensorProto.STRING if kind == "string" else TensorProto.INT64
+                code = {"string": TensorProto.STRING, "bool": TensorProto.BOOL}.get(str(kind), TensorProto.INT64)
+                if kind == "bool":
+                    reads[label] = f"{given[label]}_int64"
+                    nodes.append(helper.make_node("Cast", [given[label]], [reads[label]], to=TensorProto.INT64,
+                                                  name=f"cast_{reads[label]}"))
             inputs.append(helper.make_tensor_value_info(given[label], code, ["N", 1]))
         for feature in self.float_features:
             label, dtype = self.columns[int(feature["flat_feature_index"])]
@@ -713,7 +756,8 @@ class _CategoricalModel:
             texts = list(table)
             keys: dict[str, Any] = ({"keys_strings": texts} if kinds[label] == "string"
                                     else {"keys_int64s": [int(t) for t in texts]})
-            nodes.append(helper.make_node("LabelEncoder", [given[label]], [out], domain=ML_DOMAIN, name=f"encode_{out}",
+            nodes.append(helper.make_node("LabelEncoder", [reads.get(label, given[label])], [out], domain=ML_DOMAIN,
+                                          name=f"encode_{out}",
                                           values_floats=[float(table[t]) for t in texts], default_float=default,
                                           **keys))
 
