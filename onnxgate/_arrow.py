@@ -245,7 +245,7 @@ def plain_feeds(batch: pa.RecordBatch, signature: Signature) -> dict[str, np.nda
         return None
     from onnxgate._data import refuse_shuffled_positions
 
-    refuse_shuffled_positions(batch.schema.names, spec.name)
+    refuse_shuffled_positions(batch.schema.names, spec)
     dtype = spec.numpy_dtype
     if dtype.kind != "f" or any(t.to_pandas_dtype() != dtype for t in batch.schema.types):
         return None

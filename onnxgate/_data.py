@@ -559,16 +559,27 @@ def pd_na() -> Any:
     return pd.NA
 
 
-def refuse_shuffled_positions(columns: Sequence[str], name: str) -> None:
-    """Refuse columns named as the positions of input ``name`` (``input_0``, ``input_1``...), as
-    ``onnxgate score`` writes them, but not in that order: a frame's columns feed one ``[N,k]`` input in
-    the order they come, and reversed ones changed 98 of 150 iris labels with exit 0 (helper-72).
+def refuse_shuffled_positions(columns: Sequence[str], spec: TensorSpec) -> None:
+    """Refuse columns named as the positions of input ``spec`` (``input_0``, ``input_1``...), as
+    ``onnxgate score`` writes them, or as the named columns the model was fitted on
+    (:attr:`TensorSpec.fitted_columns`), but not in that order: a frame's columns feed one ``[N,k]`` input
+    in the order they come, and reversed ones changed 98 of 150 iris labels with exit 0 (helper-72; for
+    the fitted names, from a Parquet file scored with ``onnxgate score``, helper-142).
 
     Raises
     ------
     InvalidDataError
         The columns are those names, shuffled.
     """
+    name = spec.name
+    fitted = list(spec.fitted_columns or ())
+    if len(columns) > 1 and list(columns) != fitted and sorted(columns) == sorted(fitted):
+        raise InvalidDataError(
+            f"the model was fitted on columns {fitted} and takes them as one input {name!r}, by position; the data "
+            f"has {list(columns)}: the same columns in another order, which would be scored on the wrong columns. "
+            "Put them in training order first (data[model.feature_names_in_])",
+            column=columns[0],
+        )
     positions = [f"{name}_{i}" for i in range(len(columns))]
     if len(columns) > 1 and list(columns) != positions and sorted(columns) == sorted(positions):
         raise InvalidDataError(
@@ -641,7 +652,7 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
                 for s in inputs
             }
         if len(inputs) == 1:
-            refuse_shuffled_positions(columns, names[0])
+            refuse_shuffled_positions(columns, inputs[0])
             if inputs[0].codes:
                 data = data.copy()
                 for i, _ in inputs[0].codes:

@@ -117,6 +117,10 @@ class TensorSpec:
         True for an int64 input that reads its values as categories by their decimal text (a CatBoost
         categorical column, :data:`CATEGORY_INPUTS_METADATA_KEY`): text fed to it is read only in an
         integer's plain form, ``'7'`` but not ``' 7'``, which CatBoost hashes as another category.
+    fitted_columns : tuple of str, or None
+        For a one ``[N,k]`` input converted from an array sample of a model fitted on named columns: those
+        names, in the order the input takes them by position (:data:`FITTED_COLUMNS_METADATA_KEY`). A frame
+        holding them in another order is refused where it would be fed, not scored on the wrong columns.
     """
 
     name: str
@@ -128,6 +132,7 @@ class TensorSpec:
     missing_only: str | None = None
     codes: tuple[tuple[int, tuple[Any, ...] | None], ...] | None = None
     category: bool = False
+    fitted_columns: tuple[str, ...] | None = None
 
     @property
     def is_tensor(self) -> bool:
@@ -178,6 +183,7 @@ class TensorSpec:
             **({"codes": [[i, None if c is None else list(c)] for i, c in self.codes]}
                if self.codes is not None else {}),
             **({"category": True} if self.category else {}),
+            **({"fitted_columns": list(self.fitted_columns)} if self.fitted_columns is not None else {}),
         }
 
     @classmethod
@@ -193,6 +199,7 @@ class TensorSpec:
             missing_only=None if data.get("missing_only") is None else str(data["missing_only"]),
             codes=_codes(data.get("codes")),
             category=data.get("category") is True,
+            fitted_columns=_names(data.get("fitted_columns")),
         )
 
 
@@ -284,6 +291,10 @@ class Signature:
         if category:
             inputs = tuple(dataclasses.replace(s, category=True) if category.get(s.name) is True else s
                            for s in inputs)
+        fitted = {k: _names(v) for k, v in _metadata_by_input(proto, FITTED_COLUMNS_METADATA_KEY).items()}
+        if any(v is not None for v in fitted.values()):
+            inputs = tuple(dataclasses.replace(s, fitted_columns=fitted[s.name]) if fitted.get(s.name) is not None
+                           and s.rank == 2 and s.width == len(fitted[s.name] or ()) else s for s in inputs)
         outputs = tuple(_spec(vi) for vi in graph.output)
         return cls(inputs=inputs, outputs=outputs, columns=ColumnMap.from_model(proto))
 
@@ -333,6 +344,18 @@ CATEGORY_CODES_METADATA_KEY = "onnxgate.category_codes"
 #: ``metadata_props`` key: JSON ``{input: true}``, the integer inputs that read their values as categories by
 #: their decimal text (:attr:`TensorSpec.category`).
 CATEGORY_INPUTS_METADATA_KEY = "onnxgate.category_inputs"
+
+
+#: ``metadata_props`` key: JSON ``{input: [column, ...]}``, the named columns a one ``[N,k]`` input takes by
+#: position, in that order (:attr:`TensorSpec.fitted_columns`).
+FITTED_COLUMNS_METADATA_KEY = "onnxgate.fitted_columns"
+
+
+def _names(found: Any) -> tuple[str, ...] | None:
+    """:attr:`TensorSpec.fitted_columns` from its JSON form; None for anything but a list of texts."""
+    if not isinstance(found, list) or not all(isinstance(n, str) for n in found):
+        return None
+    return tuple(found)
 
 
 def _codes(found: Any) -> tuple[tuple[int, tuple[Any, ...] | None], ...] | None:

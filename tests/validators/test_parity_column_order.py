@@ -61,3 +61,36 @@ def test_convert_warns_that_an_array_sample_of_a_frame_fitted_model_feeds_by_pos
     assert not any("by position" in w for w in og.convert(model, X.head()).warnings)  # one input per column
     plain = type(model)(max_iter=500).fit(X.to_numpy(), iris["model"].predict(X))
     assert not any("by position" in w for w in og.convert(plain, X.to_numpy()[:5]).warnings)  # no names
+
+
+def test_the_file_records_the_fitted_names_and_score_refuses_them_reordered(
+        iris: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # 'onnxgate score' on a Parquet file holding the fitted columns reversed wrote 98 of 150 wrong labels with
+    # exit 0: nothing in the file named the columns its one input takes by position (helper-142)
+    import pandas as pd
+
+    monkeypatch.chdir(tmp_path)
+    X, model, conv = iris["X"], iris["model"], iris["conv"]
+    spec = conv.signature.inputs[0]
+    assert spec.fitted_columns == tuple(X.columns)
+    Path("model.onnx").write_bytes(conv.model.SerializeToString())
+    X.to_parquet("rows.parquet")
+    X[list(X.columns)[::-1]].to_parquet("reversed.parquet")
+    assert main(["score", "model.onnx", "--data", "rows.parquet", "--out", "scored.parquet"]) == 0
+    assert (pd.read_parquet("scored.parquet")["label"].to_numpy() == model.predict(X)).all()
+    capsys.readouterr()
+    assert main(["score", "model.onnx", "--data", "reversed.parquet", "--out", "wrong.parquet"]) == 2
+    err = capsys.readouterr().err
+    assert "same columns in another order" in err and "Traceback" not in err
+    assert not Path("wrong.parquet").exists()
+    # the ONNX model itself as the reference (no fitted names of its own): the file's names refuse the frame
+    with pytest.raises(InvalidDataError, match="same columns in another order"):
+        og.validate(conv, reference=conv.model, data=X[list(X.columns)[::-1]])
+    from onnxgate._data import as_feeds
+
+    with pytest.raises(InvalidDataError, match="same columns in another order"):
+        as_feeds(X[list(X.columns)[::-1]], conv.signature)
+    # a frame of other names (or of as many unnamed columns) still feeds by position, as before
+    renamed = X.set_axis([f"f{i}" for i in range(4)], axis=1)
+    assert as_feeds(renamed, conv.signature)[spec.name].shape == (150, 4)
