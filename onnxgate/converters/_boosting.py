@@ -596,7 +596,7 @@ def _register_lightgbm() -> None:
     import_onnxmltools("lightgbm")
     from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm as onnxmltools_lightgbm
 
-    from onnxgate.converters.lightgbm import exact_float32_thresholds
+    from onnxgate.converters.lightgbm import exact_float32_thresholds, refuse_float32_categories
 
     def convert_lightgbm(scope: Any, operator: Any, container: Any) -> None:
         # onnxmltools' converter, with LightGBM's double thresholds made exact in float32
@@ -613,8 +613,9 @@ def _register_lightgbm() -> None:
         if rows64 is None:
             rows64 = isinstance(operator.inputs[0].type, DoubleTensorType)
         doubles = frozenset(range(width)) if rows64 else frozenset()
-        with exact_float32_thresholds(doubles):
+        with exact_float32_thresholds(doubles) as notes:
             onnxmltools_lightgbm(scope, operator, container)
+        refuse_float32_categories(notes)
 
     update_registered_converter(
         lightgbm.LGBMClassifier,

@@ -11,8 +11,9 @@ Policy:
   from ``booster.pandas_categorical``; needs ai.onnx.ml 2); onnxmltools' categorical splits on those
   codes are tested against LightGBM, missing and unseen values included. Integer codes given with
   ``categorical_feature`` are truncated toward zero in front of the trees, as LightGBM reads them
-  (:func:`~onnxgate.converters._boosting.truncate_category_codes`). LightGBM splits on double
-  thresholds that onnxmltools writes as float32. A feature fed as float32 gets the largest float32 not
+  (:func:`~onnxgate.converters._boosting.truncate_category_codes`); a category at or past 2**24, which the
+  trees' float32 cannot tell from its neighbours, is refused (:func:`refuse_float32_categories`). LightGBM
+  splits on double thresholds that onnxmltools writes as float32. A feature fed as float32 gets the largest float32 not
   above LightGBM's (:func:`exact_float32_thresholds`), so every float32 value takes LightGBM's branch;
   a feature fed as float64 (cast to float32 in the graph) keeps the nearest float32, which a value at
   or below the threshold never passes (LightGBM's thresholds lie just above a training value: rounded
@@ -100,6 +101,9 @@ class ThresholdNotes:
     largest: dict[int, float] = field(default_factory=dict)
     #: Each float64-fed feature's double thresholds (of ``<=`` splits), for :func:`_rank_double_features`.
     doubles: dict[int, set[float]] = field(default_factory=dict)
+    #: Each feature's largest category of a categorical split (``==``, threshold ``"1||3"``), for
+    #: :func:`refuse_float32_categories`.
+    categories: dict[int, int] = field(default_factory=dict)
 
 
 @contextmanager
@@ -132,6 +136,11 @@ def exact_float32_thresholds(doubles: frozenset[int] = frozenset()) -> Iterator[
                     notes.largest[feature] = max(notes.largest.get(feature, 0.0), abs(float(node["threshold"])))
                 if feature in doubles:
                     notes.doubles.setdefault(feature, set()).add(float(node["threshold"]))
+            elif node.get("decision_type") == "==":
+                found = [int(v) for v in str(node.get("threshold", "")).split("||") if v.strip().isdigit()]
+                if found:
+                    feature = node.get("split_feature")
+                    notes.categories[feature] = max(notes.categories.get(feature, 0), *found)
         notes.moved += _exact_in_place([n for n in nodes if n.get("split_feature") not in doubles])
         return text, info
 
@@ -266,6 +275,28 @@ def _integers_past_float32(sample: Any, columns: Any, largest: Mapping[int, floa
             f"the file's float32 cast keeps only every {step}th integer while LightGBM compares them exactly: rows "
             "near those splits can take the other branch. Subtract an offset before training (a base date from "
             "a timestamp) so the values stay below 2**24, and validate with the data the model will score")
+
+
+def refuse_float32_categories(notes: ThresholdNotes, names: Any = None) -> None:
+    """Refuse a model whose categorical splits (``categorical_feature`` on integer columns) read a category at
+    or past :data:`FLOAT32_EXACT_INTEGERS`: the file's trees read every feature as float32, which holds only
+    every 8th integer near 1e8, so neighbouring ids became one category (ids 100000001..100000004: 404 of 800
+    labels differed, convert silent). ``names``: the columns' names, in order (else ``feature i``)."""
+    past = {f: c for f, c in sorted(notes.categories.items()) if c >= FLOAT32_EXACT_INTEGERS}
+    if not past:
+        return
+    import numpy as np
+
+    labels = [str(names[f][0]) if names is not None and f < len(names) else f"feature {f}" for f in past]
+    size = max(past.values())
+    raise UnsupportedModelError(
+        f"LightGBM splits {labels} on integer categories up to {size:,}, past 2**24 = 16,777,216: the ONNX trees read "
+        f"features as float32, which keeps only every {int(np.spacing(np.float32(size)))}th integer there, so "
+        "different categories (and values next to one) would be read as one and score otherwise. Renumber the "
+        "categories 0..k-1 before training (or give the column as a pandas category column, whose codes LightGBM "
+        "reads) and refit",
+        framework="lightgbm",
+    )
 
 
 _STDERR_LOCK = threading.Lock()
@@ -590,6 +621,7 @@ class LightGBMConverter(BoostingConverter):
             raise UnsupportedModelError(
                 f"onnxmltools could not convert {type(model).__name__}: {first_line(err)}", framework=self.framework
             ) from None
+        refuse_float32_categories(notes, columns)
         moved = notes.moved
         if categories and columns:
             from onnxgate._onnx import ML_DOMAIN, canonical_domain

@@ -395,3 +395,38 @@ def test_a_float32_integer_category_column_reads_nan_as_a_missing_category() -> 
     rows = frame.assign(grade=grade.astype("float32"))
     np.testing.assert_allclose(_onnx(conv, rows), _lightgbm(model, frame), rtol=1e-4, atol=1e-4)
     assert og.validate(conv, reference=model, data=rows).passed
+
+
+@pytest.mark.parametrize("kind", ["frame", "array", "pipeline"])
+def test_integer_categories_past_float32_are_refused_naming_the_column_and_the_fix(kind: str) -> None:
+    """Ids 100000001..100000004 given with categorical_feature: the file's trees read features as float32,
+    which holds only every 8th integer there, so the four ids were one category: 404 of 800 labels differed
+    from LightGBM's and convert said nothing (helper-143). Refused, naming the column and the renumbering."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    rng = np.random.default_rng(0)
+    ids = rng.choice(np.arange(100_000_001, 100_000_005), 800)
+    x = rng.normal(size=800)
+    y = (np.isin(ids, [100_000_001, 100_000_003]) ^ (x > 1)).astype(int)
+    frame = pd.DataFrame({"x": x, "shop": ids})
+    params = {"n_estimators": 10, "min_child_samples": 5, "min_data_per_group": 5, "cat_smooth": 1, "verbose": -1,
+              "n_jobs": 1}
+    model: Any
+    if kind == "frame":
+        sample, named = frame, "shop"
+        model = lightgbm.LGBMClassifier(**params).fit(frame, y, categorical_feature=["shop"])
+    elif kind == "array":
+        sample = frame.to_numpy()
+        model, named = lightgbm.LGBMClassifier(**params).fit(sample, y, categorical_feature=[1]), "feature 1"
+    else:
+        sample, named = frame.to_numpy(), "feature 1"
+        model = make_pipeline(FunctionTransformer(), lightgbm.LGBMClassifier(**params)).fit(
+            sample, y, lgbmclassifier__categorical_feature=[1])
+    with pytest.raises(og.UnsupportedModelError, match=rf"\['{named}'\] on integer categories up to 100,000,00.*"
+                                                        r"past 2\*\*24.*Renumber the categories"):
+        og.convert(model, sample[:20] if kind != "frame" else sample.head(20))
+    # the same ids renumbered 0..3 convert and score as LightGBM does
+    codes = frame.assign(shop=frame["shop"] - 100_000_001)
+    renumbered = lightgbm.LGBMClassifier(**params).fit(codes, y, categorical_feature=["shop"])
+    assert og.validate(og.convert(renumbered, codes.head(20)), reference=renumbered, data=codes).passed
