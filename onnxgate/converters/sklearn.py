@@ -1059,21 +1059,38 @@ TEXT_VECTORIZERS = ("CountVectorizer", "TfidfVectorizer", "HashingVectorizer")
 def _tokenizer_notes(model: Any) -> list[str]:
     """The warning for a word-analyzing text vectorizer whose pattern reads letters, digits or spaces by class:
     re2, onnxruntime's tokenizer, reads them as ASCII (a label flipped on 'naive good' with a diaeresis;
-    helper-108; ``\\S+`` keeps 'a\\xa0b' one token, where Python splits it: helper-135)."""
-    notes = []
+    helper-108; ``\\S+`` keeps 'a\\xa0b' one token, where Python splits it: helper-135). For a vectorizer
+    without it that lower-cases, the warning of :data:`LOWERCASE_NOTE`."""
+    notes: list[str] = []
+    lowercase = ""
     for est in sub_estimators(model):
+        if type(est).__name__ not in TEXT_VECTORIZERS:
+            continue
         pattern = str(getattr(est, "token_pattern", "") or "")
-        if type(est).__name__ in TEXT_VECTORIZERS and getattr(est, "analyzer", "") == "word" \
-                and any(f"\\{c}" in pattern for c in "wWbBdDsS"):
+        if getattr(est, "analyzer", "") == "word" and any(f"\\{c}" in pattern for c in "wWbBdDsS"):
             # the ONNX tokenizer (re2) reads \w and \b as ASCII: 'café' is the token 'caf', 'filmé' is 'film'
-            # (a label flipped on 'naïve good'; helper-108)
-            notes.append(f"{type(est).__name__}: the ONNX tokenizer matches \\w (and \\b, a word's edge), \\d and \\s "
-                         "as ASCII only, where scikit-learn's token pattern takes any letter, digit or space: a word "
-                         "with another letter ('café', 'naïve', any non-Latin script) is split otherwise ('caf'), as "
-                         "is text with a non-breaking or other Unicode space ('\\S+'), and such text scores "
-                         "differently. Fine for ASCII text; else validate with text like the model will score")
-            break
-    return notes
+            # (a label flipped on 'naïve good'; helper-108); this warning says non-ASCII text scores otherwise
+            if not notes:
+                notes.append(f"{type(est).__name__}: the ONNX tokenizer matches \\w (and \\b, a word's edge), \\d "
+                             "and \\s as ASCII only, where scikit-learn's token pattern takes any letter, digit or "
+                             "space: a word with another letter ('café', 'naïve', any non-Latin script) is split "
+                             "otherwise ('caf'), as is text with a non-breaking or other Unicode space ('\\S+'), and "
+                             "such text scores differently. Fine for ASCII text; else validate with text like the "
+                             "model will score")
+        elif getattr(est, "lowercase", False) is True and not lowercase:
+            lowercase = f"{type(est).__name__}(lowercase=True): {LOWERCASE_NOTE}"
+    return notes + ([lowercase] if lowercase else [])
+
+
+#: What onnx's StringNormalizer lower-cases otherwise than Python's ``str.lower``, measured over every code point
+#: (onnxruntime 1.32, locale C.UTF-8): it maps each letter alone, and Python's full mapping differs on
+#: two. With a token pattern of explicit characters (``[^ ]+``) convert said nothing, and a HashingVectorizer
+#: hashed 'ΟΔΟΣ' as 'οδοσ' where scikit-learn hashes 'οδος' (helper-143).
+LOWERCASE_NOTE = ("the ONNX model lower-cases each letter alone, where Python's str.lower() writes a capital 'Σ' "
+                  "ending a word as 'ς' (the file: 'σ') and 'İ' (capital I with a dot) as 'i' and a combining dot "
+                  "(the file: 'i'): Greek or Turkish text holding them is read as other words and scores "
+                  "differently. Other text is lower-cased as scikit-learn does it; else lower-case the text "
+                  "yourself and refit with lowercase=False, or validate with text like the model will score")
 
 
 #: Columns a text vectorizer makes per row from which the graph's width is recorded (:data:`ROW_WIDTH_METADATA_KEY`)

@@ -193,3 +193,25 @@ def test_a_pattern_reading_spaces_by_class_warns_that_the_tokenizer_reads_them_a
     assert not np.array_equal(_transform(conv, row), model.transform(row).toarray())  # what the warning is about
     plain = CountVectorizer(token_pattern="[a-z]+").fit(texts)
     assert not any("ASCII only" in w for w in og.convert(plain, texts[:2].reshape(-1, 1)).warnings)
+
+
+@pytest.mark.parametrize("kind", ["HashingVectorizer", "CountVectorizer"])
+def test_a_lowercasing_vectorizer_warns_of_the_two_letters_onnx_lowercases_otherwise(kind: str) -> None:
+    # onnx's StringNormalizer lower-cases each letter alone: a word-final 'Σ' becomes 'σ' where Python writes 'ς',
+    # 'İ' becomes 'i' where Python writes 'i' and a combining dot. With a pattern of explicit characters convert
+    # said nothing, and 'ΟΔΟΣ' was hashed (or looked up) as another word (helper-143)
+    from sklearn.feature_extraction import text
+
+    texts = np.array(["οδος και νομος", "İzmir είναι", "good film", "νομος"], dtype=object)
+    model = getattr(text, kind)(token_pattern="[^ ]+", **({"n_features": 64} if kind == "HashingVectorizer" else {}))
+    model.fit(texts)
+    conv = og.convert(model, texts[:2].reshape(-1, 1), **({"opset": 20} if kind == "HashingVectorizer" else {}))
+    assert any("lowercase=True" in w and "'ς'" in w and "'İ'" in w for w in conv.warnings), conv.warnings
+    rows = np.array(["ΟΔΟΣ ΚΑΙ ΝΟΜΟΣ", "İzmir"], dtype=object)
+    got, expected = _transform(conv, rows), model.transform(rows).toarray()
+    assert all(not np.array_equal(g, e) for g, e in zip(got, expected))  # what the warning is about
+    # text other than those two letters is lower-cased as scikit-learn does it, non-ASCII capitals included
+    other = np.array(["ΝΟΜΟΙ ΚΑΙ ΣΟΦΙΑ", "CAFÉ ÜBER ПРИВЕТ good"], dtype=object)
+    np.testing.assert_allclose(_transform(conv, other), model.transform(other).toarray(), atol=1e-6)
+    kept = getattr(text, kind)(token_pattern="[^ ]+", lowercase=False).fit(texts)
+    assert not any("lowercase=True" in w for w in og.convert(kept, texts[:2].reshape(-1, 1), opset=20).warnings)
