@@ -535,12 +535,13 @@ _HOLDERS = ("steps", "transformers_", "transformer_list", "estimators_", "calibr
 
 def delegates_unwrapped(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[Any, Any]]:
     """``model`` with every delegating wrapper in it (:data:`DELEGATING`) replaced by the estimator it
-    answers with, as shallow copies of the path to it; options keyed by a replaced object's id follow
-    it. The user's model is never changed.
+    answers with, and a pipeline's ``"passthrough"`` steps before its last left out, as shallow copies of
+    the path to them; options keyed by a replaced object's id follow it. The user's model is never changed.
 
     skl2onnx has no converter for these wrappers: ``CalibratedClassifierCV(FrozenEstimator(model))``,
     scikit-learn's way to calibrate a fitted model, and ``SelfTrainingClassifier(LogisticRegression())``
-    were refused although the estimator inside converts.
+    were refused although the estimator inside converts; skl2onnx failed on a pipeline's ``"passthrough"``
+    step ("'str' object has no attribute '__sklearn_tags__'").
     """
     moved: dict[int, Any] = {}
     plain = _unwrapped(model, moved, depth=0)
@@ -573,7 +574,9 @@ def _unwrapped(est: Any, moved: dict[int, Any], depth: int) -> Any:
                 replaced[attr] = inner
         elif isinstance(value, list):
             items = [_unwrapped_item(item, moved, depth + 1) for item in value]
-            if any(new is not old for new, old in zip(items, value, strict=True)):
+            if attr == "steps":  # a "passthrough" (or None) step before the last answers its rows as they are
+                items = [item for item in items[:-1] if _estimator_step(item)] + items[-1:]
+            if len(items) != len(value) or any(new is not old for new, old in zip(items, value, strict=True)):
                 replaced[attr] = items
     if replaced:
         outer = copy.copy(est)
@@ -584,6 +587,11 @@ def _unwrapped(est: Any, moved: dict[int, Any], depth: int) -> Any:
     if est is not start:
         moved[id(start)] = est
     return est
+
+
+def _estimator_step(step: Any) -> bool:
+    """False for a pipeline step ``(name, "passthrough")`` or ``(name, None)``, which skl2onnx cannot read."""
+    return not (isinstance(step, tuple) and len(step) == 2 and (step[1] is None or step[1] == "passthrough"))
 
 
 def _unwrapped_item(item: Any, moved: dict[int, Any], depth: int) -> Any:

@@ -280,6 +280,7 @@ class SklearnConverter(Converter):
             ) from err
         except TypeError:
             pass  # not an estimator check_is_fitted understands; skl2onnx will say
+        _refuse_unfitted_steps(model)
         from onnxgate.converters._boosting import lightgbm_categories
 
         alone, _, _ = regressor_of(model, {})  # a search converts as its best estimator, likewise a target transform
@@ -955,6 +956,30 @@ def _register_boosting(model: Any, ml_opset: int) -> int:
         return ml_opset
     register_with_skl2onnx(estimators)
     return min(ml_opset, ML_OPSET_CAP)
+
+
+def _refuse_unfitted_steps(model: Any) -> None:
+    """Refuse a pipeline with a step that is not fitted. A pipeline counts as fitted when its last step is,
+    so ``make_pipeline(StandardScaler(), fitted_model)`` got past :meth:`SklearnConverter.check_model` and
+    skl2onnx then said "'StandardScaler' object has no attribute 'mean_'"."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    for step_name, step in getattr(model, "steps", None) or []:
+        if step is None or isinstance(step, str):
+            continue  # "passthrough"
+        _refuse_unfitted_steps(step)
+        try:
+            check_is_fitted(step)
+        except NotFittedError as err:
+            raise UnsupportedModelError(
+                f"step {step_name!r} ({type(step).__name__}) of the pipeline is not fitted, though its last step "
+                "is: expected every step fitted. Fit the whole pipeline (pipeline.fit(X, y)); a model fitted on "
+                "its own stays as it is when wrapped: make_pipeline(StandardScaler(), FrozenEstimator(model))",
+                framework="sklearn",
+            ) from err
+        except TypeError:
+            pass  # not an estimator check_is_fitted understands; skl2onnx will say
 
 
 def _hard_voting(model: Any) -> bool:

@@ -102,3 +102,28 @@ def test_an_affine_answer_is_read_off_in_blocks_of_unit_rows(monkeypatch: pytest
     np.testing.assert_allclose(blocks[0], whole[0], rtol=1e-12, atol=1e-15)  # the BLAS sums blocks its own way
     np.testing.assert_allclose(blocks[1], whole[1], rtol=1e-12, atol=1e-15)
     assert og.validate(og.convert(model, X[:5]), data=X, reference=model).passed
+
+
+def test_a_pipeline_with_an_unfitted_step_is_refused_naming_it_and_a_passthrough_step_converts() -> None:
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _cancer()
+    scaled = StandardScaler().fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        linear = LogisticRegression(max_iter=200).fit(scaled.transform(X), y)
+    # the pipeline counts as fitted by its last step: skl2onnx said "'StandardScaler' object has no attribute
+    # 'mean_'"
+    with pytest.raises(og.UnsupportedModelError, match=r"step 'standardscaler' \(StandardScaler\) of the pipeline "
+                                                       r"is not fitted.*FrozenEstimator\(model\)"):
+        og.convert(make_pipeline(StandardScaler(), FrozenEstimator(linear)), X[:5])
+    # a "passthrough" step: skl2onnx failed on it ("'str' object has no attribute '__sklearn_tags__'")
+    model = make_pipeline(scaled, "passthrough", linear)
+    conv = og.convert(model, X[:5])
+    assert og.validate(conv, data=X, reference=model).passed
+    assert model.steps[1][1] == "passthrough"  # the user's pipeline keeps its step
+    assert not og.validate(conv, data=X, reference=make_pipeline(StandardScaler(), "passthrough",
+                                                                 LogisticRegression(C=1e-3)).fit(X, y)).passed
