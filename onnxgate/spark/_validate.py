@@ -468,7 +468,8 @@ def _partition_parity(
                 try:
                     # as local parity: the user's own values, not the file's float32 rounding of them (given
                     # those, a file flipping 50 of 3,000 labels passed here and failed locally; helper-133)
-                    ref_out = run_reference(feeds if user_values is None else batch_feeds(batch, user_values))
+                    ref_feeds = feeds if user_values is None else batch_feeds(batch, user_values)
+                    ref_out = run_reference(ref_feeds)
                 except ParityError as err:  # the reference's outputs are not the ONNX model's: as locally
                     part["error"] = str(err)
                     break
@@ -483,7 +484,7 @@ def _partition_parity(
                     part["raise"] = ("InvalidDataError", reference_failed(where, err))  # as locally: exit 2
                     break
                 if resolve_ties is not None:  # as local parity: a k-th neighbour's tie broken another way
-                    part["tied"] += resolve_ties(feeds, onnx_out, ref_out)
+                    part["tied"] += resolve_ties(ref_feeds, onnx_out, ref_out)  # of the rows it answered
                 accumulate_batch(accs, onnx_out, ref_out, missing=part["missing"], row_offset=done,
                                  inputs=by_column(feeds, signature))
                 if "reference_alone" not in part and n >= 2 and resolve_ties is None:

@@ -84,3 +84,41 @@ def test_models_without_neighbours_have_no_resolver() -> None:
     conv = og.convert(model, X)
     tolerances = model_tolerances(conv.model, conv.signature.outputs)
     assert prepare_tie_resolver(model, conv.model, conv.signature, tolerances) is None
+
+
+def _between_integers() -> tuple[Any, Any, Any]:
+    """A 1-NN classifier on whole prices 100,000..100,199 (classes alternating), and 300 float64 queries: 60 of
+    them 0.002 past the midpoint of two training prices, which float32 (a step of 1/128 there) rounds onto it."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    rng = np.random.default_rng(0)
+    X = (100_000 + np.arange(200, dtype=np.float64))[:, None]
+    model = KNeighborsClassifier(n_neighbors=1).fit(X, np.arange(200) % 2)
+    side = rng.choice([-1, 1], 300)
+    offset = np.where(np.arange(300) < 60, 0.5 + side * 0.002, rng.uniform(0.05, 0.4, 300))
+    return model, X, (X[rng.integers(0, 199, 300), 0] + offset)[:, None]
+
+
+def test_a_float32_file_rounding_the_users_rows_onto_a_tie_fails() -> None:
+    # the tie resolver asked the file's float32 rounding of the rows whether they were tied, not the float64
+    # rows the reference answered: 0.498 against 0.502 (no tie) became 0.5 against 0.5, and validate passed a
+    # file whose labels differ from the model's on 34 of the 300 rows, counting them as ties (helper-144)
+    import onnxruntime as ort
+
+    model, X, rows = _between_integers()
+    conv = og.convert(model, X[:20].astype(np.float32))
+    assert conv.signature.inputs[0].elem_type == "float32"
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    labels = session.run(["label"], {conv.signature.input_names[0]: rows.astype(np.float32)})[0]
+    flipped = int((labels != model.predict(rows)).sum())
+    assert flipped >= 25  # of the 60 rows near a midpoint
+    parity = og.validate(conv, data=rows, reference=model).check("prediction_parity")
+    assert not parity.passed
+    assert f"output 'label'  {flipped}/300 rows differ" in parity.message, parity.message
+    assert "tied_rows" not in parity.details
+
+
+def test_a_double_file_on_the_same_rows_passes() -> None:
+    model, X, rows = _between_integers()
+    report = og.validate(og.convert(model, X[:20]), data=rows, reference=model)
+    assert report.passed, report.check("prediction_parity").message

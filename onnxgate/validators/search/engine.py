@@ -197,7 +197,7 @@ class Searcher:
             return self._split_evaluate(Xc, base, feature, record, wide)
         if self.resolve_ties is not None:
             theirs = list(theirs)
-            self.ties += self.resolve_ties(feeds, list(ours), theirs)
+            self.ties += self.resolve_ties(ref_feeds, list(ours), theirs)  # the rows the reference answered
         bad, per_output, ties = self.compare(theirs, ours, m)
         self.ties += int(ties.sum())
         if record and bad.any():
