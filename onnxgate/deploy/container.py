@@ -41,9 +41,12 @@ from onnxgate.errors import OutputExistsError, PackagingError, ValidationFailedE
 __all__ = [
     "DEFAULT_MAX_ROWS",
     "NAN_AWARE_OPS",
+    "NAN_PROBE_ROWS",
+    "NAN_PROBE_VALUES",
     "PACKAGE_FILES",
     "PORT",
     "package_container",
+    "refuse_nan_the_reference_refuses",
     "swagger_documents",
 ]
 
@@ -111,7 +114,9 @@ def package_container(
         ``service_name`` (str), ``max_rows`` (int, default 10,000), ``allow_nan`` (bool, or input
         names or the user's column names; default: the inputs an operator in :data:`NAN_AWARE_OPS`
         reads, directly or through other nodes, and those the parity data held NaN in where parity passed
-        against the native model; such an input takes NaN, and JSON ``null`` as NaN, never infinity),
+        against the native model; such an input takes NaN, and JSON ``null`` as NaN, never infinity; an input
+        only the option makes take NaN is refused where the native reference refuses NaN or answers it otherwise
+        than the file: :func:`refuse_nan_the_reference_refuses`),
         ``atol``, ``rtol`` (parity tolerances), ``search``, ``seed`` (:func:`search_settings`).
 
     Returns
@@ -126,7 +131,8 @@ def package_container(
     OutputExistsError
         ``out`` is not empty and ``overwrite`` is false.
     PackagingError
-        An unknown option or a bad option value.
+        An unknown option or a bad option value; ``allow_nan`` for an input where the native reference refuses NaN
+        or answers it otherwise than the file.
 
     Examples
     --------
@@ -160,8 +166,16 @@ def package_container(
     # parity against an ONNX file or a callable says nothing of what the native model does with NaN (the file
     # compared with itself took null where scikit-learn refuses it; helper-78)
     native = reference is not None and is_native_reference(reference)
-    allow_nan = _nan_inputs(proto, sig, _bool_or_names(options.get("allow_nan")),
-                            _nan_in_parity(report, sig, data) if native else ())
+    asked = _bool_or_names(options.get("allow_nan"))
+    proven = _nan_in_parity(report, sig, data) if native else []
+    allow_nan = _nan_inputs(proto, sig, asked, proven)
+    if asked is not None and native and data is not None:
+        # inputs only the option lets take NaN: the native model is asked what it does with it first
+        default = set(_nan_inputs(proto, sig, None, proven))
+        levels = {key: _tolerance(key, options[key]) if isinstance(options[key], str) else options[key]
+                  for key in ("atol", "rtol") if options.get(key) is not None}
+        refuse_nan_the_reference_refuses(proto, sig, [n for n in allow_nan if n not in default], reference, data,
+                                         levels)
     name = _service_name(options.get("service_name") or proto.graph.name or "onnx-model")
     example = _example_request(sig, data, allow_nan)
     versions = _versions()
@@ -313,6 +327,108 @@ def _nan_inputs(proto: Any, sig: Any, allow: bool | Sequence[str] | None, proven
         raise PackagingError(f"allow_nan names input(s) {not_float} that cannot hold NaN (only float inputs can: "
                              f"{floats}); name only those, or leave allow_nan out")
     return names
+
+
+#: Data rows, and values of one input, that NaN is put in to ask the native model what it does with a missing value.
+NAN_PROBE_ROWS = 4
+NAN_PROBE_VALUES = 32
+
+
+def refuse_nan_the_reference_refuses(proto: Any, sig: Any, names: Sequence[str], reference: Any, data: Any,
+                                     tolerances: Mapping[str, Any]) -> None:
+    """Refuse ``allow_nan`` for inputs ``names`` where the native ``reference`` refuses NaN, or answers it otherwise
+    than the file: the data's first rows, each with one value of the input made NaN (up to
+    :data:`NAN_PROBE_VALUES` values, spread over the input), scored by both. ``allow_nan=true`` packaged a
+    LogisticRegression whose service answered a row with a NaN as label 0 with null probabilities, where
+    scikit-learn refuses the row (``Input X contains NaN``): nothing had compared the file's answer to NaN with
+    the model's (helper-144).
+
+    Raises
+    ------
+    PackagingError
+        The reference refuses NaN in one of ``names``, or the file answers it otherwise.
+    """
+    if not names:
+        return
+    import numpy as np
+
+    from onnxgate import runtime
+    from onnxgate._data import as_feeds, float32_rows, iter_batches, load_data
+    from onnxgate.validators.parity import first_row_failing, users_values_signature
+    from onnxgate.validators.reference import prepare_reference
+    from onnxgate.validators.rule import compare_rows, describe_row_evidence
+    from onnxgate.validators.tolerances import model_tolerances
+
+    rows = load_data(data) if isinstance(data, (str, os.PathLike)) else data
+    head = next(iter_batches(rows, NAN_PROBE_ROWS))
+    wide32 = float32_rows(head)
+    user_values = users_values_signature(reference, sig, wide32)
+    feeds, theirs_feeds = as_feeds(head, sig), as_feeds(head, user_values) if user_values is not None else None
+    run_reference = prepare_reference(reference, proto, sig, float32_rows=wide32)
+    session = runtime.session(proto.SerializeToString(), spinning=False)
+    levels = model_tolerances(proto, sig.outputs, tolerances.get("atol"), tolerances.get("rtol"))
+    columns = sig.columns
+    for name in names:
+        values = np.asarray(feeds[name])
+        width = int(np.prod(values.shape[1:], dtype=np.int64)) if values.ndim > 1 else 1
+        at = np.unique(np.linspace(0, width - 1, min(width, NAN_PROBE_VALUES)).round().astype(np.int64))
+        count = len(values)
+
+        def with_nan(given: Mapping[str, Any], at: Any = at, count: int = count, name: str = name) -> dict[str, Any]:
+            out = {key: np.concatenate([np.asarray(value)] * len(at)) for key, value in given.items()}
+            flat = out[name].reshape(len(out[name]), -1)  # a view: NaN written into it is in out[name]
+            # block j of the rows (the data's rows again) holds NaN at value at[j]
+            flat[np.arange(len(flat)), np.repeat(at, count)] = np.nan
+            return out
+
+        ours = with_nan(feeds)
+        theirs = with_nan(theirs_feeds) if theirs_feeds is not None else ours
+        shown = repr(columns.column_for(name)) + (f" (input {name!r})" if columns.column_for(name) != name else "")
+        way_out = ("Leave allow_nan out (the package then takes NaN only where the model handles it), name only the "
+                   "inputs the model takes NaN in, or fill missing values in the model itself (an imputer step)")
+        try:
+            answers = runtime.run_rows(session, None, ours)
+        except Exception:
+            continue  # the file refuses the row too: a request holding it fails, no answer is given
+        try:
+            expected = run_reference(theirs)
+        except Exception as err:
+            bad = first_row_failing(run_reference, theirs)
+            where = "" if bad is None or width == 1 else f" (value {int(at[bad // count])} of the input)"
+            answer = "; ".join(f"{spec.name}={_brief(value, bad or 0)}" for spec, value in zip(sig.outputs, answers))
+            raise PackagingError(
+                f"allow_nan lets {shown} take NaN (a missing value), and the reference model refuses NaN there"
+                f"{where}: {type(err).__name__}: {_first(err)}. The package would answer such a request ({answer} "
+                f"where the model gives no answer). {way_out}") from None
+        for spec, mine, want in zip(sig.outputs, answers, expected):
+            if want is None or isinstance(mine, list):
+                continue
+            atol, rtol, mode = levels[spec.name]
+            found = compare_rows(np.asarray(want), np.asarray(mine), atol=atol, rtol=rtol, exact=mode == "exact",
+                                 name=spec.name, rows=len(np.asarray(mine)) if np.ndim(mine) else 1)
+            if found.mismatched_rows:
+                first = next(e for e in found.evidence if e is not None)
+                raise PackagingError(
+                    f"allow_nan lets {shown} take NaN (a missing value), and the file answers NaN there otherwise "
+                    f"than the reference model: output {spec.name!r} differs on {found.mismatched_rows} of the "
+                    f"{len(found.rows)} rows tried (the data's first {count} rows, each with one of {len(at)} values "
+                    f"of the input made NaN; {describe_row_evidence(first)}). {way_out}")
+
+
+def _brief(value: Any, row: int) -> str:
+    import numpy as np
+
+    array = np.asarray(value)
+    if not array.ndim or row >= len(array):
+        return "?"
+    flat = array[row].reshape(-1)
+    return ("[" + ", ".join(str(v) for v in flat[:4].tolist()) + (", ...]" if flat.size > 4 else "]")
+            if array.ndim > 1 else str(flat[0]))
+
+
+def _first(err: BaseException) -> str:
+    text = str(err).strip()
+    return (text.splitlines()[0] if text else "")[:200].rstrip(".")
 
 
 def _nan_in_parity(report: Any, sig: Any, data: Any) -> list[str]:

@@ -275,6 +275,55 @@ def test_allow_nan_lets_nan_through_to_the_model(iris: tuple[Path, Any, Any], tm
     assert status == 200
 
 
+def _cancer_tree(kind: str) -> tuple[Any, Any, Any]:
+    """(model, file, rows): breast_cancer, a model that refuses NaN or one that answers it."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = load_breast_cancer(return_X_y=True)
+    model = {"logistic": LogisticRegression(max_iter=5000), "boosting": GradientBoostingClassifier(n_estimators=10),
+             "tree": DecisionTreeClassifier(max_depth=4, random_state=0)}[kind.split()[0]].fit(X, y)
+    conv = og.convert(model, X[:50])
+    if kind == "tree missing values routed the other way":
+        node = next(n for n in conv.model.graph.node if n.op_type.startswith("TreeEnsemble"))
+        routes = next(a for a in node.attribute if a.name == "nodes_missing_value_tracks_true")
+        routes.ints[:] = [1 - v for v in routes.ints]  # equal on rows without NaN: validate passes it
+    return model, conv.model, X
+
+
+@pytest.mark.parametrize(("kind", "refusal"), [
+    ("logistic", r"refuses NaN there .*Input X contains NaN.*\(label=0; probabilities=\[nan, nan\] where the model"),
+    ("boosting", r"refuses NaN there .*Input X contains NaN"),
+    ("tree missing values routed the other way", r"answers NaN there otherwise than the reference model: output "
+     r"'label' differs on 5 of the 120 rows tried"),
+])
+def test_allow_nan_is_refused_where_the_model_refuses_nan_or_answers_it_otherwise(
+        kind: str, refusal: str, tmp_path: Path) -> None:
+    # before: packaged, and the service answered a row holding NaN (label 0 with null probabilities for the
+    # LogisticRegression, 0.70/0.30 for the GradientBoostingClassifier) where scikit-learn refuses it, or as the
+    # tree never does: nothing compared the file's answer to NaN with the model's (helper-144)
+    model, onnx_model, X = _cancer_tree(kind)
+    assert og.validate(onnx_model, target="container", reference=model, data=X).passed
+    with pytest.raises(PackagingError, match=refusal):
+        og.package(onnx_model, target="container", out=tmp_path / "p", reference=model, data=X, allow_nan=True)
+    assert not (tmp_path / "p").exists()
+    folder = og.package(onnx_model, target="container", out=tmp_path / "default", reference=model, data=X)
+    assert json.loads((folder / "manifest.json").read_text())["service"]["allow_nan_inputs"] == []
+
+
+def test_allow_nan_where_the_model_answers_nan_as_the_file_does(tmp_path: Path) -> None:
+    model, onnx_model, X = _cancer_tree("tree")
+    folder = og.package(onnx_model, target="container", out=tmp_path / "p", reference=model, data=X,
+                        allow_nan=True)
+    module = load_score(folder, "nan_tree")
+    module.init()
+    row = [*X[0, :3].tolist(), None, *X[0, 4:].tolist()]
+    status, body = module.score({"data": [row]})
+    assert status == 200 and body["label"] == model.predict([[np.nan if v is None else v for v in row]]).tolist()
+
+
 def test_allow_nan_takes_json_null_as_nan_and_the_users_column_names(tmp_path: Path) -> None:
     # JSON has no NaN (score.py itself writes a NaN output as null): a package made to take missing
     # values refused null; and allow_nan named by the user's column ("x 1") was an "unknown input"
