@@ -844,3 +844,19 @@ def test_float64_crossings_straddle_where_the_file_rounds_across_the_threshold()
         assert np.nextafter(below, np.inf) == above or np.nextafter(np.nextafter(below, np.inf), np.inf) == above
         # the file answers the two values on the two sides of its split
         assert goes_left(np.float32(below)) and not goes_left(np.float32(above))
+
+
+def test_rows_the_reference_refused_are_said_in_a_passing_search() -> None:
+    # NaN and infinity tried (nan_and_inf_tried true) on a LogisticRegression, which refuses every such row: the
+    # search said only "no divergent row found", though the file's answer to them (label 0 beside NaN
+    # probabilities) was never compared (helper-144)
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_breast_cancer(return_X_y=True)
+    model = LogisticRegression(max_iter=5000).fit(X, y)
+    result = check_search_divergences(og.convert(model, X[:50]), model, X, budget=400, seed=0)
+    refused = result.details["reference_rejected_rows"]
+    assert result.passed and result.details["nan_and_inf_tried"] and refused > 0
+    assert result.message.endswith(f"; {refused} of them the reference model refused (ValueError: Input X contains "
+                                   "NaN), so the file's answer for them was not compared"), result.message

@@ -400,7 +400,15 @@ def _result(
             details,
         )
     if not searcher.n_divergent:
-        return CheckResult(CHECK_NAME, True, f"no divergent row found: {tried}", details)
+        refused = ""
+        if searcher.reference_rejected:
+            # a LogisticRegression refused all 90 rows holding NaN or infinity of 400, and the search said only
+            # "no divergent row found" with nan_and_inf_tried true: the file's answer to NaN was never compared
+            why = (f" ({searcher.reference_errors[0].split('. ')[0][:160].rstrip('.')})" if searcher.reference_errors
+                   else "")
+            refused = (f"; {searcher.reference_rejected} of them the reference model refused{why}, so the file's "
+                       "answer for them was not compared")
+        return CheckResult(CHECK_NAME, True, f"no divergent row found: {tried}{refused}", details)
     first: dict[str, Any] = divergences[0]
     out: dict[str, Any] = first["outputs"][0] if first["outputs"] else {}
     how = describe_row_evidence(out)
