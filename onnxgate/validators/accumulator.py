@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from onnxgate.validators.quantiles import Quantiles, Stat, coarse_histogram
 from onnxgate.validators.report import jsonable
-from onnxgate.validators.rule import element_mismatches
+from onnxgate.validators.rule import WHOLE_NUMBER_STEP, element_mismatches, whole_numbers
 from onnxgate.validators.tolerances import Mode
 
 if TYPE_CHECKING:
@@ -46,6 +46,9 @@ SAMPLE_VALUES_PER_ROW = 5
 SCALE_FLOOR = 0.01
 #: Distinct labels a confusion table tracks; an output with more gets no table (and says why).
 CONFUSION_LABEL_LIMIT = 50
+#: Why an output passing rtol fails when the reference answers whole numbers.
+WHOLE_NUMBER_NOTE = (f"the reference answers whole numbers, and a value {WHOLE_NUMBER_STEP} or more off one is "
+                     "another number whatever rtol allows (class ids, counts)")
 
 
 
@@ -426,6 +429,13 @@ class OutputAccumulator:
         if self.mode == "tolerance":
             fast = self._numeric_finite(ef, af)
             if fast is not None:
+                if whole_numbers(e2):  # another whole number whatever rtol allows (element_mismatches)
+                    other = (fast[1] >= WHOLE_NUMBER_STEP) & (fast[1] > self.atol)
+                    if other.any():  # only an atol past them passes them; no rtol does
+                        self.min_atol = max(self.min_atol, float(fast[1][other].max()))
+                        self.min_rtol = math.inf
+                        self.note = self.note or WHOLE_NUMBER_NOTE
+                    return fast[0] | other, fast[1]
                 return fast
         rule = element_mismatches(
             e2, a2, atol=self.atol, rtol=self.rtol, exact=self.mode == "exact",
@@ -437,6 +447,12 @@ class OutputAccumulator:
         self.rel.add(rel[finite])
         if self.mode == "tolerance" and finite.any():
             self.scale = max(self.scale, float(np.abs(ef[finite]).max()))
+        whole = (finite & (absd >= WHOLE_NUMBER_STEP) & (absd > self.atol) if self.mode == "tolerance"
+                 and whole_numbers(e2) else None)
+        if whole is not None and whole.any():  # only an atol past them passes them; no rtol does
+            self.note = self.note or WHOLE_NUMBER_NOTE
+            self.min_atol = max(self.min_atol, float(absd[whole].max()))
+            self.min_rtol = math.inf
         if bad_nonfinite.any():
             self.min_atol = self.min_rtol = math.inf
         else:

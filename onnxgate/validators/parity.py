@@ -959,7 +959,8 @@ def parity_result(
         },
         "outputs": [r.to_dict() for r in results],
         "policy": {
-            "rule": "mismatch when abs > atol and rel > rtol; rel = abs / |reference|",
+            "rule": "mismatch when abs > atol and rel > rtol; rel = abs / |reference|; against a reference of "
+                    "whole numbers, also when abs > atol and abs >= 0.5",
             "default_tolerances": {k: list(v) for k, v in DEFAULT_TOLERANCES.items()},
             "exact_types": sorted(EXACT_TYPES),
             "label_name_hints": list(LABEL_NAME_HINTS),

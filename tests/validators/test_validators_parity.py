@@ -711,3 +711,35 @@ def test_a_float16_value_outside_the_arithmetic_widens_no_tolerance() -> None:
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])], [weights])
     model = helper.make_model(half, opset_imports=[helper.make_opsetid("", 17)])
     assert model_tolerances(model, Signature.from_model(model).outputs)["y"][:2] == (1e-3, 1e-2)
+
+
+def _class_ids_as_floats(shift: int) -> object:
+    """A file answering ArgMax + ``shift`` over 2,000 scores as float32: class ids, the way a converter casting
+    them to float gives them."""
+    graph = helper.make_graph(
+        [helper.make_node("ArgMax", ["x"], ["a"], axis=1, keepdims=0), helper.make_node("Add", ["a", "shift"], ["b"]),
+         helper.make_node("Cast", ["b"], ["pred"], to=TensorProto.FLOAT)],
+        "ids", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2000])],
+        [helper.make_tensor_value_info("pred", TensorProto.FLOAT, ["N"])],
+        initializer=[helper.make_tensor("shift", TensorProto.INT64, [], [shift])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 7
+    return model
+
+
+def test_float_class_ids_one_off_fail_whatever_rtol_allows():
+    # the reference answers int64 class ids, the file the same as float32: compared with float32's rtol 1e-3, an
+    # id 1 off passed on every id past 1,000 (152 of 300 rows passed, 148 failed; helper-144)
+    X = np.random.default_rng(0).normal(size=(300, 2000)).astype(np.float32)
+
+    def ids(feeds):
+        return [np.argmax(feeds["x"], axis=1)]
+
+    result = check_prediction_parity(_class_ids_as_floats(1), ids, X)
+    assert not result.passed
+    out = result.details["outputs"][0]
+    assert out["mismatched_rows"] == 300 and out["mode"] == "tolerance", out
+    assert "the reference answers whole numbers, and a value 0.5 or more off one is another number" in result.message
+    assert out["min_rtol"] == "inf" and out["min_atol"] == 1.0  # as the JSON report writes them
+    assert check_prediction_parity(_class_ids_as_floats(0), ids, X).passed
+    assert check_prediction_parity(_class_ids_as_floats(1), ids, X, atol={"pred": 1.0}).passed  # asked for
