@@ -768,6 +768,9 @@ class SklearnConverter(Converter):
             if uses_boosting(model, [final]):
                 float32_tree_outputs(proto)
             declare_double_outputs(proto)
+            from onnxgate._graph import double_erf
+
+            double_erf(proto)  # onnxruntime has no double Erf kernel (GaussianProcessClassifier's probabilities)
             refuse_ill_typed_double(proto, model)
         return proto
 
