@@ -14,6 +14,8 @@ Cases:
 * every estimator in ``sklearn.utils.all_estimators()`` that builds with defaults, fitted on a small
   dataset that ships with scikit-learn and suits its kind (:func:`sklearn_cases`); the few whose
   defaults cannot fit such data get the settings in :data:`_SPECIAL_PARAMS`;
+* every classifier among them again on two classes (:func:`binary_cases`), whose decision score is also
+  taken as skl2onnx lays it out, ``[-d, d]``;
 * meta-estimators that need a base estimator (:data:`META_CASES`);
 * the boosting libraries (:func:`_boosting_cases`) and deep-learning layers (:func:`_deep_cases`:
   PyTorch modules, Keras layers, a TensorFlow function), each :class:`Case` with its own ``build`` and
@@ -152,6 +154,9 @@ def native_answers(model: Any, X: Any) -> dict[str, Any]:
         if hasattr(value, "toarray"):
             value = value.toarray()
         answers[method] = np.asarray(value)
+        if method == "decision_function" and answers[method].ndim == 1 and len(getattr(model, "classes_", ())) == 2:
+            # skl2onnx's layout of a binary classifier's one score, as scores of the two classes
+            answers["decision_function as [-d, d]"] = np.stack([-answers[method], answers[method]], axis=1)
     return answers
 
 
@@ -394,6 +399,41 @@ def sklearn_cases() -> list[Case]:
         except Exception:
             continue  # needs arguments: see META_CASES
         cases.append(Case(name, "scikit-learn", _sklearn_builder(name, cls), raw_skl2onnx, raw_skl2onnx_as_given))
+    return cases
+
+
+def _two_irises() -> tuple[Any, Any]:
+    """Versicolor against virginica: two classes, labelled 1 and 2, that overlap."""
+    X, y = _iris()
+    return X[y > 0], y[y > 0]
+
+
+def _binary_builder(name: str, cls: type) -> Callable[[], Built]:
+    def build() -> Built:
+        est = cls()
+        if name in _SPECIAL_PARAMS:
+            est.set_params(**_SPECIAL_PARAMS[name]())
+        if "random_state" in est.get_params():
+            est.set_params(random_state=0)
+        X, y = _two_irises()
+        return _fit(est, X, y), X
+
+    return build
+
+
+def binary_cases() -> list[Case]:
+    """Every classifier of ``all_estimators()`` that builds with its defaults, again on two classes (a
+    classifier's binary form is another graph: one decision score, a probability from one sigmoid)."""
+    from sklearn.utils import all_estimators
+
+    cases = []
+    for name, cls in all_estimators(type_filter="classifier"):
+        try:
+            cls()
+        except Exception:
+            continue
+        cases.append(Case(f"{name}[binary]", "scikit-learn, two classes", _binary_builder(name, cls), raw_skl2onnx,
+                          raw_skl2onnx_as_given))
     return cases
 
 
@@ -772,7 +812,7 @@ def _deep_cases() -> list[Case]:
 
 
 def all_cases() -> list[Case]:
-    return sklearn_cases() + _meta_cases() + _boosting_cases() + _deep_cases() + list(EXTRA_CASES)
+    return sklearn_cases() + binary_cases() + _meta_cases() + _boosting_cases() + _deep_cases() + list(EXTRA_CASES)
 
 
 # --- running ---------------------------------------------------------------------------------------
