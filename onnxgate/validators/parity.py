@@ -1033,7 +1033,7 @@ def _precision_hint(model: Any, failed: Sequence[OutputComparison] = (), rows_fl
                                                      or r.rel.get("max", 0.0) > ROUNDING_MAX_REL)))]
     for prop in model.metadata_props:
         if prop.key == PRECISION_METADATA_KEY and prop.value == "float32":
-            return _float32_rows_hint(broad, model)
+            return _float32_rows_hint(broad, model, rows_float32)
         if prop.key == PRECISION_METADATA_KEY and prop.value == "float64" and rows_float32:
             return _double_model_hint(broad)
         if prop.key != PRECISION_METADATA_KEY or not prop.value.startswith("float32-from-float64"):
@@ -1068,7 +1068,7 @@ def _double_model_hint(broad: Sequence[OutputComparison]) -> str:
             "scikit-learn does; if they are double, validate with float64 rows")
 
 
-def _float32_rows_hint(broad: Sequence[OutputComparison], model: Any) -> str:
+def _float32_rows_hint(broad: Sequence[OutputComparison], model: Any, rows_float32: bool = True) -> str:
     """The hint for a scikit-learn model converted from float32 rows, which computes in float32 where
     scikit-learn may compute parts in float64 (a KMeans fitted on float32 wine widens the rows for its
     distances: the float32 file was 1.3e-3 off on one of 178 rows, the float64 one within float64's
@@ -1078,6 +1078,13 @@ def _float32_rows_hint(broad: Sequence[OutputComparison], model: Any) -> str:
         return ""
     if not any(i.type.tensor_type.elem_type == 1 for i in model.graph.input):
         return ""  # no float32 rows: a text model's sample asked nothing of the kind (helper-108)
+    if not rows_float32:
+        # wider rows into the float32 input: a double graph behind it reads them rounded all the same (a
+        # float32 KNN file rounding float64 prices onto a neighbour tie; helper-144)
+        return ("The model was converted from a float32 sample, so its input is float32: these wider rows are "
+                "rounded to float32 before anything is computed, while scikit-learn computed on them as given. If "
+                "the deployment's rows are float64, convert with a float64 sample (the input and the graph stay "
+                "double); if they are float32, validate with float32 rows")
     return ("The model computes in float32, as its float32 sample asked; where scikit-learn computes in float64 "
             "(KMeans' distances do), converting with precision='float64' (CLI: --precision float64) computes in "
             "double inside the graph, its inputs staying float32, and may match it")

@@ -743,3 +743,20 @@ def test_float_class_ids_one_off_fail_whatever_rtol_allows():
     assert out["min_rtol"] == "inf" and out["min_atol"] == 1.0  # as the JSON report writes them
     assert check_prediction_parity(_class_ids_as_floats(0), ids, X).passed
     assert check_prediction_parity(_class_ids_as_floats(1), ids, X, atol={"pred": 1.0}).passed  # asked for
+
+
+def test_the_float32_sample_hint_names_the_fix_that_works_for_the_rows_given() -> None:
+    # a file converted from a float32 sample, failing on float64 rows: the hint said to convert with
+    # precision='float64', "its inputs staying float32", which rounds those rows all the same (helper-144)
+    from onnx import TensorProto, helper
+
+    from onnxgate.validators.parity import _precision_hint
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])
+    model = helper.make_model(helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x], [y]))
+    helper.set_model_props(model, {"onnxgate.precision": "float32"})
+    wide = _precision_hint(model, (), rows_float32=False)
+    assert "convert with a float64 sample" in wide and "its inputs staying float32" not in wide
+    narrow = _precision_hint(model, (), rows_float32=True)
+    assert "precision='float64'" in narrow and "float64 sample" not in narrow
