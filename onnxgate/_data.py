@@ -559,6 +559,20 @@ def pd_na() -> Any:
     return pd.NA
 
 
+def in_another_order(columns: Sequence[str], fitted: Sequence[str] | None) -> bool:
+    """True when ``columns`` are the ``fitted`` names (:attr:`TensorSpec.fitted_columns`) in another order. A
+    space in a column name may stand for the ``_`` LightGBM keeps in its names (it fitted ``sepal length (cm)``
+    as ``sepal_length_(cm)``, the name its file records), as :func:`onnxgate.converters._boosting.same_columns`
+    reads them."""
+    given = [str(c) for c in columns]
+    if not fitted or len(given) < 2 or len(given) != len(fitted):
+        return False
+    for form in (given, [c.replace(" ", "_") for c in given]):
+        if sorted(form) == sorted(fitted):
+            return form != list(fitted)
+    return False
+
+
 def refuse_shuffled_positions(columns: Sequence[str], spec: TensorSpec) -> None:
     """Refuse columns named as the positions of input ``spec`` (``input_0``, ``input_1``...), as
     ``onnxgate score`` writes them, or as the named columns the model was fitted on
@@ -573,11 +587,11 @@ def refuse_shuffled_positions(columns: Sequence[str], spec: TensorSpec) -> None:
     """
     name = spec.name
     fitted = list(spec.fitted_columns or ())
-    if len(columns) > 1 and list(columns) != fitted and sorted(columns) == sorted(fitted):
+    if in_another_order(columns, fitted):
         raise InvalidDataError(
             f"the model was fitted on columns {fitted} and takes them as one input {name!r}, by position; the data "
             f"has {list(columns)}: the same columns in another order, which would be scored on the wrong columns. "
-            "Put them in training order first (data[model.feature_names_in_])",
+            "Put them in that training order first",
             column=columns[0],
         )
     positions = [f"{name}_{i}" for i in range(len(columns))]

@@ -156,6 +156,7 @@ def _convert(model: Any, sample: Any, *, opset: int | None, target: str | Target
         )
     if not _lower_ir_version(proto, warnings):
         _check(proto, converter.framework)
+    warnings.extend(_record_fitted_columns(proto, converter, model, sample))
     renamed = _record_columns(proto, sample)
     if renamed and (tgt is None or not tgt.is_sql):  # a SQL target's adaptation lists its own renames
         warnings.append(f"columns renamed to ONNX input names (data may use either name): {renamed}")
@@ -225,6 +226,36 @@ def _record_columns(proto: Any, sample: Any) -> dict[str, str]:
     columns = ColumnMap.for_sample([c for c in sample.columns if str(c) not in unread], inputs)
     columns.write(proto)
     return {str(c): i for c, i in columns.pairs if c != i}
+
+
+def _record_fitted_columns(proto: Any, converter: Converter, model: Any, sample: Any) -> list[str]:
+    """Record the named columns a model was fitted on (:meth:`Converter.fitted_columns`) when it is converted
+    from an array sample, so the file's one ``[N,k]`` input takes them by position
+    (:data:`onnxgate.signature.FITTED_COLUMNS_METADATA_KEY`): onnxgate's own feeds then refuse a frame holding
+    them in another order. Nothing in the file said which they were, and 'onnxgate score' on a Parquet file
+    holding them reversed wrote 98 of 150 wrong iris labels (scikit-learn, helper-142), 119 (XGBoost), 124
+    (LightGBM) and 101 (CatBoost; helper-146) with exit 0. Returns the warning that the file feeds them by
+    position (a MLflow DataFrame in another order is scored on the wrong columns; helper-138)."""
+    import json
+
+    from onnxgate._data import is_dataframe
+    from onnxgate.converters._sklearn_graph import set_metadata
+    from onnxgate.signature import FITTED_COLUMNS_METADATA_KEY
+
+    if sample is None or is_dataframe(sample) or getattr(sample, "ndim", 0) != 2:
+        return []
+    fitted = converter.fitted_columns(model)
+    if not fitted or len(fitted) < 2:
+        return []
+    weights = {init.name for init in proto.graph.initializer}
+    inputs = [vi.name for vi in proto.graph.input if vi.name not in weights]
+    if len(inputs) == 1:
+        set_metadata(proto, FITTED_COLUMNS_METADATA_KEY, json.dumps({inputs[0]: fitted}, ensure_ascii=False))
+    shown = ", ".join(repr(c) for c in fitted[:6]) + (", ..." if len(fitted) > 6 else "")
+    return [f"the model was fitted on named columns ({shown}) but converted from an array: the file takes them as "
+            "one input, by position in that order. onnxgate (validate, score, Spark, the service) refuses those "
+            "columns in another order, but other runtimes (MLflow's DataFrames, onnxruntime) score them on the "
+            "wrong columns. Convert with a DataFrame sample (X.head()) for one input per column, fed by name"]
 
 
 def _requested_opset(converter: Converter, model: Any, opset: int | None, target: Target | None) -> int:

@@ -484,7 +484,6 @@ class SklearnConverter(Converter):
         warnings.extend(_tokenizer_notes(model))
         row_width, wide_note = _widest_row(model)
         warnings.extend(wide_note)
-        warnings.extend(_by_position_note(model, sample))
         model, options = int64_classes(model, options)
         model, options = without_unwritable_settings(model, options, warnings)
         missing_text: dict[str, Any] = {}
@@ -562,14 +561,6 @@ class SklearnConverter(Converter):
                                     "input, and data holding them is fed without them")
                 if row_width:
                     set_metadata(proto, ROW_WIDTH_METADATA_KEY, str(row_width))
-                positional = _taken_by_position(model, sample)
-                if positional is not None and len(proto.graph.input) == 1:
-                    import json
-
-                    from onnxgate.signature import FITTED_COLUMNS_METADATA_KEY
-
-                    set_metadata(proto, FITTED_COLUMNS_METADATA_KEY,
-                                 json.dumps({proto.graph.input[0].name: positional}, ensure_ascii=False))
                 texts = {c.name: missing_text[c.original] for c in columns
                          if c.original in missing_text and c.dtype.kind in "OUS"}
                 if texts:  # a missing category is fed as an unknown one (trees) or as the imputer's fill
@@ -1146,30 +1137,6 @@ def _widest_row(model: Any) -> tuple[int, list[str]]:
                     f"PREDICT batch) takes about {widest * 4 * 1000 / 2**30:,.0f} GB in onnxruntime. validate "
                     "and score size their batches to it; fit it with fewer columns (n_features=2**14) to serve "
                     "large requests"]
-
-
-def _taken_by_position(model: Any, sample: Any) -> list[str] | None:
-    """The named columns a model was fitted on, where it is converted from an array sample, so the file
-    takes them as one input by position; None otherwise."""
-    from onnxgate._data import is_dataframe
-
-    fitted = _fitted_columns(model)[0] if not is_dataframe(sample) and getattr(sample, "ndim", 0) == 2 else None
-    return fitted if fitted and len(fitted) >= 2 else None
-
-
-def _by_position_note(model: Any, sample: Any) -> list[str]:
-    """The warning for a model fitted on named columns converted from an array: the file takes them as one
-    input by position, so a MLflow DataFrame whose columns come in another order is scored on the wrong
-    columns without a word (reversed iris columns: 98 of 150 labels; helper-138). The file records the names
-    (:data:`onnxgate.signature.FITTED_COLUMNS_METADATA_KEY`), so onnxgate's own feeds refuse such a frame."""
-    fitted = _taken_by_position(model, sample)
-    if fitted is None:
-        return []
-    shown = ", ".join(repr(c) for c in fitted[:6]) + (", ..." if len(fitted) > 6 else "")
-    return [f"the model was fitted on named columns ({shown}) but converted from an array: the file takes them as "
-            "one input, by position in that order. onnxgate (validate, score, Spark, the service) refuses those "
-            "columns in another order, but other runtimes (MLflow's DataFrames, onnxruntime) score them on the "
-            "wrong columns. Convert with a DataFrame sample (X.head()) for one input per column, fed by name"]
 
 
 def _floats_cast_to_integers(proto: Any) -> bool:
