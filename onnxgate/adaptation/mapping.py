@@ -118,14 +118,15 @@ def columns_of_native(model: Any, data: Any) -> Any:
     return out
 
 
-def columns_against_fitted(model: Any, fitted: list[str] | None) -> str | None:
+def columns_against_fitted(model: Any, fitted: Sequence[str] | None, source: str = "the reference") -> str | None:
     """Why the table columns an adapted model splits its one ``[N,k]`` input into contradict the native
     ``reference``: they are the columns it was fitted on, in another order (``adapt(columns=...)``,
     ``--columns``), so the table's column of one name feeds the position the reference, fitted on the columns
     ``fitted`` in that order (:func:`onnxgate.validators.reference.fitted_columns`), reads as another.
     Parity gave the reference the same columns in the same wrong positions and passed; a package of a
     DataFrame-fitted iris model adapted with its columns reversed answered 98 of 150 rows otherwise than
-    the model fed by name (helper-138). None when they are in training order, or nothing names them."""
+    the model fed by name (helper-138). None when they are in training order, or nothing names them.
+    ``source`` names who was fitted on ``fitted`` in the message (the names the file records, for adapt)."""
     mapping = adaptation_of(model)
     inputs = (mapping or {}).get("inputs")
     if not isinstance(inputs, Mapping) or len(inputs) != 1:
@@ -135,12 +136,15 @@ def columns_against_fitted(model: Any, fitted: list[str] | None) -> str | None:
         return None
     recorded = ColumnMap.from_model(model)
     columns = [recorded.column_for(str(c)) for c in entry.get("columns", [])]
-    if fitted is None or columns == fitted or sorted(columns) != sorted(fitted):
+    from onnxgate._data import in_another_order
+
+    if fitted is None or not in_another_order(columns, fitted):
         return None
-    first = next(i for i, (c, f) in enumerate(zip(columns, fitted)) if c != f)
-    return (f"the model's table columns {columns} (the columns given to adapt, --columns) are the columns the "
-            f"reference was fitted on, {fitted}, in another order: table column {columns[first]!r} would feed "
-            f"position {first} of input {name!r}, which the reference reads as {fitted[first]!r}. Adapt again "
+    fitted = list(fitted)
+    first = next(i for i, (c, f) in enumerate(zip(columns, fitted)) if f not in (c, c.replace(" ", "_")))
+    return (f"the model's table columns {columns} (the columns given to adapt, --columns) are the columns "
+            f"{source} was fitted on, {fitted}, in another order: table column {columns[first]!r} would feed "
+            f"position {first} of input {name!r}, which {source} reads as {fitted[first]!r}. Adapt again "
             "with the columns in training order (columns=list(model.feature_names_in_)), or without columns")
 
 
