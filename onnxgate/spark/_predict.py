@@ -210,7 +210,8 @@ def refuse_wrong_width(fields: Any, fed: list[str], signature: Any) -> None:
     """On the driver, from the schema: refuse number columns that cannot fill the one input's row (3 columns
     for an ``[N, 4]`` input). The workers refused them on the first batch, as a Spark task failure with
     Java stack traces on stderr, once the result was used (helper-106); an array column's length shows only
-    in the rows."""
+    in the rows. So are the named columns the model was fitted on in another order
+    (:func:`onnxgate._data.refuse_shuffled_positions`), which the workers refused the same way (helper-146)."""
     if len(signature.inputs) != 1:
         return
     spec = signature.inputs[0]
@@ -226,6 +227,9 @@ def refuse_wrong_width(fields: Any, fed: list[str], signature: Any) -> None:
             f"it ({fed}); select the model's {shape[1]} feature columns in the order it was fitted on",
             input=spec.name,
         )
+    from onnxgate._data import refuse_shuffled_positions
+
+    refuse_shuffled_positions(fed, spec)
 
 
 def refuse_mistyped_columns(fields: Any, fed: list[str], signature: Any) -> None:

@@ -763,3 +763,21 @@ def test_a_nearest_neighbour_tie_is_decided_as_local_parity_decides_it(local_spa
     remote = spark.check("prediction_parity")
     assert local.passed and remote.passed
     assert remote.details["tied_rows"] == local.details["tied_rows"] >= 1
+
+
+def test_predict_refuses_the_fitted_columns_reordered_on_the_driver(local_spark: Any) -> None:
+    # a model fitted on named columns, converted from an array (its file records them): predict on a frame
+    # holding them reversed returned a DataFrame, and the workers refused it only once it was used, as a Spark
+    # task failure with Java stack traces (helper-146); it is refused on the driver, as a wrong width is
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    X.columns = ["sl", "sw", "pl", "pw"]
+    conv = og.convert(LogisticRegression(max_iter=500).fit(X, y), X.to_numpy()[:5])
+    df = local_spark.createDataFrame(X[["pw", "pl", "sw", "sl"]])
+    with pytest.raises(InvalidDataError, match="same columns in another order"):
+        ogs.predict(df, conv)
+    with pytest.raises(InvalidDataError, match="same columns in another order"):
+        ogs.predict(local_spark.createDataFrame(X), conv, columns=["pw", "pl", "sw", "sl"])
+    assert ogs.predict(local_spark.createDataFrame(X), conv).count() == 150
