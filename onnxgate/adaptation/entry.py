@@ -41,7 +41,8 @@ def adapt(
         A SQL target (``"sql-edge-1.0"``, ``"sql-edge-2.0"``, ``"synapse"``).
     columns : sequence of str, optional
         Table column names for the values of the ``[N,k]`` inputs, in order (default: the
-        DataFrame sample's columns, else ``f0..f{k-1}``).
+        DataFrame sample's columns, or the named columns the model was fitted on where the file records
+        them, else ``f0..f{k-1}``).
     column_types : mapping of str to str, optional
         Element type of a table column (``{"age": "int64"}``); default: the DataFrame's dtype, else
         the model's own type (or the nearest type the target allows). A Cast inside the graph
@@ -136,6 +137,8 @@ def adapt_model(
         return proto
     if columns is not None:
         _refuse_own_names_elsewhere(proto, columns)
+    else:
+        columns = _recorded_fitted_columns(proto)
     labels = class_labels(proto, reference, conversion)
     if is_classifier is None:
         is_classifier = labels is not None or any(n.op_type in ("ZipMap", "TreeEnsembleClassifier",
@@ -147,6 +150,18 @@ def adapt_model(
     if columns is not None:
         _refuse_fitted_columns_reordered(proto, adapted)
     return adapted
+
+
+def _recorded_fitted_columns(proto: Any) -> list[str] | None:
+    """The named columns the model's one ``[N,k]`` input takes by position, as the file records them: the
+    table's columns by default, where they were ``f0..f{k-1}`` and a table holding the user's own names
+    could not feed them."""
+    from onnxgate.signature import Signature
+
+    inputs = Signature.from_model(proto).inputs
+    if len(inputs) != 1 or inputs[0].fitted_columns is None:
+        return None
+    return list(inputs[0].fitted_columns)
 
 
 def _refuse_fitted_columns_reordered(proto: Any, adapted: Any) -> None:

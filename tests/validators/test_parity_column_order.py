@@ -146,3 +146,13 @@ def test_a_boosted_model_records_its_fitted_names_and_score_refuses_them_reorder
     assert not Path("wrong.parquet").exists()
     with pytest.raises(InvalidDataError, match="same columns in another order"):
         og.validate(conv, reference=conv.model, data=X[list(X.columns)[::-1]])
+
+
+def test_an_sql_adaptation_names_its_table_columns_after_the_recorded_fitted_ones(iris: dict[str, Any]) -> None:
+    # adapted without columns=, the table's columns were f0..f3: a table holding the user's own columns could
+    # not feed them, and the recorded names went unused (helper-146's leftover)
+    X, model = iris["X"], iris["model"]
+    adapted = og.adapt(iris["conv"], "sql-edge-2.0")
+    assert [i.name for i in adapted.signature.inputs] == ["sepal_length__cm_", "sepal_width__cm_",
+                                                          "petal_length__cm_", "petal_width__cm_"]
+    assert og.validate(adapted, data=X, reference=model, target="sql-edge-2.0").passed  # fed by the user's names
