@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from onnxgate.columns import ColumnMap
     from onnxgate.signature import Signature, TensorSpec
 
-__all__ = ["DATA_SUFFIXES", "as_feeds", "is_dataframe", "iter_batches", "load_data", "num_rows", "slice_feeds"]
+__all__ = ["DATA_SUFFIXES", "as_feeds", "from_polars", "is_dataframe", "iter_batches", "load_data", "num_rows",
+           "slice_feeds"]
 
 DATA_SUFFIXES = (".csv", ".parquet", ".npy")
 Feeds = dict[str, "np.ndarray"]
@@ -32,6 +33,37 @@ def is_dataframe(data: Any) -> bool:
         (k.__module__ == "pandas" or k.__module__.startswith("pandas.")) and k.__name__ == "DataFrame"
         for k in type(data).__mro__
     )
+
+
+def from_polars(data: Any) -> Any:
+    """A polars DataFrame as the pandas one its Parquet file reads as (:func:`load_data`): the same column names
+    and order, String as text, Categorical and Enum as category, a null of numbers or categories as NaN, and of
+    text or booleans as None (as scikit-learn reads a polars frame); anything else as it is.
+    Called where a sample or data enters (convert, validate, the testing helpers, package), so a polars frame is
+    read as that pandas frame: read as an array, it converted by position (its column names and order lost) and
+    a frame with a text column was refused by skl2onnx (helper-149).
+
+    Raises
+    ------
+    InvalidDataError
+        A polars LazyFrame (rows not computed yet).
+    """
+    kinds = {k.__name__ for k in type(data).__mro__ if k.__module__.split(".")[0] == "polars"}
+    if "LazyFrame" in kinds:
+        raise InvalidDataError("the data is a polars LazyFrame, whose rows are not computed yet: pass "
+                               "frame.collect() (a polars DataFrame)")
+    if "DataFrame" not in kinds:
+        return data
+    try:
+        frame = data.to_pandas()
+    except ImportError as err:  # polars reads through pyarrow into pandas
+        raise missing_dependency(err.name or "pyarrow", "data", "reading a polars DataFrame") from err
+    for name, column in data.to_dict().items():
+        if column.null_count() and str(column.dtype) in ("String", "Boolean"):
+            # scikit-learn reads a polars null of text as None, a category of its own for an encoder and not
+            # missing to an imputer; pandas' NaN would be both (a category column keeps its type: NaN)
+            frame[name] = column.to_pandas().astype(object).where(column.is_not_null().to_numpy(), None)
+    return frame
 
 
 def _parquet_folder(folder: Path) -> Any:
@@ -622,6 +654,7 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
     names = [s.name for s in inputs]
     if not inputs:
         raise InvalidDataError("the model has no inputs to feed")
+    data = from_polars(data)
     colmap = signature.columns
     given = [str(c) for c in data.columns] if is_dataframe(data) else None  # as the user named them
     # data keyed by the user's own column names (recorded at conversion) feeds the inputs made from them;

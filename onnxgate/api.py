@@ -53,7 +53,8 @@ def convert(
         a Keras 3 model. The framework is detected from the model's type.
     sample : array-like, DataFrame or dict, optional
         Example input: fixes input names, element types and shapes. A DataFrame gives one input per
-        column (scikit-learn). Required except for TensorFlow functions with an input signature.
+        column (scikit-learn); a polars DataFrame is read as the pandas one of the same columns.
+        Required except for TensorFlow functions with an input signature.
     opset : int, optional
         Default-domain (ai.onnx) opset. Defaults to the framework's ``DEFAULT_OPSET``, capped by the
         target's. The ai.onnx.ml opset is the one released with it (capped by the target).
@@ -96,9 +97,11 @@ def convert(
     True
     """
     from onnxgate import converters
+    from onnxgate._data import from_polars
     from onnxgate.targets import resolve
 
     tgt = resolve(target, default=None)
+    sample = from_polars(sample)
     conversion = converters.convert(
         model, sample, opset=opset, target=tgt, name=name, options=options, precision=precision, **kwargs
     )
@@ -277,6 +280,7 @@ def package(
     >>> og.package(conv, target="sql-edge-2.0", out="dist/")  # doctest: +SKIP
     """
     from onnxgate import deploy
+    from onnxgate._data import from_polars
     from onnxgate.targets import resolve_target
 
     tgt = resolve_target(target)
@@ -284,7 +288,8 @@ def package(
                                           "the data": data})
     if isinstance(model, Conversion) and tgt.is_sql:
         model = at_target_cap(model, tgt)
-    return deploy.package(model, target=tgt, out=out, reference=reference, data=data, overwrite=overwrite, **options)
+    return deploy.package(model, target=tgt, out=out, reference=reference, data=from_polars(data), overwrite=overwrite,
+                          **options)
 
 
 def package_files(target: Target) -> frozenset[str] | None:

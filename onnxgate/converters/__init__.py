@@ -66,7 +66,8 @@ def convert(
         a Keras 3 model. The framework is detected from the model's type.
     sample : array-like, DataFrame or dict, optional
         Example input: fixes input names, element types and shapes. A DataFrame gives one input per
-        column (scikit-learn). Required except for TensorFlow functions with an input signature.
+        column (scikit-learn); a polars DataFrame is read as the pandas one of the same columns.
+        Required except for TensorFlow functions with an input signature.
     opset : int, optional
         Default-domain (ai.onnx) opset. Defaults to the framework's ``DEFAULT_OPSET``, capped by the
         target's. The ai.onnx.ml opset is the one released with it (capped by the target).
@@ -106,10 +107,12 @@ def convert(
     >>> conv.opset <= 15  # doctest: +SKIP
     True
     """
+    from onnxgate._data import from_polars
     from onnxgate.converters._base import one_conversion
 
     with one_conversion():
-        return _convert(model, sample, opset=opset, target=target, name=name, options=options, precision=precision)
+        return _convert(model, from_polars(sample), opset=opset, target=target, name=name, options=options,
+                        precision=precision)
 
 
 def _convert(model: Any, sample: Any, *, opset: int | None, target: str | Target | None, name: str | None,

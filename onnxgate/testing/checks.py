@@ -93,6 +93,9 @@ def _context(model: Any, check: ModelCheck) -> CheckContext:
     if isinstance(model, Conversion):
         reference = reference if reference is not None else model.source
         data = data if data is not None else model.sample
+    from onnxgate._data import from_polars
+
+    data = from_polars(data)
     return CheckContext(
         load_model(model), get(check.target), reference, data, atol=check.atol, rtol=check.rtol,
         search=check.search, seed=check.seed, progress=False, search_time_limit=check.search_time_limit,

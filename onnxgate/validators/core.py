@@ -52,7 +52,8 @@ def validate(
     reference : object, optional
         The native model to compare with (any registered framework), an ONNX model, or a callable.
     data : array, DataFrame, dict or path, optional
-        Rows for parity (``.csv``, ``.parquet`` or ``.npy`` when a path).
+        Rows for parity (``.csv``, ``.parquet`` or ``.npy`` when a path); a polars DataFrame is read as the
+        pandas one of the same columns.
     atol, rtol : float or mapping of output name to float, optional
         Parity tolerances (``{"": 1e-5, "probabilities": 1e-4}``); defaults by output type,
         labels exact (see :mod:`onnxgate.validators.parity`).
@@ -96,6 +97,7 @@ def validate(
     >>> report.passed  # doctest: +SKIP
     True
     """
+    from onnxgate._data import from_polars
     from onnxgate._onnx import load_model, model_opsets
     from onnxgate.signature import Signature
     from onnxgate.targets import resolve_target
@@ -106,6 +108,7 @@ def validate(
             reference = model.source
         if data is None:
             data = model.sample
+    data = from_polars(data)
     proto = load_model(model)
     from onnxgate.adaptation.mapping import columns_of_native
 
