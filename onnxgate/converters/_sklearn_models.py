@@ -431,15 +431,28 @@ def _int64_labels(classes: Any) -> Any:
 
 
 def final_step(model: Any) -> Any:
-    """The estimator whose outputs the graph's are: a pipeline's last step, through nested pipelines and
-    a fitted search's ``best_estimator_``; else the model."""
+    """The estimator whose outputs the graph's are: a pipeline's last step, through nested pipelines, a
+    fitted search's ``best_estimator_`` and the wrappers of :data:`DELEGATING`; else the model."""
     while True:
         if hasattr(model, "steps") and model.steps:
             model = model.steps[-1][1]
         elif hasattr(getattr(model, "best_estimator_", None), "fit"):
             model = model.best_estimator_
+        elif hasattr(held := getattr(model, DELEGATING.get(type(model).__name__, ""), None), "fit"):
+            model = held
         else:
             return model
+
+
+def transform_steps(model: Any) -> list[Any]:
+    """The estimators ``model`` asks for ``transform`` (a pipeline's steps before its last, a fitted column
+    transformer's or a feature union's members), not ``'drop'`` or ``'passthrough'``."""
+    held: list[Any] = []
+    if hasattr(model, "steps") and type(model).__name__ not in DELEGATING:  # a FrozenEstimator lends its pipeline's
+        held.extend(step for _, step in model.steps[:-1])
+    for attr in ("transformers_", "transformer_list"):
+        held.extend(item[1] for item in getattr(model, "__dict__", {}).get(attr) or () if isinstance(item, tuple))
+    return [step for step in held if hasattr(step, "fit")]
 
 
 def regressor_of(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[Any, Any], Any]:
@@ -503,13 +516,15 @@ def searched(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[Any, Any]]:
 
 
 def first_step(model: Any) -> Any:
-    """The estimator that reads a pipeline's input (through nested pipelines and a fitted search's
-    ``best_estimator_``), else the model."""
+    """The estimator that reads a pipeline's input (through nested pipelines, a fitted search's
+    ``best_estimator_`` and the wrappers of :data:`DELEGATING`), else the model."""
     while True:
         if hasattr(model, "steps") and model.steps:
             model = model.steps[0][1]
         elif hasattr(getattr(model, "best_estimator_", None), "fit"):
             model = model.best_estimator_
+        elif hasattr(held := getattr(model, DELEGATING.get(type(model).__name__, ""), None), "fit"):
+            model = held
         else:
             return model
 
@@ -535,8 +550,10 @@ _HOLDERS = ("steps", "transformers_", "transformer_list", "estimators_", "calibr
 
 def delegates_unwrapped(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[Any, Any]]:
     """``model`` with every delegating wrapper in it (:data:`DELEGATING`) replaced by the estimator it
-    answers with, and a pipeline's ``"passthrough"`` steps before its last left out, as shallow copies of
-    the path to them; options keyed by a replaced object's id follow it. The user's model is never changed.
+    answers with, a pipeline's ``"passthrough"`` steps before its last left out, and a CalibratedClassifierCV
+    of one fitted pipeline as that pipeline calibrated at its last step (:func:`_calibrated_pipeline_split`),
+    as shallow copies of the path to them; options keyed by a replaced object's id follow it. The user's
+    model is never changed.
 
     skl2onnx has no converter for these wrappers: ``CalibratedClassifierCV(FrozenEstimator(model))``,
     scikit-learn's way to calibrate a fitted model, and ``SelfTrainingClassifier(LogisticRegression())``
@@ -584,6 +601,10 @@ def _unwrapped(est: Any, moved: dict[int, Any], depth: int) -> Any:
             setattr(outer, attr, value)
         moved[id(est)] = outer
         est = outer
+    split = _calibrated_pipeline_split(est)
+    if split is not None:
+        moved[id(est)] = moved[id(start)] = split.steps[-1][1]  # options keyed by the calibration follow it
+        return split
     if est is not start:
         moved[id(start)] = est
     return est
@@ -592,6 +613,31 @@ def _unwrapped(est: Any, moved: dict[int, Any], depth: int) -> Any:
 def _estimator_step(step: Any) -> bool:
     """False for a pipeline step ``(name, "passthrough")`` or ``(name, None)``, which skl2onnx cannot read."""
     return not (isinstance(step, tuple) and len(step) == 2 and (step[1] is None or step[1] == "passthrough"))
+
+
+def _calibrated_pipeline_split(est: Any) -> Any:
+    """A CalibratedClassifierCV whose calibrated classifiers all hold one fitted Pipeline (what
+    ``CalibratedClassifierCV(FrozenEstimator(pipeline))`` or ``ensemble=False`` fits) as that pipeline's steps
+    before its classifier, then the classifier calibrated as before; else None. It answers the same: the
+    calibrators read the pipeline's scores, which are its last step's on the rows the steps before make.
+    skl2onnx converts a calibrated estimator only as one classifier."""
+    import copy
+
+    calibrations = getattr(est, "calibrated_classifiers_", None)
+    if type(est).__name__ != "CalibratedClassifierCV" or not calibrations:
+        return None
+    pipeline: Any = getattr(calibrations[0], "estimator", None)
+    if not getattr(pipeline, "steps", None) or any(getattr(c, "estimator", None) is not pipeline for c in calibrations):
+        return None
+    name, last = pipeline.steps[-1]
+    calibrated = copy.copy(est)
+    calibrated.estimator = last
+    calibrated.calibrated_classifiers_ = [copy.copy(c) for c in calibrations]
+    for one in calibrated.calibrated_classifiers_:
+        one.estimator = last
+    split = copy.copy(pipeline)
+    split.steps = [*pipeline.steps[:-1], (name, calibrated)]
+    return split
 
 
 def _unwrapped_item(item: Any, moved: dict[int, Any], depth: int) -> Any:

@@ -120,6 +120,7 @@ from onnxgate.converters._sklearn_models import (
     selector_then_estimator,
     sub_estimators,
     takes_1d,
+    transform_steps,
     without_unwritable_settings,
 )
 from onnxgate.converters._sklearn_text import register_hashing_vectorizer
@@ -283,6 +284,10 @@ class SklearnConverter(Converter):
         _refuse_unfitted_steps(model)
         from onnxgate.converters._boosting import lightgbm_categories
 
+        # checked as converted: a FrozenEstimator's model or a SelfTrainingClassifier's fitted estimator_ is where
+        # it sits (a frozen hard-voting classifier was refused as one inside another model, and a self-trained
+        # forest of one class was not refused at all: 150 of 150 iris labels differed)
+        model, _ = delegates_unwrapped(model, {})
         alone, _, _ = regressor_of(model, {})  # a search converts as its best estimator, likewise a target transform
         if not any(hasattr(alone, m) for m in ("predict", "transform", "predict_proba", "decision_function")):
             # a clusterer of its training rows only (DBSCAN, SpectralClustering...), an embedding of them
@@ -294,9 +299,22 @@ class SklearnConverter(Converter):
                 + NO_ANSWER_HINTS.get(type(alone).__name__, "Use an estimator that predicts or transforms new rows"),
                 framework=self.framework,
             )
+        from sklearn.base import is_regressor
+
         from onnxgate.converters.catboost import cat_feature_indices
 
         for est in sub_estimators(model):
+            for step in transform_steps(est):
+                if is_regressor(step):
+                    # skl2onnx writes a regressor's predict wherever it sits; a fitted CCA frozen before a
+                    # LogisticRegression, read there for its transform, made 365 of 569 labels differ, convert silent
+                    raise UnsupportedModelError(
+                        f"{type(step).__name__} inside {type(est).__name__} answers transform there, which onnxgate "
+                        "does not write for a regressor: its converter writes the regressor's predict. Convert "
+                        f"{type(step).__name__} on its own or as a pipeline's last step (its predict), or, for a "
+                        "projection of the rows (CCA, PLS), use a transformer in that place (PCA, PLSSVD)",
+                        framework=self.framework,
+                    )
             if est is not alone and type(est).__module__.split(".")[0] == "catboost" and cat_feature_indices(est):
                 # skl2onnx hands the step one matrix, and CatBoost's export refuses categories: the pipeline was
                 # refused by skl2onnx's type check or by "reads one matrix of numbers", naming neither (helper-145)
@@ -372,14 +390,18 @@ class SklearnConverter(Converter):
                     "whatever the row needs no tree",
                     framework=self.framework,
                 )
-            if type(est).__name__ == "CalibratedClassifierCV" and hasattr(getattr(est, "estimator", None), "steps"):
+            calibrations = getattr(est, "calibrated_classifiers_", ())  # fitted: an ensemble's templates are not
+            if type(est).__name__ == "CalibratedClassifierCV" and any(
+                    hasattr(getattr(one, "estimator", None), "steps") for one in calibrations):
                 # skl2onnx converts the calibrated estimator as one classifier (it failed on the pipeline's
                 # last step: "Option 'zipmap' not in [...] for class 'LinearSVC'")
                 raise UnsupportedModelError(
-                    "CalibratedClassifierCV around a Pipeline is not converted (skl2onnx writes its estimator as "
-                    "one classifier). Calibrate the classifier inside the pipeline instead: "
-                    "make_pipeline(StandardScaler(), CalibratedClassifierCV(LinearSVC())) converts (its steps "
-                    "before the classifier are then fitted once, on all the rows)",
+                    "CalibratedClassifierCV around a Pipeline fitted on each cv fold is not converted (skl2onnx "
+                    "writes its estimator as one classifier, and the folds' steps differ). Calibrate the classifier "
+                    "inside the pipeline instead: make_pipeline(StandardScaler(), CalibratedClassifierCV(LinearSVC())) "
+                    "converts (its steps before the classifier are then fitted once, on all the rows), and so does "
+                    "one pipeline calibrated whole: CalibratedClassifierCV(FrozenEstimator(fitted_pipeline)) or "
+                    "ensemble=False",
                     framework=self.framework,
                 )
             if type(est).__name__ == "MultiOutputClassifier" and any(

@@ -4,6 +4,7 @@ has no converter for them, so onnxgate converts the estimator inside, wherever t
 
 from __future__ import annotations
 
+import pickle
 import warnings
 from typing import Any
 
@@ -102,6 +103,103 @@ def test_an_affine_answer_is_read_off_in_blocks_of_unit_rows(monkeypatch: pytest
     np.testing.assert_allclose(blocks[0], whole[0], rtol=1e-12, atol=1e-15)  # the BLAS sums blocks its own way
     np.testing.assert_allclose(blocks[1], whole[1], rtol=1e-12, atol=1e-15)
     assert og.validate(og.convert(model, X[:5]), data=X, reference=model).passed
+
+
+def test_a_wrapped_model_is_checked_as_the_model_inside() -> None:
+    # the checks before converting saw the wrapper: a frozen hard-voting classifier and a frozen
+    # HistGradientBoosting on categories were refused as if inside another model, and a self-trained forest
+    # of one class was converted (150 of 150 iris labels differed, convert silent)
+    import pandas as pd
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier, VotingClassifier
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.semi_supervised import SelfTrainingClassifier
+
+    X, y = load_iris(return_X_y=True)
+    vote = VotingClassifier([("lr", LogisticRegression(max_iter=1000)),
+                             ("rf", RandomForestClassifier(5, random_state=0))]).fit(X, y)
+    frozen = FrozenEstimator(vote)
+    assert og.validate(og.convert(frozen, X[:5]), data=X, reference=frozen).passed
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=400), "c": pd.Categorical(rng.choice(["x", "y", "z"], 400))})
+    label = ((frame.a > 0) ^ (frame.c == "y")).astype(int)
+    boosted = HistGradientBoostingClassifier(max_iter=10, categorical_features="from_dtype", random_state=0)
+    frozen = FrozenEstimator(boosted.fit(frame, label))
+    assert og.validate(og.convert(frozen, frame.head()), data=frame, reference=frozen).passed
+    one_class = SelfTrainingClassifier(RandomForestClassifier(5, random_state=0)).fit(X, np.where(y == 0, 7, -1))
+    with pytest.raises(og.UnsupportedModelError, match=r"RandomForestClassifier was fitted on a single class"):
+        og.convert(one_class, X[:5])
+
+
+@pytest.mark.parametrize("kind", ["CCA", "PLSRegression"])
+@pytest.mark.parametrize("where", ["pipeline", "union", "column transformer"])
+def test_a_frozen_cross_decomposition_read_for_its_transform_is_refused(kind: str, where: str) -> None:
+    # the file answered its predict where scikit-learn reads its transform: a frozen CCA before a
+    # LogisticRegression made 365 of 569 labels differ (PLSRegression: 210), convert silent
+    import sklearn.cross_decomposition
+    from sklearn.compose import make_column_transformer
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline, make_union
+
+    X, y = _cancer()
+    fitted = getattr(sklearn.cross_decomposition, kind)(n_components=2).fit(X, np.column_stack([y, X[:, 0]]))
+    step = {"pipeline": FrozenEstimator(fitted), "union": make_union(FrozenEstimator(fitted), "passthrough"),
+            "column transformer": make_column_transformer((FrozenEstimator(fitted), list(range(30))))}[where]
+    model = make_pipeline(step, LogisticRegression(max_iter=5000)).fit(X, y)
+    with pytest.raises(og.UnsupportedModelError, match=rf"{kind} inside \w+ answers transform there"):
+        og.convert(model, X[:5])
+    assert og.validate(og.convert(fitted, X[:5]), data=X, reference=fitted).passed  # its predict, on its own
+
+
+def test_a_regressor_ensemble_before_other_steps_is_refused() -> None:
+    # a VotingRegressor before a LinearRegression (its transform: the members' predictions) was written as its
+    # predict, a file onnxruntime could not run (MatMul dimension mismatch), convert silent
+    from sklearn.datasets import load_diabetes
+    from sklearn.ensemble import VotingRegressor
+    from sklearn.linear_model import LinearRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.tree import DecisionTreeRegressor
+
+    X, y = load_diabetes(return_X_y=True)
+    vote = VotingRegressor([("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=3, random_state=0))])
+    with pytest.raises(og.UnsupportedModelError, match=r"VotingRegressor inside Pipeline answers transform there"):
+        og.convert(make_pipeline(vote, LinearRegression()).fit(X, y), X[:5])
+    assert og.validate(og.convert(vote.fit(X, y), X[:5]), data=X, reference=vote).passed
+
+
+def test_a_fitted_pipeline_calibrated_through_a_frozen_estimator_converts() -> None:
+    # scikit-learn's way to calibrate a fitted pipeline was refused ("around a Pipeline"), advising a refit of its steps
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import RandomForestClassifier, StackingClassifier
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    X, y = _cancer()
+    pipeline = make_pipeline(StandardScaler(), LinearSVC()).fit(X[:300], y[:300])
+    for method in ("sigmoid", "isotonic"):
+        model = CalibratedClassifierCV(FrozenEstimator(pipeline), method=method).fit(X[300:], y[300:])
+        before = pickle.dumps(model)
+        for target in (None, "sql-edge-2.0"):
+            conv = og.convert(model, X[:5], target=target)
+            assert og.validate(conv, data=X, reference=model, target=target).passed
+        assert pickle.dumps(model) == before  # the user's model is not changed
+    other = CalibratedClassifierCV(FrozenEstimator(pipeline), method="sigmoid").fit(X[:300], y[:300])
+    assert not og.validate(conv, data=X, reference=other).passed
+    Xi, yi = load_iris(return_X_y=True)
+    forest = make_pipeline(StandardScaler(), RandomForestClassifier(10, random_state=0)).fit(Xi, yi)
+    stack = StackingClassifier([("calibrated", CalibratedClassifierCV(FrozenEstimator(forest))),
+                                ("lr", LogisticRegression(max_iter=1000))]).fit(Xi, yi)
+    assert og.validate(og.convert(stack, Xi[:5]), data=Xi, reference=stack).passed
+    # a pipeline fitted on each fold has steps no one graph holds: still refused, the message naming both forms
+    folds = CalibratedClassifierCV(make_pipeline(StandardScaler(), LinearSVC()), cv=3).fit(X, y)
+    with pytest.raises(og.UnsupportedModelError, match=r"fitted on each cv fold.*FrozenEstimator\(fitted_pipeline\)"):
+        og.convert(folds, X[:5])
 
 
 def test_a_pipeline_with_an_unfitted_step_is_refused_naming_it_and_a_passthrough_step_converts() -> None:
