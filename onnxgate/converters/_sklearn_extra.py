@@ -127,12 +127,13 @@ class GraphWriter:
 
     def const(self, value: Any, dtype: Any = None, name: str = "const") -> str:
         import numpy as np
-        from onnx import helper
+        from onnx import helper, numpy_helper
 
         array = np.asarray(value, dtype=dtype or self.dtype)
         name = self.scope.get_unique_variable_name(name)
-        self.container.add_initializer(name, helper.np_dtype_to_tensor_dtype(array.dtype), list(array.shape),
-                                       array.reshape(-1).tolist())
+        # numbers as raw bytes: a list of Python floats took 1.3 GB for a 40M-value matrix
+        content = numpy_helper.from_array(array) if array.dtype.kind in "fiu" else array.reshape(-1).tolist()
+        self.container.add_initializer(name, helper.np_dtype_to_tensor_dtype(array.dtype), list(array.shape), content)
         return name
 
     def node(self, op: str, *inputs: str, out: str | None = None, **attributes: Any) -> str:
@@ -160,14 +161,18 @@ def input_matrix(scope: Any, operator: Any, container: Any) -> str:
 
 
 def _affine_shape(operator: Any) -> None:
-    width = _affine_parts(operator.raw_operator)[0].shape[1]
+    # the answer for one row, not the whole map: it was worked out twice, and on 20,000 features (a
+    # SparseRandomProjection to 2,000) each took 16 s of a 56 s conversion
+    import numpy as np
+
+    answer, n = _affine_answer(operator.raw_operator)
+    width = answer(np.zeros((1, n))).shape[1]
     operator.outputs[0].type = float_tensor_type(operator)([operator.inputs[0].get_first_dimension(), width])
 
 
-def _affine_parts(model: Any) -> tuple[Any, Any]:
-    """``A`` and ``b`` with ``transform(X) == X @ A + b`` (``predict`` for a regressor), read off the
-    model's own answer (for the zero row, then for each unit row, in blocks), so nothing of its formula
-    is copied here."""
+def _affine_answer(model: Any) -> tuple[Callable[[Any], Any], int]:
+    """The model's affine answer (``transform``, ``predict`` for a regressor) as ``[rows, width]`` float64,
+    and its number of features."""
     import numpy as np
     from sklearn.base import is_regressor
 
@@ -182,12 +187,21 @@ def _affine_parts(model: Any) -> tuple[Any, Any]:
         )
 
     answer = model.predict if is_regressor(model) else model.transform
-    n = int(model.n_features_in_)
 
     def rows(X: Any) -> Any:
         out = np.asarray(answer(X), dtype=np.float64)
         return out.reshape(len(X), -1)  # a regressor of one target answers one value per row
 
+    return rows, int(model.n_features_in_)
+
+
+def _affine_parts(model: Any) -> tuple[Any, Any]:
+    """``A`` and ``b`` with ``transform(X) == X @ A + b`` (``predict`` for a regressor), read off the
+    model's own answer (for the zero row, then for each unit row, in blocks), so nothing of its formula
+    is copied here."""
+    import numpy as np
+
+    rows, n = _affine_answer(model)
     offset = rows(np.zeros((1, n)))
     block = max(1, _PROBE_VALUES // n)
     matrix = np.empty((n, offset.shape[1]))
