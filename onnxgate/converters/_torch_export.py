@@ -1238,10 +1238,69 @@ TIME_MAJOR_ADVICE = ("if its {layer} (batch_first=False) reads the sample's firs
 
 
 def _time_major_layers(model: Any) -> list[str]:
-    """The recurrent layers of ``model`` built with ``batch_first=False`` (their first axis is time)."""
-    modules = getattr(model, "modules", None)
-    return [type(m).__name__ for m in (modules() if callable(modules) else [])
-            if type(m).__name__ in ("RNN", "LSTM", "GRU") and not getattr(m, "batch_first", True)]
+    """The layers of ``model`` built with ``batch_first=False`` (torch's default for recurrent and attention
+    layers, which then read their input's axis 0 as the sequence and axis 1 as the rows), outermost first."""
+    torch = torch_module()
+    nn = torch.nn
+    kinds = (nn.RNNBase, nn.MultiheadAttention, nn.Transformer, nn.TransformerEncoderLayer,
+             nn.TransformerDecoderLayer)
+    modules = model.modules() if isinstance(model, nn.Module) else []
+    # a Transformer*Layer keeps the flag on its attention only
+    return [type(m).__name__ for m in modules if isinstance(m, kinds)
+            and not getattr(m, "batch_first", getattr(getattr(m, "self_attn", None), "batch_first", True))]
+
+
+def _refuse_rows_on_axis_one(model: Any, args: tuple[Any, ...], probe: tuple[Any, ...], outputs: Any) -> None:
+    """Refuse a model whose ``batch_first=False`` layer reads the sample's axis 0 as its sequence: each of the
+    probe's rows is scored alone and compared with its answer among them, in PyTorch.
+
+    onnxgate batches on axis 0 (the file's dynamic axis, validate's and every service's rows). Exported as it is,
+    an ``nn.LSTM(batch_first=False)`` fed ``[steps, rows, features]`` became a file whose axis 0 named ``N`` was
+    the 5 time steps and whose real batch was fixed at the sample's 4, handed back without a word at opsets
+    13-17; an ``nn.MultiheadAttention`` or ``nn.TransformerEncoderLayer`` (``batch_first=False`` by default) was
+    refused at 14-17 with advice about ``x.view(4, -1)`` and handed back so at 18 (helper-148). A forward() that
+    transposes the rows to axis 1 before such a layer answers each row alone as among the others, and passes.
+    """
+    torch = torch_module()
+    layers = _time_major_layers(model)
+    rows = _rows(probe)
+    if not layers or rows < 2:
+        return
+    together = torch_leaves(outputs)
+    compared = False
+    for row in range(rows):
+        try:
+            with quiet_exporters():
+                alone = torch_leaves(torch_call(model, tuple(a[row:row + 1] if a.dim() else a for a in probe)))
+        except Exception:
+            return  # a row alone does not run: the batch-size checks that follow say why
+        for batch, single in zip(together, alone):
+            axes = [ax for ax in range(batch.dim()) if batch.dim() == single.dim() and batch.shape[ax] == rows
+                    and single.shape[ax] == 1 and batch.shape[:ax] + batch.shape[ax + 1:]
+                    == single.shape[:ax] + single.shape[ax + 1:]]
+            if not axes:
+                continue
+            compared = True
+            expected = batch.narrow(axes[0], row, 1)
+            same = (torch.allclose(expected, single, rtol=1e-3, atol=1e-4, equal_nan=True)
+                    if expected.is_floating_point() else torch.equal(expected, single))
+            if not same:
+                _raise_rows_on_axis_one(model, layers[0], args, f"row {row} scored alone answers otherwise than "
+                                        f"among the sample's first {rows}")
+    if not compared:
+        _raise_rows_on_axis_one(model, layers[0], args, "no output holds a value per row of axis 0")
+
+
+def _raise_rows_on_axis_one(model: Any, layer: str, args: tuple[Any, ...], found: str) -> None:
+    shape = next((list(a.shape) for a in args if a.dim()), [])
+    raise UnsupportedModelError(
+        f"{type(model).__name__}'s {layer} is built with batch_first=False, so it reads axis 0 of the sample "
+        f"(shape {shape}) as the sequence and axis 1 as the rows ({found}), while the ONNX file, validate and "
+        f"every service take the rows on axis 0. Build the {layer} with batch_first=True (the weights are the "
+        "same: load_state_dict(old.state_dict())) and pass the sample as [rows, sequence, features], or swap "
+        "axes 0 and 1 (x.transpose(0, 1)) inside forward() before it",
+        framework="pytorch",
+    )
 
 
 def _refuse_unrunnable(model: Any, err: Exception) -> None:
@@ -1443,6 +1502,7 @@ def _convert_quietly(
     _refuse_baked_training(model, kind)
     warns.extend(_training_mode_notes(model))
     probe, outputs = _dry_run(model, args, whole=kind == "program")
+    _refuse_rows_on_axis_one(model, args, probe, outputs)
     leaves = torch_leaves(outputs)
     in_names = io_names(input_names if input_names is not None else implied, "input", len(args), "input")
     if output_names is None:

@@ -26,6 +26,9 @@ Policy:
   fails, the whole sample is run to tell a data error from an exporter error. A TorchScript export
   is then run in onnxruntime at ``PROBE_ROWS`` rows and one more, which proves its batch axis
   dynamic. Only a failing probe runs the whole sample, to say which of the two is wrong.
+* A recurrent or attention layer built with ``batch_first=False`` (torch's default) that reads the
+  sample's axis 0 as its sequence (a row scored alone answers otherwise than among the sample's) is
+  refused: the file, validate and every service take the rows on axis 0.
 * Options: ``input_names``, ``output_names``, ``dynamo`` (force an exporter), ``optimize`` (run
   onnxscript's optimizer after a dynamo export; default True).
 """

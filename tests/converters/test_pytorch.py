@@ -742,27 +742,85 @@ def test_an_operator_the_torchscript_exporter_translates_later_names_that_opset(
     assert og.validate(conv, data=X, reference=model).passed
 
 
-def test_a_time_major_rnn_is_named_where_its_rows_are_time_steps() -> None:
-    # nn.LSTM(batch_first=False): at opset 18 the file declared [N, 4, 6] and ran only at the sample's 7 rows
-    # (a fixed Reshape to [7, 4, 8]), with a warning about fixed output shapes only (found by helper-68); a
-    # warning from the flag alone was wrong for a forward() that transposes first (helper-70)
-    class TimeMajor(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.rnn = torch.nn.LSTM(6, 8)
+class _SequenceFirst(torch.nn.Module):
+    """A layer fed [sequence, rows, features]; ``transposed`` takes [rows, sequence, features] and swaps them."""
 
-        def forward(self, x: Any) -> Any:
-            return self.rnn(x)[0]
+    def __init__(self, layer: Any, *, returns: str = "output", transposed: bool = False) -> None:
+        super().__init__()
+        self.layer, self.returns, self.transposed = layer, returns, transposed
 
+    def forward(self, x: Any) -> Any:
+        if self.transposed:
+            x = x.transpose(0, 1)
+        if isinstance(self.layer, torch.nn.MultiheadAttention):
+            result = self.layer(x, x, x, need_weights=False)
+        else:
+            result = self.layer(x)
+        if self.returns == "tuple":  # (output, (h, c)) or (output, h) as the layer returns it
+            return result
+        if self.returns == "state":  # the last layer's final hidden state, [rows, hidden]
+            state = result[1][0] if isinstance(result[1], tuple) else result[1]
+            return state[-1]
+        out = result[0] if isinstance(result, tuple) else result
+        return out.transpose(0, 1) if self.transposed else out
+
+
+_SEQUENCE_FIRST = {
+    "lstm": lambda first: torch.nn.LSTM(3, 4, batch_first=not first),
+    "gru-bidirectional-2-layers": lambda first: torch.nn.GRU(3, 4, num_layers=2, bidirectional=True,
+                                                             batch_first=not first),
+    "rnn": lambda first: torch.nn.RNN(3, 4, batch_first=not first),
+    "attention": lambda first: torch.nn.MultiheadAttention(8, 2, batch_first=not first),
+    "encoder-layer": lambda first: torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=not first),
+}
+
+
+@pytest.mark.parametrize(("layer", "returns", "opset"), [
+    ("lstm", "output", 13), ("lstm", "tuple", 17), ("lstm", "state", 17), ("lstm", "output", 18),
+    ("gru-bidirectional-2-layers", "tuple", 17), ("gru-bidirectional-2-layers", "output", 18),
+    ("rnn", "output", 13), ("attention", "output", 17), ("encoder-layer", "output", 14),
+    ("encoder-layer", "output", 18),
+])
+def test_a_sequence_first_layer_is_refused_in_one_line_that_says_to_put_the_rows_first(
+        layer: str, returns: str, opset: int) -> None:
+    # batch_first=False (torch's default) fed [steps, rows, features]: at 13-17 an LSTM, a GRU or an RNN became a
+    # file whose axis 0 named N was the 5 time steps and whose rows were fixed at the sample's 4, without a word
+    # (validate then failed, scoring time steps as rows); MultiheadAttention and TransformerEncoderLayer were
+    # refused at 14-17 with advice about x.view(4, -1) and converted so at 18; a bidirectional LSTM at 18 was told
+    # to torch.export a program (helper-148). The advice, the same weights in a batch_first=True layer, converts.
     torch.manual_seed(0)
-    model = TimeMajor().eval()
-    X = np.random.default_rng(0).normal(size=(7, 4, 6)).astype(np.float32)
-    with pytest.raises(og.UnsupportedModelError, match=r"fixes the batch size.*if its LSTM \(batch_first=False\)"):
-        og.convert(model, X, opset=18)
-    # at 17 the file's rows are the time steps: parity scores the first rows alone and sees them differ
-    conv = og.convert(model, X, opset=17)
-    report = og.validate(conv, reference=model, data=X)
-    assert not report.passed and "depends on" in report.check("prediction_parity").message
+    width = 8 if layer in ("attention", "encoder-layer") else 3
+    first = _SEQUENCE_FIRST[layer](True)
+    X = np.random.default_rng(0).normal(size=(30, 5, width)).astype(np.float32)  # [rows, steps, features]
+    model = _SequenceFirst(first, returns=returns).eval()
+    with pytest.raises(UnsupportedModelError) as err:
+        og.convert(model, X[:4].transpose(1, 0, 2).copy(), opset=opset)
+    message = str(err.value)
+    assert len(message.splitlines()) == 1
+    assert f"{type(first).__name__} is built with batch_first=False" in message
+    assert "shape [5, 4, " in message and "batch_first=True" in message and "x.view" not in message
+
+    fixed = _SEQUENCE_FIRST[layer](False)
+    fixed.load_state_dict(first.state_dict())
+    rows_first = _SequenceFirst(fixed, returns=returns).eval()
+    with torch.no_grad():  # the same model: the sequence-first one's answers, rows first
+        theirs = model(torch.from_numpy(X.transpose(1, 0, 2).copy()))
+        ours = rows_first(torch.from_numpy(X))
+    if returns == "output":
+        torch.testing.assert_close(ours, theirs.transpose(0, 1))
+    conv = og.convert(rows_first, X[:4], opset=opset if layer not in ("attention", "encoder-layer") else max(opset, 14))
+    assert og.validate(conv, reference=rows_first, data=X).passed
+
+
+@pytest.mark.parametrize("layer", ["lstm", "attention"])
+def test_a_forward_that_puts_the_rows_on_axis_one_itself_converts(layer: str) -> None:
+    # a forward() that transposes [rows, steps, features] before a batch_first=False layer is right (helper-70)
+    torch.manual_seed(0)
+    width = 8 if layer == "attention" else 3
+    model = _SequenceFirst(_SEQUENCE_FIRST[layer](True), transposed=True).eval()
+    X = np.random.default_rng(0).normal(size=(30, 5, width)).astype(np.float32)
+    conv = og.convert(model, X[:4], opset=17)
+    assert og.validate(conv, reference=model, data=X).passed
 
 
 def test_a_dynamo_file_onnxruntime_refuses_is_written_by_the_torchscript_exporter() -> None:
@@ -1449,3 +1507,4 @@ def test_repeat_interleave_with_a_zero_repeat_answers_as_torch(opset: int) -> No
     got = ort.InferenceSession(conv.model.SerializeToString()).run(None, {conv.signature.input_names[0]: x})
     for g, w in zip(got, _RepeatInterleave()(torch.tensor(x))):
         np.testing.assert_array_equal(g, w.numpy())
+
