@@ -76,6 +76,14 @@ def _as_tensor(value: Any, what: str) -> Any:
     return torch.from_numpy(np.ascontiguousarray(array))
 
 
+#: How a model that packs its sequences converts: what the TorchScript exporter writes of packing (helper-148).
+PACKED_ADVICE = ("Pass the padded batch [rows, steps, features] and the lengths as two inputs; in forward() pack "
+                 "them (pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)), unpack the RNN's "
+                 "output (pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])) and take each row's "
+                 "last step as out[torch.arange(len(x)), lengths - 1] rather than the final hidden state; the "
+                 "TorchScript exporter writes that (options={'dynamo': False} from opset 18)")
+
+
 def _sample_tensors(model: Any, sample: Any) -> tuple[tuple[Any, ...], list[str] | None, list[str]]:
     """Turn a sample into positional example tensors, names implied by a dict, and warnings.
 
@@ -113,6 +121,15 @@ def _sample_tensors(model: Any, sample: Any) -> tuple[tuple[Any, ...], list[str]
         values = list(sample)
     else:
         values = [sample]
+    from torch.nn.utils.rnn import PackedSequence
+
+    if isinstance(sample, PackedSequence) or any(isinstance(v, PackedSequence) for v in values):
+        # a PackedSequence is a tuple of four tensors: they were fed as four inputs, and the refusal said that
+        # forward() "takes 2 positional arguments but 5 were given" and to fix the number of features (helper-148)
+        raise InvalidDataError(
+            f"the sample is a PackedSequence: it has no ONNX input, being four tensors whose rows are interleaved "
+            f"by time step. {PACKED_ADVICE}",
+        )
     for i, value in enumerate(values):
         if isinstance(value, (tuple, list)) and value and all(hasattr(v, "shape") for v in value):
             # stacked into one tensor, a list argument's arrays read as extra rows: the model then
@@ -611,6 +628,21 @@ def _export_error(model: Any, err: BaseException, *, opset: int, dynamo: bool,
             "(x.view(x.shape[0], -1) or torch.flatten(x, 1) instead of x.view(4, -1)).",
             framework="pytorch",
         )
+    def names_operator(said: str) -> bool:  # an operator without a translation: that refusal's advice stands
+        return "is not supported" in said or "No ONNX function found" in said
+
+    if not names_operator(text) and _packs_sequences(model, args):
+        # the TorchScript exporter failed with "vector::_M_range_check: __n (which is 0) >= this->size()" on the
+        # hidden state of a packed LSTM, and the dynamo exporter cannot pack at all (helper-148)
+        said = export_summary(err) if not dynamo else _torchscript_refusal(model, args) if args is not None else None
+        if said is not None and not names_operator(said):
+            return UnsupportedModelError(
+                f"{type(model).__name__} packs its sequences (pack_padded_sequence), and the PyTorch exporters cannot "
+                f"write what it does with the packed batch (the TorchScript exporter said: {said[:200]}). "
+                f"{PACKED_ADVICE}",
+                framework="pytorch",
+                opset=opset,
+            )
     added = re.search(r"added in version (\d+)", text)
     if dynamo:
         other = "the TorchScript exporter (opsets below 18, or options={'dynamo': False})"
@@ -647,6 +679,21 @@ def _export_error(model: Any, err: BaseException, *, opset: int, dynamo: bool,
         framework="pytorch",
         opset=opset,
     )
+
+
+def _packs_sequences(model: Any, args: tuple[Any, ...] | None) -> bool:
+    """Whether ``model`` (an nn.Module) packs its sequences (``pack_padded_sequence``) on ``args``: its trace
+    (milliseconds for an RNN) holds the operator."""
+    import torch
+
+    if args is None or not isinstance(model, torch.nn.Module) or isinstance(model, torch.jit.ScriptModule):
+        return False
+    try:
+        with quiet_exporters(), eval_mode(model), torch.no_grad():
+            traced = torch.jit.trace(model, args, check_trace=False)
+    except Exception:
+        return False
+    return "aten::_pack_padded_sequence" in str(traced.inlined_graph)
 
 
 def _torchscript_refusal(model: Any, args: tuple[Any, ...]) -> str | None:

@@ -1508,3 +1508,63 @@ def test_repeat_interleave_with_a_zero_repeat_answers_as_torch(opset: int) -> No
     for g, w in zip(got, _RepeatInterleave()(torch.tensor(x))):
         np.testing.assert_array_equal(g, w.numpy())
 
+
+class _Packed(torch.nn.Module):
+    """An LSTM over padded rows and their lengths, packed; ``last_step`` unpacks and picks each row's last step."""
+
+    def __init__(self, *, last_step: bool) -> None:
+        super().__init__()
+        self.rnn = torch.nn.LSTM(3, 4, batch_first=True)
+        self.last_step = last_step
+
+    def forward(self, x: Any, lengths: Any) -> Any:
+        from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        out, (h, _c) = self.rnn(packed)
+        if not self.last_step:
+            return h[-1]
+        out = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
+        return out[torch.arange(x.shape[0]), lengths - 1]
+
+
+@pytest.mark.parametrize("opset", [13, 18])
+def test_a_model_that_packs_its_sequences_is_refused_with_the_form_that_converts(opset: int) -> None:
+    # the final hidden state of a packed LSTM: refused with "vector::_M_range_check: __n (which is 0) >=
+    # this->size()" from the TorchScript exporter and the advice to replace the operator (helper-148)
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 5, 3)).astype(np.float32)
+    lengths = rng.integers(1, 6, size=200).astype(np.int64)
+    model = _Packed(last_step=False).eval()
+    with pytest.raises(UnsupportedModelError, match=r"packs its sequences \(pack_padded_sequence\)") as err:
+        og.convert(model, (X[:6], lengths[:6]), opset=opset)
+    assert len(str(err.value).splitlines()) == 1 and "pad_packed_sequence" in str(err.value)
+    # the advice: the same answers (each row's last step is its final hidden state), and it converts
+    advised = _Packed(last_step=True).eval()
+    advised.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(advised(torch.from_numpy(X), torch.from_numpy(lengths)),
+                                   model(torch.from_numpy(X), torch.from_numpy(lengths)))
+    conv = og.convert(advised, (X[:6], lengths[:6]), opset=opset, options={"dynamo": False})
+    assert og.validate(conv, reference=advised, data={"input_0": X, "input_1": lengths}).passed
+
+
+def test_a_packed_sequence_sample_is_refused_as_what_it_is() -> None:
+    # a PackedSequence is a tuple of four tensors, fed as four inputs: "forward() takes 2 positional arguments but
+    # 5 were given. Pass a sample with ... the right number of features" (helper-148)
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    class TakesPacked(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn = torch.nn.GRU(3, 4, batch_first=True)
+
+        def forward(self, packed: Any) -> Any:
+            return self.rnn(packed)[1][-1]
+
+    X = torch.randn(6, 5, 3)
+    packed = pack_padded_sequence(X, torch.tensor([5, 3, 2, 5, 1, 4]), batch_first=True, enforce_sorted=False)
+    with pytest.raises(InvalidDataError, match=r"the sample is a PackedSequence.*pad_packed_sequence") as err:
+        og.convert(TakesPacked().eval(), packed, opset=17)
+    assert "number of features" not in str(err.value) and len(str(err.value).splitlines()) == 1
