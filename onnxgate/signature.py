@@ -244,6 +244,15 @@ class Signature:
                 return spec
         raise KeyError(f"no output named {name!r}; outputs are {self.output_names}")
 
+    def row_axis(self, name: str) -> int:
+        """The axis of output ``name`` that holds the rows: 0, unless another axis carries the symbol of the
+        inputs' first axis and the first does not (a PyTorch RNN's final state, ``[layers, N, hidden]``)."""
+        symbols = {s.shape[0] for s in self.inputs if s.shape and isinstance(s.shape[0], str)}
+        shape = self.output(name).shape or ()
+        if not shape or (isinstance(shape[0], str) and shape[0] in symbols):
+            return 0
+        return next((axis for axis, dim in enumerate(shape) if isinstance(dim, str) and dim in symbols), 0)
+
     def __iter__(self) -> Iterator[TensorSpec]:
         yield from self.inputs
         yield from self.outputs

@@ -439,7 +439,8 @@ def _partition_parity(
             session, signature, run_reference, resolve_ties, user_values = _scorer(
                 token, model_b, ref_b, tolerances, float32_rows)
             accs = [
-                OutputAccumulator(o.name, *tolerances[o.name], infinities_compare_equal=inf_equal, exact_limit=0)
+                OutputAccumulator(o.name, *tolerances[o.name], infinities_compare_equal=inf_equal, exact_limit=0,
+                                  row_axis=signature.row_axis(o.name))
                 for o in signature.outputs
             ]
             part["accs"] = accs

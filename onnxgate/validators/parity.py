@@ -289,7 +289,7 @@ def check_prediction_parity(
     tied = 0
     accs = [
         OutputAccumulator(o.name, *tolerances[o.name], infinities_compare_equal=infinities_compare_equal,
-                          scale_guard=atol_defaulted(o.name, atol))
+                          scale_guard=atol_defaulted(o.name, atol), row_axis=signature.row_axis(o.name))
         for o in signature.outputs
     ]
     missing: set[str] = set()

@@ -760,3 +760,33 @@ def test_the_float32_sample_hint_names_the_fix_that_works_for_the_rows_given() -
     assert "convert with a float64 sample" in wide and "its inputs staying float32" not in wide
     narrow = _precision_hint(model, (), rows_float32=True)
     assert "precision='float64'" in narrow and "float64 sample" not in narrow
+
+
+def test_an_output_whose_rows_lie_on_axis_one_is_counted_and_shown_by_row() -> None:
+    # a PyTorch RNN's final state [layers, N, hidden]: parity read its axis 0 as the rows, and two rows of 20000
+    # that differed were "8/8 rows" (the layers of two batches), the worst rows' inputs those of rows 0-3 and
+    # the shape the last batch's alone (helper-148)
+    graph = helper.make_graph(
+        [helper.make_node("Unsqueeze", ["x", "zero"], ["one"]),
+         helper.make_node("Concat", ["one", "one"], ["y"], axis=0)], "state",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, "N", 3])],
+        [helper.make_tensor("zero", TensorProto.INT64, [1], [0])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    X = np.random.default_rng(0).normal(size=(250, 3)).astype(np.float32)
+    off = X.copy()
+    off[[7, 240]] += 1.0
+
+    def reference(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        # the same state, but two rows off, found by their values
+        rows = np.array([np.flatnonzero((r == X).all(axis=1))[0] for r in feeds["x"]])
+        return [np.stack([off[rows], off[rows]])]
+
+    result = check_prediction_parity(model, reference, X, batch_size=100)
+    assert not result.passed and "2/250 rows" in result.message
+    (output,) = result.details["outputs"]
+    assert output["mismatched_rows"] == 2 and output["mismatched_row_indices"] == [7, 240]
+    assert sorted(w["row"] for w in output["worst_rows"][:2]) == [7, 240]
+    assert output["shape"]["onnx"] == [250, 2, 3]
