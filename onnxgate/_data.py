@@ -58,12 +58,43 @@ def from_polars(data: Any) -> Any:
         frame = data.to_pandas()
     except ImportError as err:  # polars reads through pyarrow into pandas
         raise missing_dependency(err.name or "pyarrow", "data", "reading a polars DataFrame") from err
+    category_nulls = []
     for name, column in data.to_dict().items():
         if column.null_count() and str(column.dtype) in ("String", "Boolean"):
             # scikit-learn reads a polars null of text as None, a category of its own for an encoder and not
             # missing to an imputer; pandas' NaN would be both (a category column keeps its type: NaN)
             frame[name] = column.to_pandas().astype(object).where(column.is_not_null().to_numpy(), None)
+        elif column.null_count() and (str(column.dtype).startswith(("Categorical", "Enum"))):
+            category_nulls.append(str(name))
+    if category_nulls:
+        # a category column's null stays NaN (XGBoost, LightGBM read it as missing), but scikit-learn reads it as
+        # None: as_feeds feeds it so to an input whose model learnt None as a category (TensorSpec.missing_only)
+        frame.attrs[POLARS_CATEGORY_NULLS] = category_nulls
     return frame
+
+
+#: ``DataFrame.attrs`` key of the columns that were polars Categorical or Enum columns holding nulls (NaN now).
+POLARS_CATEGORY_NULLS = "onnxgate.polars_category_nulls"
+
+
+def _polars_category_nulls_as_none(data: Any, signature: Signature) -> Any:
+    """``data`` with the NaN of its former polars category columns (:func:`from_polars`) as None where the input
+    they feed reads None as a category of its own (``missing_only == "none"``: a HistGradientBoosting or encoder
+    that learnt None): scikit-learn reads the polars null as None, and the file was fed NaN, refused as missing
+    (helper-150)."""
+    attrs = getattr(data, "attrs", None)
+    columns = attrs.get(POLARS_CATEGORY_NULLS) if isinstance(attrs, dict) else None
+    if not columns or not is_dataframe(data):
+        return data
+    colmap = signature.columns
+    reads_none = {s.name for s in signature.inputs if s.missing_only == "none"}
+    change = [c for c in columns if c in set(map(str, data.columns)) and colmap.input_for(c) in reads_none]
+    if not change:
+        return data
+    data = data.copy()
+    for c in change:
+        data[c] = data[c].astype(object).where(data[c].notna(), None)
+    return data
 
 
 def _parquet_folder(folder: Path) -> Any:
@@ -654,7 +685,7 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
     names = [s.name for s in inputs]
     if not inputs:
         raise InvalidDataError("the model has no inputs to feed")
-    data = from_polars(data)
+    data = _polars_category_nulls_as_none(from_polars(data), signature)
     colmap = signature.columns
     given = [str(c) for c in data.columns] if is_dataframe(data) else None  # as the user named them
     # data keyed by the user's own column names (recorded at conversion) feeds the inputs made from them;

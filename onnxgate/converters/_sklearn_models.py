@@ -133,7 +133,11 @@ def hist_category_codes(model: Any, sample: Any) -> Any:
         picked: list[Any] = [str(n) for n in names]
     else:
         picked = list(range(len(categorical)))
-    codes = OrdinalEncoder(categories=[np.asarray(c) for c in encoder.categories_], handle_unknown="use_encoded_value",
+    # a None the encoder learnt (a text column with None, a polars Categorical with nulls) is a category of its
+    # own, not missing: it stands as the text fed for it (hist_missing_text)
+    categories = [np.asarray([_hist_none_text(c) if v is None else v for v in c], dtype=object)
+                  if any(v is None for v in c) else np.asarray(c) for c in encoder.categories_]
+    codes = OrdinalEncoder(categories=categories, handle_unknown="use_encoded_value",
                            unknown_value=np.nan, encoded_missing_value=np.nan, dtype=np.float64)
     parts: list[Any] = [("codes", codes, [c for c, cat in zip(picked, categorical) if cat])]
     numeric = [c for c, cat in zip(picked, categorical) if not cat]
@@ -151,23 +155,34 @@ def hist_category_codes(model: Any, sample: Any) -> Any:
     return Pipeline([("onnxgate_category_codes", front), (type(model).__name__.lower(), model)])
 
 
-def hist_missing_text(model: Any) -> dict[str, str]:
+def _hist_none_text(categories: Any) -> str:
+    """The text a HistGradientBoosting text category column's learnt None category is written and fed as."""
+    return text_outside([v for v in categories if isinstance(v, str)], MISSING_CATEGORY_TEXT)
+
+
+def hist_missing_text(model: Any) -> dict[str, Any]:
     """For a HistGradientBoosting model fitted with text category columns: column -> the text a missing value
     is fed as, one that is none of the column's categories ("" unless it is one). scikit-learn scores a
     missing category as missing; the file reads any unknown text so, and refused a NaN or None outright
-    (a pandas category column holding NaN at predict time; found by helper-74)."""
+    (a pandas category column holding NaN at predict time; found by helper-74).
+
+    A None among the column's categories (fitted on text holding None, or on a polars Categorical or Enum
+    column with nulls, which scikit-learn reads as None) is a category of its own to the model, not missing,
+    and NaN is then unknown: ``{"text": the text written in None's place, "only": "none"}``. Fed as missing,
+    the file scored those rows otherwise than the model, 7 of 300 labels, and validate passed (helper-150)."""
     if not _hist_with_categories(model):
         return {}
     names = getattr(model, "feature_names_in_", None)
     if names is None:
         return {}
     encoder = model._preprocessor.named_transformers_["encoder"]
-    found: dict[str, str] = {}
+    found: dict[str, Any] = {}
     for name, categories in zip([n for n, c in zip(names, model.is_categorical_) if c], encoder.categories_):
         known = [v for v in categories if isinstance(v, str)]
         if not known:
             continue  # numeric categories: a missing value is a float NaN already
-        found[str(name)] = text_outside(known)
+        found[str(name)] = ({"text": _hist_none_text(categories), "only": "none"}
+                            if any(v is None for v in categories) else text_outside(known))
     return found
 
 
