@@ -623,17 +623,33 @@ def pd_na() -> Any:
 
 
 def in_another_order(columns: Sequence[str], fitted: Sequence[str] | None) -> bool:
-    """True when ``columns`` are the ``fitted`` names (:attr:`TensorSpec.fitted_columns`) in another order. A
-    space in a column name may stand for the ``_`` LightGBM keeps in its names (it fitted ``sepal length (cm)``
-    as ``sepal_length_(cm)``, the name its file records), as :func:`onnxgate.converters._boosting.same_columns`
-    reads them."""
+    """True when ``columns`` hold one of the ``fitted`` names (:attr:`TensorSpec.fitted_columns`) at another
+    position than the model was fitted on it (:func:`misplaced_column`): the fitted names in another order, or
+    some of them moved beside a column the model was not fitted on (a renamed one). A space in a column name may
+    stand for the ``_`` LightGBM keeps in its names (it fitted ``sepal length (cm)`` as ``sepal_length_(cm)``,
+    the name its file records), as :func:`onnxgate.converters._boosting.same_columns` reads them."""
+    return misplaced_column(columns, fitted) is not None
+
+
+def misplaced_column(columns: Sequence[str], fitted: Sequence[str] | None) -> tuple[int, str, int] | None:
+    """The first of ``columns`` (as many as ``fitted``) that is not the fitted name of its position but a fitted
+    name of another: ``(its position, its name, the position the model was fitted on it at)``; None when there is
+    none. Only whole permutations were refused: iris columns reversed with one renamed (``d, c, b, a2``) fed
+    the file by position, 98 of 150 labels unlike the model's, and validate passed (scikit-learn refuses that
+    frame, its names not matching; helper-150)."""
     given = [str(c) for c in columns]
     if not fitted or len(given) < 2 or len(given) != len(fitted):
-        return False
-    for form in (given, [c.replace(" ", "_") for c in given]):
-        if sorted(form) == sorted(fitted):
-            return form != list(fitted)
-    return False
+        return None
+    where = {str(f): j for j, f in enumerate(fitted)}
+    for i, c in enumerate(given):
+        forms = (c, c.replace(" ", "_"))
+        if str(fitted[i]) in forms:
+            continue
+        for form in forms:
+            j = where.get(form)
+            if j is not None and j != i:
+                return i, c, j
+    return None
 
 
 def refuse_shuffled_positions(columns: Sequence[str], spec: TensorSpec) -> None:
@@ -650,12 +666,20 @@ def refuse_shuffled_positions(columns: Sequence[str], spec: TensorSpec) -> None:
     """
     name = spec.name
     fitted = list(spec.fitted_columns or ())
-    if in_another_order(columns, fitted):
+    misplaced = misplaced_column(columns, fitted)
+    if misplaced is not None:
+        at, column, fitted_at = misplaced
+        same = any(sorted(form) == sorted(fitted) for form in
+                   ([str(c) for c in columns], [str(c).replace(" ", "_") for c in columns]))
         raise InvalidDataError(
             f"the model was fitted on columns {fitted} and takes them as one input {name!r}, by position; the data "
-            f"has {list(columns)}: the same columns in another order, which would be scored on the wrong columns. "
-            "Put them in that training order first",
-            column=columns[0],
+            f"has {list(columns)}: " + ("the same columns in another order, which would be scored on the wrong "
+                                        "columns. Put them in that training order first" if same else
+                                        f"column {column!r} at position {at}, where the model reads "
+                                        f"{fitted[at]!r} (it was fitted on {column!r} at position {fitted_at}), "
+                                        "so it would be scored as another column. Pass the fitted columns in "
+                                        "that training order"),
+            column=column,
         )
     positions = [f"{name}_{i}" for i in range(len(columns))]
     if len(columns) > 1 and list(columns) != positions and sorted(columns) == sorted(positions):

@@ -156,3 +156,29 @@ def test_an_sql_adaptation_names_its_table_columns_after_the_recorded_fitted_one
     assert [i.name for i in adapted.signature.inputs] == ["sepal_length__cm_", "sepal_width__cm_",
                                                           "petal_length__cm_", "petal_width__cm_"]
     assert og.validate(adapted, data=X, reference=model, target="sql-edge-2.0").passed  # fed by the user's names
+
+
+def test_fitted_columns_moved_beside_a_renamed_one_are_refused_not_fed_by_position(
+        iris: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # Only a whole permutation of the fitted names was refused: the reversed columns with one renamed fed the file
+    # by position, 98 of 150 labels unlike the model's, and validate and score passed (helper-150).
+    from onnxgate._data import as_feeds
+
+    monkeypatch.chdir(tmp_path)
+    X, model, conv = iris["X"], iris["model"], iris["conv"]
+    names = list(X.columns)
+    moved = X[names[::-1]].rename(columns={names[0]: "petal area"})
+    assert (model.predict(moved.to_numpy()) != model.predict(X)).sum() == 98
+    with pytest.raises(InvalidDataError, match=r"column 'petal width \(cm\)' at position 0"):
+        og.validate(conv, reference=model, data=moved)
+    with pytest.raises(InvalidDataError, match=r"column 'petal width \(cm\)' at position 0, where the model reads"):
+        as_feeds(moved, conv.signature)
+    moved.to_parquet("moved.parquet")
+    Path("model.onnx").write_bytes(conv.model.SerializeToString())
+    assert main(["score", "model.onnx", "--data", "moved.parquet", "--out", "wrong.parquet"]) == 2
+    assert "at position 0" in capsys.readouterr().err
+    # a fitted name in its own position beside other names still feeds by position
+    kept = X.set_axis([names[0], "x1", "x2", names[3]], axis=1)
+    assert as_feeds(kept, conv.signature)[conv.signature.inputs[0].name].shape == (150, 4)
+    assert og.validate(conv, reference=conv.model, data=kept).passed
