@@ -1322,13 +1322,17 @@ def _refuse_rows_on_axis_one(model: Any, args: tuple[Any, ...], probe: tuple[Any
         except Exception:
             return  # a row alone does not run: the batch-size checks that follow say why
         for batch, single in zip(together, alone):
-            axes = [ax for ax in range(batch.dim()) if batch.dim() == single.dim() and batch.shape[ax] == rows
-                    and single.shape[ax] == 1 and batch.shape[:ax] + batch.shape[ax + 1:]
-                    == single.shape[:ax] + single.shape[ax + 1:]]
+            # a row alone may come back with its rows axis squeezed away (h_n.squeeze() of [1, 1, hidden]): the
+            # file squeezes it too, and the row's values are still the ones to compare
+            squeezed = single.dim() == batch.dim() - 1
+            axes = [ax for ax in range(batch.dim()) if batch.shape[ax] == rows
+                    and batch.shape[:ax] + batch.shape[ax + 1:] == (
+                        single.shape if squeezed else single.shape[:ax] + single.shape[ax + 1:])
+                    and (squeezed or (batch.dim() == single.dim() and single.shape[ax] == 1))]
             if not axes:
                 continue
             compared = True
-            expected = batch.narrow(axes[0], row, 1)
+            expected = batch.select(axes[0], row) if squeezed else batch.narrow(axes[0], row, 1)
             same = (torch.allclose(expected, single, rtol=1e-3, atol=1e-4, equal_nan=True)
                     if expected.is_floating_point() else torch.equal(expected, single))
             if not same:

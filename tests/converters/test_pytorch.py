@@ -823,6 +823,34 @@ def test_a_forward_that_puts_the_rows_on_axis_one_itself_converts(layer: str) ->
     assert og.validate(conv, reference=model, data=X).passed
 
 
+class _SqueezesItsState(torch.nn.Module):
+    """The tutorials' forms: rows transposed onto axis 1 of a batch_first=False layer, an answer squeezed whole."""
+
+    def __init__(self, regression: bool) -> None:
+        super().__init__()
+        self.regression = regression
+        self.rnn = torch.nn.LSTM(3, 4, num_layers=2) if regression else torch.nn.GRU(3, 4)
+        self.fc = torch.nn.Linear(4, 1 if regression else 2)
+
+    def forward(self, x: Any) -> Any:
+        _, state = self.rnn(x.transpose(0, 1))
+        if self.regression:  # [rows, 1] -> [rows]; one row alone -> a scalar
+            return self.fc(state[0][-1]).squeeze()
+        return self.fc(state.squeeze())  # [1, rows, 4] -> [rows, 4]; one row alone -> [4]
+
+
+@pytest.mark.parametrize(("regression", "opset"), [(False, 13), (False, 17), (False, 18), (True, 17), (True, 18)])
+def test_a_forward_that_transposes_itself_and_squeezes_its_answer_converts(regression: bool, opset: int) -> None:
+    # a row scored alone came back as [2] (or a scalar), not [1, 2] (or [1]), and the model was refused as reading
+    # its rows on axis 1 ("no output holds a value per row of axis 0"), telling the user to transpose, which
+    # forward() does already; the same model with batch_first=True converted and passed
+    torch.manual_seed(0)
+    model = _SqueezesItsState(regression).eval()
+    X = np.random.default_rng(0).normal(size=(30, 5, 3)).astype(np.float32)
+    conv = og.convert(model, X[:4], opset=opset)
+    assert og.validate(conv, reference=model, data=X).passed
+
+
 def test_a_dynamo_file_onnxruntime_refuses_is_written_by_the_torchscript_exporter() -> None:
     # nn.EmbeddingBag on int32 indices at opset 18: the dynamo exporter's file mixed int32 and int64 in a
     # Concat and onnxruntime refused it; convert returned it without a word (found by helper-68)
