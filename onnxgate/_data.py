@@ -613,6 +613,28 @@ def _fit_shape(array: np.ndarray, spec: TensorSpec, what: str) -> np.ndarray:
     return array
 
 
+def numbers_as_objects(values: Any) -> bool:
+    """True for an object column holding only numbers scikit-learn reads as float64, with None, NaN or pandas'
+    ``NA`` for a missing value (NaN then): booleans (a polars Boolean column with nulls, as :func:`from_polars`
+    and ``to_pandas`` give it: True, False and None), :class:`decimal.Decimal` (a polars Decimal column, a
+    Parquet decimal128 one read by :func:`load_data`), integers and floats; at least one not missing. Such a
+    column was refused as text ("column(s) ['c'] hold text") where scikit-learn scores it (helper-154). Any
+    text (``'5'`` too) makes it not one."""
+    import decimal
+
+    import numpy as np
+
+    na = pd_na()
+    found = False
+    for value in values:
+        if value is None or value is na:
+            continue
+        if not isinstance(value, (bool, int, float, decimal.Decimal, np.bool_, np.integer, np.floating)):
+            return False
+        found = True
+    return found
+
+
 def pd_na() -> Any:
     """pandas' ``NA`` (a missing value of a nullable or string column), or a stand-in without pandas."""
     try:
@@ -652,6 +674,20 @@ def misplaced_column(columns: Sequence[str], fitted: Sequence[str] | None) -> tu
     return None
 
 
+#: How many names a message lists before it counts the rest (:func:`shown_names`).
+SHOWN_NAMES = 8
+
+
+def shown_names(names: Sequence[Any]) -> str:
+    """``names`` as a message lists them: all of them up to :data:`SHOWN_NAMES` (as ``str(list(names))``), else
+    the first ones and the count: a frame of 3,000 columns in another order was refused in a message of 96,000
+    characters that named each column twice (helper-154)."""
+    shown = [str(n) for n in names]
+    if len(shown) <= SHOWN_NAMES + 2:
+        return str(shown)
+    return f"{str(shown[:SHOWN_NAMES])[:-1]}, ... {len(shown) - SHOWN_NAMES:,} more] ({len(shown):,} columns)"
+
+
 def refuse_shuffled_positions(columns: Sequence[str], spec: TensorSpec) -> None:
     """Refuse columns named as the positions of input ``spec`` (``input_0``, ``input_1``...), as
     ``onnxgate score`` writes them, or as the named columns the model was fitted on
@@ -671,23 +707,24 @@ def refuse_shuffled_positions(columns: Sequence[str], spec: TensorSpec) -> None:
         at, column, fitted_at = misplaced
         same = any(sorted(form) == sorted(fitted) for form in
                    ([str(c) for c in columns], [str(c).replace(" ", "_") for c in columns]))
+        where = (f"column {column!r} at position {at}, where the model reads {fitted[at]!r} (it was fitted on "
+                 f"{column!r} at position {fitted_at})")
         raise InvalidDataError(
-            f"the model was fitted on columns {fitted} and takes them as one input {name!r}, by position; the data "
-            f"has {list(columns)}: " + ("the same columns in another order, which would be scored on the wrong "
-                                        "columns. Put them in that training order first" if same else
-                                        f"column {column!r} at position {at}, where the model reads "
-                                        f"{fitted[at]!r} (it was fitted on {column!r} at position {fitted_at}), "
-                                        "so it would be scored as another column. Pass the fitted columns in "
-                                        "that training order"),
+            f"the model was fitted on columns {shown_names(fitted)} and takes them as one input {name!r}, by "
+            f"position; the data has {shown_names(columns)}: "
+            + (f"the same columns in another order ({where}), which would be scored on the wrong columns. Put them "
+               "in that training order first" if same else
+               f"{where}, so it would be scored as another column. Pass the fitted columns in that training order"),
             column=column,
         )
     positions = [f"{name}_{i}" for i in range(len(columns))]
     if len(columns) > 1 and list(columns) != positions and sorted(columns) == sorted(positions):
+        wrong = next(i for i, (c, p) in enumerate(zip(columns, positions)) if c != p)
         raise InvalidDataError(
             f"the data's columns are named as the positions of input {name!r} ({positions[0]}...{positions[-1]}) "
-            f"but are not in that order ({list(columns)}); they feed the input in the order they come: put them "
-            "in order first",
-            column=columns[0],
+            f"but are not in that order ({shown_names(columns)}; column {str(columns[wrong])!r} at position {wrong}); "
+            "they feed the input in the order they come: put them in order first",
+            column=columns[wrong],
         )
 
 
@@ -721,7 +758,7 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
         if missing or extra:
             raise InvalidDataError(
                 f"expected the inputs {_named(names, colmap)}; missing {_named(missing, colmap)}, "
-                f"unknown {extra}",
+                f"unknown {shown_names(extra)}",
                 input=(missing or extra)[0],
             )
         return {s.name: _fit_shape(_cast(_as_codes(data[s.name], s, f"input {s.name!r}"), s, f"input {s.name!r}"), s,
@@ -734,7 +771,7 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
             if missing:
                 raise InvalidDataError(
                     f"expected a column for each model input {_named(names, colmap)}; the data "
-                    f"lacks {_named(missing, colmap)} (it has {given if given is not None else columns})",
+                    f"lacks {_named(missing, colmap)} (it has {shown_names(given if given is not None else columns)})",
                     column=colmap.column_for(missing[0]),
                 )
             # An unused column is most often a label or ID left in by mistake, or a misspelt
@@ -742,7 +779,8 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
             extra = [c for c in columns if c not in names]
             if extra:
                 raise InvalidDataError(
-                    f"the data has column(s) {extra} that are not model inputs {_named(names, colmap)}; drop them "
+                    f"the data has column(s) {shown_names(extra)} that are not model inputs {_named(names, colmap)}; "
+                    "drop them "
                     "(a label or ID column, for instance) or check their spelling",
                     column=extra[0],
                 )
@@ -890,8 +928,11 @@ def _refuse_values_as_codes(values: Any, recorded: Sequence[Any] | None, spec: T
 def _named(inputs: list[str], columns: ColumnMap) -> str:
     """Input names as a user knows them: ``['sepal length (cm)' (input 'sepal_length__cm_'), ...]``."""
     if not columns.renamed:
-        return str(inputs)
-    return "[" + ", ".join(columns.describe(n) for n in inputs) + "]"
+        return shown_names(inputs)
+    shown = ", ".join(columns.describe(n) for n in inputs[:SHOWN_NAMES + 2 if len(inputs) <= SHOWN_NAMES + 2
+                                                          else SHOWN_NAMES])
+    more = len(inputs) - SHOWN_NAMES
+    return f"[{shown}]" if len(inputs) <= SHOWN_NAMES + 2 else f"[{shown}, ... {more:,} more] ({len(inputs):,} inputs)"
 
 
 def slice_feeds(feeds: Mapping[str, np.ndarray], start: int, stop: int) -> Feeds:

@@ -142,8 +142,11 @@ def columns_against_fitted(model: Any, fitted: Sequence[str] | None, source: str
         return None
     fitted = list(fitted)
     first = next(i for i, (c, f) in enumerate(zip(columns, fitted)) if f not in (c, c.replace(" ", "_")))
-    return (f"the model's table columns {columns} (the columns given to adapt, --columns) are the columns "
-            f"{source} was fitted on, {fitted}, in another order: table column {columns[first]!r} would feed "
+    from onnxgate._data import shown_names
+
+    return (f"the model's table columns {shown_names(columns)} (the columns given to adapt, --columns) are the "
+            f"columns {source} was fitted on, {shown_names(fitted)}, in another order: table column "
+            f"{columns[first]!r} would feed "
             f"position {first} of input {name!r}, which {source} reads as {fitted[first]!r}. Adapt again "
             "with the columns in training order (columns=list(model.feature_names_in_)), or without columns")
 

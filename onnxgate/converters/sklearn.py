@@ -1349,6 +1349,16 @@ def _text_categories(model: Any) -> dict[str, list[str]]:
     return found
 
 
+def _encoded_columns(model: Any) -> set[str]:
+    """The columns an encoder in the model (OneHotEncoder, OrdinalEncoder...) learnt categories of, by name."""
+    found: set[str] = set()
+    for est in sub_estimators(model):
+        names = getattr(est, "feature_names_in_", None)
+        if names is not None and isinstance(getattr(est, "categories_", None), list):
+            found.update(str(n) for n in names)
+    return found
+
+
 def _name_inputs(proto: Any, names: list[str]) -> None:
     """Give the graph's inputs ``names`` (:func:`sanitise_name`'s, in input order). skl2onnx names a
     ColumnTransformer's inputs by the same rule but compares names with their case, and kept ``A_B``
@@ -1399,7 +1409,7 @@ def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
     """The inputs the sample asks for: one per DataFrame column, or one ``[N,k]`` matrix."""
     import numpy as np
 
-    from onnxgate._data import is_dataframe
+    from onnxgate._data import is_dataframe, numbers_as_objects
     from onnxgate.converters._boosting import same_columns
 
     expected, namer = _fitted_columns(model)
@@ -1415,6 +1425,15 @@ def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
         sample = sample.iloc[:, 0].to_numpy()
     if is_dataframe(sample) and expected is None:
         # fitted on an array: the table's columns are its features in order, one [N,k] input
+        from onnxgate._data import _as_float64
+
+        objects = [c for c in sample.columns if getattr(sample[c].dtype, "kind", "") == "O"
+                   and numbers_as_objects(sample[c])]
+        if objects:
+            # booleans with None, Decimal: numbers scikit-learn reads as float64 (None as NaN; helper-154)
+            sample = sample.copy()
+            for c in objects:
+                sample[c] = _as_float64(np.asarray(sample[c], dtype=object))
         text = [str(c) for c in sample.columns if getattr(sample[c].dtype, "kind", "O") not in "fiub"]
         if text:
             raise InvalidDataError(
@@ -1446,8 +1465,15 @@ def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
         input_names = sanitise_names(labels)
         columns = []
         text_categories = _text_categories(model)
+        encoded = _encoded_columns(model)
         for label, col, input_name in zip(labels, sample.columns, input_names):
             dtype = sample[col].dtype
+            if isinstance(dtype, np.dtype) and dtype.kind == "O" and label not in encoded and numbers_as_objects(
+                    sample[col]):
+                # an object column of numbers (True/False/None from a polars Boolean with nulls, Decimal from
+                # polars or a Parquet decimal128) read as float64, None as NaN, as scikit-learn reads it: it was
+                # refused as text ("column(s) ['c'] hold text"; helper-154). An encoder's column keeps its values
+                dtype = np.dtype(np.float64)
             kept = _no_onnx_type(dtype)
             if kept is not None:
                 raise InvalidDataError(

@@ -431,7 +431,7 @@ def refuse_reordered_columns(reference: Any, signature: Any, data: Any) -> None:
     InvalidDataError
         The frame's columns are the fitted ones, not in training order.
     """
-    from onnxgate._data import is_dataframe, misplaced_column
+    from onnxgate._data import is_dataframe, misplaced_column, shown_names
     from onnxgate.validators.reference import fitted_columns, is_native_reference
 
     inputs = signature.inputs
@@ -444,10 +444,11 @@ def refuse_reordered_columns(reference: Any, signature: Any, data: Any) -> None:
     misplaced = misplaced_column(columns, fitted)
     if fitted is None or misplaced is None:
         return
-    what = ("the same columns in another order" if sorted(fitted) == sorted(columns) else
-            f"column {misplaced[1]!r} at position {misplaced[0]}, where the reference reads {fitted[misplaced[0]]!r}")
+    where = f"column {misplaced[1]!r} at position {misplaced[0]}, where the reference reads {fitted[misplaced[0]]!r}"
+    what = f"the same columns in another order ({where})" if sorted(fitted) == sorted(columns) else where
     raise InvalidDataError(
-        f"the reference was fitted on columns {fitted}; the data has {columns}: {what}, which the model's one "
+        f"the reference was fitted on columns {shown_names(fitted)}; the data has {shown_names(columns)}: {what}, "
+        "which the model's one "
         f"input {inputs[0].name!r} would take in the order they come (the model reads them by position). Pass "
         "them in training order (data[model.feature_names_in_])",
         column=misplaced[1],

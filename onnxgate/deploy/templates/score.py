@@ -804,6 +804,11 @@ def check_array(spec: dict[str, Any], arr: np.ndarray) -> np.ndarray:
             found = ("null (a missing value), which this package refuses for this input: package the model "
                      "with the option allow_nan (onnxgate package ... --option allow_nan=true) if it takes missing "
                      "values there")
+        elif arr.dtype.kind == "O" and (elem == "bool" or elem[0] in "iu") and any(
+                v is None for v in arr.reshape(-1).tolist()):
+            # a null for a boolean or integer input: "mixed or null values" did not say which (helper-154)
+            found = (f"null (a missing value), which a {elem} input cannot hold (the model was converted from "
+                     "data holding none there): fill or drop those values")
         elif arr.dtype.kind == "O" and elem[0] in "fiu" and any(
                 type(v) is int and abs(v) >= 2 ** 64 for v in arr.reshape(-1).tolist()):
             # numpy holds an integer beyond 64 bits (10**400) as an object: a number, out of any range
