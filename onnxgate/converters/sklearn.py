@@ -949,6 +949,15 @@ class SklearnConverter(Converter):
             # a pipeline's tags say two_d_array whatever its first step reads (TfidfVectorizer: 1-D text)
             if _reads_1d(model) and np.ndim(X) == 2 and np.shape(X)[1] == 1:
                 return np.asarray(X).reshape(-1)
+            fitted = signature.inputs[0].fitted_columns
+            if (columns is not None and fitted is not None and list(fitted) == [str(c) for c in columns]
+                    and np.ndim(X) == 2 and np.shape(X)[1] == len(fitted)):
+                # the file takes the named columns the model was fitted on by position, in that order (checked
+                # before any feed): given an array, scikit-learn warned "X does not have valid feature names"
+                # once per batch, ten times in one 'onnxgate package' (helper-157)
+                import pandas as pd
+
+                return pd.DataFrame(np.asarray(X), columns=list(columns))
             return X
         if columns is not None:
             import pandas as pd

@@ -182,3 +182,22 @@ def test_fitted_columns_moved_beside_a_renamed_one_are_refused_not_fed_by_positi
     kept = X.set_axis([names[0], "x1", "x2", names[3]], axis=1)
     assert as_feeds(kept, conv.signature)[conv.signature.inputs[0].name].shape == (150, 4)
     assert og.validate(conv, reference=conv.model, data=kept).passed
+
+
+def test_the_reference_of_an_array_converted_frame_model_is_fed_its_column_names(
+        iris: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the file takes the fitted columns by position, checked before any feed, but the reference was given a bare
+    # array: scikit-learn warned "X does not have valid feature names" once per batch, 10 times in one
+    # 'onnxgate package --adapt' and twice in its dry run (helper-157)
+    import warnings
+
+    from onnxgate.deploy.duckdb_dryrun import dry_run
+
+    monkeypatch.chdir(tmp_path)
+    X, model = iris["X"], iris["model"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert og.validate(iris["conv"], reference=model, data=X).passed
+        out = og.package(iris["conv"], target="sql-edge-2.0", out="sql", reference=model, data=X, adapt=True)
+        assert dry_run(out, X[list(X.columns)[::-1]], reference=model).passed
+    assert not [str(w.message) for w in caught if "feature names" in str(w.message)]
