@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from onnxgate._onnx import write_folder_atomically
 from onnxgate.conversion import Conversion
 from onnxgate.errors import PackagingError, ValidationFailedError
-from onnxgate.sql_rules import SQL_IDENTIFIER_MAX
+from onnxgate.sql_rules import SQL_IDENTIFIER_MAX, sql_name_problem
 from onnxgate.targets import check_sql_type_name
 
 if TYPE_CHECKING:
@@ -474,11 +474,24 @@ def _renamed_columns(signature: Any) -> str:
     def code(name: str) -> str:  # a name may hold backticks, pipes or line breaks
         return "`` " + name.replace("\n", " ").replace("\r", " ").replace("|", "\\|") + " ``"
 
-    rows = "\n".join(f"| {code(c)} | {code(i)} |" for c, i in pairs)
+    def why(column: str, table_column: str) -> str:
+        # 'age' beside 'Age', or 'label' beside the output 'label', is an identifier: the README said every renamed
+        # name was no SQL identifier (helper-157)
+        problem = sql_name_problem(column)
+        if problem is not None:
+            return problem
+        folded = column.casefold()
+        if any(s.name.casefold() == folded for s in signature.inputs if s.name != table_column):
+            return "another table column has this name ignoring case, as SQL Server compares names"
+        if any(s.name.casefold() == folded for s in signature.outputs):
+            return "an output (a WITH column) has this name: SELECT d.*, p.* would return it twice"
+        return "kept apart from another name"
+
+    rows = "\n".join(f"| {code(c)} | {code(i)} | {why(c, i)} |" for c, i in pairs)
     return (
-        "\nThe model was fitted on columns whose names are not SQL identifiers; load each into its table "
-        "column (`onnxgate sql-dryrun` takes rows under either name):\n\n| your data's column | table column |\n"
-        f"|---|---|\n{rows}\n"
+        "\nSome columns the model was fitted on were renamed for SQL; load each into its table "
+        "column (`onnxgate sql-dryrun` takes rows under either name):\n\n| your data's column | table column | "
+        f"renamed as it is |\n|---|---|---|\n{rows}\n"
     )
 
 

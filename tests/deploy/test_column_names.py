@@ -90,7 +90,7 @@ def test_sql_validate_package_and_dry_run_with_the_fitted_frame(
     # the manifest and the README say which of the user's columns loads into which table column
     assert [s.get("data_column", s["name"]) for s in manifest["sql"]["inputs"]] == [str(c) for c in X.columns]
     readme = (out / "README.md").read_text(encoding="utf-8")
-    assert "| your data's column | table column |" in readme
+    assert "| your data's column | table column | renamed as it is |" in readme
     assert readme.count("\n| `` ") == sum(str(c) != n for c, n in zip(X.columns, names))
     result = dry_run(out, fitted["csv"], reference=pipe)  # the CSV with the user's header
     assert result.passed, result
@@ -305,3 +305,27 @@ def test_a_renamed_column_does_not_take_the_name_another_column_keeps(names: lis
     from onnxgate.deploy.duckdb_dryrun import dry_run
 
     assert dry_run(folder, frame, reference=model).passed
+
+
+def test_the_sql_readme_says_why_each_column_was_renamed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 'age' beside 'Age' and 'label' beside the output 'label' are SQL identifiers, yet the README said every
+    # renamed column's name was not one (helper-157)
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({c: rng.normal(size=60) for c in ("label", "Age", "age", "Order", "a]b")})
+    model = LogisticRegression().fit(X, (X["label"] > 0).astype(int))
+    conv = og.convert(model, X.head(), target="sql-edge-2.0")
+    og.package(conv, target="sql-edge-2.0", out="sql", reference=model, data=X)
+    readme = Path("sql/README.md").read_text(encoding="utf-8")
+    assert "whose names are not SQL identifiers" not in readme
+    rows = {line.split("``")[1].strip(): line.rsplit("|", 2)[1].strip() for line in readme.splitlines()
+            if line.startswith("| `` ")}
+    assert rows == {
+        "label": "an output (a WITH column) has this name: SELECT d.*, p.* would return it twice",
+        "age": "another table column has this name ignoring case, as SQL Server compares names",
+        "Order": "a T-SQL reserved keyword",
+        "a]b": "not a SQL identifier (letters, digits, _ @ # $; starting with a letter or _)",
+    }
