@@ -201,3 +201,26 @@ def test_the_reference_of_an_array_converted_frame_model_is_fed_its_column_names
         out = og.package(iris["conv"], target="sql-edge-2.0", out="sql", reference=model, data=X, adapt=True)
         assert dry_run(out, X[list(X.columns)[::-1]], reference=model).passed
     assert not [str(w.message) for w in caught if "feature names" in str(w.message)]
+
+
+def test_the_service_tells_records_keyed_by_the_fitted_columns_how_to_send_them(
+        iris: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # df.to_dict("records") for a model converted from an array got "unknown input name(s) ['sepal length (cm)',
+    # ...]; the model's inputs are ['input']", nothing of the columns being the input's, by position (helper-157)
+    import importlib.util
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    X = iris["X"].head(3)
+    out = og.package(iris["conv"], target="container", out="pkg", reference=iris["model"], data=iris["X"])
+    spec = importlib.util.spec_from_file_location("score_fitted_columns_157", out / "score.py")
+    assert spec is not None and spec.loader is not None
+    score = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(score)
+    score.init()
+    status, body = score.score(json.dumps({"data": X[list(X.columns)[::-1]].to_dict(orient="records")}))
+    assert (status, body["error"]) == (400, "unknown_input")
+    assert f"the columns it was fitted on, {list(X.columns)}" in body["message"]
+    assert "by position in that order" in body["message"] and '{"data": [[...], ...]}' in body["message"]
+    status, body = score.score(json.dumps({"data": X.to_numpy().tolist()}))  # as the message says: answered
+    assert status == 200 and body["label"] == iris["model"].predict(X).tolist()

@@ -484,6 +484,16 @@ def _by_input(data: Any) -> dict[str, Any]:
             data = {k: v for k, v in data.items() if k not in unread}
         unknown = [k for k in data if k not in names]
         if unknown:
+            fitted = inputs[0].get("fitted_columns") if len(inputs) == 1 else None
+            if fitted and set(unknown) & set(fitted):
+                # records keyed by the columns the model was fitted on, which the file takes as one [N,k] input:
+                # the message named only 'input', not how to send those columns (helper-157)
+                raise RequestError(
+                    "unknown_input",
+                    f"unknown input name(s) {unknown}: the model takes the columns it was fitted on, {fitted}, as "
+                    f"its one input {names[0]!r}, by position in that order; send each row as a list of their "
+                    f'values in that order, {{"data": [[...], ...]}} or '
+                    f'{{"data": {{{json.dumps(names[0])}: [[...], ...]}}}}')
             raise RequestError("unknown_input", f"unknown input name(s) {unknown}; the model's inputs are "
                                f"[{', '.join(map(_described, names))}]")
         missing = [n for n in names if n not in data]
