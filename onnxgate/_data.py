@@ -728,6 +728,21 @@ def refuse_shuffled_positions(columns: Sequence[str], spec: TensorSpec) -> None:
         )
 
 
+def _underscored_hint(missing: Sequence[str], given: Sequence[str]) -> str:
+    """A message's hint where the data's columns are the missing names with ``_`` for a space or sign: LightGBM
+    writes a feature name's spaces as ``_`` ('mean radius' -> 'mean_radius'), so a model converted from an array
+    records those as its columns, and an SQL table named after them could not be fed the user's own frame, whose
+    thirty columns the message listed beside thirty others without saying how they differ (helper-157)."""
+    import re
+
+    near = {m: c for m in missing for c in given if c != m and re.sub(r"\W", "_", c) == m}
+    if not near:
+        return ""
+    shown = ", ".join(f"{c!r} -> {m!r}" for m, c in list(near.items())[:3]) + (", ..." if len(near) > 3 else "")
+    return (f"; {len(near)} of the data's columns are the model's names with '_' for a space or sign ({shown}), "
+            "as LightGBM writes feature names: rename them to the model's names")
+
+
 def as_feeds(data: Any, signature: Signature) -> Feeds:
     """Map data onto the model's inputs, cast to their element types and shaped to their ranks.
 
@@ -771,7 +786,8 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
             if missing:
                 raise InvalidDataError(
                     f"expected a column for each model input {_named(names, colmap)}; the data "
-                    f"lacks {_named(missing, colmap)} (it has {shown_names(given if given is not None else columns)})",
+                    f"lacks {_named(missing, colmap)} (it has {shown_names(given if given is not None else columns)})"
+                    + _underscored_hint(missing, given if given is not None else columns),
                     column=colmap.column_for(missing[0]),
                 )
             # An unused column is most often a label or ID left in by mistake, or a misspelt

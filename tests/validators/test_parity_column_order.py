@@ -224,3 +224,22 @@ def test_the_service_tells_records_keyed_by_the_fitted_columns_how_to_send_them(
     assert "by position in that order" in body["message"] and '{"data": [[...], ...]}' in body["message"]
     status, body = score.score(json.dumps({"data": X.to_numpy().tolist()}))  # as the message says: answered
     assert status == 200 and body["label"] == iris["model"].predict(X).tolist()
+
+
+def test_a_lightgbm_table_named_after_its_underscored_names_says_how_the_users_columns_differ() -> None:
+    # LightGBM writes 'mean radius' as 'mean_radius': converted from an array, the SQL table's columns are those,
+    # and the user's frame was refused listing 30 names beside 30 others, nothing said of how they differ
+    # (helper-157)
+    lgb = pytest.importorskip("lightgbm")
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    booster = lgb.train({"objective": "binary", "num_leaves": 4, "verbose": -1}, lgb.Dataset(X, y),
+                        num_boost_round=5)
+    assert booster.feature_name()[0] == "mean_radius"
+    adapted = og.adapt(og.convert(booster, X.to_numpy()[:5]), "sql-edge-2.0")
+    with pytest.raises(InvalidDataError, match=r"30 of the data's columns are the model's names with '_' for a "
+                                               r"space or sign \('mean radius' -> 'mean_radius'"):
+        og.validate(adapted, reference=booster, data=X)
+    renamed = X.set_axis([c.replace(" ", "_") for c in X.columns], axis=1)
+    assert og.validate(adapted, reference=booster, data=renamed, target="sql-edge-2.0").passed  # as it says
