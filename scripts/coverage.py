@@ -366,15 +366,21 @@ def _fit(est: Any, X: Any, y: Any) -> Any:
             return est.fit(X, np.c_[y, y * 0.5 + 1.0])
 
 
+def _configured(name: str, cls: type) -> Any:
+    """``cls()`` with the settings its data needs (:data:`_SPECIAL_PARAMS`) and ``random_state=0``."""
+    est = cls()
+    if name in _SPECIAL_PARAMS:
+        est.set_params(**_SPECIAL_PARAMS[name]())
+    if "random_state" in est.get_params():
+        est.set_params(random_state=0)
+    return est
+
+
 def _sklearn_builder(name: str, cls: type) -> Callable[[], Built]:
     def build() -> Built:
         from sklearn.base import is_classifier, is_regressor
 
-        est = cls()
-        if name in _SPECIAL_PARAMS:
-            est.set_params(**_SPECIAL_PARAMS[name]())
-        if "random_state" in est.get_params():
-            est.set_params(random_state=0)
+        est = _configured(name, cls)
         if name in _SPECIAL_DATA:
             X, y = _SPECIAL_DATA[name]()
             if name in ("LabelEncoder", "LabelBinarizer"):
@@ -414,13 +420,8 @@ def _two_irises() -> tuple[Any, Any]:
 
 def _binary_builder(name: str, cls: type) -> Callable[[], Built]:
     def build() -> Built:
-        est = cls()
-        if name in _SPECIAL_PARAMS:
-            est.set_params(**_SPECIAL_PARAMS[name]())
-        if "random_state" in est.get_params():
-            est.set_params(random_state=0)
         X, y = _two_irises()
-        return _fit(est, X, y), X
+        return _fit(_configured(name, cls), X, y), X
 
     return build
 

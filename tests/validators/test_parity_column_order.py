@@ -68,25 +68,12 @@ def test_the_file_records_the_fitted_names_and_score_refuses_them_reordered(
         capsys: pytest.CaptureFixture[str]) -> None:
     # 'onnxgate score' on a Parquet file holding the fitted columns reversed wrote 98 of 150 wrong labels with
     # exit 0: nothing in the file named the columns its one input takes by position (helper-142)
-    import pandas as pd
 
     monkeypatch.chdir(tmp_path)
     X, model, conv = iris["X"], iris["model"], iris["conv"]
     spec = conv.signature.inputs[0]
     assert spec.fitted_columns == tuple(X.columns)
-    Path("model.onnx").write_bytes(conv.model.SerializeToString())
-    X.to_parquet("rows.parquet")
-    X[list(X.columns)[::-1]].to_parquet("reversed.parquet")
-    assert main(["score", "model.onnx", "--data", "rows.parquet", "--out", "scored.parquet"]) == 0
-    assert (pd.read_parquet("scored.parquet")["label"].to_numpy() == model.predict(X)).all()
-    capsys.readouterr()
-    assert main(["score", "model.onnx", "--data", "reversed.parquet", "--out", "wrong.parquet"]) == 2
-    err = capsys.readouterr().err
-    assert "same columns in another order" in err and "Traceback" not in err
-    assert not Path("wrong.parquet").exists()
-    # the ONNX model itself as the reference (no fitted names of its own): the file's names refuse the frame
-    with pytest.raises(InvalidDataError, match="same columns in another order"):
-        og.validate(conv, reference=conv.model, data=X[list(X.columns)[::-1]])
+    assert (_scored_refusing_reversed(conv, X, capsys) == model.predict(X)).all()
     from onnxgate._data import as_feeds
 
     with pytest.raises(InvalidDataError, match="same columns in another order"):
@@ -123,7 +110,6 @@ def test_a_boosted_model_records_its_fitted_names_and_score_refuses_them_reorder
     # an XGBoost, LightGBM or CatBoost model fitted on the iris frame and converted from an array sample: the
     # file named no columns, and 'onnxgate score' on a Parquet file holding them reversed wrote 119 (XGBoost),
     # 124 (LightGBM) and 101 (CatBoost) of 150 wrong labels with exit 0 (helper-146)
-    import pandas as pd
 
     monkeypatch.chdir(tmp_path)
     X = iris["X"]
@@ -134,18 +120,7 @@ def test_a_boosted_model_records_its_fitted_names_and_score_refuses_them_reorder
     # LightGBM keeps 'sepal length (cm)' as 'sepal_length_(cm)': its file records the names it keeps
     assert fitted is not None and [c.replace("_", " ") for c in fitted] == [c.replace("_", " ") for c in X.columns]
     assert any("fitted on named columns" in w and "by position" in w for w in conv.warnings)
-    Path("model.onnx").write_bytes(conv.model.SerializeToString())
-    X.to_parquet("rows.parquet")
-    X[list(X.columns)[::-1]].to_parquet("reversed.parquet")
-    assert main(["score", "model.onnx", "--data", "rows.parquet", "--out", "scored.parquet"]) == 0
-    assert (pd.read_parquet("scored.parquet")["label"].to_numpy() == y).mean() > 0.9
-    capsys.readouterr()
-    assert main(["score", "model.onnx", "--data", "reversed.parquet", "--out", "wrong.parquet"]) == 2
-    err = capsys.readouterr().err
-    assert "same columns in another order" in err and "Traceback" not in err
-    assert not Path("wrong.parquet").exists()
-    with pytest.raises(InvalidDataError, match="same columns in another order"):
-        og.validate(conv, reference=conv.model, data=X[list(X.columns)[::-1]])
+    assert (_scored_refusing_reversed(conv, X, capsys) == y).mean() > 0.9
 
 
 def test_an_sql_adaptation_names_its_table_columns_after_the_recorded_fitted_ones(iris: dict[str, Any]) -> None:
@@ -243,3 +218,23 @@ def test_a_lightgbm_table_named_after_its_underscored_names_says_how_the_users_c
         og.validate(adapted, reference=booster, data=X)
     renamed = X.set_axis([c.replace(" ", "_") for c in X.columns], axis=1)
     assert og.validate(adapted, reference=booster, data=renamed, target="sql-edge-2.0").passed  # as it says
+
+
+def _scored_refusing_reversed(conv: Any, X: Any, capsys: pytest.CaptureFixture[str]) -> Any:
+    """The labels ``onnxgate score`` writes for ``X`` from a Parquet file, after checking that the same file with
+    the columns reversed is refused (exit 2, nothing written), by score and by validate against the file itself
+    (the ONNX model as the reference has no fitted names of its own: the file's refuse the frame)."""
+    import pandas as pd
+
+    Path("model.onnx").write_bytes(conv.model.SerializeToString())
+    X.to_parquet("rows.parquet")
+    X[list(X.columns)[::-1]].to_parquet("reversed.parquet")
+    assert main(["score", "model.onnx", "--data", "rows.parquet", "--out", "scored.parquet"]) == 0
+    capsys.readouterr()
+    assert main(["score", "model.onnx", "--data", "reversed.parquet", "--out", "wrong.parquet"]) == 2
+    err = capsys.readouterr().err
+    assert "same columns in another order" in err and "Traceback" not in err
+    assert not Path("wrong.parquet").exists()
+    with pytest.raises(InvalidDataError, match="same columns in another order"):
+        og.validate(conv, reference=conv.model, data=X[list(X.columns)[::-1]])
+    return pd.read_parquet("scored.parquet")["label"].to_numpy()
