@@ -190,14 +190,12 @@ def column_readers(model: Any) -> list[tuple[Any, list[Any]]]:
     """The estimators that read the model's input columns as they are, each with the columns it reads: the
     model (or its pipeline's first step) itself, or each branch of a first ``ColumnTransformer`` (a branch
     that is a pipeline by its first step)."""
-    import numpy as np
-
     first = model
     while hasattr(first, "steps") and first.steps:
         first = first.steps[0][1]
     if type(first).__name__ == "ColumnTransformer":
-        parts = [(step, list(columns)) for _, step, columns in getattr(first, "transformers_", ())
-                 if not isinstance(step, str) and isinstance(columns, (list, tuple, np.ndarray))]
+        parts = [(step, picked) for name, step, columns in getattr(first, "transformers_", ())
+                 if not isinstance(step, str) and (picked := branch_columns(first, name, columns)) is not None]
     else:
         parts = [(first, list(getattr(first, "feature_names_in_", ())))]
     for k, (step, columns) in enumerate(parts):
@@ -205,6 +203,22 @@ def column_readers(model: Any) -> list[tuple[Any, list[Any]]]:
             step = step.steps[0][1]
         parts[k] = (step, columns)
     return parts
+
+
+def branch_columns(transformer: Any, name: str, columns: Any) -> list[Any] | None:
+    """The columns branch ``name`` of a fitted ColumnTransformer reads, by name where it was fitted on a
+    DataFrame, as scikit-learn resolved its selection (``_transformer_to_input_indices``): a boolean mask
+    or a slice, of positions or of names (``slice("age", "fare")``), picks the same columns as their list.
+    Read as given (positions) for one fitted on an array; None for a selection of neither kind. A mask or
+    slice was read as its own values, so a SimpleImputer's fill text was not fed for a missing value and
+    the training frame itself was refused, and a slice of names raised a bare TypeError (helper-159)."""
+    import numpy as np
+
+    names = getattr(transformer, "feature_names_in_", None)
+    indices = getattr(transformer, "_transformer_to_input_indices", None) or {}
+    if names is not None and name in indices:
+        return [str(names[int(i)]) for i in indices[name]]
+    return list(columns) if isinstance(columns, (list, tuple, np.ndarray)) else None
 
 
 #: The text a missing category is fed as to an encoder that learnt it (NUL characters: no real text).

@@ -107,6 +107,7 @@ from onnxgate.converters._sklearn_graph import (
     zero_init_base_values,
 )
 from onnxgate.converters._sklearn_models import (
+    branch_columns,
     delegates_unwrapped,
     encoded_missing_categories,
     final_step,
@@ -1221,7 +1222,10 @@ def _by_position(model: Any, names: list[str] | None, copies: dict[int, Any] | N
         return model
     import numpy as np
 
-    def positions(columns: Any) -> Any:
+    def positions(branch: str, columns: Any) -> Any:
+        if isinstance(columns, slice) and any(isinstance(end, str) for end in (columns.start, columns.stop)):
+            # skl2onnx reads a slice's ends as positions ("'str' object cannot be interpreted as an integer")
+            columns = branch_columns(model, branch, columns) or columns
         if isinstance(columns, slice) or callable(columns):
             return columns
         picked = np.atleast_1d(np.asarray(columns))
@@ -1232,7 +1236,7 @@ def _by_position(model: Any, names: list[str] | None, copies: dict[int, Any] | N
         return columns if names is None else [names.index(str(c)) for c in picked]
 
     clone = copy.copy(model)
-    clone.transformers_ = [(name, step, positions(columns)) for name, step, columns in model.transformers_]
+    clone.transformers_ = [(name, step, positions(name, columns)) for name, step, columns in model.transformers_]
     return _copied(model, clone, copies)
 
 
@@ -1288,14 +1292,14 @@ def _imputed_columns(model: Any) -> set[str]:
     if type(first).__name__ != "ColumnTransformer" or names is None:
         return set()
     found: set[str] = set()
-    for _, branch, columns in first.transformers_:
+    for name, branch, columns in first.transformers_:
         head = branch.steps[0][1] if hasattr(branch, "steps") and branch.steps else branch
         if type(head).__name__ != "SimpleImputer":
             continue
-        picked = np.atleast_1d(np.asarray(columns, dtype=object if isinstance(columns, str) else None))
-        if picked.dtype == bool:
-            picked = np.flatnonzero(picked)
-        found.update(c if isinstance(c, str) else str(names[int(c)]) for c in picked.tolist())
+        picked = branch_columns(first, name, columns)
+        if picked is None:
+            picked = np.atleast_1d(np.asarray(columns, dtype=object if isinstance(columns, str) else None)).tolist()
+        found.update(c if isinstance(c, str) else str(names[int(c)]) for c in picked)
     return found
 
 

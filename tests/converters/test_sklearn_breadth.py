@@ -2871,6 +2871,39 @@ def test_a_missing_text_an_imputer_fills_is_fed_as_its_fill(strategy: dict[str, 
     assert og.convert(twice, frame.head(20).fillna({"plan type": "gone"})).signature.inputs[0].missing is None
 
 
+@pytest.mark.parametrize("selection", ["mask", "positions slice", "names slice"])
+def test_columns_picked_by_mask_or_slice_feed_a_missing_text_as_its_fill(selection: str) -> None:
+    # the same model picking its columns by a boolean mask or slice: validate refused its own training frame
+    # ("column 'plan' has 18 missing or non-text value(s)... fill them first") where the list of names passed,
+    # and slice("amount", "age") raised a bare TypeError in convert (helper-159)
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"amount": rng.normal(size=200), "age": rng.normal(40, 9, 200),
+                          "plan": rng.choice(["basic", "pro", "team"], 200).astype(object)})
+    frame.loc[::11, "plan"] = np.nan
+    y = ((frame["amount"] > 0) ^ (frame["plan"] == "pro")).astype(int)
+    numbers, text = {"mask": (np.array([True, True, False]), np.array([False, False, True])),
+                     "positions slice": (slice(0, 2), slice(2, 3)),
+                     "names slice": (slice("amount", "age"), slice("plan", "plan"))}[selection]
+    model = make_pipeline(ColumnTransformer([
+        ("num", StandardScaler(), numbers),
+        ("cat", make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"),
+                              OneHotEncoder(handle_unknown="ignore")), text)]), LogisticRegression()).fit(frame, y)
+    conv = og.convert(model, frame.head(20))
+    assert og.validate(conv, reference=model, data=frame).passed
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    labels = session.run(None, as_feeds(frame, conv.signature))[0]
+    np.testing.assert_array_equal(labels, model.predict(frame))
+
+
 def test_a_column_transformer_reading_one_renamed_column_converts() -> None:
     # the other column dropped, 'plan type' alone read: skl2onnx was given the input as 'plan_type' and the
     # ColumnTransformer looked for 'plan type' ("Unable to find column name"); found writing the test above
