@@ -1693,6 +1693,18 @@ def _widen(X: Any) -> Any:
     return X
 
 
+def _later_name_pickers(model: Any) -> list[str]:
+    """The pipeline steps after the first (at any depth of nested pipelines) that are ColumnTransformers
+    fitted on named columns: each picks among the columns the steps before it give."""
+    found: list[str] = []
+    for k, (name, step) in enumerate(getattr(model, "steps", None) or []):
+        if k and type(step).__name__ == "ColumnTransformer" and getattr(step, "feature_names_in_", None) is not None:
+            found.append(name)
+        elif hasattr(step, "steps"):
+            found.extend(_later_name_pickers(step))
+    return found
+
+
 def _conversion_error(model: Any, err: Exception, compute: str) -> Exception:
     """One-line error for a failed skl2onnx conversion, carrying the root cause.
 
@@ -1717,6 +1729,17 @@ def _conversion_error(model: Any, err: Exception, compute: str) -> Exception:
             f"skl2onnx has no converter for {culprit}: {hint}.", framework="sklearn"
         )
     reason = root_line(err)
+    head = text.strip().splitlines()[0] if text.strip() else ""
+    later = _later_name_pickers(model)
+    if later and "Unable to find column name" in text:
+        # skl2onnx looks a later ColumnTransformer's names up among the graph inputs, and the matrix the steps
+        # before it give has none of its names (the names set_output(transform="pandas") gave it)
+        return UnsupportedModelError(
+            f"the ColumnTransformer step(s) {later} pick columns by the names the step before them gives "
+            "(set_output(transform='pandas')); skl2onnx looks a name up only among the model's inputs and "
+            f"cannot convert it ({head.split('. Make sure')[0]}). Do that step's work in the first "
+            "ColumnTransformer: a branch that is a Pipeline of both steps' transformers, on the raw columns",
+            framework="sklearn")
     if compute == "float64":
         return NoDouble(
             f"skl2onnx cannot convert {type(model).__name__} in double precision: {reason}. Convert with "

@@ -2904,6 +2904,26 @@ def test_columns_picked_by_mask_or_slice_feed_a_missing_text_as_its_fill(selecti
     np.testing.assert_array_equal(labels, model.predict(frame))
 
 
+def test_a_later_column_transformer_picking_by_name_is_refused_with_its_cause() -> None:
+    # a second ColumnTransformer picking by the names a first one's set_output(transform="pandas") gives:
+    # skl2onnx's "Unable to find column name 'bmi' among names ['transformed_column']. Make sure the input
+    # names specified with parameter initial_types fits..." named neither the step nor a way out (helper-159)
+    from sklearn.compose import ColumnTransformer, make_column_selector
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    first = ColumnTransformer([("s", StandardScaler(), make_column_selector(pattern="^s[0-9]"))],
+                              remainder="passthrough", verbose_feature_names_out=False).set_output(transform="pandas")
+    model = make_pipeline(first, ColumnTransformer([("p", PolynomialFeatures(2), ["bmi", "bp"])]), Ridge()).fit(X, y)
+    with pytest.raises(og.UnsupportedModelError,
+                       match=r"step\(s\) \['columntransformer-2'\] pick columns by the names the step before them "
+                             r"gives.*'bmi'.*in the first ColumnTransformer"):
+        og.convert(model, X.head())
+
+
 def test_a_column_transformer_reading_one_renamed_column_converts() -> None:
     # the other column dropped, 'plan type' alone read: skl2onnx was given the input as 'plan_type' and the
     # ColumnTransformer looked for 'plan type' ("Unable to find column name"); found writing the test above
