@@ -60,8 +60,12 @@ def format_evidence(result: CheckResult) -> str:
             )
         lines.append(head)
         if out.get("nonfinite_mismatches"):
-            lines.append(f"      {out['nonfinite_mismatches']} of them NaN or infinity against another value, or the "
-                         "same infinity on both sides, which mismatches with infinities_compare_equal=False")
+            # a count of values under a head counting rows ("18 of them" under "6/150 rows"), and the clause on
+            # infinities_compare_equal=False read where it was not given (helper-158)
+            same_inf = ("" if details.get("infinities_compare_equal", True) else
+                        ", or the same infinity on both sides, which mismatches with infinities_compare_equal=False")
+            lines.append(f"      {out['nonfinite_mismatches']} mismatched value(s) in them NaN or infinity against "
+                         f"another value{same_inf}")
         for row in list(out.get("worst_rows", []))[:EVIDENCE_ROWS]:
             if not row.get("mismatch"):
                 continue
@@ -95,9 +99,15 @@ def _tolerance_may_pass(failed: Sequence[CheckResult]) -> bool:
                 continue
             if (out.get("shape") or {}).get("status") == "mismatch":
                 continue
+            nonfinite = out.get("nonfinite_mismatches") or 0
+            if out.get("mismatched_values") is not None:
+                # a finite value mismatches (abs > atol and rel > rtol): a tolerance can pass it. The largest finite
+                # difference alone said so for outputs near 1e5 whose only mismatches were NaN (rel 1e-7, helper-158)
+                if out["mismatched_values"] > nonfinite:
+                    return True
+                continue
             finite_max = (out.get("abs") or {}).get("max") or 0.0
-            if (out.get("mismatched_rows") or 0) > (out.get("nonfinite_mismatches") or 0) or \
-                    finite_max > (out.get("atol") or 0.0):
+            if (out.get("mismatched_rows") or 0) > nonfinite or finite_max > (out.get("atol") or 0.0):
                 return True
     return False
 
