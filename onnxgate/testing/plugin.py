@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["onnxgate_validate"]
+__all__ = ["OnnxgateSkippedCheck", "onnxgate_validate"]
 
 MARKER = "onnxgate"
 
@@ -92,6 +92,7 @@ def onnxgate_validate(request: pytest.FixtureRequest) -> Callable[..., Any]:
         target = kwargs.pop("target", None)
         report = og_validate(model, target, **kwargs)
         request.node.user_properties.append(("onnxgate", report.summary()))
+        _warn_skipped_requests(report, kwargs)
         if raise_on_failure and not report.passed:
             from onnxgate.errors import ValidationFailedError
             from onnxgate.testing.parity import format_evidence
@@ -103,3 +104,23 @@ def onnxgate_validate(request: pytest.FixtureRequest) -> Callable[..., Any]:
         return report
 
     return validate
+
+
+def _warn_skipped_requests(report: Any, options: dict[str, Any]) -> None:
+    """Warn when parity or the search was asked for (``data=``, ``search=N``) and skipped: the test passed
+    with no comparison, and pytest showed it as passed with nothing more (a marker's ``search=300`` with a
+    call giving data but no reference: "1 passed", the search skipped; helper-158)."""
+    import warnings
+
+    asked = {"prediction_parity": options.get("data") is not None,
+             "search_divergences": bool(options.get("search"))}
+    for check in report.checks:
+        if check.skipped and asked.get(check.name):
+            warnings.warn(f"onnxgate: {check.name} was asked for and skipped: {check.message}",
+                          OnnxgateSkippedCheck, stacklevel=3)
+
+
+class OnnxgateSkippedCheck(UserWarning):
+    """A check the test asked ``onnxgate_validate`` for (parity with ``data=``, the search with ``search=N``)
+    was skipped, so the test passed without it. Make it an error with
+    ``-W error::onnxgate.testing.plugin.OnnxgateSkippedCheck``."""

@@ -253,3 +253,35 @@ def test_a_failure_shows_the_users_line_not_onnxgates_code(pytester: pytest.Pyte
     assert text.count("row ") >= 3  # each failure quotes the worst rows
     for body in ("known = set(inspect.signature", "failed = [r for r in results", "result = self.run(model)"):
         assert body not in text, body
+
+
+def test_a_search_asked_for_and_skipped_warns_with_its_reason(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    # a marker's search=300 and a call giving data but no reference: the search and parity were skipped and pytest
+    # showed "1 passed" and nothing else (helper-158)
+    _two_iris_models(tmp_path)
+    pytester.makepyfile(
+        f"""
+        import numpy as np
+        import pytest
+
+        X = np.load({str(tmp_path / "X.npy")!r})
+
+        @pytest.mark.onnxgate(target="container", search=300)
+        def test_searched(onnxgate_validate):
+            onnxgate_validate({str(tmp_path / "ref.onnx")!r}, data=X)
+
+        def test_structure_only(onnxgate_validate):
+            onnxgate_validate({str(tmp_path / "ref.onnx")!r})
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, warnings=2)
+    result.stdout.fnmatch_lines([
+        "*test_searched*",
+        "*OnnxgateSkippedCheck: onnxgate: prediction_parity was asked for and skipped: no reference model given*",
+        "*OnnxgateSkippedCheck: onnxgate: search_divergences was asked for and skipped: no reference model given*",
+    ])
+    assert "test_structure_only" not in result.stdout.str()
+    strict = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W",
+                                           "error::onnxgate.testing.plugin.OnnxgateSkippedCheck")
+    strict.assert_outcomes(passed=1, failed=1)
