@@ -14,8 +14,8 @@ def register(sub: Any) -> None:
         help="convert a scikit-learn, PyTorch, TensorFlow, Keras, XGBoost, LightGBM or CatBoost model to ONNX",
         description=(
             "Convert a native model file to ONNX at the opset asked for. Model files: .pkl/.joblib "
-            "(needs --trust-pickle), .skops, .pt2 (torch.export), .pt (TorchScript), .keras, a TensorFlow "
-            "SavedModel folder, an XGBoost .json/.ubj, a LightGBM .txt, a CatBoost .cbm. Data files: .csv, "
+            "(needs --trust-pickle), .skops, .pt2 (torch.export), .pt (TorchScript), .keras (or a legacy Keras .h5), a "
+            "TensorFlow SavedModel folder, an XGBoost .json/.ubj, a LightGBM .txt, a CatBoost .cbm. Data files: .csv, "
             ".parquet, .npy."
         ),
     )

@@ -21,8 +21,9 @@ Policy:
   zoo's ``keras-wine-two-input`` uses the last form, so its ``X`` slices and saves like any array).
 * With the torch backend (``keras.config.backend() == "torch"``) the model is a ``torch.nn.Module``
   and goes through :func:`onnxgate.converters.pytorch.export_torch_module`, at that exporter's opsets.
-* ``.keras`` files load with ``safe_mode=True``: a file holding Python code (a ``Lambda`` layer) is
-  refused with :class:`~onnxgate.errors.UntrustedFileError` unless ``trust_pickle``.
+* ``.keras`` files, and the legacy HDF5 ``.h5``/``.hdf5`` files ``model.save("model.h5")`` writes, load
+  with ``safe_mode=True``: a file holding Python code (a ``Lambda`` layer) is refused with
+  :class:`~onnxgate.errors.UntrustedFileError` unless ``trust_pickle``.
 """
 
 from __future__ import annotations
@@ -161,6 +162,23 @@ def _pack(model: Any, tensors: Sequence[Any]) -> Any:
     return list(tensors)
 
 
+def _load_failure(path: Path, err: BaseException) -> str:
+    """Why ``keras.saving.load_model`` failed, from the innermost cause: a custom layer Keras cannot find
+    surfaces as its parent's 'Sequential could not be deserialized properly', naming no class."""
+    cause = err
+    while "could not be deserialized" in str(cause) and (cause.__cause__ or cause.__context__) is not None:
+        cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+    text = str(cause)
+    line = text.splitlines()[0].split(" Full object config:")[0] if text else ""
+    message = f"cannot load {str(path)!r} as a Keras model: {type(cause).__name__}: {line}"
+    if "Could not locate" in line:
+        message += (
+            " The command line imports no module of yours: in Python, import the module that registers it, "
+            "load the model with keras.saving.load_model and call onnxgate.convert(model, sample)"
+        )
+    return message
+
+
 class KerasConverter(Converter):
     framework = "keras"
     PRIORITY = 20
@@ -168,7 +186,7 @@ class KerasConverter(Converter):
     DEFAULT_OPSET = 17
     MIN_OPSET = 9
     MAX_OPSET = TF2ONNX_MAX_OPSET
-    FILE_SUFFIXES = (".keras",)
+    FILE_SUFFIXES = (".keras", ".h5", ".hdf5")
 
     # -- opsets -------------------------------------------------------------------------------
 
@@ -193,14 +211,14 @@ class KerasConverter(Converter):
     # -- files --------------------------------------------------------------------------------
 
     def load(self, path: Path, *, trust_pickle: bool = False) -> Any:
-        """Load a ``.keras`` file; ``safe_mode`` stays on unless ``trust_pickle``.
+        """Load a ``.keras`` file or a legacy ``.h5``/``.hdf5`` one; ``safe_mode`` stays on unless ``trust_pickle``.
 
         Raises
         ------
         UntrustedFileError
             The file holds Python code (a ``Lambda`` layer) and ``trust_pickle`` is false.
         UnsupportedModelError
-            The file is missing or not a readable ``.keras`` archive.
+            The file is missing or not a readable ``.keras`` archive or HDF5 file.
         """
         keras = _keras()
         path = Path(path)
@@ -208,7 +226,8 @@ class KerasConverter(Converter):
             raise UnsupportedModelError(f"model file not found: {str(path)!r}", path=str(path))
         import zipfile
 
-        if not zipfile.is_zipfile(path):
+        # a legacy .h5/.hdf5 (model.save("model.h5")) is no zip: Keras 3 reads it, in safe mode too
+        if path.suffix.lower() not in (".h5", ".hdf5") and not zipfile.is_zipfile(path):
             raise UnsupportedModelError(
                 f"{str(path)!r} is not a .keras file (a .keras file is a zip archive written by model.save()); "
                 "save the model again with model.save('model.keras')",
@@ -216,7 +235,9 @@ class KerasConverter(Converter):
                 framework=self.framework,
             )
         try:
-            return keras.saving.load_model(path, safe_mode=not trust_pickle)
+            # compile=False: converting and validating need the layers, never the optimizer, loss or metrics (a
+            # custom loss the file names but this process cannot import refused a model of built-in layers)
+            return keras.saving.load_model(path, compile=False, safe_mode=not trust_pickle)
         except Exception as err:
             text = str(err)
             if not trust_pickle and any(m in text.lower() for m in _SAFE_MODE_MARKERS):
@@ -227,12 +248,7 @@ class KerasConverter(Converter):
                     path=str(path),
                     framework=self.framework,
                 ) from err
-            raise UnsupportedModelError(
-                f"cannot load {str(path)!r} as a Keras model: {type(err).__name__}: "
-                f"{text.splitlines()[0] if text else ''}",
-                path=str(path),
-                framework=self.framework,
-            ) from err
+            raise UnsupportedModelError(_load_failure(path, err), path=str(path), framework=self.framework) from err
 
     def save_native(self, model: Any, folder: Path) -> Path:
         path = Path(folder) / "model.keras"

@@ -397,3 +397,83 @@ def test_a_list_of_outputs_listed_in_another_order_fails_parity() -> None:
     assert og.validate(conv, reference=model, data=X).passed
     parity = og.validate(outputs_swapped(conv.model), reference=model, data=X).check("prediction_parity")
     assert not parity.passed and "reading the outputs by position" in parity.message
+
+
+def _cli_in_process(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    from onnxgate.cli import main
+
+    code = main(list(args))
+    return code, capsys.readouterr().err
+
+
+def test_legacy_h5_file_converts_and_validates_through_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # model.save("model.h5") (the legacy format Keras 3 still writes and reads) was refused: "cannot tell
+    # which framework 'model.h5' belongs to", though keras.saving.load_model reads it and it converts
+    monkeypatch.chdir(tmp_path)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3)])
+    model.save("m.h5")
+    X = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
+    np.save("x.npy", X[:16])
+    assert _cli_in_process(capsys, "convert", "m.h5", "--sample", "x.npy", "-o", "m.onnx")[0] == 0
+    np.save("data.npy", X)
+    assert _cli_in_process(capsys, "validate", "m.onnx", "--reference", "m.h5", "--data", "data.npy")[0] == 0
+    import onnxruntime as ort
+
+    (got,) = ort.InferenceSession("m.onnx", providers=["CPUExecutionProvider"]).run(None, {"input": X})
+    _assert_close(got, model.predict(X, verbose=0), 1e-5, 1e-5)
+    # and a Lambda layer in an .h5 is refused as in a .keras file, in Keras' safe mode
+    keras.Sequential([keras.Input((4,)), keras.layers.Lambda(lambda t: t * 2.0)]).save("lam.h5")
+    code, err = _cli_in_process(capsys, "convert", "lam.h5", "--sample", "x.npy", "-o", "lam.onnx")
+    assert code == 2 and "holds Python code" in err and "--trust-pickle" in err, err
+    assert not (tmp_path / "lam.onnx").exists()
+
+
+def test_keras_file_compiled_with_a_loss_this_process_lacks_converts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a model of Keras' own layers trained with a custom loss: the file names the loss, which the
+    # command line cannot import; loading it compiled refused the model ("Could not locate function")
+    monkeypatch.chdir(tmp_path)
+
+    @keras.saving.register_keras_serializable(package="onnxgate_test")
+    def scaled_mse(y: Any, p: Any) -> Any:
+        return keras.ops.mean((y - p) ** 2) * 2.0
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss=scaled_mse)
+    X = np.random.default_rng(1).normal(size=(32, 4)).astype(np.float32)
+    model.fit(X, np.zeros((32, 2), np.float32), epochs=1, verbose=0)
+    model.save("m.keras")
+    model.save("m.h5")
+    monkeypatch.delitem(keras.saving.get_custom_objects(), "onnxgate_test>scaled_mse")  # as in a fresh process
+    np.save("x.npy", X)
+    for path in ("m.keras", "m.h5"):
+        code, err = _cli_in_process(capsys, "convert", path, "--sample", "x.npy", "-o", f"{path}.onnx")
+        assert code == 0, err
+        code, err = _cli_in_process(capsys, "validate", f"{path}.onnx", "--reference", path, "--data", "x.npy")
+        assert code == 0, err
+
+
+def test_a_custom_layer_this_process_lacks_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Keras says only "<class 'Sequential'> could not be deserialized properly" for a custom layer inside
+    # a Sequential it cannot find; the refusal names the class and the way to convert it
+    monkeypatch.chdir(tmp_path)
+
+    @keras.saving.register_keras_serializable(package="onnxgate_test")
+    class Shift(keras.layers.Layer):  # type: ignore[misc]
+        def call(self, x: Any) -> Any:
+            return x + 1.0
+
+    keras.Sequential([keras.Input((4,)), Shift(), keras.layers.Dense(2)]).save("m.keras")
+    monkeypatch.delitem(keras.saving.get_custom_objects(), "onnxgate_test>Shift")
+    np.save("x.npy", np.zeros((2, 4), np.float32))
+    code, err = _cli_in_process(capsys, "convert", "m.keras", "--sample", "x.npy", "-o", "m.onnx")
+    assert code == 2
+    assert "Could not locate class 'Shift'" in err and "onnxgate.convert(model, sample)" in err, err
+    assert "Full object config" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "m.onnx").exists()
