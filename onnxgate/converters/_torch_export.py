@@ -62,6 +62,17 @@ def _program_inputs(program: Any) -> list[Any]:
     return [node.meta.get("val") for node in program.graph.nodes if node.op == "placeholder" and node.name in user]
 
 
+def _split_widths(expected: Sequence[Any], tensors: Sequence[Any]) -> list[int] | None:
+    """The widths to split one ``[N, k]`` sample tensor over a program's several ``[N, k_i]`` inputs, or None
+    when the sample is not one such tensor or the widths are not all fixed and summing to its ``k``."""
+    if len(tensors) != 1 or len(expected) < 2 or tensors[0].dim() != 2:
+        return None
+    widths = [v.shape[1] if v is not None and v.dim() == 2 else None for v in expected]
+    if not all(isinstance(w, int) for w in widths) or sum(widths) != tensors[0].shape[1]:  # type: ignore[arg-type]
+        return None
+    return [int(w) for w in widths if w is not None]
+
+
 def _as_tensor(value: Any, what: str) -> Any:
     import numpy as np
 
@@ -144,6 +155,13 @@ def _sample_tensors(model: Any, sample: Any) -> tuple[tuple[Any, ...], list[str]
 
     if model_kind(model) == "program":
         expected = _program_inputs(model)
+        widths = _split_widths(expected, tensors)
+        if widths is not None:
+            # one array for several [N, k] inputs (the only form a .npy or .csv --sample takes): split by the
+            # widths the program records, in its input order, as validate splits its --data for the ONNX inputs
+            warns.append(f"the sample's {sum(widths)} columns were split over the program's {len(widths)} inputs by "
+                         f"their widths {widths}, in order")
+            tensors = list(torch_module().split(tensors[0], widths, dim=1))
         if len(expected) != len(tensors):
             raise InvalidDataError(
                 f"the exported program takes {len(expected)} input(s); the sample has {len(tensors)}",
@@ -438,10 +456,15 @@ def _run_sample(model: Any, args: tuple[Any, ...]) -> Any:
             outputs = torch_call(model, args)
     except Exception as err:
         shapes = [list(a.shape) for a in args]
+        advice = "Pass a sample with the shape and dtype forward() expects (for example the right number of features)."
+        if len(args) == 1 and re.search(r"missing (value for argument|\d+ required positional argument)", str(err)):
+            # one .npy or .csv is the command line's only sample: nothing records how to split it for this model
+            advice = ("forward() takes several inputs and the sample is one array, which only an ExportedProgram "
+                      "(.pt2, torch.export.save) is split over, by the widths it records. Save the model with "
+                      "torch.export.save, or in Python pass a tuple of arrays, one per forward() argument.")
         raise InvalidDataError(
             f"{type(model).__name__} could not run on the sample (input shapes {shapes}): "
-            f"{_error_line(err)}. Pass a sample with the shape and "
-            "dtype forward() expects (for example the right number of features).",
+            f"{_error_line(err)}. {advice}",
         ) from err
     _check_leaves(model, outputs)
     return outputs

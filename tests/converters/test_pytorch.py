@@ -1596,3 +1596,53 @@ def test_a_packed_sequence_sample_is_refused_as_what_it_is() -> None:
     with pytest.raises(InvalidDataError, match=r"the sample is a PackedSequence.*pad_packed_sequence") as err:
         og.convert(TakesPacked().eval(), packed, opset=17)
     assert "number of features" not in str(err.value) and len(str(err.value).splitlines()) == 1
+
+
+class _TwoInputs(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 2)
+
+    def forward(self, shift: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.linear(x) + 10.0 * shift, x.sum(1)
+
+
+def test_a_two_input_pt2_file_converts_from_one_npy_sample_through_the_cli(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 'convert two.pt2 --sample six_columns.npy' was refused ("the exported program takes 2 input(s); the sample
+    # has 1") while 'validate' split the same .npy over the ONNX inputs: the command line had no sample to give
+    from onnxgate.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    torch.manual_seed(0)
+    module = _TwoInputs().eval()
+    n = torch.export.Dim("n")
+    program = torch.export.export(module, (torch.randn(3, 2), torch.randn(3, 4)), dynamic_shapes=({0: n}, {0: n}))
+    torch.export.save(program, "two.pt2")
+    rng = np.random.default_rng(0)
+    np.save("x.npy", rng.normal(size=(40, 6)).astype(np.float32))
+    assert main(["convert", "two.pt2", "--sample", "x.npy", "-o", "two.onnx"]) == 0
+    printed = capsys.readouterr()
+    assert "split over the program's 2 inputs by their widths [2, 4]" in printed.out + printed.err
+    assert main(["validate", "two.onnx", "--reference", "two.pt2", "--data", "x.npy"]) == 0
+    shift, x = (rng.normal(size=(200, k)).astype(np.float32) * 3 for k in (2, 4))
+    sess = ort.InferenceSession("two.onnx", providers=["CPUExecutionProvider"])
+    got = sess.run(None, dict(zip([i.name for i in sess.get_inputs()], (shift, x))))
+    want = module(torch.from_numpy(shift), torch.from_numpy(x))
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w.detach().numpy(), atol=1e-4, rtol=1e-5)
+
+
+def test_a_two_input_torchscript_file_with_one_npy_sample_says_how_to_convert_it(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from onnxgate.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    torch.jit.save(torch.jit.script(_TwoInputs().eval()), "two.pt")
+    np.save("x.npy", np.zeros((4, 6), np.float32))
+    assert main(["convert", "two.pt", "--sample", "x.npy", "-o", "two.onnx"]) == 2
+    err = capsys.readouterr().err
+    assert "forward() takes several inputs and the sample is one array" in err and "torch.export.save" in err, err
+    assert not (tmp_path / "two.onnx").exists()
