@@ -28,6 +28,7 @@ Policy:
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -160,6 +161,24 @@ def _pack(model: Any, tensors: Sequence[Any]) -> Any:
         keras = _keras()
         return keras.tree.pack_sequence_as(struct, list(tensors))
     return list(tensors)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _call_error(err: BaseException) -> str:
+    """What went wrong in a layer's call: Keras says "Exception encountered when calling Lambda.call()." on
+    its first line (inside tf.function's "in user code:" too) and the cause, in bold, on a later one."""
+    lines = [line.strip() for line in _ANSI.sub("", str(err)).splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        where = re.search(r"Exception encountered when calling (\S+?)\.?$", line)
+        if where and i + 1 < len(lines):
+            what = f"{lines[i + 1]} (in {where.group(1)})"
+            if re.match(r"name '\w+' is not defined", lines[i + 1]) and "Lambda" in where.group(1):
+                what += (". A Lambda's function loaded from a file runs without the globals of the script that "
+                         "saved it: pass such values with Lambda(f, arguments={...}) or write a layer")
+            return what
+    return lines[0] if lines else ""
 
 
 def _load_failure(path: Path, err: BaseException) -> str:
@@ -382,8 +401,10 @@ class KerasConverter(Converter):
                 )
             _refuse_unknown_ops(proto, self.framework, _first_errors(log))
         except Exception as err:
+            why = _call_error(err)
+            again = "the same error" if why and why in reason else (why[:200] if why else first_line(err, 200))
             raise UnsupportedModelError(
-                f"{reason}; tf2onnx.convert.from_keras failed as well: {first_line(err, 200)}", framework=self.framework
+                f"{reason}; tf2onnx.convert.from_keras failed as well: {again}", framework=self.framework
             ) from err
         arrays = split_sample(sample, names, specs, self.framework)
         feeds = {n: np.asarray(a, dtype=_np_dtype(dt)) for n, a, (_, dt) in zip(names, arrays, shapes)}
@@ -448,10 +469,9 @@ class KerasConverter(Converter):
         try:
             concrete = forward.get_concrete_function()
         except Exception as err:
-            text = str(err).strip().splitlines()
             raise UnsupportedModelError(
                 f"could not trace the Keras model with inputs {names} shaped "
-                f"{[list(s) for s, _ in shapes]}: {type(err).__name__}: {text[0] if text else ''}",
+                f"{[list(s) for s, _ in shapes]}: {type(err).__name__}: {_call_error(err)}",
                 framework=self.framework,
             ) from err
         outs = list(output_names) if output_names is not None else list(traced_names)

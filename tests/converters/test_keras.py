@@ -477,3 +477,21 @@ def test_a_custom_layer_this_process_lacks_is_named(
     assert "Could not locate class 'Shift'" in err and "onnxgate.convert(model, sample)" in err, err
     assert "Full object config" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "m.onnx").exists()
+
+
+_LAMBDA_SHIFT = 3.0
+
+
+def test_a_lambda_reading_a_global_of_its_script_says_which_name_and_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # loaded from a file, the Lambda runs without its script's globals; the refusal said only "NameError:
+    # Exception encountered when calling Lambda.call().; tf2onnx.convert.from_keras failed as well: in user code:"
+    monkeypatch.chdir(tmp_path)
+    keras.Sequential([keras.Input((4,)), keras.layers.Lambda(lambda t: t + _LAMBDA_SHIFT)]).save("m.keras")
+    np.save("x.npy", np.zeros((2, 4), np.float32))
+    code, err = _cli_in_process(capsys, "convert", "m.keras", "--sample", "x.npy", "-o", "m.onnx", "--trust-pickle")
+    assert code == 2
+    assert "name '_LAMBDA_SHIFT' is not defined (in Lambda.call())" in err and "arguments=" in err, err
+    assert "in user code" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "m.onnx").exists()
