@@ -319,11 +319,15 @@ class PyTorchConverter(Converter):
                                positional=keys is None and len(outputs) > 1)
 
     def load(self, path: Path, *, trust_pickle: bool = False) -> Any:
-        """Load ``.pt2`` (torch.export), ``.pt``/``.pth`` (TorchScript; a pickled module with ``trust_pickle``)."""
+        """Load ``.pt2`` (torch.export), ``.pt``/``.pth`` (TorchScript; a pickled module with ``trust_pickle``).
+
+        The archive's members, not its suffix, tell a torch.export archive from TorchScript.
+        """
         torch = torch_module()
         if not path.is_file():
             raise UnsupportedModelError(f"model file not found: {str(path)!r}", path=str(path))
-        if path.suffix.lower() == ".pt2":
+        kind = _archive_kind(path)
+        if kind == "export" or (kind is None and path.suffix.lower() == ".pt2"):
             _check_pt2(path, trust_pickle=trust_pickle)
             logged: list[str] = []
             try:
@@ -412,6 +416,21 @@ class PyTorchConverter(Converter):
             path = folder / "model.pt"
             torch.jit.save(traced, str(path))
             return path
+
+
+def _archive_kind(path: Path) -> str | None:
+    """``"export"`` for a torch.export archive, ``"script"`` for TorchScript, by the members they hold, whatever
+    the file is called: torch.export.save and torch.jit.save write any name (``model.pt`` from torch.export was
+    read as a whole-module pickle, refused as needing --trust-pickle and then as unreadable)."""
+    if not zipfile.is_zipfile(path):
+        return None
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    if any(name.count("/") == 1 and name.endswith("/archive_format") for name in names):
+        return "export"
+    if any(name.endswith("/constants.pkl") for name in names) and any("/code/" in name for name in names):
+        return "script"
+    return None
 
 
 def _check_pt2(path: Path, *, trust_pickle: bool) -> None:

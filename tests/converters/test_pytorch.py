@@ -1646,3 +1646,26 @@ def test_a_two_input_torchscript_file_with_one_npy_sample_says_how_to_convert_it
     err = capsys.readouterr().err
     assert "forward() takes several inputs and the sample is one array" in err and "torch.export.save" in err, err
     assert not (tmp_path / "two.onnx").exists()
+
+
+def test_a_torch_export_archive_named_pt_and_torchscript_named_pt2_load_by_their_content(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # torch.export.save(program, "model.pt") was read as a whole-module pickle: refused as needing --trust-pickle,
+    # then, trusted, as "cannot load as TorchScript nor with torch.load ... save with torch.export.save"
+    from onnxgate.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh()).eval()
+    example = torch.randn(3, 4)
+    torch.export.save(torch.export.export(module, (example,), dynamic_shapes=({0: torch.export.Dim("n")},)), "e.pt")
+    torch.jit.save(torch.jit.trace(module, example), "s.pt2")
+    X = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
+    np.save("x.npy", X)
+    for name in ("e.pt", "s.pt2"):
+        assert main(["convert", name, "--sample", "x.npy", "-o", f"{name}.onnx"]) == 0, capsys.readouterr().err
+        assert main(["validate", f"{name}.onnx", "--reference", name, "--data", "x.npy"]) == 0
+        (got,) = ort.InferenceSession(f"{name}.onnx", providers=["CPUExecutionProvider"]).run(None, {"input": X})
+        np.testing.assert_allclose(got, module(torch.from_numpy(X)).detach().numpy(), atol=1e-6)
+    assert type(registry.get("pytorch").load(tmp_path / "e.pt")).__name__ == "ExportedProgram"
