@@ -367,6 +367,19 @@ class PyTorchConverter(Converter):
             try:
                 content = torch.load(path, map_location="cpu", weights_only=False)  # the user asked: trust_pickle
             except Exception as err2:
+                missing = re.match(r"Can't get attribute '([\w.]+)' on <module '([\w.]+)'", str(err2))
+                if isinstance(err2, (AttributeError, ModuleNotFoundError)):
+                    # the pickle names its classes by module: one defined in the saving script is __main__'s,
+                    # looked up in onnxgate's own __main__ here ("Can't get attribute 'Net' on onnxgate.__main__")
+                    what = (f"class {missing.group(1)!r} of the script that saved it (__main__)"
+                            if missing and missing.group(2).endswith("__main__") else
+                            f"code of a module this process cannot import ({export_summary(err2)})")
+                    raise UnsupportedModelError(
+                        f"{str(path)!r} is a torch.save pickle of a whole module that needs the {what}. Save the "
+                        "model with torch.export.save (.pt2) or torch.jit.save (.pt), which hold its code, or put "
+                        "its class in a module on PYTHONPATH (saved from there, not from a script)",
+                        path=str(path),
+                    ) from err2
                 script = "it is not a zip archive" if not zipfile.is_zipfile(path) else export_summary(script_error)
                 raise UnsupportedModelError(
                     f"cannot load {str(path)!r} as TorchScript ({script}) nor with torch.load "

@@ -1669,3 +1669,34 @@ def test_a_torch_export_archive_named_pt_and_torchscript_named_pt2_load_by_their
         (got,) = ort.InferenceSession(f"{name}.onnx", providers=["CPUExecutionProvider"]).run(None, {"input": X})
         np.testing.assert_allclose(got, module(torch.from_numpy(X)).detach().numpy(), atol=1e-6)
     assert type(registry.get("pytorch").load(tmp_path / "e.pt")).__name__ == "ExportedProgram"
+
+
+def test_a_whole_module_pickle_of_a_script_class_says_why_it_cannot_load(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # torch.save(net) in a script pickles the class as __main__.Net: trusted, the refusal said "cannot load as
+    # TorchScript (... your checkpoint file is corrupted ...) nor with torch.load (Can't get attribute 'Net' on
+    # <module 'onnxgate.__main__'>)", blaming the file and naming onnxgate's module
+    import sys
+
+    from onnxgate.cli import main
+
+    monkeypatch.chdir(tmp_path)
+
+    class GateScriptNet(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = torch.nn.Linear(4, 2)
+
+        def forward(self, x: Any) -> Any:
+            return self.linear(x)
+
+    GateScriptNet.__module__, GateScriptNet.__qualname__ = "__main__", "GateScriptNet"
+    with monkeypatch.context() as patched:  # as in the script that saved it, gone in this process
+        patched.setattr(sys.modules["__main__"], "GateScriptNet", GateScriptNet, raising=False)
+        torch.save(GateScriptNet(), "net.pt")
+    np.save("x.npy", np.zeros((3, 4), np.float32))
+    assert main(["convert", "net.pt", "--sample", "x.npy", "-o", "net.onnx", "--trust-pickle"]) == 2
+    err = capsys.readouterr().err
+    assert "needs the class 'GateScriptNet' of the script that saved it (__main__)" in err, err
+    assert "corrupted" not in err and "torch.export.save" in err and len(err.strip().splitlines()) == 1
