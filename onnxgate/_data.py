@@ -735,7 +735,10 @@ def _underscored_hint(missing: Sequence[str], given: Sequence[str]) -> str:
     thirty columns the message listed beside thirty others without saying how they differ (helper-157)."""
     import re
 
-    near = {m: c for m in missing for c in given if c != m and re.sub(r"\W", "_", c) == m}
+    by_form: dict[str, list[str]] = {}
+    for c in given:  # one pass over each side: pairing every name with every other took 7 s for 3,000 columns
+        by_form.setdefault(re.sub(r"\W", "_", c), []).append(c)
+    near = {m: same[-1] for m in missing if (same := [c for c in by_form.get(m, ()) if c != m])}
     if not near:
         return ""
     shown = ", ".join(f"{c!r} -> {m!r}" for m, c in list(near.items())[:3]) + (", ..." if len(near) > 3 else "")
