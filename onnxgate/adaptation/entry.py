@@ -178,12 +178,11 @@ def _refuse_fitted_columns_reordered(proto: Any, adapted: Any) -> None:
         Naming the first table column that feeds another column's position.
     """
     from onnxgate.adaptation.mapping import columns_against_fitted
-    from onnxgate.signature import Signature
 
-    inputs = Signature.from_model(proto).inputs
-    if len(inputs) != 1 or inputs[0].fitted_columns is None:
+    fitted = _recorded_fitted_columns(proto)
+    if fitted is None:
         return
-    contradicts = columns_against_fitted(adapted, inputs[0].fitted_columns, source="the model")
+    contradicts = columns_against_fitted(adapted, fitted, source="the model")
     if contradicts is not None:
         raise InvalidDataError(contradicts)
 
