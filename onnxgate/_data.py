@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from onnxgate.signature import Signature, TensorSpec
 
 __all__ = ["DATA_SUFFIXES", "as_feeds", "from_polars", "is_dataframe", "iter_batches", "load_data", "num_rows",
-           "slice_feeds"]
+           "read_rows", "slice_feeds"]
 
 DATA_SUFFIXES = (".csv", ".parquet", ".npy")
 Feeds = dict[str, "np.ndarray"]
@@ -71,6 +71,15 @@ def from_polars(data: Any) -> Any:
         # None: as_feeds feeds it so to an input whose model learnt None as a category (TensorSpec.missing_only)
         frame.attrs[POLARS_CATEGORY_NULLS] = category_nulls
     return frame
+
+
+def read_rows(data: Any) -> Any:
+    """The rows ``data`` gives: a path (a data file or a folder of Parquet files) read by :func:`load_data`,
+    anything else through :func:`from_polars` (a polars DataFrame as its pandas one). Where a check or a dry
+    run takes a path or rows, one rule for both."""
+    if isinstance(data, (str, os.PathLike)):
+        return load_data(data)
+    return from_polars(data)
 
 
 #: ``DataFrame.attrs`` key of the columns that were polars Categorical or Enum columns holding nulls (NaN now).

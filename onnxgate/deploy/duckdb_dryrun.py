@@ -587,9 +587,9 @@ def _arrow_input(data: Any, names: Sequence[str], mapping: ColumnMap | None = No
     import numpy as np
     import pyarrow as pa
 
-    from onnxgate._data import from_polars, is_dataframe, is_positional, load_data
+    from onnxgate._data import is_dataframe, is_positional, read_rows
 
-    data = load_data(data) if isinstance(data, (str, os.PathLike)) else from_polars(data)
+    data = read_rows(data)
     given = _column_names(data)  # as the user named them, for the messages
 
     def lacks(missing: list[str]) -> InvalidDataError:

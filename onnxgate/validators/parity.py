@@ -256,7 +256,7 @@ def check_prediction_parity(
     PASSED prediction_parity  2 outputs match on 150 rows (labels exact; max_abs 2.4e-07)
     """
     from onnxgate import runtime
-    from onnxgate._data import as_feeds, float32_rows, from_polars, iter_batches, load_data, num_rows
+    from onnxgate._data import as_feeds, float32_rows, iter_batches, num_rows, read_rows
     from onnxgate._onnx import load_model, rows_per_batch
     from onnxgate.signature import Signature
     from onnxgate.validators.reference import float32_rounding_shows, prepare_reference
@@ -265,7 +265,7 @@ def check_prediction_parity(
     name = "prediction_parity"
     proto = load_model(model)
     signature = Signature.from_model(proto)
-    data = load_data(data) if isinstance(data, str) or hasattr(data, "__fspath__") else from_polars(data)
+    data = read_rows(data)
     refuse_reordered_columns(reference, signature, data)
     rows_float32 = float32_rows(data)
     tolerances = model_tolerances(proto, signature.outputs, atol, rtol, reference_float32=reference_reads_float32(
@@ -503,14 +503,14 @@ def rows_alone_without_reference(model: Any, data: Any, session: Any = None) -> 
         The data does not fit the model's inputs (as with a reference).
     """
     from onnxgate import runtime
-    from onnxgate._data import as_feeds, from_polars, iter_batches, load_data, num_rows
+    from onnxgate._data import as_feeds, iter_batches, num_rows, read_rows
     from onnxgate._onnx import load_model
     from onnxgate.runtime import run_rows
     from onnxgate.signature import Signature
 
     proto = load_model(model)
     signature = Signature.from_model(proto)
-    data = load_data(data) if isinstance(data, str) or hasattr(data, "__fspath__") else from_polars(data)
+    data = read_rows(data)
     probe = as_feeds(next(iter_batches(data, ROWS_ALONE)), signature)
     try:
         if session is None:

@@ -38,7 +38,6 @@ divergence: no two floating-point implementations agree there.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -145,7 +144,7 @@ def check_search_divergences(
     import numpy as np
 
     from onnxgate import runtime
-    from onnxgate._data import as_feeds, float32_rows, from_polars, load_data, slice_feeds
+    from onnxgate._data import as_feeds, float32_rows, read_rows, slice_feeds
     from onnxgate._onnx import load_model
     from onnxgate.errors import InvalidDataError, ParityError
     from onnxgate.signature import Signature
@@ -168,7 +167,7 @@ def check_search_divergences(
     budget = int(budget)
     if budget <= 0:
         return CheckResult.skip(CHECK_NAME, f"search budget is {budget}: nothing to try")
-    data = load_data(data) if isinstance(data, (str, os.PathLike)) else from_polars(data)
+    data = read_rows(data)
     proto = load_model(model)
     signature = Signature.from_model(proto)
     feeds = as_feeds(data, signature)
