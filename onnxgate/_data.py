@@ -95,9 +95,14 @@ def _polars_category_nulls_as_none(data: Any, signature: Signature) -> Any:
     columns = attrs.get(POLARS_CATEGORY_NULLS) if isinstance(attrs, dict) else None
     if not columns or not is_dataframe(data):
         return data
+    # pandas deep-copies attrs into each frame or column taken from this one: kept, the list of columns was copied
+    # for each column read here and in as_feeds (3.6 s to feed 1,000 polars Categorical columns with nulls)
+    data = data.copy(deep=False)
+    data.attrs = {k: v for k, v in (attrs or {}).items() if k != POLARS_CATEGORY_NULLS}
     colmap = signature.columns
     reads_none = {s.name for s in signature.inputs if s.missing_only == "none"}
-    change = [c for c in columns if c in set(map(str, data.columns)) and colmap.input_for(c) in reads_none]
+    have = set(map(str, data.columns))
+    change = [c for c in columns if c in have and colmap.input_for(c) in reads_none]
     if not change:
         return data
     data = data.copy()

@@ -189,3 +189,22 @@ def test_a_one_hot_encoded_polars_category_column_with_nulls_is_fed_as_the_model
     assert (labels == pipe.predict(frame)).all()
     np.testing.assert_allclose(probabilities, pipe.predict_proba(frame), atol=1e-9)
     assert og.validate(conv, data=frame, reference=pipe).passed
+
+
+def test_thousands_of_categorical_columns_with_nulls_are_fed_in_linear_time() -> None:
+    # the frame kept the list of its null-holding category columns in attrs, which pandas deep-copies into every
+    # column read from it: feeding 2,000 such columns took 13 s (4 s where no input reads None), 1,000 took 3.6 s
+    import time
+
+    from onnxgate._data import POLARS_CATEGORY_NULLS, from_polars
+    from onnxgate.signature import Signature, TensorSpec
+
+    n = 2000
+    frame = from_polars(pl.DataFrame({f"c{i}": pl.Series(["a", None, "b"], dtype=pl.Categorical) for i in range(n)}))
+    sig = Signature(inputs=tuple(TensorSpec(f"c{i}", "string", ("N", 1), missing="", missing_only="none")
+                                 for i in range(n)), outputs=())
+    started = time.perf_counter()
+    feeds = as_feeds(frame, sig)
+    assert time.perf_counter() - started < 4.0
+    assert feeds[f"c{n - 1}"].ravel().tolist() == ["a", "", "b"]  # the null fed as the model's text for None
+    assert len(frame.attrs[POLARS_CATEGORY_NULLS]) == n  # the frame given is left as it was
