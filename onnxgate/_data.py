@@ -69,8 +69,16 @@ def from_polars(data: Any) -> Any:
     if category_nulls:
         # a category column's null stays NaN (XGBoost, LightGBM read it as missing), but scikit-learn reads it as
         # None: as_feeds feeds it so to an input whose model learnt None as a category (TensorSpec.missing_only)
-        frame.attrs[POLARS_CATEGORY_NULLS] = category_nulls
+        frame.attrs[POLARS_CATEGORY_NULLS] = _Shared(category_nulls)
     return frame
+
+
+class _Shared(tuple):  # type: ignore[type-arg]
+    """Names kept in a frame's ``attrs``, which pandas deep-copies into every column or frame taken from it:
+    copied as themselves, a frame of thousands of such columns no longer pays for the list once per column."""
+
+    def __deepcopy__(self, memo: Any) -> _Shared:
+        return self
 
 
 def read_rows(data: Any) -> Any:

@@ -359,6 +359,9 @@ CATEGORY_INPUTS_METADATA_KEY = "onnxgate.category_inputs"
 #: position, in that order (:attr:`TensorSpec.fitted_columns`).
 FITTED_COLUMNS_METADATA_KEY = "onnxgate.fitted_columns"
 
+#: How convert's warning that such an input takes its named columns by position begins.
+BY_POSITION_WARNING = "the model was fitted on named columns"
+
 
 def _names(found: Any) -> tuple[str, ...] | None:
     """:attr:`TensorSpec.fitted_columns` from its JSON form; None for anything but a list of texts."""

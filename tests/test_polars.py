@@ -208,3 +208,8 @@ def test_thousands_of_categorical_columns_with_nulls_are_fed_in_linear_time() ->
     assert time.perf_counter() - started < 4.0
     assert feeds[f"c{n - 1}"].ravel().tolist() == ["a", "", "b"]  # the null fed as the model's text for None
     assert len(frame.attrs[POLARS_CATEGORY_NULLS]) == n  # the frame given is left as it was
+    import copy
+
+    # and every column or frame pandas takes from it shares the names instead of copying them (convert's reads)
+    assert copy.deepcopy(frame.attrs)[POLARS_CATEGORY_NULLS] is frame.attrs[POLARS_CATEGORY_NULLS]
+    assert frame[f"c{n - 1}"].attrs[POLARS_CATEGORY_NULLS] is frame.attrs[POLARS_CATEGORY_NULLS]

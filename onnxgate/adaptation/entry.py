@@ -256,7 +256,7 @@ def adapt_conversion(
 
     import onnx
 
-    from onnxgate.signature import Signature
+    from onnxgate.signature import BY_POSITION_WARNING, Signature
     from onnxgate.targets import resolve_target
 
     tgt = resolve_target(target)
@@ -292,6 +292,10 @@ def adapt_conversion(
     split = [k for k, v in mapping.get("inputs", {}).items() if v.get("kind") == "split"]
     if split:
         warnings.append(f"inputs {split} are fed one table column per value (PREDICT takes one column per input)")
+        if conv.signature.inputs[0].fitted_columns is not None:
+            # its fitted columns are now table columns fed by name (checked against the fitted order): convert's
+            # warning that the file takes them by position no longer holds
+            warnings = [w for w in warnings if not w.startswith(BY_POSITION_WARNING)]
     # the sample keeps the user's own names: the mapping recorded in the model feeds them to the SQL inputs
     renamed = {c: i for c, i in ColumnMap.from_model(adapted).pairs if c != i}
     if renamed:

@@ -243,7 +243,7 @@ def _record_fitted_columns(proto: Any, converter: Converter, model: Any, sample:
 
     from onnxgate._data import is_dataframe
     from onnxgate.converters._sklearn_graph import set_metadata
-    from onnxgate.signature import FITTED_COLUMNS_METADATA_KEY
+    from onnxgate.signature import BY_POSITION_WARNING, FITTED_COLUMNS_METADATA_KEY
 
     if sample is None or is_dataframe(sample) or getattr(sample, "ndim", 0) != 2:
         return []
@@ -252,10 +252,11 @@ def _record_fitted_columns(proto: Any, converter: Converter, model: Any, sample:
         return []
     weights = {init.name for init in proto.graph.initializer}
     inputs = [vi.name for vi in proto.graph.input if vi.name not in weights]
-    if len(inputs) == 1:
-        set_metadata(proto, FITTED_COLUMNS_METADATA_KEY, json.dumps({inputs[0]: fitted}, ensure_ascii=False))
+    if len(inputs) != 1:
+        return []
+    set_metadata(proto, FITTED_COLUMNS_METADATA_KEY, json.dumps({inputs[0]: fitted}, ensure_ascii=False))
     shown = ", ".join(repr(c) for c in fitted[:6]) + (", ..." if len(fitted) > 6 else "")
-    return [f"the model was fitted on named columns ({shown}) but converted from an array: the file takes them as "
+    return [f"{BY_POSITION_WARNING} ({shown}) but converted from an array: the file takes them as "
             "one input, by position in that order. onnxgate (validate, score, Spark, the service) refuses those "
             "columns in another order, but other runtimes (MLflow's DataFrames, onnxruntime) score them on the "
             "wrong columns. Convert with a DataFrame sample (X.head()) for one input per column, fed by name"]

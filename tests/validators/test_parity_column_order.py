@@ -238,3 +238,13 @@ def _scored_refusing_reversed(conv: Any, X: Any, capsys: pytest.CaptureFixture[s
     with pytest.raises(InvalidDataError, match="same columns in another order"):
         og.validate(conv, reference=conv.model, data=X[list(X.columns)[::-1]])
     return pd.read_parquet("scored.parquet")["label"].to_numpy()
+
+
+def test_a_conversion_with_one_input_per_fitted_column_does_not_warn_of_position(iris: dict[str, Any]) -> None:
+    # for SQL the array sample's one input becomes a column input per fitted name, fed by name: the warning that
+    # the file takes them by position (and that onnxgate refuses them reordered) was said all the same
+    X, model = iris["X"], iris["model"]
+    conv = og.convert(model, X.to_numpy()[:5], target="sql-edge-2.0")
+    assert len(conv.signature.inputs) == 4
+    assert not any("by position" in w for w in conv.warnings), conv.warnings
+    assert any("by position" in w for w in iris["conv"].warnings)  # one [N,4] input: said
