@@ -109,6 +109,28 @@ class Server:
         return self.proc.returncode
 
 
+def request_in_flight(port: int, body: bytes, sent: int = 10, timeout: float = START_TIMEOUT_S) -> socket.socket:
+    """A POST /score whose head and first ``sent`` body bytes are sent, returned once the server has read the head.
+
+    The head asks ``Expect: 100-continue``: the server's ``100 Continue`` proves the request is in flight (head
+    parsed, the app reading the body). A fixed sleep instead raced the server under load: a SIGTERM that
+    arrives before the server has read the head closes the connection as idle.
+    """
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    sock.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+                 b"Content-Length: %d\r\n\r\n" % len(body) + body[:sent])
+    interim = b""
+    while not interim.endswith(b"\r\n\r\n"):
+        part = sock.recv(1)
+        if not part:
+            break
+        interim += part
+    if not interim.startswith(b"HTTP/1.1 100"):
+        sock.close()
+        raise RuntimeError(f"expected 'HTTP/1.1 100 Continue' from the server, found {interim[:200]!r}")
+    return sock
+
+
 def onnxgate_serve(package: Path, *extra: str, env: Mapping[str, str] | None = None) -> Server:
     port = free_port()
     return Server([*ONNXGATE, "serve", str(package), "--port", str(port), *extra], port, env=env)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _serving import ONNXGATE, Server, onnxgate_serve, package_zoo
+from _serving import ONNXGATE, Server, onnxgate_serve, package_zoo, request_in_flight
 
 pytestmark = pytest.mark.network
 
@@ -376,13 +376,7 @@ def test_sigterm_answers_every_request_in_flight_then_exits_0(iris: tuple[Path, 
     try:
         srv.wait_healthy()
         body = json.dumps({"data": [ROW] * 3}).encode()
-        socks = []
-        for _ in range(8):
-            sock = socket.create_connection(("127.0.0.1", srv.port), timeout=20)
-            sock.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: %d\r\n\r\n" % len(body) + body[:10])
-            socks.append(sock)
-        time.sleep(0.3)  # every request is in flight: headers read, body incomplete
+        socks = [request_in_flight(srv.port, body) for _ in range(8)]  # each: headers read (100 Continue)
         srv.proc.send_signal(signal.SIGTERM)
         time.sleep(0.3)
         assert srv.proc.poll() is None, "the server quit with requests in flight"

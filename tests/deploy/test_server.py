@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _serving import ONNXGATE, Server, onnxgate_serve, package_zoo
+from _serving import ONNXGATE, Server, onnxgate_serve, package_zoo, request_in_flight
 
 pytestmark = pytest.mark.network
 
@@ -256,10 +256,7 @@ def test_sigterm_lets_the_request_in_flight_finish(iris: tuple[Path, Any, Any]) 
     try:
         srv.wait_healthy()
         body = json.dumps({"data": [_ROW] * 3}).encode()
-        with socket.create_connection(("127.0.0.1", srv.port), timeout=20) as sock:
-            sock.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: %d\r\n\r\n" % len(body) + body[:10])
-            time.sleep(0.3)  # the request is now in flight: headers read, body incomplete
+        with request_in_flight(srv.port, body) as sock:  # headers read (100 Continue), body incomplete
             srv.proc.send_signal(signal.SIGTERM)
             time.sleep(0.3)
             assert srv.proc.poll() is None, "the server quit with a request in flight"
