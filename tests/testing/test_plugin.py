@@ -60,28 +60,36 @@ def test_fixture_passes_and_fails(pytester: pytest.Pytester, models: dict[str, P
     result.stdout.fnmatch_lines(["*test_bad*", "*ValidationFailedError*opset_within_caps*"])
 
 
-def _two_iris_models(folder: Path) -> None:
-    """iris rows (X.npy), a logistic regression fitted on them (ref.onnx) and one that disagrees (other.onnx)."""
+@pytest.fixture(scope="module")
+def iris(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """iris rows (X.npy), a logistic regression fitted on them (ref.onnx) and one that disagrees (other.onnx).
+
+    Module-scoped, so set up before the test's ``pytester``: pytester drops from ``sys.modules`` what the test
+    imported once it ends, and sklearn imported in a test body took numpy.fft with it; the next test of the
+    worker importing it failed with numpy's "cannot load module more than once per process" (which test came
+    next depended on xdist's scheduling: flaky under load).
+    """
     import numpy as np
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
+    folder = tmp_path_factory.mktemp("iris")
     X, y = load_iris(return_X_y=True)
     np.save(folder / "X.npy", X)
     og.convert(LogisticRegression(max_iter=1000).fit(X[:100], y[:100]), X[:5]).save(folder / "other.onnx")
     og.convert(LogisticRegression(max_iter=1000).fit(X, y), X[:5]).save(folder / "ref.onnx")
+    return folder
 
 
-def test_a_parity_failure_in_the_fixture_shows_the_rows(pytester: pytest.Pytester, tmp_path: Path) -> None:
+def test_a_parity_failure_in_the_fixture_shows_the_rows(pytester: pytest.Pytester, iris: Path) -> None:
     # the fixture's error named the check and the counts only; assert_parity quoted the rows
-    _two_iris_models(tmp_path)
     pytester.makepyfile(
         f"""
         import numpy as np
 
         def test_parity(onnxgate_validate):
-            onnxgate_validate({str(tmp_path / "other.onnx")!r}, reference={str(tmp_path / "ref.onnx")!r},
-                              data=np.load({str(tmp_path / "X.npy")!r}))
+            onnxgate_validate({str(iris / "other.onnx")!r}, reference={str(iris / "ref.onnx")!r},
+                              data=np.load({str(iris / "X.npy")!r}))
         """
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
@@ -220,18 +228,17 @@ def test_markers_on_a_class_and_its_method_combine(pytester: pytest.Pytester, mo
     result.assert_outcomes(passed=2)
 
 
-def test_a_failure_shows_the_users_line_not_onnxgates_code(pytester: pytest.Pytester, tmp_path: Path) -> None:
+def test_a_failure_shows_the_users_line_not_onnxgates_code(pytester: pytest.Pytester, iris: Path) -> None:
     # the traceback of a failed check printed onnxgate's function bodies with their locals (the whole data
     # array among them) under the user's line; onnxgate's frames are hidden now, the evidence stays
-    _two_iris_models(tmp_path)
     pytester.makepyfile(
         f"""
         import numpy as np
         import pytest
         from onnxgate.testing import assert_parity, parametrize_with_checks
 
-        X = np.load({str(tmp_path / "X.npy")!r})
-        OTHER, REF = {str(tmp_path / "other.onnx")!r}, {str(tmp_path / "ref.onnx")!r}
+        X = np.load({str(iris / "X.npy")!r})
+        OTHER, REF = {str(iris / "other.onnx")!r}, {str(iris / "ref.onnx")!r}
 
         def test_fixture(onnxgate_validate):
             onnxgate_validate(OTHER, reference=REF, data=X)
@@ -255,23 +262,22 @@ def test_a_failure_shows_the_users_line_not_onnxgates_code(pytester: pytest.Pyte
         assert body not in text, body
 
 
-def test_a_search_asked_for_and_skipped_warns_with_its_reason(pytester: pytest.Pytester, tmp_path: Path) -> None:
+def test_a_search_asked_for_and_skipped_warns_with_its_reason(pytester: pytest.Pytester, iris: Path) -> None:
     # a marker's search=300 and a call giving data but no reference: the search and parity were skipped and pytest
     # showed "1 passed" and nothing else (helper-158)
-    _two_iris_models(tmp_path)
     pytester.makepyfile(
         f"""
         import numpy as np
         import pytest
 
-        X = np.load({str(tmp_path / "X.npy")!r})
+        X = np.load({str(iris / "X.npy")!r})
 
         @pytest.mark.onnxgate(target="container", search=300)
         def test_searched(onnxgate_validate):
-            onnxgate_validate({str(tmp_path / "ref.onnx")!r}, data=X)
+            onnxgate_validate({str(iris / "ref.onnx")!r}, data=X)
 
         def test_structure_only(onnxgate_validate):
-            onnxgate_validate({str(tmp_path / "ref.onnx")!r})
+            onnxgate_validate({str(iris / "ref.onnx")!r})
         """
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
