@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from onnxgate.columns import ColumnMap
     from onnxgate.signature import Signature, TensorSpec
 
-__all__ = ["DATA_SUFFIXES", "as_feeds", "from_polars", "is_dataframe", "iter_batches", "load_data", "num_rows",
-           "read_rows", "slice_feeds"]
+__all__ = ["DATA_SUFFIXES", "as_feeds", "as_float64", "from_polars", "is_dataframe", "iter_batches", "load_data",
+           "num_rows", "read_rows", "slice_feeds"]
 
 DATA_SUFFIXES = (".csv", ".parquet", ".npy")
 Feeds = dict[str, "np.ndarray"]
@@ -402,7 +402,7 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
         if exact is not None:
             return exact
         try:
-            array = _as_float64(array)
+            array = as_float64(array)
         except (TypeError, ValueError) as err:
             if (array.dtype.kind == "O" and array.ndim == 2 and array.shape[1] > 1
                     and any(isinstance(v, (list, tuple, np.ndarray)) for v in array.ravel()[:64])):
@@ -554,7 +554,7 @@ def _integer_objects(array: np.ndarray) -> np.ndarray:
     return array  # past uint64 too: the float path says they are out of range
 
 
-def _as_float64(array: np.ndarray) -> np.ndarray:
+def as_float64(array: np.ndarray) -> np.ndarray:
     """``array`` (object or text) as float64; pandas' missing value (``pd.NA``, which a nullable
     ``boolean`` or ``Int64`` column holds) and None read as NaN, as the boosting libraries read them."""
     import numpy as np

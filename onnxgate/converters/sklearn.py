@@ -1438,7 +1438,7 @@ def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
         sample = sample.iloc[:, 0].to_numpy()
     if is_dataframe(sample) and expected is None:
         # fitted on an array: the table's columns are its features in order, one [N,k] input
-        from onnxgate._data import _as_float64
+        from onnxgate._data import as_float64
 
         objects = [c for c in sample.columns if getattr(sample[c].dtype, "kind", "") == "O"
                    and numbers_as_objects(sample[c])]
@@ -1446,7 +1446,7 @@ def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
             # booleans with None, Decimal: numbers scikit-learn reads as float64 (None as NaN; helper-154)
             sample = sample.copy()
             for c in objects:
-                sample[c] = _as_float64(np.asarray(sample[c], dtype=object))
+                sample[c] = as_float64(np.asarray(sample[c], dtype=object))
         text = [str(c) for c in sample.columns if getattr(sample[c].dtype, "kind", "O") not in "fiub"]
         if text:
             raise InvalidDataError(
