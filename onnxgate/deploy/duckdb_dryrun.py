@@ -126,13 +126,23 @@ def _widen_half_floats(table: Any) -> Any:
     return table if schema.equals(table.schema) else table.cast(schema)
 
 
+def _shown(columns: ColumnMap | None, name: str) -> str:
+    """Input table column ``name`` as the user named it, for a message (quoted)."""
+    return columns.describe(name) if columns is not None else repr(name)
+
+
+def _user_column(columns: ColumnMap | None, name: str) -> str:
+    """Input table column ``name`` as the user named it, for an error's ``column``."""
+    return columns.column_for(name) if columns is not None else name
+
+
 def _refuse_nulls(table: Any, columns: ColumnMap | None = None) -> None:
     """The input table's columns are NOT NULL: a null the checks by type let through (an Arrow table's
     null in an integer column) is refused here, the column named as the user named it."""
     for name in table.column_names:
         count = table.column(name).null_count
         if count:
-            shown = columns.describe(name) if columns is not None else repr(name)
+            shown = _shown(columns, name)
             raise InvalidDataError(
                 f"column {shown} has {count} missing value(s); the input table's columns are NOT NULL, so PREDICT "
                 "would never see these rows. Fill or drop them before scoring.",
@@ -183,13 +193,13 @@ def _as_sql_server_stores(table: Any, types: Mapping[str, str], columns: ColumnM
         longest = pc.max(lengths).as_py()
         if longest is not None and longest > size:
             row = pc.index(pc.greater(lengths, size), True).as_py()
-            shown = columns.describe(name) if columns is not None else repr(name)
+            shown = _shown(columns, name)
             raise InvalidDataError(
                 f"column {shown}: row {row} holds {column[row].as_py()!r}, {lengths[row].as_py()} characters, "
                 f"and the input table declares it {types[name]}: SQL Server refuses the load (String "
                 "or binary data would be truncated). Declare a longer column in 03_create_input_table.sql or "
                 "shorten the values.",
-                column=columns.column_for(name) if columns is not None else name,
+                column=_user_column(columns, name),
             )
         if base not in _FIXED_TEXT_SQL:
             continue
@@ -232,7 +242,7 @@ def _refuse_outside_code_page(column: Any, name: str, sql_type: str, collation: 
             value.encode(_LATIN1_CODE_PAGE)
         except UnicodeEncodeError as err:
             row = pc.index(column, pa.scalar(value, type=column.type)).as_py()
-            shown = columns.describe(name) if columns is not None else repr(name)
+            shown = _shown(columns, name)
             where = (f"collation {collation}" if collation
                      else "the database's default collation, SQL_Latin1_General_CP1_CI_AS on SQL Edge and Synapse")
             lacking = value[err.start:err.end]
@@ -241,7 +251,7 @@ def _refuse_outside_code_page(column: Any, name: str, sql_type: str, collation: 
                 f"cannot hold in code page 1252 ({where}): SQL Server stores such characters as others ('?'), and "
                 "PREDICT reads that, not the value given. Declare the column nvarchar in 03_create_input_table.sql, "
                 "or give it a UTF-8 collation (COLLATE Latin1_General_100_CI_AS_SC_UTF8)",
-                column=columns.column_for(name) if columns is not None else name,
+                column=_user_column(columns, name),
             ) from None
 
 
@@ -754,7 +764,7 @@ def _refuse_nan(table: Any, columns: ColumnMap | None = None) -> None:
         if not pa.types.is_floating(column.type):
             continue
         values = column.to_numpy(zero_copy_only=False)
-        shown = columns.describe(name) if columns is not None else repr(name)
+        shown = _shown(columns, name)
         for found, holds, why, fix in (
             (np.isnan, "is empty or NaN", "the input table's columns are NOT NULL and SQL Server's float/real "
              "cannot hold NaN", "Fill or drop them"),
