@@ -283,11 +283,14 @@ def test_catboost_categories_inside_a_pipeline_are_refused_naming_the_cause(step
         og.convert(pipe, frame.head())
 
 
-def _run(conv: og.Conversion, X: Any) -> list[np.ndarray]:
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return session.run(None, as_feeds(X, conv.signature))
+def _converts_as_catboost_answers(model: Any, rows: Any) -> None:
+    """The model converted from ``rows`` answers them as CatBoost does (labels exactly, probabilities within
+    1e-5), and validate passes."""
+    conv = og.convert(model, rows)
+    label, proba = _run(conv, rows)
+    assert int((label != model.predict(rows).ravel()).sum()) == 0
+    np.testing.assert_allclose(proba, model.predict_proba(rows), atol=1e-5)
+    assert og.validate(conv, reference=model, data=rows).passed
 
 
 @pytest.mark.parametrize("one_hot_max_size", [2, 1], ids=["one-hot", "ctr"])
@@ -297,11 +300,7 @@ def test_a_boolean_category_converts_as_catboost_reads_it(one_hot_max_size: int)
     frame, y = _frame("breast_cancer")
     frame = frame.assign(two=frame["two"] == frame["two"].iloc[0])
     model = catboost.CatBoostClassifier(**{**PARAMS, "one_hot_max_size": one_hot_max_size}).fit(frame, y)
-    conv = og.convert(model, frame)
-    label, proba = _run(conv, frame)
-    assert int((label != model.predict(frame).ravel()).sum()) == 0
-    np.testing.assert_allclose(proba, model.predict_proba(frame), atol=1e-5)
-    assert og.validate(conv, reference=model, data=frame).passed
+    _converts_as_catboost_answers(model, frame)
 
 
 @pytest.mark.parametrize("fitted_on", ["array", "numbered frame"])
@@ -312,8 +311,4 @@ def test_categories_of_a_model_fitted_without_column_names_convert_by_position(f
     rows = frame.to_numpy(dtype=object) if fitted_on == "array" else frame.set_axis(range(frame.shape[1]), axis=1)
     positions = [list(frame.columns).index(c) for c in CAT]
     model = catboost.CatBoostClassifier(**{**PARAMS, "cat_features": positions}).fit(rows, y)
-    conv = og.convert(model, rows)
-    label, proba = _run(conv, rows)
-    assert int((label != model.predict(rows).ravel()).sum()) == 0
-    np.testing.assert_allclose(proba, model.predict_proba(rows), atol=1e-5)
-    assert og.validate(conv, reference=model, data=rows).passed
+    _converts_as_catboost_answers(model, rows)
