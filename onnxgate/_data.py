@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -700,14 +700,15 @@ def misplaced_column(columns: Sequence[str], fitted: Sequence[str] | None) -> tu
 SHOWN_NAMES = 8
 
 
-def shown_names(names: Sequence[Any]) -> str:
-    """``names`` as a message lists them: all of them up to :data:`SHOWN_NAMES` (as ``str(list(names))``), else
-    the first ones and the count: a frame of 3,000 columns in another order was refused in a message of 96,000
-    characters that named each column twice (helper-154)."""
-    shown = [str(n) for n in names]
-    if len(shown) <= SHOWN_NAMES + 2:
-        return str(shown)
-    return f"{str(shown[:SHOWN_NAMES])[:-1]}, ... {len(shown) - SHOWN_NAMES:,} more] ({len(shown):,} columns)"
+def shown_names(names: Sequence[Any], show: Callable[[Any], str] = lambda n: repr(str(n)),
+                noun: str = "columns") -> str:
+    """``names`` as a message lists them, each as ``show`` writes it (``str(list(names))`` by default): all of
+    them up to :data:`SHOWN_NAMES`, else the first ones and the count (of ``noun``): a frame of 3,000 columns in
+    another order was refused in a message of 96,000 characters that named each column twice (helper-154)."""
+    if len(names) <= SHOWN_NAMES + 2:
+        return "[" + ", ".join(show(n) for n in names) + "]"
+    first = ", ".join(show(n) for n in names[:SHOWN_NAMES])
+    return f"[{first}, ... {len(names) - SHOWN_NAMES:,} more] ({len(names):,} {noun})"
 
 
 def refuse_shuffled_positions(columns: Sequence[str], spec: TensorSpec) -> None:
@@ -970,10 +971,7 @@ def _named(inputs: list[str], columns: ColumnMap) -> str:
     """Input names as a user knows them: ``['sepal length (cm)' (input 'sepal_length__cm_'), ...]``."""
     if not columns.renamed:
         return shown_names(inputs)
-    shown = ", ".join(columns.describe(n) for n in inputs[:SHOWN_NAMES + 2 if len(inputs) <= SHOWN_NAMES + 2
-                                                          else SHOWN_NAMES])
-    more = len(inputs) - SHOWN_NAMES
-    return f"[{shown}]" if len(inputs) <= SHOWN_NAMES + 2 else f"[{shown}, ... {more:,} more] ({len(inputs):,} inputs)"
+    return shown_names(inputs, columns.describe, "inputs")
 
 
 def slice_feeds(feeds: Mapping[str, np.ndarray], start: int, stop: int) -> Feeds:
