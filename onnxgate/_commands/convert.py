@@ -26,8 +26,27 @@ def register(sub: Any) -> None:
     add_precision_arg(p)
     p.add_argument("-o", "--output", required=True, help="where to write the .onnx file")
     p.add_argument("--force", action="store_true", help="overwrite the output if it exists")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", default=[],
+                   help="a converter option by name (repeatable); the value is read as JSON when it is JSON, else "
+                        "as text, e.g. --option 'dynamic_axes={\"input\": {\"1\": \"T\"}}' (PyTorch)")
     add_trust_pickle(p)
     p.set_defaults(run=run)
+
+
+def converter_options(items: list[str]) -> dict[str, Any] | None:
+    """``--option`` values as convert's ``options``: ``zipmap=false`` is False, ``input_names=["x"]`` a list,
+    any value that is not JSON the text itself."""
+    import json
+
+    from onnxgate._commands.package import parse_options
+
+    options: dict[str, Any] = {}
+    for key, text in parse_options(items).items():
+        try:
+            options[key] = json.loads(text)
+        except ValueError:
+            options[key] = text
+    return options or None
 
 
 def add_precision_arg(p: Any) -> None:
@@ -61,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
         raise OutputExistsError(f"{str(out)!r} exists; pass --force to overwrite it", path=str(out))
     model = load_native_model(args.model, trust_pickle=args.trust_pickle)
     sample = load_data_arg(args.sample) if args.sample else None
-    conv = convert(model, sample, opset=args.opset, target=args.target, precision=args.precision)
+    conv = convert(model, sample, opset=args.opset, target=args.target, precision=args.precision,
+                   options=converter_options(args.option))
     conv.save(out, overwrite=args.force)
     print(f"wrote {out}  framework={conv.framework}  opset={conv.opset} (requested {conv.requested_opset})  "
           f"IR={conv.ir_version}")

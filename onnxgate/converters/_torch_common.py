@@ -17,6 +17,7 @@ from onnxgate.errors import UnsupportedModelError
 
 __all__ = [
     "ANSI_ESCAPE",
+    "AXES",
     "BATCH_DIM",
     "DYNAMO_MAX_OPSET",
     "DYNAMO_MIN_OPSET",
@@ -41,13 +42,15 @@ DYNAMO_MAX_OPSET = 28
 #: Name of the dynamic batch axis written on every input and output.
 BATCH_DIM = "N"
 #: Conversion options this converter understands.
-OPTIONS = ("input_names", "output_names", "dynamo", "optimize")
+OPTIONS = ("input_names", "output_names", "dynamo", "optimize", "dynamic_axes")
 #: Rows of the sample the pre- and post-export probes run on (plus one for the batch-axis probe).
 #: Two, not one: a batch of 1 hides a batch axis that a squeeze or a broadcast would drop.
 PROBE_ROWS = 2
 
 #: Example inputs seen by ``convert`` per module, so ``save_native`` can run ``torch.export`` later.
 EXAMPLES: weakref.WeakKeyDictionary[Any, tuple[Any, ...]] = weakref.WeakKeyDictionary()
+#: The axes beyond the batch ``convert`` left dynamic per module (``{input index: {axis: name}}``), for ``save_native``.
+AXES: weakref.WeakKeyDictionary[Any, dict[int, dict[int, str]]] = weakref.WeakKeyDictionary()
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 #: How deep this thread is in :func:`quiet_exporters`: only the outermost level does the (costly) work.
 _QUIET_DEPTH = threading.local()

@@ -14,8 +14,18 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from onnxgate.converters._torch_axes import (
+    Axes,
+    apply_axis_names,
+    check_lengths,
+    dynamo_spec,
+    fixed_axes,
+    output_axes,
+    parse_dynamic_axes,
+)
 from onnxgate.converters._torch_common import (
     ANSI_ESCAPE,
+    AXES,
     BATCH_DIM,
     DYNAMO_MAX_OPSET,
     DYNAMO_MIN_OPSET,
@@ -1181,6 +1191,8 @@ def _export(
     optimize: bool = True,
     output_axes: Sequence[int | None] = (),
     notes: list[str] | None = None,
+    axes: Axes | None = None,
+    named_outputs: Sequence[dict[int, str]] = (),
 ) -> onnx.ModelProto:
     """Export ``model``; the TorchScript tracer's warnings (a Python branch on a tensor's value, which
     the trace fixes to the branch the sample took) are appended to ``notes``."""
@@ -1197,7 +1209,7 @@ def _export(
                 if not isinstance(model, torch.export.ExportedProgram):
                     batch = torch.export.Dim(BATCH_DIM)
                     kwargs["dynamic_shapes"] = _shaped_as_forward(
-                        model, [{0: batch} if a.dim() else None for a in args])
+                        model, dynamo_spec(args, axes) if axes else [{0: batch} if a.dim() else None for a in args])
                 kwargs["custom_translation_table"] = _dynamo_translations()
                 program = torch.onnx.export(
                     model,
@@ -1215,8 +1227,15 @@ def _export(
                 proto = program.model_proto
             else:
                 buffer = io.BytesIO()
-                axes = {n: {0: BATCH_DIM} for n, a in zip(input_names, args) if a.dim()}
-                axes.update({n: {ax: BATCH_DIM} for n, ax in zip(output_names, output_axes) if ax is not None})
+                named_inputs = axes or {}
+                spelled = {n: {0: BATCH_DIM, **named_inputs.get(i, {})}
+                           for i, (n, a) in enumerate(zip(input_names, args)) if a.dim()}
+                for i, (n, ax) in enumerate(zip(output_names, output_axes)):
+                    named = dict(named_outputs[i]) if i < len(named_outputs) else {}
+                    if ax is not None:
+                        named[ax] = BATCH_DIM
+                    if named:
+                        spelled[n] = named
                 # traced as a caller with gradients on: under the user's torch.no_grad() a TransformerEncoderLayer
                 # takes its fused inference path (aten::_transformer_encoder_layer_fwd), which this exporter
                 # cannot write, and the refusal sent the user to opset 18 (helper-93)
@@ -1229,7 +1248,7 @@ def _export(
                         opset_version=opset,
                         input_names=input_names,
                         output_names=output_names,
-                        dynamic_axes=axes,
+                        dynamic_axes=spelled,
                         verbose=False,
                     )
                 proto = onnx.load_from_string(buffer.getvalue())
@@ -1551,12 +1570,13 @@ def convert_module(
     output_names: Sequence[str] | None,
     dynamo: bool | None,
     optimize: bool,
+    dynamic_axes: Any = None,
 ) -> tuple[onnx.ModelProto, list[str]]:
     # One quiet_exporters for the probes and the export together (the inner ones then cost nothing).
     with quiet_exporters():
         return _convert_quietly(
             model, sample, opset=opset, input_names=input_names, output_names=output_names,
-            dynamo=dynamo, optimize=optimize,
+            dynamo=dynamo, optimize=optimize, dynamic_axes=dynamic_axes,
         )
 
 
@@ -1569,6 +1589,7 @@ def _convert_quietly(
     output_names: Sequence[str] | None,
     dynamo: bool | None,
     optimize: bool,
+    dynamic_axes: Any = None,
 ) -> tuple[onnx.ModelProto, list[str]]:
     kind = model_kind(model)
     use_dynamo = _choose_dynamo(kind, opset, dynamo)
@@ -1582,6 +1603,14 @@ def _convert_quietly(
     if output_names is None:
         output_names = key_names(outputs, taken=in_names)
     out_names = io_names(output_names, "output", len(leaves), "output")
+    axes = parse_dynamic_axes(dynamic_axes, in_names, args)
+    if axes and kind == "program":
+        raise UnsupportedModelError(
+            "options['dynamic_axes'] cannot change an ExportedProgram: its axes are those torch.export gave it. "
+            "Export it with them: torch.export.export(model, args, dynamic_shapes=({0: Dim('N'), 1: Dim('T')},))",
+            framework="pytorch",
+        )
+    named_outputs = output_axes(model, probe, leaves, axes, out_names) if axes else []
     fallback = use_dynamo and dynamo is None and kind == "module" and opset <= TORCHSCRIPT_MAX_OPSET
     try:
         proto = _export(
@@ -1596,6 +1625,8 @@ def _convert_quietly(
             output_axes=(() if use_dynamo and kind != "module"
                          else _output_batch_axes(model, probe, leaves, check_only=use_dynamo)),
             notes=warns,
+            axes=axes,
+            named_outputs=named_outputs,
         )
     except UnsupportedModelError as err:
         # only an operator without a translation (torch.export's refusal of a branch on data stands), and only
@@ -1607,7 +1638,7 @@ def _convert_quietly(
         try:
             proto = _export(model, args, opset=opset, input_names=in_names, output_names=out_names, dynamo=False,
                             optimize=optimize, output_axes=_output_batch_axes(model, probe, leaves, check_only=False),
-                            notes=warns)
+                            notes=warns, axes=axes, named_outputs=named_outputs)
         except Exception:
             raise err from None
         use_dynamo = fallback = False
@@ -1624,10 +1655,22 @@ def _convert_quietly(
             with contextlib.suppress(Exception):
                 proto = _export(model, args, opset=opset, input_names=in_names, output_names=out_names,
                                 dynamo=False, optimize=optimize,
-                                output_axes=_output_batch_axes(model, probe, leaves, check_only=False), notes=warns)
+                                output_axes=_output_batch_axes(model, probe, leaves, check_only=False), notes=warns,
+                                axes=axes, named_outputs=named_outputs)
                 use_dynamo = False
                 warns.append(f"the dynamo exporter's file does not load in onnxruntime ({refused}); it was "
                              f"written with the TorchScript exporter at opset {opset}")
+    if fallback and axes and fixed_axes(proto, in_names, axes):
+        # torch.export fixes an nn.LSTM's steps to the sample's (in torch 2.13, after the first export in the
+        # process); the TorchScript exporter writes them dynamic, and check_lengths proves it
+        index, axis, name = fixed_axes(proto, in_names, axes)[0]
+        with contextlib.suppress(UnsupportedModelError):
+            proto = _export(model, args, opset=opset, input_names=in_names, output_names=out_names, dynamo=False,
+                            optimize=optimize, output_axes=_output_batch_axes(model, probe, leaves, check_only=False),
+                            notes=warns, axes=axes, named_outputs=named_outputs)
+            use_dynamo = False
+            warns.append(f"the dynamo exporter fixed axis {axis} of input {in_names[index]!r} ({name!r}) to the "
+                         f"sample's length; it was written with the TorchScript exporter at opset {opset}")
     stamped = _stamped_opset(proto)
     if stamped != opset:
         exporter = "dynamo" if use_dynamo else "TorchScript"
@@ -1669,6 +1712,8 @@ def _convert_quietly(
 
     proto.ir_version = max(int(proto.ir_version), ir_version_for_opset(opset))
     fixed_inputs, static_outputs = _name_batch_axes(proto)
+    if axes:
+        apply_axis_names(proto, in_names, out_names, axes, named_outputs, model, args)
     if fixed_inputs:
         if kind == "module" and _rows(args) == 1:
             # torch.export specialises a dimension of size 1 to that size: the sample's one row fixed the batch
@@ -1702,9 +1747,17 @@ def _convert_quietly(
         note = _check_runs(model, proto, args, in_names)
     if note:
         warns.append(note)
+    if axes and note is None:
+        try:
+            session = _probe_session(proto)
+        except Exception:  # a file onnxruntime cannot load is left to validation (_unloadable_note)
+            session = None
+        if session is not None:
+            check_lengths(model, session, probe, in_names, axes)
     if kind == "module":
         # A module that cannot be weakly referenced is not remembered; save_native then asks for args.
         with contextlib.suppress(TypeError):
             EXAMPLES[model] = args
+            AXES[model] = axes
     return proto, warns
 

@@ -29,8 +29,12 @@ Policy:
 * A recurrent or attention layer built with ``batch_first=False`` (torch's default) that reads the
   sample's axis 0 as its sequence (a row scored alone answers otherwise than among the sample's) is
   refused: the file, validate and every service take the rows on axis 0.
+* Every axis but the batch is fixed to the sample's size, unless ``options={"dynamic_axes": {"input":
+  [1]}}`` (or ``{"input": {1: "T"}}``, one name per length) leaves it dynamic: a sequence of any length.
+  Such an axis is proved: the file is run at one step more and fewer and compared with forward(), and a
+  loop the tracer unrolled to the sample's length is refused (:mod:`onnxgate.converters._torch_axes`).
 * Options: ``input_names``, ``output_names``, ``dynamo`` (force an exporter), ``optimize`` (run
-  onnxscript's optimizer after a dynamo export; default True).
+  onnxscript's optimizer after a dynamo export; default True), ``dynamic_axes``.
 """
 
 from __future__ import annotations
@@ -46,7 +50,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from onnxgate.converters._base import Converter, RawConversion
+from onnxgate.converters._torch_axes import dynamo_spec
 from onnxgate.converters._torch_common import (
+    AXES,
     BATCH_DIM,
     DYNAMO_MAX_OPSET,
     DYNAMO_MIN_OPSET,
@@ -290,6 +296,7 @@ class PyTorchConverter(Converter):
             output_names=options.get("output_names"),
             dynamo=options.get("dynamo"),
             optimize=bool(options.get("optimize", True)),
+            dynamic_axes=options.get("dynamic_axes"),
         )
         if name:
             proto.graph.name = name
@@ -416,10 +423,7 @@ class PyTorchConverter(Converter):
             )
         try:
             with quiet_exporters(), eval_mode(model):
-                batch = torch.export.Dim(BATCH_DIM)
-                program = torch.export.export(
-                    model, args, dynamic_shapes=tuple({0: batch} if a.dim() else None for a in args)
-                )
+                program = torch.export.export(model, args, dynamic_shapes=tuple(dynamo_spec(args, AXES.get(model, {}))))
             path = folder / "model.pt2"
             torch.export.save(program, path)
             return path

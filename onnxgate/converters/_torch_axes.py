@@ -1,0 +1,256 @@
+"""Axes beyond the batch that the PyTorch converter leaves dynamic: ``options={"dynamic_axes": ...}``.
+
+A recurrent or attention model takes sequences of any length, but an export fixes every axis but the
+batch to the sample's size, and ``validate`` then refuses data of any other length. The option names
+the axes that vary, in ``torch.onnx.export``'s own form::
+
+    {"input": [1]}                      # axis 1 of input "input", called input_axis1
+    {"tokens": {1: "T"}, "mask": {1: "T"}}   # one length T shared by two inputs
+
+The batch (axis 0) is always dynamic and may not be named. An axis is only left dynamic where the
+exported file is proved to answer as the model at other lengths: the file runs in onnxruntime at one
+step more and (when the sample has more than two) one step fewer, and its outputs are compared with
+forward()'s at those lengths. A Python loop over the steps (``for t in range(x.shape[1])``), which the
+TorchScript tracer unrolls to the sample's length, or a shape written as a number
+(``x.reshape(n, 15)``), which torch.export specialises, is refused rather than handed back with a
+dynamic axis it does not have. Outputs whose size follows a named axis get the same name (found by
+running forward() with that axis one step longer).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from onnxgate.converters._torch_common import BATCH_DIM, torch_module
+from onnxgate.errors import UnsupportedModelError
+
+__all__ = ["apply_axis_names", "check_lengths", "dynamo_spec", "fixed_axes", "output_axes", "parse_dynamic_axes"]
+
+#: input index -> {axis: name}
+Axes = dict[int, dict[int, str]]
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+#: How far the file's outputs may be from forward()'s at another length: float32 noise, far from a step missed.
+_RTOL = 1e-3
+_ATOL = 1e-4
+
+
+def _bad(message: str) -> UnsupportedModelError:
+    return UnsupportedModelError(f"options['dynamic_axes']: {message}", framework="pytorch")
+
+
+def parse_dynamic_axes(given: Any, in_names: Sequence[str], args: Sequence[Any]) -> Axes:
+    """The option as ``{input index: {axis: name}}``, checked against the inputs and the sample's ranks."""
+    if given is None:
+        return {}
+    if not isinstance(given, Mapping):
+        raise _bad(f"expected a dict from input name to a list of axes or to {{axis: name}}, found "
+                   f"{type(given).__name__}; e.g. {{'{in_names[0]}': [1]}}")
+    axes: Axes = {}
+    for key, spec in given.items():
+        if key not in in_names:
+            raise _bad(f"no input is called {key!r}; the inputs are {list(in_names)}")
+        index = list(in_names).index(key)
+        rank = args[index].dim()
+        if isinstance(spec, Mapping):
+            pairs = list(spec.items())
+        elif isinstance(spec, (list, tuple)):
+            pairs = [(axis, f"{key}_axis{axis}") for axis in spec]
+        else:
+            raise _bad(f"input {key!r}: expected a list of axes or {{axis: name}}, found {spec!r}")
+        named: dict[int, str] = {}
+        for axis, name in pairs:
+            axis = int(axis) if isinstance(axis, str) and axis.lstrip("-").isdigit() else axis
+            if not isinstance(axis, int) or isinstance(axis, bool):
+                raise _bad(f"input {key!r}: axes are whole numbers, found {axis!r}")
+            if axis < 0:
+                axis += rank
+            if axis == 0:
+                raise _bad(f"input {key!r}: axis 0 is the batch, which is always dynamic (named {BATCH_DIM!r}); "
+                           "name the other axes that vary, e.g. 1 for a sequence's steps")
+            if not 0 < axis < rank:
+                raise _bad(f"input {key!r} has rank {rank} in the sample (shape {list(args[index].shape)}): it "
+                           f"has no axis {axis}")
+            if not isinstance(name, str) or not _NAME.match(name) or name == BATCH_DIM:
+                raise _bad(f"input {key!r}: an axis name is a Python identifier other than {BATCH_DIM!r} (the "
+                           f"batch), found {name!r}")
+            named[axis] = name
+        if named:
+            axes[index] = named
+    lengths: dict[str, tuple[int, str]] = {}
+    for index, named in axes.items():
+        for axis, name in named.items():
+            size = int(args[index].shape[axis])
+            seen = lengths.setdefault(name, (size, f"axis {axis} of {in_names[index]!r}"))
+            if seen[0] != size:
+                raise _bad(f"{name!r} names {seen[1]} ({seen[0]} in the sample) and axis {axis} of "
+                           f"{in_names[index]!r} ({size}): one name is one length; give them different names")
+            if size < 2:
+                raise _bad(f"{name!r} is {size} in the sample ({in_names[index]!r}, axis {axis}): an exporter "
+                           "fixes an axis of size 0 or 1 to that size; give a sample at least 2 long there")
+    return axes
+
+
+def _names(axes: Axes) -> list[str]:
+    return sorted({name for named in axes.values() for name in named.values()})
+
+
+def _resized(args: Sequence[Any], axes: Axes, name: str, step: int) -> tuple[Any, ...]:
+    """The tensors with every axis called ``name`` one entry longer (the first entry repeated) or shorter."""
+    torch = torch_module()
+    out = list(args)
+    for index, named in axes.items():
+        for axis, called in named.items():
+            if called != name:
+                continue
+            a = out[index]
+            out[index] = (torch.cat([a, a.narrow(axis, 0, 1)], dim=axis) if step > 0
+                          else a.narrow(axis, 0, a.shape[axis] - 1))
+    return tuple(out)
+
+
+def output_axes(model: Any, probe: Sequence[Any], leaves: Sequence[Any], axes: Axes, out_names: Sequence[str],
+                ) -> list[dict[int, str]]:
+    """For each output, ``{axis: name}`` of the axes whose size follows a named input axis."""
+    from onnxgate.converters._torch_export import torch_call, torch_leaves
+
+    found: list[dict[int, str]] = [{} for _ in leaves]
+    for name in _names(axes):
+        try:
+            longer = torch_leaves(torch_call(model, _resized(probe, axes, name, 1)))
+        except Exception as err:
+            raise _bad(f"{type(model).__name__} does not run with {name!r} one step longer than the sample's "
+                       f"({str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__}): "
+                       "that axis does not vary in forward()") from err
+        if len(longer) != len(leaves):
+            continue
+        for out, (before, after) in enumerate(zip(leaves, longer)):
+            for axis, (b, a) in enumerate(zip(before.shape, after.shape)):
+                if axis and b != a:
+                    # an axis that follows two names (a concatenation of two sequences) has a length of its own
+                    found[out][axis] = name if axis not in found[out] else f"{out_names[out]}_axis{axis}"
+    return found
+
+
+def dynamo_spec(args: Sequence[Any], axes: Axes) -> list[dict[int, Any] | None]:
+    """torch.export's ``dynamic_shapes`` per input: the batch and the named axes, one ``Dim`` per name."""
+    torch = torch_module()
+    dims = {name: torch.export.Dim(name) for name in _names(axes)}
+    batch = torch.export.Dim(BATCH_DIM)
+    spec: list[dict[int, Any] | None] = []
+    for index, a in enumerate(args):
+        if not a.dim():
+            spec.append(None)
+            continue
+        spec.append({0: batch, **{axis: dims[name] for axis, name in axes.get(index, {}).items()}})
+    return spec
+
+
+def fixed_axes(proto: Any, in_names: Sequence[str], axes: Axes) -> list[tuple[int, int, str]]:
+    """``(input index, axis, name)`` of the named axes the file writes as a number.
+
+    torch.export specialises an axis forward() treats as a number (``x.reshape(n, 15)``), and in torch 2.13
+    an ``nn.LSTM``'s steps after a first export in the process, to the sample's size; the exporter hands back
+    a file with that size written, without a word.
+    """
+    graph_inputs = {v.name: v for v in proto.graph.input}
+    fixed: list[tuple[int, int, str]] = []
+    for index, named in axes.items():
+        value = graph_inputs.get(in_names[index])
+        if value is None:  # forward() never reads it: the file has no such input
+            continue
+        dims = value.type.tensor_type.shape.dim
+        fixed.extend((index, axis, name) for axis, name in named.items()
+                     if not (dims[axis].HasField("dim_param") and dims[axis].dim_param))
+    return fixed
+
+
+def apply_axis_names(proto: Any, in_names: Sequence[str], out_names: Sequence[str], axes: Axes,
+                     outputs: Sequence[dict[int, str]], model: Any, args: Sequence[Any]) -> None:
+    """Write the names on the file's inputs and outputs; refuse an input axis the export fixed."""
+    for index, axis, name in fixed_axes(proto, in_names, axes)[:1]:
+        raise UnsupportedModelError(
+            f"the export fixed axis {axis} of input {in_names[index]!r} ({name!r}) of {type(model).__name__} to the "
+            f"sample's {int(args[index].shape[axis])}: torch.export found that length used as a number (a shape "
+            "written out, x.reshape(n, 15), a Python loop over the steps, or a layer torch.export specialises). "
+            f"Write forward() with x.shape[{axis}] or x.flatten(1), convert with options={{'dynamo': False}} below "
+            "opset 24, or leave the axis out of dynamic_axes",
+            framework="pytorch",
+        )
+    symbols: dict[str, str] = {}
+    graph_inputs = {v.name: v for v in proto.graph.input}
+    for index, named in axes.items():
+        value = graph_inputs.get(in_names[index])
+        if value is not None:
+            dims = value.type.tensor_type.shape.dim
+            symbols.update({dims[axis].dim_param: name for axis, name in named.items()})
+    for value in [*proto.graph.input, *proto.graph.output, *proto.graph.value_info]:
+        if value.type.HasField("tensor_type"):
+            for dim in value.type.tensor_type.shape.dim:
+                if dim.HasField("dim_param") and dim.dim_param in symbols:
+                    dim.dim_param = symbols[dim.dim_param]
+    graph_outputs = {v.name: v for v in proto.graph.output}
+    for name, named in zip(out_names, outputs):
+        value = graph_outputs.get(name)
+        if value is None or not value.type.HasField("tensor_type"):
+            continue
+        dims = value.type.tensor_type.shape.dim
+        for axis, called in named.items():
+            if axis < len(dims):  # the dynamo exporter may write the sample's size where the length follows
+                dims[axis].dim_param = called
+
+
+def _close(got: Any, want: Any) -> bool:
+    import numpy as np
+
+    if got.shape != want.shape:
+        return False
+    if want.dtype.kind not in "fc":
+        return bool(np.array_equal(got, want))
+    scale = float(np.nanmax(np.abs(want))) if want.size else 0.0
+    return bool(np.allclose(got, want, rtol=_RTOL, atol=_ATOL * max(1.0, scale), equal_nan=True))
+
+
+def check_lengths(model: Any, session: Any, probe: Sequence[Any], in_names: Sequence[str], axes: Axes) -> None:
+    """Run the file and forward() with each named axis one step longer and shorter; refuse a file that answers
+    otherwise (the tracer unrolled a loop over the sample's steps) or not at all (a length written as a number)."""
+    from onnxgate.converters._torch_export import torch_call, torch_leaves
+
+    takes = {i.name for i in session.get_inputs()}
+    for name in _names(axes):
+        sizes = {int(probe[i].shape[ax]) for i, named in axes.items() for ax, n in named.items() if n == name}
+        size = sizes.pop()
+        for step in (1, -1) if size > 2 else (1,):
+            args = _resized(probe, axes, name, step)
+            want = [leaf.detach().cpu().numpy() for leaf in torch_leaves(torch_call(model, args))]
+            try:
+                got = session.run(None, {n: a.numpy() for n, a in zip(in_names, args) if n in takes})
+            except Exception as err:
+                reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+                raise _refusal(model, name, size, size + step, f"onnxruntime failed: {reason}") from err
+            if len(got) != len(want) or not all(_close(g, w) for g, w in zip(got, want)):
+                raise _refusal(model, name, size, size + step, f"the file's outputs differ from forward()'s "
+                               f"({'; '.join(_difference(g, w) for g, w in zip(got, want))})")
+
+
+def _difference(got: Any, want: Any) -> str:
+    import numpy as np
+
+    if got.shape != want.shape:
+        return f"shape {list(got.shape)} against {list(want.shape)}"
+    if want.dtype.kind not in "fc":
+        return f"{int(np.sum(got != want))} of {want.size} values differ"
+    return f"up to {float(np.nanmax(np.abs(got.astype(np.float64) - want))):.3g} apart"
+
+
+def _refusal(model: Any, name: str, size: int, other: int, found: str) -> UnsupportedModelError:
+    return UnsupportedModelError(
+        f"{type(model).__name__}'s exported file answers for {name!r} = {size} (the sample's) but not for "
+        f"{other}: {found}. The export kept the sample's length (a Python loop over the steps, which the "
+        "TorchScript tracer unrolls, or a length written as a number): write the loop with a layer (nn.LSTM, "
+        "nn.GRU) or tensor operations, try the other exporter (options={'dynamo': True} at opset 18 or more, "
+        "or False), or leave the axis out of dynamic_axes",
+        framework="pytorch",
+    )
