@@ -273,6 +273,9 @@ def _note_kept_input_names(manifest: dict[str, Any]) -> None:
         kept = said.removesuffix(" (renamed_columns maps the data's columns to them)")
         print(f"note: the MLflow package {kept}; rename a DataFrame's columns before predict: "
               f"frame.rename(columns={columns!r})", file=sys.stderr)
+    fitted = mlflow.get("fitted_columns")
+    if isinstance(fitted, str) and fitted.startswith("by position"):
+        print(f"note: the MLflow package takes the fitted columns {fitted}", file=sys.stderr)
 
 
 def _note_renamed_columns(manifest: dict[str, Any]) -> None:

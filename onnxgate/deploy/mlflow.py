@@ -22,8 +22,17 @@ The signature comes from the model's :class:`~onnxgate.signature.Signature`, sha
 - one ``[N,1]`` input per column (a SQL-adapted model): a named ``TensorSpec`` of shape ``(-1, 1)`` per
   input. A ``ColSpec`` would hand onnxruntime a rank-1 column and fail ("Invalid rank"); MLflow
   reshapes a DataFrame column to a named tensor's shape;
-- a single ``[N,F]`` input: one unnamed ``TensorSpec`` ``(-1, F)``, so a DataFrame of ``F`` columns (or
-  an array) is the input;
+- a single ``[N,F]`` input that takes the named columns the model was fitted on by position (converted from
+  an array sample, :attr:`~onnxgate.signature.TensorSpec.fitted_columns`): the package's ``model.onnx`` takes
+  one ``[N,1]`` input per fitted column, named as it and joined in the fitted order, with a named
+  ``TensorSpec`` ``(-1, 1)`` per column, so MLflow takes a DataFrame's columns by name, in any order. An
+  unnamed tensor fed them by position: a frame with the columns reversed answered 101 of 150 iris labels
+  otherwise than the model, silently. ``predict`` refuses a plain array there ("Model is missing inputs");
+  give it ``pd.DataFrame(X, columns=[...])``. The names are the ones the model records: LightGBM's, with
+  ``_`` for a space (``sepal_length_(cm)``), so rename a frame's columns so first. The manifest lists the
+  split under ``mlflow.split_inputs``;
+- any other single ``[N,F]`` input: one unnamed ``TensorSpec`` ``(-1, F)``, so a DataFrame of ``F`` columns
+  (or an array) is the input;
 - anything else: a named ``TensorSpec`` per input (call ``predict`` with a dict of arrays).
 
 Inputs made from a DataFrame's columns are named after those columns again in the package's
@@ -117,6 +126,9 @@ def package_mlflow(
     PosixPath('dist/iris-mlflow')
     >>> import mlflow.pyfunc  # doctest: +SKIP
     >>> mlflow.pyfunc.load_model("dist/iris-mlflow").predict(X[:5])  # doctest: +SKIP
+
+    ``X[:5]`` as an array is fed by position to a model converted without column names; a model fitted on
+    named columns takes a DataFrame with those names (in any order) and refuses an array.
     """
     from onnxgate._onnx import load_model
     from onnxgate.deploy.container import _validate
@@ -136,6 +148,8 @@ def package_mlflow(
     if reference is None and data is None and hasattr(model, "source") and hasattr(model, "sample"):
         reference, data = model.source, model.sample
     proto, named = _with_user_columns(load_model(model))
+    proto, split = _fitted_columns_by_name(proto)
+    named = {**named, **split}
     # the file shipped is the one validated: report.json's sha256 and inputs are model.onnx's own
     report = _validate(proto, target, reference, data, options)
     sig = Signature.from_model(proto)
@@ -351,6 +365,74 @@ def _with_user_columns(proto: Any) -> tuple[Any, dict[str, Any]]:
     # written even though nothing is renamed now: a SQL-adapted model's older record would otherwise be read
     named.metadata_props.add(key=COLUMNS_METADATA_KEY, value=same.to_json())
     return named, {"input_names": "the user's column names", "renamed_inputs": renames}
+
+
+def _fitted_columns_by_name(proto: Any) -> tuple[Any, dict[str, Any]]:
+    """``proto`` with its one ``[N,F]`` input, which takes the named columns the model was fitted on by position
+    (:attr:`onnxgate.signature.TensorSpec.fitted_columns`), fed by one ``[N,1]`` input per column, named as the
+    column and joined in the fitted order (a ``Concat`` before the graph); and what the manifest says of it.
+
+    MLflow's signature for one ``[N,F]`` input is an unnamed tensor ``(-1, F)``: ``predict`` fed a DataFrame's
+    columns by position, so a frame holding the fitted columns in another order was scored on the wrong ones,
+    silently (101 of 150 iris labels of a RandomForest off the model's). A named tensor per column makes MLflow
+    take each by name. The split is recorded as an adaptation (:mod:`onnxgate.adaptation.mapping`, kind
+    ``split``), by which parity feeds the native model the columns put back together. A column named as a value
+    the graph already has (an output) leaves the model as it was, and the manifest says so.
+    """
+    import onnx
+    from onnx import helper
+
+    from onnxgate.adaptation.graph import graph_names
+    from onnxgate.adaptation.mapping import ADAPT_METADATA_KEY, ADAPT_METADATA_VERSION, set_metadata
+    from onnxgate.signature import FITTED_COLUMNS_METADATA_KEY, Signature
+
+    sig = Signature.from_model(proto)
+    if _layout(sig)[0] != "tensor" or any(p.key == ADAPT_METADATA_KEY for p in proto.metadata_props):
+        return proto, {}
+    only = sig.inputs[0]
+    fitted = list(only.fitted_columns or ())
+    if len(fitted) < 2 or only.width != len(fitted):  # one column has no order to get wrong
+        return proto, {}
+    clashes = sorted(set(fitted) & (graph_names(proto.graph) - {only.name}))
+    if clashes:
+        return proto, {"fitted_columns": f"by position: MLflow's predict feeds a DataFrame's columns to the model's "
+                                         f"input {only.name!r} in the order given, not by name (the column(s) "
+                                         f"{clashes} are also names in the graph); give them in the order {fitted}"}
+    split = onnx.ModelProto()
+    split.CopyFrom(proto)
+    graph = split.graph
+    original = next(vi for vi in graph.input if vi.name == only.name)
+    batch = onnx.TypeProto()
+    batch.CopyFrom(original.type)
+    del batch.tensor_type.shape.dim[1:]
+    batch.tensor_type.shape.dim.add().dim_value = 1
+    columns = []
+    for name in fitted:
+        column = onnx.ValueInfoProto(name=name)
+        column.type.CopyFrom(batch)
+        columns.append(column)
+    others = [vi for vi in graph.input if vi.name != only.name]  # weights listed as inputs by old exporters
+    del graph.input[:]
+    graph.input.extend(columns + others)
+    node_names = {n.name for n in graph.node}
+    join = _unused_name(node_names, "onnxgate_fitted_columns") if "onnxgate_fitted_columns" in node_names \
+        else "onnxgate_fitted_columns"
+    graph.node.insert(0, helper.make_node("Concat", fitted, [only.name], axis=1, name=join))
+    if not any(o.domain in ("", "ai.onnx") for o in split.opset_import):
+        split.opset_import.add(domain="", version=13)
+    for prop in list(split.metadata_props):
+        if prop.key == FITTED_COLUMNS_METADATA_KEY:  # the columns are inputs of their own now, taken by name
+            split.metadata_props.remove(prop)
+    set_metadata(split, {
+        "version": ADAPT_METADATA_VERSION, "target": "mlflow", "original": sig.to_dict(),
+        "inputs": {only.name: {"kind": "split", "columns": fitted}},
+        "outputs": {o.name: [[o.name, None]] for o in sig.outputs},
+        "zipmap_removed": [], "classes": None, "column_sources": {},
+    })
+    return split, {"fitted_columns": f"the model's input {only.name!r} is fed one input per fitted column, by name "
+                                     "(joined in the fitted order), so MLflow's predict takes a DataFrame's columns "
+                                     "in any order",
+                   "split_inputs": {only.name: fitted}}
 
 
 def _unused_name(taken: set[str], name: str) -> str:

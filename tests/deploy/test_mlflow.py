@@ -358,3 +358,65 @@ def test_a_registry_that_refuses_says_the_package_was_kept(tmp_path, capsys):
                  "--registry", "http://127.0.0.1:1", "--name", "iris"]) == 2
     assert f"The package in {str(out)!r} was written and is kept; rerun with --force" in capsys.readouterr().err
     assert (out / "MLmodel").is_file()
+
+
+@pytest.fixture(scope="module")
+def fitted_on_names():
+    """A RandomForest fitted on a named DataFrame and converted from an array: one [N,4] input that takes the
+    fitted columns by position."""
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import RandomForestClassifier
+
+    frame = load_iris(as_frame=True).data
+    model = RandomForestClassifier(n_estimators=10, random_state=0).fit(frame, load_iris().target)
+    conv = og.convert(model, frame.to_numpy(np.float32))
+    assert conv.signature.inputs[0].fitted_columns == tuple(frame.columns)
+    return model, frame, conv
+
+
+def test_a_model_fitted_on_named_columns_takes_a_dataframe_by_name(fitted_on_names, tmp_path):
+    # the unnamed (-1, 4) tensor signature fed a DataFrame's columns by position: the iris frame with its
+    # columns reversed answered 101 of 150 labels otherwise than the model, silently (helper-163)
+    model, frame, conv = fitted_on_names
+    folder = og.package(conv, target="mlflow", out=tmp_path / "pkg")
+    loaded = mlflow_pyfunc.load_model(str(folder))
+    want = model.predict(frame)
+    for columns in (list(frame.columns), list(frame.columns)[::-1], ["petal width (cm)", "sepal length (cm)",
+                                                                      "petal length (cm)", "sepal width (cm)"]):
+        got = loaded.predict(frame[columns].astype(np.float32))
+        np.testing.assert_array_equal(np.ravel(got["label"]), want, err_msg=str(columns))
+        np.testing.assert_allclose(got["probabilities"], model.predict_proba(frame), atol=1e-6)
+    # the REST form (dataframe_split) goes through the same schema: reordered columns answer as the model
+    from mlflow.pyfunc.scoring_server import infer_and_parse_data
+
+    reversed_split = json.loads(frame[frame.columns[::-1]].to_json(orient="split"))
+    parsed = infer_and_parse_data({"dataframe_split": reversed_split}, loaded.metadata.get_input_schema())
+    np.testing.assert_array_equal(np.ravel(loaded.predict(parsed)["label"]), want)
+    # the examples MLflow wrote score as they are
+    serving = json.loads((folder / "serving_input_example.json").read_text())
+    parsed = infer_and_parse_data(serving, loaded.metadata.get_input_schema())
+    np.testing.assert_array_equal(np.ravel(loaded.predict(parsed)["label"]), want[:5])
+    # a plain array has no names to match: refused, naming the columns, not scored by position
+    with pytest.raises(Exception, match=r"missing inputs \['sepal length \(cm\)'"):
+        loaded.predict(frame.to_numpy(np.float32))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["mlflow"]["split_inputs"] == {conv.signature.input_names[0]: list(frame.columns)}
+    # the file shipped is the one validated, and it validates against the user's model and frame again
+    report = json.loads((folder / "report.json").read_text())
+    assert report["passed"] and report["model"]["sha256"] == manifest["model"]["sha256"]
+    assert og.validate(folder / "model.onnx", target="mlflow", reference=model, data=frame).passed
+
+
+def test_a_fitted_column_named_as_an_output_is_fed_by_position_and_said(tmp_path, capsys, monkeypatch):
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    monkeypatch.chdir(tmp_path)
+    frame = load_iris(as_frame=True).data.set_axis(["label", "b", "c", "d"], axis=1)
+    model = LogisticRegression(max_iter=500).fit(frame, load_iris().target)
+    og.convert(model, frame.to_numpy(np.float32)).save(tmp_path / "m.onnx")
+    assert main(["package", "m.onnx", "--target", "mlflow", "--out", "pkg"]) == 0
+    err = capsys.readouterr().err
+    assert "by position" in err and "['label', 'b', 'c', 'd']" in err, err
+    got = mlflow_pyfunc.load_model(str(tmp_path / "pkg")).predict(frame.astype(np.float32))
+    np.testing.assert_array_equal(np.ravel(got["label"]), model.predict(frame))
