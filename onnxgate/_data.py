@@ -367,11 +367,15 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
     if spec.missing is not None and dtype.kind in "iu" and array.dtype.kind in "fO":
         # a missing category (None, NaN, pandas' NA) as the integer the model reads as none of its categories
         # float32 and float16 NaN too (np.float32 is no Python float: a float32 column's NaN was refused)
+        # where the model tells None from NaN (missing_only: an encoded column of booleans learnt one of them),
+        # the other is left as it is, refused below, not fed as the learnt category
+        nan_only, none_only = spec.missing_only == "nan", spec.missing_only == "none"
         if array.dtype.kind == "f":
-            gone = np.isnan(array)
+            gone = np.isnan(array) if not none_only else np.zeros(array.shape, bool)
         else:
             na = pd_na()
-            gone = np.fromiter((v is None or v is na or (isinstance(v, (float, np.floating)) and v != v)
+            gone = np.fromiter(((not nan_only and (v is None or v is na))
+                                or (not none_only and isinstance(v, (float, np.floating)) and v != v)
                                 for v in array.ravel()), bool, array.size).reshape(array.shape)
         if gone.any():
             array = array.copy()

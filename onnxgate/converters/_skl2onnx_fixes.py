@@ -1307,7 +1307,7 @@ def register_ordinal_encoder() -> None:
     in double here (:func:`_double_ordinal`), and text columns whose NaN category is written as a text
     (:func:`_text_ordinal`); anything else goes to skl2onnx's converter."""
     import numpy as np
-    from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
+    from skl2onnx.common.data_types import DoubleTensorType, Int64TensorType, StringTensorType
 
     original = _replaceable("SklearnOrdinalEncoder", "_onnxgate_double")
     if original is None:
@@ -1322,7 +1322,11 @@ def register_ordinal_encoder() -> None:
             return
         missing = getattr(encoder, "_missing_indices", None) or {}
         if (all(isinstance(v.type, StringTensorType) for v in operator.inputs)
-                and any(isinstance(encoder.categories_[i][j], str) for i, j in missing.items())):
+                and any(isinstance(encoder.categories_[i][j], str) for i, j in missing.items())) or (
+                # an object column of booleans whose NaN category is written as -1 (fed as int64): skl2onnx
+                # gave it its position, 2, where scikit-learn encodes encoded_missing_value (NaN)
+                all(isinstance(v.type, Int64TensorType) for v in operator.inputs) and missing
+                and all(np.asarray(c).dtype.kind in "iu" for c in encoder.categories_)):
             _text_ordinal(scope, operator, container)
             return
         original(scope, operator, container)
@@ -1360,7 +1364,8 @@ def _double_ordinal(scope: Any, operator: Any, container: Any) -> None:
 
 
 def _text_ordinal(scope: Any, operator: Any, container: Any) -> None:
-    """An OrdinalEncoder over text columns whose NaN category is written as a text no data holds
+    """An OrdinalEncoder over text columns whose NaN category is written as a text no data holds, or over
+    object columns of booleans fed as int64, whose NaN category is written as -1
     (:func:`~onnxgate.converters._sklearn_models.encoded_missing_categories`; scikit-learn's
     ``_missing_indices`` still point at it): a ``LabelEncoder`` per column maps each category to its position,
     that text to ``encoded_missing_value`` and any other text to ``unknown_value`` (-1 for
@@ -1383,9 +1388,10 @@ def _text_ordinal(scope: Any, operator: Any, container: Any) -> None:
             values = np.arange(len(categories), dtype=np.float32)
             if j in encoder._missing_indices:
                 values[encoder._missing_indices[j]] = encoder.encoded_missing_value
-            codes.append(w.node("LabelEncoder", text, op_domain="ai.onnx.ml", op_version=2,
-                                keys_strings=[str(c) for c in categories], values_floats=values.tolist(),
-                                default_float=float(unknown)))
+            keys = ({"keys_int64s": [int(c) for c in categories]} if np.asarray(categories).dtype.kind in "iu"
+                    else {"keys_strings": [str(c) for c in categories]})
+            codes.append(w.node("LabelEncoder", text, op_domain="ai.onnx.ml", op_version=2, **keys,
+                                values_floats=values.tolist(), default_float=float(unknown)))
             j += 1
     joined = w.node("Concat", *codes, axis=1) if len(codes) > 1 else codes[0]
     declared = operator.outputs[0].type.to_onnx_type().tensor_type.elem_type

@@ -221,8 +221,43 @@ def branch_columns(transformer: Any, name: str, columns: Any) -> list[Any] | Non
     return list(columns) if isinstance(columns, (list, tuple, np.ndarray)) else None
 
 
+#: The integer a missing value of an encoded object column of booleans is fed as (False 0, True 1).
+BOOLEAN_MISSING_CODE = -1
+
 #: The text a missing category is fed as to an encoder that learnt it (NUL characters: no real text).
 MISSING_CATEGORY_TEXT = "\x00missing"
+
+
+def _boolean_categories(values: Any) -> str | None:
+    """For an encoder's categories of an object column of booleans (True, False, at most one missing value):
+    ``"none"`` or ``"nan"``, the missing value among them, or ``""`` where there is none; else None."""
+    import numpy as np
+
+    if getattr(values, "dtype", None) != np.dtype(object):
+        return None
+    other = [v for v in values if not isinstance(v, (bool, np.bool_))]
+    if len(other) == len(values) or len(other) > 1:
+        return None
+    if not other:
+        return ""
+    return "none" if other[0] is None else "nan" if isinstance(other[0], float) and other[0] != other[0] else None
+
+
+def boolean_category_columns(model: Any) -> set[str]:
+    """The columns of the model's input an encoder reads as an object column of booleans, which the file takes
+    as int64 (:func:`encoded_missing_categories`)."""
+    found: set[str] = set()
+    parts = column_readers(model)
+    read = [c for _, columns in parts for c in columns]
+    for step, columns in parts:
+        categories = getattr(step, "categories_", None)
+        if type(step).__name__ not in ("OneHotEncoder", "OrdinalEncoder") or not isinstance(categories, list) \
+                or len(categories) != len(columns) \
+                or (type(step).__name__ == "OrdinalEncoder" and getattr(step, "_infrequent_enabled", False)):
+            continue
+        found.update(c for c, values in zip(columns, categories)
+                     if isinstance(c, str) and read.count(c) == 1 and _boolean_categories(values) is not None)
+    return found
 
 
 def encoded_missing_categories(model: Any, options: dict[Any, Any]
@@ -231,7 +266,9 @@ def encoded_missing_categories(model: Any, options: dict[Any, Any]
     (:func:`column_readers`) and learnt a missing value, None or NaN, as a category of its own: a copy of the
     model whose encoder holds, in that category's place, a text that is none of the column's categories
     (:data:`MISSING_CATEGORY_TEXT`), the options keyed by the copy's estimators, and column -> ``{"text": that
-    text, "only": "none" or "nan"}``, the missing value it is fed for. scikit-learn tells None from NaN: the
+    text, "only": "none" or "nan"}``, the missing value it is fed for (``"integers": "bool"`` added for an object
+    column of booleans, fed as int64: False 0, True 1 and the missing value :data:`BOOLEAN_MISSING_CODE`).
+    scikit-learn tells None from NaN: the
     other is an unknown category. An ONNX text input holds no missing value, so such a model was refused (a
     text column with gaps, one-hot or ordinal encoded, is how most tabular pipelines start). An
     OrdinalEncoder's NaN category stays in its ``_missing_indices``: it encodes as ``encoded_missing_value``
@@ -243,6 +280,7 @@ def encoded_missing_categories(model: Any, options: dict[Any, Any]
     parts = column_readers(model)
     read = [c for _, columns in parts for c in columns]
     todo = []
+    flags = []
     for step, columns in parts:
         categories = getattr(step, "categories_", None)
         # an OrdinalEncoder's infrequent group: skl2onnx maps codes to it, and would give the missing one a code
@@ -257,10 +295,23 @@ def encoded_missing_categories(model: Any, options: dict[Any, Any]
             kind = "none" if value is None else "nan" if isinstance(value, float) and value != value else None
             if text and kind is not None and isinstance(column, str) and read.count(column) == 1:
                 todo.append((step, i, gone[0], column, kind, text))
-    if not todo:
+            flag = _boolean_categories(values)
+            if flag is not None and isinstance(column, str) and read.count(column) == 1:
+                flags.append((step, i, column, flag))
+    if not todo and not flags:
         return model, options, {}
     copied, moved, options = _copied_with_options(model, options)
     found: dict[str, dict[str, str]] = {}
+    for step, i, column, kind in flags:
+        # an object column of True/False (a Parquet or polars boolean with nulls: None among them): fed as
+        # int64, False 0 and True 1 as scikit-learn matches them (0 == False), a missing value as -1, written in
+        # its category's place; fed as text, every row was refused as "missing or non-text" (helper-164)
+        encoder = moved[id(step)]
+        codes = np.array([-1 if not isinstance(v, (bool, np.bool_)) else int(v) for v in encoder.categories_[i]],
+                         dtype=np.int64)
+        encoder.categories_ = [codes if k == i else c for k, c in enumerate(encoder.categories_)]
+        found[column] = ({"text": str(BOOLEAN_MISSING_CODE), "only": kind, "integers": "bool"} if kind
+                         else {"integers": "bool"})
     for step, i, j, column, kind, text in todo:
         encoder = moved[id(step)]
         sentinel = text_outside(text, MISSING_CATEGORY_TEXT)

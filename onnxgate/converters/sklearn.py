@@ -33,7 +33,7 @@ Policy:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -107,6 +107,7 @@ from onnxgate.converters._sklearn_graph import (
     zero_init_base_values,
 )
 from onnxgate.converters._sklearn_models import (
+    boolean_category_columns,
     branch_columns,
     delegates_unwrapped,
     encoded_missing_categories,
@@ -493,7 +494,9 @@ class SklearnConverter(Converter):
         if target_transformer is not None:
             inverse_steps(target_transformer)  # refused before converting anything, when not written here
         model, options, encoded_missing = encoded_missing_categories(model, options)
-        columns = _sample_columns(model, sample, input_name)
+        flagged = {c for c, v in encoded_missing.items() if v.pop("integers", None) == "bool"}
+        encoded_missing = {c: v for c, v in encoded_missing.items() if v}
+        columns = _sample_columns(model, sample, input_name, flagged)
         float64_data = any(c.dtype.kind == "f" and c.dtype.itemsize == 8 for c in columns)
         # scikit-learn reads integer rows as float64: a GaussianNB on digits' int64 pixels computed in float32
         # flipped 2 of 597 labels, convert silent (helper-105). Rows with a float32 column stay float32
@@ -585,7 +588,7 @@ class SklearnConverter(Converter):
                 if row_width:
                     set_metadata(proto, ROW_WIDTH_METADATA_KEY, str(row_width))
                 texts = {c.name: missing_text[c.original] for c in columns
-                         if c.original in missing_text and c.dtype.kind in "OUS"}
+                         if c.original in missing_text and (c.dtype.kind in "OUS" or c.original in flagged)}
                 if texts:  # a missing category is fed as an unknown one (trees) or as the imputer's fill
                     import json
 
@@ -943,7 +946,8 @@ class SklearnConverter(Converter):
             feeds = dict(feeds)
             for name, (value, text) in back.items():
                 column = np.array(feeds[name], dtype=object)
-                column[column == text] = value
+                # an int64 input (an encoded column of booleans) holds the missing value's code as a number
+                column[column == (int(text) if np.asarray(feeds[name]).dtype.kind in "iu" else text)] = value
                 feeds[name] = column
         if len(names) == 1 and (columns is None or names[0] not in set(map(str, columns))):
             X = feeds[names[0]]
@@ -966,9 +970,20 @@ class SklearnConverter(Converter):
             labels = list(columns)
             if set(names) <= set(map(str, labels)) or len(labels) != len(names):
                 labels = names
-            # a column holding None stays object: pandas 3 reads text with None as its str type, whose None is NaN
-            return pd.DataFrame({c: pd.Series(np.asarray(feeds[n]).reshape(-1), dtype=object) if n in back
-                                 else np.asarray(feeds[n]).reshape(-1) for c, n in zip(labels, names)})
+            flags = boolean_category_columns(model)
+
+            def fed(label: Any, name: str) -> Any:
+                values = np.asarray(feeds[name]).reshape(-1)
+                if str(label) in flags and values.dtype.kind in "iuO":
+                    # an encoder's object column of booleans, fed as 0, 1 and a missing value's code: its
+                    # booleans again (scikit-learn's check compared an int64 column with them: "ufunc 'isnan'")
+                    return pd.Series([bool(v) if isinstance(v, (int, np.integer)) and v in (0, 1) else v
+                                      for v in values], dtype=object)
+                # a column holding None stays object: pandas 3 reads text with None as its str type, whose None
+                # is NaN
+                return pd.Series(values, dtype=object) if name in back else values
+
+            return pd.DataFrame({c: fed(c, n) for c, n in zip(labels, names)})
         return np.hstack([np.asarray(feeds[n]).reshape(len(feeds[n]), -1) for n in names])
 
 
@@ -1418,8 +1433,9 @@ def _no_onnx_type(dtype: Any) -> str | None:
     return None
 
 
-def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
-    """The inputs the sample asks for: one per DataFrame column, or one ``[N,k]`` matrix."""
+def _sample_columns(model: Any, sample: Any, input_name: str, flagged: Container[str] = ()) -> list[_Column]:
+    """The inputs the sample asks for: one per DataFrame column, or one ``[N,k]`` matrix. ``flagged``: the
+    columns of booleans an encoder reads, fed as int64 (:func:`encoded_missing_categories`)."""
     import numpy as np
 
     from onnxgate._data import is_dataframe, numbers_as_objects
@@ -1516,6 +1532,8 @@ def _sample_columns(model: Any, sample: Any, input_name: str) -> list[_Column]:
                     dtype = np.dtype(np.float64)
             elif dtype.kind not in "fiubOUS":
                 dtype = np.dtype(object)
+            if label in flagged:
+                dtype = np.dtype(np.int64)
             fitted = text_categories.get(label)
             if fitted is not None and np.dtype(dtype).kind in "iufb":
                 # typed as numbers, skl2onnx writes the text categories as numbers too: '007', '070' and

@@ -3323,3 +3323,48 @@ def test_a_bool_column_into_an_encoder_converts(encoder: str, where: str) -> Non
     assert conv.signature.input("flag").elem_type == "bool"
     report = og.validate(conv, reference=model, data=frame)
     assert report.passed, report.summary()
+
+
+@pytest.mark.parametrize("missing", [None, np.nan, "absent"], ids=["none", "nan", "no-missing"])
+@pytest.mark.parametrize("encoder", ["onehot", "ordinal"])
+def test_an_encoded_object_column_of_booleans_with_gaps_is_fed_as_int64(missing: Any, encoder: str) -> None:
+    # a 'has_garden' column of True/False/None (a Parquet or polars boolean with nulls, read by pandas) was a
+    # text input, and every row was refused ("200 missing or non-text value(s)"), the training frame too. It
+    # is an int64 input, False 0, True 1, the learnt missing value -1, each encoded as scikit-learn encodes it
+    import onnxruntime as ort
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.datasets import load_wine
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    X = X.iloc[:, :3].copy()
+    garden = np.array([True, False])[(X["alcohol"] > 13).to_numpy().astype(int)].astype(object)
+    if missing != "absent":
+        garden[::5] = missing
+    X["has_garden"] = pd.Series(garden, dtype=object)
+    step = (OneHotEncoder(handle_unknown="ignore") if encoder == "onehot"
+            else OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-2))
+    front = make_column_transformer((step, ["has_garden"]), remainder="passthrough").fit(X)
+    conv = og.convert(front, X.head(20))
+    assert conv.signature.input("has_garden").elem_type == "int64"
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    np.testing.assert_array_equal(session.run(None, as_feeds(X, conv.signature))[0], front.transform(X))
+    assert og.validate(conv, reference=front, data=X).passed
+    # an ordinal NaN code (encoded_missing_value's default) goes to a model that reads NaN
+    last = (LogisticRegression(max_iter=3000) if encoder == "onehot"
+            else HistGradientBoostingClassifier(max_iter=10, random_state=0))
+    model = make_pipeline(front, last).fit(X, y)
+    conv = og.convert(model, X.head(20))
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    np.testing.assert_array_equal(session.run(["label"], as_feeds(X, conv.signature))[0], model.predict(X))
+    report = og.validate(conv, reference=model, data=X)
+    assert report.passed, [c.message for c in report.checks if not c.passed]
+    # a missing value the encoder never learnt (None beside a learnt NaN, NaN beside a learnt None, either
+    # where it learnt none) is refused, not fed as the learnt one
+    other = X.assign(has_garden=pd.Series([np.nan if missing is None else None, *garden[1:]], dtype=object))
+    with pytest.raises(og.InvalidDataError):
+        as_feeds(other, conv.signature)
