@@ -1322,10 +1322,14 @@ def register_ordinal_encoder() -> None:
             return
         missing = getattr(encoder, "_missing_indices", None) or {}
         if (all(isinstance(v.type, StringTensorType) for v in operator.inputs)
-                and any(isinstance(encoder.categories_[i][j], str) for i, j in missing.items())) or (
+                and (any(isinstance(encoder.categories_[i][j], str) for i, j in missing.items())
+                     # a learnt None or NaN written as a text beside infrequent categories: skl2onnx's codes
+                     # missed them (the model was refused: "learnt missing values of text column")
+                     or (getattr(encoder, "_onnxgate_missing_text", False) and _infrequent(encoder)))) or (
                 # an object column of booleans whose NaN category is written as -1 (fed as int64): skl2onnx
                 # gave it its position, 2, where scikit-learn encodes encoded_missing_value (NaN)
-                all(isinstance(v.type, Int64TensorType) for v in operator.inputs) and missing
+                all(isinstance(v.type, Int64TensorType) for v in operator.inputs)
+                and (missing or (getattr(encoder, "_onnxgate_missing_text", False) and _infrequent(encoder)))
                 and all(np.asarray(c).dtype.kind in "iu" for c in encoder.categories_)):
             _text_ordinal(scope, operator, container)
             return
@@ -1388,6 +1392,8 @@ def _text_ordinal(scope: Any, operator: Any, container: Any) -> None:
             values = np.arange(len(categories), dtype=np.float32)
             if j in encoder._missing_indices:
                 values[encoder._missing_indices[j]] = encoder.encoded_missing_value
+            if _infrequent(encoder):
+                values = _ordinal_codes(encoder, j)  # the infrequent categories share one code
             keys = ({"keys_int64s": [int(c) for c in categories]} if np.asarray(categories).dtype.kind in "iu"
                     else {"keys_strings": [str(c) for c in categories]})
             codes.append(w.node("LabelEncoder", text, op_domain="ai.onnx.ml", op_version=2, **keys,
@@ -1396,6 +1402,28 @@ def _text_ordinal(scope: Any, operator: Any, container: Any) -> None:
     joined = w.node("Concat", *codes, axis=1) if len(codes) > 1 else codes[0]
     declared = operator.outputs[0].type.to_onnx_type().tensor_type.elem_type
     w.node("Cast", joined, out=operator.outputs[0].full_name, to=declared)
+
+
+def _ordinal_codes(encoder: Any, j: int) -> Any:
+    """The codes a fitted OrdinalEncoder gives column ``j``'s categories, each as its own ``transform`` gives
+    it (an infrequent category the infrequent group's code, NaN ``encoded_missing_value``; the encoding is
+    per value), as float32; the other columns hold their first category."""
+    import warnings
+
+    import numpy as np
+
+    categories = encoder.categories_[j]
+    rows = np.empty((len(categories), len(encoder.categories_)), dtype=object)
+    for k, values in enumerate(encoder.categories_):
+        rows[:, k] = categories if k == j else values[0]
+    names = getattr(encoder, "feature_names_in_", None)
+    if names is not None:
+        import pandas as pd
+
+        rows = pd.DataFrame(rows, columns=list(names))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return np.asarray(encoder.transform(rows), dtype=np.float32)[:, j]
 
 
 def _infrequent(encoder: Any) -> bool:

@@ -252,8 +252,7 @@ def boolean_category_columns(model: Any) -> set[str]:
     for step, columns in parts:
         categories = getattr(step, "categories_", None)
         if type(step).__name__ not in ("OneHotEncoder", "OrdinalEncoder") or not isinstance(categories, list) \
-                or len(categories) != len(columns) \
-                or (type(step).__name__ == "OrdinalEncoder" and getattr(step, "_infrequent_enabled", False)):
+                or len(categories) != len(columns):
             continue
         found.update(c for c, values in zip(columns, categories)
                      if isinstance(c, str) and read.count(c) == 1 and _boolean_categories(values) is not None)
@@ -283,10 +282,9 @@ def encoded_missing_categories(model: Any, options: dict[Any, Any]
     flags = []
     for step, columns in parts:
         categories = getattr(step, "categories_", None)
-        # an OrdinalEncoder's infrequent group: skl2onnx maps codes to it, and would give the missing one a code
+        # an OrdinalEncoder's infrequent group: its codes are the encoder's own (_text_ordinal), as a learnt NaN's
         if type(step).__name__ not in ("OneHotEncoder", "OrdinalEncoder") or not isinstance(categories, list) \
-                or len(categories) != len(columns) \
-                or (type(step).__name__ == "OrdinalEncoder" and getattr(step, "_infrequent_enabled", False)):
+                or len(categories) != len(columns):
             continue
         for i, (column, values) in enumerate(zip(columns, categories)):
             text = {v for v in values if isinstance(v, str)}
@@ -310,6 +308,7 @@ def encoded_missing_categories(model: Any, options: dict[Any, Any]
         codes = np.array([-1 if not isinstance(v, (bool, np.bool_)) else int(v) for v in encoder.categories_[i]],
                          dtype=np.int64)
         encoder.categories_ = [codes if k == i else c for k, c in enumerate(encoder.categories_)]
+        encoder._onnxgate_missing_text = True
         found[column] = ({"text": str(BOOLEAN_MISSING_CODE), "only": kind, "integers": "bool"} if kind
                          else {"integers": "bool"})
     for step, i, j, column, kind, text in todo:
@@ -318,6 +317,7 @@ def encoded_missing_categories(model: Any, options: dict[Any, Any]
         values = np.array(encoder.categories_[i], dtype=object)
         values[j] = sentinel
         encoder.categories_ = [values if k == i else c for k, c in enumerate(encoder.categories_)]
+        encoder._onnxgate_missing_text = True  # written by _text_ordinal, an OrdinalEncoder's codes its own
         found[column] = {"text": sentinel, "only": kind}
     return copied, options, found
 

@@ -3368,3 +3368,44 @@ def test_an_encoded_object_column_of_booleans_with_gaps_is_fed_as_int64(missing:
     other = X.assign(has_garden=pd.Series([np.nan if missing is None else None, *garden[1:]], dtype=object))
     with pytest.raises(og.InvalidDataError):
         as_feeds(other, conv.signature)
+
+
+@pytest.mark.parametrize("missing", [np.nan, None], ids=["nan", "none"])
+@pytest.mark.parametrize("options", [{"min_frequency": 20}, {"max_categories": 3, "encoded_missing_value": -1},
+                                     {"min_frequency": 20, "handle_unknown": "use_encoded_value", "unknown_value": -2}],
+                         ids=["min-frequency", "max-categories-code--1", "unknown--2"])
+def test_an_ordinal_encoder_with_infrequent_categories_and_missing_text_encodes_as_scikit_learn(
+        missing: Any, options: dict[str, Any]) -> None:
+    # refused: "OrdinalEncoder learnt missing values of text column 'color' as a category of their own". Each
+    # category's code is the encoder's own: the infrequent ones share one, a learnt NaN encodes as
+    # encoded_missing_value, a learnt None is a category (infrequent itself when rare)
+    import onnxruntime as ort
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.datasets import load_wine
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    X = X.iloc[:, :3].copy()
+    color = np.array(["red", "white", "rose", "pink", "grey"], dtype=object)[
+        np.where(np.arange(len(y)) % 17 == 0, 3 + np.arange(len(y)) % 2, y)]
+    color[::7] = missing
+    X["color"] = pd.Series(color, dtype=object)
+    encoder = OrdinalEncoder(**options).fit(X[["color"]])
+    assert any(len(g) for g in encoder.infrequent_categories_)
+    conv = og.convert(encoder, X[["color"]].head(20))
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    rows = X[["color"]]
+    if "unknown_value" in options:  # an unseen text too
+        rows = pd.concat([rows, pd.DataFrame({"color": pd.Series(["blue"], dtype=object)})], ignore_index=True)
+    np.testing.assert_array_equal(session.run(None, as_feeds(rows, conv.signature))[0], encoder.transform(rows))
+    assert og.validate(conv, reference=encoder, data=X[["color"]]).passed
+    model = make_pipeline(make_column_transformer((OrdinalEncoder(**options), ["color"]), remainder="passthrough"),
+                          HistGradientBoostingClassifier(max_iter=10, random_state=0)).fit(X, y)
+    conv = og.convert(model, X.head(20))
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    np.testing.assert_array_equal(session.run(["label"], as_feeds(X, conv.signature))[0], model.predict(X))
+    report = og.validate(conv, reference=model, data=X)
+    assert report.passed, [c.message for c in report.checks if not c.passed]
