@@ -86,7 +86,9 @@ def batch_data(batch: pa.RecordBatch) -> Any:
     """
     names = batch.schema.names
     if not any(is_list_type(t) for t in batch.schema.types):
-        return batch.to_pandas()
+        from onnxgate._data import parquet_category_nulls
+
+        return parquet_category_nulls(batch.to_pandas())
     arrays = {
         name: list_to_2d(col, name) if is_list_type(col.type) else col.to_numpy(zero_copy_only=False)
         for name, col in zip(names, batch.columns)

@@ -119,6 +119,20 @@ def _polars_category_nulls_as_none(data: Any, signature: Signature) -> Any:
     return data
 
 
+def parquet_category_nulls(frame: Any) -> Any:
+    """``frame``, read from Parquet by pandas, with its category columns holding nulls (NaN in pandas) named as a
+    polars frame's are (:data:`POLARS_CATEGORY_NULLS`): a Parquet null is neither NaN nor None, and read by
+    polars, as a model fitted on that file was, scikit-learn sees None. Fed to an input whose model learnt None
+    as a category it is None again; the file's own rows were refused as missing (helper-164)."""
+    import pandas as pd
+
+    columns = [str(c) for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)
+               and bool(frame[c].isna().any())]
+    if columns:
+        frame.attrs[POLARS_CATEGORY_NULLS] = _Shared(columns)
+    return frame
+
+
 def _parquet_folder(folder: Path) -> Any:
     """A folder of Parquet files (as ``onnxgate score`` and Spark read them) as one DataFrame, the files'
     rows in the order of their names; refused unless every file holds the same columns of the same types."""
@@ -149,7 +163,7 @@ def _parquet_folder(folder: Path) -> Any:
     if not any(len(frame) for frame in frames):
         raise InvalidDataError(f"the data folder {str(folder)!r} has a header but no rows in any file",
                                path=str(folder))
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return parquet_category_nulls(pd.concat(frames, ignore_index=True)) if len(frames) > 1 else frames[0]
 
 
 def load_data(path: str | os.PathLike[str], *, allow_empty: bool = False) -> Any:
@@ -211,7 +225,7 @@ def load_data(path: str | os.PathLike[str], *, allow_empty: bool = False) -> Any
                 # every "name" is a number: the file has no header, and its first row is data
                 frame = pd.read_csv(p, encoding="utf-8", encoding_errors="strict", header=None)
         else:
-            frame = pd.read_parquet(p)
+            frame = parquet_category_nulls(pd.read_parquet(p))
     except UnicodeDecodeError as err:
         offset, reason = _first_bad_utf8(p, err)
         raise InvalidDataError(
@@ -351,6 +365,17 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
                 "was fitted on text); a CSV reader reads codes such as '007' as the number 7 and cells such as "
                 "'NA' as missing. Keep the column as text: Parquet keeps its type, or read the CSV with "
                 f"pandas.read_csv(..., dtype={{{spec.name!r}: str}}, keep_default_na=False)",
+                input=spec.name,
+            )
+        other = [v for v in array.ravel() if not isinstance(v, str)]
+        if missing and spec.missing_only == "none" and all(isinstance(v, float) and v != v for v in other):
+            # pandas read a null as NaN (a category column), where the model learnt None: to scikit-learn an
+            # unknown category, not the learnt one
+            raise InvalidDataError(
+                f"{what} has {missing} NaN value(s), but the model learnt None (a polars or Parquet null) as a "
+                "category of its own, to which NaN is an unknown category: give the rows as the model was fitted "
+                "on them (the polars frame, or the Parquet file's path), or the NaN as None if they are that "
+                "missing value (column.astype(object).where(column.notna(), None))",
                 input=spec.name,
             )
         if missing:

@@ -210,3 +210,40 @@ def test_thousands_of_categorical_columns_with_nulls_are_fed_in_linear_time() ->
     # and every column or frame pandas takes from it shares the names instead of copying them (convert's reads)
     assert copy.deepcopy(frame.attrs)[POLARS_CATEGORY_NULLS] is frame.attrs[POLARS_CATEGORY_NULLS]
     assert frame[f"c{n - 1}"].attrs[POLARS_CATEGORY_NULLS] is frame.attrs[POLARS_CATEGORY_NULLS]
+
+
+@pytest.mark.parametrize("dtype", [pl.Categorical, pl.Enum(["u", "v", "w"])], ids=["categorical", "enum"])
+@pytest.mark.parametrize("kind", ["onehot", "hist"])
+def test_the_parquet_file_a_polars_model_was_fitted_on_validates_from_its_path(
+        dtype: Any, kind: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a model fitted on a polars frame read from Parquet learnt the Categorical column's null as None; that same
+    # file given by path (the CLI, validate(data=path), score) was read by pandas, its nulls NaN, and refused:
+    # "column 'g' has 43 missing or non-text value(s)". A Parquet null is fed as the model's missing category
+    import joblib
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from onnxgate._data import load_data
+    from onnxgate.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    g, x, y = _hidden_category_frame()
+    pl.DataFrame({"x": x, "g": pl.Series(g, dtype=dtype)}).write_parquet("rows.parquet")
+    frame = pl.read_parquet("rows.parquet")
+    model = (make_pipeline(ColumnTransformer([("c", OneHotEncoder(handle_unknown="ignore"), ["g"])],
+                                             remainder="passthrough"), LogisticRegression())
+             if kind == "onehot" else HistGradientBoostingClassifier(max_iter=20, categorical_features="from_dtype"))
+    model.fit(frame, y)
+    conv = og.convert(model, frame)
+    labels, _ = _onnx_outputs(conv, load_data("rows.parquet"))
+    assert (labels == model.predict(frame)).all()  # 43 rows hold the null
+    assert og.validate(conv, data="rows.parquet", reference=model).passed
+    joblib.dump(model, "model.pkl")
+    assert main(["convert", "model.pkl", "--trust-pickle", "--sample", "rows.parquet", "-o", "model.onnx"]) == 0
+    assert main(["validate", "model.onnx", "--trust-pickle", "--reference", "model.pkl", "--data", "rows.parquet"]) == 0
+    assert main(["score", "model.onnx", "--data", "rows.parquet", "--out", "scored.parquet"]) == 0
+    assert pl.read_parquet("scored.parquet")["label"].to_list() == model.predict(frame).tolist()
+    # read by pandas, the nulls are NaN, an unknown category to the model: refused, saying so
+    import pandas as pd
+
+    with pytest.raises(InvalidDataError, match="NaN is an unknown category"):
+        as_feeds(pd.read_parquet("rows.parquet"), conv.signature)
