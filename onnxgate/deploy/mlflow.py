@@ -393,7 +393,7 @@ def _fitted_columns_by_name(proto: Any) -> tuple[Any, dict[str, Any]]:
     fitted = list(only.fitted_columns or ())
     if len(fitted) < 2 or only.width != len(fitted):  # one column has no order to get wrong
         return proto, {}
-    clashes = sorted(set(fitted) & (graph_names(proto.graph) - {only.name}))
+    clashes = sorted(set(fitted) & graph_names(proto.graph))  # the input's own name too: the Concat writes it
     if clashes:
         return proto, {"fitted_columns": f"by position: MLflow's predict feeds a DataFrame's columns to the model's "
                                          f"input {only.name!r} in the order given, not by name (the column(s) "

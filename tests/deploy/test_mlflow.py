@@ -407,16 +407,19 @@ def test_a_model_fitted_on_named_columns_takes_a_dataframe_by_name(fitted_on_nam
     assert og.validate(folder / "model.onnx", target="mlflow", reference=model, data=frame).passed
 
 
-def test_a_fitted_column_named_as_an_output_is_fed_by_position_and_said(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("taken", ["label", "input"])  # an output's name, the input's own
+def test_a_fitted_column_named_as_an_output_is_fed_by_position_and_said(tmp_path, capsys, monkeypatch, taken):
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
     monkeypatch.chdir(tmp_path)
-    frame = load_iris(as_frame=True).data.set_axis(["label", "b", "c", "d"], axis=1)
+    frame = load_iris(as_frame=True).data.set_axis([taken, "b", "c", "d"], axis=1)
     model = LogisticRegression(max_iter=500).fit(frame, load_iris().target)
-    og.convert(model, frame.to_numpy(np.float32)).save(tmp_path / "m.onnx")
+    conv = og.convert(model, frame.to_numpy(np.float32))
+    assert taken in {*conv.signature.input_names, *conv.signature.output_names}
+    conv.save(tmp_path / "m.onnx")
     assert main(["package", "m.onnx", "--target", "mlflow", "--out", "pkg"]) == 0
     err = capsys.readouterr().err
-    assert "by position" in err and "['label', 'b', 'c', 'd']" in err, err
+    assert "by position" in err and f"['{taken}', 'b', 'c', 'd']" in err, err
     got = mlflow_pyfunc.load_model(str(tmp_path / "pkg")).predict(frame.astype(np.float32))
     np.testing.assert_array_equal(np.ravel(got["label"]), model.predict(frame))
