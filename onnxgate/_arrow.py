@@ -206,9 +206,12 @@ def _refuse_nulls(batch: pa.RecordBatch, specs: list[TensorSpec | None]) -> None
         A column feeding an input that is not floating-point holds nulls; every such column is named,
         with its input's type and its count in this batch.
     """
-    # a text input with a ``missing`` text reads a null as that (onnxgate._data.as_feeds fills it)
-    nulls = [(name, column.null_count, spec) for name, column, spec in zip(batch.schema.names, batch.columns, specs)
-             if column.null_count and not _floating(spec) and not (spec is not None and spec.missing is not None)]
+    # a text input with a ``missing`` text reads a null as that (onnxgate._data.as_feeds fills it), and a
+    # category column feeding an input of category codes reads it as the missing code
+    nulls = [(name, column.null_count, spec)
+             for j, (name, column, spec) in enumerate(zip(batch.schema.names, batch.columns, specs))
+             if column.null_count and not _floating(spec) and not (spec is not None and spec.missing is not None)
+             and not _missing_category(column, spec, j)]
     if not nulls:
         return
 
@@ -228,6 +231,18 @@ def _refuse_nulls(batch: pa.RecordBatch, specs: list[TensorSpec | None]) -> None
     )
 
 
+def _missing_category(column: pa.Array, spec: TensorSpec | None, position: int) -> bool:
+    """True for a category column (Arrow dictionary, as pandas writes a ``category`` column to Parquet) that
+    feeds an input reading category codes (:attr:`TensorSpec.codes`) at its place (column ``position`` of a
+    one ``[N,k]`` input, else the input's only column): :func:`onnxgate._data.as_feeds` feeds its null as the
+    missing code, as ``onnxgate.validate`` reads the same file and as XGBoost reads the frame."""
+    import pyarrow as pa
+
+    if spec is None or not spec.codes or not pa.types.is_dictionary(column.type):
+        return False
+    return (0 if spec.width == 1 else position) in dict(spec.codes)
+
+
 def plain_feeds(batch: pa.RecordBatch, signature: Signature) -> dict[str, np.ndarray] | None:
     """The feeds of a model with one ``[N,k]`` input from ``k`` columns already of its element type
     and without nulls, built straight into one array; None for anything else.
@@ -238,6 +253,7 @@ def plain_feeds(batch: pa.RecordBatch, signature: Signature) -> dict[str, np.nda
     that general route.
     """
     import numpy as np
+    import pyarrow as pa
 
     inputs = signature.inputs
     if len(inputs) != 1 or signature.columns.pairs:
@@ -249,7 +265,10 @@ def plain_feeds(batch: pa.RecordBatch, signature: Signature) -> dict[str, np.nda
 
     refuse_shuffled_positions(batch.schema.names, spec)
     dtype = spec.numpy_dtype
-    if dtype.kind != "f" or any(t.to_pandas_dtype() != dtype for t in batch.schema.types):
+    # only a floating-point column can be of the input's type; a category column (an Arrow dictionary) has no
+    # numpy dtype, and asking for one raised NotImplementedError (helper-165)
+    if dtype.kind != "f" or any(not pa.types.is_floating(t) or t.to_pandas_dtype() != dtype
+                                for t in batch.schema.types):
         return None
     if any(c.null_count for c in batch.columns):
         return None

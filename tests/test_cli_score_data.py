@@ -375,3 +375,30 @@ def test_an_integer_column_beside_another_type_feeds_one_integer_input_exactly(t
     assert _score(model, tmp_path / "rows.parquet", tmp_path / "out.parquet") == 0
     echo = np.array(pd.read_parquet(tmp_path / "out.parquet")["echo"].tolist())
     assert echo[:, 0].tolist() == ids and echo[:, 1].tolist() == [int(v) for v in other]
+
+
+@pytest.mark.parametrize("sample", ["category frame", "array of codes"])
+def test_a_missing_category_in_a_parquet_file_scores_as_xgboost_scores_it(
+    sample: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a pandas category column with missing values, written to Parquet: validate read it as the model does
+    # (the missing code, which the file reads as missing) and passed, and score refused the same file, exit
+    # 2: "column 'region' (feeding the int32 input 'region') has 5 null (missing) value(s)" (helper-165)
+    xgboost = pytest.importorskip("xgboost")
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(3)
+    region = rng.choice(["north", "south", "east", "west"], 400).astype(object)
+    region[rng.random(400) < 0.15] = None
+    x = rng.normal(size=400)
+    frame = pd.DataFrame({"x": x, "region": pd.Categorical(region, categories=["north", "south", "east", "west"])})
+    y = ((x + np.where(pd.isna(region), 1.5, np.where(region == "east", -1.0, 0.3))) > 0.2).astype(int)
+    model = xgboost.XGBClassifier(n_estimators=10, max_depth=3, enable_categorical=True, n_jobs=1).fit(frame, y)
+    codes = frame.assign(region=frame.region.cat.codes)
+    conv = og.convert(model, frame.head(40) if sample == "category frame" else codes.to_numpy()[:40])
+    conv.save("m.onnx")
+    frame.to_parquet("rows.parquet")
+    assert og.validate(conv, reference=model, data=frame).passed
+    assert main(["score", "m.onnx", "--data", "rows.parquet", "--out", "scored.parquet"]) == 0
+    scored = pq.read_table("scored.parquet").to_pandas()
+    np.testing.assert_array_equal(scored["label"].to_numpy(), model.predict(frame))
+    np.testing.assert_allclose(np.stack(scored["probabilities"]), model.predict_proba(frame), atol=1e-5)
