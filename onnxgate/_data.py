@@ -967,6 +967,21 @@ def _refuse_values_as_codes(values: Any, recorded: Sequence[Any] | None, spec: T
     if not recorded:
         return
     array = np.asarray(values)
+    if array.dtype.kind in "OUS":
+        # the categories as text, from a file that kept no category type (a CSV): the generic advice for text in
+        # a number input (pandas.to_numeric) turned every one of them into NaN (helper-165)
+        known = {str(v) for v in recorded}
+        found = next((v for v in array.ravel() if isinstance(v, str) and v in known), None)
+        if found is not None:
+            shown = f"{list(recorded)[:10]}{'...' if len(recorded) > 10 else ''}"
+            raise InvalidDataError(
+                f"{what} holds the category {found!r} as text, but input {spec.name!r} reads the codes of the "
+                f"model's categories {shown} (the position of each among them, -1 for a missing value). Feed the "
+                f"codes (pandas.Categorical(column, categories={shown}).codes), or a pandas category column, which "
+                "validate and score map to them (a CSV keeps no category type; Parquet keeps it)",
+                input=spec.name,
+            )
+        return
     if array.dtype.kind not in "iuf":
         return
     past = int(np.count_nonzero(array >= len(recorded)))

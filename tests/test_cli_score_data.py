@@ -402,3 +402,27 @@ def test_a_missing_category_in_a_parquet_file_scores_as_xgboost_scores_it(
     scored = pq.read_table("scored.parquet").to_pandas()
     np.testing.assert_array_equal(scored["label"].to_numpy(), model.predict(frame))
     np.testing.assert_allclose(np.stack(scored["probabilities"]), model.predict_proba(frame), atol=1e-5)
+
+
+def test_category_text_from_a_csv_for_xgboost_codes_says_to_feed_codes_not_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    # the category column of a CSV is text; the message for text in a number input said to convert it with
+    # pandas.to_numeric(column, errors='coerce'), which turns every category into NaN (helper-165)
+    xgboost = pytest.importorskip("xgboost")
+    import joblib
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"x": rng.normal(size=300),
+                          "region": pd.Categorical(rng.choice(["north", "south", "east"], 300),
+                                                   categories=["east", "north", "south"])})
+    y = ((frame.x + (frame.region == "east") * 1.0) > 0.3).astype(int)
+    model = xgboost.XGBClassifier(n_estimators=5, max_depth=3, enable_categorical=True, n_jobs=1).fit(frame, y)
+    og.convert(model, frame.head(20)).save("m.onnx")
+    frame.to_csv("rows.csv", index=False)
+    joblib.dump(model, "model.joblib")
+    assert main(["validate", "m.onnx", "--reference", "model.joblib", "--trust-pickle", "--data", "rows.csv"]) == 2
+    err = capsys.readouterr().err
+    assert "reads the codes of the model's categories ['east', 'north', 'south']" in err
+    assert "to_numeric" not in err and "Traceback" not in err
