@@ -9,12 +9,15 @@ the axes that vary, in ``torch.onnx.export``'s own form::
 
 The batch (axis 0) is always dynamic and may not be named. An axis is only left dynamic where the
 exported file is proved to answer as the model at other lengths: the file runs in onnxruntime at one
-step more and (when the sample has more than two) one step fewer, and its outputs are compared with
-forward()'s at those lengths. A Python loop over the steps (``for t in range(x.shape[1])``), which the
-TorchScript tracer unrolls to the sample's length, or a shape written as a number
-(``x.reshape(n, 15)``), which torch.export specialises, is refused rather than handed back with a
-dynamic axis it does not have. Outputs whose size follows a named axis get the same name (found by
-running forward() with that axis one step longer).
+step more, (when the sample has more than two) one step fewer and about twice as long (2T + 1), and its
+outputs are compared with forward()'s at those lengths (a length forward() itself does not run at is
+skipped). A Python loop over the steps (``for t in range(x.shape[1])``), which the TorchScript tracer
+unrolls to the sample's length, a branch on the length (``if x.shape[1] > 8``), which it fixes to the
+sample's side, or a shape written as a number (``x.reshape(n, 15)``), which torch.export specialises, is
+refused rather than handed back with a dynamic axis it does not have. These are samples of lengths, not
+a proof for every length: validate's parity on data of the lengths served is the gate. Outputs whose size
+is a named axis get the same name (found by running forward() with that axis one step longer); an output
+axis of a length of its own (a Conv1d's T - 2, a concatenation's 2T - 1) gets a name of its own.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from typing import Any
 from onnxgate.converters._torch_common import BATCH_DIM, torch_module
 from onnxgate.errors import UnsupportedModelError
 
-__all__ = ["apply_axis_names", "check_lengths", "dynamo_spec", "fixed_axes", "output_axes", "parse_dynamic_axes"]
+__all__ = ["apply_axis_names", "check_lengths", "dynamo_spec", "fixed_axes", "lengths_to_check", "output_axes",
+           "parse_dynamic_axes"]
 
 #: input index -> {axis: name}
 Axes = dict[int, dict[int, str]]
@@ -98,7 +102,8 @@ def _names(axes: Axes) -> list[str]:
 
 
 def _resized(args: Sequence[Any], axes: Axes, name: str, step: int) -> tuple[Any, ...]:
-    """The tensors with every axis called ``name`` one entry longer (the first entry repeated) or shorter."""
+    """The tensors with every axis called ``name`` ``step`` entries longer (the first entries repeated) or
+    shorter."""
     torch = torch_module()
     out = list(args)
     for index, named in axes.items():
@@ -106,8 +111,9 @@ def _resized(args: Sequence[Any], axes: Axes, name: str, step: int) -> tuple[Any
             if called != name:
                 continue
             a = out[index]
-            out[index] = (torch.cat([a, a.narrow(axis, 0, 1)], dim=axis) if step > 0
-                          else a.narrow(axis, 0, a.shape[axis] - 1))
+            size = int(a.shape[axis])
+            out[index] = (a.index_select(axis, torch.arange(size + step, device=a.device) % size) if step > 0
+                          else a.narrow(axis, 0, size + step))
     return tuple(out)
 
 
@@ -118,6 +124,7 @@ def output_axes(model: Any, probe: Sequence[Any], leaves: Sequence[Any], axes: A
 
     found: list[dict[int, str]] = [{} for _ in leaves]
     for name in _names(axes):
+        size = next(int(probe[i].shape[ax]) for i, named in axes.items() for ax, n in named.items() if n == name)
         try:
             longer = torch_leaves(torch_call(model, _resized(probe, axes, name, 1)))
         except Exception as err:
@@ -129,8 +136,10 @@ def output_axes(model: Any, probe: Sequence[Any], leaves: Sequence[Any], axes: A
         for out, (before, after) in enumerate(zip(leaves, longer)):
             for axis, (b, a) in enumerate(zip(before.shape, after.shape)):
                 if axis and b != a:
-                    # an axis that follows two names (a concatenation of two sequences) has a length of its own
-                    found[out][axis] = name if axis not in found[out] else f"{out_names[out]}_axis{axis}"
+                    # an axis that follows two names (a concatenation of two sequences) or is not the named
+                    # length itself (a Conv1d without padding: T - 2; a stride: T // 2) has a length of its own
+                    follows = b == size and a == size + 1 and axis not in found[out]
+                    found[out][axis] = name if follows else f"{out_names[out]}_axis{axis}"
     return found
 
 
@@ -192,14 +201,20 @@ def apply_axis_names(proto: Any, in_names: Sequence[str], out_names: Sequence[st
                 if dim.HasField("dim_param") and dim.dim_param in symbols:
                     dim.dim_param = symbols[dim.dim_param]
     graph_outputs = {v.name: v for v in proto.graph.output}
+    lengths = set(_names(axes))
     for name, named in zip(out_names, outputs):
         value = graph_outputs.get(name)
         if value is None or not value.type.HasField("tensor_type"):
             continue
         dims = value.type.tensor_type.shape.dim
         for axis, called in named.items():
-            if axis < len(dims):  # the dynamo exporter may write the sample's size where the length follows
-                dims[axis].dim_param = called
+            if axis >= len(dims) or (called not in lengths and dims[axis].dim_param):
+                continue  # a length of its own the exporter wrote as an expression: (((T - 3)//2)) + 1
+            dims[axis].dim_param = called  # the dynamo exporter may write the sample's size where the length follows
+    # The shapes of the values inside the graph may carry the sample's length (the dynamo exporter's nn.GRU
+    # writes [N, 5, 4]); onnxruntime then warns on every run at another length that the output should be 5
+    # long. They are hints only: onnxruntime infers them again.
+    del proto.graph.value_info[:]
 
 
 def _close(got: Any, want: Any) -> bool:
@@ -222,17 +237,28 @@ def check_lengths(model: Any, session: Any, probe: Sequence[Any], in_names: Sequ
     for name in _names(axes):
         sizes = {int(probe[i].shape[ax]) for i, named in axes.items() for ax, n in named.items() if n == name}
         size = sizes.pop()
-        for step in (1, -1) if size > 2 else (1,):
-            args = _resized(probe, axes, name, step)
-            want = [leaf.detach().cpu().numpy() for leaf in torch_leaves(torch_call(model, args))]
+        for other in lengths_to_check(size):
+            args = _resized(probe, axes, name, other - size)
+            try:
+                want = [leaf.detach().cpu().numpy() for leaf in torch_leaves(torch_call(model, args))]
+            except Exception:  # forward() itself does not run there (x[:, 4] one step shorter than 5)
+                continue  # nothing to compare with: validation's reference fails at that length too
             try:
                 got = session.run(None, {n: a.numpy() for n, a in zip(in_names, args) if n in takes})
             except Exception as err:
                 reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
-                raise _refusal(model, name, size, size + step, f"onnxruntime failed: {reason}") from err
+                raise _refusal(model, name, size, other, f"onnxruntime failed: {reason}") from err
             if len(got) != len(want) or not all(_close(g, w) for g, w in zip(got, want)):
-                raise _refusal(model, name, size, size + step, f"the file's outputs differ from forward()'s "
+                raise _refusal(model, name, size, other, f"the file's outputs differ from forward()'s "
                                f"({'; '.join(_difference(g, w) for g, w in zip(got, want))})")
+
+
+def lengths_to_check(size: int) -> list[int]:
+    """The lengths a named axis of the sample's ``size`` is proved at: one step longer and shorter, and about
+    twice as long (a branch on the length, ``if x.shape[1] > 8``, that the tracer fixed answers as the model
+    one step either side of a 5-step sample)."""
+    far = min(2 * size + 1, size + 257)  # an attention over the steps costs the square of the length
+    return [size + 1, *([size - 1] if size > 2 else []), far]
 
 
 def _difference(got: Any, want: Any) -> str:
@@ -249,7 +275,8 @@ def _refusal(model: Any, name: str, size: int, other: int, found: str) -> Unsupp
     return UnsupportedModelError(
         f"{type(model).__name__}'s exported file answers for {name!r} = {size} (the sample's) but not for "
         f"{other}: {found}. The export kept the sample's length (a Python loop over the steps, which the "
-        "TorchScript tracer unrolls, or a length written as a number): write the loop with a layer (nn.LSTM, "
+        "TorchScript tracer unrolls, a branch on the length, which it fixes to the sample's side, or a length "
+        "written as a number): write the loop with a layer (nn.LSTM, "
         "nn.GRU) or tensor operations, try the other exporter (options={'dynamo': True} at opset 18 or more, "
         "or False), or leave the axis out of dynamic_axes",
         framework="pytorch",

@@ -31,8 +31,9 @@ Policy:
   refused: the file, validate and every service take the rows on axis 0.
 * Every axis but the batch is fixed to the sample's size, unless ``options={"dynamic_axes": {"input":
   [1]}}`` (or ``{"input": {1: "T"}}``, one name per length) leaves it dynamic: a sequence of any length.
-  Such an axis is proved: the file is run at one step more and fewer and compared with forward(), and a
-  loop the tracer unrolled to the sample's length is refused (:mod:`onnxgate.converters._torch_axes`).
+  Such an axis is proved: the file is run at one step more and fewer and at 2T + 1 and compared with
+  forward(), and a loop the tracer unrolled to the sample's length, or a branch on the length it fixed, is
+  refused (:mod:`onnxgate.converters._torch_axes`).
 * Options: ``input_names``, ``output_names``, ``dynamo`` (force an exporter), ``optimize`` (run
   onnxscript's optimizer after a dynamo export; default True), ``dynamic_axes``.
 """

@@ -178,3 +178,97 @@ def test_the_cli_takes_the_option_as_json(tmp_path: Path, monkeypatch: pytest.Mo
     assert main([*base, "--option", 'dynamic_axes={"input": [0]}', "-o", "bad.onnx"]) == 2
     assert "axis 0 is the batch" in capsys.readouterr().err
     assert not Path("bad.onnx").exists()
+
+
+class LongBranch(torch.nn.Module):
+    """A branch on the length past the sample's: the tracer fixes the sample's side, one step either side agrees."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.head = torch.nn.Linear(FEATURES, 2)
+
+    def forward(self, x: Any) -> Any:
+        y = self.head(x)
+        if x.shape[1] > 8:
+            return y * 2
+        return y
+
+
+class FifthStep(torch.nn.Module):
+    """Reads step 4: forward() itself does not run one step shorter than a 5-step sample."""
+
+    def forward(self, x: Any) -> Any:
+        return x[:, 4] * 3
+
+
+class Valid(torch.nn.Module):
+    """A Conv1d over the steps without padding: the output is T - 2 long, not T."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = torch.nn.Conv1d(FEATURES, 2, 3)
+
+    def forward(self, x: Any) -> Any:
+        return self.conv(x.transpose(1, 2)).transpose(1, 2)
+
+
+class TokenGRU(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.embed = torch.nn.Embedding(20, 4)
+        self.rnn = torch.nn.GRU(4, 4, batch_first=True)
+        self.head = torch.nn.Linear(4, 2)
+
+    def forward(self, tokens: Any, mask: Any) -> Any:
+        out, _ = self.rnn(self.embed(tokens))
+        return self.head(out) * mask.unsqueeze(-1)
+
+
+@pytest.mark.parametrize("opset", OPSETS)
+def test_a_branch_on_the_length_past_the_next_step_is_refused(opset: int) -> None:
+    # before: converted with axis 1 dynamic (5 +- 1 agree), and the file answered half of forward() from 9 steps
+    with pytest.raises(UnsupportedModelError, match=r"answers for 'T' = 5 \(the sample's\) but not for 11"):
+        og.convert(LongBranch().eval(), _rows(STEPS), opset=opset, options={"dynamic_axes": {"input": {1: "T"}}})
+
+
+def test_a_model_that_does_not_run_one_step_shorter_converts() -> None:
+    # before: IndexError (index 4 is out of bounds) out of convert, from forward() at 4 steps
+    model = FifthStep().eval()
+    conv = og.convert(model, _rows(STEPS), opset=17, options={"dynamic_axes": {"input": {1: "T"}}})
+    assert _dims(conv.model.graph.input[0]) == ["N", "T", FEATURES]
+    assert og.validate(conv, data=_rows(9), reference=model).passed
+
+
+@pytest.mark.parametrize("opset", OPSETS)
+def test_an_output_of_a_length_of_its_own_is_not_called_by_the_inputs_name(opset: int) -> None:
+    # before: the output was declared [N, T, 2] and is [N, T - 2, 2]
+    model = Valid().eval()
+    conv = og.convert(model, _rows(STEPS), opset=opset, options={"dynamic_axes": {"input": {1: "T"}}})
+    steps = _dims(conv.model.graph.output[0])[1]
+    assert isinstance(steps, str) and steps != "T"
+    assert og.validate(conv, data=_rows(9), reference=model).passed
+
+
+def test_onnxruntime_does_not_warn_of_the_samples_length(capfd: pytest.CaptureFixture[str]) -> None:
+    # before: the dynamo exporter's GRU left [N, 5, 4] on values inside the graph, and onnxruntime logged
+    # "Expected shape from model of {-1,5,2} does not match actual shape of {8,9,2}" on every run
+    rng = np.random.default_rng(0)
+
+    def tokens(steps: int) -> dict[str, np.ndarray]:
+        return {"tokens": rng.integers(0, 20, size=(8, steps)),
+                "mask": (rng.random((8, steps)) > 0.2).astype(np.float32)}
+
+    model = TokenGRU().eval()
+    conv = og.convert(model, tokens(STEPS), opset=18,
+                      options={"dynamic_axes": {"tokens": {1: "T"}, "mask": {1: "T"}}})
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    capfd.readouterr()
+    data = tokens(9)
+    got = session.run(None, data)[0]
+    assert "does not match actual shape" not in capfd.readouterr().err
+    with torch.no_grad():
+        want = model(torch.from_numpy(data["tokens"]), torch.from_numpy(data["mask"])).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
