@@ -22,23 +22,18 @@ axis of a length of its own (a Conv1d's T - 2, a concatenation's 2T - 1) gets a 
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from onnxgate.converters import _axes as shared
+from onnxgate.converters._axes import Axes
 from onnxgate.converters._torch_common import BATCH_DIM, torch_module
 from onnxgate.errors import UnsupportedModelError
 
-__all__ = ["apply_axis_names", "check_lengths", "dynamo_spec", "fixed_axes", "lengths_to_check", "output_axes",
-           "parse_dynamic_axes"]
-
-#: input index -> {axis: name}
-Axes = dict[int, dict[int, str]]
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-#: How far the file's outputs may be from forward()'s at another length: float32 noise, far from a step missed.
-_RTOL = 1e-3
-_ATOL = 1e-4
+__all__ = [
+    "Axes", "apply_axis_names", "check_lengths", "dynamo_spec", "fixed_axes", "lengths_to_check", "output_axes",
+    "parse_dynamic_axes",
+]
 
 
 def _bad(message: str) -> UnsupportedModelError:
@@ -47,58 +42,7 @@ def _bad(message: str) -> UnsupportedModelError:
 
 def parse_dynamic_axes(given: Any, in_names: Sequence[str], args: Sequence[Any]) -> Axes:
     """The option as ``{input index: {axis: name}}``, checked against the inputs and the sample's ranks."""
-    if given is None:
-        return {}
-    if not isinstance(given, Mapping):
-        raise _bad(f"expected a dict from input name to a list of axes or to {{axis: name}}, found "
-                   f"{type(given).__name__}; e.g. {{'{in_names[0]}': [1]}}")
-    axes: Axes = {}
-    for key, spec in given.items():
-        if key not in in_names:
-            raise _bad(f"no input is called {key!r}; the inputs are {list(in_names)}")
-        index = list(in_names).index(key)
-        rank = args[index].dim()
-        if isinstance(spec, Mapping):
-            pairs = list(spec.items())
-        elif isinstance(spec, (list, tuple)):
-            pairs = [(axis, f"{key}_axis{axis}") for axis in spec]
-        else:
-            raise _bad(f"input {key!r}: expected a list of axes or {{axis: name}}, found {spec!r}")
-        named: dict[int, str] = {}
-        for axis, name in pairs:
-            axis = int(axis) if isinstance(axis, str) and axis.lstrip("-").isdigit() else axis
-            if not isinstance(axis, int) or isinstance(axis, bool):
-                raise _bad(f"input {key!r}: axes are whole numbers, found {axis!r}")
-            if axis < 0:
-                axis += rank
-            if axis == 0:
-                raise _bad(f"input {key!r}: axis 0 is the batch, which is always dynamic (named {BATCH_DIM!r}); "
-                           "name the other axes that vary, e.g. 1 for a sequence's steps")
-            if not 0 < axis < rank:
-                raise _bad(f"input {key!r} has rank {rank} in the sample (shape {list(args[index].shape)}): it "
-                           f"has no axis {axis}")
-            if not isinstance(name, str) or not _NAME.match(name) or name == BATCH_DIM:
-                raise _bad(f"input {key!r}: an axis name is a Python identifier other than {BATCH_DIM!r} (the "
-                           f"batch), found {name!r}")
-            named[axis] = name
-        if named:
-            axes[index] = named
-    lengths: dict[str, tuple[int, str]] = {}
-    for index, named in axes.items():
-        for axis, name in named.items():
-            size = int(args[index].shape[axis])
-            seen = lengths.setdefault(name, (size, f"axis {axis} of {in_names[index]!r}"))
-            if seen[0] != size:
-                raise _bad(f"{name!r} names {seen[1]} ({seen[0]} in the sample) and axis {axis} of "
-                           f"{in_names[index]!r} ({size}): one name is one length; give them different names")
-            if size < 2:
-                raise _bad(f"{name!r} is {size} in the sample ({in_names[index]!r}, axis {axis}): an exporter "
-                           "fixes an axis of size 0 or 1 to that size; give a sample at least 2 long there")
-    return axes
-
-
-def _names(axes: Axes) -> list[str]:
-    return sorted({name for named in axes.values() for name in named.values()})
+    return shared.parse_dynamic_axes(given, in_names, [tuple(a.shape) for a in args], "pytorch")
 
 
 def _resized(args: Sequence[Any], axes: Axes, name: str, step: int) -> tuple[Any, ...]:
@@ -123,7 +67,7 @@ def output_axes(model: Any, probe: Sequence[Any], leaves: Sequence[Any], axes: A
     from onnxgate.converters._torch_export import torch_call, torch_leaves
 
     found: list[dict[int, str]] = [{} for _ in leaves]
-    for name in _names(axes):
+    for name in shared.names_of(axes):
         size = next(int(probe[i].shape[ax]) for i, named in axes.items() for ax, n in named.items() if n == name)
         try:
             longer = torch_leaves(torch_call(model, _resized(probe, axes, name, 1)))
@@ -146,7 +90,7 @@ def output_axes(model: Any, probe: Sequence[Any], leaves: Sequence[Any], axes: A
 def dynamo_spec(args: Sequence[Any], axes: Axes) -> list[dict[int, Any] | None]:
     """torch.export's ``dynamic_shapes`` per input: the batch and the named axes, one ``Dim`` per name."""
     torch = torch_module()
-    dims = {name: torch.export.Dim(name) for name in _names(axes)}
+    dims = {name: torch.export.Dim(name) for name in shared.names_of(axes)}
     batch = torch.export.Dim(BATCH_DIM)
     spec: list[dict[int, Any] | None] = []
     for index, a in enumerate(args):
@@ -201,7 +145,7 @@ def apply_axis_names(proto: Any, in_names: Sequence[str], out_names: Sequence[st
                 if dim.HasField("dim_param") and dim.dim_param in symbols:
                     dim.dim_param = symbols[dim.dim_param]
     graph_outputs = {v.name: v for v in proto.graph.output}
-    lengths = set(_names(axes))
+    lengths = set(shared.names_of(axes))
     for name, named in zip(out_names, outputs):
         value = graph_outputs.get(name)
         if value is None or not value.type.HasField("tensor_type"):
@@ -217,24 +161,13 @@ def apply_axis_names(proto: Any, in_names: Sequence[str], out_names: Sequence[st
     del proto.graph.value_info[:]
 
 
-def _close(got: Any, want: Any) -> bool:
-    import numpy as np
-
-    if got.shape != want.shape:
-        return False
-    if want.dtype.kind not in "fc":
-        return bool(np.array_equal(got, want))
-    scale = float(np.nanmax(np.abs(want))) if want.size else 0.0
-    return bool(np.allclose(got, want, rtol=_RTOL, atol=_ATOL * max(1.0, scale), equal_nan=True))
-
-
 def check_lengths(model: Any, session: Any, probe: Sequence[Any], in_names: Sequence[str], axes: Axes) -> None:
     """Run the file and forward() with each named axis one step longer and shorter; refuse a file that answers
     otherwise (the tracer unrolled a loop over the sample's steps) or not at all (a length written as a number)."""
     from onnxgate.converters._torch_export import torch_call, torch_leaves
 
     takes = {i.name for i in session.get_inputs()}
-    for name in _names(axes):
+    for name in shared.names_of(axes):
         sizes = {int(probe[i].shape[ax]) for i, named in axes.items() for ax, n in named.items() if n == name}
         size = sizes.pop()
         for other in lengths_to_check(size):
@@ -248,9 +181,9 @@ def check_lengths(model: Any, session: Any, probe: Sequence[Any], in_names: Sequ
             except Exception as err:
                 reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
                 raise _refusal(model, name, size, other, f"onnxruntime failed: {reason}") from err
-            if len(got) != len(want) or not all(_close(g, w) for g, w in zip(got, want)):
+            if len(got) != len(want) or not all(shared.close(g, w) for g, w in zip(got, want)):
                 raise _refusal(model, name, size, other, f"the file's outputs differ from forward()'s "
-                               f"({'; '.join(_difference(g, w) for g, w in zip(got, want))})")
+                               f"({'; '.join(shared.difference(g, w) for g, w in zip(got, want))})")
 
 
 def lengths_to_check(size: int) -> list[int]:
@@ -259,16 +192,6 @@ def lengths_to_check(size: int) -> list[int]:
     one step either side of a 5-step sample)."""
     far = min(2 * size + 1, size + 257)  # an attention over the steps costs the square of the length
     return [size + 1, *([size - 1] if size > 2 else []), far]
-
-
-def _difference(got: Any, want: Any) -> str:
-    import numpy as np
-
-    if got.shape != want.shape:
-        return f"shape {list(got.shape)} against {list(want.shape)}"
-    if want.dtype.kind not in "fc":
-        return f"{int(np.sum(got != want))} of {want.size} values differ"
-    return f"up to {float(np.nanmax(np.abs(got.astype(np.float64) - want))):.3g} apart"
 
 
 def _refusal(model: Any, name: str, size: int, other: int, found: str) -> UnsupportedModelError:

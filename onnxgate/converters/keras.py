@@ -14,6 +14,10 @@ Policy:
 * The input signature is built from ``model.inputs`` with a free batch axis. Input names are the
   Keras input names, sanitised (``keras_tensor_3`` becomes ``input``); a model without defined
   inputs (a Sequential built without ``keras.Input``) takes its shape from the sample.
+* An axis beyond the batch the model's inputs leave free (``keras.Input(shape=(None, 3))``) stays dynamic,
+  named ``<input>_axis<k>`` (or by ``options={"dynamic_axes": ...}``, which also frees axes of a model whose
+  shape comes from the sample), and is proved on the sample one step longer and shorter against the model
+  (:mod:`onnxgate.converters._tf_axes`).
 * One output is called ``output``; several take the model's output names (``output_i`` where it
   has none).
 * A multi-input model's sample may be a dict keyed by input name, a tuple of arrays in input order,
@@ -35,7 +39,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from onnxgate import frameworks
+from onnxgate.converters._axes import parse_dynamic_axes
 from onnxgate.converters._base import Converter, RawConversion, first_line
+from onnxgate.converters._tf_axes import declared_axes, fixed_by_signature, prove_axes
 from onnxgate.converters.tensorflow import (
     KERAS_GENERIC_INPUTS,
     TF2ONNX_MAX_OPSET,
@@ -315,11 +321,11 @@ class KerasConverter(Converter):
         options: Mapping[str, Any],
     ) -> RawConversion:
         options = dict(options)
-        unknown = sorted(set(options) - {"input_names", "output_names", "dynamo"})
+        unknown = sorted(set(options) - {"input_names", "output_names", "dynamo", "dynamic_axes"})
         if unknown:
             raise UnsupportedModelError(
                 f"unknown Keras conversion options {unknown}; known options are 'input_names', "
-                "'output_names', 'dynamo' (torch backend)",
+                "'output_names', 'dynamic_axes', 'dynamo' (torch backend)",
                 framework=self.framework,
             )
         names, shapes = self.input_specs(model, sample)
@@ -330,6 +336,24 @@ class KerasConverter(Converter):
                     f"the model has {len(shapes)} inputs; input_names gives {len(names)}: {names}",
                     framework=self.framework,
                 )
+        axes: dict[int, dict[int, str]] = {}
+        if options.get("dynamic_axes") is not None:
+            if _backend() == "torch":
+                raise UnsupportedModelError(
+                    "options['dynamic_axes'] is not supported with Keras' torch backend; declare the axis None in "
+                    "keras.Input with the TensorFlow backend", framework=self.framework)
+            if sample is None:
+                raise InvalidDataError(
+                    "options['dynamic_axes'] is proved on the sample: pass convert(model, X[:5]) (CLI: --sample FILE)",
+                    framework=self.framework,
+                )
+            arrays = split_sample(sample, names, [_Spec(s) for s, _ in shapes], self.framework)
+            axes = parse_dynamic_axes(options["dynamic_axes"], names, [a.shape for a in arrays], self.framework)
+            if _model_inputs(model) is None:  # shapes from the sample: the named axes are left free
+                shapes = [(tuple(None if k in axes.get(i, {}) else d for k, d in enumerate(s)), dt)
+                          for i, (s, dt) in enumerate(shapes)]
+            fixed_by_signature(names, [s for s, _ in shapes], axes, self.framework,
+                               "the model's input (keras.Input, or the shape a Sequential was built with)")
         if _backend() == "torch":
             return self._convert_torch(model, sample, names, shapes, opset=opset, options=options)
         if opset > TF2ONNX_MAX_OPSET:
@@ -345,12 +369,12 @@ class KerasConverter(Converter):
             try:
                 traced = self._trace(model, names, shapes, options.get("output_names"))
                 traced.check_sample(sample, self.framework)
-                return convert_traced(traced, opset=opset, name=graph_name, framework=self.framework)
+                raw = convert_traced(traced, opset=opset, name=graph_name, framework=self.framework)
             except UnsupportedModelError as first:
                 if sample is None or isinstance(first, RefusedOutright):
                     raise
-                return self._convert_from_keras(model, sample, names, shapes, options.get("output_names"),
-                                                opset=opset, name=graph_name, first=first)
+                raw = self._convert_from_keras(model, sample, names, shapes, options.get("output_names"),
+                                               opset=opset, name=graph_name, first=first)
         except UnsupportedModelError as err:
             grouped = _grouped_convolutions(model)
             if not grouped or "PartitionedCall" not in str(err):
@@ -363,6 +387,31 @@ class KerasConverter(Converter):
                 f"each group is one channel. ({err})",
                 framework=self.framework,
             ) from None
+        self._prove_lengths(raw.model, model, names, shapes, sample, axes)
+        return raw
+
+    def _prove_lengths(self, proto: Any, model: Any, names: list[str],
+                       shapes: list[tuple[tuple[int | None, ...], str]], sample: Any, axes: dict[int, dict[int, str]],
+                       ) -> None:
+        """Name the free axes beyond the batch (``keras.Input(shape=(None, 3))``'s steps) on the file and prove them
+        against the model one step longer and shorter than the sample (:mod:`onnxgate.converters._tf_axes`)."""
+        import numpy as np
+
+        lengths = declared_axes(names, [s for s, _ in shapes], axes)
+        if not lengths:
+            return
+        arrays = None
+        if sample is not None:
+            arrays = [np.asarray(a, dtype=_np_dtype(dt)) for a, (_, dt) in
+                      zip(split_sample(sample, names, [_Spec(s) for s, _ in shapes], self.framework), shapes)]
+        keras = _keras()
+
+        def reference(feeds: list[Any]) -> list[Any]:
+            result = model(_pack(model, feeds), training=False)
+            return [np.asarray(keras.ops.convert_to_numpy(t)) for t in _flat_outputs(model, result)[1]]
+
+        subject = f"the Keras model {getattr(model, 'name', type(model).__name__)!r}"
+        prove_axes(proto, names, arrays, lengths, reference, subject, self.framework)
 
     def _convert_from_keras(self, model: Any, sample: Any, names: list[str],
                             shapes: list[tuple[tuple[int | None, ...], str]], output_names: Sequence[str] | None,

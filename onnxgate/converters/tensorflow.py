@@ -17,6 +17,11 @@ Policy:
   SavedModel); output names are the signature's keys for a SavedModel, else ``output``
   (``output_i`` for several). The dynamic batch axis is named ``N`` on every input and output (tf2onnx writes
   ``unk__<n>``, a different name on each).
+* An axis beyond the batch that the signature leaves free (``tf.TensorSpec([None, None, 3])``) stays dynamic,
+  named ``<input>_axis<k>`` on the inputs and on the outputs whose size follows it, and is proved on the sample
+  one step longer and shorter against the function (:mod:`onnxgate.converters._tf_axes`); a file that answers
+  otherwise is refused. A ``tf.function`` without an input signature is traced at the sample's shape unless
+  ``options={"dynamic_axes": {"x": {1: "T"}}}`` (the PyTorch converter's form) leaves axes free.
 * tf2onnx converts with ``continue_on_error``: a TensorFlow op it cannot map is left in the graph
   and only logged. Such a graph is refused with :class:`~onnxgate.errors.UnsupportedModelError`
   naming the ops, instead of being handed back broken.
@@ -34,7 +39,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from onnxgate import frameworks
+from onnxgate.converters._axes import parse_dynamic_axes
 from onnxgate.converters._base import Converter, RawConversion
+from onnxgate.converters._tf_axes import declared_axes, fixed_by_signature, prove_axes
 from onnxgate.errors import InvalidDataError, OpsetError, UnsupportedModelError, missing_dependency
 from onnxgate.signature import matched_outputs
 
@@ -409,6 +416,35 @@ def convert_traced(traced: TracedFunction, *, opset: int, name: str | None, fram
         proto, note = unfused
         warnings.append(note)
     return RawConversion(model=proto, warnings=warnings)
+
+
+def _spec_shapes(specs: Sequence[Any]) -> list[list[int | None] | None]:
+    return [s.shape.as_list() if s.shape.rank is not None else None for s in specs]
+
+
+def prove_traced(proto: Any, traced: TracedFunction, sample: Any, axes: Mapping[int, dict[int, str]],
+                 framework: str, reference: Any = None, subject: str | None = None) -> None:
+    """Name the function's free axes beyond the batch on the file and prove them on the sample against the function
+    (or ``reference``: flat input arrays to flat output arrays) (:mod:`onnxgate.converters._tf_axes`)."""
+    import numpy as np
+
+    lengths = declared_axes(traced.input_names, _spec_shapes(traced.input_specs), dict(axes))
+    if not lengths:
+        return
+    arrays = None
+    if sample is not None:
+        arrays = [np.asarray(a, dtype=s.dtype.as_numpy_dtype if s.dtype != _tensorflow().string else object)
+                  for a, s in zip(split_sample(sample, traced.input_names, traced.input_specs, framework),
+                                  traced.input_specs)]
+    if reference is None:
+        tf = _tensorflow()
+
+        def reference(feeds: list[Any]) -> list[Any]:
+            tensors = [tf.convert_to_tensor(a, dtype=s.dtype) for a, s in zip(feeds, traced.input_specs)]
+            return [np.asarray(t) for t in traced.call(tensors)]
+
+    what = subject or f"the {framework} function"
+    prove_axes(proto, traced.input_names, arrays, lengths, reference, what, framework)
 
 
 def _halves_as_division(proto: Any) -> tuple[Any, str] | None:
@@ -1123,15 +1159,17 @@ class TensorFlowConverter(Converter):
                 f"expected a callable TensorFlow model, found {type(model).__name__}", framework=self.framework
             )
 
-    def traced(self, model: Any, sample: Any, options: Mapping[str, Any] | None = None) -> TracedFunction:
-        """The model as one concrete function with its ONNX names (see the module docstring)."""
+    def traced(self, model: Any, sample: Any, options: Mapping[str, Any] | None = None,
+               loose: Mapping[int, Mapping[int, str]] | None = None) -> TracedFunction:
+        """The model as one concrete function with its ONNX names (see the module docstring); ``loose``:
+        ``{input index: {axis: name}}`` left free when a tf.function without input signature is traced."""
         options = dict(options or {})
-        owner, concrete = self._concrete(model, sample)
+        owner, concrete = self._concrete(model, sample, loose or {})
         traced = trace(concrete, input_names=options.get("input_names"), output_names=options.get("output_names"))
         traced.owner = owner
         return traced
 
-    def _concrete(self, model: Any, sample: Any) -> tuple[Any, Any]:
+    def _concrete(self, model: Any, sample: Any, loose: Mapping[int, Mapping[int, str]]) -> tuple[Any, Any]:
         """``(owner, concrete function)``: the object holding the variables, and the function to convert."""
         tf = _tensorflow()
         if _is_saved_model_dir(model):
@@ -1172,11 +1210,25 @@ class TensorFlowConverter(Converter):
 
         arrays = sample if isinstance(sample, (tuple, list)) else [sample]
         specs = []
-        for array in arrays:
+        for index, array in enumerate(arrays):
             a = np.asarray(array)
             dtype = tf.float32 if a.dtype == np.float64 else tf.as_dtype(a.dtype)
-            specs.append(tf.TensorSpec([None, *a.shape[1:]], dtype))
-        return model, fn.get_concrete_function(*specs)
+            free = loose.get(index, {})
+            specs.append(tf.TensorSpec([None, *(None if k in free else d for k, d in enumerate(a.shape) if k)], dtype))
+        if not loose:
+            return model, fn.get_concrete_function(*specs)
+        try:
+            return model, fn.get_concrete_function(*specs)
+        except Exception as err:
+            text = str(err).strip().splitlines()
+            named = ", ".join(f"axis {k} ({n!r}) of input {i}" for i, free in loose.items() for k, n in free.items())
+            raise UnsupportedModelError(
+                f"options['dynamic_axes']: the tf.function cannot be traced with {named} of unknown size: "
+                f"{type(err).__name__}: {text[0][:200] if text else ''}. The function reads that length as a Python "
+                "number (x.shape[1], a Python loop over the steps): use tf.shape(x)[1] and tf.range, or leave the "
+                "axis out of dynamic_axes",
+                framework=self.framework,
+            ) from err
 
     def convert(
         self,
@@ -1189,15 +1241,33 @@ class TensorFlowConverter(Converter):
         options: Mapping[str, Any],
     ) -> RawConversion:
         options = dict(options)
-        unknown = sorted(set(options) - {"input_names", "output_names"})
+        unknown = sorted(set(options) - {"input_names", "output_names", "dynamic_axes"})
         if unknown:
             raise UnsupportedModelError(
-                f"unknown TensorFlow conversion options {unknown}; known options are 'input_names', 'output_names'",
+                f"unknown TensorFlow conversion options {unknown}; known options are 'input_names', "
+                "'output_names', 'dynamic_axes'",
                 framework=self.framework,
             )
         traced = self.traced(model, sample, options)
+        axes = {}
+        if options.get("dynamic_axes") is not None:
+            if sample is None:
+                raise InvalidDataError(
+                    "options['dynamic_axes'] is proved on the sample: pass convert(model, X[:5]) (CLI: --sample FILE)",
+                    framework=self.framework,
+                )
+            arrays = split_sample(sample, traced.input_names, traced.input_specs, self.framework)
+            axes = parse_dynamic_axes(options["dynamic_axes"], traced.input_names, [a.shape for a in arrays],
+                                      self.framework)
+            if axes:
+                traced = self.traced(model, sample, options, loose=axes)
+                fixed_by_signature(traced.input_names, _spec_shapes(traced.input_specs), axes, self.framework,
+                                   "the input signature")
         traced.check_sample(sample, self.framework)
-        return convert_traced(traced, opset=opset, name=name, framework=self.framework)
+        raw = convert_traced(traced, opset=opset, name=name, framework=self.framework)
+        prove_traced(raw.model, traced, sample, axes, self.framework,
+                     subject=str(getattr(model, '__name__', None) or type(model).__name__))
+        return raw
 
     def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
         import numpy as np
@@ -1217,7 +1287,8 @@ class TensorFlowConverter(Converter):
 
     def _predict_cache(self, model: Any, feeds: Mapping[str, np.ndarray]) -> TracedFunction:
         # Tracing is cheap but not free; parity calls predict once per batch.
-        key = id(model)
+        # a function traced from the feeds takes their shapes: another length is another trace
+        key = (id(model), tuple(tuple(getattr(v, "shape", ())[1:]) for v in feeds.values()))
         cached = _TRACE_CACHE.get(key)
         if cached is not None and cached[0] is model:
             return cached[1]
@@ -1229,4 +1300,4 @@ class TensorFlowConverter(Converter):
         return traced
 
 
-_TRACE_CACHE: dict[int, tuple[Any, TracedFunction]] = {}
+_TRACE_CACHE: dict[tuple[int, Any], tuple[Any, TracedFunction]] = {}

@@ -1,0 +1,132 @@
+"""Axes beyond the batch left dynamic, shared by the PyTorch and the TensorFlow/Keras converters.
+
+``options={"dynamic_axes": ...}`` names the axes of a sample that vary, in ``torch.onnx.export``'s form::
+
+    {"input": [1]}                           # axis 1 of input "input", called input_axis1
+    {"tokens": {1: "T"}, "mask": {1: "T"}}   # one length T shared by two inputs
+
+Nothing here imports a framework: the sample's shapes are read as tuples, the arrays as numpy arrays.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from onnxgate.errors import UnsupportedModelError
+
+__all__ = ["BATCH_DIM", "Axes", "close", "difference", "parse_dynamic_axes", "resized"]
+
+#: input index -> {axis: name}
+Axes = dict[int, dict[int, str]]
+#: The batch axis' name on every input and output.
+BATCH_DIM = "N"
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+#: How far the file's outputs may be from the framework's at another length: float32 noise, far from a step missed.
+_RTOL = 1e-3
+_ATOL = 1e-4
+
+
+def _bad(message: str, framework: str) -> UnsupportedModelError:
+    return UnsupportedModelError(f"options['dynamic_axes']: {message}", framework=framework)
+
+
+def parse_dynamic_axes(given: Any, in_names: Sequence[str], shapes: Sequence[Sequence[int]],
+                       framework: str) -> Axes:
+    """The option as ``{input index: {axis: name}}``, checked against the inputs and the sample's shapes."""
+    if given is None:
+        return {}
+    if not isinstance(given, Mapping):
+        raise _bad(f"expected a dict from input name to a list of axes or to {{axis: name}}, found "
+                   f"{type(given).__name__}; e.g. {{'{in_names[0]}': [1]}}", framework)
+    axes: Axes = {}
+    for key, spec in given.items():
+        if key not in in_names:
+            raise _bad(f"no input is called {key!r}; the inputs are {list(in_names)}", framework)
+        index = list(in_names).index(key)
+        rank = len(shapes[index])
+        if isinstance(spec, Mapping):
+            pairs = list(spec.items())
+        elif isinstance(spec, (list, tuple)):
+            pairs = [(axis, f"{key}_axis{axis}") for axis in spec]
+        else:
+            raise _bad(f"input {key!r}: expected a list of axes or {{axis: name}}, found {spec!r}", framework)
+        named: dict[int, str] = {}
+        for axis, name in pairs:
+            axis = int(axis) if isinstance(axis, str) and axis.lstrip("-").isdigit() else axis
+            if not isinstance(axis, int) or isinstance(axis, bool):
+                raise _bad(f"input {key!r}: axes are whole numbers, found {axis!r}", framework)
+            if axis < 0:
+                axis += rank
+            if axis == 0:
+                raise _bad(f"input {key!r}: axis 0 is the batch, which is always dynamic (named {BATCH_DIM!r}); "
+                           "name the other axes that vary, e.g. 1 for a sequence's steps", framework)
+            if not 0 < axis < rank:
+                raise _bad(f"input {key!r} has rank {rank} in the sample (shape {list(shapes[index])}): it "
+                           f"has no axis {axis}", framework)
+            if not isinstance(name, str) or not _NAME.match(name) or name == BATCH_DIM:
+                raise _bad(f"input {key!r}: an axis name is a Python identifier other than {BATCH_DIM!r} (the "
+                           f"batch), found {name!r}", framework)
+            named[axis] = name
+        if named:
+            axes[index] = named
+    lengths: dict[str, tuple[int, str]] = {}
+    for index, named in axes.items():
+        for axis, name in named.items():
+            size = int(shapes[index][axis])
+            seen = lengths.setdefault(name, (size, f"axis {axis} of {in_names[index]!r}"))
+            if seen[0] != size:
+                raise _bad(f"{name!r} names {seen[1]} ({seen[0]} in the sample) and axis {axis} of "
+                           f"{in_names[index]!r} ({size}): one name is one length; give them different names",
+                           framework)
+            if size < 2:
+                raise _bad(f"{name!r} is {size} in the sample ({in_names[index]!r}, axis {axis}): an exporter "
+                           "fixes an axis of size 0 or 1 to that size; give a sample at least 2 long there",
+                           framework)
+    return axes
+
+
+def names_of(axes: Axes) -> list[str]:
+    """The axis names, sorted."""
+    return sorted({name for named in axes.values() for name in named.values()})
+
+
+def resized(arrays: Sequence[Any], axes: Axes, name: str, step: int) -> list[Any]:
+    """numpy arrays with every axis called ``name`` one entry longer (the first entry repeated) or shorter."""
+    import numpy as np
+
+    out = list(arrays)
+    for index, named in axes.items():
+        for axis, called in named.items():
+            if called != name:
+                continue
+            a = out[index]
+            first = np.take(a, [0], axis=axis)
+            out[index] = (np.concatenate([a, first], axis=axis) if step > 0
+                          else np.take(a, range(a.shape[axis] - 1), axis=axis))
+    return out
+
+
+def close(got: Any, want: Any) -> bool:
+    """Whether a file's output is the framework's, to float32 noise (exactly for integers and text)."""
+    import numpy as np
+
+    if got.shape != want.shape:
+        return False
+    if want.dtype.kind not in "fc":
+        return bool(np.array_equal(got, want))
+    scale = float(np.nanmax(np.abs(want))) if want.size else 0.0
+    return bool(np.allclose(got, want, rtol=_RTOL, atol=_ATOL * max(1.0, scale), equal_nan=True))
+
+
+def difference(got: Any, want: Any) -> str:
+    """How a file's output differs from the framework's, in words."""
+    import numpy as np
+
+    if got.shape != want.shape:
+        return f"shape {list(got.shape)} against {list(want.shape)}"
+    if want.dtype.kind not in "fc":
+        return f"{int(np.sum(got != want))} of {want.size} values differ"
+    return f"up to {float(np.nanmax(np.abs(got.astype(np.float64) - want))):.3g} apart"
