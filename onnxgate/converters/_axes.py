@@ -16,7 +16,7 @@ from typing import Any
 
 from onnxgate.errors import UnsupportedModelError
 
-__all__ = ["BATCH_DIM", "Axes", "close", "difference", "parse_dynamic_axes", "resized"]
+__all__ = ["BATCH_DIM", "Axes", "close", "difference", "lengths_to_check", "names_of", "parse_dynamic_axes", "resized"]
 
 #: input index -> {axis: name}
 Axes = dict[int, dict[int, str]]
@@ -93,8 +93,17 @@ def names_of(axes: Axes) -> list[str]:
     return sorted({name for named in axes.values() for name in named.values()})
 
 
+def lengths_to_check(size: int) -> list[int]:
+    """The lengths a named axis of the sample's ``size`` is proved at: one step longer and shorter, and about
+    twice as long (a branch on the length, ``if x.shape[1] > 8``, that a tracer fixed answers as the model
+    one step either side of a 5-step sample)."""
+    far = min(2 * size + 1, size + 257)  # an attention over the steps costs the square of the length
+    return [size + 1, *([size - 1] if size > 2 else []), far]
+
+
 def resized(arrays: Sequence[Any], axes: Axes, name: str, step: int) -> list[Any]:
-    """numpy arrays with every axis called ``name`` one entry longer (the first entry repeated) or shorter."""
+    """numpy arrays with every axis called ``name`` ``step`` entries longer (the entries repeated from the first,
+    in a cycle) or shorter."""
     import numpy as np
 
     out = list(arrays)
@@ -103,9 +112,8 @@ def resized(arrays: Sequence[Any], axes: Axes, name: str, step: int) -> list[Any
             if called != name:
                 continue
             a = out[index]
-            first = np.take(a, [0], axis=axis)
-            out[index] = (np.concatenate([a, first], axis=axis) if step > 0
-                          else np.take(a, range(a.shape[axis] - 1), axis=axis))
+            size = a.shape[axis]
+            out[index] = np.take(a, np.arange(size + step) % size, axis=axis)
     return out
 
 

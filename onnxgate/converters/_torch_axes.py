@@ -31,8 +31,7 @@ from onnxgate.converters._torch_common import BATCH_DIM, torch_module
 from onnxgate.errors import UnsupportedModelError
 
 __all__ = [
-    "Axes", "apply_axis_names", "check_lengths", "dynamo_spec", "fixed_axes", "lengths_to_check", "output_axes",
-    "parse_dynamic_axes",
+    "Axes", "apply_axis_names", "check_lengths", "dynamo_spec", "fixed_axes", "output_axes", "parse_dynamic_axes",
 ]
 
 
@@ -170,7 +169,7 @@ def check_lengths(model: Any, session: Any, probe: Sequence[Any], in_names: Sequ
     for name in shared.names_of(axes):
         sizes = {int(probe[i].shape[ax]) for i, named in axes.items() for ax, n in named.items() if n == name}
         size = sizes.pop()
-        for other in lengths_to_check(size):
+        for other in shared.lengths_to_check(size):
             args = _resized(probe, axes, name, other - size)
             try:
                 want = [leaf.detach().cpu().numpy() for leaf in torch_leaves(torch_call(model, args))]
@@ -184,14 +183,6 @@ def check_lengths(model: Any, session: Any, probe: Sequence[Any], in_names: Sequ
             if len(got) != len(want) or not all(shared.close(g, w) for g, w in zip(got, want)):
                 raise _refusal(model, name, size, other, f"the file's outputs differ from forward()'s "
                                f"({'; '.join(shared.difference(g, w) for g, w in zip(got, want))})")
-
-
-def lengths_to_check(size: int) -> list[int]:
-    """The lengths a named axis of the sample's ``size`` is proved at: one step longer and shorter, and about
-    twice as long (a branch on the length, ``if x.shape[1] > 8``, that the tracer fixed answers as the model
-    one step either side of a 5-step sample)."""
-    far = min(2 * size + 1, size + 257)  # an attention over the steps costs the square of the length
-    return [size + 1, *([size - 1] if size > 2 else []), far]
 
 
 def _refusal(model: Any, name: str, size: int, other: int, found: str) -> UnsupportedModelError:

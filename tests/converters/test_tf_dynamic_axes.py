@@ -52,6 +52,17 @@ def test_keras_declared_steps_stay_dynamic_named_and_follow_to_the_output(sequen
         np.testing.assert_allclose(run(conv, x), model.predict(x, verbose=0), atol=1e-5)
 
 
+def test_an_output_of_a_length_of_its_own_is_not_called_by_the_inputs_name() -> None:
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input(shape=(None, 3)), keras.layers.Conv1D(2, 3)])  # T - 2 steps out
+    conv = og.convert(model, X5)
+    (_, out), = dims(conv.model.graph.output)
+    assert out[1] != "input_axis1" and not isinstance(out[1], int)
+    for x in (X9, RNG.normal(size=(6, 4, 3)).astype(np.float32)):
+        assert og.validate(conv, data=x, reference=model).passed
+        np.testing.assert_allclose(run(conv, x), model.predict(x, verbose=0), atol=1e-5)
+
+
 def test_keras_input_fixed_by_the_user_stays_fixed_and_dynamic_axes_there_is_refused() -> None:
     model = tagger(5)
     conv = og.convert(model, X5)
