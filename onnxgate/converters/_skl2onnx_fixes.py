@@ -1227,23 +1227,40 @@ def register_one_hot_encoder() -> None:
     skl2onnx writes ``zeros=1`` (an unknown value encodes as zeros) only for ``handle_unknown="ignore"``;
     for any other setting onnxruntime fails on the row ("Unknown Category and zeros = 0"). scikit-learn
     also encodes an unknown value as zeros for ``"warn"``, and for ``"infrequent_if_exist"`` when no
-    category was infrequent: those are converted as ``"ignore"``. (``"infrequent_if_exist"`` with
-    infrequent categories puts an unknown value in the infrequent column, which this converter does not
-    write: :func:`unknown_value_notes` says so at convert.)
+    category was infrequent: those are converted as ``"ignore"``.
 
     Float categories, which skl2onnx refuses ("Category 4.3 is not an int64"), are written here
-    (:func:`_float_one_hot`).
+    (:func:`_float_one_hot`), and so is an encoder with infrequent categories (``min_frequency``,
+    ``max_categories``; :func:`_infrequent_one_hot`), which skl2onnx refused on one input ("Infrequent
+    categories are not implemented") or with ``drop``, and whose unknown values it failed on where
+    scikit-learn puts them in the infrequent column (``"infrequent_if_exist"``, ``"warn"``).
     """
     import copy
 
     import numpy as np
+    from skl2onnx.common._registration import _shape_calculator_pool
+    from skl2onnx.common.data_types import FloatTensorType, Int64TensorType
 
     original = _replaceable("SklearnOneHotEncoder", "_onnxgate_unknown")
     if original is None:
         return
+    original_shape = _shape_calculator_pool["SklearnOneHotEncoder"]
+
+    def shape(operator: Any) -> None:
+        encoder = operator.raw_operator
+        if not getattr(encoder, "_infrequent_enabled", False):
+            original_shape(operator)
+            return
+        # skl2onnx counted every category: the infrequent ones share one column
+        width = sum(_one_hot_widths(encoder))
+        kind = Int64TensorType if np.issubdtype(encoder.dtype, np.signedinteger) else FloatTensorType
+        operator.outputs[0].type = kind([operator.inputs[0].get_first_dimension(), width])
 
     def convert_one_hot_encoder(scope: Any, operator: Any, container: Any) -> None:
         encoder = operator.raw_operator
+        if getattr(encoder, "_infrequent_enabled", False):
+            _infrequent_one_hot(scope, operator, container)
+            return
         if (all(np.asarray(c).dtype.kind == "f" for c in encoder.categories_) and not _infrequent(encoder)
                 and container.target_opset >= 11):
             _float_one_hot(scope, operator, container)
@@ -1258,7 +1275,113 @@ def register_one_hot_encoder() -> None:
             return
         original(scope, operator, container)
 
-    _replace("SklearnOneHotEncoder", "_onnxgate_unknown", original, convert_one_hot_encoder)
+    _replace("SklearnOneHotEncoder", "_onnxgate_unknown", original, convert_one_hot_encoder, shape)
+
+
+def _infrequent_one_hot(scope: Any, operator: Any, container: Any) -> None:
+    """A OneHotEncoder with infrequent categories enabled: each column's categories matched (``ai.onnx.ml``
+    ``OneHotEncoder`` over text or integers, ``Equal``/``IsNaN`` over floats), with one more column for a
+    value that is none of them, times the rows the encoder's own ``transform`` gives each category and an
+    unseen value (:func:`_one_hot_rows`): a frequent category its column, an infrequent one the infrequent
+    column, the dropped category zeros, an unseen value zeros or the infrequent column as ``handle_unknown``
+    says. With ``handle_unknown="error"``, where scikit-learn raises, onnxruntime fails on an unseen text or
+    integer ("Unknown Category", as skl2onnx's converter does) and an unseen float encodes as zeros
+    (:func:`_float_one_hot`)."""
+    import numpy as np
+    from onnx import TensorProto
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
+
+    from onnxgate.converters._sklearn_extra import GraphWriter
+
+    encoder = operator.raw_operator
+    w = GraphWriter(scope, container, np.float32)
+    fail = 0 if encoder.handle_unknown == "error" else 1
+    blocks, j = [], 0
+    for variable in operator.inputs:
+        width = variable.get_second_dimension() or 1
+        for k in range(width):
+            value = variable.full_name if width == 1 else w.node("Gather", variable.full_name,
+                                                                   w.const([k], np.int64), axis=1)
+            categories = encoder.categories_[j]
+            known, unseen = _one_hot_rows(encoder, j)
+            j += 1
+            if not known.shape[1]:
+                continue  # a column of one dropped category
+            count = len(categories)
+            if isinstance(variable.type, (FloatTensorType, DoubleTensorType)):
+                number = w.node("Cast", value, to=TensorProto.DOUBLE)
+                values = np.asarray(categories, dtype=np.float64)
+                hits = w.node("Cast", w.node("Equal", number, w.const(values[None, :], np.float64)),
+                              to=TensorProto.FLOAT)
+                if np.isnan(values).any():
+                    hits = w.node("Add", hits, w.node("Mul", w.node("Cast", w.node("IsNaN", number),
+                                                                    to=TensorProto.FLOAT),
+                                                      w.const(np.isnan(values)[None, :])))
+            else:
+                keys: dict[str, Any]
+                if isinstance(variable.type, StringTensorType):
+                    keys = {"cats_strings": [str(c) for c in categories]}
+                else:
+                    keys = {"cats_int64s": [int(c) for c in categories]}
+                    value = w.node("Cast", value, to=TensorProto.INT64)
+                hits = w.node("Reshape", w.node("OneHotEncoder", value, op_domain="ai.onnx.ml", zeros=fail, **keys),
+                              w.const([-1, count], np.int64))
+            seen = w.node("MatMul", hits, w.const(np.ones((count, 1))))
+            hits = w.node("Concat", hits, w.node("Sub", w.const([[1.0]]), seen), axis=1)
+            blocks.append(w.node("MatMul", hits, w.const(np.vstack([known, unseen[None, :]]))))
+    joined = w.node("Concat", *blocks, axis=1) if len(blocks) > 1 else blocks[0]
+    declared = operator.outputs[0].type.to_onnx_type().tensor_type.elem_type
+    w.node("Cast", joined, out=operator.outputs[0].full_name, to=declared)
+
+
+def _one_hot_widths(encoder: Any) -> list[int]:
+    """How many columns a fitted OneHotEncoder writes for each of its features (the infrequent categories
+    in one column, the dropped one left out)."""
+    return [len(encoder._compute_transformed_categories(j)) for j in range(len(encoder.categories_))]
+
+
+def _one_hot_rows(encoder: Any, j: int) -> tuple[Any, Any]:
+    """Feature ``j``'s columns as a fitted OneHotEncoder's own ``transform`` gives them, float32: a row per
+    category of ``categories_[j]``, and the row for a value it did not see (zeros for
+    ``handle_unknown="error"``, where scikit-learn raises); the other features hold their first category."""
+    import warnings
+
+    import numpy as np
+
+    from onnxgate.signature import text_outside
+
+    categories = encoder.categories_[j]
+    numbers = [float(c) for c in categories
+               if isinstance(c, (int, float, np.integer, np.floating)) and not isinstance(c, (bool, np.bool_))]
+    if len(numbers) == len(categories) and np.isfinite(numbers).any():
+        unseen: Any = np.nanmax(numbers) + 1
+        unseen = int(unseen) if np.asarray(categories).dtype.kind in "iu" else unseen
+    else:
+        unseen = text_outside(categories, "onnxgate-unseen-value")
+    values = [*categories, unseen]
+    rows = np.empty((len(values), len(encoder.categories_)), dtype=object)
+    for k, known in enumerate(encoder.categories_):
+        rows[:, k] = values if k == j else known[0]
+    frame: Any = rows
+    names = getattr(encoder, "feature_names_in_", None)
+    if names is not None:
+        import pandas as pd
+
+        frame = pd.DataFrame(rows, columns=list(names))
+    widths = _one_hot_widths(encoder)
+    start = sum(widths[:j])
+
+    def transform(part: Any) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = encoder.transform(part)
+        out = out.toarray() if hasattr(out, "toarray") else np.asarray(out)
+        return np.asarray(out, dtype=np.float32)[:, start:start + widths[j]]
+
+    known_rows = transform(frame[:-1])
+    if encoder.handle_unknown == "error":
+        return known_rows, np.zeros(widths[j], dtype=np.float32)
+    return known_rows, transform(frame[-1:])[0]
 
 
 def _float_one_hot(scope: Any, operator: Any, container: Any) -> None:
@@ -1438,18 +1561,11 @@ def _unknown_as_zeros(encoder: Any) -> bool:
 
 
 def unknown_value_notes(model: Any) -> list[str]:
-    """A warning per OneHotEncoder whose unknown values the ONNX model cannot score as scikit-learn does,
-    and per SimpleImputer of text, whose missing values the ONNX model cannot be fed."""
+    """A warning per SimpleImputer of text, whose missing values the ONNX model cannot be fed. (A
+    OneHotEncoder(handle_unknown='infrequent_if_exist') was named too: the file failed on an unseen value
+    scikit-learn puts in the infrequent column; :func:`_infrequent_one_hot` writes it so.)"""
     notes = []
     for est in sub_estimators(model):
-        if type(est).__name__ == "OneHotEncoder" and est.handle_unknown == "infrequent_if_exist" and _infrequent(est):
-            columns = [str(c) for c in getattr(est, "feature_names_in_", [])] or "its columns"
-            notes.append(
-                f"OneHotEncoder(handle_unknown='infrequent_if_exist') on {columns}: scikit-learn puts a value it "
-                "did not see in training in the infrequent category, and the ONNX model fails on it (onnxruntime: "
-                "'Unknown Category'); validate with data holding only known values, or refit with "
-                "handle_unknown='ignore' (an unknown value encodes as zeros in both)"
-            )
         statistics = getattr(est, "statistics_", None)
         missing = getattr(est, "missing_values", 0)
         fitted = getattr(est, "_fit_dtype", None)  # the input's dtype: strategy='constant' keeps object
