@@ -546,7 +546,13 @@ def _register_xgboost() -> None:
     def convert_xgboost(scope: Any, operator: Any, container: Any) -> None:
         # a model fitted on a DataFrame converts as the same trees without the names (without_names)
         model = operator.raw_operator
-        from onnxgate.converters.xgboost import XGBoostConverter, _learner, classes_of_parallel_trees, parallel_trees
+        from onnxgate.converters.xgboost import (
+            XGBoostConverter,
+            _learner,
+            classes_of_parallel_trees,
+            missing_value,
+            parallel_trees,
+        )
 
         XGBoostConverter().check_model(model)  # a dart or gblinear booster, an unverified objective: by name
         booster = model.get_booster()
@@ -554,15 +560,19 @@ def _register_xgboost() -> None:
         parallel = parallel_trees(learner)
         best = getattr(model, "best_iteration", None)
         added = len(container.nodes)
-        if booster.feature_names is None and not (parallel > 1 and best is not None):
+        missing = missing_value(model)
+        if booster.feature_names is None and not (parallel > 1 and best is not None) and missing is None:
             onnxmltools_xgboost(scope, operator, container)
         else:
             import copy
 
             # as XGBoostConverter.convert: the rounds up to best_iteration, which onnxmltools counts as
-            # trees (wrong with num_parallel_tree); a sliced booster has no best_iteration left to apply
+            # trees (wrong with num_parallel_tree); a sliced booster has no best_iteration left to apply.
+            # onnxmltools refuses a missing other than NaN: it is mapped to NaN below
             nameless = copy.copy(model)
-            nameless._Booster = without_names(booster[: best + 1] if best is not None else booster.copy())
+            nameless.missing = float("nan")
+            if booster.feature_names is not None or (parallel > 1 and best is not None):
+                nameless._Booster = without_names(booster[: best + 1] if best is not None else booster.copy())
             operator.raw_operator = nameless
             try:
                 onnxmltools_xgboost(scope, operator, container)
@@ -570,6 +580,8 @@ def _register_xgboost() -> None:
                 operator.raw_operator = model
         if parallel > 1 and int(learner["learner_model_param"].get("num_class", 0)) > 1:
             classes_of_parallel_trees(container.nodes[added:], booster)
+        if missing is not None:
+            _read_value_as_missing_in_pipeline(scope, operator, container, container.nodes[added:], missing)
 
     for klass in (xgboost.XGBClassifier, xgboost.XGBRFClassifier):
         update_registered_converter(
@@ -583,6 +595,35 @@ def _register_xgboost() -> None:
         update_registered_converter(
             klass, f"XGBoost{klass.__name__}", calculate_linear_regressor_output_shapes, convert_xgboost
         )
+
+
+def _read_value_as_missing_in_pipeline(scope: Any, operator: Any, container: Any, added: Sequence[Any],
+                                       value: float) -> None:
+    """XGBoost's ``missing=value`` inside a scikit-learn pipeline: the tree ensembles onnxmltools just added
+    (``added``) read a feature equal to ``value`` as NaN (:func:`missing_value_nodes`)."""
+    from onnx import helper, numpy_helper
+
+    from onnxgate._onnx import canonical_domain
+
+    trees = [n for n in added if canonical_domain(n.domain) == "ai.onnx.ml" and n.op_type.startswith("TreeEnsemble")]
+    features = trees[0].input[0] if trees else ""
+    if not trees or any(t.input[0] != features for t in trees):
+        raise UnsupportedModelError(
+            f"XGBoost missing={value!r}: onnxgate maps it to NaN in front of one tree ensemble's features, and "
+            "onnxmltools wrote none or several. Train with missing=numpy.nan, writing missing values as NaN",
+            framework="xgboost")
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    double = isinstance(operator.inputs[0].type, DoubleTensorType)
+    initializers, nodes, read = missing_value_nodes(features, value, scope.get_unique_variable_name, double)
+    for init in initializers:
+        array = numpy_helper.to_array(init)
+        container.add_initializer(init.name, init.data_type, list(array.shape), array.reshape(-1).tolist())
+    for node in nodes:
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        container.add_node(node.op_type, list(node.input), list(node.output), name=node.name, **attrs)
+    for tree in trees:
+        tree.input[0] = read
 
 
 def _register_lightgbm() -> None:
@@ -836,6 +877,61 @@ def truncate_category_codes(proto: Any, indices: list[int], n_features: int, ops
     at = min(list(graph.node).index(t) for t in trees)
     for k, node in enumerate(nodes):
         node.name = unique_name(f"{library.lower()}_category_{node.op_type.lower()}", taken)
+        graph.node.insert(at + k, node)
+    at_least_opset_9(proto, library)
+
+
+def missing_value_nodes(features: str, value: float, name: Callable[[str], str],
+                        double: bool = False) -> tuple[list[Any], list[Any], str]:
+    """Nodes that read every feature equal to ``value`` (compared in float32) as NaN, the tree ensembles'
+    missing value: XGBoost's ``missing=v`` sends a feature equal to v (cast to float32, as XGBoost casts the
+    rows and ``missing``) down each split's missing branch, and a NaN too. ``name(base)``: a unique name;
+    ``double``: ``features`` are float64 (compared after a Cast to float32, passed on as they are).
+    Returns the initializers, the nodes and the name of what the trees should read; x == v without Equal
+    (float from opset 11 only): neither below nor above v (NaN too, which stays NaN)."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    names = {k: name(f"{features}_{k}") for k in ("missing_value", "nan", "float", "under", "over", "kept", "read")}
+    initializers = [numpy_helper.from_array(np.asarray(value, dtype=np.float32), names["missing_value"]),
+                    numpy_helper.from_array(np.asarray(np.nan, dtype=np.float64 if double else np.float32),
+                                            names["nan"])]
+    compared = features
+    nodes = []
+    if double:
+        compared = names["float"]
+        nodes.append(helper.make_node("Cast", [features], [compared], to=TensorProto.FLOAT, name=name("missing_cast")))
+    nodes += [
+        helper.make_node("Less", [compared, names["missing_value"]], [names["under"]], name=name("missing_less")),
+        helper.make_node("Greater", [compared, names["missing_value"]], [names["over"]], name=name("missing_greater")),
+        helper.make_node("Or", [names["under"], names["over"]], [names["kept"]], name=name("missing_or")),
+        helper.make_node("Where", [names["kept"], features, names["nan"]], [names["read"]], name=name("missing_where")),
+    ]
+    return initializers, nodes, names["read"]
+
+
+def read_value_as_missing(proto: Any, value: float, library: str = "XGBoost") -> None:
+    """Make every tree ensemble of ``proto`` read a feature equal to ``value`` as missing (NaN), as the
+    library's ``missing=value`` does (:func:`missing_value_nodes`)."""
+    from onnxgate._graph import graph_names, unique_name
+    from onnxgate._onnx import canonical_domain
+
+    graph = proto.graph
+    trees = [n for n in graph.node
+             if canonical_domain(n.domain) == "ai.onnx.ml" and n.op_type.startswith("TreeEnsemble")]
+    features = trees[0].input[0] if trees else ""
+    if not trees or any(t.input[0] != features for t in trees):
+        raise UnsupportedModelError(
+            f"{library} missing={value!r}: onnxgate maps it to NaN in front of one tree ensemble's features, and "
+            "this graph has none or several inputs. Train with missing=numpy.nan, writing missing values as NaN",
+            framework=library.lower())
+    taken = graph_names(graph)
+    initializers, nodes, read = missing_value_nodes(features, value, lambda base: unique_name(base, taken))
+    graph.initializer.extend(initializers)
+    for tree in trees:
+        tree.input[0] = read
+    at = min(list(graph.node).index(t) for t in trees)
+    for k, node in enumerate(nodes):
         graph.node.insert(at + k, node)
     at_least_opset_9(proto, library)
 

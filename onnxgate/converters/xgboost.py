@@ -17,6 +17,9 @@ Policy:
 * Pandas category columns (``enable_categorical=True``): the file reads each one's codes (``.cat.codes``,
   -1 for a missing value, which the trees read as missing, as XGBoost reads it from the frame); a sample of
   the category frame itself or of its codes converts, and a category column fed later is mapped to its codes.
+* ``missing=v`` other than NaN (scikit-learn API): every feature equal to v (in float32, as XGBoost compares)
+  is mapped to NaN in front of the trees, alone and in a pipeline; XGBoost reads NaN as missing too. A Booster
+  does not record its DMatrix's ``missing`` (nor a model file the estimator's): converting one warns.
 * Inside a scikit-learn pipeline the scikit-learn converter handles the model (registered with skl2onnx).
 """
 
@@ -206,14 +209,6 @@ class XGBoostConverter(BoostingConverter):
                 "(dart weighs its trees by its dropout, gblinear has no trees). Train with booster='gbtree'.",
                 framework=self.framework,
             )
-        missing = getattr(model, "missing", None)  # the scikit-learn API's; a Booster's is its DMatrix's
-        if missing is not None and missing == missing:  # not NaN
-            raise UnsupportedModelError(
-                f"XGBoost missing={missing!r}: XGBoost takes every {missing!r} as a missing value, and the ONNX "
-                "tree ensemble takes only NaN as missing, so rows holding it would take other branches. Train "
-                "with missing=numpy.nan (the default), writing missing values as NaN",
-                framework=self.framework,
-            )
         targets = int(str(learner.get("learner_model_param", {}).get("num_target", "1")) or 1)
         if targets > 1:
             # onnxmltools wrote an output declared [N, 1] whose rows held 2 values, up to 7.6 off XGBoost's
@@ -278,6 +273,12 @@ class XGBoostConverter(BoostingConverter):
             # The scikit-learn API predicts with the rounds up to best_iteration (early stopping), which
             # onnxmltools counts as trees: with num_parallel_tree it kept a fraction of those rounds' trees.
             subject = without_names(booster[: best + 1] if best is not None else booster.copy())
+        missing = missing_value(model)
+        if missing is not None and subject is model:
+            import copy
+
+            subject = copy.copy(model)  # onnxmltools refuses a missing other than NaN: it is mapped to NaN below
+            subject.missing = float("nan")
         walk_category_chains_once()
         try:
             proto = onnxmltools.convert_xgboost(
@@ -293,6 +294,10 @@ class XGBoostConverter(BoostingConverter):
         if parallel > 1 and int(learner["learner_model_param"].get("num_class", 0)) > 1:
             classes_of_parallel_trees(proto.graph.node, booster)
         raw = finish(proto, opset, input_name, boundary, columns)
+        if missing is not None:
+            from onnxgate.converters._boosting import read_value_as_missing
+
+            read_value_as_missing(raw.model, missing)
         categorical = [i for i, kind in enumerate(booster.feature_types or []) if kind == "c"]
         if categorical:
             from onnxgate.converters._boosting import truncate_category_codes
@@ -306,14 +311,14 @@ class XGBoostConverter(BoostingConverter):
                 "trees take only NaN as missing: if it was trained with DMatrix(..., missing=v) for a v other "
                 "than NaN, rows holding v take other branches here (and parity, which scores NaN as missing, "
                 "cannot tell). Write missing values as NaN, or convert the XGBClassifier/XGBRegressor in "
-                "memory, whose missing is checked"
+                "memory, whose missing is read and mapped to NaN"
             )
         elif getattr(model, "_onnxgate_from_file", False):
             raw.warnings.append(
                 "an XGBoost model file does not record the `missing` value the model was trained with, and the "
                 "ONNX trees take only NaN as missing: if it was trained with missing=v for a v other than NaN, "
                 "rows holding v take other branches here (and parity cannot tell). Convert the model in memory "
-                "(og.convert), where its missing is checked"
+                "(og.convert), where its missing is read and mapped to NaN"
             )
         if trailing:
             rounds = booster.num_boosted_rounds()
@@ -369,6 +374,18 @@ class XGBoostConverter(BoostingConverter):
         proba = np.hstack([1 - proba, proba]) if proba.shape[1] == 1 else proba
         return _in_output_order(["label", "probabilities"], [np.asarray(model.classes_)[proba.argmax(axis=1)], proba],
                                 signature)
+
+
+def missing_value(model: Any) -> float | None:
+    """The value a scikit-learn API model reads as missing besides NaN (its ``missing``), None for NaN or a
+    Booster (whose DMatrix's ``missing`` is not recorded). XGBoost sends a feature equal to it (in float32)
+    down each split's missing branch, and a NaN too (measured: the same probabilities on breast_cancer rows
+    holding -999 or NaN under missing=-999); the file maps it to NaN before the trees."""
+    missing = getattr(model, "missing", None) if hasattr(model, "get_booster") else None
+    if missing is None:
+        return None
+    missing = float(missing)
+    return None if missing != missing else missing
 
 
 def reads_pandas_codes(booster: Any) -> bool:

@@ -1,0 +1,87 @@
+"""Boosting settings that once were refused and now convert faithfully: XGBoost ``missing=v``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import onnxgate as og
+from onnxgate._data import as_feeds
+
+xgboost = pytest.importorskip("xgboost")
+lightgbm = pytest.importorskip("lightgbm")
+pytest.importorskip("onnxmltools")
+
+
+def _data(name: str) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn import datasets
+
+    X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    return X.astype(np.float32), y
+
+
+def _run(conv: og.Conversion, X: Any) -> list[np.ndarray]:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return sess.run(None, as_feeds(X, conv.signature))
+
+
+def _with_missing(value: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """breast_cancer with a fifth of its values replaced by ``value``; the same rows with half of those as NaN."""
+    X, y = _data("breast_cancer")
+    marked = X.copy()
+    marked[np.random.default_rng(0).random(X.shape) < 0.2] = value
+    mixed = marked.copy()
+    odd = mixed[1::2]
+    odd[odd == np.float32(value)] = np.nan
+    return X, y, marked, mixed
+
+
+# --- XGBoost missing=v ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("in_pipeline", [False, True], ids=["alone", "pipeline"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("kind", "value"), [("classifier", -999.0), ("regressor", -999.0), ("classifier", 0.0)])
+def test_xgboost_missing_value_goes_down_the_missing_branch_as_xgboost_sends_it(kind: str, value: float, dtype: Any,
+                                                                               in_pipeline: bool) -> None:
+    """missing=-999 (or 0.0) was refused; XGBoost reads a value equal to it, and a NaN, as missing (the same
+    probabilities on rows holding -999 or NaN, measured): the file maps it to NaN in front of the trees."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    _X, y, marked, mixed = _with_missing(value)
+    make = xgboost.XGBClassifier if kind == "classifier" else xgboost.XGBRegressor
+    estimator = make(n_estimators=20, max_depth=3, missing=value, n_jobs=1)
+    model = make_pipeline(FunctionTransformer(), estimator) if in_pipeline else estimator
+    model.fit(marked, y)
+    conv = og.convert(model, marked[:5].astype(dtype))
+    rows = np.vstack([marked, mixed]).astype(dtype)
+    report = og.validate(conv, target="container", reference=model, data=rows)
+    assert report.passed, str(report)
+    out = _run(conv, rows)
+    if kind == "classifier":
+        assert (out[0].reshape(-1) == model.predict(rows)).all()
+        np.testing.assert_allclose(out[1], model.predict_proba(rows), atol=1e-6)
+    else:
+        np.testing.assert_allclose(out[0].reshape(-1), model.predict(rows), rtol=1e-5, atol=1e-5)
+    assert not any("missing" in w for w in conv.warnings)
+
+
+def test_an_xgboost_file_with_its_missing_value_left_unmapped_fails_validate() -> None:
+    """The check catches the fault the mapping fixes: the trees fed the raw features (-999 not mapped to NaN)."""
+    _X, y, marked, _mixed = _with_missing(-999.0)
+    model = xgboost.XGBClassifier(n_estimators=20, max_depth=3, missing=-999.0, n_jobs=1).fit(marked, y)
+    conv = og.convert(model, marked[:5])
+    graph = conv.model.graph
+    mapped = {n.output[0]: n.input[1] for n in graph.node if n.op_type == "Where"}
+    trees = [n for n in graph.node if n.op_type.startswith("TreeEnsemble")]
+    assert all(t.input[0] in mapped for t in trees)
+    for tree in trees:
+        tree.input[0] = mapped[tree.input[0]]  # the raw features
+    assert (_run(conv, marked)[0] != model.predict(marked)).sum() > 0
+    report = og.validate(conv, target="container", reference=model, data=marked)
+    assert not report.passed
