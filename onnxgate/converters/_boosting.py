@@ -552,6 +552,7 @@ def _register_xgboost() -> None:
             classes_of_parallel_trees,
             missing_value,
             parallel_trees,
+            softmax_probabilities,
         )
 
         XGBoostConverter().check_model(model)  # a dart or gblinear booster, an unverified objective: by name
@@ -580,6 +581,8 @@ def _register_xgboost() -> None:
                 operator.raw_operator = model
         if parallel > 1 and int(learner["learner_model_param"].get("num_class", 0)) > 1:
             classes_of_parallel_trees(container.nodes[added:], booster)
+        if str(learner["objective"]["name"]) == "multi:softmax":
+            softmax_probabilities(container.nodes[added:])
         if missing is not None:
             _read_value_as_missing_in_pipeline(scope, operator, container, container.nodes[added:], missing)
 

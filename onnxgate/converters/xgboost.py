@@ -14,6 +14,8 @@ Policy:
   opset, which is exact because no default-domain node is in the graph.
 * Objectives: the ones onnxmltools translates and whose predictions match XGBoost's (listed in
   :data:`SUPPORTED_OBJECTIVES`); any other objective is refused with its name.
+  ``multi:softmax``: onnxmltools writes the margins as probabilities; the file answers their softmax, which
+  ``XGBClassifier.predict_proba`` answers (a Booster's reference is that softmax, its label Booster.predict's).
 * Pandas category columns (``enable_categorical=True``): the file reads each one's codes (``.cat.codes``,
   -1 for a missing value, which the trees read as missing, as XGBoost reads it from the frame); a sample of
   the category frame itself or of its codes converts, and a category column fed later is mapped to its codes.
@@ -49,13 +51,15 @@ if TYPE_CHECKING:
 
     from onnxgate.signature import Signature
 
-__all__ = ["SUPPORTED_OBJECTIVES", "XGBoostConverter", "classes_of_parallel_trees", "parallel_trees"]
+__all__ = ["SUPPORTED_OBJECTIVES", "XGBoostConverter", "classes_of_parallel_trees", "parallel_trees",
+           "softmax_probabilities"]
 
 #: Objectives whose onnxmltools translation matches XGBoost's own predictions (tested).
 SUPPORTED_OBJECTIVES = frozenset(
     {
         "binary:logistic",
         "multi:softprob",
+        "multi:softmax",  # the same trees; onnxmltools writes its margins, made probabilities (softmax_probabilities)
         "reg:squarederror",
         "reg:squaredlogerror",
         "reg:absoluteerror",
@@ -235,8 +239,8 @@ class XGBoostConverter(BoostingConverter):
         if objective not in SUPPORTED_OBJECTIVES:
             raise UnsupportedModelError(
                 f"XGBoost objective {objective!r} is not supported: its onnxmltools translation is not "
-                "among those onnxgate has verified against XGBoost's own predictions (multi:softmax and "
-                "binary:hinge write other probabilities, binary:logitraw has no probabilities, reg:logistic "
+                "among those onnxgate has verified against XGBoost's own predictions (binary:hinge writes other "
+                "probabilities, binary:logitraw has no probabilities, reg:logistic "
                 f"diverges). Supported objectives: {sorted(SUPPORTED_OBJECTIVES)}.",
                 framework=self.framework,
             )
@@ -293,6 +297,8 @@ class XGBoostConverter(BoostingConverter):
             ) from None
         if parallel > 1 and int(learner["learner_model_param"].get("num_class", 0)) > 1:
             classes_of_parallel_trees(proto.graph.node, booster)
+        if objective_of(model, learner) == "multi:softmax":
+            softmax_probabilities(proto.graph.node)
         raw = finish(proto, opset, input_name, boundary, columns)
         if missing is not None:
             from onnxgate.converters._boosting import read_value_as_missing
@@ -349,6 +355,13 @@ class XGBoostConverter(BoostingConverter):
         if objective == "binary:logistic":
             p1 = model.predict(matrix).reshape(-1)
             proba = np.stack([1 - p1, p1], axis=1)
+        elif objective == "multi:softmax":  # Booster.predict answers labels: the probabilities are its margins' softmax
+            from scipy.special import softmax
+
+            margins = model.predict(matrix, output_margin=True)
+            proba = softmax(margins.astype(np.float64), axis=1).astype(np.float32)
+            return _in_output_order(["label", "probabilities"],
+                                    [model.predict(matrix).astype(np.int64), proba], signature)
         elif objective.startswith("multi:"):
             proba = model.predict(matrix)
         else:
@@ -478,6 +491,22 @@ def _rounds_after_best(booster: Any) -> int:
     if best is None or not str(best).isdigit():
         return 0
     return max(booster.num_boosted_rounds() - int(best) - 1, 0)
+
+
+def softmax_probabilities(nodes: Any) -> None:
+    """Make each ``TreeEnsembleClassifier`` of a ``multi:softmax`` model answer probabilities, the softmax of
+    its margins: onnxmltools writes the margins themselves (post_transform NONE), where XGBClassifier's
+    predict_proba answers their softmax (the same trees as multi:softprob; its predict and a Booster's answer
+    the class of the largest margin, which the label is either way)."""
+    from onnx import helper
+
+    for node in nodes:
+        if node.op_type != "TreeEnsembleClassifier":
+            continue
+        for attr in list(node.attribute):
+            if attr.name == "post_transform":
+                node.attribute.remove(attr)
+        node.attribute.append(helper.make_attribute("post_transform", "SOFTMAX"))
 
 
 def parallel_trees(learner: Mapping[str, Any]) -> int:

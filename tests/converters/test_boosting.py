@@ -498,8 +498,6 @@ def test_sql_edge_1_caps_the_ml_opset() -> None:
     [
         (lambda X, y: xgboost.train({"objective": "binary:hinge"}, xgboost.DMatrix(X, label=y), 3),
          r"XGBoost objective 'binary:hinge' is not supported.*Supported objectives: \['binary:logistic'"),
-        (lambda X, y: xgboost.XGBClassifier(objective="multi:softmax", n_estimators=3).fit(X, np.arange(len(y)) % 3),
-         r"objective 'multi:softmax' is not supported"),
         (lambda X, y: lightgbm.train({"objective": "fair", "verbose": -1}, lightgbm.Dataset(X, y), 3),
          r"LightGBM objective 'fair' is not supported: onnxmltools cannot convert it"),
         (lambda X, y: lightgbm.LGBMClassifier(objective="multiclassova", n_estimators=3, verbose=-1)
@@ -515,7 +513,7 @@ def test_sql_edge_1_caps_the_ml_opset() -> None:
         (lambda X, y: catboost.CatBoostClassifier(), r"CatBoostClassifier is not fitted"),
     ],
     ids=[
-        "xgb-hinge", "xgb-softmax", "lgbm-fair", "lgbm-ova", "catboost-ova", "catboost-poisson", "xgb-unfitted",
+        "xgb-hinge", "lgbm-fair", "lgbm-ova", "catboost-ova", "catboost-poisson", "xgb-unfitted",
         "lgbm-unfitted", "catboost-unfitted",
     ],
 )

@@ -85,3 +85,56 @@ def test_an_xgboost_file_with_its_missing_value_left_unmapped_fails_validate() -
     assert (_run(conv, marked)[0] != model.predict(marked)).sum() > 0
     report = og.validate(conv, target="container", reference=model, data=marked)
     assert not report.passed
+
+
+# --- XGBoost multi:softmax --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data", ["iris", "wine"])
+@pytest.mark.parametrize("how", ["alone", "pipeline", "booster"])
+def test_xgboost_multi_softmax_answers_its_labels_and_the_softmax_of_its_margins(how: str, data: str) -> None:
+    """multi:softmax was refused; it grows the trees multi:softprob does, XGBClassifier.predict_proba answers the
+    softmax of their margins (xgboost 3.2) and predict (a Booster's too) the class of the largest margin."""
+    from scipy.special import softmax
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _data(data)
+    rows = np.vstack([X, X * 3 - X.mean(axis=0)])  # past the training range too
+    if how == "booster":
+        model = xgboost.train({"objective": "multi:softmax", "num_class": 3, "max_depth": 3, "nthread": 1},
+                              xgboost.DMatrix(X, label=y), 10)
+        matrix = xgboost.DMatrix(rows)
+        labels = model.predict(matrix)
+        proba = softmax(model.predict(matrix, output_margin=True).astype(np.float64), axis=1)
+    else:
+        estimator = xgboost.XGBClassifier(objective="multi:softmax", n_estimators=10, max_depth=3, n_jobs=1)
+        model = (make_pipeline(StandardScaler(), estimator) if how == "pipeline" else estimator).fit(X, y)
+        labels, proba = model.predict(rows), model.predict_proba(rows)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    conv = og.convert(model, X[:5])
+    report = og.validate(conv, target="container", reference=model, data=rows)
+    assert report.passed, str(report)
+    out = _run(conv, rows)
+    assert (out[0] == labels).all()
+    np.testing.assert_allclose(out[1], proba, atol=1e-6)
+
+
+@pytest.mark.parametrize("how", ["alone", "booster"])
+def test_an_xgboost_multi_softmax_file_answering_its_margins_fails_validate(how: str) -> None:
+    """The check catches what onnxmltools wrote: the margins (post_transform NONE) as probabilities."""
+    from onnx import helper
+
+    X, y = _data("iris")
+    if how == "booster":
+        model = xgboost.train({"objective": "multi:softmax", "num_class": 3, "max_depth": 3, "nthread": 1},
+                              xgboost.DMatrix(X, label=y), 10)
+    else:
+        model = xgboost.XGBClassifier(objective="multi:softmax", n_estimators=10, max_depth=3, n_jobs=1).fit(X, y)
+    conv = og.convert(model, X[:5])
+    node = next(n for n in conv.model.graph.node if n.op_type == "TreeEnsembleClassifier")
+    for attr in list(node.attribute):
+        if attr.name == "post_transform":
+            node.attribute.remove(attr)
+    node.attribute.append(helper.make_attribute("post_transform", "NONE"))
+    assert not og.validate(conv, target="container", reference=model, data=X).passed
