@@ -640,7 +640,12 @@ def _register_lightgbm() -> None:
     import_onnxmltools("lightgbm")
     from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm as onnxmltools_lightgbm
 
-    from onnxgate.converters.lightgbm import exact_float32_thresholds, refuse_float32_categories
+    from onnxgate.converters.lightgbm import (
+        exact_float32_thresholds,
+        objective_of,
+        one_vs_all_probabilities,
+        refuse_float32_categories,
+    )
 
     def convert_lightgbm(scope: Any, operator: Any, container: Any) -> None:
         # onnxmltools' converter, with LightGBM's double thresholds made exact in float32
@@ -657,9 +662,12 @@ def _register_lightgbm() -> None:
         if rows64 is None:
             rows64 = isinstance(operator.inputs[0].type, DoubleTensorType)
         doubles = frozenset(range(width)) if rows64 else frozenset()
+        added = len(container.nodes)
         with exact_float32_thresholds(doubles) as notes:
             onnxmltools_lightgbm(scope, operator, container)
         refuse_float32_categories(notes)
+        if objective_of(operator.raw_operator) == "multiclassova":
+            one_vs_all_probabilities(container.nodes[added:])
 
     update_registered_converter(
         lightgbm.LGBMClassifier,

@@ -25,7 +25,8 @@ Policy:
 * Opsets: onnxmltools writes at most opset 15 and stamps the lowest opset its nodes need (often 8
   or 9); ``conv.opset`` says what the file holds.
 * Objectives: :data:`SUPPORTED_OBJECTIVES` (tested against LightGBM's own predictions); rankers and
-  custom objectives are refused with their name.
+  custom objectives are refused with their name. ``multiclassova`` answers each class's sigmoid, unnormalised,
+  as LightGBM's predict_proba does (onnxmltools wrote a softmax).
 * Inside a scikit-learn pipeline the scikit-learn converter handles the model (registered with skl2onnx).
 """
 
@@ -62,13 +63,14 @@ if TYPE_CHECKING:
 
     from onnxgate.signature import Signature
 
-__all__ = ["SUPPORTED_OBJECTIVES", "LightGBMConverter"]
+__all__ = ["SUPPORTED_OBJECTIVES", "LightGBMConverter", "one_vs_all_probabilities"]
 
 #: Objective names (as LightGBM saves them, before any parameter) that convert faithfully (tested).
 SUPPORTED_OBJECTIVES = frozenset(
     {
         "binary",
         "multiclass",
+        "multiclassova",  # one-vs-all: a sigmoid per class, unnormalised (one_vs_all_probabilities)
         "regression",
         "regression_l1",
         "huber",
@@ -359,6 +361,22 @@ def objective_of(model: Any) -> str:
     return str(text).split(" ")[0]
 
 
+def one_vs_all_probabilities(nodes: Any) -> None:
+    """Make each ``TreeEnsembleClassifier`` of a ``multiclassova`` model answer each class's sigmoid of its score,
+    as LightGBM's predict_proba does (unnormalised: a row's probabilities need not sum to 1; measured on wine,
+    equal to expit(raw_score)); onnxmltools writes a softmax (post_transform SOFTMAX) for every objective named
+    multiclass*. ONNX's LOGISTIC applies the sigmoid to each class's score."""
+    from onnx import helper
+
+    for node in nodes:
+        if node.op_type != "TreeEnsembleClassifier":
+            continue
+        for attr in list(node.attribute):
+            if attr.name == "post_transform":
+                node.attribute.remove(attr)
+        node.attribute.append(helper.make_attribute("post_transform", "LOGISTIC"))
+
+
 def _integer_column(column: Any, float_categories: bool) -> bool:
     """True for a float column that may hold integer categories: whole numbers, with a NaN among them or
     for a model whose categories are whole floats (pandas' for an integer column with a missing value)."""
@@ -415,7 +433,7 @@ class LightGBMConverter(BoostingConverter):
         return path
 
     def is_classifier(self, model: Any) -> bool:
-        return objective_of(model) in ("binary", "multiclass")
+        return objective_of(model) in ("binary", "multiclass", "multiclassova")
 
     def check_model(self, model: Any) -> None:
         if hasattr(model, "fit"):
@@ -439,7 +457,7 @@ class LightGBMConverter(BoostingConverter):
             raise UnsupportedModelError(
                 f"LightGBM objective {objective!r} is not supported: onnxmltools cannot convert it "
                 "(cross_entropy, fair, mape, custom objectives) or its output is not verified against "
-                f"LightGBM's (multiclassova, rankers). Supported objectives: {sorted(SUPPORTED_OBJECTIVES)}.",
+                f"LightGBM's (rankers). Supported objectives: {sorted(SUPPORTED_OBJECTIVES)}.",
                 framework=self.framework,
             )
         params = _training_params(_booster(model))
@@ -456,7 +474,7 @@ class LightGBMConverter(BoostingConverter):
             why = ("zero_as_missing=True: LightGBM sends every 0 down a split's missing-value branch, and the ONNX "
                    "tree ensemble treats only NaN as missing, so rows holding 0 would take other branches. Train "
                    "with zero_as_missing=False, writing missing values as NaN")
-        elif objective == "binary" and _number(params.get("sigmoid", 1.0)) != 1.0:
+        elif objective in ("binary", "multiclassova") and _number(params.get("sigmoid", 1.0)) != 1.0:
             why = (f"sigmoid={params['sigmoid']}: LightGBM's probability is 1 / (1 + exp(-sigmoid * score)), and "
                    "onnxmltools writes the default sigmoid's (probabilities off by 0.15 on breast_cancer). Train "
                    "with sigmoid=1.0")
@@ -635,6 +653,8 @@ class LightGBMConverter(BoostingConverter):
             raw = finish(proto, opset, input_name, boundary, columns, "lightgbm")
             if notes.doubles and opset >= 9 and _rank_double_features(raw.model, notes.doubles, n_features):
                 raw.warnings[:] = [w for w in raw.warnings if FLOAT32_NOTE["lightgbm"] not in w]
+        if objective_of(model) == "multiclassova":
+            one_vs_all_probabilities(raw.model.graph.node)
         if classes is not None:  # bool or float classes: the label output of their kind, not int64 codes
             from onnxgate._graph import label_as_classes
 
@@ -685,7 +705,7 @@ class LightGBMConverter(BoostingConverter):
         objective = objective_of(model)
         if objective == "binary":
             proba = np.stack([1 - raw.reshape(-1), raw.reshape(-1)], axis=1)
-        elif objective == "multiclass":
+        elif objective in ("multiclass", "multiclassova"):  # one-vs-all: each class's sigmoid, unnormalised
             proba = raw
         else:
             return _in_output_order(["variable"], [raw.reshape(len(X), -1)], signature)

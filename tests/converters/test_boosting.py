@@ -500,9 +500,6 @@ def test_sql_edge_1_caps_the_ml_opset() -> None:
          r"XGBoost objective 'binary:hinge' is not supported.*Supported objectives: \['binary:logistic'"),
         (lambda X, y: lightgbm.train({"objective": "fair", "verbose": -1}, lightgbm.Dataset(X, y), 3),
          r"LightGBM objective 'fair' is not supported: onnxmltools cannot convert it"),
-        (lambda X, y: lightgbm.LGBMClassifier(objective="multiclassova", n_estimators=3, verbose=-1)
-         .fit(X, np.arange(len(y)) % 3),
-         r"LightGBM objective 'multiclassova' is not supported"),
         (lambda X, y: catboost.CatBoostClassifier(iterations=3, loss_function="MultiClassOneVsAll", **CATBOOST_QUIET)
          .fit(X, np.arange(len(y)) % 3),
          r"CatBoost loss 'MultiClassOneVsAll' is not supported: its ONNX export writes softmax"),
@@ -513,7 +510,7 @@ def test_sql_edge_1_caps_the_ml_opset() -> None:
         (lambda X, y: catboost.CatBoostClassifier(), r"CatBoostClassifier is not fitted"),
     ],
     ids=[
-        "xgb-hinge", "lgbm-fair", "lgbm-ova", "catboost-ova", "catboost-poisson", "xgb-unfitted",
+        "xgb-hinge", "lgbm-fair", "catboost-ova", "catboost-poisson", "xgb-unfitted",
         "lgbm-unfitted", "catboost-unfitted",
     ],
 )

@@ -1,4 +1,5 @@
-"""Boosting settings that once were refused and now convert faithfully: XGBoost ``missing=v``."""
+"""Boosting settings that once were refused and now convert faithfully: XGBoost ``missing=v`` and
+``multi:softmax``, LightGBM ``multiclassova``; each with a broken file that validate must fail."""
 
 from __future__ import annotations
 
@@ -138,3 +139,58 @@ def test_an_xgboost_multi_softmax_file_answering_its_margins_fails_validate(how:
             node.attribute.remove(attr)
     node.attribute.append(helper.make_attribute("post_transform", "NONE"))
     assert not og.validate(conv, target="container", reference=model, data=X).passed
+
+
+# --- LightGBM multiclassova -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data", ["iris", "wine"])
+@pytest.mark.parametrize("how", ["alone", "pipeline", "booster"])
+def test_lightgbm_one_vs_all_answers_each_classs_sigmoid_unnormalised_as_lightgbm(how: str, data: str) -> None:
+    """multiclassova was refused; LightGBM's predict_proba answers each class's sigmoid of its score, whose rows
+    need not sum to 1 (onnxmltools wrote a softmax): the file answers the same, and the label of the largest."""
+    from scipy.special import expit
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _data(data)
+    rows = np.vstack([X, X * 3 - X.mean(axis=0)])
+    if how == "booster":
+        model = lightgbm.train({"objective": "multiclassova", "num_class": 3, "verbose": -1, "num_threads": 1},
+                               lightgbm.Dataset(X, y), 10)
+        proba = model.predict(rows)
+        labels = proba.argmax(axis=1)
+        np.testing.assert_allclose(proba, expit(model.predict(rows, raw_score=True)), rtol=1e-12)
+    else:
+        estimator = lightgbm.LGBMClassifier(objective="multiclassova", n_estimators=10, verbose=-1, n_jobs=1)
+        model = (make_pipeline(StandardScaler(), estimator) if how == "pipeline" else estimator).fit(X, y)
+        labels, proba = model.predict(rows), model.predict_proba(rows)
+    assert np.abs(proba.sum(axis=1) - 1).max() > 0.01  # unnormalised: a softmax would not answer these
+    conv = og.convert(model, X[:5])
+    report = og.validate(conv, target="container", reference=model, data=rows)
+    assert report.passed, str(report)
+    out = _run(conv, rows)
+    assert (out[0] == labels).all()
+    np.testing.assert_allclose(out[1], proba, atol=1e-6)
+
+
+def test_a_lightgbm_one_vs_all_file_answering_a_softmax_fails_validate() -> None:
+    """The check catches what onnxmltools wrote: a softmax over the classes' scores."""
+    from onnx import helper
+
+    X, y = _data("wine")
+    model = lightgbm.LGBMClassifier(objective="multiclassova", n_estimators=10, verbose=-1, n_jobs=1).fit(X, y)
+    conv = og.convert(model, X[:5])
+    node = next(n for n in conv.model.graph.node if n.op_type == "TreeEnsembleClassifier")
+    for attr in list(node.attribute):
+        if attr.name == "post_transform":
+            node.attribute.remove(attr)
+    node.attribute.append(helper.make_attribute("post_transform", "SOFTMAX"))
+    assert not og.validate(conv, target="container", reference=model, data=X).passed
+
+
+def test_lightgbm_one_vs_all_with_another_sigmoid_is_refused() -> None:
+    X, y = _data("iris")
+    model = lightgbm.LGBMClassifier(objective="multiclassova", sigmoid=2.0, n_estimators=3, verbose=-1).fit(X, y)
+    with pytest.raises(og.UnsupportedModelError, match=r"^LightGBM sigmoid=2: .*Train with sigmoid=1\.0"):
+        og.convert(model, X[:5])
