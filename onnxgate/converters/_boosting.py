@@ -641,7 +641,10 @@ def _register_lightgbm() -> None:
     from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm as onnxmltools_lightgbm
 
     from onnxgate.converters.lightgbm import (
+        as_boosted,
+        average_trees,
         exact_float32_thresholds,
+        is_random_forest,
         objective_of,
         one_vs_all_probabilities,
         refuse_float32_categories,
@@ -663,11 +666,20 @@ def _register_lightgbm() -> None:
             rows64 = isinstance(operator.inputs[0].type, DoubleTensorType)
         doubles = frozenset(range(width)) if rows64 else frozenset()
         added = len(container.nodes)
-        with exact_float32_thresholds(doubles) as notes:
-            onnxmltools_lightgbm(scope, operator, container)
+        model = operator.raw_operator
+        forest = is_random_forest(model)
+        if forest:
+            operator.raw_operator = as_boosted(model)  # summed by onnxmltools, averaged below
+        try:
+            with exact_float32_thresholds(doubles) as notes:
+                onnxmltools_lightgbm(scope, operator, container)
+        finally:
+            operator.raw_operator = model
         refuse_float32_categories(notes)
-        if objective_of(operator.raw_operator) == "multiclassova":
+        if objective_of(model) == "multiclassova":
             one_vs_all_probabilities(container.nodes[added:])
+        if forest:
+            average_trees(container.nodes[added:], model.booster_.num_model_per_iteration())
 
     update_registered_converter(
         lightgbm.LGBMClassifier,

@@ -27,6 +27,8 @@ Policy:
 * Objectives: :data:`SUPPORTED_OBJECTIVES` (tested against LightGBM's own predictions); rankers and
   custom objectives are refused with their name. ``multiclassova`` answers each class's sigmoid, unnormalised,
   as LightGBM's predict_proba does (onnxmltools wrote a softmax).
+* ``boosting_type='rf'``: LightGBM predicts with the mean of the trees; onnxmltools is given them as boosted
+  trees (which it adds up) and each leaf is divided by the number of iterations (:func:`average_trees`).
 * Inside a scikit-learn pipeline the scikit-learn converter handles the model (registered with skl2onnx).
 """
 
@@ -63,7 +65,8 @@ if TYPE_CHECKING:
 
     from onnxgate.signature import Signature
 
-__all__ = ["SUPPORTED_OBJECTIVES", "LightGBMConverter", "one_vs_all_probabilities"]
+__all__ = ["SUPPORTED_OBJECTIVES", "LightGBMConverter", "as_boosted", "average_trees", "is_random_forest",
+           "one_vs_all_probabilities"]
 
 #: Objective names (as LightGBM saves them, before any parameter) that convert faithfully (tested).
 SUPPORTED_OBJECTIVES = frozenset(
@@ -377,6 +380,49 @@ def one_vs_all_probabilities(nodes: Any) -> None:
         node.attribute.append(helper.make_attribute("post_transform", "LOGISTIC"))
 
 
+def is_random_forest(model: Any) -> bool:
+    """True for a model trained with ``boosting_type='rf'`` (LightGBM averages its trees)."""
+    return str(_training_params(_booster(model)).get("boosting", "gbdt")) == "rf"
+
+
+def as_boosted(model: Any) -> Any:
+    """A shallow copy of a scikit-learn API random forest that onnxmltools reads as boosted trees (it adds them
+    up; :func:`average_trees` then averages them): onnxmltools' own ``rf`` form divides the trees' sum by 100
+    whatever their number, and for a classifier rescales the probabilities by 100 too."""
+    import copy
+
+    subject = copy.copy(model)
+    subject.boosting_type = "gbdt"
+    return subject
+
+
+def average_trees(nodes: Any, per_iteration: int) -> None:
+    """Make each tree ensemble of a ``boosting_type='rf'`` model answer its trees' mean, as LightGBM predicts:
+    the average of each class's (or the target's) trees over the iterations, before the objective's
+    transform (sigmoid, softmax, exp), which onnxmltools writes as for boosted trees. Each leaf's weight is
+    divided by the number of iterations the node holds (its trees / ``per_iteration``); LightGBM's trees hold
+    the init score (no base value). Measured: predict_proba is expit(mean of the trees) on breast_cancer
+    (LightGBM's raw_score=True answers their sum)."""
+    from onnx import helper
+
+    for node in nodes:
+        if not node.op_type.startswith("TreeEnsemble"):
+            continue
+        attrs = {a.name: a for a in node.attribute}
+        prefix = "class" if node.op_type == "TreeEnsembleClassifier" else "target"
+        base = attrs.get("base_values")
+        if f"{prefix}_weights" not in attrs or f"{prefix}_treeids" not in attrs or (
+                base is not None and any(v != 0 for v in helper.get_attribute_value(base))):
+            raise UnsupportedModelError(
+                "LightGBM boosting_type='rf': onnxgate averages the trees onnxmltools writes, and this node holds "
+                "other attributes than it reads. Train with boosting_type='gbdt'", framework="lightgbm")
+        trees = len(set(attrs[f"{prefix}_treeids"].ints))
+        iterations = max(trees // max(per_iteration, 1), 1)
+        weights = [w / iterations for w in attrs[f"{prefix}_weights"].floats]
+        del attrs[f"{prefix}_weights"].floats[:]
+        attrs[f"{prefix}_weights"].floats.extend(weights)
+
+
 def _integer_column(column: Any, float_categories: bool) -> bool:
     """True for a float column that may hold integer categories: whole numbers, with a NaN among them or
     for a model whose categories are whole floats (pandas' for an integer column with a missing value)."""
@@ -466,10 +512,6 @@ class LightGBMConverter(BoostingConverter):
         if params.get("linear_tree") in (True, 1, "1", "true"):
             why = ("linear_tree=True: its leaves hold linear models of the features, and onnxmltools writes only "
                    "each leaf's constant (predictions off by 42 on diabetes). Train with linear_tree=False")
-        elif str(params.get("boosting", "gbdt")) == "rf":
-            why = ("boosting_type='rf': LightGBM averages a random forest's trees, and onnxmltools adds them up as "
-                   "boosted trees (368 of 569 breast_cancer labels moved for a classifier). Train with "
-                   "boosting_type='gbdt', or use scikit-learn's RandomForestClassifier/Regressor")
         elif params.get("zero_as_missing") in (True, 1, "1", "true"):
             why = ("zero_as_missing=True: LightGBM sends every 0 down a split's missing-value branch, and the ONNX "
                    "tree ensemble treats only NaN as missing, so rows holding 0 would take other branches. Train "
@@ -622,6 +664,8 @@ class LightGBMConverter(BoostingConverter):
             # reloaded from its own text holds its trees up to that iteration and the objective's name
             lightgbm = import_library("lightgbm", "Converting a LightGBM model")
             subject = lightgbm.Booster(model_str=model.model_to_string(num_iteration=best or None))
+        if is_random_forest(model) and hasattr(subject, "fit"):
+            subject = as_boosted(subject)
         try:
             if columns:
                 doubles = frozenset(i for i, (_, dtype) in enumerate(columns) if np.dtype(dtype) == np.float64)
@@ -655,6 +699,8 @@ class LightGBMConverter(BoostingConverter):
                 raw.warnings[:] = [w for w in raw.warnings if FLOAT32_NOTE["lightgbm"] not in w]
         if objective_of(model) == "multiclassova":
             one_vs_all_probabilities(raw.model.graph.node)
+        if is_random_forest(model):
+            average_trees(raw.model.graph.node, _booster(model).num_model_per_iteration())
         if classes is not None:  # bool or float classes: the label output of their kind, not int64 codes
             from onnxgate._graph import label_as_classes
 

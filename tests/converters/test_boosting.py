@@ -973,8 +973,6 @@ def test_xgboost_early_stopping_with_parallel_trees_keeps_every_tree_of_the_best
 @pytest.mark.parametrize(("make", "message"), [
     (lambda: lightgbm.LGBMClassifier(n_estimators=3, verbose=-1, linear_tree=True),
      r"LightGBM linear_tree=True: .*Train with linear_tree=False"),
-    (lambda: lightgbm.LGBMClassifier(n_estimators=3, verbose=-1, boosting_type="rf", subsample=0.8, subsample_freq=1),
-     r"LightGBM boosting_type='rf': .*averages"),
     (lambda: lightgbm.LGBMClassifier(n_estimators=3, verbose=-1, zero_as_missing=True),
      r"LightGBM zero_as_missing=True: .*only NaN as missing"),
     (lambda: catboost.CatBoostRegressor(iterations=3, loss_function="Poisson", **CATBOOST_QUIET),
@@ -985,7 +983,7 @@ def test_xgboost_early_stopping_with_parallel_trees_keeps_every_tree_of_the_best
      r"LightGBM reg_sqrt=True: .*Train with reg_sqrt=False"),
     (lambda: catboost.CatBoostRegressor(iterations=3, **CATBOOST_QUIET),  # scaled after fitting, below
      r"CatBoost scale 2\.0 \(set_scale_and_bias\): .*set_scale_and_bias\(1\.0, bias\)"),
-], ids=["lgbm-linear-tree", "lgbm-rf", "lgbm-zero-as-missing", "catboost-poisson", "lgbm-sigmoid",
+], ids=["lgbm-linear-tree", "lgbm-zero-as-missing", "catboost-poisson", "lgbm-sigmoid",
         "lgbm-reg-sqrt", "catboost-scale"])
 def test_settings_the_onnx_trees_cannot_follow_are_refused_alone_and_in_a_pipeline(make: Any, message: str,
                                                                                    in_pipeline: bool) -> None:

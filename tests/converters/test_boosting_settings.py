@@ -1,5 +1,6 @@
 """Boosting settings that once were refused and now convert faithfully: XGBoost ``missing=v`` and
-``multi:softmax``, LightGBM ``multiclassova``; each with a broken file that validate must fail."""
+``multi:softmax``, LightGBM ``multiclassova`` and ``boosting_type='rf'``; each with a broken file that validate
+must fail."""
 
 from __future__ import annotations
 
@@ -194,3 +195,70 @@ def test_lightgbm_one_vs_all_with_another_sigmoid_is_refused() -> None:
     model = lightgbm.LGBMClassifier(objective="multiclassova", sigmoid=2.0, n_estimators=3, verbose=-1).fit(X, y)
     with pytest.raises(og.UnsupportedModelError, match=r"^LightGBM sigmoid=2: .*Train with sigmoid=1\.0"):
         og.convert(model, X[:5])
+
+
+# --- LightGBM boosting_type='rf' --------------------------------------------------------------------
+
+RF: dict[str, Any] = {"boosting_type": "rf", "n_estimators": 7, "subsample": 0.8, "subsample_freq": 1, "verbose": -1,
+                      "n_jobs": 1}
+
+
+def _forest_booster(X: np.ndarray, y: np.ndarray, objective: str) -> Any:
+    params = {"boosting": "rf", "bagging_fraction": 0.8, "bagging_freq": 1, "verbose": -1, "num_threads": 1,
+              "objective": objective, **({"num_class": 3} if objective == "multiclass" else {})}
+    return lightgbm.train(params, lightgbm.Dataset(X, y), 7)
+
+
+@pytest.mark.parametrize(("data", "how"), [
+    ("breast_cancer", "alone"), ("breast_cancer", "pipeline"), ("breast_cancer", "booster"),
+    ("wine", "alone"), ("wine", "booster"), ("diabetes", "alone"), ("diabetes", "pipeline"), ("diabetes", "booster"),
+    ("diabetes", "poisson"),
+])
+def test_lightgbm_random_forest_answers_the_mean_of_its_trees_as_lightgbm(data: str, how: str) -> None:
+    """boosting_type='rf' was refused; LightGBM predicts with the mean of its trees (then the objective's sigmoid,
+    softmax or exp), where onnxmltools adds them up (its own rf form divides by 100 whatever their number)."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _data(data)
+    rows = np.vstack([X, X * 3 - X.mean(axis=0)])
+    classifier = data != "diabetes"
+    objective = {"breast_cancer": "binary", "wine": "multiclass", "diabetes": "regression"}[data]
+    if how == "booster":
+        model = _forest_booster(X, y, objective)
+    else:
+        make = lightgbm.LGBMClassifier if classifier else lightgbm.LGBMRegressor
+        estimator = make(**RF, **({"objective": "poisson"} if how == "poisson" else {}))
+        model = (make_pipeline(StandardScaler(), estimator) if how == "pipeline" else estimator).fit(X, y)
+    conv = og.convert(model, X[:5])
+    report = og.validate(conv, target="container", reference=model, data=rows)
+    assert report.passed, str(report)
+    out = _run(conv, rows)
+    if how == "booster":
+        truth = model.predict(rows)
+        if objective == "binary":
+            truth = np.stack([1 - truth, truth], axis=1)
+        if classifier:
+            assert (out[0] == truth.argmax(axis=1)).all()
+            np.testing.assert_allclose(out[1], truth, atol=1e-6)
+        else:
+            np.testing.assert_allclose(out[0].reshape(-1), truth, rtol=1e-5, atol=1e-4)
+    elif classifier:
+        assert (out[0] == model.predict(rows)).all()
+        np.testing.assert_allclose(out[1], model.predict_proba(rows), atol=1e-6)
+    else:
+        np.testing.assert_allclose(out[0].reshape(-1), model.predict(rows), rtol=1e-5, atol=1e-4)
+
+
+def test_a_lightgbm_random_forest_file_adding_up_its_trees_fails_validate() -> None:
+    """The check catches the sum of the trees (what onnxmltools wrote for a Booster) in place of their mean."""
+    X, y = _data("breast_cancer")
+    model = lightgbm.LGBMClassifier(**RF).fit(X, y)
+    conv = og.convert(model, X[:5])
+    node = next(n for n in conv.model.graph.node if n.op_type == "TreeEnsembleClassifier")
+    weights = next(a for a in node.attribute if a.name == "class_weights")
+    summed = [w * RF["n_estimators"] for w in weights.floats]
+    del weights.floats[:]
+    weights.floats.extend(summed)
+    assert np.abs(_run(conv, X)[1] - model.predict_proba(X)).max() > 0.1  # the same signs: labels alike
+    assert not og.validate(conv, target="container", reference=model, data=X).passed
