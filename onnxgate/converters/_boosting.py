@@ -553,6 +553,7 @@ def _register_xgboost() -> None:
             missing_value,
             parallel_trees,
             softmax_probabilities,
+            two_classes_as_one_margin,
         )
 
         XGBoostConverter().check_model(model)  # a dart or gblinear booster, an unverified objective: by name
@@ -583,6 +584,7 @@ def _register_xgboost() -> None:
             classes_of_parallel_trees(container.nodes[added:], booster)
         if str(learner["objective"]["name"]) == "multi:softmax":
             softmax_probabilities(container.nodes[added:])
+        two_classes_as_one_margin(container.nodes[added:])
         if missing is not None:
             _read_value_as_missing_in_pipeline(scope, operator, container, container.nodes[added:], missing)
 

@@ -16,6 +16,9 @@ Policy:
   :data:`SUPPORTED_OBJECTIVES`); any other objective is refused with its name.
   ``multi:softmax``: onnxmltools writes the margins as probabilities; the file answers their softmax, which
   ``XGBClassifier.predict_proba`` answers (a Booster's reference is that softmax, its label Booster.predict's).
+  ``multi:*`` on two classes (a tree per class and round): onnxruntime reads a two-class ensemble as binary, so
+  the file holds one margin m1 - m0 through a sigmoid, softmax's class-1 column (:func:`two_classes_as_one_margin`).
+  ``XGBClassifier(objective='multi:softprob')`` on two classes is refused: its predict answers a multi-label matrix.
 * Pandas category columns (``enable_categorical=True``): the file reads each one's codes (``.cat.codes``,
   -1 for a missing value, which the trees read as missing, as XGBoost reads it from the frame); a sample of
   the category frame itself or of its codes converts, and a category column fed later is mapped to its codes.
@@ -52,7 +55,7 @@ if TYPE_CHECKING:
     from onnxgate.signature import Signature
 
 __all__ = ["SUPPORTED_OBJECTIVES", "XGBoostConverter", "classes_of_parallel_trees", "parallel_trees",
-           "softmax_probabilities"]
+           "softmax_probabilities", "two_classes_as_one_margin"]
 
 #: Objectives whose onnxmltools translation matches XGBoost's own predictions (tested).
 SUPPORTED_OBJECTIVES = frozenset(
@@ -236,6 +239,16 @@ class XGBoostConverter(BoostingConverter):
                 framework=self.framework,
             )
         objective = objective_of(model, learner)
+        if objective == "multi:softprob" and hasattr(model, "get_booster") and getattr(model, "n_classes_", 0) == 2:
+            # XGBClassifier.predict reads two softprob columns as two labels of a multi-label model (a [N, 2]
+            # matrix of 0/1); the file answers one label per row, the argmax (helper-170)
+            raise UnsupportedModelError(
+                f"{type(model).__name__}(objective='multi:softprob') fitted on 2 classes is not supported: its "
+                "predict answers a [N, 2] matrix of 0/1 (XGBoost reads the two columns as multi-label), not one "
+                "label per row as the file would. Train with objective='multi:softmax' (the same trees and "
+                "predict_proba, and predict answers labels) or 'binary:logistic'",
+                framework=self.framework,
+            )
         if objective not in SUPPORTED_OBJECTIVES:
             raise UnsupportedModelError(
                 f"XGBoost objective {objective!r} is not supported: its onnxmltools translation is not "
@@ -299,6 +312,7 @@ class XGBoostConverter(BoostingConverter):
             classes_of_parallel_trees(proto.graph.node, booster)
         if objective_of(model, learner) == "multi:softmax":
             softmax_probabilities(proto.graph.node)
+        two_classes_as_one_margin(proto.graph.node)
         raw = finish(proto, opset, input_name, boundary, columns)
         if missing is not None:
             from onnxgate.converters._boosting import read_value_as_missing
@@ -507,6 +521,37 @@ def softmax_probabilities(nodes: Any) -> None:
             if attr.name == "post_transform":
                 node.attribute.remove(attr)
         node.attribute.append(helper.make_attribute("post_transform", "SOFTMAX"))
+
+
+def two_classes_as_one_margin(nodes: Any) -> None:
+    """Make each ``TreeEnsembleClassifier`` of a two-class ``multi:softprob``/``multi:softmax`` model (a tree per
+    class and round) answer the softmax of its two margins, as XGBoost does, in the one-margin form onnxruntime
+    reads as binary: one score m1 - m0 (the class-1 trees' leaves, the class-0 trees' negated, the base values'
+    difference) through a sigmoid, sigmoid(m1 - m0) being softmax(m0, m1)[1]; the label is class 1 when it is
+    positive, the argmax. onnxruntime reads a two-class ensemble whose leaves vote for both classes as
+    ``scores[1] = base[1] + scores[0]`` and ``scores[0] = -scores[1]``: the file onnxmltools writes answered other
+    probabilities and 565 of breast_cancer's 569 labels differed from the Booster's (helper-170)."""
+    from onnx import helper
+
+    for node in nodes:
+        if node.op_type != "TreeEnsembleClassifier":
+            continue
+        attrs = {a.name: a for a in node.attribute}
+        labels = attrs.get("classlabels_int64s") or attrs.get("classlabels_strings")
+        ids = list(attrs["class_ids"].ints) if "class_ids" in attrs else []
+        if labels is None or len(labels.ints or labels.strings) != 2 or set(ids) != {0, 1}:
+            continue
+        weights = [w if c == 1 else -w for c, w in zip(ids, attrs["class_weights"].floats)]
+        base = list(attrs["base_values"].floats) if "base_values" in attrs else []
+        for name in ("class_ids", "class_weights", "base_values", "post_transform"):
+            if name in attrs:
+                node.attribute.remove(attrs[name])
+        node.attribute.extend([
+            helper.make_attribute("class_ids", [0] * len(ids)),
+            helper.make_attribute("class_weights", weights),
+            helper.make_attribute("base_values", [base[1] - base[0] if len(base) == 2 else 0.0]),
+            helper.make_attribute("post_transform", "LOGISTIC"),
+        ])
 
 
 def parallel_trees(learner: Mapping[str, Any]) -> int:

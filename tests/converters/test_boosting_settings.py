@@ -1,6 +1,6 @@
-"""Boosting settings that once were refused and now convert faithfully: XGBoost ``missing=v`` and
-``multi:softmax``, LightGBM ``multiclassova`` and ``boosting_type='rf'``; each with a broken file that validate
-must fail."""
+"""Boosting settings that once were refused or converted wrong and now convert faithfully: XGBoost ``missing=v``,
+``multi:softmax`` and ``multi:*`` on two classes, LightGBM ``multiclassova`` and ``boosting_type='rf'``; each with a
+broken file that validate must fail."""
 
 from __future__ import annotations
 
@@ -139,6 +139,84 @@ def test_an_xgboost_multi_softmax_file_answering_its_margins_fails_validate(how:
         if attr.name == "post_transform":
             node.attribute.remove(attr)
     node.attribute.append(helper.make_attribute("post_transform", "NONE"))
+    assert not og.validate(conv, target="container", reference=model, data=X).passed
+
+
+# --- XGBoost multi:softprob / multi:softmax on two classes ---------------------------------------------
+
+
+def _two_class_model(how: str, objective: str) -> Any:
+    """breast_cancer with a tree per class and round: a Booster (with 3 parallel trees for "forest"), or the
+    scikit-learn API (which refuses to fit multi:* on two classes without num_class=2)."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _data("breast_cancer")
+    if how in ("booster", "forest"):
+        params = {"objective": objective, "num_class": 2, "max_depth": 3, "nthread": 1}
+        if how == "forest":
+            params.update(num_parallel_tree=3, subsample=0.8)
+        return xgboost.train(params, xgboost.DMatrix(X, label=y), 10)
+    estimator = xgboost.XGBClassifier(objective=objective, num_class=2, n_estimators=10, max_depth=3, n_jobs=1)
+    return (make_pipeline(StandardScaler(), estimator) if how == "pipeline" else estimator).fit(X, y)
+
+
+@pytest.mark.parametrize(("how", "objective"), [
+    ("booster", "multi:softprob"), ("booster", "multi:softmax"), ("forest", "multi:softprob"),
+    ("alone", "multi:softmax"), ("pipeline", "multi:softmax"),
+])
+def test_xgboost_two_class_multi_objective_answers_the_softmax_of_its_two_margins(how: str, objective: str) -> None:
+    """A multi:* model on two classes grows a tree per class and round; the file onnxmltools wrote kept them
+    as two classes, which onnxruntime reads as binary (scores[1] = base[1] + scores[0]): 565 of breast_cancer's
+    569 labels were off and convert said nothing. The file answers the softmax of the two margins, the argmax
+    for label, as XGBoost does."""
+    from scipy.special import softmax
+
+    X, _y = _data("breast_cancer")
+    rows = np.vstack([X, X * 3 - X.mean(axis=0)])  # past the training range too
+    model = _two_class_model(how, objective)
+    if how in ("booster", "forest"):
+        margins = model.predict(xgboost.DMatrix(rows), output_margin=True).astype(np.float64)
+        proba, labels = softmax(margins, axis=1), margins.argmax(axis=1)
+        answer = model.predict(xgboost.DMatrix(rows))
+        if objective == "multi:softprob":
+            np.testing.assert_allclose(answer, proba, atol=1e-6)
+        else:
+            assert (answer == labels).all()
+    else:
+        proba, labels = model.predict_proba(rows), model.predict(rows)
+    assert 0 < labels.sum() < len(labels)
+    conv = og.convert(model, X[:5])
+    report = og.validate(conv, target="container", reference=model, data=rows)
+    assert report.passed, str(report)
+    out = _run(conv, rows)
+    assert (out[0] == labels).all()
+    np.testing.assert_allclose(out[1], proba, atol=1e-6)
+
+
+@pytest.mark.parametrize("how", ["alone", "pipeline"])
+def test_an_xgboost_classifier_multi_softprob_on_two_classes_is_refused_at_convert(how: str) -> None:
+    """XGBClassifier.predict reads two softprob columns as multi-label (a [N, 2] matrix of 0/1): no file of one
+    label per row answers it; convert says so in one line, with the objective that answers labels."""
+    X, _y = _data("breast_cancer")
+    model = _two_class_model(how, "multi:softprob")
+    assert np.shape(model.predict(X[:3])) == (3, 2)
+    with pytest.raises(og.UnsupportedModelError, match=r"multi:softprob.*2 classes.*objective='multi:softmax'"):
+        og.convert(model, X[:5])
+
+
+@pytest.mark.parametrize("objective", ["multi:softprob", "multi:softmax"])
+def test_an_xgboost_two_class_multi_file_as_onnxmltools_wrote_it_fails_validate(
+        objective: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check catches the file onnxmltools wrote (two classes, which onnxruntime reads as binary)."""
+    from onnxgate.converters import xgboost as converter
+
+    X, _y = _data("breast_cancer")
+    model = _two_class_model("booster", objective)
+    monkeypatch.setattr(converter, "two_classes_as_one_margin", lambda nodes: None)
+    conv = og.convert(model, X[:5])
+    margins = model.predict(xgboost.DMatrix(X), output_margin=True)
+    assert (_run(conv, X)[0] != margins.argmax(axis=1)).sum() > 500
     assert not og.validate(conv, target="container", reference=model, data=X).passed
 
 
