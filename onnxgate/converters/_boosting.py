@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from onnxgate.signature import Signature
 
 __all__ = ["BoostingConverter", "category_assignments", "category_kind", "drop_zipmap", "dynamic_batch",
-           "register_with_skl2onnx", "same_columns", "training_columns", "truncate_category_codes", "uses_boosting"]
+           "register_with_skl2onnx", "same_columns", "set_post_transform", "training_columns", "truncate_category_codes",
+           "uses_boosting"]
 
 #: Library -> the extra that installs it.
 _EXTRAS = {"xgboost": "xgboost", "lightgbm": "lightgbm", "catboost": "catboost"}
@@ -986,3 +987,17 @@ def at_least_opset_9(proto: Any, library: str = "LightGBM") -> None:
     for entry in proto.opset_import:
         if canonical_domain(entry.domain) == "":
             entry.version = 9
+
+
+def set_post_transform(nodes: Any, transform: str) -> None:
+    """Make each ``TreeEnsembleClassifier`` among ``nodes`` turn its scores into probabilities with ``transform``
+    (``SOFTMAX``, ``LOGISTIC``: a sigmoid per class), in place of what onnxmltools wrote."""
+    from onnx import helper
+
+    for node in nodes:
+        if node.op_type != "TreeEnsembleClassifier":
+            continue
+        for attr in list(node.attribute):
+            if attr.name == "post_transform":
+                node.attribute.remove(attr)
+        node.attribute.append(helper.make_attribute("post_transform", transform))

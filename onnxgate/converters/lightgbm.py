@@ -55,6 +55,7 @@ from onnxgate.converters._boosting import (
     import_onnxmltools,
     input_type,
     lightgbm_categories,
+    set_post_transform,
     truncate_category_codes,
 )
 from onnxgate.converters.xgboost import finish
@@ -369,15 +370,7 @@ def one_vs_all_probabilities(nodes: Any) -> None:
     as LightGBM's predict_proba does (unnormalised: a row's probabilities need not sum to 1; measured on wine,
     equal to expit(raw_score)); onnxmltools writes a softmax (post_transform SOFTMAX) for every objective named
     multiclass*. ONNX's LOGISTIC applies the sigmoid to each class's score."""
-    from onnx import helper
-
-    for node in nodes:
-        if node.op_type != "TreeEnsembleClassifier":
-            continue
-        for attr in list(node.attribute):
-            if attr.name == "post_transform":
-                node.attribute.remove(attr)
-        node.attribute.append(helper.make_attribute("post_transform", "LOGISTIC"))
+    set_post_transform(nodes, "LOGISTIC")
 
 
 def is_random_forest(model: Any) -> bool:

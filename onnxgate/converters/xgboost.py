@@ -45,6 +45,7 @@ from onnxgate.converters._boosting import (
     import_library,
     import_onnxmltools,
     input_type,
+    set_post_transform,
     without_names,
 )
 from onnxgate.errors import UnsupportedModelError
@@ -512,15 +513,7 @@ def softmax_probabilities(nodes: Any) -> None:
     its margins: onnxmltools writes the margins themselves (post_transform NONE), where XGBClassifier's
     predict_proba answers their softmax (the same trees as multi:softprob; its predict and a Booster's answer
     the class of the largest margin, which the label is either way)."""
-    from onnx import helper
-
-    for node in nodes:
-        if node.op_type != "TreeEnsembleClassifier":
-            continue
-        for attr in list(node.attribute):
-            if attr.name == "post_transform":
-                node.attribute.remove(attr)
-        node.attribute.append(helper.make_attribute("post_transform", "SOFTMAX"))
+    set_post_transform(nodes, "SOFTMAX")
 
 
 def two_classes_as_one_margin(nodes: Any) -> None:

@@ -31,6 +31,17 @@ def _run(conv: og.Conversion, X: Any) -> list[np.ndarray]:
     return sess.run(None, as_feeds(X, conv.signature))
 
 
+def _answers_as(model: Any, sample: Any, rows: Any, labels: Any, proba: Any) -> None:
+    """The file converted from ``sample`` validates against ``model`` on ``rows`` and answers ``labels`` and
+    ``proba`` there."""
+    conv = og.convert(model, sample)
+    report = og.validate(conv, target="container", reference=model, data=rows)
+    assert report.passed, str(report)
+    out = _run(conv, rows)
+    assert (out[0] == labels).all()
+    np.testing.assert_allclose(out[1], proba, atol=1e-6)
+
+
 def _with_missing(value: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """breast_cancer with a fifth of its values replaced by ``value``; the same rows with half of those as NaN."""
     X, y = _data("breast_cancer")
@@ -114,12 +125,7 @@ def test_xgboost_multi_softmax_answers_its_labels_and_the_softmax_of_its_margins
         model = (make_pipeline(StandardScaler(), estimator) if how == "pipeline" else estimator).fit(X, y)
         labels, proba = model.predict(rows), model.predict_proba(rows)
     assert np.allclose(proba.sum(axis=1), 1.0)
-    conv = og.convert(model, X[:5])
-    report = og.validate(conv, target="container", reference=model, data=rows)
-    assert report.passed, str(report)
-    out = _run(conv, rows)
-    assert (out[0] == labels).all()
-    np.testing.assert_allclose(out[1], proba, atol=1e-6)
+    _answers_as(model, X[:5], rows, labels, proba)
 
 
 @pytest.mark.parametrize("how", ["alone", "booster"])
@@ -186,12 +192,7 @@ def test_xgboost_two_class_multi_objective_answers_the_softmax_of_its_two_margin
     else:
         proba, labels = model.predict_proba(rows), model.predict(rows)
     assert 0 < labels.sum() < len(labels)
-    conv = og.convert(model, X[:5])
-    report = og.validate(conv, target="container", reference=model, data=rows)
-    assert report.passed, str(report)
-    out = _run(conv, rows)
-    assert (out[0] == labels).all()
-    np.testing.assert_allclose(out[1], proba, atol=1e-6)
+    _answers_as(model, X[:5], rows, labels, proba)
 
 
 @pytest.mark.parametrize("how", ["alone", "pipeline"])
@@ -245,12 +246,7 @@ def test_lightgbm_one_vs_all_answers_each_classs_sigmoid_unnormalised_as_lightgb
         model = (make_pipeline(StandardScaler(), estimator) if how == "pipeline" else estimator).fit(X, y)
         labels, proba = model.predict(rows), model.predict_proba(rows)
     assert np.abs(proba.sum(axis=1) - 1).max() > 0.01  # unnormalised: a softmax would not answer these
-    conv = og.convert(model, X[:5])
-    report = og.validate(conv, target="container", reference=model, data=rows)
-    assert report.passed, str(report)
-    out = _run(conv, rows)
-    assert (out[0] == labels).all()
-    np.testing.assert_allclose(out[1], proba, atol=1e-6)
+    _answers_as(model, X[:5], rows, labels, proba)
 
 
 def test_a_lightgbm_one_vs_all_file_answering_a_softmax_fails_validate() -> None:
