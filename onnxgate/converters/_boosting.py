@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from onnxgate.signature import Signature
 
 __all__ = ["BoostingConverter", "category_assignments", "category_kind", "drop_zipmap", "dynamic_batch",
-           "register_with_skl2onnx", "same_columns", "set_post_transform", "training_columns", "truncate_category_codes",
-           "uses_boosting"]
+           "register_with_skl2onnx", "same_columns", "set_post_transform", "training_columns",
+           "truncate_category_codes", "uses_boosting"]
 
 #: Library -> the extra that installs it.
 _EXTRAS = {"xgboost": "xgboost", "lightgbm": "lightgbm", "catboost": "catboost"}

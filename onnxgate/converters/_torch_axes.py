@@ -45,19 +45,12 @@ def parse_dynamic_axes(given: Any, in_names: Sequence[str], args: Sequence[Any])
 
 
 def _resized(args: Sequence[Any], axes: Axes, name: str, step: int) -> tuple[Any, ...]:
-    """The tensors with every axis called ``name`` ``step`` entries longer (the first entries repeated) or
-    shorter."""
+    """The tensors with every axis called ``name`` ``step`` entries longer or shorter (:func:`_axes.resized`)."""
     torch = torch_module()
-    out = list(args)
-    for index, named in axes.items():
-        for axis, called in named.items():
-            if called != name:
-                continue
-            a = out[index]
-            size = int(a.shape[axis])
-            out[index] = (a.index_select(axis, torch.arange(size + step, device=a.device) % size) if step > 0
-                          else a.narrow(axis, 0, size + step))
-    return tuple(out)
+    named = {index for index, axis_names in axes.items() if name in axis_names.values()}
+    arrays = shared.resized([a.detach().cpu().numpy() if i in named else a for i, a in enumerate(args)], axes, name,
+                            step)
+    return tuple(torch.from_numpy(a) if i in named else a for i, a in enumerate(arrays))
 
 
 def output_axes(model: Any, probe: Sequence[Any], leaves: Sequence[Any], axes: Axes, out_names: Sequence[str],
