@@ -6,8 +6,9 @@ without ``keras.Input``, gets them from ``options={"dynamic_axes": ...}`` in the
 (:mod:`onnxgate.converters._axes`). tf2onnx writes such an axis ``unk__<n>``, another name on each input
 and output; here it is called by the option's name, else ``<input>_axis<k>``, on the inputs and on the
 outputs whose size follows it. Each is proved with the sample: the file runs in onnxruntime with the axis
-one step longer and (when the sample has more than two) one step shorter, against the framework; a file
-that answers otherwise is refused. An axis the framework itself does not run at another length alone is
+one step longer, (when the sample has more than two) one step shorter and about twice as long
+(:func:`~onnxgate.converters._axes.lengths_to_check`), against the framework; a file that answers otherwise
+is refused. These are samples of lengths: validate's parity on data of the lengths served is the gate. An axis the framework itself does not run at another length alone is
 tried together with the other declared axes of the sample's size (token ids and their mask), and left
 unproved when it does not run then either.
 """
