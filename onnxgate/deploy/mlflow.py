@@ -150,6 +150,9 @@ def package_mlflow(
     proto, named = _with_user_columns(load_model(model))
     proto, split = _fitted_columns_by_name(proto)
     named = {**named, **split}
+    proto, missing_text = _missing_text_in_graph(proto)
+    if missing_text:
+        named["missing_text"] = missing_text
     # the file shipped is the one validated: report.json's sha256 and inputs are model.onnx's own
     report = _validate(proto, target, reference, data, options)
     sig = Signature.from_model(proto)
@@ -360,11 +363,24 @@ def _with_user_columns(proto: Any) -> tuple[Any, dict[str, Any]]:
     for prop in list(named.metadata_props):
         if prop.key == COLUMNS_METADATA_KEY:
             named.metadata_props.remove(prop)
+        elif prop.key in _BY_INPUT_METADATA_KEYS:
+            # recorded by input name: left under the old names, the renamed input lost what it says (a text
+            # column's missing value was refused at packaging, as if the model could not read one)
+            try:
+                recorded = json.loads(prop.value)
+            except ValueError:
+                continue
+            if isinstance(recorded, dict):
+                prop.value = json.dumps({renames.get(k, k): v for k, v in recorded.items()}, ensure_ascii=False)
         elif prop.key == ADAPT_METADATA_KEY:
             prop.value = json.dumps(_renamed_adaptation(json.loads(prop.value), renames), sort_keys=True)
     # written even though nothing is renamed now: a SQL-adapted model's older record would otherwise be read
     named.metadata_props.add(key=COLUMNS_METADATA_KEY, value=same.to_json())
     return named, {"input_names": "the user's column names", "renamed_inputs": renames}
+
+
+#: ``metadata_props`` keys whose JSON object is keyed by input name (:mod:`onnxgate.signature`).
+_BY_INPUT_METADATA_KEYS = ("onnxgate.missing_text", "onnxgate.category_codes", "onnxgate.category_inputs")
 
 
 def _fitted_columns_by_name(proto: Any) -> tuple[Any, dict[str, Any]]:
@@ -433,6 +449,64 @@ def _fitted_columns_by_name(proto: Any) -> tuple[Any, dict[str, Any]]:
                                      "(joined in the fitted order), so MLflow's predict takes a DataFrame's columns "
                                      "in any order",
                    "split_inputs": {only.name: fitted}}
+
+
+#: What MLflow's ``mlflow.onnx`` loader hands onnxruntime for a missing value of a text column (``frame[name].values``,
+#: NaN, None or pandas' NA in an object array), and the text onnxruntime reads it as (``str()`` of it).
+_MISSING_AS_TEXT = {"nan": ("nan",), "none": ("None", "<NA>"), None: ("nan", "None", "<NA>")}
+
+
+def _missing_text_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
+    """``proto`` with each text input whose missing value the model reads as a text of its own
+    (:attr:`onnxgate.signature.TensorSpec.missing`: an imputer's fill, or a text none of the categories) given
+    that text inside the graph, where MLflow's loader feeds a missing value; and the manifest's record of it.
+
+    onnxgate's feeds (validation, the container's service, ``score``) put that text in place of a missing value
+    before onnxruntime; MLflow's loader hands onnxruntime the column as it is, where a NaN is read as the text
+    ``'nan'``: an unknown category. A ``SimpleImputer(strategy="most_frequent")`` before a ``OneHotEncoder`` scored
+    every such row as no category at all, silently (55 of 442 diabetes rows off the model by up to 11.7). A
+    ``LabelEncoder`` marks the texts MLflow's missing values become, and a ``Where`` puts the model's text there.
+    """
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    from onnxgate.adaptation.graph import graph_names
+    from onnxgate.signature import Signature
+
+    sig = Signature.from_model(proto)
+    specs = [s for s in sig.inputs if s.elem_type == "string" and s.missing is not None]
+    default = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    if not specs or default < 9:  # Where takes text from opset 9
+        return proto, {}
+    fixed = onnx.ModelProto()
+    fixed.CopyFrom(proto)
+    graph = fixed.graph
+    ml = next((o for o in fixed.opset_import if o.domain == "ai.onnx.ml"), None)
+    if ml is None:
+        ml = fixed.opset_import.add(domain="ai.onnx.ml", version=2)
+    taken = graph_names(graph) | {n.name for n in graph.node}
+    new_nodes, record = [], {}
+    for spec in specs:
+        texts = list(_MISSING_AS_TEXT.get(spec.missing_only, _MISSING_AS_TEXT[None]))
+        inner, marks, flag, fill = (_unused_name(taken, f"{spec.name}_{part}") for part in
+                                    ("filled", "missing_code", "missing", "missing_text"))
+        taken |= {inner, marks, flag, fill}
+        for node in graph.node:
+            node.input[:] = [inner if name == spec.name else name for name in node.input]
+        if ml.version == 1:  # classes' index; index 0 is no text a column holds
+            encode = helper.make_node("LabelEncoder", [spec.name], [marks], domain="ai.onnx.ml",
+                                      classes_strings=["\x00onnxgate-present", *texts], default_int64=0, name=marks)
+        else:
+            encode = helper.make_node("LabelEncoder", [spec.name], [marks], domain="ai.onnx.ml",
+                                      keys_strings=texts, values_int64s=[1] * len(texts), default_int64=0, name=marks)
+        graph.initializer.append(numpy_helper.from_array(np.array(spec.missing, dtype=object), fill))
+        new_nodes += [encode, helper.make_node("Cast", [marks], [flag], to=onnx.TensorProto.BOOL, name=flag),
+                      helper.make_node("Where", [flag, fill, spec.name], [inner], name=inner)]
+        record[spec.name] = {"read_as_missing": texts, "fed_as": spec.missing}
+    for node in reversed(new_nodes):
+        graph.node.insert(0, node)
+    return fixed, record
 
 
 def _unused_name(taken: set[str], name: str) -> str:
