@@ -16,7 +16,10 @@ from typing import Any
 
 from onnxgate.errors import UnsupportedModelError
 
-__all__ = ["BATCH_DIM", "Axes", "close", "difference", "lengths_to_check", "names_of", "parse_dynamic_axes", "resized"]
+__all__ = [
+    "BATCH_DIM", "Axes", "close", "difference", "lengths_to_check", "names_of", "not_varying", "parse_dynamic_axes",
+    "resized",
+]
 
 #: input index -> {axis: name}
 Axes = dict[int, dict[int, str]]
@@ -91,6 +94,42 @@ def parse_dynamic_axes(given: Any, in_names: Sequence[str], shapes: Sequence[Seq
 def names_of(axes: Axes) -> list[str]:
     """The axis names, sorted."""
     return sorted({name for named in axes.values() for name in named.values()})
+
+
+def not_varying(subject: str, name: str, failure: BaseException, in_names: Sequence[str],
+                shapes: Sequence[Sequence[int]], axes: Axes, framework: str) -> UnsupportedModelError:
+    """The refusal for a model that does not run with the axis ``name`` one step longer than the sample's.
+
+    Most often another input has the same length and was left out of the option (a mask beside its tokens, named
+    on the tokens only) or given a name of its own: the probe lengthens one and not the other, and the model
+    fails on the mismatch. Those axes are named, with the option that shares the name; else the axis does not
+    vary in the model."""
+    text = str(failure).strip().splitlines()
+    said = text[0][:200] if text and text[0].strip(": ") and not text[0].endswith("error:") else type(failure).__name__
+    head = f"options['dynamic_axes']: {subject} does not run with {name!r} one step longer than the sample's ({said})"
+    members = [(index, axis) for index, named in axes.items() for axis, called in named.items() if called == name]
+    size = int(shapes[members[0][0]][members[0][1]]) if members else -1
+    others = [(index, axis) for index, shape in enumerate(shapes) for axis in range(1, len(shape))
+              if (index, axis) not in members and int(shape[axis]) == size]
+    if not others:
+        return UnsupportedModelError(f"{head}: that axis does not vary in the model", framework=framework)
+    spec: dict[str, dict[int, str]] = {}
+    for index, named in sorted(axes.items()):
+        spec[in_names[index]] = dict(named)
+    for index, axis in others:
+        spec.setdefault(in_names[index], {})[axis] = name
+    listed = ", ".join(
+        f"axis {axis} of {in_names[index]!r}"
+        + (f" (named {axes[index][axis]!r})" if axis in axes.get(index, {}) else "")
+        for index, axis in others
+    )
+    one = len(others) == 1
+    return UnsupportedModelError(
+        f"{head}. {listed[0].upper()}{listed[1:]} {'is' if one else 'are'} {size} long in the sample too and "
+        f"{'was' if one else 'were'} not lengthened with it: inputs of one length share one name, "
+        f"e.g. options={{'dynamic_axes': {spec!r}}}",
+        framework=framework,
+    )
 
 
 def lengths_to_check(size: int) -> list[int]:

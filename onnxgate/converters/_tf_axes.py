@@ -8,9 +8,11 @@ and output; here it is called by the option's name, else ``<input>_axis<k>``, on
 outputs whose size follows it. Each is proved with the sample: the file runs in onnxruntime with the axis
 one step longer, (when the sample has more than two) one step shorter and about twice as long
 (:func:`~onnxgate.converters._axes.lengths_to_check`), against the framework; a file that answers otherwise
-is refused. These are samples of lengths: validate's parity on data of the lengths served is the gate. An axis the framework itself does not run at another length alone is
-tried together with the other declared axes of the sample's size (token ids and their mask), and left
-unproved when it does not run then either.
+is refused. These are samples of lengths: validate's parity on data of the lengths served is the gate. An
+axis the framework itself does not run at another length alone is tried together with the other declared
+axes of the sample's size (token ids and their mask), and left unproved when it does not run then either;
+one named in ``dynamic_axes`` is refused, naming the other inputs' axes of its size in the sample (a mask
+left out of the option) with the option that shares the name.
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ def prove_axes(proto: Any, names: Sequence[str], arrays: Sequence[Any] | None, l
     takes = {i.name for i in session.get_inputs()}
     base = [np.asarray(o) for o in reference(list(probe))]
     follows: dict[int, dict[int, str]] = {}
-    for length in _runnable(lengths, probe, reference, subject, framework):
+    for length in _runnable(lengths, names, probe, reference, subject, framework):
         axes: Axes = {}
         for index, axis in length.members:
             axes.setdefault(index, {})[axis] = length.name
@@ -125,8 +127,8 @@ def prove_axes(proto: Any, names: Sequence[str], arrays: Sequence[Any] | None, l
     _write_names(proto, names, lengths, follows)
 
 
-def _runnable(lengths: list[Length], probe: list[Any], reference: Callable[[list[Any]], list[Any]],
-              subject: str, framework: str) -> list[Length]:
+def _runnable(lengths: list[Length], names: Sequence[str], probe: list[Any],
+              reference: Callable[[list[Any]], list[Any]], subject: str, framework: str) -> list[Length]:
     """The lengths the model runs at one step longer; declared ones that do only together are merged."""
 
     def runs(members: Sequence[tuple[int, int]]) -> BaseException | None:
@@ -150,11 +152,12 @@ def _runnable(lengths: list[Length], probe: list[Any], reference: Callable[[list
             kept.append(length)
             continue
         if length.given:
-            text = str(failure).strip().splitlines()
-            raise UnsupportedModelError(
-                f"options['dynamic_axes']: {subject} does not run with {length.name!r} one step longer than the "
-                f"sample's ({text[0][:200] if text else type(failure).__name__}): that axis does not vary in the "
-                "model", framework=framework)
+            named: Axes = {}
+            for declared in lengths:
+                for index, axis in declared.members if declared.given else ():
+                    named.setdefault(index, {})[axis] = declared.name
+            raise shared.not_varying(subject, length.name, failure, names, [tuple(p.shape) for p in probe], named,
+                                     framework) from failure
         size = int(probe[length.members[0][0]].shape[length.members[0][1]])
         same = [other for other in pending if not other.given
                 and all(int(probe[i].shape[a]) == size for i, a in other.members)]

@@ -35,10 +35,6 @@ __all__ = [
 ]
 
 
-def _bad(message: str) -> UnsupportedModelError:
-    return UnsupportedModelError(f"options['dynamic_axes']: {message}", framework="pytorch")
-
-
 def parse_dynamic_axes(given: Any, in_names: Sequence[str], args: Sequence[Any]) -> Axes:
     """The option as ``{input index: {axis: name}}``, checked against the inputs and the sample's ranks."""
     return shared.parse_dynamic_axes(given, in_names, [tuple(a.shape) for a in args], "pytorch")
@@ -54,7 +50,7 @@ def _resized(args: Sequence[Any], axes: Axes, name: str, step: int) -> tuple[Any
 
 
 def output_axes(model: Any, probe: Sequence[Any], leaves: Sequence[Any], axes: Axes, out_names: Sequence[str],
-                ) -> list[dict[int, str]]:
+                in_names: Sequence[str]) -> list[dict[int, str]]:
     """For each output, ``{axis: name}`` of the axes whose size follows a named input axis."""
     from onnxgate.converters._torch_export import torch_call, torch_leaves
 
@@ -64,9 +60,8 @@ def output_axes(model: Any, probe: Sequence[Any], leaves: Sequence[Any], axes: A
         try:
             longer = torch_leaves(torch_call(model, _resized(probe, axes, name, 1)))
         except Exception as err:
-            raise _bad(f"{type(model).__name__} does not run with {name!r} one step longer than the sample's "
-                       f"({str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__}): "
-                       "that axis does not vary in forward()") from err
+            raise shared.not_varying(type(model).__name__, name, err, in_names, [tuple(p.shape) for p in probe], axes,
+                                     "pytorch") from err
         if len(longer) != len(leaves):
             continue
         for out, (before, after) in enumerate(zip(leaves, longer)):

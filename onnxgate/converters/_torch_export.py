@@ -1610,7 +1610,7 @@ def _convert_quietly(
             "Export it with them: torch.export.export(model, args, dynamic_shapes=({0: Dim('N'), 1: Dim('T')},))",
             framework="pytorch",
         )
-    named_outputs = output_axes(model, probe, leaves, axes, out_names) if axes else []
+    named_outputs = output_axes(model, probe, leaves, axes, out_names, in_names) if axes else []
     fallback = use_dynamo and dynamo is None and kind == "module" and opset <= TORCHSCRIPT_MAX_OPSET
     try:
         proto = _export(

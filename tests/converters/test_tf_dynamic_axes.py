@@ -98,6 +98,23 @@ def test_tf_function_dynamic_axes_validated_like_pytorch() -> None:
 
 
 @tf.function
+def masked(x: Any, mask: Any) -> Any:
+    return tf.reduce_sum(x * tf.expand_dims(mask, -1), axis=1)
+
+
+def test_a_mask_left_out_of_the_steps_length_is_named_with_the_option_that_shares_it() -> None:
+    # the refusal said "(Graph execution error:): that axis does not vary in the model"; the mask, left at the
+    # sample's length, is named with the option to give (found by helper-171)
+    with pytest.raises(UnsupportedModelError) as caught:
+        og.convert(masked, (X5, np.ones(X5.shape[:2], np.float32)), options={"dynamic_axes": {"x": {1: "T"}}})
+    said = str(caught.value)
+    assert "does not vary" not in said
+    assert "Graph execution error" not in said
+    assert "Axis 1 of 'mask'" in said
+    assert "{'x': {1: 'T'}, 'mask': {1: 'T'}}" in said
+
+
+@tf.function
 def looped(x: Any) -> Any:
     total = x[:, 0]
     for t in range(1, x.shape[1]):  # a Python loop over the sample's steps

@@ -115,6 +115,24 @@ def test_inputs_that_share_a_name_share_one_length() -> None:
     assert og.validate(conv, data=longer, reference=model).passed
 
 
+@pytest.mark.parametrize(("given", "other", "shared"), [
+    ({"tokens": {1: "T"}}, "Axis 1 of 'mask' is 5 long", "T"),
+    ({"tokens": {1: "T"}, "mask": {1: "S"}}, "Axis 1 of 'tokens' (named 'T') is 5 long", "S"),  # 'S' is tried first
+])
+def test_a_mask_left_out_of_the_tokens_length_is_named_with_the_option_that_shares_it(given: Any, other: str,
+                                                                                      shared: str) -> None:
+    # the mask was left at the sample's length (or given a length of its own): the refusal said "that axis does
+    # not vary in forward()", though it does; it names the mask and the option to give (found by helper-171)
+    rng = np.random.default_rng(1)
+    sample = {"tokens": rng.integers(0, 20, size=(6, STEPS)), "mask": np.ones((6, STEPS), np.float32)}
+    with pytest.raises(UnsupportedModelError) as caught:
+        og.convert(MaskedMean().eval(), sample, opset=17, options={"dynamic_axes": given})
+    said = str(caught.value)
+    assert "does not vary" not in said
+    assert other in said
+    assert f"{{'tokens': {{1: '{shared}'}}, 'mask': {{1: '{shared}'}}}}" in said
+
+
 @pytest.mark.parametrize("opset", OPSETS)
 def test_a_loop_unrolled_to_the_samples_length_is_refused(opset: int) -> None:
     # without the check the file came back with axis 1 called dynamic, and answered for the first 5 steps only
