@@ -695,8 +695,12 @@ def rewrite_handlers() -> dict[str, tuple[Any, list[Any]]]:
     * ``Atan2`` with IEEE's signed zeros and infinities: see :func:`_atan2_as_tensorflow`.
     * ``SegmentMax``/``SegmentMin`` and their unsorted forms answering TensorFlow's value for a segment no
       row belongs to: see :func:`_empty_segments_as_tensorflow`.
+    * ``Log1p`` and ``Expm1`` (``tf.math.log1p``, ``tf.math.expm1``: a log-transformed target undone in a
+      Lambda layer) with their precision near 0: see :func:`_log1p_expm1`.
     """
     return {"Erfc": (_erfc_as_one_minus_erf, []),
+            "Log1p": (_log1p_expm1, []),
+            "Expm1": (_log1p_expm1, []),
             "FloorDiv": (lambda ctx, node, name, args: _floor_division(ctx, node, "div"), []),
             "FloorMod": (lambda ctx, node, name, args: _floor_division(ctx, node, "mod"), []),
             "Select": (_select_as_where, []),
@@ -961,6 +965,55 @@ def _erfc_as_one_minus_erf(ctx: Any, node: Any, name: str, args: Sequence[Any]) 
     node.type = "Sub"
     node.domain = ""
     ctx.replace_inputs(node, [one.output[0], erf.output[0]])
+
+
+def _log1p_expm1(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:
+    """``log1p(x)`` and ``expm1(x)`` in Log, Exp and arithmetic, as precise near 0 as TensorFlow's.
+
+    tf2onnx has no mapping for either, so a model holding one was refused (helper-171). ``log(1 + x)`` and
+    ``exp(x) - 1`` would lose every digit for |x| below float32's epsilon, and most of them near it; Kahan's
+    forms keep them: with ``u = 1 + x``, ``d = u - 1``, ``log1p = x`` where d is 0, else ``log(u) * x / d``; with
+    ``u = exp(x)``, ``d = u - 1``, ``expm1 = x`` where u is 1, ``d`` where 1 is lost against u (u past 2**24 or
+    infinite; u below 2**-24: -1), else ``d * x / log(u)``. Where ``d`` is u itself (x large or infinite),
+    log1p is ``log(u)``. Equality is written ``not (a < b or a > b)`` (ONNX ``Equal`` takes floats from opset
+    11 only); a NaN makes every branch NaN, as in TensorFlow."""
+    import numpy as np
+    from onnx import TensorProto, helper
+    from tf2onnx import utils
+
+    x = node.input[0]
+    dtype = ctx.get_dtype(x)
+    shape = ctx.get_shape(x)
+    scope = node.name
+
+    def make(op: str, inputs: list[str], out_type: int = dtype) -> str:
+        return str(ctx.make_node(op, inputs, op_name_scope=scope, dtypes=[out_type], shapes=[shape]).output[0])
+
+    def same(a: str, b: str) -> str:
+        apart = make("Or", [make("Less", [a, b], TensorProto.BOOL), make("Greater", [a, b], TensorProto.BOOL)],
+                     TensorProto.BOOL)
+        return make("Not", [apart], TensorProto.BOOL)
+
+    one = str(ctx.make_const(utils.make_name(f"{scope}_one"),
+                             np.array(1, dtype=helper.tensor_dtype_to_np_dtype(dtype))).output[0])
+    if node.type == "Log1p":
+        u = make("Add", [one, x])
+        d = make("Sub", [u, one])
+        log_u = make("Log", [u])
+        inner = make("Where", [same(d, u), log_u, make("Div", [make("Mul", [log_u, x]), d])])
+        zero = str(ctx.make_const(utils.make_name(f"{scope}_zero"),
+                                  np.array(0, dtype=helper.tensor_dtype_to_np_dtype(dtype))).output[0])
+        inputs = [same(d, zero), x, inner]
+    else:
+        u = make("Exp", [x])
+        d = make("Sub", [u, one])
+        minus_one = make("Neg", [one])
+        lost = make("Or", [same(d, u), same(d, minus_one)], TensorProto.BOOL)
+        inner = make("Where", [lost, d, make("Div", [make("Mul", [d, x]), make("Log", [u])])])
+        inputs = [same(u, one), x, inner]
+    node.type = "Where"
+    node.domain = ""
+    ctx.replace_inputs(node, inputs)
 
 
 class _Collect(logging.Handler):
