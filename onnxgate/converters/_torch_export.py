@@ -452,6 +452,18 @@ def _fixed_batch_error(model: Any, args: tuple[Any, ...], err: BaseException) ->
         # one row passed as X[0]: its features read as rows (found by helper-68)
         advice = (f"The sample is 1-D (shape [{rows}]): its first axis is read as rows. For one row of {rows} "
                   f"features pass X[:1] (shape [1, {rows}])")
+    firsts = [(i, int(a.shape[0])) for i, a in enumerate(args) if getattr(a, "dim", lambda: 0)()]
+    if len({size for _, size in firsts}) > 1:
+        # an nn.EmbeddingBag's flat ids beside its offsets: axis 0 is no rows, and one more "row" of each breaks
+        # it; the refusal told to drop a hard-coded x.view(4, -1) (found by helper-171)
+        listed = ", ".join(f"input {i}: {size}" for i, size in firsts)
+        return UnsupportedModelError(
+            f"the sample's inputs differ in length on axis 0 ({listed}), which onnxgate reads as the rows: every "
+            f"input takes one entry per row there, and {type(model).__name__} does not run with one more "
+            f"({_error_line(err)[:200]}). Pass inputs with one entry per row on axis 0: for an nn.EmbeddingBag "
+            "fed flat ids and offsets, the ids padded to [rows, longest] with its padding_idx (no offsets).",
+            framework="pytorch",
+        )
     return UnsupportedModelError(
         f"{type(model).__name__} fixes the batch size: it runs on the sample's {rows} row(s) but "
         f"not on {failed} ({_error_line(err)[:200]}). {advice}.",

@@ -1700,3 +1700,28 @@ def test_a_whole_module_pickle_of_a_script_class_says_why_it_cannot_load(
     err = capsys.readouterr().err
     assert "needs the class 'GateScriptNet' of the script that saved it (__main__)" in err, err
     assert "corrupted" not in err and "torch.export.save" in err and len(err.strip().splitlines()) == 1
+
+
+class _BagWithOffsets(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.bag = torch.nn.EmbeddingBag(100, 8, mode="mean")
+        self.head = torch.nn.Linear(8, 3)
+
+    def forward(self, ids: Any, offsets: Any) -> Any:
+        return self.head(self.bag(ids, offsets))
+
+
+def test_flat_ids_beside_offsets_are_told_that_axis_0_is_the_rows() -> None:
+    # found by helper-171: an EmbeddingBag fed 40 flat ids and 5 offsets was told it "fixes the batch size" and to
+    # write x.view(x.shape[0], -1) instead of x.view(4, -1), which it holds nowhere
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 100, size=40).astype(np.int64)
+    offsets = np.array([0, 5, 12, 20, 33], dtype=np.int64)
+    with pytest.raises(UnsupportedModelError) as caught:
+        og.convert(_BagWithOffsets().eval(), (ids, offsets), opset=17)
+    said = str(caught.value)
+    assert "x.view" not in said and "fixes the batch size" not in said
+    assert "differ in length on axis 0 (input 0: 40, input 1: 5)" in said
+    assert "padded to [rows, longest]" in said
