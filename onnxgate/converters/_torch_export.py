@@ -1238,6 +1238,7 @@ def _export(
                 )
                 proto = program.model_proto
             else:
+                _refuse_lazy_renorm(model)
                 buffer = io.BytesIO()
                 named_inputs = axes or {}
                 spelled = {n: {0: BATCH_DIM, **named_inputs.get(i, {})}
@@ -1280,6 +1281,31 @@ def _export(
         notes.extend(f"the TorchScript tracer warned: {text} The exported graph keeps what the sample's rows did: "
                      "validate with data that takes every branch (search finds rows that do not)" for text in told)
     return proto
+
+
+def _refuse_lazy_renorm(model: Any) -> None:
+    """Refuse an ``nn.Embedding``/``nn.EmbeddingBag`` with ``max_norm`` for the TorchScript exporter.
+
+    Such a layer renormalises a row when forward() looks it up, in place. The TorchScript exporter writes the
+    weights as they are then: the rows the sample looked up renormalised, the others not. The file answered
+    otherwise than the model for every other id, and validate passed on data holding the sample's ids only
+    (helper-171). The dynamo exporter writes the renormalisation.
+    """
+    torch = torch_module()
+    if not isinstance(model, torch.nn.Module) or isinstance(model, torch.jit.ScriptModule):
+        return
+    for name, layer in model.named_modules():
+        if isinstance(layer, (torch.nn.Embedding, torch.nn.EmbeddingBag)) and layer.max_norm is not None:
+            raise UnsupportedModelError(
+                f"{type(model).__name__}'s {type(layer).__name__} {name!r} renormalises its rows as forward() looks "
+                f"them up (max_norm={layer.max_norm:g}); the TorchScript exporter (opsets below {DYNAMO_MIN_OPSET}) "
+                "writes the weights as they are, so ids the sample did not look up would answer with longer rows "
+                f"than the model's. Convert at opset {DYNAMO_MIN_OPSET} or more (the dynamo exporter writes the "
+                "renormalisation), or renormalise every row once and drop max_norm: torch.embedding_renorm_("
+                "layer.weight.data, torch.arange(layer.num_embeddings), layer.max_norm, layer.norm_type); "
+                "layer.max_norm = None",
+                framework="pytorch",
+            )
 
 
 def _is_standard_op(op_type: str) -> bool:

@@ -1725,3 +1725,35 @@ def test_flat_ids_beside_offsets_are_told_that_axis_0_is_the_rows() -> None:
     assert "x.view" not in said and "fixes the batch size" not in said
     assert "differ in length on axis 0 (input 0: 40, input 1: 5)" in said
     assert "padded to [rows, longest]" in said
+
+
+class _RenormedBag(torch.nn.Module):
+    """Token ids -> the mean of their embeddings, rows renormalised to 1 as they are looked up."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.embed = torch.nn.Embedding(50, 4, max_norm=1.0)
+        self.head = torch.nn.Linear(4, 1)
+        with torch.no_grad():
+            self.embed.weight.mul_(5)  # every row longer than max_norm
+
+    def forward(self, ids: Any) -> Any:
+        return self.head(self.embed(ids).mean(1))
+
+
+def test_an_embedding_with_max_norm_is_refused_where_the_exporter_drops_the_renormalisation() -> None:
+    # without the refusal, opset 17 handed back the weights as the sample left them: ids the sample never looked up
+    # answered otherwise than the model, and validate passed on data holding the sample's ids only (helper-171)
+    rng = np.random.default_rng(0)
+    sample, data = rng.integers(0, 10, size=(4, 3)), rng.integers(0, 50, size=(60, 3))
+    with pytest.raises(UnsupportedModelError, match=r"'embed' renormalises its rows.*opset 18 or more"):
+        og.convert(_RenormedBag().eval(), sample, opset=17)
+    model = _RenormedBag().eval()
+    assert og.validate(og.convert(model, sample, opset=18), data=data, reference=model).passed
+    # the way out the message gives at opset 17: every row renormalised once, max_norm dropped
+    fixed = _RenormedBag().eval()
+    torch.embedding_renorm_(fixed.embed.weight.data, torch.arange(fixed.embed.num_embeddings), fixed.embed.max_norm,
+                            fixed.embed.norm_type)
+    fixed.embed.max_norm = None
+    assert og.validate(og.convert(fixed, sample, opset=17), data=data, reference=_RenormedBag().eval()).passed
