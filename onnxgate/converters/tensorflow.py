@@ -697,10 +697,13 @@ def rewrite_handlers() -> dict[str, tuple[Any, list[Any]]]:
       row belongs to: see :func:`_empty_segments_as_tensorflow`.
     * ``Log1p`` and ``Expm1`` (``tf.math.log1p``, ``tf.math.expm1``: a log-transformed target undone in a
       Lambda layer) with their precision near 0: see :func:`_log1p_expm1`.
+    * ``Bucketize`` (Keras ``Discretization``, ``tf.raw_ops.Bucketize``) as a count of the boundaries at or
+      below x: see :func:`_bucketize_as_count`.
     """
     return {"Erfc": (_erfc_as_one_minus_erf, []),
             "Log1p": (_log1p_expm1, []),
             "Expm1": (_log1p_expm1, []),
+            "Bucketize": (_bucketize_as_count, []),
             "FloorDiv": (lambda ctx, node, name, args: _floor_division(ctx, node, "div"), []),
             "FloorMod": (lambda ctx, node, name, args: _floor_division(ctx, node, "mod"), []),
             "Select": (_select_as_where, []),
@@ -1014,6 +1017,54 @@ def _log1p_expm1(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:
     node.type = "Where"
     node.domain = ""
     ctx.replace_inputs(node, inputs)
+
+
+def _bucketize_as_count(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:
+    """``Bucketize(x, boundaries)``: the number of boundaries at or below x, as TensorFlow's int32.
+
+    tf2onnx has no mapping, so a Keras ``Discretization`` layer was refused (helper-174). TensorFlow takes
+    ``std::upper_bound`` over the sorted float32 boundaries: x equal to a boundary is in the bucket above it,
+    NaN and +inf in the last (``len(boundaries)``), -inf in the first. Written as
+    ``ReduceSum(Not(x < boundaries))`` over x flattened to a column, reshaped to x's shape (``not <`` counts a
+    NaN as at or above every boundary, as upper_bound does). The comparison is C++'s: a float64 x against
+    the float32 boundaries widened, an int32/int64 x converted to float32 (33554435 is then 33554436, at or
+    above a boundary of 33554436, as in TensorFlow)."""
+    import numpy as np
+    from onnx import TensorProto, numpy_helper
+    from tf2onnx import utils
+    from tf2onnx.graph_builder import GraphBuilder
+
+    x = node.input[0]
+    dtype = ctx.get_dtype(x)
+    scope = node.name
+    boundaries = np.array(node.get_attr_value("boundaries", []), dtype=np.float32)
+    int32 = TensorProto.INT32
+
+    def make(op: str, inputs: list[str], out_type: int, shape: Any = None, **attr: Any) -> str:
+        made = ctx.make_node(op, inputs, attr=attr or None, op_name_scope=scope, dtypes=[out_type], shapes=[shape])
+        return str(made.output[0])
+
+    def const(value: Any) -> str:
+        return str(ctx.make_const(utils.make_name(f"{scope}_const"), value).output[0])
+
+    shape_of_x = make("Shape", [x], TensorProto.INT64, [-1])
+    if boundaries.size == 0:  # every x is in bucket 0
+        node.type, node.domain = "ConstantOfShape", ""
+        node.set_attr("value", numpy_helper.from_array(np.array([0], dtype=np.int32)))
+        ctx.replace_inputs(node, [shape_of_x])
+        return
+    bounds: Any = boundaries.astype(np.float64) if dtype == TensorProto.DOUBLE else boundaries
+    compared = x
+    if dtype not in (TensorProto.FLOAT, TensorProto.DOUBLE):  # integers: C++ compares int < float in float
+        compared = make("Cast", [x], TensorProto.FLOAT, ctx.get_shape(x), to=TensorProto.FLOAT)
+    column = make("Reshape", [compared, const(np.array([-1, 1], dtype=np.int64))], ctx.get_dtype(compared), [-1, 1])
+    below = make("Less", [column, const(bounds)], TensorProto.BOOL, [-1, boundaries.size])
+    at_or_above = make("Not", [below], TensorProto.BOOL, [-1, boundaries.size])
+    ones = make("Cast", [at_or_above], int32, [-1, boundaries.size], to=int32)
+    count = GraphBuilder(ctx).make_reduce_sum({"data": ones, "axes": [1], "keepdims": 0}, op_name_scope=scope,
+                                              dtypes=[int32], shapes=[[-1]])
+    node.type, node.domain = "Reshape", ""
+    ctx.replace_inputs(node, [count, shape_of_x])
 
 
 class _Collect(logging.Handler):

@@ -416,3 +416,81 @@ def test_keras_lambda_undoing_a_log_target_converts_with_parity() -> None:
     conv = og.convert(model, X[:5], opset=13)
     report = og.validate(conv, target="container", reference=model, data=X)
     assert report.passed, str(report)
+
+
+# ties with a boundary (upper bucket), below the first, above the last, -0.0 at 0, +-inf
+_BUCKET_EDGES = [-1.0, 0.0, 0.5, 2.0]
+_BUCKET_VALUES = [-5.0, -1.0, -0.9999, -0.0, 0.0, 0.25, 0.5, 1.0, 2.0, 3.0, 1e30, np.inf, -np.inf]
+
+
+def _bucket_data() -> np.ndarray:
+    ties = np.array(_BUCKET_VALUES * 3, dtype=np.float32)[:36].reshape(12, 3)
+    return np.concatenate([ties, RNG.normal(size=(188, 3)).astype(np.float32) * 2])
+
+
+@pytest.mark.parametrize("opset", (13, 18))
+def test_keras_discretization_then_category_encoding_converts_with_parity(opset: int) -> None:
+    # tf2onnx has no Bucketize: the model was refused ("Bucketize ... is not supported"); helper-174
+    import onnxruntime as ort
+
+    inputs = keras.Input((3,))
+    bins = keras.layers.Discretization(bin_boundaries=_BUCKET_EDGES)(inputs)
+    outputs = keras.layers.CategoryEncoding(num_tokens=len(_BUCKET_EDGES) + 1, output_mode="count")(bins)
+    model = keras.Model(inputs, outputs)
+    X = _bucket_data()
+    conv = og.convert(model, X[:5], opset=opset)
+    assert "Bucketize" not in {n.op_type for n in conv.model.graph.node}
+    name = conv.model.graph.input[0].name
+    got = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, {name: X})[0]
+    np.testing.assert_array_equal(got, model.predict(X, verbose=0))
+    report = og.validate(conv, target="container", reference=model, data=X)
+    assert report.passed, str(report)
+
+
+@pytest.mark.parametrize("opset", (13, 18))
+def test_keras_adapted_discretization_then_embedding_and_dense_converts_with_parity(opset: int) -> None:
+    import onnxruntime as ort
+
+    keras.utils.set_random_seed(0)
+    X = _bucket_data()
+    bins = keras.layers.Discretization(num_bins=6)
+    bins.adapt(RNG.normal(size=(500, 1)).astype(np.float32))
+    edges = np.asarray(bins.bin_boundaries, dtype=np.float32)
+    X[12:12 + len(edges), 0] = edges  # each learned boundary itself: the bucket above it
+    inputs = keras.Input((3,))
+    ids = bins(inputs)
+    embedded = keras.layers.Flatten()(keras.layers.Embedding(6, 4)(ids))
+    as_float = keras.layers.Lambda(lambda t: tf.cast(t, tf.float32))(ids)
+    outputs = keras.layers.Dense(2)(keras.layers.Concatenate()([embedded, as_float]))
+    model = keras.Model(inputs, outputs)
+    conv = og.convert(model, X[:5], opset=opset)
+    name = conv.model.graph.input[0].name
+    got = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, {name: X})[0]
+    np.testing.assert_allclose(got, model.predict(X, verbose=0), rtol=1e-6, atol=1e-6)
+    assert np.array_equal(bins(X).numpy(), np.searchsorted(edges, X, side="right"))  # ties go up
+    report = og.validate(conv, target="container", reference=model, data=X)
+    assert report.passed, str(report)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.int64])
+@pytest.mark.parametrize("opset", (9, 13, 18))
+def test_raw_bucketize_answers_as_tensorflow_for_ties_nan_inf_and_large_integers(opset: int, dtype: Any) -> None:
+    import onnxruntime as ort
+
+    if np.issubdtype(dtype, np.floating):
+        x = np.array([*_BUCKET_VALUES, np.nan, 0.1], dtype=dtype)  # float64 0.1 is below float32 0.1
+        edges = sorted([*_BUCKET_EDGES, 0.1 if dtype == np.float64 else 3.0])
+    else:  # TensorFlow compares an integer with the float32 boundaries in float32: 33554435 -> 33554436
+        x = np.array([-5, -1, 0, 1, 2, 3, 33554433, 33554435, -33554435], dtype=dtype)
+        edges = [-1.0, 0.0, 2.0, 33554434.0, 33554436.0]
+    spec = [tf.TensorSpec([None], tf.as_dtype(dtype), name="x")]
+    for boundaries in (edges, []):
+        fn = tf.function(lambda t, b=boundaries: tf.raw_ops.Bucketize(input=t, boundaries=b), input_signature=spec)
+        conv = og.convert(fn, x[:4], opset=opset)
+        got = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+            None, {"x": x})[0]
+        want = fn(x).numpy()
+        assert got.dtype == want.dtype == np.int32
+        np.testing.assert_array_equal(got, want)
