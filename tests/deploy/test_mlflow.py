@@ -470,3 +470,23 @@ def test_a_missing_text_the_pipeline_imputes_is_scored_by_mlflow_as_the_pipeline
     manifest = json.loads((tmp_path / "pkg" / "manifest.json").read_text())
     imputed = model.named_steps["columns"].named_transformers_["text"].named_steps["impute"].statistics_[0]
     assert manifest["mlflow"]["missing_text"][column]["fed_as"] == imputed
+
+
+def test_a_category_written_as_none_is_not_read_as_a_missing_value(tmp_path):
+    """A LightGBM category column whose categories include the text 'None' (Ames' MasVnrType) beside NaN gaps: the
+    package's graph mapped the text MLflow's loader makes of a missing value ('nan', 'None', '<NA>') to the missing
+    text, the real category 'None' too, so 103 of 442 rows answered otherwise than the model and the package was
+    refused (a sample without that category would have passed it)."""
+    lightgbm = pytest.importorskip("lightgbm")
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    veneer = np.array(["None", "Brick", "Stone", "Wood"], dtype=object)[pd.qcut(X["bmi"], 4, labels=False).to_numpy()]
+    veneer[np.random.default_rng(0).random(len(X)) < 0.1] = np.nan
+    X = X.assign(veneer=pd.Categorical(veneer))
+    model = lightgbm.LGBMRegressor(n_estimators=30, min_child_samples=5, verbose=-1).fit(X, y)
+    folder = og.package(og.convert(model, X), target="mlflow", out=tmp_path / "pkg")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["mlflow"]["missing_text"]["veneer"]["read_as_missing"] == ["nan", "<NA>"]
+    got = mlflow_pyfunc.load_model(str(folder)).predict(X.assign(veneer=X["veneer"].astype(object)))
+    np.testing.assert_allclose(np.ravel(next(iter(got.values()))), model.predict(X), rtol=1e-4, atol=1e-5)
