@@ -1296,39 +1296,34 @@ def _infrequent_one_hot(scope: Any, operator: Any, container: Any) -> None:
     encoder = operator.raw_operator
     w = GraphWriter(scope, container, np.float32)
     fail = 0 if encoder.handle_unknown == "error" else 1
-    blocks, j = [], 0
-    for variable in operator.inputs:
-        width = variable.get_second_dimension() or 1
-        for k in range(width):
-            value = variable.full_name if width == 1 else w.node("Gather", variable.full_name,
-                                                                   w.const([k], np.int64), axis=1)
-            categories = encoder.categories_[j]
-            known, unseen = _one_hot_rows(encoder, j)
-            j += 1
-            if not known.shape[1]:
-                continue  # a column of one dropped category
-            count = len(categories)
-            if isinstance(variable.type, (FloatTensorType, DoubleTensorType)):
-                number = w.node("Cast", value, to=TensorProto.DOUBLE)
-                values = np.asarray(categories, dtype=np.float64)
-                hits = w.node("Cast", w.node("Equal", number, w.const(values[None, :], np.float64)),
-                              to=TensorProto.FLOAT)
-                if np.isnan(values).any():
-                    hits = w.node("Add", hits, w.node("Mul", w.node("Cast", w.node("IsNaN", number),
-                                                                    to=TensorProto.FLOAT),
-                                                      w.const(np.isnan(values)[None, :])))
+    blocks = []
+    for j, variable, value in _encoded_columns(w, operator):
+        categories = encoder.categories_[j]
+        known, unseen = _one_hot_rows(encoder, j)
+        if not known.shape[1]:
+            continue  # a column of one dropped category
+        count = len(categories)
+        if isinstance(variable.type, (FloatTensorType, DoubleTensorType)):
+            number = w.node("Cast", value, to=TensorProto.DOUBLE)
+            values = np.asarray(categories, dtype=np.float64)
+            hits = w.node("Cast", w.node("Equal", number, w.const(values[None, :], np.float64)),
+                          to=TensorProto.FLOAT)
+            if np.isnan(values).any():
+                hits = w.node("Add", hits, w.node("Mul", w.node("Cast", w.node("IsNaN", number),
+                                                                to=TensorProto.FLOAT),
+                                                  w.const(np.isnan(values)[None, :])))
+        else:
+            keys: dict[str, Any]
+            if isinstance(variable.type, StringTensorType):
+                keys = {"cats_strings": [str(c) for c in categories]}
             else:
-                keys: dict[str, Any]
-                if isinstance(variable.type, StringTensorType):
-                    keys = {"cats_strings": [str(c) for c in categories]}
-                else:
-                    keys = {"cats_int64s": [int(c) for c in categories]}
-                    value = w.node("Cast", value, to=TensorProto.INT64)
-                hits = w.node("Reshape", w.node("OneHotEncoder", value, op_domain="ai.onnx.ml", zeros=fail, **keys),
-                              w.const([-1, count], np.int64))
-            seen = w.node("MatMul", hits, w.const(np.ones((count, 1))))
-            hits = w.node("Concat", hits, w.node("Sub", w.const([[1.0]]), seen), axis=1)
-            blocks.append(w.node("MatMul", hits, w.const(np.vstack([known, unseen[None, :]]))))
+                keys = {"cats_int64s": [int(c) for c in categories]}
+                value = w.node("Cast", value, to=TensorProto.INT64)
+            hits = w.node("Reshape", w.node("OneHotEncoder", value, op_domain="ai.onnx.ml", zeros=fail, **keys),
+                          w.const([-1, count], np.int64))
+        seen = w.node("MatMul", hits, w.const(np.ones((count, 1))))
+        hits = w.node("Concat", hits, w.node("Sub", w.const([[1.0]]), seen), axis=1)
+        blocks.append(w.node("MatMul", hits, w.const(np.vstack([known, unseen[None, :]]))))
     joined = w.node("Concat", *blocks, axis=1) if len(blocks) > 1 else blocks[0]
     declared = operator.outputs[0].type.to_onnx_type().tensor_type.elem_type
     w.node("Cast", joined, out=operator.outputs[0].full_name, to=declared)
@@ -1505,26 +1500,35 @@ def _text_ordinal(scope: Any, operator: Any, container: Any) -> None:
     encoder = operator.raw_operator
     w = GraphWriter(scope, container, np.float32)
     unknown = encoder.unknown_value if encoder.handle_unknown == "use_encoded_value" else -1
-    codes, j = [], 0
-    for variable in operator.inputs:
-        width = variable.get_second_dimension() or 1
-        for k in range(width):
-            text = variable.onnx_name if width == 1 else w.node("Gather", variable.onnx_name,
-                                                                  w.const([k], np.int64), axis=1)
-            categories = encoder.categories_[j]
-            values = np.arange(len(categories), dtype=np.float32)
-            if j in encoder._missing_indices:
-                values[encoder._missing_indices[j]] = encoder.encoded_missing_value
-            if _infrequent(encoder):
-                values = _ordinal_codes(encoder, j)  # the infrequent categories share one code
-            keys = ({"keys_int64s": [int(c) for c in categories]} if np.asarray(categories).dtype.kind in "iu"
-                    else {"keys_strings": [str(c) for c in categories]})
-            codes.append(w.node("LabelEncoder", text, op_domain="ai.onnx.ml", op_version=2, **keys,
-                                values_floats=values.tolist(), default_float=float(unknown)))
-            j += 1
+    codes = []
+    for j, _variable, text in _encoded_columns(w, operator):
+        categories = encoder.categories_[j]
+        values = np.arange(len(categories), dtype=np.float32)
+        if j in encoder._missing_indices:
+            values[encoder._missing_indices[j]] = encoder.encoded_missing_value
+        if _infrequent(encoder):
+            values = _ordinal_codes(encoder, j)  # the infrequent categories share one code
+        keys = ({"keys_int64s": [int(c) for c in categories]} if np.asarray(categories).dtype.kind in "iu"
+                else {"keys_strings": [str(c) for c in categories]})
+        codes.append(w.node("LabelEncoder", text, op_domain="ai.onnx.ml", op_version=2, **keys,
+                            values_floats=values.tolist(), default_float=float(unknown)))
     joined = w.node("Concat", *codes, axis=1) if len(codes) > 1 else codes[0]
     declared = operator.outputs[0].type.to_onnx_type().tensor_type.elem_type
     w.node("Cast", joined, out=operator.outputs[0].full_name, to=declared)
+
+
+def _encoded_columns(w: Any, operator: Any) -> Iterator[tuple[int, Any, str]]:
+    """``(j, its input, its values [N,1])`` for each column ``j`` an encoder reads, in ``categories_``'s order: an
+    input of several columns gives each by a ``Gather``."""
+    import numpy as np
+
+    j = 0
+    for variable in operator.inputs:
+        width = variable.get_second_dimension() or 1
+        for k in range(width):
+            yield j, variable, (variable.onnx_name if width == 1 else
+                                w.node("Gather", variable.onnx_name, w.const([k], np.int64), axis=1))
+            j += 1
 
 
 def _ordinal_codes(encoder: Any, j: int) -> Any:

@@ -11,6 +11,7 @@ import pytest
 
 import onnxgate as og
 from onnxgate._data import as_feeds
+from onnxgate.converters._boosting import set_post_transform
 
 xgboost = pytest.importorskip("xgboost")
 lightgbm = pytest.importorskip("lightgbm")
@@ -131,8 +132,6 @@ def test_xgboost_multi_softmax_answers_its_labels_and_the_softmax_of_its_margins
 @pytest.mark.parametrize("how", ["alone", "booster"])
 def test_an_xgboost_multi_softmax_file_answering_its_margins_fails_validate(how: str) -> None:
     """The check catches what onnxmltools wrote: the margins (post_transform NONE) as probabilities."""
-    from onnx import helper
-
     X, y = _data("iris")
     if how == "booster":
         model = xgboost.train({"objective": "multi:softmax", "num_class": 3, "max_depth": 3, "nthread": 1},
@@ -140,11 +139,7 @@ def test_an_xgboost_multi_softmax_file_answering_its_margins_fails_validate(how:
     else:
         model = xgboost.XGBClassifier(objective="multi:softmax", n_estimators=10, max_depth=3, n_jobs=1).fit(X, y)
     conv = og.convert(model, X[:5])
-    node = next(n for n in conv.model.graph.node if n.op_type == "TreeEnsembleClassifier")
-    for attr in list(node.attribute):
-        if attr.name == "post_transform":
-            node.attribute.remove(attr)
-    node.attribute.append(helper.make_attribute("post_transform", "NONE"))
+    set_post_transform(conv.model.graph.node, "NONE")
     assert not og.validate(conv, target="container", reference=model, data=X).passed
 
 
@@ -251,16 +246,10 @@ def test_lightgbm_one_vs_all_answers_each_classs_sigmoid_unnormalised_as_lightgb
 
 def test_a_lightgbm_one_vs_all_file_answering_a_softmax_fails_validate() -> None:
     """The check catches what onnxmltools wrote: a softmax over the classes' scores."""
-    from onnx import helper
-
     X, y = _data("wine")
     model = lightgbm.LGBMClassifier(objective="multiclassova", n_estimators=10, verbose=-1, n_jobs=1).fit(X, y)
     conv = og.convert(model, X[:5])
-    node = next(n for n in conv.model.graph.node if n.op_type == "TreeEnsembleClassifier")
-    for attr in list(node.attribute):
-        if attr.name == "post_transform":
-            node.attribute.remove(attr)
-    node.attribute.append(helper.make_attribute("post_transform", "SOFTMAX"))
+    set_post_transform(conv.model.graph.node, "SOFTMAX")
     assert not og.validate(conv, target="container", reference=model, data=X).passed
 
 
