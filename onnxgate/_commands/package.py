@@ -276,6 +276,13 @@ def _note_kept_input_names(manifest: dict[str, Any]) -> None:
     fitted = mlflow.get("fitted_columns")
     if isinstance(fitted, str) and fitted.startswith("by position"):
         print(f"note: the MLflow package takes the fitted columns {fitted}", file=sys.stderr)
+    missing = mlflow.get("missing_text")
+    for column, said in (missing if isinstance(missing, dict) else {}).items():
+        texts = said.get("read_as_category") if isinstance(said, dict) else None
+        if texts:
+            print(f"note: MLflow's loader hands the model a missing value of {column!r} (None, or pandas' NA) as the "
+                  f"text {' or '.join(repr(t) for t in texts)}, which the model reads as its category of that name; "
+                  "give NaN for a missing value there", file=sys.stderr)
 
 
 def _note_renamed_columns(manifest: dict[str, Any]) -> None:

@@ -472,7 +472,7 @@ def test_a_missing_text_the_pipeline_imputes_is_scored_by_mlflow_as_the_pipeline
     assert manifest["mlflow"]["missing_text"][column]["fed_as"] == imputed
 
 
-def test_a_category_written_as_none_is_not_read_as_a_missing_value(tmp_path):
+def test_a_category_written_as_none_is_not_read_as_a_missing_value(tmp_path, capsys, monkeypatch):
     """A LightGBM category column whose categories include the text 'None' (Ames' MasVnrType) beside NaN gaps: the
     package's graph mapped the text MLflow's loader makes of a missing value ('nan', 'None', '<NA>') to the missing
     text, the real category 'None' too, so 103 of 442 rows answered otherwise than the model and the package was
@@ -490,3 +490,9 @@ def test_a_category_written_as_none_is_not_read_as_a_missing_value(tmp_path):
     assert manifest["mlflow"]["missing_text"]["veneer"]["read_as_missing"] == ["nan", "<NA>"]
     got = mlflow_pyfunc.load_model(str(folder)).predict(X.assign(veneer=X["veneer"].astype(object)))
     np.testing.assert_allclose(np.ravel(next(iter(got.values()))), model.predict(X), rtol=1e-4, atol=1e-5)
+    # a None reaches the model as the text 'None', the category: no graph tells them apart, the package says so
+    assert manifest["mlflow"]["missing_text"]["veneer"]["read_as_category"] == ["None"]
+    monkeypatch.chdir(tmp_path)
+    og.convert(model, X).save(tmp_path / "m.onnx")
+    assert main(["package", "m.onnx", "--target", "mlflow", "--out", "pkg2"]) == 0
+    assert "a missing value of 'veneer' (None, or pandas' NA) as the text 'None'" in capsys.readouterr().err
