@@ -1264,6 +1264,25 @@ def test_a_missing_text_a_one_hot_encoder_learnt_is_fed_as_its_category(missing:
         as_feeds(other, conv.signature)
 
 
+def _ordinal_pipeline_answers_as_scikit_learn(options: dict[str, Any], X: Any, y: Any) -> Any:
+    """An OrdinalEncoder(**options) on the text column 'color' before a HistGradientBoostingClassifier, fitted on
+    ``X``: the file's labels are the pipeline's on every row and validate passes. Returns the pipeline."""
+    import onnxruntime as ort
+    from sklearn.compose import make_column_transformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    model = make_pipeline(make_column_transformer((OrdinalEncoder(**options), ["color"]), remainder="passthrough"),
+                          HistGradientBoostingClassifier(max_iter=10, random_state=0)).fit(X, y)
+    conv = og.convert(model, X.head(20))
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    np.testing.assert_array_equal(session.run(["label"], as_feeds(X, conv.signature))[0], model.predict(X))
+    report = og.validate(conv, reference=model, data=X)
+    assert report.passed, [c.message for c in report.checks if not c.passed]
+    return model
+
+
 @pytest.mark.parametrize("missing", [np.nan, None], ids=["nan", "none"])
 @pytest.mark.parametrize("options", [{}, {"encoded_missing_value": -1},
                                      {"handle_unknown": "use_encoded_value", "unknown_value": -2}],
@@ -1277,10 +1296,7 @@ def test_a_missing_text_an_ordinal_encoder_learnt_encodes_as_scikit_learn_encode
     import joblib
     import onnxruntime as ort
     import pandas as pd
-    from sklearn.compose import make_column_transformer
     from sklearn.datasets import load_wine
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OrdinalEncoder
 
     from onnxgate.cli import main
@@ -1301,12 +1317,7 @@ def test_a_missing_text_an_ordinal_encoder_learnt_encodes_as_scikit_learn_encode
         unseen = pd.DataFrame({"color": pd.Series(["blue", "red"], dtype=object)})
         np.testing.assert_array_equal(session.run(None, as_feeds(unseen, conv.signature))[0], encoder.transform(unseen))
     assert og.validate(conv, reference=encoder, data=X[["color"]]).passed
-    model = make_pipeline(make_column_transformer((OrdinalEncoder(**options), ["color"]), remainder="passthrough"),
-                          HistGradientBoostingClassifier(max_iter=10, random_state=0)).fit(X, y)
-    conv = og.convert(model, X.head(20))
-    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
-    np.testing.assert_array_equal(session.run(None, as_feeds(X, conv.signature))[0], model.predict(X))
-    assert og.validate(conv, reference=model, data=X).passed
+    model = _ordinal_pipeline_answers_as_scikit_learn(options, X, y)
     if missing is not None:  # the command line: a CSV's empty cell is NaN
         monkeypatch.chdir(tmp_path)
         joblib.dump(model, "model.pkl")
@@ -3360,10 +3371,7 @@ def test_an_ordinal_encoder_with_infrequent_categories_and_missing_text_encodes_
     # encoded_missing_value, a learnt None is a category (infrequent itself when rare)
     import onnxruntime as ort
     import pandas as pd
-    from sklearn.compose import make_column_transformer
     from sklearn.datasets import load_wine
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OrdinalEncoder
 
     X, y = load_wine(return_X_y=True, as_frame=True)
@@ -3381,13 +3389,7 @@ def test_an_ordinal_encoder_with_infrequent_categories_and_missing_text_encodes_
         rows = pd.concat([rows, pd.DataFrame({"color": pd.Series(["blue"], dtype=object)})], ignore_index=True)
     np.testing.assert_array_equal(session.run(None, as_feeds(rows, conv.signature))[0], encoder.transform(rows))
     assert og.validate(conv, reference=encoder, data=X[["color"]]).passed
-    model = make_pipeline(make_column_transformer((OrdinalEncoder(**options), ["color"]), remainder="passthrough"),
-                          HistGradientBoostingClassifier(max_iter=10, random_state=0)).fit(X, y)
-    conv = og.convert(model, X.head(20))
-    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
-    np.testing.assert_array_equal(session.run(["label"], as_feeds(X, conv.signature))[0], model.predict(X))
-    report = og.validate(conv, reference=model, data=X)
-    assert report.passed, [c.message for c in report.checks if not c.passed]
+    _ordinal_pipeline_answers_as_scikit_learn(options, X, y)
 
 
 def _wine_with_rare_colors(missing: Any) -> tuple[Any, Any]:
