@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from onnxgate import frameworks
+from onnxgate.converters._axes import BATCH_DIM  # the dynamic batch axis' name on every input and output
 from onnxgate.errors import UnsupportedModelError
 
 __all__ = [
@@ -39,8 +40,6 @@ TORCHSCRIPT_MAX_OPSET = 23
 #: What the dynamo exporter honours. Below 18 it silently keeps 18 when onnx's down-converter fails.
 DYNAMO_MIN_OPSET = 18
 DYNAMO_MAX_OPSET = 28
-#: Name of the dynamic batch axis written on every input and output.
-BATCH_DIM = "N"
 #: Conversion options this converter understands.
 OPTIONS = ("input_names", "output_names", "dynamo", "optimize", "dynamic_axes")
 #: Rows of the sample the pre- and post-export probes run on (plus one for the batch-axis probe).

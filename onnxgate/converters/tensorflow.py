@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from onnxgate import frameworks
-from onnxgate.converters._axes import parse_dynamic_axes
+from onnxgate.converters._axes import BATCH_DIM, parse_dynamic_axes
 from onnxgate.converters._base import Converter, RawConversion
 from onnxgate.converters._tf_axes import declared_axes, fixed_by_signature, prove_axes
 from onnxgate.errors import InvalidDataError, OpsetError, UnsupportedModelError, missing_dependency
@@ -67,8 +67,6 @@ __all__ = [
 SAVED_MODEL_FILE = "saved_model.pb"
 #: The SavedModel signature converted when a restored object carries several.
 SERVING_SIGNATURE = "serving_default"
-#: Name given to the dynamic batch axis on every input and output.
-BATCH_DIM = "N"
 #: Highest opset tf2onnx 1.17 writes ("Opset 19 is not supported yet" above it).
 TF2ONNX_MAX_OPSET = 18
 #: Domains whose operators onnxruntime implements without custom-op libraries.
