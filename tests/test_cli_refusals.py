@@ -231,3 +231,63 @@ def test_a_list_column_beside_others_is_named_as_arrays_not_text(tmp_path: Path)
         as_feeds(frame, signature)
     fed = as_feeds(frame[["features"]].rename(columns={"features": "input"}), signature)
     assert fed["input"].shape == (2, 4)
+
+
+def _converted_at_17(estimator: Any, X: np.ndarray, name: str) -> Path:
+    import joblib
+
+    joblib.dump(estimator, f"{name}.joblib")
+    np.save("sample.npy", X[:20])
+    assert main(["convert", f"{name}.joblib", "--trust-pickle", "--sample", "sample.npy", "--opset", "17",
+                 "-o", f"{name}.onnx"]) == 0
+    return Path(f"{name}.onnx")
+
+
+@pytest.mark.parametrize("target", ["synapse", "sql-edge-1.0"])
+def test_an_opset_17_pipeline_is_packaged_for_an_opset_12_target_and_answers_the_same(
+        iris: dict[str, Any], target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # before: exit 2, "Sub (node 'Sub': version 14 in use, opset 12 has version 7)", though Sub 14 only takes more types
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    monkeypatch.chdir(tmp_path)
+    X = iris["X"]
+    pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, iris["model"].predict(X))
+    path = _converted_at_17(pipe, X, "pipe")
+    assert main(["package", str(path), "--target", target, "--adapt", "-o", "pkg"]) == 0
+    packaged = onnx.load("pkg/model.onnx")
+    assert {e.domain: e.version for e in packaged.opset_import}[""] == 12
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession("pkg/model.onnx", providers=["CPUExecutionProvider"])
+    outputs = dict(zip([o.name for o in sess.get_outputs()],
+                       sess.run(None, {i.name: X[:, [k]] for k, i in enumerate(sess.get_inputs())})))
+    np.testing.assert_array_equal(outputs["label"].ravel(), pipe.predict(X))
+    probabilities = np.hstack([outputs[f"p_{c}"] for c in pipe.classes_])
+    np.testing.assert_allclose(probabilities, pipe.predict_proba(X), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # any fitted MLP has a Softmax
+@pytest.mark.parametrize("target", ["synapse", "sql-edge-1.0"])
+def test_an_opset_17_file_that_cannot_be_lowered_is_refused_with_the_command_that_fixes_it(
+        iris: dict[str, Any], target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # an MLP's Softmax 13 changed what its axis means: no opset-12 reading of the file is the same model
+    from sklearn.neural_network import MLPClassifier
+
+    monkeypatch.chdir(tmp_path)
+    X = iris["X"]
+    mlp = MLPClassifier(hidden_layer_sizes=(4,), max_iter=50, random_state=0).fit(X, iris["model"].predict(X))
+    path = _converted_at_17(mlp, X, "mlp")
+    capsys.readouterr()
+    assert main(["package", str(path), "--target", target, "--adapt", "-o", "pkg"]) == 2
+    err = capsys.readouterr().err
+    assert "the model is at opset ai.onnx 17" in err and "at most opset ai.onnx 12" in err
+    assert "Softmax 13 (opset 12 has Softmax 11" in err
+    assert f"--target {target} -o model.onnx (or --opset 12)" in err and "Traceback" not in err
+    assert not Path("pkg").exists()
+    # the command it names gives a file the target takes
+    assert main(["convert", "mlp.joblib", "--trust-pickle", "--sample", "sample.npy", "--target", target,
+                 "-o", "again.onnx"]) == 0
+    assert main(["package", "again.onnx", "--target", target, "--adapt", "-o", "pkg"]) == 0

@@ -29,14 +29,16 @@ def adapt(
     column_types: Mapping[str, str] | None = None,
     reference: Any = None,
     is_classifier: bool | None = None,
+    data: Any = None,
 ) -> Any:
     """Rewrite a model so T-SQL ``PREDICT`` on ``target`` can score it.
 
     Parameters
     ----------
     model : Conversion, onnx.ModelProto, path or bytes
-        A model above the target's caps is re-stamped only when that changes nothing, else
-        :class:`OpsetError` (:func:`onnxgate.adapt` first converts a ``Conversion`` again at the cap).
+        A model above the target's caps is lowered only when every node means the same there, checked in
+        onnxruntime, else :class:`OpsetError` (:func:`onnxgate.adapt` first converts a ``Conversion`` again
+        at the cap).
     target : str or Target
         A SQL target (``"sql-edge-1.0"``, ``"sql-edge-2.0"``, ``"synapse"``).
     columns : sequence of str, optional
@@ -52,6 +54,9 @@ def adapt(
     is_classifier : bool, optional
         Whether the native model is a classifier (its converter knows); judged from the graph when
         not given.
+    data : array-like or DataFrame, optional
+        Rows of the model's inputs, for the onnxruntime check of a model lowered to the target's opset
+        (default: the conversion sample, else generated rows).
 
     Returns
     -------
@@ -61,7 +66,8 @@ def adapt(
     Raises
     ------
     OpsetError
-        The model is above the target's caps and cannot be re-stamped; names the operators.
+        The model is above the target's caps and cannot be lowered; names the operators and the
+        conversion that gives a file for the target.
     UnsupportedModelError
         An input or output cannot be one table column (rank > 2, non-tensor other than ZipMap,
         text output on a numeric-only target).
@@ -80,15 +86,15 @@ def adapt(
 
     tgt = resolve_target(target)
     if isinstance(model, Conversion):
-        return adapt_conversion(model, tgt, sample=model.sample, columns=columns, column_types=column_types,
-                                reference=reference, is_classifier=is_classifier)
+        return adapt_conversion(model, tgt, sample=model.sample if data is None else data, columns=columns,
+                                column_types=column_types, reference=reference, is_classifier=is_classifier)
     proto = load_model(model)
     refuse_malformed(proto)
     import onnx
 
     work = onnx.ModelProto()
     work.CopyFrom(proto)
-    fix_opset(work, tgt)
+    fix_opset(work, tgt, rows=data)
     return adapt_model(work, tgt, columns=columns, column_types=column_types, reference=reference,
                        is_classifier=is_classifier)
 
@@ -226,7 +232,7 @@ def adapt_conversion(
 ) -> Conversion:
     """Adapt a :class:`Conversion` for a SQL target; :func:`onnxgate.convert` calls it for one.
 
-    A conversion above the target's caps is re-stamped when that changes nothing; converting the
+    A conversion above the target's caps is lowered when every node means the same there; converting the
     native model again at the cap is :func:`onnxgate.api.at_target_cap`'s, which the API runs first.
 
     Parameters
@@ -264,7 +270,7 @@ def adapt_conversion(
     warnings = list(conv.warnings)
     work = onnx.ModelProto()
     work.CopyFrom(conv.model)
-    warnings.extend(fix_opset(work, tgt))
+    warnings.extend(fix_opset(work, tgt, rows=sample))
     sample_columns, sample_types = columns_from_sample(sample)
     recorded = ColumnMap.from_model(work)
     if recorded.renamed:

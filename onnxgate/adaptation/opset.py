@@ -1,9 +1,30 @@
-"""A finished file within a target's opset caps: re-stamped when every node means the same there, never
-down-converted (converting the native model again at the cap is the API's: :func:`onnxgate.api.at_target_cap`)."""
+"""A finished file within a target's opset caps: lowered when every node means the same there, never
+down-converted (converting the native model again at the cap is the API's: :func:`onnxgate.api.at_target_cap`).
+
+A node is read at the version of its operator that its domain's opset selects, so stamping a lower opset
+on the file changes the version each node is read at. That is only honest when every step of each node's
+operator history between the two versions left its meaning alone. A step does, here, when:
+
+* its inputs and outputs are the same (count, optional or variadic, type parameter), its attributes keep
+  their types and defaults, and an attribute it added is not set on the node (``Reshape``'s ``allowzero``,
+  ``Shape``'s ``start``/``end``, the trees' ``*_as_tensor``), and
+* its definition text is the same, or :data:`SAME_MEANING_STEPS` records the step after a reading of the
+  two texts (``Add`` 14 added int8/int16 types; ``Gather`` 13 reworded its examples). ``Softmax`` 13 (the
+  axis default and what the axis means changed), ``ReduceSum`` 13 and ``Squeeze`` 13 (axes became an
+  input), ``Mod`` 13, ``LabelEncoder`` 4 (NaN keys) do not.
+
+Most steps since opset 12 only widen the types an operator takes, and the model may use one the lower
+version lacks (``Relu`` on int32 since 14): the lowered file's types are checked against the lower
+schemas (strict ONNX type inference). Last, onnxruntime runs the file as it was and as lowered on the
+rows given (the conversion sample, ``package --data``) or, without rows, on 64 seeded generated rows,
+and the outputs must agree (:data:`PARITY_RTOL`, :data:`PARITY_ATOL`: the same kernels run both).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from onnxgate._onnx import canonical_domain, model_opsets
 from onnxgate.errors import OpsetError
@@ -13,71 +34,315 @@ if TYPE_CHECKING:
 
     from onnxgate.targets import Target
 
-__all__ = ["fix_opset"]
+__all__ = ["GENERATED_ROWS", "PARITY_ATOL", "PARITY_RTOL", "SAME_MEANING_STEPS", "fix_opset", "lowering_problem"]
+
+_TYPES_14 = "types added (uint8, int8, uint16, int16); the text says only that"
+_REDUCE_13 = "reworded; states what an empty reduction gives, which the older text left undefined"
+#: Steps of an operator's history (domain, operator, the version the step introduced) whose definition
+#: text changed with no change of meaning, read side by side in onnx 1.23's schemas. A step whose text
+#: changed and is not here blocks lowering.
+SAME_MEANING_STEPS: Mapping[tuple[str, str, int], str] = {
+    ("", "Add", 14): _TYPES_14,
+    ("", "Sub", 14): _TYPES_14,
+    ("", "Mul", 14): _TYPES_14,
+    ("", "Div", 14): _TYPES_14,
+    ("", "Abs", 13): "reworded one sentence",
+    ("", "ArgMax", 13): "grammar of one sentence",
+    ("", "ArgMin", 13): "grammar of one sentence",
+    ("", "Cast", 13): "spells out the numeric conversion rules (out of range, bool) that Cast 9 left implicit",
+    ("", "Ceil", 13): "states that integral, zero, NaN and infinite values are returned as they are",
+    ("", "Floor", 13): "states that integral, zero, NaN and infinite values are returned as they are",
+    ("", "Gather", 13): "reworded, with a table of examples",
+    ("", "GatherElements", 13): "examples re-indented",
+    ("", "Gemm", 13): "formula set as a list",
+    ("", "Pad", 13): "the constant's default named for the text and bool types it added",
+    ("", "Reshape", 14): "describes allowzero, the attribute it added (not set on the node)",
+    ("", "Shape", 15): "describes start and end, the attributes it added (not set on the node)",
+    ("", "Slice", 13): "the clamping of starts and ends spelled out step by step",
+    ("", "ReduceL1", 13): _REDUCE_13,
+    ("", "ReduceL2", 13): _REDUCE_13,
+    ("", "ReduceLogSum", 13): _REDUCE_13,
+    ("", "ReduceLogSumExp", 13): _REDUCE_13,
+    ("", "ReduceMax", 13): _REDUCE_13,
+    ("", "ReduceMean", 13): _REDUCE_13,
+    ("", "ReduceMin", 13): _REDUCE_13,
+    ("", "ReduceProd", 13): _REDUCE_13,
+    ("", "ReduceSumSquare", 13): _REDUCE_13,
+    ("ai.onnx.ml", "TreeEnsembleClassifier", 3): "describes the *_as_tensor attributes it added (not set on the node)",
+    ("ai.onnx.ml", "TreeEnsembleRegressor", 3): "describes the *_as_tensor attributes it added (not set on the node)",
+}
+#: Tolerance of the onnxruntime check of a lowered file against the file as it was (same kernels).
+PARITY_RTOL = 1e-6
+PARITY_ATOL = 1e-7
+#: Rows generated for that check when no rows are given (seed 0).
+GENERATED_ROWS = 64
 
 
-def fix_opset(model: onnx.ModelProto, target: Target) -> list[str]:
-    """Re-stamp a finished model within the target's caps when every node means the same there.
+def fix_opset(model: onnx.ModelProto, target: Target, rows: Any = None) -> list[str]:
+    """Lower a finished model to the target's caps in place when every node means the same there.
 
-    A node whose operator changed after the cap (or does not exist there) cannot be expressed at the
-    cap without converting the native model again; those are named in the error.
+    Parameters
+    ----------
+    model : onnx.ModelProto
+        Changed in place (opset and IR version) when lowered.
+    target : Target
+    rows : array-like or DataFrame, optional
+        Rows of the model's inputs for the onnxruntime check of the lowered file (default: generated).
+
+    Returns
+    -------
+    list of str
+        Notes saying what was lowered and how it was checked.
+
+    Raises
+    ------
+    OpsetError
+        A node's operator changed meaning (or does not exist) below the model's opset, a type the model
+        uses is not in the lower version, or the lowered file answers otherwise in onnxruntime. The
+        message names them, the target's cap and the conversion that gives a file for the target.
+
+    Examples
+    --------
+    >>> notes = fix_opset(model, resolve_target("synapse"), rows=X[:20])  # doctest: +SKIP
+    >>> notes[0]  # doctest: +SKIP
+    'opset ai.onnx lowered 17 -> 12: Concat 13 -> 11, Sub 14 -> 7 mean the same there (onnx schema history)'
+    """
+    from onnxgate._graph import walk_nodes
+
+    caps = target.max_opset
+    if caps is None:
+        return []
+    opsets = model_opsets(model)
+    lower = {d: caps[d] for d, have in opsets.items() if d in caps and have > caps[d]}
+    if not lower:
+        return _fix_ir(model, target)
+    blockers: dict[str, list[str]] = {}
+    steps: dict[str, list[str]] = {}
+    for node in walk_nodes(model.graph):
+        domain = canonical_domain(node.domain)
+        if domain not in lower:
+            continue
+        problem, step = lowering_problem(node, domain, opsets[domain], lower[domain])
+        if problem is not None:
+            blockers.setdefault(problem, []).append(node.name or node.op_type)
+        elif step is not None:
+            steps.setdefault(domain, [])
+            if step not in steps[domain]:
+                steps[domain].append(step)
+    if model.functions:
+        blockers.setdefault("local functions (their nodes are not checked here)", []).extend(
+            f.name for f in model.functions)
+    if blockers:
+        raise _refusal(target, opsets, lower, [f"{p} (node {_names(n)})" for p, n in blockers.items()])
+    lowered = _restamped(model, lower)
+    if steps:  # a node is read at another version of its operator: check the types and run both files
+        trouble = _types_problem(lowered) or _parity_problem(model, lowered, rows)
+        if trouble is not None:
+            raise _refusal(target, opsets, lower, [trouble])
+    notes = []
+    for domain, cap in lower.items():
+        name = domain or "ai.onnx"
+        if steps.get(domain):
+            notes.append(f"opset {name} lowered {opsets[domain]} -> {cap}: {', '.join(steps[domain])} mean the same "
+                         "there (onnx schema history); onnxruntime gives the same outputs for both files")
+        else:
+            notes.append(f"opset {name} re-stamped {opsets[domain]} -> {cap} (every node has the same definition "
+                         "there)")
+    model.CopyFrom(lowered)
+    return notes + _fix_ir(model, target)
+
+
+def _fix_ir(model: onnx.ModelProto, target: Target) -> list[str]:
+    """The IR version of the model's opset, within the target's IR cap."""
+    from onnxgate._onnx import ir_version_for_opset
+
+    wanted = ir_version_for_opset(max(model_opsets(model).get("", 1), 1))
+    if target.max_ir_version is not None:
+        wanted = min(wanted, target.max_ir_version)
+    if model.ir_version > wanted:
+        note = f"IR version {model.ir_version} -> {wanted}"
+        model.ir_version = wanted
+        return [note]
+    return []
+
+
+def lowering_problem(node: Any, domain: str, have: int, cap: int) -> tuple[str | None, str | None]:
+    """Why ``node``, read at opset ``have`` of ``domain``, means something else at opset ``cap``.
+
+    Returns
+    -------
+    (str or None, str or None)
+        The problem (None: it means the same), and the step taken when its version changes
+        (``"Concat 13 -> 11"``; None when it is read at the same version).
     """
     from onnx import defs
 
-    from onnxgate._graph import walk_nodes
-    from onnxgate._onnx import ir_version_for_opset
+    try:
+        now = defs.get_schema(node.op_type, have, domain)
+    except Exception:
+        return f"{node.op_type} (no ONNX definition known at opset {have})", None
+    try:
+        then = defs.get_schema(node.op_type, cap, domain)
+    except Exception:
+        return f"{node.op_type} {now.since_version} (does not exist at opset {cap})", None
+    if then.since_version == now.since_version:
+        return None, None
+    newer = now
+    while newer.since_version > then.since_version:
+        older = defs.get_schema(node.op_type, newer.since_version - 1, domain)
+        why = _step_problem(newer, older, node, domain)
+        if why is not None:
+            return (f"{node.op_type} {now.since_version} (opset {cap} has {node.op_type} {then.since_version}; "
+                    f"{why})"), None
+        newer = older
+    return None, f"{node.op_type} {now.since_version} -> {then.since_version}"
 
-    notes: list[str] = []
-    caps = target.max_opset
-    if caps is None:
-        return notes
-    opsets = model_opsets(model)
-    blockers: list[str] = []
-    restamp: dict[str, int] = {}
-    for domain, have in opsets.items():
-        cap = caps.get(domain)
-        if cap is None or have <= cap:
-            continue
-        for node in walk_nodes(model.graph):
-            if canonical_domain(node.domain) != domain:
-                continue
-            try:
-                now = defs.get_schema(node.op_type, have, domain).since_version
-            except Exception:
-                now = have
-            try:
-                then = defs.get_schema(node.op_type, cap, domain).since_version
-            except Exception:
-                then = None
-            if then is None:
-                blockers.append(f"{node.op_type} (node {node.name!r}: does not exist at opset {cap})")
-            elif then != now:
-                blockers.append(
-                    f"{node.op_type} (node {node.name!r}: version {now} in use, opset {cap} has version {then})"
-                )
-        restamp[domain] = cap
-    if blockers:
-        unique = list(dict.fromkeys(blockers))
-        raise OpsetError(
-            f"target {target.name!r} runs at most opset {dict(caps)}; the model uses {opsets} and these "
-            f"operators cannot be expressed at the cap: {'; '.join(unique[:10])}"
-            + (f" (and {len(unique) - 10} more)" if len(unique) > 10 else "")
-            + ". Convert the original model again at the target's opset (onnxgate convert --target "
-            f"{target.name}); onnxgate does not down-convert finished files.",
-            opset=opsets.get(""),
-            max_opset=caps.get(""),
-        )
-    for entry in model.opset_import:
-        domain = canonical_domain(entry.domain)
-        if domain in restamp:
-            notes.append(f"opset {domain or 'ai.onnx'} re-stamped {entry.version} -> {restamp[domain]} "
-                         "(every node has the same definition there)")
-            entry.version = restamp[domain]
-    ir_cap = target.max_ir_version
-    wanted = ir_version_for_opset(max(model_opsets(model).get("", 1), 1))
-    if ir_cap is not None:
-        wanted = min(wanted, ir_cap)
-    if model.ir_version > wanted:
-        notes.append(f"IR version {model.ir_version} -> {wanted}")
-        model.ir_version = wanted
-    return notes
+
+def _step_problem(newer: Any, older: Any, node: Any, domain: str) -> str | None:
+    from onnx import helper
+
+    step = newer.since_version
+    for what, new_formals, old_formals in (("inputs", newer.inputs, older.inputs),
+                                           ("outputs", newer.outputs, older.outputs)):
+        if [f.option for f in new_formals] != [f.option for f in old_formals]:
+            return f"its {what} changed at version {step}"
+        new_types, old_types = _allowed(newer), _allowed(older)
+        for new, old in zip(new_formals, old_formals):  # a type parameter renamed (Identity 14: T -> V) is no change
+            if not old_types.get(old.type_str, {old.type_str}) <= new_types.get(new.type_str, {new.type_str}):
+                return f"the types of its {what} changed at version {step}"
+    for name, attr in older.attributes.items():
+        new = newer.attributes.get(name)
+        if new is None or new.type != attr.type:
+            return f"attribute {name!r} changed at version {step}"
+        if new.default_value.SerializeToString() != attr.default_value.SerializeToString():
+            return f"the default of attribute {name!r} changed at version {step}"
+    for attr in node.attribute:
+        if attr.name in older.attributes or attr.name not in newer.attributes:
+            continue  # kept, or added by a later step (checked there)
+        added = newer.attributes[attr.name]
+        # set to the default it was added with (skl2onnx writes allowzero=0): the older version's behaviour
+        if not added.default_value.name or (
+                helper.get_attribute_value(attr) != helper.get_attribute_value(added.default_value)):
+            return f"attribute {attr.name!r} is set, which version {older.since_version} does not have"
+    if _words(newer.doc) != _words(older.doc) and (domain, newer.name, step) not in SAME_MEANING_STEPS:
+        return f"its definition changed at version {step}"
+    return None
+
+
+def _allowed(schema: Any) -> dict[str, set[str]]:
+    return {t.type_param_str: set(t.allowed_type_strs) for t in schema.type_constraints}
+
+
+def _words(text: str) -> str:
+    return re.sub(r"\s+", " ", text or "").strip()
+
+
+def _restamped(model: onnx.ModelProto, lower: Mapping[str, int]) -> onnx.ModelProto:
+    import onnx
+
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    for entry in out.opset_import:
+        if canonical_domain(entry.domain) in lower:
+            entry.version = lower[canonical_domain(entry.domain)]
+    return out
+
+
+def _types_problem(lowered: onnx.ModelProto) -> str | None:
+    """A type the model uses that a lowered node's version does not take (``Relu`` on int32 before 14)."""
+    from onnx import shape_inference
+
+    try:
+        shape_inference.infer_shapes(lowered, check_type=True, strict_mode=True)
+    except Exception as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return f"at the lower opset a node does not take the types it is given ({first})"
+    return None
+
+
+def _parity_problem(model: onnx.ModelProto, lowered: onnx.ModelProto, rows: Any) -> str | None:
+    """Run the file as it was and as lowered in onnxruntime; what differs, or None."""
+    import numpy as np
+
+    from onnxgate._onnx import serialize
+    from onnxgate.runtime import session
+
+    feeds, where = _check_feeds(model, rows)
+    if feeds is None:
+        return f"the lowered file could not be checked in onnxruntime ({where})"
+    try:
+        before = session(serialize(model)).run(None, feeds)
+    except Exception as err:
+        return (f"the lowered file could not be checked in onnxruntime: the file as it was does not run on {where} "
+                f"({str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}); "
+                "give rows of its inputs (package --data)")
+    try:
+        after = session(serialize(lowered)).run(None, feeds)
+    except Exception as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return f"onnxruntime does not run the lowered file ({first})"
+    names = [o.name for o in model.graph.output]
+    for name, a, b in zip(names, before, after):
+        x, y = np.asarray(a), np.asarray(b)
+        same = x.shape == y.shape and (
+            np.allclose(x, y, rtol=PARITY_RTOL, atol=PARITY_ATOL, equal_nan=True)
+            if x.dtype.kind in "fc" and y.dtype.kind in "fc" else bool(np.array_equal(x, y)))
+        if not same:
+            return f"onnxruntime gives output {name!r} otherwise for the lowered file on {where}"
+    return None
+
+
+def _check_feeds(model: onnx.ModelProto, rows: Any) -> tuple[dict[str, Any] | None, str]:
+    """Feeds for the onnxruntime check: the rows given where they fit the model, else generated ones."""
+    import numpy as np
+
+    from onnxgate.signature import Signature
+
+    signature = Signature.from_model(model)
+    if rows is not None:
+        from onnxgate._data import as_feeds, num_rows
+
+        try:
+            return dict(as_feeds(rows, signature)), f"the {num_rows(rows)} rows given"
+        except Exception:  # rows of the table rather than of this file's inputs: generated rows still check it
+            pass
+    rng = np.random.default_rng(0)
+    feeds: dict[str, Any] = {}
+    for spec in signature.inputs:
+        if spec.kind != "tensor" or spec.shape is None:
+            return None, f"input {spec.name!r} is {spec.type_str}, which no rows are generated for"
+        shape = [GENERATED_ROWS if i == 0 and not isinstance(d, int) else d if isinstance(d, int) else 1
+                 for i, d in enumerate(spec.shape)]
+        if spec.elem_type == "string":
+            feeds[spec.name] = rng.choice(np.array(["a", "b", "c"], dtype=object), size=shape)
+        elif spec.elem_type == "bool":
+            feeds[spec.name] = rng.integers(0, 2, size=shape).astype(bool)
+        elif spec.elem_type.startswith(("int", "uint")):
+            feeds[spec.name] = rng.integers(0, 4, size=shape).astype(spec.elem_type)
+        elif spec.elem_type.startswith("float"):
+            feeds[spec.name] = (rng.normal(size=shape) * 3).astype(spec.elem_type)
+        else:
+            return None, f"input {spec.name!r} is {spec.elem_type}, which no rows are generated for"
+    return feeds, f"{GENERATED_ROWS} generated rows (seed 0)"
+
+
+def _names(nodes: list[str]) -> str:
+    shown = ", ".join(repr(n) for n in nodes[:3])
+    return shown + (f" and {len(nodes) - 3} more" if len(nodes) > 3 else "")
+
+
+def _refusal(target: Target, opsets: Mapping[str, int], lower: Mapping[str, int], reasons: list[str]) -> OpsetError:
+    found = ", ".join(f"{d or 'ai.onnx'} {opsets[d]}" for d in lower)
+    caps = ", ".join(f"{d or 'ai.onnx'} {v}" for d, v in (target.max_opset or {}).items())
+    cap = (target.max_opset or {}).get("")
+    shown = "; ".join(reasons[:8]) + (f"; and {len(reasons) - 8} more" if len(reasons) > 8 else "")
+    again = (f"onnxgate convert MODEL_FILE --sample ROWS --target {target.name} -o model.onnx"
+             + (f" (or --opset {cap})" if cap is not None else ""))
+    return OpsetError(
+        f"target {target.name!r} loads at most opset {caps}; the model is at opset {found}, and it cannot be "
+        f"lowered there without changing what it computes: {shown}. Convert the native model again for the "
+        f"target: {again}, then package that file (onnxgate lowers a finished file only where every node means "
+        "the same at the lower opset)",
+        opset=opsets.get(""),
+        max_opset=cap,
+    )

@@ -579,7 +579,7 @@ def package_sql(
     if do_adapt:
         from onnxgate.adaptation import adapt
 
-        model = adapt(model, target, columns=columns, column_types=column_types, reference=reference)
+        model = adapt(model, target, columns=columns, column_types=column_types, reference=reference, data=data)
     proto: onnx.ModelProto = load_model(model)
     opts = SqlPackageOptions.from_options(proto, options, synapse=target.sql_dialect == "synapse")
     report = validate(model, target, reference=reference, data=data, search=search, seed=seed)

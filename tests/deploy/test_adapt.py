@@ -115,10 +115,61 @@ def test_sql_identifier(raw: str, expected: str) -> None:
     assert sql_identifier(raw) == expected
 
 
-def test_above_the_cap_a_finished_file_names_the_operators_that_block_it() -> None:
-    # MatMul changed at opset 13: an opset-17 file cannot be re-stamped to 12 without converting again
-    with pytest.raises(OpsetError, match=r"MatMul \(node 'mm1': version 13 in use, opset 12 has version 9\)"):
-        adapt(mlp(17), "sql-edge-1.0")
+@pytest.mark.parametrize("target", ["synapse", "sql-edge-1.0"])
+def test_above_the_cap_a_file_whose_operators_only_gained_types_is_lowered_and_answers_the_same(target: str) -> None:
+    # before: OpsetError "MatMul (node 'mm1': version 13 in use, opset 12 has version 9)", though MatMul 13, Add 13/14,
+    # Relu 13/14 and Identity 13/14/16 only take more types than at opset 12
+    model = mlp(17, outputs=3)
+    adapted = adapt(model, target)
+    assert {e.domain: e.version for e in adapted.opset_import}[""] == 12
+    assert adapted.ir_version == 7
+    np.testing.assert_allclose(_stack(run(adapted, columns(ROWS))), _stack(run(model, {"input": ROWS})),
+                               rtol=1e-6, atol=1e-6)
+    assert og.validate(adapted, target).passed
+
+
+def _softmax_model(opset: int) -> Any:
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.random.default_rng(0).normal(size=(10, 3)).astype(np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["input", "w"], ["scores"], name="mm"),
+         helper.make_node("Softmax", ["scores"], ["output"], axis=1, name="softmax")], "g",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 10])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 3])], initializer=[w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    return model
+
+
+@pytest.mark.parametrize("target", ["synapse", "sql-edge-1.0"])
+def test_above_the_cap_an_operator_whose_meaning_changed_blocks_lowering_and_says_how_to_convert_again(
+        target: str) -> None:
+    # Softmax 13 changed what its axis means: an opset-17 file cannot be read at 12
+    with pytest.raises(OpsetError) as info:
+        adapt(_softmax_model(17), target)
+    message = str(info.value)
+    assert "the model is at opset ai.onnx 17" in message and "at most opset ai.onnx 12" in message
+    assert "Softmax 13 (opset 12 has Softmax 11; the default of attribute 'axis' changed at version 13)" in message
+    assert "MatMul" not in message  # MatMul 13 means what MatMul 9 did
+    assert f"onnxgate convert MODEL_FILE --sample ROWS --target {target} -o model.onnx (or --opset 12)" in message
+
+
+def test_above_the_cap_a_type_the_lower_version_does_not_take_blocks_lowering() -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    # Relu took int32 from version 14 on: at opset 12 (Relu 6) the same node is not a valid graph
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"], name="relu")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.INT32, ["N", 1])],
+        [helper.make_tensor_value_info("y", TensorProto.INT32, ["N", 1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    with pytest.raises(OpsetError, match=r"at the lower opset a node does not take the types it is given.*int32"):
+        adapt(model, "sql-edge-1.0")
 
 
 def test_above_the_cap_a_file_whose_nodes_mean_the_same_is_restamped_and_types_fall_back() -> None:
