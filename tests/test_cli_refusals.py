@@ -3,6 +3,7 @@ with exit 0, internal errors on huge counts and bfloat16, and shuffled position 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -245,7 +246,8 @@ def _converted_at_17(estimator: Any, X: np.ndarray, name: str) -> Path:
 
 @pytest.mark.parametrize("target", ["synapse", "sql-edge-1.0"])
 def test_an_opset_17_pipeline_is_packaged_for_an_opset_12_target_and_answers_the_same(
-        iris: dict[str, Any], target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        iris: dict[str, Any], target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     # before: exit 2, "Sub (node 'Sub': version 14 in use, opset 12 has version 7)", though Sub 14 only takes more types
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -255,9 +257,15 @@ def test_an_opset_17_pipeline_is_packaged_for_an_opset_12_target_and_answers_the
     X = iris["X"]
     pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, iris["model"].predict(X))
     path = _converted_at_17(pipe, X, "pipe")
+    capsys.readouterr()
     assert main(["package", str(path), "--target", target, "--adapt", "-o", "pkg"]) == 0
     packaged = onnx.load("pkg/model.onnx")
     assert {e.domain: e.version for e in packaged.opset_import}[""] == 12
+    # a file handed back at another opset than it came in says so, on stderr and in the manifest
+    err = capsys.readouterr().err
+    assert f"note: --adapt lowered the file to {target!r}'s caps: opset ai.onnx lowered 17 -> 12" in err
+    lowered = json.loads(Path("pkg/manifest.json").read_text())["sql"]["lowered"]
+    assert any(note.startswith("opset ai.onnx lowered 17 -> 12") for note in lowered)
     import onnxruntime as ort
 
     sess = ort.InferenceSession("pkg/model.onnx", providers=["CPUExecutionProvider"])

@@ -212,6 +212,9 @@ def run(args: argparse.Namespace) -> int:
     _note_unchecked_parity(manifest)
     if target.is_sql:
         _note_renamed_columns(manifest)
+        sql = manifest.get("sql")
+        for note in (sql.get("lowered") if isinstance(sql, dict) else None) or []:
+            print(f"note: --adapt lowered the file to {target.name!r}'s caps: {note}", file=sys.stderr)
     _note_kept_input_names(manifest)
     given_name = options.get("service_name")
     if given_name and not target.is_sql and target.name != "mlflow":

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from onnxgate._onnx import model_opsets
 from onnxgate.adaptation.graph import check_rewritten, class_labels, dtype_to_elem
-from onnxgate.adaptation.mapping import adaptation_of, already_adapted
+from onnxgate.adaptation.mapping import adaptation_of, already_adapted, set_metadata
 from onnxgate.adaptation.opset import fix_opset
 from onnxgate.adaptation.rewrite import rewrite
 from onnxgate.columns import ColumnMap
@@ -94,9 +94,19 @@ def adapt(
 
     work = onnx.ModelProto()
     work.CopyFrom(proto)
-    fix_opset(work, tgt, rows=data)
-    return adapt_model(work, tgt, columns=columns, column_types=column_types, reference=reference,
-                       is_classifier=is_classifier)
+    lowered = fix_opset(work, tgt, rows=data)
+    return record_lowering(adapt_model(work, tgt, columns=columns, column_types=column_types, reference=reference,
+                                       is_classifier=is_classifier), lowered)
+
+
+def record_lowering(adapted: Any, notes: list[str]) -> Any:
+    """``adapted`` with :func:`~onnxgate.adaptation.opset.fix_opset`'s notes in its adaptation record
+    (``"lowered"``), where a package's manifest and the CLI read them: a file handed back at another opset or IR
+    version than it came in says so."""
+    mapping = adaptation_of(adapted)
+    if notes and mapping is not None:
+        set_metadata(adapted, {**mapping, "lowered": list(notes)})
+    return adapted
 
 
 def refuse_malformed(proto: Any) -> None:
@@ -270,7 +280,8 @@ def adapt_conversion(
     warnings = list(conv.warnings)
     work = onnx.ModelProto()
     work.CopyFrom(conv.model)
-    warnings.extend(fix_opset(work, tgt, rows=sample))
+    lowered = fix_opset(work, tgt, rows=sample)
+    warnings.extend(lowered)
     sample_columns, sample_types = columns_from_sample(sample)
     recorded = ColumnMap.from_model(work)
     if recorded.renamed:
@@ -290,8 +301,8 @@ def adapt_conversion(
         widths = [s.width for s in sig.inputs]
         if len(sig.inputs) == 1 and widths[0] == len(sample_columns) and sig.inputs[0].name not in sample_columns:
             cols = sample_columns
-    adapted = adapt_model(work, tgt, columns=cols, column_types=types, reference=reference,
-                          is_classifier=is_classifier, conversion=conv)
+    adapted = record_lowering(adapt_model(work, tgt, columns=cols, column_types=types, reference=reference,
+                                          is_classifier=is_classifier, conversion=conv), lowered)
     mapping = adaptation_of(adapted) or {}
     if mapping.get("zipmap_removed"):
         warnings.append(f"ZipMap removed from outputs {mapping['zipmap_removed']}: PREDICT returns tensors only")

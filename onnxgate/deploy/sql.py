@@ -623,6 +623,11 @@ def package_sql(
                                      for name in MODEL_SCRIPTS if name in files},
         }
     }
+    from onnxgate.adaptation import adaptation_of
+
+    lowered = (adaptation_of(proto) or {}).get("lowered")
+    if lowered:  # --adapt lowered the file to the target's caps: the package says so (onnxgate.adaptation.opset)
+        sql_info["sql"]["lowered"] = list(lowered)
     names = ["model.onnx", "manifest.json", *files]
     manifest = build_manifest(model_bytes, model=proto, target=target, report=report, files=names, extra=sql_info)
     manifest_text = dumps(manifest)

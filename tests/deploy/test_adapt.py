@@ -155,6 +155,29 @@ def test_above_the_cap_an_operator_whose_meaning_changed_blocks_lowering_and_say
     assert f"onnxgate convert MODEL_FILE --sample ROWS --target {target} -o model.onnx (or --opset 12)" in message
 
 
+def test_above_the_cap_a_lowered_file_that_answers_otherwise_in_onnxruntime_is_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the last guard: were the schema reading wrong about a step (here it is told Softmax 13 -> 11 is no change), the
+    # two files are run and compared. On a [N,2,5] input Softmax 11 normalises each row's 10 values together,
+    # Softmax 13 each pair along axis 1
+    from onnx import TensorProto, helper
+
+    import onnxgate.adaptation.opset as opset_rules
+    from onnxgate.targets import resolve_target
+
+    graph = helper.make_graph(
+        [helper.make_node("Softmax", ["x"], ["y"], axis=1, name="softmax")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2, 5])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    monkeypatch.setattr(opset_rules, "lowering_problem",
+                        lambda node, domain, have, cap: (None, f"{node.op_type} {have} -> {cap}"))
+    with pytest.raises(OpsetError, match=r"onnxruntime gives output 'y' otherwise for the lowered file"):
+        opset_rules.fix_opset(model, resolve_target("synapse"))
+    assert {e.domain: e.version for e in model.opset_import}[""] == 17  # the file given is left as it was
+
+
 def test_above_the_cap_a_type_the_lower_version_does_not_take_blocks_lowering() -> None:
     import onnx
     from onnx import TensorProto, helper
