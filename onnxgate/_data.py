@@ -207,7 +207,8 @@ def load_data(path: str | os.PathLike[str], *, allow_empty: bool = False) -> Any
                 raise InvalidDataError(f"cannot read {str(p)!r} as .npy: {err}", path=str(p)) from err
             raise InvalidDataError(
                 f"data file {str(p)!r} holds an object array, not a plain numeric one; object arrays are "
-                "refused because loading them runs code: save a numeric array (array.astype(float))",
+                "refused because loading them runs code: save a numeric array (array.astype(float)), or text as "
+                "fixed-width strings (array.astype(str)), which load without running code",
                 path=str(p),
             ) from err
         except Exception as err:

@@ -45,6 +45,7 @@ from onnxgate.converters._tf_axes import declared_axes, fixed_by_signature, prov
 from onnxgate.converters.tensorflow import (
     KERAS_GENERIC_INPUTS,
     TF2ONNX_MAX_OPSET,
+    UNCONVERTED_OP_ORIGINS,
     RefusedOutright,
     convert_traced,
     sanitize_name,
@@ -118,18 +119,33 @@ def _key_of(model: Any, tensor: Any) -> str | None:
     return next((str(key) for key, value in struct.items() if value is tensor), None)
 
 
+def _all_layers(model: Any) -> list[Any]:
+    """The model's layers, nested models' included."""
+    try:
+        return list(model._flatten_layers(include_self=False)) if hasattr(model, "_flatten_layers") else []
+    except Exception:
+        return list(getattr(model, "layers", []) or [])
+
+
 def _grouped_convolutions(model: Any) -> list[str]:
     """Names of the model's convolution layers with ``groups`` > 1, nested models included."""
     found: list[str] = []
-    try:
-        layers = list(model._flatten_layers(include_self=False)) if hasattr(model, "_flatten_layers") else []
-    except Exception:
-        layers = list(getattr(model, "layers", []) or [])
-    for layer in layers:
+    for layer in _all_layers(model):
         groups = getattr(layer, "groups", 1)
         if isinstance(groups, int) and groups > 1:
             found.append(str(layer.name))
     return found
+
+
+def _layers_computing(model: Any, refusal: str) -> list[str]:
+    """``"name (Class)"`` of the model's layers of the kinds that compute the operations a tf2onnx refusal lists
+    (:data:`~onnxgate.converters.tensorflow.UNCONVERTED_OP_ORIGINS`): the refusal named TensorFlow ops only."""
+    kinds = {kind for op, (classes, _) in UNCONVERTED_OP_ORIGINS.items()
+             if re.search(rf"\b{op} \(x\d+\)", refusal) for kind in classes}
+    found = [layer for layer in _all_layers(model) if type(layer).__name__ in kinds]
+    # a TextVectorization holds a StringLookup of its own: the user's layer is the one around it
+    inner = {id(sub) for layer in found for sub in _all_layers(layer)}
+    return [f"{layer.name!r} ({type(layer).__name__})" for layer in found if id(layer) not in inner]
 
 
 def _output_names(model: Any, count: int) -> list[str]:
@@ -378,7 +394,13 @@ class KerasConverter(Converter):
         except UnsupportedModelError as err:
             grouped = _grouped_convolutions(model)
             if not grouped or "PartitionedCall" not in str(err):
-                raise
+                behind = _layers_computing(model, str(err))
+                if not behind:
+                    raise
+                which = f"layers {', '.join(behind)} compute" if len(behind) > 1 else f"layer {behind[0]} computes"
+                raise UnsupportedModelError(
+                    f"the model's {which} TensorFlow operations tf2onnx cannot write in ONNX: {err}",
+                    framework=self.framework) from None
             # the message named only StatefulPartitionedCall and a custom op handler (helper-82)
             raise UnsupportedModelError(
                 f"convolution layer(s) {grouped} have groups > 1, which tf2onnx cannot convert: Keras computes a "

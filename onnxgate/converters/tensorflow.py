@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 __all__ = [
     "KERAS_GENERIC_INPUTS",
     "SAVED_MODEL_FILE",
+    "UNCONVERTED_OP_ORIGINS",
     "SavedModelFolder",
     "TensorFlowConverter",
     "TracedFunction",
@@ -1105,8 +1106,41 @@ def _first_errors(handler: _Collect, limit: int = 3) -> list[str]:
     return lines
 
 
+_HASH_ADVICE = ("ONNX has no such string hash: hash in the input pipeline (tf.data, or the code calling the model) and "
+                "feed the bucket ids as an integer input")
+_TABLE_ADVICE = ("tf2onnx writes only a lookup from text to integer ids (a StringLookup with its default output "
+                 "converts); do an IntegerLookup (or any other table lookup) in the input pipeline and feed the "
+                 "indices as an integer input")
+_TEXT_ADVICE = ("ONNX cannot split or standardize text as TensorFlow does: run TextVectorization in the input "
+                "pipeline (tf.data, or the code calling the model) and convert the model from its tokens, "
+                "keras.Input(shape=(output_sequence_length,), dtype='int64')")
+_RESIZE_ADVICE = ("ONNX's Resize has no antialiasing or lanczos, gaussian or mitchellcubic kernel: use "
+                  "interpolation='bilinear', 'nearest' or 'bicubic' with antialias=False")
+#: TensorFlow operations tf2onnx cannot write that Keras layers and ``tf`` functions users bring compute:
+#: ``{op: (Keras layer classes that compute it, what computes it and what converts instead)}``. The refusal
+#: named only the op and "a tf2onnx custom op handler", neither the layer nor a way out (helper-179).
+UNCONVERTED_OP_ORIGINS: dict[str, tuple[tuple[str, ...], str]] = {
+    "StringToHashBucketFast": (("Hashing",), f"a Keras Hashing layer (tf.strings.to_hash_bucket_fast): {_HASH_ADVICE}"),
+    "StringToHashBucketStrong": (("Hashing",), f"a Keras Hashing layer with a salt: {_HASH_ADVICE}"),
+    "StringToHashBucket": (("Hashing",), f"tf.strings.to_hash_bucket: {_HASH_ADVICE}"),
+    "LookupTableFindV2": (("IntegerLookup", "StringLookup", "TextVectorization"),
+                          f"a Keras IntegerLookup, StringLookup or TextVectorization layer (a tf.lookup table): "
+                          f"{_TABLE_ADVICE}"),
+    "StaticRegexReplace": (("TextVectorization",), f"a Keras TextVectorization layer (tf.strings.regex_replace): "
+                                                   f"{_TEXT_ADVICE}"),
+    "RegexReplace": (("TextVectorization",), f"tf.strings.regex_replace: {_TEXT_ADVICE}"),
+    "StringSplitV2": (("TextVectorization",), f"a Keras TextVectorization layer (tf.strings.split): {_TEXT_ADVICE}"),
+    "StringLower": (("TextVectorization",), f"tf.strings.lower: {_TEXT_ADVICE}"),
+    "StringNGrams": (("TextVectorization",), f"a Keras TextVectorization layer with ngrams: {_TEXT_ADVICE}"),
+    "ScaleAndTranslate": (("Resizing",), "a Keras Resizing layer or tf.image.resize with antialias=True or "
+                                         f"interpolation 'lanczos3', 'lanczos5', 'gaussian' or 'mitchellcubic': "
+                                         f"{_RESIZE_ADVICE}"),
+}
+
+
 def _refuse_unknown_ops(proto: onnx.ModelProto, framework: str, reasons: Sequence[str] = ()) -> None:
-    """tf2onnx keeps ops it cannot map (continue_on_error); list them all instead of returning the graph."""
+    """tf2onnx keeps ops it cannot map (continue_on_error); list them all instead of returning the graph, and say
+    what computes the ones users meet (:data:`UNCONVERTED_OP_ORIGINS`) and what converts instead."""
     from onnx import defs
 
     custom = {entry.domain for entry in proto.functions} if proto.functions else set()
@@ -1130,10 +1164,16 @@ def _refuse_unknown_ops(proto: onnx.ModelProto, framework: str, reasons: Sequenc
     visit(proto.graph)
     if bad:
         listing = ", ".join(f"{op} (x{count})" for op, count in sorted(bad.items()))
+        said = [f"{op} comes from {UNCONVERTED_OP_ORIGINS[op][1]}." for op in sorted(bad)
+                if op in UNCONVERTED_OP_ORIGINS]
+        if len(said) < len(bad):
+            said.append("Rewrite that part of the model with supported operations, or register a tf2onnx custom op "
+                        "handler.")
+        if reasons:
+            said.append(f"tf2onnx said: {' | '.join(reasons)}")
         raise UnsupportedModelError(
             f"tf2onnx could not convert these TensorFlow operations and left them in the graph: {listing}. "
-            "Rewrite that part of the model with supported operations, or register a tf2onnx custom op "
-            "handler." + (f" tf2onnx said: {' | '.join(reasons)}" if reasons else ""),
+            + " ".join(said),
             framework=framework,
         )
 

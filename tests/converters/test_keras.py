@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -197,6 +198,23 @@ def test_keras_file_through_the_cli(built: dict[str, Any], tmp_path: Path) -> No
     import onnx
 
     assert model_opsets(onnx.load(str(out)))[""] == 11
+
+
+def test_a_text_sample_saved_as_objects_is_refused_naming_the_form_that_loads(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # np.save of text rows writes an object array, refused as pickle with "save a numeric array
+    # (array.astype(float))", which text cannot be; fixed-width strings load without pickle (helper-179)
+    from onnxgate.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    keras.Sequential([keras.Input((1,), dtype="string"),
+                      keras.layers.StringLookup(vocabulary=["red", "blue"])]).save("colors.keras")
+    rows = np.array([["red"], ["blue"], ["pink"]], dtype=object)
+    np.save("rows.npy", rows)
+    assert main(["convert", "colors.keras", "--sample", "rows.npy", "-o", "colors.onnx"]) == 2
+    assert "array.astype(str)" in capsys.readouterr().err
+    np.save("rows.npy", rows.astype(str))
+    assert main(["convert", "colors.keras", "--sample", "rows.npy", "-o", "colors.onnx"]) == 0
 
 
 def test_lambda_layer_file_needs_trust(tmp_path: Path) -> None:
@@ -495,3 +513,31 @@ def test_a_lambda_reading_a_global_of_its_script_says_which_name_and_why(
     assert "name '_LAMBDA_SHIFT' is not defined (in Lambda.call())" in err and "arguments=" in err, err
     assert "in user code" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "m.onnx").exists()
+
+
+def _text_vectorization() -> Any:
+    vectorize = keras.layers.TextVectorization(max_tokens=20, output_sequence_length=4, name="tokens")
+    vectorize.adapt(["the cat sat", "a dog ran"])
+    return keras.Sequential([keras.Input((1,), dtype="string"), vectorize])
+
+
+@pytest.mark.parametrize(("build", "sample", "named", "advice"), [
+    (lambda: keras.Sequential([keras.Input((1,), dtype="string"), keras.layers.Hashing(8, name="buckets")]),
+     np.array([["a"], ["b"]], dtype=object), r"layer 'buckets' \(Hashing\)", "hash in the input pipeline"),
+    (lambda: keras.Sequential([keras.Input((2,), dtype="int64"), keras.layers.IntegerLookup(vocabulary=[3, 7])]),
+     np.array([[3, 5]], dtype=np.int64), r"\(IntegerLookup\)", "do an IntegerLookup .* in the input pipeline"),
+    (_text_vectorization, np.array([["the cat"]], dtype=object),
+     r"model's layer 'tokens' \(TextVectorization\) computes", "run TextVectorization in the input pipeline"),
+    (lambda: keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Resizing(5, 5, antialias=True, name="small")]),
+     np.zeros((2, 8, 8, 3), np.float32), r"layer 'small' \(Resizing\)", "with antialias=False"),
+], ids=["hashing", "integer_lookup", "text_vectorization", "antialiased_resizing"])
+def test_a_layer_tf2onnx_cannot_write_is_named_with_what_converts_instead(
+        build: Any, sample: Any, named: str, advice: str) -> None:
+    # the refusal named TensorFlow ops (StringToHashBucketFast, ScaleAndTranslate...) and "register a tf2onnx custom
+    # op handler": neither the layer nor a way out (helper-179)
+    if keras.config.backend() != "tensorflow":
+        pytest.skip("runs on the TensorFlow backend")
+    with pytest.raises(og.UnsupportedModelError, match=named) as refused:
+        og.convert(build(), sample, opset=17)
+    message = str(refused.value)
+    assert re.search(advice, message) and "custom op handler" not in message

@@ -251,3 +251,13 @@ def test_a_tuple_of_outputs_listed_in_another_order_fails_parity() -> None:
     assert og.validate(conv, reference=heads, data=X).passed
     parity = og.validate(outputs_swapped(conv.model), reference=heads, data=X).check("prediction_parity")
     assert not parity.passed and "reading the outputs by position" in parity.message
+
+
+def test_an_op_tf2onnx_cannot_write_is_traced_to_the_tf_call_and_what_converts_instead() -> None:
+    # an antialiased or lanczos resize became ScaleAndTranslate, refused with "register a tf2onnx custom op handler"
+    # (helper-179); an op without a known origin keeps that sentence
+    lanczos = tf.function(lambda x: tf.image.resize(x, (5, 5), method="lanczos3"),
+                          input_signature=[tf.TensorSpec([None, 8, 8, 3])])
+    with pytest.raises(og.UnsupportedModelError, match=r"ScaleAndTranslate comes from .*tf\.image\.resize") as refused:
+        og.convert(lanczos, opset=17)
+    assert "interpolation='bilinear'" in str(refused.value) and "custom op handler" not in str(refused.value)
