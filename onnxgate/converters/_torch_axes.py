@@ -31,7 +31,8 @@ from onnxgate.converters._torch_common import BATCH_DIM, torch_module
 from onnxgate.errors import UnsupportedModelError
 
 __all__ = [
-    "Axes", "apply_axis_names", "check_lengths", "dynamo_spec", "fixed_axes", "output_axes", "parse_dynamic_axes",
+    "Axes", "apply_axis_names", "attention_length_cause", "check_lengths", "dynamo_spec", "fixed_axes", "output_axes",
+    "parse_dynamic_axes",
 ]
 
 
@@ -148,9 +149,11 @@ def apply_axis_names(proto: Any, in_names: Sequence[str], out_names: Sequence[st
     del proto.graph.value_info[:]
 
 
-def check_lengths(model: Any, session: Any, probe: Sequence[Any], in_names: Sequence[str], axes: Axes) -> None:
+def check_lengths(model: Any, session: Any, probe: Sequence[Any], in_names: Sequence[str], axes: Axes, *,
+                  cause: str | None = None) -> None:
     """Run the file and forward() with each named axis one step longer and shorter; refuse a file that answers
-    otherwise (the tracer unrolled a loop over the sample's steps) or not at all (a length written as a number)."""
+    otherwise (the tracer unrolled a loop over the sample's steps) or not at all (a length written as a number).
+    ``cause``, when the caller knows why the export keeps the length, replaces the usual list of causes."""
     from onnxgate.converters._torch_export import torch_call, torch_leaves
 
     takes = {i.name for i in session.get_inputs()}
@@ -167,19 +170,41 @@ def check_lengths(model: Any, session: Any, probe: Sequence[Any], in_names: Sequ
                 got = session.run(None, {n: a.numpy() for n, a in zip(in_names, args) if n in takes})
             except Exception as err:
                 reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
-                raise _refusal(model, name, size, other, f"onnxruntime failed: {reason}") from err
+                raise _refusal(model, name, size, other, f"onnxruntime failed: {reason}", cause) from err
             if len(got) != len(want) or not all(shared.close(g, w) for g, w in zip(got, want)):
                 raise _refusal(model, name, size, other, f"the file's outputs differ from forward()'s "
-                               f"({'; '.join(shared.difference(g, w) for g, w in zip(got, want))})")
+                               f"({'; '.join(shared.difference(g, w) for g, w in zip(got, want))})", cause)
 
 
-def _refusal(model: Any, name: str, size: int, other: int, found: str) -> UnsupportedModelError:
+def _refusal(model: Any, name: str, size: int, other: int, found: str, cause: str | None) -> UnsupportedModelError:
+    said = cause or (
+        "The export kept the sample's length (a Python loop over the steps, which the TorchScript tracer unrolls, "
+        "a branch on the length, which it fixes to the sample's side, or a length written as a number): write "
+        "the loop with a layer (nn.LSTM, nn.GRU) or tensor operations, try the other exporter "
+        "(options={'dynamo': True} at opset 18 or more, or False), or leave the axis out of dynamic_axes")
     return UnsupportedModelError(
         f"{type(model).__name__}'s exported file answers for {name!r} = {size} (the sample's) but not for "
-        f"{other}: {found}. The export kept the sample's length (a Python loop over the steps, which the "
-        "TorchScript tracer unrolls, a branch on the length, which it fixes to the sample's side, or a length "
-        "written as a number): write the loop with a layer (nn.LSTM, "
-        "nn.GRU) or tensor operations, try the other exporter (options={'dynamo': True} at opset 18 or more, "
-        "or False), or leave the axis out of dynamic_axes",
+        f"{other}: {found}. {said}",
         framework="pytorch",
     )
+
+
+def attention_length_cause(model: Any) -> str | None:
+    """Why the TorchScript exporter's file of ``model`` keeps the sample's length, when it holds an
+    ``nn.MultiheadAttention`` (``nn.TransformerEncoderLayer``'s and ``nn.Transformer``'s too), else None.
+
+    torch 2.13's ``F.multi_head_attention_forward`` reshapes the queries to ``(tgt_len, bsz * heads, head_dim)``
+    and the TorchScript tracer writes ``tgt_len`` as the sample's length (the batch stays dynamic): the file
+    refuses every other length in a Reshape (pytorch/pytorch#117209, #122321; measured with and without a key
+    padding mask, batch_first True and False). The dynamo exporter (opset 18 and more) keeps it dynamic."""
+    torch = torch_module()
+    try:
+        layers = [path for path, module in model.named_modules() if isinstance(module, torch.nn.MultiheadAttention)]
+    except AttributeError:  # a ScriptModule's or an ExportedProgram's modules are not torch.nn's
+        return None
+    if not layers:
+        return None
+    more = f" and {len(layers) - 1} more" if len(layers) > 1 else ""
+    return (f"The TorchScript exporter, used below opset 18, writes the query length of nn.MultiheadAttention "
+            f"({layers[0]!r}{more}) as the sample's (pytorch/pytorch#117209): convert at opset 18 or higher (the "
+            "dynamo exporter, which keeps it dynamic), or leave the axis out of dynamic_axes")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from onnxgate.converters._torch_axes import (
     Axes,
     apply_axis_names,
+    attention_length_cause,
     check_lengths,
     dynamo_spec,
     fixed_axes,
@@ -38,6 +39,7 @@ from onnxgate.converters._torch_common import (
     quiet_exporters,
     torch_module,
 )
+from onnxgate.converters._torch_nested import fast_path_zeros
 from onnxgate.errors import (
     InvalidDataError,
     OpsetError,
@@ -1214,7 +1216,8 @@ def _export(
     import onnx
 
     try:
-        with quiet_exporters(), eval_mode(model), warnings.catch_warnings(record=True) as caught:
+        with (quiet_exporters(), eval_mode(model), fast_path_zeros(model),
+              warnings.catch_warnings(record=True) as caught):
             warnings.simplefilter("always", torch.jit.TracerWarning)
             if dynamo:
                 kwargs: dict[str, Any] = {}
@@ -1791,7 +1794,8 @@ def _convert_quietly(
         except Exception:  # a file onnxruntime cannot load is left to validation (_unloadable_note)
             session = None
         if session is not None:
-            check_lengths(model, session, probe, in_names, axes)
+            check_lengths(model, session, probe, in_names, axes,
+                          cause=None if use_dynamo else attention_length_cause(model))
     if kind == "module":
         # A module that cannot be weakly referenced is not remembered; save_native then asks for args.
         with contextlib.suppress(TypeError):

@@ -34,6 +34,11 @@ Policy:
   Such an axis is proved: the file is run at one step more and fewer and at 2T + 1 and compared with
   forward(), and a loop the tracer unrolled to the sample's length, or a branch on the length it fixed, is
   refused (:mod:`onnxgate.converters._torch_axes`).
+* An ``nn.TransformerEncoder`` given a ``src_key_padding_mask`` answers 0 at the padded steps where torch's
+  nested-tensor fast path does (eval mode under ``torch.no_grad()``, a batch padded at the end of every row...),
+  and real values elsewhere, as forward() does (:mod:`onnxgate.converters._torch_nested`). The TorchScript
+  exporter writes ``nn.MultiheadAttention``'s query length as the sample's: a dynamic length through attention
+  needs opset 18 or more.
 * Options: ``input_names``, ``output_names``, ``dynamo`` (force an exporter), ``optimize`` (run
   onnxscript's optimizer after a dynamo export; default True), ``dynamic_axes``.
 """
