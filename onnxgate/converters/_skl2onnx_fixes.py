@@ -789,7 +789,11 @@ def patch_binary_stacking_decisions() -> None:
     the final estimator met more features than it was fitted on: SVC, LinearSVC, RidgeClassifier or
     SGDClassifier members gave a file onnxruntime could not run (found by the stop's own review of
     meta-estimators). Written here as scikit-learn stacks them, for the members :func:`decision_written`
-    knows; others keep skl2onnx's way."""
+    knows; others keep skl2onnx's way.
+
+    A member stacked by its ``predict`` (``stack_method="predict"``) is one column, its label: the position of
+    its class, since the members are fitted on the encoded labels. skl2onnx stacked its probabilities there,
+    on any number of classes, and onnxruntime could not run the file (helper-178: iris, raw skl2onnx too)."""
     import numpy as np
     from skl2onnx.common.data_types import DoubleTensorType
     from skl2onnx.operator_converters import stacking
@@ -802,17 +806,26 @@ def patch_binary_stacking_decisions() -> None:
 
     def transform(scope: Any, operator: Any, container: Any, model: Any) -> Any:
         pairs = [(est, how) for est, how in zip(model.estimators_, model.stack_method_) if not isinstance(est, str)]
-        if (len(model.classes_) != 2 or all(how == "predict_proba" for _, how in pairs)
-                or any(how not in ("predict_proba", "decision_function") for _, how in pairs)
-                or any(how == "decision_function" and decision_written(_last_step(est)) is None
-                       for est, how in pairs)):
+        binary = len(model.classes_) == 2
+        by_label = any(how == "predict" for _, how in pairs)
+        if not by_label and (not binary or all(how == "predict_proba" for _, how in pairs)
+                             or any(how not in ("predict_proba", "decision_function") for _, how in pairs)
+                             or any(how == "decision_function" and decision_written(_last_step(est)) is None
+                                    for est, how in pairs)):
             return original(scope, operator, container, model)
         double = isinstance(operator.inputs[0].type, DoubleTensorType)
         w = GraphWriter(scope, container, np.float64 if double else np.float32)
         features = operator.inputs[0].onnx_name
         columns = []
         for est, how in pairs:
-            if how == "decision_function":
+            if how == "predict":
+                columns.append(_member_label_column(w, est, operator.inputs[0]))
+            elif how == "decision_function" and (not binary or decision_written(_last_step(est)) is None):
+                # skl2onnx's raw scores, as it stacks them (one column per class on more than two)
+                columns.append(stacking._fetch_scores(scope, container, est, operator.inputs[0], raw_scores=True))
+            elif how == "predict_proba" and not binary:
+                columns.append(stacking._fetch_scores(scope, container, est, operator.inputs[0]))
+            elif how == "decision_function":
                 # a pipeline member: its steps before the last, then the last one's decision on their output
                 inputs = [_steps_before_last(scope, est, operator.inputs[0])]
                 columns.append(member_decision(w, inputs[0].onnx_name, inputs, _last_step(est)))
@@ -825,6 +838,23 @@ def patch_binary_stacking_decisions() -> None:
 
     transform._onnxgate_binary = True  # type: ignore[attr-defined]
     stacking._transform = transform
+
+
+def _member_label_column(w: Any, member: Any, source: Any) -> str:
+    """A stacking member's ``predict`` as an ``[N, 1]`` column of ``w``'s float type: its label output, the
+    position of its class (the members of a StackingClassifier are fitted on the encoded labels)."""
+    import numpy as np
+    from skl2onnx._supported_operators import sklearn_operator_name_map
+    from skl2onnx.common.data_types import Int64TensorType
+
+    scope = w.scope
+    this = scope.declare_local_operator(sklearn_operator_name_map[type(member)], member)
+    this.inputs.append(source)
+    label = scope.declare_local_variable("member_label", Int64TensorType())
+    this.outputs.append(label)
+    this.outputs.append(scope.declare_local_variable("member_scores", source.type.__class__()))
+    column = w.node("Reshape", label.onnx_name, w.const([-1, 1], np.int64))
+    return w.node("Cast", column, to=w.float_type)
 
 
 def patch_bagging_votes() -> None:
