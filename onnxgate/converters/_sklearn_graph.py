@@ -270,7 +270,7 @@ def inverse_steps(transformer: Any) -> list[tuple[str, list[Any]]]:
     Raises
     ------
     UnsupportedModelError
-        A transformer or ``inverse_func`` not written here (a lambda, QuantileTransformer...).
+        A transformer or ``inverse_func`` not written here (a lambda, a PCA...).
     """
     import numpy as np
 
@@ -301,6 +301,8 @@ def inverse_steps(transformer: Any) -> list[tuple[str, list[Any]]]:
         return [*steps, (f"inverse {transformer.method}", [transformer.lambdas_])]
     elif kind == "MaxAbsScaler":
         return [("Mul", [None, transformer.scale_])]
+    elif kind == "QuantileTransformer":
+        return [("inverse quantiles", [transformer])]
     elif kind == "RobustScaler":
         steps = [("Mul", [None, transformer.scale_])] if transformer.scale_ is not None else []
         return steps + ([("Add", [None, transformer.center_])] if transformer.center_ is not None else [])
@@ -309,7 +311,7 @@ def inverse_steps(transformer: Any) -> list[tuple[str, list[Any]]]:
     raise UnsupportedModelError(
         f"TransformedTargetRegressor's {what} is not one onnxgate writes in the graph: expected inverse_func "
         f"numpy.{', numpy.'.join(INVERSE_FUNCTIONS)} (func/inverse_func), or a StandardScaler, MinMaxScaler, "
-        "MaxAbsScaler, RobustScaler or PowerTransformer transformer. Refit with one of those, or "
+        "MaxAbsScaler, RobustScaler, PowerTransformer or QuantileTransformer transformer. Refit with one of those, or "
         "convert the "
         "regressor_ alone and invert its output yourself",
         framework="sklearn",
@@ -327,6 +329,11 @@ def inverse_target(proto: Any, transformer: Any) -> None:
     out = proto.graph.output[0]
     dtype = helper.tensor_dtype_to_np_dtype(out.type.tensor_type.elem_type)
     for k, (op, inputs) in enumerate(inverse_steps(transformer)):
+        if op == "inverse quantiles":
+            from onnxgate.converters._sklearn_quantiles import inverse_quantiles
+
+            inverse_quantiles(proto, out.name, inputs[0])
+            continue
         if op.startswith("inverse "):
             _power_inverse(proto.graph, out.name, op.split()[1], np.asarray(inputs[0], dtype=np.float64), dtype)
             continue

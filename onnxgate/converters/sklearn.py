@@ -125,6 +125,7 @@ from onnxgate.converters._sklearn_models import (
     transform_steps,
     without_unwritable_settings,
 )
+from onnxgate.converters._sklearn_quantiles import register_quantile_transformer
 from onnxgate.converters._sklearn_text import register_hashing_vectorizer
 from onnxgate.errors import (
     InvalidDataError,
@@ -192,6 +193,7 @@ def _skl2onnx() -> Any:
     patch_stacking_final_labels()
     register_binarizer()
     register_normalizer()
+    register_quantile_transformer()
     register_text_vectorizer()
     register_exact_kbins()
     register_function_transformer()
