@@ -276,26 +276,78 @@ def test_an_opset_17_pipeline_is_packaged_for_an_opset_12_target_and_answers_the
     np.testing.assert_allclose(probabilities, pipe.predict_proba(X), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # any fitted MLP has a Softmax
-@pytest.mark.parametrize("target", ["synapse", "sql-edge-1.0"])
-def test_an_opset_17_file_that_cannot_be_lowered_is_refused_with_the_command_that_fixes_it(
-        iris: dict[str, Any], target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    # an MLP's Softmax 13 changed what its axis means: no opset-12 reading of the file is the same model
+def _mlp() -> Any:
     from sklearn.neural_network import MLPClassifier
 
+    return MLPClassifier(hidden_layer_sizes=(4,), max_iter=300, random_state=0)
+
+
+def _knn() -> Any:
+    from sklearn.neighbors import KNeighborsClassifier
+
+    return KNeighborsClassifier()
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize(("make", "rewritten"), [
+    (_mlp, "Softmax 13 -> 11: written with axis=1"),
+    (_knn, "ReduceSum 13 -> 11: its constant axes written as the attribute"),
+], ids=["mlp", "knn"])
+def test_an_opset_17_mlp_or_knn_is_packaged_for_synapse_by_rewriting_nodes_and_answers_the_same(
+        iris: dict[str, Any], make: Any, rewritten: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # before: exit 2, "Softmax 13 (opset 12 has Softmax 11; the default of attribute 'axis' changed at version 13)"
+    # for the MLP and "ReduceSum 13 (opset 12 has ReduceSum 11; its inputs changed at version 13)" for the KNN, though
+    # a Softmax over the columns of [N,3] and a ReduceSum over constant axes have an opset-12 form
     monkeypatch.chdir(tmp_path)
     X = iris["X"]
-    mlp = MLPClassifier(hidden_layer_sizes=(4,), max_iter=50, random_state=0).fit(X, iris["model"].predict(X))
-    path = _converted_at_17(mlp, X, "mlp")
+    estimator = make().fit(X, iris["model"].predict(X))
+    path = _converted_at_17(estimator, X, "model")
     capsys.readouterr()
-    assert main(["package", str(path), "--target", target, "--adapt", "-o", "pkg"]) == 2
+    assert main(["package", str(path), "--target", "synapse", "--adapt", "-o", "pkg"]) == 0
+    assert {e.domain: e.version for e in onnx.load("pkg/model.onnx").opset_import}[""] == 12
+    err = capsys.readouterr().err
+    assert "note: --adapt lowered the file to 'synapse''s caps: node " in err and rewritten in err
+    assert any(rewritten in note for note in json.loads(Path("pkg/manifest.json").read_text())["sql"]["lowered"])
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession("pkg/model.onnx", providers=["CPUExecutionProvider"])
+    outputs = dict(zip([o.name for o in sess.get_outputs()],
+                       sess.run(None, {i.name: X[:, [k]] for k, i in enumerate(sess.get_inputs())})))
+    np.testing.assert_array_equal(outputs.pop("label").ravel(), estimator.predict(X))
+    # one column per class, in the classes' order (p_0.. after a ZipMap, probabilities_0.. after a tensor)
+    assert len(outputs) == len(estimator.classes_)
+    np.testing.assert_allclose(np.hstack(list(outputs.values())), estimator.predict_proba(X), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("target", ["synapse", "sql-edge-1.0"])
+def test_an_opset_17_file_that_cannot_be_lowered_is_refused_with_the_command_that_fixes_it(
+        target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # a Softmax over axis 1 of [N,2,3]: Softmax 11 would normalise each row's 6 values together, Softmax 13 normalises
+    # each pair, so no opset-12 reading of the file is the same model
+    torch = pytest.importorskip("torch")
+
+    class GroupedSoftmax(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.scores, self.out = torch.nn.Linear(4, 6), torch.nn.Linear(6, 2)
+
+        def forward(self, x: Any) -> Any:
+            return self.out(torch.softmax(self.scores(x).reshape(-1, 2, 3), dim=1).flatten(1))
+
+    monkeypatch.chdir(tmp_path)
+    torch.manual_seed(0)
+    X = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
+    torch.jit.save(torch.jit.trace(GroupedSoftmax().eval(), torch.from_numpy(X)), "grouped.pt")
+    np.save("sample.npy", X)
+    assert main(["convert", "grouped.pt", "--sample", "sample.npy", "--opset", "17", "-o", "grouped.onnx"]) == 0
+    capsys.readouterr()
+    assert main(["package", "grouped.onnx", "--target", target, "--adapt", "-o", "pkg"]) == 2
     err = capsys.readouterr().err
     assert "the model is at opset ai.onnx 17" in err and "at most opset ai.onnx 12" in err
-    assert "Softmax 13 (opset 12 has Softmax 11" in err
+    assert "Softmax 13 (opset 12 has Softmax 11" in err and "its input has rank 3" in err
     assert f"--target {target} -o model.onnx (or --opset 12)" in err and "Traceback" not in err
     assert not Path("pkg").exists()
     # the command it names gives a file the target takes
-    assert main(["convert", "mlp.joblib", "--trust-pickle", "--sample", "sample.npy", "--target", target,
-                 "-o", "again.onnx"]) == 0
+    assert main(["convert", "grouped.pt", "--sample", "sample.npy", "--target", target, "-o", "again.onnx"]) == 0
     assert main(["package", "again.onnx", "--target", target, "--adapt", "-o", "pkg"]) == 0

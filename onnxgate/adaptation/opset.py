@@ -7,23 +7,34 @@ operator history between the two versions left its meaning alone. A step does, h
 
 * its inputs and outputs are the same (count, optional or variadic, type parameter), its attributes keep
   their types and defaults, and an attribute it added is not set on the node (``Reshape``'s ``allowzero``,
-  ``Shape``'s ``start``/``end``, the trees' ``*_as_tensor``), and
+  ``Shape``'s ``start``/``end``, the trees' ``*_as_tensor``) or set to the default it was added with (then
+  dropped from the lowered node: onnxruntime refuses ``Reshape`` 5 with ``allowzero=0``), and
 * its definition text is the same, or :data:`SAME_MEANING_STEPS` records the step after a reading of the
-  two texts (``Add`` 14 added int8/int16 types; ``Gather`` 13 reworded its examples). ``Softmax`` 13 (the
-  axis default and what the axis means changed), ``ReduceSum`` 13 and ``Squeeze`` 13 (axes became an
-  input), ``Mod`` 13, ``LabelEncoder`` 4 (NaN keys) do not.
+  two texts (``Add`` 14 added int8/int16 types; ``Gather`` 13 reworded its examples). ``Mod`` 13 and
+  ``LabelEncoder`` 4 (NaN keys) do not.
+
+A step that changed a node's form rather than what it can compute is taken by writing the node in the older
+form, where :data:`REWRITES` finds the two compute the same from facts of the file (:class:`GraphFacts`):
+``Softmax``, ``LogSoftmax`` and ``Hardmax`` 13 (the axis default went from 1 to -1, and version 11 flattens
+every axis from ``axis`` on) with axis 1 or -1 on an input of rank 2 (ONNX shape inference) are version 11
+with ``axis=1``; ``ReduceSum``, ``Squeeze``, ``Unsqueeze``, ``Split`` 13 and the other ``Reduce*`` 18 (axes, or
+split, moved from an attribute to an input) take a constant input (an initializer that is no graph input,
+or a ``Constant`` node's output) as the attribute. Another rank or axis, axes computed in the graph, and
+``noop_with_empty_axes=1`` without axes (the older version reduces every axis) block lowering.
 
 Most steps since opset 12 only widen the types an operator takes, and the model may use one the lower
-version lacks (``Relu`` on int32 since 14): the lowered file's types are checked against the lower
-schemas (strict ONNX type inference). Last, onnxruntime runs the file as it was and as lowered on the
-rows given (the conversion sample, ``package --data``) or, without rows, on 64 seeded generated rows,
-and the outputs must agree (:data:`PARITY_RTOL`, :data:`PARITY_ATOL`: the same kernels run both).
+version lacks (``Relu`` on int32 since 14): the lowered file's types, rewritten nodes included, are checked
+against the lower schemas (strict ONNX type inference). Last, onnxruntime runs the file as it was and as
+lowered on the rows given (the conversion sample, ``package --data``) or, without rows, on 64 seeded
+generated rows, and the outputs must agree (:data:`PARITY_RTOL`, :data:`PARITY_ATOL`: the same kernels run
+both).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from onnxgate._onnx import canonical_domain, model_opsets
@@ -34,7 +45,18 @@ if TYPE_CHECKING:
 
     from onnxgate.targets import Target
 
-__all__ = ["GENERATED_ROWS", "PARITY_ATOL", "PARITY_RTOL", "SAME_MEANING_STEPS", "fix_opset", "lowering_problem"]
+__all__ = [
+    "GENERATED_ROWS",
+    "PARITY_ATOL",
+    "PARITY_RTOL",
+    "REWRITES",
+    "SAME_MEANING_STEPS",
+    "GraphFacts",
+    "NodeLowering",
+    "NodeRewrite",
+    "fix_opset",
+    "lowering_problem",
+]
 
 _TYPES_14 = "types added (uint8, int8, uint16, int16); the text says only that"
 _REDUCE_13 = "reworded; states what an empty reduction gives, which the older text left undefined"
@@ -78,6 +100,174 @@ PARITY_ATOL = 1e-7
 GENERATED_ROWS = 64
 
 
+@dataclass(frozen=True)
+class GraphFacts:
+    """What a file says about the tensors a node reads, for :data:`REWRITES`: the rank ONNX shape inference
+    gives each tensor it can, and each tensor that is a constant of the file (an ``onnx.TensorProto``, read
+    only when a rewrite asks: :meth:`constant`)."""
+
+    ranks: Mapping[str, int] = field(default_factory=dict)
+    constants: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, model: onnx.ModelProto) -> GraphFacts:
+        """The facts of ``model`` (its graph and subgraphs); a file shape inference fails on has no ranks."""
+        from onnx import shape_inference
+
+        try:
+            inferred = shape_inference.infer_shapes(model)
+        except Exception:  # no ranks: a Softmax stays blocked, the checks after the rewrites still run
+            inferred = model
+        ranks: dict[str, int] = {}
+        for graph in _graphs(inferred.graph):
+            for info in [*graph.input, *graph.value_info, *graph.output]:
+                if info.type.HasField("tensor_type") and info.type.tensor_type.HasField("shape"):
+                    ranks[info.name] = len(info.type.tensor_type.shape.dim)
+            for init in graph.initializer:
+                ranks.setdefault(init.name, len(init.dims))
+        constants: dict[str, Any] = {}
+        for graph in _graphs(model.graph):
+            fed = {i.name for i in graph.input}  # an initializer listed as an input is a default the caller may replace
+            constants.update((init.name, init) for init in graph.initializer if init.name not in fed)
+            for node in graph.node:
+                value = _constant_value(node)
+                if value is not None:
+                    constants[node.output[0]] = value
+        return cls(ranks=ranks, constants=constants)
+
+    def constant(self, name: str) -> Any:
+        """The value of the tensor ``name`` as a numpy array when it is a constant of the file, else None."""
+        from onnx import numpy_helper
+
+        tensor = self.constants.get(name)
+        try:
+            return None if tensor is None else numpy_helper.to_array(tensor)
+        except Exception:  # stored outside the file (external data): not read here, so no rewrite rests on it
+            return None
+
+
+def _graphs(graph: Any) -> list[Any]:
+    """``graph`` and its subgraphs (If/Loop/Scan bodies)."""
+    from onnxgate._graph import walk_nodes
+
+    subgraphs = [g for n in walk_nodes(graph) for a in n.attribute for g in ([a.g] if a.HasField("g") else [])]
+    return [graph, *subgraphs, *(g for n in walk_nodes(graph) for a in n.attribute for g in a.graphs)]
+
+
+def _constant_value(node: Any) -> Any:
+    """The tensor a ``Constant`` node gives when it is numeric (``value``, ``value_int(s)``), else None."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    if node.op_type != "Constant" or canonical_domain(node.domain) != "" or len(node.attribute) != 1:
+        return None
+    attr = node.attribute[0]
+    if attr.name == "value":
+        return attr.t
+    if attr.name in ("value_int", "value_ints"):
+        return numpy_helper.from_array(np.asarray(helper.get_attribute_value(attr), dtype=np.int64))
+    return None
+
+
+@dataclass(frozen=True)
+class NodeRewrite:
+    """A node written in the form of the version before a step of its operator's history, computing the same.
+
+    ``rewrite(node, facts)`` gives the node in the older form, or why it cannot (``"its input has rank 3"``):
+    ``when`` says the condition and ``why`` why the two forms compute the same under it.
+    """
+
+    when: str
+    why: str
+    rewrite: Callable[[Any, GraphFacts], Any]
+
+
+def _softmax_on_rows(node: Any, facts: GraphFacts) -> Any:
+    from onnx import helper
+
+    axis = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "axis"), -1)
+    rank = facts.ranks.get(node.input[0])
+    if rank is None:
+        return "the rank of its input is not known (ONNX shape inference)"
+    if rank != 2:
+        return f"its input has rank {rank}"
+    if axis not in (1, -1):
+        return f"its axis is {axis}"
+    out = _copy(node)
+    del out.attribute[:]
+    out.attribute.extend([a for a in node.attribute if a.name != "axis"] + [helper.make_attribute("axis", 1)])
+    return out
+
+
+def _constant_input_as_attribute(name: str, *, reduce: bool) -> Callable[[Any, GraphFacts], Any]:
+    """The node with its input 1 (``axes``, ``split``), a constant, written as the attribute ``name``."""
+
+    def rewrite(node: Any, facts: GraphFacts) -> Any:
+        import numpy as np
+        from onnx import helper
+
+        given = len(node.input) > 1 and bool(node.input[1])
+        value = facts.constant(node.input[1]) if given else None
+        if given and value is None:
+            return f"its {name} input {node.input[1]!r} is no constant of the file (computed, or fed at run time)"
+        if value is not None and (value.dtype.kind not in "iu" or value.ndim > 1):
+            return f"its {name} input is a {value.dtype} tensor of rank {value.ndim}"
+        values = [] if value is None else [int(v) for v in np.ravel(value)]
+        noop = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "noop_with_empty_axes"), 0)
+        if reduce and noop and not values:
+            return "noop_with_empty_axes=1 with no axes (the older version reduces every axis)"
+        if not reduce and value is not None and not values:
+            return f"its {name} input is empty"
+        out = _copy(node)
+        del out.input[1:]
+        del out.attribute[:]
+        out.attribute.extend([a for a in node.attribute if a.name != "noop_with_empty_axes"])
+        if values:
+            out.attribute.append(helper.make_attribute(name, values))
+        return out
+
+    return rewrite
+
+
+def _copy(node: Any) -> Any:
+    out = type(node)()
+    out.CopyFrom(node)
+    return out
+
+
+_ROWS = NodeRewrite(
+    when="a rank-2 input with axis 1 or -1",
+    why="written with axis=1, which on a rank-2 input is the axis version 11 normalises along",
+    rewrite=_softmax_on_rows)
+_AXES = NodeRewrite(
+    when="axes that are a constant, not noop_with_empty_axes=1 without axes",
+    why="its constant axes written as the attribute (no axes: every axis, as before)",
+    rewrite=_constant_input_as_attribute("axes", reduce=True))
+#: Steps of an operator's history (domain, operator, the version the step introduced) that changed the
+#: node's form, each with the rewrite that writes a node in the older form computing the same where its
+#: condition holds. The two definition texts were read side by side in onnx 1.23's schemas: besides the form
+#: they differ only in wording, in the bfloat16 type each step added, and in ``ReduceSum`` 13 stating what
+#: an empty reduction gives (as the other ``Reduce*`` 13 do). The written node is checked as any other: at
+#: the steps below, by strict type inference and by onnxruntime against the file as it was.
+REWRITES: Mapping[tuple[str, str, int], NodeRewrite] = {
+    ("", "Softmax", 13): _ROWS,
+    ("", "LogSoftmax", 13): _ROWS,
+    ("", "Hardmax", 13): _ROWS,
+    ("", "ReduceSum", 13): _AXES,
+    **{("", op, 18): _AXES for op in ("ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax",
+                                      "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSumSquare")},
+    ("", "Squeeze", 13): NodeRewrite(
+        when="axes that are a constant", why="its constant axes written as the attribute (none: every 1-sized axis)",
+        rewrite=_constant_input_as_attribute("axes", reduce=False)),
+    ("", "Unsqueeze", 13): NodeRewrite(
+        when="axes that are a constant", why="its constant axes written as the attribute",
+        rewrite=_constant_input_as_attribute("axes", reduce=False)),
+    ("", "Split", 13): NodeRewrite(
+        when="a split that is a constant", why="its constant split written as the attribute (none: equal parts)",
+        rewrite=_constant_input_as_attribute("split", reduce=False)),
+}
+
+
 def fix_opset(model: onnx.ModelProto, target: Target, rows: Any = None) -> list[str]:
     """Lower a finished model to the target's caps in place when every node means the same there.
 
@@ -116,38 +306,47 @@ def fix_opset(model: onnx.ModelProto, target: Target, rows: Any = None) -> list[
     lower = {d: caps[d] for d, have in opsets.items() if d in caps and have > caps[d]}
     if not lower:
         return _fix_ir(model, target)
+    facts = GraphFacts.of(model)
+    lowered = _restamped(model, lower)  # its nodes are rewritten where a step needs it; the model given is left alone
     blockers: dict[str, list[str]] = {}
-    steps: dict[str, list[str]] = {}
-    for node in walk_nodes(model.graph):
+    steps: dict[str, list[str]] = {d: [] for d in lower}
+    rewritten: dict[str, dict[str, list[str]]] = {d: {} for d in lower}
+    for node in walk_nodes(lowered.graph):
         domain = canonical_domain(node.domain)
         if domain not in lower:
             continue
-        problem, step = lowering_problem(node, domain, opsets[domain], lower[domain])
-        if problem is not None:
-            blockers.setdefault(problem, []).append(node.name or node.op_type)
-        elif step is not None:
-            steps.setdefault(domain, [])
-            if step not in steps[domain]:
-                steps[domain].append(step)
+        found = lowering_problem(node, domain, opsets[domain], lower[domain], facts)
+        if found.problem is not None:
+            blockers.setdefault(found.problem, []).append(node.name or node.op_type)
+        elif found.step is not None and found.rewrites:
+            how = f"{found.step}: {'; '.join(found.rewrites)}"
+            rewritten[domain].setdefault(how, []).append(node.name or node.op_type)
+        elif found.step is not None and found.step not in steps[domain]:
+            steps[domain].append(found.step)
+        if found.node is not None and found.node is not node:
+            node.CopyFrom(found.node)
     if model.functions:
         blockers.setdefault("local functions (their nodes are not checked here)", []).extend(
             f.name for f in model.functions)
     if blockers:
         raise _refusal(target, opsets, lower, [f"{p} (node {_names(n)})" for p, n in blockers.items()])
-    lowered = _restamped(model, lower)
-    if steps:  # a node is read at another version of its operator: check the types and run both files
+    if any(steps.values()) or any(rewritten.values()):  # a node is read at another version: check types, run both
         trouble = _types_problem(lowered) or _parity_problem(model, lowered, rows)
         if trouble is not None:
             raise _refusal(target, opsets, lower, [trouble])
     notes = []
     for domain, cap in lower.items():
         name = domain or "ai.onnx"
-        if steps.get(domain):
-            notes.append(f"opset {name} lowered {opsets[domain]} -> {cap}: {', '.join(steps[domain])} mean the same "
-                         "there (onnx schema history); onnxruntime gives the same outputs for both files")
-        else:
+        if not steps[domain] and not rewritten[domain]:
             notes.append(f"opset {name} re-stamped {opsets[domain]} -> {cap} (every node has the same definition "
                          "there)")
+            continue
+        read = (f"{', '.join(steps[domain])} mean the same there (onnx schema history)" if steps[domain] else
+                "nodes rewritten (below)")
+        notes.append(f"opset {name} lowered {opsets[domain]} -> {cap}: {read}; onnxruntime gives the same outputs "
+                     "for both files")
+        notes.extend(f"node {_names(nodes)} rewritten for opset {name} {cap}, {how}"
+                     for how, nodes in rewritten[domain].items())
     model.CopyFrom(lowered)
     return notes + _fix_ir(model, target)
 
@@ -166,36 +365,82 @@ def _fix_ir(model: onnx.ModelProto, target: Target) -> list[str]:
     return []
 
 
-def lowering_problem(node: Any, domain: str, have: int, cap: int) -> tuple[str | None, str | None]:
-    """Why ``node``, read at opset ``have`` of ``domain``, means something else at opset ``cap``.
+@dataclass(frozen=True)
+class NodeLowering:
+    """What :func:`lowering_problem` found for a node: why it cannot be lowered, or the node to write."""
+
+    #: Why the node means something else at the lower opset (None: it means the same).
+    problem: str | None
+    #: The step its version takes (``"Concat 13 -> 11"``); None when it is read at the same version.
+    step: str | None = None
+    #: The node to write at the lower opset: the node given, a rewritten copy, or None with a problem.
+    node: Any = None
+    #: How the copy was rewritten (:attr:`NodeRewrite.why`, attributes dropped); empty for the node given.
+    rewrites: tuple[str, ...] = ()
+
+
+def lowering_problem(node: Any, domain: str, have: int, cap: int, facts: GraphFacts | None = None) -> NodeLowering:
+    """Why ``node``, read at opset ``have`` of ``domain``, means something else at opset ``cap``, or how it is
+    written there.
+
+    Parameters
+    ----------
+    node : onnx.NodeProto
+        Not changed.
+    domain : str
+    have, cap : int
+        The opset of ``domain`` the node is read at, and the lower one.
+    facts : GraphFacts, optional
+        What the file says about the node's inputs, for :data:`REWRITES` (default: nothing, so a node whose
+        step needs a rewrite is not lowered).
 
     Returns
     -------
-    (str or None, str or None)
-        The problem (None: it means the same), and the step taken when its version changes
-        (``"Concat 13 -> 11"``; None when it is read at the same version).
+    NodeLowering
+        The problem, or the step and the node to write at ``cap``: the node given, or a copy rewritten by
+        :data:`REWRITES` and without the attributes (set to their defaults) that its version there lacks.
+
+    Examples
+    --------
+    >>> lowering_problem(softmax, "", 17, 12, GraphFacts.of(model)).rewrites  # doctest: +SKIP
+    ('written with axis=1, which on a rank-2 input is the axis version 11 normalises along',)
     """
     from onnx import defs
 
     try:
         now = defs.get_schema(node.op_type, have, domain)
     except Exception:
-        return f"{node.op_type} (no ONNX definition known at opset {have})", None
+        return NodeLowering(f"{node.op_type} (no ONNX definition known at opset {have})")
     try:
         then = defs.get_schema(node.op_type, cap, domain)
     except Exception:
-        return f"{node.op_type} {now.since_version} (does not exist at opset {cap})", None
+        return NodeLowering(f"{node.op_type} {now.since_version} (does not exist at opset {cap})")
     if then.since_version == now.since_version:
-        return None, None
-    newer = now
+        return NodeLowering(None, None, node)
+    newer, written, rewrites = now, node, []
     while newer.since_version > then.since_version:
         older = defs.get_schema(node.op_type, newer.since_version - 1, domain)
-        why = _step_problem(newer, older, node, domain)
+        why = _step_problem(newer, older, written, domain)
+        rewrite = REWRITES.get((domain, node.op_type, newer.since_version))
+        if why is not None and rewrite is not None:
+            attempt = rewrite.rewrite(written, facts or GraphFacts())
+            if isinstance(attempt, str):
+                why += f"; written as {node.op_type} {older.since_version} only for {rewrite.when}, and {attempt}"
+            else:
+                written, why = attempt, None
+                rewrites.append(rewrite.why)
         if why is not None:
-            return (f"{node.op_type} {now.since_version} (opset {cap} has {node.op_type} {then.since_version}; "
-                    f"{why})"), None
+            return NodeLowering(f"{node.op_type} {now.since_version} (opset {cap} has {node.op_type} "
+                                f"{then.since_version}; {why})")
         newer = older
-    return None, f"{node.op_type} {now.since_version} -> {then.since_version}"
+    added = [a.name for a in written.attribute if a.name in now.attributes and a.name not in then.attributes]
+    if added:  # each set to the default it was added with (_step_problem): version `then` does not know them
+        kept = [a for a in written.attribute if a.name not in added]
+        written = _copy(written)
+        del written.attribute[:]
+        written.attribute.extend(kept)
+        rewrites.extend(f"attribute {a!r} (set to its default) dropped" for a in added)
+    return NodeLowering(None, f"{node.op_type} {now.since_version} -> {then.since_version}", written, tuple(rewrites))
 
 
 def _step_problem(newer: Any, older: Any, node: Any, domain: str) -> str | None:

@@ -128,31 +128,179 @@ def test_above_the_cap_a_file_whose_operators_only_gained_types_is_lowered_and_a
     assert og.validate(adapted, target).passed
 
 
-def _softmax_model(opset: int) -> Any:
+def _softmax_model(opset: int, *, op: str = "Softmax", rank: int = 2, axis: int | None = 1) -> Any:
+    """``input[N,10] -> MatMul -> [N,6]`` (or reshaped to ``[N,2,3]``) ``-> op -> output[N,6]``."""
     from onnx import TensorProto, helper, numpy_helper
 
-    w = numpy_helper.from_array(np.random.default_rng(0).normal(size=(10, 3)).astype(np.float32), "w")
+    w = numpy_helper.from_array(np.random.default_rng(0).normal(size=(10, 6)).astype(np.float32), "w")
+    shape = numpy_helper.from_array(np.array([-1, 2, 3], dtype=np.int64), "shape")
+    kwargs = {} if axis is None else {"axis": axis}
+    nodes = [helper.make_node("MatMul", ["input", "w"], ["scores"], name="mm")]
+    if rank == 3:
+        nodes.append(helper.make_node("Reshape", ["scores", "shape"], ["grouped"], name="group"))
+    nodes.append(helper.make_node(op, [nodes[-1].output[0]], ["normalised"], name="softmax", **kwargs))
+    nodes.append(helper.make_node("Flatten", ["normalised"], ["output"], axis=1, name="flatten"))
     graph = helper.make_graph(
-        [helper.make_node("MatMul", ["input", "w"], ["scores"], name="mm"),
-         helper.make_node("Softmax", ["scores"], ["output"], axis=1, name="softmax")], "g",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 10])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 3])], initializer=[w])
+        nodes, "g", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 10])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 6])], initializer=[w, shape])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 8
     return model
 
 
+@pytest.mark.parametrize("op", ["Softmax", "LogSoftmax", "Hardmax"])
+@pytest.mark.parametrize("axis", [None, 1, -1], ids=["default-axis", "axis-1", "axis-minus-1"])
+def test_above_the_cap_a_softmax_over_the_columns_of_a_rank_2_input_is_rewritten_and_answers_the_same(
+        op: str, axis: int | None) -> None:
+    # before: OpsetError "Softmax 13 (opset 12 has Softmax 11; the default of attribute 'axis' changed at version 13)",
+    # though on a rank-2 input Softmax 11 with axis=1 normalises the same columns (a scikit-learn MLP's last node)
+    from onnx import helper
+
+    from onnxgate.adaptation.opset import fix_opset
+    from onnxgate.targets import resolve_target
+
+    model = _softmax_model(17, op=op, axis=axis)
+    lowered = _softmax_model(17, op=op, axis=axis)
+    notes = fix_opset(lowered, resolve_target("synapse"))
+    assert {e.domain: e.version for e in lowered.opset_import}[""] == 12
+    node = next(n for n in lowered.graph.node if n.op_type == op)
+    assert {a.name: helper.get_attribute_value(a) for a in node.attribute} == {"axis": 1}
+    assert any(f"node 'softmax' rewritten for opset ai.onnx 12, {op} 13 -> 11: written with axis=1" in n for n in notes)
+    np.testing.assert_allclose(run(lowered, {"input": ROWS})[0], run(model, {"input": ROWS})[0], rtol=1e-6, atol=1e-7)
+    adapted = adapt(_softmax_model(17, op=op, axis=axis), "synapse")
+    assert og.validate(adapted, "synapse").passed
+
+
+@pytest.mark.parametrize(("rank", "axis", "why"), [(3, 1, "its input has rank 3"), (2, 0, "its axis is 0")],
+                         ids=["rank-3", "axis-0"])
 @pytest.mark.parametrize("target", ["synapse", "sql-edge-1.0"])
 def test_above_the_cap_an_operator_whose_meaning_changed_blocks_lowering_and_says_how_to_convert_again(
-        target: str) -> None:
-    # Softmax 13 changed what its axis means: an opset-17 file cannot be read at 12
+        target: str, rank: int, axis: int, why: str) -> None:
+    # Softmax 11 flattens every axis from `axis` on: on [N,2,3] with axis 1 it normalises each row's 6 values
+    # together where Softmax 13 normalises each pair along axis 1, and axis 0 normalises down the batch in 13 only
     with pytest.raises(OpsetError) as info:
-        adapt(_softmax_model(17), target)
+        adapt(_softmax_model(17, rank=rank, axis=axis), target)
     message = str(info.value)
     assert "the model is at opset ai.onnx 17" in message and "at most opset ai.onnx 12" in message
-    assert "Softmax 13 (opset 12 has Softmax 11; the default of attribute 'axis' changed at version 13)" in message
+    assert ("Softmax 13 (opset 12 has Softmax 11; the default of attribute 'axis' changed at version 13; written as "
+            f"Softmax 11 only for a rank-2 input with axis 1 or -1, and {why}) (node 'softmax')") in message
     assert "MatMul" not in message  # MatMul 13 means what MatMul 9 did
     assert f"onnxgate convert MODEL_FILE --sample ROWS --target {target} -o model.onnx (or --opset 12)" in message
+
+
+def _axes_model(case: str) -> tuple[Any, dict[str, np.ndarray]]:
+    """One node whose axes (or split) became an input, fed a constant: an initializer or a Constant node."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    def const(name: str, values: list[int]) -> Any:
+        return numpy_helper.from_array(np.array(values, dtype=np.int64), name)
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])
+    feeds = {"x": np.random.default_rng(2).normal(size=(9, 4)).astype(np.float32)}
+    opset, inits, nodes = 17, [const("axes", [1])], []
+    if case == "ReduceSum":
+        nodes = [helper.make_node("ReduceSum", ["x", "axes"], ["y"], keepdims=1, name="node")]
+        outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])]
+    elif case == "ReduceMean-18-Constant-node":
+        opset, inits = 18, []
+        nodes = [helper.make_node("Constant", [], ["axes"], value=const("v", [-1]), name="axes_value"),
+                 helper.make_node("ReduceMean", ["x", "axes"], ["y"], keepdims=0, name="node")]
+        outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N"])]
+    elif case == "Unsqueeze-Squeeze":
+        nodes = [helper.make_node("Unsqueeze", ["x", "axes"], ["x3"], name="node"),
+                 helper.make_node("Squeeze", ["x3", "axes"], ["y"], name="node2")]
+        outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])]
+    else:  # Split
+        inits = [const("split", [1, 3])]
+        nodes = [helper.make_node("Split", ["x", "split"], ["a", "b"], axis=1, name="node")]
+        outputs = [helper.make_tensor_value_info("a", TensorProto.FLOAT, ["N", 1]),
+                   helper.make_tensor_value_info("b", TensorProto.FLOAT, ["N", 3])]
+    model = helper.make_model(helper.make_graph(nodes, "g", [x], outputs, initializer=inits),
+                              opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    return model, feeds
+
+
+@pytest.mark.parametrize(("case", "attribute", "values"), [
+    ("ReduceSum", "axes", [1]),
+    ("ReduceMean-18-Constant-node", "axes", [-1]),
+    ("Unsqueeze-Squeeze", "axes", [1]),
+    ("Split", "split", [1, 3]),
+])
+def test_above_the_cap_constant_axes_given_as_an_input_are_written_as_the_attribute_and_answer_the_same(
+        case: str, attribute: str, values: list[int]) -> None:
+    # before: OpsetError "ReduceSum 13 (opset 12 has ReduceSum 11; its inputs changed at version 13)" (a scikit-learn
+    # KNeighborsClassifier's probabilities), though constant axes are what ReduceSum 11 takes as its attribute
+    from onnx import helper
+
+    from onnxgate.adaptation.opset import fix_opset
+    from onnxgate.targets import resolve_target
+
+    model, feeds = _axes_model(case)
+    lowered, _ = _axes_model(case)
+    notes = fix_opset(lowered, resolve_target("synapse"))
+    assert {e.domain: e.version for e in lowered.opset_import}[""] == 12
+    for node in (n for n in lowered.graph.node if n.name.startswith("node")):
+        assert list(node.input) == [node.input[0]]
+        assert {a.name: helper.get_attribute_value(a) for a in node.attribute}[attribute] == values
+    assert any(n.startswith("node 'node'") and "constant" in n for n in notes)
+    for got, want in zip(run(lowered, feeds), run(model, feeds)):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize(("how", "why"), [
+    ("graph-input", "its axes input 'axes' is no constant of the file (computed, or fed at run time)"),
+    ("initializer-listed-as-input", "its axes input 'axes' is no constant of the file (computed, or fed at run time)"),
+    ("noop-without-axes", "noop_with_empty_axes=1 with no axes (the older version reduces every axis)"),
+])
+def test_above_the_cap_axes_that_are_not_a_constant_block_lowering(how: str, why: str) -> None:
+    # ReduceSum 11 takes its axes as an attribute, fixed in the file: axes fed at run time (or a default the caller
+    # may replace) have no such form, and noop_with_empty_axes=1 without axes returns the input, which 11 cannot say
+    from onnx import TensorProto, helper, numpy_helper
+
+    from onnxgate.adaptation.opset import fix_opset
+    from onnxgate.targets import resolve_target
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])
+    axes = helper.make_tensor_value_info("axes", TensorProto.INT64, [1])
+    inits = [numpy_helper.from_array(np.array([1], dtype=np.int64), "axes")] if how != "graph-input" else []
+    inputs = [x] if how == "noop-without-axes" else [x, axes]
+    node = (helper.make_node("ReduceSum", ["x"], ["y"], noop_with_empty_axes=1, name="sum")
+            if how == "noop-without-axes" else helper.make_node("ReduceSum", ["x", "axes"], ["y"], name="sum"))
+    graph = helper.make_graph([node], "g", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              initializer=[] if how == "noop-without-axes" else inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    with pytest.raises(OpsetError) as info:
+        fix_opset(model, resolve_target("synapse"))
+    assert (f"ReduceSum 13 (opset 12 has ReduceSum 11; its inputs changed at version 13; written as ReduceSum 11 only "
+            f"for axes that are a constant, not noop_with_empty_axes=1 without axes, and {why}) (node 'sum')"
+            ) in str(info.value)
+    assert {e.domain: e.version for e in model.opset_import}[""] == 17  # the file given is left as it was
+
+
+def test_above_the_cap_an_attribute_set_to_the_default_it_was_added_with_is_dropped_from_the_lowered_node() -> None:
+    # before: OpsetError "onnxruntime does not run the lowered file (... Unrecognized attribute: allowzero for operator
+    # Reshape)" for a scikit-learn KNeighborsRegressor at opset 17: skl2onnx writes Reshape's allowzero=0, which
+    # Reshape 5 (opset 12) does not have
+    from onnx import TensorProto, helper, numpy_helper
+
+    from onnxgate.adaptation.opset import fix_opset
+    from onnxgate.targets import resolve_target
+
+    shape = numpy_helper.from_array(np.array([-1, 1], dtype=np.int64), "shape")
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["x", "shape"], ["y"], allowzero=0, name="reshape")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])], initializer=[shape])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    notes = fix_opset(model, resolve_target("synapse"))
+    assert [a.name for a in model.graph.node[0].attribute] == []
+    assert ("node 'reshape' rewritten for opset ai.onnx 12, Reshape 14 -> 5: attribute 'allowzero' (set to its "
+            "default) dropped") in notes
+    x = np.arange(5, dtype=np.float32)
+    np.testing.assert_array_equal(run(model, {"x": x})[0], x.reshape(-1, 1))
 
 
 def test_above_the_cap_a_lowered_file_that_answers_otherwise_in_onnxruntime_is_refused(
@@ -171,8 +319,8 @@ def test_above_the_cap_a_lowered_file_that_answers_otherwise_in_onnxruntime_is_r
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2, 5])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    monkeypatch.setattr(opset_rules, "lowering_problem",
-                        lambda node, domain, have, cap: (None, f"{node.op_type} {have} -> {cap}"))
+    monkeypatch.setattr(opset_rules, "lowering_problem", lambda node, domain, have, cap, facts:
+                        opset_rules.NodeLowering(None, f"{node.op_type} {have} -> {cap}", node))
     with pytest.raises(OpsetError, match=r"onnxruntime gives output 'y' otherwise for the lowered file"):
         opset_rules.fix_opset(model, resolve_target("synapse"))
     assert {e.domain: e.version for e in model.opset_import}[""] == 17  # the file given is left as it was
