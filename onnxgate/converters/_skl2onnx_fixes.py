@@ -783,6 +783,50 @@ def patch_pipeline_step_options() -> None:
     _replace("SklearnPipeline", "_onnxgate_step_options", original, convert)
 
 
+def patch_column_transformer_selection() -> None:
+    """A ColumnTransformer that reads the matrix a step before it gives (a later pipeline step, after a
+    ``set_output(transform="pandas")`` step: its names are positions of that matrix, see
+    :func:`onnxgate.converters.sklearn._by_position`) could not be converted: skl2onnx finds which input holds
+    a column by the inputs' declared widths, and a step's output has none while the model is parsed ("Cannot
+    extract a specific column 8 when one input ... has unknown dimension"; "Unexpect rank=0"). Its one input
+    is declared as wide as the ColumnTransformer was fitted on (``n_features_in_``), which the step's own shape
+    calculator confirms afterwards. skl2onnx also took a branch picking as many columns as its input holds as
+    that input itself ("No need to extract"): ``[3, 2, 1, 0]`` of iris read the columns in their own order
+    (validate failed on every row). They are gathered unless they are the input's columns in order."""
+    from skl2onnx import _parse
+    from skl2onnx.common.data_types import TensorType
+    from sklearn.compose import ColumnTransformer
+
+    marker = "_onnxgate_selection"
+    original, original_fetch = _parse.sklearn_parsers_map[ColumnTransformer], _parse._fetch_input_slice
+    if getattr(original, marker, False):
+        return
+
+    def parse(scope: Any, model: Any, inputs: list[Any], custom_parsers: Any = None) -> Any:
+        width = getattr(model, "n_features_in_", None)
+        if len(inputs) == 1 and width is not None and isinstance(inputs[0].type, TensorType):
+            shape = inputs[0].type.shape
+            if len(shape) != 2 or shape[1] is None:
+                inputs[0].set_type(inputs[0].type.__class__([shape[0] if shape else None, int(width)]))
+        return original(scope, model, inputs, custom_parsers=custom_parsers)
+
+    def fetch_input_slice(scope: Any, inputs: list[Any], column_indices: list[int]) -> list[Any]:
+        if len(inputs) != 1:
+            return original_fetch(scope, inputs, column_indices)
+        shape = getattr(inputs[0].type, "shape", None)
+        if shape is not None and len(shape) == 2 and list(column_indices) == list(range(shape[1] or -1)):
+            return inputs  # the input's own columns, in order
+        extractor = scope.declare_local_operator("SklearnArrayFeatureExtractor")
+        extractor.inputs = inputs
+        extractor.column_indices = column_indices
+        extractor.outputs.append(scope.declare_local_variable("extracted_feature_columns", inputs[0].type))
+        return list(extractor.outputs)
+
+    setattr(parse, marker, True)
+    _parse.sklearn_parsers_map[ColumnTransformer] = parse
+    _parse._fetch_input_slice = fetch_input_slice
+
+
 def patch_binary_stacking_decisions() -> None:
     """A StackingClassifier on two classes stacks each member's ``decision_function`` as one column (and
     ``predict_proba``'s second); skl2onnx took the raw scores as they came, two columns or one by member, so

@@ -46,6 +46,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     patch_adaboost_member_labels,
     patch_bagging_votes,
     patch_binary_stacking_decisions,
+    patch_column_transformer_selection,
     patch_hard_voting_labels,
     patch_hist_gradient_boosting,
     patch_isotonic_calibration,
@@ -190,6 +191,7 @@ def _skl2onnx() -> Any:
     patch_one_vs_one_scores()
     patch_multi_output_member_options()
     patch_pipeline_step_options()
+    patch_column_transformer_selection()
     patch_stacking_final_labels()
     register_binarizer()
     register_normalizer()
@@ -1219,11 +1221,17 @@ def _by_position(model: Any, names: list[str] | None, copies: dict[int, Any] | N
 
     kind = type(model).__name__
     if hasattr(model, "steps") and model.steps:
-        first = _by_position(model.steps[0][1], names, copies)
-        if first is model.steps[0][1]:
+        steps = [(model.steps[0][0], _by_position(model.steps[0][1], names, copies))]
+        for k, (name, step) in enumerate(model.steps[1:], start=1):
+            # a later step reads the step before it, never the graph inputs: a ColumnTransformer in it picking
+            # by name picks among that step's output names (set_output(transform="pandas")), each one position
+            # of the matrix it gives; skl2onnx looked the names up among the inputs ("Unable to find column name")
+            before = _names_before(model, k) if _picks_by_name(step) else None
+            steps.append((name, step if before is None else _by_position(step, before, copies)))
+        if all(new is old for (_, new), (_, old) in zip(steps, model.steps)):
             return model
         clone = copy.copy(model)
-        clone.steps = [(model.steps[0][0], first), *model.steps[1:]]
+        clone.steps = steps
         return _copied(model, clone, copies)
     if kind == "FeatureUnion":
         # a 'drop' member adds no column (skl2onnx: "Parameter model must be an object not a string 'drop'")
@@ -1250,11 +1258,41 @@ def _by_position(model: Any, names: list[str] | None, copies: dict[int, Any] | N
             return [int(i) for i in np.flatnonzero(picked)]
         if picked.dtype.kind in "iu":
             return [int(i) for i in picked]
-        return columns if names is None else [names.index(str(c)) for c in picked]
+        if names is None:
+            return columns
+        absent = [str(c) for c in picked if str(c) not in names]
+        if absent:
+            raise UnsupportedModelError(
+                f"a ColumnTransformer's branch {branch!r} picks the column(s) {absent}, which the step before it "
+                f"does not give: it gives {names}. Refit the pipeline (pipeline.fit(X, y)) so that each step is "
+                "fitted on what the step before it gives", framework="sklearn")
+        return [names.index(str(c)) for c in picked]
 
     clone = copy.copy(model)
     clone.transformers_ = [(name, step, positions(name, columns)) for name, step, columns in model.transformers_]
     return _copied(model, clone, copies)
+
+
+def _picks_by_name(step: Any) -> bool:
+    """Whether ``step`` holds a ColumnTransformer fitted on named columns that reads what the steps before
+    ``step`` give (``step`` itself, the first step of a nested pipeline, a FeatureUnion's branch)."""
+    if type(step).__name__ == "ColumnTransformer":
+        return getattr(step, "feature_names_in_", None) is not None
+    if hasattr(step, "steps") and step.steps:
+        return _picks_by_name(step.steps[0][1])
+    return any(_picks_by_name(branch) for _, branch in getattr(step, "transformer_list", None) or []
+               if not isinstance(branch, str))
+
+
+def _names_before(pipeline: Any, k: int) -> list[str] | None:
+    """The names of the columns pipeline step ``k`` reads, in the order the steps before it give them: their
+    ``get_feature_names_out()``, the names scikit-learn gives a pandas output, else the names step ``k`` was
+    fitted on (a step before it that cannot name its output, a FunctionTransformer returning a DataFrame)."""
+    try:
+        return [str(c) for c in pipeline[:k].get_feature_names_out()]
+    except (AttributeError, TypeError, ValueError):
+        fitted = getattr(first_step(pipeline.steps[k][1]), "feature_names_in_", None)
+        return None if fitted is None else [str(c) for c in fitted]
 
 
 def _copied(original: Any, clone: Any, copies: dict[int, Any] | None) -> Any:

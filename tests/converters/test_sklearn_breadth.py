@@ -2920,24 +2920,168 @@ def test_columns_picked_by_mask_or_slice_feed_a_missing_text_as_its_fill(selecti
     np.testing.assert_array_equal(labels, model.predict(frame))
 
 
-def test_a_later_column_transformer_picking_by_name_is_refused_with_its_cause() -> None:
-    # a second ColumnTransformer picking by the names a first one's set_output(transform="pandas") gives:
-    # skl2onnx's "Unable to find column name 'bmi' among names ['transformed_column']. Make sure the input
-    # names specified with parameter initial_types fits..." named neither the step nor a way out (helper-159)
+def _later_picker(case: str) -> tuple[Any, Any, Any]:
+    """A pipeline whose ColumnTransformer after the first step picks by the names the step before it gives
+    (set_output(transform="pandas")), fitted on shipped data, with its frame and target."""
     from sklearn.compose import ColumnTransformer, make_column_selector
-    from sklearn.datasets import load_diabetes
-    from sklearn.linear_model import Ridge
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+    from sklearn.datasets import load_diabetes, load_iris, load_wine
+    from sklearn.decomposition import PCA
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-    X, y = load_diabetes(return_X_y=True, as_frame=True)
-    first = ColumnTransformer([("s", StandardScaler(), make_column_selector(pattern="^s[0-9]"))],
-                              remainder="passthrough", verbose_feature_names_out=False).set_output(transform="pandas")
-    model = make_pipeline(first, ColumnTransformer([("p", PolynomialFeatures(2), ["bmi", "bp"])]), Ridge()).fit(X, y)
+    wine, iris, diabetes = (load(return_X_y=True, as_frame=True) for load in (load_wine, load_iris, load_diabetes))
+    X, y = wine[0].copy(), wine[1]
+    X.iloc[::7, 2] = np.nan  # 'ash' imputed
+    logistic = LogisticRegression(max_iter=5000)
+    pandas = {"transform": "pandas"}
+    if case == "imputer then names":
+        return Pipeline([("impute", SimpleImputer().set_output(**pandas)),
+                         ("ct", ColumnTransformer([("scale", StandardScaler(), ["alcohol", "malic_acid"]),
+                                                   ("pass", "passthrough", ["ash"])])),
+                         ("clf", logistic)]).fit(X, y), X, y
+    if case == "first ColumnTransformer's names":
+        # the first one gives the s* columns first: 'bmi' is its 8th output column, the 3rd input
+        first = ColumnTransformer([("s", StandardScaler(), make_column_selector(pattern="^s[0-9]"))],
+                                  remainder="passthrough", verbose_feature_names_out=False).set_output(**pandas)
+        then = ColumnTransformer([("m", MinMaxScaler(), ["bmi", "s1"]), ("p", "passthrough", ["age", "bp"])])
+        return make_pipeline(first, then, Ridge()).fit(*diabetes), *diabetes
+    if case == "verbose names":
+        first = ColumnTransformer([("s", StandardScaler(), make_column_selector(pattern="^s[0-9]"))],
+                                  remainder="passthrough").set_output(**pandas)
+        then = ColumnTransformer([("k", "passthrough", ["remainder__bmi", "s__s3", "remainder__age"])])
+        return make_pipeline(first, then, Ridge()).fit(*diabetes), *diabetes
+    if case == "dtype selector":
+        first = ColumnTransformer([("m", MinMaxScaler(), ["petal width (cm)", "sepal length (cm)"])],
+                                  remainder="passthrough", verbose_feature_names_out=False).set_output(**pandas)
+        then = ColumnTransformer([("z", PCA(3), make_column_selector(dtype_include="number"))])
+        return make_pipeline(first, then, logistic).fit(*iris), *iris
+    if case == "nested pipeline":
+        inner = Pipeline([("impute", SimpleImputer().set_output(**pandas)),
+                          ("ct", ColumnTransformer([("scale", StandardScaler(), ["hue", "alcohol"])],
+                                                   remainder="passthrough"))])
+        return Pipeline([("pre", inner), ("clf", logistic)]).fit(X, y), X, y
+    if case == "feature union":
+        union = FeatureUnion([("a", ColumnTransformer([("x", "passthrough", ["petal width (cm)"])])),
+                              ("b", ColumnTransformer([("y", PCA(1), ["sepal width (cm)", "sepal length (cm)"])]))])
+        return make_pipeline(StandardScaler().set_output(**pandas), union, logistic).fit(*iris), *iris
+    # every column, in the reverse order: skl2onnx took a selection as wide as its input as the input itself
+    reverse = ColumnTransformer([("r", "passthrough", list(iris[0].columns)[::-1])])
+    return make_pipeline(StandardScaler().set_output(**pandas), reverse, logistic).fit(*iris), *iris
+
+
+def _assert_answers_as_model(conv: og.Conversion, model: Any, X: Any) -> None:
+    """The file, run on its own in onnxruntime, answers ``predict`` (labels exactly) and ``predict_proba``
+    (within 1e-6, computed in float64), one input per column of ``X``."""
+    import onnxruntime as ort
+
+    assert len(conv.signature.inputs) == X.shape[1]
+    assert all(spec.elem_type == "float64" for spec in conv.signature.inputs)
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    answers = session.run(None, as_feeds(X, conv.signature))
+    if hasattr(model, "predict_proba"):
+        np.testing.assert_array_equal(answers[0].reshape(-1), model.predict(X))
+        assert answers[1].dtype == np.float64
+        np.testing.assert_allclose(answers[1], model.predict_proba(X), rtol=0, atol=1e-6)
+    else:
+        assert answers[0].dtype == np.float64
+        np.testing.assert_allclose(answers[0].reshape(-1), model.predict(X), rtol=0, atol=1e-6)
+
+
+LATER_PICKERS = ["imputer then names", "first ColumnTransformer's names", "verbose names", "dtype selector",
+                 "nested pipeline", "feature union", "every column reversed"]
+
+
+@pytest.mark.parametrize("case", LATER_PICKERS)
+def test_a_later_column_transformer_picks_by_the_names_the_step_before_gives(case: str) -> None:
+    # skl2onnx looked those names up among the model's inputs ("Unable to find column name 'bmi' among names
+    # ['transformed_column']"), and onnxgate refused the pipeline (helper-159): each name is the position
+    # the step before gives it, by that step's get_feature_names_out()
+    model, X, _ = _later_picker(case)
+    conv = og.convert(model, X.head(20))
+    assert og.validate(conv, reference=model, data=X).passed
+    _assert_answers_as_model(conv, model, X)
+
+
+def test_a_later_column_transformer_converts_under_a_global_pandas_output() -> None:
+    import sklearn
+    from sklearn.compose import ColumnTransformer
+    from sklearn.datasets import load_wine
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    with sklearn.config_context(transform_output="pandas"):
+        first = ColumnTransformer([("i", SimpleImputer(), ["ash", "hue", "alcohol"])], remainder="passthrough",
+                                  verbose_feature_names_out=False)
+        then = ColumnTransformer([("s", StandardScaler(), ["alcohol", "ash"]), ("m", MinMaxScaler(), ["proline"])])
+        model = make_pipeline(first, then, LogisticRegression(max_iter=5000)).fit(X, y)
+        plain = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)).fit(X, y)
+        for fitted in (model, plain):  # a pipeline picking by nothing is untouched by the setting
+            conv = og.convert(fitted, X.head(20))
+            assert og.validate(conv, reference=fitted, data=X).passed
+            _assert_answers_as_model(conv, fitted, X)
+
+
+def test_a_later_column_selection_gathered_in_another_order_fails_validate() -> None:
+    # built broken on purpose: the first ColumnTransformer's output positions read in another order
+    from onnx import numpy_helper
+
+    model, X, _ = _later_picker("first ColumnTransformer's names")
+    conv = og.convert(model, X.head(20))
+    gathers = {name for node in conv.model.graph.node if node.op_type == "ArrayFeatureExtractor"
+               for name in node.input[1:]}
+    broken = _copied_model(conv.model)
+    reversed_ = 0
+    for init in broken.graph.initializer:
+        if init.name in gathers and numpy_helper.to_array(init).size > 1:
+            init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init)[::-1], init.name))
+            reversed_ += 1
+    assert reversed_ == 2  # 'bmi', 's1' and 'age', 'bp'
+    report = og.validate(broken, reference=model, data=X)
+    assert [check.name for check in report.checks if not check.passed] == ["prediction_parity"]
+
+
+def _copied_model(proto: Any) -> Any:
+    import onnx
+
+    copied = onnx.ModelProto()
+    copied.CopyFrom(proto)
+    return copied
+
+
+def test_a_first_column_transformer_picking_its_whole_matrix_in_another_order_converts() -> None:
+    # on an array, a branch picking [3, 2, 1, 0] is as wide as the one input: skl2onnx read it as the input
+    # itself ("No need to extract"), the columns in their own order, and validate failed on every row
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    X, y = _iris()
+    model = make_pipeline(ColumnTransformer([("r", "passthrough", [3, 2, 1, 0])]),
+                          LogisticRegression(max_iter=1000)).fit(X, y)
+    conv = _validated(model, X)
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    labels, probabilities = session.run(None, as_feeds(X, conv.signature))
+    np.testing.assert_array_equal(labels, model.predict(X))
+    np.testing.assert_allclose(probabilities, model.predict_proba(X), rtol=0, atol=1e-6)
+
+
+def test_a_later_column_transformer_picking_a_name_the_step_before_does_not_give_is_refused() -> None:
+    # the step before was replaced after fitting: its output has no 'alcohol' for the ColumnTransformer to pick
+    from sklearn.impute import SimpleImputer
+
+    model, X, _ = _later_picker("imputer then names")
+    model.steps[0] = ("impute", SimpleImputer().set_output(transform="pandas").fit(X[["ash", "hue"]]))
     with pytest.raises(og.UnsupportedModelError,
-                       match=r"step\(s\) \['columntransformer-2'\] pick columns by the names the step before them "
-                             r"gives.*'bmi'.*in the first ColumnTransformer"):
-        og.convert(model, X.head())
+                       match=r"branch 'scale' picks the column\(s\) \['alcohol', 'malic_acid'\], which the step "
+                             r"before it does not give: it gives \['ash', 'hue'\]"):
+        og.convert(model, X[["ash", "hue"]].head())
 
 
 def test_a_column_transformer_reading_one_renamed_column_converts() -> None:
