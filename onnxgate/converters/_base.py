@@ -125,6 +125,12 @@ class Converter:
         names = getattr(model, "feature_names_in_", None)
         return [str(n) for n in names] if names is not None else training_columns(model)
 
+    def reference_for(self, model: Any, onnx_model: onnx.ModelProto) -> Any:
+        """The native model to call as ``onnx_model``'s reference: ``model``, unless the file records a setting
+        given at conversion that the native model does not hold (XGBoost's ``missing`` for a Booster), which
+        the model returned predicts with. ``model`` itself is left as it is."""
+        return model
+
     def max_opset_for(self, model: Any) -> int:
         """Highest default-domain opset this converter can write for this model."""
         return self.MAX_OPSET

@@ -24,7 +24,8 @@ Policy:
   the category frame itself or of its codes converts, and a category column fed later is mapped to its codes.
 * ``missing=v`` other than NaN (scikit-learn API): every feature equal to v (in float32, as XGBoost compares)
   is mapped to NaN in front of the trees, alone and in a pipeline; XGBoost reads NaN as missing too. A Booster
-  does not record its DMatrix's ``missing`` (nor a model file the estimator's): converting one warns.
+  does not record its DMatrix's ``missing`` (nor a model file the estimator's): the ``missing`` option gives it
+  (recorded in the file, :data:`MISSING_VALUE_METADATA_KEY`, for validate's reference), else converting one warns.
 * Inside a scikit-learn pipeline the scikit-learn converter handles the model (registered with skl2onnx).
 """
 
@@ -272,7 +273,8 @@ class XGBoostConverter(BoostingConverter):
         onnxmltools = import_onnxmltools("xgboost")
         from onnxmltools.convert.common.data_types import FloatTensorType
 
-        self.check_options(options, ("input_name",))
+        self.check_options(options, ("input_name", "missing"))
+        missing = missing_value(model, options)
         booster = _booster(model)
         n_features = booster.num_features()
         sample = _categories_as_codes(sample, booster)
@@ -291,8 +293,7 @@ class XGBoostConverter(BoostingConverter):
             # The scikit-learn API predicts with the rounds up to best_iteration (early stopping), which
             # onnxmltools counts as trees: with num_parallel_tree it kept a fraction of those rounds' trees.
             subject = without_names(booster[: best + 1] if best is not None else booster.copy())
-        missing = missing_value(model)
-        if missing is not None and subject is model:
+        if missing is not None and subject is model and hasattr(model, "get_booster"):
             import copy
 
             subject = copy.copy(model)  # onnxmltools refuses a missing other than NaN: it is mapped to NaN below
@@ -319,6 +320,11 @@ class XGBoostConverter(BoostingConverter):
             from onnxgate.converters._boosting import read_value_as_missing
 
             read_value_as_missing(raw.model, missing)
+            import json
+
+            from onnxgate.converters._sklearn_graph import set_metadata
+
+            set_metadata(raw.model, MISSING_VALUE_METADATA_KEY, json.dumps(missing))
         categorical = [i for i, kind in enumerate(booster.feature_types or []) if kind == "c"]
         if categorical:
             from onnxgate.converters._boosting import truncate_category_codes
@@ -326,20 +332,22 @@ class XGBoostConverter(BoostingConverter):
             truncate_category_codes(raw.model, categorical, n_features, opset, library="XGBoost", negative_kept=True,
                                     minus_one_missing=reads_pandas_codes(booster))
             record_codes(raw.model, booster, categorical, bool(columns))
-        if not hasattr(model, "get_booster"):
+        told = "missing" in options  # the user said which value is missing (NaN too): nothing left to warn about
+        if not told and not hasattr(model, "get_booster"):
             raw.warnings.append(
                 "a Booster does not record the `missing` value of the DMatrix it was trained on, and the ONNX "
                 "trees take only NaN as missing: if it was trained with DMatrix(..., missing=v) for a v other "
                 "than NaN, rows holding v take other branches here (and parity, which scores NaN as missing, "
-                "cannot tell). Write missing values as NaN, or convert the XGBClassifier/XGBRegressor in "
-                "memory, whose missing is read and mapped to NaN"
+                "cannot tell). Give it: options={'missing': v} (convert --option missing=v), or write missing "
+                "values as NaN"
             )
-        elif getattr(model, "_onnxgate_from_file", False):
+        elif not told and getattr(model, "_onnxgate_from_file", False):
             raw.warnings.append(
                 "an XGBoost model file does not record the `missing` value the model was trained with, and the "
                 "ONNX trees take only NaN as missing: if it was trained with missing=v for a v other than NaN, "
-                "rows holding v take other branches here (and parity cannot tell). Convert the model in memory "
-                "(og.convert), where its missing is read and mapped to NaN"
+                "rows holding v take other branches here (and parity cannot tell). Give it: "
+                "options={'missing': v} (convert --option missing=v), or convert the model in memory (og.convert), "
+                "where its missing is read"
             )
         if trailing:
             rounds = booster.num_boosted_rounds()
@@ -350,6 +358,30 @@ class XGBoostConverter(BoostingConverter):
                 "XGBClassifier/XGBRegressor it came from) instead"
             )
         return raw
+
+    def reference_for(self, model: Any, onnx_model: Any) -> Any:
+        """``model`` predicting with the missing value the file records (:data:`MISSING_VALUE_METADATA_KEY`)
+        where the model does not hold it: a copy of a Booster (whose DMatrix's ``missing`` is not recorded) or
+        of a model read from a file (whose ``missing`` is not saved). A scikit-learn API model in memory holds
+        its own and is returned as it is."""
+        import copy
+        import json
+
+        recorded = next((p.value for p in onnx_model.metadata_props if p.key == MISSING_VALUE_METADATA_KEY), None)
+        if recorded is None:
+            return model
+        value = float(json.loads(recorded))
+        if hasattr(model, "get_booster"):
+            if not getattr(model, "_onnxgate_from_file", False):
+                return model  # what it holds is what it predicts with, whatever the file says
+            model = copy.copy(model)  # the caller's estimator keeps its missing
+            model.missing = value
+            return model
+        if getattr(model, "_onnxgate_missing", None) == value:
+            return model
+        model = model.copy()  # the caller's Booster is left as it is
+        model._onnxgate_missing = value
+        return model
 
     def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
         import numpy as np
@@ -365,7 +397,9 @@ class XGBoostConverter(BoostingConverter):
             return _in_output_order(["variable"], [np.asarray(model.predict(X)).reshape(len(X), -1)], signature)
         import xgboost
 
-        matrix = xgboost.DMatrix(_missing_codes(model, X), feature_names=model.feature_names)
+        # a Booster's missing value, when the file records one (reference_for): XGBoost's DMatrix(missing=v)
+        matrix = xgboost.DMatrix(_missing_codes(model, X), feature_names=model.feature_names,
+                                 missing=getattr(model, "_onnxgate_missing", None))
         objective = objective_of(model)
         if objective == "binary:logistic":
             p1 = model.predict(matrix).reshape(-1)
@@ -393,7 +427,8 @@ class XGBoostConverter(BoostingConverter):
 
         booster = model.get_booster()
         matrix = xgboost.DMatrix(_missing_codes(booster, X), feature_names=booster.feature_names,
-                                 feature_types=booster.feature_types, enable_categorical=True)
+                                 feature_types=booster.feature_types, enable_categorical=True,
+                                 missing=getattr(model, "missing", None))
         best = getattr(model, "best_iteration", None)
         scores = booster.predict(matrix, iteration_range=(0, best + 1) if best is not None else (0, 0))
         if not self.is_classifier(model):
@@ -404,16 +439,63 @@ class XGBoostConverter(BoostingConverter):
                                 signature)
 
 
-def missing_value(model: Any) -> float | None:
-    """The value a scikit-learn API model reads as missing besides NaN (its ``missing``), None for NaN or a
-    Booster (whose DMatrix's ``missing`` is not recorded). XGBoost sends a feature equal to it (in float32)
-    down each split's missing branch, and a NaN too (measured: the same probabilities on breast_cancer rows
-    holding -999 or NaN under missing=-999); the file maps it to NaN before the trees."""
-    missing = getattr(model, "missing", None) if hasattr(model, "get_booster") else None
-    if missing is None:
+#: ``metadata_props`` key: the value (JSON number) the file reads as missing besides NaN, XGBoost's ``missing``.
+#: A Booster or a model file does not record it; the reference validate builds from one predicts with it
+#: (:meth:`XGBoostConverter.reference_for`).
+MISSING_VALUE_METADATA_KEY = "onnxgate.xgboost.missing"
+
+
+def missing_value(model: Any, options: Mapping[str, Any] | None = None) -> float | None:
+    """The value ``model`` reads as missing besides NaN, None for NaN. A scikit-learn API model in memory
+    records it (its ``missing``); for a Booster (whose DMatrix's ``missing`` is not recorded) or a model read
+    from a file (whose ``missing`` is not saved) the ``missing`` conversion option gives it. XGBoost sends a
+    feature equal to it (in float32) down each split's missing branch, and a NaN too (measured: the same
+    probabilities on breast_cancer rows holding -999 or NaN under missing=-999); the file maps it to NaN
+    before the trees.
+
+    Raises
+    ------
+    UnsupportedModelError
+        The option is not a number, or contradicts the ``missing`` an in-memory scikit-learn API model holds.
+    """
+    given = _missing_option(options or {})
+    if not hasattr(model, "get_booster") or getattr(model, "_onnxgate_from_file", False):
+        return given
+    missing = float("nan") if getattr(model, "missing", None) is None else float(model.missing)
+    held = None if missing != missing else missing
+    if options and "missing" in options and not _same_missing(given, held):
+        raise UnsupportedModelError(
+            f"options missing={options['missing']!r} contradicts {type(model).__name__}(missing={missing!r}), "
+            "which the model was fitted with and predicts with: leave the option out (the model's own missing "
+            "is read), or set model.missing",
+            framework="xgboost",
+        )
+    return held
+
+
+def _same_missing(a: float | None, b: float | None) -> bool:
+    """Whether two ``missing`` values (None for NaN) are one to XGBoost, which compares them in float32."""
+    import numpy as np
+
+    return a is b is None or (a is not None and b is not None and np.float32(a) == np.float32(b))
+
+
+def _missing_option(options: Mapping[str, Any]) -> float | None:
+    """The ``missing`` conversion option as a float (None when not given or NaN): a number, or its text."""
+    if "missing" not in options:
         return None
-    missing = float(missing)
-    return None if missing != missing else missing
+    value = options["missing"]
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UnsupportedModelError(
+            f"the xgboost option missing expects a number, the value the model was trained to read as missing "
+            f"(DMatrix(..., missing=v)); found {value!r}. E.g. options={{'missing': -999.0}} or --option missing=-999",
+            framework="xgboost",
+        ) from None
+    return None if number != number else number
 
 
 def reads_pandas_codes(booster: Any) -> bool:

@@ -84,6 +84,11 @@ def prepare_reference(reference: Any, onnx_model: onnx.ModelProto, signature: Si
     if isinstance(reference, Conversion):
         reference = reference.model
     onnx_reference = _as_onnx(reference)
+    if onnx_reference is None and _is_native(reference):
+        from onnxgate.converters import registry
+
+        # what the file records that the native model does not hold (a Booster's missing value)
+        reference = registry.for_model(reference).reference_for(reference, onnx_model)
     adapted = _adapt_metadata(onnx_model)
     if onnx_reference is not None and adapted is not None and _same_inputs(onnx_reference, signature):
         # an ONNX reference in the same layout (the adapted model itself, another adaptation of it): fed
