@@ -326,7 +326,6 @@ def test_a_hard_voting_member_of_a_stacking_classifier_is_refused_by_name() -> N
 def test_a_stacking_classifier_stacking_its_members_labels_answers_as_scikit_learn(dataset: str) -> None:
     # stack_method="predict" stacks each member's label; skl2onnx stacked its probabilities and onnxruntime
     # refused every row ("MatMul dimension mismatch"), convert said nothing (helper-178)
-    import onnxruntime as ort
     from sklearn import datasets
     from sklearn.ensemble import RandomForestClassifier, StackingClassifier
     from sklearn.linear_model import LogisticRegression
@@ -340,12 +339,7 @@ def test_a_stacking_classifier_stacking_its_members_labels_answers_as_scikit_lea
                ("rf", RandomForestClassifier(n_estimators=20, random_state=0))]
     model = StackingClassifier(members, final_estimator=LogisticRegression(max_iter=1000), stack_method="predict",
                                passthrough=True).fit(X, y)
-    conv = og.convert(model, X[:5])
-    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
-    label, probabilities = session.run(None, {conv.signature.inputs[0].name: X})
-    assert (label == model.predict(X)).all()
-    assert np.abs(probabilities - model.predict_proba(X)).max() < 1e-6
-    assert og.validate(conv, reference=model, data=X).passed
+    _answers_as_scikit_learn(model, X, model.predict_proba(X))
 
 
 def test_a_voting_regressor_with_list_weights_converts() -> None:
