@@ -738,6 +738,19 @@ def reference_alone_disagrees(
     return None
 
 
+def _recorded_missing_note(model: Any) -> str:
+    """A note when the file records the value an XGBoost ``Booster`` or model file reads as missing (convert's
+    ``missing`` option), which such a reference was given too (``Converter.reference_for``): parity then holds the
+    file to that value, not to the one the model was trained with, which nothing in a Booster records."""
+    if model is None:
+        return ""
+    from onnxgate.converters.xgboost import MISSING_VALUE_METADATA_KEY
+
+    value = next((p.value for p in getattr(model, "metadata_props", ()) if p.key == MISSING_VALUE_METADATA_KEY), None)
+    return "" if value is None else (f"the file reads {value} as missing (convert's option missing), and an XGBoost "
+                                     "Booster or model file as reference was given the same")
+
+
 def _half_precision_note(model: Any, compared: list[Any]) -> str:
     """A note when a float32 or float64 output was compared with float16's or bfloat16's default tolerances,
     the model computing its matrix products in that type (:func:`onnxgate.validators.tolerances.model_tolerances`)."""
@@ -999,6 +1012,10 @@ def parity_result(
         extra.append(f"max_abs {numeric_max:.1e}")
     if missing:
         extra.append(f"not compared: {sorted(missing)}")
+    recorded = _recorded_missing_note(model)
+    if recorded:  # the reference predicted with a setting it took from the file, which parity cannot check
+        extra.append(recorded)
+        evidence["reference_note"] = recorded
     narrow = _half_precision_note(model, compared)
     if narrow:
         # a mixed_float16 Keras model passed on float16's tolerances without a word (helper-82)
