@@ -6,10 +6,12 @@ Policy:
   and that function is converted like any TensorFlow function
   (:func:`onnxgate.converters.tensorflow.convert_traced`): opsets 9 to 18. Constants the model
   captured (a Normalization layer's mean and variance) are folded into the graph; TensorFlow
-  operations tf2onnx lacks but ONNX expresses (``Erfc``: exact GELU) are rewritten.
+  operations tf2onnx lacks but ONNX expresses (``Erfc``: exact GELU; the table lookup of an ``IntegerLookup`` or
+  ``StringLookup``, read from the captured table) are rewritten.
 * When that path fails, ``tf2onnx.convert.from_keras`` (which works on Keras 3 for most models) is
   tried, and its file is kept only when onnxruntime reproduces Keras on the sample; a warning says
-  which path wrote the file. (``model.export(format="onnx")`` is not used: it patches tf2onnx for
+  which path wrote the file and, briefly, why the first was not used (the operations tf2onnx left, without the
+  advice a refusal gives). (``model.export(format="onnx")`` is not used: it patches tf2onnx for
   the whole process.)
 * The input signature is built from ``model.inputs`` with a free batch axis. Input names are the
   Keras input names, sanitised (``keras_tensor_3`` becomes ``input``); a model without defined
@@ -186,6 +188,8 @@ def _pack(model: Any, tensors: Sequence[Any]) -> Any:
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+#: Where a message's first sentence ends (``"... (x1). Hashing comes from ..."``).
+_SENTENCE_END = re.compile(r"(?<=[a-z0-9)])\. (?=[A-Z])")
 
 
 def _call_error(err: BaseException) -> str:
@@ -517,7 +521,7 @@ class KerasConverter(Converter):
         return RawConversion(
             model=proto,
             warnings=[f"converted with tf2onnx.convert.from_keras (checked against Keras on the sample, and on it "
-                      f"moved by noise): the traced function failed: {reason[:200]}"],
+                      f"moved by noise): {_why_not_traced(first)}"],
         )
 
     def _trace(self, model: Any, names: list[str], shapes: list[tuple[tuple[int | None, ...], str]],
@@ -610,6 +614,17 @@ class KerasConverter(Converter):
         # matched by name, passed while a client's first output was the model's second (helper-136)
         return matched_outputs(out_names, flat, signature, who,
                                positional=not isinstance(result, Mapping) and len(flat) > 1)
+
+
+def _why_not_traced(first: UnsupportedModelError) -> str:
+    """Why the traced path was not used, briefly: the operations tf2onnx left, else the first sentence of its error.
+    The whole refusal carries advice for a model that does not convert ("do the lookup in the input pipeline"),
+    which read as the reverse of what happened once the fallback converted it (helper-181)."""
+    unconverted = first.extra.get("unconverted")
+    if unconverted:
+        return f"tf2onnx could not write {unconverted} of the traced function"
+    line = str(first).splitlines()[0] if str(first) else ""
+    return f"the traced function failed: {_SENTENCE_END.split(line, maxsplit=1)[0][:200]}"
 
 
 def _tf_dtype(tf: Any, dtype: Any) -> Any:

@@ -386,6 +386,7 @@ def convert_traced(traced: TracedFunction, *, opset: int, name: str | None, fram
     concrete = traced.concrete
     _refuse_empty_segment_means(concrete, framework)
     _refuse_resizes_tf2onnx_writes_wrong(concrete, framework)
+    _refuse_asserted_lookups(concrete, framework)
     in_tensors = _argument_tensors(tf, concrete)
     out_tensors = [t.name for t in concrete.outputs if t.dtype != tf.dtypes.resource]
     if len(in_tensors) != len(traced.input_names) or len(out_tensors) != len(traced.output_names):
@@ -406,10 +407,13 @@ def convert_traced(traced: TracedFunction, *, opset: int, name: str | None, fram
     _resize_scales_reaching_their_sizes(proto)
     _refuse_negative_gather_ids(proto)
     _name_batch_axis(proto)
+    # the lookups tf2onnx says it cannot shape are the ones _shape_lookups gave their keys' shape after them
+    shaped = tuple(f"Cannot infer shape for {op.name}{_FIND_SUFFIX}:" for op in concrete.graph.get_operations()
+                   if op.type == "LookupTableFindV2")
     warnings = [
         f"tf2onnx: {r.getMessage().strip().splitlines()[0][:200]}"
         for r in log.records
-        if r.levelno == logging.WARNING and r.getMessage().strip()
+        if r.levelno == logging.WARNING and r.getMessage().strip() and not r.getMessage().startswith(shaped)
     ]
     if unfused is not None:
         proto, note = unfused
@@ -499,11 +503,12 @@ def _run_tf2onnx(tf: Any, tf2onnx: Any, concrete: Any, in_tensors: list[str], ou
         # large_model stays False: tf2onnx 1.17's external-data path calls np.product (gone in numpy 2).
         with tf.device("/cpu:0"):
             frozen = tf2onnx.tf_loader.from_function(concrete, in_tensors, out_tensors, large_model=False)
+            _shape_lookups(frozen, concrete)
             proto, _ = tf2onnx.convert._convert_common(
                 frozen,
                 name=name or getattr(concrete, "name", "tensorflow"),
                 continue_on_error=True,
-                custom_op_handlers=rewrite_handlers(),
+                custom_op_handlers=rewrite_handlers(_lookup_tables(tf, concrete)),
                 opset=opset,
                 input_names=in_tensors,
                 output_names=out_tensors,
@@ -539,6 +544,28 @@ def _refuse_empty_segment_means(concrete: Any, framework: str) -> None:
             "tf.maximum(tf.math.segment_sum(tf.ones_like(x), ids), 1)",
             framework=framework,
         )
+
+
+def _refuse_asserted_lookups(concrete: Any, framework: str) -> None:
+    """Refuse a table lookup whose result an ``Assert`` checks: ``IntegerLookup``/``StringLookup`` with
+    ``num_oov_indices=0`` raise on a value outside the vocabulary, and freezing drops the ``Assert``, so the file
+    would answer -1 for it where Keras refuses the batch (measured: [[3, 5]] gave [[0, -1]]; helper-181)."""
+    lookups = [op for op in concrete.graph.get_operations() if op.type == "LookupTableFindV2"]
+    seen: set[str] = set()
+    todo = [t for op in lookups for t in op.outputs]
+    while todo:
+        for reader in todo.pop().consumers():
+            if reader.type == "Assert":
+                raise RefusedOutright(
+                    "the function checks a table lookup with an Assert (a Keras IntegerLookup or StringLookup with "
+                    "num_oov_indices=0, which raises on a value outside its vocabulary); ONNX has no assertion, so "
+                    "the file would answer -1 where the model raises. Use num_oov_indices=1 (an unknown value gets "
+                    "index 0, or 1 after a mask token), or check the values in the input pipeline",
+                    framework=framework,
+                )
+            if reader.name not in seen:
+                seen.add(reader.name)
+                todo.extend(reader.outputs)
 
 
 def _refuse_resizes_tf2onnx_writes_wrong(concrete: Any, framework: str) -> None:
@@ -680,7 +707,7 @@ def _argument_tensors(tf: Any, concrete: Any) -> list[str]:
     return [t.name for t in args if t.dtype != tf.dtypes.resource and id(t) not in captured]
 
 
-def rewrite_handlers() -> dict[str, tuple[Any, list[Any]]]:
+def rewrite_handlers(tables: Mapping[str, Any] | None = None) -> dict[str, tuple[Any, list[Any]]]:
     """tf2onnx custom-op handlers for TensorFlow operations it has no mapping for, but which ONNX
     expresses exactly with standard operators at every opset tf2onnx writes (9-18).
 
@@ -698,8 +725,12 @@ def rewrite_handlers() -> dict[str, tuple[Any, list[Any]]]:
       Lambda layer) with their precision near 0: see :func:`_log1p_expm1`.
     * ``Bucketize`` (Keras ``Discretization``, ``tf.raw_ops.Bucketize``) as a count of the boundaries at or
       below x: see :func:`_bucketize_as_count`.
+    * ``LookupTableFindV2`` (Keras ``IntegerLookup``, ``StringLookup``, a ``tf.lookup.StaticHashTable``) as an
+      ``ai.onnx.ml`` ``LabelEncoder`` holding the table, when ``tables`` maps the placeholder freezing leaves for
+      the table's handle to its keys and values (:func:`_lookup_tables`): see :func:`_table_lookup`.
     """
-    return {"Erfc": (_erfc_as_one_minus_erf, []),
+    lookups: dict[str, tuple[Any, list[Any]]] = {"LookupTableFindV2": (_table_lookup(tables), [])} if tables else {}
+    return {**lookups,"Erfc": (_erfc_as_one_minus_erf, []),
             "Log1p": (_log1p_expm1, []),
             "Expm1": (_log1p_expm1, []),
             "Bucketize": (_bucketize_as_count, []),
@@ -1066,6 +1097,134 @@ def _bucketize_as_count(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> 
     ctx.replace_inputs(node, [count, shape_of_x])
 
 
+def _lookup_tables(tf: Any, concrete: Any) -> dict[str, tuple[Any, Any]]:
+    """``{placeholder name: (keys, values)}`` of the tables the function captured and looks up in (a Keras lookup
+    layer's table), read now.
+
+    Freezing leaves each captured resource as a ``Placeholder`` named as the capture, without its contents; the
+    handle outside the function still reads them (``LookupTableExportV2``, here, eagerly: tf2onnx converts inside
+    a graph). tf2onnx's own mapping reads tables by their ``shared_name`` from ``tf2onnx.convert.from_keras``'s
+    tracking only, and maps text keys only: an ``IntegerLookup`` was refused, a ``StringLookup`` converted through
+    the fallback alone. The key and value types are the lookups' (a resource handle does not say them)."""
+    import numpy as np
+
+    graph = concrete.graph
+    ops = [n for n in graph.as_graph_def().node]
+    ops += [n for f in graph.as_graph_def().library.function for n in f.node_def]
+    types = {(n.attr["Tin"].type, n.attr["Tout"].type) for n in ops if n.op == "LookupTableFindV2"}
+    if not types:
+        return {}
+    tables: dict[str, tuple[Any, Any]] = {}
+    for external, internal in getattr(graph, "captures", ()) or ():
+        if getattr(external, "dtype", None) != tf.dtypes.resource:
+            continue
+        for key_type, value_type in sorted(types):
+            try:
+                with tf.device("/cpu:0"):
+                    keys, values = tf.raw_ops.LookupTableExportV2(table_handle=external, Tkeys=tf.as_dtype(key_type),
+                                                                  Tvalues=tf.as_dtype(value_type))
+            except Exception:  # a variable, or a table of other types
+                continue
+            tables[internal.op.name] = (np.asarray(keys.numpy()), np.asarray(values.numpy()))
+            break
+    return tables
+
+
+#: Where :func:`_shape_lookups` moves a table lookup, under its own name.
+_FIND_SUFFIX = "/find"
+
+
+def _shape_lookups(frozen: Any, concrete: Any) -> int:
+    """Give each table lookup of the frozen graph its keys' shape, which TensorFlow loses once freezing turned the
+    table into a placeholder: an ``EnsureShape`` (an ``Identity`` in ONNX) takes the lookup's name and
+    shape, and the lookup moves to ``<name>`` + :data:`_FIND_SUFFIX`. How many were shaped.
+
+    tf2onnx's own inference filled the gap wrongly: ``tf.where(mask, 0, lookup)`` (``IntegerLookup(mask_token=...)``)
+    gave the lookup the scalar's shape, so the file declared a scalar output that validate's model_wellformed
+    failed, or the model was refused ("Shapes must be equal rank, but are 0 and 2") when another ``tf.where``
+    followed (``num_oov_indices`` > 1)."""
+    keys = {op.name: op.inputs[1].shape for op in concrete.graph.get_operations()
+            if op.type == "LookupTableFindV2" and op.inputs[1].shape.rank is not None}
+    shaped = 0
+    for node in list(frozen.node):
+        if node.op != "LookupTableFindV2" or node.name not in keys:
+            continue
+        name = node.name
+        node.name = f"{name}{_FIND_SUFFIX}"
+        ensure = frozen.node.add()
+        ensure.op, ensure.name = "EnsureShape", name
+        ensure.input.append(node.name)
+        ensure.attr["T"].type = node.attr["Tout"].type
+        ensure.attr["shape"].shape.CopyFrom(keys[name].as_proto())
+        shaped += 1
+    return shaped
+
+
+#: ONNX element types of a table lookup's keys and values written, with LabelEncoder's attribute suffix for each
+#: (an int32 is looked up as int64: exact both ways). Text values are left out: TensorFlow answers bytes where
+#: onnxruntime answers str, and the parity check does not equate them.
+_TABLE_KEYS = {8: "strings", 7: "int64s", 6: "int64s"}
+_TABLE_VALUES = {7: "int64s", 6: "int64s", 1: "floats"}
+
+
+def _table_lookup(tables: Mapping[str, Any] | None) -> Any:
+    """A handler writing ``LookupTableFindV2(table, keys, default)`` as ``ai.onnx.ml`` ``LabelEncoder`` (opset 2,
+    which tf2onnx stamps): each key found in the table answers its value, any other key the default, as the
+    table's ``find`` does (``IntegerLookup``'s out-of-vocabulary index; its mask token and several OOV buckets are
+    ordinary ``Equal``/``Select``/``FloorMod`` nodes around the lookup), for the key and value types of
+    :data:`_TABLE_KEYS` and :data:`_TABLE_VALUES`. A table it cannot read, with keys repeated (a dense hash
+    table's empty slots) or vector values raises, and the node is left for :func:`_refuse_unknown_ops` to name."""
+    import numpy as np
+    from onnx import TensorProto
+    from tf2onnx import constants
+
+    def handle(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:
+        table_node = node.inputs[0]
+        while table_node.type == "Identity":
+            table_node = table_node.inputs[0]
+        table = (tables or {}).get(table_node.name)
+        if table is None:
+            raise ValueError(f"the table {table_node.name!r} is not one the function captured")
+        key_type, value_type = ctx.get_dtype(node.input[1]), ctx.get_dtype(node.output[0])
+        if key_type not in _TABLE_KEYS or value_type not in _TABLE_VALUES:
+            raise ValueError(f"a lookup from ONNX type {key_type} to {value_type} is not written")
+        default_node = node.inputs[2]
+        if not default_node.is_const():
+            raise ValueError("the lookup's default value is not a constant")
+        keys, values = table
+        if keys.ndim != 1 or values.shape != keys.shape or not keys.size or len(np.unique(keys)) != keys.size:
+            raise ValueError(f"the table holds {keys.shape} keys and {values.shape} values, not one value per key")
+        default = np.asarray(default_node.get_tensor_value(as_list=False))
+        if default.size != 1:
+            raise ValueError("the lookup's default is not one value")
+        key_kind, value_kind = _TABLE_KEYS[key_type], _TABLE_VALUES[value_type]
+
+        def listed(array: Any, kind: str) -> list[Any]:
+            if kind == "strings":
+                return [v if isinstance(v, bytes) else str(v).encode() for v in array.tolist()]
+            return [int(v) for v in array.tolist()] if kind == "int64s" else [float(v) for v in array.tolist()]
+
+        attr = {f"keys_{key_kind}": listed(keys, key_kind), f"values_{value_kind}": listed(values, value_kind),
+                f"default_{value_kind[:-1]}": listed(default.reshape(1), value_kind)[0]}
+        shape = ctx.get_shape(node.input[1])
+        scope, outputs, source = node.name, list(node.output), node.input[1]
+        ctx.remove_node(node.name)
+        if key_type == TensorProto.INT32:
+            source = ctx.make_node("Cast", [source], attr={"to": TensorProto.INT64}, op_name_scope=scope,
+                                   dtypes=[TensorProto.INT64], shapes=[shape]).output[0]
+        encoded_type = TensorProto.INT64 if value_type == TensorProto.INT32 else value_type
+        encoder = ctx.make_node("LabelEncoder", [source], attr=attr, domain=constants.AI_ONNX_ML_DOMAIN,
+                                op_name_scope=scope, outputs=None if encoded_type != value_type else outputs,
+                                dtypes=[encoded_type], shapes=[shape])
+        if encoded_type != value_type:
+            ctx.make_node("Cast", [encoder.output[0]], attr={"to": value_type}, op_name_scope=scope,
+                          outputs=outputs, dtypes=[value_type], shapes=[shape])
+        if not ctx.find_output_consumers(table_node.output[0]):
+            ctx.remove_node(table_node.name)
+
+    return handle
+
+
 class _Collect(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
@@ -1108,9 +1267,9 @@ def _first_errors(handler: _Collect, limit: int = 3) -> list[str]:
 
 _HASH_ADVICE = ("ONNX has no such string hash: hash in the input pipeline (tf.data, or the code calling the model) and "
                 "feed the bucket ids as an integer input")
-_TABLE_ADVICE = ("tf2onnx writes only a lookup from text to integer ids (a StringLookup with its default output "
-                 "converts); do an IntegerLookup (or any other table lookup) in the input pipeline and feed the "
-                 "indices as an integer input")
+_TABLE_ADVICE = ("onnxgate writes a lookup in a table the model holds, from text, int32 or int64 keys to text, int32, "
+                 "int64 or float32 values (IntegerLookup and StringLookup convert); do any other lookup in the input "
+                 "pipeline and feed its result as an input")
 _TEXT_ADVICE = ("ONNX cannot split or standardize text as TensorFlow does: run TextVectorization in the input "
                 "pipeline (tf.data, or the code calling the model) and convert the model from its tokens, "
                 "keras.Input(shape=(output_sequence_length,), dtype='int64')")
@@ -1175,6 +1334,7 @@ def _refuse_unknown_ops(proto: onnx.ModelProto, framework: str, reasons: Sequenc
             f"tf2onnx could not convert these TensorFlow operations and left them in the graph: {listing}. "
             + " ".join(said),
             framework=framework,
+            unconverted=listing,
         )
 
 
