@@ -510,9 +510,7 @@ class KerasConverter(Converter):
                     f"{first_line(err, 200)}",
                     framework=self.framework,
                 ) from None
-            if len(got) != len(want) or not all(
-                g.shape == w.shape and np.allclose(g, w, atol=atol, rtol=rtol) for g, w in zip(got, want)
-            ):
+            if len(got) != len(want) or not all(_same_answer(g, w, atol, rtol) for g, w in zip(got, want)):
                 raise UnsupportedModelError(
                     f"{reason}; tf2onnx.convert.from_keras wrote a model whose outputs differ from Keras' on the "
                     "sample" + ("" if rows is feeds else " moved by random noise") + ", so it is not handed back",
@@ -635,6 +633,23 @@ def _tf_dtype(tf: Any, dtype: Any) -> Any:
 def _np_dtype(dtype: Any) -> Any:
     """numpy's dtype for a Keras input's: text is held as objects (numpy does not know ``"string"``)."""
     return object if str(dtype) == "string" else dtype
+
+
+def _same_answer(got: Any, want: Any, atol: float, rtol: float) -> bool:
+    """Whether onnxruntime's output ``got`` is Keras' ``want``: numbers within the tolerances, text exactly
+    (Keras answers bytes where onnxruntime answers str: both read as UTF-8 text; ``np.allclose`` raised a
+    bare TypeError on them, found by helper-181 with ``StringLookup(invert=True)``)."""
+    import numpy as np
+
+    got, want = np.asarray(got), np.asarray(want)
+    if got.shape != want.shape:
+        return False
+    if got.dtype.kind in "OSU" or want.dtype.kind in "OSU":
+        def text(a: Any) -> list[str]:
+            return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in a.ravel().tolist()]
+
+        return text(got) == text(want)
+    return bool(np.allclose(got, want, atol=atol, rtol=rtol))
 
 
 def _rename_io(proto: Any, inputs: Sequence[str], outputs: Sequence[str]) -> None:

@@ -1161,8 +1161,8 @@ def _shape_lookups(frozen: Any, concrete: Any) -> int:
 
 
 #: ONNX element types of a table lookup's keys and values written, with LabelEncoder's attribute suffix for each
-#: (an int32 is looked up as int64: exact both ways). Text values are left out: TensorFlow answers bytes where
-#: onnxruntime answers str, and the parity check does not equate them.
+#: (an int32 is looked up as int64: exact both ways). Text values are left to tf2onnx's from_keras path (Keras
+#: models), whose file is checked against Keras with bytes read as text, as parity compares them.
 _TABLE_KEYS = {8: "strings", 7: "int64s", 6: "int64s"}
 _TABLE_VALUES = {7: "int64s", 6: "int64s", 1: "floats"}
 
@@ -1267,8 +1267,9 @@ def _first_errors(handler: _Collect, limit: int = 3) -> list[str]:
 
 _HASH_ADVICE = ("ONNX has no such string hash: hash in the input pipeline (tf.data, or the code calling the model) and "
                 "feed the bucket ids as an integer input")
-_TABLE_ADVICE = ("onnxgate writes a lookup in a table the model holds, from text, int32 or int64 keys to text, int32, "
-                 "int64 or float32 values (IntegerLookup and StringLookup convert); do any other lookup in the input "
+_TABLE_ADVICE = ("onnxgate writes a lookup in a table the model holds, from text, int32 or int64 keys to int32, int64 "
+                 "or float32 values (IntegerLookup and StringLookup convert; a Keras table answering text, "
+                 "StringLookup(invert=True), through tf2onnx's from_keras); do any other lookup in the input "
                  "pipeline and feed its result as an input")
 _TEXT_ADVICE = ("ONNX cannot split or standardize text as TensorFlow does: run TextVectorization in the input "
                 "pipeline (tf.data, or the code calling the model) and convert the model from its tokens, "

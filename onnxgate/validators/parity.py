@@ -838,7 +838,9 @@ def _differences(expected: Any, actual: Any, exact: bool, atol: float, rtol: flo
     """Where two answers differ by parity's own rule (:func:`element_mismatches`), element by element; text
     compared as text. An infinity both times is the same answer."""
     if expected.dtype.kind not in "biufc" or actual.dtype.kind not in "biufc":
-        return expected != actual
+        from onnxgate.validators.accumulator import _as_text
+
+        return _as_text(expected) != _as_text(actual)  # bytes (TensorFlow's text) read as UTF-8 text
     return element_mismatches(expected, actual, atol=atol, rtol=rtol, exact=exact,
                               infinities_compare_equal=True).mismatch
 

@@ -580,3 +580,25 @@ def test_an_integer_lookup_without_oov_indices_is_refused_as_keras_raises_on_uns
     model = _integer_lookup(vocabulary=[3, 7], num_oov_indices=0)
     with pytest.raises(og.UnsupportedModelError, match=r"num_oov_indices=0.*Use num_oov_indices=1"):
         og.convert(model, np.array([[3, 7, 3]]), opset=17)
+
+
+def test_a_lookup_answering_text_converts_and_its_text_is_compared_as_text() -> None:
+    # StringLookup(invert=True): Keras answers bytes, onnxruntime str. The from_keras check raised a bare TypeError
+    # from np.allclose, and parity read b'a' and 'a' as two answers (every row failed) (helper-181)
+    import onnxruntime as ort
+
+    ids = keras.Input((3,), dtype="int64")
+    model = keras.Model(ids, keras.layers.StringLookup(vocabulary=["a", "b", "c"], invert=True)(ids))
+    X = np.array([[1, 2, 3], [0, 1, 4], [5, 3, 3]], dtype=np.int64)
+    conv = og.convert(model, X[:2], opset=17)
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (texts,) = session.run(None, {session.get_inputs()[0].name: X})
+    assert texts.tolist() == [[t.decode() for t in row] for row in model.predict(X, verbose=0).tolist()]
+    assert og.validate(conv, reference=model, data=X).passed
+    # the same file answering 'z' for 'b' is caught: text is compared exactly
+    broken = type(conv.model)()
+    broken.CopyFrom(conv.model)
+    (attribute,) = [a for n in broken.graph.node for a in n.attribute if a.name == "cats_strings"]
+    attribute.strings[:] = [b"z" if s == b"b" else s for s in attribute.strings]
+    report = og.validate(broken, reference=model, data=X)
+    assert not report.check("prediction_parity").passed
