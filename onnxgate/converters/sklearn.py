@@ -1243,6 +1243,8 @@ def _by_position(model: Any, names: list[str] | None, copies: dict[int, Any] | N
         clone = copy.copy(model)
         clone.transformer_list = branches
         return _copied(model, clone, copies)
+    if kind.startswith(("Stacking", "Voting")) and getattr(model, "estimators_", None):
+        return _members_by_position(model, names, copies)
     if kind != "ColumnTransformer":
         return model
     import numpy as np
@@ -1273,11 +1275,38 @@ def _by_position(model: Any, names: list[str] | None, copies: dict[int, Any] | N
     return _copied(model, clone, copies)
 
 
+def _members_by_position(ensemble: Any, names: list[str] | None, copies: dict[int, Any] | None) -> Any:
+    """A Stacking or Voting ensemble with its members :func:`_by_position`: each member reads the ensemble's
+    input, so a ColumnTransformer first in it picks among ``names`` and a later one among the names the steps
+    before it give (skl2onnx looked both up among the model's inputs: "Unable to find column name 'alcohol'").
+    A stacking's final estimator reads the members' stacked predictions (and the input as one array with
+    ``passthrough=True``), never ``names``: only its own later steps pick by name."""
+    import copy
+
+    members = [m if isinstance(m, str) else _by_position(m, names, copies) for m in ensemble.estimators_]
+    final = getattr(ensemble, "final_estimator_", None)
+    last = None if final is None else _by_position(final, None, copies)
+    if all(new is old for new, old in zip(members, ensemble.estimators_)) and last is final:
+        return ensemble
+    clone = copy.copy(ensemble)
+    clone.estimators_ = members
+    named = getattr(ensemble, "named_estimators_", None)
+    if named is not None:
+        swapped = {id(old): new for old, new in zip(ensemble.estimators_, members)}
+        clone.named_estimators_ = type(named)(**{key: swapped.get(id(m), m) for key, m in named.items()})
+    if final is not None:
+        clone.final_estimator_ = last
+    return _copied(ensemble, clone, copies)
+
+
 def _picks_by_name(step: Any) -> bool:
     """Whether ``step`` holds a ColumnTransformer fitted on named columns that reads what the steps before
-    ``step`` give (``step`` itself, the first step of a nested pipeline, a FeatureUnion's branch)."""
+    ``step`` give (``step`` itself, the first step of a nested pipeline, a FeatureUnion's branch, a Stacking
+    or Voting ensemble's member)."""
     if type(step).__name__ == "ColumnTransformer":
         return getattr(step, "feature_names_in_", None) is not None
+    if type(step).__name__.startswith(("Stacking", "Voting")):
+        return any(_picks_by_name(m) for m in getattr(step, "estimators_", None) or [] if not isinstance(m, str))
     if hasattr(step, "steps") and step.steps:
         return _picks_by_name(step.steps[0][1])
     return any(_picks_by_name(branch) for _, branch in getattr(step, "transformer_list", None) or []

@@ -3078,6 +3078,102 @@ def test_a_later_column_transformer_picking_a_name_the_step_before_does_not_give
         og.convert(model, X[["ash", "hue"]].head())
 
 
+def _ensemble_picker(case: str) -> tuple[Any, Any, Any]:
+    """A Stacking or Voting ensemble whose member pipelines pick columns by name (a ColumnTransformer after a
+    set_output(transform="pandas") step, or first in the member), fitted on shipped data, with its frame and
+    target."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.datasets import load_diabetes, load_iris
+    from sklearn.ensemble import (
+        RandomForestClassifier,
+        StackingClassifier,
+        StackingRegressor,
+        VotingClassifier,
+        VotingRegressor,
+    )
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import Lasso, LogisticRegression, Ridge
+    from sklearn.naive_bayes import GaussianNB
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+    pandas = {"transform": "pandas"}
+    model, X, y = _later_picker("imputer then names")  # wine, 'ash' imputed, then 'alcohol', 'malic_acid', 'ash'
+    other = Pipeline([("impute", SimpleImputer().set_output(**pandas)),
+                      ("ct", ColumnTransformer([("m", MinMaxScaler(), ["hue", "flavanoids", "proline"])])),
+                      ("nb", GaussianNB())])
+    logistic = LogisticRegression(max_iter=5000)
+    if case == "stacking":
+        forest = make_pipeline(SimpleImputer(), RandomForestClassifier(20, random_state=0))
+        return StackingClassifier([("a", model), ("b", other), ("f", forest)], final_estimator=logistic).fit(X, y), X, y
+    if case == "stacking, passthrough":
+        final = make_pipeline(SimpleImputer(), logistic)
+        return StackingClassifier([("a", model), ("b", other)], final_estimator=final, passthrough=True).fit(X, y), X, y
+    if case in ("soft voting", "hard voting"):
+        return VotingClassifier([("a", model), ("d", "drop"), ("b", other)], voting=case.split()[0]).fit(X, y), X, y
+    iris = load_iris(return_X_y=True, as_frame=True)
+    if case == "after a ColumnTransformer":
+        # the members pick among the names the first ColumnTransformer gives: 'petal width (cm)' is its 1st column
+        first = ColumnTransformer([("m", MinMaxScaler(), ["petal width (cm)", "sepal length (cm)"])],
+                                  remainder="passthrough", verbose_feature_names_out=False).set_output(**pandas)
+        a = make_pipeline(ColumnTransformer([("x", StandardScaler(), ["sepal width (cm)", "petal width (cm)"])]),
+                          logistic)
+        b = make_pipeline(ColumnTransformer([("y", "passthrough", ["petal length (cm)", "sepal length (cm)"])]),
+                          GaussianNB())
+        stacking = StackingClassifier([("a", a), ("b", b)], final_estimator=LogisticRegression(max_iter=5000),
+                                      passthrough=True)
+        return make_pipeline(first, stacking).fit(*iris), *iris
+    if case == "member beside a plain one":
+        a = make_pipeline(ColumnTransformer([("x", StandardScaler(), ["petal width (cm)", "sepal width (cm)"])]),
+                          logistic)
+        return VotingClassifier([("a", a), ("b", GaussianNB())], voting="soft").fit(*iris), *iris
+    if case == "final estimator's later step":
+        # the final estimator reads the stacked probabilities and the input as one array: its scaler names them
+        # x0..x9, and its ColumnTransformer picks among those names
+        final = Pipeline([("s", StandardScaler().set_output(**pandas)),
+                          ("ct", ColumnTransformer([("p", "passthrough", ["x5", "x0", "x2"])])), ("lr", logistic)])
+        members = [("a", LogisticRegression(max_iter=5000)), ("b", GaussianNB())]
+        return StackingClassifier(members, final_estimator=final, passthrough=True).fit(*iris), *iris
+    diabetes = load_diabetes(return_X_y=True, as_frame=True)
+
+    def member(regressor: Any) -> Any:
+        first = ColumnTransformer([("s", StandardScaler(), ["s1", "s2", "s3"])], remainder="passthrough",
+                                  verbose_feature_names_out=False).set_output(**pandas)
+        then = ColumnTransformer([("m", MinMaxScaler(), ["bmi", "s1", "bp"]), ("p", "passthrough", ["age", "s5"])])
+        return make_pipeline(first, then, regressor)
+
+    if case == "voting regressor":
+        return VotingRegressor([("r", member(Ridge())), ("l", member(Lasso(alpha=0.1)))]).fit(*diabetes), *diabetes
+    return StackingRegressor([("r", member(Ridge())), ("l", member(Lasso(alpha=0.1)))], final_estimator=Ridge(),
+                             passthrough=True).fit(*diabetes), *diabetes
+
+
+ENSEMBLE_PICKERS = ["stacking", "stacking, passthrough", "soft voting", "hard voting", "after a ColumnTransformer",
+                    "member beside a plain one", "final estimator's later step", "voting regressor",
+                    "stacking regressor"]
+
+
+@pytest.mark.parametrize("case", ENSEMBLE_PICKERS)
+def test_an_ensemble_member_picking_columns_by_name_converts(case: str) -> None:
+    # a member pipeline's ColumnTransformer was converted as if it read the model's inputs: skl2onnx looked its
+    # names up among them ("Unable to find column name 'alcohol' among names ['variable']") and convert refused
+    # the ensemble; each member reads the ensemble's input, its names resolved as a pipeline's are
+    import pickle
+
+    model, X, _ = _ensemble_picker(case)
+    fitted = pickle.dumps(model)
+    conv = og.convert(model, X.head(20))
+    assert pickle.dumps(model) == fitted  # the user's model is not changed
+    assert og.validate(conv, reference=model, data=X).passed
+    if case != "hard voting":
+        _assert_answers_as_model(conv, model, X)
+        return
+    import onnxruntime as ort  # labels only: a hard vote has no predict_proba
+
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    np.testing.assert_array_equal(session.run(None, as_feeds(X, conv.signature))[0].reshape(-1), model.predict(X))
+
+
 def test_a_column_transformer_reading_one_renamed_column_converts() -> None:
     # the other column dropped, 'plan type' alone read: skl2onnx was given the input as 'plan_type' and the
     # ColumnTransformer looked for 'plan type' ("Unable to find column name"); found writing the test above
