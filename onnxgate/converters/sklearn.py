@@ -1487,12 +1487,12 @@ def _name_inputs(proto: Any, names: list[str]) -> None:
 
 def _no_onnx_type(dtype: Any) -> str | None:
     """What a DataFrame column of ``dtype`` holds when no ONNX input type can carry it (dates,
-    durations, periods, intervals, category columns of anything but text or integers), else None."""
+    durations, periods, intervals, category columns of anything but text, integers or floats), else None."""
 
     categories = getattr(dtype, "categories", None)
     if categories is not None:
         inner = categories.dtype
-        if getattr(inner, "kind", "O") in "iu" or all(isinstance(v, str) for v in categories):
+        if getattr(inner, "kind", "O") in "iuf" or all(isinstance(v, str) for v in categories):
             return None
         what = "Interval (pandas.cut bins)" if type(inner).__name__ == "IntervalDtype" else str(inner)
         return f"category values of type {what}"
@@ -1585,8 +1585,11 @@ def _sample_columns(model: Any, sample: Any, input_name: str, flagged: Container
                 categories = getattr(dtype, "categories", None)
                 if categories is not None:
                     # a category column holds its categories' values: integer ones are integers (typed
-                    # as text, the frame the model was fitted on was refused: "non-text values")
-                    dtype = categories.dtype if categories.dtype.kind in "iu" else np.dtype(object)
+                    # as text, the frame the model was fitted on was refused: "non-text values"), float
+                    # ones doubles, compared with the categories in double; pandas' nullable Int64 and
+                    # Float64 categories as their numpy type (np.dtype refused them: "Cannot interpret")
+                    inner = getattr(categories.dtype, "numpy_dtype", categories.dtype)
+                    dtype = inner if isinstance(inner, np.dtype) and inner.kind in "iuf" else np.dtype(object)
                 else:
                     # pandas' nullable numbers and booleans (Int64, Float64, boolean) hold numpy values (a
                     # missing Float64 reads as NaN); its other dtypes (string...) hold objects

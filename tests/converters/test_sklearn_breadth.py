@@ -1018,6 +1018,67 @@ def test_histgradientboosting_on_pandas_category_columns_converts_for_each_targe
     assert not og.validate(conv, data=codes, reference=fewer, target="sql-edge-2.0").passed
 
 
+@pytest.mark.parametrize("kind", ["classifier", "regressor", "onehot"])
+def test_a_category_column_of_floats_converts_and_scores_as_scikit_learn(kind: str, tmp_path: Any,
+                                                                        monkeypatch: Any) -> None:
+    # a pandas category column whose categories are floats (load_diabetes' scaled 'sex', 0.0507 and -0.0446)
+    # was refused at convert ("holds category values of type float64"): it is a double input now, each value
+    # matched to its category exactly, and a value none of them or NaN scores as scikit-learn scores it
+    import onnxruntime as ort
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.datasets import load_diabetes
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from onnxgate.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    frame = load_diabetes(as_frame=True).frame
+    target = frame.pop("target")
+    frame["sex"] = frame["sex"].astype("category")
+    # whole and half floats, as pandas' nullable Float64 (np.dtype refused those categories: "Cannot interpret")
+    frame["band"] = pd.Categorical(pd.array(np.round(frame["bmi"] * 20) / 2 + 1.0, dtype="Float64"))
+    if kind == "classifier":
+        model = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(frame, np.digitize(target, [100, 200]))
+    elif kind == "regressor":
+        model = HistGradientBoostingRegressor(max_iter=20, random_state=0).fit(frame, target)
+    else:
+        model = make_pipeline(make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["sex", "band"]),
+                                                      remainder="passthrough"),
+                              LogisticRegression(max_iter=2000)).fit(frame, target > 140)
+    rows = frame.copy()
+    rows["sex"] = rows["sex"].cat.add_categories([0.5])
+    rows.loc[:19, "sex"] = 0.5  # a category never seen in fit
+    rows.loc[20:39, "sex"] = np.nan
+    rows.loc[40:59, "band"] = np.nan
+    assert rows["sex"].dtype == "category" and rows["sex"].cat.categories.dtype == np.float64
+    assert str(rows["band"].cat.categories.dtype) == "Float64"
+    conv = og.convert(model, sample=frame)
+    types = {i.name: i.elem_type for i in conv.signature.inputs}
+    assert types["sex"] == types["band"] == "float64"
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    outputs = session.run(None, {c: np.asarray(rows[c], dtype=np.float64).reshape(-1, 1) for c in rows.columns})
+    if kind == "regressor":
+        np.testing.assert_allclose(outputs[0].ravel(), model.predict(rows), rtol=1e-6)
+    else:
+        assert (outputs[0].ravel() == model.predict(rows)).all()
+        np.testing.assert_allclose(outputs[1], model.predict_proba(rows), atol=1e-6)
+    report = og.validate(conv, reference=model, data=rows)
+    assert report.passed, str(report)
+    conv.save("model.onnx")
+    rows.to_parquet("rows.parquet")
+    assert main(["score", "model.onnx", "--data", "rows.parquet", "--out", "scored.parquet"]) == 0
+    scored = pd.read_parquet("scored.parquet")
+    first = scored[conv.signature.output_names[0]].to_numpy()
+    if kind == "regressor":
+        np.testing.assert_allclose(first, model.predict(rows), rtol=1e-6)
+    else:
+        assert (first == model.predict(rows)).all()
+
+
 def test_text_codes_read_as_numbers_are_refused_not_merged(tmp_path: Any) -> None:
     # from a CSV, '007', '070' and '7' read as 7, 70 and 7: the encoder was written with categories
     # [7, 70, 7] (two merged) and convert said nothing
@@ -1097,7 +1158,7 @@ def test_a_feature_union_of_a_column_transformer_and_a_one_matrix_step_converts(
     assert og.validate(conv, reference=model, data=X).passed
 
 
-@pytest.mark.parametrize("kind", ["interval", "float-category", "datetime"])
+@pytest.mark.parametrize("kind", ["interval", "bool-category", "datetime"])
 def test_columns_no_onnx_type_holds_are_refused_at_convert(kind: str) -> None:
     # pandas.cut bins (Interval categories) converted as a text input, and validate then refused the
     # very frame the model was fitted on ("150 missing or non-text values")
@@ -1110,7 +1171,7 @@ def test_columns_no_onnx_type_holds_are_refused_at_convert(kind: str) -> None:
 
     X, y = load_iris(return_X_y=True, as_frame=True)
     length = X["sepal length (cm)"]
-    X["band"] = {"interval": pd.cut(length, 3), "float-category": length.round().astype("category"),
+    X["band"] = {"interval": pd.cut(length, 3), "bool-category": (length > 5.8).astype("category"),
                  "datetime": pd.Timestamp("2020-01-01") + pd.to_timedelta(length.round(), unit="D")}[kind]
     model = make_pipeline(make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["band"]),
                                                   remainder="passthrough"),
