@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_DOMAIN",
     "FLOAT32_INSIDE_KEY",
     "ML_DOMAIN",
+    "all_graphs",
     "atomic_write",
     "atomic_write_bytes",
     "check_model",
@@ -314,14 +315,15 @@ _FIXED_ITEMSIZE = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8,
 _MAX_ELEMENTS = 2**62
 
 
-def _all_graphs(graph: Any) -> Iterator[Any]:
+def all_graphs(graph: Any) -> Iterator[Any]:
+    """``graph`` and its subgraphs (If/Loop/Scan bodies), depth first."""
     yield graph
     for node in graph.node:
         for attr in node.attribute:
             if attr.HasField("g"):
-                yield from _all_graphs(attr.g)
+                yield from all_graphs(attr.g)
             for sub in attr.graphs:
-                yield from _all_graphs(sub)
+                yield from all_graphs(sub)
 
 
 def _check_names(proto: onnx.ModelProto, *, source: str) -> None:
@@ -335,7 +337,7 @@ def _check_names(proto: onnx.ModelProto, *, source: str) -> None:
         if isinstance(value, bytes) and len(bad) < 5:
             bad.append(f"{where} {value[:40]!r}")
 
-    for graph in _all_graphs(proto.graph):
+    for graph in all_graphs(proto.graph):
         check(graph.name, "graph name")
         for info in (*graph.input, *graph.output, *graph.value_info, *graph.initializer):
             check(info.name, "tensor name")
@@ -363,7 +365,7 @@ def _check_dims(proto: onnx.ModelProto, *, source: str) -> None:
     file could make later steps allocate absurd amounts; checking here keeps the failure at load.
     """
     bad: list[str] = []
-    for graph in _all_graphs(proto.graph):
+    for graph in all_graphs(proto.graph):
         for info in (*graph.input, *graph.output, *graph.value_info):
             if info.type.HasField("tensor_type") and info.type.tensor_type.HasField("shape"):
                 for dim in info.type.tensor_type.shape.dim:

@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from onnxgate._onnx import canonical_domain, model_opsets
+from onnxgate._onnx import all_graphs, canonical_domain, model_opsets
 from onnxgate.errors import OpsetError
 
 if TYPE_CHECKING:
@@ -119,14 +119,14 @@ class GraphFacts:
         except Exception:  # no ranks: a Softmax stays blocked, the checks after the rewrites still run
             inferred = model
         ranks: dict[str, int] = {}
-        for graph in _graphs(inferred.graph):
+        for graph in all_graphs(inferred.graph):
             for info in [*graph.input, *graph.value_info, *graph.output]:
                 if info.type.HasField("tensor_type") and info.type.tensor_type.HasField("shape"):
                     ranks[info.name] = len(info.type.tensor_type.shape.dim)
             for init in graph.initializer:
                 ranks.setdefault(init.name, len(init.dims))
         constants: dict[str, Any] = {}
-        for graph in _graphs(model.graph):
+        for graph in all_graphs(model.graph):
             fed = {i.name for i in graph.input}  # an initializer listed as an input is a default the caller may replace
             constants.update((init.name, init) for init in graph.initializer if init.name not in fed)
             for node in graph.node:
@@ -144,14 +144,6 @@ class GraphFacts:
             return None if tensor is None else numpy_helper.to_array(tensor)
         except Exception:  # stored outside the file (external data): not read here, so no rewrite rests on it
             return None
-
-
-def _graphs(graph: Any) -> list[Any]:
-    """``graph`` and its subgraphs (If/Loop/Scan bodies)."""
-    from onnxgate._graph import walk_nodes
-
-    subgraphs = [g for n in walk_nodes(graph) for a in n.attribute for g in ([a.g] if a.HasField("g") else [])]
-    return [graph, *subgraphs, *(g for n in walk_nodes(graph) for a in n.attribute for g in a.graphs)]
 
 
 def _constant_value(node: Any) -> Any:

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from onnxgate.signature import Signature
 
 __all__ = ["SUPPORTED_OBJECTIVES", "XGBoostConverter", "classes_of_parallel_trees", "parallel_trees",
-           "softmax_probabilities", "two_classes_as_one_margin"]
+           "recorded_missing", "softmax_probabilities", "two_classes_as_one_margin"]
 
 #: Objectives whose onnxmltools translation matches XGBoost's own predictions (tested).
 SUPPORTED_OBJECTIVES = frozenset(
@@ -365,12 +365,10 @@ class XGBoostConverter(BoostingConverter):
         of a model read from a file (whose ``missing`` is not saved). A scikit-learn API model in memory holds
         its own and is returned as it is."""
         import copy
-        import json
 
-        recorded = next((p.value for p in onnx_model.metadata_props if p.key == MISSING_VALUE_METADATA_KEY), None)
-        if recorded is None:
+        value = recorded_missing(onnx_model)
+        if value is None:
             return model
-        value = float(json.loads(recorded))
         if hasattr(model, "get_booster"):
             if not getattr(model, "_onnxgate_from_file", False):
                 return model  # what it holds is what it predicts with, whatever the file says
@@ -443,6 +441,15 @@ class XGBoostConverter(BoostingConverter):
 #: A Booster or a model file does not record it; the reference validate builds from one predicts with it
 #: (:meth:`XGBoostConverter.reference_for`).
 MISSING_VALUE_METADATA_KEY = "onnxgate.xgboost.missing"
+
+
+def recorded_missing(onnx_model: Any) -> float | None:
+    """The value ``onnx_model`` records it reads as missing (:data:`MISSING_VALUE_METADATA_KEY`), else None."""
+    import json
+
+    recorded = next((p.value for p in getattr(onnx_model, "metadata_props", ())
+                     if p.key == MISSING_VALUE_METADATA_KEY), None)
+    return None if recorded is None else float(json.loads(recorded))
 
 
 def missing_value(model: Any, options: Mapping[str, Any] | None = None) -> float | None:

@@ -744,9 +744,9 @@ def _recorded_missing_note(model: Any) -> str:
     file to that value, not to the one the model was trained with, which nothing in a Booster records."""
     if model is None:
         return ""
-    from onnxgate.converters.xgboost import MISSING_VALUE_METADATA_KEY
+    from onnxgate.converters.xgboost import recorded_missing
 
-    value = next((p.value for p in getattr(model, "metadata_props", ()) if p.key == MISSING_VALUE_METADATA_KEY), None)
+    value = recorded_missing(model)
     return "" if value is None else (f"the file reads {value} as missing (convert's option missing), and an XGBoost "
                                      "Booster or model file as reference was given the same")
 
