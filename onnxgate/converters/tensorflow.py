@@ -730,7 +730,7 @@ def rewrite_handlers(tables: Mapping[str, Any] | None = None) -> dict[str, tuple
       the table's handle to its keys and values (:func:`_lookup_tables`): see :func:`_table_lookup`.
     """
     lookups: dict[str, tuple[Any, list[Any]]] = {"LookupTableFindV2": (_table_lookup(tables), [])} if tables else {}
-    return {**lookups,"Erfc": (_erfc_as_one_minus_erf, []),
+    return {**lookups, "Erfc": (_erfc_as_one_minus_erf, []),
             "Log1p": (_log1p_expm1, []),
             "Expm1": (_log1p_expm1, []),
             "Bucketize": (_bucketize_as_count, []),
@@ -1109,8 +1109,8 @@ def _lookup_tables(tf: Any, concrete: Any) -> dict[str, tuple[Any, Any]]:
     import numpy as np
 
     graph = concrete.graph
-    ops = [n for n in graph.as_graph_def().node]
-    ops += [n for f in graph.as_graph_def().library.function for n in f.node_def]
+    graph_def = graph.as_graph_def()  # serialises the whole graph: once
+    ops = [*graph_def.node, *(n for f in graph_def.library.function for n in f.node_def)]
     types = {(n.attr["Tin"].type, n.attr["Tout"].type) for n in ops if n.op == "LookupTableFindV2"}
     if not types:
         return {}
