@@ -312,10 +312,14 @@ def without_names(booster: Any) -> Any:
     same trees without the names convert (the ONNX input is positional). A booster with category
     features (type ``"c"``, XGBoost's own route from a DataFrame of pandas categories) keeps its types
     under the names ``f<index>``: without them onnxmltools refused its category splits ("f1 in feature map
-    is categorical but tree node is numerical"; helper-116)."""
+    is categorical but tree node is numerical"; helper-116). Its other features are typed ``"float"``, as they
+    read when no type is kept: XGBoost dumps a split on a bool column (type ``"i"``, an indicator) with no
+    threshold, and onnxmltools failed on it ("'split_condition'"; a frame of a bool and a category column,
+    helper-187)."""
     types = booster.feature_types
     if types and "c" in types:
         booster.feature_names = [f"f{i}" for i in range(booster.num_features())]
+        booster.feature_types = ["c" if kind == "c" else "float" for kind in types]
         return booster
     booster.feature_names = None
     booster.feature_types = None
@@ -694,6 +698,13 @@ def _register_lightgbm() -> None:
     update_registered_converter(
         lightgbm.LGBMRegressor,
         "LightGbmLGBMRegressor",
+        calculate_linear_regressor_output_shapes,
+        convert_lightgbm,
+        options={"split": None},
+    )
+    update_registered_converter(  # a ranker's score is a regression's value (onnxmltools' LgbmRanker)
+        lightgbm.LGBMRanker,
+        "LightGbmLGBMRanker",
         calculate_linear_regressor_output_shapes,
         convert_lightgbm,
         options={"split": None},

@@ -14,8 +14,10 @@ Policy:
   over combinations of features (``max_ctr_complexity`` above 1), trees that are not symmetric
   (``grow_policy`` Depthwise or Lossguide), text and embedding features, a sample
   lacking categories. A model fitted on an array (or numbered columns) converts from an array of its columns
-  in order; a boolean categorical column is read as CatBoost reads it, as the category 1 or 0. Text
-  features: CatBoost's refusal is passed on.
+  in order; a boolean categorical column is read as CatBoost reads it, as the category 1 or 0.
+* Refused by name for every model, before the sample is read (:meth:`CatBoostConverter.check_model`): text and
+  embedding features, and trees that are not symmetric (``grow_policy`` Depthwise or Lossguide), which
+  CatBoost's own export refuses too.
 * One ``[N,k]`` float32 input named ``input``; a float64 sample keeps a float64 boundary with a Cast
   inside the graph; a model fitted on a DataFrame gets one ``[N,1]`` input per column from a
   DataFrame sample (as XGBoost).
@@ -108,6 +110,29 @@ class CatBoostConverter(BoostingConverter):
         if not model.is_fitted():
             raise UnsupportedModelError(
                 f"{type(model).__name__} is not fitted: expected a fitted model. Call .fit(X, y) first.",
+                framework=self.framework,
+            )
+        text = {kind: _feature_indices(model, kind) for kind in ("text", "embedding")}
+        if any(text.values()):
+            # refused here, before the sample is read: a numeric model's refusal of its text column said the
+            # model "reads no categorical features" and nothing of its text features (helper-187)
+            names = list(getattr(model, "feature_names_", None) or [])
+            found = ", ".join(f"{kind}_features={[names[i] if i < len(names) else i for i in at]}"
+                              for kind, at in text.items() if at)
+            raise UnsupportedModelError(
+                f"{type(model).__name__} reads text or embedding features ({found}), which have no ONNX form: "
+                "CatBoost's ONNX export refuses "
+                "them, and onnxgate converts numeric and categorical features only. Refit with those columns as "
+                "categorical features (cat_features=) or as numbers",
+                framework=self.framework,
+            )
+        if not _symmetric(model):
+            # CatBoost's export refused with "available only for models on oblivious trees", which names no
+            # setting (helper-187)
+            raise UnsupportedModelError(
+                f"CatBoost trees that are not symmetric (grow_policy={_grow_policy(model)!r}) have no ONNX form: "
+                "CatBoost's own export writes its oblivious trees only, and so does onnxgate. Refit with "
+                "grow_policy='SymmetricTree' (the default)",
                 framework=self.framework,
             )
         scale = _scale_of(model)
@@ -530,6 +555,14 @@ def _feature_indices(model: Any, kind: str) -> list[int]:
         return []
 
 
+def _symmetric(model: Any) -> bool:
+    """Whether ``model``'s trees are oblivious (``grow_policy='SymmetricTree'``), the only ones written to ONNX."""
+    try:
+        return bool(model._object._is_oblivious())
+    except Exception:  # another CatBoost version: the policy it was fitted with
+        return _grow_policy(model) not in ("Depthwise", "Lossguide")
+
+
 def _grow_policy(model: Any) -> str:
     """The ``grow_policy`` ``model`` was fitted with ("?" when CatBoost does not say)."""
     try:
@@ -596,9 +629,6 @@ class _CategoricalModel:
         self.framework = framework
         self.columns = list(columns)
         self.cat_positions = cat_feature_indices(model)
-        if _feature_indices(model, "text") or _feature_indices(model, "embedding"):
-            # before the export, whose pool would read the text as numbers ("Cannot convert ... to float")
-            self.refuse_text()
         with tempfile.TemporaryDirectory(prefix="onnxgate-catboost-") as folder:
             path = Path(folder) / "model.json"
             try:

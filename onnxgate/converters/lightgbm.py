@@ -2,7 +2,7 @@
 
 Policy:
 
-* ``lightgbm.Booster`` (native API) and ``LGBMClassifier``/``LGBMRegressor`` (scikit-learn API).
+* ``lightgbm.Booster`` (native API) and ``LGBMClassifier``/``LGBMRegressor``/``LGBMRanker`` (scikit-learn API).
   One ``[N,k]`` float32 input named ``input``; a float64 sample keeps a float64 boundary with a Cast
   inside the graph; a model fitted on a DataFrame gets one ``[N,1]`` input per column from a
   DataFrame sample (as XGBoost). A pandas ``category`` column (LightGBM's default way to give it
@@ -24,9 +24,10 @@ Policy:
   ``[N,1]``. No ZipMap.
 * Opsets: onnxmltools writes at most opset 15 and stamps the lowest opset its nodes need (often 8
   or 9); ``conv.opset`` says what the file holds.
-* Objectives: :data:`SUPPORTED_OBJECTIVES` (tested against LightGBM's own predictions); rankers and
-  custom objectives are refused with their name. ``multiclassova`` answers each class's sigmoid, unnormalised,
-  as LightGBM's predict_proba does (onnxmltools wrote a softmax).
+* Objectives: :data:`SUPPORTED_OBJECTIVES` (tested against LightGBM's own predictions); any other, custom
+  objectives among them, is refused with its name. Rankers (``LGBMRanker``, ``lambdarank``/``rank_xendcg``)
+  are regressors of one ``variable``, the score LightGBM's predict answers. ``multiclassova`` answers each
+  class's sigmoid, unnormalised, as LightGBM's predict_proba does (onnxmltools wrote a softmax).
 * ``boosting_type='rf'``: LightGBM predicts with the mean of the trees; onnxmltools is given them as boosted
   trees (which it adds up) and each leaf is divided by the number of iterations (:func:`average_trees`).
 * Inside a scikit-learn pipeline the scikit-learn converter handles the model (registered with skl2onnx).
@@ -82,6 +83,8 @@ SUPPORTED_OBJECTIVES = frozenset(
         "poisson",
         "gamma",
         "tweedie",
+        "lambdarank",  # rankers answer the trees' raw score, which onnxmltools writes as a regression
+        "rank_xendcg",
     }
 )
 
@@ -481,14 +484,10 @@ class LightGBMConverter(BoostingConverter):
                     f"{type(model).__name__} is not fitted: expected a fitted model. Call .fit(X, y) first.",
                     framework=self.framework,
                 )
-            if type(model).__name__ == "LGBMRanker":
-                raise UnsupportedModelError(
-                    "LGBMRanker is not supported: onnxmltools writes no faithful ONNX form for ranking objectives",
-                    framework=self.framework,
-                )
         elif type(model).__name__ != "Booster":
             raise UnsupportedModelError(
-                f"expected a lightgbm.Booster or a fitted LGBMClassifier/LGBMRegressor; found {type(model).__name__}",
+                "expected a lightgbm.Booster or a fitted LGBMClassifier/LGBMRegressor/LGBMRanker; found "
+                f"{type(model).__name__}",
                 framework=self.framework,
             )
         objective = objective_of(model)
@@ -496,7 +495,7 @@ class LightGBMConverter(BoostingConverter):
             raise UnsupportedModelError(
                 f"LightGBM objective {objective!r} is not supported: onnxmltools cannot convert it "
                 "(cross_entropy, fair, mape, custom objectives) or its output is not verified against "
-                f"LightGBM's (rankers). Supported objectives: {sorted(SUPPORTED_OBJECTIVES)}.",
+                f"LightGBM's. Supported objectives: {sorted(SUPPORTED_OBJECTIVES)}.",
                 framework=self.framework,
             )
         params = _training_params(_booster(model))

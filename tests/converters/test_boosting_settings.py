@@ -433,3 +433,102 @@ def test_a_lightgbm_random_forest_file_adding_up_its_trees_fails_validate() -> N
     weights.floats.extend(summed)
     assert np.abs(_run(conv, X)[1] - model.predict_proba(X)).max() > 0.1  # the same signs: labels alike
     assert not og.validate(conv, target="container", reference=model, data=X).passed
+
+
+# --- LightGBM rankers, XGBoost bool beside category columns, CatBoost text features (helper-187) --------------
+
+
+def _ranked_diabetes() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """diabetes in queries of 17 rows, the target as four relevance grades; the queries' sizes."""
+    X, y = _data("diabetes")
+    grades = np.digitize(y, np.quantile(y, [0.25, 0.5, 0.75]))
+    sizes = np.bincount(np.arange(len(X)) // 17)
+    return X, grades, sizes
+
+
+@pytest.mark.parametrize("how", ["LGBMRanker", "rank_xendcg", "booster", "pipeline", "frame"])
+def test_a_lightgbm_ranker_answers_the_scores_lightgbm_predicts(how: str) -> None:
+    """Rankers were refused ("onnxmltools writes no faithful ONNX form") where onnxmltools' file answers
+    LightGBM's scores: the trees' raw sum, a regression's value."""
+    import pandas as pd
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, grades, sizes = _ranked_diabetes()
+    rows = np.vstack([X, X * 3 - X.mean(axis=0)])
+    rows[::7, 2] = np.nan
+    if how == "booster":
+        model = lightgbm.train({"objective": "lambdarank", "verbose": -1},
+                               lightgbm.Dataset(X, grades, group=sizes), 20)
+    elif how == "pipeline":
+        model = make_pipeline(StandardScaler(), lightgbm.LGBMRanker(n_estimators=20, verbose=-1))
+        model.fit(X, grades, lgbmranker__group=sizes)
+    else:
+        objective = "rank_xendcg" if how == "rank_xendcg" else "lambdarank"
+        model = lightgbm.LGBMRanker(n_estimators=20, objective=objective, verbose=-1)
+        if how == "frame":
+            X, rows = (pd.DataFrame(a, columns=[f"c{i}" for i in range(a.shape[1])]) for a in (X, rows))
+        model.fit(X, grades, group=sizes)
+    conv = og.convert(model, X[:5])
+    assert og.validate(conv, target="container", reference=model, data=rows).passed
+    scores = _run(conv, rows)[0].reshape(-1)
+    np.testing.assert_allclose(scores, model.predict(rows), rtol=1e-5, atol=1e-5)
+
+
+def test_a_lightgbm_ranker_file_with_other_scores_fails_validate() -> None:
+    X, grades, sizes = _ranked_diabetes()
+    model = lightgbm.LGBMRanker(n_estimators=20, verbose=-1).fit(X, grades, group=sizes)
+    conv = og.convert(model, X[:5])
+    node = next(n for n in conv.model.graph.node if n.op_type == "TreeEnsembleRegressor")
+    weights = next(a for a in node.attribute if a.name == "target_weights")
+    halved = [w / 2 for w in weights.floats]
+    del weights.floats[:]
+    weights.floats.extend(halved)
+    assert not og.validate(conv, target="container", reference=model, data=X).passed
+
+
+@pytest.mark.parametrize("onehot", [None, 8])
+def test_xgboost_bool_column_beside_a_category_column_converts_and_validates(onehot: int | None) -> None:
+    """A frame of numbers, a bool column and a pandas category column (enable_categorical=True) was refused with
+    "onnxmltools could not convert XGBClassifier: 'split_condition'": XGBoost dumps a split on a bool column
+    (an indicator) with no threshold while the category types are kept."""
+    import pandas as pd
+
+    X, y = _data("breast_cancer")
+    frame = pd.DataFrame(X[:, :4], columns=["a", "b", "c", "d"])
+    frame["flag"] = X[:, 7] > np.median(X[:, 7])
+    thirds = np.digitize(X[:, 8], np.quantile(X[:, 8], [0.3, 0.6]))
+    frame["size"] = pd.Categorical(np.array(["lo", "mid", "hi"])[thirds])
+    model = xgboost.XGBClassifier(n_estimators=20, max_depth=3, enable_categorical=True,
+                                  **({} if onehot is None else {"max_cat_to_onehot": onehot})).fit(frame, y)
+    conv = og.convert(model, frame)
+    report = og.validate(conv, target="container", reference=model, data=frame)
+    assert report.passed, str(report)
+    label, proba = _run(conv, frame)
+    assert (label == model.predict(frame)).all()
+    np.testing.assert_allclose(proba, model.predict_proba(frame), atol=1e-6)
+
+
+@pytest.mark.parametrize("how", ["text", "embedding", "Depthwise", "Lossguide"])
+def test_catboost_text_embedding_and_non_symmetric_models_are_refused_naming_the_parameter(how: str) -> None:
+    """A text feature was refused as "the model reads no categorical features (cat_features)", and an embedding
+    one the same; a Depthwise model with "ONNX-ML export is available only for models on oblivious trees"."""
+    catboost = pytest.importorskip("catboost")
+    import pandas as pd
+
+    X, y = _data("breast_cancer")
+    quiet = {"iterations": 5, "verbose": False, "thread_count": 1, "allow_writing_files": False}
+    if how == "text":
+        frame = pd.DataFrame({"x": X[:, 0], "note": np.where(y == 1, "good fine", "bad poor")})
+        model = catboost.CatBoostClassifier(**quiet).fit(frame, y, text_features=["note"])
+        match = r"reads text or embedding features \(text_features=\['note'\]\), which have no ONNX form"
+    elif how == "embedding":
+        frame = pd.DataFrame({"x": X[:, 0], "vec": list(X[:, 1:5])})
+        model = catboost.CatBoostClassifier(**quiet).fit(catboost.Pool(frame, y, embedding_features=["vec"]))
+        match = r"reads text or embedding features \(embedding_features=\['vec'\]\), which have no ONNX form"
+    else:
+        frame = X
+        model = catboost.CatBoostClassifier(**quiet, grow_policy=how).fit(X, y)
+        match = rf"not symmetric \(grow_policy='{how}'\) have no ONNX form.*grow_policy='SymmetricTree'"
+    with pytest.raises(og.UnsupportedModelError, match=match):
+        og.convert(model, frame[:5])
