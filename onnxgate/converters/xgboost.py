@@ -254,8 +254,9 @@ class XGBoostConverter(BoostingConverter):
         if objective not in SUPPORTED_OBJECTIVES:
             raise UnsupportedModelError(
                 f"XGBoost objective {objective!r} is not supported: its onnxmltools translation is not "
-                "among those onnxgate has verified against XGBoost's own predictions (binary:hinge writes other "
-                "probabilities, binary:logitraw has no probabilities, reg:logistic "
+                "among those onnxgate has verified against XGBoost's own predictions (for binary:hinge onnxmltools "
+                "declares [N,1] probabilities and writes [N,2], and a Booster's file answers margins, not hinge's "
+                "0/1; binary:logitraw has no probabilities, reg:logistic "
                 f"diverges). Supported objectives: {sorted(SUPPORTED_OBJECTIVES)}.",
                 framework=self.framework,
             )
