@@ -306,6 +306,8 @@ def adapt_conversion(
     mapping = adaptation_of(adapted) or {}
     if mapping.get("zipmap_removed"):
         warnings.append(f"ZipMap removed from outputs {mapping['zipmap_removed']}: PREDICT returns tensors only")
+    adapted_signature = Signature.from_model(adapted)
+    warnings.extend(_cast_outputs(mapping, adapted_signature, tgt))
     split = [k for k, v in mapping.get("inputs", {}).items() if v.get("kind") == "split"]
     if split:
         warnings.append(f"inputs {split} are fed one table column per value (PREDICT takes one column per input)")
@@ -321,7 +323,7 @@ def adapt_conversion(
         conv,
         sample=sample,
         model=adapted,
-        signature=Signature.from_model(adapted),
+        signature=adapted_signature,
         warnings=tuple(warnings),
         target=tgt.name,
         opset=model_opsets(adapted).get("", conv.opset),
@@ -335,3 +337,27 @@ def columns_from_sample(sample: Any) -> tuple[list[str] | None, dict[str, str]]:
         return None, {}
     names = [str(c) for c in sample.columns]
     return names, {str(c): dtype_to_elem(sample[c].dtype) for c in sample.columns}
+
+
+def _cast_outputs(mapping: Mapping[str, Any], adapted: Any, target: Target) -> list[str]:
+    """One warning per output whose values the target cannot return and which PREDICT returns in another type
+    (a classifier's bool labels as the integers 0 and 1, where scikit-learn answers False and True)."""
+    from onnxgate.signature import Signature
+
+    original = Signature.from_dict(mapping["original"]) if mapping.get("original") else None
+    if original is None:
+        return []
+    found = []
+    for name, entries in mapping.get("outputs", {}).items():
+        if name not in original.output_names:
+            continue
+        before = original.output(name)
+        if not before.is_tensor:
+            continue  # a ZipMap's probabilities: said by the ZipMap warning
+        after = sorted({adapted.output(column).elem_type for column, _ in entries})
+        if after != [before.elem_type]:
+            columns = [column for column, _ in entries]
+            meaning = " (False as 0, True as 1)" if before.elem_type == "bool" else ""
+            found.append(f"output {name!r} holds {before.elem_type} values, which target {target.name!r} does not "
+                         f"return: PREDICT returns {columns} as {'/'.join(after)}{meaning}")
+    return found

@@ -1502,6 +1502,20 @@ def _no_onnx_type(dtype: Any) -> str | None:
     return None
 
 
+def _as_numbers_or_text(dtype: Any, label: str) -> str:
+    """How a column of ``dtype`` (one :func:`_no_onnx_type` refuses) becomes numbers or text a model is fitted on."""
+    as_text = f"to text (X[{label!r}].astype(str))"
+    kind = getattr(dtype, "kind", "O") if getattr(dtype, "categories", None) is None else "O"
+    if kind == "M":
+        return (f"to numbers: its parts (X[{label!r}].dt.year, .dt.month, .dt.dayofweek) or seconds since 1970 "
+                f"((X[{label!r}] - pd.Timestamp('1970-01-01')) // pd.Timedelta('1s'), the Timestamp in the "
+                f"column's time zone for a tz-aware one); or, for a column an encoder reads as categories, {as_text}")
+    if kind == "m":
+        return (f"to numbers (X[{label!r}].dt.total_seconds()); or, for a column an encoder reads as categories, "
+                f"{as_text}")
+    return f"{as_text} or to numbers (for pandas.cut bins, labels=False gives their codes)"
+
+
 def _sample_columns(model: Any, sample: Any, input_name: str, flagged: Container[str] = ()) -> list[_Column]:
     """The inputs the sample asks for: one per DataFrame column, or one ``[N,k]`` matrix. ``flagged``: the
     columns of booleans an encoder reads, fed as int64 (:func:`encoded_missing_categories`)."""
@@ -1576,9 +1590,8 @@ def _sample_columns(model: Any, sample: Any, input_name: str, flagged: Container
             if kept is not None:
                 raise InvalidDataError(
                     f"column {label!r} holds {kept}; an ONNX input holds numbers or text, and no ONNX type "
-                    "keeps these values as the model compares them. Convert the column before fitting, to text "
-                    f"(X[{label!r}].astype(str)) or to numbers (for pandas.cut bins, labels=False gives their "
-                    "codes), fit the model again and convert it with that frame",
+                    "keeps these values as the model compares them. Convert the column before fitting, "
+                    f"{_as_numbers_or_text(dtype, label)}, fit the model again and convert it with that frame",
                     column=label,
                 )
             if not isinstance(dtype, np.dtype):

@@ -418,6 +418,29 @@ def test_text_class_labels_on_a_numeric_target_are_refused_with_the_reason() -> 
     assert sig.output_names == ["label", "p_setosa", "p_versicolor"]
 
 
+def test_bool_class_labels_on_a_numeric_target_say_they_come_back_as_0_and_1() -> None:
+    # PREDICT answered 0 and 1 where scikit-learn answers False and True, and convert said nothing of it
+    import onnxruntime as ort
+    from sklearn.datasets import load_iris
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = load_iris(return_X_y=True)
+    clf = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y == 2)
+    conv = og.convert(clf, X[:5], target="sql-edge-2.0")
+    assert [o.elem_type for o in conv.signature.outputs] == ["int32", "float32", "float32"]
+    assert [w for w in conv.warnings if "output 'label'" in w] == [
+        "output 'label' holds bool values, which target 'sql-edge-2.0' does not return: PREDICT returns ['label'] "
+        "as int32 (False as 0, True as 1)"]
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    feeds = {i.name: X[:, k:k + 1] for k, i in enumerate(session.get_inputs())}
+    np.testing.assert_array_equal(session.run(["label"], feeds)[0].ravel(), clf.predict(X).astype(np.int32))
+    assert og.validate(conv, "sql-edge-2.0", reference=clf, data=X).passed
+    # integer labels the target returns as they are: no such warning
+    ints = og.convert(DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, np.array([3, 7, 11])[y]), X[:5],
+                      target="sql-edge-2.0")
+    assert not [w for w in ints.warnings if "does not return" in w]
+
+
 @pytest.mark.slow
 def test_sklearn_classifier_conversion_for_sql_passes_checks_and_parity() -> None:
     model, X, _ = og.zoo.get("sklearn-iris-logreg").build()
