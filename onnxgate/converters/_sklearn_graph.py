@@ -1009,3 +1009,155 @@ def feed_ranks(proto: Any, tree: Any, source: str, ranked: dict[int, Any], width
     at = next(i for i, n in enumerate(nodes) if n is tree)
     del graph.node[:]
     graph.node.extend(nodes[:at] + added + nodes[at:])  # after the source, before the trees
+
+
+def double_hist_leaves(proto: Any, model: Any) -> int:
+    """HistGradientBoosting's leaves summed in double, as scikit-learn sums them: ai.onnx.ml's tree ensembles
+    (opsets 1-3) hold their leaf weights and write their scores as float32, so a regressor fitted on float64
+    diabetes rows answered 2.5e-5 off ``predict`` in a double graph (poisson 9.4e-5), its probabilities 1.2e-7.
+
+    Each ensemble written for a fitted estimator (its leaves matched one by one: tree, node, class and weight
+    as skl2onnx writes them) becomes a ``TreeEnsembleRegressor`` whose leaves write their own number, one
+    column per tree (whole numbers, exact in float32, below 2**24); the numbers pick the leaves' float64
+    values (``Gather``), summed per class with the baseline in double. A classifier's probabilities are the
+    scores' ``Sigmoid`` (one score: ``[1 - p, p]``) or ``Softmax``, and its label the class of the score
+    above 0 (binary) or the first largest score, as ``predict`` decides. The splits are left as they are
+    (:func:`exact_hist_thresholds` makes numeric ones exact first). An ensemble whose scores go anywhere but
+    one Cast to double (:func:`float32_tree_ensembles`) or a float graph output (declared double after, by
+    :func:`declare_double_outputs`), or whose post-transform is not the estimator's (``raw_scores``), is
+    left in float32. Only ai.onnx.ml 1-3 operators are written, so a SQL target's cap takes it too. When
+    every tree ensemble of the graph is one of these and reads the ranks, the graph no longer records float32
+    inside (:data:`onnxgate._onnx.FLOAT32_INSIDE_KEY`); the width of the trees' columns is recorded
+    (:data:`onnxgate._onnx.ROW_WIDTH_METADATA_KEY`), so batches are sized to it. Returns the count rewritten."""
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    from onnxgate._graph import HIST_CODES
+    from onnxgate._onnx import FLOAT32_INSIDE_KEY, model_opsets
+
+    graph = proto.graph
+    hists = [e for e in sub_estimators(model)
+             if type(e).__name__.startswith("HistGradientBoosting") and hasattr(e, "_predictors")]
+    if not hists or model_opsets(proto).get("", 0) < 5:
+        return 0  # Reshape with a shape input
+    changed: set[str] = set()
+    widest = 0  # a row's leaf numbers (float32), their int64 and their float64 values: 5 four-byte values a tree
+    for hist in hists:
+        per_iteration = max(len(p) for p in hist._predictors)
+        expected = {(i * per_iteration + k, int(n)): (k, float(node["value"]))
+                    for i, predictors in enumerate(hist._predictors) for k, predictor in enumerate(predictors)
+                    for n, node in enumerate(predictor.nodes) if node["is_leaf"]}
+        for tree in list(graph.node):
+            if tree.domain != "ai.onnx.ml" or tree.op_type not in _TREE_ENSEMBLES or tree.name in changed:
+                continue
+            attrs = {a.name: helper.get_attribute_value(a) for a in tree.attribute}
+            classifier = tree.op_type == "TreeEnsembleClassifier"
+            kind = "class" if classifier else "target"
+            keys = list(zip(attrs.get(f"{kind}_treeids", []), attrs.get(f"{kind}_nodeids", [])))
+            transform = attrs.get("post_transform", b"NONE").decode()
+            own = ("LOGISTIC" if per_iteration == 1 else "SOFTMAX") if classifier else "NONE"
+            if (len(keys) != len(expected) or len(expected) >= 2**24 or transform != own
+                    or len(attrs.get("base_values", [])) != per_iteration
+                    or not all(key in expected and expected[key][0] == c
+                               and np.float32(expected[key][1]) == np.float32(w)
+                               for key, c, w in zip(keys, attrs[f"{kind}_ids"], attrs[f"{kind}_weights"]))):
+                continue
+            scores = tree.output[1 if classifier else 0]
+            readers = [n for n in graph.node if scores in n.input]
+            declared = [o.type.tensor_type.elem_type for o in graph.output if o.name == scores]
+            if not readers and declared == [TensorProto.FLOAT]:
+                widened, answer = None, scores  # a graph output: declare_double_outputs declares it double
+            elif (len(readers) == 1 and readers[0].op_type == "Cast" and not declared
+                  and [a.i for a in readers[0].attribute if a.name == "to"] == [TensorProto.DOUBLE]):
+                widened, answer = readers[0], readers[0].output[0]
+            else:
+                continue
+            values = np.array([expected[key][1] for key in keys], dtype=np.float64)
+            shape = (len(hist._predictors), per_iteration)
+            baseline = np.asarray(hist._baseline_prediction, dtype=np.float64).reshape(1, -1)
+            added = _summed_leaves(proto, tree, attrs, keys, values, shape, baseline, answer)
+            nodes = list(graph.node)
+            at = next(i for i, n in enumerate(nodes) if n is tree)
+            del graph.node[:]
+            graph.node.extend(nodes[:at] + added + [n for n in nodes[at + 1:] if n is not widened])
+            changed.add(added[0].name)
+            widest = max(widest, 5 * shape[0] * shape[1])
+            break  # skl2onnx writes one ensemble per estimator
+    if not changed:
+        return 0
+    from onnxgate._onnx import ROW_WIDTH_METADATA_KEY
+
+    recorded = next((int(p.value) for p in proto.metadata_props if p.key == ROW_WIDTH_METADATA_KEY), 0)
+    if widest > recorded:  # validate and score size their batches to it (a 1,000-tree model: 20 kB a row)
+        set_metadata(proto, ROW_WIDTH_METADATA_KEY, str(widest))
+    made = {out: n for n in graph.node for out in n.output}
+    exact = all(n.name in changed and n.input[0] in made and made[n.input[0]].name.startswith(HIST_CODES)
+                for n in graph.node if n.domain == "ai.onnx.ml" and n.op_type in _TREE_ENSEMBLES)
+    inside = [p for p in proto.metadata_props if p.key == FLOAT32_INSIDE_KEY and p.value == "tree ensembles"]
+    if exact and inside:
+        proto.metadata_props.remove(inside[0])
+    return len(changed)
+
+
+def _summed_leaves(proto: Any, tree: Any, attrs: dict[str, Any], keys: list[tuple[int, int]], values: Any,
+                   shape: tuple[int, int], baseline: Any, answer: str) -> list[Any]:
+    """The nodes that replace ``tree`` (:func:`double_hist_leaves`): its splits writing the number of the leaf
+    reached (``keys[j]``, ``(tree, node)``, writes ``j`` in column ``tree``), ``values[j]`` picked for it, summed
+    over the ``shape[0]`` iterations of ``shape[1]`` classes each with ``baseline``; the sum (a regressor's) or
+    the probabilities (a classifier's) written to ``answer``, a classifier's label to the tree's first output.
+    Constants go to ``proto``'s initializers."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    from onnxgate._graph import graph_names, unique_name
+    from onnxgate._onnx import model_opsets
+
+    graph = proto.graph
+    taken = graph_names(graph)
+    added: list[Any] = []
+
+    def name(base: str) -> str:
+        return unique_name(f"hist_leaves_{base}", taken)
+
+    def const(array: Any, base: str) -> str:
+        tensor = name(base)
+        graph.initializer.append(numpy_helper.from_array(np.asarray(array), tensor))
+        return tensor
+
+    def node(op: str, inputs: list[str], out: str | None = None, **attributes: Any) -> str:
+        out = out or name(op.lower())
+        added.append(helper.make_node(op, inputs, [out], name=name(op), **attributes))
+        return out
+
+    leaf = name("number")
+    added.append(helper.make_node(
+        "TreeEnsembleRegressor", list(tree.input), [leaf], name=name("TreeEnsembleRegressor"), domain="ai.onnx.ml",
+        n_targets=shape[0] * shape[1], post_transform="NONE", aggregate_function="SUM",
+        target_treeids=[t for t, _ in keys], target_nodeids=[n for _, n in keys], target_ids=[t for t, _ in keys],
+        target_weights=[float(j) for j in range(len(keys))],
+        **{k: v for k, v in attrs.items() if k.startswith("nodes_")}))
+    picked = node("Gather", [const(values, "values"), node("Cast", [leaf], to=TensorProto.INT64)], axis=0)
+    # [N, iterations * classes] -> [N, iterations, classes] (0: the row count as it is, also none)
+    grouped = node("Reshape", [picked, const(np.array([0, *shape], dtype=np.int64), "shape")])
+    summed = (node("ReduceSum", [grouped, const(np.array([1], dtype=np.int64), "axes")], keepdims=0)
+              if model_opsets(proto).get("", 0) >= 13 else node("ReduceSum", [grouped], axes=[1], keepdims=0))
+    if tree.op_type != "TreeEnsembleClassifier":
+        node("Add", [summed, const(baseline, "baseline")], answer)
+        return added
+    raw = node("Add", [summed, const(baseline, "baseline")])
+    if "classlabels_int64s" in attrs:
+        classes = const(np.array(attrs["classlabels_int64s"], dtype=np.int64), "classes")
+    else:
+        classes = name("classes")
+        strings = attrs["classlabels_strings"]
+        graph.initializer.append(helper.make_tensor(classes, TensorProto.STRING, [len(strings)], strings))
+    if shape[1] == 1:
+        positive = node("Sigmoid", [raw])
+        node("Concat", [node("Sub", [const(np.ones((1, 1)), "one"), positive]), positive], answer, axis=1)
+        above = node("Cast", [node("Greater", [raw, const(np.zeros((1, 1)), "zero")])], to=TensorProto.INT64)
+        position = node("Reshape", [above, const(np.array([-1], dtype=np.int64), "flat")])
+    else:
+        node("Softmax", [raw], answer, axis=1)
+        position = node("ArgMax", [raw], axis=1, keepdims=0)
+    node("Gather", [classes, position], tree.output[0], axis=0)
+    return added

@@ -371,6 +371,60 @@ def test_histgradientboosting_with_categories_on_float64_splits_exactly_too() ->
     assert any("compares float64 features with double thresholds" in w for w in conv32.warnings), conv32.warnings
 
 
+def _hist_model_and_rows(case: str) -> tuple[Any, Any]:
+    """A HistGradientBoosting model fitted on float64 rows of a shipped data set, and rows to score: the data
+    with missing values, plus rows on each numeric threshold and one float64 step either side."""
+    import pandas as pd
+    from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    rng = np.random.default_rng(0)
+    if case == "multiclass-text-categories":
+        X, y = load_wine(return_X_y=True, as_frame=True)
+        frame = X.iloc[:, :6].copy()
+        frame["grade"] = pd.Categorical(rng.choice(["lo", "mid", "hi"], len(frame)))
+        return HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(frame, y), frame
+    if case in ("binary", "multiclass"):
+        X, y = (load_breast_cancer if case == "binary" else load_wine)(return_X_y=True)
+        settings: dict[str, Any] = {}
+        kind: Any = HistGradientBoostingClassifier
+    else:
+        X, y = load_diabetes(return_X_y=True)
+        X[:, 1] = X[:, 1] > 0  # sex, as the codes 0 and 1 for the categorical case
+        settings = ({"categorical_features": [1]} if case == "categories"
+                    else {"loss": case, **({"quantile": 0.3} if case == "quantile" else {})})
+        kind = HistGradientBoostingRegressor
+    X = X.copy()
+    X[rng.random(X.shape) < 0.05] = np.nan
+    model = kind(max_iter=20, random_state=0, **settings).fit(X, y)
+    return model, np.vstack([_rows_on_each_threshold(model, X), X])
+
+
+@pytest.mark.parametrize("case", ["squared_error", "absolute_error", "poisson", "gamma", "quantile", "categories",
+                                  "binary", "multiclass", "multiclass-text-categories"])
+def test_histgradientboosting_on_float64_rows_answers_in_float64(case: str) -> None:
+    """ai.onnx.ml's tree ensembles hold their leaves and write their scores as float32: a regressor fitted on
+    float64 diabetes rows answered 2.5e-5 off predict in a float64 graph (poisson 9.4e-5), probabilities were
+    1.2e-7 off, and validate held them to float32's tolerances. The leaves' float64 values are summed in
+    double, every loss and link, with and without categories, binary and multiclass."""
+    import onnxruntime as ort
+
+    model, rows = _hist_model_and_rows(case)
+    conv = og.convert(model, rows[:5])
+    assert {s.elem_type for s in conv.signature.outputs} <= {"float64", "int64"}, conv.signature.outputs
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    outputs = session.run(None, as_feeds(rows, conv.signature))
+    if case in ("binary", "multiclass", "multiclass-text-categories"):
+        np.testing.assert_array_equal(outputs[0].ravel(), model.predict(rows))
+        np.testing.assert_allclose(outputs[1], model.predict_proba(rows), rtol=0, atol=1e-12)
+    else:
+        want = model.predict(rows)
+        np.testing.assert_allclose(outputs[0].ravel(), want, rtol=1e-12, atol=1e-12 * float(np.max(np.abs(want))))
+    # no float32 inside: validate holds the file to float64's tolerances, and a tight one passes
+    report = og.validate(conv, reference=model, data=rows, atol=1e-9, rtol=1e-9)
+    assert report.passed, report.summary()
+
+
 @pytest.mark.parametrize("categories", [[0.1, 0.3, 0.7, 2.0], [100000001.0, 100000002.0, 100000003.0, 100000004.0]],
                          ids=["one-step-off", "beyond-float32"])
 @pytest.mark.parametrize("fitted", ["histgradientboosting", "ordinal-encoder-pipeline"])
