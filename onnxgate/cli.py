@@ -63,6 +63,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Arguments that name a file or folder. Given as '' (``--target-file "$T"`` with T unset) they were read as
+#: not given (validate passed against the default target, and with ``--reference '' --data ''`` skipped
+#: parity, exit 0) or as the working folder (``zoo export -o '' --force`` wrote into it): refused instead.
+PATH_ARGUMENTS = frozenset({"model", "dir", "output", "out", "sample", "data", "reference", "target_file",
+                            "database", "json", "junit", "markdown", "html"})
+
+
+def _empty_path(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Action | None:
+    """The first path argument of the command given as an empty (or blank) string, or None."""
+    chosen: Any = parser
+    while True:  # down to the command given (``zoo export``)
+        subs = [a for a in chosen._actions if isinstance(a, argparse._SubParsersAction)]
+        picked = getattr(args, subs[0].dest, None) if subs else None
+        if picked is None:
+            break
+        chosen = subs[0].choices[picked]
+    for action in chosen._actions:
+        value = getattr(args, action.dest, None)
+        if action.dest in PATH_ARGUMENTS and isinstance(value, str) and not value.strip():
+            return action
+    return None
+
+
 def _accept_debug_everywhere(sub: Any) -> None:
     """``--debug`` works after the subcommand too (``onnxgate validate m.onnx --debug``)."""
     for child in sub.choices.values():
@@ -80,6 +103,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):  # a usage error, one line, as every other one
         commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
         _one_line(f"onnxgate: error: a command is required: {', '.join(commands)} (see 'onnxgate --help')")
+        return EXIT_USAGE
+    empty = _empty_path(parser, args)
+    if empty is not None:
+        name = "/".join(empty.option_strings) or str(empty.metavar or empty.dest.upper())
+        optional = empty.option_strings and not empty.required
+        _one_line(f"onnxgate {args.command}: error: {name} is empty: expected a path, found "
+                  f"{getattr(args, empty.dest)!r}. Give one (an unset shell variable reads as '')"
+                  f"{', or leave the option out' if optional else ''}")
         return EXIT_USAGE
     from onnxgate.errors import OnnxGateError
 

@@ -135,9 +135,11 @@ def _check_local_files(data: str, signature: Any, outputs: list[str] | None = No
     from pathlib import Path
 
     from onnxgate._commands.score import check_parquet_files
+    from onnxgate.spark import check_parquet_path
 
+    check_parquet_path(data)  # a missing path or a .csv, refused here rather than after a JVM start
     path = Path(data)
-    if "://" not in data and (path.is_dir() or path.suffix.lower() == ".parquet"):  # others: read_parquet says
+    if "://" not in data and (path.is_dir() or path.suffix.lower() == ".parquet"):
         check_parquet_files(data, signature, outputs, any_case=True)
 
 

@@ -387,13 +387,10 @@ _OTHER_FORMATS = (".csv", ".tsv", ".txt", ".json", ".jsonl", ".ndjson", ".xlsx",
 
 
 def _refuse_out_not_parquet(text: str, spark: bool) -> None:
-    """Refuse an ``--out`` score would not write as its user expects: an empty one (it was read as the working
-    folder and refused as 'holds --data'), one ending in another format's suffix (``scored.csv`` held Parquet
-    under a .csv name), and, on one machine, one ending in a slash (``scored/`` wrote a file named ``scored``)."""
+    """Refuse an ``--out`` score would not write as its user expects (an empty one is refused in cli.main): one
+    ending in another format's suffix (``scored.csv`` held Parquet under a .csv name), and, on one machine, one
+    ending in a slash (``scored/`` wrote a file named ``scored``)."""
     where = "a folder of Parquet files" if spark else "one Parquet file"
-    if not text.strip():
-        raise InvalidDataError(f"--out is empty; expected where to write the scored rows ({where}), e.g. --out "
-                               f"{'scored' if spark else 'scored.parquet'}")
     suffix = Path(text.rstrip("/\\")).suffix.lower()
     if suffix in _OTHER_FORMATS:
         better = str(Path(text.rstrip("/\\")).with_suffix(".parquet"))

@@ -69,9 +69,7 @@ def run(args: argparse.Namespace) -> int:
                                   "the data": getattr(args, "data", None),
                                   "the target file": getattr(args, "target_file", None)})
 
-        for path, flag, _ in outputs:
-            if not path.strip():
-                raise InvalidDataError(f"{flag} needs a file name, found an empty one")
+        for path, _, _ in outputs:
             if Path(path).exists() and not args.force:  # refused before the sweep's work, not after
                 raise OutputExistsError(f"{path!r} exists; pass --force to overwrite it or choose another path",
                                         path=path)

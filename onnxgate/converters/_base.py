@@ -90,6 +90,9 @@ class Converter:
     PRECISIONS: ClassVar[tuple[str, ...]] = ()
     #: Suffixes of native model files this converter can load (``".keras"``); ``"/"`` for a folder.
     FILE_SUFFIXES: ClassVar[tuple[str, ...]] = ()
+    #: For a suffix other files also use (``.json``, ``.txt``), what the file's content must be for this
+    #: converter to claim it, and how it is written: said when a file of that suffix is claimed by none.
+    FILE_CONTENT: ClassVar[str] = ""
 
     def claims_file(self, path: Path) -> bool:
         """True when ``path`` is a native model file (or folder) of this framework."""
@@ -228,6 +231,21 @@ class ConverterRegistry:
                 f"{str(p)!r} is already an ONNX model: 'convert' reads a framework's model file ({', '.join(known)}, "
                 "or a TensorFlow SavedModel folder). Check it with 'onnxgate validate', or package it with "
                 "'onnxgate package'"
+            )
+        suffix = p.suffix.lower()
+        owners = [c for c in self._converters.values() if suffix in c.FILE_SUFFIXES and c.FILE_CONTENT]
+        if owners and p.is_file():  # the suffix is known: its content is what was not recognised
+            try:
+                with open(p, "rb") as handle:
+                    found = handle.read(24)
+            except OSError as err:
+                raise UnsupportedModelError(f"cannot read model file {str(p)!r}: {err.strerror or err}; check that you "
+                                            "may read it", path=str(p)) from err
+            expected = "; or ".join(c.FILE_CONTENT for c in owners)
+            raise UnsupportedModelError(
+                f"{str(p)!r} is not a model file onnxgate reads: a {suffix} file is read as {expected}; this one "
+                f"starts with {found!r}. Write it with save_model as shown, or give the model in another format "
+                f"onnxgate reads ({', '.join(s for s in known if s != suffix)})", path=str(p)
             )
         raise UnsupportedModelError(
             f"cannot tell which framework {str(p)!r} belongs to: expected a file ending in one of {known} "

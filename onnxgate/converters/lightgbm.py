@@ -449,6 +449,7 @@ class LightGBMConverter(BoostingConverter):
     framework = "lightgbm"
     MODULE_PREFIXES = ("lightgbm.",)
     FILE_SUFFIXES = (".txt",)
+    FILE_CONTENT = "LightGBM's text model (it starts with 'tree', as booster.save_model('model.txt') writes it)"
 
     def claims_file(self, path: Path) -> bool:
         """A ``.txt`` file is LightGBM's text model format when it starts with ``tree``."""

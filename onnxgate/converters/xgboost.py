@@ -144,6 +144,8 @@ class XGBoostConverter(BoostingConverter):
     framework = "xgboost"
     MODULE_PREFIXES = ("xgboost.",)
     FILE_SUFFIXES = (".ubj", ".json")
+    FILE_CONTENT = ("XGBoost's JSON model (an object whose first key is \"learner\", as "
+                    "booster.save_model('model.json') writes it)")
 
     def claims_file(self, path: Path) -> bool:
         """``.ubj`` (XGBoost's binary format), or a ``.json`` file that is XGBoost's JSON model format

@@ -527,12 +527,7 @@ def _example_request(sig: Any, data: Any, allow_nan: Sequence[str] = ()) -> dict
 
     arrays: dict[str, Any] = {}
     if data is not None:
-        from onnxgate._data import as_feeds
-
-        try:
-            arrays = _example_rows(as_feeds(data, sig), allow_nan)
-        except Exception:  # an example is a convenience; zeros below still show the shape
-            arrays = {}
+        arrays = _example_rows(example_feeds(data, sig), allow_nan)
     if not arrays:
         for spec in sig.inputs:
             shape = [1 if not isinstance(d, int) else d for d in (spec.shape or (1,))]
@@ -546,6 +541,29 @@ def _example_request(sig: Any, data: Any, allow_nan: Sequence[str] = ()) -> dict
         return {"data": values[sig.inputs[0].name]}
     # the example speaks the user's own column names (score.py maps them to the inputs)
     return {"data": {sig.columns.column_for(k): v for k, v in values.items()}}
+
+
+def example_feeds(data: Any, sig: Any) -> dict[str, Any]:
+    """``data`` as the model's feeds, for a package's example request (also the MLflow package's).
+
+    Rows that do not fit the model are refused, not replaced by a row of zeros: with a reference the same rows
+    were compared first, so only rows given for the example alone (``package --data`` without ``--reference``)
+    get here not fitting, and a package whose example silently left them out (a file of 2 columns for a model
+    of 4 was packaged with exit 0 and ``[[0, 0, 0, 0]]`` as its example) hides the user's mistake.
+
+    Raises
+    ------
+    InvalidDataError
+        The rows do not fit the model's inputs; the message says so and why.
+    """
+    from onnxgate._data import as_feeds
+    from onnxgate.errors import InvalidDataError
+
+    try:
+        return as_feeds(data, sig)
+    except InvalidDataError as err:
+        raise InvalidDataError(f"the rows of the package's example request (data=, CLI: --data) do not fit the "
+                               f"model: {err}") from err
 
 
 def _example_rows(feeds: dict[str, Any], allow_nan: Sequence[str], limit: int = EXAMPLE_ROWS) -> dict[str, Any]:

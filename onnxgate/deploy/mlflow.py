@@ -635,13 +635,9 @@ def _example(sig: Any, data: Any) -> Any:
     """The first rows of the sample in the form ``predict`` takes for this signature, or None."""
     if data is None:
         return None
-    from onnxgate._data import as_feeds
+    from onnxgate.deploy.container import _example_rows, example_feeds
 
-    try:
-        feeds = as_feeds(data, sig)
-    except Exception:  # an example is a convenience; the package is valid without it
-        return None
-    from onnxgate.deploy.container import _example_rows
+    feeds = example_feeds(data, sig)
 
     # complete rows only: a NaN or infinity would reach MLflow's example file as a bare NaN token, which
     # strict JSON readers refuse (the package is valid without an example)

@@ -261,13 +261,14 @@ def worker_input_error(err: BaseException) -> InvalidDataError | UnsupportedMode
     return kind(found.group(2).strip())
 
 
-def read_parquet(spark: Any, data: str) -> Any:
-    """``spark.read.parquet(data)``, refusing a missing local path or another format in one clear message.
+def check_parquet_path(data: str) -> None:
+    """Refuse a local ``data`` that is missing or a file of another format (a ``.csv``), before any Spark
+    session starts (a command called it after the session, a JVM start and half a minute, helper-190).
 
     Raises
     ------
     InvalidDataError
-        ``data`` does not exist (a local path), is not Parquet, or Spark cannot read it.
+        ``data`` is a local path that does not exist, or a file whose name does not end in ``.parquet``.
     """
     local = "://" not in data
     if local and not Path(data).exists():
@@ -277,6 +278,17 @@ def read_parquet(spark: Any, data: str) -> Any:
             f"on Spark, data is read as Parquet: expected a .parquet file or a folder of them, found {data!r}",
             path=data,
         )
+
+
+def read_parquet(spark: Any, data: str) -> Any:
+    """``spark.read.parquet(data)``, refusing a missing local path or another format in one clear message.
+
+    Raises
+    ------
+    InvalidDataError
+        ``data`` does not exist (a local path), is not Parquet, or Spark cannot read it.
+    """
+    check_parquet_path(data)
     try:
         return spark.read.parquet(data)
     except Exception as err:

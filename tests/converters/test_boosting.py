@@ -677,7 +677,8 @@ def test_xgboost_json_model_files_load_and_other_json_is_refused(built: dict[str
     other.write_text('{"layers": []}')
     capsys.readouterr()
     assert main(["convert", str(other), "--sample", str(tmp_path / "X.npy"), "-o", str(tmp_path / "o.onnx")]) == 2
-    assert "cannot tell which framework" in capsys.readouterr().err
+    assert "config.json' is not a model file onnxgate reads: a .json file is read as XGBoost's JSON model" in (
+        capsys.readouterr().err)
 
 
 # --- float32 thresholds and DataFrames ---------------------------------------------------------------

@@ -225,3 +225,23 @@ def test_predict_feeds_the_users_own_column_names(local_spark: Any, tmp_path: Pa
     scored = ogs.predict(path, conv, spark=local_spark).toPandas().sort_values("id")
     assert list(scored.columns) == [*frame.columns, "id", "variable"]
     np.testing.assert_allclose(scored["variable"].to_numpy(), model.predict(frame), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("command", ["score", "validate"])
+def test_a_csv_is_refused_before_spark_starts(forest: dict[str, Any], command: str, tmp_path: Path) -> None:
+    # before: the same refusal, but after a JVM started (40 s for validate here) and with the JVM's "WARNING:
+    # Using incubator modules" line before it on stderr (helper-190)
+    import subprocess
+    import sys
+
+    forest["conv"].save(tmp_path / "m.onnx")
+    pd.DataFrame(np.zeros((3, 4)), columns=FEATURES).to_csv(tmp_path / "rows.csv", index=False)
+    args = (["score", "m.onnx", "--data", "rows.csv", "--out", "scored"] if command == "score" else
+            ["validate", "m.onnx", "--reference", "m.onnx", "--data", "rows.csv"])
+    proc = subprocess.run([sys.executable, "-m", "onnxgate", *args, "--spark", "local[1]"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"onnxgate {command}: error: on Spark, data is read as Parquet: expected a .parquet file or a folder of "
+        "them, found 'rows.csv'"], proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "rows.csv"]
