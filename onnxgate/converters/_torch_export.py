@@ -752,7 +752,7 @@ def _torchscript_refusal(model: Any, args: tuple[Any, ...]) -> str | None:
         return None
     try:
         with quiet_exporters(), eval_mode(model), torch.enable_grad(), _exact_symbolics():
-            torch.onnx.export(model, args, io.BytesIO(), dynamo=False,  # type: ignore[arg-type]
+            torch.onnx.export(_sample_args_only(model, args), args, io.BytesIO(), dynamo=False,  # type: ignore[arg-type]
                               opset_version=TORCHSCRIPT_MAX_OPSET, verbose=False)
     except Exception as err:
         return export_summary(err)
@@ -873,14 +873,16 @@ _SYMBOLICS_LOCK = threading.Lock()
 def _exact_symbolics() -> Iterator[None]:
     """The TorchScript exporter with the operators it writes otherwise than torch computes them written as
     torch does: ``aten::floor_divide`` (:func:`_floor_divide_symbolic`), ``aten::atan2``
-    (:func:`_atan2_symbolic`) and ``aten::cdist`` (:func:`_cdist_symbolic`). Registered for the export only, one
+    (:func:`_atan2_symbolic`), ``aten::cdist`` (:func:`_cdist_symbolic`) and ``aten::softplus``
+    (:func:`_softplus_symbolic`). Registered for the export only, one
     thread at a time: the registry is torch's, shared with the user's own exports, and a user's own
     translation of one of them stays theirs."""
     import torch
 
     symbolics: dict[str, Callable[..., Any]] = {
         "aten::floor_divide": _floor_divide_symbolic, "aten::div": _div_symbolic, "aten::atan2": _atan2_symbolic,
-        "aten::cdist": _cdist_symbolic, "aten::repeat_interleave": _repeat_interleave_symbolic}
+        "aten::cdist": _cdist_symbolic, "aten::repeat_interleave": _repeat_interleave_symbolic,
+        "aten::softplus": _softplus_symbolic}
     with _SYMBOLICS_LOCK:
         # each at 9 and at every opset torch has its own version for: an override at 9 lost to torch's
         # aten::div of opset 10 (torch.div(rounding_mode="floor") kept Floor(a / b))
@@ -892,6 +894,28 @@ def _exact_symbolics() -> Iterator[None]:
         finally:
             for name, at in mine:
                 torch.onnx.unregister_custom_op_symbolic(name, at)
+
+
+def _softplus_symbolic(g: Any, x: Any, beta: Any, threshold: Any) -> Any:
+    """``nn.Softplus(beta, threshold)`` as torch computes it: ``x`` itself where ``beta * x > threshold``, else
+    ``log(1 + exp(beta * x)) / beta``. The exporter wrote the second everywhere: with ``threshold=5, beta=2``
+    the file was 3.4e-3 off at ``x = 2.5`` (a layer further, validate failed parity at 5.9e-4; helper-186).
+    torch's default threshold (20) kept nothing visible, being past where the two agree in float32."""
+    import torch
+    from torch.onnx._internal.torchscript_exporter import _type_utils, symbolic_helper
+
+    kind = _type_utils.JitScalarType.from_value(x, _type_utils.JitScalarType.FLOAT)
+    beta_value = float(symbolic_helper._maybe_get_const(beta, "f"))
+    limit = float(symbolic_helper._maybe_get_const(threshold, "f"))
+
+    def const(value: float) -> Any:
+        return g.op("Constant", value_t=torch.tensor(value, dtype=kind.dtype()))
+
+    scaled = g.op("Mul", x, const(beta_value)) if beta_value != 1 else x
+    smooth = g.op("Softplus", scaled)
+    if beta_value != 1:
+        smooth = g.op("Div", smooth, const(beta_value))
+    return g.op("Where", g.op("Greater", scaled, const(limit)), x, smooth)
 
 
 def _atan2_symbolic(g: Any, y: Any, x: Any) -> Any:
@@ -1257,7 +1281,7 @@ def _export(
                 # cannot write, and the refusal sent the user to opset 18 (helper-93)
                 with torch.enable_grad(), _exact_symbolics():
                     torch.onnx.export(
-                        model,
+                        _sample_args_only(model, args),
                         args,
                         buffer,
                         dynamo=False,
@@ -1284,6 +1308,43 @@ def _export(
         notes.extend(f"the TorchScript tracer warned: {text} The exported graph keeps what the sample's rows did: "
                      "validate with data that takes every branch (search finds rows that do not)" for text in told)
     return proto
+
+
+def _sample_args_only(model: Any, args: tuple[Any, ...]) -> Any:
+    """``model`` as the TorchScript exporter should see it: taking the sample's tensors and nothing more.
+
+    That exporter appends the value of every ``forward()`` parameter past the sample's that has a default
+    (``_decide_input_format``) and traces it as a tensor: ``forward(self, x, scale: float = 2.0)`` was written
+    with a second graph input ``onnx::Cast_1``, refused as a graph "the exporter wrote wrongly", and a bare
+    ``nn.TransformerEncoderLayer`` (whose ``is_causal=False`` reached ``scaled_dot_product_attention`` as a
+    tensor) was refused below opset 18 (helper-186). A module whose ``forward(*args)`` calls the model with the
+    sample alone leaves those parameters at their defaults, as ``forward()`` runs them. Other models as given.
+    """
+    import inspect
+
+    import torch
+
+    if not isinstance(model, torch.nn.Module) or isinstance(model, torch.jit.ScriptModule):
+        return model
+    try:
+        params = list(inspect.signature(model.forward).parameters.values())
+    except (TypeError, ValueError):
+        return model
+    named = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if not any(p.default is not p.empty and p.default is not None for p in named[len(args):]):
+        return model
+
+    class SampleArgs(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *tensors: Any) -> Any:
+            return self.model(*tensors)
+
+    wrapper = SampleArgs()
+    wrapper.training = model.training  # its own flag only: eval_mode() set the model's modules
+    return wrapper
 
 
 def _refuse_lazy_renorm(model: Any) -> None:

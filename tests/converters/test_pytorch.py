@@ -1757,3 +1757,36 @@ def test_an_embedding_with_max_norm_is_refused_where_the_exporter_drops_the_reno
                             fixed.embed.norm_type)
     fixed.embed.max_norm = None
     assert og.validate(og.convert(fixed, sample, opset=17), data=data, reference=_RenormedBag().eval()).passed
+
+
+class _Scaled(torch.nn.Module):
+    def forward(self, x: Any, scale: float = 2.0, flip: bool = False) -> Any:
+        return -x * scale if flip else x * scale
+
+
+@pytest.mark.parametrize("opset", [14, 17])
+def test_forward_parameters_past_the_sample_keep_their_defaults(opset: int) -> None:
+    # the TorchScript exporter traced each defaulted parameter as a graph input: _Scaled got a second input
+    # (refused as a graph "the exporter wrote wrongly"), and a bare TransformerEncoderLayer (is_causal=False)
+    # was refused below 18, where torch.onnx.export(dynamo=True) wrote it right (helper-186)
+    x = np.random.default_rng(0).normal(size=(6, 5, 8)).astype(np.float32)
+    conv = og.convert(_Scaled(), x[:, 0, :3], opset=opset)
+    assert conv.signature.input_names == ["input"]
+    got = _session(conv.model).run(None, {"input": x[:, 0, :3]})[0]
+    np.testing.assert_allclose(got, 2 * x[:, 0, :3], rtol=1e-6)
+    torch.manual_seed(0)
+    layer = torch.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True).eval()
+    conv = og.convert(layer, x[:4], opset=opset)
+    assert conv.opset == opset
+    assert og.validate(conv, reference=layer, data=x).passed
+
+
+@pytest.mark.parametrize("opset", [13, 17])
+def test_softplus_threshold_is_kept(opset: int) -> None:
+    # the TorchScript exporter wrote log(1 + exp(beta x)) / beta past the threshold too: 3.4e-3 off at
+    # beta=2, threshold=5, x=2.5, and validate failed parity on an MLP with that layer (helper-186)
+    layer = torch.nn.Softplus(beta=2, threshold=5)
+    x = np.linspace(-4, 4, 33, dtype=np.float32).reshape(-1, 1)
+    conv = og.convert(layer, x[:4], opset=opset)
+    got = _session(conv.model).run(None, {"input": x})[0]
+    np.testing.assert_allclose(got, layer(torch.from_numpy(x)).numpy(), rtol=1e-6, atol=1e-7)
