@@ -20,6 +20,7 @@ __all__ = [
     "read_instead",
     "redirect_output",
     "restamp",
+    "split_tensor_sequences",
     "static_width",
     "unique_name",
     "walk_nodes",
@@ -73,6 +74,57 @@ def graph_names(graph: onnx.GraphProto) -> set[str]:
         names.update(node.output)
         names.add(node.name)
     return names
+
+
+def split_tensor_sequences(proto: Any) -> dict[str, list[str]]:
+    """Write each graph output that is a sequence of tensors built by one ``SequenceConstruct`` as one tensor
+    output per element, ``{name}_0``, ``{name}_1``... in its place, in place; returns ``{name: [new names]}``.
+
+    skl2onnx writes a MultiOutputClassifier's probabilities as ``seq(tensor)``, one ``[N, k_t]`` tensor per target
+    (their widths differ, so no one tensor holds them). The container's service and T-SQL ``PREDICT`` return
+    tensors only, and validate refused every such file for them. Each element's shape is the one the graph
+    declares or shape inference finds (the converter declares the widths it knows). A sequence another node
+    reads, or one built otherwise, is left as it is.
+    """
+    import onnx
+    from onnx import helper
+
+    graph = proto.graph
+    writers = {out: node for node in graph.node for out in node.output}
+    read = {name for node in graph.node for name in node.input}
+    try:
+        inferred = onnx.shape_inference.infer_shapes(proto)
+    except Exception:  # best effort: an element without a known shape is declared without one
+        inferred = proto
+    known = {vi.name: vi for vi in list(inferred.graph.value_info) + list(graph.value_info)
+             if vi.type.HasField("tensor_type")}
+    taken = graph_names(graph)
+    outputs: list[Any] = []
+    split: dict[str, list[str]] = {}
+    for out in graph.output:
+        node = writers.get(out.name)
+        if (not out.type.HasField("sequence_type") or not out.type.sequence_type.elem_type.HasField("tensor_type")
+                or node is None or node.op_type != "SequenceConstruct" or out.name in read):
+            outputs.append(out)
+            continue
+        elem = out.type.sequence_type.elem_type.tensor_type.elem_type
+        names = []
+        for i, part in enumerate(node.input):
+            name = unique_name(f"{out.name}_{i}", taken)
+            graph.node.append(helper.make_node("Identity", [part], [name], name=unique_name(f"{name}_element", taken)))
+            shape = known[part].type.tensor_type.shape if part in known else None
+            dims = [None] * len(shape.dim) if shape is not None else None
+            if shape is not None and dims is not None:
+                for j, dim in enumerate(shape.dim):
+                    dims[j] = dim.dim_value if dim.HasField("dim_value") else None
+            outputs.append(helper.make_tensor_value_info(name, elem, dims))
+            names.append(name)
+        graph.node.remove(node)
+        split[out.name] = names
+    if split:
+        del graph.output[:]
+        graph.output.extend(outputs)
+    return split
 
 
 def read_instead(graph: onnx.GraphProto, name: str, other: str) -> None:

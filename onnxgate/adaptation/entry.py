@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from onnxgate._onnx import model_opsets
-from onnxgate.adaptation.graph import check_rewritten, class_labels, dtype_to_elem
+from onnxgate.adaptation.graph import check_rewritten, class_labels, class_labels_per_target, dtype_to_elem
 from onnxgate.adaptation.mapping import adaptation_of, already_adapted, set_metadata
 from onnxgate.adaptation.opset import fix_opset
 from onnxgate.adaptation.rewrite import rewrite
@@ -156,12 +156,14 @@ def adapt_model(
     else:
         columns = _recorded_fitted_columns(proto)
     labels = class_labels(proto, reference, conversion)
+    per_target = class_labels_per_target(reference, conversion)
     if is_classifier is None:
-        is_classifier = labels is not None or any(n.op_type in ("ZipMap", "TreeEnsembleClassifier",
-                                                                "LinearClassifier", "SVMClassifier")
-                                                  for n in proto.graph.node)
+        is_classifier = labels is not None or per_target is not None or any(
+            n.op_type in ("ZipMap", "TreeEnsembleClassifier", "LinearClassifier", "SVMClassifier")
+            for n in proto.graph.node)
     adapted, _mapping = rewrite(proto, target, columns=columns, column_types=column_types,
-                                class_labels=labels, is_classifier=bool(is_classifier))
+                                class_labels=labels, is_classifier=bool(is_classifier),
+                                target_labels=per_target)
     check_rewritten(adapted)
     if columns is not None:
         _refuse_fitted_columns_reordered(proto, adapted)
@@ -306,6 +308,10 @@ def adapt_conversion(
     mapping = adaptation_of(adapted) or {}
     if mapping.get("zipmap_removed"):
         warnings.append(f"ZipMap removed from outputs {mapping['zipmap_removed']}: PREDICT returns tensors only")
+    for name, parts in mapping.get("sequences_split", {}).items():
+        per_target = [[column for column, _ in mapping["outputs"].get(part, [])] for part in parts]
+        warnings.append(f"output {name!r} (a sequence of {len(parts)} tensors, one per target) is written as one "
+                        f"column per class of each target, {per_target}: PREDICT returns tensors only")
     adapted_signature = Signature.from_model(adapted)
     warnings.extend(_cast_outputs(mapping, adapted_signature, tgt))
     split = [k for k, v in mapping.get("inputs", {}).items() if v.get("kind") == "split"]

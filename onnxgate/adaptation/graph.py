@@ -18,6 +18,7 @@ __all__ = [
     "batch_dim",
     "check_rewritten",
     "class_labels",
+    "class_labels_per_target",
     "column_type",
     "dtype_to_elem",
     "elem_code",
@@ -166,8 +167,26 @@ def class_labels(model: onnx.ModelProto, reference: Any, conversion: Any = None)
                     return [str(i) for i in attr.ints]
     for candidate in (reference, getattr(conversion, "source", None)):
         classes = getattr(candidate, "classes_", None)
+        if _per_target(classes) is not None:
+            return None  # one array per target: class_labels_per_target's
         if classes is not None:
             return [str(c) for c in list(classes)]
+    return None
+
+
+def class_labels_per_target(reference: Any, conversion: Any = None) -> list[list[str]] | None:
+    """A multi-output classifier's class names, one list per target (MultiOutputClassifier's ``classes_``), or
+    None; a plain classifier's are :func:`class_labels`'."""
+    for candidate in (reference, getattr(conversion, "source", None)):
+        per_target = _per_target(getattr(candidate, "classes_", None))
+        if per_target is not None:
+            return per_target
+    return None
+
+
+def _per_target(classes: Any) -> list[list[str]] | None:
+    if isinstance(classes, list) and classes and all(getattr(c, "ndim", 0) == 1 for c in classes):
+        return [[str(c) for c in target] for target in classes]
     return None
 
 

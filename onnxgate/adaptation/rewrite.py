@@ -50,10 +50,11 @@ def rewrite(
     column_types: Mapping[str, str] | None,
     class_labels: Sequence[str] | None,
     is_classifier: bool,
+    target_labels: Sequence[Sequence[str]] | None = None,
 ) -> tuple[onnx.ModelProto, dict[str, Any]]:
     """Rewrite a copy of ``model`` to the PREDICT contract; return it with the mapping."""
     return Rewrite(model, target, columns=columns, column_types=column_types, class_labels=class_labels,
-                   is_classifier=is_classifier).run()
+                   is_classifier=is_classifier, target_labels=target_labels).run()
 
 
 class Rewrite:
@@ -68,9 +69,11 @@ class Rewrite:
         column_types: Mapping[str, str] | None,
         class_labels: Sequence[str] | None,
         is_classifier: bool,
+        target_labels: Sequence[Sequence[str]] | None = None,
     ) -> None:
         import onnx
 
+        from onnxgate._graph import split_tensor_sequences
         from onnxgate.signature import Signature
 
         self.proto = onnx.ModelProto()
@@ -78,7 +81,13 @@ class Rewrite:
         self.graph = self.proto.graph
         self.target = target
         self.class_labels = class_labels
+        self.target_labels = target_labels
         self.is_classifier = is_classifier
+        # a sequence of [N, k_t] tensors (MultiOutputClassifier's probabilities) as one output per target first:
+        # the native model's answers are laid out against those (its predict_proba gives one array per target)
+        self.sequences_split = split_tensor_sequences(self.proto)
+        #: output -> which element of a split sequence it is (the target whose classes its columns are)
+        self.element_of = {part: t for parts in self.sequences_split.values() for t, part in enumerate(parts)}
         self.original = Signature.from_model(self.proto)
         self.declared = dict(column_types or {})
         self.weights = {init.name for init in self.graph.initializer}
@@ -342,16 +351,26 @@ class Rewrite:
                     "Refit so the model answers at least one value per row",
                     output=vo.name,
                 )
-            is_proba = zipmap or (
-                self.is_classifier and width > 1 and len(tensor_outputs) > 1 and "prob" in vo.name.lower()
-            )
+            element = self.element_of.get(vo.name)
+            named_proba = "prob" in vo.name.lower()
+            is_proba = zipmap or (width > 1 and (
+                (self.is_classifier and len(tensor_outputs) > 1 and named_proba)
+                # one target's probabilities, from the file alone too (a double logistic regression is MatMuls)
+                or (element is not None and (self.is_classifier or named_proba))
+            ))
             labels = self.class_labels
+            prefix = CLASS_OUTPUT_PREFIX
+            if element is not None:
+                # one target's probabilities: its own classes, after the target's number (p_1_setosa)
+                labels = (self.target_labels[element]
+                          if self.target_labels is not None and element < len(self.target_labels) else None)
+                prefix = f"{CLASS_OUTPUT_PREFIX}{element}_"
             # an output an input column took the name of is named as the output was, made unique like the
             # other outputs (the label of a model given --columns label,... was called 'label__inner')
             own = self.outputs_claimed.get(vo.name, vo.name)
             if width > 1 and is_proba:
                 classes = list(labels) if labels is not None and len(labels) == width else range(width)
-                raw = [CLASS_OUTPUT_PREFIX + str(c) for c in classes]
+                raw = [prefix + str(c) for c in classes]
             elif width > 1:
                 raw = [f"{own}_{i}" for i in range(width)]
             else:
@@ -455,6 +474,7 @@ class Rewrite:
             "inputs": self.input_map,
             "outputs": output_map,
             "zipmap_removed": [p["orig"] for p in plans if p["zipmap"]],
+            "sequences_split": self.sequences_split,
             "classes": list(self.class_labels) if self.class_labels is not None else None,
             "column_sources": self.column_sources,
         }

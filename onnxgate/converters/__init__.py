@@ -130,7 +130,13 @@ def _convert(model: Any, sample: Any, *, opset: int | None, target: str | Target
         ml_opset = min(ml_opset, tgt.max_opset["ai.onnx.ml"])
 
     options, precision_note = _with_precision(converter, dict(options or {}), precision, tgt)
-    raw = converter.convert(model, sample, opset=requested, ml_opset=ml_opset, name=name, options=options)
+    from onnxgate.converters._base import OPSET_CHOSEN
+
+    chosen = OPSET_CHOSEN.set(None if opset is not None else _why_opset(converter, requested, tgt))
+    try:
+        raw = converter.convert(model, sample, opset=requested, ml_opset=ml_opset, name=name, options=options)
+    finally:
+        OPSET_CHOSEN.reset(chosen)
     proto = raw.model
     warnings = list(raw.warnings) + precision_note
     from onnxgate._graph import restamp
@@ -157,6 +163,8 @@ def _convert(model: Any, sample: Any, *, opset: int | None, target: str | Target
             "version, and the file is valid for any runtime that supports opset "
             f"{stamped}{ml_text} or later"
         )
+    if tgt is not None and tgt.outputs_tensor_only and not tgt.is_sql:  # a SQL target's adaptation splits its own
+        warnings.extend(_split_sequences(proto, tgt))
     if not _lower_ir_version(proto, warnings):
         _check(proto, converter.framework)
     warnings.extend(_record_fitted_columns(proto, converter, model, sample))
@@ -178,6 +186,16 @@ def _convert(model: Any, sample: Any, *, opset: int | None, target: str | Target
         name=name,
     )
     return conversion
+
+
+def _split_sequences(proto: Any, target: Target) -> list[str]:
+    """A target that returns tensors only gets each output that is a sequence of tensors (a MultiOutputClassifier's
+    probabilities, one ``[N, k_t]`` per target) as one output per element; returns the warning saying so."""
+    from onnxgate._graph import split_tensor_sequences
+
+    split = split_tensor_sequences(proto)
+    return [f"output {name!r} (a sequence of {len(parts)} tensors, one per target) is written as the outputs "
+            f"{parts}: target {target.name!r} returns tensors only" for name, parts in split.items()]
 
 
 def _with_precision(
@@ -260,6 +278,15 @@ def _record_fitted_columns(proto: Any, converter: Converter, model: Any, sample:
             "one input, by position in that order. onnxgate (validate, score, Spark, the service) refuses those "
             "columns in another order, but other runtimes (MLflow's DataFrames, onnxruntime) score them on the "
             "wrong columns. Convert with a DataFrame sample (X.head()) for one input per column, fed by name"]
+
+
+def _why_opset(converter: Converter, opset: int, target: Target | None) -> str:
+    """What chose ``opset`` for a conversion given none (:func:`_requested_opset`), as a refusal says it."""
+    if target is not None and opset == target.opset:
+        return f"opset {opset}, the highest target {target.name!r} runs"
+    if opset == converter.DEFAULT_OPSET:
+        return f"the default opset {opset}"
+    return f"opset {opset}, the {converter.framework} converter's choice for this model"
 
 
 def _requested_opset(converter: Converter, model: Any, opset: int | None, target: Target | None) -> int:

@@ -53,6 +53,19 @@ def remembered(obj: Any, what: str, compute: Callable[[], Any]) -> Any:
     return value
 
 
+#: How the opset of the conversion under way was chosen when the user gave none ("the default opset 17"); None
+#: when the user asked for it (set by :func:`onnxgate.converters.convert`, read by :func:`opset_asked`).
+OPSET_CHOSEN: ContextVar[str | None] = ContextVar("onnxgate_opset_chosen", default=None)
+
+
+def opset_asked(opset: int) -> str:
+    """How a refusal names the opset it was to write: ``asked for 15`` when the user asked for it, else what chose
+    it, ``at the default opset 17 (no opset was given)``: HashingVectorizer(ngram_range=(1, 2)) converted without
+    an opset was refused with "asked for 17", an opset the user never named."""
+    chosen = OPSET_CHOSEN.get()
+    return f"asked for {opset}" if chosen is None else f"at {chosen} (no opset was given)"
+
+
 #: True while a reference is called on rows the user gave as float32 (set by validation, read by a
 #: converter's ``predict``): scikit-learn then gets them as float32, as the user's own call does, not
 #: widened to float64 (a float32 StandardScaler computes in float32, a float64 one in float64).

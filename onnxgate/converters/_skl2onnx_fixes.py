@@ -2079,12 +2079,13 @@ def _stop_words_as_sklearn(scope: Any, container: Any, est: Any, added: list[Any
     if not stop or est.ngram_range[1] < 2:
         return  # alone, a stop word is no vocabulary entry: nothing counts it either way
     if container.target_opset < 11:  # Range and TopK's ascending order
+        from onnxgate.converters._base import opset_asked
         from onnxgate.errors import UnsupportedModelError
 
         raise UnsupportedModelError(
             f"{type(est).__name__}(stop_words=..., ngram_range={est.ngram_range}) needs opset 11 or higher: "
             "scikit-learn makes n-grams after removing the stop words, which the graph writes with Range and "
-            f"TopK (opset 11); asked for {container.target_opset}", framework="sklearn")
+            f"TopK (opset 11); {opset_asked(container.target_opset)}", framework="sklearn")
     tokenizer = next(n for n in added if n.op_type == "Tokenizer")
     reader = next(n for n in added if n.input and n.input[0] == tokenizer.output[0])
     pad = next(helper.get_attribute_value(a) for a in tokenizer.attribute if a.name == "pad_value")

@@ -164,6 +164,30 @@ def probabilities_per_row(proto: Any, model: Any, opset: int) -> None:
     out.type.tensor_type.shape.dim.add().dim_value = sum(widths)
 
 
+def declare_target_widths(proto: Any, model: Any) -> None:
+    """Declare each element of a MultiOutputClassifier's probability sequence ``[N, k_t]``, ``k_t`` its target's
+    classes: shape inference cannot tell most of them (LinearClassifier with a Normalizer after it, a
+    TreeEnsembleClassifier), and a target whose service or ``PREDICT`` returns tensors only gets each element
+    as an output of its own (:func:`onnxgate._graph.split_tensor_sequences`), one column per class on SQL."""
+    from onnx import helper
+
+    classes = getattr(final_step(model), "classes_", None)
+    if type(final_step(model)).__name__ != "MultiOutputClassifier" or not isinstance(classes, list):
+        return
+    graph = proto.graph
+    writers = {out: node for node in graph.node for out in node.output}
+    declared = {vi.name for vi in graph.value_info}
+    for out in graph.output:
+        node = writers.get(out.name)
+        if (not out.type.HasField("sequence_type") or node is None or node.op_type != "SequenceConstruct"
+                or len(node.input) != len(classes)):
+            continue
+        elem = out.type.sequence_type.elem_type.tensor_type.elem_type
+        for part, target_classes in zip(node.input, classes):
+            if part not in declared:
+                graph.value_info.append(helper.make_tensor_value_info(part, elem, [None, len(target_classes)]))
+
+
 #: The locale a text model's StringNormalizer lower-cases with, where the converter names none.
 TEXT_LOCALE = "C.UTF-8"
 

@@ -57,6 +57,7 @@ def hashing_refusal(est: Any, opset: int) -> str | None:
     """Why the HashingVectorizer ``est`` cannot be written at ``opset`` as scikit-learn computes it, or None."""
     import re
 
+    from onnxgate.converters._base import opset_asked
     from onnxgate.converters._skl2onnx_fixes import is_group, parsed_pattern, re2_token_pattern
 
     name = type(est).__name__
@@ -75,11 +76,11 @@ def hashing_refusal(est: Any, opset: int) -> str | None:
         return f"{name}(input={est.input!r}) reads files; the graph reads the text itself (input='content')"
     if opset < SCATTER_ADD_OPSET:
         return (f"{name} needs opset {SCATTER_ADD_OPSET} or higher: each row's hashed features are summed with "
-                f"ScatterElements(reduction='add') (opset {SCATTER_ADD_OPSET}); asked for {opset}")
+                f"ScatterElements(reduction='add') (opset {SCATTER_ADD_OPSET}); {opset_asked(opset)}")
     if est.ngram_range[1] > 1 and opset < STRING_CONCAT_OPSET:
         return (f"{name}(ngram_range={tuple(est.ngram_range)}) needs opset {STRING_CONCAT_OPSET} or higher: "
                 "scikit-learn hashes each n-gram's words joined by a space, which the graph writes with "
-                f"StringConcat (opset {STRING_CONCAT_OPSET}); asked for {opset}. "
+                f"StringConcat (opset {STRING_CONCAT_OPSET}); {opset_asked(opset)}. "
                 f"Convert with opset={STRING_CONCAT_OPSET}")
     pattern = est.token_pattern
     if not isinstance(pattern, str):

@@ -86,6 +86,7 @@ from onnxgate.converters._sklearn_graph import (
     declare_binary_scores,
     declare_double_outputs,
     declare_output_ranks,
+    declare_target_widths,
     declare_targets,
     dedupe_opset_imports,
     double_feature_vectorizers,
@@ -798,24 +799,35 @@ class SklearnConverter(Converter):
 
             double_erf(proto)  # onnxruntime has no double Erf kernel (GaussianProcessClassifier's probabilities)
             refuse_ill_typed_double(proto, model)
+        declare_target_widths(proto, model)
         return proto
 
     def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
         X = self.native_input(model, feeds, signature)
         outputs: list[Any] = []
-        cache: dict[str, Any] = {}
+        answers: dict[str, Any] = {}
+
+        def answer(method: str) -> Any:
+            if method not in answers:
+                answers[method] = _call_native(getattr(model, method), X)
+            return answers[method]
 
         def call(method: str) -> Any:
-            if method not in cache:
-                cache[method] = _dense(_call_native(getattr(model, method), X))
-            return cache[method]
+            return _dense(answer(method))
 
         from sklearn.base import is_regressor
 
         for i, spec in enumerate(signature.outputs):
             lname = spec.name.lower()
             per_class = re.fullmatch(r"p_(\d+)", lname)
-            if "prob" in lname and _hard_voting(final_step(model)):
+            per_target = re.fullmatch(r".*prob.*_(\d+)", lname)
+            if per_target and hasattr(model, "predict_proba") and isinstance(answer("predict_proba"), list):
+                # a MultiOutputClassifier's probabilities, one output per target for a target that returns tensors
+                # only (onnxgate._graph.split_tensor_sequences): predict_proba's array of that target
+                proba = answer("predict_proba")
+                t = int(per_target.group(1))
+                outputs.append(_dense(proba[t]) if t < len(proba) else None)
+            elif "prob" in lname and _hard_voting(final_step(model)):
                 outputs.append(_vote_shares(*_final_votes(model, X)))
             elif "prob" in lname and hasattr(model, "predict_proba"):
                 outputs.append(call("predict_proba"))

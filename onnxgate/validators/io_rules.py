@@ -286,7 +286,8 @@ def check_outputs_tensor_only(model: onnx.ModelProto, target: Target) -> CheckRe
         fix=("." + (" Convert without ZipMap (onnxgate's default; skl2onnx options={id(clf): {'zipmap': False}})."
                     if any(o["zipmap"] for o in offenders) else "")
              + (" Return tensors instead of the sequences or maps (MultiOutputClassifier writes a sequence of "
-                "probability tensors: one classifier per target, or a model that returns one tensor)."
+                f"probability tensors: convert it for this target, target={target.name!r}, and each target's "
+                "probabilities are an output of their own)."
                 if not all(o["zipmap"] for o in offenders) else "")),
         passed=f"{len(outputs)} outputs, all tensors",
     )

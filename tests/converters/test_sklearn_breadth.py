@@ -1817,6 +1817,80 @@ def test_a_multi_output_classifiers_probabilities_are_compared_target_by_target(
     assert not divergent.passed and "refused" not in divergent.message, divergent.message
 
 
+def _two_targets(member: str) -> tuple[Any, Any, Any]:
+    """A MultiOutputClassifier over ``member`` on iris: 3 classes, then 2 (petal length above 4); and ``other``,
+    the same on another second target (its first target's probabilities are the model's, its second's not)."""
+    from sklearn.base import clone
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multioutput import MultiOutputClassifier
+
+    X, y = _iris()
+    estimator = (LogisticRegression(max_iter=2000) if member == "logreg"
+                 else RandomForestClassifier(n_estimators=10, random_state=0))
+    model = MultiOutputClassifier(estimator).fit(X, np.c_[y, (X[:, 2] > 4).astype(int)])
+    other = clone(model).fit(X, np.c_[y, (X[:, 0] > 6).astype(int)])
+    return model, other, X
+
+
+@pytest.mark.parametrize("member", ["logreg", "forest"])
+@pytest.mark.parametrize("target", ["container", "sql-edge-2.0", "synapse"])
+def test_a_multi_output_classifier_converts_for_targets_that_return_tensors_only(target: str, member: str) -> None:
+    # skl2onnx writes its probabilities as seq(tensor), one [N, k_t] per target: validate refused the file for the
+    # container (outputs_tensor_only) and convert refused it for the SQL targets ("is a sequence, not a tensor")
+    import onnxruntime as ort
+
+    model, other, X = _two_targets(member)
+    conv = og.convert(model, X[:5], target=target)
+    report = og.validate(conv, target=target, reference=model, data=X)
+    assert report.passed, str(report)
+    outputs = {s.name: s.shape for s in conv.signature.outputs}
+    if target == "container":
+        assert outputs == {"label": (None, 2), "probabilities_0": (None, 3), "probabilities_1": (None, 2)}
+        answers = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+            None, {conv.signature.inputs[0].name: X.astype(conv.signature.inputs[0].numpy_dtype)})
+        for got, expected in zip(answers[1:], model.predict_proba(X)):
+            np.testing.assert_allclose(got, expected, atol=1e-4)
+    else:
+        assert list(outputs) == ["label_0", "label_1", "p_0_0", "p_0_1", "p_0_2", "p_1_0", "p_1_1"]
+        assert any("one column per class of each target" in w for w in conv.warnings), conv.warnings
+    # a file whose second target's probabilities are another model's fails on those, and only those
+    wrong = og.validate(og.convert(other, X[:5], target=target), target=target, reference=model, data=X)
+    parity = wrong.check("prediction_parity")
+    assert not parity.passed
+    second = ("probabilities_1",) if target == "container" else ("p_1_0", "p_1_1")
+    first = ("probabilities_0",) if target == "container" else ("p_0_0", "p_0_1", "p_0_2")
+    assert all(f"'{name}'" in parity.message for name in second), parity.message
+    assert not any(f"'{name}'" in parity.message for name in first), parity.message
+
+
+def test_a_multi_output_classifier_file_is_adapted_packaged_and_served(tmp_path: Any) -> None:
+    # the file converted without a target (its probabilities a sequence) is adapted for PREDICT, packaged, and run
+    # by the DuckDB dry run; for the container, the service answers each target's probabilities
+    import json
+
+    from onnxgate.deploy.server import create_app
+
+    duckdb_dryrun = pytest.importorskip("onnxgate.deploy.duckdb_dryrun", reason="the dry run needs duckdb")
+    model, _other, X = _two_targets("logreg")
+    og.convert(model, X[:5]).save(tmp_path / "model.onnx")
+    adapted = og.adapt(tmp_path / "model.onnx", "sql-edge-2.0")
+    assert og.validate(adapted, target="sql-edge-2.0", reference=model, data=X).passed
+    og.package(adapted, target="sql-edge-2.0", out=tmp_path / "sql", reference=model, data=X)
+    dry = duckdb_dryrun.dry_run(tmp_path / "sql", X, reference=model)
+    assert dry.passed, str(dry)
+    assert dry.columns[-5:] == ["p_0_0", "p_0_1", "p_0_2", "p_1_0", "p_1_1"]
+    np.testing.assert_allclose(dry.result.column("p_1_1").to_numpy(), model.predict_proba(X)[1][:, 1], atol=1e-4)
+
+    og.package(og.convert(model, X[:5], target="container"), target="container", out=tmp_path / "svc",
+               reference=model, data=X)
+    status, raw = create_app(tmp_path / "svc").entry.score_bytes(json.dumps({"data": X[:10].tolist()}).encode())
+    answer = json.loads(raw)
+    assert status == 200 and answer["label"] == model.predict(X[:10]).tolist()
+    for t, expected in enumerate(model.predict_proba(X[:10])):
+        np.testing.assert_allclose(answer[f"probabilities_{t}"], expected, atol=1e-4)
+
+
 def test_a_multi_label_tree_classifier_answers_one_row_per_sample_and_goes_to_sql(tmp_path: Any) -> None:
     # skl2onnx writes [targets, N, max classes]: parity failed every such model on shape, and no SQL target
     # could split it; the targets have 3 and 2 classes, so the second is padded there

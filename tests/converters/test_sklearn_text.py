@@ -111,10 +111,13 @@ def test_a_hashing_text_pipeline_validates_and_answers_its_labels(steps: str, op
     ({"token_pattern": r"(\w+)="}, None, "capture group"),
     ({"token_pattern": r"\w*"}, None, "can match an empty token"),
     ({"token_pattern": r"\b\w+(?=s\b)"}, None, "re2"),
-    ({"ngram_range": (1, 2)}, None, r"ngram_range=\(1, 2\)\) needs opset 20 or higher.*asked for 17"),
+    # no opset given: the message said "asked for 17", an opset the user never named
+    ({"ngram_range": (1, 2)}, None,
+     r"ngram_range=\(1, 2\)\) needs opset 20 or higher.*; at the default opset 17 \(no opset was given\)\. "),
+    ({"ngram_range": (1, 2)}, 17, r"ngram_range=\(1, 2\)\) needs opset 20 or higher.*; asked for 17\. "),
     ({}, 15, "needs opset 16 or higher.*asked for 15"),
 ], ids=["char", "char-wb", "callable-analyzer", "preprocessor", "tokenizer", "strip-accents", "input-filename",
-        "capture-group", "empty-token", "lookahead", "ngrams-opset-17", "opset-15"])
+        "capture-group", "empty-token", "lookahead", "ngrams-default-opset", "ngrams-opset-17", "opset-15"])
 def test_what_the_graph_cannot_compute_is_refused_by_its_setting(settings: dict[str, Any], opset: int | None,
                                                                  message: str) -> None:
     from sklearn.feature_extraction.text import HashingVectorizer
@@ -122,6 +125,17 @@ def test_what_the_graph_cannot_compute_is_refused_by_its_setting(settings: dict[
     model = HashingVectorizer(n_features=64, **settings)
     with pytest.raises(og.UnsupportedModelError, match=message):
         og.convert(model, _texts(5).reshape(-1, 1), **({"opset": opset} if opset else {}))
+
+
+def test_a_refusal_at_a_targets_opset_names_the_target_not_the_user() -> None:
+    # convert(..., target="sql-edge-2.0") without an opset said "asked for 17" too
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    model = HashingVectorizer(n_features=64, ngram_range=(1, 2))
+    with pytest.raises(og.UnsupportedModelError, match=r"; at opset 17, the highest target 'sql-edge-2\.0' runs "
+                                                       r"\(no opset was given\)") as err:
+        og.convert(model, _texts(5).reshape(-1, 1), target="sql-edge-2.0")
+    assert "asked for" not in str(err.value)
 
 
 def test_a_capture_group_around_the_whole_pattern_is_the_whole_match() -> None:

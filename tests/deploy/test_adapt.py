@@ -483,7 +483,8 @@ def test_an_output_that_is_not_a_tensor_and_not_zipmap_is_refused() -> None:
     import onnx
     from onnx import TensorProto, helper
 
-    node = helper.make_node("SequenceConstruct", ["x"], ["seq"])
+    # a sequence whose length the graph does not fix (SplitToSequence); one SequenceConstruct writes is split
+    node = helper.make_node("SplitToSequence", ["x"], ["seq"], axis=0)
     out = helper.make_tensor_sequence_value_info("seq", TensorProto.FLOAT, None)
     graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1])], [out])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
