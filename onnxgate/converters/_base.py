@@ -66,6 +66,21 @@ def opset_asked(opset: int) -> str:
     return f"asked for {opset}" if chosen is None else f"at {chosen} (no opset was given)"
 
 
+#: The target of the conversion under way and the highest opset it runs, when it has a cap (set by
+#: :func:`onnxgate.converters.convert`, read by :func:`opset_fix`).
+OPSET_CAP: ContextVar[tuple[str, int] | None] = ContextVar("onnxgate_opset_cap", default=None)
+
+
+def opset_fix(needed: int, otherwise: str) -> str:
+    """The fix a refusal gives for a model that needs opset ``needed``: ``Convert with opset=20``, or, when the
+    target of the conversion runs no opset that high, ``otherwise`` (a change to the model) with the reason:
+    advising opset 20 for sql-edge-2.0, which runs 17 at most, sent the user to an option that fails too."""
+    cap = OPSET_CAP.get()
+    if cap is None or cap[1] >= needed:
+        return f"Convert with opset={needed}"
+    return f"Target {cap[0]!r} runs opset {cap[1]} at most, so it cannot hold this: {otherwise}"
+
+
 #: True while a reference is called on rows the user gave as float32 (set by validation, read by a
 #: converter's ``predict``): scikit-learn then gets them as float32, as the user's own call does, not
 #: widened to float64 (a float32 StandardScaler computes in float32, a float64 one in float64).

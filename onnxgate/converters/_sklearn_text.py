@@ -57,7 +57,7 @@ def hashing_refusal(est: Any, opset: int) -> str | None:
     """Why the HashingVectorizer ``est`` cannot be written at ``opset`` as scikit-learn computes it, or None."""
     import re
 
-    from onnxgate.converters._base import opset_asked
+    from onnxgate.converters._base import opset_asked, opset_fix
     from onnxgate.converters._skl2onnx_fixes import is_group, parsed_pattern, re2_token_pattern
 
     name = type(est).__name__
@@ -81,7 +81,8 @@ def hashing_refusal(est: Any, opset: int) -> str | None:
         return (f"{name}(ngram_range={tuple(est.ngram_range)}) needs opset {STRING_CONCAT_OPSET} or higher: "
                 "scikit-learn hashes each n-gram's words joined by a space, which the graph writes with "
                 f"StringConcat (opset {STRING_CONCAT_OPSET}); {opset_asked(opset)}. "
-                f"Convert with opset={STRING_CONCAT_OPSET}")
+                + opset_fix(STRING_CONCAT_OPSET, "refit with ngram_range=(1, 1), or hash with a vectorizer the "
+                            "target runs (CountVectorizer/TfidfVectorizer)"))
     pattern = est.token_pattern
     if not isinstance(pattern, str):
         return f"{name}(token_pattern={pattern!r}): the graph's tokenizer needs a pattern"

@@ -136,6 +136,12 @@ def test_a_refusal_at_a_targets_opset_names_the_target_not_the_user() -> None:
                                                        r"\(no opset was given\)") as err:
         og.convert(model, _texts(5).reshape(-1, 1), target="sql-edge-2.0")
     assert "asked for" not in str(err.value)
+    # and no fix the target cannot take: sql-edge-2.0 runs opset 17 at most, so "opset=20" would fail again
+    assert "Convert with opset=20" not in str(err.value)
+    assert "Target 'sql-edge-2.0' runs opset 17 at most" in str(err.value)
+    assert "refit with ngram_range=(1, 1)" in str(err.value)
+    with pytest.raises(og.UnsupportedModelError, match=r"asked for 17\. Convert with opset=20"):
+        og.convert(model, _texts(5).reshape(-1, 1), opset=17)  # no target: opset 20 is the fix
 
 
 def test_a_capture_group_around_the_whole_pattern_is_the_whole_match() -> None:
