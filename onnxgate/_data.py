@@ -363,8 +363,9 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
             # never str() them: a CSV reader turned the code '007' into 7, and '7' is another category
             raise InvalidDataError(
                 f"{what} holds numbers ({np.asarray(values).dtype}) but input {spec.name!r} is string (the model "
-                "was fitted on text); a CSV reader reads codes such as '007' as the number 7 and cells such as "
-                "'NA' as missing. Keep the column as text: Parquet keeps its type, or read the CSV with "
+                "was fitted on text, or the file was converted from a sample holding text there: convert it again "
+                "from the rows it was fitted on); a CSV reader reads codes such as '007' as the number 7 and cells "
+                "such as 'NA' as missing. Keep the column as text: Parquet keeps its type, or read the CSV with "
                 f"pandas.read_csv(..., dtype={{{spec.name!r}: str}}, keep_default_na=False)",
                 input=spec.name,
             )

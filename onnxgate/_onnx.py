@@ -26,6 +26,7 @@ __all__ = [
     "atomic_write",
     "atomic_write_bytes",
     "check_model",
+    "check_opset_number",
     "clean_stale_partials",
     "ir_version_for_opset",
     "load_error",
@@ -79,6 +80,26 @@ def newest_opset() -> int:
     from onnx import defs
 
     return int(defs.onnx_opset_version())
+
+
+def check_opset_number(opset: Any, **extra: Any) -> None:
+    """Refuse an opset that is not a whole number from 1 to :func:`newest_opset`, before anything is loaded:
+    ``convert --opset 999`` read the model first and was refused 8-14 s later (helper-190). ``extra``: fields
+    of the :class:`~onnxgate.errors.OpsetError` (``framework``, ``max_opset``).
+
+    Raises
+    ------
+    OpsetError
+        ``opset`` is not an integer, or outside 1..the newest opset the installed onnx knows.
+    """
+    from onnxgate.errors import OpsetError
+
+    if isinstance(opset, bool) or not isinstance(opset, int):
+        raise OpsetError(f"opset must be an integer, found {opset!r}", **extra)
+    newest = newest_opset()
+    if opset < 1 or opset > newest:
+        raise OpsetError(f"opset must be between 1 and {newest} (the newest the installed onnx knows), found {opset}",
+                         opset=opset, **extra)
 
 
 #: ``metadata_props`` key: the most values one row makes in a single tensor of the graph, written by a converter

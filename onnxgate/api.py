@@ -434,14 +434,13 @@ def sweep(
     """
     from onnxgate.converters import registry
     from onnxgate.targets import resolve_target
-    from onnxgate.validators.core import check_search_settings, validate
+    from onnxgate.validators.core import check_run_settings, validate
     from onnxgate.validators.sweep import SweepResult, row_of
 
     tgt = resolve_target(target)
     framework = registry.for_model(model).framework
-    if isinstance(search, bool) or not isinstance(search, int) or search < 0:
-        raise InvalidDataError(f"search must be an integer >= 0 (a number of generated inputs), found {search!r}")
-    check_search_settings(seed, search_time_limit)  # refused before the first conversion, not after it
+    # refused before the first conversion, not after it
+    check_run_settings(atol=atol, rtol=rtol, search=search, seed=seed, search_time_limit=search_time_limit)
     rows = []
     for opset in sorted(set(opsets)):
         try:

@@ -8,7 +8,14 @@ from typing import Any
 
 from onnxgate.errors import InvalidDataError, UnsupportedModelError
 
-__all__ = ["add_trust_pickle", "load_data_arg", "load_native_model", "parse_opsets", "refuse_outputs_on_inputs"]
+__all__ = ["add_trust_pickle", "load_data_arg", "load_native_model", "parse_opsets", "refuse_native_model",
+           "refuse_outputs_on_inputs"]
+
+#: Frameworks as their users name them, for messages.
+_FRAMEWORK_NAMES = {"sklearn": "scikit-learn", "pytorch": "PyTorch", "keras": "Keras", "tensorflow": "TensorFlow",
+                    "xgboost": "XGBoost", "lightgbm": "LightGBM", "catboost": "CatBoost"}
+#: Suffixes of files that are loaded as pickles, which convert reads with --trust-pickle only.
+_PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 
 
 def add_trust_pickle(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +44,45 @@ def load_native_model(path: str, *, trust_pickle: bool) -> Any:
         if zipfile.is_zipfile(p):
             check_zip_archive(p, what="model file", error=UnsupportedModelError)
     return registry.for_file(p).load(p, trust_pickle=trust_pickle)
+
+
+def refuse_native_model(path: str, command: str) -> None:
+    """Refuse a framework's model file (``model.skops``, ``model.pt``, a SavedModel folder) given where an ONNX
+    file is read, with the convert command that makes one: ``validate model.skops`` said "not a valid ONNX model
+    (protobuf decode failed ...) re-export it". An ONNX file under another suffix is left to load.
+
+    Raises
+    ------
+    InvalidModelError
+        ``path`` is a model file a converter reads, and not an ONNX file.
+    """
+    from onnxgate._onnx import load_model
+    from onnxgate.errors import InvalidModelError, OnnxGateError
+
+    p = Path(path)
+    if p.suffix.lower() == ".onnx" or not p.exists():
+        return
+    from onnxgate.converters import registry
+
+    try:
+        converter = registry.for_file(p)
+    except OnnxGateError:
+        return
+    if p.is_file():
+        try:
+            load_model(p, load_external=False)
+            return
+        except InvalidModelError:
+            pass
+    pickled = p.suffix.lower() in _PICKLE_SUFFIXES
+    name = "pickled" if pickled else _FRAMEWORK_NAMES.get(converter.framework, converter.framework)
+    what = "a TensorFlow SavedModel folder" if p.is_dir() else f"a {name} model file ({p.suffix})"
+    trust = " --trust-pickle" if pickled else ""
+    raise InvalidModelError(
+        f"{str(path)!r} is {what}, not an ONNX file: {command} reads the ONNX file made from it. Make one first: "
+        f"onnxgate convert {path} --sample ROWS{trust} -o model.onnx, then run {command} on model.onnx",
+        path=str(path),
+    )
 
 
 def load_data_arg(path: str) -> Any:
@@ -75,7 +121,27 @@ def parse_opsets(text: str) -> list[int]:
         raise InvalidDataError(f"expected opsets like '9-18' or '11,13,17', found {text!r}") from None
     if not out:
         raise InvalidDataError(f"expected at least one opset, found {text!r}")
-    return sorted(set(out))
+    twice = sorted({o for o in out if out.count(o) > 1})
+    if twice:
+        # refused, as a tolerance or an --option given twice is: '13,13' is more likely a slip for '13,14' than
+        # a wish to run 13 twice, and a sweep whose matrix has fewer rows than asked said nothing of it
+        raise InvalidDataError(f"--opsets {text!r} names opset(s) {', '.join(map(str, twice))} more than once; "
+                               f"name each once, e.g. {_as_ranges(sorted(set(out)))!r}")
+    return sorted(out)
+
+
+def _as_ranges(opsets: list[int]) -> str:
+    """``[9, 10, 11, 13]`` -> ``"9-11,13"``."""
+    parts: list[str] = []
+    start = prev = opsets[0]
+    for o in [*opsets[1:], None]:
+        if o is not None and o == prev + 1:
+            prev = o
+            continue
+        parts.append(str(start) if start == prev else f"{start}-{prev}")
+        if o is not None:
+            start = prev = o
+    return ",".join(parts)
 
 
 def refuse_outputs_on_inputs(outputs: dict[str, str | None], inputs: dict[str, str | None]) -> None:

@@ -78,6 +78,10 @@ def run(args: argparse.Namespace) -> int:
     refuse_unwritable(args.output, "-o")
     if out.exists() and not args.force:
         raise OutputExistsError(f"{str(out)!r} exists; pass --force to overwrite it", path=str(out))
+    if args.opset is not None:
+        from onnxgate._onnx import check_opset_number
+
+        check_opset_number(args.opset)  # before the model is read: --opset 999 was refused after it
     model = load_native_model(args.model, trust_pickle=args.trust_pickle)
     sample = load_data_arg(args.sample) if args.sample else None
     conv = convert(model, sample, opset=args.opset, target=args.target, precision=args.precision,

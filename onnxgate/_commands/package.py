@@ -125,7 +125,7 @@ def sql_option_values(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from onnxgate._commands._common import load_data_arg, load_native_model
+    from onnxgate._commands._common import load_data_arg, load_native_model, refuse_native_model
     from onnxgate._commands.validate import resolve_target_args
     from onnxgate.cli import EXIT_FAILED, EXIT_OK
     from onnxgate.deploy import package
@@ -134,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
     target = resolve_target_args(args)
     if getattr(args, "target", None) is None and getattr(args, "target_file", None) is None:
         raise InvalidDataError("package needs --target (e.g. --target sql-edge-2.0) or --target-file")
+    refuse_native_model(args.model, "package")
     from onnxgate.api import refuse_package_over_inputs
 
     # before anything is loaded: --force replaces an earlier package's files, never the files read
@@ -188,6 +189,10 @@ def run(args: argparse.Namespace) -> int:
             from onnxgate.deploy.mlflow import check_registered_name
 
             check_registered_name(args.name)  # before anything is written
+        if isinstance(args.registry, str):
+            from onnxgate.deploy.mlflow import check_tracking_uri
+
+            check_tracking_uri(args.registry)  # before anything is written
     elif args.registry is not None or args.name is not None:
         raise InvalidDataError(f"--registry and --name apply to --target mlflow, not {target.name!r}")
     if target.name == "mlflow":

@@ -339,6 +339,9 @@ def run(args: argparse.Namespace) -> int:
     from onnxgate._commands._common import refuse_outputs_on_inputs
 
     model_path = Path(_local_path(args.model))
+    from onnxgate._commands._common import refuse_native_model
+
+    refuse_native_model(str(model_path), "score")
     refuse_outputs_on_inputs({"--out": str(out)}, {"the model being scored": str(model_path)})
     if model_path.is_dir() and model_path.resolve() in out.resolve().parents:
         raise InvalidDataError(f"--out {str(args.out)!r} is inside the package {str(model_path)!r} being scored; "

@@ -52,9 +52,14 @@ def run(args: argparse.Namespace) -> int:
     from onnxgate._commands.validate import parse_tolerances, resolve_target_args
     from onnxgate._onnx import atomic_write_texts
     from onnxgate.api import sweep
+    from onnxgate.validators.core import check_run_settings
 
     target = resolve_target_args(args)
     opsets = parse_opsets(args.opsets)
+    atol, rtol = parse_tolerances(args.atol, "--atol"), parse_tolerances(args.rtol, "--rtol")
+    # before the model is read: --search -5 was refused after it
+    check_run_settings(atol=atol, rtol=rtol, search=args.search, seed=args.seed,
+                       search_time_limit=args.search_time_limit)
     outputs = [(path, flag, fmt) for path, flag, fmt in ((args.json, "--json", "to_json"),
                                                           (args.html, "--html", "to_html")) if path is not None]
     if outputs:
@@ -86,8 +91,8 @@ def run(args: argparse.Namespace) -> int:
         sample,
         opsets,
         target=target,
-        atol=parse_tolerances(args.atol, "--atol"),
-        rtol=parse_tolerances(args.rtol, "--rtol"),
+        atol=atol,
+        rtol=rtol,
         precision=args.precision,
         search=args.search,
         seed=args.seed,

@@ -104,9 +104,10 @@ def parse_tolerances(values: list[str] | None, option: str) -> float | dict[str,
 
 
 def run(args: argparse.Namespace) -> int:
-    from onnxgate._commands._common import load_native_model
+    from onnxgate._commands._common import load_native_model, refuse_native_model
     from onnxgate._onnx import atomic_write_texts
 
+    refuse_native_model(args.model, "validate")
     target = resolve_target_args(args)
     atol = parse_tolerances(args.atol, "--atol")
     rtol = parse_tolerances(args.rtol, "--rtol")
@@ -121,6 +122,11 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidDataError("--search needs --reference and --data: it compares generated rows with the reference")
     if (args.atol or args.rtol) and not args.reference:
         raise InvalidDataError("--atol and --rtol set parity tolerances; parity needs --reference MODEL --data DATA")
+    from onnxgate.validators.core import check_run_settings
+
+    # before the reference is read (8-14 s for a .skops pipeline): --atol -1 was refused after it
+    check_run_settings(atol=atol, rtol=rtol, search=args.search, seed=args.seed,
+                       search_time_limit=args.search_time_limit, batch_size=args.batch_size)
     given = ((args.json, "--json", "to_json"), (args.junit, "--junit", "to_junit"),
              (args.markdown, "--markdown", "to_markdown"), (args.html, "--html", "to_html"))
     # an empty one is refused with every other empty path, in cli.main

@@ -51,8 +51,10 @@ def run_list(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from onnxgate._commands._common import refuse_unwritable
     from onnxgate.zoo.export import export
 
+    refuse_unwritable(args.output, "-o")  # before the model is trained
     written = export(args.name, Path(args.output), opset=args.opset, overwrite=args.force)
     for path in written:
         print(f"wrote {path}")

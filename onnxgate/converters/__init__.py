@@ -292,7 +292,7 @@ def _why_opset(converter: Converter, opset: int, target: Target | None) -> str:
 
 
 def _requested_opset(converter: Converter, model: Any, opset: int | None, target: Target | None) -> int:
-    from onnxgate._onnx import newest_opset
+    from onnxgate._onnx import check_opset_number
 
     cap = target.opset if target is not None else None
     high = converter.max_opset_for(model)
@@ -300,16 +300,7 @@ def _requested_opset(converter: Converter, model: Any, opset: int | None, target
     if opset is None:
         chosen = converter.DEFAULT_OPSET if cap is None else min(cap, converter.DEFAULT_OPSET)
         return max(min(chosen, high), low)
-    if isinstance(opset, bool) or not isinstance(opset, int):
-        raise OpsetError(f"opset must be an integer, found {opset!r}", framework=converter.framework)
-    newest = newest_opset()
-    if opset < 1 or opset > newest:
-        raise OpsetError(
-            f"opset must be between 1 and {newest} (the newest the installed onnx knows), found {opset}",
-            opset=opset,
-            framework=converter.framework,
-            max_opset=high,
-        )
+    check_opset_number(opset, framework=converter.framework, max_opset=high)
     if cap is not None and opset > cap:
         raise OpsetError(
             f"target {target.name!r} runs at most opset {cap}, but opset {opset} was asked for. "  # type: ignore[union-attr]

@@ -243,6 +243,58 @@ def _boolean_categories(values: Any) -> str | None:
     return "none" if other[0] is None else "nan" if isinstance(other[0], float) and other[0] != other[0] else None
 
 
+#: Estimators of scikit-learn that may read a column as text (or whose reading only their fitted state tells:
+#: an encoder's ``categories_``, a SimpleImputer's strategy, HistGradientBoosting's ``is_categorical_``).
+_MAY_READ_TEXT = ("OneHotEncoder", "OrdinalEncoder", "TargetEncoder", "FeatureHasher", "DictVectorizer",
+                  "CountVectorizer", "TfidfVectorizer", "HashingVectorizer", "LabelEncoder", "LabelBinarizer",
+                  "MultiLabelBinarizer", "FunctionTransformer", "MissingIndicator", "SimpleImputer")
+
+
+def _is_number(value: Any) -> bool:
+    import numbers
+
+    return isinstance(value, numbers.Number) and not isinstance(value, bool) and value == value
+
+
+def number_columns(model: Any) -> dict[str, str]:
+    """The columns of the model's input it was fitted on as numbers, by what its fitted state says
+    (:func:`column_readers`): column -> why (the step that reads it). A step computing with its columns
+    (StandardScaler, a SimpleImputer of the mean or median, an estimator of scikit-learn's own) or an encoder
+    whose categories of that column are numbers. A step that may read text (an encoder's text categories,
+    an imputer of the most frequent value fitted on text, a FunctionTransformer), one holding other
+    estimators, or one of another library (XGBoost and LightGBM read category columns) says nothing: a text
+    column that holds digit-like codes must stay text."""
+    import numpy as np
+
+    found: dict[str, str] = {}
+    for step, columns in column_readers(first_step(model)):
+        kind = type(step).__name__
+        names = [str(c) for c in columns]
+        if not type(step).__module__.startswith("sklearn.") or len(sub_estimators(step)) > 1:
+            continue
+        categories = getattr(step, "categories_", None)
+        if isinstance(categories, list) and len(categories) == len(names):
+            for name, values in zip(names, categories):
+                learnt = [v for v in values if v is not None and not (isinstance(v, float) and v != v)]
+                if learnt and all(_is_number(v) for v in learnt):
+                    shown = ", ".join(str(v) for v in learnt[:4]) + (", ..." if len(learnt) > 4 else "")
+                    found.setdefault(name, f"{kind} learnt its categories as numbers ({shown})")
+            continue
+        if kind == "SimpleImputer":
+            filled = getattr(step, "statistics_", None)
+            if step.strategy in ("mean", "median") or getattr(filled, "dtype", np.dtype(object)).kind in "fiu":
+                found.update({n: f"SimpleImputer(strategy={step.strategy!r}) reads it as numbers"
+                              for n in names if n not in found})
+            continue
+        if kind in _MAY_READ_TEXT:
+            continue
+        categorical = getattr(step, "is_categorical_", None)
+        for k, name in enumerate(names):
+            if categorical is None or not categorical[k]:
+                found.setdefault(name, f"{kind} reads it as numbers")
+    return found
+
+
 def boolean_category_columns(model: Any) -> set[str]:
     """The columns of the model's input an encoder reads as an object column of booleans, which the file takes
     as int64 (:func:`encoded_missing_categories`)."""

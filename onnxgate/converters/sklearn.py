@@ -123,6 +123,7 @@ from onnxgate.converters._sklearn_models import (
     hist_missing_text,
     imputed_missing_text,
     int64_classes,
+    number_columns,
     regressor_of,
     selector_then_estimator,
     sub_estimators,
@@ -236,6 +237,8 @@ class SklearnConverter(Converter):
     def load(self, path: Path, *, trust_pickle: bool = False) -> Any:
         suffix = path.suffix.lower()
         if suffix == ".skops":
+            # before skops is imported (6-19 s): its "File is not a zip file" said no fix
+            _refuse_other_than_skops(path)
             try:
                 import skops.io as sio
             except ImportError as err:
@@ -1008,6 +1011,37 @@ class SklearnConverter(Converter):
         return np.hstack([np.asarray(feeds[n]).reshape(len(feeds[n]), -1) for n in names])
 
 
+#: How a .skops file is written, for the messages refusing a file that is not one.
+_SKOPS_HOW = "a .skops file is a zip archive written by skops.io.dump(model, 'model.skops')"
+
+
+def _refuse_other_than_skops(path: Path) -> None:
+    """Refuse a file named .skops that is not a zip archive (empty, a pickle, anything else), saying what a
+    .skops file is and how to write one; a pickle, how the CLI loads one. An unreadable file is left to skops."""
+    import zipfile
+
+    try:
+        with path.open("rb") as f:
+            head = f.read(4)
+    except OSError:
+        return
+    if zipfile.is_zipfile(path):
+        return
+    if not head:
+        raise UnsupportedModelError(f"{str(path)!r} is empty (0 bytes), not a .skops file: {_SKOPS_HOW}. Write "
+                                    "it again", path=str(path))
+    if len(head) > 1 and head[0] == 0x80 and 2 <= head[1] <= 5:  # pickle protocols 2-5 (joblib.dump, pickle.dump)
+        raise UnsupportedModelError(
+            f"{str(path)!r} is a pickle, not a .skops file ({_SKOPS_HOW}). Write it with skops, or, if you trust "
+            "where it came from (loading a pickle runs any code it holds), name it .pkl and pass --trust-pickle "
+            "(trust_pickle=True)",
+            path=str(path),
+        )
+    what = "a truncated or damaged zip archive" if head == b"PK\x03\x04" else "not a zip archive"
+    raise UnsupportedModelError(f"{str(path)!r} is {what}, so not a readable .skops file: {_SKOPS_HOW}. Write it "
+                                "again", path=str(path))
+
+
 def _register_boosting(model: Any, ml_opset: int) -> int:
     """XGBoost/LightGBM/CatBoost steps convert through converters registered with skl2onnx; those
     write ai.onnx.ml at most 3 (the ai.onnx.ml opset to convert at is returned)."""
@@ -1595,10 +1629,11 @@ def _sample_columns(model: Any, sample: Any, input_name: str, flagged: Container
         columns = []
         text_categories = _text_categories(model)
         encoded = _encoded_columns(model)
+        numbers = number_columns(model)
         for label, col, input_name in zip(labels, sample.columns, input_names):
             dtype = sample[col].dtype
-            if isinstance(dtype, np.dtype) and dtype.kind == "O" and label not in encoded and numbers_as_objects(
-                    sample[col]):
+            if isinstance(dtype, np.dtype) and dtype.kind == "O" and (
+                    label not in encoded or label in numbers) and numbers_as_objects(sample[col]):
                 # an object column of numbers (True/False/None from a polars Boolean with nulls, Decimal from
                 # polars or a Parquet decimal128) read as float64, None as NaN, as scikit-learn reads it: it was
                 # refused as text ("column(s) ['c'] hold text"; helper-154). An encoder's column keeps its values
@@ -1647,6 +1682,8 @@ def _sample_columns(model: Any, sample: Any, input_name: str, flagged: Container
                     f"dtype={{{label!r}: str}}, keep_default_na=False)",
                     column=label,
                 )
+            if np.dtype(dtype).kind in "OUS" and label in numbers:
+                _refuse_text_in_numbers(label, sample[col], numbers[label])
             columns.append(_Column(input_name, label, np.dtype(dtype), 1))
         return columns
     array = np.asarray(sample)
@@ -1663,6 +1700,40 @@ def _sample_columns(model: Any, sample: Any, input_name: str, flagged: Container
             "Pass a sample with the training columns.",
         )
     return [_Column(input_name, input_name, array.dtype, array.shape[1])]
+
+
+def _refuse_text_in_numbers(label: str, values: Any, why: str) -> None:
+    """Refuse a sample whose column ``label`` holds text (a typo such as ``'six'``, a CSV's ``'n/a'``) where
+    the fitted model reads numbers (``why``, :func:`number_columns`): typed from that sample, the input became
+    text, the conversion passed, and validate then refused the rows the model was fitted on as "numbers
+    where the model was fitted on text". A column of text the model reads as text (codes like '007' an
+    encoder learnt as text) is not one of these."""
+    text = [(row, value) for row, value in enumerate(values) if isinstance(value, (str, bytes))]
+    cells = [(row, value) for row, value in text if not _reads_as_number(value)]
+    shown = ", ".join(f"{value!r} in row {row}" for row, value in (cells or text)[:5]) + (
+        f" and {len(cells or text) - 5} more" if len(cells or text) > 5 else "")
+    if not cells:  # every text cell spells a number ('6'): the column was given as text, not mistyped
+        what, fix = "numbers as text", f"Give the column as numbers (X[{label!r}].astype(float))"
+    elif len(cells) < len(values):  # text among numbers: a typo, a CSV's 'n/a'
+        what, fix = "text", ("Correct the cell(s), or give the sample as numbers (the frame the model was fitted "
+                             "on, or a Parquet file of it)")
+    else:
+        what, fix = "text", ("Give the column as the numbers the model was fitted on, or encode the text in the "
+                             "pipeline (a ColumnTransformer with a OneHotEncoder) and fit the model again")
+    raise InvalidDataError(
+        f"column {label!r} holds {what} where the model reads numbers ({why}): {shown} (rows count from 0, the "
+        "first row after a CSV's header). From this sample the input would take text and refuse the numbers "
+        f"the model was fitted on. {fix}",
+        column=label,
+    )
+
+
+def _reads_as_number(value: str | bytes) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 #: Steps that read an integer matrix as categories or counts to look up, not as numbers to compute with.

@@ -197,6 +197,38 @@ def check_registered_name(name: str) -> None:
                              "without '/' or ':' (--name NAME)")
 
 
+def check_tracking_uri(uri: str) -> None:
+    """Refuse a tracking URI whose scheme the installed MLflow has no store for, before anything is written:
+    ``package --registry bogus://x`` wrote the package, then failed to log it (exit 2, with the store's
+    exception and a note that the package was kept). MLflow's own table of schemes is asked (``file:`` or a
+    bare path, ``http(s)://``, ``databricks``, a plugin's; ``sqlite:``, ``postgresql:``, ``mysql:`` and
+    ``mssql:`` when SQLAlchemy is installed), without opening the store.
+
+    Raises
+    ------
+    PackagingError
+        MLflow has no tracking store for the URI's scheme.
+    """
+    require_mlflow()
+    from mlflow.store.db.db_types import DATABASE_ENGINES
+    from mlflow.tracking._tracking_service import utils
+    from mlflow.utils.uri import get_uri_scheme
+
+    # MLflow's table of stores by scheme; under another MLflow's layout, the store says so when the run is logged
+    known = list(getattr(getattr(utils, "_tracking_store_registry", None), "_registry", None) or ())
+    if not known:
+        return
+    if uri in known or get_uri_scheme(uri) in known:
+        return
+    scheme = get_uri_scheme(uri)
+    database = any(scheme.startswith(engine) for engine in DATABASE_ENGINES)
+    raise PackagingError(
+        f"tracking URI {uri!r}: MLflow has no tracking store for scheme {scheme!r}; it takes "
+        f"{', '.join(repr(k) for k in known if k)} or a folder path (e.g. file:./mlruns, http://host:5000, "
+        "databricks)" + ("; a database store needs SQLAlchemy (pip install sqlalchemy, or the full mlflow "
+                         "package)" if database else "") + ". Nothing was written or logged")
+
+
 def register_mlflow_model(folder: str | os.PathLike[str], registry: str = DEFAULT_REGISTRY, *,
                           name: str) -> dict[str, Any]:
     """Log an MLflow model directory (as written by :func:`package_mlflow`) to a tracking store and register it.
@@ -246,6 +278,7 @@ def register_mlflow_model(folder: str | os.PathLike[str], registry: str = DEFAUL
         raise PackagingError("a registered model needs a name (CLI: --name NAME)")
     name = str(name).strip()
     check_registered_name(name)
+    check_tracking_uri(registry)
     with _file_store_allowed(registry):
         try:
             # A client of its own: MLflow's global tracking URI (the user's) is left alone.

@@ -12,12 +12,34 @@ from onnxgate.conversion import Conversion
 from onnxgate.errors import InvalidDataError
 from onnxgate.validators.pipeline import CHECKS, PARITY, SEARCH, CheckContext, run_checks
 from onnxgate.validators.report import Report
-from onnxgate.validators.search.settings import check_search_settings
+from onnxgate.validators.search.settings import check_search_count, check_search_settings
 
 if TYPE_CHECKING:
     from onnxgate.targets import Target
 
-__all__ = ["CHECKS", "PARITY", "SEARCH", "check_search_settings", "validate"]
+__all__ = ["CHECKS", "PARITY", "SEARCH", "check_run_settings", "check_search_settings", "validate"]
+
+
+def check_run_settings(*, atol: Any = None, rtol: Any = None, search: Any = 0, seed: Any = 0,
+                       search_time_limit: Any = None, batch_size: Any = None) -> None:
+    """Refuse the numbers a validation run cannot use (a negative tolerance or count, a batch of 0 rows)
+    before anything is read: the CLI loaded the reference model first and refused ``--atol -1`` 8-14 s later
+    (helper-190). The messages are those of the checks that use the numbers.
+
+    Raises
+    ------
+    InvalidDataError
+        A tolerance is not a finite number >= 0, ``search`` or ``seed`` not a whole number >= 0,
+        ``search_time_limit`` not a positive number, or ``batch_size`` not a whole number >= 1.
+    """
+    from onnxgate.validators.parity import check_batch_size
+    from onnxgate.validators.tolerances import check_tolerance_numbers
+
+    check_tolerance_numbers(atol, rtol)
+    check_search_count(search)
+    check_search_settings(seed, search_time_limit)
+    if batch_size is not None:
+        check_batch_size(batch_size)
 
 
 def validate(
@@ -103,6 +125,8 @@ def validate(
     from onnxgate.targets import resolve_target
 
     tgt = resolve_target(target)
+    check_run_settings(atol=atol, rtol=rtol, search=search, seed=seed, search_time_limit=search_time_limit,
+                       batch_size=batch_size)  # before the model is read
     if isinstance(model, Conversion):
         if reference is None:
             reference = model.source
@@ -116,9 +140,6 @@ def validate(
     raw = _raw_bytes(model)
     sha = hashlib.sha256(raw if raw is not None else proto.SerializeToString()).hexdigest()
     signature = Signature.from_model(proto)
-    if isinstance(search, bool) or not isinstance(search, int) or search < 0:
-        raise InvalidDataError(f"search must be an integer >= 0 (a number of generated inputs), found {search!r}")
-    check_search_settings(seed, search_time_limit)
     if reference is not None and data is None:
         raise InvalidDataError(
             "a reference model was given without data: parity needs rows to compare on. Pass data= "

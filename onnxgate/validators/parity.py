@@ -86,6 +86,7 @@ __all__ = [
     "RowComparison",
     "accumulate_batch",
     "by_column",
+    "check_batch_size",
     "check_prediction_parity",
     "compare_arrays",
     "compare_rows",
@@ -200,6 +201,18 @@ def hash_feeds(hasher: Any, feeds: Mapping[str, np.ndarray]) -> None:
             hasher.update(np.ascontiguousarray(value).reshape(-1).view(np.uint8))
 
 
+def check_batch_size(batch_size: Any) -> None:
+    """Refuse a number of rows per batch that is not a whole number >= 1.
+
+    Raises
+    ------
+    InvalidDataError
+        ``batch_size`` is below 1, or not an integer.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InvalidDataError(f"batch_size must be a positive integer, found {batch_size!r}")
+
+
 def check_prediction_parity(
     model: Any,
     reference: Any,
@@ -273,8 +286,7 @@ def check_prediction_parity(
         lambda: float32_rounding_shows(reference, proto, signature, data)))
     if batch_size is None:
         batch_size = rows_per_batch(proto, DEFAULT_BATCH_SIZE)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InvalidDataError(f"batch_size must be a positive integer, found {batch_size!r}")
+    check_batch_size(batch_size)
     total = num_rows(data)
     if total == 0:
         raise InvalidDataError("the parity data has no rows; pass at least one row")

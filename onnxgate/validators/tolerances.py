@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from onnxgate.signature import TensorSpec
 
 __all__ = ["DEFAULT_TOLERANCES", "EXACT_TYPES", "LABEL_NAME_HINTS", "Mode", "Tolerance", "atol_defaulted",
-           "model_tolerances", "resolve_tolerances"]
+           "check_tolerance_numbers", "model_tolerances", "resolve_tolerances"]
 
 #: (atol, rtol) by ONNX output element type. float32 allows for the float32 arithmetic inside most
 #: converted graphs against a float64 reference; float64 for graphs that compute in double.
@@ -35,6 +35,24 @@ def _is_exact(spec: TensorSpec) -> bool:
     if spec.elem_type in EXACT_TYPES:
         return True
     return any(h in spec.name.lower() for h in LABEL_NAME_HINTS)
+
+
+def check_tolerance_numbers(atol: Tolerance = None, rtol: Tolerance = None) -> None:
+    """Refuse a tolerance that is not a finite number >= 0, before the model is read: an infinite one passes
+    any answer, so the gate would check nothing; a negative one fails every answer.
+
+    Raises
+    ------
+    InvalidDataError
+        A tolerance (the default or one output's) is negative, infinite, NaN or not a number.
+    """
+    for which, value in (("atol", atol), ("rtol", rtol)):
+        items = value.items() if isinstance(value, Mapping) else [("", value)] if value is not None else []
+        for key, number in items:
+            if isinstance(number, bool) or not isinstance(number, (int, float)) or not 0 <= number < float("inf"):
+                raise InvalidDataError(
+                    f"{which} for {key or 'all outputs'!r} must be a finite number >= 0, found {number!r}"
+                )
 
 
 def resolve_tolerances(
@@ -69,18 +87,13 @@ def resolve_tolerances(
     """
     names = [o.name for o in outputs]
     for which, value in (("atol", atol), ("rtol", rtol)):
-        items = value.items() if isinstance(value, Mapping) else [("", value)] if value is not None else []
-        for key, number in items:
+        for key in value if isinstance(value, Mapping) else ():
             if key and key not in names:
                 raise InvalidDataError(
                     f"{which} given for output {key!r}, which the model does not have; its outputs are "
                     f"{names} ('' sets the default)"
                 )
-            if isinstance(number, bool) or not isinstance(number, (int, float)) or not 0 <= number < float("inf"):
-                # an infinite tolerance passes any answer: the gate would check nothing
-                raise InvalidDataError(
-                    f"{which} for {key or 'all outputs'!r} must be a finite number >= 0, found {number!r}"
-                )
+    check_tolerance_numbers(atol, rtol)
     out: dict[str, tuple[float, float, Mode]] = {}
     for spec in outputs:
         default_a, default_r = DEFAULT_TOLERANCES.get(spec.elem_type, DEFAULT_TOLERANCES["float32"])

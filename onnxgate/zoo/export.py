@@ -53,7 +53,10 @@ def export(name: str, out: Path, *, opset: int | None = None, overwrite: bool = 
     sample = X[:SAMPLE_ROWS]
     conv = convert(model, sample, opset=opset, precision=entry.precision)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as err:  # name the folder the user asked for, not the staging folder beside it
+        raise type(err)(err.errno, err.strerror, str(out)) from err
     try:
         native = registry.get(entry.framework).save_native(model, staging)
         data = save_data(sample, staging, "sample")

@@ -696,7 +696,8 @@ def test_dataframe_with_text_for_a_plain_estimator_is_refused() -> None:
 
     frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "city": ["a", "b", "a", "b"]})
     model = DecisionTreeClassifier().fit(frame[["x"]].assign(city=[0, 1, 0, 1]), [0, 1, 0, 1])
-    with pytest.raises(og.InvalidDataError, match=r"column\(s\) \['city'\] hold text"):
+    with pytest.raises(og.InvalidDataError, match=r"column 'city' holds text where the model reads numbers .*"
+                                                  r"'a' in row 0.* encode the text in the pipeline"):
         og.convert(model, frame)
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "SPLIT_BRACKET_ULPS",
     "Array",
     "Tolerance",
+    "check_search_count",
     "check_search_settings",
 ]
 
@@ -55,6 +56,20 @@ LARGE_FACTORS = (1e2, 1e4)
 SMALL_FACTORS = (1e-4, 1e-8)
 Tolerance = float | Mapping[str, float] | None
 Array = Any  # numpy arrays; kept loose so the module imports without numpy
+
+
+def check_search_count(search: Any) -> None:
+    """Refuse a number of generated inputs that is not a whole number >= 0.
+
+    Raises
+    ------
+    InvalidDataError
+        ``search`` is negative, or not an integer.
+    """
+    from onnxgate.errors import InvalidDataError
+
+    if isinstance(search, bool) or not isinstance(search, int) or search < 0:
+        raise InvalidDataError(f"search must be an integer >= 0 (a number of generated inputs), found {search!r}")
 
 
 def check_search_settings(seed: Any, time_limit: Any) -> None:
