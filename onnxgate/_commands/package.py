@@ -52,7 +52,8 @@ def register(sub: Any) -> None:
     ml = p.add_argument_group("mlflow target")
     ml.add_argument("--registry", nargs="?", const=True, default=None, metavar="URI",
                     help="also log the package to an MLflow tracking store and register it "
-                         "(default URI file:./mlruns; sqlite:///mlflow.db, http://host:5000, databricks...)")
+                         "(default URI file:./mlruns; http://host:5000, databricks...; a database URI such as "
+                         "sqlite:///mlflow.db needs SQLAlchemy installed beside MLflow)")
     ml.add_argument("--name", metavar="NAME", help="registered model name (default: the graph's name)")
     p.add_argument("--option", action="append", metavar="KEY=VALUE", default=[],
                    help="a packager option by name (repeatable), e.g. --option max_rows=5000 (container)")
