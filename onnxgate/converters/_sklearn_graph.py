@@ -5,6 +5,7 @@ bookkeeping, the text normalizer's locale, LightGBM category codes."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from onnxgate.converters._sklearn_models import final_step, sub_estimators
@@ -1035,58 +1036,230 @@ def feed_ranks(proto: Any, tree: Any, source: str, ranked: dict[int, Any], width
     graph.node.extend(nodes[:at] + added + nodes[at:])  # after the source, before the trees
 
 
-def double_hist_leaves(proto: Any, model: Any) -> int:
-    """HistGradientBoosting's leaves summed in double, as scikit-learn sums them: ai.onnx.ml's tree ensembles
-    (opsets 1-3) hold their leaf weights and write their scores as float32, so a regressor fitted on float64
-    diabetes rows answered 2.5e-5 off ``predict`` in a double graph (poisson 9.4e-5), its probabilities 1.2e-7.
+@dataclass
+class _LeafTable:
+    """What one fitted tree model's ensemble holds (as skl2onnx writes it) and how scikit-learn answers from its
+    leaves.
 
-    Each ensemble written for a fitted estimator (its leaves matched one by one: tree, node, class and weight
-    as skl2onnx writes them) becomes a ``TreeEnsembleRegressor`` whose leaves write their own number, one
-    column per tree (whole numbers, exact in float32, below 2**24); the numbers pick the leaves' float64
-    values (``Gather``), summed per class with the baseline in double. A classifier's probabilities are the
-    scores' ``Sigmoid`` (one score: ``[1 - p, p]``) or ``Softmax``, and its label the class of the score
-    above 0 (binary) or the first largest score, as ``predict`` decides. The splits are left as they are
-    (:func:`exact_hist_thresholds` makes numeric ones exact first). An ensemble whose scores go anywhere but
-    one Cast to double (:func:`float32_tree_ensembles`) or a float graph output (declared double after, by
-    :func:`declare_double_outputs`), or whose post-transform is not the estimator's (``raw_scores``), is
-    left in float32. Only ai.onnx.ml 1-3 operators are written, so a SQL target's cap takes it too. When
-    every tree ensemble of the graph is one of these and reads the ranks, the graph no longer records float32
-    inside (:data:`onnxgate._onnx.FLOAT32_INSIDE_KEY`); the width of the trees' columns is recorded
-    (:data:`onnxgate._onnx.ROW_WIDTH_METADATA_KEY`), so batches are sized to it. Returns the count rewritten."""
+    ``written``: the ``(tree, node, class or target id, weight)`` entries skl2onnx writes (four arrays), to
+    recognise the ensemble. ``trees``, ``nodes``: each leaf; ``values``: the float64 values it adds to the
+    ``width`` values of a row, each tree's in turn (``groups`` turns), as scikit-learn adds them (a boosting
+    model's baseline already in its first turn's leaves: ``baseline + leaf`` is its first addition);
+    ``labels``: the position of a leaf's label (its first largest value). ``mean``: the sum divided by
+    ``groups`` (a forest's average). ``answer``: ``"sum"`` (a regressor), ``"proba"`` (the sum is the
+    probabilities, the label the first largest: a forest), ``"leaf"`` (one tree: the label is its leaf's),
+    ``"logistic>"``/``"logistic>="`` (one score: ``[1 - p, p]``, ``p`` its sigmoid, the label the score's side
+    of 0, ``>`` or ``>=``), ``"softmax"`` (the label is the first largest score)."""
+
+    written: tuple[Any, Any, Any, Any]
+    trees: Any
+    nodes: Any
+    values: Any
+    labels: Any
+    groups: int
+    width: int
+    transform: str
+    base_values: int
+    mean: bool
+    answer: str
+
+
+def _hist_table(hist: Any) -> _LeafTable:
+    """HistGradientBoosting's leaves: ``raw = baseline``, then each iteration's predictor values added."""
     import numpy as np
-    from onnx import TensorProto, helper
+
+    per_iteration = max(len(p) for p in hist._predictors)
+    baseline = np.asarray(hist._baseline_prediction, dtype=np.float64).ravel()
+    trees, nodes, weights, values, classes = [], [], [], [], []
+    for i, predictors in enumerate(hist._predictors):
+        for k, predictor in enumerate(predictors):
+            leaves = np.flatnonzero(predictor.nodes["is_leaf"])
+            value = predictor.nodes["value"][leaves].astype(np.float64)
+            trees.append(np.full(len(leaves), i * per_iteration + k))
+            nodes.append(leaves)
+            weights.append(value)
+            values.append(baseline[k] + value if i == 0 else value)
+            classes.append(np.full(len(leaves), k))
+    classifier = hasattr(hist, "classes_")
+    written = (np.concatenate(trees), np.concatenate(nodes), np.concatenate(classes), np.concatenate(weights))
+    return _LeafTable(written, written[0], written[1], np.concatenate(values)[:, np.newaxis], None,
+                      len(hist._predictors), per_iteration,
+                      ("LOGISTIC" if per_iteration == 1 else "SOFTMAX") if classifier else "NONE", per_iteration,
+                      False, ("logistic>" if per_iteration == 1 else "softmax") if classifier else "sum")
+
+
+def _forest_table(model: Any) -> _LeafTable | None:
+    """A decision tree's or a forest's leaves (RandomForest, ExtraTrees; one output): each tree's value, or its
+    class proportions (``predict_proba``'s), added in the trees' order and divided by their count; a tree alone
+    labels a row the first largest of its leaf's values (``predict``)."""
+    import numpy as np
+
+    members = list(getattr(model, "estimators_", [model]))
+    if getattr(model, "n_outputs_", 1) != 1 or not all(hasattr(t, "tree_") for t in members):
+        return None
+    classes = getattr(model, "n_classes_", None)
+    if classes is not None and (classes < 2 or any(t.n_classes_ != classes for t in members)):
+        return None
+    width = int(classes or 1)
+    share = 1.0 / len(members)  # the weight skl2onnx gives each tree
+    trees, nodes, values, written = [], [], [], []
+    for t, member in enumerate(members):
+        leaves = np.flatnonzero(member.tree_.children_left == -1)
+        # a classifier's values are its leaves' class proportions (scikit-learn >= 1.4): predict_proba's answer
+        value = np.array(member.tree_.value[leaves, 0, :width], dtype=np.float64)
+        trees.append(np.full(len(leaves), t))
+        nodes.append(leaves)
+        values.append(value)
+        # skl2onnx: the values times the tree's share over their sum, a binary classifier's second alone
+        totals = value.sum(axis=1) if classes is not None else np.ones(len(leaves))
+        weights = value * (share / np.where(totals == 0, 1.0, totals))[:, np.newaxis]
+        weights = weights[:, 1:] if width == 2 else weights
+        count = weights.shape[1]
+        written.append((np.repeat(trees[-1], count), np.repeat(leaves, count), np.tile(np.arange(count), len(leaves)),
+                        weights.ravel()))
+    table = np.concatenate(values)
+    answer = "sum" if classes is None else "leaf" if len(members) == 1 else "proba"
+    entries = [np.concatenate(part) for part in zip(*written)]
+    return _LeafTable((entries[0], entries[1], entries[2], entries[3]),
+                      np.concatenate(trees), np.concatenate(nodes), table, np.argmax(table, axis=1),
+                      len(members), width, "NONE", 0, len(members) > 1, answer)
+
+
+def _boosting_table(model: Any) -> _LeafTable | None:
+    """GradientBoosting's leaves: ``raw`` = the init estimator's constant, then ``learning_rate * value`` of each
+    stage's trees added (``predict_stages``); log-loss only among classifiers (skl2onnx writes exponential's
+    probabilities with other nodes)."""
+    import numpy as np
+
+    if model.init not in (None, "zero") or getattr(model, "loss", None) == "exponential":
+        return None
+    stages = model.estimators_
+    per_stage = int(stages.shape[1])
+    zeros = np.zeros((1, stages[0, 0].n_features_in_))
+    baseline = np.asarray(model._raw_predict_init(zeros), dtype=np.float64).ravel()
+    trees, nodes, steps, values, classes = [], [], [], [], []
+    for i in range(stages.shape[0]):
+        for k in range(per_stage):
+            tree = stages[i, k].tree_
+            leaves = np.flatnonzero(tree.children_left == -1)
+            step = model.learning_rate * tree.value[leaves, 0, 0].astype(np.float64)
+            trees.append(np.full(len(leaves), i * per_stage + k))
+            nodes.append(leaves)
+            steps.append(step)
+            values.append(baseline[k] + step if i == 0 else step)
+            classes.append(np.full(len(leaves), k))
+    classifier = hasattr(model, "classes_")
+    written = (np.concatenate(trees), np.concatenate(nodes), np.concatenate(classes), np.concatenate(steps))
+    return _LeafTable(written, written[0], written[1], np.concatenate(values)[:, np.newaxis], None,
+                      int(stages.shape[0]), per_stage,
+                      ("LOGISTIC" if per_stage == 1 else "SOFTMAX") if classifier else "NONE", per_stage,
+                      False, ("logistic>=" if per_stage == 1 else "softmax") if classifier else "sum")
+
+
+#: The fewest splits a training row passes on average, over the trees, in a decision tree, forest or gradient
+#: boosting model whose leaves :func:`double_tree_leaves` adds in double: the cost. Its nodes take about 14 ns a
+#: row and tree in onnxruntime (a tree ensemble writing a column per tree, the Gather of the leaves, the sum),
+#: where a float32 tree takes about 5 ns a split. 100 trees on 200,000 float64 rows in 16,384-row batches, 1 and
+#: 2 threads, against the float32 file: GradientBoostingRegressor of depth 3 (its default) 1.87x and 2.19x,
+#: depth 6 1.51x and 1.85x, 7 1.41x and 1.52x, 8 1.31x and 1.38x; a 3-class RandomForestClassifier of depth 8
+#: 1.17x and 1.52x; forests grown to their leaves (20,000 rows) 1.04x-1.10x. Trees about 8 deep and deeper
+#: (a depth-8 tree's rows pass 8 splits or a few fewer) add double leaves; shallower ones keep float32 leaves
+#: (and record it: float32 inside).
+DOUBLE_LEAVES_MIN_SPLITS = 7.5
+
+
+def _mean_splits(members: Any) -> float:
+    """The mean count of splits training rows pass in scikit-learn trees (``tree_``), over the trees."""
+    import numpy as np
+
+    reached = total = 0.0
+    for member in members:
+        tree = member.tree_
+        leaves = tree.children_left == -1
+        weights = tree.weighted_n_node_samples[leaves]
+        reached += float(np.dot(tree.compute_node_depths()[leaves] - 1, weights))  # the root is at depth 1
+        total += float(weights.sum())
+    return reached / total if total else 0.0
+
+
+#: scikit-learn's tree models :func:`_forest_table` reads.
+_FORESTS = frozenset({"DecisionTreeRegressor", "DecisionTreeClassifier", "ExtraTreeRegressor", "ExtraTreeClassifier",
+                      "RandomForestRegressor", "RandomForestClassifier", "ExtraTreesRegressor",
+                      "ExtraTreesClassifier"})
+
+
+def _leaf_table(est: Any) -> _LeafTable | None:
+    """The leaves of a fitted scikit-learn tree model :func:`double_tree_leaves` rewrites, or None."""
+    import numpy as np
+
+    name = type(est).__name__
+    if type(est).__module__.split(".")[0] != "sklearn":
+        return None
+    if name.startswith("HistGradientBoosting") and hasattr(est, "_predictors"):
+        return _hist_table(est)
+    if name in _FORESTS and (hasattr(est, "tree_") or hasattr(est, "estimators_")):
+        reader = _forest_table
+    elif name in ("GradientBoostingRegressor", "GradientBoostingClassifier") and hasattr(est, "estimators_"):
+        reader = _boosting_table
+    else:
+        return None
+    members = np.ravel(getattr(est, "estimators_", [est]))
+    if not all(hasattr(m, "tree_") for m in members) or _mean_splits(members) < DOUBLE_LEAVES_MIN_SPLITS:
+        return None  # its float32 trees are cheap: double leaves would cost more than 1.5x their time
+    return reader(est)
+
+
+def double_tree_leaves(proto: Any, model: Any) -> int:
+    """scikit-learn's tree models' leaves added in double, as scikit-learn adds them: ai.onnx.ml's tree
+    ensembles (opsets 1-3) hold their leaf weights and write their scores as float32, so in a double graph a
+    RandomForestRegressor fitted on float64 diabetes rows answered 6.6e-5 off ``predict``, a
+    GradientBoostingRegressor 3.8e-5, a HistGradientBoosting one 2.5e-5 (poisson 9.4e-5), and probabilities
+    were 1e-7 off.
+
+    Each ensemble written for a fitted estimator (:func:`_leaf_table`: decision trees, RandomForest and
+    ExtraTrees of one output, GradientBoosting with log-loss or a regression loss and its default init, whose
+    training rows pass :data:`DOUBLE_LEAVES_MIN_SPLITS` splits or more on average, for the cost; and
+    HistGradientBoosting; its leaves matched one by one: tree, node, class and weight as skl2onnx writes them)
+    becomes a ``TreeEnsembleRegressor`` with the same splits whose leaves write their own number, one column
+    per tree (whole numbers, exact in float32, below 2**24); the numbers pick the leaves' float64 values
+    (``Gather``), added tree after tree in double (``CumSum``: scikit-learn's order, so a forest's tied
+    probabilities tie as in ``predict``; ``ReduceSum`` below opset 11). A forest's sum is divided by its tree
+    count, a boosting model's starts from its baseline; probabilities are the forest's average, or the scores'
+    ``Sigmoid`` (``[1 - p, p]``) or ``Softmax``, and the label is ``predict``'s rule (the first largest
+    probability or leaf value, the score above 0 for HistGradientBoosting, at or above it for
+    GradientBoosting). The splits are left as they are: scikit-learn's trees compare ``float32(x)`` (the Cast
+    :func:`float32_tree_ensembles` wrote), HistGradientBoosting's are fed ranks (:func:`exact_hist_thresholds`).
+    An ensemble whose scores go anywhere but one Cast to double or a float graph output (declared double
+    after, by :func:`declare_double_outputs`), or whose post-transform is not the estimator's
+    (``raw_scores``), is left in float32. Only ai.onnx.ml 1-3 operators are written, so a SQL target's cap
+    takes it too. When every tree ensemble of the graph is one of these (HistGradientBoosting's reading the
+    ranks), the graph no longer records float32 inside (:data:`onnxgate._onnx.FLOAT32_INSIDE_KEY`); the width
+    of the trees' columns is recorded (:data:`onnxgate._onnx.ROW_WIDTH_METADATA_KEY`), so batches are sized to
+    it. Returns the count rewritten."""
+    from onnx import TensorProto
 
     from onnxgate._graph import HIST_CODES
     from onnxgate._onnx import FLOAT32_INSIDE_KEY, model_opsets
 
     graph = proto.graph
-    hists = [e for e in sub_estimators(model)
-             if type(e).__name__.startswith("HistGradientBoosting") and hasattr(e, "_predictors")]
-    if not hists or model_opsets(proto).get("", 0) < 5:
+    if model_opsets(proto).get("", 0) < 5:
         return 0  # Reshape with a shape input
-    changed: set[str] = set()
-    widest = 0  # a row's leaf numbers (float32), their int64 and their float64 values: 5 four-byte values a tree
-    for hist in hists:
-        per_iteration = max(len(p) for p in hist._predictors)
-        expected = {(i * per_iteration + k, int(n)): (k, float(node["value"]))
-                    for i, predictors in enumerate(hist._predictors) for k, predictor in enumerate(predictors)
-                    for n, node in enumerate(predictor.nodes) if node["is_leaf"]}
-        for tree in list(graph.node):
+    changed: dict[str, bool] = {}  # the new ensembles' names -> whether their splits are the estimator's
+    widest = 0  # 4-byte values a row holds while the trees' columns are added
+    for est in sub_estimators(model):
+        if not any(n.domain == "ai.onnx.ml" and n.op_type in _TREE_ENSEMBLES and n.name not in changed
+                   for n in graph.node):
+            break  # every ensemble done: a forest's own trees are not looked at
+        table = _leaf_table(est)
+        if table is None or len(table.trees) >= 2**24:
+            continue
+        for tree in graph.node:
             if tree.domain != "ai.onnx.ml" or tree.op_type not in _TREE_ENSEMBLES or tree.name in changed:
                 continue
-            attrs = {a.name: helper.get_attribute_value(a) for a in tree.attribute}
-            classifier = tree.op_type == "TreeEnsembleClassifier"
-            kind = "class" if classifier else "target"
-            keys = list(zip(attrs.get(f"{kind}_treeids", []), attrs.get(f"{kind}_nodeids", [])))
-            transform = attrs.get("post_transform", b"NONE").decode()
-            own = ("LOGISTIC" if per_iteration == 1 else "SOFTMAX") if classifier else "NONE"
-            if (len(keys) != len(expected) or len(expected) >= 2**24 or transform != own
-                    or len(attrs.get("base_values", [])) != per_iteration
-                    or not all(key in expected and expected[key][0] == c
-                               and np.float32(expected[key][1]) == np.float32(w)
-                               for key, c, w in zip(keys, attrs[f"{kind}_ids"], attrs[f"{kind}_weights"]))):
+            kind = "class" if tree.op_type == "TreeEnsembleClassifier" else "target"
+            if (kind == "class") != (table.answer != "sum"):
                 continue
-            scores = tree.output[1 if classifier else 0]
+            scores = tree.output[1 if kind == "class" else 0]
             readers = [n for n in graph.node if scores in n.input]
             declared = [o.type.tensor_type.elem_type for o in graph.output if o.name == scores]
             if not readers and declared == [TensorProto.FLOAT]:
@@ -1096,26 +1269,25 @@ def double_hist_leaves(proto: Any, model: Any) -> int:
                 widened, answer = readers[0], readers[0].output[0]
             else:
                 continue
-            values = np.array([expected[key][1] for key in keys], dtype=np.float64)
-            shape = (len(hist._predictors), per_iteration)
-            baseline = np.asarray(hist._baseline_prediction, dtype=np.float64).reshape(1, -1)
-            added = _summed_leaves(proto, tree, attrs, keys, values, shape, baseline, answer)
-            nodes = list(graph.node)
-            at = next(i for i, n in enumerate(nodes) if n is tree)
-            del graph.node[:]
-            graph.node.extend(nodes[:at] + added + [n for n in nodes[at + 1:] if n is not widened])
-            changed.add(added[0].name)
-            widest = max(widest, 5 * shape[0] * shape[1])
+            order = _written_leaves(tree, kind, table)
+            if order is None:
+                continue
+            hist = type(est).__name__.startswith("HistGradientBoosting")
+            made = {out: n for n in graph.node for out in n.output}
+            exact = not hist or (tree.input[0] in made and made[tree.input[0]].name.startswith(HIST_CODES))
+            if widened is not None:
+                del graph.node[next(i for i, n in enumerate(graph.node) if n is widened)]
+            changed[_leaves_in_double(proto, tree, table, order, answer)] = exact
+            widest = max(widest, (3 + 4 * table.values.shape[1]) * (int(table.trees.max()) + 1))
             break  # skl2onnx writes one ensemble per estimator
     if not changed:
         return 0
     from onnxgate._onnx import ROW_WIDTH_METADATA_KEY
 
     recorded = next((int(p.value) for p in proto.metadata_props if p.key == ROW_WIDTH_METADATA_KEY), 0)
-    if widest > recorded:  # validate and score size their batches to it (a 1,000-tree model: 20 kB a row)
+    if widest > recorded:  # validate and score size their batches to it (a 1,000-tree forest: 28 kB a row)
         set_metadata(proto, ROW_WIDTH_METADATA_KEY, str(widest))
-    made = {out: n for n in graph.node for out in n.output}
-    exact = all(n.name in changed and n.input[0] in made and made[n.input[0]].name.startswith(HIST_CODES)
+    exact = all(changed.get(n.name, False)
                 for n in graph.node if n.domain == "ai.onnx.ml" and n.op_type in _TREE_ENSEMBLES)
     inside = [p for p in proto.metadata_props if p.key == FLOAT32_INSIDE_KEY and p.value == "tree ensembles"]
     if exact and inside:
@@ -1123,13 +1295,48 @@ def double_hist_leaves(proto: Any, model: Any) -> int:
     return len(changed)
 
 
-def _summed_leaves(proto: Any, tree: Any, attrs: dict[str, Any], keys: list[tuple[int, int]], values: Any,
-                   shape: tuple[int, int], baseline: Any, answer: str) -> list[Any]:
-    """The nodes that replace ``tree`` (:func:`double_hist_leaves`): its splits writing the number of the leaf
-    reached (``keys[j]``, ``(tree, node)``, writes ``j`` in column ``tree``), ``values[j]`` picked for it, summed
-    over the ``shape[0]`` iterations of ``shape[1]`` classes each with ``baseline``; the sum (a regressor's) or
-    the probabilities (a classifier's) written to ``answer``, a classifier's label to the tree's first output.
-    Constants go to ``proto``'s initializers."""
+def _written_leaves(tree: Any, kind: str, table: _LeafTable) -> Any:
+    """Where each leaf of ``tree`` (in its nodes' order) is in ``table``, when the ensemble's leaf weights,
+    post-transform and base values are ``table``'s (weights to 4 float32 steps: skl2onnx computes some, a
+    forest's share over the counts, in another order); else None."""
+    import numpy as np
+
+    attrs = {a.name: a for a in tree.attribute}
+    post = attrs["post_transform"].s.decode() if "post_transform" in attrs else "NONE"
+    bases = len(attrs["base_values"].floats) if "base_values" in attrs else 0
+    if f"{kind}_weights" not in attrs or post != table.transform or bases != table.base_values:
+        return None
+    found = [np.asarray(attrs[f"{kind}_{part}"].ints, dtype=np.int64) for part in ("treeids", "nodeids", "ids")]
+    weights = np.asarray(attrs[f"{kind}_weights"].floats, dtype=np.float64)
+    want = table.written
+    if len(weights) != len(want[3]) or any(len(f) != len(weights) for f in found):
+        return None
+    mine, theirs = np.lexsort(found[::-1]), np.lexsort((want[2], want[1], want[0]))
+    if not all(np.array_equal(f[mine], w[theirs]) for f, w in zip(found, want[:3])):
+        return None
+    expected = want[3][theirs]
+    if np.any(np.abs(weights[mine] - expected) > 4 * np.spacing(np.abs(expected).astype(np.float32))):
+        return None
+    modes = np.array(attrs["nodes_modes"].strings, dtype=object) == b"LEAF"
+    trees = np.asarray(attrs["nodes_treeids"].ints, dtype=np.int64)[modes]
+    nodes = np.asarray(attrs["nodes_nodeids"].ints, dtype=np.int64)[modes]
+    span = int(max(nodes.max(initial=0), table.nodes.max(initial=0))) + 1
+    keys, known = trees * span + nodes, table.trees.astype(np.int64) * span + table.nodes
+    sorted_known = np.argsort(known)
+    at = np.searchsorted(known, keys, sorter=sorted_known).clip(0, len(known) - 1)
+    order = sorted_known[at]
+    if len(keys) != len(known) or not np.array_equal(known[order], keys):
+        return None
+    return order
+
+
+def _leaves_in_double(proto: Any, tree: Any, table: _LeafTable, order: Any, answer: str) -> str:
+    """``tree`` (:func:`double_tree_leaves`) made a ``TreeEnsembleRegressor`` with the same splits writing the
+    number ``j`` of the leaf reached (its ``j``-th leaf, ``table``'s row ``order[j]``) in its tree's column;
+    nodes after it pick ``table``'s values for it and add them over the ``table.groups`` turns of
+    ``table.width`` values each; the sum (a regressor's) or the probabilities (a classifier's) are written to
+    ``answer``, a classifier's label to the tree's first output. Changed in place (a forest's splits are
+    large), the nodes inserted after it; constants go to ``proto``'s initializers. Returns its new name."""
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 
@@ -1139,9 +1346,10 @@ def _summed_leaves(proto: Any, tree: Any, attrs: dict[str, Any], keys: list[tupl
     graph = proto.graph
     taken = graph_names(graph)
     added: list[Any] = []
+    opset = model_opsets(proto).get("", 0)
 
     def name(base: str) -> str:
-        return unique_name(f"hist_leaves_{base}", taken)
+        return unique_name(f"tree_leaves_{base}", taken)
 
     def const(array: Any, base: str) -> str:
         tensor = name(base)
@@ -1153,35 +1361,70 @@ def _summed_leaves(proto: Any, tree: Any, attrs: dict[str, Any], keys: list[tupl
         added.append(helper.make_node(op, inputs, [out], name=name(op), **attributes))
         return out
 
+    attrs = {a.name: helper.get_attribute_value(a) for a in tree.attribute
+             if a.name in ("classlabels_int64s", "classlabels_strings")}
+    label = tree.output[0]
+    trees, nodes = table.trees[order], table.nodes[order]
+    columns = int(table.trees.max()) + 1
+    for a in [a for a in tree.attribute if not a.name.startswith("nodes_")]:
+        tree.attribute.remove(a)
     leaf = name("number")
-    added.append(helper.make_node(
-        "TreeEnsembleRegressor", list(tree.input), [leaf], name=name("TreeEnsembleRegressor"), domain="ai.onnx.ml",
-        n_targets=shape[0] * shape[1], post_transform="NONE", aggregate_function="SUM",
-        target_treeids=[t for t, _ in keys], target_nodeids=[n for _, n in keys], target_ids=[t for t, _ in keys],
-        target_weights=[float(j) for j in range(len(keys))],
-        **{k: v for k, v in attrs.items() if k.startswith("nodes_")}))
-    picked = node("Gather", [const(values, "values"), node("Cast", [leaf], to=TensorProto.INT64)], axis=0)
-    # [N, iterations * classes] -> [N, iterations, classes] (0: the row count as it is, also none)
-    grouped = node("Reshape", [picked, const(np.array([0, *shape], dtype=np.int64), "shape")])
-    summed = (node("ReduceSum", [grouped, const(np.array([1], dtype=np.int64), "axes")], keepdims=0)
-              if model_opsets(proto).get("", 0) >= 13 else node("ReduceSum", [grouped], axes=[1], keepdims=0))
-    if tree.op_type != "TreeEnsembleClassifier":
-        node("Add", [summed, const(baseline, "baseline")], answer)
-        return added
-    raw = node("Add", [summed, const(baseline, "baseline")])
-    if "classlabels_int64s" in attrs:
-        classes = const(np.array(attrs["classlabels_int64s"], dtype=np.int64), "classes")
+    tree.attribute.extend([
+        helper.make_attribute("n_targets", columns), helper.make_attribute("post_transform", "NONE"),
+        helper.make_attribute("aggregate_function", "SUM"),
+        helper.make_attribute("target_treeids", trees.tolist()),
+        helper.make_attribute("target_nodeids", nodes.tolist()), helper.make_attribute("target_ids", trees.tolist()),
+        helper.make_attribute("target_weights", np.arange(len(order), dtype=np.float64).tolist())])
+    tree.op_type, tree.name = "TreeEnsembleRegressor", name("TreeEnsembleRegressor")
+    del tree.output[:]
+    tree.output.append(leaf)
+    number = node("Cast", [leaf], to=TensorProto.INT64)
+    values = table.values[order]  # [leaves, values a tree adds]
+    picked = node("Gather", [const(values if values.shape[1] > 1 else values[:, 0], "values"), number], axis=0)
+    groups, width = table.groups, table.width
+    if groups == 1:  # one tree: its leaf's values
+        total = node("Reshape", [picked, const(np.array([0, width], dtype=np.int64), "shape")])
     else:
-        classes = name("classes")
-        strings = attrs["classlabels_strings"]
-        graph.initializer.append(helper.make_tensor(classes, TensorProto.STRING, [len(strings)], strings))
-    if shape[1] == 1:
-        positive = node("Sigmoid", [raw])
-        node("Concat", [node("Sub", [const(np.ones((1, 1)), "one"), positive]), positive], answer, axis=1)
-        above = node("Cast", [node("Greater", [raw, const(np.zeros((1, 1)), "zero")])], to=TensorProto.INT64)
-        position = node("Reshape", [above, const(np.array([-1], dtype=np.int64), "flat")])
+        # [N, trees (x their values)] -> [N, turns, width] (0: the row count as it is, also none)
+        grouped = node("Reshape", [picked, const(np.array([0, groups, width], dtype=np.int64), "shape")])
+        if opset >= 11:  # added one turn after the other (CumSum), as scikit-learn adds them; the last is the sum
+            running = node("CumSum", [grouped, const(np.array(1, dtype=np.int64), "axis")])
+            total = node("Gather", [running, const(np.array(groups - 1, dtype=np.int64), "last")], axis=1)
+        else:
+            total = (node("ReduceSum", [grouped, const(np.array([1], dtype=np.int64), "axes")], keepdims=0)
+                     if opset >= 13 else node("ReduceSum", [grouped], axes=[1], keepdims=0))
+    if table.mean:
+        total = node("Div", [total, const(np.array([[float(groups)]]), "count")])
+    if table.answer == "sum":
+        node("Identity", [total], answer)
     else:
-        node("Softmax", [raw], answer, axis=1)
-        position = node("ArgMax", [raw], axis=1, keepdims=0)
-    node("Gather", [classes, position], tree.output[0], axis=0)
-    return added
+        if "classlabels_int64s" in attrs:
+            classes = const(np.array(attrs["classlabels_int64s"], dtype=np.int64), "classes")
+        else:
+            classes = name("classes")
+            strings = attrs["classlabels_strings"]
+            graph.initializer.append(helper.make_tensor(classes, TensorProto.STRING, [len(strings)], strings))
+        if table.answer.startswith("logistic"):
+            positive = node("Sigmoid", [total])
+            node("Concat", [node("Sub", [const(np.ones((1, 1)), "one"), positive]), positive], answer, axis=1)
+            zero = const(np.zeros((1, 1)), "zero")
+            side = (node("Greater", [total, zero]) if table.answer == "logistic>"
+                    else node("Not", [node("Less", [total, zero])]))
+            position = node("Reshape", [node("Cast", [side], to=TensorProto.INT64),
+                                        const(np.array([-1], dtype=np.int64), "flat")])
+        elif table.answer == "softmax":
+            node("Softmax", [total], answer, axis=1)
+            position = node("ArgMax", [total], axis=1, keepdims=0)
+        elif table.answer == "leaf":  # a tree's label is its leaf's (predict's argmax of the leaf's values)
+            node("Identity", [total], answer)
+            own = const(table.labels[order], "labels")
+            position = node("Reshape", [node("Gather", [own, number], axis=0),
+                                        const(np.array([-1], dtype=np.int64), "flat")])
+        else:  # "proba": the forest's average, labelled its first largest
+            node("Identity", [total], answer)
+            position = node("ArgMax", [total], axis=1, keepdims=0)
+        node("Gather", [classes, position], label, axis=0)
+    at = next(i for i, n in enumerate(graph.node) if n is tree)
+    for offset, new in enumerate(added, start=1):
+        graph.node.insert(at + offset, new)
+    return tree.name

@@ -16,8 +16,10 @@ Policy:
   ``"float32"`` and ``"float64"`` force one (``float64`` refuses, with the reason, what cannot run).
   In a double graph, tree ensembles read float32 and their outputs are cast back to double: that
   is what scikit-learn's own trees compare, and ai.onnx.ml's tree operators only output float.
-  HistGradientBoosting compares float64 and sums float64 leaves: its features are fed as ranks
-  counted in double, and its trees write leaf numbers that pick the float64 leaves, summed in double.
+  Their leaves are added in double (decision trees, forests of one output, gradient boosting, about 8
+  splits deep or deeper: shallower trees are cheap, and keep float32 leaves for the cost): the trees
+  write leaf numbers that pick the float64 leaves, added as scikit-learn adds them.
+  HistGradientBoosting compares float64 too: its features are fed as ranks counted in double.
   float64 inputs of a float32 graph stay float64 at the boundary, with a Cast inside the graph, so
   a SQL ``float`` column feeds them; the model records ``onnxgate.precision`` so parity can name
   the setting that removes float32 flips.
@@ -90,7 +92,7 @@ from onnxgate.converters._sklearn_graph import (
     declare_targets,
     dedupe_opset_imports,
     double_feature_vectorizers,
-    double_hist_leaves,
+    double_tree_leaves,
     exact_hist_thresholds,
     exp_link,
     float32_ml_outputs,
@@ -597,7 +599,7 @@ class SklearnConverter(Converter):
                     warnings.append(f"column(s) {unread} are dropped by the model's ColumnTransformer: they are no "
                                     "input, and data holding them is fed without them")
                 recorded = next((int(p.value) for p in proto.metadata_props if p.key == ROW_WIDTH_METADATA_KEY), 0)
-                if row_width > recorded:  # double_hist_leaves may have recorded its own
+                if row_width > recorded:  # double_tree_leaves may have recorded its own
                     set_metadata(proto, ROW_WIDTH_METADATA_KEY, str(row_width))
                 texts = {c.name: missing_text[c.original] for c in columns
                          if c.original in missing_text and (c.dtype.kind in "OUS" or c.original in flagged)}
@@ -790,7 +792,7 @@ class SklearnConverter(Converter):
             double_feature_vectorizers(proto)
             float32_tree_ensembles(proto)
             exact_hist_thresholds(proto, model)
-            double_hist_leaves(proto, model)
+            double_tree_leaves(proto, model)
             float32_ml_outputs(proto)
             from onnxgate.converters._boosting import uses_boosting
 

@@ -425,6 +425,107 @@ def test_histgradientboosting_on_float64_rows_answers_in_float64(case: str) -> N
     assert report.passed, report.summary()
 
 
+def _rows_on_each_split(model: Any, X: Any) -> Any:
+    """Rows of X with one feature set on each split threshold of a scikit-learn tree model, one float64 step
+    either side, and the float32 values around it (its trees compare ``float32(x)``)."""
+    members = np.ravel(getattr(model, "estimators_", [model]))
+    rows = []
+    for member in members:
+        for f, t in zip(member.tree_.feature, member.tree_.threshold):
+            if f < 0 or not np.isfinite(t):
+                continue
+            near = np.float32(t)
+            for value in (np.nextafter(t, -np.inf), t, np.nextafter(t, np.inf), near,
+                          np.nextafter(near, np.float32(-np.inf)), np.nextafter(near, np.float32(np.inf))):
+                row = X[len(rows) % len(X)].copy()
+                row[f] = value
+                rows.append(row)
+    return np.array(rows)
+
+
+#: scikit-learn tree models fitted on float64 rows: (estimator, settings, data set), deep enough that their leaves
+#: are added in double (DOUBLE_LEAVES_MIN_SPLITS: shallower ones keep float32 leaves, for the cost); those that
+#: take missing values are fitted and scored with 5% NaN.
+_TREE_CASES: dict[str, tuple[str, dict[str, Any], str]] = {
+    "decision-tree-regressor": ("DecisionTreeRegressor", {"min_samples_leaf": 3}, "regression"),
+    "extra-tree-regressor": ("ExtraTreeRegressor", {"min_samples_leaf": 3}, "regression"),
+    "random-forest-regressor": ("RandomForestRegressor", {"n_estimators": 10}, "diabetes"),
+    "extra-trees-regressor": ("ExtraTreesRegressor", {"n_estimators": 10}, "diabetes"),
+    "gradient-boosting-regressor": ("GradientBoostingRegressor", {"n_estimators": 10, "max_depth": 10}, "regression"),
+    "gradient-boosting-huber": ("GradientBoostingRegressor", {"n_estimators": 10, "max_depth": 10, "loss": "huber"},
+                                "regression"),
+    "decision-tree-binary": ("DecisionTreeClassifier", {"min_samples_leaf": 3}, "binary"),
+    "extra-tree-multiclass": ("ExtraTreeClassifier", {"min_samples_leaf": 3}, "multiclass"),
+    "random-forest-binary": ("RandomForestClassifier", {"n_estimators": 10, "min_samples_leaf": 3}, "binary"),
+    "random-forest-multiclass": ("RandomForestClassifier", {"n_estimators": 10, "min_samples_leaf": 3},
+                                 "multiclass"),
+    "extra-trees-multiclass": ("ExtraTreesClassifier", {"n_estimators": 10, "min_samples_leaf": 3}, "multiclass"),
+    "gradient-boosting-binary": ("GradientBoostingClassifier", {"n_estimators": 10, "max_depth": 10}, "binary"),
+    "gradient-boosting-multiclass": ("GradientBoostingClassifier", {"n_estimators": 10, "max_depth": 10},
+                                     "multiclass"),
+}
+
+
+def _tree_model_and_rows(case: str) -> tuple[Any, Any, Any]:
+    """The case's model fitted on float64 rows, rows to score (on each split and the data) and the data."""
+    import sklearn.datasets
+    import sklearn.ensemble
+    import sklearn.tree
+
+    kind, settings, data = _TREE_CASES[case]
+    if data == "diabetes":
+        X, y = sklearn.datasets.load_diabetes(return_X_y=True)
+    elif data == "regression":
+        X, y = sklearn.datasets.make_friedman1(n_samples=1500, noise=1.0, random_state=0)
+    else:  # noisy labels: trees grown deep, leaves of mixed classes
+        X, y = sklearn.datasets.make_classification(n_samples=1500, n_features=8, n_informative=5, flip_y=0.2,
+                                                    n_classes=2 if data == "binary" else 3, random_state=0)
+    X = X.copy()
+    if not kind.startswith("GradientBoosting"):  # the others take missing values
+        X[np.random.default_rng(0).random(X.shape) < 0.05] = np.nan
+    estimator = getattr(sklearn.ensemble, kind, None) or getattr(sklearn.tree, kind)
+    model = estimator(random_state=0, **settings).fit(X, y)
+    return model, np.vstack([_rows_on_each_split(model, X), X]), X
+
+
+@pytest.mark.parametrize("opset", [9, 17])
+@pytest.mark.parametrize("case", list(_TREE_CASES))
+def test_tree_models_on_float64_rows_answer_in_float64(case: str, opset: int) -> None:
+    """ai.onnx.ml's tree ensembles hold their leaves and write their scores as float32: a forest fitted on
+    float64 diabetes rows answered 6.6e-5 off predict in a float64 graph (a decision tree 1.2e-5), probabilities
+    1e-7 off, and validate held them to float32's tolerances. The leaves' float64 values are added in double,
+    in scikit-learn's order (opset 11 on; before it in another order)."""
+    model, rows, _ = _tree_model_and_rows(case)
+    conv = og.convert(model, rows[:5], opset=opset)
+    assert {s.elem_type for s in conv.signature.outputs} <= {"float64", "int64"}, conv.signature.outputs
+    outputs = _run(conv, rows)
+    if hasattr(model, "classes_"):
+        np.testing.assert_array_equal(outputs[0].ravel(), model.predict(rows))
+        np.testing.assert_allclose(outputs[1], model.predict_proba(rows), rtol=0, atol=1e-12)
+    else:
+        want = model.predict(rows)
+        np.testing.assert_allclose(outputs[0].ravel(), want, rtol=1e-12, atol=1e-12 * float(np.max(np.abs(want))))
+    # no float32 inside: validate holds the file to float64's tolerances, and a tight one passes
+    report = og.validate(conv, reference=model, data=rows, atol=1e-9, rtol=1e-9)
+    assert report.passed, report.summary()
+
+
+@pytest.mark.parametrize("case, shift", [("random-forest-regressor", 0.01), ("gradient-boosting-binary", 1e-4)])
+def test_validate_fails_a_forest_whose_leaf_differs_from_the_files(case: str, shift: float) -> None:
+    """A float64 forest's file recorded float32 inside, so validate allowed it float32's tolerances: a
+    reference whose busiest leaf differs (the forest's answer 0.01 off, a boosting score 1e-4 off) passed.
+    The file answers the float64 leaves now, and validate holds it to float64's tolerances."""
+    model, _, X = _tree_model_and_rows(case)
+    conv = og.convert(model, X[:5])
+    assert og.validate(conv, reference=model, data=X).passed
+    first = np.ravel(model.estimators_)[0]
+    busiest = np.bincount(first.apply(X.astype(np.float32))).argmax()
+    step = shift * len(model.estimators_) if case.startswith("random-forest") else shift / model.learning_rate
+    first.tree_.value[busiest, 0, 0] += step  # the reference is planted; the file keeps the leaf it was given
+    report = og.validate(conv, reference=model, data=X)
+    assert not report.passed, report.summary()
+
+
 @pytest.mark.parametrize("categories", [[0.1, 0.3, 0.7, 2.0], [100000001.0, 100000002.0, 100000003.0, 100000004.0]],
                          ids=["one-step-off", "beyond-float32"])
 @pytest.mark.parametrize("fitted", ["histgradientboosting", "ordinal-encoder-pipeline"])
