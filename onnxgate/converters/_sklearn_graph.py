@@ -1070,22 +1070,36 @@ def _hist_table(hist: Any) -> _LeafTable:
 
     per_iteration = max(len(p) for p in hist._predictors)
     baseline = np.asarray(hist._baseline_prediction, dtype=np.float64).ravel()
-    trees, nodes, weights, values, classes = [], [], [], [], []
-    for i, predictors in enumerate(hist._predictors):
-        for k, predictor in enumerate(predictors):
-            leaves = np.flatnonzero(predictor.nodes["is_leaf"])
-            value = predictor.nodes["value"][leaves].astype(np.float64)
-            trees.append(np.full(len(leaves), i * per_iteration + k))
+
+    def leaves_of(predictor: Any) -> tuple[Any, Any]:
+        leaves = np.flatnonzero(predictor.nodes["is_leaf"])
+        return leaves, predictor.nodes["value"][leaves].astype(np.float64)
+
+    stages = [[leaves_of(predictor) for predictor in predictors] for predictors in hist._predictors]
+    return _boosted_table(stages, baseline, per_iteration, hasattr(hist, "classes_"), "logistic>")
+
+
+def _boosted_table(stages: list[list[tuple[Any, Any]]], baseline: Any, per_stage: int, classifier: bool,
+                   binary_rule: str) -> _LeafTable:
+    """The leaf table of a boosted model: ``stages[i][k]`` holds stage ``i``'s tree of class ``k`` as (leaf node
+    ids, float64 leaf values as added); ``baseline`` is added to the first stage's leaves, scikit-learn's first
+    addition; a binary classifier labels by ``binary_rule`` (HistGradientBoosting ``score > 0``, GradientBoosting
+    ``score >= 0``)."""
+    import numpy as np
+
+    trees, nodes, steps, values, classes = [], [], [], [], []
+    for i, stage in enumerate(stages):
+        for k, (leaves, step) in enumerate(stage):
+            trees.append(np.full(len(leaves), i * per_stage + k))
             nodes.append(leaves)
-            weights.append(value)
-            values.append(baseline[k] + value if i == 0 else value)
+            steps.append(step)
+            values.append(baseline[k] + step if i == 0 else step)
             classes.append(np.full(len(leaves), k))
-    classifier = hasattr(hist, "classes_")
-    written = (np.concatenate(trees), np.concatenate(nodes), np.concatenate(classes), np.concatenate(weights))
+    written = (np.concatenate(trees), np.concatenate(nodes), np.concatenate(classes), np.concatenate(steps))
     return _LeafTable(written, written[0], written[1], np.concatenate(values)[:, np.newaxis], None,
-                      len(hist._predictors), per_iteration,
-                      ("LOGISTIC" if per_iteration == 1 else "SOFTMAX") if classifier else "NONE", per_iteration,
-                      False, ("logistic>" if per_iteration == 1 else "softmax") if classifier else "sum")
+                      len(stages), per_stage,
+                      ("LOGISTIC" if per_stage == 1 else "SOFTMAX") if classifier else "NONE", per_stage,
+                      False, (binary_rule if per_stage == 1 else "softmax") if classifier else "sum")
 
 
 def _forest_table(model: Any) -> _LeafTable | None:
@@ -1133,27 +1147,19 @@ def _boosting_table(model: Any) -> _LeafTable | None:
 
     if model.init not in (None, "zero") or getattr(model, "loss", None) == "exponential":
         return None
-    stages = model.estimators_
-    per_stage = int(stages.shape[1])
-    zeros = np.zeros((1, stages[0, 0].n_features_in_))
+    fitted = model.estimators_
+    per_stage = int(fitted.shape[1])
+    zeros = np.zeros((1, fitted[0, 0].n_features_in_))
     baseline = np.asarray(model._raw_predict_init(zeros), dtype=np.float64).ravel()
-    trees, nodes, steps, values, classes = [], [], [], [], []
-    for i in range(stages.shape[0]):
+    stages = []
+    for i in range(fitted.shape[0]):
+        stage = []
         for k in range(per_stage):
-            tree = stages[i, k].tree_
+            tree = fitted[i, k].tree_
             leaves = np.flatnonzero(tree.children_left == -1)
-            step = model.learning_rate * tree.value[leaves, 0, 0].astype(np.float64)
-            trees.append(np.full(len(leaves), i * per_stage + k))
-            nodes.append(leaves)
-            steps.append(step)
-            values.append(baseline[k] + step if i == 0 else step)
-            classes.append(np.full(len(leaves), k))
-    classifier = hasattr(model, "classes_")
-    written = (np.concatenate(trees), np.concatenate(nodes), np.concatenate(classes), np.concatenate(steps))
-    return _LeafTable(written, written[0], written[1], np.concatenate(values)[:, np.newaxis], None,
-                      int(stages.shape[0]), per_stage,
-                      ("LOGISTIC" if per_stage == 1 else "SOFTMAX") if classifier else "NONE", per_stage,
-                      False, ("logistic>=" if per_stage == 1 else "softmax") if classifier else "sum")
+            stage.append((leaves, model.learning_rate * tree.value[leaves, 0, 0].astype(np.float64)))
+        stages.append(stage)
+    return _boosted_table(stages, baseline, per_stage, hasattr(model, "classes_"), "logistic>=")
 
 
 #: The fewest splits a training row passes on average, over the trees, in a decision tree, forest or gradient
