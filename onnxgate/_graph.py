@@ -113,10 +113,7 @@ def split_tensor_sequences(proto: Any) -> dict[str, list[str]]:
             name = unique_name(f"{out.name}_{i}", taken)
             graph.node.append(helper.make_node("Identity", [part], [name], name=unique_name(f"{name}_element", taken)))
             shape = known[part].type.tensor_type.shape if part in known else None
-            dims = [None] * len(shape.dim) if shape is not None else None
-            if shape is not None and dims is not None:
-                for j, dim in enumerate(shape.dim):
-                    dims[j] = dim.dim_value if dim.HasField("dim_value") else None
+            dims = None if shape is None else [d.dim_value if d.HasField("dim_value") else None for d in shape.dim]
             outputs.append(helper.make_tensor_value_info(name, elem, dims))
             names.append(name)
         graph.node.remove(node)

@@ -588,6 +588,17 @@ def set_metadata(proto: Any, key: str, value: str) -> None:
     entry.value = value
 
 
+def record_row_width(proto: Any, width: int) -> None:
+    """Record ``width`` values a row as the graph's widest (:data:`onnxgate._onnx.ROW_WIDTH_METADATA_KEY`: validate
+    and score size their batches to it), unless a wider one is recorded already: the scikit-learn converter's
+    text vectorizers and :func:`double_tree_leaves` each record theirs."""
+    from onnxgate._onnx import ROW_WIDTH_METADATA_KEY
+
+    recorded = next((int(p.value) for p in proto.metadata_props if p.key == ROW_WIDTH_METADATA_KEY), 0)
+    if width > recorded:
+        set_metadata(proto, ROW_WIDTH_METADATA_KEY, str(width))
+
+
 def double_feature_vectorizers(proto: Any) -> None:
     """In a double graph, join the columns in double, not through a float32 FeatureVectorizer.
 
@@ -1288,11 +1299,7 @@ def double_tree_leaves(proto: Any, model: Any) -> int:
             break  # skl2onnx writes one ensemble per estimator
     if not changed:
         return 0
-    from onnxgate._onnx import ROW_WIDTH_METADATA_KEY
-
-    recorded = next((int(p.value) for p in proto.metadata_props if p.key == ROW_WIDTH_METADATA_KEY), 0)
-    if widest > recorded:  # validate and score size their batches to it (a 1,000-tree forest: 28 kB a row)
-        set_metadata(proto, ROW_WIDTH_METADATA_KEY, str(widest))
+    record_row_width(proto, widest)  # a 1,000-tree forest: 28 kB a row
     exact = all(changed.get(n.name, False)
                 for n in graph.node if n.domain == "ai.onnx.ml" and n.op_type in _TREE_ENSEMBLES)
     inside = [p for p in proto.metadata_props if p.key == FLOAT32_INSIDE_KEY and p.value == "tree ensembles"]

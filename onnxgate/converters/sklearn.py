@@ -42,7 +42,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from onnxgate._onnx import ROW_WIDTH_METADATA_KEY
 from onnxgate.converters._base import Converter, RawConversion, sanitise_names
 from onnxgate.converters._skl2onnx_fixes import (
     ROWS_FLOAT32,
@@ -107,6 +106,7 @@ from onnxgate.converters._sklearn_graph import (
     portable_locale,
     probabilities_per_row,
     radius_outliers,
+    record_row_width,
     refuse_ill_typed_double,
     root_line,
     set_metadata,
@@ -598,9 +598,7 @@ class SklearnConverter(Converter):
                     set_metadata(proto, UNREAD_METADATA_KEY, json.dumps(unread, ensure_ascii=False))
                     warnings.append(f"column(s) {unread} are dropped by the model's ColumnTransformer: they are no "
                                     "input, and data holding them is fed without them")
-                recorded = next((int(p.value) for p in proto.metadata_props if p.key == ROW_WIDTH_METADATA_KEY), 0)
-                if row_width > recorded:  # double_tree_leaves may have recorded its own
-                    set_metadata(proto, ROW_WIDTH_METADATA_KEY, str(row_width))
+                record_row_width(proto, row_width)  # double_tree_leaves may have recorded a wider one
                 texts = {c.name: missing_text[c.original] for c in columns
                          if c.original in missing_text and (c.dtype.kind in "OUS" or c.original in flagged)}
                 if texts:  # a missing category is fed as an unknown one (trees) or as the imputer's fill
