@@ -54,7 +54,26 @@ def _direct_sklearn(model: Any, sample: Any, opset: int, ml_opset: int) -> Calla
         ml_opset = min(ml_opset, ML_OPSET_CAP)
     if is_classifier(final) and hasattr(final, "predict_proba"):
         options[id(final)] = {"zipmap": False}
-    return lambda: to_onnx(model, sample, target_opset={"": opset, "ai.onnx.ml": ml_opset}, options=options)
+    return _as_shipped(lambda: to_onnx(model, sample, target_opset={"": opset, "ai.onnx.ml": ml_opset},
+                                       options=options))
+
+
+def _as_shipped(call: Callable[[], Any]) -> Callable[[], Any]:
+    """``call`` run with skl2onnx's own operator-version lookup: onnxgate shares one table per process
+    (``patch_operator_version_table``, installed process-wide once onnxgate converts), which would speed up
+    the baseline too."""
+    from skl2onnx.common._container import ModelComponentContainer as Container
+
+    def run() -> Any:
+        build, lookup = Container._build_op_version, Container._get_op_version
+        Container._build_op_version = getattr(build, "_onnxgate_original", build)
+        Container._get_op_version = getattr(lookup, "_onnxgate_original", lookup)
+        try:
+            return call()
+        finally:
+            Container._build_op_version, Container._get_op_version = build, lookup
+
+    return run
 
 
 def _direct_pytorch(model: Any, sample: Any, opset: int, ml_opset: int) -> Callable[[], Any]:

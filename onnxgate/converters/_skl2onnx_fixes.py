@@ -571,6 +571,41 @@ def patch_operator_verification() -> None:
     OnnxOperator._verify_add_to_ = verify
 
 
+def patch_operator_version_table() -> None:
+    """skl2onnx builds, for each conversion that adds a node without naming its version (onnxgate's own
+    graph steps, several of its converters), a table of every operator's versions from ``onnx.defs``: about
+    3 ms a conversion here, a fifth of a LightGBM pipeline's. The table depends on the installed onnx only,
+    so it is built once per process and shared. An operator missing from it (a schema registered after the
+    table was built) rebuilds it, so such an operator gets its version as before."""
+    from skl2onnx.common._container import ModelComponentContainer
+
+    build, lookup = ModelComponentContainer._build_op_version, ModelComponentContainer._get_op_version
+    if getattr(build, "_onnxgate_once", False):
+        return
+    shared: dict[str, Any] = {}
+
+    def build_once(self: Any) -> None:
+        if "table" not in shared:
+            build(self)
+            shared["table"] = self._op_versions
+        self._op_versions = shared["table"]
+
+    def get_op_version(self: Any, domain: str, op_type: str) -> Any:
+        if not hasattr(self, "_op_versions"):
+            build_once(self)
+        if (domain, op_type) not in self._op_versions and domain not in ("com.microsoft", "local_domain"):
+            build(self)  # a schema the shared table has not seen: read onnx.defs again
+            shared["table"] = self._op_versions
+        return lookup(self, domain, op_type)
+
+    build_once._onnxgate_once = True  # type: ignore[attr-defined]
+    # skl2onnx's own methods, for a caller that measures skl2onnx as shipped (bench/bench_convert.py)
+    build_once._onnxgate_original = build  # type: ignore[attr-defined]
+    get_op_version._onnxgate_original = lookup  # type: ignore[attr-defined]
+    ModelComponentContainer._build_op_version = build_once
+    ModelComponentContainer._get_op_version = get_op_version
+
+
 def register_multiclass_gaussian_process() -> None:
     """GaussianProcessClassifier on more than two classes, which skl2onnx refused ("Only binary
     classification is implemented"). scikit-learn fits one binary Laplace classifier per class

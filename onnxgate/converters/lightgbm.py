@@ -35,6 +35,7 @@ Policy:
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -155,10 +156,29 @@ def exact_float32_thresholds(doubles: frozenset[int] = frozenset()) -> Iterator[
 
     with _DUMP_LOCK:
         LightGbm.dump_booster_model = dump
+        LightGbm.copy = _FlatCopies
         try:
             yield notes
         finally:
             LightGbm.dump_booster_model = original
+            LightGbm.copy = copy
+
+
+class _FlatCopies:
+    """Stands in for the ``copy`` module inside onnxmltools' LightGBM converter while onnxgate converts.
+
+    That converter deep-copies a flat list of numbers once per node attribute (``nodes_*``: the nodes'
+    global indexes, then each ``class_*`` list), with ``copy.deepcopy`` walking every element: about a
+    third of its time on the zoo's 100-tree models. For a list of numbers and strings a list copy is the
+    same copy; anything else still goes to ``copy.deepcopy``."""
+
+    _FLAT = frozenset({int, float, str, bool})
+
+    @staticmethod
+    def deepcopy(value: Any) -> Any:
+        if type(value) is list and set(map(type, value)) <= _FlatCopies._FLAT:
+            return list(value)
+        return copy.deepcopy(value)
 
 
 #: The magnitude LightGBM reads an infinite input as (its ``AvoidInf``), and its threshold splitting NaN from
@@ -385,8 +405,6 @@ def as_boosted(model: Any) -> Any:
     """A shallow copy of a scikit-learn API random forest that onnxmltools reads as boosted trees (it adds them
     up; :func:`average_trees` then averages them): onnxmltools' own ``rf`` form divides the trees' sum by 100
     whatever their number, and for a classifier rescales the probabilities by 100 too."""
-    import copy
-
     subject = copy.copy(model)
     subject.boosting_type = "gbdt"
     return subject
@@ -643,8 +661,6 @@ class LightGBMConverter(BoostingConverter):
             # onnxmltools reads neither bool nor unsigned class labels ("'numpy.bool' object has no attribute
             # 'encode'", the same for uint8): it converts a copy with the labels as int64 (bool: 0 and 1), and
             # a bool label output is cast back below
-            import copy
-
             subject = copy.copy(model)
             subject._classes = np.asarray(model.classes_).astype(np.int64)
         best = getattr(model, "best_iteration", 0) if not hasattr(model, "fit") else 0

@@ -57,6 +57,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     patch_multi_output_member_options,
     patch_one_vs_one_scores,
     patch_operator_verification,
+    patch_operator_version_table,
     patch_per_tree_thresholds,
     patch_pipeline_step_options,
     patch_radius_neighbors,
@@ -185,6 +186,7 @@ def _skl2onnx() -> Any:
     patch_knn_distance_weights()
     patch_isotonic_calibration()
     patch_operator_verification()
+    patch_operator_version_table()
     register_simple_imputer()
     register_one_hot_encoder()
     register_ordinal_encoder()

@@ -1307,3 +1307,37 @@ def test_a_binary_catboost_classifier_in_a_pipeline_answers_its_classes(labels: 
     conv = og.convert(pipeline, X[:5])
     assert _run(conv, X)[0].tolist() == pipeline.predict(X).reshape(-1).tolist()
     assert og.validate(conv, reference=pipeline, data=X).passed
+
+
+def test_an_xgboost_conversion_dumps_the_trees_once_and_leaves_the_booster_as_it_was(
+    built: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # onnxmltools dumps the trees twice per conversion (a quarter of it on the zoo's classifier); the second
+    # dump is answered from the first while it converts, and the user's booster keeps its own methods after
+    model, X, _ = built["xgboost-breast-cancer-classifier"]
+    booster = model.get_booster()
+    dumps: list[Any] = []
+    dump = xgboost.Booster.get_dump
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        dumps.append(kwargs.get("dump_format"))
+        return dump(self, *args, **kwargs)
+
+    monkeypatch.setattr(xgboost.Booster, "get_dump", counted)
+    conv = og.convert(model, X[:50])
+    assert dumps == ["json"]
+    assert not {"get_dump", "save_config"} & set(vars(booster))
+    np.testing.assert_allclose(_run(conv, X)[1], model.predict_proba(X), atol=1e-6)
+    booster.get_dump(dump_format="text")
+    assert dumps == ["json", "text"]
+
+
+def test_a_lightgbm_conversion_gives_onnxmltools_its_copy_module_back(built: dict[str, Any]) -> None:
+    import copy
+
+    from onnxmltools.convert.lightgbm.operator_converters import LightGbm
+
+    model, X, _ = built["lightgbm-wine-classifier"]
+    conv = og.convert(model, X[:50])
+    assert LightGbm.copy is copy
+    np.testing.assert_allclose(_run(conv, X)[1], model.predict_proba(X), atol=1e-5)

@@ -580,3 +580,22 @@ def test_histgradientboosting_with_categories_and_a_nullable_integer_column_conv
     conv = og.convert(model, frame.head(20))
     report = og.validate(conv, reference=model, data=frame)
     assert report.passed, report.summary()
+
+
+def test_the_shared_operator_version_table_is_read_again_for_an_operator_it_lacks() -> None:
+    # skl2onnx's table of operator versions is built once per process for onnxgate's conversions; an
+    # operator missing from it (a schema registered later) makes it read onnx.defs again, not version 1
+    from skl2onnx.common._container import ModelComponentContainer
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_iris(return_X_y=True)
+    og.convert(make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y), X[:20])
+    first = ModelComponentContainer(17)
+    assert first._get_op_version("", "Cast") == 13
+    del first._op_versions[("", "Cast")]
+    second = ModelComponentContainer(17)
+    assert second._get_op_version("", "Cast") == 13
+    assert ("", "Cast") in second._op_versions
