@@ -1205,8 +1205,9 @@ _FORESTS = frozenset({"DecisionTreeRegressor", "DecisionTreeClassifier", "ExtraT
                       "ExtraTreesClassifier"})
 
 
-def _leaf_table(est: Any) -> _LeafTable | None:
-    """The leaves of a fitted scikit-learn tree model :func:`double_tree_leaves` rewrites, or None."""
+def _leaf_table(est: Any, min_splits: float = DOUBLE_LEAVES_MIN_SPLITS) -> _LeafTable | None:
+    """The leaves of a fitted scikit-learn tree model :func:`double_tree_leaves` rewrites, or None (among them
+    trees whose training rows pass fewer than ``min_splits`` splits on average)."""
     import numpy as np
 
     name = type(est).__name__
@@ -1221,12 +1222,12 @@ def _leaf_table(est: Any) -> _LeafTable | None:
     else:
         return None
     members = np.ravel(getattr(est, "estimators_", [est]))
-    if not all(hasattr(m, "tree_") for m in members) or _mean_splits(members) < DOUBLE_LEAVES_MIN_SPLITS:
+    if not all(hasattr(m, "tree_") for m in members) or (min_splits > 0 and _mean_splits(members) < min_splits):
         return None  # its float32 trees are cheap: double leaves would cost more than 1.5x their time
     return reader(est)
 
 
-def double_tree_leaves(proto: Any, model: Any) -> int:
+def double_tree_leaves(proto: Any, model: Any, min_splits: float = DOUBLE_LEAVES_MIN_SPLITS) -> int:
     """scikit-learn's tree models' leaves added in double, as scikit-learn adds them: ai.onnx.ml's tree
     ensembles (opsets 1-3) hold their leaf weights and write their scores as float32, so in a double graph a
     RandomForestRegressor fitted on float64 diabetes rows answered 6.6e-5 off ``predict``, a
@@ -1235,7 +1236,8 @@ def double_tree_leaves(proto: Any, model: Any) -> int:
 
     Each ensemble written for a fitted estimator (:func:`_leaf_table`: decision trees, RandomForest and
     ExtraTrees of one output, GradientBoosting with log-loss or a regression loss and its default init, whose
-    training rows pass :data:`DOUBLE_LEAVES_MIN_SPLITS` splits or more on average, for the cost; and
+    training rows pass ``min_splits`` (:data:`DOUBLE_LEAVES_MIN_SPLITS`; 0 when float64 was asked for) splits or
+    more on average, for the cost; and
     HistGradientBoosting; its leaves matched one by one: tree, node, class and weight as skl2onnx writes them)
     becomes a ``TreeEnsembleRegressor`` with the same splits whose leaves write their own number, one column
     per tree (whole numbers, exact in float32, below 2**24); the numbers pick the leaves' float64 values
@@ -1267,7 +1269,7 @@ def double_tree_leaves(proto: Any, model: Any) -> int:
         if not any(n.domain == "ai.onnx.ml" and n.op_type in _TREE_ENSEMBLES and n.name not in changed
                    for n in graph.node):
             break  # every ensemble done: a forest's own trees are not looked at
-        table = _leaf_table(est)
+        table = _leaf_table(est, min_splits)
         if table is None or len(table.trees) >= 2**24:
             continue
         for tree in graph.node:

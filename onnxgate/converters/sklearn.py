@@ -17,8 +17,9 @@ Policy:
   In a double graph, tree ensembles read float32 and their outputs are cast back to double: that
   is what scikit-learn's own trees compare, and ai.onnx.ml's tree operators only output float.
   Their leaves are added in double (decision trees, forests of one output, gradient boosting, about 8
-  splits deep or deeper: shallower trees are cheap, and keep float32 leaves for the cost): the trees
-  write leaf numbers that pick the float64 leaves, added as scikit-learn adds them.
+  splits deep or deeper: shallower trees are cheap, and keep float32 leaves for the cost, unless
+  ``"float64"`` is asked for, which gives every depth double leaves): the trees write leaf numbers
+  that pick the float64 leaves, added as scikit-learn adds them.
   HistGradientBoosting compares float64 too: its features are fed as ranks counted in double.
   float64 inputs of a float32 graph stay float64 at the boundary, with a Cast inside the graph, so
   a SQL ``float`` column feeds them; the model records ``onnxgate.precision`` so parity can name
@@ -83,6 +84,7 @@ from onnxgate.converters._sklearn_extra import register_missing_converters
 from onnxgate.converters._sklearn_geometry import register_geometry_converters
 from onnxgate.converters._sklearn_graph import (
     BINARY_SCORES,
+    DOUBLE_LEAVES_MIN_SPLITS,
     NoDouble,
     binary_scores_by_class,
     declare_binary_scores,
@@ -546,7 +548,8 @@ class SklearnConverter(Converter):
                                           else (model, conv_options))
                 said = len(warnings)
                 try:
-                    proto = self._convert_at(fitted, columns, compute, opset, ml_opset, name, fitted_options, warnings)
+                    proto = self._convert_at(fitted, columns, compute, opset, ml_opset, name, fitted_options, warnings,
+                                             every_leaf=precision == "float64")
                 except NoDouble as reason:
                     if precision == "float64":
                         raise UnsupportedModelError(str(reason), framework=self.framework) from None
@@ -650,8 +653,11 @@ class SklearnConverter(Converter):
         name: str | None,
         conv_options: Mapping[Any, Any],
         warnings: list[str],
+        *,
+        every_leaf: bool = False,
     ) -> Any:
-        """Convert with floats computed in ``compute``; float inputs keep the sample's dtype at the boundary."""
+        """Convert with floats computed in ``compute``; float inputs keep the sample's dtype at the boundary.
+        ``every_leaf``: trees of any depth add their leaves in double (float64 asked for), not only deep ones."""
         import numpy as np
 
         skl2onnx = _skl2onnx()
@@ -792,7 +798,7 @@ class SklearnConverter(Converter):
             double_feature_vectorizers(proto)
             float32_tree_ensembles(proto)
             exact_hist_thresholds(proto, model)
-            double_tree_leaves(proto, model)
+            double_tree_leaves(proto, model, 0.0 if every_leaf else DOUBLE_LEAVES_MIN_SPLITS)
             float32_ml_outputs(proto)
             from onnxgate.converters._boosting import uses_boosting
 

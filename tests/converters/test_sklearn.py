@@ -505,6 +505,27 @@ def test_tree_models_on_float64_rows_answer_in_float64(case: str, opset: int) ->
     _assert_answers_in_float64(conv, model, rows, _run(conv, rows))
 
 
+@pytest.mark.parametrize("kind", ["GradientBoostingRegressor", "GradientBoostingClassifier", "RandomForestRegressor"])
+def test_shallow_trees_add_their_leaves_in_double_when_float64_is_asked_for(kind: str) -> None:
+    """Trees too shallow for double leaves by default (GradientBoosting's depth 3, a forest of depth 4) kept
+    float32 leaves even with precision='float64': the file answered 1e-5 off predict and validate held it to
+    float32's tolerances though float64 was asked for. Asked for, every depth adds its leaves in double; by
+    default they stay float32, for the cost, and the file says so (float32 inside)."""
+    import sklearn.datasets
+    import sklearn.ensemble
+
+    X, y = sklearn.datasets.load_diabetes(return_X_y=True)
+    if kind.endswith("Classifier"):
+        y = np.digitize(y, np.percentile(y, [33, 66]))
+    settings = {"max_depth": 4, "n_estimators": 10} if kind.startswith("RandomForest") else {"n_estimators": 30}
+    model = getattr(sklearn.ensemble, kind)(random_state=0, **settings).fit(X, y)
+    asked = og.convert(model, X[:5], precision="float64")
+    _assert_answers_in_float64(asked, model, X, _run(asked, X))
+    default = og.convert(model, X[:5])
+    assert {p.key: p.value for p in default.model.metadata_props}.get("onnxgate.float32_inside"), "float32 leaves"
+    assert not og.validate(default, reference=model, data=X, atol=1e-9, rtol=1e-9).passed
+
+
 @pytest.mark.parametrize("case, shift", [("random-forest-regressor", 0.01), ("gradient-boosting-binary", 1e-4)])
 def test_validate_fails_a_forest_whose_leaf_differs_from_the_files(case: str, shift: float) -> None:
     """A float64 forest's file recorded float32 inside, so validate allowed it float32's tolerances: a
