@@ -675,8 +675,20 @@ def _refuse_fixed_batch(traced: TracedFunction, framework: str) -> None:
 
     onnxgate's models take any number of rows, and validation feeds batches of other sizes: a
     ``tf.TensorSpec([4, 10])`` converted as it is would only run on 4 rows. The signature is the
-    user's, so it is not loosened behind their back; the message says how to loosen it.
+    user's, so it is not loosened behind their back; the message says how to loosen it. A scalar input
+    (``tf.TensorSpec([])``) has no batch axis at all: the file would take one value, and validation's batches of
+    rows are refused by it, so it is refused here as well.
     """
+    scalars = [(n, s.dtype.name) for n, s in zip(traced.input_names, traced.input_specs) if s.shape.rank == 0]
+    if scalars:
+        listed = ", ".join(repr(n) for n, _ in scalars)
+        specs = ", ".join(f"tf.TensorSpec([None], tf.{dtype})" for _, dtype in scalars)
+        raise UnsupportedModelError(
+            f"input(s) {listed} are scalars (shape []); onnxgate writes a batch axis first on every input, so the "
+            "model would take one value, not rows. Give the function a free first axis, "
+            f"input_signature=[{specs}], computing one answer per value.",
+            framework=framework,
+        )
     fixed = [(n, s.shape.as_list(), s.dtype.name) for n, s in zip(traced.input_names, traced.input_specs)
              if s.shape.rank and s.shape.as_list()[0] is not None]
     if not fixed:

@@ -118,6 +118,15 @@ def test_a_fixed_batch_in_the_signature_is_refused_with_the_free_spec() -> None:
     assert og.convert(free, opset=15).signature.inputs[0].shape == ("N", 10)
 
 
+def test_a_scalar_input_is_refused_with_a_batch_axis_to_give_it() -> None:
+    # helper-195: it converted, and validate then failed the file with "the check could not run on this model:
+    # TypeError: object of type 'numpy.float32' has no len() (please report it)"
+    scalar = tf.function(lambda x: tf.math.square(x) + 1.0, input_signature=[tf.TensorSpec([], tf.float32, name="x")])
+    with pytest.raises(og.UnsupportedModelError, match=r"'x' are scalars \(shape \[\]\).*"
+                       r"input_signature=\[tf\.TensorSpec\(\[None\], tf\.float32\)\]"):
+        og.convert(scalar, np.float32(3.0), opset=15)
+
+
 def test_tf_function_without_signature_needs_a_sample() -> None:
     fn = tf.function(lambda x: tf.nn.relu(x) * 2.0)
     with pytest.raises(og.InvalidDataError, match="no input_signature"):
