@@ -5,7 +5,7 @@ bookkeeping, the text normalizer's locale, LightGBM category codes."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from onnxgate.converters._sklearn_models import final_step, sub_estimators
@@ -1060,7 +1060,9 @@ class _LeafTable:
     ``groups`` (a forest's average). ``answer``: ``"sum"`` (a regressor), ``"proba"`` (the sum is the
     probabilities, the label the first largest: a forest), ``"leaf"`` (one tree: the label is its leaf's),
     ``"logistic>"``/``"logistic>="`` (one score: ``[1 - p, p]``, ``p`` its sigmoid, the label the score's side
-    of 0, ``>`` or ``>=``), ``"softmax"`` (the label is the first largest score)."""
+    of 0, ``>`` or ``>=``), ``"softmax"`` (the label is the first largest score). ``link``: the operators skl2onnx
+    writes, one after the other, from the ensemble's scores to the answer (which the leaves' nodes answer
+    instead; GradientBoosting's exponential loss: ``Sigmoid(2 * raw)``, its leaves doubled in the table)."""
 
     written: tuple[Any, Any, Any, Any]
     trees: Any
@@ -1073,6 +1075,7 @@ class _LeafTable:
     base_values: int
     mean: bool
     answer: str
+    link: tuple[str, ...] = ()
 
 
 def _hist_table(hist: Any) -> _LeafTable:
@@ -1114,31 +1117,36 @@ def _boosted_table(stages: list[list[tuple[Any, Any]]], baseline: Any, per_stage
 
 
 def _forest_table(model: Any) -> _LeafTable | None:
-    """A decision tree's or a forest's leaves (RandomForest, ExtraTrees; one output): each tree's value, or its
-    class proportions (``predict_proba``'s), added in the trees' order and divided by their count; a tree alone
-    labels a row the first largest of its leaf's values (``predict``)."""
+    """A decision tree's or a forest's leaves (RandomForest, ExtraTrees): each tree's values (one per output of a
+    regressor), or its class proportions (``predict_proba``'s, one output), added in the trees' order and divided
+    by their count; a tree alone labels a row the first largest of its leaf's values (``predict``). A classifier
+    of several outputs is none: skl2onnx writes its trees' leaves as labels, picking their double values after
+    (:func:`_writes_leaf_ids`)."""
     import numpy as np
 
     members = list(getattr(model, "estimators_", [model]))
-    if getattr(model, "n_outputs_", 1) != 1 or not all(hasattr(t, "tree_") for t in members):
+    if not all(hasattr(t, "tree_") for t in members):
         return None
     classes = getattr(model, "n_classes_", None)
-    if classes is not None and (classes < 2 or any(t.n_classes_ != classes for t in members)):
+    outputs = int(getattr(model, "n_outputs_", 1))
+    if classes is not None and (outputs != 1 or classes < 2 or any(t.n_classes_ != classes for t in members)):
         return None
-    width = int(classes or 1)
+    width = int(classes or outputs)
     share = 1.0 / len(members)  # the weight skl2onnx gives each tree
     trees, nodes, values, written = [], [], [], []
     for t, member in enumerate(members):
         leaves = np.flatnonzero(member.tree_.children_left == -1)
-        # a classifier's values are its leaves' class proportions (scikit-learn >= 1.4): predict_proba's answer
-        value = np.array(member.tree_.value[leaves, 0, :width], dtype=np.float64)
+        # a classifier's values are its leaves' class proportions (scikit-learn >= 1.4): predict_proba's answer;
+        # a regressor's its outputs' values
+        value = np.array(member.tree_.value[leaves, 0, :width] if classes is not None
+                         else member.tree_.value[leaves, :, 0], dtype=np.float64)
         trees.append(np.full(len(leaves), t))
         nodes.append(leaves)
         values.append(value)
         # skl2onnx: the values times the tree's share over their sum, a binary classifier's second alone
         totals = value.sum(axis=1) if classes is not None else np.ones(len(leaves))
         weights = value * (share / np.where(totals == 0, 1.0, totals))[:, np.newaxis]
-        weights = weights[:, 1:] if width == 2 else weights
+        weights = weights[:, 1:] if classes == 2 else weights
         count = weights.shape[1]
         written.append((np.repeat(trees[-1], count), np.repeat(leaves, count), np.tile(np.arange(count), len(leaves)),
                         weights.ravel()))
@@ -1152,11 +1160,12 @@ def _forest_table(model: Any) -> _LeafTable | None:
 
 def _boosting_table(model: Any) -> _LeafTable | None:
     """GradientBoosting's leaves: ``raw`` = the init estimator's constant, then ``learning_rate * value`` of each
-    stage's trees added (``predict_stages``); log-loss only among classifiers (skl2onnx writes exponential's
-    probabilities with other nodes)."""
+    stage's trees added (``predict_stages``). The exponential loss's probability is ``expit(2 * raw)``, which
+    skl2onnx writes after raw scores (``Mul`` by 2, ``Sigmoid``, ``Identity``): its table's leaves are doubled,
+    which doubles their sums exactly (a power of two), and its label is the raw score's side of 0 as log-loss's."""
     import numpy as np
 
-    if model.init not in (None, "zero") or getattr(model, "loss", None) == "exponential":
+    if model.init not in (None, "zero"):
         return None
     fitted = model.estimators_
     per_stage = int(fitted.shape[1])
@@ -1170,7 +1179,10 @@ def _boosting_table(model: Any) -> _LeafTable | None:
             leaves = np.flatnonzero(tree.children_left == -1)
             stage.append((leaves, model.learning_rate * tree.value[leaves, 0, 0].astype(np.float64)))
         stages.append(stage)
-    return _boosted_table(stages, baseline, per_stage, hasattr(model, "classes_"), "logistic>=")
+    table = _boosted_table(stages, baseline, per_stage, hasattr(model, "classes_"), "logistic>=")
+    if getattr(model, "loss", None) == "exponential":
+        return replace(table, values=2.0 * table.values, transform="NONE", link=("Mul", "Sigmoid", "Identity"))
+    return table
 
 
 #: The fewest splits a training row passes on average, over the trees, in a decision tree, forest or gradient
@@ -1235,7 +1247,8 @@ def double_tree_leaves(proto: Any, model: Any, min_splits: float = DOUBLE_LEAVES
     were 1e-7 off.
 
     Each ensemble written for a fitted estimator (:func:`_leaf_table`: decision trees, RandomForest and
-    ExtraTrees of one output, GradientBoosting with log-loss or a regression loss and its default init, whose
+    ExtraTrees (a classifier of one output, a regressor of any), GradientBoosting with log-loss, the exponential
+    loss or a regression loss and its default init, also a CalibratedClassifierCV's fitted ones, whose
     training rows pass ``min_splits`` (:data:`DOUBLE_LEAVES_MIN_SPLITS`; 0 when float64 was asked for) splits or
     more on average, for the cost; and
     HistGradientBoosting; its leaves matched one by one: tree, node, class and weight as skl2onnx writes them)
@@ -1248,15 +1261,16 @@ def double_tree_leaves(proto: Any, model: Any, min_splits: float = DOUBLE_LEAVES
     probability or leaf value, the score above 0 for HistGradientBoosting, at or above it for
     GradientBoosting). The splits are left as they are: scikit-learn's trees compare ``float32(x)`` (the Cast
     :func:`float32_tree_ensembles` wrote), HistGradientBoosting's are fed ranks (:func:`exact_hist_thresholds`).
-    An ensemble whose scores go anywhere but one Cast to double or a float graph output (declared double
-    after, by :func:`declare_double_outputs`), or whose post-transform is not the estimator's
-    (``raw_scores``), is left in float32. Only ai.onnx.ml 1-3 operators are written, so a SQL target's cap
-    takes it too. When every tree ensemble of the graph is one of these (HistGradientBoosting's reading the
-    ranks), the graph no longer records float32 inside (:data:`onnxgate._onnx.FLOAT32_INSIDE_KEY`); the width
+    An ensemble whose scores go anywhere but one Cast to double or a graph output (declared double after, by
+    :func:`declare_double_outputs`), past the link skl2onnx writes after them (the exponential loss's
+    ``Sigmoid(2 * raw)``, which the new nodes answer instead), or whose post-transform is not the estimator's
+    (``raw_scores``: a GradientBoosting inside CalibratedClassifierCV), is left in float32. Only ai.onnx.ml 1-3
+    operators are written, so a SQL target's cap takes it too. When every tree ensemble of the graph is one of
+    these (HistGradientBoosting's reading the ranks) or writes only the leaf a row reaches
+    (:func:`_writes_leaf_ids`: a multi-label forest's), the graph no longer records float32 inside
+    (:data:`onnxgate._onnx.FLOAT32_INSIDE_KEY`); the width
     of the trees' columns is recorded (:data:`onnxgate._onnx.ROW_WIDTH_METADATA_KEY`), so batches are sized to
     it. Returns the count rewritten."""
-    from onnx import TensorProto
-
     from onnxgate._graph import HIST_CODES
     from onnxgate._onnx import FLOAT32_INSIDE_KEY, model_opsets
 
@@ -1265,7 +1279,9 @@ def double_tree_leaves(proto: Any, model: Any, min_splits: float = DOUBLE_LEAVES
         return 0  # Reshape with a shape input
     changed: dict[str, bool] = {}  # the new ensembles' names -> whether their splits are the estimator's
     widest = 0  # 4-byte values a row holds while the trees' columns are added
-    for est in sub_estimators(model):
+    # a CalibratedClassifierCV's fitted classifiers (one per fold) are no parameter sub_estimators walks
+    folds = [c.estimator for e in sub_estimators(model) for c in getattr(e, "calibrated_classifiers_", [])]
+    for est in [*sub_estimators(model), *(e for fold in folds for e in sub_estimators(fold))]:
         if not any(n.domain == "ai.onnx.ml" and n.op_type in _TREE_ENSEMBLES and n.name not in changed
                    for n in graph.node):
             break  # every ensemble done: a forest's own trees are not looked at
@@ -1278,36 +1294,76 @@ def double_tree_leaves(proto: Any, model: Any, min_splits: float = DOUBLE_LEAVES
             kind = "class" if tree.op_type == "TreeEnsembleClassifier" else "target"
             if (kind == "class") != (table.answer != "sum"):
                 continue
-            scores = tree.output[1 if kind == "class" else 0]
-            readers = [n for n in graph.node if scores in n.input]
-            declared = [o.type.tensor_type.elem_type for o in graph.output if o.name == scores]
-            if not readers and declared == [TensorProto.FLOAT]:
-                widened, answer = None, scores  # a graph output: declare_double_outputs declares it double
-            elif (len(readers) == 1 and readers[0].op_type == "Cast" and not declared
-                  and [a.i for a in readers[0].attribute if a.name == "to"] == [TensorProto.DOUBLE]):
-                widened, answer = readers[0], readers[0].output[0]
-            else:
+            reached = _answer_link(graph, tree.output[1 if kind == "class" else 0], table.link)
+            if reached is None:
                 continue
             order = _written_leaves(tree, kind, table)
             if order is None:
                 continue
+            replaced, answer = reached
             hist = type(est).__name__.startswith("HistGradientBoosting")
             made = {out: n for n in graph.node for out in n.output}
             exact = not hist or (tree.input[0] in made and made[tree.input[0]].name.startswith(HIST_CODES))
-            if widened is not None:
-                del graph.node[next(i for i, n in enumerate(graph.node) if n is widened)]
+            for gone in replaced:
+                del graph.node[next(i for i, n in enumerate(graph.node) if n is gone)]
+            read = {name for n in graph.node for name in n.input}
+            for constant in [c for c in graph.initializer if c.name in {i for n in replaced for i in n.input}
+                             and c.name not in read]:
+                graph.initializer.remove(constant)  # the link's own (its Mul's 2)
             changed[_leaves_in_double(proto, tree, table, order, answer)] = exact
             widest = max(widest, (3 + 4 * table.values.shape[1]) * (int(table.trees.max()) + 1))
             break  # skl2onnx writes one ensemble per estimator
-    if not changed:
-        return 0
-    record_row_width(proto, widest)  # a 1,000-tree forest: 28 kB a row
-    exact = all(changed.get(n.name, False)
+    if changed:
+        record_row_width(proto, widest)  # a 1,000-tree forest: 28 kB a row
+    exact = all(changed.get(n.name, False) or _writes_leaf_ids(graph, n)
                 for n in graph.node if n.domain == "ai.onnx.ml" and n.op_type in _TREE_ENSEMBLES)
     inside = [p for p in proto.metadata_props if p.key == FLOAT32_INSIDE_KEY and p.value == "tree ensembles"]
     if exact and inside:
         proto.metadata_props.remove(inside[0])
     return len(changed)
+
+
+def _answer_link(graph: Any, scores: str, link: tuple[str, ...]) -> tuple[list[Any], str] | None:
+    """The nodes from an ensemble's ``scores`` to the answer they make, and the answer's name, or None: the
+    ``link`` operators (each the only reader of the one before), then a graph output (declared float or double;
+    :func:`declare_double_outputs` declares it double after) or the one Cast to double that reads it."""
+    from onnx import TensorProto
+
+    declared = {o.name: o.type.tensor_type.elem_type for o in graph.output}
+    chain: list[Any] = []
+    for op in (*link, "Cast"):
+        readers = [n for n in graph.node if scores in n.input]
+        if len(chain) == len(link) and not readers and declared.get(scores) in (TensorProto.FLOAT, TensorProto.DOUBLE):
+            return chain, scores
+        if len(readers) != 1 or readers[0].op_type != op or scores in declared:
+            return None
+        if op == "Cast" and [a.i for a in readers[0].attribute if a.name == "to"] != [TensorProto.DOUBLE]:
+            return None
+        chain.append(readers[0])
+        scores = readers[0].output[0]
+    return chain, scores
+
+
+def _writes_leaf_ids(graph: Any, tree: Any) -> bool:
+    """Whether ``tree`` writes only the node id of the leaf a row reaches, as an int64 label, which is exact:
+    skl2onnx writes each tree of a classifier of several outputs (a multi-label forest) so, one ensemble whose
+    classes are its leaves' node ids, and picks their values (double in a double graph) after. Its float32
+    scores must go nowhere (a Cast no node reads, at most)."""
+    from onnx import helper
+
+    attrs = {a.name: helper.get_attribute_value(a) for a in tree.attribute}
+    labels = list(attrs.get("classlabels_int64s", []))
+    if (tree.op_type != "TreeEnsembleClassifier" or attrs.get("post_transform", b"NONE") != b"NONE"
+            or labels != list(range(len(labels))) or list(attrs.get("class_ids", [])) != list(attrs["class_nodeids"])
+            or set(attrs["class_treeids"]) != {0} or set(attrs["class_weights"]) != {1.0}):
+        return False
+    outputs = {o.name for o in graph.output}
+
+    def unread(name: str) -> bool:
+        return name not in outputs and not any(name in n.input for n in graph.node)
+
+    readers = [n for n in graph.node if tree.output[1] in n.input]
+    return tree.output[1] not in outputs and all(n.op_type == "Cast" and unread(n.output[0]) for n in readers)
 
 
 def _written_leaves(tree: Any, kind: str, table: _LeafTable) -> Any:

@@ -416,15 +416,20 @@ def test_histgradientboosting_on_float64_rows_answers_in_float64(case: str) -> N
 
 
 def _assert_answers_in_float64(conv: Any, model: Any, rows: Any, outputs: list[Any]) -> None:
-    """The file's outputs are float64 (labels int64) and agree with scikit-learn to 1e-12; validate passes at
-    1e-9, which a file computing float32 inside cannot."""
+    """The file's outputs are float64 (labels int64) and agree with scikit-learn to 1e-12 (several outputs' side by
+    side); validate passes at 1e-9, which a file computing float32 inside cannot, and the file records no float32
+    inside (validate's default tolerances are float64's)."""
     assert {s.elem_type for s in conv.signature.outputs} <= {"float64", "int64"}, conv.signature.outputs
+    assert "onnxgate.float32_inside" not in {p.key for p in conv.model.metadata_props}
+    want = model.predict(rows)
     if hasattr(model, "classes_"):
-        np.testing.assert_array_equal(outputs[0].ravel(), model.predict(rows))
-        np.testing.assert_allclose(outputs[1], model.predict_proba(rows), rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(outputs[0].reshape(want.shape), want)
+        probabilities = model.predict_proba(rows)
+        np.testing.assert_allclose(outputs[1], np.hstack(probabilities) if isinstance(probabilities, list)
+                                   else probabilities, rtol=0, atol=1e-12)
     else:
-        want = model.predict(rows)
-        np.testing.assert_allclose(outputs[0].ravel(), want, rtol=1e-12, atol=1e-12 * float(np.max(np.abs(want))))
+        np.testing.assert_allclose(outputs[0].reshape(want.shape), want, rtol=1e-12,
+                                   atol=1e-12 * float(np.max(np.abs(want))))
     # no float32 inside: validate holds the file to float64's tolerances, and a tight one passes
     report = og.validate(conv, reference=model, data=rows, atol=1e-9, rtol=1e-9)
     assert report.passed, report.summary()
@@ -468,6 +473,12 @@ _TREE_CASES: dict[str, tuple[str, dict[str, Any], str]] = {
     "gradient-boosting-binary": ("GradientBoostingClassifier", {"n_estimators": 10, "max_depth": 10}, "binary"),
     "gradient-boosting-multiclass": ("GradientBoostingClassifier", {"n_estimators": 10, "max_depth": 10},
                                      "multiclass"),
+    "gradient-boosting-exponential": ("GradientBoostingClassifier",
+                                      {"n_estimators": 10, "max_depth": 10, "loss": "exponential"}, "binary"),
+    "decision-tree-two-targets": ("DecisionTreeRegressor", {"min_samples_leaf": 3}, "two-targets"),
+    "random-forest-two-targets": ("RandomForestRegressor", {"n_estimators": 10}, "two-targets"),
+    "extra-trees-two-targets": ("ExtraTreesRegressor", {"n_estimators": 10}, "two-targets"),
+    "random-forest-multilabel": ("RandomForestClassifier", {"n_estimators": 10, "min_samples_leaf": 3}, "multilabel"),
 }
 
 
@@ -480,11 +491,13 @@ def _tree_model_and_rows(case: str) -> tuple[Any, Any, Any]:
     kind, settings, data = _TREE_CASES[case]
     if data == "diabetes":
         X, y = sklearn.datasets.load_diabetes(return_X_y=True)
-    elif data == "regression":
+    elif data in ("regression", "two-targets"):
         X, y = sklearn.datasets.make_friedman1(n_samples=1500, noise=1.0, random_state=0)
+        y = np.column_stack([y, y**2 / 10]) if data == "two-targets" else y
     else:  # noisy labels: trees grown deep, leaves of mixed classes
         X, y = sklearn.datasets.make_classification(n_samples=1500, n_features=8, n_informative=5, flip_y=0.2,
                                                     n_classes=2 if data == "binary" else 3, random_state=0)
+        y = np.column_stack([y, X[:, 0] > 0]) if data == "multilabel" else y  # 3 classes, then 2
     X = X.copy()
     if not kind.startswith("GradientBoosting"):  # the others take missing values
         X[np.random.default_rng(0).random(X.shape) < 0.05] = np.nan
@@ -502,6 +515,24 @@ def test_tree_models_on_float64_rows_answer_in_float64(case: str, opset: int) ->
     in scikit-learn's order (opset 11 on; before it in another order)."""
     model, rows, _ = _tree_model_and_rows(case)
     conv = og.convert(model, rows[:5], opset=opset)
+    _assert_answers_in_float64(conv, model, rows, _run(conv, rows))
+
+
+@pytest.mark.parametrize("method", ["sigmoid", "isotonic"])
+def test_forests_calibrated_answer_in_float64(method: str) -> None:
+    """A forest inside CalibratedClassifierCV kept float32 leaves in a float64 graph (its fitted forests, one per
+    fold, were not read): probabilities 1.8e-8 off predict_proba on 3 classes, and validate held the file to
+    float32's tolerances. Each fold's leaves are added in double, as on its own."""
+    import sklearn.datasets
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = sklearn.datasets.make_classification(n_samples=1500, n_features=8, n_informative=5, flip_y=0.2,
+                                                n_classes=3, random_state=0)
+    forest = RandomForestClassifier(n_estimators=10, min_samples_leaf=3, random_state=0)
+    model = CalibratedClassifierCV(forest, method=method, cv=3).fit(X, y)
+    rows = np.vstack([*(_rows_on_each_split(c.estimator, X) for c in model.calibrated_classifiers_), X])
+    conv = og.convert(model, X[:5])
     _assert_answers_in_float64(conv, model, rows, _run(conv, rows))
 
 
