@@ -9,11 +9,14 @@ if TYPE_CHECKING:
     import onnx
 
 __all__ = [
+    "DOUBLE_FORMULA_OPS",
     "NAN_AWARE_OPS",
     "cast_inputs",
     "cast_label",
     "columns_into_input",
+    "double_attribute",
     "double_erf",
+    "double_formulas",
     "label_as_classes",
     "output_after",
     "reaches_nan_aware_node",
@@ -457,22 +460,10 @@ def double_erf(proto: Any) -> int:
     import math
 
     import numpy as np
-    import onnx
-    from onnx import TensorProto, numpy_helper
+    from onnx import numpy_helper
 
     graph = proto.graph
-    erfs = [n for n in graph.node if n.op_type == "Erf" and n.domain in ("", "ai.onnx")]
-    if not erfs:
-        return 0
-    try:
-        inferred = onnx.shape_inference.infer_shapes(proto)
-    except Exception:
-        return 0
-    types = {vi.name: vi.type.tensor_type.elem_type
-             for vi in [*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output]
-             if vi.type.HasField("tensor_type")}
-    types.update({init.name: init.data_type for init in graph.initializer})
-    doubles = [n for n in erfs if types.get(n.input[0]) == TensorProto.DOUBLE]
+    doubles = _double_nodes(proto, {"Erf"})
     if not doubles:
         return 0
     taken = graph_names(graph)
@@ -526,3 +517,180 @@ def _erf_nodes(x: str, out: str, prefix: str, consts: Mapping[str, Any], taken: 
     signed = op("Mul", op("Sign", x), magnitude)
     op("Where", op("IsNaN", x), x, signed, name=out)
     return nodes
+
+
+def _double_nodes(proto: Any, ops: set[str]) -> list[Any]:
+    """The default-domain nodes of the main graph of a type in ``ops`` whose first input is a double tensor
+    (by shape inference; none when it fails)."""
+    import onnx
+    from onnx import TensorProto
+
+    from onnxgate._onnx import canonical_domain
+
+    graph = proto.graph
+    found = [n for n in graph.node if n.op_type in ops and canonical_domain(n.domain) == "" and n.input]
+    if not found:
+        return []
+    try:
+        inferred = onnx.shape_inference.infer_shapes(proto)
+    except Exception:
+        return []
+    types = {vi.name: vi.type.tensor_type.elem_type
+             for vi in [*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output]
+             if vi.type.HasField("tensor_type")}
+    types.update({init.name: init.data_type for init in graph.initializer})
+    return [n for n in found if types.get(n.input[0]) == TensorProto.DOUBLE]
+
+
+#: The activations :func:`double_formulas` writes as formulas on double tensors: onnxruntime (1.32 and older) has
+#: no double kernel for any of them, and a double graph holding one did not load.
+DOUBLE_FORMULA_OPS = ("Elu", "Gelu", "HardSigmoid", "HardSwish", "LeakyRelu", "Mish", "PRelu", "Selu", "Softplus",
+                      "Softsign", "ThresholdedRelu")
+
+#: The ONNX defaults of ``Selu``'s attributes are float32 roundings of these (torch's SELU is exact to double).
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_GAMMA = 1.0507009873554804934193349852946
+
+
+def double_attribute(value: float) -> float:
+    """The double a float32 attribute was written from: the shortest decimal that rounds to it when that has at
+    most 6 significant digits (0.1 for LeakyReLU's 0.100000001490116...), else the simplest fraction of
+    denominator up to 100 that does (HardSigmoid's 1/6, RReLU's eval slope (1/8 + 1/3) / 2 = 11/48), else that
+    decimal. ONNX attributes are float32: read as they are, a double graph's slope of 0.1 was 1.5e-9 off torch's."""
+    from fractions import Fraction
+
+    import numpy as np
+
+    single = np.float32(value)
+    written = np.format_float_positional(single, unique=True)
+    if len(written.replace("-", "").replace(".", "").strip("0")) <= 6:
+        return float(written)
+    simplest = Fraction(float(single)).limit_denominator(100)
+    return float(simplest) if np.float32(float(simplest)) == single else float(written)
+
+
+def double_formulas(proto: Any) -> dict[str, int]:
+    """Write each :data:`DOUBLE_FORMULA_OPS` activation and each ``Erf`` of a double tensor in the main graph
+    as its double-precision formula, in place; the count of nodes replaced by operator.
+
+    onnxruntime has no double kernel for these, so a model trained in float64 (``model.double()``) with a
+    Softplus, Mish, ELU, SELU, LeakyReLU, PReLU, RReLU, Hardsigmoid, Hardswish or exact GELU gave a file it
+    did not load. Each is written from operators it runs in double: ``softplus(x) = max(x, 0) + log1p(exp(-|x|))``
+    (``log1p(e)`` as ``log(u) * e / (u - 1)``, ``u = 1 + e``, exact to a few ulps where ``1 + e`` rounds),
+    ``expm1(x)`` for ELU and SELU as ``(u - 1) * x / log(u)``, ``u = exp(x)``, for ``-1 <= x``; the others are
+    their definitions. The float32 attributes are read back as the doubles they were written from
+    (:func:`double_attribute`); ``Erf`` as :func:`double_erf`.
+    """
+    graph = proto.graph
+    found = _double_nodes(proto, set(DOUBLE_FORMULA_OPS))
+    counts: dict[str, int] = {}
+    taken = graph_names(graph)
+    for old in found:
+        at = list(graph.node).index(old)
+        graph.node.remove(old)
+        formula = _Formula(graph, old, taken)
+        formula.write()
+        for offset, node in enumerate(formula.nodes):
+            graph.node.insert(at + offset, node)
+        counts[old.op_type] = counts.get(old.op_type, 0) + 1
+    erfs = double_erf(proto)
+    if erfs:
+        counts["Erf"] = erfs
+    return counts
+
+
+class _Formula:
+    """The nodes of one :func:`double_formulas` activation, from its input to its output."""
+
+    def __init__(self, graph: Any, node: Any, taken: set[str]) -> None:
+        from onnx import helper
+
+        self.graph, self.node, self.taken = graph, node, taken
+        self.prefix = node.name.strip("/").replace("/", "_") or node.op_type.lower()
+        self.attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        self.nodes: list[Any] = []
+
+    def op(self, kind: str, *inputs: str, out: str | None = None) -> str:
+        from onnx import helper
+
+        made = out or unique_name(f"{self.prefix}_{kind.lower()}", self.taken)
+        self.nodes.append(helper.make_node(kind, list(inputs), [made], name=unique_name(f"{made}_node", self.taken)))
+        return made
+
+    def const(self, value: float) -> str:
+        import numpy as np
+        from onnx import numpy_helper
+
+        name = unique_name(f"onnxgate_{self.node.op_type.lower()}_constant", self.taken)
+        self.graph.initializer.append(numpy_helper.from_array(np.array(value, dtype=np.float64), name))
+        return name
+
+    def attr(self, name: str, default: float) -> float:
+        return double_attribute(self.attrs[name]) if name in self.attrs else default
+
+    def log1p(self, e: str) -> str:
+        """``log(1 + e)`` for ``e >= 0``, exact where ``1 + e`` rounds."""
+        one = self.const(1.0)
+        u = self.op("Add", one, e)
+        ratio = self.op("Div", e, self.op("Sub", u, one))
+        return self.op("Where", self.op("Equal", u, one), e, self.op("Mul", self.op("Log", u), ratio))
+
+    def expm1(self, x: str) -> str:
+        """``exp(x) - 1`` for the ``x <= 0`` it is used at, exact near 0."""
+        one = self.const(1.0)
+        u = self.op("Exp", x)
+        less = self.op("Sub", u, one)
+        near = self.op("Div", self.op("Mul", less, x), self.op("Log", u))
+        small = self.op("Where", self.op("Equal", u, one), x, near)
+        return self.op("Where", self.op("Less", x, self.const(-1.0)), less, small)
+
+    def softplus(self, x: str) -> str:
+        zero = self.const(0.0)
+        tail = self.log1p(self.op("Exp", self.op("Neg", self.op("Abs", x))))
+        return self.op("Add", self.op("Max", x, zero), tail)
+
+    def hard_sigmoid(self, x: str, alpha: float, beta: float) -> str:
+        line = self.op("Add", self.op("Mul", x, self.const(alpha)), self.const(beta))
+        return self.op("Max", self.op("Min", line, self.const(1.0)), self.const(0.0))
+
+    def elu(self, x: str, alpha: float) -> str:
+        negative = self.op("Mul", self.expm1(x), self.const(alpha))
+        return self.op("Where", self.op("Greater", x, self.const(0.0)), x, negative)
+
+    def write(self) -> None:
+        kind, x, out = self.node.op_type, self.node.input[0], self.node.output[0]
+        if kind == "Softplus":
+            self.op("Identity", self.softplus(x), out=out)
+        elif kind == "Mish":
+            self.op("Mul", x, self.op("Tanh", self.softplus(x)), out=out)
+        elif kind == "Elu":
+            self.op("Identity", self.elu(x, self.attr("alpha", 1.0)), out=out)
+        elif kind == "Selu":
+            alpha, gamma = self.attr("alpha", SELU_ALPHA), self.attr("gamma", SELU_GAMMA)
+            alpha = SELU_ALPHA if abs(alpha - SELU_ALPHA) < 1e-7 else alpha  # the default, float32 rounded
+            gamma = SELU_GAMMA if abs(gamma - SELU_GAMMA) < 1e-7 else gamma
+            self.op("Mul", self.elu(x, alpha), self.const(gamma), out=out)
+        elif kind == "HardSigmoid":
+            self.op("Identity", self.hard_sigmoid(x, self.attr("alpha", 0.2), self.attr("beta", 0.5)), out=out)
+        elif kind == "HardSwish":
+            self.op("Mul", x, self.hard_sigmoid(x, 1.0 / 6.0, 0.5), out=out)
+        elif kind in ("LeakyRelu", "PRelu"):
+            slope = self.node.input[1] if kind == "PRelu" else self.const(self.attr("alpha", 0.01))
+            negative = self.op("Less", x, self.const(0.0))
+            self.op("Where", negative, self.op("Mul", x, slope), x, out=out)
+        elif kind == "ThresholdedRelu":
+            above = self.op("Greater", x, self.const(self.attr("alpha", 1.0)))
+            self.op("Where", above, x, self.const(0.0), out=out)
+        elif kind == "Softsign":
+            self.op("Div", x, self.op("Add", self.const(1.0), self.op("Abs", x)), out=out)
+        elif kind == "Gelu":
+            half_x = self.op("Mul", x, self.const(0.5))
+            if self.attrs.get("approximate", b"none") in (b"tanh", "tanh"):
+                import math
+
+                cube = self.op("Mul", self.op("Mul", x, x), x)
+                inner = self.op("Add", x, self.op("Mul", cube, self.const(0.044715)))
+                curve = self.op("Tanh", self.op("Mul", inner, self.const(math.sqrt(2.0 / math.pi))))
+            else:
+                curve = self.op("Erf", self.op("Mul", x, self.const(0.5 ** 0.5)))  # double_erf writes it next
+            self.op("Mul", half_x, self.op("Add", self.const(1.0), curve), out=out)

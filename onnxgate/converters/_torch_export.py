@@ -1500,6 +1500,9 @@ def _raise_rows_on_axis_one(model: Any, layer: str, args: tuple[Any, ...], found
 
 def _refuse_unrunnable(model: Any, err: Exception) -> None:
     """Refuse a file onnxruntime loads but cannot run on the sample the model was exported from."""
+    found = re.search(r"(\w+) operator does not support double", str(err))
+    if found:  # nn.LSTM and nn.GRU in float64: "LSTM operator does not support double yet", at run time
+        _refuse_without_double_kernel(model, found.group(1), err)
     raise UnsupportedModelError(
         f"the exported model of {type(model).__name__} loads in onnxruntime but cannot run on the sample it was "
         f"exported from ({export_summary(err)[:300]}): the exporter wrote the graph wrongly. Try the other "
@@ -1525,11 +1528,12 @@ def _probe_session(proto: onnx.ModelProto) -> Any:
 def _check_runs(model: Any, proto: onnx.ModelProto, args: tuple[Any, ...], names: list[str]) -> str | None:
     """Refuse a dynamo export onnxruntime cannot run on the sample itself (an LSTM with ``proj_size`` at opset
     18: "Input initial_c must have shape {1,1,3}. Actual:{1,1,6}", handed back without a word; helper-111).
-    A file onnxruntime cannot load is left to validation, with a note (:func:`_unloadable_note`)."""
+    A file onnxruntime has no kernel for is refused (:func:`_unloadable_note`), another it cannot load left to
+    validation."""
     try:
         session = _probe_session(proto)
     except Exception as err:
-        return _unloadable_note(err)
+        return _unloadable_note(model, err)
     takes = {i.name for i in session.get_inputs()}  # an input forward() never reads is no input of the file
     try:
         session.run(None, {n: a.numpy() for n, a in zip(names, args) if n in takes})
@@ -1538,16 +1542,27 @@ def _check_runs(model: Any, proto: onnx.ModelProto, args: tuple[Any, ...], names
     return None
 
 
-def _unloadable_note(err: Exception) -> str | None:
-    """A warning for a file onnxruntime cannot load because it has no kernel for an operator in the file's types
-    (``Atan`` on float64: a model computing atan2 in double came back without a word), else None."""
-    text = str(err)
-    if "Could not find an implementation for" not in text:
+def _unloadable_note(model: Any, err: Exception) -> str | None:
+    """Refuse a file onnxruntime cannot load because it has no kernel for an operator in the file's types
+    (``Atan`` or ``Conv`` on float64: the file came back with a warning, and no target could load it); None for
+    another failure to load, left to validation (an opset the installed onnxruntime does not implement)."""
+    found = re.search(r"Could not find an implementation for (\w+)\((\d+)\)", str(err))
+    if found is None:
         return None
-    found = re.search(r"Could not find an implementation for (\S+?\(\d+\))", text)
-    what = found.group(1) if found else "one of its operators"
-    return (f"onnxruntime cannot load the exported model: it has no kernel for {what} in the types the model "
-            "computes in (float64 often: compute in float32, model.float(), if that is acceptable)")
+    _refuse_without_double_kernel(model, found.group(1), err)
+    return None
+
+
+def _refuse_without_double_kernel(model: Any, op: str, err: Exception) -> None:
+    """Refuse a model whose file needs a kernel onnxruntime does not have for ``op`` in its types (float64 as a
+    rule: onnxgate writes the activations among them as formulas, :func:`onnxgate._graph.double_formulas`)."""
+    raise UnsupportedModelError(
+        f"onnxruntime has no kernel for {op} in the types {type(model).__name__} computes in (float64 as a rule; it "
+        f"said: {export_summary(err)[:200]}), so no target could load the file. Convert the model in float32 "
+        "(model.float() and a float32 sample), or replace the layer",
+        framework="pytorch",
+        operator=op,
+    ) from err
 
 
 def _check_batch_dynamic(model: Any, proto: onnx.ModelProto, args: tuple[Any, ...], names: list[str]) -> str | None:
@@ -1565,7 +1580,7 @@ def _check_batch_dynamic(model: Any, proto: onnx.ModelProto, args: tuple[Any, ..
     try:
         session = _probe_session(proto)
     except Exception as err:
-        return _unloadable_note(err)
+        return _unloadable_note(model, err)
     takes = {i.name for i in session.get_inputs()}  # an input forward() never reads is no input of the file
     probe = {n: a.numpy() for n, a in zip(names, _head(args)) if n in takes}
     grown = {n: np.concatenate([v, v[:1]]) if v.ndim else v for n, v in probe.items()}
@@ -1808,6 +1823,9 @@ def _convert_quietly(
             framework="pytorch",
             max_opset=TORCHSCRIPT_MAX_OPSET if kind == "script" else DYNAMO_MAX_OPSET,
         )
+    from onnxgate._graph import double_formulas
+
+    double_formulas(proto)  # onnxruntime has no double Softplus, Elu, Erf...: a float64 model's file did not load
     # The dynamo exporter always writes IR 10; from opset 23 on, the opset implies a newer IR, which
     # every runtime that implements that opset reads. (convert() lowers it for opsets below 21.)
     from onnxgate._onnx import ir_version_for_opset
