@@ -1823,8 +1823,9 @@ def _convert_quietly(
             framework="pytorch",
             max_opset=TORCHSCRIPT_MAX_OPSET if kind == "script" else DYNAMO_MAX_OPSET,
         )
-    from onnxgate._graph import double_formulas
+    from onnxgate._graph import double_formulas, log_sigmoid_as_softplus
 
+    log_sigmoid_as_softplus(proto)  # nn.LogSigmoid: onnxruntime's Sigmoid then Log lost it below about x = -10
     double_formulas(proto)  # onnxruntime has no double Softplus, Elu, Erf...: a float64 model's file did not load
     # The dynamo exporter always writes IR 10; from opset 23 on, the opset implies a newer IR, which
     # every runtime that implements that opset reads. (convert() lowers it for opsets below 21.)

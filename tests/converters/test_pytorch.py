@@ -1853,3 +1853,20 @@ def test_float64_activations_give_a_double_file_that_answers_as_torch(name: str,
         want = layer(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-300)
     assert og.validate(conv, data=x[np.isfinite(x).all(axis=1)]).passed
+
+
+@pytest.mark.parametrize("opset", [13, 18])
+def test_log_sigmoid_answers_as_torch_below_minus_ten(opset: int) -> None:
+    # both exporters wrote nn.LogSigmoid as Log(Sigmoid(x)); onnxruntime's float32 Sigmoid is accurate to about
+    # 1e-7 absolute, so the file answered -14.84 where torch answers -14.93, and -inf from x = -88 (torch: x)
+    import onnxruntime as ort
+
+    model = torch.nn.LogSigmoid().eval()
+    x = np.linspace(-200, 200, 801, dtype=np.float32).reshape(-1, 1)
+    conv = og.convert(model, x, opset=opset)
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = session.run(None, {conv.signature.inputs[0].name: x})[0]
+    want = model(torch.from_numpy(x)).numpy()
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-30)
+    assert og.validate(conv, reference=model, data=x).passed
