@@ -647,6 +647,14 @@ def _fit_shape(array: np.ndarray, spec: TensorSpec, what: str) -> np.ndarray:
         array = array.reshape(-1, 1)
     elif rank == 1 and array.ndim == 2 and array.shape[1] == 1:
         array = array.reshape(-1)
+    if rank == 0 and array.ndim != 0:
+        # a file made elsewhere (or a tf.TensorSpec([])) whose input takes one value, not rows
+        raise InvalidDataError(
+            f"input {spec.name!r} is a scalar (shape []): the model takes one value, not rows, and {what} has "
+            f"shape {list(array.shape)}. onnxgate scores and compares rows, which needs a batch axis: re-export "
+            "the model with a first axis of free size on every input (shape [N]: one value per row)",
+            input=spec.name,
+        )
     if array.ndim != rank:
         raise InvalidDataError(
             f"input {spec.name!r} expects rank {rank} {spec.shape_str()}, {what} has shape {list(array.shape)}",

@@ -370,3 +370,28 @@ def test_sweep_search_fails_the_opsets_the_search_fails(tmp_path, capsys):
     capsys.readouterr()
     assert main([*common, "--search", "-1"]) == 2
     assert "search must be an integer >= 0" in capsys.readouterr().err
+
+
+def test_a_scalar_input_model_fails_parity_and_scores_nothing_without_a_traceback(tmp_path, monkeypatch, capsys):
+    # Y = X * 2 with X of shape [] (made elsewhere): validate ended in "TypeError: len() of unsized object (please
+    # report it)" (found by helper-195); now parity fails saying why (exit 1) and score refuses the rows (exit 2)
+    monkeypatch.chdir(tmp_path)
+    two = helper.make_tensor("two", TensorProto.FLOAT, [], [2.0])
+    graph = helper.make_graph([helper.make_node("Mul", ["X", "two"], ["Y"])], "g",
+                              [helper.make_tensor_value_info("X", TensorProto.FLOAT, [])],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [])], [two])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    (tmp_path / "m.onnx").write_bytes(model.SerializeToString())
+    np.save(tmp_path / "x.npy", np.array([3.0, -1.0], np.float32))
+    assert main(["validate", "m.onnx", "--reference", "m.onnx", "--data", "x.npy", "--json", "r.json"]) == 1
+    (parity,) = [c for c in json.loads((tmp_path / "r.json").read_text())["checks"]
+                 if c["name"] == "prediction_parity"]
+    assert parity["status"] == "failed" and "input(s) 'X' are scalars (shape [])" in parity["message"]
+    assert "please report it" not in capsys.readouterr().out
+    import pandas as pd
+
+    pd.DataFrame({"X": [3.0, -1.0]}).to_parquet(tmp_path / "x.parquet")
+    assert main(["score", "m.onnx", "--data", "x.parquet", "--out", "o.parquet"]) == 2
+    err = capsys.readouterr().err
+    assert "input 'X' is a scalar (shape [])" in err and "first axis of free size" in err

@@ -97,6 +97,7 @@ __all__ = [
     "parity_result",
     "reference_failed",
     "resolve_tolerances",
+    "scalar_inputs_finding",
 ]
 
 #: Rows run per batch: bounds memory whatever the number of rows. The reference's and onnxruntime's
@@ -278,6 +279,9 @@ def check_prediction_parity(
     name = "prediction_parity"
     proto = load_model(model)
     signature = Signature.from_model(proto)
+    scalars = scalar_inputs_finding(signature)
+    if scalars is not None:
+        return CheckResult(name, False, f"parity was not run: {scalars}", {"error": scalars})
     data = read_rows(data)
     refuse_reordered_columns(reference, signature, data)
     rows_float32 = float32_rows(data)
@@ -430,6 +434,24 @@ def check_prediction_parity(
     return CheckResult(name, False, message, {**result.details, "rows_alone": alone})
 
 
+def scalar_inputs_finding(signature: Signature) -> str | None:
+    """Why rows cannot be compared on a model with scalar inputs (shape ``[]``), or None when it has none.
+
+    Parity and the search feed batches of rows and compare the answers row by row; a scalar input has no
+    batch axis to feed them on (a file written elsewhere, or a ``tf.TensorSpec([])``: the model takes one
+    value). Feeding its one value alone would compare one call, not rows, so nothing is run; the container
+    target's ``batch_axis_dynamic`` fails such an input as well.
+    """
+    scalars = [s.name for s in signature.inputs if s.kind == "tensor" and s.rank == 0]
+    if not scalars:
+        return None
+    listed = ", ".join(repr(n) for n in scalars)
+    return (f"input(s) {listed} are scalars (shape []), so the model takes one value, not rows: parity compares "
+            "the model's answers row by row and needs a batch axis on every input. Re-export the model with a "
+            "first axis of free size on every input (shape [N]: one value per row; tf.TensorSpec([None]), torch "
+            "dynamic_shapes, or onnx.helper.make_tensor_value_info(name, type, ['N']))")
+
+
 def refuse_reordered_columns(reference: Any, signature: Any, data: Any) -> None:
     """Refuse a frame holding the columns a native ``reference`` was fitted on in another order, when the
     model takes them as one ``[N,k]`` input (converted from an array sample): the frame's columns feed that
@@ -522,6 +544,8 @@ def rows_alone_without_reference(model: Any, data: Any, session: Any = None) -> 
 
     proto = load_model(model)
     signature = Signature.from_model(proto)
+    if scalar_inputs_finding(signature) is not None:
+        return None, False  # no rows to score alone: parity, given a reference, says why
     data = read_rows(data)
     probe = as_feeds(next(iter_batches(data, ROWS_ALONE)), signature)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 from broken_models import identity_model
@@ -684,6 +685,45 @@ def test_a_model_that_runs_only_at_the_datas_batch_size_fails_parity() -> None:
     # without a reference too: the data's first rows are scored as a batch of their own
     report = og.validate(model, data=X)
     assert not report.passed and "fixes its batch size" in report.check("prediction_parity").message
+
+
+def _scalar_input_model(beside: bool) -> onnx.ModelProto:
+    """Y = X * 2 with X of shape [] (a file made elsewhere), or X [N,3] times a scalar input s beside it."""
+    two = helper.make_tensor("two", TensorProto.FLOAT, [], [2.0])
+    if beside:
+        inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 3]),
+                  helper.make_tensor_value_info("s", TensorProto.FLOAT, [])]
+        nodes, out = [helper.make_node("Mul", ["X", "s"], ["Y"])], ["N", 3]
+    else:
+        inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, [])]
+        nodes, out = [helper.make_node("Mul", ["X", "two"], ["Y"])], []
+    graph = helper.make_graph(nodes, "scalar", inputs, [helper.make_tensor_value_info("Y", TensorProto.FLOAT, out)],
+                              [two])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+@pytest.mark.parametrize("beside", [False, True], ids=["scalar-only", "scalar-beside-rows"])
+@pytest.mark.parametrize("target", ["onnxruntime", "sql-edge-2.0", "container"])
+def test_a_scalar_input_fails_parity_saying_it_needs_a_batch_axis(beside: bool, target: str) -> None:
+    # a file made elsewhere whose input has shape []: parity failed with "the check could not run on this model:
+    # TypeError: len() of unsized object (please report it)" (found by helper-195)
+    model = _scalar_input_model(beside)
+    datas = ([{"X": np.ones((4, 3), np.float32), "s": np.array(3.0, np.float32)}] if beside
+             else [np.array(3.0, np.float32), np.array([3.0, -1.0], np.float32)])
+    scalar = "'s'" if beside else "'X'"
+    for data in datas:
+        report = og.validate(model, reference=model, data=data, target=target, search=20)
+        for name in ("prediction_parity", "search_divergences"):
+            check = report.check(name)
+            assert not check.passed and not check.skipped
+            assert f"input(s) {scalar} are scalars (shape [])" in check.message
+            assert "needs a batch axis" in check.message and "first axis of free size" in check.message
+            assert "please report it" not in check.message
+    # without a reference, nothing about rows is checked: skipped, not crashed
+    skipped = og.validate(model, data=datas[0], target=target).check("prediction_parity")
+    assert skipped.skipped and "no reference model given" in skipped.message
 
 
 def test_a_float16_value_outside_the_arithmetic_widens_no_tolerance() -> None:

@@ -149,6 +149,7 @@ def check_search_divergences(
     from onnxgate.errors import InvalidDataError, ParityError
     from onnxgate.signature import Signature
     from onnxgate.targets import resolve
+    from onnxgate.validators.parity import scalar_inputs_finding
     from onnxgate.validators.reference import prepare_reference
 
     check_search_settings(seed, time_limit)
@@ -170,6 +171,9 @@ def check_search_divergences(
     data = read_rows(data)
     proto = load_model(model)
     signature = Signature.from_model(proto)
+    scalar_inputs = scalar_inputs_finding(signature)
+    if scalar_inputs is not None:  # generated rows have no batch axis to go on (parity says the same)
+        return CheckResult(CHECK_NAME, False, f"the search was not run: {scalar_inputs}", {"error": scalar_inputs})
     feeds = as_feeds(data, signature)
     space = make_space(signature, feeds)
     nan_features: bool | list[bool] = allow_nan
