@@ -731,6 +731,8 @@ def rewrite_handlers(tables: Mapping[str, Any] | None = None) -> dict[str, tuple
       :func:`_floor_division`.
     * ``Select``/``SelectV2`` (``tf.where(c, a, b)``) on floats as ONNX ``Where``: see :func:`_select_as_where`.
     * ``Atan2`` with IEEE's signed zeros and infinities: see :func:`_atan2_as_tensorflow`.
+    * ``Bitcast`` of float32 to int32 masked to its sign bit and read only at zero (Keras 3's ``keras.ops.argmax``
+      and ``argmin`` on floats telling -0.0 from 0.0): see :func:`_zero_sign_bit`.
     * ``SegmentMax``/``SegmentMin`` and their unsorted forms answering TensorFlow's value for a segment no
       row belongs to: see :func:`_empty_segments_as_tensorflow`.
     * ``Log1p`` and ``Expm1`` (``tf.math.log1p``, ``tf.math.expm1``: a log-transformed target undone in a
@@ -752,6 +754,7 @@ def rewrite_handlers(tables: Mapping[str, Any] | None = None) -> dict[str, tuple
             "SelectV2": (_select_as_where, []),
             "OneHot": (_one_hot_of_negative_ids_off, []),
             "Atan2": (_atan2_as_tensorflow, []),
+            "Bitcast": (_zero_sign_bit, []),
             **{op: (_empty_segments_as_tensorflow, []) for op in EMPTY_SEGMENT_VALUES}}
 
 
@@ -856,22 +859,124 @@ def _atan2_as_tensorflow(ctx: Any, node: Any, name: str, args: Sequence[Any]) ->
         return str(ctx.make_const(utils.make_name(f"{scope}_const"), np.array(value, dtype=kind)).output[0])
 
     boolean = TensorProto.BOOL
-    zero, one, pi = const(0.0), const(1.0), const(math.pi)
+    zero, pi = const(0.0), const(math.pi)
     both = make("And", [make("IsInf", [y], boolean), make("IsInf", [x], boolean)], boolean)
     y, x = make("Where", [both, make("Sign", [y]), y]), make("Where", [both, make("Sign", [x]), x])
 
-    def sign_bit(v: str) -> str:  # v < 0, or v is -0.0 (1 / -0.0 is -inf)
-        at_zero = make("And", [make("Equal", [v, zero], boolean), make("Less", [make("Div", [one, v]), zero], boolean)],
-                       boolean)
-        return make("Or", [make("Less", [v, zero], boolean), at_zero], boolean)
-
-    signed_pi = make("Where", [sign_bit(y), make("Neg", [pi]), pi])
-    left = sign_bit(x)
+    signed_pi = make("Where", [_sign_bit(ctx, y, dtype, shape, scope), make("Neg", [pi]), pi])
+    left = _sign_bit(ctx, x, dtype, shape, scope)
     angle = make("Atan", [make("Div", [y, x])])
     moved = make("Where", [left, make("Add", [angle, signed_pi]), angle])
     on_axis = make("Where", [left, signed_pi, y])
     node.type, node.domain = "Where", ""
     ctx.replace_inputs(node, [make("Equal", [y, zero], boolean), on_axis, moved])
+
+
+def _sign_bit(ctx: Any, v: str, dtype: int, shape: Any, scope: str) -> str:
+    """A bool that is true where ``v`` is negative or -0.0: IEEE's sign bit for every value but NaN, whose sign no
+    comparison reads (false here). ``v < 0 or 1 / v < 0``: ``1 / -0.0`` is -inf, and ``v < 0`` holds where
+    ``1 / v`` is -0.0 (v = -inf). No ``Equal``, which takes floats from opset 11 only."""
+    import numpy as np
+    from onnx import TensorProto, helper
+    from tf2onnx import utils
+
+    kind = helper.tensor_dtype_to_np_dtype(dtype)
+    boolean = TensorProto.BOOL
+
+    def make(op: str, inputs: list[str], out_type: int = boolean) -> str:
+        return str(ctx.make_node(op, inputs, op_name_scope=scope, dtypes=[out_type], shapes=[shape]).output[0])
+
+    def const(value: float) -> str:
+        return str(ctx.make_const(utils.make_name(f"{scope}_const"), np.array(value, dtype=kind)).output[0])
+
+    zero, one = const(0.0), const(1.0)
+    return make("Or", [make("Less", [v, zero]), make("Less", [make("Div", [one, v], dtype), zero])])
+
+
+#: The sign bit of an int32: what ``tf.bitcast(x, tf.int32) & INT32_SIGN`` keeps of a float32.
+INT32_SIGN = -(2**31)
+
+
+def _sign_bit_read_at_zero_only(ctx: Any, node: Any) -> list[Any] | None:
+    """The ``BitwiseAnd`` readers of a float32-to-int32 ``Bitcast`` when the graph is Keras 3's negative-zero test
+    (``keras.ops.argmax``/``argmin`` on floats, ``keras.src.backend.tensorflow.numpy.signbit``)::
+
+        is_negative_zero = (x == 0) & ((bitcast(x, int32) & INT32_MIN) < 0)
+
+    None for any other use of the bits. Only this form is rewritten: its sign bit is read where ``x == 0``, so a
+    NaN's sign (which no ONNX operator before opset 18's bitwise ones reads, and an x86 0/0 sets) never reaches
+    the answer. A bare ``keras.ops.signbit`` of NaN would: it stays refused. So does the test below opset 11, where
+    tf2onnx writes ``x == 0`` on floats as an Equal of their int32 casts (its own FIXME: -0.5 "equals" 0, and the
+    argmax would see -tiny for it): the Equal then reads casts, not x."""
+    from onnx import TensorProto
+
+    def const_equal(name: str, value: float) -> bool:
+        producer = ctx.get_node_by_output(name)
+        if producer is None or not producer.is_const():
+            return False
+        import numpy as np
+
+        values = np.asarray(producer.get_tensor_value(as_list=False))
+        return values.size > 0 and bool((values == value).all())
+
+    def other(reader: Any, name: str) -> str | None:
+        inputs = list(reader.input)
+        return inputs[1 - inputs.index(name)] if len(inputs) == 2 and name in inputs else None
+
+    x = node.input[0]
+    if ctx.get_dtype(x) != TensorProto.FLOAT or ctx.get_dtype(node.output[0]) != TensorProto.INT32:
+        return None
+    # x's own value where the argmax casts a float64 or float16 x to float32 first: x == 0 reads either
+    source = ctx.get_node_by_output(x)
+    zeros_of = {x} | ({source.input[0]} if source is not None and source.type == "Cast" else set())
+    masks = ctx.find_output_consumers(node.output[0])
+    for mask in masks:
+        bits = other(mask, node.output[0])
+        if mask.type != "BitwiseAnd" or bits is None or not const_equal(bits, INT32_SIGN):
+            return None
+        for less in ctx.find_output_consumers(mask.output[0]):
+            if less.type != "Less" or list(less.input[:1]) != [mask.output[0]] or not const_equal(less.input[1], 0):
+                return None
+            for both in ctx.find_output_consumers(less.output[0]):
+                test = other(both, less.output[0])
+                equal = None if test is None else ctx.get_node_by_output(test)
+                if both.type not in ("LogicalAnd", "And") or equal is None or equal.type != "Equal":
+                    return None
+                compared = set(equal.input)
+                if not compared & zeros_of or not any(const_equal(v, 0.0) for v in compared - zeros_of):
+                    return None
+    return masks or None
+
+
+def _zero_sign_bit(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:
+    """``bitcast(x, int32) & INT32_MIN`` for Keras 3's ``keras.ops.argmax``/``argmin`` on floats, which reads the
+    sign bit of x's zeros so that -0.0 ranks below 0.0: tf2onnx has no ``Bitcast`` (and ``BitwiseAnd`` only at
+    opset 18), so such a model was refused ("Bitcast (x1)"; helper-195). The masked bits are written as
+    ``Where(sign_bit(x), INT32_MIN, 0)``, the ``BitwiseAnd`` becoming an Identity of them: the same int32 for every
+    x but NaN, whose sign the graph then never reads (:func:`_sign_bit_read_at_zero_only` proves it, else the
+    node is left unconverted and refused as before)."""
+    import numpy as np
+    from onnx import TensorProto
+    from tf2onnx import utils
+
+    masks = _sign_bit_read_at_zero_only(ctx, node)
+    if masks is None:
+        raise ValueError("a Bitcast is converted only as the sign bit of float32 zeros (Keras' argmax/argmin); this "
+                         "one reads the bits otherwise")
+    x, scope = node.input[0], node.name
+    shape = ctx.get_shape(node.output[0])
+
+    def const(value: int) -> str:
+        return str(ctx.make_const(utils.make_name(f"{scope}_const"), np.array(value, dtype=np.int32)).output[0])
+
+    negative = _sign_bit(ctx, x, TensorProto.FLOAT, shape, scope)
+    node.type, node.domain = "Where", ""
+    for attr in ("T", "type"):
+        node.attr.pop(attr, None)
+    ctx.replace_inputs(node, [negative, const(INT32_SIGN), const(0)])
+    for mask in masks:  # the bits are already masked: tf2onnx maps the Identity when it reaches it
+        mask.type = "Identity"
+        ctx.replace_inputs(mask, [node.output[0]])
 
 
 def _one_hot_of_negative_ids_off(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:
