@@ -703,6 +703,18 @@ def _refuse_fixed_batch(traced: TracedFunction, framework: str) -> None:
     )
 
 
+def _tf_function_attributes(tf: Any, model: Any) -> list[str]:
+    """Names of a ``tf.Module``'s public tf.functions: its ``@tf.function`` methods and the ones set on it."""
+    if not isinstance(model, tf.Module):
+        return []
+    found: dict[str, None] = {}
+    for owner in (*reversed(type(model).__mro__), model):
+        for name, value in vars(owner).items():
+            if not name.startswith("_") and isinstance(value, tf.types.experimental.GenericFunction):
+                found[name] = None
+    return list(found)
+
+
 def _argument_tensors(tf: Any, concrete: Any) -> list[str]:
     """Names of the function's own tensor arguments, without the tensors it captured.
 
@@ -1575,8 +1587,14 @@ class TensorFlowConverter(Converter):
         if _is_saved_model_dir(model):
             return
         if not callable(model):
+            methods = _tf_function_attributes(_tensorflow(), model)
+            hint = ""
+            if methods:
+                listed = ", ".join(repr(n) for n in methods)
+                hint = (f"; it is a tf.Module without __call__ whose tf.function(s) {listed} convert on their own: "
+                        f"pass one, e.g. og.convert(model.{methods[0]}, sample)")
             raise UnsupportedModelError(
-                f"expected a callable TensorFlow model, found {type(model).__name__}", framework=self.framework
+                f"expected a callable TensorFlow model, found {type(model).__name__}{hint}", framework=self.framework
             )
 
     def traced(self, model: Any, sample: Any, options: Mapping[str, Any] | None = None,

@@ -127,6 +127,26 @@ def test_a_scalar_input_is_refused_with_a_batch_axis_to_give_it() -> None:
         og.convert(scalar, np.float32(3.0), opset=15)
 
 
+def test_a_module_whose_tf_function_is_a_named_method_is_refused_naming_the_methods() -> None:
+    # helper-195: "expected a callable TensorFlow model, found Scaler" said nothing of m.scale, which converts
+    class Scaler(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = tf.Variable(2.0)
+            self.shift = tf.function(lambda x: x + 1.0)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32)])
+        def scale(self, x: Any) -> Any:
+            return x * self.w
+
+    m = Scaler()
+    X = np.ones((2, 3), np.float32)
+    with pytest.raises(og.UnsupportedModelError, match=r"found Scaler; .* tf\.function\(s\) 'scale', 'shift' "
+                       r"convert on their own: pass one, e\.g\. og\.convert\(model\.scale, sample\)"):
+        og.convert(m, X)
+    assert og.convert(m.scale, X).signature.inputs[0].shape == ("N", 3)
+
+
 def test_tf_function_without_signature_needs_a_sample() -> None:
     fn = tf.function(lambda x: tf.nn.relu(x) * 2.0)
     with pytest.raises(og.InvalidDataError, match="no input_signature"):
