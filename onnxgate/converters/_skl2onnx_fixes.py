@@ -1994,6 +1994,104 @@ def patch_per_tree_thresholds() -> None:
     decision_tree.populate_tree_attributes = populate_tree_attributes
 
 
+def patch_per_tree_predictions() -> None:
+    """Fix two faults of skl2onnx's ``decision_tree.predict``, which writes a multi-output tree (a multi-label
+    DecisionTreeClassifier, each tree of a multi-label forest) as leaf indices looked up in its values.
+
+    * A multi-label DecisionTreeClassifier's probabilities went through a cast to BOOL and back: every
+      non-zero probability became 1 (0.875 off predict_proba on make_multilabel_classification, labels right).
+      scikit-learn's leaves hold each target's class fractions (>= 1.4), its ``predict_proba``: they are
+      given as they are.
+    * A tree of one node (a leaf, as a bootstrap sample of one class or ``min_samples_split`` above the rows
+      grows) found its leaf as ``input * 0`` summed over the features: a row holding NaN gave NaN, the index
+      INT64_MIN, and onnxruntime refused the whole batch. Its zeros are ``ConstantOfShape(Shape(input))``.
+
+    Applied once, to both modules that call it.
+    """
+    from onnx import TensorProto, helper
+    from skl2onnx.operator_converters import decision_tree, random_forest
+
+    original = decision_tree.predict
+    if getattr(original, "_onnxgate_per_tree", False):
+        return
+
+    def predict(model: Any, scope: Any, operator: Any, container: Any, *args: Any, **kwargs: Any) -> Any:
+        before = len(container.nodes)
+        result = original(model, scope, operator, container, *args, **kwargs)
+        added = container.nodes[before:]
+        if model.tree_.node_count == 1:
+            _zeros_without_nan(scope, container, added, helper)
+        writers = {out: node for node in added for out in node.output}
+        for node in added:
+            to = [a.i for a in node.attribute if a.name == "to"]
+            back = next((n for n in added if node.output[0] in n.input), None)
+            if (node.op_type == "Cast" and to == [TensorProto.BOOL] and node.input[0] in writers
+                    and back is not None and back.op_type == "Cast"):
+                back.input[0] = node.input[0]  # the probabilities, already of the output's type
+                container.nodes.remove(node)
+        return result
+
+    predict._onnxgate_per_tree = True  # type: ignore[attr-defined]
+    decision_tree.predict = predict
+    random_forest.predict = predict
+
+
+def register_tree_of_unequal_targets() -> None:
+    """A multi-label DecisionTreeClassifier (or ExtraTreeClassifier) whose targets have different numbers of
+    classes: skl2onnx's converter asks ``np.asarray(classes_).size`` whether it saw one class, which numpy
+    refuses for arrays of different lengths ("setting an array element with a sequence. The requested array
+    has an inhomogeneous shape"). It converts a copy whose ``classes_`` is an array of those arrays; the rest
+    of the converter reads them target by target, and the values of a target with fewer classes are padded."""
+    import copy
+
+    import numpy as np
+
+    def converter(original: Any) -> Any:
+        def convert(scope: Any, operator: Any, container: Any) -> None:
+            model = operator.raw_operator
+            classes = model.classes_
+            if not isinstance(classes, list) or len({len(c) for c in classes}) < 2:
+                original(scope, operator, container)
+                return
+            same = copy.copy(model)
+            same.classes_ = np.empty(len(classes), dtype=object)
+            same.classes_[:] = classes
+            operator.raw_operator = same
+            try:
+                original(scope, operator, container)
+            finally:
+                operator.raw_operator = model
+
+        return convert
+
+    for alias in ("SklearnDecisionTreeClassifier", "SklearnExtraTreeClassifier"):
+        original = _replaceable(alias, "_onnxgate_unequal_targets")
+        if original is not None:
+            _replace(alias, "_onnxgate_unequal_targets", original, converter(original))
+
+
+def _zeros_without_nan(scope: Any, container: Any, added: list[Any], helper: Any) -> None:
+    """Replace skl2onnx's ``input * 0`` (NaN for a row holding NaN) with zeros of the input's shape."""
+    init = {i.name: i for i in container.initializers}
+    mul = next((n for n in added if n.op_type == "Mul" and n.input[1] in init), None)
+    if mul is None:
+        return
+    shape, zeros = scope.get_unique_variable_name("input_shape"), scope.get_unique_variable_name("zeros")
+    value = helper.make_tensor("value", init[mul.input[1]].data_type, [1], [0])
+    at = container.nodes.index(mul)
+    container.nodes.remove(mul)
+    if not any(mul.input[1] in node.input for node in container.nodes):
+        container.initializers.remove(init[mul.input[1]])
+    for node in added:
+        node.input[:] = [zeros if name == mul.output[0] else name for name in node.input]
+    container.add_node("Shape", [mul.input[0]], [shape], name=scope.get_unique_operator_name("Shape"))
+    container.add_node("ConstantOfShape", [shape], [zeros], value=value,
+                       name=scope.get_unique_operator_name("ConstantOfShape"))
+    made = container.nodes[-2:]
+    del container.nodes[-2:]
+    container.nodes[at:at] = made
+
+
 def _matches_space(items: Any) -> bool:
     """Whether a parsed regular expression (``re._parser``) can match a space within what it consumes;
     True for what is not read here (a backreference, an unknown node)."""

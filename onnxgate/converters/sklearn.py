@@ -59,6 +59,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     patch_one_vs_one_scores,
     patch_operator_verification,
     patch_operator_version_table,
+    patch_per_tree_predictions,
     patch_per_tree_thresholds,
     patch_pipeline_step_options,
     patch_radius_neighbors,
@@ -78,6 +79,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     register_simple_imputer,
     register_target_encoder,
     register_text_vectorizer,
+    register_tree_of_unequal_targets,
     unknown_value_notes,
 )
 from onnxgate.converters._sklearn_extra import register_missing_converters
@@ -184,6 +186,8 @@ def _skl2onnx() -> Any:
         raise missing_dependency("skl2onnx", "sklearn", "Converting a scikit-learn model") from err
     patch_hist_gradient_boosting()
     patch_per_tree_thresholds()
+    patch_per_tree_predictions()
+    register_tree_of_unequal_targets()
     patch_radius_neighbors()
     patch_knn_distance_weights()
     patch_isotonic_calibration()

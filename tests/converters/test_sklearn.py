@@ -479,6 +479,11 @@ _TREE_CASES: dict[str, tuple[str, dict[str, Any], str]] = {
     "random-forest-two-targets": ("RandomForestRegressor", {"n_estimators": 10}, "two-targets"),
     "extra-trees-two-targets": ("ExtraTreesRegressor", {"n_estimators": 10}, "two-targets"),
     "random-forest-multilabel": ("RandomForestClassifier", {"n_estimators": 10, "min_samples_leaf": 3}, "multilabel"),
+    # skl2onnx cast a single tree's probabilities to BOOL and back (0.9 off predict_proba) and refused targets
+    # of different class counts ("The requested array has an inhomogeneous shape")
+    "decision-tree-multilabel": ("DecisionTreeClassifier", {"min_samples_leaf": 3}, "multilabel"),
+    "extra-tree-multilabel": ("ExtraTreeClassifier", {"min_samples_leaf": 3}, "multilabel"),
+    "decision-tree-two-labels": ("DecisionTreeClassifier", {"min_samples_leaf": 3}, "two-labels"),
 }
 
 
@@ -496,8 +501,9 @@ def _tree_model_and_rows(case: str) -> tuple[Any, Any, Any]:
         y = np.column_stack([y, y**2 / 10]) if data == "two-targets" else y
     else:  # noisy labels: trees grown deep, leaves of mixed classes
         X, y = sklearn.datasets.make_classification(n_samples=1500, n_features=8, n_informative=5, flip_y=0.2,
-                                                    n_classes=2 if data == "binary" else 3, random_state=0)
-        y = np.column_stack([y, X[:, 0] > 0]) if data == "multilabel" else y  # 3 classes, then 2
+                                                    n_classes=2 if data in ("binary", "two-labels") else 3,
+                                                    random_state=0)
+        y = np.column_stack([y, X[:, 0] > 0]) if data in ("multilabel", "two-labels") else y  # 3 (or 2), then 2
     X = X.copy()
     if not kind.startswith("GradientBoosting"):  # the others take missing values
         X[np.random.default_rng(0).random(X.shape) < 0.05] = np.nan
@@ -555,6 +561,28 @@ def test_shallow_trees_add_their_leaves_in_double_when_float64_is_asked_for(kind
     default = og.convert(model, X[:5])
     assert {p.key: p.value for p in default.model.metadata_props}.get("onnxgate.float32_inside"), "float32 leaves"
     assert not og.validate(default, reference=model, data=X, atol=1e-9, rtol=1e-9).passed
+
+
+@pytest.mark.parametrize("opset", [9, 17])
+@pytest.mark.parametrize("fitted", ["forest", "tree"])
+def test_a_multi_label_tree_of_one_leaf_scores_rows_holding_nan(fitted: str, opset: int) -> None:
+    """skl2onnx found the leaf of a one-node tree (a multi-label forest's tree that did not split, a multi-label
+    tree too) as ``sum(input * 0)``: a row holding NaN made the index INT64_MIN, and onnxruntime refused the
+    whole batch ("index is out of range") that scikit-learn scores. The leaf is found for every row now."""
+    from sklearn.base import clone
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    model, _, X = _tree_model_and_rows("random-forest-multilabel")  # 5% NaN
+    y = model.predict(X)
+    if fitted == "forest":  # one of its trees a single leaf
+        model.estimators_[0] = clone(model.estimators_[0]).set_params(min_impurity_decrease=1.0).fit(X, y)
+    else:  # two labels of two classes (skl2onnx refused a tree of 3 and 2 classes)
+        model = DecisionTreeClassifier(min_impurity_decrease=1.0).fit(X, np.c_[y[:, 0] == 0, y[:, 1]])
+    leaves = [tree.tree_.node_count for tree in getattr(model, "estimators_", [model])]
+    assert leaves[0] == 1 and isinstance(model, RandomForestClassifier) == (fitted == "forest")
+    conv = og.convert(model, X[:5], opset=opset)
+    _assert_answers_in_float64(conv, model, X, _run(conv, X))
 
 
 @pytest.mark.parametrize("case, shift", [("random-forest-regressor", 0.01), ("gradient-boosting-binary", 1e-4)])
