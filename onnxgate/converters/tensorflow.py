@@ -743,6 +743,9 @@ def rewrite_handlers(tables: Mapping[str, Any] | None = None) -> dict[str, tuple
       :func:`_floor_division`.
     * ``Select``/``SelectV2`` (``tf.where(c, a, b)``) on floats as ONNX ``Where``: see :func:`_select_as_where`.
     * ``Atan2`` with IEEE's signed zeros and infinities: see :func:`_atan2_as_tensorflow`.
+    * ``Equal``, ``NotEqual``, ``Greater``, ``Less``, ``GreaterEqual``, ``LessEqual`` on floats with NaN and on
+      integers past float32's 2**24: see :func:`_comparison_as_tensorflow`.
+    * ``Maximum``/``Minimum`` of integers below opset 12: see :func:`_integer_extremum`.
     * ``Bitcast`` of float32 to int32 masked to its sign bit and read only at zero (Keras 3's ``keras.ops.argmax``
       and ``argmin`` on floats telling -0.0 from 0.0): see :func:`_zero_sign_bit`.
     * ``SegmentMax``/``SegmentMin`` and their unsorted forms answering TensorFlow's value for a segment no
@@ -767,6 +770,9 @@ def rewrite_handlers(tables: Mapping[str, Any] | None = None) -> dict[str, tuple
             "OneHot": (_one_hot_of_negative_ids_off, []),
             "Atan2": (_atan2_as_tensorflow, []),
             "Bitcast": (_zero_sign_bit, []),
+            **{op: (_comparison_as_tensorflow, []) for op in COMPARISONS},
+            "Maximum": (_integer_extremum, []),
+            "Minimum": (_integer_extremum, []),
             **{op: (_empty_segments_as_tensorflow, []) for op in EMPTY_SEGMENT_VALUES}}
 
 
@@ -1020,6 +1026,107 @@ def _one_hot_of_negative_ids_off(ctx: Any, node: Any, name: str, args: Sequence[
     version = max(int(n.split("_")[1]) for n in dir(OneHot) if n.startswith("version_")
                   and int(n.split("_")[1]) <= ctx.opset)
     getattr(OneHot, f"version_{version}")(ctx, node)
+    node.domain = ""
+
+
+#: TensorFlow's comparisons: what each one asks of its operands' order (``Equal`` and ``NotEqual`` ask none).
+COMPARISONS = {"Equal": "", "NotEqual": "", "Greater": "Greater", "Less": "Less", "GreaterEqual": "Less",
+               "LessEqual": "Greater"}
+
+
+def _comparison_as_tensorflow(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:
+    """``==``, ``!=``, ``>``, ``<``, ``>=`` and ``<=`` answering as TensorFlow on floats and integers at every opset.
+
+    tf2onnx wrote three of them wrong, and convert handed the file back (helper-198, helper-202):
+
+    * a float ``Equal``/``NotEqual`` below opset 11 as an ``Equal`` of both sides cast to int32 (ONNX ``Equal``
+      takes floats from opset 11 only; tf2onnx's own FIXME): ``x == 0`` answered true for 0.5 and -0.5 and for
+      NaN == NaN. It is written ``not (a < b or a > b or isnan(a) or isnan(b))``, which holds for +0 == -0 and
+      inf == inf; smaller integer types are compared as int64, which holds them all.
+    * ``GreaterEqual``/``LessEqual`` below opset 12 as ``not (a < b)``: true for NaN >= 1. A NaN on either side
+      now makes it false.
+    * ``Greater``/``Less`` (and ``GreaterEqual``/``LessEqual`` below opset 12) on integers at every opset, by
+      casting both sides to float32: 16777217 > 16777216 was false, and so was any pair of int64 ids or
+      timestamps apart by less than float32's step there. ONNX compares every numeric type from opset 9; the
+      integers are compared as they are.
+
+    bfloat16 is compared as float32 (which holds it); a bool or string ``Equal`` keeps tf2onnx's form."""
+    from onnx import TensorProto
+    from tf2onnx.onnx_opset import logical
+
+    a, b = node.input[0], node.input[1]
+    dtype = ctx.get_dtype(a)
+    floats = (TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16)
+    integers = (TensorProto.INT8, TensorProto.INT16, TensorProto.INT32, TensorProto.INT64, TensorProto.UINT8,
+                TensorProto.UINT16, TensorProto.UINT32, TensorProto.UINT64)
+    kind, order = node.type, COMPARISONS[node.type]
+    if dtype not in (*floats, *integers, TensorProto.BFLOAT16) or (not order and ctx.opset >= 11):
+        handler = logical.Equal if not order else logical.GreaterLess if order == kind else logical.GreaterLessEqual
+        _tf2onnx_handler(handler, ctx, node)
+        return
+    shape = ctx.get_shape(node.output[0])
+    scope = node.name
+    boolean = TensorProto.BOOL
+
+    def make(op: str, inputs: list[str], out_type: int = boolean, **attr: Any) -> str:
+        made = ctx.make_node(op, inputs, attr=attr or None, op_name_scope=scope, dtypes=[out_type], shapes=[shape])
+        return str(made.output[0])
+
+    if dtype == TensorProto.BFLOAT16:
+        dtype = TensorProto.FLOAT
+        a, b = (make("Cast", [v], dtype, to=dtype) for v in (a, b))
+    node.domain = ""
+    if order == kind:  # Greater, Less
+        ctx.replace_inputs(node, [a, b])
+        return
+    if order and ctx.opset >= 12:
+        node.type = "GreaterOrEqual" if kind == "GreaterEqual" else "LessOrEqual"
+        ctx.replace_inputs(node, [a, b])
+        return
+    if not order and dtype not in floats:  # Equal below opset 11 takes bool, int32 and int64
+        if dtype not in (TensorProto.INT32, TensorProto.INT64):
+            a, b = (make("Cast", [v], TensorProto.INT64, to=TensorProto.INT64) for v in (a, b))
+        node.type = "Equal" if kind == "Equal" else "Not"
+        ctx.replace_inputs(node, [a, b] if kind == "Equal" else [make("Equal", [a, b])])
+        return
+    # unequal, or failing >= (<=): ordered the other way, or a NaN on either side (no NaN in an integer)
+    against = [make(op, [a, b]) for op in ((order,) if order else ("Less", "Greater"))]
+    if dtype in floats:
+        against += [make("IsNaN", [a]), make("IsNaN", [b])]
+    failed = against[0]
+    for more in against[1:]:
+        failed = make("Or", [failed, more])
+    node.type = "Identity" if kind == "NotEqual" else "Not"
+    ctx.replace_inputs(node, [failed])
+
+
+def _integer_extremum(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:
+    """``tf.maximum``/``tf.minimum`` (and ``tf.clip_by_value``, written with them) of integers below opset 12, where
+    ONNX ``Max``/``Min`` take floats only: tf2onnx cast both sides to float32 and back, so
+    ``tf.minimum(x, 16777217)`` answered 16777216 and int64 values past 2**24 came back rounded (helper-202). They are
+    written ``Where(a > b, a, b)`` (``<`` for the minimum); floats, and every type from opset 12, keep tf2onnx's
+    ``Max``/``Min``."""
+    from onnx import TensorProto
+    from tf2onnx.onnx_opset import math
+
+    a, b = node.input[0], node.input[1]
+    integers = (TensorProto.INT8, TensorProto.INT16, TensorProto.INT32, TensorProto.INT64, TensorProto.UINT8,
+                TensorProto.UINT16, TensorProto.UINT32, TensorProto.UINT64)
+    if ctx.opset >= 12 or ctx.get_dtype(a) not in integers:
+        node.type = "Max" if node.type == "Maximum" else "Min"
+        _tf2onnx_handler(math.MinMaxOp, ctx, node)
+        return
+    chosen = ctx.make_node("Greater" if node.type == "Maximum" else "Less", [a, b], op_name_scope=node.name,
+                           dtypes=[TensorProto.BOOL], shapes=[ctx.get_shape(node.output[0])])
+    node.type, node.domain = "Where", ""
+    ctx.replace_inputs(node, [chosen.output[0], a, b])
+
+
+def _tf2onnx_handler(handler: Any, ctx: Any, node: Any) -> None:
+    """Convert ``node`` with tf2onnx's own ``handler`` class, at its highest version up to the graph's opset."""
+    version = max(int(n.split("_")[1]) for n in dir(handler) if n.startswith("version_")
+                  and int(n.split("_")[1]) <= ctx.opset)
+    getattr(handler, f"version_{version}")(ctx, node)
     node.domain = ""
 
 

@@ -631,3 +631,73 @@ def test_a_lookup_answering_text_converts_and_its_text_is_compared_as_text() -> 
     attribute.strings[:] = [b"z" if s == b"b" else s for s in attribute.strings]
     report = og.validate(broken, reference=model, data=X)
     assert not report.check("prediction_parity").passed
+
+
+_FLOATS = np.array([0.0, -0.0, 0.5, -0.5, 2.0, np.nan, np.inf, -np.inf], np.float32)
+
+
+@pytest.mark.parametrize("opset", (9, 10, 11, 13))
+def test_float_comparisons_answer_as_tensorflow_with_fractions_zeros_and_nan(opset: int) -> None:
+    # below opset 11 tf2onnx compared floats for equality as their int32 casts: x == 0 was true for 0.5 and -0.5,
+    # and NaN == NaN held (helper-198); below opset 12 NaN >= 1 held, written as not (NaN < 1)
+    import onnxruntime as ort
+
+    a, b = np.repeat(_FLOATS, 8).reshape(-1, 1), np.tile(_FLOATS, 8).reshape(-1, 1)
+
+    def compare(x: Any, y: Any) -> Any:
+        return tf.stack([x == y, x != y, x >= y, x <= y, x > y, x < y], axis=1)
+
+    fn = tf.function(compare, input_signature=[tf.TensorSpec([None, 1], tf.float32)] * 2)
+    conv = og.convert(fn, (a[:4], b[:4]), opset=opset)
+    (got,) = ort.InferenceSession(conv.to_bytes()).run(None, dict(zip(conv.signature.input_names, (a, b))))
+    np.testing.assert_array_equal(got, fn(a, b).numpy())
+
+
+@pytest.mark.parametrize("opset", (9, 10, 13))
+def test_a_keras_model_testing_floats_for_zero_answers_as_keras(opset: int) -> None:
+    import onnxruntime as ort
+
+    inp = keras.Input((1,))
+    model = keras.Model(inp, keras.layers.Lambda(lambda t: tf.cast(tf.equal(t, 0.0), tf.float32))(inp))
+    x = _FLOATS.reshape(-1, 1)
+    conv = og.convert(model, x[:2], opset=opset)
+    (got,) = ort.InferenceSession(conv.to_bytes()).run(None, {conv.signature.input_names[0]: x})
+    np.testing.assert_array_equal(got.ravel(), [1, 1, 0, 0, 0, 0, 0, 0])
+    np.testing.assert_array_equal(got, model.predict(x, verbose=0))
+
+
+@pytest.mark.parametrize("opset", (9, 13, 18))
+@pytest.mark.parametrize("dtype", ("int32", "int64", "uint32"))
+def test_integer_comparisons_hold_past_float32_precision(dtype: str, opset: int) -> None:
+    # tf2onnx compared integers as their float32 casts at every opset: 16777217 > 16777216 was false, as was any
+    # comparison of int64 ids or timestamps closer than float32's step
+    import onnxruntime as ort
+
+    values = np.array([0, 1, 16_777_216, 16_777_217, 2_147_483_646, 2_147_483_647], dtype)
+    a, b = np.repeat(values, 6).reshape(-1, 1), np.tile(values, 6).reshape(-1, 1)
+
+    def compare(x: Any, y: Any) -> Any:
+        return tf.stack([x > y, x < y, x >= y, x <= y, x == y, x != y], axis=1)
+
+    fn = tf.function(compare, input_signature=[tf.TensorSpec([None, 1], getattr(tf, dtype))] * 2)
+    conv = og.convert(fn, (a[:4], b[:4]), opset=opset)
+    (got,) = ort.InferenceSession(conv.to_bytes()).run(None, dict(zip(conv.signature.input_names, (a, b))))
+    np.testing.assert_array_equal(got, fn(a, b).numpy())
+
+
+@pytest.mark.parametrize("opset", (9, 11, 13))
+@pytest.mark.parametrize("dtype", ("int32", "int64"))
+def test_integer_maximum_minimum_and_clip_keep_every_digit(dtype: str, opset: int) -> None:
+    # below opset 12 tf2onnx wrote them as Max/Min of float32 casts: tf.minimum(x, 16777217) answered 16777216
+    import onnxruntime as ort
+
+    x = np.array([[16_777_217, -16_777_217, 2_147_483_647, 5]], dtype)
+
+    def extremes(v: Any) -> Any:
+        return tf.concat([tf.maximum(v, 16_777_215), tf.minimum(v, 16_777_217),
+                          tf.clip_by_value(v, -16_777_217, 2_147_483_646)], axis=1)
+
+    fn = tf.function(extremes, input_signature=[tf.TensorSpec([None, 4], getattr(tf, dtype))])
+    conv = og.convert(fn, x, opset=opset)
+    (got,) = ort.InferenceSession(conv.to_bytes()).run(None, {conv.signature.input_names[0]: x})
+    np.testing.assert_array_equal(got, fn(x).numpy())
