@@ -37,7 +37,10 @@ The signature comes from the model's :class:`~onnxgate.signature.Signature`, sha
 
 Inputs made from a DataFrame's columns are named after those columns again in the package's
 ``model.onnx`` (``sepal_length__cm_`` becomes ``sepal length (cm)``), since MLflow matches a DataFrame
-to the signature by name; the manifest lists them under ``mlflow.renamed_inputs``.
+to the signature by name; the manifest lists them under ``mlflow.renamed_inputs``. MLflow checks a named
+column's type on its value at index label 0, so ``predict`` refuses a frame whose index lacks 0 (a
+``train_test_split`` part, a filtered frame: "Failed to enforce schema ... Error: 0"); the docs say to pass
+``frame.reset_index(drop=True)``.
 
 :func:`register_mlflow_model` logs the written directory, unchanged, as a run's artifacts in an
 MLflow tracking store and registers it under a name. A ``file:`` store is MLflow's filesystem
@@ -324,7 +327,11 @@ def require_mlflow() -> None:
     try:
         import mlflow.onnx  # noqa: F401
     except ImportError as err:
-        raise missing_dependency("mlflow-skinny", "mlflow", "Packaging an MLflow model") from err
+        # mlflow.onnx imports pandas, which mlflow-skinny does not require: with mlflow-skinny installed
+        # beside a base onnxgate, 'needs mlflow-skinny' sent the user to install what they had (helper-204)
+        missing = (getattr(err, "name", None) or "mlflow").split(".")[0]
+        package = "mlflow-skinny" if missing == "mlflow" else missing
+        raise missing_dependency(package, "mlflow", "Packaging an MLflow model") from err
 
 
 #: MLflow's HTTP settings for a tracking server, where the user set none: MLflow's own defaults (7

@@ -252,6 +252,28 @@ def test_missing_mlflow_names_the_extra(iris, tmp_path, monkeypatch):
     assert not (tmp_path / "pkg").exists()
 
 
+def test_mlflow_skinny_without_pandas_names_pandas(iris, tmp_path, monkeypatch):
+    """mlflow-skinny does not require pandas and mlflow.onnx imports it: the message named mlflow-skinny,
+    installed, and its 'pip install onnxgate[mlflow]' installed nothing more."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import tomllib
+
+    monkeypatch.chdir(tmp_path)
+    onnx.save(iris[2].model, "model.onnx")
+    blocked = "import sys; sys.modules['pandas'] = None; from onnxgate.cli import main; sys.exit(main(sys.argv[1:]))"
+    done = subprocess.run([sys.executable, "-c", blocked, "package", "model.onnx", "--target", "mlflow", "-o", "pkg"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert "needs the package 'pandas'" in done.stderr and "pip install 'onnxgate[mlflow]'" in done.stderr
+    assert "mlflow-skinny" not in done.stderr and not (tmp_path / "pkg").exists()
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    extra = pyproject["project"]["optional-dependencies"]["mlflow"]  # what the message tells to install
+    assert any(req.startswith("pandas") for req in extra), extra
+
+
 def test_api_registry_logs_the_package_unchanged(iris, tmp_path, monkeypatch):
     from onnxgate.deploy.mlflow import register_mlflow_model
 
