@@ -387,6 +387,7 @@ def convert_traced(traced: TracedFunction, *, opset: int, name: str | None, fram
     _refuse_empty_segment_means(concrete, framework)
     _refuse_resizes_tf2onnx_writes_wrong(concrete, framework)
     _refuse_asserted_lookups(concrete, framework)
+    _refuse_inexact_top_k(tf, concrete, opset, framework)
     in_tensors = _argument_tensors(tf, concrete)
     out_tensors = [t.name for t in concrete.outputs if t.dtype != tf.dtypes.resource]
     if len(in_tensors) != len(traced.input_names) or len(out_tensors) != len(traced.output_names):
@@ -746,6 +747,8 @@ def rewrite_handlers(tables: Mapping[str, Any] | None = None) -> dict[str, tuple
     * ``Equal``, ``NotEqual``, ``Greater``, ``Less``, ``GreaterEqual``, ``LessEqual`` on floats with NaN and on
       integers past float32's 2**24: see :func:`_comparison_as_tensorflow`.
     * ``Maximum``/``Minimum`` of integers below opset 12: see :func:`_integer_extremum`.
+    * ``TopKV2`` (``tf.math.top_k``, ``keras.ops.top_k``) on integers and float64 without a float32 round trip:
+      see :func:`_top_k_exact`.
     * ``Bitcast`` of float32 to int32 masked to its sign bit and read only at zero (Keras 3's ``keras.ops.argmax``
       and ``argmin`` on floats telling -0.0 from 0.0): see :func:`_zero_sign_bit`.
     * ``SegmentMax``/``SegmentMin`` and their unsorted forms answering TensorFlow's value for a segment no
@@ -773,6 +776,7 @@ def rewrite_handlers(tables: Mapping[str, Any] | None = None) -> dict[str, tuple
             **{op: (_comparison_as_tensorflow, []) for op in COMPARISONS},
             "Maximum": (_integer_extremum, []),
             "Minimum": (_integer_extremum, []),
+            "TopKV2": (_top_k_exact, []),
             **{op: (_empty_segments_as_tensorflow, []) for op in EMPTY_SEGMENT_VALUES}}
 
 
@@ -1120,6 +1124,95 @@ def _integer_extremum(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> No
                            dtypes=[TensorProto.BOOL], shapes=[ctx.get_shape(node.output[0])])
     node.type, node.domain = "Where", ""
     ctx.replace_inputs(node, [chosen.output[0], a, b])
+
+
+def _top_k_order_type(dtype: int, opset: int) -> int | None:
+    """The type onnxruntime's ``TopK`` orders a ``dtype`` in at ``opset`` that holds every value of it, or None.
+
+    Measured on onnxruntime 1.32 (CPU): ``TopK``-1 and -10 take float, float16 and double; from opset 11 also
+    int8, int16, int32, int64 and uint8, but no uint16, uint32 or uint64."""
+    from onnx import TensorProto as T
+
+    if dtype in (T.FLOAT, T.DOUBLE):
+        return dtype
+    if dtype in (T.FLOAT16, T.BFLOAT16):
+        return T.FLOAT
+    if opset >= 11:
+        return dtype if dtype in (T.INT8, T.INT16, T.INT32, T.INT64, T.UINT8) else T.INT64 if dtype in (
+            T.UINT16, T.UINT32) else None
+    return T.DOUBLE if dtype in (T.INT8, T.INT16, T.INT32, T.UINT8, T.UINT16, T.UINT32) else None
+
+
+def _top_k_refusal(dtype: int, opset: int) -> str:
+    """Why ``tf.math.top_k`` on ``dtype`` at ``opset`` is refused, when :func:`_top_k_order_type` has no type."""
+    from onnx import TensorProto, helper
+
+    name = helper.tensor_dtype_to_np_dtype(dtype).name
+    ask = ("Cast the input to int64 before top_k if its values stay below 2**63" if dtype == TensorProto.UINT64
+           else "Ask for opset 11 or higher, or cast the input to float64 before top_k if its values stay within 2**53")
+    return (f"the function calls tf.math.top_k on {name} at opset {opset}: onnxruntime's TopK takes no type there "
+            f"that holds every {name} value, and tf2onnx's float32 cast rounds them past 2**24. {ask}")
+
+
+def _refuse_inexact_top_k(tf: Any, concrete: Any, opset: int, framework: str) -> None:
+    """Refuse ``tf.math.top_k`` on a type :func:`_top_k_exact` cannot order exactly at ``opset``, in the graph or in
+    a function it calls (a ``tf.while_loop`` or ``tf.cond`` body)."""
+    from tf2onnx.tf_utils import map_tf_dtype
+
+    graph = concrete.graph.as_graph_def()
+    nodes = [*graph.node, *(n for function in graph.library.function for n in function.node_def)]
+    for node in nodes:
+        if node.op == "TopKV2":
+            dtype = map_tf_dtype(tf.dtypes.as_dtype(node.attr["T"].type))
+            if _top_k_order_type(dtype, opset) is None:
+                raise RefusedOutright(_top_k_refusal(dtype, opset), framework=framework)
+
+
+def _top_k_exact(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:
+    """``tf.math.top_k`` (and ``keras.ops.top_k``) ordering the values as they are.
+
+    tf2onnx cast every input but float32 to float32 and the values back (helper-202, helper-205): on int32
+    2147483647 came back -2147483648, int64 ids and float64 values past float32's 2**24 came back rounded, and
+    values float32 could not tell apart came out in index order. The input is ordered in its own type where
+    onnxruntime's ``TopK`` takes it, else in one holding every value (int64 for uint16/uint32; float64 for
+    integers of 32 bits or fewer below opset 11); int64 below opset 11 and uint64 have none, and are refused.
+    ``TopK`` answers the largest first, ties in index order, as TensorFlow; the indices are int32, as TensorFlow
+    gives them. Opset 9's ``TopK`` holds ``k`` as an attribute: a ``k`` computed in the graph asks for opset 10."""
+    from onnx import TensorProto
+
+    x, k = node.input[0], node.input[1]
+    dtype = ctx.get_dtype(x)
+    order = _top_k_order_type(dtype, ctx.opset)
+    shapes = [ctx.get_shape(node.output[0]), ctx.get_shape(node.output[1])]
+    if order is None:
+        raise ValueError(_top_k_refusal(dtype, ctx.opset))
+    if ctx.opset < 10 and not node.inputs[1].is_const():
+        raise ValueError(f"onnxgate: tf.math.top_k with k computed in the graph at opset {ctx.opset}: ONNX TopK "
+                         "takes k as an input from opset 10 only. Ask for opset 10 or higher.")
+    scope = node.name
+    if order != dtype:
+        x = ctx.make_node("Cast", [x], attr={"to": order}, op_name_scope=scope, dtypes=[order],
+                          shapes=[ctx.get_shape(x)]).output[0]
+    if ctx.opset < 10:
+        inputs, attr = [x], {"k": int(node.inputs[1].get_tensor_value())}
+    else:
+        from tf2onnx.graph_builder import GraphBuilder
+
+        wide = ctx.make_node("Cast", [k], attr={"to": TensorProto.INT64}, op_name_scope=scope,
+                             dtypes=[TensorProto.INT64], shapes=[[]]).output[0]
+        inputs, attr = [x, GraphBuilder(ctx).make_unsqueeze({"data": wide, "axes": [0]})], {}
+    ctx.remove_node(node.name)
+    top = ctx.make_node("TopK", inputs, attr=attr, output_count=2, op_name_scope=scope,
+                        dtypes=[order, TensorProto.INT64], shapes=shapes)
+    values, indices = top.output
+    if order == dtype:
+        ctx.make_node("Identity", [values], outputs=[node.output[0]], op_name_scope=scope, dtypes=[dtype],
+                      shapes=shapes[:1])
+    else:
+        ctx.make_node("Cast", [values], attr={"to": dtype}, outputs=[node.output[0]], op_name_scope=scope,
+                      dtypes=[dtype], shapes=shapes[:1])
+    ctx.make_node("Cast", [indices], attr={"to": TensorProto.INT32}, outputs=[node.output[1]], op_name_scope=scope,
+                  dtypes=[TensorProto.INT32], shapes=shapes[1:])
 
 
 def _tf2onnx_handler(handler: Any, ctx: Any, node: Any) -> None:

@@ -701,3 +701,67 @@ def test_integer_maximum_minimum_and_clip_keep_every_digit(dtype: str, opset: in
     conv = og.convert(fn, x, opset=opset)
     (got,) = ort.InferenceSession(conv.to_bytes()).run(None, {conv.signature.input_names[0]: x})
     np.testing.assert_array_equal(got, fn(x).numpy())
+
+
+def _top_k_answers(fn: Any, x: np.ndarray, opset: int) -> list[np.ndarray]:
+    import onnxruntime as ort
+
+    conv = og.convert(fn, x[:1], opset=opset)
+    return list(ort.InferenceSession(conv.to_bytes()).run(None, {conv.signature.input_names[0]: x}))
+
+
+@pytest.mark.parametrize("opset", (9, 10, 11, 13, 18))
+def test_top_k_of_int32_keeps_the_extremes_and_answers_ties_in_index_order(opset: int) -> None:
+    # tf2onnx ordered a float32 cast and cast the values back: 2147483647 came back -2147483648, and 16777217
+    # tied with 16777216 (helper-202)
+    x = np.array([[2_147_483_647, -2_147_483_648, 16_777_216, 16_777_217, 5, 16_777_217, 5],
+                  [5, 5, -2_147_483_648, 2_147_483_646, 2_147_483_647, 0, 5]], np.int32)
+    fixed = tf.function(lambda v: tf.math.top_k(v, 5), input_signature=[tf.TensorSpec([None, 7], tf.int32)])
+    values, indices = _top_k_answers(fixed, x, opset)
+    np.testing.assert_array_equal(values, [[2_147_483_647, 16_777_217, 16_777_217, 16_777_216, 5],
+                                           [2_147_483_647, 2_147_483_646, 5, 5, 5]])
+    np.testing.assert_array_equal(indices, [[0, 3, 5, 2, 4], [4, 3, 0, 1, 6]])
+    assert values.dtype == np.int32 and indices.dtype == np.int32
+    # k read from the input's width, as the graph computes it
+    counted = tf.function(lambda v: tf.math.top_k(v, tf.shape(v)[1] - 1),
+                          input_signature=[tf.TensorSpec([None, None], tf.int32)])
+    if opset >= 10:
+        for got, want in zip(_top_k_answers(counted, x, opset), counted(x)):
+            np.testing.assert_array_equal(got, want.numpy())
+
+
+@pytest.mark.parametrize("opset", (11, 13, 18))
+def test_top_k_of_int64_and_float64_keeps_every_digit(opset: int) -> None:
+    ids = np.array([[2**53 + 1, 2**53, 2**62 + 1, 2**62, -(2**63), 2**53 + 1]], np.int64)
+    fn = tf.function(lambda v: tf.math.top_k(v, 4), input_signature=[tf.TensorSpec([None, 6], tf.int64)])
+    values, indices = _top_k_answers(fn, ids, opset)
+    np.testing.assert_array_equal(values, [[2**62 + 1, 2**62, 2**53 + 1, 2**53 + 1]])
+    np.testing.assert_array_equal(indices, [[2, 3, 0, 5]])
+    floats = np.array([[1 + 2**-40, 1.0, 1e300, 1 + 2**-40, -1e300]])
+    fn = tf.function(lambda v: tf.math.top_k(v, 3), input_signature=[tf.TensorSpec([None, 5], tf.float64)])
+    values, indices = _top_k_answers(fn, floats, opset)
+    np.testing.assert_array_equal(values, [[1e300, 1 + 2**-40, 1 + 2**-40]])
+    np.testing.assert_array_equal(indices, [[2, 0, 3]])
+
+
+def test_top_k_of_int64_below_opset_11_is_refused_with_the_opset_to_ask_for() -> None:
+    # onnxruntime's TopK takes no integer type below opset 11, and float64 does not hold int64
+    fn = tf.function(lambda v: tf.math.top_k(v, 2), input_signature=[tf.TensorSpec([None, 3], tf.int64)])
+    with pytest.raises(og.UnsupportedModelError, match=r"top_k on int64 at opset 10.*Ask for opset 11"):
+        og.convert(fn, np.array([[2**53 + 1, 2**53, 1]], np.int64), opset=10)
+
+
+def test_keras_top_k_of_int64_ids_in_a_loop_answers_as_keras() -> None:
+    inp = keras.Input((4,), dtype="int64")
+
+    def twice(v: Any) -> Any:
+        def body(i: Any, acc: Any) -> Any:
+            return i + 1, acc + keras.ops.top_k(v, 2)[0]
+        return tf.while_loop(lambda i, acc: i < 2, body, [tf.constant(0), tf.zeros_like(v[:, :2])])[1]
+
+    model = keras.Model(inp, [*keras.ops.top_k(inp, 3), keras.layers.Lambda(twice)(inp)])
+    x = np.array([[2**53 + 1, 2**53, 7, 2**53 + 1]], np.int64)
+    got = _top_k_answers(model, x, 13)
+    for g, want in zip(got, model.predict(x, verbose=0)):
+        np.testing.assert_array_equal(g, want)
+    np.testing.assert_array_equal(got[0], [[2**53 + 1, 2**53 + 1, 2**53]])
