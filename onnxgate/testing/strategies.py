@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from onnxgate.errors import InvalidDataError, UnsupportedModelError, missing_dependency
@@ -159,8 +159,12 @@ _EXTREME_CODE = 2.0
 def _per_column(
     dtype: np.dtype[Any], shape: tuple[int, ...], lows: Any, highs: Any, *,
     allow_nan: bool, allow_infinity: bool, extremes: bool,
-) -> st.SearchStrategy[np.ndarray]:
+) -> tuple[st.SearchStrategy[np.ndarray], Callable[[np.ndarray], np.ndarray]]:
     """An array whose column ``j`` (of the flattened rows) lies in ``[lows[j], highs[j]]``, drawn as one array.
+
+    Returns the strategy of unit numbers and the function placing them: the caller applies it after the
+    draw, so Hypothesis' failing example shows the feed's values (mapped, it showed
+    ``place(array([[0.375, 0.375]]))``, the unit numbers).
 
     One strategy per column (a tuple of them per row) made a [1, 784] image a 784-value example that
     failed Hypothesis' ``large_base_example`` health check, and 100 rows of 64 columns ``data_too_large``.
@@ -222,7 +226,7 @@ def _per_column(
                 out[hit] = value
         return out.reshape(shape)
 
-    return hnp.arrays(np.float64, (rows, per_row), elements=unit).map(place)
+    return hnp.arrays(np.float64, (rows, per_row), elements=unit), place
 
 
 def _whole(values: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
@@ -280,6 +284,9 @@ def _check_ranges(signature: Signature, ranges: Any) -> tuple[dict[str, Any], di
             isinstance(x, numbers.Real) and not isinstance(x, bool) for x in v)
 
     if isinstance(ranges, Mapping) and ranges and any(bounds(v) for v in ranges.values()):
+        # bounds keyed by the user's own column names (recorded at conversion: 'sepal length (cm)' for the
+        # input sepal_length__cm_) bound the inputs made from them, as data keyed by them feeds those inputs
+        ranges = signature.columns.to_inputs(dict(ranges))
         odd = {str(k): v for k, v in ranges.items() if not bounds(v)}
         if odd:
             raise InvalidDataError(
@@ -326,8 +333,8 @@ def model_inputs(
         dimension in the graph always wins.
     ranges : data or mapping, optional
         Rows (array, DataFrame, dict of arrays) whose per-column min and max bound the values
-        (plus 10% room), and whose strings are drawn from; or ``{input_name: (lo, hi)}``.
-        Default: ``[-1000, 1000]``.
+        (plus 10% room), and whose strings are drawn from; or ``{input_name: (lo, hi)}``, keyed by
+        input names or by the user's column names recorded at conversion. Default: ``[-1000, 1000]``.
     allow_nan, allow_infinity : bool
         Also draw NaN / infinities for floating-point inputs (off by default: finite values).
     extremes : bool
@@ -426,8 +433,9 @@ def model_inputs(
             if lows is not None and highs is not None and len(lows) == per_row and spec.elem_type != "bool":
                 if spec.name not in bounds:
                     lows, highs = _padded(np.asarray(lows, np.float64), np.asarray(highs, np.float64))
-                array = draw(_per_column(dtype, shape, lows, highs, allow_nan=allow_nan,
-                                         allow_infinity=allow_infinity, extremes=extremes), label=spec.name)
+                units, place = _per_column(dtype, shape, lows, highs, allow_nan=allow_nan,
+                                           allow_infinity=allow_infinity, extremes=extremes)
+                array = place(draw(units, label=spec.name))
             else:
                 glob = None
                 if lows is not None and highs is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 
@@ -332,3 +333,44 @@ def test_negative_zero_and_subnormals_only_with_extremes(ranges: Any) -> None:
     found = find(model_inputs(sig, ranges=given_ranges, extremes=True), lambda f: bool(odd(f["x"]).any()),
                  settings=settings(database=None, max_examples=500))
     assert odd(found["x"]).any()
+
+
+def test_bounds_keyed_by_the_users_column_names_bound_the_inputs_made_from_them() -> None:
+    # a SQL-adapted model renames 'sepal length (cm)' to the input sepal_length__cm_; its user keeps
+    # writing their own names, as validate and assert_parity take them
+    import pandas as pd
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    frame = load_iris(as_frame=True)
+    X: pd.DataFrame = frame.data
+    conv = og.convert(LogisticRegression(max_iter=500).fit(X, frame.target), X.head(), target="sql-edge-2.0")
+    bounds = {column: (float(X[column].min()), float(X[column].max())) for column in X.columns}
+
+    @SETTINGS
+    @given(model_inputs(conv, ranges=bounds))
+    def check(feeds: dict[str, np.ndarray]) -> None:
+        assert set(feeds) == set(conv.signature.input_names)
+        for column, (lo, hi) in bounds.items():
+            values = feeds[conv.signature.columns.input_for(column)]
+            assert ((values >= lo) & (values <= hi)).all(), (column, values)
+
+    check()
+
+
+def test_a_failing_example_shows_the_values_fed_not_the_numbers_drawn_for_them() -> None:
+    # Hypothesis prints the falsifying example; it must show the row the model got
+    conv, X = _conversion("sklearn-iris-logreg")  # column 0 observed in [4.3, 7.9]
+
+    @settings(max_examples=50, deadline=None, database=None, derandomize=True)
+    @given(model_inputs(conv, ranges=X, batch_size=1))
+    def prop(feeds: dict[str, np.ndarray]) -> None:
+        assert feeds["input"][0, 0] < 6.0
+
+    with pytest.raises(AssertionError) as info:
+        prop()
+    shown = "\n".join(getattr(info.value, "__notes__", []))
+    row = re.search(r"array\(\[\[([^\]]*)\]\]", shown)
+    assert row is not None, shown
+    first = float(row.group(1).split(",")[0])
+    assert 6.0 <= first <= 9.0, shown  # the value fed, in the data's range; not a unit number in [-1, 1]
