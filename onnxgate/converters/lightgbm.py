@@ -627,7 +627,11 @@ class LightGBMConverter(BoostingConverter):
         data: dict[Any, Any] = {}
         for i, (name, column) in enumerate(zip(signature.input_names, columns)):
             values = np.asarray(feeds[name]).reshape(-1)
-            data[column] = pd.Categorical(values, categories=categories[found.index(i)]) if i in found else values
+            if i in found:  # a value outside the categories is missing to LightGBM: given as one, which pandas 4
+                known = list(categories[found.index(i)])  # requires (pandas 3 warned, then read it as one)
+                given = pd.Series(values, dtype=object)
+                values = pd.Categorical(given.where(given.isin(known), None), categories=known)
+            data[column] = values
         return pd.DataFrame(data)
 
     def convert(

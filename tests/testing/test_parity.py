@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import onnxgate as og
+from onnxgate.errors import InvalidDataError
 from onnxgate.testing import assert_parity
 
 
@@ -93,8 +94,6 @@ def test_the_same_infinity_on_both_sides_matches_and_polygraphys_rule_says_so() 
 
 @pytest.mark.parametrize("search", [-5, 10.5, "100", True])
 def test_a_search_budget_that_is_not_a_whole_number_is_refused(search: Any) -> None:
-    from onnxgate.errors import InvalidDataError
-
     model, X, conv = _converted("sklearn-iris-logreg")
     with pytest.raises(InvalidDataError, match="search must be a whole number"):
         assert_parity(model, conv, X, search=search)
@@ -190,3 +189,115 @@ def test_only_nan_mismatching_in_large_outputs_is_not_advised_a_larger_tolerance
     assert "No tolerance makes these outputs match" in message and "Loosen atol" not in message
     assert "2 mismatched value(s) in them NaN or infinity" in message
     assert "infinities_compare_equal=False" not in message
+
+
+def _moved_split(proto: Any, by: float) -> Any:
+    """The file with its first tree split moved by ``by``: a threshold that is not the model's."""
+    import copy
+
+    proto = copy.deepcopy(proto)
+    (tree,) = [n for n in proto.graph.node if n.op_type.startswith("TreeEnsemble")]
+    (values,) = [a for a in tree.attribute if a.name == "nodes_values"]
+    values.floats[0] += by
+    return proto
+
+
+def _tree_on_float32_iris() -> tuple[Any, Any, Any]:
+    from sklearn.datasets import load_iris
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = load_iris(return_X_y=True)
+    X = X.astype(np.float32)
+    model = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)
+    return model, X, og.convert(model, X[:5], opset=15)
+
+
+def test_a_moved_split_read_without_arithmetic_is_not_blamed_on_float32_rounding() -> None:
+    # the tree reads the float32 input as it is: no rounding can move a row across its split, so a
+    # divergence there is a threshold that is not the model's, whose fix is not "preprocess in double"
+    model, X, conv = _tree_on_float32_iris()
+    bad = _moved_split(conv.model, 0.04)  # inside the data's 0.1 steps: only the search finds it
+    with pytest.raises(og.ParityError) as info:
+        assert_parity(model, bad, X, search=500, seed=0)
+    message = str(info.value)
+    assert "search_divergences" in message
+    assert "float32 tree flip" not in message and "float32 arithmetic" not in message, message
+    assert "split not the model's" in message, message
+
+
+def test_a_float16_cast_before_a_tree_is_named_float16() -> None:
+    import copy
+
+    import onnx
+
+    model, X, conv = _tree_on_float32_iris()
+    proto = copy.deepcopy(conv.model)
+    name = proto.graph.input[0].name
+    for node in proto.graph.node:
+        node.input[:] = [f"{name}_f32" if i == name else i for i in node.input]
+    make = onnx.helper.make_node
+    proto.graph.node.insert(0, make("Cast", [f"{name}_f16"], [f"{name}_f32"], to=onnx.TensorProto.FLOAT))
+    proto.graph.node.insert(0, make("Cast", [name], [f"{name}_f16"], to=onnx.TensorProto.FLOAT16))
+    with pytest.raises(og.ParityError) as info:
+        assert_parity(model, proto, X, search=500, seed=0)
+    message = str(info.value)
+    assert "Cast(float16)" in message and "Cast(10)" not in message, message
+    assert "in float16 arithmetic" in message, message
+
+
+@pytest.mark.filterwarnings("error::DeprecationWarning")
+def test_a_lightgbm_category_the_model_never_saw_is_compared_as_missing() -> None:
+    # a row drawn with a colour outside the fitted ones (model_inputs without ranges draws any text):
+    # LightGBM reads it as missing; reading it so warned pandas' deprecation, an error from pandas 4
+    import lightgbm
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"x": rng.normal(size=300), "colour": pd.Categorical(rng.choice(["red", "blue"], 300))})
+    y = ((frame.x > 0) & (frame.colour == "blue")).astype(int)
+    model = lightgbm.LGBMClassifier(n_estimators=10, num_leaves=5, verbose=-1, n_jobs=1).fit(frame, y)
+    conv = og.convert(model, frame.head(), opset=15)
+    feeds = {"x": np.array([[0.5], [0.5], [-0.5]]), "colour": np.array([["blue"], ["mauve"], [""]], dtype=object)}
+    (result,) = assert_parity(model, conv, feeds)
+    assert result.passed
+
+
+@cache
+def _embedding() -> tuple[Any, Any]:
+    torch = pytest.importorskip("torch")
+
+    class Lookup(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.table = torch.nn.Embedding(10, 3)
+
+        def forward(self, ids: Any) -> Any:
+            return self.table(ids)
+
+    torch.manual_seed(0)
+    net = Lookup().eval()
+    return net, og.convert(net, np.arange(4, dtype=np.int64), opset=17)
+
+
+def test_a_row_both_models_refuse_is_the_callers_input_not_a_parity_failure() -> None:
+    # id 12 is past the 10-row table: PyTorch raises IndexError and onnxruntime refuses the Gather alike
+    net, conv = _embedding()
+    with pytest.raises(InvalidDataError, match=r"(?s)reference model failed.*row 1.*onnxruntime refused it too"):
+        assert_parity(net, conv, np.array([3, 12], dtype=np.int64))
+
+
+def test_a_row_only_onnxruntime_refuses_is_not_advised_a_larger_tolerance() -> None:
+    import torch
+
+    net, conv = _embedding()
+
+    def clamped(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:  # a reference that answers every id
+        (ids,) = feeds.values()
+        with torch.no_grad():
+            return [net(torch.from_numpy(np.clip(ids, 0, 9))).numpy()]
+
+    with pytest.raises(og.ParityError) as info:
+        assert_parity(clamped, conv, np.array([3, 12], dtype=np.int64))
+    message = str(info.value)
+    assert "onnxruntime failed on" in message
+    assert "Loosen atol" not in message and "No tolerance makes" in message, message

@@ -434,4 +434,6 @@ def _result(
                     "float64 value (see details for the fix)")
     elif str(first["explanation"]).startswith("tree flip"):
         message += "; a float32 tree flip (see details for the fix)"
+    elif str(first["explanation"]).startswith("split not the model's"):
+        message += "; a split of the file that is not the model's (no rounding explains it; see details)"
     return CheckResult(CHECK_NAME, False, message, details)

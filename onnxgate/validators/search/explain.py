@@ -127,12 +127,21 @@ def explain(div: Divergence, space: Space, splits: list[TreeSplit], target: Targ
             )
         return ""
     s = min(near, key=lambda n: abs(value - float(n.raw_threshold)))  # type: ignore[arg-type]
+    if _read_exactly(s, space):
+        return (
+            f"split not the model's: {space.feature_name(div.feature)}={value!r} sits next to the split "
+            f"'{s.describe()}' of node {s.node!r}, and the file compares the float32 input as it is (no "
+            "arithmetic before the split), so no rounding moved the value across it: the reference answers "
+            "as if its split were elsewhere. The file's threshold (or the tree around it) is not the model's: "
+            "convert the model again, and report it if the converted file does this"
+        )
     ml_cap = None if target is None or target.max_opset is None else target.max_opset.get("ai.onnx.ml")
     if ml_cap is None or ml_cap >= 3:
         double_tree = "a double TreeEnsemble (ai.onnx.ml opset 3, allowed by this target) is another way for regressors"
     else:
         double_tree = f"a double TreeEnsemble needs ai.onnx.ml opset 3, above this target's cap of {ml_cap}"
-    f32 = "float32" if s.float32_before else "lower-precision"
+    narrow = next((t for t in ("float16", "bfloat16") if f"Cast({t})" in s.transform), None)
+    f32 = narrow or ("float32" if s.float32_before else "lower-precision")
     return (
         f"tree flip: {space.feature_name(div.feature)}={value!r} sits next to the split "
         f"'{s.describe()}' of node {s.node!r}. The graph runs {s.transform} in {f32} arithmetic before the "
@@ -143,6 +152,17 @@ def explain(div: Divergence, space: Space, splits: list[TreeSplit], target: Targ
         "preprocessing, which narrows the window but closes it only when the preprocessing's constants are "
         "exact in float32; or remove large offsets from the features upstream"
     )
+
+
+def _read_exactly(split: TreeSplit, space: Space) -> bool:
+    """The tree reads the raw float32 input unchanged (no arithmetic, no narrowing Cast): rounding cannot flip it."""
+    import numpy as np
+
+    if split.input is None or split.input not in space.feeds:
+        return False
+    steps = split.transform.split(" -> ")
+    return (space.feeds[split.input].dtype == np.float32
+            and all(step in ("identity", "Cast(float32)") for step in steps))
 
 
 def narrow_reading(div: Divergence, space: Space) -> tuple[float, Any, float]:
