@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -542,10 +543,28 @@ def _double_nodes(proto: Any, ops: set[str]) -> list[Any]:
     return [n for n in found if types.get(n.input[0]) == TensorProto.DOUBLE]
 
 
-#: The activations :func:`double_formulas` writes as formulas on double tensors: onnxruntime (1.32 and older) has
+#: The operators :func:`double_formulas` writes as formulas on double tensors: onnxruntime (1.32 and older) has
 #: no double kernel for any of them, and a double graph holding one did not load.
-DOUBLE_FORMULA_OPS = ("Elu", "Gelu", "HardSigmoid", "HardSwish", "LeakyRelu", "Mish", "PRelu", "Selu", "Softplus",
-                      "Softsign", "ThresholdedRelu")
+DOUBLE_FORMULA_OPS = ("Acos", "Acosh", "Asin", "Asinh", "Atan", "Atanh", "Celu", "Cosh", "Elu", "Gelu", "HardSigmoid",
+                      "HardSwish", "LeakyRelu", "Mish", "PRelu", "Selu", "Sinh", "Softplus", "Softsign", "Tan",
+                      "ThresholdedRelu")
+
+#: pi / 2 in parts of 33 bits (fdlibm's ``pio2_1``, ``pio2_2``, ``pio2_3``) and the rest, ``pio2_3t``: ``k`` times
+#: each is exact for ``|k| < 2^20``, so ``x - k pi / 2`` loses nothing near a multiple of pi / 2.
+TAN_HALF_PI_PARTS = (1.57079632673412561417e+00, 6.07710050630396597660e-11, 2.02226624871116645580e-21,
+                     8.47842766036889956997e-32)
+
+#: fdlibm's ``atan`` (s_atan.c), which :func:`double_formulas` writes: the reduced argument's ranges (upper
+#: bounds), the angles each is moved by (high and low parts), and the odd polynomial's coefficients.
+ATAN_BOUNDS = (0.4375, 0.6875, 1.1875, 2.4375)
+ATAN_HIGH = (4.63647609000806093515e-01, 7.85398163397448278999e-01, 9.82793723247329054082e-01,
+             1.57079632679489655800e+00)
+ATAN_LOW = (2.26987774529616870924e-17, 3.06161699786838301793e-17, 1.39033110312309984516e-17,
+            6.12323399573676603587e-17)
+ATAN_COEFFICIENTS = (3.33333333333329318027e-01, -1.99999999998764832476e-01, 1.42857142725034663711e-01,
+                     -1.11111104054623557880e-01, 9.09088713343650656196e-02, -7.69187620504482999495e-02,
+                     6.66107313738753120669e-02, -5.83357013379057348645e-02, 4.97687799461593236017e-02,
+                     -3.65315727442169155270e-02, 1.62858201153657823623e-02)
 
 #: The ONNX defaults of ``Selu``'s attributes are float32 roundings of these (torch's SELU is exact to double).
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -617,14 +636,20 @@ def double_formulas(proto: Any) -> dict[str, int]:
     as its double-precision formula, in place; the count of nodes replaced by operator.
 
     onnxruntime has no double kernel for these, so a model trained in float64 (``model.double()``) with a
-    Softplus, Mish, ELU, SELU, LeakyReLU, PReLU, RReLU, Hardsigmoid, Hardswish or exact GELU gave a file it
-    did not load. Each is written from operators it runs in double: ``softplus(x) = max(x, 0) + log1p(exp(-|x|))``
-    (``log1p(e)`` as ``log(u) * e / (u - 1)``, ``u = 1 + e``, exact to a few ulps where ``1 + e`` rounds),
-    ``expm1(x)`` for ELU and SELU as ``(u - 1) * x / log(u)``, ``u = exp(x)``, for ``-1 <= x``; the others are
-    their definitions. The float32 attributes are read back as the doubles they were written from
-    (:func:`double_attribute`); ``Erf`` as :func:`double_erf`.
+    Softplus, Mish, ELU, SELU, LeakyReLU, PReLU, RReLU, Hardsigmoid, Hardswish or exact GELU, or computing
+    ``torch.sinh``, ``atan``... gave a file it did not load. Each is written from operators it runs in double:
+    ``softplus(x) = max(x, 0) + log1p(exp(-|x|))`` (``log1p(e)`` as ``log(u) * e / (u - 1)``, ``u = 1 + e``,
+    exact to a few ulps where ``1 + e`` rounds), ``expm1(x)`` for ELU, SELU and CELU as ``(u - 1) * x / log(u)``,
+    ``u = exp(x)``, for ``|x| <= 1``; the hyperbolic functions and their inverses as fdlibm computes them from
+    expm1 and log1p, ``tan`` as ``sin / cos``, ``atan`` as fdlibm's (a reduction to ``|x| < 0.4375`` and an odd
+    polynomial), ``asin(x) = atan(x / sqrt((1 - x)(1 + x)))`` and ``acos(x) = 2 atan(sqrt((1 - x) / (1 + x)))``
+    (each within a few ulps of torch, 0, the infinities and NaN included); the others are their definitions.
+    Both PyTorch exporters write CELU on a double tensor as ``Cast`` to float32, ``Celu``, ``Cast`` back (ONNX's
+    Celu is float32 only): that is a Celu on the double tensor too. The float32 attributes are read back as the
+    doubles they were written from (:func:`double_attribute`); ``Erf`` as :func:`double_erf`.
     """
     graph = proto.graph
+    _celu_in_double(proto)
     found = _double_nodes(proto, set(DOUBLE_FORMULA_OPS))
     counts: dict[str, int] = {}
     taken = graph_names(graph)
@@ -640,6 +665,34 @@ def double_formulas(proto: Any) -> dict[str, int]:
     if erfs:
         counts["Erf"] = erfs
     return counts
+
+
+def _celu_in_double(proto: Any) -> None:
+    """Make each ``Cast`` to float32, ``Celu``, ``Cast`` to double of a double tensor (read by nothing else) one
+    ``Celu`` of that tensor, in place: CELU in float32 was 2e-7 off torch's double."""
+    from onnx import TensorProto
+
+    graph = proto.graph
+    producer = {out: node for node in graph.node for out in node.output}
+    readers: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    outputs = {o.name for o in graph.output}
+
+    def cast_to(node: Any, kind: int) -> bool:
+        return node.op_type == "Cast" and any(a.name == "to" and a.i == kind for a in node.attribute)
+
+    narrowing = {id(n) for n in _double_nodes(proto, {"Cast"}) if cast_to(n, TensorProto.FLOAT)}
+    for celu in [n for n in graph.node if n.op_type == "Celu" and n.domain in ("", "ai.onnx")]:
+        before, after = producer.get(celu.input[0]), readers.get(celu.output[0], [])
+        if (before is None or id(before) not in narrowing or len(readers[before.output[0]]) != 1
+                or before.output[0] in outputs or celu.output[0] in outputs or len(after) != 1
+                or not cast_to(after[0], TensorProto.DOUBLE)):
+            continue
+        celu.input[0], celu.output[0] = before.input[0], after[0].output[0]
+        graph.node.remove(before)
+        graph.node.remove(after[0])
 
 
 class _Formula:
@@ -672,20 +725,126 @@ class _Formula:
         return double_attribute(self.attrs[name]) if name in self.attrs else default
 
     def log1p(self, e: str) -> str:
-        """``log(1 + e)`` for ``e >= 0``, exact where ``1 + e`` rounds."""
+        """``log(1 + e)``, exact where ``1 + e`` rounds (``log(1 + e)`` itself past ``e = 1``, +inf included)."""
         one = self.const(1.0)
         u = self.op("Add", one, e)
+        log = self.op("Log", u)
         ratio = self.op("Div", e, self.op("Sub", u, one))
-        return self.op("Where", self.op("Equal", u, one), e, self.op("Mul", self.op("Log", u), ratio))
+        near = self.op("Where", self.op("Equal", u, one), e, self.op("Mul", log, ratio))
+        return self.op("Where", self.op("Greater", e, one), log, near)
 
     def expm1(self, x: str) -> str:
-        """``exp(x) - 1`` for the ``x <= 0`` it is used at, exact near 0."""
+        """``exp(x) - 1``, exact near 0 (``exp(x) - 1`` itself past ``|x| = 1``, the infinities included)."""
         one = self.const(1.0)
         u = self.op("Exp", x)
         less = self.op("Sub", u, one)
         near = self.op("Div", self.op("Mul", less, x), self.op("Log", u))
         small = self.op("Where", self.op("Equal", u, one), x, near)
-        return self.op("Where", self.op("Less", x, self.const(-1.0)), less, small)
+        return self.op("Where", self.op("Greater", self.op("Abs", x), one), less, small)
+
+    def odd(self, x: str, magnitude: str) -> str:
+        """``magnitude`` (a function of ``|x|``) with the sign of ``x``."""
+        return self.op("Where", self.op("Less", x, self.const(0.0)), self.op("Neg", magnitude), magnitude)
+
+    def exp_large(self, a: str) -> str:
+        """``exp(a) / 2`` for ``a >= 22``, finite up to where ``sinh`` and ``cosh`` overflow (``a`` 710.47)."""
+        half = self.op("Exp", self.op("Mul", a, self.const(0.5)))
+        return self.op("Mul", self.op("Mul", half, self.const(0.5)), half)
+
+    def sinh(self, x: str) -> str:
+        a = self.op("Abs", x)
+        e = self.expm1(a)
+        near = self.op("Mul", self.op("Add", e, self.op("Div", e, self.op("Add", e, self.const(1.0)))),
+                       self.const(0.5))
+        return self.odd(x, self.op("Where", self.op("Less", a, self.const(22.0)), near, self.exp_large(a)))
+
+    def cosh(self, x: str) -> str:
+        a = self.op("Abs", x)
+        e = self.op("Exp", a)
+        half = self.const(0.5)
+        near = self.op("Add", self.op("Mul", e, half), self.op("Div", half, e))
+        return self.op("Where", self.op("Less", a, self.const(22.0)), near, self.exp_large(a))
+
+    def asinh(self, x: str) -> str:
+        a = self.op("Abs", x)
+        one = self.const(1.0)
+        square = self.op("Mul", a, a)
+        root = self.op("Sqrt", self.op("Add", square, one))  # sqrt(1 + x^2)
+        near = self.log1p(self.op("Add", a, self.op("Div", square, self.op("Add", one, root))))
+        middle = self.op("Log", self.op("Add", self.op("Mul", a, self.const(2.0)),
+                                        self.op("Div", one, self.op("Add", root, a))))
+        far = self.op("Add", self.op("Log", a), self.const(math.log(2.0)))
+        magnitude = self.op("Where", self.op("Less", a, self.const(2.0)), near,
+                            self.op("Where", self.op("Less", a, self.const(2.0 ** 28)), middle, far))
+        return self.odd(x, magnitude)
+
+    def acosh(self, x: str) -> str:
+        one = self.const(1.0)
+        t = self.op("Sub", x, one)
+        near = self.log1p(self.op("Add", t, self.op("Sqrt", self.op("Add", self.op("Mul", t, self.const(2.0)),
+                                                                           self.op("Mul", t, t)))))
+        root = self.op("Sqrt", self.op("Sub", self.op("Mul", x, x), one))
+        middle = self.op("Log", self.op("Sub", self.op("Mul", x, self.const(2.0)),
+                                        self.op("Div", one, self.op("Add", x, root))))
+        far = self.op("Add", self.op("Log", x), self.const(math.log(2.0)))
+        value = self.op("Where", self.op("LessOrEqual", x, self.const(2.0)), near,
+                        self.op("Where", self.op("Less", x, self.const(2.0 ** 28)), middle, far))
+        return self.op("Where", self.op("Less", x, one), self.const(math.nan), value)
+
+    def atanh(self, x: str) -> str:
+        a = self.op("Abs", x)
+        one, two = self.const(1.0), self.const(2.0)
+        rest = self.op("Sub", one, a)
+        twice = self.op("Mul", a, two)
+        near = self.log1p(self.op("Add", twice, self.op("Div", self.op("Mul", twice, a), rest)))
+        far = self.log1p(self.op("Div", twice, rest))
+        magnitude = self.op("Mul", self.op("Where", self.op("Less", a, self.const(0.5)), near, far), self.const(0.5))
+        return self.odd(x, self.op("Where", self.op("Greater", a, one), self.const(math.nan), magnitude))
+
+    def tan(self, x: str) -> str:
+        """``sin(r) / cos(r)``, or ``-cos(r) / sin(r)`` for an odd ``k``, ``r = x - k pi / 2`` in ``[-pi/4, pi/4]``
+        (fdlibm's three-part pi / 2, exact products up to ``|k| = 2^19``; ``sin(x) / cos(x)`` past it).
+        onnxruntime's double Sin and Cos are accurate to 7e-16 in absolute terms only: divided as they are, tan
+        was 5.5e-7 off torch's at x = -14.137167 (a pole, 9 pi / 2, less 9e-9)."""
+        k = self.op("Round", self.op("Mul", x, self.const(2.0 / math.pi)))
+        r = x
+        for part in TAN_HALF_PI_PARTS:
+            r = self.op("Sub", r, self.op("Mul", k, self.const(part)))
+        sine, cosine = self.op("Sin", r), self.op("Cos", r)
+        half_k = self.op("Mul", k, self.const(0.5))
+        odd = self.op("Not", self.op("Equal", self.op("Floor", half_k), half_k))
+        reduced = self.op("Where", odd, self.op("Neg", self.op("Div", cosine, sine)), self.op("Div", sine, cosine))
+        direct = self.op("Div", self.op("Sin", x), self.op("Cos", x))
+        return self.op("Where", self.op("Less", self.op("Abs", k), self.const(2.0 ** 19)), reduced, direct)
+
+    def atan(self, x: str) -> str:
+        """fdlibm's ``atan``: ``|x|`` reduced to ``r`` below 0.4375, ``high - ((r p(r) - low) - r)``."""
+        a = self.op("Abs", x)
+        one, two, three_halves = self.const(1.0), self.const(2.0), self.const(1.5)
+        reduced = [
+            self.op("Div", self.op("Sub", self.op("Mul", a, two), one), self.op("Add", a, two)),
+            self.op("Div", self.op("Sub", a, one), self.op("Add", a, one)),
+            self.op("Div", self.op("Sub", a, three_halves), self.op("Add", self.op("Mul", a, three_halves), one)),
+            self.op("Neg", self.op("Div", one, a)),
+        ]
+        r, high, low = reduced[-1], self.const(ATAN_HIGH[-1]), self.const(ATAN_LOW[-1])
+        for i in (2, 1, 0, -1):  # the ranges from the top: below ATAN_BOUNDS[i + 1], reduction i (-1: none)
+            below = self.op("Less", a, self.const(ATAN_BOUNDS[i + 1]))
+            r = self.op("Where", below, a if i < 0 else reduced[i], r)
+            high = self.op("Where", below, self.const(ATAN_HIGH[i] if i >= 0 else 0.0), high)
+            low = self.op("Where", below, self.const(ATAN_LOW[i] if i >= 0 else 0.0), low)
+        z = self.op("Mul", r, r)
+        w = self.op("Mul", z, z)
+        odd_terms, even_terms = ATAN_COEFFICIENTS[0::2], ATAN_COEFFICIENTS[1::2]
+        s1 = self.const(odd_terms[-1])
+        for c in reversed(odd_terms[:-1]):
+            s1 = self.op("Add", self.const(c), self.op("Mul", w, s1))
+        s2 = self.const(even_terms[-1])
+        for c in reversed(even_terms[:-1]):
+            s2 = self.op("Add", self.const(c), self.op("Mul", w, s2))
+        series = self.op("Add", self.op("Mul", z, s1), self.op("Mul", w, s2))
+        moved = self.op("Sub", self.op("Sub", self.op("Mul", r, series), low), r)
+        return self.odd(x, self.op("Sub", high, moved))
 
     def softplus(self, x: str) -> str:
         zero = self.const(0.0)
@@ -724,6 +883,23 @@ class _Formula:
         elif kind == "ThresholdedRelu":
             above = self.op("Greater", x, self.const(self.attr("alpha", 1.0)))
             self.op("Where", above, x, self.const(0.0), out=out)
+        elif kind == "Celu":
+            scale = self.const(self.attr("alpha", 1.0))
+            curve = self.op("Mul", self.expm1(self.op("Div", x, scale)), scale)
+            zero = self.const(0.0)
+            self.op("Add", self.op("Max", x, zero), self.op("Min", curve, zero), out=out)
+        elif kind in ("Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Atan"):
+            self.op("Identity", getattr(self, kind.lower())(x), out=out)
+        elif kind == "Tan":
+            self.op("Identity", self.tan(x), out=out)
+        elif kind == "Asin":
+            one = self.const(1.0)
+            root = self.op("Sqrt", self.op("Mul", self.op("Sub", one, x), self.op("Add", one, x)))
+            self.op("Identity", self.atan(self.op("Div", x, root)), out=out)
+        elif kind == "Acos":
+            one = self.const(1.0)
+            ratio = self.op("Div", self.op("Sub", one, x), self.op("Add", one, x))
+            self.op("Mul", self.atan(self.op("Sqrt", ratio)), self.const(2.0), out=out)
         elif kind == "Softsign":
             self.op("Div", x, self.op("Add", self.const(1.0), self.op("Abs", x)), out=out)
         elif kind == "Gelu":

@@ -6,6 +6,7 @@ The policy is described in :mod:`onnxgate.converters.pytorch`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import io
 import os
@@ -707,14 +708,25 @@ def _export_error(model: Any, err: BaseException, *, opset: int, dynamo: bool,
         # the TorchScript exporter names the opset its translation of the operator needs
         other = f"opset {added.group(1)} or higher, where the TorchScript exporter translates it"
     else:
-        refused = _dynamo_refusal(model, args) if args is not None else None
-        if refused is None:
+        unwritten = _dynamo_refusal(model, args) if args is not None else None
+        if unwritten is None:
             other = "opset 18 or higher (the dynamo exporter)"
+        elif isinstance(unwritten, _NoKernel):  # float64 torch.sinh with a Conv1d: "try opset 18", refused there
+            return UnsupportedModelError(
+                f"the PyTorch TorchScript exporter could not convert {type(model).__name__} at opset {opset} (it "
+                f"said: {export_summary(err)[:200]}), and at opset 18 the dynamo exporter writes it, but "
+                f"onnxruntime has no kernel for {unwritten.op} in the types it computes in (float64 as a rule), so "
+                "no target could load the file. Convert the model in float32 (model.float() and a float32 sample), "
+                "or replace the layer",
+                framework="pytorch",
+                opset=opset,
+                operator=unwritten.op,
+            )
         else:  # "try opset 18" sent users to a refusal too (torch.sort(stable=True), cummax; helper-101)
             return UnsupportedModelError(
                 f"neither PyTorch exporter converts {type(model).__name__}: at opset {opset} the TorchScript "
                 f"exporter said: {export_summary(err)[:240]}; at opset 18 the dynamo exporter said: "
-                f"{refused[:240]}. Replace the operator with ones ONNX supports, or register a custom translation",
+                f"{unwritten[:240]}. Replace the operator with ones ONNX supports, or register a custom translation",
                 framework="pytorch",
                 opset=opset,
             )
@@ -759,19 +771,39 @@ def _torchscript_refusal(model: Any, args: tuple[Any, ...]) -> str | None:
     return None
 
 
-def _dynamo_refusal(model: Any, args: tuple[Any, ...]) -> str | None:
-    """Why the dynamo exporter cannot write ``model`` at opset 18 (the batch left as the sample's), or None
-    when it can: said before a user is sent there."""
+@dataclasses.dataclass(frozen=True)
+class _NoKernel:
+    """:func:`_dynamo_refusal`'s answer for a file onnxruntime has no kernel for: the operator."""
+
+    op: str
+
+
+def _dynamo_refusal(model: Any, args: tuple[Any, ...]) -> str | _NoKernel | None:
+    """Why the dynamo exporter cannot write ``model`` at opset 18 (the batch left as the sample's), or the
+    operator onnxruntime has no kernel for in the file it writes (after :func:`onnxgate._graph.double_formulas`),
+    or None when it can: said before a user is sent there."""
     import torch
+
+    from onnxgate._graph import double_formulas, log_sigmoid_as_softplus
 
     if isinstance(model, torch.jit.ScriptModule):
         return "it takes an nn.Module or a torch.export program, not TorchScript"
     try:
         with quiet_exporters(), eval_mode(model):
-            torch.onnx.export(model, args, None, dynamo=True, opset_version=18, external_data=False,
-                              verbose=False)
+            program = torch.onnx.export(model, args, None, dynamo=True, opset_version=18, external_data=False,
+                                        verbose=False)
     except Exception as err:
         return export_summary(err)
+    proto = getattr(program, "model_proto", None)
+    if proto is None:
+        return None
+    log_sigmoid_as_softplus(proto)
+    double_formulas(proto)
+    try:
+        _probe_session(proto)
+    except Exception as err:
+        found = re.search(r"Could not find an implementation for (\w+)\(\d+\)", str(err))
+        return _NoKernel(found.group(1)) if found else None
     return None
 
 
@@ -944,11 +976,13 @@ def _atan2_symbolic(g: Any, y: Any, x: Any) -> Any:
         return g.op("Or", g.op("Less", v, zero),
                     g.op("And", g.op("Equal", v, zero), g.op("Less", g.op("Div", const(1.0), v), zero)))
 
-    pi = g.op("Where", sign_bit(y), const(-math.pi), const(math.pi))
+    # Where of two constants took torch's default type, float32: pi was 4.6e-8 off in a double graph
+    sign = g.op("Cast", g.op("Where", sign_bit(y), const(-1.0), const(1.0)), to_i=kind.onnx_type())
+    pi = g.op("Mul", sign, const(math.pi))
     left = sign_bit(x)
     angle = g.op("Atan", g.op("Div", y, x))
     moved = g.op("Where", left, g.op("Add", angle, pi), angle)
-    on_axis = g.op("Where", left, pi, y)
+    on_axis = g.op("Where", g.op("IsNaN", x), x, g.op("Where", left, pi, y))  # atan2(0, NaN) is NaN
     return g.op("Where", g.op("Equal", y, const(0.0)), on_axis, moved)
 
 
@@ -997,7 +1031,24 @@ def _dynamo_translations() -> dict[Any, Any]:
 
     return {torch.ops.aten.atan2.default: _atan2_onnxscript,
             torch.ops.aten.floor_divide.default: _floor_divide_onnxscript,
-            torch.ops.aten.div.Tensor_mode: _div_mode_onnxscript}
+            torch.ops.aten.div.Tensor_mode: _div_mode_onnxscript,
+            torch.ops.aten.scalar_tensor.default: _scalar_tensor_onnxscript}
+
+
+def _scalar_tensor_onnxscript(s: Any, dtype: int = 1, layout: str = "", device: str = "",
+                              pin_memory: bool = False) -> Any:
+    """``aten::scalar_tensor`` (a Python number the exporter made a tensor of, ``x * 0.577`` in
+    ``nn.MultiheadAttention`` with ``need_weights``) as a constant of its own type: onnxscript's wrote the
+    number as float32 then cast it, so a double graph scaled by ``1 / sqrt(3)`` was 5.4e-9 off torch's."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+    from onnxscript import opset18 as op
+
+    kind = 1 if dtype == -1 else int(dtype)
+    if isinstance(s, (bool, int, float)) and kind not in (14, 15):  # complex: torchlib's, as pairs of reals
+        value = np.array(s, dtype=helper.tensor_dtype_to_np_dtype(kind))
+        return op.Constant(value=numpy_helper.from_array(value))
+    return op.Cast(s, to=kind)
 
 
 def _div_mode_onnxscript(a: Any, b: Any, rounding_mode: str | None = None) -> Any:
@@ -1048,9 +1099,13 @@ def _atan2_onnxscript(y: Any, x: Any) -> Any:
     """:func:`_atan2_symbolic` for the dynamo exporter, in onnxscript's operators."""
     import math
 
+    import numpy as np
+    from onnx import numpy_helper
     from onnxscript import opset18 as op
 
-    zero, one, pi = op.CastLike(0.0, y), op.CastLike(1.0, y), op.CastLike(math.pi, y)  # type: ignore[type-var]
+    zero, one = op.CastLike(0.0, y), op.CastLike(1.0, y)  # type: ignore[type-var]
+    # a Python float is float32 to onnxscript: pi was 4.6e-8 off in a double graph
+    pi = op.CastLike(op.Constant(value=numpy_helper.from_array(np.array(math.pi))), y)  # type: ignore[type-var]
     both = op.And(op.IsInf(y), op.IsInf(x))
     y, x = op.Where(both, op.Sign(y), y), op.Where(both, op.Sign(x), x)
 
@@ -1061,7 +1116,8 @@ def _atan2_onnxscript(y: Any, x: Any) -> Any:
     left = sign_bit(x)
     angle = op.Atan(op.Div(y, x))
     moved = op.Where(left, op.Add(angle, signed_pi), angle)
-    return op.Where(op.Equal(y, zero), op.Where(left, signed_pi, y), moved)
+    on_axis = op.Where(op.IsNaN(x), x, op.Where(left, signed_pi, y))  # atan2(0, NaN) is NaN
+    return op.Where(op.Equal(y, zero), on_axis, moved)
 
 
 def _symbolic_group(name: str) -> Any:

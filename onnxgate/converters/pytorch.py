@@ -40,10 +40,11 @@ Policy:
   exporter writes ``nn.MultiheadAttention``'s query length as the sample's: a dynamic length through attention
   needs opset 18 or more.
 * A model that computes in float64 (``model.double()`` and a float64 sample) gives a double file. onnxruntime
-  has no double kernel for Softplus, Mish, ELU, SELU, LeakyReLU/RReLU, PReLU, Hardsigmoid, Hardswish, Softsign
-  or exact GELU's Erf: they are written as their formulas (:func:`onnxgate._graph.double_formulas`). A layer
-  it has no double kernel for and no formula is written for (``Conv``, ``LSTM``, ``Atan``...) is refused,
-  naming the operator, with the fix (convert in float32): the file would load nowhere.
+  has no double kernel for Softplus, Mish, ELU, SELU, CELU, LeakyReLU/RReLU, PReLU, Hardsigmoid, Hardswish,
+  Softsign, exact GELU's Erf, Sinh, Cosh, Tan, Asinh, Acosh, Atanh, Atan, Asin or Acos: they are written as
+  their formulas (:func:`onnxgate._graph.double_formulas`). A layer it has no double kernel for and no formula
+  is written for (``Conv``, ``LSTM``...) is refused, naming the operator, with the fix (convert in float32):
+  the file would load nowhere.
 * Options: ``input_names``, ``output_names``, ``dynamo`` (force an exporter), ``optimize`` (run
   onnxscript's optimizer after a dynamo export; default True), ``dynamic_axes``.
 """
