@@ -640,6 +640,28 @@ def _arrow_input(data: Any, names: Sequence[str], mapping: ColumnMap | None = No
     return pa.table({n: pa.array(np.ascontiguousarray(array[:, i])) for i, n in enumerate(names)})
 
 
+def _categories_as_codes(data: Any, signature: Signature) -> Any:
+    """The rows with each pandas category column that feeds an input reading category codes (an XGBoost
+    categorical feature) as those codes, mapped as ``onnxgate validate`` maps them: the input table holds the
+    codes. Given as text, the categories were refused, with a message asking for a pandas category column
+    (a DataFrame or Parquet rows that passed validate and package)."""
+    from onnxgate._data import as_feeds, is_dataframe, read_rows
+
+    data = read_rows(data)
+    if not is_dataframe(data):
+        return data
+    coded = {s.name for s in signature.inputs if s.codes}
+    columns = [c for c in data.columns if type(data[c].dtype).__name__ == "CategoricalDtype"
+               and signature.columns.input_for(str(c)) in coded]
+    if not columns:
+        return data
+    feeds = as_feeds(data, signature)
+    data = data.copy()
+    for column in columns:
+        data[column] = feeds[signature.columns.input_for(str(column))].reshape(-1)
+    return data
+
+
 def internal_name(base: str, table_name: str) -> str:
     """``base``, the name of a view the dry run registers, made unlike the input table's (DuckDB names
     ignore case): an input table called ``__onnxgate_rows`` collided with it."""
@@ -954,7 +976,7 @@ def _dry_run(
     # a path is read by _arrow_input; rows keyed by the user's own column names (the CSV the model was
     # fitted on) load into the input table, whose columns are the model's input names (the mapping
     # recorded in the model, SQL renames too)
-    source = _arrow_input(data, names, signature.columns)
+    source = _arrow_input(_categories_as_codes(data, signature), names, signature.columns)
     _refuse_nan(source, signature.columns)
     _refuse_values_the_load_would_change(source, signature)
     _refuse_nulls(source, signature.columns)

@@ -752,3 +752,42 @@ def test_values_longer_than_their_text_column_are_refused_as_sql_server_refuses_
     rows = frame.assign(code=[value, *list(frame["code"][1:])])
     with pytest.raises(InvalidDataError, match=says + r".*String or binary data would be truncated"):
         dry.dry_run(package, rows, table_types={"code": sql_type})
+
+
+def test_a_pandas_category_column_of_an_xgboost_model_is_scored_as_its_codes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The frame an XGBoost model with a categorical feature was fitted, validated and packaged with: the dry run
+    refused it ("holds the category 'z' as text ... feed ... a pandas category column", which it was), from Python
+    and from the Parquet file on the command line; it loads the codes the table holds, as validate maps them."""
+    xgboost = pytest.importorskip("xgboost")
+    import pickle
+
+    rng = np.random.default_rng(0)
+    name = "colour; DROP TABLE t; --"  # renamed for SQL: the category column is found under the user's name
+    frame = pd.DataFrame({name: pd.Categorical(rng.choice(["red", "green", "o'blue"], size=300)),
+                          "b": rng.normal(size=300)})
+    y = ((frame[name] == "red") ^ (frame["b"] > 0)).astype(int)
+    model = xgboost.XGBClassifier(n_estimators=10, max_depth=3, enable_categorical=True, tree_method="hist",
+                                  n_jobs=1).fit(frame, y)
+    conv = og.convert(model, frame, target="sql-edge-2.0")
+    assert og.validate(conv, reference=model, data=frame, target="sql-edge-2.0").passed
+    out = tmp_path / "pkg"
+    og.package(conv, target="sql-edge-2.0", out=out)
+
+    # the categories in another order than the model's, and missing values: mapped by value, not pandas' codes
+    rows = frame.copy()
+    rows[name] = rows[name].cat.reorder_categories(["red", "o'blue", "green"])
+    rows.iloc[:5, 0] = np.nan
+    result = dry.dry_run(out, rows, reference=model)
+    assert result.passed, result.reference
+    assert np.array_equal(result.result.column("label").to_numpy(), model.predict(rows))
+    np.testing.assert_allclose(result.result.column("p_1").to_numpy(), model.predict_proba(rows)[:, 1], atol=1e-5)
+
+    monkeypatch.chdir(tmp_path)
+    rows.to_parquet("rows.parquet")  # Parquet keeps the category type
+    Path("model.pkl").write_bytes(pickle.dumps(model))
+    code = main(["sql-dryrun", "pkg", "--data", "rows.parquet", "--reference", "model.pkl", "--trust-pickle"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "0/300 rows differ" in captured.out
