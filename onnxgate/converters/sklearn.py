@@ -1509,6 +1509,23 @@ def _text_categories(model: Any) -> dict[str, list[str]]:
     return found
 
 
+def _date_categories(model: Any) -> dict[str, Any]:
+    """The columns an encoder in the model learnt dates or durations of as categories, by name, with their dtype."""
+    import numpy as np
+
+    found: dict[str, Any] = {}
+    for est in sub_estimators(model):
+        names = getattr(est, "feature_names_in_", None)
+        categories = getattr(est, "categories_", None)
+        if names is None or not isinstance(categories, list) or len(categories) != len(names):
+            continue
+        for name, values in zip(names, categories):
+            dtype = getattr(values, "dtype", None)
+            if isinstance(dtype, np.dtype) and dtype.kind in "Mm":
+                found[str(name)] = dtype
+    return found
+
+
 def _encoded_columns(model: Any) -> set[str]:
     """The columns an encoder in the model (OneHotEncoder, OrdinalEncoder...) learnt categories of, by name."""
     found: set[str] = set()
@@ -1641,6 +1658,7 @@ def _sample_columns(model: Any, sample: Any, input_name: str, flagged: Container
         columns = []
         text_categories = _text_categories(model)
         encoded = _encoded_columns(model)
+        dates = _date_categories(model)
         numbers = number_columns(model)
         for label, col, input_name in zip(labels, sample.columns, input_names):
             dtype = sample[col].dtype
@@ -1656,6 +1674,16 @@ def _sample_columns(model: Any, sample: Any, input_name: str, flagged: Container
                     f"column {label!r} holds {kept}; an ONNX input holds numbers or text, and no ONNX type "
                     "keeps these values as the model compares them. Convert the column before fitting, "
                     f"{_as_numbers_or_text(dtype, label)}, fit the model again and convert it with that frame",
+                    column=label,
+                )
+            if label in dates:
+                # a CSV of the frame keeps no date type: its text ('2020-01-01') is none of the encoder's categories
+                # on either side, so parity passed while every row scored as an unknown date (0.105 off; helper-200)
+                raise InvalidDataError(
+                    f"column {label!r}: the model's encoder was fitted on {dates[label]} values (dates or durations "
+                    f"as categories), and the sample holds {dtype} values (a CSV keeps no date type); no ONNX type "
+                    "keeps these values as the model compares them. Convert the column before fitting, "
+                    f"{_as_numbers_or_text(dates[label], label)}, fit the model again and convert it with that frame",
                     column=label,
                 )
             if not isinstance(dtype, np.dtype):

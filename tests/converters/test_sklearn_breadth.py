@@ -4,6 +4,7 @@ HistGradientBoosting, root-cause errors."""
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -1192,6 +1193,43 @@ def test_columns_no_onnx_type_holds_are_refused_at_convert(kind: str) -> None:
                                                   remainder="passthrough"),
                           LogisticRegression(max_iter=1000)).fit(X, y)
     assert og.validate(og.convert(fixed, X), data=X, reference=fixed).passed
+
+
+def test_a_date_column_read_back_from_a_csv_is_refused_at_convert(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the frame's CSV holds the dates as text ('2020-01-01'), none of the encoder's categories (datetime64) on
+    # either side: convert, validate and package passed (synapse), while every row scored as an unknown date,
+    # 0.105 off the model on the dates themselves
+    import pickle
+
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from onnxgate.cli import main
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"when": pd.date_range("2020-01-01", periods=100), "x": rng.normal(size=100)})
+    y = ((X["x"] > 0) ^ (X["when"].dt.dayofweek > 3)).astype(int)
+    model = make_pipeline(make_column_transformer((StandardScaler(), ["x"]),
+                                                  (OneHotEncoder(handle_unknown="ignore"), ["when"])),
+                          LogisticRegression(max_iter=1000)).fit(X, y)
+    monkeypatch.chdir(tmp_path)
+    X.to_csv("rows.csv", index=False)
+    rows = pd.read_csv("rows.csv")
+    with pytest.raises(og.InvalidDataError, match=r"column 'when': the model's encoder was fitted on datetime64.*"
+                                                  r"a CSV keeps no date type.*dt\.year") as err:
+        og.convert(model, rows, target="synapse")
+    assert err.value.column == "when"
+    Path("model.pkl").write_bytes(pickle.dumps(model))
+    code = main(["convert", "model.pkl", "--sample", "rows.csv", "--trust-pickle", "--target", "synapse",
+                 "-o", "model.onnx"])
+    captured = capsys.readouterr()
+    assert code == 2 and "a CSV keeps no date type" in captured.err and "Traceback" not in captured.err
+    assert not Path("model.onnx").exists()
 
 
 @pytest.mark.parametrize("options", [{}, {"add_indicator": True}, {"missing_values": -1.0}, {"strategy": "median"}])
