@@ -1079,6 +1079,12 @@ def _comparison_as_tensorflow(ctx: Any, node: Any, name: str, args: Sequence[Any
     if dtype == TensorProto.BFLOAT16:
         dtype = TensorProto.FLOAT
         a, b = (make("Cast", [v], dtype, to=dtype) for v in (a, b))
+    elif dtype in integers and dtype != TensorProto.UINT64:
+        # both sides cast to int64, which holds every value of these: tf2onnx retypes some integers after this
+        # handler has run (a while loop's counter becomes int64 beside its int32 bound), and onnxruntime refused
+        # Less(int32, int64) in every Keras GRU; tf2onnx's own form had cast both sides (to float32)
+        dtype = TensorProto.INT64
+        a, b = (make("Cast", [v], dtype, to=dtype) for v in (a, b))
     node.domain = ""
     if order == kind:  # Greater, Less
         ctx.replace_inputs(node, [a, b])

@@ -765,3 +765,14 @@ def test_keras_top_k_of_int64_ids_in_a_loop_answers_as_keras() -> None:
     for g, want in zip(got, model.predict(x, verbose=0)):
         np.testing.assert_array_equal(g, want)
     np.testing.assert_array_equal(got[0], [[2**53 + 1, 2**53 + 1, 2**53]])
+
+
+@pytest.mark.parametrize("layer", ["GRU", "LSTM", "SimpleRNN"])
+def test_keras_recurrent_layers_load_and_answer_as_keras_with_exact_integer_comparisons(layer: str) -> None:
+    # the recurrent layers' while loops compare their int32 step with a bound tf2onnx retypes to int64 after the
+    # comparison is written: Less(int32, int64), which onnxruntime refused in every Keras GRU
+    model = keras.Sequential([keras.Input((5, 3)), getattr(keras.layers, layer)(4)])
+    x = np.random.default_rng(0).normal(size=(20, 5, 3)).astype(np.float32)
+    conv = og.convert(model, x, opset=13)
+    report = og.validate(conv, reference=model, data=x)
+    assert report.passed, report.summary()
