@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import onnx
@@ -18,6 +18,8 @@ __all__ = [
     "double_attribute",
     "double_erf",
     "double_formulas",
+    "exact_expm1",
+    "exact_log1p",
     "label_as_classes",
     "output_after",
     "reaches_nan_aware_node",
@@ -631,6 +633,48 @@ def log_sigmoid_as_softplus(proto: Any) -> int:
     return count
 
 
+Node = TypeVar("Node")
+
+
+def exact_log1p(x: Node, op: Callable[..., Node], const: Callable[[float], Node]) -> Node:
+    """``log(1 + x)`` as precise as ``log`` itself for every ``x``, written with ``op(kind, *inputs)`` (an ONNX
+    operator of that type, its output) and ``const(value)`` (a constant of ``x``'s type) of any graph builder.
+
+    ``Log(1 + x)`` loses the digits of ``x`` that ``1 + x`` rounds off: every one below the type's epsilon
+    (``log1p(1e-10)`` in float32 answered 0). Kahan's form puts them back: with ``u = 1 + x`` and ``d = u - 1``
+    (exact), ``log1p(x) = log(u) * x / d``, ``x`` itself where ``d`` is 0 (-0.0 stays -0.0) and ``log(u)``
+    where ``d`` is ``u`` (``x`` past ``2 ** 53`` in double, +inf). -1 gives -inf, below it NaN (the log of a
+    negative), NaN gives NaN. Equality is written ``not (a < b or a > b)``: ONNX's ``Equal`` takes floats from
+    opset 11 only."""
+    one, zero = const(1.0), const(0.0)
+    u = op("Add", x, one)
+    d = op("Sub", u, one)
+    log_u = op("Log", u)
+    inner = op("Where", _same(op, d, u), log_u, op("Div", op("Mul", log_u, x), d))
+    return op("Where", _same(op, d, zero), x, inner)
+
+
+def exact_expm1(x: Node, op: Callable[..., Node], const: Callable[[float], Node]) -> Node:
+    """``exp(x) - 1`` as precise as ``exp`` itself for every ``x``, written as :func:`exact_log1p` is.
+
+    ``Exp(x) - 1`` loses the digits of ``x`` that ``exp(x)`` rounds off (``expm1(1e-10)`` in float32 answered
+    0). Kahan's form: with ``u = exp(x)`` and ``d = u - 1``, ``expm1(x) = d * x / log(u)``; ``x`` itself where
+    ``u`` is 1, and ``d`` where 1 is lost against ``u`` (``u`` past ``2 ** 53`` in double or infinite: ``d * x``
+    would overflow; ``u`` below the epsilon: -1). NaN gives NaN."""
+    one = const(1.0)
+    u = op("Exp", x)
+    d = op("Sub", u, one)
+    lost = op("Or", _same(op, d, u), _same(op, d, op("Neg", one)))
+    inner = op("Where", lost, d, op("Div", op("Mul", d, x), op("Log", u)))
+    return op("Where", _same(op, u, one), x, inner)
+
+
+def _same(op: Callable[..., Node], a: Node, b: Node) -> Node:
+    """``a == b`` for floats at every opset (``Equal`` takes them from 11); true for a NaN, which every branch
+    of :func:`exact_log1p` and :func:`exact_expm1` keeps NaN."""
+    return op("Not", op("Or", op("Less", a, b), op("Greater", a, b)))
+
+
 def double_formulas(proto: Any) -> dict[str, int]:
     """Write each :data:`DOUBLE_FORMULA_OPS` activation and each ``Erf`` of a double tensor in the main graph
     as its double-precision formula, in place; the count of nodes replaced by operator.
@@ -638,9 +682,9 @@ def double_formulas(proto: Any) -> dict[str, int]:
     onnxruntime has no double kernel for these, so a model trained in float64 (``model.double()``) with a
     Softplus, Mish, ELU, SELU, LeakyReLU, PReLU, RReLU, Hardsigmoid, Hardswish or exact GELU, or computing
     ``torch.sinh``, ``atan``... gave a file it did not load. Each is written from operators it runs in double:
-    ``softplus(x) = max(x, 0) + log1p(exp(-|x|))`` (``log1p(e)`` as ``log(u) * e / (u - 1)``, ``u = 1 + e``,
-    exact to a few ulps where ``1 + e`` rounds), ``expm1(x)`` for ELU, SELU and CELU as ``(u - 1) * x / log(u)``,
-    ``u = exp(x)``, for ``|x| <= 1``; the hyperbolic functions and their inverses as fdlibm computes them from
+    ``softplus(x) = max(x, 0) + log1p(exp(-|x|))`` (:func:`exact_log1p`: ``log(u) * e / (u - 1)``, ``u = 1 + e``,
+    exact to a few ulps where ``1 + e`` rounds), ``expm1(x)`` for ELU, SELU and CELU as :func:`exact_expm1`
+    (``(u - 1) * x / log(u)``, ``u = exp(x)``); the hyperbolic functions and their inverses as fdlibm computes them from
     expm1 and log1p, ``tan`` as ``sin / cos``, ``atan`` as fdlibm's (a reduction to ``|x| < 0.4375`` and an odd
     polynomial), ``asin(x) = atan(x / sqrt((1 - x)(1 + x)))`` and ``acos(x) = 2 atan(sqrt((1 - x) / (1 + x)))``
     (each within a few ulps of torch, 0, the infinities and NaN included); the others are their definitions.
@@ -725,22 +769,10 @@ class _Formula:
         return double_attribute(self.attrs[name]) if name in self.attrs else default
 
     def log1p(self, e: str) -> str:
-        """``log(1 + e)``, exact where ``1 + e`` rounds (``log(1 + e)`` itself past ``e = 1``, +inf included)."""
-        one = self.const(1.0)
-        u = self.op("Add", one, e)
-        log = self.op("Log", u)
-        ratio = self.op("Div", e, self.op("Sub", u, one))
-        near = self.op("Where", self.op("Equal", u, one), e, self.op("Mul", log, ratio))
-        return self.op("Where", self.op("Greater", e, one), log, near)
+        return exact_log1p(e, self.op, self.const)
 
     def expm1(self, x: str) -> str:
-        """``exp(x) - 1``, exact near 0 (``exp(x) - 1`` itself past ``|x| = 1``, the infinities included)."""
-        one = self.const(1.0)
-        u = self.op("Exp", x)
-        less = self.op("Sub", u, one)
-        near = self.op("Div", self.op("Mul", less, x), self.op("Log", u))
-        small = self.op("Where", self.op("Equal", u, one), x, near)
-        return self.op("Where", self.op("Greater", self.op("Abs", x), one), less, small)
+        return exact_expm1(x, self.op, self.const)
 
     def odd(self, x: str, magnitude: str) -> str:
         """``magnitude`` (a function of ``|x|``) with the sign of ``x``."""

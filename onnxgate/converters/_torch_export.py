@@ -905,8 +905,9 @@ _SYMBOLICS_LOCK = threading.Lock()
 def _exact_symbolics() -> Iterator[None]:
     """The TorchScript exporter with the operators it writes otherwise than torch computes them written as
     torch does: ``aten::floor_divide`` (:func:`_floor_divide_symbolic`), ``aten::atan2``
-    (:func:`_atan2_symbolic`), ``aten::cdist`` (:func:`_cdist_symbolic`) and ``aten::softplus``
-    (:func:`_softplus_symbolic`). Registered for the export only, one
+    (:func:`_atan2_symbolic`), ``aten::cdist`` (:func:`_cdist_symbolic`), ``aten::softplus``
+    (:func:`_softplus_symbolic`), ``aten::log1p`` and ``aten::expm1`` (:func:`_log1p_symbolic`; the exporter has
+    no expm1). Registered for the export only, one
     thread at a time: the registry is torch's, shared with the user's own exports, and a user's own
     translation of one of them stays theirs."""
     import torch
@@ -914,7 +915,7 @@ def _exact_symbolics() -> Iterator[None]:
     symbolics: dict[str, Callable[..., Any]] = {
         "aten::floor_divide": _floor_divide_symbolic, "aten::div": _div_symbolic, "aten::atan2": _atan2_symbolic,
         "aten::cdist": _cdist_symbolic, "aten::repeat_interleave": _repeat_interleave_symbolic,
-        "aten::softplus": _softplus_symbolic}
+        "aten::softplus": _softplus_symbolic, "aten::log1p": _log1p_symbolic, "aten::expm1": _expm1_symbolic}
     with _SYMBOLICS_LOCK:
         # each at 9 and at every opset torch has its own version for: an override at 9 lost to torch's
         # aten::div of opset 10 (torch.div(rounding_mode="floor") kept Floor(a / b))
@@ -948,6 +949,51 @@ def _softplus_symbolic(g: Any, x: Any, beta: Any, threshold: Any) -> Any:
     if beta_value != 1:
         smooth = g.op("Div", smooth, const(beta_value))
     return g.op("Where", g.op("Greater", scaled, const(limit)), x, smooth)
+
+
+def _log1p_symbolic(g: Any, x: Any) -> Any:
+    """``torch.log1p`` as precise near 0 as torch's (:func:`onnxgate._graph.exact_log1p`): the exporter wrote
+    ``Log(x + 1)``, which answered 0 for ``log1p(1e-10)`` in float32 and ``log1p(1e-300)`` in float64."""
+    from torch.onnx._internal.torchscript_exporter import symbolic_opset9
+
+    from onnxgate._graph import exact_log1p
+
+    if _opset_being_written() < 9:  # no Where: torch's own, as before
+        return symbolic_opset9.log1p(g, x)
+    return _elementwise_symbolic(g, x, exact_log1p)
+
+
+def _expm1_symbolic(g: Any, x: Any) -> Any:
+    """``torch.expm1`` (:func:`onnxgate._graph.exact_expm1`): the exporter had no translation of it, and a model
+    computing it was refused below opset 18, whose exporter wrote ``Exp(x) - 1`` (0 for ``expm1(1e-10)``)."""
+    import torch
+
+    from onnxgate._graph import exact_expm1
+
+    if _opset_being_written() < 9:  # no Where; the refusal names 9 (:func:`_export_error`)
+        raise torch.onnx.errors.UnsupportedOperatorError("aten::expm1", _opset_being_written(), 9)
+    return _elementwise_symbolic(g, x, exact_expm1)
+
+
+def _opset_being_written() -> int:
+    """The opset the TorchScript exporter is writing (a symbolic registered at 9 is called below 9 too)."""
+    from torch.onnx._internal.torchscript_exporter._globals import GLOBALS
+
+    return int(GLOBALS.export_onnx_opset_version)
+
+
+def _elementwise_symbolic(g: Any, x: Any, formula: Callable[..., Any]) -> Any:
+    """``formula(x, op, const)`` in the TorchScript exporter's graph, on ``x`` in its own floating type (an integer
+    ``x`` cast to float32, torch's default, as torch's result is)."""
+    import torch
+    from torch.onnx._internal.torchscript_exporter import _type_utils, symbolic_helper
+
+    kind = _type_utils.JitScalarType.from_value(x, _type_utils.JitScalarType.FLOAT)
+    if not symbolic_helper._is_fp(x):
+        kind = _type_utils.JitScalarType.FLOAT
+        x = g.op("Cast", x, to_i=kind.onnx_type())
+    return formula(x, lambda op, *inputs: g.op(op, *inputs),
+                   lambda value: g.op("Constant", value_t=torch.tensor(value, dtype=kind.dtype())))
 
 
 def _atan2_symbolic(g: Any, y: Any, x: Any) -> Any:
@@ -1010,9 +1056,7 @@ def _cdist_symbolic(g: Any, x1: Any, x2: Any, p: Any, compute_mode: Any) -> Any:
         return g.op("Constant", value_t=torch.tensor(value, dtype=kind.dtype()))
 
     if math.isinf(power):  # axes is an input of ReduceMax from opset 18 (the TorchScript exporter writes up to 23)
-        from torch.onnx._internal.torchscript_exporter._globals import GLOBALS
-
-        if GLOBALS.export_onnx_opset_version >= 18:
+        if _opset_being_written() >= 18:
             axes = g.op("Constant", value_t=torch.tensor([-1], dtype=torch.int64))
             return g.op("ReduceMax", magnitude, axes, keepdims_i=0)
         return g.op("ReduceMax", magnitude, axes_i=[-1], keepdims_i=0)
@@ -1026,10 +1070,13 @@ def _cdist_symbolic(g: Any, x1: Any, x2: Any, p: Any, compute_mode: Any) -> Any:
 def _dynamo_translations() -> dict[Any, Any]:
     """The dynamo exporter's translations of the operators it writes otherwise than torch computes them:
     ``aten::atan2`` (-pi for y = 0, x < 0 and NaN at (0, 0), as under the TorchScript exporter; helper-111) and
-    ``aten::floor_divide`` (:func:`_floor_divide_onnxscript`)."""
+    ``aten::floor_divide`` (:func:`_floor_divide_onnxscript`), ``aten::log1p`` and ``aten::expm1``
+    (:func:`_log1p_onnxscript`)."""
     import torch
 
     return {torch.ops.aten.atan2.default: _atan2_onnxscript,
+            torch.ops.aten.log1p.default: _log1p_onnxscript,
+            torch.ops.aten.expm1.default: _expm1_onnxscript,
             torch.ops.aten.floor_divide.default: _floor_divide_onnxscript,
             torch.ops.aten.div.Tensor_mode: _div_mode_onnxscript,
             torch.ops.aten.scalar_tensor.default: _scalar_tensor_onnxscript}
@@ -1049,6 +1096,35 @@ def _scalar_tensor_onnxscript(s: Any, dtype: int = 1, layout: str = "", device: 
         value = np.array(s, dtype=helper.tensor_dtype_to_np_dtype(kind))
         return op.Constant(value=numpy_helper.from_array(value))
     return op.Cast(s, to=kind)
+
+
+def _log1p_onnxscript(x: Any) -> Any:
+    """:func:`_log1p_symbolic` for the dynamo exporter, whose ``Log(x + 1)`` answered 0 for ``log1p(1e-10)``."""
+    from onnxgate._graph import exact_log1p
+
+    return _elementwise_onnxscript(x, exact_log1p)
+
+
+def _expm1_onnxscript(x: Any) -> Any:
+    """:func:`_expm1_symbolic` for the dynamo exporter, whose ``Exp(x) - 1`` answered 0 for ``expm1(1e-10)``."""
+    from onnxgate._graph import exact_expm1
+
+    return _elementwise_onnxscript(x, exact_expm1)
+
+
+def _elementwise_onnxscript(x: Any, formula: Callable[..., Any]) -> Any:
+    """``formula(x, op, const)`` in onnxscript's operators, as :func:`_elementwise_symbolic`."""
+    import numpy as np
+    from onnx import TensorProto, numpy_helper
+    from onnxscript import opset18 as op
+
+    if not x.dtype.is_floating_point():
+        x = op.Cast(x, to=TensorProto.FLOAT)
+
+    def const(value: float) -> Any:  # a Python float is float32 to onnxscript: made in double, then x's type
+        return op.CastLike(op.Constant(value=numpy_helper.from_array(np.array(value))), x)  # type: ignore[type-var]
+
+    return formula(x, lambda kind, *inputs: getattr(op, kind)(*inputs), const)
 
 
 def _div_mode_onnxscript(a: Any, b: Any, rounding_mode: str | None = None) -> Any:

@@ -1339,49 +1339,33 @@ def _log1p_expm1(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:
     """``log1p(x)`` and ``expm1(x)`` in Log, Exp and arithmetic, as precise near 0 as TensorFlow's.
 
     tf2onnx has no mapping for either, so a model holding one was refused (helper-171). ``log(1 + x)`` and
-    ``exp(x) - 1`` would lose every digit for |x| below float32's epsilon, and most of them near it; Kahan's
-    forms keep them: with ``u = 1 + x``, ``d = u - 1``, ``log1p = x`` where d is 0, else ``log(u) * x / d``; with
-    ``u = exp(x)``, ``d = u - 1``, ``expm1 = x`` where u is 1, ``d`` where 1 is lost against u (u past 2**24 or
-    infinite; u below 2**-24: -1), else ``d * x / log(u)``. Where ``d`` is u itself (x large or infinite),
-    log1p is ``log(u)``. Equality is written ``not (a < b or a > b)`` (ONNX ``Equal`` takes floats from opset
-    11 only); a NaN makes every branch NaN, as in TensorFlow."""
+    ``exp(x) - 1`` would lose every digit for |x| below float32's epsilon, and most of them near it: Kahan's
+    forms keep them (:func:`onnxgate._graph.exact_log1p`, :func:`onnxgate._graph.exact_expm1`; the PyTorch
+    exporters' log1p and expm1 are written with the same). A NaN makes every branch NaN, as in TensorFlow."""
     import numpy as np
     from onnx import TensorProto, helper
     from tf2onnx import utils
+
+    from onnxgate._graph import exact_expm1, exact_log1p
 
     x = node.input[0]
     dtype = ctx.get_dtype(x)
     shape = ctx.get_shape(x)
     scope = node.name
 
-    def make(op: str, inputs: list[str], out_type: int = dtype) -> str:
-        return str(ctx.make_node(op, inputs, op_name_scope=scope, dtypes=[out_type], shapes=[shape]).output[0])
+    def make(op: str, *inputs: str) -> str:
+        out_type = TensorProto.BOOL if op in ("Less", "Greater", "Or", "Not") else dtype
+        return str(ctx.make_node(op, list(inputs), op_name_scope=scope, dtypes=[out_type],
+                                 shapes=[shape]).output[0])
 
-    def same(a: str, b: str) -> str:
-        apart = make("Or", [make("Less", [a, b], TensorProto.BOOL), make("Greater", [a, b], TensorProto.BOOL)],
-                     TensorProto.BOOL)
-        return make("Not", [apart], TensorProto.BOOL)
+    def const(value: float) -> str:
+        return str(ctx.make_const(utils.make_name(f"{scope}_constant"),
+                                  np.array(value, dtype=helper.tensor_dtype_to_np_dtype(dtype))).output[0])
 
-    one = str(ctx.make_const(utils.make_name(f"{scope}_one"),
-                             np.array(1, dtype=helper.tensor_dtype_to_np_dtype(dtype))).output[0])
-    if node.type == "Log1p":
-        u = make("Add", [one, x])
-        d = make("Sub", [u, one])
-        log_u = make("Log", [u])
-        inner = make("Where", [same(d, u), log_u, make("Div", [make("Mul", [log_u, x]), d])])
-        zero = str(ctx.make_const(utils.make_name(f"{scope}_zero"),
-                                  np.array(0, dtype=helper.tensor_dtype_to_np_dtype(dtype))).output[0])
-        inputs = [same(d, zero), x, inner]
-    else:
-        u = make("Exp", [x])
-        d = make("Sub", [u, one])
-        minus_one = make("Neg", [one])
-        lost = make("Or", [same(d, u), same(d, minus_one)], TensorProto.BOOL)
-        inner = make("Where", [lost, d, make("Div", [make("Mul", [d, x]), make("Log", [u])])])
-        inputs = [same(u, one), x, inner]
-    node.type = "Where"
+    result = (exact_log1p if node.type == "Log1p" else exact_expm1)(x, make, const)
+    node.type = "Identity"
     node.domain = ""
-    ctx.replace_inputs(node, inputs)
+    ctx.replace_inputs(node, [result])
 
 
 def _bucketize_as_count(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:

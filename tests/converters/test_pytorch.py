@@ -1954,3 +1954,44 @@ def test_log_sigmoid_answers_as_torch_below_minus_ten(opset: int) -> None:
     assert np.isfinite(got).all()
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-30)
     assert og.validate(conv, reference=model, data=x).passed
+
+
+_NEAR_ZERO = [0.5, -0.5, 1e-10, -1e-10, 0.0, -0.0, 1e-30, -1e-30, 1e-5, -1e-5, 3e-8, -3e-8, 1.0, -1.0, -2.0, 80.0,
+              89.0, -20.0, -100.0, 1e30, -1e30, np.inf, -np.inf, np.nan]
+#: in float64 also where float32 would underflow or overflow
+_NEAR_ZERO_DOUBLE = [1e-300, -1e-300, 1e-17, -1e-17, 700.0, 710.0, -800.0, 1e300, -1e300]
+#: (values, rtol) per dtype: a few ulps; float16 rounds every step of the formula to 11 bits
+_LOG1P_EXPM1_DTYPES = {"float32": (_NEAR_ZERO, 1e-6), "float64": (_NEAR_ZERO + _NEAR_ZERO_DOUBLE, 1e-14),
+                       "float16": ([0.5, -0.5, 1e-3, -1e-3, 0.0, -0.0, 1e-5, -1e-5, 1.0, -1.0, -2.0, 11.0, 12.0,
+                                    -20.0, np.inf, -np.inf, np.nan], 2e-3)}
+
+
+@pytest.mark.parametrize(("name", "dtype", "opset", "exporter"), [
+    pytest.param(name, dtype, opset, exporter, id=f"{name}-{dtype}-{opset}-{exporter}")
+    for name in ("log1p", "expm1") for dtype in _LOG1P_EXPM1_DTYPES
+    for opset, exporter in ((9, "torchscript"), (13, "torchscript"), (17, "torchscript"), (18, "torchscript"),
+                            (18, "dynamo"))
+    if dtype != "float16" or opset in (13, 18)
+])
+def test_log1p_and_expm1_keep_their_precision_near_zero(name: str, dtype: str, opset: int, exporter: str) -> None:
+    # both exporters wrote log1p as Log(x + 1) and the dynamo exporter expm1 as Exp(x) - 1: log1p(1e-10) answered
+    # 0 in float32 (log1p(1e-300) in float64), a 100% error; the TorchScript exporter had no expm1 (refused
+    # below 18)
+    values, rtol = _LOG1P_EXPM1_DTYPES[dtype]
+    x = np.array(values, dtype=dtype).reshape(-1, 1)
+    model = _Elementwise(getattr(torch, name)).to(getattr(torch, dtype)).eval()
+    if exporter == "torchscript" and opset >= 18:  # a ScriptModule goes through the TorchScript exporter at 18
+        model = torch.jit.trace(model, torch.from_numpy(x[:4]))
+    conv = og.convert(model, x[:4], opset=opset)
+    got = _session(conv.model).run(None, {conv.signature.input_names[0]: x})[0]
+    with torch.no_grad():
+        want = model(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=0)  # NaN where torch's is, the infinities as torch's
+    zeros = want == 0
+    np.testing.assert_array_equal(np.signbit(got[zeros]), np.signbit(want[zeros]))  # -0.0 stays -0.0
+
+
+def test_expm1_below_opset_9_names_the_opset_that_writes_it() -> None:
+    # the TorchScript exporter had no expm1 at all: "try opset 18 or higher (the dynamo exporter)" at every opset
+    with pytest.raises(UnsupportedModelError, match=r"at opset 8; try opset 9 or higher"):
+        og.convert(_Elementwise(torch.expm1).eval(), torch.randn(4, 1), opset=8)
