@@ -66,7 +66,8 @@ def package(
     Returns
     -------
     Path
-        The folder written.
+        The folder written. For ``"mlflow"`` with ``registry``, its ``registration`` holds the registered
+        model's ``name``, ``version`` and ``model_uri`` (:class:`onnxgate.deploy.mlflow.MlflowPackage`).
 
     Raises
     ------

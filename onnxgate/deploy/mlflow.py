@@ -55,15 +55,18 @@ import contextlib
 import json
 import os
 import shutil
+import sys
 import tempfile
+import warnings
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PosixPath, WindowsPath
 from typing import Any
 
 from onnxgate._onnx import write_folder_atomically
 from onnxgate.errors import OutputExistsError, PackagingError, missing_dependency
 
-__all__ = ["DEFAULT_REGISTRY", "EXAMPLE_ROWS", "OPTIONS", "package_mlflow", "register_mlflow_model", "require_mlflow"]
+__all__ = ["DEFAULT_REGISTRY", "EXAMPLE_ROWS", "OPTIONS", "MlflowPackage", "package_mlflow", "register_mlflow_model",
+           "require_mlflow"]
 
 #: Rows of the sample kept as the model's input example.
 EXAMPLE_ROWS = 5
@@ -75,6 +78,25 @@ DEFAULT_REGISTRY = "file:./mlruns"
 EXPERIMENT = "onnxgate"
 #: Distributions pinned in requirements.txt, with the versions found at packaging time.
 REQUIREMENTS = ("onnx", "onnxruntime", "numpy", "pandas")
+
+# the concrete Path class of this system: pathlib.Path itself cannot be subclassed before Python 3.12
+if sys.platform == "win32":
+    _SystemPath = WindowsPath
+else:
+    _SystemPath = PosixPath
+
+
+class MlflowPackage(_SystemPath):
+    """The folder :func:`package_mlflow` wrote (a :class:`~pathlib.Path`, used as one), with what registering it
+    in a tracking store returned.
+
+    ``registration`` is None when no ``registry`` was given, else the dict :func:`register_mlflow_model` returns:
+    ``name``, ``registered``, ``version``, ``model_uri`` (``models:/NAME/VERSION``, or ``runs:/...`` when the store
+    has no model registry, which ``note`` then says), ``run_id``, ``artifact_uri``, ``tracking_uri``. A path
+    derived from it (``folder / "MLmodel"``, ``folder.parent``) has ``registration`` None.
+    """
+
+    registration: dict[str, Any] | None = None
 
 
 def package_mlflow(
@@ -108,8 +130,11 @@ def package_mlflow(
 
     Returns
     -------
-    Path
-        ``out``.
+    MlflowPackage
+        ``out``, a :class:`~pathlib.Path` whose ``registration`` holds what :func:`register_mlflow_model`
+        returned with ``registry`` (the registered model's ``name`` and ``version``, its ``model_uri``), else None.
+        When the store has no model registry the package is logged as run artifacts only: ``registration``
+        says so (``registered`` false, a ``note``) and a :class:`UserWarning` is issued.
 
     Raises
     ------
@@ -126,7 +151,9 @@ def package_mlflow(
     --------
     >>> import onnxgate as og
     >>> og.package(conv, target="mlflow", out="dist/iris-mlflow")  # doctest: +SKIP
-    PosixPath('dist/iris-mlflow')
+    MlflowPackage('dist/iris-mlflow')
+    >>> og.package(conv, target="mlflow", out="dist/iris-reg", registry="file:./mlruns").registration  # doctest: +SKIP
+    {'name': 'iris', 'registered': True, 'version': '1', 'model_uri': 'models:/iris/1', ...}
     >>> import mlflow.pyfunc  # doctest: +SKIP
     >>> mlflow.pyfunc.load_model("dist/iris-mlflow").predict(X[:5])  # doctest: +SKIP
 
@@ -178,11 +205,15 @@ def package_mlflow(
     )
     files["manifest.json"] = dumps(manifest)
     write_folder_atomically(folder, files, overwrite=overwrite)
+    packaged = MlflowPackage(folder)
     registry = options.get("registry")
     if registry:
-        register_mlflow_model(folder, DEFAULT_REGISTRY if registry is True else str(registry),
-                              name=options.get("name") or proto.graph.name or folder.name)
-    return folder
+        packaged.registration = register_mlflow_model(folder, DEFAULT_REGISTRY if registry is True else str(registry),
+                                                      name=options.get("name") or proto.graph.name or folder.name)
+        if not packaged.registration["registered"]:  # the CLI prints this note; a caller of the API is warned
+            warnings.warn(f"onnxgate: {str(folder)!r} was {packaged.registration['note']}", UserWarning,
+                          stacklevel=4)  # og.package -> deploy.package -> here
+    return packaged
 
 
 def check_registered_name(name: str) -> None:
@@ -252,8 +283,8 @@ def register_mlflow_model(folder: str | os.PathLike[str], registry: str = DEFAUL
     Returns
     -------
     dict
-        ``tracking_uri``, ``run_id``, ``artifact_uri``, ``model_uri`` (``models:/name/version`` when
-        registered, else ``runs:/...``), ``registered`` (bool), ``version``, ``note``.
+        ``name`` (the registered model's), ``tracking_uri``, ``run_id``, ``artifact_uri``, ``model_uri``
+        (``models:/name/version`` when registered, else ``runs:/...``), ``registered`` (bool), ``version``, ``note``.
 
     Raises
     ------
@@ -297,7 +328,8 @@ def register_mlflow_model(folder: str | os.PathLike[str], registry: str = DEFAUL
                                  f"{' '.join(str(err).split())[:300]}") from err
         runs_uri = f"runs:/{run.info.run_id}/{name}"
         result: dict[str, Any] = {
-            "tracking_uri": registry, "run_id": run.info.run_id, "artifact_uri": f"{run.info.artifact_uri}/{name}",
+            "name": name, "tracking_uri": registry, "run_id": run.info.run_id,
+            "artifact_uri": f"{run.info.artifact_uri}/{name}",
             "model_uri": runs_uri, "registered": False, "version": None, "note": "",
         }
         try:

@@ -280,6 +280,10 @@ def test_api_registry_logs_the_package_unchanged(iris, tmp_path, monkeypatch):
     conv = iris[2]
     store = (tmp_path / "store").as_uri()
     folder = og.package(conv, target="mlflow", out=tmp_path / "pkg", registry=store, name="iris-api")
+    # the Python caller learns what the CLI prints: the registered name and version (was thrown away)
+    assert folder == tmp_path / "pkg" and folder.registration is not None
+    assert folder.registration["registered"] and folder.registration["name"] == "iris-api"
+    assert folder.registration["version"] == "1" and folder.registration["model_uri"] == "models:/iris-api/1"
     again = register_mlflow_model(folder, store, name="iris-api")
     assert again["registered"] and again["model_uri"] == "models:/iris-api/2"
     logged = tmp_path / "store" / again["artifact_uri"].split("/store/", 1)[1]
@@ -348,6 +352,12 @@ def test_store_without_a_registry_keeps_the_run_artifacts_and_says_so(iris, tmp_
     assert "logged as run artifacts only" in result["note"] and "no model registry" in result["note"]
     logged = tmp_path / "store" / result["artifact_uri"].split("/store/", 1)[1]
     assert (logged / "MLmodel").read_bytes() == (folder / "MLmodel").read_bytes()
+    # through og.package: a warning and the same result on the folder returned (was silent, the result lost)
+    with pytest.warns(UserWarning, match=r"logged as run artifacts only \(runs:/.*no model registry"):
+        api = og.package(iris[2], target="mlflow", out=tmp_path / "api", registry=(tmp_path / "api-store").as_uri(),
+                         name="iris")
+    assert api.registration is not None and not api.registration["registered"]
+    assert api.registration["version"] is None and api.registration["model_uri"].startswith("runs:/")
 
 
 def test_the_input_example_is_strict_json_when_the_first_rows_have_nan(tmp_path):
