@@ -395,3 +395,36 @@ def test_a_scalar_input_model_fails_parity_and_scores_nothing_without_a_tracebac
     assert main(["score", "m.onnx", "--data", "x.parquet", "--out", "o.parquet"]) == 2
     err = capsys.readouterr().err
     assert "input 'X' is a scalar (shape [])" in err and "first axis of free size" in err
+
+
+def test_a_row_both_the_reference_and_onnxruntime_refuse_is_an_input_error(tmp_path, monkeypatch, capsys):
+    # id 12 is past a 10-row nn.Embedding table: PyTorch raises IndexError and onnxruntime refuses the Gather alike.
+    # Nothing was compared; before 532347c validate exited 1, "FAILED prediction_parity onnxruntime failed on rows
+    # 0..1", blaming the file
+    torch = pytest.importorskip("torch")
+    import onnxgate as og
+
+    class Lookup(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.table = torch.nn.Embedding(10, 3)
+
+        def forward(self, ids):
+            return self.table(ids)
+
+    monkeypatch.chdir(tmp_path)
+    torch.manual_seed(0)
+    net = Lookup().eval()
+    ids = np.arange(4, dtype=np.int64)
+    exported = torch.export.export(net, (torch.from_numpy(ids),), dynamic_shapes=({0: torch.export.Dim("n")},))
+    torch.export.save(exported, "lookup.pt2")
+    og.convert(net, ids, opset=17).save("lookup.onnx")
+    np.save("ids.npy", np.array([3, 12], np.int64))
+    assert main(["validate", "lookup.onnx", "--reference", "lookup.pt2", "--data", "ids.npy", "--json", "r.json"]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert "the reference model failed on rows 0..1 (first at row 1: input=12)" in err, err
+    assert "IndexError" in err and "nothing was compared" in err and "onnxruntime refused it too" in err, err
+    assert "Loosen atol" not in captured.out + err
+    assert not (tmp_path / "r.json").exists()
