@@ -449,6 +449,7 @@ class KerasConverter(Converter):
         from onnxgate.converters.tensorflow import (
             _captured_tf2onnx_log,
             _first_errors,
+            _handler_refusals,
             _name_batch_axis,
             _output_shapes_from_tensorflow,
             _refuse_negative_gather_ids,
@@ -474,7 +475,7 @@ class KerasConverter(Converter):
                 proto, _ = tf2onnx.convert.from_keras(
                     subject, input_signature=specs, opset=opset, custom_op_handlers=rewrite_handlers()
                 )
-            _refuse_unknown_ops(proto, self.framework, _first_errors(log))
+            _refuse_unknown_ops(proto, self.framework, _first_errors(log), _handler_refusals(log))
         except Exception as err:
             why = _call_error(err)
             again = "the same error" if why and why in reason else (why[:200] if why else first_line(err, 200))

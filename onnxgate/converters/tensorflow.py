@@ -114,6 +114,16 @@ class RefusedOutright(UnsupportedModelError):
     fallback) may be tried, as its file would compute the same wrong thing."""
 
 
+class HandlerRefusal(ValueError):
+    """Raised by an op handler of :func:`rewrite_handlers` that cannot write ``op`` for a reason the user can act
+    on. tf2onnx (``continue_on_error``) logs it as "Failed to convert node", with the reason only in the
+    traceback, and leaves the op in the graph: :func:`_refuse_unknown_ops` says the reason instead."""
+
+    def __init__(self, message: str, *, op: str) -> None:
+        super().__init__(message)
+        self.op = op
+
+
 @dataclass(frozen=True)
 class SavedModelFolder:
     """A TensorFlow SavedModel folder, as :meth:`TensorFlowConverter.load` returns it.
@@ -403,7 +413,7 @@ def convert_traced(traced: TracedFunction, *, opset: int, name: str | None, fram
     unfused = _halves_as_division(proto)
     if name:
         proto.graph.name = name
-    _refuse_unknown_ops(proto, framework, _first_errors(log))
+    _refuse_unknown_ops(proto, framework, _first_errors(log), _handler_refusals(log))
     _output_shapes_from_tensorflow(proto, {renames[t.name]: t.shape for t in concrete.outputs if t.name in renames})
     _resize_scales_reaching_their_sizes(proto)
     _refuse_negative_gather_ids(proto)
@@ -1191,10 +1201,11 @@ def _top_k_exact(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:
     order = _top_k_order_type(dtype, ctx.opset)
     shapes = [ctx.get_shape(node.output[0]), ctx.get_shape(node.output[1])]
     if order is None:
-        raise ValueError(_top_k_refusal(dtype, ctx.opset))
+        raise HandlerRefusal(_top_k_refusal(dtype, ctx.opset), op="TopKV2")
     if ctx.opset < 10 and not node.inputs[1].is_const():
-        raise ValueError(f"onnxgate: tf.math.top_k with k computed in the graph at opset {ctx.opset}: ONNX TopK "
-                         "takes k as an input from opset 10 only. Ask for opset 10 or higher.")
+        raise HandlerRefusal(f"the function calls tf.math.top_k with k computed in the graph at opset {ctx.opset}: "
+                             f"ONNX TopK at opset {ctx.opset} needs k as a fixed attribute (it takes k as an input "
+                             "from opset 10). Ask for opset 10 or higher, or give top_k a constant k", op="TopKV2")
     scope = node.name
     if order != dtype:
         x = ctx.make_node("Cast", [x], attr={"to": order}, op_name_scope=scope, dtypes=[order],
@@ -1572,6 +1583,16 @@ def _captured_tf2onnx_log() -> Iterator[_Collect]:
         logger.propagate = old_propagate
 
 
+def _handler_refusals(handler: _Collect) -> dict[str, str]:
+    """``{op: reason}`` of the :class:`HandlerRefusal` errors tf2onnx logged: why onnxgate's handler left each op."""
+    refused: dict[str, str] = {}
+    for record in handler.records:
+        err = record.exc_info[1] if record.exc_info else None
+        if isinstance(err, HandlerRefusal):
+            refused.setdefault(err.op, str(err))
+    return refused
+
+
 def _first_errors(handler: _Collect, limit: int = 3) -> list[str]:
     lines = []
     for record in handler.records:
@@ -1617,9 +1638,13 @@ UNCONVERTED_OP_ORIGINS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
-def _refuse_unknown_ops(proto: onnx.ModelProto, framework: str, reasons: Sequence[str] = ()) -> None:
+def _refuse_unknown_ops(proto: onnx.ModelProto, framework: str, reasons: Sequence[str] = (),
+                        refused: Mapping[str, str] | None = None) -> None:
     """tf2onnx keeps ops it cannot map (continue_on_error); list them all instead of returning the graph, and say
-    what computes the ones users meet (:data:`UNCONVERTED_OP_ORIGINS`) and what converts instead."""
+    what computes the ones users meet (:data:`UNCONVERTED_OP_ORIGINS`) and what converts instead. An op
+    onnxgate's own handler refused (``refused``, from :func:`_handler_refusals`) is refused with its reason: at
+    opset 9 a ``tf.math.top_k`` with k computed in the graph was "tf2onnx could not convert ... TopKV2 ... register
+    a tf2onnx custom op handler", where the fix is an opset."""
     from onnx import defs
 
     custom = {entry.domain for entry in proto.functions} if proto.functions else set()
@@ -1641,6 +1666,10 @@ def _refuse_unknown_ops(proto: onnx.ModelProto, framework: str, reasons: Sequenc
                     visit(sub)
 
     visit(proto.graph)
+    own = [reason for op, reason in sorted((refused or {}).items()) if op in bad]
+    if own:  # the handler is onnxgate's on every path (from_keras too): no other path writes the op
+        raise RefusedOutright(". ".join(own), framework=framework,
+                              unconverted=", ".join(f"{op} (x{count})" for op, count in sorted(bad.items())))
     if bad:
         listing = ", ".join(f"{op} (x{count})" for op, count in sorted(bad.items()))
         said = [f"{op} comes from {UNCONVERTED_OP_ORIGINS[op][1]}." for op in sorted(bad)

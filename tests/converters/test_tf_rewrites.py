@@ -751,6 +751,26 @@ def test_top_k_of_int64_below_opset_11_is_refused_with_the_opset_to_ask_for() ->
         og.convert(fn, np.array([[2**53 + 1, 2**53, 1]], np.int64), opset=10)
 
 
+def test_top_k_with_k_computed_in_the_graph_at_opset_9_says_to_ask_for_opset_10() -> None:
+    # was "tf2onnx could not convert these TensorFlow operations and left them in the graph: TopKV2 (x1). Rewrite that
+    # part of the model ... or register a tf2onnx custom op handler", where the fix is an opset (Keras: the same,
+    # then "from_keras failed as well")
+    x = np.random.default_rng(0).normal(size=(2, 6)).astype(np.float32)
+    fn = tf.function(lambda v: tf.math.top_k(v, tf.shape(v)[1] - 1),
+                     input_signature=[tf.TensorSpec([None, None], tf.float32)])
+    inp = keras.Input((None,), dtype="float32")
+    model = keras.Model(inp, keras.layers.Lambda(lambda v: keras.ops.top_k(v, keras.ops.shape(v)[1] - 1)[0])(inp))
+    for subject in (fn, model):
+        with pytest.raises(og.UnsupportedModelError) as info:
+            og.convert(subject, x, opset=9)
+        message = str(info.value)
+        assert message.startswith("the function calls tf.math.top_k with k computed in the graph at opset 9: ONNX "
+                                  "TopK at opset 9 needs k as a fixed attribute"), message
+        assert "Ask for opset 10 or higher" in message and "could not convert" not in message, message
+    for got, want in zip(_top_k_answers(fn, x, 10), fn(x)):  # and opset 10 converts it
+        np.testing.assert_allclose(got, want.numpy(), rtol=1e-6)
+
+
 def test_keras_top_k_of_int64_ids_in_a_loop_answers_as_keras() -> None:
     inp = keras.Input((4,), dtype="int64")
 
