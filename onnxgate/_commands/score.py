@@ -115,7 +115,11 @@ def score_parquet(
     # cast to the common schema as it is read
     dataset = ds.dataset(list(schemas), format="parquet", schema=common)
     specs = [signature.output(o) for o in wanted]
-    schema = pa.schema([*dataset.schema, *(pa.field(o, arrow_type(s)) for o, s in zip(wanted, specs))])
+    # a column named like an output (the user's p_0, fed to the input p_0_1 so the output p_0 keeps its name) is
+    # written under its table column's name, as PREDICT's SELECT d.*, p.* returns it
+    kept_apart = columns_named_like_outputs(common.names, signature, wanted)
+    data_fields = [f.with_name(kept_apart.get(f.name, f.name)) for f in dataset.schema]
+    schema = pa.schema([*data_fields, *(pa.field(o, arrow_type(s)) for o, s in zip(wanted, specs))])
     session = model_session(proto.SerializeToString())
     rows = 0
     # Dictionary encoding for all but floating-point columns. Each batch is one row group, too small
@@ -188,7 +192,9 @@ def check_parquet_files(
                 "scored rows take the first file's columns and would drop them. Write every file with the same "
                 "columns, or drop those", path=file, column=extra[0],
             )
-    names = {fold(n) for n in first.names}
+    yielded = columns_named_like_outputs(first.names, signature, outputs or (), any_case=any_case)
+    kept_apart = {fold(c) for c in yielded}
+    names = {fold(n) for n in first.names if fold(n) not in kept_apart}
     clash = [o for o in outputs or () if fold(o) in names]
     if clash:
         raise InvalidDataError(
@@ -198,6 +204,34 @@ def check_parquet_files(
         )
     _check_files(schemas, feed_columns(first.names, signature), signature)
     return schemas, _common_schema(first, schemas)
+
+
+def columns_named_like_outputs(
+    names: list[str], signature: Any, outputs: Any, *, any_case: bool = False
+) -> dict[str, str]:
+    """The data's columns named like one of ``outputs`` (``any_case``: whatever its case) that feed an input of
+    another name, each with that input's name (``{"p_0": "p_0_1"}``): a SQL adaptation renames a column named like
+    an output, ignoring case, so the output keeps the name PREDICT's docs give it (helper-200); the scored rows
+    hold the column under its table column's name. Empty when the data does not feed every input by name."""
+    from onnxgate.spark import feed_columns
+
+    fold = str.casefold if any_case else str
+    wanted = {fold(o) for o in outputs}
+    if not any(fold(n) in wanted for n in names):
+        return {}
+    try:
+        fed = feed_columns(names, signature)
+    except InvalidDataError:
+        return {}  # said by the checks of the fed columns
+    if len(fed) != len(signature.inputs):
+        return {}
+    taken = {n.casefold() for n in [*names, *outputs]}
+    found: dict[str, str] = {}
+    for column, name in zip(fed, signature.input_names):
+        if column != name and fold(column) in wanted and name.casefold() not in taken:
+            found[column] = name
+            taken.add(name.casefold())
+    return found
 
 
 def _file_schemas(data: str | Path, ds: Any, partitions_read: bool = False) -> dict[str, Any]:

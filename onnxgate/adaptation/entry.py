@@ -323,6 +323,15 @@ def adapt_conversion(
             warnings = [w for w in warnings if not w.startswith(BY_POSITION_WARNING)]
     # the sample keeps the user's own names: the mapping recorded in the model feeds them to the SQL inputs
     renamed = {c: i for c, i in ColumnMap.from_model(adapted).pairs if c != i}
+    outputs = {name.casefold(): name for name in adapted_signature.output_names}
+    yielded = {c: i for c, i in renamed.items() if sql_identifier(c).casefold() in outputs}
+    if yielded:
+        # T-SQL compares names ignoring case: the column LABEL made the output label 'label_1' (helper-200)
+        named = ", ".join(f"{c!r} -> {i!r} (output {outputs[sql_identifier(c).casefold()]!r})"
+                          for c, i in yielded.items())
+        warnings.append(f"input columns renamed because a PREDICT output has their name (T-SQL ignores case), so the "
+                        f"outputs keep their documented names; the data may use either name: {named}")
+    renamed = {c: i for c, i in renamed.items() if c not in yielded}
     if renamed:
         warnings.append(f"columns renamed to SQL identifiers (data may use either name): {renamed}")
     return dataclasses.replace(

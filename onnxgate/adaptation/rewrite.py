@@ -107,10 +107,16 @@ class Rewrite:
         # the user's own column names, recorded at conversion (onnxgate.columns); composed with the SQL renames
         self.recorded = ColumnMap.from_model(self.proto)
         self.user_pairs: list[tuple[str, str]] = []
-        #: graph outputs :meth:`claim` renamed for an input column (fresh -> the output's own name)
-        self.outputs_claimed: dict[str, str] = {}
+        #: tensors :meth:`claim` renamed for an input column (name -> fresh), which a planned output may read
+        self.moved: dict[str, str] = {}
+        #: the outputs' column names (:meth:`plan_outputs`), which no input column takes, ignoring case
+        self.output_columns: set[str] = set()
 
     def run(self) -> tuple[onnx.ModelProto, dict[str, Any]]:
+        # the outputs are named first, as the docs promise (label, p_<class>): PREDICT's WITH clause names them,
+        # and an input column of the same name (LABEL, p_0) is renamed instead (it made the output label_1)
+        plans = self.plan_outputs()
+        self.output_columns = {name for plan in plans for name in plan["names"]}
         self.plan_inputs()
         for vi in list(self.real_inputs):
             shape = shape_of(vi)
@@ -119,7 +125,8 @@ class Rewrite:
                 self.split_input(vi, shape)
             else:
                 self.column_input(vi, shape)
-        plans = self.plan_outputs()
+        for plan in plans:
+            plan["source"] = self.moved_name(plan["source"])
         output_map, new_outputs = self.build_outputs(plans, self.free_output_names(plans))
         return self.proto, self.finish(plans, output_map, new_outputs)
 
@@ -129,14 +136,19 @@ class Rewrite:
         """Free ``name`` for a new column by renaming an internal tensor that already uses it."""
         if name in self.taken:
             fresh = unique_identifier(f"{name}__inner", self.taken)
-            if any(vo.name == name for vo in self.graph.output):
-                self.outputs_claimed[fresh] = name
+            self.moved[name] = fresh
             rename_tensor(self.graph, name, fresh)
             for nd in self.new_nodes:
                 for i, n in enumerate(nd.input):
                     if n == name:
                         nd.input[i] = fresh
         self.taken.add(name)
+        return name
+
+    def moved_name(self, name: str) -> str:
+        """What tensor ``name`` is called after :meth:`claim` renamed it (once or more), else ``name``."""
+        while name in self.moved:
+            name = self.moved[name]
         return name
 
     def ident(self, raw: str) -> str:
@@ -146,11 +158,15 @@ class Rewrite:
         loaded by name fed each feature the other's values; helper-88)."""
         base = sql_identifier(raw)
         taken = self.chosen_columns | ({n for n in self.kept_names if n != raw} if base != raw else set())
-        name = unique_identifier(base, taken, ignore_case=True)
+        name = unique_identifier(base, taken | self.output_columns, ignore_case=True)
         self.chosen_columns.add(name)
         if name != raw:
             self.column_sources[name] = raw
         return name
+
+    def declared_type(self, column: str) -> str | None:
+        """The type given for ``column``, or for the name it was made from (``LABEL`` for ``LABEL_1``)."""
+        return self.declared.get(column, self.declared.get(self.column_sources.get(column, column)))
 
     def _refuse_bad_names(self, names: list[str]) -> None:
         """Column names that repeat (ignoring case, as SQL does, for names the user gave) or are empty."""
@@ -225,7 +241,7 @@ class Rewrite:
         parts = []
         col_types = []
         for col in names:
-            ctype = column_type(model_type, self.declared.get(col), self.target, self.column_sources.get(col, col))
+            ctype = column_type(model_type, self.declared_type(col), self.target, self.column_sources.get(col, col))
             col_types.append(ctype)
             name = self.claim(col)
             self.new_inputs.append(helper.make_tensor_value_info(name, elem_code(ctype), [batch, 1]))
@@ -258,7 +274,7 @@ class Rewrite:
         user_column = col if self.include_plain else self.recorded.column_for(orig_name)
         col = self.ident(col)
         self.user_pairs.append((user_column, col))
-        ctype = column_type(model_type, self.declared.get(col, self.declared.get(orig_name)), self.target,
+        ctype = column_type(model_type, self.declared_type(col) or self.declared.get(orig_name), self.target,
                             self.column_sources.get(col, col))
         rank1 = len(shape) == 1
         if col == orig_name and not rank1 and ctype == model_type:
@@ -295,7 +311,7 @@ class Rewrite:
         graph, target = self.graph, self.target
         shapes, value_types = infer_shapes(self.proto)
         producers = {out: node for node in graph.node for out in node.output}
-        out_taken: set[str] = set(self.chosen_columns)
+        out_taken: set[str] = set()
         tensor_outputs = [vo for vo in graph.output if vo.type.WhichOneof("value") == "tensor_type"]
         plans: list[dict[str, Any]] = []
         dropped_nodes: list[Any] = []
@@ -365,9 +381,7 @@ class Rewrite:
                 labels = (self.target_labels[element]
                           if self.target_labels is not None and element < len(self.target_labels) else None)
                 prefix = f"{CLASS_OUTPUT_PREFIX}{element}_"
-            # an output an input column took the name of is named as the output was, made unique like the
-            # other outputs (the label of a model given --columns label,... was called 'label__inner')
-            own = self.outputs_claimed.get(vo.name, vo.name)
+            own = vo.name
             if width > 1 and is_proba:
                 classes = list(labels) if labels is not None and len(labels) == width else range(width)
                 raw = [prefix + str(c) for c in classes]

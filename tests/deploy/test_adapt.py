@@ -389,7 +389,8 @@ def test_zipmap_is_replaced_by_per_class_outputs_named_after_the_classes() -> No
 def test_an_output_whose_name_a_column_takes_keeps_its_own_name_and_is_compared() -> None:
     """Columns named label and p_0 took the outputs' names: the label output became 'label__inner', and
     parity listed it as "not compared" (the record of the adaptation keyed it by that inner name), so a
-    wrong label went unchecked (helper-124)."""
+    wrong label went unchecked (helper-124). Then the outputs became label_1, p_0_1 (helper-200); now the
+    columns are renamed instead."""
     from sklearn.linear_model import LogisticRegression
 
     X = ROWS[:, :4].astype(np.float64)
@@ -397,7 +398,9 @@ def test_an_output_whose_name_a_column_takes_keeps_its_own_name_and_is_compared(
     conv = og.convert(clf, X, opset=15)
     adapted = adapt(conv.model, "sql-edge-2.0", columns=["label", "p_0", "P_1", "x"], reference=clf)
     sig = Signature.from_model(adapted)
-    assert sig.output_names == ["label_1", "p_0_1", "p_1_1", "p_2"]
+    # the outputs keep the names the docs promise; the columns named like them are renamed (T-SQL ignores case)
+    assert sig.output_names == ["label", "p_0", "p_1", "p_2"]
+    assert sig.input_names == ["label_1", "p_0_1", "P_1_1", "x"]
     report = og.validate(adapted, "sql-edge-2.0", reference=clf, data=X)
     assert report.passed and "not compared" not in report.check("prediction_parity").message, str(report)
     assert "4 output(s) match" in report.check("prediction_parity").message

@@ -329,3 +329,44 @@ def test_the_sql_readme_says_why_each_column_was_renamed(tmp_path: Path, monkeyp
         "Order": "a T-SQL reserved keyword",
         "a]b": "not a SQL identifier (letters, digits, _ @ # $; starting with a letter or _)",
     }
+
+
+def test_columns_named_like_the_sql_outputs_are_renamed_and_the_outputs_keep_their_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the column LABEL made PREDICT's output label 'label_1', and p_0 made the output p_0 'p_0_1' beside p_1
+    # (T-SQL compares names ignoring case): a query written from the docs, SELECT label, p_0 ... WITH (label
+    # bigint, ...), broke (helper-200). The outputs keep their names; the columns are renamed and recorded.
+    import re
+
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from onnxgate.deploy.duckdb_dryrun import dry_run
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({c: rng.normal(size=200) for c in ("LABEL", "p_0", "x")})
+    model = LogisticRegression().fit(X, (X["LABEL"] + X["p_0"] > 0).astype(int))
+    conv = og.convert(model, X.head(), target="sql-edge-2.0")
+    assert conv.signature.output_names == ["label", "p_0", "p_1"]
+    assert conv.signature.input_names == ["LABEL_1", "p_0_1", "x"]
+    assert [w for w in conv.warnings if "renamed" in w] == [
+        "input columns renamed because a PREDICT output has their name (T-SQL ignores case), so the outputs keep "
+        "their documented names; the data may use either name: 'LABEL' -> 'LABEL_1' (output 'label'), "
+        "'p_0' -> 'p_0_1' (output 'p_0')"]
+    report = og.validate(conv, target="sql-edge-2.0", reference=model, data=X)  # the user's own frame
+    assert report.passed, report.summary()
+    og.package(conv, target="sql-edge-2.0", out="sql", reference=model, data=X)
+    predict = Path("sql/04_predict.sql").read_text(encoding="utf-8")
+    assert re.findall(r"\[(\w+)\] \w+", predict.split("WITH (")[1]) == ["label", "p_0", "p_1"]
+    result = dry_run("sql", X, reference=model)  # the frame the model was fitted on, under its own names
+    assert result.passed, result
+    assert result.result.column("label").to_pylist() == model.predict(X).tolist()
+    assert np.abs(np.array(result.result.column("p_0").to_pylist()) - model.predict_proba(X)[:, 0]).max() < 1e-5
+    # onnxgate score takes the same Parquet rows; the column p_0 is written under its table column's name
+    X.to_parquet("rows.parquet")
+    assert main(["score", "sql", "--data", "rows.parquet", "--out", "scored.parquet"]) == 0, capsys.readouterr().err
+    scored = pd.read_parquet("scored.parquet")
+    assert list(scored.columns) == ["LABEL", "p_0_1", "x", "label", "p_0", "p_1"]
+    assert scored["label"].tolist() == model.predict(X).tolist()
