@@ -97,7 +97,12 @@ def score_parquet(
     from onnxgate.runtime import check_outputs_one_row_per_input, run_rows
     from onnxgate.runtime import session as model_session
     from onnxgate.signature import Signature
-    from onnxgate.spark import feed_columns, load_scoring_model, refuse_repeated_outputs
+    from onnxgate.spark import (
+        columns_named_like_outputs,
+        feed_columns,
+        load_scoring_model,
+        refuse_repeated_outputs,
+    )
 
     check_package_model(model)
     proto = load_scoring_model(model)
@@ -115,9 +120,11 @@ def score_parquet(
     # cast to the common schema as it is read
     dataset = ds.dataset(list(schemas), format="parquet", schema=common)
     specs = [signature.output(o) for o in wanted]
-    # a column named like an output (the user's p_0, fed to the input p_0_1 so the output p_0 keeps its name) is
-    # written under its table column's name, as PREDICT's SELECT d.*, p.* returns it
-    kept_apart = columns_named_like_outputs(common.names, signature, wanted)
+    # a column named like an output, whatever its case (the user's p_0 or LABEL, fed to the input p_0_1 or LABEL_1
+    # so the outputs p_0 and label keep their names), is written under its table column's name, as PREDICT's
+    # SELECT d.*, p.* returns it and as --spark writes it: LABEL beside label was read back by DuckDB with the
+    # output renamed label_1, and refused by Spark, which resolves names whatever their case
+    kept_apart = columns_named_like_outputs(common.names, signature, wanted, any_case=True)
     data_fields = [f.with_name(kept_apart.get(f.name, f.name)) for f in dataset.schema]
     schema = pa.schema([*data_fields, *(pa.field(o, arrow_type(s)) for o, s in zip(wanted, specs))])
     session = model_session(proto.SerializeToString())
@@ -166,7 +173,7 @@ def check_parquet_files(
     """
     import pyarrow.dataset as ds
 
-    from onnxgate.spark import feed_columns
+    from onnxgate.spark import columns_named_like_outputs, feed_columns
 
     schemas = _file_schemas(data, ds, partitions_read=any_case)
     fold = str.lower if any_case else str
@@ -204,34 +211,6 @@ def check_parquet_files(
         )
     _check_files(schemas, feed_columns(first.names, signature), signature)
     return schemas, _common_schema(first, schemas)
-
-
-def columns_named_like_outputs(
-    names: list[str], signature: Any, outputs: Any, *, any_case: bool = False
-) -> dict[str, str]:
-    """The data's columns named like one of ``outputs`` (``any_case``: whatever its case) that feed an input of
-    another name, each with that input's name (``{"p_0": "p_0_1"}``): a SQL adaptation renames a column named like
-    an output, ignoring case, so the output keeps the name PREDICT's docs give it (helper-200); the scored rows
-    hold the column under its table column's name. Empty when the data does not feed every input by name."""
-    from onnxgate.spark import feed_columns
-
-    fold = str.casefold if any_case else str
-    wanted = {fold(o) for o in outputs}
-    if not any(fold(n) in wanted for n in names):
-        return {}
-    try:
-        fed = feed_columns(names, signature)
-    except InvalidDataError:
-        return {}  # said by the checks of the fed columns
-    if len(fed) != len(signature.inputs):
-        return {}
-    taken = {n.casefold() for n in [*names, *outputs]}
-    found: dict[str, str] = {}
-    for column, name in zip(fed, signature.input_names):
-        if column != name and fold(column) in wanted and name.casefold() not in taken:
-            found[column] = name
-            taken.add(name.casefold())
-    return found
 
 
 def _file_schemas(data: str | Path, ds: Any, partitions_read: bool = False) -> dict[str, Any]:

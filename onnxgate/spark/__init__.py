@@ -7,12 +7,19 @@ as :func:`onnxgate.validate`; ``predict`` adds the model's outputs to a DataFram
 
 from __future__ import annotations
 
-from onnxgate.spark._predict import feed_columns, load_scoring_model, predict, refuse_repeated_outputs
+from onnxgate.spark._predict import (
+    columns_named_like_outputs,
+    feed_columns,
+    load_scoring_model,
+    predict,
+    refuse_repeated_outputs,
+)
 from onnxgate.spark._session import check_parquet_path, java_version, read_parquet, session, worker_input_error
 from onnxgate.spark._validate import validate
 
 __all__ = [
     "check_parquet_path",
+    "columns_named_like_outputs",
     "feed_columns",
     "java_version",
     "load_scoring_model",

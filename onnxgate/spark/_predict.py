@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from onnxgate.signature import Signature
 
-__all__ = ["feed_columns", "load_scoring_model", "predict"]
+__all__ = ["columns_named_like_outputs", "feed_columns", "load_scoring_model", "predict"]
 
 _SESSIONS: dict[str, Any] = {}
 
@@ -89,6 +89,32 @@ def feed_columns(columns: Sequence[str], signature: Signature) -> list[str]:
     return names
 
 
+def columns_named_like_outputs(
+    names: list[str], signature: Any, outputs: Any, *, any_case: bool = False
+) -> dict[str, str]:
+    """The data's columns named like one of ``outputs`` (``any_case``: whatever its case) that feed an input of
+    another name, each with that input's name (``{"p_0": "p_0_1"}``): a SQL adaptation renames a column named like
+    an output, ignoring case, so the output keeps the name PREDICT's docs give it (helper-200); the scored rows
+    hold the column under its table column's name. Empty when the data does not feed every input by name."""
+    fold = str.casefold if any_case else str
+    wanted = {fold(o) for o in outputs}
+    if not any(fold(n) in wanted for n in names):
+        return {}
+    try:
+        fed = feed_columns(names, signature)
+    except InvalidDataError:
+        return {}  # said by the checks of the fed columns
+    if len(fed) != len(signature.inputs):
+        return {}
+    taken = {n.casefold() for n in [*names, *outputs]}
+    found: dict[str, str] = {}
+    for column, name in zip(fed, signature.input_names):
+        if column != name and fold(column) in wanted and name.casefold() not in taken:
+            found[column] = name
+            taken.add(name.casefold())
+    return found
+
+
 def predict(
     df: Any,
     model_or_package: Any,
@@ -122,7 +148,10 @@ def predict(
         Typed from the model's signature: ``[N]`` and ``[N,1]`` outputs are scalar columns
         (float32 -> float, int64 -> bigint, string -> string...), wider ones arrays; output columns
         are ``NOT NULL`` (a model writes NaN, never null). The input columns keep the schema of ``df``
-        (or of ``spark.read.parquet`` of the path), nullability included.
+        (or of ``spark.read.parquet`` of the path), nullability included; a column named like an output
+        whatever its case, that feeds an input of another name (``LABEL`` and ``p_0`` feed a SQL-adapted
+        model's ``LABEL_1`` and ``p_0_1``, beside its outputs ``label`` and ``p_0``), is named as that input,
+        as ``onnxgate score`` writes it.
 
     Raises
     ------
@@ -165,8 +194,12 @@ def predict(
 
     rows = rows_of(df, spark)
     present = rows.columns
+    # a column named like an output whatever its case, fed to an input of another name (a SQL-adapted model's
+    # LABEL_1 and p_0_1, so its outputs keep the names label and p_0), is returned under that input's name, as
+    # `onnxgate score` writes it; it was refused as a clash with the output (helper-209)
+    renamed = columns_named_like_outputs(present, signature, wanted, any_case=True) if columns is None else {}
     # Spark resolves column names without regard to case: "LABEL" clashes with the output "label"
-    folded = {c.lower() for c in present}
+    folded = {c.lower() for c in present if c not in renamed}
     clash = [o for o in wanted if o.lower() in folded]
     if clash:
         raise InvalidDataError(
@@ -189,7 +222,8 @@ def predict(
     # A schema of fields, not a DDL string: any column name goes through as it is (a backtick too).
     # An output is never null (a model writes NaN, not null): NOT NULL spares Spark a null test per value.
     scored = [StructField(o, from_arrow_type(arrow_type(signature.output(o))), False) for o in wanted]
-    schema = StructType([*rows.fields, *scored])
+    kept = [StructField(renamed.get(f.name, f.name), f.dataType, f.nullable, f.metadata) for f in rows.fields]
+    schema = StructType([*kept, *scored])
     model_bytes = proto.SerializeToString()
     token = hashlib.sha256(model_bytes).hexdigest()
     spark = rows.spark
@@ -202,7 +236,7 @@ def predict(
     threads = int(spark.conf.get("spark.task.cpus", "1") or 1)
     fragment_rows = PREDICT_BATCH_ROWS if rows.fragments else 0
     run = _partition_predict(token, shared, fed, wanted, threads, fragment_rows, present, takes_nan,
-                             is_sql_package(model_or_package))
+                             is_sql_package(model_or_package), [renamed.get(c, c) for c in present])
     return rows.frame.mapInArrow(run, schema)
 
 
@@ -267,11 +301,13 @@ def refuse_mistyped_columns(fields: Any, fed: list[str], signature: Any) -> None
 def _partition_predict(
     token: str, shared: Any, fed: list[str], wanted: list[str], threads: int, fragment_rows: int = 0,
     read: list[str] | None = None, takes_nan: list[str] | None = None, sql: bool = False,
+    names: list[str] | None = None,
 ) -> Any:
     """The function each partition runs; with ``fragment_rows``, its input is ``(path, row group)``
     pairs and it reads the columns ``read`` itself in batches of that many rows, else Spark's batches
     of the columns ``read``. With ``takes_nan`` (a container package's rule), a batch holding NaN in
-    another float input, or infinity in any, is refused as the package's service refuses it."""
+    another float input, or infinity in any, is refused as the package's service refuses it. ``names``: what the
+    columns ``read`` are called in the scored rows (:func:`columns_named_like_outputs`), default their own names."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
@@ -293,7 +329,8 @@ def _partition_predict(
             outs = run_rows(session, wanted, feeds)
             check_outputs_one_row_per_input(outs, wanted, batch.num_rows)
             columns = [*batch.columns, *(to_arrow(v, s) for v, s in zip(outs, specs))]
-            yield pa.RecordBatch.from_arrays(columns, names=[*batch.schema.names, *wanted])
+            kept = names if names is not None else batch.schema.names
+            yield pa.RecordBatch.from_arrays(columns, names=[*kept, *wanted])
 
     return run
 

@@ -364,9 +364,9 @@ def test_columns_named_like_the_sql_outputs_are_renamed_and_the_outputs_keep_the
     assert result.passed, result
     assert result.result.column("label").to_pylist() == model.predict(X).tolist()
     assert np.abs(np.array(result.result.column("p_0").to_pylist()) - model.predict_proba(X)[:, 0]).max() < 1e-5
-    # onnxgate score takes the same Parquet rows; the column p_0 is written under its table column's name
+    # onnxgate score takes the same Parquet rows; LABEL and p_0 are written under their table columns' names
     X.to_parquet("rows.parquet")
     assert main(["score", "sql", "--data", "rows.parquet", "--out", "scored.parquet"]) == 0, capsys.readouterr().err
     scored = pd.read_parquet("scored.parquet")
-    assert list(scored.columns) == ["LABEL", "p_0_1", "x", "label", "p_0", "p_1"]
+    assert list(scored.columns) == ["LABEL_1", "p_0_1", "x", "label", "p_0", "p_1"]
     assert scored["label"].tolist() == model.predict(X).tolist()

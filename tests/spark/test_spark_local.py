@@ -781,3 +781,40 @@ def test_predict_refuses_the_fitted_columns_reordered_on_the_driver(local_spark:
     with pytest.raises(InvalidDataError, match="same columns in another order"):
         ogs.predict(local_spark.createDataFrame(X), conv, columns=["pw", "pl", "sw", "sl"])
     assert ogs.predict(local_spark.createDataFrame(X), conv).count() == 150
+
+
+def test_columns_named_like_the_sql_outputs_are_scored_on_spark_as_on_one_machine(
+    local_spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    # a SQL-adapted model fitted on columns LABEL, p_0, x takes them as LABEL_1, p_0_1 so its outputs keep the
+    # names label, p_0 (helper-200): local score wrote the scored file, and Spark refused the same rows as a clash
+    # of LABEL with label and of p_0 with p_0 ("rename that column, or pick other outputs=")
+    from sklearn.linear_model import LogisticRegression
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({c: rng.normal(size=200) for c in ("LABEL", "p_0", "x")})
+    model = LogisticRegression().fit(X, (X["LABEL"] + X["p_0"] > 0).astype(int))
+    conv = og.convert(model, X.head(), target="sql-edge-2.0")
+    Path("m.onnx").write_bytes(conv.model.SerializeToString())
+    X.to_parquet("rows.parquet")
+    assert main(["score", "m.onnx", "--data", "rows.parquet", "--out", "local.parquet"]) == 0, capsys.readouterr()
+    local = pd.read_parquet("local.parquet")
+    columns = ["LABEL_1", "p_0_1", "x", "label", "p_0", "p_1"]  # the table's columns, then PREDICT's outputs
+    assert list(local.columns) == columns
+    labels = model.predict(X).tolist()
+    for scored in (ogs.predict(local_spark.createDataFrame(X), conv),
+                   ogs.predict(str(tmp_path / "rows.parquet"), conv)):
+        assert scored.columns == columns
+        rows = scored.toPandas()
+        assert rows["label"].tolist() == labels
+        np.testing.assert_allclose(rows["p_0"], model.predict_proba(X)[:, 0], atol=1e-5)
+        assert rows["LABEL_1"].tolist() == X["LABEL"].tolist() and rows["p_0_1"].tolist() == X["p_0"].tolist()
+    # full paths: the module's Spark session resolves a relative one against the folder it was started in
+    out = tmp_path / "spark"
+    assert main(["score", str(tmp_path / "m.onnx"), "--data", str(tmp_path / "rows.parquet"), "--out", str(out),
+                 "--spark", "local[2]"]) == 0, capsys.readouterr().err
+    on_spark = pd.read_parquet(out)
+    assert list(on_spark.columns) == columns and on_spark["label"].tolist() == labels
+    report = ogs.validate(conv, local_spark.createDataFrame(X), reference=model, target="sql-edge-2.0")
+    assert report.passed, report.summary()
