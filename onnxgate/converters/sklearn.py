@@ -38,7 +38,7 @@ Policy:
 from __future__ import annotations
 
 import re
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -1487,25 +1487,20 @@ def _text_categories(model: Any) -> dict[str, list[str]]:
         missing values with anything else scores them as unknown, not as scikit-learn does.
     """
     found: dict[str, list[str]] = {}
-    for est in sub_estimators(model):
-        names = getattr(est, "feature_names_in_", None)
-        categories = getattr(est, "categories_", None)
-        if names is None or not isinstance(categories, list) or len(categories) != len(names):
-            continue
-        for name, values in zip(names, categories):
-            values = list(values)
-            text = [v for v in values if isinstance(v, str)]
-            if text and len(text) < len(values) and all(v is None or v != v for v in values if not isinstance(v, str)):
-                raise UnsupportedModelError(
-                    f"{type(est).__name__} learnt missing values of text column {str(name)!r} as a category of "
-                    "their own; an ONNX text input has no missing value (skl2onnx writes that category as the "
-                    "text 'nan'), so the model could not score those rows as scikit-learn does. Fill the "
-                    f"missing values before fitting (X[{str(name)!r}].fillna('missing')), and the same way "
-                    "before scoring",
-                    framework="sklearn",
-                )
-            if values and len(text) == len(values):
-                found[str(name)] = values
+    for est, name, learnt in _encoder_categories(model):
+        values = list(learnt)
+        text = [v for v in values if isinstance(v, str)]
+        if text and len(text) < len(values) and all(v is None or v != v for v in values if not isinstance(v, str)):
+            raise UnsupportedModelError(
+                f"{type(est).__name__} learnt missing values of text column {str(name)!r} as a category of "
+                "their own; an ONNX text input has no missing value (skl2onnx writes that category as the "
+                "text 'nan'), so the model could not score those rows as scikit-learn does. Fill the "
+                f"missing values before fitting (X[{str(name)!r}].fillna('missing')), and the same way "
+                "before scoring",
+                framework="sklearn",
+            )
+        if values and len(text) == len(values):
+            found[str(name)] = values
     return found
 
 
@@ -1514,16 +1509,23 @@ def _date_categories(model: Any) -> dict[str, Any]:
     import numpy as np
 
     found: dict[str, Any] = {}
+    for _est, name, values in _encoder_categories(model):
+        dtype = getattr(values, "dtype", None)
+        if isinstance(dtype, np.dtype) and dtype.kind in "Mm":
+            found[str(name)] = dtype
+    return found
+
+
+def _encoder_categories(model: Any) -> Iterator[tuple[Any, Any, Any]]:
+    """``(encoder, column name, categories)`` for each column an encoder in the model (OneHotEncoder,
+    OrdinalEncoder...) fitted on named columns learnt categories of."""
     for est in sub_estimators(model):
         names = getattr(est, "feature_names_in_", None)
         categories = getattr(est, "categories_", None)
         if names is None or not isinstance(categories, list) or len(categories) != len(names):
             continue
         for name, values in zip(names, categories):
-            dtype = getattr(values, "dtype", None)
-            if isinstance(dtype, np.dtype) and dtype.kind in "Mm":
-                found[str(name)] = dtype
-    return found
+            yield est, name, values
 
 
 def _encoded_columns(model: Any) -> set[str]:
