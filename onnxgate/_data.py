@@ -953,7 +953,9 @@ def _as_codes(values: Any, spec: TensorSpec, what: str, position: int = 0) -> An
     codes = pd.Categorical(np.asarray(values, dtype=object), categories=list(recorded)).codes.astype(np.float64)
     missing = np.asarray(pd.isna(values))
     unseen = (codes < 0) & ~missing
-    if unseen.any():
+    if spec.unseen_missing:  # LightGBM reads a value outside its categories as no code, as a missing one
+        missing = missing | unseen
+    elif unseen.any():
         shown = sorted({str(v) for v in np.asarray(values, dtype=object)[unseen]})[:5]
         raise InvalidDataError(
             f"{what} holds {int(unseen.sum())} value(s) that are none of the model's categories {list(recorded)[:10]}"

@@ -113,6 +113,11 @@ class TensorSpec:
         sample of codes): each such column's position in the input with its categories in code order, or
         None where the model did not record them (:data:`CATEGORY_CODES_METADATA_KEY`). A pandas category
         column fed to it is mapped to those codes; None for every other input.
+    unseen_missing : bool
+        True for an input of codes that the model scores a value outside its categories in as a missing one
+        (LightGBM, which reads both as no code; :data:`UNSEEN_MISSING_METADATA_KEY`): such a value in a pandas
+        category column is fed as the code of a missing value. False: it is refused (XGBoost scores it as a
+        neighbouring category or refuses it).
     category : bool
         True for an int64 input that reads its values as categories by their decimal text (a CatBoost
         categorical column, :data:`CATEGORY_INPUTS_METADATA_KEY`): text fed to it is read only in an
@@ -131,6 +136,7 @@ class TensorSpec:
     missing: str | None = None
     missing_only: str | None = None
     codes: tuple[tuple[int, tuple[Any, ...] | None], ...] | None = None
+    unseen_missing: bool = False
     category: bool = False
     fitted_columns: tuple[str, ...] | None = None
 
@@ -182,6 +188,7 @@ class TensorSpec:
             **({"missing_only": self.missing_only} if self.missing_only is not None else {}),
             **({"codes": [[i, None if c is None else list(c)] for i, c in self.codes]}
                if self.codes is not None else {}),
+            **({"unseen_missing": True} if self.unseen_missing else {}),
             **({"category": True} if self.category else {}),
             **({"fitted_columns": list(self.fitted_columns)} if self.fitted_columns is not None else {}),
         }
@@ -198,6 +205,7 @@ class TensorSpec:
             missing=None if missing is None else str(missing),
             missing_only=None if data.get("missing_only") is None else str(data["missing_only"]),
             codes=_codes(data.get("codes")),
+            unseen_missing=data.get("unseen_missing") is True,
             category=data.get("category") is True,
             fitted_columns=_names(data.get("fitted_columns")),
         )
@@ -296,6 +304,10 @@ class Signature:
         codes = _category_codes(proto)
         if codes:
             inputs = tuple(dataclasses.replace(s, codes=codes[s.name]) if s.name in codes else s for s in inputs)
+        unseen = _metadata_by_input(proto, UNSEEN_MISSING_METADATA_KEY)
+        if unseen:
+            inputs = tuple(dataclasses.replace(s, unseen_missing=True) if unseen.get(s.name) is True and s.codes
+                           else s for s in inputs)
         category = _metadata_by_input(proto, CATEGORY_INPUTS_METADATA_KEY)
         if category:
             inputs = tuple(dataclasses.replace(s, category=True) if category.get(s.name) is True else s
@@ -348,6 +360,11 @@ def _missing_text(proto: Any) -> dict[str, tuple[str, str | None]]:
 #: ``metadata_props`` key: JSON ``{input: [[position, categories or null], ...]}``, the inputs that read
 #: the codes of pandas category columns (:attr:`TensorSpec.codes`).
 CATEGORY_CODES_METADATA_KEY = "onnxgate.category_codes"
+
+
+#: ``metadata_props`` key: JSON ``{input: true}``, the inputs of codes that score a value outside their categories
+#: as a missing one (:attr:`TensorSpec.unseen_missing`).
+UNSEEN_MISSING_METADATA_KEY = "onnxgate.unseen_categories_missing"
 
 
 #: ``metadata_props`` key: JSON ``{input: true}``, the integer inputs that read their values as categories by

@@ -130,13 +130,15 @@ def _convert(model: Any, sample: Any, *, opset: int | None, target: str | Target
         ml_opset = min(ml_opset, tgt.max_opset["ai.onnx.ml"])
 
     options, precision_note = _with_precision(converter, dict(options or {}), precision, tgt)
-    from onnxgate.converters._base import OPSET_CAP, OPSET_CHOSEN
+    from onnxgate.converters._base import OPSET_CAP, OPSET_CHOSEN, TARGET_INPUT_TYPES
 
     chosen = OPSET_CHOSEN.set(None if opset is not None else _why_opset(converter, requested, tgt))
     capped = OPSET_CAP.set(None if tgt is None or tgt.opset is None else (tgt.name, tgt.opset))
+    typed = TARGET_INPUT_TYPES.set(None if tgt is None else tgt.input_types)
     try:
         raw = converter.convert(model, sample, opset=requested, ml_opset=ml_opset, name=name, options=options)
     finally:
+        TARGET_INPUT_TYPES.reset(typed)
         OPSET_CAP.reset(capped)
         OPSET_CHOSEN.reset(chosen)
     proto = raw.model

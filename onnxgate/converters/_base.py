@@ -81,6 +81,12 @@ def opset_fix(needed: int, otherwise: str) -> str:
     return f"Target {cap[0]!r} runs opset {cap[1]} at most, so it cannot hold this: {otherwise}"
 
 
+#: The element types the target of the conversion under way takes as inputs, when it names them (set by
+#: :func:`onnxgate.converters.convert`): a converter with a choice of input (LightGBM's text category column, as
+#: its text or its codes) writes the one the target takes.
+TARGET_INPUT_TYPES: ContextVar[frozenset[str] | None] = ContextVar("onnxgate_target_input_types", default=None)
+
+
 #: True while a reference is called on rows the user gave as float32 (set by validation, read by a
 #: converter's ``predict``): scikit-learn then gets them as float32, as the user's own call does, not
 #: widened to float64 (a float32 StandardScaler computes in float32, a float64 one in float64).

@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -363,7 +363,8 @@ def column_type(dtype: Any) -> int:
 
 
 def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tuple[str, Any]],
-                      library: str = "xgboost", categories: Mapping[str, Sequence[Any]] | None = None) -> None:
+                      library: str = "xgboost", categories: Mapping[str, Sequence[Any]] | None = None,
+                      coded: Collection[str] = ()) -> None:
     """One ``[N,1]`` input per DataFrame column (named as skl2onnx names a column's input, typed by its
     dtype), Cast to float32 and concatenated into the ``[N,k]`` input the trees read; the user's own
     names are recorded by ``convert`` (:class:`onnxgate.columns.ColumnMap`), so data is fed by name.
@@ -373,14 +374,25 @@ def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tup
     records the value a missing one is fed as, one that is none of its categories (text: ``""`` unless it is
     one; integers: :func:`integer_outside`; :attr:`onnxgate.signature.TensorSpec.missing`): LightGBM scores
     a missing category as it scores an unknown one (both are no code), and the file's text and int64 inputs
-    cannot hold None or NaN (a category column with gaps, the training frame itself, was refused)."""
+    cannot hold None or NaN (a category column with gaps, the training frame itself, was refused).
+
+    A ``coded`` category column (for a target that takes no input of its categories' type: text on SQL Edge)
+    is instead an int32 input of its codes, as an XGBoost one (pandas' ``.cat.codes``, -1 for a missing value,
+    read as LightGBM reads any code that is none of its categories), with its categories recorded
+    (:attr:`onnxgate.signature.TensorSpec.codes`): a category column fed to it is mapped to the codes by value,
+    an unseen value to the missing one's (:attr:`~onnxgate.signature.TensorSpec.unseen_missing`)."""
     import json
 
     from onnx import TensorProto, helper
 
     from onnxgate._graph import columns_into_input, graph_names, read_instead, unique_name
     from onnxgate.converters._sklearn_graph import set_metadata
-    from onnxgate.signature import MISSING_TEXT_METADATA_KEY, text_outside
+    from onnxgate.signature import (
+        CATEGORY_CODES_METADATA_KEY,
+        MISSING_TEXT_METADATA_KEY,
+        UNSEEN_MISSING_METADATA_KEY,
+        text_outside,
+    )
 
     categories = categories or {}
     graph = raw.model.graph
@@ -388,14 +400,18 @@ def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tup
     typed = []
     for (label, dtype), given in zip(columns, sanitise_names([label for label, _ in columns])):
         # a category column joins the Concat as its codes, already of the trees' type
-        code = trees if label in categories else column_type(dtype)
+        code = (int(TensorProto.INT32) if label in coded else trees) if label in categories else column_type(dtype)
         typed.append((given, code))
     names = columns_into_input(raw.model, input_name, typed)
     taken = graph_names(graph)
     encoders = []
     missing: dict[str, str] = {}
+    codes_of: dict[str, list[list[Any]]] = {}
     for (label, _dtype), name in zip(columns, names):
         if label not in categories:
+            continue
+        if label in coded:
+            codes_of[name] = [[0, list(categories[label])]]
             continue
         values = list(categories[label])
         kind = category_kind(values)
@@ -414,6 +430,9 @@ def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tup
         graph.node.insert(0, node)
     if missing:
         set_metadata(raw.model, MISSING_TEXT_METADATA_KEY, json.dumps(missing, ensure_ascii=False))
+    if codes_of:
+        set_metadata(raw.model, CATEGORY_CODES_METADATA_KEY, json.dumps(codes_of, ensure_ascii=False))
+        set_metadata(raw.model, UNSEEN_MISSING_METADATA_KEY, json.dumps(dict.fromkeys(codes_of, True)))
     doubles = [label for (label, _), (_, code) in zip(columns, typed) if code == TensorProto.DOUBLE]
     if doubles:
         raw.warnings.append(

@@ -8,8 +8,11 @@ Policy:
   DataFrame sample (as XGBoost). A pandas ``category`` column (LightGBM's default way to give it
   categorical features) becomes an input of its categories' type, string or int64, mapped inside the
   graph to the code LightGBM's splits read (:func:`~onnxgate.converters._boosting.feed_from_columns`,
-  from ``booster.pandas_categorical``; needs ai.onnx.ml 2); onnxmltools' categorical splits on those
-  codes are tested against LightGBM, missing and unseen values included. Integer codes given with
+  from ``booster.pandas_categorical``; needs ai.onnx.ml 2); for a target that takes no input of that
+  type (text on SQL Edge) the input is the int32 codes instead, as XGBoost's, with the categories recorded
+  so a category column is mapped to them by value, an unseen value to a missing one's. onnxmltools'
+  categorical splits on those codes are tested against LightGBM, missing and unseen values included.
+  Integer codes given with
   ``categorical_feature`` are truncated toward zero in front of the trees, as LightGBM reads them
   (:func:`~onnxgate.converters._boosting.truncate_category_codes`); a category at or past 2**24, which the
   trees' float32 cannot tell from its neighbours, is refused (:func:`refuse_float32_categories`). LightGBM
@@ -448,6 +451,17 @@ def _integer_column(column: Any, float_categories: bool) -> bool:
             and bool(np.all(np.floor(known) == known)))  # an all-NaN column holds no category
 
 
+def _coded_categories(categories: Mapping[str, list[Any]]) -> set[str]:
+    """The category columns whose input is their codes, not their values: those whose categories' type the
+    target of the conversion takes no input of (text on SQL Edge, where the codes are an integer column)."""
+    from onnxgate.converters._base import TARGET_INPUT_TYPES
+
+    taken = TARGET_INPUT_TYPES.get()
+    if taken is None:
+        return set()
+    return {label for label, values in categories.items() if category_kind(values) not in taken}
+
+
 def _category_kinds(model: Any) -> list[str]:
     """Each training category list's ONNX type (:func:`category_kind`); a list that has none is refused."""
     categories = lightgbm_categories(model)
@@ -617,7 +631,11 @@ class LightGBMConverter(BoostingConverter):
         import numpy as np
         import pandas as pd
 
-        assignments = category_assignments(_category_kinds(model), [s.elem_type for s in signature.inputs])
+        kinds = _category_kinds(model)
+        # an input of codes (:func:`_coded_categories`) holds a category column of its categories' kind
+        types = [category_kind(list(s.codes[0][1] or ())) or "string" if s.codes else s.elem_type
+                 for s in signature.inputs]
+        assignments = category_assignments(kinds, types)
         if len(assignments) != 1:
             return super().native_input(feeds, signature, model)
         found = assignments[0]
@@ -629,6 +647,12 @@ class LightGBMConverter(BoostingConverter):
             values = np.asarray(feeds[name]).reshape(-1)
             if i in found:  # a value outside the categories is missing to LightGBM: given as one, which pandas 4
                 known = list(categories[found.index(i)])  # requires (pandas 3 warned, then read it as one)
+                if signature.inputs[i].codes:  # the codes: any that is none of the categories' is missing
+                    whole = np.nan_to_num(values.astype(np.float64), nan=-1.0)
+                    inside = (whole >= 0) & (whole < len(known)) & (whole == np.floor(whole))
+                    values = np.where(inside, whole, -1).astype(np.int64)
+                    data[column] = pd.Categorical.from_codes(values, categories=known)
+                    continue
                 given = pd.Series(values, dtype=object)
                 values = pd.Categorical(given.where(given.isin(known), None), categories=known)
             data[column] = values
@@ -656,7 +680,8 @@ class LightGBMConverter(BoostingConverter):
         columns = self.frame_columns(model, sample)
         input_name = str(options.get("input_name", "input"))
         _dtype, boundary = input_type(array)
-        if categories:
+        coded = _coded_categories(categories)
+        if set(categories) - coded:
             self.check_category_opset(opset, ml_opset)
         subject = model
         classes = getattr(model, "classes_", None) if hasattr(model, "fit") else None
@@ -702,10 +727,11 @@ class LightGBMConverter(BoostingConverter):
             from onnxgate._onnx import ML_DOMAIN, canonical_domain
 
             raw = finish(proto, opset, input_name, None, None, "lightgbm")
-            feed_from_columns(raw, input_name, columns, "lightgbm", categories)
-            for entry in proto.opset_import:
-                if canonical_domain(entry.domain) == ML_DOMAIN:
-                    entry.version = max(entry.version, CATEGORY_ML_OPSET)
+            feed_from_columns(raw, input_name, columns, "lightgbm", categories, coded)
+            if set(categories) - coded:
+                for entry in proto.opset_import:
+                    if canonical_domain(entry.domain) == ML_DOMAIN:
+                        entry.version = max(entry.version, CATEGORY_ML_OPSET)
         else:
             raw = finish(proto, opset, input_name, boundary, columns, "lightgbm")
             if notes.doubles and opset >= 9 and _rank_double_features(raw.model, notes.doubles, n_features):

@@ -18,6 +18,7 @@ fails the run: ``The type of model column 'x' is 'real'. Doesn't match the input
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -641,16 +642,33 @@ def _arrow_input(data: Any, names: Sequence[str], mapping: ColumnMap | None = No
 
 
 def _categories_as_codes(data: Any, signature: Signature) -> Any:
-    """The rows with each pandas category column that feeds an input reading category codes (an XGBoost
-    categorical feature) as those codes, mapped as ``onnxgate validate`` maps them: the input table holds the
-    codes. Given as text, the categories were refused, with a message asking for a pandas category column
-    (a DataFrame or Parquet rows that passed validate and package)."""
+    """The rows with each category column that feeds an input reading category codes (an XGBoost categorical
+    feature, a LightGBM text category for a target without text) as those codes, mapped as ``onnxgate validate``
+    maps them: the input table holds the codes. A category column is a pandas one (a DataFrame, Parquet rows) or
+    a pyarrow dictionary column of a Table (pyarrow's category). Given as text, the categories were refused, with
+    a message asking for a pandas category column (rows that passed validate and package)."""
+    import pyarrow as pa
+
     from onnxgate._data import as_feeds, is_dataframe, read_rows
 
     data = read_rows(data)
+    coded = {s.name for s in signature.inputs if s.codes}
+    if isinstance(data, pa.Table):
+        dictionaries = [c for c in data.column_names if pa.types.is_dictionary(data.schema.field(c).type)
+                        and signature.columns.input_for(c) in coded]
+        if not dictionaries:
+            return data
+        # pandas reads a dictionary column as a category column, mapped to the codes as validate maps it
+        frame = data.select(dictionaries).to_pandas()
+        wanted = {signature.columns.input_for(c) for c in dictionaries}
+        feeds = as_feeds(frame, dataclasses.replace(signature, inputs=tuple(s for s in signature.inputs
+                                                                            if s.name in wanted)))
+        for column in dictionaries:
+            codes = feeds[signature.columns.input_for(column)].reshape(-1)
+            data = data.set_column(data.column_names.index(column), column, pa.array(codes))
+        return data
     if not is_dataframe(data):
         return data
-    coded = {s.name for s in signature.inputs if s.codes}
     columns = [c for c in data.columns if type(data[c].dtype).__name__ == "CategoricalDtype"
                and signature.columns.input_for(str(c)) in coded]
     if not columns:

@@ -452,7 +452,8 @@ def _with_user_columns(proto: Any) -> tuple[Any, dict[str, Any]]:
 
 
 #: ``metadata_props`` keys whose JSON object is keyed by input name (:mod:`onnxgate.signature`).
-_BY_INPUT_METADATA_KEYS = ("onnxgate.missing_text", "onnxgate.category_codes", "onnxgate.category_inputs")
+_BY_INPUT_METADATA_KEYS = ("onnxgate.missing_text", "onnxgate.category_codes", "onnxgate.unseen_categories_missing",
+                           "onnxgate.category_inputs")
 
 
 def _fitted_columns_by_name(proto: Any) -> tuple[Any, dict[str, Any]]:

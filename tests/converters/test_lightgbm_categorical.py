@@ -325,17 +325,15 @@ def test_category_codes_that_are_not_integers_score_as_lightgbm_truncates_them(k
 @pytest.mark.parametrize("target", ["sql-edge-2.0", "synapse"])
 def test_integer_categories_go_to_sql_and_text_ones_where_the_target_takes_text(fitted: dict[str, Any], target: str,
                                                                                tmp_path: Path) -> None:
-    """SQL Edge's PREDICT takes numbers only: a text category column is refused at conversion, an
-    integer one converts, validates, packages and scores in the DuckDB dry run; Synapse takes both."""
+    """SQL Edge's PREDICT takes numbers only: a text category column is its codes there, an integer one its
+    values, which convert, validate, package and score in the DuckDB dry run; Synapse takes both as values."""
     model, frame = fitted["regressor"]
     numbers = frame.drop(columns=["band"])
     model_numbers = lightgbm.LGBMRegressor(**PARAMS).fit(numbers, model.predict(frame))
-    if target == "sql-edge-2.0":
-        with pytest.raises(og.UnsupportedModelError, match=r"reads string values, and target 'sql-edge-2\.0' has no"):
-            og.convert(model, frame.head(), target=target)
-    else:
-        conv = og.convert(model, frame.head(), target=target)
-        assert og.validate(conv, target=target, reference=model, data=frame).passed
+    conv = og.convert(model, frame.head(), target=target)
+    band = dict((s.name, s.elem_type) for s in conv.signature.inputs)["band"]
+    assert band == ("int32" if target == "sql-edge-2.0" else "string")  # SQL Edge takes the text's codes
+    assert og.validate(conv, target=target, reference=model, data=frame).passed
     conv = og.convert(model_numbers, numbers.head(), target=target)
     assert dict((s.name, s.elem_type) for s in conv.signature.inputs)["grade"] == "int64"
     report = og.validate(conv, target=target, reference=model_numbers, data=numbers)
@@ -368,17 +366,30 @@ def test_a_pipeline_step_fitted_on_category_columns_is_refused_by_name(fitted: d
         og.convert(pipeline, frame.head())
 
 
-def test_a_text_category_for_a_sql_target_is_refused_naming_the_column_and_the_fix() -> None:
-    import pandas as pd
-    from sklearn.datasets import load_wine
+def test_a_text_category_for_a_sql_target_is_its_codes_as_lightgbm_scores_them(fitted: dict[str, Any],
+                                                                                tmp_path: Path) -> None:
+    """SQL Edge takes no text: the model was refused ("reads string values ... use synapse"), though its splits
+    read the codes, as an XGBoost one's, which converts. The input is the codes (an integer column); validate,
+    the package and the dry run map a category column to them by value, a missing and an unseen value as
+    LightGBM scores them (as missing)."""
+    from onnxgate.deploy.duckdb_dryrun import dry_run
 
-    wine = load_wine(as_frame=True)
-    frame = wine.data[["alcohol", "hue"]].copy()
-    frame["colour"] = pd.cut(wine.data["color_intensity"], 4, labels=["pale", "light", "deep", "dark"],
-                             ordered=False)
-    model = lightgbm.LGBMClassifier(n_estimators=5, min_data_per_group=5, verbose=-1, n_jobs=1).fit(frame, wine.target)
-    with pytest.raises(og.UnsupportedModelError, match=r"column .colour.: the model reads string.*integer codes"):
-        og.convert(model, frame.head(), target="sql-edge-2.0")
+    model, frame = fitted["classifier"]
+    conv = og.convert(model, frame.head(), target="sql-edge-2.0")
+    spec = conv.signature.inputs[1]
+    assert (spec.name, spec.elem_type, spec.codes) == ("band", "int32", ((0, tuple(BANDS)),))
+    rows = frame.copy()  # the categories in another order, missing and unseen values
+    rows["band"] = rows["band"].cat.reorder_categories(BANDS[::-1]).cat.add_categories("band x")
+    rows.iloc[:6, 1] = np.nan
+    rows.iloc[6:12, 1] = "band x"
+    report = og.validate(conv, target="sql-edge-2.0", reference=model, data=rows)
+    assert report.passed, str(report)
+    og.package(conv, target="sql-edge-2.0", out=tmp_path / "p", reference=model, data=frame)
+    result = dry_run(tmp_path / "p", rows, reference=model)
+    assert result.passed, str(result)
+    assert np.array_equal(result.result.column("label").to_numpy(), model.predict(rows))
+    np.testing.assert_allclose(np.stack([result.result.column(f"p_{k}").to_numpy() for k in range(3)], axis=1),
+                               model.predict_proba(rows), atol=1e-5)
 
 
 def test_a_float32_integer_category_column_reads_nan_as_a_missing_category() -> None:

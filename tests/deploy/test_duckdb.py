@@ -791,3 +791,28 @@ def test_a_pandas_category_column_of_an_xgboost_model_is_scored_as_its_codes(
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "0/300 rows differ" in captured.out
+
+
+def test_a_pyarrow_dictionary_column_of_an_xgboost_model_is_scored_as_its_codes(tmp_path: Path) -> None:
+    """A pyarrow Table whose category column is a dictionary column (pyarrow's category, what
+    ``pa.Table.from_pandas`` makes of a pandas one): the dry run mapped only a pandas category column to the codes
+    the table holds, and read the dictionary's text as missing codes (refused: 'has 5 missing value(s)')."""
+    xgboost = pytest.importorskip("xgboost")
+    import pyarrow as pa
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"colour": pd.Categorical(rng.choice(["red", "green", "o'blue"], size=300)),
+                          "b": rng.normal(size=300)})
+    y = ((frame["colour"] == "red") ^ (frame["b"] > 0)).astype(int)
+    model = xgboost.XGBClassifier(n_estimators=10, max_depth=3, enable_categorical=True, tree_method="hist",
+                                  n_jobs=1).fit(frame, y)
+    conv = og.convert(model, frame, target="sql-edge-2.0")
+    og.package(conv, target="sql-edge-2.0", out=tmp_path / "pkg")
+    rows = frame.copy()
+    rows["colour"] = rows["colour"].cat.reorder_categories(["red", "o'blue", "green"])
+    table = pa.Table.from_pandas(rows, preserve_index=False)
+    assert pa.types.is_dictionary(table.schema.field("colour").type)
+    result = dry.dry_run(tmp_path / "pkg", table, reference=model)
+    assert result.passed, result.reference
+    assert np.array_equal(result.result.column("label").to_numpy(), model.predict(rows))
+    np.testing.assert_allclose(result.result.column("p_1").to_numpy(), model.predict_proba(rows)[:, 1], atol=1e-5)
