@@ -50,7 +50,7 @@ def score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
     from onnxgate._onnx import staged_folder
     from onnxgate.cli import EXIT_OK
     from onnxgate.signature import Signature
-    from onnxgate.spark import load_scoring_model, predict, session, worker_input_error
+    from onnxgate.spark import load_scoring_model, predict, session, spark_path, worker_input_error
 
     signature = Signature.from_model(load_scoring_model(args.model))  # a bad model is refused before Spark starts
     _check_local_files(args.data, signature, outputs or signature.output_names)
@@ -65,7 +65,9 @@ def score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
                 if "://" in args.out:  # another filesystem (hdfs://, s3a://): Spark's own rules
                     scored.write.mode("overwrite" if args.force else "errorifexists").parquet(args.out)
                 else:  # a job that fails half-way leaves no folder, and an old one stays until the new is whole
-                    with staged_folder(args.out, overwrite=args.force) as staged:
+                    from onnxgate._commands.score import _local_path  # file:/x is the folder /x, not ./file:/x
+
+                    with staged_folder(_local_path(args.out), overwrite=args.force) as staged:
                         scored.write.parquet(str(staged))
             except Exception as err:
                 refused = worker_input_error(err)  # a null feeding an integer input, met by a worker: exit 2
@@ -77,7 +79,7 @@ def score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
             from onnxgate._package_rules import package_nan_inputs
 
             if package_nan_inputs(args.model) is None:  # a package with a rule refused such rows already
-                say_non_finite(args.model, _non_finite_rows(spark, args.out, signature, outputs))
+                say_non_finite(args.model, _non_finite_rows(spark, spark_path(args.out), signature, outputs))
         finally:
             if owned:
                 spark.stop()

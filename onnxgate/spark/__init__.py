@@ -14,7 +14,14 @@ from onnxgate.spark._predict import (
     predict,
     refuse_repeated_outputs,
 )
-from onnxgate.spark._session import check_parquet_path, java_version, read_parquet, session, worker_input_error
+from onnxgate.spark._session import (
+    check_parquet_path,
+    java_version,
+    read_parquet,
+    session,
+    spark_path,
+    worker_input_error,
+)
 from onnxgate.spark._validate import validate
 
 __all__ = [
@@ -27,6 +34,7 @@ __all__ = [
     "read_parquet",
     "refuse_repeated_outputs",
     "session",
+    "spark_path",
     "validate",
     "worker_input_error",
 ]

@@ -19,7 +19,7 @@ from typing import Any
 from onnxgate.errors import InvalidDataError, MissingDependencyError, OnnxGateError, UnsupportedModelError
 
 __all__ = ["ARROW_BATCH_ROWS", "SUPPORTED_JAVA", "java_version", "read_parquet", "session", "spark_error",
-           "worker_input_error"]
+           "spark_path", "worker_input_error"]
 
 #: Java major versions pyspark 4 runs on.
 SUPPORTED_JAVA = (17, 21)
@@ -30,6 +30,8 @@ SUPPORTED_JAVA = (17, 21)
 ARROW_BATCH_ROWS = 65_536
 #: The driver JVM's log configuration (errors only), unless the user configures Spark's logging.
 _LOG_CONFIG = Path(__file__).resolve().parent / "log4j2.properties"
+#: A URI's scheme (``hdfs:``, ``s3a:``, ``file:``), two letters or more: ``C:`` is a Windows drive.
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 #: Local masters and standalone masters on this machine: the driver binds the loopback interface.
 _LOOPBACK = re.compile(r"^(local(\[.*\])?|spark://(127\.0\.0\.1|localhost)(:\d+)?)$")
 
@@ -280,6 +282,21 @@ def check_parquet_path(data: str) -> None:
         )
 
 
+def spark_path(path: str | os.PathLike[str]) -> str:
+    """``path`` as Spark must be given it: a local relative path made absolute against this process's current
+    folder, as its user means it; a URI (``hdfs://``, ``s3a://``, ``file:/``...) as it is.
+
+    Spark resolves a relative path against the folder its JVM was started in (the first session of the
+    process, and it stays there when Python changes folder), or the cluster's own: with a session started in
+    another folder, ``score --spark --out scored`` failed reading back what it wrote ("[PATH_NOT_FOUND] Path
+    does not exist"), and a relative ``--data`` Spark reads was looked for there.
+    """
+    text = os.fspath(path)
+    if _URI.match(text):
+        return text
+    return str(Path(text).resolve())
+
+
 def read_parquet(spark: Any, data: str) -> Any:
     """``spark.read.parquet(data)``, refusing a missing local path or another format in one clear message.
 
@@ -290,6 +307,6 @@ def read_parquet(spark: Any, data: str) -> Any:
     """
     check_parquet_path(data)
     try:
-        return spark.read.parquet(data)
+        return spark.read.parquet(spark_path(data))
     except Exception as err:
         raise InvalidDataError(f"Spark cannot read {data!r} as Parquet: {spark_error(err)}", path=data) from err

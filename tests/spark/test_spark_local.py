@@ -818,3 +818,47 @@ def test_columns_named_like_the_sql_outputs_are_scored_on_spark_as_on_one_machin
     assert list(on_spark.columns) == columns and on_spark["label"].tolist() == labels
     report = ogs.validate(conv, local_spark.createDataFrame(X), reference=model, target="sql-edge-2.0")
     assert report.passed, report.summary()
+
+
+def test_relative_paths_are_read_and_written_in_the_current_folder_on_spark(
+    local_spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    # Spark resolves a relative path against the folder its JVM was started in: with a session started in
+    # another folder, score --spark --out scored failed with "[PATH_NOT_FOUND] Path does not exist" (helper-209),
+    # and a relative path Spark reads itself (a date column: not read by the workers) was looked for there
+    from sklearn.linear_model import LogisticRegression
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    monkeypatch.chdir(first)
+    spark = ogs.session("local[2]")  # the session a user holds; its JVM never ran in `second`, made just now
+    monkeypatch.chdir(second)
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.integers(0, 50, 100), "b": rng.integers(0, 50, 100)}).astype(np.uint16)
+    model = LogisticRegression().fit(X, (X["a"] > X["b"]).astype(int))
+    conv = og.convert(model, X.head(), target="sql-edge-2.0")
+    Path("m.onnx").write_bytes(conv.model.SerializeToString())
+    rows = X.assign(day=pd.date_range("2026-01-01", periods=100).date)
+    rows.to_parquet("rows.parquet")
+    labels = model.predict(X).tolist()
+    scored = ogs.predict("rows.parquet", conv, spark=spark).toPandas()
+    assert scored["label"].tolist() == labels and scored["day"].tolist() == rows["day"].tolist()
+    X.to_parquet("unsigned.parquet")  # also read by Spark: the workers read signed integers only
+    report = ogs.validate(conv, "unsigned.parquet", reference=model, spark=spark, target="sql-edge-2.0")
+    assert report.passed, report.summary()
+    capsys.readouterr()
+    assert main(["score", "m.onnx", "--data", "rows.parquet", "--out", "scored", "--spark", "local[2]"]) == 0, (
+        capsys.readouterr().err)
+    assert pd.read_parquet(second / "scored")["label"].tolist() == labels
+    # rows the workers read themselves (signed integers): the relative --out was the one Spark could not find
+    X.astype(np.int64).to_parquet("signed.parquet")
+    assert main(["score", "m.onnx", "--data", "signed.parquet", "--out", "again", "--spark", "local[2]"]) == 0, (
+        capsys.readouterr().err)
+    assert pd.read_parquet(second / "again")["label"].tolist() == labels
+    assert not (first / "scored").exists() and not (first / "again").exists()
+    # a file: URL is already absolute: it was written into a folder named "file:" here, then not found
+    url = f"file:{second / 'viaurl'}"
+    assert main(["score", "m.onnx", "--data", "signed.parquet", "--out", url, "--spark", "local[2]"]) == 0, (
+        capsys.readouterr().err)
+    assert len(pd.read_parquet(second / "viaurl")) == 100 and not Path("file:").exists()
