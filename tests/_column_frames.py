@@ -89,3 +89,14 @@ def gps_float32_file() -> tuple[Any, Any, Any]:
     y = ((np.floor(rows["lat"] * 2e4) + np.floor(rows["lon"] * 2e4)) % 2).astype(int)
     model = HistGradientBoostingClassifier(max_iter=60, max_leaf_nodes=63, random_state=0).fit(rows, y)
     return model, og.convert(model, rows.astype(np.float32).head()), rows
+
+
+def output_named_frame(rows: int = 200) -> tuple[Any, Any]:
+    """A frame whose columns ``LABEL`` and ``p_0`` share their names with a SQL classifier's outputs (``label``,
+    ``p_0``; T-SQL ignores case), and a LogisticRegression fitted on it."""
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({c: rng.normal(size=rows) for c in ("LABEL", "p_0", "x")})
+    return X, LogisticRegression().fit(X, (X["LABEL"] + X["p_0"] > 0).astype(int))

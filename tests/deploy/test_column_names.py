@@ -340,14 +340,12 @@ def test_columns_named_like_the_sql_outputs_are_renamed_and_the_outputs_keep_the
     import re
 
     import pandas as pd
-    from sklearn.linear_model import LogisticRegression
+    from _column_frames import output_named_frame
 
     from onnxgate.deploy.duckdb_dryrun import dry_run
 
     monkeypatch.chdir(tmp_path)
-    rng = np.random.default_rng(0)
-    X = pd.DataFrame({c: rng.normal(size=200) for c in ("LABEL", "p_0", "x")})
-    model = LogisticRegression().fit(X, (X["LABEL"] + X["p_0"] > 0).astype(int))
+    X, model = output_named_frame()
     conv = og.convert(model, X.head(), target="sql-edge-2.0")
     assert conv.signature.output_names == ["label", "p_0", "p_1"]
     assert conv.signature.input_names == ["LABEL_1", "p_0_1", "x"]

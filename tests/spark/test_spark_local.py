@@ -789,12 +789,10 @@ def test_columns_named_like_the_sql_outputs_are_scored_on_spark_as_on_one_machin
     # a SQL-adapted model fitted on columns LABEL, p_0, x takes them as LABEL_1, p_0_1 so its outputs keep the
     # names label, p_0 (helper-200): local score wrote the scored file, and Spark refused the same rows as a clash
     # of LABEL with label and of p_0 with p_0 ("rename that column, or pick other outputs=")
-    from sklearn.linear_model import LogisticRegression
+    from _column_frames import output_named_frame
 
     monkeypatch.chdir(tmp_path)
-    rng = np.random.default_rng(0)
-    X = pd.DataFrame({c: rng.normal(size=200) for c in ("LABEL", "p_0", "x")})
-    model = LogisticRegression().fit(X, (X["LABEL"] + X["p_0"] > 0).astype(int))
+    X, model = output_named_frame()
     conv = og.convert(model, X.head(), target="sql-edge-2.0")
     Path("m.onnx").write_bytes(conv.model.SerializeToString())
     X.to_parquet("rows.parquet")
