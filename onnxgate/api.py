@@ -424,7 +424,7 @@ def sweep(
     Raises
     ------
     InvalidDataError
-        The sample does not fit the model (at any opset).
+        The sample does not fit the model (at any opset), or ``opsets`` is empty or names an opset twice.
 
     Examples
     --------
@@ -442,8 +442,18 @@ def sweep(
     framework = registry.for_model(model).framework
     # refused before the first conversion, not after it
     check_run_settings(atol=atol, rtol=rtol, search=search, seed=seed, search_time_limit=search_time_limit)
+    asked = list(opsets)
+    twice = sorted({o for o in asked if asked.count(o) > 1}, key=str)
+    if not asked or twice:
+        # as the CLI's --opsets: [13, 13] is more likely a slip for [13, 14], and the matrix had one row fewer than
+        # asked without a word
+        raise InvalidDataError(
+            f"opsets {asked!r} " + ("names no opset" if not asked else
+                                     f"names opset(s) {', '.join(map(str, twice))} more than once")
+            + "; name each opset to sweep once, e.g. range(13, 19)"
+        )
     rows = []
-    for opset in sorted(set(opsets)):
+    for opset in sorted(set(asked)):
         try:
             conv = convert(model, sample, opset=opset, target=tgt, **convert_kwargs)
         except InvalidDataError:

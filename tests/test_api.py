@@ -41,3 +41,18 @@ def test_the_sweep_passes_converter_keywords_on() -> None:
     (row,) = result.rows
     assert row.converted and row.opset == 15
     assert result.framework == "sklearn"
+
+
+def test_the_sweep_refuses_an_opset_named_twice_or_none_before_converting() -> None:
+    # og.sweep(model, X, [13, 13]) gave a matrix of one row without a word, where the CLI's --opsets 13,13 is
+    # refused: [13, 13] is more likely a slip for [13, 14]
+    import pytest
+
+    from onnxgate.errors import InvalidDataError
+
+    model, X = _iris()
+    with pytest.raises(InvalidDataError, match=r"names opset\(s\) 13 more than once"):
+        api.sweep(model, X[:20], [13, 14, 13])
+    with pytest.raises(InvalidDataError, match="names no opset"):
+        api.sweep(model, X[:20], iter(()))
+    assert [row.opset for row in api.sweep(model, X[:20], (o for o in (14, 13))).rows] == [13, 14]
