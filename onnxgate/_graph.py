@@ -82,6 +82,15 @@ def graph_names(graph: onnx.GraphProto) -> set[str]:
     return names
 
 
+def _readers(graph: Any) -> dict[str, list[Any]]:
+    """Each value's name -> the nodes of ``graph`` (not its subgraphs) that read it, in graph order."""
+    readers: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    return readers
+
+
 def split_tensor_sequences(proto: Any) -> dict[str, list[str]]:
     """Write each graph output that is a sequence of tensors built by one ``SequenceConstruct`` as one tensor
     output per element, ``{name}_0``, ``{name}_1``... in its place, in place; returns ``{name: [new names]}``.
@@ -370,10 +379,7 @@ def reaches_nan_aware_node(proto: Any, name: str) -> bool:
     others had every float input take NaN (the graph held an IsNaN), and a NaN in a scaled column
     came back as label 0 beside NaN probabilities, where scikit-learn refuses the row.
     """
-    readers: dict[str, list[Any]] = {}
-    for node in proto.graph.node:
-        for used in node.input:
-            readers.setdefault(used, []).append(node)
+    readers = _readers(proto.graph)
     seen, todo = {name}, [name]
     while todo:
         for node in readers.get(todo.pop(), ()):
@@ -605,17 +611,14 @@ def log_sigmoid_as_softplus(proto: Any) -> int:
 
     graph = proto.graph
     producer = {out: node for node in graph.node for out in node.output}
-    readers: dict[str, int] = {}
-    for node in graph.node:
-        for name in node.input:
-            readers[name] = readers.get(name, 0) + 1
+    readers = _readers(graph)
     outputs = {o.name for o in graph.output}
     taken = graph_names(graph)
     count = 0
     for log in [n for n in graph.node if n.op_type == "Log" and n.domain in ("", "ai.onnx")]:
         sigmoid = producer.get(log.input[0])
         if (sigmoid is None or sigmoid.op_type != "Sigmoid" or sigmoid.domain not in ("", "ai.onnx")
-                or readers.get(sigmoid.output[0], 0) != 1 or sigmoid.output[0] in outputs):
+                or len(readers.get(sigmoid.output[0], [])) != 1 or sigmoid.output[0] in outputs):
             continue
         negated, smooth = unique_name(f"{log.name}_neg", taken), unique_name(f"{log.name}_softplus", taken)
         taken |= {negated, smooth}
@@ -718,10 +721,7 @@ def _celu_in_double(proto: Any) -> None:
 
     graph = proto.graph
     producer = {out: node for node in graph.node for out in node.output}
-    readers: dict[str, list[Any]] = {}
-    for node in graph.node:
-        for name in node.input:
-            readers.setdefault(name, []).append(node)
+    readers = _readers(graph)
     outputs = {o.name for o in graph.output}
 
     def cast_to(node: Any, kind: int) -> bool:

@@ -1023,7 +1023,7 @@ def _one_hot_of_negative_ids_off(ctx: Any, node: Any, name: str, args: Sequence[
 
     ids = node.input[0]
     dtype = ctx.get_dtype(ids)
-    if dtype in (TensorProto.INT8, TensorProto.INT16, TensorProto.INT32, TensorProto.INT64):
+    if dtype in _SIGNED_INTEGERS:
         import numpy as np
         from onnx import helper
 
@@ -1071,10 +1071,8 @@ def _comparison_as_tensorflow(ctx: Any, node: Any, name: str, args: Sequence[Any
     a, b = node.input[0], node.input[1]
     dtype = ctx.get_dtype(a)
     floats = (TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16)
-    integers = (TensorProto.INT8, TensorProto.INT16, TensorProto.INT32, TensorProto.INT64, TensorProto.UINT8,
-                TensorProto.UINT16, TensorProto.UINT32, TensorProto.UINT64)
     kind, order = node.type, COMPARISONS[node.type]
-    if dtype not in (*floats, *integers, TensorProto.BFLOAT16) or (not order and ctx.opset >= 11):
+    if dtype not in (*floats, *_INTEGERS, TensorProto.BFLOAT16) or (not order and ctx.opset >= 11):
         handler = logical.Equal if not order else logical.GreaterLess if order == kind else logical.GreaterLessEqual
         _tf2onnx_handler(handler, ctx, node)
         return
@@ -1089,7 +1087,7 @@ def _comparison_as_tensorflow(ctx: Any, node: Any, name: str, args: Sequence[Any
     if dtype == TensorProto.BFLOAT16:
         dtype = TensorProto.FLOAT
         a, b = (make("Cast", [v], dtype, to=dtype) for v in (a, b))
-    elif dtype in integers and dtype != TensorProto.UINT64:
+    elif dtype in _INTEGERS and dtype != TensorProto.UINT64:
         # both sides cast to int64, which holds every value of these: tf2onnx retypes some integers after this
         # handler has run (a while loop's counter becomes int64 beside its int32 bound), and onnxruntime refused
         # Less(int32, int64) in every Keras GRU; tf2onnx's own form had cast both sides (to float32)
@@ -1130,9 +1128,7 @@ def _integer_extremum(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> No
     from tf2onnx.onnx_opset import math
 
     a, b = node.input[0], node.input[1]
-    integers = (TensorProto.INT8, TensorProto.INT16, TensorProto.INT32, TensorProto.INT64, TensorProto.UINT8,
-                TensorProto.UINT16, TensorProto.UINT32, TensorProto.UINT64)
-    if ctx.opset >= 12 or ctx.get_dtype(a) not in integers:
+    if ctx.opset >= 12 or ctx.get_dtype(a) not in _INTEGERS:
         node.type = "Max" if node.type == "Maximum" else "Min"
         _tf2onnx_handler(math.MinMaxOp, ctx, node)
         return
@@ -1258,6 +1254,7 @@ def _select_as_where(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> Non
 
 
 _SIGNED_INTEGERS = (3, 5, 6, 7)  # TensorProto's INT8, INT16, INT32, INT64
+_INTEGERS = (*_SIGNED_INTEGERS, 2, 4, 12, 13)  # and UINT8, UINT16, UINT32, UINT64
 
 
 def _floor_division(ctx: Any, node: Any, kind: str) -> None:
