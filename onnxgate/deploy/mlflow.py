@@ -64,6 +64,12 @@ from typing import Any
 
 from onnxgate._onnx import write_folder_atomically
 from onnxgate.errors import OutputExistsError, PackagingError, missing_dependency
+from onnxgate.signature import (
+    CATEGORY_CODES_METADATA_KEY,
+    CATEGORY_INPUTS_METADATA_KEY,
+    MISSING_TEXT_METADATA_KEY,
+    UNSEEN_MISSING_METADATA_KEY,
+)
 
 __all__ = ["DEFAULT_REGISTRY", "EXAMPLE_ROWS", "OPTIONS", "MlflowPackage", "package_mlflow", "register_mlflow_model",
            "require_mlflow"]
@@ -452,8 +458,8 @@ def _with_user_columns(proto: Any) -> tuple[Any, dict[str, Any]]:
 
 
 #: ``metadata_props`` keys whose JSON object is keyed by input name (:mod:`onnxgate.signature`).
-_BY_INPUT_METADATA_KEYS = ("onnxgate.missing_text", "onnxgate.category_codes", "onnxgate.unseen_categories_missing",
-                           "onnxgate.category_inputs")
+_BY_INPUT_METADATA_KEYS = (MISSING_TEXT_METADATA_KEY, CATEGORY_CODES_METADATA_KEY, UNSEEN_MISSING_METADATA_KEY,
+                           CATEGORY_INPUTS_METADATA_KEY)
 
 
 def _fitted_columns_by_name(proto: Any) -> tuple[Any, dict[str, Any]]:
