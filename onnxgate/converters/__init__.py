@@ -130,16 +130,14 @@ def _convert(model: Any, sample: Any, *, opset: int | None, target: str | Target
         ml_opset = min(ml_opset, tgt.max_opset["ai.onnx.ml"])
 
     options, precision_note = _with_precision(converter, dict(options or {}), precision, tgt)
-    from onnxgate.converters._base import OPSET_CAP, OPSET_CHOSEN, TARGET_INPUT_TYPES
+    from onnxgate.converters._base import CONVERSION_TARGET, OPSET_CHOSEN
 
     chosen = OPSET_CHOSEN.set(None if opset is not None else _why_opset(converter, requested, tgt))
-    capped = OPSET_CAP.set(None if tgt is None or tgt.opset is None else (tgt.name, tgt.opset))
-    typed = TARGET_INPUT_TYPES.set(None if tgt is None else tgt.input_types)
+    targeted = CONVERSION_TARGET.set(tgt)
     try:
         raw = converter.convert(model, sample, opset=requested, ml_opset=ml_opset, name=name, options=options)
     finally:
-        TARGET_INPUT_TYPES.reset(typed)
-        OPSET_CAP.reset(capped)
+        CONVERSION_TARGET.reset(targeted)
         OPSET_CHOSEN.reset(chosen)
     proto = raw.model
     warnings = list(raw.warnings) + precision_note

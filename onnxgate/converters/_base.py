@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import onnx
 
     from onnxgate.signature import Signature
+    from onnxgate.targets import Target
 
 __all__ = ["Conversion", "Converter", "ConverterRegistry", "RawConversion", "first_line", "registry", "sanitise_name",
            "sanitise_names"]
@@ -66,25 +67,20 @@ def opset_asked(opset: int) -> str:
     return f"asked for {opset}" if chosen is None else f"at {chosen} (no opset was given)"
 
 
-#: The target of the conversion under way and the highest opset it runs, when it has a cap (set by
-#: :func:`onnxgate.converters.convert`, read by :func:`opset_fix`).
-OPSET_CAP: ContextVar[tuple[str, int] | None] = ContextVar("onnxgate_opset_cap", default=None)
+#: The target of the conversion under way, None for none (set by :func:`onnxgate.converters.convert`): read by
+#: :func:`opset_fix` (the highest opset it runs) and by a converter with a choice of input (LightGBM's text
+#: category column, as its text or its codes), which writes the one the target takes (``input_types``).
+CONVERSION_TARGET: ContextVar[Target | None] = ContextVar("onnxgate_conversion_target", default=None)
 
 
 def opset_fix(needed: int, otherwise: str) -> str:
     """The fix a refusal gives for a model that needs opset ``needed``: ``Convert with opset=20``, or, when the
     target of the conversion runs no opset that high, ``otherwise`` (a change to the model) with the reason:
     advising opset 20 for sql-edge-2.0, which runs 17 at most, sent the user to an option that fails too."""
-    cap = OPSET_CAP.get()
-    if cap is None or cap[1] >= needed:
+    target = CONVERSION_TARGET.get()
+    if target is None or target.opset is None or target.opset >= needed:
         return f"Convert with opset={needed}"
-    return f"Target {cap[0]!r} runs opset {cap[1]} at most, so it cannot hold this: {otherwise}"
-
-
-#: The element types the target of the conversion under way takes as inputs, when it names them (set by
-#: :func:`onnxgate.converters.convert`): a converter with a choice of input (LightGBM's text category column, as
-#: its text or its codes) writes the one the target takes.
-TARGET_INPUT_TYPES: ContextVar[frozenset[str] | None] = ContextVar("onnxgate_target_input_types", default=None)
+    return f"Target {target.name!r} runs opset {target.opset} at most, so it cannot hold this: {otherwise}"
 
 
 #: True while a reference is called on rows the user gave as float32 (set by validation, read by a

@@ -454,12 +454,12 @@ def _integer_column(column: Any, float_categories: bool) -> bool:
 def _coded_categories(categories: Mapping[str, list[Any]]) -> set[str]:
     """The category columns whose input is their codes, not their values: those whose categories' type the
     target of the conversion takes no input of (text on SQL Edge, where the codes are an integer column)."""
-    from onnxgate.converters._base import TARGET_INPUT_TYPES
+    from onnxgate.converters._base import CONVERSION_TARGET
 
-    taken = TARGET_INPUT_TYPES.get()
-    if taken is None:
+    target = CONVERSION_TARGET.get()
+    if target is None or target.input_types is None:
         return set()
-    return {label for label, values in categories.items() if category_kind(values) not in taken}
+    return {label for label, values in categories.items() if category_kind(values) not in target.input_types}
 
 
 def _category_kinds(model: Any) -> list[str]:
