@@ -681,7 +681,8 @@ class LightGBMConverter(BoostingConverter):
         input_name = str(options.get("input_name", "input"))
         _dtype, boundary = input_type(array)
         coded = _coded_categories(categories)
-        if set(categories) - coded:
+        valued = set(categories) - coded  # fed as their values, mapped to codes by a LabelEncoder in the graph
+        if valued:
             self.check_category_opset(opset, ml_opset)
         subject = model
         classes = getattr(model, "classes_", None) if hasattr(model, "fit") else None
@@ -728,7 +729,7 @@ class LightGBMConverter(BoostingConverter):
 
             raw = finish(proto, opset, input_name, None, None, "lightgbm")
             feed_from_columns(raw, input_name, columns, "lightgbm", categories, coded)
-            if set(categories) - coded:
+            if valued:
                 for entry in proto.opset_import:
                     if canonical_domain(entry.domain) == ML_DOMAIN:
                         entry.version = max(entry.version, CATEGORY_ML_OPSET)
