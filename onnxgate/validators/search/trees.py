@@ -287,17 +287,6 @@ def _column_map(affine: _Affine, index: int) -> _Affine:
     return _Affine(at(affine.offset), at(affine.scale), affine.steps, affine.float32)
 
 
-def _type_name(elem_type: Any) -> str:
-    """``float32``, ``float16``, ``float64``... for an ONNX element type (a Cast's ``to``); the number when unknown."""
-    import numpy as np
-    from onnx import helper
-
-    try:
-        return str(np.dtype(helper.tensor_dtype_to_np_dtype(int(elem_type))))
-    except (KeyError, TypeError, ValueError):
-        return str(elem_type)
-
-
 def _constants(graph: onnx.GraphProto) -> dict[str, Array]:
     from onnx import numpy_helper
 
@@ -315,6 +304,8 @@ def _trace_affine(
 ) -> tuple[str, _Affine] | None:
     """Walk from a tree's input back to a graph input through affine per-column steps."""
     import numpy as np
+
+    from onnxgate.signature import elem_type_name
 
     affine = _Affine(offset=np.zeros(1), scale=np.ones(1))
     steps: list[str] = []
@@ -352,7 +343,7 @@ def _trace_affine(
             to = _attr(node, "to") if op == "Cast" else input_types.get(node.input[1])
             if to == 1:
                 float32 = True
-            steps.append(f"Cast({_type_name(to)})")
+            steps.append(f"Cast({elem_type_name(to) if isinstance(to, int) else to})")
             current = node.input[0]
         elif op == "Scaler":
             off = np.asarray(_attr(node, "offset") or [0.0], dtype=np.float64)
