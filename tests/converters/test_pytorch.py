@@ -1470,20 +1470,11 @@ def test_a_float64_layer_onnxruntime_has_no_kernel_for_is_refused_naming_it(laye
         og.convert(model, torch.randn(4, 3, 10, dtype=torch.float64), opset=17)
 
 
-class _Recurrent(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lstm = torch.nn.LSTM(4, 5, batch_first=True)
-
-    def forward(self, x: Any) -> Any:
-        return self.lstm(x)[0]
-
-
 def test_a_float64_lstm_is_refused_as_float64_not_as_an_exporter_error() -> None:
     # "LSTM operator does not support double yet" at run time was refused as the exporter's error, with the
     # advice to try the other exporter (which writes the same LSTM)
     with pytest.raises(UnsupportedModelError, match=r"no kernel for LSTM .*float32") as caught:
-        og.convert(_Recurrent().double(), torch.randn(4, 5, 4, dtype=torch.float64), opset=17)
+        og.convert(_LastStates().double(), torch.randn(4, 5, 4, dtype=torch.float64), opset=17)
     assert "other exporter" not in str(caught.value)
 
 
