@@ -10,6 +10,8 @@ there as it is. :func:`adapt` wraps such a graph without touching what it comput
 * outputs: a ZipMap is dropped in favour of the probability tensor it was built from; an ``[N,k]``
   output is split into ``k`` named ``[N,1]`` outputs with ``Gather`` (one per column), named after
   the classes for a classifier (``p_setosa``); a rank-1 output is reshaped to ``[N,1]``;
+* text categories: on a target that takes no text (SQL Edge), a text input read only through a LabelEncoder
+  to its category's position becomes an int32 input of those codes (:mod:`.categories`);
 * opset: a finished file above the target's caps is only re-stamped when every node means the same
   at the lower opset, never down-converted. A conversion whose native model is known is converted
   again at the target's opset first, by the API (:func:`onnxgate.api.at_target_cap`).
@@ -19,12 +21,13 @@ The mapping from the original model to the adapted one is written into the model
 (:mod:`onnxgate.adaptation.mapping`, used by :mod:`onnxgate.validators.adapted`).
 
 One module per job: :mod:`.rewrite` (the graph rewrite), :mod:`.graph` (graph edits it is made of),
-:mod:`.opset` (re-stamping within the caps), :mod:`.mapping` (the recorded mapping) and
-:mod:`.entry` (:func:`adapt`, :func:`adapt_conversion`).
+:mod:`.categories` (text categories as codes), :mod:`.opset` (re-stamping within the caps), :mod:`.mapping`
+(the recorded mapping) and :mod:`.entry` (:func:`adapt`, :func:`adapt_conversion`).
 """
 
 from __future__ import annotations
 
+from onnxgate.adaptation.categories import text_categories_as_codes, text_category_inputs
 from onnxgate.adaptation.entry import adapt, adapt_conversion, adapt_model
 from onnxgate.adaptation.mapping import (
     ADAPT_METADATA_KEY,
@@ -45,4 +48,6 @@ __all__ = [
     "adaptation_of",
     "adapted_outputs",
     "original_feeds",
+    "text_categories_as_codes",
+    "text_category_inputs",
 ]

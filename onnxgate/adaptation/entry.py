@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from onnxgate._onnx import model_opsets
+from onnxgate.adaptation.categories import text_categories_as_codes, text_category_inputs
 from onnxgate.adaptation.graph import check_rewritten, class_labels, class_labels_per_target, dtype_to_elem
 from onnxgate.adaptation.mapping import adaptation_of, already_adapted, set_metadata
 from onnxgate.adaptation.opset import fix_opset
@@ -151,6 +152,10 @@ def adapt_model(
 ) -> Any:
     if adaptation_of(proto) is not None and already_adapted(proto, target):
         return proto
+    if target.input_types is not None and "string" not in target.input_types:
+        # a text category column (LightGBM's) is its codes where the target takes no text, as convert(...,
+        # target=...) writes it: the same model converted without the target was refused here
+        text_categories_as_codes(proto)
     if columns is not None:
         _refuse_own_names_elsewhere(proto, columns)
     else:
@@ -284,6 +289,12 @@ def adapt_conversion(
     work.CopyFrom(conv.model)
     lowered = fix_opset(work, tgt, rows=sample)
     warnings.extend(lowered)
+    if tgt.input_types is not None and "string" not in tgt.input_types:
+        coded = list(text_category_inputs(work))
+        if coded:
+            warnings.append(f"text category input(s) {coded} take their codes (the position of each value among the "
+                            f"categories, -1 for a missing one) on target {tgt.name!r}, which takes no text: a pandas "
+                            "category column is mapped to them by value, an unseen value scored as a missing one")
     sample_columns, sample_types = columns_from_sample(sample)
     recorded = ColumnMap.from_model(work)
     if recorded.renamed:

@@ -69,8 +69,14 @@ def _signature(model: onnx.ModelProto) -> Signature:
     return Signature.from_model(model)
 
 
+#: The fix for a text category input (:func:`onnxgate.adaptation.text_category_inputs`) on a target without text.
+CODES_FIX = ("its category codes: adapt the model, CLI --adapt or package(..., adapt=True), which feeds them as "
+             "convert(..., target=...) does")
+
+
 def _types_check(
-    name: str, specs: tuple[TensorSpec, ...], allowed: frozenset[str] | None, target: Target, what: str
+    name: str, specs: tuple[TensorSpec, ...], allowed: frozenset[str] | None, target: Target, what: str,
+    coded: Sequence[str] = (),
 ) -> CheckResult:
     rows: list[dict[str, Any]] = []
     offenders: list[dict[str, Any]] = []
@@ -91,6 +97,8 @@ def _types_check(
                 # the synapse target takes text inputs only: no SQL target returns text
                 fix = ("a numeric output (for a classifier with text labels, the class index, mapped back "
                        "to its label in SQL)")
+            elif spec.name in coded:
+                fix = CODES_FIX
             offenders.append({**row, "reason": f"{spec.elem_type} not allowed", "fix": fix})
     details = {what: rows, "allowed": sorted(allowed) if allowed is not None else None, "offenders": offenders}
     if target.sql_types:
@@ -125,7 +133,10 @@ def check_inputs_element_types(model: onnx.ModelProto, target: Target) -> CheckR
     >>> str(check_inputs_element_types(bool_model, targets.get("sql-edge-2.0")))  # doctest: +SKIP
     "FAILED inputs_element_types  1 inputs of a type target 'sql-edge-2.0' does not take: 'flag' is bool ..."
     """
-    return _types_check("inputs_element_types", _signature(model).inputs, target.input_types, target, "inputs")
+    from onnxgate.adaptation import text_category_inputs
+
+    return _types_check("inputs_element_types", _signature(model).inputs, target.input_types, target, "inputs",
+                        coded=list(text_category_inputs(model)))
 
 
 def check_outputs_element_types(model: onnx.ModelProto, target: Target) -> CheckResult:

@@ -441,3 +441,57 @@ def test_integer_categories_past_float32_are_refused_naming_the_column_and_the_f
     codes = frame.assign(shop=frame["shop"] - 100_000_001)
     renumbered = lightgbm.LGBMClassifier(**params).fit(codes, y, categorical_feature=["shop"])
     assert og.validate(og.convert(renumbered, codes.head(20)), reference=renumbered, data=codes).passed
+
+
+def _unseen_and_missing(frame: Any) -> Any:
+    """``frame`` with its band categories in another order, rows 0-5 missing and rows 6-11 a band none of the
+    model's (LightGBM scores both as missing)."""
+    rows = frame.copy()
+    rows["band"] = rows["band"].cat.reorder_categories(BANDS[::-1]).cat.add_categories("band x")
+    rows.iloc[:6, 1] = np.nan
+    rows.iloc[6:12, 1] = "band x"
+    return rows
+
+
+def test_a_text_category_converted_without_a_target_is_adapted_to_its_codes_for_sql_edge(
+        fitted: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model converted without a target (its text input read through the categories' LabelEncoder) and then
+    packaged for SQL Edge with adaptation was refused ("the model reads string values ... Encode it as numbers
+    before training"): refitting was never needed, as convert(..., target='sql-edge-2.0') shows. The adaptation
+    now feeds the input its codes; without it, the check names the adaptation as the fix."""
+    from onnxgate.cli import main
+    from onnxgate.deploy.duckdb_dryrun import dry_run
+
+    model, frame = fitted["classifier"]
+    rows = _unseen_and_missing(frame)
+    conv = og.convert(model, frame.head())
+    with pytest.raises(og.ValidationFailedError) as refused:
+        og.package(conv, target="sql-edge-2.0", out=tmp_path / "plain")
+    assert "'band' is string (use its category codes: adapt the model, CLI --adapt" in str(refused.value.report)
+    adapted = og.adapt(conv, "sql-edge-2.0")
+    assert adapted.signature.input("band").elem_type == "int32"
+    assert any("take their codes" in w for w in adapted.warnings)
+    og.package(conv, target="sql-edge-2.0", out=tmp_path / "p", adapt=True, reference=model, data=rows)
+    result = dry_run(tmp_path / "p", rows, reference=model)
+    assert result.passed, str(result)
+    np.testing.assert_allclose(np.stack([result.result.column(f"p_{k}").to_numpy() for k in range(3)], axis=1),
+                               model.predict_proba(rows), atol=1e-5)
+    monkeypatch.chdir(tmp_path)
+    conv.save("model.onnx")
+    assert main(["package", "model.onnx", "--target", "sql-edge-2.0", "--adapt", "--out", "cli"]) == 0
+
+
+def test_the_codes_for_sql_edge_score_on_one_machine_as_lightgbm_does(fitted: dict[str, Any], tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """``onnxgate score`` on the file of codes (converted for SQL Edge) reads a Parquet category column by value:
+    an unseen and a missing band score as LightGBM scores them (a regression guard: it did before)."""
+    from onnxgate.cli import main
+
+    model, frame = fitted["classifier"]
+    rows = _unseen_and_missing(frame)
+    monkeypatch.chdir(tmp_path)
+    og.convert(model, frame.head(), target="sql-edge-2.0").save("model.onnx")
+    rows.to_parquet("rows.parquet")
+    assert main(["score", "model.onnx", "--data", "rows.parquet", "--out", "scored.parquet"]) == 0
+    scored = pd.read_parquet("scored.parquet")
+    np.testing.assert_allclose(scored[["p_0", "p_1", "p_2"]].to_numpy(), model.predict_proba(rows), atol=1e-5)

@@ -238,3 +238,37 @@ def test_a_null_integer_category_is_scored_as_lightgbm_scores_a_missing_one(tmp_
     one = pd.DataFrame({"alcohol": [13.0], "hue": [1.0],
                         "grade": pd.Categorical([14.0], frame["grade"].cat.categories)})
     np.testing.assert_allclose(np.asarray(body["probabilities"]), model.predict_proba(one), atol=1e-4)
+
+
+def test_a_text_category_with_unseen_and_missing_values_is_served_and_logged_as_lightgbm_scores_it(
+        tmp_path: Path) -> None:
+    # LightGBM fitted on a pandas text category column, converted without a target: the container's /score (JSON
+    # text and null) and the MLflow package (the DataFrame) answer LightGBM's probabilities on rows holding a
+    # missing band and one it never saw (a regression guard: both did)
+    lightgbm = pytest.importorskip("lightgbm")
+    pytest.importorskip("onnxmltools")
+    mlflow_pyfunc = pytest.importorskip("mlflow.pyfunc")
+    from sklearn.datasets import load_wine
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    frame = X[["alcohol", "hue"]].copy()
+    bands = ["low", "mid", "high"]
+    frame["band"] = pd.Categorical(pd.cut(X["flavanoids"], 3, labels=bands).astype(str), categories=bands)
+    model = lightgbm.LGBMClassifier(n_estimators=8, min_child_samples=3, min_data_per_group=2, cat_smooth=1,
+                                    verbose=-1, n_jobs=1).fit(frame, y)
+    rows = frame.iloc[::15].copy()
+    rows["band"] = rows["band"].cat.add_categories("none of them")
+    rows.iloc[:3, 2] = np.nan
+    rows.iloc[3:6, 2] = "none of them"
+    want = model.predict_proba(rows)
+    assert not np.allclose(want[:6], model.predict_proba(frame.iloc[::15])[:6])  # the two bands count
+    conv = og.convert(model, frame)
+    module = load_score(og.package(conv, target="container", out=tmp_path / "c"), "text_band")
+    module.init()
+    request = {"data": [{"alcohol": float(r.alcohol), "hue": float(r.hue), "band": None if pd.isna(r.band) else r.band}
+                        for r in rows.itertuples()]}
+    status, body = module.score(request)
+    assert status == 200, body
+    np.testing.assert_allclose(np.asarray(body["probabilities"]), want, atol=1e-5)
+    logged = mlflow_pyfunc.load_model(str(og.package(conv, target="mlflow", out=tmp_path / "m"))).predict(rows)
+    np.testing.assert_allclose(np.stack(logged["probabilities"]), want, atol=1e-5)
