@@ -2452,3 +2452,102 @@ def register_function_transformer() -> None:
             value = w.node(op, *fed, out=operator.outputs[0].full_name if i == len(steps) - 1 else None)
 
     _replace(alias, "_onnxgate_function", original, convert, shape)
+
+
+#: The name (its start) of the tree ensemble :func:`register_double_isolation_forest` writes: it writes the number
+#: of the leaf a row reaches, exact in float32, so a graph holding it computes in double.
+LEAF_NUMBERS = "onnxgate_leaf_numbers"
+
+
+def register_double_isolation_forest() -> None:
+    """IsolationForest in a double graph: skl2onnx 1.20 could not write it (its node counts and path lengths
+    are float32 ``LabelEncoder`` outputs multiplied with double constants: "Conflicted constraint 'T' ...
+    operator=Add"), so a float64 sample fell back to a float32 graph (``decision_function`` 1.2e-7 off on
+    breast_cancer) and ``precision="float64"`` was refused.
+
+    Its double form here computes as ``score_samples`` does: the rows cast to float32 (scikit-learn scores
+    ``float32(X)``), one ``TreeEnsembleRegressor`` holding every tree (its feature ids mapped to the row's
+    columns: ``estimators_features_``) writing the number of the leaf a row reaches in its tree's column
+    (whole numbers, exact in float32, below 2**24); each leaf's depth term (``_decision_path_lengths +
+    _average_path_length_per_tree - 1``, float64) picked (``Gather``) and added tree after tree (``CumSum``,
+    scikit-learn's order), then ``-2 ** -(depths / (trees * c(max_samples)))``, minus ``offset_``, and the
+    label ``-1`` where that is below 0. Only ai.onnx.ml 1 operators: an old runtime's cap takes it. A float
+    input, a model of one training row (a depth of 0) or opset below 11 (``CumSum``) keep skl2onnx's."""
+    import numpy as np
+
+    original = _replaceable("SklearnIsolationForest", "_onnxgate_double_iforest")
+    if original is None:
+        return
+
+    def convert(scope: Any, operator: Any, container: Any) -> None:
+        from onnx import TensorProto
+        from skl2onnx.common import tree_ensemble
+        from skl2onnx.common.data_types import DoubleTensorType
+        from sklearn.ensemble._iforest import _average_path_length
+
+        model = operator.raw_operator
+        denominator = len(model.estimators_) * float(_average_path_length([model._max_samples])[0])
+        if (not isinstance(operator.inputs[0].type, DoubleTensorType) or container.target_opset < 11
+                or denominator == 0):
+            original(scope, operator, container)
+            return
+        name = scope.get_unique_variable_name
+
+        def const(value: Any, base: str) -> str:
+            tensor = name(base)
+            array = np.asarray(value)
+            kind = {np.dtype(np.float64): TensorProto.DOUBLE, np.dtype(np.int64): TensorProto.INT64}[array.dtype]
+            container.add_initializer(tensor, kind, list(array.shape), array.ravel().tolist())
+            return tensor
+
+        def node(op: str, inputs: list[str], out: str | None = None, **attributes: Any) -> str:
+            out = out or name(op.lower())
+            container.add_node(op, inputs, out, name=scope.get_unique_operator_name(op), **attributes)
+            return out
+
+        attrs = tree_ensemble.get_default_tree_regressor_attribute_pairs()
+        values: list[Any] = []
+        for t, (tree, features) in enumerate(zip(model.estimators_, model.estimators_features_)):
+            written = len(attrs["nodes_featureids"])
+            targets = len(attrs["target_nodeids"])
+            tree_ensemble.add_tree_to_attribute_pairs(attrs, False, tree.tree_, t, 1.0, t, False, True,
+                                                      dtype=np.float32)
+            columns = np.asarray(features, dtype=np.int64)
+            attrs["nodes_featureids"][written:] = [int(columns[f]) for f in attrs["nodes_featureids"][written:]]
+            leaves = np.asarray(attrs["target_nodeids"][targets:], dtype=np.int64)
+            depth = (model._decision_path_lengths[t][leaves] + model._average_path_length_per_tree[t][leaves]
+                     - 1.0)
+            attrs["target_weights"][targets:] = [float(len(values) + j) for j in range(len(leaves))]
+            values.extend(np.asarray(depth, dtype=np.float64).tolist())
+        if len(values) >= 2**24:
+            original(scope, operator, container)
+            return
+        attrs["n_targets"] = len(model.estimators_)
+        attrs["post_transform"] = "NONE"
+        attrs["name"] = scope.get_unique_operator_name(LEAF_NUMBERS)
+        rows = node("Cast", [operator.inputs[0].full_name], to=TensorProto.FLOAT)
+        leaf = name("leaf_number")
+        container.add_node("TreeEnsembleRegressor", rows, leaf, op_domain="ai.onnx.ml", op_version=1, **attrs)
+        picked = node("Gather", [const(np.asarray(values, dtype=np.float64), "depths"),
+                                 node("Cast", [leaf], to=TensorProto.INT64)], axis=0)
+        running = node("CumSum", [picked, const(np.array(1, dtype=np.int64), "axis")])
+        depths = node("Gather", [running, const(np.array([len(model.estimators_) - 1], dtype=np.int64), "last")],
+                      axis=1)
+        ratio = node("Div", [depths, const(np.array([denominator], dtype=np.float64), "denominator")])
+        scores = node("Neg", [node("Pow", [const(np.array([2.0]), "two"), node("Neg", [ratio])])],
+                      operator.outputs[2].full_name if len(operator.outputs) > 2 else None)
+        decision = node("Sub", [scores, const(np.array([float(model.offset_)]), "offset")],
+                        operator.outputs[1].full_name)
+        outlier = node("Cast", [node("Less", [decision, const(np.array([0.0]), "zero")])], to=TensorProto.INT64)
+        node("Add", [node("Mul", [outlier, const(np.array([-2], dtype=np.int64), "minus_two")]),
+                     const(np.array([1], dtype=np.int64), "one")], operator.outputs[0].full_name)
+
+    from skl2onnx.shape_calculators.isolation_forest import calculate_isolation_forest_output_shapes
+
+    def shape(operator: Any) -> None:
+        calculate_isolation_forest_output_shapes(operator)
+        if len(operator.outputs) > 2:  # the score_samples option's: its shape was left unset (checker: "Field
+            # 'shape' of 'type' is required but missing")
+            operator.outputs[2].type.shape = [operator.inputs[0].get_first_dimension(), 1]
+
+    _replace("SklearnIsolationForest", "_onnxgate_double_iforest", original, convert, shape)

@@ -744,6 +744,44 @@ def float32_tree_ensembles(proto: Any) -> None:
         return  # else leave it: refuse_ill_typed_double says why
 
 
+def exponential_link_in_double(proto: Any) -> None:
+    """GradientBoostingClassifier(loss="exponential")'s float32 leaves feeding double probabilities.
+
+    skl2onnx writes the exponential loss's link as ``Sigmoid(Mul(scores, 2))`` with a float32 ``2``, so in a
+    double graph the probabilities were float32 while declared double: the file was ill-typed, and a shallow
+    model (whose leaves :func:`double_tree_leaves` leaves in float32 for the cost) fell back to a float32 graph
+    whole, float64 rows cast to float32 before anything. Here the ensemble's scores are cast to double and the
+    ``2`` is double, so the link and the outputs after it compute in double, as for the log-loss (the leaves
+    stay float32, recorded as float32 inside by :func:`float32_tree_ensembles`)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from onnxgate._graph import graph_names, unique_name
+
+    graph = proto.graph
+    constants = {c.name: c for c in graph.initializer}
+    taken = graph_names(graph)
+    for index in reversed(range(len(graph.node))):
+        tree = graph.node[index]
+        if tree.domain != "ai.onnx.ml" or tree.op_type != "TreeEnsembleClassifier":
+            continue
+        scores = tree.output[1]
+        readers = [n for n in graph.node if scores in n.input]
+        if len(readers) != 1 or readers[0].op_type != "Mul" or list(readers[0].input).index(scores) != 0:
+            continue
+        scale = constants.get(readers[0].input[1])
+        if scale is None or scale.data_type != TensorProto.FLOAT:
+            continue
+        wide = unique_name(f"{scores}_double", taken)
+        readers[0].input[0] = wide
+        double = unique_name(f"{scale.name}_double", taken)
+        graph.initializer.append(numpy_helper.from_array(numpy_helper.to_array(scale).astype("float64"), double))
+        readers[0].input[1] = double
+        if not any(scale.name in n.input for n in graph.node):
+            graph.initializer.remove(scale)
+        graph.node.insert(index + 1, helper.make_node(
+            "Cast", [scores], [wide], to=TensorProto.DOUBLE, name=unique_name("Cast_tree_out", taken)))
+
+
 def float32_tree_outputs(proto: Any) -> None:
     """Graph outputs that are a float32 tree ensemble's output cast to double stay float32.
 
@@ -1298,6 +1336,12 @@ def double_tree_leaves(proto: Any, model: Any, min_splits: float = DOUBLE_LEAVES
             if reached is None:
                 continue
             order = _written_leaves(tree, kind, table)
+            if order is None and kind == "class" and table.transform in ("LOGISTIC", "SOFTMAX") and not table.link:
+                # the raw scores (skl2onnx's raw_scores: decision_function; CalibratedClassifierCV's folds)
+                raw = replace(table, transform="NONE", answer=table.answer.replace("logistic", "raw")
+                              if table.answer.startswith("logistic") else "raw")
+                order = _written_leaves(tree, kind, raw)
+                table = raw if order is not None else table
             if order is None:
                 continue
             replaced, answer = reached
@@ -1315,7 +1359,9 @@ def double_tree_leaves(proto: Any, model: Any, min_splits: float = DOUBLE_LEAVES
             break  # skl2onnx writes one ensemble per estimator
     if changed:
         record_row_width(proto, widest)  # a 1,000-tree forest: 28 kB a row
-    exact = all(changed.get(n.name, False) or _writes_leaf_ids(graph, n)
+    from onnxgate.converters._skl2onnx_fixes import LEAF_NUMBERS
+
+    exact = all(changed.get(n.name, False) or _writes_leaf_ids(graph, n) or n.name.startswith(LEAF_NUMBERS)
                 for n in graph.node if n.domain == "ai.onnx.ml" and n.op_type in _TREE_ENSEMBLES)
     inside = [p for p in proto.metadata_props if p.key == FLOAT32_INSIDE_KEY and p.value == "tree ensembles"]
     if exact and inside:
@@ -1475,16 +1521,20 @@ def _leaves_in_double(proto: Any, tree: Any, table: _LeafTable, order: Any, answ
             classes = name("classes")
             strings = attrs["classlabels_strings"]
             graph.initializer.append(helper.make_tensor(classes, TensorProto.STRING, [len(strings)], strings))
-        if table.answer.startswith("logistic"):
-            positive = node("Sigmoid", [total])
-            node("Concat", [node("Sub", [const(np.ones((1, 1)), "one"), positive]), positive], answer, axis=1)
+        if table.answer.startswith(("logistic", "raw>")):
+            if table.answer.startswith("raw"):  # onnxruntime's binary raw scores: [-score, score]
+                node("Concat", [node("Neg", [total]), total], answer, axis=1)
+            else:
+                positive = node("Sigmoid", [total])
+                node("Concat", [node("Sub", [const(np.ones((1, 1)), "one"), positive]), positive], answer, axis=1)
             zero = const(np.zeros((1, 1)), "zero")
-            side = (node("Greater", [total, zero]) if table.answer == "logistic>"
+            side = (node("Greater", [total, zero]) if table.answer.endswith(">")
                     else node("Not", [node("Less", [total, zero])]))
             position = node("Reshape", [node("Cast", [side], to=TensorProto.INT64),
                                         const(np.array([-1], dtype=np.int64), "flat")])
-        elif table.answer == "softmax":
-            node("Softmax", [total], answer, axis=1)
+        elif table.answer in ("softmax", "raw"):
+            node("Softmax" if table.answer == "softmax" else "Identity", [total], answer, **(
+                {"axis": 1} if table.answer == "softmax" else {}))
             position = node("ArgMax", [total], axis=1, keepdims=0)
         elif table.answer == "leaf":  # a tree's label is its leaf's (predict's argmax of the leaf's values)
             node("Identity", [total], answer)

@@ -66,6 +66,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     patch_stacking_final_labels,
     register_binarizer,
     register_binary_discriminant,
+    register_double_isolation_forest,
     register_exact_float32_scalers,
     register_exact_kbins,
     register_function_transformer,
@@ -99,6 +100,7 @@ from onnxgate.converters._sklearn_graph import (
     double_tree_leaves,
     exact_hist_thresholds,
     exp_link,
+    exponential_link_in_double,
     float32_ml_outputs,
     float32_tree_ensembles,
     float32_tree_outputs,
@@ -216,6 +218,7 @@ def _skl2onnx() -> Any:
     register_function_transformer()
     register_exact_float32_scalers()
     register_binary_discriminant()
+    register_double_isolation_forest()
     register_hist_category_codes()
     register_modified_huber_labels()
     register_missing_converters()
@@ -803,6 +806,7 @@ class SklearnConverter(Converter):
             float32_tree_ensembles(proto)
             exact_hist_thresholds(proto, model)
             double_tree_leaves(proto, model, 0.0 if every_leaf else DOUBLE_LEAVES_MIN_SPLITS)
+            exponential_link_in_double(proto)
             float32_ml_outputs(proto)
             from onnxgate.converters._boosting import uses_boosting
 

@@ -563,6 +563,95 @@ def test_shallow_trees_add_their_leaves_in_double_when_float64_is_asked_for(kind
     assert not og.validate(default, reference=model, data=X, atol=1e-9, rtol=1e-9).passed
 
 
+@pytest.mark.parametrize("precision", ["auto", "float64"])
+def test_an_isolation_forest_on_float64_rows_answers_in_float64(precision: str) -> None:
+    """skl2onnx could not write IsolationForest in double ("Conflicted constraint 'T'"): a float64 sample fell
+    back to a float32 graph (decision_function 1.2e-7 off on breast_cancer), precision='float64' was refused,
+    and its score_samples option wrote a file the ONNX checker refused. Its depths are added in double now,
+    from trees that compare float32(x) as scikit-learn's do (rows on each split, a column of each tree's own
+    feature subset)."""
+    import sklearn.datasets
+    from sklearn.ensemble import IsolationForest
+
+    X, _ = sklearn.datasets.load_breast_cancer(return_X_y=True)
+    model = IsolationForest(n_estimators=30, max_features=0.6, random_state=0).fit(X)
+    rows = []
+    for tree, features in zip(model.estimators_, model.estimators_features_):
+        for f, t in zip(tree.tree_.feature, tree.tree_.threshold):
+            if f >= 0:
+                for value in (t, np.nextafter(t, np.inf), np.float32(t), np.nextafter(np.float32(t), np.float32(1e9))):
+                    row = X[len(rows) % len(X)].copy()
+                    row[features[f]] = value
+                    rows.append(row)
+    rows = np.vstack([np.array(rows), X])
+    conv = og.convert(model, X[:5], precision=precision, options={IsolationForest: {"score_samples": True}})
+    assert {s.elem_type for s in conv.signature.outputs} == {"float64", "int64"}, conv.signature.outputs
+    assert "onnxgate.float32_inside" not in {p.key for p in conv.model.metadata_props}
+    label, scores, samples = _run(conv, rows)
+    np.testing.assert_array_equal(label.ravel(), model.predict(rows))
+    np.testing.assert_allclose(scores.ravel(), model.decision_function(rows), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(samples.ravel(), model.score_samples(rows), rtol=0, atol=1e-12)
+    report = og.validate(conv, reference=model, data=rows, atol=1e-9, rtol=1e-9)
+    assert report.passed, report.summary()
+
+
+@pytest.mark.parametrize("kind, data", [("GradientBoostingClassifier", "breast_cancer"),
+                                        ("GradientBoostingClassifier", "wine"),
+                                        ("HistGradientBoostingClassifier", "breast_cancer"),
+                                        ("HistGradientBoostingClassifier", "wine"),
+                                        ("CalibratedClassifierCV", "breast_cancer")])
+def test_boosting_raw_scores_on_float64_rows_answer_in_float64(kind: str, data: str) -> None:
+    """The raw scores of a boosting model (skl2onnx's raw_scores option: decision_function) kept float32 leaves in
+    a float64 graph, also with precision='float64': 1.2e-6 off decision_function (HistGradientBoosting on
+    breast_cancer), 8.5e-7 (GradientBoosting); a GradientBoostingClassifier inside CalibratedClassifierCV reads
+    its folds' raw scores so, its probabilities 2.7e-8 off predict_proba. Their leaves are added in double now."""
+    import sklearn.datasets
+    import sklearn.ensemble
+    from sklearn.calibration import CalibratedClassifierCV
+
+    X, y = getattr(sklearn.datasets, f"load_{data}")(return_X_y=True)
+    if kind == "CalibratedClassifierCV":
+        boosting = sklearn.ensemble.GradientBoostingClassifier(n_estimators=20, random_state=0)
+        model: Any = CalibratedClassifierCV(boosting, cv=3).fit(X, y)
+        options: dict[Any, Any] = {}
+    else:
+        estimator = getattr(sklearn.ensemble, kind)
+        model = estimator(random_state=0, **({"n_estimators": 20} if kind.startswith("Gradient") else {})).fit(X, y)
+        options = {estimator: {"raw_scores": True}}
+    conv = og.convert(model, X[:5], precision="float64", options=options)
+    assert {s.elem_type for s in conv.signature.outputs} == {"float64", "int64"}, conv.signature.outputs
+    assert "onnxgate.float32_inside" not in {p.key for p in conv.model.metadata_props}
+    label, scores = _run(conv, X)
+    np.testing.assert_array_equal(label.ravel(), model.predict(X))
+    if kind == "CalibratedClassifierCV":
+        want = model.predict_proba(X)
+    else:  # onnxruntime's binary raw scores: [-score, score]
+        decision = model.decision_function(X)
+        want = np.column_stack([-decision, decision]) if decision.ndim == 1 else decision
+    np.testing.assert_allclose(scores, want, rtol=0, atol=1e-12)
+
+
+def test_a_shallow_exponential_boosting_model_on_float64_rows_keeps_a_float64_graph() -> None:
+    """GradientBoostingClassifier(loss="exponential") of the default depth, converted from float64 rows: skl2onnx's
+    link (Sigmoid(2 * scores), its 2 a float32) made the double graph ill-typed, so the whole file fell back to
+    float32 (float64 rows cast to float32, probabilities declared float32, "computed in float32" said) where
+    the log-loss keeps a float64 graph around its float32 leaves. It keeps one now, as the log-loss does."""
+    import sklearn.datasets
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    X, y = sklearn.datasets.load_breast_cancer(return_X_y=True)
+    model = GradientBoostingClassifier(loss="exponential", n_estimators=30, random_state=0).fit(X, y)
+    conv = og.convert(model, X[:5])
+    assert {s.elem_type for s in conv.signature.outputs} == {"float64", "int64"}, conv.signature.outputs
+    assert not [w for w in conv.warnings if "computed in float32" in w], conv.warnings
+    metadata = {p.key: p.value for p in conv.model.metadata_props}
+    assert metadata.get("onnxgate.precision") == "float64" and metadata.get("onnxgate.float32_inside")
+    label, probabilities = _run(conv, X)
+    np.testing.assert_array_equal(label.ravel(), model.predict(X))
+    np.testing.assert_allclose(probabilities, model.predict_proba(X), rtol=0, atol=1e-6)
+    assert og.validate(conv, reference=model, data=X).passed
+
+
 @pytest.mark.parametrize("opset", [9, 17])
 @pytest.mark.parametrize("fitted", ["forest", "tree"])
 def test_a_multi_label_tree_of_one_leaf_scores_rows_holding_nan(fitted: str, opset: int) -> None:
