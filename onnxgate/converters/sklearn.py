@@ -80,6 +80,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     register_simple_imputer,
     register_target_encoder,
     register_text_vectorizer,
+    register_tfidf_transformer,
     register_tree_of_unequal_targets,
     unknown_value_notes,
 )
@@ -212,6 +213,7 @@ def _skl2onnx() -> Any:
     patch_stacking_final_labels()
     register_binarizer()
     register_normalizer()
+    register_tfidf_transformer()
     register_quantile_transformer()
     register_text_vectorizer()
     register_exact_kbins()

@@ -1452,6 +1452,29 @@ def test_a_missing_text_an_ordinal_encoder_learnt_encodes_as_scikit_learn_encode
         assert main(["validate", "model.onnx", "--trust-pickle", "--reference", "model.pkl", "--data", "rows.csv"]) == 0
 
 
+def test_a_missing_text_beside_an_integer_column_encodes_as_scikit_learn_encodes_it() -> None:
+    # an OrdinalEncoder of a text column and an integer-coded one (one input each) went to skl2onnx's
+    # converter, which gave the learnt missing category its position (7) where scikit-learn encodes
+    # encoded_missing_value (-2): the text column alone was right (helper 213's sweep; validate failed
+    # 23 of 240 rows of a forest behind it)
+    import onnxruntime as ort
+    import pandas as pd
+    from sklearn.preprocessing import OrdinalEncoder
+
+    rng = np.random.default_rng(0)
+    city = rng.choice(["paris", "rome", "oslo"], 200).astype(object)
+    city[::9] = np.nan
+    X = pd.DataFrame({"city": pd.Series(city, dtype=object), "code": rng.choice([3, 7, 11], 200).astype(np.int64)})
+    encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-2).fit(X)
+    conv = og.convert(encoder, X.head(20))
+    rows = pd.concat([X, pd.DataFrame({"city": ["atlantis"], "code": [99]})], ignore_index=True)
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    want = encoder.transform(rows)
+    assert (want[:, 0] == -2).sum() == 23
+    np.testing.assert_array_equal(session.run(None, as_feeds(rows, conv.signature))[0], want)
+    assert og.validate(conv, reference=encoder, data=rows).passed
+
+
 def test_the_evidence_shows_a_missing_category_as_the_missing_value_the_user_had() -> None:
     # the worst rows showed the text the file reads the missing category as ("\x00missing" in the JSON and
     # the HTML report), a value the user never had
