@@ -114,6 +114,7 @@ def batch_feeds(batch: pa.RecordBatch, signature: Signature) -> dict[str, np.nda
 
     specs = _inputs_fed(batch.schema.names, signature)  # once per batch, for the three steps below
     _refuse_retyped(batch.schema, specs)
+    batch = _pandas_categories(batch, specs)
     _refuse_nulls(batch, specs)
     return plain_feeds(batch, signature) or as_feeds(batch_data(_nulls_as_nan(batch, specs)), signature)
 
@@ -229,6 +230,26 @@ def _refuse_nulls(batch: pa.RecordBatch, specs: list[TensorSpec | None]) -> None
         "values: fill or drop those rows (a null is read as NaN only for a floating-point input)",
         column=nulls[0][0],
     )
+
+
+def _pandas_categories(batch: pa.RecordBatch, specs: list[TensorSpec | None]) -> pa.RecordBatch:
+    """``batch`` with each column that pandas wrote from a ``category`` column (the file's pandas metadata says
+    so) and that feeds an input reading category codes as a dictionary column again, as pandas reads it back:
+    Parquet keeps no dictionary type for numbers, so the values (7, 12, ... of an XGBoost model's categories) came
+    back as plain integers, which were refused as values where codes go, and their nulls as missing values an
+    integer input cannot hold. :func:`onnxgate._data.as_feeds` maps such a column to the codes by value."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    meta = batch.schema.pandas_metadata or {}
+    written = {c.get("name") for c in meta.get("columns", ()) if c.get("pandas_type") == "categorical"}
+    found = [j for j, (name, column, spec) in enumerate(zip(batch.schema.names, batch.columns, specs))
+             if name in written and spec is not None and spec.codes and not pa.types.is_dictionary(column.type)
+             and (0 if spec.width == 1 else j) in dict(spec.codes)]
+    if not found:
+        return batch
+    columns = [pc.dictionary_encode(c) if j in found else c for j, c in enumerate(batch.columns)]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
 def _missing_category(column: pa.Array, spec: TensorSpec | None, position: int) -> bool:

@@ -940,7 +940,8 @@ def _as_codes(values: Any, spec: TensorSpec, what: str, position: int = 0) -> An
         _refuse_values_as_codes(values, recorded, spec, what)
         return values
     import numpy as np
-    import pandas as pd
+
+    from onnxgate._category_codes import category_codes
 
     if recorded is None:
         raise InvalidDataError(
@@ -950,23 +951,12 @@ def _as_codes(values: Any, spec: TensorSpec, what: str, position: int = 0) -> An
             "categories in training order)",
             input=spec.name,
         )
-    codes = pd.Categorical(np.asarray(values, dtype=object), categories=list(recorded)).codes.astype(np.float64)
-    missing = np.asarray(pd.isna(values))
-    unseen = (codes < 0) & ~missing
-    if spec.unseen_missing:  # LightGBM reads a value outside its categories as no code, as a missing one
-        missing = missing | unseen
-    elif unseen.any():
-        shown = sorted({str(v) for v in np.asarray(values, dtype=object)[unseen]})[:5]
-        raise InvalidDataError(
-            f"{what} holds {int(unseen.sum())} value(s) that are none of the model's categories {list(recorded)[:10]}"
-            f"{'...' if len(recorded) > 10 else ''} (e.g. {shown}); the file reads their codes, and XGBoost itself "
-            "scores such a value as a neighbouring category or refuses it: drop those rows or map them to a "
-            "category first",
-            input=spec.name,
-        )
+    try:
+        codes = category_codes(np.asarray(values, dtype=object).tolist(), recorded, spec.unseen_missing, plain=False)
+    except ValueError as err:
+        raise InvalidDataError(f"{what} {err}", input=spec.name) from None
     if spec.numpy_dtype.kind == "f":
-        codes[missing] = np.nan
-        return codes
+        return np.where(codes < 0, np.nan, codes.astype(np.float64))
     return codes.astype(np.int64)  # a missing value's code is -1 (helper-145)
 
 

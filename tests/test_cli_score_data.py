@@ -426,3 +426,26 @@ def test_category_text_from_a_csv_for_xgboost_codes_says_to_feed_codes_not_numbe
     err = capsys.readouterr().err
     assert "reads the codes of the model's categories ['east', 'north', 'south']" in err
     assert "to_numeric" not in err and "Traceback" not in err
+
+
+def test_integer_categories_in_a_parquet_file_score_as_xgboost_scores_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pandas writes an integer category column to Parquet as plain integers (Parquet keeps a dictionary type
+    # only for text): score refused the file validate passes, "has 6 null (missing) value(s) ... int32 input", and
+    # without nulls "these look like the category values, not their codes" (helper-217)
+    xgboost = pytest.importorskip("xgboost")
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(8)
+    categories = [7, 12, 19, 23, 30, 42]
+    band = rng.choice(categories, 300).astype(float)
+    band[rng.random(300) < 0.15] = np.nan
+    x = rng.normal(size=300)
+    frame = pd.DataFrame({"x": x, "band": pd.Categorical(band, categories=categories)})
+    y = ((x + np.where(np.isnan(band), 1.5, np.where(band > 20, -1.0, 0.3))) > 0.2).astype(int)
+    model = xgboost.XGBClassifier(n_estimators=5, max_depth=3, enable_categorical=True, n_jobs=1).fit(frame, y)
+    og.convert(model, frame.head(40)).save("m.onnx")
+    frame.to_parquet("rows.parquet")
+    assert main(["score", "m.onnx", "--data", "rows.parquet", "--out", "scored.parquet"]) == 0
+    scored = pq.read_table("scored.parquet").to_pandas()
+    np.testing.assert_allclose(np.stack(scored["probabilities"]), model.predict_proba(frame), atol=1e-5)

@@ -508,6 +508,11 @@ def _score_py(blob: bytes, sig: Any, max_rows: int, allow_nan: list[str]) -> str
     if sig.columns.unread:  # columns the model drops (a ColumnTransformer's remainder): accepted and not read
         config["unread"] = list(sig.columns.unread)
     text = (_TEMPLATES / "score.py").read_text(encoding="utf-8")
+    codes = "# @CATEGORY_CODES@\n"
+    assert text.count(codes) == 1, "score.py template lost its category codes marker"
+    # the one value -> code mapping onnxgate's feeds use, its function only (score.py imports nothing from onnxgate)
+    source = (Path(__file__).parents[1] / "_category_codes.py").read_text(encoding="utf-8")
+    text = text.replace(codes, source[source.index("def category_codes("):])
     marker = "__ONNXGATE_CONFIG__"
     assert text.count(marker) == 1, "score.py template lost its config marker"
     # ensure_ascii keeps the raw string free of anything but printable ASCII; json escapes quotes.

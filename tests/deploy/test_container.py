@@ -576,3 +576,36 @@ def test_a_null_text_is_the_missing_category_a_one_hot_encoder_learnt(tmp_path: 
     assert status == 200, body
     want = model.predict_proba(pd.DataFrame({"amount": [0.3, 0.3], "plan": pd.Series([np.nan, "pro"], dtype=object)}))
     np.testing.assert_allclose(np.asarray(body["probabilities"]), want, atol=1e-5)
+
+
+@pytest.mark.parametrize("categories", [[7, 12, 19, 23], ["red", "green", "blue", "cyan"]], ids=["integers", "text"])
+def test_xgboost_category_values_and_nulls_score_as_xgboost_scores_them(categories: list[Any],
+                                                                       tmp_path: Path) -> None:
+    # an XGBoost model fitted on a pandas category column: its file reads the codes, and /score refused the
+    # values the model was fitted on ("expected int32 values, found strings") and null, its missing value
+    # ("found null ... fill or drop"), where validate maps a category column to the codes (helper-217)
+    xgboost = pytest.importorskip("xgboost")
+    import pandas as pd
+
+    rng = np.random.default_rng(11)
+    band = np.array(categories, dtype=object)[rng.integers(0, 4, 300)]
+    band[rng.random(300) < 0.15] = None
+    x = rng.normal(size=300)
+    frame = pd.DataFrame({"x": x, "band": pd.Categorical(band, categories=categories)})
+    y = ((x + np.where(pd.isna(band), 1.5, np.where(band == categories[1], -1.0, 0.3))) > 0.2).astype(int)
+    model = xgboost.XGBClassifier(n_estimators=5, max_depth=3, enable_categorical=True, n_jobs=1).fit(frame, y)
+    og.package(og.convert(model, frame.head(40)), target="container", out=tmp_path / "pkg")
+    entry = load_score(tmp_path / "pkg", "score_categories")
+    rows = frame.head(30)
+    values = [None if pd.isna(v) else v for v in rows.band.tolist()]
+    status, out = entry.score(json.dumps({"data": {"x": rows.x.tolist(), "band": values}}))
+    assert status == 200, out
+    np.testing.assert_allclose(np.array(out["probabilities"]), model.predict_proba(rows), atol=1e-5)
+    # the codes, as a client that already sends them does, are still read as codes
+    status, coded = entry.score(json.dumps({"data": {"x": rows.x.tolist(), "band": rows.band.cat.codes.tolist()}}))
+    assert status == 200 and coded["probabilities"] == out["probabilities"]
+    # a category XGBoost was not fitted on (it raises on one) is refused, saying what to send
+    unseen = 99 if categories[0] == 7 else "mauve"
+    status, refused = entry.score(json.dumps({"data": {"x": [0.1, 0.2], "band": [categories[0], unseen]}}))
+    assert status == 400 and f"none of the model's categories {categories}" in refused["message"]
+    assert "send a category" in refused["message"]

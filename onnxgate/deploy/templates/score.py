@@ -647,6 +647,54 @@ def _rows_of_numbers(spec: dict[str, Any], value: list[Any]) -> np.ndarray | Non
     return flat.reshape(len(value), width)  # check_array casts it, and names a value beyond float32's range
 
 
+# category_codes(): the one mapping of category values to codes onnxgate's own feeds use (onnxgate/_category_codes.py),
+# written in here when the package is written.
+# @CATEGORY_CODES@
+
+
+def category_values(spec: dict[str, Any], value: Any) -> Any:
+    """``value``, the parsed JSON for an input that reads the codes of category columns (``spec["codes"]``: each
+    column's position with the model's categories), with each category value (``"red"``, ``7``) and null in such
+    a column as its code (-1 for null, which the model reads as missing), as onnxgate validate and score feed a
+    pandas category column; codes (0..k-1) stay codes. Any other input or value is returned as it is.
+    Raises :class:`RequestError` for a value that is none of the categories (unless the model reads one as
+    missing), saying what to send."""
+    codes = spec.get("codes")
+    if not codes or not isinstance(value, list) or not spec["elem_type"].startswith(("int", "float")):
+        return value
+    try:
+        arr = np.array(value, dtype=object)
+    except (ValueError, TypeError, RecursionError):
+        return value  # ragged: _array names it
+    flat = arr.ndim == 1
+    if flat:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2 or not arr.size:
+        return value
+    floats = spec["elem_type"].startswith("float")
+    for position, categories in codes:
+        if position >= arr.shape[1]:
+            continue
+        column = arr[:, position].tolist()
+        if all(type(v) is int and (categories is None or -1 <= v < len(categories)) for v in column):
+            continue  # the codes themselves
+        where = f" (column {position})" if arr.shape[1] > 1 else ""
+        if categories is None:
+            if any(isinstance(v, str) for v in column):
+                raise RequestError("wrong_element_type", f"{_input_text(spec['name'])}{where}: reads category codes "
+                                   "and the model did not record its categories, so a category's code is unknown "
+                                   "here: send the codes (each value's position among the categories the model "
+                                   "was fitted on), and -1 for a missing value")
+            found = [-1 if v is None else v for v in column]
+        else:
+            try:
+                found = category_codes(column, categories, bool(spec.get("unseen_missing")), True).tolist()  # type: ignore[name-defined]  # noqa: F821
+            except ValueError as err:
+                raise RequestError("unknown_category", f"{_input_text(spec['name'])}{where}: {err}") from None
+        arr[:, position] = [None if floats and c < 0 else c for c in found]
+    return arr[:, 0].tolist() if flat else arr.tolist()
+
+
 def _array(spec: dict[str, Any], value: Any, maybe_bools: bool = True, numbers_only: bool = False) -> np.ndarray:
     name, elem = spec["name"], spec["elem_type"]
     if not isinstance(value, list):
@@ -662,6 +710,7 @@ def _array(spec: dict[str, Any], value: Any, maybe_bools: bool = True, numbers_o
     check_rows(name, len(value))
     if elem == "string":
         return check_array(spec, string_array(spec, value))
+    value = category_values(spec, value)
     if numbers_only:
         fast = _rows_of_numbers(spec, value)
         if fast is not None:

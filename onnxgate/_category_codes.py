@@ -1,0 +1,80 @@
+"""Category values to the codes an input of category codes reads (:attr:`onnxgate.signature.TensorSpec.codes`).
+
+One function, :func:`category_codes`, used by onnxgate's own feeds (a pandas category column, read by value) and
+written as it is into a container package's ``score.py`` (a JSON request, which has no category type), which
+imports nothing from onnxgate: this module needs only the standard library and numpy, and defines nothing else
+at its top level.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def category_codes(values: Any, categories: Any, unseen_missing: bool, plain: bool) -> Any:
+    """The codes (int64, -1 for a missing value) of ``values`` (a flat sequence of Python objects) among
+    ``categories``, the model's categories in code order.
+
+    A missing value (None, NaN) is -1, the code pandas gives it and the file reads as missing. A category is read
+    by value: a number equal to a number category, a text equal to a text category. ``plain`` (values with no
+    category type, such as JSON): a text also names a number category by its decimal text (``"7"`` for 7), and a
+    whole number that is a code (0..k-1, or -1) is read as that code, so a client that sends the codes keeps
+    getting them read as codes; where a number category is also a code (categories 1..5), a number is only read
+    as a code, and one that is only a category (5) is refused, its text (``"5"``) asked for instead. A value that
+    is none of the categories is missing where ``unseen_missing`` (LightGBM reads it so), else refused (XGBoost
+    refuses it). Raises ValueError whose message says what to send, to be prefixed with the column's name.
+    """
+    cats = list(categories)
+    count = len(cats)
+    numbers: dict[float, int] = {}
+    texts: dict[str, int] = {}
+    for position, category in enumerate(cats):
+        if isinstance(category, (int, float)) and not isinstance(category, bool):
+            numbers.setdefault(float(category), position)
+            if plain:
+                texts.setdefault(str(category), position)
+                if float(category).is_integer():
+                    texts.setdefault(str(int(category)), position)
+        elif isinstance(category, str):
+            texts.setdefault(category, position)
+    overlap = plain and any(v.is_integer() and -1 <= v < count for v in numbers)
+    out = np.empty(len(values), dtype=np.int64)
+    unseen: list[Any] = []
+    ambiguous: list[Any] = []
+    for i, value in enumerate(values):
+        if isinstance(value, np.generic):
+            value = value.item()
+        code: int | None = None
+        if value is None or (isinstance(value, float) and value != value):
+            code = -1
+        elif isinstance(value, str):
+            code = texts.get(value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            whole = float(value).is_integer()
+            if plain and whole and -1 <= value < count:
+                code = int(value)
+            else:
+                code = numbers.get(float(value))
+                if code is not None and overlap:
+                    ambiguous.append(value)
+                    code = -1
+        if code is None:
+            unseen.append(value)
+            code = -1
+        out[i] = code
+    shown = f"{cats[:10]}{'...' if count > 10 else ''}"
+    if ambiguous:
+        raise ValueError(
+            f"holds {ambiguous[:5]}, categories of the model {shown} that some of its codes 0..{count - 1} also are, "
+            "so a number is read as a code here: send each category as its text (\"5\" for 5) or as its code (its "
+            "position among the categories), and null for a missing value")
+    if unseen and not unseen_missing:
+        kinds = "a category, its text" if plain and numbers else "a category"
+        raise ValueError(
+            f"holds {len(unseen)} value(s) that are none of the model's categories {shown} (e.g. "
+            f"{list(dict.fromkeys(unseen))[:5]}), and the model refuses a category it was not fitted on: send "
+            f"{kinds}{', its code (0..' + str(count - 1) + ')' if plain else ''} or null for a missing value, or "
+            "drop those rows")
+    return out
