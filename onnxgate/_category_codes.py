@@ -43,6 +43,8 @@ def category_codes(values: Any, categories: Any, unseen_missing: bool, plain: bo
     out = np.empty(len(values), dtype=np.int64)
     unseen: list[Any] = []
     ambiguous: list[Any] = []
+    # the plain values read each way: one request must not mix the two
+    read_as: dict[str, list[Any]] = {"code": [], "category": []}
     for i, value in enumerate(values):
         if isinstance(value, np.generic):
             value = value.item()
@@ -51,12 +53,18 @@ def category_codes(values: Any, categories: Any, unseen_missing: bool, plain: bo
             code = -1
         elif isinstance(value, str):
             code = texts.get(value)
+            if plain and code is not None:
+                read_as["category"].append(value)
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             whole = float(value).is_integer()
             if plain and whole and -1 <= value < count:
                 code = int(value)
+                if value != -1:
+                    read_as["code"].append(value)
             else:
                 code = numbers.get(float(value))
+                if plain and code is not None:
+                    read_as["category"].append(value)
                 if code is not None and overlap:
                     ambiguous.append(value)
                     code = -1
@@ -70,6 +78,12 @@ def category_codes(values: Any, categories: Any, unseen_missing: bool, plain: bo
             f"holds {ambiguous[:5]}, categories of the model {shown} that some of its codes 0..{count - 1} also are, "
             "so a number is read as a code here: send each category as its text (\"5\" for 5) or as its code (its "
             "position among the categories), and null for a missing value")
+    if read_as["code"] and read_as["category"]:
+        # categories 7..42 and codes 0..5: a 5 beside a 12 is a category the model never saw, not code 5
+        raise ValueError(
+            f"mixes codes {read_as['code'][:5]} and category values {read_as['category'][:5]} of the model's "
+            f"categories {shown}: send every value the same way, each category by value (null for a missing "
+            f"one) or each by its code (0..{count - 1}, -1 for a missing one)")
     if unseen and not unseen_missing:
         kinds = "a category, its text" if plain and numbers else "a category"
         raise ValueError(

@@ -609,3 +609,7 @@ def test_xgboost_category_values_and_nulls_score_as_xgboost_scores_them(categori
     status, refused = entry.score(json.dumps({"data": {"x": [0.1, 0.2], "band": [categories[0], unseen]}}))
     assert status == 400 and f"none of the model's categories {categories}" in refused["message"]
     assert "send a category" in refused["message"]
+    # a code beside a category value is refused: with categories 7..42 a 2 is no category, and reading it as
+    # code 2 would answer another category's probabilities for a value the model never saw
+    status, mixed = entry.score(json.dumps({"data": {"x": [0.1, 0.2], "band": [categories[0], 2]}}))
+    assert status == 400 and "mixes codes [2] and category values" in mixed["message"]
