@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,11 +44,18 @@ def from_polars(data: Any) -> Any:
     read as that pandas frame: read as an array, it converted by position (its column names and order lost) and
     a frame with a text column was refused by skl2onnx (helper-149).
 
+    A SciPy sparse matrix or array enters there too, as its dense array, which an ONNX input holds: as itself,
+    a sample was refused as "found shape []" and parity failed with "sparse array length is ambiguous (please
+    report it)" on data LogisticRegression.predict takes (helper-218).
+
     Raises
     ------
     InvalidDataError
         A polars LazyFrame (rows not computed yet).
     """
+    sparse = sys.modules.get("scipy.sparse")  # not imported: the data cannot be one of its matrices
+    if sparse is not None and sparse.issparse(data):
+        return data.toarray()
     kinds = {k.__name__ for k in type(data).__mro__ if k.__module__.split(".")[0] == "polars"}
     if "LazyFrame" in kinds:
         raise InvalidDataError("the data is a polars LazyFrame, whose rows are not computed yet: pass "

@@ -135,6 +135,47 @@ def test_a_sql_adapted_model_validates_on_the_boolean_frame_it_was_fitted_on() -
     og.validate(sql, target="sql-edge-2.0", reference=model, data=X).raise_for_failures()
 
 
+def test_a_sql_adapted_boolean_column_refuses_numbers_the_file_would_read_as_true() -> None:
+    # the file casts the bigint column to bool, and so was the native model given the feeds: a column of 0/2,
+    # which the model reads as 0 and 2, passed parity with every row of 2 read as 1 (helper-218)
+    from sklearn.linear_model import LogisticRegression
+
+    import onnxgate as og
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"member": rng.random(100) > 0.5, "x": rng.normal(size=100)})
+    model = LogisticRegression().fit(X, (X["member"] + X["x"] > 0.5).astype(int))
+    sql = og.convert(model, X, target="sql-edge-2.0")
+    og.validate(sql, target="sql-edge-2.0", reference=model, data=X).raise_for_failures()
+    twos = X.assign(member=X["member"].astype(int) * 2)
+    assert (model.predict(twos) != model.predict(X)).any()  # the model reads 2 as another value than 1
+    with pytest.raises(InvalidDataError, match=r"column\(s\) \['member'\] hold \d+ value\(s\) other than 0 and 1 "
+                                               r"\(e.g. 2\), but input 'member' is boolean"):
+        og.validate(sql, target="sql-edge-2.0", reference=model, data=twos)
+
+
+@pytest.mark.parametrize("kind", ["csr_matrix", "csc_array"])
+@pytest.mark.parametrize("target", ["onnxruntime", "sql-edge-2.0"])
+def test_a_scipy_sparse_sample_and_data_read_as_their_dense_rows(kind: str, target: str) -> None:
+    # a sparse sample was refused as "found shape []", and parity on sparse data could not run ("sparse array
+    # length is ambiguous ... please report it") though LogisticRegression.predict takes it (helper-218)
+    sparse = pytest.importorskip("scipy.sparse")
+    from sklearn.linear_model import LogisticRegression
+
+    import onnxgate as og
+    from onnxgate import runtime
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 3, (80, 4)).astype(float)
+    model = LogisticRegression().fit(X, (X[:, 0] - X[:, 1] + rng.normal(size=80) > 0).astype(int))
+    matrix = getattr(sparse, kind)(X)
+    conv = og.convert(model, matrix, target=target)
+    og.validate(conv, target=target, reference=model, data=matrix).raise_for_failures()
+    feeds = as_feeds(X, conv.signature)
+    label = runtime.session(conv.model.SerializeToString()).run(["label"], feeds)[0]
+    np.testing.assert_array_equal(label.ravel(), model.predict(matrix))
+
+
 def test_a_refused_column_is_named_as_the_user_named_it() -> None:
     from sklearn.linear_model import LinearRegression
 

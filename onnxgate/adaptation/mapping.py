@@ -189,12 +189,35 @@ def original_feeds(
         info = mapping["inputs"][spec.name]
         cols = [np.asarray(feeds[c]).reshape(len(feeds[c]), -1) for c in info["columns"]]
         array = np.hstack(cols) if len(cols) > 1 else cols[0]
+        if spec.elem_type == "bool":
+            _refuse_non_booleans(array, info["columns"], spec.name)
         if spec.elem_type != "string" and not (array.dtype == np.float64 and spec.elem_type in NARROW_FLOATS):
             array = array.astype(spec.numpy_dtype)
         if info.get("kind") == "rank1":
             array = array.reshape(-1)
         out[native_spec.name] = array
     return out, native_sig
+
+
+def _refuse_non_booleans(array: np.ndarray, columns: Sequence[str], name: str) -> None:
+    """Refuse a value other than 0 and 1 in the integer columns of a boolean input: the file reads any other as
+    true, and so did the native model, given the values cast to the booleans it was converted for, so a column
+    of 0..9 for a model fitted on those numbers passed parity with every row off (helper-218)."""
+    import numpy as np
+
+    odd = (array != 0) & (array != 1)
+    if not odd.any():
+        return
+    where = sorted({str(columns[int(j)]) for j in np.nonzero(odd.any(axis=0))[0]}) if array.ndim == 2 else list(columns)
+    from onnxgate.errors import InvalidDataError
+
+    raise InvalidDataError(
+        f"column(s) {where} hold {int(odd.sum())} value(s) other than 0 and 1 (e.g. {array[odd].ravel()[0].item()!r}), "
+        f"but input {name!r} is boolean (the model was converted from a sample of booleans), which the file reads "
+        "as 0 for False and 1 for True and any other number as True. Give those columns as 0/1, or, if the model "
+        "was fitted on these numbers, convert it again from a sample of them",
+        input=name,
+    )
 
 
 def adapted_outputs(
