@@ -143,8 +143,10 @@ def validate(
             reference, signature.inputs, float32_rows,
             lambda: _rounding_shows(reference, proto, signature, df, rows.spark)))
         guarded = {o.name for o in signature.outputs if atol_defaulted(o.name, atol)}
+        from onnxgate.targets import resolve_target
+
         parity = _spark_parity(proto.SerializeToString(), payload, rows, tolerances, infinities_compare_equal,
-                               guarded, float32_rows)
+                               guarded, float32_rows, resolve_target(target).allow_nan)
     checks = [parity if c.name == PARITY else c for c in report.checks]
     return replace(report, checks=checks)
 
@@ -281,13 +283,15 @@ def _spark_parity(
     inf_equal: bool,
     guarded: set[str] | frozenset[str] = frozenset(),
     float32_rows: bool = False,
+    holds_nan: bool = True,
 ) -> CheckResult:
     """Parity on the executors; ``guarded``: the outputs whose atol is the default (the scale guard of
     :class:`~onnxgate.validators.accumulator.OutputAccumulator` applies to them); ``float32_rows``: the rows'
-    floating columns are all float32 (:func:`_float32_fields`)."""
+    floating columns are all float32 (:func:`_float32_fields`); ``holds_nan``: the target's tables hold NaN
+    (else the rows holding it are counted, as local parity counts them)."""
     from onnxgate.runtime import RUN_ROWS
     from onnxgate.signature import Signature
-    from onnxgate.validators.parity import OutputAccumulator, parity_result, with_tied_rows
+    from onnxgate.validators.parity import OutputAccumulator, parity_result, with_rows_holding_nan, with_tied_rows
 
     spark = data.spark
     token = hashlib.sha256(model_bytes + reference_bytes + bytes([float32_rows])).hexdigest()
@@ -297,7 +301,7 @@ def _spark_parity(
     # bench/bench_spark.py on 5,000,000 rows ran at 1.07-1.24x the local rate with 16,384-row reads
     # and 0.94-1.00x with 65,536 (3 runs each, 2 cores).
     run = _partition_parity(token, model_b, ref_b, tolerances, inf_equal, RUN_ROWS if data.fragments else 0,
-                            data.columns, float32_rows)
+                            data.columns, float32_rows, holds_nan)
     try:
         rows = data.frame.mapInArrow(run, _PARTIAL_SCHEMA).collect()
     except Exception as err:
@@ -351,6 +355,7 @@ def _spark_parity(
         rows_float32=float32_rows,
     )
     result = with_tied_rows(result, sum(p.get("tied", 0) for p in partials), done)
+    result = with_rows_holding_nan(result, sum(p.get("with_nan", 0) for p in partials), done)
     alone = next((p["alone"] for p in partials if p.get("alone")), None)
     if alone is None and result.passed:
         alone = next((p["reference_alone"] for p in partials if p.get("reference_alone")), None)
@@ -361,11 +366,11 @@ def _spark_parity(
 
 
 def _scorer(token: str, model_b: Any, ref_b: Any, tolerances: dict[str, tuple[float, float, Any]],
-            float32_rows: bool = False) -> tuple[Any, Any, Any, Any, Any]:
-    """The worker's session, signature, reference, tie resolver (:mod:`onnxgate.validators.ties`) and
-    the signature the reference's feeds are read with where it differs (a native reference is given the
-    user's own values: :func:`onnxgate.validators.parity.users_values_signature`), for one validation,
-    made once per worker."""
+            float32_rows: bool = False) -> tuple[Any, Any, Any, Any, Any, bool]:
+    """The worker's session, signature, reference, tie resolver (:mod:`onnxgate.validators.ties`), the
+    signature the reference's feeds are read with where it differs (a native reference is given the
+    user's own values: :func:`onnxgate.validators.parity.users_values_signature`), and whether the reference
+    is traced (:func:`onnxgate.validators.parity.traces_forward`), for one validation, made once per worker."""
     if token not in _SCORERS:
         import onnxruntime as ort
 
@@ -381,7 +386,7 @@ def _scorer(token: str, model_b: Any, ref_b: Any, tolerances: dict[str, tuple[fl
         # order that depends on it, and parity must give the same numbers on the same machine.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
-        from onnxgate.validators.parity import users_values_signature
+        from onnxgate.validators.parity import traces_forward, users_values_signature
         from onnxgate.validators.ties import prepare_tie_resolver
 
         reference = pickle.loads(ref_b.value)
@@ -389,7 +394,7 @@ def _scorer(token: str, model_b: Any, ref_b: Any, tolerances: dict[str, tuple[fl
         _SCORERS[token] = (session, signature, prepare_reference(reference, proto, signature,
                                                                  float32_rows=float32_rows),
                            prepare_tie_resolver(reference, proto, signature, tolerances),
-                           users_values_signature(reference, signature, float32_rows))
+                           users_values_signature(reference, signature, float32_rows), traces_forward(reference))
     return _SCORERS[token]  # type: ignore[no-any-return]
 
 
@@ -413,10 +418,11 @@ def _partition_parity(
     fragment_rows: int = 0,
     read: list[str] | None = None,
     float32_rows: bool = False,
+    holds_nan: bool = True,
 ) -> Any:
     """The function each partition runs; with ``fragment_rows``, its input is ``(path, row group)``
     pairs and it reads the columns ``read`` itself in batches of that many rows, else Spark's batches
-    of the columns ``read``."""
+    of the columns ``read``; without ``holds_nan``, it counts the rows holding NaN or infinity."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
@@ -433,10 +439,11 @@ def _partition_parity(
             "missing": set(),
             "accs": [],
             "tied": 0,
+            "with_nan": 0,
         }
         hasher = hashlib.sha256()
         try:
-            session, signature, run_reference, resolve_ties, user_values = _scorer(
+            session, signature, run_reference, resolve_ties, user_values, traced = _scorer(
                 token, model_b, ref_b, tolerances, float32_rows)
             accs = [
                 OutputAccumulator(o.name, *tolerances[o.name], infinities_compare_equal=inf_equal, exact_limit=0,
@@ -460,6 +467,10 @@ def _partition_parity(
                 except Exception as err:
                     part["error"] = f"onnxruntime failed on {where}: {err}"
                     break
+                if not holds_nan:  # as local parity: rows a SQL target's tables cannot hold
+                    from onnxgate.validators.parity import rows_with_nan
+
+                    part["with_nan"] += rows_with_nan(feeds)
                 if "alone" not in part and n >= 2:  # as local parity: the first rows scored one at a time
                     from onnxgate.validators.parity import ROWS_ALONE, rows_alone_disagree
 
@@ -494,8 +505,15 @@ def _partition_parity(
                     from onnxgate.validators.parity import ROWS_ALONE, reference_alone_disagrees
 
                     head = {key: value[:ROWS_ALONE] for key, value in feeds.items()}
-                    part["reference_alone"] = reference_alone_disagrees(session, head, signature, tolerances,
-                                                                        run_reference)
+                    found = reference_alone_disagrees(session, head, signature, tolerances, run_reference)
+                    if found is None and traced:
+                        # as local parity for a PyTorch, TensorFlow or Keras reference: rows spread over the first
+                        # run scored alone, and one large batch of them (a traced `if x.mean() > 0` or
+                        # `if x.shape[0] > 64` keeps the sample's branch in the file; Spark passed both, helper-212)
+                        from onnxgate.validators.parity import traced_rows_disagree
+
+                        found = traced_rows_disagree(session, feeds, signature, tolerances, run_reference, feeds)
+                    part["reference_alone"] = found
                 part["rows"] += n
                 part["batches"] += 1
         except OnnxGateError as err:

@@ -97,7 +97,11 @@ __all__ = [
     "parity_result",
     "reference_failed",
     "resolve_tolerances",
+    "rows_with_nan",
     "scalar_inputs_finding",
+    "traced_rows_disagree",
+    "traces_forward",
+    "with_rows_holding_nan",
 ]
 
 #: Rows run per batch: bounds memory whatever the number of rows. The reference's and onnxruntime's
@@ -318,7 +322,7 @@ def check_prediction_parity(
     alone: str | None = None
     probe_failed: Exception | None = None
     # the first batch's rows, for the traced rows-alone check (kept only for a traced reference: a batch's memory)
-    traced = _traced(reference)
+    traced = traces_forward(reference)
     first_feeds: Mapping[str, Any] | None = None
     try:
         probe = as_feeds(next(iter_batches(data, ROWS_ALONE)), signature)
@@ -368,7 +372,7 @@ def check_prediction_parity(
                                                f"{first}") from ref_err
                 return CheckResult(name, False, f"onnxruntime failed on {where}: {first}", details)
             if not target_holds_nan:
-                with_nan += _rows_with_nan(feeds)
+                with_nan += rows_with_nan(feeds)
             try:
                 # the reference answers the rows as the user has them, not as the file's float32 input rounds
                 # them: both sides given the rounded rows passed a file that flips labels on the user's own
@@ -413,14 +417,7 @@ def check_prediction_parity(
         rows_float32=rows_float32,
     )
     result = with_tied_rows(result, tied, done)
-    if with_nan:
-        result = CheckResult(
-            name, result.passed,
-            f"{result.message}. {with_nan} of the {done} rows hold NaN or infinity, which this target's tables "
-            "cannot hold (a SQL float column has neither, and a missing value there is NULL, which the input "
-            "table refuses): they were compared as onnxruntime scores them, but PREDICT never sees them",
-            {**result.details, "rows_with_nan": with_nan},
-        )
+    result = with_rows_holding_nan(result, with_nan, done)
     if probe_failed is not None and probe is not None and num_rows(probe) != done:
         alone = fixed_batch_finding(num_rows(probe), probe_failed)
     if alone is None and result.passed and probe is not None and probe_failed is None and resolve_ties is None:
@@ -428,17 +425,9 @@ def check_prediction_parity(
         # the tie resolver's to judge in the batches, not here)
         alone = reference_alone_disagrees(session, probe, signature, tolerances, run_reference)
         if alone is None and first_feeds is not None:
-            import numpy as np
-
-            count = num_rows(first_feeds)
-            picks = np.unique(np.linspace(0, count - 1, min(TRACED_ROWS_ALONE, count)).round().astype(np.int64))
-            spread = {key: np.asarray(value)[picks] for key, value in first_feeds.items()}
-            alone = reference_alone_disagrees(session, spread, signature, tolerances, run_reference,
-                                              row_numbers=[int(p) for p in picks])
-        if alone is None and done < LARGE_BATCH_ROWS and traced:
             # fewer rows than a batch: the one batch compared holds them all, already as feeds
-            every = feeds if batches == 1 else as_feeds(data, signature)
-            alone = large_batch_disagrees(session, every, signature, tolerances, run_reference)
+            every = (feeds if batches == 1 else as_feeds(data, signature)) if done < LARGE_BATCH_ROWS else None
+            alone = traced_rows_disagree(session, first_feeds, signature, tolerances, run_reference, every)
     if alone is None:
         return result
     message = alone if result.passed else f"{result.message}; {alone}"
@@ -645,7 +634,21 @@ def first_row_failing(run: Callable[[dict[str, Any]], Any], feeds: Mapping[str, 
     return lo
 
 
-def _rows_with_nan(feeds: Mapping[str, Any]) -> int:
+def with_rows_holding_nan(result: CheckResult, with_nan: int, done: int) -> CheckResult:
+    """``result`` saying that ``with_nan`` of its ``done`` rows hold NaN or infinity, which a target whose tables
+    cannot hold them never scores (``details["rows_with_nan"]``); ``result`` itself when none do."""
+    if not with_nan:
+        return result
+    return CheckResult(
+        result.name, result.passed,
+        f"{result.message}. {with_nan} of the {done} rows hold NaN or infinity, which this target's tables "
+        "cannot hold (a SQL float column has neither, and a missing value there is NULL, which the input "
+        "table refuses): they were compared as onnxruntime scores them, but PREDICT never sees them",
+        {**result.details, "rows_with_nan": with_nan},
+    )
+
+
+def rows_with_nan(feeds: Mapping[str, Any]) -> int:
     """Rows of a batch holding NaN or infinity in a float input."""
     import numpy as np
 
@@ -813,8 +816,9 @@ def _half_precision_note(model: Any, compared: list[Any]) -> str:
             f"products in {narrow}")
 
 
-def _traced(reference: Any) -> bool:
-    """Whether ``reference`` is a native model of a framework whose exporter traces a forward pass."""
+def traces_forward(reference: Any) -> bool:
+    """Whether ``reference`` is a native model of a framework whose exporter traces a forward pass (PyTorch,
+    TensorFlow, Keras): the file may keep the branch its sample took (:func:`traced_rows_disagree`)."""
     from onnxgate.converters import registry
     from onnxgate.errors import OnnxGateError
     from onnxgate.validators.reference import is_native_reference
@@ -825,6 +829,30 @@ def _traced(reference: Any) -> bool:
         return registry.for_model(reference).framework in TRACED_FRAMEWORKS
     except OnnxGateError:
         return False
+
+
+def traced_rows_disagree(
+    session: Any,
+    first: Mapping[str, Any],
+    signature: Any,
+    tolerances: Mapping[str, tuple[float, float, str]],
+    run_reference: Any,
+    every: Mapping[str, Any] | None = None,
+) -> str | None:
+    """For a traced reference (:func:`traces_forward`) whose batches agreed: :data:`TRACED_ROWS_ALONE` rows spread
+    over the first batch ``first`` scored one at a time with both models, then, with ``every`` (the rows, for
+    data smaller than :data:`LARGE_BATCH_ROWS`), one large batch of them (:func:`large_batch_disagrees`). A
+    sentence saying how the file answers otherwise, else None. Local and Spark parity both ask it."""
+    import numpy as np
+
+    count = len(next(iter(first.values())))
+    picks = np.unique(np.linspace(0, count - 1, min(TRACED_ROWS_ALONE, count)).round().astype(np.int64))
+    spread = {key: np.asarray(value)[picks] for key, value in first.items()}
+    alone = reference_alone_disagrees(session, spread, signature, tolerances, run_reference,
+                                      row_numbers=[int(p) for p in picks])
+    if alone is None and every is not None:
+        alone = large_batch_disagrees(session, every, signature, tolerances, run_reference)
+    return alone
 
 
 def large_batch_disagrees(

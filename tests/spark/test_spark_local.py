@@ -563,6 +563,51 @@ def test_a_reference_whose_rows_depend_on_the_batch_fails_on_spark_as_locally(lo
         assert "depends on its batch" in result.message, result.message
 
 
+@pytest.mark.parametrize("branch", ["mean", "size"])
+def test_a_traced_forward_branching_on_its_batch_fails_on_spark_as_locally(local_spark: Any, tmp_path: Path,
+                                                                           branch: str) -> None:
+    # the file keeps the sample's branch of `if x.mean() > 0` (rows spread over the batch, scored alone, take the
+    # other) and of `if x.shape[0] > 64` (a service's batch of 10,000 rows does): local parity failed both, and
+    # validate --spark passed them, scoring only each partition's first 4 rows alone
+    torch = pytest.importorskip("torch")
+
+    class Branching(torch.nn.Module):
+        def forward(self, x: Any) -> Any:
+            if branch == "mean":
+                return x * 2 if x.mean() > 0 else -x
+            return x + 1 if x.shape[0] > 64 else x
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300 if branch == "mean" else 50, 3)).astype(np.float32) + 0.3
+    X[:8] = np.abs(X[:8]) + 0.5  # the first rows alone take the sample's branch
+    module = Branching().eval()
+    conv = og.convert(module, X[:5])
+    path = tmp_path / "rows.parquet"
+    pd.DataFrame(X, columns=["a", "b", "c"]).to_parquet(path)
+    local = og.validate(conv, reference=module, data=pd.read_parquet(path)).check("prediction_parity")
+    on_spark = parity(ogs.validate(conv, str(path), reference=module, spark=local_spark))
+    assert not local.passed
+    assert not on_spark.passed, on_spark.message
+    assert on_spark.message == local.message
+
+
+def test_rows_a_sql_target_cannot_hold_are_counted_on_spark_as_locally(local_spark: Any, tmp_path: Path) -> None:
+    # local parity says how many rows hold NaN (a SQL float column holds none, so PREDICT never scores them);
+    # Spark parity said nothing of them
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame(rng.normal(size=(400, 3)), columns=["a", "b", "c"])
+    rows.iloc[[3, 40, 41, 300], 1] = np.nan
+    model = HistGradientBoostingRegressor(max_iter=10).fit(rows, rows["a"].fillna(0) * 2)
+    conv = og.convert(model, rows.iloc[:5], target="sql-edge-2.0")
+    local = og.validate(conv, "sql-edge-2.0", reference=model, data=rows).check("prediction_parity")
+    on_spark = parity(ogs.validate(conv, local_spark.createDataFrame(rows), reference=model, target="sql-edge-2.0"))
+    assert local.details["rows_with_nan"] == on_spark.details.get("rows_with_nan") == 4
+    assert on_spark.message == local.message
+    assert "4 of the 400 rows hold NaN" in on_spark.message
+
+
 def test_float32_rows_reach_the_reference_as_float32_on_spark_as_locally(local_spark: Any) -> None:
     # rows given as float32 are given to scikit-learn as float32 (a float32 StandardScaler computes in
     # float32, and XGBoost splits at training values): float columns in Spark, float32 columns locally
