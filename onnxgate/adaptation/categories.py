@@ -17,28 +17,37 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["text_categories_as_codes", "text_category_inputs"]
+__all__ = ["refuse_codes_unknown_not_missing", "text_categories_as_codes", "text_category_inputs"]
 
 
-def _positions(node: Any) -> list[str] | None:
+def _positions(node: Any, *, any_default: bool = False) -> list[str] | None:
     """The text keys of a ``LabelEncoder`` that maps each to its position as a float with NaN for any other
-    text (the read of a category column's codes), or None for any other node."""
+    text (the read of a category column's codes), or None for any other node. With ``any_default``, also one
+    whose other text gets another value (an OrdinalEncoder's unknown value -1, or its ``handle_unknown='error'``,
+    written with ONNX's default -1), floats or integers."""
     from onnx import helper
 
     if node.op_type != "LabelEncoder" or node.domain != "ai.onnx.ml":
         return None
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-    if set(attrs) != {"keys_strings", "values_floats", "default_float"}:
+    if set(attrs) == {"keys_strings", "values_floats", "default_float"}:
+        values = list(attrs["values_floats"])
+        default = float(attrs["default_float"])
+    elif any_default and set(attrs) - {"default_float", "default_int64"} in (
+            {"keys_strings", "values_floats"}, {"keys_strings", "values_int64s"}):
+        values = list(attrs.get("values_floats", attrs.get("values_int64s", [])))
+        default = float(attrs.get("default_float" if "values_floats" in attrs else "default_int64", -1))
+    else:
         return None
     keys = [k.decode() if isinstance(k, bytes) else str(k) for k in attrs["keys_strings"]]
-    values = list(attrs["values_floats"])
-    if values != [float(i) for i in range(len(keys))] or not math.isnan(attrs["default_float"]):
+    if values != [float(i) for i in range(len(keys))] or not (any_default or math.isnan(default)):
         return None
     return keys
 
 
-def text_category_inputs(proto: Any) -> dict[str, list[str]]:
-    """The ``[N,1]`` text inputs read only by such LabelEncoders, each with its categories in code order."""
+def _category_reads(proto: Any, *, any_default: bool) -> dict[str, list[str]]:
+    """The ``[N,1]`` text inputs read only by LabelEncoders from each category to its position
+    (:func:`_positions`), each with its categories in code order."""
     graph = proto.graph
     weights = {init.name for init in graph.initializer}
     found: dict[str, list[str]] = {}
@@ -49,10 +58,40 @@ def text_category_inputs(proto: Any) -> dict[str, list[str]]:
         readers = [n for n in graph.node if vi.name in n.input]
         if vi.name in {o.name for o in graph.output} or not readers:
             continue
-        keys = [_positions(n) for n in readers]
+        keys = [_positions(n, any_default=any_default) for n in readers]
         if all(k is not None and k == keys[0] for k in keys):
             found[vi.name] = list(keys[0] or [])
     return found
+
+
+def text_category_inputs(proto: Any) -> dict[str, list[str]]:
+    """The ``[N,1]`` text inputs read only by such LabelEncoders, each with its categories in code order."""
+    return _category_reads(proto, any_default=False)
+
+
+def refuse_codes_unknown_not_missing(proto: Any, target_name: str) -> None:
+    """Refuse, saying why and what to do, a text input read only through an encoder of its categories to their
+    positions that gives any other text a value of its own (an OrdinalEncoder with ``unknown_value=-1`` or
+    ``handle_unknown='error'``, in a pipeline before HistGradientBoosting): a target without text takes a text
+    category as its codes only where an unknown category reads as missing (NaN), so that pandas' code -1 for a
+    missing value reads as scikit-learn reads that value; here the code -1 would read as the unknown value
+    instead. Such a pipeline was refused with "Encode it as numbers before training", though the encoder's
+    ``unknown_value`` is all that stands in the way."""
+    from onnxgate.errors import UnsupportedModelError
+
+    odd = sorted(set(_category_reads(proto, any_default=True)) - set(text_category_inputs(proto)))
+    if odd:
+        raise UnsupportedModelError(
+            f"column(s) {odd}: the model reads text through an encoder of its categories that gives an unknown "
+            f"category a value of its own (an OrdinalEncoder with unknown_value=-1 or handle_unknown='error'), and "
+            f"target {target_name!r} takes no text. onnxgate feeds a text category there as its codes (pandas' "
+            ".cat.codes, -1 for a missing value) only where the encoder reads an unknown category as missing (NaN), "
+            "as the file then reads the code -1; with this encoder the file would read a missing value as that "
+            "unknown value, where scikit-learn reads it as missing. Before a model that reads missing values "
+            "(HistGradientBoosting), refit with OrdinalEncoder(handle_unknown='use_encoded_value', "
+            "unknown_value=np.nan): it scores an unknown category as missing, as it does the code -1 now; otherwise "
+            "encode the column as numbers before training, or use a target that takes text (synapse)"
+        )
 
 
 def text_categories_as_codes(proto: Any) -> list[str]:

@@ -6,7 +6,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from onnxgate._onnx import model_opsets
-from onnxgate.adaptation.categories import text_categories_as_codes, text_category_inputs
+from onnxgate.adaptation.categories import (
+    refuse_codes_unknown_not_missing,
+    text_categories_as_codes,
+    text_category_inputs,
+)
 from onnxgate.adaptation.graph import check_rewritten, class_labels, class_labels_per_target, dtype_to_elem
 from onnxgate.adaptation.mapping import adaptation_of, already_adapted, set_metadata
 from onnxgate.adaptation.opset import fix_opset
@@ -140,6 +144,23 @@ def refuse_malformed(proto: Any) -> None:
         )
 
 
+def _codes_order_note(coded: Mapping[str, Sequence[str]], sample: Any) -> str:
+    """For text category inputs taking their codes, where the sample's category column holds the categories in
+    another order (a HistGradientBoosting model's are sorted, whatever the frame's order): the order the codes
+    follow, since the column's ``.cat.codes`` are not them."""
+    other = {}
+    for name, keys in coded.items():
+        column = sample[name] if hasattr(sample, "columns") and name in sample.columns else None
+        order = getattr(getattr(column, "cat", None), "categories", None)
+        given = [] if order is None else [str(c) for c in order]
+        if [c for c in given if c in keys] != [k for k in keys if k in given]:
+            other[name] = list(keys)
+    if not other:
+        return ""
+    return (f"; the codes follow the model's order of the categories, {other}, not the sample's category order, "
+            "so the column's .cat.codes are not them: map by value (pandas.Categorical(column, categories=...).codes)")
+
+
 def adapt_model(
     proto: Any,
     target: Target,
@@ -155,6 +176,7 @@ def adapt_model(
     if target.input_types is not None and "string" not in target.input_types:
         # a text category column (LightGBM's) is its codes where the target takes no text, as convert(...,
         # target=...) writes it: the same model converted without the target was refused here
+        refuse_codes_unknown_not_missing(proto, target.name)
         text_categories_as_codes(proto)
     if columns is not None:
         _refuse_own_names_elsewhere(proto, columns)
@@ -290,11 +312,12 @@ def adapt_conversion(
     lowered = fix_opset(work, tgt, rows=sample)
     warnings.extend(lowered)
     if tgt.input_types is not None and "string" not in tgt.input_types:
-        coded = list(text_category_inputs(work))
+        coded = text_category_inputs(work)
         if coded:
-            warnings.append(f"text category input(s) {coded} take their codes (the position of each value among the "
-                            f"categories, -1 for a missing one) on target {tgt.name!r}, which takes no text: a pandas "
-                            "category column is mapped to them by value, an unseen value scored as a missing one")
+            warnings.append(f"text category input(s) {list(coded)} take their codes (the position of each value among "
+                            f"the categories, -1 for a missing one) on target {tgt.name!r}, which takes no text: a "
+                            "pandas category column is mapped to them by value, an unseen value scored as a missing "
+                            f"one{_codes_order_note(coded, sample)}")
     sample_columns, sample_types = columns_from_sample(sample)
     recorded = ColumnMap.from_model(work)
     if recorded.renamed:

@@ -1013,6 +1013,9 @@ class SklearnConverter(Converter):
             if set(names) <= set(map(str, labels)) or len(labels) != len(names):
                 labels = names
             flags = boolean_category_columns(model)
+            # an input of a text category column's codes (a HistGradientBoosting model's, for a target without text)
+            coded = {s.name: list(s.codes[0][1]) for s in signature.inputs
+                     if s.codes and len(s.codes) == 1 and s.codes[0][1] is not None}
 
             def fed(label: Any, name: str) -> Any:
                 values = np.asarray(feeds[name]).reshape(-1)
@@ -1021,12 +1024,27 @@ class SklearnConverter(Converter):
                     # booleans again (scikit-learn's check compared an int64 column with them: "ufunc 'isnan'")
                     return pd.Series([bool(v) if isinstance(v, (int, np.integer)) and v in (0, 1) else v
                                       for v in values], dtype=object)
+                if name in coded:
+                    return _category_column(values, coded[name])
                 # a column holding None stays object: pandas 3 reads text with None as its str type, whose None
                 # is NaN
                 return pd.Series(values, dtype=object) if name in back else values
 
             return pd.DataFrame({c: fed(c, n) for c, n in zip(labels, names)})
         return np.hstack([np.asarray(feeds[n]).reshape(len(feeds[n]), -1) for n in names])
+
+
+def _category_column(codes: Any, categories: list[Any]) -> Any:
+    """The pandas category column whose codes among ``categories`` are ``codes`` (the input of a text category
+    column's codes, for a target without text), any code outside them (pandas' -1 for a missing value) missing,
+    as the file reads it: the model was fitted on the category column, and read the codes as its values (an int
+    column), it refused them ("ufunc 'isnan' not supported") and validate compared nothing."""
+    import numpy as np
+    import pandas as pd
+
+    whole = np.nan_to_num(np.asarray(codes, dtype=np.float64), nan=-1.0)
+    inside = (whole >= 0) & (whole < len(categories)) & (whole == np.floor(whole))
+    return pd.Categorical.from_codes(np.where(inside, whole, -1).astype(np.int64), categories=categories)
 
 
 #: How a .skops file is written, for the messages refusing a file that is not one.
