@@ -98,11 +98,14 @@ def batch_data(batch: pa.RecordBatch) -> Any:
     return arrays
 
 
-def batch_feeds(batch: pa.RecordBatch, signature: Signature) -> dict[str, np.ndarray]:
+def batch_feeds(batch: pa.RecordBatch, signature: Signature, *, plain_categories: bool = False
+                ) -> dict[str, np.ndarray]:
     """The model's feeds for one Arrow batch (every column of which feeds the model), read as a local
     Parquet file would be: :func:`plain_feeds` where it applies, else :func:`batch_data` +
     :func:`onnxgate._data.as_feeds`, once the columns pass :func:`check_columns_typed_as_inputs` and
     :func:`_refuse_nulls`. A null feeding a floating-point input is a NaN, as pandas reads it.
+    ``plain_categories`` (Spark, which has no category type): a text or number column feeding an input of
+    category codes holds the category values and nulls, read as their codes (:func:`_plain_categories`).
 
     Raises
     ------
@@ -115,6 +118,8 @@ def batch_feeds(batch: pa.RecordBatch, signature: Signature) -> dict[str, np.nda
     specs = _inputs_fed(batch.schema.names, signature)  # once per batch, for the three steps below
     _refuse_retyped(batch.schema, specs)
     batch = _pandas_categories(batch, specs)
+    if plain_categories:
+        batch = _plain_categories(batch, specs)
     _refuse_nulls(batch, specs)
     return plain_feeds(batch, signature) or as_feeds(batch_data(_nulls_as_nan(batch, specs)), signature)
 
@@ -250,6 +255,37 @@ def _pandas_categories(batch: pa.RecordBatch, specs: list[TensorSpec | None]) ->
         return batch
     columns = [pc.dictionary_encode(c) if j in found else c for j, c in enumerate(batch.columns)]
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+def _plain_categories(batch: pa.RecordBatch, specs: list[TensorSpec | None]) -> pa.RecordBatch:
+    """``batch`` with each text or number column that feeds an input of category codes at its place, and whose
+    categories the model recorded, as those codes: a Spark column has no category type, so the values the model
+    was fitted on (``'red'``, 7) and nulls came as plain text or numbers, and were refused ("... null (missing)
+    value(s) ... int32 input", or "these look like the category values"). Read as the container service reads
+    JSON (:func:`onnxgate._category_codes.category_codes` with ``plain``): a category by value, a null as
+    missing, codes (0..k-1, -1) as codes; a value that is none of the categories is missing where the model
+    reads it so (LightGBM), else refused, saying what to send."""
+    import numpy as np
+    import pyarrow as pa
+
+    from onnxgate._category_codes import category_codes
+
+    columns, changed = list(batch.columns), False
+    for j, (name, column, spec) in enumerate(zip(batch.schema.names, batch.columns, specs)):
+        if spec is None or not spec.codes or pa.types.is_dictionary(column.type) or pa.types.is_nested(column.type):
+            continue
+        recorded = dict(spec.codes).get(0 if spec.width == 1 else j)
+        if recorded is None:
+            continue  # no categories recorded: as_feeds takes the codes only, and says so
+        try:
+            codes = category_codes(column.to_pylist(), recorded, spec.unseen_missing, plain=True)
+        except ValueError as err:
+            raise InvalidDataError(f"column {name!r} (feeding input {spec.name!r}, which reads the codes of its "
+                                   f"categories) {err}", column=name) from None
+        columns[j] = (pa.array(np.where(codes < 0, np.nan, codes)) if spec.numpy_dtype.kind == "f"
+                      else pa.array(codes.astype(np.int32)))
+        changed = True
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names) if changed else batch
 
 
 def _missing_category(column: pa.Array, spec: TensorSpec | None, position: int) -> bool:

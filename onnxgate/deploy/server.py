@@ -25,7 +25,11 @@ Routes of the Open Inference Protocol (KServe v2, what Triton, KServe and Seldon
 
 The model's name is the package's service name (``manifest.json``: ``service.name``); its only
 version is ``1``. Datatypes: FP16, FP32, FP64, INT8-64, UINT8-64, BOOL and BYTES (strings), each
-mapped from the model's element type; an input must be sent with its exact datatype and shape. In
+mapped from the model's element type; an input must be sent with its exact datatype and shape, but for an
+input of category codes (an XGBoost or LightGBM model fitted on pandas category columns), whose metadata says
+INT32, the category values may be sent instead (BYTES text, or INT64/FP32/FP64/INT32 numbers), read as their
+codes as ``/score`` reads them (a missing value: JSON null, NaN, or in BYTES an empty text, ``nan`` or
+``None``, the texts tritonclient writes for NaN and None). In
 JSON ``data`` an integer datatype takes whole numbers however they are written (``3`` or ``3.0``),
 as ``/score`` does, and an input packaged to take missing values takes ``null`` as NaN; binary
 tensors carry their own datatype's bytes, so there is nothing to read. A request body may be sent with
@@ -128,6 +132,12 @@ V2_DATATYPES = {
     "int8": "INT8", "int16": "INT16", "int32": "INT32", "int64": "INT64", "float16": "FP16",
     "float32": "FP32", "float64": "FP64", "string": "BYTES",
 }
+#: The datatypes an input of category codes takes (its own, INT32, first): the codes, or the category values
+#: (text as BYTES, numbers), each read as its code by score.py's ``category_values``.
+_CATEGORY_TYPES = ("INT32", "BYTES", "INT64", "FP32", "FP64")
+_NUMPY_TYPES = {"INT32": "int32", "INT64": "int64", "FP32": "float32", "FP64": "float64"}
+#: The texts a BYTES tensor of category values sends for a missing value (tritonclient writes str(None), str(NaN)).
+_MISSING_TEXTS = ("", "nan", "None")
 #: The model's version on the v2 routes (a package holds one model).
 V2_VERSION = "1"
 
@@ -518,6 +528,8 @@ class OpenInference:
         self._string_array = getattr(entry, "string_array", None)
         self._nulls_as_nan = getattr(entry, "nulls_as_nan", None)
         self._check_rows = getattr(entry, "check_rows", None)
+        # a score.py written before it reads an input of category codes as the codes only
+        self._category_values: Any = getattr(entry, "category_values", None)
 
     # -- replies ----------------------------------------------------------------------------
     @staticmethod
@@ -609,8 +621,15 @@ class OpenInference:
             if name in feeds:
                 raise _V2Error(400, f"input {name!r} is given twice")
             datatype = V2_DATATYPES.get(spec["elem_type"], spec["elem_type"].upper())
-            if tensor.get("datatype") != datatype:
-                raise _V2Error(400, f"input {name!r}: expected datatype {datatype}, found {tensor.get('datatype')!r}")
+            # an input of category codes also takes the category values (helper-221)
+            by_value = spec.get("codes") and self._category_values is not None
+            if tensor.get("datatype") != datatype and not (by_value and tensor.get("datatype") in _CATEGORY_TYPES):
+                also = (f" (its category codes), or the category values as {', '.join(_CATEGORY_TYPES[1:])}"
+                        if by_value else "")
+                raise _V2Error(400, f"input {name!r}: expected datatype {datatype}{also}, found "
+                               f"{tensor.get('datatype')!r}")
+            if by_value:
+                datatype = tensor["datatype"]
             shape = tensor.get("shape")
             if (not isinstance(shape, list) or not shape
                     or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)):
@@ -641,7 +660,7 @@ class OpenInference:
                     _check_declared_shape(name, shape, spec["shape"])
                     arr = _bytes_elements(chunk, count, name, exact=self._string_array is not None)
                 else:
-                    dtype = np.dtype(spec["elem_type"]).newbyteorder("<")
+                    dtype = np.dtype(_NUMPY_TYPES.get(datatype, spec["elem_type"])).newbyteorder("<")
                     if size != count * dtype.itemsize:
                         raise _V2Error(400, f"input {name!r}: shape {shape} of {datatype} needs "
                                        f"{count * dtype.itemsize} bytes, binary_data_size is {size}")
@@ -656,9 +675,12 @@ class OpenInference:
             else:
                 if "data" not in tensor:
                     raise _V2Error(400, f"input {name!r} has neither 'data' nor parameters.binary_data_size")
-                arr = self._json_tensor(spec, tensor["data"], maybe_bools, shape)
+                arr = (self._json_values(name, tensor["data"], shape) if by_value
+                       else self._json_tensor(spec, tensor["data"], maybe_bools, shape))
             if arr.size != count:
                 raise _V2Error(400, f"input {name!r}: shape {shape} holds {count} values, 'data' holds {arr.size}")
+            if by_value:
+                arr = self._as_codes(spec, arr.reshape(shape), text=datatype == "BYTES")
             feeds[name] = self.entry.check_array(spec, arr.reshape(shape))
         if offset != len(binary):
             raise _V2Error(400, f"{len(binary) - offset} bytes of binary data follow the inputs and belong to none")
@@ -667,6 +689,52 @@ class OpenInference:
             raise _V2Error(400, f"missing input(s) {missing}; the model's inputs are {list(self.inputs)}")
         self.entry.check_rows_agree(feeds)
         return feeds
+
+    @staticmethod
+    def _json_values(name: str, data: Any, shape: list[int]) -> Any:
+        """The values of a JSON tensor for an input of category codes as an object array, flat or nested as
+        ``shape``: category values (text, numbers), codes and null, for :meth:`_as_codes` to read."""
+        import numpy as np
+
+        try:
+            arr = np.array(data if isinstance(data, list) else [data], dtype=object)
+        except (ValueError, RecursionError):
+            arr = None
+        if arr is None or any(isinstance(v, (list, dict)) for v in arr.reshape(-1).tolist()):
+            raise _V2Error(400, f"input {name!r}: 'data' is ragged or holds objects; send it flat or nested as its "
+                           f"shape {shape}")
+        if any(isinstance(v, bool) for v in arr.reshape(-1).tolist()):
+            raise _V2Error(400, f"input {name!r}: found booleans; send category values, their codes or null")
+        if arr.ndim > 1 and list(arr.shape) != shape:
+            raise _V2Error(400, f"input {name!r}: 'data' is nested as {list(arr.shape)}, not as its shape {shape}; "
+                           "send it flat or nested as the shape")
+        return arr.reshape(-1)
+
+    def _as_codes(self, spec: dict[str, Any], arr: Any, text: bool) -> Any:
+        """``arr``, an input of category codes as sent, with each category value as its code, as ``/score``
+        reads JSON (score.py's ``category_values``, the mapping onnxgate's feeds use); codes stay codes. In a
+        BYTES tensor, which holds no null, a missing value is an empty text or the ``nan`` / ``None`` that
+        tritonclient writes for a NaN or None, where that text is none of the model's categories."""
+        import numpy as np
+
+        shape = arr.shape
+        rows = arr.reshape(shape[0], -1).tolist()
+        if text:
+            categories = {str(c) for _, cats in spec["codes"] if cats is not None for c in cats}
+            missing = [m for m in _MISSING_TEXTS if m not in categories]
+            rows = [[None if v in missing else v for v in row] for row in rows]
+        try:
+            mapped = self._category_values(spec, rows)
+        except self.entry.RequestError as err:
+            if text:
+                raise _V2Error(err.status, f"{err.message} (in a BYTES tensor a missing value is an empty text, or "
+                               "the 'nan' or 'None' tritonclient writes for NaN or None)") from None
+            raise
+        found = np.array(mapped, dtype=object).reshape(shape)
+        kinds = {type(v) for v in found.reshape(-1).tolist()}
+        if not kinds <= {int, float, type(None)}:
+            return found  # values left in another column of the input: check_array names them
+        return found.astype(np.float64 if kinds - {int} else np.int64)
 
     def _json_tensor(self, spec: dict[str, Any], data: Any, maybe_bools: bool, shape: list[int]) -> Any:
         import numpy as np

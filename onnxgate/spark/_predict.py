@@ -321,7 +321,7 @@ def _partition_predict(
         for batch in worker_batches(batches, fragment_rows, read):
             if batch.num_rows == 0:
                 continue
-            feeds = batch_feeds(batch.select(fed), signature)
+            feeds = batch_feeds(batch.select(fed), signature, plain_categories=True)
             if takes_nan is not None:
                 from onnxgate._package_rules import check_feeds_finite
 

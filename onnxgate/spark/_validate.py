@@ -459,7 +459,7 @@ def _partition_parity(
                 if n == 0:
                     continue
                 done = part["rows"]
-                feeds = batch_feeds(batch, signature)
+                feeds = batch_feeds(batch, signature, plain_categories=True)
                 hash_feeds(hasher, feeds)
                 where = f"rows {done}..{done + n - 1} of partition {part['partition']}"
                 try:
@@ -480,7 +480,7 @@ def _partition_parity(
                 try:
                     # as local parity: the user's own values, not the file's float32 rounding of them (given
                     # those, a file flipping 50 of 3,000 labels passed here and failed locally; helper-133)
-                    ref_feeds = feeds if user_values is None else batch_feeds(batch, user_values)
+                    ref_feeds = feeds if user_values is None else batch_feeds(batch, user_values, plain_categories=True)
                     ref_out = run_reference(ref_feeds)
                 except ParityError as err:  # the reference's outputs are not the ONNX model's: as locally
                     part["error"] = str(err)

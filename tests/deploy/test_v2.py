@@ -502,3 +502,41 @@ def test_the_openapi_files_document_the_v2_routes(packages: dict[str, Any]) -> N
     v3 = json.loads((folder / "swagger3.json").read_text())
     meta = v3["components"]["schemas"]["V2ModelMetadata"]["properties"]["inputs"]["example"]
     assert meta == [{"name": "input", "datatype": "FP64", "shape": [-1, 4]}]
+
+
+def test_category_values_reach_an_xgboost_input_of_category_codes(tmp_path: Path) -> None:
+    # an XGBoost model fitted on a pandas category column reads its codes (INT32): infer refused the categories
+    # as BYTES ("expected datatype INT32, found 'BYTES'"), and read INT32 category values 7, 12 as codes, another
+    # category's answer (0.76 off predict_proba); /score already took the values (helper-221)
+    xgboost = pytest.importorskip("xgboost")
+    import pandas as pd
+
+    rng = np.random.default_rng(11)
+    categories = [7, 12, 19, 23]
+    band = np.array(categories, dtype=object)[rng.integers(0, 4, 300)]
+    band[rng.random(300) < 0.15] = None
+    x = rng.normal(size=300)
+    frame = pd.DataFrame({"x": x, "band": pd.Categorical(band, categories=categories)})
+    y = ((x + np.where(pd.isna(band), 1.5, np.where(band == 12, -1.0, 0.3))) > 0.2).astype(int)
+    model = xgboost.XGBClassifier(n_estimators=5, max_depth=3, enable_categorical=True, n_jobs=1).fit(frame, y)
+    folder = og.package(og.convert(model, frame.head(40)), target="container", out=tmp_path / "p", service_name="xgb")
+    rows = frame.head(20)
+    want = model.predict_proba(rows)
+    assert rows.band.isna().any() and rows.band.notna().any()
+    xs = np.ascontiguousarray(rows[["x"]].to_numpy())
+    values = rows.band.astype(object).to_numpy().reshape(-1, 1)  # NaN for a missing one
+    as_int = np.array([[-1 if pd.isna(v) else v] for v in values[:, 0]], dtype=np.int32)
+    srv = _start("container-server-py", folder)
+    try:
+        c = client(srv)
+        assert c.get_model_metadata("xgb")["inputs"][1] == {"name": "band", "datatype": "INT32", "shape": [-1, 1]}
+        for binary in (False, True):
+            for sent, datatype in ((values, "BYTES"), (as_int, "INT32")):
+                result = c.infer("xgb", [tensor("x", xs, "FP64", binary), tensor("band", sent, datatype, binary)])
+                np.testing.assert_allclose(result.as_numpy("probabilities"), want, atol=1e-5)
+        with pytest.raises(InferenceServerException) as exc:  # a category XGBoost was not fitted on: it raises
+            c.infer("xgb", [tensor("x", xs[:1], "FP64", True), tensor("band", np.array([["99"]], dtype=object),
+                                                                          "BYTES", True)])
+        _expect(exc, "400", "none of the model's categories [7, 12, 19, 23]")
+    finally:
+        srv.stop()

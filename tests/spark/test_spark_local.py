@@ -385,6 +385,40 @@ def test_a_missing_category_is_scored_as_missing_on_spark(local_spark: Any) -> N
     assert np.abs(np.stack(scored["probabilities"]) - model.predict_proba(rows)).max() < 1e-5
 
 
+@pytest.mark.parametrize("library", ["xgboost", "lightgbm"])
+def test_category_values_and_nulls_feed_an_input_of_category_codes_on_spark(local_spark: Any, library: str) -> None:
+    # an XGBoost model fitted on a pandas category column (LightGBM's text categories converted for SQL Edge)
+    # reads the codes: Spark has no category type, and a text column of the categories with nulls was refused
+    # ("has 6 null (missing) value(s) ... int32 input"; "holds text ('red') ... a number was expected") (helper-221)
+    booster = pytest.importorskip(library)
+    categories = ["red", "green", "blue", "cyan"]
+    rng = np.random.default_rng(11)
+    band = np.array(categories, dtype=object)[rng.integers(0, 4, 300)]
+    band[rng.random(300) < 0.15] = None
+    x = rng.normal(size=300)
+    frame = pd.DataFrame({"x": x, "band": pd.Categorical(band, categories=categories)})
+    y = ((x + np.where(pd.isna(band), 1.5, np.where(band == "green", -1.0, 0.3))) > 0.2).astype(int)
+    if library == "xgboost":
+        model = booster.XGBClassifier(n_estimators=5, max_depth=3, enable_categorical=True, n_jobs=1).fit(frame, y)
+        conv = og.convert(model, frame.head(40))
+    else:
+        model = booster.LGBMClassifier(n_estimators=10, min_child_samples=5, verbose=-1, n_jobs=1).fit(frame, y)
+        conv = og.convert(model, frame.head(40), target="sql-edge-2.0")
+    # 8 known categories and 6 nulls; 6 unseen ones, which LightGBM reads as missing and XGBoost refuses
+    values = [categories[i % 4] for i in range(8)] + [None] * 6 + ["mauve"] * 6
+    given = pd.DataFrame({"x": x[:20], "band": pd.Series(values, dtype=object)})
+    df = local_spark.createDataFrame(given)
+    rows = frame.head(20).assign(band=pd.Categorical(values, categories=categories))
+    scored = df if library == "lightgbm" else local_spark.createDataFrame(given.head(14))
+    assert ogs.validate(conv, scored, reference=model).passed
+    out = ogs.predict(scored, conv).toPandas()
+    got = np.stack(out["probabilities"]) if library == "xgboost" else out[["p_0", "p_1"]].to_numpy()
+    np.testing.assert_allclose(got, model.predict_proba(rows.head(len(got))), atol=1e-5)
+    if library == "xgboost":
+        with pytest.raises(Exception, match=r"none of the model's categories \['red', 'green', 'blue', 'cyan'\]"):
+            ogs.predict(df, conv).collect()
+
+
 def test_cli_on_spark_refuses_the_files_local_score_refuses(
     local_spark: Any, forest: dict[str, Any], tmp_path: Path, capsys: Any
 ) -> None:
