@@ -63,6 +63,9 @@ def register_binarizer() -> None:
 #: reads integers and mixed columns as float64), set by the scikit-learn converter; None: not known.
 ROWS_FLOAT32: ContextVar[bool | None] = ContextVar("onnxgate_rows_float32", default=None)
 
+#: Whether the graph being written computes in float64 (the scikit-learn converter's double attempt).
+GRAPH_FLOAT64: ContextVar[bool] = ContextVar("onnxgate_graph_float64", default=False)
+
 
 def register_normalizer() -> None:
     """scikit-learn's Normalizer leaves a row whose norm is 0 as it is (zeros), and its ``'max'`` norm is the
@@ -143,10 +146,17 @@ def register_tfidf_transformer() -> None:
     ``log(tf + 1)``, where scikit-learn computes ``1 + log(tf)`` on each count above 0 (every row with a word
     off, 0.025 after the l2 norm, 1.9 without it; validate failed 93 of 240 rows of a logistic regression's
     probabilities: helper 213's sweep). Here each count above 0 is ``1 + log(tf)``, times the idf, then
-    divided by its row's norm (:func:`_normalize_rows`, an all-zero row kept), in the output's declared type."""
+    divided by its row's norm (:func:`_normalize_rows`, an all-zero row kept), in the output's declared type.
+
+    That type is double in a float64 graph (:func:`tfidf_in_double`): skl2onnx declared TF-IDF float32 whatever
+    the graph, so a float64 DataFrame's text column was weighted in float32 and cast to double after (a
+    ColumnTransformer of a TfidfVectorizer and float64 columns before a Ridge: 3.8e-6 off, validate failed 5 of
+    240 rows against float64's tolerance). The counts stay float32 (onnx's TfIdfVectorizer writes float only):
+    whole numbers, exact below 2**24; the idf, the sublinear log and the norm are computed in double."""
     import numpy as np
     from onnx import TensorProto
     from skl2onnx.common.data_types import DoubleTensorType
+    from skl2onnx.shape_calculators.tfidf_transformer import calculate_sklearn_tfidf_transformer_output_shapes
 
     original = _replaceable("SklearnTfidfTransformer", "_onnxgate_tfidf")
     if original is None:
@@ -186,7 +196,61 @@ def register_tfidf_transformer() -> None:
         else:
             _normalize_rows(scope, container, x, transformer.norm, double, operator.output_full_names)
 
-    _replace("SklearnTfidfTransformer", "_onnxgate_tfidf", original, convert_tfidf_transformer)
+    def shape(operator: Any) -> None:
+        calculate_sklearn_tfidf_transformer_output_shapes(operator)
+        if tfidf_in_double(operator.raw_operator):
+            operator.outputs[0].type = DoubleTensorType(operator.outputs[0].type.shape)
+
+    _replace("SklearnTfidfTransformer", "_onnxgate_tfidf", original, convert_tfidf_transformer, shape)
+    _register_double_tfidf_vectorizer()
+
+
+def tfidf_in_double(est: Any) -> bool:
+    """Whether the TF-IDF weights of ``est`` (a TfidfVectorizer or TfidfTransformer) are computed in double: in a
+    float64 graph (:data:`GRAPH_FLOAT64`), unless the vectorizer was asked for float32 (``dtype``), in which
+    scikit-learn weights them too."""
+    import numpy as np
+
+    return GRAPH_FLOAT64.get() and np.dtype(getattr(est, "dtype", np.float64)) == np.float64
+
+
+def _register_double_tfidf_vectorizer() -> None:
+    """skl2onnx's TfidfVectorizer converter (a CountVectorizer, then a TfidfTransformer) declares its weights
+    float32 for a text input, in any graph; where they are computed in double (:func:`tfidf_in_double`), the
+    vectorizer's output is declared double and its TfidfTransformer writes them so, from the float32 counts."""
+    from skl2onnx._supported_operators import sklearn_operator_name_map
+    from skl2onnx.common._apply_operation import apply_identity
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+    from skl2onnx.shape_calculators.text_vectorizer import calculate_sklearn_text_vectorizer_output_shapes
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+
+    alias = "SklearnTfidfVectorizer"
+    original = _replaceable(alias, "_onnxgate_tfidf_double")
+    if original is None:
+        return
+
+    def shape(operator: Any) -> None:
+        calculate_sklearn_text_vectorizer_output_shapes(operator)
+        if tfidf_in_double(operator.raw_operator):
+            operator.outputs[0].type = DoubleTensorType(operator.outputs[0].type.shape)
+
+    def convert(scope: Any, operator: Any, container: Any) -> None:
+        if not isinstance(operator.outputs[0].type, DoubleTensorType):
+            original(scope, operator, container)
+            return
+        est = operator.raw_operator
+        width = max(est.vocabulary_.values()) + 1
+        counter = scope.declare_local_operator(sklearn_operator_name_map[CountVectorizer], est)
+        counter.inputs = operator.inputs
+        counts = scope.declare_local_variable("count_vec_output", FloatTensorType([None, width]))
+        counter.outputs.append(counts)
+        weigher = scope.declare_local_operator(sklearn_operator_name_map[TfidfTransformer], est)
+        weigher.inputs.append(counts)
+        weights = scope.declare_local_variable("tfidf_output", DoubleTensorType([None, width]))
+        weigher.outputs.append(weights)
+        apply_identity(scope, weights.full_name, operator.outputs[0].full_name, container)
+
+    _replace(alias, "_onnxgate_tfidf_double", original, convert, shape)
 
 
 #: How near (relative, at least 1 absolute unit) a value must be to a category to be encoded as it, by the

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from onnxgate.converters._base import Converter, RawConversion, sanitise_names
 from onnxgate.converters._skl2onnx_fixes import (
+    GRAPH_FLOAT64,
     ROWS_FLOAT32,
     allowed_options,
     patch_adaboost_member_labels,
@@ -556,6 +557,7 @@ class SklearnConverter(Converter):
                 fitted, fitted_options = (float64_attributes(model, conv_options) if compute == "float64"
                                           else (model, conv_options))
                 said = len(warnings)
+                double_graph = GRAPH_FLOAT64.set(compute == "float64")
                 try:
                     proto = self._convert_at(fitted, columns, compute, opset, ml_opset, name, fitted_options, warnings,
                                              every_leaf=precision == "float64")
@@ -570,6 +572,8 @@ class SklearnConverter(Converter):
                     )
                     no_double = True
                     continue
+                finally:
+                    GRAPH_FLOAT64.reset(double_graph)
                 if compute == "float32" and float64_data:
                     # ":no-double": asking for float64 is no fix (parity's hint must not send the user there)
                     set_metadata(proto, PRECISION_METADATA_KEY,
