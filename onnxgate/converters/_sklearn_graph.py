@@ -82,9 +82,11 @@ def zero_init_base_values(proto: Any, model: Any) -> None:
     from onnx import helper
 
     final = final_step(model)
-    classes = len(getattr(final, "classes_", ()))
-    if type(final).__name__ != "GradientBoostingClassifier" or getattr(final, "init", None) != "zero" or classes < 3:
+    # only then: a TargetEncoder fitted on a continuous target has classes_ None (convert raised a TypeError)
+    if type(final).__name__ != "GradientBoostingClassifier" or getattr(final, "init", None) != "zero" \
+            or len(final.classes_) < 3:
         return
+    classes = len(final.classes_)
     for node in proto.graph.node:
         if node.domain != "ai.onnx.ml" or node.op_type != "TreeEnsembleClassifier":
             continue

@@ -303,7 +303,8 @@ def boolean_category_columns(model: Any) -> set[str]:
     read = [c for _, columns in parts for c in columns]
     for step, columns in parts:
         categories = getattr(step, "categories_", None)
-        if type(step).__name__ not in ("OneHotEncoder", "OrdinalEncoder") or not isinstance(categories, list) \
+        kind_of = type(step).__name__
+        if kind_of not in ("OneHotEncoder", "OrdinalEncoder", "TargetEncoder") or not isinstance(categories, list) \
                 or len(categories) != len(columns):
             continue
         found.update(c for c, values in zip(columns, categories)
@@ -313,7 +314,7 @@ def boolean_category_columns(model: Any) -> set[str]:
 
 def encoded_missing_categories(model: Any, options: dict[Any, Any]
                                ) -> tuple[Any, dict[Any, Any], dict[str, dict[str, str]]]:
-    """For a model whose ``OneHotEncoder`` or ``OrdinalEncoder`` reads text columns of its input
+    """For a model whose ``OneHotEncoder``, ``OrdinalEncoder`` or ``TargetEncoder`` reads text columns of its input
     (:func:`column_readers`) and learnt a missing value, None or NaN, as a category of its own: a copy of the
     model whose encoder holds, in that category's place, a text that is none of the column's categories
     (:data:`MISSING_CATEGORY_TEXT`), the options keyed by the copy's estimators, and column -> ``{"text": that
@@ -335,7 +336,8 @@ def encoded_missing_categories(model: Any, options: dict[Any, Any]
     for step, columns in parts:
         categories = getattr(step, "categories_", None)
         # an OrdinalEncoder's infrequent group: its codes are the encoder's own (_text_ordinal), as a learnt NaN's
-        if type(step).__name__ not in ("OneHotEncoder", "OrdinalEncoder") or not isinstance(categories, list) \
+        kind_of = type(step).__name__
+        if kind_of not in ("OneHotEncoder", "OrdinalEncoder", "TargetEncoder") or not isinstance(categories, list) \
                 or len(categories) != len(columns):
             continue
         for i, (column, values) in enumerate(zip(columns, categories)):
@@ -345,7 +347,7 @@ def encoded_missing_categories(model: Any, options: dict[Any, Any]
             kind = "none" if value is None else "nan" if isinstance(value, float) and value != value else None
             if text and kind is not None and isinstance(column, str) and read.count(column) == 1:
                 todo.append((step, i, gone[0], column, kind, text))
-            flag = _boolean_categories(values)
+            flag = _boolean_categories(values) if kind_of != "TargetEncoder" else None
             if flag is not None and isinstance(column, str) and read.count(column) == 1:
                 flags.append((step, i, column, flag))
     if not todo and not flags:

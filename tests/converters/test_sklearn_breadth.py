@@ -1452,6 +1452,45 @@ def test_a_missing_text_an_ordinal_encoder_learnt_encodes_as_scikit_learn_encode
         assert main(["validate", "model.onnx", "--trust-pickle", "--reference", "model.pkl", "--data", "rows.csv"]) == 0
 
 
+@pytest.mark.parametrize("missing", [np.nan, None], ids=["nan", "none"])
+@pytest.mark.parametrize("target", ["continuous", "binary", "multiclass"])
+def test_a_missing_text_a_target_encoder_learnt_encodes_as_scikit_learn_encodes_it(missing: Any, target: str) -> None:
+    # refused by name ("TargetEncoder learnt missing values of text column 'color' as a category of their own"),
+    # where scikit-learn encodes a missing value as that category's mean (raw skl2onnx keyed it as the text 'nan').
+    # The category is written as a text no data holds, as the OneHotEncoder's; an unseen one is the target's mean
+    import onnxruntime as ort
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import TargetEncoder
+
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    X = X.iloc[:, :3].copy()
+    rng = np.random.default_rng(0)
+    color = rng.choice(np.array(["red", "white", "rose", "blue"], dtype=object), len(X))
+    color[rng.random(len(X)) < 0.15] = missing
+    X["color"] = pd.Series(color, dtype=object)
+    y = y + 40.0 * X["color"].isna() + 20.0 * (X["color"] == "red")
+    y = {"continuous": y, "binary": (y > y.median()).astype(int), "multiclass": pd.cut(y, 3, labels=False)}[target]
+    train, test = X.iloc[:300], X.iloc[300:].copy()
+    test.loc[test.index[:5], "color"] = "purple"  # unseen: the target's mean
+    encoder = TargetEncoder(random_state=0).fit(train[["color"]], y[:300])
+    conv = og.convert(encoder, train[["color"]].head(20))
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = session.run(None, as_feeds(test[["color"]], conv.signature))[0]
+    rows = test["color"].isna().to_numpy() | (test["color"] == "purple").to_numpy()
+    assert rows.sum() > 20
+    # float32 encodings (ai.onnx.ml's LabelEncoder)
+    np.testing.assert_allclose(got[rows], encoder.transform(test[["color"]])[rows], rtol=1e-6)
+    columns = ColumnTransformer([("te", TargetEncoder(random_state=0), ["color"])], remainder="passthrough")
+    model = make_pipeline(columns, Ridge() if target == "continuous" else LogisticRegression(max_iter=2000))
+    model.fit(train, y[:300])
+    report = og.validate(og.convert(model, train.head(20)), reference=model, data=test)
+    assert report.passed, [c.message for c in report.checks if not c.passed]
+
+
 def test_a_missing_text_beside_an_integer_column_encodes_as_scikit_learn_encodes_it() -> None:
     # an OrdinalEncoder of a text column and an integer-coded one (one input each) went to skl2onnx's
     # converter, which gave the learnt missing category its position (7) where scikit-learn encodes
