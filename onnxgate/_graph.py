@@ -392,7 +392,7 @@ def reaches_nan_aware_node(proto: Any, name: str) -> bool:
     return False
 
 
-def refuse_negative_gather_ids(proto: Any, is_lookup: Any) -> int:
+def refuse_negative_gather_ids(proto: Any, is_lookup: Any, *, subgraphs: bool = False) -> int:
     """Make onnxruntime refuse a negative index into each constant table a Gather reads where
     ``is_lookup(node)`` says the framework refuses one; the number guarded.
 
@@ -400,29 +400,34 @@ def refuse_negative_gather_ids(proto: Any, is_lookup: Any) -> int:
     raise. Each such Gather's index is moved below the table (``index - rows``) when negative, where
     onnxruntime refuses it as it refuses an index past the end. Only Gathers of an initializer, from an
     integer index whose type can be read, are guarded (opset 9 and above: Less on integers and Where).
+    With ``subgraphs``, Gathers in a Loop's body or an If's branches reading a table of the main graph are
+    guarded too (the TorchScript exporter looks up each bag of an ``nn.EmbeddingBag`` in a Loop).
     """
     import numpy as np
     import onnx
     from onnx import helper, numpy_helper
 
-    from onnxgate._onnx import canonical_domain, model_opsets
+    from onnxgate._onnx import all_graphs, canonical_domain, model_opsets
 
-    graph = proto.graph
-    weights = {init.name: init for init in graph.initializer}
+    main = proto.graph
+    weights = {init.name: init for init in main.initializer}
     if model_opsets(proto).get("", 0) < 9:
         return 0
-    lookups = [node for node in graph.node if canonical_domain(node.domain) == "" and node.op_type == "Gather"
+    graphs = list(all_graphs(main)) if subgraphs else [main]
+    lookups = [(graph, node) for graph in graphs for node in graph.node
+               if canonical_domain(node.domain) == "" and node.op_type == "Gather"
                and node.input[0] in weights and node.input[1] not in weights and is_lookup(node)]
     if not lookups:
         return 0
     try:  # the index's type where the exporter declared none (a Slice of the ids feeding a shared table)
-        inferred = onnx.shape_inference.infer_shapes(proto).graph.value_info
+        inferred = list(all_graphs(onnx.shape_inference.infer_shapes(proto).graph))
     except Exception:
-        inferred = graph.value_info
-    types = {vi.name: vi.type.tensor_type.elem_type for vi in [*graph.input, *graph.value_info, *inferred]}
-    taken = graph_names(graph)
+        inferred = graphs
+    types = {vi.name: vi.type.tensor_type.elem_type
+             for graph in [*graphs, *inferred] for vi in [*graph.input, *graph.value_info]}
+    taken = set().union(*(graph_names(graph) for graph in all_graphs(main)))
     guarded = 0
-    for node in lookups:
+    for graph, node in lookups:
         index = node.input[1]
         dtype = {6: np.int32, 7: np.int64}.get(types.get(index, 0))
         if dtype is None:  # not an integer index whose type can be read: left as exported
@@ -433,8 +438,8 @@ def refuse_negative_gather_ids(proto: Any, is_lookup: Any) -> int:
             continue
         rows = int(dims[axis])
         names = {k: unique_name(f"{index}_{k}", taken) for k in ("zero", "rows", "negative", "below", "guarded")}
-        graph.initializer.extend([numpy_helper.from_array(np.array(0, dtype=dtype), names["zero"]),
-                                  numpy_helper.from_array(np.array(rows, dtype=dtype), names["rows"])])
+        main.initializer.extend([numpy_helper.from_array(np.array(0, dtype=dtype), names["zero"]),
+                                 numpy_helper.from_array(np.array(rows, dtype=dtype), names["rows"])])
         added = [helper.make_node("Less", [index, names["zero"]], [names["negative"]]),
                  helper.make_node("Sub", [index, names["rows"]], [names["below"]]),
                  helper.make_node("Where", [names["negative"], names["below"], index], [names["guarded"]])]

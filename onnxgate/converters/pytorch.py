@@ -212,39 +212,46 @@ def _kept_log(name: str, into: list[str]) -> Iterator[None]:
             logger.propagate = propagate
 
 
-def _embedding_weights(model: Any) -> dict[str, str]:
-    """The model's ``nn.Embedding`` tables: each weight's parameter name (the initializer the exporters name
-    so) -> the module's path."""
+def _embedding_weights(model: Any) -> tuple[dict[str, str], set[str]]:
+    """The model's ``nn.Embedding`` and ``nn.EmbeddingBag`` tables: each weight's parameter name (the
+    initializer the exporters name so) -> the module's path; and the names of the bags' weights."""
     import torch
 
     try:
         modules = list(model.named_modules())
     except Exception:  # an ExportedProgram or a ScriptModule without them: nothing to guard
-        return {}
-    return {f"{name}.weight" if name else "weight": name for name, module in modules
-            if isinstance(module, torch.nn.Embedding)}
+        return {}, set()
+    kinds = (torch.nn.Embedding, torch.nn.EmbeddingBag)
+    tables = {f"{name}.weight" if name else "weight": name for name, module in modules if isinstance(module, kinds)}
+    bags = {f"{name}.weight" if name else "weight" for name, module in modules
+            if isinstance(module, torch.nn.EmbeddingBag)}
+    return tables, bags
 
 
-def _embedding_lookup(node: Any, tables: Mapping[str, str]) -> bool:
+def _embedding_lookup(node: Any, tables: Mapping[str, str], bags: set[str]) -> bool:
     """Whether ``node``, a Gather of one of ``tables``, is the embedding module's own lookup: the TorchScript
     exporter names it in the module's scope (``/block/block.0/embed/Gather``; ``/embed_1/Gather`` for a second
-    call), the dynamo exporter after the op (``node_embedding``). ``self.embed.weight[ids]`` in another module's
-    forward is tensor indexing, which counts from the end in PyTorch too (helper-92)."""
+    call; an ``nn.EmbeddingBag``'s in the body of a Loop over its bags), the dynamo exporter after the op
+    (``node_embedding``; an ``nn.EmbeddingBag``'s inside the inlined ``embedding_bag`` function, ``n2``, where an
+    op on the table itself, ``torch.index_select``, is ``node_index_select``). ``self.embed.weight[ids]`` in
+    another module's forward is tensor indexing, which counts from the end in PyTorch too (helper-92)."""
     if node.name.startswith("node_embedding"):  # F.embedding(ids, weight) too: aten.embedding either way
         return True
     path = tables.get(node.input[0])
     if path is None:
         return False
+    if node.input[0] in bags and not node.name.startswith(("/", "node_")):
+        return True
     if node.name.startswith("/"):
         scope = node.name.rsplit("/", 1)[0].rsplit("/", 1)[-1]  # the innermost module's name ("e", "block.0")
         return any(path == name or path.endswith("." + name) for name in {scope, re.sub(r"_\d+$", "", scope)})
     return False
 
 
-def _refuse_negative_embedding_ids(proto: Any, tables: Mapping[str, str]) -> int:
-    """Make onnxruntime refuse a negative id into an ``nn.Embedding`` (and, under the dynamo exporter, which
-    names each lookup after ``aten.embedding``, into ``F.embedding`` or a tied table), as PyTorch does; the
-    number guarded.
+def _refuse_negative_embedding_ids(proto: Any, tables: Mapping[str, str], bags: set[str]) -> int:
+    """Make onnxruntime refuse a negative id into an ``nn.Embedding`` or ``nn.EmbeddingBag`` (and, under the
+    dynamo exporter, which names each lookup after ``aten.embedding``, into ``F.embedding`` or a tied table),
+    as PyTorch does; the number guarded.
 
     PyTorch raises on an id below 0 ("index out of range"), but ONNX's Gather counts a negative index from the
     end: id -1 scored as id 9 of a 10-row table, a 200 from the service where PyTorch refuses (helper-87; a
@@ -253,7 +260,7 @@ def _refuse_negative_embedding_ids(proto: Any, tables: Mapping[str, str]) -> int
     """
     from onnxgate._graph import refuse_negative_gather_ids
 
-    return refuse_negative_gather_ids(proto, lambda node: _embedding_lookup(node, tables))
+    return refuse_negative_gather_ids(proto, lambda node: _embedding_lookup(node, tables, bags), subgraphs=True)
 
 
 class PyTorchConverter(Converter):
@@ -315,7 +322,7 @@ class PyTorchConverter(Converter):
         for added in (_scatter_without_reduction(proto), _log_of_cumulative_exp(proto)):
             if added:
                 warns = [*warns, added]
-        _refuse_negative_embedding_ids(proto, _embedding_weights(model))
+        _refuse_negative_embedding_ids(proto, *_embedding_weights(model))
         return RawConversion(model=proto, warnings=warns)
 
     def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:

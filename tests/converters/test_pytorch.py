@@ -1124,6 +1124,57 @@ def test_a_negative_embedding_id_is_refused_as_pytorch_refuses_it(opset: int, tm
                 session.run(None, {"input": negative})
 
 
+class _Bag(torch.nn.Module):
+    def __init__(self, mode: str) -> None:
+        super().__init__()
+        self.bag = torch.nn.EmbeddingBag(10, 3, mode=mode)
+        self.head = torch.nn.Linear(3, 2)
+
+    def forward(self, ids: Any) -> Any:
+        return self.head(self.bag(ids))
+
+
+class _BagTableIndexed(_Bag):
+    def forward(self, ids: Any) -> Any:  # indexing the bag's table: PyTorch counts from the end
+        return self.bag.weight[ids].sum(1)
+
+
+@pytest.mark.parametrize("opset", [17, 18])
+@pytest.mark.parametrize("mode", ["mean", "max"])
+def test_a_negative_id_into_an_embedding_bag_is_refused_as_pytorch_refuses_it(opset: int, mode: str,
+                                                                               tmp_path: Any) -> None:
+    # an nn.EmbeddingBag's lookup is a Gather in a Loop's body (TorchScript exporter) or in the inlined
+    # embedding_bag function (dynamo exporter), which the negative-id guard did not reach: id -1 was scored
+    # as id 9 of a 10-row table, and the service answered 200 where PyTorch raises (helper-223)
+    import json
+
+    import onnxruntime as ort
+
+    from onnxgate.deploy.server import create_app
+
+    torch.manual_seed(0)
+    ids = np.array([[1, 2, 4], [9, 0, 0], [3, 3, 5], [7, 8, 6]], dtype=np.int64)
+    negative = np.array([[1, -1, 2]], dtype=np.int64)
+    model = _Bag(mode).eval()
+    with pytest.raises(RuntimeError, match="-1"):  # mean: "not in the valid range", max: "idx to be -1"
+        model(torch.from_numpy(negative))
+    conv = og.convert(model, ids, opset=opset)
+    session = ort.InferenceSession(conv.to_bytes(), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        assert np.abs(session.run(None, {"input": ids})[0] - model(torch.from_numpy(ids)).numpy()).max() < 1e-5
+    with pytest.raises(Exception, match="out of data bounds"):
+        session.run(None, {"input": negative})
+    assert og.validate(conv, reference=model, data=ids).passed
+    app = create_app(og.package(conv, target="container", out=tmp_path / "bag", service_name="bag"))
+    status, raw = app.entry.score_bytes(json.dumps({"data": negative.tolist()}).encode())
+    assert status == 400 and json.loads(raw)["error"] == "invalid_values", raw
+    indexed = _BagTableIndexed(mode).eval()
+    session = ort.InferenceSession(og.convert(indexed, ids, opset=opset).to_bytes(), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        expected = indexed(torch.from_numpy(negative)).numpy()
+    assert np.abs(session.run(None, {"input": negative})[0] - expected).max() < 1e-6
+
+
 def test_a_transformer_layer_converted_under_no_grad_is_exported_as_outside_it() -> None:
     # under torch.no_grad() the layer takes its fused inference path, which the TorchScript exporter cannot
     # write: convert refused opset 17 and sent the user to 18, while the same call outside no_grad converted
