@@ -704,6 +704,21 @@ def numbers_as_objects(values: Any) -> bool:
     return found
 
 
+def nullable_as_numpy(frame: Any) -> Any:
+    """``frame`` with pandas' nullable and pyarrow-backed number columns (``Int64``, ``Float64``, ``boolean``,
+    ``float64[pyarrow]``...) as numpy ones, as scikit-learn reads them: integers and booleans as float64, floats
+    as the float they hold, a missing value (``pd.NA``, an Arrow null) as NaN. Left as they were, ``to_numpy()``
+    made an object matrix of a frame holding them, typed as text for a model fitted on an array."""
+    import numpy as np
+
+    wanted = {}
+    for c in frame.columns:
+        numpy = getattr(frame[c].dtype, "numpy_dtype", None)
+        if not isinstance(frame[c].dtype, np.dtype) and isinstance(numpy, np.dtype) and numpy.kind in "iufb":
+            wanted[c] = numpy if numpy.kind == "f" else np.dtype(np.float64)
+    return frame.astype(wanted) if wanted else frame
+
+
 def pd_na() -> Any:
     """pandas' ``NA`` (a missing value of a nullable or string column), or a stand-in without pandas."""
     try:
@@ -816,6 +831,27 @@ def _underscored_hint(missing: Sequence[str], given: Sequence[str]) -> str:
             "as LightGBM writes feature names: rename them to the model's names")
 
 
+def near_names_hint(missing: Sequence[str], given: Sequence[str]) -> str:
+    """A message's hint naming the data's columns that are a missing name but for case or surrounding spaces
+    (a CSV header 'ALPHA' or ' alpha ' for 'alpha'): the message listed both headers and left the user to spot
+    the difference. They are not taken for the model's names: a model may tell 'Age' from 'age'."""
+    by_form: dict[str, list[str]] = {}
+    for c in given:
+        by_form.setdefault(c.strip().casefold(), []).append(c)
+    said = []
+    for m in missing:
+        for c in by_form.get(m.strip().casefold(), ()):
+            if c == m:
+                continue
+            how = ("surrounding spaces" if c.strip() == m.strip() else
+                   "case" if (c, m) == (c.strip(), m.strip()) else "case and surrounding spaces")
+            said.append(f"{c!r} differs from {m!r} only in {how}")
+    if not said:
+        return ""
+    shown = "; ".join(said[:3]) + ("; ..." if len(said) > 3 else "")
+    return f"; {shown}: rename the column(s) to the model's names"
+
+
 def as_feeds(data: Any, signature: Signature) -> Feeds:
     """Map data onto the model's inputs, cast to their element types and shaped to their ranks.
 
@@ -860,7 +896,8 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
                 raise InvalidDataError(
                     f"expected a column for each model input {_named(names, colmap)}; the data "
                     f"lacks {_named(missing, colmap)} (it has {shown_names(given if given is not None else columns)})"
-                    + _underscored_hint(missing, given if given is not None else columns),
+                    + _underscored_hint(missing, given if given is not None else columns)
+                    + near_names_hint([colmap.column_for(n) for n in missing], given if given is not None else columns),
                     column=colmap.column_for(missing[0]),
                 )
             # An unused column is most often a label or ID left in by mistake, or a misspelt

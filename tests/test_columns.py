@@ -103,6 +103,33 @@ def test_the_old_failure_is_gone_and_a_missing_column_is_named_as_the_user_knows
     assert err.value.column == "petal width (cm)"
 
 
+def test_a_header_differing_only_in_case_or_spaces_is_refused_naming_the_near_match(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # both name lists were shown, and the user was left to spot ' petal width (cm) ' beside 'petal width (cm)'
+    from onnxgate.cli import main
+
+    X, y = iris_frame()
+    pipe = column_pipeline(X, y)
+    conv = og.convert(pipe, X.head())
+    header = X.rename(columns={"sepal length (cm)": "SEPAL LENGTH (CM)", "petal width (cm)": " petal width (cm) "})
+    near = ("'SEPAL LENGTH (CM)' differs from 'sepal length (cm)' only in case; ' petal width (cm) ' differs from "
+            "'petal width (cm)' only in surrounding spaces: rename the column(s) to the model's names")
+    with pytest.raises(InvalidDataError, match="fitted on columns") as err:
+        og.convert(pipe, header.head())
+    assert near in str(err.value)
+    with pytest.raises(InvalidDataError, match="lacks") as err:
+        og.validate(conv, reference=pipe, data=header)
+    assert near in str(err.value)
+    monkeypatch.chdir(tmp_path)
+    conv.save("model.onnx")
+    header.to_parquet("rows.parquet")
+    assert main(["score", "model.onnx", "--data", "rows.parquet", "--out", "scored.parquet"]) == 2
+    assert near in capsys.readouterr().err
+    with pytest.raises(InvalidDataError, match="lacks") as err:  # a name that is no near match: no hint
+        og.validate(conv, reference=pipe, data=X.rename(columns={"petal width (cm)": "petal_w"}))
+    assert "differs from" not in str(err.value)
+
+
 def test_breast_cancer_and_wine_frames_validate() -> None:
     from sklearn.datasets import load_breast_cancer, load_wine
 

@@ -686,6 +686,18 @@ class SklearnConverter(Converter):
                  if _selects_columns(model) or not _reads_numbers(model) else {})
         seen = [np.dtype(np.int64) if i in flags else c.dtype for i, c in enumerate(columns)]
         if len(columns) > 1:
+            if compute_dtype.itemsize == 8 and _selects_columns(model):
+                # scikit-learn reads integer columns as float64; given to skl2onnx as int64 and int32, a
+                # ColumnTransformer's StandardScaler over them became ai.onnx.ml's Scaler, float32 whatever
+                # its input (an int64 'age' and int32 'count' gave a LogisticRegression float32
+                # probabilities, 3.9e-7 off in a graph recorded as float64). They enter as double, cast
+                # inside from the sample's integers; an encoder's integer categories stay integers (IDs). A
+                # plain estimator's columns are concatenated as double already (below).
+                encoded = _encoded_columns(model)
+                numbers = {i: _code(c.dtype) for i, c in enumerate(columns)
+                           if c.dtype.kind in "iu" and c.original not in encoded}
+                seen = [np.dtype(np.float64) if i in numbers else kind for i, kind in enumerate(seen)]
+                wider.update(numbers)
             # the original names: a ColumnTransformer selects by them (skl2onnx sanitises them itself)
             initial = [(c.original, _tensor_type(seen[i], 1, compute_dtype)) for i, c in enumerate(columns)]
         elif columns[0].dtype.kind in "iu" and compute_dtype.itemsize == 8 and _reads_numbers(model):
@@ -1478,6 +1490,19 @@ def _imputed_columns(model: Any) -> set[str]:
     return found
 
 
+def _picked_by_name(model: Any) -> list[str]:
+    """The columns the ColumnTransformers reading the model's input select by name, in their order."""
+    picked: list[str] = []
+    for reader in _input_readers(model):
+        if type(reader).__name__ != "ColumnTransformer":
+            continue
+        for _, _, columns in getattr(reader, "transformers_", []):
+            if _by_name(columns):
+                named = [columns] if isinstance(columns, str) else list(columns)
+                picked.extend(str(c) for c in named if str(c) not in picked)
+    return picked
+
+
 def _by_name(columns: Any) -> bool:
     """Whether a ColumnTransformer branch's fitted column selection names its columns (not positions
     or a mask)."""
@@ -1631,7 +1656,7 @@ def _sample_columns(model: Any, sample: Any, input_name: str, flagged: Container
     columns of booleans an encoder reads, fed as int64 (:func:`encoded_missing_categories`)."""
     import numpy as np
 
-    from onnxgate._data import is_dataframe, numbers_as_objects
+    from onnxgate._data import is_dataframe, near_names_hint, numbers_as_objects
     from onnxgate.converters._boosting import same_columns
 
     expected, namer = _fitted_columns(model)
@@ -1647,8 +1672,10 @@ def _sample_columns(model: Any, sample: Any, input_name: str, flagged: Container
         sample = sample.iloc[:, 0].to_numpy()
     if is_dataframe(sample) and expected is None:
         # fitted on an array: the table's columns are its features in order, one [N,k] input
-        from onnxgate._data import as_float64
+        from onnxgate._data import as_float64, nullable_as_numpy
 
+        # Int64, Float64, boolean, float64[pyarrow]: an object matrix, refused by skl2onnx as a StringTensorType
+        sample = nullable_as_numpy(sample)
         objects = [c for c in sample.columns if getattr(sample[c].dtype, "kind", "") == "O"
                    and numbers_as_objects(sample[c])]
         if objects:
@@ -1678,6 +1705,7 @@ def _sample_columns(model: Any, sample: Any, input_name: str, flagged: Container
             raise InvalidDataError(
                 f"the model was fitted on columns {expected}; the sample has {labels}"
                 + (f" (missing {missing})" if missing else "")
+                + near_names_hint(missing, labels)
                 + (f"; drop the columns it was not fitted on, {extra} (a label or ID column, for instance): "
                    "sample[model.feature_names_in_]" if extra and not missing else "")
                 + ("; the same columns in another order: pass them in training order "
@@ -1756,6 +1784,16 @@ def _sample_columns(model: Any, sample: Any, input_name: str, flagged: Container
                 _refuse_text_in_numbers(label, sample[col], numbers[label])
             columns.append(_Column(input_name, label, np.dtype(dtype), 1))
         return columns
+    picked = _picked_by_name(model)
+    if picked and expected is not None and not is_dataframe(sample):
+        # skl2onnx said "Unable to find column name 'alpha' among names ['input']" (scikit-learn itself
+        # refuses an array: "Specifying the columns using strings is only supported for dataframes")
+        raise InvalidDataError(
+            "the model's ColumnTransformer selects its columns by name, and an array sample has no column names: "
+            f"pass a DataFrame sample with the columns {expected} (the frame the model was fitted on, X.head(20); "
+            "CLI: a CSV or Parquet sample with that header, not .npy)",
+            column=picked[0],
+        )
     array = np.asarray(sample)
     n_in = getattr(model, "n_features_in_", None)
     if array.ndim == 1:

@@ -258,6 +258,33 @@ def test_pandas_nullable_number_columns_convert_and_validate(estimator: str) -> 
     assert report.passed, report.summary()
 
 
+@pytest.mark.parametrize("backing", ["nullable", "pyarrow"])
+@pytest.mark.parametrize("estimator", ["LogisticRegression", "HistGradientBoostingClassifier"])
+def test_nullable_and_pyarrow_columns_feed_a_model_fitted_on_an_array(backing: str, estimator: str) -> None:
+    # the frame became an object matrix: "got an input input with a wrong type StringTensorType" (skl2onnx)
+    import pandas as pd
+    import sklearn.ensemble
+    import sklearn.linear_model
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack([np.round(rng.normal(size=300) * 10), rng.normal(size=300), rng.normal(size=300) > 0])
+    kind = getattr(sklearn.ensemble, estimator, None) or getattr(sklearn.linear_model, estimator)
+    model = kind().fit(X, X[:, 1] + X[:, 0] / 10 > 0)
+    types = (["Int64", "Float64", "boolean"] if backing == "nullable"
+             else ["int64[pyarrow]", "float64[pyarrow]", "bool[pyarrow]"])
+    frame = pd.DataFrame(X, columns=["a", "b", "c"]).astype(dict(zip("abc", types)))
+    conv = og.convert(model, frame.head(20))
+    assert conv.signature.inputs[0].elem_type == "float64"  # scikit-learn reads these columns as float64
+    report = og.validate(conv, reference=model, data=frame)
+    assert report.passed, report.summary()
+    if estimator.startswith("Hist"):  # a missing value in each column reads as NaN, as scikit-learn reads it
+        holed = frame.copy()
+        for row, column in enumerate("abc"):
+            holed.loc[row, column] = pd.NA
+        report = og.validate(conv, reference=model, data=holed)
+        assert report.passed, report.summary()
+
+
 def _rows_on_each_threshold(hist: Any, X: Any) -> Any:
     """Rows of X with one feature set on each split threshold of ``hist``, and one float64 step either side."""
     rows = []

@@ -3020,6 +3020,34 @@ def test_integer_rows_are_computed_in_float64_as_scikit_learn_reads_them() -> No
     assert conv.signature.inputs[0].elem_type == "int64"  # the input is the sample's integers
 
 
+@pytest.mark.parametrize("estimator", ["LogisticRegression", "Ridge"])
+def test_integer_columns_a_column_transformer_scales_are_computed_in_float64(estimator: str) -> None:
+    # an int64 'age' and an int32 'count' scaled by a ColumnTransformer entered skl2onnx as integers: its
+    # StandardScaler became ai.onnx.ml's Scaler, float32 whatever the graph recorded ('float64'), and
+    # validate failed the float64 tolerance (probabilities 4.9e-7 off) without saying why
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"age": rng.integers(18, 90, 500).astype(np.int64),
+                          "count": rng.integers(0, 50, 500).astype(np.int32), "income": rng.normal(50, 10, 500)})
+    score = frame["age"] * 0.2 + frame["count"] * 0.5 + rng.normal(0, 0.5, 500)
+    final, y = (LogisticRegression(C=100), score > 25) if estimator == "LogisticRegression" else (Ridge(), score)
+    scale = ColumnTransformer([("counts", StandardScaler(), ["age", "count"]), ("money", StandardScaler(), ["income"])])
+    model = make_pipeline(scale, final).fit(frame, y)
+    conv = og.convert(model, frame.head(20))
+    assert [conv.signature.input(c).elem_type for c in ("age", "count")] == ["int64", "int32"]
+    report = og.validate(conv, reference=model, data=frame, atol=1e-12, rtol=1e-9)
+    assert report.passed, report.summary()
+    # float32 columns stay a float32 graph
+    narrow = frame.astype(np.float32)
+    conv32 = og.convert(make_pipeline(scale, final).fit(narrow, y), narrow.head(20))
+    assert {p.key: p.value for p in conv32.model.metadata_props}[PRECISION_METADATA_KEY] == "float32"
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.int64], ids=["float32", "int64"])
 def test_hist_gradient_boosting_on_float32_or_integer_rows_splits_as_scikit_learn(dtype: Any) -> None:
     # scikit-learn compares a float32 row, as a double, with the double threshold; the file's threshold was
@@ -3432,6 +3460,25 @@ def test_a_column_transformer_reading_one_renamed_column_converts() -> None:
     conv = og.convert(model, frame.head(20))
     assert conv.signature.input_names == ["plan_type"]
     assert og.validate(conv, reference=model, data=frame).passed
+
+
+def test_a_column_transformer_by_name_given_an_array_sample_asks_for_a_frame_with_its_columns() -> None:
+    # skl2onnx's text reached the user: "Unable to find column name 'alpha' among names ['input']"
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(100, 3)), columns=["alpha", "beta", "gamma"])
+    model = make_pipeline(ColumnTransformer([("num", StandardScaler(), ["alpha", "beta"])], remainder="passthrough"),
+                          LogisticRegression()).fit(frame, frame["alpha"] > 0)
+    with pytest.raises(og.InvalidDataError, match=r"selects its columns by name.*DataFrame sample with the columns "
+                                                    r"\['alpha', 'beta', 'gamma'\]") as refused:
+        og.convert(model, frame.to_numpy()[:20])
+    assert "skl2onnx" not in str(refused.value)
+    assert og.validate(og.convert(model, frame.head(20)), reference=model, data=frame).passed
 
 
 @pytest.mark.parametrize("member", ["tree", "logistic"])
