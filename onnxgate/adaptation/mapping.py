@@ -185,9 +185,11 @@ def original_feeds(
     native_inputs = tuple(dataclasses.replace(spec, name=native_name(spec)) for spec in original.inputs)
     native_sig = Signature(inputs=native_inputs, outputs=original.outputs)
     out: dict[str, np.ndarray] = {}
+    values = mapping.get("category_values") or {}
     for spec, native_spec in zip(original.inputs, native_inputs):
         info = mapping["inputs"][spec.name]
-        cols = [np.asarray(feeds[c]).reshape(len(feeds[c]), -1) for c in info["columns"]]
+        cols = [(_codes_of_values(feeds[c], values[c], spec) if c in values else np.asarray(feeds[c]))
+                .reshape(len(feeds[c]), -1) for c in info["columns"]]
         array = np.hstack(cols) if len(cols) > 1 else cols[0]
         if spec.elem_type == "bool":
             _refuse_non_booleans(array, info["columns"], spec.name)
@@ -270,3 +272,19 @@ def outputs_off_record(model: Any) -> str | None:
             f"edited after the adaptation, so its outputs {present} cannot be matched with the reference's. Adapt "
             "the original model again (onnxgate.adapt, or convert with the SQL target) instead of editing the "
             "adapted one")
+
+
+def _codes_of_values(values: Any, record: Mapping[str, Any], spec: Any) -> np.ndarray:
+    """The category codes an input of codes read, of the category ``values`` fed in its place (an MLflow package's
+    column of values, mapped to the codes in its graph: the mapping's ``category_values``): -1 (NaN for a float
+    input) for a missing value, given as NaN or None, or as one of the record's ``missing_texts``."""
+    import numpy as np
+
+    from onnxgate._category_codes import category_codes
+
+    gaps = set(record.get("missing_texts") or ())
+    flat = [None if isinstance(v, str) and v in gaps else v for v in np.asarray(values, dtype=object).reshape(-1)]
+    codes = category_codes(flat, record["categories"], bool(record.get("unseen_missing")), plain=False)
+    if spec.numpy_dtype.kind == "f":
+        return np.where(codes < 0, np.nan, codes.astype(np.float64))
+    return codes

@@ -35,6 +35,10 @@ The signature comes from the model's :class:`~onnxgate.signature.Signature`, sha
   (or an array) is the input;
 - anything else: a named ``TensorSpec`` per input (call ``predict`` with a dict of arrays).
 
+An input of category codes (:attr:`~onnxgate.signature.TensorSpec.codes`) takes the category values instead, mapped to
+the codes in the graph (``mlflow.category_values`` in the manifest): MLflow hands the model a category column's
+values, which were read as codes.
+
 Inputs made from a DataFrame's columns are named after those columns again in the package's
 ``model.onnx`` (``sepal_length__cm_`` becomes ``sepal length (cm)``), since MLflow matches a DataFrame
 to the signature by name; the manifest lists them under ``mlflow.renamed_inputs``. MLflow checks a named
@@ -189,6 +193,15 @@ def package_mlflow(
     proto, missing_text = _missing_text_in_graph(proto)
     if missing_text:
         named["missing_text"] = missing_text
+    proto, category_values = _category_values_in_graph(proto)
+    if category_values:
+        named["category_values"] = category_values
+        for name, said in category_values.items():
+            if not said["codes_refused"]:
+                warnings.warn(f"onnxgate: the MLflow package takes {name!r} as the category values "
+                              f"{said['categories'][:10]}, some of which are also codes "
+                              f"(0..{len(said['categories']) - 1}): a column of codes (.cat.codes) is read as those "
+                              "values, not refused; send the values", UserWarning, stacklevel=4)
     # the file shipped is the one validated: report.json's sha256 and inputs are model.onnx's own
     report = _validate(proto, target, reference, data, options)
     sig = Signature.from_model(proto)
@@ -599,6 +612,205 @@ def _missing_text_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
         return proto, record
     for node in reversed(new_nodes):
         graph.node.insert(0, node)
+    return fixed, record
+
+
+#: The index an XGBoost graph's lookup of codes is given for a value that is none of the model's categories: out of
+#: the table's bounds, so onnxruntime's Gather fails the request, as XGBoost raises, instead of scoring it.
+_UNSEEN_SLOT = 2**40
+
+
+def _category_values_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
+    """``proto`` with each input of category codes (:attr:`onnxgate.signature.TensorSpec.codes`: XGBoost fitted with
+    ``enable_categorical``, LightGBM or HistGradientBoosting text categories for ``sql-edge-2.0``) taking the
+    categories' values instead, mapped to their codes inside the graph; and the manifest's record of it.
+
+    onnxgate's feeds map a pandas category column to the codes before onnxruntime; MLflow's loader hands the model
+    ``np.array(frame[name], dtype=<the signature's>)``, the values: integer categories 7, 12, 19, 23 were read as
+    codes 7, 12... (XGBoost's probabilities off by up to 0.76, answered), text ones were refused ("Failed to enforce
+    schema"). The input now takes the values (text categories: a string input; number ones: a double input, where
+    MLflow puts a missing value as NaN), a lookup maps them to the codes the graph read before (-1 for a missing
+    value: NaN, or the text MLflow makes of NaN, None or pandas' NA when no category has it), and the codes metadata
+    is dropped for it. A value that is none of the categories is scored as missing where the model does so
+    (LightGBM, HistGradientBoosting); for XGBoost, which raises on it, the lookup's index is out of bounds and
+    onnxruntime fails the whole ``predict`` naming the node, which says what happened.
+
+    An input of codes whose categories were not recorded, or that is not one ``[N,1]`` column with categories all
+    text or all numbers, is refused: no value fed there could be told from a code.
+    """
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    from onnxgate.adaptation.graph import graph_names
+    from onnxgate.adaptation.mapping import ADAPT_METADATA_VERSION, adaptation_of, set_metadata
+    from onnxgate.signature import Signature
+
+    sig = Signature.from_model(proto)
+    specs = [s for s in sig.inputs if s.codes is not None]
+    if not specs:
+        return proto, {}
+    recorded: dict[str, list[Any]] = {}
+    for spec in specs:
+        codes_of = list(spec.codes or ())
+        listed = codes_of[0][1] if len(codes_of) == 1 and codes_of[0][0] == 0 else None
+        texts = listed is not None and all(isinstance(c, str) for c in listed)
+        numbers = listed is not None and all(isinstance(c, (int, float)) and not isinstance(c, bool)
+                                             for c in listed)
+        one_column = tuple(spec.shape or ())[1:] == (1,)
+        if not one_column or not listed or not (texts or numbers):
+            why = ("of several columns" if not one_column else "whose categories were not recorded" if not listed
+                   else "whose categories are neither all text nor all numbers")
+            raise PackagingError(
+                f"the model's input {spec.name!r} reads category codes {why}: MLflow's predict would hand it a "
+                "category column's values, read as codes, silently. Package it for another target (container), or "
+                "convert the model from a DataFrame with one pandas category column per category feature")
+        recorded[spec.name] = list(listed or ())
+    default = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    if default < 9:  # Where and IsNaN from opset 9
+        raise PackagingError(f"the model's inputs {[s.name for s in specs]} read category codes, which the MLflow "
+                             f"package maps values to in the graph from opset 9; the model's opset is {default}")
+    fixed = onnx.ModelProto()
+    fixed.CopyFrom(proto)
+    graph = fixed.graph
+    ml = next((o for o in fixed.opset_import if o.domain == "ai.onnx.ml"), None)
+    if ml is None:
+        ml = fixed.opset_import.add(domain="ai.onnx.ml", version=2)
+    taken = graph_names(graph) | {n.name for n in graph.node}
+
+    def fresh(name: str) -> str:
+        nonlocal taken
+        chosen = _unused_name(taken, name)
+        taken |= {chosen}
+        return chosen
+
+    new_nodes: list[Any] = []
+    record: dict[str, dict[str, Any]] = {}
+    missing_texts: dict[str, str] = {}
+    for spec in specs:
+        categories = recorded[spec.name]
+        count = len(categories)
+        vi = next(v for v in graph.input if v.name == spec.name)
+        codes = fresh(f"{spec.name}_codes")
+        for node in graph.node:
+            node.input[:] = [codes if name == spec.name else name for name in node.input]
+        # slot i < count: category i; count..: a missing value; an unseen one: count too, or out of bounds (XGBoost)
+        unseen = count if spec.unseen_missing else _UNSEEN_SLOT
+        slot = fresh(f"{spec.name}_slot")
+        entry: dict[str, Any] = {"categories": categories, "fed_as": "text" if isinstance(categories[0], str)
+                                 else "number"}
+        if isinstance(categories[0], str):
+            vi.type.tensor_type.elem_type = onnx.TensorProto.STRING
+            # what MLflow's loader makes of NaN, None and pandas' NA in a text column (str() of each), each a missing
+            # value unless a category is written so; 'nan' always is: MLflow makes it of every NaN, and a
+            # HistGradientBoosting's category 'nan' (its encoder's entry for NaN) is not how the model scores NaN
+            gaps = [t for t in _MISSING_AS_TEXT[None] if t == "nan" or t not in categories]
+            missing_texts[spec.name] = gaps[0]
+            known = [(str(c), i) for i, c in enumerate(categories) if str(c) not in gaps]
+            # a client still sending the codes (.cat.codes) reaches a text input as their decimal text ('0', '-1'),
+            # which LightGBM would score as missing: refused where no category is written so
+            code_texts = [str(i) for i in range(-1, count) if str(i) not in categories]
+            if len(code_texts) < count + 1:
+                code_texts = []
+            keys = [k for k, _ in known] + gaps + code_texts
+            slots = [i for _, i in known] + [count] * len(gaps) + [_UNSEEN_SLOT] * len(code_texts) + [unseen]
+            remap_name, index = fresh(f"{spec.name}_slot_of_key"), fresh(f"{spec.name}_key")
+            graph.initializer.append(numpy_helper.from_array(np.array(slots, dtype=np.int64), remap_name))
+            if ml.version == 1:  # classes' index; past the last one for any other text
+                lookup = helper.make_node("LabelEncoder", [spec.name], [index], domain="ai.onnx.ml",
+                                          classes_strings=keys, default_int64=len(keys), name=index)
+            else:
+                lookup = helper.make_node("LabelEncoder", [spec.name], [index], domain="ai.onnx.ml", keys_strings=keys,
+                                          values_int64s=list(range(len(keys))), default_int64=len(keys), name=index)
+            new_nodes += [lookup, helper.make_node("Gather", [remap_name, index], [slot], axis=0, name=slot)]
+            table = [*range(count), -1]
+            entry["codes_refused"] = bool(code_texts)
+            entry["read_as_missing"] = gaps
+            entry["read_as_category"] = [t for t in _MISSING_AS_TEXT[None] if t not in gaps]
+        else:
+            # Equal takes doubles from opset 11 only: |x - c| > 0 is false where x is c
+            vi.type.tensor_type.elem_type = onnx.TensorProto.DOUBLE
+            values, zero, ones, none, gap = (fresh(f"{spec.name}_{part}") for part in
+                                             ("categories", "zero", "ones", "unseen", "missing_slot"))
+            graph.initializer.extend([
+                numpy_helper.from_array(np.array([categories], dtype=np.float64), values),
+                numpy_helper.from_array(np.array(0.0), zero),
+                numpy_helper.from_array(np.ones((count, 1), dtype=np.float32), ones),
+                numpy_helper.from_array(np.array(unseen, dtype=np.int64), none),
+                numpy_helper.from_array(np.array(count, dtype=np.int64), gap),
+            ])
+            diff, far, differs, same, match, hit, found, position, nan = (
+                fresh(f"{spec.name}_{part}") for part in
+                ("diff", "distance", "differs", "same", "match", "matches", "found", "position", "is_missing"))
+            found_slot = fresh(f"{spec.name}_found_slot")
+            new_nodes += [
+                helper.make_node("Sub", [spec.name, values], [diff], name=diff),
+                helper.make_node("Abs", [diff], [far], name=far),
+                helper.make_node("Greater", [far, zero], [differs], name=differs),
+                helper.make_node("Not", [differs], [same], name=same),
+                helper.make_node("Cast", [same], [match], to=onnx.TensorProto.FLOAT, name=match),
+                helper.make_node("ArgMax", [match], [position], axis=1, keepdims=1, name=position),
+                helper.make_node("MatMul", [match, ones], [hit], name=hit),
+                helper.make_node("Cast", [hit], [found], to=onnx.TensorProto.BOOL, name=found),
+                helper.make_node("Where", [found, position, none], [found_slot], name=found_slot),
+                helper.make_node("IsNaN", [spec.name], [nan], name=nan),
+                helper.make_node("Where", [nan, gap, found_slot], [slot], name=slot),
+            ]
+            table = [*range(count), -1]
+            entry["read_as_missing"] = ["NaN"]
+            # codes 0..k-1 (.cat.codes) that are also categories (1..5) cannot be told from them in the graph
+            entry["codes_refused"] = not spec.unseen_missing and not any(
+                float(c).is_integer() and -1 <= c < count for c in categories)
+        table_name = fresh(f"{spec.name}_code_of_value")
+        graph.initializer.append(numpy_helper.from_array(np.array(table, dtype=np.int32), table_name))
+        # the node's name is what onnxruntime's error names when a value is none of the categories (XGBoost) or a
+        # code (a text input)
+        shown = f"{categories[:10]}{'...' if count > 10 else ''}"
+        refuse = (f"{spec.name}: a category code (.cat.codes) where the package takes the category values {shown} "
+                  "(NaN for a missing one)" if spec.unseen_missing else
+                  f"{spec.name}: a value that is none of the model's categories {shown}, which XGBoost refuses; the "
+                  "package takes the category values, not their codes (.cat.codes), and NaN for a missing one")
+        new_nodes.append(helper.make_node("Gather", [table_name, slot], [codes], axis=0, name=refuse))
+        entry["unseen"] = "scored as missing, as the model does" if spec.unseen_missing else \
+            "refused: predict fails (onnxruntime: indices element out of data bounds), as XGBoost raises"
+        record[spec.name] = entry
+    for node in reversed(new_nodes):
+        graph.node.insert(0, node)
+    inputs = set(record)
+    for prop in list(fixed.metadata_props):
+        if prop.key in (CATEGORY_CODES_METADATA_KEY, UNSEEN_MISSING_METADATA_KEY, MISSING_TEXT_METADATA_KEY):
+            try:
+                recorded = json.loads(prop.value)
+            except ValueError:
+                continue
+            if not isinstance(recorded, dict):
+                continue
+            kept: dict[str, Any] = {k: v for k, v in recorded.items() if k not in inputs}
+            if prop.key == MISSING_TEXT_METADATA_KEY:
+                kept.update(missing_texts)
+                missing_texts = {}
+            if kept:
+                prop.value = json.dumps(kept, ensure_ascii=False)
+            else:
+                fixed.metadata_props.remove(prop)
+    if missing_texts:  # the text onnxgate's own feeds (validation) give a missing value: one the lookup reads so
+        fixed.metadata_props.add(key=MISSING_TEXT_METADATA_KEY, value=json.dumps(missing_texts, ensure_ascii=False))
+    # recorded as an adaptation, by which parity feeds the native model the codes of the values the file takes
+    mapping = adaptation_of(proto) or {
+        "version": ADAPT_METADATA_VERSION, "target": "mlflow", "original": sig.to_dict(),
+        "inputs": {s.name: {"kind": "column", "columns": [s.name]} for s in sig.inputs},
+        "outputs": {o.name: [[o.name, None]] for o in sig.outputs},
+        "zipmap_removed": [], "classes": None, "column_sources": {},
+    }
+    for entry in mapping["inputs"].values():
+        if "column_types" in entry:
+            entry["column_types"] = [("string" if record[c]["fed_as"] == "text" else "float64") if c in record else t
+                                     for c, t in zip(entry["columns"], entry["column_types"])]
+    mapping["category_values"] = {
+        s.name: {"categories": record[s.name]["categories"], "unseen_missing": s.unseen_missing,
+                 "missing_texts": record[s.name]["read_as_missing"] if record[s.name]["fed_as"] == "text" else []}
+        for s in specs}
+    set_metadata(fixed, mapping)
     return fixed, record
 
 

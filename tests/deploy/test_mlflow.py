@@ -528,3 +528,59 @@ def test_a_category_written_as_none_is_not_read_as_a_missing_value(tmp_path, cap
     og.convert(model, X).save(tmp_path / "m.onnx")
     assert main(["package", "m.onnx", "--target", "mlflow", "--out", "pkg2"]) == 0
     assert "a missing value of 'veneer' (None, or pandas' NA) as the text 'None'" in capsys.readouterr().err
+
+
+def _banded(categories: list) -> tuple:
+    rng = np.random.default_rng(11)
+    band = np.array(categories, dtype=object)[rng.integers(0, 4, 300)]
+    band[rng.random(300) < 0.15] = None
+    x = rng.normal(size=300)
+    frame = pd.DataFrame({"x": x, "band": pd.Categorical(band, categories=categories)})
+    y = ((x + np.where(pd.isna(band), 1.5, np.where(band == categories[1], -1.0, 0.3))) > 0.2).astype(int)
+    return frame, y
+
+
+def _probabilities(got: dict, rows: int) -> np.ndarray:
+    keys = [k for k in got if "prob" in k] or [k for k in got if k.startswith("p_")]
+    return np.hstack([np.asarray(got[k]).reshape(rows, -1) for k in keys])
+
+
+@pytest.mark.parametrize("categories", [[7, 12, 19, 23], ["red", "green", "blue", "amber"]])
+def test_an_xgboost_category_column_is_scored_by_its_values_not_read_as_codes(tmp_path, categories):
+    """XGBoost fitted on a pandas category column reads its codes; MLflow's loader handed the file the values:
+    integer categories 7, 12 were read as codes (predict_proba off by up to 0.76, answered), text ones refused
+    ("Failed to enforce schema"). The package now takes the values, maps them to the codes in its graph, and fails
+    on a category XGBoost would refuse, as on a column of codes (.cat.codes), instead of scoring them."""
+    xgboost = pytest.importorskip("xgboost")
+    frame, y = _banded(categories)
+    model = xgboost.XGBClassifier(n_estimators=5, max_depth=3, enable_categorical=True, n_jobs=1).fit(frame, y)
+    folder = og.package(og.convert(model, frame.head(40)), target="mlflow", out=tmp_path / "pkg")
+    loaded = mlflow_pyfunc.load_model(str(folder))
+    rows = frame.head(20)
+    assert rows.band.isna().sum() >= 2 and rows.band.nunique() >= 3
+    np.testing.assert_allclose(_probabilities(loaded.predict(rows), 20), model.predict_proba(rows), atol=1e-5)
+    unseen = rows.assign(band=rows.band.astype(object).where(rows.index != 3, 99 if categories[0] == 7 else "violet"))
+    with pytest.raises(Exception, match="none of the model's categories"):
+        loaded.predict(unseen)
+    with pytest.raises(Exception, match="none of the model's categories"):
+        loaded.predict(rows.assign(band=rows.band.cat.codes.astype("int32")))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["mlflow"]["category_values"]["band"]["categories"] == categories
+
+
+def test_a_lightgbm_text_category_for_sql_edge_takes_the_values_in_mlflow(tmp_path):
+    """LightGBM's text categories converted for sql-edge-2.0 read their codes: MLflow refused a category column
+    ("Failed to enforce schema"). Now the values are mapped in the graph, an unseen one scored as missing, as LightGBM
+    does; the codes a client may still send are refused, not scored as unseen texts."""
+    lightgbm = pytest.importorskip("lightgbm")
+    frame, y = _banded(["red", "green", "blue", "amber"])
+    model = lightgbm.LGBMClassifier(n_estimators=20, min_child_samples=5, verbose=-1).fit(frame, y)
+    folder = og.package(og.convert(model, frame.head(40), target="sql-edge-2.0"), target="mlflow",
+                        out=tmp_path / "pkg")
+    loaded = mlflow_pyfunc.load_model(str(folder))
+    rows = frame.head(20).assign(band=lambda f: f.band.astype(object).where(f.index % 6 != 5, "violet"))
+    assert rows.band.isna().sum() >= 2 and (rows.band == "violet").sum() >= 3
+    want = model.predict_proba(rows.assign(band=pd.Categorical(rows.band, categories=frame.band.cat.categories)))
+    np.testing.assert_allclose(_probabilities(loaded.predict(rows), 20), want, atol=1e-5)
+    with pytest.raises(Exception, match=r"a category code \(.cat.codes\)"):
+        loaded.predict(frame.head(20).assign(band=frame.band.head(20).cat.codes.astype("int32")))
