@@ -134,10 +134,14 @@ def validate(
         parity = CheckResult.skip(PARITY, "not run: onnxruntime cannot load the model (see operators_supported)")
     else:
         from onnxgate.spark._files import rows_of
-        from onnxgate.spark._predict import feed_columns, refuse_mistyped_columns
+        from onnxgate.spark._predict import feed_columns, refuse_mistyped_columns, refuse_wrong_width
 
         rows = rows_of(df, spark)
-        refuse_mistyped_columns(rows.fields, feed_columns(rows.columns, signature), signature)
+        fed = feed_columns(rows.columns, signature)
+        refuse_mistyped_columns(rows.fields, fed, signature)
+        # as predict: a column too many or too few for the one input is refused here, from the schema; the
+        # workers refused it naming one partition's shape ("shape [400, 8]" of 800 rows; helper-226)
+        refuse_wrong_width(rows.fields, fed, signature)
         float32_rows = _float32_fields(rows) and not _integer_nulls(rows, df)
         tolerances = model_tolerances(proto, signature.outputs, atol, rtol, reference_float32=reference_reads_float32(
             reference, signature.inputs, float32_rows,

@@ -132,6 +132,11 @@ def test_data_that_does_not_fit_is_one_clear_error(local_spark: Any, forest: dic
     with pytest.raises(InvalidDataError, match=r"takes 4 values per row, and the data has 5 column"):
         ogs.predict(local_spark.createDataFrame(pd.DataFrame(forest["X"][:3], columns=FEATURES).assign(id=1.0)),
                     one_input)
+    # a column too many: validate failed inside a Spark job, naming one partition's shape ("shape [400, 8]" of
+    # 800 rows) where local validate names the data's; it is refused on the driver, as predict refuses it
+    extra = local_spark.createDataFrame(pd.DataFrame(forest["X"][:40], columns=FEATURES).assign(id=1.0)).repartition(2)
+    with pytest.raises(InvalidDataError, match=r"takes 4 values per row, and the data has 5 column"):
+        ogs.validate(one_input, extra, reference=forest["model"])
 
 
 def test_data_the_reference_refuses_is_the_local_input_error(local_spark: Any, forest: dict[str, Any]) -> None:
@@ -269,6 +274,11 @@ def test_cli_validate_on_spark_has_the_local_exit_codes(
     assert "data not found" in capsys.readouterr().err
     assert main([*args, "--data", str(forest["files"]), "--search", "10"]) == 2
     assert "--search runs on one machine" in capsys.readouterr().err
+    extra = tmp_path / "extra.parquet"
+    pd.DataFrame(forest["X"][:40], columns=FEATURES).assign(id=1.0).to_parquet(extra)
+    assert main([*args, "--data", str(extra)]) == 2
+    err = capsys.readouterr().err
+    assert "takes 4 values per row, and the data has 5 column" in err and len(err.strip().splitlines()) == 1
     csv = tmp_path / "rows.csv"
     csv.write_text("f0,f1,f2,f3\n1,2,3,4\n")
     assert main([*args, "--data", str(csv)]) == 2
