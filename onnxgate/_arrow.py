@@ -289,15 +289,21 @@ def _plain_categories(batch: pa.RecordBatch, specs: list[TensorSpec | None]) -> 
 
 
 def _missing_category(column: pa.Array, spec: TensorSpec | None, position: int) -> bool:
-    """True for a category column (Arrow dictionary, as pandas writes a ``category`` column to Parquet) that
-    feeds an input reading category codes (:attr:`TensorSpec.codes`) at its place (column ``position`` of a
-    one ``[N,k]`` input, else the input's only column): :func:`onnxgate._data.as_feeds` feeds its null as the
-    missing code, as ``onnxgate.validate`` reads the same file and as XGBoost reads the frame."""
+    """True for a category column (Arrow dictionary, as pandas writes a ``category`` column to Parquet), or a
+    text column where the model recorded the categories, that feeds an input reading category codes
+    (:attr:`TensorSpec.codes`) at its place (column ``position`` of a one ``[N,k]`` input, else the input's
+    only column): :func:`onnxgate._data.as_feeds` feeds its null as the missing code, as ``onnxgate.validate``
+    reads the same file and as XGBoost reads the frame."""
     import pyarrow as pa
 
-    if spec is None or not spec.codes or not pa.types.is_dictionary(column.type):
+    if spec is None or not spec.codes:
         return False
-    return (0 if spec.width == 1 else position) in dict(spec.codes)
+    place = 0 if spec.width == 1 else position
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type) or pa.types.is_null(column.type):
+        # a text column (or one of only nulls, as pandas writes a text column of only None): mapped by value where
+        # the categories are known
+        return bool(dict(spec.codes).get(place))
+    return pa.types.is_dictionary(column.type) and place in dict(spec.codes)
 
 
 def plain_feeds(batch: pa.RecordBatch, signature: Signature) -> dict[str, np.ndarray] | None:

@@ -981,11 +981,16 @@ def _as_codes(values: Any, spec: TensorSpec, what: str, position: int = 0) -> An
     if position not in codes_of:
         return values
     recorded = codes_of[position]
-    if type(getattr(values, "dtype", None)).__name__ != "CategoricalDtype":
-        _refuse_values_as_codes(values, recorded, spec, what)
-        return values
     import numpy as np
 
+    # a text column (a DataFrame's object or string column, a CSV's cells) holds the category values as they were
+    # fitted, as a JSON request or a Spark column does: read by value as those are (a category's text, a number
+    # category's decimal text, null as missing); it was refused, asking for codes or a pandas category column,
+    # though the file recorded the categories (helper-226)
+    plain = bool(recorded) and holds_text(values)
+    if not plain and type(getattr(values, "dtype", None)).__name__ != "CategoricalDtype":
+        _refuse_values_as_codes(values, recorded, spec, what)
+        return values
     from onnxgate._category_codes import category_codes
 
     if recorded is None:
@@ -997,12 +1002,30 @@ def _as_codes(values: Any, spec: TensorSpec, what: str, position: int = 0) -> An
             input=spec.name,
         )
     try:
-        codes = category_codes(np.asarray(values, dtype=object).tolist(), recorded, spec.unseen_missing, plain=False)
+        items = [None if _missing(v) else v for v in np.asarray(values, dtype=object).tolist()]  # pandas' NA too
+        codes = category_codes(items, recorded, spec.unseen_missing, plain=plain)
     except ValueError as err:
         raise InvalidDataError(f"{what} {err}", input=spec.name) from None
     if spec.numpy_dtype.kind == "f":
         return np.where(codes < 0, np.nan, codes.astype(np.float64))
     return codes.astype(np.int64)  # a missing value's code is -1 (helper-145)
+
+
+def holds_text(values: Any) -> bool:
+    """Whether ``values`` (a column) is text: of a string type, or of objects each a ``str`` or missing (a batch
+    of a text column may hold only nulls)."""
+    import numpy as np
+
+    array = np.asarray(values)
+    if array.dtype.kind in "US":
+        return True
+    return array.dtype.kind == "O" and all(isinstance(v, str) or _missing(v) for v in array.ravel())
+
+
+def _missing(value: Any) -> bool:
+    """None, a float NaN, or pandas' NA or NaT."""
+    return value is None or (isinstance(value, float) and value != value) or type(value).__name__ in ("NAType",
+                                                                                                        "NaTType")
 
 
 def _refuse_values_as_codes(values: Any, recorded: Sequence[Any] | None, spec: TensorSpec, what: str) -> None:
@@ -1024,8 +1047,8 @@ def _refuse_values_as_codes(values: Any, recorded: Sequence[Any] | None, spec: T
             raise InvalidDataError(
                 f"{what} holds the category {found!r} as text, but input {spec.name!r} reads the codes of the "
                 f"model's categories {shown} (the position of each among them, -1 for a missing value). Feed the "
-                f"codes (pandas.Categorical(column, categories={shown}).codes), or a pandas category column, which "
-                "validate and score map to them (a CSV keeps no category type; Parquet keeps it)",
+                f"codes (pandas.Categorical(column, categories={shown}).codes), or a DataFrame whose column holds the "
+                "categories (text or a pandas category column), which validate and score map to them",
                 input=spec.name,
             )
         return

@@ -404,11 +404,13 @@ def test_a_missing_category_in_a_parquet_file_scores_as_xgboost_scores_it(
     np.testing.assert_allclose(np.stack(scored["probabilities"]), model.predict_proba(frame), atol=1e-5)
 
 
-def test_category_text_from_a_csv_for_xgboost_codes_says_to_feed_codes_not_numbers(
+def test_category_text_from_a_csv_for_xgboost_codes_is_read_by_value(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
     # the category column of a CSV is text; the message for text in a number input said to convert it with
-    # pandas.to_numeric(column, errors='coerce'), which turns every category into NaN (helper-165)
+    # pandas.to_numeric(column, errors='coerce'), which turns every category into NaN (helper-165); then it was
+    # refused asking for the codes, though the file records the categories: each text is read as its category's
+    # code, as a pandas category column is (helper-226)
     xgboost = pytest.importorskip("xgboost")
     import joblib
 
@@ -422,10 +424,20 @@ def test_category_text_from_a_csv_for_xgboost_codes_says_to_feed_codes_not_numbe
     og.convert(model, frame.head(20)).save("m.onnx")
     frame.to_csv("rows.csv", index=False)
     joblib.dump(model, "model.joblib")
-    assert main(["validate", "m.onnx", "--reference", "model.joblib", "--trust-pickle", "--data", "rows.csv"]) == 2
-    err = capsys.readouterr().err
-    assert "reads the codes of the model's categories ['east', 'north', 'south']" in err
-    assert "to_numeric" not in err and "Traceback" not in err
+    assert main(["validate", "m.onnx", "--reference", "model.joblib", "--trust-pickle", "--data", "rows.csv"]) == 0
+    text = frame.assign(region=frame.region.astype(str))  # a Parquet file of text, as the CSV's column reads
+    text.to_parquet("text.parquet")
+    assert _score(Path("m.onnx"), Path("text.parquet"), Path("scored.parquet")) == 0
+    scored = pq.read_table("scored.parquet").to_pandas()
+    np.testing.assert_array_equal(scored["label"].to_numpy(), model.predict(frame))
+    np.testing.assert_allclose(np.stack(scored["probabilities"]), model.predict_proba(frame), atol=1e-5)
+    # a region XGBoost was not fitted on: refused, as XGBoost refuses it, naming what to send
+    text.assign(region=text.region.replace("south", "west")).to_parquet("west.parquet")
+    capsys.readouterr()
+    assert _score(Path("m.onnx"), Path("west.parquet"), Path("west-scored.parquet")) == 2
+    err = _one_line(capsys)
+    assert "none of the model's categories ['east', 'north', 'south']" in err and "'west'" in err
+    assert "to_numeric" not in err
 
 
 def test_integer_categories_in_a_parquet_file_score_as_xgboost_scores_them(

@@ -646,16 +646,18 @@ def _categories_as_codes(data: Any, signature: Signature) -> Any:
     feature, a LightGBM text category for a target without text) as those codes, mapped as ``onnxgate validate``
     maps them: the input table holds the codes. A category column is a pandas one (a DataFrame, Parquet rows) or
     a pyarrow dictionary column of a Table (pyarrow's category). Given as text, the categories were refused, with
-    a message asking for a pandas category column (rows that passed validate and package)."""
+    a message asking for a pandas category column (rows that passed validate and package); a text column (object
+    or string, a CSV's) is mapped by value too, as validate maps it (helper-226)."""
     import pyarrow as pa
 
-    from onnxgate._data import as_feeds, is_dataframe, read_rows
+    from onnxgate._data import as_feeds, holds_text, is_dataframe, read_rows
 
     data = read_rows(data)
     coded = {s.name for s in signature.inputs if s.codes}
     if isinstance(data, pa.Table):
-        dictionaries = [c for c in data.column_names if pa.types.is_dictionary(data.schema.field(c).type)
-                        and signature.columns.input_for(c) in coded]
+        dictionaries = [c for c in data.column_names if signature.columns.input_for(c) in coded
+                        and (pa.types.is_dictionary(kind := data.schema.field(c).type) or pa.types.is_string(kind)
+                             or pa.types.is_large_string(kind))]
         if not dictionaries:
             return data
         # pandas reads a dictionary column as a category column, mapped to the codes as validate maps it
@@ -669,8 +671,8 @@ def _categories_as_codes(data: Any, signature: Signature) -> Any:
         return data
     if not is_dataframe(data):
         return data
-    columns = [c for c in data.columns if type(data[c].dtype).__name__ == "CategoricalDtype"
-               and signature.columns.input_for(str(c)) in coded]
+    columns = [c for c in data.columns if signature.columns.input_for(str(c)) in coded
+               and (type(data[c].dtype).__name__ == "CategoricalDtype" or holds_text(data[c]))]
     if not columns:
         return data
     feeds = as_feeds(data, signature)

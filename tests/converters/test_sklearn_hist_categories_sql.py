@@ -116,6 +116,45 @@ def test_an_ordinal_encoder_before_the_model_gives_the_codes_for_sql_edge(tmp_pa
     _dry_run_matches(conv, model, rows, tmp_path / "p")
 
 
+def test_an_ordinal_encoder_fitted_on_text_reads_text_rows_by_value_for_sql_edge(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same pipeline fitted on a plain text column (object, not a pandas category): the file took the codes,
+    but validate refused the text rows ("holds the category 'band c' as text ... Feed the codes ... or a pandas
+    category column"), the dry run could not load them ("Could not convert string ... to INT32") and score refused
+    their nulls; each text is read as its category's code, an unseen and a missing band as missing, as the
+    pipeline scores them."""
+    import pyarrow.parquet as pq
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    from onnxgate.cli import main
+
+    frame, y = _frame()
+    frame["band"] = frame["band"].astype(object)
+    rows = frame.copy()
+    rows.iloc[:6, 1] = None
+    rows.iloc[6:12, 1] = "band x"
+    encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan)
+    model = make_pipeline(ColumnTransformer([("codes", encoder, ["band"])], remainder="passthrough"),
+                          HistGradientBoostingClassifier(max_iter=20, categorical_features=[0], random_state=0))
+    model.fit(frame, y)
+    conv = og.convert(model, frame.head(20), target=TARGET)
+    assert conv.signature.input("band").elem_type == "int32"
+    report = og.validate(conv, target=TARGET, reference=model, data=rows)
+    assert report.passed, str(report)
+    _dry_run_matches(conv, model, rows, tmp_path / "p")
+    monkeypatch.chdir(tmp_path)
+    conv.save("m.onnx")
+    for name, part in (("rows", rows), ("missing", rows.head(6))):  # a Parquet column of only nulls: type null
+        part.to_parquet(f"{name}.parquet")
+        assert main(["score", "m.onnx", "--data", f"{name}.parquet", "--out", f"{name}-scored.parquet"]) == 0
+        scored = pq.read_table(f"{name}-scored.parquet").to_pandas()
+        found = np.stack([scored[f"p_{k}"].to_numpy() for k in range(3)], axis=1)
+        np.testing.assert_allclose(found, model.predict_proba(part), atol=1e-5)
+
+
 @pytest.mark.parametrize("unknown", [-1, "error"])
 def test_an_ordinal_encoder_whose_unknown_category_is_not_missing_is_refused_saying_why(unknown: Any) -> None:
     """Its text input was refused with "Encode it as numbers before training", though refitting the encoder with
