@@ -26,6 +26,7 @@ __all__ = [
     "adaptation_of",
     "adapted_outputs",
     "already_adapted",
+    "boolean_columns",
     "columns_against_fitted",
     "columns_of_native",
     "original_feeds",
@@ -81,6 +82,25 @@ def adaptation_of(model: Any) -> dict[str, Any] | None:
         if prop.key == ADAPT_METADATA_KEY:
             return dict(json.loads(prop.value))
     return None
+
+
+def boolean_columns(model: Any) -> frozenset[str]:
+    """The inputs of an adapted model that are the table columns of a boolean input of the model it was converted
+    from: integer columns the file casts to bool, of which only 0 and 1 are values (:func:`original_feeds` refuses
+    any other). Empty for a model :func:`adapt` did not adapt."""
+    mapping = adaptation_of(model)
+    original = (mapping or {}).get("original")
+    inputs = (mapping or {}).get("inputs")
+    if not isinstance(original, Mapping) or not isinstance(inputs, Mapping):
+        return frozenset()
+    from onnxgate.signature import Signature
+
+    found: set[str] = set()
+    for spec in Signature.from_dict(original).inputs:
+        entry = inputs.get(spec.name)
+        if spec.elem_type == "bool" and isinstance(entry, Mapping):
+            found.update(str(c) for c in entry.get("columns", []))
+    return frozenset(found)
 
 
 def columns_of_native(model: Any, data: Any) -> Any:

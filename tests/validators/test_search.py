@@ -869,3 +869,21 @@ def test_rows_the_reference_refused_are_said_in_a_passing_search() -> None:
     assert result.passed and result.details["nan_and_inf_tried"] and refused > 0
     assert result.message.endswith(f"; {refused} of them the reference model refused (ValueError: Input X contains "
                                    "NaN), so the file's answer for them was not compared"), result.message
+
+
+def test_a_sql_adapted_boolean_column_is_searched_at_0_and_1_only() -> None:
+    # the file takes the bool column as an integer it casts to bool, and parity refuses any other value than 0/1
+    # there (helper-218): the search tried 2 and -1 in it, and said "43 of them the reference model refused ...
+    # other than 0 and 1", rows no one can compare (helper-226)
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"member": rng.random(200) > 0.5, "x": rng.normal(size=200)})
+    model = LogisticRegression().fit(X, (X["member"] + X["x"] > 0.5).astype(int))
+    sql = og.convert(model, X, target="sql-edge-2.0")
+    assert sql.signature.input("member").elem_type == "int64"
+    result = check_search_divergences(sql, model, X, budget=400, seed=0, target="sql-edge-2.0")
+    assert result.passed, result.message
+    assert result.details["reference_rejected_rows"] == 0, result.message
+    assert "refused" not in result.message

@@ -175,7 +175,9 @@ def check_search_divergences(
     if scalar_inputs is not None:  # generated rows have no batch axis to go on (parity says the same)
         return CheckResult(CHECK_NAME, False, f"the search was not run: {scalar_inputs}", {"error": scalar_inputs})
     feeds = as_feeds(data, signature)
-    space = make_space(signature, feeds)
+    from onnxgate.adaptation.mapping import boolean_columns
+
+    space = make_space(signature, feeds, boolean_columns(proto))
     nan_features: bool | list[bool] = allow_nan
     if container_default:
         # the container service takes NaN only in the inputs its package accepts it in (a NaN-aware node reads

@@ -313,7 +313,9 @@ def _boundaries_from_row(searcher: Searcher, b: int, rng: Any, limit: int) -> No
             hi = lo + 1.0
         pad = (hi - lo) * 0.1
         grid = np.linspace(lo - pad, hi + pad, GRID_POINTS)
-        if sp.integer[j]:
+        if sp.boolean[j]:
+            grid = np.asarray([0.0, 1.0])
+        elif sp.integer[j]:
             grid = np.unique(np.rint(grid))
         block = np.repeat(sp.X[b][None, :], len(grid), axis=0)
         block[:, j] = grid
@@ -349,6 +351,8 @@ def edge_share(budget: int, features: int) -> float:
 def _edge_values(space: Space, j: int, allow_nan: bool) -> list[float]:
     import numpy as np
 
+    if space.boolean[j]:
+        return [0.0, 1.0]  # the only values of a boolean column: any other is a row the reference refuses
     lo, hi = float(space.lo[j]), float(space.hi[j])
     span = max(hi - lo, 1.0)
     big = max(abs(lo), abs(hi), 1.0)
@@ -454,7 +458,9 @@ def phase_hypothesis(searcher: Searcher, seed: int, allow_nan: bool) -> str | No
     for j in range(sp.d):
         lo, hi = float(sp.lo[j]), float(sp.hi[j])
         pad = max(hi - lo, 1.0) * 0.5
-        if sp.integer[j]:
+        if sp.boolean[j]:
+            elements.append(st.sampled_from([0.0, 1.0]))
+        elif sp.integer[j]:
             elements.append(st.integers(math.floor(lo - pad), math.ceil(hi + pad)).map(float))
         else:
             width: Literal[32, 64] = 32 if sp.float32[j] else 64

@@ -26,6 +26,8 @@ class Space:
     hi: Array
     integer: Array  # bool per feature
     float32: Array  # bool per feature: the input is float32 (so bisection steps in float32)
+    #: bool per feature: only 0 and 1 are values (a SQL-adapted boolean input: an integer column cast to bool)
+    boolean: Array
     #: rows past ``n_rows``: a data row with one text value replaced by :data:`TEXT_EDGES` (their bases)
     text_rows: tuple[int, ...] = ()
 
@@ -60,6 +62,10 @@ class Space:
             if dtype.kind in "iu":
                 info = np.iinfo(dtype)
                 block = np.clip(np.rint(np.nan_to_num(block, nan=0.0)), info.min, info.max)
+                flags = self.boolean[start - width : start]
+                if flags.any():
+                    block = block.copy()
+                    block[:, flags] = np.clip(block[:, flags], 0, 1)
             elif wide and dtype.kind == "f":
                 dtype = np.dtype(np.float64)
             with np.errstate(over="ignore", invalid="ignore"):
@@ -74,7 +80,8 @@ class Space:
         dtype = self.feeds[name].dtype
         if dtype.kind in "iu":
             info = np.iinfo(dtype)
-            return np.clip(np.rint(values), info.min, info.max).astype(np.float64)
+            low, high = (0, 1) if self.boolean[j] else (info.min, info.max)
+            return np.clip(np.rint(values), low, high).astype(np.float64)
         with np.errstate(over="ignore"):
             return np.asarray(values, dtype=np.float64).astype(dtype).astype(np.float64)
 
@@ -158,7 +165,10 @@ def _with_text_edges(signature: Signature, feeds: dict[str, Array], n: int) -> t
     return grown, len(picks)
 
 
-def make_space(signature: Signature, feeds: dict[str, Array]) -> Space:
+def make_space(signature: Signature, feeds: dict[str, Array], boolean: frozenset[str] = frozenset()) -> Space:
+    """The row space of ``feeds``; ``boolean``: the integer inputs whose only values are 0 and 1 (a SQL-adapted
+    boolean input, :func:`onnxgate.adaptation.mapping.boolean_columns`), searched only at those: a 2 or a -1
+    there is a row the reference refuses, counted as refused, not compared (helper-226)."""
     import numpy as np
 
     n = len(next(iter(feeds.values())))
@@ -169,6 +179,7 @@ def make_space(signature: Signature, feeds: dict[str, Array]) -> Space:
     blocks = []
     integer: list[bool] = []
     f32: list[bool] = []
+    flags: list[bool] = []
     for spec in signature.inputs:
         array = feeds[spec.name]
         if array.dtype.kind not in "fiu" or array.ndim == 0:
@@ -180,10 +191,13 @@ def make_space(signature: Signature, feeds: dict[str, Array]) -> Space:
         blocks.append(array.reshape(everything, width).astype(np.float64))
         integer += [array.dtype.kind in "iu"] * width
         f32 += [array.dtype == np.float32 or array.dtype == np.float16] * width
+        flags += [array.dtype.kind in "iu" and spec.name in boolean] * width
     X = np.concatenate(blocks, axis=1) if blocks else np.zeros((everything, 0))
     with np.errstate(all="ignore"):
         finite = np.where(np.isfinite(X[:n]), X[:n], np.nan)
         lo = np.nan_to_num(np.nanmin(finite, axis=0), nan=0.0) if n else np.zeros(X.shape[1])
         hi = np.nan_to_num(np.nanmax(finite, axis=0), nan=1.0) if n else np.ones(X.shape[1])
+    only = np.asarray(flags, bool)
+    lo[only], hi[only] = 0.0, 1.0
     return Space(signature, feeds, n, features, shapes, X, lo, hi, np.asarray(integer, bool), np.asarray(f32, bool),
-                 tuple(range(n, everything)))
+                 only, tuple(range(n, everything)))
