@@ -68,7 +68,8 @@ def convert(
     precision : {"auto", "float32", "float64"}, optional
         Floating-point precision of the graph, for converters that offer the choice (scikit-learn;
         the same as ``options={"precision": ...}``). ``"auto"`` (the default) keeps float64 where
-        the sample is float64 and the double graph is well-typed and runs on the installed
+        scikit-learn computes in float64 (a float64 or integer sample, text its vectorizers weigh
+        in float64) and the double graph is well-typed and runs on the installed
         onnxruntime, else float32 (with a warning saying why). For a target whose onnxruntime is
         not the installed one (the SQL targets: 1.5.3, 1.12.1), whose double kernels cannot be
         checked here, ``"auto"`` means float32; ask for ``"float64"`` to keep double there.

@@ -54,8 +54,9 @@ def add_precision_arg(p: Any) -> None:
         "--precision",
         choices=("auto", "float32", "float64"),
         help=(
-            "floating-point precision of the graph (scikit-learn): auto (default) keeps float64 where the "
-            "sample is float64 and the double graph runs, else float32; SQL targets default to float32"
+            "floating-point precision of the graph (scikit-learn): auto (default) keeps float64 where "
+            "scikit-learn computes in float64 (float64, integer or text samples) and the double graph runs, else "
+            "float32; SQL targets default to float32"
         ),
     )
 

@@ -203,6 +203,7 @@ def register_tfidf_transformer() -> None:
 
     _replace("SklearnTfidfTransformer", "_onnxgate_tfidf", original, convert_tfidf_transformer, shape)
     _register_double_tfidf_vectorizer()
+    _register_double_count_vectorizer()
 
 
 def tfidf_in_double(est: Any) -> bool:
@@ -212,6 +213,59 @@ def tfidf_in_double(est: Any) -> bool:
     import numpy as np
 
     return GRAPH_FLOAT64.get() and np.dtype(getattr(est, "dtype", np.float64)) == np.float64
+
+
+def counts_in_double(est: Any) -> bool:
+    """Whether the word counts of ``est`` (a CountVectorizer) are handed on as double: in a float64 graph
+    (:data:`GRAPH_FLOAT64`), unless the vectorizer was asked for a narrower float (``dtype=np.float32``), which
+    scikit-learn's next step then reads; its default int64 counts are read as float64."""
+    import numpy as np
+
+    dtype = np.dtype(getattr(est, "dtype", np.float64))
+    return GRAPH_FLOAT64.get() and not (dtype.kind == "f" and dtype.itemsize < 8)
+
+
+class _Renamed:
+    """``operator`` writing its output under ``names`` (a converter writes to ``output_full_names``)."""
+
+    def __init__(self, operator: Any, names: list[str]) -> None:
+        self._operator = operator
+        self.output_full_names = names
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._operator, name)
+
+
+def _register_double_count_vectorizer() -> None:
+    """skl2onnx declares a CountVectorizer's counts float32 for a text input, in any graph: in a float64 graph
+    the step after it computed in float32 (a MultinomialNB behind a CountVectorizer: probabilities 1.5e-6 off,
+    where scikit-learn reads the int64 counts as float64). Where they are handed on in double
+    (:func:`counts_in_double`), the counts are declared double, cast from onnx's float TfIdfVectorizer (whole
+    numbers, exact below 2**24)."""
+    from onnx import TensorProto
+    from skl2onnx.common.data_types import DoubleTensorType
+    from skl2onnx.shape_calculators.text_vectorizer import calculate_sklearn_text_vectorizer_output_shapes
+
+    alias = "SklearnCountVectorizer"
+    original = _replaceable(alias, "_onnxgate_counts_double")
+    if original is None:
+        return
+
+    def shape(operator: Any) -> None:
+        calculate_sklearn_text_vectorizer_output_shapes(operator)
+        if counts_in_double(operator.raw_operator):
+            operator.outputs[0].type = DoubleTensorType(operator.outputs[0].type.shape)
+
+    def convert(scope: Any, operator: Any, container: Any) -> None:
+        if not isinstance(operator.outputs[0].type, DoubleTensorType):
+            original(scope, operator, container)
+            return
+        counts = scope.get_unique_variable_name("counts")
+        original(scope, _Renamed(operator, [counts]), container)
+        container.add_node("Cast", [counts], operator.output_full_names, to=TensorProto.DOUBLE,
+                           name=scope.get_unique_operator_name("Cast"))
+
+    _replace(alias, "_onnxgate_counts_double", original, convert, shape)
 
 
 def _register_double_tfidf_vectorizer() -> None:
@@ -1406,7 +1460,7 @@ def register_target_encoder() -> None:
 
     import numpy as np
     from skl2onnx.common._registration import _shape_calculator_pool
-    from skl2onnx.common.data_types import FloatTensorType
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
 
     original = _replaceable("SklearnTargetEncoder", "_onnxgate_multiclass")
     if original is None:
@@ -1417,12 +1471,17 @@ def register_target_encoder() -> None:
         encoder = operator.raw_operator
         if encoder.target_type_ != "multiclass":
             original_shape(operator)
-            return
-        width = len(encoder.categories_) * len(encoder.classes_)
-        operator.outputs[0].type = FloatTensorType([operator.inputs[0].get_first_dimension(), width])
+        else:
+            width = len(encoder.categories_) * len(encoder.classes_)
+            operator.outputs[0].type = FloatTensorType([operator.inputs[0].get_first_dimension(), width])
+        if GRAPH_FLOAT64.get():
+            operator.outputs[0].type = DoubleTensorType(operator.outputs[0].type.shape)
 
     def convert(scope: Any, operator: Any, container: Any) -> None:
         encoder = operator.raw_operator
+        if isinstance(operator.outputs[0].type, DoubleTensorType):
+            _double_target_encodings(scope, operator, container)
+            return
         if encoder.target_type_ != "multiclass":
             original(scope, operator, container)
             return
@@ -1454,6 +1513,60 @@ def register_target_encoder() -> None:
                            name=scope.get_unique_operator_name("Reshape"))
 
     _replace("SklearnTargetEncoder", "_onnxgate_multiclass", original, convert, shape)
+
+
+def _double_target_encodings(scope: Any, operator: Any, container: Any) -> None:
+    """A TargetEncoder's encodings in a float64 graph, in double as scikit-learn's: skl2onnx writes them as a
+    ``LabelEncoder``'s float values (ai.onnx.ml's ``values_doubles`` is opset 4, beyond older runtimes), so a Ridge
+    after it was 9.2e-7 off and failed validate. Here each column's ``LabelEncoder`` (opset 2) gives a category's
+    position (an unknown category one past the last), which picks its row of a double table: the encodings,
+    then ``target_mean_`` (per class for a multiclass target, the columns feature by feature as scikit-learn's)."""
+    import numpy as np
+    from onnx import TensorProto
+    from skl2onnx.common.data_types import FloatTensorType, Int64TensorType
+
+    encoder = operator.raw_operator
+    classes = len(encoder.classes_) if encoder.target_type_ == "multiclass" else 1
+    name = scope.get_unique_variable_name
+    # (input, its column, its width) of each feature; an input of unknown width holds the rest
+    columns: list[tuple[Any, int, Any]] = []
+    for v in operator.inputs:
+        width = v.get_second_dimension()
+        columns.extend((v, j, width) for j in range(len(encoder.categories_) if width is None else width))
+    encoded = []
+    for f, categories in enumerate(encoder.categories_):
+        variable, j, width = columns[f]
+        column, kind = variable.onnx_name, variable.type
+        if width != 1:
+            picked = name("feature_column")
+            index = name("index")
+            container.add_initializer(index, TensorProto.INT64, [], [j])
+            container.add_node("ArrayFeatureExtractor", [column, index], picked, op_domain="ai.onnx.ml",
+                               name=scope.get_unique_operator_name("ArrayFeatureExtractor"))
+            column = picked
+        if isinstance(kind, FloatTensorType):
+            keys: dict[str, Any] = {"keys_floats": [float(c) for c in categories]}
+        elif isinstance(kind, Int64TensorType):
+            keys = {"keys_int64s": [int(c) for c in categories]}
+        else:
+            keys = {"keys_strings": [str(c) for c in categories]}
+        position = name("category_position")
+        container.add_node("LabelEncoder", [column], position, op_domain="ai.onnx.ml", op_version=2,
+                           values_int64s=list(range(len(categories))), default_int64=len(categories),
+                           name=scope.get_unique_operator_name("LabelEncoder"), **keys)
+        rows = name("category_rows")
+        flat = name("flat")
+        container.add_initializer(flat, TensorProto.INT64, [1], [-1])
+        container.add_node("Reshape", [position, flat], rows, name=scope.get_unique_operator_name("Reshape"))
+        encodings = np.stack([np.asarray(encoder.encodings_[f * classes + c], dtype=np.float64)
+                              for c in range(classes)], axis=1)
+        table = np.vstack([encodings, np.reshape(np.asarray(encoder.target_mean_, dtype=np.float64), (1, classes))])
+        values = name("encodings")
+        container.add_initializer(values, TensorProto.DOUBLE, list(table.shape), table.ravel().tolist())
+        encoded.append(name("encoded"))
+        container.add_node("Gather", [values, rows], encoded[-1], axis=0, name=scope.get_unique_operator_name("Gather"))
+    container.add_node("Concat", encoded, operator.outputs[0].full_name, axis=1,
+                       name=scope.get_unique_operator_name("Concat"))
 
 
 def register_one_hot_encoder() -> None:

@@ -49,8 +49,19 @@ def register_hashing_vectorizer() -> None:
 
     if "OnnxgateHashingVectorizer" in _converter_pool:
         return
-    update_registered_converter(HashingVectorizer, "OnnxgateHashingVectorizer",
-                                width_shape(lambda op: op.n_features), _convert_hashing_vectorizer)
+    update_registered_converter(HashingVectorizer, "OnnxgateHashingVectorizer", _shape, _convert_hashing_vectorizer)
+
+
+def _shape(operator: Any) -> None:
+    """``[N, n_features]``, double where scikit-learn's float64 rows are handed on in a float64 graph (the counts'
+    norm is divided in double: in float32 a LogisticRegression behind it answered 1.3e-7 off)."""
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    from onnxgate.converters._skl2onnx_fixes import counts_in_double
+
+    width_shape(lambda op: op.n_features)(operator)
+    if counts_in_double(operator.raw_operator):
+        operator.outputs[0].type = DoubleTensorType(operator.outputs[0].type.shape)
 
 
 def hashing_refusal(est: Any, opset: int) -> str | None:
@@ -107,6 +118,7 @@ def _convert_hashing_vectorizer(scope: Any, operator: Any, container: Any) -> No
 
     import numpy as np
     from onnx import TensorProto, helper
+    from skl2onnx.common.data_types import DoubleTensorType
 
     from onnxgate.converters._skl2onnx_fixes import parsed_pattern, re2_token_pattern
     from onnxgate.converters._sklearn_extra import GraphWriter
@@ -188,13 +200,17 @@ def _convert_hashing_vectorizer(scope: Any, operator: Any, container: Any) -> No
     if est.binary:
         # X.data.fill(1): every column a feature fell in, also one whose signs summed to 0
         matrix = w.node("Cast", w.node("Greater", matrix, w.const(0.0)), to=TensorProto.FLOAT)
+    real: Any = np.float32
+    if isinstance(operator.outputs[0].type, DoubleTensorType):  # the whole numbers cast, the norm divided in double
+        real = np.float64
+        matrix = w.node("Cast", matrix, to=TensorProto.DOUBLE)
     if est.norm is not None:
         size = w.node("Abs", matrix) if est.norm == "l1" else w.node("Mul", matrix, matrix)
         norm = w.node("ReduceSum", size, ints([1]), keepdims=1)
         if est.norm == "l2":
             norm = w.node("Sqrt", norm)
         # a row of whole numbers that is not all zero has a norm of at least 1; an all-zero row stays 0
-        matrix = w.node("Div", matrix, w.node("Max", norm, w.const(1.0)))
+        matrix = w.node("Div", matrix, w.node("Max", norm, w.const(1.0, dtype=real)))
     w.node("Identity", matrix, out=operator.outputs[0].full_name)
 
 

@@ -11,7 +11,8 @@ Policy:
 * Precision (``options={"precision": ...}`` or ``convert(..., precision=...)``): ``"auto"`` (the
   default) computes in float64 when the sample has float64 columns, or integer columns and no
   float32 one (scikit-learn reads integers as float64; a one-matrix integer sample enters the
-  graph as its integers, cast to double inside, unless an encoder reads it), and the double graph
+  graph as its integers, cast to double inside, unless an encoder reads it), or text its vectorizers
+  weigh in float64 and no float32 column (their default ``dtype``), and the double graph
   is well-typed and loads in the installed onnxruntime, else in float32 with a warning saying why;
   ``"float32"`` and ``"float64"`` force one (``float64`` refuses, with the reason, what cannot run).
   In a double graph, tree ensembles read float32 and their outputs are cast back to double: that
@@ -160,8 +161,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PRECISIONS", "PRECISION_METADATA_KEY", "SklearnConverter"]
 
-#: Values of the ``precision`` option: ``auto`` keeps float64 where the sample is float64 and the
-#: double graph is well-typed and runs; else float32.
+#: Values of the ``precision`` option: ``auto`` keeps float64 where scikit-learn computes in float64 (float64 or
+#: integer rows, text vectorized in float64) and the double graph is well-typed and runs; else float32.
 PRECISIONS = ("auto", "float32", "float64")
 #: ``metadata_props`` key recording what the graph computes in: ``float64``, or
 #: ``float32-from-float64`` (float64 inputs cast to float32 inside the graph); parity names the fix.
@@ -529,8 +530,12 @@ class SklearnConverter(Converter):
         # flipped 2 of 597 labels, convert silent (helper-105). Rows with a float32 column stay float32
         integers = bool(columns) and any(c.dtype.kind in "iu" for c in columns) and not any(
             c.dtype.kind == "f" and c.dtype.itemsize < 8 for c in columns)
+        # scikit-learn weighs text in float64 (the vectorizers' default dtype; a CountVectorizer's int64 counts are
+        # read as float64): a TfidfVectorizer + LogisticRegression fitted on a list of text answered float32
+        # probabilities 1.5e-7 off. A vectorizer asked for float32, or a float32 column beside, keeps float32
+        text = _text_in_float64(model) and not any(c.dtype.kind == "f" and c.dtype.itemsize < 8 for c in columns)
         if precision == "auto":
-            attempts = ["float64", "float32"] if float64_data or integers else ["float32"]
+            attempts = ["float64", "float32"] if float64_data or integers or text else ["float32"]
         else:
             attempts = [precision]
         warnings: list[str] = unknown_value_notes(model)
@@ -565,7 +570,9 @@ class SklearnConverter(Converter):
                     if precision == "float64":
                         raise UnsupportedModelError(str(reason), framework=self.framework) from None
                     del warnings[said:]  # what the double attempt said of its graph ("cast to float64") is gone
-                    why = "the sample is float64" if float64_data else "scikit-learn reads the integer rows as float64"
+                    why = ("the sample is float64" if float64_data
+                           else "scikit-learn reads the integer rows as float64" if integers
+                           else "scikit-learn weighs the text in float64")
                     warnings.append(
                         f"computed in float32 although {why}: {reason.short}. Parity can differ from the float64 "
                         "estimator by float32 rounding (a label can flip near a threshold)"
@@ -1227,6 +1234,16 @@ def _reads_1d(model: Any) -> bool:
 
 #: The scikit-learn text vectorizers converted through onnxruntime's tokenizer.
 TEXT_VECTORIZERS = ("CountVectorizer", "TfidfVectorizer", "HashingVectorizer")
+
+
+def _text_in_float64(model: Any) -> bool:
+    """Whether ``model`` vectorizes text and scikit-learn weighs all of it in float64: no vectorizer was asked
+    for a float narrower (``dtype=np.float32``), in which its weights are computed and handed on."""
+    import numpy as np
+
+    dtypes = [np.dtype(getattr(est, "dtype", np.float64)) for est in sub_estimators(model)
+              if type(est).__name__ in TEXT_VECTORIZERS]
+    return bool(dtypes) and not any(d.kind == "f" and d.itemsize < 8 for d in dtypes)
 
 
 def _tokenizer_notes(model: Any) -> list[str]:

@@ -308,3 +308,55 @@ def test_text_weights_follow_the_precision_asked_for(steps: str) -> None:
         probabilities = session.run(None, {session.get_inputs()[0].name: texts[200:].reshape(-1, 1)})[1]
         assert probabilities.dtype == dtype, precision
         np.testing.assert_allclose(probabilities, expected, rtol=0, atol=tolerance, err_msg=precision)
+
+
+@pytest.mark.parametrize("steps", ["tfidf-logistic-list", "count-naive-bayes-series", "tfidf-ridge-column",
+                                   "hashing-logistic-list"])
+def test_a_text_only_pipeline_computes_in_double_as_scikit_learn(steps: str) -> None:
+    # scikit-learn weighs text in float64 (the vectorizers' default dtype; a CountVectorizer's int64 counts are read
+    # as float64), but a pipeline fed text alone was converted in float32: a TfidfVectorizer + LogisticRegression's
+    # probabilities were 1.5e-7 off, a MultinomialNB's 1.5e-6 (its counts stayed float32 in a double graph too)
+    import onnxruntime as ort
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer, TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.naive_bayes import MultinomialNB
+    from sklearn.pipeline import make_pipeline
+
+    texts = _texts(600)
+    y = np.array([("bad" in t) ^ (i % 5 == 0) for i, t in enumerate(texts)], dtype=np.int64)
+    rows: Any = texts
+    if steps == "tfidf-logistic-list":
+        model, rows = make_pipeline(TfidfVectorizer(), LogisticRegression(C=100.0, max_iter=5000)), list(texts)
+    elif steps == "count-naive-bayes-series":
+        model, rows = make_pipeline(CountVectorizer(ngram_range=(1, 2)), MultinomialNB()), pd.Series(texts)
+    elif steps == "tfidf-ridge-column":
+        model = make_pipeline(make_column_transformer((TfidfVectorizer(sublinear_tf=True), "text")), Ridge(0.1))
+        rows = pd.DataFrame({"text": texts})
+    else:
+        model = make_pipeline(HashingVectorizer(n_features=2**8), LogisticRegression(C=100.0, max_iter=5000))
+    model.fit(rows[:300], y[:300])
+    test = rows[300:]
+    conv = og.convert(model, rows[:20])
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: np.asarray(test, dtype=object).reshape(-1, 1)})
+    expected = model.predict(test) if steps == "tfidf-ridge-column" else model.predict_proba(test)
+    answer = got[0].ravel() if steps == "tfidf-ridge-column" else got[1]
+    assert answer.dtype == np.float64
+    np.testing.assert_allclose(answer, expected, rtol=0, atol=1e-12)
+    report = og.validate(conv, reference=model, data=test)
+    assert report.passed, [c.message for c in report.checks if not c.passed]
+
+
+def test_a_float32_text_vectorizer_keeps_a_float32_graph() -> None:
+    # scikit-learn weighs the text of a dtype=np.float32 vectorizer in float32: the graph does too
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    texts = _texts()
+    y = np.array(["bad" in t for t in texts], dtype=np.int64)
+    model = make_pipeline(TfidfVectorizer(dtype=np.float32), LogisticRegression()).fit(texts, y)
+    conv = og.convert(model, texts[:20].reshape(-1, 1))
+    assert conv.signature.outputs[1].elem_type == "float32"
