@@ -21,8 +21,10 @@ def category_codes(values: Any, categories: Any, unseen_missing: bool, plain: bo
     by value: a number equal to a number category, a text equal to a text category. ``plain`` (values with no
     category type, such as JSON): a text also names a number category by its decimal text (``"7"`` for 7), and a
     whole number that is a code (0..k-1, or -1) is read as that code, so a client that sends the codes keeps
-    getting them read as codes; where a number category is also a code (categories 1..5), a number is only read
-    as a code, and one that is only a category (5) is refused, its text (``"5"``) asked for instead. A value that
+    getting them read as codes; a number that is both a code and another category's value (3 among categories
+    1..12, months: code 3 is 4) is read as the rest of the values say (a code that is no category, 0; a category
+    that is no code, 12), else refused, its text (``"3"``) asked for instead, since either reading answers another
+    category for some client (read as codes, the months 1..11 a client sent scored as 2..12). A value that
     is none of the categories is missing where ``unseen_missing`` (LightGBM reads it so), else refused (XGBoost
     refuses it). Raises ValueError whose message says what to send, to be prefixed with the column's name.
     """
@@ -39,7 +41,19 @@ def category_codes(values: Any, categories: Any, unseen_missing: bool, plain: bo
                     texts.setdefault(str(int(category)), position)
         elif isinstance(category, str):
             texts.setdefault(category, position)
-    overlap = plain and any(v.is_integer() and -1 <= v < count for v in numbers)
+    # where a number is both a code and another category (months 1..12: code 3 is 4), the request's other values
+    # tell which it is: a code that is no category (0), or a category that is no code (12, a text "3")
+    by_code = by_value = False
+    if plain:
+        for value in values:
+            value = value.item() if isinstance(value, np.generic) else value
+            if isinstance(value, str):
+                by_value = by_value or value in texts
+            elif isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+                if float(value).is_integer() and 0 <= value < count:
+                    by_code = by_code or float(value) not in numbers
+                else:
+                    by_value = by_value or float(value) in numbers
     out = np.empty(len(values), dtype=np.int64)
     unseen: list[Any] = []
     ambiguous: list[Any] = []
@@ -57,17 +71,21 @@ def category_codes(values: Any, categories: Any, unseen_missing: bool, plain: bo
                 read_as["category"].append(value)
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             whole = float(value).is_integer()
+            category = numbers.get(float(value))
             if plain and whole and -1 <= value < count:
                 code = int(value)
-                if value != -1:
+                if category is not None and category != code:  # code 3, and category 3 of another code
+                    if by_value and not by_code:
+                        code = category
+                    elif not by_code:
+                        ambiguous.append(value)
+                        code = -1
+                elif value != -1 and category is None:
                     read_as["code"].append(value)
             else:
-                code = numbers.get(float(value))
+                code = category
                 if plain and code is not None:
                     read_as["category"].append(value)
-                if code is not None and overlap:
-                    ambiguous.append(value)
-                    code = -1
         if code is None:
             unseen.append(value)
             code = -1
@@ -75,9 +93,9 @@ def category_codes(values: Any, categories: Any, unseen_missing: bool, plain: bo
     shown = f"{cats[:10]}{'...' if count > 10 else ''}"
     if ambiguous:
         raise ValueError(
-            f"holds {ambiguous[:5]}, categories of the model {shown} that some of its codes 0..{count - 1} also are, "
-            "so a number is read as a code here: send each category as its text (\"5\" for 5) or as its code (its "
-            "position among the categories), and null for a missing value")
+            f"holds {ambiguous[:5]}, each both a category of the model {shown} and the code (the position among "
+            f"the categories, 0..{count - 1}) of another one, so it cannot be told which is meant: send each "
+            f"category as its text (\"{int(ambiguous[0])}\" for {int(ambiguous[0])}), and null for a missing value")
     if read_as["code"] and read_as["category"]:
         # categories 7..42 and codes 0..5: a 5 beside a 12 is a category the model never saw, not code 5
         raise ValueError(

@@ -542,6 +542,9 @@ def _example_request(sig: Any, data: Any, allow_nan: Sequence[str] = ()) -> dict
             else:
                 arrays[spec.name] = np.zeros(shape, dtype=spec.numpy_dtype)
     values = {k: _nan_as_null(np.asarray(v)) for k, v in arrays.items()}
+    for spec in sig.inputs:
+        if spec.name in values and spec.codes:
+            values[spec.name] = _ambiguous_codes_as_texts(spec, values[spec.name])
     if len(sig.inputs) == 1:
         return {"data": values[sig.inputs[0].name]}
     # the example speaks the user's own column names (score.py maps them to the inputs)
@@ -597,6 +600,23 @@ def _example_rows(feeds: dict[str, Any], allow_nan: Sequence[str], limit: int = 
     if not chosen.size:
         chosen = np.flatnonzero(acceptable)[:limit]
     return {k: np.asarray(v)[chosen] for k, v in feeds.items()} if chosen.size else {}
+
+
+def _ambiguous_codes_as_texts(spec: Any, rows: Any) -> Any:
+    """``rows`` (nested lists of an input of category codes) with the codes of each column whose number categories
+    are also other categories' codes (months 1..12: code 3 is 4) as their categories' texts (``"4"``), null for a
+    missing one: score.py refuses such a number, which could be either, and the example must score."""
+    for position, categories in spec.codes:
+        if categories is None or not any(
+                isinstance(c, (int, float)) and not isinstance(c, bool) and c != i and float(c).is_integer()
+                and -1 <= c < len(categories) for i, c in enumerate(categories)):
+            continue
+        for i, row in enumerate(rows):
+            cells, at = (row, position) if isinstance(row, list) else (rows, i)
+            value = cells[at]
+            if isinstance(value, (int, float)) and value == value:
+                cells[at] = str(categories[int(value)]) if 0 <= value < len(categories) else None
+    return rows
 
 
 def _nan_as_null(arr: Any) -> Any:

@@ -613,3 +613,39 @@ def test_xgboost_category_values_and_nulls_score_as_xgboost_scores_them(categori
     # code 2 would answer another category's probabilities for a value the model never saw
     status, mixed = entry.score(json.dumps({"data": {"x": [0.1, 0.2], "band": [categories[0], 2]}}))
     assert status == 400 and "mixes codes [2] and category values" in mixed["message"]
+
+
+def test_a_month_that_is_also_another_months_code_is_refused_not_read_as_that_code(tmp_path: Path) -> None:
+    # months 1..12 as XGBoost categories: code 3 is month 4. /score and v2 read a month 11 sent as a number as
+    # code 11, month 12's answer (0.02 where XGBoost says 0.97), and only a request holding a 12 was refused;
+    # validate, onnxgate score and the MLflow package read 11 as month 11
+    xgboost = pytest.importorskip("xgboost")
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    month = rng.integers(1, 13, 600)
+    x = rng.normal(size=600)
+    frame = pd.DataFrame({"x": x, "month": pd.Categorical(month, categories=list(range(1, 13)))})
+    y = ((month % 3 == 0) ^ (x > 0.3)).astype(int)
+    model = xgboost.XGBClassifier(n_estimators=20, max_depth=4, enable_categorical=True, n_jobs=1).fit(frame, y)
+    folder = og.package(og.convert(model, frame.head(60)), target="container", out=tmp_path / "pkg")
+    entry = load_score(folder, "score_months")
+    entry.init()
+    rows = frame.head(8)
+    sent = [int(v) for v in rows.month]
+    assert min(sent) >= 1 and max(sent) <= 11
+    status, refused = entry.score(json.dumps({"data": {"x": rows.x.tolist(), "month": sent}}))
+    assert status == 400, refused
+    assert "cannot be told which is meant" in refused["message"] and 'its text ("' in refused["message"]
+    status, out = entry.score(json.dumps({"data": {"x": rows.x.tolist(), "month": [str(v) for v in sent]}}))
+    assert status == 200, out
+    np.testing.assert_allclose(np.array(out["probabilities"]), model.predict_proba(rows), atol=1e-5)
+    # beside a 12 (no code), the other numbers are months too
+    status, beside = entry.score(json.dumps({"data": {"x": [0.0, *rows.x], "month": [12, *sent]}}))
+    assert status == 200, beside
+    want = model.predict_proba(pd.concat([pd.DataFrame({"x": [0.0], "month": pd.Categorical([12], categories=list(
+        range(1, 13)))}), rows], ignore_index=True))
+    np.testing.assert_allclose(np.array(beside["probabilities"]), want, atol=1e-5)
+    # the package's own example request still scores
+    status, example = entry.score((folder / "sample-request.json").read_text())
+    assert status == 200, example

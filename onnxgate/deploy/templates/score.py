@@ -676,7 +676,11 @@ def category_values(spec: dict[str, Any], value: Any) -> Any:
         if position >= arr.shape[1]:
             continue
         column = arr[:, position].tolist()
-        if all(type(v) is int and (categories is None or -1 <= v < len(categories)) for v in column):
+        # a number category other than its own code (months 1..12: code 3 is 4) makes such numbers ambiguous
+        clash = categories is not None and any(
+            type(c) in (int, float) and c != i and float(c).is_integer() and -1 <= c < len(categories)
+            for i, c in enumerate(categories))
+        if not clash and all(type(v) is int and (categories is None or -1 <= v < len(categories)) for v in column):
             continue  # the codes themselves
         where = f" (column {position})" if arr.shape[1] > 1 else ""
         if categories is None:
