@@ -548,6 +548,21 @@ def _fitted_columns_by_name(proto: Any) -> tuple[Any, dict[str, Any]]:
 _MISSING_AS_TEXT = {"nan": ("nan",), "none": ("None", "<NA>"), None: ("nan", "None", "<NA>")}
 
 
+def _copy_to_extend(proto: Any) -> tuple[Any, Any, set[str]]:
+    """A copy of ``proto`` to add nodes to, its ``ai.onnx.ml`` opset entry (added at version 2 when it has none)
+    and every name its graph already uses (values and nodes)."""
+    import onnx
+
+    from onnxgate.adaptation.graph import graph_names
+
+    fixed = onnx.ModelProto()
+    fixed.CopyFrom(proto)
+    ml = next((o for o in fixed.opset_import if o.domain == "ai.onnx.ml"), None)
+    if ml is None:
+        ml = fixed.opset_import.add(domain="ai.onnx.ml", version=2)
+    return fixed, ml, graph_names(fixed.graph) | {n.name for n in fixed.graph.node}
+
+
 def _missing_text_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
     """``proto`` with each text input whose missing value the model reads as a text of its own
     (:attr:`onnxgate.signature.TensorSpec.missing`: an imputer's fill, or a text none of the categories) given
@@ -563,7 +578,6 @@ def _missing_text_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
     import onnx
     from onnx import helper, numpy_helper
 
-    from onnxgate.adaptation.graph import graph_names
     from onnxgate.signature import Signature
 
     sig = Signature.from_model(proto)
@@ -571,13 +585,8 @@ def _missing_text_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
     default = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=0)
     if not specs or default < 9:  # Where takes text from opset 9
         return proto, {}
-    fixed = onnx.ModelProto()
-    fixed.CopyFrom(proto)
+    fixed, ml, taken = _copy_to_extend(proto)
     graph = fixed.graph
-    ml = next((o for o in fixed.opset_import if o.domain == "ai.onnx.ml"), None)
-    if ml is None:
-        ml = fixed.opset_import.add(domain="ai.onnx.ml", version=2)
-    taken = graph_names(graph) | {n.name for n in graph.node}
     new_nodes: list[Any] = []
     record: dict[str, dict[str, Any]] = {}
     for spec in specs:
@@ -642,7 +651,6 @@ def _category_values_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
     import onnx
     from onnx import helper, numpy_helper
 
-    from onnxgate.adaptation.graph import graph_names
     from onnxgate.adaptation.mapping import ADAPT_METADATA_VERSION, adaptation_of, set_metadata
     from onnxgate.signature import Signature
 
@@ -670,13 +678,8 @@ def _category_values_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
     if default < 9:  # Where and IsNaN from opset 9
         raise PackagingError(f"the model's inputs {[s.name for s in specs]} read category codes, which the MLflow "
                              f"package maps values to in the graph from opset 9; the model's opset is {default}")
-    fixed = onnx.ModelProto()
-    fixed.CopyFrom(proto)
+    fixed, ml, taken = _copy_to_extend(proto)
     graph = fixed.graph
-    ml = next((o for o in fixed.opset_import if o.domain == "ai.onnx.ml"), None)
-    if ml is None:
-        ml = fixed.opset_import.add(domain="ai.onnx.ml", version=2)
-    taken = graph_names(graph) | {n.name for n in graph.node}
 
     def fresh(name: str) -> str:
         nonlocal taken
