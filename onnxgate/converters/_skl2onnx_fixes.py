@@ -59,6 +59,57 @@ def register_binarizer() -> None:
     _replace("SklearnBinarizer", "_onnxgate_binarizer", original, convert_binarizer)
 
 
+def register_double_polynomial_features() -> None:
+    """skl2onnx's PolynomialFeatures wrote its bias column as a float32 constant beside double products: an
+    ill-typed file in double, so a float64 sample (or an integer one) computed the whole pipeline in float32
+    (a PolynomialFeatures + LogisticRegression on wine 1.6e-7 off scikit-learn's probabilities). Written
+    here in double as each output column the product of its input columns (a ``Gather`` and a
+    ``ReduceProd``), the bias a column of ones; in float32 and on integers skl2onnx's converter stays."""
+    from onnx import TensorProto, helper
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    original = _replaceable("SklearnPolynomialFeatures", "_onnxgate_polynomial")
+    if original is None:
+        return
+
+    def convert_polynomial(scope: Any, operator: Any, container: Any) -> None:
+        if not isinstance(operator.inputs[0].type, DoubleTensorType):
+            original(scope, operator, container)
+            return
+        op = operator.raw_operator
+        name = scope.get_unique_variable_name
+        x = operator.inputs[0].full_name
+        combinations = list(op._combinations(n_features=op.n_features_in_, min_degree=op._min_degree,
+                                             max_degree=op._max_degree, interaction_only=op.interaction_only,
+                                             include_bias=op.include_bias))
+        axes = name("axes")
+        if container.target_opset >= 18:  # ReduceProd's axes an input from opset 18
+            container.add_initializer(axes, TensorProto.INT64, [1], [1])
+        outputs = []
+        for comb in combinations:
+            index, picked, product = name("comb"), name("picked"), name("product")
+            # the bias (no column): a column of the input's rows, then ones
+            container.add_initializer(index, TensorProto.INT64, [max(len(comb), 1)], list(comb) or [0])
+            container.add_node("Gather", [x, index], picked, axis=1, name=scope.get_unique_operator_name("Gather"))
+            if len(comb) == 0:
+                shape = name("shape")
+                container.add_node("Shape", [picked], shape, name=scope.get_unique_operator_name("Shape"))
+                container.add_node("ConstantOfShape", [shape], product,
+                                   value=helper.make_tensor("one", TensorProto.DOUBLE, [1], [1.0]),
+                                   name=scope.get_unique_operator_name("ConstantOfShape"))
+            elif container.target_opset >= 18:
+                container.add_node("ReduceProd", [picked, axes], product, keepdims=1,
+                                   name=scope.get_unique_operator_name("ReduceProd"))
+            else:
+                container.add_node("ReduceProd", [picked], product, keepdims=1, axes=[1],
+                                   name=scope.get_unique_operator_name("ReduceProd"))
+            outputs.append(product)
+        container.add_node("Concat", outputs, operator.outputs[0].full_name, axis=1,
+                           name=scope.get_unique_operator_name("Concat"))
+
+    _replace("SklearnPolynomialFeatures", "_onnxgate_polynomial", original, convert_polynomial)
+
+
 #: Whether the rows being converted are float32 for scikit-learn (every number column float32 or float16; it
 #: reads integers and mixed columns as float64), set by the scikit-learn converter; None: not known.
 ROWS_FLOAT32: ContextVar[bool | None] = ContextVar("onnxgate_rows_float32", default=None)

@@ -69,6 +69,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     register_binarizer,
     register_binary_discriminant,
     register_double_isolation_forest,
+    register_double_polynomial_features,
     register_exact_float32_scalers,
     register_exact_kbins,
     register_function_transformer,
@@ -214,6 +215,7 @@ def _skl2onnx() -> Any:
     patch_column_transformer_selection()
     patch_stacking_final_labels()
     register_binarizer()
+    register_double_polynomial_features()
     register_normalizer()
     register_tfidf_transformer()
     register_quantile_transformer()
@@ -693,13 +695,14 @@ class SklearnConverter(Converter):
                  if _selects_columns(model) or not _reads_numbers(model) else {})
         seen = [np.dtype(np.int64) if i in flags else c.dtype for i, c in enumerate(columns)]
         if len(columns) > 1:
-            if compute_dtype.itemsize == 8 and _selects_columns(model):
+            if compute_dtype.itemsize == 8 and _members_select_columns(model):
                 # scikit-learn reads integer columns as float64; given to skl2onnx as int64 and int32, a
                 # ColumnTransformer's StandardScaler over them became ai.onnx.ml's Scaler, float32 whatever
                 # its input (an int64 'age' and int32 'count' gave a LogisticRegression float32
                 # probabilities, 3.9e-7 off in a graph recorded as float64). They enter as double, cast
                 # inside from the sample's integers; an encoder's integer categories stay integers (IDs). A
-                # plain estimator's columns are concatenated as double already (below).
+                # plain estimator's columns are concatenated as double already (below). The ColumnTransformers
+                # of a Stacking or Voting model's members too (a soft vote's probabilities were 5.2e-7 off).
                 encoded = _encoded_columns(model)
                 numbers = {i: _code(c.dtype) for i, c in enumerate(columns)
                            if c.dtype.kind in "iu" and c.original not in encoded}
@@ -1329,6 +1332,21 @@ def _floats_cast_to_integers(proto: Any) -> bool:
 def _selects_columns(model: Any) -> bool:
     """True when every step that reads the input picks its columns by name (ColumnTransformers)."""
     return all(type(reader).__name__ == "ColumnTransformer" for reader in _input_readers(model))
+
+
+def _members_select_columns(model: Any) -> bool:
+    """:func:`_selects_columns`, or a Stacking or Voting model whose members each read the input through
+    ColumnTransformers (a stacking passthrough reads it as one matrix besides)."""
+    if _selects_columns(model):
+        return True
+    if type(model).__name__ not in _VOTING_OR_STACKING or getattr(model, "passthrough", False):
+        return False
+    members = list(getattr(model, "estimators_", []))  # a boosting model's estimators_ is an array of trees
+    return bool(members) and all(_selects_columns(member) for member in members)
+
+
+#: Ensembles whose fitted members (``estimators_``) each read the whole input.
+_VOTING_OR_STACKING = ("StackingClassifier", "StackingRegressor", "VotingClassifier", "VotingRegressor")
 
 
 def _by_position(model: Any, names: list[str] | None, copies: dict[int, Any] | None = None) -> Any:
