@@ -70,6 +70,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     register_binary_discriminant,
     register_double_isolation_forest,
     register_double_polynomial_features,
+    register_double_power_transformer,
     register_exact_float32_scalers,
     register_exact_kbins,
     register_function_transformer,
@@ -216,6 +217,7 @@ def _skl2onnx() -> Any:
     patch_stacking_final_labels()
     register_binarizer()
     register_double_polynomial_features()
+    register_double_power_transformer()
     register_normalizer()
     register_tfidf_transformer()
     register_quantile_transformer()
@@ -710,10 +712,12 @@ class SklearnConverter(Converter):
                 wider.update(numbers)
             # the original names: a ColumnTransformer selects by them (skl2onnx sanitises them itself)
             initial = [(c.original, _tensor_type(seen[i], 1, compute_dtype)) for i, c in enumerate(columns)]
-        elif columns[0].dtype.kind in "iu" and compute_dtype.itemsize == 8 and _reads_numbers(model):
+        elif columns[0].dtype.kind in "iu" and _reads_numbers(model):
             # scikit-learn computes on integer rows in float64; skl2onnx's converters cast an integer input to
             # float32 (a GaussianNB flipped 2 of 597 digits; helper-105): the matrix enters as double, the input
-            # stays the sample's integers, cast inside the graph
+            # stays the sample's integers, cast inside the graph. In float32 (the fallback where the double graph
+            # cannot be written) it enters as float32: skl2onnx's PowerTransformer and KNNImputer refused int64
+            # ("Conflicted constraint 'T'"), so the fallback failed where float64 rows converted
             initial = [(columns[0].name, _tensor_type(np.dtype(np.float64), columns[0].width, compute_dtype))]
             wider[0] = _code(columns[0].dtype)
         else:
@@ -1880,14 +1884,20 @@ def _reads_as_number(value: str | bytes) -> bool:
 
 
 #: Steps that read an integer matrix as categories or counts to look up, not as numbers to compute with.
-_CATEGORY_READERS = ("Encoder", "Hasher", "Vectorizer", "Imputer", "Binarizer", "LabelEncoder")
+_CATEGORY_READERS = ("Encoder", "Hasher", "Vectorizer", "LabelBinarizer")
 
 
 def _reads_numbers(model: Any) -> bool:
-    """Whether the step reading ``model``'s input computes with its values as numbers (not an encoder, an
-    imputer of an integer missing-value code, a hasher)."""
-    name = type(first_step(model)).__name__
-    return not any(word in name for word in _CATEGORY_READERS)
+    """Whether the step reading ``model``'s input computes with its values as numbers (not an encoder, a
+    hasher, a SimpleImputer filling the most frequent value or a constant: scikit-learn keeps integers there).
+
+    A SimpleImputer of the mean or median (or a callable), a KNNImputer or IterativeImputer reads integers as
+    float64, as a Binarizer compares them with its float threshold: given to skl2onnx as int64 each was
+    refused ("takes integer as input but nan values are replaced by float", "should have the same type")."""
+    first = first_step(model)
+    if type(first).__name__ == "SimpleImputer":
+        return getattr(first, "strategy", "mean") not in ("most_frequent", "constant")
+    return not any(word in type(first).__name__ for word in _CATEGORY_READERS)
 
 
 def _tensor_type(dtype: np.dtype[Any], width: int | None, compute: np.dtype[Any]) -> Any:

@@ -227,6 +227,113 @@ def test_polynomial_features_on_float64_or_integer_rows_answer_in_float64(option
     assert report.passed, report.summary()
 
 
+@pytest.mark.parametrize("method", ["yeo-johnson", "box-cox"])
+@pytest.mark.parametrize("standardize", [True, False])
+@pytest.mark.parametrize("dtype", ["float64", "int64"])
+def test_a_power_transformer_on_float64_or_integer_rows_answers_in_float64(method: str, standardize: bool,
+                                                                           dtype: str) -> None:
+    """skl2onnx's PowerTransformer multiplied double values by float32 masks, an ill-typed double graph: float64
+    rows computed in float32 (diabetes 2.2e-6 off scikit-learn's), and integer rows failed to convert
+    ("Conflicted constraint 'T'"). A missing value stays missing (skl2onnx's float32 form answers 0)."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.preprocessing import PowerTransformer
+
+    X, _ = load_diabetes(return_X_y=True)
+    X = X if dtype == "float64" else np.round(X * 10).astype(np.int64)
+    if method == "box-cox":
+        X = X - X.min(axis=0) + 1  # Box-Cox takes positive values
+    model = PowerTransformer(method=method, standardize=standardize).fit(X)
+    conv = og.convert(model, X[:20])
+    assert conv.signature.input("input").elem_type == dtype
+    got = _run(conv, X)[0]
+    assert got.dtype == np.float64
+    assert _max_err(got, model.transform(X)) < 1e-12
+    report = og.validate(conv, data=X, atol=1e-12, rtol=0)
+    assert report.passed, report.summary()
+    if dtype == "float64":
+        holes = X[:5].copy()
+        holes[0, 2] = np.nan
+        np.testing.assert_allclose(_run(conv, holes)[0], model.transform(holes), rtol=0, atol=1e-12)
+
+
+def test_a_power_transformer_over_int64_and_float64_columns_answers_in_float64() -> None:
+    # a DataFrame's int64 and float64 columns, each an input: skl2onnx's converter failed on the int64 one
+    # ("Conflicted constraint 'T'") in double and in float32
+    import pandas as pd
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import PowerTransformer
+
+    X, y = load_diabetes(return_X_y=True)
+    frame = pd.DataFrame(np.round(X[:, :4] * 10).astype(np.int64), columns=["a", "b", "c", "d"])
+    frame["e"] = X[:, 4]
+    model = make_pipeline(PowerTransformer(), Ridge()).fit(frame, y)
+    conv = og.convert(model, frame.head(20))
+    got = _run(conv, frame)[0]
+    assert got.dtype == np.float64
+    assert _max_err(got, model.predict(frame)) < 1e-10
+
+
+@pytest.mark.parametrize("kind", ["PowerTransformer", "KNNImputer"])
+def test_integer_rows_computed_in_float32_enter_the_graph_as_floats(kind: str) -> None:
+    """Where the graph computes in float32 (asked for, or the fallback where no double graph can be written:
+    skl2onnx's KNNImputer takes float32 only), integer rows were handed to skl2onnx as int64, which its
+    PowerTransformer and KNNImputer refused: convert failed where float64 rows converted. They are cast to
+    float32 inside the graph now, the input staying int64."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.impute import KNNImputer
+    from sklearn.preprocessing import PowerTransformer
+
+    X, _ = load_diabetes(return_X_y=True)
+    X = np.round(X * 10).astype(np.int64)
+    model = (PowerTransformer() if kind == "PowerTransformer" else KNNImputer()).fit(X)
+    conv = og.convert(model, X[:20], precision="float32" if kind == "PowerTransformer" else "auto")
+    assert conv.signature.input("input").elem_type == "int64"
+    got = _run(conv, X)[0]
+    assert got.dtype == np.float32
+    assert _max_err(got, model.transform(X)) < 1e-5
+    assert any("cast to float32 inside the graph" in w for w in conv.warnings), conv.warnings
+
+
+@pytest.mark.parametrize("step", ["SimpleImputer(mean)", "SimpleImputer(median)", "Binarizer"])
+def test_integer_rows_a_step_reads_as_numbers_convert_in_float64(step: str) -> None:
+    """scikit-learn reads integer rows as float64 for a SimpleImputer of the mean or median and compares them
+    with a Binarizer's float threshold; onnxgate took both for category readers and handed skl2onnx int64:
+    the mean imputer and the Binarizer failed to convert ("takes integer as input but nan values are replaced
+    by float", "should have the same type") and the median imputer answered int64."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import Binarizer
+
+    X, y = load_diabetes(return_X_y=True)
+    X = np.round(X * 10).astype(np.int64)
+    first = (Binarizer(threshold=0.01) if step == "Binarizer"
+             else SimpleImputer(strategy="median" if "median" in step else "mean"))
+    model = make_pipeline(first, Ridge()).fit(X, y)
+    conv = og.convert(model, X[:20])
+    got = _run(conv, X)[0]
+    assert got.dtype == np.float64
+    assert _max_err(got, model.predict(X)) < 1e-10
+    if step != "Binarizer":  # the imputer alone answers float64 as scikit-learn's does
+        alone = og.convert(model[0], X[:20])
+        assert _run(alone, X)[0].dtype == model[0].transform(X).dtype == np.float64
+
+
+def test_an_imputer_of_the_most_frequent_integer_keeps_integers() -> None:
+    # scikit-learn keeps integer rows as they are for most_frequent and constant: so does the graph
+    from sklearn.impute import SimpleImputer
+
+    X = np.random.default_rng(0).integers(0, 50, size=(60, 3))
+    model = SimpleImputer(strategy="most_frequent").fit(X)
+    conv = og.convert(model, X[:20])
+    got = _run(conv, X)[0]
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, model.transform(X))
+
+
 @pytest.mark.parametrize(("name", "match"), [
     ("sklearn-diabetes-svr", r"SVR in double precision uses operators onnxruntime has no double kernel"),
 ])
