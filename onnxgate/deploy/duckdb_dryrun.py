@@ -641,13 +641,14 @@ def _arrow_input(data: Any, names: Sequence[str], mapping: ColumnMap | None = No
     return pa.table({n: pa.array(np.ascontiguousarray(array[:, i])) for i, n in enumerate(names)})
 
 
-def _categories_as_codes(data: Any, signature: Signature) -> Any:
+def _categories_as_codes(data: Any, signature: Signature) -> tuple[Any, set[str]]:
     """The rows with each category column that feeds an input reading category codes (an XGBoost categorical
     feature, a LightGBM text category for a target without text) as those codes, mapped as ``onnxgate validate``
     maps them: the input table holds the codes. A category column is a pandas one (a DataFrame, Parquet rows) or
     a pyarrow dictionary column of a Table (pyarrow's category). Given as text, the categories were refused, with
     a message asking for a pandas category column (rows that passed validate and package); a text column (object
-    or string, a CSV's) is mapped by value too, as validate maps it (helper-226)."""
+    or string, a CSV's) is mapped by value too, as validate maps it (helper-226). Returns the rows and the inputs
+    whose column it mapped."""
     import pyarrow as pa
 
     from onnxgate._data import as_feeds, holds_text, is_dataframe, read_rows
@@ -659,7 +660,7 @@ def _categories_as_codes(data: Any, signature: Signature) -> Any:
                         and (pa.types.is_dictionary(kind := data.schema.field(c).type) or pa.types.is_string(kind)
                              or pa.types.is_large_string(kind))]
         if not dictionaries:
-            return data
+            return data, set()
         # pandas reads a dictionary column as a category column, mapped to the codes as validate maps it
         frame = data.select(dictionaries).to_pandas()
         wanted = {signature.columns.input_for(c) for c in dictionaries}
@@ -668,18 +669,18 @@ def _categories_as_codes(data: Any, signature: Signature) -> Any:
         for column in dictionaries:
             codes = feeds[signature.columns.input_for(column)].reshape(-1)
             data = data.set_column(data.column_names.index(column), column, pa.array(codes))
-        return data
+        return data, wanted
     if not is_dataframe(data):
-        return data
+        return data, set()
     columns = [c for c in data.columns if signature.columns.input_for(str(c)) in coded
                and (type(data[c].dtype).__name__ == "CategoricalDtype" or holds_text(data[c]))]
     if not columns:
-        return data
+        return data, set()
     feeds = as_feeds(data, signature)
     data = data.copy()
     for column in columns:
         data[column] = feeds[signature.columns.input_for(str(column))].reshape(-1)
-    return data
+    return data, {signature.columns.input_for(str(c)) for c in columns}
 
 
 def internal_name(base: str, table_name: str) -> str:
@@ -822,13 +823,16 @@ def _refuse_nan(table: Any, columns: ColumnMap | None = None) -> None:
                 )
 
 
-def _refuse_values_the_load_would_change(source: Any, signature: Signature) -> None:
+def _refuse_values_the_load_would_change(source: Any, signature: Signature, coded: set[str]) -> None:
     """Refuse rows the input table would hold only as other values: loading casts 127.7 to a bigint
     column as 128 (and 1e20 or infinity fail deep in DuckDB), and the dry run would then pass on
     rows that are not the user's. The rule is ``onnxgate validate``'s (:func:`onnxgate._data.as_feeds`),
     which checked the rows the package was made with: a value is taken only when the input's type
     holds it as it is (3.0 or "3" as 3, and a boolean as 0/1 for an integer input, which is how the
-    SQL adaptation types a boolean column), and a refused column is named as the user named it.
+    SQL adaptation types a boolean column), and a refused column is named as the user named it. The
+    ``coded`` inputs' columns already hold the codes the dry run mapped the user's categories to: they are
+    checked as plain numbers, not read again as a user's codes (codes 1..7 of categories 1..12 were
+    refused as "both categories and codes").
 
     Raises
     ------
@@ -838,8 +842,10 @@ def _refuse_values_the_load_would_change(source: Any, signature: Signature) -> N
     """
     from onnxgate._data import as_feeds
 
+    plain = dataclasses.replace(signature, inputs=tuple(dataclasses.replace(s, codes=None) if s.name in coded else s
+                                                         for s in signature.inputs))
     for batch in source.to_batches(max_chunksize=BATCH_ROWS):
-        as_feeds(batch.to_pandas(), signature)
+        as_feeds(batch.to_pandas(), plain)
 
 
 def _check_database_file(path: Path) -> None:
@@ -996,9 +1002,10 @@ def _dry_run(
     # a path is read by _arrow_input; rows keyed by the user's own column names (the CSV the model was
     # fitted on) load into the input table, whose columns are the model's input names (the mapping
     # recorded in the model, SQL renames too)
-    source = _arrow_input(_categories_as_codes(data, signature), names, signature.columns)
+    given_rows, coded = _categories_as_codes(data, signature)
+    source = _arrow_input(given_rows, names, signature.columns)
     _refuse_nan(source, signature.columns)
-    _refuse_values_the_load_would_change(source, signature)
+    _refuse_values_the_load_would_change(source, signature, coded)
     _refuse_nulls(source, signature.columns)
     given = source  # what the reference is given: the rows as the user has them, before SQL Server pads them
     source, padded = _as_sql_server_stores(source, types, signature.columns, collations)
@@ -1113,7 +1120,7 @@ def _dry_run(
     ref_lines: list[str] = []
     from onnxgate.validators.parity import rows_alone_without_reference
 
-    alone, _checked = rows_alone_without_reference(model_bytes, feeds, direct_session)
+    alone, _checked = rows_alone_without_reference(model_bytes, feeds, direct_session, fed=True)
     if padded:
         ref_lines.append(_PADDED + ", ".join(f"{n!r} ({types[n]})" for n in padded) + " right-padded with spaces "
                          "to their length, as SQL Server stores them: PREDICT reads the padded values"

@@ -524,12 +524,16 @@ def users_values_signature(reference: Any, signature: Any, rows_float32: bool = 
     return dataclasses.replace(signature, inputs=inputs)
 
 
-def rows_alone_without_reference(model: Any, data: Any, session: Any = None) -> tuple[str | None, bool]:
+def rows_alone_without_reference(model: Any, data: Any, session: Any = None, *,
+                                 fed: bool = False) -> tuple[str | None, bool]:
     """:func:`rows_alone_disagree` on the data's first rows, for a model validated without a reference
     (and the dry run's table): a model whose answer for a row depends on the other rows of its batch
     needs no reference to be caught. Returns the finding (None when the rows agree) and whether the
     check ran: not for one row, a model that scores one row per run or fixes its first axis, or one
-    onnxruntime cannot run. ``session``: the model's, when the caller has one.
+    onnxruntime cannot run. ``session``: the model's, when the caller has one. ``fed``: ``data`` is
+    already the model's feeds, input name to array (the dry run's table), given as they are: read again
+    as a user's rows, a table of category codes 1..7 for categories 1..12 was refused as "both
+    categories and codes", though the dry run had mapped a pandas category column to those codes.
 
     Raises
     ------
@@ -546,8 +550,14 @@ def rows_alone_without_reference(model: Any, data: Any, session: Any = None) -> 
     signature = Signature.from_model(proto)
     if scalar_inputs_finding(signature) is not None:
         return None, False  # no rows to score alone: parity, given a reference, says why
-    data = read_rows(data)
-    probe = as_feeds(next(iter_batches(data, ROWS_ALONE)), signature)
+    def first_rows(count: int) -> Any:
+        if fed:
+            return {name: array[:count] for name, array in data.items()}
+        return as_feeds(next(iter_batches(data, count)), signature)
+
+    if not fed:
+        data = read_rows(data)
+    probe = first_rows(ROWS_ALONE)
     try:
         if session is None:
             session = runtime.session(proto.SerializeToString(), spinning=False)
@@ -557,7 +567,7 @@ def rows_alone_without_reference(model: Any, data: Any, session: Any = None) -> 
         outputs = run_rows(session, None, probe)
     except Exception as err:
         # the first rows fail as a batch: if the data's first batch runs, the model fixes its batch size
-        first = as_feeds(next(iter_batches(data, DEFAULT_BATCH_SIZE)), signature)
+        first = first_rows(DEFAULT_BATCH_SIZE)
         if num_rows(first) == num_rows(probe):
             return None, False  # operators_supported, or the checks that run the model, say why
         try:

@@ -793,6 +793,28 @@ def test_a_pandas_category_column_of_an_xgboost_model_is_scored_as_its_codes(
     assert "0/300 rows differ" in captured.out
 
 
+def test_month_categories_whose_codes_are_categories_too_pass_the_dry_run(tmp_path: Path) -> None:
+    """An XGBoost model of the months 1..12 as a pandas category column (each code 0..11 but 0 a month too): the dry
+    run mapped the frame to its codes, then read the table's codes again as the user's values and refused them
+    ("holds only [1.0, 2.0, ...], which are both categories of the model and codes"), where validate passed the same
+    frame; it scores them as the model does."""
+    xgboost = pytest.importorskip("xgboost")
+
+    rng = np.random.default_rng(0)
+    months = rng.integers(1, 13, size=200)
+    frame = pd.DataFrame({"a": rng.normal(size=200), "month": pd.Categorical(months, categories=range(1, 13))})
+    y = ((months % 3 == 0) ^ (frame["a"] > 0)).astype(int)
+    model = xgboost.XGBClassifier(n_estimators=10, max_depth=3, enable_categorical=True, tree_method="hist",
+                                  max_cat_to_onehot=1, n_jobs=1).fit(frame, y)
+    conv = og.convert(model, frame.head(40), target="sql-edge-2.0")
+    og.package(conv, target="sql-edge-2.0", out=tmp_path / "pkg")
+    rows = frame[frame["month"].isin([2, 3, 5, 7])].reset_index(drop=True)  # codes 1, 2, 4, 6: all months too
+    assert og.validate(conv, reference=model, data=rows, target="sql-edge-2.0").passed
+    result = dry.dry_run(tmp_path / "pkg", rows, reference=model)
+    assert result.passed, result.reference
+    np.testing.assert_allclose(result.result.column("p_1").to_numpy(), model.predict_proba(rows)[:, 1], atol=1e-5)
+
+
 def test_a_pyarrow_dictionary_column_of_an_xgboost_model_is_scored_as_its_codes(tmp_path: Path) -> None:
     """A pyarrow Table whose category column is a dictionary column (pyarrow's category, what
     ``pa.Table.from_pandas`` makes of a pandas one): the dry run mapped only a pandas category column to the codes
