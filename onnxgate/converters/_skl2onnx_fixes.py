@@ -23,13 +23,16 @@ def _replaceable(alias: str, marker: str) -> Any | None:
 
 def _replace(alias: str, marker: str, original: Any, convert: Any, shape: Any = None) -> None:
     """Register ``convert`` (and ``shape``) for ``alias`` in place of ``original``, with its options,
-    tagged ``marker`` (:func:`_replaceable`)."""
+    tagged ``marker`` (:func:`_replaceable`) and every marker ``original`` carries: two replacements of one alias
+    (RidgeClassifier's double scores over LinearDiscriminantAnalysis' logistic) each wrapped the other again at
+    every conversion, until a LogisticRegression ran out of stack."""
     from skl2onnx.common._registration import _converter_pool, register_converter, register_shape_calculator
 
     if shape is not None:
         register_shape_calculator(alias, shape, overwrite=True)
     register_converter(alias, convert, overwrite=True, options=original.get_allowed_options())
-    setattr(_converter_pool[alias], marker, True)
+    for below in [a for a in vars(original) if a.startswith("_onnxgate_")] + [marker]:
+        setattr(_converter_pool[alias], below, True)
 
 def register_binarizer() -> None:
     """skl2onnx's Binarizer in double precision wrote ``Where(x < threshold, 0, 1)``: a value equal to
@@ -807,6 +810,127 @@ def register_binary_discriminant() -> None:
                 del node.attribute[:]
 
     _edit_after("SklearnLinearClassifier", "_onnxgate_discriminant", edit)
+
+
+#: The linear classifiers whose scores skl2onnx could not write in double (``post_transform 'NONE'``).
+_LINEAR_SCORES = ("LinearSVC", "RidgeClassifier", "RidgeClassifierCV")
+
+
+def register_double_linear_scores() -> None:
+    """LinearSVC, RidgeClassifier and RidgeClassifierCV in a double graph: skl2onnx 1.20 refused them ("post_transform
+    'NONE' is not supported with double"), so a float64 sample fell back to a float32 graph (decision scores up to
+    5.8e-6 off scikit-learn's on breast_cancer) and ``precision="float64"`` was refused. Written here as
+    scikit-learn's ``decision_function``, ``X @ coef_.T + intercept_`` in double, and its ``predict``: the class of
+    the highest score, or of two classes the second where the score is above 0. The outputs are skl2onnx's (a
+    label, the scores: one column for two classes, one per class otherwise). A float input, a multi-label
+    RidgeClassifier and skl2onnx's ``raw_scores``, ``nocl`` and ``output_class_labels`` options keep skl2onnx's."""
+    import numpy as np
+    from onnx import TensorProto
+    from skl2onnx.common.data_types import DoubleTensorType
+    from skl2onnx.common.utils_classifier import _finalize_converter_classes, get_label_classes
+
+    from onnxgate.converters._sklearn_extra import GraphWriter, input_matrix
+
+    def double_scores(original: Any) -> Any:
+        def convert(scope: Any, operator: Any, container: Any) -> None:
+            op = operator.raw_operator
+            options = container.get_options(op, dict(raw_scores=False, nocl=False, output_class_labels=False))
+            multilabel = getattr(getattr(op, "_label_binarizer", None), "y_type_", "") == "multilabel-indicator"
+            if (type(op).__name__ not in _LINEAR_SCORES or not isinstance(operator.inputs[0].type, DoubleTensorType)
+                    or multilabel or any(options.values()) or len(operator.outputs) != 2):
+                original(scope, operator, container)
+                return
+            w = GraphWriter(scope, container, np.float64)
+            coef = np.asarray(op.coef_, dtype=np.float64).reshape(-1, op.n_features_in_)
+            intercept = np.broadcast_to(np.asarray(op.intercept_, dtype=np.float64), (coef.shape[0],))
+            scores = w.node("Add", w.node("MatMul", input_matrix(scope, operator, container), w.const(coef.T)),
+                            w.const(intercept.reshape(1, -1)), out=operator.outputs[1].full_name)
+            if coef.shape[0] == 1:  # two classes: scikit-learn's ``scores > 0``
+                index = w.node("Reshape", w.node("Cast", w.node("Greater", scores, w.const(np.zeros(1))),
+                                                 to=TensorProto.INT64),
+                               w.const([-1], np.int64))
+            else:
+                index = w.node("ArgMax", scores, axis=1, keepdims=0)
+            _finalize_converter_classes(scope, index, operator.outputs[0].full_name, container,
+                                        np.asarray(get_label_classes(scope, op)), TensorProto.INT64)
+
+        return convert
+
+    for alias in ("SklearnLinearSVC", "SklearnLinearClassifier"):
+        original = _replaceable(alias, "_onnxgate_double_linear")
+        if original is not None:
+            _replace(alias, "_onnxgate_double_linear", original, double_scores(original))
+
+
+def _double_kernel_decision(w: Any, rows: str, model: Any) -> str | None:
+    """``K(rows, support_vectors_) @ dual_coef_.T + intercept_`` in double, one column per row of ``dual_coef_``
+    (libsvm's decision of an SVR, NuSVR or OneClassSVM), written through ``w`` (:class:`GraphWriter`); None for a
+    kernel written otherwise (``precomputed``, a callable) or support vectors held sparse.
+
+    The RBF kernel's squared distance is ``|x|^2 + |s|^2 - 2 x.s`` of rows and support vectors shifted by the
+    support vectors' mean (the distance is the same; the shift keeps the cancellation to a few ulps of the
+    data's spread, not of its offset), floored at 0: a matrix product, where the difference of every row and
+    support vector would hold rows x support vectors x features values."""
+    import numpy as np
+
+    if model.kernel not in ("linear", "poly", "rbf", "sigmoid") or not isinstance(model.support_vectors_, np.ndarray):
+        return None
+    vectors = np.asarray(model.support_vectors_, dtype=np.float64)
+    gamma, coef0 = float(model._gamma), float(model.coef0)
+    if model.kernel == "rbf":
+        centre = vectors.mean(axis=0)
+        shifted = vectors - centre
+        x = w.node("Sub", rows, w.const(centre.reshape(1, -1)))
+        x_norms = w.node("MatMul", w.node("Mul", x, x), w.const(np.ones((vectors.shape[1], 1))))
+        twice = w.node("MatMul", x, w.const(2.0 * shifted.T))
+        squared = w.node("Sub", w.node("Add", x_norms, w.const((shifted**2).sum(axis=1).reshape(1, -1))), twice)
+        kernel = w.node("Exp", w.node("Mul", w.node("Max", squared, w.const(np.zeros(1))), w.const([-gamma])))
+    else:
+        kernel = w.node("MatMul", rows, w.const(vectors.T))
+        if model.kernel != "linear":
+            kernel = w.node("Add", w.node("Mul", kernel, w.const([gamma])), w.const([coef0]))
+            kernel = (w.node("Pow", kernel, w.const([float(model.degree)])) if model.kernel == "poly"
+                      else w.node("Tanh", kernel))
+    dual = np.asarray(model.dual_coef_.toarray() if hasattr(model.dual_coef_, "toarray") else model.dual_coef_,
+                      dtype=np.float64)
+    return w.node("Add", w.node("MatMul", kernel, w.const(dual.T)),
+                  w.const(np.asarray(model.intercept_, dtype=np.float64).reshape(1, -1)))
+
+
+def register_double_kernel_svm() -> None:
+    """SVR, NuSVR and OneClassSVM in a double graph: ai.onnx.ml's SVMRegressor holds its support vectors and
+    coefficients as float32 attributes and onnxruntime has no double kernel for it, so a float64 sample fell back
+    to a float32 graph (an SVR on diabetes 2.9e-5 off scikit-learn's ``predict``) and ``precision="float64"``
+    was refused. Written here in double with standard operators (:func:`_double_kernel_decision`): an SVR's and a
+    NuSVR's prediction, a OneClassSVM's ``decision_function`` and its label (1 above 0, else -1, as libsvm). A
+    float input, a precomputed or callable kernel and sparse support vectors keep skl2onnx's."""
+    import numpy as np
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    from onnxgate.converters._sklearn_extra import GraphWriter, input_matrix
+
+    def double_svm(original: Any) -> Any:
+        def convert(scope: Any, operator: Any, container: Any) -> None:
+            if not all(isinstance(v.type, DoubleTensorType) for v in operator.inputs):
+                original(scope, operator, container)
+                return
+            w = GraphWriter(scope, container, np.float64)
+            decision = _double_kernel_decision(w, input_matrix(scope, operator, container), operator.raw_operator)
+            if decision is None:
+                original(scope, operator, container)
+                return
+            w.node("Identity", decision, out=operator.outputs[-1].full_name)
+            if len(operator.outputs) == 2:  # OneClassSVM: the label first
+                inlier = w.node("Greater", decision, w.const(np.zeros(1)))
+                w.node("Where", inlier, w.const([1], np.int64), w.const([-1], np.int64),
+                       out=operator.outputs[0].full_name)
+
+        return convert
+
+    for alias in ("SklearnSVR", "SklearnOneClassSVM"):
+        original = _replaceable(alias, "_onnxgate_double_svm")
+        if original is not None:
+            _replace(alias, "_onnxgate_double_svm", original, double_svm(original))
 
 
 def register_modified_huber_labels() -> None:

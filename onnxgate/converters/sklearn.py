@@ -69,6 +69,8 @@ from onnxgate.converters._skl2onnx_fixes import (
     register_binarizer,
     register_binary_discriminant,
     register_double_isolation_forest,
+    register_double_kernel_svm,
+    register_double_linear_scores,
     register_double_polynomial_features,
     register_double_power_transformer,
     register_exact_float32_scalers,
@@ -227,6 +229,8 @@ def _skl2onnx() -> Any:
     register_exact_float32_scalers()
     register_binary_discriminant()
     register_double_isolation_forest()
+    register_double_kernel_svm()
+    register_double_linear_scores()
     register_hist_category_codes()
     register_modified_huber_labels()
     register_missing_converters()

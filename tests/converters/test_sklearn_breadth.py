@@ -607,10 +607,12 @@ def test_sql_target_runtime_defaults_to_float32_and_says_so(scaled_forest: tuple
 
 
 def test_auto_falls_back_to_float32_when_the_double_graph_cannot_run() -> None:
+    import scipy.sparse
     from sklearn.svm import SVR
 
     X, y = _iris()
-    model = SVR().fit(X, y)  # ai.onnx.ml's SVMRegressor has no double kernel in onnxruntime
+    # support vectors held sparse keep ai.onnx.ml's SVMRegressor, which onnxruntime has no double kernel for
+    model = SVR().fit(scipy.sparse.csr_matrix(X), y)
     conv = _validated(model, X)
     assert conv.signature.outputs[0].elem_type == "float32"
     assert any("computed in float32" in w and "SVMRegressor" in w for w in conv.warnings)
