@@ -376,6 +376,33 @@ def encoded_missing_categories(model: Any, options: dict[Any, Any]
     return copied, options, found
 
 
+def unknown_missing_text(model: Any) -> dict[str, str]:
+    """For a model whose ``OneHotEncoder``, ``OrdinalEncoder`` or ``TargetEncoder`` reads text columns of its input
+    (:func:`column_readers`), learnt no missing value among their categories and reads an unknown category
+    without refusing it (``handle_unknown="ignore"`` or ``"infrequent_if_exist"``, ``"use_encoded_value"``; a
+    TargetEncoder always): column -> a text that is none of the column's categories, which a missing value is
+    fed as. scikit-learn reads None and NaN there as one more unknown category (all zeros or the infrequent
+    group, ``unknown_value``, the target mean); the file's text input holds no missing value, so a row with
+    one was refused ("fill them first") at validate, score and Spark, while the model scored it (helper-232).
+    An encoder that refuses an unknown category (``handle_unknown="error"``) refuses a missing one too."""
+    parts = column_readers(model)
+    read = [c for _, columns in parts for c in columns]
+    found: dict[str, str] = {}
+    for step, columns in parts:
+        categories = getattr(step, "categories_", None)
+        kind = type(step).__name__
+        lenient = (kind == "TargetEncoder"
+                   or (kind == "OneHotEncoder" and step.handle_unknown in ("ignore", "infrequent_if_exist"))
+                   or (kind == "OrdinalEncoder" and step.handle_unknown == "use_encoded_value"))
+        if not lenient or not isinstance(categories, list) or len(categories) != len(columns):
+            continue
+        for column, values in zip(columns, categories):
+            if (isinstance(column, str) and read.count(column) == 1 and len(values)
+                    and all(isinstance(v, str) for v in values)):
+                found[column] = text_outside(values)
+    return found
+
+
 def imputed_missing_text(model: Any) -> dict[str, str]:
     """For a model whose text columns go first into a SimpleImputer that fills the most frequent text or a
     constant: column -> that text, which a missing value is fed as (the imputer would put it there; the file's

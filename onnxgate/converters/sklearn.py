@@ -145,6 +145,7 @@ from onnxgate.converters._sklearn_models import (
     sub_estimators,
     takes_1d,
     transform_steps,
+    unknown_missing_text,
     without_unwritable_settings,
 )
 from onnxgate.converters._sklearn_quantiles import register_quantile_transformer
@@ -553,8 +554,10 @@ class SklearnConverter(Converter):
         model, options = int64_classes(model, options)
         model, options = without_unwritable_settings(model, options, warnings)
         missing_text: dict[str, Any] = {}
-        if hasattr(sample, "columns"):  # text fed for a missing value: an imputer's fill (NaN only), or trees'
-            missing_text = {**{c: {"text": t, "only": "nan"} for c, t in imputed_missing_text(model).items()},
+        if hasattr(sample, "columns"):  # text fed for a missing value: an unknown category's, an imputer's fill
+            # (NaN only), or trees'
+            missing_text = {**unknown_missing_text(model),
+                            **{c: {"text": t, "only": "nan"} for c, t in imputed_missing_text(model).items()},
                             **hist_missing_text(model), **encoded_missing}
         model = hist_category_codes(model, sample)
         conv_options = self._converter_options(model, zipmap, options)

@@ -1391,6 +1391,55 @@ def test_a_missing_text_a_one_hot_encoder_learnt_is_fed_as_its_category(missing:
         as_feeds(other, conv.signature)
 
 
+@pytest.mark.parametrize("encoder", ["ordinal-nan", "ordinal--1", "one-hot-ignore", "one-hot-infrequent", "target"])
+def test_a_missing_text_an_encoder_never_saw_is_scored_as_an_unknown_category(encoder: str, tmp_path: Any,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # fitted on a text column without gaps, an encoder that takes unknown categories reads None and NaN as one
+    # more unknown category; the file's text input recorded no missing text, so a row holding one was refused
+    # at validate, score, the container and Spark ("has 6 missing or non-text value(s) ... fill them first")
+    import pandas as pd
+    import pyarrow.parquet as pq
+    from sklearn.compose import make_column_transformer
+    from sklearn.datasets import load_wine
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, TargetEncoder
+
+    from onnxgate.cli import main
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    X = X[["alcohol", "hue"]].assign(colour=pd.Series(np.array(["pale", "light", "deep"], dtype=object)[y]))
+    steps = {"ordinal-nan": (OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan),
+                             HistGradientBoostingClassifier(max_iter=10, categorical_features=[0], random_state=0)),
+             "ordinal--1": (OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
+                            LogisticRegression(max_iter=3000)),
+             "one-hot-ignore": (OneHotEncoder(handle_unknown="ignore"), LogisticRegression(max_iter=3000)),
+             "one-hot-infrequent": (OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=60),
+                                    LogisticRegression(max_iter=3000)),
+             "target": (TargetEncoder(), LogisticRegression(max_iter=3000))}[encoder]
+    model = make_pipeline(make_column_transformer((steps[0], ["colour"]), remainder="passthrough"), steps[1]).fit(X, y)
+    rows = X.copy()
+    rows.loc[rows.index[::5], "colour"] = None
+    rows.loc[rows.index[1::5], "colour"] = np.nan
+    conv = og.convert(model, X.head(40))
+    report = og.validate(conv, reference=model, data=rows)  # 72 of 178 rows hold a missing colour
+    assert report.passed, [c.message for c in report.checks if not c.passed]
+    monkeypatch.chdir(tmp_path)
+    conv.save("model.onnx")
+    rows.to_parquet("rows.parquet")
+    assert main(["score", "model.onnx", "--data", "rows.parquet", "--out", "scores.parquet"]) == 0
+    scores = np.vstack(pq.read_table("scores.parquet").column("probabilities").to_pylist())
+    np.testing.assert_allclose(scores, model.predict_proba(rows), atol=1e-5)
+    # an encoder that refuses an unknown category refuses a missing one: so does the file
+    strict = make_pipeline(make_column_transformer((OneHotEncoder(), ["colour"]), remainder="passthrough"),
+                           LogisticRegression(max_iter=3000)).fit(X, y)
+    with pytest.raises(ValueError, match="unknown categories"):
+        strict.predict(rows)
+    with pytest.raises(og.InvalidDataError, match="fill them first"):
+        og.validate(og.convert(strict, X.head(40)), reference=strict, data=rows)
+
+
 def _ordinal_pipeline_answers_as_scikit_learn(options: dict[str, Any], X: Any, y: Any) -> Any:
     """An OrdinalEncoder(**options) on the text column 'color' before a HistGradientBoostingClassifier, fitted on
     ``X``: the file's labels are the pipeline's on every row and validate passes. Returns the pipeline."""
