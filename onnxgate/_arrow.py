@@ -264,7 +264,8 @@ def _plain_categories(batch: pa.RecordBatch, specs: list[TensorSpec | None]) -> 
     value(s) ... int32 input", or "these look like the category values"). Read as the container service reads
     JSON (:func:`onnxgate._category_codes.category_codes` with ``plain``): a category by value, a null as
     missing, codes (0..k-1, -1) as codes; a value that is none of the categories is missing where the model
-    reads it so (LightGBM), else refused, saying what to send."""
+    reads it so (LightGBM), else refused, saying what to send. Where number categories overlap the codes
+    (months 1..12), a number is a category value: batch by batch, Spark's split of the rows decided it."""
     import numpy as np
     import pyarrow as pa
 
@@ -278,7 +279,8 @@ def _plain_categories(batch: pa.RecordBatch, specs: list[TensorSpec | None]) -> 
         if recorded is None:
             continue  # no categories recorded: as_feeds takes the codes only, and says so
         try:
-            codes = category_codes(column.to_pylist(), recorded, spec.unseen_missing, plain=True)
+            codes = category_codes(column.to_pylist(), recorded, spec.unseen_missing, plain=True,
+                                   numbers_are_values=True)
         except ValueError as err:
             raise InvalidDataError(f"column {name!r} (feeding input {spec.name!r}, which reads the codes of its "
                                    f"categories) {err}", column=name) from None

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 
-def category_codes(values: Any, categories: Any, unseen_missing: bool, plain: bool) -> Any:
+def category_codes(values: Any, categories: Any, unseen_missing: bool, plain: bool, *,
+                   numbers_are_values: bool = False) -> Any:
     """The codes (int64, -1 for a missing value) of ``values`` (a flat sequence of Python objects) among
     ``categories``, the model's categories in code order.
 
@@ -26,7 +27,11 @@ def category_codes(values: Any, categories: Any, unseen_missing: bool, plain: bo
     that is no code, 12), else refused, its text (``"3"``) asked for instead, since either reading answers another
     category for some client (read as codes, the months 1..11 a client sent scored as 2..12). A value that
     is none of the categories is missing where ``unseen_missing`` (LightGBM reads it so), else refused (XGBoost
-    refuses it). Raises ValueError whose message says what to send, to be prefixed with the column's name.
+    refuses it). ``numbers_are_values`` (Spark, whose table holds the values the model was fitted on, read batch
+    by batch): where number categories overlap the codes (months 1..12), every number is read as a category
+    value, whatever the rest of the batch holds; read by the batch's other values, a job failed or not by how
+    Spark split the rows (helper-232). Raises ValueError whose message says what to send, to be prefixed with
+    the column's name.
     """
     cats = list(categories)
     count = len(cats)
@@ -44,6 +49,8 @@ def category_codes(values: Any, categories: Any, unseen_missing: bool, plain: bo
     # where a number is both a code and another category (months 1..12: code 3 is 4), the request's other values
     # tell which it is: a code that is no category (0), or a category that is no code (12, a text "3")
     by_code = by_value = False
+    values_only = numbers_are_values and any(number.is_integer() and 0 <= number < count and position != number
+                                             for number, position in numbers.items())
     if plain:
         for value in values:
             value = value.item() if isinstance(value, np.generic) else value
@@ -72,7 +79,7 @@ def category_codes(values: Any, categories: Any, unseen_missing: bool, plain: bo
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             whole = float(value).is_integer()
             category = numbers.get(float(value))
-            if plain and whole and -1 <= value < count:
+            if plain and whole and -1 <= value < count and not values_only:
                 code = int(value)
                 if category is not None and category != code:  # code 3, and category 3 of another code
                     if by_value and not by_code:

@@ -429,6 +429,31 @@ def test_category_values_and_nulls_feed_an_input_of_category_codes_on_spark(loca
             ogs.predict(df, conv).collect()
 
 
+def test_number_categories_that_are_also_codes_are_read_as_values_in_every_partition(local_spark: Any) -> None:
+    # an XGBoost model fitted on months 1..12 (a pandas category): a Spark table holds the months as plain numbers,
+    # each 1..11 also a code. Each Arrow batch was read by its own rows: a partition holding a 12 read them as
+    # months, one without refused them ("cannot be told which is meant"), so the job failed or not by how Spark
+    # split the rows (helper-232)
+    import pyspark.sql.functions as F
+    xgboost = pytest.importorskip("xgboost")
+    rng = np.random.default_rng(5)
+    month = rng.integers(1, 13, 300)
+    x = rng.normal(size=300)
+    frame = pd.DataFrame({"x": x, "month": pd.Categorical(month, categories=list(range(1, 13)))})
+    y = ((x + np.isin(month, [6, 7, 8, 12]) * 1.5) > 0.7).astype(int)
+    model = xgboost.XGBClassifier(n_estimators=5, max_depth=3, enable_categorical=True, n_jobs=1).fit(frame, y)
+    conv = og.convert(model, frame.head(40))
+    given = [m % 11 + 1 for m in range(36)] + [12, 12, 5, 12]  # 12 only among the last rows
+    rows = pd.DataFrame({"row": np.arange(40), "x": x[:40], "month": np.array(given, dtype=np.int64)})
+    df = local_spark.createDataFrame(rows).repartitionByRange(2, "row")
+    held = df.groupBy(F.spark_partition_id().alias("part")).agg(F.max("month").alias("top")).toPandas()
+    assert sorted(held["top"]) == [11, 12]  # one partition has no 12 to tell months from codes
+    out = ogs.predict(df, conv).toPandas().sort_values("row")
+    want = model.predict_proba(rows[["x"]].assign(month=pd.Categorical(given, categories=list(range(1, 13)))))
+    np.testing.assert_allclose(np.stack(out["probabilities"]), want, atol=1e-5)
+    assert ogs.validate(conv, df.drop("row"), reference=model).passed
+
+
 def test_cli_on_spark_refuses_the_files_local_score_refuses(
     local_spark: Any, forest: dict[str, Any], tmp_path: Path, capsys: Any
 ) -> None:
