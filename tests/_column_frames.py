@@ -74,6 +74,21 @@ def banded_frame() -> tuple[Any, Any, Any, Any]:
     return frame, y, model, rows
 
 
+def category_frame(categories: list[Any]) -> tuple[Any, Any]:
+    """300 rows of a float column ``x`` and a pandas ``category`` column ``band`` of ``categories`` (the first
+    four drawn, 15% missing), and labels that depend on both: ``(frame, y)``. Shared by the category-value tests
+    of the container service (``tests/deploy/test_container.py``) and MLflow (``tests/deploy/test_mlflow.py``)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(11)
+    band = np.array(categories, dtype=object)[rng.integers(0, 4, 300)]
+    band[rng.random(300) < 0.15] = None
+    x = rng.normal(size=300)
+    frame = pd.DataFrame({"x": x, "band": pd.Categorical(band, categories=categories)})
+    y = ((x + np.where(pd.isna(band), 1.5, np.where(band == categories[1], -1.0, 0.3))) > 0.2).astype(int)
+    return frame, y
+
+
 def gps_float32_file() -> tuple[Any, Any, Any]:
     """A HistGradientBoosting model of float64 GPS rows (6 decimals), its file converted with a float32 sample,
     which reads float32, and the rows: parity on the user's float64 rows fails (50 of 3,000 labels flip).

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _column_frames import category_frame
 from _serving import package_zoo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -587,12 +588,7 @@ def test_xgboost_category_values_and_nulls_score_as_xgboost_scores_them(categori
     xgboost = pytest.importorskip("xgboost")
     import pandas as pd
 
-    rng = np.random.default_rng(11)
-    band = np.array(categories, dtype=object)[rng.integers(0, 4, 300)]
-    band[rng.random(300) < 0.15] = None
-    x = rng.normal(size=300)
-    frame = pd.DataFrame({"x": x, "band": pd.Categorical(band, categories=categories)})
-    y = ((x + np.where(pd.isna(band), 1.5, np.where(band == categories[1], -1.0, 0.3))) > 0.2).astype(int)
+    frame, y = category_frame(categories)
     model = xgboost.XGBClassifier(n_estimators=5, max_depth=3, enable_categorical=True, n_jobs=1).fit(frame, y)
     og.package(og.convert(model, frame.head(40)), target="container", out=tmp_path / "pkg")
     entry = load_score(tmp_path / "pkg", "score_categories")

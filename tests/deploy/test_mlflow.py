@@ -10,6 +10,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import yaml
+from _column_frames import category_frame
 from onnx import TensorProto, helper
 
 import onnxgate as og
@@ -530,16 +531,6 @@ def test_a_category_written_as_none_is_not_read_as_a_missing_value(tmp_path, cap
     assert "a missing value of 'veneer' (None, or pandas' NA) as the text 'None'" in capsys.readouterr().err
 
 
-def _banded(categories: list) -> tuple:
-    rng = np.random.default_rng(11)
-    band = np.array(categories, dtype=object)[rng.integers(0, 4, 300)]
-    band[rng.random(300) < 0.15] = None
-    x = rng.normal(size=300)
-    frame = pd.DataFrame({"x": x, "band": pd.Categorical(band, categories=categories)})
-    y = ((x + np.where(pd.isna(band), 1.5, np.where(band == categories[1], -1.0, 0.3))) > 0.2).astype(int)
-    return frame, y
-
-
 def _probabilities(got: dict, rows: int) -> np.ndarray:
     keys = [k for k in got if "prob" in k] or [k for k in got if k.startswith("p_")]
     return np.hstack([np.asarray(got[k]).reshape(rows, -1) for k in keys])
@@ -552,7 +543,7 @@ def test_an_xgboost_category_column_is_scored_by_its_values_not_read_as_codes(tm
     ("Failed to enforce schema"). The package now takes the values, maps them to the codes in its graph, and fails
     on a category XGBoost would refuse, as on a column of codes (.cat.codes), instead of scoring them."""
     xgboost = pytest.importorskip("xgboost")
-    frame, y = _banded(categories)
+    frame, y = category_frame(categories)
     model = xgboost.XGBClassifier(n_estimators=5, max_depth=3, enable_categorical=True, n_jobs=1).fit(frame, y)
     folder = og.package(og.convert(model, frame.head(40)), target="mlflow", out=tmp_path / "pkg")
     loaded = mlflow_pyfunc.load_model(str(folder))
@@ -573,7 +564,7 @@ def test_a_lightgbm_text_category_for_sql_edge_takes_the_values_in_mlflow(tmp_pa
     ("Failed to enforce schema"). Now the values are mapped in the graph, an unseen one scored as missing, as LightGBM
     does; the codes a client may still send are refused, not scored as unseen texts."""
     lightgbm = pytest.importorskip("lightgbm")
-    frame, y = _banded(["red", "green", "blue", "amber"])
+    frame, y = category_frame(["red", "green", "blue", "amber"])
     model = lightgbm.LGBMClassifier(n_estimators=20, min_child_samples=5, verbose=-1).fit(frame, y)
     folder = og.package(og.convert(model, frame.head(40), target="sql-edge-2.0"), target="mlflow",
                         out=tmp_path / "pkg")
