@@ -382,6 +382,20 @@ class _Renamed:
         return getattr(self._operator, name)
 
 
+def _text_vectorizer_shape(in_double: Any) -> Any:
+    """skl2onnx's shape of a text vectorizer's output (float32 for a text input), declared double where
+    ``in_double(estimator)`` says its numbers are handed on in double."""
+    from skl2onnx.common.data_types import DoubleTensorType
+    from skl2onnx.shape_calculators.text_vectorizer import calculate_sklearn_text_vectorizer_output_shapes
+
+    def shape(operator: Any) -> None:
+        calculate_sklearn_text_vectorizer_output_shapes(operator)
+        if in_double(operator.raw_operator):
+            operator.outputs[0].type = DoubleTensorType(operator.outputs[0].type.shape)
+
+    return shape
+
+
 def _register_double_count_vectorizer() -> None:
     """skl2onnx declares a CountVectorizer's counts float32 for a text input, in any graph: in a float64 graph
     the step after it computed in float32 (a MultinomialNB behind a CountVectorizer: probabilities 1.5e-6 off,
@@ -390,17 +404,13 @@ def _register_double_count_vectorizer() -> None:
     numbers, exact below 2**24)."""
     from onnx import TensorProto
     from skl2onnx.common.data_types import DoubleTensorType
-    from skl2onnx.shape_calculators.text_vectorizer import calculate_sklearn_text_vectorizer_output_shapes
 
     alias = "SklearnCountVectorizer"
     original = _replaceable(alias, "_onnxgate_counts_double")
     if original is None:
         return
 
-    def shape(operator: Any) -> None:
-        calculate_sklearn_text_vectorizer_output_shapes(operator)
-        if counts_in_double(operator.raw_operator):
-            operator.outputs[0].type = DoubleTensorType(operator.outputs[0].type.shape)
+    shape = _text_vectorizer_shape(counts_in_double)
 
     def convert(scope: Any, operator: Any, container: Any) -> None:
         if not isinstance(operator.outputs[0].type, DoubleTensorType):
@@ -421,7 +431,6 @@ def _register_double_tfidf_vectorizer() -> None:
     from skl2onnx._supported_operators import sklearn_operator_name_map
     from skl2onnx.common._apply_operation import apply_identity
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
-    from skl2onnx.shape_calculators.text_vectorizer import calculate_sklearn_text_vectorizer_output_shapes
     from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
     alias = "SklearnTfidfVectorizer"
@@ -429,10 +438,7 @@ def _register_double_tfidf_vectorizer() -> None:
     if original is None:
         return
 
-    def shape(operator: Any) -> None:
-        calculate_sklearn_text_vectorizer_output_shapes(operator)
-        if tfidf_in_double(operator.raw_operator):
-            operator.outputs[0].type = DoubleTensorType(operator.outputs[0].type.shape)
+    shape = _text_vectorizer_shape(tfidf_in_double)
 
     def convert(scope: Any, operator: Any, container: Any) -> None:
         if not isinstance(operator.outputs[0].type, DoubleTensorType):
