@@ -32,6 +32,7 @@ __all__ = [
     "load_error",
     "load_model",
     "ml_opset_for",
+    "model_name",
     "model_opsets",
     "tree_skeleton",
 ]
@@ -251,6 +252,23 @@ def load_error(proto: onnx.ModelProto, *, optimized: bool = False) -> str | None
     except Exception as err:
         text = str(err).strip().splitlines()
         return (text[0] if text else type(err).__name__)[:160]
+    return None
+
+
+#: Graph names exporters write whatever the model (``torch.onnx.export``'s TorchScript and dynamo exporters,
+#: tf2onnx): no name of the user's model.
+EXPORTER_GRAPH_NAMES = frozenset({"main_graph", "main-graph", "torch_jit", "torch-jit-export", "tf2onnx"})
+
+
+def model_name(proto: onnx.ModelProto, source: Any = None) -> str | None:
+    """The name a packaged service gives ``proto``: its graph name, or where that is an exporter's default
+    (:data:`EXPORTER_GRAPH_NAMES`: a PyTorch module exported with dynamo is ``main_graph``, and its container
+    service was ``main-graph``) the stem of ``source`` when that is a file path; None when neither names it."""
+    name = proto.graph.name
+    if name and name not in EXPORTER_GRAPH_NAMES:
+        return str(name)
+    if isinstance(source, (str, os.PathLike)) and Path(source).suffix:
+        return Path(source).stem or None
     return None
 
 

@@ -205,6 +205,53 @@ def register_double_power_transformer() -> None:
     _replace("SklearnPowerTransformer", "_onnxgate_power", original, convert, shape)
 
 
+def register_double_knn_imputer() -> None:
+    """skl2onnx's KNNImputer writes its graph in the input's float type, but its shape calculator refuses a
+    double input, and one of its local functions (``knn_imputer_column_all_nan``, for a row whose donors are
+    all missing) keeps float32 constants and a ``Cast`` to float32 beside the double values. So a float64
+    sample was cast to float32 and imputed there (1.2e-7 off scikit-learn on 300 normal rows). Here a double
+    input is accepted and that function's float32 constants and casts are made double: the graph imputes in
+    double (1.1e-16 off). A float32 input keeps skl2onnx's graph as it is."""
+    import copy
+
+    import numpy as np
+    from onnx import TensorProto, numpy_helper
+    from skl2onnx.common._registration import _shape_calculator_pool
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    original = _replaceable("SklearnKNNImputer", "_onnxgate_knn_imputer")
+    if original is None:
+        return
+    original_shape = _shape_calculator_pool["SklearnKNNImputer"]
+
+    def double(operator: Any) -> bool:
+        return len(operator.inputs) == 1 and isinstance(operator.inputs[0].type, DoubleTensorType)
+
+    def shape(operator: Any) -> None:
+        if not double(operator):
+            original_shape(operator)
+            return
+        operator.outputs[0].type = copy.deepcopy(operator.inputs[0].type)
+
+    def convert(scope: Any, operator: Any, container: Any) -> None:
+        original(scope, operator, container)
+        if not double(operator):
+            return
+        for (domain, _name), function in container.local_functions.items():
+            if domain != "local_domain":
+                continue
+            for node in function.nodes:
+                for attribute in node.attribute:
+                    if node.op_type == "Cast" and attribute.name == "to" and attribute.i == TensorProto.FLOAT:
+                        attribute.i = TensorProto.DOUBLE
+                    elif (node.op_type in ("Constant", "ConstantOfShape") and attribute.name == "value"
+                          and attribute.t.data_type == TensorProto.FLOAT):
+                        value = numpy_helper.to_array(attribute.t).astype(np.float64)
+                        attribute.t.CopyFrom(numpy_helper.from_array(value, attribute.t.name))
+
+    _replace("SklearnKNNImputer", "_onnxgate_knn_imputer", original, convert, shape)
+
+
 #: Whether the rows being converted are float32 for scikit-learn (every number column float32 or float16; it
 #: reads integers and mixed columns as float64), set by the scikit-learn converter; None: not known.
 ROWS_FLOAT32: ContextVar[bool | None] = ContextVar("onnxgate_rows_float32", default=None)
@@ -2234,13 +2281,17 @@ def register_simple_imputer() -> None:
     * ``add_indicator=True``: skl2onnx leaves the indicator columns out (402 of 442 rows off).
       They are appended here, for the features scikit-learn's ``indicator_`` lists.
 
-    The statistics keep the graph's type (double in a double graph). Other inputs (int64, text) and a
-    missing value given as a number below opset 11 (``Equal`` takes floats from 11) keep skl2onnx's.
+    The statistics keep the graph's type (double in a double graph). On integer inputs (a most frequent
+    value or a constant, which scikit-learn keeps as integers) a whole-number missing value is written here
+    too, the statistics as the input's integers: skl2onnx refused a missing value given as an int
+    (``SimpleImputer(strategy="most_frequent", missing_values=-1)``: "Unsupported proposed value '-1'").
+    Text inputs, a NaN missing value on integers and a number below opset 11 on floats (``Equal`` takes
+    floats from 11) keep skl2onnx's.
     """
     import numpy as np
     from onnx import TensorProto
     from skl2onnx.common._registration import _shape_calculator_pool
-    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, Int32TensorType, Int64TensorType
     from skl2onnx.operator_converters.common import concatenate_variables
 
     original = _replaceable("SklearnSimpleImputer", "_onnxgate_imputer")
@@ -2248,13 +2299,21 @@ def register_simple_imputer() -> None:
         return
     original_shape = _shape_calculator_pool["SklearnSimpleImputer"]
 
+    def integer_type(operator: Any) -> Any:
+        """The inputs' integer tensor type when they all have one, else None."""
+        kinds = {type(i.type) for i in operator.inputs}
+        return next(iter(kinds)) if len(kinds) == 1 and kinds <= {Int64TensorType, Int32TensorType} else None
+
     def written_here(operator: Any, opset: Any) -> str | None:
-        """``"nan"`` or ``"number"`` (the missing value's form) for a float or double imputer written
-        here, of a missing value given as NaN or as a number (from opset 11); None for skl2onnx's."""
+        """``"nan"``, ``"number"`` or ``"integer"`` (the missing value's form) for an imputer written here: a
+        float or double one of a missing value given as NaN or as a number (from opset 11), an integer one of a
+        whole number; None for skl2onnx's."""
         opset = opset.get("", 0) if isinstance(opset, dict) else opset or 0
         missing = operator.raw_operator.missing_values
         nan = isinstance(missing, float) and np.isnan(missing)
         number = isinstance(missing, (int, float, np.number)) and not isinstance(missing, bool) and not nan
+        if integer_type(operator) is not None:
+            return "integer" if number and float(missing) == int(missing) else None
         floats = (all(isinstance(i.type, DoubleTensorType) for i in operator.inputs)
                   or all(isinstance(i.type, FloatTensorType) for i in operator.inputs))
         if not floats:
@@ -2267,8 +2326,12 @@ def register_simple_imputer() -> None:
         return kept, getattr(imputer, "indicator_", None) if imputer.add_indicator else None
 
     def imputer_shape(operator: Any) -> None:
-        original_shape(operator)
-        if written_here(operator, operator.target_opset):
+        form = written_here(operator, operator.target_opset)
+        if form == "integer":  # skl2onnx's takes no int32 input
+            operator.outputs[0].type = integer_type(operator)([operator.inputs[0].get_first_dimension(), None])
+        else:
+            original_shape(operator)
+        if form:
             kept, indicator = layout(operator.raw_operator)
             width = len(kept) + (0 if indicator is None else len(indicator.features_))
             output = operator.outputs[0]
@@ -2288,7 +2351,11 @@ def register_simple_imputer() -> None:
             original(scope, operator, container)
             return
         double = all(isinstance(i.type, DoubleTensorType) for i in operator.inputs)
+        dtype: Any
         code, dtype = (TensorProto.DOUBLE, np.float64) if double else (TensorProto.FLOAT, np.float32)
+        if form == "integer":
+            code, dtype = ((TensorProto.INT32, np.int32) if integer_type(operator) is Int32TensorType
+                           else (TensorProto.INT64, np.int64))
 
         def name(text: str) -> str:
             return str(scope.get_unique_variable_name(text))
@@ -2296,13 +2363,20 @@ def register_simple_imputer() -> None:
         def node(op: str, inputs: list[str], output: str, **attrs: Any) -> None:
             container.add_node(op, inputs, [output], name=scope.get_unique_operator_name(op), **attrs)
 
-        features = concatenate_variables(scope, operator.inputs, container)
+        if form == "integer":  # skl2onnx's concatenation takes no int32
+            features = operator.inputs[0].full_name
+            if len(operator.inputs) > 1:
+                features = name("imputer_features")
+                node("Concat", [i.full_name for i in operator.inputs], features, axis=1)
+        else:
+            features = concatenate_variables(scope, operator.inputs, container)
         mask = name("imputer_missing")
         if form == "nan":
             node("IsNaN", [features], mask)
         else:
             value = name("imputer_missing_value")
-            container.add_initializer(value, code, [], [float(imputer.missing_values)])
+            missing = int(imputer.missing_values) if form == "integer" else float(imputer.missing_values)
+            container.add_initializer(value, code, [], [missing])
             node("Equal", [features, value], mask)
 
         def columns(source: str, indices: Any, text: str) -> str:

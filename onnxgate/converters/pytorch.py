@@ -61,6 +61,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from onnxgate._onnx import EXPORTER_GRAPH_NAMES
 from onnxgate.converters._base import Converter, RawConversion
 from onnxgate.converters._torch_axes import dynamo_spec
 from onnxgate.converters._torch_common import (
@@ -319,6 +320,13 @@ class PyTorchConverter(Converter):
         )
         if name:
             proto.graph.name = name
+        elif proto.graph.name in EXPORTER_GRAPH_NAMES:
+            import torch
+
+            if isinstance(model, torch.nn.Module):
+                # both torch exporters name every graph "main_graph", which a packaged service took for its
+                # name; a TorchScript module keeps its class's in ``original_name``
+                proto.graph.name = str(getattr(model, "original_name", "") or type(model).__name__)
         for added in (_scatter_without_reduction(proto), _log_of_cumulative_exp(proto)):
             if added:
                 warns = [*warns, added]

@@ -70,6 +70,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     register_binary_discriminant,
     register_double_isolation_forest,
     register_double_kernel_svm,
+    register_double_knn_imputer,
     register_double_linear_scores,
     register_double_polynomial_features,
     register_double_power_transformer,
@@ -221,6 +222,7 @@ def _skl2onnx() -> Any:
     register_binarizer()
     register_double_polynomial_features()
     register_double_power_transformer()
+    register_double_knn_imputer()
     register_normalizer()
     register_tfidf_transformer()
     register_quantile_transformer()
@@ -634,6 +636,8 @@ class SklearnConverter(Converter):
                     set_metadata(proto, UNREAD_METADATA_KEY, json.dumps(unread, ensure_ascii=False))
                     warnings.append(f"column(s) {unread} are dropped by the model's ColumnTransformer: they are no "
                                     "input, and data holding them is fed without them")
+                if integers:
+                    _integers_as_answered(proto, model, sample)
                 record_row_width(proto, row_width)  # double_tree_leaves may have recorded a wider one
                 texts = {c.name: missing_text[c.original] for c in columns
                          if c.original in missing_text and (c.dtype.kind in "OUS" or c.original in flagged)}
@@ -1905,6 +1909,37 @@ def _reads_numbers(model: Any) -> bool:
     if type(first).__name__ == "SimpleImputer":
         return getattr(first, "strategy", "mean") not in ("most_frequent", "constant")
     return not any(word in type(first).__name__ for word in _CATEGORY_READERS)
+
+
+def _integers_as_answered(proto: Any, model: Any, sample: Any) -> None:
+    """Cast the one output of a transformer that scikit-learn answers in integers on integer rows (a
+    ``Binarizer``, a feature selector, a pipeline ending in one) to scikit-learn's integer type, in place.
+
+    Such a step reads the rows as numbers, so they enter the graph as double (:func:`_reads_numbers`) and its
+    output was double where ``transform`` answers the sample's integers: a ``Binarizer`` on int64 rows answered
+    float64 0.0 and 1.0 where scikit-learn answers int64 0 and 1. The type is what the model's own
+    ``transform`` answers on the sample's first rows; a model that predicts, or answers floats, is left alone."""
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    from onnxgate._graph import output_after
+
+    outputs = proto.graph.output
+    if not hasattr(model, "transform") or hasattr(model, "predict") or len(outputs) != 1:
+        return
+    declared = outputs[0].type.tensor_type
+    if declared.elem_type not in (TensorProto.FLOAT, TensorProto.DOUBLE):
+        return
+    try:
+        rows = sample.iloc[:5] if hasattr(sample, "iloc") else sample[:5]
+        answered = model.transform(rows)
+    except Exception:  # the file stays as written: parity compares values whatever their type
+        return
+    if not isinstance(answered, np.ndarray) or answered.dtype.kind not in "iu":
+        return
+    to = helper.np_dtype_to_tensor_dtype(answered.dtype)
+    output_after(proto.graph, outputs[0].name, "Cast", was="float", node=f"as_{answered.dtype.name}", to=to)
+    declared.elem_type = to
 
 
 def _tensor_type(dtype: np.dtype[Any], width: int | None, compute: np.dtype[Any]) -> Any:

@@ -111,8 +111,9 @@ def package_container(
     overwrite : bool
         Replace files in a non-empty folder.
     **options
-        ``service_name`` (str), ``max_rows`` (int, default 10,000), ``allow_nan`` (bool, or input
-        names or the user's column names; default: the inputs an operator in :data:`NAN_AWARE_OPS`
+        ``service_name`` (str; default the graph's name, or the model file's stem where the graph has an
+        exporter's default name such as ``main_graph``), ``max_rows`` (int, default 10,000), ``allow_nan``
+        (bool, or input names or the user's column names; default: the inputs an operator in :data:`NAN_AWARE_OPS`
         reads, directly or through other nodes, and those the parity data held NaN in where parity passed
         against the native model; such an input takes NaN, and JSON ``null`` as NaN, never infinity; an input
         only the option makes take NaN is refused where the native reference refuses NaN or answers it otherwise
@@ -140,7 +141,7 @@ def package_container(
     >>> og.package(conv, target="container", out="dist/iris")  # doctest: +SKIP
     PosixPath('dist/iris')
     """
-    from onnxgate._onnx import load_model, serialize
+    from onnxgate._onnx import load_model, model_name, serialize
     from onnxgate.signature import Signature
 
     unknown = sorted(set(options) - set(OPTIONS))
@@ -176,7 +177,7 @@ def package_container(
                   for key in ("atol", "rtol") if options.get(key) is not None}
         refuse_nan_the_reference_refuses(proto, sig, [n for n in allow_nan if n not in default], reference, data,
                                          levels)
-    name = _service_name(options.get("service_name") or proto.graph.name or "onnx-model")
+    name = _service_name(options.get("service_name") or model_name(proto, model) or "onnx-model")
     example = _example_request(sig, data, allow_nan)
     versions = _versions()
 

@@ -66,7 +66,7 @@ from collections.abc import Iterator
 from pathlib import Path, PosixPath, WindowsPath
 from typing import Any
 
-from onnxgate._onnx import write_folder_atomically
+from onnxgate._onnx import model_name, write_folder_atomically
 from onnxgate.errors import OutputExistsError, PackagingError, missing_dependency
 from onnxgate.signature import (
     CATEGORY_CODES_METADATA_KEY,
@@ -227,8 +227,9 @@ def package_mlflow(
     packaged = MlflowPackage(folder)
     registry = options.get("registry")
     if registry:
+        named_as = options.get("name") or model_name(proto, model) or folder.name
         packaged.registration = register_mlflow_model(folder, DEFAULT_REGISTRY if registry is True else str(registry),
-                                                      name=options.get("name") or proto.graph.name or folder.name)
+                                                      name=named_as)
         if not packaged.registration["registered"]:  # the CLI prints this note; a caller of the API is warned
             warnings.warn(f"onnxgate: {str(folder)!r} was {packaged.registration['note']}", UserWarning,
                           stacklevel=4)  # og.package -> deploy.package -> here

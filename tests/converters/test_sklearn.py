@@ -277,8 +277,8 @@ def test_a_power_transformer_over_int64_and_float64_columns_answers_in_float64()
 
 @pytest.mark.parametrize("kind", ["PowerTransformer", "KNNImputer"])
 def test_integer_rows_computed_in_float32_enter_the_graph_as_floats(kind: str) -> None:
-    """Where the graph computes in float32 (asked for, or the fallback where no double graph can be written:
-    skl2onnx's KNNImputer takes float32 only), integer rows were handed to skl2onnx as int64, which its
+    """Where the graph computes in float32 (asked for, or the fallback where no double graph can be written),
+    integer rows were handed to skl2onnx as int64, which its
     PowerTransformer and KNNImputer refused: convert failed where float64 rows converted. They are cast to
     float32 inside the graph now, the input staying int64."""
     from sklearn.datasets import load_diabetes
@@ -288,7 +288,7 @@ def test_integer_rows_computed_in_float32_enter_the_graph_as_floats(kind: str) -
     X, _ = load_diabetes(return_X_y=True)
     X = np.round(X * 10).astype(np.int64)
     model = (PowerTransformer() if kind == "PowerTransformer" else KNNImputer()).fit(X)
-    conv = og.convert(model, X[:20], precision="float32" if kind == "PowerTransformer" else "auto")
+    conv = og.convert(model, X[:20], precision="float32")
     assert conv.signature.input("input").elem_type == "int64"
     got = _run(conv, X)[0]
     assert got.dtype == np.float32
@@ -1027,3 +1027,56 @@ def test_the_shared_operator_version_table_is_read_again_for_an_operator_it_lack
     second = ModelComponentContainer(17)
     assert second._get_op_version("", "Cast") == 13
     assert ("", "Cast") in second._op_versions
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32])
+@pytest.mark.parametrize("strategy", ["most_frequent", "constant", "most_frequent+indicator"])
+def test_an_imputer_of_an_integer_missing_value_converts_and_answers_integers(dtype: Any, strategy: str) -> None:
+    """``SimpleImputer(strategy="most_frequent", missing_values=-1)`` on integer rows failed inside skl2onnx
+    ("Unsupported proposed value '-1'"). It is written with ``Equal`` and ``Where`` on the integers now, and
+    answers scikit-learn's integers."""
+    from sklearn.impute import SimpleImputer
+
+    X = np.random.default_rng(0).integers(-1, 4, size=(200, 3)).astype(dtype)
+    model = SimpleImputer(strategy=strategy.split("+")[0], fill_value=7, missing_values=-1,
+                          add_indicator=strategy.endswith("indicator")).fit(X)
+    conv = og.convert(model, X[:5])
+    got = _run(conv, X)[0]
+    assert got.dtype == model.transform(X).dtype == dtype
+    np.testing.assert_array_equal(got, model.transform(X))
+    assert og.validate(conv, data=X, reference=model).passed
+
+
+@pytest.mark.parametrize("kind", ["Binarizer", "SelectKBest"])
+def test_a_transformer_answering_integers_on_integer_rows_answers_them(kind: str) -> None:
+    """scikit-learn's Binarizer and feature selectors keep an integer row's type; the graph, which reads
+    integer rows as double, answered float64 where ``transform`` answers int64 (a service's JSON said 1.0)."""
+    from sklearn.feature_selection import SelectKBest
+    from sklearn.preprocessing import Binarizer
+
+    X = np.random.default_rng(0).integers(0, 5, size=(200, 4)).astype(np.int64)
+    y = (X[:, 0] > 2).astype(int)
+    model = (Binarizer(threshold=1.5) if kind == "Binarizer" else SelectKBest(k=2)).fit(X, y)
+    conv = og.convert(model, X[:5])
+    got = _run(conv, X)[0]
+    assert got.dtype == model.transform(X).dtype == np.int64
+    np.testing.assert_array_equal(got, model.transform(X))
+    assert conv.signature.outputs[0].elem_type == "int64"
+    assert og.validate(conv, data=X, reference=model).passed
+
+
+def test_a_knn_imputer_on_float64_rows_imputes_in_double() -> None:
+    """skl2onnx's KNNImputer shape calculator refused a double input, so a float64 sample was imputed in
+    float32 inside the graph (1.2e-7 off scikit-learn here, float32 answers). Its graph is written in double
+    now: float64 answers within 1e-12."""
+    from sklearn.impute import KNNImputer
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    model = KNNImputer().fit(X)
+    conv = og.convert(model, X[:5])
+    got = _run(conv, X)[0]
+    assert got.dtype == np.float64
+    assert _max_err(got, model.transform(X)) < 1e-12
+    assert not any("float32" in w for w in conv.warnings), conv.warnings

@@ -645,3 +645,34 @@ def test_a_month_that_is_also_another_months_code_is_refused_not_read_as_that_co
     # the package's own example request still scores
     status, example = entry.score((folder / "sample-request.json").read_text())
     assert status == 200, example
+
+
+def test_a_service_is_named_after_the_model_not_the_exporters_graph_name(tmp_path: Path) -> None:
+    # torch's exporters name every graph "main_graph": a PyTorch model's container service and its v2 path were
+    # "main-graph". A module converted here takes its class's name; a file exported elsewhere its file's stem
+    import onnx
+    import torch
+    from onnx import TensorProto, helper
+
+    class TinyScorer(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = torch.nn.Linear(3, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.linear(x)
+
+    x = torch.randn(4, 3)
+    conv = og.convert(TinyScorer().eval(), x, options={"dynamo": False})
+    assert conv.model.graph.name == "TinyScorer"
+    folder = og.package(conv, target="container", out=tmp_path / "torch")
+    assert set(json.loads((folder / "iotedge-module.json").read_text())["modules"]) == {"tinyscorer"}
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "main_graph",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 3])])
+    exported = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    onnx.save(exported, tmp_path / "churn-scorer.onnx")
+    folder = og.package(tmp_path / "churn-scorer.onnx", target="container", out=tmp_path / "file")
+    assert set(json.loads((folder / "iotedge-module.json").read_text())["modules"]) == {"churn-scorer"}
+    assert any("/v2/models/churn-scorer" in path for path in json.loads((folder / "swagger.json").read_text())["paths"])

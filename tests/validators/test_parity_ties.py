@@ -122,3 +122,30 @@ def test_a_double_file_on_the_same_rows_passes() -> None:
     model, X, rows = _between_integers()
     report = og.validate(og.convert(model, X[:20]), data=rows, reference=model)
     assert report.passed, report.check("prediction_parity").message
+
+
+def _whole_numbers() -> tuple[Any, Any]:
+    """200 rows of 4 integer features 0..4: most rows' 5th neighbour is tied with others."""
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 5, size=(200, 4)).astype(np.int64), rng.normal(size=200)
+
+
+def test_rows_of_whole_numbers_tied_on_most_rows_pass() -> None:
+    # 129 of the 200 rows are tied at the 5th neighbour and the file broke each tie another way than the tree
+    # search: more than a quarter of the rows differed, so ties were not looked at and parity failed a right file
+    from sklearn.neighbors import KNeighborsRegressor
+
+    X, y = _whole_numbers()
+    model = KNeighborsRegressor().fit(X, y)
+    report = og.validate(og.convert(model, X[:5]), data=X, reference=model)
+    parity = report.check("prediction_parity")
+    assert report.passed, parity.message
+    assert parity.details["tied_rows"] > 50
+
+
+def test_rows_of_whole_numbers_with_other_neighbours_still_fail() -> None:
+    from sklearn.neighbors import KNeighborsRegressor
+
+    X, y = _whole_numbers()
+    conv = og.convert(KNeighborsRegressor(n_neighbors=5).fit(X, y), X[:5])
+    assert not og.validate(conv, data=X, reference=KNeighborsRegressor(n_neighbors=4).fit(X, y)).passed
