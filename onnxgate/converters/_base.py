@@ -288,6 +288,14 @@ class ConverterRegistry:
             if converter.matches(model):
                 return converter
         kind = f"{type(model).__module__}.{type(model).__qualname__}"
+        if isinstance(model, (str, os.PathLike)):
+            # a .keras or .pt path was "found builtins.str. Register a converter for it" (helper-236)
+            raise UnsupportedModelError(
+                f"{os.fspath(model)!r} is a path: in Python onnxgate takes the model object (a TensorFlow SavedModel "
+                "folder excepted). Load it first (keras.saving.load_model, torch.jit.load, skops.io.load...), or "
+                "give the path on the command line (onnxgate convert PATH, onnxgate validate --reference PATH)",
+                path=os.fspath(model),
+            )
         raise UnsupportedModelError(
             f"expected a scikit-learn, XGBoost, LightGBM, CatBoost, PyTorch, TensorFlow or Keras model; found {kind}. "
             "Register a converter for it with onnxgate.converters.registry.register(...).",

@@ -77,13 +77,20 @@ def model_kind(model: Any) -> str:
 
 
 @contextlib.contextmanager
-def eval_mode(model: Any) -> Iterator[None]:
-    """Eval mode for the duration, then every submodule's ``training`` flag as it was."""
+def eval_mode(model: Any, updated: list[str] | None = None) -> Iterator[None]:
+    """Eval mode for the duration, then every submodule's ``training`` flag and every buffer as they were.
+
+    A forward() that updates a buffer (``self.calls += 1``, a running mean of its inputs) changed the user's
+    module on each of onnxgate's calls: convert moved a counter 0 -> 3 and validate on to 5, and each call of the
+    reference answered from another state than the file's. The buffers' names that changed are appended to
+    ``updated``.
+    """
     torch = torch_module()
     if not isinstance(model, torch.nn.Module):
         yield
         return
     flags = [(m, m.training) for m in model.modules()]
+    kept = _kept_buffers(model)
     try:
         model.eval()
     except NotImplementedError:  # modules frozen in one mode (torch.export's) refuse eval()
@@ -94,6 +101,53 @@ def eval_mode(model: Any) -> Iterator[None]:
     finally:
         for module, flag in flags:
             module.training = flag
+        changed = _restore_buffers(kept)
+        if updated is not None:
+            updated.extend(name for name in changed if name not in updated)
+
+
+def _kept_buffers(model: Any) -> list[tuple[Any, str, str, Any, Any]]:
+    """(owner, attribute, dotted name, tensor, copy of its values) for every buffer of ``model``."""
+    torch = torch_module()
+    kept = []
+    with torch.no_grad():
+        for dotted, module in model.named_modules():
+            for attr, buffer in list(module.named_buffers(recurse=False)):
+                if isinstance(buffer, torch.Tensor):
+                    kept.append((module, attr, f"{dotted}.{attr}" if dotted else attr, buffer, buffer.clone()))
+    return kept
+
+
+def _restore_buffers(kept: list[tuple[Any, str, str, Any, Any]]) -> list[str]:
+    """Put every buffer back (the same tensor, its values as kept); the names of those that had changed."""
+    torch = torch_module()
+    changed = []
+    with torch.no_grad():
+        for module, attr, dotted, buffer, values in kept:
+            current = getattr(module, attr, None)
+            # a ScriptModule hands out a new Python object for the same tensor on each getattr
+            same = current is buffer or (isinstance(current, torch.Tensor) and current.dtype == buffer.dtype
+                                         and current.data_ptr() == buffer.data_ptr() and current.shape == buffer.shape)
+            if same and _equal(buffer, values):
+                continue
+            changed.append(dotted)
+            with contextlib.suppress(Exception):  # a buffer torch will not let go back is left as forward() left it
+                if not same:  # self.calls = self.calls + 1 binds a new tensor
+                    module._buffers[attr] = buffer
+                if buffer.shape != values.shape:
+                    buffer.resize_(values.shape)
+                buffer.copy_(values)
+    return changed
+
+
+def _equal(a: Any, b: Any) -> bool:
+    """Same shape and values, NaN equal to NaN (a buffer holding NaN is unchanged when it still does)."""
+    torch = torch_module()
+    if a.shape != b.shape:
+        return False
+    if a.is_floating_point() or a.is_complex():
+        return bool(torch.allclose(a, b, rtol=0, atol=0, equal_nan=True))
+    return bool(torch.equal(a, b))
 
 
 @contextlib.contextmanager

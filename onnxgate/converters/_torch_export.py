@@ -218,14 +218,22 @@ def torch_leaves(outputs: Any) -> list[Any]:
     return [leaf for leaf in tree_leaves(outputs) if isinstance(leaf, torch.Tensor)]
 
 
-def torch_call(model: Any, args: tuple[Any, ...]) -> Any:
+def torch_call(model: Any, args: tuple[Any, ...], updated: list[str] | None = None) -> Any:
+    """forward() in eval mode without gradients; the module's buffers are put back after it (the names of those
+    it changed are appended to ``updated``)."""
     torch = torch_module()
     if isinstance(model, torch.export.ExportedProgram):
         # The program's module is frozen in the mode it was exported in; it refuses eval()/train().
         with torch.no_grad():
             return model.module()(*args)
-    with torch.no_grad(), eval_mode(model):
-        return model(*args)
+    with torch.no_grad(), eval_mode(model, updated):
+        result = model(*args)
+        # an output that is a buffer (or a view of one) keeps what forward() answered once the buffer is put back
+        held = {b.untyped_storage().data_ptr() for b in model.buffers()}
+        from torch.utils._pytree import tree_map_only
+
+        return tree_map_only(torch.Tensor, lambda t: t.clone() if t.untyped_storage().data_ptr() in held else t,
+                             result)
 
 
 def _head(args: tuple[Any, ...], rows: int = PROBE_ROWS) -> tuple[Any, ...]:
@@ -284,6 +292,22 @@ _TRAINING_ARGUMENT = {
     "_native_batch_norm_legit": 5,
     "_native_batch_norm_legit_functional": 5,
 }
+
+
+def _buffer_update_notes(model: Any, probe: tuple[Any, ...]) -> list[str]:
+    """A warning when forward() updates the module's buffers: an ONNX model holds no state between calls."""
+    if model_kind(model) == "program":
+        return []
+    updated: list[str] = []
+    with contextlib.suppress(Exception), quiet_exporters():  # the probe ran: a failure here is not this check's
+        torch_call(model, probe, updated)
+    if not updated:
+        return []
+    names = ", ".join(repr(name) for name in updated[:5]) + (", ..." if len(updated) > 5 else "")
+    return [f"{type(model).__name__}.forward() updates its buffer(s) {names} on every call; an ONNX model keeps no "
+            "state between calls: the file holds them as they were at one moment of the export, and validation "
+            "compares it with what forward() answers from them as they are now (onnxgate puts them back after each "
+            "of its calls, so the module is left as it was)"]
 
 
 def _training_mode_notes(model: Any) -> list[str]:
@@ -520,11 +544,26 @@ _TORCHSCRIPT_FAILED = "The following operation failed in the TorchScript interpr
 
 
 def _check_leaves(model: Any, outputs: Any) -> list[Any]:
+    torch = torch_module()
+    from torch.utils._pytree import tree_leaves
+
     leaves = torch_leaves(outputs)
     if not leaves:
         raise UnsupportedModelError(
             f"{type(model).__name__} returned no tensor on the sample (found {type(outputs).__name__}); "
             "an ONNX model needs at least one tensor output",
+            framework="pytorch",
+        )
+    # a number or a string beside the tensors: the exporters refused it in words of their own ("output 1 (3",
+    # "'int' object has no attribute 'name'") and onnxgate advised replacing an operator (helper-236)
+    others = [(i, leaf) for i, leaf in enumerate(tree_leaves(outputs))
+              if leaf is not None and not isinstance(leaf, torch.Tensor)]
+    if others:
+        found = ", ".join(f"{type(leaf).__name__} {repr(leaf)[:40]} (leaf {i})" for i, leaf in others[:3])
+        raise UnsupportedModelError(
+            f"{type(model).__name__}.forward() returns {found} beside its tensors; an ONNX model's outputs are "
+            "tensors only. Return tensors alone (leave the value out of forward()'s result, or make it a "
+            "tensor with one value per row: torch.full((x.shape[0],), value))",
             framework="pytorch",
         )
     return leaves
@@ -676,6 +715,18 @@ def _export_error(model: Any, err: BaseException, *, opset: int, dynamo: bool,
             "(x.view(x.shape[0], -1) or torch.flatten(x, 1) instead of x.view(4, -1)).",
             framework="pytorch",
         )
+    if not dynamo and "batch_size and channel_size must be non-None" in text:
+        # a batch norm without running statistics: "try opset 18" led to a file validation fails as batch-dependent
+        return UnsupportedModelError(
+            f"{type(model).__name__} normalises with its batch's own statistics (a BatchNorm with "
+            "track_running_stats=False, or F.batch_norm(x, None, None, training=True)): its answer for a row depends "
+            "on the other rows of its batch, so a service batching rows otherwise answers otherwise (and the "
+            "TorchScript exporter cannot write it with a dynamic batch). Normalise with running statistics "
+            "(track_running_stats=True, trained) or per row (nn.LayerNorm)",
+            framework="pytorch",
+            opset=opset,
+        )
+
     def names_operator(said: str) -> bool:  # an operator without a translation: that refusal's advice stands
         return "is not supported" in said or "No ONNX function found" in said
 
@@ -1846,6 +1897,7 @@ def _convert_quietly(
     _refuse_baked_training(model, kind)
     warns.extend(_training_mode_notes(model))
     probe, outputs = _dry_run(model, args, whole=kind == "program")
+    warns.extend(_buffer_update_notes(model, probe))
     _refuse_rows_on_axis_one(model, args, probe, outputs)
     leaves = torch_leaves(outputs)
     in_names = io_names(input_names if input_names is not None else implied, "input", len(args), "input")

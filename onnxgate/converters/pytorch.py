@@ -18,6 +18,9 @@ Policy:
   training mode with layers that depend on it (dropout, batch norm) gets a warning saying so. A
   TorchScript trace or an ExportedProgram made in training mode (dropout or batch norm fixed in
   training mode in its graph, which eval() cannot undo) is refused, with the fix.
+* Every buffer is put back after each call onnxgate makes (probes, export, the validation reference): a
+  forward() that updates one (a counter, a running mean) leaves the module as it was, with a warning that
+  the file keeps no state. A forward() returning a number or a string beside its tensors is refused.
 * The file is one self-contained model (no ``.onnx.data`` side file).
 * Before exporting, the model runs on the sample's first ``PROBE_ROWS`` rows, then (TorchScript
   exporter) on one more: a sample that does not fit is an :class:`InvalidDataError`, a forward()

@@ -671,6 +671,48 @@ def test_dict_outputs_are_named_after_their_keys(x4: np.ndarray, opset: int) -> 
     assert og.validate(conv, target="container", reference=net, data=x4)
 
 
+class _WithCount(torch.nn.Module):
+    def __init__(self, also: Any = None) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 2)
+        self.register_buffer("calls", torch.zeros(()))
+        self.also = also
+
+    def forward(self, x: Any) -> Any:
+        self.calls += 1  # a counter, or a cache: each call changes the module
+        z = self.fc(x) * self.calls
+        return z if self.also is None else (z, self.also)
+
+
+@pytest.mark.parametrize("opset", [15, pytest.param(18, marks=pytest.mark.slow)])
+def test_a_forward_that_updates_a_buffer_leaves_the_module_as_it_was_and_says_so(x4: np.ndarray, opset: int) -> None:
+    net = _WithCount().eval()
+    conv = og.convert(net, x4, opset=opset)
+    assert any("updates its buffer(s) 'calls'" in w and "keeps no state" in w for w in conv.warnings)
+    report = og.validate(conv, reference=net, data=x4)
+    assert float(net.calls) == 0.0  # convert and validate ran forward() a dozen times: 0 -> 5 before
+    with torch.no_grad():
+        want = net.fc(torch.from_numpy(x4)).numpy()  # what forward() answers next, from the buffer as it is
+    got = _session(conv.model).run(None, {"input": x4})[0]
+    # the verdict is the file's: a file of forward() from the state as it is passes, any other fails
+    assert report.passed == bool(np.allclose(got, want, atol=1e-5))
+
+
+@pytest.mark.parametrize("opset", [15, pytest.param(18, marks=pytest.mark.slow)])
+def test_a_forward_returning_a_number_beside_its_tensors_is_refused_naming_it(x4: np.ndarray, opset: int) -> None:
+    with pytest.raises(UnsupportedModelError, match=r"forward\(\) returns int 3 \(leaf 1\) beside its tensors; an "
+                                                    r"ONNX model's outputs are tensors only"):
+        og.convert(_WithCount(also=3).eval(), x4, opset=opset)
+
+
+def test_a_batch_norm_without_running_statistics_is_refused_for_its_batch_dependence(x4: np.ndarray) -> None:
+    net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3, track_running_stats=False)).eval()
+    # "try opset 18 or higher" led to a file validation fails: each row's answer depends on its batch
+    with pytest.raises(UnsupportedModelError, match=r"normalises with its batch's own statistics.*depends on the "
+                                                    r"other rows of its batch.*track_running_stats=True"):
+        og.convert(net, x4, opset=17)
+
+
 class _ShapeLayerNorm(torch.nn.Module):
     def forward(self, x: Any) -> Any:
         return torch.nn.functional.layer_norm(x, (x.shape[-1],))
