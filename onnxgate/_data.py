@@ -910,6 +910,16 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
                     "(a label or ID column, for instance) or check their spelling",
                     column=extra[0],
                 )
+            if any(not isinstance(c, str) for c in data.columns):
+                # a frame of numbered columns (pd.DataFrame(array)) feeding the inputs '0', '1', ... by their
+                # text: looked up by the number, the column was not found (KeyError '0' from parity, an MLflow
+                # package of a model fitted on such a frame refused)
+                repeated = sorted({c for c in columns if columns.count(c) > 1})
+                if repeated:
+                    raise InvalidDataError(
+                        f"the data has the column(s) {repeated} twice (once as a number, once as text); give each "
+                        "column once", column=repeated[0])
+                data = data.set_axis(columns, axis=1)
             # the column as the user named it: 'mag nesium' (input 'mag_nesium')
             what = {s.name: f"column {colmap.describe(s.name)}" for s in inputs}
             return {

@@ -275,3 +275,13 @@ def test_integers_held_as_objects_feed_an_integer_input_exactly() -> None:
         as_feeds(frame.assign(x=[0.5, 1.0]), signature)
     with pytest.raises(InvalidDataError, match=r"outside the range of int64"):
         as_feeds(np.array([[2**64 - 1, 0]], dtype=object), signature)
+
+
+def test_as_feeds_takes_a_frame_of_numbered_columns_for_inputs_named_by_their_numbers() -> None:
+    # pd.DataFrame(array) has the column labels 0, 1: inputs named '0', '1' (as LightGBM names a frame's numbered
+    # columns, and as an MLflow package names its inputs) were looked up by the number, KeyError '0'
+    signature = _signature([("0", TensorProto.DOUBLE, ["N", 1]), ("1", TensorProto.DOUBLE, ["N", 1])])
+    feeds = as_feeds(pd.DataFrame(np.array([[1.0, 2.0], [3.0, 4.0]])), signature)
+    assert feeds["0"].ravel().tolist() == [1.0, 3.0] and feeds["1"].ravel().tolist() == [2.0, 4.0]
+    with pytest.raises(InvalidDataError, match=r"the column\(s\) \['0'\] twice"):
+        as_feeds(pd.DataFrame({0: [1.0], "0": [2.0], 1: [3.0]}), signature)

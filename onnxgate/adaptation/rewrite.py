@@ -274,8 +274,9 @@ class Rewrite:
         user_column = col if self.include_plain else self.recorded.column_for(orig_name)
         col = self.ident(col)
         self.user_pairs.append((user_column, col))
+        # the refusal names the user's column ('my cat'), not the exporter's name for it ('my_cat')
         ctype = column_type(model_type, self.declared_type(col) or self.declared.get(orig_name), self.target,
-                            self.column_sources.get(col, col))
+                            user_column)
         rank1 = len(shape) == 1
         if col == orig_name and not rank1 and ctype == model_type:
             self.new_inputs.append(vi)

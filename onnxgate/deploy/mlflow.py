@@ -423,7 +423,8 @@ def _with_user_columns(proto: Any) -> tuple[Any, dict[str, Any]]:
     DataFrame the model was fitted on ("Failed to enforce schema"). The inputs are renamed, nothing
     else in the graph changes but an intermediate value that had a column's name (moved aside), and the
     recorded mapping becomes one name per column. When a column is named as one of the model's outputs
-    (``label``), the input names stay as they were and the manifest says how to rename the DataFrame.
+    (``label``), or one is the empty name, the input names stay as they were and the manifest says how to rename
+    the DataFrame.
     """
     import onnx
 
@@ -440,10 +441,15 @@ def _with_user_columns(proto: Any) -> tuple[Any, dict[str, Any]]:
     taken = graph_names(proto.graph) - set(renames)
     ends = {v.name for v in [*proto.graph.input, *proto.graph.output]}
     clashes = sorted(new for new in renames.values() if new in taken & ends)
-    if clashes:  # an output (or input) of that name is the model's interface: it is not renamed away
-        return proto, {"input_names": f"kept the model's input names: the column(s) {clashes} are also names "
-                                      "of the model's outputs or inputs, so MLflow's predict takes a DataFrame "
-                                      "with the input names (renamed_columns maps the data's columns to them)",
+    # an ONNX value named '' is no value: an input renamed to an empty column name made a file the checker and
+    # onnxruntime refuse, and packaging failed saying to re-export the model (an XGBoost frame with a '' column)
+    empty = "" in renames.values()
+    if clashes or empty:  # an output (or input) of that name is the model's interface: it is not renamed away
+        why = (f"the column(s) {clashes} are also names of the model's outputs or inputs" if clashes else
+               "an ONNX input cannot be named '' (the empty column name)")
+        return proto, {"input_names": f"kept the model's input names: {why}, so MLflow's predict takes a "
+                                      "DataFrame with the input names (renamed_columns maps the data's columns "
+                                      "to them)",
                        "renamed_columns": {new: old for old, new in renames.items()}}
     named = onnx.ModelProto()
     named.CopyFrom(proto)

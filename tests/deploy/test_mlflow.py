@@ -575,3 +575,30 @@ def test_a_lightgbm_text_category_for_sql_edge_takes_the_values_in_mlflow(tmp_pa
     np.testing.assert_allclose(_probabilities(loaded.predict(rows), 20), want, atol=1e-5)
     with pytest.raises(Exception, match=r"a category code \(.cat.codes\)"):
         loaded.predict(frame.head(20).assign(band=frame.band.head(20).cat.codes.astype("int32")))
+
+
+def test_a_lightgbm_model_fitted_on_numbered_columns_is_packaged_and_scores(tmp_path):
+    # pd.DataFrame(array): LightGBM names the columns 0, 1... '0', '1', and the package's inputs take those names;
+    # parity fed the frame by the names' text and failed ("KeyError: '0' (please report it)"): not packaged
+    lightgbm = pytest.importorskip("lightgbm")
+    X = pd.DataFrame(np.random.default_rng(0).normal(size=(60, 3)))
+    y = (X[0] + X[1] - X[2] > 0).astype(int)
+    model = lightgbm.LGBMClassifier(n_estimators=5, verbose=-1).fit(X, y)
+    conv = og.convert(model, X.head(10))
+    folder = og.package(conv, target="mlflow", out=tmp_path / "pkg", reference=model, data=X)
+    got = mlflow_pyfunc.load_model(str(folder)).predict(X.set_axis([str(c) for c in X.columns], axis=1))
+    assert np.asarray(got["label"]).ravel().tolist() == model.predict(X).tolist()
+
+
+def test_an_empty_column_name_keeps_the_input_names_and_the_package_scores(tmp_path):
+    # XGBoost fits a frame with a '' column (its input '_'); the package renamed that input to '', a value ONNX
+    # reads as absent, and refused its own file ("model_wellformed ... Re-export it with a converter")
+    xgboost = pytest.importorskip("xgboost")
+    X = pd.DataFrame(np.random.default_rng(0).normal(size=(60, 3)), columns=["", "x", " "])
+    y = (X[""] + X["x"] - X[" "] > 0).astype(int)
+    model = xgboost.XGBClassifier(n_estimators=5, max_depth=3).fit(X, y)
+    folder = og.package(og.convert(model, X.head(10)), target="mlflow", out=tmp_path / "pkg", reference=model, data=X)
+    said = json.loads((folder / "manifest.json").read_text())["mlflow"]
+    assert "cannot be named ''" in said["input_names"]
+    got = mlflow_pyfunc.load_model(str(folder)).predict(X.rename(columns=said["renamed_columns"]))
+    assert np.asarray(got["label"]).ravel().tolist() == model.predict(X).tolist()
