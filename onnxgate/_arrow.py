@@ -6,6 +6,7 @@ both read the same columns the same way and write the same column types.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -119,7 +120,11 @@ def batch_feeds(batch: pa.RecordBatch, signature: Signature, *, plain_categories
     _refuse_retyped(batch.schema, specs)
     batch = _pandas_categories(batch, specs)
     if plain_categories:
-        batch = _plain_categories(batch, specs)
+        batch, coded = _plain_categories(batch, specs)
+        if coded:  # those columns hold the codes now, not values to be read again (helper-233)
+            signature = dataclasses.replace(signature, inputs=tuple(
+                dataclasses.replace(s, codes=tuple(c for c in s.codes or () if (s.name, c[0]) not in coded) or None)
+                for s in signature.inputs))
     _refuse_nulls(batch, specs)
     return plain_feeds(batch, signature) or as_feeds(batch_data(_nulls_as_nan(batch, specs)), signature)
 
@@ -257,45 +262,47 @@ def _pandas_categories(batch: pa.RecordBatch, specs: list[TensorSpec | None]) ->
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
-def _plain_categories(batch: pa.RecordBatch, specs: list[TensorSpec | None]) -> pa.RecordBatch:
+def _plain_categories(batch: pa.RecordBatch, specs: list[TensorSpec | None]
+                      ) -> tuple[pa.RecordBatch, set[tuple[str, int]]]:
     """``batch`` with each text or number column that feeds an input of category codes at its place, and whose
     categories the model recorded, as those codes: a Spark column has no category type, so the values the model
     was fitted on (``'red'``, 7) and nulls came as plain text or numbers, and were refused ("... null (missing)
     value(s) ... int32 input", or "these look like the category values"). Read as the container service reads
     JSON (:func:`onnxgate._category_codes.category_codes` with ``plain``): a category by value, a null as
-    missing, codes (0..k-1, -1) as codes; a value that is none of the categories is missing where the model
-    reads it so (LightGBM), else refused, saying what to send. Where number categories overlap the codes
-    (months 1..12), a number is a category value: batch by batch, Spark's split of the rows decided it."""
+    missing; a number is the category of that value where the categories are numbers (months 1..12: batch by
+    batch, Spark's split of the rows decided it), else a code; a value that is none of the categories is refused,
+    saying what to send (a text one is missing where the model reads it so, LightGBM). Returns the batch and the
+    places it mapped (an input's name and the column's position in it)."""
     import numpy as np
     import pyarrow as pa
 
     from onnxgate._category_codes import category_codes
 
-    columns, changed = list(batch.columns), False
+    columns, coded = list(batch.columns), set[tuple[str, int]]()
     for j, (name, column, spec) in enumerate(zip(batch.schema.names, batch.columns, specs)):
         if spec is None or not spec.codes or pa.types.is_dictionary(column.type) or pa.types.is_nested(column.type):
             continue
-        recorded = dict(spec.codes).get(0 if spec.width == 1 else j)
+        place = 0 if spec.width == 1 else j
+        recorded = dict(spec.codes).get(place)
         if recorded is None:
             continue  # no categories recorded: as_feeds takes the codes only, and says so
         try:
-            codes = category_codes(column.to_pylist(), recorded, spec.unseen_missing, plain=True,
-                                   numbers_are_values=True)
+            codes = category_codes(column.to_pylist(), recorded, spec.unseen_missing, plain=True)
         except ValueError as err:
             raise InvalidDataError(f"column {name!r} (feeding input {spec.name!r}, which reads the codes of its "
                                    f"categories) {err}", column=name) from None
         columns[j] = (pa.array(np.where(codes < 0, np.nan, codes)) if spec.numpy_dtype.kind == "f"
                       else pa.array(codes.astype(np.int32)))
-        changed = True
-    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names) if changed else batch
+        coded.add((spec.name, place))
+    return (pa.RecordBatch.from_arrays(columns, names=batch.schema.names) if coded else batch), coded
 
 
 def _missing_category(column: pa.Array, spec: TensorSpec | None, position: int) -> bool:
-    """True for a category column (Arrow dictionary, as pandas writes a ``category`` column to Parquet), or a
-    text column where the model recorded the categories, that feeds an input reading category codes
-    (:attr:`TensorSpec.codes`) at its place (column ``position`` of a one ``[N,k]`` input, else the input's
-    only column): :func:`onnxgate._data.as_feeds` feeds its null as the missing code, as ``onnxgate.validate``
-    reads the same file and as XGBoost reads the frame."""
+    """True for a category column (Arrow dictionary, as pandas writes a ``category`` column to Parquet), a text
+    column where the model recorded the categories, or a number column where they are numbers, that feeds an
+    input reading category codes (:attr:`TensorSpec.codes`) at its place (column ``position`` of a one ``[N,k]``
+    input, else the input's only column): :func:`onnxgate._data.as_feeds` feeds its null as the missing code, as
+    ``onnxgate.validate`` reads the same file and as XGBoost reads the frame."""
     import pyarrow as pa
 
     if spec is None or not spec.codes:
@@ -305,6 +312,11 @@ def _missing_category(column: pa.Array, spec: TensorSpec | None, position: int) 
         # a text column (or one of only nulls, as pandas writes a text column of only None): mapped by value where
         # the categories are known
         return bool(dict(spec.codes).get(place))
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+        # a number column of number categories (Parquet keeps no integer category type): read by value, a null
+        # as missing, as validate reads the frame it came from (helper-233)
+        recorded = dict(spec.codes).get(place) or ()
+        return any(isinstance(c, (int, float)) and not isinstance(c, bool) for c in recorded)
     return pa.types.is_dictionary(column.type) and place in dict(spec.codes)
 
 

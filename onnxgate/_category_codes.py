@@ -1,9 +1,11 @@
-"""Category values to the codes an input of category codes reads (:attr:`onnxgate.signature.TensorSpec.codes`).
+"""Category values to the codes an input of category codes reads (:attr:`onnxgate.signature.TensorSpec.codes`),
+and the check of the numbers an input of integer category values reads (:func:`check_known_numbers`).
 
-One function, :func:`category_codes`, used by onnxgate's own feeds (a pandas category column, read by value) and
-written as it is into a container package's ``score.py`` (a JSON request, which has no category type), which
-imports nothing from onnxgate: this module needs only the standard library and numpy, and defines nothing else
-at its top level.
+Every route reads a plain number (no category type) as the category of that value, and refuses one that is none
+of the model's categories. Both functions are used by onnxgate's own feeds (a pandas category column, read by
+value) and written as they are into a container package's ``score.py`` (a JSON request, which has no category
+type), which imports nothing from onnxgate: this module needs only the standard library and numpy, and defines
+nothing else at its top level.
 """
 
 from __future__ import annotations
@@ -13,24 +15,23 @@ from typing import Any
 import numpy as np
 
 
-def category_codes(values: Any, categories: Any, unseen_missing: bool, plain: bool, *,
-                   numbers_are_values: bool = False) -> Any:
+def category_codes(values: Any, categories: Any, unseen_missing: bool, plain: bool) -> Any:
     """The codes (int64, -1 for a missing value) of ``values`` (a flat sequence of Python objects) among
     ``categories``, the model's categories in code order.
 
     A missing value (None, NaN) is -1, the code pandas gives it and the file reads as missing. A category is read
     by value: a number equal to a number category, a text equal to a text category. ``plain`` (values with no
-    category type, such as JSON): a text also names a number category by its decimal text (``"7"`` for 7), and a
-    whole number that is a code (0..k-1, or -1) is read as that code, so a client that sends the codes keeps
-    getting them read as codes; a number that is both a code and another category's value (3 among categories
-    1..12, months: code 3 is 4) is read as the rest of the values say (a code that is no category, 0; a category
-    that is no code, 12), else refused, its text (``"3"``) asked for instead, since either reading answers another
-    category for some client (read as codes, the months 1..11 a client sent scored as 2..12). A value that
-    is none of the categories is missing where ``unseen_missing`` (LightGBM reads it so), else refused (XGBoost
-    refuses it). ``numbers_are_values`` (Spark, whose table holds the values the model was fitted on, read batch
-    by batch): where number categories overlap the codes (months 1..12), every number is read as a category
-    value, whatever the rest of the batch holds; read by the batch's other values, a job failed or not by how
-    Spark split the rows (helper-232). Raises ValueError whose message says what to send, to be prefixed with
+    category type: JSON, a Spark or CSV column, a plain integer column of a frame): a text also names a number
+    category by its decimal text (``"7"`` for 7). Where the categories are numbers, a plain number is always the
+    category of that value, never a code (months 1..12: 3 is March, not code 3, April), on every route and
+    whatever the rest of the values hold (-1, where it is no category, is missing, as in pandas' codes), and a
+    plain number that is none of the categories is refused, even
+    where the model scores an unseen category as missing: a number no category is could be a code a client
+    meant (2 and 3 among categories 7..23), and scoring it as missing would answer another row without a word.
+    Where the categories are text, a plain whole number 0..k-1 (or -1) is that code, so a client that sends the
+    codes keeps getting them read as codes, but not beside category values (one request must not mix them).
+    Any other value that is none of the categories is missing where ``unseen_missing`` (LightGBM reads it so),
+    else refused (XGBoost refuses it). Raises ValueError whose message says what to send, to be prefixed with
     the column's name.
     """
     cats = list(categories)
@@ -46,25 +47,10 @@ def category_codes(values: Any, categories: Any, unseen_missing: bool, plain: bo
                     texts.setdefault(str(int(category)), position)
         elif isinstance(category, str):
             texts.setdefault(category, position)
-    # where a number is both a code and another category (months 1..12: code 3 is 4), the request's other values
-    # tell which it is: a code that is no category (0), or a category that is no code (12, a text "3")
-    by_code = by_value = False
-    values_only = numbers_are_values and any(number.is_integer() and 0 <= number < count and position != number
-                                             for number, position in numbers.items())
-    if plain:
-        for value in values:
-            value = value.item() if isinstance(value, np.generic) else value
-            if isinstance(value, str):
-                by_value = by_value or value in texts
-            elif isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
-                if float(value).is_integer() and 0 <= value < count:
-                    by_code = by_code or float(value) not in numbers
-                else:
-                    by_value = by_value or float(value) in numbers
     out = np.empty(len(values), dtype=np.int64)
     unseen: list[Any] = []
-    ambiguous: list[Any] = []
-    # the plain values read each way: one request must not mix the two
+    unseen_numbers: list[Any] = []  # plain numbers among number categories: never read as missing
+    # the plain values read each way (text categories): one request must not mix the two
     read_as: dict[str, list[Any]] = {"code": [], "category": []}
     for i, value in enumerate(values):
         if isinstance(value, np.generic):
@@ -77,43 +63,73 @@ def category_codes(values: Any, categories: Any, unseen_missing: bool, plain: bo
             if plain and code is not None:
                 read_as["category"].append(value)
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            whole = float(value).is_integer()
-            category = numbers.get(float(value))
-            if plain and whole and -1 <= value < count and not values_only:
+            code = numbers.get(float(value))
+            if plain and numbers:
+                if code is None and value != -1:  # -1, no category: pandas' code of a missing value
+                    unseen_numbers.append(value)
+                code = -1 if code is None else code
+            elif plain and float(value).is_integer() and -1 <= value < count:
                 code = int(value)
-                if category is not None and category != code:  # code 3, and category 3 of another code
-                    if by_value and not by_code:
-                        code = category
-                    elif not by_code:
-                        ambiguous.append(value)
-                        code = -1
-                elif value != -1 and category is None:
+                if value != -1:
                     read_as["code"].append(value)
-            else:
-                code = category
-                if plain and code is not None:
-                    read_as["category"].append(value)
+            elif plain and code is not None:
+                read_as["category"].append(value)
         if code is None:
             unseen.append(value)
             code = -1
         out[i] = code
     shown = f"{cats[:10]}{'...' if count > 10 else ''}"
-    if ambiguous:
+    if unseen_numbers:
+        found = list(dict.fromkeys(unseen_numbers))
+        as_codes = [cats[int(v)] for v in found if float(v).is_integer() and 0 <= v < count]
+        looks = (f"; if these are codes, they stand for {as_codes[:5]}"
+                 if len(as_codes) == len(found) else "")
         raise ValueError(
-            f"holds {ambiguous[:5]}, each both a category of the model {shown} and the code (the position among "
-            f"the categories, 0..{count - 1}) of another one, so it cannot be told which is meant: send each "
-            f"category as its text (\"{int(ambiguous[0])}\" for {int(ambiguous[0])}), and null for a missing value")
+            f"holds {len(unseen_numbers)} number(s) that are none of the model's categories {shown} (e.g. "
+            f"{found[:5]}), and a number is read as the category of that value, not as a code (its position among "
+            f"them){looks}: send a category by value, null for a missing value, or drop those rows")
     if read_as["code"] and read_as["category"]:
-        # categories 7..42 and codes 0..5: a 5 beside a 12 is a category the model never saw, not code 5
+        # categories 'red'.. and codes 0..3: a 2 beside a 'red' is refused, one request reads one way
         raise ValueError(
             f"mixes codes {read_as['code'][:5]} and category values {read_as['category'][:5]} of the model's "
             f"categories {shown}: send every value the same way, each category by value (null for a missing "
             f"one) or each by its code (0..{count - 1}, -1 for a missing one)")
     if unseen and not unseen_missing:
-        kinds = "a category, its text" if plain and numbers else "a category"
         raise ValueError(
             f"holds {len(unseen)} value(s) that are none of the model's categories {shown} (e.g. "
             f"{list(dict.fromkeys(unseen))[:5]}), and the model refuses a category it was not fitted on: send "
-            f"{kinds}{', its code (0..' + str(count - 1) + ')' if plain else ''} or null for a missing value, or "
-            "drop those rows")
+            f"a category{', its code (0..' + str(count - 1) + ')' if plain and not numbers else ''} or null for a "
+            "missing value, or drop those rows")
     return out
+
+
+def check_known_numbers(values: Any, categories: Any, missing: Any = None) -> None:
+    """Refuse a number in ``values`` (a flat sequence of a column with no category type: JSON, a file's or a
+    Spark column, a plain integer column) that is none of ``categories``, the integer categories an input reads by
+    value (LightGBM's, :attr:`onnxgate.signature.TensorSpec.categories`), nor ``missing``, the integer that input
+    reads a missing value as. The model would score such a number as a missing value, and it may be a code a
+    client meant (2 and 3 among categories 7..23): every route reads a number by value, and refuses one it cannot
+    read so, as :func:`category_codes` does. A missing value (None, NaN) passes. Raises ValueError whose message
+    says what to send, to be prefixed with the column's name."""
+    cats = list(categories)
+    known = {float(c) for c in cats}
+    if missing is not None:
+        known.add(float(missing))
+    found: list[Any] = []
+    for value in values:
+        value = value.item() if isinstance(value, np.generic) else value
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value \
+                and float(value) not in known:
+            found.append(value)
+    if not found:
+        return
+    count = len(cats)
+    shown = f"{cats[:10]}{'...' if count > 10 else ''}"
+    unseen = list(dict.fromkeys(found))
+    as_codes = [cats[int(v)] for v in unseen if float(v).is_integer() and 0 <= v < count]
+    looks = f"; if these are codes, they stand for {as_codes[:5]}" if len(as_codes) == len(unseen) else ""
+    raise ValueError(
+        f"holds {len(found)} number(s) that are none of the model's categories {shown} (e.g. {unseen[:5]}), and a "
+        f"number is read as the category of that value, not as a code (its position among them){looks}: send a "
+        "category by value, null for a missing value (the model scores a category it was not fitted on as one), or "
+        "drop those rows")

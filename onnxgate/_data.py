@@ -876,6 +876,7 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
     # data keyed by the user's own column names (recorded at conversion) feeds the inputs made from them;
     # columns the model never reads (a ColumnTransformer's dropped date or ID) are left out
     data = colmap.to_inputs(colmap.without_unread(data))
+    coded = False
     if isinstance(data, Mapping):
         missing = [n for n in names if n not in data]
         extra = [k for k in data if k not in names]
@@ -944,6 +945,7 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
                      for j in range(data.shape[1])]), inputs[0], "the data")}
         # booleans beside number columns become 1.0/0.0 in the frame's one array, as scikit-learn reads them
         data = data.to_numpy()
+        coded = True  # the frame's category columns are codes now, not to be read by value again
     if (isinstance(data, (tuple, list)) and len(inputs) > 1 and len(data) == len(inputs)
             and all(hasattr(part, "shape") for part in data)):
         # one array per input, in input order: the form a multi-input PyTorch or Keras sample takes
@@ -952,10 +954,14 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
     array = np.asarray(data)
     if len(inputs) == 1:
         spec = inputs[0]
-        if spec.codes and array.ndim == 2:
-            for i, recorded in spec.codes:
+        if spec.codes and array.ndim == 2 and not coded:
+            parts, mapped = list(array.T), False
+            for i, _ in spec.codes:
                 if i < array.shape[1]:
-                    _refuse_values_as_codes(array[:, i], recorded, spec, f"column {i}")
+                    parts[i] = _as_codes(given := parts[i], spec, f"column {i}", position=i)
+                    mapped = mapped or parts[i] is not given
+            if mapped:  # number categories read by value, as a frame's column is
+                array = np.column_stack(parts)
         return {spec.name: _fit_shape(_cast(array, spec, "the data"), spec, "the data")}
     if array.ndim == 2 and array.shape[1] == len(inputs) and all(s.width == 1 for s in inputs):
         return {
@@ -985,19 +991,32 @@ def _as_codes(values: Any, spec: TensorSpec, what: str, position: int = 0) -> An
     """A pandas category column feeding an input that reads codes (:attr:`TensorSpec.codes`) as the codes
     of its values among the categories the model was fitted on: fed as they are, the values (10, 20, ...)
     would be read as codes (0, 1, ...). A missing value becomes NaN (missing to the trees) where the input
-    holds floats, else pandas' code -1, which the file reads as missing. Anything else is passed on as it is
-    (a column of codes stays codes)."""
+    holds floats, else pandas' code -1, which the file reads as missing. A plain column (text, or numbers where
+    the categories are numbers) is read by value as a JSON request is
+    (:func:`onnxgate._category_codes.category_codes`). Anything else is passed on as it is (a column of numbers
+    for text categories stays codes)."""
+    import numpy as np
+
+    if spec.categories is not None and type(getattr(values, "dtype", None)).__name__ != "CategoricalDtype":
+        from onnxgate._category_codes import check_known_numbers
+
+        try:  # LightGBM's integer categories: a number none of them may be a code (helper-233)
+            check_known_numbers(np.asarray(values, dtype=object).ravel().tolist(), spec.categories, spec.missing)
+        except ValueError as err:
+            raise InvalidDataError(f"{what} {err}", input=spec.name) from None
     codes_of = dict(spec.codes or ())
     if position not in codes_of:
         return values
     recorded = codes_of[position]
-    import numpy as np
 
     # a text column (a DataFrame's object or string column, a CSV's cells) holds the category values as they were
     # fitted, as a JSON request or a Spark column does: read by value as those are (a category's text, a number
     # category's decimal text, null as missing); it was refused, asking for codes or a pandas category column,
     # though the file recorded the categories (helper-226)
-    plain = bool(recorded) and holds_text(values)
+    # a plain number column (a frame's int64 or float64 column, a Parquet or CSV file's) of number categories
+    # holds their values, as a JSON request and a Spark column do: months 1..12 were refused here ("both
+    # categories and codes") where Spark, MLflow and the service read them as months (helper-233)
+    plain = holds_category_values(values, spec, position)
     if not plain and type(getattr(values, "dtype", None)).__name__ != "CategoricalDtype":
         _refuse_values_as_codes(values, recorded, spec, what)
         return values
@@ -1019,6 +1038,23 @@ def _as_codes(values: Any, spec: TensorSpec, what: str, position: int = 0) -> An
     if spec.numpy_dtype.kind == "f":
         return np.where(codes < 0, np.nan, codes.astype(np.float64))
     return codes.astype(np.int64)  # a missing value's code is -1 (helper-145)
+
+
+def holds_category_values(values: Any, spec: TensorSpec, position: int = 0) -> bool:
+    """Whether ``values``, a column with no category type feeding column ``position`` of ``spec`` (an input of
+    category codes), holds the categories by value, as a JSON request does: text, or numbers where the model's
+    recorded categories are numbers (months 1..12: a plain 3 is March, not code 3). Such a column is mapped to
+    the codes by :func:`onnxgate._category_codes.category_codes`; a column of numbers for text categories holds
+    the codes."""
+    import numpy as np
+
+    recorded = dict(spec.codes or ()).get(position)
+    if not recorded or type(getattr(values, "dtype", None)).__name__ == "CategoricalDtype":
+        return False
+    if holds_text(values):
+        return True
+    return (np.asarray(values).dtype.kind in "iuf"
+            and any(isinstance(c, (int, float)) and not isinstance(c, bool) for c in recorded))
 
 
 def holds_text(values: Any) -> bool:
@@ -1072,21 +1108,6 @@ def _refuse_values_as_codes(values: Any, recorded: Sequence[Any] | None, spec: T
             f"{'...' if len(recorded) > 10 else ''}: these look like the category values, not their codes. Pass "
             "the codes (the position of each value among those categories), or, from Python, the column as a "
             "pandas category column (.astype('category')), which is mapped to the codes",
-            input=spec.name,
-        )
-    # number categories other than 0..k-1 (hotel stars 1..5): a column of 1..4 is their values or their codes,
-    # and was read as codes on both sides, so a file of the values passed (21 of 300 rows off; helper-129)
-    numbers = np.asarray([v for v in recorded if isinstance(v, (int, float)) and not isinstance(v, bool)], float)
-    if len(numbers) != len(recorded) or np.array_equal(numbers, np.arange(len(recorded))):
-        return
-    seen = np.unique(array[~np.isnan(array)] if array.dtype.kind == "f" else array).astype(float)
-    if seen.size and np.isin(seen, numbers).all() and (seen >= 0).all() and (seen == np.floor(seen)).all():
-        raise InvalidDataError(
-            f"{what} holds only {seen[:6].tolist()}{'...' if seen.size > 6 else ''}, which are both categories "
-            f"of the model ({list(recorded)[:10]}{'...' if len(recorded) > 10 else ''}) and codes "
-            f"0..{len(recorded) - 1} of them, and input {spec.name!r} reads the codes: onnxgate cannot tell which "
-            "these are. Pass the column as a pandas category column (.astype('category')), which is mapped to the "
-            "codes, or a column of codes that holds a code no category is",
             input=spec.name,
         )
 

@@ -122,6 +122,13 @@ class TensorSpec:
         True for an int64 input that reads its values as categories by their decimal text (a CatBoost
         categorical column, :data:`CATEGORY_INPUTS_METADATA_KEY`): text fed to it is read only in an
         integer's plain form, ``'7'`` but not ``' 7'``, which CatBoost hashes as another category.
+    categories : tuple, or None
+        For an int64 input that reads the values of a pandas integer category column (LightGBM): its categories
+        (:data:`INTEGER_CATEGORIES_METADATA_KEY`). A column with no category type (JSON, a Parquet or CSV file, a
+        plain integer column, Spark) holding a number none of them is refused, as a category XGBoost was not
+        fitted on is: it may be a code a client meant (2 among categories 7..23), which the model would score
+        as a missing value without a word. A pandas category column is read as LightGBM reads it (an unseen
+        value as missing). None for every other input.
     fitted_columns : tuple of str, or None
         For a one ``[N,k]`` input converted from an array sample of a model fitted on named columns: those
         names, in the order the input takes them by position (:data:`FITTED_COLUMNS_METADATA_KEY`). A frame
@@ -139,6 +146,7 @@ class TensorSpec:
     unseen_missing: bool = False
     category: bool = False
     fitted_columns: tuple[str, ...] | None = None
+    categories: tuple[Any, ...] | None = None
 
     @property
     def is_tensor(self) -> bool:
@@ -191,6 +199,7 @@ class TensorSpec:
             **({"unseen_missing": True} if self.unseen_missing else {}),
             **({"category": True} if self.category else {}),
             **({"fitted_columns": list(self.fitted_columns)} if self.fitted_columns is not None else {}),
+            **({"categories": list(self.categories)} if self.categories is not None else {}),
         }
 
     @classmethod
@@ -208,6 +217,7 @@ class TensorSpec:
             unseen_missing=data.get("unseen_missing") is True,
             category=data.get("category") is True,
             fitted_columns=_names(data.get("fitted_columns")),
+            categories=_integers(data.get("categories")),
         )
 
 
@@ -312,6 +322,10 @@ class Signature:
         if category:
             inputs = tuple(dataclasses.replace(s, category=True) if category.get(s.name) is True else s
                            for s in inputs)
+        integer = {k: _integers(v) for k, v in _metadata_by_input(proto, INTEGER_CATEGORIES_METADATA_KEY).items()}
+        if any(v is not None for v in integer.values()):
+            inputs = tuple(dataclasses.replace(s, categories=integer[s.name]) if integer.get(s.name) is not None
+                           and s.elem_type == "int64" else s for s in inputs)
         fitted = {k: _names(v) for k, v in _metadata_by_input(proto, FITTED_COLUMNS_METADATA_KEY).items()}
         if any(v is not None for v in fitted.values()):
             inputs = tuple(dataclasses.replace(s, fitted_columns=fitted[s.name]) if fitted.get(s.name) is not None
@@ -372,12 +386,24 @@ UNSEEN_MISSING_METADATA_KEY = "onnxgate.unseen_categories_missing"
 CATEGORY_INPUTS_METADATA_KEY = "onnxgate.category_inputs"
 
 
+#: ``metadata_props`` key: JSON ``{input: [category, ...]}``, the integer categories each int64 input reads by value
+#: (:attr:`TensorSpec.categories`).
+INTEGER_CATEGORIES_METADATA_KEY = "onnxgate.integer_categories"
+
+
 #: ``metadata_props`` key: JSON ``{input: [column, ...]}``, the named columns a one ``[N,k]`` input takes by
 #: position, in that order (:attr:`TensorSpec.fitted_columns`).
 FITTED_COLUMNS_METADATA_KEY = "onnxgate.fitted_columns"
 
 #: How convert's warning that such an input takes its named columns by position begins.
 BY_POSITION_WARNING = "the model was fitted on named columns"
+
+
+def _integers(found: Any) -> tuple[int, ...] | None:
+    """:attr:`TensorSpec.categories` from its JSON form; None for anything but a list of integers."""
+    if not isinstance(found, list) or not all(type(v) is int for v in found):
+        return None
+    return tuple(found)
 
 
 def _names(found: Any) -> tuple[str, ...] | None:

@@ -115,3 +115,60 @@ def output_named_frame(rows: int = 200) -> tuple[Any, Any]:
     rng = np.random.default_rng(0)
     X = pd.DataFrame({c: rng.normal(size=rows) for c in ("LABEL", "p_0", "x")})
     return X, LogisticRegression().fit(X, (X["LABEL"] + X["p_0"] > 0).astype(int))
+
+
+#: Integer categories some of which are codes too (1, 2, 3, 5 are codes 0..6's 1, 2, 3, 5) and some codes no
+#: category is (0, 4, 6): the plain numbers every route must read alike (helper-233).
+FIBONACCI = [1, 2, 3, 5, 8, 13, 21]
+#: Requests of plain integers for FIBONACCI: all categories, each also a code; all categories, none a code; and
+#: all codes, none a category (a client sending .cat.codes).
+FIBONACCI_REQUESTS = {"categories-and-codes": [1, 2, 3, 5, 2, 1], "categories-only": [13, 21, 8, 13, 21, 8],
+                      "codes-only": [0, 4, 6, 4, 0, 6]}
+
+
+def fibonacci_model(library: str) -> tuple[Any, Any]:
+    """A small classifier of ``library`` (xgboost, lightgbm, hist, catboost) fitted on a float column ``x`` and a
+    column ``n`` of the FIBONACCI categories, a pandas category column (CatBoost: a plain int64 column of
+    ``cat_features``, how CatBoost is given categories): ``(model, frame)``. Shared by the route matrix of the
+    service, MLflow and the dry run (``tests/deploy/test_category_routes.py``) and Spark's
+    (``tests/spark/test_spark_local.py``)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    n = np.array(FIBONACCI)[rng.integers(0, len(FIBONACCI), 400)]
+    x = rng.normal(size=400)
+    y = ((x + np.isin(n, [2, 8, 21]) * 1.5) > 0.7).astype(int)
+    frame = pd.DataFrame({"x": x, "n": pd.Categorical(n, categories=FIBONACCI)})
+    if library == "xgboost":
+        import xgboost
+
+        return xgboost.XGBClassifier(n_estimators=10, max_depth=3, enable_categorical=True, max_cat_to_onehot=1,
+                                     n_jobs=1).fit(frame, y), frame
+    if library == "lightgbm":
+        import lightgbm
+
+        return lightgbm.LGBMClassifier(n_estimators=10, min_child_samples=5, verbose=-1, n_jobs=1).fit(frame, y), frame
+    if library == "hist":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        return HistGradientBoostingClassifier(max_iter=10, categorical_features="from_dtype",
+                                              random_state=0).fit(frame, y), frame
+    import catboost
+
+    frame = frame.assign(n=n.astype(np.int64))
+    return catboost.CatBoostClassifier(iterations=10, depth=3, verbose=0, thread_count=1, cat_features=["n"],
+                                       allow_writing_files=False).fit(frame, y), frame
+
+
+def fibonacci_answer(library: str, model: Any, rows: Any) -> Any:
+    """What ``model`` answers for ``rows``, whose ``n`` is a plain int64 column: read as the categories of those
+    values (a pandas category column of them, a value none of them missing) where the library takes categories
+    that way; CatBoost takes the plain column itself. None where such a column is refused on every route: a
+    number that is none of the categories for XGBoost and LightGBM, which themselves take no plain column."""
+    import pandas as pd
+
+    if library == "catboost":
+        return model.predict_proba(rows)
+    if library in ("xgboost", "lightgbm") and not rows["n"].isin(FIBONACCI).all():
+        return None
+    return model.predict_proba(rows.assign(n=pd.Categorical(rows["n"], categories=FIBONACCI)))

@@ -389,6 +389,7 @@ def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tup
     from onnxgate.converters._sklearn_graph import set_metadata
     from onnxgate.signature import (
         CATEGORY_CODES_METADATA_KEY,
+        INTEGER_CATEGORIES_METADATA_KEY,
         MISSING_TEXT_METADATA_KEY,
         UNSEEN_MISSING_METADATA_KEY,
         text_outside,
@@ -406,6 +407,7 @@ def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tup
     taken = graph_names(graph)
     encoders = []
     missing: dict[str, str] = {}
+    integers: dict[str, list[int]] = {}
     codes_of: dict[str, list[list[Any]]] = {}
     for (label, _dtype), name in zip(columns, names):
         if label not in categories:
@@ -416,6 +418,8 @@ def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tup
         values = list(categories[label])
         kind = category_kind(values)
         missing[name] = text_outside(values) if kind == "string" else str(integer_outside(values))
+        if kind != "string":
+            integers[name] = [int(v) for v in values]
         codes = unique_name(f"{name}_codes", taken)
         read_instead(graph, name, codes)
         keys: dict[str, Any] = ({"keys_strings": [str(v) for v in values]} if kind == "string"
@@ -430,6 +434,8 @@ def feed_from_columns(raw: RawConversion, input_name: str, columns: Sequence[tup
         graph.node.insert(0, node)
     if missing:
         set_metadata(raw.model, MISSING_TEXT_METADATA_KEY, json.dumps(missing, ensure_ascii=False))
+    if integers:  # a plain column holding a number none of them is refused, not scored as missing (helper-233)
+        set_metadata(raw.model, INTEGER_CATEGORIES_METADATA_KEY, json.dumps(integers))
     if codes_of:
         set_metadata(raw.model, CATEGORY_CODES_METADATA_KEY, json.dumps(codes_of, ensure_ascii=False))
         set_metadata(raw.model, UNSEEN_MISSING_METADATA_KEY, json.dumps(dict.fromkeys(codes_of, True)))

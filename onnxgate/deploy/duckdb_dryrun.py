@@ -647,18 +647,22 @@ def _categories_as_codes(data: Any, signature: Signature) -> tuple[Any, set[str]
     maps them: the input table holds the codes. A category column is a pandas one (a DataFrame, Parquet rows) or
     a pyarrow dictionary column of a Table (pyarrow's category). Given as text, the categories were refused, with
     a message asking for a pandas category column (rows that passed validate and package); a text column (object
-    or string, a CSV's) is mapped by value too, as validate maps it (helper-226). Returns the rows and the inputs
+    or string, a CSV's) is mapped by value too, as validate maps it (helper-226), and a number column of number
+    categories (months 1..12), which validate reads by value (helper-233). Returns the rows and the inputs
     whose column it mapped."""
     import pyarrow as pa
 
-    from onnxgate._data import as_feeds, holds_text, is_dataframe, read_rows
+    from onnxgate._data import as_feeds, holds_category_values, is_dataframe, read_rows
 
     data = read_rows(data)
     coded = {s.name for s in signature.inputs if s.codes}
     if isinstance(data, pa.Table):
+        specs = {s.name: s for s in signature.inputs}
         dictionaries = [c for c in data.column_names if signature.columns.input_for(c) in coded
                         and (pa.types.is_dictionary(kind := data.schema.field(c).type) or pa.types.is_string(kind)
-                             or pa.types.is_large_string(kind))]
+                             or pa.types.is_large_string(kind)
+                             or ((pa.types.is_integer(kind) or pa.types.is_floating(kind)) and holds_category_values(
+                                 data.column(c).slice(0, 0).to_numpy(), specs[signature.columns.input_for(c)])))]
         if not dictionaries:
             return data, set()
         # pandas reads a dictionary column as a category column, mapped to the codes as validate maps it
@@ -672,8 +676,10 @@ def _categories_as_codes(data: Any, signature: Signature) -> tuple[Any, set[str]
         return data, wanted
     if not is_dataframe(data):
         return data, set()
+    specs = {s.name: s for s in signature.inputs}
     columns = [c for c in data.columns if signature.columns.input_for(str(c)) in coded
-               and (type(data[c].dtype).__name__ == "CategoricalDtype" or holds_text(data[c]))]
+               and (type(data[c].dtype).__name__ == "CategoricalDtype"
+                    or holds_category_values(data[c], specs[signature.columns.input_for(str(c))]))]
     if not columns:
         return data, set()
     feeds = as_feeds(data, signature)

@@ -71,6 +71,7 @@ from onnxgate.errors import OutputExistsError, PackagingError, missing_dependenc
 from onnxgate.signature import (
     CATEGORY_CODES_METADATA_KEY,
     CATEGORY_INPUTS_METADATA_KEY,
+    INTEGER_CATEGORIES_METADATA_KEY,
     MISSING_TEXT_METADATA_KEY,
     UNSEEN_MISSING_METADATA_KEY,
 )
@@ -193,6 +194,12 @@ def package_mlflow(
     proto, missing_text = _missing_text_in_graph(proto)
     if missing_text:
         named["missing_text"] = missing_text
+    proto, missing_refused = _missing_refused_in_graph(proto)
+    if missing_refused:
+        named["missing_refused"] = missing_refused
+    proto, integer_categories = _integer_categories_checked_in_graph(proto)
+    if integer_categories:
+        named["integer_categories"] = integer_categories
     proto, category_values = _category_values_in_graph(proto)
     if category_values:
         named["category_values"] = category_values
@@ -479,7 +486,7 @@ def _with_user_columns(proto: Any) -> tuple[Any, dict[str, Any]]:
 
 #: ``metadata_props`` keys whose JSON object is keyed by input name (:mod:`onnxgate.signature`).
 _BY_INPUT_METADATA_KEYS = (MISSING_TEXT_METADATA_KEY, CATEGORY_CODES_METADATA_KEY, UNSEEN_MISSING_METADATA_KEY,
-                           CATEGORY_INPUTS_METADATA_KEY)
+                           CATEGORY_INPUTS_METADATA_KEY, INTEGER_CATEGORIES_METADATA_KEY)
 
 
 def _fitted_columns_by_name(proto: Any) -> tuple[Any, dict[str, Any]]:
@@ -629,6 +636,100 @@ def _missing_text_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
     for node in reversed(new_nodes):
         graph.node.insert(0, node)
     return fixed, record
+
+
+def _missing_refused_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
+    """``proto`` with each text input that takes no missing value (no :attr:`onnxgate.signature.TensorSpec.missing`:
+    a CatBoost categorical column, an encoder that learnt no missing category) failing a row that holds the text
+    MLflow's loader makes of one (``'None'``, ``'nan'``, ``'<NA>'``) where that text is none of the categories the
+    graph reads; and the manifest's record of it.
+
+    onnxgate's feeds refuse a missing value in such an input (validate, score, the service: "fill or drop them"),
+    and CatBoost raises on one; MLflow's loader handed the model the text ``'None'``, which CatBoost's graph scored
+    as an unseen category, answered without a word (helper-233). A ``LabelEncoder`` marks those texts with an index
+    out of a one-entry table's bounds, and the ``Gather`` of it fails the request, its node named with what to do
+    (onnxruntime's error names the node); a ``Where`` of its all-false result passes the text on, so the check is
+    part of the graph onnxruntime runs."""
+    from onnxgate.signature import Signature
+
+    sig = Signature.from_model(proto)
+    specs = [s for s in sig.inputs if s.elem_type == "string" and s.missing is None]
+    default = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    if not specs or default < 9:  # Where takes text from opset 9
+        return proto, {}
+    fixed, ml, taken = _copy_to_extend(proto)
+    graph = fixed.graph
+    new_nodes: list[Any] = []
+    record: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        known = _categories_read(graph, spec.name)
+        texts = [t for t in _MISSING_AS_TEXT[None] if t not in known]
+        record[spec.name] = {"refused": texts, "read_as_category": [t for t in _MISSING_AS_TEXT[None] if t in known]}
+        if not texts:  # every such text is a category the model reads: no graph tells a missing value from it
+            continue
+        if ml.version == 1:  # classes' index: 0 for any text a column holds, past the one-entry table for these
+            lookup: dict[str, Any] = {"classes_strings": ["\x00onnxgate-present", *texts], "default_int64": 0}
+        else:
+            lookup = {"keys_strings": texts, "values_int64s": [_UNSEEN_SLOT] * len(texts), "default_int64": 0}
+        refuse = (f"{spec.name}: a missing value (None, NaN or pandas' NA, which MLflow hands the model as the text "
+                  f"{texts}), and the model takes none there (CatBoost raises on one); fill or drop those rows, as "
+                  "onnxgate validate and score ask")
+        new_nodes += _failing_check(graph, spec.name, lookup, refuse, taken)
+    for node in reversed(new_nodes):
+        graph.node.insert(0, node)
+    return fixed, record
+
+
+def _integer_categories_checked_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
+    """``proto`` with each input of integer category values (:attr:`onnxgate.signature.TensorSpec.categories`:
+    LightGBM fitted on a pandas integer category column) failing a row that holds a number none of its categories
+    (nor the integer it reads a missing value as), as onnxgate's feeds refuse it; and the manifest's record of it.
+    MLflow's loader hands the model the column's numbers: codes a client sent (2, 3 for categories 7..23) were
+    scored as missing values, without a word (helper-233)."""
+    from onnxgate.signature import Signature
+
+    sig = Signature.from_model(proto)
+    specs = [s for s in sig.inputs if s.categories is not None]
+    ml_version = next((o.version for o in proto.opset_import if o.domain == "ai.onnx.ml"), 0)
+    if not specs or ml_version < 2:  # keys_int64s from ai.onnx.ml 2, which LightGBM's category graph needs anyway
+        return proto, {}
+    fixed, _ml, taken = _copy_to_extend(proto)
+    new_nodes: list[Any] = []
+    record: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        categories = list(spec.categories or ())
+        allowed = categories + ([int(spec.missing)] if spec.missing is not None else [])
+        shown = f"{categories[:10]}{'...' if len(categories) > 10 else ''}"
+        refuse = (f"{spec.name}: a number that is none of the model's categories {shown}; the package reads a number "
+                  "as the category of that value, not as a code (its position among them): send a category by value, "
+                  "or drop those rows")
+        lookup = {"keys_int64s": allowed, "values_int64s": [0] * len(allowed), "default_int64": _UNSEEN_SLOT}
+        new_nodes += _failing_check(fixed.graph, spec.name, lookup, refuse, taken)
+        record[spec.name] = {"categories": categories, "other_numbers": "refused: predict fails"}
+    for node in reversed(new_nodes):
+        fixed.graph.node.insert(0, node)
+    return fixed, record
+
+
+def _failing_check(graph: Any, name: str, lookup: dict[str, Any], refuse: str, taken: set[str]) -> list[Any]:
+    """The nodes that fail a request where the input ``name`` holds a value ``lookup`` (a ``LabelEncoder``'s
+    attributes) maps past a one-entry table (:data:`_UNSEEN_SLOT`): a ``Gather`` named ``refuse``, what
+    onnxruntime's error names, and a ``Where`` of its all-false result that passes the input on to the nodes that
+    read it, so onnxruntime runs the check. ``taken`` gains the names used."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    inner, marks, table, checked, flag = (_unused_name(taken, f"{name}_{part}") for part in
+                                          ("checked", "check_mark", "check_table", "check_gather", "check_false"))
+    taken |= {inner, marks, table, checked, flag}
+    for node in graph.node:
+        node.input[:] = [inner if value == name else value for value in node.input]
+    graph.initializer.append(numpy_helper.from_array(np.zeros(1, dtype=np.int64), table))
+    return [helper.make_node("LabelEncoder", [name], [marks], domain="ai.onnx.ml", name=marks, **lookup),
+            helper.make_node("Gather", [table, marks], [checked], axis=0, name=refuse),
+            helper.make_node("Cast", [checked], [flag], to=onnx.TensorProto.BOOL, name=flag),
+            helper.make_node("Where", [flag, name, name], [inner], name=inner)]
 
 
 #: The index an XGBoost graph's lookup of codes is given for a value that is none of the model's categories: out of

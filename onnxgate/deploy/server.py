@@ -681,6 +681,9 @@ class OpenInference:
                 raise _V2Error(400, f"input {name!r}: shape {shape} holds {count} values, 'data' holds {arr.size}")
             if by_value:
                 arr = self._as_codes(spec, arr.reshape(shape), text=datatype == "BYTES")
+            elif spec.get("categories") and self._category_values is not None:
+                # LightGBM's integer categories: a number none of them is refused, as /score refuses it (helper-233)
+                self._category_values(spec, arr.reshape(-1).tolist())
             feeds[name] = self.entry.check_array(spec, arr.reshape(shape))
         if offset != len(binary):
             raise _V2Error(400, f"{len(binary) - offset} bytes of binary data follow the inputs and belong to none")

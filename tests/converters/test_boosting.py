@@ -305,14 +305,19 @@ def test_xgboost_converted_on_codes_reads_a_category_frame_by_its_codes(sample: 
     proba = _run(conv, frame)[1]
     np.testing.assert_allclose(proba, model.predict_proba(frame), atol=1e-5)
     assert og.validate(conv, reference=model, data=frame).passed
-    # the codes themselves still feed the file as they are
-    np.testing.assert_allclose(_run(conv, codes)[1], proba, atol=1e-6)
     unseen = frame.assign(ic=pd.Categorical([*categories[:3], 99 if categories[0] == 10 else "zz"] * 150))
     with pytest.raises(og.InvalidDataError, match="none of the model's categories"):
         as_feeds(unseen, conv.signature)
-    if categories[0] == 10:  # the values as plain numbers (a CSV keeps no category type): not read as codes
-        with pytest.raises(og.InvalidDataError, match="look like the category values"):
-            og.validate(conv, reference=model, data=frame.assign(ic=frame.ic.astype(np.int64)))
+    if categories[0] == 10:
+        # the values as plain numbers (a CSV keeps no category type) are read by value, as every route reads
+        # them; the codes, numbers no category is, are refused naming the categories they stand for (helper-233)
+        plain = frame.assign(ic=frame.ic.astype(np.int64))
+        np.testing.assert_allclose(_run(conv, plain)[1], proba, atol=1e-6)
+        assert og.validate(conv, reference=model, data=plain).passed
+        with pytest.raises(og.InvalidDataError, match=r"if these are codes, they stand for \[20, 40, 10, 30\]"):
+            as_feeds(codes, conv.signature)
+    else:  # numbers for text categories are their codes
+        np.testing.assert_allclose(_run(conv, codes)[1], proba, atol=1e-6)
 
 
 @pytest.mark.parametrize("sample", ["category frame", "int codes", "float codes"])
@@ -341,9 +346,11 @@ def test_xgboost_missing_category_scores_as_xgboost_scores_it(sample: str) -> No
     assert og.validate(conv, reference=model, data=frame).passed
 
 
-def test_xgboost_number_categories_that_are_also_codes_are_not_guessed() -> None:
+def test_xgboost_number_categories_that_are_also_codes_are_read_by_value() -> None:
     # categories 1..5 (hotel stars): a file of the values 1..4 was read as the codes 1..4 by the file and the
-    # reference alike, and validate passed while 21 of 300 rows differed from the model (helper-129)
+    # reference alike, and validate passed while 21 of 300 rows differed from the model (helper-129); then it was
+    # refused as "both categories and codes" where Spark, MLflow and the service read the stars by value: every
+    # route reads a plain number as the category of that value now (helper-233)
     import pandas as pd
 
     rng = np.random.default_rng(8)
@@ -355,9 +362,10 @@ def test_xgboost_number_categories_that_are_also_codes_are_not_guessed() -> None
     codes = frame.assign(stars=frame.stars.cat.codes.astype(np.int64))
     conv = og.convert(model, codes.head(20))
     values = frame[stars < 5].assign(stars=stars[stars < 5].astype(np.int64))  # a CSV of the values
-    with pytest.raises(og.InvalidDataError, match=r"both categories of the model .* cannot tell which"):
-        og.validate(conv, reference=model, data=values)
-    assert og.validate(conv, reference=model, data=codes).passed  # codes holding 0, no category: codes
+    np.testing.assert_allclose(_run(conv, values)[1], model.predict_proba(frame[stars < 5]), atol=1e-5)
+    assert og.validate(conv, reference=model, data=values).passed
+    with pytest.raises(og.InvalidDataError, match=r"none of the model's categories \[1, 2, 3, 4, 5\] \(e.g. \[0\]\)"):
+        og.validate(conv, reference=model, data=codes)  # codes: 0 is no star
     assert og.validate(conv, reference=model, data=frame).passed  # a category column: mapped
 
 

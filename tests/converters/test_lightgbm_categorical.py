@@ -119,7 +119,15 @@ def test_unseen_and_missing_categories_score_as_lightgbm_scores_them(fitted: dic
     conv = og.convert(model, frame.head())
     expected = _lightgbm(model, frame)
     for column, unseen in (("band", "band z"), ("grade", 999)):
-        onnx_rows = _onnx(conv, frame.assign(**{column: [unseen] * len(frame)}))
+        given = [unseen] * len(frame)
+        if column == "grade":
+            # a plain number none of the integer categories is refused, on every route: it may be a code a client
+            # meant, which LightGBM (which refuses a plain integer column) would score as missing (helper-233); a
+            # category column holding it is read as LightGBM reads it
+            with pytest.raises(og.InvalidDataError, match=r"holds \d+ number\(s\) that are none of the model's"):
+                as_feeds(frame.assign(grade=given), conv.signature)
+            given = pd.Categorical(given)
+        onnx_rows = _onnx(conv, frame.assign(**{column: given}))
         missing = _lightgbm(model, _with(frame, **{column: np.nan}))
         np.testing.assert_allclose(onnx_rows, missing, rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(onnx_rows, _lightgbm(model, _with(frame, **{column: unseen})), rtol=1e-4, atol=1e-4)
@@ -253,9 +261,14 @@ def test_an_integer_category_column_with_missing_values_scores_as_lightgbm_score
     assert og.validate(conv, reference=model, data=frame).passed
     missing = _lightgbm(model, _with(frame, grade=np.nan))
     assert np.abs(missing - expected).max() > 1e-3  # the column matters: a wrong code would show
-    for value in (8, 0, -1, 100, 2**40):  # in a gap, below, a negative one, above, past int32
-        np.testing.assert_allclose(_onnx(conv, frame.assign(grade=[value] * len(frame))), missing,
+    for value in (8, 0, 100, 2**40):  # in a gap, below, above, past int32
+        # as a category column, as LightGBM reads it; a plain one is refused on every route (helper-233)
+        np.testing.assert_allclose(_onnx(conv, frame.assign(grade=pd.Categorical([value] * len(frame)))), missing,
                                    rtol=1e-4, atol=1e-4)
+        with pytest.raises(og.InvalidDataError, match=r"none of the model's categories \[7, 14, 21, 42\]"):
+            as_feeds(frame.assign(grade=[value] * len(frame)), conv.signature)
+    # -1, the integer the file reads a missing value as (recorded), is one in a plain column too
+    np.testing.assert_allclose(_onnx(conv, frame.assign(grade=[-1] * len(frame))), missing, rtol=1e-4, atol=1e-4)
     # a CSV reads the column as float64 (NaN, 14.0): beside the int32 column read as int64, which of the two
     # LightGBM coded cannot be told (that int64 column was taken for it, and validate passed)
     monkeypatch.chdir(tmp_path)

@@ -597,9 +597,15 @@ def test_xgboost_category_values_and_nulls_score_as_xgboost_scores_them(categori
     status, out = entry.score(json.dumps({"data": {"x": rows.x.tolist(), "band": values}}))
     assert status == 200, out
     np.testing.assert_allclose(np.array(out["probabilities"]), model.predict_proba(rows), atol=1e-5)
-    # the codes, as a client that already sends them does, are still read as codes
     status, coded = entry.score(json.dumps({"data": {"x": rows.x.tolist(), "band": rows.band.cat.codes.tolist()}}))
-    assert status == 200 and coded["probabilities"] == out["probabilities"]
+    if categories[0] == 7:
+        # a number is read as the category of that value, as every route reads it: the codes 0..3 are none of
+        # the categories 7..23, and are refused naming the categories they stand for (helper-233)
+        assert status == 400, coded
+        assert "read as the category of that value, not as a code" in coded["message"]
+        assert "if these are codes, they stand for [7, 23, 12, 19]" in coded["message"]
+    else:  # numbers for text categories are their codes, as a client that already sends them does
+        assert status == 200 and coded["probabilities"] == out["probabilities"]
     # a category XGBoost was not fitted on (it raises on one) is refused, saying what to send
     unseen = 99 if categories[0] == 7 else "mauve"
     status, refused = entry.score(json.dumps({"data": {"x": [0.1, 0.2], "band": [categories[0], unseen]}}))
@@ -608,13 +614,15 @@ def test_xgboost_category_values_and_nulls_score_as_xgboost_scores_them(categori
     # a code beside a category value is refused: with categories 7..42 a 2 is no category, and reading it as
     # code 2 would answer another category's probabilities for a value the model never saw
     status, mixed = entry.score(json.dumps({"data": {"x": [0.1, 0.2], "band": [categories[0], 2]}}))
-    assert status == 400 and "mixes codes [2] and category values" in mixed["message"]
+    assert status == 400 and ("none of the model's categories [7, 12, 19, 23] (e.g. [2])" if categories[0] == 7
+                              else "mixes codes [2] and category values") in mixed["message"]
 
 
-def test_a_month_that_is_also_another_months_code_is_refused_not_read_as_that_code(tmp_path: Path) -> None:
+def test_a_month_that_is_also_another_months_code_is_read_as_that_month(tmp_path: Path) -> None:
     # months 1..12 as XGBoost categories: code 3 is month 4. /score and v2 read a month 11 sent as a number as
     # code 11, month 12's answer (0.02 where XGBoost says 0.97), and only a request holding a 12 was refused;
-    # validate, onnxgate score and the MLflow package read 11 as month 11
+    # then such a request was refused ("cannot be told which is meant") where the MLflow package and Spark read
+    # 11 as month 11. Every route reads a number as the category of that value now (helper-233)
     xgboost = pytest.importorskip("xgboost")
     import pandas as pd
 
@@ -630,12 +638,11 @@ def test_a_month_that_is_also_another_months_code_is_refused_not_read_as_that_co
     rows = frame.head(8)
     sent = [int(v) for v in rows.month]
     assert min(sent) >= 1 and max(sent) <= 11
-    status, refused = entry.score(json.dumps({"data": {"x": rows.x.tolist(), "month": sent}}))
-    assert status == 400, refused
-    assert "cannot be told which is meant" in refused["message"] and 'its text ("' in refused["message"]
+    status, numbers = entry.score(json.dumps({"data": {"x": rows.x.tolist(), "month": sent}}))
+    assert status == 200, numbers
+    np.testing.assert_allclose(np.array(numbers["probabilities"]), model.predict_proba(rows), atol=1e-5)
     status, out = entry.score(json.dumps({"data": {"x": rows.x.tolist(), "month": [str(v) for v in sent]}}))
-    assert status == 200, out
-    np.testing.assert_allclose(np.array(out["probabilities"]), model.predict_proba(rows), atol=1e-5)
+    assert status == 200 and out["probabilities"] == numbers["probabilities"], out
     # beside a 12 (no code), the other numbers are months too
     status, beside = entry.score(json.dumps({"data": {"x": [0.0, *rows.x], "month": [12, *sent]}}))
     assert status == 200, beside

@@ -602,3 +602,31 @@ def test_an_empty_column_name_keeps_the_input_names_and_the_package_scores(tmp_p
     assert "cannot be named ''" in said["input_names"]
     got = mlflow_pyfunc.load_model(str(folder)).predict(X.rename(columns=said["renamed_columns"]))
     assert np.asarray(got["label"]).ravel().tolist() == model.predict(X).tolist()
+
+
+def test_a_missing_catboost_category_is_refused_as_catboost_and_validate_refuse_it(tmp_path):
+    """CatBoost fitted with a text column in cat_features raises on a missing value there, and validate, score and
+    the service refuse it ("fill or drop"); MLflow's loader handed the file the text 'None', which it scored as an
+    unseen category, answered (helper-233). The package now fails such a row, saying what to do."""
+    catboost = pytest.importorskip("catboost")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=300), "band": rng.choice(["a", "b", "c"], 300)})
+    y = ((frame.x + (frame.band == "b")) > 0.5).astype(int)
+    model = catboost.CatBoostClassifier(iterations=10, depth=3, verbose=0, thread_count=1, cat_features=["band"],
+                                        allow_writing_files=False).fit(frame, y)
+    conv = og.convert(model, frame.head(40))
+    folder = og.package(conv, target="mlflow", out=tmp_path / "pkg")
+    loaded = mlflow_pyfunc.load_model(str(folder))
+    rows = frame.head(6)
+    np.testing.assert_allclose(_probabilities(loaded.predict(rows), 6), model.predict_proba(rows), atol=1e-5)
+    for gap in (None, np.nan):
+        holed = rows.astype({"band": object}).copy()
+        holed.loc[2, "band"] = gap
+        with pytest.raises(Exception, match=r"cat_feature|real number"):  # CatBoost raises on it
+            model.predict_proba(holed)
+        with pytest.raises(og.InvalidDataError, match="missing or non-text value"):
+            og.validate(conv, reference=model, data=holed)
+        with pytest.raises(Exception, match=r"band: a missing value .* fill or drop those rows"):
+            loaded.predict(holed)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["mlflow"]["missing_refused"]["band"]["refused"] == ["nan", "None", "<NA>"]

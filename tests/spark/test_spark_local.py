@@ -454,6 +454,29 @@ def test_number_categories_that_are_also_codes_are_read_as_values_in_every_parti
     assert ogs.validate(conv, df.drop("row"), reference=model).passed
 
 
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("library", ["xgboost", "lightgbm", "hist", "catboost"])
+def test_a_plain_integer_column_of_categories_reads_as_on_every_other_route(local_spark: Any, library: str) -> None:
+    # the rule of tests/deploy/test_category_routes.py on Spark: a number is the category of that value, and one
+    # that is none of them is refused for XGBoost and LightGBM; Spark's LightGBM scored codes 0, 4, 6 as missing
+    # values, without a word (helper-233)
+    from _column_frames import FIBONACCI_REQUESTS, fibonacci_answer, fibonacci_model
+
+    pytest.importorskip({"hist": "sklearn"}.get(library, library))
+    model, frame = fibonacci_model(library)
+    conv = og.convert(model, frame.head(60))
+    for values in FIBONACCI_REQUESTS.values():
+        rows = pd.DataFrame({"x": np.linspace(-1.0, 1.0, len(values)), "n": np.array(values, dtype=np.int64)})
+        want = fibonacci_answer(library, model, rows)
+        df = local_spark.createDataFrame(rows)
+        if want is None:
+            with pytest.raises(Exception, match=r"none of the model's categories \[1, 2, 3, 5, 8, 13, 21\]"):
+                ogs.predict(df, conv).collect()
+            continue
+        out = ogs.predict(df.coalesce(1), conv).toPandas()
+        np.testing.assert_allclose(np.stack(out["probabilities"]), want, atol=1e-5)
+
+
 def test_cli_on_spark_refuses_the_files_local_score_refuses(
     local_spark: Any, forest: dict[str, Any], tmp_path: Path, capsys: Any
 ) -> None:

@@ -647,8 +647,8 @@ def _rows_of_numbers(spec: dict[str, Any], value: list[Any]) -> np.ndarray | Non
     return flat.reshape(len(value), width)  # check_array casts it, and names a value beyond float32's range
 
 
-# category_codes(): the one mapping of category values to codes onnxgate's own feeds use (onnxgate/_category_codes.py),
-# written in here when the package is written.
+# category_codes() and check_known_numbers(): the one mapping of category values to codes, and check of integer
+# category values, onnxgate's own feeds use (onnxgate/_category_codes.py), written in here when the package is written.
 # @CATEGORY_CODES@
 
 
@@ -656,9 +656,18 @@ def category_values(spec: dict[str, Any], value: Any) -> Any:
     """``value``, the parsed JSON for an input that reads the codes of category columns (``spec["codes"]``: each
     column's position with the model's categories), with each category value (``"red"``, ``7``) and null in such
     a column as its code (-1 for null, which the model reads as missing), as onnxgate validate and score feed a
-    pandas category column; codes (0..k-1) stay codes. Any other input or value is returned as it is.
+    pandas category column; a number is the category of that value where the categories are numbers, else a
+    code (0..k-1), which stays a code. Any other input or value is returned as it is.
     Raises :class:`RequestError` for a value that is none of the categories (unless the model reads one as
     missing), saying what to send."""
+    if spec.get("categories") and isinstance(value, list):
+        # LightGBM's integer categories, read by value: a number none of them is refused (helper-233)
+        numbers = list(itertools.chain.from_iterable(v if isinstance(v, list) else [v] for v in value))
+        try:
+            check_known_numbers(numbers, spec["categories"], spec.get("missing"))  # type: ignore[name-defined]  # noqa: F821
+        except ValueError as err:
+            raise RequestError("unknown_category", f"{_input_text(spec['name'])}: {err}") from None
+        return value
     codes = spec.get("codes")
     if not codes or not isinstance(value, list) or not spec["elem_type"].startswith(("int", "float")):
         return value
@@ -676,11 +685,10 @@ def category_values(spec: dict[str, Any], value: Any) -> Any:
         if position >= arr.shape[1]:
             continue
         column = arr[:, position].tolist()
-        # a number category other than its own code (months 1..12: code 3 is 4) makes such numbers ambiguous
-        clash = categories is not None and any(
-            type(c) in (int, float) and c != i and float(c).is_integer() and -1 <= c < len(categories)
-            for i, c in enumerate(categories))
-        if not clash and all(type(v) is int and (categories is None or -1 <= v < len(categories)) for v in column):
+        # number categories (months 1..12) take numbers by value only, as every route reads them (helper-233)
+        numbered = categories is not None and any(type(c) in (int, float) for c in categories)
+        if not numbered and all(type(v) is int and (categories is None or -1 <= v < len(categories))
+                                for v in column):
             continue  # the codes themselves
         where = f" (column {position})" if arr.shape[1] > 1 else ""
         if categories is None:
