@@ -23,6 +23,7 @@ from typing import Any, Literal
 from onnxgate.errors import TargetError
 
 __all__ = [
+    "PREDICT_INPUT_SQL",
     "SQL_ELEMENT_TYPES",
     "SQL_TYPES",
     "SQL_TYPE_NAMES",
@@ -33,6 +34,7 @@ __all__ = [
     "names",
     "register",
     "resolve",
+    "sql_base_type",
 ]
 
 InputLayout = Literal["column", "free"]
@@ -63,6 +65,58 @@ SQL_TYPE_NAMES: frozenset[str] = frozenset({
 #: SQL Server types PREDICT does not take as model columns (the documentation says CAST them to one it
 #: takes); a package declaring them was written and then could not run, not even its own dry run.
 _NOT_PREDICT_TYPES = frozenset({"bit", "decimal", "numeric", "money", "smallmoney"})
+
+#: The SQL column types ``PREDICT`` reads each model input element type from (targets.md A.4: int, bigint, real,
+#: float; char, varchar, nvarchar; "others: not supported"). The types must match: there is no implicit conversion
+#: ("The type of model column 'f00' is 'real'. Doesn't match the input column type"), so a float32 input is read from
+#: a ``real`` column only, never a ``float`` one. smallint/int16 and tinyint/uint8 are Azure Data Studio's pairing,
+#: unconfirmed in the engines' documentation.
+PREDICT_INPUT_SQL: Mapping[str, frozenset[str]] = MappingProxyType({
+    "int32": frozenset({"int"}),
+    "int64": frozenset({"bigint"}),
+    "float32": frozenset({"real"}),
+    "float64": frozenset({"float"}),
+    "string": frozenset({"char", "varchar", "nvarchar"}),
+    "int16": frozenset({"smallint"}),
+    "uint8": frozenset({"tinyint"}),
+})
+
+
+def sql_base_type(sql_type: str) -> str:
+    """A T-SQL column type's name without its length, as ``PREDICT`` compares types: ``nvarchar(max)`` is
+    ``nvarchar``, ``float(24)`` (1 to 24) is ``real`` and ``float(53)`` ``float``, ``integer`` is ``int`` and
+    ``double precision`` ``float``.
+
+    Examples
+    --------
+    >>> sql_base_type("float(24)"), sql_base_type("NVARCHAR(20)"), sql_base_type("double precision")
+    ('real', 'nvarchar', 'float')
+    """
+    text = "".join(sql_type.lower().split())
+    base, _, rest = text.partition("(")
+    if base == "float" and rest:
+        try:
+            return "real" if int(rest.rstrip(")")) <= 24 else "float"
+        except ValueError:
+            return base
+    return {"integer": "int", "doubleprecision": "float"}.get(base, base)
+
+
+def _predict_input_problem(elem_type: str, sql: str) -> str | None:
+    """Why ``PREDICT`` would not read a ``elem_type`` model input from a ``sql`` column, or None when it would."""
+    takes = PREDICT_INPUT_SQL.get(elem_type)
+    if takes is None:
+        pairs = ", ".join(f"{e} {'/'.join(sorted(t))}" for e, t in PREDICT_INPUT_SQL.items())
+        return (f"PREDICT reads no {elem_type} model input from a table column (its inputs and their columns: "
+                f"{pairs}); leave {elem_type} out of input_types: adapting the model casts such an input to one "
+                "of those")
+    if sql_base_type(sql) in takes:
+        return None
+    return (f"PREDICT reads a {elem_type} model input only from a {' or '.join(sorted(takes))} column and converts "
+            f"nothing, so the input table's {sql} column would fail in the database (\"The type of model column ... "
+            f"Doesn't match the input column type\"); map {elem_type} to {sorted(takes)[-1]}, or leave it out of "
+            "input_types if the mapping is for outputs only")
+
 
 _SQL_TYPE_GRAMMAR = re.compile(
     r"(?P<name>[A-Za-z]+)(?:\((?:\d{1,4}|max)(?:,[ ]?\d{1,4})?\))?",
@@ -232,6 +286,12 @@ class Target:
                     f"expected one of {sorted(SQL_ELEMENT_TYPES)}"
                 )
             check_sql_type_name(sql, where=where)
+            # the input table declares this type for an input of elem_type: PREDICT must read it (a target file
+            # mapping float32 to float wrote float columns the database refuses, and the dry run passed them)
+            is_input = self.input_types is None or elem_type in self.input_types
+            problem = _predict_input_problem(elem_type, sql) if self.is_sql and is_input else None
+            if problem is not None:
+                raise TargetError(f"{where} is {sql!r}: {problem}")
         if self.sql_dialect not in SQL_DIALECTS:
             raise TargetError(
                 f"target {self.name!r}: sql_dialect must be one of {list(SQL_DIALECTS)}, found {self.sql_dialect!r}"

@@ -125,11 +125,11 @@ def test_a_target_file_that_is_a_folder_or_not_text_is_a_target_error(tmp_path: 
 def test_a_target_file_changes_only_what_it_names_and_is_not_called_its_base(tmp_path):
     # max_opset = {"" = 15} dropped sql-edge-2.0's ai.onnx.ml cap, and the report still said 'sql-edge-2.0'
     path = tmp_path / "edge-15.toml"
-    path.write_text('base = "sql-edge-2.0"\nmax_opset = {"" = 15}\nsql_types = { float64 = "real" }\n')
+    path.write_text('base = "sql-edge-2.0"\nmax_opset = {"" = 15}\nsql_types = { float64 = "float(53)" }\n')
     profile = og.targets.from_toml(path)
     base = og.targets.get("sql-edge-2.0")
     assert dict(profile.max_opset) == {"": 15, "ai.onnx.ml": base.max_opset["ai.onnx.ml"]}
-    assert dict(profile.sql_types) == {**base.sql_types, "float64": "real"}
+    assert dict(profile.sql_types) == {**base.sql_types, "float64": "float(53)"}
     assert profile.name == "sql-edge-2.0+edge-15"
     path.write_text('base = "sql-edge-2.0"\nname = "edge-at-15"\nmax_opset = {"" = 15}\n')
     assert og.targets.from_toml(path).name == "edge-at-15"
@@ -142,3 +142,31 @@ def test_a_name_made_from_the_file_name_is_checked_too(tmp_path: Path) -> None:
     f.write_text("base = 'onnxruntime'\n")
     with pytest.raises(og.TargetError, match="the name made from the file's name must be printable text"):
         og.targets.from_toml(f)
+
+
+@pytest.mark.parametrize(("mapping", "says"), [
+    # the Synapse documentation declares WITH (Score FLOAT) for a float32 output, but the same mapping types the
+    # input table: PREDICT reads a float32 input from a real column only
+    ('sql_types = { float32 = "float" }', r"sql_types\['float32'\] is 'float': PREDICT reads a float32 model input "
+                                          r"only from a real column"),
+    ('sql_types = { float64 = "real" }', r"float64 model input only from a float column"),
+    ('sql_types = { string = "nchar(20)" }', r"string model input only from a char or nvarchar or varchar column"),
+    ('input_types = ["bool", "float32"]\nsql_types = { bool = "int" }', r"PREDICT reads no bool model input"),
+])
+def test_a_sql_target_mapping_an_input_to_a_column_predict_does_not_read_is_refused(
+        tmp_path: Path, mapping: str, says: str) -> None:
+    # such a target wrote an input table the database refuses ("The type of model column 'a' is 'real'. Doesn't
+    # match the input column type"), and the package's own dry run passed it
+    path = tmp_path / "mine.toml"
+    path.write_text(f'base = "synapse"\nname = "mine"\n{mapping}\n')
+    with pytest.raises(og.TargetError, match=says):
+        og.targets.from_toml(path)
+
+
+def test_a_sql_target_may_map_a_type_it_takes_only_as_an_output_as_it_likes(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text('base = "synapse"\nname = "mine"\ninput_types = ["float64"]\nsql_types = { float32 = "float" }\n')
+    assert og.targets.from_toml(path).sql_type("float32") == "float"
+    # float(24) is real and float(53) float in T-SQL: PREDICT reads them as such
+    path.write_text('base = "synapse"\nname = "mine"\nsql_types = { float32 = "float(24)", float64 = "float(53)" }\n')
+    assert og.targets.from_toml(path).sql_type("float32") == "float(24)"

@@ -33,6 +33,7 @@ from onnxgate._package_rules import check_model_bytes
 from onnxgate.errors import InvalidDataError, PackagingError, missing_dependency
 from onnxgate.runtime import run_rows
 from onnxgate.runtime import session as runtime_session
+from onnxgate.targets import PREDICT_INPUT_SQL, sql_base_type
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,14 +52,13 @@ DUCKDB_TYPES: Mapping[str, str] = {
     "nvarchar": "VARCHAR",
     "varchar": "VARCHAR",
     "char": "VARCHAR",
-    "nchar": "VARCHAR",
     "smallint": "SMALLINT",
     "tinyint": "UTINYINT",
 }
-#: SQL type families PREDICT treats as the same model input type.
-_STRING_SQL = frozenset({"nvarchar", "varchar", "char", "nchar"})
+#: The text column types PREDICT reads a string input from (an nchar column it refuses: targets.md A.4).
+_STRING_SQL = PREDICT_INPUT_SQL["string"]
 #: Text types SQL Server stores right-padded with spaces to their declared length.
-_FIXED_TEXT_SQL = frozenset({"char", "nchar"})
+_FIXED_TEXT_SQL = frozenset({"char"})
 _PADDED = "fixed-length text columns: "
 #: Rows per Arrow record batch fetched from DuckDB and scored in one onnxruntime call (DuckDB hands
 #: out at most a row group, 122,880 rows, per batch); bounds the memory of one scoring call.
@@ -80,14 +80,7 @@ def _dq(name: str) -> str:
 
 def _base_type(sql_type: str) -> str:
     """``"nvarchar(max)"`` -> ``"nvarchar"``; ``float(24)`` is ``real`` and ``float(53)`` ``float`` in T-SQL."""
-    text = "".join(sql_type.lower().split())
-    base, _, rest = text.partition("(")
-    if base == "float" and rest:
-        try:
-            return "real" if int(rest.rstrip(")")) <= 24 else "float"
-        except ValueError:
-            return base
-    return {"integer": "int", "doubleprecision": "float"}.get(base, base)
+    return sql_base_type(sql_type)
 
 
 _CLOSERS = {"[": "]", '"': '"'}
@@ -167,10 +160,10 @@ def _text_length(sql_type: str) -> int | None:
 def _as_sql_server_stores(table: Any, types: Mapping[str, str], columns: ColumnMap | None = None,
                           collations: Mapping[str, str] | None = None) -> tuple[Any, list[str]]:
     """``table``'s text columns as SQL Server stores them in the input table's declared types: a value longer
-    than a ``char(n)``/``varchar(n)``/``nchar(n)``/``nvarchar(n)`` column is refused (SQL Server's insert fails,
-    "String or binary data would be truncated"), and ``char(n)``/``nchar(n)`` values are right-padded with spaces
+    than a ``char(n)``/``varchar(n)``/``nvarchar(n)`` column is refused (SQL Server's insert fails,
+    "String or binary data would be truncated"), and ``char(n)`` values are right-padded with spaces
     to n, which is what PREDICT then reads (the dry run passed ``char(10)`` codes as they were, and a model
-    fed '01' padded to 10 answered otherwise). Lengths are counted as SQL Server counts ``nchar``/``nvarchar``
+    fed '01' padded to 10 answered otherwise). Lengths are counted as SQL Server counts ``nvarchar``
     (UTF-16 code units, an emoji is two); ``char``/``varchar`` lengths are bytes in the column's collation,
     counted here as characters, which a single-byte code page holds one byte each. A ``char``/``varchar``
     value holding a character its code page lacks is refused (:func:`_refuse_outside_code_page`). Returns the
@@ -567,9 +560,21 @@ def _check_types(model_inputs: Sequence[Mapping[str, Any]], table: Mapping[str, 
                 f"The model input {name!r} has no column in table {table_name!r} (columns: {list(table)})."
             )
             continue
+        # the types PREDICT reads the input's element type from (targets.md A.4), not the target's mapping: a
+        # package of a target file mapping float32 to float declared float columns, which the database refuses
+        elem_type = str(spec["elem_type"])
+        takes = PREDICT_INPUT_SQL.get(elem_type)
+        if takes is None:
+            pairs = ", ".join(f"{e} from {'/'.join(sorted(t))}" for e, t in PREDICT_INPUT_SQL.items())
+            errors.append(
+                f"The model input {name!r} is {elem_type}, which PREDICT reads from no table column (it reads "
+                f"{pairs}); package the model again with --adapt."
+            )
+            continue
         have, want = _base_type(table[name]), _base_type(model_sql)
-        same = have == want or (have in _STRING_SQL and want in _STRING_SQL)
-        if not same:
+        if want not in takes:
+            want = sorted(takes)[-1]
+        if have not in takes:
             errors.append(
                 f"The type of model column {name!r} is {want!r}. Doesn't match the input column type "
                 f"({table[name]!r} in table {table_name!r}); declare the column as {want} or CAST it."

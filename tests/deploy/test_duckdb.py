@@ -86,6 +86,28 @@ def test_a_column_type_that_differs_from_the_model_fails_like_predict(package: P
         dry.dry_run(edited, X)
 
 
+def test_a_package_whose_target_mapped_an_input_to_another_type_fails_like_predict(package: Path,
+                                                                                   tmp_path: Path) -> None:
+    """A target file mapping float32 to float (the type the Synapse documentation declares for a float32 output)
+    wrote float input columns and the same type in manifest.json, and the dry run, comparing the table with the
+    manifest, passed a package the database refuses: PREDICT reads a float32 input from a real column only."""
+    import json
+
+    old = tmp_path / "old"
+    old.mkdir()
+    for item in package.iterdir():
+        (old / item.name).write_bytes(item.read_bytes())
+    script = old / "03_create_input_table.sql"
+    script.write_text(script.read_text().replace(" real NOT NULL", " float NOT NULL"))
+    manifest = json.loads((old / "manifest.json").read_text())
+    for spec in manifest["sql"]["inputs"]:
+        spec["sql_type"] = "float"
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(InvalidDataError, match=(
+            r"The type of model column 'f0' is 'real'\. Doesn't match the input column type \('float' in table")):
+        dry.dry_run(old, X)
+
+
 def test_data_without_a_model_column_is_refused(package: Path) -> None:
     with pytest.raises(InvalidDataError, match=r"the data lacks the columns \['f9'\]"):
         dry.dry_run(package, {n: X[:, i] for i, n in enumerate(NAMES[:9])})
@@ -739,9 +761,19 @@ def test_char_columns_are_scored_padded_as_sql_server_stores_them(codes: tuple[P
     assert padded.result.column("code")[1].as_py() == "2" + " " * 9
     assert "'code' (char(10)) right-padded with spaces" in str(padded)
     assert "FAILED  output 'label'" in str(padded)
-    # a char column as long as every value stores them as they are; an nchar one counts UTF-16 units
+    # a char column as long as every value stores them as they are
     two = frame.assign(code=frame["code"].str.zfill(2))
-    assert dry.dry_run(package, two, reference=model, table_types={"code": "nchar(2)"}).passed
+    assert dry.dry_run(package, two, reference=model, table_types={"code": "char(2)"}).passed
+
+
+@pytest.mark.parametrize("sql_type", ["nchar(2)", "nchar", "ntext", "text"])
+def test_a_text_column_of_a_type_predict_does_not_read_fails_like_predict(
+        codes: tuple[Path, Any, pd.DataFrame], sql_type: str) -> None:
+    """PREDICT reads text inputs from char, varchar and nvarchar columns (targets.md A.4); the dry run passed an
+    nchar column, which the database refuses."""
+    package, _model, frame = codes
+    with pytest.raises(InvalidDataError, match=r"The type of model column 'code' is 'nvarchar'\. Doesn't match"):
+        dry.dry_run(package, frame.assign(code=frame["code"].str.zfill(2)), table_types={"code": sql_type})
 
 
 @pytest.mark.parametrize(("sql_type", "value", "says"), [
