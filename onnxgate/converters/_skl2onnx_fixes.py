@@ -205,49 +205,146 @@ def register_double_power_transformer() -> None:
     _replace("SklearnPowerTransformer", "_onnxgate_power", original, convert, shape)
 
 
-def register_double_knn_imputer() -> None:
-    """skl2onnx's KNNImputer writes its graph in the input's float type, but its shape calculator refuses a
-    double input, and one of its local functions (``knn_imputer_column_all_nan``, for a row whose donors are
-    all missing) keeps float32 constants and a ``Cast`` to float32 beside the double values. So a float64
-    sample was cast to float32 and imputed there (1.2e-7 off scikit-learn on 300 normal rows). Here a double
-    input is accepted and that function's float32 constants and casts are made double: the graph imputes in
-    double (1.1e-16 off). A float32 input keeps skl2onnx's graph as it is."""
-    import copy
+def register_knn_imputer() -> None:
+    """skl2onnx's KNNImputer graph failed inside onnxruntime on batches scikit-learn imputes:
 
+    * a column some of whose receivers have no present feature in common with any donor (imputed with the
+      column's mean) beside receivers that have one: its ``knn_imputer_column_all_nan`` function took the
+      distances of the others through the un-flattened ``[1, P]`` output of ``NonZero``, a ``[R, 1, P]``
+      tensor whose donors ``GatherElements`` then looked for on the axis of length 1 ("GatherElements op:
+      Out of range value in index tensor": a batch holding a row with 3 of 4 features missing);
+    * a column whose receivers all take the mean: it went on to the nearest donors of no row ("k argument
+      [1] should not be greater than specified axis dim value [0]", ScatterND "updates shape: {0,5}": a row
+      with every feature missing);
+    * a feature missing from every training row: imputed too, from no donors (the same TopK error on any
+      row); ``add_indicator``'s missing-value columns were left out ([300, 4] for scikit-learn's [300, 8]);
+    * ``weights='distance'`` was refused ("KNNImputer with distance as metric is not supported").
+
+    Written here as scikit-learn's ``transform`` computes it, every row at once, in double (as scikit-learn
+    computes a float32 row's distances in float64; a float32 graph's rows are cast in, its answer cast out):
+
+    * the nan-Euclidean distance of each row to each training row, as ``nan_euclidean_distances`` computes it
+      (``|x|^2 - 2 x.y + |y|^2`` on zeroed missing values, less what the values missing on the other side
+      added, clipped at 0, NaN where the two share no present feature, else scaled by ``features / shared``);
+    * per column, its donors are the training rows where it is present: the ``n_neighbors`` nearest with a
+      distance (``TopK``; a donor without one, or not a donor, is infinitely far and weighs 0, as scikit-learn's
+      NaN distances do among its ``min(n_neighbors, donors)`` nearest), averaged with weights 1 (``uniform``) or
+      ``1 / distance`` (``distance``; a row at distance 0 from some donors takes only those, weighed 1);
+      a row with no donor at a distance takes the column's training mean;
+    * a cell is replaced only where it is missing; a feature missing from every training row is dropped, or
+      zeros under ``keep_empty_features``; ``add_indicator`` appends the missing-value flags of the features
+      that had missing values in training.
+
+    Ties at the ``n_neighbors``-th distance take the lower training row (``TopK``'s order), where scikit-learn's
+    ``argpartition`` takes either. A callable ``weights`` or ``metric`` is refused."""
     import numpy as np
-    from onnx import TensorProto, numpy_helper
-    from skl2onnx.common._registration import _shape_calculator_pool
+    from onnx import TensorProto
     from skl2onnx.common.data_types import DoubleTensorType
+
+    from onnxgate.errors import UnsupportedModelError
 
     original = _replaceable("SklearnKNNImputer", "_onnxgate_knn_imputer")
     if original is None:
         return
-    original_shape = _shape_calculator_pool["SklearnKNNImputer"]
 
-    def double(operator: Any) -> bool:
-        return len(operator.inputs) == 1 and isinstance(operator.inputs[0].type, DoubleTensorType)
+    def width(model: Any) -> int:
+        kept = model.n_features_in_ if model.keep_empty_features else int(np.sum(model._valid_mask))
+        indicator = getattr(model, "indicator_", None)
+        return int(kept + (0 if indicator is None else len(indicator.features_)))
 
     def shape(operator: Any) -> None:
-        if not double(operator):
-            original_shape(operator)
-            return
-        operator.outputs[0].type = copy.deepcopy(operator.inputs[0].type)
+        from onnxgate.converters._sklearn_extra import float_tensor_type
+
+        rows = operator.inputs[0].get_first_dimension()
+        operator.outputs[0].type = float_tensor_type(operator)([rows, width(operator.raw_operator)])
 
     def convert(scope: Any, operator: Any, container: Any) -> None:
-        original(scope, operator, container)
-        if not double(operator):
-            return
-        for (domain, _name), function in container.local_functions.items():
-            if domain != "local_domain":
+        from onnxgate.converters._sklearn_extra import GraphWriter, input_matrix
+
+        model = operator.raw_operator
+        if model.metric != "nan_euclidean" or model.weights not in ("uniform", "distance"):
+            raise UnsupportedModelError(
+                f"KNNImputer(metric={model.metric!r}, weights={model.weights!r}) cannot be written to ONNX: "
+                "onnxgate writes metric='nan_euclidean' with weights='uniform' or 'distance'",
+                framework="sklearn",
+            )
+        double = isinstance(operator.outputs[0].type, DoubleTensorType)
+        # in double whatever the graph's type: in float32, |x|^2 - 2 x.y + |y|^2 lost the digits of a near donor's
+        # distance, and with weights='distance' 19 of 48 missing patterns were up to 6e-3 off scikit-learn
+        w = GraphWriter(scope, container, np.float64)
+        x = input_matrix(scope, operator, container)
+        if not double:
+            x = w.node("Cast", x, to=TensorProto.DOUBLE)
+        if container.target_opset < 18:  # ReduceMin's and ReduceMax's axes an input (SklearnConverter.NEWER_OPSET)
+            raise UnsupportedModelError("onnxgate writes a KNNImputer at opset 18 or higher", framework="sklearn")
+        axis1 = w.const([1], dtype=np.int64)
+
+        fit = np.asarray(model._fit_X, dtype=np.float64)
+        fit_missing = np.asarray(model._mask_fit_X, dtype=bool)
+        missing_values = model.missing_values
+        if isinstance(missing_values, float) and np.isnan(missing_values):
+            missing = w.node("IsNaN", x)
+        else:
+            # a float32 row is compared with the value as float32, as numpy compares it
+            missing = w.node("Equal", x, w.const([[missing_values if double else np.float32(missing_values)]]))
+        missing_f = w.node("Cast", missing, to=w.float_type)
+        x0 = w.node("Where", missing, w.const(0.0), x)
+
+        # nan_euclidean_distances(x, fit), in its order of operations
+        fit0 = np.where(fit_missing, 0.0, fit)
+        xx0 = w.node("Mul", x0, x0)
+        dist = w.node("Add", w.node("Add", w.node("MatMul", x0, w.const(-2.0 * fit0.T)),
+                                    w.node("ReduceSum", xx0, axis1, keepdims=1)),
+                      w.const((fit0 * fit0).sum(axis=1).reshape(1, -1)))
+        dist = w.node("Max", dist, w.const(0.0))
+        dist = w.node("Sub", dist, w.node("MatMul", xx0, w.const(fit_missing.T)))
+        dist = w.node("Sub", dist, w.node("MatMul", missing_f, w.const((fit0 * fit0).T)))
+        dist = w.node("Max", dist, w.const(0.0))
+        shared = w.node("MatMul", w.node("Sub", w.const(1.0), missing_f), w.const((~fit_missing).T))
+        dist = w.node("Sqrt", w.node("Mul", w.node("Div", dist, w.node("Max", shared, w.const(1.0))),
+                                     w.const(float(fit.shape[1]))))
+        # no shared feature: no distance, as if infinitely far (NaN sorts last in scikit-learn's argpartition)
+        dist = w.node("Where", w.node("Equal", shared, w.const(0.0)), w.const(np.inf), dist)
+
+        k = w.const([min(int(model.n_neighbors), fit.shape[0])], dtype=np.int64)
+        columns = []
+        for col in range(fit.shape[1]):
+            column = w.const([col], dtype=np.int64)
+            value = w.node("Gather", x, column, axis=1)
+            if not model._valid_mask[col]:
+                if model.keep_empty_features:  # zeros, a NaN too
+                    columns.append(w.node("Where", w.const([[True]], dtype=bool), w.const([[0.0]]), value))
                 continue
-            for node in function.nodes:
-                for attribute in node.attribute:
-                    if node.op_type == "Cast" and attribute.name == "to" and attribute.i == TensorProto.FLOAT:
-                        attribute.i = TensorProto.DOUBLE
-                    elif (node.op_type in ("Constant", "ConstantOfShape") and attribute.name == "value"
-                          and attribute.t.data_type == TensorProto.FLOAT):
-                        value = numpy_helper.to_array(attribute.t).astype(np.float64)
-                        attribute.t.CopyFrom(numpy_helper.from_array(value, attribute.t.name))
+            donors = ~fit_missing[:, col]
+            col_dist = w.node("Where", w.const(donors.reshape(1, -1), dtype=bool), dist, w.const(np.inf))
+            near, index = (scope.get_unique_variable_name(n) for n in ("near", "near_index"))
+            container.add_node("TopK", [col_dist, k], [near, index], largest=0, sorted=1,
+                               name=scope.get_unique_operator_name("TopK"))
+            if model.weights == "uniform":
+                weight = w.node("Cast", w.node("Not", w.node("IsInf", near)), to=w.float_type)
+            else:
+                inverse = w.node("Reciprocal", near)  # 0 where there is no distance
+                at_zero = w.node("Cast", w.node("IsInf", inverse), to=w.float_type)
+                any_zero = w.node("Greater", w.node("ReduceMax", at_zero, axis1, keepdims=1), w.const(0.0))
+                weight = w.node("Where", any_zero, at_zero, inverse)
+            fit_col = np.where(donors, fit[:, col], 0.0)
+            picked = w.node("Gather", w.const(fit_col), index, axis=0)
+            total = w.node("ReduceSum", weight, axis1, keepdims=1)
+            weighted = w.node("ReduceSum", w.node("Mul", picked, weight), axis1, keepdims=1)
+            mean = np.ma.array(model._fit_X[:, col], mask=fit_missing[:, col]).mean()
+            none_near = w.node("IsInf", w.node("ReduceMin", near, axis1, keepdims=1))
+            imputed = w.node("Where", none_near, w.const(float(mean)),
+                             w.node("Div", weighted, w.node("Where", none_near, w.const(1.0), total)))
+            columns.append(w.node("Where", w.node("Gather", missing, column, axis=1), imputed, value))
+        indicator = getattr(model, "indicator_", None)
+        if indicator is not None and len(indicator.features_):
+            flags = w.node("Gather", missing_f, w.const(indicator.features_, dtype=np.int64), axis=1)
+            columns.append(flags)
+        out = operator.outputs[0].full_name
+        if double:
+            w.node("Concat", *columns, axis=1, out=out)
+        else:
+            w.node("Cast", w.node("Concat", *columns, axis=1), to=TensorProto.FLOAT, out=out)
 
     _replace("SklearnKNNImputer", "_onnxgate_knn_imputer", original, convert, shape)
 

@@ -70,7 +70,6 @@ from onnxgate.converters._skl2onnx_fixes import (
     register_binary_discriminant,
     register_double_isolation_forest,
     register_double_kernel_svm,
-    register_double_knn_imputer,
     register_double_linear_scores,
     register_double_polynomial_features,
     register_double_power_transformer,
@@ -78,6 +77,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     register_exact_kbins,
     register_function_transformer,
     register_hist_category_codes,
+    register_knn_imputer,
     register_modified_huber_labels,
     register_multiclass_gaussian_process,
     register_normalizer,
@@ -222,7 +222,7 @@ def _skl2onnx() -> Any:
     register_binarizer()
     register_double_polynomial_features()
     register_double_power_transformer()
-    register_double_knn_imputer()
+    register_knn_imputer()
     register_normalizer()
     register_tfidf_transformer()
     register_quantile_transformer()
@@ -252,8 +252,9 @@ class SklearnConverter(Converter):
 
     FILE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".skops")
     PRECISIONS: ClassVar[tuple[str, ...]] = PRECISIONS
-    #: Estimators whose skl2onnx 1.20 converter refuses opsets below the default ("This converter no
-    #: longer works for opset 17 < 18"): a model holding one is converted at that opset unless asked otherwise.
+    #: Estimators whose graph needs an opset above the default (a KNNImputer's, onnxgate's own, reduces with its
+    #: axes as an input, opset 18; skl2onnx 1.20's refused opsets below 18): a model holding one is converted at
+    #: that opset unless asked otherwise.
     NEWER_OPSET: ClassVar[dict[str, int]] = {"KNNImputer": 18}
 
     def fitted_columns(self, model: Any) -> list[str] | None:

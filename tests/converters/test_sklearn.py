@@ -1065,6 +1065,64 @@ def test_a_transformer_answering_integers_on_integer_rows_answers_them(kind: str
     assert og.validate(conv, data=X, reference=model).passed
 
 
+def _every_missing_pattern(rows: np.ndarray) -> np.ndarray:
+    """Each of ``rows`` with every subset of its features missing (none to all)."""
+    import itertools
+
+    n = rows.shape[1]
+    subsets = [list(s) for r in range(n + 1) for s in itertools.combinations(range(n), r)]
+    out = np.repeat(rows, len(subsets), axis=0)
+    for i, subset in enumerate(subsets * len(rows)):
+        out[i, subset] = np.nan
+    return out
+
+
+@pytest.mark.parametrize("precision", ["float64", "float32"])
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+def test_a_knn_imputer_answers_every_missing_pattern(weights: str, precision: str) -> None:
+    """skl2onnx's KNNImputer failed inside onnxruntime on a batch holding a row whose missing column no donor
+    shares a feature with (imputed with the column's mean) beside one imputed from neighbours ("GatherElements
+    op: Out of range value in index tensor"), and on a batch of rows all taking the mean (TopK "k argument [1]
+    should not be greater than specified axis dim value [0]"); weights='distance' was refused. Every subset of
+    missing features answers as scikit-learn does now, row by row and in one batch."""
+    from sklearn.impute import KNNImputer
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    X[:290, 3] = np.nan  # 10 donors for feature 3, none of them with feature 0: fewer than n_neighbors=12 remain
+    X[290:, 0] = np.nan
+    model = KNNImputer(n_neighbors=12, weights=weights).fit(X)
+    rows = _every_missing_pattern(rng.normal(size=(3, 4)))
+    conv = og.convert(model, X[:20], precision=precision)
+    expected = model.transform(rows)
+    tolerance = 1e-8 if precision == "float64" else 1e-4  # 1 / distance weighs a near donor's rounding
+    assert _max_err(_run(conv, rows)[0], expected) < tolerance
+    assert _max_err(np.vstack([_run(conv, row[None])[0] for row in rows]), expected) < tolerance
+    report = og.validate(conv, data=rows, reference=model)
+    assert report.passed, [c.message for c in report.checks if not c.passed]
+
+
+@pytest.mark.parametrize("options", [{}, {"keep_empty_features": True}, {"add_indicator": True}])
+def test_a_knn_imputer_with_a_feature_no_training_row_has(options: dict[str, Any]) -> None:
+    """A feature missing in every training row: skl2onnx's graph looked for its donors too and failed on every
+    row (TopK "k argument [1] should not be greater than specified axis dim value [0]"); add_indicator's
+    columns were left out ([N, 4] where scikit-learn answers [N, 7]). Dropped, zeros under keep_empty_features,
+    and the indicator columns appended, as scikit-learn does."""
+    from sklearn.impute import KNNImputer
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 4))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    X[:, 1] = np.nan
+    model = KNNImputer(**options).fit(X)
+    rows = _every_missing_pattern(rng.normal(size=(2, 4)))
+    conv = og.convert(model, X[:20])
+    got, expected = _run(conv, rows)[0], model.transform(rows)
+    assert got.shape == expected.shape
+    assert _max_err(got, expected) < 1e-10
+
+
 def test_a_knn_imputer_on_float64_rows_imputes_in_double() -> None:
     """skl2onnx's KNNImputer shape calculator refused a double input, so a float64 sample was imputed in
     float32 inside the graph (1.2e-7 off scikit-learn here, float32 answers). Its graph is written in double

@@ -2650,7 +2650,7 @@ def test_a_constant_imputer_of_numbers_is_not_called_a_text_imputer() -> None:
 def test_a_knn_imputer_beside_a_one_hot_encoder_is_not_told_to_encode_its_text() -> None:
     # skl2onnx's KNNImputer took float32 only; the double attempt's refusal became "reads one matrix of
     # numbers, but ['city'] hold text; encode them", which the pipeline does, and no float32 try followed
-    # (helper-102). It converts (in double now, register_double_knn_imputer), and validate's verdict is the
+    # (helper-102). It converts (in double now, register_knn_imputer), and validate's verdict is the
     # file's truth
     import onnxruntime as ort
     import pandas as pd
