@@ -101,6 +101,7 @@ __all__ = [
     "scalar_inputs_finding",
     "traced_rows_disagree",
     "traces_forward",
+    "unrepeated_answers",
     "with_rows_holding_nan",
 ]
 
@@ -130,6 +131,9 @@ LARGE_BATCH_ROWS = 10_000
 LARGE_BATCH_VALUES = 2**21
 #: The frameworks whose exporters trace a forward pass, and so can fix a branch on the batch size.
 TRACED_FRAMEWORKS = frozenset({"pytorch", "tensorflow", "keras"})
+#: Operators that draw random numbers: a file holding one answers otherwise at each run.
+RANDOM_OPS = frozenset({"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Multinomial",
+                        "Bernoulli"})
 
 
 # -- the parity check ------------------------------------------------------------------------------
@@ -428,6 +432,11 @@ def check_prediction_parity(
             # fewer rows than a batch: the one batch compared holds them all, already as feeds
             every = (feeds if batches == 1 else as_feeds(data, signature)) if done < LARGE_BATCH_ROWS else None
             alone = traced_rows_disagree(session, first_feeds, signature, tolerances, run_reference, every)
+    if probe is not None and probe_failed is None and (alone is not None or not result.passed):
+        # before blaming the batch (or the file): does either model answer the same rows the same twice? A
+        # reference drawing noise (torch.randn_like, F.dropout(training=True), tf.random) failed as "depends on
+        # the other rows of its batch". Asked of the 4 probe rows, and only of a check that failed
+        alone = unrepeated_answers(session, proto, probe, signature, tolerances, run_reference) or alone
     if alone is None:
         return result
     message = alone if result.passed else f"{result.message}; {alone}"
@@ -795,6 +804,67 @@ def reference_alone_disagrees(
                         "per row instead of a Python if), or the two models answer otherwise for a batch of one row "
                         "(an empty segment, a reduction over the rows); either way a service scoring rows one at a "
                         "time answers otherwise")
+    return None
+
+
+def unrepeated_answers(
+    session: Any,
+    model: Any,
+    feeds: Mapping[str, Any],
+    signature: Any,
+    tolerances: Mapping[str, tuple[float, float, str]],
+    run_reference: Any,
+) -> str | None:
+    """Score ``feeds`` (a few rows) twice with the reference, then twice with the file; a sentence naming the one
+    whose answers for the same rows differ between the two calls (a model drawing random numbers), else None (also
+    when a model cannot score them). Values are compared by the output's tolerance, at least
+    :data:`ROWS_ALONE_FLOOR`. Neither model can be held to the other then, and a difference between them, or
+    between a row alone and in a batch, says nothing of a batch."""
+    # a Dropout given its training_mode input may drop (one without it, or exported in eval mode, never does)
+    drawn = sorted({node.op_type for node in model.graph.node if node.op_type in RANDOM_OPS
+                    or (node.op_type == "Dropout" and len(node.input) > 2 and node.input[2])}) if model else []
+    in_file = f" (it holds {', '.join(drawn)})" if drawn else ""
+    reference = _first_change(run_reference, feeds, signature, tolerances)
+    if reference is not None:
+        also = ("; the file does too" + in_file
+                if _first_change(lambda f: session.run(None, f), feeds, signature, tolerances) else "")
+        return (f"the reference gives different answers on the same rows (random?): {reference}{also}. No file "
+                "can match a model that answers otherwise each time; fix: put it in eval mode (PyTorch "
+                "model.eval(), Keras training=False) or remove the randomness (torch.randn_like noise, "
+                "F.dropout(x, training=True), tf.random); a seed makes the reference repeat itself, but a file "
+                "does not draw the framework's random numbers")
+    file = _first_change(lambda f: session.run(None, f), feeds, signature, tolerances)
+    if file is not None:
+        return (f"the file gives different answers on the same rows{in_file}: {file}, where the reference repeats "
+                "its own; convert the model without its randomness (in eval mode: PyTorch model.eval(), Keras "
+                "training=False)")
+    return None
+
+
+def _first_change(run: Callable[[Mapping[str, Any]], Sequence[Any]], feeds: Mapping[str, Any], signature: Any,
+                  tolerances: Mapping[str, tuple[float, float, str]]) -> str | None:
+    """Where ``run`` answers ``feeds`` otherwise on a second call, as ``output 'name' of row r is ... then ...``;
+    None when its answers repeat or it cannot score them."""
+    import numpy as np
+
+    try:
+        first, second = run(feeds), run(feeds)
+    except Exception:
+        return None
+    for spec, one, two in zip(signature.outputs, first, second):
+        if one is None or two is None or isinstance(one, list) or isinstance(two, list):
+            continue
+        a, b = np.asarray(one), np.asarray(two)
+        if a.shape != b.shape or a.size == 0:
+            continue
+        atol, rtol, mode = tolerances[spec.name]
+        differs = np.asarray(_differences(a, b, mode == "exact", max(atol, ROWS_ALONE_FLOOR[0]),
+                                          max(rtol, ROWS_ALONE_FLOOR[1])))
+        if differs.any():
+            rows = differs.reshape(len(a), -1).any(axis=1) if a.ndim else differs.reshape(1)
+            row = int(np.flatnonzero(rows)[0])
+            return (f"output {spec.name!r} of row {row} is {_brief(a[row] if a.ndim else a)} on one call and "
+                    f"{_brief(b[row] if b.ndim else b)} on the next")
     return None
 
 

@@ -2079,3 +2079,39 @@ def test_expm1_below_opset_9_names_the_opset_that_writes_it() -> None:
     # the TorchScript exporter had no expm1 at all: "try opset 18 or higher (the dynamo exporter)" at every opset
     with pytest.raises(UnsupportedModelError, match=r"at opset 8; try opset 9 or higher"):
         og.convert(_Elementwise(torch.expm1).eval(), torch.randn(4, 1), opset=8)
+
+
+class _Random(torch.nn.Module):
+    """A Linear whose forward() draws noise (``torch.randn_like``) or drops (``F.dropout(training=True)``)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind, self.fc, self.scale = kind, torch.nn.Linear(4, 3), 0.1
+
+    def forward(self, x: Any) -> Any:
+        if self.kind == "noise":
+            return self.fc(x + self.scale * torch.randn_like(x))
+        return torch.nn.functional.dropout(self.fc(x), p=0.3, training=self.scale > 0)
+
+
+@pytest.mark.parametrize("kind", ["noise", "dropout"])
+def test_a_random_reference_is_said_to_be_random_not_batch_dependent(kind: str) -> None:
+    # the failure blamed "the model's answer for a row depends on the other rows of its batch": the file (which
+    # draws too) scored row 0 alone otherwise than in a batch of 4, by chance
+    torch.manual_seed(0)
+    net = _Random(kind).eval()
+    X = np.random.default_rng(0).normal(size=(200, 4)).astype(np.float32)
+    conv = og.convert(net, X[:8])
+    parity = og.validate(conv, data=X, reference=net).check("prediction_parity")
+    assert not parity.passed
+    assert "the reference gives different answers on the same rows (random?): output 'output' of row" in parity.message
+    assert "fix: put it in eval mode" in parity.message and "the file does too" in parity.message
+    assert "batch" not in parity.message
+    # the file alone draws: said of the file, the reference now repeating itself
+    net.scale = 0.0
+    parity = og.validate(conv, data=X, reference=net).check("prediction_parity")
+    assert not parity.passed
+    assert "the file gives different answers on the same rows" in parity.message
+    assert "batch" not in parity.message
+    if kind == "noise":
+        assert "(it holds RandomNormalLike)" in parity.message
