@@ -3,7 +3,7 @@
 ``model_inputs(model)`` draws feed dicts onnxruntime accepts: every input present, the element type
 the graph declares, fixed dimensions respected, the batch axis (and any other symbolic dimension)
 drawn once and shared by every input that names it, values finite by default and inside the data's
-observed ranges when data is given.
+observed ranges when data is given, an input of category codes drawn among its codes.
 
 Hypothesis is an optional dependency (``pip install 'onnxgate[testing]'``); this module imports it.
 """
@@ -36,7 +36,7 @@ DEFAULT_OTHER_DIM = (1, 4)
 #: Value ranges when no data is given.
 DEFAULT_FLOAT_RANGE = (-1e3, 1e3)
 DEFAULT_INT_RANGE = (-1000, 1000)
-#: Share of extra room drawn beyond the data's range on each side.
+#: Share of extra room drawn beyond a float column's observed range on each side (an integer column gets none: ids).
 RANGE_PAD = 0.1
 
 Range = tuple[float, float]
@@ -145,9 +145,8 @@ def _smallest_normal_as_zero(array: np.ndarray, bounds: Range) -> np.ndarray:
 
 
 def _int_elements(dtype: np.dtype[Any], lo: float, hi: float, *, extremes: bool) -> st.SearchStrategy[int]:
-    """The whole numbers inside [lo, hi]: a padded range is never rounded outward, so indices seen as
-    0..9 with 10% room ([-0.9, 9.9]) stay 0..9 (rounding outward drew -1 and 10, out of an embedding's
-    bounds: a false alarm on a correct model)."""
+    """The whole numbers inside [lo, hi], never rounded outward (rounding outward drew -1 and 10 for bounds
+    [-0.9, 9.9], out of an embedding's bounds: a false alarm on a correct model)."""
     import numpy as np
 
     info = np.iinfo(dtype)
@@ -352,8 +351,9 @@ def model_inputs(
         dimension in the graph always wins.
     ranges : data or mapping, optional
         Rows (array, DataFrame, dict of arrays) whose per-column min and max bound the values
-        (plus 10% room), and whose strings are drawn from; or ``{input_name: (lo, hi)}``, keyed by
-        input names or by the user's column names recorded at conversion. Default: ``[-1000, 1000]``.
+        (plus 10% room for floats; integers stay inside), and whose strings are drawn from; or
+        ``{input_name: (lo, hi)}``, keyed by input names or by the user's column names recorded at
+        conversion. Default: ``[-1000, 1000]``. An input of category codes draws only its codes.
     allow_nan, allow_infinity : bool
         Also draw NaN / infinities for floating-point inputs (off by default: finite values).
     extremes : bool
@@ -450,16 +450,24 @@ def model_inputs(
             elif spec.name in bounds:
                 lows = np.full(per_row, bounds[spec.name][0])
                 highs = np.full(per_row, bounds[spec.name][1])
+            if lows is not None and highs is not None and spec.name not in bounds and dtype.kind == "f":
+                lows, highs = _padded(np.asarray(lows, np.float64), np.asarray(highs, np.float64))
+            codes = _code_columns(spec, per_row)
+            if codes:
+                lows, highs = _within_codes(codes, lows, highs, per_row, spec.elem_type, allow_nan=allow_nan)
             if lows is not None and highs is not None and len(lows) == per_row and spec.elem_type != "bool":
-                if spec.name not in bounds:
-                    lows, highs = _padded(np.asarray(lows, np.float64), np.asarray(highs, np.float64))
                 units, place = _per_column(dtype, shape, lows, highs, allow_nan=allow_nan,
                                            allow_infinity=allow_infinity, extremes=extremes)
                 array = place(draw(units, label=spec.name))
+                if codes and dtype.kind == "f":  # a code is a whole number: 1.5 is no category
+                    columns = array.reshape(len(array), -1) if array.ndim else array.reshape(1, -1)
+                    columns[:, list(codes)] = np.round(columns[:, list(codes)])
             else:
                 glob = None
                 if lows is not None and highs is not None:
-                    glob = _padded(float(np.min(lows)), float(np.max(highs)))
+                    glob = (float(np.min(lows)), float(np.max(highs)))
+                    if dtype.kind == "f" and spec.name not in bounds:
+                        glob = _padded(*glob)
                 elements = _elements_for(spec, glob, strings, allow_nan=allow_nan,
                                          allow_infinity=allow_infinity, extremes=extremes)
                 if spec.elem_type == "string":
@@ -475,6 +483,31 @@ def model_inputs(
         return feeds
 
     return draw_feeds()
+
+
+def _code_columns(spec: TensorSpec, per_row: int) -> dict[int, int]:
+    """The columns of ``spec`` that hold category codes with known categories: ``{position: category count}``."""
+    return {int(position): len(categories) for position, categories in spec.codes or ()
+            if categories and 0 <= int(position) < per_row}
+
+
+def _within_codes(codes: Mapping[int, int], lows: Any, highs: Any, per_row: int, elem_type: str, *,
+                  allow_nan: bool) -> tuple[Any, Any]:
+    """Per-column bounds with each code column kept to its codes: 0..k-1, and -1 (a missing value's code) for an
+    integer input with ``allow_nan``. Drawn from the default range, an XGBoost category input was fed code 4 of 4
+    categories, which onnxgate refuses as a category value rather than a code: a false alarm on a correct model."""
+    import numpy as np
+
+    default = DEFAULT_FLOAT_RANGE if elem_type.startswith("float") else DEFAULT_INT_RANGE
+    lows = np.full(per_row, float(default[0])) if lows is None else np.array(lows, np.float64).reshape(-1)
+    highs = np.full(per_row, float(default[1])) if highs is None else np.array(highs, np.float64).reshape(-1)
+    if len(lows) != per_row:  # bounds of another width: the generic path reports nothing better
+        return lows, highs
+    floor = -1.0 if allow_nan and not elem_type.startswith("float") else 0.0  # a float input's missing code: NaN
+    for position, count in codes.items():
+        lo, hi = max(lows[position], floor), min(highs[position], count - 1.0)
+        lows[position], highs[position] = (lo, hi) if math.ceil(lo) <= math.floor(hi) else (floor, count - 1.0)
+    return lows, highs
 
 
 def _dim_key(spec: TensorSpec, axis: int, dim: Any, batch_names: frozenset[str] = frozenset()) -> str | None:
