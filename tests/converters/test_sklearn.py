@@ -453,7 +453,10 @@ def test_pandas_nullable_number_columns_convert_and_validate(estimator: str) -> 
     frame["cnt"] = pd.array(np.arange(len(frame)) % 5, dtype="Int64")
     frame["fl"] = data.data["mean smoothness"].astype("Float64")
     kind = getattr(sklearn.ensemble, estimator, None) or getattr(sklearn.linear_model, estimator)
-    model = kind(**({"max_iter": 2000} if estimator == "LogisticRegression" else {})).fit(frame, data.target)
+    # seeded: an unseeded forest now and then ties a row's votes 50/50, where the file's float32 probabilities
+    # (0.49999994, 0.50000006) pick the other label (seed 268 of 400 did)
+    options = {"max_iter": 2000} if estimator == "LogisticRegression" else {"random_state": 0}
+    model = kind(**options).fit(frame, data.target)
     conv = og.convert(model, frame.head())
     # float64 whether or not the sample holds <NA> (typed by the sample, a file converted from rows without
     # one refused the training frame's <NA>)
