@@ -16,7 +16,16 @@ What differs from local parity, and says so in ``details["engine"]``:
   the order statistic, see :mod:`onnxgate.sketch`); counts, max and mean are exact;
 * row numbers count rows in partition order (partition 0's rows first): the file order when the
   workers read the Parquet files themselves (:mod:`onnxgate.spark._files`); with a DataFrame Spark
-  reads, only when Spark reads the files in that order (it packs the largest first);
+  reads, only when Spark reads the files in that order (it packs the largest first). A worker, which
+  does not know where its partition starts, names a row "row R of partition P"; the driver, which
+  knows every partition's row count once the job has run, renames it by its place in the table
+  (:func:`_in_table`), at no cost: counting the partitions' rows before the job would be a pass over
+  the data;
+* for a traced reference (PyTorch, TensorFlow, Keras), the first rows of a partition, repeated into
+  one large batch (:func:`onnxgate.validators.parity.large_batch_disagrees`), are scored once per
+  Python worker and job, in the first partition it scores, not in every partition: local parity
+  scores that batch once, and per partition it cost as much as the partition itself where partitions
+  are smaller than the batch;
 * ``data_sha256`` hashes the partitions' own hashes in partition order, so it is stable for the same
   files and partitioning but differs from local parity's hash;
 * the ``sample`` of (reference, ONNX) values is drawn in each partition and merged by row number: a
@@ -28,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -46,6 +56,10 @@ PARITY = "prediction_parity"
 _PARTIAL_SCHEMA = "partition int, partial binary"
 #: Set up per Python worker and reused by its next partitions: token -> (session, signature, reference fn).
 _SCORERS: dict[str, Any] = {}
+#: The job (one per validation) whose large-batch probe this Python worker has run: once per worker and job.
+_LARGE_BATCH_JOB: set[str] = set()
+#: How a worker names a row, or a run of rows, of its partition.
+_PARTITION_ROWS = re.compile(r"\b(rows?) (\d+)(?:\.\.(\d+))? of partition (\d+)\b")
 
 
 def validate(
@@ -305,7 +319,7 @@ def _spark_parity(
     # bench/bench_spark.py on 5,000,000 rows ran at 1.07-1.24x the local rate with 16,384-row reads
     # and 0.94-1.00x with 65,536 (3 runs each, 2 cores).
     run = _partition_parity(token, model_b, ref_b, tolerances, inf_equal, RUN_ROWS if data.fragments else 0,
-                            data.columns, float32_rows, holds_nan)
+                            data.columns, float32_rows, holds_nan, job=os.urandom(8).hex())
     try:
         rows = data.frame.mapInArrow(run, _PARTIAL_SCHEMA).collect()
     except Exception as err:
@@ -314,14 +328,15 @@ def _spark_parity(
             raise refused from None
         raise OnnxGateError(f"the Spark parity job failed: {spark_error(err)}") from err
     partials = sorted((pickle.loads(r["partial"]) for r in rows), key=lambda p: p["partition"])
+    starts = _row_starts(partials)
     for part in partials:
         if part.get("raise"):
             kind, message = part["raise"]
-            raise (InvalidDataError if kind == "InvalidDataError" else OnnxGateError)(message)
+            raise (InvalidDataError if kind == "InvalidDataError" else OnnxGateError)(_in_table(message, starts))
     done = 0
     for part in partials:
         if part.get("error"):
-            return CheckResult(PARITY, False, part["error"], {"rows_done": done})
+            return CheckResult(PARITY, False, _in_table(part["error"], starts), {"rows_done": done})
         done += part["rows"]
     if done == 0:
         raise InvalidDataError("the parity data has no rows; pass at least one row")
@@ -365,8 +380,47 @@ def _spark_parity(
         alone = next((p["reference_alone"] for p in partials if p.get("reference_alone")), None)
     if alone is None:
         return result
+    alone = _in_table(alone, starts)
     message = alone if result.passed else f"{result.message}; {alone}"
     return CheckResult(PARITY, False, message, {**result.details, "rows_alone": alone})
+
+
+def _row_starts(partials: list[dict[str, Any]]) -> dict[int, int]:
+    """The row each partition starts at in the table (rows in partition order), for the partitions after
+    which every earlier one was scored to its end (one that stopped at an error counted only its rows before)."""
+    starts, start = {}, 0
+    for part in partials:
+        starts[part["partition"]] = start
+        if part.get("error") or part.get("raise"):
+            break
+        start += part["rows"]
+    return starts
+
+
+def _in_table(message: str, starts: Mapping[int, int]) -> str:
+    """``message`` with each row a worker named "row R of partition P" (or "rows R..S of partition P") named by
+    its number in the table, as local parity names it, for the partitions in ``starts`` (:func:`_row_starts`)."""
+
+    def in_table(found: re.Match[str]) -> str:
+        partition = int(found[4])
+        if partition not in starts:
+            return found[0]
+        start = starts[partition]
+        first = f"{found[1]} {start + int(found[2])}"
+        return first if found[3] is None else f"{first}..{start + int(found[3])}"
+
+    return _PARTITION_ROWS.sub(in_table, message)
+
+
+def _first_large_batch(job: str) -> bool:
+    """Whether this Python worker has not yet scored the large batch of ``job`` (and now counts it scored). A
+    worker runs the partitions of a job one after another, so the batch is scored once per worker, whatever
+    the number of partitions, and by every worker that scores rows (an empty partition 0 does not skip it)."""
+    if job in _LARGE_BATCH_JOB:
+        return False
+    _LARGE_BATCH_JOB.clear()
+    _LARGE_BATCH_JOB.add(job)
+    return True
 
 
 def _scorer(token: str, model_b: Any, ref_b: Any, tolerances: dict[str, tuple[float, float, Any]],
@@ -423,10 +477,12 @@ def _partition_parity(
     read: list[str] | None = None,
     float32_rows: bool = False,
     holds_nan: bool = True,
+    job: str = "",
 ) -> Any:
     """The function each partition runs; with ``fragment_rows``, its input is ``(path, row group)``
     pairs and it reads the columns ``read`` itself in batches of that many rows, else Spark's batches
-    of the columns ``read``; without ``holds_nan``, it counts the rows holding NaN or infinity."""
+    of the columns ``read``; without ``holds_nan``, it counts the rows holding NaN or infinity; ``job``
+    tells one validation's partitions from the next (:func:`_first_large_batch`)."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
@@ -466,6 +522,7 @@ def _partition_parity(
                 feeds = batch_feeds(batch, signature, plain_categories=True)
                 hash_feeds(hasher, feeds)
                 where = f"rows {done}..{done + n - 1} of partition {part['partition']}"
+                of = f" of partition {part['partition']}"  # the driver names the rows in the table (_in_table)
                 try:
                     onnx_out = run_rows(session, None, feeds)  # row by row for [1,1] columns
                 except Exception as err:
@@ -480,7 +537,7 @@ def _partition_parity(
 
                     head = {key: value[:ROWS_ALONE] for key, value in feeds.items()}
                     part["alone"] = rows_alone_disagree(session, head, [o[:ROWS_ALONE] for o in onnx_out],
-                                                        signature, tolerances)
+                                                        signature, tolerances, rows_of=of)
                 try:
                     # as local parity: the user's own values, not the file's float32 rounding of them (given
                     # those, a file flipping 50 of 3,000 labels passed here and failed locally; helper-133)
@@ -509,14 +566,18 @@ def _partition_parity(
                     from onnxgate.validators.parity import ROWS_ALONE, reference_alone_disagrees
 
                     head = {key: value[:ROWS_ALONE] for key, value in feeds.items()}
-                    found = reference_alone_disagrees(session, head, signature, tolerances, run_reference)
+                    found = reference_alone_disagrees(session, head, signature, tolerances, run_reference, rows_of=of)
                     if found is None and traced:
                         # as local parity for a PyTorch, TensorFlow or Keras reference: rows spread over the first
                         # run scored alone, and one large batch of them (a traced `if x.mean() > 0` or
-                        # `if x.shape[0] > 64` keeps the sample's branch in the file; Spark passed both, helper-212)
+                        # `if x.shape[0] > 64` keeps the sample's branch in the file; Spark passed both, helper-212);
+                        # the large batch once per worker and job, not per partition: in each partition smaller than
+                        # it, it cost 7-10 ms of CPU, several times the partition's own model runs (helper-237)
                         from onnxgate.validators.parity import traced_rows_disagree
 
-                        found = traced_rows_disagree(session, feeds, signature, tolerances, run_reference, feeds)
+                        every = feeds if _first_large_batch(job) else None
+                        found = traced_rows_disagree(session, feeds, signature, tolerances, run_reference, every,
+                                                     rows_of=of)
                     part["reference_alone"] = found
                 part["rows"] += n
                 part["batches"] += 1

@@ -700,9 +700,11 @@ def rows_alone_disagree(
     outputs: list[Any],
     signature: Any,
     tolerances: Mapping[str, tuple[float, float, str]],
+    rows_of: str = "",
 ) -> str | None:
     """Score the first :data:`ROWS_ALONE` rows of a batch one at a time; a sentence saying how a row's
-    answer differs from its answer in the batch (or that it cannot be scored alone), else None.
+    answer differs from its answer in the batch (or that it cannot be scored alone), else None. ``rows_of``
+    follows each row number in the sentence (Spark's workers: ``" of partition 3"``).
 
     Not run for a model that scores one row per run or whose inputs fix their first axis. Values are
     compared by the output's tolerance, at least :data:`ROWS_ALONE_FLOOR`; labels and text exactly.
@@ -726,8 +728,8 @@ def rows_alone_disagree(
             answers = session.run(None, single)
         except Exception as err:
             first = first_line(err, None)
-            return (f"onnxruntime scores row {row} in a batch of {rows} rows but fails on it alone ({first}); a "
-                    "service or PREDICT scores batches of any size, one row among them")
+            return (f"onnxruntime scores row {row}{rows_of} in a batch of {rows} rows but fails on it alone ({first}); "
+                    "a service or PREDICT scores batches of any size, one row among them")
         for spec, whole, one in zip(signature.outputs, outputs, answers):
             batch, single_out = array(whole), array(one)
             if batch is None or single_out is None or batch.ndim != single_out.ndim:
@@ -740,7 +742,7 @@ def rows_alone_disagree(
             atol, rtol, mode = tolerances[spec.name]
             if _differ(expected, single_out, mode == "exact", max(atol, ROWS_ALONE_FLOOR[0]),
                        max(rtol, ROWS_ALONE_FLOOR[1])):
-                return (f"output {spec.name!r} of row {row} is {_brief(single_out)} scored alone and "
+                return (f"output {spec.name!r} of row {row}{rows_of} is {_brief(single_out)} scored alone and "
                         f"{_brief(expected)} in a batch of {rows} rows: the model's answer for a row depends on "
                         "the other rows of its batch (a BatchNorm computing batch statistics, a layer reading the "
                         "whole batch, or a first axis that is not the rows: a time-major RNN), so a service or "
@@ -757,11 +759,12 @@ def reference_alone_disagrees(
     tolerances: Mapping[str, tuple[float, float, str]],
     run_reference: Any,
     row_numbers: Sequence[int] | None = None,
+    rows_of: str = "",
 ) -> str | None:
     """Score the first :data:`ROWS_ALONE` rows one at a time with both models (every row of ``feeds`` when
     ``row_numbers`` gives their numbers in the data); a sentence saying how the
     reference's answer for a row alone differs from the file's, else None (also when the reference cannot
-    score a row alone: a BatchNorm left in training mode).
+    score a row alone: a BatchNorm left in training mode). ``rows_of`` follows the row number in the sentence.
 
     The batches parity compares can agree while single rows do not: a PyTorch ``forward`` branching on a
     batch-wide value (``if y.sum() > 0``) is traced with the sample's branch fixed in the file; 300 rows in one
@@ -796,7 +799,7 @@ def reference_alone_disagrees(
                 # the first elements shown alone can agree: an empty segment's -inf against TensorFlow's
                 # -3.4e38 sat further on, and the message showed two equal lists (helper-82)
                 number = row if row_numbers is None else row_numbers[row]
-                return (f"output {spec.name!r} of row {number} scored alone is {_brief(ours)} in the file and "
+                return (f"output {spec.name!r} of row {number}{rows_of} scored alone is {_brief(ours)} in the file and "
                         f"{_brief(expected)} in the reference{where}, though the batches agree. Either the "
                         "reference's answer for a row depends on its batch (a branch on a batch-wide value, such as "
                         "`if x.sum() > 0`, which the exported file fixed at conversion: the tracer's warning says "
@@ -918,20 +921,22 @@ def traced_rows_disagree(
     tolerances: Mapping[str, tuple[float, float, str]],
     run_reference: Any,
     every: Mapping[str, Any] | None = None,
+    rows_of: str = "",
 ) -> str | None:
     """For a traced reference (:func:`traces_forward`) whose batches agreed: :data:`TRACED_ROWS_ALONE` rows spread
     over the first batch ``first`` scored one at a time with both models, then, with ``every`` (the rows, for
     data smaller than :data:`LARGE_BATCH_ROWS`), one large batch of them (:func:`large_batch_disagrees`). A
-    sentence saying how the file answers otherwise, else None. Local and Spark parity both ask it."""
+    sentence saying how the file answers otherwise, else None; ``rows_of`` follows its row numbers. Local and Spark
+    parity both ask it."""
     import numpy as np
 
     count = len(next(iter(first.values())))
     picks = np.unique(np.linspace(0, count - 1, min(TRACED_ROWS_ALONE, count)).round().astype(np.int64))
     spread = {key: np.asarray(value)[picks] for key, value in first.items()}
     alone = reference_alone_disagrees(session, spread, signature, tolerances, run_reference,
-                                      row_numbers=[int(p) for p in picks])
+                                      row_numbers=[int(p) for p in picks], rows_of=rows_of)
     if alone is None and every is not None:
-        alone = large_batch_disagrees(session, every, signature, tolerances, run_reference)
+        alone = large_batch_disagrees(session, every, signature, tolerances, run_reference, rows_of)
     return alone
 
 
@@ -941,11 +946,12 @@ def large_batch_disagrees(
     signature: Any,
     tolerances: Mapping[str, tuple[float, float, str]],
     run_reference: Any,
+    rows_of: str = "",
 ) -> str | None:
     """Score the data's rows repeated into one batch of :data:`LARGE_BATCH_ROWS` rows (fewer for wide
     inputs) with both models; a sentence saying how the file answers otherwise there, else None (also when
-    the reference cannot score that batch). For data smaller than that batch, whose own batches cannot show
-    a branch the exporter fixed on the batch size."""
+    the reference cannot score that batch); ``rows_of`` follows the data's row number in it. For data smaller
+    than that batch, whose own batches cannot show a branch the exporter fixed on the batch size."""
     import numpy as np
 
     rows = _rows_to_score_alone(session, feeds)
@@ -980,7 +986,7 @@ def large_batch_disagrees(
         if bad.size:
             row = int(bad[0])
             return (f"in one batch of {size} rows (the data's {rows} rows repeated), output {spec.name!r} differs "
-                    f"from the reference on {bad.size} rows (row {row}, data row {int(picks[row])}: "
+                    f"from the reference on {bad.size} rows (row {row}, data row {int(picks[row])}{rows_of}: "
                     f"{_brief(ours[row])} in the file, {_brief(expected[row])} in the reference), though the data's "
                     "own batches agree: the model's answer depends on the batch size (a branch on x.shape[0], "
                     "which the exporter fixed at the sample's size: the tracer's warning says so), so a service "

@@ -151,8 +151,8 @@ def test_data_the_reference_refuses_is_the_local_input_error(local_spark: Any, f
     X = forest["X"][:50].astype(np.float64)
     X[7, 2] = np.nan
     df = local_spark.createDataFrame(pd.DataFrame(X, columns=FEATURES))
-    says = (r"the reference model failed on rows 0\.\.\d+ of partition \d+ \(first at row 7 of partition \d+\) of the "
-            r"data: ValueError: Input X contains NaN")
+    # the rows named by their place in the table, as locally (the workers name them in their partition)
+    says = r"the reference model failed on rows 0\.\.\d+ \(first at row 7\) of the data: ValueError: Input X contains"
     with pytest.raises(InvalidDataError, match=says):
         ogs.validate(forest["conv"], df, reference=_refuses_nan)
     with pytest.raises(InvalidDataError, match=r"the reference model failed on rows 0\.\.49 \(first at row 7: "):
@@ -680,6 +680,34 @@ def test_a_traced_forward_branching_on_its_batch_fails_on_spark_as_locally(local
     on_spark = parity(ogs.validate(conv, str(path), reference=module, spark=local_spark))
     assert not local.passed
     assert not on_spark.passed, on_spark.message
+    assert on_spark.message == local.message
+
+
+def test_a_row_found_in_a_later_partition_is_named_by_its_place_in_the_table(local_spark: Any,
+                                                                             tmp_path: Path) -> None:
+    # the only row that takes the other branch of `if x.mean() > 0` alone is the table's last, 199, in the second
+    # partition: local parity names row 199, and Spark parity named it "row 99" (its place in its partition)
+    torch = pytest.importorskip("torch")
+
+    class Branching(torch.nn.Module):
+        def forward(self, x: Any) -> Any:
+            return x * 2 if x.mean() > 0 else -x
+
+    rng = np.random.default_rng(0)
+    X = np.abs(rng.normal(size=(200, 3))).astype(np.float32) + 0.5
+    X[199] = -X[199]
+    module = Branching().eval()
+    conv = og.convert(module, X[:5])
+    files = tmp_path / "rows"
+    files.mkdir()
+    for i, part in enumerate(np.array_split(X, 2)):  # two files of 100 rows: two partitions, in file order
+        pd.DataFrame(part, columns=["a", "b", "c"]).to_parquet(files / f"part-{i}.parquet")
+    local = og.validate(conv, reference=module, data=pd.DataFrame(X, columns=["a", "b", "c"])).check(
+        "prediction_parity")
+    on_spark = parity(ogs.validate(conv, str(files), reference=module, spark=local_spark))
+    assert on_spark.details["engine"]["partitions"] == 2
+    assert "of row 199 scored alone" in local.message, local.message
+    assert on_spark.details["rows_alone"] == local.details["rows_alone"]
     assert on_spark.message == local.message
 
 
