@@ -395,6 +395,12 @@ INTEGER_CATEGORIES_METADATA_KEY = "onnxgate.integer_categories"
 #: position, in that order (:attr:`TensorSpec.fitted_columns`).
 FITTED_COLUMNS_METADATA_KEY = "onnxgate.fitted_columns"
 
+#: The ``metadata_props`` keys whose JSON object is keyed by input name and says how that one input reads its
+#: values: a step that renames an input (the SQL adaptation, an MLflow package) moves its entry under each, or the
+#: renamed input loses what it records (a number none of LightGBM's categories was scored as missing).
+BY_INPUT_METADATA_KEYS = (MISSING_TEXT_METADATA_KEY, CATEGORY_CODES_METADATA_KEY, UNSEEN_MISSING_METADATA_KEY,
+                          CATEGORY_INPUTS_METADATA_KEY, INTEGER_CATEGORIES_METADATA_KEY)
+
 #: How convert's warning that such an input takes its named columns by position begins.
 BY_POSITION_WARNING = "the model was fitted on named columns"
 

@@ -495,4 +495,51 @@ class Rewrite:
         }
         set_metadata(self.proto, mapping)
         ColumnMap.from_pairs(self.user_pairs).write(self.proto)
+        self.carry_input_records()
         return mapping
+
+    def carry_input_records(self) -> None:
+        """Move what the model records of each input (:data:`onnxgate.signature.BY_INPUT_METADATA_KEYS`: LightGBM's
+        integer categories, XGBoost's category codes, a text input's missing value) to the column that feeds it
+        now: left under the input's old name, a column renamed for SQL (``select`` to ``select_``, ``p_1`` to
+        ``p_1_1``) lost it, and every route read the column as plain numbers, a LightGBM number none of the
+        categories (a client's codes) scored as a missing value without a word (helper-241). The columns of a
+        split input take the category codes recorded at their position."""
+        import json
+
+        from onnxgate.signature import (
+            BY_INPUT_METADATA_KEYS,
+            CATEGORY_CODES_METADATA_KEY,
+            UNSEEN_MISSING_METADATA_KEY,
+        )
+
+        props = {p.key: p for p in self.proto.metadata_props if p.key in BY_INPUT_METADATA_KEYS}
+        recorded: dict[str, dict[str, Any]] = {}
+        for key, prop in props.items():
+            try:
+                found = json.loads(prop.value)
+            except ValueError:
+                continue
+            if isinstance(found, dict):
+                recorded[key] = found
+        codes = recorded.get(CATEGORY_CODES_METADATA_KEY, {})
+        for key, found in recorded.items():
+            moved: dict[str, Any] = {}
+            for name, value in found.items():
+                entry = self.input_map.get(name)
+                if entry is None:  # no input of the model's (a weight, a stale record): as it was
+                    moved[name] = value
+                    continue
+                columns = [str(c) for c in entry["columns"]]
+                if entry["kind"] != "split":
+                    moved[columns[0]] = value
+                    continue
+                # a split input's columns each read one position: its codes, and whether an unseen one is missing
+                for item in codes.get(name) or []:
+                    if isinstance(item, list) and len(item) == 2 and isinstance(item[0], int) \
+                            and 0 <= item[0] < len(columns):
+                        if key == CATEGORY_CODES_METADATA_KEY:
+                            moved[columns[item[0]]] = [[0, item[1]]]
+                        elif key == UNSEEN_MISSING_METADATA_KEY:
+                            moved[columns[item[0]]] = value
+            props[key].value = json.dumps(moved, ensure_ascii=False)

@@ -130,18 +130,49 @@ def _user_column(columns: ColumnMap | None, name: str) -> str:
     return columns.column_for(name) if columns is not None else name
 
 
-def _refuse_nulls(table: Any, columns: ColumnMap | None = None) -> None:
+def _refuse_nulls(table: Any, columns: ColumnMap | None = None, *, types: Mapping[str, str] | None = None,
+                  nullable: frozenset[str] = frozenset()) -> None:
     """The input table's columns are NOT NULL: a null the checks by type let through (an Arrow table's
-    null in an integer column) is refused here, the column named as the user named it."""
+    null in an integer column) is refused here, the column named as the user named it, saying why as
+    :func:`_not_scored` does for the column's type and nullability."""
     for name in table.column_names:
         count = table.column(name).null_count
         if count:
             shown = _shown(columns, name)
             raise InvalidDataError(
-                f"column {shown} has {count} missing value(s); the input table's columns are NOT NULL, so PREDICT "
-                "would never see these rows. Fill or drop them before scoring.",
+                f"column {shown} has {count} missing value(s); {_not_scored(name, types, nullable)}. Fill or drop "
+                "them before scoring.",
                 column=name,
             )
+
+
+def _not_scored(name: str, types: Mapping[str, str] | None, nullable: frozenset[str]) -> str:
+    """Why the dry run does not score a row whose table column ``name`` would hold a missing value (NULL): true for
+    the column as ``03_create_input_table.sql`` defines it. A NOT NULL column refuses it, and a float or real one
+    holds no NaN either (a bigint column was refused as "float/real", helper-241). A column the user made nullable
+    holds it as NULL, and how PREDICT feeds a NULL to an ONNX model is not documented (SQL Edge 1.0.4 notes only
+    "improvements in handling of null data"), so the dry run cannot score it as SQL Server would: it was refused
+    with "the input table's columns are NOT NULL", which that table's are not."""
+    if name in nullable:
+        return ("03_create_input_table.sql makes that column nullable, so the table holds NULL there, and how "
+                "PREDICT feeds a NULL to the model is not documented, so the dry run cannot score these rows as "
+                "SQL Server would")
+    kind = sql_base_type(types[name]) if types is not None and name in types else None
+    floats = " and SQL Server's float/real cannot hold NaN" if kind in ("float", "real") else ""
+    return f"the input table's column is NOT NULL{floats}, so PREDICT would never see these rows"
+
+
+def _nullable_columns(script: str) -> frozenset[str]:
+    """The columns of ``script``'s CREATE TABLE that may hold NULL: those whose definition says neither ``NOT NULL``
+    nor ``PRIMARY KEY`` (a column's default in SQL Server is nullable), as a user may write the input table.
+
+    Examples
+    --------
+    >>> sorted(_nullable_columns("CREATE TABLE t ([a] real NOT NULL, [b] bigint NULL, [c] int, [d] int PRIMARY KEY);"))
+    ['b', 'c']
+    """
+    return frozenset(name for name, (_kind, rest) in _column_definitions(script).items()
+                     if not re.search(r"\bNOT\s+NULL\b|\bPRIMARY\s+KEY\b", rest, re.I))
 
 
 def _text_length(sql_type: str) -> int | None:
@@ -653,21 +684,26 @@ def _categories_as_codes(data: Any, signature: Signature) -> tuple[Any, set[str]
     a pyarrow dictionary column of a Table (pyarrow's category). Given as text, the categories were refused, with
     a message asking for a pandas category column (rows that passed validate and package); a text column (object
     or string, a CSV's) is mapped by value too, as validate maps it (helper-226), and a number column of number
-    categories (months 1..12), which validate reads by value (helper-233). Returns the rows and the inputs
-    whose column it mapped."""
+    categories (months 1..12), which validate reads by value (helper-233). A column of LightGBM's integer
+    categories (:attr:`onnxgate.signature.TensorSpec.categories`: the table holds the values) that holds a missing
+    value is mapped the same way, the missing value to the integer the model reads as one (-1, as validate feeds it,
+    as XGBoost's code -1 for one): refused as a NULL for the NOT NULL table, though validate for the same target
+    scored it (helper-241). Returns the rows and the inputs whose column it mapped."""
     import pyarrow as pa
 
     from onnxgate._data import as_feeds, holds_category_values, is_dataframe, read_rows
 
     data = read_rows(data)
     coded = {s.name for s in signature.inputs if s.codes}
+    integers = {s.name for s in signature.inputs if s.categories is not None and s.missing is not None}
     if isinstance(data, pa.Table):
         specs = {s.name: s for s in signature.inputs}
-        dictionaries = [c for c in data.column_names if signature.columns.input_for(c) in coded
+        dictionaries = [c for c in data.column_names if (signature.columns.input_for(c) in coded
                         and (pa.types.is_dictionary(kind := data.schema.field(c).type) or pa.types.is_string(kind)
                              or pa.types.is_large_string(kind)
                              or ((pa.types.is_integer(kind) or pa.types.is_floating(kind)) and holds_category_values(
-                                 data.column(c).slice(0, 0).to_numpy(), specs[signature.columns.input_for(c)])))]
+                                 data.column(c).slice(0, 0).to_numpy(), specs[signature.columns.input_for(c)]))))
+                        or (signature.columns.input_for(c) in integers and _holds_missing(data.column(c)))]
         if not dictionaries:
             return data, set()
         # pandas reads a dictionary column as a category column, mapped to the codes as validate maps it
@@ -682,9 +718,10 @@ def _categories_as_codes(data: Any, signature: Signature) -> tuple[Any, set[str]
     if not is_dataframe(data):
         return data, set()
     specs = {s.name: s for s in signature.inputs}
-    columns = [c for c in data.columns if signature.columns.input_for(str(c)) in coded
+    columns = [c for c in data.columns if (signature.columns.input_for(str(c)) in coded
                and (type(data[c].dtype).__name__ == "CategoricalDtype"
-                    or holds_category_values(data[c], specs[signature.columns.input_for(str(c))]))]
+                    or holds_category_values(data[c], specs[signature.columns.input_for(str(c))])))
+               or (signature.columns.input_for(str(c)) in integers and bool(data[c].isna().any()))]
     if not columns:
         return data, set()
     feeds = as_feeds(data, signature)
@@ -692,6 +729,14 @@ def _categories_as_codes(data: Any, signature: Signature) -> tuple[Any, set[str]
     for column in columns:
         data[column] = feeds[signature.columns.input_for(str(column))].reshape(-1)
     return data, {signature.columns.input_for(str(c)) for c in columns}
+
+
+def _holds_missing(column: Any) -> bool:
+    """Whether an Arrow column holds a null, or a NaN where it holds floats."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return bool(column.null_count) or (pa.types.is_floating(column.type) and bool(pc.any(pc.is_nan(column)).as_py()))
 
 
 def internal_name(base: str, table_name: str) -> str:
@@ -806,10 +851,12 @@ def _chain(first: Any, rest: Any) -> Any:
     yield from rest
 
 
-def _refuse_nan(table: Any, columns: ColumnMap | None = None) -> None:
+def _refuse_nan(table: Any, columns: ColumnMap | None = None, *, types: Mapping[str, str] | None = None,
+                nullable: frozenset[str] = frozenset()) -> None:
     """SQL Server's float and real hold no NaN and no infinity: an empty CSV cell would be NULL in the
     table, whose input columns are NOT NULL, and an infinity fails the insert. Refuse such rows here as
-    the real load would; the column is named as the user named it (``columns``: the model's mapping)."""
+    the real load would; the column is named as the user named it (``columns``: the model's mapping), and the
+    reason is the one true of its table column (``types``, ``nullable``: :func:`_not_scored`)."""
     import numpy as np
     import pyarrow as pa
 
@@ -820,16 +867,15 @@ def _refuse_nan(table: Any, columns: ColumnMap | None = None) -> None:
         values = column.to_numpy(zero_copy_only=False)
         shown = _shown(columns, name)
         for found, holds, why, fix in (
-            (np.isnan, "is empty or NaN", "the input table's columns are NOT NULL and SQL Server's float/real "
-             "cannot hold NaN", "Fill or drop them"),
-            (np.isinf, "holds infinity", "SQL Server's float/real cannot hold it (inserting it fails)",
-             "Replace those values or drop the rows"),
+            (np.isnan, "is empty or NaN", _not_scored(name, types, nullable), "Fill or drop them"),
+            (np.isinf, "holds infinity", "SQL Server's float/real cannot hold it (inserting it fails), so PREDICT "
+             "would never see these rows", "Replace those values or drop the rows"),
         ):
             bad = np.flatnonzero(found(values))
             if bad.size:
                 raise InvalidDataError(
-                    f"column {shown} {holds} in {bad.size} row(s) (first: row {int(bad[0])}); {why}, so PREDICT "
-                    f"would never see these rows. {fix} before scoring.",
+                    f"column {shown} {holds} in {bad.size} row(s) (first: row {int(bad[0])}); {why}. {fix} before "
+                    "scoring.",
                     column=name,
                 )
 
@@ -1015,9 +1061,10 @@ def _dry_run(
     # recorded in the model, SQL renames too)
     given_rows, coded = _categories_as_codes(data, signature)
     source = _arrow_input(given_rows, names, signature.columns)
-    _refuse_nan(source, signature.columns)
+    nullable = _nullable_columns(script) if script is not None else frozenset()
+    _refuse_nan(source, signature.columns, types=types, nullable=nullable)
     _refuse_values_the_load_would_change(source, signature, coded)
-    _refuse_nulls(source, signature.columns)
+    _refuse_nulls(source, signature.columns, types=types, nullable=nullable)
     given = source  # what the reference is given: the rows as the user has them, before SQL Server pads them
     source, padded = _as_sql_server_stores(source, types, signature.columns, collations)
     if database is not None:

@@ -69,9 +69,8 @@ from typing import Any
 from onnxgate._onnx import model_name, write_folder_atomically
 from onnxgate.errors import OutputExistsError, PackagingError, missing_dependency
 from onnxgate.signature import (
+    BY_INPUT_METADATA_KEYS,
     CATEGORY_CODES_METADATA_KEY,
-    CATEGORY_INPUTS_METADATA_KEY,
-    INTEGER_CATEGORIES_METADATA_KEY,
     MISSING_TEXT_METADATA_KEY,
     UNSEEN_MISSING_METADATA_KEY,
 )
@@ -468,7 +467,7 @@ def _with_user_columns(proto: Any) -> tuple[Any, dict[str, Any]]:
     for prop in list(named.metadata_props):
         if prop.key == COLUMNS_METADATA_KEY:
             named.metadata_props.remove(prop)
-        elif prop.key in _BY_INPUT_METADATA_KEYS:
+        elif prop.key in BY_INPUT_METADATA_KEYS:
             # recorded by input name: left under the old names, the renamed input lost what it says (a text
             # column's missing value was refused at packaging, as if the model could not read one)
             try:
@@ -482,11 +481,6 @@ def _with_user_columns(proto: Any) -> tuple[Any, dict[str, Any]]:
     # written even though nothing is renamed now: a SQL-adapted model's older record would otherwise be read
     named.metadata_props.add(key=COLUMNS_METADATA_KEY, value=same.to_json())
     return named, {"input_names": "the user's column names", "renamed_inputs": renames}
-
-
-#: ``metadata_props`` keys whose JSON object is keyed by input name (:mod:`onnxgate.signature`).
-_BY_INPUT_METADATA_KEYS = (MISSING_TEXT_METADATA_KEY, CATEGORY_CODES_METADATA_KEY, UNSEEN_MISSING_METADATA_KEY,
-                           CATEGORY_INPUTS_METADATA_KEY, INTEGER_CATEGORIES_METADATA_KEY)
 
 
 def _fitted_columns_by_name(proto: Any) -> tuple[Any, dict[str, Any]]:
@@ -683,7 +677,8 @@ def _missing_refused_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
 def _integer_categories_checked_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
     """``proto`` with each input of integer category values (:attr:`onnxgate.signature.TensorSpec.categories`:
     LightGBM fitted on a pandas integer category column) failing a row that holds a number none of its categories
-    (nor the integer it reads a missing value as), as onnxgate's feeds refuse it; and the manifest's record of it.
+    (nor the integer it reads a missing value as, nor :data:`_NAN_AS_INT64`, a missing value of a pandas category
+    column), as onnxgate's feeds refuse it; and the manifest's record of it.
     MLflow's loader hands the model the column's numbers: codes a client sent (2, 3 for categories 7..23) were
     scored as missing values, without a word (helper-233)."""
     from onnxgate.signature import Signature
@@ -698,14 +693,17 @@ def _integer_categories_checked_in_graph(proto: Any) -> tuple[Any, dict[str, Any
     record: dict[str, dict[str, Any]] = {}
     for spec in specs:
         categories = list(spec.categories or ())
-        allowed = categories + ([int(spec.missing)] if spec.missing is not None else [])
+        # a missing value of a pandas category column reaches the graph as the smallest int64 (MLflow's loader casts
+        # NaN to int64 as NumPy does on x86-64): missing to the model, as to LightGBM; it was refused (helper-241)
+        allowed = categories + ([int(spec.missing)] if spec.missing is not None else []) + [_NAN_AS_INT64]
         shown = f"{categories[:10]}{'...' if len(categories) > 10 else ''}"
         refuse = (f"{spec.name}: a number that is none of the model's categories {shown}; the package reads a number "
                   "as the category of that value, not as a code (its position among them): send a category by value, "
                   "or drop those rows")
         lookup = {"keys_int64s": allowed, "values_int64s": [0] * len(allowed), "default_int64": _UNSEEN_SLOT}
         new_nodes += _failing_check(fixed.graph, spec.name, lookup, refuse, taken)
-        record[spec.name] = {"categories": categories, "other_numbers": "refused: predict fails"}
+        record[spec.name] = {"categories": categories, "read_as_missing": allowed[len(categories):],
+                             "other_numbers": "refused: predict fails"}
     for node in reversed(new_nodes):
         fixed.graph.node.insert(0, node)
     return fixed, record
@@ -732,6 +730,11 @@ def _failing_check(graph: Any, name: str, lookup: dict[str, Any], refuse: str, t
             helper.make_node("Where", [flag, name, name], [inner], name=inner)]
 
 
+#: What MLflow's loader hands an int64 input for a missing value of a pandas category column: NumPy's cast of NaN to
+#: int64 (``np.array(frame[name], dtype=np.int64)``), the smallest int64 on x86-64.
+_NAN_AS_INT64 = -(2**63)
+
+
 #: The index an XGBoost graph's lookup of codes is given for a value that is none of the model's categories: out of
 #: the table's bounds, so onnxruntime's Gather fails the request, as XGBoost raises, instead of scoring it.
 _UNSEEN_SLOT = 2**40
@@ -747,7 +750,8 @@ def _category_values_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
     codes 7, 12... (XGBoost's probabilities off by up to 0.76, answered), text ones were refused ("Failed to enforce
     schema"). The input now takes the values (text categories: a string input; number ones: a double input, where
     MLflow puts a missing value as NaN), a lookup maps them to the codes the graph read before (-1 for a missing
-    value: NaN, or the text MLflow makes of NaN, None or pandas' NA when no category has it), and the codes metadata
+    value: NaN, or the text MLflow makes of NaN, None or pandas' NA when no category has it, or -1 among number
+    categories none of which is -1, as onnxgate's own feeds read a plain -1), and the codes metadata
     is dropped for it. A value that is none of the categories is scored as missing where the model does so
     (LightGBM, HistGradientBoosting); for XGBoost, which raises on it, the lookup's index is out of bounds and
     onnxruntime fails the whole ``predict`` naming the node, which says what happened.
@@ -865,10 +869,26 @@ def _category_values_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
                 helper.make_node("Cast", [hit], [found], to=onnx.TensorProto.BOOL, name=found),
                 helper.make_node("Where", [found, position, none], [found_slot], name=found_slot),
                 helper.make_node("IsNaN", [spec.name], [nan], name=nan),
-                helper.make_node("Where", [nan, gap, found_slot], [slot], name=slot),
             ]
+            gone = nan
+            if not any(float(c) == -1 for c in categories):
+                # -1, where no category has it, is pandas' code of a missing value, as every other route reads a
+                # plain -1 (validate, score, the service, Spark); here XGBoost's refused it (helper-241)
+                minus, off, far_off, other, coded, either = (
+                    fresh(f"{spec.name}_{part}") for part in ("minus_one", "from_minus_one", "far_from_minus_one",
+                                                              "not_minus_one", "is_minus_one", "missing_or_minus_one"))
+                graph.initializer.append(numpy_helper.from_array(np.array(-1.0), minus))
+                new_nodes += [
+                    helper.make_node("Sub", [spec.name, minus], [off], name=off),
+                    helper.make_node("Abs", [off], [far_off], name=far_off),
+                    helper.make_node("Greater", [far_off, zero], [other], name=other),
+                    helper.make_node("Not", [other], [coded], name=coded),
+                    helper.make_node("Or", [nan, coded], [either], name=either),
+                ]
+                gone = either
+            new_nodes.append(helper.make_node("Where", [gone, gap, found_slot], [slot], name=slot))
             table = [*range(count), -1]
-            entry["read_as_missing"] = ["NaN"]
+            entry["read_as_missing"] = ["NaN"] if gone == nan else ["NaN", -1]
             # codes 0..k-1 (.cat.codes) that are also categories (1..5) cannot be told from them in the graph
             entry["codes_refused"] = not spec.unseen_missing and not any(
                 float(c).is_integer() and -1 <= c < count for c in categories)

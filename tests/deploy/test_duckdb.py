@@ -636,7 +636,7 @@ def text_and_flag(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
 @pytest.mark.parametrize(("column", "missing", "says"), [
     # the one-hot encoder reads a missing text as an unknown one, which the file takes (as ""); Synapse's table
     # cannot hold it
-    pytest.param("kind", None, "column 'kind' has 1 missing value(s); the input table's columns are NOT NULL",
+    pytest.param("kind", None, "column 'kind' has 1 missing value(s); the input table's column is NOT NULL,",
                  id="null-text"),
     pytest.param("flag", pd.NA, "column 'flag' has 1 missing or non-finite value(s)", id="na-boolean"),
 ])
@@ -873,3 +873,56 @@ def test_a_pyarrow_dictionary_column_of_an_xgboost_model_is_scored_as_its_codes(
     assert result.passed, result.reference
     assert np.array_equal(result.result.column("label").to_numpy(), model.predict(rows))
     np.testing.assert_allclose(result.result.column("p_1").to_numpy(), model.predict_proba(rows)[:, 1], atol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_a_missing_lightgbm_integer_category_is_scored_as_validate_scores_it(tmp_path: Path) -> None:
+    # validate for sql-edge-2.0 fed a missing category of LightGBM's integer categories as -1, which the file scores
+    # as missing, as LightGBM does; the dry run refused the same rows ("... the input table's columns are NOT NULL
+    # and SQL Server's float/real cannot hold NaN", of a bigint column), as it did not XGBoost's (helper-241)
+    pytest.importorskip("lightgbm")
+    from _column_frames import FIBONACCI, fibonacci_model
+
+    model, frame = fibonacci_model("lightgbm")
+    sql = og.convert(model, frame.head(60), target="sql-edge-2.0")
+    og.package(sql, target="sql-edge-2.0", out=tmp_path / "pkg")
+    categories = pd.Categorical([1, None, 8, None, 21], categories=FIBONACCI)
+    rows = pd.DataFrame({"x": np.linspace(-1.0, 1.0, 5), "n": categories})
+    want = model.predict_proba(rows)[:, 1]
+    assert og.validate(sql, target="sql-edge-2.0", reference=model, data=rows).passed
+    rows.to_parquet(tmp_path / "rows.parquet")
+    plain = rows.assign(n=pd.array([1, None, 8, None, 21], dtype="Int64"))  # no category type: nulls
+    for given in (rows, tmp_path / "rows.parquet", plain):
+        result = dry.dry_run(tmp_path / "pkg", given, reference=model)
+        assert result.passed, result
+        np.testing.assert_allclose(result.result.column("p_1").to_numpy(), want, atol=1e-5)
+        assert result.result.column("n").to_pylist() == [1, -1, 8, -1, 21]  # what the table holds
+
+
+@pytest.mark.parametrize("nullable", [False, True], ids=["not-null", "nullable"])
+def test_a_missing_number_is_refused_for_what_its_table_column_is(nullable: bool, tmp_path: Path) -> None:
+    # a NaN in a bigint column was refused because "SQL Server's float/real cannot hold NaN", and in a column the user
+    # made nullable in 03_create_input_table.sql because "the input table's columns are NOT NULL" (helper-241)
+    from sklearn.tree import DecisionTreeClassifier
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.integers(0, 10, 100), "b": rng.normal(size=100)})
+    model = DecisionTreeClassifier(max_depth=3, random_state=0).fit(frame, frame["a"] > 4)
+    package = og.package(og.convert(model, frame.head(), target="sql-edge-2.0"), target="sql-edge-2.0",
+                         out=tmp_path / "pkg")
+    script = package / "03_create_input_table.sql"
+    assert "[a] bigint NOT NULL" in script.read_text() and "[b] float NOT NULL" in script.read_text()
+    if nullable:
+        script.write_text(script.read_text().replace(" NOT NULL", " NULL"))
+    for column, kind in (("a", "bigint"), ("b", "float")):
+        rows = frame.head(6).astype({"a": "float64"})
+        rows.loc[2, column] = np.nan
+        with pytest.raises(InvalidDataError) as err:
+            dry.dry_run(package, rows)
+        said = str(err.value)
+        assert said.startswith(f"column '{column}' is empty or NaN in 1 row(s) (first: row 2); "), said
+        if nullable:
+            assert "03_create_input_table.sql makes that column nullable" in said and "NOT NULL" not in said, said
+        else:
+            assert "the input table's column is NOT NULL" in said, said
+        assert ("float/real cannot hold NaN" in said) == (kind == "float" and not nullable), said

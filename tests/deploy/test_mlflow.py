@@ -559,6 +559,42 @@ def test_an_xgboost_category_column_is_scored_by_its_values_not_read_as_codes(tm
     assert manifest["mlflow"]["category_values"]["band"]["categories"] == categories
 
 
+def test_a_plain_minus_one_is_a_missing_xgboost_category_in_mlflow_as_on_every_route(tmp_path):
+    """-1, where no category is -1, is pandas' code of a missing value: validate and the container service read a
+    plain -1 among XGBoost's integer categories so, as XGBoost scores a missing category; the MLflow package failed
+    predict on it ("none of the model's categories") (helper-241). Another number none of the categories is still
+    refused."""
+    xgboost = pytest.importorskip("xgboost")
+    frame, y = category_frame([7, 12, 19, 23])
+    model = xgboost.XGBClassifier(n_estimators=5, max_depth=3, enable_categorical=True, n_jobs=1).fit(frame, y)
+    conv = og.convert(model, frame.head(40))
+    loaded = mlflow_pyfunc.load_model(str(og.package(conv, target="mlflow", out=tmp_path / "pkg")))
+    rows = frame.head(20)
+    assert rows.band.isna().sum() >= 2
+    plain = rows.assign(band=rows.band.astype("float64").fillna(-1).astype("int64"))  # -1 where a value is missing
+    want = model.predict_proba(rows)
+    np.testing.assert_allclose(_probabilities(loaded.predict(plain), 20), want, atol=1e-5)
+    assert og.validate(conv, reference=model, data=plain).passed  # the same rows, read alike
+    with pytest.raises(Exception, match="none of the model's categories"):
+        loaded.predict(plain.assign(band=plain.band.where(plain.index != 3, -2)))
+
+
+def test_a_missing_lightgbm_integer_category_is_scored_as_missing_in_mlflow(tmp_path):
+    """MLflow's loader hands an int64 input NumPy's cast of a pandas category column's NaN, the smallest int64: the
+    package's check of LightGBM's integer categories failed predict on it ("a number that is none of the model's
+    categories"), where LightGBM, validate, score and the service score a missing category (helper-241)."""
+    lightgbm = pytest.importorskip("lightgbm")
+    frame, y = category_frame([7, 12, 19, 23])
+    model = lightgbm.LGBMClassifier(n_estimators=10, min_child_samples=5, verbose=-1, n_jobs=1).fit(frame, y)
+    folder = og.package(og.convert(model, frame.head(40)), target="mlflow", out=tmp_path / "pkg")
+    loaded = mlflow_pyfunc.load_model(str(folder))
+    rows = frame.head(20)
+    assert rows.band.isna().sum() >= 2
+    np.testing.assert_allclose(_probabilities(loaded.predict(rows), 20), model.predict_proba(rows), atol=1e-5)
+    with pytest.raises(Exception, match="none of the model's categories"):  # a code is still refused
+        loaded.predict(rows.assign(band=rows.band.cat.codes.astype("int64")))
+
+
 def test_a_lightgbm_text_category_for_sql_edge_takes_the_values_in_mlflow(tmp_path):
     """LightGBM's text categories converted for sql-edge-2.0 read their codes: MLflow refused a category column
     ("Failed to enforce schema"). Now the values are mapped in the graph, an unseen one scored as missing, as LightGBM
