@@ -428,3 +428,34 @@ def test_a_row_both_the_reference_and_onnxruntime_refuse_is_an_input_error(tmp_p
     assert "IndexError" in err and "nothing was compared" in err and "onnxruntime refused it too" in err, err
     assert "Loosen atol" not in captured.out + err
     assert not (tmp_path / "r.json").exists()
+
+
+def test_a_file_lacking_a_column_the_reference_reads_exits_1_as_a_failed_check(tmp_path, monkeypatch, capsys):
+    # the CSV's column 'note' was refused (exit 2) as "not model inputs; drop them (a label or ID column...)", though
+    # the reference reads it: the file lacks an input the model needs, a failed check (exit 1)
+    import pandas as pd
+    import skops.io as sio
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    import onnxgate as og
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"age": rng.normal(40, 10, 80), "note": rng.choice(["new", "returning", "vip"], 80)})
+    y = ((frame["age"] > 40) ^ (frame["note"] == "vip")).astype(int)
+    branches = [("num", StandardScaler(), ["age"]), ("txt", OneHotEncoder(), ["note"])]
+    sio.dump(make_pipeline(ColumnTransformer(branches), LogisticRegression()).fit(frame, y), "model.skops")
+    without = make_pipeline(ColumnTransformer(branches[:1]), LogisticRegression()).fit(frame[["age"]], y)
+    og.convert(without, frame[["age"]].head(20)).save("model.onnx")
+    frame.to_csv("rows.csv", index=False)
+    argv = ["validate", "model.onnx", "--reference", "model.skops", "--data", "rows.csv", "--json", "r.json"]
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert "drop them" not in out, out
+    (parity,) = [c for c in json.loads((tmp_path / "r.json").read_text())["checks"]
+                 if c["name"] == "prediction_parity"]
+    assert not parity["passed"]
+    assert "the ONNX file has no input for the column(s) ['note'], which the reference reads" in parity["message"]

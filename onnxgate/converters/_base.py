@@ -158,6 +158,11 @@ class Converter:
         names = getattr(model, "feature_names_in_", None)
         return [str(n) for n in names] if names is not None else training_columns(model)
 
+    def read_columns(self, model: Any) -> list[str] | None:
+        """The columns ``model`` reads when it predicts, in order: :meth:`fitted_columns` less those it drops (a
+        ColumnTransformer's ``remainder="drop"``); None when it records no column names."""
+        return self.fitted_columns(model)
+
     def reference_for(self, model: Any, onnx_model: onnx.ModelProto) -> Any:
         """The native model to call as ``onnx_model``'s reference: ``model``, unless the file records a setting
         given at conversion that the native model does not hold (XGBoost's ``missing`` for a Booster), which

@@ -260,6 +260,13 @@ class SklearnConverter(Converter):
     def fitted_columns(self, model: Any) -> list[str] | None:
         return _fitted_columns(model)[0]
 
+    def read_columns(self, model: Any) -> list[str] | None:
+        fitted = _fitted_columns(model)[0]
+        if fitted is None:
+            return None
+        dropped = set(unread_columns(model))
+        return [c for c in fitted if c not in dropped]
+
     def min_opset_for(self, model: Any) -> int:
         return max([self.MIN_OPSET, *(self.NEWER_OPSET.get(type(est).__name__, 0) for est in sub_estimators(model))])
 

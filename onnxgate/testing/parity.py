@@ -87,6 +87,12 @@ def format_evidence(result: CheckResult) -> str:
     return "\n".join(lines)
 
 
+def _not_run(result: CheckResult) -> bool:
+    """Whether a failed parity or search compared nothing (the file lacks an input the reference reads, a scalar
+    input...): its ``details["error"]`` says why, and no tolerance changes it."""
+    return bool(result.details.get("error"))
+
+
 def _tolerance_may_pass(failed: Sequence[CheckResult]) -> bool:
     """Whether a larger atol/rtol could make some failed output pass: a compared-by-tolerance output with
     a mismatch that is not NaN or infinity against a number (a search's divergences always count)."""
@@ -94,6 +100,8 @@ def _tolerance_may_pass(failed: Sequence[CheckResult]) -> bool:
         outputs = [o for o in result.details.get("outputs", []) or [] if isinstance(o, Mapping)]
         if result.name == "prediction_parity" and result.message.startswith("onnxruntime failed"):
             continue  # nothing to compare: the file did not run on the rows
+        if _not_run(result):
+            continue
         if result.name != "prediction_parity" or not outputs:
             return True
         for out in outputs:
@@ -198,6 +206,8 @@ def assert_parity(
         body = "\n".join(format_evidence(r) for r in failed)
         advice = ("Loosen atol/rtol only if these differences are acceptable (a label or another exactly compared "
                   "output has none); otherwise fix the conversion." if _tolerance_may_pass(failed) else
+                  "Nothing was compared, so no tolerance helps: fix the file as said above."
+                  if all(_not_run(r) for r in failed) else
                   "No tolerance makes these outputs match (labels, shapes, NaN or infinity against a number, "
                   "onnxruntime failing on rows the reference predicts): "
                   "fix the conversion, or the data if such values are not expected there.")

@@ -3,7 +3,8 @@
 * ``@pytest.mark.onnxgate(target="sql-edge-2.0", search=500, ...)``: defaults for the fixture below.
 * ``onnxgate_validate``: a fixture returning ``validate(model, **options) -> Report`` that fails the
   test with every failed check's evidence (``ValidationFailedError``); pass ``raise_on_failure=False``
-  to get the report and assert on it yourself. The report's summary is attached to the test's
+  to get the report and assert on it yourself. Data onnxgate refuses (``InvalidDataError``) fails the
+  test with its message (``pytest.fail``), whatever ``raise_on_failure``. The report's summary is attached to the test's
   ``user_properties`` (so it lands in ``--junitxml``).
 * ``--onnxgate-seed`` changes the search seed for a whole run (to replay a failure from CI).
 
@@ -90,7 +91,17 @@ def onnxgate_validate(request: pytest.FixtureRequest) -> Callable[..., Any]:
                 pytest.fail(f"{where} got unknown option(s) {unknown}; it takes {sorted(known)}", pytrace=False)
         kwargs = {**defaults, **options}
         target = kwargs.pop("target", None)
-        report = og_validate(model, target, **kwargs)
+        from onnxgate.errors import InvalidDataError
+
+        refused: str | None = None
+        try:
+            report = og_validate(model, target, **kwargs)
+        except InvalidDataError as err:
+            refused = f"{type(err).__name__}: {err}"
+        if refused is not None:
+            # a failed test with onnxgate's one message under the user's line, as a failed check shows, not a
+            # traceback through onnxgate's frames (failed outside the except: no "during handling" chain)
+            pytest.fail(refused)
         request.node.user_properties.append(("onnxgate", report.summary()))
         _warn_skipped_requests(report, kwargs)
         if raise_on_failure and not report.passed:

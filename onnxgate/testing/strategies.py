@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from onnxgate.errors import InvalidDataError, UnsupportedModelError, missing_dependency
@@ -53,13 +53,25 @@ def _signature(model: Any) -> Signature:
     return Signature.from_model(model)
 
 
+#: Fed in place of a text input's missing value while the data's values are observed (:func:`_observed`): no text
+#: of the data is it, so a missing value is told apart from the text the model reads it as (an imputer's fill may be
+#: a category of its own).
+_MISSING_SEEN = "\x00onnxgate: a missing value\x00"
+
+
 def _observed(signature: Signature, data: Any) -> dict[str, Any]:
-    """Per input: per-column (lo, hi) arrays for numbers, the observed values for strings."""
+    """Per input: per-column (lo, hi) arrays for numbers, the observed values for strings (without the data's
+    missing values: drawn only with ``allow_nan``, as NaN is)."""
+    import dataclasses
+
     import numpy as np
 
     from onnxgate._data import as_feeds
 
-    feeds = as_feeds(data, signature)
+    watched = dataclasses.replace(signature, inputs=tuple(
+        dataclasses.replace(s, missing=_MISSING_SEEN) if s.elem_type == "string" and s.missing is not None else s
+        for s in signature.inputs))
+    feeds = as_feeds(data, watched)
     out: dict[str, Any] = {}
     for name, array in feeds.items():
         n = len(array)
@@ -73,7 +85,7 @@ def _observed(signature: Signature, data: Any) -> dict[str, Any]:
                 hi = np.nan_to_num(np.nanmax(flat, axis=0), nan=0.0)
             out[name] = (lo, hi)
         elif array.dtype.kind in "OUS":
-            out[name] = sorted({str(v) for v in array.reshape(-1).tolist()})[:1000]
+            out[name] = sorted({str(v) for v in array.reshape(-1).tolist()} - {_MISSING_SEEN})[:1000]
         elif array.dtype.kind == "b":
             out[name] = None
     return out
@@ -176,7 +188,7 @@ _EXTREME_CODE = 2.0
 
 def _per_column(
     dtype: np.dtype[Any], shape: tuple[int, ...], lows: Any, highs: Any, *,
-    allow_nan: bool, allow_infinity: bool, extremes: bool,
+    allow_nan: bool, allow_infinity: bool, extremes: bool, code_columns: Sequence[int] = (),
 ) -> tuple[st.SearchStrategy[np.ndarray], Callable[[np.ndarray], np.ndarray]]:
     """An array whose column ``j`` (of the flattened rows) lies in ``[lows[j], highs[j]]``, drawn as one array.
 
@@ -190,6 +202,10 @@ def _per_column(
     its array strategy does, and column ``j`` maps ``u`` onto its range: 0 is the column's simplest value
     (0, or the bound nearest it), 1 and -1 its bounds, so shrinking still moves towards 0 and the bounds
     are drawn often. NaN, infinities and the type's extremes are extra codes of ``u``.
+
+    ``code_columns``: the columns holding category codes, kept to their bounds and a missing value's code (NaN, or -1
+    for integers, with ``allow_nan``): the type's extremes and infinities there are no codes, and onnxgate refuses
+    them (an XGBoost category input drawn the int32 max with ``extremes=True``: a false alarm on a correct model).
     """
     import numpy as np
     from hypothesis.extra import numpy as hnp
@@ -215,6 +231,13 @@ def _per_column(
         lows = np.maximum(np.ceil(lows), float(iinfo.min))
         highs = np.maximum(np.minimum(np.floor(highs), float(iinfo.max)), lows)
         special = [0, int(iinfo.min), int(iinfo.max)] if extremes else []
+    is_code = np.zeros(len(lows), bool)
+    is_code[list(code_columns)] = True
+    # per special value, the columns it may go to: NaN any; an integer code column's missing code -1 only those
+    # (drawn whatever their observed range, as NaN is); the extremes and infinities every other column
+    where = [np.ones(len(lows), bool) if isinstance(v, float) and math.isnan(v) else ~is_code for v in special]
+    if dtype.kind != "f" and allow_nan and is_code.any():
+        special, where = [*special, -1], [*where, is_code]
     centre = np.clip(0.0, lows, highs)
     unit = st.floats(-1.0, 1.0, allow_nan=False, allow_subnormal=False)
     if special:
@@ -239,7 +262,7 @@ def _per_column(
             values = np.clip(centre + np.sign(bound - centre) * steps, lows, highs)
             out = _whole(values, dtype)
         for k, value in enumerate(special):
-            hit = u == _EXTREME_CODE + k
+            hit = (u == _EXTREME_CODE + k) & where[k]  # elsewhere left at the bound the clipped number placed
             if hit.any():
                 out[hit] = value
         return out.reshape(shape)
@@ -273,12 +296,12 @@ def _elements_for(
 
     kind = spec.elem_type
     if kind == "string":
-        if observed_strings:  # the observed values only, as documented
-            return st.sampled_from(observed_strings)
-        return st.text(max_size=8)
+        return _text_elements(spec, observed_strings, allow_nan=allow_nan)
     if kind == "bool":
         return st.booleans()
     dtype = np.dtype(kind)
+    if spec.categories and dtype.kind in "iu":
+        return _category_values(spec, column_range, allow_nan=allow_nan)
     if dtype.kind == "f":
         lo, hi = column_range if column_range is not None else DEFAULT_FLOAT_RANGE
         return _float_elements(dtype, lo, hi, allow_nan=allow_nan, allow_infinity=allow_infinity, extremes=extremes)
@@ -290,6 +313,35 @@ def _elements_for(
         "int, uint, bool and string tensors",
         input=spec.name,
     )
+
+
+def _text_elements(spec: TensorSpec, observed: list[str] | None, *, allow_nan: bool) -> st.SearchStrategy[str]:
+    """The observed texts (any text without data), and with ``allow_nan`` the text ``spec`` reads a missing value
+    as (:attr:`~onnxgate.signature.TensorSpec.missing`); never that text without ``allow_nan`` unless the data
+    holds it as a value. An input with no such text is never drawn one: a missing value there is refused."""
+    missing = spec.missing
+    if observed:  # the observed values only, as documented
+        texts: st.SearchStrategy[str] = st.sampled_from(observed)
+    elif missing is None:
+        texts = st.text(max_size=8)
+    else:  # '', Hypothesis' simplest text, is the missing text of a HistGradientBoosting or LightGBM category
+        texts = st.text(max_size=8).filter(lambda text: text != missing)
+    if allow_nan and missing is not None:
+        return st.one_of(texts, st.just(missing))
+    return texts
+
+
+def _category_values(spec: TensorSpec, column_range: Range | None, *, allow_nan: bool) -> st.SearchStrategy[int]:
+    """An integer input that reads its categories by value (LightGBM's, :attr:`TensorSpec.categories`): those
+    inside ``column_range`` (all of them when none is), and with ``allow_nan`` the integer it reads a missing
+    value as. onnxgate refuses any other number there as a category the model was not fitted on."""
+    categories = [int(c) for c in spec.categories or ()]
+    if column_range is not None:
+        categories = [c for c in categories if column_range[0] <= c <= column_range[1]] or categories
+    values = st.sampled_from(categories)
+    if allow_nan and spec.missing is not None:
+        return st.one_of(values, st.just(int(spec.missing)))
+    return values
 
 
 def _check_ranges(signature: Signature, ranges: Any) -> tuple[dict[str, Any], dict[str, Range]]:
@@ -353,13 +405,18 @@ def model_inputs(
         Rows (array, DataFrame, dict of arrays) whose per-column min and max bound the values
         (plus 10% room for floats; integers stay inside), and whose strings are drawn from; or
         ``{input_name: (lo, hi)}``, keyed by input names or by the user's column names recorded at
-        conversion. Default: ``[-1000, 1000]``. An input of category codes draws only its codes.
+        conversion. Default: ``[-1000, 1000]``. An input of category codes draws only its codes, an
+        integer input of categories read by value (LightGBM's) only its categories.
     allow_nan, allow_infinity : bool
-        Also draw NaN / infinities for floating-point inputs (off by default: finite values).
+        Also draw NaN / infinities for floating-point inputs (off by default: finite values). ``allow_nan``
+        also draws a missing value where an input reads one: the text a text input reads it as
+        (:attr:`~onnxgate.signature.TensorSpec.missing`), -1 for an integer input of codes, the integer an
+        input of integer categories reads it as; never for any other text or integer input.
     extremes : bool
         Also draw the element type's extremes: 0, -0.0, the largest finite value, the smallest
         normal and subnormal, integer min and max (off: none of -0.0, subnormals or the smallest normal).
         They ignore ``ranges``: an id input of an embedding is fed the int64 min and max, past its table.
+        Category inputs keep to their codes or categories (and infinities stay out of them).
 
     Returns
     -------
@@ -455,9 +512,10 @@ def model_inputs(
             codes = _code_columns(spec, per_row)
             if codes:
                 lows, highs = _within_codes(codes, lows, highs, per_row, spec.elem_type, allow_nan=allow_nan)
-            if lows is not None and highs is not None and len(lows) == per_row and spec.elem_type != "bool":
+            if (lows is not None and highs is not None and len(lows) == per_row and spec.elem_type != "bool"
+                    and not spec.categories):
                 units, place = _per_column(dtype, shape, lows, highs, allow_nan=allow_nan,
-                                           allow_infinity=allow_infinity, extremes=extremes)
+                                           allow_infinity=allow_infinity, extremes=extremes, code_columns=list(codes))
                 array = place(draw(units, label=spec.name))
                 if codes and dtype.kind == "f":  # a code is a whole number: 1.5 is no category
                     columns = array.reshape(len(array), -1) if array.ndim else array.reshape(1, -1)

@@ -281,7 +281,7 @@ def check_prediction_parity(
     from onnxgate._data import as_feeds, float32_rows, iter_batches, num_rows, read_rows
     from onnxgate._onnx import load_model, rows_per_batch
     from onnxgate.signature import Signature
-    from onnxgate.validators.reference import float32_rounding_shows, prepare_reference
+    from onnxgate.validators.reference import float32_rounding_shows, inputs_the_file_lacks, prepare_reference
     from onnxgate.validators.ties import prepare_tie_resolver
 
     name = "prediction_parity"
@@ -291,6 +291,9 @@ def check_prediction_parity(
     if scalars is not None:
         return CheckResult(name, False, f"parity was not run: {scalars}", {"error": scalars})
     data = read_rows(data)
+    lacking = inputs_the_file_lacks(reference, signature, data)
+    if lacking is not None:  # the file's fault, not the data's: no "drop them"
+        return CheckResult(name, False, f"parity was not run: {lacking}", {"error": lacking})
     refuse_reordered_columns(reference, signature, data)
     rows_float32 = float32_rows(data)
     tolerances = model_tolerances(proto, signature.outputs, atol, rtol, reference_float32=reference_reads_float32(

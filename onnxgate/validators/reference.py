@@ -180,6 +180,61 @@ def fitted_columns(reference: Any) -> list[str] | None:
         return None
 
 
+def read_columns(reference: Any) -> list[str] | None:
+    """The columns a native ``reference`` reads when it predicts, in order (its fitted columns less those a
+    ColumnTransformer drops); None when it records none or is not a native model
+    (:meth:`onnxgate.converters.Converter.read_columns`)."""
+    from onnxgate.converters import registry
+
+    try:
+        return registry.for_model(reference).read_columns(reference)
+    except Exception:  # not a registered framework's model, or one whose names cannot be read
+        return None
+
+
+def inputs_the_file_lacks(reference: Any, signature: Signature, data: Any) -> str | None:
+    """What to say when ``data`` (a DataFrame, or a dict by name, fed by column name) holds columns the native
+    ``reference`` reads that no input of the ONNX file takes; None otherwise.
+
+    Such a column is no label or ID left in: the file lacks an input the model needs (converted from another
+    model, or an input lost since), so it cannot predict what the reference predicts. The data's refusal said
+    "drop them (a label or ID column...)", and dropping it made the reference refuse the rows instead (a
+    ColumnTransformer's text column ``note``). Parity and the search fail with this, as a check.
+    """
+    from onnxgate._data import from_polars, is_dataframe, shown_names
+
+    data = from_polars(data)
+    if is_dataframe(data):
+        given = [str(c) for c in data.columns]
+    elif isinstance(data, Mapping):
+        given = [str(k) for k in data]
+    else:
+        return None
+    if not signature.inputs or not is_native_reference(reference):
+        return None
+    read = read_columns(reference)
+    if not read:
+        return None
+    columns = signature.columns
+    renamed, unread = dict(columns.pairs), set(columns.unread)
+    fed = {c: renamed.get(c, c) for c in given if c not in unread}  # column -> the input it would feed
+    only = signature.inputs[0]
+    by_name = only.name in fed.values() and only.width in (1, None)
+    if is_dataframe(data) and len(signature.inputs) == 1 and not by_name:
+        return None  # the frame feeds one [N,k] input by position, not by name: its width is checked where fed
+    names, reads = set(signature.input_names), set(read)
+    lacking = [c for c, name in fed.items() if name not in names and c in reads]
+    if not lacking:
+        return None
+    column_of = {i: c for c, i in columns.pairs}
+    inputs = [column_of.get(n, n) for n in signature.input_names]
+    return (f"the ONNX file has no input for the column(s) {shown_names(lacking)}, which the reference reads (it "
+            f"predicts from {shown_names(read)}; the file's inputs are {shown_names(inputs)}). The file lacks an "
+            "input the model needs (it was converted from another model, or an input was lost since), so it cannot "
+            "predict what the reference predicts: convert the reference again and check the new file (or give the "
+            "reference this file was converted from)")
+
+
 def _is_native(reference: Any) -> bool:
     from onnxgate.converters import registry
 

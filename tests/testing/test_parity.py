@@ -301,3 +301,65 @@ def test_a_row_only_onnxruntime_refuses_is_not_advised_a_larger_tolerance() -> N
     message = str(info.value)
     assert "onnxruntime failed on" in message
     assert "Loosen atol" not in message and "No tolerance makes" in message, message
+
+
+@cache
+def _file_without_note() -> tuple[Any, Any, Any]:
+    """A pipeline reading the text column ``note`` through its ColumnTransformer, the frame it was fitted on, and a
+    file converted from a pipeline fitted without ``note``: the file lacks an input the reference reads."""
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"age": rng.normal(40, 10, 80), "income": rng.normal(5e4, 1e4, 80),
+                          "note": rng.choice(["new", "returning", "vip"], 80)})
+    y = ((frame["age"] > 40) ^ (frame["note"] == "vip")).astype(int)
+
+    def pipeline(text: list[str]) -> Any:
+        branches = [("num", StandardScaler(), ["age", "income"])] + [("txt", OneHotEncoder(), text)] * bool(text)
+        return make_pipeline(ColumnTransformer(branches), LogisticRegression())
+
+    model = pipeline(["note"]).fit(frame, y)
+    without = pipeline([]).fit(frame[["age", "income"]], y)
+    return model, frame, og.convert(without, frame[["age", "income"]].head(20))
+
+
+LACKS_NOTE = "the ONNX file has no input for the column(s) ['note'], which the reference reads"
+
+
+def test_a_file_lacking_a_column_the_reference_reads_fails_parity_not_the_data() -> None:
+    # the data's column 'note' was refused as "not model inputs; drop them (a label or ID column...)": the reference
+    # reads it, so the file lacks an input the model needs, a failed check of the file
+    model, frame, conv = _file_without_note()
+    with pytest.raises(og.ParityError) as info:
+        assert_parity(model, conv, frame)
+    text = str(info.value)
+    assert LACKS_NOTE in text and "drop them" not in text, text
+    assert "no tolerance helps" in text and "Loosen atol" not in text, text
+    report = og.validate(conv, reference=model, data=frame, search=20)
+    failed = {c.name: c.message for c in report.failures}
+    assert set(failed) == {"prediction_parity", "search_divergences"}, failed
+    assert all(LACKS_NOTE in message for message in failed.values()), failed
+
+
+def test_a_column_the_reference_does_not_read_is_still_refused_as_data() -> None:
+    # a label left in the frame is no input the file lacks: the data's refusal, with its advice, stands
+    model, frame, _conv = _file_without_note()
+    with pytest.raises(InvalidDataError, match=r"\['label'\] that are not model inputs.*drop them"):
+        assert_parity(model, og.convert(model, frame.head(20)), frame.assign(label=1))
+
+
+def test_a_boosting_model_reading_a_column_the_file_lacks_fails_parity() -> None:
+    import pandas as pd
+    import xgboost
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60), "c": rng.normal(size=60)})
+    y = (frame["a"] + frame["c"] > 0).astype(int)
+    model = xgboost.XGBClassifier(n_estimators=3, max_depth=2).fit(frame, y)
+    conv = og.convert(xgboost.XGBClassifier(n_estimators=3, max_depth=2).fit(frame[["a", "b"]], y), frame[["a", "b"]])
+    with pytest.raises(og.ParityError, match=r"no input for the column\(s\) \['c'\], which the reference reads"):
+        assert_parity(model, conv, frame)

@@ -291,3 +291,66 @@ def test_a_search_asked_for_and_skipped_warns_with_its_reason(pytester: pytest.P
     strict = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W",
                                            "error::onnxgate.testing.plugin.OnnxgateSkippedCheck")
     strict.assert_outcomes(passed=1, failed=1)
+
+
+@pytest.fixture(scope="module")
+def note_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A pipeline reading the text column ``note`` (model.skops), the rows it was fitted on (rows.csv), its own file
+    (right.onnx) and a file converted from a pipeline fitted without ``note`` (without.onnx)."""
+    import numpy as np
+    import pandas as pd
+    import skops.io as sio
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    folder = tmp_path_factory.mktemp("note")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"age": rng.normal(40, 10, 80), "note": rng.choice(["new", "returning", "vip"], 80)})
+    y = ((frame["age"] > 40) ^ (frame["note"] == "vip")).astype(int)
+    branches = [("num", StandardScaler(), ["age"]), ("txt", OneHotEncoder(), ["note"])]
+    model = make_pipeline(ColumnTransformer(branches), LogisticRegression()).fit(frame, y)
+    sio.dump(model, folder / "model.skops")
+    og.convert(model, frame.head(20)).save(folder / "right.onnx")
+    without = make_pipeline(ColumnTransformer(branches[:1]), LogisticRegression()).fit(frame[["age"]], y)
+    og.convert(without, frame[["age"]].head(20)).save(folder / "without.onnx")
+    frame.to_csv(folder / "rows.csv", index=False)
+    return folder
+
+
+def test_data_refused_in_the_fixture_fails_the_test_with_the_message_only(
+    pytester: pytest.Pytester, note_files: Path,
+) -> None:
+    # a label left in the rows raised InvalidDataError through onnxgate's frames (validate, the pipeline, parity,
+    # as_feeds, with their bodies); and the reference's own column 'note', which the file lacks, was refused as
+    # data to "drop": now a failed check, shown as the fixture shows one
+    pytester.makepyfile(
+        f"""
+        import pandas as pd
+        import skops.io as sio
+
+        PATH = {str(note_files / "model.skops")!r}
+        MODEL = sio.load(PATH, trusted=sio.get_untrusted_types(file=PATH))
+        ROWS = pd.read_csv({str(note_files / "rows.csv")!r})
+
+        def test_a_label_left_in(onnxgate_validate):
+            onnxgate_validate({str(note_files / "right.onnx")!r}, reference=MODEL, data=ROWS.assign(label=1))
+
+        def test_the_file_lacks_note(onnxgate_validate):
+            onnxgate_validate({str(note_files / "without.onnx")!r}, reference=MODEL, data=ROWS)
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines([
+        "*test_a_label_left_in*",
+        ">*onnxgate_validate(*right.onnx*",
+        "E*Failed: InvalidDataError: the data has column(s) *label* that are not model inputs*drop them*",
+        "*test_the_file_lacks_note*",
+        "E*ValidationFailedError*",
+        "*prediction_parity*the ONNX file has no input for the column(s) *note*, which the reference reads*",
+    ])
+    text = result.stdout.str()
+    assert "onnxgate/_data.py" not in text and "onnxgate/validators" not in text, text
+    assert "During handling" not in text and "raise InvalidDataError(" not in text, text

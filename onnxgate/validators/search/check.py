@@ -150,7 +150,7 @@ def check_search_divergences(
     from onnxgate.signature import Signature
     from onnxgate.targets import resolve
     from onnxgate.validators.parity import scalar_inputs_finding
-    from onnxgate.validators.reference import prepare_reference
+    from onnxgate.validators.reference import inputs_the_file_lacks, prepare_reference
 
     check_search_settings(seed, time_limit)
     if reference is None and isinstance(model, Conversion):
@@ -174,6 +174,9 @@ def check_search_divergences(
     scalar_inputs = scalar_inputs_finding(signature)
     if scalar_inputs is not None:  # generated rows have no batch axis to go on (parity says the same)
         return CheckResult(CHECK_NAME, False, f"the search was not run: {scalar_inputs}", {"error": scalar_inputs})
+    lacking = inputs_the_file_lacks(reference, signature, data)
+    if lacking is not None:  # parity says the same: the file lacks an input, no row can be compared
+        return CheckResult(CHECK_NAME, False, f"the search was not run: {lacking}", {"error": lacking})
     feeds = as_feeds(data, signature)
     from onnxgate.adaptation.mapping import boolean_columns
 
