@@ -1349,3 +1349,20 @@ def test_a_lightgbm_conversion_gives_onnxmltools_its_copy_module_back(built: dic
     conv = og.convert(model, X[:50])
     assert LightGbm.copy is copy
     np.testing.assert_allclose(_run(conv, X)[1], model.predict_proba(X), atol=1e-5)
+
+
+def test_a_dict_of_column_arrays_feeds_a_category_input_by_value() -> None:
+    """A dict of [N,1] arrays, one per input, as the inputs' shapes read: the category input's rows were lists, and
+    validate stopped on "TypeError: unhashable type: 'list' (please report it)"."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=200), "c": pd.Categorical(rng.choice([7, 11, 23], 200))})
+    y = ((frame.x > 0) ^ (frame.c == 11)).astype(int)
+    model = xgboost.XGBClassifier(n_estimators=5, enable_categorical=True, tree_method="hist").fit(frame, y)
+    conv = og.convert(model, frame.head(20))
+    x = frame.x.to_numpy()[:5].reshape(-1, 1)
+    report = og.validate(conv, reference=model, data={"x": x, "c": np.array([[7], [11], [23], [7], [11]])})
+    assert report.passed, report.summary()
+    with pytest.raises(og.InvalidDataError, match=r"none of the model's categories \[7, 11, 23\]"):
+        og.validate(conv, reference=model, data={"x": x, "c": np.array([[0], [1], [2], [0], [1]])})
