@@ -378,11 +378,22 @@ def _spark_parity(
     alone = next((p["alone"] for p in partials if p.get("alone")), None)
     if alone is None and result.passed:
         alone = next((p["reference_alone"] for p in partials if p.get("reference_alone")), None)
+    if alone is not None or not result.passed:
+        # as local parity: a model drawing random numbers is named as random, not as batch-dependent
+        alone = next((p["unrepeated"] for p in partials if p.get("unrepeated")), None) or alone
     if alone is None:
         return result
     alone = _in_table(alone, starts)
     message = alone if result.passed else f"{result.message}; {alone}"
     return CheckResult(PARITY, False, message, {**result.details, "rows_alone": alone})
+
+
+def _looks_failed(part: dict[str, Any]) -> bool:
+    """Whether a partition's own rows fail parity, or one of its checks of rows alone found something: a value
+    out of tolerance, outputs of the wrong shape or missing. (The driver's scale guard, which judges tiny outputs
+    against their scale over every partition, is not asked here.)"""
+    return bool(part["missing"] or part.get("alone") or part.get("reference_alone") or any(
+        acc.mismatched_values or acc.shape_status == "mismatch" for acc in part["accs"]))
 
 
 def _row_starts(partials: list[dict[str, Any]]) -> dict[int, int]:
@@ -511,6 +522,7 @@ def _partition_parity(
                 for o in signature.outputs
             ]
             part["accs"] = accs
+            probe: dict[str, Any] | None = None
             from onnxgate.runtime import run_rows
             from onnxgate.spark._files import worker_batches
 
@@ -521,6 +533,10 @@ def _partition_parity(
                 done = part["rows"]
                 feeds = batch_feeds(batch, signature, plain_categories=True)
                 hash_feeds(hasher, feeds)
+                if probe is None:  # as local parity's probe: the first rows, asked again if the partition fails
+                    from onnxgate.validators.parity import ROWS_ALONE
+
+                    probe = {key: value[:ROWS_ALONE] for key, value in feeds.items()}
                 where = f"rows {done}..{done + n - 1} of partition {part['partition']}"
                 of = f" of partition {part['partition']}"  # the driver names the rows in the table (_in_table)
                 try:
@@ -581,6 +597,16 @@ def _partition_parity(
                     part["reference_alone"] = found
                 part["rows"] += n
                 part["batches"] += 1
+            if probe is not None and not part.get("error") and not part.get("raise") and _looks_failed(part):
+                # as local parity, before the batch (or the file) is blamed: does either model answer the same
+                # rows the same twice? 2 reference and 2 onnxruntime calls on 4 rows, only in a partition that
+                # mismatched; the driver reads it only when the merged check failed
+                from onnxgate._onnx import load_model
+                from onnxgate.validators.parity import unrepeated_answers
+
+                part["unrepeated"] = unrepeated_answers(session, load_model(model_b.value), probe, signature,
+                                                        tolerances, run_reference,
+                                                        rows_of=f" of partition {part['partition']}")
         except OnnxGateError as err:
             part["raise"] = (type(err).__name__, str(err))
         part["sha256"] = hasher.hexdigest()

@@ -820,17 +820,19 @@ def unrepeated_answers(
     signature: Any,
     tolerances: Mapping[str, tuple[float, float, str]],
     run_reference: Any,
+    rows_of: str = "",
 ) -> str | None:
     """Score ``feeds`` (a few rows) twice with the reference, then twice with the file; a sentence naming the one
     whose answers for the same rows differ between the two calls (a model drawing random numbers), else None (also
     when a model cannot score them). Values are compared by the output's tolerance, at least
     :data:`ROWS_ALONE_FLOOR`. Neither model can be held to the other then, and a difference between them, or
-    between a row alone and in a batch, says nothing of a batch."""
+    between a row alone and in a batch, says nothing of a batch. ``rows_of`` follows the row number in the
+    sentence (Spark parity's " of partition P")."""
     # a Dropout given its training_mode input may drop (one without it, or exported in eval mode, never does)
     drawn = sorted({node.op_type for node in model.graph.node if node.op_type in RANDOM_OPS
                     or (node.op_type == "Dropout" and len(node.input) > 2 and node.input[2])}) if model else []
     in_file = f" (it holds {', '.join(drawn)})" if drawn else ""
-    reference = _first_change(run_reference, feeds, signature, tolerances)
+    reference = _first_change(run_reference, feeds, signature, tolerances, rows_of)
     if reference is not None:
         also = ("; the file does too" + in_file
                 if _first_change(lambda f: session.run(None, f), feeds, signature, tolerances) else "")
@@ -839,7 +841,7 @@ def unrepeated_answers(
                 "model.eval(), Keras training=False) or remove the randomness (torch.randn_like noise, "
                 "F.dropout(x, training=True), tf.random); a seed makes the reference repeat itself, but a file "
                 "does not draw the framework's random numbers")
-    file = _first_change(lambda f: session.run(None, f), feeds, signature, tolerances)
+    file = _first_change(lambda f: session.run(None, f), feeds, signature, tolerances, rows_of)
     if file is not None:
         return (f"the file gives different answers on the same rows{in_file}: {file}, where the reference repeats "
                 "its own; convert the model without its randomness (in eval mode: PyTorch model.eval(), Keras "
@@ -848,9 +850,9 @@ def unrepeated_answers(
 
 
 def _first_change(run: Callable[[Mapping[str, Any]], Sequence[Any]], feeds: Mapping[str, Any], signature: Any,
-                  tolerances: Mapping[str, tuple[float, float, str]]) -> str | None:
-    """Where ``run`` answers ``feeds`` otherwise on a second call, as ``output 'name' of row r is ... then ...``;
-    None when its answers repeat or it cannot score them."""
+                  tolerances: Mapping[str, tuple[float, float, str]], rows_of: str = "") -> str | None:
+    """Where ``run`` answers ``feeds`` otherwise on a second call, as ``output 'name' of row r{rows_of} is ... then
+    ...``; None when its answers repeat or it cannot score them."""
     import numpy as np
 
     try:
@@ -869,7 +871,7 @@ def _first_change(run: Callable[[Mapping[str, Any]], Sequence[Any]], feeds: Mapp
         if differs.any():
             rows = differs.reshape(len(a), -1).any(axis=1) if a.ndim else differs.reshape(1)
             row = int(np.flatnonzero(rows)[0])
-            return (f"output {spec.name!r} of row {row} is {_brief(a[row] if a.ndim else a)} on one call and "
+            return (f"output {spec.name!r} of row {row}{rows_of} is {_brief(a[row] if a.ndim else a)} on one call and "
                     f"{_brief(b[row] if b.ndim else b)} on the next")
     return None
 

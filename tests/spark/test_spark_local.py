@@ -1025,3 +1025,42 @@ def test_relative_paths_are_read_and_written_in_the_current_folder_on_spark(
     assert main(["score", "m.onnx", "--data", "signed.parquet", "--out", url, "--spark", "local[2]"]) == 0, (
         capsys.readouterr().err)
     assert len(pd.read_parquet(second / "viaurl")) == 100 and not Path("file:").exists()
+
+
+@pytest.mark.parametrize("draws", ["reference", "file"])
+def test_a_random_model_is_said_to_be_random_on_spark_as_locally(local_spark: Any, tmp_path: Path,
+                                                                 draws: str) -> None:
+    # local validate says "the reference gives different answers on the same rows (random?)" of a forward() adding
+    # torch.randn_like noise; validate --spark blamed the batch: "the model's answer for a row depends on the other
+    # rows of its batch", the file (which draws too) scoring a row alone otherwise than in its batch, by chance
+    torch = pytest.importorskip("torch")
+
+    class Noisy(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc, self.scale = torch.nn.Linear(4, 3), 0.1
+
+        def forward(self, x: Any) -> Any:
+            return self.fc(x + self.scale * torch.randn_like(x))
+
+    torch.manual_seed(0)
+    module = Noisy().eval()
+    X = np.random.default_rng(0).normal(size=(200, 4)).astype(np.float32)
+    conv = og.convert(module, X[:8])
+    if draws == "file":
+        module.scale = 0.0  # the reference repeats itself; the file still draws
+    files = tmp_path / "rows"
+    files.mkdir()
+    for i, part in enumerate(np.array_split(X, 2)):  # two partitions
+        pd.DataFrame(part, columns=FEATURES).to_parquet(files / f"part-{i}.parquet")
+    local = og.validate(conv, reference=module, data=pd.DataFrame(X, columns=FEATURES)).check("prediction_parity")
+    on_spark = parity(ogs.validate(conv, str(files), reference=module, spark=local_spark))
+    said = {"reference": "the reference gives different answers on the same rows (random?): output 'output' of row",
+            "file": "the file gives different answers on the same rows (it holds RandomNormalLike): output 'output' "
+                    "of row"}[draws]
+    for result in (local, on_spark):
+        assert not result.passed
+        assert said in result.message, result.message
+        assert "batch" not in result.message, result.message
+        assert "partition" not in result.message
+    assert on_spark.details["rows_alone"].split(":")[0] == local.details["rows_alone"].split(":")[0]
