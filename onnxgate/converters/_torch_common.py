@@ -77,13 +77,14 @@ def model_kind(model: Any) -> str:
 
 
 @contextlib.contextmanager
-def eval_mode(model: Any, updated: list[str] | None = None) -> Iterator[None]:
+def eval_mode(model: Any, updated: list[str] | None = None, *, calls_forward: bool = False) -> Iterator[None]:
     """Eval mode for the duration, then every submodule's ``training`` flag and every buffer as they were.
 
     A forward() that updates a buffer (``self.calls += 1``, a running mean of its inputs) changed the user's
     module on each of onnxgate's calls: convert moved a counter 0 -> 3 and validate on to 5, and each call of the
     reference answered from another state than the file's. The buffers' names that changed are appended to
-    ``updated``.
+    ``updated``. ``calls_forward``: the body runs forward() on real tensors (:func:`torch_call`), so the buffers
+    it leaves as they were are remembered (:data:`_QUIET_BUFFERS`) and not copied again.
     """
     torch = torch_module()
     if not isinstance(model, torch.nn.Module):
@@ -101,42 +102,76 @@ def eval_mode(model: Any, updated: list[str] | None = None) -> Iterator[None]:
     finally:
         for module, flag in flags:
             module.training = flag
-        changed = _restore_buffers(kept)
+        changed = _restore_buffers(model, kept, remember=calls_forward)
         if updated is not None:
             updated.extend(name for name in changed if name not in updated)
 
 
-def _kept_buffers(model: Any) -> list[tuple[Any, str, str, Any, Any]]:
-    """(owner, attribute, dotted name, tensor, copy of its values) for every buffer of ``model``."""
+#: Per module, the buffers one of :func:`torch_call`'s forward() calls left as they were (dotted names). Later
+#: calls keep no copy of them, and only look whether forward() wrote one (its version counter) or bound another
+#: tensor to its name: copying and comparing every buffer on each call made validating a module with a 50 MB
+#: buffer take 18 s instead of 0.4 (70 reference calls; helper-242).
+_QUIET_BUFFERS: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+
+def _version(tensor: Any) -> int | None:
+    """``tensor``'s version counter (each in-place write moves it), or None for a tensor that has none (made
+    under ``torch.inference_mode``)."""
+    try:
+        return int(tensor._version)
+    except Exception:
+        return None
+
+
+def _kept_buffers(model: Any) -> list[tuple[Any, str, str, Any, Any, int | None]]:
+    """(owner, attribute, dotted name, tensor, copy of its values or None, its version counter) for every dense
+    buffer of ``model``; no copy of a buffer known to be left as it was (:data:`_QUIET_BUFFERS`). A sparse or
+    meta buffer is not followed (comparing one raised "Could not run 'aten::eq.Tensor' ... 'SparseCPU'", which
+    refused the model)."""
     torch = torch_module()
+    quiet = _QUIET_BUFFERS.get(model, set())
     kept = []
     with torch.no_grad():
         for dotted, module in model.named_modules():
             for attr, buffer in list(module.named_buffers(recurse=False)):
-                if isinstance(buffer, torch.Tensor):
-                    kept.append((module, attr, f"{dotted}.{attr}" if dotted else attr, buffer, buffer.clone()))
+                if not isinstance(buffer, torch.Tensor) or buffer.layout != torch.strided or buffer.is_meta:
+                    continue
+                name = f"{dotted}.{attr}" if dotted else attr
+                version = _version(buffer)
+                values = None if name in quiet and version is not None else buffer.clone()
+                kept.append((module, attr, name, buffer, values, version))
     return kept
 
 
-def _restore_buffers(kept: list[tuple[Any, str, str, Any, Any]]) -> list[str]:
-    """Put every buffer back (the same tensor, its values as kept); the names of those that had changed."""
+def _restore_buffers(model: Any, kept: list[tuple[Any, str, str, Any, Any, int | None]], *,
+                     remember: bool = False) -> list[str]:
+    """Put every buffer back (the same tensor, its values as kept); the names of those that had changed.
+    ``remember``: the buffers found as they were are added to :data:`_QUIET_BUFFERS` for ``model``."""
     torch = torch_module()
-    changed = []
+    changed, unchanged = [], []
     with torch.no_grad():
-        for module, attr, dotted, buffer, values in kept:
+        for module, attr, dotted, buffer, values, version in kept:
             current = getattr(module, attr, None)
             # a ScriptModule hands out a new Python object for the same tensor on each getattr
             same = current is buffer or (isinstance(current, torch.Tensor) and current.dtype == buffer.dtype
                                          and current.data_ptr() == buffer.data_ptr() and current.shape == buffer.shape)
-            if same and _equal(buffer, values):
+            written = _version(buffer) != version
+            if same and (not written if values is None else _equal(buffer, values)):
+                unchanged.append(dotted)
                 continue
             changed.append(dotted)
             with contextlib.suppress(Exception):  # a buffer torch will not let go back is left as forward() left it
                 if not same:  # self.calls = self.calls + 1 binds a new tensor
                     module._buffers[attr] = buffer
-                if buffer.shape != values.shape:
-                    buffer.resize_(values.shape)
-                buffer.copy_(values)
+                if values is not None:
+                    if buffer.shape != values.shape:
+                        buffer.resize_(values.shape)
+                    buffer.copy_(values)
+    with contextlib.suppress(TypeError):  # a module that cannot be weakly referenced is checked in full each time
+        quiet = _QUIET_BUFFERS.setdefault(model, set())
+        quiet.difference_update(changed)  # written once: copied and compared on every call from now on
+        if remember:
+            quiet.update(unchanged)
     return changed
 
 
@@ -145,9 +180,11 @@ def _equal(a: Any, b: Any) -> bool:
     torch = torch_module()
     if a.shape != b.shape:
         return False
-    if a.is_floating_point() or a.is_complex():
+    if torch.equal(a, b):
+        return True
+    if a.is_floating_point() or a.is_complex():  # NaN: slower, only where the plain comparison says unequal
         return bool(torch.allclose(a, b, rtol=0, atol=0, equal_nan=True))
-    return bool(torch.equal(a, b))
+    return False
 
 
 @contextlib.contextmanager

@@ -226,14 +226,15 @@ def torch_call(model: Any, args: tuple[Any, ...], updated: list[str] | None = No
         # The program's module is frozen in the mode it was exported in; it refuses eval()/train().
         with torch.no_grad():
             return model.module()(*args)
-    with torch.no_grad(), eval_mode(model, updated):
+    with torch.no_grad(), eval_mode(model, updated, calls_forward=True):
         result = model(*args)
         # an output that is a buffer (or a view of one) keeps what forward() answered once the buffer is put back
-        held = {b.untyped_storage().data_ptr() for b in model.buffers()}
+        # (a sparse buffer or output has no storage of its own to share)
+        held = {b.untyped_storage().data_ptr() for b in model.buffers() if b.layout == torch.strided}
         from torch.utils._pytree import tree_map_only
 
-        return tree_map_only(torch.Tensor, lambda t: t.clone() if t.untyped_storage().data_ptr() in held else t,
-                             result)
+        return tree_map_only(torch.Tensor, lambda t: t.clone() if t.layout == torch.strided
+                             and t.untyped_storage().data_ptr() in held else t, result)
 
 
 def _head(args: tuple[Any, ...], rows: int = PROBE_ROWS) -> tuple[Any, ...]:
