@@ -731,7 +731,7 @@ def test_validating_a_module_with_a_large_buffer_costs_about_what_a_small_one_do
         start = time.perf_counter()
         assert og.validate(conv, reference=net, data=data)
         seconds.append(time.perf_counter() - start)
-    assert seconds[1] < 3 * seconds[0] + 2.0, seconds
+    assert seconds[1] < 3 * seconds[0] + 5.0, seconds  # the copies cost 15-18 s here; loading 50 MB, well under 1
 
 
 class _DataUpdate(torch.nn.Module):
