@@ -2863,6 +2863,8 @@ def register_text_vectorizer() -> None:
         before = len(container.nodes)
         if fixed is est:
             original(scope, operator, container)
+            _unicode_tokenizer(est, container.nodes[before:])
+            _char_spaces_as_sklearn(scope, container, est, container.nodes[before:])
             _stop_words_as_sklearn(scope, container, est, container.nodes[before:])
             return
         options = container.options
@@ -2875,9 +2877,93 @@ def register_text_vectorizer() -> None:
             operator.raw_operator = est
             if options is not None:
                 options.pop(id(fixed), None)
+        _unicode_tokenizer(est, container.nodes[before:])
+        _char_spaces_as_sklearn(scope, container, est, container.nodes[before:])
         _stop_words_as_sklearn(scope, container, est, container.nodes[before:])
 
     _replace(alias, "_onnxgate_text", original, convert)
+
+
+def _char_spaces_as_sklearn(scope: Any, container: Any, est: Any, added: list[Any]) -> None:
+    """Make the characters the nodes skl2onnx ``added`` for ``est`` (``analyzer='char'``) read those scikit-learn
+    reads: it writes each run of two or more spaces (``\\s\\s+``: tabs, newlines, no-break and other Unicode
+    spaces) as one ' ' before it makes the character n-grams, and a space alone as it is. skl2onnx made them of
+    the text as given: 'good  film' counted the n-gram '  ' scikit-learn never makes (every text with a double
+    space, a tab beside a space or a blank line scored otherwise). After the tokenizer, the first space of each
+    run becomes ' ', the others move behind the row's characters as its pad value, which no n-gram holds."""
+    import re
+
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    from onnxgate.converters._sklearn_extra import GraphWriter
+
+    if getattr(est, "analyzer", None) != "char":
+        return
+    tokenizer = next((n for n in added if n.op_type == "Tokenizer"), None)
+    if tokenizer is None:
+        return
+    chars = tokenizer.output[0]
+    readers = [n for n in added if chars in n.input]
+    pad = next(helper.get_attribute_value(a) for a in tokenizer.attribute if a.name == "pad_value")
+    w = GraphWriter(scope, container, np.float32)
+
+    def ints(value: Any) -> str:
+        return w.const(value, dtype=np.int64, name="const")
+
+    def text(value: bytes | str, base: str) -> str:
+        name = scope.get_unique_variable_name(base)
+        container.add_initializer(name, TensorProto.STRING, [], [value if isinstance(value, bytes) else value.encode()])
+        return str(name)
+
+    # com.microsoft's Tokenizer has no schema in onnx: an untyped LabelEncoder input crashes shape inference
+    container.value_info.append(helper.make_tensor_value_info(chars, TensorProto.STRING, None))
+    spaces = [chr(c) for c in range(0x3001) if re.match(r"\s", chr(c))]  # Python's \s: none past U+3000
+    is_space = w.node("LabelEncoder", chars, op_domain="ai.onnx.ml", op_version=2, keys_strings=spaces,
+                      values_int64s=[1] * len(spaces), default_int64=0)
+    # the characters are [N, T], or [N, 1, T] when the tokenizer reads the [N, 1] input itself (no normalizer)
+    zero = w.node("Mul", w.node("Slice", is_space, ints([0]), ints([1]), ints([-1])), ints(0))
+    before = w.node("Concat", zero, w.node("Slice", is_space, ints([0]), ints([-1]), ints([-1])), axis=-1)
+    after = w.node("Concat", w.node("Slice", is_space, ints([1]), ints([np.iinfo(np.int64).max]), ints([-1])),
+                   zero, axis=-1)
+    in_run = w.node("Cast", w.node("Mul", is_space, w.node("Max", before, after)), to=TensorProto.BOOL)
+    spaced = w.node("Where", in_run, text(" ", "space"), chars)
+    dropped = w.node("Mul", is_space, before)  # a space after a space
+    width = w.node("Gather", w.node("Shape", chars), ints(-1), axis=0)
+    key = w.node("Add", w.node("Mul", dropped, width), w.node("Range", ints(0), width, ints(1)))
+    values, order = scope.get_unique_variable_name("space_key_sorted"), scope.get_unique_variable_name("space_order")
+    container.add_node("TopK", [key, w.node("Reshape", width, ints([1]))], [values, order],
+                       name=scope.get_unique_operator_name("TopK"), axis=-1, largest=0, sorted=1)
+    moved = w.node("GatherElements", spaced, order, axis=-1)
+    behind = w.node("Cast", w.node("GatherElements", dropped, order, axis=-1), to=TensorProto.BOOL)
+    collapsed = w.node("Where", behind, text(pad, "pad"), moved)
+    for reader in readers:
+        reader.input[:] = [collapsed if name == chars else name for name in reader.input]
+
+
+def _unicode_tokenizer(est: Any, added: list[Any]) -> None:
+    """The Tokenizer skl2onnx ``added`` for the word-analyzing vectorizer ``est`` matching its token pattern's
+    ``\\w``, ``\\d`` and ``\\s`` as Python does (:func:`re2_token_pattern`), where it holds the pattern skl2onnx
+    was handed (not a ``tokenexp`` option of the user's)."""
+    import re
+
+    from onnx import helper
+
+    pattern = getattr(est, "token_pattern", None)
+    if getattr(est, "analyzer", None) != "word" or not isinstance(pattern, str) or est.tokenizer is not None:
+        return
+    try:
+        parsed = parsed_pattern(pattern)
+    except re.error:
+        return
+    unicode = re2_token_pattern(est, parsed)
+    for node in added:
+        if node.op_type != "Tokenizer":
+            continue
+        for attribute in node.attribute:
+            handed = _without_flag(pattern).encode()
+            if attribute.name == "tokenexp" and helper.get_attribute_value(attribute) == handed:
+                attribute.s = unicode.encode()
 
 
 def _stop_words_as_sklearn(scope: Any, container: Any, est: Any, added: list[Any]) -> None:
@@ -2985,11 +3071,99 @@ def re2_token_pattern(est: Any, parsed: Any) -> str:
             f"{type(est).__name__}(token_pattern={pattern!r}) uses {unsupported}, which onnxruntime's tokenizer "
             "(re2) does not have: the file could not be loaded. Refit with a pattern without it",
             framework="sklearn")
-    # re2 has neither (?u) nor (?a); its \w and \b are ASCII, as with (?a), which convert warns of
+    stripped = _without_flag(pattern)
+    # re2's own \w, \d, \s and \b are ASCII, as with (?a): Python's Unicode classes are written out
+    # (unicode_classes); a pattern they cannot be written for is warned of by convert
+    return unicode_classes(stripped, ascii_only=bool(parsed.state.flags & re.ASCII)) or stripped
+
+
+def _without_flag(pattern: str) -> str:
+    """``pattern`` without a leading ``(?u)`` or ``(?a)``, which re2 has not (Python 3 reads every str pattern as
+    Unicode, so ``(?u)`` changes nothing there), and the pattern "." as ``[^\\n]``: the tokenizer reads "." as
+    "split into characters", newlines included, where "." is any character but a newline (a HashingVectorizer
+    hashed each '\\n': 2.0 off). Python reads it as the pattern itself."""
     stripped = str(pattern[4:] if pattern.startswith(("(?u)", "(?a)")) else pattern)
-    # the tokenizer reads the pattern "." as "split into characters", newlines included, where "." is any
-    # character but a newline (a HashingVectorizer hashed each '\n': 2.0 off)
     return "[^\n]" if stripped == "." else stripped
+
+
+#: Python's ``\s`` in a str pattern (``str.isspace``: the no-break and ideographic spaces, ...), inside a class;
+#: re2's ``\s`` is ``[\t\n\f\r ]``. Measured over every code point (Python 3.11): the same set.
+PYTHON_SPACES = r"\t-\r\x{1c}-\x{20}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"
+#: Python's ``\w`` in a str pattern (``str.isalnum()`` or ``_``) and ``\d`` (``str.isdecimal()``), inside a
+#: class, as re2's Unicode categories. Measured over every code point: the same sets, but for the code points
+#: assigned in a later Unicode than the Python's (5,010 for ``\w``, 20 for ``\d`` past Python 3.11's Unicode
+#: 14.0: Kawi, Nag Mundari, CJK extension H), which re2's newer tables count as letters and digits.
+PYTHON_WORD, PYTHON_DIGIT = r"\p{L}\p{N}_", r"\p{Nd}"
+
+
+def unicode_classes(pattern: str, ascii_only: bool = False) -> str | None:
+    """``pattern`` (re2's syntax, without a leading ``(?u)``) with Python's ``\\w``, ``\\W``, ``\\d``, ``\\D``, ``\\s``
+    and ``\\S`` written as re2 classes of the same characters, or None when that cannot be done: ``\\W`` or
+    ``\\S`` inside a class (re2 has no intersection), ``\\b`` or ``\\B`` but around a run of ``\\w``
+    (:func:`_word_run`). ``ascii_only`` (Python's ``(?a)``): only ``\\s``, which in re2 lacks ``\\v``.
+
+    re2 reads its ``\\w`` and ``\\b`` as ASCII: scikit-learn's default ``(?u)\\b\\w\\w+\\b`` made 'caf' of 'café'
+    and nothing of 'Привет' or '日本語', so a TfidfVectorizer pipeline answered 0.137 for 'slowé slowé slowé'
+    where scikit-learn answers 0.145. With ``\\b`` around a greedy run of ``\\w`` the match is the whole run
+    either way, so there the ``\\b`` is dropped (re2 has no Unicode ``\\b``)."""
+    spaces, word, digit = (r"\t-\r ", "0-9A-Za-z_", "0-9") if ascii_only else (PYTHON_SPACES, PYTHON_WORD,
+                                                                                 PYTHON_DIGIT)
+    inside = {"s": spaces} if ascii_only else {"w": word, "d": digit, "D": r"\P{Nd}", "s": spaces}
+    outside = {"s": f"[{spaces}]", "S": f"[^{spaces}]"}
+    if not ascii_only:
+        outside.update({"w": f"[{word}]", "W": f"[^{word}]", "d": digit, "D": r"\P{Nd}"})
+    body = pattern
+    if not ascii_only:
+        body = body[2:] if body.startswith("\\b") else body
+        body = body[:-2] if body.endswith("\\b") and not body.endswith("\\\\b") and len(body) > 2 else body
+        if body != pattern and not _word_run(body):
+            return None
+    out, i, in_class = [], 0, False
+    while i < len(body):
+        char = body[i]
+        if char == "\\" and i + 1 < len(body):
+            escape = body[i + 1]
+            if in_class and escape in ("" if ascii_only else "WS"):
+                return None
+            if not in_class and escape in ("" if ascii_only else "bB"):
+                return None
+            out.append((inside if in_class else outside).get(escape, char + escape))
+            i += 2
+            continue
+        out.append(char)
+        i += 1
+        if char == "[" and not in_class:
+            in_class = True
+            for lead in ("^", "]"):  # a class's first ']' is a literal
+                if body[i:i + 1] == lead:
+                    out.append(lead)
+                    i += 1
+        elif char == "]" and in_class:
+            in_class = False
+    return "".join(out)
+
+
+def _word_run(body: str) -> bool:
+    """True when ``body`` matches runs of ``\\w`` only, one of them repeated greedily without bound (``\\w\\w+``,
+    ``\\w+``, ``\\w{2,}``): found left to right, each match is then a whole run of word characters, ``\\b`` on either
+    side or not."""
+    import re
+
+    constants: Any = getattr(re, "_constants", None)
+    if constants is None:  # Python 3.10
+        import sre_constants as constants
+    try:
+        items = parsed_pattern(body).data
+    except re.error:
+        return False
+    word = [(constants.IN, [(constants.CATEGORY, constants.CATEGORY_WORD)])]
+    unbounded = False
+    for op, av in items:
+        if op is constants.MAX_REPEAT and list(av[2]) == word:
+            unbounded = unbounded or av[1] is constants.MAXREPEAT
+        elif (op, av) != word[0]:
+            return False
+    return unbounded
 
 
 def _readable_vectorizer(est: Any) -> Any:
@@ -3005,7 +3179,10 @@ def _readable_vectorizer(est: Any) -> Any:
         parsed = parsed_pattern(pattern)
     except re.error:
         return est  # scikit-learn could not have fitted it
-    stripped = re2_token_pattern(est, parsed)
+    re2_token_pattern(est, parsed)  # refuses what re2 cannot read
+    # scikit-learn's tokenizer splits the vocabulary's n-grams in skl2onnx: the copy's pattern is Python's, the
+    # Tokenizer node's re2's (_unicode_tokenizer)
+    stripped = _without_flag(pattern)
     ngrams = getattr(est, "ngram_range", (1, 1))
     split = None
     if ngrams[1] > 1 and not _matches_space(parsed):

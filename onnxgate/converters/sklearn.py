@@ -49,6 +49,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     GRAPH_FLOAT64,
     ROWS_FLOAT32,
     allowed_options,
+    parsed_pattern,
     patch_adaboost_member_labels,
     patch_bagging_votes,
     patch_binary_stacking_decisions,
@@ -89,6 +90,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     register_text_vectorizer,
     register_tfidf_transformer,
     register_tree_of_unequal_targets,
+    unicode_classes,
     unknown_value_notes,
 )
 from onnxgate.converters._sklearn_extra import register_missing_converters
@@ -1273,29 +1275,49 @@ def _text_in_float64(model: Any) -> bool:
 
 
 def _tokenizer_notes(model: Any) -> list[str]:
-    """The warning for a word-analyzing text vectorizer whose pattern reads letters, digits or spaces by class:
-    re2, onnxruntime's tokenizer, reads them as ASCII (a label flipped on 'naive good' with a diaeresis;
-    helper-108; ``\\S+`` keeps 'a\\xa0b' one token, where Python splits it: helper-135). For a vectorizer
-    without it that lower-cases, the warning of :data:`LOWERCASE_NOTE`."""
+    """The warning for a word-analyzing text vectorizer whose pattern reads letters, digits or spaces by class in a
+    way the graph cannot write for re2, onnxruntime's tokenizer, which reads them as ASCII (a label flipped on
+    'naive good' with a diaeresis; helper-108; ``\\S+`` kept 'a\\xa0b' one token, where Python splits it:
+    helper-135): a pattern :func:`unicode_classes` refuses, with the count of the vocabulary's entries outside ASCII.
+    For a vectorizer without it that lower-cases, the warning of :data:`LOWERCASE_NOTE`."""
     notes: list[str] = []
     lowercase = ""
     for est in sub_estimators(model):
         if type(est).__name__ not in TEXT_VECTORIZERS:
             continue
         pattern = str(getattr(est, "token_pattern", "") or "")
-        if getattr(est, "analyzer", "") == "word" and any(f"\\{c}" in pattern for c in "wWbBdDsS"):
+        if (getattr(est, "analyzer", "") == "word" and any(f"\\{c}" in pattern for c in "wWbBdDsS")
+                and not _written_for_re2(pattern)):
             # the ONNX tokenizer (re2) reads \w and \b as ASCII: 'café' is the token 'caf', 'filmé' is 'film'
-            # (a label flipped on 'naïve good'; helper-108); this warning says non-ASCII text scores otherwise
+            # (a label flipped on 'naïve good'; helper-108); the graph writes Python's classes out where it can
+            # (unicode_classes), and this warning says non-ASCII text scores otherwise where it cannot
             if not notes:
-                notes.append(f"{type(est).__name__}: the ONNX tokenizer matches \\w (and \\b, a word's edge), \\d "
-                             "and \\s as ASCII only, where scikit-learn's token pattern takes any letter, digit or "
+                non_ascii = sum(not str(entry).isascii() for entry in getattr(est, "vocabulary_", None) or ())
+                held = (f"; its vocabulary holds {non_ascii:,} entries outside ASCII, which the file may not count "
+                        "as scikit-learn does" if non_ascii else "")
+                notes.append(f"{type(est).__name__}(token_pattern={pattern!r}): the ONNX tokenizer reads this "
+                             "pattern's \\w, \\d, \\s and \\b as ASCII only (onnxgate writes Python's classes "
+                             "out, but not in a pattern with a \\b other than around a run of \\w, or with \\W or "
+                             "\\S inside a class), where scikit-learn's token pattern takes any letter, digit or "
                              "space: a word with another letter ('café', 'naïve', any non-Latin script) is split "
-                             "otherwise ('caf'), as is text with a non-breaking or other Unicode space ('\\S+'), and "
-                             "such text scores differently. Fine for ASCII text; else validate with text like the "
-                             "model will score")
+                             "otherwise "
+                             f"('caf'), and such text scores differently{held}. Fine for ASCII text; else refit "
+                             "with a pattern of runs of \\w (r'(?u)\\b\\w\\w+\\b', scikit-learn's default) or "
+                             "of explicit characters, which the file reads as scikit-learn does")
         elif getattr(est, "lowercase", False) is True and not lowercase:
             lowercase = f"{type(est).__name__}(lowercase=True): {LOWERCASE_NOTE}"
     return notes + ([lowercase] if lowercase else [])
+
+
+def _written_for_re2(pattern: str) -> bool:
+    """Whether the graph's tokenizer reads ``pattern``'s ``\\w``, ``\\d``, ``\\s`` and ``\\b`` as Python does
+    (:func:`unicode_classes`; Python's own ``(?a)`` reads them as ASCII, as re2 does)."""
+    try:
+        ascii_only = bool(parsed_pattern(pattern).state.flags & re.ASCII)
+    except re.error:
+        return False
+    stripped = pattern[4:] if pattern.startswith(("(?u)", "(?a)")) else pattern
+    return ascii_only or unicode_classes(stripped) is not None
 
 
 #: What onnx's StringNormalizer lower-cases otherwise than Python's ``str.lower``, measured over every code point

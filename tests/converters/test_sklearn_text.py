@@ -151,7 +151,9 @@ def test_a_capture_group_around_the_whole_pattern_is_the_whole_match() -> None:
     model = HashingVectorizer(n_features=256, token_pattern=r"(\w\w+)")
     conv = og.convert(model, texts[:3].reshape(-1, 1))
     np.testing.assert_allclose(_transform(conv, texts), model.transform(texts).toarray(), atol=1e-6, rtol=0)
-    assert any("HashingVectorizer: the ONNX tokenizer matches \\w" in note for note in conv.warnings)
+    words = np.array(["café naïve Привет 日本語 x_1"], dtype=object)  # \w as Python reads it, group and all
+    np.testing.assert_allclose(_transform(conv, words), model.transform(words).toarray(), atol=1e-6, rtol=0)
+    assert not any("ASCII only" in note for note in conv.warnings)
 
 
 @pytest.mark.parametrize("pattern", [".", "(?u).", r"\S"])
@@ -200,19 +202,32 @@ def test_a_default_width_pipeline_is_validated_and_scored_in_batches_its_rows_fi
     assert og.validate(conv, reference=narrow, data=texts).check("prediction_parity").details["batch_size"] == 16_384
 
 
-def test_a_pattern_reading_spaces_by_class_warns_that_the_tokenizer_reads_them_as_ascii() -> None:
-    # re2 reads \s as ASCII: with token_pattern \S+ the file keeps 'good\xa0film' one token where scikit-learn
-    # splits it at the non-breaking space, and convert said nothing (only \w and \b were warned of)
+def test_a_pattern_reading_spaces_by_class_splits_unicode_spaces_as_scikit_learn() -> None:
+    # re2 reads \s as ASCII: with token_pattern \S+ the file kept 'good\xa0film' one token where scikit-learn
+    # splits it at the non-breaking space (helper-135); the file now reads Python's spaces
     from sklearn.feature_extraction.text import CountVectorizer
 
     texts = np.array(["good film", "bad plot", "good plot", "bad film"], dtype=object)
     model = CountVectorizer(token_pattern=r"\S+").fit(texts)
     conv = og.convert(model, texts[:2].reshape(-1, 1))
-    assert any("\\s as ASCII only" in w and "non-breaking" in w for w in conv.warnings), conv.warnings
-    row = np.array(["good\xa0film"], dtype=object)
-    assert not np.array_equal(_transform(conv, row), model.transform(row).toarray())  # what the warning is about
-    plain = CountVectorizer(token_pattern="[a-z]+").fit(texts)
-    assert not any("ASCII only" in w for w in og.convert(plain, texts[:2].reshape(-1, 1)).warnings)
+    rows = np.array(["good\xa0film", "bad\u3000plot", "good\u2003film\x0bbad"], dtype=object)
+    np.testing.assert_allclose(_transform(conv, rows), model.transform(rows).toarray(), atol=1e-6, rtol=0)
+    assert not any("ASCII only" in w for w in conv.warnings), conv.warnings
+
+
+def test_a_pattern_re2_cannot_read_as_python_warns_with_its_vocabulary() -> None:
+    # re2 has no Unicode \b and no class intersection: these patterns keep reading \w as ASCII, and convert says
+    # so, naming the pattern and the vocabulary entries the file never counts
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    texts = np.array(["café good", "naïve film", "good plot", "Привет film"], dtype=object)
+    for pattern in (r"[^\W\d_]+", r"\b\w{2,6}\b"):
+        model = CountVectorizer(token_pattern=pattern).fit(texts)
+        conv = og.convert(model, texts[:2].reshape(-1, 1))
+        assert any(f"token_pattern={pattern!r}" in w and "ASCII only" in w and "holds 3 entries outside ASCII" in w
+                   for w in conv.warnings), conv.warnings
+        row = np.array(["café"], dtype=object)
+        assert not np.array_equal(_transform(conv, row), model.transform(row).toarray())  # what it warns of
 
 
 @pytest.mark.parametrize("kind", ["HashingVectorizer", "CountVectorizer"])
