@@ -1233,7 +1233,12 @@ def _boosting_table(model: Any) -> _LeafTable | None:
 #: depth 6 1.51x and 1.85x, 7 1.41x and 1.52x, 8 1.31x and 1.38x; a 3-class RandomForestClassifier of depth 8
 #: 1.17x and 1.52x; forests grown to their leaves (20,000 rows) 1.04x-1.10x. Trees about 8 deep and deeper
 #: (a depth-8 tree's rows pass 8 splits or a few fewer) add double leaves; shallower ones keep float32 leaves
-#: (and record it: float32 inside).
+#: (and record it: float32 inside). Not for classifiers (decision trees, RandomForest, ExtraTrees): a label is
+#: the first largest of the averaged proportions, and float32 sums broke exact ties (an even forest voting half
+#: and half: 1 row in 569 of a default forest on breast_cancer columns, seed 268). Every depth adds
+#: them in double: 100 trees of depth 4 and 6 (3 classes, 200,000 rows, 1 thread) take 1.37x and 1.34x the
+#: float32 file's time; forests of pure leaves (grown to their leaves, the default) add their proportions in
+#: float32 exactly (:func:`_counted_exactly`): 1.04x-1.08x, a decision tree 0.75x.
 DOUBLE_LEAVES_MIN_SPLITS = 7.5
 
 
@@ -1259,7 +1264,8 @@ _FORESTS = frozenset({"DecisionTreeRegressor", "DecisionTreeClassifier", "ExtraT
 
 def _leaf_table(est: Any, min_splits: float = DOUBLE_LEAVES_MIN_SPLITS) -> _LeafTable | None:
     """The leaves of a fitted scikit-learn tree model :func:`double_tree_leaves` rewrites, or None (among them
-    trees whose training rows pass fewer than ``min_splits`` splits on average)."""
+    regressors and boosting models whose training rows pass fewer than ``min_splits`` splits on average; a tree or
+    forest classifier's leaves at any depth, for its ties)."""
     import numpy as np
 
     name = type(est).__name__
@@ -1274,9 +1280,14 @@ def _leaf_table(est: Any, min_splits: float = DOUBLE_LEAVES_MIN_SPLITS) -> _Leaf
     else:
         return None
     members = np.ravel(getattr(est, "estimators_", [est]))
-    if not all(hasattr(m, "tree_") for m in members) or (min_splits > 0 and _mean_splits(members) < min_splits):
+    if not all(hasattr(m, "tree_") for m in members):
+        return None
+    table = reader(est)
+    if table is None or table.answer in ("proba", "leaf"):
+        return table  # a forest's or a tree's classes, any depth: its label is the first largest of exact sums
+    if min_splits > 0 and _mean_splits(members) < min_splits:
         return None  # its float32 trees are cheap: double leaves would cost more than 1.5x their time
-    return reader(est)
+    return table
 
 
 def double_tree_leaves(proto: Any, model: Any, min_splits: float = DOUBLE_LEAVES_MIN_SPLITS) -> int:
@@ -1290,7 +1301,7 @@ def double_tree_leaves(proto: Any, model: Any, min_splits: float = DOUBLE_LEAVES
     ExtraTrees (a classifier of one output, a regressor of any), GradientBoosting with log-loss, the exponential
     loss or a regression loss and its default init, also a CalibratedClassifierCV's fitted ones, whose
     training rows pass ``min_splits`` (:data:`DOUBLE_LEAVES_MIN_SPLITS`; 0 when float64 was asked for) splits or
-    more on average, for the cost; and
+    more on average, for the cost, a tree or forest classifier at any depth; and
     HistGradientBoosting; its leaves matched one by one: tree, node, class and weight as skl2onnx writes them)
     becomes a ``TreeEnsembleRegressor`` with the same splits whose leaves write their own number, one column
     per tree (whole numbers, exact in float32, below 2**24); the numbers pick the leaves' float64 values
@@ -1299,8 +1310,10 @@ def double_tree_leaves(proto: Any, model: Any, min_splits: float = DOUBLE_LEAVES
     count, a boosting model's starts from its baseline; probabilities are the forest's average, or the scores'
     ``Sigmoid`` (``[1 - p, p]``) or ``Softmax``, and the label is ``predict``'s rule (the first largest
     probability or leaf value, the score above 0 for HistGradientBoosting, at or above it for
-    GradientBoosting). The splits are left as they are: scikit-learn's trees compare ``float32(x)`` (the Cast
-    :func:`float32_tree_ensembles` wrote), HistGradientBoosting's are fed ranks (:func:`exact_hist_thresholds`).
+    GradientBoosting). A forest whose class proportions add up exactly in float32 (:func:`_counted_exactly`)
+    writes their sums instead, one column per class (:func:`_counts_in_double`). The splits are left as they
+    are: scikit-learn's trees compare ``float32(x)`` (the Cast :func:`float32_tree_ensembles` wrote),
+    HistGradientBoosting's are fed ranks (:func:`exact_hist_thresholds`).
     An ensemble whose scores go anywhere but one Cast to double or a graph output (declared double after, by
     :func:`declare_double_outputs`), past the link skl2onnx writes after them (the exponential loss's
     ``Sigmoid(2 * raw)``, which the new nodes answer instead), or whose post-transform is not the estimator's
@@ -1356,8 +1369,11 @@ def double_tree_leaves(proto: Any, model: Any, min_splits: float = DOUBLE_LEAVES
             for constant in [c for c in graph.initializer if c.name in {i for n in replaced for i in n.input}
                              and c.name not in read]:
                 graph.initializer.remove(constant)  # the link's own (its Mul's 2)
-            changed[_leaves_in_double(proto, tree, table, order, answer)] = exact
-            widest = max(widest, (3 + 4 * table.values.shape[1]) * (int(table.trees.max()) + 1))
+            if _counted_exactly(table):  # its columns: the classes' sums, no wider than the classifier's
+                changed[_counts_in_double(proto, tree, table, order, answer)] = exact
+            else:
+                changed[_leaves_in_double(proto, tree, table, order, answer)] = exact
+                widest = max(widest, (3 + 4 * table.values.shape[1]) * (int(table.trees.max()) + 1))
             break  # skl2onnx writes one ensemble per estimator
     if changed:
         record_row_width(proto, widest)  # a 1,000-tree forest: 28 kB a row
@@ -1447,6 +1463,88 @@ def _written_leaves(tree: Any, kind: str, table: _LeafTable) -> Any:
     if len(keys) != len(known) or not np.array_equal(known[order], keys):
         return None
     return order
+
+
+def _counted_exactly(table: _LeafTable) -> bool:
+    """Whether a forest's class proportions add up exactly in float32, in any order: each a whole number of
+    ``2**-k`` (a leaf grown pure holds 1 and 0, as RandomForest and ExtraTrees grow them by default; a leaf of two
+    duplicate rows a half), the trees' sums at most ``2**24`` such steps. Their float32 sum is then scikit-learn's
+    float64 sum, whatever order onnxruntime adds them in."""
+    import numpy as np
+
+    if table.answer != "proba":
+        return False
+    values = table.values
+    largest = float(np.abs(values).max(initial=0.0)) * table.groups
+    for k in range(25):
+        scaled = values * 2.0**k
+        if largest * 2.0**k > 2.0**24:
+            return False
+        if np.array_equal(scaled, np.round(scaled)):
+            return True
+    return False
+
+
+def _counts_in_double(proto: Any, tree: Any, table: _LeafTable, order: Any, answer: str) -> str:
+    """``tree`` (:func:`double_tree_leaves`) made a ``TreeEnsembleRegressor`` with the same splits that adds the
+    forest's class proportions (:func:`_counted_exactly`: exact in float32), one column per class; they are cast
+    to double and divided by the tree count (``predict_proba``'s average) into ``answer``, and the tree's first
+    output is labelled the first largest (``predict``). As cheap as the float32 classifier it replaces, where
+    :func:`_leaves_in_double` writes a column per tree. Returns its new name."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    from onnxgate._graph import graph_names, unique_name
+
+    graph = proto.graph
+    taken = graph_names(graph)
+    added: list[Any] = []
+
+    def name(base: str) -> str:
+        return unique_name(f"tree_counts_{base}", taken)
+
+    def const(array: Any, base: str) -> str:
+        tensor = name(base)
+        graph.initializer.append(numpy_helper.from_array(np.asarray(array), tensor))
+        return tensor
+
+    def node(op: str, inputs: list[str], out: str | None = None, **attributes: Any) -> str:
+        out = out or name(op.lower())
+        added.append(helper.make_node(op, inputs, [out], name=name(op), **attributes))
+        return out
+
+    attrs = {a.name: helper.get_attribute_value(a) for a in tree.attribute
+             if a.name in ("classlabels_int64s", "classlabels_strings")}
+    label = tree.output[0]
+    width = table.width
+    trees, nodes, values = table.trees[order], table.nodes[order], table.values[order]
+    for a in [a for a in tree.attribute if not a.name.startswith("nodes_")]:
+        tree.attribute.remove(a)
+    sums = name("sums")
+    tree.attribute.extend([
+        helper.make_attribute("n_targets", width), helper.make_attribute("post_transform", "NONE"),
+        helper.make_attribute("aggregate_function", "SUM"),
+        helper.make_attribute("target_treeids", np.repeat(trees, width).tolist()),
+        helper.make_attribute("target_nodeids", np.repeat(nodes, width).tolist()),
+        helper.make_attribute("target_ids", np.tile(np.arange(width), len(trees)).tolist()),
+        helper.make_attribute("target_weights", values.ravel().tolist())])
+    tree.op_type, tree.name = "TreeEnsembleRegressor", name("TreeEnsembleRegressor")
+    del tree.output[:]
+    tree.output.append(sums)
+    total = node("Cast", [sums], to=TensorProto.DOUBLE)
+    average = node("Div", [total, const(np.array([[float(table.groups)]]), "count")], answer)
+    if "classlabels_int64s" in attrs:
+        classes = const(np.array(attrs["classlabels_int64s"], dtype=np.int64), "classes")
+    else:
+        classes = name("classes")
+        strings = attrs["classlabels_strings"]
+        graph.initializer.append(helper.make_tensor(classes, TensorProto.STRING, [len(strings)], strings))
+    # the first largest (ArgMax's select_last_index 0), as numpy's argmax in predict
+    node("Gather", [classes, node("ArgMax", [average], axis=1, keepdims=0)], label, axis=0)
+    at = next(i for i, n in enumerate(graph.node) if n is tree)
+    for offset, new in enumerate(added, start=1):
+        graph.node.insert(at + offset, new)
+    return tree.name
 
 
 def _leaves_in_double(proto: Any, tree: Any, table: _LeafTable, order: Any, answer: str) -> str:

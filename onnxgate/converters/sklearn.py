@@ -17,10 +17,13 @@ Policy:
   ``"float32"`` and ``"float64"`` force one (``float64`` refuses, with the reason, what cannot run).
   In a double graph, tree ensembles read float32 and their outputs are cast back to double: that
   is what scikit-learn's own trees compare, and ai.onnx.ml's tree operators only output float.
-  Their leaves are added in double (decision trees, forests of one output, gradient boosting, about 8
-  splits deep or deeper: shallower trees are cheap, and keep float32 leaves for the cost, unless
-  ``"float64"`` is asked for, which gives every depth double leaves): the trees write leaf numbers
-  that pick the float64 leaves, added as scikit-learn adds them.
+  Their leaves are added in double: the trees write leaf numbers that pick the float64 leaves, added
+  as scikit-learn adds them (decision trees, forests of one output, gradient boosting, about 8 splits
+  deep or deeper: shallower regressors and boosting models are cheap, and keep float32 leaves for the
+  cost, unless ``"float64"`` is asked for, which gives every depth double leaves). A tree or forest
+  classifier does at any depth, so its label is ``predict``'s on tied votes (the first class); a
+  forest of pure leaves (RandomForest's and ExtraTrees' default growth) adds its class proportions,
+  exact in float32, and divides them in double, at about the float32 file's cost.
   HistGradientBoosting compares float64 too: its features are fed as ranks counted in double.
   float64 inputs of a float32 graph stay float64 at the boundary, with a Cast inside the graph, so
   a SQL ``float`` column feeds them; the model records ``onnxgate.precision`` so parity can name

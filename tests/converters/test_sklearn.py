@@ -893,6 +893,73 @@ def test_boosting_raw_scores_on_float64_rows_answer_in_float64(kind: str, data: 
     np.testing.assert_allclose(scores, want, rtol=0, atol=1e-12)
 
 
+def _assert_probabilities_as_scikit_learn(conv: Any, model: Any, rows: Any) -> None:
+    """The file labels every row as ``predict`` (a tie: the first class) and answers float64 probabilities within
+    1e-15 of ``predict_proba`` (float32's were 6e-8 off), recording no float32 inside."""
+    label, probabilities = _run(conv, rows)
+    np.testing.assert_array_equal(label.ravel(), model.predict(rows))
+    assert probabilities.dtype == np.float64, probabilities.dtype
+    assert "onnxgate.float32_inside" not in {p.key for p in conv.model.metadata_props}
+    np.testing.assert_allclose(probabilities, model.predict_proba(rows), rtol=0, atol=1e-15)
+
+
+def test_a_shallow_forest_on_a_float64_frame_labels_a_tied_row_as_scikit_learn() -> None:
+    """A default RandomForestClassifier (its trees about 5 splits deep) on a float64 frame kept float32 leaves in a
+    float64 graph: row 297, which 50 of its 100 trees vote each way (predict_proba [0.5, 0.5], predict the first
+    class), answered [0.49999994, 0.50000006] as float32 and label 1, and validate failed 1 of 569 labels. Its
+    proportions are added in double now at any depth: label 0, probabilities float64 as predict_proba."""
+    import pandas as pd
+    import sklearn.datasets
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = sklearn.datasets.load_breast_cancer(return_X_y=True, as_frame=True)
+    frame = X.iloc[:, :4].copy()
+    frame["cnt"] = pd.array(np.arange(len(frame)) % 5, dtype="Int64")
+    frame["fl"] = X["mean smoothness"].astype("Float64")
+    model = RandomForestClassifier(random_state=268).fit(frame, y)
+    assert model.predict_proba(frame.iloc[[297]]).tolist() == [[0.5, 0.5]], "the tie this test is about"
+    conv = og.convert(model, frame.head())
+    report = og.validate(conv, reference=model, data=frame)
+    assert report.passed, report.summary()
+    label, probabilities = _run(conv, frame)
+    assert label[297] == 0
+    assert probabilities.dtype == np.float64
+    np.testing.assert_allclose(probabilities, model.predict_proba(frame), rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("kind", ["RandomForestClassifier", "ExtraTreesClassifier"])
+def test_forests_label_exactly_tied_votes_as_scikit_learn(kind: str) -> None:
+    """20 trees on 60 rows of one noisy feature, scored between each pair of their thresholds: where 10 trees vote
+    each way, scikit-learn's average is exactly [0.5, 0.5] and predict takes the first class; the file's float32
+    sums of 1/20 broke such a tie the other way (and its probabilities were 6e-8 off). They are scikit-learn's."""
+    import sklearn.ensemble
+
+    rng = np.random.default_rng(0)
+    X = rng.random((60, 1))
+    y = (X[:, 0] > 0.5) ^ (rng.random(60) < 0.3)  # trees about 6 splits deep, leaves pure
+    settings = {"max_samples": 0.2} if kind == "RandomForestClassifier" else {}
+    model = getattr(sklearn.ensemble, kind)(n_estimators=20, random_state=0, **settings).fit(X, y)
+    cuts = np.unique(np.concatenate([t.tree_.threshold[t.tree_.feature >= 0] for t in model.estimators_]))
+    rows = ((cuts[:-1] + cuts[1:]) / 2)[:, np.newaxis]  # one row in each stretch the forest answers alike
+    proba = model.predict_proba(rows)
+    assert np.any(proba[:, 0] == proba[:, 1]), "no tied row to check"
+    _assert_probabilities_as_scikit_learn(og.convert(model, X[:5]), model, rows)
+
+
+def test_a_shallow_decision_tree_answers_a_third_in_double() -> None:
+    """A one-split DecisionTreeClassifier whose leaf holds three duplicate rows, two of class 0 and one of class 1,
+    answered 0.33333334 (float32) for predict_proba's 1/3 in a float64 graph. A tree of any depth picks its
+    leaf's float64 proportions now."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    X = np.array([[0.0], [0.0], [0.0], [1.0], [1.0]])
+    y = np.array([0, 0, 1, 1, 1])
+    model = DecisionTreeClassifier(random_state=0).fit(X, y)
+    rows = np.array([[0.0], [0.25], [1.0]])
+    assert model.predict_proba(rows)[0, 1] == 1 / 3
+    _assert_probabilities_as_scikit_learn(og.convert(model, X), model, rows)
+
+
 def test_a_shallow_exponential_boosting_model_on_float64_rows_keeps_a_float64_graph() -> None:
     """GradientBoostingClassifier(loss="exponential") of the default depth, converted from float64 rows: skl2onnx's
     link (Sigmoid(2 * scores), its 2 a float32) made the double graph ill-typed, so the whole file fell back to
