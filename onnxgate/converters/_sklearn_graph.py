@@ -1485,6 +1485,57 @@ def _counted_exactly(table: _LeafTable) -> bool:
     return False
 
 
+class _NodesAfter:
+    """Nodes to write right after one node of ``proto``'s graph (a tree ensemble made over), each named
+    ``prefix_*`` apart from every name the graph holds; their constants go to its initializers."""
+
+    def __init__(self, proto: Any, prefix: str) -> None:
+        from onnxgate._graph import graph_names
+
+        self.graph = proto.graph
+        self.taken = graph_names(self.graph)
+        self.prefix = prefix
+        self.added: list[Any] = []
+
+    def name(self, base: str) -> str:
+        from onnxgate._graph import unique_name
+
+        return unique_name(f"{self.prefix}_{base}", self.taken)
+
+    def const(self, array: Any, base: str) -> str:
+        import numpy as np
+        from onnx import numpy_helper
+
+        tensor = self.name(base)
+        self.graph.initializer.append(numpy_helper.from_array(np.asarray(array), tensor))
+        return tensor
+
+    def node(self, op: str, inputs: list[str], out: str | None = None, **attributes: Any) -> str:
+        from onnx import helper
+
+        out = out or self.name(op.lower())
+        self.added.append(helper.make_node(op, inputs, [out], name=self.name(op), **attributes))
+        return out
+
+    def classes(self, tree: Any) -> str:
+        """A constant of ``tree``'s class labels (int64 or text), read before its attributes are replaced."""
+        import numpy as np
+        from onnx import TensorProto, helper
+
+        attrs = {a.name: helper.get_attribute_value(a) for a in tree.attribute}
+        if "classlabels_int64s" in attrs:
+            return self.const(np.array(attrs["classlabels_int64s"], dtype=np.int64), "classes")
+        tensor = self.name("classes")
+        strings = attrs["classlabels_strings"]
+        self.graph.initializer.append(helper.make_tensor(tensor, TensorProto.STRING, [len(strings)], strings))
+        return tensor
+
+    def insert_after(self, tree: Any) -> None:
+        at = next(i for i, n in enumerate(self.graph.node) if n is tree)
+        for offset, new in enumerate(self.added, start=1):
+            self.graph.node.insert(at + offset, new)
+
+
 def _counts_in_double(proto: Any, tree: Any, table: _LeafTable, order: Any, answer: str) -> str:
     """``tree`` (:func:`double_tree_leaves`) made a ``TreeEnsembleRegressor`` with the same splits that adds the
     forest's class proportions (:func:`_counted_exactly`: exact in float32), one column per class; they are cast
@@ -1492,29 +1543,11 @@ def _counts_in_double(proto: Any, tree: Any, table: _LeafTable, order: Any, answ
     output is labelled the first largest (``predict``). As cheap as the float32 classifier it replaces, where
     :func:`_leaves_in_double` writes a column per tree. Returns its new name."""
     import numpy as np
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
-    from onnxgate._graph import graph_names, unique_name
-
-    graph = proto.graph
-    taken = graph_names(graph)
-    added: list[Any] = []
-
-    def name(base: str) -> str:
-        return unique_name(f"tree_counts_{base}", taken)
-
-    def const(array: Any, base: str) -> str:
-        tensor = name(base)
-        graph.initializer.append(numpy_helper.from_array(np.asarray(array), tensor))
-        return tensor
-
-    def node(op: str, inputs: list[str], out: str | None = None, **attributes: Any) -> str:
-        out = out or name(op.lower())
-        added.append(helper.make_node(op, inputs, [out], name=name(op), **attributes))
-        return out
-
-    attrs = {a.name: helper.get_attribute_value(a) for a in tree.attribute
-             if a.name in ("classlabels_int64s", "classlabels_strings")}
+    nodes_after = _NodesAfter(proto, "tree_counts")
+    name, const, node = nodes_after.name, nodes_after.const, nodes_after.node
+    classes = nodes_after.classes(tree)
     label = tree.output[0]
     width = table.width
     trees, nodes, values = table.trees[order], table.nodes[order], table.values[order]
@@ -1533,17 +1566,9 @@ def _counts_in_double(proto: Any, tree: Any, table: _LeafTable, order: Any, answ
     tree.output.append(sums)
     total = node("Cast", [sums], to=TensorProto.DOUBLE)
     average = node("Div", [total, const(np.array([[float(table.groups)]]), "count")], answer)
-    if "classlabels_int64s" in attrs:
-        classes = const(np.array(attrs["classlabels_int64s"], dtype=np.int64), "classes")
-    else:
-        classes = name("classes")
-        strings = attrs["classlabels_strings"]
-        graph.initializer.append(helper.make_tensor(classes, TensorProto.STRING, [len(strings)], strings))
     # the first largest (ArgMax's select_last_index 0), as numpy's argmax in predict
     node("Gather", [classes, node("ArgMax", [average], axis=1, keepdims=0)], label, axis=0)
-    at = next(i for i, n in enumerate(graph.node) if n is tree)
-    for offset, new in enumerate(added, start=1):
-        graph.node.insert(at + offset, new)
+    nodes_after.insert_after(tree)
     return tree.name
 
 
@@ -1555,31 +1580,14 @@ def _leaves_in_double(proto: Any, tree: Any, table: _LeafTable, order: Any, answ
     ``answer``, a classifier's label to the tree's first output. Changed in place (a forest's splits are
     large), the nodes inserted after it; constants go to ``proto``'s initializers. Returns its new name."""
     import numpy as np
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
-    from onnxgate._graph import graph_names, unique_name
     from onnxgate._onnx import model_opsets
 
-    graph = proto.graph
-    taken = graph_names(graph)
-    added: list[Any] = []
     opset = model_opsets(proto).get("", 0)
-
-    def name(base: str) -> str:
-        return unique_name(f"tree_leaves_{base}", taken)
-
-    def const(array: Any, base: str) -> str:
-        tensor = name(base)
-        graph.initializer.append(numpy_helper.from_array(np.asarray(array), tensor))
-        return tensor
-
-    def node(op: str, inputs: list[str], out: str | None = None, **attributes: Any) -> str:
-        out = out or name(op.lower())
-        added.append(helper.make_node(op, inputs, [out], name=name(op), **attributes))
-        return out
-
-    attrs = {a.name: helper.get_attribute_value(a) for a in tree.attribute
-             if a.name in ("classlabels_int64s", "classlabels_strings")}
+    nodes_after = _NodesAfter(proto, "tree_leaves")
+    name, const, node = nodes_after.name, nodes_after.const, nodes_after.node
+    classes = nodes_after.classes(tree) if table.answer != "sum" else ""
     label = tree.output[0]
     trees, nodes = table.trees[order], table.nodes[order]
     columns = int(table.trees.max()) + 1
@@ -1615,12 +1623,6 @@ def _leaves_in_double(proto: Any, tree: Any, table: _LeafTable, order: Any, answ
     if table.answer == "sum":
         node("Identity", [total], answer)
     else:
-        if "classlabels_int64s" in attrs:
-            classes = const(np.array(attrs["classlabels_int64s"], dtype=np.int64), "classes")
-        else:
-            classes = name("classes")
-            strings = attrs["classlabels_strings"]
-            graph.initializer.append(helper.make_tensor(classes, TensorProto.STRING, [len(strings)], strings))
         if table.answer.startswith(("logistic", "raw>")):
             if table.answer.startswith("raw"):  # onnxruntime's binary raw scores: [-score, score]
                 node("Concat", [node("Neg", [total]), total], answer, axis=1)
@@ -1645,7 +1647,5 @@ def _leaves_in_double(proto: Any, tree: Any, table: _LeafTable, order: Any, answ
             node("Identity", [total], answer)
             position = node("ArgMax", [total], axis=1, keepdims=0)
         node("Gather", [classes, position], label, axis=0)
-    at = next(i for i, n in enumerate(graph.node) if n is tree)
-    for offset, new in enumerate(added, start=1):
-        graph.node.insert(at + offset, new)
+    nodes_after.insert_after(tree)
     return tree.name
