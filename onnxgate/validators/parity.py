@@ -860,25 +860,17 @@ def non_ascii_text_disagrees(session: Any, model: Any, feeds: Mapping[str, Any],
             except Exception:
                 continue  # a category column the varied text is unknown to: the search's to try
             compared += len(original)
-            for spec, mine, ref in zip(signature.outputs, answers, theirs):
-                if ref is None or isinstance(mine, list):
-                    continue
-                ours, expected = np.asarray(mine), np.asarray(ref)
-                if ours.shape != expected.shape or ours.size == 0:
-                    continue
-                atol, rtol, mode = tolerances[spec.name]
-                off = _differences(expected.reshape(len(original), -1), ours.reshape(len(original), -1),
-                                   mode == "exact", atol, rtol)
-                bad = np.flatnonzero(np.asarray(off).reshape(len(original), -1).any(axis=1))
-                if bad.size:
-                    row = int(bad[0])
-                    return (f"the data's rows agree, but not its text with non-ASCII letters or spaces: row {row}'s "
-                            f"{name!r} with {label} ({_brief(varied[row:row + 1], bare=True)[:80]}) gives "
-                            f"{spec.name!r} {_brief(ours[row])} in the file and {_brief(expected[row])} in the "
-                            "reference. The file's text vectorizer reads such text otherwise (convert's warning names "
-                            "the setting): a service scoring French, German, Greek or Chinese text answers "
-                            "otherwise. Refit with a setting convert does not warn of, or validate with text like "
-                            "the model will score"), ""
+            differing = _rows_that_differ(signature, answers, theirs, tolerances, len(original))
+            if differing:
+                spec, ours, expected, bad = differing
+                row = int(bad[0])
+                return (f"the data's rows agree, but not its text with non-ASCII letters or spaces: row {row}'s "
+                        f"{name!r} with {label} ({_brief(varied[row:row + 1], bare=True)[:80]}) gives "
+                        f"{spec.name!r} {_brief(ours[row])} in the file and {_brief(expected[row])} in the "
+                        "reference. The file's text vectorizer reads such text otherwise (convert's warning names "
+                        "the setting): a service scoring French, German, Greek or Chinese text answers "
+                        "otherwise. Refit with a setting convert does not warn of, or validate with text like "
+                        "the model will score"), ""
     tried = (f"{compared} rows of the data's text varied ({'; '.join(label for label, _ in TEXT_VARIANTS)}) agree"
              if compared else "")
     return None, tried
@@ -1071,24 +1063,41 @@ def large_batch_disagrees(
         theirs = run_reference(large)
     except Exception:
         return None  # the reference cannot score it: nothing to say of the file
+    differing = _rows_that_differ(signature, answers, theirs, tolerances, size)
+    if differing:
+        spec, ours, expected, bad = differing
+        row = int(bad[0])
+        return (f"in one batch of {size} rows (the data's {rows} rows repeated), output {spec.name!r} differs "
+                f"from the reference on {bad.size} rows (row {row}, data row {int(picks[row])}{rows_of}: "
+                f"{_brief(ours[row])} in the file, {_brief(expected[row])} in the reference), though the data's "
+                "own batches agree: the model's answer depends on the batch size (a branch on x.shape[0], "
+                "which the exporter fixed at the sample's size: the tracer's warning says so), so a service "
+                "sent larger batches answers otherwise. Write forward() without branching on the batch size "
+                "(torch.where per row), or validate with more rows")
+    return None
+
+
+def _rows_that_differ(
+    signature: Any, answers: Sequence[Any], theirs: Sequence[Any], tolerances: Mapping[str, tuple[float, float, str]],
+    rows: int,
+) -> tuple[Any, Any, Any, Any] | None:
+    """The first output of ``signature`` whose answers to ``rows`` rows (``answers`` the file's, ``theirs`` the
+    reference's) differ by parity's rule on some row: its spec, the two answers as arrays and the numbers of the rows
+    that differ; or None. An output the reference does not give, a sequence, or answers of another shape or with no
+    row per row are not compared."""
+    import numpy as np
+
     for spec, mine, ref in zip(signature.outputs, answers, theirs):
         if ref is None or isinstance(mine, list):
             continue
         ours, expected = np.asarray(mine), np.asarray(ref)
-        if ours.shape != expected.shape or not ours.shape or ours.shape[0] != size:
+        if ours.shape != expected.shape or not ours.shape or ours.shape[0] != rows:
             continue
         atol, rtol, mode = tolerances[spec.name]
         differs = _differences(expected, ours, mode == "exact", atol, rtol)
-        bad = np.flatnonzero(np.asarray(differs).reshape(size, -1).any(axis=1))
+        bad = np.flatnonzero(np.asarray(differs).reshape(rows, -1).any(axis=1))
         if bad.size:
-            row = int(bad[0])
-            return (f"in one batch of {size} rows (the data's {rows} rows repeated), output {spec.name!r} differs "
-                    f"from the reference on {bad.size} rows (row {row}, data row {int(picks[row])}{rows_of}: "
-                    f"{_brief(ours[row])} in the file, {_brief(expected[row])} in the reference), though the data's "
-                    "own batches agree: the model's answer depends on the batch size (a branch on x.shape[0], "
-                    "which the exporter fixed at the sample's size: the tracer's warning says so), so a service "
-                    "sent larger batches answers otherwise. Write forward() without branching on the batch size "
-                    "(torch.where per row), or validate with more rows")
+            return spec, ours, expected, bad
     return None
 
 
