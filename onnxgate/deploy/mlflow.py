@@ -615,12 +615,8 @@ def _missing_text_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
         taken |= {inner, marks, flag, fill}
         for node in graph.node:
             node.input[:] = [inner if name == spec.name else name for name in node.input]
-        if ml.version == 1:  # classes' index; index 0 is no text a column holds
-            encode = helper.make_node("LabelEncoder", [spec.name], [marks], domain="ai.onnx.ml",
-                                      classes_strings=["\x00onnxgate-present", *texts], default_int64=0, name=marks)
-        else:
-            encode = helper.make_node("LabelEncoder", [spec.name], [marks], domain="ai.onnx.ml",
-                                      keys_strings=texts, values_int64s=[1] * len(texts), default_int64=0, name=marks)
+        encode = helper.make_node("LabelEncoder", [spec.name], [marks], domain="ai.onnx.ml", name=marks,
+                                  **_texts_marked(ml.version, texts, 1))
         graph.initializer.append(numpy_helper.from_array(np.array(spec.missing, dtype=object), fill))
         new_nodes += [encode, helper.make_node("Cast", [marks], [flag], to=onnx.TensorProto.BOOL, name=flag),
                       helper.make_node("Where", [flag, fill, spec.name], [inner], name=inner)]
@@ -630,6 +626,15 @@ def _missing_text_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
     for node in reversed(new_nodes):
         graph.node.insert(0, node)
     return fixed, record
+
+
+def _texts_marked(ml_version: int, texts: list[str], mark: int) -> dict[str, Any]:
+    """The attributes of an ai.onnx.ml ``LabelEncoder`` from text to int64 that gives 0 for any text but ``texts``,
+    and a positive number for those: ``mark`` (ai.onnx.ml 2 and later), or their place after a first class no
+    column holds (ai.onnx.ml 1, whose encoder answers a class's index)."""
+    if ml_version == 1:
+        return {"classes_strings": ["\x00onnxgate-present", *texts], "default_int64": 0}
+    return {"keys_strings": texts, "values_int64s": [mark] * len(texts), "default_int64": 0}
 
 
 def _missing_refused_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
@@ -661,10 +666,7 @@ def _missing_refused_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
         record[spec.name] = {"refused": texts, "read_as_category": [t for t in _MISSING_AS_TEXT[None] if t in known]}
         if not texts:  # every such text is a category the model reads: no graph tells a missing value from it
             continue
-        if ml.version == 1:  # classes' index: 0 for any text a column holds, past the one-entry table for these
-            lookup: dict[str, Any] = {"classes_strings": ["\x00onnxgate-present", *texts], "default_int64": 0}
-        else:
-            lookup = {"keys_strings": texts, "values_int64s": [_UNSEEN_SLOT] * len(texts), "default_int64": 0}
+        lookup = _texts_marked(ml.version, texts, _UNSEEN_SLOT)  # past the one-entry table for these texts
         refuse = (f"{spec.name}: a missing value (None, NaN or pandas' NA, which MLflow hands the model as the text "
                   f"{texts}), and the model takes none there (CatBoost raises on one); fill or drop those rows, as "
                   "onnxgate validate and score ask")
