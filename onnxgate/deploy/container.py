@@ -182,7 +182,8 @@ def package_container(
     versions = _versions()
 
     files: dict[str, str | bytes] = {"model.onnx": blob}
-    files["score.py"] = _score_py(blob, sig, max_rows, allow_nan)
+    row_columns = _row_columns(sig, data, model.sample if isinstance(model, Conversion) else None)
+    files["score.py"] = _score_py(blob, sig, max_rows, allow_nan, row_columns)
     files["server.py"] = Path(__file__).with_name("server.py").read_text(encoding="utf-8")
     v2, v3 = swagger_documents(sig, example, title=name, model_name=name)
     files["swagger.json"] = _json(v2)
@@ -491,7 +492,27 @@ def _template(name: str, **values: str) -> str:
     return text
 
 
-def _score_py(blob: bytes, sig: Any, max_rows: int, allow_nan: list[str]) -> str:
+def _row_columns(sig: Any, *candidates: Any) -> list[str] | None:
+    """The column labels, as text, of the first of ``candidates`` (the parity data, the conversion's sample) that is
+    a table of as many columns as the model's one ``[N,k]`` input takes values per row: the service then takes
+    records keyed by them (``pd.DataFrame(X).to_dict("records")`` sends ``"0"``, ``"1"``...), each value at its
+    label's position. None for any other model, for an input that records the columns it was fitted on (the
+    service names those in its refusal), and when no candidate has labels (an array, no data)."""
+    from onnxgate._data import is_dataframe, read_rows
+
+    spec = sig.inputs[0] if len(sig.inputs) == 1 else None
+    if (spec is None or sig.columns.renamed or spec.fitted_columns is not None or spec.rank != 2
+            or not isinstance(spec.shape[1], int)):
+        return None
+    for data in candidates:
+        data = read_rows(data)  # a file or folder the parity check read already
+        if is_dataframe(data) and len(data.columns) == spec.shape[1]:
+            labels = [str(c) for c in data.columns]
+            return labels if len(set(labels)) == len(labels) and spec.name not in labels else None
+    return None
+
+
+def _score_py(blob: bytes, sig: Any, max_rows: int, allow_nan: list[str], row_columns: list[str] | None = None) -> str:
     import hashlib
 
     from onnxgate import __version__
@@ -508,6 +529,8 @@ def _score_py(blob: bytes, sig: Any, max_rows: int, allow_nan: list[str]) -> str
         config["columns"] = [list(pair) for pair in sig.columns.pairs]
     if sig.columns.unread:  # columns the model drops (a ColumnTransformer's remainder): accepted and not read
         config["unread"] = list(sig.columns.unread)
+    if row_columns:  # the labels of the data's columns the one [N,k] input takes by position (_row_columns)
+        config["row_columns"] = row_columns
     text = (_TEMPLATES / "score.py").read_text(encoding="utf-8")
     codes = "# @CATEGORY_CODES@\n"
     assert text.count(codes) == 1, "score.py template lost its category codes marker"

@@ -688,7 +688,8 @@ def _categories_as_codes(data: Any, signature: Signature) -> tuple[Any, set[str]
     categories (:attr:`onnxgate.signature.TensorSpec.categories`: the table holds the values) that holds a missing
     value is mapped the same way, the missing value to the integer the model reads as one (-1, as validate feeds it,
     as XGBoost's code -1 for one): refused as a NULL for the NOT NULL table, though validate for the same target
-    scored it (helper-241). Returns the rows and the inputs whose column it mapped."""
+    scored it (helper-241). A dict of columns is mapped as the frame of them is (its missing value was refused as a
+    NULL; helper-252). Returns the rows and the inputs whose column it mapped."""
     import pyarrow as pa
 
     from onnxgate._data import as_feeds, holds_category_values, is_dataframe, read_rows
@@ -715,6 +716,15 @@ def _categories_as_codes(data: Any, signature: Signature) -> tuple[Any, set[str]
             codes = feeds[signature.columns.input_for(column)].reshape(-1)
             data = data.set_column(data.column_names.index(column), column, pa.array(codes))
         return data, wanted
+    if isinstance(data, Mapping):
+        # a dict of columns is mapped as the frame of them is: a missing LightGBM integer category was refused as a
+        # NULL for the NOT NULL table, where the frame's was fed as -1 and scored (helper-252)
+        frame = _columns_frame(data)
+        if frame is None:
+            return data, set()
+        mapped, wanted = _categories_as_codes(frame, signature)
+        return ({k: mapped[k].to_numpy() if signature.columns.input_for(str(k)) in wanted else v
+                 for k, v in data.items()}, wanted)
     if not is_dataframe(data):
         return data, set()
     specs = {s.name: s for s in signature.inputs}
@@ -729,6 +739,24 @@ def _categories_as_codes(data: Any, signature: Signature) -> tuple[Any, set[str]
     for column in columns:
         data[column] = feeds[signature.columns.input_for(str(column))].reshape(-1)
     return data, {signature.columns.input_for(str(c)) for c in columns}
+
+
+def _columns_frame(data: Mapping[Any, Any]) -> Any:
+    """``data``, a dict of columns (lists, arrays, ``[N,1]`` arrays, pandas columns), as the DataFrame of them; None
+    when its values are not columns of one length (the table built from them then refuses them)."""
+    import numpy as np
+    import pandas as pd
+
+    def column(values: Any) -> Any:
+        if isinstance(values, (pd.Series, pd.Categorical, pd.api.extensions.ExtensionArray)):
+            return pd.Series(values).reset_index(drop=True)  # keyed by position, as the other columns
+        array = np.asarray(values)
+        return array.reshape(-1) if array.ndim == 2 and array.shape[1] == 1 else array
+
+    try:
+        return pd.DataFrame({k: column(v) for k, v in data.items()})
+    except (TypeError, ValueError):
+        return None
 
 
 def _holds_missing(column: Any) -> bool:

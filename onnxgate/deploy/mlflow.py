@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import numbers
 import os
 import shutil
 import sys
@@ -211,6 +212,12 @@ def package_mlflow(
     # the file shipped is the one validated: report.json's sha256 and inputs are model.onnx's own
     report = _validate(proto, target, reference, data, options)
     sig = Signature.from_model(proto)
+    labels = _integer_labels(sig, data)
+    if labels:
+        named["column_labels"] = (f"MLflow matches a DataFrame's columns to the inputs by name, as text: the inputs "
+                                  f"{labels} are a frame's integer column labels, and MLflow refuses that frame "
+                                  "(\"Model is missing inputs\"); give predict frame.rename(columns=str)")
+        warnings.warn(f"onnxgate: {named['column_labels']}", UserWarning, stacklevel=4)
     files = _mlflow_files(proto, sig, data)
     files["report.json"] = report.to_json() + "\n"
     html_note = ""
@@ -989,6 +996,23 @@ def _renamed_adaptation(mapping: dict[str, Any], renames: dict[str, str]) -> dic
                           for spec in original.get("inputs", [])]
     sources = {renames.get(new, new): raw for new, raw in (mapping.get("column_sources") or {}).items()}
     return {**mapping, "inputs": inputs, "original": original, "column_sources": sources}
+
+
+def _integer_labels(sig: Any, data: Any) -> list[str]:
+    """The package's input names MLflow matches a DataFrame's columns to that are the text of integer column labels
+    (``pd.DataFrame(X)``'s ``0, 1, ...``, which LightGBM and XGBoost record as ``'0', '1', ...``): MLflow compares the
+    labels with the names as they are, and refuses the frame the model was fitted on ("Model is missing inputs ['0',
+    ...]. Note that there were extra inputs: [0, ...]"). Those of ``data``'s labels that are integers, where ``data``
+    is a frame; else every such name (a file, an array or no data: the frame is not known)."""
+    from onnxgate._data import is_dataframe
+
+    if _layout(sig)[0] == "tensor":  # one unnamed tensor: MLflow takes the frame's columns by position
+        return []
+    names = set(sig.input_names)
+    if is_dataframe(data):
+        return [str(c) for c in data.columns if isinstance(c, numbers.Integral) and not isinstance(c, bool)
+                and str(c) in names]
+    return [n for n in sig.input_names if n.isascii() and n.isdigit() and str(int(n)) == n]
 
 
 def _schema_kind(sig: Any) -> str:

@@ -899,6 +899,26 @@ def test_a_missing_lightgbm_integer_category_is_scored_as_validate_scores_it(tmp
         assert result.result.column("n").to_pylist() == [1, -1, 8, -1, 21]  # what the table holds
 
 
+@pytest.mark.filterwarnings("ignore")
+def test_a_missing_lightgbm_integer_category_in_a_dict_of_columns_is_scored_as_in_a_frame(tmp_path: Path) -> None:
+    # the dry run fed a frame's missing category of LightGBM's integer categories as -1 (helper-241), but refused the
+    # same rows given as a dict of columns: "column 'n' ... the input table's column is NOT NULL" (helper-252)
+    pytest.importorskip("lightgbm")
+    from _column_frames import FIBONACCI, fibonacci_model
+
+    model, frame = fibonacci_model("lightgbm")
+    og.package(og.convert(model, frame.head(60), target="sql-edge-2.0"), target="sql-edge-2.0", out=tmp_path / "pkg")
+    x = np.linspace(-1.0, 1.0, 5)
+    categories = pd.Categorical([1, None, 8, None, 21], categories=FIBONACCI)
+    want = model.predict_proba(pd.DataFrame({"x": x, "n": categories}))[:, 1]
+    for n in (categories, [1, None, 8, None, 21], np.array([1, np.nan, 8, np.nan, 21]),
+              pd.array([1, None, 8, None, 21], dtype="Int64")):
+        result = dry.dry_run(tmp_path / "pkg", {"x": x, "n": n}, reference=model)
+        assert result.passed, result
+        assert result.result.column("n").to_pylist() == [1, -1, 8, -1, 21]  # what the table holds, as for the frame
+        np.testing.assert_allclose(result.result.column("p_1").to_numpy(), want, atol=1e-5)
+
+
 @pytest.mark.parametrize("nullable", [False, True], ids=["not-null", "nullable"])
 def test_a_missing_number_is_refused_for_what_its_table_column_is(nullable: bool, tmp_path: Path) -> None:
     # a NaN in a bigint column was refused because "SQL Server's float/real cannot hold NaN", and in a column the user

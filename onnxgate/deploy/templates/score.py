@@ -17,6 +17,10 @@ the inference server passes it to an undecorated ``run``) or an already-parsed d
 * ``{"data": {"input_name": [...], ...}}``: values by input name, for any model;
 * ``{"data": [{"column": value, ...}, ...]}``: records, for a model with one input per column.
 
+A model whose one ``[N,k]`` input was packaged with a DataFrame of ``k`` columns (``pd.DataFrame(X)``: a model that
+records no column names) also takes records keyed by that frame's column labels as text (``"0"``, ``"1"``...),
+each value put at its label's position, in any key order (``CONFIG["row_columns"]``).
+
 A model converted from a DataFrame takes the DataFrame's own column names wherever an input name
 goes (``"sepal length (cm)"`` for the input ``sepal_length__cm_``): ``CONFIG["columns"]`` pairs them,
 and error messages name both (``column 'sepal length (cm)' (input 'sepal_length__cm_')``).
@@ -433,6 +437,33 @@ def _records(data: list[Any]) -> dict[str, Any]:
     return {k: [record[k] for record in data] for k in keys}
 
 
+def _rows_by_label(data: dict[str, Any], name: str) -> list[list[Any]]:
+    """Columns keyed by the labels of the data the package was written with (``CONFIG["row_columns"]``, the
+    columns the one ``[N,k]`` input ``name`` takes by position: ``"0"``, ``"1"``... for ``pd.DataFrame(X)``), in
+    any key order, as the input's rows: each value goes to its label's position, so a client that sorts keys
+    (``"10"`` before ``"2"``) is scored as one that does not. Other keys are refused, naming the ones it takes."""
+    labels = _config()["row_columns"]
+    missing = [c for c in labels if c not in data]
+    extra = [k for k in data if k not in labels]
+    if missing or extra:
+        raise RequestError(
+            "unknown_input" if extra else "missing_input",
+            f"the model's one input {name!r} takes the columns {labels} by position (the columns of the data it was "
+            "packaged with)" + (f"; the request lacks {missing}" if missing else "")
+            + (f"; the request holds {extra}, none of them" if extra else "")
+            + '; send records keyed by exactly those columns, or each row as a list of their values in that order, '
+            '{"data": [[...], ...]}')
+    columns = [data[c] for c in labels]
+    bad = next((c for c, v in zip(labels, columns) if not isinstance(v, list)), None)
+    if bad is not None:
+        raise RequestError("wrong_layout", f"column {bad!r}: expected a list of values, one per row, found a "
+                           f"{type(data[bad]).__name__}")
+    if len({len(v) for v in columns}) > 1:
+        raise RequestError("wrong_layout", f"the columns {labels} hold different numbers of values "
+                           f"{[len(v) for v in columns]}; send one value per row in each")
+    return [list(row) for row in zip(*columns)]
+
+
 def _by_column(data: dict[str, Any]) -> dict[str, Any]:
     """Keys given as the user's own column names (``"sepal length (cm)"``) renamed to input names.
 
@@ -477,6 +508,8 @@ def _by_input(data: Any) -> dict[str, Any]:
         data = _records(data)
     elif isinstance(data, list) and not data and len(names) > 1:
         data = {name: [] for name in names}  # no records: no rows for any input
+    if isinstance(data, dict) and len(names) == 1 and names[0] not in data and _config().get("row_columns"):
+        data = {names[0]: _rows_by_label(data, names[0])}
     if isinstance(data, dict):
         data = _by_column(data)
         unread = set(_config().get("unread") or ()) - set(names)
@@ -494,6 +527,15 @@ def _by_input(data: Any) -> dict[str, Any]:
                     f"its one input {names[0]!r}, by position in that order; send each row as a list of their "
                     f'values in that order, {{"data": [[...], ...]}} or '
                     f'{{"data": {{{json.dumps(names[0])}: [[...], ...]}}}}')
+            width = inputs[0]["shape"][1] if len(inputs) == 1 and len(inputs[0]["shape"] or ()) == 2 else None
+            if isinstance(width, int) and not set(names) & set(data):
+                # records keyed by the labels of a frame the package was not given (pd.DataFrame(X) sends "0", "1"...)
+                raise RequestError(
+                    "unknown_input",
+                    f"unknown input name(s) {unknown}: the model takes one input {names[0]!r} of {width} values per "
+                    f"row, by position, and its package knows no column names for them; send each row as a list of "
+                    f'its {width} values in the order the model was fitted on, {{"data": [[...], ...]}} '
+                    f'(df.to_numpy().tolist()) or {{"data": {{{json.dumps(names[0])}: [[...], ...]}}}}')
             raise RequestError("unknown_input", f"unknown input name(s) {unknown}; the model's inputs are "
                                f"[{', '.join(map(_described, names))}]")
         missing = [n for n in names if n not in data]
