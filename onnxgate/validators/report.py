@@ -25,7 +25,9 @@ SCHEMA_VERSION = 1
 
 Status = Literal["passed", "failed", "skipped"]
 
-#: Longest message the terminal table prints before eliding (the JSON keeps the whole message).
+#: Longest message of a passed or skipped check the terminal table prints before eliding (the JSON keeps the whole
+#: message). A failed check's message is printed whole: its cause and how to fix it often come last (a file lacking
+#: an input the reference reads said "The file lacks an input the m..." and never what to do).
 _TABLE_MESSAGE_WIDTH = 200
 
 
@@ -357,7 +359,7 @@ class Report:
         lines.append(f"{'STATUS':<8} {'CHECK':<{width}}  MESSAGE")
         for c in self.checks:
             message = c.message
-            if len(message) > _TABLE_MESSAGE_WIDTH:
+            if len(message) > _TABLE_MESSAGE_WIDTH and c.status != "failed":
                 message = message[: _TABLE_MESSAGE_WIDTH - 3] + "..."
             lines.append(f"{c.status.upper():<8} {c.name:<{width}}  {message}")
         lines += ["", self.summary()]
