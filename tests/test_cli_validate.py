@@ -462,3 +462,25 @@ def test_a_file_lacking_a_column_the_reference_reads_exits_1_as_a_failed_check(t
     # the table cut the message at 200 characters ("The file lacks an input the m..."): never what to do
     (row,) = [line for line in out.splitlines() if line.startswith("FAILED   prediction_parity")]
     assert row.endswith(parity["message"]) and "convert the reference again" in row, row
+
+
+def test_the_search_leaves_no_hypothesis_folder_where_it_is_run(tmp_path, iris_files):
+    # validate --search 300 left .hypothesis/constants (75 files) in the folder it was run from: Hypothesis caches
+    # there the constants of the modules it sees as the user's own, database=None or not. Run in a process of its
+    # own, from a script of the user's (a module Hypothesis reads), as a fresh `onnxgate validate` is: in this
+    # process Hypothesis has already read every module and would write nothing either way.
+    files = {name: str(iris_files / name) for name in ("iris.onnx", "iris.skops", "iris.npy")}
+    (tmp_path / "gate.py").write_text(textwrap.dedent(
+        f"""
+        from onnxgate.cli import main
+
+        raise SystemExit(main(["validate", {files["iris.onnx"]!r}, "--reference", {files["iris.skops"]!r},
+                               "--data", {files["iris.npy"]!r}, "--search", "300", "--json", "r.json"]))
+        """
+    ))
+    result = subprocess.run([sys.executable, "gate.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    checks = json.loads((tmp_path / "r.json").read_text())["checks"]
+    (search,) = [c for c in checks if c["name"] == "search_divergences"]
+    assert search["details"]["phases"]["hypothesis"]["rows"] > 0, search  # Hypothesis ran
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gate.py", "r.json"]

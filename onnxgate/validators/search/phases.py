@@ -437,6 +437,30 @@ def _outside_hypothesis_test(run: Any) -> None:
         pool.submit(run).result()
 
 
+@contextlib.contextmanager
+def _storage_in_a_temporary_folder() -> Iterator[None]:
+    """Point Hypothesis' storage (its ``.hypothesis`` folder) at a temporary folder while the search runs.
+
+    ``database=None`` keeps no examples, but Hypothesis also caches the constants it reads from the source of the
+    modules it sees as the user's own in ``.hypothesis/constants`` under the working directory, and no setting turns
+    that off: ``onnxgate validate --search 300`` left a ``.hypothesis`` folder of 75 files in the folder it was run
+    from. The folder is removed afterwards and the storage set back to where it was (a user's own tests keep their
+    database, ``HYPOTHESIS_STORAGE_DIRECTORY`` or ``set_hypothesis_home_dir`` included).
+    """
+    import tempfile
+
+    from hypothesis import configuration
+
+    # Hypothesis offers no getter: the module global set_hypothesis_home_dir writes (None when never set)
+    before = getattr(configuration, "__hypothesis_home_directory", None)
+    with tempfile.TemporaryDirectory(prefix="onnxgate-search-") as folder:
+        configuration.set_hypothesis_home_dir(folder)
+        try:
+            yield
+        finally:
+            configuration.set_hypothesis_home_dir(before)
+
+
 def phase_hypothesis(searcher: Searcher, seed: int, allow_nan: bool) -> str | None:
     """Property-based search over the data's ranges; returns why it was skipped, or None."""
     try:
@@ -501,7 +525,8 @@ def phase_hypothesis(searcher: Searcher, seed: int, allow_nan: bool) -> str | No
         test()
 
     try:
-        _outside_hypothesis_test(run)
+        with _storage_in_a_temporary_folder():
+            _outside_hypothesis_test(run)
     except AssertionError:
         pass
     except Exception as err:  # hypothesis wraps some errors; the search must not crash the report
