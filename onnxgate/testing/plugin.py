@@ -3,8 +3,9 @@
 * ``@pytest.mark.onnxgate(target="sql-edge-2.0", search=500, ...)``: defaults for the fixture below.
 * ``onnxgate_validate``: a fixture returning ``validate(model, **options) -> Report`` that fails the
   test with every failed check's evidence (``ValidationFailedError``); pass ``raise_on_failure=False``
-  to get the report and assert on it yourself. Data onnxgate refuses (``InvalidDataError``) fails the
-  test with its message (``pytest.fail``), whatever ``raise_on_failure``. The report's summary is attached to the test's
+  to get the report and assert on it yourself. What onnxgate refuses to check (data: ``InvalidDataError``; a file
+  that is no ONNX model: ``InvalidModelError``...) fails the test with its message (``pytest.fail``), whatever
+  ``raise_on_failure``, as ``parametrize_with_checks``' checks do. The report's summary is attached to the test's
   ``user_properties`` (so it lands in ``--junitxml``).
 * ``--onnxgate-seed`` changes the search seed for a whole run (to replay a failure from CI).
 
@@ -91,13 +92,16 @@ def onnxgate_validate(request: pytest.FixtureRequest) -> Callable[..., Any]:
                 pytest.fail(f"{where} got unknown option(s) {unknown}; it takes {sorted(known)}", pytrace=False)
         kwargs = {**defaults, **options}
         target = kwargs.pop("target", None)
-        from onnxgate.errors import InvalidDataError
+        from onnxgate.errors import OnnxGateError
+        from onnxgate.testing.checks import refusal
 
         refused: str | None = None
         try:
             report = og_validate(model, target, **kwargs)
-        except InvalidDataError as err:
-            refused = f"{type(err).__name__}: {err}"
+        except OnnxGateError as err:
+            refused = refusal(err)
+            if refused is None:
+                raise
         if refused is not None:
             # a failed test with onnxgate's one message under the user's line, as a failed check shows, not a
             # traceback through onnxgate's frames (failed outside the except: no "during handling" chain)

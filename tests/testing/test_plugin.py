@@ -354,3 +354,42 @@ def test_data_refused_in_the_fixture_fails_the_test_with_the_message_only(
     text = result.stdout.str()
     assert "onnxgate/_data.py" not in text and "onnxgate/validators" not in text, text
     assert "During handling" not in text and "raise InvalidDataError(" not in text, text
+
+
+def test_data_refused_in_parametrize_with_checks_fails_the_test_with_the_message_only(
+    pytester: pytest.Pytester, note_files: Path,
+) -> None:
+    # check(model) raised InvalidDataError through onnxgate's frames (ModelCheck.run, the pipeline, parity,
+    # as_feeds, with their bodies and the data's repr): 77 lines for one label column left in the rows
+    pytester.makepyfile(
+        f"""
+        import pandas as pd
+        import skops.io as sio
+        from onnxgate.testing import parametrize_with_checks
+
+        PATH = {str(note_files / "model.skops")!r}
+        MODEL = sio.load(PATH, trusted=sio.get_untrusted_types(file=PATH))
+        ROWS = pd.read_csv({str(note_files / "rows.csv")!r})
+
+        @parametrize_with_checks([{str(note_files / "right.onnx")!r}], reference=MODEL, data=ROWS.assign(label=1))
+        def test_a_label_left_in(model, check):
+            check(model)
+
+        @parametrize_with_checks([{str(note_files / "rows.csv")!r}])
+        def test_not_an_onnx_file(model, check):
+            check(model)
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4, failed=5)
+    result.stdout.fnmatch_lines([
+        "*test_a_label_left_in*prediction_parity*",
+        ">*check(model)",
+        "E*Failed: InvalidDataError: the data has column(s) *label* that are not model inputs*drop them*",
+    ])
+    result.stdout.fnmatch_lines(["*test_not_an_onnx_file*rows.csv-model_wellformed*", ">*check(model)",
+                                 "E*Failed: InvalidModelError: *rows.csv*"])
+    text = result.stdout.str()
+    assert "onnxgate/_data.py" not in text and "onnxgate/validators" not in text, text
+    assert "onnxgate/testing" not in text and "onnxgate/_onnx.py" not in text, text
+    assert "During handling" not in text and "raise InvalidDataError(" not in text, text
