@@ -3,7 +3,8 @@
 ``model_inputs(model)`` draws feed dicts onnxruntime accepts: every input present, the element type
 the graph declares, fixed dimensions respected, the batch axis (and any other symbolic dimension)
 drawn once and shared by every input that names it, values finite by default and inside the data's
-observed ranges when data is given, an input of category codes drawn among its codes.
+observed ranges when data is given, an input of category codes drawn among its codes (fed as the categories they
+stand for where those are numbers, which onnxgate reads by value).
 
 Hypothesis is an optional dependency (``pip install 'onnxgate[testing]'``); this module imports it.
 """
@@ -405,13 +406,16 @@ def model_inputs(
         Rows (array, DataFrame, dict of arrays) whose per-column min and max bound the values
         (plus 10% room for floats; integers stay inside), and whose strings are drawn from; or
         ``{input_name: (lo, hi)}``, keyed by input names or by the user's column names recorded at
-        conversion. Default: ``[-1000, 1000]``. An input of category codes draws only its codes, an
-        integer input of categories read by value (LightGBM's) only its categories.
+        conversion. Default: ``[-1000, 1000]``. An input of category codes draws only its codes (the
+        categories they stand for where those are numbers, as onnxgate reads them: an XGBoost pandas category
+        column of 10, 20 and 30 draws 10, 20 and 30), an integer input of categories read by value (LightGBM's)
+        only its categories.
     allow_nan, allow_infinity : bool
         Also draw NaN / infinities for floating-point inputs (off by default: finite values). ``allow_nan``
         also draws a missing value where an input reads one: the text a text input reads it as
-        (:attr:`~onnxgate.signature.TensorSpec.missing`), -1 for an integer input of codes, the integer an
-        input of integer categories reads it as; never for any other text or integer input.
+        (:attr:`~onnxgate.signature.TensorSpec.missing`), -1 for an integer input of codes (or of their number
+        categories), the integer an input of integer categories reads it as; never for any other text or integer
+        input.
     extremes : bool
         Also draw the element type's extremes: 0, -0.0, the largest finite value, the smallest
         normal and subnormal, integer min and max (off: none of -0.0, subnormals or the smallest normal).
@@ -517,9 +521,12 @@ def model_inputs(
                 units, place = _per_column(dtype, shape, lows, highs, allow_nan=allow_nan,
                                            allow_infinity=allow_infinity, extremes=extremes, code_columns=list(codes))
                 array = place(draw(units, label=spec.name))
-                if codes and dtype.kind == "f":  # a code is a whole number: 1.5 is no category
+                if codes:
                     columns = array.reshape(len(array), -1) if array.ndim else array.reshape(1, -1)
-                    columns[:, list(codes)] = np.round(columns[:, list(codes)])
+                    if dtype.kind == "f":  # a code is a whole number: 1.5 is no category
+                        columns[:, list(codes)] = np.round(columns[:, list(codes)])
+                    for position, values in _values_of_codes(spec, dtype, per_row).items():
+                        columns[:, position] = _category_values_at(columns[:, position], values)
             else:
                 glob = None
                 if lows is not None and highs is not None:
@@ -547,6 +554,42 @@ def _code_columns(spec: TensorSpec, per_row: int) -> dict[int, int]:
     """The columns of ``spec`` that hold category codes with known categories: ``{position: category count}``."""
     return {int(position): len(categories) for position, categories in spec.codes or ()
             if categories and 0 <= int(position) < per_row}
+
+
+def _values_of_codes(spec: TensorSpec, dtype: np.dtype[Any], per_row: int) -> dict[int, np.ndarray]:
+    """The code columns of ``spec`` whose categories are all numbers ``dtype`` holds: ``{position: categories}``.
+
+    onnxgate reads a plain number there as the category of that value, never as a code (months 1..12: 3 is March,
+    not code 3), and refuses one that is none of them (:func:`onnxgate._category_codes.category_codes`): drawn
+    its codes 0..2, an XGBoost category column of 10, 20 and 30 had every draw refused. So those columns are
+    drawn as codes (shrinking towards the first category) and fed as the categories they stand for; a column of
+    text categories keeps its codes, which onnxgate reads as codes.
+    """
+    import numpy as np
+
+    out: dict[int, np.ndarray] = {}
+    for position, categories in spec.codes or ():
+        if not categories or not 0 <= int(position) < per_row:
+            continue
+        if not all(isinstance(c, numbers.Real) and not isinstance(c, bool) for c in categories):
+            continue
+        if dtype.kind in "iu":
+            info = np.iinfo(dtype)
+            if not all(float(c).is_integer() and info.min <= c <= info.max for c in categories):
+                continue  # a category the input cannot hold: its codes, as before
+        out[int(position)] = np.asarray(categories, dtype=dtype)
+    return out
+
+
+def _category_values_at(codes: np.ndarray, categories: np.ndarray) -> np.ndarray:
+    """The categories the codes stand for; a missing value's code (-1, or NaN in a float input) stays as it is:
+    onnxgate reads -1, where it is none of the categories, as missing, as pandas' codes do."""
+    import numpy as np
+
+    out = codes.copy()
+    known = np.isfinite(codes) & (codes >= 0) & (codes < len(categories))
+    out[known] = categories[codes[known].astype(np.int64)]
+    return out
 
 
 def _within_codes(codes: Mapping[int, int], lows: Any, highs: Any, per_row: int, elem_type: str, *,

@@ -510,6 +510,33 @@ def test_extremes_keep_an_input_of_category_codes_to_its_codes(options: dict[str
     assert seen == {0, 1, 2, 3} | ({-1} if options.get("allow_nan") else set())
 
 
+@pytest.mark.parametrize("options", [{}, {"allow_nan": True}, {"allow_nan": True, "ranges": "data"}],
+                         ids=["plain", "allow-nan", "allow-nan-data-ranges"])
+def test_an_input_of_number_category_codes_draws_the_category_values(options: dict[str, Any]) -> None:
+    # an XGBoost category column of numbers (10, 20, 30) is an input of codes read by value: drawn its codes 0..2,
+    # every draw was refused by assert_parity ("a number is read as the category of that value, not as a code")
+    import pandas as pd
+    import xgboost
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=200), "shop": pd.Categorical(rng.choice([10, 20, 30], 200))})
+    y = ((X["x"] > 0) ^ (X["shop"] == 20)).astype(int)
+    model = xgboost.XGBClassifier(n_estimators=5, max_depth=2, enable_categorical=True, tree_method="hist")
+    conv = og.convert(model.fit(X, y), X.head(20))
+    assert conv.signature.inputs[1].codes == ((0, (10, 20, 30)),)
+    seen: set[int] = set()
+
+    @settings(max_examples=60, deadline=None, database=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(model_inputs(conv, **{**options, **({"ranges": X} if "ranges" in options else {})}))
+    def check(feeds: dict[str, np.ndarray]) -> None:
+        seen.update(feeds["shop"].ravel().tolist())
+        assert_parity(model, conv, feeds)
+
+    check()
+    assert seen == {10, 20, 30} | ({-1} if options.get("allow_nan") else set())
+
+
 @pytest.mark.parametrize("options", [{}, {"extremes": True}, {"allow_nan": True}],
                          ids=["plain", "extremes", "allow-nan"])
 def test_an_input_of_integer_categories_draws_only_its_categories(options: dict[str, Any]) -> None:
