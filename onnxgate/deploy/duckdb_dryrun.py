@@ -688,8 +688,12 @@ def _categories_as_codes(data: Any, signature: Signature) -> tuple[Any, set[str]
     categories (:attr:`onnxgate.signature.TensorSpec.categories`: the table holds the values) that holds a missing
     value is mapped the same way, the missing value to the integer the model reads as one (-1, as validate feeds it,
     as XGBoost's code -1 for one): refused as a NULL for the NOT NULL table, though validate for the same target
-    scored it (helper-241). A dict of columns is mapped as the frame of them is (its missing value was refused as a
-    NULL; helper-252). Returns the rows and the inputs whose column it mapped."""
+    scored it (helper-241). Such a column of a category type (a pandas or pyarrow one) is mapped too, its values read
+    as LightGBM reads them: one the model was not fitted on is loaded as it is, which the package's graph, as the
+    file and LightGBM's predict, scores as a missing value; it was refused as a number that may be a code (the rule
+    for a plain column, which LightGBM itself refuses), though validate scored the same rows (helper-255). A dict of
+    columns is mapped as the frame of them is (its missing value was refused as a NULL; helper-252). Returns the rows
+    and the inputs whose column it mapped."""
     import pyarrow as pa
 
     from onnxgate._data import as_feeds, holds_category_values, is_dataframe, read_rows
@@ -704,7 +708,8 @@ def _categories_as_codes(data: Any, signature: Signature) -> tuple[Any, set[str]
                              or pa.types.is_large_string(kind)
                              or ((pa.types.is_integer(kind) or pa.types.is_floating(kind)) and holds_category_values(
                                  data.column(c).slice(0, 0).to_numpy(), specs[signature.columns.input_for(c)]))))
-                        or (signature.columns.input_for(c) in integers and _holds_missing(data.column(c)))]
+                        or (signature.columns.input_for(c) in integers and (pa.types.is_dictionary(
+                            data.schema.field(c).type) or _holds_missing(data.column(c))))]
         if not dictionaries:
             return data, set()
         # pandas reads a dictionary column as a category column, mapped to the codes as validate maps it
@@ -731,7 +736,8 @@ def _categories_as_codes(data: Any, signature: Signature) -> tuple[Any, set[str]
     columns = [c for c in data.columns if (signature.columns.input_for(str(c)) in coded
                and (type(data[c].dtype).__name__ == "CategoricalDtype"
                     or holds_category_values(data[c], specs[signature.columns.input_for(str(c))])))
-               or (signature.columns.input_for(str(c)) in integers and bool(data[c].isna().any()))]
+               or (signature.columns.input_for(str(c)) in integers
+                   and (type(data[c].dtype).__name__ == "CategoricalDtype" or bool(data[c].isna().any())))]
     if not columns:
         return data, set()
     feeds = as_feeds(data, signature)
@@ -917,7 +923,8 @@ def _refuse_values_the_load_would_change(source: Any, signature: Signature, code
     SQL adaptation types a boolean column), and a refused column is named as the user named it. The
     ``coded`` inputs' columns already hold the codes the dry run mapped the user's categories to: they are
     checked as plain numbers, not read again as a user's codes (codes 1..7 of categories 1..12 were
-    refused as "both categories and codes").
+    refused as "both categories and codes"), and a column of LightGBM's integer categories mapped from a category
+    column holds its values, unseen ones too, read as missing by the graph as by LightGBM (helper-255).
 
     Raises
     ------
@@ -927,8 +934,8 @@ def _refuse_values_the_load_would_change(source: Any, signature: Signature, code
     """
     from onnxgate._data import as_feeds
 
-    plain = dataclasses.replace(signature, inputs=tuple(dataclasses.replace(s, codes=None) if s.name in coded else s
-                                                         for s in signature.inputs))
+    plain = dataclasses.replace(signature, inputs=tuple(dataclasses.replace(s, codes=None, categories=None)
+                                                         if s.name in coded else s for s in signature.inputs))
     for batch in source.to_batches(max_chunksize=BATCH_ROWS):
         as_feeds(batch.to_pandas(), plain)
 

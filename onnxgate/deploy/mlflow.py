@@ -706,9 +706,13 @@ def _integer_categories_checked_in_graph(proto: Any) -> tuple[Any, dict[str, Any
         # NaN to int64 as NumPy does on x86-64): missing to the model, as to LightGBM; it was refused (helper-241)
         allowed = categories + ([int(spec.missing)] if spec.missing is not None else []) + [_NAN_AS_INT64]
         shown = f"{categories[:10]}{'...' if len(categories) > 10 else ''}"
+        # a pandas category column's value the model was not fitted on, which LightGBM scores as a missing value,
+        # reaches the graph as the same number a code would: refused too, saying how to have it scored (helper-255)
         refuse = (f"{spec.name}: a number that is none of the model's categories {shown}; the package reads a number "
-                  "as the category of that value, not as a code (its position among them): send a category by value, "
-                  "or drop those rows")
+                  "as the category of that value, not as a code (its position among them), and takes a category "
+                  "column as its numbers, so a category the model was not fitted on is refused too: send a category "
+                  "by value or a missing one (NaN in a category column; .cat.set_categories(<the model's "
+                  "categories>) makes an unseen one missing, as LightGBM reads it), or drop those rows")
         lookup = {"keys_int64s": allowed, "values_int64s": [0] * len(allowed), "default_int64": _UNSEEN_SLOT}
         new_nodes += _failing_check(fixed.graph, spec.name, lookup, refuse, taken)
         record[spec.name] = {"categories": categories, "read_as_missing": allowed[len(categories):],

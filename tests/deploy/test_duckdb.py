@@ -919,6 +919,37 @@ def test_a_missing_lightgbm_integer_category_in_a_dict_of_columns_is_scored_as_i
         np.testing.assert_allclose(result.result.column("p_1").to_numpy(), want, atol=1e-5)
 
 
+@pytest.mark.filterwarnings("ignore")
+def test_an_unseen_lightgbm_integer_category_of_a_category_column_is_scored_as_lightgbm_scores_it(
+        tmp_path: Path) -> None:
+    # a category column holding 4 and 6, which LightGBM was not fitted on: LightGBM's predict, validate and the
+    # package's graph in the database score them as missing values, but the dry run refused the rows as "number(s)
+    # that are none of the model's categories", for a frame, a dict and an Arrow table alike (helper-255)
+    pytest.importorskip("lightgbm")
+    pa = pytest.importorskip("pyarrow")
+    from _column_frames import FIBONACCI, fibonacci_model
+
+    model, frame = fibonacci_model("lightgbm")
+    sql = og.convert(model, frame.head(60), target="sql-edge-2.0")
+    og.package(sql, target="sql-edge-2.0", out=tmp_path / "pkg")
+    x = np.linspace(-1.0, 1.0, 6)
+    n = pd.Categorical([1, 4, 8, None, 21, 6])  # its own categories: 1, 4, 6, 8, 21
+    rows = pd.DataFrame({"x": x, "n": n})
+    want = model.predict_proba(rows)[:, 1]
+    np.testing.assert_allclose(want[[1, 5]], model.predict_proba(rows.assign(
+        n=pd.Categorical([None] * 6, categories=FIBONACCI)))[[1, 5], 1])  # LightGBM reads 4 and 6 as missing
+    assert og.validate(sql, target="sql-edge-2.0", reference=model, data=rows).passed
+    for given in (rows, {"x": x, "n": n}, pa.table({"x": x, "n": pa.array(n)})):
+        result = dry.dry_run(tmp_path / "pkg", given, reference=model)
+        assert result.passed, result
+        assert result.result.column("n").to_pylist() == [1, 4, 8, -1, 21, 6]  # what the table holds
+        np.testing.assert_allclose(result.result.column("p_1").to_numpy(), want, atol=1e-5)
+    # a plain column has no category type, and LightGBM refuses it: 4 and 6 may be codes, refused as by validate
+    with pytest.raises(InvalidDataError, match=r"none of the model's categories \[1, 2, 3, 5, 8, 13, 21\] "
+                                               r"\(e.g. \[4, 6\]\)"):
+        dry.dry_run(tmp_path / "pkg", rows.assign(n=[1, 4, 8, 1, 21, 6]), reference=model)
+
+
 @pytest.mark.parametrize("nullable", [False, True], ids=["not-null", "nullable"])
 def test_a_missing_number_is_refused_for_what_its_table_column_is(nullable: bool, tmp_path: Path) -> None:
     # a NaN in a bigint column was refused because "SQL Server's float/real cannot hold NaN", and in a column the user

@@ -595,6 +595,24 @@ def test_a_missing_lightgbm_integer_category_is_scored_as_missing_in_mlflow(tmp_
         loaded.predict(rows.assign(band=rows.band.cat.codes.astype("int64")))
 
 
+def test_an_unseen_lightgbm_integer_category_says_how_to_have_it_scored_in_mlflow(tmp_path):
+    """A category column holding 4, which LightGBM was not fitted on and scores as a missing value: MLflow's loader
+    hands the package the number 4, as it would a code a client sent, so predict fails; its message said only "send
+    a category by value", which the user did. It now says how to have it scored as LightGBM scores it: the column's
+    categories set to the model's, which makes 4 missing (helper-255)."""
+    pytest.importorskip("lightgbm")
+    from _column_frames import FIBONACCI, fibonacci_model
+
+    model, frame = fibonacci_model("lightgbm")
+    loaded = mlflow_pyfunc.load_model(str(og.package(og.convert(model, frame.head(60)), target="mlflow",
+                                                     out=tmp_path / "pkg")))
+    rows = frame.head(6).assign(n=pd.Categorical([1, 4, 8, 4, 21, 2]))
+    with pytest.raises(Exception, match=r"none of the model's categories .*\.cat\.set_categories"):
+        loaded.predict(rows)
+    fixed = rows.assign(n=rows.n.cat.set_categories(FIBONACCI))  # what the message says: 4 is missing now
+    np.testing.assert_allclose(_probabilities(loaded.predict(fixed), 6), model.predict_proba(rows), atol=1e-5)
+
+
 def test_a_lightgbm_text_category_for_sql_edge_takes_the_values_in_mlflow(tmp_path):
     """LightGBM's text categories converted for sql-edge-2.0 read their codes: MLflow refused a category column
     ("Failed to enforce schema"). Now the values are mapped in the graph, an unseen one scored as missing, as LightGBM
