@@ -7,17 +7,17 @@ correct files on them.
 :func:`tied_answers` gives, for one row, every answer a k-nearest-neighbour search gives when the tie
 is broken each possible way, computed as scikit-learn computes its answer from a neighbour set (its
 weights, its probability normaliser, its graph); parity accepts a differing row only when the file's
-answer is one of them. Anything else (a row without a tie, a metric or weighting not followed here, too
-many ways to break a tie to try) gives no answers, and the row stays a mismatch."""
+answer is one of them. Anything else (a row without a tie, a metric or weighting not followed here) gives no
+answers, and the row stays a mismatch."""
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-#: The most ways of breaking one row's tie that are tried.
+#: The most answers of one row's tie-breaks that are made (the file's own first: :func:`tied_answers`).
 MOST_TIE_BREAKS = 256
 
 #: How near to the k-th distance a training row is tied with it (relative: the same distance reached from
@@ -31,6 +31,9 @@ TIE_RTOL_FLOAT32 = 1e-6
 
 #: How many training rows past the k-th nearest are looked at for a tie.
 TIE_LOOKAHEAD = 16
+#: How many neighbours of a row are read at most when its tie runs past :data:`TIE_LOOKAHEAD` (the tie-breaks
+#: of a row tied with more are made from those read: each is right, but not every one is made).
+MOST_TIED_READ = 1024
 
 NEIGHBOUR_KINDS = ("KNeighborsClassifier", "KNeighborsRegressor", "KNeighborsTransformer")
 
@@ -63,13 +66,14 @@ def tied_answers(search: Any, rows: Any, rtol: float = TIE_RTOL) -> list[Iterato
     """For each of ``rows`` (what ``search``, a fitted KNeighbors* estimator, reads), each distinct answer
     over the ways its k-th neighbour's tie can be broken, as the outputs skl2onnx writes for it:
     ``[label, probabilities]`` for a classifier, ``[prediction]`` for a regressor, ``[graph row]`` for a
-    transformer, made one at a time as they are read. None for a row without a tie, or one not followed
-    here: more than :data:`TIE_LOOKAHEAD` training rows tied, or more than :data:`MOST_TIE_BREAKS` ways to
-    break the tie.
+    transformer, made one at a time as they are read, the file's own first: the tied training rows of lowest
+    index, which an ONNX TopK keeps. At most :data:`MOST_TIE_BREAKS` answers a row. None for a row without a tie.
 
-    The neighbours come from the estimator's own search (its tree), :data:`TIE_LOOKAHEAD` past the k-th,
-    so a row costs what scikit-learn's ``kneighbors`` costs, not a pass over the training rows. ``rtol``: how
-    near a distance is to the k-th to be tied with it (:data:`TIE_RTOL`, :data:`TIE_RTOL_FLOAT32`)."""
+    The neighbours come from the estimator's own search (its tree), :data:`TIE_LOOKAHEAD` past the k-th, so a
+    row costs what scikit-learn's ``kneighbors`` costs, not a pass over the training rows; a row whose tie runs
+    past them (whole-number features: 32 training rows at the 5th distance) reads twice as many, until the
+    last one read is past the tie (at most :data:`MOST_TIED_READ`). ``rtol``: how near a distance is to the k-th to be
+    tied with it (:data:`TIE_RTOL`, :data:`TIE_RTOL_FLOAT32`)."""
     import numpy as np
 
     kind = type(search).__name__
@@ -83,41 +87,111 @@ def tied_answers(search: Any, rows: Any, rtol: float = TIE_RTOL) -> list[Iterato
         return [None for _ in rows]
     wanted = min(k + TIE_LOOKAHEAD, fitted)
     distances, indices = search.kneighbors(rows, n_neighbors=wanted)
-    return [_row_answers(search, kind, k, d, i, wanted < fitted, fitted, rtol) for d, i in zip(distances, indices)]
+    kth = distances[:, k - 1]
+    reach = kth + rtol * kth
+    # each row's neighbours up to its last tied one (a copy: the rest of a wide read is let go)
+    found: list[tuple[Any, Any]] = [(d[:n].copy(), i[:n].copy()) for d, i, n in
+                                    zip(distances, indices, (distances <= reach[:, None]).sum(axis=1))]
+    past = np.flatnonzero(distances[:, -1] <= reach)  # the tie may run past those read
+    while wanted < min(fitted, MOST_TIED_READ) and len(past):
+        wanted = min(2 * wanted, fitted, MOST_TIED_READ)  # twice as many, until the last read is past the tie
+        still = []
+        for start in range(0, len(past), max(1, 2 ** 20 // wanted)):  # a few MB at a time
+            part = past[start:start + max(1, 2 ** 20 // wanted)]
+            d_more, i_more = search.kneighbors(rows[part], n_neighbors=wanted)
+            for row, d, i in zip(part, d_more, i_more):
+                n = int((d <= reach[row]).sum())
+                found[row] = (d[:n].copy(), i[:n].copy())
+                if n == wanted:
+                    still.append(row)
+        past = np.asarray(still, dtype=np.int64)
+    return [_row_answers(search, kind, k, d, i, fitted, rtol) for d, i in found]
 
 
-def _row_answers(search: Any, kind: str, k: int, distances: Any, indices: Any, more: bool,
-                 fitted: int, rtol: float) -> Iterator[list[Any]] | None:
+def _row_answers(search: Any, kind: str, k: int, distances: Any, indices: Any, fitted: int,
+                 rtol: float) -> Iterator[list[Any]] | None:
     """One row's answers over its tie-breaks (:func:`tied_answers`), made one at a time as they are read
-    (a transformer's answer is a row as wide as the training set); ``more``: training rows exist past those
-    looked at."""
+    (a transformer's answer is a row as wide as the training set). Tied rows whose answer is the same
+    (a classifier's of one class, a regressor's of one target) are one choice, so a row tied with 32 training
+    rows of 3 classes has at most 21 answers, not the 201,376 ways to pick 5 of them."""
     import numpy as np
 
+    if len(distances) < k:
+        return None
     kth = float(distances[k - 1])
     tol = rtol * kth
     tied_mask = np.abs(distances - kth) <= tol
-    if more and tied_mask[-1]:
-        return None  # the tie may run past the rows looked at
-    sure = indices[distances < kth - tol]
-    tied = indices[tied_mask]
+    sure, sure_d = indices[distances < kth - tol], distances[distances < kth - tol]
+    order = np.argsort(indices[tied_mask], kind="stable")  # the lowest training rows first, as TopK keeps them
+    tied, tied_d = indices[tied_mask][order], distances[tied_mask][order]
     wanted = k - len(sure)
-    if len(tied) <= wanted or math.comb(len(tied), wanted) > MOST_TIE_BREAKS:
+    if len(tied) <= wanted:
         return None
-    by_index = dict(zip(indices.tolist(), distances.tolist()))
+    y = None if kind == "KNeighborsTransformer" else np.asarray(search._y)
+    picks: Iterator[Sequence[int]]
+    if y is None:  # a transformer's graphs differ by the neighbours chosen: each its own
+        picks = itertools.combinations(range(len(tied)), wanted)
+    else:
+        targets = y[tied]
+        keys = targets.tolist() if targets.ndim == 1 else [t.tobytes() for t in targets]
+        groups: dict[Any, list[int]] = {}
+        for at, key in enumerate(keys):
+            groups.setdefault(key, []).append(at)  # in index order: a group's first rows are its lowest
+        if len(groups) == len(tied):  # every tied row its own answer: the ways to pick are the choices
+            picks = itertools.combinations(range(len(tied)), wanted)
+        else:
+            place = {key: group for group, key in enumerate(groups)}
+            picks = _picks(list(groups.values()), [place[key] for key in keys[:wanted]])
 
     def each() -> Iterator[list[Any]]:
-        seen: set[bytes] = set()
-        for chosen in itertools.combinations(tied, wanted):
-            neighbours = np.concatenate([sure, np.asarray(chosen, dtype=np.int64)])
-            answer = _answer(search, kind, neighbours, np.asarray([by_index[int(i)] for i in neighbours]), fitted)
-            if kind != "KNeighborsTransformer":  # its graphs differ by the neighbours chosen: all distinct
-                key = b"".join(np.asarray(a).tobytes() for a in answer)
-                if key in seen:
-                    continue
-                seen.add(key)
-            yield answer
+        for chosen in itertools.islice(picks, MOST_TIE_BREAKS):
+            at = np.asarray(chosen, dtype=np.int64)
+            yield _answer(search, kind, np.concatenate([sure, tied[at]]), np.concatenate([sure_d, tied_d[at]]),
+                          fitted)
 
     return each()
+
+
+def _picks(groups: list[list[int]], first: list[int]) -> Iterator[list[int]]:
+    """Which of the tied rows to take (their places in ``groups``, each group's rows interchangeable), one way
+    for each distinct count taken from each group: the way ``first`` (the group of each of the lowest rows)
+    takes first, a group's lowest rows taken first."""
+    taken = [0] * len(groups)
+    for group in first:
+        taken[group] += 1
+    for counts in _counts_first(taken, [len(g) for g in groups]):
+        yield [row for group, count in enumerate(counts) if count for row in groups[group][:count]]
+
+
+def _counts_first(first: list[int], sizes: list[int]) -> Iterator[tuple[int, ...]]:
+    """``first``, then every other way to take ``sum(first)`` items from groups of ``sizes`` (how many from
+    each), the earlier groups' largest takes first; made one at a time (a tie may hold hundreds of groups)."""
+    yield tuple(first)
+    total, n = sum(first), len(sizes)
+    after = [0] * n  # how many the groups after each can give
+    for i in range(n - 2, -1, -1):
+        after[i] = after[i + 1] + sizes[i + 1]
+    counts = [0] * n
+
+    def fill(start: int, remaining: int) -> None:
+        for j in range(start, n):
+            counts[j] = min(sizes[j], remaining)
+            remaining -= counts[j]
+
+    fill(0, total)
+    while True:
+        if counts != first:
+            yield tuple(counts)
+        # the last group that can give one to the groups after it
+        moved = counts[n - 1]
+        for i in range(n - 2, -1, -1):
+            if counts[i] and after[i] >= moved + 1:
+                counts[i] -= 1
+                fill(i + 1, moved + 1)
+                break
+            moved += counts[i]
+        else:
+            return
 
 
 def _answer(search: Any, kind: str, neighbours: Any, distances: Any, fitted: int) -> list[Any]:
@@ -140,6 +214,117 @@ def _answer(search: Any, kind: str, neighbours: Any, distances: Any, fitted: int
     np.add.at(proba, targets, weights)
     proba /= proba.sum() if proba.sum() != 0 else 1.0
     return [np.asarray(search.classes_)[int(np.argmax(proba))], proba]
+
+
+# -- ties among a KNNImputer's donors
+
+def imputer_step(model: Any) -> tuple[Any, Any] | None:
+    """``(steps_before, imputer)`` for a KNNImputer of scikit-learn's own metric and weights, alone or at the end
+    of a pipeline, else None."""
+    before, model = last_step(model)
+    if type(model).__name__ != "KNNImputer" or not hasattr(model, "_fit_X"):
+        return None
+    if model.metric != "nan_euclidean" or model.weights not in ("uniform", "distance"):
+        return None
+    return before, model
+
+
+def imputed_answers(imputer: Any, rows: Any, rtol: float = TIE_RTOL) -> list[Iterator[list[Any]] | None]:
+    """For each of ``rows`` (what ``imputer``, a fitted KNNImputer, reads), each distinct ``[imputed row]`` over
+    the ways the ties among each missing value's donors at the ``n_neighbors``-th distance can be broken, the
+    lowest donors first (a TopK's, the file's), at most :data:`MOST_TIE_BREAKS`; None for a row without such a
+    tie. scikit-learn's ``argpartition`` keeps either of two donors at one distance: on whole numbers 94 of 200
+    rows imputed otherwise than the file's TopK. Computed as ``transform`` computes a value from its donors: the
+    donors' mean, or weighed ``1 / distance`` (only those at distance 0 where there are some); the distances in
+    float64, as the file computes them.
+
+    A KNNImputer fitted on float32 rows weighing its donors by distance computes their distances in float32
+    (scikit-learn keeps both sides' float32): a near donor's distance is rounding noise there, ``1 / noise`` its
+    weight, and a value imputed from wine-like rows came out 1.5 off scikit-learn's own answer on the same rows in
+    float64, which the file (computing in double) gives. Such a row's answers include that float64 answer, even
+    without a tie. That float32 answer cannot be written exactly: its noise is numpy's summation order."""
+    import numpy as np
+    from sklearn.metrics.pairwise import nan_euclidean_distances
+
+    rows = np.asarray(rows, dtype=np.float64)
+    if len(rows) == 0:
+        return []
+    fit = np.asarray(imputer._fit_X, dtype=np.float64)
+    fit_missing = np.asarray(imputer._mask_fit_X, dtype=bool)
+    missing_values = imputer.missing_values
+    missing = np.isnan(rows) if isinstance(missing_values, float) and np.isnan(missing_values) else \
+        rows == missing_values
+    distances = nan_euclidean_distances(rows, fit, missing_values=missing_values)
+    kept = np.ones(fit.shape[1], dtype=bool) if imputer.keep_empty_features else np.asarray(imputer._valid_mask)
+    at_output = np.cumsum(kept) - 1
+    base = np.asarray(imputer.transform(rows), dtype=np.float64)  # in float64: rows and donors read as float64
+    float32_distances = imputer.weights == "distance" and np.asarray(imputer._fit_X).dtype == np.float32
+    answers: list[Iterator[list[Any]] | None] = []
+    for r in range(len(rows)):
+        options = []  # (output column, its values over the tie-breaks) for each tied missing value
+        for col in np.flatnonzero(missing[r] & np.asarray(imputer._valid_mask)):
+            donors = np.flatnonzero(~fit_missing[:, col])
+            values = _imputed_values(imputer, distances[r, donors], fit[donors, col], rtol)
+            if values is not None:
+                options.append((int(at_output[col]), values))
+        if options:
+            answers.append(_imputed_rows(base[r], options))
+        elif float32_distances:
+            answers.append(iter([[base[r]]]))
+        else:
+            answers.append(None)
+    return answers
+
+
+def _imputed_values(imputer: Any, distances: Any, values: Any, rtol: float) -> list[float] | None:
+    """A missing value's imputations over the ways its donors (``distances`` away, holding ``values``, in
+    training order) tied at the ``n_neighbors``-th distance can be broken, the lowest donors' first; None without
+    such a tie."""
+    import numpy as np
+
+    n = min(int(imputer.n_neighbors), len(distances))
+    far = np.where(np.isnan(distances), np.inf, distances)  # no shared feature: last, and weighs 0
+    if n == 0 or not np.isfinite(far).any():
+        return None
+    kth = float(np.sort(far, kind="stable")[n - 1])
+    if not np.isfinite(kth):
+        return None  # every donor at a distance is among the nearest: one answer
+    tol = rtol * kth
+    sure = np.flatnonzero(far < kth - tol)
+    tied = np.flatnonzero(np.abs(far - kth) <= tol)  # in training order: the lowest donors first
+    wanted = n - len(sure)
+    if len(tied) <= wanted:
+        return None
+    keys = values[tied].tolist()
+    groups: dict[Any, list[int]] = {}
+    for at, key in enumerate(keys):
+        groups.setdefault(key, []).append(at)
+    if len(groups) == 1:
+        return None
+    place = {key: group for group, key in enumerate(groups)}
+    found: list[float] = []
+    for chosen in itertools.islice(_picks(list(groups.values()), [place[key] for key in keys[:wanted]]),
+                                   MOST_TIE_BREAKS):
+        donors = np.concatenate([sure, tied[np.asarray(chosen, dtype=np.int64)]])
+        weights = np.ones(len(donors))
+        if imputer.weights == "distance":
+            at_zero = far[donors] == 0
+            weights = at_zero.astype(np.float64) if at_zero.any() else 1.0 / far[donors]
+        value = float(np.sum(values[donors] * weights) / np.sum(weights))
+        if value not in found:
+            found.append(value)
+    return found if len(found) > 1 else None
+
+
+def _imputed_rows(base: Any, options: list[tuple[int, list[float]]]) -> Iterator[list[Any]]:
+    """``base`` (scikit-learn's imputed row) with each tied value set each way, every value's first way first."""
+    import numpy as np
+
+    for picked in itertools.islice(itertools.product(*(values for _, values in options)), MOST_TIE_BREAKS):
+        row = np.array(base, copy=True)
+        for (column, _), value in zip(options, picked):
+            row[column] = value
+        yield [row]
 
 
 # -- ties among a support vector classifier's one-against-one votes

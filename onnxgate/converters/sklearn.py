@@ -948,15 +948,16 @@ class SklearnConverter(Converter):
         return outputs
 
     def answers_can_tie(self, model: Any) -> bool:
-        from onnxgate.converters._sklearn_ties import neighbour_step, nested_tie_estimators, vote_step
+        from onnxgate.converters._sklearn_ties import imputer_step, neighbour_step, nested_tie_estimators, vote_step
 
         return (neighbour_step(model) is not None or vote_step(model) is not None
-                or bool(nested_tie_estimators(model)))
+                or imputer_step(model) is not None or bool(nested_tie_estimators(model)))
 
     def tied_answers(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature,
                      rows: Sequence[int]) -> dict[int, Iterable[list[Any]]]:
-        """A k-nearest-neighbour model's answers over the ways each row's tie can be broken, or a support
-        vector classifier's over the ways its tied pairwise votes can go (:mod:`onnxgate.converters._sklearn_ties`);
+        """A k-nearest-neighbour model's answers over the ways each row's tie can be broken, a KNNImputer's over
+        the ways its donors tied at the n-th distance can be, or a support vector classifier's over the ways its
+        tied pairwise votes can go (:mod:`onnxgate.converters._sklearn_ties`);
         only where its outputs are skl2onnx's own (label and probabilities or scores, or one output)."""
         import numpy as np
 
@@ -965,6 +966,8 @@ class SklearnConverter(Converter):
             TIE_RTOL_FLOAT32,
             VOTE_TIE_RTOL,
             VOTE_TIE_RTOL_FLOAT32,
+            imputed_answers,
+            imputer_step,
             neighbour_step,
             tied_answers,
             tied_votes,
@@ -983,6 +986,12 @@ class SklearnConverter(Converter):
             before, svc = voting
             votes = tied_votes(svc, read(before), VOTE_TIE_RTOL_FLOAT32 if float32 else VOTE_TIE_RTOL)
             return {row: found for row, found in zip(rows, votes) if found is not None}
+        imputing = imputer_step(model)
+        if imputing is not None and rows and len(signature.outputs) == 1:
+            before, imputer = imputing
+            imputed = imputed_answers(imputer, np.asarray(_dense(read(before)), dtype=np.float64),
+                                      TIE_RTOL_FLOAT32 if float32 else TIE_RTOL)
+            return {row: found for row, found in zip(rows, imputed) if found is not None}
         found = neighbour_step(model)
         if found is None and rows:
             return self._nested_tied_answers(model, feeds, signature, rows, float32)

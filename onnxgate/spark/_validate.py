@@ -373,7 +373,8 @@ def _spark_parity(
         accs, names, missing=missing, rows=done, details=details, infinities_compare_equal=inf_equal, model=proto,
         rows_float32=float32_rows,
     )
-    result = with_tied_rows(result, sum(p.get("tied", 0) for p in partials), done)
+    result = with_tied_rows(result, sum(p.get("tied", 0) for p in partials), done,
+                            sum(p.get("tied_untried", 0) for p in partials))
     result = with_rows_holding_nan(result, sum(p.get("with_nan", 0) for p in partials), done)
     alone = next((p["alone"] for p in partials if p.get("alone")), None)
     if alone is None and result.passed:
@@ -510,6 +511,7 @@ def _partition_parity(
             "missing": set(),
             "accs": [],
             "tied": 0,
+            "tied_untried": 0,
             "with_nan": 0,
         }
         hasher = hashlib.sha256()
@@ -573,7 +575,9 @@ def _partition_parity(
                     part["raise"] = ("InvalidDataError", reference_failed(where, err))  # as locally: exit 2
                     break
                 if resolve_ties is not None:  # as local parity: a k-th neighbour's tie broken another way
-                    part["tied"] += resolve_ties(ref_feeds, onnx_out, ref_out)  # of the rows it answered
+                    ties = resolve_ties(ref_feeds, onnx_out, ref_out)  # of the rows it answered
+                    part["tied"] += ties.decided
+                    part["tied_untried"] += ties.untried
                 accumulate_batch(accs, onnx_out, ref_out, missing=part["missing"], row_offset=done,
                                  inputs=by_column(feeds, signature))
                 if "reference_alone" not in part and n >= 2 and resolve_ties is None:

@@ -284,7 +284,7 @@ def check_prediction_parity(
     from onnxgate._onnx import load_model, rows_per_batch
     from onnxgate.signature import Signature
     from onnxgate.validators.reference import float32_rounding_shows, inputs_the_file_lacks, prepare_reference
-    from onnxgate.validators.ties import prepare_tie_resolver
+    from onnxgate.validators.ties import TieCount, prepare_tie_resolver
 
     name = "prediction_parity"
     proto = load_model(model)
@@ -315,7 +315,7 @@ def check_prediction_parity(
     run_reference = prepare_reference(reference, proto, signature, float32_rows=rows_float32)
     user_values = users_values_signature(reference, signature, rows_float32)
     resolve_ties = prepare_tie_resolver(reference, proto, signature, tolerances)
-    tied = 0
+    tied = TieCount()
     accs = [
         OutputAccumulator(o.name, *tolerances[o.name], infinities_compare_equal=infinities_compare_equal,
                           scale_guard=atol_defaulted(o.name, atol), row_axis=signature.row_axis(o.name))
@@ -425,7 +425,7 @@ def check_prediction_parity(
         model=proto,
         rows_float32=rows_float32,
     )
-    result = with_tied_rows(result, tied, done)
+    result = with_tied_rows(result, tied.decided, done, tied.untried)
     result = with_rows_holding_nan(result, with_nan, done)
     if probe_failed is not None and probe is not None and num_rows(probe) != done:
         alone = fixed_batch_finding(num_rows(probe), probe_failed)
@@ -604,19 +604,29 @@ def rows_alone_without_reference(model: Any, data: Any, session: Any = None, *,
     return rows_alone_disagree(session, probe, outputs, signature, tolerances), True
 
 
-def with_tied_rows(result: CheckResult, tied: int, rows: int) -> CheckResult:
+def with_tied_rows(result: CheckResult, tied: int, rows: int, untried: int = 0) -> CheckResult:
     """``result`` saying how many of its ``rows`` were compared with a tie-break's answer
-    (:mod:`onnxgate.validators.ties`), in ``details["tied_rows"]`` too; as it is when none were."""
-    if not tied:
+    (:mod:`onnxgate.validators.ties`), in ``details["tied_rows"]`` too, and how many differing rows hold a tie
+    whose answers were not all tried (``details["tied_rows_untried"]``); as it is when neither."""
+    message, details = result.message, dict(result.details)
+    if tied:
+        message += (
+            f". {tied} of the {rows} rows hold a tie the model may break either way (training rows tied at the "
+            "k-th neighbour's distance, a KNNImputer's donors tied at the n-th or, fitted on float32 rows and "
+            "weighing by distance, nearer than float32 rounds, an SVC's pairwise vote at 0, equal values in a "
+            "TopK): the file's answer there is the one the model gives with the tie broken another way (or "
+            "computed in float64), and was compared with that answer"
+            + ("; they are not counted as differing" if not result.passed else ""))
+        details["tied_rows"] = tied
+    if untried:
+        message += (
+            f". {untried} differing rows hold a tie whose tie-breaks were not all tried (too many rows differ to "
+            "try each of their tie-breaks): they are counted as differing, though a tie broken another way may "
+            "explain some")
+        details["tied_rows_untried"] = untried
+    if not tied and not untried:
         return result
-    return CheckResult(
-        result.name, result.passed,
-        f"{result.message}. {tied} of the {rows} rows hold a tie the model may break either way (training rows "
-        "tied at the k-th neighbour's distance, an SVC's pairwise vote at 0, equal values in a TopK): the file's "
-        "answer there is the one the model gives with the tie broken another way, and was compared with that "
-        "answer",
-        {**result.details, "tied_rows": tied},
-    )
+    return CheckResult(result.name, result.passed, message, details)
 
 
 def fixed_batch_finding(rows: int, err: BaseException | str) -> str:

@@ -6,7 +6,8 @@ says how many rows were decided this way. Any other difference stays a mismatch.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -14,18 +15,34 @@ if TYPE_CHECKING:
 
     from onnxgate.signature import Signature
 
-#: A batch where more than this share of the rows differ (and more than :data:`TIE_PROBE_ROWS`) is looked at
-#: for ties only when its first :data:`TIE_PROBE_ROWS` differing rows are all tied: ties are rare on decimal
-#: data (1 and 8 of 150 iris rows), and a model that differs this much usually differs for another reason. On
-#: whole numbers they are not: a KNeighborsRegressor on 200 rows of 4 integer features 0..4 had 129 rows
-#: tied at the k-th distance, every one answered by the file as a tie-break does, and parity failed it.
-MOST_TIED_SHARE = 0.25
-#: How many differing rows are tried first when more than :data:`MOST_TIED_SHARE` of a batch differ.
-TIE_PROBE_ROWS = 16
+#: How many tie-break answers a batch may try, per row of the batch. A row is tried one answer at a time, the
+#: file's own first (the tied training rows of lowest index, which an ONNX TopK keeps), every row before any row's
+#: second, so a right file is decided in one round. A wrong file differs on most rows and no answer fits them:
+#: a KNeighborsRegressor fitted on other rows, 20,000 rows of whole numbers each tied with 30 training rows, would
+#: try 256 answers a row (40 s); stopped here, the rows not tried to the end are counted
+#: (:attr:`TieCount.untried`) and stay mismatches.
+TIE_ANSWERS_PER_ROW = 4
+#: ... and at least this many answers a batch (a small batch of a right file whose float distances pick tied
+#: rows in another order than their index).
+LEAST_TIE_ANSWERS = 4096
 
-#: ``resolve(feeds, onnx_outputs, reference_outputs) -> rows decided by a tie``; changes the reference
-#: outputs of those rows in place.
-TieResolver = Callable[[Mapping[str, "np.ndarray"], list[Any], list[Any]], int]
+
+@dataclass(frozen=True)
+class TieCount:
+    """What a :data:`TieResolver` did to a batch: ``decided``, its differing rows whose file answer is a
+    tie-break's (compared with it); ``untried``, differing rows holding a tie whose answers were not all tried
+    (:data:`TIE_ANSWERS_PER_ROW`), which stay mismatches although a tie-break might explain them."""
+
+    decided: int = 0
+    untried: int = 0
+
+    def __add__(self, other: TieCount) -> TieCount:
+        return TieCount(self.decided + other.decided, self.untried + other.untried)
+
+
+#: ``resolve(feeds, onnx_outputs, reference_outputs) -> TieCount``; changes the reference outputs of the rows
+#: decided by a tie in place.
+TieResolver = Callable[[Mapping[str, "np.ndarray"], list[Any], list[Any]], TieCount]
 
 
 def prepare_tie_resolver(reference: Any, onnx_model: Any, signature: Signature,
@@ -43,8 +60,8 @@ def prepare_tie_resolver(reference: Any, onnx_model: Any, signature: Signature,
     if len(resolvers) < 2:
         return resolvers[0] if resolvers else None
 
-    def both(feeds: Mapping[str, np.ndarray], onnx_out: list[Any], ref_out: list[Any]) -> int:
-        return sum(resolve(feeds, onnx_out, ref_out) for resolve in resolvers)
+    def both(feeds: Mapping[str, np.ndarray], onnx_out: list[Any], ref_out: list[Any]) -> TieCount:
+        return sum((resolve(feeds, onnx_out, ref_out) for resolve in resolvers), TieCount())
 
     return both
 
@@ -95,7 +112,7 @@ def topk_tie_resolver(onnx_model: Any, signature: Signature, tolerances: Mapping
         return None
     names = signature.output_names
 
-    def resolve(feeds: Mapping[str, np.ndarray], onnx_out: list[Any], ref_out: list[Any]) -> int:
+    def resolve(feeds: Mapping[str, np.ndarray], onnx_out: list[Any], ref_out: list[Any]) -> TieCount:
         import numpy as np
 
         decided: set[int] = set()
@@ -133,7 +150,7 @@ def topk_tie_resolver(onnx_model: Any, signature: Signature, tolerances: Mapping
                 if same_rows[at] and all(len(np.unique(line)) == line.size for side in lines for line in side):
                     _set_row(ref_out, indices_at, int(row), ours[row])
                     decided.add(int(row))
-        return len(decided)
+        return TieCount(len(decided))
 
     return resolve
 
@@ -247,7 +264,7 @@ def _native_tie_resolver(reference: Any, onnx_model: Any, signature: Signature,
     mapping = adaptation_of(onnx_model)
     columns = ColumnMap.from_model(onnx_model)
 
-    def resolve(feeds: Mapping[str, np.ndarray], onnx_out: list[Any], ref_out: list[Any]) -> int:
+    def resolve(feeds: Mapping[str, np.ndarray], onnx_out: list[Any], ref_out: list[Any]) -> TieCount:
         import numpy as np
 
         ours = [_rows(value) for value in onnx_out]
@@ -258,38 +275,57 @@ def _native_tie_resolver(reference: Any, onnx_model: Any, signature: Signature,
                 differ |= _row_differs(mine, other, tolerances[spec.name])
         rows = [int(r) for r in np.flatnonzero(differ)]
         if not rows:
-            return 0
+            return TieCount()
         if mapping is not None:
             native_feeds, native_signature = original_feeds(mapping, feeds, onnx_model)
         else:
             native_feeds, native_signature = columns.to_columns(feeds), columns.native_signature(signature)
 
-        def tie_breaks(picked: list[int]) -> dict[int, list[Any]]:
-            """The file's answer, laid out as the outputs, for each of ``picked`` where a tie-break gives it."""
-            found = {}
-            for row, answers in converter.tied_answers(reference, native_feeds, native_signature, picked).items():
-                for answer in answers:
-                    native = [None if value is None else np.asarray(value)[None] for value in answer]
-                    laid = adapted_outputs(mapping, native, signature.output_names) if mapping is not None else native
-                    if _matches(ours, laid, row, signature, tolerances):
-                        found[row] = laid
-                        break
-            return found
+        def lay(answer: list[Any]) -> list[Any]:
+            native = [None if value is None else np.asarray(value)[None] for value in answer]
+            return adapted_outputs(mapping, native, signature.output_names) if mapping is not None else native
 
-        if len(rows) > max(MOST_TIED_SHARE * len(differ), TIE_PROBE_ROWS):
-            decided = tie_breaks(rows[:TIE_PROBE_ROWS])
-            if len(decided) < TIE_PROBE_ROWS:
-                return 0  # so many differ, and not all for a tie: a model fitted otherwise
-            decided.update(tie_breaks(rows[TIE_PROBE_ROWS:]))
-        else:
-            decided = tie_breaks(rows)
-        for row, laid in decided.items():
-            for i, value in enumerate(laid):
-                if value is not None and ref_out[i] is not None:
-                    _set_row(ref_out, i, row, value)
-        return len(decided)
+        found = converter.tied_answers(reference, native_feeds, native_signature, rows)
+        decided, untried = _first_fitting(found, lay, ours, signature, tolerances,
+                                          max(LEAST_TIE_ANSWERS, TIE_ANSWERS_PER_ROW * len(differ)))
+        for i in range(len(ref_out)):
+            if ref_out[i] is None:
+                continue
+            target = None  # the reference's output copied once, its decided rows set
+            for row, laid in decided.items():
+                if laid[i] is not None:
+                    target = np.array(ref_out[i], copy=True) if target is None else target
+                    target[row] = np.asarray(laid[i]).reshape(target[row].shape)
+            if target is not None:
+                ref_out[i] = target
+        return TieCount(len(decided), untried)
 
     return resolve
+
+
+def _first_fitting(found: Mapping[int, Iterable[list[Any]]], lay: Callable[[list[Any]], list[Any]],
+                   ours: list[Any], signature: Signature, tolerances: Mapping[str, tuple[float, float, str]],
+                   budget: int) -> tuple[dict[int, list[Any]], int]:
+    """``({row: the tie-break answer the file gives there, laid out as the outputs}, rows not tried to the end)``
+    for the rows of ``found`` (each row's answers over its tie-breaks): the rows are tried in rounds, each row's
+    next answer per round, compared all at once, until every row is decided or has no answer left, or
+    ``budget`` answers were made."""
+    pending: dict[int, Iterator[list[Any]]] = {row: iter(answers) for row, answers in found.items()}
+    decided: dict[int, list[Any]] = {}
+    while pending and budget > 0:
+        batch: dict[int, list[Any]] = {}
+        for row, answers in list(pending.items())[:budget]:
+            answer = next(answers, None)
+            budget -= 1
+            if answer is None:
+                del pending[row]
+            else:
+                batch[row] = lay(answer)
+        for row, fits in zip(batch, _match_rows(ours, list(batch), list(batch.values()), signature, tolerances)):
+            if fits:
+                decided[row] = batch[row]
+                del pending[row]
+    return decided, len(pending)
 
 
 def _rows(value: Any) -> np.ndarray | None:
@@ -317,21 +353,33 @@ def _row_differs(ours: np.ndarray, theirs: np.ndarray, tolerance: tuple[float, f
     return per_row
 
 
-def _matches(ours: list[Any], laid: list[Any], row: int, signature: Signature,
-             tolerances: Mapping[str, tuple[float, float, str]]) -> bool:
-    """Whether every output of the ONNX model's ``row`` equals one tie-break's answer (laid out as the
-    model's outputs), by parity's own tolerances."""
+def _match_rows(ours: list[Any], rows: list[int], laids: list[list[Any]], signature: Signature,
+                tolerances: Mapping[str, tuple[float, float, str]]) -> list[bool]:
+    """For each of ``rows``, whether every output of the ONNX model's row equals its tie-break answer in ``laids``
+    (laid out as the model's outputs), by parity's own tolerances; the rows compared at once."""
     import numpy as np
 
-    for spec, mine, answer in zip(signature.outputs, ours, laid):
-        if mine is None or answer is None:
+    fits = np.ones(len(rows), dtype=bool)
+    if not rows:
+        return []
+    for at, (spec, mine) in enumerate(zip(signature.outputs, ours)):
+        if mine is None:
             continue
-        expected = np.asarray(answer).reshape(1, -1)
-        if expected.dtype.kind not in "biuf" or expected.shape[1] != mine.shape[1]:
-            return False
-        if _row_differs(mine[row:row + 1], expected.astype(mine.dtype), tolerances[spec.name]).any():
-            return False
-    return True
+        given = [i for i, laid in enumerate(laids) if laid[at] is not None]
+        if not given:
+            continue
+        expected = [np.asarray(laids[i][at]).reshape(-1) for i in given]
+        if any(e.dtype.kind not in "biuf" or e.shape[0] != mine.shape[1] for e in expected):
+            for i, e in zip(given, expected):
+                if e.dtype.kind not in "biuf" or e.shape[0] != mine.shape[1]:
+                    fits[i] = False
+            keep = [(i, e) for i, e in zip(given, expected) if fits[i]]
+            if not keep:
+                continue
+            given, expected = [i for i, _ in keep], [e for _, e in keep]
+        picked = mine[np.asarray([rows[i] for i in given])]
+        fits[given] &= ~_row_differs(picked, np.stack(expected).astype(mine.dtype), tolerances[spec.name])
+    return [bool(f) for f in fits]
 
 
 def _set_row(outputs: list[Any], index: int, row: int, value: Any) -> None:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import onnx
 
     from onnxgate.signature import Signature
+    from onnxgate.validators.ties import TieResolver
 
 __all__ = ["BudgetExhausted", "Divergence", "Searcher", "as_array"]
 
@@ -54,7 +55,7 @@ class Searcher:
         budget: int,
         time_limit: float | None,
         tolerances: Mapping[str, tuple[float, float, str]],
-        resolve_ties: Callable[[dict[str, Array], list[Any], list[Any]], int] | None = None,
+        resolve_ties: TieResolver | None = None,
         wide: bool = False,
     ) -> None:
         self.session = session
@@ -197,7 +198,7 @@ class Searcher:
             return self._split_evaluate(Xc, base, feature, record, wide)
         if self.resolve_ties is not None:
             theirs = list(theirs)
-            self.ties += self.resolve_ties(ref_feeds, list(ours), theirs)  # the rows the reference answered
+            self.ties += self.resolve_ties(ref_feeds, list(ours), theirs).decided  # the rows the reference answered
         bad, per_output, ties = self.compare(theirs, ours, m)
         self.ties += int(ties.sum())
         if record and bad.any():
