@@ -2851,14 +2851,21 @@ def register_text_vectorizer() -> None:
       (the tuples skl2onnx reads for its Traceable vectorizers).
     * Stop words are removed as scikit-learn removes them (:func:`_stop_words_as_sklearn`).
 
-    A pattern re2 cannot read (a lookaround, a backreference) is refused by name."""
+    A pattern re2 cannot read (a lookaround, a backreference) is refused by name, as is a setting the graph cannot
+    compute as scikit-learn does (:func:`onnxgate.converters._sklearn_text.text_setting_refusal`)."""
     alias = "SklearnCountVectorizer"
     original = _replaceable(alias, "_onnxgate_text")
     if original is None:
         return
 
     def convert(scope: Any, operator: Any, container: Any) -> None:
+        from onnxgate.converters._sklearn_text import text_setting_refusal
+        from onnxgate.errors import UnsupportedModelError
+
         est = operator.raw_operator
+        refusal = text_setting_refusal(est)
+        if refusal:
+            raise UnsupportedModelError(refusal, framework="sklearn")
         fixed = _readable_vectorizer(est)
         before = len(container.nodes)
         if fixed is est:

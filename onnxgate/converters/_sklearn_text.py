@@ -72,19 +72,12 @@ def hashing_refusal(est: Any, opset: int) -> str | None:
     from onnxgate.converters._skl2onnx_fixes import is_group, parsed_pattern, re2_token_pattern
 
     name = type(est).__name__
-    if callable(est.analyzer):
-        return f"{name}(analyzer=<callable>) runs Python code the graph cannot hold; use analyzer='word'"
-    if est.analyzer != "word":
+    if est.analyzer == "char":
         return (f"{name}(analyzer={est.analyzer!r}) hashes character n-grams, which onnxruntime's tokenizer does "
                 "not make as scikit-learn does; only analyzer='word' is converted")
-    for setting in ("preprocessor", "tokenizer"):
-        if getattr(est, setting) is not None:
-            return f"{name}({setting}=<callable>) runs Python code the graph cannot hold; leave {setting}=None"
-    if est.strip_accents is not None:
-        return (f"{name}(strip_accents={est.strip_accents!r}): the graph has no accent stripping; "
-                "refit with strip_accents=None")
-    if est.input != "content":
-        return f"{name}(input={est.input!r}) reads files; the graph reads the text itself (input='content')"
+    refusal = text_setting_refusal(est)
+    if refusal:
+        return refusal
     if opset < SCATTER_ADD_OPSET:
         return (f"{name} needs opset {SCATTER_ADD_OPSET} or higher: each row's hashed features are summed with "
                 f"ScatterElements(reduction='add') (opset {SCATTER_ADD_OPSET}); {opset_asked(opset)}")
@@ -109,6 +102,37 @@ def hashing_refusal(est: Any, opset: int) -> str | None:
     for word in est.get_stop_words() or ():
         if not isinstance(word, str):
             return f"{name}(stop_words=...) holds {word!r}, not a string"
+    return None
+
+
+def text_setting_refusal(est: Any) -> str | None:
+    """Why the text vectorizer ``est`` (``CountVectorizer``, ``TfidfVectorizer`` or ``HashingVectorizer``) cannot be
+    written as scikit-learn computes it for a setting they share, or None: Python code (a callable analyzer,
+    preprocessor or tokenizer), ``analyzer='char_wb'``, ``strip_accents``, ``input`` other than 'content'.
+
+    skl2onnx refused most of them in its own words ("CountVectorizer cannot be converted, only tokenizer='word' is
+    fully supported. You may raise an issue at ..."), naming CountVectorizer for a TfidfVectorizer and no way out,
+    and wrote a callable analyzer as characters and ``input='filename'`` as a file onnxruntime cannot load."""
+    name = type(est).__name__
+    if callable(est.analyzer):
+        return f"{name}(analyzer=<callable>) runs Python code the graph cannot hold; use analyzer='word'"
+    if est.analyzer == "char_wb":
+        # each word padded with spaces, its n-grams cut at the word's ends, a word shorter than n counted whole
+        # (also below min_n): onnx's n-gram counter takes n-grams of one sequence per row, with no such cut
+        return (f"{name}(analyzer='char_wb') makes the character n-grams of each word padded with a space, which "
+                "onnxgate cannot write as scikit-learn makes them; refit with analyzer='char' (the n-grams of the "
+                "whole text, which convert as scikit-learn makes them) or analyzer='word'")
+    for setting in ("preprocessor", "tokenizer"):
+        if getattr(est, setting) is not None:
+            return f"{name}({setting}=<callable>) runs Python code the graph cannot hold; leave {setting}=None"
+    if est.strip_accents is not None:
+        shown = "<callable>" if callable(est.strip_accents) else repr(est.strip_accents)
+        function = "strip_accents_ascii" if est.strip_accents == "ascii" else "strip_accents_unicode"
+        return (f"{name}(strip_accents={shown}): the graph has no accent stripping (Unicode decomposition, NFKD, "
+                "which onnx does not have); strip the accents from the text before the vectorizer, when fitting and "
+                f"when scoring (sklearn.feature_extraction.text.{function}), and refit with strip_accents=None")
+    if est.input != "content":
+        return f"{name}(input={est.input!r}) reads files; the graph reads the text itself (input='content')"
     return None
 
 

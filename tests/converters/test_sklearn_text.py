@@ -375,3 +375,37 @@ def test_a_float32_text_vectorizer_keeps_a_float32_graph() -> None:
     model = make_pipeline(TfidfVectorizer(dtype=np.float32), LogisticRegression()).fit(texts, y)
     conv = og.convert(model, texts[:20].reshape(-1, 1))
     assert conv.signature.outputs[1].elem_type == "float32"
+
+
+@pytest.mark.parametrize("kind", ["CountVectorizer", "TfidfVectorizer"])
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"analyzer": "char_wb", "ngram_range": (2, 4)}, r"\(analyzer='char_wb'\) makes .* refit with analyzer='char'"),
+    ({"analyzer": str.split}, r"\(analyzer=<callable>\) runs Python code"),
+    ({"preprocessor": str.lower}, r"\(preprocessor=<callable>\) runs Python code"),
+    ({"tokenizer": str.split}, r"\(tokenizer=<callable>\) runs Python code"),
+    ({"strip_accents": "unicode"}, r"\(strip_accents='unicode'\): .*text\.strip_accents_unicode\), and refit with "
+                                   r"strip_accents=None"),
+    ({"strip_accents": "ascii"}, r"\(strip_accents='ascii'\): .*text\.strip_accents_ascii\)"),
+], ids=["char-wb", "callable-analyzer", "preprocessor", "tokenizer", "strip-accents-unicode", "strip-accents-ascii"])
+def test_a_setting_the_graph_cannot_compute_is_refused_in_onnxgates_words(kind: str, settings: dict[str, Any],
+                                                                          message: str) -> None:
+    # skl2onnx's words were "CountVectorizer cannot be converted, only tokenizer='word' is fully supported. You may
+    # raise an issue at ...", naming CountVectorizer for a TfidfVectorizer and no way out; a callable analyzer was
+    # converted as characters, a file onnxruntime cannot load
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.feature_extraction import text
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    texts = _texts(20)
+    model = getattr(text, kind)(**settings).fit(texts)
+    with pytest.raises(og.UnsupportedModelError, match=f"^{kind}{message}") as raised:
+        og.convert(model, texts[:2])
+    assert "skl2onnx" not in str(raised.value) and "raise an issue" not in str(raised.value)
+    frame = pd.DataFrame({"text": texts, "x": np.arange(len(texts), dtype=np.float64)})
+    labels = np.arange(len(texts)) % 2
+    piped = make_pipeline(ColumnTransformer([("t", getattr(text, kind)(**settings), "text")],
+                                            remainder="passthrough"), LogisticRegression()).fit(frame, labels)
+    with pytest.raises(og.UnsupportedModelError, match=f"^{kind}{message}"):
+        og.convert(piped, frame.head(2))
