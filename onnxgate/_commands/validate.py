@@ -62,6 +62,10 @@ def register(sub: Any) -> None:
     p.add_argument("--search-no-nan", action="store_true",
                    help="the search generates finite values only (default: NaN and infinity too, where the target's "
                         "inputs can hold them); for rows that never hold them")
+    p.add_argument("--no-text-variants", action="store_true",
+                   help="parity and the search score the data's text as it is, not also varied with letters outside "
+                        "ASCII (an 'é' after each word, no-break spaces, Greek capitals, the Turkish 'İ'); for a "
+                        "text model that only ever scores text like the data's (ASCII text by contract)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of generated inputs (recorded)")
     p.add_argument("--batch-size", type=int, default=None, metavar="ROWS", help="rows per parity batch")
     p.add_argument("--json", metavar="F", help="write the report as JSON (schema_version 1)")
@@ -214,4 +218,5 @@ def _validate_here(args: argparse.Namespace, reference: Any, target: Any, atol: 
         fail_fast=args.fail_fast,
         search_time_limit=args.search_time_limit,
         search_allow_nan=False if args.search_no_nan else None,
+        text_variants=not args.no_text_variants,
     )

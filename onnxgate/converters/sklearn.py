@@ -1291,15 +1291,18 @@ def _tokenizer_notes(model: Any) -> list[str]:
     way the graph cannot write for re2, onnxruntime's tokenizer, which reads them as ASCII (a label flipped on
     'naive good' with a diaeresis; helper-108; ``\\S+`` kept 'a\\xa0b' one token, where Python splits it:
     helper-135): a pattern :func:`unicode_classes` refuses, with the count of the vocabulary's entries outside ASCII.
-    For a vectorizer without it that lower-cases, the warning of :data:`LOWERCASE_NOTE`."""
+    For a vectorizer without it that lower-cases, the warning of :data:`LOWERCASE_NOTE` with the vocabulary's words it
+    concerns, and for one whose pattern's ``\\w`` or ``\\d`` is written out, :func:`_newer_letters_note`."""
     notes: list[str] = []
-    lowercase = ""
+    lowercase = newer = ""
     for est in sub_estimators(model):
         if type(est).__name__ not in TEXT_VECTORIZERS:
             continue
         pattern = str(getattr(est, "token_pattern", "") or "")
-        if (getattr(est, "analyzer", "") == "word" and any(f"\\{c}" in pattern for c in "wWbBdDsS")
-                and not _written_for_re2(pattern)):
+        by_class = getattr(est, "analyzer", "") == "word" and any(f"\\{c}" in pattern for c in "wWbBdDsS")
+        if by_class and _written_for_re2(pattern) and not newer:
+            newer = _newer_letters_note(est, pattern)
+        if by_class and not _written_for_re2(pattern):
             # the ONNX tokenizer (re2) reads \w and \b as ASCII: 'café' is the token 'caf', 'filmé' is 'film'
             # (a label flipped on 'naïve good'; helper-108); the graph writes Python's classes out where it can
             # (unicode_classes), and this warning says non-ASCII text scores otherwise where it cannot
@@ -1317,8 +1320,48 @@ def _tokenizer_notes(model: Any) -> list[str]:
                              "with a pattern of runs of \\w (r'(?u)\\b\\w\\w+\\b', scikit-learn's default) or "
                              "of explicit characters, which the file reads as scikit-learn does")
         elif getattr(est, "lowercase", False) is True and not lowercase:
-            lowercase = f"{type(est).__name__}(lowercase=True): {LOWERCASE_NOTE}"
-    return notes + ([lowercase] if lowercase else [])
+            lowercase = f"{type(est).__name__}(lowercase=True): {LOWERCASE_NOTE.format(words=_cased_words(est))}"
+    return notes + [note for note in (lowercase, newer) if note]
+
+
+def _cased_words(est: Any) -> str:
+    """The clause of :data:`LOWERCASE_NOTE` naming the entries of ``est``'s vocabulary the file reads otherwise in
+    capitals: those ending a word in a sigma (scikit-learn counts 'οδος' for 'ΟΔΟΣ', the file looks up 'οδοσ') and
+    those holding an 'i' with a combining dot (scikit-learn's 'İ'), or "" for none (a HashingVectorizer has no
+    vocabulary)."""
+    vocabulary = [str(entry) for entry in getattr(est, "vocabulary_", None) or ()]
+    sigma = sorted(w for w in vocabulary if re.search(r"[σς](?![^\W\d_])", w))
+    dotted = sorted(w for w in vocabulary if "i\u0307" in w)
+    parts = [f"{len(found):,} {what} ({', '.join(repr(w) for w in found[:4])}{', ...' if len(found) > 4 else ''})"
+             for found, what in ((sigma, "ending a word in a sigma"), (dotted, "holding 'i' and a combining dot"))
+             if found]
+    return f"; its vocabulary's entries the file reads otherwise in capitals: {' and '.join(parts)}" if parts else ""
+
+
+#: The Unicode version of the letters and digits onnxruntime's tokenizer (re2) reads as ``\p{L}`` and ``\p{N}``,
+#: measured on onnxruntime 1.32: CJK extension I's (Unicode 15.1) are letters, Garay's (16.0) are not. Past Python
+#: 3.11's Unicode (14.0) that is 5,010 code points (CJK extensions H and I, Kawi, Nag Mundari, ...), each a letter or
+#: digit in the file and not in scikit-learn's ``\w`` there: 'ab' + U+31350 + 'cd' is one token in the file and the
+#: tokens 'ab' and 'cd' in scikit-learn (helper-250).
+TOKENIZER_UNICODE = (15, 1)
+
+
+def _newer_letters_note(est: Any, pattern: str) -> str:
+    """The warning for a vectorizer whose pattern's ``\\w`` or ``\\d`` the graph writes as Unicode classes, when this
+    Python's Unicode is older than the tokenizer's (:data:`TOKENIZER_UNICODE`), else ""."""
+    import unicodedata
+
+    python = tuple(int(part) for part in unicodedata.unidata_version.split(".")[:2])
+    if (python >= TOKENIZER_UNICODE or not any(f"\\{c}" in pattern for c in "wWdD")
+            or parsed_pattern(pattern).state.flags & re.ASCII):  # (?a): ASCII both ways
+        return ""
+    counted = " (5,010 code points past 14.0)" if python == (14, 0) else ""
+    tokenizer = ".".join(map(str, TOKENIZER_UNICODE))
+    return (f"{type(est).__name__}(token_pattern={pattern!r}): the ONNX tokenizer's \\w and \\d also take the letters "
+            f"and digits Unicode assigned after {unicodedata.unidata_version}, this Python's version, up to "
+            f"{tokenizer}{counted}: CJK extensions H and I, Kawi, Nag Mundari. scikit-learn reads them as no letter "
+            "here, so a word holding one is one token in the file and split around it by scikit-learn, and such "
+            "text scores differently; other text is tokenized as scikit-learn does it")
 
 
 def _written_for_re2(pattern: str) -> bool:
@@ -1336,11 +1379,13 @@ def _written_for_re2(pattern: str) -> bool:
 #: (onnxruntime 1.32, locale C.UTF-8): it maps each letter alone, and Python's full mapping differs on
 #: two. With a token pattern of explicit characters (``[^ ]+``) convert said nothing, and a HashingVectorizer
 #: hashed 'ΟΔΟΣ' as 'οδοσ' where scikit-learn hashes 'οδος' (helper-143).
+#: validate's parity scores the data's text in capitals and with 'İ' (``TEXT_VARIANTS``) and fails such a file.
 LOWERCASE_NOTE = ("the ONNX model lower-cases each letter alone, where Python's str.lower() writes a capital 'Σ' "
                   "ending a word as 'ς' (the file: 'σ') and 'İ' (capital I with a dot) as 'i' and a combining dot "
                   "(the file: 'i'): Greek or Turkish text holding them is read as other words and scores "
-                  "differently. Other text is lower-cased as scikit-learn does it; else lower-case the text "
-                  "yourself and refit with lowercase=False, or validate with text like the model will score")
+                  "differently{words}. Other text is lower-cased as scikit-learn does it. validate scores the data's "
+                  "text in capitals and with 'İ' too, and fails a file that answers it otherwise; for such text, "
+                  "lower-case it yourself and refit with lowercase=False")
 
 
 #: Columns a text vectorizer makes per row from which the graph's width is recorded (:data:`ROW_WIDTH_METADATA_KEY`)

@@ -55,6 +55,7 @@ class ModelCheck:
     seed: int = 0
     search_time_limit: float | None = None
     search_allow_nan: bool | None = None
+    text_variants: bool = True
 
     def __repr__(self) -> str:  # pytest shows it in failure headers
         return f"{self.name}[{self.target}]"
@@ -115,7 +116,7 @@ def _context(model: Any, check: ModelCheck) -> CheckContext:
     return CheckContext(
         load_model(model), get(check.target), reference, data, atol=check.atol, rtol=check.rtol,
         search=check.search, seed=check.seed, progress=False, search_time_limit=check.search_time_limit,
-        search_allow_nan=check.search_allow_nan,
+        search_allow_nan=check.search_allow_nan, text_variants=check.text_variants,
     )
 
 
@@ -148,6 +149,7 @@ def model_checks(
     seed: int = 0,
     search_time_limit: float | None = None,
     search_allow_nan: bool | None = None,
+    text_variants: bool = True,
 ) -> list[ModelCheck]:
     """The checks that apply to ``model`` for ``target``: the target's own, then parity and search.
 
@@ -166,7 +168,8 @@ def model_checks(
     if search > 0:  # without a reference and data it is skipped with its reason, not left out (helper-95)
         names.append(SEARCH)
     return [
-        ModelCheck(n, tgt.name, reference, data, atol, rtol, search, seed, search_time_limit, search_allow_nan)
+        ModelCheck(n, tgt.name, reference, data, atol, rtol, search, seed, search_time_limit, search_allow_nan,
+                   text_variants)
         for n in names
     ]
 
@@ -182,6 +185,7 @@ def parametrize_with_checks(
     search: int = 0,
     seed: int = 0,
     search_time_limit: float | None = None,
+    text_variants: bool = True,
 ) -> Any:
     """A ``pytest.mark.parametrize`` over every (model, check) pair, with readable ids.
 
@@ -194,7 +198,7 @@ def parametrize_with_checks(
         Whose checks to run (default ``"onnxruntime"``).
     reference, data : optional
         Reference model and rows for parity, applied to every model given.
-    atol, rtol, search, seed, search_time_limit
+    atol, rtol, search, seed, search_time_limit, text_variants
         As for :func:`onnxgate.validate`.
 
     Returns
@@ -227,7 +231,7 @@ def parametrize_with_checks(
             seen[mid] = 0
         for check in model_checks(
             model, target, reference=reference, data=data, atol=atol, rtol=rtol, search=search, seed=seed,
-            search_time_limit=search_time_limit,
+            search_time_limit=search_time_limit, text_variants=text_variants,
         ):
             params.append(pytest.param(model, check, id=f"{mid}-{check.name}"))
     return pytest.mark.parametrize(("model", "check"), params)

@@ -57,6 +57,7 @@ def validate(
     progress: bool | Callable[[int, int], None] | None = None,
     search_time_limit: float | None = None,
     search_allow_nan: bool | None = None,
+    text_variants: bool = True,
 ) -> Report:
     """Check a model against a deployment target and, with a reference and data, prove parity.
 
@@ -94,6 +95,11 @@ def validate(
     search_allow_nan : bool, optional
         Whether the search tries NaN and infinity (default: what the target's inputs can hold; see
         :func:`onnxgate.validators.search.check_search_divergences`).
+    text_variants : bool
+        For a text model (a text vectorizer's tokenizer reads the input), parity and the search also score the
+        data's text varied with letters outside ASCII: an 'é' after each word, no-break spaces, Greek capitals,
+        the Turkish 'İ' (the default). False for a model that only ever scores text like the data's (ASCII text
+        by contract): only the data's own text is scored, and the report says so.
 
     Returns
     -------
@@ -127,6 +133,8 @@ def validate(
     tgt = resolve_target(target)
     check_run_settings(atol=atol, rtol=rtol, search=search, seed=seed, search_time_limit=search_time_limit,
                        batch_size=batch_size)  # before the model is read
+    if not isinstance(text_variants, bool):
+        raise InvalidDataError(f"text_variants: expected True or False, found {text_variants!r}")
     if isinstance(model, Conversion):
         if reference is None:
             reference = model.source
@@ -149,6 +157,7 @@ def validate(
     context = CheckContext(
         proto, tgt, reference, data, atol=atol, rtol=rtol, search=search, seed=seed, batch_size=batch_size,
         progress=progress, search_time_limit=search_time_limit, search_allow_nan=search_allow_nan,
+        text_variants=text_variants,
     )
     checks = run_checks(context, fail_fast=fail_fast)
 

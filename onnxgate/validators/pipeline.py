@@ -84,6 +84,7 @@ class CheckContext:
     progress: bool | Callable[[int, int], None] | None = None
     search_time_limit: float | None = None
     search_allow_nan: bool | None = None
+    text_variants: bool = True
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,7 @@ def _parity(context: CheckContext) -> CheckResult:
     return check_prediction_parity(
         context.model, context.reference, context.data, atol=context.atol, rtol=context.rtol,
         batch_size=context.batch_size, progress=context.progress, target_holds_nan=context.target.allow_nan,
+        text_variants=context.text_variants,
     )
 
 
@@ -242,5 +244,5 @@ def _search(context: CheckContext) -> CheckResult:
     return check_search_divergences(
         context.model, context.reference, context.data, budget=context.search, seed=context.seed,
         atol=context.atol, rtol=context.rtol, target=context.target, time_limit=context.search_time_limit,
-        allow_nan=context.search_allow_nan,
+        allow_nan=context.search_allow_nan, text_variants=context.text_variants,
     )

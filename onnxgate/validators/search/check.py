@@ -84,6 +84,7 @@ def check_search_divergences(
     target: str | Target | None = None,
     time_limit: float | None = None,
     allow_nan: bool | None = None,
+    text_variants: bool = True,
 ) -> CheckResult:
     """Search for rows where the ONNX model and the reference disagree beyond tolerance.
 
@@ -116,6 +117,9 @@ def check_search_divergences(
         holds NaN in, and only those are tried), and ``True`` without a target.
         ``details["nan_and_inf_tried"]`` records the choice (``nan_and_inf_tried_in``: the inputs, for
         the container's rule).
+    text_variants : bool
+        Also try each text input with the row's own text with an 'é' after each word (the default); False for a
+        model that only ever scores text like the data's (ASCII text by contract).
 
     Returns
     -------
@@ -165,6 +169,8 @@ def check_search_divergences(
         allow_nan = tgt.allow_nan if tgt is not None else True
     elif not isinstance(allow_nan, bool):
         raise InvalidDataError(f"allow_nan: expected True, False or None, found {allow_nan!r}")
+    if not isinstance(text_variants, bool):
+        raise InvalidDataError(f"text_variants: expected True or False, found {text_variants!r}")
     budget = int(budget)
     if budget <= 0:
         return CheckResult.skip(CHECK_NAME, f"search budget is {budget}: nothing to try")
@@ -180,7 +186,7 @@ def check_search_divergences(
     feeds = as_feeds(data, signature)
     from onnxgate.adaptation.mapping import boolean_columns
 
-    space = make_space(signature, feeds, boolean_columns(proto))
+    space = make_space(signature, feeds, boolean_columns(proto), text_variants=text_variants)
     nan_features: bool | list[bool] = allow_nan
     if container_default:
         # the container service takes NaN only in the inputs its package accepts it in (a NaN-aware node reads

@@ -128,9 +128,10 @@ TEXT_EDGES = ("onnxgate-unseen-value", "", ACCENTED)
 TEXT_EDGE_ROWS = 3
 
 
-def _with_text_edges(signature: Signature, feeds: dict[str, Array], n: int) -> tuple[dict[str, Array], int]:
-    """``feeds`` followed by copies of a few rows, each with one text element set to a value of
-    :data:`TEXT_EDGES`, and how many were added. The numeric phases vary numbers only; an unseen category,
+def _with_text_edges(signature: Signature, feeds: dict[str, Array], n: int,
+                     edges: tuple[str, ...] = TEXT_EDGES) -> tuple[dict[str, Array], int]:
+    """``feeds`` followed by copies of a few rows, each with one text element set to a value of ``edges``
+    (:data:`TEXT_EDGES`), and how many were added. The numeric phases vary numbers only; an unseen category,
     which a OneHotEncoder(handle_unknown='infrequent_if_exist') file fails on while scikit-learn answers,
     passed the search (helper-102)."""
     import re
@@ -145,9 +146,9 @@ def _with_text_edges(signature: Signature, feeds: dict[str, Array], n: int) -> t
     picks: list[tuple[int, str, int, str]] = []
     for name in text:
         width = int(np.prod(feeds[name].shape[1:])) if feeds[name].ndim > 1 else 1
-        picks += [(b, name, col, value) for value in TEXT_EDGES for col in range(width) for b in bases]
+        picks += [(b, name, col, value) for value in edges for col in range(width) for b in bases]
     # in priority order: each input's unseen value in one row first, then the empty string, then other rows
-    picks.sort(key=lambda pick: (bases.index(pick[0]), TEXT_EDGES.index(pick[3])))
+    picks.sort(key=lambda pick: (bases.index(pick[0]), edges.index(pick[3])))
     rows = index_array([b for b, _, _, _ in picks])
     grown = {name: np.concatenate([values, values[rows]]) if values.ndim else values for name, values in feeds.items()}
     for name in text:
@@ -165,14 +166,18 @@ def _with_text_edges(signature: Signature, feeds: dict[str, Array], n: int) -> t
     return grown, len(picks)
 
 
-def make_space(signature: Signature, feeds: dict[str, Array], boolean: frozenset[str] = frozenset()) -> Space:
+def make_space(signature: Signature, feeds: dict[str, Array], boolean: frozenset[str] = frozenset(), *,
+               text_variants: bool = True) -> Space:
     """The row space of ``feeds``; ``boolean``: the integer inputs whose only values are 0 and 1 (a SQL-adapted
     boolean input, :func:`onnxgate.adaptation.mapping.boolean_columns`), searched only at those: a 2 or a -1
-    there is a row the reference refuses, counted as refused, not compared (helper-226)."""
+    there is a row the reference refuses, counted as refused, not compared (helper-226); ``text_variants``: False
+    leaves the row's text varied with non-ASCII letters (:data:`ACCENTED`) out of the text edges, for a model that
+    only ever scores text like the data's."""
     import numpy as np
 
     n = len(next(iter(feeds.values())))
-    feeds, added = _with_text_edges(signature, feeds, n)
+    edges = TEXT_EDGES if text_variants else tuple(edge for edge in TEXT_EDGES if edge is not ACCENTED)
+    feeds, added = _with_text_edges(signature, feeds, n, edges)
     everything = n + added
     features: list[tuple[str, int]] = []
     shapes: dict[str, tuple[int, ...]] = {}
