@@ -5,6 +5,7 @@ category splits, the side a missing value takes in scikit-learn's trees). Instal
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -3096,29 +3097,48 @@ def _without_flag(pattern: str) -> str:
 #: Python's ``\s`` in a str pattern (``str.isspace``: the no-break and ideographic spaces, ...), inside a class;
 #: re2's ``\s`` is ``[\t\n\f\r ]``. Measured over every code point (Python 3.11): the same set.
 PYTHON_SPACES = r"\t-\r\x{1c}-\x{20}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"
-#: Python's ``\w`` in a str pattern (``str.isalnum()`` or ``_``) and ``\d`` (``str.isdecimal()``), inside a
-#: class, as re2's Unicode categories. Measured over every code point: the same sets, but for the code points
-#: assigned in a later Unicode than the Python's (5,010 for ``\w``, 20 for ``\d`` past Python 3.11's Unicode
-#: 14.0: Kawi, Nag Mundari, CJK extension H), which re2's newer tables count as letters and digits.
-PYTHON_WORD, PYTHON_DIGIT = r"\p{L}\p{N}_", r"\p{Nd}"
+
+
+@functools.cache
+def python_classes() -> tuple[str, str]:
+    """Python's ``\\w`` in a str pattern (``str.isalnum()`` or ``_``) and ``\\d`` (``str.isdecimal()``), as the bodies
+    of re2 classes of explicit code point ranges read from this Python's own ``re`` (734 and 62 ranges on Python
+    3.11, about 0.05 s once per process).
+
+    re2's ``\\p{L}\\p{N}`` held the same code points but for those Unicode assigned after this Python's version,
+    which onnxruntime 1.32's re2 (Unicode 15.1) counts as letters and digits: past Python 3.11's Unicode 14.0, 5,010
+    (CJK extensions H and I, Kawi, Nag Mundari), so 'ab' + U+31350 + 'cd' was one token in the file where
+    scikit-learn counts 'ab' and 'cd'. Ranges written out are the Python's own, whatever re2's tables hold."""
+    import re
+
+    import numpy as np
+
+    # every code point but the surrogates, as two strings (a str holds no lone surrogate a pattern could read)
+    spans = ((0, 0xD800), (0xE000, 0x110000))
+    texts = [(first, np.arange(first, end, dtype="<u4").tobytes().decode("utf-32-le")) for first, end in spans]
+
+    def ranges(pattern: str) -> str:
+        found = [(first + m.start(), first + m.end() - 1) for first, text in texts for m in re.finditer(pattern, text)]
+        return "".join(f"\\x{{{a:x}}}" if a == b else f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in found)
+
+    return ranges(r"\w+"), ranges(r"\d+")
 
 
 def unicode_classes(pattern: str, ascii_only: bool = False) -> str | None:
     """``pattern`` (re2's syntax, without a leading ``(?u)``) with Python's ``\\w``, ``\\W``, ``\\d``, ``\\D``, ``\\s``
-    and ``\\S`` written as re2 classes of the same characters, or None when that cannot be done: ``\\W`` or
-    ``\\S`` inside a class (re2 has no intersection), ``\\b`` or ``\\B`` but around a run of ``\\w``
+    and ``\\S`` written as re2 classes of the same characters, or None when that cannot be done: ``\\W``, ``\\S``
+    or ``\\D`` inside a class (re2 has no intersection), ``\\b`` or ``\\B`` but around a run of ``\\w``
     (:func:`_word_run`). ``ascii_only`` (Python's ``(?a)``): only ``\\s``, which in re2 lacks ``\\v``.
 
     re2 reads its ``\\w`` and ``\\b`` as ASCII: scikit-learn's default ``(?u)\\b\\w\\w+\\b`` made 'caf' of 'café'
     and nothing of 'Привет' or '日本語', so a TfidfVectorizer pipeline answered 0.137 for 'slowé slowé slowé'
     where scikit-learn answers 0.145. With ``\\b`` around a greedy run of ``\\w`` the match is the whole run
     either way, so there the ``\\b`` is dropped (re2 has no Unicode ``\\b``)."""
-    spaces, word, digit = (r"\t-\r ", "0-9A-Za-z_", "0-9") if ascii_only else (PYTHON_SPACES, PYTHON_WORD,
-                                                                                 PYTHON_DIGIT)
-    inside = {"s": spaces} if ascii_only else {"w": word, "d": digit, "D": r"\P{Nd}", "s": spaces}
+    spaces, (word, digit) = (r"\t-\r ", ("0-9A-Za-z_", "0-9")) if ascii_only else (PYTHON_SPACES, python_classes())
+    inside = {"s": spaces} if ascii_only else {"w": word, "d": digit, "s": spaces}
     outside = {"s": f"[{spaces}]", "S": f"[^{spaces}]"}
     if not ascii_only:
-        outside.update({"w": f"[{word}]", "W": f"[^{word}]", "d": digit, "D": r"\P{Nd}"})
+        outside.update({"w": f"[{word}]", "W": f"[^{word}]", "d": f"[{digit}]", "D": f"[^{digit}]"})
     body = pattern
     if not ascii_only:
         body = body[2:] if body.startswith("\\b") else body
@@ -3130,7 +3150,7 @@ def unicode_classes(pattern: str, ascii_only: bool = False) -> str | None:
         char = body[i]
         if char == "\\" and i + 1 < len(body):
             escape = body[i + 1]
-            if in_class and escape in ("" if ascii_only else "WS"):
+            if in_class and escape in ("" if ascii_only else "WSD"):
                 return None
             if not in_class and escape in ("" if ascii_only else "bB"):
                 return None

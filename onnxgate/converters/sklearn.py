@@ -1292,16 +1292,14 @@ def _tokenizer_notes(model: Any) -> list[str]:
     'naive good' with a diaeresis; helper-108; ``\\S+`` kept 'a\\xa0b' one token, where Python splits it:
     helper-135): a pattern :func:`unicode_classes` refuses, with the count of the vocabulary's entries outside ASCII.
     For a vectorizer without it that lower-cases, the warning of :data:`LOWERCASE_NOTE` with the vocabulary's words it
-    concerns, and for one whose pattern's ``\\w`` or ``\\d`` is written out, :func:`_newer_letters_note`."""
+    concerns."""
     notes: list[str] = []
-    lowercase = newer = ""
+    lowercase = ""
     for est in sub_estimators(model):
         if type(est).__name__ not in TEXT_VECTORIZERS:
             continue
         pattern = str(getattr(est, "token_pattern", "") or "")
         by_class = getattr(est, "analyzer", "") == "word" and any(f"\\{c}" in pattern for c in "wWbBdDsS")
-        if by_class and _written_for_re2(pattern) and not newer:
-            newer = _newer_letters_note(est, pattern)
         if by_class and not _written_for_re2(pattern):
             # the ONNX tokenizer (re2) reads \w and \b as ASCII: 'café' is the token 'caf', 'filmé' is 'film'
             # (a label flipped on 'naïve good'; helper-108); the graph writes Python's classes out where it can
@@ -1321,7 +1319,7 @@ def _tokenizer_notes(model: Any) -> list[str]:
                              "of explicit characters, which the file reads as scikit-learn does")
         elif getattr(est, "lowercase", False) is True and not lowercase:
             lowercase = f"{type(est).__name__}(lowercase=True): {LOWERCASE_NOTE.format(words=_cased_words(est))}"
-    return notes + [note for note in (lowercase, newer) if note]
+    return notes + ([lowercase] if lowercase else [])
 
 
 def _cased_words(est: Any) -> str:
@@ -1336,32 +1334,6 @@ def _cased_words(est: Any) -> str:
              for found, what in ((sigma, "ending a word in a sigma"), (dotted, "holding 'i' and a combining dot"))
              if found]
     return f"; its vocabulary's entries the file reads otherwise in capitals: {' and '.join(parts)}" if parts else ""
-
-
-#: The Unicode version of the letters and digits onnxruntime's tokenizer (re2) reads as ``\p{L}`` and ``\p{N}``,
-#: measured on onnxruntime 1.32: CJK extension I's (Unicode 15.1) are letters, Garay's (16.0) are not. Past Python
-#: 3.11's Unicode (14.0) that is 5,010 code points (CJK extensions H and I, Kawi, Nag Mundari, ...), each a letter or
-#: digit in the file and not in scikit-learn's ``\w`` there: 'ab' + U+31350 + 'cd' is one token in the file and the
-#: tokens 'ab' and 'cd' in scikit-learn (helper-250).
-TOKENIZER_UNICODE = (15, 1)
-
-
-def _newer_letters_note(est: Any, pattern: str) -> str:
-    """The warning for a vectorizer whose pattern's ``\\w`` or ``\\d`` the graph writes as Unicode classes, when this
-    Python's Unicode is older than the tokenizer's (:data:`TOKENIZER_UNICODE`), else ""."""
-    import unicodedata
-
-    python = tuple(int(part) for part in unicodedata.unidata_version.split(".")[:2])
-    if (python >= TOKENIZER_UNICODE or not any(f"\\{c}" in pattern for c in "wWdD")
-            or parsed_pattern(pattern).state.flags & re.ASCII):  # (?a): ASCII both ways
-        return ""
-    counted = " (5,010 code points past 14.0)" if python == (14, 0) else ""
-    tokenizer = ".".join(map(str, TOKENIZER_UNICODE))
-    return (f"{type(est).__name__}(token_pattern={pattern!r}): the ONNX tokenizer's \\w and \\d also take the letters "
-            f"and digits Unicode assigned after {unicodedata.unidata_version}, this Python's version, up to "
-            f"{tokenizer}{counted}: CJK extensions H and I, Kawi, Nag Mundari. scikit-learn reads them as no letter "
-            "here, so a word holding one is one token in the file and split around it by scikit-learn, and such "
-            "text scores differently; other text is tokenized as scikit-learn does it")
 
 
 def _written_for_re2(pattern: str) -> bool:
