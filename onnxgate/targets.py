@@ -35,6 +35,7 @@ __all__ = [
     "register",
     "resolve",
     "sql_base_type",
+    "sql_type_length",
 ]
 
 InputLayout = Literal["column", "free"]
@@ -57,14 +58,14 @@ SQL_TYPES: Mapping[str, str] = MappingProxyType(
 SQL_ELEMENT_TYPES: frozenset[str] = frozenset({"bool", "int8", "int16", "int32", "int64", "uint8", "float16",
                                                "float32", "float64", "string"})
 
-#: SQL Server / Synapse type names a target may map an element type to. Anything else, or any text
-#: beyond ``name``, ``name(n)``, ``name(n, m)`` or ``name(max)``, is refused before it reaches a script.
+#: SQL Server / Synapse type names a target may map an element type to (or a T-SQL synonym of one). Anything
+#: else, or any text beyond the name and the one size it takes, is refused before it reaches a script.
 SQL_TYPE_NAMES: frozenset[str] = frozenset({
     "tinyint", "smallint", "int", "bigint", "real", "float", "char", "varchar", "nchar", "nvarchar",
 })
 #: SQL Server types PREDICT does not take as model columns (the documentation says CAST them to one it
 #: takes); a package declaring them was written and then could not run, not even its own dry run.
-_NOT_PREDICT_TYPES = frozenset({"bit", "decimal", "numeric", "money", "smallmoney"})
+_NOT_PREDICT_TYPES = frozenset({"bit", "decimal", "dec", "numeric", "money", "smallmoney"})
 
 #: The SQL column types ``PREDICT`` reads each model input element type from (targets.md A.4: int, bigint, real,
 #: float; char, varchar, nvarchar; "others: not supported"). The types must match: there is no implicit conversion
@@ -82,24 +83,97 @@ PREDICT_INPUT_SQL: Mapping[str, frozenset[str]] = MappingProxyType({
 })
 
 
+#: T-SQL's ISO synonyms of the types above (sql-docs "Data type synonyms", "float and real", "char and varchar",
+#: "nchar and nvarchar"): SQL Server creates the column as the base type, so PREDICT sees that.
+_SQL_TYPE_SYNONYMS: Mapping[str, str] = MappingProxyType({
+    "integer": "int",
+    "double precision": "float",
+    "character": "char",
+    "char varying": "varchar",
+    "character varying": "varchar",
+    "national char": "nchar",
+    "national character": "nchar",
+    "national char varying": "nvarchar",
+    "national character varying": "nvarchar",
+})
+#: What the parentheses after each T-SQL type may hold: (least, most, whether ``max`` is allowed); None for a type
+#: that takes none (``int(5)`` is refused: "Cannot specify a column width on data type int"). float's n is the
+#: mantissa's bits: 1 to 24 make a real, 25 to 53 a float; char/varchar hold 1 to 8000 bytes and nchar/nvarchar 1
+#: to 4000 byte-pairs, varchar and nvarchar also ``max``.
+_SQL_TYPE_SIZES: Mapping[str, tuple[int, int, bool] | None] = MappingProxyType({
+    "tinyint": None, "smallint": None, "int": None, "bigint": None, "real": None,
+    "float": (1, 53, False),
+    "char": (1, 8000, False), "varchar": (1, 8000, True),
+    "nchar": (1, 4000, False), "nvarchar": (1, 4000, True),
+})
+
+#: One type as T-SQL reads it: a name of one or more words (or one bracketed word, as SQL Server scripts it:
+#: ``[nvarchar](max)``), then optionally one size in parentheses; spaces between the tokens, none around them.
+_SQL_TYPE_GRAMMAR = re.compile(
+    r"(?P<name>[A-Za-z]+(?: +[A-Za-z]+)*|\[[A-Za-z]+\])(?: *\( *(?P<size>[^()]*?) *\))?",
+)
+
+
+def _read_sql_type(text: str) -> tuple[str, str | None, str | None] | None:
+    """``text`` as (its type name in lower case with synonyms resolved, the size it declares, why SQL Server
+    refuses that size or None); None when ``text`` is not one type name and an optional size at all."""
+    match = _SQL_TYPE_GRAMMAR.fullmatch(text)
+    if match is None:
+        return None
+    written = " ".join(match.group("name").strip("[]").lower().split())
+    # a synonym is a keyword, not a type's name: SQL Server finds no type [integer]
+    name = written if match.group("name").startswith("[") else _SQL_TYPE_SYNONYMS.get(written, written)
+    size = match.group("size")
+    if size is None or name not in _SQL_TYPE_SIZES:
+        return name, size, None
+    rule = _SQL_TYPE_SIZES[name]
+    if rule is None or written == "double precision":  # float(53) already: no precision after it
+        return name, size, f"{written} takes no size in parentheses: write {written}"
+    least, most, takes_max = rule
+    if size.lower() == "max" and takes_max:
+        return name, "max", None
+    span = f"from {least} to {most}" + (", or max" if takes_max else "")
+    if name == "float":
+        span += " (1 to 24 is real, 25 to 53 float)"
+    if not size.isdigit() or not least <= int(size) <= most:
+        return name, size, f"{written} takes one size {span}, found ({size})"
+    return name, size, None
+
+
 def sql_base_type(sql_type: str) -> str:
     """A T-SQL column type's name without its length, as ``PREDICT`` compares types: ``nvarchar(max)`` is
     ``nvarchar``, ``float(24)`` (1 to 24) is ``real`` and ``float(53)`` ``float``, ``integer`` is ``int`` and
-    ``double precision`` ``float``.
+    ``double precision`` ``float`` (T-SQL's synonyms). A type SQL Server refuses (``float(0)``) comes back
+    whole, lower case without spaces: no type PREDICT reads.
 
     Examples
     --------
-    >>> sql_base_type("float(24)"), sql_base_type("NVARCHAR(20)"), sql_base_type("double precision")
+    >>> sql_base_type("float(24)"), sql_base_type("NVARCHAR ( 20 )"), sql_base_type("double precision")
     ('real', 'nvarchar', 'float')
     """
-    text = "".join(sql_type.lower().split())
-    base, _, rest = text.partition("(")
-    if base == "float" and rest:
-        try:
-            return "real" if int(rest.rstrip(")")) <= 24 else "float"
-        except ValueError:
-            return base
-    return {"integer": "int", "doubleprecision": "float"}.get(base, base)
+    read = _read_sql_type(sql_type.strip())
+    if read is None or read[2] is not None:
+        return "".join(sql_type.lower().split())
+    name, size, _ = read
+    if name == "float" and size is not None:
+        return "real" if int(size) <= 24 else "float"
+    return name
+
+
+def sql_type_length(sql_type: str) -> int | None:
+    """The length a text column of ``sql_type`` holds: ``nvarchar(20)`` 20, ``char`` or ``varchar`` 1 (T-SQL's
+    default in a column definition); None for ``max``, a number type or a type SQL Server refuses.
+
+    Examples
+    --------
+    >>> sql_type_length("national character varying (20)"), sql_type_length("varchar"), sql_type_length("real")
+    (20, 1, None)
+    """
+    read = _read_sql_type(sql_type.strip())
+    if read is None or read[2] is not None or read[0] not in ("char", "varchar", "nchar", "nvarchar"):
+        return None
+    size = read[1]
+    return 1 if size is None else None if size == "max" else int(size)
 
 
 def _predict_input_problem(elem_type: str, sql: str) -> str | None:
@@ -118,22 +192,20 @@ def _predict_input_problem(elem_type: str, sql: str) -> str | None:
             "input_types if the mapping is for outputs only")
 
 
-_SQL_TYPE_GRAMMAR = re.compile(
-    r"(?P<name>[A-Za-z]+)(?:\((?:\d{1,4}|max)(?:,[ ]?\d{1,4})?\))?",
-)
-
-
 def check_sql_type_name(text: object, *, where: str) -> str:
-    """Return ``text`` if it is a plain SQL column type (``real``, ``float(53)``, ``nvarchar(max)``).
+    """Return ``text`` if it is a plain SQL column type (``real``, ``float(53)``, ``nvarchar ( 20 )``).
 
     Type names are written into generated scripts as they are (a type cannot be quoted), so they
-    are held to a closed grammar: one name from :data:`SQL_TYPE_NAMES`, optionally followed by a
-    length or precision in parentheses. Nothing else, not even ``NOT NULL``.
+    are held to a closed grammar, T-SQL's for these types: one name from :data:`SQL_TYPE_NAMES` or one of
+    its ISO synonyms (``double precision``, ``national character varying``), optionally followed by the
+    one size that type takes in parentheses (``float(1)`` to ``float(53)``, ``varchar(1)`` to
+    ``varchar(8000)`` or ``varchar(max)``). Nothing else, not even ``NOT NULL``.
 
     Raises
     ------
     TargetError
-        ``text`` is not a string or does not match the grammar.
+        ``text`` is not a string, does not match the grammar, names a type PREDICT does not take, or
+        declares a size SQL Server refuses (``float(0)``, ``nvarchar(5000)``, ``int(5)``).
 
     Examples
     --------
@@ -144,18 +216,21 @@ def check_sql_type_name(text: object, *, where: str) -> str:
         raise TargetError(
             f"{where} must be a SQL type name (a string such as \"real\"), found {text!r}"
         )
-    match = _SQL_TYPE_GRAMMAR.fullmatch(text)
-    if match is not None and match.group("name").lower() in _NOT_PREDICT_TYPES:
+    read = _read_sql_type(text)
+    if read is not None and read[0] in _NOT_PREDICT_TYPES:
         raise TargetError(
             f"{where} is {text!r}, which PREDICT does not take as a model column: its ONNX inputs and outputs are "
             "int, bigint, real, float, char, varchar and nvarchar (smallint and tinyint too); CAST the column in "
             "the query instead, e.g. CAST([amount] AS float)"
         )
-    if match is None or match.group("name").lower() not in SQL_TYPE_NAMES:
+    if read is None or read[0] not in SQL_TYPE_NAMES:
         raise TargetError(
             f"{where} must be one SQL type name such as \"real\", \"float(53)\" or \"nvarchar(max)\", "
-            f"found {text!r}; known names are {sorted(SQL_TYPE_NAMES)}"
+            f"found {text!r}; known names are {sorted(SQL_TYPE_NAMES)} and their ISO synonyms "
+            f"{sorted(_SQL_TYPE_SYNONYMS)}"
         )
+    if read[2] is not None:
+        raise TargetError(f"{where} is {text!r}, which SQL Server refuses: {read[2]}")
     return text
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from onnxgate._files import check_regular_file, check_zip_archive, input_limit, read_regular_file
 from onnxgate._onnx import clean_stale_partials
 from onnxgate.errors import InvalidDataError, TargetError
-from onnxgate.targets import SQL_TYPE_NAMES, Target, check_sql_type_name, from_toml
+from onnxgate.targets import SQL_TYPE_NAMES, Target, check_sql_type_name, from_toml, sql_base_type
 
 
 @pytest.mark.parametrize(
@@ -111,8 +111,48 @@ def test_an_accepted_type_name_cannot_leave_its_place_in_a_script(text: str) -> 
         check_sql_type_name(text, where="t")
     except TargetError:
         return
-    assert re.fullmatch(r"[A-Za-z]+(\([0-9a-z, ]*\))?", text), text
-    assert text.split("(")[0].lower() in SQL_TYPE_NAMES
+    # letters, digits, spaces, brackets and one pair of parentheses: nothing that ends a definition or a statement
+    assert re.fullmatch(r"\[?[A-Za-z ]+\]?( *\([0-9A-Za-z ]*\))?", text), text
+    assert sql_base_type(text) in SQL_TYPE_NAMES
+
+
+@pytest.mark.parametrize(("text", "base"), [
+    ("nvarchar ( 20 )", "nvarchar"), ("NVARCHAR (MAX)", "nvarchar"), ("double precision", "float"),
+    ("DOUBLE  PRECISION", "float"), ("float(1)", "real"), ("float (24)", "real"), ("float(25)", "float"),
+    ("integer", "int"), ("national character varying(20)", "nvarchar"), ("char varying (8000)", "varchar"),
+    ("character(10)", "char"), ("[nvarchar](max)", "nvarchar"), ("[float](53)", "float"),
+])
+def test_t_sql_spellings_of_the_types_predict_reads_are_accepted(text: str, base: str) -> None:
+    """SQL Server takes spaces between a type's tokens and the ISO synonyms (double precision is float(53)); the
+    grammar refused ``nvarchar ( 20 )`` and ``double precision``."""
+    assert check_sql_type_name(text, where="sql_types.x") == text
+    assert sql_base_type(text) == base
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("float(0)", r"float takes one size from 1 to 53 \(1 to 24 is real, 25 to 53 float\), found \(0\)"),
+    ("float(54)", r"float takes one size from 1 to 53"),
+    ("nvarchar(0)", r"nvarchar takes one size from 1 to 4000, or max, found \(0\)"),
+    ("nvarchar(4001)", r"nvarchar takes one size from 1 to 4000, or max"),
+    ("varchar(8001)", r"varchar takes one size from 1 to 8000, or max"),
+    ("char(max)", r"char takes one size from 1 to 8000, found \(max\)"),
+    ("nvarchar(20, 3)", r"nvarchar takes one size .*found \(20, 3\)"),
+    ("float(53, 2)", r"float takes one size"),
+    ("int(5)", r"int takes no size in parentheses: write int"),
+    ("real (10)", r"real takes no size in parentheses: write real"),
+    ("double precision(53)", r"double precision takes no size in parentheses"),
+])
+def test_a_size_sql_server_refuses_is_refused_saying_what_the_type_takes(text: str, says: str) -> None:
+    """``float(0)`` passed as real (T-SQL takes float(1) to float(53)); ``int(5)`` and ``nvarchar(20, 3)`` passed
+    too, and each wrote a script SQL Server refuses."""
+    with pytest.raises(TargetError, match=rf"sql_types\.x is '.*', which SQL Server refuses: {says}"):
+        check_sql_type_name(text, where="sql_types.x")
+    assert sql_base_type(text) not in SQL_TYPE_NAMES
+
+
+def test_a_bracketed_synonym_is_refused_as_sql_server_finds_no_such_type() -> None:
+    with pytest.raises(TargetError, match=r"must be one SQL type name"):
+        check_sql_type_name("[integer]", where="sql_types.x")
 
 
 def test_a_target_built_in_python_is_held_to_the_same_grammar() -> None:

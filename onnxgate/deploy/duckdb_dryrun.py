@@ -33,7 +33,7 @@ from onnxgate._package_rules import check_model_bytes
 from onnxgate.errors import InvalidDataError, PackagingError, missing_dependency
 from onnxgate.runtime import run_rows
 from onnxgate.runtime import session as runtime_session
-from onnxgate.targets import PREDICT_INPUT_SQL, sql_base_type
+from onnxgate.targets import PREDICT_INPUT_SQL, sql_base_type, sql_type_length
 
 if TYPE_CHECKING:
     import numpy as np
@@ -175,19 +175,6 @@ def _nullable_columns(script: str) -> frozenset[str]:
                      if not re.search(r"\bNOT\s+NULL\b|\bPRIMARY\s+KEY\b", rest, re.I))
 
 
-def _text_length(sql_type: str) -> int | None:
-    """The declared length of a text column: ``char(10)`` -> 10, ``char`` -> 1 (T-SQL's default in a column
-    definition), ``nvarchar(max)`` or a number type -> None (no limit to apply)."""
-    text = "".join(sql_type.lower().split())
-    base, _, rest = text.partition("(")
-    if base not in _STRING_SQL:
-        return None
-    if not rest:
-        return 1 if base in _FIXED_TEXT_SQL else None
-    size = rest.rstrip(")")
-    return int(size) if size.isdigit() else None
-
-
 def _as_sql_server_stores(table: Any, types: Mapping[str, str], columns: ColumnMap | None = None,
                           collations: Mapping[str, str] | None = None) -> tuple[Any, list[str]]:
     """``table``'s text columns as SQL Server stores them in the input table's declared types: a value longer
@@ -204,7 +191,7 @@ def _as_sql_server_stores(table: Any, types: Mapping[str, str], columns: ColumnM
 
     padded_names = []
     for name in table.column_names:
-        size = _text_length(types.get(name, ""))
+        size = sql_type_length(types.get(name, ""))
         column = table.column(name)
         if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
             continue
@@ -368,7 +355,8 @@ def table_types_from_script(script: str) -> dict[str, str]:
     Returns
     -------
     dict of str to str
-        Types in lower case without spaces (``"float"``, ``"nvarchar(max)"``).
+        Types in lower case, a space only between two words (``"float"``, ``"nvarchar(max)"``,
+        ``"double precision"``).
 
     Raises
     ------
@@ -436,7 +424,8 @@ def _column_definitions(script: str) -> dict[str, tuple[str, str]]:
             assert end is not None
         rest_at = end.start()
         i = _item_end(text, rest_at)  # skip the rest of this column definition
-        out[name] = ("".join(kind.split()).lower(), text[rest_at:i])
+        # one space between a type's words only (double precision, national char varying: T-SQL's synonyms)
+        out[name] = (re.sub(r" ?([(),]) ?", r"\1", " ".join(kind.split())).lower(), text[rest_at:i])
         if i < len(text) and text[i] == ")":
             break
     if not out:

@@ -199,7 +199,8 @@ def test_a_file_that_is_not_a_duckdb_database_is_an_input_error(package: Path, t
         ("CREATE TABLE [dbo].[t] ([a] real NOT NULL, [b] float, [c] int, [d] bigint, [e] nvarchar(max))",
          {"a": "real", "b": "float", "c": "int", "d": "bigint", "e": "nvarchar(max)"}),
         (f"-- c\nCREATE TABLE [{HOSTILE.replace(']', ']]')}] (\n  [{HOSTILE.replace(']', ']]')}] float(24) NULL,"
-         " /* x, y */ [n] decimal(10, 2) NOT NULL)", {HOSTILE: "float(24)", "n": "decimal(10,2)"}),
+         " /* x, y */ [n] decimal(10, 2) NOT NULL, [p] double  precision, [q] nvarchar ( 20 ))",
+         {HOSTILE: "float(24)", "n": "decimal(10,2)", "p": "double precision", "q": "nvarchar(20)"}),
     ],
     ids=["types", "hostile-and-comments"],
 )
@@ -780,6 +781,9 @@ def test_a_text_column_of_a_type_predict_does_not_read_fails_like_predict(
     ("varchar(1)", "01", r"row 0 holds '01', 2 characters, and the input table declares it varchar\(1\)"),
     ("char", "01", r"2 characters, and the input table declares it char:"),
     ("nvarchar(2)", "\U0001F680x", r"3 characters, and the input table declares it nvarchar\(2\)"),
+    # a varchar without a length holds one character in a column definition, as a char does (it passed)
+    ("varchar", "01", r"2 characters, and the input table declares it varchar:"),
+    ("national char varying ( 1 )", "01", r"2 characters, and the input table declares it national char varying"),
 ])
 def test_values_longer_than_their_text_column_are_refused_as_sql_server_refuses_the_load(
         codes: tuple[Path, Any, pd.DataFrame], sql_type: str, value: str, says: str) -> None:
@@ -787,6 +791,24 @@ def test_values_longer_than_their_text_column_are_refused_as_sql_server_refuses_
     rows = frame.assign(code=[value, *list(frame["code"][1:])])
     with pytest.raises(InvalidDataError, match=says + r".*String or binary data would be truncated"):
         dry.dry_run(package, rows, table_types={"code": sql_type})
+
+
+def test_a_target_spelling_its_types_as_t_sql_does_packages_and_dry_runs(
+        codes: tuple[Path, Any, pd.DataFrame], tmp_path: Path) -> None:
+    """``nvarchar ( 2 )`` and ``double precision`` (T-SQL's float(53)) were refused as type names, though SQL Server
+    creates those columns; the scripts carry them as written and the dry run reads them as SQL Server does."""
+    _package, model, frame = codes
+    path = tmp_path / "spaced.toml"
+    path.write_text('base = "synapse"\nname = "spaced"\n'
+                    'sql_types = { string = "nvarchar ( 2 )", float64 = "double precision" }\n', encoding="utf-8")
+    target = og.targets.from_toml(path)
+    out = tmp_path / "pkg"
+    og.package(og.convert(model, frame, target=target), target=target, out=out)
+    script = (out / "03_create_input_table.sql").read_text(encoding="utf-8")
+    assert "[code] nvarchar ( 2 ) NOT NULL" in script and "[size] double precision NOT NULL" in script
+    assert dry.dry_run(out, frame, reference=model).passed
+    with pytest.raises(InvalidDataError, match=r"declares it nvarchar\(2\).*would be truncated"):
+        dry.dry_run(out, frame.assign(code=["010", *list(frame["code"][1:])]), reference=model)
 
 
 def test_a_pandas_category_column_of_an_xgboost_model_is_scored_as_its_codes(
