@@ -27,6 +27,8 @@ __all__ = [
     "PROBE_ROWS",
     "TORCHSCRIPT_MAX_OPSET",
     "TORCHSCRIPT_MIN_OPSET",
+    "KeptState",
+    "data_writes",
     "eval_mode",
     "model_kind",
     "quiet_exporters",
@@ -77,41 +79,61 @@ def model_kind(model: Any) -> str:
 
 
 @contextlib.contextmanager
-def eval_mode(model: Any, updated: list[str] | None = None, *, calls_forward: bool = False) -> Iterator[None]:
-    """Eval mode for the duration, then every submodule's ``training`` flag and every buffer as they were.
+def eval_mode(model: Any, updated: list[str] | None = None, *, calls_forward: bool = False) -> Iterator[Any]:
+    """Eval mode for the duration, then every submodule's ``training`` flag, every buffer and every parameter
+    as they were.
 
     A forward() that updates a buffer (``self.calls += 1``, a running mean of its inputs) changed the user's
     module on each of onnxgate's calls: convert moved a counter 0 -> 3 and validate on to 5, and each call of the
-    reference answered from another state than the file's. The buffers' names that changed are appended to
-    ``updated``. ``calls_forward``: the body runs forward() on real tensors (:func:`torch_call`), so the buffers
-    it leaves as they were are remembered (:data:`_QUIET_BUFFERS`) and not copied again.
+    reference answered from another state than the file's. The names of the buffers and parameters that changed
+    are appended to ``updated``. ``calls_forward``: the body runs forward() on real tensors, untraced
+    (:func:`torch_call`), so the buffers it leaves as they were are remembered (:data:`_QUIET_BUFFERS`) and not
+    copied again; meanwhile each buffer or parameter an operator writes into is copied just before the first write
+    (a write through ``.data`` moves no version counter, and one on a later call found no copy to put back).
+    Elsewhere (an exporter's trace, which a dispatch mode disturbs) the buffers not known quiet and the parameters
+    known written are copied. Yields the :class:`KeptState` (None for a model that is not a module).
     """
     torch = torch_module()
     if not isinstance(model, torch.nn.Module):
-        yield
+        yield None
         return
     flags = [(m, m.training) for m in model.modules()]
-    kept = _kept_buffers(model)
+    kept = KeptState(model)
     try:
         model.eval()
     except NotImplementedError:  # modules frozen in one mode (torch.export's) refuse eval()
-        yield
+        yield None
         return
     try:
-        yield
+        with kept.copy_before_writes() if calls_forward else contextlib.nullcontext():
+            yield kept
     finally:
         for module, flag in flags:
             module.training = flag
-        changed = _restore_buffers(model, kept, remember=calls_forward)
+        changed = kept.restore(remember=calls_forward)
         if updated is not None:
             updated.extend(name for name in changed if name not in updated)
 
 
 #: Per module, the buffers one of :func:`torch_call`'s forward() calls left as they were (dotted names). Later
-#: calls keep no copy of them, and only look whether forward() wrote one (its version counter) or bound another
-#: tensor to its name: copying and comparing every buffer on each call made validating a module with a 50 MB
-#: buffer take 18 s instead of 0.4 (70 reference calls; helper-242).
+#: calls keep no copy of them, and only look whether forward() wrote one (its version counter, an operator writing
+#: into its memory) or bound another tensor to its name: copying and comparing every buffer on each call made
+#: validating a module with a 50 MB buffer take 18 s instead of 0.4 (70 reference calls; helper-242).
 _QUIET_BUFFERS: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+#: Per module, the parameters forward() was seen writing: copied whenever forward() is run on them.
+_WRITTEN_PARAMETERS: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+#: Per module, the buffers and parameters forward() was seen writing without moving their version counter
+#: (through ``.data``): torch's dynamo exporter crashes the process on such a forward (:func:`data_writes`).
+_DATA_WRITES: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+
+def data_writes(model: Any) -> list[str]:
+    """The buffers and parameters of ``model`` one of onnxgate's forward() calls wrote through ``.data`` (or any
+    other alias that moves no version counter), sorted."""
+    try:
+        return sorted(_DATA_WRITES.get(model, ()))
+    except TypeError:
+        return []
 
 
 def _version(tensor: Any) -> int | None:
@@ -123,56 +145,184 @@ def _version(tensor: Any) -> int | None:
         return None
 
 
-def _kept_buffers(model: Any) -> list[tuple[Any, str, str, Any, Any, int | None]]:
-    """(owner, attribute, dotted name, tensor, copy of its values or None, its version counter) for every dense
-    buffer of ``model``; no copy of a buffer known to be left as it was (:data:`_QUIET_BUFFERS`). A sparse or
-    meta buffer is not followed (comparing one raised "Could not run 'aten::eq.Tensor' ... 'SparseCPU'", which
-    refused the model)."""
+def _storage(tensor: Any) -> int | None:
+    """Where ``tensor``'s memory starts (shared by its views and its ``.data``), or None for one without."""
+    try:
+        return int(tensor.untyped_storage().data_ptr())
+    except Exception:
+        return None
+
+
+@contextlib.contextmanager
+def _not_traced() -> Iterator[None]:
+    """Meanwhile the TorchScript tracer records nothing: copying a buffer back is not part of forward()."""
     torch = torch_module()
-    quiet = _QUIET_BUFFERS.get(model, set())
-    kept = []
-    with torch.no_grad():
-        for dotted, module in model.named_modules():
-            for attr, buffer in list(module.named_buffers(recurse=False)):
-                if not isinstance(buffer, torch.Tensor) or buffer.layout != torch.strided or buffer.is_meta:
+    state = torch._C._get_tracing_state()
+    if state is None:
+        yield
+        return
+    torch._C._set_tracing_state(None)
+    try:
+        yield
+    finally:
+        torch._C._set_tracing_state(state)
+
+
+class _Kept:
+    """One dense buffer or parameter as it was: the tensor, its values (a copy, or None while none is needed),
+    its version counter, where its memory was and a view of that memory (``.data = other`` moves the tensor)."""
+
+    __slots__ = ("alias", "attr", "copied", "module", "name", "parameter", "pointer", "storage", "tensor", "values",
+                 "version")
+
+    def __init__(self, module: Any, attr: str, name: str, tensor: Any, *, parameter: bool, copy: bool) -> None:
+        self.module, self.attr, self.name, self.tensor, self.parameter = module, attr, name, tensor, parameter
+        self.version = _version(tensor)
+        self.values = tensor.clone() if copy or self.version is None else None
+        self.copied = False  # copied on a write during the call
+        self.pointer = tensor.data_ptr()
+        self.storage = _storage(tensor)
+        self.alias = tensor.detach()
+
+
+class KeptState:
+    """The dense buffers and parameters of a module as they were when made; :meth:`restore` puts them back.
+
+    A buffer is copied unless an earlier call left it as it was (:data:`_QUIET_BUFFERS`); a parameter when an
+    earlier call wrote it (:data:`_WRITTEN_PARAMETERS`) or an operator is about to (:meth:`copy_before_writes`).
+    A sparse or meta tensor is not followed (comparing one raised "Could not run 'aten::eq.Tensor' ...
+    'SparseCPU'", which refused the model).
+    """
+
+    def __init__(self, model: Any) -> None:
+        torch = torch_module()
+        self.model = model
+        quiet = _QUIET_BUFFERS.get(model, set())
+        written = _WRITTEN_PARAMETERS.get(model, set())
+        self.kept: list[_Kept] = []
+        with torch.no_grad():
+            for dotted, module in model.named_modules():
+                for parameter, tensors in ((False, module.named_buffers(recurse=False)),
+                                           (True, module.named_parameters(recurse=False))):
+                    for attr, tensor in list(tensors):
+                        if not isinstance(tensor, torch.Tensor) or tensor.layout != torch.strided or tensor.is_meta:
+                            continue
+                        name = f"{dotted}.{attr}" if dotted else attr
+                        self.kept.append(_Kept(module, attr, name, tensor, parameter=parameter,
+                                               copy=name in written if parameter else name not in quiet))
+
+    @contextlib.contextmanager
+    def copy_before_writes(self) -> Iterator[None]:
+        """Meanwhile, an operator about to write into a kept tensor's memory (through the tensor, a view or
+        ``.data``) first copies that tensor, once."""
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        torch = torch_module()
+        if isinstance(self.model, torch.jit.ScriptModule):
+            # the TorchScript interpreter under a dispatch mode lost its errors' text ("RuntimeError:" alone where
+            # torch said "mat1 and mat2 shapes cannot be multiplied"); a scripted forward() is followed as before
+            yield
+            return
+        by_storage: dict[int | None, list[_Kept]] = {}
+        for item in self.kept:
+            if item.values is None and item.storage is not None:
+                by_storage.setdefault(item.storage, []).append(item)
+        if not by_storage:
+            yield
+            return
+
+        class CopyBeforeWrite(TorchDispatchMode):
+            def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+                kwargs = kwargs or {}
+                for index, name, keyword in _written_arguments(func):
+                    value = kwargs.get(name) if keyword or index >= len(args) else args[index]
+                    for tensor in value if isinstance(value, (list, tuple)) else (value,):
+                        for item in by_storage.pop(_storage(tensor), ()):
+                            item.values = item.tensor.clone()  # below the tracer: not recorded
+                            item.copied = True
+                return func(*args, **kwargs)
+
+        with CopyBeforeWrite():
+            yield
+
+    @contextlib.contextmanager
+    def restored_after_forward(self) -> Iterator[None]:
+        """Meanwhile, each forward() of the model puts the kept tensors back as it returns, out of the trace: the
+        TorchScript exporter reads the module's state after its own run of forward(), and wrote a counter
+        forward() moves 0 -> 1 as 1 (the file answered twice what the module does)."""
+        torch = torch_module()
+        if isinstance(self.model, torch.jit.ScriptModule):  # scripted, not run: and it takes no Python hooks
+            yield
+            return
+
+        def put_back(*_: Any) -> None:  # a hook's answer would replace forward()'s
+            self.restore()
+
+        handle = self.model.register_forward_hook(put_back)
+        try:
+            yield
+        finally:
+            handle.remove()
+
+    def restore(self, *, remember: bool = False) -> list[str]:
+        """Put every kept tensor back (the same tensor, its memory and values as kept); the names of those that had
+        changed. ``remember``: the buffers found as they were are added to :data:`_QUIET_BUFFERS` for the model."""
+        torch = torch_module()
+        changed, unchanged, through_data = [], [], []
+        with torch.no_grad(), _not_traced():
+            for item in self.kept:
+                table = item.module._parameters if item.parameter else item.module._buffers
+                current = table.get(item.attr) if isinstance(table, dict) else getattr(item.module, item.attr, None)
+                tensor = item.tensor
+                # a ScriptModule hands out a new Python object for the same tensor on each getattr
+                same = current is tensor or (isinstance(current, torch.Tensor) and current.dtype == tensor.dtype
+                                             and current.data_ptr() == tensor.data_ptr()
+                                             and current.shape == tensor.shape)
+                moved = tensor.data_ptr() != item.pointer
+                written = _version(tensor) != item.version
+                if same and not moved and (not written if item.values is None else _equal(tensor, item.values)):
+                    if not item.parameter:
+                        unchanged.append(item.name)
                     continue
-                name = f"{dotted}.{attr}" if dotted else attr
-                version = _version(buffer)
-                values = None if name in quiet and version is not None else buffer.clone()
-                kept.append((module, attr, name, buffer, values, version))
-    return kept
+                changed.append(item.name)
+                if same and not written and not moved:  # values changed, version counter not: through .data
+                    through_data.append(item.name)
+                with contextlib.suppress(Exception):  # a tensor torch will not let go back is left as forward() left it
+                    if not same:  # self.calls = self.calls + 1 binds a new tensor
+                        table[item.attr] = tensor
+                    if moved:  # self.w.data = other
+                        tensor.data = item.alias
+                    if item.values is not None:
+                        if tensor.shape != item.values.shape:
+                            tensor.resize_(item.values.shape)
+                        tensor.copy_(item.values)
+        with contextlib.suppress(TypeError):  # a module that cannot be weakly referenced is checked in full each time
+            quiet = _QUIET_BUFFERS.setdefault(self.model, set())
+            quiet.difference_update(changed)  # written once: copied and compared on every call from now on
+            if remember:
+                quiet.update(unchanged)
+            parameters = [item.name for item in self.kept if item.parameter and item.name in changed]
+            if parameters:
+                _WRITTEN_PARAMETERS.setdefault(self.model, set()).update(parameters)
+            if through_data:
+                _DATA_WRITES.setdefault(self.model, set()).update(through_data)
+        return changed
 
 
-def _restore_buffers(model: Any, kept: list[tuple[Any, str, str, Any, Any, int | None]], *,
-                     remember: bool = False) -> list[str]:
-    """Put every buffer back (the same tensor, its values as kept); the names of those that had changed.
-    ``remember``: the buffers found as they were are added to :data:`_QUIET_BUFFERS` for ``model``."""
-    torch = torch_module()
-    changed, unchanged = [], []
-    with torch.no_grad():
-        for module, attr, dotted, buffer, values, version in kept:
-            current = getattr(module, attr, None)
-            # a ScriptModule hands out a new Python object for the same tensor on each getattr
-            same = current is buffer or (isinstance(current, torch.Tensor) and current.dtype == buffer.dtype
-                                         and current.data_ptr() == buffer.data_ptr() and current.shape == buffer.shape)
-            written = _version(buffer) != version
-            if same and (not written if values is None else _equal(buffer, values)):
-                unchanged.append(dotted)
-                continue
-            changed.append(dotted)
-            with contextlib.suppress(Exception):  # a buffer torch will not let go back is left as forward() left it
-                if not same:  # self.calls = self.calls + 1 binds a new tensor
-                    module._buffers[attr] = buffer
-                if values is not None:
-                    if buffer.shape != values.shape:
-                        buffer.resize_(values.shape)
-                    buffer.copy_(values)
-    with contextlib.suppress(TypeError):  # a module that cannot be weakly referenced is checked in full each time
-        quiet = _QUIET_BUFFERS.setdefault(model, set())
-        quiet.difference_update(changed)  # written once: copied and compared on every call from now on
-        if remember:
-            quiet.update(unchanged)
-    return changed
+#: Per operator, the arguments it writes into (index, name, keyword-only), read from its schema once.
+_WRITTEN_ARGUMENTS: dict[Any, tuple[tuple[int, str, bool], ...]] = {}
+
+
+def _written_arguments(func: Any) -> tuple[tuple[int, str, bool], ...]:
+    found = _WRITTEN_ARGUMENTS.get(func)
+    if found is None:
+        try:
+            found = tuple((i, a.name, a.kwarg_only) for i, a in enumerate(func._schema.arguments)
+                          if a.alias_info is not None and a.alias_info.is_write)
+        except Exception:
+            found = ()
+        _WRITTEN_ARGUMENTS[func] = found
+    return found
 
 
 def _equal(a: Any, b: Any) -> bool:

@@ -35,6 +35,7 @@ from onnxgate.converters._torch_common import (
     PROBE_ROWS,
     TORCHSCRIPT_MAX_OPSET,
     TORCHSCRIPT_MIN_OPSET,
+    data_writes,
     eval_mode,
     model_kind,
     quiet_exporters,
@@ -228,9 +229,10 @@ def torch_call(model: Any, args: tuple[Any, ...], updated: list[str] | None = No
             return model.module()(*args)
     with torch.no_grad(), eval_mode(model, updated, calls_forward=True):
         result = model(*args)
-        # an output that is a buffer (or a view of one) keeps what forward() answered once the buffer is put back
+        # an output that is a buffer or a parameter (or a view of one) keeps what forward() answered once it is put back
         # (a sparse buffer or output has no storage of its own to share)
-        held = {b.untyped_storage().data_ptr() for b in model.buffers() if b.layout == torch.strided}
+        held = {t.untyped_storage().data_ptr() for t in (*model.buffers(), *model.parameters())
+                if t.layout == torch.strided}
         from torch.utils._pytree import tree_map_only
 
         return tree_map_only(torch.Tensor, lambda t: t.clone() if t.layout == torch.strided
@@ -296,7 +298,8 @@ _TRAINING_ARGUMENT = {
 
 
 def _buffer_update_notes(model: Any, probe: tuple[Any, ...]) -> list[str]:
-    """A warning when forward() updates the module's buffers: an ONNX model holds no state between calls."""
+    """A warning when forward() updates the module's buffers or parameters: an ONNX model holds no state between
+    calls."""
     if model_kind(model) == "program":
         return []
     updated: list[str] = []
@@ -304,11 +307,38 @@ def _buffer_update_notes(model: Any, probe: tuple[Any, ...]) -> list[str]:
         torch_call(model, probe, updated)
     if not updated:
         return []
-    names = ", ".join(repr(name) for name in updated[:5]) + (", ..." if len(updated) > 5 else "")
-    return [f"{type(model).__name__}.forward() updates its buffer(s) {names} on every call; an ONNX model keeps no "
-            "state between calls: the file holds them as they were at one moment of the export, and validation "
-            "compares it with what forward() answers from them as they are now (onnxgate puts them back after each "
-            "of its calls, so the module is left as it was)"]
+    parameters = {name for name, _ in model.named_parameters()}
+    said = []
+    for what, names in (("buffer(s)", [n for n in updated if n not in parameters]),
+                        ("parameter(s)", [n for n in updated if n in parameters])):
+        if names:
+            said.append(f"its {what} " + ", ".join(repr(n) for n in names[:5]) + (", ..." if len(names) > 5 else ""))
+    return [f"{type(model).__name__}.forward() updates {' and '.join(said)}; an ONNX model keeps no state between "
+            "calls: the file holds them as they were before the conversion, and validation compares it with what "
+            "forward() answers from them (onnxgate puts them back after each of its calls, so the module is left as "
+            "it was)"]
+
+
+def _avoid_dynamo_on_data_writes(model: Any, opset: int, dynamo: bool | None, use_dynamo: bool,
+                                 notes: list[str]) -> bool:
+    """Whether to use the dynamo exporter on ``model``, whose forward() onnxgate's calls saw writing a buffer or a
+    parameter through ``.data``: torch's dynamo exporter crashed the process on it (a segmentation fault in
+    run_decompositions, torch 2.13), or failed. The TorchScript exporter writes it where the user left the choice
+    to onnxgate; where they asked for dynamo (or an opset only it writes), the conversion is refused."""
+    names = data_writes(model) if use_dynamo else []
+    if not names:
+        return use_dynamo
+    torch = torch_module()
+    said = (f"{type(model).__name__}.forward() writes {', '.join(repr(n) for n in names[:5])} through .data, which "
+            f"torch {torch.__version__.split('+')[0]}'s dynamo exporter cannot export (it crashes the Python process)")
+    if dynamo is None and opset <= TORCHSCRIPT_MAX_OPSET:
+        notes.append(f"{said}: it was written with the TorchScript exporter at opset {opset}")
+        return False
+    raise UnsupportedModelError(
+        f"{said}. Convert with options={{'dynamo': False}} (the TorchScript exporter, opsets {TORCHSCRIPT_MIN_OPSET}-"
+        f"{TORCHSCRIPT_MAX_OPSET}), or write the update in place without .data (under torch.no_grad())",
+        framework="pytorch",
+    )
 
 
 def _training_mode_notes(model: Any) -> list[str]:
@@ -1424,7 +1454,7 @@ def _export(
     import onnx
 
     try:
-        with (quiet_exporters(), eval_mode(model), fast_path_zeros(model),
+        with (quiet_exporters(), eval_mode(model) as kept, fast_path_zeros(model),
               warnings.catch_warnings(record=True) as caught):
             warnings.simplefilter("always", torch.jit.TracerWarning)
             if dynamo:
@@ -1463,7 +1493,8 @@ def _export(
                 # traced as a caller with gradients on: under the user's torch.no_grad() a TransformerEncoderLayer
                 # takes its fused inference path (aten::_transformer_encoder_layer_fwd), which this exporter
                 # cannot write, and the refusal sent the user to opset 18 (helper-93)
-                with torch.enable_grad(), _exact_symbolics():
+                with (torch.enable_grad(), _exact_symbolics(),
+                      kept.restored_after_forward() if kept is not None else contextlib.nullcontext()):
                     torch.onnx.export(
                         _sample_args_only(model, args),
                         args,
@@ -1899,6 +1930,7 @@ def _convert_quietly(
     warns.extend(_training_mode_notes(model))
     probe, outputs = _dry_run(model, args, whole=kind == "program")
     warns.extend(_buffer_update_notes(model, probe))
+    use_dynamo = _avoid_dynamo_on_data_writes(model, opset, dynamo, use_dynamo, warns)
     _refuse_rows_on_axis_one(model, args, probe, outputs)
     leaves = torch_leaves(outputs)
     in_names = io_names(input_names if input_names is not None else implied, "input", len(args), "input")
