@@ -15,8 +15,9 @@ unrelated to the input's, as ``Concat`` on axis 0 or ``NonZero`` give) fails. Th
 read first; where it is missing or unknown, ONNX shape inference (strict mode, then lenient) fills
 it in. When the shapes cannot decide (an unknown dimension, a symbol inference made up, inputs
 whose batch axis is unnamed), the model is run in onnxruntime on :data:`ROW_PROBE_SIZES` rows of
-zeros and each such output must return as many rows as it was given; the message says which outputs
-were checked that way. Two sizes, so an output that always has 2 rows, or twice the input's, cannot
+zeros (empty text; ones, and then a category its encoder knows, where the model refuses those) and
+each such output must return as many rows as it was given; the message says which outputs were
+checked that way. Two sizes, so an output that always has 2 rows, or twice the input's, cannot
 match by chance. An output whose declared shape gives it the inputs' batch axis is run the same way
 (a declaration is the file's word, and a model summing over the batch may still declare ``[N,1]``):
 returning another row count fails; a model that cannot be run on zeros or ones keeps its declaration,
@@ -583,20 +584,55 @@ def _probe_rows(model: onnx.ModelProto, sig: Signature, sizes: Sequence[int] = R
             except ValueError:
                 return {}, _LoadFailure(f"input {spec.name!r} is {spec.elem_type}, which numpy cannot hold")
             feeds[spec.name] = np.full(dims, "", dtype=object) if spec.elem_type == "string" else np.zeros(dims, dtype)
-        try:
-            results = sess.run(names, feeds)
-        except Exception as err:
-            # a model may refuse zeros (an integer division by an input) and score real rows: ones too,
-            # before the model is said to fail on a batch
-            ones = {k: v if v.dtype == object else np.ones_like(v) for k, v in feeds.items()}
-            try:
-                results = sess.run(names, ones)
-            except Exception:
-                text = " ".join(str(err).split())
-                return {}, f"onnxruntime fails on a batch of {n} rows of zeros (and of ones): {text[:300]}"
+        # a model may refuse zeros (an integer division by an input) and score real rows: ones too, and text its
+        # encoders know (a OneHotEncoder(handle_unknown='error') refuses '': a regressor's [?,1] output behind one
+        # failed as "does not tell its row count", though it scores one row per row; helper-254), before the
+        # model is said to fail on a batch
+        ones = {k: v if v.dtype == object else np.ones_like(v) for k, v in feeds.items()}
+        known = {spec.name: _category_read(model.graph, spec.name) for spec in sig.inputs
+                 if spec.elem_type == "string"}
+        texts = {k: np.full(v.shape, known[k], dtype=object) if known.get(k) is not None else v
+                 for k, v in feeds.items()}
+        tries = [feeds, ones] + ([texts] if any(v is not None for v in known.values()) else [])
+        results, err = _first_run(sess, names, tries)
+        if results is None:
+            text = " ".join(str(err).split())
+            return {}, f"onnxruntime fails on a batch of {n} rows of zeros (and of ones): {text[:300]}"
         for name, value in zip(names, results):
             found[name].append(tuple(int(d) for d in np.shape(value)))
     return found, None
+
+
+def _first_run(sess: Any, names: list[str], tries: Sequence[dict[str, Any]]) -> tuple[Any, Exception | None]:
+    """The outputs of the first of ``tries`` (feeds) the session runs, and None with the first one's error when
+    none runs."""
+    first: Exception | None = None
+    for feeds in tries:
+        try:
+            return sess.run(names, feeds), None
+        except Exception as err:
+            first = first or err
+    return None, first
+
+
+#: Operators that pass an input's text on unchanged in value, followed to the encoder reading it.
+_TEXT_PASSING = ("Identity", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Gather", "Slice", "Concat", "Transpose")
+
+
+def _category_read(graph: Any, name: str) -> str | None:
+    """A text the first encoder reading the input ``name`` knows as a category (a OneHotEncoder's or
+    CategoryMapper's categories, a LabelEncoder's keys), following the operators that pass text on; None when
+    no encoder reads it."""
+    names = {name}
+    for node in graph.node:  # topological: a value is read after it is written
+        if not names & set(node.input):
+            continue
+        for attr in node.attribute:
+            if attr.name in ("cats_strings", "keys_strings", "classes_strings") and attr.strings:
+                return str(attr.strings[0].decode("utf-8", "replace"))
+        if node.op_type in _TEXT_PASSING:
+            names.update(node.output)
+    return None
 
 
 def _probed_problem(shown: str, shapes: list[tuple[int, ...]], sizes: Sequence[int] = ROW_PROBE_SIZES

@@ -273,6 +273,30 @@ def test_output_element_types_for_sql():
     assert not result and "'flag' is bool" in result.message
 
 
+@pytest.mark.parametrize("drop", [None, "first"])
+def test_a_text_column_one_hot_encoded_for_synapse_is_one_value_per_row(drop):
+    # scikit-learn's default OneHotEncoder refuses a category it did not see; the row probe fed the text column
+    # '' and, refused, failed a Ridge pipeline's [?,1] prediction as "does not tell its row count" although it
+    # scores one row per row (parity passed), so validate failed and package refused it (helper-254)
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"size": rng.normal(size=60), "colour": rng.choice(["red", "green", "blue"], 60)})
+    y = 3 * X["size"] + (X["colour"] == "red") + 10
+    model = make_pipeline(ColumnTransformer([("c", OneHotEncoder(drop=drop), ["colour"])], remainder=StandardScaler()),
+                          Ridge()).fit(X, y)
+    conv = og.convert(model, X[:5], target="synapse")
+    report = og.validate(conv, target="synapse", reference=model, data=X)
+    rows = report.check("outputs_one_value_per_row")
+    assert rows.passed, rows.message
+    assert rows.details["rows"]["probed"] == {"variable": [[2, 1], [3, 1]]}
+    assert report.passed, report.summary()
+
+
 @pytest.mark.parametrize("target", ["sql-edge-2.0", "synapse"])
 def test_a_text_output_is_not_sent_to_synapse_which_takes_text_inputs_only(target):
     m = model(
