@@ -586,7 +586,9 @@ def _partition_parity(
                     from onnxgate.validators.parity import ROWS_ALONE, reference_alone_disagrees
 
                     head = {key: value[:ROWS_ALONE] for key, value in feeds.items()}
-                    found = reference_alone_disagrees(session, head, signature, tolerances, run_reference, rows_of=of)
+                    found = reference_alone_disagrees(session, head, signature, tolerances, run_reference, rows_of=of,
+                                                      reference_feeds={key: value[:ROWS_ALONE]
+                                                                       for key, value in ref_feeds.items()})
                     if found is None and traced:
                         # as local parity for a PyTorch, TensorFlow or Keras reference: rows spread over the first
                         # run scored alone, and one large batch of them (a traced `if x.mean() > 0` or

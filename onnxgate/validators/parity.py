@@ -451,7 +451,9 @@ def check_prediction_parity(
     if alone is None and result.passed and probe is not None and probe_failed is None and resolve_ties is None:
         # the batches agree: do single rows too? (a nearest-neighbour tie, broken another way row by row, is
         # the tie resolver's to judge in the batches, not here)
-        alone = reference_alone_disagrees(session, probe, signature, tolerances, run_reference)
+        alone = reference_alone_disagrees(session, probe, signature, tolerances, run_reference,
+                                          reference_feeds=None if user_values is None else as_feeds(
+                                              next(iter_batches(data, ROWS_ALONE)), user_values))
         if alone is None and first_feeds is not None:
             # fewer rows than a batch: the one batch compared holds them all, already as feeds
             every = (feeds if batches == 1 else as_feeds(data, signature)) if done < LARGE_BATCH_ROWS else None
@@ -851,11 +853,16 @@ def reference_alone_disagrees(
     run_reference: Any,
     row_numbers: Sequence[int] | None = None,
     rows_of: str = "",
+    reference_feeds: Mapping[str, Any] | None = None,
 ) -> str | None:
     """Score the first :data:`ROWS_ALONE` rows one at a time with both models (every row of ``feeds`` when
     ``row_numbers`` gives their numbers in the data); a sentence saying how the
     reference's answer for a row alone differs from the file's, else None (also when the reference cannot
     score a row alone: a BatchNorm left in training mode). ``rows_of`` follows the row number in the sentence.
+    ``reference_feeds``: the same rows as the reference takes them in the batches, the user's own values where
+    the file's input rounds them (default ``feeds``). Given the file's float32 rows, the reference answered
+    otherwise than in the batches: a float32 QuantileTransformer whose batches agreed on float64 diabetes rows
+    failed "scored alone", 0.53 off, its reference given rows it never saw in them (helper-256).
 
     The batches parity compares can agree while single rows do not: a PyTorch ``forward`` branching on a
     batch-wide value (``if y.sum() > 0``) is traced with the sample's branch fixed in the file; 300 rows in one
@@ -868,9 +875,11 @@ def reference_alone_disagrees(
         return None
     for row in range(rows if row_numbers is not None else min(ROWS_ALONE, rows)):
         single = {key: value[row:row + 1] for key, value in feeds.items()}
+        theirs_single = single if reference_feeds is None else {
+            key: value[row:row + 1] for key, value in reference_feeds.items()}
         try:
             answers = session.run(None, single)
-            theirs = run_reference(single)
+            theirs = run_reference(theirs_single)
         except Exception:
             return None  # rows_alone_disagree names a file that cannot; a reference that cannot is the user's
         for spec, mine, ref in zip(signature.outputs, answers, theirs):
