@@ -1538,8 +1538,14 @@ def patch_bagging_votes() -> None:
     """A BaggingClassifier whose members have no ``predict_proba`` (SVC, LinearSVC, RidgeClassifier,
     SGDClassifier(hinge)) averages their votes: skl2onnx stacks the members' one-hot votes ``[members, N,
     classes]`` and summed them over axis 1, the rows, from opset 13: the file answered one row per member
-    whatever the batch (4 rows for 178). Summed over the members here."""
-    from onnx import TensorProto
+    whatever the batch (4 rows for 178). Summed over the members here.
+
+    In a double graph skl2onnx counted the votes in float32 and divided them by a float32 member count, under
+    probabilities declared double: the file was ill-typed, and a float64 sample fell back to a float32 graph
+    whole (probabilities 2.4e-8 off on wine for RidgeClassifier members). The votes are counted and divided in
+    double there."""
+    from onnx import TensorProto, helper
+    from skl2onnx.common.data_types import DoubleTensorType
 
     original = _replaceable("SklearnBaggingClassifier", "_onnxgate_votes")
     if original is None:
@@ -1553,13 +1559,25 @@ def patch_bagging_votes() -> None:
             return
         added = container.nodes[before:]
         made = {out: node for node in added for out in node.output}
+        double = isinstance(operator.inputs[0].type, DoubleTensorType)
         for node in added:
-            cast = made.get(node.input[0]) if node.op_type == "ReduceSum" and len(node.input) == 2 else None
+            sums = node.op_type == "ReduceSum"
+            cast = made.get(node.input[0]) if sums else None
             equal = made.get(cast.input[0]) if cast is not None and cast.op_type == "Cast" else None
-            if equal is not None and equal.op_type == "Equal":
+            if cast is None or equal is None or equal.op_type != "Equal":
+                continue
+            if len(node.input) == 2:
                 axis = scope.get_unique_variable_name("members_axis")
                 container.add_initializer(axis, TensorProto.INT64, [1], [0])
                 node.input[1] = axis
+            divides = [n for n in added if n.op_type == "Div" and n.input[0] == node.output[0]]
+            if double and len(divides) == 1:
+                del cast.attribute[:]
+                cast.attribute.append(helper.make_attribute("to", TensorProto.DOUBLE))
+                count = scope.get_unique_variable_name("members_count")
+                container.add_initializer(count, TensorProto.DOUBLE, [], [float(len(members))])
+                unread, divides[0].input[1] = divides[0].input[1], count
+                _drop_unread_constants(container, [unread])
 
     _replace("SklearnBaggingClassifier", "_onnxgate_votes", original, convert)
 
@@ -1634,7 +1652,9 @@ def patch_adaboost_member_labels() -> None:
     orders otherwise than its label for ``SVC(probability=True)`` (Platt's probabilities: 106 of 178 wine
     labels wrong, probabilities 0.13 off). Each ArgMax reads the member's label output instead, as the
     one-hot of its position among the classes (an ``Equal`` with them): its ``predict``, whatever the
-    class labels. Integer and text classes; others keep skl2onnx's converter."""
+    class labels. Integer and text classes; others keep skl2onnx's converter.
+
+    In a double graph its one-hot votes are double too (:func:`_samme_in_double`)."""
     original = _replaceable("SklearnAdaBoostClassifier", "_onnxgate_member_labels")
     if original is None:
         return
@@ -1647,6 +1667,7 @@ def patch_adaboost_member_labels() -> None:
         classes = np.asarray(getattr(model, "classes_", ()))
         before, declared = len(container.nodes), set(scope.operators)
         original(scope, operator, container)
+        _samme_in_double(scope, operator, container, container.nodes[before:])
         text = classes.dtype.kind in "OUS"
         if (classes.dtype.kind not in "iuOUS" or getattr(model, "algorithm", "SAMME") != "SAMME"
                 or (text and container.target_opset_any_domain("ai.onnx.ml") < 2)):
@@ -1678,6 +1699,60 @@ def patch_adaboost_member_labels() -> None:
             node.input[0] = one_hot  # the ArgMax now picks the member's label's position
 
     _replace("SklearnAdaBoostClassifier", "_onnxgate_member_labels", original, convert)
+
+
+def _samme_in_double(scope: Any, operator: Any, container: Any, added: list[Any]) -> None:
+    """AdaBoostClassifier (SAMME) in a double graph: skl2onnx 1.20 wrote each member's vote, ``Where(its class,
+    1, -1 / (classes - 1)) * its weight``, with a float32 ``1`` (a ConstantOfShape) beside the double
+    ``-1 / (classes - 1)``, and float32 weights: the file was ill-typed, so a float64 sample fell back to a
+    float32 graph whole (float64 rows cast to float32 before the members, probabilities float32: 7.4e-8 off
+    ``predict_proba`` on breast_cancer of LogisticRegression members) and ``precision="float64"`` was refused.
+    The ``1`` and the ``0`` beside it are written double, and each weight is the member's float64
+    ``estimator_weights_``, in the members' order (skl2onnx writes one vote after the other)."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    model = operator.raw_operator
+    if not isinstance(operator.inputs[0].type, DoubleTensorType) or getattr(model, "algorithm", "SAMME") != "SAMME":
+        return
+    for node in added:
+        if node.op_type != "ConstantOfShape":
+            continue
+        for attribute in node.attribute:
+            if attribute.name == "value" and attribute.t.data_type == TensorProto.FLOAT:
+                value = numpy_helper.to_array(attribute.t).astype(np.float64)
+                attribute.t.CopyFrom(helper.make_tensor("value", TensorProto.DOUBLE, value.shape, value.tolist()))
+    votes = {n.output[0] for n in added if n.op_type == "Where"}
+    weighting = [n for n in added if n.op_type == "Mul" and n.input[0] in votes]
+    fitted = model.estimator_weights_[:len(model.estimators_)]  # the rest 0: boosting stopped early
+    if len(weighting) != len(fitted):
+        return
+    gone = []
+    for node, weight in zip(weighting, fitted):
+        # a weight of its own: skl2onnx shares a constant between equal float32 weights (an Identity of the first)
+        gone.append(node.input[1])
+        name = scope.get_unique_variable_name("member_weight")
+        container.add_initializer(name, TensorProto.DOUBLE, [], [float(weight)])
+        node.input[1] = name
+    _drop_unread_constants(container, gone)
+
+
+def _drop_unread_constants(container: Any, names: list[str]) -> None:
+    """Remove the constants ``names`` from skl2onnx's ``container`` where no node reads them any more, and the
+    Identity nodes skl2onnx wrote for a constant equal to an earlier one (and that one, unread then too)."""
+    gone = list(names)
+    while gone:
+        name = gone.pop()
+        if any(name in n.input for n in container.nodes):
+            continue
+        for identity in [n for n in container.nodes if n.op_type == "Identity" and list(n.output) == [name]]:
+            container.nodes.remove(identity)
+            gone.append(identity.input[0])
+        container.initializers[:] = [c for c in container.initializers if c.name != name]
+        cache = getattr(container, "initializers_strings", {})  # skl2onnx's: a later equal constant reuses it
+        for content in [k for k, v in cache.items() if v == name]:
+            del cache[content]
 
 
 def patch_multi_output_member_options() -> None:

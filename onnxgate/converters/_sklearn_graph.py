@@ -664,19 +664,20 @@ _TREE_ENSEMBLES = {"TreeEnsembleClassifier": 1, "TreeEnsembleRegressor": 0}  # o
 _FLOAT_SCORES = frozenset({"SVMClassifier", "SVMRegressor", "LinearClassifier", "LinearRegressor"})
 
 
-def float32_ml_outputs(proto: Any) -> None:
+def float32_ml_outputs(proto: Any) -> list[str]:
     """Record that a double graph computes in float32 where an SVM or linear ai.onnx.ml operator scores.
 
     Those operators write float32 scores by definition, which skl2onnx casts to double: ``SVC(probability=
     True)`` answered probabilities with float32's rounding (4e-7 off) under float64's tolerance (1e-7), and
     a correct model failed. Recorded like the trees (``onnxgate.float32_inside``), its outputs get float32's
-    default tolerances.
+    default tolerances. Returns those operators (none: an empty list), for convert to say so.
     """
     from onnxgate._onnx import FLOAT32_INSIDE_KEY
 
     ops = sorted({n.op_type for n in proto.graph.node if n.domain == "ai.onnx.ml" and n.op_type in _FLOAT_SCORES})
     if ops and not any(p.key == FLOAT32_INSIDE_KEY for p in proto.metadata_props):
         set_metadata(proto, FLOAT32_INSIDE_KEY, ", ".join(ops))
+    return ops
 
 
 def float32_tree_ensembles(proto: Any) -> None:
@@ -751,10 +752,10 @@ def exponential_link_in_double(proto: Any) -> None:
 
     skl2onnx writes the exponential loss's link as ``Sigmoid(Mul(scores, 2))`` with a float32 ``2``, so in a
     double graph the probabilities were float32 while declared double: the file was ill-typed, and a shallow
-    model (whose leaves :func:`double_tree_leaves` leaves in float32 for the cost) fell back to a float32 graph
+    model fell back to a float32 graph
     whole, float64 rows cast to float32 before anything. Here the ensemble's scores are cast to double and the
     ``2`` is double, so the link and the outputs after it compute in double, as for the log-loss (the leaves
-    stay float32, recorded as float32 inside by :func:`float32_tree_ensembles`)."""
+    are added in double by :func:`double_tree_leaves`)."""
     from onnx import TensorProto, helper, numpy_helper
 
     from onnxgate._graph import graph_names, unique_name
@@ -1102,7 +1103,9 @@ class _LeafTable:
     ``"logistic>"``/``"logistic>="`` (one score: ``[1 - p, p]``, ``p`` its sigmoid, the label the score's side
     of 0, ``>`` or ``>=``), ``"softmax"`` (the label is the first largest score). ``link``: the operators skl2onnx
     writes, one after the other, from the ensemble's scores to the answer (which the leaves' nodes answer
-    instead; GradientBoosting's exponential loss: ``Sigmoid(2 * raw)``, its leaves doubled in the table)."""
+    instead; GradientBoosting's exponential loss: ``Sigmoid(2 * raw)``, its leaves doubled in the table).
+    ``fixed_point``: the leaves are added as whole numbers (:func:`_fixed_point_in_double`), not picked by number
+    (shallow trees, whose splits cost less than a column per tree)."""
 
     written: tuple[Any, Any, Any, Any]
     trees: Any
@@ -1116,6 +1119,7 @@ class _LeafTable:
     mean: bool
     answer: str
     link: tuple[str, ...] = ()
+    fixed_point: bool = False
 
 
 def _hist_table(hist: Any) -> _LeafTable:
@@ -1232,8 +1236,11 @@ def _boosting_table(model: Any) -> _LeafTable | None:
 #: 2 threads, against the float32 file: GradientBoostingRegressor of depth 3 (its default) 1.87x and 2.19x,
 #: depth 6 1.51x and 1.85x, 7 1.41x and 1.52x, 8 1.31x and 1.38x; a 3-class RandomForestClassifier of depth 8
 #: 1.17x and 1.52x; forests grown to their leaves (20,000 rows) 1.04x-1.10x. Trees about 8 deep and deeper
-#: (a depth-8 tree's rows pass 8 splits or a few fewer) add double leaves; shallower ones keep float32 leaves
-#: (and record it: float32 inside). Not for classifiers (decision trees, RandomForest, ExtraTrees): a label is
+#: (a depth-8 tree's rows pass 8 splits or a few fewer) add a column per tree; shallower ones add their leaves as
+#: whole numbers (:func:`_fixed_point_in_double`), measured as above on a shared machine, 1 thread, 100 trees:
+#: GradientBoostingRegressor of depth 3 1.04x, a 3-class GradientBoostingClassifier 1.18x, a RandomForestRegressor
+#: of depth 5 1.37x, where a column per tree took 1.24x, 2.40x, 1.58x. Not for classifiers (decision trees,
+#: RandomForest, ExtraTrees): a label is
 #: the first largest of the averaged proportions, and float32 sums broke exact ties (an even forest voting half
 #: and half: 1 row in 569 of a default forest on breast_cancer columns, seed 268). Every depth adds
 #: them in double: 100 trees of depth 4 and 6 (3 classes, 200,000 rows, 1 thread) take 1.37x and 1.34x the
@@ -1263,9 +1270,9 @@ _FORESTS = frozenset({"DecisionTreeRegressor", "DecisionTreeClassifier", "ExtraT
 
 
 def _leaf_table(est: Any, min_splits: float = DOUBLE_LEAVES_MIN_SPLITS) -> _LeafTable | None:
-    """The leaves of a fitted scikit-learn tree model :func:`double_tree_leaves` rewrites, or None (among them
-    regressors and boosting models whose training rows pass fewer than ``min_splits`` splits on average; a tree or
-    forest classifier's leaves at any depth, for its ties)."""
+    """The leaves of a fitted scikit-learn tree model :func:`double_tree_leaves` rewrites, or None; regressors and
+    boosting models whose training rows pass fewer than ``min_splits`` splits on average are marked ``fixed_point``
+    (a tree or forest classifier's leaves are read at any depth, for its ties)."""
     import numpy as np
 
     name = type(est).__name__
@@ -1286,7 +1293,8 @@ def _leaf_table(est: Any, min_splits: float = DOUBLE_LEAVES_MIN_SPLITS) -> _Leaf
     if table is None or table.answer in ("proba", "leaf"):
         return table  # a forest's or a tree's classes, any depth: its label is the first largest of exact sums
     if min_splits > 0 and _mean_splits(members) < min_splits:
-        return None  # its float32 trees are cheap: double leaves would cost more than 1.5x their time
+        # its trees are cheap: a column per tree would cost more than 1.5x their time, whole numbers do not
+        return replace(table, fixed_point=True)
     return table
 
 
@@ -1302,9 +1310,11 @@ def double_tree_leaves(proto: Any, model: Any, min_splits: float = DOUBLE_LEAVES
     loss or a regression loss and its default init, also a CalibratedClassifierCV's fitted ones, whose
     training rows pass ``min_splits`` (:data:`DOUBLE_LEAVES_MIN_SPLITS`; 0 when float64 was asked for) splits or
     more on average, for the cost, a tree or forest classifier at any depth; and
-    HistGradientBoosting; its leaves matched one by one: tree, node, class and weight as skl2onnx writes them)
-    becomes a ``TreeEnsembleRegressor`` with the same splits whose leaves write their own number, one column
-    per tree (whole numbers, exact in float32, below 2**24); the numbers pick the leaves' float64 values
+    HistGradientBoosting; its leaves matched one by one: tree, node, class and weight as skl2onnx writes them;
+    a shallower regressor or boosting model adds its leaves as whole numbers instead,
+    :func:`_fixed_point_in_double`, unless it has more than 65,536 trees: float32 leaves) becomes a
+    ``TreeEnsembleRegressor`` with the same splits whose leaves write their own number, one column per tree
+    (whole numbers, exact in float32, below 2**24); the numbers pick the leaves' float64 values
     (``Gather``), added tree after tree in double (``CumSum``: scikit-learn's order, so a forest's tied
     probabilities tie as in ``predict``; ``ReduceSum`` below opset 11). A forest's sum is divided by its tree
     count, a boosting model's starts from its baseline; probabilities are the forest's average, or the scores'
@@ -1341,6 +1351,9 @@ def double_tree_leaves(proto: Any, model: Any, min_splits: float = DOUBLE_LEAVES
         table = _leaf_table(est, min_splits)
         if table is None or len(table.trees) >= 2**24:
             continue
+        parts = _fixed_point_parts(table) if table.fixed_point else None
+        if table.fixed_point and parts is None:
+            continue  # too many trees for whole numbers float32 adds exactly: float32 leaves, for the cost
         for tree in graph.node:
             if tree.domain != "ai.onnx.ml" or tree.op_type not in _TREE_ENSEMBLES or tree.name in changed:
                 continue
@@ -1371,6 +1384,8 @@ def double_tree_leaves(proto: Any, model: Any, min_splits: float = DOUBLE_LEAVES
                 graph.initializer.remove(constant)  # the link's own (its Mul's 2)
             if _counted_exactly(table):  # its columns: the classes' sums, no wider than the classifier's
                 changed[_counts_in_double(proto, tree, table, order, answer)] = exact
+            elif parts is not None:  # its columns: each value's whole-number parts
+                changed[_fixed_point_in_double(proto, tree, table, order, answer, parts)] = exact
             else:
                 changed[_leaves_in_double(proto, tree, table, order, answer)] = exact
                 widest = max(widest, (3 + 4 * table.values.shape[1]) * (int(table.trees.max()) + 1))
@@ -1618,8 +1633,30 @@ def _leaves_in_double(proto: Any, tree: Any, table: _LeafTable, order: Any, answ
         else:
             total = (node("ReduceSum", [grouped, const(np.array([1], dtype=np.int64), "axes")], keepdims=0)
                      if opset >= 13 else node("ReduceSum", [grouped], axes=[1], keepdims=0))
+    if table.answer == "leaf":  # a tree's label is its leaf's (predict's argmax of the leaf's values)
+        node("Identity", [total], answer)
+        own = const(table.labels[order], "labels")
+        position = node("Reshape", [node("Gather", [own, number], axis=0),
+                                    const(np.array([-1], dtype=np.int64), "flat")])
+        node("Gather", [classes, position], label, axis=0)
+    else:
+        _answer_from_sums(nodes_after, table, total, answer, label, classes)
+    nodes_after.insert_after(tree)
+    return tree.name
+
+
+def _answer_from_sums(nodes_after: _NodesAfter, table: _LeafTable, total: str, answer: str, label: str,
+                      classes: str) -> None:
+    """Nodes (through ``nodes_after``) that make ``answer`` of ``total``, the double sums of ``table``'s leaves:
+    divided by the tree count for a forest, the sum itself for a regressor, a classifier's probabilities (or raw
+    scores) and its label in ``label``, one of ``classes`` by ``predict``'s rule (:class:`_LeafTable`'s
+    ``answer``; not ``"leaf"``)."""
+    import numpy as np
+    from onnx import TensorProto
+
+    const, node = nodes_after.const, nodes_after.node
     if table.mean:
-        total = node("Div", [total, const(np.array([[float(groups)]]), "count")])
+        total = node("Div", [total, const(np.array([[float(table.groups)]]), "count")])
     if table.answer == "sum":
         node("Identity", [total], answer)
     else:
@@ -1638,14 +1675,88 @@ def _leaves_in_double(proto: Any, tree: Any, table: _LeafTable, order: Any, answ
             node("Softmax" if table.answer == "softmax" else "Identity", [total], answer, **(
                 {"axis": 1} if table.answer == "softmax" else {}))
             position = node("ArgMax", [total], axis=1, keepdims=0)
-        elif table.answer == "leaf":  # a tree's label is its leaf's (predict's argmax of the leaf's values)
-            node("Identity", [total], answer)
-            own = const(table.labels[order], "labels")
-            position = node("Reshape", [node("Gather", [own, number], axis=0),
-                                        const(np.array([-1], dtype=np.int64), "flat")])
         else:  # "proba": the forest's average, labelled its first largest
             node("Identity", [total], answer)
             position = node("ArgMax", [total], axis=1, keepdims=0)
         node("Gather", [classes, position], label, axis=0)
+
+
+#: The finest step :func:`_fixed_point_parts` keeps, as a power of two below the largest leaf: a row's sum is off
+#: by less than ``trees * 2**-61`` of the largest leaf, below scikit-learn's own rounding of its float64 sum.
+_FIXED_POINT_BITS = 60
+
+
+def _fixed_point_parts(table: _LeafTable) -> tuple[Any, Any] | None:
+    """Each of ``table``'s leaf values as a few whole numbers, ``value = sum_j parts[..., j] * scales[j]``, that
+    float32 adds exactly over a row's trees: each part at most ``2**b``, ``b = 24 - ceil(log2(trees a value
+    sums))``, so every partial sum of a column stays within ``2**24`` (onnxruntime's float32 tree ensemble adds
+    in any order, in float32, and whole numbers there are exact). The parts go on until every remainder is 0
+    or below :data:`_FIXED_POINT_BITS` (``parts``: ``[leaves, width, k]``, a leaf's values in its columns,
+    float64 whole numbers; ``scales``: ``[k]`` powers of two);
+    None when a part would be narrower than 8 bits (more than 65,536 trees a sum)."""
+    import numpy as np
+
+    values = np.asarray(table.values, dtype=np.float64)
+    if values.shape[1] != table.width:  # a boosting model's: each leaf adds to its class's column alone
+        values = np.zeros((len(values), table.width))
+        values[np.arange(len(values)), table.written[2]] = table.values[:, 0]
+    bits = 24 - int(np.ceil(np.log2(max(table.groups, 1))))
+    if bits < 8 or not np.all(np.isfinite(values)):
+        return None
+    largest = float(np.abs(values).max(initial=0.0))
+    top = int(np.frexp(largest)[1]) if largest > 0 else 0  # every value within 2**top
+    rest, parts, scales = values.copy(), [], []
+    step = top
+    while np.any(rest != 0) and step > top - _FIXED_POINT_BITS:
+        step -= bits
+        scale = 2.0**step
+        part = np.round(rest / scale)  # at most 2**bits (the first), 2**(bits - 1) after
+        rest = rest - part * scale  # exact: the bits of rest that part leaves
+        parts.append(part)
+        scales.append(scale)
+    if not parts:  # every leaf 0
+        parts, scales = [np.zeros_like(values)], [1.0]
+    return np.stack(parts, axis=-1), np.array(scales)
+
+
+def _fixed_point_in_double(proto: Any, tree: Any, table: _LeafTable, order: Any, answer: str,
+                           parts: tuple[Any, Any]) -> str:
+    """``tree`` (:func:`double_tree_leaves`) made a ``TreeEnsembleRegressor`` with the same splits that adds the
+    whole-number parts of its leaves' values (:func:`_fixed_point_parts`: exact in float32), ``k`` columns per
+    value; they are cast to double and scaled back (a ``MatMul`` by their powers of two) into the sums of the
+    leaves' values, from which :func:`_answer_from_sums` makes ``answer`` (and a classifier's label). The sums are
+    the float64 values' sums to about ``2**-53`` of the largest leaf (not in scikit-learn's order: no tie to
+    keep in a regressor's sum or a boosting model's score). As cheap as the float32 ensemble it replaces
+    (``k`` values added a tree where it added one), where :func:`_leaves_in_double` writes a column per tree.
+    Returns its new name."""
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    nodes_after = _NodesAfter(proto, "tree_parts")
+    name, const, node = nodes_after.name, nodes_after.const, nodes_after.node
+    classes = nodes_after.classes(tree) if table.answer != "sum" else ""
+    label = tree.output[0]
+    whole, scales = parts
+    width, k = table.width, len(scales)
+    whole = whole[order].reshape(len(order), width * k)  # a leaf's column c * k + j: value c's part j
+    leaf, column = np.nonzero(whole)  # the parts that are 0 add nothing
+    for a in [a for a in tree.attribute if not a.name.startswith("nodes_")]:
+        tree.attribute.remove(a)
+    sums = name("sums")
+    tree.attribute.extend([
+        helper.make_attribute("n_targets", width * k), helper.make_attribute("post_transform", "NONE"),
+        helper.make_attribute("aggregate_function", "SUM"),
+        helper.make_attribute("target_treeids", table.trees[order][leaf].tolist()),
+        helper.make_attribute("target_nodeids", table.nodes[order][leaf].tolist()),
+        helper.make_attribute("target_ids", column.tolist()),
+        helper.make_attribute("target_weights", whole[leaf, column].tolist())])
+    tree.op_type, tree.name = "TreeEnsembleRegressor", name("TreeEnsembleRegressor")
+    del tree.output[:]
+    tree.output.append(sums)
+    back = np.zeros((width * k, width))
+    for c in range(width):
+        back[c * k:(c + 1) * k, c] = scales
+    total = node("MatMul", [node("Cast", [sums], to=TensorProto.DOUBLE), const(back, "scales")])
+    _answer_from_sums(nodes_after, table, total, answer, label, classes)
     nodes_after.insert_after(tree)
     return tree.name
