@@ -891,3 +891,46 @@ def test_a_sql_adapted_boolean_column_is_searched_at_0_and_1_only() -> None:
     assert result.passed, result.message
     assert result.details["reference_rejected_rows"] == 0, result.message
     assert "refused" not in result.message
+
+
+def test_searches_running_at_once_in_threads_leave_hypothesis_storage_where_it_was(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each search pointed Hypothesis' storage (one setting of the process) at a temporary folder and set it back to
+    what it found: two searches overlapping in threads, the second set it back to the first one's folder, deleted, and
+    a user's later Hypothesis tests kept their failing examples there. The references wait on each other so that the
+    first search ends while the second is inside its Hypothesis phase."""
+    import threading
+
+    from hypothesis import configuration
+    from hypothesis.control import currently_in_test_context
+
+    monkeypatch.chdir(tmp_path)
+    model, X, _ = og.zoo.get("sklearn-iris-logreg").build()
+    conv = og.convert(model, X[:5])
+    first_in, second_in, first_done = threading.Event(), threading.Event(), threading.Event()
+
+    def reference(inside: threading.Event, wait_for: threading.Event) -> Any:
+        def answer(feeds: dict[str, Any]) -> list[Any]:
+            if currently_in_test_context():  # called from the search's Hypothesis phase
+                inside.set()
+                wait_for.wait(120)
+            rows = next(iter(feeds.values()))
+            return [model.predict(rows).astype(np.int64), model.predict_proba(rows).astype(np.float32)]
+        return answer
+
+    before = configuration.storage_directory("examples", intent_to_write=False).path
+    reports: dict[str, Any] = {}
+    first = threading.Thread(target=lambda: reports.setdefault("first", og.validate(
+        conv, reference=reference(first_in, second_in), data=X, search=1000)))
+    second = threading.Thread(target=lambda: reports.setdefault("second", og.validate(
+        conv, reference=reference(second_in, first_done), data=X, search=1000)))
+    first.start()
+    assert first_in.wait(120)
+    second.start()
+    first.join(240)
+    first_done.set()
+    second.join(240)
+    assert reports["first"].passed and reports["second"].passed
+    after = configuration.storage_directory("examples", intent_to_write=False).path
+    assert after == before, (before, after)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
@@ -437,6 +438,12 @@ def _outside_hypothesis_test(run: Any) -> None:
         pool.submit(run).result()
 
 
+#: The searches running now, and Hypothesis' storage as it was before the first of them
+#: (:func:`_storage_in_a_temporary_folder`).
+_STORAGE_LOCK = threading.Lock()
+_STORAGE: dict[str, Any] = {"searches": 0, "before": None, "folder": None}
+
+
 @contextlib.contextmanager
 def _storage_in_a_temporary_folder() -> Iterator[None]:
     """Point Hypothesis' storage (its ``.hypothesis`` folder) at a temporary folder while the search runs.
@@ -446,19 +453,33 @@ def _storage_in_a_temporary_folder() -> Iterator[None]:
     that off: ``onnxgate validate --search 300`` left a ``.hypothesis`` folder of 75 files in the folder it was run
     from. The folder is removed afterwards and the storage set back to where it was (a user's own tests keep their
     database, ``HYPOTHESIS_STORAGE_DIRECTORY`` or ``set_hypothesis_home_dir`` included).
+
+    The storage is one setting of the process: searches running at once in several threads share one folder, and
+    the last to end puts the storage back. Each setting it back to what it found left Hypothesis' storage, after
+    two overlapping searches, in the first one's folder, deleted (a user's later tests kept their failing examples
+    there).
     """
+    import shutil
     import tempfile
 
     from hypothesis import configuration
 
-    # Hypothesis offers no getter: the module global set_hypothesis_home_dir writes (None when never set)
-    before = getattr(configuration, "__hypothesis_home_directory", None)
-    with tempfile.TemporaryDirectory(prefix="onnxgate-search-") as folder:
-        configuration.set_hypothesis_home_dir(folder)
-        try:
-            yield
-        finally:
-            configuration.set_hypothesis_home_dir(before)
+    with _STORAGE_LOCK:
+        if not _STORAGE["searches"]:
+            # Hypothesis offers no getter: the module global set_hypothesis_home_dir writes (None when never set)
+            _STORAGE["before"] = getattr(configuration, "__hypothesis_home_directory", None)
+            _STORAGE["folder"] = tempfile.mkdtemp(prefix="onnxgate-search-")
+            configuration.set_hypothesis_home_dir(_STORAGE["folder"])
+        _STORAGE["searches"] += 1
+    try:
+        yield
+    finally:
+        with _STORAGE_LOCK:
+            _STORAGE["searches"] -= 1
+            if not _STORAGE["searches"]:
+                configuration.set_hypothesis_home_dir(_STORAGE["before"])
+                shutil.rmtree(_STORAGE["folder"], ignore_errors=True)
+                _STORAGE["before"] = _STORAGE["folder"] = None
 
 
 def phase_hypothesis(searcher: Searcher, seed: int, allow_nan: bool) -> str | None:
