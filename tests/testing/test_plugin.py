@@ -393,3 +393,31 @@ def test_data_refused_in_parametrize_with_checks_fails_the_test_with_the_message
     assert "onnxgate/_data.py" not in text and "onnxgate/validators" not in text, text
     assert "onnxgate/testing" not in text and "onnxgate/_onnx.py" not in text, text
     assert "During handling" not in text and "raise InvalidDataError(" not in text, text
+
+
+def test_a_check_called_outside_a_test_raises_onnxgates_error_though_pytest_is_imported(tmp_path: Path) -> None:
+    # "imported" was taken for "running": a script or notebook that had imported pytest (or a library that does) got
+    # pytest's Failed for data onnxgate refused, which `except Exception` does not catch, and Skipped for a skip
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "gate.py"
+    script.write_text(
+        "import pytest\n"
+        "import onnxgate as og\n"
+        "from onnxgate.testing import model_checks\n"
+        "model, X, _ = og.zoo.get('sklearn-iris-logreg').build()\n"
+        "conv = og.convert(model, X[:5])\n"
+        "(check,) = [c for c in model_checks(conv, reference=model, data=X[:, :3]) if c.name == 'prediction_parity']\n"
+        "try:\n"
+        "    check(conv)\n"
+        "except Exception as err:\n"
+        "    print('RAISED', type(err).__name__)\n"
+        "(search,) = [c for c in model_checks(conv.model, search=50) if c.name == 'search_divergences']\n"
+        "print('SKIPPED', search(conv.model).skipped)\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}  # a script, not a test
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[:2] == ["RAISED InvalidDataError", "SKIPPED True"], done.stdout
