@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -478,9 +479,14 @@ def test_the_search_leaves_no_hypothesis_folder_where_it_is_run(tmp_path, iris_f
                                "--data", {files["iris.npy"]!r}, "--search", "300", "--json", "r.json"]))
         """
     ))
-    result = subprocess.run([sys.executable, "gate.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    # its cache goes to onnxgate's cache folder (XDG_CACHE_HOME), which a later process reads again
+    cache = tmp_path.parent / f"{tmp_path.name}-cache"
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    result = subprocess.run([sys.executable, "gate.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                            env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     checks = json.loads((tmp_path / "r.json").read_text())["checks"]
     (search,) = [c for c in checks if c["name"] == "search_divergences"]
     assert search["details"]["phases"]["hypothesis"]["rows"] > 0, search  # Hypothesis ran
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gate.py", "r.json"]
+    assert any((cache / "onnxgate" / "hypothesis").rglob("*")), "the constants were cached for the next process"
