@@ -1545,6 +1545,26 @@ class _NodesAfter:
         self.graph.initializer.append(helper.make_tensor(tensor, TensorProto.STRING, [len(strings)], strings))
         return tensor
 
+    def summing_regressor(self, tree: Any, base: str, width: int, trees: Any, nodes: Any, ids: Any,
+                          weights: Any) -> str:
+        """``tree``, an ensemble of ``nodes_*`` splits, made over in place into a ``TreeEnsembleRegressor`` of
+        ``width`` columns whose leaf (``trees``, ``nodes``) adds ``weights`` to column ``ids``, with no
+        post-transform; its old targets and outputs dropped, its one output named ``base``, returned."""
+        from onnx import helper
+
+        for a in [a for a in tree.attribute if not a.name.startswith("nodes_")]:
+            tree.attribute.remove(a)
+        tree.attribute.extend([
+            helper.make_attribute("n_targets", width), helper.make_attribute("post_transform", "NONE"),
+            helper.make_attribute("aggregate_function", "SUM"),
+            helper.make_attribute("target_treeids", list(trees)), helper.make_attribute("target_nodeids", list(nodes)),
+            helper.make_attribute("target_ids", list(ids)), helper.make_attribute("target_weights", list(weights))])
+        tree.op_type, tree.name = "TreeEnsembleRegressor", self.name("TreeEnsembleRegressor")
+        out = self.name(base)
+        del tree.output[:]
+        tree.output.append(out)
+        return out
+
     def insert_after(self, tree: Any) -> None:
         at = next(i for i, n in enumerate(self.graph.node) if n is tree)
         for offset, new in enumerate(self.added, start=1):
@@ -1558,27 +1578,17 @@ def _counts_in_double(proto: Any, tree: Any, table: _LeafTable, order: Any, answ
     output is labelled the first largest (``predict``). As cheap as the float32 classifier it replaces, where
     :func:`_leaves_in_double` writes a column per tree. Returns its new name."""
     import numpy as np
-    from onnx import TensorProto, helper
+    from onnx import TensorProto
 
     nodes_after = _NodesAfter(proto, "tree_counts")
-    name, const, node = nodes_after.name, nodes_after.const, nodes_after.node
+    const, node = nodes_after.const, nodes_after.node
     classes = nodes_after.classes(tree)
     label = tree.output[0]
     width = table.width
     trees, nodes, values = table.trees[order], table.nodes[order], table.values[order]
-    for a in [a for a in tree.attribute if not a.name.startswith("nodes_")]:
-        tree.attribute.remove(a)
-    sums = name("sums")
-    tree.attribute.extend([
-        helper.make_attribute("n_targets", width), helper.make_attribute("post_transform", "NONE"),
-        helper.make_attribute("aggregate_function", "SUM"),
-        helper.make_attribute("target_treeids", np.repeat(trees, width).tolist()),
-        helper.make_attribute("target_nodeids", np.repeat(nodes, width).tolist()),
-        helper.make_attribute("target_ids", np.tile(np.arange(width), len(trees)).tolist()),
-        helper.make_attribute("target_weights", values.ravel().tolist())])
-    tree.op_type, tree.name = "TreeEnsembleRegressor", name("TreeEnsembleRegressor")
-    del tree.output[:]
-    tree.output.append(sums)
+    sums = nodes_after.summing_regressor(tree, "sums", width, np.repeat(trees, width).tolist(),
+                                         np.repeat(nodes, width).tolist(),
+                                         np.tile(np.arange(width), len(trees)).tolist(), values.ravel().tolist())
     total = node("Cast", [sums], to=TensorProto.DOUBLE)
     average = node("Div", [total, const(np.array([[float(table.groups)]]), "count")], answer)
     # the first largest (ArgMax's select_last_index 0), as numpy's argmax in predict
@@ -1595,29 +1605,19 @@ def _leaves_in_double(proto: Any, tree: Any, table: _LeafTable, order: Any, answ
     ``answer``, a classifier's label to the tree's first output. Changed in place (a forest's splits are
     large), the nodes inserted after it; constants go to ``proto``'s initializers. Returns its new name."""
     import numpy as np
-    from onnx import TensorProto, helper
+    from onnx import TensorProto
 
     from onnxgate._onnx import model_opsets
 
     opset = model_opsets(proto).get("", 0)
     nodes_after = _NodesAfter(proto, "tree_leaves")
-    name, const, node = nodes_after.name, nodes_after.const, nodes_after.node
+    const, node = nodes_after.const, nodes_after.node
     classes = nodes_after.classes(tree) if table.answer != "sum" else ""
     label = tree.output[0]
     trees, nodes = table.trees[order], table.nodes[order]
     columns = int(table.trees.max()) + 1
-    for a in [a for a in tree.attribute if not a.name.startswith("nodes_")]:
-        tree.attribute.remove(a)
-    leaf = name("number")
-    tree.attribute.extend([
-        helper.make_attribute("n_targets", columns), helper.make_attribute("post_transform", "NONE"),
-        helper.make_attribute("aggregate_function", "SUM"),
-        helper.make_attribute("target_treeids", trees.tolist()),
-        helper.make_attribute("target_nodeids", nodes.tolist()), helper.make_attribute("target_ids", trees.tolist()),
-        helper.make_attribute("target_weights", np.arange(len(order), dtype=np.float64).tolist())])
-    tree.op_type, tree.name = "TreeEnsembleRegressor", name("TreeEnsembleRegressor")
-    del tree.output[:]
-    tree.output.append(leaf)
+    leaf = nodes_after.summing_regressor(tree, "number", columns, trees.tolist(), nodes.tolist(), trees.tolist(),
+                                         np.arange(len(order), dtype=np.float64).tolist())
     number = node("Cast", [leaf], to=TensorProto.INT64)
     values = table.values[order]  # [leaves, values a tree adds]
     picked = node("Gather", [const(values if values.shape[1] > 1 else values[:, 0], "values"), number], axis=0)
@@ -1730,29 +1730,19 @@ def _fixed_point_in_double(proto: Any, tree: Any, table: _LeafTable, order: Any,
     (``k`` values added a tree where it added one), where :func:`_leaves_in_double` writes a column per tree.
     Returns its new name."""
     import numpy as np
-    from onnx import TensorProto, helper
+    from onnx import TensorProto
 
     nodes_after = _NodesAfter(proto, "tree_parts")
-    name, const, node = nodes_after.name, nodes_after.const, nodes_after.node
+    const, node = nodes_after.const, nodes_after.node
     classes = nodes_after.classes(tree) if table.answer != "sum" else ""
     label = tree.output[0]
     whole, scales = parts
     width, k = table.width, len(scales)
     whole = whole[order].reshape(len(order), width * k)  # a leaf's column c * k + j: value c's part j
     leaf, column = np.nonzero(whole)  # the parts that are 0 add nothing
-    for a in [a for a in tree.attribute if not a.name.startswith("nodes_")]:
-        tree.attribute.remove(a)
-    sums = name("sums")
-    tree.attribute.extend([
-        helper.make_attribute("n_targets", width * k), helper.make_attribute("post_transform", "NONE"),
-        helper.make_attribute("aggregate_function", "SUM"),
-        helper.make_attribute("target_treeids", table.trees[order][leaf].tolist()),
-        helper.make_attribute("target_nodeids", table.nodes[order][leaf].tolist()),
-        helper.make_attribute("target_ids", column.tolist()),
-        helper.make_attribute("target_weights", whole[leaf, column].tolist())])
-    tree.op_type, tree.name = "TreeEnsembleRegressor", name("TreeEnsembleRegressor")
-    del tree.output[:]
-    tree.output.append(sums)
+    sums = nodes_after.summing_regressor(tree, "sums", width * k, table.trees[order][leaf].tolist(),
+                                         table.nodes[order][leaf].tolist(), column.tolist(),
+                                         whole[leaf, column].tolist())
     back = np.zeros((width * k, width))
     for c in range(width):
         back[c * k:(c + 1) * k, c] = scales
