@@ -3354,6 +3354,36 @@ def register_exact_kbins() -> None:
     _replace(alias, "_onnxgate_kbins", original, convert)
 
 
+#: skl2onnx's aliases of the feature selectors it converts with ``convert_sklearn_feature_selection``.
+SELECTORS = ("SklearnGenericUnivariateSelect", "SklearnRFE", "SklearnRFECV", "SklearnSelectFdr", "SklearnSelectFpr",
+             "SklearnSelectFromModel", "SklearnSelectFwe", "SklearnSelectKBest", "SklearnSelectPercentile",
+             "SklearnVarianceThreshold")
+
+
+def register_feature_selection() -> None:
+    """skl2onnx's feature selectors wrote ``ConstantOfShape(X)`` for a selector keeping column 0 alone (it tests
+    ``index.any()``): SelectKBest(k=1) picking a wine column 0 made convert write, silently, a file
+    onnxruntime cannot load (validate: model_wellformed failed). Written by
+    :func:`onnxgate.converters._sklearn_extra.convert_selection` instead."""
+    from onnxgate.converters._sklearn_extra import convert_selection
+
+    for alias in SELECTORS:
+        original = _replaceable(alias, "_onnxgate_selection")
+        if original is not None:
+            _replace(alias, "_onnxgate_selection", original, convert_selection)
+
+
+def register_tuned_threshold() -> None:
+    """skl2onnx wrote a TunedThresholdClassifierCV's label as its estimator's, at the default threshold: 12 of
+    569 breast_cancer labels differed (helper-71), and onnxgate refused it. Written with its tuned threshold
+    by :func:`onnxgate.converters._sklearn_extra.convert_threshold_classifier`."""
+    from onnxgate.converters._sklearn_extra import convert_threshold_classifier
+
+    original = _replaceable("SklearnTunedThresholdClassifierCV", "_onnxgate_threshold")
+    if original is not None:
+        _replace("SklearnTunedThresholdClassifierCV", "_onnxgate_threshold", original, convert_threshold_classifier)
+
+
 def register_function_transformer() -> None:
     """A FunctionTransformer of a numpy function written as its nodes: ``np.log1p``, ``np.log``, ``np.exp``,
     ``np.expm1``, ``np.sqrt``, ``np.square`` (the ones a TransformedTargetRegressor's inverse is written

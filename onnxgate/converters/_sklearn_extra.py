@@ -3,8 +3,9 @@
 SparseRandomProjection) and the cross decompositions CCA and PLSCanonical, whose ``predict`` is, the
 kernel approximations RBFSampler, SkewedChi2Sampler and Nystroem, SplineTransformer, BernoulliRBM, MissingIndicator,
 IsotonicRegression, KernelRidge, DummyRegressor, DummyClassifier, NearestCentroid, LabelPropagation and
-LabelSpreading (rbf kernel), RegressorChain, the clusterers AffinityPropagation, MeanShift and Birch, and
-the outlier detector EllipticEnvelope.
+LabelSpreading (rbf kernel), RegressorChain, SequentialFeatureSelector, FixedThresholdClassifier (and
+TunedThresholdClassifierCV, whose threshold skl2onnx's converter leaves out), the clusterers
+AffinityPropagation, MeanShift and Birch, and the outlier detector EllipticEnvelope.
 Installed once, by :func:`onnxgate.converters.sklearn._skl2onnx`; each file they write is checked by
 parity like any other."""
 
@@ -37,12 +38,15 @@ def register_missing_converters() -> None:
     from skl2onnx import update_registered_converter
     from skl2onnx.common._registration import _converter_pool
     from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+    from skl2onnx.shape_calculators.feature_selection import calculate_sklearn_select
     from sklearn.covariance import EllipticEnvelope
     from sklearn.dummy import DummyClassifier, DummyRegressor
+    from sklearn.feature_selection import SequentialFeatureSelector
     from sklearn.impute import MissingIndicator
     from sklearn.isotonic import IsotonicRegression
     from sklearn.kernel_approximation import Nystroem, RBFSampler, SkewedChi2Sampler
     from sklearn.kernel_ridge import KernelRidge
+    from sklearn.model_selection import FixedThresholdClassifier
     from sklearn.multioutput import RegressorChain
     from sklearn.neighbors import NearestCentroid
     from sklearn.neural_network import BernoulliRBM
@@ -90,6 +94,77 @@ def register_missing_converters() -> None:
     update_registered_converter(KernelRidge, "OnnxgateKernelRidge",
                                 width_shape(lambda op: 1 if op.dual_coef_.ndim == 1 else op.dual_coef_.shape[1]),
                                 _convert_kernel_ridge)
+    update_registered_converter(SequentialFeatureSelector, "OnnxgateSequentialFeatureSelector",
+                                calculate_sklearn_select, convert_selection)
+    update_registered_converter(FixedThresholdClassifier, "OnnxgateFixedThresholdClassifier",
+                                calculate_linear_classifier_output_shapes, convert_threshold_classifier,
+                                options=classifier)
+
+
+def convert_selection(scope: Any, operator: Any, container: Any) -> None:
+    """A feature selector's kept columns (``get_support``), picked by one ArrayFeatureExtractor: skl2onnx's
+    converter of the selectors it knows, with one fault left out (it tested ``index.any()``, so a selector
+    keeping column 0 alone wrote ``ConstantOfShape(X)``, a graph onnxruntime cannot load), and the one of
+    SequentialFeatureSelector, for which skl2onnx has none."""
+    import numpy as np
+
+    from onnxgate.errors import UnsupportedModelError
+
+    model = operator.raw_operator
+    index = model.get_support(indices=True)
+    if len(index) == 0:
+        raise UnsupportedModelError(
+            f"{type(model).__name__} keeps no feature, so the steps after it read an empty matrix. Refit it to keep "
+            "at least one (a lower threshold, or k/n_features_to_select of 1 or more), or remove the step",
+            framework="sklearn")
+    w = GraphWriter(scope, container, np.float32)
+    w.node("ArrayFeatureExtractor", operator.inputs[0].full_name, w.const(index, np.int64, "column_indices"),
+           out=operator.outputs[0].full_name, op_domain="ai.onnx.ml")
+
+
+def threshold_of(model: Any) -> float:
+    """The threshold a FixedThresholdClassifier or TunedThresholdClassifierCV compares its estimator's
+    probability of ``pos_label`` with (``"auto"``: 0.5)."""
+    threshold = getattr(model, "best_threshold_", getattr(model, "threshold", "auto"))
+    return 0.5 if isinstance(threshold, str) else float(threshold)
+
+
+def pos_label_of(model: Any) -> Any:
+    """The class whose probability a threshold classifier compares: FixedThresholdClassifier's ``pos_label``, a
+    TunedThresholdClassifierCV's scorer's (``make_scorer(f1_score, pos_label=0)``); None for ``classes_[1]``."""
+    if hasattr(model, "pos_label"):
+        return model.pos_label
+    scorer = getattr(model, "_curve_scorer", None)  # scikit-learn's own predict reads it there
+    return scorer._get_pos_label() if scorer is not None else None
+
+
+def convert_threshold_classifier(scope: Any, operator: Any, container: Any) -> None:
+    """A FixedThresholdClassifier or TunedThresholdClassifierCV: its estimator's probabilities as they are,
+    and as label ``pos_label`` (``classes_[1]`` without one) where its probability is at least the threshold,
+    the other class elsewhere, as scikit-learn's ``predict``. skl2onnx has no converter for the first, and
+    wrote the second's label as its estimator's (at 0.5, leaving the tuned threshold out). Only the
+    probability is read here: one scored by ``decision_function`` is refused before conversion."""
+    import numpy as np
+    from skl2onnx._supported_operators import sklearn_operator_name_map
+
+    model = operator.raw_operator
+    classes = np.asarray(model.classes_)
+    pos_label = pos_label_of(model)
+    pos = 1 if pos_label is None else int(np.flatnonzero(classes == pos_label)[0])
+    inner = scope.declare_local_operator(sklearn_operator_name_map[type(model.estimator_)], model.estimator_)
+    inner.inputs = operator.inputs
+    label = scope.declare_local_variable("label_estimator", operator.outputs[0].type.__class__())
+    probabilities = scope.declare_local_variable("probabilities_estimator", operator.outputs[1].type.__class__())
+    inner.outputs.extend([label, probabilities])
+    w = GraphWriter(scope, container, np.float64)
+    container.add_node("Identity", [probabilities.onnx_name], [operator.outputs[1].full_name],
+                       name=scope.get_unique_operator_name("Identity"))
+    column = w.node("Gather", probabilities.onnx_name, w.const(pos, np.int64), axis=1)
+    score = w.node("Cast", column, to=w.float_type)  # compared in double, with the threshold as fitted
+    threshold = w.const(threshold_of(model))
+    above = w.node("Or", w.node("Greater", score, threshold), w.node("Equal", score, threshold))
+    picked = w.node("Cast", above, to=_tensor_type(np.int64))
+    w.node("Gather", label_constant(w, classes[[1 - pos, pos]]), picked, axis=0, out=operator.outputs[0].full_name)
 
 
 def float_tensor_type(operator: Any) -> Any:

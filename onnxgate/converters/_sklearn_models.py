@@ -711,7 +711,7 @@ _HOLDERS = ("steps", "transformers_", "transformer_list", "estimators_", "calibr
 
 def delegates_unwrapped(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[Any, Any]]:
     """``model`` with every delegating wrapper in it (:data:`DELEGATING`) replaced by the estimator it
-    answers with, a pipeline's ``"passthrough"`` steps before its last left out, and a CalibratedClassifierCV
+    answers with, a pipeline's ``"passthrough"`` (or None) steps left out, and a CalibratedClassifierCV
     of one fitted pipeline as that pipeline calibrated at its last step (:func:`_calibrated_pipeline_split`),
     as shallow copies of the path to them; options keyed by a replaced object's id follow it. The user's
     model is never changed.
@@ -719,7 +719,8 @@ def delegates_unwrapped(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[
     skl2onnx has no converter for these wrappers: ``CalibratedClassifierCV(FrozenEstimator(model))``,
     scikit-learn's way to calibrate a fitted model, and ``SelfTrainingClassifier(LogisticRegression())``
     were refused although the estimator inside converts; skl2onnx failed on a pipeline's ``"passthrough"``
-    step ("'str' object has no attribute '__sklearn_tags__'").
+    step ("'str' object has no attribute '__sklearn_tags__'"), also as its last one (a pipeline of transformers
+    ending in ``"passthrough"`` transforms as the steps before it).
     """
     moved: dict[int, Any] = {}
     plain = _unwrapped(model, moved, depth=0)
@@ -752,8 +753,8 @@ def _unwrapped(est: Any, moved: dict[int, Any], depth: int) -> Any:
                 replaced[attr] = inner
         elif isinstance(value, list):
             items = [_unwrapped_item(item, moved, depth + 1) for item in value]
-            if attr == "steps":  # a "passthrough" (or None) step before the last answers its rows as they are
-                items = [item for item in items[:-1] if _estimator_step(item)] + items[-1:]
+            if attr == "steps":  # a "passthrough" (or None) step answers its rows as they are, the last too
+                items = [item for item in items if _estimator_step(item)] or items[-1:]
             if len(items) != len(value) or any(new is not old for new, old in zip(items, value, strict=True)):
                 replaced[attr] = items
     if replaced:

@@ -82,6 +82,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     register_double_power_transformer,
     register_exact_float32_scalers,
     register_exact_kbins,
+    register_feature_selection,
     register_function_transformer,
     register_hist_category_codes,
     register_knn_imputer,
@@ -96,6 +97,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     register_text_vectorizer,
     register_tfidf_transformer,
     register_tree_of_unequal_targets,
+    register_tuned_threshold,
     unicode_classes,
     unknown_value_notes,
 )
@@ -236,6 +238,8 @@ def _skl2onnx() -> Any:
     register_quantile_transformer()
     register_text_vectorizer()
     register_exact_kbins()
+    register_feature_selection()
+    register_tuned_threshold()
     register_function_transformer()
     register_exact_float32_scalers()
     register_binary_discriminant()
@@ -404,14 +408,15 @@ class SklearnConverter(Converter):
                     "Use voting='soft' there, or convert the hard-voting classifier as the model's last step",
                     framework=self.framework,
                 )
-            if type(est).__name__ == "TunedThresholdClassifierCV":
-                # skl2onnx converts it as its estimator_ at the default threshold: 12 of 569 breast_cancer
-                # labels differed (found by helper-71); parity caught it, convert said nothing
-                threshold = getattr(est, "best_threshold_", "?")
+            if type(est).__name__ in ("TunedThresholdClassifierCV", "FixedThresholdClassifier") and (
+                    est.response_method == "decision_function" or not hasattr(est.estimator_, "predict_proba")):
+                # its label is written from the estimator's probability (convert_threshold_classifier); its
+                # decision_function is not one of skl2onnx's outputs for every classifier
                 raise UnsupportedModelError(
-                    f"TunedThresholdClassifierCV predicts with its tuned threshold ({threshold}), which skl2onnx's "
-                    "converter leaves out (its file predicts at the estimator's default threshold). Convert its "
-                    "estimator_ and apply the threshold to the probabilities it scores",
+                    f"{type(est).__name__} thresholds its estimator's decision_function, which onnxgate does not "
+                    f"write ({type(final_step(est.estimator_)).__name__}'s probabilities only). Fit it with "
+                    "response_method='predict_proba' (the default 'auto' uses it) around a classifier that has "
+                    "predict_proba, e.g. CalibratedClassifierCV(LinearSVC()) or LogisticRegression",
                     framework=self.framework,
                 )
             binarizer = getattr(est, "_label_binarizer", None)

@@ -2870,18 +2870,6 @@ def test_a_binary_svc_scores_one_column_per_class(kind: str) -> None:
     assert og.validate(conv, data=X, reference=model).passed
 
 
-def test_a_tuned_threshold_classifier_is_refused_naming_its_threshold() -> None:
-    # skl2onnx converted it at the estimator's default threshold: 12 of 569 labels differed (found by helper-71)
-    from sklearn.datasets import load_breast_cancer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import TunedThresholdClassifierCV
-
-    X, y = load_breast_cancer(return_X_y=True)
-    model = TunedThresholdClassifierCV(LogisticRegression(max_iter=5000)).fit(X, y)
-    with pytest.raises(og.UnsupportedModelError, match=r"TunedThresholdClassifierCV predicts with its tuned threshold"):
-        og.convert(model, X[:5])
-
-
 SCALERS = ["StandardScaler()", "StandardScaler(with_mean=False)", "RobustScaler()", "MaxAbsScaler(clip=True)",
            "MinMaxScaler()", "MinMaxScaler(feature_range=(-2, 3), clip=True)"]
 
