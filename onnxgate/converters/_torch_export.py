@@ -196,11 +196,33 @@ def _sample_tensors(model: Any, sample: Any) -> tuple[tuple[Any, ...], list[str]
                 )
     else:
         dtype = _float_dtype(model)
+        kept = _narrowing_kept(model, tensors, dtype)
         for i, tensor in enumerate(tensors):
+            if i in kept:
+                continue
             if dtype is not None and tensor.is_floating_point() and tensor.dtype != dtype:
                 warns.append(f"sample input {i} cast from {tensor.dtype} to {dtype}, the dtype the model computes in")
                 tensors[i] = tensor.to(dtype)
     return tuple(tensors), names, warns
+
+
+def _narrowing_kept(model: Any, tensors: Sequence[Any], dtype: Any) -> set[int]:
+    """The sample tensors a cast to ``dtype``, a half type, would narrow, when forward() runs on the sample as given
+    (its first rows): a model whose first parameter is half (an ``nn.Embedding(...).half()``) may compute in float32
+    on its other inputs, and casting them to float16 put float16's rounding into the file's inputs: 0.49 off torch on
+    float32 features, while validate, fed the narrowed sample, passed (helper-261)."""
+    torch = torch_module()
+    if dtype not in (torch.float16, torch.bfloat16):
+        return set()
+    narrowed = {i for i, t in enumerate(tensors)
+                if t.is_floating_point() and t.dtype not in (torch.float16, torch.bfloat16)}
+    if not narrowed:
+        return set()
+    try:
+        torch_call(model, _head(tuple(tensors)))
+    except Exception:
+        return set()  # a half model needs its inputs half (module.half() given float32 rows)
+    return narrowed
 
 
 def _is_numeric_nested_list(sample: Sequence[Any]) -> bool:
@@ -1748,7 +1770,7 @@ def _check_runs(model: Any, proto: onnx.ModelProto, args: tuple[Any, ...], names
     try:
         session = _probe_session(proto)
     except Exception as err:
-        return _unloadable_note(model, err)
+        return _unloadable_note(model, err, proto)
     takes = {i.name for i in session.get_inputs()}  # an input forward() never reads is no input of the file
     try:
         session.run(None, {n: a.numpy() for n, a in zip(names, args) if n in takes})
@@ -1757,20 +1779,42 @@ def _check_runs(model: Any, proto: onnx.ModelProto, args: tuple[Any, ...], names
     return None
 
 
-def _unloadable_note(model: Any, err: Exception) -> str | None:
+def _unloadable_note(model: Any, err: Exception, proto: onnx.ModelProto | None = None) -> str | None:
     """Refuse a file onnxruntime cannot load because it has no kernel for an operator in the file's types
     (``Atan`` or ``Conv`` on float64: the file came back with a warning, and no target could load it); None for
     another failure to load, left to validation (an opset the installed onnxruntime does not implement)."""
     found = re.search(r"Could not find an implementation for (\w+)\((\d+)\)", str(err))
     if found is None:
         return None
-    _refuse_without_double_kernel(model, found.group(1), err)
+    _refuse_without_double_kernel(model, found.group(1), err, proto)
     return None
 
 
-def _refuse_without_double_kernel(model: Any, op: str, err: Exception) -> None:
+def _holds_bfloat16(proto: onnx.ModelProto) -> bool:
+    """Whether the file computes in bfloat16 somewhere: a bfloat16 input, output or weight, or a Cast to it."""
+    bfloat16 = 16  # TensorProto.BFLOAT16
+    graph = proto.graph
+    return (any(i.data_type == bfloat16 for i in graph.initializer)
+            or any(v.type.tensor_type.elem_type == bfloat16 for v in (*graph.input, *graph.output, *graph.value_info))
+            or any(a.name == "to" and a.i == bfloat16 for n in graph.node if n.op_type == "Cast" for a in n.attribute))
+
+
+def _refuse_without_double_kernel(model: Any, op: str, err: Exception, proto: onnx.ModelProto | None = None) -> None:
     """Refuse a model whose file needs a kernel onnxruntime does not have for ``op`` in its types (float64 as a
-    rule: onnxgate writes the activations among them as formulas, :func:`onnxgate._graph.double_formulas`)."""
+    rule: onnxgate writes the activations among them as formulas, :func:`onnxgate._graph.double_formulas`; or
+    bfloat16, for which onnxruntime's CPU has few kernels: no Gemm, MatMul or Conv)."""
+    if proto is not None and _holds_bfloat16(proto):
+        # model.to(torch.bfloat16) and a bfloat16 autocast were told "float64 as a rule" and "model.float()", which an
+        # autocast in forward() does not undo (helper-261)
+        raise UnsupportedModelError(
+            f"onnxruntime has no kernel for {op} in bfloat16, which {type(model).__name__} computes in "
+            "(model.to(torch.bfloat16), a bfloat16 sample or torch.autocast(dtype=torch.bfloat16) in forward(); it "
+            f"said: {export_summary(err)[:200]}), so no target could load the file. Convert the model in float32 "
+            "(model.float(), a float32 sample, no bfloat16 autocast in forward()), or in float16 (model.half(), "
+            "autocast with dtype=torch.float16), which onnxruntime has kernels for",
+            framework="pytorch",
+            operator=op,
+        ) from err
     raise UnsupportedModelError(
         f"onnxruntime has no kernel for {op} in the types {type(model).__name__} computes in (float64 as a rule; it "
         f"said: {export_summary(err)[:200]}), so no target could load the file. Convert the model in float32 "
@@ -1795,7 +1839,7 @@ def _check_batch_dynamic(model: Any, proto: onnx.ModelProto, args: tuple[Any, ..
     try:
         session = _probe_session(proto)
     except Exception as err:
-        return _unloadable_note(model, err)
+        return _unloadable_note(model, err, proto)
     takes = {i.name for i in session.get_inputs()}  # an input forward() never reads is no input of the file
     probe = {n: a.numpy() for n, a in zip(names, _head(args)) if n in takes}
     grown = {n: np.concatenate([v, v[:1]]) if v.ndim else v for n, v in probe.items()}
@@ -1893,6 +1937,56 @@ def export_torch_module(
     return proto
 
 
+#: The operators torch writes for a layer ``torch.ao.quantization.quantize_dynamic`` made, by its class name.
+_DYNAMIC_QUANTIZED_OPS = {"Linear": "quantized::linear_dynamic", "LSTM": "aten::quantized_lstm",
+                          "GRU": "aten::quantized_gru", "LSTMCell": "quantized::quantized_lstm_cell_dynamic",
+                          "GRUCell": "quantized::quantized_gru_cell_dynamic",
+                          "RNNCell": "quantized::quantized_rnn_cell"}
+
+
+def _refuse_eager_quantized(model: Any) -> None:
+    """Refuse, naming the layer and what to do, a module holding a layer no PyTorch exporter writes: one made by
+    ``quantize_dynamic`` (qint8 or float16 weights), or a fused fake quantizer of ``prepare_qat`` (its observer runs
+    in eval mode too). Both exporters were tried first, and the refusal quoted them at opsets 17 and 18
+    ("Exporting the operator 'quantized::linear_dynamic' ... is not supported"; "LinearPackedParamsBase ... does
+    not have a field with name '__obj_flatten__'"), an LSTM's "Only tuples, lists and Variables are supported as JIT
+    inputs/outputs", and sent the user to "replace the operator" (helper-261). Static quantization
+    (``torch.ao.quantization.convert``) converts: the TorchScript exporter writes QuantizeLinear and
+    DequantizeLinear."""
+    torch = torch_module()
+    if not isinstance(model, torch.nn.Module):
+        return
+    fused = getattr(torch.ao.quantization, "FusedMovingAvgObsFakeQuantize", None)
+    for path, layer in model.named_modules():
+        where = f"{type(model).__name__}'s layer {path!r}" if path else type(model).__name__
+        origin = type(layer).__module__
+        if origin.startswith(("torch.ao.nn.quantized.dynamic", "torch.nn.quantized.dynamic")):
+            name = type(layer).__name__
+            weights = getattr(layer, "_packed_params", None)
+            half = getattr(weights, "dtype", getattr(layer, "dtype", None)) == torch.float16
+            op = "quantized::linear_dynamic_fp16" if half and name == "Linear" else _DYNAMIC_QUANTIZED_OPS.get(name)
+            raise UnsupportedModelError(
+                f"{where} ({name}) is quantized by torch.ao.quantization.quantize_dynamic "
+                f"({'float16' if half else 'int8'} weights{f', operator {op}' if op else ''}): neither PyTorch "
+                "exporter writes it. Convert the float model from before quantize_dynamic"
+                + (" (or model.half() for float16 weights throughout)" if half else
+                   ", then quantize the ONNX file with onnxruntime's tools: onnxruntime.quantization.quantize_dynamic"
+                   "('model.onnx', 'model.int8.onnx', weight_type=QuantType.QInt8)"),
+                framework="pytorch",
+                operator=op or name,
+            )
+        if fused is not None and isinstance(layer, fused):
+            raise UnsupportedModelError(
+                f"{where} is a fake quantizer of torch.ao.quantization.prepare_qat (operator "
+                "aten::fused_moving_avg_obs_fake_quant), which no PyTorch exporter writes and whose observer changes "
+                "its scale on every batch. Finish the quantization first, torch.ao.quantization.convert(model.eval()) "
+                "(written as QuantizeLinear and DequantizeLinear at opsets up to 17, or options={'dynamo': False}), "
+                "or convert the float model",
+                framework="pytorch",
+                operator="aten::fused_moving_avg_obs_fake_quant",
+            )
+
+
 def convert_module(
     model: Any,
     sample: Any,
@@ -1924,6 +2018,7 @@ def _convert_quietly(
     dynamic_axes: Any = None,
 ) -> tuple[onnx.ModelProto, list[str]]:
     kind = model_kind(model)
+    _refuse_eager_quantized(model)
     use_dynamo = _choose_dynamo(kind, opset, dynamo)
     args, implied, warns = _sample_tensors(model, sample)
     _refuse_baked_training(model, kind)

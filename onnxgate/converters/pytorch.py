@@ -48,6 +48,11 @@ Policy:
   their formulas (:func:`onnxgate._graph.double_formulas`). A layer it has no double kernel for and no formula
   is written for (``Conv``, ``LSTM``...) is refused, naming the operator, with the fix (convert in float32):
   the file would load nowhere.
+* A module computing in bfloat16 (``model.to(torch.bfloat16)``, a bfloat16 ``torch.autocast``) is refused: onnxruntime
+  has no bfloat16 Gemm, MatMul or Conv. A layer of ``quantize_dynamic`` or a fused fake quantizer of ``prepare_qat`` is
+  refused naming the layer, with the fix (the float model, onnxruntime's quantization tools, or
+  ``torch.ao.quantization.convert``); a statically quantized module is written as QuantizeLinear/DequantizeLinear.
+  A float32 input is cast to a half model's dtype only when forward() cannot take it as it is.
 * Options: ``input_names``, ``output_names``, ``dynamo`` (force an exporter), ``optimize`` (run
   onnxscript's optimizer after a dynamo export; default True), ``dynamic_axes``.
 """

@@ -395,6 +395,7 @@ def convert_traced(traced: TracedFunction, *, opset: int, name: str | None, fram
     tf2onnx = _tf2onnx()
     concrete = traced.concrete
     _refuse_empty_segment_means(concrete, framework)
+    _refuse_bfloat16(tf, concrete, framework)
     _refuse_resizes_tf2onnx_writes_wrong(concrete, framework)
     _refuse_asserted_lookups(concrete, framework)
     _refuse_inexact_top_k(tf, concrete, opset, framework)
@@ -555,6 +556,28 @@ def _refuse_empty_segment_means(concrete: Any, framework: str) -> None:
             "tf.maximum(tf.math.segment_sum(tf.ones_like(x), ids), 1)",
             framework=framework,
         )
+
+
+def _refuse_bfloat16(tf: Any, concrete: Any, framework: str) -> None:
+    """Refuse a function that computes in bfloat16 (a Keras ``mixed_bfloat16`` policy, a ``tf.bfloat16`` input or
+    variable), in its graph or in a function it calls: tf2onnx 1.17 writes bfloat16 tensors as float16 and keeps
+    the weights bfloat16, so the file's MatMul mixes the two and no runtime loads it (measured: "Type parameter
+    (T) of Optype (MatMul) bound to different types (tensor(float16) and tensor(bfloat16))", its input typed float16
+    where the model takes bfloat16; helper-261)."""
+    bfloat16 = tf.bfloat16.as_datatype_enum
+    graph = concrete.graph.as_graph_def()
+    nodes = [*graph.node, *(n for function in graph.library.function for n in function.node_def)]
+    for node in nodes:
+        if any(a.type == bfloat16 or bfloat16 in a.list.type for a in node.attr.values()):
+            keras = (" For a Keras model under the 'mixed_bfloat16' policy: build it again under "
+                     "keras.config.set_dtype_policy('float32') (or 'mixed_float16') and copy the weights in "
+                     "(new.set_weights(model.get_weights())), then restore the policy." if framework == "keras" else "")
+            raise RefusedOutright(
+                f"the model computes in bfloat16 (operation {node.name!r}, {node.op}): tf2onnx writes bfloat16 "
+                "tensors as float16 but keeps the weights bfloat16, a file onnxruntime cannot load. Convert it in "
+                f"float32, or in float16 (onnxruntime has float16 kernels), casting to bfloat16 nowhere.{keras}",
+                framework=framework,
+            )
 
 
 def _refuse_asserted_lookups(concrete: Any, framework: str) -> None:
@@ -767,6 +790,8 @@ def rewrite_handlers(tables: Mapping[str, Any] | None = None) -> dict[str, tuple
       Lambda layer) with their precision near 0: see :func:`_log1p_expm1`.
     * ``Bucketize`` (Keras ``Discretization``, ``tf.raw_ops.Bucketize``) as a count of the boundaries at or
       below x: see :func:`_bucketize_as_count`.
+    * ``FakeQuantWithMinMaxArgs``/``FakeQuantWithMinMaxVars`` with TensorFlow's zero point: see
+      :func:`_fake_quant_as_tensorflow`.
     * ``LookupTableFindV2`` (Keras ``IntegerLookup``, ``StringLookup``, a ``tf.lookup.StaticHashTable``) as an
       ``ai.onnx.ml`` ``LabelEncoder`` holding the table, when ``tables`` maps the placeholder freezing leaves for
       the table's handle to its keys and values (:func:`_lookup_tables`): see :func:`_table_lookup`.
@@ -787,6 +812,8 @@ def rewrite_handlers(tables: Mapping[str, Any] | None = None) -> dict[str, tuple
             "Maximum": (_integer_extremum, []),
             "Minimum": (_integer_extremum, []),
             "TopKV2": (_top_k_exact, []),
+            "FakeQuantWithMinMaxArgs": (_fake_quant_as_tensorflow, []),
+            "FakeQuantWithMinMaxVars": (_fake_quant_as_tensorflow, []),
             **{op: (_empty_segments_as_tensorflow, []) for op in EMPTY_SEGMENT_VALUES}}
 
 
@@ -1234,6 +1261,66 @@ def _tf2onnx_handler(handler: Any, ctx: Any, node: Any) -> None:
                   and int(n.split("_")[1]) <= ctx.opset)
     getattr(handler, f"version_{version}")(ctx, node)
     node.domain = ""
+
+
+def _tensorflow_nudge(low: float, high: float, bits: int, narrow: bool) -> tuple[Any, int, int, int]:
+    """TensorFlow's fake quantization range, in float32 as its kernel computes it (``Nudge`` in
+    fake_quant_ops_functor.h): the scale, the zero point (rounded half away from zero) and the lowest and highest
+    quantized levels."""
+    import numpy as np
+
+    lowest, highest = (1 if narrow else 0), 2 ** bits - 1
+    scale = (np.float32(high) - np.float32(low)) / np.float32(highest - lowest)
+    from_min = np.float32(lowest) - np.float32(low) / scale
+    zero = lowest if from_min < lowest else highest if from_min > highest else int(np.floor(abs(from_min) + 0.5))
+    return scale, zero, lowest, highest
+
+
+def _fake_quant_as_tensorflow(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:
+    """``tf.quantization.fake_quant_with_min_max_args`` and ``..._vars`` (constant range) as ONNX ``QuantizeLinear``
+    and ``DequantizeLinear`` with TensorFlow's zero point and range.
+
+    tf2onnx rounds ``-min / scale`` in double, half to even: for [-2, 2] it took 128 where TensorFlow, in float32,
+    takes 127, so the file's range was one step lower and every value at or past its ends was a step off (0.0157
+    on 716 of 16000 values; 20 of 64 rows off after a MatMul; helper-261). A narrow range or fewer than 8 bits, which
+    tf2onnx refused, clamps to TensorFlow's range before quantizing."""
+    import numpy as np
+    from onnx import TensorProto
+    from tf2onnx import utils
+
+    if node.type == "FakeQuantWithMinMaxVars":
+        if not (node.inputs[1].is_const() and node.inputs[2].is_const()):
+            raise HandlerRefusal("the function calls tf.quantization.fake_quant_with_min_max_vars with a range "
+                                 "computed in the graph: ONNX's QuantizeLinear takes a constant one. Pass min and "
+                                 "max as constants or variables", op=node.type)
+        low = float(node.inputs[1].get_tensor_value())
+        high = float(node.inputs[2].get_tensor_value())
+    else:
+        low, high = node.get_attr("min").f, node.get_attr("max").f
+    bits, narrow = node.get_attr("num_bits").i, bool(node.get_attr("narrow_range").i)
+    if not 2 <= bits <= 8:
+        raise HandlerRefusal(f"the function fake-quantizes to {bits} bits: ONNX's QuantizeLinear holds 8 (uint8) at "
+                             "the opsets tf2onnx writes. Quantize to 8 bits or fewer", op=node.type)
+    scale, zero, lowest, highest = _tensorflow_nudge(low, high, bits, narrow)
+    scope = node.name
+    source = node.input[0]
+    dtype = ctx.get_dtype(source)
+    shape = ctx.get_shape(source)
+    if narrow or bits < 8:
+        ends = [np.array((level - zero) * scale, dtype=np.float32) for level in (lowest, highest)]
+        raised = ctx.make_node("Max", [source, ctx.make_const(utils.make_name(f"{scope}_lowest"), ends[0]).output[0]],
+                               op_name_scope=scope, shapes=[shape], dtypes=[dtype])
+        source = ctx.make_node("Min", [raised.output[0],
+                                       ctx.make_const(utils.make_name(f"{scope}_highest"), ends[1]).output[0]],
+                               op_name_scope=scope, shapes=[shape], dtypes=[dtype]).output[0]
+    step = ctx.make_const(utils.make_name(f"{scope}_scale"), np.array(scale, dtype=np.float32)).output[0]
+    point = ctx.make_const(utils.make_name(f"{scope}_zero_point"), np.array(zero, dtype=np.uint8)).output[0]
+    quantized = ctx.make_node("QuantizeLinear", [source, step, point], op_name_scope=scope, shapes=[shape],
+                              dtypes=[TensorProto.UINT8])
+    output = node.output[0]
+    ctx.remove_node(node.name)
+    ctx.make_node("DequantizeLinear", [quantized.output[0], step, point], outputs=[output], op_name_scope=scope,
+                  shapes=[shape], dtypes=[dtype])
 
 
 def _select_as_where(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:

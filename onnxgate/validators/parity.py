@@ -1368,6 +1368,7 @@ def parity_result(
     if failed:
         message = "; ".join(r.line() for r in failed)
         hint = _precision_hint(model, failed, rows_float32) if model is not None else ""
+        hint = " ".join(h for h in (hint, _quantized_step_hint(model, failed)) if h)
         if hint:
             evidence["precision_hint"] = hint
             message += f". {hint}"
@@ -1442,6 +1443,33 @@ def _precision_hint(model: Any, failed: Sequence[OutputComparison] = (), rows_fl
                     "for these outputs")
         return f"{head} Convert with precision='float64' (CLI: --precision float64) to keep double"
     return ""
+
+
+def _quantized_step_hint(model: Any, failed: Sequence[OutputComparison]) -> str:
+    """Why a quantized output failed, when it did by steps of its ``DequantizeLinear``'s scale: a static-quantized
+    torch model failed float32's atol 1e-4 on 1 value of 192, off by exactly one step (0.00864), the file rounding
+    in float where torch rounds in integers, and the report said no more (helper-261). No wider tolerance is taken
+    on its own: a zero point one off moves every value by one step too."""
+    from onnxgate.validators.tolerances import _quantized_steps
+
+    steps = _quantized_steps(model) if model is not None else {}
+    said = []
+    for r in failed:
+        step = steps.get(r.name)
+        if step is None or not step or r.mode != "tolerance" or r.abs is None or r.nonfinite_mismatches:
+            continue
+        most = r.abs.get("max", 0.0) / step
+        if most <= 1.001:
+            said.append(f"output {r.name!r} is quantized in steps of {step:.3g} (the scale of the DequantizeLinear "
+                        f"that writes it) and its {r.mismatched_values} mismatched value(s) of {r.values} are one step "
+                        "off: the file computes between QuantizeLinear and DequantizeLinear in float, the framework "
+                        "in integers, and a value on a step's boundary rounds to the next step in one of them. If "
+                        f"one step is acceptable, pass atol={step:.6g} (CLI: --atol {step:.6g}); a share of values "
+                        "far above the data's few boundary cases points at a wrong scale or zero point instead")
+        else:
+            said.append(f"output {r.name!r} is quantized in steps of {step:.3g} and is up to {most:.1f} steps off: "
+                        "more than rounding on a step's boundary makes")
+    return ". ".join(said)
 
 
 def _double_model_hint(broad: Sequence[OutputComparison]) -> str:

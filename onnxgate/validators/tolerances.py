@@ -208,3 +208,34 @@ def _half_precision_inside(model: Any) -> str | None:
         if code in found:
             return half[code]
     return None
+
+
+def _quantized_steps(model: Any) -> dict[str, float]:
+    """The step of each output a ``DequantizeLinear`` writes with a constant scale (the largest, per channel):
+    the resolution of that answer. A static-quantized torch model's file does its arithmetic in float between
+    QuantizeLinear and DequantizeLinear, torch in integers: a value on a step's boundary rounds to the next step in
+    one of them (measured: 1 value of 192 off by exactly 0.00864, the scale)."""
+    graph = getattr(model, "graph", None)
+    if graph is None:
+        return {}
+    import numpy as np
+    from onnx import numpy_helper
+
+    constants = {init.name: init for init in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant" and node.output:
+            value = next((a.t for a in node.attribute if a.name == "value" and a.HasField("t")), None)
+            if value is not None:
+                constants[node.output[0]] = value
+    outputs = {o.name for o in graph.output}
+    steps: dict[str, float] = {}
+    for node in graph.node:
+        if node.op_type != "DequantizeLinear" or node.domain not in ("", "ai.onnx") or len(node.input) < 2:
+            continue
+        scale = constants.get(node.input[1])
+        if scale is None or node.output[0] not in outputs:
+            continue
+        values = np.abs(numpy_helper.to_array(scale).astype(np.float64))
+        if values.size and np.all(np.isfinite(values)):
+            steps[node.output[0]] = float(values.max())
+    return steps
