@@ -39,7 +39,7 @@ def validate_on_spark(args: argparse.Namespace, reference: Any, target: Any, ato
         try:
             # the path, not a DataFrame: local Parquet is read by the workers themselves where it can be
             return validate(args.model, args.data, reference=reference, spark=spark, target=target, atol=atol,
-                            rtol=rtol, fail_fast=args.fail_fast)
+                            rtol=rtol, fail_fast=args.fail_fast, text_variants=not args.no_text_variants)
         finally:
             if owned:
                 spark.stop()

@@ -29,7 +29,10 @@ What differs from local parity, and says so in ``details["engine"]``:
 * ``data_sha256`` hashes the partitions' own hashes in partition order, so it is stable for the same
   files and partitioning but differs from local parity's hash;
 * the ``sample`` of (reference, ONNX) values is drawn in each partition and merged by row number: a
-  uniform sample, not always the rows local parity picks.
+  uniform sample, not always the rows local parity picks;
+* the first rows scored with their text varied outside ASCII
+  (:func:`onnxgate.validators.parity.non_ascii_text_disagrees`) are the first partition's holding rows: local
+  parity's when the files are read in order.
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ def validate(
     rtol: float | Mapping[str, float] | None = None,
     infinities_compare_equal: bool = True,
     fail_fast: bool = False,
+    text_variants: bool = True,
 ) -> Report:
     """Check ``model`` against ``target`` on the driver and prove parity on ``df``'s rows on the executors.
 
@@ -100,6 +104,9 @@ def validate(
         Treat equal infinities as matching (the default, as :func:`onnxgate.validate` does).
     fail_fast : bool
         Stop at the first failed check (parity is then skipped, and no Spark job runs).
+    text_variants : bool
+        As in :func:`onnxgate.validate`: for a model whose text a tokenizer reads, also score the first rows with
+        their text varied (non-ASCII letters and spaces); False for a model that only ever scores ASCII text.
 
     Returns
     -------
@@ -127,6 +134,8 @@ def validate(
     from onnxgate.signature import Signature
     from onnxgate.validators import validate as local_validate
 
+    if not isinstance(text_variants, bool):
+        raise InvalidDataError(f"text_variants: expected True or False, found {text_variants!r}")
     if isinstance(model, Conversion):
         if reference is None:
             reference = model.source
@@ -164,7 +173,7 @@ def validate(
         from onnxgate.targets import resolve_target
 
         parity = _spark_parity(proto.SerializeToString(), payload, rows, tolerances, infinities_compare_equal,
-                               guarded, float32_rows, resolve_target(target).allow_nan)
+                               guarded, float32_rows, resolve_target(target).allow_nan, text_variants)
     checks = [parity if c.name == PARITY else c for c in report.checks]
     return replace(report, checks=checks)
 
@@ -302,14 +311,22 @@ def _spark_parity(
     guarded: set[str] | frozenset[str] = frozenset(),
     float32_rows: bool = False,
     holds_nan: bool = True,
+    text_variants: bool = True,
 ) -> CheckResult:
     """Parity on the executors; ``guarded``: the outputs whose atol is the default (the scale guard of
     :class:`~onnxgate.validators.accumulator.OutputAccumulator` applies to them); ``float32_rows``: the rows'
     floating columns are all float32 (:func:`_float32_fields`); ``holds_nan``: the target's tables hold NaN
-    (else the rows holding it are counted, as local parity counts them)."""
+    (else the rows holding it are counted, as local parity counts them); ``text_variants``: a tokenizer's text
+    is also tried varied (:func:`~onnxgate.validators.parity.non_ascii_text_disagrees`)."""
     from onnxgate.runtime import RUN_ROWS
     from onnxgate.signature import Signature
-    from onnxgate.validators.parity import OutputAccumulator, parity_result, with_rows_holding_nan, with_tied_rows
+    from onnxgate.validators.parity import (
+        OutputAccumulator,
+        parity_result,
+        with_rounding_measured,
+        with_rows_holding_nan,
+        with_tied_rows,
+    )
 
     spark = data.spark
     token = hashlib.sha256(model_bytes + reference_bytes + bytes([float32_rows])).hexdigest()
@@ -319,7 +336,8 @@ def _spark_parity(
     # bench/bench_spark.py on 5,000,000 rows ran at 1.07-1.24x the local rate with 16,384-row reads
     # and 0.94-1.00x with 65,536 (3 runs each, 2 cores).
     run = _partition_parity(token, model_b, ref_b, tolerances, inf_equal, RUN_ROWS if data.fragments else 0,
-                            data.columns, float32_rows, holds_nan, job=os.urandom(8).hex())
+                            data.columns, float32_rows, holds_nan, job=os.urandom(8).hex(), guarded=frozenset(guarded),
+                            text_variants=text_variants)
     try:
         rows = data.frame.mapInArrow(run, _PARTIAL_SCHEMA).collect()
     except Exception as err:
@@ -373,6 +391,11 @@ def _spark_parity(
         accs, names, missing=missing, rows=done, details=details, infinities_compare_equal=inf_equal, model=proto,
         rows_float32=float32_rows,
     )
+    rounded = _merged_rounding(partials, tolerances, inf_equal, guarded)
+    if not result.passed and rounded is not None:
+        # as local parity: measured on the executors, on the batches that differ, whether the reference given the
+        # rows rounded to the file's input type answers what the file answers (the hint was local parity's alone)
+        result = with_rounding_measured(result, rounded, next(p["narrow"] for p in partials if "narrow" in p))
     result = with_tied_rows(result, sum(p.get("tied", 0) for p in partials), done,
                             sum(p.get("tied_untried", 0) for p in partials))
     result = with_rows_holding_nan(result, sum(p.get("with_nan", 0) for p in partials), done)
@@ -383,18 +406,58 @@ def _spark_parity(
         # as local parity: a model drawing random numbers is named as random, not as batch-dependent
         alone = next((p["unrepeated"] for p in partials if p.get("unrepeated")), None) or alone
     if alone is None:
-        return result
+        return _with_text_variants(result, partials, starts, text_variants)
     alone = _in_table(alone, starts)
     message = alone if result.passed else f"{result.message}; {alone}"
     return CheckResult(PARITY, False, message, {**result.details, "rows_alone": alone})
 
 
+def _merged_rounding(partials: list[dict[str, Any]], tolerances: dict[str, tuple[float, float, Any]],
+                     inf_equal: bool, guarded: set[str] | frozenset[str]) -> list[Any] | None:
+    """The partitions' measures of the file against the reference given the rows rounded to the file's input
+    (:func:`~onnxgate.validators.parity.rounded_rows_agree`), merged as local parity's over its batches: None where
+    no partition had a batch that differs, [] where the reference refused a partition's rounded rows."""
+    from onnxgate.validators.parity import OutputAccumulator
+
+    parts = [p["rounded"] for p in partials if p.get("rounded") is not None]
+    if not parts or any(not accs for accs in parts):
+        return [] if parts else None
+    merged = [OutputAccumulator(a.name, *tolerances[a.name], infinities_compare_equal=inf_equal, exact_limit=0,
+                                scale_guard=a.name in guarded) for a in parts[0]]
+    for accs in parts:
+        for acc, theirs in zip(merged, accs):
+            acc.merge(theirs)
+    return merged
+
+
+def _with_text_variants(result: CheckResult, partials: list[dict[str, Any]], starts: Mapping[int, int],
+                        text_variants: bool) -> CheckResult:
+    """``result`` (a passed parity, nothing found of rows alone) with local parity's try of the first rows' text
+    varied (:func:`~onnxgate.validators.parity.non_ascii_text_disagrees`): the first partition holding rows tried
+    its first rows, the rows local parity tries when the files are read in order. Spark parity did not try them,
+    and passed a text vectorizer local parity fails on 'café'."""
+    if not result.passed:
+        return result
+    first = next((p for p in partials if p["rows"]), None)
+    if first is None or not first.get("tokenized"):
+        return result
+    if not text_variants:
+        return replace(result, details={**result.details, "non_ascii_text": "not tried (text_variants=False)"})
+    text, tried = first.get("text", (None, ""))
+    if text is not None:
+        text = _in_table(text, starts)
+        return CheckResult(PARITY, False, text, {**result.details, "non_ascii_text": text})
+    if tried:
+        return replace(result, details={**result.details, "non_ascii_text": tried})
+    return result
+
+
 def _looks_failed(part: dict[str, Any]) -> bool:
     """Whether a partition's own rows fail parity, or one of its checks of rows alone found something: a value
-    out of tolerance, outputs of the wrong shape or missing. (The driver's scale guard, which judges tiny outputs
-    against their scale over every partition, is not asked here.)"""
+    out of tolerance, outputs of the wrong shape or missing, or a guarded output within atol of zero whose
+    differences the driver's scale guard may fail once every partition's scale is known."""
     return bool(part["missing"] or part.get("alone") or part.get("reference_alone") or any(
-        acc.mismatched_values or acc.shape_status == "mismatch" for acc in part["accs"]))
+        acc.mismatched_values or acc.shape_status == "mismatch" or acc.scale_guard_may_fail() for acc in part["accs"]))
 
 
 def _row_starts(partials: list[dict[str, Any]]) -> dict[int, int]:
@@ -436,11 +499,12 @@ def _first_large_batch(job: str) -> bool:
 
 
 def _scorer(token: str, model_b: Any, ref_b: Any, tolerances: dict[str, tuple[float, float, Any]],
-            float32_rows: bool = False) -> tuple[Any, Any, Any, Any, Any, bool]:
+            float32_rows: bool = False) -> tuple[Any, Any, Any, Any, Any, bool, bool]:
     """The worker's session, signature, reference, tie resolver (:mod:`onnxgate.validators.ties`), the
     signature the reference's feeds are read with where it differs (a native reference is given the
-    user's own values: :func:`onnxgate.validators.parity.users_values_signature`), and whether the reference
-    is traced (:func:`onnxgate.validators.parity.traces_forward`), for one validation, made once per worker."""
+    user's own values: :func:`onnxgate.validators.parity.users_values_signature`), whether the reference
+    is traced (:func:`onnxgate.validators.parity.traces_forward`), and whether a tokenizer reads the model's text
+    (:func:`onnxgate.validators.parity.tokenized_inputs`), for one validation, made once per worker."""
     if token not in _SCORERS:
         import onnxruntime as ort
 
@@ -456,7 +520,7 @@ def _scorer(token: str, model_b: Any, ref_b: Any, tolerances: dict[str, tuple[fl
         # order that depends on it, and parity must give the same numbers on the same machine.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
-        from onnxgate.validators.parity import traces_forward, users_values_signature
+        from onnxgate.validators.parity import tokenized_inputs, traces_forward, users_values_signature
         from onnxgate.validators.ties import prepare_tie_resolver
 
         reference = pickle.loads(ref_b.value)
@@ -464,7 +528,8 @@ def _scorer(token: str, model_b: Any, ref_b: Any, tolerances: dict[str, tuple[fl
         _SCORERS[token] = (session, signature, prepare_reference(reference, proto, signature,
                                                                  float32_rows=float32_rows),
                            prepare_tie_resolver(reference, proto, signature, tolerances),
-                           users_values_signature(reference, signature, float32_rows), traces_forward(reference))
+                           users_values_signature(reference, signature, float32_rows), traces_forward(reference),
+                           bool(tokenized_inputs(proto)))
     return _SCORERS[token]  # type: ignore[no-any-return]
 
 
@@ -490,11 +555,14 @@ def _partition_parity(
     float32_rows: bool = False,
     holds_nan: bool = True,
     job: str = "",
+    guarded: frozenset[str] = frozenset(),
+    text_variants: bool = True,
 ) -> Any:
     """The function each partition runs; with ``fragment_rows``, its input is ``(path, row group)``
     pairs and it reads the columns ``read`` itself in batches of that many rows, else Spark's batches
     of the columns ``read``; without ``holds_nan``, it counts the rows holding NaN or infinity; ``job``
-    tells one validation's partitions from the next (:func:`_first_large_batch`)."""
+    tells one validation's partitions from the next (:func:`_first_large_batch`); ``guarded``: the outputs whose
+    atol is the default (:func:`_looks_failed`); ``text_variants``: try the first rows' text varied."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
@@ -516,13 +584,18 @@ def _partition_parity(
         }
         hasher = hashlib.sha256()
         try:
-            session, signature, run_reference, resolve_ties, user_values, traced = _scorer(
+            session, signature, run_reference, resolve_ties, user_values, traced, tokenized = _scorer(
                 token, model_b, ref_b, tolerances, float32_rows)
             accs = [
                 OutputAccumulator(o.name, *tolerances[o.name], infinities_compare_equal=inf_equal, exact_limit=0,
-                                  row_axis=signature.row_axis(o.name))
+                                  row_axis=signature.row_axis(o.name), scale_guard=o.name in guarded)
                 for o in signature.outputs
             ]
+            part["tokenized"] = tokenized
+            if user_values is not None:
+                from onnxgate.validators.parity import narrowed_type
+
+                part["narrow"] = narrowed_type(signature, user_values)
             part["accs"] = accs
             probe: dict[str, Any] | None = None
             from onnxgate.runtime import run_rows
@@ -578,8 +651,16 @@ def _partition_parity(
                     ties = resolve_ties(ref_feeds, onnx_out, ref_out)  # of the rows it answered
                     part["tied"] += ties.decided
                     part["tied_untried"] += ties.untried
+                before = sum(acc.mismatched_rows for acc in accs)
                 accumulate_batch(accs, onnx_out, ref_out, missing=part["missing"], row_offset=done,
                                  inputs=by_column(feeds, signature))
+                if user_values is not None and sum(acc.mismatched_rows for acc in accs) > before:
+                    # as local parity: does the reference, given these rows as the file's input rounds them, answer
+                    # what the file answers? Merged on the driver, it says whether rounding explains a failure
+                    from onnxgate.validators.parity import rounded_rows_agree
+
+                    part["rounded"] = rounded_rows_agree(part.get("rounded"), accs, onnx_out, feeds, run_reference,
+                                                         exact_limit=0)
                 if "reference_alone" not in part and n >= 2 and resolve_ties is None:
                     # as local parity: the batches may agree while single rows do not (a reference branching
                     # on a batch-wide value); the driver reads it only when the batches passed
@@ -601,6 +682,14 @@ def _partition_parity(
                         found = traced_rows_disagree(session, feeds, signature, tolerances, run_reference, every,
                                                      rows_of=of)
                     part["reference_alone"] = found
+                if tokenized and text_variants and "text" not in part and n >= 1:
+                    # as local parity: the first rows' text varied; the driver reads the first partition's
+                    from onnxgate._onnx import load_model
+                    from onnxgate.validators.parity import ROWS_ALONE, non_ascii_text_disagrees
+
+                    head = {key: value[:ROWS_ALONE] for key, value in feeds.items()}
+                    part["text"] = non_ascii_text_disagrees(session, load_model(model_b.value), head, signature,
+                                                            tolerances, run_reference, rows_of=of)
                 part["rows"] += n
                 part["batches"] += 1
             if probe is not None and not part.get("error") and not part.get("raise") and _looks_failed(part):

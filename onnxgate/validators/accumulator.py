@@ -552,6 +552,13 @@ class OutputAccumulator:
             self.worst.sort(key=lambda item: item[0], reverse=True)
             del self.worst[WORST_ROWS:]
 
+    def scale_guard_may_fail(self) -> bool:
+        """Whether :meth:`result`'s scale guard may fail this output once these rows are merged with others'
+        (:meth:`merge`): every value seen lies within atol of zero and the largest difference is over the rounding
+        allowed at any scale. A Spark partition, which does not know the other partitions' scale, asks this."""
+        return (self.scale_guard and self.numeric and self.mode == "tolerance" and self.scale <= self.atol
+                and float(self.abs.max or 0.0) > SCALE_FLOOR * self.atol)
+
     def result(self) -> OutputComparison:
         compared = self.shape_status != "mismatch"
         passed = compared and self.mismatched_values == 0 and self.rows > 0

@@ -441,9 +441,7 @@ def check_prediction_parity(
         rows_float32=rows_float32,
     )
     if not result.passed and rounded is not None and user_values is not None:
-        narrow = next(s.elem_type for s, wide in zip(signature.inputs, user_values.inputs)
-                      if s.elem_type != wide.elem_type)
-        result = with_rounding_measured(result, rounded, narrow)
+        result = with_rounding_measured(result, rounded, narrowed_type(signature, user_values))
     result = with_tied_rows(result, tied.decided, done, tied.untried)
     result = with_rows_holding_nan(result, with_nan, done)
     if probe_failed is not None and probe is not None and num_rows(probe) != done:
@@ -464,7 +462,7 @@ def check_prediction_parity(
         # the other rows of its batch". Asked of the 4 probe rows, and only of a check that failed
         alone = unrepeated_answers(session, proto, probe, signature, tolerances, run_reference) or alone
     if alone is None and result.passed and probe is not None and probe_failed is None and not text_variants:
-        if _inputs_reaching(proto, "Tokenizer"):
+        if tokenized_inputs(proto):
             return dataclasses.replace(result, details={**result.details,
                                                         "non_ascii_text": "not tried (text_variants=False)"})
     elif alone is None and result.passed and probe is not None and probe_failed is None:
@@ -484,14 +482,16 @@ def check_prediction_parity(
 
 def rounded_rows_agree(rounded: list[OutputAccumulator] | None, accs: list[OutputAccumulator],
                        onnx_out: list[Any], feeds: Mapping[str, Any],
-                       run_reference: Callable[[Mapping[str, Any]], list[Any]]) -> list[OutputAccumulator] | None:
+                       run_reference: Callable[[Mapping[str, Any]], list[Any]],
+                       exact_limit: int | None = None) -> list[OutputAccumulator] | None:
     """``rounded`` (made on the first call) with a batch added that differs from the reference on the user's
     wider rows: the file's answers against the reference's on the same rows as the file's float32 input reads
     them (``feeds``). Where every such row agrees, the differences are the rounding of the rows at the input,
     not the conversion: measured, not guessed from how the differences look (a float32 QuantileTransformer
     was 0.51 off on 131 of 133 diabetes rows and exact on them rounded; a HistGradientBoosting regressor 15.7
     off on 7 rows and exact on them rounded; neither failure said why, helper-254). An empty list: the
-    reference refused the rounded rows, so nothing is measured."""
+    reference refused the rounded rows, so nothing is measured. ``exact_limit=0``: the accumulators a Spark
+    partition sends (:meth:`OutputAccumulator.merge` adds them up on the driver)."""
     if rounded == []:
         return rounded
     try:
@@ -500,9 +500,15 @@ def rounded_rows_agree(rounded: list[OutputAccumulator] | None, accs: list[Outpu
         return []
     if rounded is None:
         rounded = [OutputAccumulator(a.name, a.atol, a.rtol, a.mode, infinities_compare_equal=a.inf_equal,
-                                     scale_guard=a.scale_guard, row_axis=a.row_axis) for a in accs]
+                                     scale_guard=a.scale_guard, row_axis=a.row_axis, exact_limit=exact_limit)
+                   for a in accs]
     accumulate_batch(rounded, onnx_out, ref_rounded, missing=set(), row_offset=0, inputs=None)
     return rounded
+
+
+def narrowed_type(signature: Signature, user_values: Signature) -> str:
+    """The file's input type that rounds the user's values (``user_values``: :func:`users_values_signature`)."""
+    return next(s.elem_type for s, wide in zip(signature.inputs, user_values.inputs) if s.elem_type != wide.elem_type)
 
 
 def with_rounding_measured(result: CheckResult, rounded: list[OutputAccumulator], narrow: str) -> CheckResult:
@@ -936,14 +942,15 @@ TEXT_VARIANTS_OFF = "text_variants=False (CLI --no-text-variants)"
 
 def non_ascii_text_disagrees(session: Any, model: Any, feeds: Mapping[str, Any], signature: Any,
                              tolerances: Mapping[str, tuple[float, float, str]],
-                             run_reference: Any) -> tuple[str | None, str]:
+                             run_reference: Any, rows_of: str = "") -> tuple[str | None, str]:
     """For a model whose text input a tokenizer reads (a text vectorizer's com.microsoft ``Tokenizer``): the rows of
     ``feeds`` with their text varied (:data:`TEXT_VARIANTS`), scored by both models. A sentence naming the first
     that differs (or None), and one saying what was compared ("" when nothing was: no tokenizer, or a reference
-    that refuses the varied text). Data in ASCII alone hid a tokenizer reading 'café' as 'caf'."""
+    that refuses the varied text). Data in ASCII alone hid a tokenizer reading 'café' as 'caf'. ``rows_of`` follows
+    the row number in the sentence (Spark parity's " of partition P")."""
     import numpy as np
 
-    tokenized = _inputs_reaching(model, "Tokenizer")
+    tokenized = tokenized_inputs(model)
     names = [spec.name for spec in signature.inputs
              if spec.name in tokenized and np.asarray(feeds.get(spec.name)).dtype.kind in "OU"]
     compared, labels = 0, []
@@ -965,8 +972,8 @@ def non_ascii_text_disagrees(session: Any, model: Any, feeds: Mapping[str, Any],
             if differing:
                 spec, ours, expected, bad = differing
                 row = int(bad[0])
-                return (f"the data's rows agree, but not its text with non-ASCII letters or spaces: row {row}'s "
-                        f"{name!r} with {label} ({_brief(varied[row:row + 1], bare=True)[:80]}) gives "
+                return (f"the data's rows agree, but not its text with non-ASCII letters or spaces: row "
+                        f"{row}{rows_of}'s {name!r} with {label} ({_brief(varied[row:row + 1], bare=True)[:80]}) gives "
                         f"{spec.name!r} {_brief(ours[row])} in the file and {_brief(expected[row])} in the "
                         "reference. The file's text vectorizer reads such text otherwise (convert's warning names "
                         "the setting): a service scoring such text answers otherwise. Refit with a setting "
@@ -975,6 +982,11 @@ def non_ascii_text_disagrees(session: Any, model: Any, feeds: Mapping[str, Any],
     tried = f"{compared} rows of the data's text varied ({'; '.join(labels)}) agree" if compared else ""
     return None, tried
 
+
+
+def tokenized_inputs(model: Any) -> set[str]:
+    """The inputs of ``model`` whose text a tokenizer reads (what :func:`non_ascii_text_disagrees` varies)."""
+    return _inputs_reaching(model, "Tokenizer")
 
 
 def _inputs_reaching(model: Any, op_type: str) -> set[str]:

@@ -1064,3 +1064,107 @@ def test_a_random_model_is_said_to_be_random_on_spark_as_locally(local_spark: An
         assert "batch" not in result.message, result.message
         assert "partition" not in result.message
     assert on_spark.details["rows_alone"].split(":")[0] == local.details["rows_alone"].split(":")[0]
+
+
+def _two_files(frame: pd.DataFrame, folder: Path) -> str:
+    """``frame`` written as two Parquet files in ``folder``: two partitions, read in order."""
+    folder.mkdir()
+    for i, part in enumerate(np.array_split(np.arange(len(frame)), 2)):
+        frame.iloc[part].to_parquet(folder / f"part-{i}.parquet")
+    return str(folder)
+
+
+def test_a_failure_the_rounding_of_float64_rows_explains_says_so_on_spark_as_locally(local_spark: Any,
+                                                                                      tmp_path: Path) -> None:
+    # a float32 file validated on the user's float64 rows: local parity measures that the reference, given the rows
+    # rounded to float32, answers what the file answers, and says the differences are the rounding of the rows;
+    # Spark parity failed on the same 2 of 142 rows and said nothing more
+    from sklearn.datasets import load_diabetes
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    X, y = load_diabetes(return_X_y=True)
+    model = HistGradientBoostingRegressor(loss="absolute_error", max_iter=50, random_state=0).fit(X[:300], y[:300])
+    rows = pd.DataFrame(X[300:], columns=[f"d{i}" for i in range(10)])
+    conv = og.convert(model, rows.head().astype(np.float32))
+    files = _two_files(rows, tmp_path / "rows")
+    local = og.validate(conv, reference=model, data=rows).check("prediction_parity")
+    on_spark = parity(ogs.validate(conv, files, reference=model, spark=local_spark))
+    for result in (local, on_spark):
+        assert not result.passed
+        assert "the differences are the rounding of the rows, not the conversion" in result.message, result.message
+    assert on_spark.message == local.message
+    assert on_spark.details["precision_hint"] == local.details["precision_hint"]
+    # a reference the file does not convert differs on the rounded rows too: no rounding is claimed on either
+    other = HistGradientBoostingRegressor(loss="absolute_error", max_iter=50, random_state=1).fit(X[:200], y[:200])
+    wrong = parity(ogs.validate(conv, files, reference=other, spark=local_spark))
+    assert not wrong.passed and "rounding of the rows" not in wrong.message, wrong.message
+
+
+def test_a_random_reference_of_outputs_within_atol_of_zero_is_said_random_on_spark_as_locally(
+        local_spark: Any, tmp_path: Path) -> None:
+    # outputs within atol of zero fail on the driver's scale guard, which no partition sees: the partitions did not
+    # ask whether the reference repeats itself, and Spark parity did not say what local parity says, that the
+    # reference draws random numbers
+    torch = pytest.importorskip("torch")
+
+    class Tiny(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc, self.noise = torch.nn.Linear(4, 8), 0.0
+
+        def forward(self, x: Any) -> Any:
+            h = self.fc(x)
+            return 1e-6 * torch.tanh(h) + self.noise * torch.sign(torch.randn_like(h))
+
+    torch.manual_seed(0)
+    module = Tiny().eval()
+    X = np.random.default_rng(0).normal(size=(200, 4)).astype(np.float32)
+    conv = og.convert(module, X[:8])
+    module.noise = 9.5e-5  # the file repeats itself; the reference draws, within the default atol 1e-4 of zero
+    rows = pd.DataFrame(X, columns=FEATURES)
+    local = og.validate(conv, reference=module, data=rows).check("prediction_parity")
+    on_spark = parity(ogs.validate(conv, _two_files(rows, tmp_path / "rows"), reference=module, spark=local_spark))
+    for result in (local, on_spark):
+        assert not result.passed
+        assert "every reference value lies within atol 1e-04 of zero" in result.message, result.message
+        assert "the reference gives different answers on the same rows (random?)" in result.message, result.message
+
+
+def test_text_varied_outside_ascii_is_tried_on_spark_as_locally(local_spark: Any, tmp_path: Path,
+                                                               monkeypatch: Any, capsys: Any) -> None:
+    # local parity scores the first rows' text varied (an 'é' after each word...) and fails a file whose tokenizer
+    # reads 'boné' as 'bon'; Spark parity passed it on the same English rows (and validate --spark took
+    # --no-text-variants without using it)
+    import pickle
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    rng = np.random.RandomState(1)
+    words = ["slow", "fast", "good", "bad", "film", "plot", "slowé", "café", "bon"]
+    texts = np.array([" ".join(rng.choice(words, 5)) for _ in range(200)], dtype=object)
+    labels = np.array(["slow" in t or "bad" in t for t in texts]).astype(int)
+    english = [t for t in texts if t.isascii()]
+    results, files_of = {}, {}
+    for pattern in (r"[^\W\d_]+", r"(?u)\b\w\w+\b"):  # re2 reads the first otherwise than Python; the second alike
+        model = make_pipeline(TfidfVectorizer(token_pattern=pattern), LogisticRegression()).fit(texts, labels)
+        conv = og.convert(model, texts[:5])
+        rows = pd.DataFrame({conv.model.graph.input[0].name: english})
+        files = _two_files(rows, tmp_path / f"rows{len(results)}")
+        local = og.validate(conv, reference=model, data=rows).check("prediction_parity")
+        on_spark = parity(ogs.validate(conv, files, reference=model, spark=local_spark))
+        assert on_spark.passed == local.passed and on_spark.message == local.message, (local.message, on_spark.message)
+        assert on_spark.details["non_ascii_text"] == local.details["non_ascii_text"]
+        results[pattern], files_of[pattern] = on_spark, (conv, model, files)
+    assert not results[r"[^\W\d_]+"].passed and "non-ASCII" in results[r"[^\W\d_]+"].message
+    assert "each word ending in 'é'" in results[r"(?u)\b\w\w+\b"].details["non_ascii_text"]
+    conv, model, files = files_of[r"[^\W\d_]+"]
+    off = parity(ogs.validate(conv, files, reference=model, spark=local_spark, text_variants=False))
+    assert off.passed and off.details["non_ascii_text"] == "not tried (text_variants=False)"
+    monkeypatch.chdir(tmp_path)
+    Path("m.onnx").write_bytes(conv.model.SerializeToString())
+    Path("ref.pkl").write_bytes(pickle.dumps(model))
+    args = ["validate", "m.onnx", "--reference", "ref.pkl", "--trust-pickle", "--spark", "local[2]", "--data", files]
+    assert main(args) == 1 and "non-ASCII" in capsys.readouterr().out
+    assert main([*args, "--no-text-variants"]) == 0, capsys.readouterr().out
