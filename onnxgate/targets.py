@@ -490,10 +490,17 @@ SYNAPSE = SQL_EDGE_1_0.with_(
     ),
 )
 
+#: Element types a JSON service carries: the ones numpy holds and JSON writes. Not bfloat16 nor the float8 and
+#: int4 types (numpy has none: the service, its package and parity cannot hold them), nor complex (no JSON number).
+_SERVED_TYPES = frozenset({"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+                           "float16", "float32", "float64", "string"})
+
 CONTAINER = Target(
     name="container",
     description="A container serving the model over HTTP (Azure ML entry-script contract) with the pinned onnxruntime",
     runtime="installed",
+    input_types=_SERVED_TYPES,
+    output_types=_SERVED_TYPES,
     input_layout="free",
     outputs_tensor_only=True,
     dynamic_batch=True,

@@ -33,6 +33,10 @@ KNOWN_DOMAINS = ("", "ai.onnx.ml")
 #: How many offenders a message spells out before "... and N more" (details keep them all).
 MESSAGE_LIMIT = 12
 
+#: The IR version that brought model-local functions (``ModelProto.functions``, onnx 1.10; onnxruntime reads them
+#: from 1.9): a runtime reading older files ignores them and finds no operator for the nodes that call them.
+FUNCTIONS_IR_VERSION = 8
+
 
 def _label(domain: str) -> str:
     return "ai.onnx" if domain == "" else domain
@@ -66,6 +70,30 @@ def iter_nodes(graph: Any, path: str = "") -> Iterator[tuple[str, Any]]:
             for sub in subgraphs:
                 where = f"{path}{node.name or node.op_type}.{attr.name}/"
                 yield from iter_nodes(sub, where)
+
+
+def _local_function_domains(model: onnx.ModelProto) -> set[str]:
+    """The domains of the model's own functions (a torch export's ``pkg.module``, dynamo's ``pkg.onnxscript...``):
+    no runtime's operator set, the file defines them."""
+    return {canonical_domain(f.domain) for f in model.functions}
+
+
+def _function_needs(model: onnx.ModelProto, local: set[str]) -> dict[str, tuple[int, str]]:
+    """The highest opset per domain the model's functions import beyond the model's own stamp, with the first
+    function that imports it: a function's nodes resolve at its imports, and the checker takes a function
+    importing ai.onnx 18 in a model stamped 17."""
+    from onnxgate._onnx import model_opsets
+
+    stamped = model_opsets(model)
+    needs: dict[str, tuple[int, str]] = {}
+    for function in model.functions:
+        for entry in function.opset_import:
+            domain = canonical_domain(entry.domain)
+            version = int(entry.version)
+            if domain in local or version <= max(stamped.get(domain, 0), needs.get(domain, (0, ""))[0]):
+                continue
+            needs[domain] = (version, f"{function.domain}.{function.name}")
+    return needs
 
 
 def node_label(path: str, node: Any) -> str:
@@ -164,34 +192,45 @@ def check_opset_within_caps(model: onnx.ModelProto, target: Target) -> CheckResu
     caps = target.effective_max_opset()
     explicit = target.max_opset is not None
     stamped = model_opsets(model)
+    # the model's own functions are no runtime's domain: a runtime that reads them (IR 8 on) has them all
+    local = _local_function_domains(model)
+    functions_read = target.effective_max_ir() >= FUNCTIONS_IR_VERSION
     offenders: list[dict[str, Any]] = []
     unchecked: list[str] = []
-    for domain, version in sorted(stamped.items()):
+    needed: dict[str, tuple[int, str | None]] = {d: (v, None) for d, v in stamped.items() if d not in local}
+    needed.update(_function_needs(model, local))
+    for domain, (version, where) in sorted(needed.items()):
         cap = caps.get(domain)
+        found = {"domain": _label(domain), "opset": version, "max_opset": cap}
+        if where is not None:
+            found["function"] = where
         if cap is None:
             if explicit:
-                offenders.append({"domain": _label(domain), "opset": version, "max_opset": None})
+                offenders.append(found)
             else:
                 unchecked.append(_label(domain))
         elif version > cap:
-            offenders.append({"domain": _label(domain), "opset": version, "max_opset": cap})
+            offenders.append(found)
+    if local and not functions_read:
+        offenders.extend({"domain": _label(d), "opset": stamped.get(d), "max_opset": None, "local_functions": True}
+                         for d in sorted(local))
     details = {
         "opsets": {_label(d): v for d, v in stamped.items()},
         "max_opset": {_label(d): v for d, v in caps.items()},
         "offenders": offenders,
         "unchecked_domains": unchecked,
+        "local_function_domains": sorted(_label(d) for d in local),
     }
     if offenders:
-        parts = [
-            f"{o['domain']} opset {o['opset']} > {o['max_opset']}"
-            if o["max_opset"] is not None
-            else f"domain {o['domain']!r} (opset {o['opset']}) is not available there"
-            for o in offenders
-        ]
+        parts = [_cap_offence(o, target) for o in offenders]
         fixes = []
-        if any(o["max_opset"] is not None for o in offenders):
+        if any(o.get("local_functions") for o in offenders):
+            fixes.append("Inline the functions into the graph (onnx.inliner.inline_local_functions) or export "
+                         "without them (torch.onnx.export(..., export_modules_as_functions=False)).")
+        offenders_left = [o for o in offenders if not o.get("local_functions")]
+        if any(o["max_opset"] is not None for o in offenders_left):
             fixes.append(f"Convert again with opset={caps.get('')} or lower (onnxgate convert --opset).")
-        lacking = {o["domain"] for o in offenders if o["max_opset"] is None}
+        lacking = {o["domain"] for o in offenders_left if o["max_opset"] is None}
         if lacking:  # a lower opset keeps the domain: the operator that needs it is what the target lacks
             nodes = sorted({n.op_type for n in model.graph.node if _label(n.domain) in lacking})
             tokenizer = " (a text vectorizer's Tokenizer is com.microsoft's)" if "Tokenizer" in nodes else ""
@@ -209,6 +248,17 @@ def check_opset_within_caps(model: onnx.ModelProto, target: Target) -> CheckResu
         )
     have = ", ".join(f"{_label(d)} {v}" for d, v in sorted(stamped.items()))
     return CheckResult("opset_within_caps", True, f"opsets {have} within the target's caps", details)
+
+
+def _cap_offence(offender: dict[str, Any], target: Target) -> str:
+    """One offender of :func:`check_opset_within_caps` as the message spells it."""
+    if offender.get("local_functions"):
+        return (f"domain {offender['domain']!r} holds the model's own functions, which a runtime reads from IR "
+                f"version {FUNCTIONS_IR_VERSION} on (this one reads {target.effective_max_ir()} at most)")
+    where = f" (imported by function {offender['function']})" if "function" in offender else ""
+    if offender["max_opset"] is None:
+        return f"domain {offender['domain']!r} (opset {offender['opset']}) is not available there{where}"
+    return f"{offender['domain']} opset {offender['opset']} > {offender['max_opset']}{where}"
 
 
 def check_ir_version_within_caps(model: onnx.ModelProto, target: Target) -> CheckResult:
@@ -269,15 +319,15 @@ def check_operators_exist_at_opset(model: onnx.ModelProto, target: Target) -> Ch
     """
     from onnx import defs
 
-    from onnxgate._onnx import model_opsets
-
     caps = target.effective_max_opset()
-    stamped = model_opsets(model)
+    local = _local_function_domains(model)
     offenders: list[dict[str, Any]] = []
     unchecked: set[str] = set()
     checked = 0
-    for path, node in iter_nodes(model.graph):
+    for path, node, stamped in _nodes_with_opsets(model):
         domain = canonical_domain(node.domain)
+        if domain in local:  # a call of the model's own function, whose nodes are checked in turn
+            continue
         if domain not in KNOWN_DOMAINS or domain not in caps or domain not in stamped:
             unchecked.add(_label(domain))
             continue
@@ -311,6 +361,20 @@ def check_operators_exist_at_opset(model: onnx.ModelProto, target: Target) -> Ch
         fix=f". Convert again at opset {caps.get('')} or lower so the converter picks older operator versions.",
         passed=f"all {checked} nodes exist at the target's opsets",
     )
+
+
+def _nodes_with_opsets(model: onnx.ModelProto) -> Iterator[tuple[str, Any, dict[str, int]]]:
+    """Every node of the graph and of the model's own functions (and their subgraphs), with the opsets it
+    resolves at: the model's for the graph's, the function's imports for a function's."""
+    from onnxgate._onnx import model_opsets
+
+    stamped = model_opsets(model)
+    for path, node in iter_nodes(model.graph):
+        yield path, node, stamped
+    for function in model.functions:
+        imports = {canonical_domain(e.domain): int(e.version) for e in function.opset_import}
+        for path, node in iter_nodes(function, f"{function.domain}.{function.name}/"):
+            yield path, node, imports
 
 
 def check_operators_supported(model: onnx.ModelProto, target: Target) -> CheckResult:
