@@ -6,6 +6,7 @@ category splits, the side a missing value takes in scikit-learn's trees). Instal
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -1013,10 +1014,17 @@ def register_double_linear_scores() -> None:
             _replace(alias, "_onnxgate_double_linear", original, double_scores(original))
 
 
-def _double_kernel_decision(w: Any, rows: str, model: Any) -> str | None:
-    """``K(rows, support_vectors_) @ dual_coef_.T + intercept_`` in double, one column per row of ``dual_coef_``
-    (libsvm's decision of an SVR, NuSVR or OneClassSVM), written through ``w`` (:class:`GraphWriter`); None for a
-    kernel written otherwise (``precomputed``, a callable) or support vectors held sparse.
+def _double_kernel_written(model: Any) -> bool:
+    """Whether :func:`_double_kernel` writes ``model``'s kernel: ``linear``, ``poly``, ``rbf`` or ``sigmoid`` on
+    support vectors held dense (not ``precomputed``, a callable, or sparse support vectors)."""
+    import numpy as np
+
+    return model.kernel in ("linear", "poly", "rbf", "sigmoid") and isinstance(model.support_vectors_, np.ndarray)
+
+
+def _double_kernel(w: Any, rows: str, model: Any) -> str:
+    """``K(rows, support_vectors_)`` in double, one column per support vector, written through ``w``
+    (:class:`GraphWriter`) for a model :func:`_double_kernel_written` takes.
 
     The RBF kernel's squared distance is ``|x|^2 + |s|^2 - 2 x.s`` of rows and support vectors shifted by the
     support vectors' mean (the distance is the same; the shift keeps the cancellation to a few ulps of the
@@ -1024,8 +1032,6 @@ def _double_kernel_decision(w: Any, rows: str, model: Any) -> str | None:
     support vector would hold rows x support vectors x features values."""
     import numpy as np
 
-    if model.kernel not in ("linear", "poly", "rbf", "sigmoid") or not isinstance(model.support_vectors_, np.ndarray):
-        return None
     vectors = np.asarray(model.support_vectors_, dtype=np.float64)
     gamma, coef0 = float(model._gamma), float(model.coef0)
     if model.kernel == "rbf":
@@ -1035,41 +1041,250 @@ def _double_kernel_decision(w: Any, rows: str, model: Any) -> str | None:
         x_norms = w.node("MatMul", w.node("Mul", x, x), w.const(np.ones((vectors.shape[1], 1))))
         twice = w.node("MatMul", x, w.const(2.0 * shifted.T))
         squared = w.node("Sub", w.node("Add", x_norms, w.const((shifted**2).sum(axis=1).reshape(1, -1))), twice)
-        kernel = w.node("Exp", w.node("Mul", w.node("Max", squared, w.const(np.zeros(1))), w.const([-gamma])))
-    else:
-        kernel = w.node("MatMul", rows, w.const(vectors.T))
-        if model.kernel != "linear":
-            kernel = w.node("Add", w.node("Mul", kernel, w.const([gamma])), w.const([coef0]))
-            kernel = (w.node("Pow", kernel, w.const([float(model.degree)])) if model.kernel == "poly"
-                      else w.node("Tanh", kernel))
-    dual = np.asarray(model.dual_coef_.toarray() if hasattr(model.dual_coef_, "toarray") else model.dual_coef_,
-                      dtype=np.float64)
-    return w.node("Add", w.node("MatMul", kernel, w.const(dual.T)),
-                  w.const(np.asarray(model.intercept_, dtype=np.float64).reshape(1, -1)))
+        return str(w.node("Exp", w.node("Mul", w.node("Max", squared, w.const(np.zeros(1))), w.const([-gamma]))))
+    kernel = w.node("MatMul", rows, w.const(vectors.T))
+    if model.kernel != "linear":
+        kernel = w.node("Add", w.node("Mul", kernel, w.const([gamma])), w.const([coef0]))
+        kernel = (w.node("Pow", kernel, w.const([float(model.degree)])) if model.kernel == "poly"
+                  else w.node("Tanh", kernel))
+    return str(kernel)
+
+
+def _dense_dual(model: Any) -> Any:
+    import numpy as np
+
+    dual = model.dual_coef_
+    return np.asarray(dual.toarray() if hasattr(dual, "toarray") else dual, dtype=np.float64)
+
+
+def _double_kernel_decision(w: Any, rows: str, model: Any, weights: Any = None) -> str:
+    """``K(rows, support_vectors_) @ weights + intercept_`` in double, ``weights`` by default ``dual_coef_.T``: one
+    column per row of ``dual_coef_`` (libsvm's decision of an SVR, NuSVR or OneClassSVM, a binary SVC's
+    ``decision_function``), written through ``w`` (:class:`GraphWriter`) for a model :func:`_double_kernel_written`
+    takes."""
+    import numpy as np
+
+    weights = _dense_dual(model).T if weights is None else weights
+    return str(w.node("Add", w.node("MatMul", _double_kernel(w, rows, model), w.const(weights)),
+                      w.const(np.asarray(model.intercept_, dtype=np.float64).reshape(1, -1))))
+
+
+def _pairwise_decisions(w: Any, rows: str, model: Any) -> str:
+    """An SVC's or NuSVC's one-against-one decisions as libsvm computes them, ``[N, pairs]`` in double, the pairs
+    ``(i, j)``, ``i < j``, in scikit-learn's order (a value above 0 votes for class ``i``): scikit-learn's
+    ``decision_function_shape="ovo"`` scores for three classes or more, minus its ``decision_function`` for two
+    (scikit-learn flips the sign of a binary model's ``dual_coef_`` and ``intercept_``). Pair ``(i, j)`` sums the
+    kernel of class ``i``'s support vectors weighted by row ``j - 1`` of ``dual_coef_`` and class ``j``'s weighted
+    by row ``i``, plus ``intercept_``'s entry of the pair (libsvm's ``-rho``)."""
+    import numpy as np
+
+    n = len(model.classes_)
+    if n == 2:
+        return str(w.node("Neg", _double_kernel_decision(w, rows, model)))
+    dual = _dense_dual(model)
+    starts = np.concatenate([[0], np.cumsum(model.n_support_)])
+    weights = np.zeros((dual.shape[1], n * (n - 1) // 2))
+    for pair, (i, j) in enumerate(itertools.combinations(range(n), 2)):
+        weights[starts[i]:starts[i + 1], pair] = dual[j - 1, starts[i]:starts[i + 1]]
+        weights[starts[j]:starts[j + 1], pair] = dual[i, starts[j]:starts[j + 1]]
+    return _double_kernel_decision(w, rows, model, weights)
+
+
+def _pair_classes(n: int) -> tuple[Any, Any]:
+    """``(first, second)``: ``[pairs, n]`` matrices of 0 and 1 placing each one-against-one pair's classes."""
+    import numpy as np
+
+    pairs = list(itertools.combinations(range(n), 2))
+    first, second = np.zeros((len(pairs), n)), np.zeros((len(pairs), n))
+    for pair, (i, j) in enumerate(pairs):
+        first[pair, i] = second[pair, j] = 1.0
+    return first, second
+
+
+def _pairwise_votes(w: Any, wins: str, n: int) -> str:
+    """``[N, n]`` votes of each class from ``wins`` (``[N, pairs]`` bool, true where a pair votes for its first
+    class, else for its second): whole numbers in double, exact."""
+    from onnx import TensorProto
+
+    first, second = _pair_classes(n)
+    won = w.node("MatMul", w.node("Cast", wins, to=TensorProto.DOUBLE), w.const(first - second))
+    return str(w.node("Add", won, w.const(second.sum(axis=0, keepdims=True))))
+
+
+def _ovr_scores(w: Any, pairs: str, n: int) -> str:
+    """scikit-learn's ``_ovr_decision_function(dec < 0, -dec, n)`` of the pairwise decisions ``pairs``: each
+    class's votes (a pair at or above 0 votes for its first class) plus its summed confidences ``s`` as
+    ``s / (3 (|s| + 1))``."""
+    import numpy as np
+
+    first, second = _pair_classes(n)
+    votes = _pairwise_votes(w, w.node("Not", w.node("Less", pairs, w.const(np.zeros(1)))), n)
+    summed = w.node("MatMul", pairs, w.const(first - second))
+    shrunk = w.node("Div", summed, w.node("Mul", w.node("Add", w.node("Abs", summed), w.const([1.0])), w.const([3.0])))
+    return str(w.node("Add", votes, shrunk))
+
+
+def _coupled_probabilities(w: Any, pairs: str, model: Any) -> str:
+    """libsvm's ``svm_predict_probability`` of the pairwise decisions ``pairs`` (``[N, pairs]``, libsvm's sign):
+    Platt's probability of each pair, then Wu, Lin and Weng's coupling of them (``multiclass_probability``,
+    which scikit-learn's libsvm runs for two classes too: :func:`_coupling_sweeps`)."""
+    import numpy as np
+
+    n = len(model.classes_)
+    # scikit-learn 1.9 deprecates probA_ and probB_ (its own name for them is _probA, _probB)
+    a = np.asarray(model._probA if hasattr(model, "_probA") else model.probA_, dtype=np.float64)
+    b = np.asarray(model._probB if hasattr(model, "_probB") else model.probB_, dtype=np.float64)
+    f = w.node("Add", w.node("Mul", pairs, w.const(a.reshape(1, -1))), w.const(b.reshape(1, -1)))
+    # libsvm's sigmoid_predict: exp(-f) / (1 + exp(-f)) for f >= 0, 1 / (1 + exp(f)) below, both of exp(-|f|)
+    e = w.node("Exp", w.node("Neg", w.node("Abs", f)))
+    one = w.const([1.0])
+    plus = w.node("Add", e, one)
+    platt = w.node("Where", w.node("Less", f, w.const(np.zeros(1))), w.node("Div", one, plus), w.node("Div", e, plus))
+    return _coupling_sweeps(w, *_coupling_matrix(w, w.node("Min", w.node("Max", platt, w.const([1e-7])),
+                                                           w.const([1 - 1e-7])), n), n)
+
+
+def _coupling_matrix(w: Any, pairwise: str, n: int) -> tuple[str, str]:
+    """``(Q, diagonal)`` of libsvm's coupling from each pair's probability ``r[i][j]`` (``pairwise``,
+    ``[N, pairs]``; ``r[j][i] = 1 - r[i][j]``): ``Q`` as ``[N, n * n]``, ``Q[t][t]`` the sum over ``j != t`` of
+    ``r[j][t]^2`` and ``Q[t][j] = -r[j][t] r[t][j]``, its diagonal ``[N, n]``. Placing values by products with
+    matrices of 0 and 1 is exact."""
+    import numpy as np
+
+    size, count = n * n, n * (n - 1) // 2
+    at_ij, at_ji = np.zeros((count, size)), np.zeros((count, size))
+    for pair, (i, j) in enumerate(itertools.combinations(range(n), 2)):
+        at_ij[pair, i * n + j] = at_ji[pair, j * n + i] = 1.0
+    r = w.node("Add", w.node("MatMul", pairwise, w.const(at_ij)),
+               w.node("MatMul", w.node("Sub", w.const([1.0]), pairwise), w.const(at_ji)))  # 0 on the diagonal
+    by_column = np.zeros((size, n))
+    for j, t in itertools.product(range(n), range(n)):
+        by_column[j * n + t, t] = 1.0
+    diagonal = w.node("MatMul", w.node("Mul", r, r), w.const(by_column))
+    transposed = w.node("Gather", r, w.const([t * n + j for j in range(n) for t in range(n)], np.int64), axis=1)
+    onto = np.zeros((n, size))
+    onto[range(n), [t * n + t for t in range(n)]] = 1.0
+    q = w.node("Add", w.node("Neg", w.node("Mul", r, transposed)), w.node("MatMul", diagonal, w.const(onto)))
+    return str(q), str(diagonal)
+
+
+def _coupling_sweeps(w: Any, q: str, diagonal: str, n: int) -> str:
+    """libsvm's ``multiclass_probability`` of every row at once, ``[N, n]``: ``p = 1/n``, then at most
+    ``max(100, n)`` sweeps, each row stopping at the first whose largest ``|Qp_t - pQp|`` is below ``0.005 / n``,
+    as libsvm stops it (the probabilities depend on where it stops, not only on the coupling's solution). The
+    sweeps are an ONNX ``Loop``, a row that stopped keeping its ``p``; each sweep is libsvm's, step by step."""
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    size = n * n
+    q_tt = [w.node("Gather", diagonal, w.const([t], np.int64), axis=1) for t in range(n)]
+    q_t = [w.node("Gather", q, w.const(list(range(t * n, t * n + n)), np.int64), axis=1) for t in range(n)]
+    # the Loop's body: its constants are its own nodes (onnxruntime merging an outer constant it reads with an
+    # equal one outside warned "Implicit input name ... cannot be safely updated" at every session)
+    sweep = _BodyWriter(w.scope)
+    p_in, active_in = sweep.name("p"), sweep.name("active")
+    ones = sweep.const(np.ones((n, 1)))
+    # Qp[t] = sum over j of Q[t][j] p[j]: p spread to Q's n * n columns, multiplied, each row of Q summed (2-D
+    # products: a batch of [n, n] @ [n, 1] ones took 1.5 ms a sweep for 1,000 rows)
+    spread, summed = np.zeros((n, size)), np.zeros((size, n))
+    for t, j in itertools.product(range(n), range(n)):
+        spread[j, t * n + j] = summed[t * n + j, t] = 1.0
+    qp = sweep.node("MatMul", sweep.node("Mul", q, sweep.node("MatMul", p_in, sweep.const(spread))),
+                    sweep.const(summed))
+    pqp = sweep.node("MatMul", sweep.node("Mul", p_in, qp), ones)
+    error = sweep.node("Abs", sweep.node("Sub", qp, pqp))
+    off = sweep.node("Cast", sweep.node("Not", sweep.node("Less", error, sweep.const([0.005 / n]))),
+                     to=TensorProto.DOUBLE)
+    active = sweep.node("And", active_in, sweep.node("Greater", sweep.node("MatMul", off, ones), sweep.const([0.0])))
+    p, one, two = p_in, sweep.const([1.0]), sweep.const([2.0])
+    for t in range(n):  # libsvm's steps: p[t] += diff, pQp, then Qp and p divided by 1 + diff
+        qp_t = sweep.node("Gather", qp, sweep.const([t], np.int64), axis=1)
+        diff = sweep.node("Div", sweep.node("Sub", pqp, qp_t), q_tt[t])
+        after = sweep.node("Add", diff, one)
+        p = sweep.node("Div", sweep.node("Add", p, sweep.node("Mul", diff, sweep.const(np.eye(n)[[t]]))), after)
+        grown = sweep.node("Add", sweep.node("Mul", diff, q_tt[t]), sweep.node("Mul", two, qp_t))
+        pqp = sweep.node("Div", sweep.node("Div", sweep.node("Add", pqp, sweep.node("Mul", diff, grown)), after), after)
+        qp = sweep.node("Div", sweep.node("Add", qp, sweep.node("Mul", diff, q_t[t])), after)
+    moving = sweep.node("ReduceSum", sweep.node("Cast", active, to=TensorProto.DOUBLE), keepdims=0)
+    body = sweep.graph(
+        [(sweep.name("sweep"), TensorProto.INT64, []), (sweep.name("going"), TensorProto.BOOL, []),
+         (p_in, TensorProto.DOUBLE, None), (active_in, TensorProto.BOOL, None)],
+        [(sweep.node("Greater", moving, sweep.const(0.0)), TensorProto.BOOL, []),
+         (sweep.node("Where", active, p, p_in), TensorProto.DOUBLE, None),
+         (sweep.node("Identity", active), TensorProto.BOOL, None)])
+    start = w.node("ConstantOfShape", w.node("Shape", diagonal),
+                   value=helper.make_tensor("p", TensorProto.DOUBLE, [1], [1.0 / n]))
+    everyone = w.node("ConstantOfShape", w.node("Shape", q_tt[0]),
+                      value=helper.make_tensor("active", TensorProto.BOOL, [1], [True]))
+    coupled = w.scope.get_unique_variable_name("coupled")
+    w.container.add_node("Loop", [w.const(max(100, n), np.int64), w.const(True, np.bool_), start, everyone],
+                         [coupled, w.scope.get_unique_variable_name("stopped")],
+                         name=w.scope.get_unique_operator_name("Loop"), body=body)
+    return str(coupled)
+
+
+class _BodyWriter:
+    """The nodes of a ``Loop``'s body, named uniquely in ``scope`` (:class:`GraphWriter`'s ``node`` and ``const``,
+    the constants as ``Constant`` nodes of the body), and the body graph they make."""
+
+    def __init__(self, scope: Any) -> None:
+        self.scope = scope
+        self.nodes: list[Any] = []
+
+    def name(self, hint: str) -> str:
+        return str(self.scope.get_unique_variable_name(hint))
+
+    def node(self, op: str, *inputs: str, **attributes: Any) -> str:
+        from onnx import helper
+
+        out = self.name(op.lower())
+        self.nodes.append(helper.make_node(op, list(inputs), [out], name=self.scope.get_unique_operator_name(op),
+                                           **attributes))
+        return out
+
+    def const(self, value: Any, dtype: Any = None) -> str:
+        import numpy as np
+        from onnx import numpy_helper
+
+        return self.node("Constant", value=numpy_helper.from_array(np.asarray(value, dtype=dtype or np.float64)))
+
+    def graph(self, inputs: list[tuple[str, int, Any]], outputs: list[tuple[str, int, Any]]) -> Any:
+        """The body of these nodes; ``inputs`` and ``outputs`` as ``(name, element type, shape or None)``."""
+        from onnx import helper
+
+        return helper.make_graph(self.nodes, self.scope.get_unique_operator_name("body"),
+                                 [helper.make_tensor_value_info(*i) for i in inputs],
+                                 [helper.make_tensor_value_info(*o) for o in outputs])
 
 
 def register_double_kernel_svm() -> None:
-    """SVR, NuSVR and OneClassSVM in a double graph: ai.onnx.ml's SVMRegressor holds its support vectors and
-    coefficients as float32 attributes and onnxruntime has no double kernel for it, so a float64 sample fell back
-    to a float32 graph (an SVR on diabetes 2.9e-5 off scikit-learn's ``predict``) and ``precision="float64"``
-    was refused. Written here in double with standard operators (:func:`_double_kernel_decision`): an SVR's and a
-    NuSVR's prediction, a OneClassSVM's ``decision_function`` and its label (1 above 0, else -1, as libsvm). A
-    float input, a precomputed or callable kernel and sparse support vectors keep skl2onnx's."""
+    """SVR, NuSVR, OneClassSVM, SVC and NuSVC in a double graph: ai.onnx.ml's SVMRegressor and SVMClassifier hold
+    their support vectors and coefficients as float32 attributes and onnxruntime has no double kernel for them, so
+    a float64 sample fell back to a float32 graph (an SVR on diabetes 2.9e-5 off scikit-learn's ``predict``) and
+    ``precision="float64"`` was refused, or (SVC, NuSVC) the double graph scored in float32 (a NuSVC on unscaled
+    wine 1.1e-3 off ``decision_function``, 1 of 20,000 rows near it labelled otherwise). Written here in double
+    with standard operators (:func:`_double_kernel_decision`): an SVR's and a NuSVR's prediction, a OneClassSVM's
+    ``decision_function`` and its label (1 above 0, else -1, as libsvm); an SVC's and NuSVC's one-against-one decisions
+    (:func:`_pairwise_decisions`), their label as ``predict`` (libsvm's votes, the first most voted class, or with
+    ``break_ties`` the highest ``ovr`` score), their scores in skl2onnx's layout (two classes: ``[d, -d]``, which
+    :func:`binary_scores_by_class` turns by class, or skl2onnx's ``raw_scores`` ``[-d, d]``; more: ``ovo``, or
+    ``ovr`` as ``_ovr_decision_function``), or with ``probability=True`` libsvm's coupled probabilities
+    (:func:`_coupled_probabilities`). A float input, a precomputed or callable kernel, sparse support vectors,
+    skl2onnx's ``nocl`` and ``output_class_labels`` options and its ``raw_scores`` beside Platt's probabilities
+    keep skl2onnx's."""
     import numpy as np
     from skl2onnx.common.data_types import DoubleTensorType
 
-    from onnxgate.converters._sklearn_extra import GraphWriter, input_matrix
+    from onnxgate.converters._sklearn_extra import GraphWriter, input_matrix, label_constant
 
     def double_svm(original: Any) -> Any:
         def convert(scope: Any, operator: Any, container: Any) -> None:
-            if not all(isinstance(v.type, DoubleTensorType) for v in operator.inputs):
+            if (not all(isinstance(v.type, DoubleTensorType) for v in operator.inputs)
+                    or not _double_kernel_written(operator.raw_operator)):
                 original(scope, operator, container)
                 return
             w = GraphWriter(scope, container, np.float64)
             decision = _double_kernel_decision(w, input_matrix(scope, operator, container), operator.raw_operator)
-            if decision is None:
-                original(scope, operator, container)
-                return
             w.node("Identity", decision, out=operator.outputs[-1].full_name)
             if len(operator.outputs) == 2:  # OneClassSVM: the label first
                 inlier = w.node("Greater", decision, w.const(np.zeros(1)))
@@ -1078,10 +1293,42 @@ def register_double_kernel_svm() -> None:
 
         return convert
 
-    for alias in ("SklearnSVR", "SklearnOneClassSVM"):
+    def double_svc(original: Any) -> Any:
+        def convert(scope: Any, operator: Any, container: Any) -> None:
+            op = operator.raw_operator
+            options = container.get_options(op, dict(raw_scores=False, nocl=False, output_class_labels=False))
+            platt = hasattr(op, "predict_proba")
+            if (not all(isinstance(v.type, DoubleTensorType) for v in operator.inputs)
+                    or not _double_kernel_written(op) or options["nocl"] or options["output_class_labels"]
+                    or (platt and options["raw_scores"]) or len(operator.outputs) != 2):
+                original(scope, operator, container)
+                return
+            w = GraphWriter(scope, container, np.float64)
+            n = len(op.classes_)
+            pairs = _pairwise_decisions(w, input_matrix(scope, operator, container), op)
+            ovr = _ovr_scores(w, pairs, n) if n > 2 and op.decision_function_shape == "ovr" else None
+            if ovr is not None and op.break_ties:
+                index = w.node("ArgMax", ovr, axis=1, keepdims=0)
+            else:  # libsvm's votes: above 0 for the pair's first class, else its second; the first most voted
+                index = w.node("ArgMax", _pairwise_votes(w, w.node("Greater", pairs, w.const(np.zeros(1))), n),
+                               axis=1, keepdims=0)
+            w.node("Gather", label_constant(w, op.classes_), index, out=operator.outputs[0].full_name, axis=0)
+            scores = operator.outputs[1].full_name
+            if platt:
+                w.node("Identity", _coupled_probabilities(w, pairs, op), out=scores)
+            elif n == 2:  # pairs = -d
+                d = w.node("Neg", pairs)
+                w.node("Concat", *((pairs, d) if options["raw_scores"] else (d, pairs)), out=scores, axis=1)
+            else:
+                w.node("Identity", ovr or pairs, out=scores)
+
+        return convert
+
+    for alias, replacement in (("SklearnSVR", double_svm), ("SklearnOneClassSVM", double_svm),
+                               ("SklearnSVC", double_svc)):
         original = _replaceable(alias, "_onnxgate_double_svm")
         if original is not None:
-            _replace(alias, "_onnxgate_double_svm", original, double_svm(original))
+            _replace(alias, "_onnxgate_double_svm", original, replacement(original))
 
 
 def register_modified_huber_labels() -> None:

@@ -22,7 +22,8 @@ Policy:
   deep or deeper, or every depth when ``"float64"`` is asked for); shallower regressors and boosting
   models, whose trees are cheap, add each leaf's float64 value as a few whole numbers, which float32
   adds exactly, scaled back in double (within about 1e-13 of scikit-learn, at 1.04x-1.4x the float32
-  file's time). SVC and NuSVC keep ai.onnx.ml's SVMClassifier, float32 only in onnxruntime: convert
+  file's time). SVC and NuSVC are written in double as libsvm computes them (decisions, votes, Platt's coupled
+  probabilities); fitted on sparse rows they keep ai.onnx.ml's SVMClassifier, float32 only in onnxruntime: convert
   warns that part of the answer is float32, and the file records it (``onnxgate.float32_inside``). A tree or forest
   classifier does at any depth, so its label is ``predict``'s on tied votes (the first class); a
   forest of pure leaves (RandomForest's and ExtraTrees' default growth) adds its class proportions,
@@ -873,8 +874,8 @@ class SklearnConverter(Converter):
             exponential_link_in_double(proto)
             scored = float32_ml_outputs(proto)
             if scored:
-                # SVC and NuSVC (the SVMs written here in double are SVR, NuSVR, OneClassSVM): NuSVC on wine
-                # answered decision_function 2e-4 off, and nothing said so
+                # an SVC or NuSVC onnxgate does not write in double (fitted on sparse rows, skl2onnx's nocl option):
+                # a NuSVC on wine answered decision_function 2e-4 off in SVMClassifier, and nothing said so
                 warnings.append(
                     f"the float64 graph computes part of the answer in float32: ai.onnx.ml's {', '.join(scored)} "
                     "holds its coefficients and writes its scores as float32 only (onnxruntime has no double "
