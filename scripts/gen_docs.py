@@ -55,11 +55,16 @@ def _flag_rows(parser: argparse.ArgumentParser) -> list[str]:
         text = (action.help or "").replace("%(default)s", str(action.default)).replace("|", "\\|")
         text = " ".join(text.split())
         if action.choices and not isinstance(action, argparse._SubParsersAction):
-            text += f" Choices: {', '.join(f'`{c}`' for c in action.choices)}."
+            text = _sentence(text) + f" Choices: {', '.join(f'`{c}`' for c in action.choices)}."
         if action.required:
-            text += " Required."
-        rows.append(f"| {names} | {text} |")
+            text = _sentence(text) + " Required."
+        rows.append(f"| {names} | {text.strip()} |")
     return rows
+
+
+def _sentence(text: str) -> str:
+    """``text`` ended as a sentence, so that what is appended after it reads apart ("... float32. Choices:")."""
+    return text if not text or text.endswith(".") else text + "."
 
 
 def _usage(parser: argparse.ArgumentParser) -> str:

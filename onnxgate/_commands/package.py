@@ -18,6 +18,15 @@ __all__ = ["parse_options", "register", "run"]
 
 #: Options of the SQL packager with a flag of their own (``--model-name`` -> ``model_name``).
 SQL_OPTION_FLAGS = ("schema", "model_table", "input_table", "model_name", "model_version", "description")
+#: What each of those names in the scripts, and its default (``SqlPackageOptions``).
+SQL_OPTION_HELP = {
+    "schema": "schema of the scripts' tables (default dbo)",
+    "model_table": "table the model is stored in (default models)",
+    "input_table": "table of the rows to score (default <model name>_input)",
+    "model_name": "the model's name in the model table (default: the graph's name, else model)",
+    "model_version": "the model's version in the model table (default 1)",
+    "description": "the model's description in the model table (default '<model name> (ONNX, packaged by onnxgate)')",
+}
 
 
 def register(sub: Any) -> None:
@@ -48,7 +57,8 @@ def register(sub: Any) -> None:
                      help="reshape the model for PREDICT first (one [N,1] input per column, one value per row)")
     sql.add_argument("--columns", metavar="A,B,...", help="table column names for an [N,k] input (with --adapt)")
     for name in SQL_OPTION_FLAGS:
-        sql.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="NAME" if name != "description" else "TEXT")
+        sql.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="NAME" if name != "description" else "TEXT",
+                         help=SQL_OPTION_HELP[name])
     ml = p.add_argument_group("mlflow target")
     ml.add_argument("--registry", nargs="?", const=True, default=None, metavar="URI",
                     help="also log the package to an MLflow tracking store and register it "

@@ -42,9 +42,9 @@ def register(sub: Any) -> None:
             "Read DATA (a Parquet file or a folder of them), score every row with MODEL (an .onnx file or a "
             "folder written by 'onnxgate package') and write the input columns plus one column per output to "
             "OUT. Without --spark, one Parquet file written batch by batch; with --spark MASTER (local[*], "
-            "spark://host:port, sc://host), a folder of Parquet files written by Spark. A package's rule for NaN and "
-            "infinity applies (its service's, or a SQL table's); an .onnx file's rows are scored as they are, and "
-            "the rows holding NaN or infinity are counted per column on stderr."
+            "spark://host:port, sc://host, yarn, k8s://host:port), a folder of Parquet files written by Spark. "
+            "A package's rule for NaN and infinity applies (its service's, or a SQL table's); an .onnx file's "
+            "rows are scored as they are, and the rows holding NaN or infinity are counted per column on stderr."
         ),
     )
     p.add_argument("model", metavar="MODEL_OR_PACKAGE", help="an .onnx file or a package folder")

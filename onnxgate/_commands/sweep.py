@@ -26,7 +26,9 @@ def register(sub: Any) -> None:
             "that passes everything. Exit 0 if one does, 1 if none, 2 for input errors."
         ),
     )
-    p.add_argument("model", metavar="MODEL", help="native model file (.skops, .pkl, .pt2, .keras, .h5, SavedModel dir)")
+    p.add_argument("model", metavar="MODEL",
+                   help="native model file, as convert reads them (.skops, .pkl/.joblib, .pt2, .pt, .keras, .h5, a "
+                        "SavedModel folder, XGBoost .json/.ubj, LightGBM .txt, CatBoost .cbm)")
     p.add_argument("--sample", required=True, metavar="DATA", help="sample rows (.csv, .parquet, .npy)")
     p.add_argument("--opsets", default="9-18", metavar="RANGE",
                    help="opsets to try: a range or a list, '9-18' (the default) or '11,13,17'")

@@ -20,9 +20,9 @@ def register(sub: Any) -> None:
                      "sample.npy for an array) and model.onnx (the planted case at precision float32, where its "
                      "flip lives)."),
     )
-    ep.add_argument("name")
+    ep.add_argument("name", help="a zoo entry's name (onnxgate zoo list shows them)")
     ep.add_argument("-o", "--output", required=True, help="folder to write (must be empty or new)")
-    ep.add_argument("--opset", type=int, help="opset of the ONNX file")
+    ep.add_argument("--opset", type=int, help="opset of the ONNX file (default: the framework's)")
     ep.add_argument("--force", action="store_true", help="write into a non-empty folder")
     ep.set_defaults(run=run_export)
     def run_nothing(_args: argparse.Namespace) -> int:  # a usage error, one line, as every other one
