@@ -263,7 +263,7 @@ def test_an_opset_17_pipeline_is_packaged_for_an_opset_12_target_and_answers_the
     assert {e.domain: e.version for e in packaged.opset_import}[""] == 12
     # a file handed back at another opset than it came in says so, on stderr and in the manifest
     err = capsys.readouterr().err
-    assert f"note: --adapt lowered the file to {target!r}'s caps: opset ai.onnx lowered 17 -> 12" in err
+    assert f"note: --adapt lowered the file to the caps of target {target!r}: opset ai.onnx lowered 17 -> 12" in err
     lowered = json.loads(Path("pkg/manifest.json").read_text())["sql"]["lowered"]
     assert any(note.startswith("opset ai.onnx lowered 17 -> 12") for note in lowered)
     import onnxruntime as ort
@@ -307,7 +307,7 @@ def test_an_opset_17_mlp_or_knn_is_packaged_for_synapse_by_rewriting_nodes_and_a
     assert main(["package", str(path), "--target", "synapse", "--adapt", "-o", "pkg"]) == 0
     assert {e.domain: e.version for e in onnx.load("pkg/model.onnx").opset_import}[""] == 12
     err = capsys.readouterr().err
-    assert "note: --adapt lowered the file to 'synapse''s caps: node " in err and rewritten in err
+    assert "note: --adapt lowered the file to the caps of target 'synapse': node " in err and rewritten in err
     assert any(rewritten in note for note in json.loads(Path("pkg/manifest.json").read_text())["sql"]["lowered"])
     import onnxruntime as ort
 

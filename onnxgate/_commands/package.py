@@ -230,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
         _note_renamed_columns(manifest)
         sql = manifest.get("sql")
         for note in (sql.get("lowered") if isinstance(sql, dict) else None) or []:
-            print(f"note: --adapt lowered the file to {target.name!r}'s caps: {note}", file=sys.stderr)
+            print(f"note: --adapt lowered the file to the caps of target {target.name!r}: {note}", file=sys.stderr)
     _note_kept_input_names(manifest)
     given_name = options.get("service_name")
     if given_name and not target.is_sql and target.name != "mlflow":
