@@ -54,7 +54,10 @@ def run(args: argparse.Namespace) -> int:
     problem = server.argument_error(args)  # the container's server.py says the same
     if problem:
         raise InvalidDataError(problem)
-    address = _check_can_listen(args.host, args.port)
+    try:
+        address = server.check_can_listen(args.host, args.port)
+    except server.ServeError as err:
+        raise InvalidDataError(str(err)) from None
     if not args.api_key_env and not _loopback(address):
         print(f"onnxgate serve: warning: serving on {args.host} without --api-key-env: anyone who can reach port "
               f"{args.port} can score with the model; pass --api-key-env NAME to require a key", file=sys.stderr)
@@ -81,25 +84,3 @@ def _loopback(address: str) -> bool:
         return ipaddress.ip_address(address.split("%")[0]).is_loopback
     except ValueError:
         return False
-
-
-def _check_can_listen(host: str, port: int) -> str:
-    """Fail with one line before uvicorn starts (it logs several lines and exits 3 on a bind error);
-    returns the address ``host`` resolves to."""
-    import socket
-
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as err:
-        raise InvalidDataError(f"--host {host!r} is not an address this machine can resolve: {err}") from None
-    family, _, _, _, address = infos[0]
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as err:
-            raise InvalidDataError(
-                f"cannot listen on {host}:{port}: {err.strerror}. Choose a free port (--port) or an address "
-                "of this machine (--host; the default 127.0.0.1 is reachable only from here)."
-            ) from None
-    return str(address[0])

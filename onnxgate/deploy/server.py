@@ -48,8 +48,10 @@ parser (always in the container: ``requirements.txt`` pins it). A NaN or infinit
 With an API key, every route but the health probes needs ``Authorization: Bearer <key>`` (the
 scheme in any case, the key compared in constant time), checked before any answer that names the
 model. ``BYTES`` elements reach the model as object arrays of the very strings sent (numpy's text
-arrays would drop trailing NUL characters). On SIGTERM the requests in flight are answered, then the process
-exits with code 0.
+arrays would drop trailing NUL characters). On SIGTERM the requests in flight are answered, and so are the
+connections already accepted (those still in the listening socket's queue too) whose request has not been read
+yet: each gets :data:`SHUTDOWN_FIRST_REQUEST_SECONDS` for it; then the process exits with code 0. A port
+already in use, a ``score.py`` that does not run or a model that does not load is one line and exit code 2.
 
 Scheduling and slow clients: a small request is scored on the event loop (no thread hop) while the
 model answers in under :data:`INLINE_MAX_SECONDS` on average; anything larger, or any request to a
@@ -87,6 +89,7 @@ __all__ = [
     "ScoringApp",
     "ServeError",
     "argument_error",
+    "check_can_listen",
     "create_app",
     "http_protocol",
     "load_entry_script",
@@ -126,6 +129,10 @@ MAX_HEADER_BYTES = 64 * 1024
 #: gets 408 and the connection is closed: half-sent requests held their connections open for good.
 REQUEST_HEAD_SECONDS = 30.0
 REQUEST_BODY_IDLE_SECONDS = 30.0
+#: Seconds a connection that has sent no whole request yet is given, on SIGTERM, for its first request to arrive;
+#: that request is answered (``Connection: close``). uvicorn closed such connections at once, with the request
+#: often already sent and unread: the client got a reset instead of an answer.
+SHUTDOWN_FIRST_REQUEST_SECONDS = 2.0
 #: Open Inference Protocol datatype of each model element type (the Signature's names).
 V2_DATATYPES = {
     "bool": "BOOL", "uint8": "UINT8", "uint16": "UINT16", "uint32": "UINT32", "uint64": "UINT64",
@@ -213,12 +220,45 @@ def load_entry_script(package_dir: str | os.PathLike[str]) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"_onnxgate_score_{abs(hash(str(folder)))}", script)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:
+        # an edited or truncated score.py: the container's server.py printed a traceback and exited 1, and
+        # onnxgate serve called it an "unexpected SyntaxError ... please report it"
+        raise ServeError(f"cannot load the package in {str(folder)!r}: its score.py does not run "
+                         f"({type(err).__name__}: {err}); write the package again with 'onnxgate package MODEL "
+                         "--target container -o DIR'") from err
     try:
         module.init()
     except Exception as err:  # a swapped model.onnx, an unreadable file: say which, not "unexpected"
         raise ServeError(f"cannot load the package in {str(folder)!r}: {err}") from err
     return module
+
+
+def check_can_listen(host: str, port: int) -> str:
+    """Fail with one line (:class:`ServeError`) when ``host:port`` cannot be listened on; the address ``host``
+    resolves to otherwise.
+
+    Checked before the package loads: uvicorn logs half a dozen lines on a bind error and exits 3, after the
+    start-up line had announced the service at that address.
+    """
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as err:
+        raise ServeError(f"--host {host!r} is not an address this machine can resolve: {err}") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as err:
+            raise ServeError(
+                f"cannot listen on {host}:{port}: {err.strerror}. Choose a free port (--port) or an address "
+                "of this machine (--host; the default 127.0.0.1 is reachable only from here)."
+            ) from None
+    return str(address[0])
 
 
 def _read_key(api_key_env: str | None) -> str | None:
@@ -1124,6 +1164,7 @@ def _build_protocol_class() -> Any:
         _refusal: tuple[int, str, str] | None = None
         _deadline: Any = None  # the timer of REQUEST_HEAD_SECONDS or REQUEST_BODY_IDLE_SECONDS
         _in_body = False
+        _draining = False  # shutdown() came before the connection's first request head
 
         def _arm(self, seconds: float) -> None:
             if self._deadline is not None:
@@ -1187,6 +1228,22 @@ def _build_protocol_class() -> Any:
             self._in_body = True
             self._arm(REQUEST_BODY_IDLE_SECONDS)
             super().on_headers_complete()
+            if self._draining:
+                self.cycle.keep_alive = False  # the server is stopping: this request is the connection's last
+
+        def shutdown(self) -> None:
+            """On SIGTERM: a connection that has not sent a whole request head yet (just accepted, its request
+            unread or arriving) gets :data:`SHUTDOWN_FIRST_REQUEST_SECONDS` for it, and its answer; an idle
+            keep-alive connection is closed and a request in progress finishes, as uvicorn does."""
+            if self.cycle is None and not self.transport.is_closing():
+                self._draining = True
+                self.loop.call_later(SHUTDOWN_FIRST_REQUEST_SECONDS, self._close_if_no_request)
+                return
+            super().shutdown()
+
+        def _close_if_no_request(self) -> None:
+            if self.cycle is None and not self.transport.is_closing():
+                self.transport.close()
 
         def on_message_complete(self) -> None:
             super().on_message_complete()
@@ -1220,6 +1277,63 @@ def _build_protocol_class() -> Any:
             self.transport.close()
 
     return JSONErrorHttpToolsProtocol
+
+
+def _run_until_stopped(app: Any, common: dict[str, Any]) -> None:
+    """``uvicorn.run(app, **common)`` for one process, on a server that answers the connections queued when
+    SIGTERM or SIGINT comes (:func:`_draining_server`)."""
+    import contextlib
+
+    import uvicorn
+
+    config = uvicorn.Config(app, **common)
+    server = _draining_server()(config=config)
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises SIGINT once it has stopped, as uvicorn.run()
+        server.run()
+    if not server.started:
+        sys.exit(3)  # uvicorn's STARTUP_FAILURE, what uvicorn.run() exits with (its lines say why)
+
+
+def _draining_server() -> Any:
+    """uvicorn's ``Server``, which first accepts the connections waiting in the listening socket's queue when it
+    shuts down.
+
+    uvicorn closed the listening socket with connections the kernel had accepted still queued in it: each was
+    reset, its request already sent (six of eight clients opening a connection per request, at every SIGTERM).
+    Accepted here, each gets :data:`SHUTDOWN_FIRST_REQUEST_SECONDS` for its request and its answer, as a
+    connection accepted earlier does (the protocol's ``shutdown``); clients connecting after it are refused.
+    """
+    import asyncio
+    import socket
+
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):  # type: ignore[misc]
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            loop = asyncio.get_running_loop()
+            config = self.config
+
+            def protocol() -> Any:
+                return config.http_protocol_class(config=config, server_state=self.server_state,  # type: ignore[call-arg]
+                                                  app_state=self.lifespan.state)
+
+            queued: list[socket.socket] = []
+            for server in self.servers:
+                for listening in server.sockets:
+                    with socket.socket(fileno=os.dup(listening.fileno())) as listener:
+                        listener.setblocking(False)
+                        while True:
+                            try:
+                                queued.append(listener.accept()[0])
+                            except OSError:  # BlockingIOError: the queue is empty
+                                break
+                server.close()  # at once, with no await between: a connection queued after the last accept is reset
+            for conn in queued:
+                conn.setblocking(False)
+                await loop.connect_accepted_socket(protocol, conn)
+            await super().shutdown(sockets)
+
+    return DrainingServer
 
 
 def _exit_zero_on_sigterm() -> None:
@@ -1358,11 +1472,13 @@ def serve(
     Raises
     ------
     ServeError
-        No ``score.py`` in the folder, or the key variable is unset.
+        No ``score.py`` in the folder, a ``score.py`` or model that does not load, the key variable is unset,
+        or ``host:port`` cannot be listened on.
     """
     import uvicorn
 
     key = _read_key(api_key_env)
+    check_can_listen(host, port)
     folder = Path(package_dir).resolve()
     common: dict[str, Any] = {
         "host": host,
@@ -1396,7 +1512,7 @@ def serve(
     _freeze_heap()
     _exit_zero_on_sigterm()
     print(startup_line(folder, host, port, api_key_env), file=sys.stderr, flush=True)  # once the package loaded
-    uvicorn.run(app, **common)
+    _run_until_stopped(app, common)
 
 
 def startup_line(folder: Path, host: str, port: int, api_key_env: str | None) -> str:
