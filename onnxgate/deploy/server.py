@@ -1318,19 +1318,25 @@ def _draining_server() -> Any:
                                                   app_state=self.lifespan.state)
 
             queued: list[socket.socket] = []
-            for server in self.servers:
-                for listening in server.sockets:
-                    with socket.socket(fileno=os.dup(listening.fileno())) as listener:
-                        listener.setblocking(False)
-                        while True:
-                            try:
-                                queued.append(listener.accept()[0])
-                            except OSError:  # BlockingIOError: the queue is empty
-                                break
-                server.close()  # at once, with no await between: a connection queued after the last accept is reset
-            for conn in queued:
-                conn.setblocking(False)
-                await loop.connect_accepted_socket(protocol, conn)
+            try:
+                for server in self.servers:
+                    for listening in server.sockets:
+                        with socket.socket(fileno=os.dup(listening.fileno())) as listener:
+                            listener.setblocking(False)
+                            while True:
+                                try:
+                                    queued.append(listener.accept()[0])
+                                except OSError:  # BlockingIOError: the queue is empty
+                                    break
+                    server.close()  # at once, no await between: a connection queued after the last accept is reset
+                for conn in queued:
+                    conn.setblocking(False)
+                    await loop.connect_accepted_socket(protocol, conn)
+            except (AttributeError, TypeError):
+                # another uvicorn than the pinned one, without these attributes: shut down as uvicorn does, the
+                # queued connections reset, rather than fail to stop
+                for conn in queued:
+                    conn.close()
             await super().shutdown(sockets)
 
     return DrainingServer
