@@ -3632,17 +3632,18 @@ def register_tuned_threshold() -> None:
 
 
 def register_function_transformer() -> None:
-    """A FunctionTransformer of a numpy function written as its nodes: ``np.log1p``, ``np.log``, ``np.exp``,
-    ``np.expm1``, ``np.sqrt``, ``np.square`` (the ones a TransformedTargetRegressor's inverse is written
-    with, :data:`onnxgate.converters._sklearn_graph.INVERSE_FUNCTIONS`), where skl2onnx refuses any
-    function but the identity ("FunctionTransformer is not supported unless the transform function is
-    None"): ``make_pipeline(FunctionTransformer(np.log1p), ...)`` is how skewed columns are usually
-    fed. Integers are computed in the graph's float type. Any other function (a lambda, ``kw_args``) is
-    refused by name; the identity (``func=None``) is left to skl2onnx."""
+    """A FunctionTransformer of a numpy function written as its nodes
+    (:func:`onnxgate.converters._sklearn_graph.numpy_steps`: ``np.log1p``, ``np.abs``, ``np.sign``, ``np.floor``,
+    ``np.sin``, ``np.clip`` with ``kw_args={"a_min": ..., "a_max": ...}``, ``np.round`` with ``decimals``...), where
+    skl2onnx refuses any function but the identity ("FunctionTransformer is not supported unless the transform
+    function is None"): ``make_pipeline(FunctionTransformer(np.log1p), ...)`` is how skewed columns are usually
+    fed. The nodes compute in the graph's float type (integers too: ``np.reciprocal`` of an integer, numpy's
+    integer division, is refused). Any other function (a lambda) is refused by name; the identity
+    (``func=None``) is left to skl2onnx."""
     import numpy as np
 
     from onnxgate.converters._sklearn_extra import GraphWriter, graph_dtype, input_matrix
-    from onnxgate.converters._sklearn_graph import INVERSE_FUNCTIONS
+    from onnxgate.converters._sklearn_graph import numpy_functions_written, numpy_steps
 
     alias = "SklearnFunctionTransformer"
     original = _replaceable(alias, "_onnxgate_function")
@@ -3657,16 +3658,17 @@ def register_function_transformer() -> None:
         func = est.func
         if func is None:
             return None
-        name = getattr(func, "__name__", None)
-        if not est.kw_args and name in INVERSE_FUNCTIONS and getattr(np, name, None) is func:
-            return INVERSE_FUNCTIONS[name]
+        steps = numpy_steps(func, est.kw_args)
+        if steps is not None:
+            return steps
         from onnxgate.errors import UnsupportedModelError
 
+        name = getattr(func, "__name__", None)
         raise UnsupportedModelError(
-            f"FunctionTransformer(func={name or repr(func)}{', kw_args=...' if est.kw_args else ''}) is not "
-            "converted: a Python function cannot be read into a graph. onnxgate writes func=numpy."
-            + ", numpy.".join(INVERSE_FUNCTIONS) + " (without kw_args); refit with one of those, or with a "
-            "scikit-learn transformer that does the same",
+            f"FunctionTransformer(func={name or repr(func)}{f', kw_args={est.kw_args!r}' if est.kw_args else ''}) "
+            f"is not converted: a Python function cannot be read into a graph. onnxgate writes func="
+            f"{numpy_functions_written()} (clip with kw_args a_min/a_max, round with decimals, the others without "
+            "kw_args); refit with one of those, or with a scikit-learn transformer that does the same",
             framework="sklearn")
 
     def shape(operator: Any) -> None:
@@ -3685,6 +3687,16 @@ def register_function_transformer() -> None:
         if steps is None:
             original(scope, operator, container)
             return
+        from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+
+        if steps == [("Reciprocal", [None])] and not all(
+                isinstance(v.type, (FloatTensorType, DoubleTensorType)) for v in operator.inputs):
+            from onnxgate.errors import UnsupportedModelError
+
+            raise UnsupportedModelError(
+                "FunctionTransformer(func=reciprocal) of integer columns is not converted: numpy divides integers "
+                "(1/2 is 0), the graph would not. Cast the columns to float before it (np.reciprocal(X.astype(float)))",
+                framework="sklearn")
         dtype = graph_dtype(operator)
         w = GraphWriter(scope, container, dtype)
         value = input_matrix(scope, operator, container)

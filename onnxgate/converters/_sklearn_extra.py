@@ -3,7 +3,7 @@
 SparseRandomProjection) and the cross decompositions CCA and PLSCanonical, whose ``predict`` is, the
 kernel approximations RBFSampler, SkewedChi2Sampler and Nystroem, SplineTransformer, BernoulliRBM, MissingIndicator,
 IsotonicRegression, KernelRidge, DummyRegressor, DummyClassifier, NearestCentroid, LabelPropagation and
-LabelSpreading (rbf kernel), RegressorChain, SequentialFeatureSelector, FixedThresholdClassifier (and
+LabelSpreading (rbf kernel), RegressorChain, ClassifierChain, SequentialFeatureSelector, FixedThresholdClassifier (and
 TunedThresholdClassifierCV, whose threshold skl2onnx's converter leaves out), the clusterers
 AffinityPropagation, MeanShift and Birch, and the outlier detector EllipticEnvelope.
 Installed once, by :func:`onnxgate.converters.sklearn._skl2onnx`; each file they write is checked by
@@ -47,7 +47,7 @@ def register_missing_converters() -> None:
     from sklearn.kernel_approximation import Nystroem, RBFSampler, SkewedChi2Sampler
     from sklearn.kernel_ridge import KernelRidge
     from sklearn.model_selection import FixedThresholdClassifier
-    from sklearn.multioutput import RegressorChain
+    from sklearn.multioutput import ClassifierChain, RegressorChain
     from sklearn.neighbors import NearestCentroid
     from sklearn.neural_network import BernoulliRBM
     from sklearn.preprocessing import SplineTransformer
@@ -64,6 +64,9 @@ def register_missing_converters() -> None:
                                 _convert_rbm)
     update_registered_converter(RegressorChain, "OnnxgateRegressorChain",
                                 width_shape(lambda op: len(op.estimators_)), _convert_regressor_chain)
+    update_registered_converter(ClassifierChain, "OnnxgateClassifierChain", _classifier_chain_shape,
+                                _convert_classifier_chain, parser=_classifier_chain_parser,
+                                options={"zipmap": [False]})  # onnxgate's, for a classifier ending a pipeline
     update_registered_converter(SplineTransformer, "OnnxgateSplineTransformer",
                                 width_shape(lambda op: op.n_features_out_), _convert_splines)
     for kind in (cluster.AffinityPropagation, cluster.MeanShift):
@@ -826,3 +829,82 @@ def _convert_regressor_chain(scope: Any, operator: Any, container: Any) -> None:
     in_order = OnnxGather(chained, np.argsort(np.asarray(model.order_)).astype(np.int64), axis=1, op_version=opv,
                           output_names=[operator.outputs[0]])
     in_order.add_to(scope=scope, container=container)
+
+
+#: ClassifierChain's ``chain_method``s written here: what each link hands the next, its label or its
+#: probability of ``classes_[-1]``. ``predict_log_proba`` is not: the log of a probability near 0 (an unscaled
+#: LogisticRegression on breast_cancer) is -inf or -800 on one ulp of difference, and the next link then
+#: answered otherwise (4 of 569 labels); ``decision_function``: skl2onnx's scores are not all scikit-learn's.
+CHAIN_METHODS = ("predict", "predict_proba")
+
+
+def _classifier_chain_parser(scope: Any, model: Any, inputs: Any, custom_parsers: Any = None) -> Any:
+    """A ClassifierChain's outputs: ``label`` (``predict``, one column per target), and ``probabilities``
+    (``predict_proba``: each target's probability of its class ``classes_[-1]``) where its classifiers have it."""
+    from skl2onnx._supported_operators import get_model_alias
+    from skl2onnx.common.data_types import guess_tensor_type
+
+    operator = scope.declare_local_operator(get_model_alias(type(model)), model)
+    operator.inputs = inputs
+    kind = guess_tensor_type(inputs[0].type)
+    operator.outputs.append(scope.declare_local_variable("label", kind))
+    if hasattr(model, "predict_proba"):
+        operator.outputs.append(scope.declare_local_variable("probabilities", guess_tensor_type(inputs[0].type)))
+    return operator.outputs
+
+
+def _classifier_chain_shape(operator: Any) -> None:
+    batch = operator.inputs[0].get_first_dimension()
+    for output in operator.outputs:
+        output.type = float_tensor_type(operator)([batch, len(operator.raw_operator.estimators_)])
+
+
+def _convert_classifier_chain(scope: Any, operator: Any, container: Any) -> None:
+    """ClassifierChain's ``predict`` and ``predict_proba``: each classifier (converted by its own skl2onnx
+    converter) reads the features and what the links before it handed on (``chain_method``: their labels,
+    their probabilities of ``classes_[-1]`` or the logs of those), and the columns are put back in target order.
+    Its labels are numbers, as ``predict`` answers them (float). A Pipeline as a link is refused by name
+    (skl2onnx's sub-estimator is one model: "Empty inputs outputs=[]")."""
+    import numpy as np
+    from skl2onnx.algebra.onnx_operator import OnnxSubEstimator
+    from skl2onnx.algebra.onnx_ops import OnnxCast, OnnxConcat, OnnxGather, OnnxReshapeApi13
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    from onnxgate.errors import UnsupportedModelError
+
+    model = operator.raw_operator
+    method = getattr(model, "chain_method_", "predict")
+    counts = sorted({len(getattr(e, "classes_", ())) for e in model.estimators_})
+    if method not in CHAIN_METHODS or counts != [2]:
+        what = f"chain_method={method!r}" if method not in CHAIN_METHODS else f"targets of {counts} classes"
+        raise UnsupportedModelError(
+            f"ClassifierChain with {what} is not written here: onnxgate writes chain_method "
+            f"{' or '.join(map(repr, CHAIN_METHODS))} over targets of two classes. Refit with one of those, or "
+            "convert each classifier alone",
+            framework="sklearn")
+    if any(hasattr(e, "steps") for e in model.estimators_):
+        raise UnsupportedModelError(
+            "ClassifierChain of Pipelines is not converted (each link is written as one classifier). Put the steps "
+            "before the chain, make_pipeline(StandardScaler(), ClassifierChain(LogisticRegression())), and refit",
+            framework="sklearn")
+    opv = container.target_opset
+    float_type = 11 if isinstance(operator.inputs[0].type, DoubleTensorType) else 1
+    column = np.array([-1, 1], dtype=np.int64)
+    X: Any = operator.inputs[0]
+    handed: list[Any] = []
+    labels: list[Any] = []
+    positives: list[Any] = []
+    for estimator in model.estimators_:
+        read = X if not handed else OnnxConcat(X, *handed, axis=1, op_version=opv)
+        sub = OnnxSubEstimator(estimator, read, op_version=opv, options={"zipmap": False})
+        # a sub-model may answer float32 in a double graph (trees): the chain reads the features' type
+        label = OnnxCast(OnnxReshapeApi13(sub[0], column, op_version=opv), to=float_type, op_version=opv)
+        positive = OnnxCast(OnnxGather(sub[1], np.array([1], dtype=np.int64), axis=1, op_version=opv),
+                            to=float_type, op_version=opv)
+        labels.append(label)
+        positives.append(positive)
+        handed.append(label if method == "predict" else positive)
+    order = np.argsort(np.asarray(model.order_)).astype(np.int64)
+    for output, columns in zip(operator.outputs, (labels, positives), strict=False):
+        OnnxGather(OnnxConcat(*columns, axis=1, op_version=opv), order, axis=1, op_version=opv,
+                   output_names=[output]).add_to(scope=scope, container=container)

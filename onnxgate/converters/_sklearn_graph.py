@@ -4,6 +4,7 @@ bookkeeping, the text normalizer's locale, LightGBM category codes."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -278,16 +279,73 @@ def exp_link(proto: Any, model: Any) -> None:
     output_after(proto.graph, proto.graph.output[0].name, "Exp", was="log", node="exp")
 
 
-#: The numpy functions a TransformedTargetRegressor's ``inverse_func`` can be, as the ONNX nodes that
-#: compute them (``None``: the output itself, a number: a constant of the output's type).
-INVERSE_FUNCTIONS: dict[str, list[tuple[str, list[Any]]]] = {
+#: The numpy functions written as ONNX nodes (a FunctionTransformer's ``func``, a TransformedTargetRegressor's
+#: ``inverse_func``), by ``__name__``, each an op and its inputs (``None``: the value so far, a number: a constant
+#: of its type). Each op is one onnxruntime runs in float and double and answers as numpy does on 0, negatives,
+#: the infinities and NaN (``Log(-1)`` NaN, ``Sign(NaN)`` NaN, ``Round`` half to even as ``rint``); ``tan``,
+#: ``sinh``, ``arcsin``... are left out: onnxruntime 1.32 has no double kernel for them.
+NUMPY_FUNCTIONS: dict[str, list[tuple[str, list[Any]]]] = {
+    "absolute": [("Abs", [None])],
+    "ceil": [("Ceil", [None])],
+    "cos": [("Cos", [None])],
     "exp": [("Exp", [None])],
+    "exp2": [("Pow", [2.0, None])],
     "expm1": [("Exp", [None]), ("Sub", [None, 1.0])],
+    "floor": [("Floor", [None])],
     "log": [("Log", [None])],
+    "log10": [("Log", [None]), ("Div", [None, math.log(10.0)])],
     "log1p": [("Add", [None, 1.0]), ("Log", [None])],
+    "log2": [("Log", [None]), ("Div", [None, math.log(2.0)])],
+    "negative": [("Neg", [None])],
+    "reciprocal": [("Reciprocal", [None])],
+    "rint": [("Round", [None])],
+    "sign": [("Sign", [None])],
+    "sin": [("Sin", [None])],
     "sqrt": [("Sqrt", [None])],
     "square": [("Mul", [None, None])],
+    "tanh": [("Tanh", [None])],
 }
+
+#: The numpy functions written with their keyword arguments (``kw_args``, ``inverse_kw_args``): ``clip`` with
+#: ``a_min``/``a_max`` (or ``min``/``max``, numpy 2.1), scalars or one bound per column, ``round``/``around``
+#: with ``decimals``.
+KEYWORD_FUNCTIONS = ("around", "clip", "round")
+
+
+def numpy_steps(func: Any, kw_args: dict[str, Any] | None) -> list[tuple[str, list[Any]]] | None:
+    """The nodes computing ``func(x, **kw_args)`` (:data:`NUMPY_FUNCTIONS`, :data:`KEYWORD_FUNCTIONS`); None for
+    a function or keyword argument not written here (a lambda, ``np.log(x, where=...)``)."""
+    import numpy as np
+
+    name = getattr(func, "__name__", None)
+    if name is None or getattr(np, name, None) is not func:
+        return None
+    kw = dict(kw_args or {})
+    if name in NUMPY_FUNCTIONS and not kw:
+        return NUMPY_FUNCTIONS[name]
+    if name == "clip":
+        low = kw.pop("a_min", kw.pop("min", None))
+        high = kw.pop("a_max", kw.pop("max", None))
+        if kw or (low is None and high is None):
+            return None
+        # np.clip is minimum(maximum(x, a_min), a_max): a_max wins where the bounds cross; NaN stays NaN
+        return ([("Max", [None, np.asarray(low, dtype=np.float64)])] if low is not None else []) + (
+            [("Min", [None, np.asarray(high, dtype=np.float64)])] if high is not None else [])
+    if name in ("round", "around"):
+        decimals = int(kw.pop("decimals", 0))
+        if kw:
+            return None
+        # numpy's own order: x * 10**d, rint, / 10**d (x / 10**-d, rint, * 10**-d for negative d)
+        factor = 10.0 ** abs(decimals)
+        into, back = ("Mul", "Div") if decimals >= 0 else ("Div", "Mul")
+        return [("Round", [None])] if decimals == 0 else [
+            (into, [None, factor]), ("Round", [None]), (back, [None, factor])]
+    return None
+
+
+def numpy_functions_written() -> str:
+    """The numpy functions :func:`numpy_steps` writes, for a refusal's message."""
+    return "numpy." + ", numpy.".join(sorted((*NUMPY_FUNCTIONS, *KEYWORD_FUNCTIONS)))
 
 
 def inverse_steps(transformer: Any) -> list[tuple[str, list[Any]]]:
@@ -299,7 +357,6 @@ def inverse_steps(transformer: Any) -> list[tuple[str, list[Any]]]:
     UnsupportedModelError
         A transformer or ``inverse_func`` not written here (a lambda, a PCA...).
     """
-    import numpy as np
 
     from onnxgate.errors import UnsupportedModelError
 
@@ -308,10 +365,11 @@ def inverse_steps(transformer: Any) -> list[tuple[str, list[Any]]]:
         inverse = transformer.inverse_func
         if inverse is None:
             return []
+        written = numpy_steps(inverse, transformer.inv_kw_args)
+        if written is not None:
+            return written
         name = getattr(inverse, "__name__", repr(inverse))
-        if getattr(np, name, None) is inverse and name in INVERSE_FUNCTIONS:
-            return INVERSE_FUNCTIONS[name]
-        what = f"inverse_func {name}"
+        what = f"inverse_func {name}" + (" with inv_kw_args" if transformer.inv_kw_args else "")
     elif kind == "StandardScaler":
         steps: list[tuple[str, list[Any]]] = []
         if transformer.scale_ is not None:
@@ -337,7 +395,7 @@ def inverse_steps(transformer: Any) -> list[tuple[str, list[Any]]]:
         what = f"transformer {kind}"
     raise UnsupportedModelError(
         f"TransformedTargetRegressor's {what} is not one onnxgate writes in the graph: expected inverse_func "
-        f"numpy.{', numpy.'.join(INVERSE_FUNCTIONS)} (func/inverse_func), or a StandardScaler, MinMaxScaler, "
+        f"{numpy_functions_written()} (func/inverse_func), or a StandardScaler, MinMaxScaler, "
         "MaxAbsScaler, RobustScaler, PowerTransformer or QuantileTransformer transformer. Refit with one of those, or "
         "convert the "
         "regressor_ alone and invert its output yourself",

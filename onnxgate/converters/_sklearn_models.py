@@ -712,7 +712,8 @@ _HOLDERS = ("steps", "transformers_", "transformer_list", "estimators_", "calibr
 def delegates_unwrapped(model: Any, options: dict[Any, Any]) -> tuple[Any, dict[Any, Any]]:
     """``model`` with every delegating wrapper in it (:data:`DELEGATING`) replaced by the estimator it
     answers with, a pipeline's ``"passthrough"`` (or None) steps left out, and a CalibratedClassifierCV
-    of one fitted pipeline as that pipeline calibrated at its last step (:func:`_calibrated_pipeline_split`),
+    of one fitted pipeline as that pipeline calibrated at its last step (:func:`_calibrated_pipeline_split`), one
+    of a pipeline per fold as a soft vote of those (:func:`_calibrated_folds_vote`),
     as shallow copies of the path to them; options keyed by a replaced object's id follow it. The user's
     model is never changed.
 
@@ -767,6 +768,10 @@ def _unwrapped(est: Any, moved: dict[int, Any], depth: int) -> Any:
     if split is not None:
         moved[id(est)] = moved[id(start)] = split.steps[-1][1]  # options keyed by the calibration follow it
         return split
+    vote = _calibrated_folds_vote(est)
+    if vote is not None:
+        moved[id(est)] = moved[id(start)] = vote
+        return vote
     if est is not start:
         moved[id(start)] = est
     return est
@@ -800,6 +805,34 @@ def _calibrated_pipeline_split(est: Any) -> Any:
     split = copy.copy(pipeline)
     split.steps = [*pipeline.steps[:-1], (name, calibrated)]
     return split
+
+
+def _calibrated_folds_vote(est: Any) -> Any:
+    """A CalibratedClassifierCV whose folds each hold their own fitted Pipeline (a pipeline calibrated with
+    ``cv=3``, ``ensemble=True``) as a soft VotingClassifier of its folds, each fold's pipeline calibrated at its
+    last step (:func:`_calibrated_pipeline_split`); else None. It answers the same: ``predict_proba`` is the mean
+    of the folds' calibrated probabilities and the label the class of the highest, which is what a soft vote
+    without weights computes. skl2onnx converts a calibrated estimator only as one classifier, the folds' steps
+    before it left out."""
+    import copy
+
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.preprocessing import LabelEncoder
+    from sklearn.utils import Bunch
+
+    calibrations = getattr(est, "calibrated_classifiers_", None)
+    if (type(est).__name__ != "CalibratedClassifierCV" or not calibrations
+            or not all(getattr(getattr(c, "estimator", None), "steps", None) for c in calibrations)):
+        return None
+    folds = []
+    for calibration in calibrations:
+        fold = copy.copy(est)
+        fold.estimator, fold.calibrated_classifiers_ = calibration.estimator, [calibration]
+        folds.append(_calibrated_pipeline_split(fold))
+    vote = VotingClassifier([(f"fold{i}", fold) for i, fold in enumerate(folds)], voting="soft")
+    vote.estimators_, vote.named_estimators_ = folds, Bunch(**dict(vote.estimators))
+    vote.le_, vote.classes_ = LabelEncoder().fit(est.classes_), est.classes_
+    return vote
 
 
 def _unwrapped_item(item: Any, moved: dict[int, Any], depth: int) -> Any:

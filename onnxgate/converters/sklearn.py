@@ -453,20 +453,6 @@ class SklearnConverter(Converter):
                     "whatever the row needs no tree",
                     framework=self.framework,
                 )
-            calibrations = getattr(est, "calibrated_classifiers_", ())  # fitted: an ensemble's templates are not
-            if type(est).__name__ == "CalibratedClassifierCV" and any(
-                    hasattr(getattr(one, "estimator", None), "steps") for one in calibrations):
-                # skl2onnx converts the calibrated estimator as one classifier (it failed on the pipeline's
-                # last step: "Option 'zipmap' not in [...] for class 'LinearSVC'")
-                raise UnsupportedModelError(
-                    "CalibratedClassifierCV around a Pipeline fitted on each cv fold is not converted (skl2onnx "
-                    "writes its estimator as one classifier, and the folds' steps differ). Calibrate the classifier "
-                    "inside the pipeline instead: make_pipeline(StandardScaler(), CalibratedClassifierCV(LinearSVC())) "
-                    "converts (its steps before the classifier are then fitted once, on all the rows), and so does "
-                    "one pipeline calibrated whole: CalibratedClassifierCV(FrozenEstimator(fitted_pipeline)) or "
-                    "ensemble=False",
-                    framework=self.framework,
-                )
             if type(est).__name__ == "MultiOutputClassifier" and any(
                     hasattr(member, "steps") for member in getattr(est, "estimators_", ())):
                 # skl2onnx's converter builds each member as one sub-estimator, which a pipeline is not

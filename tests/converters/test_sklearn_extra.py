@@ -279,6 +279,37 @@ def test_a_regressor_chain_feeds_each_regressor_the_predictions_before_it() -> N
     assert not og.validate(conv, data=X, reference=independent, target="sql-edge-2.0").passed
 
 
+@pytest.mark.parametrize("method", ["predict", "predict_proba"])
+def test_a_classifier_chain_feeds_each_classifier_the_answers_before_it(method: str) -> None:
+    # skl2onnx has no converter ("register a converter for it"): each link reads the features and the links
+    # before it (their labels, or their probabilities with chain_method="predict_proba"), in a random order
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multioutput import ClassifierChain, MultiOutputClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True)
+    Y = np.column_stack([y, X[:, 0] > 14, X[:, 1] > 20, X[:, 3] > 600]).astype(int)
+    for base in (LogisticRegression(max_iter=5000), RandomForestClassifier(10, random_state=0)):
+        model = ClassifierChain(base, order="random", random_state=1, chain_method=method).fit(X, Y)
+        conv = og.convert(model, X[:5])
+        assert [o.name for o in conv.signature.outputs] == ["label", "probabilities"]
+        assert og.validate(conv, data=X, reference=model).passed
+    independent = MultiOutputClassifier(RandomForestClassifier(10, random_state=0)).fit(X, Y)
+    assert not og.validate(conv, data=X, reference=independent).passed
+    scaled = make_pipeline(StandardScaler(), ClassifierChain(LogisticRegression(), chain_method=method)).fit(X, Y)
+    for target in (None, "sql-edge-2.0"):
+        conv = og.convert(scaled, X[:5], target=target)
+        assert og.validate(conv, data=X, reference=scaled, target=target).passed
+    with pytest.raises(og.UnsupportedModelError, match=r"chain_method='decision_function' is not written"):
+        chain = ClassifierChain(LogisticRegression(max_iter=5000), chain_method="decision_function")
+        og.convert(chain.fit(X, Y), X[:5])
+    with pytest.raises(og.UnsupportedModelError, match=r"ClassifierChain of Pipelines is not converted"):
+        og.convert(ClassifierChain(make_pipeline(StandardScaler(), LogisticRegression())).fit(X, Y), X[:5])
+
+
 def test_the_review_of_these_converters_holds() -> None:
     # helper-67's findings: integer inputs met float constants (onnxruntime refused the file), precision_
     # None, OneHotEncoder(dtype=int) declared int64 and wrote float, LabelSpreading's weights underflowed to
