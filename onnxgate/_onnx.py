@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_DOMAIN",
     "FLOAT32_INSIDE_KEY",
+    "FUNCTIONS_IR_VERSION",
     "ML_DOMAIN",
     "all_graphs",
     "atomic_write",
@@ -28,12 +29,14 @@ __all__ = [
     "check_model",
     "check_opset_number",
     "clean_stale_partials",
+    "densify_sparse_initializers",
     "ir_version_for_opset",
     "load_error",
     "load_model",
     "ml_opset_for",
     "model_name",
     "model_opsets",
+    "sparse_initializer_names",
     "tree_skeleton",
 ]
 
@@ -42,6 +45,9 @@ DEFAULT_DOMAIN = ""
 #: (tree ensembles): its float64 outputs carry float32 rounding, and parity's defaults are float32's.
 FLOAT32_INSIDE_KEY = "onnxgate.float32_inside"
 ML_DOMAIN = "ai.onnx.ml"
+#: The IR version that brought model-local functions (``ModelProto.functions``, onnx 1.10; onnxruntime reads them
+#: from 1.9): a runtime reading older files ignores them and finds no operator for the nodes that call them.
+FUNCTIONS_IR_VERSION = 8
 
 ModelLike = Any  # onnx.ModelProto | str | os.PathLike | bytes | Conversion
 
@@ -834,3 +840,70 @@ def serialize(model: onnx.ModelProto) -> bytes:
     return bytes(model.SerializeToString())
 
 
+
+
+#: The most bytes a sparse initializer is densified to: a file holding it as a dense tensor could not be larger
+#: (protobuf's 2 GiB limit), and a hostile file's dims (``_check_dims`` does not size sparse tensors) could
+#: otherwise ask for any amount of memory.
+DENSE_BYTES_LIMIT = 2**31
+
+
+def sparse_initializer_names(proto: onnx.ModelProto) -> list[str]:
+    """The names of the sparse initializers of ``proto``'s graph and subgraphs (``graph.sparse_initializer``)."""
+    return [sparse.values.name for graph in all_graphs(proto.graph) for sparse in graph.sparse_initializer]
+
+
+def densify_sparse_initializers(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of ``proto`` whose sparse initializers are dense initializers of the same name, type and shape;
+    ``proto`` itself when it has none.
+
+    onnxruntime densifies them when it loads a file (from 1.6, microsoft/onnxruntime#5540; float only until
+    1.8, #7004), so the copy computes the same answers. onnx's strict shape inference does not: it types a sparse
+    initializer ``sparse_tensor(float)`` and refuses the ``Mul`` that reads it, which a runtime never sees.
+
+    Raises
+    ------
+    InvalidModelError
+        A sparse initializer whose indices do not fit its shape, or whose dense form is larger than
+        :data:`DENSE_BYTES_LIMIT`.
+    """
+    import onnx
+
+    if not sparse_initializer_names(proto):
+        return proto
+    copy = onnx.ModelProto()
+    copy.CopyFrom(proto)
+    for graph in all_graphs(copy.graph):
+        dense = [_dense_tensor(sparse) for sparse in graph.sparse_initializer]
+        del graph.sparse_initializer[:]
+        graph.initializer.extend(dense)
+    return copy
+
+
+def _dense_tensor(sparse: Any) -> Any:
+    import numpy as np
+    from onnx import numpy_helper
+
+    name = sparse.values.name
+    values = numpy_helper.to_array(sparse.values).reshape(-1)
+    indices = numpy_helper.to_array(sparse.indices).astype(np.int64) if sparse.HasField("indices") else None
+    shape = tuple(int(d) for d in sparse.dims)
+    count = int(np.prod(shape, dtype=object)) if shape else 1
+    if count * max(values.dtype.itemsize, 1) > DENSE_BYTES_LIMIT:
+        raise InvalidModelError(
+            f"sparse initializer {name!r} of shape {list(shape)} is larger than {DENSE_BYTES_LIMIT:,} bytes dense; "
+            "no runtime holds it (onnxruntime densifies sparse initializers when it loads a file)"
+        )
+    flat = np.full(count, "" if values.dtype == object else 0, dtype=values.dtype)
+    if indices is not None and indices.size:
+        # indices are [NNZ] positions in the flattened tensor, or [NNZ, rank] coordinates (ONNX SparseTensorProto)
+        positions = np.ravel_multi_index(tuple(indices.T), shape) if indices.ndim == 2 else indices.reshape(-1)
+        if positions.size != values.size or positions.min() < 0 or positions.max() >= count:
+            raise InvalidModelError(
+                f"sparse initializer {name!r}: its {positions.size} indices do not place its {values.size} values "
+                f"in shape {list(shape)}; the file is corrupt, re-export the model"
+            )
+        flat[positions] = values
+    elif values.size:
+        raise InvalidModelError(f"sparse initializer {name!r} has {values.size} values and no indices; re-export it")
+    return numpy_helper.from_array(flat.reshape(shape), name)

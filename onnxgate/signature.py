@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import numpy as np
     import onnx
 
-__all__ = ["Dim", "Signature", "TensorSpec", "elem_type_name", "numpy_dtype_for"]
+__all__ = ["NUMPYLESS_TYPES", "Dim", "Signature", "TensorSpec", "elem_type_name", "numpy_dtype_for"]
 
 Dim = int | str | None
 """A dimension: a fixed size, a symbolic name (``"N"``), or ``None`` when unknown."""
@@ -43,7 +43,20 @@ _ELEM_NAMES: dict[int, str] = {
     14: "complex64",
     15: "complex128",
     16: "bfloat16",
+    17: "float8e4m3fn",
+    18: "float8e4m3fnuz",
+    19: "float8e5m2",
+    20: "float8e5m2fnuz",
+    21: "uint4",
+    22: "int4",
+    23: "float4e2m1",
+    24: "float8e8m0",
+    25: "uint2",
+    26: "int2",
 }
+#: Element types numpy has no dtype for (ONNX's low-precision floats and sub-byte integers): onnxgate's data,
+#: parity, services and packages hold values in numpy arrays, so none of them can feed or read these.
+NUMPYLESS_TYPES = frozenset({"bfloat16", *(name for code, name in _ELEM_NAMES.items() if code >= 17)})
 _ELEM_CODES = {v: k for k, v in _ELEM_NAMES.items()}
 
 
@@ -66,14 +79,14 @@ def numpy_dtype_for(name: str) -> np.dtype[Any]:
 
     if name == "string":
         return np.dtype(object)
-    if name == "bfloat16":
+    if name in NUMPYLESS_TYPES:
         from onnxgate.errors import UnsupportedModelError
 
         # the package, the service and parity all hold values in numpy arrays (helper-72: "unexpected
         # ValueError"); a model that computes in bfloat16 with float32 at its edges is fed and read as usual
         raise UnsupportedModelError(
-            "the model has a bfloat16 input or output, which numpy (and so onnxgate's data, parity, service and "
-            "packages) cannot hold. Export it with float32 inputs and outputs, casting to bfloat16 inside the graph"
+            f"the model has a {name} input or output, which numpy (and so onnxgate's data, parity, service and "
+            f"packages) cannot hold. Export it with float32 inputs and outputs, casting to {name} inside the graph"
         )
     return np.dtype(name)
 

@@ -28,6 +28,16 @@ TYPE_FIXES: dict[str, str] = {
     "uint64": "int64",
     "float16": "float32",
     "bfloat16": "float32",
+    "float8e4m3fn": "float32",
+    "float8e4m3fnuz": "float32",
+    "float8e5m2": "float32",
+    "float8e5m2fnuz": "float32",
+    "float8e8m0": "float32",
+    "float4e2m1": "float32",
+    "int4": "int32",
+    "uint4": "int32",
+    "int2": "int32",
+    "uint2": "int32",
     "string": "a numeric encoding (or the synapse target, which takes strings)",
 }
 

@@ -231,6 +231,11 @@ def run(args: argparse.Namespace) -> int:
         sql = manifest.get("sql")
         for note in (sql.get("lowered") if isinstance(sql, dict) else None) or []:
             print(f"note: --adapt lowered the file to the caps of target {target.name!r}: {note}", file=sys.stderr)
+        densified = sql.get("densified_sparse_initializers") if isinstance(sql, dict) else None
+        if densified:
+            print(f"note: model.onnx holds the sparse initializers {', '.join(map(str, densified))} as dense tensors "
+                  "(same values): the onnxruntime of SQL Edge 1.0 and Synapse (1.5.x) does not read sparse "
+                  "initializers", file=sys.stderr)
     _note_kept_input_names(manifest)
     given_name = options.get("service_name")
     if given_name and not target.is_sql and target.name != "mlflow":

@@ -344,17 +344,68 @@ def fix_opset(model: onnx.ModelProto, target: Target, rows: Any = None) -> list[
 
 
 def _fix_ir(model: onnx.ModelProto, target: Target) -> list[str]:
-    """The IR version of the model's opset, within the target's IR cap."""
+    """The IR version of the model's opset, within the target's IR cap; below IR 8, with the model's own
+    functions inlined (:func:`_inline_functions`)."""
     from onnxgate._onnx import ir_version_for_opset
 
     wanted = ir_version_for_opset(max(model_opsets(model).get("", 1), 1))
     if target.max_ir_version is not None:
         wanted = min(wanted, target.max_ir_version)
     if model.ir_version > wanted:
-        note = f"IR version {model.ir_version} -> {wanted}"
+        notes = _inline_functions(model, target, wanted)
+        notes.append(f"IR version {model.ir_version} -> {wanted}")
         model.ir_version = wanted
-        return [note]
+        return notes
     return []
+
+
+def _inline_functions(model: onnx.ModelProto, target: Target, ir_version: int) -> list[str]:
+    """Inline the model's own functions (``ModelProto.functions``) in place when it is stamped below
+    :data:`~onnxgate._onnx.FUNCTIONS_IR_VERSION`, where a file holds none: stamped IR 7 with its functions kept,
+    the file was invalid, and SQL Edge 1.0's onnxruntime 1.5.3 would find no operator for the nodes calling them.
+
+    A function's nodes are read at the opsets it imports; inlined, at the model's. So a function importing
+    another version of a domain than the model stamps is refused, not inlined (onnx's inliner would convert
+    its nodes with the version converter, which does not promise the same answers).
+    """
+    import onnx.inliner
+
+    from onnxgate._onnx import FUNCTIONS_IR_VERSION
+
+    if not model.functions or ir_version >= FUNCTIONS_IR_VERSION:
+        return []
+    local = {canonical_domain(f.domain) for f in model.functions}
+    stamped = model_opsets(model)
+    added: dict[str, int] = {}
+    clashes: list[str] = []
+    for function in model.functions:
+        for entry in function.opset_import:
+            domain, version = canonical_domain(entry.domain), int(entry.version)
+            have = stamped.get(domain, added.get(domain))
+            if domain in local or have == version:
+                continue
+            if have is None:
+                added[domain] = version
+            else:
+                clashes.append(f"{function.domain}.{function.name} imports {domain or 'ai.onnx'} {version}, the "
+                               f"model {have}")
+    names = sorted({f"{f.domain}.{f.name}" for f in model.functions})
+    if clashes:
+        raise OpsetError(
+            f"target {target.name!r} reads IR version {ir_version} at most, which holds no model-local functions, "
+            f"and the model's functions ({', '.join(names)}) cannot be inlined into its graph as they are: "
+            f"{'; '.join(clashes)} (inlined, their nodes would be read at the model's opset). Export the model "
+            "without functions (torch.onnx.export(..., export_modules_as_functions=False)) at the target's opset",
+            opset=stamped.get(""),
+        )
+    inlined = onnx.inliner.inline_local_functions(model)
+    kept = [e for e in inlined.opset_import if canonical_domain(e.domain) not in local]
+    del inlined.opset_import[:]
+    inlined.opset_import.extend(kept)
+    inlined.opset_import.extend(onnx.helper.make_opsetid(d, v) for d, v in added.items())
+    model.CopyFrom(inlined)
+    return [f"model-local function(s) {', '.join(names)} inlined into the graph (IR version {ir_version}, which "
+            f"target {target.name!r} reads, holds no functions)"]
 
 
 @dataclass(frozen=True)

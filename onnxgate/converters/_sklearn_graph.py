@@ -20,18 +20,34 @@ BINARY_SCORES = {"SVC": "-d,d", "NuSVC": "-d,d", "LinearSVC": "d", "RidgeClassif
                   "OneVsOneClassifier": "1-d,d", "OneVsRestClassifier": "-d,d"}
 
 
+def zipmap_column_names(model: Any) -> list[str]:
+    """The outputs skl2onnx's ``zipmap="columns"`` writes for a classifier, one per class in ``classes_`` order:
+    ``'i<class>'`` for integer or boolean classes, ``'s<label>'`` for text; empty for a model without one list of
+    classes."""
+    import numpy as np
+
+    classes = getattr(model, "classes_", None)
+    if not isinstance(classes, np.ndarray) or classes.ndim != 1:
+        return []
+    if np.issubdtype(classes.dtype, np.integer) or classes.dtype == np.bool_:
+        return [f"i{int(c)}" for c in classes]
+    return [f"s{c}" for c in classes]
+
+
 def binary_scores_by_class(proto: Any, model: Any) -> None:
     """Make a binary SVC's or NuSVC's scores (no ``probability=True``) one column per class, ``[-d, d]``:
     skl2onnx writes ``[d, -d]``, so the class-1 column held minus the decision score and the column with the
-    highest score was the other class on every row (found by helper-71)."""
+    highest score was the other class on every row (found by helper-71). With ``zipmap="columns"`` the two
+    columns are outputs of their own (``'i0'``, ``'i1'``), each negated the same way."""
     from onnxgate._graph import output_after
 
     final = final_step(model)
     if (type(final).__name__ not in ("SVC", "NuSVC") or len(getattr(final, "classes_", ())) != 2
             or hasattr(final, "predict_proba")):
         return
+    columns = set(zipmap_column_names(model))
     for out in list(proto.graph.output):
-        if "prob" in out.name.lower():
+        if "prob" in out.name.lower() or out.name in columns:
             output_after(proto.graph, out.name, "Neg", was="negated", node="by_class")
 
 

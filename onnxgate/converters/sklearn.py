@@ -138,6 +138,7 @@ from onnxgate.converters._sklearn_graph import (
     set_metadata,
     unanswered_scores,
     zero_init_base_values,
+    zipmap_column_names,
 )
 from onnxgate.converters._sklearn_models import (
     boolean_category_columns,
@@ -895,11 +896,20 @@ class SklearnConverter(Converter):
 
         from sklearn.base import is_regressor
 
+        class_columns = _zipmap_columns(model, signature)
         for i, spec in enumerate(signature.outputs):
             lname = spec.name.lower()
             per_class = re.fullmatch(r"p_(\d+)", lname)
             per_target = re.fullmatch(r".*prob.*_(\d+)", lname)
-            if per_target and hasattr(model, "predict_proba") and isinstance(answer("predict_proba"), list):
+            if spec.name in class_columns:
+                # skl2onnx's zipmap="columns": one output per class, named 'i<class>' or 's<class>', holding that
+                # class's column of the probabilities (or decision scores); matched none of the answers before
+                k = class_columns[spec.name]
+                table = (call("predict_proba") if hasattr(model, "predict_proba")
+                         else _scores_as_written(model, call("decision_function"), len(class_columns)))
+                outputs.append(table[:, k] if table is not None and table.ndim == 2 and k < table.shape[1]
+                               else None)
+            elif per_target and hasattr(model, "predict_proba") and isinstance(answer("predict_proba"), list):
                 # a MultiOutputClassifier's probabilities, one output per target for a target that returns tensors
                 # only (onnxgate._graph.split_tensor_sequences): predict_proba's array of that target
                 proba = answer("predict_proba")
@@ -1214,6 +1224,19 @@ def _vote_shares(model: Any, votes: Any) -> Any:
     for j in range(votes.shape[1]):
         shares[np.arange(len(votes)), votes[:, j]] += weights[j]
     return shares / weights.sum()
+
+
+def _zipmap_columns(model: Any, signature: Signature) -> dict[str, int]:
+    """Output name -> class index, when the file holds one output per class as skl2onnx's ``zipmap="columns"``
+    writes them (:func:`~onnxgate.converters._sklearn_graph.zipmap_column_names`), every class having its
+    output; else empty."""
+    if not (hasattr(model, "predict_proba") or hasattr(model, "decision_function")):
+        return {}
+    names = zipmap_column_names(model)
+    outputs = {spec.name for spec in signature.outputs}
+    if len(names) < 2 or len(set(names)) != len(names) or not outputs.issuperset(names):
+        return {}
+    return {name: k for k, name in enumerate(names)}
 
 
 def _scores_as_written(model: Any, scores: Any, width: int | None) -> Any:

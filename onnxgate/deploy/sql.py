@@ -495,6 +495,16 @@ def _renamed_columns(signature: Any) -> str:
     )
 
 
+#: What a SQL package's README says of the sparse initializers it wrote dense. SQL Edge 1.0's onnxruntime 1.5.3
+#: (and Synapse's, assumed 1.5.x) predates sparse initializers (onnxruntime 1.6, microsoft/onnxruntime#5540;
+#: float only until 1.8), and a target file may name any runtime: every SQL package holds them dense, as
+#: onnxruntime does once it has loaded a file, so the answers are the ones validated.
+DENSIFIED_NOTE = (
+    "`model.onnx` holds the sparse initializers {names} as dense tensors (same values): the onnxruntime of SQL "
+    "Edge 1.0 and Synapse (1.5.x) does not read sparse initializers."
+)
+
+
 def _conversion_defaults(model: Any, reference: Any, data: Any) -> tuple[Any, Any]:
     if isinstance(model, Conversion):
         reference = model.source if reference is None else reference
@@ -560,7 +570,7 @@ def package_sql(
     """
     import json
 
-    from onnxgate._onnx import load_model, serialize
+    from onnxgate._onnx import densify_sparse_initializers, load_model, serialize, sparse_initializer_names
     from onnxgate.deploy.manifest import build_manifest, dumps
     from onnxgate.signature import Signature
     from onnxgate.validators import validate
@@ -581,6 +591,9 @@ def package_sql(
 
         model = adapt(model, target, columns=columns, column_types=column_types, reference=reference, data=data)
     proto: onnx.ModelProto = load_model(model)
+    densified = sparse_initializer_names(proto)
+    if densified:  # validated as it is shipped: dense (DENSIFIED_NOTE)
+        model = proto = densify_sparse_initializers(proto)
     opts = SqlPackageOptions.from_options(proto, options, synapse=target.sql_dialect == "synapse")
     report = validate(model, target, reference=reference, data=data, search=search, seed=seed)
     if not report.passed:
@@ -594,6 +607,8 @@ def package_sql(
     from onnxgate.deploy.manifest import parity_sentence
 
     files = render_scripts(model_bytes, signature, target, opts, hex_limit=hex_limit, parity=parity_sentence(report))
+    if densified:
+        files["README.md"] += f"\n{DENSIFIED_NOTE.format(names=', '.join(f'`{n}`' for n in densified))}\n"
     sql_info = {
         "sql": {
             "schema": opts.schema,
@@ -628,6 +643,8 @@ def package_sql(
     lowered = (adaptation_of(proto) or {}).get("lowered")
     if lowered:  # --adapt lowered the file to the target's caps: the package says so (onnxgate.adaptation.opset)
         sql_info["sql"]["lowered"] = list(lowered)
+    if densified:
+        sql_info["sql"]["densified_sparse_initializers"] = densified
     names = ["model.onnx", "manifest.json", *files]
     manifest = build_manifest(model_bytes, model=proto, target=target, report=report, files=names, extra=sql_info)
     manifest_text = dumps(manifest)

@@ -424,8 +424,9 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
     declared_rows = [s for s in declared_rows if s.name not in offending] if not (fixed_inputs or one_row) else []
     found: dict[str, list[tuple[int, ...]]] = {}
     failure: str | None = None
+    fed: str | None = None  # what the runs that answered were fed ("zeros", "ones", a category's text)
     if (undecided and not fixed_inputs) or declared_rows:
-        found, failure = _probe_rows(model, sig, sizes)
+        found, failure, fed = _probe_rows(model, sig, sizes)
     declared_run: list[str] = []
     if declared_rows:
         if failure is not None:
@@ -439,7 +440,7 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
                 runs = ", ".join(f"[{','.join(map(str, g))}] for {n} rows" for g, n in zip(got, sizes))
                 offenders.append({"name": spec.name, "shape": shown, "width": None, "row_axis": None,
                                   "problem": f"shape {shown} declares one row per input row, but run on rows of "
-                                             f"zeros it returned {runs}"})
+                                             f"{fed} it returned {runs}"})
                 wrong_rows = True
     if undecided:
         if fixed_inputs:
@@ -454,7 +455,7 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
                 shown = _shape_str(shapes[spec.name])
                 if failure is None:
                     probed[spec.name] = [list(g) for g in got]
-                    problem = _probed_problem(shown, got, sizes)
+                    problem = _probed_problem(shown, got, sizes, fed=fed or "zeros")
                 else:
                     problem = f"shape {shown} does not tell its row count, and {failure}"
                 if problem:
@@ -465,7 +466,8 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
         "outputs": [s.describe() for s in sig.outputs],
         "offenders": offenders,
         "rows": {"batch_axes": {s.name: d for s, d in zip(tensors, batch)}, "probed": probed,
-                 "unverified": unverified, "declared_run": declared_run, "declared_unrun": declared_unrun},
+                 "unverified": unverified, "declared_run": declared_run, "declared_unrun": declared_unrun,
+                 "fed": fed},
     }
     fixes = []
     if wrong_other:  # a name or a clash alone sets neither: renaming fixes those
@@ -481,7 +483,7 @@ def check_outputs_one_value_per_row(model: onnx.ModelProto, target: Target) -> C
     if probed:
         tried = " and ".join(map(str, sizes)) + (" row" if sizes == (1,) else " rows")
         passed += (f"; the row count of {', '.join(map(repr, probed))} could not be checked statically, so the "
-                   f"model ran on {tried} of zeros (or ones, where zeros fail) and returned one row per input row")
+                   f"model ran on {tried} of {fed} and returned one row per input row")
     if unverified:
         passed += (f"; the row count of {', '.join(repr(u['name']) for u in unverified)} could not be checked "
                    f"statically, nor by running the model: {unverified[0]['reason']}")
@@ -557,11 +559,13 @@ class _LoadFailure(str):
 
 
 def _probe_rows(model: onnx.ModelProto, sig: Signature, sizes: Sequence[int] = ROW_PROBE_SIZES
-                ) -> tuple[dict[str, list[tuple[int, ...]]], str | None]:
-    """Run the model on ``sizes`` rows of zeros; (output name -> shape per size, failure).
+                ) -> tuple[dict[str, list[tuple[int, ...]]], str | None, str | None]:
+    """Run the model on ``sizes`` rows of zeros (or ones, or a category's text); (output name -> shape per size,
+    failure, what the runs that answered were fed: ``"zeros"``, ``"ones"``, ``"zeros, 'red' in 'color' (...)"``).
 
     The failure is a :class:`_LoadFailure` when the model cannot be run at all (an input type without
-    zeros, a model onnxruntime cannot load), else the error of the run that failed, naming the batch size.
+    zeros, a model onnxruntime cannot load), else the error of the run that failed, naming the batch size and
+    every feed tried. What was fed is None when nothing ran.
     """
     import numpy as np
 
@@ -570,19 +574,21 @@ def _probe_rows(model: onnx.ModelProto, sig: Signature, sizes: Sequence[int] = R
     try:
         sess = runtime.session(model.SerializeToString())
     except Exception:
-        return {}, _LoadFailure("onnxruntime cannot load the model (operators_supported says why)")
+        return {}, _LoadFailure("onnxruntime cannot load the model (operators_supported says why)"), None
     found: dict[str, list[tuple[int, ...]]] = {s.name: [] for s in sig.outputs}
     names = [s.name for s in sig.outputs]
+    fed: list[str] = []
     for n in sizes:
         feeds: dict[str, Any] = {}
         for spec in sig.inputs:
             if not spec.is_tensor:
-                return {}, _LoadFailure(f"input {spec.name!r} is {spec.type_str}, which has no zeros to feed")
+                return {}, _LoadFailure(f"input {spec.name!r} is {spec.type_str}, which has no zeros to feed"), None
             dims = (n, *(d if isinstance(d, int) else 1 for d in (spec.shape or (None, None))[1:]))
             try:
                 dtype = numpy_dtype_for(spec.elem_type)
-            except ValueError:
-                return {}, _LoadFailure(f"input {spec.name!r} is {spec.elem_type}, which numpy cannot hold")
+            except (ValueError, TypeError):  # bfloat16 (UnsupportedModelError), float8, int4: numpy has none
+                return {}, _LoadFailure(f"input {spec.name!r} is {spec.elem_type}, which numpy cannot hold, so "
+                                        "onnxgate cannot feed it"), None
             feeds[spec.name] = np.full(dims, "", dtype=object) if spec.elem_type == "string" else np.zeros(dims, dtype)
         # a model may refuse zeros (an integer division by an input) and score real rows: ones too, and text its
         # encoders know (a OneHotEncoder(handle_unknown='error') refuses '': a regressor's [?,1] output behind one
@@ -594,25 +600,47 @@ def _probe_rows(model: onnx.ModelProto, sig: Signature, sizes: Sequence[int] = R
         texts = {k: np.full(v.shape, known[k], dtype=object) if known.get(k) is not None else v
                  for k, v in feeds.items()}
         tries = [feeds, ones] + ([texts] if any(v is not None for v in known.values()) else [])
-        results, err = _first_run(sess, names, tries)
+        said = _feeds_said(sig, known)[:len(tries)]
+        results, err, which = _first_run(sess, names, tries)
         if results is None:
             text = " ".join(str(err).split())
-            return {}, f"onnxruntime fails on a batch of {n} rows of zeros (and of ones): {text[:300]}"
+            tried, *more = dict.fromkeys(said)  # a model of text inputs only has no ones to feed
+            tried += f" (and of {', and of '.join(more)})" if more else ""
+            return {}, f"onnxruntime fails on a batch of {n} rows of {tried}: {text[:300]}", None
+        if said[which] not in fed:
+            fed.append(said[which])
         for name, value in zip(names, results):
             found[name].append(tuple(int(d) for d in np.shape(value)))
-    return found, None
+    return found, None, " or ".join(fed)
 
 
-def _first_run(sess: Any, names: list[str], tries: Sequence[dict[str, Any]]) -> tuple[Any, Exception | None]:
-    """The outputs of the first of ``tries`` (feeds) the session runs, and None with the first one's error when
-    none runs."""
+def _feeds_said(sig: Signature, known: dict[str, str | None]) -> list[str]:
+    """What each feed :func:`_probe_rows` tries holds, in the order it tries them: zeros (empty text in a text
+    input), ones, then a text its encoder knows in each text input an encoder reads."""
+    texts = [s.name for s in sig.inputs if s.elem_type == "string"]
+    numeric = len(texts) < len(sig.inputs)
+
+    def holding(number: str) -> str:
+        if not texts:
+            return number
+        return f"{number} and empty text" if numeric else "empty text"
+
+    categories = ", ".join(f"{known[name]!r} in {name!r}" for name in texts if known.get(name) is not None)
+    return [holding("zeros"), holding("ones"),
+            f"{'zeros, ' if numeric else ''}{categories} (a category its encoder knows)"]
+
+
+def _first_run(sess: Any, names: list[str], tries: Sequence[dict[str, Any]]
+               ) -> tuple[Any, Exception | None, int]:
+    """The outputs of the first of ``tries`` (feeds) the session runs and its index, and None with the first
+    one's error when none runs."""
     first: Exception | None = None
-    for feeds in tries:
+    for which, feeds in enumerate(tries):
         try:
-            return sess.run(names, feeds), None
+            return sess.run(names, feeds), None, which
         except Exception as err:
             first = first or err
-    return None, first
+    return None, first, -1
 
 
 #: Operators that pass an input's text on unchanged in value, followed to the encoder reading it.
@@ -635,11 +663,11 @@ def _category_read(graph: Any, name: str) -> str | None:
     return None
 
 
-def _probed_problem(shown: str, shapes: list[tuple[int, ...]], sizes: Sequence[int] = ROW_PROBE_SIZES
-                    ) -> str | None:
-    """The problem of an output (declared ``shown``) that returned ``shapes`` for ``sizes`` rows."""
+def _probed_problem(shown: str, shapes: list[tuple[int, ...]], sizes: Sequence[int] = ROW_PROBE_SIZES,
+                    *, fed: str = "zeros") -> str | None:
+    """The problem of an output (declared ``shown``) that returned ``shapes`` for ``sizes`` rows of ``fed``."""
     got = ", ".join(f"[{','.join(map(str, s))}] for {n} rows" for s, n in zip(shapes, sizes))
-    where = f"shape {shown} does not tell its row count; run on rows of zeros it returned {got}"
+    where = f"shape {shown} does not tell its row count; run on rows of {fed} it returned {got}"
     if any(not s or s[0] != n for s, n in zip(shapes, sizes)):
         return f"{where}, not one row per input row"
     if any(len(s) > 2 or (len(s) == 2 and s[1] != 1) for s in shapes):

@@ -2869,6 +2869,61 @@ def test_a_binary_svc_scores_one_column_per_class(kind: str) -> None:
     assert og.validate(conv, data=X, reference=model).passed
 
 
+ZIPMAP_COLUMNS = ["svc-probabilities", "svc-scores", "svc-text-classes", "svc-binary-scores", "nusvc-binary-scores",
+                  "logistic"]
+
+
+@pytest.mark.filterwarnings("ignore:The `probability` parameter was deprecated:FutureWarning")
+@pytest.mark.parametrize("case", ZIPMAP_COLUMNS)
+def test_zipmap_columns_outputs_are_checked_against_their_class_column(case: str) -> None:
+    # zipmap="columns" writes one output per class ('i0', 'i1'... or 's<label>'); validate failed every such
+    # file: "output 'i0' matches none of SVC's answers". And a binary SVC's 'i1' held minus its decision score
+    import onnxruntime as ort
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import SVC, NuSVC
+
+    X, y = load_iris(return_X_y=True)
+    data = "binary" if "binary" in case else "iris-text" if "text" in case else "iris"
+    labels = {"iris": y, "iris-text": np.array(["setosa", "versicolor", "virginica"])[y], "binary": y == 1}[data]
+    estimator = {"svc-probabilities": lambda: SVC(probability=True, random_state=0),
+                 "nusvc-binary-scores": NuSVC, "logistic": lambda: LogisticRegression(max_iter=500)}.get(case, SVC)
+    model = estimator().fit(X, labels)
+    conv = og.convert(model, X[:5], options={"zipmap": "columns"})
+    names = [f"s{c}" for c in model.classes_] if data == "iris-text" else [f"i{int(c)}" for c in model.classes_]
+    assert conv.signature.output_names[1:] == names
+    report = og.validate(conv, data=X, reference=model)
+    assert report.passed, str(report)
+    assert report.check("prediction_parity").message.startswith(f"{len(names) + 1} output(s) match on 150 rows")
+    session = ort.InferenceSession(conv.to_bytes(), providers=["CPUExecutionProvider"])
+    _, *columns = session.run(None, {session.get_inputs()[0].name: X})
+    if hasattr(model, "predict_proba"):
+        np.testing.assert_allclose(np.column_stack(columns), model.predict_proba(X), rtol=1e-5, atol=1e-6)
+    elif data == "binary":  # one score per class, [-d, d], as without zipmap
+        np.testing.assert_allclose(columns[1], model.decision_function(X), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(columns[0], -model.decision_function(X), rtol=1e-5, atol=1e-6)
+
+
+def test_zipmap_columns_with_a_column_off_fails_parity_naming_it() -> None:
+    # matched to its class's column, a wrong column is found (not left unchecked)
+    import onnx
+    from sklearn.datasets import load_iris
+    from sklearn.svm import SVC
+
+    X, y = load_iris(return_X_y=True)
+    model = SVC().fit(X, y)
+    proto = og.convert(model, X[:5], options={"zipmap": "columns"}).model
+    outputs = [o.name for o in proto.graph.output]
+    for node in proto.graph.node:  # swap the outputs 'i1' and 'i2'
+        node.output[:] = [{"i1": "i2", "i2": "i1"}.get(o, o) for o in node.output]
+    onnx.checker.check_model(proto)
+    assert outputs[1:] == ["i0", "i1", "i2"]
+    report = og.validate(proto, data=X, reference=model)
+    parity = report.check("prediction_parity")
+    assert not parity.passed
+    assert "output 'i1'" in parity.message and "output 'i2'" in parity.message and "output 'i0'" not in parity.message
+
+
 SCALERS = ["StandardScaler()", "StandardScaler(with_mean=False)", "RobustScaler()", "MaxAbsScaler(clip=True)",
            "MinMaxScaler()", "MinMaxScaler(feature_range=(-2, 3), clip=True)"]
 

@@ -182,15 +182,39 @@ def test_row_count_unknown_statically_is_said_and_checked_by_running():
     result = io_rules.check_outputs_one_value_per_row(identity_model(shape=(None, 1)), EDGE2)
     assert result, result.message
     assert "the row count of 'y' could not be checked statically" in result.message
-    assert "ran on 2 and 3 rows of zeros (or ones, where zeros fail)" in result.message
+    assert "ran on 2 and 3 rows of zeros and returned one row per input row" in result.message
     assert result.details["rows"]["probed"] == {"y": [[2, 1], [3, 1]]}
+
+
+def test_the_row_probe_says_it_fed_ones_where_zeros_fail():
+    # Gather at index 5*x-5 of a 2-value table: out of bounds for x=0, the first value for x=1. The message said
+    # "run on rows of zeros" of a run that had been fed ones
+    table = helper.make_tensor("table", TensorProto.FLOAT, [2], [10.0, 20.0])
+    five = helper.make_tensor("five", TensorProto.INT64, [], [5])
+    nodes = [helper.make_node("Mul", ["x", "five"], ["t"], name="mul"),
+             helper.make_node("Sub", ["t", "five"], ["i"], name="sub"),
+             helper.make_node("Gather", ["table", "i"], ["y"], name="gather", axis=0)]
+    m = model(nodes, [vi("x", TensorProto.INT64, (None, 1))], [vi("y", TensorProto.FLOAT, (None, 1))],
+              initializers=[table, five])
+    result = io_rules.check_outputs_one_value_per_row(m, EDGE2)
+    assert result, result.message
+    assert "so the model ran on 2 and 3 rows of ones and returned one row per input row" in result.message
+    assert "zeros" not in result.message
+    assert result.details["rows"]["fed"] == "ones"
+    doubled = helper.make_node("Concat", ["y", "y"], ["z"], name="twice", axis=0)
+    m2 = model([*nodes, doubled], [vi("x", TensorProto.INT64, (None, 1))], [vi("z", TensorProto.FLOAT, (None, 1))],
+               initializers=[table, five])
+    result = io_rules.check_outputs_one_value_per_row(m2, EDGE2)
+    assert not result
+    assert ("'z': shape [?,1] does not tell its row count; run on rows of ones it returned [4,1] for 2 rows, "
+            "[6,1] for 3 rows, not one row per input row") in result.message
 
 
 def test_output_sharing_the_input_batch_symbol_is_confirmed_by_running(monkeypatch):
     result = io_rules.check_outputs_one_value_per_row(identity_model(), EDGE2)
     assert result and result.message == "1 outputs, one value per row each"
     assert result.details["rows"] == {"batch_axes": {"x": "N"}, "probed": {}, "unverified": [],
-                                      "declared_run": ["y"], "declared_unrun": None}
+                                      "declared_run": ["y"], "declared_unrun": None, "fed": "zeros"}
 
     def no_session(*args, **kwargs):
         raise RuntimeError("no onnxruntime here")
@@ -294,6 +318,8 @@ def test_a_text_column_one_hot_encoded_for_synapse_is_one_value_per_row(drop):
     rows = report.check("outputs_one_value_per_row")
     assert rows.passed, rows.message
     assert rows.details["rows"]["probed"] == {"variable": [[2, 1], [3, 1]]}
+    # it said "rows of zeros" of the run fed a category the encoder knows
+    assert "ran on 2 and 3 rows of zeros, 'blue' in 'colour' (a category its encoder knows) and" in rows.message
     assert report.passed, report.summary()
 
 
