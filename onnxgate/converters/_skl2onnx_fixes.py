@@ -3643,7 +3643,7 @@ def register_function_transformer() -> None:
     import numpy as np
 
     from onnxgate.converters._sklearn_extra import GraphWriter, graph_dtype, input_matrix
-    from onnxgate.converters._sklearn_graph import numpy_functions_written, numpy_steps
+    from onnxgate.converters._sklearn_graph import exact_function, numpy_functions_written, numpy_steps
 
     alias = "SklearnFunctionTransformer"
     original = _replaceable(alias, "_onnxgate_function")
@@ -3701,8 +3701,12 @@ def register_function_transformer() -> None:
         w = GraphWriter(scope, container, dtype)
         value = input_matrix(scope, operator, container)
         for i, (op, inputs) in enumerate(steps):
+            out = operator.outputs[0].full_name if i == len(steps) - 1 else None
+            if op.startswith("exact "):  # log1p, expm1: several nodes
+                value = w.node("Identity", exact_function(op, value, w.node, w.const), out=out)
+                continue
             fed = [value if v is None else w.const(v) for v in inputs]
-            value = w.node(op, *fed, out=operator.outputs[0].full_name if i == len(steps) - 1 else None)
+            value = w.node(op, *fed, out=out)
 
     _replace(alias, "_onnxgate_function", original, convert, shape)
 

@@ -299,18 +299,21 @@ def exp_link(proto: Any, model: Any) -> None:
 #: ``inverse_func``), by ``__name__``, each an op and its inputs (``None``: the value so far, a number: a constant
 #: of its type). Each op is one onnxruntime runs in float and double and answers as numpy does on 0, negatives,
 #: the infinities and NaN (``Log(-1)`` NaN, ``Sign(NaN)`` NaN, ``Round`` half to even as ``rint``); ``tan``,
-#: ``sinh``, ``arcsin``... are left out: onnxruntime 1.32 has no double kernel for them.
+#: ``sinh``, ``arcsin``... are left out: onnxruntime 1.32 has no double kernel for them. ``"exact log1p"`` and
+#: ``"exact expm1"`` are the nodes of :func:`onnxgate._graph.exact_log1p` and :func:`onnxgate._graph.exact_expm1`
+#: (:func:`exact_function`): ``Log(1 + x)`` and ``Exp(x) - 1`` lost every digit of a tiny ``x`` (relative error
+#: up to 1.0e-4 in double and 1.0 in float32 for ``x`` in [1e-12, 1e-3], 2.2e-16 and 2.3e-7 written so).
 NUMPY_FUNCTIONS: dict[str, list[tuple[str, list[Any]]]] = {
     "absolute": [("Abs", [None])],
     "ceil": [("Ceil", [None])],
     "cos": [("Cos", [None])],
     "exp": [("Exp", [None])],
     "exp2": [("Pow", [2.0, None])],
-    "expm1": [("Exp", [None]), ("Sub", [None, 1.0])],
+    "expm1": [("exact expm1", [None])],
     "floor": [("Floor", [None])],
     "log": [("Log", [None])],
     "log10": [("Log", [None]), ("Div", [None, math.log(10.0)])],
-    "log1p": [("Add", [None, 1.0]), ("Log", [None])],
+    "log1p": [("exact log1p", [None])],
     "log2": [("Log", [None]), ("Div", [None, math.log(2.0)])],
     "negative": [("Neg", [None])],
     "reciprocal": [("Reciprocal", [None])],
@@ -357,6 +360,14 @@ def numpy_steps(func: Any, kw_args: dict[str, Any] | None) -> list[tuple[str, li
         return [("Round", [None])] if decimals == 0 else [
             (into, [None, factor]), ("Round", [None]), (back, [None, factor])]
     return None
+
+
+def exact_function(op: str, x: Any, node: Any, const: Any) -> Any:
+    """The output of ``op`` (``"exact log1p"``, ``"exact expm1"``, :data:`NUMPY_FUNCTIONS`) of ``x``, written with
+    ``node(kind, *inputs)`` and ``const(value)`` of any graph builder."""
+    from onnxgate._graph import exact_expm1, exact_log1p
+
+    return (exact_log1p if op == "exact log1p" else exact_expm1)(x, node, const)
 
 
 def numpy_functions_written() -> str:
@@ -438,9 +449,37 @@ def inverse_target(proto: Any, transformer: Any) -> None:
         if op.startswith("inverse "):
             _power_inverse(proto.graph, out.name, op.split()[1], np.asarray(inputs[0], dtype=np.float64), dtype)
             continue
+        if op.startswith("exact "):
+            _exact_after(proto.graph, out.name, op, dtype)
+            continue
         fed = [None if v is None else np.asarray(v, dtype=dtype).reshape(1, -1) if np.ndim(v) else
                np.asarray(v, dtype=dtype) for v in inputs]
         output_after(proto.graph, out.name, op, fed, was=f"transformed{k}", node=f"inverse{k}")
+
+
+def _exact_after(graph: Any, name: str, op: str, dtype: Any) -> None:
+    """Graph output ``name`` put through ``op`` (:func:`exact_function`), in ``dtype``."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    from onnxgate._graph import graph_names, redirect_output, unique_name
+
+    taken = graph_names(graph)
+    x = unique_name(f"{name}_{op.split()[1]}", taken)
+    redirect_output(graph, name, x)
+
+    def const(value: float) -> str:
+        tensor = unique_name(f"{name}_{op.split()[1]}_constant", taken)
+        graph.initializer.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), tensor))
+        return tensor
+
+    def node(kind: str, *inputs: str) -> str:
+        result = unique_name(f"{name}_{op.split()[1]}_{kind.lower()}", taken)
+        graph.node.append(helper.make_node(kind, list(inputs), [result], name=unique_name(f"{name}_{kind}", taken)))
+        return result
+
+    graph.node.append(helper.make_node("Identity", [exact_function(op, x, node, const)], [name],
+                                       name=unique_name(f"{name}_Identity", taken)))
 
 
 def _power_inverse(graph: Any, name: str, method: str, lambdas: Any, dtype: Any) -> None:

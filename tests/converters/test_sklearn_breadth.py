@@ -3881,6 +3881,28 @@ def test_a_function_transformer_of_a_numpy_ufunc_answers_as_numpy(func: str, kw:
         assert not og.validate(conv, reference=wrong, data=X).passed
 
 
+@pytest.mark.parametrize("func", ["log1p", "expm1"])
+@pytest.mark.parametrize("precision", ["float64", "float32"])
+def test_log1p_and_expm1_keep_their_digits_for_tiny_values(func: str, precision: str) -> None:
+    # written Log(1 + x) and Exp(x) - 1, they lost the digits 1 + x rounds off: 1.0e-4 relative error in double
+    # and 1.0 in float32 (0 answered) for x in [1e-12, 1e-3]; also as a TransformedTargetRegressor's inverse
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.linear_model import LinearRegression
+    from sklearn.preprocessing import FunctionTransformer
+
+    x = np.geomspace(1e-12, 1e-3, 2000).reshape(-1, 1)
+    # float32: its own rounding of the answer (1 ulp) and the Exp/Log kernels' few ulps
+    rtol = 1e-14 if precision == "float64" else 1e-6
+    transformer = FunctionTransformer(getattr(np, func)).fit(x)
+    conv = og.convert(transformer, x[:5], precision=precision)
+    np.testing.assert_allclose(_vectors_of(conv, x), transformer.transform(x), rtol=rtol, atol=0)
+    if func == "expm1":
+        target = TransformedTargetRegressor(LinearRegression(), func=np.log1p, inverse_func=np.expm1)
+        target.fit(x, x.ravel())
+        conv = og.convert(target, x[:5], precision=precision)
+        np.testing.assert_allclose(_vectors_of(conv, x).ravel(), target.predict(x), rtol=rtol, atol=0)
+
+
 @pytest.mark.parametrize("where", ["pipeline", "column transformer", "target inverse"])
 def test_numpy_ufuncs_convert_inside_pipelines_and_as_a_target_inverse(where: str) -> None:
     from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
