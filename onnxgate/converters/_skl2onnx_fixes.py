@@ -3808,3 +3808,45 @@ def register_double_isolation_forest() -> None:
             operator.outputs[2].type.shape = [operator.inputs[0].get_first_dimension(), 1]
 
     _replace("SklearnIsolationForest", "_onnxgate_double_iforest", original, convert, shape)
+
+
+def register_gradient_boosting_init() -> None:
+    """GradientBoostingRegressor fitted with ``init=`` an estimator (``LinearRegression()``, a quantile
+    ``DummyRegressor``), which skl2onnx refuses ("Setting init to an estimator is not supported"): scikit-learn's
+    ``predict`` is ``init_.predict(X)`` plus ``learning_rate`` times the trees' sum (``_raw_predict_init``), so its
+    trees are written by skl2onnx's converter as ``init="zero"`` (no base value) and the init estimator, converted
+    by its own converter, is added to their sum (made double by
+    :func:`onnxgate.converters._sklearn_graph.double_tree_leaves` in a double graph)."""
+    alias = "SklearnGradientBoostingRegressor"
+    original = _replaceable(alias, "_onnxgate_boosting_init")
+    if original is None:
+        return
+
+    def convert(scope: Any, operator: Any, container: Any) -> None:
+        import copy
+
+        import numpy as np
+        from skl2onnx.algebra.onnx_operator import OnnxSubEstimator
+        from skl2onnx.algebra.onnx_ops import OnnxAdd, OnnxCast, OnnxReshapeApi13
+        from skl2onnx.common.data_types import DoubleTensorType
+
+        model = operator.raw_operator
+        if model.init in (None, "zero"):
+            original(scope, operator, container)
+            return
+        trees_only = copy.copy(model)
+        trees_only.init = "zero"
+        out = operator.outputs[0]
+        sums = scope.declare_local_variable("boosting_trees", out.type.__class__())
+        sub = copy.copy(operator)
+        sub.raw_operator, sub.outputs = trees_only, [sums]
+        original(scope, sub, container)
+        opv = container.target_opset
+        double = isinstance(operator.inputs[0].type, DoubleTensorType)
+        init = OnnxCast(OnnxReshapeApi13(OnnxSubEstimator(model.init_, operator.inputs[0], op_version=opv),
+                                         np.array([-1, 1], dtype=np.int64), op_version=opv),
+                        to=11 if double else 1, op_version=opv)
+        OnnxAdd(OnnxCast(sums, to=11 if double else 1, op_version=opv), init, op_version=opv,
+                output_names=[out]).add_to(scope=scope, container=container)
+
+    _replace(alias, "_onnxgate_boosting_init", original, convert)

@@ -1316,18 +1316,19 @@ def _forest_table(model: Any) -> _LeafTable | None:
 
 
 def _boosting_table(model: Any) -> _LeafTable | None:
-    """GradientBoosting's leaves: ``raw`` = the init estimator's constant, then ``learning_rate * value`` of each
+    """GradientBoosting's leaves: ``raw`` = the init estimator's constant (0 for an init estimator, whose answer
+    is added after them), then ``learning_rate * value`` of each
     stage's trees added (``predict_stages``). The exponential loss's probability is ``expit(2 * raw)``, which
     skl2onnx writes after raw scores (``Mul`` by 2, ``Sigmoid``, ``Identity``): its table's leaves are doubled,
     which doubles their sums exactly (a power of two), and its label is the raw score's side of 0 as log-loss's."""
     import numpy as np
 
-    if model.init not in (None, "zero"):
-        return None
     fitted = model.estimators_
     per_stage = int(fitted.shape[1])
     zeros = np.zeros((1, fitted[0, 0].n_features_in_))
-    baseline = np.asarray(model._raw_predict_init(zeros), dtype=np.float64).ravel()
+    # an init estimator's answer is added after the trees, written as init="zero" (register_gradient_boosting_init)
+    baseline = (np.asarray(model._raw_predict_init(zeros), dtype=np.float64).ravel()
+                if model.init in (None, "zero") else np.zeros(per_stage))
     stages = []
     for i in range(fitted.shape[0]):
         stage = []

@@ -85,6 +85,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     register_exact_kbins,
     register_feature_selection,
     register_function_transformer,
+    register_gradient_boosting_init,
     register_hist_category_codes,
     register_knn_imputer,
     register_modified_huber_labels,
@@ -243,6 +244,7 @@ def _skl2onnx() -> Any:
     register_feature_selection()
     register_tuned_threshold()
     register_function_transformer()
+    register_gradient_boosting_init()
     register_exact_float32_scalers()
     register_binary_discriminant()
     register_double_isolation_forest()

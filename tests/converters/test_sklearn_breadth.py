@@ -4258,3 +4258,27 @@ def test_a_one_hot_file_that_puts_an_infrequent_category_in_a_frequent_column_fa
     report = og.validate(conv, reference=encoder, data=X[["color"]])
     assert not report.passed
     assert not next(c for c in report.checks if c.name == "prediction_parity").passed
+
+
+@pytest.mark.parametrize("init", ["linear", "quantile"])
+def test_a_gradient_boosting_regressor_with_an_init_estimator_converts(init: str) -> None:
+    # skl2onnx refused it ("Setting init to an estimator is not supported"); predict is init_.predict plus the trees
+    from sklearn.datasets import load_diabetes
+    from sklearn.dummy import DummyRegressor
+    from sklearn.ensemble import GradientBoostingRegressor
+    from sklearn.linear_model import LinearRegression
+
+    X, y = load_diabetes(return_X_y=True)
+
+    def first() -> Any:
+        return LinearRegression() if init == "linear" else DummyRegressor(strategy="quantile", quantile=0.3)
+
+    model = GradientBoostingRegressor(init=first(), random_state=0).fit(X, y)
+    conv = og.convert(model, X[:5])
+    assert og.validate(conv, reference=model, data=X).passed
+    rng = np.random.default_rng(0)
+    near = X[rng.integers(0, len(X), 20000)] + rng.normal(0, 0.01, (20000, X.shape[1]))
+    np.testing.assert_allclose(_vectors_of(conv, near).ravel(), model.predict(near), rtol=0, atol=1e-3)
+    wrong = GradientBoostingRegressor(init=first(), random_state=0).fit(X, y)
+    wrong.init_ = first().fit(X[:100], 0.9 * y[:100])  # init refitted on other data
+    assert not og.validate(conv, reference=wrong, data=X).passed
