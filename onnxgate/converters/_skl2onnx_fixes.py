@@ -3811,42 +3811,175 @@ def register_double_isolation_forest() -> None:
 
 
 def register_gradient_boosting_init() -> None:
-    """GradientBoostingRegressor fitted with ``init=`` an estimator (``LinearRegression()``, a quantile
-    ``DummyRegressor``), which skl2onnx refuses ("Setting init to an estimator is not supported"): scikit-learn's
-    ``predict`` is ``init_.predict(X)`` plus ``learning_rate`` times the trees' sum (``_raw_predict_init``), so its
-    trees are written by skl2onnx's converter as ``init="zero"`` (no base value) and the init estimator, converted
-    by its own converter, is added to their sum (made double by
-    :func:`onnxgate.converters._sklearn_graph.double_tree_leaves` in a double graph)."""
-    alias = "SklearnGradientBoostingRegressor"
-    original = _replaceable(alias, "_onnxgate_boosting_init")
-    if original is None:
-        return
+    """GradientBoosting fitted with ``init=`` an estimator (``LinearRegression()``, a quantile ``DummyRegressor``,
+    ``LogisticRegression()`` for a classifier), which skl2onnx refuses ("Setting init to an estimator is not
+    supported"). scikit-learn's raw score (``_raw_predict_init``) is the init estimator's answer on ``X`` as float32
+    (``predict`` for a regressor; for a classifier ``predict_proba`` clipped to ``[eps, 1 - eps]`` through the
+    loss's link: ``logit(p)`` of the positive class, half of it for the exponential loss, ``log(p / gmean(p))``
+    for several classes) plus ``learning_rate`` times the trees' sum; a classifier's probabilities are its inverse
+    link (``Sigmoid``, of twice the score for the exponential loss, ``Softmax``), its label the score at or above 0
+    or the first largest. The trees are written as one ``TreeEnsembleRegressor`` without base values (a regressor's
+    by skl2onnx's converter as ``init="zero"``), summed in double in a double graph
+    (:func:`onnxgate.converters._sklearn_graph.double_tree_leaves`), and the init estimator, converted by its own
+    converter (in float32 where scikit-learn answers float32 rows in float32, as a LinearRegression fitted on them
+    does), is added to their sum."""
+    for alias in ("SklearnGradientBoostingRegressor", "SklearnGradientBoostingClassifier"):
+        original = _replaceable(alias, "_onnxgate_boosting_init")
+        if original is not None:
+            _replace(alias, "_onnxgate_boosting_init", original, _boosting_with_init(original))
 
+
+def _boosting_with_init(original: Any) -> Any:
     def convert(scope: Any, operator: Any, container: Any) -> None:
         import copy
 
-        import numpy as np
-        from skl2onnx.algebra.onnx_operator import OnnxSubEstimator
-        from skl2onnx.algebra.onnx_ops import OnnxAdd, OnnxCast, OnnxReshapeApi13
-        from skl2onnx.common.data_types import DoubleTensorType
+        from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+
+        from onnxgate.converters._sklearn_extra import GraphWriter, graph_dtype
 
         model = operator.raw_operator
         if model.init in (None, "zero"):
             original(scope, operator, container)
             return
-        trees_only = copy.copy(model)
-        trees_only.init = "zero"
-        out = operator.outputs[0]
-        sums = scope.declare_local_variable("boosting_trees", out.type.__class__())
-        sub = copy.copy(operator)
-        sub.raw_operator, sub.outputs = trees_only, [sums]
-        original(scope, sub, container)
-        opv = container.target_opset
         double = isinstance(operator.inputs[0].type, DoubleTensorType)
-        init = OnnxCast(OnnxReshapeApi13(OnnxSubEstimator(model.init_, operator.inputs[0], op_version=opv),
-                                         np.array([-1, 1], dtype=np.int64), op_version=opv),
-                        to=11 if double else 1, op_version=opv)
-        OnnxAdd(OnnxCast(sums, to=11 if double else 1, op_version=opv), init, op_version=opv,
-                output_names=[out]).add_to(scope=scope, container=container)
+        kind = DoubleTensorType if double else FloatTensorType
+        sums = scope.declare_local_variable("boosting_trees", kind())
+        classifier = hasattr(model, "classes_")
+        if classifier:
+            _boosting_trees(scope, operator, container, sums.full_name)
+        else:
+            trees_only = copy.copy(model)
+            trees_only.init = "zero"
+            sub = copy.copy(operator)
+            sub.raw_operator, sub.outputs = trees_only, [sums]
+            original(scope, sub, container)
+        w = GraphWriter(scope, container, graph_dtype(operator))
+        init = _init_raw(scope, operator, container, w)
+        raw = w.node("Add", w.node("Cast", sums.full_name, to=w.float_type), init)
+        if not classifier:
+            w.node("Identity", raw, out=operator.outputs[0].full_name)
+            return
+        _boosting_answer(w, model, raw, operator.outputs[0].full_name, operator.outputs[1].full_name)
 
-    _replace(alias, "_onnxgate_boosting_init", original, convert)
+    return convert
+
+
+def _boosting_trees(scope: Any, operator: Any, container: Any, out: str) -> None:
+    """A GradientBoostingClassifier's trees as one ``TreeEnsembleRegressor`` of a column per raw score (one for two
+    classes), each tree's leaves times ``learning_rate``, base values 0, no post-transform."""
+    import numpy as np
+    from skl2onnx.common.tree_ensemble import add_tree_to_attribute_pairs, get_default_tree_regressor_attribute_pairs
+
+    from onnxgate.converters._sklearn_extra import input_matrix
+
+    model = operator.raw_operator
+    per_stage = int(model.estimators_.shape[1])
+    attrs = get_default_tree_regressor_attribute_pairs()
+    attrs["name"] = scope.get_unique_operator_name("TreeEnsembleRegressor")
+    attrs["n_targets"] = per_stage
+    attrs["base_values"] = [0.0] * per_stage  # as skl2onnx writes a regressor's of init="zero"
+    dtype = np.float64 if graph_dtype_is_double(operator) else np.float32
+    for i in range(model.estimators_.shape[0]):
+        for k in range(per_stage):
+            add_tree_to_attribute_pairs(attrs, False, model.estimators_[i][k].tree_, i * per_stage + k,
+                                        model.learning_rate, k, False, True, dtype=dtype)
+    for key in ("nodes_values", "target_weights", "nodes_hitrates", "base_values"):
+        attrs[key] = np.array(attrs[key], dtype=dtype)
+    container.add_node("TreeEnsembleRegressor", [input_matrix(scope, operator, container)], [out],
+                       op_domain="ai.onnx.ml", op_version=1, **attrs)
+
+
+def graph_dtype_is_double(operator: Any) -> bool:
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    return isinstance(operator.inputs[0].type, DoubleTensorType)
+
+
+def _init_raw(scope: Any, operator: Any, container: Any, w: Any) -> str:
+    """A GradientBoosting model's init estimator's raw score (``_init_raw_predictions``), ``[N, K]`` in the
+    graph's float type, of the rows as float32 (``predict`` reads them so)."""
+    import numpy as np
+    from skl2onnx.algebra.onnx_operator import OnnxSubEstimator
+    from skl2onnx.algebra.onnx_ops import OnnxIdentity
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+
+    model = operator.raw_operator
+    classifier = hasattr(model, "classes_")
+    double = graph_dtype_is_double(operator)
+    narrow = False
+    read = operator.inputs[0]
+    if double:
+        narrow = _answers_float32(model.init_, model.n_features_in_, classifier)
+        rounded = scope.declare_local_variable("boosting_init_float32", FloatTensorType(read.type.shape))
+        container.add_node("Cast", [read.full_name], [rounded.full_name], to=1,
+                           name=scope.get_unique_operator_name("Cast"))
+        read = rounded
+        if not narrow:
+            read = scope.declare_local_variable("boosting_init_input", DoubleTensorType(read.type.shape))
+            container.add_node("Cast", [rounded.full_name], [read.full_name], to=11,
+                               name=scope.get_unique_operator_name("Cast"))
+    opv = container.target_opset
+    init = _as_fitted(model.init_) if narrow else model.init_
+    sub = OnnxSubEstimator(init, read, op_version=opv, options={"zipmap": False} if classifier else None)
+    answer = scope.get_unique_variable_name("boosting_init_answer")
+    OnnxIdentity(sub[1] if classifier else sub, op_version=opv, output_names=[answer]).add_to(
+        scope=scope, container=container)
+    value = w.node("Cast", answer, to=w.float_type)
+    if not classifier:
+        return w.node("Reshape", value, w.const([-1, 1], np.int64))
+    eps = float(np.finfo(np.float64).eps)
+    if len(model.classes_) == 2:
+        value = w.node("Gather", value, w.const([1], np.int64), axis=1)
+    p = w.node("Min", w.node("Max", value, w.const(eps)), w.const(1.0 - eps))
+    if len(model.classes_) == 2:
+        logit = w.node("Log", w.node("Div", p, w.node("Sub", w.const(1.0), p)))
+        return w.node("Mul", logit, w.const(0.5)) if model.loss == "exponential" else logit
+    log_p = w.node("Log", p)
+    return w.node("Sub", log_p, w.node("ReduceMean", log_p, axes=[1], keepdims=1))
+
+
+def _boosting_answer(w: Any, model: Any, raw: str, label: str, probabilities: str) -> None:
+    """A GradientBoostingClassifier's probabilities and label of its raw scores ``raw`` (``[N, K]``)."""
+    import numpy as np
+    from onnx import TensorProto
+
+    classes = model.classes_
+    labels = (w.const(classes.astype(np.int64), dtype=np.int64) if classes.dtype.kind in "biu"
+              else w.const(classes.astype(str), dtype=object))
+    if len(classes) == 2:
+        positive = w.node("Sigmoid", w.node("Mul", raw, w.const(2.0)) if model.loss == "exponential" else raw)
+        w.node("Concat", w.node("Sub", w.const(np.ones((1, 1))), positive), positive, out=probabilities, axis=1)
+        side = w.node("Not", w.node("Less", raw, w.const(np.zeros((1, 1)))))
+        position = w.node("Reshape", w.node("Cast", side, to=TensorProto.INT64),
+                          w.const([-1], np.int64))
+    else:
+        w.node("Softmax", raw, out=probabilities, axis=1)
+        position = w.node("ArgMax", raw, axis=1, keepdims=0)
+    w.node("Gather", labels, position, out=label, axis=0)
+
+
+def _as_fitted(init: Any) -> Any:
+    """A GradientBoosting model's ``init_`` with its fitted float arrays float32 again where they hold float32
+    values: it was fitted on float32 rows, and a float64 graph's copy of the model has them widened
+    (:func:`onnxgate.converters._sklearn_models.float64_attributes`)."""
+    import copy
+
+    import numpy as np
+
+    narrowed = copy.deepcopy(init)
+    for key, value in vars(narrowed).items():
+        if key.endswith("_") and key != "classes_" and isinstance(value, np.ndarray) and value.dtype == np.float64 \
+                and np.array_equal(value.astype(np.float32), value):
+            setattr(narrowed, key, value.astype(np.float32))
+    return narrowed
+
+
+def _answers_float32(init: Any, features: int, classifier: bool) -> bool:
+    """Whether a GradientBoosting model's ``init_`` answers float32 rows in float32 (a LinearRegression fitted on
+    them; a DummyRegressor answers its float64 constant), as ``predict`` feeds it."""
+    import numpy as np
+
+    fitted = _as_fitted(init)
+    rows = np.zeros((1, features), dtype=np.float32)
+    answer = fitted.predict_proba(rows) if classifier else fitted.predict(rows)
+    return bool(np.asarray(answer).dtype == np.float32)

@@ -1337,6 +1337,8 @@ def _boosting_table(model: Any) -> _LeafTable | None:
             leaves = np.flatnonzero(tree.children_left == -1)
             stage.append((leaves, model.learning_rate * tree.value[leaves, 0, 0].astype(np.float64)))
         stages.append(stage)
+    if model.init not in (None, "zero"):  # its trees' raw sums alone, zero base values (the init's answer after)
+        return _boosted_table(stages, baseline, per_stage, False, "logistic>=")
     table = _boosted_table(stages, baseline, per_stage, hasattr(model, "classes_"), "logistic>=")
     if getattr(model, "loss", None) == "exponential":
         return replace(table, values=2.0 * table.values, transform="NONE", link=("Mul", "Sigmoid", "Identity"))
