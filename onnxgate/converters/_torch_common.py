@@ -8,6 +8,7 @@ import logging
 import re
 import sys
 import threading
+import types
 import warnings
 import weakref
 from collections.abc import Iterator
@@ -29,6 +30,8 @@ __all__ = [
     "TORCHSCRIPT_MAX_OPSET",
     "TORCHSCRIPT_MIN_OPSET",
     "KeptState",
+    "compiled_function",
+    "compiled_original",
     "data_writes",
     "eval_mode",
     "model_kind",
@@ -63,8 +66,41 @@ def torch_module() -> Any:
     return frameworks.torch("Converting a PyTorch model")
 
 
+def compiled_original(model: Any) -> Any | None:
+    """The module ``torch.compile(module)`` wraps (its ``_orig_mod``), or None for a model that is not compiled.
+
+    The compiled module computes its original's function (torch.compile's mode and backend change the numerics,
+    not the maths), and the TorchScript exporter refuses it ("Detected that you are using FX to torch.jit.trace
+    a dynamo-optimized function"): every compiled MLP, CNN or LSTM was refused below opset 18 with "try opset 18
+    or higher", which torch.compile(model.half()) users met at the default opset 17 (helper-271).
+    """
+    # torch.compile imported torch._dynamo: a module it made is an instance of a class already loaded, and a model
+    # that is not compiled does not pay for the import (about 2 s)
+    eval_frame = sys.modules.get("torch._dynamo.eval_frame")
+    if eval_frame is None:
+        return None
+    return model._orig_mod if isinstance(model, eval_frame.OptimizedModule) else None
+
+
+def compiled_function(model: Any) -> bool:
+    """Whether ``model`` is a plain function torch.compile wrapped (``torch.compile(f)``), which torch leaves a
+    Python function (no class to recognise it by) holding the function it compiles."""
+    # a compiled module answers the attribute too, from its forward()
+    return (isinstance(model, types.FunctionType) and "torch._dynamo" in sys.modules
+            and callable(getattr(model, "_torchdynamo_orig_callable", None)))
+
+
 def model_kind(model: Any) -> str:
     """``"program"`` (ExportedProgram), ``"script"`` (TorchScript) or ``"module"`` (nn.Module)."""
+    if compiled_function(model):
+        name = getattr(model._torchdynamo_orig_callable, "__qualname__", "the function")
+        raise UnsupportedModelError(
+            f"{name!r} is a function compiled with torch.compile, not a torch.nn.Module: onnxgate converts modules. "
+            "Wrap it in an nn.Module whose forward() calls the function, and convert that module (compiled or not). "
+            "torch.compile of a module's forward, or of a module compiled already, makes such a function too: "
+            "convert the module itself",
+            framework="pytorch",
+        )
     torch = torch_module()
     if isinstance(model, torch.export.ExportedProgram):
         return "program"
@@ -222,6 +258,12 @@ class KeptState:
         if isinstance(self.model, torch.jit.ScriptModule):
             # the TorchScript interpreter under a dispatch mode lost its errors' text ("RuntimeError:" alone where
             # torch said "mat1 and mat2 shapes cannot be multiplied"); a scripted forward() is followed as before
+            yield
+            return
+        if compiled_original(self.model) is not None:
+            # torch.compile does not compile a forward() first called under a dispatch mode, and runs that forward()
+            # uncompiled from then on, in this module and every other of its class: validate's reference was not
+            # the compiled code, and the user's compiled module ran eagerly for the rest of the process (helper-271)
             yield
             return
         by_storage: dict[int | None, list[_Kept]] = {}

@@ -53,6 +53,9 @@ Policy:
   refused naming the layer, with the fix (the float model, onnxruntime's quantization tools, or
   ``torch.ao.quantization.convert``); a statically quantized module is written as QuantizeLinear/DequantizeLinear.
   A float32 input is cast to a half model's dtype only when forward() cannot take it as it is.
+* A module made by ``torch.compile(module)`` is converted as its original module (``._orig_mod``), which
+  computes the same function (the TorchScript exporter refuses the compiled one), with a warning saying so;
+  the reference validation runs is the compiled module. ``torch.compile`` of a plain function is refused.
 * Options: ``input_names``, ``output_names``, ``dynamo`` (force an exporter), ``optimize`` (run
   onnxscript's optimizer after a dynamo export; default True), ``dynamic_axes``.
 """
@@ -82,6 +85,8 @@ from onnxgate.converters._torch_common import (
     PROBE_ROWS,
     TORCHSCRIPT_MAX_OPSET,
     TORCHSCRIPT_MIN_OPSET,
+    compiled_function,
+    compiled_original,
     eval_mode,
     model_kind,
     quiet_exporters,
@@ -283,6 +288,10 @@ class PyTorchConverter(Converter):
     MAX_OPSET = DYNAMO_MAX_OPSET
     FILE_SUFFIXES = (".pt2", ".pt", ".pth")
 
+    def matches(self, model: Any) -> bool:
+        # torch.compile(f) is a plain function: claimed, so that check_model refuses it saying what it is
+        return super().matches(model) or compiled_function(model)
+
     def check_model(self, model: Any) -> None:
         model_kind(model)
 
@@ -316,6 +325,10 @@ class PyTorchConverter(Converter):
                 f"unknown PyTorch conversion option(s) {unknown}; known options are {list(OPTIONS)}",
                 framework=self.framework,
             )
+        compiled = model
+        original = compiled_original(model)
+        if original is not None:
+            model = original
         proto, warns = convert_module(
             model,
             sample,
@@ -339,6 +352,10 @@ class PyTorchConverter(Converter):
             if added:
                 warns = [*warns, added]
         _refuse_negative_embedding_ids(proto, *_embedding_weights(model))
+        if original is not None:
+            warns = [*warns, f"{type(compiled).__name__} (torch.compile of {type(original).__name__}): its original "
+                     "module (._orig_mod), which computes the same function, was converted; validation compares the "
+                     "file with the compiled module's outputs"]
         return RawConversion(model=proto, warnings=warns)
 
     def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
@@ -440,6 +457,7 @@ class PyTorchConverter(Converter):
     def save_native(self, model: Any, folder: Path) -> Path:
         """``model.pt2`` (torch.export, batch axis dynamic), or TorchScript ``model.pt`` if export fails."""
         torch = torch_module()
+        model = compiled_original(model) or model  # what convert exported, and remembered the inputs of
         kind = model_kind(model)
         if kind == "program":
             path = folder / "model.pt2"

@@ -2271,3 +2271,105 @@ def test_a_random_reference_is_said_to_be_random_not_batch_dependent(kind: str) 
     assert "batch" not in parity.message
     if kind == "noise":
         assert "(it holds RandomNormalLike)" in parity.message
+
+
+class _SmallCnn(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 3)
+        self.head = torch.nn.Linear(4 * 6 * 6, 2)
+
+    def forward(self, x: Any) -> Any:
+        return self.head(torch.relu(self.conv(x)).flatten(1))
+
+
+class _LastSteps(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = torch.nn.LSTM(3, 5, batch_first=True)
+
+    def forward(self, x: Any) -> Any:
+        return self.lstm(x)[0]
+
+
+def _normed() -> Any:
+    model = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.BatchNorm1d(6)).eval()
+    with torch.no_grad():
+        model[1].running_mean.uniform_(-1, 1)
+        model[1].running_var.uniform_(0.5, 2)
+    return model
+
+
+def _compiled_cases() -> list[Any]:
+    rng = np.random.default_rng(0)
+    mlp = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    return [
+        pytest.param(lambda: mlp, rng.normal(size=(6, 4)).astype(np.float32), 1e-5, id="mlp"),
+        pytest.param(lambda: mlp.half(), rng.normal(size=(6, 4)).astype(np.float16), 1e-2, id="half-mlp"),
+        pytest.param(_SmallCnn, rng.normal(size=(6, 1, 8, 8)).astype(np.float32), 1e-5, id="cnn"),
+        pytest.param(_LastSteps, rng.normal(size=(6, 7, 3)).astype(np.float32), 1e-5, id="lstm"),
+        pytest.param(_normed, rng.normal(size=(6, 4)).astype(np.float32), 1e-5, id="batchnorm-eval"),
+    ]
+
+
+@pytest.mark.parametrize("opset", [13, 17])
+@pytest.mark.parametrize(("make", "x", "atol"), _compiled_cases())
+def test_a_compiled_module_is_converted_as_its_original_below_18(make: Any, x: np.ndarray, atol: float,
+                                                                  opset: int) -> None:
+    # the TorchScript exporter refused every torch.compile(module): "try opset 18 or higher", at the default 17 too
+    torch.manual_seed(0)
+    original = make()
+    compiled = torch.compile(original)  # not called here: its first call compiles, which takes seconds
+    conv = og.convert(compiled, x, opset=opset)
+    assert conv.opset == opset and conv.model.graph.name == type(original).__name__
+    assert any("torch.compile of" in w and "._orig_mod" in w for w in conv.warnings), conv.warnings
+    with torch.no_grad():
+        expected = original(torch.from_numpy(x)).float().numpy()
+    (got,) = _session(conv.model).run(None, {"input": x})
+    np.testing.assert_allclose(got.astype(np.float32), expected, atol=atol, rtol=atol)
+
+
+def test_validate_compares_with_the_compiled_module_and_leaves_it_compiled(x4: np.ndarray) -> None:
+    # validate's reference ran the compiled module under a dispatch mode: torch.compile then ran that forward()
+    # uncompiled, there and ever after in the process, for every module of its class the user compiled
+    class GateCompiledNet(torch.nn.Module):  # a class of its own: torch.compile remembers code it gave up on
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = torch.nn.Linear(4, 2)
+
+        def forward(self, x: Any) -> Any:
+            return torch.tanh(self.linear(x))
+
+    graphs: list[Any] = []
+
+    def backend(graph: Any, _: Any) -> Any:  # dynamo without inductor: fast, and it counts what it compiles
+        graphs.append(graph)
+        return graph.forward
+
+    torch.manual_seed(0)
+    conv = og.convert(torch.compile(GateCompiledNet(), backend=backend), x4)
+    assert og.validate(conv, data=x4)
+    assert graphs, "validate's reference did not run the compiled code"
+    compiled = len(graphs)
+    torch.compile(GateCompiledNet(), backend=backend)(torch.from_numpy(x4))
+    assert len(graphs) > compiled, "a module of the class compiled after validate ran uncompiled"
+
+
+def test_a_pickled_compiled_module_converts_on_the_command_line(mlp: Any, tmp_path: Any, monkeypatch: Any,
+                                                                 capsys: Any) -> None:
+    from onnxgate.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    torch.save(torch.compile(mlp), "compiled.pt")  # an OptimizedModule pickles, and loads back as one
+    np.save("x.npy", np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32))
+    assert main(["convert", "compiled.pt", "--sample", "x.npy", "-o", "compiled.onnx", "--trust-pickle"]) == 0
+    out = capsys.readouterr().out
+    assert "opset=17" in out and "torch.compile of Sequential" in out, out
+
+
+def test_a_compiled_function_is_refused_saying_what_it_is(x4: np.ndarray) -> None:
+    def scale(t: Any) -> Any:
+        return t * 2
+
+    with pytest.raises(UnsupportedModelError, match=r"'.*scale' is a function compiled with torch.compile.*nn.Module"):
+        og.convert(torch.compile(scale), x4)
