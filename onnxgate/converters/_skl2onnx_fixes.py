@@ -3841,10 +3841,20 @@ def _boosting_with_init(original: Any) -> Any:
         if model.init in (None, "zero"):
             original(scope, operator, container)
             return
+        classifier = hasattr(model, "classes_")
+        if classifier and container.get_options(model, {"raw_scores": False}).get("raw_scores"):
+            # a CalibratedClassifierCV reads the member's decision_function: the probabilities written below
+            # would be calibrated as if they were scores (205 of 569 breast_cancer labels off)
+            from onnxgate.errors import UnsupportedModelError
+
+            raise UnsupportedModelError(
+                "a GradientBoostingClassifier with init= an estimator is converted with its probabilities and "
+                "labels, not its raw scores (decision_function), which a model around it such as "
+                "CalibratedClassifierCV reads; fit it with init='zero' or the default init, or calibrate another "
+                "classifier", framework="sklearn")
         double = isinstance(operator.inputs[0].type, DoubleTensorType)
         kind = DoubleTensorType if double else FloatTensorType
         sums = scope.declare_local_variable("boosting_trees", kind())
-        classifier = hasattr(model, "classes_")
         if classifier:
             _boosting_trees(scope, operator, container, sums.full_name)
         else:

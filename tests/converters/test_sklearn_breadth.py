@@ -4321,6 +4321,21 @@ def test_a_gradient_boosting_classifier_with_an_init_estimator_converts(dataset:
     assert not og.validate(conv, reference=wrong, data=X).passed
 
 
+def test_a_gradient_boosting_classifier_with_an_init_estimator_under_a_calibration_is_refused() -> None:
+    # a CalibratedClassifierCV asks its member for raw scores (decision_function); the init path writes
+    # probabilities, which were calibrated as scores: validate failed 205 of 569 labels rather than a refusal
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_breast_cancer(return_X_y=True)
+    member = GradientBoostingClassifier(init=LogisticRegression(max_iter=5000), n_estimators=10, random_state=0)
+    model = CalibratedClassifierCV(member, cv=3).fit(X, y)
+    with pytest.raises(og.UnsupportedModelError, match=r"raw scores .decision_function.*init='zero'"):
+        og.convert(model, X[:5])
+
+
 def _outputs_of(conv: og.Conversion, rows: Any) -> Any:
     import onnxruntime as ort
 
