@@ -156,9 +156,21 @@ def _parquet_folder(folder: Path) -> Any:
     # a file of no rows holds its schema, as Spark and score read it (validate alone refused such a folder;
     # helper-90); a folder of no rows at all is refused as an empty file is
     frames = [load_data(f, allow_empty=True) for f in files]
-    first = dict(frames[0].dtypes.items())
-    for f, frame in zip(files[1:], frames[1:]):
-        types = dict(frame.dtypes.items())
+    _refuse_other_columns(folder, files, [dict(frame.dtypes.items()) for frame in frames])
+    if not any(len(frame) for frame in frames):
+        raise InvalidDataError(_NO_ROWS_IN_FOLDER.format(folder=str(folder)), path=str(folder))
+    return parquet_category_nulls(pd.concat(frames, ignore_index=True)) if len(frames) > 1 else frames[0]
+
+
+_NO_ROWS_IN_FOLDER = "the data folder {folder!r} has a header but no rows in any file"
+_NO_ROWS_IN_FILE = "data file {file!r} has a header but no rows"
+
+
+def _refuse_other_columns(folder: Path, files: Sequence[Path], dtypes: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse a folder whose files (``files``, their pandas ``dtypes`` by column) do not all hold the first
+    file's columns of the first file's types."""
+    first = dtypes[0]
+    for f, types in zip(files[1:], dtypes[1:]):
         if types != first:
             differ = next(c for c in [*first, *types] if str(first.get(c)) != str(types.get(c)))
             here, there = (str(kinds[differ]) if differ in kinds else "missing" for kinds in (types, first))
@@ -168,10 +180,57 @@ def _parquet_folder(folder: Path) -> Any:
                 "holds the same columns of the same types",
                 path=str(f),
             )
-    if not any(len(frame) for frame in frames):
-        raise InvalidDataError(f"the data folder {str(folder)!r} has a header but no rows in any file",
-                               path=str(folder))
-    return parquet_category_nulls(pd.concat(frames, ignore_index=True)) if len(frames) > 1 else frames[0]
+
+
+def check_parquet_data(path: str | os.PathLike[str]) -> None:
+    """Refuse, from the files' footers alone, the local Parquet file or folder :func:`load_data` refuses for its
+    files and rows: a folder holding other files or no ``.parquet`` file, files whose columns or types differ
+    (each read as pandas reads it: its column types with no rows), or no rows at all; with its messages. For
+    Spark parity, whose readers take one file's columns and give a column another file lacks as nulls: a
+    folder whose second file lacked a feature passed with that feature scored as NaN, where ``validate`` on
+    one machine refused it (helper-268). Anything else (a URL, a file that is not Parquet) is left to the reader.
+
+    Raises
+    ------
+    InvalidDataError
+        As :func:`load_data` would, without reading a row.
+    """
+    import pyarrow.parquet as pq
+
+    text = os.fspath(path)
+    root = Path(text)
+    if "://" in text or not root.exists():
+        return
+    if root.is_file():
+        if root.suffix.lower() != ".parquet":
+            return
+        try:
+            rows = pq.ParquetFile(root).metadata.num_rows
+        except Exception:
+            return  # the reader says what is wrong with it
+        if rows == 0:
+            raise InvalidDataError(_NO_ROWS_IN_FILE.format(file=text), path=text)
+        return
+    files = sorted(f for f in root.iterdir() if not f.name.startswith((".", "_")))
+    if not files:
+        raise InvalidDataError(f"no Parquet files in {text!r}", path=text)
+    other = [f.name for f in files if f.suffix.lower() != ".parquet" or not f.is_file()]
+    if other:
+        if any(f.is_dir() and "=" in f.name for f in files):
+            return  # partition folders key=value/: Spark reads them as columns
+        raise InvalidDataError(f"the folder {text!r} holds {other[:3]}, which are not Parquet files: a data "
+                               "folder holds .parquet files only", path=text)
+    dtypes, rows = [], 0
+    for f in files:
+        try:
+            handle = pq.ParquetFile(f)
+            dtypes.append(dict(handle.schema_arrow.empty_table().to_pandas().dtypes.items()))
+        except Exception:
+            return  # the reader says what is wrong with it
+        rows += handle.metadata.num_rows
+    _refuse_other_columns(root, files, dtypes)
+    if rows == 0:
+        raise InvalidDataError(_NO_ROWS_IN_FOLDER.format(folder=text), path=text)
 
 
 def load_data(path: str | os.PathLike[str], *, allow_empty: bool = False) -> Any:
@@ -244,7 +303,7 @@ def load_data(path: str | os.PathLike[str], *, allow_empty: bool = False) -> Any
     except Exception as err:
         raise InvalidDataError(f"cannot read {str(p)!r}: {err}", path=str(p)) from err
     if frame.shape[0] == 0 and not allow_empty:
-        raise InvalidDataError(f"data file {str(p)!r} has a header but no rows", path=str(p))
+        raise InvalidDataError(_NO_ROWS_IN_FILE.format(file=str(p)), path=str(p))
     if suffix == ".csv":
         _refuse_repeated_header(p)
     return frame
@@ -813,6 +872,18 @@ def refuse_shuffled_positions(columns: Sequence[str], spec: TensorSpec) -> None:
         )
 
 
+def lacking_columns_error(missing: Sequence[str], signature: Signature, given: Sequence[str]) -> InvalidDataError:
+    """The refusal of data whose columns ``given`` (as the user named them) lack the inputs ``missing`` of a model
+    fed by column name: :func:`as_feeds` and Spark's (:func:`onnxgate.spark.feed_columns`) say it alike."""
+    names, colmap = signature.input_names, signature.columns
+    return InvalidDataError(
+        f"expected a column for each model input {_named(names, colmap)}; the data "
+        f"lacks {_named(list(missing), colmap)} (it has {shown_names(given)})" + _underscored_hint(missing, given)
+        + near_names_hint([colmap.column_for(n) for n in missing], given),
+        column=colmap.column_for(missing[0]),
+    )
+
+
 def _underscored_hint(missing: Sequence[str], given: Sequence[str]) -> str:
     """A message's hint where the data's columns are the missing names with ``_`` for a space or sign: LightGBM
     writes a feature name's spaces as ``_`` ('mean radius' -> 'mean_radius'), so a model converted from an array
@@ -894,13 +965,7 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
         if by_column:
             missing = [n for n in names if n not in columns]
             if missing:
-                raise InvalidDataError(
-                    f"expected a column for each model input {_named(names, colmap)}; the data "
-                    f"lacks {_named(missing, colmap)} (it has {shown_names(given if given is not None else columns)})"
-                    + _underscored_hint(missing, given if given is not None else columns)
-                    + near_names_hint([colmap.column_for(n) for n in missing], given if given is not None else columns),
-                    column=colmap.column_for(missing[0]),
-                )
+                raise lacking_columns_error(missing, signature, given if given is not None else columns)
             # An unused column is most often a label or ID left in by mistake, or a misspelt
             # feature that shadows a missing one; feeding silently would hide either.
             extra = [c for c in columns if c not in names]

@@ -26,10 +26,13 @@ def check_spark_validate_args(args: argparse.Namespace) -> None:
 
 def validate_on_spark(args: argparse.Namespace, reference: Any, target: Any, atol: Any, rtol: Any) -> Any:
     """``onnxgate validate --spark MASTER``: the target's checks here, parity on Spark."""
+    from onnxgate._data import check_parquet_data
     from onnxgate._onnx import load_model
     from onnxgate.signature import Signature
-    from onnxgate.spark import session, validate
+    from onnxgate.spark import check_parquet_path, session, validate
 
+    check_parquet_path(args.data)  # a missing path or a .csv, refused here rather than after a JVM start
+    check_parquet_data(args.data)  # a folder's files as validate reads them without --spark, in its words
     _check_local_files(args.data, Signature.from_model(load_model(args.model)))
     owned = _no_session()
     with _without_pandas_warning():

@@ -80,15 +80,10 @@ def feed_columns(columns: Sequence[str], signature: Signature) -> list[str]:
     if all(n in column_of for n in inputs):
         return [column_of[n] for n in inputs]
     if len(inputs) > 1:
-        from onnxgate._data import near_names_hint
+        from onnxgate._data import lacking_columns_error
 
-        missing = [n for n in inputs if n not in column_of]
-        raise InvalidDataError(
-            f"expected a column for each model input; the data lacks "
-            f"[{', '.join(mapping.describe(n) for n in missing)}] (it has {names})"
-            + near_names_hint([mapping.column_for(n) for n in missing], names),
-            column=mapping.column_for(missing[0]),
-        )
+        # in validate's words on one machine (it listed neither the inputs nor the names LightGBM writes; helper-268)
+        raise lacking_columns_error([n for n in inputs if n not in column_of], signature, names)
     return names
 
 

@@ -142,6 +142,7 @@ def validate(
         model = model.model
     proto = load_model(model)
     signature = Signature.from_model(proto)
+    from onnxgate.validators.parity import scalar_inputs_finding
     from onnxgate.validators.tolerances import atol_defaulted, model_tolerances, reference_reads_float32
 
     if reference is None:
@@ -155,11 +156,29 @@ def validate(
         parity = CheckResult.skip(PARITY, f"not run: fail_fast stopped after {failed.name!r} failed")
     elif loads is not None and not loads.passed and not loads.skipped:
         parity = CheckResult.skip(PARITY, "not run: onnxruntime cannot load the model (see operators_supported)")
+    elif (scalars := scalar_inputs_finding(signature)) is not None:  # as local parity: no rows to compare
+        parity = CheckResult(PARITY, False, f"parity was not run: {scalars}", {"error": scalars})
     else:
+        from onnxgate._data import check_parquet_data
         from onnxgate.spark._files import rows_of
         from onnxgate.spark._predict import feed_columns, refuse_mistyped_columns, refuse_wrong_width
+        from onnxgate.validators.parity import refuse_reordered_columns
+        from onnxgate.validators.reference import inputs_the_file_lacks
 
+        if isinstance(df, (str, os.PathLike)) and _reads_here(spark):
+            # a local folder's files as validate reads them on one machine: the same columns of the same types,
+            # and rows (Spark's readers took one file's columns, and a feature another file lacked as NaN)
+            check_parquet_data(df)
         rows = rows_of(df, spark)
+        # the checks local parity makes of the data's columns, before a row is read (helper-268): a feature the
+        # reference reads but the file has no input for fails the check; the fitted columns in another order
+        # feeding one [N,k] input are refused naming the reference's columns
+        header = _header(rows.columns)
+        lacking = inputs_the_file_lacks(reference, signature, header)
+        if lacking is not None:
+            parity = CheckResult(PARITY, False, f"parity was not run: {lacking}", {"error": lacking})
+            return replace(report, checks=[parity if c.name == PARITY else c for c in report.checks])
+        refuse_reordered_columns(reference, signature, header)
         fed = feed_columns(rows.columns, signature)
         refuse_mistyped_columns(rows.fields, fed, signature)
         # as predict: a column too many or too few for the one input is refused here, from the schema; the
@@ -176,6 +195,27 @@ def validate(
                                guarded, float32_rows, resolve_target(target).allow_nan, text_variants)
     checks = [parity if c.name == PARITY else c for c in report.checks]
     return replace(report, checks=checks)
+
+
+def _reads_here(spark: Any) -> bool:
+    """Whether ``spark`` (default: the active session) reads paths on this machine: a classic session, not
+    Spark Connect, whose server reads them on its own."""
+    if spark is None:
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.getActiveSession()
+    try:
+        return spark is not None and spark.sparkContext is not None
+    except Exception:  # Spark Connect has no SparkContext
+        return False
+
+
+def _header(columns: list[str]) -> Any:
+    """A pandas DataFrame of ``columns`` and no rows: the data's columns, as local parity's checks of them read
+    a frame."""
+    import pandas as pd
+
+    return pd.DataFrame(columns=columns)
 
 
 def _pickle_reference(reference: Any) -> bytes:
@@ -354,7 +394,11 @@ def _spark_parity(
     done = 0
     for part in partials:
         if part.get("error"):
-            return CheckResult(PARITY, False, _in_table(part["error"], starts), {"rows_done": done})
+            details: dict[str, Any] = {"rows_done": done + part["rows"]}
+            failing = part.get("failing_row")
+            if failing is not None and part["partition"] in starts:  # numbered in the table, as local parity's
+                details["failing_row"] = {**failing, "row": starts[part["partition"]] + failing["row"]}
+            return CheckResult(PARITY, False, _in_table(part["error"], starts), details)
         done += part["rows"]
     if done == 0:
         raise InvalidDataError("the parity data has no rows; pass at least one row")
@@ -399,6 +443,14 @@ def _spark_parity(
     result = with_tied_rows(result, sum(p.get("tied", 0) for p in partials), done,
                             sum(p.get("tied_untried", 0) for p in partials))
     result = with_rows_holding_nan(result, sum(p.get("with_nan", 0) for p in partials), done)
+    probe_failed = next((p["probe_failed"] for p in partials if p.get("probe_failed")), None)
+    if probe_failed is not None and probe_failed[0] != done:
+        # as local parity: the first rows fail as a batch of their own while the data's batches run
+        from onnxgate.validators.parity import fixed_batch_finding
+
+        fixed = fixed_batch_finding(*probe_failed)
+        message = fixed if result.passed else f"{result.message}; {fixed}"
+        return CheckResult(PARITY, False, message, {**result.details, "rows_alone": fixed})
     alone = next((p["alone"] for p in partials if p.get("alone")), None)
     if alone is None and result.passed:
         alone = next((p["reference_alone"] for p in partials if p.get("reference_alone")), None)
@@ -612,18 +664,37 @@ def _partition_parity(
                     from onnxgate.validators.parity import ROWS_ALONE
 
                     probe = {key: value[:ROWS_ALONE] for key, value in feeds.items()}
+                    if n > ROWS_ALONE:
+                        # as local parity: the first rows scored as a batch of their own; failing there while the
+                        # batches run, the model fixes its batch size (Spark said a row failed alone; helper-268)
+                        try:
+                            run_rows(session, None, probe)
+                        except Exception as err:
+                            part["probe_failed"] = (ROWS_ALONE, str(err))
                 where = f"rows {done}..{done + n - 1} of partition {part['partition']}"
                 of = f" of partition {part['partition']}"  # the driver names the rows in the table (_in_table)
                 try:
                     onnx_out = run_rows(session, None, feeds)  # row by row for [1,1] columns
                 except Exception as err:
-                    part["error"] = f"onnxruntime failed on {where}: {err}"
+                    from onnxgate.validators.parity import onnxruntime_failure
+
+                    try:  # as local parity: the first row failing alone, with its inputs
+                        part["error"], failure = onnxruntime_failure(
+                            session, feeds, signature, err, done, run_reference,
+                            feeds if user_values is None else batch_feeds(batch, user_values, plain_categories=True),
+                            rows_of=of)
+                    except InvalidDataError as refused:  # the reference refuses that row too: exit 2, as locally
+                        part["raise"] = ("InvalidDataError", str(refused))
+                        break
+                    if "failing_row" in failure:
+                        part["failing_row"] = failure["failing_row"]
                     break
                 if not holds_nan:  # as local parity: rows a SQL target's tables cannot hold
                     from onnxgate.validators.parity import rows_with_nan
 
                     part["with_nan"] += rows_with_nan(feeds)
-                if "alone" not in part and n >= 2:  # as local parity: the first rows scored one at a time
+                if "alone" not in part and n >= 2 and "probe_failed" not in part:
+                    # as local parity: the first rows scored one at a time
                     from onnxgate.validators.parity import ROWS_ALONE, rows_alone_disagree
 
                     head = {key: value[:ROWS_ALONE] for key, value in feeds.items()}
@@ -661,7 +732,7 @@ def _partition_parity(
 
                     part["rounded"] = rounded_rows_agree(part.get("rounded"), accs, onnx_out, feeds, run_reference,
                                                          exact_limit=0)
-                if "reference_alone" not in part and n >= 2 and resolve_ties is None:
+                if "reference_alone" not in part and n >= 2 and resolve_ties is None and "probe_failed" not in part:
                     # as local parity: the batches may agree while single rows do not (a reference branching
                     # on a batch-wide value); the driver reads it only when the batches passed
                     from onnxgate.validators.parity import ROWS_ALONE, reference_alone_disagrees
@@ -682,7 +753,7 @@ def _partition_parity(
                         found = traced_rows_disagree(session, feeds, signature, tolerances, run_reference, every,
                                                      rows_of=of)
                     part["reference_alone"] = found
-                if tokenized and text_variants and "text" not in part and n >= 1:
+                if tokenized and text_variants and "text" not in part and n >= 1 and "probe_failed" not in part:
                     # as local parity: the first rows' text varied; the driver reads the first partition's
                     from onnxgate._onnx import load_model
                     from onnxgate.validators.parity import ROWS_ALONE, non_ascii_text_disagrees
@@ -692,7 +763,8 @@ def _partition_parity(
                                                             tolerances, run_reference, rows_of=of)
                 part["rows"] += n
                 part["batches"] += 1
-            if probe is not None and not part.get("error") and not part.get("raise") and _looks_failed(part):
+            if (probe is not None and not part.get("error") and not part.get("raise") and "probe_failed" not in part
+                    and _looks_failed(part)):
                 # as local parity, before the batch (or the file) is blamed: does either model answer the same
                 # rows the same twice? 2 reference and 2 onnxruntime calls on 4 rows, only in a partition that
                 # mismatched; the driver reads it only when the merged check failed

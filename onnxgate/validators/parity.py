@@ -368,30 +368,10 @@ def check_prediction_parity(
             try:
                 onnx_out = run_rows(session, None, feeds)
             except Exception as err:
-                details: dict[str, Any] = {"rows_done": done}
-                where = f"rows {done}..{done + num_rows(chunk) - 1}"
-                row = _first_failing_row(session, feeds)
-                if row is not None:
-                    values = {key: _brief(value[row], 6, bare=True)[:80]
-                              for key, value in by_column(feeds, signature).items()}
-                    details["failing_row"] = {"row": done + row, "inputs": values}
-                    # text first: a category the model never saw is the usual cause
-                    order = sorted(values, key=lambda key: not values[key].startswith(("'", '"', "['")))
-                    shown = ", ".join(f"{key}={values[key]}" for key in order[:8]) + (", ..." if len(order) > 8 else "")
-                    where += f" (first at row {done + row}: {shown})"
-                first = first_line(err, None)
-                if row is not None:
-                    # a row the reference refuses too (an id past an embedding's table) compares nothing: the
-                    # caller's input, as for a row only the reference refuses, not a fault of the file
-                    ref_feeds = feeds if user_values is None else as_feeds(chunk, user_values)
-                    try:
-                        run_reference({key: value[row:row + 1] for key, value in ref_feeds.items()})
-                    except OnnxGateError:
-                        pass
-                    except Exception as ref_err:
-                        raise InvalidDataError(f"{reference_failed(where, ref_err)}; onnxruntime refused it too: "
-                                               f"{first}") from ref_err
-                return CheckResult(name, False, f"onnxruntime failed on {where}: {first}", details)
+                message, details = onnxruntime_failure(
+                    session, feeds, signature, err, done, run_reference,
+                    feeds if user_values is None else as_feeds(chunk, user_values))
+                return CheckResult(name, False, message, details)
             if not target_holds_nan:
                 with_nan += rows_with_nan(feeds)
             try:
@@ -702,6 +682,44 @@ def with_tied_rows(result: CheckResult, tied: int, rows: int, untried: int = 0) 
     if not tied and not untried:
         return result
     return CheckResult(result.name, result.passed, message, details)
+
+
+def onnxruntime_failure(session: Any, feeds: Mapping[str, Any], signature: Signature, err: BaseException, done: int,
+                        run_reference: Callable[[Mapping[str, Any]], Any], reference_feeds: Mapping[str, Any],
+                        rows_of: str = "") -> tuple[str, dict[str, Any]]:
+    """The failed parity's message and details where onnxruntime fails on a batch (``feeds``, the data's rows from
+    ``done``): the batch's first row it fails on alone, with its inputs; ``rows_of`` follows each row number (a Spark
+    partition's). Local and Spark parity say it alike.
+
+    Raises
+    ------
+    InvalidDataError
+        The reference (given ``reference_feeds``, the batch's rows as it reads them) refuses that row too: the
+        caller's input, not the file's fault.
+    """
+    rows = len(next(iter(feeds.values()))) if feeds else 0
+    details: dict[str, Any] = {"rows_done": done}
+    where = f"rows {done}..{done + rows - 1}{rows_of}"
+    row = _first_failing_row(session, feeds)
+    if row is not None:
+        values = {key: _brief(value[row], 6, bare=True)[:80] for key, value in by_column(feeds, signature).items()}
+        details["failing_row"] = {"row": done + row, "inputs": values}
+        # text first: a category the model never saw is the usual cause
+        order = sorted(values, key=lambda key: not values[key].startswith(("'", '"', "['")))
+        shown = ", ".join(f"{key}={values[key]}" for key in order[:8]) + (", ..." if len(order) > 8 else "")
+        where += f" (first at row {done + row}{rows_of}: {shown})"
+    first = first_line(err, None)
+    if row is not None:
+        # a row the reference refuses too (an id past an embedding's table) compares nothing: the
+        # caller's input, as for a row only the reference refuses, not a fault of the file
+        try:
+            run_reference({key: value[row:row + 1] for key, value in reference_feeds.items()})
+        except OnnxGateError:
+            pass
+        except Exception as ref_err:
+            raise InvalidDataError(f"{reference_failed(where, ref_err)}; onnxruntime refused it too: "
+                                   f"{first}") from ref_err
+    return f"onnxruntime failed on {where}: {first}", details
 
 
 def fixed_batch_finding(rows: int, err: BaseException | str) -> str:

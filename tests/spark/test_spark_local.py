@@ -491,11 +491,13 @@ def test_cli_on_spark_refuses_the_files_local_score_refuses(
     pd.DataFrame(forest["X"][:100], columns=FEATURES).to_parquet(folder / "a.parquet")
     pd.DataFrame(forest["X"][100:200, :3], columns=FEATURES[:3]).to_parquet(folder / "b.parquet")
     out = tmp_path / "scored"
-    for command in (["score", str(model_file), "--out", str(out)],
-                    ["validate", str(model_file), "--reference", str(ref_file), "--trust-pickle"]):
+    # each in its own words without --spark (validate's, of the folder's files, since helper-268)
+    for command, said in ((["score", str(model_file), "--out", str(out)], "b.parquet' lacks the column(s) ['f3']"),
+                          (["validate", str(model_file), "--reference", str(ref_file), "--trust-pickle"],
+                           "column 'f3' is missing there and float32 in 'a.parquet'")):
         assert main([*command, "--data", str(folder), "--spark", "local[2]"]) == 2
         err = capsys.readouterr().err
-        assert "b.parquet' lacks the column(s) ['f3']" in err and len(err.strip().splitlines()) == 1, err
+        assert said in err and len(err.strip().splitlines()) == 1, err
     assert not out.exists()
     # Spark resolves names whatever their case: a data column VARIABLE clashes with the output variable
     clash = tmp_path / "clash.parquet"
@@ -1168,3 +1170,140 @@ def test_text_varied_outside_ascii_is_tried_on_spark_as_locally(local_spark: Any
     args = ["validate", "m.onnx", "--reference", "ref.pkl", "--trust-pickle", "--spark", "local[2]", "--data", files]
     assert main(args) == 1 and "non-ASCII" in capsys.readouterr().out
     assert main([*args, "--no-text-variants"]) == 0, capsys.readouterr().out
+
+
+def _outcome(validate: Any, *args: Any, **kwargs: Any) -> tuple[str, bool | None, str]:
+    """What a user sees of ``validate(*args, **kwargs)``: its parity check's verdict and message, or the refusal
+    (exit 2)."""
+    try:
+        check = parity(validate(*args, **kwargs))
+    except InvalidDataError as err:
+        return "refused", None, str(err)
+    return "checked", check.passed, check.message
+
+
+def _iris_frame() -> tuple[pd.DataFrame, Any]:
+    from sklearn.datasets import load_iris
+
+    iris = load_iris(as_frame=True)
+    return iris.data, iris.target
+
+
+def test_data_columns_are_judged_on_spark_as_locally(local_spark: Any, tmp_path: Path) -> None:
+    # local parity checks the data's columns against the reference before a row is read; Spark parity named the
+    # model's columns where local parity names the reference's (exit 2 both), listed neither the model's inputs nor
+    # LightGBM-style names for missing columns, and refused a feature the file has no input for as a column to
+    # "drop" (exit 2) where local parity fails the check: the file lacks an input the model needs (exit 1)
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _iris_frame()
+    names = list(X.columns)
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    three = LogisticRegression(max_iter=500).fit(X[names[:3]], y)
+    cases = {
+        "reordered": (og.convert(model, X.to_numpy()[:5]), model, X[names[::-1]]),
+        "lacking": (og.convert(model, X[:5], target="sql-edge-2.0"), model, X[names[:3]]),
+        "file lacks an input": (og.convert(three, X[names[:3]][:5], target="sql-edge-2.0"), model, X),
+    }
+    seen, differ = {}, []
+    for name, (conv, reference, rows) in cases.items():
+        path = tmp_path / f"{len(seen)}.parquet"
+        rows.to_parquet(path)
+        local = _outcome(og.validate, conv, data=rows, reference=reference)
+        on_spark = _outcome(ogs.validate, conv, str(path), reference=reference, spark=local_spark)
+        differ += [(name, local, on_spark)] if on_spark != local else []
+        seen[name] = local
+    assert not differ, differ
+    assert seen["reordered"][0] == "refused" and "the reference was fitted on columns" in seen["reordered"][2]
+    assert seen["lacking"][0] == "refused" and "expected a column for each model input ['sepal" in seen["lacking"][2]
+    assert seen["file lacks an input"][:2] == ("checked", False)
+    assert "the ONNX file has no input for the column(s) ['petal width (cm)']" in seen["file lacks an input"][2]
+
+
+def _matmul_model(shape: list[Any], fixed_rows: int | None = None) -> Any:
+    """y = x @ w for x of ``shape``; with ``fixed_rows``, x is first reshaped to that many rows (a batch size the
+    graph fixes though its input declares it free)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits = [numpy_helper.from_array(np.arange(4, dtype=np.float32).reshape(4, 1) / 3, "w")]
+    nodes, source = [], "x"
+    if fixed_rows is not None:
+        inits.append(numpy_helper.from_array(np.array([fixed_rows, 4], dtype=np.int64), "shape"))
+        nodes.append(helper.make_node("Reshape", ["x", "shape"], ["rows"]))
+        source = "rows"
+    nodes.append(helper.make_node("MatMul", [source, "w"], ["y"]))
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [shape[0], 1])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def test_scalar_inputs_and_a_fixed_batch_size_are_said_on_spark_as_locally(local_spark: Any, tmp_path: Path) -> None:
+    # a scalar input: local parity fails the check (no rows to compare), Spark refused the data (exit 2). A graph
+    # fixing 7 rows: local parity finds its first 4 rows fail as a batch while the data's batch runs; Spark said a
+    # row failed alone. 5 rows fail as a batch on both: Spark gave onnxruntime's whole error, without the first
+    # row failing and its inputs
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph([helper.make_node("Mul", ["x", "two"], ["y"])], "s",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])],
+                              [numpy_helper.from_array(np.array(2, dtype=np.float32), "two")])
+    scalar = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    scalar.ir_version = 8
+    rows = np.random.default_rng(0).normal(size=(7, 4)).astype(np.float32)
+    fixed, free = _matmul_model(["N", 4], fixed_rows=7), _matmul_model(["N", 4])
+    cases = {
+        "scalar": (scalar, scalar, pd.DataFrame({"x": rows[:, 0]})),
+        "fixed batch": (fixed, free, pd.DataFrame(rows, columns=FEATURES)),
+        "fails as a batch": (fixed, free, pd.DataFrame(rows[:5], columns=FEATURES)),
+    }
+    seen, differ = {}, []
+    for name, (model, reference, frame) in cases.items():
+        path = tmp_path / f"{len(seen)}.parquet"
+        frame.to_parquet(path)  # one file, one partition: the same batches as local parity's
+        local = _outcome(og.validate, model, data=frame, reference=reference)
+        on_spark = _outcome(ogs.validate, model, str(path), reference=reference, spark=local_spark)
+        differ += [(name, local, on_spark)] if on_spark != local else []
+        seen[name] = local
+    assert not differ, differ
+    assert seen["scalar"][:2] == ("checked", False) and "are scalars (shape [])" in seen["scalar"][2]
+    assert "the model fixes its batch size though its inputs declare it free" in seen["fixed batch"][2]
+    assert seen["fails as a batch"][2].startswith("onnxruntime failed on rows 0..4 (first at row 0: x=[")
+
+
+def test_a_parquet_folder_is_read_on_spark_as_locally(local_spark: Any, tmp_path: Path, monkeypatch: Any,
+                                                      capsys: Any) -> None:
+    # Spark reads one file's columns: a folder whose second file lacked a feature passed, that feature scored as
+    # NaN, where validate on one machine refuses the folder; an empty file was refused in other words
+    import pickle
+
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200), "k": rng.integers(0, 5, size=200)})
+    model = HistGradientBoostingClassifier(max_iter=10, random_state=0).fit(frame, (frame.a + frame.k > 2).astype(int))
+    conv = og.convert(model, frame[:5])
+    lacking = tmp_path / "lacking"
+    lacking.mkdir()
+    frame[:100].to_parquet(lacking / "a.parquet")
+    frame[100:].drop(columns="b").to_parquet(lacking / "b.parquet")
+    empty = tmp_path / "empty.parquet"
+    frame[:0].to_parquet(empty)
+    differ = []
+    for data in (lacking, empty):
+        local = _outcome(og.validate, conv, data=str(data), reference=model)
+        on_spark = _outcome(ogs.validate, conv, str(data), reference=model, spark=local_spark)
+        assert local[0] == "refused"
+        differ += [(data.name, local, on_spark)] if on_spark != local else []
+    assert not differ, differ
+    monkeypatch.chdir(tmp_path)
+    Path("m.onnx").write_bytes(conv.model.SerializeToString())
+    Path("ref.pkl").write_bytes(pickle.dumps(model))
+    args = ["validate", "m.onnx", "--reference", "ref.pkl", "--trust-pickle", "--data", "lacking"]
+    said = []
+    for extra in ([], ["--spark", "local[2]"]):
+        assert main([*args, *extra]) == 2
+        said.append(capsys.readouterr().err.strip().splitlines()[-1])
+    assert said[0] == said[1] and "column 'b' is missing there" in said[0], said
