@@ -29,6 +29,7 @@ __all__ = [
     "check_model",
     "check_opset_number",
     "clean_stale_partials",
+    "constant_tensors",
     "densify_sparse_initializers",
     "ir_version_for_opset",
     "load_error",
@@ -358,6 +359,18 @@ def _parse(data: bytes, *, source: str) -> onnx.ModelProto:
 _FIXED_ITEMSIZE = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 14: 8, 15: 16,
                    16: 2, 17: 1, 18: 1, 19: 1, 20: 1, 24: 1}
 _MAX_ELEMENTS = 2**62
+
+
+def constant_tensors(graph: Any) -> dict[str, Any]:
+    """The ``TensorProto`` of each constant value of ``graph`` by name: its initializers and the ``value`` of its
+    ``Constant`` nodes (not its subgraphs')."""
+    constants = {init.name: init for init in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant" and node.output:
+            value = next((a.t for a in node.attribute if a.name == "value" and a.HasField("t")), None)
+            if value is not None:
+                constants[node.output[0]] = value
+    return constants
 
 
 def all_graphs(graph: Any) -> Iterator[Any]:
@@ -838,8 +851,6 @@ def _ignore_missing() -> Iterator[None]:
 def serialize(model: onnx.ModelProto) -> bytes:
     """Serialize a model as one self-contained file (external data folded back in)."""
     return bytes(model.SerializeToString())
-
-
 
 
 #: The most bytes a sparse initializer is densified to: a file holding it as a dense tensor could not be larger

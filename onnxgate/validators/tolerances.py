@@ -221,12 +221,9 @@ def _quantized_steps(model: Any) -> dict[str, float]:
     import numpy as np
     from onnx import numpy_helper
 
-    constants = {init.name: init for init in graph.initializer}
-    for node in graph.node:
-        if node.op_type == "Constant" and node.output:
-            value = next((a.t for a in node.attribute if a.name == "value" and a.HasField("t")), None)
-            if value is not None:
-                constants[node.output[0]] = value
+    from onnxgate._onnx import constant_tensors
+
+    constants = constant_tensors(graph)
     outputs = {o.name for o in graph.output}
     steps: dict[str, float] = {}
     for node in graph.node:

@@ -290,13 +290,9 @@ def _column_map(affine: _Affine, index: int) -> _Affine:
 def _constants(graph: onnx.GraphProto) -> dict[str, Array]:
     from onnx import numpy_helper
 
-    values = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
-    for node in graph.node:
-        if node.op_type == "Constant" and node.output:
-            value = _attr(node, "value")
-            if value is not None:
-                values[node.output[0]] = value
-    return values
+    from onnxgate._onnx import constant_tensors
+
+    return {name: numpy_helper.to_array(tensor) for name, tensor in constant_tensors(graph).items()}
 
 
 def _trace_affine(
