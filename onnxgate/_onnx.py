@@ -37,6 +37,7 @@ __all__ = [
     "ml_opset_for",
     "model_name",
     "model_opsets",
+    "repair_layout",
     "sparse_initializer_names",
     "tree_skeleton",
 ]
@@ -918,3 +919,97 @@ def _dense_tensor(sparse: Any) -> Any:
     elif values.size:
         raise InvalidModelError(f"sparse initializer {name!r} has {values.size} values and no indices; re-export it")
     return numpy_helper.from_array(flat.reshape(shape), name)
+
+
+#: The first IR version whose initializers need not be graph inputs (an IR 3 file lists every initializer as one).
+INITIALIZERS_APART_IR_VERSION = 4
+
+
+def repair_layout(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, list[str]]:
+    """A copy of ``proto`` laid out as the ONNX spec asks, with one sentence per repair; ``(proto, [])`` when it
+    needs none.
+
+    Two layouts onnxruntime runs and the ONNX checker refuses are repaired, neither changing an answer:
+
+    * nodes out of topological order (some exporters write a node before the ones it reads): onnxruntime
+      sorts them when it loads the file; the copy holds them sorted, keeping the file's order wherever it can.
+      A graph whose nodes read each other in a cycle is left as it is (the checker's refusal stands).
+    * an IR 3 file whose initializers are not all graph inputs (IR 3 lists every initializer as one): the copy
+      lists them, as the exporters of IR 3 did; onnxruntime reads them as the same constants, and they are no
+      input a caller feeds (:meth:`onnxgate.signature.Signature.from_model` leaves initializers out).
+    """
+    import onnx
+    from onnx import helper
+
+    copy = onnx.ModelProto()
+    copy.CopyFrom(proto)
+    notes: list[str] = []
+    moved = _sort_nodes(copy.graph, set())
+    if moved:
+        notes.append(f"nodes were not in topological order ({moved[0]}); onnxgate sorted them")
+    if int(copy.ir_version) < INITIALIZERS_APART_IR_VERSION:
+        listed: list[str] = []
+        for graph in all_graphs(copy.graph):
+            inputs = {i.name for i in graph.input}
+            for init in graph.initializer:
+                if init.name not in inputs:
+                    graph.input.append(helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
+                    listed.append(init.name)
+        if listed:
+            shown = ", ".join(repr(n) for n in listed[:5]) + (f" and {len(listed) - 5} more" if len(listed) > 5 else "")
+            notes.append(f"IR version {copy.ir_version} lists every initializer as a graph input and {shown} "
+                         "were not; onnxgate listed them (constants still: no input a caller feeds)")
+    return (copy, notes) if notes else (proto, [])
+
+
+def _reads(node: Any) -> set[str]:
+    """The names ``node`` reads: its inputs and the outer-scope names its subgraphs read."""
+    names = {n for n in node.input if n}
+    for attr in node.attribute:
+        for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+            for graph in all_graphs(sub):
+                for inner in graph.node:
+                    names.update(n for n in inner.input if n)
+    return names
+
+
+def _sort_nodes(graph: Any, outer: set[str]) -> list[str]:
+    """Sort ``graph``'s nodes (and its subgraphs') topologically in place, each node as early in the file's order as
+    its inputs allow; return one description per graph that was out of order (empty when all were sorted, or a
+    graph's nodes read each other in a cycle and were left as they are)."""
+    import heapq
+
+    nodes = list(graph.node)
+    producer = {out: i for i, node in enumerate(nodes) for out in node.output if out}
+    needs = [{producer[n] for n in _reads(node) if n in producer and producer[n] != i} for i, node in enumerate(nodes)]
+    moved: list[str] = []
+    if any(j > i for i, need in enumerate(needs) for j in need):
+        readers: dict[int, list[int]] = {}
+        for i, need in enumerate(needs):
+            for j in need:
+                readers.setdefault(j, []).append(i)
+        waiting = [len(need) for need in needs]
+        ready = [i for i, count in enumerate(waiting) if count == 0]
+        heapq.heapify(ready)
+        order: list[int] = []
+        while ready:
+            i = heapq.heappop(ready)
+            order.append(i)
+            for k in readers.get(i, []):
+                waiting[k] -= 1
+                if waiting[k] == 0:
+                    heapq.heappush(ready, k)
+        if len(order) == len(nodes):
+            i, j = next((i, j) for i, need in enumerate(needs) for j in sorted(need) if j > i)
+            read = next(n for n in _reads(nodes[i]) if producer.get(n) == j)
+            moved.append(f"node {nodes[i].name or nodes[i].op_type!r} read {read!r} before node "
+                         f"{nodes[j].name or nodes[j].op_type!r} wrote it")
+            sorted_nodes = [nodes[i] for i in order]
+            del graph.node[:]
+            graph.node.extend(sorted_nodes)
+    known = outer | {i.name for i in graph.input} | {t.name for t in graph.initializer} | set(producer)
+    for node in graph.node:
+        for attr in node.attribute:
+            for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+                moved.extend(_sort_nodes(sub, known))
+    return moved

@@ -265,3 +265,106 @@ def test_local_functions_read_at_another_opset_are_not_inlined():
     with pytest.raises(OpsetError, match=r"cannot be inlined into its graph as they are: local.Sine imports "
                                          r"ai.onnx 13, the model 12"):
         og.adapt(model, "sql-edge-1.0")
+
+
+def _affine_model(*, ir_version, opset, unsorted=False, initializers_as_inputs=False):
+    """y = x @ W + B, [N,1] float32, W = 2 and B = 1 as initializers; ``unsorted``: the Add written before the MatMul
+    it reads (some exporters write nodes out of order); ``initializers_as_inputs``: W and B listed as graph inputs."""
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["t"], name="mm"), helper.make_node("Add", ["t", "B"], ["y"],
+                                                                                           name="add")]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1])]
+    if initializers_as_inputs:
+        inputs += [helper.make_tensor_value_info("W", TensorProto.FLOAT, [1, 1]),
+                   helper.make_tensor_value_info("B", TensorProto.FLOAT, [1])]
+    graph = helper.make_graph(
+        nodes[::-1] if unsorted else nodes, "affine", inputs,
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])],
+        [numpy_helper.from_array(np.array([[2.0]], np.float32), "W"),
+         numpy_helper.from_array(np.array([1.0], np.float32), "B")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = ir_version
+    return model
+
+
+LAYOUTS = {
+    "nodes-out-of-order": (dict(ir_version=7, opset=12, unsorted=True),
+                           "nodes were not in topological order (node 'add' read 't' before node 'mm' wrote it); "
+                           "onnxgate sorted them"),
+    "ir3-initializers-not-inputs": (dict(ir_version=3, opset=8),
+                                    "IR version 3 lists every initializer as a graph input and 'W', 'B' were not; "
+                                    "onnxgate listed them"),
+}
+
+
+@pytest.mark.parametrize("target", ["container", "sql-edge-1.0", "synapse"])
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_a_layout_onnxruntime_runs_is_packaged_repaired_and_says_so(tmp_path, capsys, monkeypatch, layout, target):
+    import onnx
+
+    monkeypatch.chdir(tmp_path)
+    build, repair = LAYOUTS[layout]
+    path = tmp_path / "affine.onnx"
+    path.write_bytes(_affine_model(**build).SerializeToString())
+    x = np.array([[3.0], [-1.0]], np.float32)
+    given = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    # the ONNX checker refused the file and onnxgate with it ("Re-export it"), though every runtime runs it
+    code = main(["package", str(path), "--target", target, "-o", "pkg"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.out + captured.err
+    assert f"note: model.onnx is the file given, repaired: {repair}" in captured.err
+    packaged = onnx.load(str(tmp_path / "pkg" / "model.onnx"))
+    onnx.checker.check_model(packaged, full_check=True)
+    answers = ort.InferenceSession(packaged.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    np.testing.assert_allclose(answers[0], given, rtol=1e-6)
+    manifest = json.loads((tmp_path / "pkg" / "manifest.json").read_text())
+    assert [i["name"] for i in manifest["signature"]["inputs"]] == ["x"]  # W and B stay weights, never columns
+    assert any(repair in r for r in manifest["model"]["repairs"])
+    if target != "container":
+        table = (tmp_path / "pkg" / "03_create_input_table.sql").read_text()
+        assert "[x] real" in table and "[W]" not in table and "[B]" not in table
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_validate_passes_a_layout_onnxruntime_runs_and_names_the_repair(tmp_path, capsys, layout):
+    build, repair = LAYOUTS[layout]
+    path = tmp_path / "affine.onnx"
+    path.write_bytes(_affine_model(**build).SerializeToString())
+    code, out = _validate(capsys, path, "onnxruntime")
+    assert code == 0, out
+    assert "once repaired: " + repair[:40] in out
+
+
+def test_nodes_reading_each_other_in_a_cycle_still_fail_wellformed(tmp_path, capsys):
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "b"], ["a"], name="one"), helper.make_node("Relu", ["a"], ["b"], name="two")],
+        "cycle", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1])],
+        [helper.make_tensor_value_info("b", TensorProto.FLOAT, ["N", 1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
+    model.ir_version = 7
+    path = tmp_path / "cycle.onnx"
+    path.write_bytes(model.SerializeToString())
+    code, out = _validate(capsys, path, "onnxruntime")
+    assert code == 1, out
+    assert "FAILED   model_wellformed" in out and "topologically sorted" in out
+
+
+def test_an_input_declared_two_to_the_forty_wide_is_refused_in_one_line_for_the_container(tmp_path, capsys,
+                                                                                          monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"], name="r")], "wide",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2**40])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2**40])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
+    model.ir_version = 7
+    (tmp_path / "wide.onnx").write_bytes(model.SerializeToString())
+    # numpy was asked for a 4 TiB row of zeros: "unexpected MemoryError ... please report it"
+    code = main(["package", "wide.onnx", "--target", "container", "-o", "pkg"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "input 'x' is declared [N,1099511627776]: one row holds 1,099,511,627,776 values" in err
+    assert "MemoryError" not in err and "Export the model with the input's real size" in err
+    assert not (tmp_path / "pkg").exists()

@@ -226,6 +226,9 @@ def run(args: argparse.Namespace) -> int:
     files = sorted(_written(folder, manifest))
     print(f"wrote {folder} ({len(files)} files: {', '.join(files)})")
     _note_unchecked_parity(manifest)
+    described = manifest.get("model")
+    for repair in (described.get("repairs") if isinstance(described, dict) else None) or []:
+        print(f"note: model.onnx is the file given, repaired: {repair}", file=sys.stderr)
     if target.is_sql:
         _note_renamed_columns(manifest)
         sql = manifest.get("sql")

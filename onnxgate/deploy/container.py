@@ -141,7 +141,7 @@ def package_container(
     >>> og.package(conv, target="container", out="dist/iris")  # doctest: +SKIP
     PosixPath('dist/iris')
     """
-    from onnxgate._onnx import load_model, model_name, serialize
+    from onnxgate._onnx import load_model, model_name, repair_layout, serialize
     from onnxgate.signature import Signature
 
     unknown = sorted(set(options) - set(OPTIONS))
@@ -157,7 +157,7 @@ def package_container(
     if reference is None and data is None and isinstance(model, Conversion):
         reference, data = model.source, model.sample
     report = _validate(model, target, reference, data, options)
-    proto = load_model(model)
+    proto = repair_layout(load_model(model))[0]  # as model_wellformed judged it (its details["repairs"])
     sig = Signature.from_model(proto)
     blob = serialize(proto)
 
@@ -199,14 +199,13 @@ def package_container(
     for suffix, config in _deployment_configs().items():
         files[f"deploymentconfig{suffix}.json"] = _json(config)
     files["iotedge-module.json"] = _json(_iotedge_module(name))
-    from onnxgate.deploy.manifest import parity_sentence
+    from onnxgate.deploy.manifest import build_manifest, dumps, parity_sentence, repairs_of
 
     files["README.md"] = _template(
         "README.md", NAME=name, PORT=str(PORT), SIGNATURE=str(sig), MAX_ROWS=str(max_rows),
         EXAMPLE=json.dumps(example, allow_nan=False), CREATE_OPTIONS=json.dumps(json.dumps(_create_options())),
         PARITY=parity_sentence(report),
-    )
-    from onnxgate.deploy.manifest import build_manifest, dumps
+    ) + "".join(f"\n`model.onnx` is the file given, repaired: {repair}.\n" for repair in repairs_of(report))
 
     manifest = build_manifest(
         blob, model=proto, target=target, report=report, files=[*files, "manifest.json"],
@@ -543,6 +542,12 @@ def _score_py(blob: bytes, sig: Any, max_rows: int, allow_nan: list[str], row_co
     return text.replace(marker, json.dumps(config, ensure_ascii=True))
 
 
+#: The most values one row of an input may hold: the package's example request (a row of zeros when there is no
+#: data) writes them all as JSON, several MB per million. An input declared [N, 2**40] asked numpy for 4 TiB and
+#: the CLI said "unexpected MemoryError, please report it".
+EXAMPLE_ROW_VALUES_LIMIT = 2**20
+
+
 def _example_request(sig: Any, data: Any, allow_nan: Sequence[str] = ()) -> dict[str, Any]:
     """The example request of the package: :data:`EXAMPLE_ROWS` rows of ``data`` that the service scores.
 
@@ -561,6 +566,13 @@ def _example_request(sig: Any, data: Any, allow_nan: Sequence[str] = ()) -> dict
         for spec in sig.inputs:
             shape = [1 if not isinstance(d, int) else d for d in (spec.shape or (1,))]
             shape[0] = 1
+            row_values = int(np.prod(shape, dtype=object))
+            if row_values > EXAMPLE_ROW_VALUES_LIMIT:
+                raise PackagingError(
+                    f"input {spec.name!r} is declared {spec.shape_str()}: one row holds "
+                    f"{row_values:,} values, more than the {EXAMPLE_ROW_VALUES_LIMIT:,} a request "
+                    "row of the service can carry. Export the model with the input's real size (a dimension that "
+                    "large is a placeholder, not a width any request sends).", input=spec.name)
             if spec.elem_type == "string":
                 arrays[spec.name] = np.full(shape, "", dtype=object)
             else:

@@ -76,9 +76,21 @@ def build_manifest(
         "versions": _versions(),
         "files": sorted(files),
     }
+    repairs = repairs_of(report)
+    if repairs:  # model.onnx is the file as repaired (onnxgate._onnx.repair_layout), not byte for byte the user's
+        manifest["model"]["repairs"] = repairs
     if extra:
         manifest.update(extra)
     return manifest
+
+
+def repairs_of(report: Any) -> list[str]:
+    """What :func:`onnxgate._onnx.repair_layout` repaired in the model ``report`` validated (its
+    ``model_wellformed`` check's ``details["repairs"]``), which a package's ``model.onnx`` holds repaired."""
+    for check in getattr(report, "checks", None) or []:
+        if check.name == "model_wellformed":
+            return [str(r) for r in check.details.get("repairs") or []]
+    return []
 
 
 def dumps(manifest: dict[str, Any]) -> str:

@@ -171,7 +171,7 @@ def package_mlflow(
     ``X[:5]`` as an array is fed by position to a model converted without column names; a model fitted on
     named columns takes a DataFrame with those names (in any order) and refuses an array.
     """
-    from onnxgate._onnx import load_model
+    from onnxgate._onnx import load_model, repair_layout
     from onnxgate.deploy.container import _validate
     from onnxgate.signature import Signature
 
@@ -188,7 +188,9 @@ def package_mlflow(
         )
     if reference is None and data is None and hasattr(model, "source") and hasattr(model, "sample"):
         reference, data = model.source, model.sample
-    proto, named = _with_user_columns(load_model(model))
+    # repaired first (onnxgate._onnx.repair_layout): the rewrites below read the nodes in topological order
+    proto, repairs = repair_layout(load_model(model))
+    proto, named = _with_user_columns(proto)
     proto, split = _fitted_columns_by_name(proto)
     named = {**named, **split}
     proto, missing_text = _missing_text_in_graph(proto)
@@ -235,6 +237,8 @@ def package_mlflow(
                           "requirements": _requirements(), **named,
                           **({"report_html": f"not written: {html_note}"} if html_note else {})}},
     )
+    if repairs:
+        manifest["model"]["repairs"] = repairs
     files["manifest.json"] = dumps(manifest)
     write_folder_atomically(folder, files, overwrite=overwrite)
     packaged = MlflowPackage(folder)

@@ -570,7 +570,13 @@ def package_sql(
     """
     import json
 
-    from onnxgate._onnx import densify_sparse_initializers, load_model, serialize, sparse_initializer_names
+    from onnxgate._onnx import (
+        densify_sparse_initializers,
+        load_model,
+        repair_layout,
+        serialize,
+        sparse_initializer_names,
+    )
     from onnxgate.deploy.manifest import build_manifest, dumps
     from onnxgate.signature import Signature
     from onnxgate.validators import validate
@@ -602,11 +608,14 @@ def package_sql(
             f"{target.name!r}: {', '.join(c.name for c in report.failures)}.\n{report}",
             report=report,
         )
+    proto = repair_layout(proto)[0]  # as model_wellformed judged it (its details["repairs"])
     model_bytes = serialize(proto)
     signature = Signature.from_model(proto)
-    from onnxgate.deploy.manifest import parity_sentence
+    from onnxgate.deploy.manifest import parity_sentence, repairs_of
 
     files = render_scripts(model_bytes, signature, target, opts, hex_limit=hex_limit, parity=parity_sentence(report))
+    for repair in repairs_of(report):
+        files["README.md"] += f"\n`model.onnx` is the file given, repaired: {repair}.\n"
     if densified:
         files["README.md"] += f"\n{DENSIFIED_NOTE.format(names=', '.join(f'`{n}`' for n in densified))}\n"
     sql_info = {
