@@ -110,10 +110,15 @@ def _types_check(
         name,
         [f"{o['name']!r} is {o['elem_type']}" + (f" (use {o['fix']})" if o.get("fix") else "") for o in offenders],
         details,
-        problem=f"{what} of a type target {target.name!r} does not take",
+        problem=f"{_counted(len(offenders), what)} of a type target {target.name!r} does not take",
         fix=f"; allowed: {', '.join(sorted(allowed or ()))}",
-        passed=f"{len(rows)} {what}: {mapped}" if rows else f"no {what}",
+        passed=f"{len(rows)} {_counted(len(rows), what)}: {mapped}" if rows else f"no {what}",
     )
+
+
+def _counted(count: int, what: str) -> str:
+    """``"inputs"`` or ``"outputs"`` as it reads after ``count``: singular for one (was "1 inputs of a type")."""
+    return what[:-1] if count == 1 else what
 
 
 def check_inputs_element_types(model: onnx.ModelProto, target: Target) -> CheckResult:
@@ -132,7 +137,7 @@ def check_inputs_element_types(model: onnx.ModelProto, target: Target) -> CheckR
     Examples
     --------
     >>> str(check_inputs_element_types(bool_model, targets.get("sql-edge-2.0")))  # doctest: +SKIP
-    "FAILED inputs_element_types  1 inputs of a type target 'sql-edge-2.0' does not take: 'flag' is bool ..."
+    "FAILED inputs_element_types  1 input of a type target 'sql-edge-2.0' does not take: 'flag' is bool ..."
     """
     from onnxgate.adaptation import text_category_inputs
 

@@ -64,6 +64,18 @@ def test_every_bad_input_type_is_named_at_once():
     assert "use float32" in result.message  # the fix for float16
 
 
+def test_the_count_of_inputs_agrees_with_its_noun():
+    # before: "1 inputs of a type target 'sql-edge-2.0' does not take" and, passed, "1 inputs: ok float->real"
+    one_bad = io_rules.check_inputs_element_types(typed_inputs_model({"ok": TensorProto.FLOAT,
+                                                                     "flag": TensorProto.BOOL}), EDGE2)
+    assert one_bad.message.startswith("1 input of a type target 'sql-edge-2.0' does not take: 'flag' is bool")
+    two_bad = io_rules.check_inputs_element_types(typed_inputs_model({"city": TensorProto.STRING,
+                                                                     "flag": TensorProto.BOOL}), EDGE2)
+    assert two_bad.message.startswith("2 inputs of a type")
+    one_ok = io_rules.check_inputs_element_types(typed_inputs_model({"ok": TensorProto.FLOAT}), EDGE2)
+    assert one_ok.message.startswith("1 input: ok float")
+
+
 def test_synapse_takes_string_inputs_and_maps_them_to_nvarchar():
     m = typed_inputs_model({"city": TensorProto.STRING, "n": TensorProto.INT64})
     result = io_rules.check_inputs_element_types(m, targets.get("synapse"))
