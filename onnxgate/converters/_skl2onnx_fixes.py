@@ -1015,11 +1015,9 @@ def register_double_linear_scores() -> None:
 
 
 def _double_kernel_written(model: Any) -> bool:
-    """Whether :func:`_double_kernel` writes ``model``'s kernel: ``linear``, ``poly``, ``rbf`` or ``sigmoid`` on
-    support vectors held dense (not ``precomputed``, a callable, or sparse support vectors)."""
-    import numpy as np
-
-    return model.kernel in ("linear", "poly", "rbf", "sigmoid") and isinstance(model.support_vectors_, np.ndarray)
+    """Whether :func:`_double_kernel` writes ``model``'s kernel: ``linear``, ``poly``, ``rbf`` or ``sigmoid`` (not
+    ``precomputed`` or a callable); support vectors held sparse (fitted on sparse rows) are written dense."""
+    return model.kernel in ("linear", "poly", "rbf", "sigmoid")
 
 
 def _double_kernel(w: Any, rows: str, model: Any) -> str:
@@ -1032,7 +1030,8 @@ def _double_kernel(w: Any, rows: str, model: Any) -> str:
     support vector would hold rows x support vectors x features values."""
     import numpy as np
 
-    vectors = np.asarray(model.support_vectors_, dtype=np.float64)
+    vectors = model.support_vectors_
+    vectors = np.asarray(vectors.toarray() if hasattr(vectors, "toarray") else vectors, dtype=np.float64)
     gamma, coef0 = float(model._gamma), float(model.coef0)
     if model.kernel == "rbf":
         centre = vectors.mean(axis=0)
@@ -1269,9 +1268,11 @@ def register_double_kernel_svm() -> None:
     ``break_ties`` the highest ``ovr`` score), their scores in skl2onnx's layout (two classes: ``[d, -d]``, which
     :func:`binary_scores_by_class` turns by class, or skl2onnx's ``raw_scores`` ``[-d, d]``; more: ``ovo``, or
     ``ovr`` as ``_ovr_decision_function``), or with ``probability=True`` libsvm's coupled probabilities
-    (:func:`_coupled_probabilities`). A float input, a precomputed or callable kernel, sparse support vectors,
-    skl2onnx's ``nocl`` and ``output_class_labels`` options and its ``raw_scores`` beside Platt's probabilities
-    keep skl2onnx's."""
+    (:func:`_coupled_probabilities`), and with ``raw_scores`` (a CalibratedClassifierCV around it) its scores, as
+    ``decision_function`` answers them, probabilities or not (skl2onnx's float32 ``SVMClassifier`` wrote Platt's
+    probabilities there: 363 of 569 breast_cancer labels of a calibrated ``SVC(probability=True)`` wrong).
+    Sparse support vectors (a model fitted on sparse rows) are written dense. A float input, a precomputed or
+    callable kernel, and skl2onnx's ``nocl`` and ``output_class_labels`` options keep skl2onnx's."""
     import numpy as np
     from skl2onnx.common.data_types import DoubleTensorType
 
@@ -1300,7 +1301,7 @@ def register_double_kernel_svm() -> None:
             platt = hasattr(op, "predict_proba")
             if (not all(isinstance(v.type, DoubleTensorType) for v in operator.inputs)
                     or not _double_kernel_written(op) or options["nocl"] or options["output_class_labels"]
-                    or (platt and options["raw_scores"]) or len(operator.outputs) != 2):
+                    or len(operator.outputs) != 2):
                 original(scope, operator, container)
                 return
             w = GraphWriter(scope, container, np.float64)
@@ -1314,7 +1315,7 @@ def register_double_kernel_svm() -> None:
                                axis=1, keepdims=0)
             w.node("Gather", label_constant(w, op.classes_), index, out=operator.outputs[0].full_name, axis=0)
             scores = operator.outputs[1].full_name
-            if platt:
+            if platt and not options["raw_scores"]:
                 w.node("Identity", _coupled_probabilities(w, pairs, op), out=scores)
             elif n == 2:  # pairs = -d
                 d = w.node("Neg", pairs)
@@ -3661,12 +3662,21 @@ def register_function_transformer() -> None:
         steps = numpy_steps(func, est.kw_args)
         if steps is not None:
             return steps
+        import numpy as np
+
         from onnxgate.errors import UnsupportedModelError
 
         name = getattr(func, "__name__", None)
+        # numpy.tan was refused as "a Python function", which it is not
+        why = "a Python function cannot be read into a graph"
+        if isinstance(func, np.ufunc) and getattr(np, name or "", None) is func:
+            why = f"numpy.{name} is not among the functions written"
+            if name in ("tan", "sinh", "cosh", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh"):
+                why += (f" (ONNX's {name.replace('arc', 'a').capitalize()} has no double kernel in onnxruntime, "
+                        "so a double graph could not hold it)")
         raise UnsupportedModelError(
             f"FunctionTransformer(func={name or repr(func)}{f', kw_args={est.kw_args!r}' if est.kw_args else ''}) "
-            f"is not converted: a Python function cannot be read into a graph. onnxgate writes func="
+            f"is not converted: {why}. onnxgate writes func="
             f"{numpy_functions_written()} (clip with kw_args a_min/a_max, round with decimals, the others without "
             "kw_args); refit with one of those, or with a scikit-learn transformer that does the same",
             framework="sklearn")
@@ -3822,7 +3832,9 @@ def register_gradient_boosting_init() -> None:
     by skl2onnx's converter as ``init="zero"``), summed in double in a double graph
     (:func:`onnxgate.converters._sklearn_graph.double_tree_leaves`), and the init estimator, converted by its own
     converter (in float32 where scikit-learn answers float32 rows in float32, as a LinearRegression fitted on them
-    does), is added to their sum."""
+    does), is added to their sum. With skl2onnx's ``raw_scores`` (a CalibratedClassifierCV around it, which reads
+    ``decision_function``) the classifier's scores take the probabilities' place, as for the default init (it
+    was refused)."""
     for alias in ("SklearnGradientBoostingRegressor", "SklearnGradientBoostingClassifier"):
         original = _replaceable(alias, "_onnxgate_boosting_init")
         if original is not None:
@@ -3842,16 +3854,8 @@ def _boosting_with_init(original: Any) -> Any:
             original(scope, operator, container)
             return
         classifier = hasattr(model, "classes_")
-        if classifier and container.get_options(model, {"raw_scores": False}).get("raw_scores"):
-            # a CalibratedClassifierCV reads the member's decision_function: the probabilities written below
-            # would be calibrated as if they were scores (205 of 569 breast_cancer labels off)
-            from onnxgate.errors import UnsupportedModelError
-
-            raise UnsupportedModelError(
-                "a GradientBoostingClassifier with init= an estimator is converted with its probabilities and "
-                "labels, not its raw scores (decision_function), which a model around it such as "
-                "CalibratedClassifierCV reads; fit it with init='zero' or the default init, or calibrate another "
-                "classifier", framework="sklearn")
+        # a CalibratedClassifierCV reads the member's decision_function (skl2onnx's raw_scores); it was refused
+        raw_scores = classifier and bool(container.get_options(model, {"raw_scores": False}).get("raw_scores"))
         double = isinstance(operator.inputs[0].type, DoubleTensorType)
         kind = DoubleTensorType if double else FloatTensorType
         sums = scope.declare_local_variable("boosting_trees", kind())
@@ -3869,7 +3873,7 @@ def _boosting_with_init(original: Any) -> Any:
         if not classifier:
             w.node("Identity", raw, out=operator.outputs[0].full_name)
             return
-        _boosting_answer(w, model, raw, operator.outputs[0].full_name, operator.outputs[1].full_name)
+        _boosting_answer(w, model, raw, operator.outputs[0].full_name, operator.outputs[1].full_name, raw_scores)
 
     return convert
 
@@ -3948,22 +3952,30 @@ def _init_raw(scope: Any, operator: Any, container: Any, w: Any) -> str:
     return w.node("Sub", log_p, w.node("ReduceMean", log_p, axes=[1], keepdims=1))
 
 
-def _boosting_answer(w: Any, model: Any, raw: str, label: str, probabilities: str) -> None:
-    """A GradientBoostingClassifier's probabilities and label of its raw scores ``raw`` (``[N, K]``)."""
+def _boosting_answer(w: Any, model: Any, raw: str, label: str, probabilities: str, raw_scores: bool = False) -> None:
+    """A GradientBoostingClassifier's probabilities and label of its raw scores ``raw`` (``[N, K]``); with
+    ``raw_scores`` the scores in place of the probabilities, laid out as skl2onnx writes them for the default init
+    (two classes: ``[-d, d]``), which a CalibratedClassifierCV around it reads."""
     import numpy as np
     from onnx import TensorProto
 
     classes = model.classes_
     labels = (w.const(classes.astype(np.int64), dtype=np.int64) if classes.dtype.kind in "biu"
               else w.const(classes.astype(str), dtype=object))
+    if raw_scores and len(classes) == 2:
+        w.node("Concat", w.node("Neg", raw), raw, out=probabilities, axis=1)
+    elif raw_scores:
+        w.node("Identity", raw, out=probabilities)
     if len(classes) == 2:
-        positive = w.node("Sigmoid", w.node("Mul", raw, w.const(2.0)) if model.loss == "exponential" else raw)
-        w.node("Concat", w.node("Sub", w.const(np.ones((1, 1))), positive), positive, out=probabilities, axis=1)
+        if not raw_scores:
+            positive = w.node("Sigmoid", w.node("Mul", raw, w.const(2.0)) if model.loss == "exponential" else raw)
+            w.node("Concat", w.node("Sub", w.const(np.ones((1, 1))), positive), positive, out=probabilities, axis=1)
         side = w.node("Not", w.node("Less", raw, w.const(np.zeros((1, 1)))))
         position = w.node("Reshape", w.node("Cast", side, to=TensorProto.INT64),
                           w.const([-1], np.int64))
     else:
-        w.node("Softmax", raw, out=probabilities, axis=1)
+        if not raw_scores:
+            w.node("Softmax", raw, out=probabilities, axis=1)
         position = w.node("ArgMax", raw, axis=1, keepdims=0)
     w.node("Gather", labels, position, out=label, axis=0)
 

@@ -23,9 +23,10 @@ Policy:
   models, whose trees are cheap, add each leaf's float64 value as a few whole numbers, which float32
   adds exactly, scaled back in double (within about 1e-13 of scikit-learn, at 1.04x-1.4x the float32
   file's time). SVC and NuSVC are written in double as libsvm computes them (decisions, votes, Platt's coupled
-  probabilities); fitted on sparse rows they keep ai.onnx.ml's SVMClassifier, float32 only in onnxruntime: convert
-  warns that part of the answer is float32, and the file records it (``onnxgate.float32_inside``). A tree or forest
-  classifier does at any depth, so its label is ``predict``'s on tied votes (the first class); a
+  probabilities; their scores for a CalibratedClassifierCV around them), fitted on sparse rows too; given skl2onnx's
+  ``nocl`` or ``output_class_labels`` option they keep ai.onnx.ml's SVMClassifier, float32 only in onnxruntime:
+  convert warns that part of the answer is float32, and the file records it (``onnxgate.float32_inside``).
+  A tree or forest classifier does at any depth, so its label is ``predict``'s on tied votes (the first class); a
   forest of pure leaves (RandomForest's and ExtraTrees' default growth) adds its class proportions,
   exact in float32, and divides them in double, at about the float32 file's cost.
   HistGradientBoosting compares float64 too: its features are fed as ranks counted in double.
@@ -431,6 +432,18 @@ class SklearnConverter(Converter):
                     "MLPClassifier fitted on several labels at once (multi-label) is not converted: skl2onnx writes "
                     "its probabilities in another layout than predict_proba's. Fit one MLPClassifier per label, or "
                     "wrap it in MultiOutputClassifier",
+                    framework=self.framework,
+                )
+            kernel = getattr(est, "kernel", None)
+            if hasattr(est, "support_vectors_") and (kernel == "precomputed" or callable(kernel)):
+                # its support vectors are empty: it was refused as having none, which told to refit with C larger
+                why = ("it scores a row by its kernel values against the training rows, which a graph fed feature "
+                       "rows cannot compute" if kernel == "precomputed"
+                       else "its kernel is a Python function, which cannot be read into a graph")
+                raise UnsupportedModelError(
+                    f"{type(est).__name__}(kernel={'precomputed' if kernel == 'precomputed' else 'a callable'!r}) "
+                    f"is not converted: {why}. Refit it with kernel 'linear', 'poly', 'rbf' or 'sigmoid' (for a "
+                    "Gram matrix X @ X.T, kernel='linear'), or put the kernel map before it (Nystroem)",
                     framework=self.framework,
                 )
             support = getattr(est, "support_vectors_", None)
