@@ -7,6 +7,7 @@ Every conversion is checked against the model's :class:`Signature` and fails wit
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -95,6 +96,13 @@ def read_rows(data: Any) -> Any:
     run takes a path or rows, one rule for both."""
     if isinstance(data, (str, os.PathLike)):
         return load_data(data)
+    import numpy as np
+
+    if isinstance(data, (numbers.Number, np.generic)):  # data=3 failed inside parity: "int has no len()"
+        raise InvalidDataError(
+            f"the data is a single value, {data!r}; expected rows: an array of shape (n_rows, n_features), a "
+            "DataFrame, a dict of arrays by input name, or a data file's path"
+        )
     return from_polars(data)
 
 
@@ -409,6 +417,12 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
 
     array = np.asarray(values)
     dtype = spec.numpy_dtype
+    if array.dtype.kind == "c":  # as a .npy file's (_check_npy): the cast below kept the real part without a word
+        raise InvalidDataError(
+            f"{what} holds complex numbers ({array.dtype}); ONNX models here take real numbers, and dropping the "
+            "imaginary part would change the data. Pass the real part (or both parts as separate columns)",
+            input=spec.name,
+        )
     if spec.elem_type == "string":
         numbers = array.dtype.kind in "iub" or (array.dtype.kind == "f" and not np.isnan(array).all())
         array = array.astype(object)

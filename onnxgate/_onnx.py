@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import numbers
 import os
 import shutil
 import stat
@@ -103,8 +104,9 @@ def check_opset_number(opset: Any, **extra: Any) -> None:
     """
     from onnxgate.errors import OpsetError
 
-    if isinstance(opset, bool) or not isinstance(opset, int):
+    if isinstance(opset, bool) or not isinstance(opset, numbers.Integral):  # numpy's integers are opsets too
         raise OpsetError(f"opset must be an integer, found {opset!r}", **extra)
+    opset = int(opset)
     newest = newest_opset()
     if opset < 1 or opset > newest:
         raise OpsetError(f"opset must be between 1 and {newest} (the newest the installed onnx knows), found {opset}",

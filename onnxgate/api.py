@@ -286,6 +286,15 @@ def package(
     from onnxgate.targets import resolve_target
 
     tgt = resolve_target(target)
+    if not isinstance(out, (str, os.PathLike)):
+        from onnxgate.errors import PackagingError
+
+        raise PackagingError(f"out: expected the package folder's path (str or os.PathLike), found {out!r}; "
+                             "pass e.g. out=\"dist/model\"")
+    if not isinstance(overwrite, bool):  # overwrite="no" is true, and replaces files
+        from onnxgate.errors import PackagingError
+
+        raise PackagingError(f"overwrite: expected True or False, found {overwrite!r}")
     refuse_package_over_inputs(out, tgt, {"the model being packaged": model, "the reference model": reference,
                                           "the data": data})
     if isinstance(model, Conversion) and tgt.is_sql:

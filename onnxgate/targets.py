@@ -555,6 +555,11 @@ class _Registry:
         return target
 
     def get(self, name: str) -> Target:
+        if not isinstance(name, str):  # a Target is not hashable: get(target) raised TypeError
+            raise TargetError(
+                f"expected a target name, one of {sorted(self._targets)}, found {type(name).__name__} {name!r}"
+                + (f"; pass its name, {name.name!r}" if isinstance(name, Target) else "")
+            )
         try:
             return self._targets[name]
         except KeyError:
@@ -700,6 +705,8 @@ def from_toml(path: str | os.PathLike[str]) -> Target:
 
     from onnxgate._files import read_regular_file
 
+    if not isinstance(path, (str, os.PathLike)):
+        raise TargetError(f"expected the target file's path (str or os.PathLike), found {path!r}")
     if os.path.isdir(path):
         raise TargetError(f"target file {os.fspath(path)!r} is a folder; give a .toml file")
     raw = read_regular_file(path, what="target file", error=TargetError, config=True)

@@ -111,6 +111,11 @@ def convert(
     from onnxgate._data import from_polars
     from onnxgate.converters._base import one_conversion
 
+    if options is not None and not isinstance(options, Mapping):
+        raise UnsupportedModelError(
+            f"options: expected a mapping of option name to value, found {type(options).__name__} {options!r}; "
+            "pass e.g. options={\"zipmap\": False}"
+        )
     with one_conversion():
         return _convert(model, from_polars(sample), opset=opset, target=target, name=name, options=options,
                         precision=precision)
@@ -302,6 +307,7 @@ def _requested_opset(converter: Converter, model: Any, opset: int | None, target
         chosen = converter.DEFAULT_OPSET if cap is None else min(cap, converter.DEFAULT_OPSET)
         return max(min(chosen, high), low)
     check_opset_number(opset, framework=converter.framework, max_opset=high)
+    opset = int(opset)  # np.int64(15) from a config or an array: the file and the Conversion hold a Python int
     if cap is not None and opset > cap:
         raise OpsetError(
             f"target {target.name!r} runs at most opset {cap}, but opset {opset} was asked for. "  # type: ignore[union-attr]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from onnxgate.conversion import Conversion
 from onnxgate.errors import OnnxGateError, ParityError, ValidationFailedError
 from onnxgate.targets import ALL_CHECKS
+from onnxgate.validators.core import check_run_settings
 from onnxgate.validators.pipeline import PARITY, SEARCH
 
 if TYPE_CHECKING:
@@ -165,6 +166,8 @@ def model_checks(
     from onnxgate.targets import resolve_target
 
     tgt = resolve_target(target)
+    # refused here, when the test module is collected, not in each check it makes (search="3" raised TypeError)
+    check_run_settings(atol=atol, rtol=rtol, search=search, seed=seed, search_time_limit=search_time_limit)
     names = [c for c in ALL_CHECKS if c in tgt.checks]
     conversion = model if isinstance(model, Conversion) else None
     has_reference = reference is not None or (conversion is not None and conversion.source is not None)

@@ -184,12 +184,19 @@ def assert_parity(
     import numbers
 
     from onnxgate.errors import InvalidDataError
+    from onnxgate.targets import resolve_target
+    from onnxgate.validators.core import check_run_settings
     from onnxgate.validators.parity import check_prediction_parity
 
     if data is None:
         raise InvalidDataError("assert_parity needs data: the rows to compare the two models on")
     if not isinstance(search, numbers.Integral) or isinstance(search, bool) or search < 0:
         raise InvalidDataError(f"search must be a whole number of rows >= 0 (0: no search), found {search!r}")
+    if not isinstance(infinities_compare_equal, bool):
+        raise InvalidDataError(f"infinities_compare_equal: expected True or False, found {infinities_compare_equal!r}")
+    # refused before parity runs, not only when the search (which reads them) does: target="contaner" passed
+    check_run_settings(atol=atol, rtol=rtol, seed=seed, search_time_limit=search_time_limit)
+    resolve_target(target)
     results = [check_prediction_parity(onnx_model, reference, data, atol=atol, rtol=rtol, progress=False,
                                        infinities_compare_equal=infinities_compare_equal)]
     if search > 0:

@@ -133,8 +133,11 @@ def validate(
     tgt = resolve_target(target)
     check_run_settings(atol=atol, rtol=rtol, search=search, seed=seed, search_time_limit=search_time_limit,
                        batch_size=batch_size)  # before the model is read
-    if not isinstance(text_variants, bool):
-        raise InvalidDataError(f"text_variants: expected True or False, found {text_variants!r}")
+    for flag, value in (("text_variants", text_variants), ("fail_fast", fail_fast)):
+        if not isinstance(value, bool):  # fail_fast="no" is true
+            raise InvalidDataError(f"{flag}: expected True or False, found {value!r}")
+    if progress is not None and not isinstance(progress, bool) and not callable(progress):
+        raise InvalidDataError(f"progress: expected True, False, None or a callable f(done, total), found {progress!r}")
     if isinstance(model, Conversion):
         if reference is None:
             reference = model.source

@@ -70,6 +70,9 @@ class ZooRegistry:
             raise UnknownNameError(f"unknown zoo entry {name!r}; known entries are {self.names()}") from None
 
     def names(self, framework: str | None = None) -> list[str]:
+        known = sorted({e.framework for e in self._entries.values()})
+        if framework is not None and framework not in known:  # names("SKLEARN") was [], read as "no models"
+            raise UnknownNameError(f"no zoo entries for framework {framework!r}; the zoo's frameworks are {known}")
         return sorted(n for n, e in self._entries.items() if framework is None or e.framework == framework)
 
     def entries(self, framework: str | None = None) -> list[ZooEntry]:
