@@ -8,6 +8,7 @@ is one self-contained page with plots (:mod:`onnxgate.validators.html`, the extr
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -367,11 +368,21 @@ class Report:
 
 
 def _md_inline(text: str) -> str:
-    return text.replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+    """``text`` on one line of HTML (a ``<summary>``): a carriage return or newline in a model's input name
+    ended the line, and with it the table row or the HTML block; ``&``, ``<`` and ``>`` as entities."""
+    return html.escape(_LINE_BREAKS.sub(" ", _xml_text(text)), quote=False)
 
 
 def _md_cell(text: str) -> str:
-    return _md_inline(text).replace("|", "\\|")
+    """``text`` as one table cell that renders as it reads: the pipe and Markdown's inline marks escaped (an
+    input named ``__index_level_0__`` rendered in bold as 'index_level_0', ``a\\|b`` as 'a|b')."""
+    return _MD_MARKS.sub(r"\\\g<0>", _md_inline(text))
+
+
+_LINE_BREAKS = re.compile(r"\r\n?|[\n\t]")
+#: Characters that start or end Markdown's inline syntax (emphasis, code, links, images, GitHub's
+#: strikethrough and math) or a table cell, escaped with a backslash.
+_MD_MARKS = re.compile(r"[\\`*_\[\]~$|]")
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")

@@ -126,3 +126,22 @@ def test_a_file_name_that_is_not_utf8_leaves_no_lone_surrogate_in_the_json(tmp_p
     text = report.read_bytes().decode("utf-8")
     assert "\\udcff" not in text and "bad\\\\xff.onnx" in text
     json.loads(text)
+
+
+def test_markdown_table_keeps_one_row_per_check_and_names_as_written():
+    # an input name ending in a carriage return (a CSV header written with CRLF) ended the table row: the rest of
+    # the message, and the checks after it, fell out of the table; '__index_level_0__' rendered in bold, 'a\|b' lost
+    # its backslash
+    markdown_it = pytest.importorskip("markdown_it", reason="renders the comment as a Markdown reader does")
+    from broken_models import model, vi
+    from onnx import TensorProto, helper
+
+    names = ["total\r", "__index_level_0__", "a\\|b", "[x](y)"]
+    proto = model([helper.make_node("Identity", [n], [f"out{i}"]) for i, n in enumerate(names)],
+                  [vi(n, TensorProto.DOUBLE, ("N", 1)) for n in names],
+                  [vi(f"out{i}", TensorProto.DOUBLE, ("N", 1)) for i in range(len(names))])
+    report = og.validate(proto, target="sql-edge-2.0")
+    page = markdown_it.MarkdownIt("commonmark").enable("table").render(report.to_markdown())
+    assert page.count("<tr>") == 1 + len(report.checks)
+    assert ("<td>4 inputs: total  float64-&gt;float, __index_level_0__ float64-&gt;float, a\\|b float64-&gt;float, "
+            "[x](y) float64-&gt;float</td>") in page
