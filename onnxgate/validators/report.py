@@ -39,12 +39,7 @@ def jsonable(value: Any) -> Any:
     ``"-inf"`` (docs/report-schema.md).
     """
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate (a file name that is not UTF-8): strict parsers refuse it
-            return value.encode("utf-8", "surrogateescape" if _escaped_bytes(value) else "surrogatepass").decode(
-                "utf-8", "backslashreplace")
-        return value
+        return _utf8(value)
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
@@ -66,6 +61,17 @@ def jsonable(value: Any) -> Any:
     if callable(tolist):
         return jsonable(tolist())
     return str(value)
+
+
+def _utf8(text: str) -> str:
+    """``text`` without lone surrogates (a file name that is not UTF-8, ``'bad\\udcff.onnx'``): strict JSON
+    parsers (jq) refuse their escapes and UTF-8 cannot encode them, so they are written as escaped bytes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape" if _escaped_bytes(text) else "surrogatepass").decode(
+            "utf-8", "backslashreplace")
+    return text
 
 
 def _escaped_bytes(text: str) -> bool:
@@ -127,11 +133,11 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name,
+            "name": _utf8(self.name),
             "status": self.status,
             "passed": bool(self.passed),
             "skipped": bool(self.skipped),
-            "message": self.message,
+            "message": _utf8(self.message),
             "details": jsonable(dict(self.details)),
         }
 
@@ -246,9 +252,9 @@ class Report:
             "schema_version": SCHEMA_VERSION,
             "tool": {"name": "onnxgate", "version": __version__},
             "passed": self.passed,
-            "summary": self.summary(),
+            "summary": _utf8(self.summary()),
             "counts": self.counts(),
-            "target": {"name": self.target, "profile": jsonable(dict(self.target_profile))},
+            "target": {"name": _utf8(self.target), "profile": jsonable(dict(self.target_profile))},
             "seed": int(self.seed),
             "model": jsonable(dict(self.model)),
             "environment": jsonable(dict(self.environment)),
@@ -267,11 +273,12 @@ class Report:
         import xml.etree.ElementTree as ET
 
         counts = self.counts()
-        root = ET.Element("testsuites", name=suite_name)
+        classname = _xml_text(f"{suite_name}.{self.target}")
+        root = ET.Element("testsuites", name=_xml_text(suite_name))
         suite = ET.SubElement(
             root,
             "testsuite",
-            name=f"{suite_name}.{self.target}",
+            name=classname,
             tests=str(len(self.checks)),
             failures=str(counts["failed"]),
             errors="0",
@@ -284,9 +291,9 @@ class Report:
             ("model.sha256", str(self.model.get("sha256", ""))),
             ("schema_version", str(SCHEMA_VERSION)),
         ):
-            ET.SubElement(props, "property", name=key, value=value)
+            ET.SubElement(props, "property", name=key, value=_xml_text(value))
         for c in self.checks:
-            case = ET.SubElement(suite, "testcase", classname=f"{suite_name}.{self.target}", name=c.name)
+            case = ET.SubElement(suite, "testcase", classname=classname, name=_xml_text(c.name))
             message = _xml_text(c.message)
             if c.skipped:
                 ET.SubElement(case, "skipped", message=message)
@@ -325,7 +332,7 @@ class Report:
                 "",
                 "</details>",
             ]
-        return "\n".join(lines) + "\n"
+        return _utf8("\n".join(lines) + "\n")  # the target's and the checks' names, as given
 
     def to_html(self) -> str:
         """One self-contained HTML page: the verdict, every check, plots of the parity evidence, the
@@ -393,5 +400,5 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 def _xml_text(text: str) -> str:
     """``text`` as XML 1.0 can hold it: terminal colour codes (a framework's error message quoted in a
     check) dropped, other control characters as U+FFFD; ElementTree would write them as they are and
-    the file would not parse."""
-    return _NOT_XML.sub("\ufffd", _ANSI.sub("", text))
+    the file would not parse. Lone surrogates as :func:`jsonable` writes them: UTF-8 cannot encode them."""
+    return _NOT_XML.sub("\ufffd", _ANSI.sub("", _utf8(text)))

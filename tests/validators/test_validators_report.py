@@ -145,3 +145,17 @@ def test_markdown_table_keeps_one_row_per_check_and_names_as_written():
     assert page.count("<tr>") == 1 + len(report.checks)
     assert ("<td>4 inputs: total  float64-&gt;float, __index_level_0__ float64-&gt;float, a\\|b float64-&gt;float, "
             "[x](y) float64-&gt;float</td>") in page
+
+
+def test_a_check_quoting_a_file_name_that_is_not_utf8_writes_every_form():
+    # a check of the user's own naming os.fsdecode(b"bad\xff.csv"): to_junit() and to_markdown() returned text
+    # UTF-8 cannot encode (writing the file raised UnicodeEncodeError) and the JSON held '\udcff', which jq refuses
+    import os
+
+    message = f"no rows in {os.fsdecode(b'bad' + bytes([0xFF]) + b'.csv')!s}"
+    report = Report(checks=[CheckResult("rows_present", False, message)], target="onnxruntime")
+    failure = ET.fromstring(report.to_junit().encode("utf-8")).find("testsuite/testcase/failure")
+    assert failure is not None and failure.get("message") == "no rows in bad\\xff.csv"
+    assert "no rows in bad\\\\xff.csv" in report.to_markdown().encode("utf-8").decode("utf-8")
+    text = report.to_json()
+    assert "\\udcff" not in text and json.loads(text)["checks"][0]["message"] == "no rows in bad\\xff.csv"
