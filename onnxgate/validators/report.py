@@ -366,7 +366,7 @@ class Report:
         lines = [f"onnxgate validate  target={self.target}  model sha256:{sha}  seed={self.seed}", ""]
         lines.append(f"{'STATUS':<8} {'CHECK':<{width}}  MESSAGE")
         for c in self.checks:
-            message = c.message
+            message = _one_line(c.message)
             if len(message) > _TABLE_MESSAGE_WIDTH and c.status != "failed":
                 message = message[: _TABLE_MESSAGE_WIDTH - 3] + "..."
             lines.append(f"{c.status.upper():<8} {c.name:<{width}}  {message}")
@@ -377,7 +377,7 @@ class Report:
 def _md_inline(text: str) -> str:
     """``text`` on one line of HTML (a ``<summary>``): a carriage return or newline in a model's input name
     ended the line, and with it the table row or the HTML block; ``&``, ``<`` and ``>`` as entities."""
-    return html.escape(_LINE_BREAKS.sub(" ", _xml_text(text)), quote=False)
+    return html.escape(_one_line(text), quote=False)
 
 
 def _md_cell(text: str) -> str:
@@ -387,9 +387,17 @@ def _md_cell(text: str) -> str:
 
 
 _LINE_BREAKS = re.compile(r"\r\n?|[\n\t]")
+
 #: Characters that start or end Markdown's inline syntax (emphasis, code, links, images, GitHub's
 #: strikethrough and math) or a table cell, escaped with a backslash.
 _MD_MARKS = re.compile(r"[\\`*_\[\]~$|]")
+
+
+def _one_line(text: str) -> str:
+    """``text`` on one line, without terminal control codes. A model's input named ``'x\\n::error::...'``, listed
+    by a passing check, started a line of the console table with ``::``, which GitHub Actions runs as a workflow
+    command (an error annotation, ``::add-mask::``, ``::stop-commands::``)."""
+    return _LINE_BREAKS.sub(" ", _xml_text(text))
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")

@@ -159,3 +159,21 @@ def test_a_check_quoting_a_file_name_that_is_not_utf8_writes_every_form():
     assert "no rows in bad\\\\xff.csv" in report.to_markdown().encode("utf-8").decode("utf-8")
     text = report.to_json()
     assert "\\udcff" not in text and json.loads(text)["checks"][0]["message"] == "no rows in bad\\xff.csv"
+
+
+def test_console_table_gives_each_check_one_line_whatever_the_models_names(tmp_path, monkeypatch, capsys):
+    # the passing type check lists the inputs' names as they are: a name holding a newline started a line of the
+    # CI log with '::error::', which GitHub Actions reads as a workflow command (an annotation failing nothing)
+    import onnx
+    from broken_models import identity_model
+
+    from onnxgate.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    onnx.save(identity_model(name="x\r\n::error title=onnxgate::all checks passed\x1b[2J"), "m.onnx")
+    assert main(["validate", "m.onnx", "--target", "sql-edge-2.0"]) == 1  # the name is no SQL identifier
+    lines = capsys.readouterr().out.splitlines()
+    assert not [line for line in lines if line.lstrip().startswith("::") or "\x1b" in line]
+    table = lines[lines.index(next(line for line in lines if line.startswith("STATUS"))) + 1:-2]
+    assert len(table) == len(og.validate("m.onnx", target="sql-edge-2.0").checks)
+    assert all(line.split()[0] in {"PASSED", "FAILED", "SKIPPED"} for line in table)
