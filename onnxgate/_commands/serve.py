@@ -28,7 +28,10 @@ def register(sub: Any) -> None:
     p.add_argument("--port", type=int, default=5001, help="port (default 5001)")
     p.add_argument("--api-key-env", metavar="NAME", default=None,
                    help="require 'Authorization: Bearer <key>' with the key read from this environment variable")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes (default 1), each loading the model; one that dies is replaced, one that "
+                        "cannot load the package stops the service (exit 3); a hung worker is not detected and "
+                        "SIGHUP does not reload")
     p.add_argument("--max-rows", type=int, default=None, help="rows per request (default: the package's limit)")
     p.add_argument("--max-body-bytes", type=int, default=None,
                    help="larger request bodies get 413 (default 16 MiB)")

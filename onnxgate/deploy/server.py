@@ -52,7 +52,8 @@ arrays would drop trailing NUL characters). On SIGTERM the requests in flight ar
 connections already accepted (those still in the listening socket's queue too) whose request has not been read
 yet, and keep-alive connections between two requests: each gets :data:`SHUTDOWN_FIRST_REQUEST_SECONDS` for its
 next request, answered with ``Connection: close``; then the process exits with code 0. With ``workers > 1`` each
-worker does the same, and connections made after SIGTERM are refused. A port
+worker does the same, and connections made after SIGTERM are refused; a worker that dies is replaced, one that
+cannot load the package stops the service with exit code 3, and the workers stop if the supervisor is killed. A port
 already in use, a ``score.py`` that does not run or a model that does not load is one line and exit code 2.
 
 Scheduling and slow clients: a small request is scored on the event loop (no thread hop) while the
@@ -1415,15 +1416,38 @@ def _run_workers(factory: str, common: dict[str, Any], workers: int) -> None:
 
 
 def _serve_worker(factory: str, common: dict[str, Any], sock: Any) -> None:
-    """One worker process of :func:`_run_workers`: the app from ``factory`` on the inherited socket."""
-    import contextlib
+    """One worker process of :func:`_run_workers`: the app from ``factory`` on the inherited socket.
+
+    A package that does not load here (its model changed since the supervisor loaded it) is one line and exit 3,
+    which stops the service: uvicorn let the error through, the worker exited 1 and was replaced, with the same
+    traceback, every second or so for good. The worker stops, as on SIGTERM, when the supervisor dies (a SIGKILL
+    of it, which no handler sees): the workers had gone on serving the port, out of reach of any restart.
+    """
+    import multiprocessing
+    import signal
+    import threading
 
     import uvicorn
 
     _exit_zero_on_sigterm()
+    supervisor = multiprocessing.parent_process()
+
+    def stop_when_the_supervisor_dies() -> None:
+        if supervisor is not None:  # None only when called outside a multiprocessing child
+            supervisor.join()
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=stop_when_the_supervisor_dies, name="supervisor-watch", daemon=True).start()
     server = _draining_server()(config=uvicorn.Config(factory, factory=True, **common))
-    with contextlib.suppress(KeyboardInterrupt):  # SIGINT (Ctrl-C reaches every process of the terminal's group)
+    try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:  # SIGINT (Ctrl-C reaches every process of the terminal's group)
+        pass
+    except Exception as err:
+        if server.started:
+            raise
+        print(f"worker process {os.getpid()} could not start: {err}", file=sys.stderr, flush=True)
+        sys.exit(3)
     if not server.started:
         sys.exit(3)
 
@@ -1621,7 +1645,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5001)
     p.add_argument("--api-key-env", default=None, metavar="NAME")
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes (default 1); one that dies is replaced, a hung one is not detected, and "
+                        "SIGHUP does not reload")
     p.add_argument("--max-rows", type=int, default=None)
     p.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
     p.add_argument("--access-log", action="store_true")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -433,6 +435,75 @@ def test_sigterm_with_workers_answers_the_request_in_flight_and_refuses_later_co
         assert srv.proc.wait(timeout=40) == 0
     finally:
         srv.stop()
+
+
+def _worker_pids(supervisor: int) -> list[int]:
+    """The supervisor's worker processes (not multiprocessing's resource tracker)."""
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(supervisor)], capture_output=True, text=True, check=True)
+    pids = [int(pid) for pid in out.stdout.split()]
+    return [pid for pid in pids if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_worker_that_cannot_load_the_package_stops_the_service_with_exit_3(
+        iris: tuple[Path, Any, Any], tmp_path: Path) -> None:
+    # before: uvicorn let the worker's error through, so the worker exited 1 and the supervisor started another,
+    # which failed the same way, with a traceback, for good (24 workers in 60 s). Now each failing worker says why
+    # in one line, the service stops and exits 3. The package fails in the workers only, as one whose model file
+    # changed after the supervisor loaded it does.
+    import shutil
+
+    folder = tmp_path / "package"
+    shutil.copytree(iris[0], folder)
+    script = folder / "score.py"
+    script.write_text(script.read_text(encoding="utf-8").replace(
+        "def init() -> None:\n",
+        "def init() -> None:\n    import multiprocessing\n    if multiprocessing.parent_process() is not None:\n"
+        "        raise RuntimeError('model.onnx changed')\n", 1), encoding="utf-8")
+    srv = onnxgate_serve(folder, "--workers", "2")
+    try:
+        srv.proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the service still runs 60 s after its workers failed to start")
+    finally:
+        srv.stop()
+    out = srv.output
+    said = [line for line in out.splitlines() if "could not start" in line]
+    assert srv.proc.returncode == 3, out[-2000:]
+    assert said and all(line.endswith("model.onnx changed") for line in said), out[-2000:]
+    assert "Traceback" not in out
+
+
+def test_the_workers_stop_when_the_supervisor_is_killed(iris: tuple[Path, Any, Any]) -> None:
+    # before: after a SIGKILL of onnxgate serve --workers 2 (which no handler sees) both workers went on serving
+    # the port, out of reach of any restart. Now they shut down as on SIGTERM and the port is refused.
+    srv = onnxgate_serve(iris[0], "--workers", "2")
+    workers: list[int] = []
+    try:
+        srv.wait_healthy()
+        workers = _worker_pids(srv.pid)
+        assert len(workers) == 2, workers
+        srv.proc.kill()
+        srv.proc.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in workers if _running(pid)]
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", srv.port), timeout=5).close()
+    finally:
+        srv.stop()
+        for pid in workers:  # orphans: stop() signals no one once the supervisor is gone
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _hammer(srv: Server, body: bytes, requests: int, concurrency: int) -> list[int]:
