@@ -503,12 +503,19 @@ def _archive_kind(path: Path) -> str | None:
     return None
 
 
+#: The legacy weights and constants members torch.export.load reads with torch.load, falling back to
+#: weights_only=False: ``<archive>/data/weights/<model>.pt``, ``<archive>/data/constants/<model>.pt``.
+_LEGACY_PAYLOAD = re.compile(r"(^|/)data/(weights|constants)/[^/]+\.pt$")
+
+
 def _check_pt2(path: Path, *, trust_pickle: bool) -> None:
     """Refuse a ``.pt2`` whose loading would unpickle arbitrary objects, unless trusted.
 
     ``torch.export.load`` unpickles weights/constants flagged ``use_pickle``, custom and opaque
     objects, and falls back to ``torch.load(weights_only=False)`` for sample inputs it cannot read
-    safely; a plain exported ``nn.Module`` needs none of that.
+    safely, and for the legacy (torch < 2.6) ``data/weights/<model>.pt`` and ``data/constants/<model>.pt``
+    members (a .pt2 holding those ran the code of their pickle without --trust-pickle, found by helper-276);
+    a plain exported ``nn.Module`` needs none of that.
     """
     if trust_pickle:
         return
@@ -524,7 +531,7 @@ def _check_pt2(path: Path, *, trust_pickle: bool) -> None:
                             ("custom_obj", "opaque_obj")
                         ):
                             reasons.append(f"{key!r} is pickled")
-                elif "/sample_inputs/" in member:
+                elif "/sample_inputs/" in member or _LEGACY_PAYLOAD.search(member):
                     try:
                         torch.load(io.BytesIO(archive.read(member)), weights_only=True)
                     except Exception:

@@ -2373,3 +2373,45 @@ def test_a_compiled_function_is_refused_saying_what_it_is(x4: np.ndarray) -> Non
 
     with pytest.raises(UnsupportedModelError, match=r"'.*scale' is a function compiled with torch.compile.*nn.Module"):
         og.convert(torch.compile(scale), x4)
+
+
+class _Opens:
+    """A pickle whose loading creates a file: proof that its code ran."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return (open, (self.path, "w"))
+
+
+@pytest.mark.parametrize("payload", ["weights", "constants"])
+def test_a_pt2_whose_legacy_payload_member_is_a_pickle_is_refused_without_trust_pickle(
+    payload: str, mlp: Any, x4: np.ndarray, tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # torch.export.load reads a legacy data/weights/<model>.pt (data/constants/<model>.pt) member with torch.load,
+    # falling back to weights_only=False: 'convert evil.pt2' without --trust-pickle ran the member's pickle (a
+    # file appeared) and then said "not a readable torch.export archive: expected tuple or dict, got ..."
+    import io
+    import zipfile
+
+    from onnxgate.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    batch = ({0: torch.export.Dim("N")},)
+    torch.export.save(torch.export.export(mlp, (torch.from_numpy(x4),), dynamic_shapes=batch), "good.pt2")
+    pickled = io.BytesIO()
+    torch.save(_Opens(str(tmp_path / "ran")), pickled)
+    with zipfile.ZipFile("good.pt2") as good, zipfile.ZipFile("evil.pt2", "w") as evil:
+        prefix = next(n.split("/")[0] for n in good.namelist() if n.endswith("/archive_format"))
+        for name in good.namelist():
+            if f"/data/{payload}/" not in name:
+                evil.writestr(name, good.read(name))
+        evil.writestr(f"{prefix}/data/{payload}/model.pt", pickled.getvalue())
+    np.save("x.npy", x4)
+    assert main(["convert", "evil.pt2", "--sample", "x.npy", "-o", "m.onnx"]) == 2
+    assert not (tmp_path / "ran").exists(), "the .pt2's pickle ran without --trust-pickle"
+    err = capsys.readouterr().err
+    assert f"data/{payload}/model.pt" in err and "--trust-pickle" in err
+    assert main(["convert", "good.pt2", "--sample", "x.npy", "-o", "m.onnx"]) == 0  # a plain archive still loads
