@@ -93,6 +93,36 @@ SUPPORTED_OBJECTIVES = frozenset(
 )
 
 
+def _refuse_truncated(path: Path) -> None:
+    """Refuse a text model whose trees are shorter than its header's ``tree_sizes`` say: LightGBM 4.7 reads the
+    trees by those sizes, past the end of a truncated file, and the process aborted (exit 134, nothing printed:
+    found by helper-276). A file without ``tree_sizes`` is left to LightGBM.
+
+    Raises
+    ------
+    UnsupportedModelError
+        Naming how many bytes of trees the header promises and how many the file holds.
+    """
+    import re
+
+    try:
+        text = path.read_bytes()  # the CLI bounded its size before the converter opened it
+    except OSError:
+        return  # LightGBM says what it cannot read
+    header = re.search(rb"\ntree_sizes=([0-9 ]*)\r?\n", text)
+    if header is None:
+        return
+    promised = sum(int(size) for size in header.group(1).split())
+    start = text.find(b"\nTree=", header.end() - 1)
+    held = 0 if start < 0 else len(text) - start - 1
+    if held < promised:
+        raise UnsupportedModelError(
+            f"{str(path)!r} is a truncated LightGBM model: its header's tree_sizes add up to {promised} bytes of "
+            f"trees and the file holds {held}. Write it again with booster.save_model('model.txt')",
+            path=str(path),
+        )
+
+
 def _booster(model: Any) -> Any:
     return model.booster_ if hasattr(model, "booster_") else model
 
@@ -495,6 +525,7 @@ class LightGBMConverter(BoostingConverter):
 
     def load(self, path: Path, *, trust_pickle: bool = False) -> Any:
         lightgbm = import_library("lightgbm", "Loading a LightGBM model")
+        _refuse_truncated(path)
 
         def read(file: Any) -> Any:
             with _native_stderr_silenced():  # its "[LightGBM] [Fatal] ..." line beside onnxgate's (helper-95)
