@@ -202,6 +202,63 @@ def test_an_unreadable_lightgbm_file_is_one_line_on_stderr(tmp_path: Path, capfd
     assert not (tmp_path / "m.onnx").exists()
 
 
+def test_a_truncated_lightgbm_file_is_refused_not_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # LightGBM reads the trees by the header's tree_sizes, past the end of a file cut short (a copy that stopped):
+    # 'convert model.txt' aborted the process, exit 134 and nothing printed (helper-276). Run in a child process, so
+    # that the abort it guards against cannot take the test run with it.
+    import subprocess
+    import sys
+
+    lightgbm = pytest.importorskip("lightgbm")
+    from sklearn.datasets import load_iris
+
+    monkeypatch.chdir(tmp_path)
+    X, y = load_iris(return_X_y=True)
+    booster = lightgbm.train({"objective": "multiclass", "num_class": 3, "verbose": -1}, lightgbm.Dataset(X, y), 5)
+    whole = booster.model_to_string().encode()
+    Path("model.txt").write_bytes(whole[: len(whole) // 2])
+    np.save("rows.npy", X[:5])
+    proc = subprocess.run([sys.executable, "-m", "onnxgate", "convert", "model.txt", "--sample", "rows.npy", "-o",
+                           "m.onnx"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-500:])
+    assert proc.stderr.count("\n") == 1 and "is a truncated LightGBM model" in proc.stderr, proc.stderr
+    assert "save_model" in proc.stderr and not Path("m.onnx").exists()
+
+
+@pytest.mark.parametrize("name", ["model.pkl", "model.joblib", "model.pt"])
+@pytest.mark.parametrize("content", ["empty", "onnx"])
+def test_an_empty_or_onnx_file_under_a_pickle_suffix_is_refused_by_its_content_not_as_untrusted(
+    iris: dict[str, Any], name: str, content: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # 'convert model.pkl' (0 bytes, or an ONNX file) said "is a pickle ... pass --trust-pickle", and with it "cannot
+    # unpickle: EOFError:" or "KeyError: 8": trusting the file was the advice, and no fix (helper-276)
+    monkeypatch.chdir(tmp_path)
+    Path(name).write_bytes(b"" if content == "empty" else iris["onnx"].read_bytes())
+    np.save("rows.npy", iris["X"][:5])
+    for trust in ([], ["--trust-pickle"]):
+        assert main(["convert", name, "--sample", "rows.npy", "-o", "m.onnx", *trust]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "trust" not in err, err
+        want = "is empty (0 bytes)" if content == "empty" else "is an ONNX model"
+        assert want in err, err
+
+
+def test_an_mlflow_model_folder_is_refused_naming_the_model_file_it_holds(
+    iris: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 'convert mlflow_model/' (mlflow.sklearn.save_model) said "cannot tell which framework ... expected a file
+    # ending in one of [...] or a TensorFlow SavedModel folder" (helper-276)
+    mlflow_sklearn = pytest.importorskip("mlflow.sklearn")
+    monkeypatch.chdir(tmp_path)
+    mlflow_sklearn.save_model(iris["model"], "mlflow_model", pip_requirements=["scikit-learn"])  # no inferring
+    held = [f for f in Path("mlflow_model").iterdir() if f.suffix in (".skops", ".pkl", ".pickle", ".joblib")]
+    np.save("rows.npy", iris["X"][:5])
+    assert main(["convert", "mlflow_model", "--sample", "rows.npy", "-o", "m.onnx"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # mlflow's own warnings may come before
+    assert "is an MLflow model folder" in err and str(held[0]) in err, err
+
+
 def test_an_unreadable_pt2_archive_names_torchs_reason(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     # torch logs the cause as a warning (silenced) and raises "Please check the warnings above": the one line said
     # that, with nothing above it (helper-95)

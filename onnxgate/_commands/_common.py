@@ -43,7 +43,34 @@ def load_native_model(path: str, *, trust_pickle: bool) -> Any:
         check_regular_file(p, what="model file", error=UnsupportedModelError)
         if zipfile.is_zipfile(p):
             check_zip_archive(p, what="model file", error=UnsupportedModelError)
+        elif p.suffix.lower() in (*_PICKLE_SUFFIXES, ".pt", ".pth"):  # where the loader would ask for trust
+            _refuse_empty_or_onnx(p)
     return registry.for_file(p).load(p, trust_pickle=trust_pickle)
+
+
+def _refuse_empty_or_onnx(p: Path) -> None:
+    """Refuse an empty file, or an ONNX file under a native model's suffix, by what it holds: ``model.pkl`` that is
+    empty or an ONNX file was refused as "a pickle: pass --trust-pickle", and with it as "cannot unpickle: EOFError:"
+    or "KeyError: 8" (a ``.pt``: "invalid load key '\\x08'"); the advice to trust a file was no fix (helper-276)."""
+    from onnxgate._onnx import load_model
+    from onnxgate.errors import InvalidModelError
+
+    with open(p, "rb") as handle:
+        head = handle.read(1)
+    if not head:
+        raise UnsupportedModelError(f"{str(p)!r} is empty (0 bytes): no model was written to it; save the model "
+                                    "again", path=str(p))
+    if head != b"\x08":  # onnx.save writes ir_version (field 1, a varint) first
+        return
+    try:
+        load_model(p, load_external=False)
+    except InvalidModelError:
+        return
+    raise UnsupportedModelError(
+        f"{str(p)!r} is an ONNX model (named {p.suffix or 'without a suffix'}): 'convert' reads a framework's model "
+        "file. Check it with 'onnxgate validate', or package it with 'onnxgate package' (naming it .onnx)",
+        path=str(p),
+    )
 
 
 def refuse_native_model(path: str, command: str) -> None:

@@ -282,6 +282,17 @@ class ConverterRegistry:
                 f"starts with {found!r}. Write it with save_model as shown, or give the model in another format "
                 f"onnxgate reads ({', '.join(s for s in known if s != suffix)})", path=str(p)
             )
+        if p.is_dir() and (p / "MLmodel").is_file():
+            # an MLflow model folder (mlflow.sklearn.save_model) was "cannot tell which framework": name the file in
+            # it that onnxgate reads (helper-276)
+            inside = sorted(str(f) for f in p.glob("**/*")
+                            if f.is_file() and any(c.claims_file(f) for c in self._converters.values()))[:3]
+            give = (f"give that file instead: {', '.join(repr(f) for f in inside)}" if inside else
+                    f"none of its files ends in one of {known}; give the model file itself")
+            raise UnsupportedModelError(
+                f"{str(p)!r} is an MLflow model folder: onnxgate reads the model file it holds, not the folder; {give}",
+                path=str(p),
+            )
         raise UnsupportedModelError(
             f"cannot tell which framework {str(p)!r} belongs to: expected a file ending in one of {known} "
             "or a TensorFlow SavedModel folder"
