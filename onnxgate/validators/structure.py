@@ -244,13 +244,15 @@ def check_opset_within_caps(model: onnx.ModelProto, target: Target) -> CheckResu
             fixes.append(f"Convert again with opset={caps.get('')} or lower (onnxgate convert --opset).")
         lacking = {o["domain"] for o in offenders_left if o["max_opset"] is None}
         if lacking:  # a lower opset keeps the domain: the operator that needs it is what the target lacks
-            nodes = sorted({n.op_type for n in model.graph.node if _label(n.domain) in lacking})
+            # every node that needs them: an If/Loop/Scan body's or a local function's too (a contrib operator only
+            # in a subgraph was reported as "No node of the main graph uses ['com.microsoft']")
+            users = _domain_users(model, lacking)
+            nodes = sorted({op for op, _ in users})
             tokenizer = " (a text vectorizer's Tokenizer is com.microsoft's)" if "Tokenizer" in nodes else ""
             fixes.append(
-                f"No opset removes {sorted(lacking)}: the model's {', '.join(nodes)} need(s) it{tokenizer}; deploy "
-                "to a target whose runtime has that domain, or build the model without those operators" if nodes
-                else f"No node of the main graph uses {sorted(lacking)}: drop its opset import (or the function or "
-                     "subgraph that uses it)")
+                f"No opset removes {sorted(lacking)}: the model's {_user_list(users)} need(s) it{tokenizer}; deploy "
+                "to a target whose runtime has that domain, or build the model without those operators" if users
+                else f"No node of the model uses {sorted(lacking)}: drop its opset import")
         fix = " ".join(fixes)
         return CheckResult(
             "opset_within_caps",
@@ -260,6 +262,29 @@ def check_opset_within_caps(model: onnx.ModelProto, target: Target) -> CheckResu
         )
     have = ", ".join(f"{_label(d)} {v}" for d, v in sorted(stamped.items()))
     return CheckResult("opset_within_caps", True, f"opsets {have} within the target's caps", details)
+
+
+def _domain_users(model: onnx.ModelProto, domains: set[str]) -> list[tuple[str, str]]:
+    """``(op_type, where)`` for every node of a domain in ``domains`` (labels, ``"ai.onnx"`` for the default):
+    the graph's, its subgraphs' and the model's own functions'. ``where`` is ``""`` in the main graph, else the
+    node's location (``"choose.then_branch/gelu"``)."""
+    return [(node.op_type, f"{path}{node.name or '<unnamed>'}" if path else "")
+            for path, node, _ in _nodes_with_opsets(model) if _label(canonical_domain(node.domain)) in domains]
+
+
+def _user_list(users: list[tuple[str, str]]) -> str:
+    """The operators of :func:`_domain_users`, once each; one no main-graph node uses says where it is."""
+    places: dict[str, list[str]] = {}
+    for op, where in users:
+        places.setdefault(op, []).append(where)
+    parts = []
+    for op, wheres in sorted(places.items()):
+        if "" in wheres:  # the main graph's: its name is enough
+            parts.append(op)
+            continue
+        shown = ", ".join(repr(w) for w in wheres[:3]) + (f" and {len(wheres) - 3} more" if len(wheres) > 3 else "")
+        parts.append(f"{op} (in {shown})")
+    return ", ".join(parts)
 
 
 def _cap_offence(offender: dict[str, Any], target: Target) -> str:

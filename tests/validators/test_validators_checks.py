@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+import onnx
 import pytest
 from broken_models import (
     batch_sum_model,
@@ -682,3 +683,49 @@ def test_a_domain_the_target_lacks_is_not_sent_to_a_lower_opset() -> None:
     check = og.validate(model, target="synapse").check("opset_within_caps")
     assert not check.passed and "the model's Gelu need(s) it" in check.message, check.message
     assert "Convert again with opset" not in check.message
+
+
+def _contrib_in_a_branch() -> onnx.ModelProto:
+    """com.microsoft's Gelu only inside an If's then-branch; the main graph holds the If alone."""
+    def branch(name: str, node: onnx.NodeProto) -> onnx.GraphProto:
+        return helper.make_graph([node], name, [], [helper.make_tensor_value_info(node.output[0], TensorProto.FLOAT,
+                                                                                  ["N", 1])])
+
+    choose = helper.make_node(
+        "If", ["c"], ["y"], name="choose",
+        then_branch=branch("then", helper.make_node("Gelu", ["x"], ["t"], name="gelu", domain="com.microsoft")),
+        else_branch=branch("else", helper.make_node("Relu", ["x"], ["e"], name="relu")))
+    graph = helper.make_graph([choose], "branch", [vi("x", TensorProto.FLOAT, ("N", 1))],
+                              [vi("y", TensorProto.FLOAT, ("N", 1))],
+                              [helper.make_tensor("c", TensorProto.BOOL, [], [True])])
+    out = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    out.ir_version = 8
+    return out
+
+
+def _contrib_in_a_function() -> onnx.ModelProto:
+    """com.microsoft's Gelu only inside the model's own function ``pkg.act``, which the main graph calls."""
+    act = helper.make_function("pkg", "act", ["a"], ["b"], [helper.make_node("Gelu", ["a"], ["b"], name="gelu",
+                                                                             domain="com.microsoft")],
+                               [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    graph = helper.make_graph([helper.make_node("act", ["x"], ["y"], domain="pkg")], "function",
+                              [vi("x", TensorProto.FLOAT, ("N", 1))], [vi("y", TensorProto.FLOAT, ("N", 1))])
+    out = helper.make_model(graph, functions=[act], opset_imports=[helper.make_opsetid("", 17),
+                                                                   helper.make_opsetid("pkg", 1)])
+    out.ir_version = 8
+    return out
+
+
+@pytest.mark.parametrize(
+    ("build", "where"),
+    [(_contrib_in_a_branch, "'choose.then_branch/gelu'"), (_contrib_in_a_function, "'pkg.act/gelu'")],
+    ids=["if-branch", "local-function"],
+)
+def test_a_contrib_operator_outside_the_main_graph_is_named_where_it_is(build, where) -> None:
+    # a com.microsoft operator only in a subgraph or a local function: the SQL targets said "No node of the main
+    # graph uses ['com.microsoft']: drop its opset import", naming no operator; the import cannot be dropped
+    check = og.validate(build(), target="sql-edge-2.0").check("opset_within_caps")
+    assert not check.passed
+    assert f"No opset removes ['com.microsoft']: the model's Gelu (in {where}) need(s) it" in check.message, \
+        check.message
+    assert "No node of the main graph" not in check.message
