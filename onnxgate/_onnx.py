@@ -903,10 +903,11 @@ def _dense_tensor(sparse: Any) -> Any:
     indices = numpy_helper.to_array(sparse.indices).astype(np.int64) if sparse.HasField("indices") else None
     shape = tuple(int(d) for d in sparse.dims)
     count = int(np.prod(shape, dtype=object)) if shape else 1
-    if count * max(values.dtype.itemsize, 1) > DENSE_BYTES_LIMIT:
+    size = count * max(values.dtype.itemsize, 1)
+    if size > DENSE_BYTES_LIMIT:
         raise InvalidModelError(
-            f"sparse initializer {name!r} of shape {list(shape)} is larger than {DENSE_BYTES_LIMIT:,} bytes dense; "
-            "no runtime holds it (onnxruntime densifies sparse initializers when it loads a file)"
+            f"sparse initializer {name!r} of shape {list(shape)} is {size:,} bytes dense, more than the "
+            f"{DENSE_BYTES_LIMIT:,} onnxruntime holds (it densifies sparse initializers when it loads a file)"
         )
     flat = np.full(count, "" if values.dtype == object else 0, dtype=values.dtype)
     if indices is not None and indices.size:

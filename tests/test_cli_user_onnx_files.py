@@ -209,6 +209,50 @@ def test_a_sql_package_holds_sparse_initializers_dense_and_says_so(tmp_path, cap
     assert packaged_session.run(None, {"X": X})[0].tolist() == user_session.run(None, {"X": X})[0].tolist()
 
 
+def _huge_sparse_model():
+    """Y = X + w[0, 0] with w a sparse initializer of shape [10**9, 10**9] holding one value: 4e18 bytes dense."""
+    huge = helper.make_sparse_tensor(numpy_helper.from_array(np.array([1.0], np.float32), "w"),
+                                     numpy_helper.from_array(np.array([[0, 0]], np.int64), "w_index"), [10**9, 10**9])
+    start = numpy_helper.from_array(np.array([0, 0], np.int64), "start")
+    graph = helper.make_graph(
+        [helper.make_node("Slice", ["w", "start", "start_1"], ["corner"], name="corner"),
+         helper.make_node("Add", ["X", "corner"], ["Y"], name="add")], "g",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 1])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", 1])],
+        initializer=[start, numpy_helper.from_array(np.array([1, 1], np.int64), "start_1")],
+        sparse_initializer=[huge],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 7
+    return model
+
+
+@pytest.mark.parametrize("target", ["sql-edge-2.0", "synapse", "container"])
+def test_a_sparse_initializer_too_large_dense_is_a_failed_check_on_every_target(tmp_path, capsys, monkeypatch,
+                                                                                target):
+    import onnxgate as og
+    from onnxgate.errors import ValidationFailedError
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "huge.onnx"
+    path.write_bytes(_huge_sparse_model().SerializeToString())
+    # the SQL packager densified it before validating: "onnxgate package: error: sparse initializer 'w' ... no
+    # runtime holds it (...)", exit 2 and no fix, where the container target refused it with a failed check
+    code = main(["package", str(path), "--target", target, "-o", "pkg"])
+    captured = capsys.readouterr()
+    assert code == 1, captured.err
+    wellformed = next(line for line in captured.err.splitlines() if "model_wellformed" in line)
+    assert wellformed.startswith("FAILED")
+    assert ("sparse initializer 'w' of shape [1000000000, 1000000000] is 4,000,000,000,000,000,000 bytes dense, "
+            "more than the 2,147,483,648 onnxruntime holds") in wellformed
+    assert wellformed.endswith("Re-export it with a converter that writes valid ONNX.")
+    assert f"refused: the model fails target {target!r}; nothing was written" in captured.err
+    assert not (tmp_path / "pkg").exists() or not any((tmp_path / "pkg").iterdir())
+    with pytest.raises(ValidationFailedError, match="model_wellformed") as raised:
+        og.package(str(path), target=target, out="pkg2")
+    assert not raised.value.report.check("model_wellformed").passed
+
+
 def test_sparse_initializers_are_densified_by_flat_and_coordinate_indices():
     from onnxgate._onnx import densify_sparse_initializers
 
