@@ -103,8 +103,9 @@ def batch_feeds(batch: pa.RecordBatch, signature: Signature, *, plain_categories
                 ) -> dict[str, np.ndarray]:
     """The model's feeds for one Arrow batch (every column of which feeds the model), read as a local
     Parquet file would be: :func:`plain_feeds` where it applies, else :func:`batch_data` +
-    :func:`onnxgate._data.as_feeds`, once the columns pass :func:`check_columns_typed_as_inputs` and
-    :func:`_refuse_nulls`. A null feeding a floating-point input is a NaN, as pandas reads it.
+    :func:`onnxgate._data.as_feeds`, once the columns pass :func:`check_columns_typed_as_inputs`. A null feeding a
+    floating-point input is a NaN, as pandas reads it; one feeding an integer, boolean or text input is refused
+    by ``as_feeds`` in local validate's words (it is the NaN or None pandas reads it as).
     ``plain_categories`` (Spark, which has no category type): a text or number column feeding an input of
     category codes holds the category values and nulls, read as their codes (:func:`_plain_categories`).
 
@@ -114,6 +115,9 @@ def batch_feeds(batch: pa.RecordBatch, signature: Signature, *, plain_categories
         A column of the wrong type, a null feeding an input that is not floating-point, or data that
         does not fit the inputs.
     """
+    # no refusal of nulls of its own: Spark and score said "has 1 null (missing) value(s) among 4 rows read at once"
+    # where validate, on the same file, said "column 'k' has 1 missing or non-finite value(s) but input 'k' is
+    # int64; fill or drop them first"
     from onnxgate._data import as_feeds
 
     specs = _inputs_fed(batch.schema.names, signature)  # once per batch, for the three steps below
@@ -125,7 +129,6 @@ def batch_feeds(batch: pa.RecordBatch, signature: Signature, *, plain_categories
             signature = dataclasses.replace(signature, inputs=tuple(
                 dataclasses.replace(s, codes=tuple(c for c in s.codes or () if (s.name, c[0]) not in coded) or None)
                 for s in signature.inputs))
-    _refuse_nulls(batch, specs)
     return plain_feeds(batch, signature) or as_feeds(batch_data(_nulls_as_nan(batch, specs)), signature)
 
 
@@ -204,44 +207,6 @@ def _refuse_retyped(schema: pa.Schema, specs: list[TensorSpec | None], where: st
         )
 
 
-def _refuse_nulls(batch: pa.RecordBatch, specs: list[TensorSpec | None]) -> None:
-    """Refuse nulls in a batch of the columns that feed the model (``specs``: the input each feeds),
-    except in columns feeding a floating-point input: there a null is read as NaN, as pandas reads it
-    (``df.to_parquet`` writes a float NaN as a null, and ``onnxgate.validate`` reads a Parquet file
-    through pandas). An integer, boolean or text input has no value for "missing", and pandas would
-    make the null a float NaN or a None the model would score as if it were a value.
-
-    Raises
-    ------
-    InvalidDataError
-        A column feeding an input that is not floating-point holds nulls; every such column is named,
-        with its input's type and its count in this batch.
-    """
-    # a text input with a ``missing`` text reads a null as that (onnxgate._data.as_feeds fills it), and a
-    # category column feeding an input of category codes reads it as the missing code
-    nulls = [(name, column.null_count, spec)
-             for j, (name, column, spec) in enumerate(zip(batch.schema.names, batch.columns, specs))
-             if column.null_count and not _floating(spec) and not (spec is not None and spec.missing is not None)
-             and not _missing_category(column, spec, j)]
-    if not nulls:
-        return
-
-    def feeding(spec: TensorSpec | None) -> str:
-        return f"the {spec.elem_type} input {spec.name!r}" if spec is not None else "no input"
-
-    if len(nulls) == 1:
-        name, n, spec = nulls[0]
-        found = f"column {name!r} (feeding {feeding(spec)}) has {n:,} null (missing) value(s)"
-    else:
-        found = "columns " + ", ".join(f"{name!r} ({n:,}, feeding {feeding(spec)})" for name, n, spec in nulls)
-        found += " have null (missing) values"
-    raise InvalidDataError(
-        f"{found} among {batch.num_rows:,} rows read at once; an integer, boolean or text input takes no missing "
-        "values: fill or drop those rows (a null is read as NaN only for a floating-point input)",
-        column=nulls[0][0],
-    )
-
-
 def _pandas_categories(batch: pa.RecordBatch, specs: list[TensorSpec | None]) -> pa.RecordBatch:
     """``batch`` with each column that pandas wrote from a ``category`` column (the file's pandas metadata says
     so) and that feeds an input reading category codes as a dictionary column again, as pandas reads it back:
@@ -295,29 +260,6 @@ def _plain_categories(batch: pa.RecordBatch, specs: list[TensorSpec | None]
                       else pa.array(codes.astype(np.int32)))
         coded.add((spec.name, place))
     return (pa.RecordBatch.from_arrays(columns, names=batch.schema.names) if coded else batch), coded
-
-
-def _missing_category(column: pa.Array, spec: TensorSpec | None, position: int) -> bool:
-    """True for a category column (Arrow dictionary, as pandas writes a ``category`` column to Parquet), a text
-    column where the model recorded the categories, or a number column where they are numbers, that feeds an
-    input reading category codes (:attr:`TensorSpec.codes`) at its place (column ``position`` of a one ``[N,k]``
-    input, else the input's only column): :func:`onnxgate._data.as_feeds` feeds its null as the missing code, as
-    ``onnxgate.validate`` reads the same file and as XGBoost reads the frame."""
-    import pyarrow as pa
-
-    if spec is None or not spec.codes:
-        return False
-    place = 0 if spec.width == 1 else position
-    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type) or pa.types.is_null(column.type):
-        # a text column (or one of only nulls, as pandas writes a text column of only None): mapped by value where
-        # the categories are known
-        return bool(dict(spec.codes).get(place))
-    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
-        # a number column of number categories (Parquet keeps no integer category type): read by value, a null
-        # as missing, as validate reads the frame it came from (helper-233)
-        recorded = dict(spec.codes).get(place) or ()
-        return any(isinstance(c, (int, float)) and not isinstance(c, bool) for c in recorded)
-    return pa.types.is_dictionary(column.type) and place in dict(spec.codes)
 
 
 def plain_feeds(batch: pa.RecordBatch, signature: Signature) -> dict[str, np.ndarray] | None:

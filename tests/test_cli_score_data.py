@@ -79,7 +79,8 @@ BAD: dict[str, tuple[Callable[[Path, pd.DataFrame], Path], list[str], list[str]]
     "folder-holds-a-text-file": (_folder_with_notes, [], ["notes.txt", "only Parquet files"]),
     "empty-folder": (lambda d, X: (d / "rows").mkdir() or d / "rows", [], ["no Parquet files in"]),
     "null-in-an-int-column": (_file(_int_nulls), [],
-                              ["column 'proline' (feeding the int64 input 'proline') has 3 null", "fill or drop"]),
+                              ["column 'proline' has 3 missing or non-finite value(s) but input 'proline' is int64; "
+                               "fill or drop them first"]),  # validate's words for the same file
     "folder-column-int-and-numeric-text": (
         _folder(a=lambda X: X.assign(note=7), b=lambda X: X.assign(note="7")), [],
         ["column 'note' is int64 in", "a.parquet' but large_string in", "b.parquet'",

@@ -352,12 +352,14 @@ def _spark_parity(
     float32_rows: bool = False,
     holds_nan: bool = True,
     text_variants: bool = True,
+    merged: bool = False,
 ) -> CheckResult:
     """Parity on the executors; ``guarded``: the outputs whose atol is the default (the scale guard of
     :class:`~onnxgate.validators.accumulator.OutputAccumulator` applies to them); ``float32_rows``: the rows'
     floating columns are all float32 (:func:`_float32_fields`); ``holds_nan``: the target's tables hold NaN
     (else the rows holding it are counted, as local parity counts them); ``text_variants``: a tokenizer's text
-    is also tried varied (:func:`~onnxgate.validators.parity.non_ascii_text_disagrees`)."""
+    is also tried varied (:func:`~onnxgate.validators.parity.non_ascii_text_disagrees`); ``merged``: ``data`` is
+    the partitions joined into one (:func:`_batch_size_suspected`)."""
     from onnxgate.runtime import RUN_ROWS
     from onnxgate.signature import Signature
     from onnxgate.validators.parity import (
@@ -391,6 +393,11 @@ def _spark_parity(
         if part.get("raise"):
             kind, message = part["raise"]
             raise (InvalidDataError if kind == "InvalidDataError" else OnnxGateError)(_in_table(message, starts))
+    if not merged and _batch_size_suspected(partials):
+        # as local parity, whose batch holds the rows of several of these partitions: scored again as one partition
+        # (the first of its runs fails quickly where the model fails on every batch)
+        return _spark_parity(model_bytes, reference_bytes, replace(data, frame=data.frame.coalesce(1)), tolerances,
+                             inf_equal, guarded, float32_rows, holds_nan, text_variants, merged=True)
     done = 0
     for part in partials:
         if part.get("error"):
@@ -419,8 +426,7 @@ def _spark_parity(
         offset += part["rows"]
     details = {
         "batches": sum(p["batches"] for p in partials),
-        "batch_size": RUN_ROWS if data.fragments else min(RUN_ROWS, int(
-            spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch", "10000") or 10000)),
+        "batch_size": RUN_ROWS,
         "data_sha256": hasher.hexdigest(),
         "engine": {
             "name": "spark",
@@ -429,7 +435,8 @@ def _spark_parity(
             "row_numbers": "in partition order",
             "data_sha256": "sha256 of each partition's sha256, in partition order",
             "sample": "drawn in each partition, then the smallest keys of the union by row number",
-        },
+        } | ({"merged": "the partitions, each failing as one batch smaller than local parity's, were scored "
+                        "again as one partition"} if merged else {}),
     }
     result = parity_result(
         accs, names, missing=missing, rows=done, details=details, infinities_compare_equal=inf_equal, model=proto,
@@ -462,6 +469,21 @@ def _spark_parity(
     alone = _in_table(alone, starts)
     message = alone if result.passed else f"{result.message}; {alone}"
     return CheckResult(PARITY, False, message, {**result.details, "rows_alone": alone})
+
+
+def _batch_size_suspected(partials: list[dict[str, Any]]) -> bool:
+    """Whether the first partition that stopped at an error stopped because onnxruntime failed on its first run,
+    smaller than local parity's batches (every row of the partition), with its first rows failing as a batch too,
+    while other partitions hold rows: local parity, whose batches hold up to RUN_ROWS rows of the table, may score
+    them where these partitions' batches fail (a graph that fixes its batch size)."""
+    from onnxgate.runtime import RUN_ROWS
+    from onnxgate.validators.parity import ROWS_ALONE
+
+    stopped = next((p for p in partials if p.get("error") or p.get("raise")), None)
+    if stopped is None or "first_run_failed" not in stopped or len(partials) < 2:
+        return False
+    rows = stopped["first_run_failed"]
+    return rows < RUN_ROWS and ("probe_failed" in stopped or rows <= ROWS_ALONE)
 
 
 def _merged_rounding(partials: list[dict[str, Any]], tolerances: dict[str, tuple[float, float, Any]],
@@ -586,14 +608,40 @@ def _scorer(token: str, model_b: Any, ref_b: Any, tolerances: dict[str, tuple[fl
 
 
 def _runs(batches: Iterator[Any]) -> Iterator[Any]:
-    """Spark's batches (``spark.sql.execution.arrow.maxRecordsPerBatch`` rows) cut into runs of at
-    most onnxgate.runtime.RUN_ROWS rows, the size local parity scores: both models' activations then
-    stay in cache."""
+    """Spark's batches (``spark.sql.execution.arrow.maxRecordsPerBatch`` rows), or the row groups a worker reads,
+    as runs of onnxgate.runtime.RUN_ROWS rows, the batches local parity scores (the last one shorter): both
+    models' activations then stay in cache, and a model that scores only some batch sizes is run on the batches
+    local parity gives it. Consecutive batches of other column types are not joined."""
     from onnxgate.runtime import RUN_ROWS
 
+    held: list[Any] = []
+    count = 0
     for batch in batches:
-        for start in range(0, batch.num_rows, RUN_ROWS):
-            yield batch.slice(start, RUN_ROWS)
+        if held and not batch.schema.equals(held[0].schema, check_metadata=False):
+            yield _joined(held)
+            held, count = [], 0
+        start = 0
+        while start < batch.num_rows:
+            take = min(RUN_ROWS - count, batch.num_rows - start)
+            held.append(batch.slice(start, take))
+            count += take
+            start += take
+            if count == RUN_ROWS:
+                yield _joined(held)
+                held, count = [], 0
+    if held:
+        yield _joined(held)
+
+
+def _joined(batches: list[Any]) -> Any:
+    """One Arrow batch of ``batches`` (of the same column types), with the first one's schema."""
+    import pyarrow as pa
+
+    if len(batches) == 1:
+        return batches[0]
+    first = batches[0]
+    return pa.RecordBatch.from_arrays([pa.concat_arrays([b.column(j) for b in batches])
+                                       for j in range(first.num_columns)], schema=first.schema)
 
 
 def _partition_parity(
@@ -677,6 +725,9 @@ def _partition_parity(
                     onnx_out = run_rows(session, None, feeds)  # row by row for [1,1] columns
                 except Exception as err:
                     from onnxgate.validators.parity import onnxruntime_failure
+
+                    if done == 0:  # the partition's first run, of all its rows unless it holds RUN_ROWS or more
+                        part["first_run_failed"] = n
 
                     try:  # as local parity: the first row failing alone, with its inputs
                         part["error"], failure = onnxruntime_failure(

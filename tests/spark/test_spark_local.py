@@ -517,7 +517,7 @@ def test_a_null_a_worker_meets_is_the_local_one_line_error(local_spark: Any, tmp
     frame.astype({"n": "Int64"}).assign(n=lambda f: f.n.mask(f.index == 3)).to_parquet(data)
     code = main(["score", str(model_file), "--data", str(data), "--out", str(tmp_path / "o"), "--spark", "local[2]"])
     err = capsys.readouterr().err
-    assert code == 2 and "column 'n' (feeding the int64 input 'n') has 1 null" in err, err
+    assert code == 2 and "column 'n' has 1 missing or non-finite value(s) but input 'n' is int64" in err, err
     assert "unexpected" not in err and "Traceback" not in err
 
 
@@ -1307,3 +1307,61 @@ def test_a_parquet_folder_is_read_on_spark_as_locally(local_spark: Any, tmp_path
         assert main([*args, *extra]) == 2
         said.append(capsys.readouterr().err.strip().splitlines()[-1])
     assert said[0] == said[1] and "column 'b' is missing there" in said[0], said
+
+
+def test_a_batch_size_the_graph_fixes_is_found_on_spark_where_partitions_are_smaller(local_spark: Any,
+                                                                                      tmp_path: Path) -> None:
+    # a graph fixing 64 rows on 64 rows in two partitions of 32: local parity's one batch runs and it says the model
+    # fixes its batch size; Spark, whose batches were the partitions', said "onnxruntime failed on rows 0..31 (first
+    # at row 0: ...)", as if row 0 were at fault. 10 rows for a graph fixing 7 fail as one batch on both
+    rows = np.random.default_rng(5).normal(size=(64, 4)).astype(np.float32)
+    frame = pd.DataFrame(rows, columns=FEATURES)
+    cases = {
+        "fixed batch": (_matmul_model(["N", 4], fixed_rows=64), frame),
+        "fails as a batch": (_matmul_model(["N", 4], fixed_rows=7), frame[:10]),
+        "free": (_matmul_model(["N", 4]), frame),
+    }
+    seen, differ = {}, []
+    for name, (model, data) in cases.items():
+        folder = tmp_path / name.replace(" ", "-")
+        folder.mkdir()
+        half = len(data) // 2
+        data[:half].to_parquet(folder / "a.parquet")  # two files: two partitions, each smaller than the batch
+        data[half:].to_parquet(folder / "b.parquet")
+        df = local_spark.createDataFrame(data)
+        assert df.rdd.getNumPartitions() == 2
+        local = _outcome(og.validate, model, data=data, reference=_matmul_model(["N", 4]))
+        for how, given in (("files", str(folder)), ("DataFrame", df)):
+            on_spark = _outcome(ogs.validate, model, given, reference=_matmul_model(["N", 4]), spark=local_spark)
+            differ += [(name, how, local, on_spark)] if on_spark != local else []
+        seen[name] = local
+    assert not differ, differ
+    assert seen["fixed batch"][:2] == ("checked", False)
+    assert seen["fixed batch"][2].startswith("onnxruntime scores the data's batches but fails on a batch of its first "
+                                             "4 rows")
+    assert "the model fixes its batch size though its inputs declare it free" in seen["fixed batch"][2]
+    assert seen["fails as a batch"][2].startswith("onnxruntime failed on rows 0..9 (first at row 0: x=[")
+    assert seen["free"][:2] == ("checked", True)
+
+
+def test_a_null_feeding_an_integer_input_is_refused_on_spark_in_local_words(local_spark: Any, tmp_path: Path) -> None:
+    # Spark said "column 'k' (feeding the int64 input 'k') has 2 null (missing) value(s) among 6 rows read at once;
+    # ..." where validate, on the same rows, says "column 'k' has 2 missing or non-finite value(s) but input 'k' is
+    # int64; fill or drop them first"
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Cast", ["k"], ["kf"], to=TensorProto.FLOAT), helper.make_node("Add", ["kf", "x"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("k", TensorProto.INT64, ["N", 1]),
+                                           helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    frame = pd.DataFrame({"k": pd.array([1, None, 3, 4, None, 6], dtype="Int64"),
+                          "x": np.arange(6, dtype=np.float32)})
+    path = tmp_path / "nulls.parquet"
+    frame.to_parquet(path)
+    local = _outcome(og.validate, model, data=str(path), reference=model)
+    assert local == ("refused", None,
+                     "column 'k' has 2 missing or non-finite value(s) but input 'k' is int64; fill or drop them first")
+    for given in (str(path), local_spark.read.parquet(str(path)).select("x", "k")):
+        assert _outcome(ogs.validate, model, given, reference=model, spark=local_spark) == local
