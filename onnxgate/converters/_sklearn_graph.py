@@ -1477,6 +1477,13 @@ def double_tree_leaves(proto: Any, model: Any, min_splits: float = DOUBLE_LEAVES
             if (kind == "class") != (table.answer != "sum"):
                 continue
             reached = _answer_link(graph, tree.output[1 if kind == "class" else 0], table.link)
+            if reached is None and table.link and kind == "class":
+                # the exponential loss's raw scores (raw_scores: decision_function), written without its link
+                reached = _answer_link(graph, tree.output[1], ())
+                raw = replace(table, values=table.values / 2.0, link=(), answer=table.answer.replace("logistic", "raw"))
+                if reached is not None and _written_leaves(tree, kind, raw) is not None:
+                    table = raw
+                    parts = _fixed_point_parts(table) if table.fixed_point else None
             if reached is None:
                 continue
             order = _written_leaves(tree, kind, table)

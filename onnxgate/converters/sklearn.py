@@ -179,7 +179,7 @@ if TYPE_CHECKING:
 
     from onnxgate.signature import Signature
 
-__all__ = ["PRECISIONS", "PRECISION_METADATA_KEY", "SklearnConverter"]
+__all__ = ["PRECISIONS", "PRECISION_METADATA_KEY", "RAW_SCORES_METADATA_KEY", "SklearnConverter"]
 
 #: Values of the ``precision`` option: ``auto`` keeps float64 where scikit-learn computes in float64 (float64 or
 #: integer rows, text vectorized in float64) and the double graph is well-typed and runs; else float32.
@@ -187,6 +187,10 @@ PRECISIONS = ("auto", "float32", "float64")
 #: ``metadata_props`` key recording what the graph computes in: ``float64``, or
 #: ``float32-from-float64`` (float64 inputs cast to float32 inside the graph); parity names the fix.
 PRECISION_METADATA_KEY = "onnxgate.precision"
+#: ``metadata_props`` key recording that the user asked skl2onnx's ``raw_scores`` option of the classifier whose
+#: answer the file gives: its ``probabilities`` output holds decision scores, which parity compares with
+#: ``predict_proba`` and fails; its message names the option (a bare ``max_abs=85`` said nothing of it).
+RAW_SCORES_METADATA_KEY = "onnxgate.raw_scores"
 
 _ONNXMLTOOLS_HINT = {
     "xgboost": "install onnxmltools and register its XGBoost converter with skl2onnx.update_registered_converter",
@@ -627,6 +631,8 @@ class SklearnConverter(Converter):
                 elif precision == "auto":
                     # float32 rows: a double graph was not tried, and parity's hint may name it
                     set_metadata(proto, PRECISION_METADATA_KEY, "float32")
+                if _raw_scores_asked(model, options):
+                    set_metadata(proto, RAW_SCORES_METADATA_KEY, type(final_step(model)).__name__)
                 from onnxgate._graph import HIST_CODES
 
                 hists = {id(e) for e in sub_estimators(model)  # the fitted ones, not an ensemble's templates
@@ -1270,6 +1276,17 @@ def _scores_as_written(model: Any, scores: Any, width: int | None) -> Any:
     if layout in ("d,-d", "-d,d", "1-d,d") and width in (None, 2):
         return np.column_stack({"d,-d": [d, -d], "-d,d": [-d, d], "1-d,d": [1 - d, d]}[layout])
     return None
+
+
+def _raw_scores_asked(model: Any, options: Mapping[Any, Any]) -> bool:
+    """Whether the user's skl2onnx ``options`` ask ``raw_scores`` of the model's last step, a classifier with
+    ``predict_proba`` (keyed, as skl2onnx reads them, by its class, the estimator or its ``id``), which then writes
+    its decision scores where its probabilities are."""
+    final = final_step(model)
+    return hasattr(final, "predict_proba") and any(
+        isinstance(value, Mapping) and value.get("raw_scores")
+        and (key is final or key == id(final) or (isinstance(key, type) and isinstance(final, key)))
+        for key, value in options.items())
 
 
 def _dtype_name(code: int) -> str:

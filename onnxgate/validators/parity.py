@@ -1398,7 +1398,7 @@ def parity_result(
     if failed:
         message = "; ".join(r.line() for r in failed)
         hint = _precision_hint(model, failed, rows_float32) if model is not None else ""
-        hint = " ".join(h for h in (hint, _quantized_step_hint(model, failed)) if h)
+        hint = " ".join(h for h in (_raw_scores_hint(model, failed), hint, _quantized_step_hint(model, failed)) if h)
         if hint:
             evidence["precision_hint"] = hint
             message += f". {hint}"
@@ -1473,6 +1473,22 @@ def _precision_hint(model: Any, failed: Sequence[OutputComparison] = (), rows_fl
                     "for these outputs")
         return f"{head} Convert with precision='float64' (CLI: --precision float64) to keep double"
     return ""
+
+
+def _raw_scores_hint(model: Any, failed: Sequence[OutputComparison]) -> str:
+    """Why a classifier's probabilities failed when skl2onnx's ``raw_scores`` option was asked at conversion
+    (recorded as :data:`onnxgate.converters.sklearn.RAW_SCORES_METADATA_KEY`): the file holds decision scores
+    where the reference answers ``predict_proba``."""
+    from onnxgate.converters.sklearn import RAW_SCORES_METADATA_KEY
+
+    asked = next((p.value for p in getattr(model, "metadata_props", ()) if p.key == RAW_SCORES_METADATA_KEY), None)
+    scores = [r.name for r in failed if "prob" in r.name.lower()]
+    if asked is None or not scores:
+        return ""
+    return (f"The file's {scores[0]!r} holds {asked}'s raw scores (decision_function): skl2onnx's raw_scores "
+            f"option was asked for at conversion (metadata {RAW_SCORES_METADATA_KEY}), and the reference compared "
+            "with it is predict_proba. Convert without raw_scores, or validate with a reference callable that "
+            "returns the label and the scores as the file lays them out.")
 
 
 def _quantized_step_hint(model: Any, failed: Sequence[OutputComparison]) -> str:

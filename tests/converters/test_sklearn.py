@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Any
 
@@ -333,6 +334,41 @@ def test_an_imputer_of_the_most_frequent_integer_keeps_integers() -> None:
     got = _run(conv, X)[0]
     assert got.dtype == np.int64
     np.testing.assert_array_equal(got, model.transform(X))
+
+
+def test_float64_precision_the_runtime_cannot_run_is_refused_at_conversion() -> None:
+    from sklearn.datasets import load_diabetes
+    from sklearn.ensemble import AdaBoostRegressor
+
+    X, y = load_diabetes(return_X_y=True)
+    # below opset 11 skl2onnx writes the weighted median's cumulative sum as an RNN, which onnxruntime has no
+    # double kernel for
+    model = AdaBoostRegressor(n_estimators=5, random_state=0).fit(X, y)
+    with pytest.raises(og.UnsupportedModelError,
+                       match=r"AdaBoostRegressor in double precision uses operators onnxruntime has no double kernel "
+                             r"for .*RNN"):
+        og.convert(model, X[:5], opset=10, options={"precision": "float64"})
+
+
+@pytest.mark.parametrize("in_pipeline", [False, True])
+def test_raw_scores_asked_of_a_classifier_fail_parity_saying_so(in_pipeline: bool) -> None:
+    # skl2onnx's raw_scores option writes decision scores where the probabilities are, and parity compares them
+    # with predict_proba: it failed as "max_abs=8.5e+01" and nothing else
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True)
+    model = (make_pipeline(StandardScaler(), LogisticRegression()) if in_pipeline
+             else LogisticRegression(max_iter=5000)).fit(X, y)
+    conv = og.convert(model, X[:5], options={LogisticRegression: {"raw_scores": True}})
+    report = og.validate(conv, data=X)
+    assert not report.passed
+    assert re.search(r"'probabilities' holds LogisticRegression's raw scores .decision_function.: skl2onnx's "
+                     r"raw_scores option was asked for at conversion.*reference compared with it is predict_proba",
+                     str(report)), str(report)
+    assert og.validate(og.convert(model, X[:5]), data=X).passed
 
 
 def test_a_support_vector_model_fitted_on_sparse_rows_answers_in_double() -> None:
