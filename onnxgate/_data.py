@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from onnxgate.signature import Signature, TensorSpec
 
 __all__ = ["DATA_SUFFIXES", "as_feeds", "as_float64", "from_polars", "is_dataframe", "iter_batches", "load_data",
-           "num_rows", "read_rows", "slice_feeds"]
+           "num_rows", "one_row", "read_rows", "slice_feeds"]
 
 DATA_SUFFIXES = (".csv", ".parquet", ".npy")
 Feeds = dict[str, "np.ndarray"]
@@ -403,6 +403,26 @@ def is_positional(columns: Any) -> bool:
     """Columns that carry no names: integer labels 0..k-1 (a CSV without a header, an array)."""
     labels = [str(c) for c in columns]
     return labels == [str(i) for i in range(len(labels))]
+
+
+def one_row(sample: Any, width: int | None) -> Any:
+    """A sample that is exactly one row's values as that row: a 1-D array (or list) of ``width`` values, for a model
+    that takes ``width`` > 1 values per row (``X[0]`` of a model of 4 features), as a ``[1, width]`` array. Anything
+    else is returned as given; a 1-D array of another length is a column of values, one per row (a LabelEncoder's
+    labels, a text vectorizer's texts, a model of one feature).
+
+    A converter reads its sample this way, and the conversion keeps the sample so read: validate and package read
+    the conversion's sample as rows, and read a 1-D array as a column ("expects 4 values per row, the data has 1").
+    """
+    import numpy as np
+
+    if width is None or width < 2 or not isinstance(sample, (np.ndarray, list, tuple)):
+        return sample
+    try:
+        array = np.asarray(sample)
+    except ValueError:  # a list of arrays of other lengths: not one row
+        return sample
+    return array.reshape(1, -1) if array.ndim == 1 and len(array) == width else sample
 
 
 def num_rows(data: Any) -> int:

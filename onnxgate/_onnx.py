@@ -28,6 +28,7 @@ __all__ = [
     "atomic_write",
     "atomic_write_bytes",
     "check_model",
+    "check_model_kind",
     "check_opset_number",
     "clean_stale_partials",
     "constant_tensors",
@@ -327,10 +328,27 @@ def load_model(
         proto = _parse(data, source=repr(str(path)))
         _check_and_load_external(proto, path.parent, source=repr(str(path)), load=load_external)
         return proto
-    raise InvalidModelError(
-        "expected an ONNX model as a path, bytes, an onnx.ModelProto or a Conversion; "
-        f"found {type(model).__name__}."
-    )
+    check_model_kind(model)
+    raise AssertionError(f"check_model_kind let {type(model).__name__} through")
+
+
+def check_model_kind(model: Any) -> None:
+    """Refuse what is none of the kinds of model :func:`load_model` reads, without reading it (a test module's
+    ``model_checks(None)`` is refused when it is collected, not once in each check it makes).
+
+    Raises
+    ------
+    InvalidModelError
+        ``model`` is not a path, bytes, an ``onnx.ModelProto`` or a ``Conversion``.
+    """
+    import onnx
+
+    from onnxgate.conversion import Conversion
+
+    if isinstance(model, (onnx.ModelProto, Conversion, bytes, bytearray, memoryview, str, os.PathLike)):
+        return
+    found = "None" if model is None else type(model).__name__
+    raise InvalidModelError(f"expected an ONNX model as a path, bytes, an onnx.ModelProto or a Conversion; found {found}.")
 
 
 def _parse(data: bytes, *, source: str) -> onnx.ModelProto:

@@ -109,6 +109,7 @@ def convert(
     if tgt is not None and tgt.is_sql:
         from onnxgate.adaptation import adapt_conversion
 
+        sample = conversion.sample  # as the converter read it (one row of a 1-D sample, onnxgate._data.one_row)
         conversion = adapt_conversion(at_target_cap(conversion, tgt, sample), tgt, sample=sample,
                                       is_classifier=_is_classifier(conversion))
     return conversion
@@ -297,6 +298,10 @@ def package(
         raise PackagingError(f"overwrite: expected True or False, found {overwrite!r}")
     refuse_package_over_inputs(out, tgt, {"the model being packaged": model, "the reference model": reference,
                                           "the data": data})
+    if isinstance(model, Conversion) and data is None and (reference is not None or model.source is not None):
+        from onnxgate.validators.core import refuse_sample_without_rows
+
+        refuse_sample_without_rows(model)  # the parity data, when no data is given
     if isinstance(model, Conversion) and tgt.is_sql:
         model = at_target_cap(model, tgt)
     return deploy.package(model, target=tgt, out=out, reference=reference, data=from_polars(data), overwrite=overwrite,

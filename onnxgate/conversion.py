@@ -82,8 +82,17 @@ class Conversion:
         ------
         OutputExistsError
             ``path`` exists and ``overwrite`` is false.
+        PackagingError
+            ``path`` is not a path (``None``), or ``overwrite`` is not True or False; nothing is written.
         """
         from onnxgate._onnx import atomic_write_bytes, serialize
+        from onnxgate.errors import PackagingError
+
+        if not isinstance(path, (str, os.PathLike)):  # save(None) raised pathlib's TypeError
+            raise PackagingError(f"path: expected the ONNX file's path (str or os.PathLike), found {path!r}; "
+                                 "pass e.g. conv.save(\"model.onnx\")")
+        if not isinstance(overwrite, bool):  # overwrite="no" is true, and replaced the file
+            raise PackagingError(f"overwrite: expected True or False, found {overwrite!r}")
 
         atomic_write_bytes(path, serialize(self.model), overwrite=overwrite)
         return os.fspath(path)

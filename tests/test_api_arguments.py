@@ -104,3 +104,77 @@ def test_assert_parity_refuses_a_misspelled_target_or_a_flag_that_is_not_one(
 def test_model_checks_refuses_settings_no_check_can_use(iris: Any, keywords: dict[str, Any], match: str) -> None:
     with pytest.raises(og.InvalidDataError, match=match):  # were accepted (search="3": TypeError)
         model_checks(iris[2], **keywords)
+
+
+@pytest.mark.parametrize("target", [None, "sql-edge-2.0"], ids=["no-target", "sql-edge"])
+def test_a_one_row_sample_converts_and_validates_as_that_row(iris: Any, target: str | None) -> None:
+    model, X, _ = iris
+    conv = og.convert(model, X[0], target=target)  # read as one row of 4 features
+    report = og.validate(conv, target)  # read the same sample as 4 rows of 1: "expects 4 values per row, the data has 1"
+    parity = report.check("prediction_parity")
+    assert report.passed and parity.passed and "on 1 rows" in parity.message
+
+
+def test_a_sample_of_no_rows_converts_and_validate_and_package_ask_for_data(
+        iris: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model, X, _ = iris
+    monkeypatch.chdir(tmp_path)
+    conv = og.convert(model, X[:0])  # a schema: the input's name, type and width
+    assert [(s.name, s.shape) for s in conv.signature.inputs] == [("input", (None, 4))]
+    said = r"the conversion's sample has no rows \(shape \[0, 4\]\): .*parity.* needs rows\. Pass data="
+    with pytest.raises(og.InvalidDataError, match=said):  # was "the parity data has no rows; pass at least one row"
+        og.validate(conv)
+    with pytest.raises(og.InvalidDataError, match=said):
+        og.package(conv, target="container", out="dist")
+    assert list(tmp_path.iterdir()) == []
+    assert og.validate(conv, data=X[:10]).check("prediction_parity").passed
+    # data= alone was dropped by the container package, which then compared on the sample: no rows again
+    og.package(conv, target="container", out="dist", data=X[:10])
+    assert (tmp_path / "dist" / "model.onnx").is_file()
+
+
+@pytest.mark.parametrize("models", [None, [None]], ids=["None", "list-of-None"])
+def test_model_checks_refuse_what_is_no_model_when_called(models: Any) -> None:
+    from onnxgate.testing import parametrize_with_checks
+
+    said = r"expected an ONNX model as a path, bytes, an onnx.ModelProto or a Conversion; found None"
+    with pytest.raises(og.InvalidModelError, match=said):  # made checks of None, each failing when it ran
+        parametrize_with_checks(models)
+    if models is None:
+        with pytest.raises(og.InvalidModelError, match=said):
+            model_checks(models)
+
+
+@pytest.mark.parametrize("flag", ["allow_nan", "allow_infinity", "extremes"])
+def test_model_inputs_refuses_a_flag_that_is_not_one(iris: Any, flag: str) -> None:
+    pytest.importorskip("hypothesis")
+    from onnxgate.testing.strategies import model_inputs
+
+    with pytest.raises(og.InvalidDataError, match=rf"{flag}: expected True or False, found 'x'"):
+        model_inputs(iris[2], **{flag: "x"})  # a truthy string: drew NaN
+
+
+@pytest.mark.parametrize(("keywords", "match"), [
+    ({"path": None}, r"path: expected the ONNX file's path \(str or os.PathLike\), found None"),
+    ({"path": "m.onnx", "overwrite": "no"}, r"overwrite: expected True or False, found 'no'"),
+], ids=["path-None", "overwrite-string"])
+def test_conversion_save_refuses_a_path_or_overwrite_of_the_wrong_type(
+        iris: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keywords: dict[str, Any], match: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.onnx").write_bytes(b"the user's")
+    with pytest.raises(og.PackagingError, match=match):  # TypeError from pathlib; overwrite="no" replaced the file
+        iris[2].save(**keywords)
+    assert (tmp_path / "m.onnx").read_bytes() == b"the user's" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_an_mlflow_package_of_a_conversion_compares_on_the_data_given(
+        iris: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    pytest.importorskip("mlflow")
+    model, X, conv = iris
+    monkeypatch.chdir(tmp_path)
+    folder = og.package(conv, target="mlflow", out="dist", data=X)
+    parity = next(c for c in json.loads((folder / "report.json").read_text())["checks"]
+                  if c["name"] == "prediction_parity")
+    assert parity["status"] == "passed" and f"on {len(X)} rows" in parity["message"]  # was skipped: no reference

@@ -124,6 +124,7 @@ def convert(
 def _convert(model: Any, sample: Any, *, opset: int | None, target: str | Target | None, name: str | None,
              options: Mapping[str, Any] | None, precision: str | None) -> Conversion:
     from onnxgate import _onnx
+    from onnxgate._data import one_row
     from onnxgate.signature import Signature
     from onnxgate.targets import resolve
 
@@ -180,16 +181,18 @@ def _convert(model: Any, sample: Any, *, opset: int | None, target: str | Target
     if renamed and (tgt is None or not tgt.is_sql):  # a SQL target's adaptation lists its own renames
         warnings.append(f"columns renamed to ONNX input names (data may use either name): {renamed}")
 
+    signature = Signature.from_model(proto)
     conversion = Conversion(
         model=proto,
         framework=converter.framework,
         opset=stamped,
         requested_opset=requested,
-        signature=Signature.from_model(proto),
+        signature=signature,
         warnings=tuple(warnings),
         target=None if tgt is None else tgt.name,
         source=model,
-        sample=sample,
+        # as the converter read it: X[0] of a model of 4 features is one row, which validate read as 4 rows of 1
+        sample=one_row(sample, signature.inputs[0].width if len(signature.inputs) == 1 else None),
         options=options,
         name=name,
     )

@@ -1823,7 +1823,7 @@ def _sample_columns(model: Any, sample: Any, input_name: str, flagged: Container
     columns of booleans an encoder reads, fed as int64 (:func:`encoded_missing_categories`)."""
     import numpy as np
 
-    from onnxgate._data import is_dataframe, near_names_hint, numbers_as_objects
+    from onnxgate._data import is_dataframe, near_names_hint, numbers_as_objects, one_row
     from onnxgate.converters._boosting import same_columns
 
     expected, namer = _fitted_columns(model)
@@ -1961,12 +1961,10 @@ def _sample_columns(model: Any, sample: Any, input_name: str, flagged: Container
             "CLI: a CSV or Parquet sample with that header, not .npy)",
             column=picked[0],
         )
-    array = np.asarray(sample)
     n_in = getattr(model, "n_features_in_", None)
-    if array.ndim == 1:
-        # One column of values (LabelEncoder, a text vectorizer, a one-feature model), unless it is
-        # exactly one row of a wider model's features.
-        array = array.reshape(1, -1) if n_in not in (None, 1) and len(array) == n_in else array.reshape(-1, 1)
+    array = np.asarray(one_row(sample, n_in))
+    if array.ndim == 1:  # one column of values (LabelEncoder, a text vectorizer, a one-feature model)
+        array = array.reshape(-1, 1)
     if array.ndim != 2:
         raise InvalidDataError(f"expected a 2-D sample (rows x features), found shape {list(array.shape)}")
     if n_in is not None and array.shape[1] != n_in:

@@ -154,8 +154,9 @@ def package_container(
             "or choose a new folder.",
             path=str(folder),
         )
-    if reference is None and data is None and isinstance(model, Conversion):
-        reference, data = model.source, model.sample
+    if isinstance(model, Conversion):  # each of its own that is not given, as a SQL package (data= alone was dropped)
+        reference = model.source if reference is None else reference
+        data = model.sample if data is None else data
     report = _validate(model, target, reference, data, options)
     proto = repair_layout(load_model(model))[0]  # as model_wellformed judged it (its details["repairs"])
     sig = Signature.from_model(proto)

@@ -186,8 +186,9 @@ def package_mlflow(
             "or choose a new folder.",
             path=str(folder),
         )
-    if reference is None and data is None and hasattr(model, "source") and hasattr(model, "sample"):
-        reference, data = model.source, model.sample
+    if hasattr(model, "source") and hasattr(model, "sample"):  # each of its own not given, as a SQL package
+        reference = model.source if reference is None else reference
+        data = model.sample if data is None else data
     # repaired first (onnxgate._onnx.repair_layout): the rewrites below read the nodes in topological order
     proto, repairs = repair_layout(load_model(model))
     proto, named = _with_user_columns(proto)

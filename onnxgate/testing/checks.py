@@ -163,8 +163,10 @@ def model_checks(
     Parity is included when a reference and data are known (given, or a Conversion's source and
     sample); the search when ``search > 0``, skipped with its reason when they are not.
     """
+    from onnxgate._onnx import check_model_kind
     from onnxgate.targets import resolve_target
 
+    check_model_kind(model)  # model_checks(None) made checks of None, each failing when it ran
     tgt = resolve_target(target)
     # refused here, when the test module is collected, not in each check it makes (search="3" raised TypeError)
     check_run_settings(atol=atol, rtol=rtol, search=search, seed=seed, search_time_limit=search_time_limit)

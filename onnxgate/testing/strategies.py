@@ -432,7 +432,8 @@ def model_inputs(
     UnsupportedModelError
         An input is not a tensor (a sequence or map) or has an element type with no values to draw.
     InvalidDataError
-        ``ranges`` does not fit the model's inputs.
+        ``ranges`` does not fit the model's inputs; ``batch_size`` is not a whole number >= 1 (or a pair); a flag
+        is not True or False.
 
     Examples
     --------
@@ -444,6 +445,9 @@ def model_inputs(
     """
     import numpy as np
 
+    for flag, value in (("allow_nan", allow_nan), ("allow_infinity", allow_infinity), ("extremes", extremes)):
+        if not isinstance(value, bool):  # allow_nan="no" is true, and drew NaN
+            raise InvalidDataError(f"{flag}: expected True or False, found {value!r}")
     signature = _signature(signature_or_model)
     for spec in signature.inputs:
         if not spec.is_tensor:

@@ -17,7 +17,8 @@ from onnxgate.validators.search.settings import check_search_count, check_search
 if TYPE_CHECKING:
     from onnxgate.targets import Target
 
-__all__ = ["CHECKS", "PARITY", "SEARCH", "check_run_settings", "check_search_settings", "validate"]
+__all__ = ["CHECKS", "PARITY", "SEARCH", "check_run_settings", "check_search_settings", "refuse_sample_without_rows",
+           "validate"]
 
 
 def check_run_settings(*, atol: Any = None, rtol: Any = None, search: Any = 0, seed: Any = 0,
@@ -143,6 +144,8 @@ def validate(
             reference = model.source
         if data is None:
             data = model.sample
+            if reference is not None:
+                refuse_sample_without_rows(model)
     data = from_polars(data)
     proto = load_model(model)
     from onnxgate.adaptation.mapping import columns_of_native
@@ -180,6 +183,40 @@ def validate(
         target_profile=tgt.to_dict(),
         environment=_environment(),
     )
+
+
+def refuse_sample_without_rows(conversion: Conversion) -> None:
+    """Refuse a conversion's sample of no rows as the parity data (``og.convert(model, X[:0])``): it was enough to
+    convert with, as it fixes the inputs' names and types, but parity needs rows, and said only "the parity data
+    has no rows", not that they were the sample's. Called where the sample stands in for data not given
+    (:func:`validate`, :func:`onnxgate.package`).
+
+    Raises
+    ------
+    InvalidDataError
+        The sample has no rows; the message says to pass ``data=``.
+
+    Examples
+    --------
+    >>> refuse_sample_without_rows(og.convert(model, X[:0]))  # doctest: +SKIP
+    Traceback (most recent call last):
+    InvalidDataError: the conversion's sample has no rows (shape [0, 4]): ...
+    """
+    from onnxgate._data import num_rows
+
+    sample = conversion.sample
+    try:
+        rows = num_rows(sample)
+    except (TypeError, StopIteration):  # no sample (a TensorFlow signature), or one whose rows are not counted
+        return
+    if rows == 0:
+        shape = getattr(sample, "shape", None)
+        found = f" (shape {list(shape)})" if shape is not None else ""
+        raise InvalidDataError(
+            f"the conversion's sample has no rows{found}: it fixed the model's inputs, but parity, which compares "
+            "the ONNX model with the native one on the conversion's sample unless data is given, needs rows. "
+            "Pass data= (rows of the features, e.g. data=X[:100])"
+        )
 
 
 def _raw_bytes(model: Any) -> bytes | None:
