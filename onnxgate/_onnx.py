@@ -311,7 +311,7 @@ def load_model(
     if isinstance(model, (bytes, bytearray, memoryview)):
         proto = _parse(bytes(model), source="the bytes given")
         where = Path(base_dir) if base_dir is not None else None
-        _check_and_load_external(proto, where, source="the bytes given", load=load_external)
+        _check_and_load_external(proto, where, source="the bytes given", load=load_external, size=len(model))
         return proto
     if isinstance(model, (str, os.PathLike)):
         path = Path(model)
@@ -326,7 +326,7 @@ def load_model(
             raise InvalidModelError(f"model file not found: {str(path)!r}. Check the path.", path=str(path))
         data = read_regular_file(path, what="model file", error=InvalidModelError)
         proto = _parse(data, source=repr(str(path)))
-        _check_and_load_external(proto, path.parent, source=repr(str(path)), load=load_external)
+        _check_and_load_external(proto, path.parent, source=repr(str(path)), load=load_external, size=len(data))
         return proto
     check_model_kind(model)
     raise AssertionError(f"check_model_kind let {type(model).__name__} through")
@@ -492,7 +492,7 @@ def _external_tensors(proto: onnx.ModelProto) -> Iterator[Any]:
 
 
 def _check_and_load_external(
-    proto: onnx.ModelProto, base: Path | None, *, source: str, load: bool
+    proto: onnx.ModelProto, base: Path | None, *, source: str, load: bool, size: int
 ) -> None:
     tensors = list(_external_tensors(proto))
     if not tensors:
@@ -511,10 +511,23 @@ def _check_and_load_external(
     if load and base is not None:
         from onnx.external_data_helper import load_external_data_for_model
 
+        whole = size + sum(_external_bytes(tensor, base) for tensor in tensors)
+        if whole > MODEL_BYTES_LIMIT:  # refused before reading gigabytes the checks could not serialize
+            raise InvalidModelError(too_large_message(f"{source} with its external data", whole))
+
         try:
             load_external_data_for_model(proto, str(base))
         except Exception as err:  # onnx raises several kinds here
             raise InvalidModelError(f"{source}: cannot read its external data: {err}") from err
+
+
+def _external_bytes(tensor: Any, base: Path) -> int:
+    """The bytes ``tensor``'s external data holds: its ``length``, else its file's from ``offset`` on."""
+    entries = {e.key: e.value for e in tensor.external_data}
+    if entries.get("length", "").isdigit():
+        return int(entries["length"])
+    offset = int(entries["offset"]) if entries.get("offset", "").isdigit() else 0
+    return max((base / entries["location"]).stat().st_size - offset, 0)
 
 
 def _external_location_problem(location: str, base: Path | None) -> str:
@@ -867,6 +880,22 @@ def clean_stale_partials(target: str | os.PathLike[str], suffix: str = ".partial
 def _ignore_missing() -> Iterator[None]:
     with suppress(FileNotFoundError):
         yield
+
+
+#: The most bytes of a model onnxgate takes: protobuf cannot serialize a message of 2 GiB or more (an ONNX file
+#: above it keeps its weights in external data files), onnxgate checks and packages a model as one serialized
+#: file, and T-SQL ``PREDICT`` reads the model from one ``varbinary(max)``, which holds at most 2**31-1 bytes.
+MODEL_BYTES_LIMIT = 2**31 - 1
+
+
+def too_large_message(what: str, size: int) -> str:
+    """Why a model of ``size`` bytes (above :data:`MODEL_BYTES_LIMIT`) is refused, and what to do."""
+    return (
+        f"{what} is {size:,} bytes, above the {MODEL_BYTES_LIMIT:,} bytes (2 GiB) onnxgate can check and package: "
+        "protobuf cannot write one ONNX file that large (its weights must go to external data files, which onnxgate "
+        "does not write or package), and PREDICT in SQL reads a model from one varbinary(max) of at most that size. "
+        "Make the model smaller than 2 GiB (fewer weights, or float16/int8 weights)"
+    )
 
 
 def serialize(model: onnx.ModelProto) -> bytes:

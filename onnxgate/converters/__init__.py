@@ -174,6 +174,12 @@ def _convert(model: Any, sample: Any, *, opset: int | None, target: str | Target
         )
     if tgt is not None and tgt.outputs_tensor_only and not tgt.is_sql:  # a SQL target's adaptation splits its own
         warnings.extend(_split_sequences(proto, tgt))
+    size = proto.ByteSize()
+    if size > _onnx.MODEL_BYTES_LIMIT:  # the checker said "Failed to serialize proto", blaming the exporter
+        raise UnsupportedModelError(
+            _onnx.too_large_message(f"the model the {converter.framework} exporter wrote", size),
+            framework=converter.framework,
+        )
     if not _lower_ir_version(proto, warnings):
         _check(proto, converter.framework)
     warnings.extend(_record_fitted_columns(proto, converter, model, sample))
