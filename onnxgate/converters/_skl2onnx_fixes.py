@@ -3951,6 +3951,8 @@ def _init_raw(scope: Any, operator: Any, container: Any, w: Any) -> str:
 
     model = operator.raw_operator
     classifier = hasattr(model, "classes_")
+    if classifier and len(model.classes_) == 2 and _sigmoid_of_decision(model.init_):
+        return _logistic_init_raw(operator, w)
     double = graph_dtype_is_double(operator)
     narrow = False
     read = operator.inputs[0]
@@ -3982,6 +3984,68 @@ def _init_raw(scope: Any, operator: Any, container: Any, w: Any) -> str:
         return w.node("Mul", logit, w.const(0.5)) if model.loss == "exponential" else logit
     log_p = w.node("Log", p)
     return w.node("Sub", log_p, w.node("ReduceMean", log_p, axes=[1], keepdims=1))
+
+
+
+
+#: The name of the node where a double graph rounds a GradientBoostingClassifier's init LogisticRegression's
+#: decision to float32, as scikit-learn computes it (:func:`_logistic_init_raw`).
+FLOAT32_AS_SCIKIT_LEARN = "Cast_float32_as_scikit_learn"
+
+
+def _sigmoid_of_decision(init: Any) -> bool:
+    """Whether a binary GradientBoostingClassifier's ``init_`` answers ``predict_proba`` as scipy's ``expit`` of
+    its ``decision_function``, ``X @ coef_.T + intercept_`` (a LogisticRegression's ``_predict_proba_lr``)."""
+    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+
+    return type(init) in (LogisticRegression, LogisticRegressionCV) and len(init.classes_) == 2
+
+
+def _logistic_init_raw(operator: Any, w: Any) -> str:
+    """A binary GradientBoostingClassifier's raw init score when ``init_`` is a LogisticRegression, ``[N, 1]``
+    in the graph's float type, as scikit-learn computes it: the LogisticRegression, fitted on float32 rows,
+    holds float32 ``coef_`` and answers ``decision_function`` ``z`` and ``expit(z)`` in float32; that
+    probability, clipped to ``[eps, 1 - eps]`` in double, goes through ``logit`` (half of it for the
+    exponential loss). Near 1 a float32 probability is 6e-8 apart from the next, and its logit turns an ulp
+    into 6e-8 / (1 - p); below ``eps`` (z under -36) the clip answers ``logit(eps)``, and from z = 16.6 the
+    probability is 1.0 and the clip answers 36.04: ``logit(p)`` is not ``z`` there, so it is mirrored, not
+    replaced by ``z``. ai.onnx.ml's float32 LinearClassifier wrote the negative side's probability as
+    ``1 - Sigmoid(|z|)``, 0 from z = -17 on: raw scores of -36.04 where scikit-learn's are z, which a
+    CalibratedClassifierCV around it turned into probabilities 1.5e-3 off (breast_cancer). Here ``z`` is the
+    exact product of the float32 rows and coefficients, rounded to float32 (scikit-learn's float32 sum is
+    within 2e-5 of it on breast_cancer), plus the float32 intercept; ``expit`` is ``1 / (1 + exp(-z))`` in
+    float32 with ``exp`` rounded from double (scipy's float32 ``expit``; an ulp apart on 1 in 3,000 values,
+    where the probability is below 1e-4); the link in double. An ``init_`` answering float64 (fitted on
+    float64 rows outside ``fit``) is mirrored in double."""
+    import numpy as np
+    from onnx import TensorProto
+
+    from onnxgate.converters._sklearn_extra import input_matrix
+
+    model = operator.raw_operator
+    init = _as_fitted(model.init_)
+    kind = np.float32 if _answers_float32(model.init_, model.n_features_in_, True) else np.float64
+    onnx_kind = TensorProto.FLOAT if kind == np.float32 else TensorProto.DOUBLE
+    rows = input_matrix(w.scope, operator, w.container)
+    # the rows as scikit-learn feeds them (float32), then exactly widened: their product with the coefficients
+    # in double is exact to a double's rounding
+    rows = w.node("Cast", w.node("Cast", rows, to=TensorProto.FLOAT), to=TensorProto.DOUBLE)
+    product = w.node("MatMul", rows, w.const(np.asarray(init.coef_, dtype=np.float64).T, dtype=np.float64))
+    rounded = w.scope.get_unique_variable_name("init_decision")
+    # named for convert, which records that the double graph computes this part in float32
+    w.container.add_node("Cast", [product], [rounded], to=onnx_kind,
+                         name=w.scope.get_unique_operator_name(FLOAT32_AS_SCIKIT_LEARN))
+    z = w.node("Add", rounded,
+               w.const(np.asarray(init.intercept_, dtype=kind).reshape(1, 1), dtype=kind))
+    exp = w.node("Cast", w.node("Exp", w.node("Neg", w.node("Cast", z, to=TensorProto.DOUBLE))), to=onnx_kind)
+    one = w.const(np.ones((1, 1)), dtype=kind)
+    p = w.node("Cast", w.node("Div", one, w.node("Add", one, exp)), to=TensorProto.DOUBLE)
+    eps = float(np.finfo(np.float64).eps)
+    p = w.node("Min", w.node("Max", p, w.const(eps, dtype=np.float64)), w.const(1.0 - eps, dtype=np.float64))
+    logit = w.node("Log", w.node("Div", p, w.node("Sub", w.const(1.0, dtype=np.float64), p)))
+    if model.loss == "exponential":
+        logit = w.node("Mul", logit, w.const(0.5, dtype=np.float64))
+    return w.node("Cast", logit, to=w.float_type)
 
 
 def _boosting_answer(w: Any, model: Any, raw: str, label: str, probabilities: str, raw_scores: bool = False) -> None:

@@ -122,6 +122,7 @@ from onnxgate.converters._sklearn_graph import (
     exact_hist_thresholds,
     exp_link,
     exponential_link_in_double,
+    float32_as_scikit_learn,
     float32_ml_outputs,
     float32_tree_ensembles,
     float32_tree_outputs,
@@ -880,6 +881,7 @@ class SklearnConverter(Converter):
             exact_hist_thresholds(proto, model)
             double_tree_leaves(proto, model, 0.0 if every_leaf else DOUBLE_LEAVES_MIN_SPLITS)
             exponential_link_in_double(proto)
+            float32_as_scikit_learn(proto)
             scored = float32_ml_outputs(proto)
             if scored:
                 # an SVC or NuSVC onnxgate does not write in double (fitted on sparse rows, skl2onnx's nocl option):

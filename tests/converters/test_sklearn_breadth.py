@@ -4338,8 +4338,30 @@ def test_a_calibrated_gradient_boosting_classifier_with_an_init_estimator_conver
     conv = _validated(model, X)
     label, probabilities = _outputs_of(conv, X)
     np.testing.assert_array_equal(label.ravel(), model.predict(X))
-    # the init LogisticRegression scores in ai.onnx.ml's float32 LinearClassifier
-    np.testing.assert_allclose(probabilities, model.predict_proba(X), rtol=0, atol=1e-3)
+    # the init LogisticRegression's float32 decision and probability mirrored as scikit-learn computes them
+    np.testing.assert_allclose(probabilities, model.predict_proba(X), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("loss", ["log_loss", "exponential"])
+@pytest.mark.parametrize("flipped", [False, True])
+def test_a_calibrated_gradient_boosting_classifier_with_a_logistic_init_passes_validate(
+        loss: str, flipped: bool) -> None:
+    # the init LogisticRegression's probability went through ai.onnx.ml's float32 LinearClassifier, which answers
+    # 1 - Sigmoid(|z|): 0 from z = -17, clipped to logit(eps) = -36 where scikit-learn's float32 expit keeps z;
+    # the calibration read those scores and validate failed, 2.1e-4 off (exponential loss 1.5e-3; labels
+    # flipped, z up to 112, 3.9e-4 / 1.0e-3). Now scikit-learn's float32 steps are mirrored: within 8.3e-7
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_breast_cancer(return_X_y=True)
+    member = GradientBoostingClassifier(loss=loss, init=LogisticRegression(max_iter=5000), random_state=0)
+    model = CalibratedClassifierCV(member, cv=3).fit(X, 1 - y if flipped else y)
+    conv = _validated(model, X)
+    label, probabilities = _outputs_of(conv, X)
+    np.testing.assert_array_equal(label.ravel(), model.predict(X))
+    np.testing.assert_allclose(probabilities, model.predict_proba(X), rtol=0, atol=1e-5)
 
 
 @pytest.mark.parametrize("method", ["sigmoid", "isotonic"])
