@@ -348,7 +348,8 @@ def check_model_kind(model: Any) -> None:
     if isinstance(model, (onnx.ModelProto, Conversion, bytes, bytearray, memoryview, str, os.PathLike)):
         return
     found = "None" if model is None else type(model).__name__
-    raise InvalidModelError(f"expected an ONNX model as a path, bytes, an onnx.ModelProto or a Conversion; found {found}.")
+    raise InvalidModelError(
+        f"expected an ONNX model as a path, bytes, an onnx.ModelProto or a Conversion; found {found}.")
 
 
 def _parse(data: bytes, *, source: str) -> onnx.ModelProto:

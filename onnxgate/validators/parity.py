@@ -1424,7 +1424,8 @@ def parity_result(
     return CheckResult(
         name,
         True,
-        f"{len(compared)} output(s) match on {done} rows" + (f" ({'; '.join(extra)})" if extra else ""),
+        f"{len(compared)} output(s) match on {done} row{'' if done == 1 else 's'}"
+        + (f" ({'; '.join(extra)})" if extra else ""),
         evidence,
     )
 
