@@ -75,3 +75,42 @@ def test_converted_model_above_limit_is_refused():
         with pytest.raises(og.UnsupportedModelError, match=r"the model the sklearn exporter wrote is [\d,]+ bytes"):
             og.convert(model, x)
     assert og.convert(model, x).model.ByteSize() > LIMIT  # the same model converts under the real limit
+
+
+def _tied_program(torch, distinct: bool):
+    """An ExportedProgram whose two Linear(60, 60) share one weight (14,400 bytes of float32), plus, if
+    ``distinct``, a third Linear(60, 60) of its own weight."""
+
+    class Tied(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Linear(60, 60, bias=False)
+            self.b = torch.nn.Linear(60, 60, bias=False)
+            self.b.weight = self.a.weight
+            self.c = torch.nn.Linear(60, 60, bias=False) if distinct else torch.nn.Identity()
+
+        def forward(self, x):
+            return self.c(self.b(self.a(x)))
+
+    torch.manual_seed(0)
+    module = Tied().eval()
+    return module, torch.export.export(module, (torch.zeros(3, 60),), dynamic_shapes=({0: torch.export.Dim("N")},))
+
+
+def test_an_exported_program_counts_a_tied_weight_once(monkeypatch):
+    # its state_dict names the shared weight twice ('a.weight', 'b.weight', one tensor), which the file holds once:
+    # 14,400 bytes of weights were refused as 28,800, and 28,800 reported as 43,200 (a 1.2 GB tied model was
+    # refused as above 2 GiB)
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(_onnx, "MODEL_BYTES_LIMIT", 20_000)  # the file: 17 kB
+    module, program = _tied_program(torch, distinct=False)
+    x = np.random.default_rng(0).standard_normal((3, 60)).astype(np.float32)
+    conv = og.convert(program, x)
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: x})[0]
+    np.testing.assert_allclose(got, module(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+    _, program = _tied_program(torch, distinct=True)
+    with pytest.raises(og.UnsupportedModelError, match=r"ExportedProgram's weights is 28,800 bytes"):
+        og.convert(program, x)

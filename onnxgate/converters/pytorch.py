@@ -212,7 +212,10 @@ def _refuse_over_size_limit(model: Any) -> None:
     else:
         return
     lazy = (torch.nn.parameter.UninitializedParameter, torch.nn.parameter.UninitializedBuffer)
-    size = sum(t.numel() * t.element_size() for t in tensors if isinstance(t, torch.Tensor) and not isinstance(t, lazy))
+    # each tensor once: an ExportedProgram's state_dict names a tied weight (an embedding shared with the output
+    # layer) under each of its names, one tensor, which the file holds once (counted twice, 1.2 GB was refused)
+    held = {id(t): t for t in tensors if isinstance(t, torch.Tensor) and not isinstance(t, lazy)}
+    size = sum(t.numel() * t.element_size() for t in held.values())
     if size > _onnx.MODEL_BYTES_LIMIT:
         raise UnsupportedModelError(_onnx.too_large_message(f"{type(model).__name__}'s weights", size),
                                     framework="pytorch")
