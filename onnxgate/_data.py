@@ -406,8 +406,9 @@ def is_positional(columns: Any) -> bool:
 
 
 def one_row(sample: Any, width: int | None) -> Any:
-    """A sample that is exactly one row's values as that row: a 1-D array (or list) of ``width`` values, for a model
-    that takes ``width`` > 1 values per row (``X[0]`` of a model of 4 features), as a ``[1, width]`` array. Anything
+    """A sample that is exactly one row's values as that row: a 1-D array (a list, a pandas Series) of ``width``
+    values, for a model that takes ``width`` > 1 values per row (``X[0]`` or ``df.iloc[0]`` of a model of 4
+    features), as a ``[1, width]`` array. Anything
     else is returned as given; a 1-D array of another length is a column of values, one per row (a LabelEncoder's
     labels, a text vectorizer's texts, a model of one feature).
 
@@ -416,10 +417,13 @@ def one_row(sample: Any, width: int | None) -> Any:
     """
     import numpy as np
 
-    if width is None or width < 2 or not isinstance(sample, (np.ndarray, list, tuple)):
+    # a pandas Series is one row too (df.iloc[0]), as before one_row: it was "the model was fitted on 4 features; the
+    # sample has 1 columns"
+    series = getattr(sample, "ndim", None) == 1 and hasattr(sample, "to_numpy") and not isinstance(sample, np.ndarray)
+    if width is None or width < 2 or not (series or isinstance(sample, (np.ndarray, list, tuple))):
         return sample
     try:
-        array = np.asarray(sample)
+        array = sample.to_numpy() if series else np.asarray(sample)
     except ValueError:  # a list of arrays of other lengths: not one row
         return sample
     return array.reshape(1, -1) if array.ndim == 1 and len(array) == width else sample

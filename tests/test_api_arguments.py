@@ -116,6 +116,22 @@ def test_a_one_row_sample_converts_and_validates_as_that_row(iris: Any, target: 
     assert report.passed and parity.passed and "match on 1 row " in parity.message + " "
 
 
+@pytest.mark.parametrize("target", [None, "sql-edge-2.0"], ids=["no-target", "sql-edge"])
+def test_a_dataframe_row_as_sample_converts_and_validates_as_that_row(iris: Any, target: str | None) -> None:
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    fitted, X, _ = iris
+    frame = pd.DataFrame(X, columns=["sl", "sw", "pl", "pw"])
+    model = LogisticRegression(max_iter=500).fit(frame, fitted.predict(X))
+    # df.iloc[0], a Series of the 4 features, was refused: "the model was fitted on 4 features; the sample has 1
+    # columns" (X[0] converts as one row)
+    conv = og.convert(model, frame.iloc[0], target=target)
+    report = og.validate(conv, target)
+    parity = report.check("prediction_parity")
+    assert report.passed and parity.passed and "match on 1 row " in parity.message + " "
+
+
 def test_a_sample_of_no_rows_converts_and_validate_and_package_ask_for_data(
         iris: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     model, X, _ = iris
