@@ -408,17 +408,15 @@ def is_positional(columns: Any) -> bool:
 def one_row(sample: Any, width: int | None) -> Any:
     """A sample that is exactly one row's values as that row: a 1-D array (a list, a pandas Series) of ``width``
     values, for a model that takes ``width`` > 1 values per row (``X[0]`` or ``df.iloc[0]`` of a model of 4
-    features), as a ``[1, width]`` array. Anything
-    else is returned as given; a 1-D array of another length is a column of values, one per row (a LabelEncoder's
-    labels, a text vectorizer's texts, a model of one feature).
+    features), as a ``[1, width]`` array. Anything else is returned as given; a 1-D array of another length is a
+    column of values, one per row (a LabelEncoder's labels, a text vectorizer's texts, a model of one feature).
 
     A converter reads its sample this way, and the conversion keeps the sample so read: validate and package read
     the conversion's sample as rows, and read a 1-D array as a column ("expects 4 values per row, the data has 1").
     """
     import numpy as np
 
-    # a pandas Series is one row too (df.iloc[0]), as before one_row: it was "the model was fitted on 4 features; the
-    # sample has 1 columns"
+    # a pandas Series of the row's values (df.iloc[0]) is one row too
     series = getattr(sample, "ndim", None) == 1 and hasattr(sample, "to_numpy") and not isinstance(sample, np.ndarray)
     if width is None or width < 2 or not (series or isinstance(sample, (np.ndarray, list, tuple))):
         return sample
