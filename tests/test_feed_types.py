@@ -48,13 +48,16 @@ def test_numerals_as_text_feed_number_inputs_as_validate_reads_them() -> None:
 @pytest.mark.parametrize(
     ("batch", "signature", "message"),
     [
+        # in og.validate's words (the first column that holds one)
         (_columns(x=pa.array([1.0, None, 3.0]), n=pa.array([None, 2, None]), s=pa.array(["a", None, "c"])), COLUMNS,
-         r"columns 'n' \(2, feeding the int64 input 'n'\), 's' \(1, feeding the string input 's'\) have null"),
+         r"column 'n' has 2 missing or non-finite value\(s\) but input 'n' is int64; fill or drop them first"),
+        (_columns(s=pa.array(["a", None, "c"])), COLUMNS,
+         r"column 's' has 1 missing or non-text value\(s\) but input 's' is string; fill them first"),
         (_columns(n=pa.array([1, None, 3])), COLUMNS,
-         r"column 'n' \(feeding the int64 input 'n'\) has 1 null \(missing\) value\(s\) among 3 rows.*fill or drop"),
+         r"column 'n' has 1 missing or non-finite value\(s\) but input 'n' is int64; fill or drop"),
         (pa.RecordBatch.from_pydict({"flag": pa.array([True, None])}),
          _signature([("flag", TensorProto.BOOL, ["N", 1])]),
-         r"column 'flag' \(feeding the bool input 'flag'\) has 1 null"),
+         r"column 'flag' has 1 missing or non-finite value\(s\) but input 'flag' is bool"),
         (_columns(x=pa.array(pd.to_datetime(["2020-01-01"] * 3))), COLUMNS,
          r"input 'x' expects float64; column 'x' is timestamp\[.s\]: cast it"),
         (_columns(x=pa.array([1, 2, 3], pa.duration("s"))), COLUMNS, r"column 'x' is duration\[s\]"),
@@ -67,7 +70,7 @@ def test_numerals_as_text_feed_number_inputs_as_validate_reads_them() -> None:
          _signature([("a_b", TensorProto.FLOAT, ["N", 1])], ColumnMap.from_pairs([("a b", "a_b")])),
          r"input 'a_b' expects float32; column 'a b' is timestamp"),
     ],
-    ids=["nulls-in-int-and-text-not-float", "null-in-int", "null-in-bool", "timestamp-for-float",
+    ids=["nulls-in-int-and-text-not-float", "null-in-text", "null-in-int", "null-in-bool", "timestamp-for-float",
          "duration-for-float", "text-for-numbers", "categories-for-float", "by-the-users-name"],
 )
 def test_batch_feeds_refuses_what_the_model_would_misread(batch: pa.RecordBatch, signature: Signature,
