@@ -6,6 +6,8 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from onnxgate._onnx import node_subgraphs
+
 if TYPE_CHECKING:
     import onnx
 
@@ -37,10 +39,8 @@ def walk_nodes(graph: Any) -> Iterator[Any]:
     """Every node of ``graph`` and of its subgraphs (If/Loop/Scan bodies), depth first."""
     for node in graph.node:
         yield node
-        for attr in node.attribute:
-            subgraphs = ([attr.g] if attr.HasField("g") else []) + list(attr.graphs)
-            for sub in subgraphs:
-                yield from walk_nodes(sub)
+        for _, sub in node_subgraphs(node):
+            yield from walk_nodes(sub)
 
 
 def traced_back(made: Mapping[str, Any], name: str, through: Sequence[str]) -> str:

@@ -39,6 +39,7 @@ __all__ = [
     "ml_opset_for",
     "model_name",
     "model_opsets",
+    "node_subgraphs",
     "repair_layout",
     "sparse_initializer_names",
     "tree_skeleton",
@@ -395,15 +396,21 @@ def constant_tensors(graph: Any) -> dict[str, Any]:
     return constants
 
 
+def node_subgraphs(node: Any) -> Iterator[tuple[str, Any]]:
+    """``(attribute name, graph)`` for each graph ``node`` holds (an If's branches, a Loop's or Scan's body)."""
+    for attr in node.attribute:
+        if attr.HasField("g"):
+            yield attr.name, attr.g
+        for sub in attr.graphs:
+            yield attr.name, sub
+
+
 def all_graphs(graph: Any) -> Iterator[Any]:
     """``graph`` and its subgraphs (If/Loop/Scan bodies), depth first."""
     yield graph
     for node in graph.node:
-        for attr in node.attribute:
-            if attr.HasField("g"):
-                yield from all_graphs(attr.g)
-            for sub in attr.graphs:
-                yield from all_graphs(sub)
+        for _, sub in node_subgraphs(node):
+            yield from all_graphs(sub)
 
 
 def _check_names(proto: onnx.ModelProto, *, source: str) -> None:
@@ -995,7 +1002,7 @@ def repair_layout(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, list[str]]:
     copy = onnx.ModelProto()
     copy.CopyFrom(proto)
     notes: list[str] = []
-    moved = _sort_nodes(copy.graph, set())
+    moved = _sort_nodes(copy.graph)
     if moved:
         notes.append(f"nodes were not in topological order ({moved[0]}); onnxgate sorted them")
     if int(copy.ir_version) < INITIALIZERS_APART_IR_VERSION:
@@ -1016,15 +1023,14 @@ def repair_layout(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, list[str]]:
 def _reads(node: Any) -> set[str]:
     """The names ``node`` reads: its inputs and the outer-scope names its subgraphs read."""
     names = {n for n in node.input if n}
-    for attr in node.attribute:
-        for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
-            for graph in all_graphs(sub):
-                for inner in graph.node:
-                    names.update(n for n in inner.input if n)
+    for _, sub in node_subgraphs(node):
+        for graph in all_graphs(sub):
+            for inner in graph.node:
+                names.update(n for n in inner.input if n)
     return names
 
 
-def _sort_nodes(graph: Any, outer: set[str]) -> list[str]:
+def _sort_nodes(graph: Any) -> list[str]:
     """Sort ``graph``'s nodes (and its subgraphs') topologically in place, each node as early in the file's order as
     its inputs allow; return one description per graph that was out of order (empty when all were sorted, or a
     graph's nodes read each other in a cycle and were left as they are)."""
@@ -1058,9 +1064,7 @@ def _sort_nodes(graph: Any, outer: set[str]) -> list[str]:
             sorted_nodes = [nodes[i] for i in order]
             del graph.node[:]
             graph.node.extend(sorted_nodes)
-    known = outer | {i.name for i in graph.input} | {t.name for t in graph.initializer} | set(producer)
     for node in graph.node:
-        for attr in node.attribute:
-            for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
-                moved.extend(_sort_nodes(sub, known))
+        for _, sub in node_subgraphs(node):
+            moved.extend(_sort_nodes(sub))
     return moved

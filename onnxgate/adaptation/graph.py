@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from onnxgate._onnx import node_subgraphs
 from onnxgate.errors import InvalidDataError, UnsupportedModelError
 from onnxgate.sql_rules import TYPE_FIXES
 
@@ -125,14 +126,12 @@ def rename_tensor(graph: onnx.GraphProto, old: str, new: str) -> None:
 
 def rename_in_subgraphs(node: Any, old: str, new: str) -> None:
     # Subgraphs (If/Loop/Scan bodies) may read outer values by name.
-    for attr in node.attribute:
-        subs = list(attr.graphs) + ([attr.g] if attr.HasField("g") else [])
-        for sub in subs:
-            for inner in sub.node:
-                for i, name in enumerate(inner.input):
-                    if name == old:
-                        inner.input[i] = new
-                rename_in_subgraphs(inner, old, new)
+    for _, sub in node_subgraphs(node):
+        for inner in sub.node:
+            for i, name in enumerate(inner.input):
+                if name == old:
+                    inner.input[i] = new
+            rename_in_subgraphs(inner, old, new)
 
 
 def shape_of(vi: Any) -> tuple[Any, ...] | None:

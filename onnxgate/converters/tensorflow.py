@@ -1731,6 +1731,8 @@ def _refuse_unknown_ops(proto: onnx.ModelProto, framework: str, reasons: Sequenc
     a tf2onnx custom op handler", where the fix is an opset."""
     from onnx import defs
 
+    from onnxgate._onnx import node_subgraphs
+
     custom = {entry.domain for entry in proto.functions} if proto.functions else set()
     bad: dict[str, int] = {}
 
@@ -1743,11 +1745,8 @@ def _refuse_unknown_ops(proto: onnx.ModelProto, framework: str, reasons: Sequenc
             if not known:
                 label = node.op_type if domain in ("", "ai.onnx") else f"{domain}:{node.op_type}"
                 bad[label] = bad.get(label, 0) + 1
-            for attr in node.attribute:
-                if attr.HasField("g"):
-                    visit(attr.g)
-                for sub in attr.graphs:
-                    visit(sub)
+            for _, sub in node_subgraphs(node):
+                visit(sub)
 
     visit(proto.graph)
     own = [reason for op, reason in sorted((refused or {}).items()) if op in bad]

@@ -11,7 +11,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from onnxgate import runtime
-from onnxgate._onnx import FUNCTIONS_IR_VERSION, canonical_domain, densify_sparse_initializers, repair_layout
+from onnxgate._onnx import (
+    FUNCTIONS_IR_VERSION,
+    canonical_domain,
+    densify_sparse_initializers,
+    node_subgraphs,
+    repair_layout,
+)
 from onnxgate.errors import InvalidModelError
 from onnxgate.validators.report import CheckResult
 
@@ -62,11 +68,8 @@ def iter_nodes(graph: Any, path: str = "") -> Iterator[tuple[str, Any]]:
     """Every node of a graph and of its subgraphs (If/Loop/Scan bodies), with a readable location."""
     for node in graph.node:
         yield path, node
-        for attr in node.attribute:
-            subgraphs = ([attr.g] if attr.HasField("g") else []) + list(attr.graphs)
-            for sub in subgraphs:
-                where = f"{path}{node.name or node.op_type}.{attr.name}/"
-                yield from iter_nodes(sub, where)
+        for attr_name, sub in node_subgraphs(node):
+            yield from iter_nodes(sub, f"{path}{node.name or node.op_type}.{attr_name}/")
 
 
 def _local_function_domains(model: onnx.ModelProto) -> set[str]:
