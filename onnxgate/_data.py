@@ -152,13 +152,7 @@ def parquet_category_nulls(frame: Any) -> Any:
 def _parquet_folder(folder: Path) -> Any:
     """A folder of Parquet files (as ``onnxgate score`` and Spark read them) as one DataFrame, the files'
     rows in the order of their names; refused unless every file holds the same columns of the same types."""
-    files = sorted(f for f in folder.iterdir() if not f.name.startswith((".", "_")))
-    if not files:
-        raise InvalidDataError(f"no Parquet files in {str(folder)!r}", path=str(folder))
-    other = [f.name for f in files if f.suffix.lower() != ".parquet" or not f.is_file()]
-    if other:
-        raise InvalidDataError(f"the folder {str(folder)!r} holds {other[:3]}, which are not Parquet files: a data "
-                               "folder holds .parquet files only", path=str(folder))
+    files = _parquet_files(folder)
     import pandas as pd
 
     # a file of no rows holds its schema, as Spark and score read it (validate alone refused such a folder;
@@ -168,6 +162,23 @@ def _parquet_folder(folder: Path) -> Any:
     if not any(len(frame) for frame in frames):
         raise InvalidDataError(_NO_ROWS_IN_FOLDER.format(folder=str(folder)), path=str(folder))
     return parquet_category_nulls(pd.concat(frames, ignore_index=True)) if len(frames) > 1 else frames[0]
+
+
+def _folder_entries(folder: Path) -> list[Path]:
+    """A data folder's entries by name, but those Spark and pyarrow skip (hidden ``.x``, ``_SUCCESS``, ``_x``)."""
+    return sorted(f for f in folder.iterdir() if not f.name.startswith((".", "_")))
+
+
+def _parquet_files(folder: Path) -> list[Path]:
+    """A data folder's Parquet files by name; refused when it holds none, or anything else."""
+    files = _folder_entries(folder)
+    if not files:
+        raise InvalidDataError(f"no Parquet files in {str(folder)!r}", path=str(folder))
+    other = [f.name for f in files if f.suffix.lower() != ".parquet" or not f.is_file()]
+    if other:
+        raise InvalidDataError(f"the folder {str(folder)!r} holds {other[:3]}, which are not Parquet files: a data "
+                               "folder holds .parquet files only", path=str(folder))
+    return files
 
 
 _NO_ROWS_IN_FOLDER = "the data folder {folder!r} has a header but no rows in any file"
@@ -219,15 +230,9 @@ def check_parquet_data(path: str | os.PathLike[str]) -> None:
         if rows == 0:
             raise InvalidDataError(_NO_ROWS_IN_FILE.format(file=text), path=text)
         return
-    files = sorted(f for f in root.iterdir() if not f.name.startswith((".", "_")))
-    if not files:
-        raise InvalidDataError(f"no Parquet files in {text!r}", path=text)
-    other = [f.name for f in files if f.suffix.lower() != ".parquet" or not f.is_file()]
-    if other:
-        if any(f.is_dir() and "=" in f.name for f in files):
-            return  # partition folders key=value/: Spark reads them as columns
-        raise InvalidDataError(f"the folder {text!r} holds {other[:3]}, which are not Parquet files: a data "
-                               "folder holds .parquet files only", path=text)
+    if any(f.is_dir() and "=" in f.name for f in _folder_entries(root)):
+        return  # partition folders key=value/: Spark reads them as columns
+    files = _parquet_files(root)
     dtypes, rows = [], 0
     for f in files:
         try:
