@@ -4313,10 +4313,7 @@ def test_a_gradient_boosting_classifier_with_an_init_estimator_converts(dataset:
     conv = og.convert(model, X[:5])
     assert og.validate(conv, reference=model, data=X).passed
     near = _near(X)
-    session_out = _outputs_of(conv, near)
-    np.testing.assert_array_equal(session_out[0].ravel(), model.predict(near))
-    np.testing.assert_allclose(session_out[1], model.predict_proba(near), rtol=0,
-                               atol=1e-5 if init == "logistic" else 1e-12)
+    _assert_answers_as(model, conv, near, atol=1e-5 if init == "logistic" else 1e-12)
     wrong = GradientBoostingClassifier(init=first(), n_estimators=50, random_state=0).fit(X, y)
     half = np.random.default_rng(1).permutation(len(X))[: len(X) // 2]
     wrong.init_ = first().fit(X[half].astype(np.float32), y[half])  # init refitted on other data
@@ -4336,10 +4333,8 @@ def test_a_calibrated_gradient_boosting_classifier_with_an_init_estimator_conver
     member = GradientBoostingClassifier(init=LogisticRegression(max_iter=5000), n_estimators=10, random_state=0)
     model = CalibratedClassifierCV(member, cv=3).fit(X, y)
     conv = _validated(model, X)
-    label, probabilities = _outputs_of(conv, X)
-    np.testing.assert_array_equal(label.ravel(), model.predict(X))
     # the init LogisticRegression's float32 decision and probability mirrored as scikit-learn computes them
-    np.testing.assert_allclose(probabilities, model.predict_proba(X), rtol=0, atol=1e-5)
+    _assert_answers_as(model, conv, X, atol=1e-5)
 
 
 @pytest.mark.parametrize("loss", ["log_loss", "exponential"])
@@ -4359,9 +4354,7 @@ def test_a_calibrated_gradient_boosting_classifier_with_a_logistic_init_passes_v
     member = GradientBoostingClassifier(loss=loss, init=LogisticRegression(max_iter=5000), random_state=0)
     model = CalibratedClassifierCV(member, cv=3).fit(X, 1 - y if flipped else y)
     conv = _validated(model, X)
-    label, probabilities = _outputs_of(conv, X)
-    np.testing.assert_array_equal(label.ravel(), model.predict(X))
-    np.testing.assert_allclose(probabilities, model.predict_proba(X), rtol=0, atol=1e-5)
+    _assert_answers_as(model, conv, X, atol=1e-5)
 
 
 @pytest.mark.parametrize("method", ["sigmoid", "isotonic"])
@@ -4379,10 +4372,7 @@ def test_a_calibrated_exponential_loss_gradient_boosting_calibrates_its_decision
     model = CalibratedClassifierCV(member, cv=3, method=method).fit(X, y)
     rows = X.astype(np.float32) if precision == "float32" else X
     conv = _validated(model, rows)
-    label, probabilities = _outputs_of(conv, rows)
-    np.testing.assert_array_equal(label.ravel(), model.predict(rows))
-    np.testing.assert_allclose(probabilities, model.predict_proba(rows), rtol=0,
-                               atol=1e-5 if precision == "float32" else 1e-12)
+    _assert_answers_as(model, conv, rows, atol=1e-5 if precision == "float32" else 1e-12)
 
 
 @pytest.mark.parametrize("dataset", ["breast_cancer", "wine"])
@@ -4400,9 +4390,7 @@ def test_a_calibrated_svc_with_probabilities_calibrates_its_decision_function(da
         model = CalibratedClassifierCV(SVC(probability=True, random_state=0), cv=3).fit(X, y)
     conv = _validated(model, X)
     assert not [w for w in conv.warnings if "float32" in w], conv.warnings
-    label, probabilities = _outputs_of(conv, X)
-    np.testing.assert_array_equal(label.ravel(), model.predict(X))
-    np.testing.assert_allclose(probabilities, model.predict_proba(X), rtol=0, atol=1e-10)
+    _assert_answers_as(model, conv, X, atol=1e-10)
 
 
 @pytest.mark.parametrize("dataset", ["breast_cancer", "iris"])
@@ -4422,9 +4410,7 @@ def test_a_calibrated_svm_with_probabilities_on_float32_rows_calibrates_its_deci
         warnings.simplefilter("ignore", FutureWarning)
         model = CalibratedClassifierCV(member, cv=3).fit(X, y)
         conv = _validated(model, X)
-    label, probabilities = _outputs_of(conv, X)
-    np.testing.assert_array_equal(label.ravel(), model.predict(X))
-    np.testing.assert_allclose(probabilities, model.predict_proba(X), rtol=0, atol=1e-5)
+    _assert_answers_as(model, conv, X, atol=1e-5)
 
 
 @pytest.mark.parametrize("func", ["tan", "sinh", "arcsin"])
@@ -4437,8 +4423,11 @@ def test_a_function_transformer_of_a_numpy_function_not_written_says_why(func: s
         og.convert(FunctionTransformer(getattr(np, func)).fit(X), X[:5])
 
 
-def _outputs_of(conv: og.Conversion, rows: Any) -> Any:
+def _assert_answers_as(model: Any, conv: og.Conversion, rows: Any, *, atol: float) -> None:
+    """The file's labels are the classifier's, and its probabilities within ``atol`` of ``predict_proba``."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return session.run(None, {session.get_inputs()[0].name: rows})
+    label, probabilities = session.run(None, {session.get_inputs()[0].name: rows})
+    np.testing.assert_array_equal(label.ravel(), model.predict(rows))
+    np.testing.assert_allclose(probabilities, model.predict_proba(rows), rtol=0, atol=atol)
