@@ -911,12 +911,6 @@ def serialize(model: onnx.ModelProto) -> bytes:
     return bytes(model.SerializeToString())
 
 
-#: The most bytes a sparse initializer is densified to: a file holding it as a dense tensor could not be larger
-#: (protobuf's 2 GiB limit), and a hostile file's dims (``_check_dims`` does not size sparse tensors) could
-#: otherwise ask for any amount of memory.
-DENSE_BYTES_LIMIT = 2**31
-
-
 def sparse_initializer_names(proto: onnx.ModelProto) -> list[str]:
     """The names of the sparse initializers of ``proto``'s graph and subgraphs (``graph.sparse_initializer``)."""
     return [sparse.values.name for graph in all_graphs(proto.graph) for sparse in graph.sparse_initializer]
@@ -934,7 +928,8 @@ def densify_sparse_initializers(proto: onnx.ModelProto) -> onnx.ModelProto:
     ------
     InvalidModelError
         A sparse initializer whose indices do not fit its shape, or whose dense form is larger than
-        :data:`DENSE_BYTES_LIMIT`.
+        :data:`MODEL_BYTES_LIMIT` (a model holding it could not be checked or packaged, and a hostile file's dims,
+        which ``_check_dims`` does not size for sparse tensors, could otherwise ask for any amount of memory).
     """
     import onnx
 
@@ -959,10 +954,11 @@ def _dense_tensor(sparse: Any) -> Any:
     shape = tuple(int(d) for d in sparse.dims)
     count = int(np.prod(shape, dtype=object)) if shape else 1
     size = count * max(values.dtype.itemsize, 1)
-    if size > DENSE_BYTES_LIMIT:
+    if size > MODEL_BYTES_LIMIT:
         raise InvalidModelError(
-            f"sparse initializer {name!r} of shape {list(shape)} is {size:,} bytes dense, more than the "
-            f"{DENSE_BYTES_LIMIT:,} onnxruntime holds (it densifies sparse initializers when it loads a file)"
+            f"sparse initializer {name!r} of shape {list(shape)} is {size:,} bytes dense (onnxruntime densifies "
+            f"sparse initializers when it loads a file), more than the {MODEL_BYTES_LIMIT:,} bytes (2 GiB) "
+            "onnxgate can check and package"
         )
     flat = np.full(count, "" if values.dtype == object else 0, dtype=values.dtype)
     if indices is not None and indices.size:
