@@ -17,6 +17,12 @@ in-process functions are called in turn, one call each per round, so drift hits 
 ``run()`` itself parses a body of rows of numbers with simdjson when it is installed (the ``serve``
 extra and the container's requirements), so it may beat the floor's parse.
 
+Two floors of the v2 route (informational, no goal): ``v2 floor`` is an empty ``GET /v2/health/live`` p50
+on the same server plus the in-process onnxruntime p50; ``v2 served floor`` (``serve_floor``) is the same
+binary request sent to a bare uvicorn app that reads the body, runs onnxruntime once on its tensor
+(``numpy.frombuffer``, no checks) and answers as many bytes as ``onnxgate serve`` does: the body and reply
+transfer and onnxruntime run from a server that sleeps between requests, which no v2 server avoids here.
+
 Goals (issue 14): at batch 1,000 the v2 binary p50 <= 0.35x the Azure ML JSON route's p50 on the
 same server, ``score.run`` <= 1.5x its floor, and the JSON route >= 3x azmlinfsrv's requests/s at
 ``--concurrency`` clients; at batch 1 >= 2x azmlinfsrv's requests/s, and the p50 within 1 ms of the
@@ -114,6 +120,67 @@ def start_onnxgate_threadpool(package: Path, port: int) -> subprocess.Popen[byte
             f"s.serve({str(package)!r}, port={port})")
     return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
+
+
+def serve_floor(package: str, port: int, reply_bytes: int) -> None:
+    """The v2 binary route's floor as a server: uvicorn (httptools, as ``onnxgate serve``) with an ASGI app that
+    reads the whole body, runs onnxruntime once on the binary tensor after the JSON part (``numpy.frombuffer``, no
+    checks) and answers ``reply_bytes`` fixed bytes, the size of ``onnxgate serve``'s answer; any other request
+    gets a tiny 200 (the health wait). What no v2 server can skip on this machine: the body's and the reply's
+    transfer, the HTTP stack, and onnxruntime run from a server that sleeps between requests."""
+    import numpy as np
+    import onnxruntime as ort
+    import uvicorn
+
+    sess = ort.InferenceSession(str(Path(package) / "model.onnx"), providers=["CPUExecutionProvider"])
+    spec = sess.get_inputs()[0]
+    dtype = np.dtype("<f8" if "double" in spec.type else "<f4")
+    width = spec.shape[1] if len(spec.shape) == 2 and isinstance(spec.shape[1], int) else 1
+    reply = b"x" * reply_bytes
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        answer = b"ok"
+        if scope["method"] == "POST":
+            json_size = int(dict(scope["headers"])[b"inference-header-content-length"])
+            rows = np.frombuffer(memoryview(body)[json_size:], dtype=dtype).reshape(-1, width)
+            sess.run(None, {spec.name: rows})
+            answer = reply
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/octet-stream"),
+                                (b"content-length", str(len(answer)).encode())]})
+        await send({"type": "http.response.body", "body": answer})
+
+    uvicorn.run(app, host="127.0.0.1", port=port, http="httptools", access_log=False, log_level="warning",
+                server_header=False)
+
+
+def start_floor(package: Path, port: int, reply_bytes: int) -> subprocess.Popen[bytes]:
+    code = (f"import sys; sys.path.insert(0, {str(REPO)!r}); from bench.bench_serve import serve_floor; "
+            f"serve_floor({str(package)!r}, {port}, {reply_bytes})")
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def reply_size(port: int, path: str, body: bytes, headers: dict[str, str]) -> int:
+    """The bytes of one answer to ``POST path``."""
+    conn = _connect(port)
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        return len(conn.getresponse().read())
+    finally:
+        conn.close()
 
 
 def start_azml(package: Path, port: int, home: Path) -> subprocess.Popen[bytes]:
@@ -318,7 +385,7 @@ def measure(quick: bool = False, model: str = MODEL, requests: dict[int, int] | 
             for name, start in servers.items():
                 if name == "onnxgate threadpool" and batch != 1:
                     continue  # at 1,000 rows the body is over INLINE_MAX_BYTES: both use the threadpool
-                lat, thr, v2_lat, v2_thr, live = [], [], [], [], []
+                lat, thr, v2_lat, v2_thr, live, served_floor = [], [], [], [], [], []
                 for _ in range(runs):
                     port = free_port()
                     proc = start(port)
@@ -334,10 +401,24 @@ def measure(quick: bool = False, model: str = MODEL, requests: dict[int, int] | 
                             # the round trip of a request with no work (same client, same server): with the
                             # onnxruntime run it bounds how fast any v2 infer can answer here
                             live.append(load(port, b"", n, 1, "/v2/health/live", {}, method="GET"))
+                            v2_reply = reply_size(port, v2_path, v2_body, v2_headers)
                     finally:
                         stop(proc)
+                    if name == "onnxgate serve":
+                        # the same body to a server that only reads it, runs onnxruntime and answers as many bytes
+                        port = free_port()
+                        proc = start_floor(pkg, port, v2_reply)
+                        try:
+                            wait_healthy(port, proc)
+                            load(port, v2_body, min(n, 50), 1, v2_path, v2_headers)
+                            served_floor.append(load(port, v2_body, n, 1, v2_path, v2_headers))
+                        finally:
+                            stop(proc)
                 if live:
                     case["empty GET /v2/health/live"] = {**_median(live), "errors": sum(m["errors"] for m in live)}
+                if served_floor:
+                    case["v2 served floor"] = {**_median(served_floor),
+                                               "errors": sum(m["errors"] for m in served_floor)}
                 for label, la, th in ((name, lat, thr), ("onnxgate v2 binary", v2_lat, v2_thr)):
                     if not la:
                         continue
@@ -382,6 +463,11 @@ def main_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
             rows.append(row(BENCHMARK, f"batch {batch}", "v2 floor (empty GET p50 + ort p50) vs JSON route p50",
                             empty["p50_ms"] + floor["p50_ms"], og["p50_ms"], None, "ms",
                             note="the best ratio any v2 route could reach with this client and server"))
+        served = case.get("v2 served floor")
+        if served:
+            rows.append(row(BENCHMARK, f"batch {batch}", "v2 served floor (body in, 1 ort run, reply out) vs JSON p50",
+                            served["p50_ms"], og["p50_ms"], None, "ms",
+                            note="uvicorn reading the same body, one onnxruntime run on it, as many bytes back"))
         rows.append(row(BENCHMARK, f"batch {batch}", "score.run() p50 vs floor (orjson parse + 1 ort run)",
                         case["score.run"]["p50_ms"], case["score.run floor"]["p50_ms"],
                         "<= 1.5" if batch == "1000" else None, "ms"))

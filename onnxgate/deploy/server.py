@@ -363,6 +363,8 @@ def _inflated(data: bytes, wbits: int, limit: int, coding: bytes) -> tuple[bytes
 def _compressed(body: bytes, accept: bytes) -> tuple[bytes, bytes | None]:
     """``body`` gzip- or deflate-compressed when ``Accept-Encoding`` asks for it (tritonclient's
     ``response_compression_algorithm``), with the coding used; as is otherwise."""
+    if accept == b"identity":  # what http.client and urllib send: nothing to do, said fast
+        return body, None
     import zlib
 
     wanted: dict[bytes, bool] = {}
@@ -606,10 +608,11 @@ class OpenInference:
         """Answer one ``POST .../infer``: status, body and headers."""
         request_error = self.entry.RequestError
         try:
-            request, binary = self._split(headers, body)
+            request, header, binary = self._split(headers, body)
             if "id" in request and not isinstance(request["id"], str):
                 raise _V2Error(400, f"'id' must be a string, found a {type(request['id']).__name__}")
-            feeds = self._feeds(request, binary, maybe_bools=b"true" in body or b"false" in body)
+            # JSON booleans can only be in the JSON part: the binary tensors after it need no scan
+            feeds = self._feeds(request, binary, maybe_bools=b"true" in header or b"false" in header)
             wanted = self._requested(request)
             results = self.entry.infer(feeds, [name for name, _ in wanted])
         except _V2Error as err:
@@ -624,7 +627,11 @@ class OpenInference:
             return self.error(500, f"onnxruntime failed: {err}")  # on checked input: the model's or server's fault
         return self._response(request, wanted, results)
 
-    def _split(self, headers: dict[bytes, bytes], body: bytes) -> tuple[dict[str, Any], memoryview]:
+    def _split(self, headers: dict[bytes, bytes], body: bytes) -> tuple[dict[str, Any], bytes, memoryview]:
+        """The request's JSON object, its JSON bytes and the binary data after them.
+
+        The binary data is copied out of the body, not viewed in it: the copy starts aligned, so the
+        arrays read from it are too (after a JSON part of any length, a view's float64 values were not)."""
         declared = headers.get(b"inference-header-content-length")
         if declared is None:
             header, binary = body, b""
@@ -639,7 +646,7 @@ class OpenInference:
         if not isinstance(request, dict):
             raise _V2Error(400, f"expected an inference request object {{\"inputs\": [...]}}, found a "
                            f"{type(request).__name__}")
-        return request, memoryview(binary)
+        return request, header, memoryview(binary)
 
     def _feeds(self, request: dict[str, Any], binary: memoryview, *, maybe_bools: bool) -> dict[str, Any]:
         import numpy as np
@@ -862,15 +869,19 @@ class OpenInference:
         import numpy as np
 
         outputs: list[dict[str, Any]] = []
-        chunks: list[bytes] = []
+        chunks: list[Any] = []  # bytes, or arrays: joined into the body with the header, one copy
         for (name, binary), value in zip(wanted, results):
             arr = np.asarray(value)
             datatype = _v2_datatype(arr.dtype)
             entry: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(arr.shape)}
             if binary:
-                raw = (_bytes_serialized(arr) if datatype == "BYTES"
-                       else np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes())
-                entry["parameters"] = {"binary_data_size": len(raw)}
+                if datatype == "BYTES":
+                    raw: Any = _bytes_serialized(arr)
+                    size = len(raw)
+                else:
+                    raw = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
+                    size = raw.nbytes
+                entry["parameters"] = {"binary_data_size": size}
                 chunks.append(raw)
             elif datatype == "BYTES":
                 entry["data"] = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
@@ -884,7 +895,7 @@ class OpenInference:
         header = self._encode(reply)
         if not chunks:
             return 200, header, [_JSON_TYPE]
-        return 200, header + b"".join(chunks), [
+        return 200, b"".join([header, *chunks]), [
             (b"content-type", b"application/octet-stream"),
             (b"inference-header-content-length", str(len(header)).encode()),
         ]
