@@ -43,7 +43,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with ``command`` (a name of :data:`COMMANDS`), only that subcommand is
+    registered: its parser is the same, and the other commands' modules are not imported (``onnxgate
+    validate`` imported all eight, some 70 kB of source, to run one)."""
     from onnxgate import __version__
 
     parser = _Parser(
@@ -57,8 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"onnxgate {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in COMMANDS.values():
-        importlib.import_module(f"onnxgate._commands.{module}").register(sub)
+    for name, module in COMMANDS.items():
+        if command is None or name == command:
+            importlib.import_module(f"onnxgate._commands.{module}").register(sub)
     _accept_debug_everywhere(sub)
     return parser
 
@@ -86,6 +90,15 @@ def _empty_path(parser: argparse.ArgumentParser, args: argparse.Namespace) -> ar
     return None
 
 
+def _command_named(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` runs, when nothing but ``--debug`` comes before it; else None (no command, an
+    unknown one, or ``--help``/``--version`` first, which the whole parser answers)."""
+    for word in argv:
+        if word != "--debug":
+            return word if word in COMMANDS else None
+    return None
+
+
 def _accept_debug_everywhere(sub: Any) -> None:
     """``--debug`` works after the subcommand too (``onnxgate validate m.onnx --debug``)."""
     for child in sub.choices.values():
@@ -98,7 +111,8 @@ def _accept_debug_everywhere(sub: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command_named(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):  # a usage error, one line, as every other one
         commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
@@ -179,7 +193,6 @@ def _interrupts() -> tuple[list[int], Callable[[], None]]:
     the previous handlers back; the list is non-empty once the user interrupted (a library may turn the
     KeyboardInterrupt into its own error). Only from the main thread; ``serve`` installs its own SIGTERM
     handling."""
-    import logging
     import signal
     import threading
 
@@ -192,23 +205,31 @@ def _interrupts() -> tuple[list[int], Callable[[], None]]:
         signal.signal(signal.SIGTERM, before[0])
         signal.signal(signal.SIGINT, before[1])
         sys.unraisablehook = before[2]
-        logging.disable(logging.NOTSET)  # silenced by an interruption (here, or by the Spark command's handler)
+        _disable_logging("NOTSET")  # silenced by an interruption (here, or by the Spark command's handler)
 
     def on_term(signum: int, _frame: object) -> None:
         seen.append(signum)
-        logging.disable(logging.CRITICAL)
+        _disable_logging("CRITICAL")
         raise _Terminated
 
     def on_int(signum: int, _frame: object) -> None:
         seen.append(signum)
         sys.unraisablehook = lambda _unraisable: None  # a generator torn down mid-read: no stray traceback
-        logging.disable(logging.CRITICAL)  # nor py4j's logged tracebacks while Spark's gateway is cut off
+        _disable_logging("CRITICAL")  # nor py4j's logged tracebacks while Spark's gateway is cut off
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
     if before[1] is signal.default_int_handler:
         signal.signal(signal.SIGINT, on_int)
     return seen, restore
+
+
+def _disable_logging(level: str) -> None:
+    """``logging.disable(level)`` when something imported logging (py4j, a framework): with no logger there is
+    nothing to silence, and importing it cost every command a few milliseconds."""
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logging.disable(getattr(logging, level))
 
 
 def _one_line(message: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +70,26 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
 
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         og.nope  # noqa: B018
+
+
+def test_validate_without_reference_compiles_only_what_it_runs(tmp_path: Path) -> None:
+    # `onnxgate validate m.onnx --target T` checks the model alone: parity, the search, the data readers, the
+    # adaptation rewrite and the other commands are not run, and importing them was a third of its start-up
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x], [y])
+    model = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), model)
+    unused = ["onnxgate.validators.parity", "onnxgate.validators.search.check", "onnxgate._data",
+              "onnxgate.adaptation.entry", "onnxgate._commands.score", "onnxgate._commands.package"]
+    probe = f"""
+import sys, json
+from onnxgate.cli import main
+code = main(["validate", {str(model)!r}, "--target", "sql-edge-2.0"])
+print(json.dumps([code, sorted(m for m in {unused!r} if m in sys.modules)]))
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [0, []]

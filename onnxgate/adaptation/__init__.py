@@ -22,21 +22,14 @@ The mapping from the original model to the adapted one is written into the model
 
 One module per job: :mod:`.rewrite` (the graph rewrite), :mod:`.graph` (graph edits it is made of),
 :mod:`.categories` (text categories as codes), :mod:`.opset` (re-stamping within the caps), :mod:`.mapping`
-(the recorded mapping) and :mod:`.entry` (:func:`adapt`, :func:`adapt_conversion`).
+(the recorded mapping) and :mod:`.entry` (:func:`adapt`, :func:`adapt_conversion`). Names are imported on first
+use: validating reads the recorded mapping, not the rewrite.
 """
 
 from __future__ import annotations
 
-from onnxgate.adaptation.categories import text_categories_as_codes, text_category_inputs
-from onnxgate.adaptation.entry import adapt, adapt_conversion, adapt_model
-from onnxgate.adaptation.mapping import (
-    ADAPT_METADATA_KEY,
-    ADAPT_METADATA_VERSION,
-    adaptation_of,
-    adapted_outputs,
-    original_feeds,
-)
-from onnxgate.adaptation.rewrite import CLASS_OUTPUT_PREFIX
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "ADAPT_METADATA_KEY",
@@ -51,3 +44,43 @@ __all__ = [
     "text_categories_as_codes",
     "text_category_inputs",
 ]
+
+_LAZY: dict[str, str] = {
+    "ADAPT_METADATA_KEY": "onnxgate.adaptation.mapping",
+    "ADAPT_METADATA_VERSION": "onnxgate.adaptation.mapping",
+    "CLASS_OUTPUT_PREFIX": "onnxgate.adaptation.rewrite",
+    "adapt": "onnxgate.adaptation.entry",
+    "adapt_conversion": "onnxgate.adaptation.entry",
+    "adapt_model": "onnxgate.adaptation.entry",
+    "adaptation_of": "onnxgate.adaptation.mapping",
+    "adapted_outputs": "onnxgate.adaptation.mapping",
+    "original_feeds": "onnxgate.adaptation.mapping",
+    "text_categories_as_codes": "onnxgate.adaptation.categories",
+    "text_category_inputs": "onnxgate.adaptation.categories",
+}
+
+if TYPE_CHECKING:
+    from onnxgate.adaptation.categories import text_categories_as_codes, text_category_inputs
+    from onnxgate.adaptation.entry import adapt, adapt_conversion, adapt_model
+    from onnxgate.adaptation.mapping import (
+        ADAPT_METADATA_KEY,
+        ADAPT_METADATA_VERSION,
+        adaptation_of,
+        adapted_outputs,
+        original_feeds,
+    )
+    from onnxgate.adaptation.rewrite import CLASS_OUTPUT_PREFIX
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'onnxgate.adaptation' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

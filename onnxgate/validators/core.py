@@ -33,13 +33,15 @@ def check_run_settings(*, atol: Any = None, rtol: Any = None, search: Any = 0, s
         A tolerance is not a finite number >= 0, ``search`` or ``seed`` not a whole number >= 0,
         ``search_time_limit`` not a positive number, or ``batch_size`` not a whole number >= 1.
     """
-    from onnxgate.validators.parity import check_batch_size
-    from onnxgate.validators.tolerances import check_tolerance_numbers
+    if atol is not None or rtol is not None:
+        from onnxgate.validators.tolerances import check_tolerance_numbers
 
-    check_tolerance_numbers(atol, rtol)
+        check_tolerance_numbers(atol, rtol)
     check_search_count(search)
     check_search_settings(seed, search_time_limit)
     if batch_size is not None:
+        from onnxgate.validators.parity import check_batch_size  # parity's module: only when it is needed
+
         check_batch_size(batch_size)
 
 
@@ -126,7 +128,6 @@ def validate(
     >>> report.passed  # doctest: +SKIP
     True
     """
-    from onnxgate._data import from_polars
     from onnxgate._onnx import load_model, model_opsets
     from onnxgate.signature import Signature
     from onnxgate.targets import resolve_target
@@ -146,11 +147,15 @@ def validate(
             data = model.sample
             if reference is not None:
                 refuse_sample_without_rows(model)
-    data = from_polars(data)
-    proto = load_model(model)
-    from onnxgate.adaptation.mapping import columns_of_native
+    if data is not None:  # the data module only when there are rows
+        from onnxgate._data import from_polars
 
-    data = columns_of_native(proto, data)  # the layout it was converted from, for an adapted model
+        data = from_polars(data)
+    proto = load_model(model)
+    if data is not None:
+        from onnxgate.adaptation.mapping import columns_of_native
+
+        data = columns_of_native(proto, data)  # the layout it was converted from, for an adapted model
     raw = _raw_bytes(model)
     sha = hashlib.sha256(raw if raw is not None else proto.SerializeToString()).hexdigest()
     signature = Signature.from_model(proto)

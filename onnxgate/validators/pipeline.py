@@ -208,8 +208,6 @@ def _target_check(fn: CheckFn) -> Callable[[CheckContext], CheckResult]:
 
 
 def _parity(context: CheckContext) -> CheckResult:
-    from onnxgate.validators.parity import check_prediction_parity
-
     if context.reference is None:
         skipped = "no reference model given (pass reference= and data=, CLI --reference/--data)"
         if context.data is None:
@@ -224,6 +222,8 @@ def _parity(context: CheckContext) -> CheckResult:
                                 else skipped)
     if context.data is None:
         return CheckResult.skip(PARITY, "no data to compare on: pass data= (CLI --data)")
+    from onnxgate.validators.parity import check_prediction_parity
+
     return check_prediction_parity(
         context.model, context.reference, context.data, atol=context.atol, rtol=context.rtol,
         batch_size=context.batch_size, progress=context.progress, target_holds_nan=context.target.allow_nan,

@@ -4,12 +4,41 @@ One module per job: :mod:`.settings` (budgets and limits), :mod:`.trees` (tree s
 graph), :mod:`.space` (the row space), :mod:`.engine` (running and comparing rows within the budget),
 :mod:`.phases` (the four phases), :mod:`.explain` (minimal rows and explanations) and :mod:`.check`
 (:func:`check_search_divergences`, whose docstring describes the search).
+
+Names are imported on first use: :func:`onnxgate.validate` reads :mod:`.settings` on every run, the rest
+only when it searches.
 """
 
 from __future__ import annotations
 
-from onnxgate.validators.search.check import check_search_divergences
-from onnxgate.validators.search.settings import CHECK_NAME, DEFAULT_BUDGET
-from onnxgate.validators.search.trees import TreeSplit, tree_splits
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __all__ = ["CHECK_NAME", "DEFAULT_BUDGET", "TreeSplit", "check_search_divergences", "tree_splits"]
+
+_LAZY: dict[str, str] = {
+    "CHECK_NAME": "onnxgate.validators.search.settings",
+    "DEFAULT_BUDGET": "onnxgate.validators.search.settings",
+    "TreeSplit": "onnxgate.validators.search.trees",
+    "check_search_divergences": "onnxgate.validators.search.check",
+    "tree_splits": "onnxgate.validators.search.trees",
+}
+
+if TYPE_CHECKING:
+    from onnxgate.validators.search.check import check_search_divergences
+    from onnxgate.validators.search.settings import CHECK_NAME, DEFAULT_BUDGET
+    from onnxgate.validators.search.trees import TreeSplit, tree_splits
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'onnxgate.validators.search' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
