@@ -38,7 +38,9 @@ __all__ = [
     "check_regular_file",
     "check_zip_archive",
     "config_limit",
+    "describe_content",
     "input_limit",
+    "is_hdf5_file",
     "read_regular_file",
 ]
 
@@ -263,7 +265,65 @@ def _looks_like_hdf5(path: str, member: str) -> bool:
             head = handle.read(2048 + len(_HDF5_SIGNATURE))
     except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError):
         return False
+    return _hdf5_head(head)
+
+
+def _hdf5_head(head: bytes) -> bool:
     return any(head[at : at + len(_HDF5_SIGNATURE)] == _HDF5_SIGNATURE for at in (0, 512, 1024, 2048))
+
+
+def is_hdf5_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` starts like an HDF5 file (its signature at offset 0, 512, 1024 or 2048), reading 2 KB."""
+    try:
+        with open(path, "rb") as handle:
+            return _hdf5_head(handle.read(2048 + len(_HDF5_SIGNATURE)))
+    except OSError:
+        return False
+
+
+#: Members that tell which framework wrote a zip archive given under another suffix, for messages.
+_ARCHIVE_MARKS = (("config.json", "a Keras .keras file"), ("schema.json", "a skops file (scikit-learn's .skops)"),
+                  ("data.pkl", "a PyTorch archive (.pt or .pt2)"), ("archive_format", "a PyTorch archive (.pt2)"))
+
+
+def describe_content(path: str | os.PathLike[str]) -> str:
+    """What the file at ``path`` holds, as a message's "found ...": ``"an empty file (0 bytes)"``, ``"a zip
+    archive of 1 member (hello.txt)"``, ``"an HDF5 file of 2,048 bytes"``, ``"an ONNX model"``, or its size and
+    first bytes. For a model file that is not what its suffix says (helper-292: a ``.keras`` zip of something
+    else, an empty ``.h5``), read before the framework gives its own words."""
+    text = os.fspath(path)
+    try:
+        size = os.stat(text).st_size
+        with open(text, "rb") as handle:
+            head = handle.read(2048 + len(_HDF5_SIGNATURE))
+    except OSError as err:
+        return f"a file that cannot be read ({err.strerror or err})"
+    if size == 0:
+        return "an empty file (0 bytes)"
+    if zipfile.is_zipfile(text):
+        try:
+            with zipfile.ZipFile(text) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, OSError, ValueError):
+            names = []
+        kind = next((what for mark, what in _ARCHIVE_MARKS
+                     if any(PurePosixPath(n).name == mark for n in names)), None)
+        listed = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        plural = "" if len(names) == 1 else "s"
+        found = f"a zip archive of {len(names)} member{plural} ({listed})"
+        return f"{found}, which looks like {kind}" if kind else found
+    if _hdf5_head(head):
+        return f"an HDF5 file of {size:,} bytes"
+    if head[:1] == b"\x08":  # onnx.save writes ir_version (field 1, a varint) first
+        from onnxgate._onnx import load_model
+        from onnxgate.errors import InvalidModelError
+
+        try:
+            load_model(text, load_external=False)
+            return "an ONNX model (onnxgate validate and package read it as it is)"
+        except InvalidModelError:
+            pass
+    return f"{size:,} bytes starting {head[:12]!r}"
 
 
 def check_zip_archive(

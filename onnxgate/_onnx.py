@@ -991,6 +991,11 @@ def repair_layout(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, list[str]]:
     * an IR 3 file whose initializers are not all graph inputs (IR 3 lists every initializer as one): the copy
       lists them, as the exporters of IR 3 did; onnxruntime reads them as the same constants, and they are no
       input a caller feeds (:meth:`onnxgate.signature.Signature.from_model` leaves initializers out).
+
+    Both in the main graph only: onnxruntime refuses either layout in a subgraph (an ``If`` branch, a ``Loop`` or
+    ``Scan`` body: "Nodes in a graph must be topologically sorted", "in initializer but not in graph input"), so
+    a subgraph is left as it is and ``model_wellformed`` fails as onnxruntime does; it passed "once repaired",
+    of a file onnxruntime would not load (helper-292).
     """
     import onnx
     from onnx import helper
@@ -1003,12 +1008,12 @@ def repair_layout(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, list[str]]:
         notes.append(f"nodes were not in topological order ({moved[0]}); onnxgate sorted them")
     if int(copy.ir_version) < INITIALIZERS_APART_IR_VERSION:
         listed: list[str] = []
-        for graph in all_graphs(copy.graph):
-            inputs = {i.name for i in graph.input}
-            for init in graph.initializer:
-                if init.name not in inputs:
-                    graph.input.append(helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
-                    listed.append(init.name)
+        graph = copy.graph
+        inputs = {i.name for i in graph.input}
+        for init in graph.initializer:
+            if init.name not in inputs:
+                graph.input.append(helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
+                listed.append(init.name)
         if listed:
             shown = ", ".join(repr(n) for n in listed[:5]) + (f" and {len(listed) - 5} more" if len(listed) > 5 else "")
             notes.append(f"IR version {copy.ir_version} lists every initializer as a graph input and {shown} "
@@ -1027,9 +1032,10 @@ def _reads(node: Any) -> set[str]:
 
 
 def _sort_nodes(graph: Any) -> list[str]:
-    """Sort ``graph``'s nodes (and its subgraphs') topologically in place, each node as early in the file's order as
-    its inputs allow; return one description per graph that was out of order (empty when all were sorted, or a
-    graph's nodes read each other in a cycle and were left as they are)."""
+    """Sort ``graph``'s nodes topologically in place, each node as early in the file's order as its inputs allow
+    (a node holding a subgraph after the nodes whose outputs the subgraph reads); return the description of the
+    first node out of order (empty when all were sorted, or the nodes read each other in a cycle and were left as
+    they are). Subgraphs are left as they are (:func:`repair_layout`)."""
     import heapq
 
     nodes = list(graph.node)
@@ -1060,7 +1066,4 @@ def _sort_nodes(graph: Any) -> list[str]:
             sorted_nodes = [nodes[i] for i in order]
             del graph.node[:]
             graph.node.extend(sorted_nodes)
-    for node in graph.node:
-        for _, sub in node_subgraphs(node):
-            moved.extend(_sort_nodes(sub))
     return moved

@@ -250,6 +250,10 @@ ALL_CHECKS: tuple[str, ...] = (
 )
 
 
+#: A target's checks when it names none: the file is ONNX as the spec says, and onnxruntime loads it.
+_DEFAULT_CHECKS = ("model_wellformed", "operators_supported")
+
+
 def _implied_checks(target: Target) -> tuple[str, ...]:
     """The checks of the rules ``target``'s fields set (a cap, allowed types, a layout...)."""
     implied = []
@@ -333,7 +337,7 @@ class Target:
     allow_nan: bool = True
     sql_types: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     sql_dialect: Literal["sql-edge", "synapse"] | None = None
-    checks: tuple[str, ...] = ("model_wellformed", "operators_supported")
+    checks: tuple[str, ...] = _DEFAULT_CHECKS
     sources: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -353,6 +357,13 @@ class Target:
         wanted = set(self.checks) | set(_implied_checks(self))
         if wanted != set(self.checks):
             object.__setattr__(self, "checks", tuple(c for c in ALL_CHECKS if c in wanted))
+        if not self.checks:
+            # validated against it, every model passed ("PASSED: 0 checks passed"): a gate that checked nothing
+            raise TargetError(
+                f"target {self.name!r} checks nothing: its checks are empty and it sets no rule (max_opset, "
+                "input_types...) that brings one, so every model would pass it. Name the checks to run from "
+                f"{list(ALL_CHECKS)}, or leave checks out for the default {list(_DEFAULT_CHECKS)}"
+            )
         for elem_type, sql in self.sql_types.items():
             where = f"target {self.name!r}: sql_types[{elem_type!r}]"
             if elem_type not in SQL_ELEMENT_TYPES:
@@ -737,6 +748,15 @@ def from_toml(path: str | os.PathLike[str]) -> Target:
         if key in table and table[key] is not None:
             table[key] = frozenset(table[key])
     if "checks" in table:
+        if not table["checks"]:
+            # the base's checks (or the default ones) silently dropped: with no rule of the file's own left, every
+            # model passed ("PASSED: 0 checks passed, 1 skipped", exit 0)
+            kept = (f"the checks of base {base_name!r}, {list(get(str(base_name)).checks)}" if base_name is not None
+                    else f"the default checks, {list(_DEFAULT_CHECKS)}")
+            raise TargetError(
+                f"target file {os.fspath(path)!r}: checks = [] names no check, so the target would leave the model "
+                f"unchecked. List the checks to run (from {list(ALL_CHECKS)}), or leave checks out to run {kept}"
+            )
         table["checks"] = tuple(table["checks"])
     if "sources" in table:
         table["sources"] = tuple(table["sources"])

@@ -123,7 +123,9 @@ def render_targets() -> str:
         "Each target is a named profile of a place a model runs. `onnxgate validate --target NAME` runs the "
         "target's checks; `onnxgate package --target NAME` refuses a model that fails them. A profile of your own: "
         "a `Target(...)` object, or a TOML file with `base = \"NAME\"` and the fields you change "
-        "(`--target-file`).\n\n",
+        "(`--target-file`). Its `checks` list the checks it runs (without one, the base's, or `model_wellformed` "
+        "and `operators_supported`), and every rule a field sets brings its check; `checks = []`, and a profile "
+        "left with no check, are refused (exit 2): a gate that checked nothing would pass every model.\n\n",
         "| target | runtime | opset caps | IR cap | inputs | outputs |\n|---|---|---|---|---|---|\n",
     ]
     for name in targets.names():

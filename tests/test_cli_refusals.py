@@ -413,3 +413,86 @@ def test_an_opset_17_file_that_cannot_be_lowered_is_refused_with_the_command_tha
     # the command it names gives a file the target takes
     assert main(["convert", "grouped.pt", "--sample", "sample.npy", "--target", target, "-o", "again.onnx"]) == 0
     assert main(["package", "again.onnx", "--target", target, "--adapt", "-o", "pkg"]) == 0
+
+
+def _zip_of_text(path: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("hello.txt", "hi")
+
+
+def _cut_catboost(path: Path) -> None:
+    catboost = pytest.importorskip("catboost")
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    whole = path.with_name("whole.cbm")
+    catboost.CatBoostClassifier(iterations=5, depth=2, verbose=0, allow_writing_files=False).fit(X, y).save_model(
+        str(whole))
+    path.write_bytes(whole.read_bytes()[:200])
+
+
+def _cut_xgboost(path: Path) -> None:
+    xgboost = pytest.importorskip("xgboost")
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    whole = path.with_name("whole.ubj")
+    xgboost.XGBClassifier(n_estimators=3, max_depth=2).fit(X, y).save_model(str(whole))
+    path.write_bytes(whole.read_bytes()[:100])
+
+
+# the file, how it is made, what onnxgate says of it, and the library's words it said before (helper-292)
+_NOT_THE_MODEL = {
+    "keras-zip-of-text": ("m.keras", _zip_of_text,
+                          "'m.keras' is not a .keras file: expected the zip archive model.save('model.keras') writes "
+                          "(holding config.json), found a zip archive of 1 member (hello.txt). Save the model again",
+                          "There is no item named"),
+    "empty-h5": ("m.h5", lambda p: p.write_bytes(b""),
+                 "'m.h5' is not a Keras model file: expected the HDF5 file model.save('model.h5') writes, found an "
+                 "empty file (0 bytes)", "file signature not found"),
+    "truncated-cbm": ("m.cbm", _cut_catboost,
+                      "'m.cbm' is a truncated CatBoost model: its header announces", "Failed to read required"),
+    "truncated-ubj": ("m.ubj", _cut_xgboost,
+                      "'m.ubj' is a truncated XGBoost model: it begins as the file that model.save_model('model.ubj') "
+                      "writes, but stops after 100 bytes", "bad_alloc"),
+    "onnx-as-cbm": ("m.cbm", None, "'m.cbm' is not a CatBoost model file: expected the binary file that "
+                    "model.save_model('model.cbm') writes (it starts with 'CBM1'), found an ONNX model",
+                    "Incorrect model file descriptor"),
+}
+
+
+@pytest.mark.parametrize("case", list(_NOT_THE_MODEL))
+def test_a_model_file_that_is_not_what_its_suffix_says_is_named_in_onnxgates_words(
+    iris: dict[str, Any], case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # each said the library's own text, naming no fix: "KeyError: There is no item named 'config.json' in the
+    # archive", "OSError: Unable to synchronously open file (file signature not found)", "util/stream/input.cpp:77:
+    # Failed to read required number of bytes from stream!", "std::bad_alloc"
+    monkeypatch.chdir(tmp_path)
+    name, make, said, before = _NOT_THE_MODEL[case]
+    if make is None:
+        Path(name).write_bytes(iris["onnx"].read_bytes())
+    else:
+        make(tmp_path / name)
+    np.save("rows.npy", iris["X"][:5])
+    for command in (["convert", name, "--sample", "rows.npy", "-o", "m.onnx"],
+                    ["validate", str(iris["onnx"]), "--reference", name, "--data", "rows.npy"]):
+        assert main(command) == 2
+        err = capfd.readouterr().err
+        assert err.count("\n") == 1 and said in err and before not in err and "Traceback" not in err, err
+        assert "save" in err.split(". ", 1)[1], err  # and how to write a readable one
+    assert not Path("m.onnx").exists()
+
+
+def test_trust_pickle_help_names_every_format_that_needs_it(capsys: pytest.CaptureFixture[str]) -> None:
+    # it named .pkl/.joblib/.pt only; a .pt2 with pickled members, a .skops of untrusted types and a .keras holding a
+    # Lambda layer are refused without it too
+    for command in ("convert", "validate", "sweep", "package", "sql-dryrun"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        help_text = text[text.index("--trust-pickle allow"):]
+        named = (".pkl", ".pickle", ".joblib", ".pt/.pth", ".pt2", ".skops", ".keras/.h5")
+        assert all(suffix in help_text for suffix in named), (command, help_text[:300])

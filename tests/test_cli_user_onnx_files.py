@@ -3,6 +3,7 @@ runtime does with the file (built here, in tmp_path, as the exporters users brin
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -365,6 +366,13 @@ def test_a_layout_onnxruntime_runs_is_packaged_repaired_and_says_so(tmp_path, ca
     manifest = json.loads((tmp_path / "pkg" / "manifest.json").read_text())
     assert [i["name"] for i in manifest["signature"]["inputs"]] == ["x"]  # W and B stay weights, never columns
     assert any(repair in r for r in manifest["model"]["repairs"])
+    # each hash names its file: model.sha256 the packaged (repaired) file's, validation.model_sha256 the file given's,
+    # which the validation report names (the manifest held only the first, beside a report naming the second)
+    given, packaged = (hashlib.sha256(f.read_bytes()).hexdigest() for f in (path, tmp_path / "pkg" / "model.onnx"))
+    assert given != packaged
+    assert manifest["model"]["sha256"] == packaged and manifest["validation"]["model_sha256"] == given
+    assert f"model.onnx's sha256 is {packaged} (manifest model.sha256), not the file given's, {given}" in captured.err
+    assert "`validation.model_sha256`" in (tmp_path / "pkg" / "README.md").read_text()
     if target != "container":
         table = (tmp_path / "pkg" / "03_create_input_table.sql").read_text()
         assert "[x] real" in table and "[W]" not in table and "[B]" not in table
@@ -413,3 +421,45 @@ def test_an_input_declared_two_to_the_forty_wide_is_refused_in_one_line_for_the_
     assert "input 'x' is declared [N,1099511627776]: one row holds 1,099,511,627,776 values" in err
     assert "MemoryError" not in err and "Export the model with the input's real size" in err
     assert not (tmp_path / "pkg").exists()
+
+
+def _branch(name, *, unsorted=False, initializer=False):
+    """``{name}_y = |-x|`` (or ``x * 2`` from an initializer): an If branch reading the outer scope's x."""
+    if initializer:
+        nodes = [helper.make_node("Mul", ["x", f"{name}_k"], [f"{name}_y"], name=f"{name}_mul")]
+        inits = [numpy_helper.from_array(np.array([2.0], np.float32), f"{name}_k")]
+    else:
+        nodes = [helper.make_node("Neg", ["x"], [f"{name}_t"], name=f"{name}_neg"),
+                 helper.make_node("Abs", [f"{name}_t"], [f"{name}_y"], name=f"{name}_abs")]
+        inits = []
+    return helper.make_graph(nodes[::-1] if unsorted else nodes, name, [],
+                             [helper.make_tensor_value_info(f"{name}_y", TensorProto.FLOAT, ["N", 1])], inits)
+
+
+@pytest.mark.parametrize(("layout", "ir_version", "opset", "said"), [
+    ("subgraph-nodes-out-of-order", 7, 13, "topologically sorted"),
+    ("ir3-subgraph-initializers-not-inputs", 3, 8, "in initializer but not in graph input"),
+])
+def test_a_layout_onnxruntime_refuses_in_a_subgraph_fails_wellformed_as_onnxruntime_does(
+        tmp_path, capsys, layout, ir_version, opset, said):
+    # repair_layout sorted an If branch's nodes (listed its initializers as inputs) too, and model_wellformed
+    # passed "once repaired ... (a package holds the repaired file)": onnxruntime refuses the file given, and no
+    # package could be made of it
+    initializer = layout.startswith("ir3")
+    graph = helper.make_graph(
+        [helper.make_node("If", ["c"], ["y"], name="if", then_branch=_branch("then", unsorted=True,
+                                                                             initializer=initializer),
+                          else_branch=_branch("else", initializer=initializer))],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1]),
+              helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = ir_version
+    path = tmp_path / "branchy.onnx"
+    path.write_bytes(model.SerializeToString())
+    with pytest.raises(Exception, match=said):
+        ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    code, out = _validate(capsys, path, "onnxruntime")
+    assert code == 1, out
+    assert "once repaired" not in out and "FAILED   model_wellformed" in out and said in out, out
+    assert "FAILED   operators_supported" in out

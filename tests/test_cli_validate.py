@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -492,3 +493,71 @@ def test_the_search_leaves_no_hypothesis_folder_where_it_is_run(tmp_path, iris_f
     assert search["details"]["phases"]["hypothesis"]["rows"] > 0, search  # Hypothesis ran
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gate.py", "r.json"]
     assert any((cache / "onnxgate" / "hypothesis").rglob("*")), "the constants were cached for the next process"
+
+
+def _int64_add(path, add):
+    """y = x + add on int64 [N,1]: two of them disagree by ``add`` on every row, exactly (labels' mode)."""
+    x = helper.make_tensor_value_info("x", TensorProto.INT64, ["N", 1])
+    y = helper.make_tensor_value_info("y", TensorProto.INT64, ["N", 1])
+    graph = helper.make_graph([helper.make_node("Add", ["x", "k"], ["y"])], "g", [x], [y],
+                              [helper.make_tensor("k", TensorProto.INT64, [], [add])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 7
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def test_integers_beyond_two_to_the_53_read_exactly_where_json_numbers_are_doubles(tmp_path, monkeypatch, capsys):
+    # jq 1.6 and JavaScript read a JSON number as a double: the seed 2**53 + 1 read back as 2**53, and so did the
+    # int64 values of the evidence; a CI step that reran with the seed it read got other inputs
+    monkeypatch.chdir(tmp_path)
+    big = 2**53 + 1
+    np.save("rows.npy", np.array([[big], [5]], dtype=np.int64))
+    args = ["validate", str(_int64_add(tmp_path / "a.onnx", 0)), "--reference", str(_int64_add(tmp_path / "b.onnx", 1)),
+            "--data", "rows.npy", "--seed", str(big), "--json", "r.json"]
+    assert main(args) == 1, capsys.readouterr().err
+    text = (tmp_path / "r.json").read_text()
+    as_doubles = json.loads(text, parse_int=float)  # as JavaScript's JSON.parse reads it
+    assert int(as_doubles["seed"]) == big
+    (parity,) = [c for c in as_doubles["checks"] if c["name"] == "prediction_parity"]
+    first = parity["details"]["outputs"][0]["worst_rows"][0]
+    assert [int(first["onnx"][0]), int(first["reference"][0]), int(first["inputs"]["x"][0])] == [big, big + 1, big]
+    # what a double holds exactly stays a number
+    exact = json.loads(text)
+    assert exact["checks"][-1]["details"]["rows"] == 2 and exact["checks"][-1]["details"]["outputs"][0]["rows"] == 2
+
+
+def test_junit_gives_every_check_its_measured_time(tmp_path, iris_files, monkeypatch, capsys):
+    # the testcases and the suite had no time: CI showed every check as 0 s, and readers that require it refused
+    monkeypatch.chdir(tmp_path)
+    args = ["validate", str(iris_files / "iris.onnx"), "--reference", str(iris_files / "iris.skops"), "--data",
+            str(iris_files / "iris.npy"), "--search", "20", "--junit", "r.xml", "--json", "r.json"]
+    assert main(args) == 0, capsys.readouterr().err
+    root = ET.parse(tmp_path / "r.xml").getroot()
+    suite = root.find("testsuite")
+    assert suite is not None
+    cases = suite.findall("testcase")
+    times = [case.get("time") for case in cases]
+    assert len(cases) == 6 and all(t is not None and re.fullmatch(r"\d+\.\d{3}", t) for t in times), times
+    seconds = [float(t) for t in times]
+    assert float(suite.get("time")) == pytest.approx(sum(seconds), abs=0.001 * len(cases))
+    assert root.get("time") == suite.get("time") and float(suite.get("time")) > 0
+    # the JSON holds the same durations, unrounded
+    durations = [c["duration_seconds"] for c in json.loads((tmp_path / "r.json").read_text())["checks"]]
+    assert [round(d, 3) for d in durations] == pytest.approx(seconds, abs=0.0011)
+    by_name = dict(zip([case.get("name") for case in cases], seconds))
+    assert by_name["prediction_parity"] > 0 and by_name["search_divergences"] > 0
+
+
+@pytest.mark.parametrize("base", [None, "container"], ids=["no-base", "base"])
+def test_a_target_file_with_no_checks_is_refused_not_passed(tmp_path, capsys, base):
+    # checks = [] passed every model: "PASSED: 0 checks passed, 1 skipped" (with a base, the base's
+    # model_wellformed and operators_supported silently dropped), exit 0
+    toml = tmp_path / "t.toml"
+    toml.write_text(("" if base is None else f'base = "{base}"\n') + 'name = "mine"\nchecks = []\n')
+    assert main(["validate", str(_identity(tmp_path / "m.onnx")), "--target-file", str(toml)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"target file {str(toml)!r}: checks = [] names no check" in err, err
+    kept = ("the checks of base 'container'" if base
+            else "the default checks, ['model_wellformed', 'operators_supported']")
+    assert f"leave checks out to run {kept}" in err, err

@@ -170,3 +170,12 @@ def test_a_sql_target_may_map_a_type_it_takes_only_as_an_output_as_it_likes(tmp_
     # float(24) is real and float(53) float in T-SQL: PREDICT reads them as such
     path.write_text('base = "synapse"\nname = "mine"\nsql_types = { float32 = "float(24)", float64 = "float(53)" }\n')
     assert og.targets.from_toml(path).sql_type("float32") == "float(24)"
+
+
+def test_a_target_that_checks_nothing_is_refused() -> None:
+    # validated against it, every model passed: "PASSED: 0 checks passed"
+    with pytest.raises(og.TargetError, match=r"target 'none' checks nothing: .* leave checks out for the default "
+                                             r"\['model_wellformed', 'operators_supported'\]"):
+        Target(name="none", description="x", checks=())
+    # a rule the target sets brings its check: not nothing
+    assert Target(name="capped", description="x", checks=(), max_ir_version=8).checks == ("ir_version_within_caps",)

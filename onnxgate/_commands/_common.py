@@ -19,10 +19,15 @@ _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 
 
 def add_trust_pickle(parser: argparse.ArgumentParser) -> None:
+    # every format whose loader asks for it (each converter's load): pickles (scikit-learn's .pkl/.pickle/.joblib,
+    # a torch.save module in .pt/.pth), a .pt2 whose members are pickled, a .skops holding types skops does not
+    # trust, and a .keras/.h5 holding Python code (a Lambda layer: Keras' safe mode off)
     parser.add_argument(
         "--trust-pickle",
         action="store_true",
-        help="allow loading .pkl/.joblib/.pt files, which runs any code they contain",
+        help="allow loading model files that run code when read: pickles (.pkl, .pickle, .joblib; a whole "
+             "module saved with torch.save as .pt/.pth), a .pt2 holding pickled objects, a .skops holding types "
+             "skops does not trust, and a .keras/.h5 holding Python code (a Lambda layer)",
     )
 
 

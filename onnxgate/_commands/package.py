@@ -227,8 +227,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {folder} ({len(files)} files: {', '.join(files)})")
     _note_unchecked_parity(manifest)
     described = manifest.get("model")
-    for repair in (described.get("repairs") if isinstance(described, dict) else None) or []:
+    repaired = (described.get("repairs") if isinstance(described, dict) else None) or []
+    for repair in repaired:
         print(f"note: model.onnx is the file given, repaired: {repair}", file=sys.stderr)
+    if repaired and isinstance(described, dict):
+        validation = manifest.get("validation")
+        given_sha = validation.get("model_sha256") if isinstance(validation, dict) else None
+        print(f"note: so model.onnx's sha256 is {described.get('sha256')} (manifest model.sha256), not the file "
+              f"given's, {given_sha} (the validation report's model.sha256)", file=sys.stderr)
     if target.is_sql:
         _note_renamed_columns(manifest)
         sql = manifest.get("sql")

@@ -17,10 +17,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from onnxgate.converters._base import Converter, RawConversion, first_line, sanitise_names
 from onnxgate.errors import InvalidDataError, UnsupportedModelError, missing_dependency
@@ -44,6 +45,17 @@ ONNXMLTOOLS_MAX_OPSET = 15
 ML_OPSET_CAP = 3
 #: ``LabelEncoder`` writes float values (a category's code) from ai.onnx.ml 2 on.
 CATEGORY_ML_OPSET = 2
+
+
+#: Where a native library's message says it came from: XGBoost's "[00:06:52] /workspace/src/c_api/c_api.cc:1527: "
+#: and CatBoost's "util/stream/input.cpp:77: " name a source line of the library, nothing of the user's file.
+_SOURCE_PREFIX = re.compile(r"^(\[[0-9:]+\]\s*)?([\w./-]+\.(?:cpp|cc|cxx|h|hpp):\d+:\s*)?")
+
+
+def _library_words(err: BaseException) -> str:
+    """The first line of a native library's error, without the source file and line it names."""
+    text = _SOURCE_PREFIX.sub("", first_line(err, None)).strip()
+    return (text or type(err).__name__)[:200]
 
 
 def import_library(name: str, what: str) -> Any:
@@ -77,14 +89,35 @@ class BoostingConverter(Converter):
     RTOL: ClassVar[float] = 1e-4
 
     @staticmethod
-    def read_native(path: Path, library: str, read: Callable[[str], Any]) -> Any:
-        """``read(str(path))``; a file the library cannot read is an :class:`UnsupportedModelError` naming it."""
+    def read_native(path: Path, library: str, read: Callable[[str], Any], *, how: str = "") -> Any:
+        """``read(str(path))``, for a file that begins as ``library`` writes one (each caller checked it); a file
+        the library cannot read all the same is an :class:`UnsupportedModelError` naming it, what it is, and
+        ``how`` to write a readable one."""
         try:
             return read(str(path))
         except Exception as err:
             raise UnsupportedModelError(
-                f"{str(path)!r} is not a readable {library} model: {first_line(err, 200)}", path=str(path)
+                f"{str(path)!r} is not a readable {library} model: it begins as one, but {library} cannot read "
+                f"it ({_library_words(err)}); the file was cut short or damaged, or written by another {library} "
+                f"version. Copy the whole file again{f', or {how}' if how else ''}",
+                path=str(path),
             ) from None
+
+    @staticmethod
+    def refuse_content(path: Path, what: str, expected: str, how: str) -> NoReturn:
+        """Refuse a file that is not the model its suffix names, before the library reads it: the library's own
+        words ("util/ysaveload.cpp:17: can not load pod type(4, 0 bytes)", "std::bad_alloc") named neither what
+        was expected nor how to fix it (helper-292).
+
+        Raises
+        ------
+        UnsupportedModelError
+            Always: what was expected, what the file holds (:func:`onnxgate._files.describe_content`), ``how``.
+        """
+        from onnxgate._files import describe_content
+
+        raise UnsupportedModelError(f"{str(path)!r} is not {what}: expected {expected}, found "
+                                    f"{describe_content(path)}. {how}", path=str(path))
 
     def frame_categories(self, model: Any, sample: Any) -> dict[str, list[Any]]:
         """The DataFrame sample's columns that the model reads as category codes, each with its

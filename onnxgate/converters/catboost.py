@@ -77,16 +77,46 @@ def loss_of(model: Any) -> str:
     return str(name).split(":")[0]
 
 
+#: How CatBoost writes the file this converter reads, and its first bytes.
+_CBM_SAVE = "model.save_model('model.cbm')"
+_CBM_HOW = f"save the model again with {_CBM_SAVE}"
+_CBM_MAGIC = b"CBM1"
+
+
 class CatBoostConverter(BoostingConverter):
     framework = "catboost"
     MODULE_PREFIXES = ("catboost.",)
     FILE_SUFFIXES = (".cbm",)
 
     def load(self, path: Path, *, trust_pickle: bool = False) -> Any:
+        self._refuse_other_than_cbm(path)  # before CatBoost is imported
         catboost = import_library("catboost", "Loading a CatBoost model")
         model = catboost.CatBoost()
-        self.read_native(path, "CatBoost", model.load_model)
+        self.read_native(path, "CatBoost", model.load_model, how=_CBM_HOW)
         return model
+
+    def _refuse_other_than_cbm(self, path: Path) -> None:
+        """Refuse a file that is not a whole CatBoost model, by its header: the magic ``CBM1``, then the size of
+        the model's core as a little-endian uint32. CatBoost said "util/stream/input.cpp:77: Failed to read required
+        number of bytes from stream! Expected: 16376, gained: 192!" of a truncated one, "can not load pod type(4, 0
+        bytes)" of an empty one (helper-292)."""
+        try:
+            size = path.stat().st_size
+            with open(path, "rb") as handle:
+                head = handle.read(8)
+        except OSError:
+            return  # CatBoost says what it cannot read
+        if not head.startswith(_CBM_MAGIC):
+            self.refuse_content(path, "a CatBoost model file",
+                                f"the binary file that {_CBM_SAVE} writes (it starts with {_CBM_MAGIC.decode()!r})",
+                                f"Give that file, or {_CBM_HOW}")
+        core = int.from_bytes(head[4:8], "little") if len(head) == 8 else None
+        if core is None or size < 8 + core:
+            raise UnsupportedModelError(
+                f"{str(path)!r} is a truncated CatBoost model: its header announces {core or 0:,} bytes of model, the "
+                f"file holds {max(size - 8, 0):,}. Copy the whole file again, or {_CBM_HOW}",
+                path=str(path), framework=self.framework,
+            )
 
     def save_native(self, model: Any, folder: Path) -> Path:
         path = folder / "model.cbm"

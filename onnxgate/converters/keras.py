@@ -207,6 +207,44 @@ def _call_error(err: BaseException) -> str:
     return lines[0] if lines else ""
 
 
+#: What a .keras archive holds (Keras 3's and tf.keras 2.13+'s model.save): Keras reads config.json first.
+_KERAS_MEMBER = "config.json"
+
+
+def _refuse_other_than_keras(path: Path) -> None:
+    """Refuse a file whose content is not what its suffix says, before Keras reads it: a ``.keras`` that is no
+    zip archive, or one without ``config.json`` (Keras said "KeyError: There is no item named 'config.json' in
+    the archive"), and a ``.h5``/``.hdf5`` that is not an HDF5 file (an empty one: "OSError: Unable to
+    synchronously open file (file signature not found)"; helper-292)."""
+    import zipfile
+
+    from onnxgate._files import describe_content, is_hdf5_file
+
+    how = "Save the model again with model.save('model.keras')"
+    if path.suffix.lower() in (".h5", ".hdf5"):
+        # a legacy .h5/.hdf5 (model.save("model.h5")) is no zip: Keras 3 reads it, in safe mode too
+        if not is_hdf5_file(path):
+            raise UnsupportedModelError(
+                f"{str(path)!r} is not a Keras model file: expected the HDF5 file model.save('model.h5') writes, "
+                f"found {describe_content(path)}. {how}",
+                path=str(path), framework="keras",
+            )
+        return
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                held = _KERAS_MEMBER in archive.namelist()
+        except (zipfile.BadZipFile, OSError, ValueError):
+            held = False
+        if held:
+            return
+    raise UnsupportedModelError(
+        f"{str(path)!r} is not a .keras file: expected the zip archive model.save('model.keras') writes (holding "
+        f"{_KERAS_MEMBER}), found {describe_content(path)}. {how}",
+        path=str(path), framework="keras",
+    )
+
+
 def _load_failure(path: Path, err: BaseException) -> str:
     """Why ``keras.saving.load_model`` failed, from the innermost cause: a custom layer Keras cannot find
     surfaces as its parent's 'Sequential could not be deserialized properly', naming no class."""
@@ -265,20 +303,11 @@ class KerasConverter(Converter):
         UnsupportedModelError
             The file is missing or not a readable ``.keras`` archive or HDF5 file.
         """
-        keras = _keras()
         path = Path(path)
         if not path.is_file():
             raise UnsupportedModelError(f"model file not found: {str(path)!r}", path=str(path))
-        import zipfile
-
-        # a legacy .h5/.hdf5 (model.save("model.h5")) is no zip: Keras 3 reads it, in safe mode too
-        if path.suffix.lower() not in (".h5", ".hdf5") and not zipfile.is_zipfile(path):
-            raise UnsupportedModelError(
-                f"{str(path)!r} is not a .keras file (a .keras file is a zip archive written by model.save()); "
-                "save the model again with model.save('model.keras')",
-                path=str(path),
-                framework=self.framework,
-            )
+        _refuse_other_than_keras(path)  # before Keras is imported (seconds)
+        keras = _keras()
         try:
             # compile=False: converting and validating need the layers, never the optimizer, loss or metrics (a
             # custom loss the file names but this process cannot import refused a model of built-in layers)

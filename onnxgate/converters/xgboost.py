@@ -176,6 +176,12 @@ def objective_of(model: Any, learner: Mapping[str, Any] | None = None) -> str:
     return str((learner if learner is not None else _learner(model))["objective"]["name"])
 
 
+#: How XGBoost writes the files this converter reads.
+_XGB_SAVE_UBJ = "model.save_model('model.ubj')"
+_XGB_SAVE_JSON = "model.save_model('model.json')"
+_XGB_HOW = f"save the model again with {_XGB_SAVE_UBJ}"
+
+
 class XGBoostConverter(BoostingConverter):
     framework = "xgboost"
     MODULE_PREFIXES = ("xgboost.",)
@@ -206,9 +212,10 @@ class XGBoostConverter(BoostingConverter):
         when saved), else a Booster (which predicts with every round)."""
         import json
 
+        self._refuse_other_than_xgboost(path)  # before XGBoost is imported
         xgboost = import_library("xgboost", "Loading an XGBoost model")
         booster = xgboost.Booster()
-        self.read_native(path, "XGBoost", booster.load_model)
+        self.read_native(path, "XGBoost", booster.load_model, how=_XGB_HOW)
         try:
             kind = json.loads(booster.attr("scikit_learn") or "{}").get("_estimator_type")
         except (ValueError, AttributeError):
@@ -217,9 +224,37 @@ class XGBoostConverter(BoostingConverter):
         if estimator is None:
             return booster
         model = estimator()
-        self.read_native(path, "XGBoost", model.load_model)
+        self.read_native(path, "XGBoost", model.load_model, how=_XGB_HOW)
         model._onnxgate_from_file = True  # its missing was not saved: convert warns as for a Booster
         return model
+
+    def _refuse_other_than_xgboost(self, path: Path) -> None:
+        """Refuse a file that is not a whole XGBoost model, by its first and last bytes: a model is one object
+        (UBJSON's or JSON's ``{``, its first key ``learner``) that ends with ``}``. XGBoost said "std::bad_alloc" of a
+        truncated ``.ubj``, "Check failed: str.size() >= 2 (0 vs. 2) : Invalid model format" of an empty one, with
+        the source line of its own code (helper-292)."""
+        try:
+            size = path.stat().st_size
+            with open(path, "rb") as handle:
+                head = handle.read(32)
+                handle.seek(max(size - 64, 0))
+                tail = handle.read()
+        except OSError:
+            return  # XGBoost says what it cannot read
+        binary = path.suffix.lower() == ".ubj"
+        written = _XGB_SAVE_UBJ if binary else _XGB_SAVE_JSON
+        if not (head.lstrip().startswith(b"{") and b"learner" in head):
+            self.refuse_content(
+                path, "an XGBoost model file",
+                f"the {'UBJSON' if binary else 'JSON'} file that {written} writes (an object whose first key is "
+                "'learner')", f"Give that file, or {_XGB_HOW}")
+        if not (tail if binary else tail.rstrip()).endswith(b"}"):
+            raise UnsupportedModelError(
+                f"{str(path)!r} is a truncated XGBoost model: it begins as the file that {written} writes, but stops "
+                f"after {size:,} bytes, before the '}}' that closes the model. Copy the whole file again, or "
+                f"{_XGB_HOW}",
+                path=str(path), framework=self.framework,
+            )
 
     def save_native(self, model: Any, folder: Path) -> Path:
         path = folder / "model.ubj"

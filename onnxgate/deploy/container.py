@@ -200,13 +200,13 @@ def package_container(
     for suffix, config in _deployment_configs().items():
         files[f"deploymentconfig{suffix}.json"] = _json(config)
     files["iotedge-module.json"] = _json(_iotedge_module(name))
-    from onnxgate.deploy.manifest import build_manifest, dumps, parity_sentence, repairs_of
+    from onnxgate.deploy.manifest import build_manifest, dumps, parity_sentence, repaired_readme
 
     files["README.md"] = _template(
         "README.md", NAME=name, PORT=str(PORT), SIGNATURE=str(sig), MAX_ROWS=str(max_rows),
         EXAMPLE=json.dumps(example, allow_nan=False), CREATE_OPTIONS=json.dumps(json.dumps(_create_options())),
         PARITY=parity_sentence(report),
-    ) + "".join(f"\n`model.onnx` is the file given, repaired: {repair}.\n" for repair in repairs_of(report))
+    ) + repaired_readme(report)
 
     manifest = build_manifest(
         blob, model=proto, target=target, report=report, files=[*files, "manifest.json"],

@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["MANIFEST_SCHEMA_VERSION", "build_manifest", "dumps"]
+__all__ = ["MANIFEST_SCHEMA_VERSION", "build_manifest", "dumps", "repaired_readme"]
 
 MANIFEST_SCHEMA_VERSION = 1
 
@@ -55,6 +55,9 @@ def build_manifest(
     summary: dict[str, Any] = {}
     if report is not None:
         summary = {
+            # the file the checks ran on, as the validation report names it (its model.sha256): model.sha256 above
+            # is model.onnx's, which differs when the package holds the file repaired (model.repairs) or rewritten
+            "model_sha256": str(getattr(report, "model", {}).get("sha256", "")),
             "passed": bool(report.passed),
             "checks": [{"name": c.name, "passed": bool(c.passed), "skipped": bool(c.skipped), "message": c.message}
                        for c in report.checks],
@@ -91,6 +94,18 @@ def repairs_of(report: Any) -> list[str]:
         if check.name == "model_wellformed":
             return [str(r) for r in check.details.get("repairs") or []]
     return []
+
+
+def repaired_readme(report: Any) -> str:
+    """The README's lines on a repaired ``model.onnx``: what was repaired, and which file each SHA-256 is of (the
+    validation report's is the file given's, the manifest's ``model.sha256`` the packaged file's); empty when
+    nothing was repaired."""
+    repairs = repairs_of(report)
+    if not repairs:
+        return ""
+    lines = "".join(f"\n`model.onnx` is the file given, repaired: {repair}.\n" for repair in repairs)
+    return lines + ("\nSo its SHA-256 (`model.sha256` in `manifest.json`) is not the file given's: that one is the "
+                    "validation report's `model.sha256`, recorded as `validation.model_sha256`.\n")
 
 
 def dumps(manifest: dict[str, Any]) -> str:

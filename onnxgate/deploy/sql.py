@@ -619,11 +619,10 @@ def package_sql(
     proto = repair_layout(proto)[0]  # as model_wellformed judged it (its details["repairs"])
     model_bytes = serialize(proto)
     signature = Signature.from_model(proto)
-    from onnxgate.deploy.manifest import parity_sentence, repairs_of
+    from onnxgate.deploy.manifest import parity_sentence, repaired_readme
 
     files = render_scripts(model_bytes, signature, target, opts, hex_limit=hex_limit, parity=parity_sentence(report))
-    for repair in repairs_of(report):
-        files["README.md"] += f"\n`model.onnx` is the file given, repaired: {repair}.\n"
+    files["README.md"] += repaired_readme(report)
     if densified:
         files["README.md"] += f"\n{DENSIFIED_NOTE.format(names=', '.join(f'`{n}`' for n in densified))}\n"
     sql_info = {

@@ -41,6 +41,7 @@ import hashlib
 import os
 import pickle
 import re
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -152,6 +153,7 @@ def validate(
     report = local_validate(model, target, fail_fast=fail_fast)
     loads = next((c for c in report.checks if c.name == "operators_supported"), None)
     failed = next((c for c in report.checks if not c.passed and not c.skipped), None)
+    start = time.perf_counter()  # parity's duration, as the local pipeline measures each check's
     if fail_fast and failed is not None:
         parity = CheckResult.skip(PARITY, f"not run: fail_fast stopped after {failed.name!r} failed")
     elif loads is not None and not loads.passed and not loads.skipped:
@@ -176,7 +178,8 @@ def validate(
         header = _header(rows.columns)
         lacking = inputs_the_file_lacks(reference, signature, header)
         if lacking is not None:
-            parity = CheckResult(PARITY, False, f"parity was not run: {lacking}", {"error": lacking})
+            parity = CheckResult(PARITY, False, f"parity was not run: {lacking}", {"error": lacking},
+                                 duration=time.perf_counter() - start)
             return replace(report, checks=[parity if c.name == PARITY else c for c in report.checks])
         refuse_reordered_columns(reference, signature, header)
         fed = feed_columns(rows.columns, signature)
@@ -193,6 +196,7 @@ def validate(
 
         parity = _spark_parity(proto.SerializeToString(), payload, rows, tolerances, infinities_compare_equal,
                                guarded, float32_rows, resolve_target(target).allow_nan, text_variants)
+    parity = replace(parity, duration=time.perf_counter() - start)
     checks = [parity if c.name == PARITY else c for c in report.checks]
     return replace(report, checks=checks)
 

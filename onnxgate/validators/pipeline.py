@@ -19,8 +19,9 @@ or :mod:`onnxgate.validators.io_rules`: the names live once, in :data:`onnxgate.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from onnxgate.errors import OnnxGateError
@@ -183,17 +184,19 @@ def run_check(
 
 
 def run_checks(context: CheckContext, *, fail_fast: bool = False) -> list[CheckResult]:
-    """Every check of :func:`named_checks`, in order; with ``fail_fast`` the ones after a failure are skipped."""
+    """Every check of :func:`named_checks`, in order; with ``fail_fast`` the ones after a failure are skipped.
+    Each result carries the seconds it took (``duration``: a JUnit report's ``time``)."""
     results: dict[str, CheckResult] = {}
     stopped_by: str | None = None
     for check in named_checks(context):
+        start = time.perf_counter()
         if stopped_by is not None:
             result = CheckResult.skip(check.name, f"not run: fail_fast stopped after {stopped_by!r} failed")
         else:
             result = run_check(check, context, results)
             if fail_fast and not result.passed and not result.skipped:
                 stopped_by = check.name
-        results[check.name] = result
+        results[check.name] = replace(result, duration=time.perf_counter() - start)
     return list(results.values())
 
 

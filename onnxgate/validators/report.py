@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from onnxgate.errors import ValidationFailedError
 
-__all__ = ["SCHEMA_VERSION", "CheckResult", "Report", "jsonable"]
+__all__ = ["MAX_EXACT_JSON_INT", "SCHEMA_VERSION", "CheckResult", "Report", "jsonable"]
 
 #: Version of the JSON report layout; bumped on any change a reader would notice.
 SCHEMA_VERSION = 1
@@ -32,18 +32,25 @@ Status = Literal["passed", "failed", "skipped"]
 _TABLE_MESSAGE_WIDTH = 200
 
 
+#: The largest integer every JSON reader holds exactly: JavaScript and jq (1.6) read a JSON number as a double,
+#: so 2**53 + 1 read back as 2**53 (a seed or an int64 value of the evidence, silently another number).
+MAX_EXACT_JSON_INT = 2**53 - 1
+
+
 def jsonable(value: Any) -> Any:
-    """``value`` made JSON-safe: numpy scalars and arrays to Python, non-finite floats to strings.
+    """``value`` made JSON-safe: numpy scalars and arrays to Python, non-finite floats to strings, and
+    integers beyond :data:`MAX_EXACT_JSON_INT` to the strings of their digits.
 
     JSON has no NaN or infinity, so they are written as the strings ``"nan"``, ``"inf"`` and
-    ``"-inf"`` (docs/report-schema.md).
+    ``"-inf"``; an integer a double cannot hold (``2**53 + 1``) as ``"9007199254740993"``, which every
+    reader reads exactly (docs/report-schema.md).
     """
     if isinstance(value, str):
         return _utf8(value)
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
-        return int(value)
+        return int(value) if abs(value) <= MAX_EXACT_JSON_INT else str(int(value))
     if isinstance(value, float):
         if math.isnan(value):
             return "nan"
@@ -95,6 +102,9 @@ class CheckResult:
         Evidence, JSON-safe (see docs/report-schema.md), e.g. ``{"offenders": [...]}``.
     skipped : bool
         The check did not run; ``message`` says why.
+    duration : float or None
+        Seconds the check took, measured by the pipeline that ran it (:func:`onnxgate.validate`); None for a
+        result made by hand. Not part of a result's equality.
 
     Examples
     --------
@@ -110,6 +120,7 @@ class CheckResult:
     message: str
     details: Mapping[str, Any] = field(default_factory=dict)
     skipped: bool = False
+    duration: float | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "details", MappingProxyType(dict(self.details)))
@@ -139,6 +150,7 @@ class CheckResult:
             "skipped": bool(self.skipped),
             "message": _utf8(self.message),
             "details": jsonable(dict(self.details)),
+            "duration_seconds": None if self.duration is None else round(float(self.duration), 6),
         }
 
     # ``dataclass(frozen=True)`` would hash ``details``, a mapping proxy; results are values, not keys.
@@ -255,7 +267,7 @@ class Report:
             "summary": _utf8(self.summary()),
             "counts": self.counts(),
             "target": {"name": _utf8(self.target), "profile": jsonable(dict(self.target_profile))},
-            "seed": int(self.seed),
+            "seed": jsonable(int(self.seed)),
             "model": jsonable(dict(self.model)),
             "environment": jsonable(dict(self.environment)),
             "checks": [c.to_dict() for c in self.checks],
@@ -268,22 +280,20 @@ class Report:
     def to_junit(self, *, suite_name: str = "onnxgate") -> str:
         """JUnit XML: one ``<testcase>`` per check, a ``<failure>`` or ``<skipped>`` element as needed.
 
-        The failure's ``message`` attribute is the check's message; its text is the details as JSON.
+        The failure's ``message`` attribute is the check's message; its text is the details as JSON. A check's
+        measured duration is its testcase's ``time`` (seconds), and their sum the suite's.
         """
         import xml.etree.ElementTree as ET
 
         counts = self.counts()
         classname = _xml_text(f"{suite_name}.{self.target}")
-        root = ET.Element("testsuites", name=_xml_text(suite_name))
-        suite = ET.SubElement(
-            root,
-            "testsuite",
-            name=classname,
-            tests=str(len(self.checks)),
-            failures=str(counts["failed"]),
-            errors="0",
-            skipped=str(counts["skipped"]),
-        )
+        timed = [c.duration for c in self.checks if c.duration is not None]
+        total = {"time": _junit_time(sum(timed))} if timed else {}
+        tally = {"tests": str(len(self.checks)), "failures": str(counts["failed"]), "errors": "0"}
+        # <testsuites> takes no 'skipped' in the Jenkins/Surefire schema; <testsuite> does
+        root = ET.Element("testsuites", {"name": _xml_text(suite_name), **tally, **total})
+        suite = ET.SubElement(root, "testsuite",
+                              {"name": classname, **tally, "skipped": str(counts["skipped"]), **total})
         props = ET.SubElement(suite, "properties")
         for key, value in (
             ("target", self.target),
@@ -293,7 +303,8 @@ class Report:
         ):
             ET.SubElement(props, "property", name=key, value=_xml_text(value))
         for c in self.checks:
-            case = ET.SubElement(suite, "testcase", classname=classname, name=_xml_text(c.name))
+            time = {} if c.duration is None else {"time": _junit_time(c.duration)}
+            case = ET.SubElement(suite, "testcase", {"classname": classname, "name": _xml_text(c.name), **time})
             message = _xml_text(c.message)
             if c.skipped:
                 ET.SubElement(case, "skipped", message=message)
@@ -372,6 +383,12 @@ class Report:
             lines.append(f"{c.status.upper():<8} {c.name:<{width}}  {message}")
         lines += ["", self.summary()]
         return "\n".join(lines)
+
+
+def _junit_time(seconds: float) -> str:
+    """Seconds as JUnit readers parse them: a plain decimal, no exponent (Jenkins' schema takes
+    ``[0-9]*(.[0-9]*)?``; ``repr`` wrote ``1e-05``)."""
+    return f"{max(seconds, 0.0):.3f}"
 
 
 def _md_inline(text: str) -> str:

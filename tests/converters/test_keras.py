@@ -233,7 +233,8 @@ def test_lambda_layer_file_needs_trust(tmp_path: Path) -> None:
 def test_unreadable_keras_file(tmp_path: Path) -> None:
     path = tmp_path / "broken.keras"
     path.write_bytes(b"not a zip archive")
-    with pytest.raises(og.UnsupportedModelError, match=r"broken.keras' is not a \.keras file .*zip archive"):
+    with pytest.raises(og.UnsupportedModelError, match=r"broken.keras' is not a \.keras file: expected the zip archive "
+                                                     r".*, found 17 bytes starting b'not a zip ar'\. Save the model"):
         registry.get("keras").load(path)
 
 

@@ -263,6 +263,7 @@ def test_cli_validate_on_spark_has_the_local_exit_codes(
     assert main([*args, "--data", str(forest["files"]), "--json", str(tmp_path / "r.json")]) == 0
     saved = json.loads((tmp_path / "r.json").read_text())
     assert saved["checks"][-1]["details"]["rows"] == 3000
+    assert saved["checks"][-1]["duration_seconds"] > 0  # Spark parity's own, measured as the local checks' are
     planted_model, planted_ref = tmp_path / "p.onnx", tmp_path / "p.pkl"
     planted_model.write_bytes(planted["conv"].model.SerializeToString())
     planted_ref.write_bytes(pickle.dumps(planted["model"]))

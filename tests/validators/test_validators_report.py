@@ -177,3 +177,14 @@ def test_console_table_gives_each_check_one_line_whatever_the_models_names(tmp_p
     table = lines[lines.index(next(line for line in lines if line.startswith("STATUS"))) + 1:-2]
     assert len(table) == len(og.validate("m.onnx", target="sql-edge-2.0").checks)
     assert all(line.split()[0] in {"PASSED", "FAILED", "SKIPPED"} for line in table)
+
+
+def test_junit_leaves_time_out_where_no_duration_was_measured():
+    # a report built by hand has no durations: its testcases carry no time rather than a made-up 0
+    report = Report(checks=[CheckResult("a", True, "fine"), CheckResult("b", True, "fine", duration=0.25)],
+                    target="onnxruntime")
+    suite = ET.fromstring(report.to_junit()).find("testsuite")
+    assert suite is not None and suite.get("time") == "0.250"
+    assert [c.get("time") for c in suite.iter("testcase")] == [None, "0.250"]
+    assert [c["duration_seconds"] for c in json.loads(report.to_json())["checks"]] == [None, 0.25]
+    assert CheckResult("b", True, "fine", duration=0.25) == CheckResult("b", True, "fine")  # a value, not a timing
