@@ -167,6 +167,28 @@ def test_a_database_file_keeps_the_table(package: Path, tmp_path: Path) -> None:
     assert types["f0"] == "FLOAT"
 
 
+def test_the_result_is_the_whole_mirrored_statement_run_by_duckdb(package: Path, tmp_path: Path) -> None:
+    import onnxruntime as ort
+    import pyarrow as pa
+
+    # DuckDB casts the scored outputs and the input columns are the ones it fetched: the statement the dry
+    # run shows, run whole over the table's rows beside the packaged model's outputs, gives the same table
+    db = tmp_path / "rows.duckdb"
+    result = dry.dry_run(package, X, database=db)
+    session = ort.InferenceSession(str(package / "model.onnx"), providers=["CPUExecutionProvider"])
+    con = duckdb.connect(str(db))
+    try:
+        rows = con.sql('SELECT * FROM "demo_input"').to_arrow_table()
+        outs = session.run(None, {n: rows.column(n).to_numpy().reshape(-1, 1) for n in NAMES})
+        names = [o.name for o in session.get_outputs()]
+        con.register(dry.SCORED_VIEW, pa.table({**{n: rows.column(n) for n in NAMES},
+                                                **{n: o.reshape(-1) for n, o in zip(names, outs)}}))
+        whole = con.sql(result.query).to_arrow_table()
+    finally:
+        con.close()
+    assert whole.equals(result.result)
+
+
 def test_a_table_already_in_the_database_is_not_replaced_unless_asked(package: Path, tmp_path: Path) -> None:
     from onnxgate.errors import OutputExistsError
 
