@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from onnxgate.deploy.server import WORKER_CRASH_LOOP_DEATHS, WORKER_HANG_SECONDS
 from onnxgate.errors import InvalidDataError, PackagingError
 
 
@@ -29,9 +30,11 @@ def register(sub: Any) -> None:
     p.add_argument("--api-key-env", metavar="NAME", default=None,
                    help="require 'Authorization: Bearer <key>' with the key read from this environment variable")
     p.add_argument("--workers", type=int, default=1,
-                   help="worker processes (default 1), each loading the model; one that dies is replaced, one that "
-                        "cannot load the package stops the service (exit 3); a hung worker is not detected and "
-                        "SIGHUP does not reload")
+                   help="worker processes (default 1), each loading the model; one that dies is replaced (later "
+                        "each time while workers keep dying soon after they start), one whose event loop hangs for "
+                        f"{WORKER_HANG_SECONDS:g} s is killed and replaced; one that cannot load the package, or "
+                        f"{WORKER_CRASH_LOOP_DEATHS} quick deaths in a row, stop the service (exit 3); SIGHUP does "
+                        "not reload")
     p.add_argument("--max-rows", type=int, default=None, help="rows per request (default: the package's limit)")
     p.add_argument("--max-body-bytes", type=int, default=None,
                    help="larger request bodies get 413 (default 16 MiB)")

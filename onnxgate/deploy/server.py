@@ -48,12 +48,16 @@ parser (always in the container: ``requirements.txt`` pins it). A NaN or infinit
 With an API key, every route but the health probes needs ``Authorization: Bearer <key>`` (the
 scheme in any case, the key compared in constant time), checked before any answer that names the
 model. ``BYTES`` elements reach the model as object arrays of the very strings sent (numpy's text
-arrays would drop trailing NUL characters). On SIGTERM the requests in flight are answered, and so are the
-connections already accepted (those still in the listening socket's queue too) whose request has not been read
-yet, and keep-alive connections between two requests: each gets :data:`SHUTDOWN_FIRST_REQUEST_SECONDS` for its
-next request, answered with ``Connection: close``; then the process exits with code 0. With ``workers > 1`` each
-worker does the same, and connections made after SIGTERM are refused; a worker that dies is replaced, one that
-cannot load the package stops the service with exit code 3, and the workers stop if the supervisor is killed. A port
+arrays would drop trailing NUL characters). On SIGTERM the kernel stops completing connections to the port (a
+client connecting then is refused), the requests in flight are answered with ``Connection: close``, and so is a
+keep-alive connection's next request already received; a keep-alive connection idle between two requests is closed
+at once (a request its client sends from then on is not answered: HTTP leaves that race to clients, which retry);
+connections already accepted (those still in the listening socket's queue too) that have sent no request get
+:data:`SHUTDOWN_FIRST_REQUEST_SECONDS` for their first; then the process exits with code 0. With ``workers > 1``
+each worker does the same; a worker that dies is replaced (after a wait that doubles while workers keep dying
+within :data:`WORKER_CRASH_LOOP_SECONDS` of serving), one whose event loop stops for :data:`WORKER_HANG_SECONDS`
+is killed and replaced; a worker that cannot load the package, or :data:`WORKER_CRASH_LOOP_DEATHS` such deaths in a
+row, stop the service with exit code 3, and the workers stop if the supervisor is killed. A port
 already in use, a ``score.py`` that does not run or a model that does not load is one line and exit code 2.
 
 Scheduling and slow clients: a small request is scored on the event loop (no thread hop) while the
@@ -89,6 +93,8 @@ __all__ = [
     "REQUEST_BODY_IDLE_SECONDS",
     "REQUEST_HEAD_SECONDS",
     "V2_DATATYPES",
+    "WORKER_CRASH_LOOP_DEATHS",
+    "WORKER_HANG_SECONDS",
     "ScoringApp",
     "ServeError",
     "argument_error",
@@ -136,6 +142,17 @@ REQUEST_BODY_IDLE_SECONDS = 30.0
 #: that request is answered (``Connection: close``). uvicorn closed such connections at once, with the request
 #: often already sent and unread: the client got a reset instead of an answer.
 SHUTDOWN_FIRST_REQUEST_SECONDS = 2.0
+#: A worker process (``workers > 1``) that dies before it serves or within this many seconds of it counts towards
+#: a crash loop:
+#: the next one starts after WORKER_RESTART_DELAY_SECONDS, doubled at each such death in a row, and after
+#: WORKER_CRASH_LOOP_DEATHS of them the service stops with exit code 3. A worker that dies later is replaced at once.
+WORKER_CRASH_LOOP_SECONDS = 10.0
+WORKER_CRASH_LOOP_DEATHS = 5
+WORKER_RESTART_DELAY_SECONDS = 0.5
+#: A started worker whose event loop has not run for this long (it beats every HEARTBEAT_SECONDS) is hung: it is
+#: killed and replaced. A model scored in the thread pool does not hold the loop; the health probes are answered.
+WORKER_HANG_SECONDS = 10.0
+HEARTBEAT_SECONDS = 1.0
 #: Open Inference Protocol datatype of each model element type (the Signature's names).
 V2_DATATYPES = {
     "bool": "BOOL", "uint8": "UINT8", "uint16": "UINT16", "uint32": "UINT32", "uint64": "UINT64",
@@ -1206,6 +1223,10 @@ def _build_protocol_class() -> Any:
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
             self._arm(REQUEST_HEAD_SECONDS)  # a connection that never sends a byte
+            if getattr(self.server_state, _DRAINING, False):
+                # accepted just before the shutdown began, its protocol made after uvicorn told every connection
+                # to finish: it would be served as keep-alive, holding the shutdown until the graceful timeout
+                self.shutdown()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
@@ -1248,14 +1269,21 @@ def _build_protocol_class() -> Any:
                 self.cycle.keep_alive = False  # the server is stopping: this request is the connection's last
 
         def shutdown(self) -> None:
-            """On SIGTERM: a connection between requests (just accepted, or a keep-alive one whose last answer is
-            sent) gets :data:`SHUTDOWN_FIRST_REQUEST_SECONDS` for its next request, and its answer; a request in
-            progress finishes, as uvicorn does; either is answered with ``Connection: close``."""
-            self._draining = True
-            if self.transport.is_closing():
+            """On SIGTERM: a request in progress finishes, as uvicorn does, answered with ``Connection: close``; so
+            is a next request whose bytes have already arrived. A keep-alive connection idle between two requests
+            is closed at once; a connection that has sent no request yet gets :data:`SHUTDOWN_FIRST_REQUEST_SECONDS`
+            for its first one."""
+            if self._draining or self.transport.is_closing():
                 return
+            self._draining = True
             if self._between_requests():
-                self.loop.call_later(SHUTDOWN_FIRST_REQUEST_SECONDS, self._close_if_no_request)
+                if self.cycle is None:
+                    self.loop.call_later(SHUTDOWN_FIRST_REQUEST_SECONDS, self._close_if_no_request)
+                elif not _readable(self.transport):
+                    # idle: a request sent from now on crosses the close, the race HTTP leaves to clients (they
+                    # retry on a kept-alive connection closed under them); waiting for one held the shutdown 2 s
+                    _close_now(self.transport)
+                # else the next request is in the socket, unread: it is read next and answered
             elif self.cycle is not None and not self.cycle.response_complete:
                 super().shutdown()  # the request's answer closes the connection
             # else a request head is arriving: on_headers_complete makes it the last (REQUEST_HEAD_SECONDS bounds it)
@@ -1304,6 +1332,57 @@ def _build_protocol_class() -> Any:
     return JSONErrorHttpToolsProtocol
 
 
+#: The attribute of uvicorn's ServerState set once the server shuts down: a connection made from then on is drained.
+_DRAINING = "onnxgate_draining"
+
+
+def _readable(transport: Any) -> bool:
+    """Bytes (or the end) of the connection wait in its socket, unread by the event loop yet."""
+    import select
+
+    fd = transport.get_extra_info("socket").fileno()
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])  # pragma: no cover - Windows
+
+
+def _close_now(transport: Any) -> None:
+    """Close a connection with nothing left to send, its FIN sent now: the transport closes its socket only on the
+    event loop's next turn, and a request arriving meanwhile, sent by a client that had seen no FIN, was reset
+    (3 keep-alive clients at once, in 2 of 40 SIGTERMs under load)."""
+    import contextlib
+    import socket
+
+    if transport.get_write_buffer_size() == 0:
+        fd = transport.get_extra_info("socket").fileno()  # asyncio's wrapper of the socket refuses shutdown()
+        with contextlib.suppress(OSError), socket.socket(fileno=os.dup(fd)) as sock:  # OSError: the client has gone
+            sock.shutdown(socket.SHUT_WR)
+    transport.close()
+
+
+def _stop_accepting(sock: Any) -> bool:
+    """Make the kernel drop every packet for the listening socket ``sock`` (a socket filter): it completes no new
+    connection, so those it has queued are all there are, to accept, and closing the socket resets none. A client
+    connecting meanwhile sends its SYN again a second later and is refused then. False where the kernel has no
+    socket filters (not Linux): the queue is drained as it stands.
+    """
+    import ctypes
+    import socket
+    import struct
+
+    if not sys.platform.startswith("linux"):
+        return False
+    drop = (ctypes.c_uint64 * 1)(0x06)  # one classic BPF instruction, BPF_RET | BPF_K with k = 0: keep 0 bytes
+    program = struct.pack("HP", 1, ctypes.addressof(drop))  # struct sock_fprog: length, pointer to the code
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, 26, program)  # SO_ATTACH_FILTER, which the socket module does not name
+    except OSError:
+        return False
+    return True
+
+
 def _run_until_stopped(app: Any, common: dict[str, Any]) -> None:
     """``uvicorn.run(app, **common)`` for one process, on a server that answers the connections queued when
     SIGTERM or SIGINT comes (:func:`_draining_server`)."""
@@ -1319,7 +1398,7 @@ def _run_until_stopped(app: Any, common: dict[str, Any]) -> None:
         sys.exit(3)  # uvicorn's STARTUP_FAILURE, what uvicorn.run() exits with (its lines say why)
 
 
-def _draining_server() -> Any:
+def _draining_server(*, stop_accepting: bool = True, heartbeat: Any = None) -> Any:
     """uvicorn's ``Server``, which first accepts the connections waiting in the listening socket's queue when it
     shuts down.
 
@@ -1327,6 +1406,12 @@ def _draining_server() -> Any:
     reset, its request already sent (six of eight clients opening a connection per request, at every SIGTERM).
     Accepted here, each gets :data:`SHUTDOWN_FIRST_REQUEST_SECONDS` for its request and its answer, as a
     connection accepted earlier does (the protocol's ``shutdown``); clients connecting after it are refused.
+
+    With ``stop_accepting`` the kernel first stops completing connections (:func:`_stop_accepting`): one completed
+    between the last accept and the close was reset, its request sent (1 in 83,674 requests over 40 SIGTERMs under
+    load). A worker of :func:`_run_workers` leaves that to the supervisor, as its socket is every worker's.
+    ``heartbeat``, a shared double, gets ``time.monotonic()`` every :data:`HEARTBEAT_SECONDS` while the event loop
+    runs, for the supervisor to see a hung worker.
     """
     import asyncio
     import socket
@@ -1334,9 +1419,21 @@ def _draining_server() -> Any:
     import uvicorn
 
     class DrainingServer(uvicorn.Server):  # type: ignore[misc]
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if heartbeat is not None:
+                loop = asyncio.get_running_loop()
+
+                def beat() -> None:
+                    heartbeat.value = time.monotonic()
+                    loop.call_later(HEARTBEAT_SECONDS, beat)
+
+                beat()
+
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             loop = asyncio.get_running_loop()
             config = self.config
+            setattr(self.server_state, _DRAINING, True)
 
             def protocol() -> Any:
                 return config.http_protocol_class(config=config, server_state=self.server_state,  # type: ignore[call-arg]
@@ -1347,13 +1444,15 @@ def _draining_server() -> Any:
                 for server in self.servers:
                     for listening in server.sockets:
                         with socket.socket(fileno=os.dup(listening.fileno())) as listener:
+                            if stop_accepting:
+                                _stop_accepting(listener)
                             listener.setblocking(False)
                             while True:
                                 try:
                                     queued.append(listener.accept()[0])
                                 except OSError:  # BlockingIOError: the queue is empty
                                     break
-                    server.close()  # at once, no await between: a connection queued after the last accept is reset
+                    server.close()  # at once, no await between: without the filter, one queued since is reset
                 for conn in queued:
                     conn.setblocking(False)
                     await loop.connect_accepted_socket(protocol, conn)
@@ -1369,18 +1468,23 @@ def _draining_server() -> Any:
 
 def _run_workers(factory: str, common: dict[str, Any], workers: int) -> None:
     """``workers`` processes serving one listening socket, each a :func:`_draining_server`; a worker that dies is
-    replaced. On SIGTERM or SIGINT this process closes its copy of the socket and stops the workers, which answer
-    their requests in flight and queued connections as one process does; then it exits 0 (3 if a worker could not
-    start).
+    replaced. On SIGTERM or SIGINT this process stops the kernel completing connections on the socket
+    (:func:`_stop_accepting`), closes its copy and stops the workers, which answer their requests in flight and
+    the queued connections as one process does; then it exits 0.
+
+    Exit code 3 when a worker could not start, or when workers died before or within
+    :data:`WORKER_CRASH_LOOP_SECONDS` of serving :data:`WORKER_CRASH_LOOP_DEATHS` times in a row (each restart
+    waiting longer): a worker crashing right after it loaded was replaced at once for good (12 starts in 15 s, 2
+    workers, each loading the model). A worker whose event loop stops running for :data:`WORKER_HANG_SECONDS` is
+    killed and replaced: a hung one was left holding its connections and its share of new ones.
 
     uvicorn's own supervisor (``uvicorn.run(workers=N)``) kept its copy of the socket listening until every worker
     had stopped and its workers shut down as plain uvicorn servers: each SIGTERM under load reset every client's
     connection made in the meantime, its request sent (10 of 10 SIGTERMs, 83 requests, 6 clients, 2 workers).
-    uvicorn's health pings of its workers and its SIGHUP/SIGTTIN/SIGTTOU handling are not kept.
+    Its SIGHUP/SIGTTIN/SIGTTOU handling is not kept.
     """
     import multiprocessing
     import signal
-    import time
 
     import uvicorn
 
@@ -1391,33 +1495,76 @@ def _run_workers(factory: str, common: dict[str, Any], workers: int) -> None:
     def stop(sig: int, _frame: Any) -> None:
         if not stopping:
             stopping.append(sig)
-            sock.close()  # at once: connections made from now on are refused, not queued where no worker accepts
+            _stop_accepting(sock)  # before the workers drain the queue: nothing joins it after their last accept
+            sock.close()  # connections from now on are refused once every worker has closed its copy
 
-    def start() -> Any:
-        process = spawn.Process(target=_serve_worker, args=(factory, common, sock))
-        process.start()
-        return process
+    class Worker:
+        def __init__(self) -> None:
+            self.beat = spawn.RawValue("d", 0.0)  # time.monotonic() of the worker's event loop, 0 until it serves
+            self.process = spawn.Process(target=_serve_worker, args=(factory, common, sock, self.beat))
+            self.process.start()
+            self.serving: float | None = None  # when the supervisor first saw it beat
+            self.proven = False  # has served WORKER_CRASH_LOOP_SECONDS
+
+    def exit_status(code: int) -> str:
+        if code >= 0:
+            return f"exited with {code}"
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    processes = [start() for _ in range(workers)]
+    slots: list[Worker | float] = [Worker() for _ in range(workers)]  # a float: when the next one starts
     failed = False
+    quick_deaths = 0
     while not stopping:
         time.sleep(0.2)
-        for i, process in enumerate(processes):
-            if process.exitcode is None or stopping:
+        now = time.monotonic()
+        for i, worker in enumerate(slots):
+            if stopping:
+                break
+            if isinstance(worker, float):
+                if now >= worker:
+                    slots[i] = Worker()
+                continue
+            process = worker.process
+            beat = worker.beat.value
+            if worker.serving is None and beat:
+                worker.serving = now
+            if process.exitcode is None:
+                served = 0.0 if worker.serving is None else now - worker.serving
+                if not worker.proven and served >= WORKER_CRASH_LOOP_SECONDS:
+                    worker.proven, quick_deaths = True, 0  # the workers run: earlier deaths were no loop
+                if beat and now - beat > WORKER_HANG_SECONDS:
+                    print(f"worker process {process.pid} is hung (its event loop has not run for {now - beat:.0f} s);"
+                          " killing it", file=sys.stderr, flush=True)
+                    process.kill()
+                    process.join()
                 continue
             if process.exitcode == 3:  # uvicorn's STARTUP_FAILURE: another start would fail the same way
                 failed = True
                 stop(signal.SIGTERM, None)
                 break
-            print(f"worker process {process.pid} exited with {process.exitcode}; starting another",
-                  file=sys.stderr, flush=True)
-            processes[i] = start()
-    for process in processes:
-        if process.exitcode is None:
-            os.kill(process.pid, signal.SIGTERM)
-    for process in processes:
+            served = 0.0 if worker.serving is None else now - worker.serving
+            quick_deaths = quick_deaths + 1 if served < WORKER_CRASH_LOOP_SECONDS else 0
+            status = f"worker process {process.pid} {exit_status(process.exitcode)} " + (
+                "before it served" if worker.serving is None else f"{served:.1f} s after it started serving")
+            if quick_deaths >= WORKER_CRASH_LOOP_DEATHS:
+                print(f"{status}: workers died within {WORKER_CRASH_LOOP_SECONDS:g} s of serving {quick_deaths} "
+                      "times in a row, so another would too; stopping the service (exit code 3)",
+                      file=sys.stderr, flush=True)
+                failed = True
+                stop(signal.SIGTERM, None)
+                break
+            delay = WORKER_RESTART_DELAY_SECONDS * 2 ** (quick_deaths - 1) if quick_deaths else 0.0
+            print(f"{status}; starting another" + (f" in {delay:g} s" if delay else ""), file=sys.stderr, flush=True)
+            slots[i] = now + delay
+    running = [w.process for w in slots if isinstance(w, Worker) and w.process.exitcode is None]
+    for process in running:
+        process.terminate()  # SIGTERM
+    for process in running:
         process.join(GRACEFUL_SHUTDOWN_S + 10)
         if process.exitcode is None:
             process.kill()
@@ -1426,8 +1573,9 @@ def _run_workers(factory: str, common: dict[str, Any], workers: int) -> None:
         sys.exit(3)
 
 
-def _serve_worker(factory: str, common: dict[str, Any], sock: Any) -> None:
-    """One worker process of :func:`_run_workers`: the app from ``factory`` on the inherited socket.
+def _serve_worker(factory: str, common: dict[str, Any], sock: Any, beat: Any = None) -> None:
+    """One worker process of :func:`_run_workers`: the app from ``factory`` on the inherited socket, its event loop
+    writing ``time.monotonic()`` into the shared ``beat``.
 
     A package that does not load here (its model changed since the supervisor loaded it) is one line and exit 3,
     which stops the service: uvicorn let the error through, the worker exited 1 and was replaced, with the same
@@ -1449,7 +1597,8 @@ def _serve_worker(factory: str, common: dict[str, Any], sock: Any) -> None:
             os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=stop_when_the_supervisor_dies, name="supervisor-watch", daemon=True).start()
-    server = _draining_server()(config=uvicorn.Config(factory, factory=True, **common))
+    server = _draining_server(stop_accepting=False, heartbeat=beat)(config=uvicorn.Config(factory, factory=True,
+                                                                                         **common))
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # SIGINT (Ctrl-C reaches every process of the terminal's group)
@@ -1657,8 +1806,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=5001)
     p.add_argument("--api-key-env", default=None, metavar="NAME")
     p.add_argument("--workers", type=int, default=1,
-                   help="worker processes (default 1); one that dies is replaced, a hung one is not detected, and "
-                        "SIGHUP does not reload")
+                   help="worker processes (default 1); one that dies or hangs is replaced, one that cannot load the "
+                        "package or workers that keep dying stop the service (exit 3); SIGHUP does not reload")
     p.add_argument("--max-rows", type=int, default=None)
     p.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
     p.add_argument("--access-log", action="store_true")
