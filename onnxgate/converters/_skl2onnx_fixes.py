@@ -64,6 +64,59 @@ def register_binarizer() -> None:
     _replace("SklearnBinarizer", "_onnxgate_binarizer", original, convert_binarizer)
 
 
+def register_label_binarizer() -> None:
+    """LabelBinarizer's ``transform`` of one label per row: ``pos_label`` in the column of the row's class and
+    ``neg_label`` elsewhere, one column per class, two classes the second's column alone, and one class a column of
+    ``neg_label`` (scikit-learn's ``label_binarize`` of a batch of at most two distinct values; skl2onnx wrote
+    ``pos_label`` where the row is that class: every row of the training data differed). Text classes are found by
+    an ai.onnx.ml ``LabelEncoder`` (skl2onnx compared text with ``Equal``, which takes no text below opset 19:
+    the file did not load). A value that is no class answers ``neg_label`` everywhere, as in scikit-learn. A
+    multilabel indicator keeps skl2onnx's converter."""
+    import numpy as np
+    from skl2onnx.common.data_types import Int64TensorType
+
+    from onnxgate.converters._sklearn_extra import GraphWriter
+
+    original = _replaceable("SklearnLabelBinarizer", "_onnxgate_label_binarizer")
+    if original is None:
+        return
+
+    def one_label(binarizer: Any) -> bool:
+        return getattr(binarizer, "y_type_", "binary") in ("binary", "multiclass")
+
+    def shape(operator: Any) -> None:
+        binarizer = operator.raw_operator
+        width = len(binarizer.classes_)
+        if one_label(binarizer) and width <= 2:
+            width = 1
+        operator.outputs[0].type = Int64TensorType([operator.inputs[0].get_first_dimension(), width])
+
+    def convert(scope: Any, operator: Any, container: Any) -> None:
+        binarizer = operator.raw_operator
+        if not one_label(binarizer):
+            original(scope, operator, container)
+            return
+        w = GraphWriter(scope, container, np.float64)
+        classes = binarizer.classes_
+        values = w.node("Reshape", operator.inputs[0].full_name, w.const([-1, 1], np.int64))
+        if classes.dtype.kind in "biu":
+            keys = w.const(classes.astype(np.int64).reshape(1, -1), dtype=np.int64)
+        else:  # text: each class's position, -1 for none
+            values = w.node("LabelEncoder", values, op_domain="ai.onnx.ml", op_version=2,
+                            keys_strings=[str(c) for c in classes], values_int64s=list(range(len(classes))),
+                            default_int64=-1)
+            keys = w.const(np.arange(len(classes), dtype=np.int64).reshape(1, -1), dtype=np.int64)
+        negative = w.const(np.full((1, 1), binarizer.neg_label, dtype=np.int64), dtype=np.int64)
+        positive = (negative if len(classes) == 1  # label_binarize answers neg_label whatever the row
+                    else w.const(np.full((1, 1), binarizer.pos_label, dtype=np.int64), dtype=np.int64))
+        table = w.node("Where", w.node("Equal", values, keys), positive, negative)
+        if len(classes) == 2:
+            table = w.node("Slice", table, w.const([1], np.int64), w.const([2], np.int64), w.const([1], np.int64))
+        w.node("Identity", table, out=operator.outputs[0].full_name)
+
+    _replace("SklearnLabelBinarizer", "_onnxgate_label_binarizer", original, convert, shape)
+
+
 def register_double_polynomial_features() -> None:
     """skl2onnx's PolynomialFeatures wrote its bias column as a float32 constant beside double products: an
     ill-typed file in double, so a float64 sample (or an integer one) computed the whole pipeline in float32
@@ -3842,8 +3895,12 @@ def register_gradient_boosting_init() -> None:
     or the first largest. The trees are written as one ``TreeEnsembleRegressor`` without base values (a regressor's
     by skl2onnx's converter as ``init="zero"``), summed in double in a double graph
     (:func:`onnxgate.converters._sklearn_graph.double_tree_leaves`), and the init estimator, converted by its own
-    converter (in float32 where scikit-learn answers float32 rows in float32, as a LinearRegression fitted on them
-    does), is added to their sum. With skl2onnx's ``raw_scores`` (a CalibratedClassifierCV around it, which reads
+    converter (a Pipeline step by step), is added to their sum. Where scikit-learn answers the float32 rows in
+    float32 (a LinearRegression or Ridge fitted on them holds float32 coefficients) the init stays float32: its
+    answer is scikit-learn's float32 sum, whose order no graph reproduces, and on diabetes a double product is
+    3.3e-5 from it where ai.onnx.ml's float32 LinearRegressor is 3.1e-5 (2 float32 steps at 150): double is no
+    closer. A DummyClassifier, DummyRegressor, a tree or ``init="zero"`` is written in double (within 2e-13). With
+    skl2onnx's ``raw_scores`` (a CalibratedClassifierCV around it, which reads
     ``decision_function``) the classifier's scores take the probabilities' place, as for the default init (it
     was refused)."""
     for alias in ("SklearnGradientBoostingRegressor", "SklearnGradientBoostingClassifier"):
@@ -3945,13 +4002,14 @@ def _init_raw(scope: Any, operator: Any, container: Any, w: Any) -> str:
     """A GradientBoosting model's init estimator's raw score (``_init_raw_predictions``), ``[N, K]`` in the
     graph's float type, of the rows as float32 (``predict`` reads them so)."""
     import numpy as np
-    from skl2onnx.algebra.onnx_operator import OnnxSubEstimator
     from skl2onnx.algebra.onnx_ops import OnnxIdentity
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
 
+    from onnxgate.converters._sklearn_extra import sub_estimator
+
     model = operator.raw_operator
     classifier = hasattr(model, "classes_")
-    if classifier and len(model.classes_) == 2 and _sigmoid_of_decision(model.init_):
+    if classifier and len(model.classes_) == 2 and _sigmoid_of_decision(_last_step(model.init_)):
         return _logistic_init_raw(operator, w)
     double = graph_dtype_is_double(operator)
     narrow = False
@@ -3968,7 +4026,7 @@ def _init_raw(scope: Any, operator: Any, container: Any, w: Any) -> str:
                                name=scope.get_unique_operator_name("Cast"))
     opv = container.target_opset
     init = _as_fitted(model.init_) if narrow else model.init_
-    sub = OnnxSubEstimator(init, read, op_version=opv, options={"zipmap": False} if classifier else None)
+    sub = sub_estimator(init, read, opv, options={"zipmap": False} if classifier else None)
     answer = scope.get_unique_variable_name("boosting_init_answer")
     OnnxIdentity(sub[1] if classifier else sub, op_version=opv, output_names=[answer]).add_to(
         scope=scope, container=container)
@@ -4023,13 +4081,33 @@ def _logistic_init_raw(operator: Any, w: Any) -> str:
     from onnxgate.converters._sklearn_extra import input_matrix
 
     model = operator.raw_operator
-    init = _as_fitted(model.init_)
     kind = np.float32 if _answers_float32(model.init_, model.n_features_in_, True) else np.float64
     onnx_kind = TensorProto.FLOAT if kind == np.float32 else TensorProto.DOUBLE
-    rows = input_matrix(w.scope, operator, w.container)
-    # the rows as scikit-learn feeds them (float32), then exactly widened: their product with the coefficients
-    # in double is exact to a double's rounding
-    rows = w.node("Cast", w.node("Cast", rows, to=TensorProto.FLOAT), to=TensorProto.DOUBLE)
+    rows = w.node("Cast", input_matrix(w.scope, operator, w.container), to=TensorProto.FLOAT)
+    init = model.init_
+    if hasattr(init, "steps"):
+        # a Pipeline ending in the LogisticRegression: its steps before, each by its own converter, on the rows as
+        # scikit-learn feeds them (float32; a StandardScaler answers them in float32)
+        from skl2onnx.algebra.onnx_ops import OnnxCast, OnnxIdentity
+        from skl2onnx.common.data_types import FloatTensorType
+
+        from onnxgate.converters._sklearn_extra import sub_estimator
+
+        opv = w.container.target_opset
+        read = w.scope.declare_local_variable("init_rows", FloatTensorType([None, model.n_features_in_]))
+        OnnxIdentity(rows, op_version=opv, output_names=[read]).add_to(w.scope, w.container)
+        steps = [step for _, step in init.steps if step is not None and step != "passthrough"]
+        for step in steps[:-1]:
+            done = w.scope.declare_local_variable("init_steps", FloatTensorType())
+            OnnxCast(sub_estimator(step, read, opv), to=TensorProto.FLOAT, op_version=opv,
+                     output_names=[done]).add_to(w.scope, w.container)
+            read = done
+        rows = read.full_name
+        init = steps[-1]
+    init = _as_fitted(init)
+    # the rows as the LogisticRegression reads them (float32), exactly widened: their product with the
+    # coefficients in double is exact to a double's rounding
+    rows = w.node("Cast", rows, to=TensorProto.DOUBLE)
     product = w.node("MatMul", rows, w.const(np.asarray(init.coef_, dtype=np.float64).T, dtype=np.float64))
     rounded = w.scope.get_unique_variable_name("init_decision")
     # named for convert, which records that the double graph computes this part in float32

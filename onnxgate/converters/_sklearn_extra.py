@@ -223,12 +223,15 @@ class GraphWriter:
 def input_matrix(scope: Any, operator: Any, container: Any) -> str:
     """The operator's inputs as one matrix of the graph's float type: skl2onnx leaves integer inputs
     as they are, and the float constants of these converters then did not type-check (a KernelRidge
-    fitted on int64 digits wrote a file onnxruntime refused)."""
+    fitted on int64 digits wrote a file onnxruntime refused). One input is read as it is: a stacking's final
+    estimator reads its members' answers from a tensor of no known shape, where skl2onnx's concatenation looks up
+    the width, and a StackingRegressor ending in an SVR fell back to a float32 graph ("list index out of range")."""
     from onnx import TensorProto
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
     from skl2onnx.operator_converters.common import concatenate_variables
 
-    features = str(concatenate_variables(scope, operator.inputs, container))
+    features = (operator.inputs[0].full_name if len(operator.inputs) == 1
+                else str(concatenate_variables(scope, operator.inputs, container)))
     if all(isinstance(v.type, (FloatTensorType, DoubleTensorType)) for v in operator.inputs):
         return features
     floats = scope.get_unique_variable_name("features_float")
@@ -838,6 +841,21 @@ def _convert_regressor_chain(scope: Any, operator: Any, container: Any) -> None:
 CHAIN_METHODS = ("predict", "predict_proba")
 
 
+def sub_estimator(estimator: Any, read: Any, op_version: int, options: Any = None) -> Any:
+    """skl2onnx's ``OnnxSubEstimator`` of ``estimator`` reading ``read``, a Pipeline written step by step: skl2onnx's
+    own of a classifier Pipeline fails ("Mismatch between pipeline output 2 and last step outputs 1"; a
+    ClassifierChain of Pipelines was refused, a GradientBoostingClassifier with one as ``init`` failed with "Empty
+    inputs outputs=[]"). ``options`` are the last step's."""
+    from skl2onnx.algebra.onnx_operator import OnnxSubEstimator
+
+    while hasattr(estimator, "steps"):
+        steps = [step for _, step in estimator.steps if step is not None and step != "passthrough"]
+        for step in steps[:-1]:
+            read = sub_estimator(step, read, op_version)
+        estimator = steps[-1]
+    return OnnxSubEstimator(estimator, read, op_version=op_version, options=options)
+
+
 def _classifier_chain_parser(scope: Any, model: Any, inputs: Any, custom_parsers: Any = None) -> Any:
     """A ClassifierChain's outputs: ``label`` (``predict``, one column per target), and ``probabilities``
     (``predict_proba``: each target's probability of its class ``classes_[-1]``) where its classifiers have it."""
@@ -863,10 +881,9 @@ def _convert_classifier_chain(scope: Any, operator: Any, container: Any) -> None
     """ClassifierChain's ``predict`` and ``predict_proba``: each classifier (converted by its own skl2onnx
     converter) reads the features and what the links before it handed on (``chain_method``: their labels,
     their probabilities of ``classes_[-1]`` or the logs of those), and the columns are put back in target order.
-    Its labels are numbers, as ``predict`` answers them (float). A Pipeline as a link is refused by name
-    (skl2onnx's sub-estimator is one model: "Empty inputs outputs=[]")."""
+    Its labels are numbers, as ``predict`` answers them (float). A Pipeline as a link is written step by step
+    (:func:`sub_estimator`)."""
     import numpy as np
-    from skl2onnx.algebra.onnx_operator import OnnxSubEstimator
     from skl2onnx.algebra.onnx_ops import OnnxCast, OnnxConcat, OnnxGather, OnnxReshapeApi13
     from skl2onnx.common.data_types import DoubleTensorType
 
@@ -882,11 +899,6 @@ def _convert_classifier_chain(scope: Any, operator: Any, container: Any) -> None
             f"{' or '.join(map(repr, CHAIN_METHODS))} over targets of two classes. Refit with one of those, or "
             "convert each classifier alone",
             framework="sklearn")
-    if any(hasattr(e, "steps") for e in model.estimators_):
-        raise UnsupportedModelError(
-            "ClassifierChain of Pipelines is not converted (each link is written as one classifier). Put the steps "
-            "before the chain, make_pipeline(StandardScaler(), ClassifierChain(LogisticRegression())), and refit",
-            framework="sklearn")
     opv = container.target_opset
     float_type = 11 if isinstance(operator.inputs[0].type, DoubleTensorType) else 1
     column = np.array([-1, 1], dtype=np.int64)
@@ -896,7 +908,7 @@ def _convert_classifier_chain(scope: Any, operator: Any, container: Any) -> None
     positives: list[Any] = []
     for estimator in model.estimators_:
         read = X if not handed else OnnxConcat(X, *handed, axis=1, op_version=opv)
-        sub = OnnxSubEstimator(estimator, read, op_version=opv, options={"zipmap": False})
+        sub = sub_estimator(estimator, read, opv, options={"zipmap": False})
         # a sub-model may answer float32 in a double graph (trees): the chain reads the features' type
         label = OnnxCast(OnnxReshapeApi13(sub[0], column, op_version=opv), to=float_type, op_version=opv)
         positive = OnnxCast(OnnxGather(sub[1], np.array([1], dtype=np.int64), axis=1, op_version=opv),

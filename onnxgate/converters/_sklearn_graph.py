@@ -1042,6 +1042,17 @@ def refuse_ill_typed_double(proto: Any, model: Any) -> None:
     except Exception as err:
         ops = sorted({n.op_type for n in proto.graph.node if n.domain == "ai.onnx.ml"})
         first = root_line(err)
+        if "op_type:ZipMap" in str(err):
+            # the option's operator, not the estimator: SVC(probability=True) asked for raw_scores and zipmap was
+            # told "skl2onnx cannot write SVC in double precision at this opset ... ask for a higher opset", where
+            # SVC is written in double and no opset has a double ZipMap
+            raise NoDouble(
+                f"zipmap=True ends {type(model).__name__}'s file in ai.onnx.ml's ZipMap, which takes float32 scores "
+                "only (at every ai.onnx.ml opset), so the graph cannot compute in double. Convert with "
+                "zipmap=False (the default: the scores as a float64 [N, classes] tensor) to keep double, or with "
+                "precision='float32'.",
+                "zipmap=True's ZipMap takes float32 scores only (zipmap=False keeps float64)",
+            ) from None
         raise NoDouble(
             f"skl2onnx cannot write {type(model).__name__} in double precision at this opset: the file it "
             f"writes is ill-typed ({first}); operators involved: {ops}. Convert with precision='float32' "

@@ -89,6 +89,7 @@ from onnxgate.converters._skl2onnx_fixes import (
     register_gradient_boosting_init,
     register_hist_category_codes,
     register_knn_imputer,
+    register_label_binarizer,
     register_modified_huber_labels,
     register_multiclass_gaussian_process,
     register_normalizer,
@@ -189,9 +190,12 @@ PRECISIONS = ("auto", "float32", "float64")
 #: ``float32-from-float64`` (float64 inputs cast to float32 inside the graph); parity names the fix.
 PRECISION_METADATA_KEY = "onnxgate.precision"
 #: ``metadata_props`` key recording that the user asked skl2onnx's ``raw_scores`` option of the classifier whose
-#: answer the file gives: its ``probabilities`` output holds decision scores, which parity compares with
-#: ``predict_proba`` and fails; its message names the option (a bare ``max_abs=85`` said nothing of it).
+#: answer the file gives: its ``probabilities`` output holds the decision scores (``decision_function``; two
+#: classes as ``[-d, d]``), which parity compares with the estimator's ``decision_function`` laid out so
+#: (:meth:`SklearnConverter.reference_for`). It compared them with ``predict_proba``, and every such file failed.
 RAW_SCORES_METADATA_KEY = "onnxgate.raw_scores"
+#: The attribute :meth:`SklearnConverter.reference_for` sets on its copy of a reference whose file holds raw scores.
+_RAW_SCORES_MARK = "_onnxgate_raw_scores"
 
 _ONNXMLTOOLS_HINT = {
     "xgboost": "install onnxmltools and register its XGBoost converter with skl2onnx.update_registered_converter",
@@ -239,6 +243,7 @@ def _skl2onnx() -> Any:
     patch_column_transformer_selection()
     patch_stacking_final_labels()
     register_binarizer()
+    register_label_binarizer()
     register_double_polynomial_features()
     register_double_power_transformer()
     register_knn_imputer()
@@ -904,6 +909,21 @@ class SklearnConverter(Converter):
         declare_target_widths(proto, model)
         return proto
 
+    def reference_for(self, model: Any, onnx_model: Any) -> Any:
+        """``model``, or, where the file holds its classifier's raw scores in place of the probabilities (skl2onnx's
+        ``raw_scores`` asked at conversion, :data:`RAW_SCORES_METADATA_KEY`), a copy of it whose :meth:`predict`
+        answers ``decision_function`` there, laid out as skl2onnx writes the scores (two classes: ``[-d, d]``, as
+        for LogisticRegression, SVC, SGDClassifier, LinearDiscriminantAnalysis and the boosting classifiers).
+        Parity compared them with ``predict_proba``: every such file failed, a right one as a wrong one."""
+        import copy
+
+        asked = any(p.key == RAW_SCORES_METADATA_KEY for p in getattr(onnx_model, "metadata_props", ()))
+        if not asked or not hasattr(model, "decision_function") or getattr(model, _RAW_SCORES_MARK, False):
+            return model
+        marked = copy.copy(model)  # the caller's estimator is left as it is
+        setattr(marked, _RAW_SCORES_MARK, True)
+        return marked
+
     def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
         X = self.native_input(model, feeds, signature)
         outputs: list[Any] = []
@@ -917,6 +937,17 @@ class SklearnConverter(Converter):
         def call(method: str) -> Any:
             return _dense(answer(method))
 
+        raw_scores = getattr(model, _RAW_SCORES_MARK, False)
+
+        def probabilities() -> Any:
+            """``predict_proba``, or the raw scores the file holds in its place (:meth:`reference_for`)."""
+            import numpy as np
+
+            if not raw_scores:
+                return call("predict_proba")
+            scores = np.asarray(call("decision_function"), dtype=np.float64)
+            return np.column_stack([-scores, scores]) if scores.ndim == 1 else scores
+
         from sklearn.base import is_regressor
 
         class_columns = _zipmap_columns(model, signature)
@@ -928,7 +959,7 @@ class SklearnConverter(Converter):
                 # skl2onnx's zipmap="columns": one output per class, named 'i<class>' or 's<class>', holding that
                 # class's column of the probabilities (or decision scores); matched none of the answers before
                 k = class_columns[spec.name]
-                table = (call("predict_proba") if hasattr(model, "predict_proba")
+                table = (probabilities() if hasattr(model, "predict_proba")
                          else _scores_as_written(model, call("decision_function"), len(class_columns)))
                 outputs.append(table[:, k] if table is not None and table.ndim == 2 and k < table.shape[1]
                                else None)
@@ -941,11 +972,11 @@ class SklearnConverter(Converter):
             elif "prob" in lname and _hard_voting(final_step(model)):
                 outputs.append(_vote_shares(*_final_votes(model, X)))
             elif "prob" in lname and hasattr(model, "predict_proba"):
-                outputs.append(call("predict_proba"))
+                outputs.append(probabilities())
             elif per_class and hasattr(model, "predict_proba"):
                 # the SQL layout's one column per class, met without the mapping adapt records (it was
                 # stripped): 'not compared', and p_0 and p_1 swapped passed
-                proba = call("predict_proba")
+                proba = probabilities()
                 k = int(per_class.group(1))
                 outputs.append(proba[:, [k]] if proba.ndim == 2 and k < proba.shape[1] else None)
             elif "prob" in lname and hasattr(model, "decision_function"):
@@ -966,7 +997,7 @@ class SklearnConverter(Converter):
                     hasattr(model, "predict_proba") or hasattr(model, "decision_function")):
                 # a classifier's two outputs renamed: skl2onnx writes the label, then the probabilities
                 # (or the decision scores); left "not compared", negated probabilities named 'out2' passed
-                outputs.append(call("predict_proba") if hasattr(model, "predict_proba")
+                outputs.append(probabilities() if hasattr(model, "predict_proba")
                                else _scores_as_written(model, call("decision_function"), spec.width))
             elif hasattr(model, "transform"):
                 outputs.append(call("transform"))

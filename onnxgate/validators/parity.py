@@ -1477,19 +1477,19 @@ def _precision_hint(model: Any, failed: Sequence[OutputComparison] = (), rows_fl
 
 
 def _raw_scores_hint(model: Any, failed: Sequence[OutputComparison]) -> str:
-    """Why a classifier's probabilities failed when skl2onnx's ``raw_scores`` option was asked at conversion
-    (recorded as :data:`onnxgate.converters.sklearn.RAW_SCORES_METADATA_KEY`): the file holds decision scores
-    where the reference answers ``predict_proba``."""
+    """What a classifier's failed probabilities hold when skl2onnx's ``raw_scores`` option was asked at conversion
+    (recorded as :data:`onnxgate.converters.sklearn.RAW_SCORES_METADATA_KEY`): decision scores, which a
+    scikit-learn reference answers by its ``decision_function`` and a reference callable must return so."""
     from onnxgate.converters.sklearn import RAW_SCORES_METADATA_KEY
 
     asked = next((p.value for p in getattr(model, "metadata_props", ()) if p.key == RAW_SCORES_METADATA_KEY), None)
     scores = [r.name for r in failed if "prob" in r.name.lower()]
     if asked is None or not scores:
         return ""
-    return (f"The file's {scores[0]!r} holds {asked}'s raw scores (decision_function): skl2onnx's raw_scores "
-            f"option was asked for at conversion (metadata {RAW_SCORES_METADATA_KEY}), and the reference compared "
-            "with it is predict_proba. Convert without raw_scores, or validate with a reference callable that "
-            "returns the label and the scores as the file lays them out.")
+    return (f"The file's {scores[0]!r} holds {asked}'s raw scores (decision_function; two classes as [-d, d]): "
+            f"skl2onnx's raw_scores option was asked for at conversion (metadata {RAW_SCORES_METADATA_KEY}). A "
+            "scikit-learn reference is compared by its decision_function laid out so; a reference callable must "
+            "return the label and the scores so.")
 
 
 def _quantized_step_hint(model: Any, failed: Sequence[OutputComparison]) -> str:

@@ -351,9 +351,11 @@ def test_float64_precision_the_runtime_cannot_run_is_refused_at_conversion() -> 
 
 
 @pytest.mark.parametrize("in_pipeline", [False, True])
-def test_raw_scores_asked_of_a_classifier_fail_parity_saying_so(in_pipeline: bool) -> None:
-    # skl2onnx's raw_scores option writes decision scores where the probabilities are, and parity compares them
-    # with predict_proba: it failed as "max_abs=8.5e+01" and nothing else
+def test_raw_scores_asked_of_a_classifier_are_compared_with_its_decision_function(in_pipeline: bool) -> None:
+    # skl2onnx's raw_scores option writes decision scores where the probabilities are, and parity compared them
+    # with predict_proba: every such file failed ("max_abs=8.5e+01"), a right one as a wrong one. They are compared
+    # with decision_function as skl2onnx lays it out now ([-d, d]), and scores off fail saying what they hold
+    from onnx import numpy_helper
     from sklearn.datasets import load_breast_cancer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -364,11 +366,45 @@ def test_raw_scores_asked_of_a_classifier_fail_parity_saying_so(in_pipeline: boo
              else LogisticRegression(max_iter=5000)).fit(X, y)
     conv = og.convert(model, X[:5], options={LogisticRegression: {"raw_scores": True}})
     report = og.validate(conv, data=X)
+    assert report.passed, str(report)
+    decision = model.decision_function(X)
+    np.testing.assert_allclose(_run(conv, X)[1], np.column_stack([-decision, decision]), rtol=0, atol=1e-10)
+    (coef,) = [t for t in conv.model.graph.initializer if t.name.startswith("coef")]
+    coef.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(coef) * 1.01, coef.name))  # scores 1% off
+    report = og.validate(conv, data=X)
     assert not report.passed
-    assert re.search(r"'probabilities' holds LogisticRegression's raw scores .decision_function.: skl2onnx's "
-                     r"raw_scores option was asked for at conversion.*reference compared with it is predict_proba",
-                     str(report)), str(report)
-    assert og.validate(og.convert(model, X[:5]), data=X).passed
+    assert re.search(r"'probabilities' holds LogisticRegression's raw scores .decision_function; two classes as "
+                     r"\[-d, d\]\): .*compared by its decision_function", str(report)), str(report)
+
+
+@pytest.mark.parametrize("zipmap", [False, True])
+def test_raw_scores_of_an_svc_with_probabilities_are_its_decision_function(zipmap: bool) -> None:
+    # with probability=True and the user's raw_scores the file holds decision_function, which parity compared with
+    # predict_proba (1.5 off on wine); zipmap=True cannot keep double, and precision="float64" said skl2onnx could
+    # not write SVC in double "at this opset", where ai.onnx.ml's ZipMap takes float32 at every opset
+    import warnings
+
+    from sklearn.datasets import load_wine
+    from sklearn.svm import SVC
+
+    X, y = load_wine(return_X_y=True)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    with warnings.catch_warnings():  # scikit-learn 1.9 deprecates probability=True (and skl2onnx reads probA_)
+        warnings.simplefilter("ignore", FutureWarning)
+        model = SVC(probability=True, random_state=0).fit(X, y)
+        options: dict[Any, Any] = {"zipmap": zipmap, SVC: {"raw_scores": True}}
+        conv = og.convert(model, X[:5], options=options)
+    assert og.validate(conv, reference=model, data=X).passed
+    if not zipmap:
+        np.testing.assert_allclose(_run(conv, X)[1], model.decision_function(X), rtol=0, atol=1e-10)
+        return
+    assert any("zipmap=True's ZipMap takes float32 scores only (zipmap=False keeps float64)" in w
+               for w in conv.warnings), conv.warnings
+    with pytest.raises(og.UnsupportedModelError,
+                       match=r"zipmap=True ends SVC's file in ai.onnx.ml's ZipMap, which takes float32 scores only "
+                             r".at every ai.onnx.ml opset.*Convert with zipmap=False"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        og.convert(model, X[:5], options={**options, "precision": "float64"})
 
 
 def test_a_support_vector_model_fitted_on_sparse_rows_answers_in_double() -> None:

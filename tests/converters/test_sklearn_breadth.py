@@ -4431,3 +4431,52 @@ def _assert_answers_as(model: Any, conv: og.Conversion, rows: Any, *, atol: floa
     label, probabilities = session.run(None, {session.get_inputs()[0].name: rows})
     np.testing.assert_array_equal(label.ravel(), model.predict(rows))
     np.testing.assert_allclose(probabilities, model.predict_proba(rows), rtol=0, atol=atol)
+
+
+@pytest.mark.parametrize("labels", [[3, 3, 3], ["spam", "spam"], ["a", "b", "a"], ["a", "b", "c", "a"]])
+def test_a_label_binarizer_answers_as_scikit_learn(labels: list[Any]) -> None:
+    # fitted on one class scikit-learn answers neg_label on every row, where skl2onnx wrote pos_label (every row
+    # differed); on text skl2onnx compared with Equal, which takes no text below opset 19: the file did not load
+    from sklearn.preprocessing import LabelBinarizer
+
+    y = np.array(labels)
+    for settings in ({}, {"neg_label": -1, "pos_label": 2}):
+        model = LabelBinarizer(**settings).fit(y)
+        conv = _validated(model, y)
+        np.testing.assert_array_equal(_vectors_of(conv, y.reshape(-1, 1)), model.transform(y))
+
+
+@pytest.mark.parametrize("final", ["SVR", "NuSVR"])
+def test_a_stacking_regressor_ending_in_an_svr_answers_in_double(final: str) -> None:
+    # the final SVR read the members' answers from a tensor of no known shape, onnxgate's double kernel looked up
+    # its width ("list index out of range"), and the model fell back to a float32 graph: 4.0e-5 off on diabetes
+    import sklearn.svm
+    from sklearn.datasets import load_diabetes
+    from sklearn.ensemble import StackingRegressor
+    from sklearn.linear_model import Ridge
+
+    X, y = load_diabetes(return_X_y=True)
+    model = StackingRegressor([("r", Ridge()), ("s", Ridge(alpha=10))],
+                              final_estimator=getattr(sklearn.svm, final)()).fit(X, y)
+    conv = _validated(model, X)
+    assert not [w for w in conv.warnings if "float32" in w], conv.warnings
+    answer = _vectors_of(conv, X)
+    assert answer.dtype == np.float64
+    np.testing.assert_allclose(answer.ravel(), model.predict(X), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("dataset", ["breast_cancer", "wine"])
+def test_a_gradient_boosting_classifier_with_a_pipeline_as_init_converts(dataset: str) -> None:
+    # skl2onnx's sub-estimator of a classifier Pipeline fails: refused as "Empty inputs outputs=[]". Its steps are
+    # written one by one, and a binary LogisticRegression at its end mirrored as the bare one is
+    import sklearn.datasets
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = getattr(sklearn.datasets, f"load_{dataset}")(return_X_y=True)
+    model = GradientBoostingClassifier(init=make_pipeline(StandardScaler(), LogisticRegression()), n_estimators=30,
+                                       random_state=0).fit(X, y)
+    conv = _validated(model, X)
+    _assert_answers_as(model, conv, _near(X), atol=1e-5)

@@ -303,11 +303,36 @@ def test_a_classifier_chain_feeds_each_classifier_the_answers_before_it(method: 
     for target in (None, "sql-edge-2.0"):
         conv = og.convert(scaled, X[:5], target=target)
         assert og.validate(conv, data=X, reference=scaled, target=target).passed
-    with pytest.raises(og.UnsupportedModelError, match=r"chain_method='decision_function' is not written"):
-        chain = ClassifierChain(LogisticRegression(max_iter=5000), chain_method="decision_function")
-        og.convert(chain.fit(X, Y), X[:5])
-    with pytest.raises(og.UnsupportedModelError, match=r"ClassifierChain of Pipelines is not converted"):
-        og.convert(ClassifierChain(make_pipeline(StandardScaler(), LogisticRegression())).fit(X, Y), X[:5])
+    for other in ("decision_function", "predict_log_proba"):
+        with pytest.raises(og.UnsupportedModelError,
+                           match=rf"ClassifierChain with chain_method='{other}' is not written.*Refit with one of"):
+            chain = ClassifierChain(LogisticRegression(max_iter=5000), chain_method=other)
+            og.convert(chain.fit(X, Y), X[:5])
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba"])
+def test_a_classifier_chain_of_pipelines_converts(method: str) -> None:
+    # skl2onnx's sub-estimator of a classifier Pipeline fails ("Mismatch between pipeline output 2 and last step
+    # outputs 1"), so a chain of Pipelines was refused: each link's steps are written one by one now
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multioutput import ClassifierChain
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True)
+    Y = np.column_stack([y, X[:, 0] > 14, X[:, 1] > 20, X[:, 3] > 600]).astype(int)
+
+    def chain(components: int) -> Any:
+        link = make_pipeline(StandardScaler(), PCA(components, random_state=0), LogisticRegression(max_iter=5000))
+        return ClassifierChain(link, order="random", random_state=1, chain_method=method).fit(X, Y)
+
+    model = chain(8)
+    conv = og.convert(model, X[:5])
+    report = og.validate(conv, data=X, reference=model)
+    assert report.passed, str(report)
+    assert not og.validate(conv, data=X, reference=chain(3)).passed
 
 
 def test_the_review_of_these_converters_holds() -> None:
