@@ -230,9 +230,7 @@ def restamp(proto: Any, wanted: Mapping[str, int]) -> None:
     operators), which onnxruntime warns about. Stamping the requested opset is exact when each node's
     schema at the stamped version is the one in force at the requested version.
     """
-    from onnx import defs
-
-    from onnxgate._onnx import model_opsets
+    from onnxgate._onnx import model_opsets, since_version
 
     current = model_opsets(proto)
     for domain, target in wanted.items():
@@ -240,8 +238,7 @@ def restamp(proto: Any, wanted: Mapping[str, int]) -> None:
         if have is None or have >= target:
             continue
         if _every_node(proto, domain, lambda node, d=domain, old=have, new=target: (
-                defs.get_schema(node.op_type, old, d).since_version
-                == defs.get_schema(node.op_type, new, d).since_version)):
+                since_version(node.op_type, old, d) == since_version(node.op_type, new, d))):
             _stamp(proto, domain, target)
 
 
@@ -253,14 +250,12 @@ def lower_stamp(proto: Any, domain: str, target: int) -> bool:
     runtime of opset 13's time (SQL Edge: ml 3) refused a file its only ml node, ArrayFeatureExtractor,
     would not have kept from it (helper-91).
     """
-    from onnx import defs
-
-    from onnxgate._onnx import model_opsets
+    from onnxgate._onnx import model_opsets, since_version
 
     have = model_opsets(proto).get(domain)
     if have is None or have <= target:
         return False
-    if not _every_node(proto, domain, lambda node: defs.get_schema(node.op_type, have, domain).since_version <= target):
+    if not _every_node(proto, domain, lambda node: since_version(node.op_type, have, domain) <= target):
         return False
     _stamp(proto, domain, target)
     return True

@@ -418,8 +418,7 @@ def _silenced() -> Iterator[None]:
              "torch._guards")
     loggers = [logging.getLogger(n) for n in names]
     levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
+    _set_levels(loggers, [logging.ERROR] * len(loggers))
     # torch 2.13's TorchScript exporter tests `_C._jit_is_onnx_log_enabled` without calling it
     # (torch/onnx/_internal/torchscript_exporter/utils.py, setup_onnx_logging), so ONNX logging is
     # always on and a failed export dumps the whole TorchScript graph on stderr from C++. Our
@@ -437,8 +436,16 @@ def _silenced() -> Iterator[None]:
     finally:
         if original is not None:
             utils.setup_onnx_logging = original
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
+        _set_levels(loggers, levels)
+
+
+def _set_levels(loggers: list[logging.Logger], levels: list[int]) -> None:
+    """Each logger at its level. ``Logger.setLevel`` empties the level cache of every logger in the process (some
+    thousand once torch is imported): the ten loggers' levels are set as attributes, and the last by ``setLevel``,
+    which empties the caches once for all of them, not twenty times per conversion (0.15 ms of a 10 ms one)."""
+    for lg, level in zip(loggers[:-1], levels[:-1]):
+        lg.level = level
+    loggers[-1].setLevel(levels[-1])
 
 
 def _torchscript_utils() -> Any:
