@@ -443,6 +443,16 @@ def _cut_xgboost(path: Path) -> None:
     path.write_bytes(whole.read_bytes()[:100])
 
 
+def _xgboost_json(path: Path) -> None:
+    xgboost = pytest.importorskip("xgboost")
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    whole = path.with_name("whole.json")
+    xgboost.XGBClassifier(n_estimators=3, max_depth=2).fit(X, y).save_model(str(whole))
+    path.write_bytes(whole.read_bytes())
+
+
 # the file, how it is made, what onnxgate says of it, and the library's words it said before (helper-292)
 _NOT_THE_MODEL = {
     "keras-zip-of-text": ("m.keras", _zip_of_text,
@@ -457,6 +467,11 @@ _NOT_THE_MODEL = {
     "truncated-ubj": ("m.ubj", _cut_xgboost,
                       "'m.ubj' is a truncated XGBoost model: it begins as the file that model.save_model('model.ubj') "
                       "writes, but stops after 100 bytes", "bad_alloc"),
+    # XGBoost reads a file by its suffix: the whole JSON model was "cut short or damaged, or written by another
+    # XGBoost version" (Expecting: "L", got: "34 ")
+    "json-as-ubj": ("m.ubj", _xgboost_json,
+                    "'m.ubj' is XGBoost's JSON model (the file that model.save_model('model.json') writes) under the "
+                    "suffix .ubj, and XGBoost reads a .ubj file as UBJSON: rename it m.json", "cut short"),
     "onnx-as-cbm": ("m.cbm", None, "'m.cbm' is not a CatBoost model file: expected the binary file that "
                     "model.save_model('model.cbm') writes (it starts with 'CBM1'), found an ONNX model",
                     "Incorrect model file descriptor"),

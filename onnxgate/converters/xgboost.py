@@ -248,6 +248,15 @@ class XGBoostConverter(BoostingConverter):
                 path, "an XGBoost model file",
                 f"the {'UBJSON' if binary else 'JSON'} file that {written} writes (an object whose first key is "
                 "'learner')", f"Give that file, or {_XGB_HOW}")
+        if binary and head.lstrip().startswith(b'{"'):
+            # JSON text: XGBoost reads a file by its suffix, and of this one said 'Expecting: "L", got: "34 "', which
+            # onnxgate told as a file "cut short or damaged, or written by another XGBoost version"
+            raise UnsupportedModelError(
+                f"{str(path)!r} is XGBoost's JSON model (the file that {_XGB_SAVE_JSON} writes) under the suffix "
+                f".ubj, and XGBoost reads a .ubj file as UBJSON: rename it {path.with_suffix('.json').name}. Or "
+                f"{_XGB_HOW}",
+                path=str(path), framework=self.framework,
+            )
         if not (tail if binary else tail.rstrip()).endswith(b"}"):
             raise UnsupportedModelError(
                 f"{str(path)!r} is a truncated XGBoost model: it begins as the file that {written} writes, but stops "

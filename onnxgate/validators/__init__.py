@@ -11,6 +11,7 @@ search (their modules are a third of what the command would compile and run befo
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
@@ -77,10 +78,13 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    try:
-        module_name = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'onnxgate.validators' has no attribute {name!r}") from None
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        if name.isidentifier() and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+            # a submodule, an attribute of the package as when the package imported every module itself
+            # (``import onnxgate.validators`` then ``onnxgate.validators.parity.X`` raised AttributeError)
+            return importlib.import_module(f"{__name__}.{name}")
+        raise AttributeError(f"module 'onnxgate.validators' has no attribute {name!r}")
     value = getattr(importlib.import_module(module_name), name)
     globals()[name] = value
     return value

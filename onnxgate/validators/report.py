@@ -156,6 +156,11 @@ class CheckResult:
     # ``dataclass(frozen=True)`` would hash ``details``, a mapping proxy; results are values, not keys.
     __hash__ = None  # type: ignore[assignment]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (and deep-copied) with ``details`` as a dict: a mapping proxy pickles not, and a report failed
+        to cross a process pool or ``copy.deepcopy`` ("cannot pickle 'mappingproxy' object")."""
+        return (CheckResult, (self.name, self.passed, self.message, dict(self.details), self.skipped, self.duration))
+
 
 @dataclass(frozen=True)
 class Report:

@@ -188,3 +188,20 @@ def test_junit_leaves_time_out_where_no_duration_was_measured():
     assert [c.get("time") for c in suite.iter("testcase")] == [None, "0.250"]
     assert [c["duration_seconds"] for c in json.loads(report.to_json())["checks"]] == [None, 0.25]
     assert CheckResult("b", True, "fine", duration=0.25) == CheckResult("b", True, "fine")  # a value, not a timing
+
+
+def test_a_report_pickles_and_deep_copies_whole():
+    # a report failed to cross a process pool or copy.deepcopy: "cannot pickle 'mappingproxy' object" (the details)
+    import copy
+    import pickle
+
+    report = og.validate(identity_model(), target="sql-edge-1.0")
+    assert not report.passed and any(c.details for c in report.checks)
+    for copied in (pickle.loads(pickle.dumps(report)), copy.deepcopy(report)):
+        assert copied == report and copied.to_json() == report.to_json()
+        assert [c.duration for c in copied.checks] == [c.duration for c in report.checks]
+        with pytest.raises(TypeError):
+            copied.checks[0].details["x"] = 1  # still read-only
+    with pytest.raises(og.ValidationFailedError) as info:
+        report.raise_for_failures()
+    assert pickle.loads(pickle.dumps(info.value)).report == report

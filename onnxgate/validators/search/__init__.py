@@ -12,6 +12,7 @@ only when it searches.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 __all__ = ["CHECK_NAME", "DEFAULT_BUDGET", "TreeSplit", "check_search_divergences", "tree_splits"]
@@ -31,10 +32,13 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    try:
-        module_name = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'onnxgate.validators.search' has no attribute {name!r}") from None
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        if name.isidentifier() and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+            # a submodule, an attribute of the package as when the package imported every module itself
+            # (``import onnxgate.validators`` then ``onnxgate.validators.parity.X`` raised AttributeError)
+            return importlib.import_module(f"{__name__}.{name}")
+        raise AttributeError(f"module 'onnxgate.validators.search' has no attribute {name!r}")
     value = getattr(importlib.import_module(module_name), name)
     globals()[name] = value
     return value
