@@ -20,7 +20,9 @@ What differs from local parity, and says so in ``details["engine"]``:
   does not know where its partition starts, names a row "row R of partition P"; the driver, which
   knows every partition's row count once the job has run, renames it by its place in the table
   (:func:`_in_table`), at no cost: counting the partitions' rows before the job would be a pass over
-  the data;
+  the data. A partition that stops at a failing row counts its remaining rows without scoring them (only
+  then), so the start of each later partition is known too, and the failing run is named as local parity
+  names it: its batch of RUN_ROWS rows of the table holding the first failing row;
 * for a traced reference (PyTorch, TensorFlow, Keras), the first rows of a partition, repeated into
   one large batch (:func:`onnxgate.validators.parity.large_batch_disagrees`), are scored once per
   Python worker and job, in the first partition it scores, not in every partition: local parity
@@ -37,6 +39,7 @@ What differs from local parity, and says so in ``details["engine"]``:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
@@ -64,6 +67,8 @@ _SCORERS: dict[str, Any] = {}
 _LARGE_BATCH_JOB: set[str] = set()
 #: How a worker names a row, or a run of rows, of its partition.
 _PARTITION_ROWS = re.compile(r"\b(rows?) (\d+)(?:\.\.(\d+))? of partition (\d+)\b")
+#: How a worker names a run of its partition that failed, and the first row failing in it.
+_FAILING_RUN = re.compile(r"\brows \d+\.\.\d+ of partition (\d+) \(first at row (\d+) of partition (\d+)\b")
 
 
 def validate(
@@ -393,10 +398,12 @@ def _spark_parity(
         raise OnnxGateError(f"the Spark parity job failed: {spark_error(err)}") from err
     partials = sorted((pickle.loads(r["partial"]) for r in rows), key=lambda p: p["partition"])
     starts = _row_starts(partials)
-    for part in partials:
-        if part.get("raise"):
-            kind, message = part["raise"]
-            raise (InvalidDataError if kind == "InvalidDataError" else OnnxGateError)(_in_table(message, starts))
+    # as local parity, which stops at its first batch that fails: the first partition that stopped says why
+    stopped = next((p for p in partials if p.get("error") or p.get("raise")), None)
+    batch = _local_batches(model_bytes, partials)
+    if stopped is not None and stopped.get("raise"):
+        kind, message = stopped["raise"]
+        raise (InvalidDataError if kind == "InvalidDataError" else OnnxGateError)(_in_table(message, starts, batch))
     if not merged and _batch_size_suspected(partials):
         # as local parity, whose batch holds the rows of several of these partitions: scored again as one partition
         # (the first of its runs fails quickly where the model fails on every batch)
@@ -404,12 +411,15 @@ def _spark_parity(
                              inf_equal, guarded, float32_rows, holds_nan, text_variants, merged=True)
     done = 0
     for part in partials:
-        if part.get("error"):
+        if part.get("error"):  # the first partition that stopped (one that raised raised above)
             details: dict[str, Any] = {"rows_done": done + part["rows"]}
             failing = part.get("failing_row")
             if failing is not None and part["partition"] in starts:  # numbered in the table, as local parity's
-                details["failing_row"] = {**failing, "row": starts[part["partition"]] + failing["row"]}
-            return CheckResult(PARITY, False, _in_table(part["error"], starts), details)
+                row = starts[part["partition"]] + failing["row"]
+                details["failing_row"] = {**failing, "row": row}
+                if batch is not None:  # the rows before local parity's batch that fails
+                    details["rows_done"] = row // batch[0] * batch[0]
+            return CheckResult(PARITY, False, _in_table(part["error"], starts, batch), details)
         done += part["rows"]
     if done == 0:
         raise InvalidDataError("the parity data has no rows; pass at least one row")
@@ -476,18 +486,20 @@ def _spark_parity(
 
 
 def _batch_size_suspected(partials: list[dict[str, Any]]) -> bool:
-    """Whether the first partition that stopped at an error stopped because onnxruntime failed on its first run,
-    smaller than local parity's batches (every row of the partition), with its first rows failing as a batch too,
-    while other partitions hold rows: local parity, whose batches hold up to RUN_ROWS rows of the table, may score
-    them where these partitions' batches fail (a graph that fixes its batch size)."""
+    """Whether the first partition that stopped at an error stopped because onnxruntime failed on a run smaller than
+    local parity's batches (a partition's first or last run: its rows up to RUN_ROWS, or those past a multiple of
+    it), with its first rows failing as a batch too, while other partitions hold rows: local parity, whose batches
+    hold RUN_ROWS rows of the table, may score them where these runs fail (a graph that fixes its batch size, or
+    takes only multiples of it). A partition of 25,000 rows ran 16,384 + 8,616 rows, and a graph taking multiples
+    of 16 was said to fail on a row of the second run where local parity said it fixes its batch size."""
     from onnxgate.runtime import RUN_ROWS
     from onnxgate.validators.parity import ROWS_ALONE
 
     stopped = next((p for p in partials if p.get("error") or p.get("raise")), None)
-    if stopped is None or "first_run_failed" not in stopped or len(partials) < 2:
+    if stopped is None or "failed_run" not in stopped or len(partials) < 2:
         return False
-    rows = stopped["first_run_failed"]
-    return rows < RUN_ROWS and ("probe_failed" in stopped or rows <= ROWS_ALONE)
+    done, rows = stopped["failed_run"]
+    return rows < RUN_ROWS and ("probe_failed" in stopped or (done == 0 and rows <= ROWS_ALONE))
 
 
 def _merged_rounding(partials: list[dict[str, Any]], tolerances: dict[str, tuple[float, float, Any]],
@@ -539,20 +551,49 @@ def _looks_failed(part: dict[str, Any]) -> bool:
 
 
 def _row_starts(partials: list[dict[str, Any]]) -> dict[int, int]:
-    """The row each partition starts at in the table (rows in partition order), for the partitions after
-    which every earlier one was scored to its end (one that stopped at an error counted only its rows before)."""
+    """The row each partition starts at in the table (rows in partition order: the sum of the earlier partitions'
+    row counts), for the partitions after which every earlier one's count is known: a partition scored to its end
+    counted its rows, and one that stopped at an error counted the rest without scoring them (only then: the
+    passing job pays nothing). A partition that failed before it read its rows leaves the later ones unknown."""
     starts, start = {}, 0
     for part in partials:
         starts[part["partition"]] = start
-        if part.get("error") or part.get("raise"):
+        if part.get("count") is None:
             break
-        start += part["rows"]
+        start += part["count"]
     return starts
 
 
-def _in_table(message: str, starts: Mapping[int, int]) -> str:
+def _local_batches(model_bytes: bytes, partials: list[dict[str, Any]]) -> tuple[int, int] | None:
+    """Local parity's rows per batch for this model and the table's row count, where every partition counted its
+    rows (:func:`_row_starts`); None otherwise, and where no partition stopped (nothing to name)."""
+    if not any(p.get("error") or p.get("raise") for p in partials) or any(p.get("count") is None for p in partials):
+        return None
+    from onnxgate._onnx import load_model, rows_per_batch
+    from onnxgate.validators.parity import DEFAULT_BATCH_SIZE
+
+    return rows_per_batch(load_model(model_bytes), DEFAULT_BATCH_SIZE), sum(p["count"] for p in partials)
+
+
+def _in_table(message: str, starts: Mapping[int, int], batch: tuple[int, int] | None = None) -> str:
     """``message`` with each row a worker named "row R of partition P" (or "rows R..S of partition P") named by
-    its number in the table, as local parity names it, for the partitions in ``starts`` (:func:`_row_starts`)."""
+    its number in the table, as local parity names it, for the partitions in ``starts`` (:func:`_row_starts`).
+    With ``batch`` (local parity's rows per batch, the table's rows: :func:`_local_batches`), the run a worker
+    names with the first row failing in it ("rows R..S of partition P (first at row F of partition P") is named
+    as local parity names it: its batch holding that row, which the worker's run need not be (partitions do not
+    start where local parity's batches do)."""
+    if batch is not None:
+        size, total = batch
+
+        def as_local(found: re.Match[str]) -> str:
+            partition = int(found[1])
+            if partition not in starts or int(found[3]) != partition:
+                return found[0]
+            row = starts[partition] + int(found[2])
+            first = row // size * size
+            return f"rows {first}..{min(first + size, total) - 1} (first at row {row}"
+
+        message = _FAILING_RUN.sub(as_local, message)
 
     def in_table(found: re.Match[str]) -> str:
         partition = int(found[4])
@@ -679,6 +720,7 @@ def _partition_parity(
         part: dict[str, Any] = {
             "partition": context.partitionId() if context is not None else 0,
             "rows": 0,
+            "count": None,  # all its rows, scored or not, where known (_row_starts)
             "batches": 0,
             "missing": set(),
             "accs": [],
@@ -705,7 +747,8 @@ def _partition_parity(
             from onnxgate.runtime import run_rows
             from onnxgate.spark._files import worker_batches
 
-            for batch in _runs(worker_batches(batches, fragment_rows, read)):
+            runs = _runs(worker_batches(batches, fragment_rows, read))
+            for batch in runs:
                 n = batch.num_rows
                 if n == 0:
                     continue
@@ -730,8 +773,9 @@ def _partition_parity(
                 except Exception as err:
                     from onnxgate.validators.parity import onnxruntime_failure
 
-                    if done == 0:  # the partition's first run, of all its rows unless it holds RUN_ROWS or more
-                        part["first_run_failed"] = n
+                    # a run smaller than local parity's batches (a partition's first or last): where the first rows
+                    # fail as a batch too, the model may fix its batch size (_batch_size_suspected)
+                    part["failed_run"] = (done, n)
 
                     try:  # as local parity: the first row failing alone, with its inputs
                         part["error"], failure = onnxruntime_failure(
@@ -769,8 +813,11 @@ def _partition_parity(
                     from onnxgate.validators.parity import first_row_failing, reference_failed
 
                     bad = first_row_failing(run_reference, feeds)
-                    if bad is not None:  # the row, as local parity names it
-                        where += f" (first at row {done + bad} of partition {part['partition']})"
+                    if bad is not None:  # the row and its inputs, as local parity names them (in the table: _in_table)
+                        from onnxgate.validators.parity import row_inputs_shown
+
+                        where += (f" (first at row {done + bad} of partition {part['partition']}: "
+                                  f"{row_inputs_shown(feeds, signature, bad)})")
                     part["raise"] = ("InvalidDataError", reference_failed(where, err))  # as locally: exit 2
                     break
                 if resolve_ties is not None:  # as local parity: a k-th neighbour's tie broken another way
@@ -818,6 +865,13 @@ def _partition_parity(
                                                             tolerances, run_reference, rows_of=of)
                 part["rows"] += n
                 part["batches"] += 1
+            if part.get("error") or part.get("raise"):
+                # stopped early: its other rows are counted, not scored, so that the driver knows where every
+                # partition starts and names a row by its place in the table, as local parity does; on this path only
+                with contextlib.suppress(Exception):  # unreadable further: where later partitions start is not known
+                    part["count"] = part["rows"] + n + sum(run.num_rows for run in runs)
+            else:
+                part["count"] = part["rows"]
             if (probe is not None and not part.get("error") and not part.get("raise") and "probe_failed" not in part
                     and _looks_failed(part)):
                 # as local parity, before the batch (or the file) is blamed: does either model answer the same

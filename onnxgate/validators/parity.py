@@ -99,6 +99,7 @@ __all__ = [
     "parity_result",
     "reference_failed",
     "resolve_tolerances",
+    "row_inputs_shown",
     "rows_with_nan",
     "scalar_inputs_finding",
     "traced_rows_disagree",
@@ -389,9 +390,7 @@ def check_prediction_parity(
                 where = f"rows {done}..{done + num_rows(chunk) - 1}"
                 bad = first_row_failing(run_reference, feeds)
                 if bad is not None:
-                    shown = ", ".join(f"{k}={_brief(v[bad], 6, bare=True)[:80]}"
-                                      for k, v in list(by_column(feeds, signature).items())[:8])
-                    where += f" (first at row {done + bad}: {shown})"
+                    where += f" (first at row {done + bad}: {row_inputs_shown(feeds, signature, bad)})"
                 raise InvalidDataError(reference_failed(where, err)) from err
             if resolve_ties is not None:
                 # a tie is asked of the rows the reference answered: the user's float64 values, not the file's
@@ -740,6 +739,13 @@ def _first_failing_row(session: Any, feeds: Mapping[str, Any]) -> int | None:
     if takes_one_row(session):
         return None
     return first_row_failing(lambda part: session.run(None, part), feeds)
+
+
+def row_inputs_shown(feeds: Mapping[str, Any], signature: Signature, row: int) -> str:
+    """``row``'s inputs as a message shows the row the reference fails on (``f0=1.5, f1=nan``, 8 inputs at most):
+    local and Spark parity say it alike."""
+    shown = list(by_column(feeds, signature).items())[:8]
+    return ", ".join(f"{key}={_brief(value[row], 6, bare=True)[:80]}" for key, value in shown)
 
 
 def first_row_failing(run: Callable[[dict[str, Any]], Any], feeds: Mapping[str, Any]) -> int | None:

@@ -151,12 +151,13 @@ def test_data_the_reference_refuses_is_the_local_input_error(local_spark: Any, f
     X = forest["X"][:50].astype(np.float64)
     X[7, 2] = np.nan
     df = local_spark.createDataFrame(pd.DataFrame(X, columns=FEATURES))
-    # the rows named by their place in the table, as locally (the workers name them in their partition)
-    says = r"the reference model failed on rows 0\.\.\d+ \(first at row 7\) of the data: ValueError: Input X contains"
-    with pytest.raises(InvalidDataError, match=says):
+    # the rows named by their place in the table, in local parity's batch, with the row's inputs, as locally (the
+    # workers name them in their partition)
+    with pytest.raises(InvalidDataError) as on_spark:
         ogs.validate(forest["conv"], df, reference=_refuses_nan)
     with pytest.raises(InvalidDataError, match=r"the reference model failed on rows 0\.\.49 \(first at row 7: "):
         og.validate(forest["conv"], reference=_refuses_nan, data=X)
+    assert _outcome(og.validate, forest["conv"], reference=_refuses_nan, data=X)[2] == str(on_spark.value)
 
 
 def test_a_reference_that_does_not_pickle_is_refused(local_spark: Any, forest: dict[str, Any]) -> None:
@@ -1366,3 +1367,89 @@ def test_a_null_feeding_an_integer_input_is_refused_on_spark_in_local_words(loca
                      "column 'k' has 2 missing or non-finite value(s) but input 'k' is int64; fill or drop them first")
     for given in (str(path), local_spark.read.parquet(str(path)).select("x", "k")):
         assert _outcome(ogs.validate, model, given, reference=model, spark=local_spark) == local
+
+
+def _gemm_model(rows: Any, groups: int | None = None) -> Any:
+    """y = x @ w + b for x of ``[rows, 10]`` (a batch size the input fixes: 1, 16, or "N" free); with ``groups``,
+    the rows are reshaped to groups of that many first (the graph scores batches of a multiple of it only)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.normal(size=(10, 3)).astype(np.float32), "w"),
+             numpy_helper.from_array(rng.normal(size=3).astype(np.float32), "b")]
+    nodes, source = [], "x"
+    if groups is not None:
+        inits += [numpy_helper.from_array(np.array([-1, groups, 10], dtype=np.int64), "grouped"),
+                  numpy_helper.from_array(np.array([-1, 3], dtype=np.int64), "flat")]
+        nodes.append(helper.make_node("Reshape", ["x", "grouped"], ["g"]))
+        source = "g"
+    nodes += [helper.make_node("MatMul", [source, "w"], ["m"]), helper.make_node("Add", ["m", "b"], ["s"])]
+    nodes.append(helper.make_node("Reshape", ["s", "flat"], ["y"]) if groups is not None
+                 else helper.make_node("Identity", ["s"], ["y"]))
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [rows, 10])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, 3])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def test_fixed_batch_graphs_on_partitions_larger_than_a_batch_are_judged_on_spark_as_locally(
+        local_spark: Any, tmp_path: Path) -> None:
+    # 34,000 rows in two files of 17,000 (and in one): a graph scoring only multiples of 16 rows passes local parity's
+    # batches (2 x 16,384 + 1,232) and fails its first 4 rows, "the model fixes its batch size"; Spark, whose partition
+    # ran 16,384 + 616 rows, said "onnxruntime failed on rows 16384..16999 (first at row 16400: x=[...])", blaming a
+    # row. Inputs fixed to 1 row (scored row by row) and to 16 rows (failing on every batch) were already alike
+    frame = pd.DataFrame(np.random.default_rng(1).normal(size=(34_000, 10)).astype(np.float32),
+                         columns=[f"f{i}" for i in range(10)])
+    two = tmp_path / "two"
+    two.mkdir()
+    frame[:17_000].to_parquet(two / "a.parquet")
+    frame[17_000:].to_parquet(two / "b.parquet")
+    frame.to_parquet(tmp_path / "one.parquet")
+    free = _gemm_model("N")
+    differ, seen = [], {}
+    for name, model in {"rows 1": _gemm_model(1), "rows 16": _gemm_model(16),
+                        "groups of 16": _gemm_model("N", groups=16)}.items():
+        local = parity(og.validate(model, data=frame, reference=free))
+        seen[name] = local
+        for given in (str(two), str(tmp_path / "one.parquet"))[:1 if name == "rows 1" else 2]:
+            on_spark = parity(ogs.validate(model, given, reference=free, spark=local_spark))
+            ours = (on_spark.passed, on_spark.message, on_spark.details.get("rows"),
+                    [(o["mismatched_rows"], (o["abs"] or {}).get("max")) for o in on_spark.details.get("outputs", [])])
+            theirs = (local.passed, local.message, local.details.get("rows"),
+                      [(o["mismatched_rows"], (o["abs"] or {}).get("max")) for o in local.details.get("outputs", [])])
+            differ += [(name, given, theirs, ours)] if ours != theirs else []
+    assert not differ, differ
+    assert seen["rows 1"].passed and seen["rows 1"].details["rows"] == 34_000
+    assert seen["rows 16"].message.startswith("onnxruntime failed on rows 0..16383: ")
+    assert seen["groups of 16"].details["rows"] == 34_000
+    assert seen["groups of 16"].message.startswith("onnxruntime scores the data's batches but fails on a batch of its "
+                                                   "first 4 rows")
+
+
+def test_a_row_the_reference_refuses_is_named_on_spark_as_locally(local_spark: Any, tmp_path: Path) -> None:
+    # a LogisticRegression given NaN: local validate names its batch and the row, with its inputs, "rows 16384..32767
+    # (first at row 30000: input=[...])"; Spark named its partition's run, "rows 25000..41383 (first at row 30000)"
+    # (two files of 25,000 rows), "rows 26384..42767" (three of 10,000, 11,000 and 29,000), without the inputs
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.random.default_rng(1).normal(size=(50_000, 4))
+    model = LogisticRegression().fit(X[:1000], (X[:1000, 0] > 0).astype(int))
+    conv = og.convert(model, X[:5])
+    said, differ = [], []
+    for bad in ([30_000], [20_000, 40_000]):
+        rows = X.copy()
+        rows[bad, 1] = np.nan
+        frame = pd.DataFrame(rows, columns=FEATURES)
+        local = _outcome(og.validate, conv, data=frame, reference=model)
+        said.append(local)
+        for cuts in ([25_000], [10_000, 21_000]):
+            folder = tmp_path / f"{bad[0]}-{len(cuts)}"
+            folder.mkdir()
+            for i, (start, end) in enumerate(zip([0, *cuts], [*cuts, len(frame)])):
+                frame[start:end].to_parquet(folder / f"part-{i}.parquet")
+            on_spark = _outcome(ogs.validate, conv, str(folder), reference=model, spark=local_spark)
+            differ += [(bad, cuts, local, on_spark)] if on_spark != local else []
+    assert not differ, differ
+    assert said[0][0] == "refused" and "failed on rows 16384..32767 (first at row 30000: input=[" in said[0][2]
+    assert "failed on rows 16384..32767 (first at row 20000: input=[" in said[1][2]
