@@ -28,9 +28,9 @@ use: validating reads the recorded mapping, not the rewrite.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from onnxgate._lazy import lazy_members
 
 __all__ = [
     "ADAPT_METADATA_KEY",
@@ -73,18 +73,4 @@ if TYPE_CHECKING:
     from onnxgate.adaptation.rewrite import CLASS_OUTPUT_PREFIX
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        if name.isidentifier() and importlib.util.find_spec(f"{__name__}.{name}") is not None:
-            # a submodule, an attribute of the package as when the package imported every module itself
-            # (``import onnxgate.validators`` then ``onnxgate.validators.parity.X`` raised AttributeError)
-            return importlib.import_module(f"{__name__}.{name}")
-        raise AttributeError(f"module 'onnxgate.adaptation' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_members(globals(), _LAZY)
