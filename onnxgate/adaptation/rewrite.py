@@ -331,6 +331,14 @@ class Rewrite:
                 source = node.input[0]
                 dropped_nodes.append(node)
                 zipmap = True
+                narrowed = producers.get(source)
+                if (narrowed is not None and narrowed.op_type == "Cast"
+                        and value_types.get(narrowed.input[0]) == onnx.TensorProto.DOUBLE
+                        and sum(source in n.input for n in graph.node) == 1):
+                    # the double probabilities a double graph casts to float32 for ZipMap alone (its only float):
+                    # the column takes them as they are, as without ZipMap
+                    source = narrowed.input[0]
+                    dropped_nodes.append(narrowed)
                 shape = shapes.get(source)
                 code = value_types.get(source, onnx.TensorProto.FLOAT)
                 n_labels = zipmap_width(node)

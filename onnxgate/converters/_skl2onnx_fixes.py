@@ -1028,7 +1028,8 @@ def register_double_linear_scores() -> None:
     scikit-learn's ``decision_function``, ``X @ coef_.T + intercept_`` in double, and its ``predict``: the class of
     the highest score, or of two classes the second where the score is above 0. The outputs are skl2onnx's (a
     label, the scores: one column for two classes, one per class otherwise). A float input, a multi-label
-    RidgeClassifier and skl2onnx's ``raw_scores``, ``nocl`` and ``output_class_labels`` options keep skl2onnx's."""
+    RidgeClassifier and skl2onnx's ``raw_scores``, ``nocl`` and ``output_class_labels`` options keep skl2onnx's
+    (``zipmap``, which skl2onnx passes over for them, no longer does: a RidgeClassifier fell back to float32)."""
     import numpy as np
     from onnx import TensorProto
     from skl2onnx.common.data_types import DoubleTensorType
@@ -1042,7 +1043,8 @@ def register_double_linear_scores() -> None:
             options = container.get_options(op, dict(raw_scores=False, nocl=False, output_class_labels=False))
             multilabel = getattr(getattr(op, "_label_binarizer", None), "y_type_", "") == "multilabel-indicator"
             if (type(op).__name__ not in _LINEAR_SCORES or not isinstance(operator.inputs[0].type, DoubleTensorType)
-                    or multilabel or any(options.values()) or len(operator.outputs) != 2):
+                    or multilabel or any(options.get(k) for k in ("raw_scores", "nocl", "output_class_labels"))
+                    or len(operator.outputs) != 2):
                 original(scope, operator, container)
                 return
             w = GraphWriter(scope, container, np.float64)

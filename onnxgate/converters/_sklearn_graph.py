@@ -916,6 +916,107 @@ def exponential_link_in_double(proto: Any) -> None:
             "Cast", [scores], [wide], to=TensorProto.DOUBLE, name=unique_name("Cast_tree_out", taken)))
 
 
+@dataclass(frozen=True)
+class ZipMapEnd:
+    """The end skl2onnx writes for ``zipmap=True`` (its ``SklearnZipMap`` operator), taken off a double graph by
+    :func:`unzipped`: the label node (a Cast to int64, or an Identity of text labels) and the ZipMap, the
+    tensors they read (``label``, ``probabilities``) and the graph outputs they write, as declared."""
+
+    label: str
+    probabilities: str
+    nodes: tuple[Any, ...]
+    outputs: tuple[Any, ...]
+
+
+def unzipped(proto: Any) -> ZipMapEnd | None:
+    """Take skl2onnx's ZipMap end off a double graph, leaving the ``label`` and ``probabilities`` tensors as its
+    outputs, as ``zipmap=False`` writes them; :func:`zipped_in_float32` puts it back once the graph is settled.
+
+    ai.onnx.ml's ZipMap reads float32 scores only, so a classifier converted with ``zipmap=True`` could not be
+    written in double and fell back to float32 altogether (a LogisticRegression's probabilities 2.5e-7 off
+    on iris), and the double graph's fixes, which read its ``label`` and ``probabilities`` outputs, passed a
+    forest's by (its float32 sums kept, 4.2e-7 off). Without the end, the graph takes those fixes as the
+    graph of ``zipmap=False`` does. None (the graph left as it is) for an end of another form.
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = proto.graph
+    zipmaps = [n for n in graph.node if n.op_type == "ZipMap"]
+    names = [o.name for o in graph.output]
+    if len(zipmaps) != 1 or zipmaps[0].output[0] not in names or names.index(zipmaps[0].output[0]) == 0:
+        return None
+    zipmap = zipmaps[0]
+    at = names.index(zipmap.output[0])
+    producers = {out: node for node in graph.node for out in node.output}
+    label_node = producers.get(names[at - 1])
+    if label_node is None or label_node.op_type not in ("Cast", "Identity") or len(label_node.input) != 1:
+        return None
+    try:
+        inferred = onnx.shape_inference.infer_shapes(proto)
+    except Exception:
+        return None
+    types = {v.name: v.type.tensor_type.elem_type for v in inferred.graph.value_info if v.type.HasField("tensor_type")}
+    widths = [len(a.ints or a.strings) for a in zipmap.attribute if a.name.startswith("classlabels")]
+    label, probabilities = label_node.input[0], zipmap.input[0]
+    end = ZipMapEnd(label, probabilities, (_copied(label_node), _copied(zipmap)),
+                    (_copied(graph.output[at - 1]), _copied(graph.output[at])))
+    # declared as skl2onnx declares it without ZipMap (its type guessed from the classes, as output_label's): the
+    # fixes read the declaration (a OneVsOneClassifier's text label declared string holds the class's position)
+    label_out = _copied(graph.output[at - 1])
+    label_out.name = label
+    scores_out = helper.make_tensor_value_info(probabilities, types.get(probabilities) or TensorProto.DOUBLE,
+                                               [None, widths[0] if widths else None])
+    graph.node.remove(label_node)
+    graph.node.remove(zipmap)
+    del graph.output[at - 1:at + 1]
+    graph.output.insert(at - 1, scores_out)
+    graph.output.insert(at - 1, label_out)
+    return end
+
+
+def _copied(message: Any) -> Any:
+    copy = type(message)()
+    copy.CopyFrom(message)
+    return copy
+
+
+def zipped_in_float32(proto: Any, end: ZipMapEnd) -> None:
+    """Put back the ZipMap end :func:`unzipped` took off, its probabilities cast to float32 right before the
+    ZipMap (the only float type it reads): the graph computes in double, and the ``output_probability`` maps
+    carry float32's rounding of the double probabilities (at most half a float32 step, 6e-8 relative), the
+    label its double answer. Refused (:class:`NoDouble`) when the graph no longer writes the two outputs."""
+    from onnx import TensorProto, helper
+
+    from onnxgate._graph import graph_names, unique_name
+
+    graph = proto.graph
+    names = [o.name for o in graph.output]
+    if end.label not in names or end.probabilities not in names:
+        raise NoDouble("zipmap=True's ZipMap could not be put back after the double graph's fixes. Convert with "
+                       "zipmap=False (the default: the scores as a float64 [N, classes] tensor) to keep double, or "
+                       "with precision='float32'.", "zipmap=True's ZipMap could not be put back on the double graph")
+    taken = graph_names(graph)
+    narrow = unique_name(f"{end.probabilities}_float32", taken)
+    label_node, zipmap = (_copied(node) for node in end.nodes)
+    zipmap.input[0] = narrow
+    graph.node.extend([label_node, helper.make_node("Cast", [end.probabilities], [narrow], to=TensorProto.FLOAT,
+                                                     name=unique_name("Cast_zipmap_float32", taken)), zipmap])
+    at = min(names.index(end.label), names.index(end.probabilities))
+    # the label keeps the shape the fixes settled (QuadraticDiscriminantAnalysis': [N], where skl2onnx says [1, N])
+    label_out = _copied(graph.output[names.index(end.label)])
+    label_out.name = end.outputs[0].name
+    if label_node.op_type == "Cast":
+        label_out.type.tensor_type.elem_type = end.outputs[0].type.tensor_type.elem_type
+    scores_out = _copied(end.outputs[1])
+    # skl2onnx declares the maps' values double in a double graph; ZipMap writes seq(map(int64 or string, float))
+    scores_out.type.sequence_type.elem_type.map_type.value_type.tensor_type.elem_type = TensorProto.FLOAT
+    for name in (end.label, end.probabilities):
+        graph.output.remove(next(o for o in graph.output if o.name == name))
+    graph.output.insert(at, scores_out)
+    graph.output.insert(at, label_out)
+
+
 def float32_tree_outputs(proto: Any) -> None:
     """Graph outputs that are a float32 tree ensemble's output cast to double stay float32.
 

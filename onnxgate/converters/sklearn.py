@@ -35,7 +35,8 @@ Policy:
   the setting that removes float32 flips.
 * Classifiers emit plain tensors (``label``, ``probabilities``): ZipMap is switched off for every
   classifier whose skl2onnx converter takes the option, unless ``options={"zipmap": True}`` (or
-  ``"columns"``). Options go only to converters that list them (RFE has none).
+  ``"columns"``). Options go only to converters that list them (RFE has none). ZipMap takes float32
+  scores only: a double graph keeps its double answer, the probabilities cast to float32 right before it.
 * The native reference is given the rows as it was fitted (float32 feeds widened to float64,
   sparse answers densified, 1-D estimators given 1-D arrays).
 * skl2onnx's own faults are fixed where they are (:mod:`onnxgate.converters._skl2onnx_fixes`): on the
@@ -141,8 +142,10 @@ from onnxgate.converters._sklearn_graph import (
     root_line,
     set_metadata,
     unanswered_scores,
+    unzipped,
     zero_init_base_values,
     zipmap_column_names,
+    zipped_in_float32,
 )
 from onnxgate.converters._sklearn_models import (
     boolean_category_columns,
@@ -865,6 +868,8 @@ class SklearnConverter(Converter):
                 f"{what} {shown} are fed as {' or '.join(fed)} and cast to {compute} inside the graph, "
                 f"where the model computes in {compute}"
             )
+        # a ZipMap reads float32 only: taken off a double graph while it is settled, then put back after a Cast
+        zipmap_end = unzipped(proto) if compute == "float64" else None
         dedupe_opset_imports(proto)
         declare_output_ranks(proto)
         declare_binary_scores(proto, model)
@@ -905,6 +910,8 @@ class SklearnConverter(Converter):
             from onnxgate._graph import double_erf
 
             double_erf(proto)  # onnxruntime has no double Erf kernel (GaussianProcessClassifier's probabilities)
+            if zipmap_end is not None:
+                zipped_in_float32(proto, zipmap_end)
             refuse_ill_typed_double(proto, model)
         declare_target_widths(proto, model)
         return proto

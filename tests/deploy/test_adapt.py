@@ -386,6 +386,22 @@ def test_zipmap_is_replaced_by_per_class_outputs_named_after_the_classes() -> No
     assert report.passed, str(report)
 
 
+def test_a_double_zipmap_file_gives_double_probability_columns() -> None:
+    # a double graph casts its probabilities to float32 for ZipMap alone; the SQL columns take the double ones, as
+    # without ZipMap (precision="float64" with zipmap=True was refused: ZipMap takes float32 only)
+    from sklearn.linear_model import LogisticRegression
+
+    X = ROWS[:, :4].astype(np.float64)
+    clf = LogisticRegression(max_iter=500).fit(X, np.array([3, 5, 8, 3] * 4))
+    conv = og.convert(clf, X, options={"zipmap": True}, precision="float64", target="sql-edge-2.0")
+    sig = conv.signature
+    assert sig.output_names == ["output_label", "p_3", "p_5", "p_8"]
+    assert {sig.output(n).elem_type for n in sig.output_names[1:]} == {"float64"}
+    got = run(conv.model, columns(X))
+    np.testing.assert_allclose(np.hstack(got[1:]), clf.predict_proba(X), rtol=1e-12, atol=0)
+    assert og.validate(conv, "sql-edge-2.0", reference=clf, data=X).passed
+
+
 def test_an_output_whose_name_a_column_takes_keeps_its_own_name_and_is_compared() -> None:
     """Columns named label and p_0 took the outputs' names: the label output became 'label__inner', and
     parity listed it as "not compared" (the record of the adaptation keyed it by that inner name), so a
