@@ -34,20 +34,36 @@ def zipmap_column_names(model: Any) -> list[str]:
     return [f"s{c}" for c in classes]
 
 
-def binary_scores_by_class(proto: Any, model: Any) -> None:
+def binary_scores_by_class(proto: Any, model: Any, *, raw_scores: bool = False) -> None:
     """Make a binary SVC's or NuSVC's scores (no ``probability=True``) one column per class, ``[-d, d]``:
     skl2onnx writes ``[d, -d]``, so the class-1 column held minus the decision score and the column with the
     highest score was the other class on every row (found by helper-71). With ``zipmap="columns"`` the two
-    columns are outputs of their own (``'i0'``, ``'i1'``), each negated the same way."""
-    from onnxgate._graph import output_after
+    columns are outputs of their own (``'i0'``, ``'i1'``), each negated the same way; with ``zipmap=True`` in a
+    float32 graph the scores are negated before the ZipMap (a ``Neg`` of its maps was a file onnxruntime refused,
+    "Type 'seq(map(int64,tensor(float)))' of input parameter ... of operator (Neg) ... is invalid").
+
+    With skl2onnx's ``raw_scores`` (``raw_scores=True``) skl2onnx writes ``[-d, d]`` itself, as onnxgate's double
+    graph does: negated again, its scores were ``[d, -d]`` and the highest was the other class on every row."""
+    from onnx import helper
+
+    from onnxgate._graph import graph_names, output_after, unique_name
 
     final = final_step(model)
-    if (type(final).__name__ not in ("SVC", "NuSVC") or len(getattr(final, "classes_", ())) != 2
+    if (raw_scores or type(final).__name__ not in ("SVC", "NuSVC") or len(getattr(final, "classes_", ())) != 2
             or hasattr(final, "predict_proba")):
         return
     columns = set(zipmap_column_names(model))
+    producers = {out: node for node in proto.graph.node for out in node.output}
     for out in list(proto.graph.output):
-        if "prob" in out.name.lower() or out.name in columns:
+        if "prob" not in out.name.lower() and out.name not in columns:
+            continue
+        zipmap = producers.get(out.name)
+        if zipmap is not None and zipmap.op_type == "ZipMap":
+            scores = unique_name(f"{zipmap.input[0]}_by_class", graph_names(proto.graph))
+            at = list(proto.graph.node).index(zipmap)  # the nodes stay in topological order
+            proto.graph.node.insert(at, helper.make_node("Neg", [zipmap.input[0]], [scores], name=scores))
+            zipmap.input[0] = scores
+        else:
             output_after(proto.graph, out.name, "Neg", was="negated", node="by_class")
 
 

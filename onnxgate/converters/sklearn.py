@@ -600,6 +600,7 @@ class SklearnConverter(Converter):
                             **hist_missing_text(model), **encoded_missing}
         model = hist_category_codes(model, sample)
         conv_options = self._converter_options(model, zipmap, options)
+        raw_scores = _raw_scores_asked(model, options)
         ml_opset = _register_boosting(model, ml_opset)
         no_double = False
         from onnxgate.converters._boosting import SAMPLE_FLOAT64
@@ -615,7 +616,7 @@ class SklearnConverter(Converter):
                 double_graph = GRAPH_FLOAT64.set(compute == "float64")
                 try:
                     proto = self._convert_at(fitted, columns, compute, opset, ml_opset, name, fitted_options, warnings,
-                                             every_leaf=precision == "float64")
+                                             every_leaf=precision == "float64", raw_scores=raw_scores)
                 except NoDouble as reason:
                     if precision == "float64":
                         raise UnsupportedModelError(str(reason), framework=self.framework) from None
@@ -640,7 +641,7 @@ class SklearnConverter(Converter):
                 elif precision == "auto":
                     # float32 rows: a double graph was not tried, and parity's hint may name it
                     set_metadata(proto, PRECISION_METADATA_KEY, "float32")
-                if _raw_scores_asked(model, options):
+                if raw_scores:
                     set_metadata(proto, RAW_SCORES_METADATA_KEY, type(final_step(model)).__name__)
                 from onnxgate._graph import HIST_CODES
 
@@ -729,9 +730,11 @@ class SklearnConverter(Converter):
         warnings: list[str],
         *,
         every_leaf: bool = False,
+        raw_scores: bool = False,
     ) -> Any:
         """Convert with floats computed in ``compute``; float inputs keep the sample's dtype at the boundary.
-        ``every_leaf``: trees of any depth add their leaves in double (float64 asked for), not only deep ones."""
+        ``every_leaf``: trees of any depth add their leaves in double (float64 asked for), not only deep ones.
+        ``raw_scores``: the user asked skl2onnx's ``raw_scores`` of the final classifier (:func:`_raw_scores_asked`)."""
         import numpy as np
 
         skl2onnx = _skl2onnx()
@@ -873,7 +876,7 @@ class SklearnConverter(Converter):
         dedupe_opset_imports(proto)
         declare_output_ranks(proto)
         declare_binary_scores(proto, model)
-        binary_scores_by_class(proto, model)
+        binary_scores_by_class(proto, model, raw_scores=raw_scores)
         mlp_targets(proto, model)
         declare_targets(proto, model)
         zero_init_base_values(proto, model)
@@ -1320,10 +1323,13 @@ def _scores_as_written(model: Any, scores: Any, width: int | None) -> Any:
 
 def _raw_scores_asked(model: Any, options: Mapping[Any, Any]) -> bool:
     """Whether the user's skl2onnx ``options`` ask ``raw_scores`` of the model's last step, a classifier with
-    ``predict_proba`` (keyed, as skl2onnx reads them, by its class, the estimator or its ``id``), which then writes
-    its decision scores where its probabilities are."""
+    ``predict_proba`` or a binary SVC or NuSVC without it (keyed, as skl2onnx reads them, by its class, the estimator
+    or its ``id``), which then writes its decision scores where its probabilities are (for the SVC: ``[-d, d]``
+    where it wrote ``[d, -d]`` without the option). The SVC's went unrecorded, and a file that failed parity on
+    every row said nothing of the option."""
     final = final_step(model)
-    return hasattr(final, "predict_proba") and any(
+    svc = type(final).__name__ in ("SVC", "NuSVC") and len(getattr(final, "classes_", ())) == 2
+    return (hasattr(final, "predict_proba") or svc) and any(
         isinstance(value, Mapping) and value.get("raw_scores")
         and (key is final or key == id(final) or (isinstance(key, type) and isinstance(final, key)))
         for key, value in options.items())

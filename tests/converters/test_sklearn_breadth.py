@@ -2871,6 +2871,44 @@ def test_a_binary_svc_scores_one_column_per_class(kind: str) -> None:
     assert og.validate(conv, data=X, reference=model).passed
 
 
+@pytest.mark.parametrize("kind", ["SVC", "NuSVC"])
+@pytest.mark.parametrize("case", ["raw_scores", "raw_scores-float32", "zipmap-float32"])
+def test_a_binary_svc_scores_one_column_per_class_with_raw_scores_or_a_float32_zipmap(kind: str, case: str) -> None:
+    # with skl2onnx's raw_scores the scores were [d, -d] (skl2onnx writes [-d, d] then, and onnxgate negated them
+    # again): the highest column was the other class on all 569 rows, validate failed 6.0 off saying nothing of the
+    # option (the metadata was recorded only for a classifier with predict_proba). With precision="float32" and
+    # zipmap=True the Neg read the ZipMap's maps, a file onnxruntime refused ("Type 'seq(map(int64,tensor(float)))'
+    # of input parameter ... of operator (Neg) ... is invalid")
+    import onnxruntime as ort
+    import sklearn.svm
+    from sklearn.datasets import load_breast_cancer
+
+    from onnxgate.converters.sklearn import RAW_SCORES_METADATA_KEY
+
+    X, y = load_breast_cancer(return_X_y=True)
+    estimator = getattr(sklearn.svm, kind)
+    model = estimator().fit(X, y)
+    options: dict[Any, Any] = ({"precision": "float32", "zipmap": True} if case == "zipmap-float32"
+                               else {estimator: {"raw_scores": True}})
+    if case == "raw_scores-float32":
+        options["precision"] = "float32"
+    conv = og.convert(model, X[:5], options=options)
+    session = ort.InferenceSession(conv.to_bytes(), providers=["CPUExecutionProvider"])
+    label, scores = session.run(None, {session.get_inputs()[0].name: X})  # float64, cast to float32 inside
+    if case == "zipmap-float32":
+        scores = np.array([[row[c] for c in model.classes_] for row in scores])
+    np.testing.assert_array_equal(label, model.predict(X))
+    assert (scores.argmax(axis=1) == label).all()
+    decision = model.decision_function(X)
+    tight = "float32" not in case
+    np.testing.assert_allclose(scores, np.column_stack([-decision, decision]),
+                               rtol=1e-9 if tight else 1e-4, atol=1e-9 if tight else 1e-4)
+    metadata = {p.key: p.value for p in conv.model.metadata_props}
+    assert metadata.get(RAW_SCORES_METADATA_KEY) == (kind if "raw_scores" in case else None)
+    report = og.validate(conv, data=X, reference=model)
+    assert report.passed, str(report)
+
+
 ZIPMAP_COLUMNS = ["svc-probabilities", "svc-scores", "svc-text-classes", "svc-binary-scores", "nusvc-binary-scores",
                   "logistic"]
 
