@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import errno
 import functools
 import numbers
@@ -33,6 +34,7 @@ __all__ = [
     "clean_stale_partials",
     "constant_tensors",
     "densify_sparse_initializers",
+    "infer_shapes_strict",
     "ir_version_for_opset",
     "load_error",
     "load_model",
@@ -41,6 +43,8 @@ __all__ = [
     "model_opsets",
     "node_subgraphs",
     "repair_layout",
+    "serialize",
+    "serialized_once",
     "since_version",
     "sparse_initializer_names",
     "tree_skeleton",
@@ -924,9 +928,113 @@ def too_large_message(what: str, size: int) -> str:
     )
 
 
+#: The model :func:`serialized_once` holds the serialization of, and that serialization once made.
+_SERIALIZED: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("onnxgate_serialized", default=None)
+
+
 def serialize(model: onnx.ModelProto) -> bytes:
-    """Serialize a model as one self-contained file (external data folded back in)."""
-    return bytes(model.SerializeToString())
+    """Serialize a model as one self-contained file (external data folded back in); within
+    :func:`serialized_once` of ``model``, the same bytes each time."""
+    held = _SERIALIZED.get()
+    if held is None or held[0] is not model:
+        return bytes(model.SerializeToString())
+    if held[1] is None:
+        held[1] = bytes(model.SerializeToString())
+    return held[1]  # type: ignore[no-any-return]
+
+
+@contextmanager
+def serialized_once(proto: onnx.ModelProto) -> Iterator[None]:
+    """Within the block, :func:`serialize` serializes ``proto`` once and hands back those bytes each time it is
+    asked: the checks of one validation (the checker, onnxruntime's sessions, the hash) read one serialization
+    of the model, which must not change in the block (a check never changes its model). Each serialization of a
+    500 MB model took 1-2 s and held another 500 MB."""
+    token = _SERIALIZED.set([proto, None])
+    try:
+        yield
+    finally:
+        _SERIALIZED.reset(token)
+
+
+#: Initializers of more than this many bytes are handed to strict shape inference without their values
+#: (:func:`infer_shapes_strict`).
+WEIGHTLESS_BYTES = 2**16
+
+
+def infer_shapes_strict(proto: onnx.ModelProto, *, check_type: bool = False) -> onnx.ModelProto:
+    """``onnx.shape_inference.infer_shapes(proto, check_type=check_type, strict_mode=True)``, with the same result
+    and the same error, without copying the weights: inference reads an initializer's type and dims, and its
+    values only where a shape function reads them as data (a Reshape's shape), which onnx refuses for a tensor
+    whose values are not held ("Cannot parse data from external tensors"). So it runs first on a copy whose
+    initializers of more than :data:`WEIGHTLESS_BYTES` hold no values (marked as external data), and, when that
+    raises for any reason, on the whole model, whose error is the one raised. Inference serialized the model,
+    parsed it, wrote its answer and parsed that: four more copies of a 500 MB model's weights, and 2-3 s.
+
+    The model returned holds the types inference found; its large initializers may hold no values.
+
+    Raises
+    ------
+    onnx.shape_inference.InferenceError
+        As ``onnx.shape_inference.infer_shapes`` on the whole model.
+    """
+    import onnx
+
+    light = _weightless(proto)
+    if light is not None:
+        # any error (a shape function reading a value left out, or the model's own): the whole model says it below
+        with suppress(Exception):
+            return onnx.shape_inference.infer_shapes(light, check_type=check_type, strict_mode=True)
+    return onnx.shape_inference.infer_shapes(serialize(proto), check_type=check_type, strict_mode=True)
+
+
+def _held_bytes(tensor: Any) -> int:
+    """The bytes ``tensor``'s values take by its type and dims (0 for external data or a type of no fixed size),
+    without reading them."""
+    if tensor.data_location == 1:  # EXTERNAL
+        return 0
+    count = 1
+    for dim in tensor.dims:
+        count *= max(int(dim), 0)
+    return count * _FIXED_ITEMSIZE.get(tensor.data_type, 0)
+
+
+def _weightless(proto: onnx.ModelProto) -> onnx.ModelProto | None:
+    """A copy of ``proto`` whose main graph's initializers of more than :data:`WEIGHTLESS_BYTES` keep their name,
+    type and dims but no values, marked as external data (:func:`infer_shapes_strict`); None when it has none."""
+    import onnx
+
+    graph = proto.graph
+    if not any(_held_bytes(t) > WEIGHTLESS_BYTES for t in graph.initializer):
+        return None
+    light = onnx.ModelProto()
+    _copy_fields(proto, light, leave="graph")
+    _copy_fields(graph, light.graph, leave="initializer")
+    for tensor in graph.initializer:
+        if _held_bytes(tensor) <= WEIGHTLESS_BYTES:
+            light.graph.initializer.append(tensor)
+            continue
+        shell = light.graph.initializer.add()
+        shell.name, shell.data_type = tensor.name, tensor.data_type
+        shell.dims.extend(tensor.dims)
+        shell.data_location = onnx.TensorProto.EXTERNAL
+        entry = shell.external_data.add()
+        entry.key, entry.value = "location", "onnxgate-values-left-out"
+    return light
+
+
+def _copy_fields(source: Any, dest: Any, *, leave: str) -> None:
+    """Copy every set field of the message ``source`` into ``dest`` but ``leave``."""
+    for field, value in source.ListFields():
+        if field.name == leave:
+            continue
+        # protobuf 7 has only is_repeated; 6.31 (the oldest onnxgate takes) may lack it and has label
+        repeated = field.is_repeated if hasattr(field, "is_repeated") else field.label == field.LABEL_REPEATED
+        if repeated:
+            getattr(dest, field.name).extend(value)
+        elif field.type == field.TYPE_MESSAGE:
+            getattr(dest, field.name).CopyFrom(value)
+        else:
+            setattr(dest, field.name, value)
 
 
 def sparse_initializer_names(proto: onnx.ModelProto) -> list[str]:
@@ -1018,25 +1126,31 @@ def repair_layout(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, list[str]]:
     import onnx
     from onnx import helper
 
+    # what to repair is found on ``proto`` itself: the copy (another 500 MB for a 500 MB model, and 0.5-1 s) is
+    # made only when there is something to repair
+    order, moved = _topological_order(proto.graph)
+    listed: list[Any] = []
+    if int(proto.ir_version) < INITIALIZERS_APART_IR_VERSION:
+        inputs = {i.name for i in proto.graph.input}
+        listed = [init for init in proto.graph.initializer if init.name not in inputs]
+    if order is None and not listed:
+        return proto, []
     copy = onnx.ModelProto()
     copy.CopyFrom(proto)
     notes: list[str] = []
-    moved = _sort_nodes(copy.graph)
-    if moved:
-        notes.append(f"nodes were not in topological order ({moved[0]}); onnxgate sorted them")
-    if int(copy.ir_version) < INITIALIZERS_APART_IR_VERSION:
-        listed: list[str] = []
-        graph = copy.graph
-        inputs = {i.name for i in graph.input}
-        for init in graph.initializer:
-            if init.name not in inputs:
-                graph.input.append(helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
-                listed.append(init.name)
-        if listed:
-            shown = ", ".join(repr(n) for n in listed[:5]) + (f" and {len(listed) - 5} more" if len(listed) > 5 else "")
-            notes.append(f"IR version {copy.ir_version} lists every initializer as a graph input and {shown} "
-                         "were not; onnxgate listed them (constants still: no input a caller feeds)")
-    return (copy, notes) if notes else (proto, [])
+    if order is not None:
+        sorted_nodes = [copy.graph.node[i] for i in order]
+        del copy.graph.node[:]
+        copy.graph.node.extend(sorted_nodes)
+        notes.append(f"nodes were not in topological order ({moved}); onnxgate sorted them")
+    if listed:
+        for init in listed:
+            copy.graph.input.append(helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
+        names = [init.name for init in listed]
+        shown = ", ".join(repr(n) for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        notes.append(f"IR version {copy.ir_version} lists every initializer as a graph input and {shown} "
+                     "were not; onnxgate listed them (constants still: no input a caller feeds)")
+    return copy, notes
 
 
 def _reads(node: Any) -> set[str]:
@@ -1049,39 +1163,36 @@ def _reads(node: Any) -> set[str]:
     return names
 
 
-def _sort_nodes(graph: Any) -> list[str]:
-    """Sort ``graph``'s nodes topologically in place, each node as early in the file's order as its inputs allow
-    (a node holding a subgraph after the nodes whose outputs the subgraph reads); return the description of the
-    first node out of order (empty when all were sorted, or the nodes read each other in a cycle and were left as
-    they are). Subgraphs are left as they are (:func:`repair_layout`)."""
+def _topological_order(graph: Any) -> tuple[list[int] | None, str]:
+    """The order to put ``graph``'s nodes in, topological, each node as early in the file's order as its inputs
+    allow (a node holding a subgraph after the nodes whose outputs the subgraph reads), and the description of
+    the first node out of order; ``(None, "")`` when they are in order already, or read each other in a cycle
+    (left as they are). ``graph`` is only read; its subgraphs are not sorted (:func:`repair_layout`)."""
     import heapq
 
     nodes = list(graph.node)
     producer = {out: i for i, node in enumerate(nodes) for out in node.output if out}
     needs = [{producer[n] for n in _reads(node) if n in producer and producer[n] != i} for i, node in enumerate(nodes)]
-    moved: list[str] = []
-    if any(j > i for i, need in enumerate(needs) for j in need):
-        readers: dict[int, list[int]] = {}
-        for i, need in enumerate(needs):
-            for j in need:
-                readers.setdefault(j, []).append(i)
-        waiting = [len(need) for need in needs]
-        ready = [i for i, count in enumerate(waiting) if count == 0]
-        heapq.heapify(ready)
-        order: list[int] = []
-        while ready:
-            i = heapq.heappop(ready)
-            order.append(i)
-            for k in readers.get(i, []):
-                waiting[k] -= 1
-                if waiting[k] == 0:
-                    heapq.heappush(ready, k)
-        if len(order) == len(nodes):
-            i, j = next((i, j) for i, need in enumerate(needs) for j in sorted(need) if j > i)
-            read = next(n for n in _reads(nodes[i]) if producer.get(n) == j)
-            moved.append(f"node {nodes[i].name or nodes[i].op_type!r} read {read!r} before node "
-                         f"{nodes[j].name or nodes[j].op_type!r} wrote it")
-            sorted_nodes = [nodes[i] for i in order]
-            del graph.node[:]
-            graph.node.extend(sorted_nodes)
-    return moved
+    if not any(j > i for i, need in enumerate(needs) for j in need):
+        return None, ""
+    readers: dict[int, list[int]] = {}
+    for i, need in enumerate(needs):
+        for j in need:
+            readers.setdefault(j, []).append(i)
+    waiting = [len(need) for need in needs]
+    ready = [i for i, count in enumerate(waiting) if count == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for k in readers.get(i, []):
+            waiting[k] -= 1
+            if waiting[k] == 0:
+                heapq.heappush(ready, k)
+    if len(order) != len(nodes):
+        return None, ""
+    i, j = next((i, j) for i, need in enumerate(needs) for j in sorted(need) if j > i)
+    read = next(n for n in _reads(nodes[i]) if producer.get(n) == j)
+    return order, (f"node {nodes[i].name or nodes[i].op_type!r} read {read!r} before node "
+                   f"{nodes[j].name or nodes[j].op_type!r} wrote it")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["ORT_QUIET", "RUN_ROWS", "check_outputs_one_row_per_input", "run_rows", "session", "takes_one_row"]
+__all__ = ["ORT_QUIET", "RUN_ROWS", "check_outputs_one_row_per_input", "run_rows", "session", "sessions_shared",
+           "takes_one_row"]
 
 #: onnxruntime's log level (4 = fatal only): probing a model is expected to fail, and at 3 a rejected
 #: model still prints onnxruntime's "[E:onnxruntime...]" lines on the user's stderr.
@@ -49,11 +52,36 @@ def session(model: bytes, *, spinning: bool = True) -> Any:
     """
     import onnxruntime as ort
 
+    shared = _SHARED.get()
+    key = (id(model), spinning)
+    if shared is not None and key in shared and shared[key][0] is model:
+        return shared[key][1]
     options = ort.SessionOptions()
     options.log_severity_level = ORT_QUIET
     if not spinning:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+    made = ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+    if shared is not None:
+        shared[key] = (model, made)
+    return made
+
+
+#: The sessions :func:`sessions_shared` holds: ``(id(model bytes), spinning) -> (those bytes, session)``.
+_SHARED: contextvars.ContextVar[dict[tuple[int, bool], tuple[bytes, Any]] | None] = contextvars.ContextVar(
+    "onnxgate_sessions", default=None)
+
+
+@contextlib.contextmanager
+def sessions_shared() -> Iterator[None]:
+    """Within the block, :func:`session` given the same bytes object (``onnxgate._onnx.serialize`` of the model
+    in ``serialized_once``) and ``spinning`` hands back the session it made for them: the checks of one
+    validation (``operators_supported``, the row probes, parity) load the model once. A session only runs, so
+    sharing it changes no answer; a 500 MB model took 2-4 s and another 1 GB at its peak to load each time."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
 
 
 def takes_one_row(session: Any) -> bool:

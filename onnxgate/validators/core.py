@@ -8,6 +8,7 @@ import platform
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from onnxgate import runtime
 from onnxgate.conversion import Conversion
 from onnxgate.errors import InvalidDataError
 from onnxgate.validators.pipeline import CHECKS, PARITY, SEARCH, CheckContext, run_checks
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
 
 __all__ = ["CHECKS", "PARITY", "SEARCH", "check_run_settings", "check_search_settings", "refuse_sample_without_rows",
            "validate"]
+
+#: Bytes of a model file read at a time for its hash (:func:`_given_sha256`).
+HASH_CHUNK_BYTES = 2**20
 
 
 def check_run_settings(*, atol: Any = None, rtol: Any = None, search: Any = 0, seed: Any = 0,
@@ -128,7 +132,7 @@ def validate(
     >>> report.passed  # doctest: +SKIP
     True
     """
-    from onnxgate._onnx import load_model, model_opsets
+    from onnxgate._onnx import load_model, model_opsets, serialize, serialized_once
     from onnxgate.signature import Signature
     from onnxgate.targets import resolve_target
 
@@ -156,8 +160,7 @@ def validate(
         from onnxgate.adaptation.mapping import columns_of_native
 
         data = columns_of_native(proto, data)  # the layout it was converted from, for an adapted model
-    raw = _raw_bytes(model)
-    sha = hashlib.sha256(raw if raw is not None else proto.SerializeToString()).hexdigest()
+    sha = _given_sha256(model)
     signature = Signature.from_model(proto)
     if reference is not None and data is None:
         raise InvalidDataError(
@@ -170,7 +173,11 @@ def validate(
         progress=progress, search_time_limit=search_time_limit, search_allow_nan=search_allow_nan,
         text_variants=text_variants,
     )
-    checks = run_checks(context, fail_fast=fail_fast)
+    # the checks read one serialization of the model and load it in onnxruntime once, not once each
+    with serialized_once(proto), runtime.sessions_shared():
+        if sha is None:
+            sha = hashlib.sha256(serialize(proto)).hexdigest()
+        checks = run_checks(context, fail_fast=fail_fast)
 
     model_info = {
         "sha256": sha,
@@ -224,16 +231,21 @@ def refuse_sample_without_rows(conversion: Conversion) -> None:
         )
 
 
-def _raw_bytes(model: Any) -> bytes | None:
-    """The bytes as given (a file's or a buffer's), so the hash matches ``sha256sum model.onnx``."""
+def _given_sha256(model: Any) -> str | None:
+    """The SHA-256 of the bytes as given (a file's or a buffer's), so it matches ``sha256sum model.onnx``; None for
+    a model given otherwise (or a file that can no longer be read). The file is hashed as it is read, not held: a
+    500 MB model read whole for its hash was held as a second copy through every check."""
     if isinstance(model, (bytes, bytearray, memoryview)):
-        return bytes(model)
+        return hashlib.sha256(model if isinstance(model, (bytes, bytearray)) else bytes(model)).hexdigest()
     if isinstance(model, (str, os.PathLike)):
+        digest = hashlib.sha256()
         try:
             with open(model, "rb") as handle:
-                return handle.read()
+                for chunk in iter(lambda: handle.read(HASH_CHUNK_BYTES), b""):
+                    digest.update(chunk)
         except OSError:
             return None
+        return digest.hexdigest()
     return None
 
 

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from onnxgate import runtime
+from onnxgate._onnx import infer_shapes_strict, serialize
 from onnxgate.sql_rules import SQL_IDENTIFIER_MAX, SQL_RESERVED, TYPE_FIXES, sql_name_problem
 from onnxgate.validators.report import CheckResult
 from onnxgate.validators.structure import _verdict
@@ -549,10 +550,12 @@ def _inferred_output_shapes(model: onnx.ModelProto) -> dict[str, tuple[Dim, ...]
 
     from onnxgate.signature import Signature
 
-    data = model.SerializeToString()
     for strict in (True, False):
         try:
-            inferred = onnx.shape_inference.infer_shapes(onnx.load_from_string(data), strict_mode=strict)
+            # strict: without copying the weights (infer_shapes_strict); lenient, only for a model strict
+            # inference refuses, on the whole model
+            inferred = (infer_shapes_strict(model) if strict
+                        else onnx.shape_inference.infer_shapes(serialize(model), strict_mode=False))
         except Exception:  # a model inference cannot read fails model_wellformed, not this check
             continue
         return {s.name: s.shape for s in Signature.from_model(inferred).outputs if s.is_tensor}
@@ -577,7 +580,7 @@ def _probe_rows(model: onnx.ModelProto, sig: Signature, sizes: Sequence[int] = R
     from onnxgate.signature import numpy_dtype_for
 
     try:
-        sess = runtime.session(model.SerializeToString())
+        sess = runtime.session(serialize(model), spinning=False)  # operators_supported's, within a validation
     except Exception:
         return {}, _LoadFailure("onnxruntime cannot load the model (operators_supported says why)"), None
     found: dict[str, list[tuple[int, ...]]] = {s.name: [] for s in sig.outputs}

@@ -15,8 +15,10 @@ from onnxgate._onnx import (
     FUNCTIONS_IR_VERSION,
     canonical_domain,
     densify_sparse_initializers,
+    infer_shapes_strict,
     node_subgraphs,
     repair_layout,
+    serialize,
 )
 from onnxgate.errors import InvalidModelError
 from onnxgate.validators.report import CheckResult
@@ -136,17 +138,15 @@ def check_model_wellformed(model: onnx.ModelProto, target: Target) -> CheckResul
     # judged as onnxgate packages it: nodes out of topological order sorted, an IR 3 file's initializers listed as
     # inputs (onnxruntime runs both as they are; the checker refused them and the model with them)
     laid_out, repairs = repair_layout(model)
-    data = laid_out.SerializeToString()
     try:
         # Checking the serialized bytes works on a private copy, so the caller's proto is untouched.
-        onnx.checker.check_model(data, full_check=False)
+        onnx.checker.check_model(serialize(laid_out), full_check=False)
     except Exception as err:
         errors.append({"stage": "checker", "error": _first_lines(err)})
     try:
         # judged with sparse initializers dense, as onnxruntime loads them: strict inference types one
         # sparse_tensor(float) and refused the Mul reading it, on a file onnxruntime runs
-        dense = densify_sparse_initializers(onnx.load_from_string(data))
-        onnx.shape_inference.infer_shapes(dense, check_type=True, strict_mode=True)
+        infer_shapes_strict(densify_sparse_initializers(laid_out), check_type=True)
     except InvalidModelError as err:
         errors.append({"stage": "sparse_initializer", "error": _first_lines(err)})
     except Exception as err:
@@ -442,9 +442,8 @@ def check_operators_supported(model: onnx.ModelProto, target: Target) -> CheckRe
     """
     import onnxruntime as ort
 
-    data = model.SerializeToString()
     try:
-        runtime.session(data)
+        runtime.session(serialize(model), spinning=False)  # as parity makes it, which then uses this one
     except Exception as err:
         session_error = _first_lines(err, 600)
     else:
