@@ -7,8 +7,8 @@ import contextvars
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["ORT_QUIET", "RUN_ROWS", "check_outputs_one_row_per_input", "run_rows", "session", "sessions_shared",
-           "takes_one_row"]
+__all__ = ["ORT_QUIET", "RUN_ROWS", "check_outputs_one_row_per_input", "fixed_rows", "run_rows", "session",
+           "sessions_shared", "takes_one_row"]
 
 #: onnxruntime's log level (4 = fatal only): probing a model is expected to fail, and at 3 a rejected
 #: model still prints onnxruntime's "[E:onnxruntime...]" lines on the user's stderr.
@@ -92,6 +92,36 @@ def takes_one_row(session: Any) -> bool:
     return bool(inputs) and all(len(i.shape) >= 1 and i.shape[0] == 1 for i in inputs)
 
 
+def fixed_rows(session: Any) -> int | None:
+    """The rows every input of ``session``'s model fixes on its first axis when it is more than one and the same
+    for all (16 for an ``[16, 10]`` input, as a model exported with a fixed batch size declares it); else None."""
+    get_inputs = getattr(session, "get_inputs", None)
+    inputs = get_inputs() if get_inputs is not None else []
+    first = {i.shape[0] if len(i.shape) >= 1 and isinstance(i.shape[0], int) else None for i in inputs}
+    size = first.pop() if len(first) == 1 else None
+    return size if size is not None and size > 1 else None
+
+
+def _run_fixed(session: Any, outputs: list[str] | None, feeds: dict[str, Any], total: int, size: int) -> list[Any]:
+    """The ``total`` rows of ``feeds`` in runs of exactly ``size`` rows, the last one filled up with copies of its
+    last row (values the model takes, where zeros may not be: an index, a category code), those rows' outputs
+    dropped; an output without ``size`` rows per run is joined as it is (the caller refuses it)."""
+    import numpy as np
+
+    parts = []
+    for start in range(0, total, size):
+        rows = min(size, total - start)
+        run = {}
+        for name, arr in feeds.items():
+            part = arr[start:start + size]
+            if rows < size:
+                part = np.concatenate([part, np.repeat(part[-1:], size - rows, axis=0)])
+            run[name] = part
+        out = session.run(outputs, run)
+        parts.append([o[:rows] if isinstance(o, np.ndarray) and o.ndim and o.shape[0] == size else o for o in out])
+    return [np.concatenate(column) for column in zip(*parts)]
+
+
 def _rows_that_fit(session: Any, rows: int) -> int:
     """``rows``, or fewer for a model recorded as computing wide rows (:func:`onnxgate._onnx.rows_for_width`:
     a HashingVectorizer's 2**20 columns are 4 MiB a row dense), read from the session's metadata once."""
@@ -106,14 +136,18 @@ def _rows_that_fit(session: Any, rows: int) -> int:
     return min(rows, limit)
 
 
-def run_rows(session: Any, outputs: list[str] | None, feeds: dict[str, Any], rows: int = RUN_ROWS) -> list[Any]:
+def run_rows(session: Any, outputs: list[str] | None, feeds: dict[str, Any], rows: int = RUN_ROWS, *,
+             fill_fixed: bool = False) -> list[Any]:
     """``session.run(outputs, feeds)`` in runs of at most ``rows`` rows, the outputs joined row-wise.
 
     For scoring batches larger than :data:`RUN_ROWS` (a Parquet read, a Spark batch) at the speed of
     cache-sized runs (fewer rows per run for a model recorded as computing wide rows). Each row is scored on
     its own either way; a model whose outputs do not have one entry per row (an aggregate, a sequence) is
     run once on the whole batch instead. A model that
-    takes one row per run (:func:`takes_one_row`) is run row by row.
+    takes one row per run (:func:`takes_one_row`) is run row by row. With ``fill_fixed``, a model whose inputs fix
+    the batch size (:func:`fixed_rows`) is run on batches of exactly that many rows, the last one filled up and
+    the filling's outputs dropped (scoring); without it, the batch is run as it is and onnxruntime's error is the
+    caller's (validation reports the fixed batch size).
 
     Parameters
     ----------
@@ -125,6 +159,8 @@ def run_rows(session: Any, outputs: list[str] | None, feeds: dict[str, Any], row
         The inputs, each with the rows on its first axis.
     rows : int
         Rows per run.
+    fill_fixed : bool
+        Score a model with a fixed batch size in runs of that size.
 
     Returns
     -------
@@ -137,6 +173,9 @@ def run_rows(session: Any, outputs: list[str] | None, feeds: dict[str, Any], row
     >>> outs = run_rows(session(model_bytes), None, {"input": X})  # doctest: +SKIP
     """
     sizes = {arr.shape[0] if getattr(arr, "ndim", 0) else -1 for arr in feeds.values()}
+    fixed = fixed_rows(session) if fill_fixed and len(sizes) == 1 else None
+    if fixed is not None and (total := next(iter(sizes))) > 0 and total != fixed:
+        return _run_fixed(session, outputs, feeds, total, fixed)
     rows = _rows_that_fit(session, rows)
     if len(sizes) == 1 and next(iter(sizes)) > 1 and takes_one_row(session):
         rows = 1  # a [1,1] input per column (the form of the SQL targets' own samples): one row per run

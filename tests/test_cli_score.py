@@ -376,3 +376,25 @@ def test_the_note_on_nan_rows_names_what_an_mlflow_package_does(packages: dict[s
     err = capsys.readouterr().err
     assert "(2 rows)" in err and "this package sets no rule for them" in err, err
     assert ".onnx file" not in err and "score a container package" not in err
+
+
+def test_a_model_with_a_fixed_batch_size_scores_every_row(tmp_path: Path) -> None:
+    # before: "onnxgate score: error: onnxruntime failed on rows 0..39: ... Got: 40 Expected: 16" for a model whose
+    # input is [16, 4]; now it scores 16 rows a run, the last run filled up, and writes one answer per row
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.arange(8, dtype=np.float32).reshape(4, 2) / 8
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])], "fixed",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [16, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [16, 2])], [numpy_helper.from_array(w, "w")])
+    model = tmp_path / "fixed.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)]), model)
+    X = np.random.default_rng(3).normal(size=(40, 4)).astype(np.float32)
+    pd.DataFrame(X, columns=FEATURES).to_parquet(tmp_path / "rows.parquet")
+    out = tmp_path / "scored.parquet"
+    assert main(["score", str(model), "--data", str(tmp_path / "rows.parquet"), "--out", str(out),
+                 "--batch-size", "25"]) == 0
+    scored = pq.read_table(out).to_pandas()
+    assert len(scored) == 40
+    np.testing.assert_allclose(np.stack(scored["y"]), X @ w, rtol=1e-5, atol=1e-6)

@@ -146,7 +146,7 @@ def score_parquet(
                 for shown, _column, n in not_finite_rows(feeds, signature, fed):
                     non_finite[shown] = non_finite.get(shown, 0) + n
             try:
-                outs = run_rows(session, wanted, feeds)
+                outs = run_rows(session, wanted, feeds, fill_fixed=True)
             except Exception as err:
                 where = f"rows {rows}..{rows + batch.num_rows - 1}"
                 raise InvalidDataError(f"onnxruntime failed on {where}: {err}") from err

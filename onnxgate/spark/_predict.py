@@ -324,7 +324,7 @@ def _partition_predict(
                 from onnxgate._package_rules import check_feeds_finite
 
                 check_feeds_finite(feeds, signature, takes_nan, fed, first_row=None, sql=sql)
-            outs = run_rows(session, wanted, feeds)
+            outs = run_rows(session, wanted, feeds, fill_fixed=True)
             check_outputs_one_row_per_input(outs, wanted, batch.num_rows)
             columns = [*batch.columns, *(to_arrow(v, s) for v, s in zip(outs, specs))]
             kept = names if names is not None else batch.schema.names

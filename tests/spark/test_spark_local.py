@@ -201,6 +201,24 @@ def test_predict_adds_typed_columns_and_passes_the_others_through(local_spark: A
     np.testing.assert_array_equal(np.stack(got["probabilities"].to_numpy()), probabilities)
 
 
+def test_predict_of_a_model_with_a_fixed_batch_size_scores_every_row(local_spark: Any) -> None:
+    # before: a PythonException from the workers with onnxruntime's "Got: 40 Expected: 16" for a model whose input
+    # is [16, 4]; now each partition is scored 16 rows a run, its last run filled up, one answer per row
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.arange(8, dtype=np.float32).reshape(4, 2) / 8
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])], "fixed",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [16, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [16, 2])], [numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
+    X = np.random.default_rng(5).normal(size=(40, 4)).astype(np.float32)
+    df = local_spark.createDataFrame(pd.DataFrame(X, columns=FEATURES).assign(row_id=np.arange(40))).repartition(3)
+    got = ogs.predict(df, model, columns=FEATURES).orderBy("row_id").toPandas()
+    assert got["row_id"].tolist() == list(range(40))
+    np.testing.assert_allclose(np.stack(got["y"].to_numpy()), X @ w, rtol=1e-5, atol=1e-6)
+
+
 def test_a_dataframe_with_a_column_named_twice_is_refused_by_name(local_spark: Any, planted: dict[str, Any]) -> None:
     # after a join: predict raised Spark's AnalysisException [AMBIGUOUS_REFERENCE], validate "the Spark parity job
     # failed" (helper-125)
