@@ -30,11 +30,15 @@ def register(sub: Any) -> None:
     p.add_argument("--api-key-env", metavar="NAME", default=None,
                    help="require 'Authorization: Bearer <key>' with the key read from this environment variable")
     p.add_argument("--workers", type=int, default=1,
-                   help="worker processes (default 1), each loading the model; one that dies is replaced (later "
-                        "each time while workers keep dying soon after they start), one whose event loop hangs for "
-                        f"{WORKER_HANG_SECONDS:g} s is killed and replaced; one that cannot load the package, or "
-                        f"{WORKER_CRASH_LOOP_DEATHS} quick deaths in a row, stop the service (exit 3); SIGHUP does "
-                        "not reload")
+                   help="worker processes (default 1), each loading the model, under a supervisor; one that dies "
+                        "is replaced (later each time while workers keep dying soon after they start), one whose "
+                        "event loop hangs for --hang-seconds (a request that hangs the model) is killed and replaced; "
+                        f"one that cannot load the package, {WORKER_CRASH_LOOP_DEATHS} quick deaths in a row, or "
+                        f"{WORKER_CRASH_LOOP_DEATHS} workers killed hung in a row with no request answered in between, "
+                        "stop the service (exit 3); SIGHUP does not reload")
+    p.add_argument("--hang-seconds", type=float, default=WORKER_HANG_SECONDS, metavar="SECONDS",
+                   help=f"a worker whose event loop has not run for this long is killed and replaced "
+                        f"(default {WORKER_HANG_SECONDS:g})")
     p.add_argument("--max-rows", type=int, default=None, help="rows per request (default: the package's limit)")
     p.add_argument("--max-body-bytes", type=int, default=None,
                    help="larger request bodies get 413 (default 16 MiB)")
@@ -77,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
             max_rows=args.max_rows,
             max_body_bytes=args.max_body_bytes or server.DEFAULT_MAX_BODY_BYTES,
             access_log=args.access_log,
+            hang_seconds=args.hang_seconds,
         )
     except server.ServeError as err:
         raise PackagingError(str(err)) from err

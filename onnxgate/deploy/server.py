@@ -54,11 +54,13 @@ keep-alive connection's next request already received or arriving within :data:`
 connection idle that long is then closed (a request its client sends from then on is not answered: HTTP leaves that
 race to clients, which retry);
 connections already accepted (those still in the listening socket's queue too) that have sent no request get
-:data:`SHUTDOWN_FIRST_REQUEST_SECONDS` for their first; then the process exits with code 0. With ``workers > 1``
-each worker does the same; a worker that dies is replaced (after a wait that doubles while workers keep dying
-within :data:`WORKER_CRASH_LOOP_SECONDS` of serving), one whose event loop stops for :data:`WORKER_HANG_SECONDS`
-is killed and replaced; a worker that cannot load the package, or :data:`WORKER_CRASH_LOOP_DEATHS` such deaths in a
-row, stop the service with exit code 3, and the workers stop if the supervisor is killed. A port
+:data:`SHUTDOWN_FIRST_REQUEST_SECONDS` for their first; then the process exits with code 0. The requests are
+served by ``workers`` worker processes (one by default) under a supervisor, and each worker does the same; a worker
+that dies is replaced (after a wait that doubles while workers keep dying within :data:`WORKER_CRASH_LOOP_SECONDS`
+of serving), one whose event loop stops for :data:`WORKER_HANG_SECONDS` (a request that hangs onnxruntime or the
+model) is killed and replaced; a worker that cannot load the package, :data:`WORKER_CRASH_LOOP_DEATHS` such deaths
+in a row, or as many workers killed hung in a row with no request answered in between, stop the service with exit
+code 3, and the workers stop if the supervisor is killed. A port
 already in use, a ``score.py`` that does not run or a model that does not load is one line and exit code 2.
 
 Scheduling and slow clients: a small request is scored on the event loop (no thread hop) while the
@@ -149,15 +151,17 @@ SHUTDOWN_FIRST_REQUEST_SECONDS = 2.0
 #: once, 56 of 45,870 such requests were lost in 40 SIGTERMs under load (none in 369,371 with this wait); waiting 2 s
 #: held the shutdown 2 s (now 0.6-0.9 s with an idle connection).
 SHUTDOWN_IDLE_SECONDS = 0.5
-#: A worker process (``workers > 1``) that dies before it serves or within this many seconds of it counts towards
-#: a crash loop:
+#: A worker process that dies before it serves or within this many seconds of it counts towards a crash loop:
 #: the next one starts after WORKER_RESTART_DELAY_SECONDS, doubled at each such death in a row, and after
 #: WORKER_CRASH_LOOP_DEATHS of them the service stops with exit code 3. A worker that dies later is replaced at once.
 WORKER_CRASH_LOOP_SECONDS = 10.0
 WORKER_CRASH_LOOP_DEATHS = 5
 WORKER_RESTART_DELAY_SECONDS = 0.5
 #: A started worker whose event loop has not run for this long (it beats every HEARTBEAT_SECONDS) is hung: it is
-#: killed and replaced. A model scored in the thread pool does not hold the loop; the health probes are answered.
+#: killed and replaced (``--hang-seconds``). A model scored in the thread pool does not hold the loop; the health
+#: probes are answered. WORKER_CRASH_LOOP_DEATHS workers killed hung in a row, with no POST answered (below 500) by
+#: any worker in between, stop the service with exit code 3: a worker hanging on every request was killed and
+#: replaced for good, and a service answering other requests between the hangs goes on.
 WORKER_HANG_SECONDS = 10.0
 HEARTBEAT_SECONDS = 1.0
 #: Open Inference Protocol datatype of each model element type (the Signature's names).
@@ -1394,21 +1398,6 @@ def _stop_accepting(sock: Any) -> bool:
     return True
 
 
-def _run_until_stopped(app: Any, common: dict[str, Any]) -> None:
-    """``uvicorn.run(app, **common)`` for one process, on a server that answers the connections queued when
-    SIGTERM or SIGINT comes (:func:`_draining_server`)."""
-    import contextlib
-
-    import uvicorn
-
-    config = uvicorn.Config(app, **common)
-    server = _draining_server()(config=config)
-    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises SIGINT once it has stopped, as uvicorn.run()
-        server.run()
-    if not server.started:
-        sys.exit(3)  # uvicorn's STARTUP_FAILURE, what uvicorn.run() exits with (its lines say why)
-
-
 def _draining_server(*, stop_accepting: bool = True, heartbeat: Any = None) -> Any:
     """uvicorn's ``Server``, which first accepts the connections waiting in the listening socket's queue when it
     shuts down.
@@ -1477,7 +1466,8 @@ def _draining_server(*, stop_accepting: bool = True, heartbeat: Any = None) -> A
     return DrainingServer
 
 
-def _run_workers(factory: str, common: dict[str, Any], workers: int) -> None:
+def _run_workers(factory: str, common: dict[str, Any], workers: int,
+                 hang_seconds: float = WORKER_HANG_SECONDS) -> None:
     """``workers`` processes serving one listening socket, each a :func:`_draining_server`; a worker that dies is
     replaced. On SIGTERM or SIGINT this process stops the kernel completing connections on the socket
     (:func:`_stop_accepting`), closes its copy and stops the workers, which answer their requests in flight and
@@ -1486,8 +1476,11 @@ def _run_workers(factory: str, common: dict[str, Any], workers: int) -> None:
     Exit code 3 when a worker could not start, or when workers died before or within
     :data:`WORKER_CRASH_LOOP_SECONDS` of serving :data:`WORKER_CRASH_LOOP_DEATHS` times in a row (each restart
     waiting longer): a worker crashing right after it loaded was replaced at once for good (12 starts in 15 s, 2
-    workers, each loading the model). A worker whose event loop stops running for :data:`WORKER_HANG_SECONDS` is
-    killed and replaced: a hung one was left holding its connections and its share of new ones.
+    workers, each loading the model). A worker whose event loop stops running for ``hang_seconds`` is
+    killed and replaced: a hung one was left holding its connections and its share of new ones, and with one worker
+    (when it ran without a supervisor) the service answered no one again. Exit code 3 too after
+    :data:`WORKER_CRASH_LOOP_DEATHS` workers killed hung in a row with no POST answered in between (counted in the
+    shared ``answered``): a worker hanging on every request was killed and replaced for good, ten seconds a time.
 
     uvicorn's own supervisor (``uvicorn.run(workers=N)``) kept its copy of the socket listening until every worker
     had stopped and its workers shut down as plain uvicorn servers: each SIGTERM under load reset every client's
@@ -1502,6 +1495,7 @@ def _run_workers(factory: str, common: dict[str, Any], workers: int) -> None:
     sock = uvicorn.Config(factory, factory=True, **common).bind_socket()
     spawn = multiprocessing.get_context("spawn")
     stopping: list[int] = []
+    answered = spawn.RawValue("Q", 0)  # POST requests answered below 500 by any worker: the service still works
 
     def stop(sig: int, _frame: Any) -> None:
         if not stopping:
@@ -1512,10 +1506,11 @@ def _run_workers(factory: str, common: dict[str, Any], workers: int) -> None:
     class Worker:
         def __init__(self) -> None:
             self.beat = spawn.RawValue("d", 0.0)  # time.monotonic() of the worker's event loop, 0 until it serves
-            self.process = spawn.Process(target=_serve_worker, args=(factory, common, sock, self.beat))
+            self.process = spawn.Process(target=_serve_worker, args=(factory, common, sock, self.beat, answered))
             self.process.start()
             self.serving: float | None = None  # when the supervisor first saw it beat
             self.proven = False  # has served WORKER_CRASH_LOOP_SECONDS
+            self.hung = False  # killed by the supervisor for not beating
 
     def exit_status(code: int) -> str:
         if code >= 0:
@@ -1530,6 +1525,7 @@ def _run_workers(factory: str, common: dict[str, Any], workers: int) -> None:
     slots: list[Worker | float] = [Worker() for _ in range(workers)]  # a float: when the next one starts
     failed = False
     quick_deaths = 0
+    hangs, answered_then = 0, -1  # workers killed hung in a row with nothing answered in between; the count then
     while not stopping:
         time.sleep(0.2)
         now = time.monotonic()
@@ -1548,9 +1544,10 @@ def _run_workers(factory: str, common: dict[str, Any], workers: int) -> None:
                 served = 0.0 if worker.serving is None else now - worker.serving
                 if not worker.proven and served >= WORKER_CRASH_LOOP_SECONDS:
                     worker.proven, quick_deaths = True, 0  # the workers run: earlier deaths were no loop
-                if beat and now - beat > WORKER_HANG_SECONDS:
+                if beat and now - beat > hang_seconds:
                     print(f"worker process {process.pid} is hung (its event loop has not run for {now - beat:.0f} s);"
                           " killing it", file=sys.stderr, flush=True)
+                    worker.hung = True
                     process.kill()
                     process.join()
                 continue
@@ -1558,6 +1555,21 @@ def _run_workers(factory: str, common: dict[str, Any], workers: int) -> None:
                 failed = True
                 stop(signal.SIGTERM, None)
                 break
+            if worker.hung:  # not a crash: counted on its own, and replaced at once
+                hangs = hangs + 1 if answered.value == answered_then else 1
+                answered_then = answered.value
+                if hangs >= WORKER_CRASH_LOOP_DEATHS:
+                    print(f"worker process {process.pid} was killed hung: workers hung {hangs} times in a row with no "
+                          "request answered in between, so another would too; stopping the service (exit code 3)",
+                          file=sys.stderr, flush=True)
+                    failed = True
+                    stop(signal.SIGTERM, None)
+                    break
+                print(f"worker process {process.pid} was killed hung ({hangs} in a row with no request answered in "
+                      f"between; {WORKER_CRASH_LOOP_DEATHS} stop the service); starting another",
+                      file=sys.stderr, flush=True)
+                slots[i] = now
+                continue
             served = 0.0 if worker.serving is None else now - worker.serving
             quick_deaths = quick_deaths + 1 if served < WORKER_CRASH_LOOP_SECONDS else 0
             status = f"worker process {process.pid} {exit_status(process.exitcode)} " + (
@@ -1584,9 +1596,9 @@ def _run_workers(factory: str, common: dict[str, Any], workers: int) -> None:
         sys.exit(3)
 
 
-def _serve_worker(factory: str, common: dict[str, Any], sock: Any, beat: Any = None) -> None:
+def _serve_worker(factory: str, common: dict[str, Any], sock: Any, beat: Any = None, answered: Any = None) -> None:
     """One worker process of :func:`_run_workers`: the app from ``factory`` on the inherited socket, its event loop
-    writing ``time.monotonic()`` into the shared ``beat``.
+    writing ``time.monotonic()`` into the shared ``beat``, each POST it answers below 500 counted in ``answered``.
 
     A package that does not load here (its model changed since the supervisor loaded it) is one line and exit 3,
     which stops the service: uvicorn let the error through, the worker exited 1 and was replaced, with the same
@@ -1608,9 +1620,12 @@ def _serve_worker(factory: str, common: dict[str, Any], sock: Any, beat: Any = N
             os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=stop_when_the_supervisor_dies, name="supervisor-watch", daemon=True).start()
-    server = _draining_server(stop_accepting=False, heartbeat=beat)(config=uvicorn.Config(factory, factory=True,
-                                                                                         **common))
+    config = uvicorn.Config(factory, factory=True, **common)
+    server = _draining_server(stop_accepting=False, heartbeat=beat)(config=config)
     try:
+        if answered is not None:
+            config.load()  # what server.run() does first; then the app is wrapped to count its answers
+            config.loaded_app = _counting_answers(config.loaded_app, answered)
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # SIGINT (Ctrl-C reaches every process of the terminal's group)
         pass
@@ -1621,6 +1636,24 @@ def _serve_worker(factory: str, common: dict[str, Any], sock: Any, beat: Any = N
         sys.exit(3)
     if not server.started:
         sys.exit(3)
+
+
+def _counting_answers(app: Any, answered: Any) -> Any:
+    """``app``, adding one to the shared ``answered`` for each POST request it answers with a status below 500."""
+
+    async def counted(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await app(scope, receive, send)
+            return
+
+        async def send_counted(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start" and message["status"] < 500:
+                answered.value += 1
+            await send(message)
+
+        await app(scope, receive, send_counted)
+
+    return counted
 
 
 def _exit_zero_on_sigterm() -> None:
@@ -1739,6 +1772,7 @@ def serve(
     max_rows: int | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     access_log: bool = False,
+    hang_seconds: float = WORKER_HANG_SECONDS,
 ) -> None:
     """Serve a package until SIGTERM/SIGINT; in-flight requests finish first.
 
@@ -1750,11 +1784,14 @@ def serve(
     api_key_env : str, optional
         Name of the environment variable holding the key.
     workers : int
-        Worker processes (uvicorn); each loads the model once.
+        Worker processes, each loading the model once, under a supervisor that replaces one that dies or hangs.
     max_rows, max_body_bytes : int
         Request limits (rows per request; bytes per body).
     access_log : bool
         Log every request (costs throughput).
+    hang_seconds : float
+        A worker whose event loop has not run for this long (a request that hangs the model) is killed and
+        replaced.
 
     Raises
     ------
@@ -1762,7 +1799,7 @@ def serve(
         No ``score.py`` in the folder, a ``score.py`` or model that does not load, the key variable is unset,
         or ``host:port`` cannot be listened on.
     """
-    key = _read_key(api_key_env)
+    _read_key(api_key_env)  # unset: one line here, not in every worker
     check_can_listen(host, port)
     folder = Path(package_dir).resolve()
     common: dict[str, Any] = {
@@ -1774,29 +1811,26 @@ def serve(
         "server_header": False,
         "http": http_protocol if _has_httptools() else "auto",
     }
-    if workers > 1:
-        os.environ[ENV_DIR] = str(folder)
-        os.environ[ENV_MAX_BODY] = str(max_body_bytes)
-        if api_key_env:
-            os.environ[ENV_KEY_NAME] = api_key_env
-        if max_rows is not None:
-            os.environ[ENV_MAX_ROWS] = str(int(max_rows))
-        load_entry_script(folder)  # fail here, once, rather than in every worker
-        if __name__ == "__main__" or __spec__ is None:  # run as the container's "python server.py"
-            sys.path.insert(0, str(Path(__file__).resolve().parent))
-            module = Path(__file__).stem
-        else:
-            module = __spec__.name
-        if _has_httptools():
-            common["http"] = f"{module}:http_protocol"
-        print(startup_line(folder, host, port, api_key_env), file=sys.stderr, flush=True)
-        _run_workers(f"{module}:app_from_env", common, workers)
-        return
-    app = create_app(folder, api_key=key, max_rows=max_rows, max_body_bytes=max_body_bytes)
-    _freeze_heap()
-    _exit_zero_on_sigterm()
-    print(startup_line(folder, host, port, api_key_env), file=sys.stderr, flush=True)  # once the package loaded
-    _run_until_stopped(app, common)
+    # one worker runs under the supervisor too: alone, a request that hung the model (on the event loop) left the
+    # service answering no one, its health probe included, for good
+    if workers < 1:
+        raise ServeError(f"workers must be 1 or more, found {workers}")
+    os.environ[ENV_DIR] = str(folder)
+    os.environ[ENV_MAX_BODY] = str(max_body_bytes)
+    if api_key_env:
+        os.environ[ENV_KEY_NAME] = api_key_env
+    if max_rows is not None:
+        os.environ[ENV_MAX_ROWS] = str(int(max_rows))
+    load_entry_script(folder)  # fail here, once, rather than in every worker
+    if __name__ == "__main__" or __spec__ is None:  # run as the container's "python server.py"
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        module = Path(__file__).stem
+    else:
+        module = __spec__.name
+    if _has_httptools():
+        common["http"] = f"{module}:http_protocol"
+    print(startup_line(folder, host, port, api_key_env), file=sys.stderr, flush=True)
+    _run_workers(f"{module}:app_from_env", common, workers, hang_seconds)
 
 
 def startup_line(folder: Path, host: str, port: int, api_key_env: str | None) -> str:
@@ -1818,7 +1852,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--api-key-env", default=None, metavar="NAME")
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes (default 1); one that dies or hangs is replaced, one that cannot load the "
-                        "package or workers that keep dying stop the service (exit 3); SIGHUP does not reload")
+                        "package or workers that keep dying or hanging stop the service (exit 3); SIGHUP does not "
+                        "reload")
+    p.add_argument("--hang-seconds", type=float, default=WORKER_HANG_SECONDS,
+                   help=f"a worker whose event loop has not run for this long is killed and replaced "
+                        f"(default {WORKER_HANG_SECONDS:g})")
     p.add_argument("--max-rows", type=int, default=None)
     p.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
     p.add_argument("--access-log", action="store_true")
@@ -1827,9 +1865,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def argument_error(args: argparse.Namespace) -> str | None:
     """What is wrong with the numbers of ``server.py``'s or ``onnxgate serve``'s arguments (``port``,
-    ``workers``, ``max_rows``, ``max_body_bytes``), as one line; None when nothing is."""
+    ``hang_seconds``, ``workers``, ``max_rows``, ``max_body_bytes``), as one line; None when nothing is."""
     if not 1 <= args.port <= 65535:
         return f"--port must be between 1 and 65535, found {args.port}"
+    hang = getattr(args, "hang_seconds", WORKER_HANG_SECONDS)
+    if not 2 * HEARTBEAT_SECONDS <= hang < float("inf"):  # NaN too: a worker beats once a second
+        return f"--hang-seconds must be {2 * HEARTBEAT_SECONDS:g} or more, found {hang}"
     for name in ("workers", "max_rows", "max_body_bytes"):
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -1846,7 +1887,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         serve(args.dir, host=args.host, port=args.port, api_key_env=args.api_key_env, workers=args.workers,
-              max_rows=args.max_rows, max_body_bytes=args.max_body_bytes, access_log=args.access_log)
+              max_rows=args.max_rows, max_body_bytes=args.max_body_bytes, access_log=args.access_log,
+              hang_seconds=args.hang_seconds)
     except ServeError as err:
         print(f"server.py: error: {err}", file=sys.stderr)
         return 2

@@ -85,12 +85,25 @@ class Server:
                                    {"Content-Type": "application/json", **(headers or {})})
         return status, json.loads(out)
 
-    def rss_kb(self) -> int:
-        with open(f"/proc/{self.pid}/status", encoding="ascii") as handle:
+    def worker_pid(self) -> int:
+        """The process serving the requests: the supervisor's one worker (``--workers 1``)."""
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.pid)], capture_output=True, text=True, check=False)
+        pids = [int(pid) for pid in out.stdout.split()
+                if b"spawn_main" in Path(f"/proc/{pid.strip()}/cmdline").read_bytes()]
+        if len(pids) != 1:
+            raise RuntimeError(f"expected one worker process of {self.pid}, found {pids}")
+        return pids[0]
+
+    def status_kb(self, field: str = "VmRSS") -> int:
+        """``field`` of the worker's /proc status (VmRSS, VmHWM), in kB."""
+        with open(f"/proc/{self.worker_pid()}/status", encoding="ascii") as handle:
             for line in handle:
-                if line.startswith("VmRSS:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1])
-        raise RuntimeError("no VmRSS")
+        raise RuntimeError(f"no {field}")
+
+    def rss_kb(self) -> int:
+        return self.status_kb("VmRSS")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int | None:
         """Signal the process group (servers fork workers), wait, then SIGKILL if needed."""

@@ -151,8 +151,7 @@ def test_a_16_mib_body_of_empty_lists_is_refused_before_it_is_parsed(iris: tuple
         payload = strict_json(raw)
         assert (status, payload["error"]) == (413, "too_many_values")
         assert grown_mb < BODY_RSS_BOUND_MB, f"RSS grew {grown_mb:.0f} MB"
-        with open(f"/proc/{srv.pid}/status", encoding="ascii") as handle:
-            peak_kb = next(int(line.split()[1]) for line in handle if line.startswith("VmHWM:"))
+        peak_kb = srv.status_kb("VmHWM")
         assert (peak_kb - before) / 1024 < BODY_RSS_BOUND_MB
     finally:
         srv.stop()
@@ -359,8 +358,7 @@ def test_storm_of_good_and_bad_requests_at_concurrency_64(iris: tuple[Path, Any,
         cases = _storm_requests(X, expected, 3000, seed=2)
         problems = _storm(srv, cases, 64)
         grown_mb = (srv.rss_kb() - before) / 1024
-        with open(f"/proc/{srv.pid}/status", encoding="ascii") as handle:
-            peak_mb = next(int(line.split()[1]) for line in handle if line.startswith("VmHWM:")) / 1024
+        peak_mb = srv.status_kb("VmHWM") / 1024
         kinds = {k: sum(1 for c in cases if c[0] == k) for k in ("good", "bad", "malformed", "slow")}
         print(f"storm: {len(cases)} requests {kinds} at concurrency 64; wrong answers {len(problems)}; "
               f"RSS {before / 1024:.0f} -> {srv.rss_kb() / 1024:.0f} MB, peak {peak_mb:.0f} MB")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import signal
@@ -597,6 +598,70 @@ def test_a_hung_worker_is_killed_and_replaced(iris: tuple[Path, Any, Any], tmp_p
         srv.stop()
     assert "is hung (its event loop has not run for" in srv.output, srv.output[-2000:]
     assert srv.proc.returncode == 0
+
+
+def test_a_request_that_hangs_the_only_worker_is_cut_off_and_the_service_answers_again(
+        iris: tuple[Path, Any, Any], tmp_path: Path) -> None:
+    # before: with one worker (the default) the service ran without a supervisor, and a request that hung the model
+    # on the event loop left it answering no one, its health probe included, for good. Now the one worker is
+    # supervised as several are: killed after 10 s without a heartbeat, and replaced.
+    folder = _package_changed(iris, tmp_path / "package", "def score_bytes(raw: Any) -> tuple[int, bytes]:\n", (
+        "def score_bytes(raw: Any) -> tuple[int, bytes]:\n"
+        "    if b'hang' in bytes(raw):\n        import time\n        time.sleep(120)\n"))
+    srv = onnxgate_serve(folder)
+    try:
+        srv.wait_healthy()
+        started = time.monotonic()
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as sock:
+            body = b'{"hang": 1}'
+            sock.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            with contextlib.suppress(ConnectionResetError):
+                assert sock.recv(1) == b""  # the hung worker was killed: its connection ends unanswered
+        assert time.monotonic() - started < 25
+        status, reply = srv.score({"data": [iris[2][0].tolist()]})  # queued for the new worker, answered
+        assert status == 200 and len(reply["label"]) == 1
+        assert srv.get("/", timeout=10)[0] == 200
+    finally:
+        srv.stop()
+    assert "is hung (its event loop has not run for" in srv.output and "starting another" in srv.output, srv.output
+    assert srv.proc.returncode == 0
+
+
+def test_a_worker_hanging_on_every_request_stops_the_service_with_exit_3(
+        iris: tuple[Path, Any, Any], tmp_path: Path) -> None:
+    # before: a worker killed hung was replaced at once, for good, however often the next one hung too (a model that
+    # never returns). Now 5 workers killed hung in a row with no request answered in between stop the service,
+    # which says why and exits 3.
+    folder = _package_changed(iris, tmp_path / "package", "def score_bytes(raw: Any) -> tuple[int, bytes]:\n", (
+        "def score_bytes(raw: Any) -> tuple[int, bytes]:\n    import time\n    time.sleep(120)\n"))
+    srv = onnxgate_serve(folder, "--hang-seconds", "2")
+    done = threading.Event()
+
+    def client() -> None:  # a request at a time, each cut off when its worker is killed
+        while not done.is_set():
+            with contextlib.suppress(OSError, http.client.HTTPException):
+                srv.request("POST", "/score", b'{"data": [[1, 2, 3, 4]]}', {"Content-Type": "application/json"},
+                            timeout=15)
+            time.sleep(0.1)
+
+    sender = threading.Thread(target=client, daemon=True)
+    try:
+        srv.wait_healthy()
+        sender.start()
+        srv.proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the service still runs 120 s after its workers began hanging on every request")
+    finally:
+        done.set()
+        srv.stop()
+        if sender.ident is not None:  # started
+            sender.join(20)
+    out = srv.output
+    assert srv.proc.returncode == 3, out[-2000:]
+    assert out.count("is hung (its event loop has not run for") == 5, out[-3000:]
+    assert "workers hung 5 times in a row with no request answered in between" in out, out[-2000:]
+    assert "stopping the service (exit code 3)" in out and "Traceback" not in out
 
 
 def test_the_workers_stop_when_the_supervisor_is_killed(iris: tuple[Path, Any, Any]) -> None:
