@@ -488,6 +488,17 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
                 "missing value (column.astype(object).where(column.notna(), None))",
                 input=spec.name,
             )
+        if missing and spec.missing_only == "nan" and all(v is None or v is pd_na() for v in other):
+            # the model reads only NaN as missing (an imputer's missing_values=np.nan, an encoder that learnt NaN):
+            # None is a value of its own to scikit-learn, and the imputer's fill would score another category
+            raise InvalidDataError(
+                f"{what} has {missing} None value(s), but the model reads only NaN as missing there (an imputer's "
+                "missing_values=np.nan, or an encoder that learnt NaN): to scikit-learn None is not NaN but a value "
+                "of its own, which an ONNX text input cannot hold, and fed as the missing text those rows would score "
+                "otherwise than in scikit-learn. Write missing text as NaN (column.where(column.notna(), np.nan), or "
+                "pandas' str dtype) in these rows and in the rows the model is fitted on",
+                input=spec.name,
+            )
         if missing:
             raise InvalidDataError(
                 f"{what} has {missing} missing or non-text value(s) but input {spec.name!r} is string; "

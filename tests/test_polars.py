@@ -83,7 +83,7 @@ def test_a_polars_null_an_imputer_does_not_read_as_missing_is_refused_not_scored
     ).fit(frame.select("city"), y)
     conv = og.convert(pipe, frame.select("city").drop_nulls())
 
-    with pytest.raises(InvalidDataError, match="column 'city' has 18 missing"):
+    with pytest.raises(InvalidDataError, match="column 'city' has 18 None value"):
         og.validate(conv, data=frame.select("city"), reference=pipe)
 
 

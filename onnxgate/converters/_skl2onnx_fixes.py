@@ -2740,6 +2740,8 @@ def unknown_value_notes(model: Any) -> list[str]:
                 f"SimpleImputer on text {columns}: an ONNX text input holds no missing value, so the model takes "
                 f"its text as it comes; feed a missing value as what scikit-learn fills it with ({fills}), as "
                 "onnxgate's validate, score, service and dry run do for a column only that imputer reads"
+                + ("" if missing is None else " (a NaN; None is no missing value to this imputer: scikit-learn passes "
+                   "it on, and onnxgate refuses it)")
             )
     return notes
 

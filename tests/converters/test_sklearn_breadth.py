@@ -1389,7 +1389,8 @@ def test_a_missing_text_a_one_hot_encoder_learnt_is_fed_as_its_category(missing:
     # the other missing value is a category this encoder never saw: refused, not fed as this one
     other = X.assign(color=pd.Series(np.where(pd.isna(color), None if missing is not None else np.nan, color),
                                      dtype=object))
-    with pytest.raises(og.InvalidDataError, match=r"missing or non-text value|NaN is an unknown category"):
+    with pytest.raises(og.InvalidDataError,
+                       match=r"None value\(s\), but the model reads only NaN|NaN is an unknown category"):
         as_feeds(other, conv.signature)
 
 
@@ -3769,11 +3770,46 @@ def test_a_none_the_imputer_does_not_fill_is_not_fed_as_its_fill() -> None:
     conv = og.convert(model, frame.head(20))
     with_none = frame.copy()  # an object column holding None (records from JSON); .loc would write NaN
     with_none["color"] = pd.Series([None if i % 7 == 0 else c for i, c in enumerate(frame["color"])], dtype=object)
-    with pytest.raises(og.InvalidDataError, match="missing or non-text"):
+    with pytest.raises(og.InvalidDataError, match="None value"):
         og.validate(conv, reference=model, data=with_none)
     with_nan = frame.copy()
     with_nan.loc[::7, "color"] = np.nan
     assert og.validate(conv, reference=model, data=with_nan).passed
+
+
+def test_a_none_the_encoder_learnt_behind_a_nan_imputer_is_refused_with_advice_that_holds() -> None:
+    # fitted on an object column holding None, SimpleImputer(missing_values=np.nan) passes None on and the encoder
+    # learns it; the refusal told the user to fill it with the imputer's fill ('pro': probabilities 0.42 off
+    # scikit-learn's on those rows) or with '' (0.009 off), and convert's warning named the fill for it too
+    # (helper-300). Written as NaN in fit and data, the rows are imputed as scikit-learn does and validate passes
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(1)
+    plan = pd.Series([None if i % 11 == 0 else p for i, p in enumerate(rng.choice(["basic", "pro", "team"], 300))],
+                     dtype=object)
+    frame = pd.DataFrame({"plan": plan, "size": rng.normal(size=300)})
+    y = (frame["plan"] == "pro") ^ (frame["size"] > 0)
+    text = make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore"))
+
+    def fit(rows: Any) -> Any:
+        return Pipeline([("ct", ColumnTransformer([("c", text, ["plan"])], remainder="passthrough")),
+                         ("clf", LogisticRegression())]).fit(rows, y)
+
+    model = fit(frame)
+    assert None in list(model[0].named_transformers_["c"][-1].categories_[0])
+    conv = og.convert(model, frame.head(20))
+    assert any("None is no missing value to this imputer" in w for w in conv.warnings)
+    with pytest.raises(og.InvalidDataError, match=r"'plan' has 28 None value\(s\).*Write missing text as NaN") as err:
+        og.validate(conv, reference=model, data=frame)
+    assert "imputer fills in" not in str(err.value)
+    as_nan = frame.assign(plan=frame["plan"].where(frame["plan"].notna(), np.nan))
+    refit = fit(as_nan)
+    assert og.validate(og.convert(refit, as_nan.head(20)), reference=refit, data=as_nan).passed
 
 
 @pytest.mark.parametrize("labels", [[10, 20, 30], [-5, -4, -3], ["a", "b", "c"]], ids=["gapped", "negative", "text"])
