@@ -122,6 +122,16 @@ def test_data_that_does_not_fit_is_one_line_exit_2_and_no_output(
     assert not out.parent.exists() or not any(out.parent.iterdir())
 
 
+def test_a_csv_file_is_refused_with_how_to_make_it_parquet(wine: dict[str, Any], tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    # validate takes --data rows.csv, score only Parquet: the refusal quoted pyarrow ("Parquet magic bytes not found
+    # in footer") and said what was expected, not how to get there from the CSV in hand (helper-300)
+    wine["X"].head(20).to_csv(tmp_path / "rows.csv", index=False)
+    assert _score(wine["onnx"], tmp_path / "rows.csv", tmp_path / "out.parquet") == 2
+    assert "write it as Parquet first (pandas.read_csv('rows.csv').to_parquet('rows.parquet'))" in _one_line(capsys)
+    assert not (tmp_path / "out.parquet").exists()
+
+
 def test_numerals_as_text_score_as_validate_reads_them(wine: dict[str, Any], tmp_path: Path) -> None:
     """A text column of plain numerals (a CSV read without types) feeds a number input, as ``validate``
     and the dry run read it: it used to be refused here while ``validate`` passed the same file."""

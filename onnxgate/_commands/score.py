@@ -250,6 +250,9 @@ def _file_schemas(data: str | Path, ds: Any, partitions_read: bool = False) -> d
         except Exception as err:
             fix = ("a data folder must hold only Parquet files (names starting with _ or . are skipped)" if folder
                    else "expected a Parquet file or a folder of them")
+            if not folder and Path(file).suffix.lower() == ".csv":  # validate reads CSV; score streams Parquet only
+                fix += ("; score reads no CSV file: write it as Parquet first "
+                        "(pandas.read_csv('rows.csv').to_parquet('rows.parquet'))")
             raise InvalidDataError(f"cannot read {file!r} as Parquet ({err}); {fix}", path=file) from err
     return schemas
 
