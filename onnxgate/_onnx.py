@@ -197,16 +197,20 @@ def tree_attribute_problem(node: Any, ml_opset: int) -> str | None:
     schema = _attribute_schema(node.op_type, ml_opset)
     if schema is None:
         return f"no schema for {node.op_type} at ai.onnx.ml {ml_opset}"
+    present = set()
     for attr in node.attribute:
-        spec = schema.get(attr.name)
+        name = attr.name
+        present.add(name)
+        spec = schema.get(name)
         if spec is None:
-            return f"unrecognized attribute {attr.name!r}"
+            return f"unrecognized attribute {name!r}"
         if int(attr.type) != spec[0]:
-            return f"attribute {attr.name!r} is of type {attr.type}, its schema says {spec[0]}"
-        held = [f.name for f, _ in attr.ListFields() if f.name not in ("name", "type", "doc_string", "ref_attr_name")]
-        if len(held) > 1:
-            return f"attribute {attr.name!r} holds more than one kind of value ({held})"
-    present = {a.name for a in node.attribute}
+            return f"attribute {name!r} is of type {attr.type}, its schema says {spec[0]}"
+        fields = attr.ListFields()
+        if len(fields) > 3:  # name and type are set (both checked above): more than one field beside them
+            held = [f.name for f, _ in fields if f.name not in ("name", "type", "doc_string", "ref_attr_name")]
+            if len(held) > 1:
+                return f"attribute {name!r} holds more than one kind of value ({held})"
     missing = [n for n, (_, required) in schema.items() if required and n not in present]
     return f"required attribute(s) {missing} missing" if missing else None
 

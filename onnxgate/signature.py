@@ -319,27 +319,31 @@ class Signature:
         graph = proto.graph
         weights = {init.name for init in graph.initializer}
         inputs = tuple(_spec(vi) for vi in graph.input if vi.name not in weights)
-        missing = _missing_text(proto)
+        # the metadata read once (the first entry of each key), not once per key
+        props: dict[str, str] = {}
+        for prop in proto.metadata_props:
+            props.setdefault(prop.key, prop.value)
+        missing = _missing_text(props)
         if missing:
             inputs = tuple(dataclasses.replace(s, missing=missing[s.name][0], missing_only=missing[s.name][1])
                            if s.name in missing
                            and s.elem_type in ("string", "int64") else s for s in inputs)
-        codes = _category_codes(proto)
+        codes = _category_codes(props)
         if codes:
             inputs = tuple(dataclasses.replace(s, codes=codes[s.name]) if s.name in codes else s for s in inputs)
-        unseen = _metadata_by_input(proto, UNSEEN_MISSING_METADATA_KEY)
+        unseen = _metadata_by_input(props, UNSEEN_MISSING_METADATA_KEY)
         if unseen:
             inputs = tuple(dataclasses.replace(s, unseen_missing=True) if unseen.get(s.name) is True and s.codes
                            else s for s in inputs)
-        category = _metadata_by_input(proto, CATEGORY_INPUTS_METADATA_KEY)
+        category = _metadata_by_input(props, CATEGORY_INPUTS_METADATA_KEY)
         if category:
             inputs = tuple(dataclasses.replace(s, category=True) if category.get(s.name) is True else s
                            for s in inputs)
-        integer = {k: _integers(v) for k, v in _metadata_by_input(proto, INTEGER_CATEGORIES_METADATA_KEY).items()}
+        integer = {k: _integers(v) for k, v in _metadata_by_input(props, INTEGER_CATEGORIES_METADATA_KEY).items()}
         if any(v is not None for v in integer.values()):
             inputs = tuple(dataclasses.replace(s, categories=integer[s.name]) if integer.get(s.name) is not None
                            and s.elem_type == "int64" else s for s in inputs)
-        fitted = {k: _names(v) for k, v in _metadata_by_input(proto, FITTED_COLUMNS_METADATA_KEY).items()}
+        fitted = {k: _names(v) for k, v in _metadata_by_input(props, FITTED_COLUMNS_METADATA_KEY).items()}
         if any(v is not None for v in fitted.values()):
             inputs = tuple(dataclasses.replace(s, fitted_columns=fitted[s.name]) if fitted.get(s.name) is not None
                            and s.rank == 2 and s.width == len(fitted[s.name] or ()) else s for s in inputs)
@@ -363,25 +367,25 @@ def text_outside(categories: Iterable[Any], start: str = "") -> str:
 MISSING_TEXT_METADATA_KEY = "onnxgate.missing_text"
 
 
-def _metadata_by_input(proto: Any, key: str) -> dict[str, Any]:
-    """The JSON object recorded under ``key`` in the model's ``metadata_props`` (by input name); empty when
-    there is none or it is not a JSON object."""
+def _metadata_by_input(props: Mapping[str, str], key: str) -> dict[str, Any]:
+    """The JSON object recorded under ``key`` in the model's metadata (``props``: the first value of each key of
+    its ``metadata_props``), by input name; empty when there is none or it is not a JSON object."""
     import json
 
-    for prop in proto.metadata_props:
-        if prop.key == key:
-            try:
-                found = json.loads(prop.value)
-            except ValueError:
-                return {}
-            return {str(k): v for k, v in found.items()} if isinstance(found, dict) else {}
-    return {}
+    text = props.get(key)
+    if text is None:
+        return {}
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return {}
+    return {str(k): v for k, v in found.items()} if isinstance(found, dict) else {}
 
 
-def _missing_text(proto: Any) -> dict[str, tuple[str, str | None]]:
+def _missing_text(props: Mapping[str, str]) -> dict[str, tuple[str, str | None]]:
     return {k: ((str(v["text"]), None if v.get("only") is None else str(v["only"]))
                 if isinstance(v, dict) and "text" in v else (str(v), None))
-            for k, v in _metadata_by_input(proto, MISSING_TEXT_METADATA_KEY).items()}
+            for k, v in _metadata_by_input(props, MISSING_TEXT_METADATA_KEY).items()}
 
 
 #: ``metadata_props`` key: JSON ``{input: [[position, categories or null], ...]}``, the inputs that read
@@ -442,8 +446,8 @@ def _codes(found: Any) -> tuple[tuple[int, tuple[Any, ...] | None], ...] | None:
         return None
 
 
-def _category_codes(proto: Any) -> dict[str, tuple[tuple[int, tuple[Any, ...] | None], ...]]:
-    return {k: codes for k, v in _metadata_by_input(proto, CATEGORY_CODES_METADATA_KEY).items()
+def _category_codes(props: Mapping[str, str]) -> dict[str, tuple[tuple[int, tuple[Any, ...] | None], ...]]:
+    return {k: codes for k, v in _metadata_by_input(props, CATEGORY_CODES_METADATA_KEY).items()
             if (codes := _codes(v)) is not None}
 
 

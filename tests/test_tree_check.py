@@ -71,3 +71,16 @@ def test_a_model_without_trees_is_checked_whole() -> None:
     proto.graph.node[0].input[0] = "nowhere"
     with pytest.raises(onnx.checker.ValidationError):
         check_model(proto)
+
+
+def test_a_tree_attribute_holding_two_kinds_of_value_is_refused_and_a_documented_one_passes() -> None:
+    proto = _forest()
+    values = next(a for a in _tree(proto).attribute if a.name == "nodes_values")
+    values.doc_string = "thresholds"  # a field beside the value that is no value: both checkers pass it
+    onnx.checker.check_model(proto)
+    check_model(proto)
+    values.ints.extend([1, 2])  # FLOATS holding ints too
+    with pytest.raises(onnx.checker.ValidationError):
+        onnx.checker.check_model(proto)
+    with pytest.raises(onnx.checker.ValidationError, match=r"'nodes_values' holds more than one kind of value"):
+        check_model(proto)

@@ -736,8 +736,8 @@ class SklearnConverter(Converter):
         ``every_leaf``: trees of any depth add their leaves in double (float64 asked for), not only deep ones.
         ``raw_scores``: the user asked skl2onnx's ``raw_scores`` of the final classifier (:func:`_raw_scores_asked`)."""
         import numpy as np
+        import skl2onnx  # patched by convert's _skl2onnx() (0.3-0.7 ms a call: once a conversion)
 
-        skl2onnx = _skl2onnx()
         compute_dtype = np.dtype(compute)
         # input position -> element type fed from outside (positions: skl2onnx renames the inputs)
         wider = {i: _code(c.dtype) for i, c in enumerate(columns) if c.dtype.kind == "f" and c.dtype != compute_dtype}
