@@ -2743,6 +2743,13 @@ def unknown_value_notes(model: Any) -> list[str]:
                 + ("" if missing is None else " (a NaN; None is no missing value to this imputer: scikit-learn passes "
                    "it on, and onnxgate refuses it)")
             )
+        if (type(est).__name__ == "LabelBinarizer" and getattr(est, "y_type_", "") == "binary"
+                and len(getattr(est, "classes_", ())) == 2):
+            notes.append(
+                f"LabelBinarizer fitted on two classes {est.classes_.tolist()}: the file answers one column (the "
+                "second class's; neg_label for any other value), as scikit-learn answers a batch of those classes; "
+                "scikit-learn answers a batch holding any other value with two columns, which the file does not"
+            )
     return notes
 
 
@@ -4021,8 +4028,11 @@ def _init_raw(scope: Any, operator: Any, container: Any, w: Any) -> str:
     if double:
         narrow = _answers_float32(model.init_, model.n_features_in_, classifier)
         rounded = scope.declare_local_variable("boosting_init_float32", FloatTensorType(read.type.shape))
+        # named for convert where the init then answers in float32, as scikit-learn's does: a GaussianNB's float32
+        # probability near 1 is a step of 6e-8 from the next, which the link's logit turns into raw scores 14.5
+        # apart from 36.0 (breast_cancer), and float64's tolerance (1e-7) failed a right file by 1.4e-5
         container.add_node("Cast", [read.full_name], [rounded.full_name], to=1,
-                           name=scope.get_unique_operator_name("Cast"))
+                           name=scope.get_unique_operator_name(FLOAT32_AS_SCIKIT_LEARN if narrow else "Cast"))
         read = rounded
         if not narrow:
             read = scope.declare_local_variable("boosting_init_input", DoubleTensorType(read.type.shape))

@@ -839,6 +839,18 @@ def _convert_regressor_chain(scope: Any, operator: Any, container: Any) -> None:
 #: LogisticRegression on breast_cancer) is -inf or -800 on one ulp of difference, and the next link then
 #: answered otherwise (4 of 569 labels); ``decision_function``: skl2onnx's scores are not all scikit-learn's.
 CHAIN_METHODS = ("predict", "predict_proba")
+#: Why a ``chain_method`` not in :data:`CHAIN_METHODS` is refused, said in the refusal: it read only "is not
+#: written here", and a user fitting ``predict_log_proba`` had no reason to expect its file to differ.
+_CHAIN_WHY = {
+    "predict_log_proba": (
+        " (each link hands the next the log of its probability, which is -inf where the probability rounds to 0: "
+        "scikit-learn's next link then answers NaN or refuses the row, and a graph one rounding step apart hands on "
+        "-745 there and answers another label; a LogisticRegression chain on breast_cancer flipped 2 to 62 of 569 "
+        "labels)"),
+    "decision_function": (
+        " (each link hands the next its decision_function, which skl2onnx's converters do not write as "
+        "scikit-learn computes it for every classifier)"),
+}
 
 
 def sub_estimator(estimator: Any, read: Any, op_version: int, options: Any = None) -> Any:
@@ -896,8 +908,8 @@ def _convert_classifier_chain(scope: Any, operator: Any, container: Any) -> None
         what = f"chain_method={method!r}" if method not in CHAIN_METHODS else f"targets of {counts} classes"
         raise UnsupportedModelError(
             f"ClassifierChain with {what} is not written here: onnxgate writes chain_method "
-            f"{' or '.join(map(repr, CHAIN_METHODS))} over targets of two classes. Refit with one of those, or "
-            "convert each classifier alone",
+            f"{' or '.join(map(repr, CHAIN_METHODS))} over targets of two classes{_CHAIN_WHY.get(method, '')}. "
+            "Refit with chain_method='predict_proba' (or 'predict'), or convert each classifier alone",
             framework="sklearn")
     opv = container.target_opset
     float_type = 11 if isinstance(operator.inputs[0].type, DoubleTensorType) else 1

@@ -67,17 +67,18 @@ def binary_scores_by_class(proto: Any, model: Any, *, raw_scores: bool = False) 
             output_after(proto.graph, out.name, "Neg", was="negated", node="by_class")
 
 
-def declare_binary_scores(proto: Any, model: Any) -> None:
+def declare_binary_scores(proto: Any, model: Any, *, raw_scores: bool = False) -> None:
     """Declare ``[N,1]`` the scores of a binary classifier that writes one score per row (RidgeClassifier,
     LinearSVC: see :data:`BINARY_SCORES`); skl2onnx declares ``[N,2]`` for RidgeClassifier, and shape
-    inference agrees with it, but onnxruntime's LinearClassifier writes one column."""
+    inference agrees with it, but onnxruntime's LinearClassifier writes one column. With skl2onnx's
+    ``raw_scores`` it writes two, ``[-d, d]``: declared so (declared one, onnxruntime warned of the merge)."""
     final = final_step(model)
     if BINARY_SCORES.get(type(final).__name__) != "d" or len(getattr(final, "classes_", ())) != 2:
         return
     for out in proto.graph.output:
         dims = out.type.tensor_type.shape.dim if out.type.HasField("tensor_type") else []
         if "prob" in out.name.lower() and len(dims) == 2 and dims[1].HasField("dim_value"):
-            dims[1].dim_value = 1
+            dims[1].dim_value = 2 if raw_scores else 1
 
 
 def mlp_targets(proto: Any, model: Any) -> None:
@@ -815,15 +816,16 @@ def float32_as_scikit_learn(proto: Any) -> bool:
     GradientBoostingClassifier's init LogisticRegression, fitted on float32 rows, answers its decision and
     probability in float32, mirrored there (:data:`onnxgate.converters._skl2onnx_fixes.FLOAT32_AS_SCIKIT_LEARN`),
     and float32 sums in another order leave float32's rounding (1.6e-6 on breast_cancer) that float64's
-    tolerance (1e-7) failed. Its outputs get float32's default tolerances, as for ai.onnx.ml's float32 scores.
-    Whether it did."""
+    tolerance (1e-7) failed; so does any init estimator fitted on float32 rows that answers them in float32 (a
+    GaussianNB, a LinearRegression), written by its own converter in float32. Its outputs get float32's default
+    tolerances, as for ai.onnx.ml's float32 scores. Whether it did."""
     from onnxgate._onnx import FLOAT32_INSIDE_KEY
     from onnxgate.converters._skl2onnx_fixes import FLOAT32_AS_SCIKIT_LEARN
 
     if not any(n.name.startswith(FLOAT32_AS_SCIKIT_LEARN) for n in proto.graph.node):
         return False
     if not any(p.key == FLOAT32_INSIDE_KEY for p in proto.metadata_props):
-        set_metadata(proto, FLOAT32_INSIDE_KEY, "a GradientBoostingClassifier's init LogisticRegression")
+        set_metadata(proto, FLOAT32_INSIDE_KEY, "a GradientBoosting model's init estimator")
     return True
 
 

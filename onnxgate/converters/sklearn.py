@@ -447,6 +447,21 @@ class SklearnConverter(Converter):
                     "wrap it in MultiOutputClassifier",
                     framework=self.framework,
                 )
+            leaf = _saturated_init_leaf(est)
+            if leaf is not None:
+                # the init's probabilities were 0 or 1 to float32's precision on the training rows: their logit is
+                # clipped (±36) and each Newton step divides by p(1 - p) ~ 0, so the answer is a difference of
+                # leaves 1e13 apart (GaussianNB on breast_cancer), which no float32 tree and no other summing order
+                # reproduces: 8 of 569 labels flipped, probabilities 1.0 off, on a file convert had handed back
+                raise UnsupportedModelError(
+                    f"{type(est).__name__}(init={type(est.init_).__name__}(...)) is not converted: expected tree "
+                    f"leaves of a log-odds scale (|leaf x learning_rate| up to {MAX_BOOSTING_LEAF:g}), found "
+                    f"{leaf:.3g}. Its init estimator's probabilities are 0 or 1 to float32's precision on the "
+                    "training rows, so boosting divided by p(1 - p) ~ 0 and its answer is a difference of huge "
+                    "leaves that float32 rounding or another summing order turns over. Refit it with init=None (the "
+                    "prior), a LogisticRegression or a CalibratedClassifierCV around the init estimator",
+                    framework=self.framework,
+                )
             kernel = getattr(est, "kernel", None)
             if hasattr(est, "support_vectors_") and (kernel == "precomputed" or callable(kernel)):
                 # its support vectors are empty: it was refused as having none, which told to refit with C larger
@@ -564,6 +579,7 @@ class SklearnConverter(Converter):
                 "'zipmap', 'precision', 'input_name' (or skl2onnx options keyed by estimator id/type)",
                 framework=self.framework,
             )
+        options = _options_by_id(model, options)
         model, options = delegates_unwrapped(model, options)
         model, options, target_transformer = regressor_of(model, options)
         model = selector_then_estimator(model)
@@ -715,7 +731,11 @@ class SklearnConverter(Converter):
             elif "zipmap" in allowed_options(est):
                 conv_options[id(est)] = {"zipmap": zipmap}
         for key, value in user.items():
-            conv_options[key] = value
+            # merged: the user's raw_scores for a classifier replaced its zipmap=False, and the file answered a
+            # ZipMap nobody asked for
+            mine = conv_options.get(key)
+            conv_options[key] = ({**mine, **value} if isinstance(mine, Mapping) and isinstance(value, Mapping)
+                                 else value)
         return conv_options
 
     def _convert_at(
@@ -875,7 +895,7 @@ class SklearnConverter(Converter):
         zipmap_end = unzipped(proto) if compute == "float64" else None
         dedupe_opset_imports(proto)
         declare_output_ranks(proto)
-        declare_binary_scores(proto, model)
+        declare_binary_scores(proto, model, raw_scores=raw_scores)
         binary_scores_by_class(proto, model, raw_scores=raw_scores)
         mlp_targets(proto, model)
         declare_targets(proto, model)
@@ -936,6 +956,7 @@ class SklearnConverter(Converter):
 
     def predict(self, model: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[np.ndarray]:
         X = self.native_input(model, feeds, signature)
+        _check_binary_labels_known(model, X)
         outputs: list[Any] = []
         answers: dict[str, Any] = {}
 
@@ -990,8 +1011,10 @@ class SklearnConverter(Converter):
                 k = int(per_class.group(1))
                 outputs.append(proba[:, [k]] if proba.ndim == 2 and k < proba.shape[1] else None)
             elif "prob" in lname and hasattr(model, "decision_function"):
-                # no predict_proba: skl2onnx writes the decision scores there (SVC, SGDClassifier...)
-                outputs.append(_scores_as_written(model, call("decision_function"), spec.width))
+                # no predict_proba: skl2onnx writes the decision scores there (SVC, SGDClassifier...), with its
+                # raw_scores as [-d, d] for two classes (a LinearSVC's one column became two)
+                outputs.append(probabilities() if raw_scores
+                               else _scores_as_written(model, call("decision_function"), spec.width))
             elif "label" in lname and hasattr(model, "predict"):
                 outputs.append(call("predict"))
             elif "score_samples" in lname and hasattr(model, "score_samples"):  # skl2onnx's score_samples option
@@ -1321,15 +1344,89 @@ def _scores_as_written(model: Any, scores: Any, width: int | None) -> Any:
     return None
 
 
+#: The largest ``|leaf x learning_rate|`` of a GradientBoostingClassifier with an init estimator that convert writes.
+#: Its leaves are Newton steps in log-odds, a few units (at most 9.5 on the zoo's data, LogisticRegression's init
+#: included); from 1e6 on float32's step there is 0.06 of log-odds, and they come of an init that divided by
+#: p(1 - p) ~ 0 (GaussianNB: 1.4e13 on breast_cancer, 4e137 on digits, past float32's range).
+MAX_BOOSTING_LEAF = 1e6
+
+
+def _saturated_init_leaf(est: Any) -> float | None:
+    """The largest ``|leaf x learning_rate|`` of a GradientBoostingClassifier fitted with an init estimator, where
+    it exceeds :data:`MAX_BOOSTING_LEAF`; else None."""
+    import numpy as np
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    if not isinstance(est, GradientBoostingClassifier) or getattr(est, "init", None) in (None, "zero") \
+            or not hasattr(est, "estimators_"):
+        return None
+    largest = max(float(np.abs(tree.tree_.value).max()) for tree in est.estimators_.ravel()) * est.learning_rate
+    return largest if largest > MAX_BOOSTING_LEAF else None
+
+
+def _binarizer_of_two(model: Any) -> bool:
+    """Whether ``model`` is a LabelBinarizer fitted on one label per row of two classes (one column)."""
+    from sklearn.preprocessing import LabelBinarizer
+
+    return (isinstance(model, LabelBinarizer) and getattr(model, "y_type_", "") == "binary"
+            and len(getattr(model, "classes_", ())) == 2)
+
+
+def _check_binary_labels_known(model: Any, X: Any) -> None:
+    """Refuse rows a two-class LabelBinarizer answers with a width of their own. scikit-learn's ``transform``
+    (``label_binarize``) decides the layout by the batch: a batch of the two classes is one column (the second's), a
+    batch holding any other value two columns, that row all ``neg_label``. The file answers one column whatever the
+    rows, and validate said only "shape [5, 2] (reference) vs [5, 1] (onnx)"."""
+    import numpy as np
+
+    if not _binarizer_of_two(model):
+        return
+    values = np.asarray(X, dtype=object).reshape(-1)
+    classes = np.asarray(model.classes_).tolist()
+    known = np.isin(values, np.asarray(classes, dtype=object))
+    if known.all():
+        return
+    unknown = list(dict.fromkeys(values[~known].tolist()))
+    raise InvalidDataError(
+        f"LabelBinarizer was fitted on two classes {classes}: expected rows holding those only, found "
+        f"{int((~known).sum())} of {len(values)} holding other values ({unknown[:5]}). scikit-learn answers a batch "
+        "holding one with two columns (a column per class; that row all neg_label), a batch of the two classes "
+        "with one column (the second's), and the file answers one column whatever the rows (neg_label for "
+        "another value). Validate with rows of the two classes, or refit the LabelBinarizer on every value it "
+        "will see (a column per value, in the file too)")
+
+
+def _options_by_id(model: Any, options: Mapping[Any, Any]) -> dict[Any, Any]:
+    """The user's skl2onnx ``options`` keyed as skl2onnx reads them, by ``id`` or class: one keyed by one of the
+    model's estimators itself by its ``id`` (skl2onnx ignored it, and onnxgate recorded a ``raw_scores`` the file
+    did not hold: every row failed parity), and a Pipeline's ``raw_scores`` (keyed by the pipeline, its ``id`` or
+    its class) given to its last step too, which answers (skl2onnx's parser of a pipeline drops the pipeline's
+    options: the file held probabilities, and nothing said the option went unused)."""
+    from sklearn.pipeline import Pipeline
+
+    estimators = {id(e): e for e in sub_estimators(model)}
+    keyed: dict[Any, Any] = {}
+    for key, value in options.items():
+        key = id(key) if id(key) in estimators and not isinstance(key, (str, int, type)) else key
+        keyed[key] = {**keyed.get(key, {}), **value} if isinstance(value, Mapping) else value
+    for pipeline in [e for e in estimators.values() if isinstance(e, Pipeline) and e.steps]:
+        raw = [v["raw_scores"] for k, v in keyed.items() if isinstance(v, Mapping) and "raw_scores" in v
+               and (k == id(pipeline) or (isinstance(k, type) and isinstance(pipeline, k)))]
+        last = final_step(pipeline)
+        if raw and last is not pipeline and hasattr(last, "classes_"):
+            keyed[id(last)] = {**keyed.get(id(last), {}), "raw_scores": raw[-1]}
+    return keyed
+
+
 def _raw_scores_asked(model: Any, options: Mapping[Any, Any]) -> bool:
     """Whether the user's skl2onnx ``options`` ask ``raw_scores`` of the model's last step, a classifier with
-    ``predict_proba`` or a binary SVC or NuSVC without it (keyed, as skl2onnx reads them, by its class, the estimator
-    or its ``id``), which then writes its decision scores where its probabilities are (for the SVC: ``[-d, d]``
-    where it wrote ``[d, -d]`` without the option). The SVC's went unrecorded, and a file that failed parity on
-    every row said nothing of the option."""
+    ``predict_proba`` or one with ``decision_function`` (keyed, as skl2onnx reads them, by its class or its ``id``;
+    :func:`_options_by_id`), which then writes its decision scores where its probabilities are (two classes:
+    ``[-d, d]``, where a binary SVC wrote ``[d, -d]`` and a LinearSVC or RidgeClassifier one column ``d`` without
+    the option). The SVC's went unrecorded, and a file that failed parity on every row said nothing of the option;
+    so did a LinearSVC's and a RidgeClassifier's, two columns against one."""
     final = final_step(model)
-    svc = type(final).__name__ in ("SVC", "NuSVC") and len(getattr(final, "classes_", ())) == 2
-    return (hasattr(final, "predict_proba") or svc) and any(
+    return (hasattr(final, "predict_proba") or hasattr(final, "decision_function")) and any(
         isinstance(value, Mapping) and value.get("raw_scores")
         and (key is final or key == id(final) or (isinstance(key, type) and isinstance(final, key)))
         for key, value in options.items())

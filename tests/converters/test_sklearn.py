@@ -1513,3 +1513,27 @@ def test_a_conversion_installs_onnxgate_s_skl2onnx_fixes_once(monkeypatch: pytes
     monkeypatch.setattr(sklearn_converter, "register_hashing_vectorizer", lambda: calls.append(1) or original())
     og.convert(model, X[:5])
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("key", ["estimator", "pipeline", "id(pipeline)", "Pipeline"])
+@pytest.mark.parametrize("kind", ["LogisticRegression", "LinearSVC", "RidgeClassifier"])
+def test_raw_scores_asked_by_the_estimator_or_its_pipeline_are_written_and_recorded(kind: str, key: str) -> None:
+    # keyed by the estimator itself skl2onnx ignored the option and onnxgate recorded it (every row failed); keyed
+    # by the pipeline skl2onnx dropped it unsaid; a LinearSVC's or RidgeClassifier's went unrecorded, its two
+    # columns [-d, d] compared with one (validate failed, onnxruntime warned of the declared shape)
+    import sklearn.linear_model
+    import sklearn.svm
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True)
+    final = getattr(sklearn.linear_model, kind, None) or getattr(sklearn.svm, kind)
+    model = make_pipeline(StandardScaler(), final()).fit(X, y)
+    keys = {"estimator": model.steps[-1][1], "pipeline": model, "id(pipeline)": id(model), "Pipeline": Pipeline}
+    conv = og.convert(model, X[:5], options={keys[key]: {"raw_scores": True}})
+    assert {p.key: p.value for p in conv.model.metadata_props}.get("onnxgate.raw_scores") == kind
+    assert [d.dim_value for d in conv.model.graph.output[1].type.tensor_type.shape.dim][1:] == [2]
+    decision = model.decision_function(X)
+    np.testing.assert_allclose(_run(conv, X)[1], np.column_stack([-decision, decision]), rtol=0, atol=1e-6)
+    assert og.validate(conv, reference=model, data=X).passed

@@ -305,7 +305,8 @@ def test_a_classifier_chain_feeds_each_classifier_the_answers_before_it(method: 
         assert og.validate(conv, data=X, reference=scaled, target=target).passed
     for other in ("decision_function", "predict_log_proba"):
         with pytest.raises(og.UnsupportedModelError,
-                           match=rf"ClassifierChain with chain_method='{other}' is not written.*Refit with one of"):
+                           match=rf"ClassifierChain with chain_method='{other}' is not "
+                           r"written.*Refit with chain_method='predict_proba'"):
             chain = ClassifierChain(LogisticRegression(max_iter=5000), chain_method=other)
             og.convert(chain.fit(X, Y), X[:5])
 
@@ -400,3 +401,17 @@ def test_a_wide_affine_map_is_read_once_and_written_as_raw_numbers(monkeypatch: 
     assert len(reads) == 1
     assert peak < 5 * 3000 * 300 * 8, f"{peak / 1e6:.0f} MB to convert a 7.2 MB map"  # was 72 MB
     assert og.validate(conv, data=X, reference=model).passed
+
+
+@pytest.mark.parametrize(("method", "why"), [("predict_log_proba", r"-inf where the probability rounds to 0"),
+                                             ("decision_function", r"decision_function, which skl2onnx")])
+def test_a_classifier_chain_refused_says_why_its_chain_method_is_not_written(method: str, why: str) -> None:
+    # the refusal read only "is not written here": nothing said why a log of probabilities could not be handed on
+    from sklearn.datasets import make_multilabel_classification
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multioutput import ClassifierChain
+
+    X, Y = make_multilabel_classification(200, 10, n_classes=3, random_state=0)
+    chain = ClassifierChain(LogisticRegression(max_iter=2000), chain_method=method).fit(X, Y)
+    with pytest.raises(og.UnsupportedModelError, match=rf"chain_method='{method}'.*{why}.*Refit with chain_method="):
+        og.convert(chain, X[:5])
