@@ -38,6 +38,8 @@ __all__ = [
     "ir_version_for_opset",
     "load_error",
     "load_model",
+    "load_model_and_data_files",
+    "loaded_once",
     "ml_opset_for",
     "model_name",
     "model_opsets",
@@ -45,6 +47,7 @@ __all__ = [
     "repair_layout",
     "serialize",
     "serialized_once",
+    "sha256_of",
     "since_version",
     "sparse_initializer_names",
     "tree_skeleton",
@@ -327,19 +330,46 @@ def load_model(
     InvalidModelError
         The input is not a readable ONNX model.
     """
+    return load_model_and_data_files(model, base_dir=base_dir, load_external=load_external)[0]
+
+
+def load_model_and_data_files(
+    model: ModelLike,
+    *,
+    base_dir: str | os.PathLike[str] | None = None,
+    load_external: bool = True,
+) -> tuple[onnx.ModelProto, list[Path]]:
+    """:func:`load_model`, and the external data files its weights were read from (paths, each once, in the order
+    the model names them; empty for a model held in one file, bytes or an object). Within :func:`loaded_once` of
+    ``model``, loaded once.
+
+    Raises
+    ------
+    InvalidModelError
+        As :func:`load_model`.
+    """
     import onnx
 
     if isinstance(model, onnx.ModelProto):
-        return model
+        return model, []
+    held = _LOADED.get()
+    if held is not None and held[0] is model and base_dir is None and load_external:
+        if held[1] is None:
+            token = _LOADED.set(None)  # the same call, outside the holder's reach
+            try:
+                held[1], held[2] = load_model_and_data_files(model)
+            finally:
+                _LOADED.reset(token)
+        return held[1], list(held[2])
     from onnxgate.conversion import Conversion
 
     if isinstance(model, Conversion):
-        return model.model
+        return model.model, []
     if isinstance(model, (bytes, bytearray, memoryview)):
         proto = _parse(bytes(model), source="the bytes given")
         where = Path(base_dir) if base_dir is not None else None
-        _check_and_load_external(proto, where, source="the bytes given", load=load_external, size=len(model))
-        return proto
+        files = _check_and_load_external(proto, where, source="the bytes given", load=load_external, size=len(model))
+        return proto, files
     if isinstance(model, (str, os.PathLike)):
         path = Path(model)
         if path.is_dir():
@@ -353,8 +383,9 @@ def load_model(
             raise InvalidModelError(f"model file not found: {str(path)!r}. Check the path.", path=str(path))
         data = read_regular_file(path, what="model file", error=InvalidModelError)
         proto = _parse(data, source=repr(str(path)))
-        _check_and_load_external(proto, path.parent, source=repr(str(path)), load=load_external, size=len(data))
-        return proto
+        files = _check_and_load_external(proto, path.parent, source=repr(str(path)), load=load_external,
+                                         size=len(data))
+        return proto, files
     check_model_kind(model)
     raise AssertionError(f"check_model_kind let {type(model).__name__} through")
 
@@ -527,22 +558,41 @@ def _external_tensors(proto: onnx.ModelProto) -> Iterator[Any]:
 
 def _check_and_load_external(
     proto: onnx.ModelProto, base: Path | None, *, source: str, load: bool, size: int
-) -> None:
+) -> list[Path]:
+    """Refuse external data that is unsafe, missing or short, and read it into ``proto`` when ``load``; the files
+    it is in (``base`` / each location, once)."""
     tensors = list(_external_tensors(proto))
     if not tensors:
-        return
+        return []
+    if base is None:
+        named = sorted({_external_entries(t).get("location", "") for t in tensors})
+        raise InvalidModelError(
+            f"{source} keep the weights of {len(tensors)} tensor(s) in external data file(s) "
+            f"{', '.join(repr(f) for f in named)}, and a model given as bytes has no folder to find them in: pass "
+            "the model's path instead (its data files beside it), or onnx.load() the file and pass the ModelProto"
+        )
     bad: list[str] = []
+    missing: dict[str, list[str]] = {}
     for tensor in tensors:
-        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        location = _external_entries(tensor).get("location", "")
         problem = _external_location_problem(location, base)
-        if problem:
+        if problem == _MISSING:
+            missing.setdefault(location, []).append(tensor.name)
+        elif problem:
             bad.append(f"{tensor.name!r} -> {location!r} ({problem})")
     if bad:
         raise InvalidModelError(
             f"{source} refers to external data that cannot be used safely: {'; '.join(bad)}. "
             "External data must be a file next to the model, inside its folder."
         )
-    if load and base is not None:
+    if missing:
+        raise InvalidModelError(_missing_data_message(source, base, missing))
+    short = _short_data_file(tensors, base)
+    if short is not None:
+        raise InvalidModelError(f"{source}: {short}")
+    # named before loading, which drops each tensor's external_data entries
+    files = [base / location for location in dict.fromkeys(_external_entries(t).get("location", "") for t in tensors)]
+    if load:
         from onnx.external_data_helper import load_external_data_for_model
 
         whole = size + sum(_external_bytes(tensor, base) for tensor in tensors)
@@ -553,11 +603,52 @@ def _check_and_load_external(
             load_external_data_for_model(proto, str(base))
         except Exception as err:  # onnx raises several kinds here
             raise InvalidModelError(f"{source}: cannot read its external data: {err}") from err
+    return files
+
+
+_MISSING = "file does not exist"
+
+
+def _external_entries(tensor: Any) -> dict[str, str]:
+    return {e.key: e.value for e in tensor.external_data}
+
+
+def _missing_data_message(source: str, base: Path, missing: Mapping[str, list[str]]) -> str:
+    """Expected, found and fix for external data files that are not beside the model."""
+    named = "; ".join(f"{location!r} (the weights of {len(names)} tensor(s): "
+                      f"{', '.join(repr(n) for n in names[:3])}{' ...' if len(names) > 3 else ''})"
+                      for location, names in missing.items())
+    return (
+        f"{source} keeps its weights in external data: expected {named} beside it in {str(base.absolute())!r}; "
+        "found no such file. An ONNX model saved with external data (onnx.save_model(..., save_as_external_data=True), "
+        "torch.onnx.export of a large model) is two or more files: copy the data file(s) next to the .onnx file, "
+        "under the name(s) above"
+    )
+
+
+def _short_data_file(tensors: list[Any], base: Path) -> str | None:
+    """Why an external data file is shorter than its tensors need (a truncated copy or download), or None."""
+    needed: dict[str, tuple[int, str]] = {}
+    for tensor in tensors:
+        entries = _external_entries(tensor)
+        if not entries.get("length", "").isdigit():
+            continue
+        end = (int(entries["offset"]) if entries.get("offset", "").isdigit() else 0) + int(entries["length"])
+        location = entries.get("location", "")
+        if end > needed.get(location, (0, ""))[0]:
+            needed[location] = (end, tensor.name)
+    for location, (end, name) in needed.items():
+        found = (base / location).stat().st_size
+        if found < end:
+            return (f"its external data file {location!r} is {found:,} bytes; its tensors need {end:,} (tensor "
+                    f"{name!r} ends there): the file is truncated (an interrupted copy or download). Copy "
+                    f"{location!r} again from where the model was saved, beside the .onnx file")
+    return None
 
 
 def _external_bytes(tensor: Any, base: Path) -> int:
     """The bytes ``tensor``'s external data holds: its ``length``, else its file's from ``offset`` on."""
-    entries = {e.key: e.value for e in tensor.external_data}
+    entries = _external_entries(tensor)
     if entries.get("length", "").isdigit():
         return int(entries["length"])
     offset = int(entries["offset"]) if entries.get("offset", "").isdigit() else 0
@@ -579,7 +670,7 @@ def _external_location_problem(location: str, base: Path | None) -> str:
     if root != target and root not in target.parents:
         return "path leaves the model's folder"
     if not target.is_file():
-        return "file does not exist"
+        return _MISSING
     return ""
 
 
@@ -926,14 +1017,18 @@ def too_large_message(what: str, size: int) -> str:
     """Why a model of ``size`` bytes (above :data:`MODEL_BYTES_LIMIT`) is refused, and what to do."""
     return (
         f"{what} is {size:,} bytes, above the {MODEL_BYTES_LIMIT:,} bytes (2 GiB) onnxgate can check and package: "
-        "protobuf cannot write one ONNX file that large (its weights must go to external data files, which onnxgate "
-        "does not write or package), and PREDICT in SQL reads a model from one varbinary(max) of at most that size. "
+        "onnxgate checks and packages a model as one file, its external data files folded in, which protobuf cannot "
+        "write that large, and PREDICT in SQL reads a model from one varbinary(max) of at most that size. "
         "Make the model smaller than 2 GiB (fewer weights, or float16/int8 weights)"
     )
 
 
-#: The model :func:`serialized_once` holds the serialization of, and that serialization once made.
+#: What :func:`serialized_once` holds: ``[model, its serialization once made, that serialization's SHA-256 once
+#: computed, {check_type: strict inference's outcome}]``; ``[None, ...]`` in :func:`loaded_once` until a model is held.
 _SERIALIZED: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("onnxgate_serialized", default=None)
+#: The model :func:`loaded_once` holds: ``[what was given, the ModelProto loaded from it or None until then, the
+#: external data files it was read from]``.
+_LOADED: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("onnxgate_loaded", default=None)
 
 
 def serialize(model: onnx.ModelProto) -> bytes:
@@ -947,17 +1042,60 @@ def serialize(model: onnx.ModelProto) -> bytes:
     return held[1]  # type: ignore[no-any-return]
 
 
+def sha256_of(data: bytes) -> str:
+    """``hashlib.sha256(data).hexdigest()``; of :func:`serialize`'s bytes within :func:`serialized_once`, computed
+    once (a package's manifest, its ``score.py`` and its ``load_model.py`` each record the model's hash: 0.5 s each
+    for a 200 MB model)."""
+    import hashlib
+
+    held = _SERIALIZED.get()
+    if held is None or held[1] is None or held[1] is not data:
+        return hashlib.sha256(data).hexdigest()
+    if held[2] is None:
+        held[2] = hashlib.sha256(data).hexdigest()
+    return held[2]  # type: ignore[no-any-return]
+
+
 @contextmanager
 def serialized_once(proto: onnx.ModelProto) -> Iterator[None]:
     """Within the block, :func:`serialize` serializes ``proto`` once and hands back those bytes each time it is
     asked: the checks of one validation (the checker, onnxruntime's sessions, the hash) read one serialization
     of the model, which must not change in the block (a check never changes its model). Each serialization of a
-    500 MB model took 1-2 s and held another 500 MB."""
-    token = _SERIALIZED.set([proto, None])
+    500 MB model took 1-2 s and held another 500 MB. Strict shape inference of ``proto`` runs once in the block
+    too (:func:`infer_shapes_strict`).
+
+    Within a block of the same ``proto`` (or of :func:`loaded_once`, whose model it is), the outer block's
+    serialization is used and kept: a package's validation and the package read one."""
+    held = _SERIALIZED.get()
+    if held is not None and (held[0] is proto or (held[0] is None and _loaded_proto() is proto)):
+        held[0] = proto
+        yield
+        return
+    token = _SERIALIZED.set([proto, None, None, {}])
     try:
         yield
     finally:
         _SERIALIZED.reset(token)
+
+
+def _loaded_proto() -> Any:
+    held = _LOADED.get()
+    return None if held is None else held[1]
+
+
+@contextmanager
+def loaded_once(model: ModelLike, proto: onnx.ModelProto | None = None) -> Iterator[None]:
+    """Within the block, :func:`load_model` of ``model`` (the same object: a path, bytes) loads it once (or hands
+    back ``proto``, when it is given as already loaded) and :func:`serialized_once` of the model loaded serializes
+    it once for the whole block. A package validates its model, then writes it: it read, parsed and checked a
+    200 MB file twice and serialized it twice (3-4 s of the 10 s a package took)."""
+    loaded = _LOADED.set([model, proto, []])
+    serialized = _SERIALIZED.set([None, None, None, {}])
+    try:
+        yield
+    finally:
+        _SERIALIZED.reset(serialized)
+        _LOADED.reset(loaded)
 
 
 #: Initializers of more than this many bytes are handed to strict shape inference without their values
@@ -974,13 +1112,48 @@ def infer_shapes_strict(proto: onnx.ModelProto, *, check_type: bool = False) -> 
     raises for any reason, on the whole model, whose error is the one raised. Inference serialized the model,
     parsed it, wrote its answer and parsed that: four more copies of a 500 MB model's weights, and 2-3 s.
 
-    The model returned holds the types inference found; its large initializers may hold no values.
+    The model returned holds the types inference found; its large initializers may hold no values. Within
+    :func:`serialized_once` of ``proto`` inference runs once (``model_wellformed`` and ``outputs_one_value_per_row``
+    both ask for it), an answer with ``check_type`` serves a call without it, and the model returned holds what
+    inference found (the graph's inputs, outputs, value_info and the metadata) but no nodes or initializers; the
+    same object each time, to be read, not changed.
 
     Raises
     ------
     onnx.shape_inference.InferenceError
         As ``onnx.shape_inference.infer_shapes`` on the whole model.
     """
+    held = _SERIALIZED.get()
+    if held is None or held[0] is not proto:
+        return _infer_shapes_strict(proto, check_type=check_type)
+    outcomes: dict[bool, Any] = held[3]
+    # a model that passes with check_type passes without, with the same types: check_type adds errors, not types
+    outcome = outcomes.get(check_type, outcomes.get(True) if not check_type else None)
+    if outcome is None or (isinstance(outcome, BaseException) and check_type not in outcomes):
+        try:
+            outcome = _types_only(_infer_shapes_strict(proto, check_type=check_type))
+        except Exception as err:
+            outcome = err
+        outcomes[check_type] = outcome
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+def _types_only(inferred: onnx.ModelProto) -> onnx.ModelProto:
+    """``inferred`` without its graph's nodes and initializers: what inference found (the inputs', outputs' and
+    value_info's types, the metadata) in a few kilobytes. Kept whole, inference's answer for a tree ensemble (its
+    trees are node attributes, every one copied) held another copy of the model through the validation: a 96 MB
+    forest's peaked at 2.5 GB, not 2.0."""
+    import onnx
+
+    slim = onnx.ModelProto()
+    _copy_fields(inferred, slim, leave={"graph"})
+    _copy_fields(inferred.graph, slim.graph, leave={"node", "initializer", "sparse_initializer"})
+    return slim
+
+
+def _infer_shapes_strict(proto: onnx.ModelProto, *, check_type: bool) -> onnx.ModelProto:
     import onnx
 
     light = _weightless(proto)
@@ -1026,10 +1199,10 @@ def _weightless(proto: onnx.ModelProto) -> onnx.ModelProto | None:
     return light
 
 
-def _copy_fields(source: Any, dest: Any, *, leave: str) -> None:
-    """Copy every set field of the message ``source`` into ``dest`` but ``leave``."""
+def _copy_fields(source: Any, dest: Any, *, leave: str | set[str]) -> None:
+    """Copy every set field of the message ``source`` into ``dest`` but ``leave`` (a field's name, or names)."""
     for field, value in source.ListFields():
-        if field.name == leave:
+        if field.name == leave or (isinstance(leave, set) and field.name in leave):
             continue
         # protobuf 7 has only is_repeated; 6.31 (the oldest onnxgate takes) may lack it and has label
         repeated = field.is_repeated if hasattr(field, "is_repeated") else field.label == field.LABEL_REPEATED

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from onnxgate._graph import NAN_AWARE_OPS, reaches_nan_aware_node
-from onnxgate._onnx import write_folder_atomically
+from onnxgate._onnx import serialize, write_folder_atomically
 from onnxgate.conversion import Conversion
 from onnxgate.errors import OutputExistsError, PackagingError, ValidationFailedError
 
@@ -141,7 +141,7 @@ def package_container(
     >>> og.package(conv, target="container", out="dist/iris")  # doctest: +SKIP
     PosixPath('dist/iris')
     """
-    from onnxgate._onnx import load_model, model_name, repair_layout, serialize
+    from onnxgate._onnx import load_model, loaded_once, model_name, repair_layout
     from onnxgate.signature import Signature
 
     unknown = sorted(set(options) - set(OPTIONS))
@@ -157,65 +157,68 @@ def package_container(
     if isinstance(model, Conversion):  # each of its own that is not given, as a SQL package (data= alone was dropped)
         reference = model.source if reference is None else reference
         data = model.sample if data is None else data
-    report = _validate(model, target, reference, data, options)
-    proto = repair_layout(load_model(model))[0]  # as model_wellformed judged it (its details["repairs"])
-    sig = Signature.from_model(proto)
-    blob = serialize(proto)
+    # the model validation loads (once) and serializes is the one packaged, not read, checked and serialized again
+    # (a 200 MB model: 2-4 s after its validation)
+    with loaded_once(model):
+        report = _validate(model, target, reference, data, options)
+        proto = repair_layout(load_model(model))[0]  # as model_wellformed judged it (its details["repairs"])
+        sig = Signature.from_model(proto)
+        blob = serialize(proto)
 
-    max_rows = _positive_int(options.get("max_rows", DEFAULT_MAX_ROWS), "max_rows")
-    from onnxgate.validators.reference import is_native_reference
+        max_rows = _positive_int(options.get("max_rows", DEFAULT_MAX_ROWS), "max_rows")
+        from onnxgate.validators.reference import is_native_reference
 
-    # parity against an ONNX file or a callable says nothing of what the native model does with NaN (the file
-    # compared with itself took null where scikit-learn refuses it; helper-78)
-    native = reference is not None and is_native_reference(reference)
-    asked = _bool_or_names(options.get("allow_nan"))
-    proven = _nan_in_parity(report, sig, data) if native else []
-    allow_nan = _nan_inputs(proto, sig, asked, proven)
-    if asked is not None and native and data is not None:
-        # inputs only the option lets take NaN: the native model is asked what it does with it first
-        default = set(_nan_inputs(proto, sig, None, proven))
-        levels = {key: _tolerance(key, options[key]) if isinstance(options[key], str) else options[key]
-                  for key in ("atol", "rtol") if options.get(key) is not None}
-        refuse_nan_the_reference_refuses(proto, sig, [n for n in allow_nan if n not in default], reference, data,
-                                         levels)
-    name = _service_name(options.get("service_name") or model_name(proto, model) or "onnx-model")
-    example = _example_request(sig, data, allow_nan)
-    versions = _versions()
+        # parity against an ONNX file or a callable says nothing of what the native model does with NaN (the file
+        # compared with itself took null where scikit-learn refuses it; helper-78)
+        native = reference is not None and is_native_reference(reference)
+        asked = _bool_or_names(options.get("allow_nan"))
+        proven = _nan_in_parity(report, sig, data) if native else []
+        allow_nan = _nan_inputs(proto, sig, asked, proven)
+        if asked is not None and native and data is not None:
+            # inputs only the option lets take NaN: the native model is asked what it does with it first
+            default = set(_nan_inputs(proto, sig, None, proven))
+            levels = {key: _tolerance(key, options[key]) if isinstance(options[key], str) else options[key]
+                      for key in ("atol", "rtol") if options.get(key) is not None}
+            refuse_nan_the_reference_refuses(proto, sig, [n for n in allow_nan if n not in default], reference, data,
+                                             levels)
+        name = _service_name(options.get("service_name") or model_name(proto, model) or "onnx-model")
+        example = _example_request(sig, data, allow_nan)
+        versions = _versions()
 
-    files: dict[str, str | bytes] = {"model.onnx": blob}
-    row_columns = _row_columns(sig, data, model.sample if isinstance(model, Conversion) else None)
-    files["score.py"] = _score_py(blob, sig, max_rows, allow_nan, row_columns)
-    files["server.py"] = Path(__file__).with_name("server.py").read_text(encoding="utf-8")
-    v2, v3 = swagger_documents(sig, example, title=name, model_name=name)
-    files["swagger.json"] = _json(v2)
-    files["swagger3.json"] = _json(v3)
-    files["sample-request.json"] = _json(example)
-    files["requirements.txt"] = "".join(f"{pkg}=={ver}\n" if ver else f"{pkg}\n" for pkg, ver in versions.items())
-    files["Dockerfile"] = _template("Dockerfile", PYTHON_IMAGE=PYTHON_IMAGE, PORT=str(PORT))
-    files[".dockerignore"] = "README.md\n*.yml\ndeploymentconfig*.json\ninferenceconfig.json\niotedge-module.json\n"
-    files["environment.yml"] = _environment_yml(versions)
-    files["inferenceconfig.json"] = _json(
-        {"entryScript": "score.py", "runtime": "python", "condaFile": "environment.yml", "sourceDirectory": "."}
-    )
-    for suffix, config in _deployment_configs().items():
-        files[f"deploymentconfig{suffix}.json"] = _json(config)
-    files["iotedge-module.json"] = _json(_iotedge_module(name))
-    from onnxgate.deploy.manifest import build_manifest, dumps, parity_sentence, repaired_readme
+        files: dict[str, str | bytes] = {"model.onnx": blob}
+        row_columns = _row_columns(sig, data, model.sample if isinstance(model, Conversion) else None)
+        files["score.py"] = _score_py(blob, sig, max_rows, allow_nan, row_columns)
+        files["server.py"] = Path(__file__).with_name("server.py").read_text(encoding="utf-8")
+        v2, v3 = swagger_documents(sig, example, title=name, model_name=name)
+        files["swagger.json"] = _json(v2)
+        files["swagger3.json"] = _json(v3)
+        files["sample-request.json"] = _json(example)
+        files["requirements.txt"] = "".join(f"{pkg}=={ver}\n" if ver else f"{pkg}\n" for pkg, ver in versions.items())
+        files["Dockerfile"] = _template("Dockerfile", PYTHON_IMAGE=PYTHON_IMAGE, PORT=str(PORT))
+        files[".dockerignore"] = "README.md\n*.yml\ndeploymentconfig*.json\ninferenceconfig.json\niotedge-module.json\n"
+        files["environment.yml"] = _environment_yml(versions)
+        files["inferenceconfig.json"] = _json(
+            {"entryScript": "score.py", "runtime": "python", "condaFile": "environment.yml", "sourceDirectory": "."}
+        )
+        for suffix, config in _deployment_configs().items():
+            files[f"deploymentconfig{suffix}.json"] = _json(config)
+        files["iotedge-module.json"] = _json(_iotedge_module(name))
+        from onnxgate.deploy.manifest import build_manifest, dumps, parity_sentence, repaired_readme
 
-    files["README.md"] = _template(
-        "README.md", NAME=name, PORT=str(PORT), SIGNATURE=str(sig), MAX_ROWS=str(max_rows),
-        EXAMPLE=json.dumps(example, allow_nan=False), CREATE_OPTIONS=json.dumps(json.dumps(_create_options())),
-        PARITY=parity_sentence(report),
-    ) + repaired_readme(report)
+        files["README.md"] = _template(
+            "README.md", NAME=name, PORT=str(PORT), SIGNATURE=str(sig), MAX_ROWS=str(max_rows),
+            EXAMPLE=json.dumps(example, allow_nan=False), CREATE_OPTIONS=json.dumps(json.dumps(_create_options())),
+            PARITY=parity_sentence(report),
+        ) + repaired_readme(report)
 
-    manifest = build_manifest(
-        blob, model=proto, target=target, report=report, files=[*files, "manifest.json"],
-        extra={"service": {"name": name, "port": PORT, "max_rows": max_rows, "allow_nan_inputs": allow_nan,
-                           "requirements": versions}},
-    )
-    files["manifest.json"] = dumps(manifest)
-    write_folder_atomically(folder, files, overwrite=overwrite)
-    return folder
+        manifest = build_manifest(
+            blob, model=proto, target=target, report=report, files=[*files, "manifest.json"],
+            extra={"service": {"name": name, "port": PORT, "max_rows": max_rows, "allow_nan_inputs": allow_nan,
+                               "requirements": versions}},
+        )
+        files["manifest.json"] = dumps(manifest)
+        write_folder_atomically(folder, files, overwrite=overwrite)
+        return folder
 
 
 def _validate(model: Any, target: Any, reference: Any, data: Any, options: dict[str, Any]) -> Any:
@@ -367,7 +370,7 @@ def refuse_nan_the_reference_refuses(proto: Any, sig: Any, names: Sequence[str],
     user_values = users_values_signature(reference, sig, wide32)
     feeds, theirs_feeds = as_feeds(head, sig), as_feeds(head, user_values) if user_values is not None else None
     run_reference = prepare_reference(reference, proto, sig, float32_rows=wide32)
-    session = runtime.session(proto.SerializeToString(), spinning=False)
+    session = runtime.session(serialize(proto), spinning=False)  # the package's serialization, not another
     levels = model_tolerances(proto, sig.outputs, tolerances.get("atol"), tolerances.get("rtol"))
     columns = sig.columns
     for name in names:
@@ -513,13 +516,12 @@ def _row_columns(sig: Any, *candidates: Any) -> list[str] | None:
 
 
 def _score_py(blob: bytes, sig: Any, max_rows: int, allow_nan: list[str], row_columns: list[str] | None = None) -> str:
-    import hashlib
-
     from onnxgate import __version__
+    from onnxgate._onnx import sha256_of
 
     config = {
         "model_file": "model.onnx",
-        "model_sha256": hashlib.sha256(blob).hexdigest(),
+        "model_sha256": sha256_of(blob),
         "signature": sig.to_dict(),
         "max_rows": max_rows,
         "allow_nan": allow_nan,

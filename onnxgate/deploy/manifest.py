@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime, timezone
 from typing import Any
@@ -48,7 +47,7 @@ def build_manifest(
     extra : dict, optional
         Target-specific entries (SQL types per input/output, service settings...).
     """
-    from onnxgate._onnx import model_opsets
+    from onnxgate._onnx import model_opsets, sha256_of
     from onnxgate.signature import Signature
 
     sig = Signature.from_model(model)
@@ -68,7 +67,7 @@ def build_manifest(
         "target": target.name,
         "model": {
             "file": "model.onnx",
-            "sha256": hashlib.sha256(model_bytes).hexdigest(),
+            "sha256": sha256_of(model_bytes),
             "size_bytes": len(model_bytes),
             "ir_version": int(model.ir_version),
             "opsets": model_opsets(model),

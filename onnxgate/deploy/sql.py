@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from onnxgate._onnx import write_folder_atomically
+from onnxgate._onnx import sha256_of, write_folder_atomically
 from onnxgate.conversion import Conversion
 from onnxgate.errors import InvalidModelError, PackagingError, ValidationFailedError
 from onnxgate.sql_rules import SQL_IDENTIFIER_MAX, sql_name_problem
@@ -352,7 +352,7 @@ def render_scripts(
         )
         files["model.hex"] = model_bytes.hex().upper() + "\n"
 
-    files["load_model.py"] = _load_model_py(models, opts, hashlib.sha256(model_bytes).hexdigest())
+    files["load_model.py"] = _load_model_py(models, opts, sha256_of(model_bytes))
     files["README.md"] = _readme(signature, target, opts, size, hex_limit, synapse, parity)
     return files
 
@@ -573,6 +573,7 @@ def package_sql(
     from onnxgate._onnx import (
         densify_sparse_initializers,
         load_model,
+        loaded_once,
         repair_layout,
         serialize,
         sparse_initializer_names,
@@ -596,78 +597,82 @@ def package_sql(
         from onnxgate.adaptation import adapt
 
         model = adapt(model, target, columns=columns, column_types=column_types, reference=reference, data=data)
-    proto: onnx.ModelProto = load_model(model)
-    densified = sparse_initializer_names(proto)
-    unheld: InvalidModelError | None = None
-    if densified:  # validated as it is shipped: dense (DENSIFIED_NOTE)
-        try:
-            model = proto = densify_sparse_initializers(proto)
-        except InvalidModelError as err:
-            # one no runtime holds dense, or whose indices do not fit: validated as given, so model_wellformed
-            # refuses it as it does for the container target (raised here, it named no fix and exited 2)
-            unheld, densified = err, []
-    opts = SqlPackageOptions.from_options(proto, options, synapse=target.sql_dialect == "synapse")
-    report = validate(model, target, reference=reference, data=data, search=search, seed=seed)
-    if not report.passed:
-        raise ValidationFailedError(
-            f"refusing to package: the model fails {len(report.failures)} check(s) for target "
-            f"{target.name!r}: {', '.join(c.name for c in report.failures)}.\n{report}",
-            report=report,
-        )
-    if unheld is not None:  # a target without model_wellformed passed it: no package holds it all the same
-        raise unheld
-    proto = repair_layout(proto)[0]  # as model_wellformed judged it (its details["repairs"])
-    model_bytes = serialize(proto)
-    signature = Signature.from_model(proto)
-    from onnxgate.deploy.manifest import parity_sentence, repaired_readme
+    # what validation loads and serializes is what is packaged: the file read, parsed and checked once, serialized
+    # once (a 200 MB model: 2-4 s of reading, parsing, serializing and hashing it again after its validation)
+    with loaded_once(model):
+        proto: onnx.ModelProto = load_model(model)
+        densified = sparse_initializer_names(proto)
+        unheld: InvalidModelError | None = None
+        if densified:  # validated as it is shipped: dense (DENSIFIED_NOTE)
+            try:
+                model = proto = densify_sparse_initializers(proto)
+            except InvalidModelError as err:
+                # one no runtime holds dense, or whose indices do not fit: validated as given, so model_wellformed
+                # refuses it as it does for the container target (raised here, it named no fix and exited 2)
+                unheld, densified = err, []
+        opts = SqlPackageOptions.from_options(proto, options, synapse=target.sql_dialect == "synapse")
+        report = validate(model, target, reference=reference, data=data, search=search, seed=seed)
+        if not report.passed:
+            raise ValidationFailedError(
+                f"refusing to package: the model fails {len(report.failures)} check(s) for target "
+                f"{target.name!r}: {', '.join(c.name for c in report.failures)}.\n{report}",
+                report=report,
+            )
+        if unheld is not None:  # a target without model_wellformed passed it: no package holds it all the same
+            raise unheld
+        proto = repair_layout(proto)[0]  # as model_wellformed judged it (its details["repairs"])
+        model_bytes = serialize(proto)
+        signature = Signature.from_model(proto)
+        from onnxgate.deploy.manifest import parity_sentence, repaired_readme
 
-    files = render_scripts(model_bytes, signature, target, opts, hex_limit=hex_limit, parity=parity_sentence(report))
-    files["README.md"] += repaired_readme(report)
-    if densified:
-        files["README.md"] += f"\n{DENSIFIED_NOTE.format(names=', '.join(f'`{n}`' for n in densified))}\n"
-    sql_info = {
-        "sql": {
-            "schema": opts.schema,
-            "model_table": opts.model_table,
-            "input_table": opts.input_table,
-            "model_name": opts.model_name,
-            "model_version": opts.model_version,
-            "hex_insert_limit_bytes": hex_limit,
-            "model_in_insert_script": len(model_bytes) <= hex_limit,
-            "inputs": [
-                {"name": s.name, "elem_type": s.elem_type, "sql_type": target.sql_type(s.elem_type)}
-                # the column of the user's data it was made from, when the name changed (onnxgate.columns)
-                | ({"data_column": signature.columns.column_for(s.name)} if signature.columns.column_for(s.name)
-                   != s.name else {})
-                for s in signature.inputs
-            ],
-            "outputs": [
-                {"name": s.name, "elem_type": s.elem_type, "sql_type": target.sql_type(s.elem_type)}
-                for s in signature.outputs
-            ],
-            # the query the dry run mirrors, as written: an edited one is not what it checks
-            "predict_sql_sha256": hashlib.sha256(files["04_predict.sql"].encode("utf-8")).hexdigest(),
-            # the files that put the model in the database, as written: a 02_insert_model.sql from another package
-            # inserted another model under another name, and the dry run, scoring model.onnx, passed it
-            # (helper-91). 03_create_input_table.sql is the user's to adapt: the dry run reads it as PREDICT would
-            "model_scripts_sha256": {name: hashlib.sha256(files[name].encode("utf-8")).hexdigest()
-                                     for name in MODEL_SCRIPTS if name in files},
+        files = render_scripts(model_bytes, signature, target, opts, hex_limit=hex_limit,
+                               parity=parity_sentence(report))
+        files["README.md"] += repaired_readme(report)
+        if densified:
+            files["README.md"] += f"\n{DENSIFIED_NOTE.format(names=', '.join(f'`{n}`' for n in densified))}\n"
+        sql_info = {
+            "sql": {
+                "schema": opts.schema,
+                "model_table": opts.model_table,
+                "input_table": opts.input_table,
+                "model_name": opts.model_name,
+                "model_version": opts.model_version,
+                "hex_insert_limit_bytes": hex_limit,
+                "model_in_insert_script": len(model_bytes) <= hex_limit,
+                "inputs": [
+                    {"name": s.name, "elem_type": s.elem_type, "sql_type": target.sql_type(s.elem_type)}
+                    # the column of the user's data it was made from, when the name changed (onnxgate.columns)
+                    | ({"data_column": signature.columns.column_for(s.name)} if signature.columns.column_for(s.name)
+                       != s.name else {})
+                    for s in signature.inputs
+                ],
+                "outputs": [
+                    {"name": s.name, "elem_type": s.elem_type, "sql_type": target.sql_type(s.elem_type)}
+                    for s in signature.outputs
+                ],
+                # the query the dry run mirrors, as written: an edited one is not what it checks
+                "predict_sql_sha256": hashlib.sha256(files["04_predict.sql"].encode("utf-8")).hexdigest(),
+                # the files that put the model in the database, as written: a 02_insert_model.sql from another package
+                # inserted another model under another name, and the dry run, scoring model.onnx, passed it
+                # (helper-91). 03_create_input_table.sql is the user's to adapt: the dry run reads it as PREDICT would
+                "model_scripts_sha256": {name: hashlib.sha256(files[name].encode("utf-8")).hexdigest()
+                                         for name in MODEL_SCRIPTS if name in files},
+            }
         }
-    }
-    from onnxgate.adaptation import adaptation_of
+        from onnxgate.adaptation import adaptation_of
 
-    lowered = (adaptation_of(proto) or {}).get("lowered")
-    if lowered:  # --adapt lowered the file to the target's caps: the package says so (onnxgate.adaptation.opset)
-        sql_info["sql"]["lowered"] = list(lowered)
-    if densified:
-        sql_info["sql"]["densified_sparse_initializers"] = densified
-    names = ["model.onnx", "manifest.json", *files]
-    manifest = build_manifest(model_bytes, model=proto, target=target, report=report, files=names, extra=sql_info)
-    manifest_text = dumps(manifest)
-    json.loads(manifest_text)  # never ship a manifest we cannot read
-    folder = Path(out)
-    write_folder_atomically(folder, {"model.onnx": model_bytes, **files, "manifest.json": manifest_text},
-                            overwrite=overwrite)
-    return folder
+        lowered = (adaptation_of(proto) or {}).get("lowered")
+        if lowered:  # --adapt lowered the file to the target's caps: the package says so (onnxgate.adaptation.opset)
+            sql_info["sql"]["lowered"] = list(lowered)
+        if densified:
+            sql_info["sql"]["densified_sparse_initializers"] = densified
+        names = ["model.onnx", "manifest.json", *files]
+        manifest = build_manifest(model_bytes, model=proto, target=target, report=report, files=names, extra=sql_info)
+        manifest_text = dumps(manifest)
+        json.loads(manifest_text)  # never ship a manifest we cannot read
+        folder = Path(out)
+        write_folder_atomically(folder, {"model.onnx": model_bytes, **files, "manifest.json": manifest_text},
+                                overwrite=overwrite)
+        return folder
 
 

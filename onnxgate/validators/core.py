@@ -6,6 +6,7 @@ import hashlib
 import os
 import platform
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from onnxgate import runtime
@@ -132,7 +133,7 @@ def validate(
     >>> report.passed  # doctest: +SKIP
     True
     """
-    from onnxgate._onnx import load_model, model_opsets, serialize, serialized_once
+    from onnxgate._onnx import load_model_and_data_files, model_opsets, serialize, serialized_once, sha256_of
     from onnxgate.signature import Signature
     from onnxgate.targets import resolve_target
 
@@ -155,7 +156,7 @@ def validate(
         from onnxgate._data import from_polars
 
         data = from_polars(data)
-    proto = load_model(model)
+    proto, data_files = load_model_and_data_files(model)
     if data is not None:
         from onnxgate.adaptation.mapping import columns_of_native
 
@@ -176,7 +177,7 @@ def validate(
     # the checks read one serialization of the model and load it in onnxruntime once, not once each
     with serialized_once(proto), runtime.sessions_shared():
         if sha is None:
-            sha = hashlib.sha256(serialize(proto)).hexdigest()
+            sha = sha256_of(serialize(proto))
         checks = run_checks(context, fail_fast=fail_fast)
 
     model_info = {
@@ -187,6 +188,12 @@ def validate(
         "signature": signature.to_dict(),
         "source": _describe_source(model),
     }
+    if data_files:  # the weights are in files beside it: sha256 covers the .onnx file only, these the rest
+        model_info["external_data"] = [
+            {"file": path.relative_to(Path(model).parent).as_posix(),
+             "sha256": _given_sha256(path), "bytes": path.stat().st_size}
+            for path in data_files
+        ]
     return Report(
         checks=checks,
         target=tgt.name,
