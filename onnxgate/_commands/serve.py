@@ -32,13 +32,14 @@ def register(sub: Any) -> None:
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes (default 1), each loading the model, under a supervisor; one that dies "
                         "is replaced (later each time while workers keep dying soon after they start), one whose "
-                        "event loop hangs for --hang-seconds (a request that hangs the model) is killed and replaced; "
+                        "event loop or scoring call hangs for --hang-seconds (a request that hangs the model) is "
+                        "killed and replaced; "
                         f"one that cannot load the package, {WORKER_CRASH_LOOP_DEATHS} quick deaths in a row, or "
                         f"{WORKER_CRASH_LOOP_DEATHS} workers killed hung in a row with no request answered in between, "
                         "stop the service (exit 3); SIGHUP does not reload")
     p.add_argument("--hang-seconds", type=float, default=WORKER_HANG_SECONDS, metavar="SECONDS",
-                   help=f"a worker whose event loop has not run for this long is killed and replaced "
-                        f"(default {WORKER_HANG_SECONDS:g})")
+                   help=f"a worker whose event loop has not run for this long, or one of whose scoring calls has run "
+                        f"this long, is killed and replaced (default {WORKER_HANG_SECONDS:g})")
     p.add_argument("--max-rows", type=int, default=None, help="rows per request (default: the package's limit)")
     p.add_argument("--max-body-bytes", type=int, default=None,
                    help="larger request bodies get 413 (default 16 MiB)")

@@ -57,11 +57,13 @@ connections already accepted (those still in the listening socket's queue too) t
 :data:`SHUTDOWN_FIRST_REQUEST_SECONDS` for their first; then the process exits with code 0. The requests are
 served by ``workers`` worker processes (one by default) under a supervisor, and each worker does the same; a worker
 that dies is replaced (after a wait that doubles while workers keep dying within :data:`WORKER_CRASH_LOOP_SECONDS`
-of serving), one whose event loop stops for :data:`WORKER_HANG_SECONDS` (a request that hangs onnxruntime or the
-model) is killed and replaced; a worker that cannot load the package, :data:`WORKER_CRASH_LOOP_DEATHS` such deaths
-in a row, or as many workers killed hung in a row with no request answered in between, stop the service with exit
-code 3, and the workers stop if the supervisor is killed. A port
-already in use, a ``score.py`` that does not run or a model that does not load is one line and exit code 2.
+of serving), one whose event loop stops, or whose oldest scoring call in the thread pool runs, for
+:data:`WORKER_HANG_SECONDS` (a request that hangs onnxruntime or the model) is killed and replaced, its requests in
+flight unanswered; a worker that cannot load the package once the service runs, :data:`WORKER_CRASH_LOOP_DEATHS`
+such deaths in a row, or as many workers killed hung in a row with no request answered in between, stop the service
+with exit code 3, and the workers stop if the supervisor is killed. Only the workers load the package (the
+supervisor holds no model, numpy or onnxruntime). A port already in use, a ``score.py`` that does not run or a
+model that does not load (in the first worker) is one line and exit code 2.
 
 Scheduling and slow clients: a small request is scored on the event loop (no thread hop) while the
 model answers in under :data:`INLINE_MAX_SECONDS` on average; anything larger, or any request to a
@@ -81,11 +83,12 @@ import importlib.util
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -157,11 +160,12 @@ SHUTDOWN_IDLE_SECONDS = 0.5
 WORKER_CRASH_LOOP_SECONDS = 10.0
 WORKER_CRASH_LOOP_DEATHS = 5
 WORKER_RESTART_DELAY_SECONDS = 0.5
-#: A started worker whose event loop has not run for this long (it beats every HEARTBEAT_SECONDS) is hung: it is
-#: killed and replaced (``--hang-seconds``). A model scored in the thread pool does not hold the loop; the health
-#: probes are answered. WORKER_CRASH_LOOP_DEATHS workers killed hung in a row, with no POST answered (below 500) by
-#: any worker in between, stop the service with exit code 3: a worker hanging on every request was killed and
-#: replaced for good, and a service answering other requests between the hangs goes on.
+#: A started worker whose event loop has not run for this long (it beats every HEARTBEAT_SECONDS), or whose oldest
+#: scoring call in the thread pool has run this long, is hung: it is killed and replaced (``--hang-seconds``). A model
+#: scored in the thread pool does not hold the loop (the health probes are answered) but holds one of its
+#: SCORING_THREADS for good when it never returns. WORKER_CRASH_LOOP_DEATHS workers killed hung in a row, with no
+#: POST answered (below 500) by any worker in between, stop the service with exit code 3: a worker hanging on every
+#: request was killed and replaced for good, and a service answering other requests between the hangs goes on.
 WORKER_HANG_SECONDS = 10.0
 HEARTBEAT_SECONDS = 1.0
 #: Open Inference Protocol datatype of each model element type (the Signature's names).
@@ -242,12 +246,7 @@ def load_entry_script(package_dir: str | os.PathLike[str]) -> ModuleType:
         The folder has no ``score.py``.
     """
     folder = Path(package_dir).resolve()
-    script = folder / "score.py"
-    if not script.is_file():
-        raise ServeError(
-            f"{str(folder)!r} has no score.py; serve a folder written by "
-            "'onnxgate package MODEL --target container -o DIR'"
-        )
+    script = _entry_script(folder)
     spec = importlib.util.spec_from_file_location(f"_onnxgate_score_{abs(hash(str(folder)))}", script)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -264,6 +263,17 @@ def load_entry_script(package_dir: str | os.PathLike[str]) -> ModuleType:
     except Exception as err:  # a swapped model.onnx, an unreadable file: say which, not "unexpected"
         raise ServeError(f"cannot load the package in {str(folder)!r}: {err}") from err
     return module
+
+
+def _entry_script(folder: Path) -> Path:
+    """``folder``'s ``score.py``; :class:`ServeError` when it has none."""
+    script = folder / "score.py"
+    if not script.is_file():
+        raise ServeError(
+            f"{str(folder)!r} has no score.py; serve a folder written by "
+            "'onnxgate package MODEL --target container -o DIR'"
+        )
+    return script
 
 
 def check_can_listen(host: str, port: int) -> str:
@@ -961,6 +971,14 @@ class ScoringApp:
         self.max_body_bytes = max_body_bytes
         self._pool: Any = None
         self._cost = 0.0  # seconds a scoring call takes, averaged over the recent ones (INLINE_MAX_SECONDS)
+        self._running: dict[int, float] = {}  # pool thread -> time.monotonic() its scoring call began
+        self._running_lock = threading.Lock()
+        #: A shared double (a worker of :func:`_run_workers`) given the ``time.monotonic()`` at which the oldest
+        #: scoring call still running in the thread pool began, 0.0 while none runs: its supervisor kills the
+        #: worker when that call has run for ``--hang-seconds``. The event loop's heartbeat does not see such a
+        #: call: hung, it held one of the SCORING_THREADS threads for good, and after four every large request
+        #: waited forever while ``GET /`` said Healthy.
+        self.scoring_clock: Any = None
 
     def _authorised(self, headers: dict[bytes, bytes]) -> bool:
         """``Authorization: Bearer <key>``, the scheme in any case (RFC 7235), the key compared in constant time."""
@@ -997,7 +1015,25 @@ class ScoringApp:
             from concurrent.futures import ThreadPoolExecutor
 
             self._pool = ThreadPoolExecutor(max_workers=SCORING_THREADS, thread_name_prefix="score")
-        return await asyncio.get_running_loop().run_in_executor(self._pool, func, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._watched, func, *args)
+
+    def _watched(self, func: Any, *args: Any) -> Any:
+        """``func(*args)`` in a pool thread, its start kept in :attr:`scoring_clock` (the oldest running) until it
+        returns."""
+        thread = threading.get_ident()
+        with self._running_lock:
+            self._running[thread] = time.monotonic()
+            self._publish_oldest()
+        try:
+            return func(*args)
+        finally:
+            with self._running_lock:
+                del self._running[thread]
+                self._publish_oldest()
+
+    def _publish_oldest(self) -> None:
+        if self.scoring_clock is not None:
+            self.scoring_clock.value = min(self._running.values(), default=0.0)
 
     async def _read_body(self, headers: dict[bytes, bytes], receive: Any) -> bytes:
         declared = headers.get(b"content-length", b"")
@@ -1398,7 +1434,7 @@ def _stop_accepting(sock: Any) -> bool:
     return True
 
 
-def _draining_server(*, stop_accepting: bool = True, heartbeat: Any = None) -> Any:
+def _draining_server(*, stop_accepting: bool = True, heartbeat: Any = None, ready_line: str | None = None) -> Any:
     """uvicorn's ``Server``, which first accepts the connections waiting in the listening socket's queue when it
     shuts down.
 
@@ -1411,7 +1447,7 @@ def _draining_server(*, stop_accepting: bool = True, heartbeat: Any = None) -> A
     between the last accept and the close was reset, its request sent (1 in 83,674 requests over 40 SIGTERMs under
     load). A worker of :func:`_run_workers` leaves that to the supervisor, as its socket is every worker's.
     ``heartbeat``, a shared double, gets ``time.monotonic()`` every :data:`HEARTBEAT_SECONDS` while the event loop
-    runs, for the supervisor to see a hung worker.
+    runs, for the supervisor to see a hung worker. ``ready_line`` is printed once the server has started.
     """
     import asyncio
     import socket
@@ -1421,6 +1457,8 @@ def _draining_server(*, stop_accepting: bool = True, heartbeat: Any = None) -> A
     class DrainingServer(uvicorn.Server):  # type: ignore[misc]
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
+            if ready_line and self.started:
+                print(ready_line, file=sys.stderr, flush=True)
             if heartbeat is not None:
                 loop = asyncio.get_running_loop()
 
@@ -1467,7 +1505,7 @@ def _draining_server(*, stop_accepting: bool = True, heartbeat: Any = None) -> A
 
 
 def _run_workers(factory: str, common: dict[str, Any], workers: int,
-                 hang_seconds: float = WORKER_HANG_SECONDS) -> None:
+                 hang_seconds: float = WORKER_HANG_SECONDS, ready_line: str | None = None) -> None:
     """``workers`` processes serving one listening socket, each a :func:`_draining_server`; a worker that dies is
     replaced. On SIGTERM or SIGINT this process stops the kernel completing connections on the socket
     (:func:`_stop_accepting`), closes its copy and stops the workers, which answer their requests in flight and
@@ -1481,6 +1519,14 @@ def _run_workers(factory: str, common: dict[str, Any], workers: int,
     (when it ran without a supervisor) the service answered no one again. Exit code 3 too after
     :data:`WORKER_CRASH_LOOP_DEATHS` workers killed hung in a row with no POST answered in between (counted in the
     shared ``answered``): a worker hanging on every request was killed and replaced for good, ten seconds a time.
+    A worker whose oldest scoring call in its thread pool (a large request, or a slow model) has run for
+    ``hang_seconds`` is hung too, its event loop running or not (the shared ``busy``).
+
+    This process does not load the package (numpy, onnxruntime, the model): the workers do. A worker that cannot
+    load it sends the one-line reason on its pipe and exits 3; before any worker has served, that is the package's
+    fault, raised here as :class:`ServeError` (exit code 2); later, the package changed under a running service
+    (exit code 3). Loading it here too had doubled the service's memory (iris: 72 -> 155 MB) and its start-up.
+    ``ready_line`` is printed by the first worker as it starts serving.
 
     uvicorn's own supervisor (``uvicorn.run(workers=N)``) kept its copy of the socket listening until every worker
     had stopped and its workers shut down as plain uvicorn servers: each SIGTERM under load reset every client's
@@ -1490,12 +1536,11 @@ def _run_workers(factory: str, common: dict[str, Any], workers: int,
     import multiprocessing
     import signal
 
-    import uvicorn
-
-    sock = uvicorn.Config(factory, factory=True, **common).bind_socket()
+    sock = _bind(common["host"], common["port"])
     spawn = multiprocessing.get_context("spawn")
     stopping: list[int] = []
     answered = spawn.RawValue("Q", 0)  # POST requests answered below 500 by any worker: the service still works
+    load_error: list[str] = []  # the package did not load before any worker served: ServeError (exit code 2)
 
     def stop(sig: int, _frame: Any) -> None:
         if not stopping:
@@ -1504,13 +1549,26 @@ def _run_workers(factory: str, common: dict[str, Any], workers: int,
             sock.close()  # connections from now on are refused once every worker has closed its copy
 
     class Worker:
-        def __init__(self) -> None:
+        def __init__(self, announce: bool) -> None:
             self.beat = spawn.RawValue("d", 0.0)  # time.monotonic() of the worker's event loop, 0 until it serves
-            self.process = spawn.Process(target=_serve_worker, args=(factory, common, sock, self.beat, answered))
+            self.busy = spawn.RawValue("d", 0.0)  # when its oldest scoring call in the thread pool began; 0: none
+            self.report, writer = spawn.Pipe(duplex=False)  # why it could not load the package
+            self.process = spawn.Process(target=_serve_worker,
+                                         args=(factory, common, sock, self.beat, answered, self.busy, writer,
+                                               ready_line if announce else None))
             self.process.start()
+            writer.close()
             self.serving: float | None = None  # when the supervisor first saw it beat
             self.proven = False  # has served WORKER_CRASH_LOOP_SECONDS
             self.hung = False  # killed by the supervisor for not beating
+            self.announce = announce  # prints ready_line once it serves
+
+        def reason(self) -> str | None:
+            """What the worker sent before it exited: why it could not load the package."""
+            try:
+                return str(self.report.recv()) if self.report.poll() else None
+            except (EOFError, OSError):
+                return None
 
     def exit_status(code: int) -> str:
         if code >= 0:
@@ -1522,10 +1580,14 @@ def _run_workers(factory: str, common: dict[str, Any], workers: int,
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    slots: list[Worker | float] = [Worker() for _ in range(workers)]  # a float: when the next one starts
+    # the first slot's worker says the service is up, as it starts serving (the supervisor saw its heartbeat up to
+    # 0.2 s later: a service stopped at once had not said it); its replacement does while none has
+    slots: list[Worker | float] = [Worker(i == 0) for i in range(workers)]  # a float: when the next one starts
+    announced = False
     failed = False
     quick_deaths = 0
     hangs, answered_then = 0, -1  # workers killed hung in a row with nothing answered in between; the count then
+    served = False  # a worker has served: the package loads
     while not stopping:
         time.sleep(0.2)
         now = time.monotonic()
@@ -1534,24 +1596,36 @@ def _run_workers(factory: str, common: dict[str, Any], workers: int,
                 break
             if isinstance(worker, float):
                 if now >= worker:
-                    slots[i] = Worker()
+                    slots[i] = Worker(i == 0 and not announced)
                 continue
             process = worker.process
             beat = worker.beat.value
             if worker.serving is None and beat:
                 worker.serving = now
+                served = True
+                announced = announced or worker.announce
             if process.exitcode is None:
-                served = 0.0 if worker.serving is None else now - worker.serving
-                if not worker.proven and served >= WORKER_CRASH_LOOP_SECONDS:
+                serving = 0.0 if worker.serving is None else now - worker.serving
+                if not worker.proven and serving >= WORKER_CRASH_LOOP_SECONDS:
                     worker.proven, quick_deaths = True, 0  # the workers run: earlier deaths were no loop
-                if beat and now - beat > hang_seconds:
-                    print(f"worker process {process.pid} is hung (its event loop has not run for {now - beat:.0f} s);"
-                          " killing it", file=sys.stderr, flush=True)
+                since = worker.busy.value
+                hang = (f"its event loop has not run for {now - beat:.0f} s" if beat and now - beat > hang_seconds
+                        else f"a scoring call in its thread pool has run for {now - since:.0f} s"
+                        if beat and since and now - since > hang_seconds else None)
+                if hang:
+                    print(f"worker process {process.pid} is hung ({hang}, over --hang-seconds {hang_seconds:g}); "
+                          "killing it: its requests in flight, the hung one included, end unanswered",
+                          file=sys.stderr, flush=True)
                     worker.hung = True
                     process.kill()
                     process.join()
                 continue
-            if process.exitcode == 3:  # uvicorn's STARTUP_FAILURE: another start would fail the same way
+            if process.exitcode == 3:  # could not load the package, or uvicorn's STARTUP_FAILURE: another would too
+                reason = worker.reason()
+                if reason is not None and not served:
+                    load_error.append(reason)
+                elif reason is not None:
+                    print(f"worker process {process.pid} could not start: {reason}", file=sys.stderr, flush=True)
                 failed = True
                 stop(signal.SIGTERM, None)
                 break
@@ -1570,10 +1644,10 @@ def _run_workers(factory: str, common: dict[str, Any], workers: int,
                       file=sys.stderr, flush=True)
                 slots[i] = now
                 continue
-            served = 0.0 if worker.serving is None else now - worker.serving
-            quick_deaths = quick_deaths + 1 if served < WORKER_CRASH_LOOP_SECONDS else 0
+            serving = 0.0 if worker.serving is None else now - worker.serving
+            quick_deaths = quick_deaths + 1 if serving < WORKER_CRASH_LOOP_SECONDS else 0
             status = f"worker process {process.pid} {exit_status(process.exitcode)} " + (
-                "before it served" if worker.serving is None else f"{served:.1f} s after it started serving")
+                "before it served" if worker.serving is None else f"{serving:.1f} s after it started serving")
             if quick_deaths >= WORKER_CRASH_LOOP_DEATHS:
                 print(f"{status}: workers died within {WORKER_CRASH_LOOP_SECONDS:g} s of serving {quick_deaths} "
                       "times in a row, so another would too; stopping the service (exit code 3)",
@@ -1592,24 +1666,46 @@ def _run_workers(factory: str, common: dict[str, Any], workers: int,
         if process.exitcode is None:
             process.kill()
             process.join()
+    if load_error:
+        raise ServeError(load_error[0])
     if failed:
         sys.exit(3)
 
 
-def _serve_worker(factory: str, common: dict[str, Any], sock: Any, beat: Any = None, answered: Any = None) -> None:
-    """One worker process of :func:`_run_workers`: the app from ``factory`` on the inherited socket, its event loop
-    writing ``time.monotonic()`` into the shared ``beat``, each POST it answers below 500 counted in ``answered``.
+def _bind(host: str, port: int) -> Any:
+    """The service's socket on ``host:port``, bound as uvicorn's ``Config.bind_socket`` binds it (the workers
+    listen on it), without importing uvicorn into the supervisor or logging "Uvicorn running" before the package
+    has loaded."""
+    import socket
 
-    A package that does not load here (its model changed since the supervisor loaded it) is one line and exit 3,
-    which stops the service: uvicorn let the error through, the worker exited 1 and was replaced, with the same
+    sock = socket.socket(family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:  # taken since check_can_listen
+        sock.close()
+        raise ServeError(f"cannot listen on {host}:{port}: {err.strerror}. Choose a free port (--port) or an "
+                         "address of this machine (--host).") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _serve_worker(factory: str, common: dict[str, Any], sock: Any, beat: Any = None, answered: Any = None,
+                  busy: Any = None, report: Any = None, ready_line: str | None = None) -> None:
+    """One worker process of :func:`_run_workers`: the app from ``factory`` on the inherited socket, its event loop
+    writing ``time.monotonic()`` into the shared ``beat``, each POST it answers below 500 counted in ``answered``,
+    the start of its oldest scoring call in the thread pool kept in ``busy`` (:attr:`ScoringApp.scoring_clock`).
+
+    A package that does not load here is one line, sent on the pipe ``report`` for the supervisor to say, and exit
+    3, which stops the service: uvicorn let the error through, the worker exited 1 and was replaced, with the same
     traceback, every second or so for good. The worker stops, as on SIGTERM, when the supervisor dies (a SIGKILL
     of it, which no handler sees): the workers had gone on serving the port, out of reach of any restart.
     """
     import multiprocessing
     import signal
-    import threading
 
     import uvicorn
+    from uvicorn.importer import import_from_string
 
     _exit_zero_on_sigterm()
     supervisor = multiprocessing.parent_process()
@@ -1619,21 +1715,31 @@ def _serve_worker(factory: str, common: dict[str, Any], sock: Any, beat: Any = N
             supervisor.join()
             os.kill(os.getpid(), signal.SIGTERM)
 
+    def could_not_start(err: Exception) -> NoReturn:
+        reason = str(err) if type(err).__name__ == "ServeError" else f"{type(err).__name__}: {err}"  # one line
+        if report is None:
+            print(f"worker process {os.getpid()} could not start: {reason}", file=sys.stderr, flush=True)
+        else:
+            report.send(reason)
+        sys.exit(3)
+
     threading.Thread(target=stop_when_the_supervisor_dies, name="supervisor-watch", daemon=True).start()
-    config = uvicorn.Config(factory, factory=True, **common)
-    server = _draining_server(stop_accepting=False, heartbeat=beat)(config=config)
     try:
-        if answered is not None:
-            config.load()  # what server.run() does first; then the app is wrapped to count its answers
-            config.loaded_app = _counting_answers(config.loaded_app, answered)
+        app = import_from_string(factory)()
+    except Exception as err:
+        could_not_start(err)
+    if hasattr(app, "scoring_clock"):
+        app.scoring_clock = busy
+    config = uvicorn.Config(app if answered is None else _counting_answers(app, answered), **common)
+    server = _draining_server(stop_accepting=False, heartbeat=beat, ready_line=ready_line)(config=config)
+    try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # SIGINT (Ctrl-C reaches every process of the terminal's group)
         pass
     except Exception as err:
         if server.started:
             raise
-        print(f"worker process {os.getpid()} could not start: {err}", file=sys.stderr, flush=True)
-        sys.exit(3)
+        could_not_start(err)
     if not server.started:
         sys.exit(3)
 
@@ -1790,8 +1896,8 @@ def serve(
     access_log : bool
         Log every request (costs throughput).
     hang_seconds : float
-        A worker whose event loop has not run for this long (a request that hangs the model) is killed and
-        replaced.
+        A worker whose event loop has not run for this long, or whose oldest scoring call in the thread pool has run
+        this long (a request that hangs the model), is killed and replaced.
 
     Raises
     ------
@@ -1821,7 +1927,7 @@ def serve(
         os.environ[ENV_KEY_NAME] = api_key_env
     if max_rows is not None:
         os.environ[ENV_MAX_ROWS] = str(int(max_rows))
-    load_entry_script(folder)  # fail here, once, rather than in every worker
+    _entry_script(folder)  # the package itself loads in the workers: a load error comes back from the first
     if __name__ == "__main__" or __spec__ is None:  # run as the container's "python server.py"
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         module = Path(__file__).stem
@@ -1829,8 +1935,8 @@ def serve(
         module = __spec__.name
     if _has_httptools():
         common["http"] = f"{module}:http_protocol"
-    print(startup_line(folder, host, port, api_key_env), file=sys.stderr, flush=True)
-    _run_workers(f"{module}:app_from_env", common, workers, hang_seconds)
+    _run_workers(f"{module}:app_from_env", common, workers, hang_seconds,
+                 ready_line=startup_line(folder, host, port, api_key_env))
 
 
 def startup_line(folder: Path, host: str, port: int, api_key_env: str | None) -> str:
@@ -1855,8 +1961,8 @@ def _parser() -> argparse.ArgumentParser:
                         "package or workers that keep dying or hanging stop the service (exit 3); SIGHUP does not "
                         "reload")
     p.add_argument("--hang-seconds", type=float, default=WORKER_HANG_SECONDS,
-                   help=f"a worker whose event loop has not run for this long is killed and replaced "
-                        f"(default {WORKER_HANG_SECONDS:g})")
+                   help=f"a worker whose event loop has not run for this long, or one of whose scoring calls has run "
+                        f"this long, is killed and replaced (default {WORKER_HANG_SECONDS:g})")
     p.add_argument("--max-rows", type=int, default=None)
     p.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
     p.add_argument("--access-log", action="store_true")
