@@ -60,8 +60,10 @@ def check_package_model(model: Any) -> None:
     Raises
     ------
     PackagingError
-        The hashes differ.
+        The hashes differ, or the folder's ``manifest.json`` cannot be read as one
+        (:func:`_refuse_unreadable_manifest`).
     """
+    _refuse_unreadable_manifest(model)
     manifest = package_manifest(model)
     try:
         info = manifest["model"]
@@ -72,6 +74,43 @@ def check_package_model(model: Any) -> None:
     if not isinstance(expected, str) or not path.is_file():
         return
     check_model_bytes(manifest, path, path.read_bytes())
+
+
+def _refuse_unreadable_manifest(model: Any) -> None:
+    """Refuse a package folder whose ``manifest.json`` is there but is no JSON object (not UTF-8, not JSON, a
+    list, a folder): ``score`` read such a package as a bare folder holding model.onnx, and scored it with
+    neither the check of its model's SHA-256 nor its rule for NaN, exit 0 (helper-306), where ``sql-dryrun``
+    refuses it. A folder without a manifest.json is left to be read as one holding model.onnx. A manifest
+    that cannot be opened (no permission) is left to the reader, whose OSError the CLI names."""
+    import json
+    import os
+
+    from onnxgate.errors import PackagingError
+
+    if not isinstance(model, (str, os.PathLike)) or not Path(model).is_dir():
+        return
+    path = Path(model) / "manifest.json"
+    if not path.exists():
+        return
+    found: str | None = None
+    if path.is_dir():
+        found = "a folder"
+    else:
+        try:
+            parsed = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            found = f"not readable JSON ({err})"
+        else:
+            if not isinstance(parsed, dict):
+                found = f"a JSON {type(parsed).__name__}, not an object"
+    if found is not None:
+        inner = str(Path(model) / "model.onnx")
+        raise PackagingError(
+            f"{str(path)!r} is {found}: expected the JSON object 'onnxgate package' writes, which records the "
+            "model's SHA-256 and the package's rule for NaN, so scoring without it would apply neither. Write the "
+            f"package again with 'onnxgate package', or score its model file itself ({inner!r})",
+            path=str(path),
+        )
 
 
 def package_nan_inputs(model: Any) -> list[str] | None:

@@ -153,6 +153,10 @@ def run(args: argparse.Namespace) -> int:
         "the model being packaged": args.model, "the --reference model": args.reference,
         "the --data file": args.data, "the --target-file": getattr(args, "target_file", None),
     })
+    from onnxgate._commands._common import refuse_unwritable
+
+    # -o under a file was "cannot use '.../f/out': File exists", after the model was validated (helper-306)
+    refuse_unwritable(args.out, "-o")
     if args.data and not args.reference and target.is_sql:  # it was ignored; it makes the others' example request
         raise InvalidDataError("--data needs --reference for a SQL package: the rows are for the parity check "
                                "(a container or MLflow package takes them alone too, for its example request)")

@@ -513,12 +513,28 @@ def _read_package(folder: Path) -> tuple[dict[str, Any], bytes, str | None]:
         ) from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("sql"), dict):
         kind = manifest.get("target") if isinstance(manifest, dict) else None
-        raise PackagingError(f"{str(folder)!r} holds a {kind!r} package, not a SQL one", path=str(folder))
+        if isinstance(kind, str) and kind:
+            raise PackagingError(f"{str(folder)!r} holds a {kind!r} package, not a SQL one", path=str(folder))
+        # a list, or an object naming no target, was "holds a None package, not a SQL one" (helper-306)
+        found = ("an object without a 'sql' section" if isinstance(manifest, dict)
+                 else f"a JSON {type(manifest).__name__}")
+        raise PackagingError(
+            f"{str(manifest_path)!r} is {found}: expected the manifest 'onnxgate package' writes for a SQL target. "
+            "Write the package again with onnxgate package model.onnx --target sql-edge-2.0 -o DIR",
+            path=str(manifest_path),
+        )
     model_bytes = model_path.read_bytes()
     check_model_bytes(manifest, model_path, model_bytes)
     _check_predict_script(folder, manifest["sql"])
     script_path = folder / "03_create_input_table.sql"
-    script = script_path.read_text(encoding="utf-8") if script_path.is_file() else None
+    try:
+        script = script_path.read_text(encoding="utf-8") if script_path.is_file() else None
+    except UnicodeDecodeError as err:  # was "unexpected UnicodeDecodeError ... please report it" (helper-306)
+        raise PackagingError(
+            f"{str(script_path)!r} is not UTF-8 text ({err.reason} at byte {err.start}): expected the script "
+            "'onnxgate package' writes. Write the package again with onnxgate package",
+            path=str(script_path),
+        ) from None
     return manifest, model_bytes, script
 
 

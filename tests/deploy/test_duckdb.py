@@ -146,7 +146,7 @@ def test_a_damaged_package_is_refused_naming_the_file(package: Path, tmp_path: P
         match = r"manifest.json' is not readable JSON"
     elif damage == "manifest-a-list":
         (copy / "manifest.json").write_text("[]")
-        match = "not a SQL one"
+        match = r"manifest.json' is a JSON list: expected the manifest 'onnxgate package' writes for a SQL target"
     else:
         (copy / "model.onnx").write_bytes((copy / "model.onnx").read_bytes() + b"\x00")
         match = r"model.onnx' is not the model this package was validated with"

@@ -1,0 +1,128 @@
+"""Hostile package folders and data files met by the commands that read them (helper-306): each is one line
+naming what was expected, what was found and the fix, exit 2, and nothing written."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import onnxgate as og
+from onnxgate.cli import main
+
+FEATURES = [f"f{i}" for i in range(4)]
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True)
+    X = X.astype(np.float32)
+    folder = tmp_path_factory.mktemp("folders")
+    onnx_file = folder / "m.onnx"
+    onnx_file.write_bytes(og.convert(LogisticRegression(max_iter=500).fit(X, y), X[:5]).model.SerializeToString())
+    data = folder / "rows.parquet"
+    pd.DataFrame(X, columns=FEATURES).to_parquet(data)
+    cwd = Path.cwd()
+    os.chdir(folder)
+    try:
+        assert main(["package", "m.onnx", "-t", "container", "-o", "container"]) == 0
+        assert main(["package", "m.onnx", "-t", "sql-edge-2.0", "--adapt", "--columns", ",".join(FEATURES),
+                     "-o", "sql"]) == 0
+    finally:
+        os.chdir(cwd)
+    return {"onnx": onnx_file, "data": data, "container": folder / "container", "sql": folder / "sql"}
+
+
+@pytest.mark.parametrize(("manifest", "says"), [
+    (b"\xff\xfe\x00{", "is not readable JSON"), (b"[]", "is a JSON list, not an object"), (None, "is a folder"),
+])
+def test_score_refuses_a_package_whose_manifest_is_unreadable(made: dict[str, Path], manifest: bytes | None,
+                                                              says: str, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    # it was read as a bare folder holding model.onnx: scored with neither the SHA-256 check nor the NaN rule, exit 0
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(made["container"], "pkg")
+    (tmp_path / "pkg" / "manifest.json").unlink()
+    if manifest is None:
+        (tmp_path / "pkg" / "manifest.json").mkdir()
+    else:
+        (tmp_path / "pkg" / "manifest.json").write_bytes(manifest)
+    assert main(["score", "pkg", "--data", str(made["data"]), "--out", "scored.parquet"]) == 2
+    err = capsys.readouterr().err
+    assert f"'pkg/manifest.json' {says}" in err and "Write the package again with 'onnxgate package'" in err, err
+    assert len(err.strip().splitlines()) == 1 and not Path("scored.parquet").exists()
+
+
+def test_sql_dryrun_names_a_script_that_is_not_utf8(made: dict[str, Path], tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    # was "unexpected UnicodeDecodeError: 'utf-8' codec can't decode byte ... (please report it)"
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(made["sql"], "pkg")
+    Path("pkg/03_create_input_table.sql").write_bytes(b"\xf0\x28\x8c\x28 CREATE TABLE")
+    assert main(["sql-dryrun", "pkg", "--data", str(made["data"])]) == 2
+    err = capsys.readouterr().err
+    assert "'pkg/03_create_input_table.sql' is not UTF-8 text" in err and "Write the package again" in err, err
+    assert "unexpected" not in err
+
+
+def test_sql_dryrun_names_a_manifest_that_is_no_object(made: dict[str, Path], tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    # was "'pkg' holds a None package, not a SQL one"
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(made["sql"], "pkg")
+    Path("pkg/manifest.json").write_text("[1, 2]")
+    assert main(["sql-dryrun", "pkg", "--data", str(made["data"])]) == 2
+    err = capsys.readouterr().err
+    assert "'pkg/manifest.json' is a JSON list: expected the manifest 'onnxgate package' writes" in err, err
+    assert "None" not in err
+
+
+def test_a_parquet_file_naming_a_column_twice_is_refused_by_name_in_validate(made: dict[str, Path], tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch,
+                                                                             capsys: pytest.CaptureFixture[str]
+                                                                             ) -> None:
+    # was pyarrow's "Multiple matches for FieldRef.Name(f0) in f0: float f0: float ... __fragment_index: int32"
+    monkeypatch.chdir(tmp_path)
+    X = pd.read_parquet(made["data"])
+    pq.write_table(pa.Table.from_arrays([pa.array(X[c]) for c in FEATURES], names=["f0", "f0", "f2", "f3"]),
+                   "twice.parquet")
+    assert main(["validate", str(made["onnx"]), "--reference", str(made["onnx"]), "--data", "twice.parquet"]) == 2
+    err = capsys.readouterr().err
+    assert "'twice.parquet' has several columns named 'f0'; every column needs a name of its own" in err, err
+    assert "FieldRef" not in err
+
+
+def test_a_csv_file_named_parquet_gets_the_fix_in_validate(made: dict[str, Path], tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    pd.read_parquet(made["data"]).to_csv("rows.parquet", index=False)
+    assert main(["validate", str(made["onnx"]), "--reference", str(made["onnx"]), "--data", "rows.parquet"]) == 2
+    err = capsys.readouterr().err
+    assert "this one holds text: if it is CSV, name it 'rows.csv'" in err, err
+
+
+def test_package_out_under_a_file_is_named_before_any_work(made: dict[str, Path], tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    # was "cannot use '.../f/out': File exists. Check that the path exists..."
+    monkeypatch.chdir(tmp_path)
+    Path("f").write_text("notes")
+    assert main(["package", str(made["onnx"]), "-t", "container", "-o", "f/out"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write -o 'f/out'" in err and "is a file, not a folder; choose another -o" in err, err
+    assert Path("f").read_text() == "notes"
+
+
