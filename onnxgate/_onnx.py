@@ -45,12 +45,16 @@ __all__ = [
     "model_opsets",
     "node_subgraphs",
     "repair_layout",
+    "runnable",
     "serialize",
     "serialized_once",
     "sha256_of",
     "since_version",
     "sparse_initializer_names",
     "tree_skeleton",
+    "weights_by_path",
+    "weights_left_in_files",
+    "weights_path",
 ]
 
 DEFAULT_DOMAIN = ""
@@ -384,7 +388,7 @@ def load_model_and_data_files(
         data = read_regular_file(path, what="model file", error=InvalidModelError)
         proto = _parse(data, source=repr(str(path)))
         files = _check_and_load_external(proto, path.parent, source=repr(str(path)), load=load_external,
-                                         size=len(data))
+                                         size=len(data), path=path)
         return proto, files
     check_model_kind(model)
     raise AssertionError(f"check_model_kind let {type(model).__name__} through")
@@ -557,10 +561,11 @@ def _external_tensors(proto: onnx.ModelProto) -> Iterator[Any]:
 
 
 def _check_and_load_external(
-    proto: onnx.ModelProto, base: Path | None, *, source: str, load: bool, size: int
+    proto: onnx.ModelProto, base: Path | None, *, source: str, load: bool, size: int, path: Path | None = None
 ) -> list[Path]:
     """Refuse external data that is unsafe, missing or short, and read it into ``proto`` when ``load``; the files
-    it is in (``base`` / each location, once)."""
+    it is in (``base`` / each location, once). A model above :data:`MODEL_BYTES_LIMIT` read from ``path`` within
+    :func:`weights_by_path` keeps its weights in their files (:func:`weights_path`)."""
     tensors = list(_external_tensors(proto))
     if not tensors:
         return []
@@ -597,7 +602,11 @@ def _check_and_load_external(
 
         whole = size + sum(_external_bytes(tensor, base) for tensor in tensors)
         if whole > MODEL_BYTES_LIMIT:  # refused before reading gigabytes the checks could not serialize
-            raise InvalidModelError(too_large_message(f"{source} with its external data", whole))
+            by_path = _BY_PATH.get()
+            if by_path is None or path is None:
+                raise InvalidModelError(too_large_message(f"{source} with its external data", whole))
+            by_path[id(proto)] = (proto, path.absolute(), whole)
+            return files
 
         try:
             load_external_data_for_model(proto, str(base))
@@ -768,9 +777,10 @@ def atomic_write_texts(files: Sequence[tuple[str | os.PathLike[str], str]], *, o
             os.fsync(handle.fileno())
 
 
-def write_folder_atomically(folder: str | os.PathLike[str], files: Mapping[str, str | bytes], *,
+def write_folder_atomically(folder: str | os.PathLike[str], files: Mapping[str, str | bytes | Path], *,
                             overwrite: bool = False) -> Path:
-    """Write ``files`` (relative path -> text or bytes) into ``folder`` so it appears complete or not at all.
+    """Write ``files`` (relative path -> text, bytes, or a file's :class:`~pathlib.Path` to copy: a model's external
+    data, gigabytes not held in memory) into ``folder`` so it appears complete or not at all.
 
     Everything is written into a staging folder beside ``folder`` first (``.<name>.<pid>.<random>.partial``).
     A new (or empty) ``folder`` is then replaced by the staging folder in one rename. A non-empty one
@@ -802,6 +812,8 @@ def write_folder_atomically(folder: str | os.PathLike[str], files: Mapping[str, 
                 path.parent.mkdir(parents=True, exist_ok=True)
                 if isinstance(content, bytes):
                     path.write_bytes(content)
+                elif isinstance(content, Path):
+                    shutil.copyfile(content, path)
                 else:
                     path.write_text(content, encoding="utf-8", newline="\n")
             except OSError as err:  # name the file the user asked for, not the staging copy
@@ -877,7 +889,7 @@ def _keep_mode_and_group(old: Path, new: Path) -> None:
             os.chmod(new, stat.S_IMODE(info.st_mode))
 
 
-def _carry_over_foreign(old: Path, stage: Path, files: Mapping[str, str | bytes]) -> None:
+def _carry_over_foreign(old: Path, stage: Path, files: Mapping[str, str | bytes | Path]) -> None:
     """Link the user's own entries (not onnxgate's, old or new) from ``old`` into ``stage``."""
     import json
 
@@ -1029,6 +1041,52 @@ _SERIALIZED: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("
 #: The model :func:`loaded_once` holds: ``[what was given, the ModelProto loaded from it or None until then, the
 #: external data files it was read from]``.
 _LOADED: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("onnxgate_loaded", default=None)
+
+
+#: What :func:`weights_by_path` holds: ``id(model) -> (model, its .onnx file, its bytes with its external data)`` for
+#: each model loaded in the block without its weights (the model is held, so its id is not reused in the block).
+_BY_PATH: contextvars.ContextVar[dict[int, tuple[Any, Path, int]] | None] = contextvars.ContextVar(
+    "onnxgate_by_path", default=None)
+
+
+@contextmanager
+def weights_by_path(enabled: bool = True) -> Iterator[None]:
+    """Within the block, :func:`load_model` of a path whose external data take the model above
+    :data:`MODEL_BYTES_LIMIT` leaves the weights in their files, not refusing the model: the model is held without
+    them (its graph, and its initializers' names, types, dims and locations), is checked as it is (the checker on
+    its path, shape inference without the weights) and run by onnxruntime from its path (:func:`runnable`). A
+    block inside one shares its models; ``enabled=False``: refused as outside one (a SQL target's block: ``PREDICT``
+    reads a model from one ``varbinary(max)``)."""
+    if enabled and _BY_PATH.get() is not None:
+        yield
+        return
+    token = _BY_PATH.set({} if enabled else None)
+    try:
+        yield
+    finally:
+        _BY_PATH.reset(token)
+
+
+def weights_path(model: Any) -> Path | None:
+    """The .onnx file ``model`` was loaded from, without its weights, in :func:`weights_by_path`; None for any other
+    model (one held whole)."""
+    held = _BY_PATH.get()
+    entry = held.get(id(model)) if held is not None else None
+    return entry[1] if entry is not None and entry[0] is model else None
+
+
+def weights_left_in_files(model: Any) -> tuple[Path, int] | None:
+    """``(its .onnx file, its bytes with its external data)`` for a model :func:`weights_path` names; else None."""
+    held = _BY_PATH.get()
+    entry = held.get(id(model)) if held is not None else None
+    return (entry[1], entry[2]) if entry is not None and entry[0] is model else None
+
+
+def runnable(model: onnx.ModelProto) -> bytes | str:
+    """What onnxruntime loads ``model`` from: its file's path for a model held without its weights
+    (:func:`weights_path`), which onnxruntime reads with its external data; else :func:`serialize`'s bytes."""
+    path = weights_path(model)
+    return str(path) if path is not None else serialize(model)
 
 
 def serialize(model: onnx.ModelProto) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,7 +21,7 @@ ORT_QUIET = 4
 RUN_ROWS = 16_384
 
 
-def session(model: bytes, *, spinning: bool = True) -> Any:
+def session(model: bytes | str | os.PathLike[str], *, spinning: bool = True) -> Any:
     """An onnxruntime CPU session, quiet; ``spinning=False`` for runs interleaved with other work.
 
     After each run, onnxruntime's intra-op threads spin for a while waiting for the next one. When
@@ -30,8 +31,9 @@ def session(model: bytes, *, spinning: bool = True) -> Any:
 
     Parameters
     ----------
-    model : bytes
-        The serialized ONNX model.
+    model : bytes or path
+        The serialized ONNX model, or its file's path: a model whose weights are in external data files beside it
+        is read with them (``onnxgate._onnx.runnable``: a model above 2 GiB, which has no one serialization).
     spinning : bool
         Let the intra-op threads spin between runs (fastest when runs follow each other).
 
@@ -52,9 +54,12 @@ def session(model: bytes, *, spinning: bool = True) -> Any:
     """
     import onnxruntime as ort
 
+    if isinstance(model, os.PathLike):
+        model = os.fspath(model)
     shared = _SHARED.get()
-    key = (id(model), spinning)
-    if shared is not None and key in shared and shared[key][0] is model:
+    # bytes by identity (the one serialization of a validation), a path by its text
+    key: tuple[int | str, bool] = (model if isinstance(model, str) else id(model), spinning)
+    if shared is not None and key in shared and (isinstance(model, str) or shared[key][0] is model):
         return shared[key][1]
     options = ort.SessionOptions()
     options.log_severity_level = ORT_QUIET
@@ -66,8 +71,9 @@ def session(model: bytes, *, spinning: bool = True) -> Any:
     return made
 
 
-#: The sessions :func:`sessions_shared` holds: ``(id(model bytes), spinning) -> (those bytes, session)``.
-_SHARED: contextvars.ContextVar[dict[tuple[int, bool], tuple[bytes, Any]] | None] = contextvars.ContextVar(
+#: The sessions :func:`sessions_shared` holds: ``(id(model bytes) or the model's path, spinning) -> (those bytes or
+#: that path, session)``.
+_SHARED: contextvars.ContextVar[dict[tuple[int | str, bool], tuple[bytes | str, Any]] | None] = contextvars.ContextVar(
     "onnxgate_sessions", default=None)
 
 

@@ -34,8 +34,12 @@ def _external_data_model(folder, n=2000):
     return path
 
 
-@pytest.mark.parametrize("command", [["validate"], ["package", "--target", "container", "--out", "pkg"]])
-def test_cli_refuses_external_data_model_above_limit(tmp_path, monkeypatch, capsys, command):
+@pytest.mark.parametrize("command", [["validate", "--target", "sql-edge-2.0"],
+                                     ["package", "--target", "sql-edge-2.0", "--out", "pkg"],
+                                     ["package", "--target", "synapse", "--out", "pkg"]])
+def test_cli_refuses_external_data_model_above_limit_for_sql(tmp_path, monkeypatch, capsys, command):
+    """PREDICT reads a model from one varbinary(max): a SQL target refuses it (the container and onnxruntime
+    targets run it from its files: tests/test_external_data_above_limit.py)."""
     monkeypatch.chdir(tmp_path)
     path = _external_data_model(tmp_path)
     assert path.stat().st_size + (tmp_path / "w.bin").stat().st_size > LIMIT

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from onnxgate._graph import NAN_AWARE_OPS, reaches_nan_aware_node
-from onnxgate._onnx import serialize, write_folder_atomically
+from onnxgate._onnx import runnable, serialize, write_folder_atomically
 from onnxgate.conversion import Conversion
 from onnxgate.errors import OutputExistsError, PackagingError, ValidationFailedError
 
@@ -141,7 +141,7 @@ def package_container(
     >>> og.package(conv, target="container", out="dist/iris")  # doctest: +SKIP
     PosixPath('dist/iris')
     """
-    from onnxgate._onnx import load_model, loaded_once, model_name, repair_layout
+    from onnxgate._onnx import load_model, loaded_once, model_name, repair_layout, weights_by_path, weights_path
     from onnxgate.signature import Signature
 
     unknown = sorted(set(options) - set(OPTIONS))
@@ -159,11 +159,17 @@ def package_container(
         data = model.sample if data is None else data
     # the model validation loads (once) and serializes is the one packaged, not read, checked and serialized again
     # (a 200 MB model: 2-4 s after its validation)
-    with loaded_once(model):
+    # a model above 2 GiB with its external data is validated and packaged without its weights in memory: the
+    # package holds its graph and a copy of its data files, which the service reads by path
+    with weights_by_path(), loaded_once(model):
         report = _validate(model, target, reference, data, options)
-        proto = repair_layout(load_model(model))[0]  # as model_wellformed judged it (its details["repairs"])
+        proto = load_model(model)
+        source = weights_path(proto)
+        if source is None:
+            proto = repair_layout(proto)[0]  # as model_wellformed judged it (its details["repairs"])
         sig = Signature.from_model(proto)
-        blob = serialize(proto)
+        blob = serialize(proto)  # held without its weights: its graph, whose tensors name their data files
+        data_files = _data_files(report, source)
 
         max_rows = _positive_int(options.get("max_rows", DEFAULT_MAX_ROWS), "max_rows")
         from onnxgate.validators.reference import is_native_reference
@@ -185,16 +191,19 @@ def package_container(
         example = _example_request(sig, data, allow_nan)
         versions = _versions()
 
-        files: dict[str, str | bytes] = {"model.onnx": blob}
+        files: dict[str, str | bytes | Path] = {"model.onnx": blob}
+        for entry in data_files:  # under the names model.onnx gives them, beside it
+            files[entry["file"]] = source.parent / entry["file"]  # type: ignore[union-attr]
         row_columns = _row_columns(sig, data, model.sample if isinstance(model, Conversion) else None)
-        files["score.py"] = _score_py(blob, sig, max_rows, allow_nan, row_columns)
+        files["score.py"] = _score_py(blob, sig, max_rows, allow_nan, row_columns, data_files)
         files["server.py"] = Path(__file__).with_name("server.py").read_text(encoding="utf-8")
         v2, v3 = swagger_documents(sig, example, title=name, model_name=name)
         files["swagger.json"] = _json(v2)
         files["swagger3.json"] = _json(v3)
         files["sample-request.json"] = _json(example)
         files["requirements.txt"] = "".join(f"{pkg}=={ver}\n" if ver else f"{pkg}\n" for pkg, ver in versions.items())
-        files["Dockerfile"] = _template("Dockerfile", PYTHON_IMAGE=PYTHON_IMAGE, PORT=str(PORT))
+        files["Dockerfile"] = _copy_data_files(_template("Dockerfile", PYTHON_IMAGE=PYTHON_IMAGE, PORT=str(PORT)),
+                                               data_files)
         files[".dockerignore"] = "README.md\n*.yml\ndeploymentconfig*.json\ninferenceconfig.json\niotedge-module.json\n"
         files["environment.yml"] = _environment_yml(versions)
         files["inferenceconfig.json"] = _json(
@@ -216,6 +225,8 @@ def package_container(
             extra={"service": {"name": name, "port": PORT, "max_rows": max_rows, "allow_nan_inputs": allow_nan,
                                "requirements": versions}},
         )
+        if data_files:  # model.onnx's weights, each file's hash as validation read it
+            manifest["model"]["external_data"] = data_files
         files["manifest.json"] = dumps(manifest)
         write_folder_atomically(folder, files, overwrite=overwrite)
         return folder
@@ -370,7 +381,7 @@ def refuse_nan_the_reference_refuses(proto: Any, sig: Any, names: Sequence[str],
     user_values = users_values_signature(reference, sig, wide32)
     feeds, theirs_feeds = as_feeds(head, sig), as_feeds(head, user_values) if user_values is not None else None
     run_reference = prepare_reference(reference, proto, sig, float32_rows=wide32)
-    session = runtime.session(serialize(proto), spinning=False)  # the package's serialization, not another
+    session = runtime.session(runnable(proto), spinning=False)  # the package's serialization, not another
     levels = model_tolerances(proto, sig.outputs, tolerances.get("atol"), tolerances.get("rtol"))
     columns = sig.columns
     for name in names:
@@ -515,7 +526,27 @@ def _row_columns(sig: Any, *candidates: Any) -> list[str] | None:
     return None
 
 
-def _score_py(blob: bytes, sig: Any, max_rows: int, allow_nan: list[str], row_columns: list[str] | None = None) -> str:
+def _data_files(report: Any, source: Path | None) -> list[dict[str, Any]]:
+    """The external data files a package copies beside ``model.onnx`` (``{"file", "sha256", "bytes"}``, as the
+    validation report lists them): those of a model held without its weights (``source``, its .onnx file); none
+    for another model, whose weights ``model.onnx`` holds."""
+    if source is None:
+        return []
+    return [dict(entry) for entry in report.model.get("external_data", [])]
+
+
+def _copy_data_files(dockerfile: str, data_files: Sequence[Mapping[str, Any]]) -> str:
+    """``dockerfile`` whose image also holds ``data_files`` beside ``model.onnx``, at their relative names."""
+    if not data_files:
+        return dockerfile
+    line = "COPY model.onnx "
+    assert dockerfile.count(line) == 1, "Dockerfile template lost its COPY of model.onnx"
+    copies = "".join(f"COPY {json.dumps([e['file'], './' + e['file']])}\n" for e in data_files)
+    return dockerfile.replace(line, copies + line)
+
+
+def _score_py(blob: bytes, sig: Any, max_rows: int, allow_nan: list[str], row_columns: list[str] | None = None,
+              data_files: Sequence[Mapping[str, Any]] = ()) -> str:
     from onnxgate import __version__
     from onnxgate._onnx import sha256_of
 
@@ -533,6 +564,8 @@ def _score_py(blob: bytes, sig: Any, max_rows: int, allow_nan: list[str], row_co
         config["unread"] = list(sig.columns.unread)
     if row_columns:  # the labels of the data's columns the one [N,k] input takes by position (_row_columns)
         config["row_columns"] = row_columns
+    if data_files:  # model.onnx's weights, in files beside it: onnxruntime reads the model from its path
+        config["data_files"] = [{"file": e["file"], "sha256": e["sha256"]} for e in data_files]
     text = (_TEMPLATES / "score.py").read_text(encoding="utf-8")
     codes = "# @CATEGORY_CODES@\n"
     assert text.count(codes) == 1, "score.py template lost its category codes marker"

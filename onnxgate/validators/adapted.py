@@ -71,9 +71,9 @@ def _run_reference(reference: Any, feeds: Mapping[str, np.ndarray], signature: S
         isinstance(reference, str) and reference.endswith(".onnx")
     ):
         from onnxgate import runtime
-        from onnxgate._onnx import load_model, serialize
+        from onnxgate._onnx import load_model, runnable
 
-        return list(runtime.session(serialize(load_model(reference))).run(None, dict(feeds)))
+        return list(runtime.session(runnable(load_model(reference))).run(None, dict(feeds)))
     from onnxgate.converters import registry
     from onnxgate.errors import UnsupportedModelError as _Unsupported
 

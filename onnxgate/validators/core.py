@@ -133,8 +133,7 @@ def validate(
     >>> report.passed  # doctest: +SKIP
     True
     """
-    from onnxgate._onnx import load_model_and_data_files, model_opsets, serialize, serialized_once, sha256_of
-    from onnxgate.signature import Signature
+    from onnxgate._onnx import weights_by_path
     from onnxgate.targets import resolve_target
 
     tgt = resolve_target(target)
@@ -156,6 +155,21 @@ def validate(
         from onnxgate._data import from_polars
 
         data = from_polars(data)
+    # a model above 2 GiB with its external data is checked and run from its files, where one serialization is not
+    # needed: not for a SQL target, whose PREDICT reads the model from one varbinary(max) (refused as too large)
+    with weights_by_path(enabled=not tgt.is_sql):
+        return _validate_loaded(model, tgt, reference, data, atol=atol, rtol=rtol, search=search, seed=seed,
+                                batch_size=batch_size, progress=progress, search_time_limit=search_time_limit,
+                                search_allow_nan=search_allow_nan, text_variants=text_variants, fail_fast=fail_fast)
+
+
+def _validate_loaded(model: Any, tgt: Target, reference: Any, data: Any, *, atol: Any, rtol: Any, search: Any,
+                     seed: Any, batch_size: Any, progress: Any, search_time_limit: Any, search_allow_nan: Any,
+                     text_variants: bool, fail_fast: bool) -> Report:
+    """:func:`validate` once its arguments are checked: load the model, run the checks, make the report."""
+    from onnxgate._onnx import load_model_and_data_files, model_opsets, serialize, serialized_once, sha256_of
+    from onnxgate.signature import Signature
+
     proto, data_files = load_model_and_data_files(model)
     if data is not None:
         from onnxgate.adaptation.mapping import columns_of_native

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from onnxgate import runtime
-from onnxgate._onnx import infer_shapes_strict, serialize
+from onnxgate._onnx import infer_shapes_strict, runnable, serialize
 from onnxgate.sql_rules import SQL_IDENTIFIER_MAX, SQL_RESERVED, TYPE_FIXES, sql_name_problem
 from onnxgate.validators.report import CheckResult
 from onnxgate.validators.structure import _verdict
@@ -580,7 +580,7 @@ def _probe_rows(model: onnx.ModelProto, sig: Signature, sizes: Sequence[int] = R
     from onnxgate.signature import numpy_dtype_for
 
     try:
-        sess = runtime.session(serialize(model), spinning=False)  # operators_supported's, within a validation
+        sess = runtime.session(runnable(model), spinning=False)  # operators_supported's, within a validation
     except Exception:
         return {}, _LoadFailure("onnxruntime cannot load the model (operators_supported says why)"), None
     found: dict[str, list[tuple[int, ...]]] = {s.name: [] for s in sig.outputs}

@@ -36,7 +36,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from onnxgate._onnx import serialize
+from onnxgate._onnx import runnable
 from onnxgate.errors import InvalidDataError, OnnxGateError, ParityError, first_line
 from onnxgate.runtime import run_rows
 from onnxgate.validators.accumulator import (
@@ -320,7 +320,7 @@ def check_prediction_parity(
         raise InvalidDataError("the parity data has no rows; pass at least one row")
 
     try:
-        session = runtime.session(serialize(proto), spinning=False)
+        session = runtime.session(runnable(proto), spinning=False)
     except Exception as err:
         return CheckResult(name, False, f"onnxruntime cannot load the model, so parity was not run: {err}", {})
     run_reference = prepare_reference(reference, proto, signature, float32_rows=rows_float32)
@@ -638,7 +638,7 @@ def rows_alone_without_reference(model: Any, data: Any, session: Any = None, *,
     probe = first_rows(ROWS_ALONE)
     try:
         if session is None:
-            session = runtime.session(serialize(proto), spinning=False)
+            session = runtime.session(runnable(proto), spinning=False)
     except Exception:  # operators_supported says why
         return None, False
     try:

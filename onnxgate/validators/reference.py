@@ -257,8 +257,9 @@ def _as_onnx(reference: Any) -> onnx.ModelProto | None:
 
 def _onnx_reference(model: onnx.ModelProto, signature: Signature) -> ReferenceFn:
     from onnxgate import runtime
+    from onnxgate._onnx import runnable
 
-    session = runtime.session(model.SerializeToString(), spinning=False)
+    session = runtime.session(runnable(model), spinning=False)
     ref_outputs = [o.name for o in session.get_outputs()]
     ref_inputs = {i.name for i in session.get_inputs()}
 

@@ -18,7 +18,9 @@ from onnxgate._onnx import (
     infer_shapes_strict,
     node_subgraphs,
     repair_layout,
+    runnable,
     serialize,
+    weights_path,
 )
 from onnxgate.errors import InvalidModelError
 from onnxgate.validators.report import CheckResult
@@ -137,10 +139,13 @@ def check_model_wellformed(model: onnx.ModelProto, target: Target) -> CheckResul
     errors: list[dict[str, str]] = []
     # judged as onnxgate packages it: nodes out of topological order sorted, an IR 3 file's initializers listed as
     # inputs (onnxruntime runs both as they are; the checker refused them and the model with them)
-    laid_out, repairs = repair_layout(model)
+    # a model held without its weights (above 2 GiB with them: weights_by_path) is checked as its file is, by path,
+    # the checker finding its external data beside it; it is not repaired (its package copies the file as it is)
+    path = weights_path(model)
+    laid_out, repairs = (model, []) if path is not None else repair_layout(model)
     try:
         # Checking the serialized bytes works on a private copy, so the caller's proto is untouched.
-        onnx.checker.check_model(serialize(laid_out), full_check=False)
+        onnx.checker.check_model(str(path) if path is not None else serialize(laid_out), full_check=False)
     except Exception as err:
         errors.append({"stage": "checker", "error": _first_lines(err)})
     try:
@@ -443,7 +448,7 @@ def check_operators_supported(model: onnx.ModelProto, target: Target) -> CheckRe
     import onnxruntime as ort
 
     try:
-        runtime.session(serialize(model), spinning=False)  # as parity makes it, which then uses this one
+        runtime.session(runnable(model), spinning=False)  # as parity makes it, which then uses this one
     except Exception as err:
         session_error = _first_lines(err, 600)
     else:
@@ -530,11 +535,15 @@ def _probe_nodes(model: onnx.ModelProto) -> tuple[list[dict[str, Any]], list[str
 
 
 def _probe_one(model: onnx.ModelProto, node: Any, types: dict[str, Any], initializers: dict[str, Any]) -> str | None:
+    import onnx
     from onnx import helper
 
     ins = [n for n in node.input if n]
-    inputs = [helper.make_value_info(n, types[n]) for n in dict.fromkeys(ins) if n not in initializers]
-    inits = [initializers[n] for n in dict.fromkeys(ins) if n in initializers]
+    # an initializer whose values are in an external file (a model held without its weights) is fed as an input:
+    # the probe has no folder to read it from
+    held = {n: t for n, t in initializers.items() if t.data_location != onnx.TensorProto.EXTERNAL}
+    inputs = [helper.make_value_info(n, types[n]) for n in dict.fromkeys(ins) if n not in held]
+    inits = [held[n] for n in dict.fromkeys(ins) if n in held]
     outputs = [
         helper.make_value_info(n, types[n]) if n in types else helper.make_empty_tensor_value_info(n)
         for n in node.output

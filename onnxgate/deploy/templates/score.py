@@ -171,6 +171,29 @@ def _model_path() -> Path:
     return found[0]
 
 
+def _data_files_checked(path: Path, entries: list[dict[str, str]]) -> str | None:
+    """The model's path, once each external data file holding its weights is found beside it as validated; None
+    for a model held in one file (loaded from its bytes). A model above 2 GiB is loaded from its path."""
+    if not entries:
+        return None
+    for entry in entries:
+        data = path.parent / entry["file"]
+        digest = hashlib.sha256()
+        try:
+            with open(data, "rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 24), b""):
+                    digest.update(chunk)
+        except OSError as err:
+            raise RuntimeError(f"{str(data)!r}, which holds the weights of {str(path)!r}, cannot be read "
+                               f"({err.strerror}); copy it from the package beside {path.name}") from None
+        if digest.hexdigest() != entry["sha256"]:
+            raise RuntimeError(
+                f"{str(data)!r} is not the weights file this package was validated with: sha256 "
+                f"{digest.hexdigest()} != {entry['sha256']}; re-run 'onnxgate package' for the new model"
+            )
+    return str(path)
+
+
 def init() -> None:
     """Load the model once; called by the server before the first request."""
     global _session, _max_rows
@@ -183,11 +206,12 @@ def init() -> None:
             f"{str(path)!r} is not the model this package was validated with: sha256 {digest} != "
             f"{cfg['model_sha256']}; re-run 'onnxgate package' for the new model"
         )
+    source = _data_files_checked(path, cfg.get("data_files", [])) or blob
     options = ort.SessionOptions()
     threads = int(os.environ.get(THREADS_ENV, "0") or 0)
     if threads > 0:
         options.intra_op_num_threads = threads
-    _session = ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"])
+    _session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
     _max_rows = int(os.environ.get(MAX_ROWS_ENV, "") or cfg["max_rows"])
 
 

@@ -149,7 +149,7 @@ def check_search_divergences(
 
     from onnxgate import runtime
     from onnxgate._data import as_feeds, float32_rows, read_rows, slice_feeds
-    from onnxgate._onnx import load_model, serialize
+    from onnxgate._onnx import load_model, runnable
     from onnxgate.errors import InvalidDataError, ParityError
     from onnxgate.signature import Signature
     from onnxgate.targets import resolve
@@ -199,7 +199,7 @@ def check_search_divergences(
                  and (reaches_nan_aware_node(proto, name) or bool(np.isnan(np.asarray(values)).any()))}
         nan_features = [name in takes for name, _ in space.features]
     try:
-        session = runtime.session(serialize(proto), spinning=False)  # runs alternate with the reference's
+        session = runtime.session(runnable(proto), spinning=False)  # runs alternate with the reference's
     except Exception as err:  # parity reports the same refusal; the search has nothing to run
         return CheckResult(
             CHECK_NAME, False,
