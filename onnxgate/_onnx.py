@@ -1028,10 +1028,11 @@ MODEL_BYTES_LIMIT = 2**31 - 1
 def too_large_message(what: str, size: int) -> str:
     """Why a model of ``size`` bytes (above :data:`MODEL_BYTES_LIMIT`) is refused, and what to do."""
     return (
-        f"{what} is {size:,} bytes, above the {MODEL_BYTES_LIMIT:,} bytes (2 GiB) onnxgate can check and package: "
-        "onnxgate checks and packages a model as one file, its external data files folded in, which protobuf cannot "
-        "write that large, and PREDICT in SQL reads a model from one varbinary(max) of at most that size. "
-        "Make the model smaller than 2 GiB (fewer weights, or float16/int8 weights)"
+        f"{what} is {size:,} bytes, above the {MODEL_BYTES_LIMIT:,} bytes (2 GiB) onnxgate can check and package here: "
+        "protobuf cannot write one model that large, and PREDICT in SQL reads a model from one varbinary(max) of at "
+        "most that size. Above it, only an .onnx file given by its path with its weights in external data files is "
+        "validated and packaged, for the onnxruntime and container targets. Otherwise make the model smaller than "
+        "2 GiB (fewer weights, or float16/int8 weights)"
     )
 
 
