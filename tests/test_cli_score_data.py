@@ -126,9 +126,12 @@ def test_a_csv_file_is_refused_with_how_to_make_it_parquet(wine: dict[str, Any],
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     # validate takes --data rows.csv, score only Parquet: the refusal quoted pyarrow ("Parquet magic bytes not found
     # in footer") and said what was expected, not how to get there from the CSV in hand (helper-300)
-    wine["X"].head(20).to_csv(tmp_path / "rows.csv", index=False)
-    assert _score(wine["onnx"], tmp_path / "rows.csv", tmp_path / "out.parquet") == 2
-    assert "write it as Parquet first (pandas.read_csv('rows.csv').to_parquet('rows.parquet'))" in _one_line(capsys)
+    # the advice names the user's file, not a rows.csv they do not have (helper-307)
+    csv = tmp_path / "sales.csv"
+    wine["X"].head(20).to_csv(csv, index=False)
+    assert _score(wine["onnx"], csv, tmp_path / "out.parquet") == 2
+    parquet = str(tmp_path / "sales.parquet")
+    assert f"write it as Parquet first (pandas.read_csv({str(csv)!r}).to_parquet({parquet!r}))" in _one_line(capsys)
     assert not (tmp_path / "out.parquet").exists()
 
 

@@ -252,7 +252,7 @@ def _file_schemas(data: str | Path, ds: Any, partitions_read: bool = False) -> d
                    else "expected a Parquet file or a folder of them")
             if not folder and Path(file).suffix.lower() == ".csv":  # validate reads CSV; score streams Parquet only
                 fix += ("; score reads no CSV file: write it as Parquet first "
-                        "(pandas.read_csv('rows.csv').to_parquet('rows.parquet'))")
+                        f"(pandas.read_csv({file!r}).to_parquet({str(Path(file).with_suffix('.parquet'))!r}))")
             raise InvalidDataError(f"cannot read {file!r} as Parquet ({err}); {fix}", path=file) from err
     return schemas
 
