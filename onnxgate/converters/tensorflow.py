@@ -415,6 +415,11 @@ def convert_traced(traced: TracedFunction, *, opset: int, name: str | None, fram
     if name:
         proto.graph.name = name
     _refuse_unknown_ops(proto, framework, _first_errors(log), _handler_refusals(log))
+    # onnxruntime has no double kernel for Softplus, Erf, Elu, Selu...: a float64 function computing one gave a
+    # file no target loads (validate's operators_supported failed it, convert said nothing)
+    from onnxgate._graph import double_formulas
+
+    double_formulas(proto)
     _output_shapes_from_tensorflow(proto, {renames[t.name]: t.shape for t in concrete.outputs if t.name in renames})
     _resize_scales_reaching_their_sizes(proto)
     _refuse_negative_gather_ids(proto)
@@ -1413,11 +1418,13 @@ def _erfc_as_one_minus_erf(ctx: Any, node: Any, name: str, args: Sequence[Any]) 
     x = node.input[0]
     dtype = ctx.get_dtype(x)
     shape = ctx.get_shape(x)
-    if dtype == TensorProto.FLOAT:
+    if dtype in (TensorProto.FLOAT, TensorProto.DOUBLE):
+        # onnxruntime implements Erf for float32 only: a double Erf is written as its double formula after the
+        # conversion (onnxgate._graph.double_erf, run by convert_traced), where a Cast to float32 and back held a
+        # float64 model's erfc to float32's precision (5.5e-8 off TensorFlow at x = -0.6)
         erf = ctx.make_node("Erf", [x], op_name_scope=node.name, dtypes=[dtype], shapes=[shape])
     else:
-        # onnxruntime implements Erf for float32 only: compute it there and cast back (float64
-        # models then hold erf to float32 precision, about 1e-7 relative).
+        # float16: compute it in float32 and cast back
         down = ctx.make_node("Cast", [x], attr={"to": TensorProto.FLOAT}, op_name_scope=node.name,
                              dtypes=[TensorProto.FLOAT], shapes=[shape])
         inner = ctx.make_node("Erf", [down.output[0]], op_name_scope=node.name, dtypes=[TensorProto.FLOAT],
