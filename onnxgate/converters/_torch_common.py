@@ -458,4 +458,13 @@ def _torchscript_utils() -> Any:
 
 @contextlib.contextmanager
 def _no_onnx_logging(verbose: bool) -> Iterator[None]:
-    yield
+    # The same bug leaves ONNX logging switched on for good after one direct `torch.onnx.export` call in the
+    # process (it never switches it back off): turn it off for onnxgate's export, then restore it
+    import torch
+
+    enabled = bool(torch._C._jit_is_onnx_log_enabled())
+    torch._C._jit_set_onnx_log_enabled(False)
+    try:
+        yield
+    finally:
+        torch._C._jit_set_onnx_log_enabled(enabled)

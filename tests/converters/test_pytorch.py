@@ -217,6 +217,24 @@ def test_operator_without_onnx_counterpart_is_unsupported(x4: np.ndarray, capfd:
     assert "Torch IR graph" not in capfd.readouterr().err
 
 
+def test_a_direct_torch_export_earlier_in_the_process_does_not_make_a_refusal_dump_the_graph(
+        x4: np.ndarray, capfd: Any) -> None:
+    # one direct torch.onnx.export call leaves torch's ONNX logging on for good (torch 2.13 tests the function
+    # `_jit_is_onnx_log_enabled` for truth): onnxgate's next refusal printed the whole TorchScript graph on stdout
+    import io
+
+    enabled = torch._C._jit_is_onnx_log_enabled()
+    try:
+        torch.onnx.export(torch.nn.Linear(4, 2), (torch.zeros(2, 4),), io.BytesIO(), opset_version=13, dynamo=False)
+        capfd.readouterr()
+        with pytest.raises(UnsupportedModelError, match="lgamma"):
+            og.convert(_Lgamma(), x4, opset=13)
+        printed = capfd.readouterr()
+        assert "Torch IR graph" not in printed.out + printed.err
+    finally:
+        torch._C._jit_set_onnx_log_enabled(enabled)
+
+
 @pytest.mark.slow
 def test_operator_without_onnx_counterpart_is_unsupported_by_dynamo_too(x4: np.ndarray) -> None:
     with pytest.raises(UnsupportedModelError, match=r"neither PyTorch exporter converts _Lgamma.*lgamma"):
