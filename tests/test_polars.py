@@ -188,11 +188,11 @@ def _answers_as_the_model(conv: Any, frame: Any, model: Any, atol: float | None 
     assert og.validate(conv, data=frame, reference=model).passed
 
 
-def test_thousands_of_categorical_columns_with_nulls_are_fed_in_linear_time() -> None:
+def test_thousands_of_categorical_columns_with_nulls_are_fed_sharing_one_list_of_them() -> None:
     # the frame kept the list of its null-holding category columns in attrs, which pandas deep-copies into every
-    # column read from it: feeding 2,000 such columns took 13 s (4 s where no input reads None), 1,000 took 3.6 s
-    import time
-
+    # column read from it: feeding 2,000 such columns took 13 s (4 s where no input reads None), 1,000 took 3.6 s.
+    # What made it quadratic is asserted below (the list shared, not copied), not the time: a test's outcome must not
+    # depend on the machine's load (a run beside seven other jobs on 2 cores took 6.8 s with the fix in place)
     from onnxgate._data import POLARS_CATEGORY_NULLS, from_polars
     from onnxgate.signature import Signature, TensorSpec
 
@@ -200,9 +200,7 @@ def test_thousands_of_categorical_columns_with_nulls_are_fed_in_linear_time() ->
     frame = from_polars(pl.DataFrame({f"c{i}": pl.Series(["a", None, "b"], dtype=pl.Categorical) for i in range(n)}))
     sig = Signature(inputs=tuple(TensorSpec(f"c{i}", "string", ("N", 1), missing="", missing_only="none")
                                  for i in range(n)), outputs=())
-    started = time.perf_counter()
     feeds = as_feeds(frame, sig)
-    assert time.perf_counter() - started < 4.0
     assert feeds[f"c{n - 1}"].ravel().tolist() == ["a", "", "b"]  # the null fed as the model's text for None
     assert len(frame.attrs[POLARS_CATEGORY_NULLS]) == n  # the frame given is left as it was
     import copy
