@@ -7,11 +7,13 @@ import errno
 import functools
 import numbers
 import os
+import re
 import shutil
 import stat
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +27,7 @@ __all__ = [
     "FLOAT32_INSIDE_KEY",
     "FUNCTIONS_IR_VERSION",
     "ML_DOMAIN",
+    "MissingKernel",
     "all_graphs",
     "atomic_write",
     "atomic_write_bytes",
@@ -40,6 +43,7 @@ __all__ = [
     "load_model",
     "load_model_and_data_files",
     "loaded_once",
+    "missing_kernel",
     "ml_opset_for",
     "model_name",
     "model_opsets",
@@ -298,6 +302,62 @@ def load_error(proto: onnx.ModelProto, *, optimized: bool = False) -> str | None
         text = str(err).strip().splitlines()
         return (text[0] if text else type(err).__name__)[:160]
     return None
+
+
+#: How onnxruntime says it has no kernel for a node in the types the file gives it: at load, no kernel registered
+#: (``Conv`` or ``MaxPool`` on double), and when the node runs, a kernel registered for double that refuses it
+#: (``LSTM`` and ``GRU``: "LSTM operator does not support double yet").
+_NO_KERNEL_AT_LOAD = re.compile(r"Could not find an implementation for (\w+)\(\d+\) node with name '([^']*)'")
+_NO_KERNEL_AT_RUN = re.compile(r"Name:'([^']*)' Status Message: (\w+) operator does not support (\w+)")
+
+
+@dataclass(frozen=True)
+class MissingKernel:
+    """An operator onnxruntime's CPU provider has no kernel for in the types a file computes it in."""
+
+    #: The ONNX operator (``"Conv"``).
+    op: str
+    #: The node onnxruntime named.
+    node: str
+    #: onnxruntime's words, the first line (at most 200 characters).
+    said: str
+
+
+def missing_kernel(proto: onnx.ModelProto, feeds: Mapping[str, Any] | None = None) -> MissingKernel | None:
+    """The operator of ``proto`` onnxruntime has no kernel for in its types, or None when it has one for every node
+    (or fails for another reason, or is absent: validation says why).
+
+    onnxruntime keeps no list of its kernels' types that can be read: a session is made (graph optimisations and
+    thread pools off), and run on ``feeds`` when given, since ``LSTM`` and ``GRU`` load on double and refuse it
+    only when they run. The first such node is named (onnxruntime stops there)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 4
+    try:
+        session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    except Exception as err:
+        found = _NO_KERNEL_AT_LOAD.search(str(err))
+        return MissingKernel(found.group(1), found.group(2), _said(err)) if found else None
+    if feeds is None:
+        return None
+    takes = {i.name for i in session.get_inputs()}
+    try:
+        session.run(None, {name: value for name, value in feeds.items() if name in takes})
+    except Exception as err:
+        found = _NO_KERNEL_AT_RUN.search(str(err))
+        return MissingKernel(found.group(2), found.group(1), _said(err)) if found else None
+    return None
+
+
+def _said(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return (text[0] if text else type(err).__name__)[:200]
 
 
 #: Graph names exporters write whatever the model (``torch.onnx.export``'s TorchScript and dynamo exporters,

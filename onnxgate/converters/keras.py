@@ -49,7 +49,9 @@ from onnxgate.converters.tensorflow import (
     TF2ONNX_MAX_OPSET,
     UNCONVERTED_OP_ORIGINS,
     RefusedOutright,
+    computes_in_double,
     convert_traced,
+    refuse_without_double_kernels,
     sanitize_name,
     split_sample,
     trace,
@@ -127,6 +129,15 @@ def _all_layers(model: Any) -> list[Any]:
         return list(model._flatten_layers(include_self=False)) if hasattr(model, "_flatten_layers") else []
     except Exception:
         return list(getattr(model, "layers", []) or [])
+
+
+def _layer_names(model: Any) -> list[tuple[str, str]]:
+    """``(name, class name)`` of the model's layers, nested models' included, not a layer's own parts (an
+    ``LSTM``'s ``LSTMCell``)."""
+    keras = _keras()
+    layers = _all_layers(model)
+    inner = {id(sub) for layer in layers if not isinstance(layer, keras.Model) for sub in _all_layers(layer)}
+    return [(str(layer.name), type(layer).__name__) for layer in layers if id(layer) not in inner]
 
 
 def _grouped_convolutions(model: Any) -> list[str]:
@@ -418,7 +429,8 @@ class KerasConverter(Converter):
             try:
                 traced = self._trace(model, names, shapes, options.get("output_names"))
                 traced.check_sample(sample, self.framework)
-                raw = convert_traced(traced, opset=opset, name=graph_name, framework=self.framework)
+                raw = convert_traced(traced, opset=opset, name=graph_name, framework=self.framework, sample=sample,
+                                     layers=_layer_names(model))
             except UnsupportedModelError as first:
                 if sample is None or isinstance(first, RefusedOutright):
                     raise
@@ -524,6 +536,11 @@ class KerasConverter(Converter):
                 checks.append((moved, [np.asarray(_keras().ops.convert_to_numpy(t)) for t in _flat_outputs(
                     model, model(_pack(model, list(moved.values())), training=False))[1]]))
         _rename_io(proto, names, outs)
+        if computes_in_double(proto):  # onnxruntime has no double Elu, Erf...: as on the traced path
+            from onnxgate._graph import double_formulas
+
+            double_formulas(proto)
+            refuse_without_double_kernels(proto, feeds, self.framework, _layer_names(model))
         _output_shapes_from_tensorflow(proto, {})
         _resize_scales_reaching_their_sizes(proto)
         _refuse_negative_gather_ids(proto)

@@ -25,6 +25,11 @@ Policy:
 * tf2onnx converts with ``continue_on_error``: a TensorFlow op it cannot map is left in the graph
   and only logged. Such a graph is refused with :class:`~onnxgate.errors.UnsupportedModelError`
   naming the ops, instead of being handed back broken.
+* A function computing in float64 gives a double file. onnxruntime has no double kernel for Softplus, Erf, ELU,
+  SELU...: they are written as their double formulas (:func:`onnxgate._graph.double_formulas`). An operator it
+  has no double kernel for and no formula exists for (``Conv``, ``AveragePool``, ``LSTM``) is refused, naming the
+  operation (the Keras layer) and the float32 way out, as the PyTorch converter refuses it: onnxruntime is asked,
+  on the sample when there is one (``LSTM`` loads on double and refuses it when it runs).
 """
 
 from __future__ import annotations
@@ -58,7 +63,9 @@ __all__ = [
     "SavedModelFolder",
     "TensorFlowConverter",
     "TracedFunction",
+    "computes_in_double",
     "convert_traced",
+    "refuse_without_double_kernels",
     "sanitize_name",
     "split_sample",
     "trace",
@@ -345,7 +352,8 @@ def trace(concrete: Any, *, input_names: Sequence[str] | None = None,
     return TracedFunction(concrete=concrete, input_names=names, input_specs=specs, output_names=outs)
 
 
-def convert_traced(traced: TracedFunction, *, opset: int, name: str | None, framework: str) -> RawConversion:
+def convert_traced(traced: TracedFunction, *, opset: int, name: str | None, framework: str, sample: Any = None,
+                   layers: Sequence[tuple[str, str]] = ()) -> RawConversion:
     """Convert a traced function with tf2onnx at ``opset`` and tidy the result.
 
     The graph's inputs and outputs get ``traced``'s names, the batch axis is named ``N``, and a
@@ -361,6 +369,11 @@ def convert_traced(traced: TracedFunction, *, opset: int, name: str | None, fram
         Graph name.
     framework : str
         ``"tensorflow"`` or ``"keras"``: named in errors.
+    sample : optional
+        The sample (checked by :meth:`TracedFunction.check_sample`): a float64 file is run on it to find the
+        operators onnxruntime has no double kernel for (zeros when None).
+    layers : sequence of (str, str)
+        ``(name, class name)`` of the Keras model's layers, to name the layer computing a refused operation.
 
     Returns
     -------
@@ -372,7 +385,8 @@ def convert_traced(traced: TracedFunction, *, opset: int, name: str | None, fram
     OpsetError
         ``opset`` is above what tf2onnx writes.
     UnsupportedModelError
-        tf2onnx failed, or left TensorFlow operators it could not map in the graph.
+        tf2onnx failed, or left TensorFlow operators it could not map in the graph, or the function computes in
+        float64 an operator onnxruntime has no double kernel for (:class:`RefusedOutright`).
 
     Examples
     --------
@@ -420,6 +434,8 @@ def convert_traced(traced: TracedFunction, *, opset: int, name: str | None, fram
     from onnxgate._graph import double_formulas
 
     double_formulas(proto)
+    if computes_in_double(proto):
+        refuse_without_double_kernels(proto, _probe_feeds(traced, sample, framework), framework, layers)
     _output_shapes_from_tensorflow(proto, {renames[t.name]: t.shape for t in concrete.outputs if t.name in renames})
     _resize_scales_reaching_their_sizes(proto)
     _refuse_negative_gather_ids(proto)
@@ -436,6 +452,93 @@ def convert_traced(traced: TracedFunction, *, opset: int, name: str | None, fram
         proto, note = unfused
         warnings.append(note)
     return RawConversion(model=proto, warnings=warnings)
+
+
+def computes_in_double(proto: onnx.ModelProto) -> bool:
+    """Whether the file holds a double tensor: an input, output, weight or typed value, or a Cast to double."""
+    double = 11  # TensorProto.DOUBLE
+    graph = proto.graph
+    return (any(i.data_type == double for i in graph.initializer)
+            or any(v.type.tensor_type.elem_type == double for v in (*graph.input, *graph.output, *graph.value_info))
+            or any(a.name == "to" and a.i == double for n in graph.node if n.op_type == "Cast" for a in n.attribute))
+
+
+def _value_types(proto: onnx.ModelProto) -> dict[str, int]:
+    """The element type of each value of the main graph that the file or ONNX's shape inference types."""
+    import onnx
+
+    try:
+        typed = onnx.shape_inference.infer_shapes(proto).graph
+    except Exception:
+        typed = proto.graph
+    found = {i.name: i.data_type for i in typed.initializer}
+    found.update((v.name, v.type.tensor_type.elem_type) for v in (*typed.input, *typed.output, *typed.value_info))
+    return found
+
+
+def _probe_feeds(traced: TracedFunction, sample: Any, framework: str) -> dict[str, Any]:
+    """Rows to run a float64 file on (:func:`refuse_without_double_kernels`): the sample's first two, else one row
+    of zeros with each free axis of length 1 (empty text for a text input)."""
+    import numpy as np
+
+    tf = _tensorflow()
+    if sample is not None:
+        arrays = split_sample(sample, traced.input_names, traced.input_specs, framework)
+        feeds = {}
+        for name, spec, array in zip(traced.input_names, traced.input_specs, arrays):
+            array = np.asarray(array, dtype=object if spec.dtype == tf.string else spec.dtype.as_numpy_dtype)
+            if spec.shape.rank is not None and array.ndim == spec.shape.rank - 1:
+                array = array[None]  # one row given without its batch axis
+            feeds[name] = array[:2]
+        return feeds
+    return {name: (np.full(shape, "", dtype=object) if spec.dtype == tf.string else
+                   np.zeros(shape, dtype=spec.dtype.as_numpy_dtype))
+            for name, spec in zip(traced.input_names, traced.input_specs)
+            for shape in [[d or 1 for d in spec.shape.as_list()] if spec.shape.rank is not None else [1]]}
+
+
+def refuse_without_double_kernels(proto: onnx.ModelProto, feeds: Mapping[str, Any], framework: str,
+                                  layers: Sequence[tuple[str, str]] = ()) -> None:
+    """Refuse a float64 file (:func:`computes_in_double`) holding an operator onnxruntime has no double kernel for and
+    :func:`onnxgate._graph.double_formulas` no formula for (``Conv``, ``LSTM``): convert handed the file back, and
+    only validate's ``operators_supported`` said no target could load it. onnxruntime is asked
+    (:func:`onnxgate._onnx.missing_kernel`: a session, then a run on ``feeds``, since ``LSTM`` and ``GRU`` load on
+    double and refuse it only when they run): 2 to 15 ms measured on float64 MLPs and a GRU, for float64 files only.
+    A node onnxruntime names whose inputs are not double is left to validation.
+
+    ``layers`` (``(name, class name)`` of a Keras model's) name the layer: the one whose name is a scope of the
+    node's (tf2onnx keeps TensorFlow's op names, ``sequential/conv2d/convolution``), else those whose class names
+    the operator (tf2onnx names its recurrent nodes ``LSTM__63``)."""
+    from onnxgate._onnx import missing_kernel
+
+    missing = missing_kernel(proto, feeds)
+    if missing is None:
+        return
+    types = _value_types(proto)
+    nodes = [n.name for n in proto.graph.node if n.op_type == missing.op
+             and any(types.get(i) == 11 for i in n.input)]  # TensorProto.DOUBLE
+    if not nodes:
+        return  # another type than double (validate's operators_supported names it)
+    scopes = {part for node in nodes for part in node.split("/")}
+    found = [(n, c) for n, c in layers if n in scopes] or [(n, c) for n, c in layers if missing.op in c]
+    if framework == "keras":
+        named = ", ".join(f"{n!r} ({c})" for n, c in found)
+        who = (f"the Keras model's layers {named} compute" if len(found) > 1 else
+               f"the Keras model's layer {named} computes" if found else "the Keras model computes")
+        fix = ("Build the model in float32: float32 inputs and layers (keras.Input(..., dtype='float32'), each "
+               "layer's dtype='float32', keras.config.set_floatx('float32') if it was changed) and a float32 "
+               "sample, or replace the layer")
+    else:
+        who = "the TensorFlow function computes"
+        fix = ("Compute the operation in float32: a float32 input_signature (tf.TensorSpec(..., tf.float32)) and "
+               "float32 weights, or tf.cast(x, tf.float32) before it and tf.cast(..., tf.float64) after it")
+    raise RefusedOutright(
+        f"{who} {missing.op} in float64 (node(s) {nodes[:5]}), which onnxruntime has no double kernel "
+        f"for (it said: {missing.said}), so no target could load the file. {fix}",
+        framework=framework,
+        operator=missing.op,
+        nodes=nodes,
+    )
 
 
 def _spec_shapes(specs: Sequence[Any]) -> list[list[int | None] | None]:
@@ -2011,7 +2114,7 @@ class TensorFlowConverter(Converter):
                 fixed_by_signature(traced.input_names, _spec_shapes(traced.input_specs), axes, self.framework,
                                    "the input signature")
         traced.check_sample(sample, self.framework)
-        raw = convert_traced(traced, opset=opset, name=name, framework=self.framework)
+        raw = convert_traced(traced, opset=opset, name=name, framework=self.framework, sample=sample)
         prove_traced(raw.model, traced, sample, axes, self.framework,
                      subject=str(getattr(model, '__name__', None) or type(model).__name__))
         return raw

@@ -815,3 +815,67 @@ def test_keras_recurrent_layers_load_and_answer_as_keras_with_exact_integer_comp
     conv = og.convert(model, x, opset=13)
     report = og.validate(conv, reference=model, data=x)
     assert report.passed, report.summary()
+
+
+# onnxruntime has no double kernel for Conv or AveragePool, and its LSTM refuses double when it runs: convert handed
+# back a float64 model's file, and only validate's operators_supported (or parity, for the LSTM) said no target loads it
+
+_FLOAT32_FIX = r"Build the model in float32.*dtype='float32'"
+
+
+def test_a_float64_keras_conv2d_is_refused_at_convert_naming_the_layer_and_float32() -> None:
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 8, 3), dtype="float64"), keras.layers.Conv2D(4, 3, dtype="float64",
+                                                                                            name="edges"),
+                              keras.layers.Flatten(dtype="float64"), keras.layers.Dense(2, dtype="float64")])
+    X = RNG.normal(size=(5, 8, 8, 3))
+    with pytest.raises(og.UnsupportedModelError, match=r"layer 'edges' \(Conv2D\) computes Conv in float64.*no double "
+                                                       r"kernel.*no target could load the file\. " + _FLOAT32_FIX):
+        og.convert(model, X, opset=17)
+
+
+@pytest.mark.parametrize("sample", (True, False), ids=("sample", "signature-only"))
+def test_a_float64_function_with_an_lstm_is_refused_at_convert(sample: bool) -> None:
+    # onnxruntime loads a double LSTM and refuses it when it runs ("LSTM operator does not support double yet"): the
+    # file is run, on the sample or on a row of zeros
+    keras.utils.set_random_seed(0)
+    lstm = keras.layers.LSTM(4, dtype="float64")
+    lstm.build((None, 5, 3))
+    fn = tf.function(lambda x: lstm(x), input_signature=[tf.TensorSpec([None, 5, 3], tf.float64)])
+    with pytest.raises(og.UnsupportedModelError, match=r"the TensorFlow function computes LSTM in float64.*no double "
+                                                       r"kernel.*Compute the operation in float32.*tf\.cast"):
+        og.convert(fn, RNG.normal(size=(5, 5, 3)) if sample else None, opset=17)
+
+
+def test_a_float64_keras_lstm_is_refused_naming_the_layer_not_its_cell() -> None:
+    model = keras.Sequential([keras.Input((5, 3), dtype="float64"), keras.layers.LSTM(4, dtype="float64", name="seq")])
+    with pytest.raises(og.UnsupportedModelError, match=r"the Keras model's layer 'seq' \(LSTM\) computes LSTM in "
+                                                       r"float64.*" + _FLOAT32_FIX) as refused:
+        og.convert(model, RNG.normal(size=(5, 5, 3)), opset=17)
+    assert "Cell" not in str(refused.value)
+
+
+def _float64_scores_then_words(layer: Any, shape: tuple[int, ...]) -> Any:
+    """A float64 model the traced path cannot write (a lookup answering text): it goes through from_keras."""
+    x = keras.Input(shape, dtype="float64")
+    scores = keras.layers.Flatten(dtype="float64")(layer(x))
+    words = keras.layers.StringLookup(vocabulary=["a", "b", "c"], invert=True)(keras.ops.argmax(scores, axis=-1))
+    return keras.Model(x, {"score": scores, "word": words})
+
+
+def test_a_float64_model_on_the_from_keras_path_gets_its_activations_in_double() -> None:
+    # from_keras' file kept Elu on double, which onnxruntime has no kernel for: convert refused the model
+    model = _float64_scores_then_words(keras.layers.Activation("elu", dtype="float64"), (3,))
+    X = RNG.normal(size=(40, 3)) * 4
+    conv = og.convert(model, X[:5], opset=17)
+    assert any("from_keras" in w for w in conv.warnings)
+    assert "Elu" not in {n.op_type for n in conv.model.graph.node}
+    report = og.validate(conv, reference=model, data=X, atol=1e-12, rtol=1e-12)
+    assert report.passed, str(report)
+
+
+def test_a_float64_model_on_the_from_keras_path_is_refused_naming_the_layer_without_a_double_kernel() -> None:
+    model = _float64_scores_then_words(keras.layers.AveragePooling2D(2, dtype="float64", name="pool"), (4, 4, 3))
+    with pytest.raises(og.UnsupportedModelError, match=r"layer 'pool' \(AveragePooling2D\) computes AveragePool in "
+                                                       r"float64.*" + _FLOAT32_FIX):
+        og.convert(model, RNG.normal(size=(5, 4, 4, 3)), opset=17)
