@@ -10,7 +10,7 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING, Any
 
-from onnxgate._data import FLOATING
+from onnxgate._data import FLOATING, shown_names
 from onnxgate.errors import InvalidDataError, UnsupportedModelError
 
 __all__ = ["SPARK_TYPES", "arrow_type", "batch_data", "batch_feeds", "check_columns_typed_as_inputs",
@@ -179,7 +179,27 @@ def check_columns_typed_as_inputs(schema: pa.Schema, signature: Signature, where
     InvalidDataError
         At least one column is of such a type.
     """
+    _refuse_arrays_among_columns(schema, signature, where)
     _refuse_retyped(schema, _inputs_fed(schema.names, signature), where)
+
+
+def _refuse_arrays_among_columns(schema: pa.Schema, signature: Signature, where: str = "") -> None:
+    """Refuse a list column fed to a single input beside other columns (an ``id`` beside the array ``x``), in
+    local validate's words (:func:`onnxgate._data.as_feeds`). Spark and ``score`` said "expected the inputs
+    ['input']; missing ['input'], unknown ['id', 'x']" where validate on one machine says to keep the array
+    column alone, and ``onnxgate.spark.predict`` failed only on the executors (helper-310)."""
+    if len(signature.inputs) != 1 or len(schema) < 2:
+        return
+    arrays = [f.name for f in schema if is_list_type(f.type)]
+    if arrays:
+        spec = signature.inputs[0]
+        others = shown_names([n for n in schema.names if n != arrays[0]])
+        raise InvalidDataError(
+            f"column {arrays[0]!r} holds arrays (a list column) among other columns ({others}){where} for input "
+            f"{spec.name!r} ({spec.elem_type}); a column of arrays feeds an input alone: keep only that column, "
+            f"named {spec.name!r}, or give one number column per feature",
+            input=spec.name, column=arrays[0],
+        )
 
 
 def _refuse_retyped(schema: pa.Schema, specs: list[TensorSpec | None], where: str = "") -> None:

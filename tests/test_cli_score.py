@@ -398,3 +398,19 @@ def test_a_model_with_a_fixed_batch_size_scores_every_row(tmp_path: Path) -> Non
     scored = pq.read_table(out).to_pandas()
     assert len(scored) == 40
     np.testing.assert_allclose(np.stack(scored["y"]), X @ w, rtol=1e-5, atol=1e-6)
+
+
+def test_an_array_column_beside_an_id_is_refused_in_local_validate_words(tmp_path: Path, capsys: Any,
+                                                                        monkeypatch: Any) -> None:
+    # score said "expected the inputs ['input']; missing ['input'], unknown ['id', 'x']" (helper-310)
+    from sklearn.linear_model import LogisticRegression
+
+    monkeypatch.chdir(tmp_path)
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    og.convert(LogisticRegression().fit(X, X[:, 0] > 0), X[:5]).save("model.onnx")
+    pd.DataFrame({"id": range(40), "x": list(X)}).to_parquet("rows.parquet")
+    assert main(["score", "model.onnx", "--data", "rows.parquet", "--out", "scored.parquet"]) == 2
+    err = capsys.readouterr().err
+    assert "column 'x' holds arrays (a list column) among other columns (['id'])" in err
+    assert "keep only that column, named 'input'" in err and len(err.strip().splitlines()) == 1
+    assert not Path("scored.parquet").exists()

@@ -585,6 +585,25 @@ def test_a_spark_ml_vector_column_is_refused_with_the_way_to_an_array(local_spar
         ogs.predict(vectors, one_input)
 
 
+def test_an_array_column_beside_an_id_is_refused_on_the_driver_in_local_words(local_spark: Any,
+                                                                            forest: dict[str, Any]) -> None:
+    # predict failed only once the rows were used, on the executors, and validate said "expected the inputs
+    # ['input']; missing ['input'], unknown ['id', 'x']", where validate on one machine says to keep the array alone
+    one_input = og.convert(forest["model"], forest["X"][:5])
+    frame = pd.DataFrame({"id": range(20), "x": list(forest["X"][:20])})
+    rows = local_spark.createDataFrame(frame)
+    said = r"holds arrays \(a list column\) among other columns.*keep only that column, named 'input'"
+    with pytest.raises(InvalidDataError, match=said):
+        og.validate(one_input, reference=forest["model"], data=frame)
+    with pytest.raises(InvalidDataError, match=r"column 'x' " + said):
+        ogs.validate(one_input, rows, reference=forest["model"])
+    with pytest.raises(InvalidDataError, match=r"column 'x' " + said):
+        ogs.predict(rows, one_input)
+    scored = ogs.predict(rows.withColumnRenamed("x", "input"), one_input).toPandas()  # the way the message gives
+    assert list(scored.columns) == ["id", "input", "variable"]
+    np.testing.assert_allclose(scored["variable"], forest["model"].predict(forest["X"][:20]), rtol=1e-5)
+
+
 def test_the_cli_on_spark_prints_no_start_up_log(forest: dict[str, Any], tmp_path: Path) -> None:
     # a validate --spark run printed about a dozen lines of Spark's start-up log and pyspark's pandas
     # warnings on stderr before its report; the JVM's own notice of Spark's --add-modules is all that stays
