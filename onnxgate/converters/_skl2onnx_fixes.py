@@ -42,7 +42,8 @@ def register_binarizer() -> None:
     ``Where(x > threshold, 1, 0)``; in float32 skl2onnx's ``ai.onnx.ml.Binarizer`` already compares so."""
     from onnx import TensorProto
     from skl2onnx.common.data_types import DoubleTensorType
-    from skl2onnx.operator_converters.common import concatenate_variables
+
+    from onnxgate.converters._sklearn_extra import joined_inputs
 
     original = _replaceable("SklearnBinarizer", "_onnxgate_binarizer")
     if original is None:
@@ -52,7 +53,7 @@ def register_binarizer() -> None:
         if not isinstance(operator.inputs[0].type, DoubleTensorType):
             original(scope, operator, container)
             return
-        features = concatenate_variables(scope, operator.inputs, container)
+        features = joined_inputs(scope, operator, container)
         zero, one, threshold, above = (scope.get_unique_variable_name(n) for n in ("zero", "one", "threshold", "above"))
         container.add_initializer(zero, TensorProto.DOUBLE, [], [0.0])
         container.add_initializer(one, TensorProto.DOUBLE, [], [1.0])
@@ -422,7 +423,8 @@ def register_normalizer() -> None:
     [5e-7, -2e-7, 0] stays as it is; helper-107), in the input's float type."""
     from onnx import TensorProto
     from skl2onnx.common.data_types import DoubleTensorType
-    from skl2onnx.operator_converters.common import concatenate_variables
+
+    from onnxgate.converters._sklearn_extra import joined_inputs
 
     original = _replaceable("SklearnNormalizer", "_onnxgate_normalizer")
     if original is None:
@@ -436,7 +438,7 @@ def register_normalizer() -> None:
         double = isinstance(operator.outputs[0].type, DoubleTensorType)
         kind = TensorProto.DOUBLE if double else TensorProto.FLOAT
         name = scope.get_unique_variable_name
-        features = concatenate_variables(scope, operator.inputs, container)
+        features = joined_inputs(scope, operator, container)
         x = name("features")
         container.add_node("Cast", [features], x, to=kind, name=scope.get_unique_operator_name("Cast"))
         _normalize_rows(scope, container, x, norm, double, operator.output_full_names)
@@ -678,10 +680,9 @@ def register_hist_category_codes() -> None:
     from skl2onnx import update_registered_converter
     from skl2onnx.common._registration import _converter_pool
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
-    from skl2onnx.operator_converters.common import concatenate_variables
 
     from onnxgate.converters._hist_codes import HistCategoryCodes
-    from onnxgate.converters._sklearn_extra import GraphWriter
+    from onnxgate.converters._sklearn_extra import GraphWriter, joined_inputs
 
     if "OnnxgateHistCategoryCodes" in _converter_pool:
         return
@@ -695,7 +696,7 @@ def register_hist_category_codes() -> None:
         codes = operator.raw_operator
         dtype = np.float64 if isinstance(operator.inputs[0].type, DoubleTensorType) else np.float32
         w = GraphWriter(scope, container, dtype)
-        features = concatenate_variables(scope, operator.inputs, container)
+        features = joined_inputs(scope, operator, container)
         missing = w.const(np.nan)
         parts = []
         columns = [i for i, c in enumerate(codes.categorical) if c]
@@ -959,9 +960,8 @@ def register_exact_float32_scalers() -> None:
     import numpy as np
     from onnx import TensorProto
     from skl2onnx.common.data_types import FloatTensorType
-    from skl2onnx.operator_converters.common import concatenate_variables
 
-    from onnxgate.converters._sklearn_extra import GraphWriter
+    from onnxgate.converters._sklearn_extra import GraphWriter, joined_inputs
 
     def exact(original: Any) -> Any:
         def convert(scope: Any, operator: Any, container: Any) -> None:
@@ -970,7 +970,7 @@ def register_exact_float32_scalers() -> None:
                 original(scope, operator, container)
                 return
             w = GraphWriter(scope, container, np.float32)
-            value = str(concatenate_variables(scope, operator.inputs, container))
+            value = joined_inputs(scope, operator, container)
             last = len(steps) - 1 if clip is None else None
             for i, (op_type, constant) in enumerate(steps):
                 out = operator.outputs[0].full_name if i == last else None
@@ -2619,13 +2619,12 @@ def _double_ordinal(scope: Any, operator: Any, container: Any) -> None:
     a value equal to none ``unknown_value`` (-1 for ``handle_unknown="error"``, where scikit-learn raises),
     a NaN ``encoded_missing_value`` where NaN was a category; cast to the declared output type."""
     import numpy as np
-    from skl2onnx.operator_converters.common import concatenate_variables
 
-    from onnxgate.converters._sklearn_extra import GraphWriter
+    from onnxgate.converters._sklearn_extra import GraphWriter, joined_inputs
 
     encoder = operator.raw_operator
     w = GraphWriter(scope, container, np.float64)
-    features = concatenate_variables(scope, operator.inputs, container)
+    features = joined_inputs(scope, operator, container)
     unknown = encoder.unknown_value if encoder.handle_unknown == "use_encoded_value" else -1
     columns = []
     for j, categories in enumerate(encoder.categories_):
@@ -2788,7 +2787,8 @@ def register_simple_imputer() -> None:
     from onnx import TensorProto
     from skl2onnx.common._registration import _shape_calculator_pool
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, Int32TensorType, Int64TensorType
-    from skl2onnx.operator_converters.common import concatenate_variables
+
+    from onnxgate.converters._sklearn_extra import joined_inputs
 
     original = _replaceable("SklearnSimpleImputer", "_onnxgate_imputer")
     if original is None:
@@ -2838,7 +2838,7 @@ def register_simple_imputer() -> None:
         if _text_imputer(operator):
             # a text input holds no NaN or None: nothing reaches the graph for it to fill
             # (:func:`unknown_value_notes` says how to feed missing text)
-            features = concatenate_variables(scope, operator.inputs, container)
+            features = joined_inputs(scope, operator, container)
             container.add_node("Identity", [features], [operator.outputs[0].full_name],
                                name=scope.get_unique_operator_name("Identity"))
             return
@@ -2865,7 +2865,7 @@ def register_simple_imputer() -> None:
                 features = name("imputer_features")
                 node("Concat", [i.full_name for i in operator.inputs], features, axis=1)
         else:
-            features = concatenate_variables(scope, operator.inputs, container)
+            features = joined_inputs(scope, operator, container)
         mask = name("imputer_missing")
         if form == "nan":
             node("IsNaN", [features], mask)

@@ -220,18 +220,27 @@ class GraphWriter:
         return result
 
 
+def joined_inputs(scope: Any, operator: Any, container: Any) -> str:
+    """The operator's inputs as one matrix, as skl2onnx's ``concatenate_variables`` joins them; one input is read
+    as it is. skl2onnx looks up each input's width even for one input, and an input of no known shape has none: a
+    stacking's final estimator reads its members' answers from one (a StackingRegressor ending in an SVR fell back
+    to a float32 graph, "list index out of range"), and a float32 StandardScaler first in a ClassifierChain's later
+    link read one too (refused with that message) until :func:`_chain_read` declared its width."""
+    from skl2onnx.operator_converters.common import concatenate_variables
+
+    if len(operator.inputs) == 1:
+        return str(operator.inputs[0].full_name)
+    return str(concatenate_variables(scope, operator.inputs, container))
+
+
 def input_matrix(scope: Any, operator: Any, container: Any) -> str:
     """The operator's inputs as one matrix of the graph's float type: skl2onnx leaves integer inputs
     as they are, and the float constants of these converters then did not type-check (a KernelRidge
-    fitted on int64 digits wrote a file onnxruntime refused). One input is read as it is: a stacking's final
-    estimator reads its members' answers from a tensor of no known shape, where skl2onnx's concatenation looks up
-    the width, and a StackingRegressor ending in an SVR fell back to a float32 graph ("list index out of range")."""
+    fitted on int64 digits wrote a file onnxruntime refused). One input is read as it is (:func:`joined_inputs`)."""
     from onnx import TensorProto
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
-    from skl2onnx.operator_converters.common import concatenate_variables
 
-    features = (operator.inputs[0].full_name if len(operator.inputs) == 1
-                else str(concatenate_variables(scope, operator.inputs, container)))
+    features = joined_inputs(scope, operator, container)
     if all(isinstance(v.type, (FloatTensorType, DoubleTensorType)) for v in operator.inputs):
         return features
     floats = scope.get_unique_variable_name("features_float")
@@ -809,6 +818,24 @@ def _spline_block(w: GraphWriter, value: str, spline: Any, extrapolation: str, d
     return w.node("Add", part, w.node("Where", w.node("Greater", value, w.const(high)), above_values, nothing))
 
 
+def _chain_read(scope: Any, container: Any, features: Any, handed: list[Any]) -> Any:
+    """What a chain's next link reads: the ``features`` joined to what the links before it ``handed`` on (one
+    column each), declared with its width. A Concat's answer has no known shape, and skl2onnx's shape calculators
+    and converters look its width up: a ClassifierChain of ``make_pipeline(StandardScaler(), LogisticRegression())``
+    was refused ("list index out of range"), and so were ones of a Binarizer or a SimpleImputer before the
+    classifier."""
+    from skl2onnx.algebra.onnx_ops import OnnxConcat
+
+    if not handed:
+        return features
+    width = features.type.shape[1] if len(features.type.shape) == 2 else None
+    kind = type(features.type)([None, None if width is None else width + len(handed)])
+    read = scope.declare_local_variable("chain_features", kind)
+    OnnxConcat(features, *handed, axis=1, op_version=container.target_opset,
+               output_names=[read]).add_to(scope=scope, container=container)
+    return read
+
+
 def _convert_regressor_chain(scope: Any, operator: Any, container: Any) -> None:
     """RegressorChain's ``predict``: each regressor reads the features and the chain's predictions so far
     (each converted by its own skl2onnx converter), and the columns are put back in target order."""
@@ -823,7 +850,7 @@ def _convert_regressor_chain(scope: Any, operator: Any, container: Any) -> None:
     X: Any = operator.inputs[0]
     so_far: list[Any] = []
     for estimator in model.estimators_:
-        read = X if not so_far else OnnxConcat(X, *so_far, axis=1, op_version=opv)
+        read = _chain_read(scope, container, X, so_far)
         predicted = OnnxReshapeApi13(OnnxSubEstimator(estimator, read, op_version=opv),
                                      np.array([-1, 1], dtype=np.int64), op_version=opv)
         # a sub-model may answer float32 in a double graph (trees): the next one reads the features' type
@@ -919,7 +946,7 @@ def _convert_classifier_chain(scope: Any, operator: Any, container: Any) -> None
     labels: list[Any] = []
     positives: list[Any] = []
     for estimator in model.estimators_:
-        read = X if not handed else OnnxConcat(X, *handed, axis=1, op_version=opv)
+        read = _chain_read(scope, container, X, handed)
         sub = sub_estimator(estimator, read, opv, options={"zipmap": False})
         # a sub-model may answer float32 in a double graph (trees): the chain reads the features' type
         label = OnnxCast(OnnxReshapeApi13(sub[0], column, op_version=opv), to=float_type, op_version=opv)

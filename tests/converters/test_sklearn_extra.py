@@ -336,6 +336,33 @@ def test_a_classifier_chain_of_pipelines_converts(method: str) -> None:
     assert not og.validate(conv, data=X, reference=chain(3)).passed
 
 
+@pytest.mark.parametrize("method", ["default", "predict", "predict_proba"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_a_chain_of_pipelines_whose_first_step_reads_a_width_converts(method: str, dtype: Any) -> None:
+    # a later link reads the features joined to the earlier links' answers, a tensor of no known width, and a
+    # float32 StandardScaler (any dtype: a Binarizer, a SimpleImputer) looked that width up: "skl2onnx could not
+    # convert ClassifierChain: list index out of range" (a RegressorChain: the same)
+    from sklearn.datasets import make_multilabel_classification, make_regression
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.multioutput import ClassifierChain, RegressorChain
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import Binarizer, StandardScaler
+
+    X, Y = make_multilabel_classification(n_samples=300, n_features=8, n_classes=4, random_state=0)
+    X = X.astype(dtype)
+    options = {} if method == "default" else {"chain_method": method}
+    for first in (StandardScaler(), Binarizer(threshold=2.0), SimpleImputer()):
+        model = ClassifierChain(make_pipeline(first, LogisticRegression()), random_state=0, **options).fit(X, Y)
+        report = og.validate(og.convert(model, X[:5]), data=X, reference=model)
+        assert report.passed, str(report)
+    Xr, Yr = make_regression(n_samples=200, n_features=6, n_targets=3, random_state=0)
+    Xr = Xr.astype(dtype)
+    regressor = RegressorChain(make_pipeline(SimpleImputer(), Ridge()), random_state=0).fit(Xr, Yr)
+    report = og.validate(og.convert(regressor, Xr[:5]), data=Xr, reference=regressor)
+    assert report.passed, str(report)
+
+
 def test_the_review_of_these_converters_holds() -> None:
     # helper-67's findings: integer inputs met float constants (onnxruntime refused the file), precision_
     # None, OneHotEncoder(dtype=int) declared int64 and wrote float, LabelSpreading's weights underflowed to
