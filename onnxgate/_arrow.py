@@ -10,7 +10,7 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING, Any
 
-from onnxgate._data import FLOATING, shown_names
+from onnxgate._data import FLOATING, RETYPE_FIX, STRUCT_FIX, shown_names
 from onnxgate.errors import InvalidDataError, UnsupportedModelError
 
 __all__ = ["SPARK_TYPES", "arrow_type", "batch_data", "batch_feeds", "check_columns_typed_as_inputs",
@@ -161,8 +161,8 @@ def _inputs_fed(names: list[str], signature: Signature) -> list[TensorSpec | Non
 
 def check_columns_typed_as_inputs(schema: pa.Schema, signature: Signature, where: str = "") -> None:
     """Refuse columns a numeric or boolean input would take only by reinterpreting them: dates, times
-    and durations (as integer counts), text for a boolean, and numbers for a boolean (any value but 0 as
-    true: 2 and -7 would score as 1). Booleans feed a number input as 0/1, as
+    and durations (as integer counts), structs and maps (read as no number), text for a boolean, and numbers
+    for a boolean (any value but 0 as true: 2 and -7 would score as 1). Booleans feed a number input as 0/1, as
     :func:`onnxgate._data.as_feeds` reads them. A number column of only 0 and 1 is refused too, as the HTTP
     service refuses numbers for a bool input: whether 0/1 meant false/true is the user's to say, by
     casting the column.
@@ -206,7 +206,7 @@ def _refuse_retyped(schema: pa.Schema, specs: list[TensorSpec | None], where: st
     """:func:`check_columns_typed_as_inputs` with the input each column feeds already found."""
     import pyarrow.types as pt
 
-    faults = []
+    faults: dict[str, list[tuple[str, str]]] = {"retype": [], "struct": []}
     for field, spec in zip(schema, specs):
         if spec is None or spec.elem_type == "string":
             continue
@@ -215,16 +215,16 @@ def _refuse_retyped(schema: pa.Schema, specs: list[TensorSpec | None], where: st
         number = pt.is_integer(kind) or pt.is_floating(kind) or pt.is_decimal(kind)
         # booleans feed a number input as 0/1, as onnxgate._data.as_feeds reads them
         for_bool = spec.elem_type == "bool"
+        fault = f"input {spec.name!r} expects {spec.elem_type}; column {field.name!r} is {field.type}"
         if pt.is_temporal(kind) or ((text or number) and for_bool):
-            faults.append((field.name, f"input {spec.name!r} expects {spec.elem_type}; column {field.name!r} is "
-                                       f"{field.type}"))
-    if faults:
-        raise InvalidDataError(
-            f"{'; '.join(f for _, f in faults)}{where}: cast {'it' if len(faults) == 1 else 'them'} to the input's "
-            "type first (dates are not read as numbers, nor numbers or text as booleans, so as not to guess what "
-            "the model was fitted on)",
-            column=faults[0][0],
-        )
+            faults["retype"].append((field.name, fault))
+        elif pt.is_struct(kind) or pt.is_map(kind) or pt.is_union(kind):
+            # a struct's values reached float() as dicts: "found text values (... not 'dict')"
+            faults["struct"].append((field.name, fault))
+    parts = [f"{'; '.join(f for _, f in found)}{where}: {fix.format(it='it' if len(found) == 1 else 'them')}"
+             for found, fix in ((faults["retype"], RETYPE_FIX), (faults["struct"], STRUCT_FIX)) if found]
+    if parts:
+        raise InvalidDataError("; ".join(parts), column=(faults["retype"] or faults["struct"])[0][0])
 
 
 def _pandas_categories(batch: pa.RecordBatch, specs: list[TensorSpec | None]) -> pa.RecordBatch:

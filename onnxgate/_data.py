@@ -474,6 +474,62 @@ def num_rows(data: Any) -> int:
     return len(data)
 
 
+#: How to fix a column of dates, times or durations feeding a number or boolean input (or numbers or text feeding a
+#: boolean one), said alike by every command: ``{it}`` is "it" or "them".
+RETYPE_FIX = ("cast {it} to the input's type first (dates are not read as numbers, nor numbers or text as booleans, "
+              "so as not to guess what the model was fitted on)")
+#: How to fix a column of structs (or maps) feeding a number or boolean input.
+STRUCT_FIX = ("flatten {it} first: give the number the model reads a column of its own (a field: "
+              "pyarrow.compute.struct_field(table[column], 'field'), or frame[column].str.get('field') in pandas)")
+
+
+def _pandas_kind(column: Any) -> tuple[str, str] | None:
+    """``("retype" | "struct", what the column is)`` for a DataFrame column no number input can read as numbers:
+    dates, times and durations (a timezone-aware one, and a Parquet date or time column, are objects to numpy) and
+    structs (dicts to pandas); else None. Without it their values reached ``float()``, and the refusal said
+    "found text values (... not 'Timestamp')" (or 'dict') of a column holding no text."""
+    import datetime
+
+    import pandas as pd
+
+    dtype = column.dtype
+    if (pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype)
+            or isinstance(dtype, (pd.PeriodDtype, pd.IntervalDtype))):
+        return "retype", f"is {dtype}"
+    if getattr(dtype, "kind", "") != "O":
+        return None
+    for value in column.dropna().iloc[:64]:
+        if isinstance(value, Mapping):
+            return "struct", "is a struct (dict values)"
+        if isinstance(value, (datetime.date, datetime.time, datetime.timedelta)):
+            return "retype", f"holds {type(value).__module__}.{type(value).__name__} values"
+    return None
+
+
+def refuse_unnumbered_columns(columns: Sequence[tuple[str, Any, TensorSpec]]) -> None:
+    """Refuse the ``columns`` (each a name, a DataFrame column and the input it feeds) that feed a number or boolean
+    input and hold dates, times, durations or structs, naming every one with its type and the fix, in the words
+    ``onnxgate score`` uses for a Parquet column of such a type (:data:`RETYPE_FIX`, :data:`STRUCT_FIX`). A string
+    input takes any column here.
+
+    Raises
+    ------
+    InvalidDataError
+        At least one such column.
+    """
+    found: dict[str, list[tuple[str, str, str]]] = {"retype": [], "struct": []}
+    for name, column, spec in columns:
+        kind = _pandas_kind(column) if spec.elem_type != "string" and getattr(column, "ndim", 2) == 1 else None
+        if kind is not None:
+            found[kind[0]].append((name, f"input {spec.name!r} expects {spec.elem_type}; column {name!r} {kind[1]}",
+                                   spec.name))
+    parts = [f"{'; '.join(text for _, text, _ in faults)}: {fix.format(it='it' if len(faults) == 1 else 'them')}"
+             for faults, fix in ((found["retype"], RETYPE_FIX), (found["struct"], STRUCT_FIX)) if faults]
+    if parts:
+        name, _, fed = (found["retype"] or found["struct"])[0]
+        raise InvalidDataError("; ".join(parts), column=name, input=fed)
+
+
 def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
     import numpy as np
 
@@ -1075,6 +1131,7 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
                 data = data.set_axis(columns, axis=1)
             # the column as the user named it: 'mag nesium' (input 'mag_nesium')
             what = {s.name: f"column {colmap.describe(s.name)}" for s in inputs}
+            refuse_unnumbered_columns([(str(colmap.column_for(s.name)), data[s.name], s) for s in inputs])
             return {
                 s.name: _fit_shape(_cast(np.asarray(_as_codes(data[s.name], s, what[s.name])), s, what[s.name]), s,
                                    what[s.name])
@@ -1082,6 +1139,7 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
             }
         if len(inputs) == 1:
             refuse_shuffled_positions(columns, inputs[0])
+            refuse_unnumbered_columns([(c, data.iloc[:, j], inputs[0]) for j, c in enumerate(columns)])
             if inputs[0].codes:
                 data = data.copy()
                 for i, _ in inputs[0].codes:

@@ -173,3 +173,72 @@ def test_a_list_column_in_the_dry_run_is_one_message_and_the_users_table_is_kept
         assert con.execute(f'SELECT count(*) FROM "{table}"').fetchone() == (150,)
     finally:
         con.close()
+
+
+@pytest.fixture(scope="module")
+def iris_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """LogisticRegression on iris as files: ``rows`` fitted on an array (one input of 4 columns, fed a whole
+    frame), ``columns`` on a frame of columns a-d (one input per column); each as .onnx and .pkl."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    folder = tmp_path_factory.mktemp("column_types")
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    X.columns = ["a", "b", "c", "d"]
+    for name, rows in (("rows", X.to_numpy()), ("columns", X)):
+        model = LogisticRegression(max_iter=500).fit(rows, y)
+        (folder / f"{name}.pkl").write_bytes(pickle.dumps(model))
+        og.convert(model, rows).save(folder / f"{name}.onnx")
+    return folder
+
+
+def _typed_column(kind: str, n: int) -> Any:
+    import datetime
+
+    import pyarrow as pa
+
+    start = datetime.datetime(2024, 1, 1)
+    return {
+        "timestamp": lambda: pa.array([start + datetime.timedelta(hours=i) for i in range(n)], pa.timestamp("us")),
+        "timestamp-tz": lambda: pa.array([start + datetime.timedelta(hours=i) for i in range(n)],
+                                         pa.timestamp("us", tz="UTC")),
+        "date": lambda: pa.array([start.date()] * n, pa.date32()),
+        "struct": lambda: pa.array([{"cm": 3.5, "unit": 1}] * n),
+    }[kind]()
+
+
+@pytest.mark.parametrize(("command", "kind", "model", "says"), [
+    ("validate", "timestamp", "rows", "column 'b' is datetime64[us]: cast it to the input's type first"),
+    ("validate", "timestamp-tz", "rows", "column 'b' is datetime64[us, UTC]: cast it to the input's type first"),
+    ("validate", "timestamp-tz", "columns", "column 'b' is datetime64[us, UTC]: cast it to the input's type first"),
+    ("validate", "date", "rows", "column 'b' holds datetime.date values: cast it to the input's type first"),
+    ("validate", "date", "columns", "column 'b' holds datetime.date values: cast it to the input's type first"),
+    ("validate", "struct", "rows", "column 'b' is a struct (dict values): flatten it first"),
+    ("validate", "struct", "columns", "column 'b' is a struct (dict values): flatten it first"),
+    ("score", "struct", "rows", "column 'b' is struct<cm: double, unit: int64>: flatten it first"),
+    ("score", "struct", "columns", "column 'b' is struct<cm: double, unit: int64>: flatten it first"),
+], ids=lambda v: v if v in ("validate", "score", "rows", "columns") or "column 'b'" not in v else "")
+def test_a_date_or_struct_column_is_named_by_its_type(iris_files: Path, command: str, kind: str, model: str,
+                                                      says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # before: validate said "the data must be numeric (float64) for input 'input', found text values (float()
+    # argument must be a string or a real number, not 'Timestamp'); convert the column to numbers" (or 'dict',
+    # 'datetime.date'), and score the same of a struct: the column holds no text, and score named a timestamp
+    # column's type ("is timestamp[us]: cast it")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from sklearn.datasets import load_iris
+
+    monkeypatch.chdir(tmp_path)
+    X = load_iris().data
+    pq.write_table(pa.table({"a": X[:, 0], "b": _typed_column(kind, len(X)), "c": X[:, 2], "d": X[:, 3]}),
+                   "rows.parquet")
+    onnx = str(iris_files / f"{model}.onnx")
+    reference = str(iris_files / f"{model}.pkl")
+    args = (["validate", onnx, "--reference", reference, "--trust-pickle"] if command == "validate"
+            else ["score", onnx, "--out", "scored.parquet"])
+    assert main([*args, "--data", "rows.parquet"]) == 2
+    err = capsys.readouterr().err
+    assert says in err and "text values" not in err and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.parquet"]

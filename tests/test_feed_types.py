@@ -101,8 +101,8 @@ def test_batch_feeds_reads_a_null_feeding_a_float_input_as_nan() -> None:
 @pytest.mark.parametrize(
     ("column", "message"),
     [
-        (pd.to_datetime(["2020-01-01", "2021-01-01"]), r"input 'x' expects float64; column 'x' holds datetime64"),
-        (pd.to_timedelta([1, 2], unit="s"), r"column 'x' holds timedelta64"),
+        (pd.to_datetime(["2020-01-01", "2021-01-01"]), r"input 'x' expects float64; column 'x' is datetime64"),
+        (pd.to_timedelta([1, 2], unit="s"), r"column 'x' is timedelta64"),
     ],
     ids=["datetime", "timedelta"],
 )
