@@ -72,10 +72,18 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 #: parity, exit 0) or as the working folder (``zoo export -o '' --force`` wrote into it): refused instead.
 PATH_ARGUMENTS = frozenset({"model", "dir", "output", "out", "sample", "data", "reference", "target_file",
                             "database", "json", "junit", "markdown", "html"})
+#: Arguments other than paths that an empty (or blank) value gives nothing to: each was read as not given, without a
+#: word. ``package --model-name "$NAME"`` (NAME unset) packaged under the default name, ``--model-version``,
+#: ``--description`` and ``--columns`` took their defaults, ``validate --spark ''`` ran without Spark, and ``serve
+#: --api-key-env ''`` served with no key, ``--host ''`` on every address. Each maps to what it expects.
+TEXT_ARGUMENTS = {"model_name": "a name", "model_version": "a version", "description": "a description",
+                  "columns": "column names", "spark": "a Spark master URL",
+                  "api_key_env": "an environment variable name", "host": "an address"}
 
 
 def _empty_path(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Action | None:
-    """The first path argument of the command given as an empty (or blank) string, or None."""
+    """The first path argument (or one of :data:`TEXT_ARGUMENTS`) of the command given as an empty (or blank)
+    string, or None."""
     chosen: Any = parser
     while True:  # down to the command given (``zoo export``)
         subs = [a for a in chosen._actions if isinstance(a, argparse._SubParsersAction)]
@@ -85,7 +93,8 @@ def _empty_path(parser: argparse.ArgumentParser, args: argparse.Namespace) -> ar
         chosen = subs[0].choices[picked]
     for action in chosen._actions:
         value = getattr(args, action.dest, None)
-        if action.dest in PATH_ARGUMENTS and isinstance(value, str) and not value.strip():
+        if (action.dest in PATH_ARGUMENTS or action.dest in TEXT_ARGUMENTS) and isinstance(value, str) \
+                and not value.strip():
             return action
     return None
 
@@ -122,7 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if empty is not None:
         name = "/".join(empty.option_strings) or str(empty.metavar or empty.dest.upper())
         optional = empty.option_strings and not empty.required
-        _one_line(f"onnxgate {args.command}: error: {name} is empty: expected a path, found "
+        expected = TEXT_ARGUMENTS.get(empty.dest, "a path")
+        _one_line(f"onnxgate {args.command}: error: {name} is empty: expected {expected}, found "
                   f"{getattr(args, empty.dest)!r}. Give one (an unset shell variable reads as '')"
                   f"{', or leave the option out' if optional else ''}")
         return EXIT_USAGE

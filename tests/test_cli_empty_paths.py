@@ -112,3 +112,59 @@ def test_package_rows_that_fit_are_its_example(iris: Path, tmp_path: Path, monke
                  str(iris / "rows.csv")]) == 0
     example: Any = json.loads(Path("pkg/sample-request.json").read_text(encoding="utf-8"))
     assert example["data"][0] == pytest.approx([5.1, 3.5, 1.4, 0.2])
+
+
+def _free_port() -> str:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return str(sock.getsockname()[1])
+
+
+def _broken_package(iris: Path) -> Path:
+    """A container package folder whose score.py does not compile: ``serve`` stops at loading it (exit 2), so a
+    command line it accepts never serves."""
+    folder = Path("broken")
+    folder.mkdir()
+    (folder / "model.onnx").write_bytes((iris / "model.onnx").read_bytes())
+    (folder / "score.py").write_text("def init(:\n", encoding="utf-8")
+    return folder
+
+
+def _text_args(iris: Path, case: str, value: str) -> list[str]:
+    onnx, rows = str(iris / "model.onnx"), str(iris / "rows.csv")
+    sql = ["package", onnx, "-t", "sql-edge-2.0", "--adapt", "-o", "pkg"]
+    return {
+        "model-name": [*sql, "--model-name", value],  # before: exit 0, the model stored as 'model'
+        "model-version": [*sql, "--model-version", value],  # before: exit 0, version 1
+        "description": [*sql, "--description", value],  # before: exit 0, the default description
+        "columns": [*sql, "--columns", value],  # before: exit 0, the default column names
+        "spark": ["validate", onnx, "--reference", str(iris / "model.skops"), "--data", rows,
+                  "--spark", value],  # before: exit 0, validated without Spark
+        # before: served with no key; bound every address
+        "api-key-env": ["serve", "broken", "--port", _free_port(), "--api-key-env", value],
+        "host": ["serve", "broken", "--port", _free_port(), "--host", value],
+    }[case]
+
+
+@pytest.mark.parametrize("value", ["", " "], ids=["empty", "blank"])
+@pytest.mark.parametrize(("case", "says"), [
+    ("model-name", "--model-name is empty: expected a name"),
+    ("model-version", "--model-version is empty: expected a version"),
+    ("description", "--description is empty: expected a description"),
+    ("columns", "--columns is empty: expected column names"),
+    ("spark", "--spark is empty: expected a Spark master URL"),
+    ("api-key-env", "--api-key-env is empty: expected an environment variable name"),
+    ("host", "--host is empty: expected an address"),
+], ids=lambda v: "" if " " in v else v)
+def test_an_empty_text_option_is_refused_not_read_as_absent(iris: Path, case: str, says: str, value: str,
+                                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    _broken_package(iris)
+    assert main(_text_args(iris, case, value)) == 2
+    err = capsys.readouterr().err
+    assert says in err and f"found {value!r}. Give one (an unset shell variable reads as '')" in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken"]
