@@ -168,3 +168,33 @@ def test_an_empty_text_option_is_refused_not_read_as_absent(iris: Path, case: st
     assert says in err and f"found {value!r}. Give one (an unset shell variable reads as '')" in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken"]
+
+
+@pytest.mark.parametrize(("workers", "says"), [
+    ("100000", "--workers must be at most 64 (one per core of a 64-core host; each worker loads the model), found "
+               "100000"),
+    ("65", "--workers must be at most 64"),
+    ("64", "its score.py does not run"),  # the cap itself is taken: serving stops at loading the package
+], ids=["100000", "65", "64"])
+def test_serve_refuses_more_workers_than_its_cap_before_anything_starts(iris: Path, workers: str, says: str,
+                                                                       tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    # before: --workers 100000 was taken, and the supervisor started spawning processes, each loading the model
+    # (this package's score.py does not compile, so that the command stops at loading it)
+    from onnxgate.deploy.server import MAX_WORKERS
+
+    assert MAX_WORKERS == 64
+    monkeypatch.chdir(tmp_path)
+    _broken_package(iris)
+    assert main(["serve", "broken", "--port", _free_port(), "--workers", workers]) == 2
+    err = capsys.readouterr().err
+    assert says in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    # the container's server.py checks its arguments with the same function
+    import argparse
+
+    from onnxgate.deploy.server import argument_error
+
+    shared = argument_error(argparse.Namespace(port=5001, hang_seconds=10.0, workers=int(workers), max_rows=None,
+                                               max_body_bytes=None))
+    assert (shared is None) == (workers == "64") and (shared is None or says in shared)

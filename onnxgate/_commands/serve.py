@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from onnxgate.deploy.server import WORKER_CRASH_LOOP_DEATHS, WORKER_HANG_SECONDS
+from onnxgate.deploy.server import MAX_WORKERS, WORKER_CRASH_LOOP_DEATHS, WORKER_HANG_SECONDS
 from onnxgate.errors import InvalidDataError, PackagingError
 
 
@@ -30,7 +30,8 @@ def register(sub: Any) -> None:
     p.add_argument("--api-key-env", metavar="NAME", default=None,
                    help="require 'Authorization: Bearer <key>' with the key read from this environment variable")
     p.add_argument("--workers", type=int, default=1,
-                   help="worker processes (default 1), each loading the model, under a supervisor; one that dies "
+                   help=f"worker processes (default 1, at most {MAX_WORKERS}: one per core of a {MAX_WORKERS}-core "
+                        "host), each loading the model, under a supervisor; one that dies "
                         "is replaced (later each time while workers keep dying soon after they start), one whose "
                         "event loop or scoring call hangs for --hang-seconds (a request that hangs the model) is "
                         "killed and replaced; "

@@ -168,6 +168,12 @@ WORKER_RESTART_DELAY_SECONDS = 0.5
 #: request was killed and replaced for good, and a service answering other requests between the hangs goes on.
 WORKER_HANG_SECONDS = 10.0
 HEARTBEAT_SECONDS = 1.0
+#: Most worker processes ``--workers`` starts. Each loads the model and runs SCORING_THREADS scoring threads, and a
+#: worker beyond one per core adds no throughput to CPU-bound scoring: 64 is one per core of a 64-core host. A fixed
+#: number, not one from ``os.cpu_count()``, so that a command that runs on one machine runs on the next, and because
+#: in a container ``os.cpu_count()`` counts the host's cores, not the container's share. ``--workers 100000`` was
+#: accepted and started spawning processes, each loading the model, until the machine ran out of memory.
+MAX_WORKERS = 64
 #: Open Inference Protocol datatype of each model element type (the Signature's names).
 V2_DATATYPES = {
     "bool": "BOOL", "uint8": "UINT8", "uint16": "UINT16", "uint32": "UINT32", "uint64": "UINT64",
@@ -1890,7 +1896,8 @@ def serve(
     api_key_env : str, optional
         Name of the environment variable holding the key.
     workers : int
-        Worker processes, each loading the model once, under a supervisor that replaces one that dies or hangs.
+        Worker processes, each loading the model once, under a supervisor that replaces one that dies or hangs;
+        1 to :data:`MAX_WORKERS`.
     max_rows, max_body_bytes : int
         Request limits (rows per request; bytes per body).
     access_log : bool
@@ -1919,8 +1926,8 @@ def serve(
     }
     # one worker runs under the supervisor too: alone, a request that hung the model (on the event loop) left the
     # service answering no one, its health probe included, for good
-    if workers < 1:
-        raise ServeError(f"workers must be 1 or more, found {workers}")
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ServeError(f"workers must be between 1 and {MAX_WORKERS} (each loads the model), found {workers}")
     os.environ[ENV_DIR] = str(folder)
     os.environ[ENV_MAX_BODY] = str(max_body_bytes)
     if api_key_env:
@@ -1957,7 +1964,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=5001)
     p.add_argument("--api-key-env", default=None, metavar="NAME")
     p.add_argument("--workers", type=int, default=1,
-                   help="worker processes (default 1); one that dies or hangs is replaced, one that cannot load the "
+                   help=f"worker processes (default 1, at most {MAX_WORKERS}); one that dies or hangs is replaced, "
+                        "one that cannot load the "
                         "package or workers that keep dying or hanging stop the service (exit 3); SIGHUP does not "
                         "reload")
     p.add_argument("--hang-seconds", type=float, default=WORKER_HANG_SECONDS,
@@ -1981,6 +1989,9 @@ def argument_error(args: argparse.Namespace) -> str | None:
         value = getattr(args, name)
         if value is not None and value < 1:
             return f"--{name.replace('_', '-')} must be 1 or more, found {value}"
+    if args.workers > MAX_WORKERS:
+        return (f"--workers must be at most {MAX_WORKERS} (one per core of a {MAX_WORKERS}-core host; each worker "
+                f"loads the model), found {args.workers}: give at most one worker per core the service may use")
     return None
 
 
