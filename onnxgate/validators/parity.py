@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -1514,11 +1515,15 @@ def _quantized_step_hint(model: Any, failed: Sequence[OutputComparison]) -> str:
             continue
         most = r.abs.get("max", 0.0) / step
         if most <= 1.001:
+            # one step as the output holds it differs from the scale by rounding: suggest a tolerance that passes
+            # (the scale itself failed a value 0.00864 off by a hair); 3 digits rounded up, at most 1% above
+            exponent = math.floor(math.log10(step * 1.001)) - 2
+            suggested = f"{math.ceil(step * 1.001 / 10**exponent) * 10**exponent:.3g}"
             said.append(f"output {r.name!r} is quantized in steps of {step:.3g} (the scale of the DequantizeLinear "
                         f"that writes it) and its {r.mismatched_values} mismatched value(s) of {r.values} are one step "
                         "off: the file computes between QuantizeLinear and DequantizeLinear in float, the framework "
                         "in integers, and a value on a step's boundary rounds to the next step in one of them. If "
-                        f"one step is acceptable, pass atol={step:.6g} (CLI: --atol {step:.6g}); a share of values "
+                        f"one step is acceptable, pass atol={suggested} (CLI: --atol {suggested}); a share of values "
                         "far above the data's few boundary cases points at a wrong scale or zero point instead")
         else:
             said.append(f"output {r.name!r} is quantized in steps of {step:.3g} and is up to {most:.1f} steps off: "

@@ -3,6 +3,7 @@ and QAT modules, static quantization, Keras mixed_bfloat16, TensorFlow bfloat16 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -154,8 +155,10 @@ def test_a_static_quantized_module_one_step_off_is_told_the_step() -> None:
     parity = report.check("prediction_parity")
     if parity.passed:
         pytest.skip("no value fell on a step's boundary on this CPU")
-    assert "one step off" in parity.message and f"atol={step:.6g}" in parity.message
-    assert og.validate(conv, atol=step).passed
+    assert "one step off" in parity.message
+    suggested = float(re.search(r"pass atol=([0-9.e+-]+)", parity.message).group(1))  # type: ignore[union-attr]
+    assert step <= suggested <= step * 1.01
+    assert og.validate(conv, atol=suggested).passed  # the tolerance the message gives passes (the scale did not)
 
 
 @pytest.fixture
