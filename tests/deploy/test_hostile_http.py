@@ -399,15 +399,19 @@ def test_sigterm_answers_every_request_in_flight_then_exits_0(iris: tuple[Path, 
 # -- slow clients and slow models ------------------------------------------------------------------
 
 def _serve_with(folder: Path, **constants: float) -> Server:
-    """``onnxgate.deploy.server.serve`` with some of its module constants changed (timeouts of 1 s)."""
+    """``onnxgate.deploy.server.serve`` with some of its module constants changed (timeouts of 1 s), in the
+    supervisor and in its workers: a script whose top level sets them, which each worker (started by ``spawn``)
+    imports again as ``__mp_main__``, and whose ``__main__`` block serves."""
     import sys
 
     from _serving import free_port
 
     port = free_port()
-    sets = "; ".join(f"s.{name} = {value!r}" for name, value in constants.items())
-    code = f"import onnxgate.deploy.server as s; {sets}; s.serve({str(folder)!r}, port={port})"
-    return Server([sys.executable, "-c", code], port).wait_healthy()
+    sets = "".join(f"s.{name} = {value!r}\n" for name, value in constants.items())
+    script = folder.parent / f"serve_with_{port}.py"
+    script.write_text(f"import onnxgate.deploy.server as s\n{sets}"
+                      f"if __name__ == '__main__':\n    s.serve({str(folder)!r}, port={port})\n")
+    return Server([sys.executable, str(script)], port).wait_healthy()
 
 
 def test_half_sent_requests_get_408_and_lose_their_connection(iris: tuple[Path, Any, Any]) -> None:
