@@ -161,6 +161,15 @@ def canonical_domain(name: str) -> str:
     return "" if name in ("", "ai.onnx") else name
 
 
+def holds_type(model: onnx.ModelProto, data_type: int) -> bool:
+    """Whether ``model``'s main graph holds a tensor of ``data_type`` (a ``TensorProto`` code): an input, output,
+    weight or typed value, or a Cast to it (a float64 file onnxruntime may lack kernels for, a bfloat16 one)."""
+    graph = model.graph
+    return (any(i.data_type == data_type for i in graph.initializer)
+            or any(v.type.tensor_type.elem_type == data_type for v in (*graph.input, *graph.output, *graph.value_info))
+            or any(a.name == "to" and a.i == data_type for n in graph.node if n.op_type == "Cast" for a in n.attribute))
+
+
 def model_opsets(model: onnx.ModelProto) -> dict[str, int]:
     """Opset per domain as stamped in the model (``""`` for ai.onnx)."""
     result: dict[str, int] = {}

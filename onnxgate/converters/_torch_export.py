@@ -1790,20 +1790,13 @@ def _unloadable_note(model: Any, err: Exception, proto: onnx.ModelProto | None =
     return None
 
 
-def _holds_bfloat16(proto: onnx.ModelProto) -> bool:
-    """Whether the file computes in bfloat16 somewhere: a bfloat16 input, output or weight, or a Cast to it."""
-    bfloat16 = 16  # TensorProto.BFLOAT16
-    graph = proto.graph
-    return (any(i.data_type == bfloat16 for i in graph.initializer)
-            or any(v.type.tensor_type.elem_type == bfloat16 for v in (*graph.input, *graph.output, *graph.value_info))
-            or any(a.name == "to" and a.i == bfloat16 for n in graph.node if n.op_type == "Cast" for a in n.attribute))
-
-
 def _refuse_without_double_kernel(model: Any, op: str, err: Exception, proto: onnx.ModelProto | None = None) -> None:
     """Refuse a model whose file needs a kernel onnxruntime does not have for ``op`` in its types (float64 as a
     rule: onnxgate writes the activations among them as formulas, :func:`onnxgate._graph.double_formulas`; or
     bfloat16, for which onnxruntime's CPU has few kernels: no Gemm, MatMul or Conv)."""
-    if proto is not None and _holds_bfloat16(proto):
+    from onnxgate._onnx import holds_type
+
+    if proto is not None and holds_type(proto, 16):  # TensorProto.BFLOAT16
         # model.to(torch.bfloat16) and a bfloat16 autocast were told "float64 as a rule" and "model.float()", which an
         # autocast in forward() does not undo (helper-261)
         raise UnsupportedModelError(

@@ -456,11 +456,9 @@ def convert_traced(traced: TracedFunction, *, opset: int, name: str | None, fram
 
 def computes_in_double(proto: onnx.ModelProto) -> bool:
     """Whether the file holds a double tensor: an input, output, weight or typed value, or a Cast to double."""
-    double = 11  # TensorProto.DOUBLE
-    graph = proto.graph
-    return (any(i.data_type == double for i in graph.initializer)
-            or any(v.type.tensor_type.elem_type == double for v in (*graph.input, *graph.output, *graph.value_info))
-            or any(a.name == "to" and a.i == double for n in graph.node if n.op_type == "Cast" for a in n.attribute))
+    from onnxgate._onnx import holds_type
+
+    return holds_type(proto, 11)  # TensorProto.DOUBLE
 
 
 def _value_types(proto: onnx.ModelProto) -> dict[str, int]:
