@@ -346,7 +346,7 @@ CHANGED_BY_THE_LOAD: dict[str, tuple[Any, str]] = {
     "text": (lambda v: "n" + v.astype(str), r"column 'visits \(count\)' .*holds text \('n0'\).*a number was expected"),
     "out-of-range": (lambda v: v.astype(np.float64) * 1e19, r"'visits \(count\)' .* outside the range of int64"),
     "infinity": (lambda v: v.where(v > 0, np.inf), r"'visits \(count\)' .* holds infinity in"),
-    "dates": (lambda v: pd.to_datetime(v), r"'visits \(count\)' .* holds datetime64\[ns\] values"),
+    "dates": (lambda v: pd.to_datetime(v), r"column 'visits \(count\)' is datetime64\[ns\]: cast it"),
 }
 
 
