@@ -411,8 +411,7 @@ def test_sigterm_closes_an_idle_keep_alive_connection_soon(iris: tuple[Path, Any
     try:
         srv.wait_healthy()
         with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as sock:
-            sock.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            _post_score(sock, body)
             head, _reply = read_response(sock)
             assert head.startswith(b"HTTP/1.1 200") and b"connection: close" not in head.lower()
             sigterm = time.monotonic()
@@ -548,6 +547,26 @@ def _package_changed(iris: tuple[Path, Any, Any], folder: Path, old: str, new: s
     return folder
 
 
+def _package_hanging_on(iris: tuple[Path, Any, Any], folder: Path, condition: str, seconds: int) -> Path:
+    """A copy of the iris package whose ``score_bytes`` sleeps ``seconds`` on a request body where ``condition``
+    (Python over ``raw``) holds: a request that hangs the model."""
+    return _package_changed(iris, folder, "def score_bytes(raw: Any) -> tuple[int, bytes]:\n", (
+        "def score_bytes(raw: Any) -> tuple[int, bytes]:\n"
+        f"    if {condition}:\n        import time\n        time.sleep({seconds})\n"))
+
+
+def _post_score(sock: socket.socket, body: bytes) -> None:
+    """Send ``POST /score`` with the JSON ``body`` on ``sock``, not waiting for the answer."""
+    sock.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+
+def _assert_ends_unanswered(sock: socket.socket) -> None:
+    """The connection ends with no answer on it (its worker was killed)."""
+    with contextlib.suppress(ConnectionResetError):
+        assert sock.recv(1) == b""
+
+
 def test_workers_that_keep_dying_after_they_load_stop_the_service_with_exit_3(
         iris: tuple[Path, Any, Any], tmp_path: Path) -> None:
     # before: a worker killed half a second after it loaded the package (as by the OOM killer) was replaced at once,
@@ -575,19 +594,15 @@ def test_a_hung_worker_is_killed_and_replaced(iris: tuple[Path, Any, Any], tmp_p
     # before: a worker whose event loop stopped (here a request that blocks it for 60 s) kept its connections and
     # its share of new ones unanswered, and nothing said so. Now the supervisor kills it after 10 s without a
     # heartbeat, says so, and starts another.
-    folder = _package_changed(iris, tmp_path / "package", "def score_bytes(raw: Any) -> tuple[int, bytes]:\n", (
-        "def score_bytes(raw: Any) -> tuple[int, bytes]:\n"
-        "    if b'hang' in bytes(raw):\n        import time\n        time.sleep(60)\n"))
+    folder = _package_hanging_on(iris, tmp_path / "package", "b'hang' in bytes(raw)", 60)
     srv = onnxgate_serve(folder, "--workers", "2")
     try:
         srv.wait_healthy()
         started = time.monotonic()
         with socket.create_connection(("127.0.0.1", srv.port), timeout=25) as sock:
             body = b'{"hang": 1}'
-            sock.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: %d\r\n\r\n" % len(body) + body)
-            with contextlib.suppress(ConnectionResetError):
-                assert sock.recv(1) == b""  # the hung worker was killed: its connection ends unanswered
+            _post_score(sock, body)
+            _assert_ends_unanswered(sock)  # the hung worker was killed
         assert time.monotonic() - started < 20
         status, _ = srv.get("/", timeout=10)  # the other worker, or the new one
         assert status == 200
@@ -602,19 +617,15 @@ def test_a_request_that_hangs_the_only_worker_is_cut_off_and_the_service_answers
     # before: with one worker (the default) the service ran without a supervisor, and a request that hung the model
     # on the event loop left it answering no one, its health probe included, for good. Now the one worker is
     # supervised as several are: killed after 10 s without a heartbeat, and replaced.
-    folder = _package_changed(iris, tmp_path / "package", "def score_bytes(raw: Any) -> tuple[int, bytes]:\n", (
-        "def score_bytes(raw: Any) -> tuple[int, bytes]:\n"
-        "    if b'hang' in bytes(raw):\n        import time\n        time.sleep(120)\n"))
+    folder = _package_hanging_on(iris, tmp_path / "package", "b'hang' in bytes(raw)", 120)
     srv = onnxgate_serve(folder)
     try:
         srv.wait_healthy()
         started = time.monotonic()
         with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as sock:
             body = b'{"hang": 1}'
-            sock.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: %d\r\n\r\n" % len(body) + body)
-            with contextlib.suppress(ConnectionResetError):
-                assert sock.recv(1) == b""  # the hung worker was killed: its connection ends unanswered
+            _post_score(sock, body)
+            _assert_ends_unanswered(sock)  # the hung worker was killed
         assert time.monotonic() - started < 25
         status, reply = srv.score({"data": [iris[2][0].tolist()]})  # queued for the new worker, answered
         assert status == 200 and len(reply["label"]) == 1
@@ -631,20 +642,16 @@ def test_a_request_that_hangs_in_the_thread_pool_is_cut_off_and_the_service_answ
     # worker's event loop beating: nothing killed it, the client waited for good, and after four such calls every
     # large request did while GET / said Healthy. Now the oldest scoring call in flight is watched too: past
     # --hang-seconds the worker is killed, which the log names, and replaced.
-    folder = _package_changed(iris, tmp_path / "package", "def score_bytes(raw: Any) -> tuple[int, bytes]:\n", (
-        "def score_bytes(raw: Any) -> tuple[int, bytes]:\n"
-        "    if len(bytes(raw)) > 16 * 1024:\n        import time\n        time.sleep(120)\n"))
+    folder = _package_hanging_on(iris, tmp_path / "package", "len(bytes(raw)) > 16 * 1024", 120)
     srv = onnxgate_serve(folder, "--hang-seconds", "3")
     try:
         srv.wait_healthy()
         started = time.monotonic()
         with socket.create_connection(("127.0.0.1", srv.port), timeout=20) as sock:
             body = b'{"data": "' + b"x" * 20_000 + b'"}'
-            sock.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            _post_score(sock, body)
             assert srv.get("/", timeout=5)[0] == 200  # the event loop runs: the heartbeat alone saw nothing
-            with contextlib.suppress(ConnectionResetError):
-                assert sock.recv(1) == b""  # the hung worker was killed: its connection ends unanswered
+            _assert_ends_unanswered(sock)  # the hung worker was killed
         assert time.monotonic() - started < 15
         status, reply = srv.score({"data": [iris[2][0].tolist()]})  # the new worker answers
         assert status == 200 and len(reply["label"]) == 1
