@@ -10,13 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
 REPO = Path(__file__).resolve().parents[2]
 #: float32 weights of the model: 6 MatMuls of 2048 x 2048, 96 MiB
-LAYERS, WIDTH = 6, 2048
+MEGABYTES = 96
 #: The least a gate must do with a model, in a process of its own: load it, run the ONNX checker, load it in
 #: onnxruntime (from its bytes, as onnxgate does), run it once.
 LOAD_CHECK_RUN = (
@@ -29,23 +27,11 @@ LOAD_CHECK_RUN = (
 
 
 def _large_model(path: Path) -> None:
-    """4 one-column inputs (as PREDICT feeds them), concatenated, through 2048-wide MatMuls and Relus, one column."""
-    rng = np.random.default_rng(0)
-    inputs = [helper.make_tensor_value_info(f"x{i}", TensorProto.FLOAT, ["N", 1]) for i in range(4)]
-    nodes = [helper.make_node("Concat", [i.name for i in inputs], ["c"], axis=1),
-             helper.make_node("MatMul", ["c", "w_in"], ["h0"])]
-    weights = [numpy_helper.from_array(rng.standard_normal((4, WIDTH)).astype(np.float32), "w_in")]
-    for k in range(LAYERS):
-        weights.append(numpy_helper.from_array(
-            (rng.standard_normal((WIDTH, WIDTH)) / np.sqrt(WIDTH)).astype(np.float32), f"w{k}"))
-        nodes += [helper.make_node("MatMul", [f"h{k}", f"w{k}"], [f"m{k}"]),
-                  helper.make_node("Relu", [f"m{k}"], [f"h{k + 1}"])]
-    weights.append(numpy_helper.from_array(rng.standard_normal((WIDTH, 1)).astype(np.float32), "w_out"))
-    nodes.append(helper.make_node("MatMul", [f"h{LAYERS}", "w_out"], ["y"]))
-    graph = helper.make_graph(nodes, "large", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])],
-                              weights)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)], ir_version=7)
-    path.write_bytes(model.SerializeToString())
+    """The benchmark's large model (``bench.bench_robustness._large_model``): 4 one-column inputs (as PREDICT feeds
+    them), concatenated, through 2048-wide MatMuls and Relus, one column; written in a process of its own."""
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from bench.bench_robustness import _large_model; "
+            f"open(sys.argv[2], 'wb').write(_large_model({MEGABYTES}).SerializeToString())")
+    subprocess.run([sys.executable, "-c", code, str(REPO), str(path)], check=True)
 
 
 def _peak_rss_mb(argv: list[str], cwd: Path) -> tuple[float, int, str]:
