@@ -99,6 +99,7 @@ __all__ = [
     "first_row_failing",
     "hash_feeds",
     "parity_result",
+    "reads_batch_size",
     "reference_failed",
     "resolve_tolerances",
     "row_inputs_shown",
@@ -134,6 +135,8 @@ ROWS_ALONE_FLOOR = (1e-5, 1e-4)
 LARGE_BATCH_ROWS = 10_000
 #: At most this many input values in that batch (fewer rows for wide inputs: images).
 LARGE_BATCH_VALUES = 2**21
+#: Operators through which a graph can read its batch size or branch on it (:func:`reads_batch_size`).
+BATCH_SIZE_READERS = frozenset({"Shape", "Size", "If", "Loop", "Scan"})
 #: The frameworks whose exporters trace a forward pass, and so can fix a branch on the batch size.
 TRACED_FRAMEWORKS = frozenset({"pytorch", "tensorflow", "keras"})
 #: Operators that draw random numbers: a file holding one answers otherwise at each run.
@@ -344,6 +347,9 @@ def check_prediction_parity(
     probe_failed: Exception | None = None
     # the first batch's rows, for the traced rows-alone check (kept only for a traced reference: a batch's memory)
     traced = traces_forward(reference)
+    # a file that reads its batch size (edited by hand: an If on it) answers otherwise in larger batches whatever
+    # the reference, and the data's own batches cannot show it: it is scored in one large batch too
+    sized = not traced and reads_batch_size(proto)
     first_feeds: Mapping[str, Any] | None = None
     # the file against the reference given the rows as the file's narrower input reads them, on the batches
     # that differ from the reference given the user's own rows (None: none differed, or not asked)
@@ -365,7 +371,7 @@ def check_prediction_parity(
     try:
         for chunk in iter_batches(data, batch_size):
             feeds = as_feeds(chunk, signature)
-            if first_feeds is None and traced:
+            if first_feeds is None and (traced or sized):
                 first_feeds = feeds
             hash_feeds(hasher, feeds)
             try:
@@ -436,7 +442,10 @@ def check_prediction_parity(
         if alone is None and first_feeds is not None:
             # fewer rows than a batch: the one batch compared holds them all, already as feeds
             every = (feeds if batches == 1 else as_feeds(data, signature)) if done < LARGE_BATCH_ROWS else None
-            alone = traced_rows_disagree(session, first_feeds, signature, tolerances, run_reference, every)
+            if traced:
+                alone = traced_rows_disagree(session, first_feeds, signature, tolerances, run_reference, every)
+            elif every is not None:
+                alone = large_batch_disagrees(session, every, signature, tolerances, run_reference, traced=False)
     if probe is not None and probe_failed is None and (alone is not None or not result.passed):
         # before blaming the batch (or the file): does either model answer the same rows the same twice? A
         # reference drawing noise (torch.randn_like, F.dropout(training=True), tf.random) failed as "depends on
@@ -1167,6 +1176,13 @@ def traced_rows_disagree(
     return alone
 
 
+def reads_batch_size(model: Any) -> bool:
+    """Whether ``model``'s main graph holds a node that can read or act on a batch's size (``Shape``, ``Size``,
+    ``If``, ``Loop``, ``Scan``): its answers may depend on the batch size, as a converter's own graphs of
+    row-wise operators do not."""
+    return any(node.op_type in BATCH_SIZE_READERS for node in model.graph.node)
+
+
 def large_batch_disagrees(
     session: Any,
     feeds: Mapping[str, Any],
@@ -1174,11 +1190,13 @@ def large_batch_disagrees(
     tolerances: Mapping[str, tuple[float, float, str]],
     run_reference: Any,
     rows_of: str = "",
+    traced: bool = True,
 ) -> str | None:
     """Score the data's rows repeated into one batch of :data:`LARGE_BATCH_ROWS` rows (fewer for wide
     inputs) with both models; a sentence saying how the file answers otherwise there, else None (also when
     the reference cannot score that batch); ``rows_of`` follows the data's row number in it. For data smaller
-    than that batch, whose own batches cannot show a branch the exporter fixed on the batch size."""
+    than that batch, whose own batches cannot show a branch the exporter fixed on the batch size, or (``traced``
+    False: no exporter traced the reference) one the file's graph takes on it (:func:`reads_batch_size`)."""
     import numpy as np
 
     rows = _rows_to_score_alone(session, feeds)
@@ -1208,10 +1226,14 @@ def large_batch_disagrees(
         return (f"in one batch of {size} rows (the data's {rows} rows repeated), output {spec.name!r} differs "
                 f"from the reference on {bad.size} rows (row {row}, data row {int(picks[row])}{rows_of}: "
                 f"{_brief(ours[row])} in the file, {_brief(expected[row])} in the reference), though the data's "
-                "own batches agree: the model's answer depends on the batch size (a branch on x.shape[0], "
-                "which the exporter fixed at the sample's size: the tracer's warning says so), so a service "
-                "sent larger batches answers otherwise. Write forward() without branching on the batch size "
-                "(torch.where per row), or validate with more rows")
+                + ("own batches agree: the model's answer depends on the batch size (a branch on x.shape[0], "
+                   "which the exporter fixed at the sample's size: the tracer's warning says so), so a service "
+                   "sent larger batches answers otherwise. Write forward() without branching on the batch size "
+                   "(torch.where per row), or validate with more rows" if traced else
+                   "own batches agree: the file's answer depends on the batch size (its graph reads the batch "
+                   "size, through Shape, Size or control flow), so a service or PREDICT sent larger batches "
+                   "answers otherwise. Convert the model again rather than edit the file, or validate with more "
+                   "rows"))
     return None
 
 

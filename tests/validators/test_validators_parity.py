@@ -864,3 +864,44 @@ def test_an_output_whose_rows_lie_on_axis_one_is_counted_and_shown_by_row() -> N
     assert output["mismatched_rows"] == 2 and output["mismatched_row_indices"] == [7, 240]
     assert sorted(w["row"] for w in output["worst_rows"][:2]) == [7, 240]
     assert output["shape"]["onnx"] == [250, 2, 3]
+
+
+def _halved_above_rows(model: onnx.ModelProto, rows: int) -> onnx.ModelProto:
+    """``model`` edited by hand: its probabilities halved in a batch of more than ``rows`` rows (an If on the
+    batch size), the same file as converted in smaller batches."""
+    from onnx import numpy_helper
+
+    edited = copy.deepcopy(model)
+    softmax = next(node for node in edited.graph.node if node.op_type == "Softmax")
+    softmax.output[0] = "probabilities_converted"
+    edited.graph.initializer.extend([numpy_helper.from_array(np.array(rows, dtype=np.int64), "rows_limit"),
+                                     numpy_helper.from_array(np.array([0], dtype=np.int64), "row_axis")])
+    halved = helper.make_graph(
+        [helper.make_node("Mul", ["probabilities_converted", "half"], ["halved"])], "large", [],
+        [helper.make_tensor_value_info("halved", TensorProto.DOUBLE, None)],
+        [numpy_helper.from_array(np.array(0.5, dtype=np.float64), "half")])
+    kept = helper.make_graph([helper.make_node("Identity", ["probabilities_converted"], ["kept"])], "small", [],
+                             [helper.make_tensor_value_info("kept", TensorProto.DOUBLE, None)])
+    edited.graph.node.extend([
+        helper.make_node("Shape", ["input"], ["input_shape"]),
+        helper.make_node("Gather", ["input_shape", "row_axis"], ["batch_1d"]),
+        helper.make_node("Squeeze", ["batch_1d"], ["batch"]),
+        helper.make_node("Greater", ["batch", "rows_limit"], ["large_batch"]),
+        helper.make_node("If", ["large_batch"], ["probabilities"], then_branch=halved, else_branch=kept)])
+    return edited
+
+
+def test_a_file_branching_on_the_batch_size_fails_against_a_scikit_learn_reference():
+    # a converted scikit-learn file edited to answer otherwise in batches of more than 100 rows passed on 5 rows
+    # of data: the large batch was scored for traced references only (helper-318)
+    model, X, _ = og.zoo.get("sklearn-iris-logreg").build()
+    edited = _halved_above_rows(og.convert(model, X[:5], opset=15).model, 100)
+    session = ort.InferenceSession(edited.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert np.allclose(session.run(["probabilities"], {"input": X[:5]})[0], model.predict_proba(X[:5]))
+    assert not np.allclose(session.run(["probabilities"], {"input": X})[0], model.predict_proba(X))
+
+    parity_check = og.validate(edited, reference=model, data=X[:5]).check("prediction_parity")
+
+    assert not parity_check.passed
+    assert "in one batch of 10000 rows (the data's 5 rows repeated), output 'probabilities'" in parity_check.message
+    assert "exporter" not in parity_check.message  # no exporter traced this model
