@@ -40,7 +40,8 @@ def register(sub: Any) -> None:
                         "stop the service (exit 3); SIGHUP does not reload")
     p.add_argument("--hang-seconds", type=float, default=WORKER_HANG_SECONDS, metavar="SECONDS",
                    help=f"a worker whose event loop has not run for this long, or one of whose scoring calls has run "
-                        f"this long, is killed and replaced (default {WORKER_HANG_SECONDS:g})")
+                        f"this long, is killed and replaced (default {WORKER_HANG_SECONDS:g}); a request hung in the "
+                        "scoring thread pool, and the others waiting for it, get 503 with Retry-After first")
     p.add_argument("--max-rows", type=int, default=None, help="rows per request (default: the package's limit)")
     p.add_argument("--max-body-bytes", type=int, default=None,
                    help="larger request bodies get 413 (default 16 MiB)")

@@ -58,11 +58,14 @@ connections already accepted (those still in the listening socket's queue too) t
 served by ``workers`` worker processes (one by default) under a supervisor, and each worker does the same; a worker
 that dies is replaced (after a wait that doubles while workers keep dying within :data:`WORKER_CRASH_LOOP_SECONDS`
 of serving), one whose event loop stops, or whose oldest scoring call in the thread pool runs, for
-:data:`WORKER_HANG_SECONDS` (a request that hangs onnxruntime or the model) is killed and replaced, its requests in
-flight unanswered; a worker that cannot load the package once the service runs, :data:`WORKER_CRASH_LOOP_DEATHS`
-such deaths in a row, or as many workers killed hung in a row with no request answered in between, stop the service
-with exit code 3, and the workers stop if the supervisor is killed. Only the workers load the package (the
-supervisor holds no model, numpy or onnxruntime). A port already in use, a ``score.py`` that does not run or a
+:data:`WORKER_HANG_SECONDS` (a request that hangs onnxruntime or the model) is killed and replaced. A hung scoring call
+in the thread pool leaves the worker's event loop running: the worker first answers the requests waiting for the
+pool 503 (the route's error form, ``Retry-After``, ``Connection: close``; :data:`HANG_ANSWER_SECONDS`) and stops
+accepting connections; a hung event loop answers nothing, and its requests in flight end unanswered. A worker
+that cannot load the package once the service runs, :data:`WORKER_CRASH_LOOP_DEATHS` such deaths in a row, or as
+many workers killed hung in a row with no request answered in between, stop the service with exit code 3, and the
+workers stop if the supervisor is killed. Only the workers load the package (the supervisor holds no model, numpy or
+onnxruntime). A port already in use, a ``score.py`` that does not run or a
 model that does not load (in the first worker) is one line and exit code 2.
 
 Scheduling and slow clients: a small request is scored on the event loop (no thread hop) while the
@@ -168,6 +171,15 @@ WORKER_RESTART_DELAY_SECONDS = 0.5
 #: request was killed and replaced for good, and a service answering other requests between the hangs goes on.
 WORKER_HANG_SECONDS = 10.0
 HEARTBEAT_SECONDS = 1.0
+#: A worker whose event loop runs when one of its scoring calls in the thread pool reaches ``--hang-seconds`` answers
+#: the requests waiting for the pool itself: 503, ``Retry-After`` and ``Connection: close``, then stops accepting
+#: connections and tells the supervisor, which kills it at once (the stuck thread cannot be freed). The client of the
+#: hung request had its connection closed with no answer. The supervisor gives the worker this many seconds past
+#: ``--hang-seconds`` to do so before it kills it anyway.
+HANG_ANSWER_SECONDS = 1.0
+#: ``Retry-After`` of those 503s: the worker stopped accepting connections, so a retry waits in the listening socket's
+#: queue for another worker or the replacement (iris: 1.4-1.9 s from the kill to serving on a loaded 2-core machine).
+HANG_RETRY_AFTER_SECONDS = 1
 #: Most worker processes ``--workers`` starts. Each loads the model and runs SCORING_THREADS scoring threads, and a
 #: worker beyond one per core adds no throughput to CPU-bound scoring: 64 is one per core of a 64-core host. A fixed
 #: number, not one from ``os.cpu_count()``, so that a command that runs on one machine runs on the next, and because
@@ -329,6 +341,15 @@ def _read_key(api_key_env: str | None) -> str | None:
 
 class _TooLarge(Exception):
     pass
+
+
+class _Hung(Exception):
+    """A request cut off by a scoring call that has run ``--hang-seconds``: answered 503 (:class:`ScoringApp`).
+    ``own`` when that call is the request's own, not another request's on the same worker."""
+
+    def __init__(self, own: bool) -> None:
+        super().__init__("hung")
+        self.own = own
 
 
 _HEALTHY = b"Healthy"
@@ -985,6 +1006,17 @@ class ScoringApp:
         #: call: hung, it held one of the SCORING_THREADS threads for good, and after four every large request
         #: waited forever while ``GET /`` said Healthy.
         self.scoring_clock: Any = None
+        #: ``--hang-seconds`` in a worker of :func:`_run_workers`, None elsewhere (no cut-off). Once a scoring call in
+        #: the thread pool has run this long, every request waiting for the pool, and every later one that would
+        #: use it, is answered 503 (:meth:`_hung_answer`); ``on_hang`` is called once (the worker stops accepting
+        #: connections), and ``hang_answered``, a shared double, gets ``time.monotonic()`` once the requests
+        #: waiting are answered: the supervisor kills the worker then.
+        self.hang_seconds: float | None = None
+        self.on_hang: Any = None
+        self.hang_answered: Any = None
+        self._hung = False  # a scoring call has run hang_seconds: the worker is being replaced
+        self._waiting: dict[Any, list[float]] = {}  # the pool's futures awaited -> when their call began ([] yet)
+        self._watchdog: Any = None  # the event loop's timer of _watch, while requests wait for the pool
 
     def _authorised(self, headers: dict[bytes, bytes]) -> bool:
         """``Authorization: Bearer <key>``, the scheme in any case (RFC 7235), the key compared in constant time."""
@@ -1021,15 +1053,74 @@ class ScoringApp:
             from concurrent.futures import ThreadPoolExecutor
 
             self._pool = ThreadPoolExecutor(max_workers=SCORING_THREADS, thread_name_prefix="score")
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._watched, func, *args)
+        loop = asyncio.get_running_loop()
+        if self.hang_seconds is None:
+            return await loop.run_in_executor(self._pool, self._watched, None, func, *args)
+        if self._hung:
+            raise _Hung(own=False)  # the worker is being replaced: its pool has a stuck thread
+        started: list[float] = []
+        future = loop.run_in_executor(self._pool, self._watched, started, func, *args)
+        self._waiting[future] = started
+        if self._watchdog is None:
+            self._watchdog = loop.call_later(self.hang_seconds, self._watch)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if not self._hung:
+                raise  # not cancelled by _watch: the request's task is
+            own = bool(started) and time.monotonic() - started[0] >= self.hang_seconds
+            raise _Hung(own) from None
+        finally:
+            del self._waiting[future]
 
-    def _watched(self, func: Any, *args: Any) -> Any:
+    def _watch(self) -> None:
+        """On the event loop, while requests wait for the thread pool: once the oldest scoring call running there
+        has run :attr:`hang_seconds`, cancel every wait (each request is answered 503: :class:`_Hung`) and call
+        :attr:`on_hang`; until then, look again when it would have. One timer for all the requests waiting:
+        ``asyncio.wait`` with a timeout in each cost 57-165 us per request in the pool (of 0.69-0.83 ms)."""
+        import asyncio
+
+        assert self.hang_seconds is not None
+        self._watchdog = None
+        if not self._waiting:
+            return
+        with self._running_lock:
+            oldest = min(self._running.values(), default=0.0)
+        left = oldest + self.hang_seconds - time.monotonic() if oldest else self.hang_seconds
+        if left > 0:
+            self._watchdog = asyncio.get_running_loop().call_later(left, self._watch)
+            return
+        self._hung = True
+        for future in self._waiting:
+            future.cancel()  # the await ends; the thread stays stuck in its call, or ends it unheard
+        if self.on_hang is not None:
+            self.on_hang()
+
+    def _hung_answer(self, path: str, own: bool) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        """503 for a request cut off by a hung scoring call, in its route's error form, ``Retry-After`` and
+        ``Connection: close`` (its worker is about to be killed)."""
+        hang = self.hang_seconds or 0.0
+        if own:
+            code, message = "model_hung", (
+                f"the model has not finished scoring this request within {hang:g} s (--hang-seconds); the worker "
+                "serving it is being replaced: retry, or send a request the model can score")
+        else:
+            code, message = "worker_restarting", (
+                f"another request has held the model on this worker for {hang:g} s (--hang-seconds); the worker is "
+                "being replaced: retry")
+        body = _dumps({"error": message}) if _is_v2(path) else _error_body(503, code, message)
+        return 503, body, [_JSON_TYPE, (b"retry-after", str(HANG_RETRY_AFTER_SECONDS).encode()),
+                           (b"connection", b"close")]
+
+    def _watched(self, started: list[float] | None, func: Any, *args: Any) -> Any:
         """``func(*args)`` in a pool thread, its start kept in :attr:`scoring_clock` (the oldest running) until it
-        returns."""
+        returns, and appended to ``started``."""
         thread = threading.get_ident()
         with self._running_lock:
-            self._running[thread] = time.monotonic()
+            self._running[thread] = begun = time.monotonic()
             self._publish_oldest()
+        if started is not None:
+            started.append(begun)
         try:
             return func(*args)
         finally:
@@ -1189,6 +1280,8 @@ class ScoringApp:
             status, body, headers = await self._route(scope, receive)
         except ConnectionResetError:
             return
+        except _Hung as err:
+            status, body, headers = self._hung_answer(scope["path"], err.own)
         except Exception as err:  # never a stack trace to the client
             status, headers = 500, [_JSON_TYPE]
             body = (_dumps({"error": f"scoring failed: {type(err).__name__}"}) if _is_v2(scope["path"])
@@ -1196,6 +1289,8 @@ class ScoringApp:
         await send({"type": "http.response.start", "status": status,
                     "headers": [*headers, (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+        if self._hung and not self._waiting and self.hang_answered is not None:
+            self.hang_answered.value = time.monotonic()  # the last request waiting for the pool is answered
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:
@@ -1526,7 +1621,9 @@ def _run_workers(factory: str, common: dict[str, Any], workers: int,
     :data:`WORKER_CRASH_LOOP_DEATHS` workers killed hung in a row with no POST answered in between (counted in the
     shared ``answered``): a worker hanging on every request was killed and replaced for good, ten seconds a time.
     A worker whose oldest scoring call in its thread pool (a large request, or a slow model) has run for
-    ``hang_seconds`` is hung too, its event loop running or not (the shared ``busy``).
+    ``hang_seconds`` is hung too, its event loop running or not (the shared ``busy``); its event loop running, it
+    answers the requests waiting for the pool 503 and says so in the shared ``cut``, and is killed then (or
+    :data:`HANG_ANSWER_SECONDS` later when it does not).
 
     This process does not load the package (numpy, onnxruntime, the model): the workers do. A worker that cannot
     load it sends the one-line reason on its pipe and exits 3; before any worker has served, that is the package's
@@ -1558,10 +1655,11 @@ def _run_workers(factory: str, common: dict[str, Any], workers: int,
         def __init__(self, announce: bool) -> None:
             self.beat = spawn.RawValue("d", 0.0)  # time.monotonic() of the worker's event loop, 0 until it serves
             self.busy = spawn.RawValue("d", 0.0)  # when its oldest scoring call in the thread pool began; 0: none
+            self.cut = spawn.RawValue("d", 0.0)  # when it answered 503 the requests a hung scoring call cut off
             self.report, writer = spawn.Pipe(duplex=False)  # why it could not load the package
             self.process = spawn.Process(target=_serve_worker,
                                          args=(factory, common, sock, self.beat, answered, self.busy, writer,
-                                               ready_line if announce else None))
+                                               ready_line if announce else None, hang_seconds, self.cut))
             self.process.start()
             writer.close()
             self.serving: float | None = None  # when the supervisor first saw it beat
@@ -1575,6 +1673,22 @@ def _run_workers(factory: str, common: dict[str, Any], workers: int,
                 return str(self.report.recv()) if self.report.poll() else None
             except (EOFError, OSError):
                 return None
+
+    def why_hung(worker: Worker, now: float) -> tuple[str, str] | None:
+        """Why ``worker`` is hung and what becomes of its requests; None when it is not (or not yet)."""
+        beat, since, cut = worker.beat.value, worker.busy.value, worker.cut.value
+        lost = "its requests in flight, the hung one included, end unanswered"
+        if not beat:
+            return None
+        if now - beat > hang_seconds:
+            return f"its event loop has not run for {now - beat:.0f} s", lost
+        pool = f"a scoring call in its thread pool has run for {now - since if since else hang_seconds:.0f} s"
+        if cut:
+            return pool, ("it has answered the requests waiting for its scoring threads with 503; any other request "
+                          "in flight ends unanswered")
+        if since and now - since > hang_seconds + HANG_ANSWER_SECONDS:  # its event loop beats, but did not answer
+            return pool, lost
+        return None
 
     def exit_status(code: int) -> str:
         if code >= 0:
@@ -1614,56 +1728,51 @@ def _run_workers(factory: str, common: dict[str, Any], workers: int,
                 serving = 0.0 if worker.serving is None else now - worker.serving
                 if not worker.proven and serving >= WORKER_CRASH_LOOP_SECONDS:
                     worker.proven, quick_deaths = True, 0  # the workers run: earlier deaths were no loop
-                since = worker.busy.value
-                hang = (f"its event loop has not run for {now - beat:.0f} s" if beat and now - beat > hang_seconds
-                        else f"a scoring call in its thread pool has run for {now - since:.0f} s"
-                        if beat and since and now - since > hang_seconds else None)
+                hang = why_hung(worker, now)
                 if hang:
-                    print(f"worker process {process.pid} is hung ({hang}, over --hang-seconds {hang_seconds:g}); "
-                          "killing it: its requests in flight, the hung one included, end unanswered",
-                          file=sys.stderr, flush=True)
+                    print(f"worker process {process.pid} is hung ({hang[0]}, over --hang-seconds {hang_seconds:g}); "
+                          f"killing it: {hang[1]}", file=sys.stderr, flush=True)
                     worker.hung = True
                     process.kill()
                     process.join()
                 continue
+            fatal: str | None = None  # why the service stops ("" when said elsewhere): stopped in one place below
             if process.exitcode == 3:  # could not load the package, or uvicorn's STARTUP_FAILURE: another would too
                 reason = worker.reason()
                 if reason is not None and not served:
-                    load_error.append(reason)
-                elif reason is not None:
-                    print(f"worker process {process.pid} could not start: {reason}", file=sys.stderr, flush=True)
-                failed = True
-                stop(signal.SIGTERM, None)
-                break
-            if worker.hung:  # not a crash: counted on its own, and replaced at once
+                    load_error.append(reason)  # the package's fault: ServeError once the workers have stopped
+                fatal = ("" if reason is None or not served
+                         else f"worker process {process.pid} could not start: {reason}")
+            elif worker.hung:  # not a crash: counted on its own, and replaced at once
                 hangs = hangs + 1 if answered.value == answered_then else 1
                 answered_then = answered.value
                 if hangs >= WORKER_CRASH_LOOP_DEATHS:
-                    print(f"worker process {process.pid} was killed hung: workers hung {hangs} times in a row with no "
-                          "request answered in between, so another would too; stopping the service (exit code 3)",
+                    fatal = (f"worker process {process.pid} was killed hung: workers hung {hangs} times in a row with "
+                             "no request answered in between, so another would too; stopping the service (exit code 3)")
+                else:
+                    print(f"worker process {process.pid} was killed hung ({hangs} in a row with no request answered "
+                          f"in between; {WORKER_CRASH_LOOP_DEATHS} stop the service); starting another",
                           file=sys.stderr, flush=True)
-                    failed = True
-                    stop(signal.SIGTERM, None)
-                    break
-                print(f"worker process {process.pid} was killed hung ({hangs} in a row with no request answered in "
-                      f"between; {WORKER_CRASH_LOOP_DEATHS} stop the service); starting another",
-                      file=sys.stderr, flush=True)
-                slots[i] = now
-                continue
-            serving = 0.0 if worker.serving is None else now - worker.serving
-            quick_deaths = quick_deaths + 1 if serving < WORKER_CRASH_LOOP_SECONDS else 0
-            status = f"worker process {process.pid} {exit_status(process.exitcode)} " + (
-                "before it served" if worker.serving is None else f"{serving:.1f} s after it started serving")
-            if quick_deaths >= WORKER_CRASH_LOOP_DEATHS:
-                print(f"{status}: workers died within {WORKER_CRASH_LOOP_SECONDS:g} s of serving {quick_deaths} "
-                      "times in a row, so another would too; stopping the service (exit code 3)",
-                      file=sys.stderr, flush=True)
+                    slots[i] = now
+            else:
+                serving = 0.0 if worker.serving is None else now - worker.serving
+                quick_deaths = quick_deaths + 1 if serving < WORKER_CRASH_LOOP_SECONDS else 0
+                status = f"worker process {process.pid} {exit_status(process.exitcode)} " + (
+                    "before it served" if worker.serving is None else f"{serving:.1f} s after it started serving")
+                if quick_deaths >= WORKER_CRASH_LOOP_DEATHS:
+                    fatal = (f"{status}: workers died within {WORKER_CRASH_LOOP_SECONDS:g} s of serving {quick_deaths} "
+                             "times in a row, so another would too; stopping the service (exit code 3)")
+                else:
+                    delay = WORKER_RESTART_DELAY_SECONDS * 2 ** (quick_deaths - 1) if quick_deaths else 0.0
+                    print(f"{status}; starting another" + (f" in {delay:g} s" if delay else ""), file=sys.stderr,
+                          flush=True)
+                    slots[i] = now + delay
+            if fatal is not None:
+                if fatal:
+                    print(fatal, file=sys.stderr, flush=True)
                 failed = True
                 stop(signal.SIGTERM, None)
                 break
-            delay = WORKER_RESTART_DELAY_SECONDS * 2 ** (quick_deaths - 1) if quick_deaths else 0.0
-            print(f"{status}; starting another" + (f" in {delay:g} s" if delay else ""), file=sys.stderr, flush=True)
-            slots[i] = now + delay
     running = [w.process for w in slots if isinstance(w, Worker) and w.process.exitcode is None]
     for process in running:
         process.terminate()  # SIGTERM
@@ -1697,10 +1806,13 @@ def _bind(host: str, port: int) -> Any:
 
 
 def _serve_worker(factory: str, common: dict[str, Any], sock: Any, beat: Any = None, answered: Any = None,
-                  busy: Any = None, report: Any = None, ready_line: str | None = None) -> None:
+                  busy: Any = None, report: Any = None, ready_line: str | None = None,
+                  hang_seconds: float | None = None, cut: Any = None) -> None:
     """One worker process of :func:`_run_workers`: the app from ``factory`` on the inherited socket, its event loop
     writing ``time.monotonic()`` into the shared ``beat``, each POST it answers below 500 counted in ``answered``,
     the start of its oldest scoring call in the thread pool kept in ``busy`` (:attr:`ScoringApp.scoring_clock`).
+    Once one of those calls has run ``hang_seconds`` the app answers the requests waiting for the pool with 503, the
+    worker stops accepting connections, and ``cut`` gets the time they were answered (:attr:`ScoringApp.hang_seconds`).
 
     A package that does not load here is one line, sent on the pipe ``report`` for the supervisor to say, and exit
     3, which stops the service: uvicorn let the error through, the worker exited 1 and was replaced, with the same
@@ -1734,10 +1846,18 @@ def _serve_worker(factory: str, common: dict[str, Any], sock: Any, beat: Any = N
         app = import_from_string(factory)()
     except Exception as err:
         could_not_start(err)
-    if hasattr(app, "scoring_clock"):
-        app.scoring_clock = busy
     config = uvicorn.Config(app if answered is None else _counting_answers(app, answered), **common)
     server = _draining_server(stop_accepting=False, heartbeat=beat, ready_line=ready_line)(config=config)
+
+    def stop_accepting() -> None:
+        # this worker's copy of the socket only: a connection from now on waits in the queue for another worker or
+        # the replacement, rather than being accepted here and cut off by the kill
+        for listening in getattr(server, "servers", ()):
+            listening.close()
+
+    if hasattr(app, "scoring_clock"):
+        app.scoring_clock = busy
+        app.hang_seconds, app.hang_answered, app.on_hang = hang_seconds, cut, stop_accepting
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # SIGINT (Ctrl-C reaches every process of the terminal's group)
@@ -1904,7 +2024,8 @@ def serve(
         Log every request (costs throughput).
     hang_seconds : float
         A worker whose event loop has not run for this long, or whose oldest scoring call in the thread pool has run
-        this long (a request that hangs the model), is killed and replaced.
+        this long (a request that hangs the model), is killed and replaced; in the latter case it first answers the
+        requests waiting for its thread pool 503 with ``Retry-After``.
 
     Raises
     ------
@@ -1970,7 +2091,8 @@ def _parser() -> argparse.ArgumentParser:
                         "reload")
     p.add_argument("--hang-seconds", type=float, default=WORKER_HANG_SECONDS,
                    help=f"a worker whose event loop has not run for this long, or one of whose scoring calls has run "
-                        f"this long, is killed and replaced (default {WORKER_HANG_SECONDS:g})")
+                        f"this long, is killed and replaced (default {WORKER_HANG_SECONDS:g}); a request hung in the "
+                        "scoring thread pool, and the others waiting for it, get 503 with Retry-After first")
     p.add_argument("--max-rows", type=int, default=None)
     p.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
     p.add_argument("--access-log", action="store_true")

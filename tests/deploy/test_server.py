@@ -636,30 +636,104 @@ def test_a_request_that_hangs_the_only_worker_is_cut_off_and_the_service_answers
     assert srv.proc.returncode == 0
 
 
-def test_a_request_that_hangs_in_the_thread_pool_is_cut_off_and_the_service_answers_again(
+def _header(head: bytes, name: bytes) -> bytes | None:
+    """The value of header ``name`` (lower case) in a response ``head``, None when absent."""
+    for line in head.split(b"\r\n")[1:]:
+        key, _, value = line.partition(b":")
+        if key.strip().lower() == name:
+            return value.strip()
+    return None
+
+
+def _assert_hung_answer(head: bytes, reply: bytes, waited: float, hang: float) -> Any:
+    """A 503 with Retry-After and Connection: close, sent at ``hang`` seconds (with a margin for a loaded machine),
+    its JSON body returned."""
+    assert head.startswith(b"HTTP/1.1 503"), (head, reply)
+    assert _header(head, b"retry-after") == b"1" and _header(head, b"connection") == b"close", head
+    assert hang - 0.1 <= waited < hang + 1.5, f"answered {waited:.2f} s after it was sent, --hang-seconds {hang:g}"
+    return json.loads(reply)
+
+
+def test_a_request_that_hangs_in_the_thread_pool_is_answered_503_and_the_service_answers_again(
         iris: tuple[Path, Any, Any], tmp_path: Path) -> None:
-    # before: a request over 16 KB is scored in the thread pool, and one whose scoring call never returned left the
-    # worker's event loop beating: nothing killed it, the client waited for good, and after four such calls every
-    # large request did while GET / said Healthy. Now the oldest scoring call in flight is watched too: past
-    # --hang-seconds the worker is killed, which the log names, and replaced.
+    # before: a request over 16 KB is scored in the thread pool; one whose scoring call never returned had its
+    # connection closed with no answer when the supervisor killed its worker after --hang-seconds, and so had every
+    # other request waiting for that worker's scoring threads. Now the worker, whose event loop still runs, answers
+    # them itself at --hang-seconds: 503 in /score's error form, Retry-After, Connection: close; then it is killed,
+    # which the log names, and replaced, and the next request is answered.
+    hang = 3.0
     folder = _package_hanging_on(iris, tmp_path / "package", "len(bytes(raw)) > 16 * 1024", 120)
-    srv = onnxgate_serve(folder, "--hang-seconds", "3")
+    srv = onnxgate_serve(folder, "--hang-seconds", f"{hang:g}")
     try:
         srv.wait_healthy()
-        started = time.monotonic()
-        with socket.create_connection(("127.0.0.1", srv.port), timeout=20) as sock:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=20) as sock, \
+                socket.create_connection(("127.0.0.1", srv.port), timeout=20) as other:
             body = b'{"data": "' + b"x" * 20_000 + b'"}'
+            sent = time.monotonic()
             _post_score(sock, body)
             assert srv.get("/", timeout=5)[0] == 200  # the event loop runs: the heartbeat alone saw nothing
-            _assert_ends_unanswered(sock)  # the hung worker was killed
-        assert time.monotonic() - started < 15
+            time.sleep(1)
+            other_sent = time.monotonic()
+            _post_score(other, body)  # waits for a scoring thread of the same worker, not hung itself yet
+            head, reply = read_response(sock)
+            waited = time.monotonic() - sent
+            other_head, other_reply = read_response(other)
+            other_waited = time.monotonic() - other_sent
+            _assert_ends_unanswered(sock)  # Connection: close
+        answer = _assert_hung_answer(head, reply, waited, hang)
+        assert answer["status"] == 503 and answer["error"] == "model_hung", answer
+        assert "within 3 s (--hang-seconds)" in answer["message"], answer
+        assert other_head.startswith(b"HTTP/1.1 503") and _header(other_head, b"retry-after") == b"1", other_head
+        assert other_waited < hang + 1.5, other_waited  # answered with the hung one, not at its own hang_seconds
+        assert json.loads(other_reply)["error"] == "worker_restarting", other_reply
         status, reply = srv.score({"data": [iris[2][0].tolist()]})  # the new worker answers
         assert status == 200 and len(reply["label"]) == 1
     finally:
         srv.stop()
     out = srv.output
     assert "is hung (a scoring call in its thread pool has run for" in out and "starting another" in out, out[-2000:]
+    assert "it has answered the requests waiting for its scoring threads with 503" in out, out[-2000:]
     assert srv.proc.returncode == 0
+
+
+def test_a_v2_infer_that_hangs_in_the_thread_pool_is_answered_503_in_the_protocols_form(
+        iris: tuple[Path, Any, Any], tmp_path: Path) -> None:
+    # before: a v2 infer request scored in the thread pool (JSON over 16 KB) whose model never returned had its
+    # connection closed with no answer when its worker was killed. Now it gets 503 in the Open Inference Protocol's
+    # {"error": ...} form with Retry-After at --hang-seconds, and the replacement answers the next request.
+    hang = 3.0
+    folder = _package_changed(iris, tmp_path / "package", "def infer(", (
+        "def infer(feeds: Any, outputs: Any = None) -> Any:\n"
+        "    if next(iter(feeds.values())).shape[0] > 1000:\n        import time\n        time.sleep(120)\n"
+        "    return _infer(feeds, outputs)\n\n\ndef _infer("))
+    name = json.loads((folder / "manifest.json").read_text())["service"]["name"]
+    spec = json.loads((folder / "manifest.json").read_text())["signature"]["inputs"][0]
+    srv = onnxgate_serve(folder, "--hang-seconds", f"{hang:g}")
+
+    def infer(rows: np.ndarray) -> bytes:
+        tensor = {"name": spec["name"], "datatype": "FP32" if spec["elem_type"] == "float32" else "FP64",
+                  "shape": list(rows.shape), "data": rows.reshape(-1).tolist()}
+        return json.dumps({"inputs": [tensor]}).encode()
+
+    rows = np.tile(iris[2][:1], (2000, 1))
+    try:
+        srv.wait_healthy()
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=20) as sock:
+            body = infer(rows)
+            assert len(body) > 16 * 1024  # scored in the thread pool
+            sent = time.monotonic()
+            sock.sendall(b"POST /v2/models/%s/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n" % (name.encode(), len(body)) + body)
+            head, reply = read_response(sock)
+            waited = time.monotonic() - sent
+        answer = _assert_hung_answer(head, reply, waited, hang)
+        assert list(answer) == ["error"] and "within 3 s (--hang-seconds)" in answer["error"], answer
+        status, out = srv.request("POST", f"/v2/models/{name}/infer", infer(rows[:2]),
+                                  {"Content-Type": "application/json"})
+        assert status == 200 and json.loads(out)["outputs"], out
+    finally:
+        srv.stop()
+    assert "it has answered the requests waiting for its scoring threads with 503" in srv.output, srv.output[-2000:]
 
 
 def test_the_supervisor_does_not_load_the_package(iris: tuple[Path, Any, Any]) -> None:
