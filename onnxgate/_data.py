@@ -1159,7 +1159,8 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
     if (isinstance(data, (tuple, list)) and len(inputs) > 1 and len(data) == len(inputs)
             and all(hasattr(part, "shape") for part in data)):
         # one array per input, in input order: the form a multi-input PyTorch or Keras sample takes
-        return {s.name: _fit_shape(_cast(np.asarray(part), s, f"array {i} ({s.name!r})"), s, f"array {i}")
+        return {s.name: _fit_shape(_cast(np.asarray(_as_codes(part, s, f"array {i} ({s.name!r})")), s,
+                                         f"array {i} ({s.name!r})"), s, f"array {i}")
                 for i, (s, part) in enumerate(zip(inputs, data))}
     array = np.asarray(data)
     if len(inputs) == 1:
@@ -1174,8 +1175,12 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
                 array = np.column_stack(parts)
         return {spec.name: _fit_shape(_cast(array, spec, "the data"), spec, "the data")}
     if array.ndim == 2 and array.shape[1] == len(inputs) and all(s.width == 1 for s in inputs):
+        # each column read as the dict's or the frame's column of that input is: text category values as their
+        # codes (a LightGBM category column converted for SQL Edge); as they were, an object array of the values
+        # the frame passed with was refused ("holds text ('blue') but input 'color' is int32")
         return {
-            s.name: _fit_shape(_cast(array[:, i], s, f"column {i} ({s.name!r})"), s, f"column {i}")
+            s.name: _fit_shape(_cast(np.asarray(_as_codes(array[:, i], s, f"column {i} ({s.name!r})")), s,
+                                     f"column {i} ({s.name!r})"), s, f"column {i}")
             for i, s in enumerate(inputs)
         }
     widths = [w for s in inputs if s.rank == 2 and isinstance(w := s.width, int)]

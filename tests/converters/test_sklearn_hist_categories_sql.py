@@ -116,20 +116,14 @@ def test_an_ordinal_encoder_before_the_model_gives_the_codes_for_sql_edge(tmp_pa
     _dry_run_matches(conv, model, rows, tmp_path / "p")
 
 
-def test_an_ordinal_encoder_fitted_on_text_reads_text_rows_by_value_for_sql_edge(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The same pipeline fitted on a plain text column (object, not a pandas category): the file took the codes,
-    but validate refused the text rows ("holds the category 'band c' as text ... Feed the codes ... or a pandas
-    category column"), the dry run could not load them ("Could not convert string ... to INT32") and score refused
-    their nulls; each text is read as its category's code, an unseen and a missing band as missing, as the
-    pipeline scores them."""
-    import pyarrow.parquet as pq
+def _encoder_on_text() -> tuple[Any, Any, Any]:
+    """An OrdinalEncoder (unknown value NaN) in a ColumnTransformer before HistGradientBoosting, fitted on a plain
+    text column 'band' (object, not a pandas category), with the frame it was fitted on and rows of it whose rows
+    0-5 miss their band and rows 6-11 hold one the model never saw."""
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OrdinalEncoder
-
-    from onnxgate.cli import main
 
     frame, y = _frame()
     frame["band"] = frame["band"].astype(object)
@@ -139,7 +133,21 @@ def test_an_ordinal_encoder_fitted_on_text_reads_text_rows_by_value_for_sql_edge
     encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan)
     model = make_pipeline(ColumnTransformer([("codes", encoder, ["band"])], remainder="passthrough"),
                           HistGradientBoostingClassifier(max_iter=20, categorical_features=[0], random_state=0))
-    model.fit(frame, y)
+    return model.fit(frame, y), frame, rows
+
+
+def test_an_ordinal_encoder_fitted_on_text_reads_text_rows_by_value_for_sql_edge(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same pipeline fitted on a plain text column (object, not a pandas category): the file took the codes,
+    but validate refused the text rows ("holds the category 'band c' as text ... Feed the codes ... or a pandas
+    category column"), the dry run could not load them ("Could not convert string ... to INT32") and score refused
+    their nulls; each text is read as its category's code, an unseen and a missing band as missing, as the
+    pipeline scores them."""
+    import pyarrow.parquet as pq
+
+    from onnxgate.cli import main
+
+    model, frame, rows = _encoder_on_text()
     conv = og.convert(model, frame.head(20), target=TARGET)
     assert conv.signature.input("band").elem_type == "int32"
     report = og.validate(conv, target=TARGET, reference=model, data=rows)
@@ -187,3 +195,41 @@ def test_convert_says_the_codes_follow_the_models_order_not_the_frames(fitted: d
     ordered = frame.assign(band=frame["band"].cat.reorder_categories(BANDS))
     said = next(w for w in og.convert(model, ordered.head(20), target=TARGET).warnings if "take their codes" in w)
     assert "category order" not in said
+
+
+@pytest.mark.parametrize("form", ["object array", "arrays by input"])
+def test_text_categories_in_arrays_pass_for_sql_edge_as_in_the_frame(form: str) -> None:
+    """The rows of a frame that passes, given as one object array (columns in input order) or one array per input:
+    validate refused them, "column 1 ('band') holds text ('band x') but input 'band' is int32: a number was
+    expected", where the frame, and a dict of the same arrays, passed. Each column is read as the frame's is, the
+    text by value as its code, a missing and an unseen band as missing: the same checks pass on the same rows."""
+    model, frame, rows = _encoder_on_text()
+    conv = og.convert(model, frame.head(20), target=TARGET)
+    assert [s.name for s in conv.signature.inputs] == list(rows.columns)
+    arrays = rows.to_numpy() if form == "object array" else [rows[c].to_numpy().reshape(-1, 1) for c in rows]
+    if form == "object array":
+        assert arrays.dtype == object
+    by_frame = og.validate(conv, target=TARGET, reference=model, data=rows)
+    by_arrays = og.validate(conv, target=TARGET, reference=model, data=arrays)
+    assert by_frame.passed and by_arrays.passed, str(by_arrays)
+    assert [(c.name, c.passed) for c in by_arrays.checks] == [(c.name, c.passed) for c in by_frame.checks]
+    parity = next(c for c in by_arrays.checks if c.name == "prediction_parity")
+    assert f"on {len(rows)} rows" in parity.message
+
+
+def test_a_npy_file_of_text_categories_passes_validate_for_sql_edge(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same rows saved with numpy.save as text (the form a .npy file holds text in: an object array is refused
+    as unsafe to load) validated with exit 2, "column 1 ('band') holds text (np.str_('band b')) but input 'band'
+    is int32"; the frame's Parquet file passed. Now exit 0, parity on every row."""
+    import pickle
+
+    from onnxgate.cli import main
+
+    model, frame, _ = _encoder_on_text()
+    monkeypatch.chdir(tmp_path)
+    og.convert(model, frame.head(20), target=TARGET).save("m.onnx")
+    Path("m.pkl").write_bytes(pickle.dumps(model))
+    np.save("rows.npy", frame.to_numpy().astype(str))
+    assert main(["validate", "m.onnx", "--target", TARGET, "--reference", "m.pkl", "--trust-pickle",
+                 "--data", "rows.npy"]) == 0
