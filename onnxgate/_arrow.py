@@ -10,7 +10,7 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING, Any
 
-from onnxgate._data import FLOATING, RETYPE_FIX, STRUCT_FIX, shown_names
+from onnxgate._data import FLOATING, MAP_FIX, RETYPE_FIX, STRUCT_FIX, map_type_name, shown_names
 from onnxgate.errors import InvalidDataError, UnsupportedModelError
 
 __all__ = ["SPARK_TYPES", "arrow_type", "batch_data", "batch_feeds", "check_columns_typed_as_inputs",
@@ -206,7 +206,7 @@ def _refuse_retyped(schema: pa.Schema, specs: list[TensorSpec | None], where: st
     """:func:`check_columns_typed_as_inputs` with the input each column feeds already found."""
     import pyarrow.types as pt
 
-    faults: dict[str, list[tuple[str, str]]] = {"retype": [], "struct": []}
+    faults: dict[str, list[tuple[str, str]]] = {"retype": [], "struct": [], "map": []}
     for field, spec in zip(schema, specs):
         if spec is None or spec.elem_type == "string":
             continue
@@ -215,16 +215,21 @@ def _refuse_retyped(schema: pa.Schema, specs: list[TensorSpec | None], where: st
         number = pt.is_integer(kind) or pt.is_floating(kind) or pt.is_decimal(kind)
         # booleans feed a number input as 0/1, as onnxgate._data.as_feeds reads them
         for_bool = spec.elem_type == "bool"
-        fault = f"input {spec.name!r} expects {spec.elem_type}; column {field.name!r} is {field.type}"
+        # a map read from Parquet names its entries group too: "map<string, double ('b')>"
+        shown = map_type_name(field.type) if pt.is_map(field.type) else field.type
+        fault = f"input {spec.name!r} expects {spec.elem_type}; column {field.name!r} is {shown}"
         if pt.is_temporal(kind) or ((text or number) and for_bool):
             faults["retype"].append((field.name, fault))
-        elif pt.is_struct(kind) or pt.is_map(kind) or pt.is_union(kind):
+        elif pt.is_struct(kind) or pt.is_union(kind):
             # a struct's values reached float() as dicts: "found text values (... not 'dict')"
             faults["struct"].append((field.name, fault))
+        elif pt.is_map(kind):  # the struct's fix (struct_field) fails on a map
+            faults["map"].append((field.name, fault))
     parts = [f"{'; '.join(f for _, f in found)}{where}: {fix.format(it='it' if len(found) == 1 else 'them')}"
-             for found, fix in ((faults["retype"], RETYPE_FIX), (faults["struct"], STRUCT_FIX)) if found]
+             for found, fix in ((faults["retype"], RETYPE_FIX), (faults["struct"], STRUCT_FIX),
+                                (faults["map"], MAP_FIX)) if found]
     if parts:
-        raise InvalidDataError("; ".join(parts), column=(faults["retype"] or faults["struct"])[0][0])
+        raise InvalidDataError("; ".join(parts), column=(faults["retype"] or faults["struct"] or faults["map"])[0][0])
 
 
 def _pandas_categories(batch: pa.RecordBatch, specs: list[TensorSpec | None]) -> pa.RecordBatch:

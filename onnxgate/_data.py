@@ -306,7 +306,7 @@ def load_data(path: str | os.PathLike[str], *, allow_empty: bool = False) -> Any
                 # every "name" is a number: the file has no header, and its first row is data
                 frame = pd.read_csv(p, encoding="utf-8", encoding_errors="strict", header=None)
         else:
-            frame = parquet_category_nulls(pd.read_parquet(p))
+            frame = _note_map_types(p, parquet_category_nulls(pd.read_parquet(p)))
     except UnicodeDecodeError as err:
         offset, reason = _first_bad_utf8(p, err)
         raise InvalidDataError(
@@ -478,16 +478,50 @@ def num_rows(data: Any) -> int:
 #: boolean one), said alike by every command: ``{it}`` is "it" or "them".
 RETYPE_FIX = ("cast {it} to the input's type first (dates are not read as numbers, nor numbers or text as booleans, "
               "so as not to guess what the model was fitted on)")
-#: How to fix a column of structs (or maps) feeding a number or boolean input.
+#: How to fix a column of structs (or unions) feeding a number or boolean input.
 STRUCT_FIX = ("flatten {it} first: give the number the model reads a column of its own (a field: "
               "pyarrow.compute.struct_field(table[column], 'field'), or frame[column].str.get('field') in pandas)")
+#: How to fix a column of maps feeding a number or boolean input: a struct's fix (``struct_field``) fails on a map.
+MAP_FIX = ("take the number the model reads out of {it} first, into a column of its own (a key's value: "
+           "pyarrow.compute.map_lookup(table[column], 'key', 'first'), or "
+           "frame[column].map(lambda pairs: dict(pairs or ()).get('key')) in pandas)")
+#: ``DataFrame.attrs`` key of a Parquet file's map columns, ``((column, "map<string, double>"), ...)``, as
+#: :func:`load_data` read them: pandas reads a map as lists of (key, value) pairs, which name neither type.
+PARQUET_MAP_TYPES = "onnxgate.parquet_map_types"
 
 
-def _pandas_kind(column: Any) -> tuple[str, str] | None:
-    """``("retype" | "struct", what the column is)`` for a DataFrame column no number input can read as numbers:
-    dates, times and durations (a timezone-aware one, and a Parquet date or time column, are objects to numpy) and
-    structs (dicts to pandas); else None. Without it their values reached ``float()``, and the refusal said
-    "found text values (... not 'Timestamp')" (or 'dict') of a column holding no text."""
+def map_type_name(arrow_type: Any) -> str:
+    """A pyarrow map type as its key and value types, ``map<string, double>``: read from Parquet, its own text
+    also names the file's entries group (``map<string, double ('b')>``)."""
+    return f"map<{arrow_type.key_type}, {arrow_type.item_type}>"
+
+
+def _note_map_types(path: Path, frame: Any) -> Any:
+    """``frame``, read by pandas from the Parquet file ``path``, with its map columns' types in its ``attrs``
+    (:data:`PARQUET_MAP_TYPES`), for :func:`refuse_unnumbered_columns` to name them."""
+    import pyarrow.parquet as pq
+    import pyarrow.types as pt
+
+    maps = tuple((f.name, map_type_name(f.type)) for f in pq.read_schema(path) if pt.is_map(f.type))
+    if maps:
+        frame.attrs[PARQUET_MAP_TYPES] = _Shared(maps)
+    return frame
+
+
+def _is_map_value(value: Any) -> bool:
+    """Whether ``value`` is a map as pandas reads one from Arrow: a non-empty list of (key, value) pairs."""
+    return (isinstance(value, list) and bool(value)
+            and all(isinstance(pair, tuple) and len(pair) == 2 for pair in value))
+
+
+def _pandas_kind(column: Any, name: str) -> tuple[str, str] | None:
+    """``("retype" | "struct" | "map", what the column is)`` for a DataFrame column (named ``name`` by the user) no
+    number input can read as numbers: dates, times and durations (a timezone-aware one, and a Parquet date or time
+    column, are objects to numpy), structs (dicts to pandas) and maps (lists of (key, value) pairs to pandas, typed
+    as the Parquet file has them where :func:`load_data` read it); else None. Without it their values reached
+    ``float()``, and the refusal said "found text values (... not 'Timestamp')" (or 'dict') of a column holding no
+    text, or of a map "found arrays it cannot read as rows of 1 number(s) (could not convert string to float:
+    'cm')"."""
     import datetime
 
     import pandas as pd
@@ -496,6 +530,11 @@ def _pandas_kind(column: Any) -> tuple[str, str] | None:
     if (pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype)
             or isinstance(dtype, (pd.PeriodDtype, pd.IntervalDtype))):
         return "retype", f"is {dtype}"
+    if isinstance(dtype, pd.ArrowDtype):
+        import pyarrow.types as pt
+
+        if pt.is_map(dtype.pyarrow_dtype):
+            return "map", f"is {map_type_name(dtype.pyarrow_dtype)}"
     if getattr(dtype, "kind", "") != "O":
         return None
     for value in column.dropna().iloc[:64]:
@@ -503,30 +542,34 @@ def _pandas_kind(column: Any) -> tuple[str, str] | None:
             return "struct", "is a struct (dict values)"
         if isinstance(value, (datetime.date, datetime.time, datetime.timedelta)):
             return "retype", f"holds {type(value).__module__}.{type(value).__name__} values"
+        if _is_map_value(value):
+            typed = dict(column.attrs.get(PARQUET_MAP_TYPES, ()))
+            return "map", f"is {typed[name]}" if name in typed else "is a map (lists of (key, value) pairs)"
     return None
 
 
 def refuse_unnumbered_columns(columns: Sequence[tuple[str, Any, TensorSpec]]) -> None:
     """Refuse the ``columns`` (each a name, a DataFrame column and the input it feeds) that feed a number or boolean
-    input and hold dates, times, durations or structs, naming every one with its type and the fix, in the words
-    ``onnxgate score`` uses for a Parquet column of such a type (:data:`RETYPE_FIX`, :data:`STRUCT_FIX`). A string
-    input takes any column here.
+    input and hold dates, times, durations, structs or maps, naming every one with its type and the fix, in the words
+    ``onnxgate score`` uses for a Parquet column of such a type (:data:`RETYPE_FIX`, :data:`STRUCT_FIX`,
+    :data:`MAP_FIX`). A string input takes any column here.
 
     Raises
     ------
     InvalidDataError
         At least one such column.
     """
-    found: dict[str, list[tuple[str, str, str]]] = {"retype": [], "struct": []}
+    found: dict[str, list[tuple[str, str, str]]] = {"retype": [], "struct": [], "map": []}
     for name, column, spec in columns:
-        kind = _pandas_kind(column) if spec.elem_type != "string" and getattr(column, "ndim", 2) == 1 else None
+        kind = _pandas_kind(column, name) if spec.elem_type != "string" and getattr(column, "ndim", 2) == 1 else None
         if kind is not None:
             found[kind[0]].append((name, f"input {spec.name!r} expects {spec.elem_type}; column {name!r} {kind[1]}",
                                    spec.name))
     parts = [f"{'; '.join(text for _, text, _ in faults)}: {fix.format(it='it' if len(faults) == 1 else 'them')}"
-             for faults, fix in ((found["retype"], RETYPE_FIX), (found["struct"], STRUCT_FIX)) if faults]
+             for faults, fix in ((found["retype"], RETYPE_FIX), (found["struct"], STRUCT_FIX), (found["map"], MAP_FIX))
+             if faults]
     if parts:
-        name, _, fed = (found["retype"] or found["struct"])[0]
+        name, _, fed = (found["retype"] or found["struct"] or found["map"])[0]
         raise InvalidDataError("; ".join(parts), column=name, input=fed)
 
 

@@ -204,6 +204,7 @@ def _typed_column(kind: str, n: int) -> Any:
                                          pa.timestamp("us", tz="UTC")),
         "date": lambda: pa.array([start.date()] * n, pa.date32()),
         "struct": lambda: pa.array([{"cm": 3.5, "unit": 1}] * n),
+        "map": lambda: pa.array([[("cm", 3.5)]] * n, pa.map_(pa.string(), pa.float64())),
     }[kind]()
 
 
@@ -217,6 +218,14 @@ def _typed_column(kind: str, n: int) -> Any:
     ("validate", "struct", "columns", "column 'b' is a struct (dict values): flatten it first"),
     ("score", "struct", "rows", "column 'b' is struct<cm: double, unit: int64>: flatten it first"),
     ("score", "struct", "columns", "column 'b' is struct<cm: double, unit: int64>: flatten it first"),
+    # before: validate said "the data holds arrays (a list column) among other columns" (rows) and "found arrays it
+    # cannot read as rows of 1 number(s) (could not convert string to float: 'cm')" (columns); score named the type
+    # "map<string, double ('b')>" and gave a struct's fix, struct_field, which fails on a map
+    ("validate", "map", "rows", "column 'b' is map<string, double>: take the number the model reads out of it "
+                                "first, into a column of its own (a key's value: pyarrow.compute.map_lookup("),
+    ("validate", "map", "columns", "input 'b' expects float64; column 'b' is map<string, double>: take the number"),
+    ("score", "map", "rows", "column 'b' is map<string, double>: take the number the model reads out of it first"),
+    ("score", "map", "columns", "column 'b' is map<string, double>: take the number the model reads out of it"),
 ], ids=lambda v: v if v in ("validate", "score", "rows", "columns") or "column 'b'" not in v else "")
 def test_a_date_or_struct_column_is_named_by_its_type(iris_files: Path, command: str, kind: str, model: str,
                                                       says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -242,3 +251,26 @@ def test_a_date_or_struct_column_is_named_by_its_type(iris_files: Path, command:
     assert says in err and "text values" not in err and "Traceback" not in err, err
     assert len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.parquet"]
+
+
+def test_a_map_column_in_the_dry_run_is_named_by_its_type(iris_files: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    # before: "unexpected ArrowTypeError: Expected bytes, got a 'float' object (rerun with --debug for the traceback,
+    # and please report it)": pandas' lists of (key, value) pairs reached pyarrow as the table's column
+    pytest.importorskip("duckdb")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from sklearn.datasets import load_iris
+
+    monkeypatch.chdir(tmp_path)
+    X, _ = load_iris(return_X_y=True, as_frame=True)
+    X.columns = ["a", "b", "c", "d"]
+    model = pickle.loads((iris_files / "columns.pkl").read_bytes())
+    og.package(og.convert(model, X, target="sql-edge-2.0"), target="sql-edge-2.0", out="sql", reference=model,
+               data=X)
+    pq.write_table(pa.table({"a": X.a, "b": _typed_column("map", len(X)), "c": X.c, "d": X.d}), "rows.parquet")
+    assert main(["sql-dryrun", "sql", "--data", "rows.parquet"]) == 2
+    err = capsys.readouterr().err
+    assert "column 'b' is map<string, double>: take the number the model reads out of it first" in err, err
+    assert "unexpected" not in err and len(err.strip().splitlines()) == 1

@@ -752,6 +752,19 @@ def _categories_as_codes(data: Any, signature: Signature) -> tuple[Any, set[str]
     return data, {signature.columns.input_for(str(c)) for c in columns}
 
 
+def _refuse_unnumbered(rows: Any, signature: Signature) -> None:
+    """Refuse a DataFrame's columns that feed a number input and hold dates, structs or maps, in validate's words
+    (:func:`onnxgate._data.refuse_unnumbered_columns`): a Parquet map column failed to load into the table with
+    "unexpected ArrowTypeError: Expected bytes, got a 'float' object (... please report it)"."""
+    from onnxgate._data import is_dataframe, refuse_unnumbered_columns
+
+    if not is_dataframe(rows):
+        return
+    specs = {s.name: s for s in signature.inputs}
+    refuse_unnumbered_columns([(str(c), rows[c], specs[fed]) for c in rows.columns
+                               if (fed := signature.columns.input_for(str(c))) in specs])
+
+
 def _columns_frame(data: Mapping[Any, Any]) -> Any:
     """``data``, a dict of columns (lists, arrays, ``[N,1]`` arrays, pandas columns), as the DataFrame of them; None
     when its values are not columns of one length (the table built from them then refuses them)."""
@@ -1113,6 +1126,7 @@ def _dry_run(
     # fitted on) load into the input table, whose columns are the model's input names (the mapping
     # recorded in the model, SQL renames too)
     given_rows, coded = _categories_as_codes(data, signature)
+    _refuse_unnumbered(given_rows, signature)
     source = _arrow_input(given_rows, names, signature.columns)
     nullable = _nullable_columns(script) if script is not None else frozenset()
     _refuse_nan(source, signature.columns, types=types, nullable=nullable)
