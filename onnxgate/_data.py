@@ -622,15 +622,33 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
                 "missing value (column.astype(object).where(column.notna(), None))",
                 input=spec.name,
             )
-        if missing and spec.missing_only == "nan" and all(v is None or v is pd_na() for v in other):
+        na = pd_na()
+        if missing and spec.missing_only == "nan" and all(v is None or v is na for v in other):
             # the model reads only NaN as missing (an imputer's missing_values=np.nan, an encoder that learnt NaN):
             # None is a value of its own to scikit-learn, and the imputer's fill would score another category
+            nas = sum(1 for v in other if v is na)
+            if not nas:
+                raise InvalidDataError(
+                    f"{what} has {missing} None value(s), but the model reads only NaN as missing there (an imputer's "
+                    "missing_values=np.nan, or an encoder that learnt NaN): to scikit-learn None is not NaN but a "
+                    "value of its own, which an ONNX text input cannot hold, and fed as the missing text those rows "
+                    "would score otherwise than in scikit-learn. Write missing text as NaN (column.where("
+                    "column.notna(), np.nan), or pandas' str dtype) in these rows and in the rows the model is "
+                    "fitted on",
+                    input=spec.name,
+                )
+            # pandas' NA (a 'string' column's missing value, also from a Parquet file whose pandas metadata names
+            # that dtype): it was called "None value(s)", and the fix given, column.where(column.notna(), np.nan),
+            # writes pd.NA again in a 'string' column. scikit-learn's imputer fails on pd.NA ("boolean value of NA
+            # is ambiguous") and its encoder reads it as an unknown category
+            found = f"{nas} pd.NA value(s)" + (f" and {missing - nas} None value(s)" if missing > nas else "")
+            # astype('str') is not the fix: pandas 2 writes pd.NA as the text '<NA>'
             raise InvalidDataError(
-                f"{what} has {missing} None value(s), but the model reads only NaN as missing there (an imputer's "
-                "missing_values=np.nan, or an encoder that learnt NaN): to scikit-learn None is not NaN but a value "
-                "of its own, which an ONNX text input cannot hold, and fed as the missing text those rows would score "
-                "otherwise than in scikit-learn. Write missing text as NaN (column.where(column.notna(), np.nan), or "
-                "pandas' str dtype) in these rows and in the rows the model is fitted on",
+                f"{what} has {found} (the missing value of a pandas 'string' column, as pandas also reads a Parquet "
+                "file written from one), but the model reads only NaN as missing there (an imputer's "
+                "missing_values=np.nan, or an encoder that learnt NaN): to scikit-learn pd.NA is not NaN (its "
+                "imputer fails on it, its encoder reads it as an unknown category). Make them NaN: "
+                "column.astype(object).where(column.notna(), numpy.nan) (then save the file again from that column)",
                 input=spec.name,
             )
         if missing:

@@ -274,3 +274,75 @@ def test_a_map_column_in_the_dry_run_is_named_by_its_type(iris_files: Path, tmp_
     err = capsys.readouterr().err
     assert "column 'b' is map<string, double>: take the number the model reads out of it first" in err, err
     assert "unexpected" not in err and len(err.strip().splitlines()) == 1
+
+@pytest.fixture(scope="module")
+def imputed_text(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A pipeline imputing missing text (SimpleImputer, whose missing value is NaN) before a one-hot encoder, fitted
+    on a frame whose text column 'color' holds NaN in 43 of 300 rows; as m.onnx and m.pkl, with the frame."""
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    color = pd.Series([np.nan if i % 7 == 0 else c for i, c in enumerate(rng.choice(["red", "green", "blue"], 300))],
+                      dtype=object)
+    frame = pd.DataFrame({"color": color, "size": rng.normal(size=300)})
+    text = make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore"))
+    model = Pipeline([("ct", ColumnTransformer([("c", text, ["color"])], remainder="passthrough")),
+                      ("clf", LogisticRegression())]).fit(frame, (frame["color"] == "red") ^ (frame["size"] > 0))
+    folder = tmp_path_factory.mktemp("imputed_text")
+    conv = og.convert(model, frame.head(20))
+    conv.save(folder / "m.onnx")
+    (folder / "m.pkl").write_bytes(pickle.dumps(model))
+    return {"folder": folder, "frame": frame, "model": model, "conv": conv}
+
+
+#: What validate and score say of a pandas 'string' column's 43 missing values (pd.NA) for a model reading only NaN.
+PD_NA_SAYS = ("column 'color' has 43 pd.NA value(s) (the missing value of a pandas 'string' column",
+              "to scikit-learn pd.NA is not NaN",
+              "Make them NaN: column.astype(object).where(column.notna(), numpy.nan)")
+
+
+def _as_nan(column: Any) -> Any:
+    """The fix the refusal gives, applied."""
+    return column.astype(object).where(column.notna(), np.nan)
+
+
+@pytest.mark.parametrize("command", ["validate", "score"])
+def test_a_pandas_string_columns_missing_values_are_named_pd_na_with_the_fix_that_holds(
+        imputed_text: dict[str, Any], command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # before: "column 'color' has 43 None value(s) ... Write missing text as NaN (column.where(column.notna(),
+    # np.nan), or pandas' str dtype)": the file holds no None, and that where() writes pd.NA again in a 'string'
+    # column (pandas' metadata in the Parquet file makes pandas read it as one); the refusal's own fix now passes
+    monkeypatch.chdir(tmp_path)
+    folder, frame = imputed_text["folder"], imputed_text["frame"]
+    frame.assign(color=frame["color"].astype("string")).to_parquet("rows.parquet")
+    args = ([command, str(folder / "m.onnx"), "--reference", str(folder / "m.pkl"), "--trust-pickle"]
+            if command == "validate" else [command, str(folder / "m.onnx"), "--out", "scored.parquet"])
+    assert main([*args, "--data", "rows.parquet"]) == 2
+    err = capsys.readouterr().err
+    assert all(part in err for part in PD_NA_SAYS) and "None value" not in err and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.parquet"]
+    import pandas as pd
+
+    read = pd.read_parquet("rows.parquet")
+    read.assign(color=_as_nan(read["color"])).to_parquet("rows.parquet")
+    assert main([*args, "--data", "rows.parquet"]) == 0, capsys.readouterr().err
+
+
+def test_pd_na_in_a_frame_is_named_so_and_none_beside_it_counted_apart(imputed_text: dict[str, Any]) -> None:
+    conv, model, frame = imputed_text["conv"], imputed_text["model"], imputed_text["frame"]
+    string = frame.assign(color=frame["color"].astype("string"))
+    with pytest.raises(og.InvalidDataError) as err:
+        og.validate(conv, reference=model, data=string)
+    assert all(part in str(err.value) for part in PD_NA_SAYS), str(err.value)
+    mixed = string.assign(color=string["color"].astype(object))  # pd.NA objects, and None in 7 of those rows
+    mixed.loc[mixed.index[::49], "color"] = None
+    with pytest.raises(og.InvalidDataError, match=r"'color' has 36 pd\.NA value\(s\) and 7 None value\(s\)"):
+        og.validate(conv, reference=model, data=mixed)
+    assert og.validate(conv, reference=model, data=string.assign(color=_as_nan(string["color"]))).passed
