@@ -1100,8 +1100,8 @@ def too_large_message(what: str, size: int) -> str:
         f"{what} is {size:,} bytes, above the {MODEL_BYTES_LIMIT:,} bytes (2 GiB) onnxgate can check and package here: "
         "protobuf cannot write one model that large, and PREDICT in SQL reads a model from one varbinary(max) of at "
         "most that size. Above it, only an .onnx file given by its path with its weights in external data files is "
-        "validated and packaged, for the onnxruntime and container targets. Otherwise make the model smaller than "
-        "2 GiB (fewer weights, or float16/int8 weights)"
+        "validated and packaged, for the onnxruntime and container targets, and scored (onnxgate score, on one "
+        "machine or on Spark). Otherwise make the model smaller than 2 GiB (fewer weights, or float16/int8 weights)"
     )
 
 

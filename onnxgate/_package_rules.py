@@ -11,8 +11,8 @@ from typing import Any
 
 from onnxgate.errors import InvalidDataError
 
-__all__ = ["check_feeds_finite", "check_model_bytes", "check_package_model", "counted_rows", "is_sql_package",
-           "non_finite_rows", "not_finite_rows", "package_manifest", "package_nan_inputs"]
+__all__ = ["check_feeds_finite", "check_model_bytes", "check_package_data_files", "check_package_model", "counted_rows",
+           "is_sql_package", "non_finite_rows", "not_finite_rows", "package_manifest", "package_nan_inputs"]
 
 
 def check_model_bytes(manifest: Any, path: Any, blob: bytes) -> None:
@@ -74,6 +74,45 @@ def check_package_model(model: Any) -> None:
     if not isinstance(expected, str) or not path.is_file():
         return
     check_model_bytes(manifest, path, path.read_bytes())
+
+
+def check_package_data_files(model: Any) -> None:
+    """Refuse a package whose model keeps its weights in external data files (a model above 2 GiB, packaged for the
+    container with its data files: ``manifest.json``'s ``model.external_data``) when a file is not the one it was
+    packaged with (its SHA-256), as the package's service refuses it at start. Each file is read in chunks, never
+    whole. Call it once the model is loaded (:func:`onnxgate._onnx.load_model` refuses a missing or truncated data
+    file in validate's words); does nothing for any other model or package.
+
+    Raises
+    ------
+    PackagingError
+        A data file that cannot be read, or whose SHA-256 differs from the manifest's.
+    """
+    from onnxgate.errors import PackagingError
+
+    manifest = package_manifest(model)
+    try:
+        entries = manifest["model"]["external_data"]
+    except (KeyError, TypeError):
+        return
+    for entry in entries if isinstance(entries, list) else ():
+        if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str) or "file" not in entry:
+            continue
+        path = Path(model) / str(entry["file"])
+        digest = hashlib.sha256()
+        try:
+            with open(path, "rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 24), b""):
+                    digest.update(chunk)
+        except OSError as err:
+            raise PackagingError(f"{str(path)!r}, which holds the weights of {str(Path(model) / 'model.onnx')!r}, "
+                                 f"cannot be read ({err.strerror}); copy it into the package again",
+                                 path=str(path)) from err
+        if digest.hexdigest() != entry["sha256"]:
+            raise PackagingError(
+                f"{str(path)!r} is not the weights file this package was validated with: sha256 {digest.hexdigest()} "
+                f"!= {entry['sha256']} (manifest.json); re-run 'onnxgate package' for the new model", path=str(path),
+            )
 
 
 def _refuse_unreadable_manifest(model: Any) -> None:

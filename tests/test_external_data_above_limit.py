@@ -12,51 +12,19 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnx.external_data_helper
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from _above_limit import COLUMNS, LOCATION, WIDTH, above_limit, onnxruntime_answers, rows_parquet
+from _above_limit import model as _model
+from _above_limit import native as _native
+from onnx import helper
 
 import onnxgate as og
-from onnxgate import _onnx
 from onnxgate.cli import main
-
-LIMIT = 1_000_000
-COLUMNS, WIDTH = 3000, 256  # w_in: 3000 x 256 float32, 3 MB
-LOCATION = "weights/big.bin"  # a data file in a folder beside the model: the package keeps the name
-
-
-def _model(seed: int = 0) -> onnx.ModelProto:
-    rng = np.random.default_rng(seed)
-    nodes = [helper.make_node("MatMul", ["x", "w_in"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
-             helper.make_node("MatMul", ["r", "w_out"], ["y"])]
-    weights = [numpy_helper.from_array((rng.standard_normal((COLUMNS, WIDTH)) / 50).astype(np.float32), "w_in"),
-               numpy_helper.from_array(rng.standard_normal((WIDTH, 1)).astype(np.float32), "w_out")]
-    graph = helper.make_graph(nodes, "big", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", COLUMNS])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])], weights)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-
-
-def _native(x: np.ndarray, seed: int = 0) -> np.ndarray:
-    weights = {t.name: numpy_helper.to_array(t) for t in _model(seed).graph.initializer}
-    return np.maximum(x @ weights["w_in"], 0) @ weights["w_out"]
 
 
 @pytest.fixture
 def big(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, np.ndarray]:
-    """The model saved with its weights in ``weights/big.bin``, the limit lowered below it, and rows to score; the
-    weights are never read into the model in memory."""
-    folder = tmp_path / "model"
-    (folder / "weights").mkdir(parents=True)
-    path = folder / "model.onnx"
-    onnx.save_model(_model(), str(path), save_as_external_data=True, location=LOCATION, size_threshold=1024)
-    assert path.stat().st_size < 1000 and (folder / LOCATION).stat().st_size > 3 * LIMIT
-    monkeypatch.setattr(_onnx, "MODEL_BYTES_LIMIT", LIMIT)
-
-    def refused(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the weights of a model above the limit were read into memory")
-
-    monkeypatch.setattr(onnx.external_data_helper, "load_external_data_for_model", refused)
-    return path, np.random.default_rng(1).standard_normal((40, COLUMNS)).astype(np.float32)
+    return above_limit(tmp_path, monkeypatch)
 
 
 def _alter_weights(path: Path) -> None:
@@ -148,3 +116,73 @@ def test_container_package_refuses_a_model_above_the_limit_with_other_weights(bi
         og.package(path, target="container", out=tmp_path / "pkg", reference=lambda feeds: [_native(feeds["x"])],
                    data=x)
     assert not (tmp_path / "pkg").exists()
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize("given", ["onnx", "package"])
+def test_cli_score_runs_a_model_above_the_limit_from_its_files(big, tmp_path, monkeypatch, capsys, given):
+    """``onnxgate score`` of the .onnx file (its data file beside it) or of its container package: onnxruntime's
+    answers, the weights never read into memory; a truncated or missing data file is one line and exit 2, with no
+    --out written."""
+    import pandas as pd
+
+    path, x = big
+    monkeypatch.chdir(tmp_path)
+    rows_parquet(tmp_path / "rows.parquet", x)
+    expected = onnxruntime_answers(path, x)
+    model = str(path)
+    if given == "package":
+        model = str(og.package(path, target="container", out=tmp_path / "pkg",
+                               reference=lambda feeds: [_native(feeds["x"])], data=x))
+    data_file = Path(model if given == "package" else path.parent) / LOCATION
+
+    assert main(["score", model, "--data", "rows.parquet", "--out", "scored.parquet"]) == 0, capsys.readouterr().err
+    scored = pd.read_parquet(tmp_path / "scored.parquet")
+    assert list(scored.columns) == ["id", "x", "y"]
+    assert scored["id"].tolist() == list(range(len(x)))
+    np.testing.assert_allclose(scored["y"].to_numpy(), expected[:, 0], rtol=1e-5, atol=1e-5)
+    capsys.readouterr()
+
+    whole = data_file.read_bytes()
+    data_file.write_bytes(whole[:len(whole) // 2])  # an interrupted copy
+    assert main(["score", model, "--data", "rows.parquet", "--out", "again.parquet"]) == 2
+    assert "is truncated" in _one_line_error(capsys)
+    data_file.unlink()
+    assert main(["score", model, "--data", "rows.parquet", "--out", "again.parquet"]) == 2
+    err = _one_line_error(capsys)
+    assert repr(LOCATION) in err and "found no such file" in err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("again", ".again"))) == []
+
+
+def test_cli_score_refuses_a_package_above_the_limit_whose_data_file_was_swapped(big, tmp_path, monkeypatch,
+                                                                                capsys):
+    """A data file of the same size holding other weights is refused as the package's service refuses it, before
+    a row is scored."""
+    path, x = big
+    monkeypatch.chdir(tmp_path)
+    rows_parquet(tmp_path / "rows.parquet", x)
+    out = og.package(path, target="container", out=tmp_path / "pkg", reference=lambda feeds: [_native(feeds["x"])],
+                     data=x)
+    _alter_weights(out / "model.onnx")
+    assert main(["score", str(out), "--data", "rows.parquet", "--out", "scored.parquet"]) == 2
+    err = _one_line_error(capsys)
+    assert "is not the weights file this package was validated with" in err and LOCATION in err
+    assert not (tmp_path / "scored.parquet").exists()
+
+
+def test_cli_validate_on_spark_refuses_a_model_above_the_limit_saying_what_runs_it(big, tmp_path, monkeypatch, capsys):
+    """Parity on Spark sends the model's bytes to the executors: refused before Spark starts, naming validate on one
+    machine and score --spark, which run the model from its path."""
+    path, x = big
+    monkeypatch.chdir(tmp_path)
+    rows_parquet(tmp_path / "rows.parquet", x)
+    onnx.save_model(_model(), "reference.onnx")
+    assert main(["validate", str(path), "--reference", "reference.onnx", "--data", "rows.parquet",
+                 "--spark", "local[1]"]) == 2
+    err = _one_line_error(capsys)
+    assert "parity on Spark" in err and "without --spark" in err and "onnxgate score --spark" in err

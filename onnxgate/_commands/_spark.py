@@ -27,13 +27,12 @@ def check_spark_validate_args(args: argparse.Namespace) -> None:
 def validate_on_spark(args: argparse.Namespace, reference: Any, target: Any, atol: Any, rtol: Any) -> Any:
     """``onnxgate validate --spark MASTER``: the target's checks here, parity on Spark."""
     from onnxgate._data import check_parquet_data
-    from onnxgate._onnx import load_model
     from onnxgate.signature import Signature
-    from onnxgate.spark import check_parquet_path, session, validate
+    from onnxgate.spark import check_parquet_path, refuse_model_above_limit, session, validate
 
     check_parquet_path(args.data)  # a missing path or a .csv, refused here rather than after a JVM start
     check_parquet_data(args.data)  # a folder's files as validate reads them without --spark, in its words
-    _check_local_files(args.data, Signature.from_model(load_model(args.model)))
+    _check_local_files(args.data, Signature.from_model(refuse_model_above_limit(args.model)))
     owned = _no_session()
     with _without_pandas_warning():
         spark = session(args.spark)
@@ -50,12 +49,15 @@ def validate_on_spark(args: argparse.Namespace, reference: Any, target: Any, ato
 
 def score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
     """``onnxgate score --spark MASTER``: Spark reads, scores and writes a folder of Parquet files."""
-    from onnxgate._onnx import staged_folder
+    from onnxgate._onnx import staged_folder, weights_by_path
+    from onnxgate._package_rules import check_package_data_files
     from onnxgate.cli import EXIT_OK
     from onnxgate.signature import Signature
     from onnxgate.spark import load_scoring_model, predict, session, spark_path, worker_input_error
 
-    signature = Signature.from_model(load_scoring_model(args.model))  # a bad model is refused before Spark starts
+    with weights_by_path():  # a model above 2 GiB: read by path, here and on the executors (predict)
+        signature = Signature.from_model(load_scoring_model(args.model))  # a bad model is refused before Spark starts
+        check_package_data_files(args.model)
     _check_local_files(args.data, signature, outputs or signature.output_names)
     owned = _no_session()
     with _without_pandas_warning():

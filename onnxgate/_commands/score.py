@@ -18,6 +18,7 @@ from typing import Any
 
 from onnxgate._package_rules import (
     check_feeds_finite,
+    check_package_data_files,
     check_package_model,
     counted_rows,
     is_sql_package,
@@ -84,7 +85,10 @@ def score_parquet(
     OutputExistsError
         ``out`` exists and ``overwrite`` is false.
     PackagingError
-        ``model`` is a package whose ``model.onnx`` is not the one its manifest names (:func:`check_package_model`).
+        ``model`` is a package whose ``model.onnx`` is not the one its manifest names (:func:`check_package_model`),
+        or whose data file is not (:func:`check_package_data_files`: a model above 2 GiB, read by path).
+    InvalidModelError
+        A model above 2 GiB whose data file is missing or truncated, refused as validate refuses it.
     UnsupportedModelError
         An output without one row per input row (:func:`onnxgate.runtime.check_outputs_one_row_per_input`).
     """
@@ -93,7 +97,7 @@ def score_parquet(
     import pyarrow.parquet as pq
 
     from onnxgate._arrow import arrow_type, batch_feeds, leaf_type, to_arrow
-    from onnxgate._onnx import atomic_write
+    from onnxgate._onnx import atomic_write, runnable, weights_by_path
     from onnxgate.runtime import check_outputs_one_row_per_input, run_rows
     from onnxgate.runtime import session as model_session
     from onnxgate.signature import Signature
@@ -105,7 +109,13 @@ def score_parquet(
     )
 
     check_package_model(model)
-    proto = load_scoring_model(model)
+    # a model above 2 GiB with its external data (an .onnx file by its path, or a container package of one) is run
+    # by onnxruntime from its path, its weights never read into memory here; a missing or truncated data file is
+    # refused as validate refuses it, one whose SHA-256 is not the package's as its service refuses it
+    with weights_by_path():
+        proto = load_scoring_model(model)
+        check_package_data_files(model)
+        source = runnable(proto)
     signature = Signature.from_model(proto)
     takes_nan = package_nan_inputs(model)
     sql = is_sql_package(model)
@@ -127,7 +137,7 @@ def score_parquet(
     kept_apart = columns_named_like_outputs(common.names, signature, wanted, any_case=True)
     data_fields = [f.with_name(kept_apart.get(f.name, f.name)) for f in dataset.schema]
     schema = pa.schema([*data_fields, *(pa.field(o, arrow_type(s)) for o, s in zip(wanted, specs))])
-    session = model_session(proto.SerializeToString())
+    session = model_session(source)
     rows = 0
     # Dictionary encoding for all but floating-point columns. Each batch is one row group, too small
     # for a float column's dictionary to outgrow the 1 MB page limit that makes the writer give up on

@@ -22,7 +22,7 @@ from onnxgate.spark._session import (
     spark_path,
     worker_input_error,
 )
-from onnxgate.spark._validate import validate
+from onnxgate.spark._validate import refuse_model_above_limit, validate
 
 __all__ = [
     "check_parquet_path",
@@ -32,6 +32,7 @@ __all__ = [
     "load_scoring_model",
     "predict",
     "read_parquet",
+    "refuse_model_above_limit",
     "refuse_repeated_outputs",
     "session",
     "spark_path",

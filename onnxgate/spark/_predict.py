@@ -14,7 +14,14 @@ if TYPE_CHECKING:
 
     from onnxgate.signature import Signature
 
-__all__ = ["columns_named_like_outputs", "feed_columns", "load_scoring_model", "predict"]
+__all__ = [
+    "SHARED_PATH_RULE",
+    "ModelFile",
+    "columns_named_like_outputs",
+    "feed_columns",
+    "load_scoring_model",
+    "predict",
+]
 
 _SESSIONS: dict[str, Any] = {}
 
@@ -132,7 +139,9 @@ def predict(
         ``spark.read.parquet(path)``, faster. A DataFrame that is exactly ``spark.read.parquet`` of
         such files, with nothing picked, filtered or set, is read the same way.
     model_or_package : path, bytes, onnx.ModelProto, Conversion or package folder
-        The ONNX model, or a folder written by ``onnxgate package``.
+        The ONNX model, or a folder written by ``onnxgate package``. One above 2 GiB with its external data (an
+        .onnx file's path, or a container package of one) is not broadcast: each executor loads it from its
+        absolute path, which must be readable, with the same files, from every executor (:class:`ModelFile`).
     outputs : sequence of str, optional
         The outputs to add (default: all), in this order.
     columns : sequence of str, optional
@@ -158,7 +167,10 @@ def predict(
     UnsupportedModelError
         An output that is not a tensor (ZipMap): convert without it.
     PackagingError
-        A package whose ``model.onnx`` is not the one its manifest records.
+        A package whose ``model.onnx``, or one of its data files, is not the one its manifest records.
+    InvalidModelError
+        A model above 2 GiB whose data file is missing or truncated; on an executor, a model it loads by path and
+        cannot read as the driver did (a failed job whose error names :data:`SHARED_PATH_RULE`).
 
     A container package's rows are checked on the workers as its service checks them: NaN in a
     float input the package was not made to take it in, or infinity in any, fails the job with an
@@ -173,11 +185,20 @@ def predict(
     import hashlib
 
     from onnxgate._arrow import arrow_type
-    from onnxgate._package_rules import check_package_model, is_sql_package, package_nan_inputs
+    from onnxgate._onnx import weights_by_path
+    from onnxgate._package_rules import (
+        check_package_data_files,
+        check_package_model,
+        is_sql_package,
+        package_nan_inputs,
+    )
     from onnxgate.signature import Signature
 
     check_package_model(model_or_package)
-    proto = load_scoring_model(model_or_package)
+    with weights_by_path():  # a model above 2 GiB: its weights stay in their files, read by path on the executors
+        proto = load_scoring_model(model_or_package)
+        check_package_data_files(model_or_package)
+        by_path = ModelFile.of(proto)
     signature = Signature.from_model(proto)
     # a container package's service refuses NaN in the inputs not made to take it: so do its workers
     takes_nan = package_nan_inputs(model_or_package)
@@ -222,15 +243,19 @@ def predict(
     scored = [StructField(o, from_arrow_type(arrow_type(signature.output(o))), False) for o in wanted]
     kept = [StructField(renamed.get(f.name, f.name), f.dataType, f.nullable, f.metadata) for f in rows.fields]
     schema = StructType([*kept, *scored])
-    model_bytes = proto.SerializeToString()
-    token = hashlib.sha256(model_bytes).hexdigest()
     spark = rows.spark
-    try:
-        shared: Any = spark.sparkContext.broadcast(model_bytes)
-    except Exception:  # Spark Connect: no SparkContext; the bytes travel with the function
-        from onnxgate.spark._validate import _Shared
+    shared: Any
+    if by_path is not None:  # no broadcast carries 2 GiB: each executor loads the model from its path
+        shared, token = by_path, by_path.token
+    else:
+        model_bytes = proto.SerializeToString()
+        token = hashlib.sha256(model_bytes).hexdigest()
+        try:
+            shared = spark.sparkContext.broadcast(model_bytes)
+        except Exception:  # Spark Connect: no SparkContext; the bytes travel with the function
+            from onnxgate.spark._validate import _Shared
 
-        shared = _Shared(model_bytes)
+            shared = _Shared(model_bytes)
     threads = int(spark.conf.get("spark.task.cpus", "1") or 1)
     fragment_rows = PREDICT_BATCH_ROWS if rows.fragments else 0
     run = _partition_predict(token, shared, fed, wanted, threads, fragment_rows, present, takes_nan,
@@ -343,8 +368,103 @@ def _session(token: str, shared: Any, threads: int) -> tuple[Any, Signature]:
         options.log_severity_level = 4
         options.intra_op_num_threads = threads
         _SESSIONS.clear()
-        _SESSIONS[token] = (
-            ort.InferenceSession(shared.value, options, providers=["CPUExecutionProvider"]),
-            Signature.from_model(shared.value),
-        )
+        if isinstance(shared, ModelFile):
+            proto = shared.graph_checked()
+            _SESSIONS[token] = (ort.InferenceSession(shared.path, options, providers=["CPUExecutionProvider"]),
+                                Signature.from_model(proto))
+        else:
+            _SESSIONS[token] = (
+                ort.InferenceSession(shared.value, options, providers=["CPUExecutionProvider"]),
+                Signature.from_model(shared.value),
+            )
     return _SESSIONS[token]  # type: ignore[no-any-return]
+
+
+#: What a worker says when it cannot load a model by path: the one requirement of :class:`ModelFile`.
+SHARED_PATH_RULE = (
+    "a model above 2 GiB with its external data is not broadcast (no broadcast carries 2 GiB): each executor loads "
+    "it from the absolute path the driver read it from, so that path must be readable, with the same files, from "
+    "every executor (local[*], executors on this machine, or a filesystem shared at the same path). Copy the .onnx "
+    "file and its data files there on every executor, or score on one machine ('onnxgate score' without --spark), "
+    "which reads the model by path too"
+)
+
+
+class ModelFile:
+    """A model the executors load from its path instead of its broadcast bytes: one above 2 GiB with its external
+    data, held by the driver without its weights (:func:`onnxgate._onnx.weights_by_path`), has no one serialization,
+    and a broadcast of gigabytes would be held whole by the driver and by every executor anyway.
+
+    What travels is the ``.onnx`` file's absolute path, its SHA-256 and each data file's name and size. A worker
+    checks the ``.onnx`` file's bytes and the data files' sizes against them before onnxruntime reads the model from
+    the path (the data files' contents are not hashed again on every worker: the driver checked a package's, and a
+    copy of other weights of the same size is not detected), and refuses a path it cannot read in the words of
+    :data:`SHARED_PATH_RULE`."""
+
+    def __init__(self, path: str, sha256: str, data: list[tuple[str, int]]) -> None:
+        self.path = path
+        self.sha256 = sha256
+        self.data = data
+
+    @classmethod
+    def of(cls, proto: Any) -> ModelFile | None:
+        """The file ``proto`` was loaded from without its weights (in :func:`onnxgate._onnx.weights_by_path`), or
+        None for a model held whole (broadcast as its bytes)."""
+        import hashlib
+
+        from onnxgate._onnx import load_model_and_data_files, weights_path
+
+        path = weights_path(proto)
+        if path is None:
+            return None
+        path = Path(os.path.abspath(path))
+        files = load_model_and_data_files(path)[1]  # its graph again (small); the data files checked, not read
+        data = [(os.path.relpath(f, path.parent), f.stat().st_size) for f in files]
+        return cls(str(path), hashlib.sha256(path.read_bytes()).hexdigest(), data)
+
+    @property
+    def token(self) -> str:
+        """What a worker's session is kept under: the file, its bytes and its data files' sizes."""
+        import hashlib
+
+        return hashlib.sha256(repr((self.path, self.sha256, self.data)).encode()).hexdigest()
+
+    def graph_checked(self) -> Any:
+        """On an executor: the model's graph (without its weights), once the files are found as the driver read
+        them.
+
+        Raises
+        ------
+        InvalidModelError
+            The ``.onnx`` file cannot be read or holds other bytes, or a data file is missing or of another size.
+        """
+        import hashlib
+        import socket
+
+        import onnx
+
+        from onnxgate.errors import InvalidModelError
+
+        where = f"the Spark executor on {socket.gethostname()!r}"
+        try:
+            blob = Path(self.path).read_bytes()
+        except OSError as err:
+            raise InvalidModelError(f"{where} cannot read the model {self.path!r} ({err.strerror}): "
+                                    f"{SHARED_PATH_RULE}", path=self.path) from None
+        if hashlib.sha256(blob).hexdigest() != self.sha256:
+            raise InvalidModelError(f"{where} reads another model at {self.path!r} than the driver did (sha256 "
+                                    f"differs): {SHARED_PATH_RULE}", path=self.path)
+        folder = Path(self.path).parent
+        for name, size in self.data:
+            try:
+                found = (folder / name).stat().st_size
+            except OSError as err:
+                raise InvalidModelError(f"{where} cannot read {str(folder / name)!r}, which holds the weights of "
+                                        f"{self.path!r} ({err.strerror}): {SHARED_PATH_RULE}", path=self.path) from None
+            if found != size:
+                raise InvalidModelError(f"{where} finds {str(folder / name)!r}, which holds the weights of "
+                                        f"{self.path!r}, {found:,} bytes long where the driver read {size:,}: "
+                                        f"{SHARED_PATH_RULE}", path=self.path)
+        proto = onnx.ModelProto()
+        proto.ParseFromString(blob)  # its tensors name their data files; nothing is read from them here
+        return proto

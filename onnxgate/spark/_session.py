@@ -16,7 +16,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from onnxgate.errors import InvalidDataError, MissingDependencyError, OnnxGateError, UnsupportedModelError
+from onnxgate.errors import (
+    InvalidDataError,
+    InvalidModelError,
+    MissingDependencyError,
+    OnnxGateError,
+    UnsupportedModelError,
+)
 
 __all__ = ["ARROW_BATCH_ROWS", "SUPPORTED_JAVA", "java_version", "read_parquet", "session", "spark_error",
            "spark_path", "worker_input_error"]
@@ -251,16 +257,19 @@ def spark_error(err: BaseException) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
-def worker_input_error(err: BaseException) -> InvalidDataError | UnsupportedModelError | None:
+def worker_input_error(err: BaseException) -> InvalidDataError | UnsupportedModelError | InvalidModelError | None:
     """The :class:`InvalidDataError` a Python worker raised on its rows (a null feeding an integer
-    input, found only when the rows are read), or the :class:`UnsupportedModelError` it raised on the
-    model's outputs (not one row per input row), out of the Java stack trace Spark wraps it in; None
-    when the job failed for another reason."""
-    found = re.search(r"onnxgate\.errors\.(InvalidDataError|UnsupportedModelError): (.+)", str(err))
+    input, found only when the rows are read), the :class:`UnsupportedModelError` it raised on the
+    model's outputs (not one row per input row), or the :class:`InvalidModelError` it raised on a model it
+    loads by path and cannot read (:class:`onnxgate.spark._predict.ModelFile`), out of the Java stack trace
+    Spark wraps it in; None when the job failed for another reason."""
+    found = re.search(r"onnxgate\.errors\.(InvalidDataError|UnsupportedModelError|InvalidModelError): (.+)", str(err))
     if found is None:
         return None
-    kind = InvalidDataError if found.group(1) == "InvalidDataError" else UnsupportedModelError
-    return kind(found.group(2).strip())
+    kinds: dict[str, type[InvalidDataError | UnsupportedModelError | InvalidModelError]] = {
+        "InvalidDataError": InvalidDataError, "UnsupportedModelError": UnsupportedModelError,
+        "InvalidModelError": InvalidModelError}
+    return kinds[found.group(1)](found.group(2).strip())
 
 
 def check_parquet_path(data: str) -> None:

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from onnxgate.spark._files import Rows
     from onnxgate.validators.report import Report
 
-__all__ = ["validate"]
+__all__ = ["refuse_model_above_limit", "validate"]
 
 PARITY = "prediction_parity"
 _PARTIAL_SCHEMA = "partition int, partial binary"
@@ -135,7 +135,6 @@ def validate(
     >>> report.passed  # doctest: +SKIP
     True
     """
-    from onnxgate._onnx import load_model
     from onnxgate.converters import Conversion
     from onnxgate.signature import Signature
     from onnxgate.validators import validate as local_validate
@@ -146,7 +145,7 @@ def validate(
         if reference is None:
             reference = model.source
         model = model.model
-    proto = load_model(model)
+    proto = refuse_model_above_limit(model)
     signature = Signature.from_model(proto)
     from onnxgate.validators.parity import scalar_inputs_finding
     from onnxgate.validators.tolerances import atol_defaulted, model_tolerances, reference_reads_float32
@@ -204,6 +203,36 @@ def validate(
     parity = replace(parity, duration=time.perf_counter() - start)
     checks = [parity if c.name == PARITY else c for c in report.checks]
     return replace(report, checks=checks)
+
+
+def refuse_model_above_limit(model: Any) -> Any:
+    """The model :func:`validate` checks on Spark, loaded; a model above 2 GiB with its external data, given by its
+    path, is refused saying what runs it instead (any other model above 2 GiB is refused as everywhere,
+    :func:`onnxgate._onnx.too_large_message`). Parity on Spark sends the model's bytes to the executors (and
+    reads them again on the driver and the workers for its other probes), which such a model has no one of.
+
+    Raises
+    ------
+    InvalidModelError
+        The model is above 2 GiB with its external data, or is not a readable ONNX model.
+    """
+    from onnxgate._onnx import load_model, weights_by_path, weights_left_in_files
+    from onnxgate.errors import InvalidModelError
+
+    with weights_by_path():
+        proto = load_model(model)
+        held = weights_left_in_files(proto)
+    if held is not None:
+        path, size = held
+        raise InvalidModelError(
+            f"{str(path)!r} with its external data is {size:,} bytes, above 2 GiB: parity on Spark (validate --spark) "
+            "sends the model's bytes to the executors, and protobuf cannot write a model that large as one. Validate "
+            "it on one machine (onnxgate validate without --spark, or onnxgate.validate), which runs it from its "
+            "path with its data files; score it on Spark with 'onnxgate score --spark' (onnxgate.spark.predict), "
+            "whose executors load it from its path, which must be readable from every executor",
+            path=str(path),
+        )
+    return proto
 
 
 def _reads_here(spark: Any) -> bool:
