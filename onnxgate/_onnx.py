@@ -27,6 +27,7 @@ __all__ = [
     "FLOAT32_INSIDE_KEY",
     "FUNCTIONS_IR_VERSION",
     "ML_DOMAIN",
+    "REFUSE_DOUBLE_WHEN_RUN",
     "MissingKernel",
     "all_graphs",
     "atomic_write",
@@ -44,10 +45,12 @@ __all__ = [
     "load_model_and_data_files",
     "loaded_once",
     "missing_kernel",
+    "missing_kernels",
     "ml_opset_for",
     "model_name",
     "model_opsets",
     "node_subgraphs",
+    "onnx_type_name",
     "repair_layout",
     "runnable",
     "serialize",
@@ -56,6 +59,7 @@ __all__ = [
     "since_version",
     "sparse_initializer_names",
     "tree_skeleton",
+    "value_types",
     "weights_by_path",
     "weights_left_in_files",
     "weights_path",
@@ -362,6 +366,85 @@ def missing_kernel(proto: onnx.ModelProto, feeds: Mapping[str, Any] | None = Non
         found = _NO_KERNEL_AT_RUN.search(str(err))
         return MissingKernel(found.group(2), found.group(1), _said(err)) if found else None
     return None
+
+
+#: Operators whose CPU kernel onnxruntime registers for double and refuses when it runs ("LSTM operator does not
+#: support double yet", onnxruntime 1.32): its kernel list says they take double, so they are named by op type.
+REFUSE_DOUBLE_WHEN_RUN = frozenset({"LSTM", "GRU"})
+
+
+def missing_kernels(proto: onnx.ModelProto, feeds: Mapping[str, Any] | None = None,
+                    data_type: int = 11) -> list[MissingKernel]:
+    """Every node of ``proto``'s main graph taking a ``data_type`` input (``TensorProto.DOUBLE`` by default)
+    that onnxruntime's CPU provider has no kernel for in that type, in graph order; an empty list when
+    :func:`missing_kernel` finds none (the session loads and runs on ``feeds``), or when no node it or the list below
+    names takes ``data_type`` (another type's gap: validation names it).
+
+    :func:`missing_kernel` names the first such node only: onnxruntime stops there, so a float64 model with a
+    ``Conv``, an ``AveragePool`` and an ``LSTM`` was refused for the ``Conv``, then, once that was fixed, for the
+    next. The others are read from onnxruntime's list of kernels (``get_all_opkernel_def``: the types each CPU
+    kernel takes, per opset range): a node is named when no kernel of its operator at the file's opset takes
+    ``data_type``, or when its operator is one of :data:`REFUSE_DOUBLE_WHEN_RUN` (double only), or the one
+    onnxruntime named. Value types come from ONNX's shape inference. Without that list, the first node only."""
+    first = missing_kernel(proto, feeds)
+    if first is None:
+        return []
+    types = value_types(proto)
+    wanted = onnx_type_name(data_type)
+    registry = _cpu_kernel_types()
+    opsets = model_opsets(proto)
+    found: list[MissingKernel] = []
+    for node in proto.graph.node:
+        if not any(types.get(name) == data_type for name in node.input if name):
+            continue
+        if node.name == first.node or node.op_type == first.op:
+            found.append(first if node.name == first.node else MissingKernel(node.op_type, node.name, first.said))
+            continue
+        domain = canonical_domain(node.domain)
+        kernels = registry.get((domain, node.op_type))
+        opset = opsets.get(domain, 0)
+        if (data_type == 11 and node.op_type in REFUSE_DOUBLE_WHEN_RUN and domain == "") or (kernels and not any(
+                low <= opset <= high and wanted in takes for low, high, takes in kernels)):
+            found.append(MissingKernel(node.op_type, node.name, f"no CPU kernel of {node.op_type} takes {wanted}"))
+    return found
+
+
+@functools.cache
+def _cpu_kernel_types() -> dict[tuple[str, str], list[tuple[int, int, frozenset[str]]]]:
+    """``{(domain, op): [(first opset, last opset, the types its constraints take)]}`` of onnxruntime's CPU kernels,
+    empty when onnxruntime does not list them."""
+    try:
+        from onnxruntime.capi import _pybind_state
+        kernels = _pybind_state.get_all_opkernel_def()
+    except Exception:
+        return {}
+    table: dict[tuple[str, str], list[tuple[int, int, frozenset[str]]]] = {}
+    for kernel in kernels:
+        if kernel.provider == "CPUExecutionProvider":
+            low, high = kernel.version_range
+            takes = frozenset(t for listed in kernel.type_constraints.values() for t in listed)
+            table.setdefault((canonical_domain(kernel.domain), kernel.op_name), []).append((low, high, takes))
+    return table
+
+
+def onnx_type_name(data_type: int) -> str:
+    """ONNX's name of a tensor type, as onnxruntime writes it: ``tensor(double)`` for 11."""
+    import onnx
+
+    return f"tensor({onnx.helper.tensor_dtype_to_string(data_type).removeprefix('TensorProto.').lower()})"
+
+
+def value_types(proto: onnx.ModelProto) -> dict[str, int]:
+    """The element type of each value of the main graph that the file or ONNX's shape inference types."""
+    import onnx
+
+    try:
+        typed = onnx.shape_inference.infer_shapes(proto).graph
+    except Exception:
+        typed = proto.graph
+    found = {i.name: i.data_type for i in typed.initializer}
+    found.update((v.name, v.type.tensor_type.elem_type) for v in (*typed.input, *typed.output, *typed.value_info))
+    return found
 
 
 def _said(err: Exception) -> str:

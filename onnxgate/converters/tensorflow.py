@@ -29,7 +29,8 @@ Policy:
   SELU...: they are written as their double formulas (:func:`onnxgate._graph.double_formulas`). An operator it
   has no double kernel for and no formula exists for (``Conv``, ``AveragePool``, ``LSTM``) is refused, naming the
   operation (the Keras layer) and the float32 way out, as the PyTorch converter refuses it: onnxruntime is asked,
-  on the sample when there is one (``LSTM`` loads on double and refuses it when it runs).
+  on the sample when there is one (``LSTM`` loads on double and refuses it when it runs), and every such operation
+  is named in one message (:func:`onnxgate._onnx.missing_kernels`).
 """
 
 from __future__ import annotations
@@ -461,19 +462,6 @@ def computes_in_double(proto: onnx.ModelProto) -> bool:
     return holds_type(proto, 11)  # TensorProto.DOUBLE
 
 
-def _value_types(proto: onnx.ModelProto) -> dict[str, int]:
-    """The element type of each value of the main graph that the file or ONNX's shape inference types."""
-    import onnx
-
-    try:
-        typed = onnx.shape_inference.infer_shapes(proto).graph
-    except Exception:
-        typed = proto.graph
-    found = {i.name: i.data_type for i in typed.initializer}
-    found.update((v.name, v.type.tensor_type.elem_type) for v in (*typed.input, *typed.output, *typed.value_info))
-    return found
-
-
 def _probe_feeds(traced: TracedFunction, sample: Any, framework: str) -> dict[str, Any]:
     """Rows to run a float64 file on (:func:`refuse_without_double_kernels`): the sample's first two, else one row
     of zeros with each free axis of length 1 (empty text for a text input)."""
@@ -497,44 +485,51 @@ def _probe_feeds(traced: TracedFunction, sample: Any, framework: str) -> dict[st
 
 def refuse_without_double_kernels(proto: onnx.ModelProto, feeds: Mapping[str, Any], framework: str,
                                   layers: Sequence[tuple[str, str]] = ()) -> None:
-    """Refuse a float64 file (:func:`computes_in_double`) holding an operator onnxruntime has no double kernel for and
+    """Refuse a float64 file (:func:`computes_in_double`) holding operators onnxruntime has no double kernel for and
     :func:`onnxgate._graph.double_formulas` no formula for (``Conv``, ``LSTM``): convert handed the file back, and
     only validate's ``operators_supported`` said no target could load it. onnxruntime is asked
-    (:func:`onnxgate._onnx.missing_kernel`: a session, then a run on ``feeds``, since ``LSTM`` and ``GRU`` load on
+    (:func:`onnxgate._onnx.missing_kernels`: a session, then a run on ``feeds``, since ``LSTM`` and ``GRU`` load on
     double and refuse it only when they run): 2 to 15 ms measured on float64 MLPs and a GRU, for float64 files only.
-    A node onnxruntime names whose inputs are not double is left to validation.
+    Every such operator is named, not the first one onnxruntime stops at (a model with a ``Conv2D`` and an ``LSTM``
+    was refused for the ``Conv2D``, then, converted again, for the ``LSTM``). A node onnxruntime names whose inputs
+    are not double is left to validation.
 
     ``layers`` (``(name, class name)`` of a Keras model's) name the layer: the one whose name is a scope of the
     node's (tf2onnx keeps TensorFlow's op names, ``sequential/conv2d/convolution``), else those whose class names
     the operator (tf2onnx names its recurrent nodes ``LSTM__63``)."""
-    from onnxgate._onnx import missing_kernel
+    from onnxgate._onnx import missing_kernels
 
-    missing = missing_kernel(proto, feeds)
-    if missing is None:
+    missing = missing_kernels(proto, feeds)
+    if not missing:
         return
-    types = _value_types(proto)
-    nodes = [n.name for n in proto.graph.node if n.op_type == missing.op
-             and any(types.get(i) == 11 for i in n.input)]  # TensorProto.DOUBLE
-    if not nodes:
-        return  # another type than double (validate's operators_supported names it)
-    scopes = {part for node in nodes for part in node.split("/")}
-    found = [(n, c) for n, c in layers if n in scopes] or [(n, c) for n, c in layers if missing.op in c]
-    if framework == "keras":
+    by_op: dict[str, list[str]] = {}
+    for gap in missing:
+        by_op.setdefault(gap.op, []).append(gap.node)
+    clauses = []
+    for op, nodes in by_op.items():
+        scopes = {part for node in nodes for part in node.split("/")}
+        found = [(n, c) for n, c in layers if n in scopes] or [(n, c) for n, c in layers if op in c]
         named = ", ".join(f"{n!r} ({c})" for n, c in found)
-        who = (f"the Keras model's layers {named} compute" if len(found) > 1 else
-               f"the Keras model's layer {named} computes" if found else "the Keras model computes")
+        clauses.append(f"layers {named} compute {op}" if len(found) > 1 else
+                       f"layer {named} computes {op}" if found else
+                       f"{op} (in a layer not named by it)" if layers else op)
+    listed = ", ".join(clauses[:-1]) + (" and " if len(clauses) > 1 else "") + clauses[-1]
+    if framework == "keras":
+        who = f"the Keras model's {listed}" if clauses[0].startswith("layer") else f"the Keras model computes {listed}"
         fix = ("Build the model in float32: float32 inputs and layers (keras.Input(..., dtype='float32'), each "
                "layer's dtype='float32', keras.config.set_floatx('float32') if it was changed) and a float32 "
-               "sample, or replace the layer")
+               "sample, or replace the layer" + ("s" if len(clauses) > 1 else ""))
     else:
-        who = "the TensorFlow function computes"
+        who = f"the TensorFlow function computes {listed}"
         fix = ("Compute the operation in float32: a float32 input_signature (tf.TensorSpec(..., tf.float32)) and "
                "float32 weights, or tf.cast(x, tf.float32) before it and tf.cast(..., tf.float64) after it")
+    nodes = [gap.node for gap in missing]
     raise RefusedOutright(
-        f"{who} {missing.op} in float64 (node(s) {nodes[:5]}), which onnxruntime has no double kernel "
-        f"for (it said: {missing.said}), so no target could load the file. {fix}",
+        f"{who} in float64 (node(s) {nodes[:8]}), which onnxruntime has no double kernel "
+        f"for (it said: {missing[0].said}), so no target could load the file. {fix}",
         framework=framework,
-        operator=missing.op,
+        operator=missing[0].op,
+        operators=list(by_op),
         nodes=nodes,
     )
 
@@ -894,6 +889,10 @@ def rewrite_handlers(tables: Mapping[str, Any] | None = None) -> dict[str, tuple
       row belongs to: see :func:`_empty_segments_as_tensorflow`.
     * ``Log1p`` and ``Expm1`` (``tf.math.log1p``, ``tf.math.expm1``: a log-transformed target undone in a
       Lambda layer) with their precision near 0: see :func:`_log1p_expm1`.
+    * ``Xlogy``, ``Xlog1py``, ``Xdivy`` (0 where x is 0) and ``TruncateMod`` (ONNX ``Mod`` with ``fmod=1``): see
+      :func:`_x_times_or_over_y` and :func:`_truncate_mod`.
+    * ``CumulativeLogsumexp`` (every ``exclusive``/``reverse`` flag) as a ``Scan`` of TensorFlow's step: see
+      :func:`_cumulative_logsumexp`.
     * ``Bucketize`` (Keras ``Discretization``, ``tf.raw_ops.Bucketize``) as a count of the boundaries at or
       below x: see :func:`_bucketize_as_count`.
     * ``FakeQuantWithMinMaxArgs``/``FakeQuantWithMinMaxVars`` with TensorFlow's zero point: see
@@ -906,6 +905,11 @@ def rewrite_handlers(tables: Mapping[str, Any] | None = None) -> dict[str, tuple
     return {**lookups, "Erfc": (_erfc_as_one_minus_erf, []),
             "Log1p": (_log1p_expm1, []),
             "Expm1": (_log1p_expm1, []),
+            "Xlogy": (_x_times_or_over_y, []),
+            "Xlog1py": (_x_times_or_over_y, []),
+            "Xdivy": (_x_times_or_over_y, []),
+            "TruncateMod": (_truncate_mod, []),
+            "CumulativeLogsumexp": (_cumulative_logsumexp, []),
             "Bucketize": (_bucketize_as_count, []),
             "FloorDiv": (lambda ctx, node, name, args: _floor_division(ctx, node, "div"), []),
             "FloorMod": (lambda ctx, node, name, args: _floor_division(ctx, node, "mod"), []),
@@ -1569,6 +1573,143 @@ def _log1p_expm1(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:
     node.type = "Identity"
     node.domain = ""
     ctx.replace_inputs(node, [result])
+
+
+def _x_times_or_over_y(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:
+    """``tf.math.xlogy``, ``tf.math.xlog1py`` and ``tf.math.xdivy``: 0 where x is 0 (whatever y is: ``xlogy(0, 0)``
+    and ``xdivy(0, 0)`` are 0, as ``xlogy(0, nan)``), else ``x * log(y)``, ``x * log1p(y)`` (Kahan's form,
+    :func:`onnxgate._graph.exact_log1p`) or ``x / y``; a NaN x gives NaN. tf2onnx has no mapping for any of them,
+    so a model holding one was refused. "x is 0" is written ``not (x < 0 or x > 0 or isnan(x))``: ONNX's ``Equal``
+    takes floats from opset 11 only, and every operator here has float and double kernels in onnxruntime."""
+    import numpy as np
+    from onnx import TensorProto, helper
+    from tf2onnx import utils
+
+    from onnxgate._graph import exact_log1p
+
+    x, y = node.input[0], node.input[1]
+    dtype = ctx.get_dtype(node.output[0])
+    shape = ctx.get_shape(node.output[0])
+    scope = node.name
+    boolean = TensorProto.BOOL
+
+    def make(op: str, *inputs: str) -> str:
+        out_type = boolean if op in ("Less", "Greater", "Or", "Not", "IsNaN") else dtype
+        return str(ctx.make_node(op, list(inputs), op_name_scope=scope, dtypes=[out_type],
+                                 shapes=[shape]).output[0])
+
+    def const(value: float) -> str:
+        return str(ctx.make_const(utils.make_name(f"{scope}_constant"),
+                                  np.array(value, dtype=helper.tensor_dtype_to_np_dtype(dtype))).output[0])
+
+    zero = const(0.0)
+    if node.type == "Xdivy":
+        formula = make("Div", x, y)
+    else:
+        formula = make("Mul", x, make("Log", y) if node.type == "Xlogy" else exact_log1p(y, make, const))
+    kept = make("Or", make("Or", make("Less", x, zero), make("Greater", x, zero)), make("IsNaN", x))
+    node.type, node.domain = "Where", ""
+    ctx.replace_inputs(node, [kept, formula, zero])
+
+
+def _truncate_mod(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:
+    """``tf.truncatemod(x, y)`` (``tf.raw_ops.TruncateMod``): the remainder with x's sign, as C's ``%`` and
+    ``fmod`` (``truncatemod(-7, 3)`` is -1, where ``floormod`` answers 2). tf2onnx has no mapping for it, so a
+    model holding one was refused. It is ONNX's ``Mod`` with ``fmod=1`` (opset 10): onnxruntime computes floats
+    with ``std::fmod``, the function TensorFlow's kernel calls (a zero divisor gives NaN), and integers exactly (past
+    2**53 in int64; the lowest integer mod -1 is 0); an integer zero divisor is an error in both, as in
+    TensorFlow ("Integer modulo by zero")."""
+    if ctx.opset < 10:
+        raise HandlerRefusal(f"tf.truncatemod ({node.name}) is written as ONNX's Mod, from opset 10 on, but opset "
+                             f"{ctx.opset} was asked for: ask for opset 10 or above", op=node.type)
+    node.type, node.domain = "Mod", ""
+    node.set_attr("fmod", 1)
+
+
+def _cumulative_logsumexp(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:
+    """``tf.math.cumulative_logsumexp(x, axis, exclusive, reverse)``: an ONNX ``Scan`` along the axis (every
+    flag), whose step is TensorFlow's own reduction of a running value ``s`` and the next element ``v``:
+    ``max + log1p(exp(min - max))``, or ``max`` where it is -inf. tf2onnx has no mapping for it, so a model
+    holding one was refused.
+
+    Not ``m + log(cumsum(exp(x - m)))`` with m the maximum along the axis (ONNX's ``CumSum``): a prefix more than
+    ~87 (float32) or ~708 (float64) below the axis' maximum underflows to -inf there, where TensorFlow answers it
+    (``cumulative_logsumexp([-1000, 0, 1000])`` starts at -1000). An exclusive scan starts from -inf. The axis
+    must be a constant and the input's rank known. A NaN makes the rest of the scan NaN, where TensorFlow's CPU
+    kernel skips it (Eigen's max and min drop it: ``[1, nan, 2]`` gives 1, 1.69, 2.55 there): parity reports a row
+    holding one."""
+    import numpy as np
+    from onnx import TensorProto, helper
+    from tf2onnx import utils
+
+    from onnxgate._graph import exact_log1p
+
+    x = node.input[0]
+    dtype = ctx.get_dtype(x)
+    rank = ctx.get_rank(x)
+    axis_node = node.inputs[1]
+    # tf2onnx declares an input of unknown rank (tf.TensorSpec(None)) as a scalar: rank 0
+    if not rank or not axis_node.is_const() or not -rank <= int(axis_node.get_tensor_value()) < rank:
+        raise HandlerRefusal(f"tf.math.cumulative_logsumexp ({node.name}) is written for an input of known rank "
+                             "along a constant axis: give the input a shape of known rank (an input_signature) and "
+                             "a Python int axis", op=node.type)
+    if ctx.opset < 10:
+        raise HandlerRefusal(f"tf.math.cumulative_logsumexp ({node.name}) is written with ONNX's Slice on inputs, "
+                             f"from opset 10 on, but opset {ctx.opset} was asked for: ask for opset 10 or above",
+                             op=node.type)
+    axis = int(axis_node.get_tensor_value())
+    axis = axis + rank if axis < 0 else axis
+    reverse = 1 if node.get_attr_value("reverse") else 0
+    exclusive = bool(node.get_attr_value("exclusive"))
+    kind = helper.tensor_dtype_to_np_dtype(dtype)
+    shape = ctx.get_shape(x)
+    rest = None if shape is None else [d for i, d in enumerate(shape) if i != axis]
+    scope = node.name
+    int64 = TensorProto.INT64
+
+    def const_in(graph: Any, value: Any, of: Any = kind) -> str:
+        return str(graph.make_const(utils.make_name(f"{scope}_constant"), np.array(value, dtype=of)).output[0])
+
+    # the running value starts at -inf, shaped as x without the axis
+    full = ctx.make_node("Shape", [x], op_name_scope=scope, dtypes=[int64]).output[0]
+    ends = np.iinfo(np.int64).max
+    before = ctx.make_node("Slice", [full, const_in(ctx, [0], np.int64), const_in(ctx, [axis], np.int64)],
+                           op_name_scope=scope, dtypes=[int64]).output[0]
+    after = ctx.make_node("Slice", [full, const_in(ctx, [axis + 1], np.int64), const_in(ctx, [ends], np.int64)],
+                          op_name_scope=scope, dtypes=[int64]).output[0]
+    rest_shape = ctx.make_node("Concat", [before, after], attr={"axis": 0}, op_name_scope=scope,
+                               dtypes=[int64]).output[0]
+    start = ctx.make_node("ConstantOfShape", [rest_shape], attr={"value": helper.make_tensor(
+        "value", dtype, [1], [-np.inf])}, op_name_scope=scope, dtypes=[dtype], shapes=[rest]).output[0]
+
+    body = ctx.create_new_graph_with_same_config()
+    body.parent_graph = ctx
+    running, element = utils.make_name(f"{scope}_running"), utils.make_name(f"{scope}_element")
+    body.add_graph_input(running, dtype, rest)
+    body.add_graph_input(element, dtype, rest)
+
+    def make(op: str, *inputs: str) -> str:
+        out_type = TensorProto.BOOL if op in ("Less", "Greater", "Or", "Not") else dtype
+        return str(body.make_node(op, list(inputs), op_name_scope=scope, dtypes=[out_type],
+                                  shapes=[rest]).output[0])
+
+    def const(value: float) -> str:
+        return const_in(body, value)
+
+    high, low = make("Max", running, element), make("Min", running, element)
+    summed = make("Add", high, exact_log1p(make("Exp", make("Sub", low, high)), make, const))
+    updated = make("Where", make("Less", high, const(float(np.finfo(kind).min))), high, summed)
+    emitted = make("Identity", running if exclusive else updated)
+    body.add_graph_output(updated, dtype, rest)
+    body.add_graph_output(emitted, dtype, rest)
+
+    scan = ctx.make_node("Scan", [start, x], attr={
+        "num_scan_inputs": 1, "scan_input_axes": [axis], "scan_input_directions": [reverse],
+        "scan_output_axes": [axis], "scan_output_directions": [reverse]}, output_count=2, op_name_scope=scope,
+        dtypes=[dtype, dtype], shapes=[rest, shape])
+    scan.set_body_graph_as_attr("body", body)
+    node.type, node.domain = "Identity", ""
+    ctx.replace_inputs(node, [scan.output[1]])
 
 
 def _bucketize_as_count(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:

@@ -879,3 +879,107 @@ def test_a_float64_model_on_the_from_keras_path_is_refused_naming_the_layer_with
     with pytest.raises(og.UnsupportedModelError, match=r"layer 'pool' \(AveragePooling2D\) computes AveragePool in "
                                                        r"float64.*" + _FLOAT32_FIX):
         og.convert(model, RNG.normal(size=(5, 4, 4, 3)), opset=17)
+
+
+# tf2onnx has no mapping for Xlogy, Xlog1py, Xdivy, TruncateMod or CumulativeLogsumexp: a model holding one was refused
+# ("tf2onnx could not convert these TensorFlow operations ... register a tf2onnx custom op handler")
+
+_INF, _NAN = np.inf, np.nan
+# x = 0 whatever y is (xlogy(0, 0) = xdivy(0, 0) = 0), a NaN x, y = 0 and infinite y, tiny values, and signed operands
+# for truncatemod (its sign is x's: truncatemod(-7, 3) = -1, floormod's is 2)
+_X_EDGES = [0, 0, 0, 0, 0, -0.0, _NAN, 2, 2, -2, 3, 1e-30, -7, 7, -7, 7, 7.5, -2.5, 1e30, 5, 0.3, -0.7, 1e-6, 40]
+_Y_EDGES = [0, _NAN, _INF, -1, -_INF, 5, 0, 0, -1, 0, _INF, 1e-30, 3, -3, -3, 3, -2, 1, 7, 0, 1e-6, 0.4, -0.5, 1e3]
+
+
+@pytest.mark.parametrize("opset", (13, 18))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_xlogy_xlog1py_xdivy_and_truncatemod_convert_and_match_tensorflow_at_their_edges(dtype: Any,
+                                                                                          opset: int) -> None:
+    import onnxruntime as ort
+
+    spec = [tf.TensorSpec([None, 4], tf.as_dtype(dtype), name="x"), tf.TensorSpec([None, 4], tf.as_dtype(dtype),
+                                                                                    name="y")]
+    fn = tf.function(lambda x, y: {"xlogy": tf.math.xlogy(x, y), "xlog1py": tf.math.xlog1py(x, y),
+                                   "xdivy": tf.math.xdivy(x, y), "truncatemod": tf.truncatemod(x, y)},
+                     input_signature=spec)
+    x = np.array(_X_EDGES, dtype=dtype).reshape(-1, 4)
+    y = np.array(_Y_EDGES, dtype=dtype).reshape(-1, 4)
+    conv = og.convert(fn, {"x": x[:3], "y": y[:3]}, opset=opset)
+    got = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, {"x": x, "y": y})
+    want = fn(x, y)
+    for name, value in zip(conv.signature.output_names, got):
+        assert value.dtype == dtype, name
+        # NaN where TensorFlow's is; 0 for every x = 0
+        np.testing.assert_allclose(value, want[name].numpy(), rtol=8 * np.finfo(dtype).eps, atol=0, err_msg=name)
+    assert np.all(got[conv.signature.output_names.index("xlogy")][:1] == 0)  # xlogy(0, 0), (0, nan), (0, inf)...
+    report = og.validate(conv, reference=fn, data={"x": x, "y": y})
+    assert report.passed, str(report)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_integer_truncatemod_converts_exactly_with_the_dividends_sign(dtype: Any) -> None:
+    # the lowest integer mod -1 (its quotient overflows) and, in int64, values past 2**53 (a double rounds them)
+    import onnxruntime as ort
+
+    fn = tf.function(tf.truncatemod, input_signature=[tf.TensorSpec([None], tf.as_dtype(dtype), name="x"),
+                                                      tf.TensorSpec([None], tf.as_dtype(dtype), name="y")])
+    low, high = int(np.iinfo(dtype).min), int(np.iinfo(dtype).max)
+    big = 2**53 + 1 if dtype == np.int64 else 2**30 + 1
+    x = np.array([-7, 7, -7, 7, 0, low, low, high, big, -big], dtype=dtype)
+    y = np.array([3, -3, -3, 3, -5, -1, 3, 7, big - 4, 10], dtype=dtype)
+    conv = og.convert(fn, {"x": x, "y": y}, opset=13)
+    got = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, {"x": x, "y": y})[0]
+    np.testing.assert_array_equal(got, fn(x, y).numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cumulative_logsumexp_converts_with_every_flag_and_matches_tensorflow_far_from_the_maximum(dtype: Any) -> None:
+    # a prefix 1000 below the axis' maximum is answered (m + log(cumsum(exp(x - m))) would give -inf there), -inf
+    # entries and an exclusive scan's -inf start, large values without overflow, along the middle and the last axis
+    import onnxruntime as ort
+
+    def scans(x: Any) -> dict[str, Any]:
+        return {f"{'ex' if exclusive else 'in'}_{'rev' if reverse else 'fwd'}_{axis}": tf.math.cumulative_logsumexp(
+            x, axis=axis, exclusive=exclusive, reverse=reverse)
+            for exclusive in (False, True) for reverse in (False, True) for axis in (1, -1)}
+
+    fn = tf.function(scans, input_signature=[tf.TensorSpec([None, 5, 3], tf.as_dtype(dtype), name="x")])
+    rows = np.array([[-1000, 0, 1000, -_INF, 2], [-_INF, -_INF, 1, -3, 3], [1e30, -1e30, 5, 5, 5],
+                     [80, -80, 0, 300, -300], [0.5, 0.25, -0.125, 3, 4]])
+    x = np.stack([rows, rows[::-1] * 0.5, rows[:, ::-1] + 1], axis=-1).astype(dtype)  # (5, 5, 3)
+    x = np.concatenate([x, RNG.normal(size=(20, 5, 3)).astype(dtype) * 50])
+    conv = og.convert(fn, x[:3], opset=17)
+    got = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, {"x": x})
+    want = fn(x)
+    for name, value in zip(conv.signature.output_names, got):
+        expected = want[name].numpy()
+        assert np.isfinite(expected[0, 0, 0]) or name.startswith("ex_fwd")  # -1000 answered, not lost against 1000
+        np.testing.assert_array_equal(np.isneginf(value), np.isneginf(expected), err_msg=name)
+        np.testing.assert_allclose(value, expected, rtol=8 * np.finfo(dtype).eps, atol=0, err_msg=name)
+    report = og.validate(conv, reference=fn, data=x)
+    assert report.passed, str(report)
+
+
+def test_cumulative_logsumexp_below_opset_10_is_refused_naming_the_opset() -> None:
+    fn = tf.function(lambda x: tf.math.cumulative_logsumexp(x, axis=1), input_signature=[tf.TensorSpec([None, 4])])
+    with pytest.raises(og.UnsupportedModelError, match=r"cumulative_logsumexp .* from opset 10 on, but opset 9 was "
+                                                       r"asked for: ask for opset 10 or above"):
+        og.convert(fn, np.zeros((2, 4), np.float32), opset=9)
+
+
+def test_a_float64_keras_model_is_refused_naming_every_layer_without_a_double_kernel() -> None:
+    # onnxruntime stops at the first node it has no kernel for: the refusal named the Conv2D only, then, once it was
+    # fixed and the model converted again, the pooling, then the LSTM
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((8, 8, 3), dtype="float64"), keras.layers.Conv2D(4, 3, dtype="float64", name="edges"),
+        keras.layers.AveragePooling2D(2, dtype="float64", name="pool"), keras.layers.Reshape((9, 4), dtype="float64"),
+        keras.layers.LSTM(3, dtype="float64", name="seq"), keras.layers.Dense(2, dtype="float64", name="head")])
+    every_layer = (r"layer 'edges' \(Conv2D\) computes Conv, layer 'pool' \(AveragePooling2D\) computes AveragePool "
+                   r"and layer 'seq' \(LSTM\) computes LSTM in float64.*")
+    with pytest.raises(og.UnsupportedModelError, match=every_layer + _FLOAT32_FIX) as refused:
+        og.convert(model, RNG.normal(size=(5, 8, 8, 3)), opset=17)
+    assert "'head'" not in str(refused.value)
