@@ -8,8 +8,8 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["ORT_QUIET", "RUN_ROWS", "check_outputs_one_row_per_input", "fixed_rows", "run_rows", "session",
-           "sessions_shared", "takes_one_row"]
+__all__ = ["ORT_QUIET", "RUN_ROWS", "check_outputs_one_row_per_input", "fill_changes_answers", "fill_fix",
+           "fixed_rows", "run_rows", "session", "sessions_shared", "takes_one_row"]
 
 #: onnxruntime's log level (4 = fatal only): probing a model is expected to fail, and at 3 a rejected
 #: model still prints onnxruntime's "[E:onnxruntime...]" lines on the user's stderr.
@@ -111,21 +111,139 @@ def fixed_rows(session: Any) -> int | None:
 def _run_fixed(session: Any, outputs: list[str] | None, feeds: dict[str, Any], total: int, size: int) -> list[Any]:
     """The ``total`` rows of ``feeds`` in runs of exactly ``size`` rows, the last one filled up with copies of its
     last row (values the model takes, where zeros may not be: an index, a category code), those rows' outputs
-    dropped; an output without ``size`` rows per run is joined as it is (the caller refuses it)."""
+    dropped; an output without ``size`` rows per run is joined as it is (the caller refuses it).
+
+    Raises
+    ------
+    UnsupportedModelError
+        The last run's answers for its own rows change with what fills it up (:func:`fill_changes_answers`).
+    """
     import numpy as np
 
     parts = []
     for start in range(0, total, size):
         rows = min(size, total - start)
-        run = {}
-        for name, arr in feeds.items():
-            part = arr[start:start + size]
-            if rows < size:
-                part = np.concatenate([part, np.repeat(part[-1:], size - rows, axis=0)])
-            run[name] = part
+        run = {name: arr[start:start + size] for name, arr in feeds.items()}
+        if rows < size:
+            run = {name: _filled(part, size) for name, part in run.items()}
         out = session.run(outputs, run)
+        if rows < size:
+            before = {name: arr[max(start - (size - rows), 0):start + rows] for name, arr in feeds.items()}
+            found = fill_changes_answers(session, outputs, before, size, rows, answers=out, first=start)
+            if found is not None:
+                from onnxgate.errors import UnsupportedModelError
+
+                raise UnsupportedModelError(f"{found}; {fill_fix(session, total, size, 'this batch')}",
+                                            input=next(iter(feeds)))
         parts.append([o[:rows] if isinstance(o, np.ndarray) and o.ndim and o.shape[0] == size else o for o in out])
     return [np.concatenate(column) for column in zip(*parts)]
+
+
+def _filled(part: Any, size: int, filling: Any = None) -> Any:
+    """``part`` (rows on its first axis) followed by ``filling``'s rows, or copies of its last row, up to ``size``."""
+    import numpy as np
+
+    missing = size - len(part)
+    if missing <= 0:
+        return part
+    if filling is None:
+        filling = np.repeat(part[-1:], missing, axis=0)
+    return np.concatenate([part, filling[-missing:]])
+
+
+def fill_changes_answers(
+    session: Any, outputs: list[str] | None, feeds: dict[str, Any], size: int, rows: int, *,
+    answers: list[Any] | None = None, first: int = 0,
+) -> str | None:
+    """Whether a run of a fixed-batch model (:func:`fixed_rows`, ``size`` rows) filled up answers otherwise for its
+    ``rows`` real rows, the last ``rows`` of ``feeds``, with another filling: a sentence saying how, else None.
+
+    A model whose answer for a row depends on the other rows of its run (``x - x.mean(axis=0)``, a BatchNorm
+    exported in training mode, a Softmax or a sort over the rows) answers otherwise for the real rows of a run
+    filled up with copies of its last row than the same rows would among others; a model scoring each row on its own
+    answers alike. The run filled with copies of its last row (as :func:`run_rows` fills it; ``answers``, when it
+    was run already) is compared with the run filled with the rows of ``feeds`` before the real ones (the rows of
+    the data before them), else with copies of its first row, else (a single row) with zeros; floating-point
+    answers within (1e-5, 1e-4), others exactly. A model answering otherwise for the very same run twice (random
+    numbers) or that cannot run the other filling gives None: it shows nothing of the filling. ``first``: the
+    number the sentence gives the first real row.
+    """
+    import numpy as np
+
+    real = {name: arr[len(arr) - rows:] for name, arr in feeds.items()}
+    copied = {name: _filled(arr, size) for name, arr in real.items()}
+    if answers is None:
+        answers = session.run(outputs, copied)
+    before = len(next(iter(feeds.values()))) - rows
+    if before > 0:  # the nearest rows before them, repeated when there are too few
+        how = f"with the {min(size - rows, before):,} row{'s' if min(size - rows, before) != 1 else ''} before them"
+        picks = np.arange(rows - size, 0) % before
+        other = {name: _filled(part, size, feeds[name][:before][picks]) for name, part in real.items()}
+    elif rows > 1:
+        how = "with copies of their first row"
+        other = {name: _filled(part, size, np.repeat(part[:1], size - rows, axis=0)) for name, part in real.items()}
+    else:
+        how = "with zeros"
+        other = {name: _filled(part, size, np.zeros_like(np.repeat(part, size - rows, axis=0)))
+                 for name, part in real.items()}
+    try:
+        again, theirs = session.run(outputs, copied), session.run(outputs, other)
+    except Exception:
+        return None
+    if _first_difference(answers, again, rows) is not None:
+        return None  # the same run answers otherwise each time: nothing to say of the filling
+    found = _first_difference(answers, theirs, rows)
+    if found is None:
+        return None
+    index, row, ours, other_answer = found
+    names = outputs or [o.name for o in session.get_outputs()]
+    shapes = ", ".join(f"{i.name!r} is {list(i.shape)}" for i in session.get_inputs())
+    real_rows = f"row {first}" if rows == 1 else f"rows {first:,}..{first + rows - 1:,}"
+    return (f"the model takes runs of exactly {size:,} rows (input {shapes}), and its answer for a row depends on "
+            f"the other rows of its run: the last run holds {real_rows} only, and filled up to {size:,} rows it "
+            f"answers {ours} for output {names[index]!r} of row {first + row:,} when filled with copies of its last "
+            f"row, {other_answer} when filled {how}; a filled run would write answers those rows do not have")
+
+
+def fill_fix(session: Any, total: int, size: int, rows_are: str) -> str:
+    """How to score ``total`` rows (``rows_are``: "this batch", "the data") with a model that takes runs of exactly
+    ``size`` rows and whose answer for a row depends on the others of its run: the counts that fill whole runs,
+    or a dynamic batch axis."""
+    low = total // size * size
+    counts = f"{low:,} or {low + size:,}" if low else f"{size:,}"
+    axes = ", ".join(f"{i.name!r}: {{0: 'batch'}}" for i in session.get_inputs())
+    return (f"{rows_are} has {total:,} row{'s' if total != 1 else ''}, and a multiple of {size:,} ({counts} here) "
+            f"would leave no run to fill. Score a multiple of {size:,} rows, or export the model with a dynamic batch "
+            f"axis (PyTorch: torch.onnx.export(..., dynamic_axes={{{axes}}}))")
+
+
+def _first_difference(a: list[Any], b: list[Any], rows: int) -> tuple[int, int, str, str] | None:
+    """The first output and row among the first ``rows`` rows where answers ``a`` and ``b`` differ (floating-point
+    ones beyond (1e-5, 1e-4)), with both answers shown; None when they agree. An output without a row per row
+    (an aggregate) is not compared."""
+    import numpy as np
+
+    for index, (x, y) in enumerate(zip(a, b)):
+        if isinstance(x, list) and isinstance(y, list):
+            for row in range(min(rows, len(x), len(y))):
+                if x[row] != y[row]:
+                    return index, row, repr(x[row])[:80], repr(y[row])[:80]
+            continue
+        x, y = np.asarray(x), np.asarray(y)
+        if x.shape != y.shape or not x.ndim or x.shape[0] < rows:
+            continue
+        x, y = x[:rows], y[:rows]
+        if np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.complexfloating):
+            close = np.isclose(x, y, rtol=1e-4, atol=1e-5, equal_nan=True)
+        else:
+            close = x == y
+        bad = np.flatnonzero(~np.asarray(close).reshape(rows, -1).all(axis=1))
+        if bad.size:
+            row = int(bad[0])
+            show = {"precision": 4, "threshold": 6, "edgeitems": 3}
+            return (index, row, np.array2string(np.asarray(x[row]), **show),  # type: ignore[arg-type]
+                    np.array2string(np.asarray(y[row]), **show))  # type: ignore[arg-type]
+    return None
 
 
 def _rows_that_fit(session: Any, rows: int) -> int:
@@ -152,7 +270,8 @@ def run_rows(session: Any, outputs: list[str] | None, feeds: dict[str, Any], row
     run once on the whole batch instead. A model that
     takes one row per run (:func:`takes_one_row`) is run row by row. With ``fill_fixed``, a model whose inputs fix
     the batch size (:func:`fixed_rows`) is run on batches of exactly that many rows, the last one filled up and
-    the filling's outputs dropped (scoring); without it, the batch is run as it is and onnxruntime's error is the
+    the filling's outputs dropped (scoring), once :func:`fill_changes_answers` finds the last run's answers for its
+    real rows unchanged by another filling; without it, the batch is run as it is and onnxruntime's error is the
     caller's (validation reports the fixed batch size).
 
     Parameters
@@ -172,6 +291,12 @@ def run_rows(session: Any, outputs: list[str] | None, feeds: dict[str, Any], row
     -------
     list
         What ``session.run(outputs, feeds)`` returns.
+
+    Raises
+    ------
+    UnsupportedModelError
+        With ``fill_fixed``: a model whose answer for a row depends on the other rows of its run, given a batch that
+        is not a multiple of its fixed batch size (the filling would change the last rows' answers).
 
     Examples
     --------

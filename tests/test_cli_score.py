@@ -414,3 +414,48 @@ def test_an_array_column_beside_an_id_is_refused_in_local_validate_words(tmp_pat
     assert "column 'x' holds arrays (a list column) among other columns (['id'])" in err
     assert "keep only that column, named 'input'" in err and len(err.strip().splitlines()) == 1
     assert not Path("scored.parquet").exists()
+
+
+def _centred_model(path: Path) -> None:
+    """``y = x - x.mean(axis=0)`` for inputs of exactly 16 rows (``[16, 4]``): each row's answer depends on the other
+    rows of its run, as a model exported with a fixed batch size and a batch statistic computes it."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("ReduceMean", ["x"], ["m"], axes=[0]), helper.make_node("Sub", ["x", "m"], ["y"])], "centred",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [16, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [16, 4])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)]), path)
+
+
+def test_a_fixed_batch_model_reading_the_other_rows_is_refused_a_last_run_to_fill(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    # before: exit 0, rows 32..39 written centred on a run filled up with 8 copies of row 39, silently
+    monkeypatch.chdir(tmp_path)
+    _centred_model(tmp_path / "centred.onnx")
+    X = np.random.default_rng(4).normal(size=(40, 4)).astype(np.float32)
+    pd.DataFrame(X, columns=FEATURES).to_parquet(tmp_path / "rows.parquet")
+    assert main(["score", "centred.onnx", "--data", "rows.parquet", "--out", "scored.parquet"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "its answer for a row depends on the other rows of its run: the last run holds rows 32..39 only" in err, err
+    assert "the data has 40 rows, and a multiple of 16 (32 or 48 here) would leave no run to fill" in err, err
+    assert "dynamic_axes={'x': {0: 'batch'}}" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["centred.onnx", "rows.parquet"]  # nothing half-written
+
+
+def test_a_fixed_batch_model_reading_the_other_rows_scores_whole_runs_whatever_the_batch_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # before: --batch-size 25 cut 32 rows into 25 + 7, scored as runs of 16, 9 and 7 real rows, the last two filled
+    # up: rows 16..31 were centred on filled runs. Now runs of the data's rows 0..15 and 16..31, whatever the batches
+    monkeypatch.chdir(tmp_path)
+    _centred_model(tmp_path / "centred.onnx")
+    X = np.random.default_rng(4).normal(size=(32, 4)).astype(np.float32)
+    pd.DataFrame(X, columns=FEATURES).to_parquet(tmp_path / "rows.parquet")
+    args = ["score", "centred.onnx", "--data", "rows.parquet", "--out", "scored.parquet", "--batch-size", "25"]
+    assert main(args) == 0
+    got = np.stack(pq.read_table("scored.parquet").to_pandas()["y"])
+    want = np.concatenate([X[:16] - X[:16].mean(axis=0), X[16:] - X[16:].mean(axis=0)])
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

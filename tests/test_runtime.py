@@ -106,10 +106,48 @@ def test_a_fixed_batch_size_is_scored_in_runs_of_that_size_and_the_filling_dropp
     x = np.random.default_rng(1).normal(size=(rows, 3)).astype(np.float32)
     recording = _Recording(model)
     y, label = run_rows(recording, None, {"x": x}, fill_fixed=True)
-    assert set(recording.sizes) == {16} and len(recording.sizes) == -(-rows // 16)
+    # and a filled run twice more: filled again, and filled otherwise (fill_changes_answers)
+    assert set(recording.sizes) == {16} and len(recording.sizes) == -(-rows // 16) + (2 if rows % 16 else 0)
     w = np.array([0.5, -1.0, 2.0, 0.25, -0.75, 1.5], dtype=np.float32).reshape(3, 2)
     np.testing.assert_allclose(y, x @ w, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(label[:, 0], np.argmax(x @ w, axis=1))
     if rows != 16:  # validation runs the data as it is: the fixed batch size is its finding, not filled up
         with pytest.raises(Exception, match="Expected: 16"):
             run_rows(session(model), None, {"x": x})
+
+
+def _coupled_model(how: str) -> bytes:
+    """A model taking runs of exactly 16 rows (``[16, 3]``) whose answer for a row depends on the other rows of the
+    run: ``x - x.mean(axis=0)``, a Softmax over the rows, or the rows sorted (TopK over axis 0)."""
+    nodes = {
+        "centred": [helper.make_node("ReduceMean", ["x"], ["m"], axes=[0]), helper.make_node("Sub", ["x", "m"], ["y"])],
+        "softmax over the rows": [helper.make_node("Softmax", ["x"], ["y"], axis=0)],
+        "sorted over the rows": [helper.make_node("TopK", ["x", "k"], ["y", "i"], axis=0)],
+    }[how]
+    graph = helper.make_graph(
+        nodes, "coupled", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [16, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [16, 3])],
+        initializer=[helper.make_tensor("k", TensorProto.INT64, [1], [16])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+@pytest.mark.parametrize("rows", [40, 5, 1])
+@pytest.mark.parametrize("how", ["centred", "softmax over the rows", "sorted over the rows"])
+def test_a_fixed_batch_model_reading_the_other_rows_is_refused_a_run_to_fill(how: str, rows: int) -> None:
+    # before: the last run filled up with copies of its last row, and its rows' answers written as they came out of
+    # that run (x - x.mean(0) of rows 32..39 centred on a mean mostly of row 39), silently
+    from onnxgate.errors import UnsupportedModelError
+
+    model = session(_coupled_model(how))
+    x = np.random.default_rng(2).normal(size=(rows, 3)).astype(np.float32)
+    counts = "32 or 48" if rows == 40 else "16"
+    with pytest.raises(UnsupportedModelError, match=rf"depends on the other rows of its run.*a multiple of 16 "
+                                                    rf"\({counts} here\).*dynamic_axes=\{{'x': \{{0: 'batch'\}}\}}"):
+        run_rows(model, None, {"x": x}, fill_fixed=True)
+    # whole runs need no filling: scored as the model scores them
+    whole = np.resize(x, (32, 3))
+    got = run_rows(model, None, {"x": whole}, fill_fixed=True)[0]
+    want = np.concatenate([model.run(None, {"x": whole[:16]})[0], model.run(None, {"x": whole[16:]})[0]])
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)

@@ -26,7 +26,7 @@ from onnxgate._package_rules import (
     package_manifest,
     package_nan_inputs,
 )
-from onnxgate.errors import InvalidDataError
+from onnxgate.errors import InvalidDataError, OnnxGateError, UnsupportedModelError
 
 __all__ = ["DEFAULT_SCORE_BATCH", "register", "run", "score_parquet"]
 
@@ -45,7 +45,11 @@ def register(sub: Any) -> None:
             "OUT. Without --spark, one Parquet file written batch by batch; with --spark MASTER (local[*], "
             "spark://host:port, sc://host, yarn, k8s://host:port), a folder of Parquet files written by Spark. "
             "A package's rule for NaN and infinity applies (its service's, or a SQL table's); an .onnx file's "
-            "rows are scored as they are, and the rows holding NaN or infinity are counted per column on stderr."
+            "rows are scored as they are, and the rows holding NaN or infinity are counted per column on stderr. "
+            "A model with a fixed batch size (an input of [16, 10]) is scored in runs of that many rows, the last "
+            "filled up with copies of its last row; when the filling changes the answers of its real rows (a model "
+            "reading the other rows of its run: a batch statistic, a Softmax or a sort over the rows), score a "
+            "multiple of that many rows or export the model with a dynamic batch axis."
         ),
     )
     p.add_argument("model", metavar="MODEL_OR_PACKAGE", help="an .onnx file or a package folder")
@@ -98,7 +102,7 @@ def score_parquet(
 
     from onnxgate._arrow import arrow_type, batch_feeds, leaf_type, to_arrow
     from onnxgate._onnx import atomic_write, runnable, weights_by_path
-    from onnxgate.runtime import check_outputs_one_row_per_input, run_rows
+    from onnxgate.runtime import check_outputs_one_row_per_input, fixed_rows, run_rows
     from onnxgate.runtime import session as model_session
     from onnxgate.signature import Signature
     from onnxgate.spark import (
@@ -138,6 +142,13 @@ def score_parquet(
     data_fields = [f.with_name(kept_apart.get(f.name, f.name)) for f in dataset.schema]
     schema = pa.schema([*data_fields, *(pa.field(o, arrow_type(s)) for o, s in zip(wanted, specs))])
     session = model_session(source)
+    batches = dataset.to_batches(batch_size=batch_size)
+    size = fixed_rows(session)
+    if size is not None:
+        # a model taking runs of exactly `size` rows: runs of the data's rows 0..size-1, size..2*size-1, whatever its
+        # row groups and --batch-size, so only the data's last run is filled up, and checked before a row is written
+        batches = _runs_of(batches, size)
+        _refuse_filled_run(dataset, fed, signature, session, wanted, size)
     rows = 0
     # Dictionary encoding for all but floating-point columns. Each batch is one row group, too small
     # for a float column's dictionary to outgrow the 1 MB page limit that makes the writer give up on
@@ -146,7 +157,7 @@ def score_parquet(
     dictionary = [f.name for f in schema if not pa.types.is_floating(leaf_type(f.type))]
     with (atomic_write(out, overwrite=overwrite) as handle,
           pq.ParquetWriter(handle, schema, use_dictionary=dictionary) as writer):
-        for batch in dataset.to_batches(batch_size=batch_size):
+        for batch in batches:
             if batch.num_rows == 0:
                 continue
             feeds = batch_feeds(batch.select(fed), signature)
@@ -157,6 +168,8 @@ def score_parquet(
                     non_finite[shown] = non_finite.get(shown, 0) + n
             try:
                 outs = run_rows(session, wanted, feeds, fill_fixed=True)
+            except OnnxGateError:
+                raise
             except Exception as err:
                 where = f"rows {rows}..{rows + batch.num_rows - 1}"
                 raise InvalidDataError(f"onnxruntime failed on {where}: {err}") from err
@@ -165,6 +178,49 @@ def score_parquet(
             writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))
             rows += batch.num_rows
     return rows
+
+
+def _runs_of(batches: Any, size: int) -> Any:
+    """``batches`` (Arrow record batches) cut again so that every one but the last holds a multiple of ``size``
+    rows: the rows a batch leaves over start the next one."""
+    import pyarrow as pa
+
+    left = None
+    for batch in batches:
+        if left is not None:
+            batch = _one_batch(pa.Table.from_batches([left, batch]))
+        whole = batch.num_rows // size * size
+        left = batch.slice(whole) if whole < batch.num_rows else None
+        if whole:
+            yield batch.slice(0, whole)
+    if left is not None:
+        yield left
+
+
+def _one_batch(table: Any) -> Any:
+    """The rows of an Arrow table (of at least one row) as one record batch (``pyarrow.concat_batches`` is 19's;
+    the floor is 15)."""
+    return table.combine_chunks().to_batches()[0]
+
+
+def _refuse_filled_run(dataset: Any, fed: list[str], signature: Any, session: Any, wanted: list[str],
+                       size: int) -> None:
+    """Before a row is scored: refuse data whose last run of ``size`` rows (the model's fixed batch size) must be
+    filled up when the model's answers for its real rows change with the filling
+    (:func:`onnxgate.runtime.fill_changes_answers`, given the data's last ``size`` rows)."""
+    from onnxgate._arrow import batch_feeds
+    from onnxgate.runtime import fill_changes_answers, fill_fix
+
+    total = dataset.count_rows()
+    rows = total % size
+    if not rows:
+        return  # whole runs: nothing is filled up
+    start = max(total - size, 0)
+    feeds = batch_feeds(_one_batch(dataset.take(list(range(start, total)), columns=fed)), signature)
+    found = fill_changes_answers(session, wanted, feeds, size, rows, first=total - rows)
+    if found is not None:
+        raise UnsupportedModelError(f"{found}; {fill_fix(session, total, size, 'the data')}",
+                                    input=signature.input_names[0])
 
 
 def check_parquet_files(

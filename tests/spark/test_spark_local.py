@@ -219,6 +219,25 @@ def test_predict_of_a_model_with_a_fixed_batch_size_scores_every_row(local_spark
     np.testing.assert_allclose(np.stack(got["y"].to_numpy()), X @ w, rtol=1e-5, atol=1e-6)
 
 
+def test_predict_of_a_fixed_batch_model_reading_the_other_rows_refuses_a_run_to_fill(local_spark: Any) -> None:
+    # before: each partition's last run filled up with copies of its last row, and x - x.mean(0) of its rows written
+    # centred on that filling, silently; now the job fails saying why (a partition of 16 rows needs no filling)
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("ReduceMean", ["x"], ["m"], axes=[0]), helper.make_node("Sub", ["x", "m"], ["y"])], "centred",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [16, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [16, 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
+    X = np.random.default_rng(6).normal(size=(40, 4)).astype(np.float32)
+    df = local_spark.createDataFrame(pd.DataFrame(X, columns=FEATURES)).repartition(3)
+    with pytest.raises(Exception, match=r"its answer for a row depends on the other rows of its run.*a multiple of 16"):
+        ogs.predict(df, model, columns=FEATURES).collect()
+    whole = local_spark.createDataFrame(pd.DataFrame(X[:16], columns=FEATURES)).coalesce(1)
+    got = np.stack(ogs.predict(whole, model, columns=FEATURES).toPandas()["y"].to_numpy())
+    np.testing.assert_allclose(got, X[:16] - X[:16].mean(axis=0), rtol=1e-5, atol=1e-5)
+
+
 def test_a_dataframe_with_a_column_named_twice_is_refused_by_name(local_spark: Any, planted: dict[str, Any]) -> None:
     # after a join: predict raised Spark's AnalysisException [AMBIGUOUS_REFERENCE], validate "the Spark parity job
     # failed" (helper-125)
