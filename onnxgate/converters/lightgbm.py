@@ -404,6 +404,10 @@ def _read_params(booster: Any) -> dict[str, Any]:
         return params
 
 
+#: How LightGBM's parameters read true (as given, or as its model text holds them).
+_TRUE = (True, 1, "1", "true")
+
+
 def _number(value: Any) -> float:
     try:
         return float(value)
@@ -565,10 +569,12 @@ class LightGBMConverter(BoostingConverter):
         params = _training_params(_booster(model))
         # each converted without a word, and predicted otherwise (measured on diabetes, wine, breast_cancer)
         why = None
-        if params.get("linear_tree") in (True, 1, "1", "true"):
+        if params.get("linear_tree") in _TRUE:
             why = ("linear_tree=True: its leaves hold linear models of the features, and onnxmltools writes only "
                    "each leaf's constant (predictions off by 42 on diabetes). Train with linear_tree=False")
-        elif params.get("zero_as_missing") in (True, 1, "1", "true"):
+        elif params.get("zero_as_missing") in _TRUE and params.get("use_missing", True) in _TRUE:
+            # use_missing=False overrides it: every split then reads NaN as 0 and no value as missing (LightGBM's
+            # missing_type None, which the file follows: tested with zeros and NaN), and the model was refused
             why = ("zero_as_missing=True: LightGBM sends every 0 down a split's missing-value branch, and the ONNX "
                    "tree ensemble treats only NaN as missing, so rows holding 0 would take other branches. Train "
                    "with zero_as_missing=False, writing missing values as NaN")
@@ -576,7 +582,7 @@ class LightGBMConverter(BoostingConverter):
             why = (f"sigmoid={params['sigmoid']}: LightGBM's probability is 1 / (1 + exp(-sigmoid * score)), and "
                    "onnxmltools writes the default sigmoid's (probabilities off by 0.15 on breast_cancer). Train "
                    "with sigmoid=1.0")
-        elif params.get("reg_sqrt") in (True, 1, "1", "true"):
+        elif params.get("reg_sqrt") in _TRUE:
             why = ("reg_sqrt=True: LightGBM fits the square root of the label and squares its predictions, and "
                    "onnxmltools writes the unsquared ones (off by 250 on diabetes). Train with reg_sqrt=False")
         if why is not None:
