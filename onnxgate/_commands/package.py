@@ -8,7 +8,10 @@ container build context) shares this command. Exit codes: 0 written, 1 the model
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -215,8 +218,9 @@ def run(args: argparse.Namespace) -> int:
 
         require_mlflow()  # before validating: a missing extra is said first
     try:
-        folder = package(args.model, target=target, out=args.out, reference=reference, data=data,
-                         overwrite=args.force, **options)
+        with _warnings_as_notes():
+            folder = package(args.model, target=target, out=args.out, reference=reference, data=data,
+                             overwrite=args.force, **options)
     except ValidationFailedError as err:
         report = getattr(err, "report", None)
         print(str(report) if report is not None else str(err), file=sys.stderr)
@@ -277,6 +281,29 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"logged {result['model_uri']} in {uri}: {result['note']}")
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _warnings_as_notes() -> Iterator[None]:
+    """Say onnxgate's own warnings of the package step (an MLflow package of integer column labels, category values
+    that are also codes) as one ``note:`` line each on stderr: Python printed them as
+    ``.../onnxgate/cli.py:148: UserWarning: onnxgate: ...`` followed by the source line ``return int(args.run(args))``.
+    Any other warning is shown as Python shows it."""
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as recorded:
+            warnings.filterwarnings("always", message="onnxgate: ", category=UserWarning)
+            try:
+                yield
+            finally:
+                caught = list(recorded or ())
+    finally:  # outside the recording: a warning shown again inside it would be recorded again
+        for warning in caught:
+            text = str(warning.message)
+            if issubclass(warning.category, UserWarning) and text.startswith("onnxgate: "):
+                print(f"note: {text.removeprefix('onnxgate: ')}", file=sys.stderr)
+            else:
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 def _note_unchecked_parity(manifest: dict[str, Any]) -> None:

@@ -135,3 +135,35 @@ def test_an_mlflow_package_taking_the_frame_by_position_says_nothing(wine: dict[
     frame = wine["frame"].head(3)
     got = mlflow.pyfunc.load_model(str(folder)).predict(frame)
     assert np.asarray(got["label"]).ravel().tolist() == wine["model"].predict(frame).tolist()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_the_cli_says_the_integer_labels_note_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    # the package command printed Python's warning form: ".../onnxgate/cli.py:148: UserWarning: onnxgate: MLflow
+    # matches ..." and then the source line "return int(args.run(args))"
+    pytest.importorskip("mlflow")
+    lightgbm = pytest.importorskip("lightgbm")
+    from sklearn.datasets import load_iris
+
+    from onnxgate.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    X, y = load_iris(return_X_y=True)
+    frame = pd.DataFrame(X)
+    model = lightgbm.LGBMClassifier(n_estimators=5, verbose=-1, n_jobs=1).fit(frame, y)
+    model.booster_.save_model("model.txt")
+    frame.to_csv("rows.csv", index=False)
+    og.convert(model, frame.head(20)).save("model.onnx")
+    capsys.readouterr()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = main(["package", "model.onnx", "--target", "mlflow", "-o", "pkg", "--reference", "model.txt",
+                     "--data", "rows.csv"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    notes = [line for line in err.splitlines() if "integer column labels" in line]
+    assert len(notes) == 1 and notes[0].startswith("note: MLflow matches"), err
+    assert "frame.rename(columns=str)" in notes[0]
+    assert "UserWarning" not in err and "args.run" not in err
+    assert not [w for w in caught if "integer column labels" in str(w.message)]
