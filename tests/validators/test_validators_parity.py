@@ -905,3 +905,18 @@ def test_a_file_branching_on_the_batch_size_fails_against_a_scikit_learn_referen
     assert not parity_check.passed
     assert "in one batch of 10000 rows (the data's 5 rows repeated), output 'probabilities'" in parity_check.message
     assert "exporter" not in parity_check.message  # no exporter traced this model
+
+
+def test_a_wide_output_file_reading_its_batch_size_is_not_failed_for_the_large_batchs_memory():
+    # a HashingVectorizer's file (a Shape node, 2**20 output columns) failed parity once 4c8a367 scored it in one
+    # batch of 10,000 rows: onnxruntime could not allocate that batch's 42 GB of output, and validate blamed the file
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    texts = np.array(["the cat sat", "a dog ran far", "cats and dogs", "nothing here"] * 3, dtype=object)
+    model = HashingVectorizer().fit(texts)
+    conversion = og.convert(model, texts, opset=17)
+    assert any(node.op_type == "Shape" for node in conversion.model.graph.node)
+
+    report = og.validate(conversion, reference=model, data=texts)
+
+    assert report.check("prediction_parity").passed, report.check("prediction_parity").message
