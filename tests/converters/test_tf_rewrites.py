@@ -910,8 +910,10 @@ def test_xlogy_xlog1py_xdivy_and_truncatemod_convert_and_match_tensorflow_at_the
     want = fn(x, y)
     for name, value in zip(conv.signature.output_names, got):
         assert value.dtype == dtype, name
-        # NaN where TensorFlow's is; 0 for every x = 0
-        np.testing.assert_allclose(value, want[name].numpy(), rtol=8 * np.finfo(dtype).eps, atol=0, err_msg=name)
+        # NaN where TensorFlow's is; 0 for every x = 0. A few ulps apart at most: onnxruntime's and TensorFlow's log
+        # and exp are each vectorized per CPU (AVX2 or not), so the bound is loose enough for any x86-64 machine
+        eps = np.finfo(dtype).eps
+        np.testing.assert_allclose(value, want[name].numpy(), rtol=64 * eps, atol=64 * eps, err_msg=name)
     assert np.all(got[conv.signature.output_names.index("xlogy")][:1] == 0)  # xlogy(0, 0), (0, nan), (0, inf)...
     report = og.validate(conv, reference=fn, data={"x": x, "y": y})
     assert report.passed, str(report)
@@ -958,7 +960,10 @@ def test_cumulative_logsumexp_converts_with_every_flag_and_matches_tensorflow_fa
         expected = want[name].numpy()
         assert np.isfinite(expected[0, 0, 0]) or name.startswith("ex_fwd")  # -1000 answered, not lost against 1000
         np.testing.assert_array_equal(np.isneginf(value), np.isneginf(expected), err_msg=name)
-        np.testing.assert_allclose(value, expected, rtol=8 * np.finfo(dtype).eps, atol=0, err_msg=name)
+        # the scan's sums reach 300 and cancel to near 0: an ulp of 300 in absolute terms (either side's exp and
+        # log1p are vectorized per CPU), a formula gone wrong is off by whole units
+        np.testing.assert_allclose(value, expected, rtol=64 * np.finfo(dtype).eps,
+                                   atol=1e-3 if dtype == np.float32 else 1e-11, err_msg=name)
     report = og.validate(conv, reference=fn, data=x)
     assert report.passed, str(report)
 
