@@ -526,6 +526,7 @@ def _read_package(folder: Path) -> tuple[dict[str, Any], bytes, str | None]:
     model_bytes = model_path.read_bytes()
     check_model_bytes(manifest, model_path, model_bytes)
     _check_predict_script(folder, manifest["sql"])
+    _check_model_copies(folder, manifest["sql"], model_bytes)
     script_path = folder / "03_create_input_table.sql"
     try:
         script = script_path.read_text(encoding="utf-8") if script_path.is_file() else None
@@ -577,6 +578,42 @@ def _check_predict_script(folder: Path, sql: Mapping[str, Any]) -> None:
             "the query), or run your edited query in the database itself",
             path=str(path),
         )
+
+
+_HEX_LITERAL = re.compile(r"^\s*0x([0-9A-Fa-f]*),\s*$", re.MULTILINE)
+
+
+def _check_model_copies(folder: Path, sql: Mapping[str, Any], model_bytes: bytes) -> None:
+    """Refuse a package whose ``02_insert_model.sql`` hex literal (or Synapse's ``model.hex``) is not
+    ``model.onnx``: the database stores that copy, the dry run scores ``model.onnx``. The scripts' sha256 in
+    ``manifest.json`` catches an edited script, but a manifest rewritten with the script (or a script and
+    manifest from another package) passed with exit 0 while the database would run another model (helper-320)."""
+
+    import hashlib
+
+    scripts = sql.get("model_scripts_sha256")
+    listed = set(scripts) if isinstance(scripts, Mapping) else {"02_insert_model.sql", "model.hex"}
+    copies: list[tuple[Path, str | None]] = []
+    insert = folder / "02_insert_model.sql"
+    if "02_insert_model.sql" in listed and insert.is_file():
+        found = _HEX_LITERAL.search(insert.read_text(encoding="utf-8", errors="replace"))
+        if found is not None:
+            copies.append((insert, found.group(1)))
+    hex_file = folder / "model.hex"
+    if "model.hex" in listed and hex_file.is_file():
+        copies.append((hex_file, hex_file.read_text(encoding="ascii", errors="replace").strip()))
+    for path, text in copies:
+        try:
+            held = bytes.fromhex(text or "")
+        except ValueError:
+            held = b""
+        if held != model_bytes:
+            raise PackagingError(
+                f"{str(path)!r} holds another model than model.onnx (sha256 {hashlib.sha256(held).hexdigest()[:12]} "
+                f"of its hex, {hashlib.sha256(model_bytes).hexdigest()[:12]} of model.onnx): the database would store "
+                "that one, and the dry run scores model.onnx. Write the package again with onnxgate package",
+                path=str(path),
+            )
 
 
 def _text_sha256(path: Path) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -410,6 +412,10 @@ def _package_holding(model: Any, out: Path) -> Path:
     (out / "model.onnx").write_bytes(data)
     manifest = json.loads((out / "manifest.json").read_text())
     manifest["model"]["sha256"] = hashlib.sha256(data).hexdigest()
+    insert = out / "02_insert_model.sql"  # the database's copy of the model too, as such a package held it
+    text = re.sub(r"(?m)^(\s*)0x[0-9A-F]+,$", lambda m: f"{m.group(1)}0x{data.hex().upper()},", insert.read_text())
+    insert.write_text(text)
+    manifest["sql"]["model_scripts_sha256"]["02_insert_model.sql"] = hashlib.sha256(text.encode()).hexdigest()
     (out / "manifest.json").write_text(json.dumps(manifest))
     return out
 
@@ -596,6 +602,30 @@ def test_a_package_inserting_another_model_is_refused(package: Path, tmp_path: P
     pd.DataFrame(data).to_csv(rows, index=False)
     assert main(["sql-dryrun", str(mixed), "--data", str(rows)]) == 2
     assert "lacks 02_insert_model.sql" in capsys.readouterr().err
+
+
+def test_a_package_whose_insert_script_and_manifest_hold_another_model_is_refused(package: Path, tmp_path: Path,
+                                                                                   capsys: Any) -> None:
+    # 02_insert_model.sql from another model, with manifest.json's sha256 of it rewritten to match: the dry run
+    # scored model.onnx and passed with exit 0, while the database would store and run the other model (helper-320)
+    import hashlib
+    import shutil
+
+    data = {n: X[:, i] for i, n in enumerate(NAMES)}
+    mixed = tmp_path / "mixed"
+    shutil.copytree(package, mixed)
+    insert = mixed / "02_insert_model.sql"
+    insert.write_text(insert.read_text(encoding="utf-8").replace("0x08", "0x09", 1), encoding="utf-8")
+    manifest = json.loads((mixed / "manifest.json").read_text(encoding="utf-8"))
+    manifest["sql"]["model_scripts_sha256"]["02_insert_model.sql"] = hashlib.sha256(insert.read_bytes()).hexdigest()
+    (mixed / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(PackagingError, match=r"02_insert_model\.sql' holds another model than model\.onnx"):
+        dry.dry_run(mixed, data)
+    rows = tmp_path / "rows.csv"
+    pd.DataFrame(data).to_csv(rows, index=False)
+    assert main(["sql-dryrun", str(mixed), "--data", str(rows)]) == 2
+    assert "holds another model than model.onnx" in capsys.readouterr().err
+    assert dry.dry_run(package, data).passed  # the package as written
 
 
 def test_the_dry_run_gives_the_reference_float32_rows_as_validate_does(tmp_path: Path) -> None:
