@@ -537,14 +537,18 @@ def _pandas_kind(column: Any, name: str) -> tuple[str, str] | None:
             return "map", f"is {map_type_name(dtype.pyarrow_dtype)}"
     if getattr(dtype, "kind", "") != "O":
         return None
+    # the file's type first: a column of empty or null maps holds no (key, value) pair to recognise, and was read
+    # as rows of 0 numbers or as NaN, where score refuses it by that type
+    typed = dict(column.attrs.get(PARQUET_MAP_TYPES, ()))
+    if name in typed:
+        return "map", f"is {typed[name]}"
     for value in column.dropna().iloc[:64]:
         if isinstance(value, Mapping):
             return "struct", "is a struct (dict values)"
         if isinstance(value, (datetime.date, datetime.time, datetime.timedelta)):
             return "retype", f"holds {type(value).__module__}.{type(value).__name__} values"
         if _is_map_value(value):
-            typed = dict(column.attrs.get(PARQUET_MAP_TYPES, ()))
-            return "map", f"is {typed[name]}" if name in typed else "is a map (lists of (key, value) pairs)"
+            return "map", "is a map (lists of (key, value) pairs)"
     return None
 
 

@@ -205,6 +205,8 @@ def _typed_column(kind: str, n: int) -> Any:
         "date": lambda: pa.array([start.date()] * n, pa.date32()),
         "struct": lambda: pa.array([{"cm": 3.5, "unit": 1}] * n),
         "map": lambda: pa.array([[("cm", 3.5)]] * n, pa.map_(pa.string(), pa.float64())),
+        "map-empty": lambda: pa.array([[]] * n, pa.map_(pa.string(), pa.float64())),
+        "map-null": lambda: pa.array([None] * n, pa.map_(pa.string(), pa.float64())),
     }[kind]()
 
 
@@ -226,6 +228,12 @@ def _typed_column(kind: str, n: int) -> Any:
     ("validate", "map", "columns", "input 'b' expects float64; column 'b' is map<string, double>: take the number"),
     ("score", "map", "rows", "column 'b' is map<string, double>: take the number the model reads out of it first"),
     ("score", "map", "columns", "column 'b' is map<string, double>: take the number the model reads out of it"),
+    # before: a map column of empty maps was "input 'b' expects 1 values per row [?,1], column 'b' has 0 (shape
+    # [150, 0])", one of null maps "the reference model failed ... b=nan": validate named no map where score did
+    ("validate", "map-empty", "columns", "input 'b' expects float64; column 'b' is map<string, double>: take the"),
+    ("validate", "map-empty", "rows", "column 'b' is map<string, double>: take the number the model reads out"),
+    ("validate", "map-null", "columns", "input 'b' expects float64; column 'b' is map<string, double>: take the"),
+    ("score", "map-empty", "columns", "column 'b' is map<string, double>: take the number the model reads out of"),
 ], ids=lambda v: v if v in ("validate", "score", "rows", "columns") or "column 'b'" not in v else "")
 def test_a_date_or_struct_column_is_named_by_its_type(iris_files: Path, command: str, kind: str, model: str,
                                                       says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
