@@ -920,3 +920,44 @@ def test_a_wide_output_file_reading_its_batch_size_is_not_failed_for_the_large_b
     report = og.validate(conversion, reference=model, data=texts)
 
     assert report.check("prediction_parity").passed, report.check("prediction_parity").message
+
+
+def test_a_nearest_neighbour_file_branching_on_the_batch_size_fails_though_its_reference_resolves_ties():
+    # 4c8a367's large batch ran only where no tie resolver judged the rows: a KNeighborsClassifier file edited to
+    # halve its probabilities above 100 rows passed on 5 rows (helper-322). The large batch is now compared with the
+    # file's own answers to the data's rows, which a tie the resolver accepted does not make differ
+    from onnx import numpy_helper
+    from sklearn.datasets import load_iris
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = load_iris(return_X_y=True)
+    X = X.astype(np.float32)
+    model = KNeighborsClassifier().fit(X, y)
+    converted = og.convert(model, X[:5]).model
+    name = next(o.name for o in converted.graph.output if o.name != "label")
+    edited = copy.deepcopy(converted)
+    for node in edited.graph.node:
+        node.output[:] = [f"{name}_converted" if o == name else o for o in node.output]
+    kind = next(o for o in converted.graph.output if o.name == name).type.tensor_type.elem_type
+    half = np.array(0.5, dtype=helper.tensor_dtype_to_np_dtype(kind))
+    edited.graph.initializer.extend([numpy_helper.from_array(np.array(100, dtype=np.int64), "rows_limit"),
+                                     numpy_helper.from_array(np.array([0], dtype=np.int64), "row_axis")])
+    halved = helper.make_graph([helper.make_node("Mul", [f"{name}_converted", "half"], ["halved"])], "large", [],
+                               [helper.make_tensor_value_info("halved", kind, None)],
+                               [numpy_helper.from_array(half, "half")])
+    kept = helper.make_graph([helper.make_node("Identity", [f"{name}_converted"], ["kept"])], "small", [],
+                             [helper.make_tensor_value_info("kept", kind, None)])
+    edited.graph.node.extend([
+        helper.make_node("Shape", ["input"], ["input_shape"]),
+        helper.make_node("Gather", ["input_shape", "row_axis"], ["batch_1d"]),
+        helper.make_node("Squeeze", ["batch_1d"], ["batch"]),
+        helper.make_node("Greater", ["batch", "rows_limit"], ["large_batch"]),
+        helper.make_node("If", ["large_batch"], [name], then_branch=halved, else_branch=kept)])
+    session = ort.InferenceSession(edited.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert not np.allclose(session.run([name], {"input": X})[0], model.predict_proba(X))
+
+    parity_check = og.validate(edited, reference=model, data=X[:5]).check("prediction_parity")
+
+    assert not parity_check.passed
+    assert f"output {name!r} answers otherwise than in the data's own batches" in parity_check.message
+    assert og.validate(converted, reference=model, data=X[:5]).passed
