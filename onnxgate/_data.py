@@ -645,11 +645,11 @@ def _cast(values: Any, spec: TensorSpec, what: str) -> np.ndarray:
             # that dtype): it was called "None value(s)", and the fix given, column.where(column.notna(), np.nan),
             # writes pd.NA again in a 'string' column. scikit-learn's imputer fails on pd.NA ("boolean value of NA
             # is ambiguous") and its encoder reads it as an unknown category
-            found = f"{nas} pd.NA value(s)" + (f" and {missing - nas} None value(s)" if missing > nas else "")
+            nones = f" and {missing - nas} None value(s)" if missing > nas else ""
             # astype('str') is not the fix: pandas 2 writes pd.NA as the text '<NA>'
             raise InvalidDataError(
-                f"{what} has {found} (the missing value of a pandas 'string' column, as pandas also reads a Parquet "
-                "file written from one), but the model reads only NaN as missing there (an imputer's "
+                f"{what} has {nas} pd.NA value(s) (the missing value of a pandas 'string' column, as pandas also reads "
+                f"a Parquet file written from one){nones}, but the model reads only NaN as missing there (an imputer's "
                 "missing_values=np.nan, or an encoder that learnt NaN): to scikit-learn pd.NA is not NaN (its "
                 "imputer fails on it, its encoder reads it as an unknown category). Make them NaN: "
                 "column.astype(object).where(column.notna(), numpy.nan) (then save the file again from that column)",

@@ -351,6 +351,7 @@ def test_pd_na_in_a_frame_is_named_so_and_none_beside_it_counted_apart(imputed_t
     assert all(part in str(err.value) for part in PD_NA_SAYS), str(err.value)
     mixed = string.assign(color=string["color"].astype(object))  # pd.NA objects, and None in 7 of those rows
     mixed.loc[mixed.index[::49], "color"] = None
-    with pytest.raises(og.InvalidDataError, match=r"'color' has 36 pd\.NA value\(s\) and 7 None value\(s\)"):
+    with pytest.raises(og.InvalidDataError, match=r"'color' has 36 pd\.NA value\(s\) \(the missing value of a "
+                                                 r"pandas 'string' column, [^)]*\) and 7 None value\(s\), but"):
         og.validate(conv, reference=model, data=mixed)
     assert og.validate(conv, reference=model, data=string.assign(color=_as_nan(string["color"]))).passed
