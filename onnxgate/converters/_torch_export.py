@@ -819,12 +819,13 @@ def _export_error(model: Any, err: BaseException, *, opset: int, dynamo: bool,
             return UnsupportedModelError(
                 f"the PyTorch TorchScript exporter could not convert {type(model).__name__} at opset {opset} (it "
                 f"said: {export_summary(err)[:200]}), and at opset 18 the dynamo exporter writes it, but "
-                f"onnxruntime has no kernel for {unwritten.op} in the types it computes in (float64 as a rule), so "
-                "no target could load the file. Convert the model in float32 (model.float() and a float32 sample), "
-                "or replace the layer",
+                f"onnxruntime has no kernel for {unwritten.listed} in the types it computes in (float64 as a rule), "
+                "so no target could load the file. Convert the model in float32 (model.float() and a float32 "
+                f"sample), or replace the layer{'s' if len(unwritten.ops) > 1 else ''}",
                 framework="pytorch",
                 opset=opset,
-                operator=unwritten.op,
+                operator=unwritten.ops[0],
+                operators=list(unwritten.ops),
             )
         else:  # "try opset 18" sent users to a refusal too (torch.sort(stable=True), cummax; helper-101)
             return UnsupportedModelError(
@@ -877,9 +878,11 @@ def _torchscript_refusal(model: Any, args: tuple[Any, ...]) -> str | None:
 
 @dataclasses.dataclass(frozen=True)
 class _NoKernel:
-    """:func:`_dynamo_refusal`'s answer for a file onnxruntime has no kernel for: the operator."""
+    """:func:`_dynamo_refusal`'s answer for a file onnxruntime has no kernel for: the operators, and them with the
+    modules computing them, as :func:`_kernel_gaps` words them."""
 
-    op: str
+    ops: tuple[str, ...]
+    listed: str
 
 
 def _dynamo_refusal(model: Any, args: tuple[Any, ...]) -> str | _NoKernel | None:
@@ -907,7 +910,7 @@ def _dynamo_refusal(model: Any, args: tuple[Any, ...]) -> str | _NoKernel | None
         _probe_session(proto)
     except Exception as err:
         found = re.search(r"Could not find an implementation for (\w+)\(\d+\)", str(err))
-        return _NoKernel(found.group(1)) if found else None
+        return _NoKernel(*_kernel_gaps(model, found.group(1), proto)) if found else None
     return None
 
 
@@ -1735,11 +1738,12 @@ def _raise_rows_on_axis_one(model: Any, layer: str, args: tuple[Any, ...], found
     )
 
 
-def _refuse_unrunnable(model: Any, err: Exception) -> None:
-    """Refuse a file onnxruntime loads but cannot run on the sample the model was exported from."""
+def _refuse_unrunnable(model: Any, err: Exception, proto: onnx.ModelProto | None = None,
+                       feeds: Mapping[str, Any] | None = None) -> None:
+    """Refuse a file onnxruntime loads but cannot run on the sample the model was exported from (``feeds``)."""
     found = re.search(r"(\w+) operator does not support double", str(err))
     if found:  # nn.LSTM and nn.GRU in float64: "LSTM operator does not support double yet", at run time
-        _refuse_without_double_kernel(model, found.group(1), err)
+        _refuse_without_double_kernel(model, found.group(1), err, proto, feeds)
     raise UnsupportedModelError(
         f"the exported model of {type(model).__name__} loads in onnxruntime but cannot run on the sample it was "
         f"exported from ({export_summary(err)[:300]}): the exporter wrote the graph wrongly. Try the other "
@@ -1772,10 +1776,11 @@ def _check_runs(model: Any, proto: onnx.ModelProto, args: tuple[Any, ...], names
     except Exception as err:
         return _unloadable_note(model, err, proto)
     takes = {i.name for i in session.get_inputs()}  # an input forward() never reads is no input of the file
+    feeds = {n: a.numpy() for n, a in zip(names, args) if n in takes}
     try:
-        session.run(None, {n: a.numpy() for n, a in zip(names, args) if n in takes})
+        session.run(None, feeds)
     except Exception as err:
-        _refuse_unrunnable(model, err)
+        _refuse_unrunnable(model, err, proto, feeds)
     return None
 
 
@@ -1790,10 +1795,13 @@ def _unloadable_note(model: Any, err: Exception, proto: onnx.ModelProto | None =
     return None
 
 
-def _refuse_without_double_kernel(model: Any, op: str, err: Exception, proto: onnx.ModelProto | None = None) -> None:
+def _refuse_without_double_kernel(model: Any, op: str, err: Exception, proto: onnx.ModelProto | None = None,
+                                  feeds: Mapping[str, Any] | None = None) -> None:
     """Refuse a model whose file needs a kernel onnxruntime does not have for ``op`` in its types (float64 as a
     rule: onnxgate writes the activations among them as formulas, :func:`onnxgate._graph.double_formulas`; or
-    bfloat16, for which onnxruntime's CPU has few kernels: no Gemm, MatMul or Conv)."""
+    bfloat16, for which onnxruntime's CPU has few kernels: no Gemm, MatMul or Conv). In float64, every operator
+    without a double kernel is named with the modules computing it (:func:`_kernel_gaps`), not only ``op``, the
+    first one onnxruntime stopped at."""
     from onnxgate._onnx import holds_type
 
     if proto is not None and holds_type(proto, 16):  # TensorProto.BFLOAT16
@@ -1808,13 +1816,69 @@ def _refuse_without_double_kernel(model: Any, op: str, err: Exception, proto: on
             framework="pytorch",
             operator=op,
         ) from err
+    ops, listed = _kernel_gaps(model, op, proto, feeds)
     raise UnsupportedModelError(
-        f"onnxruntime has no kernel for {op} in the types {type(model).__name__} computes in (float64 as a rule; it "
-        f"said: {export_summary(err)[:200]}), so no target could load the file. Convert the model in float32 "
-        "(model.float() and a float32 sample), or replace the layer",
+        f"onnxruntime has no kernel for {listed} in the types {type(model).__name__} computes in (float64 as a "
+        f"rule; it said: {export_summary(err)[:200]}), so no target could load the file. Convert the model in "
+        f"float32 (model.float() and a float32 sample), or replace the layer{'s' if len(ops) > 1 else ''}",
         framework="pytorch",
-        operator=op,
+        operator=ops[0],
+        operators=list(ops),
     ) from err
+
+
+def _kernel_gaps(model: Any, op: str, proto: onnx.ModelProto | None,
+                 feeds: Mapping[str, Any] | None = None) -> tuple[tuple[str, ...], str]:
+    """The operators of ``proto`` onnxruntime has no double kernel for (:func:`onnxgate._onnx.missing_kernels`:
+    onnxruntime stops at the first, ``op``, so a float64 model with a ``Conv2d``, an ``AvgPool2d`` and an ``LSTM``
+    was refused for the ``Conv``, then, once that was fixed, for the next), and them in words with the modules
+    computing them: ``Conv (module 'edges': Conv2d), AveragePool (module 'pool': AvgPool2d) and LSTM (module 'seq':
+    LSTM)``. ``op`` alone when the file is not at hand or no double node is among them (another type)."""
+    from onnxgate._onnx import missing_kernels
+
+    gaps = missing_kernels(proto, feeds) if proto is not None else []
+    if not gaps:
+        return (op,), op
+    nodes = {node.name: node for node in proto.graph.node} if proto is not None else {}
+    modules = dict(model.named_modules()) if hasattr(model, "named_modules") else {}
+    by_op: dict[str, list[str]] = {}
+    for gap in gaps:
+        path = _module_of(nodes[gap.node], modules) if gap.node in nodes else None
+        paths = by_op.setdefault(gap.op, [])
+        if path and path not in paths:
+            paths.append(path)
+    clauses = []
+    for name, paths in by_op.items():
+        shown = ", ".join(f"'{path}': {type(modules[path]).__name__}" for path in paths[:4])
+        more = f" and {len(paths) - 4} more" if len(paths) > 4 else ""
+        clauses.append(f"{name} (module{'s' if len(paths) > 1 else ''} {shown}{more})" if paths else name)
+    listed = ", ".join(clauses[:-1]) + (" and " if len(clauses) > 1 else "") + clauses[-1]
+    return tuple(by_op), listed
+
+
+def _module_of(node: onnx.NodeProto, modules: Mapping[str, Any]) -> str | None:
+    """The dotted path of the submodule of the converted model that computes ``node`` (``"0.body.0"``), or None when
+    the file does not say or it is the model itself. The dynamo exporter writes the scopes in the node's
+    ``pkg.torch.onnx.name_scopes`` (``['', '0', '0.body', '0.body.0', 'conv1d']``); the TorchScript exporter in
+    its name, each relative to a module above it (``/0/body/body.0/Conv``)."""
+    import ast
+
+    scopes: list[str] = []
+    for prop in node.metadata_props:
+        if prop.key == "pkg.torch.onnx.name_scopes":
+            with contextlib.suppress(ValueError, SyntaxError):
+                scopes = [str(scope) for scope in ast.literal_eval(prop.value)]
+    if not scopes and node.name.startswith("/"):
+        scopes = node.name.split("/")[1:-1]
+    current = ""
+    for scope in scopes:
+        above = current.split(".") if current else []
+        for depth in range(len(above), -1, -1):
+            candidate = ".".join([*above[:depth], scope]) if scope else ""
+            if candidate in modules:
+                current = candidate
+                break
+    return current or None
 
 
 def _check_batch_dynamic(model: Any, proto: onnx.ModelProto, args: tuple[Any, ...], names: list[str]) -> str | None:
@@ -1847,7 +1911,7 @@ def _check_batch_dynamic(model: Any, proto: onnx.ModelProto, args: tuple[Any, ..
     try:
         session.run(None, full)
     except Exception as err:
-        _refuse_unrunnable(model, err)
+        _refuse_unrunnable(model, err, proto, full)
     # Runs on the sample's size only: name the sample's size and one more, as the user sees it.
     failed = batch + 1
     try:

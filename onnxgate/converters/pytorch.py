@@ -46,8 +46,9 @@ Policy:
   has no double kernel for Softplus, Mish, ELU, SELU, CELU, LeakyReLU/RReLU, PReLU, Hardsigmoid, Hardswish,
   Softsign, exact GELU's Erf, Sinh, Cosh, Tan, Asinh, Acosh, Atanh, Atan, Asin or Acos: they are written as
   their formulas (:func:`onnxgate._graph.double_formulas`). A layer it has no double kernel for and no formula
-  is written for (``Conv``, ``LSTM``...) is refused, naming the operator, with the fix (convert in float32):
-  the file would load nowhere.
+  is written for (``Conv``, ``LSTM``...) is refused, naming every such operator and the modules computing it in
+  one message (not only the first, where onnxruntime stops), with the fix (convert in float32): the file would
+  load nowhere.
 * A module computing in bfloat16 (``model.to(torch.bfloat16)``, a bfloat16 ``torch.autocast``) is refused: onnxruntime
   has no bfloat16 Gemm, MatMul or Conv. A layer of ``quantize_dynamic`` or a fused fake quantizer of ``prepare_qat`` is
   refused naming the layer, with the fix (the float model, onnxruntime's quantization tools, or

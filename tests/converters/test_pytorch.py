@@ -1745,6 +1745,29 @@ def test_a_float64_lstm_is_refused_as_float64_not_as_an_exporter_error() -> None
     assert "other exporter" not in str(caught.value)
 
 
+class _EdgesPoolSequence(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.AvgPool2d(2))
+        self.seq = torch.nn.LSTM(8, 5, batch_first=True)
+
+    def forward(self, x: Any) -> Any:
+        return self.seq(self.features(x).reshape(x.shape[0], 4, 8))[0][:, -1]
+
+
+@pytest.mark.parametrize("opset", [17, 18])
+def test_a_float64_model_is_refused_naming_every_module_onnxruntime_has_no_double_kernel_for(opset: int) -> None:
+    # onnxruntime stops at the first: the Conv2d was named, then, converted again without it, the AvgPool2d, then
+    # the LSTM (which loads on double and refuses it when it runs)
+    x = torch.randn(4, 1, 8, 8, dtype=torch.float64)
+    with pytest.raises(UnsupportedModelError, match=r"model\.float\(\) and a float32 sample") as caught:
+        og.convert(_EdgesPoolSequence().double().eval(), x, opset=opset)
+    said = str(caught.value)
+    assert "Conv (module 'features.0': Conv2d), AveragePool (module 'features.1': AvgPool2d) and LSTM (module 'seq'" \
+        in said
+    assert caught.value.extra["operators"] == ["Conv", "AveragePool", "LSTM"]
+
+
 class _IgnoresSecond(torch.nn.Module):
     def __init__(self) -> None:
         super().__init__()
