@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 __all__ = ["ORT_QUIET", "RUN_ROWS", "check_outputs_one_row_per_input", "fill_changes_answers", "fill_fix",
@@ -108,10 +108,12 @@ def fixed_rows(session: Any) -> int | None:
     return size if size is not None and size > 1 else None
 
 
-def _run_fixed(session: Any, outputs: list[str] | None, feeds: dict[str, Any], total: int, size: int) -> list[Any]:
+def _run_fixed(session: Any, outputs: list[str] | None, feeds: dict[str, Any], total: int, size: int,
+               fill_advice: Callable[[int, int], str] | None = None) -> list[Any]:
     """The ``total`` rows of ``feeds`` in runs of exactly ``size`` rows, the last one filled up with copies of its
     last row (values the model takes, where zeros may not be: an index, a category code), those rows' outputs
-    dropped; an output without ``size`` rows per run is joined as it is (the caller refuses it).
+    dropped; an output without ``size`` rows per run is joined as it is (the caller refuses it). ``fill_advice``:
+    see :func:`run_rows`.
 
     Raises
     ------
@@ -129,12 +131,14 @@ def _run_fixed(session: Any, outputs: list[str] | None, feeds: dict[str, Any], t
         out = session.run(outputs, run)
         if rows < size:
             before = {name: arr[max(start - (size - rows), 0):start + rows] for name, arr in feeds.items()}
-            found = fill_changes_answers(session, outputs, before, size, rows, answers=out, first=start)
+            found = fill_changes_answers(session, outputs, before, size, rows, answers=out, first=start,
+                                         numbered=fill_advice is None)
             if found is not None:
                 from onnxgate.errors import UnsupportedModelError
 
-                raise UnsupportedModelError(f"{found}; {fill_fix(session, total, size, 'this batch')}",
-                                            input=next(iter(feeds)))
+                advice = (fill_fix(session, total, size, "this batch") if fill_advice is None
+                          else fill_advice(total, size))
+                raise UnsupportedModelError(f"{found}; {advice}", input=next(iter(feeds)))
         parts.append([o[:rows] if isinstance(o, np.ndarray) and o.ndim and o.shape[0] == size else o for o in out])
     return [np.concatenate(column) for column in zip(*parts)]
 
@@ -153,7 +157,7 @@ def _filled(part: Any, size: int, filling: Any = None) -> Any:
 
 def fill_changes_answers(
     session: Any, outputs: list[str] | None, feeds: dict[str, Any], size: int, rows: int, *,
-    answers: list[Any] | None = None, first: int = 0,
+    answers: list[Any] | None = None, first: int = 0, numbered: bool = True,
 ) -> str | None:
     """Whether a run of a fixed-batch model (:func:`fixed_rows`, ``size`` rows) filled up answers otherwise for its
     ``rows`` real rows, the last ``rows`` of ``feeds``, with another filling: a sentence saying how, else None.
@@ -166,7 +170,8 @@ def fill_changes_answers(
     the data before them), else with copies of its first row, else (a single row) with zeros; floating-point
     answers within (1e-5, 1e-4), others exactly. A model answering otherwise for the very same run twice (random
     numbers) or that cannot run the other filling gives None: it shows nothing of the filling. ``first``: the
-    number the sentence gives the first real row.
+    number the sentence gives the first real row; with ``numbered=False`` the rows are counted within the run only
+    (a Spark batch's row numbers are not the data's).
     """
     import numpy as np
 
@@ -198,10 +203,15 @@ def fill_changes_answers(
     index, row, ours, other_answer = found
     names = outputs or [o.name for o in session.get_outputs()]
     shapes = ", ".join(f"{i.name!r} is {list(i.shape)}" for i in session.get_inputs())
-    real_rows = f"row {first}" if rows == 1 else f"rows {first:,}..{first + rows - 1:,}"
+    if numbered:
+        real_rows = f"row {first}" if rows == 1 else f"rows {first:,}..{first + rows - 1:,}"
+        which = f"row {first + row:,}"
+    else:
+        real_rows = f"{rows:,} row{'s' if rows != 1 else ''}"
+        which = f"its real row {row + 1:,} of {rows:,}"
     return (f"the model takes runs of exactly {size:,} rows (input {shapes}), and its answer for a row depends on "
             f"the other rows of its run: the last run holds {real_rows} only, and filled up to {size:,} rows it "
-            f"answers {ours} for output {names[index]!r} of row {first + row:,} when filled with copies of its last "
+            f"answers {ours} for output {names[index]!r} of {which} when filled with copies of its last "
             f"row, {other_answer} when filled {how}; a filled run would write answers those rows do not have")
 
 
@@ -261,7 +271,7 @@ def _rows_that_fit(session: Any, rows: int) -> int:
 
 
 def run_rows(session: Any, outputs: list[str] | None, feeds: dict[str, Any], rows: int = RUN_ROWS, *,
-             fill_fixed: bool = False) -> list[Any]:
+             fill_fixed: bool = False, fill_advice: Callable[[int, int], str] | None = None) -> list[Any]:
     """``session.run(outputs, feeds)`` in runs of at most ``rows`` rows, the outputs joined row-wise.
 
     For scoring batches larger than :data:`RUN_ROWS` (a Parquet read, a Spark batch) at the speed of
@@ -286,6 +296,10 @@ def run_rows(session: Any, outputs: list[str] | None, feeds: dict[str, Any], row
         Rows per run.
     fill_fixed : bool
         Score a model with a fixed batch size in runs of that size.
+    fill_advice : callable, optional
+        With ``fill_fixed``: ``fill_advice(rows, size)`` says how to leave no run to fill in the refusal of a batch of
+        ``rows`` rows that fill_fixed may not fill (default: score a multiple of ``size`` rows, or export a dynamic
+        batch axis), whose rows are then counted within the run, not numbered as the data's (a Spark batch).
 
     Returns
     -------
@@ -306,7 +320,7 @@ def run_rows(session: Any, outputs: list[str] | None, feeds: dict[str, Any], row
     sizes = {arr.shape[0] if getattr(arr, "ndim", 0) else -1 for arr in feeds.values()}
     fixed = fixed_rows(session) if fill_fixed and len(sizes) == 1 else None
     if fixed is not None and (total := next(iter(sizes))) > 0 and total != fixed:
-        return _run_fixed(session, outputs, feeds, total, fixed)
+        return _run_fixed(session, outputs, feeds, total, fixed, fill_advice)
     rows = _rows_that_fit(session, rows)
     if len(sizes) == 1 and next(iter(sizes)) > 1 and takes_one_row(session):
         rows = 1  # a [1,1] input per column (the form of the SQL targets' own samples): one row per run

@@ -49,7 +49,9 @@ def register(sub: Any) -> None:
             "A model with a fixed batch size (an input of [16, 10]) is scored in runs of that many rows, the last "
             "filled up with copies of its last row; when the filling changes the answers of its real rows (a model "
             "reading the other rows of its run: a batch statistic, a Softmax or a sort over the rows), score a "
-            "multiple of that many rows or export the model with a dynamic batch axis."
+            "multiple of that many rows or export the model with a dynamic batch axis. With --spark, each batch "
+            "Spark makes is scored on its own: every batch must hold a multiple of that many rows (the refusal says "
+            "which settings and files give that)."
         ),
     )
     p.add_argument("model", metavar="MODEL_OR_PACKAGE", help="an .onnx file or a package folder")

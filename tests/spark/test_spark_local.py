@@ -219,16 +219,21 @@ def test_predict_of_a_model_with_a_fixed_batch_size_scores_every_row(local_spark
     np.testing.assert_allclose(np.stack(got["y"].to_numpy()), X @ w, rtol=1e-5, atol=1e-6)
 
 
-def test_predict_of_a_fixed_batch_model_reading_the_other_rows_refuses_a_run_to_fill(local_spark: Any) -> None:
-    # before: each partition's last run filled up with copies of its last row, and x - x.mean(0) of its rows written
-    # centred on that filling, silently; now the job fails saying why (a partition of 16 rows needs no filling)
+def _centred_on_runs_of_16() -> Any:
+    """x - x.mean(axis=0) over a fixed batch of 16 rows: a row's answer depends on the other rows of its run."""
     from onnx import TensorProto, helper
 
     graph = helper.make_graph(
         [helper.make_node("ReduceMean", ["x"], ["m"], axes=[0]), helper.make_node("Sub", ["x", "m"], ["y"])], "centred",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [16, 4])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [16, 4])])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
+
+
+def test_predict_of_a_fixed_batch_model_reading_the_other_rows_refuses_a_run_to_fill(local_spark: Any) -> None:
+    # before: each partition's last run filled up with copies of its last row, and x - x.mean(0) of its rows written
+    # centred on that filling, silently; now the job fails saying why (a partition of 16 rows needs no filling)
+    model = _centred_on_runs_of_16()
     X = np.random.default_rng(6).normal(size=(40, 4)).astype(np.float32)
     df = local_spark.createDataFrame(pd.DataFrame(X, columns=FEATURES)).repartition(3)
     with pytest.raises(Exception, match=r"its answer for a row depends on the other rows of its run.*a multiple of 16"):
@@ -237,6 +242,61 @@ def test_predict_of_a_fixed_batch_model_reading_the_other_rows_refuses_a_run_to_
     got = np.stack(ogs.predict(whole, model, columns=FEATURES).toPandas()["y"].to_numpy())
     np.testing.assert_allclose(got, X[:16] - X[:16].mean(axis=0), rtol=1e-5, atol=1e-5)
 
+
+def test_the_refusal_to_fill_a_spark_batch_says_what_a_spark_user_can_do(local_spark: Any) -> None:
+    # it said "the last run holds rows 16..23 only ... this batch has 24 rows ... Score a multiple of 16 rows": row
+    # numbers within a batch Spark made, and a count a Spark user does not choose. Two partitions of 32 rows cut
+    # into batches of 24 and 8 rows are refused saying how Spark batches; cut into batches of 16, they score
+    model = _centred_on_runs_of_16()
+    X = np.random.default_rng(7).normal(size=(64, 4)).astype(np.float32)
+    df = local_spark.createDataFrame(pd.DataFrame(X, columns=FEATURES))
+    assert df.rdd.glom().map(len).collect() == [32, 32]
+    setting = "spark.sql.execution.arrow.maxRecordsPerBatch"
+    before = local_spark.conf.get(setting)
+    try:
+        local_spark.conf.set(setting, "24")
+        with pytest.raises(Exception) as caught:
+            ogs.predict(df, model, columns=FEATURES).collect()
+        said = str(caught.value)
+        assert "the last run holds 8 rows only" in said and "this one of 24 rows leaves a last run of 8" in said
+        assert "export the model with a dynamic batch axis" in said.lower()
+        assert "'onnxgate score' without --spark" in said
+        assert f"give every partition a multiple of 16 rows and set {setting} to a multiple of 16" in said
+        assert "rows 16..23" not in said and "Score a multiple of 16 rows" not in said
+        local_spark.conf.set(setting, "16")  # what the refusal says to do: runs of the partitions' own rows
+        got = np.stack(ogs.predict(df, model, columns=FEATURES).toPandas()["y"].to_numpy())
+    finally:
+        local_spark.conf.set(setting, before)
+    runs = X.reshape(4, 16, 4)
+    np.testing.assert_allclose(got, (runs - runs.mean(axis=1, keepdims=True)).reshape(64, 4), rtol=1e-5, atol=1e-5)
+
+
+def test_cli_score_on_spark_of_files_refuses_a_run_to_fill_naming_row_groups(
+    local_spark: Any, tmp_path: Path, monkeypatch: Any, capsys: Any
+) -> None:
+    # score --spark of local files reads each row group on its own: row groups of 40 rows leave runs of 8 (refused
+    # with the row groups to write), row groups of 32 rows none
+    import onnx
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    monkeypatch.chdir(tmp_path)
+    onnx.save(_centred_on_runs_of_16(), "centred.onnx")
+    X = np.random.default_rng(8).normal(size=(64, 4)).astype(np.float32)
+    table = pa.Table.from_pandas(pd.DataFrame(X, columns=FEATURES))
+    pq.write_table(table, "forties.parquet", row_group_size=40)
+    pq.write_table(table, "thirty_twos.parquet", row_group_size=32)
+    assert main(["score", "centred.onnx", "--data", "forties.parquet", "--out", "a", "--spark", "local[2]"]) == 2
+    err = capsys.readouterr().err
+    assert "write each Parquet file with a multiple of 16 rows, in row groups of a multiple of 16 rows" in err, err
+    assert "Score a multiple of 16 rows" not in err and not Path("a").exists()
+    assert main(["score", "centred.onnx", "--data", "thirty_twos.parquet", "--out", "b", "--spark", "local[2]"]) == 0
+    runs = X.reshape(4, 16, 4)  # each row group of 32 rows: two whole runs
+    expected = dict(zip(X[:, 0].tolist(), (runs - runs.mean(axis=1, keepdims=True)).reshape(64, 4)))
+    scored = pd.read_parquet("b")
+    assert len(scored) == 64
+    np.testing.assert_allclose(np.stack(scored["y"].to_numpy()), np.stack([expected[f] for f in scored["f0"]]),
+                               rtol=1e-5, atol=1e-5)
 
 def test_a_dataframe_with_a_column_named_twice_is_refused_by_name(local_spark: Any, planted: dict[str, Any]) -> None:
     # after a join: predict raised Spark's AnalysisException [AMBIGUOUS_REFERENCE], validate "the Spark parity job
