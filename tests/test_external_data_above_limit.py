@@ -175,6 +175,39 @@ def test_cli_score_refuses_a_package_above_the_limit_whose_data_file_was_swapped
     assert not (tmp_path / "scored.parquet").exists()
 
 
+def test_a_package_data_file_is_hashed_once_in_a_block_and_a_swap_is_still_refused(big, tmp_path, monkeypatch):
+    """score --spark checks a package's data files before Spark starts and predict checks them again: within
+    data_files_checked_once the file is hashed once, and a file swapped in the meantime is still refused."""
+    import builtins
+    import os
+
+    from onnxgate._package_rules import check_package_data_files, data_files_checked_once
+
+    path, x = big
+    out = og.package(path, target="container", out=tmp_path / "pkg", reference=lambda feeds: [_native(feeds["x"])],
+                     data=x)
+    data = out / LOCATION
+    with data_files_checked_once():
+        check_package_data_files(out)
+        reads = []
+        real_open = builtins.open
+
+        def counted_open(file, *args, **kwargs):
+            if Path(file) == data:
+                reads.append(file)
+            return real_open(file, *args, **kwargs)
+
+        with monkeypatch.context() as patched:
+            patched.setattr(builtins, "open", counted_open)
+            check_package_data_files(out)
+        assert reads == []  # found unchanged: not read again
+        modified = data.stat().st_mtime_ns
+        _alter_weights(out / "model.onnx")
+        os.utime(data, ns=(modified + 10**9, modified + 10**9))  # a copy written a second later, same size
+        with pytest.raises(og.PackagingError, match="is not the weights file this package was validated with"):
+            check_package_data_files(out)
+
+
 def test_cli_validate_on_spark_refuses_a_model_above_the_limit_saying_what_runs_it(big, tmp_path, monkeypatch, capsys):
     """Parity on Spark sends the model's bytes to the executors: refused before Spark starts, naming validate on one
     machine and score --spark, which run the model from its path."""

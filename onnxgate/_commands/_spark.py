@@ -48,7 +48,16 @@ def validate_on_spark(args: argparse.Namespace, reference: Any, target: Any, ato
 
 
 def score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
-    """``onnxgate score --spark MASTER``: Spark reads, scores and writes a folder of Parquet files."""
+    """``onnxgate score --spark MASTER``: Spark reads, scores and writes a folder of Parquet files. A package's data
+    files are hashed once, before Spark starts (:func:`onnxgate._package_rules.data_files_checked_once`), not again
+    by :func:`onnxgate.spark.predict`."""
+    from onnxgate._package_rules import data_files_checked_once
+
+    with data_files_checked_once():
+        return _score_on_spark(args, outputs)
+
+
+def _score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
     from onnxgate._onnx import staged_folder, weights_by_path
     from onnxgate._package_rules import check_package_data_files
     from onnxgate.cli import EXIT_OK
