@@ -24,7 +24,8 @@ What differs from local parity, and says so in ``details["engine"]``:
   then), so the start of each later partition is known too, and the failing run is named as local parity
   names it: its batch of RUN_ROWS rows of the table holding the first failing row;
 * for a traced reference (PyTorch, TensorFlow, Keras), the first rows of a partition, repeated into
-  one large batch (:func:`onnxgate.validators.parity.large_batch_disagrees`), are scored once per
+  one large batch (:func:`onnxgate.validators.parity.large_batch_disagrees`, also for a file that reads its batch
+  size whatever the reference), are scored once per
   Python worker and job, in the first partition it scores, not in every partition: local parity
   scores that batch once, and per partition it cost as much as the partition itself where partitions
   are smaller than the batch;
@@ -647,12 +648,14 @@ def _first_large_batch(job: str) -> bool:
 
 
 def _scorer(token: str, model_b: Any, ref_b: Any, tolerances: dict[str, tuple[float, float, Any]],
-            float32_rows: bool = False) -> tuple[Any, Any, Any, Any, Any, bool, bool]:
+            float32_rows: bool = False) -> tuple[Any, Any, Any, Any, Any, bool, bool, bool]:
     """The worker's session, signature, reference, tie resolver (:mod:`onnxgate.validators.ties`), the
     signature the reference's feeds are read with where it differs (a native reference is given the
     user's own values: :func:`onnxgate.validators.parity.users_values_signature`), whether the reference
-    is traced (:func:`onnxgate.validators.parity.traces_forward`), and whether a tokenizer reads the model's text
-    (:func:`onnxgate.validators.parity.tokenized_inputs`), for one validation, made once per worker."""
+    is traced (:func:`onnxgate.validators.parity.traces_forward`), whether a tokenizer reads the model's text
+    (:func:`onnxgate.validators.parity.tokenized_inputs`), and whether the file reads its batch size where no
+    exporter traced the reference (:func:`onnxgate.validators.parity.reads_batch_size`), for one validation, made
+    once per worker."""
     if token not in _SCORERS:
         import onnxruntime as ort
 
@@ -668,16 +671,22 @@ def _scorer(token: str, model_b: Any, ref_b: Any, tolerances: dict[str, tuple[fl
         # order that depends on it, and parity must give the same numbers on the same machine.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
-        from onnxgate.validators.parity import tokenized_inputs, traces_forward, users_values_signature
+        from onnxgate.validators.parity import (
+            reads_batch_size,
+            tokenized_inputs,
+            traces_forward,
+            users_values_signature,
+        )
         from onnxgate.validators.ties import prepare_tie_resolver
 
         reference = pickle.loads(ref_b.value)
+        traced = traces_forward(reference)
         _SCORERS.clear()  # one model at a time per worker: a long-lived worker does not pile them up
         _SCORERS[token] = (session, signature, prepare_reference(reference, proto, signature,
                                                                  float32_rows=float32_rows),
                            prepare_tie_resolver(reference, proto, signature, tolerances),
-                           users_values_signature(reference, signature, float32_rows), traces_forward(reference),
-                           bool(tokenized_inputs(proto)))
+                           users_values_signature(reference, signature, float32_rows), traced,
+                           bool(tokenized_inputs(proto)), not traced and reads_batch_size(proto))
     return _SCORERS[token]  # type: ignore[no-any-return]
 
 
@@ -759,7 +768,7 @@ def _partition_parity(
         }
         hasher = hashlib.sha256()
         try:
-            session, signature, run_reference, resolve_ties, user_values, traced, tokenized = _scorer(
+            session, signature, run_reference, resolve_ties, user_values, traced, tokenized, sized = _scorer(
                 token, model_b, ref_b, tolerances, float32_rows)
             accs = [
                 OutputAccumulator(o.name, *tolerances[o.name], infinities_compare_equal=inf_equal, exact_limit=0,
@@ -863,16 +872,23 @@ def _partition_parity(
 
                     part["rounded"] = rounded_rows_agree(part.get("rounded"), accs, onnx_out, feeds, run_reference,
                                                          exact_limit=0)
-                if "reference_alone" not in part and n >= 2 and resolve_ties is None and "probe_failed" not in part:
+                if ("reference_alone" not in part and n >= 2 and (resolve_ties is None or sized)
+                        and "probe_failed" not in part):
                     # as local parity: the batches may agree while single rows do not (a reference branching
                     # on a batch-wide value); the driver reads it only when the batches passed
-                    from onnxgate.validators.parity import ROWS_ALONE, reference_alone_disagrees
+                    from onnxgate.validators.parity import ROWS_ALONE, large_batch_disagrees, reference_alone_disagrees
 
                     head = {key: value[:ROWS_ALONE] for key, value in feeds.items()}
-                    found = reference_alone_disagrees(session, head, signature, tolerances, run_reference, rows_of=of,
-                                                      reference_feeds={key: value[:ROWS_ALONE]
-                                                                       for key, value in ref_feeds.items()})
-                    if found is None and traced:
+                    found = None if resolve_ties is not None else reference_alone_disagrees(
+                        session, head, signature, tolerances, run_reference, rows_of=of,
+                        reference_feeds={key: value[:ROWS_ALONE] for key, value in ref_feeds.items()})
+                    if found is None and sized and _first_large_batch(job):
+                        # as local parity: a file whose graph reads its batch size (an If on it, edited by hand),
+                        # whatever the reference, against its own answers to these rows (an If(rows > 100) passed
+                        # validate --spark on 5 rows, helper-319)
+                        found = large_batch_disagrees(session, feeds, signature, tolerances, run_reference,
+                                                      rows_of=of, traced=False)
+                    elif found is None and traced and resolve_ties is None:
                         # as local parity for a PyTorch, TensorFlow or Keras reference: rows spread over the first
                         # run scored alone, and one large batch of them (a traced `if x.mean() > 0` or
                         # `if x.shape[0] > 64` keeps the sample's branch in the file; Spark passed both, helper-212);

@@ -1569,3 +1569,38 @@ def test_a_row_the_reference_refuses_is_named_on_spark_as_locally(local_spark: A
     assert not differ, differ
     assert said[0][0] == "refused" and "failed on rows 16384..32767 (first at row 30000: input=[" in said[0][2]
     assert "failed on rows 16384..32767 (first at row 20000: input=[" in said[1][2]
+
+
+def test_a_file_branching_on_its_batch_size_fails_on_spark_as_locally(local_spark: Any, tmp_path: Path) -> None:
+    # a scikit-learn file edited to halve its probabilities in batches of more than 100 rows (an If on Shape(input)[0])
+    # failed local parity on 5 rows and passed validate --spark: its large batch ran for traced references only
+    # (helper-319)
+    from onnx import TensorProto, helper, numpy_helper
+
+    model, X, _ = og.zoo.get("sklearn-iris-logreg").build()
+    edited = og.convert(model, X[:5], opset=15).model
+    softmax = next(node for node in edited.graph.node if node.op_type == "Softmax")
+    softmax.output[0] = "probabilities_converted"
+    edited.graph.initializer.extend([numpy_helper.from_array(np.array(100, dtype=np.int64), "rows_limit"),
+                                     numpy_helper.from_array(np.array([0], dtype=np.int64), "row_axis")])
+    halved = helper.make_graph(
+        [helper.make_node("Mul", ["probabilities_converted", "half"], ["halved"])], "large", [],
+        [helper.make_tensor_value_info("halved", TensorProto.DOUBLE, None)],
+        [numpy_helper.from_array(np.array(0.5, dtype=np.float64), "half")])
+    kept = helper.make_graph([helper.make_node("Identity", ["probabilities_converted"], ["kept"])], "small", [],
+                             [helper.make_tensor_value_info("kept", TensorProto.DOUBLE, None)])
+    edited.graph.node.extend([
+        helper.make_node("Shape", ["input"], ["input_shape"]),
+        helper.make_node("Gather", ["input_shape", "row_axis"], ["batch_1d"]),
+        helper.make_node("Squeeze", ["batch_1d"], ["batch"]),
+        helper.make_node("Greater", ["batch", "rows_limit"], ["large_batch"]),
+        helper.make_node("If", ["large_batch"], ["probabilities"], then_branch=halved, else_branch=kept)])
+    path = tmp_path / "rows.parquet"
+    pd.DataFrame(X[:5], columns=FEATURES).to_parquet(path)
+
+    local = og.validate(edited, reference=model, data=X[:5]).check("prediction_parity")
+    on_spark = parity(ogs.validate(edited, str(path), reference=model, spark=local_spark))
+
+    assert not local.passed
+    assert not on_spark.passed, on_spark.message
+    assert on_spark.message == local.message
