@@ -198,9 +198,11 @@ def validate(
             lambda: _rounding_shows(reference, proto, signature, df, rows.spark)))
         guarded = {o.name for o in signature.outputs if atol_defaulted(o.name, atol)}
         from onnxgate.targets import resolve_target
+        from onnxgate.validators.reference import reference_classes
 
         parity = _spark_parity(proto.SerializeToString(), payload, rows, tolerances, infinities_compare_equal,
-                               guarded, float32_rows, resolve_target(target).allow_nan, text_variants)
+                               guarded, float32_rows, resolve_target(target).allow_nan, text_variants,
+                               classes=reference_classes(reference))
     parity = replace(parity, duration=time.perf_counter() - start)
     checks = [parity if c.name == PARITY else c for c in report.checks]
     return replace(report, checks=checks)
@@ -392,13 +394,15 @@ def _spark_parity(
     holds_nan: bool = True,
     text_variants: bool = True,
     merged: bool = False,
+    classes: list[Any] | None = None,
 ) -> CheckResult:
     """Parity on the executors; ``guarded``: the outputs whose atol is the default (the scale guard of
     :class:`~onnxgate.validators.accumulator.OutputAccumulator` applies to them); ``float32_rows``: the rows'
     floating columns are all float32 (:func:`_float32_fields`); ``holds_nan``: the target's tables hold NaN
     (else the rows holding it are counted, as local parity counts them); ``text_variants``: a tokenizer's text
     is also tried varied (:func:`~onnxgate.validators.parity.non_ascii_text_disagrees`); ``merged``: ``data`` is
-    the partitions joined into one (:func:`_batch_size_suspected`)."""
+    the partitions joined into one (:func:`_batch_size_suspected`); ``classes``: a classifier reference's, for the
+    classes the data shows (:func:`~onnxgate.validators.parity.classes_seen`)."""
     from onnxgate.runtime import RUN_ROWS
     from onnxgate.signature import Signature
     from onnxgate.validators.parity import (
@@ -438,7 +442,7 @@ def _spark_parity(
         # as local parity, whose batch holds the rows of several of these partitions: scored again as one partition
         # (the first of its runs fails quickly where the model fails on every batch)
         return _spark_parity(model_bytes, reference_bytes, replace(data, frame=data.frame.coalesce(1)), tolerances,
-                             inf_equal, guarded, float32_rows, holds_nan, text_variants, merged=True)
+                             inf_equal, guarded, float32_rows, holds_nan, text_variants, merged=True, classes=classes)
     done = 0
     for part in partials:
         if part.get("error"):  # the first partition that stopped (one that raised raised above)
@@ -484,7 +488,7 @@ def _spark_parity(
     }
     result = parity_result(
         accs, names, missing=missing, rows=done, details=details, infinities_compare_equal=inf_equal, model=proto,
-        rows_float32=float32_rows,
+        rows_float32=float32_rows, classes=classes,
     )
     rounded = _merged_rounding(partials, tolerances, inf_equal, guarded)
     if not result.passed and rounded is not None:

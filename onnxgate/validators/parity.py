@@ -92,6 +92,7 @@ __all__ = [
     "by_column",
     "check_batch_size",
     "check_prediction_parity",
+    "classes_seen",
     "compare_arrays",
     "compare_rows",
     "describe_row_evidence",
@@ -111,6 +112,8 @@ __all__ = [
     "with_rows_holding_nan",
 ]
 
+#: Classes never answered on the data that ``details["classes_seen"]`` lists (:func:`classes_seen`).
+CLASSES_NOT_SEEN_SHOWN = 10
 #: Rows run per batch: bounds memory whatever the number of rows. The reference's and onnxruntime's
 #: per-batch temporaries dominate the peak (an MLP's float64 hidden layers: rows x width x 8 bytes);
 #: 16,384 rows kept a 1,000,000-row MLP check at about 1.2x the data (65,536: 3x) at no measured cost
@@ -296,7 +299,12 @@ def check_prediction_parity(
     from onnxgate._data import as_feeds, float32_rows, iter_batches, num_rows, read_rows
     from onnxgate._onnx import load_model, rows_per_batch
     from onnxgate.signature import Signature
-    from onnxgate.validators.reference import float32_rounding_shows, inputs_the_file_lacks, prepare_reference
+    from onnxgate.validators.reference import (
+        float32_rounding_shows,
+        inputs_the_file_lacks,
+        prepare_reference,
+        reference_classes,
+    )
     from onnxgate.validators.ties import TieCount, prepare_tie_resolver
 
     name = "prediction_parity"
@@ -426,6 +434,7 @@ def check_prediction_parity(
         infinities_compare_equal=infinities_compare_equal,
         model=proto,
         rows_float32=rows_float32,
+        classes=reference_classes(reference),
     )
     if not result.passed and rounded is not None and user_values is not None:
         result = with_rounding_measured(result, rounded, narrowed_type(signature, user_values))
@@ -1374,6 +1383,7 @@ def parity_result(
     infinities_compare_equal: bool = True,
     model: Any = None,
     rows_float32: bool = False,
+    classes: Sequence[Any] | None = None,
 ) -> CheckResult:
     """The ``prediction_parity`` verdict from accumulated statistics, one per ONNX output.
 
@@ -1402,6 +1412,10 @@ def parity_result(
     rows_float32 : bool
         The rows were float32 (:func:`onnxgate._data.float32_rows`), for the hint a failure carries when
         the model takes them as double.
+    classes : sequence, optional
+        The classes a classifier reference answers (:func:`onnxgate.validators.reference.reference_classes`):
+        ``details["classes_seen"]`` counts those the reference answered on the data, and a passing message says
+        when some were never answered (:func:`classes_seen`).
 
     Returns
     -------
@@ -1441,6 +1455,9 @@ def parity_result(
             "label_name_hints": list(LABEL_NAME_HINTS),
         },
     }
+    seen = classes_seen(accs, classes)
+    if seen is not None:
+        evidence["classes_seen"] = seen
     off_record = None
     if model is not None:
         from onnxgate.adaptation.mapping import outputs_off_record
@@ -1473,6 +1490,10 @@ def parity_result(
         extra.append(f"max_abs {numeric_max:.1e}")
     if missing:
         extra.append(f"not compared: {sorted(missing)}")
+    if seen is not None and seen["seen"] < seen["classes"]:
+        # a label output right on the classes the data shows says nothing of the others: a file with its class
+        # table reordered passed on rows of one class (helper-318's audit)
+        extra.append(f"labels seen: {seen['seen']} of {seen['classes']} classes")
     recorded = _recorded_missing_note(model)
     if recorded:  # the reference predicted with a setting it took from the file, which parity cannot check
         extra.append(recorded)
@@ -1497,6 +1518,27 @@ ROUNDING_ROWS = 0.1
 ROUNDING_MEDIAN_REL = 1e-3
 #: ...or a largest one above this: rounding that moves that many rows moves each by far less.
 ROUNDING_MAX_REL = 1e-2
+
+
+def classes_seen(accs: Sequence[OutputAccumulator], classes: Sequence[Any] | None) -> dict[str, Any] | None:
+    """How many of a classifier reference's ``classes`` it answered on the data: ``{"classes": n, "seen": k,
+    "output": name, "not_seen": [...]}`` (the first :data:`CLASSES_NOT_SEEN_SHOWN` classes never answered), read
+    from the first label output's confusion table whose reference labels are all among ``classes``; None without
+    classes or such a table."""
+    if not classes:
+        return None
+    known = set(classes)
+    for acc in accs:
+        counts = acc.confusion
+        if acc.mode != "exact" or not counts or not acc.rows:
+            continue
+        answered = {theirs for theirs, _ in counts}  # each reference label counted was answered at least once
+        if not answered <= known:
+            continue
+        not_seen = [c for c in classes if c not in answered]
+        return {"output": acc.name, "classes": len(classes), "seen": len(classes) - len(not_seen),
+                "not_seen": not_seen[:CLASSES_NOT_SEEN_SHOWN]}
+    return None
 
 
 def _precision_hint(model: Any, failed: Sequence[OutputComparison] = (), rows_float32: bool = False) -> str:

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
     from onnxgate.signature import Signature
 
-__all__ = ["ADAPT_METADATA_KEY", "ReferenceFn", "is_native_reference", "prepare_reference", "reference_outputs"]
+__all__ = ["ADAPT_METADATA_KEY", "ReferenceFn", "is_native_reference", "prepare_reference", "reference_classes",
+           "reference_outputs"]
 
 
 ReferenceFn = Callable[[Mapping[str, "np.ndarray"]], list["np.ndarray | None"]]
@@ -167,6 +168,26 @@ def is_native_reference(reference: Any) -> bool:
     from onnxgate.conversion import Conversion
 
     return not isinstance(reference, Conversion) and _as_onnx(reference) is None and _is_native(reference)
+
+
+def reference_classes(reference: Any) -> list[Any] | None:
+    """The classes a native classifier ``reference`` answers (its ``classes_``, as Python values), or None: not a
+    native model, not a classifier, or classes that are not one flat list (a multi-output classifier's)."""
+    if not is_native_reference(reference):
+        return None
+    try:
+        classes = getattr(reference, "classes_", None)
+    except Exception:  # a property that raises on an unfitted or odd model
+        return None
+    if classes is None:
+        return None
+    try:
+        values = [c.item() if hasattr(c, "item") else c for c in list(classes)]
+    except Exception:
+        return None
+    if any(hasattr(c, "__len__") and not isinstance(c, (str, bytes)) for c in values):
+        return None
+    return values
 
 
 def fitted_columns(reference: Any) -> list[str] | None:

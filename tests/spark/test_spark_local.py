@@ -1604,3 +1604,16 @@ def test_a_file_branching_on_its_batch_size_fails_on_spark_as_locally(local_spar
     assert not local.passed
     assert not on_spark.passed, on_spark.message
     assert on_spark.message == local.message
+
+
+def test_the_classes_the_data_showed_are_said_on_spark_as_locally(local_spark: Any, tmp_path: Path) -> None:
+    model, X, _ = og.zoo.get("sklearn-iris-logreg").build()
+    conv = og.convert(model, X[:5], opset=15)
+    path = tmp_path / "rows.parquet"
+    pd.DataFrame(X[:60], columns=FEATURES).to_parquet(path)
+
+    local = og.validate(conv, reference=model, data=X[:60]).check("prediction_parity")
+    on_spark = parity(ogs.validate(conv, str(path), reference=model, spark=local_spark))
+
+    assert on_spark.passed and "labels seen: 2 of 3 classes" in on_spark.message
+    assert on_spark.details["classes_seen"] == local.details["classes_seen"]

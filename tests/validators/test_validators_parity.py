@@ -961,3 +961,24 @@ def test_a_nearest_neighbour_file_branching_on_the_batch_size_fails_though_its_r
     assert not parity_check.passed
     assert f"output {name!r} answers otherwise than in the data's own batches" in parity_check.message
     assert og.validate(converted, reference=model, data=X[:5]).passed
+
+
+@pytest.mark.parametrize("labels", ["int", "str"])
+def test_a_passing_classifier_says_how_many_of_its_classes_the_data_showed(labels: str):
+    # a file with its class table reordered passed on rows of one class, and the verdict said only "2 output(s)
+    # match on 5 rows": nothing told a reviewer the data had shown 1 class of 3 (helper-318's audit)
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True)
+    named = np.array(["setosa", "versicolor", "virginica"])[y] if labels == "str" else y
+    model = LogisticRegression(max_iter=1000).fit(X, named)
+    conv = og.convert(model, X[:5], opset=15)
+
+    thin = og.validate(conv, reference=model, data=X[:60]).check("prediction_parity")
+    full = og.validate(conv, reference=model, data=X).check("prediction_parity")
+
+    assert thin.passed and "labels seen: 2 of 3 classes" in thin.message
+    assert thin.details["classes_seen"] == {"output": "label", "classes": 3, "seen": 2,
+                                            "not_seen": ["virginica" if labels == "str" else 2]}
+    assert full.passed and "labels seen" not in full.message and full.details["classes_seen"]["seen"] == 3
