@@ -187,6 +187,9 @@ def _convert(model: Any, sample: Any, *, opset: int | None, target: str | Target
     if renamed and (tgt is None or not tgt.is_sql):  # a SQL target's adaptation lists its own renames
         warnings.append(f"columns renamed to ONNX input names (data may use either name): {renamed}")
 
+    from onnxgate._narrowing import record_float32_nodes
+
+    record_float32_nodes(proto)  # what the file computes in float32 as written: validate names a narrowing added after
     signature = Signature.from_model(proto)
     conversion = Conversion(
         model=proto,

@@ -1473,13 +1473,17 @@ def parity_result(
             evidence,
         )
     failed = [r for r in compared if not r.passed]
-    if failed:
+    inside, edited = _float32_inside_double(model)
+    if inside:
+        evidence["float32_in_double"] = inside
+    if failed or edited:
         message = "; ".join(r.line() for r in failed)
-        hint = _precision_hint(model, failed, rows_float32) if model is not None else ""
-        hint = " ".join(h for h in (_raw_scores_hint(model, failed), hint, _quantized_step_hint(model, failed)) if h)
+        hint = _precision_hint(model, failed, rows_float32) if model is not None and failed else ""
+        hint = " ".join(h for h in (_raw_scores_hint(model, failed), hint, _quantized_step_hint(model, failed),
+                                    edited) if h)
         if hint:
             evidence["precision_hint"] = hint
-            message += f". {hint}"
+            message = f"{message}. {hint}" if message else hint
         return CheckResult(name, False, message, evidence)
     exact = [r for r in compared if r.mode == "exact"]
     numeric_max = max((r.abs["max"] for r in compared if r.abs is not None and r.mode == "tolerance"), default=None)
@@ -1498,6 +1502,8 @@ def parity_result(
     if recorded:  # the reference predicted with a setting it took from the file, which parity cannot check
         extra.append(recorded)
         evidence["reference_note"] = recorded
+    if inside:  # a file that says double computing in float32, its rounding under float64's tolerances (FP05)
+        extra.append(_inside_clause(inside))
     narrow = _half_precision_note(model, compared)
     if narrow:
         # a mixed_float16 Keras model passed on float16's tolerances without a word (helper-82)
@@ -1509,6 +1515,45 @@ def parity_result(
         f"{len(compared)} output(s) match on {done} row{'' if done == 1 else 's'}"
         + (f" ({'; '.join(extra)})" if extra else ""),
         evidence,
+    )
+
+
+def _inside_clause(inside: Sequence[Mapping[str, Any]]) -> str:
+    computed = [c for n in inside for c in (n["computes"] or [n["node"]])]
+    shown = ", ".join(f"'{c}'" for c in computed[:3]) + (f" and {len(computed) - 3} more" if len(computed) > 3 else "")
+    types = " or ".join(sorted({n["to"] for n in inside}))
+    return (f"the file computes node{'s' if len(computed) > 1 else ''} {shown} in {types} between double input and "
+            "output")
+
+
+def _float32_inside_double(model: Any) -> tuple[list[dict[str, Any]], str]:
+    """The narrowings (:mod:`onnxgate._narrowing`) of a file with float64 inputs and outputs that its conversion
+    did not record, as evidence; and, where the file holds that record (:data:`onnxgate._narrowing.FLOAT32_NODES_KEY`,
+    written by :func:`onnxgate.convert`), the failure saying so: the file was changed after conversion to compute
+    in float32, whose rounding (6e-8 on a LogisticRegression's probabilities) float64's tolerances do not show."""
+    if model is None or not hasattr(model, "graph"):
+        return [], ""
+    from onnxgate._narrowing import FLOAT32_NODES_KEY, declared, undeclared_narrowings
+    from onnxgate.converters.sklearn import PRECISION_METADATA_KEY
+
+    found, recorded = undeclared_narrowings(model)
+    if not found:
+        return [], ""
+    inside = [n.to_dict() for n in found]
+    if not recorded:
+        return inside, ""
+    precision = next((p.value for p in model.metadata_props if p.key == PRECISION_METADATA_KEY), None)
+    said = f"{PRECISION_METADATA_KEY}={precision}, " if precision else ""
+    wrote = sorted(declared(model) or ())
+    atol, rtol = DEFAULT_TOLERANCES["float64"]
+    clause = _inside_clause(inside)
+    return inside, (
+        f"{clause[0].upper()}{clause[1:]} (node {found[0].label!r} narrows {found[0].source!r} to {found[0].to}), "
+        f"which its conversion did not write (metadata {said}"
+        f"{FLOAT32_NODES_KEY}={wrote}): the file was changed after conversion, and its answers carry float32 "
+        f"rounding that float64's tolerances (atol {atol:g}, rtol {rtol:g}) do not show. Convert the model again; "
+        "if float32 is meant, convert to a file whose outputs are float32 (scikit-learn: precision='float32') so "
+        "its types say so"
     )
 
 
