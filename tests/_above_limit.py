@@ -52,13 +52,16 @@ def above_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, 
     return path, np.random.default_rng(1).standard_normal((40, COLUMNS)).astype(np.float32)
 
 
-def rows_parquet(path: Path, x: np.ndarray) -> None:
-    """``x`` as a Parquet file: an ``id`` column and the array column ``x`` (the model's one input)."""
+def rows_parquet(path: Path, x: np.ndarray, ids: bool = True) -> None:
+    """``x`` as a Parquet file: an ``id`` column (unless not ``ids``: validation's rows) and the array column ``x``
+    (the model's one input)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.table({"id": pa.array(range(len(x)), pa.int64()),
                       "x": pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), COLUMNS)})
+    if not ids:
+        table = table.drop_columns(["id"])
     pq.write_table(table, path)
 
 

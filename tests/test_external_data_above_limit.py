@@ -207,15 +207,3 @@ def test_a_package_data_file_is_hashed_once_in_a_block_and_a_swap_is_still_refus
         with pytest.raises(og.PackagingError, match="is not the weights file this package was validated with"):
             check_package_data_files(out)
 
-
-def test_cli_validate_on_spark_refuses_a_model_above_the_limit_saying_what_runs_it(big, tmp_path, monkeypatch, capsys):
-    """Parity on Spark sends the model's bytes to the executors: refused before Spark starts, naming validate on one
-    machine and score --spark, which run the model from its path."""
-    path, x = big
-    monkeypatch.chdir(tmp_path)
-    rows_parquet(tmp_path / "rows.parquet", x)
-    onnx.save_model(_model(), "reference.onnx")
-    assert main(["validate", str(path), "--reference", "reference.onnx", "--data", "rows.parquet",
-                 "--spark", "local[1]"]) == 2
-    err = _one_line_error(capsys)
-    assert "parity on Spark" in err and "without --spark" in err and "onnxgate score --spark" in err

@@ -28,11 +28,14 @@ def validate_on_spark(args: argparse.Namespace, reference: Any, target: Any, ato
     """``onnxgate validate --spark MASTER``: the target's checks here, parity on Spark."""
     from onnxgate._data import check_parquet_data
     from onnxgate.signature import Signature
-    from onnxgate.spark import check_parquet_path, refuse_model_above_limit, session, validate
+    from onnxgate.spark import check_parquet_path, model_for_spark, session, validate
+    from onnxgate.targets import resolve_target
 
     check_parquet_path(args.data)  # a missing path or a .csv, refused here rather than after a JVM start
     check_parquet_data(args.data)  # a folder's files as validate reads them without --spark, in its words
-    _check_local_files(args.data, Signature.from_model(refuse_model_above_limit(args.model)))
+    # a model above 2 GiB with its external data: loaded by path (refused for a SQL target), its data files checked
+    proto, _ = model_for_spark(args.model, resolve_target(target))
+    _check_local_files(args.data, Signature.from_model(proto))
     owned = _no_session()
     with _without_pandas_warning():
         spark = session(args.spark)

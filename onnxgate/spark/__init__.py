@@ -22,7 +22,7 @@ from onnxgate.spark._session import (
     spark_path,
     worker_input_error,
 )
-from onnxgate.spark._validate import refuse_model_above_limit, validate
+from onnxgate.spark._validate import model_for_spark, validate
 
 __all__ = [
     "check_parquet_path",
@@ -30,9 +30,9 @@ __all__ = [
     "feed_columns",
     "java_version",
     "load_scoring_model",
+    "model_for_spark",
     "predict",
     "read_parquet",
-    "refuse_model_above_limit",
     "refuse_repeated_outputs",
     "session",
     "spark_path",

@@ -433,10 +433,11 @@ class ModelFile:
     copy of other weights of the same size is not detected), and refuses a path it cannot read in the words of
     :data:`SHARED_PATH_RULE`."""
 
-    def __init__(self, path: str, sha256: str, data: list[tuple[str, int]]) -> None:
+    def __init__(self, path: str, sha256: str, data: list[tuple[str, int]], stamps: tuple[int, ...] = ()) -> None:
         self.path = path
         self.sha256 = sha256
         self.data = data
+        self.stamps = stamps
 
     @classmethod
     def of(cls, proto: Any) -> ModelFile | None:
@@ -451,15 +452,20 @@ class ModelFile:
             return None
         path = Path(os.path.abspath(path))
         files = load_model_and_data_files(path)[1]  # its graph again (small); the data files checked, not read
-        data = [(os.path.relpath(f, path.parent), f.stat().st_size) for f in files]
-        return cls(str(path), hashlib.sha256(path.read_bytes()).hexdigest(), data)
+        found = [f.stat() for f in files]
+        data = [(os.path.relpath(f, path.parent), stat.st_size) for f, stat in zip(files, found)]
+        return cls(str(path), hashlib.sha256(path.read_bytes()).hexdigest(), data,
+                   tuple(stat.st_mtime_ns for stat in found))
 
     @property
     def token(self) -> str:
-        """What a worker's session is kept under: the file, its bytes and its data files' sizes."""
+        """What a worker's session is kept under: the file, its bytes, and its data files' sizes and times of last
+        change on the driver. A long-lived Python worker keeps its session; a data file rewritten with other
+        weights of the same size, then validated or scored again in the same Spark session, was run with the
+        session of the weights it had replaced (a validation that fails without Spark passed)."""
         import hashlib
 
-        return hashlib.sha256(repr((self.path, self.sha256, self.data)).encode()).hexdigest()
+        return hashlib.sha256(repr((self.path, self.sha256, self.data, self.stamps)).encode()).hexdigest()
 
     def graph_checked(self) -> Any:
         """On an executor: the model's graph (without its weights), once the files are found as the driver read

@@ -1,6 +1,8 @@
 """``validate`` on Spark: the target's checks on the driver, prediction parity on the executors.
 
-Each partition scores its rows with the ONNX model (its bytes broadcast once) and the reference
+Each partition scores its rows with the ONNX model (its bytes broadcast once; a model above 2 GiB with its
+external data, given by its path, is not broadcast: each executor opens onnxruntime on its absolute path, as
+:func:`onnxgate.spark.predict`'s do, see :func:`model_for_spark`) and the reference
 (pickled once and broadcast), in Arrow batches (``mapInArrow``), and sends back one partial result
 per output: row and mismatch counts, max and sum of the absolute and relative errors, the smallest
 passing tolerances, label flips, the mismatching row numbers (up to
@@ -50,15 +52,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from onnxgate.errors import InvalidDataError, OnnxGateError, ParityError, UnsupportedModelError
+from onnxgate.errors import InvalidDataError, InvalidModelError, OnnxGateError, ParityError, UnsupportedModelError
 from onnxgate.spark._session import spark_error, worker_input_error
 from onnxgate.validators.report import CheckResult
 
 if TYPE_CHECKING:
     from onnxgate.spark._files import Rows
+    from onnxgate.spark._predict import ModelFile
     from onnxgate.validators.report import Report
 
-__all__ = ["refuse_model_above_limit", "validate"]
+__all__ = ["model_for_spark", "validate"]
 
 PARITY = "prediction_parity"
 _PARTIAL_SCHEMA = "partition int, partial binary"
@@ -90,7 +93,10 @@ def validate(
     Parameters
     ----------
     model : Conversion, onnx.ModelProto, path or bytes
-        The ONNX model.
+        The ONNX model. One above 2 GiB with its weights in external data files, given by its ``.onnx`` file's
+        path, is checked on the driver from its path as :func:`onnxgate.validate` checks it, and each executor
+        loads it from its absolute path (no broadcast carries its weights), which must be readable, with the same
+        files, from every executor (:func:`model_for_spark`).
     df : pyspark.sql.DataFrame, or the path of Parquet files
         The rows: one column per model input (SQL-adapted models and models with ``[N,1]`` inputs),
         the feature columns of a single ``[N,k]`` input, or one array column. A local Parquet file
@@ -127,6 +133,9 @@ def validate(
         The rows do not fit the model's inputs, there are none, or a tolerance is invalid.
     UnsupportedModelError
         The reference cannot be sent to the executors (it does not pickle).
+    InvalidModelError
+        The model is not a readable ONNX model, or a model above 2 GiB is refused: for a SQL target, or with a data
+        file missing or truncated; on an executor, one it cannot read from its path as the driver did.
 
     Examples
     --------
@@ -146,7 +155,9 @@ def validate(
         if reference is None:
             reference = model.source
         model = model.model
-    proto = refuse_model_above_limit(model)
+    from onnxgate.targets import resolve_target
+
+    proto, by_path = model_for_spark(model, resolve_target(target))
     signature = Signature.from_model(proto)
     from onnxgate.validators.parity import scalar_inputs_finding
     from onnxgate.validators.tolerances import atol_defaulted, model_tolerances, reference_reads_float32
@@ -197,45 +208,37 @@ def validate(
             reference, signature.inputs, float32_rows,
             lambda: _rounding_shows(reference, proto, signature, df, rows.spark)))
         guarded = {o.name for o in signature.outputs if atol_defaulted(o.name, atol)}
-        from onnxgate.targets import resolve_target
         from onnxgate.validators.reference import reference_classes
 
-        parity = _spark_parity(proto.SerializeToString(), payload, rows, tolerances, infinities_compare_equal,
-                               guarded, float32_rows, resolve_target(target).allow_nan, text_variants,
-                               classes=reference_classes(reference))
+        parity = _spark_parity(proto, payload, rows, tolerances, infinities_compare_equal, guarded, float32_rows,
+                               resolve_target(target).allow_nan, text_variants, classes=reference_classes(reference),
+                               by_path=by_path)
     parity = replace(parity, duration=time.perf_counter() - start)
     checks = [parity if c.name == PARITY else c for c in report.checks]
     return replace(report, checks=checks)
 
 
-def refuse_model_above_limit(model: Any) -> Any:
-    """The model :func:`validate` checks on Spark, loaded; a model above 2 GiB with its external data, given by its
-    path, is refused saying what runs it instead (any other model above 2 GiB is refused as everywhere,
-    :func:`onnxgate._onnx.too_large_message`). Parity on Spark sends the model's bytes to the executors (and
-    reads them again on the driver and the workers for its other probes), which such a model has no one of.
+def model_for_spark(model: Any, target: Any) -> tuple[Any, ModelFile | None]:
+    """The model :func:`validate` checks on Spark, loaded, and how its executors load it: None for a model held
+    whole (its bytes are broadcast), or a :class:`~onnxgate.spark._predict.ModelFile` for one above 2 GiB with its
+    external data, given by its path and loaded here without its weights (:func:`onnxgate._onnx.weights_by_path`):
+    the driver's checks run it from its path as :func:`onnxgate.validate` does, and each executor opens
+    onnxruntime on the same absolute path (which must be readable, with the same files, from every executor). A
+    SQL target's ``PREDICT`` reads a model from one ``varbinary(max)``: such a model is refused for it, as
+    :func:`onnxgate.validate` refuses it (:func:`onnxgate._onnx.too_large_message`).
 
     Raises
     ------
     InvalidModelError
-        The model is above 2 GiB with its external data, or is not a readable ONNX model.
+        The model is not a readable ONNX model, a data file is missing or truncated, or it is above 2 GiB for a SQL
+        target (or held in memory).
     """
-    from onnxgate._onnx import load_model, weights_by_path, weights_left_in_files
-    from onnxgate.errors import InvalidModelError
+    from onnxgate._onnx import load_model, weights_by_path
+    from onnxgate.spark._predict import ModelFile
 
-    with weights_by_path():
+    with weights_by_path(enabled=not target.is_sql):
         proto = load_model(model)
-        held = weights_left_in_files(proto)
-    if held is not None:
-        path, size = held
-        raise InvalidModelError(
-            f"{str(path)!r} with its external data is {size:,} bytes, above 2 GiB: parity on Spark (validate --spark) "
-            "sends the model's bytes to the executors, and protobuf cannot write a model that large as one. Validate "
-            "it on one machine (onnxgate validate without --spark, or onnxgate.validate), which runs it from its "
-            "path with its data files; score it on Spark with 'onnxgate score --spark' (onnxgate.spark.predict), "
-            "whose executors load it from its path, which must be readable from every executor",
-            path=str(path),
-        )
-    return proto
+        return proto, ModelFile.of(proto)
 
 
 def _reads_here(spark: Any) -> bool:
@@ -260,10 +263,22 @@ def _header(columns: list[str]) -> Any:
 
 
 def _pickle_reference(reference: Any) -> bytes:
-    from onnxgate._onnx import load_model
+    from onnxgate._onnx import load_model, weights_by_path, weights_left_in_files
 
     if isinstance(reference, (str, os.PathLike)) and os.fspath(reference).lower().endswith(".onnx"):
-        reference = load_model(reference)  # a path may not exist on the executors: send the model
+        with weights_by_path():  # a reference above 2 GiB is named as such, before its weights are read
+            reference = load_model(reference)  # a path may not exist on the executors: send the model
+            held = weights_left_in_files(reference)
+        if held is not None:
+            from onnxgate.errors import InvalidModelError
+
+            raise InvalidModelError(
+                f"the reference {str(held[0])!r} with its external data is {held[1]:,} bytes, above 2 GiB: parity on "
+                "Spark pickles the reference and broadcasts it to the executors, and protobuf cannot write an ONNX "
+                "model that large as one. Give the native model it was converted from as the reference, or validate "
+                "without --spark (onnxgate.validate), which runs an .onnx reference above 2 GiB from its path",
+                path=str(held[0]),
+            )
     try:
         from pyspark import cloudpickle
     except ImportError:  # pragma: no cover - pyspark always ships it
@@ -384,7 +399,7 @@ def _share(spark: Any, value: bytes) -> Any:
 
 
 def _spark_parity(
-    model_bytes: bytes,
+    proto: Any,
     reference_bytes: bytes,
     data: Rows,
     tolerances: dict[str, tuple[float, float, Any]],
@@ -395,8 +410,11 @@ def _spark_parity(
     text_variants: bool = True,
     merged: bool = False,
     classes: list[Any] | None = None,
+    by_path: ModelFile | None = None,
 ) -> CheckResult:
-    """Parity on the executors; ``guarded``: the outputs whose atol is the default (the scale guard of
+    """Parity on the executors of ``proto``, its bytes broadcast, or with ``by_path`` (a model above 2 GiB held
+    without its weights: :func:`model_for_spark`) loaded by each executor from its path, nothing carrying its
+    weights; ``guarded``: the outputs whose atol is the default (the scale guard of
     :class:`~onnxgate.validators.accumulator.OutputAccumulator` applies to them); ``float32_rows``: the rows'
     floating columns are all float32 (:func:`_float32_fields`); ``holds_nan``: the target's tables hold NaN
     (else the rows holding it are counted, as local parity counts them); ``text_variants``: a tokenizer's text
@@ -414,8 +432,13 @@ def _spark_parity(
     )
 
     spark = data.spark
-    token = hashlib.sha256(model_bytes + reference_bytes + bytes([float32_rows])).hexdigest()
-    model_b = _share(spark, model_bytes)
+    model_b: Any
+    if by_path is not None:  # each executor opens onnxruntime on the path (ModelFile.graph_checked)
+        model_b, model_token = by_path, by_path.token.encode()
+    else:
+        model_token = proto.SerializeToString()
+        model_b = _share(spark, model_token)
+    token = hashlib.sha256(model_token + reference_bytes + bytes([float32_rows])).hexdigest()
     ref_b = _share(spark, reference_bytes)
     # Workers reading the files read runs of RUN_ROWS rows: validating the 64x64 MLP of
     # bench/bench_spark.py on 5,000,000 rows ran at 1.07-1.24x the local rate with 16,384-row reads
@@ -434,15 +457,17 @@ def _spark_parity(
     starts = _row_starts(partials)
     # as local parity, which stops at its first batch that fails: the first partition that stopped says why
     stopped = next((p for p in partials if p.get("error") or p.get("raise")), None)
-    batch = _local_batches(model_bytes, partials)
+    batch = _local_batches(proto, partials)
     if stopped is not None and stopped.get("raise"):
         kind, message = stopped["raise"]
-        raise (InvalidDataError if kind == "InvalidDataError" else OnnxGateError)(_in_table(message, starts, batch))
+        kinds = {"InvalidDataError": InvalidDataError, "InvalidModelError": InvalidModelError}  # exit 2, as locally
+        raise kinds.get(kind, OnnxGateError)(_in_table(message, starts, batch))
     if not merged and _batch_size_suspected(partials):
         # as local parity, whose batch holds the rows of several of these partitions: scored again as one partition
         # (the first of its runs fails quickly where the model fails on every batch)
-        return _spark_parity(model_bytes, reference_bytes, replace(data, frame=data.frame.coalesce(1)), tolerances,
-                             inf_equal, guarded, float32_rows, holds_nan, text_variants, merged=True, classes=classes)
+        return _spark_parity(proto, reference_bytes, replace(data, frame=data.frame.coalesce(1)), tolerances,
+                             inf_equal, guarded, float32_rows, holds_nan, text_variants, merged=True, classes=classes,
+                             by_path=by_path)
     done = 0
     for part in partials:
         if part.get("error"):  # the first partition that stopped (one that raised raised above)
@@ -457,9 +482,6 @@ def _spark_parity(
         done += part["rows"]
     if done == 0:
         raise InvalidDataError("the parity data has no rows; pass at least one row")
-    from onnxgate._onnx import load_model
-
-    proto = load_model(model_bytes)
     names = Signature.from_model(proto).output_names
     accs = [OutputAccumulator(n, *tolerances[n], infinities_compare_equal=inf_equal, exact_limit=0,
                               scale_guard=n in guarded) for n in names]
@@ -598,15 +620,15 @@ def _row_starts(partials: list[dict[str, Any]]) -> dict[int, int]:
     return starts
 
 
-def _local_batches(model_bytes: bytes, partials: list[dict[str, Any]]) -> tuple[int, int] | None:
+def _local_batches(proto: Any, partials: list[dict[str, Any]]) -> tuple[int, int] | None:
     """Local parity's rows per batch for this model and the table's row count, where every partition counted its
     rows (:func:`_row_starts`); None otherwise, and where no partition stopped (nothing to name)."""
     if not any(p.get("error") or p.get("raise") for p in partials) or any(p.get("count") is None for p in partials):
         return None
-    from onnxgate._onnx import load_model, rows_per_batch
+    from onnxgate._onnx import rows_per_batch
     from onnxgate.validators.parity import DEFAULT_BATCH_SIZE
 
-    return rows_per_batch(load_model(model_bytes), DEFAULT_BATCH_SIZE), sum(p["count"] for p in partials)
+    return rows_per_batch(proto, DEFAULT_BATCH_SIZE), sum(p["count"] for p in partials)
 
 
 def _in_table(message: str, starts: Mapping[int, int], batch: tuple[int, int] | None = None) -> str:
@@ -652,29 +674,34 @@ def _first_large_batch(job: str) -> bool:
 
 
 def _scorer(token: str, model_b: Any, ref_b: Any, tolerances: dict[str, tuple[float, float, Any]],
-            float32_rows: bool = False) -> tuple[Any, Any, Any, Any, Any, bool, bool, bool]:
+            float32_rows: bool = False) -> tuple[Any, Any, Any, Any, Any, bool, bool, bool, Any]:
     """The worker's session, signature, reference, tie resolver (:mod:`onnxgate.validators.ties`), the
     signature the reference's feeds are read with where it differs (a native reference is given the
     user's own values: :func:`onnxgate.validators.parity.users_values_signature`), whether the reference
     is traced (:func:`onnxgate.validators.parity.traces_forward`), whether a tokenizer reads the model's text
-    (:func:`onnxgate.validators.parity.tokenized_inputs`), and whether the file reads its batch size where no
-    exporter traced the reference (:func:`onnxgate.validators.parity.reads_batch_size`), for one validation, made
+    (:func:`onnxgate.validators.parity.tokenized_inputs`), whether the file reads its batch size where no
+    exporter traced the reference (:func:`onnxgate.validators.parity.reads_batch_size`), and the model (without
+    its weights where it is loaded by path: a :class:`~onnxgate.spark._predict.ModelFile`, checked as
+    :func:`onnxgate.spark.predict`'s executors check it, onnxruntime opened on the path), for one validation, made
     once per worker."""
     if token not in _SCORERS:
         import onnxruntime as ort
 
         from onnxgate._onnx import load_model
         from onnxgate.signature import Signature
+        from onnxgate.spark._predict import ModelFile
         from onnxgate.validators.reference import prepare_reference
 
-        proto = load_model(model_b.value)
+        # a model above 2 GiB: its graph, once its files are found as the driver read them, and no bytes to share
+        proto = model_b.graph_checked() if isinstance(model_b, ModelFile) else load_model(model_b.value)
         signature = Signature.from_model(proto)
         options = ort.SessionOptions()
         options.log_severity_level = 4
         # onnxruntime's default thread count, as local parity: a tree ensemble sums its trees in an
         # order that depends on it, and parity must give the same numbers on the same machine.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(model_b.path if isinstance(model_b, ModelFile) else proto.SerializeToString(),
+                                       options, providers=["CPUExecutionProvider"])
         from onnxgate.validators.parity import (
             reads_batch_size,
             tokenized_inputs,
@@ -690,7 +717,7 @@ def _scorer(token: str, model_b: Any, ref_b: Any, tolerances: dict[str, tuple[fl
                                                                  float32_rows=float32_rows),
                            prepare_tie_resolver(reference, proto, signature, tolerances),
                            users_values_signature(reference, signature, float32_rows), traced,
-                           bool(tokenized_inputs(proto)), not traced and reads_batch_size(proto))
+                           bool(tokenized_inputs(proto)), not traced and reads_batch_size(proto), proto)
     return _SCORERS[token]  # type: ignore[no-any-return]
 
 
@@ -772,7 +799,7 @@ def _partition_parity(
         }
         hasher = hashlib.sha256()
         try:
-            session, signature, run_reference, resolve_ties, user_values, traced, tokenized, sized = _scorer(
+            session, signature, run_reference, resolve_ties, user_values, traced, tokenized, sized, proto = _scorer(
                 token, model_b, ref_b, tolerances, float32_rows)
             accs = [
                 OutputAccumulator(o.name, *tolerances[o.name], infinities_compare_equal=inf_equal, exact_limit=0,
@@ -906,11 +933,10 @@ def _partition_parity(
                     part["reference_alone"] = found
                 if tokenized and text_variants and "text" not in part and n >= 1 and "probe_failed" not in part:
                     # as local parity: the first rows' text varied; the driver reads the first partition's
-                    from onnxgate._onnx import load_model
                     from onnxgate.validators.parity import ROWS_ALONE, non_ascii_text_disagrees
 
                     head = {key: value[:ROWS_ALONE] for key, value in feeds.items()}
-                    part["text"] = non_ascii_text_disagrees(session, load_model(model_b.value), head, signature,
+                    part["text"] = non_ascii_text_disagrees(session, proto, head, signature,
                                                             tolerances, run_reference, rows_of=of)
                 part["rows"] += n
                 part["batches"] += 1
@@ -926,10 +952,9 @@ def _partition_parity(
                 # as local parity, before the batch (or the file) is blamed: does either model answer the same
                 # rows the same twice? 2 reference and 2 onnxruntime calls on 4 rows, only in a partition that
                 # mismatched; the driver reads it only when the merged check failed
-                from onnxgate._onnx import load_model
                 from onnxgate.validators.parity import unrepeated_answers
 
-                part["unrepeated"] = unrepeated_answers(session, load_model(model_b.value), probe, signature,
+                part["unrepeated"] = unrepeated_answers(session, proto, probe, signature,
                                                         tolerances, run_reference,
                                                         rows_of=f" of partition {part['partition']}")
         except OnnxGateError as err:
