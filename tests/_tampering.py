@@ -18,3 +18,60 @@ def outputs_swapped(model: Any) -> Any:
     swapped.graph.output[0].CopyFrom(second)
     swapped.graph.output[1].CopyFrom(first)
     return swapped
+
+
+def string_renamed(model: Any, op_type: str, attribute: str, old: str, new: str) -> Any:
+    """A copy of ``model`` whose ``op_type`` nodes hold ``new`` where their string ``attribute`` held ``old``: a
+    category or a vocabulary word renamed by hand, the file otherwise the model's."""
+    import onnx
+
+    edited = onnx.ModelProto()
+    edited.CopyFrom(model)
+    renamed = 0
+    for node in edited.graph.node:
+        for a in node.attribute:
+            if node.op_type == op_type and a.name == attribute and old.encode() in a.strings:
+                a.strings[:] = [new.encode() if s == old.encode() else s for s in a.strings]
+                renamed += 1
+    assert renamed, f"no {op_type} {attribute} holds {old!r}"
+    return edited
+
+
+def renamed_value_case(kind: str) -> tuple[Any, Any, Any, Any]:
+    """The audit's OH03 and TF03 cases (``kind`` "category" or "word"): a fitted pipeline, its file, the file with a
+    value renamed (OneHotEncoder category 'teal' -> 'purple' in a ColumnTransformer on a DataFrame; TfidfVectorizer
+    word 'cold' -> 'colder'), and data that holds no row with the value, on which parity alone compared nothing
+    that shows it."""
+    import numpy as np
+
+    import onnxgate as og
+
+    if kind == "category":
+        import pandas as pd
+        from sklearn.compose import ColumnTransformer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+        rng = np.random.default_rng(0)
+        n = 400
+        frame = pd.DataFrame({"color": rng.choice(["red", "green", "blue", "teal"], n),
+                              "shape": rng.choice(["sq", "ci"], n), "size": rng.normal(0, 1, n)})
+        y = (frame.color.isin(["red", "teal"]).astype(int) + (frame["size"] > 0.3) + (frame["shape"] == "sq")) % 2
+        model = Pipeline([("ct", ColumnTransformer([("oh", OneHotEncoder(handle_unknown="ignore"), ["color", "shape"]),
+                                                    ("num", StandardScaler(), ["size"])])),
+                          ("clf", LogisticRegression(max_iter=500))]).fit(frame, y)
+        file = og.convert(model, frame.head(20), opset=15).model
+        edited = string_renamed(file, "OneHotEncoder", "cats_strings", "teal", "purple")
+        return model, file, edited, frame[frame.color != "teal"].reset_index(drop=True)
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    docs = ["the cat sat on the mat", "dogs bark loudly at night", "a cat and a dog play", "the night is dark and cold",
+            "cats purr when happy", "the dog chased the cat", "cold winds blow at night", "happy dogs wag tails"] * 8
+    model = make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=500)).fit(docs, [0, 1, 0, 1, 0, 0, 1, 0] * 8)
+    texts = np.array(docs, dtype=object).reshape(-1, 1)
+    file = og.convert(model, texts[:5], opset=15).model
+    edited = string_renamed(file, "TfIdfVectorizer", "pool_strings", "cold", "colder")
+    return model, file, edited, np.array([d for d in docs if "cold" not in d], dtype=object).reshape(-1, 1)

@@ -934,3 +934,20 @@ def test_searches_running_at_once_in_threads_leave_hypothesis_storage_where_it_w
     after = configuration.storage_directory("examples", intent_to_write=False).path
     assert after == before, (before, after)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("kind", "values"), [("category", ("teal", "purple")), ("word", ("cold", "colder"))])
+def test_the_search_tries_the_values_the_two_models_know(kind: str, values: tuple[str, str]) -> None:
+    # a OneHotEncoder category renamed in the file ('teal' -> 'purple'; the audit's OH03s) and a TfidfVectorizer
+    # word renamed ('cold' -> 'colder'; TF03b) change the answer only on rows holding them, which the data lacks:
+    # search=500 tried numbers, one unseen value and the empty string, and passed both files (helper-323). It now
+    # tries the reference's categories and words and the file's strings, those only one side knows first
+    from _tampering import renamed_value_case
+
+    model, file, edited, data = renamed_value_case(kind)
+    assert check_search_divergences(file, model, data, budget=200, seed=0).passed
+    result = check_search_divergences(edited, model, data, budget=200, seed=0)
+    assert not result.passed, result.message
+    column = "color" if kind == "category" else "input"
+    assert result.details["divergences"][0]["row"][column] in values, result.message
+    assert result.details["rows_tried"] <= 200

@@ -185,8 +185,10 @@ def check_search_divergences(
         return CheckResult(CHECK_NAME, False, f"the search was not run: {lacking}", {"error": lacking})
     feeds = as_feeds(data, signature)
     from onnxgate.adaptation.mapping import boolean_columns
+    from onnxgate.validators.known_values import known_text_values
 
-    space = make_space(signature, feeds, boolean_columns(proto), text_variants=text_variants)
+    space = make_space(signature, feeds, boolean_columns(proto), text_variants=text_variants,
+                       known=known_text_values(reference, proto, feeds), known_limit=budget)
     nan_features: bool | list[bool] = allow_nan
     if container_default:
         # the container service takes NaN only in the inputs its package accepts it in (a NaN-aware node reads
@@ -255,7 +257,8 @@ def check_search_divergences(
         *([("float64_splits", PHASE_SHARES["float64_splits"], lambda: phase_float64_splits(searcher, splits, rng))]
           if searcher.wide else []),
         ("tree_splits", PHASE_SHARES["tree_splits"], lambda: phase_tree_splits(searcher, splits, rng)),
-        ("edges", edge_share(budget, space.d), lambda: phase_edges(searcher, rng, nan_features)),
+        # without a number to vary, no other phase has a row to try: the text rows may have the whole budget
+        ("edges", edge_share(budget, space.d) if space.d else 1.0, lambda: phase_edges(searcher, rng, nan_features)),
         ("boundaries", PHASE_SHARES["boundaries"], lambda: phase_boundaries(searcher, rng)),
         ("hypothesis", PHASE_SHARES["hypothesis"], lambda: phase_hypothesis(searcher, seed, allow_nan)),
         ("boundaries", 1.0, lambda: phase_boundaries(searcher, rng)),

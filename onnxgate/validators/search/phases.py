@@ -383,15 +383,24 @@ def _edge_values(space: Space, j: int, allow_nan: bool) -> list[float]:
 def phase_edges(searcher: Searcher, rng: Any, allow_nan: bool | Sequence[bool]) -> None:
     """Each feature at its edge values (zero, the data's range and past it, large and small magnitudes, and
     NaN and the infinities where ``allow_nan`` says: one bool, or one per feature); each text input unseen
-    and empty (:data:`onnxgate.validators.search.space.TEXT_EDGES`) in a few data rows."""
+    and empty (:data:`onnxgate.validators.search.space.TEXT_EDGES`) in a few data rows, then set to the values the
+    reference or the file knows (:attr:`Space.value_rows`)."""
     import numpy as np
 
     sp = searcher.space
+    # a quarter of the phase each (all of it for a text-only model), first the text edges: each a data row with
+    # one text value unseen or empty (every input's unseen value comes first); the numbers' edges get the rest
+    # (six text columns took it all)
+    quarter = max(int(searcher.budget * edge_share(searcher.budget, sp.d + 1)) // 4, 1)
     if sp.text_rows:
-        # first, up to a quarter of the phase: each a data row with one text value unseen or empty (every
-        # input's unseen value comes first); the numbers' edges get the rest (six text columns took it all)
-        limit = max(int(searcher.budget * edge_share(searcher.budget, sp.d + 1)) // 4, 1) if sp.d else len(sp.text_rows)
+        limit = quarter if sp.d else len(sp.text_rows)
         searcher.evaluate(sp.X[list(sp.text_rows[:limit])], index_array(list(sp.text_rows[:limit])))
+    if sp.value_rows:
+        # then each a data row with one text value a model knows (its categories, its vocabulary's words), the
+        # values only one of the two knows first: a renamed category is scored otherwise only on rows holding it,
+        # which the data may lack (helper-323)
+        limit = quarter if sp.d else len(sp.value_rows)
+        searcher.evaluate(sp.X[list(sp.value_rows[:limit])], index_array(list(sp.value_rows[:limit])))
     if sp.n_rows == 0 or sp.d == 0:
         return
     base = int(rng.integers(sp.n_rows))

@@ -10,6 +10,7 @@ from onnxgate.validators.search.settings import Array
 
 if TYPE_CHECKING:
     from onnxgate.signature import Signature
+    from onnxgate.validators.known_values import KnownValues
 
 __all__ = ["Space", "index_array", "make_space", "to_python"]
 
@@ -30,6 +31,9 @@ class Space:
     boolean: Array
     #: rows past ``n_rows``: a data row with one text value replaced by :data:`TEXT_EDGES` (their bases)
     text_rows: tuple[int, ...] = ()
+    #: rows past those: a data row with one text value replaced by a value the reference or the file knows
+    #: (:mod:`onnxgate.validators.known_values`), the disputed ones first
+    value_rows: tuple[int, ...] = ()
 
     @property
     def d(self) -> int:
@@ -166,19 +170,58 @@ def _with_text_edges(signature: Signature, feeds: dict[str, Array], n: int,
     return grown, len(picks)
 
 
+def _with_known_values(feeds: dict[str, Array], n: int, known: Sequence[KnownValues], limit: int
+                       ) -> tuple[dict[str, Array], int]:
+    """``feeds`` followed by copies of data rows, each with one text element set to a value the reference or the
+    file knows (:meth:`KnownValues.to_try`), at most ``limit``, and how many were added: every column's disputed
+    values first, then one value of each column in turn. A category the file renamed ('teal' -> 'purple') is
+    scored otherwise only on rows holding it, which the data may lack: the reference scores 'teal' as teal, the
+    file as unknown (the OH03s audit case)."""
+    import numpy as np
+
+    if not n or limit <= 0:
+        return feeds, 0
+    bases = sorted({0, n // 2, n - 1})
+    picks: list[tuple[int, int, int, str, int, str]] = []  # (tier, rank, column order, input, column, value)
+    for order, k in enumerate(known):
+        if k.input not in feeds or feeds[k.input].dtype.kind not in "OU":
+            continue
+        disputed = set(k.disputed())
+        picks += [(0 if value in disputed else 1, rank, order, k.input, k.column, value)
+                  for rank, value in enumerate(k.to_try())]
+    picks = sorted(picks)[:limit]
+    if not picks:
+        return feeds, 0
+    rows = index_array([bases[rank % len(bases)] for _, rank, _, _, _, _ in picks])
+    grown = {name: np.concatenate([values, values[rows]]) if values.ndim else values for name, values in feeds.items()}
+    start = len(next(iter(feeds.values())))
+    for name in {pick[3] for pick in picks}:
+        grown[name] = grown[name].astype(object)
+    for i, (_, _, _, name, col, value) in enumerate(picks):
+        if grown[name].ndim > 1:
+            flat = grown[name][start + i].reshape(-1)
+            flat[col] = value
+            grown[name][start + i] = flat.reshape(grown[name].shape[1:])
+        else:
+            grown[name][start + i] = value
+    return grown, len(picks)
+
+
 def make_space(signature: Signature, feeds: dict[str, Array], boolean: frozenset[str] = frozenset(), *,
-               text_variants: bool = True) -> Space:
+               text_variants: bool = True, known: Sequence[KnownValues] = (), known_limit: int = 0) -> Space:
     """The row space of ``feeds``; ``boolean``: the integer inputs whose only values are 0 and 1 (a SQL-adapted
     boolean input, :func:`onnxgate.adaptation.mapping.boolean_columns`), searched only at those: a 2 or a -1
     there is a row the reference refuses, counted as refused, not compared (helper-226); ``text_variants``: False
     leaves the row's text varied with non-ASCII letters (:data:`ACCENTED`) out of the text edges, for a model that
-    only ever scores text like the data's."""
+    only ever scores text like the data's; ``known``: the text values the reference or the file knows, tried in
+    up to ``known_limit`` rows (:func:`_with_known_values`)."""
     import numpy as np
 
     n = len(next(iter(feeds.values())))
     edges = TEXT_EDGES if text_variants else tuple(edge for edge in TEXT_EDGES if edge is not ACCENTED)
     feeds, added = _with_text_edges(signature, feeds, n, edges)
-    everything = n + added
+    feeds, valued = _with_known_values(feeds, n, known, known_limit)
+    everything = n + added + valued
     features: list[tuple[str, int]] = []
     shapes: dict[str, tuple[int, ...]] = {}
     blocks = []
@@ -205,4 +248,4 @@ def make_space(signature: Signature, feeds: dict[str, Array], boolean: frozenset
     only = np.asarray(flags, bool)
     lo[only], hi[only] = 0.0, 1.0
     return Space(signature, feeds, n, features, shapes, X, lo, hi, np.asarray(integer, bool), np.asarray(f32, bool),
-                 only, tuple(range(n, everything)))
+                 only, tuple(range(n, n + added)), tuple(range(n + added, everything)))

@@ -1,0 +1,308 @@
+"""The text values a model knows, on both sides: the reference's and the file's.
+
+A OneHotEncoder or OrdinalEncoder knows its ``categories_``, a CountVectorizer or TfidfVectorizer its
+``vocabulary_`` words; the file holds them as the strings of the nodes that read the text input (``cats_strings``
+of a ``OneHotEncoder`` or ``CategoryMapper``, ``keys_strings`` of a ``LabelEncoder``, ``pool_strings`` of a
+``TfIdfVectorizer``). A category renamed in the file ('teal' -> 'purple') or a vocabulary word renamed
+('cold' -> 'colder') changes the answer only for rows holding one of those values, which the user's data may
+lack: the reference scores 'teal' as teal, the file as unknown. :func:`known_text_values` lists, for each text
+input column, the values either side knows, those only one side knows (``disputed``) first; the search tries
+them (:mod:`onnxgate.validators.search`), and parity scores a data row with each disputed value
+(:func:`onnxgate.validators.parity.check_prediction_parity`).
+
+The sides are read, not trusted: a value is tried on both models and only a different answer fails a file, so a
+value the converter writes otherwise (an OrdinalEncoder's NaN category written as a text no data holds) is
+tried and passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = ["KnownValues", "known_text_values"]
+
+#: Values kept per input column (the disputed ones first): a vocabulary of 100,000 words is not all tried.
+MAX_VALUES_PER_COLUMN = 2000
+#: Steps a Pipeline may hold before its encoder that keep their columns as they are (their names).
+COLUMN_KEEPING_STEPS = frozenset({"SimpleImputer", "FunctionTransformer"})
+#: The file's nodes that read whole text values, and the attributes holding the values they know.
+VALUE_ATTRIBUTES: Mapping[str, tuple[str, ...]] = {
+    "OneHotEncoder": ("cats_strings",),
+    "CategoryMapper": ("cats_strings",),
+    "LabelEncoder": ("keys_strings", "keys_tensor"),
+}
+
+
+@dataclass(frozen=True)
+class KnownValues:
+    """The values one text column of an input is known by: ``reference`` (the reference's categories, or its
+    vocabulary's entries), ``file`` (the file's node strings); ``kind`` says how they compare: ``"category"``
+    whole values, ``"words"`` a vectorizer's words (an n-gram entry is its words, space-joined), ``"chars"`` a
+    character vectorizer's characters (an entry is a character n-gram)."""
+
+    input: str
+    column: int
+    kind: Literal["category", "words", "chars"]
+    reference: tuple[str, ...]
+    file: tuple[str, ...]
+    #: values of the column in the data (a category there is scored by parity already)
+    data: frozenset[str] = frozenset()
+    #: every value the reference knows, in any column: the file's nodes may read several columns at once (one
+    #: [N, 2] input, or columns concatenated before an imputer), so a file value is disputed only when the
+    #: reference knows it nowhere
+    reference_anywhere: frozenset[str] = frozenset()
+    #: texts standing for a missing value, not a category: the text the file is fed a missing value as
+    #: (:attr:`onnxgate.signature.TensorSpec.missing`, "\x00missing") and the text forms of the reference's None
+    #: or NaN categories ('None', 'nan', as the converter writes them); neither side is compared on them
+    missing: frozenset[str] = frozenset()
+
+    def disputed(self) -> list[str]:
+        """The values one side knows and the other does not, the reference's first (sorted, so a search is
+        repeatable): where a renamed category or word shows. Empty when either side is unknown."""
+        if not self.reference or not self.file:
+            return []
+        ours, own = set(self.file) - self.missing, set(self.reference) - self.missing
+        anywhere = self.reference_anywhere | own
+        if self.kind != "category":
+            joined = "".join(anywhere) if self.kind == "chars" else " ".join(anywhere)
+            theirs = set(joined) if self.kind == "chars" else set(joined.split(" ")) - {""}
+            only_ref = sorted(e for e in own if e not in ours and any(t not in ours for t in self._tokens(e)))
+            only_file = sorted(ours - theirs)
+        else:
+            only_ref, only_file = sorted(own - ours), sorted(ours - anywhere)
+        return only_ref + only_file
+
+    def to_try(self) -> list[str]:
+        """The values to score a row with, in priority order: the disputed ones, then the others the data does
+        not hold (at most :data:`MAX_VALUES_PER_COLUMN`)."""
+        first = self.disputed()
+        seen = set(first)
+        rest: list[str] = []
+        tokens = _data_tokens(self.data, self.kind)
+        for value in (*self.reference, *self.file):
+            if value in seen or value in self.data or value in self.missing:
+                continue
+            seen.add(value)
+            if self.kind != "category" and value and all(t in tokens for t in self._tokens(value.lower())):
+                continue  # each of its words (characters) is in the data already
+            rest.append(value)
+        return (first + rest)[:MAX_VALUES_PER_COLUMN]
+
+    def _tokens(self, entry: str) -> list[str]:
+        return list(entry) if self.kind == "chars" else [w for w in entry.split(" ") if w]
+
+
+def _data_tokens(values: Iterable[str], kind: str) -> frozenset[str]:
+    import re
+
+    if kind == "chars":
+        return frozenset(c for v in values for c in v.lower())
+    if kind == "words":
+        return frozenset(w for v in values for w in re.findall(r"\w+", v.lower()))
+    return frozenset()
+
+
+def known_text_values(reference: Any, model: Any, feeds: Mapping[str, Any]) -> list[KnownValues]:
+    """For each text input column of ``model`` (an onnx.ModelProto) that the reference's encoders or vectorizers
+    read, or a node of the file reads whole, the values each side knows (:class:`KnownValues`).
+
+    Parameters
+    ----------
+    reference : object
+        The native model: a scikit-learn Pipeline, ColumnTransformer, FeatureUnion, OneHotEncoder,
+        OrdinalEncoder, CountVectorizer or TfidfVectorizer is read (anything else knows no values here).
+    model : onnx.ModelProto
+        The file.
+    feeds : mapping of str to array
+        The data as the file's inputs (:func:`onnxgate._data.as_feeds`): which inputs hold text, their widths,
+        and the values the data holds.
+
+    Returns
+    -------
+    list of KnownValues
+        One per (input, column) known by either side, in the file's input order.
+
+    Examples
+    --------
+    >>> [k.disputed() for k in known_text_values(pipe, conv.model, as_feeds(df, sig))]  # doctest: +SKIP
+    [['teal', 'purple']]
+    """
+    import numpy as np
+
+    text = {name: values for name, values in feeds.items()
+            if np.asarray(values).dtype.kind in "OUS" and np.ndim(values) >= 1}
+    if not text:
+        return []
+    widths = {name: int(np.prod(np.shape(values)[1:])) if np.ndim(values) > 1 else 1 for name, values in text.items()}
+    from onnxgate.signature import Signature
+
+    ours: dict[tuple[str, int], tuple[str, list[str]]] = {}
+    missing: dict[tuple[str, int], set[str]] = {}
+    try:
+        _walk(reference, _columns_of(reference, feeds), ours, missing, 0)
+    except Exception:  # an estimator read otherwise than expected: nothing known on its side
+        ours, missing = {}, {}
+    fed = {spec.name: spec.missing for spec in Signature.from_model(model).inputs if spec.missing is not None}
+    try:
+        file_values = _file_values(model, set(text))
+    except Exception:  # a node read otherwise than expected: nothing known on the file's side
+        file_values = {}
+    anywhere = frozenset(v for _, values in ours.values() for v in values)
+    out: list[KnownValues] = []
+    for name in text:
+        flat = np.asarray(text[name], dtype=object).reshape(len(text[name]), -1)
+        for col in range(widths[name]):
+            words, cats = file_values.get(name, ([], []))
+            # a column the reference's side says nothing of: the file's vocabulary, else its categories
+            kind, ref = ours.get((name, col), ("words" if words else "category", []))
+            file = cats if kind == "category" else words
+            if not ref and not file:
+                continue
+            held = flat[:, col].tolist() if col < flat.shape[1] else []
+            data = frozenset(v for v in held if isinstance(v, str))
+            # the text a missing value is fed as, unless it is a category too (an imputer's fill value)
+            gaps = frozenset(missing.get((name, col), set()) | ({fed[name]} - set(ref) if name in fed else set()))
+            out.append(KnownValues(name, col, kind, tuple(_unique(ref)),  # type: ignore[arg-type]
+                                   tuple(_unique(file)), data, anywhere, gaps))
+    return out
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def _columns_of(reference: Any, feeds: Mapping[str, Any]) -> list[tuple[str, int]] | None:
+    """The (input, column) of each column the reference reads, in its order; None when it cannot be told."""
+    import numpy as np
+
+    names = getattr(reference, "feature_names_in_", None)
+    if names is not None and all(str(n) in feeds for n in names):
+        return [(str(n), 0) for n in names]
+    if len(feeds) == 1:
+        name, values = next(iter(feeds.items()))
+        width = int(np.prod(np.shape(values)[1:])) if np.ndim(values) > 1 else 1
+        return [(name, j) for j in range(width)]
+    return None
+
+
+def _walk(est: Any, columns: list[tuple[str, int]] | None, out: dict[tuple[str, int], tuple[str, list[str]]],
+          missing: dict[tuple[str, int], set[str]], depth: int) -> None:
+    """Record the values ``est`` knows for each of ``columns`` (what it reads), through Pipelines,
+    ColumnTransformers and FeatureUnions, and in ``missing`` the text forms of its None and NaN categories."""
+    if columns is None or depth > 20 or est is None or isinstance(est, str):
+        return
+    steps = getattr(est, "steps", None)
+    if isinstance(steps, list):  # a Pipeline: its first step reads the columns (past column-keeping steps)
+        for _, step in steps:
+            if step is None or isinstance(step, str):
+                continue
+            _walk(step, columns, out, missing, depth + 1)
+            if type(step).__name__ not in COLUMN_KEEPING_STEPS or getattr(step, "add_indicator", False):
+                return
+        return
+    transformers = getattr(est, "transformers_", None)
+    if isinstance(transformers, list):  # a fitted ColumnTransformer
+        names = [str(n) for n in getattr(est, "feature_names_in_", [])]
+        for _, transformer, selection in transformers:
+            picked = _selected(selection, names, len(columns))
+            if picked is not None:
+                _walk(transformer, [columns[i] for i in picked], out, missing, depth + 1)
+        return
+    union = getattr(est, "transformer_list", None)
+    if isinstance(union, list):  # a FeatureUnion: each part reads every column
+        for _, part in union:
+            _walk(part, columns, out, missing, depth + 1)
+        return
+    vocabulary = getattr(est, "vocabulary_", None)
+    if isinstance(vocabulary, dict) and hasattr(est, "build_analyzer"):
+        kind = {"word": "words", "char": "chars"}.get(str(getattr(est, "analyzer", "")))
+        if kind and columns:  # a callable analyzer is refused at convert; 'char_wb' too
+            out.setdefault(columns[0], (kind, []))[1].extend(k for k in vocabulary if isinstance(k, str))
+        return
+    categories = getattr(est, "categories_", None)
+    if isinstance(categories, list) and hasattr(est, "transform"):
+        for col, cats in zip(columns, categories):
+            out.setdefault(col, ("category", []))[1].extend(c for c in list(cats) if isinstance(c, str))
+            missing.setdefault(col, set()).update(str(c) for c in list(cats) if _is_missing(c))
+
+
+def _is_missing(value: Any) -> bool:
+    """None, a float NaN, or pandas' NA or NaT: a category standing for a missing value."""
+    return value is None or (isinstance(value, float) and value != value) or type(value).__name__ in ("NAType",
+                                                                                                        "NaTType")
+
+
+def _selected(selection: Any, names: Sequence[str], width: int) -> list[int] | None:
+    """The column positions a ColumnTransformer's ``selection`` picks, or None (a callable, an unknown name)."""
+    import numpy as np
+
+    if isinstance(selection, str):
+        selection = [selection]
+    if isinstance(selection, slice):
+        return list(range(width))[selection]
+    if isinstance(selection, (int, np.integer)) and not isinstance(selection, bool):
+        selection = [int(selection)]
+    try:
+        items = list(selection)
+    except TypeError:
+        return None
+    if items and all(isinstance(i, (bool, np.bool_)) for i in items):
+        return [i for i, keep in enumerate(items) if keep]
+    picked: list[int] = []
+    for item in items:
+        if isinstance(item, str):
+            if item not in names:
+                return None
+            picked.append(names.index(item))
+        elif isinstance(item, (int, np.integer)):
+            picked.append(int(item) % width if width else int(item))
+        else:
+            return None
+    return [i for i in picked if 0 <= i < width]
+
+
+def _file_values(model: Any, inputs: set[str]) -> dict[str, tuple[list[str], list[str]]]:
+    """For each text input, the words of the ``TfIdfVectorizer`` nodes it reaches (through a ``Tokenizer``)
+    and the strings of the nodes that read its whole values (:data:`VALUE_ATTRIBUTES`, before any tokenizer)."""
+    from onnx import helper
+
+    consumers: dict[str, list[Any]] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    out: dict[str, tuple[list[str], list[str]]] = {}
+    for start in inputs:
+        words: list[str] = []
+        cats: list[str] = []
+        seen: set[tuple[str, bool]] = set()
+        stack = [(start, False)]
+        while stack:
+            tensor, tokenized = stack.pop()
+            if (tensor, tokenized) in seen:
+                continue
+            seen.add((tensor, tokenized))
+            for node in consumers.get(tensor, []):
+                if node.op_type == "TfIdfVectorizer":
+                    words += _strings(node, "pool_strings", helper)
+                    continue
+                if not tokenized and node.op_type in VALUE_ATTRIBUTES:
+                    for attribute in VALUE_ATTRIBUTES[node.op_type]:
+                        cats += _strings(node, attribute, helper)
+                now = tokenized or node.op_type == "Tokenizer"
+                stack += [(name, now) for name in node.output if name]
+        if words or cats:
+            out[start] = (words, cats)
+    return out
+
+
+def _strings(node: Any, attribute: str, helper: Any) -> list[str]:
+    for a in node.attribute:
+        if a.name != attribute:
+            continue
+        if a.type == a.STRINGS:
+            return [s.decode("utf-8", errors="replace") for s in a.strings]
+        if a.type == a.TENSOR and a.t.data_type == 8:  # a string tensor (LabelEncoder keys_tensor, opset 4)
+            return [s.decode("utf-8", errors="replace") for s in a.t.string_data]
+    return []
