@@ -463,6 +463,15 @@ def check_prediction_parity(
         # reference drawing noise (torch.randn_like, F.dropout(training=True), tf.random) failed as "depends on
         # the other rows of its batch". Asked of the 4 probe rows, and only of a check that failed
         alone = unrepeated_answers(session, proto, probe, signature, tolerances, run_reference) or alone
+    if alone is None and result.passed and probe is not None and probe_failed is None:
+        # the data's rows agree; do the values only one of the two models knows (a category or a word the data
+        # lacks, renamed in the file)?
+        known, disputed = known_values_disagree(session, proto, reference, probe, signature, tolerances,
+                                                run_reference)
+        if known is not None:
+            return CheckResult(name, False, known, {**result.details, "known_values_disputed": disputed})
+        if disputed:
+            result = dataclasses.replace(result, details={**result.details, "known_values_disputed": disputed})
     if alone is None and result.passed and probe is not None and probe_failed is None and not text_variants:
         if tokenized_inputs(proto):
             return dataclasses.replace(result, details={**result.details,
@@ -1029,6 +1038,89 @@ def non_ascii_text_disagrees(session: Any, model: Any, feeds: Mapping[str, Any],
     tried = f"{compared} rows of the data's text varied ({'; '.join(labels)}) agree" if compared else ""
     return None, tried
 
+
+
+#: Disputed values (:meth:`onnxgate.validators.known_values.KnownValues.disputed`) parity scores a row with, at most.
+MAX_DISPUTED_ROWS = 256
+
+
+def known_values_disagree(session: Any, model: Any, reference: Any, feeds: Mapping[str, Any], signature: Any,
+                          tolerances: Mapping[str, tuple[float, float, str]], run_reference: Any,
+                          ) -> tuple[str | None, dict[str, Any]]:
+    """The values of a text input that one model knows and the other does not (a category, a vocabulary word:
+    :func:`onnxgate.validators.known_values.known_text_values`), each scored in the first row of ``feeds`` by both
+    models. A sentence naming the first that differs (or None), and what the two models know otherwise (``{}``
+    when they know the same). A category renamed in the file ('teal' -> 'purple') passed on data holding neither:
+    the reference scores 'teal' as teal, the file as unknown (the OH03b audit case). A value is never failed for
+    being known otherwise, only for an answer that differs: a value the converter writes otherwise (a NaN category
+    written as a text no data holds) gives the same answer in both and passes; a row the reference refuses (an
+    unknown category with handle_unknown='error') is not compared."""
+    import numpy as np
+
+    from onnxgate.validators.known_values import known_text_values
+
+    try:
+        known = known_text_values(reference, model, feeds)
+    except Exception:  # reading the two sides must never fail parity itself
+        return None, {}
+    each = [(k, k.disputed()) for k in known]
+    picks = [(k, value) for k, values in each for value in values][:MAX_DISPUTED_ROWS]
+    if not picks or not feeds:
+        return None, {}
+    disputed: dict[str, dict[str, list[str]]] = {}
+    for k, values in each:
+        if values:
+            column = k.input if np.shape(feeds[k.input])[1:] in ((), (1,)) else f"{k.input}[{k.column}]"
+            own = set(k.reference)
+            disputed[column] = {"only_reference": [v for v in values if v in own],
+                                "only_file": [v for v in values if v not in own]}
+    rows = {name: np.repeat(np.asarray(values)[:1], len(picks), axis=0) for name, values in feeds.items()}
+    for i, (k, value) in enumerate(picks):
+        rows[k.input] = rows[k.input].astype(object)
+        cell = rows[k.input][i].reshape(-1) if rows[k.input].ndim > 1 else None
+        if cell is None:
+            rows[k.input][i] = value
+        else:
+            cell[k.column] = value
+            rows[k.input][i] = cell.reshape(rows[k.input].shape[1:])
+    for i in range(-1, len(picks)):  # the rows at once, else one at a time (a row the reference refuses)
+        part = {name: values if i < 0 else values[i:i + 1] for name, values in rows.items()}
+        try:
+            theirs = run_reference(part)
+        except Exception:
+            continue
+        try:
+            answers = session.run(None, part)
+        except Exception as err:
+            if i < 0:
+                continue
+            k, value = picks[i]
+            return (f"the data's rows agree, but not a row holding {value!r} in {k.input!r}, {_knows(k, value)}: "
+                    f"onnxruntime refuses it ({first_line(err, None)}) where the reference answers. The file is "
+                    "not this model's conversion: convert it again"), disputed
+        differing = _rows_that_differ(signature, answers, theirs, tolerances, len(next(iter(part.values()))))
+        if differing:
+            spec, ours, expected, bad = differing
+            k, value = picks[int(bad[0]) if i < 0 else i]
+            row = int(bad[0])
+            lacks = "The data holds no such row; a service scoring one answers otherwise" if value not in k.data else (
+                "A service scoring such a row answers otherwise")
+            return (f"the data's rows agree, but not a row holding {value!r} in {k.input!r} (the data's first row "
+                    f"with {k.input!r} set to it), {_knows(k, value)}: {spec.name!r} is {_brief(ours[row])} in the "
+                    f"file and {_brief(expected[row])} in the reference. {lacks}. The file is not this model's "
+                    "conversion (its categories or vocabulary were changed): convert it again"), disputed
+        if i < 0:
+            break
+    return None, disputed
+
+
+def _knows(k: Any, value: str) -> str:
+    """Which model knows ``value`` of :class:`~onnxgate.validators.known_values.KnownValues` ``k``, in words."""
+    what, holds, lacks = (("vocabulary", "holds", "does not") if k.kind != "category"
+                          else ("categories", "hold", "do not"))
+    if value in set(k.reference):
+        return f"which the reference's {what} {holds} and the file's {lacks}"
+    return f"which the file's {what} {holds} and the reference's {lacks}"
 
 
 def tokenized_inputs(model: Any) -> set[str]:

@@ -982,3 +982,44 @@ def test_a_passing_classifier_says_how_many_of_its_classes_the_data_showed(label
     assert thin.details["classes_seen"] == {"output": "label", "classes": 3, "seen": 2,
                                             "not_seen": ["virginica" if labels == "str" else 2]}
     assert full.passed and "labels seen" not in full.message and full.details["classes_seen"]["seen"] == 3
+
+
+@pytest.mark.parametrize(("kind", "value", "column"), [("category", "teal", "color"), ("word", "cold", "input")])
+def test_a_value_renamed_in_the_file_fails_parity_on_data_without_it(kind, value, column):
+    # a OneHotEncoder category renamed in the file ('teal' -> 'purple') and a TfidfVectorizer word renamed
+    # ('cold' -> 'colder') passed parity on data holding neither (the audit's OH03b, TF03b): the reference
+    # scores 'teal' as teal, the file as unknown. The values only one model knows are now scored too (helper-323)
+    from _tampering import renamed_value_case
+
+    model, file, edited, data = renamed_value_case(kind)
+    assert check_prediction_parity(file, model, data).passed
+    result = check_prediction_parity(edited, model, data)
+    assert not result.passed
+    assert f"a row holding {value!r} in {column!r}" in result.message, result.message
+    assert "the file is not this model's conversion" in result.message.lower(), result.message
+    only = result.details["known_values_disputed"][column]
+    assert value in only["only_reference"] and only["only_file"] == [{"teal": "purple", "cold": "colder"}[value]]
+
+
+def test_a_value_both_models_encode_alike_passes_parity_with_a_note():
+    # 'teal' is one of a OneHotEncoder's infrequent categories (max_categories=3): renamed 'purple' in the file, both
+    # 'teal' and 'purple' still score as infrequent there and in scikit-learn, so no answer differs and parity passes,
+    # noting the values the two know otherwise
+    import pandas as pd
+    from _tampering import string_renamed
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"color": rng.choice(["red", "green", "blue", "teal"], 300, p=[.4, .3, .2, .1]),
+                          "size": rng.normal(0, 1, 300)})
+    encoder = OneHotEncoder(max_categories=3, handle_unknown="infrequent_if_exist")
+    model = make_pipeline(ColumnTransformer([("oh", encoder, ["color"]), ("n", "passthrough", ["size"])]),
+                          LogisticRegression()).fit(frame, frame.color.isin(["red", "teal"]) ^ (frame["size"] > 0))
+    assert list(model[0].named_transformers_["oh"].infrequent_categories_[0]) == ["blue", "teal"]
+    edited = string_renamed(og.convert(model, frame.head(20)).model, "OneHotEncoder", "cats_strings", "teal", "purple")
+    result = check_prediction_parity(edited, model, frame[frame.color != "teal"])
+    assert result.passed, result.message
+    assert result.details["known_values_disputed"] == {"color": {"only_reference": ["teal"], "only_file": ["purple"]}}
