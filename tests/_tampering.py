@@ -75,3 +75,34 @@ def renamed_value_case(kind: str) -> tuple[Any, Any, Any, Any]:
     file = og.convert(model, texts[:5], opset=15).model
     edited = string_renamed(file, "TfIdfVectorizer", "pool_strings", "cold", "colder")
     return model, file, edited, np.array([d for d in docs if "cold" not in d], dtype=object).reshape(-1, 1)
+
+
+def halved_above_rows(model: Any, rows: int, output: str = "probabilities") -> Any:
+    """A copy of ``model`` (an ``onnx.ModelProto``) whose ``output`` is halved in a batch of more than ``rows`` rows (an
+    If on the first input's batch size), the file as converted in smaller batches: a branch on the batch size
+    edited in by hand, which the data's own batches cannot show when they are smaller."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    edited = onnx.ModelProto()
+    edited.CopyFrom(model)
+    kind = next(o for o in edited.graph.output if o.name == output).type.tensor_type.elem_type
+    converted = f"{output}_converted"
+    for node in edited.graph.node:
+        node.output[:] = [converted if name == output else name for name in node.output]
+    half = np.array(0.5, dtype=helper.tensor_dtype_to_np_dtype(kind))
+    edited.graph.initializer.extend([numpy_helper.from_array(np.array(rows, dtype=np.int64), "rows_limit"),
+                                     numpy_helper.from_array(np.array([0], dtype=np.int64), "row_axis")])
+    halved = helper.make_graph([helper.make_node("Mul", [converted, "half"], ["halved"])], "large", [],
+                               [helper.make_tensor_value_info("halved", kind, None)],
+                               [numpy_helper.from_array(half, "half")])
+    kept = helper.make_graph([helper.make_node("Identity", [converted], ["kept"])], "small", [],
+                             [helper.make_tensor_value_info("kept", kind, None)])
+    edited.graph.node.extend([
+        helper.make_node("Shape", [edited.graph.input[0].name], ["input_shape"]),
+        helper.make_node("Gather", ["input_shape", "row_axis"], ["batch_1d"]),
+        helper.make_node("Squeeze", ["batch_1d"], ["batch"]),
+        helper.make_node("Greater", ["batch", "rows_limit"], ["large_batch"]),
+        helper.make_node("If", ["large_batch"], [output], then_branch=halved, else_branch=kept)])
+    return edited

@@ -1575,26 +1575,10 @@ def test_a_file_branching_on_its_batch_size_fails_on_spark_as_locally(local_spar
     # a scikit-learn file edited to halve its probabilities in batches of more than 100 rows (an If on Shape(input)[0])
     # failed local parity on 5 rows and passed validate --spark: its large batch ran for traced references only
     # (helper-319)
-    from onnx import TensorProto, helper, numpy_helper
+    from _tampering import halved_above_rows
 
     model, X, _ = og.zoo.get("sklearn-iris-logreg").build()
-    edited = og.convert(model, X[:5], opset=15).model
-    softmax = next(node for node in edited.graph.node if node.op_type == "Softmax")
-    softmax.output[0] = "probabilities_converted"
-    edited.graph.initializer.extend([numpy_helper.from_array(np.array(100, dtype=np.int64), "rows_limit"),
-                                     numpy_helper.from_array(np.array([0], dtype=np.int64), "row_axis")])
-    halved = helper.make_graph(
-        [helper.make_node("Mul", ["probabilities_converted", "half"], ["halved"])], "large", [],
-        [helper.make_tensor_value_info("halved", TensorProto.DOUBLE, None)],
-        [numpy_helper.from_array(np.array(0.5, dtype=np.float64), "half")])
-    kept = helper.make_graph([helper.make_node("Identity", ["probabilities_converted"], ["kept"])], "small", [],
-                             [helper.make_tensor_value_info("kept", TensorProto.DOUBLE, None)])
-    edited.graph.node.extend([
-        helper.make_node("Shape", ["input"], ["input_shape"]),
-        helper.make_node("Gather", ["input_shape", "row_axis"], ["batch_1d"]),
-        helper.make_node("Squeeze", ["batch_1d"], ["batch"]),
-        helper.make_node("Greater", ["batch", "rows_limit"], ["large_batch"]),
-        helper.make_node("If", ["large_batch"], ["probabilities"], then_branch=halved, else_branch=kept)])
+    edited = halved_above_rows(og.convert(model, X[:5], opset=15).model, 100)
     path = tmp_path / "rows.parquet"
     pd.DataFrame(X[:5], columns=FEATURES).to_parquet(path)
 

@@ -866,36 +866,13 @@ def test_an_output_whose_rows_lie_on_axis_one_is_counted_and_shown_by_row() -> N
     assert output["shape"]["onnx"] == [250, 2, 3]
 
 
-def _halved_above_rows(model: onnx.ModelProto, rows: int) -> onnx.ModelProto:
-    """``model`` edited by hand: its probabilities halved in a batch of more than ``rows`` rows (an If on the
-    batch size), the same file as converted in smaller batches."""
-    from onnx import numpy_helper
-
-    edited = copy.deepcopy(model)
-    softmax = next(node for node in edited.graph.node if node.op_type == "Softmax")
-    softmax.output[0] = "probabilities_converted"
-    edited.graph.initializer.extend([numpy_helper.from_array(np.array(rows, dtype=np.int64), "rows_limit"),
-                                     numpy_helper.from_array(np.array([0], dtype=np.int64), "row_axis")])
-    halved = helper.make_graph(
-        [helper.make_node("Mul", ["probabilities_converted", "half"], ["halved"])], "large", [],
-        [helper.make_tensor_value_info("halved", TensorProto.DOUBLE, None)],
-        [numpy_helper.from_array(np.array(0.5, dtype=np.float64), "half")])
-    kept = helper.make_graph([helper.make_node("Identity", ["probabilities_converted"], ["kept"])], "small", [],
-                             [helper.make_tensor_value_info("kept", TensorProto.DOUBLE, None)])
-    edited.graph.node.extend([
-        helper.make_node("Shape", ["input"], ["input_shape"]),
-        helper.make_node("Gather", ["input_shape", "row_axis"], ["batch_1d"]),
-        helper.make_node("Squeeze", ["batch_1d"], ["batch"]),
-        helper.make_node("Greater", ["batch", "rows_limit"], ["large_batch"]),
-        helper.make_node("If", ["large_batch"], ["probabilities"], then_branch=halved, else_branch=kept)])
-    return edited
-
-
 def test_a_file_branching_on_the_batch_size_fails_against_a_scikit_learn_reference():
     # a converted scikit-learn file edited to answer otherwise in batches of more than 100 rows passed on 5 rows
     # of data: the large batch was scored for traced references only (helper-318)
     model, X, _ = og.zoo.get("sklearn-iris-logreg").build()
-    edited = _halved_above_rows(og.convert(model, X[:5], opset=15).model, 100)
+    from _tampering import halved_above_rows
+
+    edited = halved_above_rows(og.convert(model, X[:5], opset=15).model, 100)
     session = ort.InferenceSession(edited.SerializeToString(), providers=["CPUExecutionProvider"])
     assert np.allclose(session.run(["probabilities"], {"input": X[:5]})[0], model.predict_proba(X[:5]))
     assert not np.allclose(session.run(["probabilities"], {"input": X})[0], model.predict_proba(X))
@@ -926,7 +903,7 @@ def test_a_nearest_neighbour_file_branching_on_the_batch_size_fails_though_its_r
     # 4c8a367's large batch ran only where no tie resolver judged the rows: a KNeighborsClassifier file edited to
     # halve its probabilities above 100 rows passed on 5 rows (helper-322). The large batch is now compared with the
     # file's own answers to the data's rows, which a tie the resolver accepted does not make differ
-    from onnx import numpy_helper
+    from _tampering import halved_above_rows
     from sklearn.datasets import load_iris
     from sklearn.neighbors import KNeighborsClassifier
 
@@ -935,24 +912,7 @@ def test_a_nearest_neighbour_file_branching_on_the_batch_size_fails_though_its_r
     model = KNeighborsClassifier().fit(X, y)
     converted = og.convert(model, X[:5]).model
     name = next(o.name for o in converted.graph.output if o.name != "label")
-    edited = copy.deepcopy(converted)
-    for node in edited.graph.node:
-        node.output[:] = [f"{name}_converted" if o == name else o for o in node.output]
-    kind = next(o for o in converted.graph.output if o.name == name).type.tensor_type.elem_type
-    half = np.array(0.5, dtype=helper.tensor_dtype_to_np_dtype(kind))
-    edited.graph.initializer.extend([numpy_helper.from_array(np.array(100, dtype=np.int64), "rows_limit"),
-                                     numpy_helper.from_array(np.array([0], dtype=np.int64), "row_axis")])
-    halved = helper.make_graph([helper.make_node("Mul", [f"{name}_converted", "half"], ["halved"])], "large", [],
-                               [helper.make_tensor_value_info("halved", kind, None)],
-                               [numpy_helper.from_array(half, "half")])
-    kept = helper.make_graph([helper.make_node("Identity", [f"{name}_converted"], ["kept"])], "small", [],
-                             [helper.make_tensor_value_info("kept", kind, None)])
-    edited.graph.node.extend([
-        helper.make_node("Shape", ["input"], ["input_shape"]),
-        helper.make_node("Gather", ["input_shape", "row_axis"], ["batch_1d"]),
-        helper.make_node("Squeeze", ["batch_1d"], ["batch"]),
-        helper.make_node("Greater", ["batch", "rows_limit"], ["large_batch"]),
-        helper.make_node("If", ["large_batch"], [name], then_branch=halved, else_branch=kept)])
+    edited = halved_above_rows(converted, 100, name)
     session = ort.InferenceSession(edited.SerializeToString(), providers=["CPUExecutionProvider"])
     assert not np.allclose(session.run([name], {"input": X})[0], model.predict_proba(X))
 
