@@ -1075,8 +1075,9 @@ def known_values_disagree(session: Any, model: Any, reference: Any, feeds: Mappi
             disputed[column] = {"only_reference": [v for v in values if v in own],
                                 "only_file": [v for v in values if v not in own]}
     rows = {name: np.repeat(np.asarray(values)[:1], len(picks), axis=0) for name, values in feeds.items()}
+    for name in {k.input for k, _ in picks}:  # text set in place: once per input, not a copy per value
+        rows[name] = rows[name].astype(object)
     for i, (k, value) in enumerate(picks):
-        rows[k.input] = rows[k.input].astype(object)
         cell = rows[k.input][i].reshape(-1) if rows[k.input].ndim > 1 else None
         if cell is None:
             rows[k.input][i] = value
