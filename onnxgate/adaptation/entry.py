@@ -385,7 +385,19 @@ def columns_from_sample(sample: Any) -> tuple[list[str] | None, dict[str, str]]:
     if sample is None or not is_dataframe(sample):
         return None, {}
     names = [str(c) for c in sample.columns]
-    return names, {str(c): dtype_to_elem(sample[c].dtype) for c in sample.columns}
+    return names, {str(c): dtype_to_elem(sample[c].dtype) for c in sample.columns
+                   if not _nullable_numbers(sample[c].dtype)}
+
+
+def _nullable_numbers(dtype: Any) -> bool:
+    """Whether a column is one of pandas' nullable integer or boolean dtypes (``Int64``, ``boolean``,
+    ``int64[pyarrow]``): it may hold ``<NA>``, which scikit-learn, XGBoost and LightGBM read as NaN, so the
+    file's own input (float64 where the model reads NaN) is the column's type; an int64 column could not carry
+    the rows the model was fitted on. A category column is typed by its categories, not here."""
+    import pandas as pd
+
+    return (isinstance(dtype, pd.api.extensions.ExtensionDtype) and not isinstance(dtype, pd.CategoricalDtype)
+            and dtype.kind in "iub" and dtype.na_value is pd.NA)
 
 
 def _cast_outputs(mapping: Mapping[str, Any], adapted: Any, target: Target) -> list[str]:

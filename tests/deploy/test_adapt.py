@@ -559,3 +559,24 @@ def test_a_text_column_the_target_cannot_hold_is_refused_by_the_users_own_name()
                           LogisticRegression()).fit(frame, [0, 1, 0, 1])
     with pytest.raises(UnsupportedModelError, match=r"^column 'my cat': the model reads string values"):
         og.convert(model, frame, target="sql-edge-2.0")
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("dtype", ["Int64", "boolean"])
+def test_a_nullable_column_holding_missing_values_keeps_the_models_float_input_on_sql(dtype: str) -> None:
+    # pandas' Int64/boolean columns with <NA>: scikit-learn reads them as float64 NaN and the plain file takes
+    # float64, but the SQL file made them int64 columns, so validate refused the training rows
+    # ("column 'count' has 15 missing ... input 'count' is int64; fill or drop them first"; audit helper-328)
+    import pandas as pd
+    from sklearn.tree import DecisionTreeClassifier
+
+    rng = np.random.default_rng(0)
+    values = rng.integers(0, 9, 200) if dtype == "Int64" else rng.random(200) > 0.5
+    frame = pd.DataFrame({"x": rng.normal(size=200), "n": pd.array(values, dtype=dtype)})
+    frame.loc[frame.index[::10], "n"] = pd.NA
+    y = (frame.x > 0).to_numpy() ^ (frame.n.astype("Float64").fillna(0) > (4 if dtype == "Int64" else 0.5)).to_numpy()
+    model = DecisionTreeClassifier(max_depth=4, random_state=0).fit(frame, y)
+    sql = og.convert(model, frame.head(20), target="sql-edge-2.0")
+    assert {i.name: i.elem_type for i in sql.signature.inputs}["n"] == "float64"
+    report = og.validate(sql, target="sql-edge-2.0", reference=model, data=frame)
+    assert report.passed, report.summary()
