@@ -22,6 +22,7 @@ __all__ = [
     "double_formulas",
     "exact_expm1",
     "exact_log1p",
+    "first_reader",
     "label_as_classes",
     "output_after",
     "reaches_nan_aware_node",
@@ -374,17 +375,23 @@ def reaches_nan_aware_node(proto: Any, name: str) -> bool:
     others had every float input take NaN (the graph held an IsNaN), and a NaN in a scaled column
     came back as label 0 beside NaN probabilities, where scikit-learn refuses the row.
     """
+    return first_reader(proto, name, NAN_AWARE_OPS) is not None
+
+
+def first_reader(proto: Any, name: str, ops: frozenset[str]) -> str | None:
+    """The type of the first node of ``ops`` (in reading order) that reads ``name`` or a value computed from it
+    in the main graph, or None."""
     readers = _readers(proto.graph)
     seen, todo = {name}, [name]
     while todo:
         for node in readers.get(todo.pop(), ()):
-            if node.op_type in NAN_AWARE_OPS:
-                return True
+            if node.op_type in ops:
+                return str(node.op_type)
             for out in node.output:
                 if out and out not in seen:
                     seen.add(out)
                     todo.append(out)
-    return False
+    return None
 
 
 def refuse_negative_gather_ids(proto: Any, is_lookup: Any, *, subgraphs: bool = False) -> int:

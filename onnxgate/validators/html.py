@@ -86,6 +86,7 @@ def render_report(report: Report) -> str:
         "csp": CONTENT_SECURITY_POLICY,
         "report": data,
         "checks": [dict(c, details_json=_pretty(c["details"])) for c in checks],
+        "not_checked": report.not_checked(),
         "caps": _caps(data["target"]["profile"]),
         "model": data["model"],
         "signature": data["model"].get("signature") or {},

@@ -82,6 +82,7 @@ __all__ = [
     "EXACT_QUANTILE_LIMIT",
     "HISTOGRAM_BINS_PER_DECADE",
     "LABEL_NAME_HINTS",
+    "MISSING_VALUE_READERS",
     "SAMPLE_ROWS",
     "WORST_ROWS",
     "ElementMismatches",
@@ -99,6 +100,9 @@ __all__ = [
     "element_mismatches",
     "first_row_failing",
     "hash_feeds",
+    "holds_missing_value",
+    "missing_value_inputs",
+    "not_checked_item",
     "parity_result",
     "reads_batch_size",
     "reference_failed",
@@ -109,6 +113,7 @@ __all__ = [
     "traced_rows_disagree",
     "traces_forward",
     "unrepeated_answers",
+    "with_not_checked",
     "with_rows_holding_nan",
 ]
 
@@ -138,6 +143,13 @@ ROWS_ALONE_FLOOR = (1e-5, 1e-4)
 LARGE_BATCH_ROWS = 10_000
 #: At most this many input values in that batch (fewer rows for wide inputs: images).
 LARGE_BATCH_VALUES = 2**21
+#: Operators that read a missing value (NaN) their own way: an imputer fills it, IsNaN tests it, a tree ensemble
+#: sends it down a branch of its own (skl2onnx writes one for every scikit-learn tree; XGBoost, LightGBM and
+#: HistGradientBoosting learnt where it goes). Data without a missing value says nothing of that branch.
+MISSING_VALUE_READERS = frozenset({"Imputer", "IsNaN", "TreeEnsembleClassifier", "TreeEnsembleRegressor",
+                                   "TreeEnsemble"})
+#: Values a ``not_checked`` note names per column, at most (categories no row of the data holds).
+NOT_CHECKED_VALUES_SHOWN = 5
 #: Operators through which a graph can read its batch size or branch on it (:func:`reads_batch_size`).
 BATCH_SIZE_READERS = frozenset({"Shape", "Size", "If", "Loop", "Scan"})
 #: The frameworks whose exporters trace a forward pass, and so can fix a branch on the batch size.
@@ -376,12 +388,23 @@ def check_prediction_parity(
             probe_failed = err
         else:
             alone = rows_alone_disagree(session, probe, probe_out, signature, tolerances)
+    # what the data leaves unchecked (details["not_checked"] of a passing result): the inputs a missing value
+    # reaches the file in and is read its own way, whether any row holds one; the text values of each category
+    # column the models know, against those the rows hold
+    readers = missing_value_inputs(proto, signature, target_holds_nan)
+    missing_held = False
+    categories = category_columns(reference, proto, probe)
+    held: dict[tuple[str, int], set[str]] = {(k.input, k.column): set() for k in categories}
     try:
         for chunk in iter_batches(data, batch_size):
             feeds = as_feeds(chunk, signature)
             if first_feeds is None and (traced or sized):
                 first_feeds = feeds
             hash_feeds(hasher, feeds)
+            if readers and not missing_held:
+                missing_held = holds_missing_value(feeds, signature, readers)
+            if held:
+                _note_text_values(held, feeds)
             try:
                 onnx_out = run_rows(session, None, feeds)
             except Exception as err:
@@ -442,6 +465,7 @@ def check_prediction_parity(
     result = with_rows_holding_nan(result, with_nan, done)
     if probe_failed is not None and probe is not None and num_rows(probe) != done:
         alone = fixed_batch_finding(num_rows(probe), probe_failed)
+    unscored_batch: list[str] = []  # why the large batch was not compared, when it was not
     if alone is None and result.passed and probe is not None and probe_failed is None and resolve_ties is None:
         # the batches agree: do single rows too? (a nearest-neighbour tie, broken another way row by row, is
         # the tie resolver's to judge in the batches, not here)
@@ -451,13 +475,17 @@ def check_prediction_parity(
         if alone is None and first_feeds is not None and traced:
             # fewer rows than a batch: the one batch compared holds them all, already as feeds
             every = (feeds if batches == 1 else as_feeds(data, signature)) if done < LARGE_BATCH_ROWS else None
-            alone = traced_rows_disagree(session, first_feeds, signature, tolerances, run_reference, every)
+            alone = traced_rows_disagree(session, first_feeds, signature, tolerances, run_reference, every,
+                                         not_run=unscored_batch)
     if (alone is None and result.passed and probe is not None and probe_failed is None and sized
             and done < LARGE_BATCH_ROWS):
         # the file against its own answers to the data's rows, which matched the reference: so a nearest-neighbour
         # tie the tie resolver accepted there is not judged again (a KNN file with an If on the batch size passed)
         every = feeds if batches == 1 else as_feeds(data, signature)
-        alone = large_batch_disagrees(session, every, signature, tolerances, run_reference, traced=False)
+        alone = large_batch_disagrees(session, every, signature, tolerances, run_reference, traced=False,
+                                      not_run=unscored_batch)
+    unchecked = _parity_not_checked(readers, missing_held, categories, held, result.details.get("classes_seen"),
+                                    unscored_batch, probe)
     if probe is not None and probe_failed is None and (alone is not None or not result.passed):
         # before blaming the batch (or the file): does either model answer the same rows the same twice? A
         # reference drawing noise (torch.randn_like, F.dropout(training=True), tf.random) failed as "depends on
@@ -474,8 +502,10 @@ def check_prediction_parity(
             result = dataclasses.replace(result, details={**result.details, "known_values_disputed": disputed})
     if alone is None and result.passed and probe is not None and probe_failed is None and not text_variants:
         if tokenized_inputs(proto):
-            return dataclasses.replace(result, details={**result.details,
-                                                        "non_ascii_text": "not tried (text_variants=False)"})
+            unchecked.append(not_checked_item("non_ascii_text", "text outside ASCII",
+                                              f"not tried: {TEXT_VARIANTS_OFF}"))
+            return with_not_checked(dataclasses.replace(result, details={
+                **result.details, "non_ascii_text": "not tried (text_variants=False)"}), unchecked)
     elif alone is None and result.passed and probe is not None and probe_failed is None:
         # the data's rows agree; does text the model will score in French, German or Greek? re2, the file's
         # tokenizer, read \w as ASCII and a TfidfVectorizer pipeline validated on English text answered 0.137 for
@@ -484,9 +514,10 @@ def check_prediction_parity(
         if text is not None:
             return CheckResult(name, False, text, {**result.details, "non_ascii_text": text})
         if tried:
-            return dataclasses.replace(result, details={**result.details, "non_ascii_text": tried})
+            return with_not_checked(dataclasses.replace(result, details={**result.details, "non_ascii_text": tried}),
+                                    unchecked)
     if alone is None:
-        return result
+        return with_not_checked(result, unchecked)
     message = alone if result.passed else f"{result.message}; {alone}"
     return CheckResult(name, False, message, {**result.details, "rows_alone": alone})
 
@@ -820,6 +851,154 @@ def with_rows_holding_nan(result: CheckResult, with_nan: int, done: int) -> Chec
         "table refuses): they were compared as onnxruntime scores them, but PREDICT never sees them",
         {**result.details, "rows_with_nan": with_nan},
     )
+
+
+# -- what a passing parity did not check ------------------------------------------------------------
+
+
+def not_checked_item(key: str, what: str, why: str) -> dict[str, str]:
+    """One entry of ``details["not_checked"]``: ``key`` for a program (``"missing_values"``, ``"search"``,
+    ``"known_values"``, ``"classes"``, ``"large_batch"``, ``"non_ascii_text"``), ``what`` was not checked and
+    ``why``, read together as ``what (why)``."""
+    return {"key": key, "what": what, "why": why}
+
+
+def with_not_checked(result: CheckResult, items: Sequence[Mapping[str, str]]) -> CheckResult:
+    """``result`` with ``items`` (:func:`not_checked_item`) added to ``details["not_checked"]``; ``result`` itself
+    when there are none, or when it failed or was skipped (the failure is what to read then). The verdict and the
+    message are left as they are."""
+    if not items or not result.passed or result.skipped:
+        return result
+    earlier = list(result.details.get("not_checked", ()))
+    return dataclasses.replace(result, details={**result.details, "not_checked": [*earlier, *map(dict, items)]})
+
+
+def missing_value_inputs(model: Any, signature: Signature, target_holds_nan: bool = True) -> dict[str, str]:
+    """The inputs of ``model`` a missing value reaches it in and is read its own way: input name -> what reads it (a
+    :data:`MISSING_VALUE_READERS` operator for a floating-point input, else "a missing-value text" for an input
+    the signature records the text or code a missing value is fed as, :attr:`~onnxgate.signature.TensorSpec.missing`).
+    Empty for a target whose tables hold no missing value (``target_holds_nan`` False: SQL refuses NULL and NaN)."""
+    from onnxgate._graph import first_reader
+
+    if not target_holds_nan:
+        return {}
+    out: dict[str, str] = {}
+    for spec in signature.inputs:
+        if spec.kind != "tensor":
+            continue
+        if spec.missing is not None:
+            out[spec.name] = "a missing-value text" if spec.elem_type == "string" else "a missing-value code"
+        elif spec.elem_type in ("float16", "bfloat16", "float32", "float64"):
+            op = first_reader(model, spec.name, MISSING_VALUE_READERS)
+            if op is not None:
+                out[spec.name] = op
+    return out
+
+
+def holds_missing_value(feeds: Mapping[str, Any], signature: Signature, inputs: Mapping[str, str]) -> bool:
+    """Whether a row of ``feeds`` (a batch as the file's inputs) holds a missing value in one of ``inputs``
+    (:func:`missing_value_inputs`): NaN, or the text or code a missing value is fed as."""
+    import numpy as np
+
+    specs = {spec.name: spec for spec in signature.inputs}
+    for name in inputs:
+        if name not in feeds:
+            continue
+        array = np.asarray(feeds[name])
+        if array.dtype.kind == "f" and bool(np.isnan(array).any()):
+            return True
+        marker = specs[name].missing
+        if marker is None:
+            continue
+        if array.dtype.kind in "iu":
+            try:
+                if bool((array == int(marker)).any()):
+                    return True
+            except ValueError:
+                continue
+        elif array.dtype.kind in "OUS" and any(v == marker for v in array.ravel().tolist()):
+            return True
+    return False
+
+
+def category_columns(reference: Any, model: Any, probe: Mapping[str, Any] | None) -> list[Any]:
+    """The text input columns whose values the models know as categories
+    (:func:`onnxgate.validators.known_values.known_text_values` of ``kind`` "category"); none without ``probe``
+    (rows as the file's inputs) or when the two sides cannot be read."""
+    if probe is None:
+        return []
+    from onnxgate.validators.known_values import known_text_values
+
+    try:
+        return [k for k in known_text_values(reference, model, probe) if k.kind == "category"]
+    except Exception:  # reading the two sides must never fail parity itself
+        return []
+
+
+def _note_text_values(held: dict[tuple[str, int], set[str]], feeds: Mapping[str, Any]) -> None:
+    """Add to ``held`` the text values each (input, column) of it holds in ``feeds``."""
+    import numpy as np
+
+    for (name, column), values in held.items():
+        array = np.asarray(feeds[name]) if name in feeds else None
+        if array is None or not len(array):
+            continue
+        flat = array.reshape(len(array), -1)
+        if column < flat.shape[1]:
+            values.update(v for v in flat[:, column].tolist() if isinstance(v, str))
+
+
+def _parity_not_checked(readers: Mapping[str, str], missing_held: bool, categories: Sequence[Any],
+                        held: Mapping[tuple[str, int], set[str]], seen: Mapping[str, Any] | None,
+                        unscored_batch: Sequence[str], probe: Mapping[str, Any] | None) -> list[dict[str, str]]:
+    """The ``not_checked`` entries (:func:`not_checked_item`) a passing parity says of its data: missing values
+    where no row holds one though the file reads them its own way; the categories the models know that no row holds
+    (parity scores only those one of the two alone knows); the classes never answered; a large batch made but not
+    compared. ``probe``: the data's first rows as the file's inputs (the widths of the inputs)."""
+    import numpy as np
+
+    items: list[dict[str, str]] = []
+    if readers and not missing_held:
+        names = sorted(readers)
+        ops = sorted(set(readers.values()))
+        width = int(np.prod(np.shape(probe[names[0]])[1:], dtype=np.int64)) if probe and names[0] in probe else 1
+        where = (f"any of the {len(names)} inputs the file reads one in" if len(names) > 1
+                 else f"any of the {width} columns of input {names[0]!r}" if width > 1 else f"input {names[0]!r}")
+        items.append(not_checked_item(
+            "missing_values", "missing values",
+            f"the data holds none in {where}, and the file gives a missing value a meaning of its own there: "
+            f"{', '.join(ops)}; add rows with missing values to the data to compare them"))
+    lacking: list[str] = []
+    total = 0
+    for k in categories:
+        disputed = set(k.disputed())
+        known = [v for v in (k.reference or k.file) if v not in k.missing and v not in disputed]
+        absent = [v for v in dict.fromkeys(known) if v not in held.get((k.input, k.column), set())]
+        if absent:
+            total += len(absent)
+            wide = probe is not None and np.shape(probe[k.input])[1:] not in ((), (1,))
+            column = f"{k.input}[{k.column}]" if wide else k.input
+            shown = ", ".join(repr(v) for v in absent[:NOT_CHECKED_VALUES_SHOWN])
+            left = len(absent) - NOT_CHECKED_VALUES_SHOWN
+            more = f" and {left} more" if left > 0 else ""
+            lacking.append(f"{column!r}: {shown}{more}")
+    if lacking:
+        items.append(not_checked_item(
+            "known_values", f"{total} categor{'y' if total == 1 else 'ies'} no row holds",
+            f"{'; '.join(lacking)}: the model knows {'it' if total == 1 else 'them'}, and parity scores only the "
+            "data's rows and the values one model alone knows; the search tries them: search=N, CLI --search N"))
+    if seen is not None and seen.get("seen", 0) < seen.get("classes", 0):
+        never = ", ".join(repr(c) for c in seen.get("not_seen", ())[:NOT_CHECKED_VALUES_SHOWN])
+        left = seen["classes"] - seen["seen"]
+        more = f" and {left - NOT_CHECKED_VALUES_SHOWN} more" if left > NOT_CHECKED_VALUES_SHOWN else ""
+        items.append(not_checked_item(
+            "classes", f"{left} of {seen['classes']} classes as a label",
+            f"the reference answers none of the data's rows with {never}{more}; add rows of "
+            f"{'that class' if left == 1 else 'those classes'} to compare {seen.get('output', 'the label')!r} on them"))
+    if unscored_batch:
+        items.append(not_checked_item("large_batch", "one large batch", f"{unscored_batch[0]}; the data's own batches "
+                                      "cannot show an answer that depends on the batch size"))
+    return items
 
 
 def rows_with_nan(feeds: Mapping[str, Any]) -> int:
@@ -1263,12 +1442,13 @@ def traced_rows_disagree(
     run_reference: Any,
     every: Mapping[str, Any] | None = None,
     rows_of: str = "",
+    not_run: list[str] | None = None,
 ) -> str | None:
     """For a traced reference (:func:`traces_forward`) whose batches agreed: :data:`TRACED_ROWS_ALONE` rows spread
     over the first batch ``first`` scored one at a time with both models, then, with ``every`` (the rows, for
     data smaller than :data:`LARGE_BATCH_ROWS`), one large batch of them (:func:`large_batch_disagrees`). A
-    sentence saying how the file answers otherwise, else None; ``rows_of`` follows its row numbers. Local and Spark
-    parity both ask it."""
+    sentence saying how the file answers otherwise, else None; ``rows_of`` follows its row numbers; ``not_run``, as
+    for :func:`large_batch_disagrees`. Local and Spark parity both ask it."""
     import numpy as np
 
     count = len(next(iter(first.values())))
@@ -1277,7 +1457,7 @@ def traced_rows_disagree(
     alone = reference_alone_disagrees(session, spread, signature, tolerances, run_reference,
                                       row_numbers=[int(p) for p in picks], rows_of=rows_of)
     if alone is None and every is not None:
-        alone = large_batch_disagrees(session, every, signature, tolerances, run_reference, rows_of)
+        alone = large_batch_disagrees(session, every, signature, tolerances, run_reference, rows_of, not_run=not_run)
     return alone
 
 
@@ -1296,6 +1476,7 @@ def large_batch_disagrees(
     run_reference: Any,
     rows_of: str = "",
     traced: bool = True,
+    not_run: list[str] | None = None,
 ) -> str | None:
     """Score the data's rows repeated into one batch of :data:`LARGE_BATCH_ROWS` rows (fewer for wide
     inputs) with both models; a sentence saying how the file answers otherwise there, else None (also when
@@ -1303,7 +1484,8 @@ def large_batch_disagrees(
     than that batch, whose own batches cannot show a branch the exporter fixed on the batch size, or (``traced``
     False: no exporter traced the reference) one the file's graph takes on it (:func:`reads_batch_size`). Then the
     file's answers there are compared with its own answers to the data's rows, which parity matched to the reference,
-    and the reference is not run."""
+    and the reference is not run. Where the batch was made but not compared (the machine's memory, a reference that
+    cannot score it), the reason is appended to ``not_run`` when given."""
     import numpy as np
 
     rows = _rows_to_score_alone(session, feeds)
@@ -1321,6 +1503,8 @@ def large_batch_disagrees(
     except Exception as err:
         first = first_line(err, None)
         if "failed to allocate memory" in first.lower():
+            if not_run is not None:
+                not_run.append(f"onnxruntime could not allocate the memory for a batch of {size} rows here")
             return None  # the machine's memory, not the file: nothing to say of it
         return (f"onnxruntime scores the data's batches but fails on a batch of {size} rows ({first}): the model "
                 "fixes something to the batch sizes it was converted or checked at, and a service or PREDICT "
@@ -1344,7 +1528,9 @@ def large_batch_disagrees(
                 "with more rows")
     try:
         theirs = run_reference(large)
-    except Exception:
+    except Exception as err:
+        if not_run is not None:
+            not_run.append(f"the reference could not score a batch of {size} rows ({type(err).__name__})")
         return None  # the reference cannot score it: nothing to say of the file
     differing = _rows_that_differ(signature, answers, theirs, tolerances, size)
     if differing:

@@ -227,11 +227,31 @@ def _parity(context: CheckContext) -> CheckResult:
         return CheckResult.skip(PARITY, "no data to compare on: pass data= (CLI --data)")
     from onnxgate.validators.parity import check_prediction_parity
 
-    return check_prediction_parity(
+    result = check_prediction_parity(
         context.model, context.reference, context.data, atol=context.atol, rtol=context.rtol,
         batch_size=context.batch_size, progress=context.progress, target_holds_nan=context.target.allow_nan,
         text_variants=context.text_variants,
     )
+    return _search_noted(result, context.search)
+
+
+def _search_noted(result: CheckResult, search: int) -> CheckResult:
+    """A passing parity's ``details["not_checked"]`` with the search: without one (``search`` 0), that only the
+    data's rows were compared; with one, without the categories no row holds, which the search tries."""
+    from onnxgate.validators.parity import not_checked_item, with_not_checked
+
+    if not result.passed or result.skipped:
+        return result
+    if search > 0:
+        items = [i for i in result.details.get("not_checked", ()) if i.get("key") != "known_values"]
+        details = {k: v for k, v in result.details.items() if k != "not_checked"}
+        return replace(result, details={**details, "not_checked": items} if items else details)
+    rows = result.details.get("rows")
+    were = "one row was" if rows == 1 else f"{rows} rows were"
+    return with_not_checked(result, [not_checked_item(
+        "search", "rows beyond the data's",
+        f"no search was run, so only the data's {were} compared; add search=N (CLI --search N) "
+        "to try generated rows too")])
 
 
 def _search(context: CheckContext) -> CheckResult:

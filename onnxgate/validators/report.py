@@ -233,6 +233,21 @@ class Report:
             out[c.status] += 1
         return out
 
+    def not_checked(self) -> list[str]:
+        """What the passing checks say they did not check, one ``what (why)`` each, in check order: their
+        ``details["not_checked"]`` (docs/report-schema.md). Empty when there is nothing to say.
+
+        Examples
+        --------
+        >>> report.not_checked()  # doctest: +SKIP
+        ["rows beyond the data's (no search was run, so only the data's 150 rows were compared; ...)"]
+        """
+        out: list[str] = []
+        for c in self.checks:
+            if c.passed and not c.skipped:
+                out += _not_checked_lines(c)
+        return out
+
     def summary(self) -> str:
         """One line: the verdict, the counts, and the names of the failed checks."""
         counts = self.counts()
@@ -318,7 +333,7 @@ class Report:
                 failure.text = json.dumps(jsonable(dict(c.details)), indent=2, allow_nan=False)
             else:
                 out = ET.SubElement(case, "system-out")
-                out.text = message
+                out.text = "\n".join([message, *(f"not checked: {_xml_text(line)}" for line in _not_checked_lines(c))])
         ET.indent(root)
         return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -337,6 +352,9 @@ class Report:
         ]
         for c in self.checks:
             lines.append(f"| {icon[c.status]} | `{c.name}` | {_md_cell(c.message)} |")
+        unchecked = self.not_checked()
+        if unchecked:
+            lines += ["", "**Not checked:**", ""] + [f"- {_md_inline(line)}" for line in unchecked]
         for c in self.failures:
             lines += [
                 "",
@@ -386,8 +404,17 @@ class Report:
             if len(message) > _TABLE_MESSAGE_WIDTH and c.status != "failed":
                 message = message[: _TABLE_MESSAGE_WIDTH - 3] + "..."
             lines.append(f"{c.status.upper():<8} {c.name:<{width}}  {message}")
+        unchecked = self.not_checked()
+        if unchecked:
+            lines += [""] + [f"not checked: {_one_line(line)}" for line in unchecked]
         lines += ["", self.summary()]
         return "\n".join(lines)
+
+
+def _not_checked_lines(check: CheckResult) -> list[str]:
+    """``check``'s ``details["not_checked"]`` entries as ``what (why)``."""
+    items = check.details.get("not_checked") or ()
+    return [f"{i.get('what', '')} ({i.get('why', '')})" for i in items if isinstance(i, Mapping)]
 
 
 def _junit_time(seconds: float) -> str:

@@ -1,0 +1,173 @@
+"""What a passing report says it did not check (``details["not_checked"]`` of prediction_parity, and a
+``not checked:`` line in the terminal table, Markdown, JUnit and HTML): only what is true of the run."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+import onnxgate as og
+from onnxgate.cli import main
+
+
+@pytest.fixture(scope="module")
+def hgb():
+    """A HistGradientBoostingClassifier on iris: its trees give a missing value a branch of their own."""
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = load_iris(return_X_y=True)
+    X = X.astype(np.float32)
+    model = HistGradientBoostingClassifier(max_iter=5, random_state=0).fit(X, y)
+    return model, og.convert(model, X[:5]), X
+
+
+def _keys(report):
+    return [i["key"] for i in report.check("prediction_parity").details.get("not_checked", ())]
+
+
+def test_data_without_missing_values_says_so_and_with_one_does_not(hgb):
+    model, conv, X = hgb
+    report = og.validate(conv, reference=model, data=X)
+    assert report.passed
+    item = next(i for i in report.to_dict()["checks"][-1]["details"]["not_checked"] if i["key"] == "missing_values")
+    assert "any of the 4 columns of input" in item["why"] and "TreeEnsembleClassifier" in item["why"]
+    held = X.copy()
+    held[7, 2] = np.nan
+    with_nan = og.validate(conv, reference=model, data=held)
+    assert with_nan.passed and "missing_values" not in _keys(with_nan)
+    assert not any(line.startswith("missing values") for line in with_nan.not_checked())
+
+
+def test_no_search_is_said_and_a_search_removes_it(hgb):
+    model, conv, X = hgb
+    plain = og.validate(conv, reference=model, data=X)
+    assert "search" in _keys(plain)
+    assert any("no search was run, so only the data's 150 rows were compared" in line for line in plain.not_checked())
+    searched = og.validate(conv, reference=model, data=X, search=30)
+    assert searched.passed and "search" not in _keys(searched)
+
+
+def test_a_model_without_missing_value_readers_checked_everywhere_says_nothing(tmp_path):
+    """A LogisticRegression on every class, with a search: nothing left to say, no line anywhere."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True)
+    model = LogisticRegression(max_iter=1000).fit(X, y)
+    report = og.validate(og.convert(model, X[:5]), reference=model, data=X, search=20)
+    assert report.passed and report.not_checked() == []
+    assert "not_checked" not in report.check("prediction_parity").details
+    assert "not checked" not in str(report).lower() and "not checked" not in report.to_markdown().lower()
+    assert "not checked" not in report.to_junit()
+
+
+def test_classes_never_answered_are_listed(hgb):
+    model, conv, X = hgb
+    report = og.validate(conv, reference=model, data=X[:40], search=10)  # iris' first 50 rows are class 0
+    item = next(i for i in report.check("prediction_parity").details["not_checked"] if i["key"] == "classes")
+    assert item["what"] == "2 of 3 classes as a label" and "1, 2" in item["why"]
+    assert "classes" not in _keys(og.validate(conv, reference=model, data=X, search=10))
+
+
+@pytest.fixture(scope="module")
+def colors():
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"color": rng.choice(["red", "teal", "blue", "green"], 200), "x": rng.normal(size=200)})
+    model = make_pipeline(make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["color"]),
+                                                  remainder="passthrough"),
+                          LogisticRegression()).fit(df, (df.x > 0).astype(int))
+    return model, og.convert(model, df.head()), df
+
+
+def test_categories_no_row_holds_are_named_until_the_data_or_a_search_covers_them(colors):
+    model, conv, df = colors
+    some = df[df.color.isin(["red", "blue"])]
+    report = og.validate(conv, reference=model, data=some)
+    item = next(i for i in report.check("prediction_parity").details["not_checked"] if i["key"] == "known_values")
+    assert item["what"] == "2 categories no row holds" and "'color': 'green', 'teal'" in item["why"]
+    assert "known_values" not in _keys(og.validate(conv, reference=model, data=df))
+    assert "known_values" not in _keys(og.validate(conv, reference=model, data=some, search=40))
+
+
+def test_every_form_carries_the_lines(hgb):
+    model, conv, X = hgb
+    report = og.validate(conv, reference=model, data=X)
+    lines = report.not_checked()
+    assert len(lines) == 2  # missing values, no search: every class is seen
+    text = str(report).splitlines()
+    assert [t for t in text if t.startswith("not checked: ")] == [f"not checked: {line}" for line in lines]
+    assert text[-1].startswith("PASSED")  # the summary stays last
+    markdown = report.to_markdown()
+    assert "**Not checked:**" in markdown and "- missing values (the data holds none" in markdown
+    case = next(c for c in ET.fromstring(report.to_junit()).iter("testcase") if c.get("name") == "prediction_parity")
+    out = case.find("system-out")
+    assert out is not None and out.text is not None and "not checked: rows beyond the data's" in out.text
+    assert report.passed and report.to_dict()["passed"] is True  # the verdict is untouched
+
+
+def test_html_lists_them(hgb):
+    pytest.importorskip("jinja2")
+    pytest.importorskip("matplotlib")
+    model, conv, X = hgb
+    page = og.validate(conv, reference=model, data=X).to_html()
+    assert "<strong>Not checked</strong>" in page and "rows beyond the data&#39;s" in page
+
+
+def test_cli_prints_and_writes_them_and_exits_0(tmp_path, hgb, monkeypatch, capsys):
+    import skops.io as sio
+
+    monkeypatch.chdir(tmp_path)
+    model, conv, X = hgb
+    sio.dump(model, "model.skops")
+    conv.save("model.onnx")
+    np.save("rows.npy", X)
+    held = X.copy()
+    held[0, 0] = np.nan
+    np.save("held.npy", held)
+    argv = ["validate", "model.onnx", "--reference", "model.skops", "--trust-pickle"]
+    assert main([*argv, "--data", "rows.npy", "--json", "r.json"]) == 0
+    out = capsys.readouterr().out
+    assert "not checked: missing values (the data holds none" in out
+    assert "not checked: rows beyond the data's (no search was run" in out
+    keys = [i["key"] for i in json.loads((tmp_path / "r.json").read_text())["checks"][-1]["details"]["not_checked"]]
+    assert keys == ["missing_values", "search"]
+    assert main([*argv, "--data", "held.npy", "--search", "20", "--json", "s.json"]) == 0
+    out = capsys.readouterr().out
+    assert "not checked" not in out
+    assert "not_checked" not in json.loads((tmp_path / "s.json").read_text())["checks"][-2]["details"]
+
+
+def test_a_large_batch_the_reference_cannot_score_is_said_not_run():
+    """large_batch_disagrees records why it compared nothing (the reference refusing the batch)."""
+    from onnx import TensorProto, helper
+
+    from onnxgate import runtime
+    from onnxgate.signature import Signature
+    from onnxgate.validators.parity import large_batch_disagrees
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])
+    model = helper.make_model(helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x], [y]),
+                              opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    session = runtime.session(model.SerializeToString())
+
+    def refuses(feeds):
+        raise MemoryError("no room")
+
+    not_run: list[str] = []
+    feeds = {"x": np.ones((5, 2), np.float32)}
+    tolerances = {"y": (1e-5, 1e-4, "tolerance")}
+    assert large_batch_disagrees(session, feeds, Signature.from_model(model), tolerances, refuses,
+                                 not_run=not_run) is None
+    assert not_run == ["the reference could not score a batch of 10000 rows (MemoryError)"]
