@@ -41,7 +41,8 @@ def register(sub: Any) -> None:
     p.add_argument("--hang-seconds", type=float, default=WORKER_HANG_SECONDS, metavar="SECONDS",
                    help=f"a worker whose event loop has not run for this long, or one of whose scoring calls has run "
                         f"this long, is killed and replaced (default {WORKER_HANG_SECONDS:g}); a request hung in the "
-                        "scoring thread pool, and the others waiting for it, get 503 with Retry-After first")
+                        "thread pool or on the event loop, and the others waiting for that worker, get 503 with "
+                        "Retry-After first")
     p.add_argument("--max-rows", type=int, default=None, help="rows per request (default: the package's limit)")
     p.add_argument("--max-body-bytes", type=int, default=None,
                    help="larger request bodies get 413 (default 16 MiB)")

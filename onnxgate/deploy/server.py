@@ -61,7 +61,9 @@ of serving), one whose event loop stops, or whose oldest scoring call in the thr
 :data:`WORKER_HANG_SECONDS` (a request that hangs onnxruntime or the model) is killed and replaced. A hung scoring call
 in the thread pool leaves the worker's event loop running: the worker first answers the requests waiting for the
 pool 503 (the route's error form, ``Retry-After``, ``Connection: close``; :data:`HANG_ANSWER_SECONDS`) and stops
-accepting connections; a hung event loop answers nothing, and its requests in flight end unanswered. A worker
+accepting connections. A hung scoring call on the event loop stops it: a thread of the worker (:class:`_LoopWatch`)
+answers that request 503 the same way, and the requests waiting on the worker's other connections, while the loop is
+stopped; a call that hangs holding the GIL leaves no thread to answer, and the requests end unanswered. A worker
 that cannot load the package once the service runs, :data:`WORKER_CRASH_LOOP_DEATHS` such deaths in a row, or as
 many workers killed hung in a row with no request answered in between, stop the service with exit code 3, and the
 workers stop if the supervisor is killed. Only the workers load the package (the supervisor holds no model, numpy or
@@ -173,9 +175,11 @@ WORKER_HANG_SECONDS = 10.0
 HEARTBEAT_SECONDS = 1.0
 #: A worker whose event loop runs when one of its scoring calls in the thread pool reaches ``--hang-seconds`` answers
 #: the requests waiting for the pool itself: 503, ``Retry-After`` and ``Connection: close``, then stops accepting
-#: connections and tells the supervisor, which kills it at once (the stuck thread cannot be freed). The client of the
-#: hung request had its connection closed with no answer. The supervisor gives the worker this many seconds past
-#: ``--hang-seconds`` to do so before it kills it anyway.
+#: connections and tells the supervisor, which kills it at once (the stuck thread cannot be freed); a worker whose
+#: scoring call on the event loop reaches it has that request, and those waiting on its other connections, answered
+#: so by another thread (:class:`_LoopWatch`), and is killed then. The client of the hung request had its connection
+#: closed with no answer. The supervisor gives the worker this many seconds past ``--hang-seconds`` (past the call's
+#: start, on the event loop) to do so before it kills it anyway.
 HANG_ANSWER_SECONDS = 1.0
 #: ``Retry-After`` of those 503s: the worker stopped accepting connections, so a retry waits in the listening socket's
 #: queue for another worker or the replacement (iris: 1.4-1.9 s from the kill to serving on a loaded 2-core machine).
@@ -341,6 +345,11 @@ def _read_key(api_key_env: str | None) -> str | None:
 
 class _TooLarge(Exception):
     pass
+
+
+class _AnsweredFromAside(Exception):
+    """A request scored on the event loop whose scoring call came back after :class:`_LoopWatch` had answered it
+    503: nothing more is sent on its connection."""
 
 
 class _Hung(Exception):
@@ -1017,6 +1026,9 @@ class ScoringApp:
         self._hung = False  # a scoring call has run hang_seconds: the worker is being replaced
         self._waiting: dict[Any, list[float]] = {}  # the pool's futures awaited -> when their call began ([] yet)
         self._watchdog: Any = None  # the event loop's timer of _watch, while requests wait for the pool
+        #: The thread that answers a request whose scoring call on the event loop hangs (:class:`_LoopWatch`), in a
+        #: worker of :func:`_run_workers`; None elsewhere.
+        self.loop_watch: _LoopWatch | None = None
 
     def _authorised(self, headers: dict[bytes, bytes]) -> bool:
         """``Authorization: Bearer <key>``, the scheme in any case (RFC 7235), the key compared in constant time."""
@@ -1045,6 +1057,20 @@ class ScoringApp:
     def _inline(self, small: bool) -> bool:
         """Score on the event loop: a small request to a model that answers fast (a few per millisecond)."""
         return small and self._cost <= INLINE_MAX_SECONDS
+
+    def _on_loop(self, scope: dict[str, Any], func: Any, *args: Any) -> Any:
+        """``func(*args)`` on the event loop, timed (:meth:`_timed`); in a worker, watched by :attr:`loop_watch`,
+        which answers the request 503 from its own thread when the call hangs. :class:`_AnsweredFromAside` when
+        the call comes back after that."""
+        watch = self.loop_watch
+        if watch is None:
+            return self._timed(func, *args)
+        watch.begin(scope)
+        try:
+            return self._timed(func, *args)
+        finally:
+            if watch.end():
+                raise _AnsweredFromAside  # the client has its 503 and the connection is shut
 
     async def _in_pool(self, func: Any, *args: Any) -> Any:
         import asyncio
@@ -1152,7 +1178,8 @@ class ScoringApp:
                 encoding = headers.get(b"content-encoding")
                 return body if encoding is None else _decoded(body, encoding, self.max_body_bytes)
 
-    async def _post_score(self, headers: dict[bytes, bytes], receive: Any) -> tuple[int, bytes]:
+    async def _post_score(self, scope: dict[str, Any], headers: dict[bytes, bytes], receive: Any
+                          ) -> tuple[int, bytes]:
         if not self._authorised(headers):
             return 401, _error_body(401, "unauthorized", "send the key as 'Authorization: Bearer <key>'")
         ctype = headers.get(b"content-type", b"").decode("latin-1")
@@ -1168,7 +1195,7 @@ class ScoringApp:
             return err.status, _error_body(err.status, "unsupported_media_type" if err.status == 415 else
                                            "bad_encoding", err.message)
         if self._inline(len(body) <= INLINE_MAX_BYTES):
-            return self._timed(self._score, body)  # type: ignore[no-any-return]
+            return self._on_loop(scope, self._score, body)  # type: ignore[no-any-return]
         result: tuple[int, bytes] = await self._in_pool(self._timed, self._score, body)
         return result
 
@@ -1184,11 +1211,11 @@ class ScoringApp:
                     return 400, _dumps({"error": message}), [_JSON_TYPE]
                 return 400, _error_body(400, "bad_http", message), [_JSON_TYPE]
         if _is_v2(path):
-            return await self._route_v2(path, method, headers, receive)
+            return await self._route_v2(scope, path, method, headers, receive)
         if path == "/score":
             if method != "POST":
                 return 405, _error_body(405, "method_not_allowed", "use POST /score"), [_JSON_TYPE, (b"allow", b"POST")]
-            status, body = await self._post_score(headers, receive)
+            status, body = await self._post_score(scope, headers, receive)
             extra = [(b"www-authenticate", b"Bearer")] if status == 401 else []
             return status, body, [_JSON_TYPE, *extra]
         if path == "/":
@@ -1212,8 +1239,8 @@ class ScoringApp:
         return 404, _error_body(404, "not_found", f"no route {path!r}; routes: GET /, POST /score, "
                                 "GET /swagger.json, /v2/... (Open Inference Protocol)"), [_JSON_TYPE]
 
-    async def _route_v2(self, path: str, method: str, headers: dict[bytes, bytes], receive: Any
-                        ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    async def _route_v2(self, scope: dict[str, Any], path: str, method: str, headers: dict[bytes, bytes],
+                        receive: Any) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         v2 = self.v2
         parts = path.rstrip("/").split("/")[2:]  # "/v2/models/x/infer" -> ["models", "x", "infer"]
         if parts in ([], ["health", "live"], ["health", "ready"]):
@@ -1258,7 +1285,7 @@ class ScoringApp:
         json_size = int(declared) if declared.strip().isdigit() else len(body)
         if self._inline(min(json_size, len(body)) <= INLINE_MAX_BYTES
                         and len(body) - json_size <= V2_INLINE_BINARY_BYTES):
-            result: tuple[int, bytes, list[tuple[bytes, bytes]]] = self._timed(v2.infer, headers, body)
+            result: tuple[int, bytes, list[tuple[bytes, bytes]]] = self._on_loop(scope, v2.infer, headers, body)
         else:
             result = await self._in_pool(self._timed, v2.infer, headers, body)
         accept = headers.get(b"accept-encoding")
@@ -1279,6 +1306,9 @@ class ScoringApp:
         try:
             status, body, headers = await self._route(scope, receive)
         except ConnectionResetError:
+            return
+        except _AnsweredFromAside:
+            scope[_CONNECTION].transport.close()  # its 503 is sent and the socket shut for writing
             return
         except _Hung as err:
             status, body, headers = self._hung_answer(scope["path"], err.own)
@@ -1302,6 +1332,147 @@ class ScoringApp:
                     self._pool.shutdown(wait=True)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+#: The ASGI scope's key under which the service's HTTP protocol (:func:`http_protocol`) puts the request's connection
+#: and cycle, for :class:`_LoopWatch` to answer the request from its own thread.
+_CONNECTION = "onnxgate.connection"
+
+
+class _LoopWatch:
+    """A thread of a worker process that answers a request whose scoring call on the event loop hangs.
+
+    A small request to a fast model is scored on the event loop itself (:data:`INLINE_MAX_SECONDS`), which stops
+    while the call runs: when the call never returns nothing on the loop can answer, and the supervisor killed the
+    worker at ``--hang-seconds`` with the request's connection closed unanswered. This thread sleeps until the call
+    running there (its start set by :meth:`begin`, cleared by :meth:`end`) has run ``hang_seconds``; then, the loop
+    still stopped, it writes the request's 503 (:meth:`ScoringApp._hung_answer`: the route's error form,
+    ``Retry-After``, ``Connection: close``) on the request's socket itself, and a ``worker_restarting`` 503 on each of
+    the worker's other connections with a request waiting for an answer, shuts them for writing, and tells the
+    supervisor (``cut``), which kills the worker at once. A lock makes its answer and the call coming back at that
+    moment exclusive: either this thread answers and the loop sends nothing more on that connection (:meth:`end` is
+    True), or the loop answers and this thread does not.
+
+    Routing every small request through the thread pool instead, for the loop to answer a hung one, would undo what
+    scoring on the loop is for (the thread hop was a third of the v2 p50). This costs the loop a clock read, a few
+    attribute writes, two writes of a shared double and an uncontended lock per request scored there; the thread
+    wakes about once per ``hang_seconds``. It needs the hung call to let go of the GIL, as onnxruntime's run and
+    Python code do; one that holds it for good is killed unanswered :data:`HANG_ANSWER_SECONDS` later.
+    """
+
+    def __init__(self, hang_seconds: float, answer: Any, clock: Any = None, cut: Any = None) -> None:
+        self.hang_seconds = hang_seconds
+        self._answer = answer  # ScoringApp._hung_answer
+        self._clock = clock  # a shared double for the supervisor: when the call running on the loop began; 0.0 none
+        self._cut = cut  # a shared double: time.monotonic() once the requests are answered
+        self._lock = threading.Lock()
+        self._started = 0.0  # time.monotonic() the call running on the loop began, 0.0 while none runs
+        self._scope: Any = None  # its request's ASGI scope
+        self._answered = 0.0  # the _started of the call whose request this thread answered
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name="loop-watch", daemon=True).start()
+
+    def begin(self, scope: dict[str, Any]) -> None:
+        """On the event loop: a scoring call for the request of ``scope`` begins."""
+        self._scope = scope
+        self._started = started = time.monotonic()
+        if self._clock is not None:
+            self._clock.value = started
+
+    def end(self) -> bool:
+        """On the event loop: the call has come back. True when this thread has answered its request already."""
+        with self._lock:
+            answered = self._answered == self._started
+            self._started, self._scope = 0.0, None
+        if self._clock is not None:
+            self._clock.value = 0.0
+        return answered
+
+    def _run(self) -> None:
+        while True:
+            started = self._started
+            left = started + self.hang_seconds - time.monotonic() if started else self.hang_seconds
+            if left > 0:
+                time.sleep(left)
+                continue
+            with self._lock:
+                if self._started != started:
+                    continue  # the call came back meanwhile
+                answered = self._answer_all(started)
+            if answered and self._cut is not None:
+                self._cut.value = time.monotonic()
+            return  # answered, or cannot be (no connection or a reply half sent): the supervisor kills the worker
+
+    def _answer_all(self, started: float) -> bool:
+        """Under the lock, the event loop stopped in the call begun at ``started``: answer its request, then the
+        requests waiting on the worker's other connections. False when its request cannot be answered here."""
+        protocol = self._scope.get(_CONNECTION)
+        if protocol is None:
+            return False  # served without the service's protocol (no httptools): nothing to write on
+        cycle = protocol.cycle if protocol.cycle is not None and protocol.cycle.scope is self._scope else None
+        if not self._write(protocol, cycle, str(self._scope.get("path", "")), own=True):
+            return False
+        self._answered = started
+        for other in list(getattr(protocol, "connections", ())):
+            if other is not protocol:
+                waiting = _waiting_request(other)
+                if waiting is not None:
+                    self._write(other, waiting[0], waiting[1], own=False)
+        return True
+
+    def _write(self, protocol: Any, cycle: Any, path: str, own: bool) -> bool:
+        """Write the 503 on ``protocol``'s socket and shut it for writing; ``cycle`` (the request's, if parsed)
+        then sends nothing. False when it cannot be written whole (a reply already under way, or the client gone)."""
+        import socket
+        from http import HTTPStatus
+
+        transport = protocol.transport
+        if transport.is_closing() or transport.get_write_buffer_size() or (
+                cycle is not None and cycle.response_started):
+            return False
+        status, body, headers = self._answer(path, own)
+        lines = [b"HTTP/1.1 %d %s\r\n" % (status, HTTPStatus(status).phrase.encode())]
+        for name, value in [*protocol.server_state.default_headers, *headers,
+                            (b"content-length", str(len(body)).encode())]:
+            lines.append(b"%s: %s\r\n" % (name, value))
+        try:
+            fd = transport.get_extra_info("socket").fileno()
+            with socket.socket(fileno=os.dup(fd)) as sock:
+                sock.settimeout(1.0)  # the descriptor is already non-blocking (the event loop's)
+                sock.sendall(b"".join(lines) + b"\r\n" + body)
+                sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            return False
+        if cycle is not None:
+            cycle.disconnected = True  # should the loop run again, it sends nothing more for this request
+        return True
+
+
+def _waiting_request(protocol: Any) -> tuple[Any, str] | None:
+    """The cycle (None when not parsed yet) and path of the request waiting for an answer on ``protocol``'s
+    connection, read while the event loop is stopped; None when none waits (an idle keep-alive connection)."""
+    import contextlib
+    import socket
+
+    transport = protocol.transport
+    if transport.is_closing():
+        return None
+    cycle = getattr(protocol, "cycle", None)
+    if cycle is not None and not cycle.response_started and not cycle.response_complete:
+        return cycle, str(cycle.scope.get("path", ""))  # read, waiting for the pool or its turn on the loop
+    if getattr(protocol, "_in_request", False):
+        url = bytes(getattr(protocol, "url", b"") or b"")  # its head in part read
+        return None, url.split(b"?")[0].decode("latin-1")
+    head = b""
+    with contextlib.suppress(OSError):
+        fd = transport.get_extra_info("socket").fileno()
+        with socket.socket(fileno=os.dup(fd)) as sock:
+            head = sock.recv(1024, socket.MSG_PEEK | socket.MSG_DONTWAIT)  # sent, not read by the loop yet
+    if not head:
+        return None  # nothing sent, or the client has closed
+    words = head.split(b"\r\n", 1)[0].split(b" ")
+    return None, (words[1] if len(words) > 1 else b"").split(b"?")[0].decode("latin-1")
 
 
 _PROTOCOL: Any = None
@@ -1382,6 +1553,9 @@ def _build_protocol_class() -> Any:
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
+            # for _LoopWatch to answer the request from its thread (the protocol, not its cycle: the scope is the
+            # cycle's, and a reference back would leave every request's objects to the garbage collector)
+            self.scope[_CONNECTION] = self  # type: ignore[literal-required]
             self._in_request = True
             self._in_head, self._header_count, self._header_bytes = True, 0, 0
             self._in_body = False
@@ -1623,7 +1797,10 @@ def _run_workers(factory: str, common: dict[str, Any], workers: int,
     A worker whose oldest scoring call in its thread pool (a large request, or a slow model) has run for
     ``hang_seconds`` is hung too, its event loop running or not (the shared ``busy``); its event loop running, it
     answers the requests waiting for the pool 503 and says so in the shared ``cut``, and is killed then (or
-    :data:`HANG_ANSWER_SECONDS` later when it does not).
+    :data:`HANG_ANSWER_SECONDS` later when it does not). A worker whose event loop stopped in a scoring call (its
+    start in the shared ``on_loop``) is given as long past that call's ``hang_seconds`` for its :class:`_LoopWatch`
+    to answer the call's request and those waiting, then killed when ``cut`` says it has: the heartbeat alone killed
+    it at ``hang_seconds``, its requests unanswered.
 
     This process does not load the package (numpy, onnxruntime, the model): the workers do. A worker that cannot
     load it sends the one-line reason on its pipe and exits 3; before any worker has served, that is the package's
@@ -1656,10 +1833,12 @@ def _run_workers(factory: str, common: dict[str, Any], workers: int,
             self.beat = spawn.RawValue("d", 0.0)  # time.monotonic() of the worker's event loop, 0 until it serves
             self.busy = spawn.RawValue("d", 0.0)  # when its oldest scoring call in the thread pool began; 0: none
             self.cut = spawn.RawValue("d", 0.0)  # when it answered 503 the requests a hung scoring call cut off
+            self.on_loop = spawn.RawValue("d", 0.0)  # when its scoring call on the event loop began; 0: none
             self.report, writer = spawn.Pipe(duplex=False)  # why it could not load the package
             self.process = spawn.Process(target=_serve_worker,
                                          args=(factory, common, sock, self.beat, answered, self.busy, writer,
-                                               ready_line if announce else None, hang_seconds, self.cut))
+                                               ready_line if announce else None, hang_seconds, self.cut,
+                                               self.on_loop))
             self.process.start()
             writer.close()
             self.serving: float | None = None  # when the supervisor first saw it beat
@@ -1676,12 +1855,18 @@ def _run_workers(factory: str, common: dict[str, Any], workers: int,
 
     def why_hung(worker: Worker, now: float) -> tuple[str, str] | None:
         """Why ``worker`` is hung and what becomes of its requests; None when it is not (or not yet)."""
-        beat, since, cut = worker.beat.value, worker.busy.value, worker.cut.value
+        beat, since, cut, on_loop = worker.beat.value, worker.busy.value, worker.cut.value, worker.on_loop.value
         lost = "its requests in flight, the hung one included, end unanswered"
         if not beat:
             return None
         if now - beat > hang_seconds:
-            return f"its event loop has not run for {now - beat:.0f} s", lost
+            stopped = f"its event loop has not run for {now - beat:.0f} s"
+            if cut and on_loop:
+                return stopped, ("it has answered the request scored on its event loop, and the requests waiting on "
+                                 "its other connections, with 503")
+            if on_loop and not cut and now - on_loop <= hang_seconds + HANG_ANSWER_SECONDS:
+                return None  # a scoring call on the loop: the worker answers its request first (_LoopWatch)
+            return stopped, lost
         pool = f"a scoring call in its thread pool has run for {now - since if since else hang_seconds:.0f} s"
         if cut:
             return pool, ("it has answered the requests waiting for its scoring threads with 503; any other request "
@@ -1807,12 +1992,14 @@ def _bind(host: str, port: int) -> Any:
 
 def _serve_worker(factory: str, common: dict[str, Any], sock: Any, beat: Any = None, answered: Any = None,
                   busy: Any = None, report: Any = None, ready_line: str | None = None,
-                  hang_seconds: float | None = None, cut: Any = None) -> None:
+                  hang_seconds: float | None = None, cut: Any = None, on_loop: Any = None) -> None:
     """One worker process of :func:`_run_workers`: the app from ``factory`` on the inherited socket, its event loop
     writing ``time.monotonic()`` into the shared ``beat``, each POST it answers below 500 counted in ``answered``,
     the start of its oldest scoring call in the thread pool kept in ``busy`` (:attr:`ScoringApp.scoring_clock`).
     Once one of those calls has run ``hang_seconds`` the app answers the requests waiting for the pool with 503, the
     worker stops accepting connections, and ``cut`` gets the time they were answered (:attr:`ScoringApp.hang_seconds`).
+    A scoring call on the event loop that runs ``hang_seconds`` (its start in ``on_loop``) has its request, and those
+    waiting on the worker's other connections, answered 503 from another thread (:class:`_LoopWatch`), then ``cut``.
 
     A package that does not load here is one line, sent on the pipe ``report`` for the supervisor to say, and exit
     3, which stops the service: uvicorn let the error through, the worker exited 1 and was replaced, with the same
@@ -1858,6 +2045,9 @@ def _serve_worker(factory: str, common: dict[str, Any], sock: Any, beat: Any = N
     if hasattr(app, "scoring_clock"):
         app.scoring_clock = busy
         app.hang_seconds, app.hang_answered, app.on_hang = hang_seconds, cut, stop_accepting
+        if hang_seconds is not None:
+            app.loop_watch = _LoopWatch(hang_seconds, app._hung_answer, on_loop, cut)
+            app.loop_watch.start()
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # SIGINT (Ctrl-C reaches every process of the terminal's group)
@@ -2024,8 +2214,9 @@ def serve(
         Log every request (costs throughput).
     hang_seconds : float
         A worker whose event loop has not run for this long, or whose oldest scoring call in the thread pool has run
-        this long (a request that hangs the model), is killed and replaced; in the latter case it first answers the
-        requests waiting for its thread pool 503 with ``Retry-After``.
+        this long (a request that hangs the model), is killed and replaced; it first answers the hung request 503 with
+        ``Retry-After``, and the requests waiting for its thread pool (a call hung there) or on its other connections
+        (a call hung on its event loop).
 
     Raises
     ------
@@ -2092,7 +2283,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--hang-seconds", type=float, default=WORKER_HANG_SECONDS,
                    help=f"a worker whose event loop has not run for this long, or one of whose scoring calls has run "
                         f"this long, is killed and replaced (default {WORKER_HANG_SECONDS:g}); a request hung in the "
-                        "scoring thread pool, and the others waiting for it, get 503 with Retry-After first")
+                        "thread pool or on the event loop, and the others waiting for that worker, get 503 with "
+                        "Retry-After first")
     p.add_argument("--max-rows", type=int, default=None)
     p.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
     p.add_argument("--access-log", action="store_true")

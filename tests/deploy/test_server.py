@@ -593,8 +593,12 @@ def test_workers_that_keep_dying_after_they_load_stop_the_service_with_exit_3(
 def test_a_hung_worker_is_killed_and_replaced(iris: tuple[Path, Any, Any], tmp_path: Path) -> None:
     # before: a worker whose event loop stopped (here a request that blocks it for 60 s) kept its connections and
     # its share of new ones unanswered, and nothing said so. Now the supervisor kills it after 10 s without a
-    # heartbeat, says so, and starts another.
+    # heartbeat, says so, and starts another. The call holds the GIL (a C function called through ctypes.PyDLL), so
+    # no thread of the worker can answer the request: it ends unanswered, HANG_ANSWER_SECONDS later.
     folder = _package_hanging_on(iris, tmp_path / "package", "b'hang' in bytes(raw)", 60)
+    script = folder / "score.py"
+    script.write_text(script.read_text(encoding="utf-8").replace(
+        "time.sleep(60)", "import ctypes; ctypes.PyDLL(None).sleep(60)"), encoding="utf-8")
     srv = onnxgate_serve(folder, "--workers", "2")
     try:
         srv.wait_healthy()
@@ -609,6 +613,7 @@ def test_a_hung_worker_is_killed_and_replaced(iris: tuple[Path, Any, Any], tmp_p
     finally:
         srv.stop()
     assert "is hung (its event loop has not run for" in srv.output, srv.output[-2000:]
+    assert "the hung one included, end unanswered" in srv.output, srv.output[-2000:]
     assert srv.proc.returncode == 0
 
 
@@ -616,7 +621,7 @@ def test_a_request_that_hangs_the_only_worker_is_cut_off_and_the_service_answers
         iris: tuple[Path, Any, Any], tmp_path: Path) -> None:
     # before: with one worker (the default) the service ran without a supervisor, and a request that hung the model
     # on the event loop left it answering no one, its health probe included, for good. Now the one worker is
-    # supervised as several are: killed after 10 s without a heartbeat, and replaced.
+    # supervised as several are: killed after 10 s without a heartbeat, and replaced; its request answered 503.
     folder = _package_hanging_on(iris, tmp_path / "package", "b'hang' in bytes(raw)", 120)
     srv = onnxgate_serve(folder)
     try:
@@ -625,7 +630,9 @@ def test_a_request_that_hangs_the_only_worker_is_cut_off_and_the_service_answers
         with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as sock:
             body = b'{"hang": 1}'
             _post_score(sock, body)
-            _assert_ends_unanswered(sock)  # the hung worker was killed
+            head, _reply = read_response(sock)
+            _assert_ends_unanswered(sock)  # Connection: close, then the hung worker was killed
+        assert head.startswith(b"HTTP/1.1 503"), head
         assert time.monotonic() - started < 25
         status, reply = srv.score({"data": [iris[2][0].tolist()]})  # queued for the new worker, answered
         assert status == 200 and len(reply["label"]) == 1
@@ -634,6 +641,87 @@ def test_a_request_that_hangs_the_only_worker_is_cut_off_and_the_service_answers
         srv.stop()
     assert "is hung (its event loop has not run for" in srv.output and "starting another" in srv.output, srv.output
     assert srv.proc.returncode == 0
+
+
+def test_a_request_that_hangs_on_the_event_loop_is_answered_503_and_so_is_the_one_waiting_behind_it(
+        iris: tuple[Path, Any, Any], tmp_path: Path) -> None:
+    # before: a small request to a fast model is scored on the worker's event loop; one whose scoring call never
+    # returned had its connection closed with no answer when the supervisor killed the worker at --hang-seconds, and
+    # so had a request sent meanwhile on another of the worker's connections. Now a thread of the worker answers
+    # both at --hang-seconds: 503 in /score's error form, Retry-After, Connection: close; then the worker is killed,
+    # the log says both were answered, and its replacement answers the next request.
+    hang = 3.0
+    folder = _package_hanging_on(iris, tmp_path / "package", "b'hang' in bytes(raw)", 120)
+    srv = onnxgate_serve(folder, "--hang-seconds", f"{hang:g}")
+    row = json.dumps({"data": [iris[2][0].tolist()]}).encode()
+    try:
+        srv.wait_healthy()
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=20) as sock, \
+                socket.create_connection(("127.0.0.1", srv.port), timeout=20) as other:
+            _post_score(other, row)
+            assert read_response(other)[0].startswith(b"HTTP/1.1 200")  # a keep-alive connection of the worker
+            sent = time.monotonic()
+            _post_score(sock, b'{"hang": 1}')  # 11 bytes: scored on the event loop
+            time.sleep(1)
+            _post_score(other, row)  # waits behind the stopped event loop
+            head, reply = read_response(sock)
+            waited = time.monotonic() - sent
+            other_head, other_reply = read_response(other)
+            _assert_ends_unanswered(sock)  # Connection: close
+            _assert_ends_unanswered(other)
+        answer = _assert_hung_answer(head, reply, waited, hang)
+        assert answer["status"] == 503 and answer["error"] == "model_hung", answer
+        assert "within 3 s (--hang-seconds)" in answer["message"], answer
+        assert other_head.startswith(b"HTTP/1.1 503") and _header(other_head, b"retry-after") == b"1", other_head
+        assert json.loads(other_reply)["error"] == "worker_restarting", other_reply
+        status, out = srv.score({"data": [iris[2][0].tolist()]})  # the new worker answers
+        assert status == 200 and len(out["label"]) == 1
+    finally:
+        srv.stop()
+    out = srv.output
+    assert "is hung (its event loop has not run for" in out and "starting another" in out, out[-2000:]
+    assert "it has answered the request scored on its event loop, and the requests waiting" in out, out[-2000:]
+    assert "Traceback" not in out and "ASGI callable" not in out, out[-2000:]
+    assert srv.proc.returncode == 0
+
+
+def test_a_v2_infer_that_hangs_on_the_event_loop_is_answered_503_in_the_protocols_form(
+        iris: tuple[Path, Any, Any], tmp_path: Path) -> None:
+    # before: a small v2 infer request (scored on the event loop) whose model never returned had its connection
+    # closed with no answer when its worker was killed. Now it gets 503 in the Open Inference Protocol's
+    # {"error": ...} form with Retry-After at --hang-seconds, and the replacement answers the next request.
+    hang = 3.0
+    folder = _package_changed(iris, tmp_path / "package", "def infer(", (
+        "def infer(feeds: Any, outputs: Any = None) -> Any:\n"
+        "    if next(iter(feeds.values())).shape[0] == 3:\n        import time\n        time.sleep(120)\n"
+        "    return _infer(feeds, outputs)\n\n\ndef _infer("))
+    name = json.loads((folder / "manifest.json").read_text())["service"]["name"]
+    spec = json.loads((folder / "manifest.json").read_text())["signature"]["inputs"][0]
+    srv = onnxgate_serve(folder, "--hang-seconds", f"{hang:g}")
+
+    def infer(rows: np.ndarray) -> bytes:
+        tensor = {"name": spec["name"], "datatype": "FP32" if spec["elem_type"] == "float32" else "FP64",
+                  "shape": list(rows.shape), "data": rows.reshape(-1).tolist()}
+        return json.dumps({"inputs": [tensor]}).encode()
+
+    try:
+        srv.wait_healthy()
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=20) as sock:
+            body = infer(iris[2][:3])
+            assert len(body) < 16 * 1024  # scored on the event loop
+            sent = time.monotonic()
+            sock.sendall(b"POST /v2/models/%s/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n" % (name.encode(), len(body)) + body)
+            head, reply = read_response(sock)
+            waited = time.monotonic() - sent
+        answer = _assert_hung_answer(head, reply, waited, hang)
+        assert list(answer) == ["error"] and "within 3 s (--hang-seconds)" in answer["error"], answer
+        status, out = srv.request("POST", f"/v2/models/{name}/infer", infer(iris[2][:2]),
+                                  {"Content-Type": "application/json"})
+        assert status == 200 and json.loads(out)["outputs"], out
+    finally:
+        srv.stop()
+    assert "it has answered the request scored on its event loop" in srv.output, srv.output[-2000:]
 
 
 def _header(head: bytes, name: bytes) -> bytes | None:
