@@ -109,11 +109,11 @@ def fixed_rows(session: Any) -> int | None:
 
 
 def _run_fixed(session: Any, outputs: list[str] | None, feeds: dict[str, Any], total: int, size: int,
-               fill_advice: Callable[[int, int], str] | None = None) -> list[Any]:
+               fill_advice: Callable[[int, int], str] | None = None, fill_checked: bool = False) -> list[Any]:
     """The ``total`` rows of ``feeds`` in runs of exactly ``size`` rows, the last one filled up with copies of its
     last row (values the model takes, where zeros may not be: an index, a category code), those rows' outputs
-    dropped; an output without ``size`` rows per run is joined as it is (the caller refuses it). ``fill_advice``:
-    see :func:`run_rows`.
+    dropped; an output without ``size`` rows per run is joined as it is (the caller refuses it). ``fill_advice``,
+    ``fill_checked``: see :func:`run_rows`.
 
     Raises
     ------
@@ -129,7 +129,7 @@ def _run_fixed(session: Any, outputs: list[str] | None, feeds: dict[str, Any], t
         if rows < size:
             run = {name: _filled(part, size) for name, part in run.items()}
         out = session.run(outputs, run)
-        if rows < size:
+        if rows < size and not fill_checked:
             before = {name: arr[max(start - (size - rows), 0):start + rows] for name, arr in feeds.items()}
             found = fill_changes_answers(session, outputs, before, size, rows, answers=out, first=start,
                                          numbered=fill_advice is None)
@@ -271,7 +271,8 @@ def _rows_that_fit(session: Any, rows: int) -> int:
 
 
 def run_rows(session: Any, outputs: list[str] | None, feeds: dict[str, Any], rows: int = RUN_ROWS, *,
-             fill_fixed: bool = False, fill_advice: Callable[[int, int], str] | None = None) -> list[Any]:
+             fill_fixed: bool = False, fill_advice: Callable[[int, int], str] | None = None,
+             fill_checked: bool = False) -> list[Any]:
     """``session.run(outputs, feeds)`` in runs of at most ``rows`` rows, the outputs joined row-wise.
 
     For scoring batches larger than :data:`RUN_ROWS` (a Parquet read, a Spark batch) at the speed of
@@ -300,6 +301,10 @@ def run_rows(session: Any, outputs: list[str] | None, feeds: dict[str, Any], row
         With ``fill_fixed``: ``fill_advice(rows, size)`` says how to leave no run to fill in the refusal of a batch of
         ``rows`` rows that fill_fixed may not fill (default: score a multiple of ``size`` rows, or export a dynamic
         batch axis), whose rows are then counted within the run, not numbered as the data's (a Spark batch).
+    fill_checked : bool
+        With ``fill_fixed``: the caller ran :func:`fill_changes_answers` on the run this batch ends with already
+        (``onnxgate score``, on the data's last rows before a row is written), so it is filled without probing
+        it again (two runs of the fixed batch size fewer).
 
     Returns
     -------
@@ -320,7 +325,7 @@ def run_rows(session: Any, outputs: list[str] | None, feeds: dict[str, Any], row
     sizes = {arr.shape[0] if getattr(arr, "ndim", 0) else -1 for arr in feeds.values()}
     fixed = fixed_rows(session) if fill_fixed and len(sizes) == 1 else None
     if fixed is not None and (total := next(iter(sizes))) > 0 and total != fixed:
-        return _run_fixed(session, outputs, feeds, total, fixed, fill_advice)
+        return _run_fixed(session, outputs, feeds, total, fixed, fill_advice, fill_checked)
     rows = _rows_that_fit(session, rows)
     if len(sizes) == 1 and next(iter(sizes)) > 1 and takes_one_row(session):
         rows = 1  # a [1,1] input per column (the form of the SQL targets' own samples): one row per run

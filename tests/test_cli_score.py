@@ -400,6 +400,42 @@ def test_a_model_with_a_fixed_batch_size_scores_every_row(tmp_path: Path) -> Non
     np.testing.assert_allclose(np.stack(scored["y"]), X @ w, rtol=1e-5, atol=1e-6)
 
 
+def test_the_last_run_of_a_fixed_batch_model_is_probed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 40 rows of a [16, 4] model: the last run of 8 rows was probed before a row was written (filled, filled again,
+    # filled with the rows before it), then twice more while being scored: 8 runs of 16 rows where 6 do
+    from onnx import TensorProto, helper, numpy_helper
+
+    import onnxgate.runtime
+
+    monkeypatch.chdir(tmp_path)
+    w = np.arange(8, dtype=np.float32).reshape(4, 2) / 8
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])], "fixed",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [16, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [16, 2])], [numpy_helper.from_array(w, "w")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)]), "fixed.onnx")
+    X = np.random.default_rng(3).normal(size=(40, 4)).astype(np.float32)
+    pd.DataFrame(X, columns=FEATURES).to_parquet("rows.parquet")
+    runs: list[int] = []
+
+    class Counting:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def run(self, outputs: Any, feeds: dict[str, Any]) -> Any:
+            runs.append(len(next(iter(feeds.values()))))
+            return self.inner.run(outputs, feeds)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+    real = onnxgate.runtime.session
+    monkeypatch.setattr(onnxgate.runtime, "session", lambda *a, **k: Counting(real(*a, **k)))
+    assert main(["score", "fixed.onnx", "--data", "rows.parquet", "--out", "scored.parquet"]) == 0
+    assert runs == [16] * 6  # the data's 3 runs, and the 3 of the probe of its last
+    np.testing.assert_allclose(np.stack(pq.read_table("scored.parquet").to_pandas()["y"]), X @ w, rtol=1e-5, atol=1e-6)
+
+
 def test_an_array_column_beside_an_id_is_refused_in_local_validate_words(tmp_path: Path, capsys: Any,
                                                                         monkeypatch: Any) -> None:
     # score said "expected the inputs ['input']; missing ['input'], unknown ['id', 'x']" (helper-310)

@@ -169,7 +169,8 @@ def score_parquet(
                 for shown, _column, n in not_finite_rows(feeds, signature, fed):
                     non_finite[shown] = non_finite.get(shown, 0) + n
             try:
-                outs = run_rows(session, wanted, feeds, fill_fixed=True)
+                # a last run to fill was probed once, above, on the data's rows before it: not again here
+                outs = run_rows(session, wanted, feeds, fill_fixed=True, fill_checked=size is not None)
             except OnnxGateError:
                 raise
             except Exception as err:
