@@ -94,6 +94,10 @@ BAD: dict[str, tuple[Callable[[Path, pd.DataFrame], Path], list[str], list[str]]
     "a-data-column-named-like-an-output": (
         _file(lambda X: X.assign(label="x")), [],
         ["output(s) ['label'] have the name of a data column", "rename that column", "--outputs"]),
+    "a-data-column-named-like-an-output-in-another-case": (  # written beside it: DuckDB read label as label_1
+        _file(lambda X: X.assign(LABEL="x")), [],
+        ["output(s) ['label'] have the name of a data column ('label' is the column 'LABEL'",
+         "rename that column ('LABEL') in the data, or score only the other outputs with --outputs probabilities"]),
     "timestamp-for-float": (_file(lambda X: X.assign(alcohol=pd.to_datetime(X.alcohol * 1e9))), [],
                             ["input 'alcohol' expects float64", "column 'alcohol' is timestamp[ns]", "cast it"]),
     "text-not-a-numeral-for-float": (

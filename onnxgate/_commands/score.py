@@ -231,9 +231,10 @@ def check_parquet_files(
 ) -> tuple[dict[str, Any], Any]:
     """What ``score`` checks in a local Parquet file or folder before reading a row, from the files'
     footers: every file is Parquet and holds the fed columns, typed as the inputs take them and alike in
-    every file, and no ``outputs`` is named like a data column (``any_case``: whatever its case, as Spark
-    resolves names). Returns each file's schema and the common one. ``--spark`` runs it too, on a local
-    path: Spark's reader gives a column one file lacks as nulls.
+    every file, no file names two columns alike (``any_case``: whatever their case, as Spark resolves names), and no
+    ``outputs`` is named like a data column whatever its case
+    (:func:`onnxgate.spark.refuse_outputs_named_like_columns`). Returns each file's schema and the common one.
+    ``--spark`` runs it too, on a local path: Spark's reader gives a column one file lacks as nulls.
 
     Raises
     ------
@@ -242,7 +243,7 @@ def check_parquet_files(
     """
     import pyarrow.dataset as ds
 
-    from onnxgate.spark import columns_named_like_outputs, feed_columns
+    from onnxgate.spark import columns_named_like_outputs, feed_columns, refuse_outputs_named_like_columns
 
     schemas = _file_schemas(data, ds, partitions_read=any_case)
     fold = str.lower if any_case else str
@@ -268,16 +269,9 @@ def check_parquet_files(
                 "scored rows take the first file's columns and would drop them. Write every file with the same "
                 "columns, or drop those", path=file, column=extra[0],
             )
-    yielded = columns_named_like_outputs(first.names, signature, outputs or (), any_case=any_case)
-    kept_apart = {fold(c) for c in yielded}
-    names = {fold(n) for n in first.names if fold(n) not in kept_apart}
-    clash = [o for o in outputs or () if fold(o) in names]
-    if clash:
-        raise InvalidDataError(
-            f"output(s) {clash} have the name of a data column, and the scored file cannot hold two columns of "
-            f"one name; rename that column, or pick other outputs with --outputs (the model has "
-            f"{signature.output_names})", column=clash[0],
-        )
+    # whatever its case, with or without --spark: LABEL beside the output label is one name to Spark and DuckDB
+    kept_apart = columns_named_like_outputs(first.names, signature, outputs or (), any_case=True)
+    refuse_outputs_named_like_columns(first.names, outputs or (), signature, kept_apart, "--outputs ")
     _check_files(schemas, feed_columns(first.names, signature), signature)
     return schemas, _common_schema(first, schemas)
 

@@ -12,6 +12,7 @@ from onnxgate.spark._predict import (
     feed_columns,
     load_scoring_model,
     predict,
+    refuse_outputs_named_like_columns,
     refuse_repeated_outputs,
 )
 from onnxgate.spark._session import (
@@ -33,6 +34,7 @@ __all__ = [
     "model_for_spark",
     "predict",
     "read_parquet",
+    "refuse_outputs_named_like_columns",
     "refuse_repeated_outputs",
     "session",
     "spark_path",

@@ -22,6 +22,7 @@ __all__ = [
     "feed_columns",
     "load_scoring_model",
     "predict",
+    "refuse_outputs_named_like_columns",
 ]
 
 _SESSIONS: dict[str, Any] = {}
@@ -64,6 +65,39 @@ def refuse_repeated_outputs(wanted: Sequence[str]) -> None:
     repeated = sorted({o for o in wanted if list(wanted).count(o) > 1})
     if repeated:
         raise InvalidDataError(f"output(s) {repeated} named more than once in {list(wanted)}; name each output once")
+
+
+def refuse_outputs_named_like_columns(
+    columns: Sequence[str], outputs: Sequence[str], signature: Signature, renamed: dict[str, str], pick: str
+) -> None:
+    """Refuse outputs named like a data column, whatever its case, other than the columns ``renamed``
+    (:func:`columns_named_like_outputs`): the scored rows cannot hold both, and no column of the user's is
+    overwritten or renamed unsaid. Case is ignored as Spark resolves names (``COLUMN_ALREADY_EXISTS``), and as DuckDB
+    and SQL read them: ``onnxgate score`` wrote ``LABEL`` beside the output ``label``, which DuckDB read back as
+    ``label_1`` and Spark refused. ``score``, ``score --spark`` and :func:`predict` share it; ``pick`` is how the
+    caller leaves outputs out (``--outputs``, ``outputs=``).
+
+    Raises
+    ------
+    InvalidDataError
+        Naming each such output and its column, and the fixes.
+    """
+    by_folded = {c.casefold(): c for c in reversed(list(columns)) if c not in renamed}
+    clash = {o: by_folded[o.casefold()] for o in outputs if o.casefold() in by_folded}
+    if not clash:
+        return
+    cased = ", ".join(f"{o!r} is the column {c!r}" for o, c in clash.items() if c != o)
+    cased = f" ({cased}: Spark, DuckDB and SQL resolve names ignoring their case)" if cased else ""
+    others = [o for o in signature.output_names if o not in clash]
+    leave = (f", or score only the other outputs with {pick}{','.join(others) if pick.startswith('--') else others}"
+             if others else "")
+    raise InvalidDataError(
+        f"output(s) {list(clash)} have the name of a data column{cased}, and the scored rows cannot hold two columns "
+        f"of one name; rename {'that column' if len(set(clash.values())) == 1 else 'those columns'} "
+        f"({', '.join(repr(c) for c in dict.fromkeys(clash.values()))}) in the data{leave} (the model has "
+        f"{signature.output_names})",
+        column=next(iter(clash.values())),
+    )
 
 
 def feed_columns(columns: Sequence[str], signature: Signature) -> list[str]:
@@ -218,15 +252,7 @@ def predict(
     # LABEL_1 and p_0_1, so its outputs keep the names label and p_0), is returned under that input's name, as
     # `onnxgate score` writes it; it was refused as a clash with the output (helper-209)
     renamed = columns_named_like_outputs(present, signature, wanted, any_case=True) if columns is None else {}
-    # Spark resolves column names without regard to case: "LABEL" clashes with the output "label"
-    folded = {c.lower() for c in present if c not in renamed}
-    clash = [o for o in wanted if o.lower() in folded]
-    if clash:
-        raise InvalidDataError(
-            f"output(s) {clash} have the name of a data column, and the scored rows cannot hold two columns of "
-            f"one name; rename that column, or pick other outputs= (the model has {signature.output_names})",
-            column=clash[0],
-        )
+    refuse_outputs_named_like_columns(present, wanted, signature, renamed, "outputs=")
     if columns is not None:
         absent = [c for c in columns if c not in present]
         if absent:

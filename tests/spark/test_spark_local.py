@@ -347,6 +347,10 @@ def test_predict_refuses_an_output_named_like_a_column(local_spark: Any, planted
     df = local_spark.createDataFrame(planted["data"].assign(label=1))
     with pytest.raises(InvalidDataError, match="name of a data column"):
         ogs.predict(df, planted["conv"], columns=FEATURES)
+    # whatever its case, in score's words, naming the column
+    df = local_spark.createDataFrame(planted["data"].head(5).assign(Label=1))
+    with pytest.raises(InvalidDataError, match=r"'label' is the column 'Label'.*rename that column \('Label'\)"):
+        ogs.predict(df, planted["conv"], columns=FEATURES)
 
 
 def test_cli_validate_on_spark_has_the_local_exit_codes(
@@ -598,11 +602,18 @@ def test_cli_on_spark_refuses_the_files_local_score_refuses(
         err = capsys.readouterr().err
         assert said in err and len(err.strip().splitlines()) == 1, err
     assert not out.exists()
-    # Spark resolves names whatever their case: a data column VARIABLE clashes with the output variable
+    # Spark resolves names whatever their case: a data column VARIABLE clashes with the output variable. Refused on
+    # Spark, and written beside it without (DuckDB read the output back as variable_1): now refused by both, alike
     clash = tmp_path / "clash.parquet"
     pd.DataFrame(forest["X"][:50], columns=FEATURES).assign(VARIABLE=1.0).to_parquet(clash)
-    assert main(["score", str(model_file), "--data", str(clash), "--out", str(out), "--spark", "local[2]"]) == 2
-    assert "['variable'] have the name of a data column" in capsys.readouterr().err
+    said = []
+    for spark in ([], ["--spark", "local[2]"]):
+        assert main(["score", str(model_file), "--data", str(clash), "--out", str(out), *spark]) == 2
+        said.append(capsys.readouterr().err)
+    assert said[0] == said[1] and len(said[0].strip().splitlines()) == 1, said
+    assert "['variable'] have the name of a data column ('variable' is the column 'VARIABLE'" in said[0], said[0]
+    assert "rename that column ('VARIABLE') in the data (the model has ['variable'])" in said[0], said[0]
+    assert not out.exists()
 
 
 def test_a_null_a_worker_meets_is_the_local_one_line_error(local_spark: Any, tmp_path: Path, capsys: Any) -> None:
