@@ -70,7 +70,8 @@ def _score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
     with weights_by_path():  # a model above 2 GiB: read by path, here and on the executors (predict)
         signature = Signature.from_model(load_scoring_model(args.model))  # a bad model is refused before Spark starts
         check_package_data_files(args.model)
-    _check_local_files(args.data, signature, outputs or signature.output_names)
+    common = _check_local_files(args.data, signature, outputs or signature.output_names)
+    unsigned = _unsigned_columns(common, signature, outputs or signature.output_names)
     owned = _no_session()
     with _without_pandas_warning():
         spark = session(args.spark)
@@ -86,12 +87,21 @@ def _score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
 
                     with staged_folder(_local_path(args.out), overwrite=args.force) as staged:
                         scored.write.parquet(str(staged))
+                        _restore_unsigned(staged, unsigned)
             except Exception as err:
                 refused = worker_input_error(err)  # a null feeding an integer input, met by a worker: exit 2
                 if refused is not None:
                     raise refused from None
                 raise
             print(f"scored the rows of {args.data!r} into the Parquet folder {args.out!r} (Spark {args.spark})")
+            if unsigned and "://" in args.out:
+                import sys
+
+                widened = ", ".join(f"{name!r} ({kind})" for name, kind in unsigned.items())
+                print(f"note: Spark has no unsigned integer types: the column(s) {widened} are written as the signed "
+                      "type that holds every value (uint8 as int16, uint16 as int32, uint32 as int64, uint64 as "
+                      "decimal(20,0)), values kept; 'onnxgate score' without --spark, or --spark with a local --out, "
+                      "keeps their types", file=sys.stderr)
             from onnxgate._commands.score import say_non_finite
             from onnxgate._package_rules import package_nan_inputs
 
@@ -147,10 +157,10 @@ def _non_finite_rows(spark: Any, out: str, signature: Any, outputs: list[str] | 
     return {repr(name): int(row[i] or 0) for i, name in enumerate(counted) if row[i]}
 
 
-def _check_local_files(data: str, signature: Any, outputs: list[str] | None = None) -> None:
+def _check_local_files(data: str, signature: Any, outputs: list[str] | None = None) -> Any:
     """A local Parquet file or folder gets ``score``'s footer checks before Spark starts: Spark's reader
     would give a column that one file lacks as nulls, and fail deep in a job on a column typed
-    differently in two files."""
+    differently in two files. Returns the files' common Arrow schema, or None for data Spark reads from elsewhere."""
     from pathlib import Path
 
     from onnxgate._commands.score import check_parquet_files
@@ -159,7 +169,50 @@ def _check_local_files(data: str, signature: Any, outputs: list[str] | None = No
     check_parquet_path(data)  # a missing path or a .csv, refused here rather than after a JVM start
     path = Path(data)
     if "://" not in data and (path.is_dir() or path.suffix.lower() == ".parquet"):
-        check_parquet_files(data, signature, outputs, any_case=True)
+        return check_parquet_files(data, signature, outputs, any_case=True)[1]
+    return None
+
+
+def _unsigned_columns(common: Any, signature: Any, outputs: list[str]) -> dict[str, Any]:
+    """The data columns of unsigned integer type (``common``, the local files' schema), by their name in the scored
+    rows (:func:`onnxgate.spark.columns_named_like_outputs`), with their Arrow type. Spark has no unsigned type: it
+    reads uint8, uint16 and uint32 as smallint, int and bigint and uint64 as decimal(20,0), and writes them so, where
+    ``score`` on one machine writes them as they are."""
+    import pyarrow as pa
+
+    from onnxgate.spark import columns_named_like_outputs
+
+    if common is None:
+        return {}
+    renamed = columns_named_like_outputs(common.names, signature, outputs, any_case=True)
+    return {renamed.get(f.name, f.name): f.type for f in common if pa.types.is_unsigned_integer(f.type)}
+
+
+def _restore_unsigned(folder: Any, unsigned: dict[str, Any]) -> None:
+    """Give the columns ``unsigned`` (:func:`_unsigned_columns`) of the Parquet files Spark wrote into ``folder`` their
+    type again, row group by row group, so that ``score --spark`` writes the types ``score`` writes (the values fit:
+    Spark read them from those types). Spark's checksum of each file rewritten is removed: a stale one fails Spark's
+    reading of the folder, none is not checked."""
+    import os
+
+    import pyarrow.parquet as pq
+
+    if not unsigned:
+        return
+    for file in sorted(folder.glob("*.parquet")):
+        source = pq.ParquetFile(file)
+        schema = source.schema_arrow
+        for name, kind in unsigned.items():
+            index = schema.get_field_index(name)
+            if index >= 0:
+                schema = schema.set(index, schema.field(index).with_type(kind))
+        fixed = file.with_name(f".{file.name}.unsigned")
+        with pq.ParquetWriter(fixed, schema) as writer:
+            for group in range(source.num_row_groups):
+                writer.write_table(source.read_row_group(group).cast(schema))
+        source.close()
+        os.replace(fixed, file)
+        (folder / f".{file.name}.crc").unlink(missing_ok=True)
 
 
 def _quiet(spark: Any) -> None:

@@ -616,6 +616,50 @@ def test_cli_on_spark_refuses_the_files_local_score_refuses(
     assert not out.exists()
 
 
+def test_cli_score_on_spark_writes_the_column_types_local_score_writes(local_spark: Any, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: Any) -> None:
+    # Spark has no unsigned types: score --spark wrote uint8, uint16, uint32 columns as int16, int32, int64 and uint64
+    # as decimal(20,0), where score keeps them; int8 and int16 kept theirs. Fed columns, passed-through columns and
+    # outputs (those widened by both: Parquet's and Spark's common types)
+    import onnx
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+    from onnx import TensorProto, helper
+
+    monkeypatch.chdir(tmp_path)
+    kinds = {"u8": (TensorProto.UINT8, np.uint8), "u16": (TensorProto.UINT16, np.uint16),
+             "u32": (TensorProto.UINT32, np.uint32), "i8": (TensorProto.INT8, np.int8),
+             "i16": (TensorProto.INT16, np.int16)}
+    graph = helper.make_graph(
+        [helper.make_node("Identity", [k], [f"y_{k}"]) for k in kinds], "identity",
+        [helper.make_tensor_value_info(k, t, [None, 1]) for k, (t, _) in kinds.items()],
+        [helper.make_tensor_value_info(f"y_{k}", t, [None, 1]) for k, (t, _) in kinds.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
+    model.ir_version = 8
+    onnx.save(model, "m.onnx")
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame({k: rng.integers(0, np.iinfo(d).max, 30, endpoint=True).astype(d) for k, (_, d) in kinds.items()
+                         })
+    big = np.uint64(2**64 - 1) - np.arange(30, dtype=np.uint64)  # beyond int64: Spark's decimal(20,0)
+    rows.assign(id=np.arange(30, dtype=np.uint32), big=big).to_parquet("rows.parquet")
+    assert main(["score", "m.onnx", "--data", "rows.parquet", "--out", "local.parquet"]) == 0
+    assert main(["score", str(tmp_path / "m.onnx"), "--data", str(tmp_path / "rows.parquet"), "--out",
+                 str(tmp_path / "spark"), "--spark", "local[2]"]) == 0
+    local, spark = pq.read_table("local.parquet"), ds.dataset("spark").to_table()
+    assert {f.name: str(f.type) for f in spark.schema} == {f.name: str(f.type) for f in local.schema}
+    assert str(local.schema.field("id").type) == "uint32" and str(local.schema.field("y_u32").type) == "int64"
+    assert spark.to_pandas().equals(local.to_pandas())
+    assert local_spark.read.parquet(str(tmp_path / "spark")).count() == 30  # Spark reads back what was rewritten
+    # written by Spark to a URL (hdfs://, s3a://, here file://): widened, and said so
+    capsys.readouterr()
+    assert main(["score", str(tmp_path / "m.onnx"), "--data", str(tmp_path / "rows.parquet"), "--out",
+                 f"file://{tmp_path / 'url'}", "--spark", "local[2]"]) == 0
+    assert "note: Spark has no unsigned integer types: the column(s) 'u8' (uint8), 'u16' (uint16), 'u32' (uint32), " \
+        "'id' (uint32), 'big' (uint64) are written as" in capsys.readouterr().err
+    assert str(ds.dataset("url").schema.field("id").type) == "int64"
+
+
 def test_a_null_a_worker_meets_is_the_local_one_line_error(local_spark: Any, tmp_path: Path, capsys: Any) -> None:
     # found only when a worker reads the rows: it came back as "unexpected PythonException" and a Java trace
     from sklearn.linear_model import LinearRegression
