@@ -37,6 +37,23 @@ def string_renamed(model: Any, op_type: str, attribute: str, old: str, new: str)
     return edited
 
 
+def integer_changed(model: Any, op_type: str, attribute: str, old: int, new: int) -> Any:
+    """A copy of ``model`` whose ``op_type`` nodes hold ``new`` where their integer list ``attribute`` held ``old``:
+    an integer category changed by hand (``cats_int64s``, ``keys_int64s``), the file otherwise the model's."""
+    import onnx
+
+    edited = onnx.ModelProto()
+    edited.CopyFrom(model)
+    changed = 0
+    for node in edited.graph.node:
+        for a in node.attribute:
+            if node.op_type == op_type and a.name == attribute and old in a.ints:
+                a.ints[:] = [new if i == old else i for i in a.ints]
+                changed += 1
+    assert changed, f"no {op_type} {attribute} holds {old}"
+    return edited
+
+
 def renamed_value_case(kind: str) -> tuple[Any, Any, Any, Any]:
     """The audit's OH03 and TF03 cases (``kind`` "category" or "word"): a fitted pipeline, its file, the file with a
     value renamed (OneHotEncoder category 'teal' -> 'purple' in a ColumnTransformer on a DataFrame; TfidfVectorizer

@@ -37,7 +37,11 @@ What differs from local parity, and says so in ``details["engine"]``:
   uniform sample, not always the rows local parity picks;
 * the first rows scored with their text varied outside ASCII
   (:func:`onnxgate.validators.parity.non_ascii_text_disagrees`) are the first partition's holding rows: local
-  parity's when the files are read in order.
+  parity's when the files are read in order;
+* the values of a text input only one of the two models knows (a category or a word the data lacks, renamed in the
+  file: :func:`onnxgate.validators.parity.known_values_disagree`) are scored on the driver, once the partitions'
+  rows passed, in the table's first row: local parity's when the files are read in order. Only those few rows come
+  to the driver (:func:`_first_rows`), and only for a model with a text input.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ import os
 import pickle
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -210,9 +214,10 @@ def validate(
         guarded = {o.name for o in signature.outputs if atol_defaulted(o.name, atol)}
         from onnxgate.validators.reference import reference_classes
 
+        known = _known_values_probe(reference, proto, signature, rows, tolerances, float32_rows)
         parity = _spark_parity(proto, payload, rows, tolerances, infinities_compare_equal, guarded, float32_rows,
                                resolve_target(target).allow_nan, text_variants, classes=reference_classes(reference),
-                               by_path=by_path)
+                               by_path=by_path, known_values=known)
     parity = replace(parity, duration=time.perf_counter() - start)
     checks = [parity if c.name == PARITY else c for c in report.checks]
     return replace(report, checks=checks)
@@ -390,6 +395,109 @@ def _float32_fields(rows: Any) -> bool:
     return bool(floats) and all(kind == "float" for kind in floats) and not any(k in ("integer", "long") for k in kinds)
 
 
+def _known_values_probe(reference: Any, proto: Any, signature: Any, rows: Rows,
+                        tolerances: dict[str, tuple[float, float, Any]], float32_rows: bool,
+                        ) -> Callable[[], tuple[str | None, dict[str, Any]]] | None:
+    """Local parity's known-values probe (:func:`onnxgate.validators.parity.known_values_disagree`), to run on the
+    driver once the partitions' rows passed: the values of a text input only one of the two models knows (a category
+    or a vocabulary word the data lacks, renamed in the file), each scored in the first of the table's first
+    :data:`~onnxgate.validators.parity.ROWS_ALONE` rows, the rows local parity's probe scores when the files are
+    read in order (:func:`_first_rows`: those rows alone come to the driver, never the table), also an integer
+    input's categories. None for a model with no text or integer input: nothing to try, and no Spark job. A file
+    with a OneHotEncoder category renamed ('teal' -> 'purple') on data lacking it failed validate and passed
+    validate --spark (issue #15)."""
+    if not any(spec.elem_type == "string" or spec.elem_type.startswith(("int", "uint")) for spec in signature.inputs):
+        return None
+
+    def disputes(feeds: Mapping[str, Any]) -> bool:
+        from onnxgate.validators.known_values import known_text_values
+
+        try:
+            return any(k.disputed() for k in known_text_values(reference, proto, feeds))
+        except Exception:  # as local parity: reading the two sides never fails parity itself
+            return False
+
+    def probe() -> tuple[str | None, dict[str, Any]]:
+        from onnxgate.validators.parity import ROWS_ALONE, known_values_disagree
+
+        # what the two sides know does not depend on the rows: a model whose sides know the same values (a file
+        # as converted) costs no Spark job, and no onnxruntime session on the driver
+        shaped = _blank_feeds(signature)
+        if shaped is not None and not disputes(shaped):
+            return None, {}
+        feeds = _first_rows(rows, signature, ROWS_ALONE)
+        if feeds is None or not disputes(feeds):
+            return None, {}
+        from onnxgate import runtime
+        from onnxgate._onnx import runnable
+        from onnxgate.validators.reference import prepare_reference
+
+        try:
+            session = runtime.session(runnable(proto), spinning=False)
+            run_reference = prepare_reference(reference, proto, signature, float32_rows=float32_rows)
+        except Exception:  # the executors ran both: a driver that cannot is not the file's fault
+            return None, {}
+        return known_values_disagree(session, proto, reference, feeds, signature, tolerances, run_reference)
+
+    return probe
+
+
+def _blank_feeds(signature: Any) -> dict[str, Any] | None:
+    """One row of blank values (empty text, zeros) per input, of the input's type and declared width: what
+    :func:`~onnxgate.validators.known_values.known_text_values` reads the inputs' types and widths from; None where
+    an input's width is not declared."""
+    import numpy as np
+
+    from onnxgate.signature import numpy_dtype_for
+
+    feeds = {}
+    for spec in signature.inputs:
+        dims = spec.shape[1:] if spec.shape else None
+        if dims is None or not all(isinstance(d, int) for d in dims):
+            return None
+        try:
+            kind = numpy_dtype_for(spec.elem_type)
+        except Exception:
+            return None
+        feeds[spec.name] = np.full((1, *dims), "" if kind.kind == "O" else 0, dtype=kind)
+    return feeds
+
+
+def _first_rows(rows: Rows, signature: Any, count: int) -> dict[str, Any] | None:
+    """The model's feeds for the table's first ``count`` rows (fewer when it has fewer), read as the workers read
+    them (:func:`onnxgate._arrow.batch_feeds`): a Spark job taking ``count`` rows of the DataFrame, or the first
+    row groups of the Parquet files the workers read (pyarrow, on the driver). None where they cannot be read."""
+    import pyarrow as pa
+
+    from onnxgate._arrow import batch_feeds
+
+    try:
+        if rows.fragments:
+            import pyarrow.parquet as pq
+
+            batches: list[Any] = []
+            held = 0
+            for path, group in rows.frame.limit(count).collect():  # a row group may hold fewer rows, or none
+                for batch in pq.ParquetFile(path).iter_batches(batch_size=count, row_groups=[group],
+                                                               columns=rows.columns, use_threads=False):
+                    batches.append(batch.slice(0, count - held))
+                    held += batches[-1].num_rows
+                    break
+                if held >= count:
+                    break
+            table = pa.Table.from_batches(batches) if batches else None
+        else:
+            table = rows.frame.limit(count).toArrow()
+        if table is None or table.num_rows == 0:
+            return None
+        batch = table.combine_chunks().to_batches()[0]
+        if batch.schema.names != rows.columns:  # named back (onnxgate.spark._files.named_batches)
+            batch = pa.RecordBatch.from_arrays(batch.columns, names=rows.columns)
+        return batch_feeds(batch, signature, plain_categories=True)
+    except Exception:  # rows the executors scored, which the driver cannot read: nothing tried here
+        return None
+
+
 def _share(spark: Any, value: bytes) -> Any:
     try:
         context = spark.sparkContext
@@ -411,6 +519,7 @@ def _spark_parity(
     merged: bool = False,
     classes: list[Any] | None = None,
     by_path: ModelFile | None = None,
+    known_values: Callable[[], tuple[str | None, dict[str, Any]]] | None = None,
 ) -> CheckResult:
     """Parity on the executors of ``proto``, its bytes broadcast, or with ``by_path`` (a model above 2 GiB held
     without its weights: :func:`model_for_spark`) loaded by each executor from its path, nothing carrying its
@@ -420,7 +529,8 @@ def _spark_parity(
     (else the rows holding it are counted, as local parity counts them); ``text_variants``: a tokenizer's text
     is also tried varied (:func:`~onnxgate.validators.parity.non_ascii_text_disagrees`); ``merged``: ``data`` is
     the partitions joined into one (:func:`_batch_size_suspected`); ``classes``: a classifier reference's, for the
-    classes the data shows (:func:`~onnxgate.validators.parity.classes_seen`)."""
+    classes the data shows (:func:`~onnxgate.validators.parity.classes_seen`); ``known_values``: the
+    driver's known-values probe (:func:`_known_values_probe`), run when the rows pass as local parity runs it."""
     from onnxgate.runtime import RUN_ROWS
     from onnxgate.signature import Signature
     from onnxgate.validators.parity import (
@@ -467,7 +577,7 @@ def _spark_parity(
         # (the first of its runs fails quickly where the model fails on every batch)
         return _spark_parity(proto, reference_bytes, replace(data, frame=data.frame.coalesce(1)), tolerances,
                              inf_equal, guarded, float32_rows, holds_nan, text_variants, merged=True, classes=classes,
-                             by_path=by_path)
+                             by_path=by_path, known_values=known_values)
     done = 0
     for part in partials:
         if part.get("error"):  # the first partition that stopped (one that raised raised above)
@@ -534,6 +644,14 @@ def _spark_parity(
     if alone is not None or not result.passed:
         # as local parity: a model drawing random numbers is named as random, not as batch-dependent
         alone = next((p["unrepeated"] for p in partials if p.get("unrepeated")), None) or alone
+    if alone is None and result.passed and known_values is not None:
+        # as local parity: the data's rows agree; do the values only one of the two models knows (a category or a
+        # word the data lacks, renamed in the file)? The same probe, on the driver
+        known, disputed = known_values()
+        if known is not None:
+            return CheckResult(PARITY, False, known, {**result.details, "known_values_disputed": disputed})
+        if disputed:
+            result = replace(result, details={**result.details, "known_values_disputed": disputed})
     if alone is None:
         return _with_text_variants(result, partials, starts, text_variants)
     alone = _in_table(alone, starts)

@@ -1,13 +1,15 @@
-"""The text values a model knows, on both sides: the reference's and the file's.
+"""The text (and integer category) values a model knows, on both sides: the reference's and the file's.
 
 A OneHotEncoder or OrdinalEncoder knows its ``categories_``, a CountVectorizer or TfidfVectorizer its
 ``vocabulary_`` words; the file holds them as the strings of the nodes that read the text input (``cats_strings``
 of a ``OneHotEncoder`` or ``CategoryMapper``, ``keys_strings`` of a ``LabelEncoder``, ``pool_strings`` of a
 ``TfIdfVectorizer``). A category renamed in the file ('teal' -> 'purple') or a vocabulary word renamed
 ('cold' -> 'colder') changes the answer only for rows holding one of those values, which the user's data may
-lack: the reference scores 'teal' as teal, the file as unknown. :func:`known_text_values` lists, for each text
-input column, the values either side knows, those only one side knows (``disputed``) first; the search tries
-them (:mod:`onnxgate.validators.search`), and parity scores a data row with each disputed value
+lack: the reference scores 'teal' as teal, the file as unknown. An integer category is read alike (an encoder
+fitted on int64 codes: ``categories_`` against ``cats_int64s`` or ``keys_int64s``), for integer inputs only.
+:func:`known_text_values` lists, for each text or integer input column, the values either side knows, those only
+one side knows (``disputed``) first; the search tries a text input's (:mod:`onnxgate.validators.search`), and
+parity scores a data row with each disputed value
 (:func:`onnxgate.validators.parity.check_prediction_parity`).
 
 The sides are read, not trusted: a value is tried on both models and only a different answer fails a file, so a
@@ -29,36 +31,42 @@ MAX_VALUES_PER_COLUMN = 2000
 COLUMN_KEEPING_STEPS = frozenset({"SimpleImputer", "FunctionTransformer"})
 #: The file's nodes that read whole text values, and the attributes holding the values they know.
 VALUE_ATTRIBUTES: Mapping[str, tuple[str, ...]] = {
-    "OneHotEncoder": ("cats_strings",),
-    "CategoryMapper": ("cats_strings",),
-    "LabelEncoder": ("keys_strings", "keys_tensor"),
+    "OneHotEncoder": ("cats_strings", "cats_int64s"),
+    "CategoryMapper": ("cats_strings", "cats_int64s"),
+    "LabelEncoder": ("keys_strings", "keys_int64s", "keys_tensor"),
 }
+#: numpy kinds of the inputs whose values are read: text, and signed or unsigned integers (category codes).
+VALUE_KINDS = "OUSiu"
+
+#: A value a model knows: a text, or an integer category.
+Value = str | int
 
 
 @dataclass(frozen=True)
 class KnownValues:
-    """The values one text column of an input is known by: ``reference`` (the reference's categories, or its
-    vocabulary's entries), ``file`` (the file's node strings); ``kind`` says how they compare: ``"category"``
-    whole values, ``"words"`` a vectorizer's words (an n-gram entry is its words, space-joined), ``"chars"`` a
-    character vectorizer's characters (an entry is a character n-gram)."""
+    """The values one text or integer column of an input is known by: ``reference`` (the reference's categories, or
+    its vocabulary's entries), ``file`` (the file's node strings, or its integer categories for an integer input);
+    ``kind`` says how they compare: ``"category"`` whole values (the only kind of an integer column), ``"words"`` a
+    vectorizer's words (an n-gram entry is its words, space-joined), ``"chars"`` a character vectorizer's characters
+    (an entry is a character n-gram)."""
 
     input: str
     column: int
     kind: Literal["category", "words", "chars"]
-    reference: tuple[str, ...]
-    file: tuple[str, ...]
+    reference: tuple[Value, ...]
+    file: tuple[Value, ...]
     #: values of the column in the data (a category there is scored by parity already)
-    data: frozenset[str] = frozenset()
+    data: frozenset[Value] = frozenset()
     #: every value the reference knows, in any column: the file's nodes may read several columns at once (one
     #: [N, 2] input, or columns concatenated before an imputer), so a file value is disputed only when the
     #: reference knows it nowhere
-    reference_anywhere: frozenset[str] = frozenset()
+    reference_anywhere: frozenset[Value] = frozenset()
     #: texts standing for a missing value, not a category: the text the file is fed a missing value as
     #: (:attr:`onnxgate.signature.TensorSpec.missing`, "\x00missing") and the text forms of the reference's None
     #: or NaN categories ('None', 'nan', as the converter writes them); neither side is compared on them
     missing: frozenset[str] = frozenset()
 
-    def disputed(self) -> list[str]:
+    def disputed(self) -> list[Value]:
         """The values one side knows and the other does not, the reference's first (sorted, so a search is
         repeatable): where a renamed category or word shows. Empty when either side is unknown."""
         if not self.reference or not self.file:
@@ -66,26 +74,26 @@ class KnownValues:
         ours, own = set(self.file) - self.missing, set(self.reference) - self.missing
         anywhere = self.reference_anywhere | own
         if self.kind != "category":
-            joined = "".join(anywhere) if self.kind == "chars" else " ".join(anywhere)
+            joined = ("" if self.kind == "chars" else " ").join(map(str, anywhere))
             theirs = set(joined) if self.kind == "chars" else set(joined.split(" ")) - {""}
-            only_ref = sorted(e for e in own if e not in ours and any(t not in ours for t in self._tokens(e)))
-            only_file = sorted(ours - theirs)
+            only_ref = sorted(e for e in own if e not in ours and any(t not in ours for t in self._tokens(str(e))))
+            only_file = sorted(ours - theirs, key=_order)
         else:
-            only_ref, only_file = sorted(own - ours), sorted(ours - anywhere)
+            only_ref, only_file = sorted(own - ours, key=_order), sorted(ours - anywhere, key=_order)
         return only_ref + only_file
 
-    def to_try(self) -> list[str]:
+    def to_try(self) -> list[Value]:
         """The values to score a row with, in priority order: the disputed ones, then the others the data does
         not hold (at most :data:`MAX_VALUES_PER_COLUMN`)."""
         first = self.disputed()
         seen = set(first)
-        rest: list[str] = []
+        rest: list[Value] = []
         tokens = _data_tokens(self.data, self.kind)
         for value in (*self.reference, *self.file):
             if value in seen or value in self.data or value in self.missing:
                 continue
             seen.add(value)
-            if self.kind != "category" and value and all(t in tokens for t in self._tokens(value.lower())):
+            if self.kind != "category" and value and all(t in tokens for t in self._tokens(str(value).lower())):
                 continue  # each of its words (characters) is in the data already
             rest.append(value)
         return (first + rest)[:MAX_VALUES_PER_COLUMN]
@@ -94,19 +102,26 @@ class KnownValues:
         return list(entry) if self.kind == "chars" else [w for w in entry.split(" ") if w]
 
 
-def _data_tokens(values: Iterable[str], kind: str) -> frozenset[str]:
+def _order(value: Value) -> tuple[bool, Any]:
+    """Sorts integers, then texts (a column holds one or the other)."""
+    return isinstance(value, str), value
+
+
+def _data_tokens(values: Iterable[Value], kind: str) -> frozenset[str]:
     import re
 
     if kind == "chars":
-        return frozenset(c for v in values for c in v.lower())
+        return frozenset(c for v in values for c in str(v).lower())
     if kind == "words":
-        return frozenset(w for v in values for w in re.findall(r"\w+", v.lower()))
+        return frozenset(w for v in values for w in re.findall(r"\w+", str(v).lower()))
     return frozenset()
 
 
 def known_text_values(reference: Any, model: Any, feeds: Mapping[str, Any]) -> list[KnownValues]:
-    """For each text input column of ``model`` (an onnx.ModelProto) that the reference's encoders or vectorizers
-    read, or a node of the file reads whole, the values each side knows (:class:`KnownValues`).
+    """For each text or integer input column of ``model`` (an onnx.ModelProto) that the reference's encoders or
+    vectorizers read, or a node of the file reads whole, the values each side knows (:class:`KnownValues`). An
+    integer column's are its categories (an encoder fitted on int64 codes, the file's ``cats_int64s`` or
+    ``keys_int64s``).
 
     Parameters
     ----------
@@ -132,13 +147,13 @@ def known_text_values(reference: Any, model: Any, feeds: Mapping[str, Any]) -> l
     import numpy as np
 
     text = {name: values for name, values in feeds.items()
-            if np.asarray(values).dtype.kind in "OUS" and np.ndim(values) >= 1}
+            if np.asarray(values).dtype.kind in VALUE_KINDS and np.ndim(values) >= 1}
     if not text:
         return []
     widths = {name: int(np.prod(np.shape(values)[1:])) if np.ndim(values) > 1 else 1 for name, values in text.items()}
     from onnxgate.signature import Signature
 
-    ours: dict[tuple[str, int], tuple[str, list[str]]] = {}
+    ours: dict[tuple[str, int], tuple[str, list[Value]]] = {}
     missing: dict[tuple[str, int], set[str]] = {}
     try:
         _walk(reference, _columns_of(reference, feeds), ours, missing, 0)
@@ -153,15 +168,20 @@ def known_text_values(reference: Any, model: Any, feeds: Mapping[str, Any]) -> l
     out: list[KnownValues] = []
     for name in text:
         flat = np.asarray(text[name], dtype=object).reshape(len(text[name]), -1)
+        integers = np.asarray(text[name]).dtype.kind in "iu"
+        words, cats = file_values.get(name, ([], []))
+        # an integer input's values are its integer categories; a text input's, its text ones and words
+        cats = [v for v in cats if isinstance(v, int) == integers]
+        words = [] if integers else words
         for col in range(widths[name]):
-            words, cats = file_values.get(name, ([], []))
             # a column the reference's side says nothing of: the file's vocabulary, else its categories
             kind, ref = ours.get((name, col), ("words" if words else "category", []))
+            ref = [v for v in ref if isinstance(v, int) == integers]
             file = cats if kind == "category" else words
             if not ref and not file:
                 continue
             held = flat[:, col].tolist() if col < flat.shape[1] else []
-            data = frozenset(v for v in held if isinstance(v, str))
+            data = frozenset(v for v in held if isinstance(v, (str, int)) and not isinstance(v, bool))
             # the text a missing value is fed as, unless it is a category too (an imputer's fill value)
             gaps = frozenset(missing.get((name, col), set()) | ({fed[name]} - set(ref) if name in fed else set()))
             out.append(KnownValues(name, col, kind, tuple(_unique(ref)),  # type: ignore[arg-type]
@@ -169,7 +189,7 @@ def known_text_values(reference: Any, model: Any, feeds: Mapping[str, Any]) -> l
     return out
 
 
-def _unique(values: Iterable[str]) -> list[str]:
+def _unique(values: Iterable[Value]) -> list[Value]:
     return list(dict.fromkeys(values))
 
 
@@ -187,7 +207,7 @@ def _columns_of(reference: Any, feeds: Mapping[str, Any]) -> list[tuple[str, int
     return None
 
 
-def _walk(est: Any, columns: list[tuple[str, int]] | None, out: dict[tuple[str, int], tuple[str, list[str]]],
+def _walk(est: Any, columns: list[tuple[str, int]] | None, out: dict[tuple[str, int], tuple[str, list[Value]]],
           missing: dict[tuple[str, int], set[str]], depth: int) -> None:
     """Record the values ``est`` knows for each of ``columns`` (what it reads), through Pipelines,
     ColumnTransformers and FeatureUnions, and in ``missing`` the text forms of its None and NaN categories."""
@@ -224,8 +244,21 @@ def _walk(est: Any, columns: list[tuple[str, int]] | None, out: dict[tuple[str, 
     categories = getattr(est, "categories_", None)
     if isinstance(categories, list) and hasattr(est, "transform"):
         for col, cats in zip(columns, categories):
-            out.setdefault(col, ("category", []))[1].extend(c for c in list(cats) if isinstance(c, str))
+            known = [_category(c) for c in list(cats)]
+            out.setdefault(col, ("category", []))[1].extend(c for c in known if c is not None)
             missing.setdefault(col, set()).update(str(c) for c in list(cats) if _is_missing(c))
+
+
+def _category(value: Any) -> Value | None:
+    """A category as compared: a text, or an integer (numpy's as Python's); None for anything else (a float, a
+    boolean, a missing value)."""
+    import numpy as np
+
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    return None
 
 
 def _is_missing(value: Any) -> bool:
@@ -263,19 +296,18 @@ def _selected(selection: Any, names: Sequence[str], width: int) -> list[int] | N
     return [i for i in picked if 0 <= i < width]
 
 
-def _file_values(model: Any, inputs: set[str]) -> dict[str, tuple[list[str], list[str]]]:
-    """For each text input, the words of the ``TfIdfVectorizer`` nodes it reaches (through a ``Tokenizer``)
-    and the strings of the nodes that read its whole values (:data:`VALUE_ATTRIBUTES`, before any tokenizer)."""
-    from onnx import helper
-
+def _file_values(model: Any, inputs: set[str]) -> dict[str, tuple[list[str], list[Value]]]:
+    """For each text or integer input, the words of the ``TfIdfVectorizer`` nodes it reaches (through a
+    ``Tokenizer``) and the strings and integers of the nodes that read its whole values (:data:`VALUE_ATTRIBUTES`,
+    before any tokenizer)."""
     consumers: dict[str, list[Any]] = {}
     for node in model.graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
-    out: dict[str, tuple[list[str], list[str]]] = {}
+    out: dict[str, tuple[list[str], list[Value]]] = {}
     for start in inputs:
         words: list[str] = []
-        cats: list[str] = []
+        cats: list[Value] = []
         seen: set[tuple[str, bool]] = set()
         stack = [(start, False)]
         while stack:
@@ -285,11 +317,11 @@ def _file_values(model: Any, inputs: set[str]) -> dict[str, tuple[list[str], lis
             seen.add((tensor, tokenized))
             for node in consumers.get(tensor, []):
                 if node.op_type == "TfIdfVectorizer":
-                    words += _strings(node, "pool_strings", helper)
+                    words += [v for v in _values(node, "pool_strings") if isinstance(v, str)]
                     continue
                 if not tokenized and node.op_type in VALUE_ATTRIBUTES:
                     for attribute in VALUE_ATTRIBUTES[node.op_type]:
-                        cats += _strings(node, attribute, helper)
+                        cats += _values(node, attribute)
                 now = tokenized or node.op_type == "Tokenizer"
                 stack += [(name, now) for name in node.output if name]
         if words or cats:
@@ -297,12 +329,19 @@ def _file_values(model: Any, inputs: set[str]) -> dict[str, tuple[list[str], lis
     return out
 
 
-def _strings(node: Any, attribute: str, helper: Any) -> list[str]:
+def _values(node: Any, attribute: str) -> list[Value]:
+    """The strings or integers of ``node``'s ``attribute`` (a list, or a string or int64 tensor)."""
     for a in node.attribute:
         if a.name != attribute:
             continue
         if a.type == a.STRINGS:
             return [s.decode("utf-8", errors="replace") for s in a.strings]
+        if a.type == a.INTS:
+            return [int(i) for i in a.ints]
         if a.type == a.TENSOR and a.t.data_type == 8:  # a string tensor (LabelEncoder keys_tensor, opset 4)
             return [s.decode("utf-8", errors="replace") for s in a.t.string_data]
+        if a.type == a.TENSOR and a.t.data_type == 7:  # an int64 tensor (LabelEncoder keys_tensor, opset 4)
+            from onnx import numpy_helper
+
+            return [int(i) for i in numpy_helper.to_array(a.t).reshape(-1)]
     return []

@@ -1246,7 +1246,7 @@ def known_values_disagree(session: Any, model: Any, reference: Any, feeds: Mappi
     picks = [(k, value) for k, values in each for value in values][:MAX_DISPUTED_ROWS]
     if not picks or not feeds:
         return None, {}
-    disputed: dict[str, dict[str, list[str]]] = {}
+    disputed: dict[str, dict[str, list[Any]]] = {}
     for k, values in each:
         if values:
             column = k.input if np.shape(feeds[k.input])[1:] in ((), (1,)) else f"{k.input}[{k.column}]"
@@ -1255,7 +1255,8 @@ def known_values_disagree(session: Any, model: Any, reference: Any, feeds: Mappi
                                 "only_file": [v for v in values if v not in own]}
     rows = {name: np.repeat(np.asarray(values)[:1], len(picks), axis=0) for name, values in feeds.items()}
     for name in {k.input for k, _ in picks}:  # text set in place: once per input, not a copy per value
-        rows[name] = rows[name].astype(object)
+        if rows[name].dtype.kind in "OUS":  # (an integer input keeps its type: its categories are integers)
+            rows[name] = rows[name].astype(object)
     for i, (k, value) in enumerate(picks):
         cell = rows[k.input][i].reshape(-1) if rows[k.input].ndim > 1 else None
         if cell is None:
@@ -1294,7 +1295,7 @@ def known_values_disagree(session: Any, model: Any, reference: Any, feeds: Mappi
     return None, disputed
 
 
-def _knows(k: Any, value: str) -> str:
+def _knows(k: Any, value: Any) -> str:
     """Which model knows ``value`` of :class:`~onnxgate.validators.known_values.KnownValues` ``k``, in words."""
     what, holds, lacks = (("vocabulary", "holds", "does not") if k.kind != "category"
                           else ("categories", "hold", "do not"))

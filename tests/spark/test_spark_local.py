@@ -1656,3 +1656,42 @@ def test_the_classes_the_data_showed_are_said_on_spark_as_locally(local_spark: A
 
     assert on_spark.passed and "labels seen: 2 of 3 classes" in on_spark.message
     assert on_spark.details["classes_seen"] == local.details["classes_seen"]
+
+
+@pytest.mark.parametrize(("kind", "value", "column"), [("category", "teal", "color"), ("word", "cold", "input")])
+def test_a_value_renamed_in_the_file_fails_on_spark_as_locally(local_spark: Any, tmp_path: Path, kind: str,
+                                                                value: str, column: str) -> None:
+    # a OneHotEncoder category renamed in the file ('teal' -> 'purple') and a TfidfVectorizer word renamed ('cold' ->
+    # 'colder'), on data holding neither: local parity scores a row with each value only one model knows and fails
+    # them; validate --spark passed them (issue #15). The same probe now runs on the driver, on the table's first rows
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from _tampering import renamed_value_case
+
+    from onnxgate.spark._files import rows_of
+
+    model, file, edited, data = renamed_value_case(kind)
+    rows = data if kind == "category" else pd.DataFrame({file.graph.input[0].name: data[:, 0]})
+    files = tmp_path / "rows"
+    files.mkdir()
+    for i, part in enumerate(np.array_split(np.arange(len(rows)), 2)):  # text as Arrow's string (pandas writes
+        table = pa.Table.from_pandas(rows.iloc[part], preserve_index=False)  # large_string, which Spark reads)
+        pq.write_table(table.cast(pa.schema([pa.field(f.name, pa.string() if pa.types.is_large_string(f.type)
+                                                      else f.type) for f in table.schema])), files / f"p{i}.parquet")
+    assert rows_of(str(files), local_spark).fragments
+    # the workers read the files in order (the first row is local parity's); Spark packs the larger file first, so
+    # its first row, and the answers the message quotes for it, may be another's
+    spark_read = local_spark.read.parquet(str(files)).filter(f"{rows.columns[0]} IS NOT NULL")
+
+    for tampered in (False, True):
+        model_file = edited if tampered else file
+        local = og.validate(model_file, reference=model, data=rows).check("prediction_parity")
+        on_files = parity(ogs.validate(model_file, str(files), reference=model, spark=local_spark))
+        on_frame = parity(ogs.validate(model_file, spark_read, reference=model))
+        assert local.passed is not tampered, local.message
+        assert on_files.passed == local.passed and on_files.message == local.message, (local.message, on_files.message)
+        assert on_frame.passed == local.passed, on_frame.message
+        for on_spark in (on_files, on_frame):
+            assert on_spark.details.get("known_values_disputed") == local.details.get("known_values_disputed")
+    assert f"a row holding {value!r} in {column!r}" in on_frame.message, on_frame.message
+    assert on_frame.details["known_values_disputed"][column]["only_reference"] == [value]

@@ -961,6 +961,36 @@ def test_a_value_renamed_in_the_file_fails_parity_on_data_without_it(kind, value
     assert value in only["only_reference"] and only["only_file"] == [{"teal": "purple", "cold": "colder"}[value]]
 
 
+@pytest.mark.parametrize(("encoder", "op_type", "attribute"), [("onehot", "OneHotEncoder", "cats_int64s"),
+                                                               ("ordinal", "LabelEncoder", "keys_int64s")])
+def test_an_integer_category_changed_in_the_file_fails_parity_on_data_without_it(encoder, op_type, attribute):
+    # an encoder fitted on int64 codes: the category 42 written 43 in the file passed parity on data holding no 42
+    # (the probe drew text values only). The reference scores 42 as 42, the file as unknown
+    import pandas as pd
+    from _tampering import integer_changed
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"code": rng.choice([3, 7, 11, 42], 400).astype(np.int64), "size": rng.normal(0, 1, 400)})
+    y = (frame.code.isin([3, 42]).astype(int) + (frame["size"] > 0.3)) % 2
+    encode = (OneHotEncoder(handle_unknown="ignore") if encoder == "onehot"
+              else OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1))
+    model = Pipeline([("ct", ColumnTransformer([("code", encode, ["code"]), ("num", StandardScaler(), ["size"])])),
+                      ("clf", LogisticRegression(max_iter=500))]).fit(frame, y)
+    file = og.convert(model, frame.head(20), opset=15).model
+    edited = integer_changed(file, op_type, attribute, 42, 43)
+    data = frame[frame.code != 42]
+
+    assert check_prediction_parity(file, model, data).passed
+    result = check_prediction_parity(edited, model, data)
+    assert not result.passed
+    assert "a row holding 42 in 'code'" in result.message, result.message
+    assert result.details["known_values_disputed"] == {"code": {"only_reference": [42], "only_file": [43]}}
+
+
 def test_a_value_both_models_encode_alike_passes_parity_with_a_note():
     # 'teal' is one of a OneHotEncoder's infrequent categories (max_categories=3): renamed 'purple' in the file, both
     # 'teal' and 'purple' still score as infrequent there and in scikit-learn, so no answer differs and parity passes,

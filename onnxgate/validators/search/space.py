@@ -182,7 +182,7 @@ def _with_known_values(feeds: dict[str, Array], n: int, known: Sequence[KnownVal
     if not n or limit <= 0:
         return feeds, 0
     bases = sorted({0, n // 2, n - 1})
-    picks: list[tuple[int, int, int, str, int, str]] = []  # (tier, rank, column order, input, column, value)
+    picks: list[tuple[int, int, int, str, int, Any]] = []  # (tier, rank, column order, input, column, value)
     for order, k in enumerate(known):
         if k.input not in feeds or feeds[k.input].dtype.kind not in "OU":
             continue
