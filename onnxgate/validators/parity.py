@@ -923,14 +923,17 @@ def holds_missing_value(feeds: Mapping[str, Any], signature: Signature, inputs: 
 
 def category_columns(reference: Any, model: Any, probe: Mapping[str, Any] | None) -> list[Any]:
     """The text input columns whose values the models know as categories
-    (:func:`onnxgate.validators.known_values.known_text_values` of ``kind`` "category"); none without ``probe``
+    (:func:`onnxgate.validators.known_values.known_text_values` of ``kind`` "category" holding text, not integer
+    codes); none without ``probe``
     (rows as the file's inputs) or when the two sides cannot be read."""
     if probe is None:
         return []
     from onnxgate.validators.known_values import known_text_values
 
     try:
-        return [k for k in known_text_values(reference, model, probe) if k.kind == "category"]
+        # text only: the search, which the note points to, tries text categories, not integer codes
+        return [k for k in known_text_values(reference, model, probe)
+                if k.kind == "category" and all(isinstance(v, str) for v in (*k.reference, *k.file))]
     except Exception:  # reading the two sides must never fail parity itself
         return []
 

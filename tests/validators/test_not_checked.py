@@ -99,6 +99,24 @@ def test_categories_no_row_holds_are_named_until_the_data_or_a_search_covers_the
     assert "known_values" not in _keys(og.validate(conv, reference=model, data=some, search=40))
 
 
+def test_integer_categories_the_data_holds_are_not_said_missing():
+    """An encoder fitted on integer codes: the data holds every code, so no 'categories no row holds' line
+    (the note is for text categories, which a search tries)."""
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"code": rng.choice([3, 7, 42], 200).astype(np.int64), "x": rng.normal(size=200)})
+    model = make_pipeline(make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["code"]),
+                                                  remainder="passthrough"),
+                          LogisticRegression()).fit(df, (df.x > 0).astype(int))
+    report = og.validate(og.convert(model, df.head()), reference=model, data=df)
+    assert report.passed and "known_values" not in _keys(report), report.not_checked()
+
+
 def test_every_form_carries_the_lines(hgb):
     model, conv, X = hgb
     report = og.validate(conv, reference=model, data=X)
