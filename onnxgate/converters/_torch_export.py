@@ -1014,15 +1014,16 @@ def _exact_symbolics() -> Iterator[None]:
     torch does: ``aten::floor_divide`` (:func:`_floor_divide_symbolic`), ``aten::atan2``
     (:func:`_atan2_symbolic`), ``aten::cdist`` (:func:`_cdist_symbolic`), ``aten::softplus``
     (:func:`_softplus_symbolic`), ``aten::log1p`` and ``aten::expm1`` (:func:`_log1p_symbolic`; the exporter has
-    no expm1). Registered for the export only, one
-    thread at a time: the registry is torch's, shared with the user's own exports, and a user's own
+    no expm1), ``aten::rms_norm`` (:func:`_rms_norm_symbolic`; the exporter has none). Registered for the
+    export only, one thread at a time: the registry is torch's, shared with the user's own exports, and a user's own
     translation of one of them stays theirs."""
     import torch
 
     symbolics: dict[str, Callable[..., Any]] = {
         "aten::floor_divide": _floor_divide_symbolic, "aten::div": _div_symbolic, "aten::atan2": _atan2_symbolic,
         "aten::cdist": _cdist_symbolic, "aten::repeat_interleave": _repeat_interleave_symbolic,
-        "aten::softplus": _softplus_symbolic, "aten::log1p": _log1p_symbolic, "aten::expm1": _expm1_symbolic}
+        "aten::softplus": _softplus_symbolic, "aten::log1p": _log1p_symbolic, "aten::expm1": _expm1_symbolic,
+        "aten::rms_norm": _rms_norm_symbolic}
     with _SYMBOLICS_LOCK:
         # each at 9 and at every opset torch has its own version for: an override at 9 lost to torch's
         # aten::div of opset 10 (torch.div(rounding_mode="floor") kept Floor(a / b))
@@ -1080,6 +1081,27 @@ def _expm1_symbolic(g: Any, x: Any) -> Any:
     if _opset_being_written() < 9:  # no Where; the refusal names 9 (:func:`_export_error`)
         raise torch.onnx.errors.UnsupportedOperatorError("aten::expm1", _opset_being_written(), 9)
     return _elementwise_symbolic(g, x, exact_expm1)
+
+
+def _rms_norm_symbolic(g: Any, x: Any, normalized_shape: Any, weight: Any, eps: Any) -> Any:
+    """``nn.RMSNorm`` / ``F.rms_norm``: ``x / sqrt(mean(x**2 over the normalized axes) + eps) * weight``, ``eps``
+    torch's default (the machine epsilon of ``x``'s type) when not given. The TorchScript exporter has no
+    translation of ``aten::rms_norm``, and a model with one was refused below opset 18 (helper-329), though every
+    operator it needs is in opset 9."""
+    import torch
+    from torch.onnx._internal.torchscript_exporter import _type_utils, symbolic_helper
+
+    axes = [-k for k in range(len(symbolic_helper._get_const(normalized_shape, "is", "normalized_shape")), 0, -1)]
+    dtype = _type_utils.JitScalarType.from_value(x, _type_utils.JitScalarType.FLOAT).dtype()
+    value = torch.finfo(dtype).eps if symbolic_helper._is_none(eps) else symbolic_helper._get_const(eps, "f", "eps")
+    squares = g.op("Mul", x, x)
+    if _opset_being_written() >= 18:  # ReduceMean's axes became an input
+        mean = g.op("ReduceMean", squares, g.op("Constant", value_t=torch.tensor(axes, dtype=torch.int64)),
+                    keepdims_i=1)
+    else:
+        mean = g.op("ReduceMean", squares, axes_i=axes, keepdims_i=1)
+    normed = g.op("Div", x, g.op("Sqrt", g.op("Add", mean, g.op("Constant", value_t=torch.tensor(value, dtype=dtype)))))
+    return normed if symbolic_helper._is_none(weight) else g.op("Mul", normed, weight)
 
 
 def _opset_being_written() -> int:

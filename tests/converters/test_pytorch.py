@@ -2107,6 +2107,35 @@ def test_softplus_threshold_is_kept(opset: int) -> None:
     np.testing.assert_allclose(got, layer(torch.from_numpy(x)).numpy(), rtol=1e-6, atol=1e-7)
 
 
+class _RmsNorms(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.affine = torch.nn.RMSNorm(6)
+        self.plain = torch.nn.RMSNorm([3, 6], eps=1e-2, elementwise_affine=False)
+        with torch.no_grad():
+            self.affine.weight.uniform_(0.5, 2.0)
+
+    def forward(self, x: Any) -> Any:
+        return self.affine(x), self.plain(x)
+
+
+@pytest.mark.parametrize("opset", [13, 17])
+def test_rms_norm_converts_below_opset_18(opset: int) -> None:
+    # the TorchScript exporter has no aten::rms_norm: an nn.RMSNorm model was refused below 18 ("try opset 18 or
+    # higher"), though opset 9 has every operator it needs (helper-329)
+    torch.manual_seed(0)
+    model = _RmsNorms().eval()
+    x = np.random.default_rng(0).normal(size=(20, 3, 6)).astype(np.float32) * 3
+    conv = og.convert(model, x[:4], opset=opset)
+    assert conv.opset == opset
+    got = _session(conv.model).run(None, {"input": x})
+    with torch.no_grad():
+        want = [t.numpy() for t in model(torch.from_numpy(x))]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+    assert og.validate(conv, reference=model, data=x).passed
+
+
 _DOUBLE_ACTIVATIONS = {
     "Softplus": lambda: torch.nn.Softplus(),
     "Softplus-beta2-threshold5": lambda: torch.nn.Softplus(beta=2, threshold=5),
