@@ -11,7 +11,8 @@ there as it is. :func:`adapt` wraps such a graph without touching what it comput
   output is split into ``k`` named ``[N,1]`` outputs with ``Gather`` (one per column), named after
   the classes for a classifier (``p_setosa``); a rank-1 output is reshaped to ``[N,1]``;
 * text categories: on a target that takes no text (SQL Edge), a text input read only through a LabelEncoder
-  to its category's position becomes an int32 input of those codes (:mod:`.categories`);
+  to its category's position, or only by a OneHotEncoder of its categories, becomes an int32 input of those codes
+  (:mod:`.categories`);
 * opset: a finished file above the target's caps is only re-stamped when every node means the same
   at the lower opset, never down-converted. A conversion whose native model is known is converted
   again at the target's opset first, by the API (:func:`onnxgate.api.at_target_cap`).

@@ -10,6 +10,20 @@ read by the same LabelEncoder keyed by the codes (0..k-1, any other code, such a
 value, NaN as any unseen text was), so it scores every row as the text input did. The categories are recorded
 (:data:`onnxgate.signature.CATEGORY_CODES_METADATA_KEY`), so validate, score, the dry run and Spark map a
 pandas category column to its codes by value, an unseen value to a missing one's, as LightGBM scores it.
+
+A text column one-hot encoded (scikit-learn's ``OneHotEncoder``, often over a pandas category column in a
+``ColumnTransformer``) is read by an ``ai.onnx.ml`` OneHotEncoder node keyed by the categories' texts, directly or
+through the ``Gather`` that picks its column. On such a target it takes the codes the same way: the node is keyed
+by the codes (0..k-1, the encoder's categories in its own order, the recorded order), so code ``i`` sets the
+one-hot column of category ``i``. A missing value (pandas' code -1) reads as the encoder reads one: where it
+learnt a missing category (NaN among its ``categories_``, written as a text no data holds) the key of that
+category is -1, so -1 sets its column; otherwise -1 is no key, as any other code outside 0..k-1 is, and reads as
+an unknown category: all zeros with ``handle_unknown='ignore'`` (the node's ``zeros=1``; the infrequent column
+with ``'infrequent_if_exist'``, computed from them), an error from onnxruntime with ``handle_unknown='error'``
+(``zeros=0``), as scikit-learn raises on it. Only where an unknown category and a missing one read alike is an
+unseen value fed as missing (:data:`onnxgate.signature.UNSEEN_MISSING_METADATA_KEY`); elsewhere (a learnt missing
+category, or an encoder that raises) a pandas value none of the categories is refused before scoring, not
+scored as something it is not.
 """
 
 from __future__ import annotations
@@ -17,7 +31,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["refuse_codes_unknown_not_missing", "text_categories_as_codes", "text_category_inputs"]
+__all__ = [
+    "one_hot_category_inputs",
+    "refuse_codes_unknown_not_missing",
+    "text_categories_as_codes",
+    "text_category_inputs",
+    "unseen_refused",
+]
 
 
 def _positions(node: Any, *, any_default: bool = False) -> list[str] | None:
@@ -64,9 +84,103 @@ def _category_reads(proto: Any, *, any_default: bool) -> dict[str, list[str]]:
     return found
 
 
+def _one_hot_keys(node: Any) -> tuple[list[str], bool] | None:
+    """The text categories of an ``ai.onnx.ml`` OneHotEncoder keyed by text, with whether it gives an unknown
+    text all zeros (``zeros=1``, its default) rather than an error; None for any other node."""
+    from onnx import helper
+
+    if node.op_type != "OneHotEncoder" or node.domain != "ai.onnx.ml":
+        return None
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    if set(attrs) - {"zeros"} != {"cats_strings"}:
+        return None
+    keys = [k.decode() if isinstance(k, bytes) else str(k) for k in attrs["cats_strings"]]
+    return keys, int(attrs.get("zeros", 1)) == 1
+
+
+def _one_hot_reads(proto: Any) -> dict[str, tuple[list[str], bool, list[Any]]]:
+    """The ``[N,1]`` text inputs read only by OneHotEncoders keyed by text, directly or through a ``Gather`` of
+    their column read only by such, all with the same keys and ``zeros``: each with its keys, ``zeros`` and the
+    OneHotEncoder nodes."""
+    graph = proto.graph
+    weights = {init.name for init in graph.initializer}
+    outputs = {o.name for o in graph.output}
+    found: dict[str, tuple[list[str], bool, list[Any]]] = {}
+    for vi in graph.input:
+        if vi.name in weights or not vi.type.HasField("tensor_type") or vi.type.tensor_type.elem_type != 8:
+            continue
+        readers = [n for n in graph.node if vi.name in n.input]
+        if vi.name in outputs or not readers:
+            continue
+        encoders: list[Any] = []
+        for node in readers:
+            if node.op_type == "Gather" and node.domain in ("", "ai.onnx") and list(node.input).index(vi.name) == 0 \
+                    and vi.name not in node.input[1:]:
+                # Gather moves values whatever their type: it picks the column of codes as it picked the text
+                picked = [n for n in graph.node if any(o in n.input for o in node.output)]
+                if not picked or any(o in outputs for o in node.output):
+                    encoders = []
+                    break
+                encoders.extend(picked)
+            else:
+                encoders.append(node)
+        keys = [_one_hot_keys(n) for n in encoders]
+        if encoders and all(k is not None and k == keys[0] for k in keys) and keys[0] is not None:
+            found[vi.name] = (keys[0][0], keys[0][1], encoders)
+    return found
+
+
+def _missing_texts(proto: Any) -> dict[str, str]:
+    """The text each text input reads a missing value as (:data:`onnxgate.signature.MISSING_TEXT_METADATA_KEY`)."""
+    import json
+
+    from onnxgate.signature import MISSING_TEXT_METADATA_KEY
+
+    for prop in proto.metadata_props:
+        if prop.key == MISSING_TEXT_METADATA_KEY:
+            try:
+                found = json.loads(prop.value)
+            except ValueError:
+                return {}
+            if not isinstance(found, dict):
+                return {}
+            return {str(k): str(v["text"]) if isinstance(v, dict) and "text" in v else str(v)
+                    for k, v in found.items() if isinstance(v, (str, dict))}
+    return {}
+
+
+def _one_hot_codes(proto: Any) -> dict[str, tuple[list[str], list[int], bool]]:
+    """Each :func:`_one_hot_reads` input with its categories in code order (the node's keys but a learnt missing
+    category's), the code each key of the node becomes (-1 for that missing category) and whether an unseen
+    value reads as a missing one (no missing category learnt, and unknown codes give zeros)."""
+    missing = _missing_texts(proto)
+    out: dict[str, tuple[list[str], list[int], bool]] = {}
+    for name, (keys, zeros, _nodes) in _one_hot_reads(proto).items():
+        learnt = missing.get(name)
+        categories = [k for k in keys if k != learnt]
+        codes = [-1 if k == learnt else categories.index(k) for k in keys]
+        out[name] = (categories, codes, zeros and -1 not in codes)
+    return out
+
+
+def one_hot_category_inputs(proto: Any) -> dict[str, list[str]]:
+    """The ``[N,1]`` text inputs read only by OneHotEncoders keyed by their categories (a scikit-learn
+    ``OneHotEncoder`` over a text or pandas category column), each with its categories in code order (a missing
+    category the encoder learnt left out: the code -1 reads as it)."""
+    return {name: categories for name, (categories, _, _) in _one_hot_codes(proto).items()}
+
+
+def unseen_refused(proto: Any) -> list[str]:
+    """The :func:`one_hot_category_inputs` inputs whose value none of the categories is refused, not fed as a
+    missing one: the encoder learnt a missing category (the code -1 sets its column, an unknown code none), or
+    raises on an unknown category."""
+    return [name for name, (_, _, unseen_missing) in _one_hot_codes(proto).items() if not unseen_missing]
+
+
 def text_category_inputs(proto: Any) -> dict[str, list[str]]:
-    """The ``[N,1]`` text inputs read only by such LabelEncoders, each with its categories in code order."""
-    return _category_reads(proto, any_default=False)
+    """The ``[N,1]`` text inputs read only by such LabelEncoders or by OneHotEncoders of their categories
+    (:func:`one_hot_category_inputs`), each with its categories in code order."""
+    return {**_category_reads(proto, any_default=False), **one_hot_category_inputs(proto)}
 
 
 def refuse_codes_unknown_not_missing(proto: Any, target_name: str) -> None:
@@ -79,7 +193,7 @@ def refuse_codes_unknown_not_missing(proto: Any, target_name: str) -> None:
     ``unknown_value`` is all that stands in the way."""
     from onnxgate.errors import UnsupportedModelError
 
-    odd = sorted(set(_category_reads(proto, any_default=True)) - set(text_category_inputs(proto)))
+    odd = sorted(set(_category_reads(proto, any_default=True)) - set(_category_reads(proto, any_default=False)))
     if odd:
         raise UnsupportedModelError(
             f"column(s) {odd}: the model reads text through an encoder of its categories that gives an unknown "
@@ -96,9 +210,9 @@ def refuse_codes_unknown_not_missing(proto: Any, target_name: str) -> None:
 
 def text_categories_as_codes(proto: Any) -> list[str]:
     """Rewrite ``proto`` in place: each :func:`text_category_inputs` input becomes an int32 input of the
-    codes, Cast to int64 and read by its LabelEncoder keyed by the codes; its categories are recorded, and
-    its missing text (:data:`onnxgate.signature.MISSING_TEXT_METADATA_KEY`) dropped. Returns the inputs
-    rewritten."""
+    codes, Cast to int64 and read by its LabelEncoder or OneHotEncoder keyed by the codes (a OneHotEncoder's learnt
+    missing category by -1); its categories are recorded, and its missing text
+    (:data:`onnxgate.signature.MISSING_TEXT_METADATA_KEY`) dropped. Returns the inputs rewritten."""
     import json
 
     from onnx import TensorProto, helper
@@ -110,6 +224,8 @@ def text_categories_as_codes(proto: Any) -> list[str]:
         UNSEEN_MISSING_METADATA_KEY,
     )
 
+    one_hot = _one_hot_codes(proto)
+    encoders = _one_hot_reads(proto)
     inputs = text_category_inputs(proto)
     if not inputs:
         return []
@@ -122,9 +238,15 @@ def text_categories_as_codes(proto: Any) -> list[str]:
             if name not in node.input:
                 continue
             node.input[:] = [wide if i == name else i for i in node.input]
+            if name in one_hot:
+                continue  # its OneHotEncoders are re-keyed below, a Gather of its column reads codes as it read text
             kept = [a for a in node.attribute if a.name != "keys_strings"]
             del node.attribute[:]
             node.attribute.extend([*kept, helper.make_attribute("keys_int64s", list(range(len(keys))))])
+        for node in encoders.get(name, (None, None, []))[2]:
+            kept = [a for a in node.attribute if a.name != "cats_strings"]
+            del node.attribute[:]
+            node.attribute.extend([*kept, helper.make_attribute("cats_int64s", one_hot[name][1])])
         casts.append(helper.make_node("Cast", [name], [wide], to=TensorProto.INT64,
                                       name=unique_name(f"codes_of_{name}", taken)))
         next(vi for vi in graph.input if vi.name == name).type.tensor_type.elem_type = TensorProto.INT32
@@ -133,7 +255,9 @@ def text_categories_as_codes(proto: Any) -> list[str]:
     recorded = {p.key: json.loads(p.value) for p in proto.metadata_props
                 if p.key in (CATEGORY_CODES_METADATA_KEY, UNSEEN_MISSING_METADATA_KEY, MISSING_TEXT_METADATA_KEY)}
     codes = {**recorded.get(CATEGORY_CODES_METADATA_KEY, {}), **{n: [[0, k]] for n, k in inputs.items()}}
-    unseen = {**recorded.get(UNSEEN_MISSING_METADATA_KEY, {}), **dict.fromkeys(inputs, True)}
+    unseen = {**recorded.get(UNSEEN_MISSING_METADATA_KEY, {}),
+              **{n: True for n in inputs if n not in one_hot or one_hot[n][2]}}
+    unseen = {k: v for k, v in unseen.items() if k not in one_hot or one_hot[k][2]}
     missing = {k: v for k, v in recorded.get(MISSING_TEXT_METADATA_KEY, {}).items() if k not in inputs}
     kept_props = [p for p in proto.metadata_props if p.key not in recorded]
     del proto.metadata_props[:]

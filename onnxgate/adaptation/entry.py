@@ -10,6 +10,7 @@ from onnxgate.adaptation.categories import (
     refuse_codes_unknown_not_missing,
     text_categories_as_codes,
     text_category_inputs,
+    unseen_refused,
 )
 from onnxgate.adaptation.graph import check_rewritten, class_labels, class_labels_per_target, dtype_to_elem
 from onnxgate.adaptation.mapping import adaptation_of, already_adapted, set_metadata
@@ -147,18 +148,31 @@ def refuse_malformed(proto: Any) -> None:
 def _codes_order_note(coded: Mapping[str, Sequence[str]], sample: Any) -> str:
     """For text category inputs taking their codes, where the sample's category column holds the categories in
     another order (a HistGradientBoosting model's are sorted, whatever the frame's order): the order the codes
-    follow, since the column's ``.cat.codes`` are not them."""
+    follow, since the column's ``.cat.codes`` are not them. Where it holds other categories than the model's (a
+    column re-cast after fitting), which ones, rather than a guess at what the model would make of its codes."""
     other = {}
+    differ = {}
     for name, keys in coded.items():
         column = sample[name] if hasattr(sample, "columns") and name in sample.columns else None
         order = getattr(getattr(column, "cat", None), "categories", None)
         given = [] if order is None else [str(c) for c in order]
         if [c for c in given if c in keys] != [k for k in keys if k in given]:
             other[name] = list(keys)
-    if not other:
-        return ""
-    return (f"; the codes follow the model's order of the categories, {other}, not the sample's category order, "
-            "so the column's .cat.codes are not them: map by value (pandas.Categorical(column, categories=...).codes)")
+        if given and set(given) != set(keys):
+            differ[name] = {"sample only": [c for c in given if c not in keys],
+                            "model only": [k for k in keys if k not in given]}
+    note = ""
+    if other:
+        note = (f"; the codes follow the model's order of the categories, {other}, not the sample's category "
+                "order, so the column's .cat.codes are not them: map by value (pandas.Categorical(column, "
+                "categories=...).codes)")
+    if differ:
+        note += (f"; the sample's category column(s) hold other categories than the model was fitted on, {differ} "
+                 "(re-cast after fitting?): a code is a position among the model's categories "
+                 f"{ {n: list(coded[n]) for n in differ} }, never among the column's, so write the table's codes "
+                 "from those, by value; a value the model does not know is scored as the model scores an unknown "
+                 "category, or refused where it cannot be")
+    return note
 
 
 def adapt_model(
@@ -314,10 +328,17 @@ def adapt_conversion(
     if tgt.input_types is not None and "string" not in tgt.input_types:
         coded = text_category_inputs(work)
         if coded:
+            refused = unseen_refused(work)
+            scored = [n for n in coded if n not in refused]
+            unseen = ", and ".join(
+                ([f"an unseen value scored as a missing one{f' for {scored}' if refused else ''}"] if scored else [])
+                + ([f"for {refused} an unseen value refused (the one-hot encoder learnt a missing category, or raises "
+                    "on an unknown one; a code outside 0..k-1 in the table scores as it scores an unknown category, "
+                    "onnxruntime raising where it raises)"] if refused else []))
             warnings.append(f"text category input(s) {list(coded)} take their codes (the position of each value among "
                             f"the categories, -1 for a missing one) on target {tgt.name!r}, which takes no text: a "
-                            "pandas category column is mapped to them by value, an unseen value scored as a missing "
-                            f"one{_codes_order_note(coded, sample)}")
+                            f"pandas category column is mapped to them by value, {unseen}"
+                            f"{_codes_order_note(coded, sample)}")
     sample_columns, sample_types = columns_from_sample(sample)
     recorded = ColumnMap.from_model(work)
     if recorded.renamed:

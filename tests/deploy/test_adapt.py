@@ -547,15 +547,16 @@ def test_a_multi_input_model_adapted_for_sql_validates_and_packages_with_its_nat
 
 
 def test_a_text_column_the_target_cannot_hold_is_refused_by_the_users_own_name() -> None:
-    # the refusal named the exporter's input ('my_cat'; 'B1' for 'B' beside 'b'), not the column the user has
+    # the refusal named the exporter's input ('my_cat'; 'B1' for 'B' beside 'b'), not the column the user has; free
+    # text (a TfidfVectorizer's) has no codes to take (a one-hot encoded column takes its codes on SQL Edge)
     pd = pytest.importorskip("pandas")
     from sklearn.compose import make_column_transformer
+    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder
 
     frame = pd.DataFrame({"b": [0.5, 1.5, 2.5, 3.5], "my cat": ["red", "blue", "red", "blue"]})
-    model = make_pipeline(make_column_transformer((OneHotEncoder(), ["my cat"]), remainder="passthrough"),
+    model = make_pipeline(make_column_transformer((TfidfVectorizer(), "my cat"), remainder="passthrough"),
                           LogisticRegression()).fit(frame, [0, 1, 0, 1])
     with pytest.raises(UnsupportedModelError, match=r"^column 'my cat': the model reads string values"):
         og.convert(model, frame, target="sql-edge-2.0")

@@ -1,0 +1,191 @@
+"""A ``OneHotEncoder`` over pandas ``category`` text columns in a ``ColumnTransformer`` (named, or picked with
+``make_column_selector(dtype_include="category")``) for SQL Edge, which takes no text: each such column is an int32
+input of its codes among the encoder's categories (``categories_``, in its order, recorded in the file), mapped from
+a category column by value by validate, the package and the DuckDB dry run. The file sets the one-hot column of
+the code's category; a missing value (code -1) and an unseen one read as the encoder reads them (all zeros with
+``handle_unknown='ignore'``, the column of a missing category it learnt), and a file that maps a code to another
+column fails validate. It was refused ("the model reads string values ... Encode it as numbers before
+training"), though it converted and validated for a container."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import onnxgate as og
+
+pd = pytest.importorskip("pandas")
+pytest.importorskip("duckdb")
+
+TARGET = "sql-edge-2.0"
+COLOURS = ["red", "green", "blue", "amber"]  # the frame's order; the encoder's is sorted
+
+
+def _frame(missing: bool = False) -> tuple[Any, np.ndarray]:
+    """Two category columns whose categories are out of the encoder's (sorted) order, so the frame's .cat.codes
+    are not the model's codes, and a number column; the label depends on the colour, so each colour's one-hot
+    column moves the probabilities. With ``missing``, every 7th colour is missing when the encoder is fitted."""
+    rng = np.random.default_rng(3)
+    n = 400
+    colour = rng.choice(COLOURS, n).astype(object)
+    if missing:
+        colour[::7] = None
+    frame = pd.DataFrame({"x": rng.normal(size=n),
+                          "colour": pd.Categorical(colour, categories=COLOURS),
+                          "size": pd.Categorical(rng.choice(["S", "M", "L"], n), categories=["S", "M", "L"])})
+    weight = frame["colour"].map({"red": 2.0, "green": -1.0, "blue": 0.5, "amber": -2.0}).astype(float).fillna(1.5)
+    y = (weight + frame["x"] + rng.normal(scale=0.3, size=n) > 0).astype(int).to_numpy()
+    return frame, y
+
+
+def _pipeline(frame: Any, y: np.ndarray, selector: bool, **encoder: Any) -> Any:
+    from sklearn.compose import ColumnTransformer, make_column_selector
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    columns = make_column_selector(dtype_include="category") if selector else ["colour", "size"]
+    transformer = ColumnTransformer([("oh", OneHotEncoder(**encoder), columns), ("num", "passthrough", ["x"])])
+    return make_pipeline(transformer, LogisticRegression()).fit(frame, y)
+
+
+def _with_unseen_and_missing(frame: Any, missing: bool = True, unseen: bool = True) -> Any:
+    """``frame`` with rows 0-5 missing their colour and rows 6-11 a colour the model never saw."""
+    rows = frame.copy()
+    rows["colour"] = rows["colour"].cat.add_categories("violet")
+    if missing:
+        rows.iloc[:6, 1] = np.nan
+    if unseen:
+        rows.iloc[6:12, 1] = "violet"
+    return rows
+
+
+def _dry_run_matches(conv: og.Conversion, model: Any, rows: Any, out: Path, **package: Any) -> None:
+    """Package for SQL Edge, run the DuckDB dry run on ``rows`` and compare its table with the model's answers."""
+    from onnxgate.deploy.duckdb_dryrun import dry_run
+
+    og.package(conv, target=TARGET, out=out, reference=model, data=rows, **package)
+    result = dry_run(out, rows, reference=model)
+    assert result.passed, str(result)
+    table = result.result
+    assert np.array_equal(table.column("label").to_numpy(), model.predict(rows))
+    found = np.stack([table.column(f"p_{k}").to_numpy() for k in range(2)], axis=1)
+    np.testing.assert_allclose(found, model.predict_proba(rows), atol=1e-5)
+
+
+@pytest.mark.parametrize("selector", [False, True], ids=["named columns", "make_column_selector"])
+@pytest.mark.parametrize("encoder", [{"handle_unknown": "ignore"}, {"handle_unknown": "ignore", "drop": "first"},
+                                     {"handle_unknown": "infrequent_if_exist", "min_frequency": 100}],
+                         ids=["ignore", "drop first", "infrequent"])
+def test_a_one_hot_encoded_category_column_for_sql_edge_is_its_codes(selector: bool, encoder: dict[str, Any],
+                                                                     tmp_path: Path) -> None:
+    """Convert, validate and the DuckDB dry run on rows holding a missing and an unseen colour: every answer is
+    the pipeline's, an unseen and a missing colour alike read as the encoder reads an unknown category."""
+    frame, y = _frame()
+    model = _pipeline(frame, y, selector, **encoder)
+    rows = _with_unseen_and_missing(frame)
+    conv = og.convert(model, frame.head(20), target=TARGET)
+    colour = conv.signature.input("colour")
+    assert (colour.elem_type, colour.codes, colour.unseen_missing) == (
+        "int32", ((0, tuple(sorted(COLOURS))),), True)
+    assert conv.signature.input("size").codes == ((0, ("L", "M", "S")),)
+    report = og.validate(conv, target=TARGET, reference=model, data=rows)
+    assert report.passed, str(report)
+    _dry_run_matches(conv, model, rows, tmp_path / "p")
+
+
+def test_a_missing_category_the_encoder_learnt_is_the_code_minus_one(tmp_path: Path) -> None:
+    """Fitted on a colour column with gaps, the encoder has a column for a missing colour: pandas' code -1 sets
+    it, as scikit-learn's NaN does; an unseen colour (all zeros for scikit-learn) is refused, not scored as
+    missing, and a code outside the categories in a table reads as scikit-learn reads an unknown colour."""
+    import onnxruntime as ort
+
+    frame, y = _frame(missing=True)
+    model = _pipeline(frame, y, True, handle_unknown="ignore")
+    conv = og.convert(model, frame.head(20), target=TARGET)
+    colour = conv.signature.input("colour")
+    assert (colour.codes, colour.unseen_missing) == (((0, tuple(sorted(COLOURS))),), False)
+    rows = _with_unseen_and_missing(frame, unseen=False)
+    assert og.validate(conv, target=TARGET, reference=model, data=rows).passed
+    _dry_run_matches(conv, model, rows, tmp_path / "p")
+    with pytest.raises(og.InvalidDataError, match=r"'colour'.*none of the model's categories.*'violet'"):
+        og.validate(conv, target=TARGET, reference=model, data=_with_unseen_and_missing(frame, missing=False))
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    three = frame.head(3)
+    unknown = three.assign(colour=pd.Categorical(["violet"] * 3))  # scikit-learn: all zeros, not the missing column
+    feeds = {"x": three[["x"]].to_numpy(), "colour": np.array([[7], [4], [-5]], np.int32),
+             "size": np.array([[["L", "M", "S"].index(v)] for v in three["size"]], np.int32)}
+    np.testing.assert_allclose(session.run(["p_1"], feeds)[0].ravel(), model.predict_proba(unknown)[:, 1],
+                               atol=1e-5)
+    missing = three.assign(colour=pd.Categorical([None] * 3, categories=COLOURS))
+    feeds["colour"] = np.full((3, 1), -1, np.int32)
+    np.testing.assert_allclose(session.run(["p_1"], feeds)[0].ravel(), model.predict_proba(missing)[:, 1],
+                               atol=1e-5)
+    assert not np.allclose(model.predict_proba(unknown)[:, 1], model.predict_proba(missing)[:, 1], atol=1e-3)
+
+
+def test_an_encoder_that_raises_on_an_unknown_category_raises_on_an_unknown_code() -> None:
+    """handle_unknown='error': the rows it scores pass for SQL Edge; an unseen colour is refused before scoring,
+    and a code outside the categories (or -1) in a table makes onnxruntime raise, as scikit-learn raises on it."""
+    import onnxruntime as ort
+
+    frame, y = _frame()
+    model = _pipeline(frame, y, False)
+    conv = og.convert(model, frame.head(20), target=TARGET)
+    assert og.validate(conv, target=TARGET, reference=model, data=frame).passed
+    assert conv.signature.input("colour").unseen_missing is False
+    with pytest.raises(og.InvalidDataError, match=r"'colour'.*refuses a category it was not fitted on"):
+        og.validate(conv, target=TARGET, reference=model, data=_with_unseen_and_missing(frame, missing=False))
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    feeds = {"x": np.zeros((1, 1)), "size": np.zeros((1, 1), np.int32), "colour": np.array([[-1]], np.int32)}
+    with pytest.raises(Exception, match="Unknown Category"):
+        session.run(None, feeds)
+
+
+def test_a_file_mapping_a_code_to_another_one_hot_column_fails_validate() -> None:
+    """The codes of 'amber' and 'blue' swapped in the file's OneHotEncoder: parity fails on SQL Edge."""
+    from onnx import helper
+
+    frame, y = _frame()
+    model = _pipeline(frame, y, False, handle_unknown="ignore")
+    conv = og.convert(model, frame.head(20), target=TARGET)
+    tampered = type(conv.model)()
+    tampered.CopyFrom(conv.model)
+    node = next(n for n in tampered.graph.node if n.op_type == "OneHotEncoder"
+                and any(a.name == "cats_int64s" and len(a.ints) == len(COLOURS) for a in n.attribute))
+    attr = next(a for a in node.attribute if a.name == "cats_int64s")
+    assert list(attr.ints) == [0, 1, 2, 3]
+    attr.CopyFrom(helper.make_attribute("cats_int64s", [1, 0, 2, 3]))
+    report = og.validate(tampered, target=TARGET, reference=model, data=frame)
+    assert not report.passed
+    assert not next(c for c in report.checks if c.name == "prediction_parity").passed
+    assert og.validate(conv, target=TARGET, reference=model, data=frame).passed
+
+
+def test_a_conversion_without_a_target_is_adapted_to_the_codes_for_sql_edge(tmp_path: Path) -> None:
+    frame, y = _frame()
+    model = _pipeline(frame, y, True, handle_unknown="ignore")
+    rows = _with_unseen_and_missing(frame)
+    conv = og.convert(model, frame.head(20))
+    assert conv.signature.input("colour").elem_type == "string"
+    assert og.adapt(conv, TARGET).signature.input("colour").elem_type == "int32"
+    _dry_run_matches(conv, model, rows, tmp_path / "p", adapt=True)
+
+
+def test_convert_says_when_the_samples_categories_are_not_the_encoders() -> None:
+    """A colour column re-cast after fitting (green dropped, violet added): its .cat.codes are not the model's,
+    and convert names the categories on each side and the model's order, rather than scoring a guess."""
+    frame, y = _frame()
+    model = _pipeline(frame, y, False, handle_unknown="ignore")
+    sample = frame.head(20).copy()
+    sample["colour"] = sample["colour"].astype(str).replace("green", "red").astype(
+        pd.CategoricalDtype(["amber", "blue", "red", "violet"]))
+    said = next(w for w in og.convert(model, sample, target=TARGET).warnings if "take their codes" in w)
+    assert "other categories than the model was fitted on" in said
+    assert "{'colour': {'sample only': ['violet'], 'model only': ['green']}}" in said
+    assert "{'colour': ['amber', 'blue', 'green', 'red']}" in said
+    said = next(w for w in og.convert(model, frame.head(20), target=TARGET).warnings if "take their codes" in w)
+    assert "other categories" not in said
