@@ -1309,6 +1309,12 @@ class ScoringApp:
             return
         except _AnsweredFromAside:
             scope[_CONNECTION].transport.close()  # its 503 is sent and the socket shut for writing
+            # the call came back before the kill (0.2 s at most): a connection accepted meanwhile was cut off by it
+            # unanswered; it waits in the queue for another worker instead, and a request to the pool gets 503
+            if not self._hung:
+                self._hung = True
+                if self.on_hang is not None:
+                    self.on_hang()
             return
         except _Hung as err:
             status, body, headers = self._hung_answer(scope["path"], err.own)
@@ -1369,6 +1375,7 @@ class _LoopWatch:
         self._started = 0.0  # time.monotonic() the call running on the loop began, 0.0 while none runs
         self._scope: Any = None  # its request's ASGI scope
         self._answered = 0.0  # the _started of the call whose request this thread answered
+        self._cut_off = False  # this thread has answered the requests: _clock keeps the hung call's start
 
     def start(self) -> None:
         threading.Thread(target=self._run, name="loop-watch", daemon=True).start()
@@ -1377,7 +1384,7 @@ class _LoopWatch:
         """On the event loop: a scoring call for the request of ``scope`` begins."""
         self._scope = scope
         self._started = started = time.monotonic()
-        if self._clock is not None:
+        if self._clock is not None and not self._cut_off:
             self._clock.value = started
 
     def end(self) -> bool:
@@ -1385,8 +1392,8 @@ class _LoopWatch:
         with self._lock:
             answered = self._answered == self._started
             self._started, self._scope = 0.0, None
-        if self._clock is not None:
-            self._clock.value = 0.0
+        if self._clock is not None and not self._cut_off:
+            self._clock.value = 0.0  # once answered, it keeps the hung call's start: the supervisor's log says so
         return answered
 
     def _run(self) -> None:
@@ -1402,18 +1409,20 @@ class _LoopWatch:
                 answered = self._answer_all(started)
             if answered and self._cut is not None:
                 self._cut.value = time.monotonic()
-            return  # answered, or cannot be (no connection or a reply half sent): the supervisor kills the worker
+            return  # answered, or cannot be (served without the service's protocol): the supervisor kills the worker
 
     def _answer_all(self, started: float) -> bool:
         """Under the lock, the event loop stopped in the call begun at ``started``: answer its request, then the
-        requests waiting on the worker's other connections. False when its request cannot be answered here."""
+        requests waiting on the worker's other connections. False when served without the service's protocol."""
         protocol = self._scope.get(_CONNECTION)
         if protocol is None:
             return False  # served without the service's protocol (no httptools): nothing to write on
         cycle = protocol.cycle if protocol.cycle is not None and protocol.cycle.scope is self._scope else None
-        if not self._write(protocol, cycle, str(self._scope.get("path", "")), own=True):
-            return False
-        self._answered = started
+        self._cut_off = True
+        if self._write(protocol, cycle, str(self._scope.get("path", "")), own=True):
+            self._answered = started
+        # else its client has gone (it closed the connection: the kernel refuses the shutdown), or a reply is half
+        # sent there: the requests waiting on the other connections are answered all the same
         for other in list(getattr(protocol, "connections", ())):
             if other is not protocol:
                 waiting = _waiting_request(other)
@@ -1867,6 +1876,10 @@ def _run_workers(factory: str, common: dict[str, Any], workers: int,
             if on_loop and not cut and now - on_loop <= hang_seconds + HANG_ANSWER_SECONDS:
                 return None  # a scoring call on the loop: the worker answers its request first (_LoopWatch)
             return stopped, lost
+        if cut and on_loop:  # the call came back after its request was answered, before this kill
+            return (f"a scoring call on its event loop ran for over {hang_seconds:g} s",
+                    "it has answered the request scored there, and the requests waiting on its other connections, "
+                    "with 503, and stopped accepting connections")
         pool = f"a scoring call in its thread pool has run for {now - since if since else hang_seconds:.0f} s"
         if cut:
             return pool, ("it has answered the requests waiting for its scoring threads with 503; any other request "
