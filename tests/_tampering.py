@@ -123,3 +123,49 @@ def halved_above_rows(model: Any, rows: int, output: str = "probabilities") -> A
         helper.make_node("Greater", ["batch", "rows_limit"], ["large_batch"]),
         helper.make_node("If", ["large_batch"], [output], then_branch=halved, else_branch=kept)])
     return edited
+
+
+def halved_above_rows_in_function(model: Any, rows: int, output: str = "probabilities") -> Any:
+    """:func:`halved_above_rows` with the branch on the batch size moved into a model-local function (the main graph
+    calls ``local.gate``, whose body holds the Shape and the If; the If's branches call ``local.halve``, a second
+    function): the main graph holds no node that reads a batch size, only a call."""
+    import onnx
+    from onnx import helper
+
+    branched = halved_above_rows(model, rows, output)
+    edited = onnx.ModelProto()
+    edited.CopyFrom(branched)
+    edited.ir_version = max(edited.ir_version, 8)  # model-local functions came with IR 8
+    gate_nodes = list(edited.graph.node)[-5:]
+    del edited.graph.node[-5:]
+    constants = {t.name: t for t in edited.graph.initializer}
+    local_nodes = [helper.make_node("Constant", [], [name], value=constants[name])
+                   for name in ("rows_limit", "row_axis")]
+    # the If's large branch halves through a call to a second function, nested one deeper
+    large = next(a.g for a in gate_nodes[-1].attribute if a.name == "then_branch")
+    half = large.initializer[0]
+    del large.initializer[:]
+    large.node[0].CopyFrom(helper.make_node("halve", [f"{output}_converted"], ["halved"], domain="local"))
+    halve = helper.make_function("local", "halve", ["x"], ["y"],
+                                 [helper.make_node("Constant", [], ["half"], value=half),
+                                  helper.make_node("Mul", ["x", "half"], ["y"])],
+                                 [helper.make_opsetid("", 13)])
+    first = edited.graph.input[0].name
+    body = [*local_nodes, *gate_nodes]
+    for node in body:
+        node.input[:] = ["x" if name == first else "scores" if name == f"{output}_converted" else name
+                         for name in node.input]
+        node.output[:] = ["y" if name == output else name for name in node.output]
+    for sub in (a.g for a in gate_nodes[-1].attribute):
+        for node in sub.node:
+            node.input[:] = ["scores" if name == f"{output}_converted" else name for name in node.input]
+    gate = helper.make_function("local", "gate", ["x", "scores"], ["y"], body,
+                                [helper.make_opsetid("", 13), helper.make_opsetid("local", 1)])
+    keep = {"rows_limit", "row_axis"}
+    kept = [t for t in edited.graph.initializer if t.name not in keep]
+    del edited.graph.initializer[:]
+    edited.graph.initializer.extend(kept)
+    edited.graph.node.append(helper.make_node("gate", [first, f"{output}_converted"], [output], domain="local"))
+    edited.functions.extend([gate, halve])
+    edited.opset_import.append(helper.make_opsetid("local", 1))
+    return edited

@@ -1466,10 +1466,27 @@ def traced_rows_disagree(
 
 
 def reads_batch_size(model: Any) -> bool:
-    """Whether ``model``'s main graph holds a node that can read or act on a batch's size (``Shape``, ``Size``,
-    ``If``, ``Loop``, ``Scan``): its answers may depend on the batch size, as a converter's own graphs of
-    row-wise operators do not."""
-    return any(node.op_type in BATCH_SIZE_READERS for node in model.graph.node)
+    """Whether ``model`` holds a node that can read or act on a batch's size (``Shape``, ``Size``, ``If``, ``Loop``,
+    ``Scan``): its answers may depend on the batch size, as a converter's own graphs of row-wise operators do not.
+    Its main graph, every subgraph at any depth (an If's branches, a Loop's or Scan's body, any node's graph
+    attribute) and the body of each model-local function a node calls, and the functions those call: a file that
+    branched on the batch size inside a function its main graph only calls passed on 5 rows (helper-335). A file
+    without such a node (most converters' files) is not scored in the large batch for it."""
+    from onnxgate._onnx import canonical_domain, node_subgraphs
+
+    functions = {(canonical_domain(f.domain), f.name, getattr(f, "overload", "")): f for f in model.functions}
+    pending: list[Any] = [model.graph]  # graphs and function bodies: both hold ``node``
+    called: set[tuple[str, str, str]] = set()
+    while pending:
+        for node in pending.pop().node:
+            if node.op_type in BATCH_SIZE_READERS:
+                return True
+            pending.extend(sub for _, sub in node_subgraphs(node))
+            key = (canonical_domain(node.domain), node.op_type, getattr(node, "overload", ""))
+            if key in functions and key not in called:  # a function calling itself is read once
+                called.add(key)
+                pending.append(functions[key])
+    return False
 
 
 def large_batch_disagrees(

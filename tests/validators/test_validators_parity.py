@@ -884,6 +884,41 @@ def test_a_file_branching_on_the_batch_size_fails_against_a_scikit_learn_referen
     assert "exporter" not in parity_check.message  # no exporter traced this model
 
 
+def test_a_file_branching_on_the_batch_size_inside_a_local_function_fails():
+    # the branch on the batch size moved into a model-local function the main graph only calls (its If's large branch
+    # calling a second function): the scan read the main graph alone, and validate passed on 5 rows (helper-335)
+    from _tampering import halved_above_rows_in_function
+
+    model, X, _ = og.zoo.get("sklearn-iris-logreg").build()
+    converted = og.convert(model, X[:5], opset=15).model
+    edited = halved_above_rows_in_function(converted, 100)
+    assert not any(node.op_type in {"Shape", "If"} for node in edited.graph.node)
+    session = ort.InferenceSession(edited.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert np.allclose(session.run(["probabilities"], {"input": X[:5]})[0], model.predict_proba(X[:5]))
+    assert not np.allclose(session.run(["probabilities"], {"input": X})[0], model.predict_proba(X))
+
+    parity_check = og.validate(edited, reference=model, data=X[:5]).check("prediction_parity")
+
+    assert not parity_check.passed
+    assert "in one batch of 10000 rows (the data's 5 rows repeated), output 'probabilities'" in parity_check.message
+    assert og.validate(converted, reference=model, data=X[:5]).passed
+    # a function of row-wise operators reads no batch size: such a file is not scored in the large batch
+    from onnxgate.validators.parity import reads_batch_size
+
+    assert not reads_batch_size(converted)
+    plain = copy.deepcopy(converted)
+    plain.ir_version = max(plain.ir_version, 8)
+    for node in plain.graph.node:
+        node.output[:] = ["scores" if o == "probabilities" else o for o in node.output]
+    plain.graph.node.append(helper.make_node("same", ["scores"], ["probabilities"], domain="local"))
+    same = helper.make_function("local", "same", ["x"], ["y"], [helper.make_node("Identity", ["x"], ["y"])],
+                                [helper.make_opsetid("", 13)])
+    plain.functions.append(same)
+    plain.opset_import.append(helper.make_opsetid("local", 1))
+    assert not reads_batch_size(plain)
+    assert og.validate(plain, reference=model, data=X[:5]).passed
+
+
 def test_a_wide_output_file_reading_its_batch_size_is_not_failed_for_the_large_batchs_memory():
     # a HashingVectorizer's file (a Shape node, 2**20 output columns) failed parity once 4c8a367 scored it in one
     # batch of 10,000 rows: onnxruntime could not allocate that batch's 42 GB of output, and validate blamed the file
