@@ -35,7 +35,7 @@ def validate_on_spark(args: argparse.Namespace, reference: Any, target: Any, ato
     check_parquet_data(args.data)  # a folder's files as validate reads them without --spark, in its words
     # a model above 2 GiB with its external data: loaded by path (refused for a SQL target), its data files checked
     proto, _ = model_for_spark(args.model, resolve_target(target))
-    _check_local_files(args.data, Signature.from_model(proto))
+    _check_local_files(args.data, Signature.from_model(proto), command="validate")
     owned = _no_session()
     with _without_pandas_warning():
         spark = session(args.spark)
@@ -157,10 +157,11 @@ def _non_finite_rows(spark: Any, out: str, signature: Any, outputs: list[str] | 
     return {repr(name): int(row[i] or 0) for i, name in enumerate(counted) if row[i]}
 
 
-def _check_local_files(data: str, signature: Any, outputs: list[str] | None = None) -> Any:
+def _check_local_files(data: str, signature: Any, outputs: list[str] | None = None, command: str = "score") -> Any:
     """A local Parquet file or folder gets ``score``'s footer checks before Spark starts: Spark's reader
     would give a column that one file lacks as nulls, and fail deep in a job on a column typed
-    differently in two files. Returns the files' common Arrow schema, or None for data Spark reads from elsewhere."""
+    differently in two files; a float16 column it cannot read at all (:func:`_refuse_float16`). Returns the files'
+    common Arrow schema, or None for data Spark reads from elsewhere."""
     from pathlib import Path
 
     from onnxgate._commands.score import check_parquet_files
@@ -169,8 +170,34 @@ def _check_local_files(data: str, signature: Any, outputs: list[str] | None = No
     check_parquet_path(data)  # a missing path or a .csv, refused here rather than after a JVM start
     path = Path(data)
     if "://" not in data and (path.is_dir() or path.suffix.lower() == ".parquet"):
-        return check_parquet_files(data, signature, outputs, any_case=True)[1]
+        schemas, common = check_parquet_files(data, signature, outputs, any_case=True)
+        _refuse_float16(schemas, command)
+        return common
     return None
+
+
+def _refuse_float16(schemas: dict[str, Any], command: str) -> None:
+    """Refuse the files (``schemas``: each file's Arrow schema) holding a float16 column, alone or inside a list or
+    struct, fed or not: Spark's Parquet reader refuses the whole file ("[PARQUET_TYPE_ILLEGAL] Illegal Parquet type:
+    FIXED_LEN_BYTE_ARRAY (FLOAT16)"), and said so only after its start-up, with no fix. One machine reads them."""
+    import pyarrow as pa
+
+    def holds_float16(kind: Any) -> bool:
+        if pa.types.is_float16(kind):
+            return True
+        return any(holds_float16(kind.field(i).type) for i in range(kind.num_fields))
+
+    for file, schema in schemas.items():
+        halves = [field.name for field in schema if holds_float16(field.type)]
+        if halves:
+            from pathlib import Path
+
+            named = ", ".join(map(repr, halves))
+            raise InvalidDataError(
+                f"{Path(file).name!r} has float16 column(s) {named}, and Spark cannot read float16 from Parquet "
+                "([PARQUET_TYPE_ILLEGAL]): cast them to float32 when writing the file (pandas "
+                f".astype('float32'), pyarrow table.cast), or run 'onnxgate {command}' without --spark, which "
+                "reads them", path=file, column=halves[0])
 
 
 def _unsigned_columns(common: Any, signature: Any, outputs: list[str]) -> dict[str, Any]:
