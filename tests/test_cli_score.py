@@ -54,6 +54,17 @@ def test_score_writes_inputs_plus_typed_outputs_in_batches(iris: dict[str, Any],
     assert any("DICTIONARY" in e for e in encodings["label"]), encodings
 
 
+def test_score_writes_outputs_not_null_as_score_on_spark_does(iris: dict[str, Any], tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # score --spark writes every output NOT NULL (Parquet "required"), score wrote them nullable: the two paths'
+    # files had different schemas for the same model and rows (helper-335). The data's columns keep theirs
+    monkeypatch.chdir(tmp_path)
+    assert main(["score", str(iris["onnx"]), "--data", str(iris["data"]), "--out", "scored.parquet"]) == 0
+    schema = pq.read_schema("scored.parquet")
+    assert [(f.name, f.nullable) for f in schema] == [*((name, True) for name in FEATURES), ("label", False),
+                                                      ("probabilities", False)]
+    assert pq.read_table("scored.parquet").num_rows == len(iris["X"])
+
 def test_score_picks_outputs_and_refuses_to_overwrite(iris: dict[str, Any], tmp_path: Path, capsys: Any) -> None:
     out = tmp_path / "scored.parquet"
     args = ["score", str(iris["onnx"]), "--data", str(iris["data"]), "--out", str(out), "--outputs", "label"]

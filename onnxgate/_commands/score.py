@@ -142,7 +142,9 @@ def score_parquet(
     # output renamed label_1, and refused by Spark, which resolves names whatever their case
     kept_apart = columns_named_like_outputs(common.names, signature, wanted, any_case=True)
     data_fields = [f.with_name(kept_apart.get(f.name, f.name)) for f in dataset.schema]
-    schema = pa.schema([*data_fields, *(pa.field(o, arrow_type(s)) for o, s in zip(wanted, specs))])
+    # an output is never null (onnxruntime answers every row; a row refused stops the command, nothing written):
+    # written NOT NULL, as score --spark writes it (Spark's predict declares outputs non-nullable)
+    schema = pa.schema([*data_fields, *(pa.field(o, arrow_type(s), nullable=False) for o, s in zip(wanted, specs))])
     session = model_session(source)
     batches = dataset.to_batches(batch_size=batch_size)
     size = fixed_rows(session)

@@ -648,6 +648,9 @@ def test_cli_score_on_spark_writes_the_column_types_local_score_writes(local_spa
                  str(tmp_path / "spark"), "--spark", "local[2]"]) == 0
     local, spark = pq.read_table("local.parquet"), ds.dataset("spark").to_table()
     assert {f.name: str(f.type) for f in spark.schema} == {f.name: str(f.type) for f in local.schema}
+    # and their nullability: outputs NOT NULL on both paths (score wrote them nullable), data columns nullable
+    assert {f.name: f.nullable for f in spark.schema} == {f.name: f.nullable for f in local.schema}
+    assert not local.schema.field("y_u8").nullable and local.schema.field("u8").nullable
     assert str(local.schema.field("id").type) == "uint32" and str(local.schema.field("y_u32").type) == "int64"
     assert spark.to_pandas().equals(local.to_pandas())
     assert local_spark.read.parquet(str(tmp_path / "spark")).count() == 30  # Spark reads back what was rewritten
