@@ -14,8 +14,8 @@ from onnxgate._data import FLOATING, MAP_FIX, RETYPE_FIX, STRUCT_FIX, map_type_n
 from onnxgate.errors import InvalidDataError, UnsupportedModelError
 
 __all__ = ["SPARK_TYPES", "arrow_type", "batch_data", "batch_feeds", "check_columns_typed_as_inputs",
-           "is_list_type", "leaf_type", "list_to_2d", "plain_feeds", "spark_type",
-           "to_arrow"]
+           "is_bytes_type", "is_list_type", "is_text_type", "leaf_type", "list_to_2d", "plain_feeds", "spark_type",
+           "to_arrow", "without_views"]
 
 if TYPE_CHECKING:
     import numpy as np
@@ -44,6 +44,43 @@ _WIDER = {"float16": "float32", "uint8": "int16", "uint16": "int32", "uint32": "
 
 #: Input element types whose column may hold nulls: each is read as NaN, as pandas reads a Parquet
 #: float null (and writes a float NaN: ``df.to_parquet`` stores it as a null).
+
+
+def is_text_type(arrow_type: Any) -> bool:
+    """Arrow text of any layout: ``string``, ``large_string`` (64-bit offsets: what pandas 3 writes for a ``str``
+    column, and polars for every text column) and ``string_view`` (pyarrow reads it back from a file it wrote so).
+    The same values whichever: every check that takes one takes the others."""
+    import pyarrow.types as pt
+
+    return bool(pt.is_string(arrow_type) or pt.is_large_string(arrow_type) or _is_view(arrow_type, "string"))
+
+
+def is_bytes_type(arrow_type: Any) -> bool:
+    """Arrow bytes of any layout: ``binary``, ``large_binary``, ``binary_view`` (see :func:`is_text_type`)."""
+    import pyarrow.types as pt
+
+    return bool(pt.is_binary(arrow_type) or pt.is_large_binary(arrow_type) or _is_view(arrow_type, "binary"))
+
+
+def without_views(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with its ``string_view`` and ``binary_view`` columns as ``large_string`` and ``large_binary``:
+    the same values in the layout Spark's Arrow conversion and pyarrow's text functions (``utf8_length``...) take;
+    ``schema`` itself when it has none."""
+    import pyarrow as pa
+
+    for i, field in enumerate(schema):
+        for kind, wide in (("string", pa.large_string()), ("binary", pa.large_binary())):
+            if _is_view(field.type, kind):
+                schema = schema.set(i, field.with_type(wide))
+    return schema
+
+
+def _is_view(arrow_type: Any, kind: str) -> bool:
+    """A ``string_view`` or ``binary_view``: types of pyarrow 16 and later (the data extra takes 15)."""
+    import pyarrow.types as pt
+
+    test = getattr(pt, f"is_{kind}_view", None)
+    return bool(test is not None and test(arrow_type))
 
 
 def is_list_type(arrow_type: Any) -> bool:
@@ -211,7 +248,7 @@ def _refuse_retyped(schema: pa.Schema, specs: list[TensorSpec | None], where: st
         if spec is None or spec.elem_type == "string":
             continue
         kind = leaf_type(field.type)
-        text = pt.is_string(kind) or pt.is_large_string(kind) or pt.is_binary(kind) or pt.is_large_binary(kind)
+        text = is_text_type(kind) or is_bytes_type(kind)
         number = pt.is_integer(kind) or pt.is_floating(kind) or pt.is_decimal(kind)
         # booleans feed a number input as 0/1, as onnxgate._data.as_feeds reads them
         for_bool = spec.elem_type == "bool"

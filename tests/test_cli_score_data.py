@@ -227,20 +227,23 @@ def test_the_column_names_the_model_was_fitted_on_are_read(tmp_path: Path,
     assert "'c.d' (input 'c_d')" in _one_line(capsys)
 
 
-def test_text_columns_of_either_offset_width_are_one_type(wine: dict[str, Any], tmp_path: Path) -> None:
-    """pandas writes text as large_string, Spark as string: a folder may hold both."""
+def test_text_columns_of_any_layout_are_one_type(wine: dict[str, Any], tmp_path: Path) -> None:
+    """pandas 3 writes text as large_string, Spark and pandas 2 as string, pyarrow a string_view table as
+    string_view: a folder may hold all three (a string_view file was refused: "'note' is large_string in 'a.parquet'
+    but string_view in 'c.parquet'")."""
     import pyarrow as pa
 
     (tmp_path / "rows").mkdir()
     X = wine["X"]
-    for name, kind, rows in (("a", pa.string(), X.iloc[:100]), ("b", pa.large_string(), X.iloc[100:])):
+    for name, kind, rows in (("a", pa.string(), X.iloc[:100]), ("b", pa.large_string(), X.iloc[100:150]),
+                             ("c", pa.string_view(), X.iloc[150:])):
         table = pa.Table.from_pandas(rows, preserve_index=False)
         pq.write_table(table.append_column("note", pa.array([name] * len(rows), kind)),
                        tmp_path / "rows" / f"{name}.parquet")
     out = tmp_path / "scored.parquet"
     assert _score(wine["onnx"], tmp_path / "rows", out) == 0
     scored = pq.read_table(out)
-    assert scored.column("note").to_pylist() == ["a"] * 100 + ["b"] * (len(X) - 100)
+    assert scored.column("note").to_pylist() == ["a"] * 100 + ["b"] * 50 + ["c"] * (len(X) - 150)
     np.testing.assert_array_equal(scored.column("label").to_numpy(), wine["model"].predict(X))
 
 
@@ -274,6 +277,19 @@ def test_numbers_for_a_bool_input_are_one_line_exit_2_and_no_output(
     err = _one_line(capsys)
     assert f"input 'b' expects bool; column 'b' is {arrow_type}: cast it" in err, err
     assert not out.parent.exists() or not any(out.parent.iterdir())
+
+
+def test_string_view_text_for_a_bool_input_is_refused_as_other_text(
+        bool_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """string_view text for a bool input was refused as text where "a number was expected" (to be fixed with
+    pandas.to_numeric), where large_string text says to cast the column to bool."""
+    import pyarrow as pa
+
+    data, out = tmp_path / "rows.parquet", tmp_path / "out" / "scored.parquet"
+    pq.write_table(pa.table({"b": pa.array(["true", "false"], pa.string_view())}), data)
+    assert _score(bool_model, data, out) == 2
+    err = _one_line(capsys)
+    assert "input 'b' expects bool; column 'b' is string_view: cast it to the input's type first" in err, err
 
 
 def test_a_bool_column_feeds_a_bool_input(bool_model: Path, tmp_path: Path) -> None:

@@ -349,8 +349,8 @@ def _common_schema(schema: Any, schemas: dict[str, Any]) -> Any:
     (text to a column all-null in the first file) or silently reads another file's values otherwise
     (numeric text as int64). So a column must have one type in every file holding it; a file where
     it is all-null (Arrow type null, as pandas writes a column of None) takes the others' type, the
-    one difference read without loss besides text (or bytes) with 32- and 64-bit offsets (pandas
-    writes ``large_string``, Spark ``string``), read as the 64-bit kind.
+    one difference read without loss besides text (or bytes) of another layout (pandas 3 writes
+    ``large_string``, Spark and pandas 2 ``string``, pyarrow may write ``string_view``), read as the 64-bit kind.
 
     Raises
     ------
@@ -385,14 +385,18 @@ def _common_schema(schema: Any, schemas: dict[str, Any]) -> Any:
 
 def _common_type(a: Any, b: Any) -> Any:
     """The type that holds the values of both Arrow types without loss, if they differ only in the
-    width of their text or bytes offsets; None if they differ otherwise."""
+    layout of their text or bytes (32- or 64-bit offsets, or views: :func:`onnxgate._arrow.is_text_type`); None
+    if they differ otherwise."""
     import pyarrow as pa
+
+    from onnxgate._arrow import is_bytes_type, is_text_type
 
     if a.equals(b):
         return a
-    for narrow, wide in ((pa.string(), pa.large_string()), (pa.binary(), pa.large_binary())):
-        if {str(a), str(b)} == {str(narrow), str(wide)}:
-            return wide
+    if is_text_type(a) and is_text_type(b):
+        return pa.large_string()
+    if is_bytes_type(a) and is_bytes_type(b):
+        return pa.large_binary()
     return None
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from onnxgate._arrow import is_text_type
 from onnxgate._package_rules import check_model_bytes
 from onnxgate.errors import InvalidDataError, PackagingError, missing_dependency
 from onnxgate.runtime import run_rows
@@ -193,8 +194,10 @@ def _as_sql_server_stores(table: Any, types: Mapping[str, str], columns: ColumnM
     for name in table.column_names:
         size = sql_type_length(types.get(name, ""))
         column = table.column(name)
-        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        if not is_text_type(column.type):
             continue
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            column = column.cast(pa.large_string())  # string_view: pyarrow's text functions have no kernel for it
         base = _base_type(types.get(name, ""))
         if base in ("char", "varchar"):  # varchar(max) too
             _refuse_outside_code_page(column, name, types[name], (collations or {}).get(name), columns)
@@ -746,8 +749,7 @@ def _categories_as_codes(data: Any, signature: Signature) -> tuple[Any, set[str]
     if isinstance(data, pa.Table):
         specs = {s.name: s for s in signature.inputs}
         dictionaries = [c for c in data.column_names if (signature.columns.input_for(c) in coded
-                        and (pa.types.is_dictionary(kind := data.schema.field(c).type) or pa.types.is_string(kind)
-                             or pa.types.is_large_string(kind)
+                        and (pa.types.is_dictionary(kind := data.schema.field(c).type) or is_text_type(kind)
                              or ((pa.types.is_integer(kind) or pa.types.is_floating(kind)) and holds_category_values(
                                  data.column(c).slice(0, 0).to_numpy(), specs[signature.columns.input_for(c)]))))
                         or (signature.columns.input_for(c) in integers and (pa.types.is_dictionary(

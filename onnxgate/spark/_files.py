@@ -13,7 +13,8 @@ workers reading only those columns.
 That path is taken only where it reads exactly what Spark would, in a classic session (not Spark
 Connect, whose server reads paths on its own machine): a local ``.parquet`` file, or a
 local folder holding only ``.parquet`` files (names starting with ``_`` or ``.`` skipped, as Spark
-skips them) that all have the same schema, of booleans, signed integers, floats and strings.
+skips them) that all have the same schema, of booleans, signed integers, floats and text (``string``, the
+``large_string`` pandas 3 writes, ``string_view``).
 Anything else (a URL, partition folders ``key=value/``, subfolders, other files, differing schemas,
 other types) is read by Spark into a DataFrame, as before. The files must be readable at the same
 path by every executor: true on one machine (``local[*]``, a standalone cluster on it) and on a
@@ -92,12 +93,14 @@ def _refuse_type_conflict(first: Any, other: Any, first_file: Path, other_file: 
     """
     import pyarrow as pa
 
-    widths = {(pa.string(), pa.large_string()), (pa.binary(), pa.large_binary())}
+    from onnxgate._arrow import is_bytes_type, is_text_type
+
     for field in other:
         if field.name not in first.names:
             continue
         a, b = first.field(field.name).type, field.type
-        if a.equals(b) or (a, b) in widths or (b, a) in widths or pa.types.is_null(a) or pa.types.is_null(b):
+        widths = (is_text_type(a) and is_text_type(b)) or (is_bytes_type(a) and is_bytes_type(b))
+        if a.equals(b) or widths or pa.types.is_null(a) or pa.types.is_null(b):
             continue  # a column of nulls only (pandas writes all-None as Arrow null) takes the other's type
         raise InvalidDataError(
             f"{other_file.name!r} types column {field.name!r} as {b}, but {first_file.name!r} as {a}: Spark reads "
@@ -123,11 +126,14 @@ def _parquet_files(data: str | os.PathLike[str]) -> list[Path] | None:
 
 def _same_in_spark(kind: Any) -> bool:
     """Arrow types a worker can read and hand to Spark as Spark's own reader types them (booleans,
-    signed integers, floats, strings); dates, times, decimals, unsigned and nested types go through Spark."""
+    signed integers, floats, text of any layout: :func:`onnxgate._arrow.is_text_type`, ``large_string`` being what
+    pandas 3 writes); dates, times, decimals, unsigned and nested types go through Spark."""
     import pyarrow.types as t
 
+    from onnxgate._arrow import is_text_type
+
     return bool(t.is_boolean(kind) or t.is_signed_integer(kind) or (t.is_floating(kind) and not t.is_float16(kind))
-                or t.is_string(kind))
+                or is_text_type(kind))
 
 
 def rows_of(data: Any, spark: Any = None) -> Rows:
@@ -223,9 +229,11 @@ def _fragment_rows(spark: Any, fragments: list[tuple[str, int]], schema: Any) ->
     from pyspark.sql.pandas.types import from_arrow_schema
     from pyspark.sql.types import StructField
 
+    from onnxgate._arrow import without_views
+
     context = spark.sparkContext
     # nullable, as Spark's reader makes every Parquet column, whatever the file says
-    fields = [StructField(f.name, f.dataType, True) for f in from_arrow_schema(schema).fields]
+    fields = [StructField(f.name, f.dataType, True) for f in from_arrow_schema(without_views(schema)).fields]
     # parallelize slices the list into contiguous runs, partition 0 first: rows keep the file order,
     # which the row numbers in the evidence count in
     parts = max(1, min(len(fragments), int(context.defaultParallelism)))
@@ -284,6 +292,8 @@ def fragment_batches(fragments: Iterator[Any], batch_rows: int, columns: list[st
     """
     import pyarrow.parquet as pq
 
+    from onnxgate._arrow import without_views
+
     for pairs in fragments:
         paths = pairs.column(0).to_pylist()
         groups = pairs.column(1).to_pylist()
@@ -291,4 +301,6 @@ def fragment_batches(fragments: Iterator[Any], batch_rows: int, columns: list[st
             for batch in pq.ParquetFile(path, memory_map=True).iter_batches(
                 batch_size=batch_rows, row_groups=[group], columns=columns, use_threads=False
             ):
-                yield batch if columns is None or batch.schema.names == columns else batch.select(columns)
+                batch = batch if columns is None or batch.schema.names == columns else batch.select(columns)
+                plain = without_views(batch.schema)  # pyspark's Arrow types have no string_view
+                yield batch if plain is batch.schema else batch.cast(plain)

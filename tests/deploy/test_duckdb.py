@@ -845,6 +845,21 @@ def test_values_longer_than_their_text_column_are_refused_as_sql_server_refuses_
         dry.dry_run(package, rows, table_types={"code": sql_type})
 
 
+def test_string_view_text_is_measured_and_padded_as_other_text(codes: tuple[Path, Any, pd.DataFrame]) -> None:
+    """An Arrow table whose text is string_view (pyarrow's view layout) passed a char(10) column unpadded and a value
+    too long for varchar(1): the length and padding rules looked at string and large_string only."""
+    import pyarrow as pa
+
+    package, model, frame = codes
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.set_column(0, "code", table.column("code").cast(pa.string_view()))
+    padded = dry.dry_run(package, table, reference=model, table_types={"code": "char(10)"})
+    assert not padded.passed and padded.result.column("code")[1].as_py() == "2" + " " * 9
+    with pytest.raises(InvalidDataError, match=r"row 0 holds '01', 2 characters, and the input table declares it "
+                                               r"varchar\(1\)"):
+        dry.dry_run(package, table, table_types={"code": "varchar(1)"})
+
+
 def test_a_target_spelling_its_types_as_t_sql_does_packages_and_dry_runs(
         codes: tuple[Path, Any, pd.DataFrame], tmp_path: Path) -> None:
     """``nvarchar ( 2 )`` and ``double precision`` (T-SQL's float(53)) were refused as type names, though SQL Server

@@ -8,11 +8,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from _spark_parity import parity
 
 import onnxgate as og
 import onnxgate.spark as ogs
+from onnxgate.cli import main
 from onnxgate.errors import InvalidDataError
 from onnxgate.spark._files import parquet_fragments, rows_of
 
@@ -245,3 +247,39 @@ def test_a_csv_is_refused_before_spark_starts(forest: dict[str, Any], command: s
         f"onnxgate {command}: error: on Spark, data is read as Parquet: expected a .parquet file or a folder of "
         "them, found 'rows.csv'"], proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "rows.csv"]
+
+
+def test_text_as_pandas_3_writes_it_is_read_by_the_workers_in_file_order(local_spark: Any, tmp_path: Path,
+                                                                         monkeypatch: Any, capsys: Any) -> None:
+    # pandas 3 writes a str column as Arrow large_string; the workers took only string, so such a folder went
+    # through Spark's reader, which packs the larger files first: the scored rows came out of the file order
+    import json
+    import pickle
+
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"color": np.array(["red", "green", "blue"])[rng.integers(0, 3, 600)],
+                          "x": rng.normal(size=600)})
+    model = make_pipeline(ColumnTransformer([("c", OneHotEncoder(), ["color"])], remainder="passthrough"),
+                          LogisticRegression()).fit(frame, (frame.x > 0).astype(int))
+    monkeypatch.chdir(tmp_path)
+    og.convert(model, frame[:5]).save("m.onnx")
+    Path("ref.pkl").write_bytes(pickle.dumps(model))
+    Path("rows").mkdir()
+    for i, (start, stop) in enumerate([(0, 100), (100, 400), (400, 600)]):  # the second file the largest
+        frame[start:stop].to_parquet(f"rows/part-{i}.parquet")  # as users write it
+    assert str(pq.read_schema("rows/part-0.parquet").field("color").type) == "large_string"
+    assert main(["validate", "m.onnx", "--reference", "ref.pkl", "--trust-pickle", "--data", "rows",
+                 "--spark", "local[2]", "--json", "report.json"]) == 0, capsys.readouterr().out
+    (check,) = [c for c in json.loads(Path("report.json").read_text())["checks"] if c["name"] == "prediction_parity"]
+    assert check["details"]["engine"]["reader"] == "pyarrow in the Python workers"
+    assert check["details"]["outputs"][0]["rows"] == 600
+    assert main(["score", "m.onnx", "--data", "rows", "--out", "scored", "--spark", "local[2]"]) == 0
+    scored = pq.read_table("scored")
+    assert scored.column("x").to_pylist() == frame["x"].tolist()  # the files' order, row for row
+    assert scored.column("color").to_pylist() == frame["color"].tolist()
+    np.testing.assert_array_equal(scored.column("label").to_numpy(), model.predict(frame))
