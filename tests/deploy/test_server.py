@@ -755,45 +755,6 @@ def test_requests_waiting_behind_a_hung_call_on_the_event_loop_get_503_when_its_
     assert "Traceback" not in srv.output, srv.output[-2000:]
 
 
-def test_a_v2_infer_that_hangs_on_the_event_loop_is_answered_503_in_the_protocols_form(
-        iris: tuple[Path, Any, Any], tmp_path: Path) -> None:
-    # before: a small v2 infer request (scored on the event loop) whose model never returned had its connection
-    # closed with no answer when its worker was killed. Now it gets 503 in the Open Inference Protocol's
-    # {"error": ...} form with Retry-After at --hang-seconds, and the replacement answers the next request.
-    hang = 3.0
-    folder = _package_changed(iris, tmp_path / "package", "def infer(", (
-        "def infer(feeds: Any, outputs: Any = None) -> Any:\n"
-        "    if next(iter(feeds.values())).shape[0] == 3:\n        import time\n        time.sleep(120)\n"
-        "    return _infer(feeds, outputs)\n\n\ndef _infer("))
-    name = json.loads((folder / "manifest.json").read_text())["service"]["name"]
-    spec = json.loads((folder / "manifest.json").read_text())["signature"]["inputs"][0]
-    srv = onnxgate_serve(folder, "--hang-seconds", f"{hang:g}")
-
-    def infer(rows: np.ndarray) -> bytes:
-        tensor = {"name": spec["name"], "datatype": "FP32" if spec["elem_type"] == "float32" else "FP64",
-                  "shape": list(rows.shape), "data": rows.reshape(-1).tolist()}
-        return json.dumps({"inputs": [tensor]}).encode()
-
-    try:
-        srv.wait_healthy()
-        with socket.create_connection(("127.0.0.1", srv.port), timeout=20) as sock:
-            body = infer(iris[2][:3])
-            assert len(body) < 16 * 1024  # scored on the event loop
-            sent = time.monotonic()
-            sock.sendall(b"POST /v2/models/%s/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: %d\r\n\r\n" % (name.encode(), len(body)) + body)
-            head, reply = read_response(sock)
-            waited = time.monotonic() - sent
-        answer = _assert_hung_answer(head, reply, waited, hang)
-        assert list(answer) == ["error"] and "within 3 s (--hang-seconds)" in answer["error"], answer
-        status, out = srv.request("POST", f"/v2/models/{name}/infer", infer(iris[2][:2]),
-                                  {"Content-Type": "application/json"})
-        assert status == 200 and json.loads(out)["outputs"], out
-    finally:
-        srv.stop()
-    assert "it has answered the request scored on its event loop" in srv.output, srv.output[-2000:]
-
-
 def _header(head: bytes, name: bytes) -> bytes | None:
     """The value of header ``name`` (lower case) in a response ``head``, None when absent."""
     for line in head.split(b"\r\n")[1:]:
@@ -854,31 +815,36 @@ def test_a_request_that_hangs_in_the_thread_pool_is_answered_503_and_the_service
     assert srv.proc.returncode == 0
 
 
-def test_a_v2_infer_that_hangs_in_the_thread_pool_is_answered_503_in_the_protocols_form(
-        iris: tuple[Path, Any, Any], tmp_path: Path) -> None:
-    # before: a v2 infer request scored in the thread pool (JSON over 16 KB) whose model never returned had its
-    # connection closed with no answer when its worker was killed. Now it gets 503 in the Open Inference Protocol's
-    # {"error": ...} form with Retry-After at --hang-seconds, and the replacement answers the next request.
+@pytest.mark.parametrize("where, rows, log", [
+    ("event_loop", 3, "it has answered the request scored on its event loop"),
+    ("thread_pool", 2000, "it has answered the requests waiting for its scoring threads with 503"),
+])
+def test_a_v2_infer_that_hangs_is_answered_503_in_the_protocols_form(
+        iris: tuple[Path, Any, Any], tmp_path: Path, where: str, rows: int, log: str) -> None:
+    # before: a v2 infer request whose model never returned had its connection closed with no answer when its
+    # worker was killed, whether it was scored on the event loop (a small request) or in the thread pool (JSON over
+    # 16 KB). Now it gets 503 in the Open Inference Protocol's {"error": ...} form with Retry-After at
+    # --hang-seconds, and the replacement answers the next request.
     hang = 3.0
     folder = _package_changed(iris, tmp_path / "package", "def infer(", (
         "def infer(feeds: Any, outputs: Any = None) -> Any:\n"
-        "    if next(iter(feeds.values())).shape[0] > 1000:\n        import time\n        time.sleep(120)\n"
+        f"    if next(iter(feeds.values())).shape[0] == {rows}:\n        import time\n        time.sleep(120)\n"
         "    return _infer(feeds, outputs)\n\n\ndef _infer("))
     name = json.loads((folder / "manifest.json").read_text())["service"]["name"]
     spec = json.loads((folder / "manifest.json").read_text())["signature"]["inputs"][0]
     srv = onnxgate_serve(folder, "--hang-seconds", f"{hang:g}")
 
-    def infer(rows: np.ndarray) -> bytes:
+    def infer(batch: np.ndarray) -> bytes:
         tensor = {"name": spec["name"], "datatype": "FP32" if spec["elem_type"] == "float32" else "FP64",
-                  "shape": list(rows.shape), "data": rows.reshape(-1).tolist()}
+                  "shape": list(batch.shape), "data": batch.reshape(-1).tolist()}
         return json.dumps({"inputs": [tensor]}).encode()
 
-    rows = np.tile(iris[2][:1], (2000, 1))
+    batch = np.tile(iris[2][:1], (rows, 1))
     try:
         srv.wait_healthy()
         with socket.create_connection(("127.0.0.1", srv.port), timeout=20) as sock:
-            body = infer(rows)
-            assert len(body) > 16 * 1024  # scored in the thread pool
+            body = infer(batch)
+            assert (len(body) > 16 * 1024) == (where == "thread_pool")  # where the server scores it
             sent = time.monotonic()
             sock.sendall(b"POST /v2/models/%s/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                          b"Content-Length: %d\r\n\r\n" % (name.encode(), len(body)) + body)
@@ -886,12 +852,12 @@ def test_a_v2_infer_that_hangs_in_the_thread_pool_is_answered_503_in_the_protoco
             waited = time.monotonic() - sent
         answer = _assert_hung_answer(head, reply, waited, hang)
         assert list(answer) == ["error"] and "within 3 s (--hang-seconds)" in answer["error"], answer
-        status, out = srv.request("POST", f"/v2/models/{name}/infer", infer(rows[:2]),
+        status, out = srv.request("POST", f"/v2/models/{name}/infer", infer(batch[:2]),
                                   {"Content-Type": "application/json"})
         assert status == 200 and json.loads(out)["outputs"], out
     finally:
         srv.stop()
-    assert "it has answered the requests waiting for its scoring threads with 503" in srv.output, srv.output[-2000:]
+    assert log in srv.output, srv.output[-2000:]
 
 
 def test_the_supervisor_does_not_load_the_package(iris: tuple[Path, Any, Any]) -> None:

@@ -866,13 +866,19 @@ def test_an_output_whose_rows_lie_on_axis_one_is_counted_and_shown_by_row() -> N
     assert output["shape"]["onnx"] == [250, 2, 3]
 
 
-def test_a_file_branching_on_the_batch_size_fails_against_a_scikit_learn_reference():
+@pytest.mark.parametrize("edit", ["halved_above_rows", "halved_above_rows_in_function"])
+def test_a_file_branching_on_the_batch_size_fails_against_a_scikit_learn_reference(edit):
     # a converted scikit-learn file edited to answer otherwise in batches of more than 100 rows passed on 5 rows
-    # of data: the large batch was scored for traced references only (helper-318)
-    model, X, _ = og.zoo.get("sklearn-iris-logreg").build()
-    from _tampering import halved_above_rows
+    # of data: the large batch was scored for traced references only (helper-318); then, with the branch moved
+    # into a model-local function the main graph only calls (its If's large branch calling a second function),
+    # the scan read the main graph alone (helper-335)
+    import _tampering
 
-    edited = halved_above_rows(og.convert(model, X[:5], opset=15).model, 100)
+    model, X, _ = og.zoo.get("sklearn-iris-logreg").build()
+    converted = og.convert(model, X[:5], opset=15).model
+    edited = getattr(_tampering, edit)(converted, 100)
+    if edit == "halved_above_rows_in_function":
+        assert not any(node.op_type in {"Shape", "If"} for node in edited.graph.node)
     session = ort.InferenceSession(edited.SerializeToString(), providers=["CPUExecutionProvider"])
     assert np.allclose(session.run(["probabilities"], {"input": X[:5]})[0], model.predict_proba(X[:5]))
     assert not np.allclose(session.run(["probabilities"], {"input": X})[0], model.predict_proba(X))
@@ -882,29 +888,14 @@ def test_a_file_branching_on_the_batch_size_fails_against_a_scikit_learn_referen
     assert not parity_check.passed
     assert "in one batch of 10000 rows (the data's 5 rows repeated), output 'probabilities'" in parity_check.message
     assert "exporter" not in parity_check.message  # no exporter traced this model
+    assert og.validate(converted, reference=model, data=X[:5]).passed
 
 
-def test_a_file_branching_on_the_batch_size_inside_a_local_function_fails():
-    # the branch on the batch size moved into a model-local function the main graph only calls (its If's large branch
-    # calling a second function): the scan read the main graph alone, and validate passed on 5 rows (helper-335)
-    from _tampering import halved_above_rows_in_function
+def test_a_local_function_of_row_wise_operators_reads_no_batch_size():
+    from onnxgate.validators.parity import reads_batch_size
 
     model, X, _ = og.zoo.get("sklearn-iris-logreg").build()
     converted = og.convert(model, X[:5], opset=15).model
-    edited = halved_above_rows_in_function(converted, 100)
-    assert not any(node.op_type in {"Shape", "If"} for node in edited.graph.node)
-    session = ort.InferenceSession(edited.SerializeToString(), providers=["CPUExecutionProvider"])
-    assert np.allclose(session.run(["probabilities"], {"input": X[:5]})[0], model.predict_proba(X[:5]))
-    assert not np.allclose(session.run(["probabilities"], {"input": X})[0], model.predict_proba(X))
-
-    parity_check = og.validate(edited, reference=model, data=X[:5]).check("prediction_parity")
-
-    assert not parity_check.passed
-    assert "in one batch of 10000 rows (the data's 5 rows repeated), output 'probabilities'" in parity_check.message
-    assert og.validate(converted, reference=model, data=X[:5]).passed
-    # a function of row-wise operators reads no batch size: such a file is not scored in the large batch
-    from onnxgate.validators.parity import reads_batch_size
-
     assert not reads_batch_size(converted)
     plain = copy.deepcopy(converted)
     plain.ir_version = max(plain.ir_version, 8)
