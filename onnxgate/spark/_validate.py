@@ -10,7 +10,10 @@ passing tolerances, label flips, the mismatching row numbers (up to
 errors' quantile sketch (:class:`onnxgate.sketch.LogHistogram`). The driver merges them in partition
 order with :meth:`~onnxgate.validators.parity.OutputAccumulator.merge` and builds the verdict with
 :func:`~onnxgate.validators.parity.parity_result`, the function local parity uses: the same check
-name, evidence fields and messages. The driver never collects rows.
+name, evidence fields and messages. The driver never collects rows. A pass's ``details["not_checked"]`` is local
+parity's for the same rows (:func:`_merged_not_checked`): each partition says whether a row held a missing value
+where the file reads one its own way, which of the models' text categories its rows held, and why its large batch
+was not compared; the search, which Spark's validate does not run, is pointed to on one machine.
 
 What differs from local parity, and says so in ``details["engine"]``:
 
@@ -47,6 +50,7 @@ What differs from local parity, and says so in ``details["engine"]``:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import pickle
@@ -73,6 +77,12 @@ _PARTIAL_SCHEMA = "partition int, partial binary"
 _SCORERS: dict[str, Any] = {}
 #: The job (one per validation) whose large-batch probe this Python worker has run: once per worker and job.
 _LARGE_BATCH_JOB: set[str] = set()
+#: How a passing report's ``not_checked`` notes say to run the search, which validate on Spark does not run
+#: (:func:`onnxgate.validators.parity.no_search_item`, :func:`onnxgate.validators.parity.parity_not_checked`).
+SPARK_NO_SEARCH_ADVICE = ("validate on Spark runs none: onnxgate.validate with search=N (CLI validate --search N, "
+                          "without --spark) on a sample of the rows tries generated rows too")
+SPARK_SEARCH_ADVICE = ("onnxgate.validate with search=N on a sample of the rows (CLI validate --search N, "
+                       "without --spark)")
 #: How a worker names a row, or a run of rows, of its partition.
 _PARTITION_ROWS = re.compile(r"\b(rows?) (\d+)(?:\.\.(\d+))? of partition (\d+)\b")
 #: How a worker names a run of its partition that failed, and the first row failing in it.
@@ -215,9 +225,14 @@ def validate(
         from onnxgate.validators.reference import reference_classes
 
         known = _known_values_probe(reference, proto, signature, rows, tolerances, float32_rows)
+        unchecked = _unchecked(reference, proto, signature, rows, resolve_target(target).allow_nan)
         parity = _spark_parity(proto, payload, rows, tolerances, infinities_compare_equal, guarded, float32_rows,
                                resolve_target(target).allow_nan, text_variants, classes=reference_classes(reference),
-                               by_path=by_path, known_values=known)
+                               by_path=by_path, known_values=known, unchecked=unchecked)
+        from onnxgate.validators.parity import no_search_item, with_not_checked
+
+        # as local validate without search=: only the data's rows were compared (Spark's validate runs no search)
+        parity = with_not_checked(parity, [no_search_item(parity.details.get("rows"), SPARK_NO_SEARCH_ADVICE)])
     parity = replace(parity, duration=time.perf_counter() - start)
     checks = [parity if c.name == PARITY else c for c in report.checks]
     return replace(report, checks=checks)
@@ -442,6 +457,42 @@ def _known_values_probe(reference: Any, proto: Any, signature: Any, rows: Rows,
     return probe
 
 
+@dataclasses.dataclass(frozen=True)
+class _Unchecked:
+    """What the driver knows before the job of what a passing parity may not have checked (local parity's
+    ``details["not_checked"]``, :func:`onnxgate.validators.parity.parity_not_checked`): the inputs a missing value
+    is read its own way in (``readers``), the text category columns the models know (``categories``) and the values
+    of each the partitions look for (``look_for``), and one row of the inputs' types and widths (``probe``, None
+    where a width is not declared: the partitions' own then)."""
+
+    readers: dict[str, str]
+    categories: list[Any]
+    look_for: dict[tuple[str, int], frozenset[str]]
+    probe: dict[str, Any] | None
+
+
+def _unchecked(reference: Any, proto: Any, signature: Any, rows: Rows, holds_nan: bool) -> _Unchecked:
+    """The driver's side of a Spark parity's ``not_checked`` notes (:class:`_Unchecked`). The categories are read
+    from the two models, given one blank row of the inputs' declared types and widths (no Spark job), or, for a text
+    input whose width is not declared, the table's first rows (:func:`_first_rows`: those few rows alone); each
+    partition then says which of those values its rows hold, and whether a row holds a missing value where the file
+    reads one its own way: the driver never sees the rows."""
+    from onnxgate.validators.parity import ROWS_ALONE, category_columns, missing_value_inputs
+
+    readers = missing_value_inputs(proto, signature, holds_nan)
+    probe = _blank_feeds(signature)
+    categories: list[Any] = []
+    if any(spec.elem_type == "string" for spec in signature.inputs):
+        categories = category_columns(reference, proto, probe if probe is not None else
+                                      _first_rows(rows, signature, ROWS_ALONE))
+    look_for = {}
+    for k in categories:
+        disputed = set(k.disputed())
+        look_for[(k.input, k.column)] = frozenset(v for v in (k.reference or k.file)
+                                                  if v not in k.missing and v not in disputed)
+    return _Unchecked(readers, categories, look_for, probe)
+
+
 def _blank_feeds(signature: Any) -> dict[str, Any] | None:
     """One row of blank values (empty text, zeros) per input, of the input's type and declared width: what
     :func:`~onnxgate.validators.known_values.known_text_values` reads the inputs' types and widths from; None where
@@ -520,6 +571,7 @@ def _spark_parity(
     classes: list[Any] | None = None,
     by_path: ModelFile | None = None,
     known_values: Callable[[], tuple[str | None, dict[str, Any]]] | None = None,
+    unchecked: _Unchecked | None = None,
 ) -> CheckResult:
     """Parity on the executors of ``proto``, its bytes broadcast, or with ``by_path`` (a model above 2 GiB held
     without its weights: :func:`model_for_spark`) loaded by each executor from its path, nothing carrying its
@@ -530,7 +582,8 @@ def _spark_parity(
     is also tried varied (:func:`~onnxgate.validators.parity.non_ascii_text_disagrees`); ``merged``: ``data`` is
     the partitions joined into one (:func:`_batch_size_suspected`); ``classes``: a classifier reference's, for the
     classes the data shows (:func:`~onnxgate.validators.parity.classes_seen`); ``known_values``: the
-    driver's known-values probe (:func:`_known_values_probe`), run when the rows pass as local parity runs it."""
+    driver's known-values probe (:func:`_known_values_probe`), run when the rows pass as local parity runs it;
+    ``unchecked``: what the partitions look for, for the ``not_checked`` notes of a pass (:func:`_unchecked`)."""
     from onnxgate.runtime import RUN_ROWS
     from onnxgate.signature import Signature
     from onnxgate.validators.parity import (
@@ -555,7 +608,8 @@ def _spark_parity(
     # and 0.94-1.00x with 65,536 (3 runs each, 2 cores).
     run = _partition_parity(token, model_b, ref_b, tolerances, inf_equal, RUN_ROWS if data.fragments else 0,
                             data.columns, float32_rows, holds_nan, job=os.urandom(8).hex(), guarded=frozenset(guarded),
-                            text_variants=text_variants)
+                            text_variants=text_variants, readers=unchecked.readers if unchecked else None,
+                            look_for=unchecked.look_for if unchecked else None)
     try:
         rows = data.frame.mapInArrow(run, _PARTIAL_SCHEMA).collect()
     except Exception as err:
@@ -577,7 +631,7 @@ def _spark_parity(
         # (the first of its runs fails quickly where the model fails on every batch)
         return _spark_parity(proto, reference_bytes, replace(data, frame=data.frame.coalesce(1)), tolerances,
                              inf_equal, guarded, float32_rows, holds_nan, text_variants, merged=True, classes=classes,
-                             by_path=by_path, known_values=known_values)
+                             by_path=by_path, known_values=known_values, unchecked=unchecked)
     done = 0
     for part in partials:
         if part.get("error"):  # the first partition that stopped (one that raised raised above)
@@ -653,7 +707,8 @@ def _spark_parity(
         if disputed:
             result = replace(result, details={**result.details, "known_values_disputed": disputed})
     if alone is None:
-        return _with_text_variants(result, partials, starts, text_variants)
+        return _with_text_variants(result, partials, starts, text_variants, _merged_not_checked(result, partials,
+                                                                                                unchecked))
     alone = _in_table(alone, starts)
     message = alone if result.passed else f"{result.message}; {alone}"
     return CheckResult(PARITY, False, message, {**result.details, "rows_alone": alone})
@@ -695,25 +750,56 @@ def _merged_rounding(partials: list[dict[str, Any]], tolerances: dict[str, tuple
 
 
 def _with_text_variants(result: CheckResult, partials: list[dict[str, Any]], starts: Mapping[int, int],
-                        text_variants: bool) -> CheckResult:
+                        text_variants: bool, unchecked: list[dict[str, str]] | None = None) -> CheckResult:
     """``result`` (a passed parity, nothing found of rows alone) with local parity's try of the first rows' text
     varied (:func:`~onnxgate.validators.parity.non_ascii_text_disagrees`): the first partition holding rows tried
     its first rows, the rows local parity tries when the files are read in order. Spark parity did not try them,
-    and passed a text vectorizer local parity fails on 'café'."""
+    and passed a text vectorizer local parity fails on 'café'. A pass carries ``unchecked``
+    (:func:`_merged_not_checked`) in ``details["not_checked"]``, with the text not tried, as local parity's."""
+    from onnxgate.validators.parity import TEXT_VARIANTS_OFF, not_checked_item, with_not_checked
+
+    items = list(unchecked or ())
     if not result.passed:
         return result
     first = next((p for p in partials if p["rows"]), None)
     if first is None or not first.get("tokenized"):
-        return result
+        return with_not_checked(result, items)
     if not text_variants:
-        return replace(result, details={**result.details, "non_ascii_text": "not tried (text_variants=False)"})
+        items.append(not_checked_item("non_ascii_text", "text outside ASCII", f"not tried: {TEXT_VARIANTS_OFF}"))
+        return with_not_checked(replace(result, details={**result.details,
+                                                         "non_ascii_text": "not tried (text_variants=False)"}), items)
     text, tried = first.get("text", (None, ""))
     if text is not None:
         text = _in_table(text, starts)
         return CheckResult(PARITY, False, text, {**result.details, "non_ascii_text": text})
     if tried:
-        return replace(result, details={**result.details, "non_ascii_text": tried})
-    return result
+        return with_not_checked(replace(result, details={**result.details, "non_ascii_text": tried}), items)
+    return with_not_checked(result, items)
+
+
+def _merged_not_checked(result: CheckResult, partials: list[dict[str, Any]],
+                        unchecked: _Unchecked | None) -> list[dict[str, str]]:
+    """Local parity's ``not_checked`` notes (:func:`onnxgate.validators.parity.parity_not_checked`) from what the
+    partitions said of their rows: whether one held a missing value where the file reads one its own way, which of
+    the models' text categories they held (a set no larger than the models' own), and why a large batch was not
+    compared; the classes seen come from the merged counts (``details["classes_seen"]``), as locally."""
+    import numpy as np
+
+    from onnxgate.validators.parity import parity_not_checked
+
+    if unchecked is None or not result.passed:
+        return []
+    held: dict[tuple[str, int], set[str]] = {key: set() for key in unchecked.look_for}
+    for part in partials:
+        for key, values in part.get("held", {}).items():
+            held.setdefault(key, set()).update(values)
+    probe = unchecked.probe
+    if probe is None:  # an input's width not declared: as the partitions read it
+        shapes: dict[str, Any] = next((p["shapes"] for p in partials if p.get("shapes")), {})
+        probe = {name: np.zeros((1, *shape)) for name, shape in shapes.items()}
+    unscored: list[str] = next((p["unscored_batch"] for p in partials if p.get("unscored_batch")), [])
+    return parity_not_checked(unchecked.readers, any(p.get("missing_held") for p in partials), unchecked.categories,
+                              held, result.details.get("classes_seen"), unscored, probe, search=SPARK_SEARCH_ADVICE)
 
 
 def _looks_failed(part: dict[str, Any]) -> bool:
@@ -889,12 +975,16 @@ def _partition_parity(
     job: str = "",
     guarded: frozenset[str] = frozenset(),
     text_variants: bool = True,
+    readers: Mapping[str, str] | None = None,
+    look_for: Mapping[tuple[str, int], frozenset[str]] | None = None,
 ) -> Any:
     """The function each partition runs; with ``fragment_rows``, its input is ``(path, row group)``
     pairs and it reads the columns ``read`` itself in batches of that many rows, else Spark's batches
     of the columns ``read``; without ``holds_nan``, it counts the rows holding NaN or infinity; ``job``
     tells one validation's partitions from the next (:func:`_first_large_batch`); ``guarded``: the outputs whose
-    atol is the default (:func:`_looks_failed`); ``text_variants``: try the first rows' text varied."""
+    atol is the default (:func:`_looks_failed`); ``text_variants``: try the first rows' text varied; ``readers``
+    and ``look_for``: the inputs whose missing values and the text categories a partition says it holds
+    (:func:`_unchecked`), as local parity notes them batch by batch for its ``not_checked`` notes."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
@@ -914,7 +1004,12 @@ def _partition_parity(
             "tied": 0,
             "tied_untried": 0,
             "with_nan": 0,
+            "missing_held": False,  # a missing value in an input the file reads one its own way (readers)
+            "held": {key: set() for key in look_for or {}},  # the values of look_for its rows hold
+            "unscored_batch": [],  # why the large batch was made but not compared
         }
+        # the categories still looked for: none once every one was seen
+        looking = dict(look_for or {})
         hasher = hashlib.sha256()
         try:
             session, signature, run_reference, resolve_ties, user_values, traced, tokenized, sized, proto = _scorer(
@@ -942,6 +1037,17 @@ def _partition_parity(
                 done = part["rows"]
                 feeds = batch_feeds(batch, signature, plain_categories=True)
                 hash_feeds(hasher, feeds)
+                if "shapes" not in part:
+                    part["shapes"] = {key: value.shape[1:] for key, value in feeds.items() if hasattr(value, "shape")}
+                if readers and not part["missing_held"]:  # as local parity, for its not_checked notes
+                    from onnxgate.validators.parity import holds_missing_value
+
+                    part["missing_held"] = holds_missing_value(feeds, signature, readers)
+                if looking:
+                    from onnxgate.validators.parity import note_text_values
+
+                    note_text_values(part["held"], feeds, looking)
+                    looking = {key: values for key, values in looking.items() if len(part["held"][key]) < len(values)}
                 if probe is None:  # as local parity's probe: the first rows, asked again if the partition fails
                     from onnxgate.validators.parity import ROWS_ALONE
 
@@ -1036,7 +1142,7 @@ def _partition_parity(
                         # whatever the reference, against its own answers to these rows (an If(rows > 100) passed
                         # validate --spark on 5 rows, helper-319)
                         found = large_batch_disagrees(session, feeds, signature, tolerances, run_reference,
-                                                      rows_of=of, traced=False)
+                                                      rows_of=of, traced=False, not_run=part["unscored_batch"])
                     elif found is None and traced and resolve_ties is None:
                         # as local parity for a PyTorch, TensorFlow or Keras reference: rows spread over the first
                         # run scored alone, and one large batch of them (a traced `if x.mean() > 0` or
@@ -1047,7 +1153,7 @@ def _partition_parity(
 
                         every = feeds if _first_large_batch(job) else None
                         found = traced_rows_disagree(session, feeds, signature, tolerances, run_reference, every,
-                                                     rows_of=of)
+                                                     rows_of=of, not_run=part["unscored_batch"])
                     part["reference_alone"] = found
                 if tokenized and text_variants and "text" not in part and n >= 1 and "probe_failed" not in part:
                     # as local parity: the first rows' text varied; the driver reads the first partition's

@@ -238,7 +238,7 @@ def _parity(context: CheckContext) -> CheckResult:
 def _search_noted(result: CheckResult, search: int) -> CheckResult:
     """A passing parity's ``details["not_checked"]`` with the search: without one (``search`` 0), that only the
     data's rows were compared; with one, without the categories no row holds, which the search tries."""
-    from onnxgate.validators.parity import not_checked_item, with_not_checked
+    from onnxgate.validators.parity import no_search_item, with_not_checked
 
     if not result.passed or result.skipped:
         return result
@@ -246,12 +246,7 @@ def _search_noted(result: CheckResult, search: int) -> CheckResult:
         items = [i for i in result.details.get("not_checked", ()) if i.get("key") != "known_values"]
         details = {k: v for k, v in result.details.items() if k != "not_checked"}
         return replace(result, details={**details, "not_checked": items} if items else details)
-    rows = result.details.get("rows")
-    were = "one row was" if rows == 1 else f"{rows} rows were"
-    return with_not_checked(result, [not_checked_item(
-        "search", "rows beyond the data's",
-        f"no search was run, so only the data's {were} compared; add search=N (CLI --search N) "
-        "to try generated rows too")])
+    return with_not_checked(result, [no_search_item(result.details.get("rows"))])
 
 
 def _search(context: CheckContext) -> CheckResult:

@@ -1698,3 +1698,68 @@ def test_a_value_renamed_in_the_file_fails_on_spark_as_locally(local_spark: Any,
             assert on_spark.details.get("known_values_disputed") == local.details.get("known_values_disputed")
     assert f"a row holding {value!r} in {column!r}" in on_frame.message, on_frame.message
     assert on_frame.details["known_values_disputed"][column]["only_reference"] == [value]
+
+
+def _not_checked(result: Any) -> list[tuple[str, str]]:
+    return [(i["key"], i["what"]) for i in result.details.get("not_checked", ())]
+
+
+def test_a_passing_spark_validate_says_what_it_did_not_check_as_locally(local_spark: Any, tmp_path: Path) -> None:
+    # issue #15: local validate's details["not_checked"] (no row holding a missing value where the file's trees give
+    # it a branch, classes never answered, no search), from what each partition says of its rows; Spark wrote none.
+    # A NaN in the second file's rows only: the partitions' answers are merged, as local parity reads every batch
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = load_iris(return_X_y=True)
+    X = X.astype(np.float32)
+    model = HistGradientBoostingClassifier(max_iter=5, random_state=0).fit(X, y)
+    conv = og.convert(model, X[:5])
+    held = X[:40].copy()
+    held[37, 2] = np.nan
+    for name, rows in (("plain", X[:40]), ("held", held)):
+        (tmp_path / name).mkdir()
+        for i, part in enumerate(np.array_split(rows, 2)):
+            pd.DataFrame(part, columns=FEATURES).to_parquet(tmp_path / name / f"part-{i}.parquet")
+    for name, rows, keys in (("plain", X[:40], ["missing_values", "classes", "search"]),
+                             ("held", held, ["classes", "search"])):
+        local = parity(og.validate(conv, reference=model, data=pd.DataFrame(rows, columns=FEATURES)))
+        on_spark = parity(ogs.validate(conv, str(tmp_path / name), reference=model, spark=local_spark))
+        assert local.passed and on_spark.passed, on_spark.message
+        assert [k for k, _ in _not_checked(on_spark)] == keys
+        assert _not_checked(on_spark) == _not_checked(local)
+        if name == "plain":
+            found, why = on_spark.details["not_checked"], local.details["not_checked"][0]["why"]
+            assert found[0]["why"] == why and "any of the 4 columns of input" in why  # the same facts, the same words
+            assert found[1]["what"] == "2 of 3 classes as a label"
+            assert "none of the data's rows with 1, 2" in found[1]["why"]
+            # Spark's validate runs no search: it says where one runs
+            assert "CLI validate --search N, without --spark" in found[2]["why"]
+
+
+def test_categories_no_partition_holds_are_named_on_spark_as_locally(local_spark: Any) -> None:
+    # the text categories the encoder knows that no row holds: each partition says which it holds (blue in one,
+    # green and red in the other), and the union leaves 'teal', as local parity finds it; all four held: no entry
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"color": rng.choice(["red", "teal", "blue", "green"], 200), "x": rng.normal(size=200)})
+    model = make_pipeline(make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["color"]),
+                                                  remainder="passthrough"),
+                          LogisticRegression()).fit(df, (df.x > 0).astype(int))
+    conv = og.convert(model, df.head())
+    some = df[df.color != "teal"].sort_values("color", kind="stable").reset_index(drop=True)
+    for rows, keys in ((some, ["missing_values", "known_values", "search"]), (df, ["missing_values", "search"])):
+        local = parity(og.validate(conv, reference=model, data=rows))
+        on_spark = parity(ogs.validate(conv, local_spark.createDataFrame(rows).repartition(2), reference=model)
+                          if rows is df else ogs.validate(conv, local_spark.createDataFrame(rows), reference=model))
+        assert on_spark.details["engine"]["partitions"] == 2
+        assert local.passed and on_spark.passed, on_spark.message
+        assert [k for k, _ in _not_checked(on_spark)] == keys
+        assert _not_checked(on_spark) == _not_checked(local)
+        if rows is some:
+            item = next(i for i in on_spark.details["not_checked"] if i["key"] == "known_values")
+            assert item["what"] == "1 category no row holds" and "'color': 'teal'" in item["why"], item
