@@ -164,6 +164,7 @@ def known_text_values(reference: Any, model: Any, feeds: Mapping[str, Any]) -> l
         file_values = _file_values(model, set(text))
     except Exception:  # a node read otherwise than expected: nothing known on the file's side
         file_values = {}
+    file_values = _recorded_categories(model, file_values)
     anywhere = frozenset(v for _, values in ours.values() for v in values)
     out: list[KnownValues] = []
     for name in text:
@@ -186,6 +187,29 @@ def known_text_values(reference: Any, model: Any, feeds: Mapping[str, Any]) -> l
             gaps = frozenset(missing.get((name, col), set()) | ({fed[name]} - set(ref) if name in fed else set()))
             out.append(KnownValues(name, col, kind, tuple(_unique(ref)),  # type: ignore[arg-type]
                                    tuple(_unique(file)), data, anywhere, gaps))
+    return out
+
+
+def _recorded_categories(model: Any, file_values: dict[str, tuple[list[str], list[Value]]],
+                         ) -> dict[str, tuple[list[str], list[Value]]]:
+    """``file_values`` with each input that the file maps from category values to the codes of a model of codes
+    (an MLflow package of a conversion for SQL Edge: the adaptation's ``category_values``) known by its recorded
+    categories alone. That map's lookup also holds texts it refuses on purpose, the codes' decimal texts ('-1',
+    '0', ...: a client still sending ``.cat.codes``) and the texts of a missing value; read as categories the file
+    knows, parity scored a row holding '-1', the file refused it as a code, the reference answered it as an unknown
+    category, and a sound package failed with "the file is not this model's conversion"."""
+    from onnxgate.adaptation.mapping import adaptation_of
+
+    try:
+        recorded = (adaptation_of(model) or {}).get("category_values") or {}
+    except Exception:  # a record read otherwise than expected: the nodes' values stand
+        return file_values
+    out = dict(file_values)
+    for name, record in recorded.items():
+        if name in out and isinstance(record, Mapping):
+            words, cats = out[name]
+            categories = [c for c in (_category(v) for v in record.get("categories") or ()) if c is not None]
+            out[name] = (words, [v for v in cats if isinstance(v, int)] + [c for c in categories if isinstance(c, str)])
     return out
 
 
