@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from onnxgate.columns import ColumnMap
     from onnxgate.signature import Signature
 
-__all__ = ["DUCKDB_TYPES", "DryRunResult", "dry_run", "table_types_from_script"]
+__all__ = ["DUCKDB_TYPES", "DryRunResult", "dry_run", "duckdb_statements", "table_types_from_script"]
 
 #: SQL Server column type (base name) -> DuckDB type.
 DUCKDB_TYPES: Mapping[str, str] = {
@@ -461,6 +461,8 @@ class DryRunResult:
         Every comparison passed.
     result : pyarrow.Table
         The whole result.
+    joined : list of str
+        The inputs whose codes came from the rows' texts through the package's code tables and text query.
     """
 
     rows: int
@@ -472,6 +474,9 @@ class DryRunResult:
     reference: list[str] = field(default_factory=list)
     passed: bool = True
     result: Any = field(default=None, repr=False)
+    #: the inputs whose codes the table was loaded with from the texts of the rows, through the package's lookup
+    #: tables (``06_create_category_codes.sql``) and the join of ``07_predict_from_text.sql``, run in DuckDB
+    joined: list[str] = field(default_factory=list)
 
     @property
     def rows_per_second(self) -> float:
@@ -485,6 +490,9 @@ class DryRunResult:
         lines.append(f"... {self.rows} rows scored in {self.seconds:.3f} s ({self.rows_per_second:,.0f} rows/s)")
         worst = max(self.direct.values(), default=0.0)
         lines.append(f"parity vs onnxruntime direct: max_abs={worst:.1e} over {len(self.direct)} outputs")
+        if self.joined:
+            lines.append(f"codes of {self.joined} from the rows' texts by 06_create_category_codes.sql and "
+                         "07_predict_from_text.sql's join")
         for line in self.reference:  # the rows-alone and padding lines stand on their own; the rest compares
             alone = line.startswith(("rows scored alone: ", _PADDED))
             lines.append(line if alone else f"parity vs reference: {line}")
@@ -1172,6 +1180,13 @@ def _dry_run(
     _refuse_values_the_load_would_change(source, signature, coded)
     _refuse_nulls(source, signature.columns, types=types, nullable=nullable)
     given = source  # what the reference is given: the rows as the user has them, before SQL Server pads them
+    joined: list[str] = []
+    codes_info = sql.get("category_codes")
+    if isinstance(codes_info, Mapping):
+        texts = _texts_of_coded(data, signature, codes_info, coded)
+        if texts:
+            source = _codes_by_join(folder, sql, codes_info, source, texts, signature)
+            joined = list(texts)
     source, padded = _as_sql_server_stores(source, types, signature.columns, collations)
     if database is not None:
         _check_database_file(Path(database))
@@ -1323,7 +1338,170 @@ def _dry_run(
         reference=ref_lines,
         passed=passed,
         result=result,
+        joined=joined,
     )
+
+
+#: What a T-SQL type word reads as in DuckDB, with its optional ``(n)`` or ``(max)``.
+_TSQL_TYPE = re.compile(r"\s*\(\s*(?:\d+|max)\s*\)", re.I)
+
+
+def duckdb_statements(script: str) -> list[str]:
+    """The statements of a T-SQL script onnxgate wrote (``06_create_category_codes.sql``) as DuckDB runs them:
+    ``[name]`` as ``"name"``, ``N'text'`` as ``'text'`` (each literal's characters kept as written), a type by
+    :data:`DUCKDB_TYPES`, ``COLLATE <name>`` and Synapse's ``WITH (DISTRIBUTION = ...)`` left out (DuckDB compares
+    text by its code points, as the binary collation the script names does).
+
+    Examples
+    --------
+    >>> duckdb_statements("INSERT INTO [a]]b] ([c]) VALUES (N'it''s');")
+    ['INSERT INTO "a]b" ("c") VALUES (\'it\'\'s\')']
+    """
+    text = _strip_comments(script)
+    out: list[str] = []
+    current: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        word = re.match(r"[A-Za-z_@#][\w@#$]*", text[i:]) if not (i and (text[i - 1].isalnum() or text[i - 1] == "_")) \
+            else None
+        if ch == "[":
+            name, i = _read_identifier(text, i)
+            current.append(_dq(name))
+        elif ch == "'" or (ch in "Nn" and text.startswith("'", i + 1) and word is not None and word.group() in "Nn"):
+            start = i + (ch != "'")
+            j = start + 1
+            while j < len(text):
+                if text[j] == "'":
+                    if text.startswith("''", j):
+                        j += 2
+                        continue
+                    break
+                j += 1
+            current.append(text[start:j + 1])
+            i = j + 1
+        elif word is not None:
+            token = word.group()
+            i += len(token)
+            if token.lower() in DUCKDB_TYPES:
+                typed = _TSQL_TYPE.match(text, i)
+                i = typed.end() if typed else i
+                current.append(DUCKDB_TYPES[token.lower()])
+            elif token.upper() == "COLLATE":
+                skipped = re.match(r"\s*\w+", text[i:])
+                i += skipped.end() if skipped else 0
+            elif token.upper() == "WITH" and re.match(r"\s*\(\s*DISTRIBUTION\b", text[i:], re.I):
+                i = text.index(")", i) + 1
+            else:
+                current.append(token)
+        elif ch == ";":
+            out.append("".join(current).strip())
+            current, i = [], i + 1
+        else:
+            current.append(ch)
+            i += 1
+    rest = "".join(current).strip()
+    return [statement for statement in (*out, rest) if statement]
+
+
+def _texts_of_coded(data: Any, signature: Signature, codes_info: Mapping[str, Any], coded: set[str],
+                    ) -> dict[str, list[Any]]:
+    """The texts (None for a missing value) of each column of ``data`` that a package's code table is for and that
+    the dry run mapped to the codes from its values (``coded``: a category or text column, not codes)."""
+    import numpy as np
+
+    from onnxgate._data import is_dataframe, read_rows
+
+    tables = {str(c.get("input")) for c in codes_info.get("inputs") or () if isinstance(c, Mapping)}
+    wanted = [name for name in signature.input_names if name in tables and name in coded]
+    if not wanted:
+        return {}
+    rows = read_rows(data)
+    if isinstance(rows, Mapping):
+        rows = _columns_frame(rows)
+    out: dict[str, list[Any]] = {}
+    for name in wanted:
+        column = signature.columns.column_for(name)
+        if is_dataframe(rows):
+            key = next((c for c in rows.columns if str(c) == column), None)
+            values = [] if key is None else rows[key].astype(object).tolist()
+        elif rows is not None and hasattr(rows, "column_names") and column in rows.column_names:
+            values = rows.column(column).to_pylist()
+        else:
+            continue
+        out[name] = [None if v is None or (isinstance(v, float) and np.isnan(v)) or type(v).__name__ == "NAType"
+                     else str(v) for v in values]
+    return out
+
+
+def _codes_by_join(folder: Path, sql: Mapping[str, Any], codes_info: Mapping[str, Any], source: Any,
+                   texts: Mapping[str, list[Any]], signature: Signature) -> Any:
+    """``source`` (the rows as the input table is loaded) with the codes of ``texts`` as
+    ``07_predict_from_text.sql`` gives them: ``06_create_category_codes.sql`` run in a DuckDB of its own (the lookup
+    tables, filled, and the text table), the rows loaded into the text table with their texts, and the query's
+    ``[coded]`` rows read back in the text table's order. Refuses, naming the column, codes that are not the ones
+    the model's categories give (the codes ``source`` holds): the query would score other rows than the model."""
+    import duckdb
+    import numpy as np
+    import pyarrow as pa
+
+    scripts = {}
+    for name in ("06_create_category_codes.sql", "07_predict_from_text.sql"):
+        path = folder / name
+        recorded = (codes_info.get("scripts_sha256") or {}).get(name)
+        if not path.is_file() or _text_sha256(path) != recorded:
+            what = (f"lacks {name}" if not path.is_file() else
+                    f"holds a {name} edited since the package was written (its sha256 differs from manifest.json's)")
+            raise PackagingError(
+                f"{str(folder)!r} {what}: "
+                "the dry run runs the package's code tables and text query as onnxgate wrote them, and cannot "
+                "check others. Write the package again with onnxgate package",
+                path=str(path),
+            )
+        scripts[name] = path.read_text(encoding="utf-8")
+    query = duckdb_statements(scripts["07_predict_from_text.sql"])
+    found = next((q for q in query if re.match(r'WITH\s+"coded"\s+AS\s*\(', q)), None)
+    if found is None:
+        raise PackagingError(f"{str(folder / '07_predict_from_text.sql')!r} holds no [coded] rows to score; write "
+                             "the package again with onnxgate package")
+    start = found.index("(") + 1
+    depth, end = 1, start
+    while depth and end < len(found):  # the CTE's body: its own parentheses balanced (no literal holds one)
+        depth += {"(": 1, ")": -1}.get(found[end], 0)
+        end += 1
+    body = found[start:end - 1]
+    body = re.sub(r"^\s*SELECT\s", 'SELECT t.rowid AS "__onnxgate_row", ', body, count=1)
+    names = signature.input_names
+    text_table = f"{_dq(str(sql['schema']))}.{_dq(str(codes_info['text_input_table']))}"
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {_dq(str(sql['schema']))}")
+        con.execute("CREATE MACRO datalength(x) AS strlen(x)")  # bytes: equal for equal texts, as in SQL Server
+        for statement in duckdb_statements(scripts["06_create_category_codes.sql"]):
+            con.execute(statement)
+        rows = pa.table({n: pa.array(texts[n], type=pa.string()) if n in texts else source.column(n) for n in names})
+        con.register("__onnxgate_text_rows", rows)
+        con.execute(f"INSERT INTO {text_table} ({', '.join(_dq(n) for n in names)}) "
+                    f"SELECT {', '.join(_dq(n) for n in names)} FROM __onnxgate_text_rows")
+        coded = con.sql(f'SELECT * FROM ({body}) ORDER BY "__onnxgate_row"').to_arrow_table()
+    except duckdb.Error as err:
+        raise PackagingError(f"the package's code tables and text query do not run: {str(err).splitlines()[0]}. "
+                             "Write the package again with onnxgate package") from err
+    finally:
+        con.close()
+    for name in texts:
+        got = np.asarray(coded.column(name).to_pylist(), dtype=object)
+        want = np.asarray(source.column(name).to_pylist(), dtype=object)
+        bad = np.flatnonzero(got != want)
+        if bad.size:
+            row = int(bad[0])
+            raise PackagingError(
+                f"07_predict_from_text.sql gives {bad.size} row(s) of column {signature.columns.column_for(name)!r} "
+                f"other codes than the model's categories do: row {row}'s {texts[name][row]!r} is "
+                f"{got[row]!r}, not {want[row]!r}. Write the package again with onnxgate package")
+        source = source.set_column(source.column_names.index(name), name,
+                                   pa.array(got.astype(np.int64)).cast(source.schema.field(name).type))
+    return source
 
 
 def _np_dtype(elem_type: str) -> np.dtype[Any]:

@@ -35,10 +35,13 @@ if TYPE_CHECKING:
     from onnxgate.targets import Target
 
 __all__ = [
+    "CODES_FILES",
     "HEX_INSERT_LIMIT_BYTES",
     "PACKAGE_FILES",
     "SCRIPT_FILES",
+    "CodedColumn",
     "SqlPackageOptions",
+    "coded_text_inputs",
     "package_sql",
     "quote_ident",
     "quote_string",
@@ -61,9 +64,13 @@ SCRIPT_FILES = (
     "04_predict.sql",
 )
 SYNAPSE_FILES = ("05_copy_into_model.sql", "model.hex")
+#: The scripts of a model that reads text categories as their codes (:func:`coded_text_inputs`): the code of each
+#: category, and the query that scores rows holding the texts through them.
+CODES_FILES = ("06_create_category_codes.sql", "07_predict_from_text.sql")
 #: Every file a SQL package may hold (Synapse's two only for that target): :func:`onnxgate.api.package`
 #: refuses to write them over an input file (a test checks the list against the files written).
-PACKAGE_FILES = ("model.onnx", "manifest.json", "load_model.py", "README.md", *SCRIPT_FILES, *SYNAPSE_FILES)
+PACKAGE_FILES = ("model.onnx", "manifest.json", "load_model.py", "README.md", *SCRIPT_FILES, *SYNAPSE_FILES,
+                 *CODES_FILES)
 
 
 #: What sqlcmd and SSMS act on even inside a quoted name or string: a line holding only ``GO`` ends
@@ -200,6 +207,128 @@ class SqlPackageOptions:
         return opts
 
 
+#: The collation the text query compares a text with the categories in: binary, so 'Red' is not 'red', as the model
+#: reads them (the database's default, ``SQL_Latin1_General_CP1_CI_AS``, ignores case and accents).
+CODES_COLLATION = "Latin1_General_100_BIN2"
+#: Longest ``nvarchar(n)`` a category column is declared as; a longer category makes it ``nvarchar(max)``.
+NVARCHAR_MAX_LENGTH = 4000
+
+
+@dataclass(frozen=True)
+class CodedColumn:
+    """An input that reads a text category column as its codes (:attr:`onnxgate.signature.TensorSpec.codes`), as
+    a SQL package gives it a table of them: ``input`` the input (a table column), ``categories`` the model's, in code
+    order (category ``i`` is code ``i``), ``table`` the lookup table's name, ``unknown`` the code a text none of the
+    categories is fed as: -1 where the model reads an unknown category as a missing one (-1 is pandas' code of a
+    missing value), else None (the query gives NULL: the model does not read it as missing)."""
+
+    input: str
+    categories: tuple[str, ...]
+    table: str
+    unknown: int | None
+
+
+def coded_text_inputs(signature: Signature, opts: SqlPackageOptions) -> list[CodedColumn]:
+    """The inputs of ``signature`` that read one text category column as its codes, each with the lookup table a
+    SQL package writes for it (``<model_name>_<input>_codes``; ``<model_name>_<position>_codes`` where that is longer
+    than an identifier may be)."""
+    out = []
+    for position, spec in enumerate(signature.inputs):
+        codes = list(spec.codes or ())
+        if len(codes) != 1 or codes[0][0] != 0 or not codes[0][1] or tuple(spec.shape or ())[1:] not in ((), (1,)):
+            continue
+        categories = tuple(codes[0][1])
+        if not all(isinstance(c, str) for c in categories):
+            continue  # number categories: the table holds their values, read as numbers (no text to look up)
+        table = f"{opts.model_name}_{spec.name}_codes"
+        if _sql_length(table) > MAX_IDENTIFIER_LENGTH:
+            table = f"{opts.model_name[:MAX_IDENTIFIER_LENGTH // 2]}_{position}_codes"
+        out.append(CodedColumn(spec.name, categories, table, -1 if spec.unseen_missing else None))
+    return out
+
+
+def _codes_scripts(signature: Signature, target: Target, opts: SqlPackageOptions, coded: list[CodedColumn],
+                   model_select: str, with_cols: str) -> dict[str, str]:
+    """``06_create_category_codes.sql`` (a table of the codes of each coded input's categories, and the table of rows
+    holding the texts) and ``07_predict_from_text.sql`` (PREDICT over those rows, each text joined to its code)."""
+    synapse = target.sql_dialect == "synapse"
+    layout = "\nWITH (DISTRIBUTION = REPLICATE, HEAP)" if synapse else ""  # Synapse: no enforced PRIMARY KEY
+    text_table = qualified(opts.schema, f"{opts.input_table}_text")
+    by_input = {c.input: c for c in coded}
+    parts = []
+    for column in coded:
+        longest = max(1, *(_sql_length(c) for c in column.categories))
+        width = str(longest) if longest <= NVARCHAR_MAX_LENGTH else "max"
+        table = qualified(opts.schema, column.table)
+        said = ("a text none of them: -1 too (the model reads a category it was not fitted on as it reads a missing "
+                "value)" if column.unknown is not None else
+                "a text none of them: NULL, since the model does not read an unknown category as a missing value; "
+                "keep such rows out")
+        parts.append(
+            f"-- {_comment(column.input)}: code i is category i (the model's order); a NULL text is -1; {said}.\n"
+            f"CREATE TABLE {table} (\n"
+            f"    [code] int NOT NULL{'' if synapse else ' PRIMARY KEY'},\n"
+            f"    [category] nvarchar({width}) COLLATE {CODES_COLLATION} NOT NULL\n)" + layout + ";\n"
+            + "".join(f"INSERT INTO {table} ([code], [category]) VALUES ({i}, {quote_string(c)});\n"
+                      for i, c in enumerate(column.categories)))
+    text_columns = ",\n".join(
+        f"    {quote_ident(spec.name)} "
+        + ("nvarchar(max) NULL" if spec.name in by_input
+           else f"{_sql_type(target, spec.elem_type, f'input {spec.name!r}')} NOT NULL")
+        for spec in signature.inputs)
+    parts.append(
+        "-- The rows to score with their categories as text (03's table with each coded column as nvarchar): load "
+        "them here,\n-- or point 07_predict_from_text.sql at your own table.\n"
+        f"CREATE TABLE {text_table} (\n{text_columns}\n)" + ("\nWITH (DISTRIBUTION = ROUND_ROBIN, HEAP)"
+                                                             if synapse else "") + ";\n")
+    files = {"06_create_category_codes.sql": _header(
+        target, "Creates the code of each category of the columns the model reads as codes, and a table for rows "
+        "holding the texts.") + "\n".join(parts)}
+
+    selects, joins = [], []
+    for position, spec in enumerate(signature.inputs):
+        name = quote_ident(spec.name)
+        found = by_input.get(spec.name)
+        if found is None:
+            selects.append(f"t.{name}")
+            continue
+        column = found
+        alias = f"c{position}"
+        text = f"CAST(t.{name} AS nvarchar(max))"
+        joins.append(f"LEFT JOIN {qualified(opts.schema, column.table)} AS {alias}\n"
+                     f"    ON {alias}.[category] = {text} COLLATE {CODES_COLLATION}\n"
+                     f"    AND DATALENGTH({alias}.[category]) = DATALENGTH({text})")  # 'red ' is not 'red'
+        code = (f"COALESCE({alias}.[code], -1)" if column.unknown is not None
+                else f"CASE WHEN t.{name} IS NULL THEN -1 ELSE {alias}.[code] END")
+        selects.append(f"{code} AS {name}")
+    notes = "".join(
+        f"-- {_comment(c.input)}: "
+        + ("a NULL and a text none of the categories are -1: the model reads a category it was not fitted on as "
+           "it reads a missing value.\n" if c.unknown is not None else
+           "a NULL is -1; a text none of the categories is NULL: the model does not read an unknown category as a "
+           "missing value (its encoder learnt a missing category, or refuses an unknown one), so keep such rows out.\n")
+        for c in coded)
+    query = (
+        f"{model_select}\n"
+        f"{notes}"
+        "WITH [coded] AS (\n"
+        "    SELECT " + ",\n        ".join(selects) + "\n"
+        f"    FROM {text_table} AS t\n"
+        + "".join(f"    {j.replace(chr(10), chr(10) + '    ')}\n" for j in joins)
+        + ")\n"
+        "SELECT d.*, p.*\n"
+        "FROM PREDICT(MODEL = @model, DATA = [coded] AS d, RUNTIME = ONNX)\n"
+        f"WITH (\n    {with_cols}\n) AS p;\n")
+    files["07_predict_from_text.sql"] = _header(
+        target, "Scores the rows of the text table, each category text joined to its code.") + query
+    return files
+
+
+def _comment(text: str) -> str:
+    """``text`` as it may stand in a one-line comment."""
+    return " ".join(str(text).split())
+
+
 def _sql_type(target: Target, elem_type: str, what: str) -> str:
     sql = target.sql_type(elem_type)
     if sql is None:
@@ -320,17 +449,23 @@ def render_scripts(
         f"{quote_ident(spec.name)} {_sql_type(target, spec.elem_type, f'output {spec.name!r}')}"
         for spec in signature.outputs
     )
-    predict = (
+    model_select = (
         "DECLARE @model varbinary(max) = (\n"
         f"    SELECT TOP (1) [model] FROM {models}\n"
         f"    WHERE [name] = {quote_string(opts.model_name)} AND [version] = {quote_string(opts.model_version)}\n"
         "    ORDER BY [id] DESC\n"
-        ");\n\n"
+        ");\n"
+    )
+    predict = (
+        f"{model_select}\n"
         "SELECT d.*, p.*\n"
         f"FROM PREDICT(MODEL = @model, DATA = {inputs} AS d, RUNTIME = ONNX)\n"
         f"WITH (\n    {with_cols}\n) AS p;\n"
     )
     files["04_predict.sql"] = _header(target, "Scores every row of the input table with the model.") + predict
+    coded = coded_text_inputs(signature, opts)
+    if coded:
+        files.update(_codes_scripts(signature, target, opts, coded, model_select, with_cols))
 
     if synapse:
         staging = qualified(opts.schema, f"{opts.model_table}_staging")
@@ -353,7 +488,7 @@ def render_scripts(
         files["model.hex"] = model_bytes.hex().upper() + "\n"
 
     files["load_model.py"] = _load_model_py(models, opts, sha256_of(model_bytes))
-    files["README.md"] = _readme(signature, target, opts, size, hex_limit, synapse, parity)
+    files["README.md"] = _readme(signature, target, opts, size, hex_limit, synapse, parity) + _codes_readme(coded, opts)
     return files
 
 
@@ -462,6 +597,35 @@ runs the same query in DuckDB with the model in onnxruntime.
 {outs}
 
 `manifest.json` records the model's sha256, opsets, IR version and the validation it passed.
+"""
+
+
+def _codes_readme(coded: list[CodedColumn], opts: SqlPackageOptions) -> str:
+    """The README's section on the columns the model reads as codes ("" where it reads none)."""
+    if not coded:
+        return ""
+    def cell(text: str) -> str:
+        return _comment(text).replace("|", "\\|")
+
+    rows = "\n".join(
+        f"| `{cell(c.input)}` | `{cell(opts.schema)}.{cell(c.table)}` | {len(c.categories)} | "
+        + ("-1, as a NULL (the model reads an unknown category as a missing value)" if c.unknown is not None
+           else "NULL: the model does not read it as missing; keep such rows out") + " |"
+        for c in coded)
+    return f"""
+## Text category columns: their codes
+
+PREDICT reads numbers, so the model reads these columns as the **code** of each category (its position among the
+model's categories, -1 for a missing value). `06_create_category_codes.sql` creates a table of the codes of each
+column's categories, and `{opts.schema}.{opts.input_table}_text`, the input table with these columns as text:
+`07_predict_from_text.sql` scores its rows, each text joined to its code (compared exactly: case, accents and
+trailing spaces count, as in the model). Load codes into `{opts.input_table}` yourself with the same join.
+
+| column | codes table | categories | a text none of them |
+|---|---|---|---|
+{rows}
+
+A NULL text is -1 in every column.
 """
 
 
@@ -659,6 +823,14 @@ def package_sql(
                                          for name in MODEL_SCRIPTS if name in files},
             }
         }
+        coded = coded_text_inputs(signature, opts)
+        if coded:  # the dry run runs 06 and 07 as written, against the codes the model reads (duckdb_dryrun)
+            sql_info["sql"]["category_codes"] = {
+                "text_input_table": f"{opts.input_table}_text",
+                "inputs": [{"input": c.input, "table": c.table, "unknown": c.unknown} for c in coded],
+                "scripts_sha256": {name: hashlib.sha256(files[name].encode("utf-8")).hexdigest()
+                                   for name in CODES_FILES},
+            }
         from onnxgate.adaptation import adaptation_of
 
         lowered = (adaptation_of(proto) or {}).get("lowered")
