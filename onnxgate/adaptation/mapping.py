@@ -202,7 +202,20 @@ def original_feeds(
         user = recorded.column_for(columns[0])
         return user if user != columns[0] else str(spec.name)
 
-    native_inputs = tuple(dataclasses.replace(spec, name=native_name(spec)) for spec in original.inputs)
+    # an input of category codes is read back into its categories by the codes the file records now, the ones its
+    # feeds were mapped by (validate, score, the dry run): the copy in the mapping, written when it was adapted,
+    # decoded a file whose recorded codes had two categories swapped into the very categories the file then scored,
+    # so parity passed a file that scores one category as another for every table written by its codes
+    recorded_codes = {s.name: s.codes for s in Signature.from_model(onnx_model).inputs}
+
+    def native_codes(spec: Any) -> Any:
+        columns = (mapping["inputs"].get(spec.name) or {}).get("columns") or []
+        if spec.codes is None or len(columns) != 1:
+            return spec.codes
+        return recorded_codes.get(str(columns[0]))
+
+    native_inputs = tuple(dataclasses.replace(spec, name=native_name(spec), codes=native_codes(spec))
+                          for spec in original.inputs)
     native_sig = Signature(inputs=native_inputs, outputs=original.outputs)
     out: dict[str, np.ndarray] = {}
     values = mapping.get("category_values") or {}

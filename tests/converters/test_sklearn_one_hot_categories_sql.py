@@ -189,3 +189,25 @@ def test_convert_says_when_the_samples_categories_are_not_the_encoders() -> None
     assert "{'colour': ['amber', 'blue', 'green', 'red']}" in said
     said = next(w for w in og.convert(model, frame.head(20), target=TARGET).warnings if "take their codes" in w)
     assert "other categories" not in said
+
+
+def test_a_file_whose_recorded_codes_swap_two_categories_fails_validate() -> None:
+    """The file's record of the codes (onnxgate.category_codes: the categories in code order, by which validate,
+    score and the dry run write a table's codes) with 'amber' and 'blue' swapped: every amber row is scored as
+    blue. Parity read the codes back into categories by the copy of them written when the file was adapted, so
+    the reference got the category the file scored, not the row's, and it passed."""
+    import json
+
+    frame, y = _frame()
+    model = _pipeline(frame, y, False, handle_unknown="ignore")
+    conv = og.convert(model, frame.head(20), target=TARGET)
+    tampered = type(conv.model)()
+    tampered.CopyFrom(conv.model)
+    prop = next(p for p in tampered.metadata_props if p.key == "onnxgate.category_codes")
+    codes = json.loads(prop.value)
+    assert codes["colour"] == [[0, ["amber", "blue", "green", "red"]]]
+    codes["colour"] = [[0, ["blue", "amber", "green", "red"]]]
+    prop.value = json.dumps(codes)
+    report = og.validate(tampered, target=TARGET, reference=model, data=frame)
+    assert not next(c for c in report.checks if c.name == "prediction_parity").passed, str(report)
+    assert og.validate(conv, target=TARGET, reference=model, data=frame).passed
