@@ -17,6 +17,7 @@ __all__ = [
     "cast_inputs",
     "cast_label",
     "columns_into_input",
+    "columns_reaching",
     "double_attribute",
     "double_erf",
     "double_formulas",
@@ -392,6 +393,56 @@ def first_reader(proto: Any, name: str, ops: frozenset[str]) -> str | None:
                     seen.add(out)
                     todo.append(out)
     return None
+
+
+#: Operators whose output holds their input's columns in place, as they are (:func:`columns_reaching`).
+_COLUMNS_IN_PLACE = frozenset({"Identity", "Cast"})
+
+
+def columns_reaching(proto: Any, name: str, width: int, ops: frozenset[str]) -> frozenset[int] | None:
+    """The columns of the main graph's ``[N, width]`` value ``name`` that the nodes of ``ops`` read as their data
+    (input 0) there or in a value computed from it: every column such a node is given, but for a tree ensemble
+    only those its nodes split on (``nodes_featureids``: it reads no other). Followed through Identity, Cast and a
+    Concat along the columns of values whose widths are declared, the ops' own outputs not followed; None where a
+    node of ``ops`` is reached another way (a Gather, a MatMul: what it reads of ``name`` is not told per column)."""
+    graph = proto.graph
+    widths: dict[str, int | None] = {v.name: static_width(v) for v in (*graph.input, *graph.value_info)}
+    widths.update({t.name: int(t.dims[1]) if len(t.dims) == 2 else None for t in graph.initializer})
+    # each value computed from name -> for each of its columns, the column of name it holds (-1: none of them);
+    # None where that is not known. ONNX lists nodes in an order where each reads only values made before it
+    where: dict[str, tuple[int, ...] | None] = {name: tuple(range(width))}
+    read: set[int] = set()
+    for node in graph.node:
+        reached = [i for i, value in enumerate(node.input) if value in where]
+        if not reached:
+            continue
+        if node.op_type in ops:
+            columns = where[node.input[0]] if reached == [0] else None
+            if columns is None:
+                return None
+            if node.op_type.startswith("TreeEnsemble"):
+                attrs = {a.name: a for a in node.attribute}
+                features = list(attrs["nodes_featureids"].ints) if "nodes_featureids" in attrs else []
+                # a leaf splits on nothing, whatever feature id it is written with (skl2onnx writes 0)
+                modes = list(attrs["nodes_modes"].strings) if "nodes_modes" in attrs else []
+                split = {f for i, f in enumerate(features) if i >= len(modes) or modes[i] != b"LEAF"}
+                if any(f >= len(columns) for f in split):
+                    return None
+                read.update(columns[f] for f in split)
+            else:
+                read.update(columns)
+            continue
+        out: tuple[int, ...] | None = None
+        if node.op_type in _COLUMNS_IN_PLACE:
+            out = where[node.input[0]]
+        elif node.op_type == "Concat" and next((a.i for a in node.attribute if a.name == "axis"), None) in (1, -1):
+            parts = [where[v] if v in where else (None if widths.get(v) is None else (-1,) * int(widths[v] or 0))
+                     for v in node.input]
+            out = None if any(p is None for p in parts) else tuple(c for p in parts for c in p or ())
+        for value in node.output:
+            if value:
+                where[value] = out
+    return frozenset(c for c in read if c >= 0)
 
 
 def refuse_negative_gather_ids(proto: Any, is_lookup: Any, *, subgraphs: bool = False) -> int:

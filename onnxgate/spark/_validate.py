@@ -11,8 +11,8 @@ errors' quantile sketch (:class:`onnxgate.sketch.LogHistogram`). The driver merg
 order with :meth:`~onnxgate.validators.parity.OutputAccumulator.merge` and builds the verdict with
 :func:`~onnxgate.validators.parity.parity_result`, the function local parity uses: the same check
 name, evidence fields and messages. The driver never collects rows. A pass's ``details["not_checked"]`` is local
-parity's for the same rows (:func:`_merged_not_checked`): each partition says whether a row held a missing value
-where the file reads one its own way, which of the models' text categories its rows held, and why its large batch
+parity's for the same rows (:func:`_merged_not_checked`): each partition says in which columns a row held a missing
+value where the file reads one its own way, which of the models' text categories its rows held, and why its large batch
 was not compared; the search, which Spark's validate does not run, is pointed to on one machine.
 
 What differs from local parity, and says so in ``details["engine"]``:
@@ -460,12 +460,12 @@ def _known_values_probe(reference: Any, proto: Any, signature: Any, rows: Rows,
 @dataclasses.dataclass(frozen=True)
 class _Unchecked:
     """What the driver knows before the job of what a passing parity may not have checked (local parity's
-    ``details["not_checked"]``, :func:`onnxgate.validators.parity.parity_not_checked`): the inputs a missing value
-    is read its own way in (``readers``), the text category columns the models know (``categories``) and the values
-    of each the partitions look for (``look_for``), and one row of the inputs' types and widths (``probe``, None
-    where a width is not declared: the partitions' own then)."""
+    ``details["not_checked"]``, :func:`onnxgate.validators.parity.parity_not_checked`): the columns of the inputs a
+    missing value is read its own way in (``reads``), the text category columns the models know (``categories``)
+    and the values of each the partitions look for (``look_for``), and one row of the inputs' types and widths
+    (``probe``, None where a width is not declared: the partitions' own then)."""
 
-    readers: dict[str, str]
+    reads: Any  # onnxgate.validators.parity.MissingValueReads
     categories: list[Any]
     look_for: dict[tuple[str, int], frozenset[str]]
     probe: dict[str, Any] | None
@@ -477,9 +477,9 @@ def _unchecked(reference: Any, proto: Any, signature: Any, rows: Rows, holds_nan
     input whose width is not declared, the table's first rows (:func:`_first_rows`: those few rows alone); each
     partition then says which of those values its rows hold, and whether a row holds a missing value where the file
     reads one its own way: the driver never sees the rows."""
-    from onnxgate.validators.parity import ROWS_ALONE, category_columns, missing_value_inputs
+    from onnxgate.validators.parity import ROWS_ALONE, category_columns, missing_value_reads
 
-    readers = missing_value_inputs(proto, signature, holds_nan)
+    reads = missing_value_reads(proto, signature, holds_nan)
     probe = _blank_feeds(signature)
     categories: list[Any] = []
     if any(spec.elem_type == "string" for spec in signature.inputs):
@@ -490,7 +490,7 @@ def _unchecked(reference: Any, proto: Any, signature: Any, rows: Rows, holds_nan
         disputed = set(k.disputed())
         look_for[(k.input, k.column)] = frozenset(v for v in (k.reference or k.file)
                                                   if v not in k.missing and v not in disputed)
-    return _Unchecked(readers, categories, look_for, probe)
+    return _Unchecked(reads, categories, look_for, probe)
 
 
 def _blank_feeds(signature: Any) -> dict[str, Any] | None:
@@ -608,7 +608,7 @@ def _spark_parity(
     # and 0.94-1.00x with 65,536 (3 runs each, 2 cores).
     run = _partition_parity(token, model_b, ref_b, tolerances, inf_equal, RUN_ROWS if data.fragments else 0,
                             data.columns, float32_rows, holds_nan, job=os.urandom(8).hex(), guarded=frozenset(guarded),
-                            text_variants=text_variants, readers=unchecked.readers if unchecked else None,
+                            text_variants=text_variants, reads=unchecked.reads if unchecked else None,
                             look_for=unchecked.look_for if unchecked else None)
     try:
         rows = data.frame.mapInArrow(run, _PARTIAL_SCHEMA).collect()
@@ -780,8 +780,8 @@ def _with_text_variants(result: CheckResult, partials: list[dict[str, Any]], sta
 def _merged_not_checked(result: CheckResult, partials: list[dict[str, Any]],
                         unchecked: _Unchecked | None) -> list[dict[str, str]]:
     """Local parity's ``not_checked`` notes (:func:`onnxgate.validators.parity.parity_not_checked`) from what the
-    partitions said of their rows: whether one held a missing value where the file reads one its own way, which of
-    the models' text categories they held (a set no larger than the models' own), and why a large batch was not
+    partitions said of their rows: the columns where one held a missing value and the file reads one its own way,
+    which of the models' text categories they held (a set no larger than the models' own), and why a large batch was not
     compared; the classes seen come from the merged counts (``details["classes_seen"]``), as locally."""
     import numpy as np
 
@@ -798,7 +798,11 @@ def _merged_not_checked(result: CheckResult, partials: list[dict[str, Any]],
         shapes: dict[str, Any] = next((p["shapes"] for p in partials if p.get("shapes")), {})
         probe = {name: np.zeros((1, *shape)) for name, shape in shapes.items()}
     unscored: list[str] = next((p["unscored_batch"] for p in partials if p.get("unscored_batch")), [])
-    return parity_not_checked(unchecked.readers, any(p.get("missing_held") for p in partials), unchecked.categories,
+    found: dict[str, set[int]] = {}  # the union of the partitions' columns holding a missing value
+    for part in partials:
+        for name, columns in part.get("missing_found", {}).items():
+            found.setdefault(name, set()).update(columns)
+    return parity_not_checked(unchecked.reads, found, unchecked.categories,
                               held, result.details.get("classes_seen"), unscored, probe, search=SPARK_SEARCH_ADVICE)
 
 
@@ -975,15 +979,15 @@ def _partition_parity(
     job: str = "",
     guarded: frozenset[str] = frozenset(),
     text_variants: bool = True,
-    readers: Mapping[str, str] | None = None,
+    reads: Any = None,
     look_for: Mapping[tuple[str, int], frozenset[str]] | None = None,
 ) -> Any:
     """The function each partition runs; with ``fragment_rows``, its input is ``(path, row group)``
     pairs and it reads the columns ``read`` itself in batches of that many rows, else Spark's batches
     of the columns ``read``; without ``holds_nan``, it counts the rows holding NaN or infinity; ``job``
     tells one validation's partitions from the next (:func:`_first_large_batch`); ``guarded``: the outputs whose
-    atol is the default (:func:`_looks_failed`); ``text_variants``: try the first rows' text varied; ``readers``
-    and ``look_for``: the inputs whose missing values and the text categories a partition says it holds
+    atol is the default (:func:`_looks_failed`); ``text_variants``: try the first rows' text varied; ``reads``
+    and ``look_for``: the columns whose missing values and the text categories a partition says it holds
     (:func:`_unchecked`), as local parity notes them batch by batch for its ``not_checked`` notes."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
@@ -1004,12 +1008,14 @@ def _partition_parity(
             "tied": 0,
             "tied_untried": 0,
             "with_nan": 0,
-            "missing_held": False,  # a missing value in an input the file reads one its own way (readers)
+            "missing_found": {},  # the columns a row holds a missing value in where the file reads one (reads)
             "held": {key: set() for key in look_for or {}},  # the values of look_for its rows hold
             "unscored_batch": [],  # why the large batch was made but not compared
         }
-        # the categories still looked for: none once every one was seen
+        # the categories still looked for: none once every one was seen; whether a column where the file reads a
+        # missing value its own way holds none yet
         looking = dict(look_for or {})
+        looking_missing = bool(reads)
         hasher = hashlib.sha256()
         try:
             session, signature, run_reference, resolve_ties, user_values, traced, tokenized, sized, proto = _scorer(
@@ -1039,10 +1045,10 @@ def _partition_parity(
                 hash_feeds(hasher, feeds)
                 if "shapes" not in part:
                     part["shapes"] = {key: value.shape[1:] for key, value in feeds.items() if hasattr(value, "shape")}
-                if readers and not part["missing_held"]:  # as local parity, for its not_checked notes
-                    from onnxgate.validators.parity import holds_missing_value
+                if looking_missing:  # as local parity, for its not_checked notes
+                    from onnxgate.validators.parity import note_missing_values
 
-                    part["missing_held"] = holds_missing_value(feeds, signature, readers)
+                    looking_missing = note_missing_values(part["missing_found"], feeds, signature, reads)
                 if looking:
                     from onnxgate.validators.parity import note_text_values
 

@@ -88,6 +88,7 @@ __all__ = [
     "SEARCH_ADVICE",
     "WORST_ROWS",
     "ElementMismatches",
+    "MissingValueReads",
     "OutputAccumulator",
     "OutputComparison",
     "RowComparison",
@@ -103,10 +104,11 @@ __all__ = [
     "element_mismatches",
     "first_row_failing",
     "hash_feeds",
-    "holds_missing_value",
     "missing_value_inputs",
+    "missing_value_reads",
     "no_search_item",
     "not_checked_item",
+    "note_missing_values",
     "note_text_values",
     "parity_not_checked",
     "parity_result",
@@ -399,11 +401,12 @@ def check_prediction_parity(
             probe_failed = err
         else:
             alone = rows_alone_disagree(session, probe, probe_out, signature, tolerances)
-    # what the data leaves unchecked (details["not_checked"] of a passing result): the inputs a missing value
-    # reaches the file in and is read its own way, whether any row holds one; the text values of each category
+    # what the data leaves unchecked (details["not_checked"] of a passing result): the columns a missing value
+    # reaches the file in and is read its own way, which of them a row holds one in; the text values of each category
     # column the models know, against those the rows hold
-    readers = missing_value_inputs(proto, signature, target_holds_nan)
-    missing_held = False
+    reads = missing_value_reads(proto, signature, target_holds_nan)
+    found: dict[str, set[int]] = {}
+    looking = bool(reads)
     categories = category_columns(reference, proto, probe)
     held: dict[tuple[str, int], set[str]] = {(k.input, k.column): set() for k in categories}
     try:
@@ -412,8 +415,8 @@ def check_prediction_parity(
             if first_feeds is None and (traced or sized):
                 first_feeds = feeds
             hash_feeds(hasher, feeds)
-            if readers and not missing_held:
-                missing_held = holds_missing_value(feeds, signature, readers)
+            if looking:
+                looking = note_missing_values(found, feeds, signature, reads)
             if held:
                 note_text_values(held, feeds)
             try:
@@ -495,7 +498,7 @@ def check_prediction_parity(
         every = feeds if batches == 1 else as_feeds(data, signature)
         alone = large_batch_disagrees(session, every, signature, tolerances, run_reference, traced=False,
                                       not_run=unscored_batch)
-    unchecked = parity_not_checked(readers, missing_held, categories, held, result.details.get("classes_seen"),
+    unchecked = parity_not_checked(reads, found, categories, held, result.details.get("classes_seen"),
                                    unscored_batch, probe)
     if probe is not None and probe_failed is None and (alone is not None or not result.passed):
         # before blaming the batch (or the file): does either model answer the same rows the same twice? A
@@ -914,30 +917,105 @@ def missing_value_inputs(model: Any, signature: Signature, target_holds_nan: boo
     return out
 
 
-def holds_missing_value(feeds: Mapping[str, Any], signature: Signature, inputs: Mapping[str, str]) -> bool:
-    """Whether a row of ``feeds`` (a batch as the file's inputs) holds a missing value in one of ``inputs``
-    (:func:`missing_value_inputs`): NaN, or the text or code a missing value is fed as."""
+@dataclasses.dataclass(frozen=True)
+class MissingValueReads:
+    """Where a file reads a missing value its own way (:func:`missing_value_reads`), by input: ``ops``, what reads
+    it (:func:`missing_value_inputs`); ``columns``, the columns of the input it is read in (positions in a row),
+    None where that cannot be told per column (the input then counts as one, held when any of its columns holds
+    one); ``names``, those columns as a note names them, in the same order (the user's column names where the file
+    records them, else ``input[i]``); ``widths``, the input's columns per row. False when it reads one nowhere."""
+
+    ops: dict[str, str]
+    columns: dict[str, tuple[int, ...] | None]
+    names: dict[str, tuple[str, ...]]
+    widths: dict[str, int | None]
+
+    def __bool__(self) -> bool:
+        return bool(self.columns)
+
+
+def missing_value_reads(model: Any, signature: Signature, target_holds_nan: bool = True) -> MissingValueReads:
+    """The columns of the inputs of ``model`` (:func:`missing_value_inputs`) a missing value is read its own way in
+    (:class:`MissingValueReads`): for a floating-point ``[N, k]`` input, the columns that reach an imputer or IsNaN
+    and those a tree ensemble splits on (:func:`onnxgate._graph.columns_reaching`), per input where a reader is
+    reached through anything else; an input of one column, that column; for another input the text or code a
+    missing value is fed as is recorded for, the input as one."""
+    from onnxgate._graph import columns_reaching
+
+    ops = missing_value_inputs(model, signature, target_holds_nan)
+    columns: dict[str, tuple[int, ...] | None] = {}
+    names: dict[str, tuple[str, ...]] = {}
+    widths: dict[str, int | None] = {}
+    for spec in signature.inputs:
+        if spec.name not in ops:
+            continue
+        dims = spec.shape[1:] if spec.shape is not None else None
+        width = (math.prod(d for d in dims if isinstance(d, int))
+                 if dims is not None and all(isinstance(d, int) for d in dims) else None)
+        read: Any = None
+        if width is not None and spec.missing is None and spec.shape is not None and len(spec.shape) == 2:
+            read = columns_reaching(model, spec.name, width, MISSING_VALUE_READERS)
+        if read is None and width == 1:
+            read = frozenset({0})
+        if read is not None and not read:
+            continue  # its readers split on none of its columns
+        columns[spec.name] = None if read is None else tuple(sorted(read))
+        widths[spec.name] = width
+        fitted = spec.fitted_columns if spec.fitted_columns is not None and len(spec.fitted_columns) == width else None
+        if width == 1:
+            names[spec.name] = (signature.columns.column_for(spec.name),)
+        elif read is not None:
+            names[spec.name] = tuple(fitted[c] if fitted else f"{spec.name}[{c}]" for c in sorted(read))
+    return MissingValueReads({k: ops[k] for k in columns}, columns, names, widths)
+
+
+def note_missing_values(found: dict[str, set[int]], feeds: Mapping[str, Any], signature: Signature,
+                        reads: MissingValueReads) -> bool:
+    """Add to ``found`` (input -> columns) the columns of ``feeds`` (a batch as the file's inputs) in which a row
+    holds a missing value where ``reads`` (:func:`missing_value_reads`) says the file reads one: NaN, or the text
+    or code a missing value is fed as. Whether a column is still looked for (False: every one was found)."""
     import numpy as np
 
     specs = {spec.name: spec for spec in signature.inputs}
-    for name in inputs:
-        if name not in feeds:
-            continue
-        array = np.asarray(feeds[name])
-        if array.dtype.kind == "f" and bool(np.isnan(array).any()):
-            return True
-        marker = specs[name].missing
-        if marker is None:
-            continue
-        if array.dtype.kind in "iu":
-            try:
-                if bool((array == int(marker)).any()):
-                    return True
-            except ValueError:
-                continue
-        elif array.dtype.kind in "OUS" and marker in array.ravel().tolist():  # in a C loop: 40 -> 14 ms a 1M rows
-            return True
-    return False
+    left = False
+    for name, read in reads.columns.items():
+        have = found.setdefault(name, set())
+        if name in feeds and _looked_for(have, read):
+            array = np.asarray(feeds[name])
+            flat = array.reshape(len(array), -1) if array.ndim > 1 else array.reshape(-1, 1)
+            have.update(int(c) for c in np.flatnonzero(_missing_by_column(flat, specs[name].missing)))
+        left = left or _looked_for(have, read)
+    return left
+
+
+def _looked_for(found: set[int], read: tuple[int, ...] | None) -> bool:
+    """Whether a column of an input read in ``read`` (None: any of them) holds no missing value ``found`` yet."""
+    return not found if read is None else not found.issuperset(read)
+
+
+def _missing_by_column(flat: Any, marker: str | None) -> Any:
+    """Whether each column of the 2-D ``flat`` holds a missing value in some row: NaN, or ``marker`` (the text or
+    code a missing value is fed as). A batch holding none costs one pass; else the columns are told from the
+    positions of the values found (a reduction along the rows costs 3-6 times as much on 30 columns)."""
+    import numpy as np
+
+    width = flat.shape[1]
+    if flat.dtype.kind == "f":
+        where = np.isnan(flat)
+    elif marker is not None and flat.dtype.kind in "iu":
+        try:
+            where = flat == int(marker)
+        except ValueError:
+            return np.zeros(width, dtype=bool)
+    elif marker is not None and flat.dtype.kind in "OUS":
+        if marker not in flat.ravel().tolist():  # in a C loop: 40 -> 14 ms a 1M rows
+            return np.zeros(width, dtype=bool)
+        return np.array([marker in flat[:, c].tolist() for c in range(width)], dtype=bool)
+    else:
+        return np.zeros(width, dtype=bool)
+    if not where.any():
+        return np.zeros(width, dtype=bool)
+    return np.bincount(np.flatnonzero(where) % width, minlength=width) > 0
 
 
 def category_columns(reference: Any, model: Any, probe: Mapping[str, Any] | None) -> list[Any]:
@@ -978,30 +1056,24 @@ def note_text_values(held: dict[tuple[str, int], set[str]], feeds: Mapping[str, 
             values.update(wanted.intersection(flat[:, column].tolist()))
 
 
-def parity_not_checked(readers: Mapping[str, str], missing_held: bool, categories: Sequence[Any],
+def parity_not_checked(reads: MissingValueReads, found: Mapping[str, set[int]], categories: Sequence[Any],
                        held: Mapping[tuple[str, int], set[str]], seen: Mapping[str, Any] | None,
                        unscored_batch: Sequence[str], probe: Mapping[str, Any] | None,
                        search: str = SEARCH_ADVICE) -> list[dict[str, str]]:
     """The ``not_checked`` entries (:func:`not_checked_item`) a passing parity says of its data: missing values
-    where no row holds one though the file reads them its own way (``readers``: :func:`missing_value_inputs`;
-    ``missing_held``: :func:`holds_missing_value` of some batch); the categories the models know that no row holds
-    (``categories``: :func:`category_columns`; ``held``: :func:`note_text_values`; parity scores only those one of
-    the two alone knows); the classes never answered (``seen``: :func:`classes_seen`); a large batch made but not
-    compared. ``probe``: the data's first rows as the file's inputs (the widths of the inputs); ``search``: how
-    to run the search that tries the categories. Local and Spark parity both ask it."""
+    in the columns no row holds one in though the file reads them its own way there (``reads``:
+    :func:`missing_value_reads`; ``found``: :func:`note_missing_values` of every batch); the categories the models
+    know that no row holds (``categories``: :func:`category_columns`; ``held``: :func:`note_text_values`; parity
+    scores only those one of the two alone knows); the classes never answered (``seen``: :func:`classes_seen`); a
+    large batch made but not compared. ``probe``: the data's first rows as the file's inputs (the widths of the
+    inputs not declared); ``search``: how to run the search that tries the categories. Local and Spark parity
+    both ask it."""
     import numpy as np
 
     items: list[dict[str, str]] = []
-    if readers and not missing_held:
-        names = sorted(readers)
-        ops = sorted(set(readers.values()))
-        width = int(np.prod(np.shape(probe[names[0]])[1:], dtype=np.int64)) if probe and names[0] in probe else 1
-        where = (f"any of the {len(names)} inputs the file reads one in" if len(names) > 1
-                 else f"any of the {width} columns of input {names[0]!r}" if width > 1 else f"input {names[0]!r}")
-        items.append(not_checked_item(
-            "missing_values", "missing values",
-            f"the data holds none in {where}, and the file gives a missing value a meaning of its own there: "
-            f"{', '.join(ops)}; add rows with missing values to the data to compare them"))
+    missing = _missing_values_item(reads, found, probe)
+    if missing is not None:
+        items.append(missing)
     lacking: list[str] = []
     total = 0
     for k in categories:
@@ -1033,6 +1105,72 @@ def parity_not_checked(readers: Mapping[str, str], missing_held: bool, categorie
         items.append(not_checked_item("large_batch", "one large batch", f"{unscored_batch[0]}; the data's own batches "
                                       "cannot show an answer that depends on the batch size"))
     return items
+
+
+def _missing_values_item(reads: MissingValueReads, found: Mapping[str, set[int]],
+                         probe: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """The ``missing_values`` entry of :func:`parity_not_checked`: the columns the file reads a missing value in
+    (an input as one where that is not told per column) that no row holds one in; None when every one holds one.
+    Named as when none holds one anywhere (any of the inputs, any of an input's columns) or, when some do, by
+    column, up to :data:`NOT_CHECKED_VALUES_SHOWN` of them."""
+    import numpy as np
+
+    def width(name: str) -> int:
+        known = reads.widths.get(name)
+        if known is None and probe is not None and name in probe:
+            return int(np.prod(np.shape(probe[name])[1:], dtype=np.int64))
+        return 1 if known is None else known
+
+    # per input: the read columns no row holds one in, or None for an input counted as one that holds none
+    lacking: dict[str, list[int] | None] = {}
+    for name, read in reads.columns.items():
+        have = found.get(name, set())
+        if read is None:
+            if not have:
+                lacking[name] = None
+        elif not have.issuperset(read):
+            lacking[name] = [c for c in read if c not in have]
+    if not lacking:
+        return None
+    ops = ", ".join(sorted({reads.ops[name] for name in lacking}))
+    # the places the file reads one in (a column, or an input as one) and those of them no row holds one in
+    places = sum(1 if read is None else len(read) for read in reads.columns.values())
+    unheld = sum(1 if columns is None else len(columns) for columns in lacking.values())
+    # no row holds one anywhere the file reads one, and it reads one in every column of its inputs: said as before
+    if unheld == places and all(read is None or len(read) == width(name) for name, read in reads.columns.items()):
+        names = list(reads.columns)
+        where = (f"any of the {len(names)} inputs the file reads one in" if len(names) > 1
+                 else f"any of the {width(names[0])} columns of input {names[0]!r}" if width(names[0]) > 1
+                 else f"input {names[0]!r}")
+        what = "missing values"
+    else:
+        singles: list[str] = []  # the inputs of one column (a frame's), named together first
+        wide: list[tuple[str, list[str]]] = []  # then each wider input's columns
+        for name, columns in lacking.items():
+            if columns is None and width(name) > 1:
+                wide.append(("", [f"any of the {width(name)} columns of input {name!r}"]))
+            elif columns is None:
+                singles.append(f"input {name!r}")
+            elif width(name) > 1:
+                by_column = dict(zip(reads.columns[name] or (), reads.names[name], strict=True))
+                wide.append((f" of input {name!r}", [repr(by_column[c]) for c in columns]))
+            else:
+                singles.append(repr(reads.names[name][0]))
+        parts: list[str] = []
+        room = NOT_CHECKED_VALUES_SHOWN
+        left = 0
+        for suffix, named in [("", singles), *wide]:
+            left += max(len(named) - room, 0)
+            if named[:room]:
+                parts.append(", ".join(named[:room]) + suffix)
+            room = max(room - len(named), 0)
+        where = "; ".join(parts) + (f" and {left} more" if left else "")
+        inputs = any(read is None and width(name) > 1 for name, read in reads.columns.items())
+        what = f"missing values in {unheld} of {places} {'columns or inputs' if inputs else 'columns'}"
+    return not_checked_item(
+        "missing_values", what,
+        f"the data holds none in {where}, and the file gives a missing value a meaning of its own there: "
+        f"{ops}; add rows with missing values to the data to compare them")
 
 
 def rows_with_nan(feeds: Mapping[str, Any]) -> int:

@@ -1707,7 +1707,8 @@ def _not_checked(result: Any) -> list[tuple[str, str]]:
 def test_a_passing_spark_validate_says_what_it_did_not_check_as_locally(local_spark: Any, tmp_path: Path) -> None:
     # issue #15: local validate's details["not_checked"] (no row holding a missing value where the file's trees give
     # it a branch, classes never answered, no search), from what each partition says of its rows; Spark wrote none.
-    # A NaN in the second file's rows only: the partitions' answers are merged, as local parity reads every batch
+    # A NaN in the second file's rows only, in column 2 alone: the partitions' columns are merged, as local parity
+    # reads every batch, and the columns no row holds one in are named
     from sklearn.datasets import load_iris
     from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -1722,7 +1723,7 @@ def test_a_passing_spark_validate_says_what_it_did_not_check_as_locally(local_sp
         for i, part in enumerate(np.array_split(rows, 2)):
             pd.DataFrame(part, columns=FEATURES).to_parquet(tmp_path / name / f"part-{i}.parquet")
     for name, rows, keys in (("plain", X[:40], ["missing_values", "classes", "search"]),
-                             ("held", held, ["classes", "search"])):
+                             ("held", held, ["missing_values", "classes", "search"])):
         local = parity(og.validate(conv, reference=model, data=pd.DataFrame(rows, columns=FEATURES)))
         on_spark = parity(ogs.validate(conv, str(tmp_path / name), reference=model, spark=local_spark))
         assert local.passed and on_spark.passed, on_spark.message
@@ -1735,6 +1736,10 @@ def test_a_passing_spark_validate_says_what_it_did_not_check_as_locally(local_sp
             assert "none of the data's rows with 1, 2" in found[1]["why"]
             # Spark's validate runs no search: it says where one runs
             assert "CLI validate --search N, without --spark" in found[2]["why"]
+        else:
+            found = on_spark.details["not_checked"][0]
+            assert found == local.details["not_checked"][0] and found["what"] == "missing values in 3 of 4 columns"
+            assert "the data holds none in 'input[0]', 'input[1]', 'input[3]' of input 'input', " in found["why"], found
 
 
 def test_categories_no_partition_holds_are_named_on_spark_as_locally(local_spark: Any) -> None:

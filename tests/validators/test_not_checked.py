@@ -34,17 +34,76 @@ def _keys(report):
     return [i["key"] for i in report.check("prediction_parity").details.get("not_checked", ())]
 
 
-def test_data_without_missing_values_says_so_and_with_one_does_not(hgb):
+def test_data_without_missing_values_says_so_and_with_one_in_every_column_does_not(hgb):
     model, conv, X = hgb
     report = og.validate(conv, reference=model, data=X)
     assert report.passed
     item = next(i for i in _parity(report.to_dict())["details"]["not_checked"] if i["key"] == "missing_values")
     assert "any of the 4 columns of input" in item["why"] and "TreeEnsembleClassifier" in item["why"]
     held = X.copy()
-    held[7, 2] = np.nan
-    with_nan = og.validate(conv, reference=model, data=held)
+    held[[7, 8, 9, 10], [0, 1, 2, 3]] = np.nan  # one in each column, in other rows
+    with_nan = og.validate(conv, reference=model, data=held, batch_size=8)
     assert with_nan.passed and "missing_values" not in _keys(with_nan)
     assert not any(line.startswith("missing values") for line in with_nan.not_checked())
+
+
+def test_a_missing_value_in_one_column_names_the_columns_holding_none(hgb):
+    """A NaN in column 0 alone: the trees read a missing value in columns 1-3 too, and no row holds one there."""
+    model, conv, X = hgb
+    held = X.copy()
+    held[7, 0] = np.nan
+    report = og.validate(conv, reference=model, data=held)
+    item = next(i for i in report.check("prediction_parity").details["not_checked"] if i["key"] == "missing_values")
+    assert report.passed and item["what"] == "missing values in 3 of 4 columns"
+    assert item["why"].startswith("the data holds none in 'input[1]', 'input[2]', 'input[3]' of input 'input', and ")
+    assert any(line.startswith("missing values in 3 of 4 columns (the data holds none in 'input[1]'")
+               for line in report.not_checked())
+
+
+def test_the_columns_are_named_as_the_user_named_them():
+    """A model fitted on a frame: its columns by the frame's names, as one input or one input per column."""
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    frame = load_iris(as_frame=True).data.astype(np.float32)
+    model = HistGradientBoostingClassifier(max_iter=5, random_state=0).fit(frame, load_iris().target)
+    held = frame.copy()
+    held.iloc[7, 0] = np.nan
+    for sample, data in ((frame.head(), held), (frame.to_numpy()[:5], held.to_numpy())):
+        report = og.validate(og.convert(model, sample), reference=model, data=data)
+        item = next(i for i in report.check("prediction_parity").details["not_checked"]
+                    if i["key"] == "missing_values")
+        assert item["what"] == "missing values in 3 of 4 columns", item
+        assert "'sepal width (cm)', 'petal length (cm)', 'petal width (cm)'" in item["why"], item
+        assert "sepal length" not in item["why"]
+
+
+def test_only_the_columns_the_file_reads_a_missing_value_in_are_named():
+    """An imputer on two of six columns, the rest passed to a linear model: a NaN in 'a' leaves 'b' alone named,
+    never the columns the file reads no missing value in; a tree that splits on two columns names those two."""
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import make_pipeline
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 6)).astype(np.float32)
+    y = X[:, 0] + X[:, 1]
+    df = pd.DataFrame(X, columns=list("abcdef"))
+    model = make_pipeline(make_column_transformer((SimpleImputer(), ["a", "b"]), remainder="passthrough"),
+                          LinearRegression()).fit(df, y)
+    held = df.copy()
+    held.iloc[0, 0] = np.nan
+    report = og.validate(og.convert(model, df.head()), reference=model, data=held)
+    item = next(i for i in report.check("prediction_parity").details["not_checked"] if i["key"] == "missing_values")
+    assert item["what"] == "missing values in 1 of 2 columns" and item["why"].startswith("the data holds none in 'b', ")
+    stump = HistGradientBoostingRegressor(max_iter=2, max_depth=1, random_state=0).fit(X, y)
+    report = og.validate(og.convert(stump, X[:5]), reference=stump, data=X)
+    item = next(i for i in report.check("prediction_parity").details["not_checked"] if i["key"] == "missing_values")
+    assert item["what"] == "missing values in 2 of 2 columns", item
+    assert item["why"].startswith("the data holds none in 'input[0]', 'input[1]' of input 'input', "), item
 
 
 def test_no_search_is_said_and_a_search_removes_it(hgb):
@@ -155,7 +214,7 @@ def test_cli_prints_and_writes_them_and_exits_0(tmp_path, hgb, monkeypatch, caps
     conv.save("model.onnx")
     np.save("rows.npy", X)
     held = X.copy()
-    held[0, 0] = np.nan
+    held[[0, 1, 2, 3], [0, 1, 2, 3]] = np.nan  # a missing value in every column the trees read one in
     np.save("held.npy", held)
     argv = ["validate", "model.onnx", "--reference", "model.skops", "--trust-pickle"]
     assert main([*argv, "--data", "rows.npy", "--json", "r.json"]) == 0
