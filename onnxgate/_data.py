@@ -1298,6 +1298,7 @@ def _as_codes(values: Any, spec: TensorSpec, what: str, position: int = 0) -> An
     # categories and codes") where Spark, MLflow and the service read them as months (helper-233)
     plain = holds_category_values(values, spec, position)
     if not plain and type(getattr(values, "dtype", None)).__name__ != "CategoricalDtype":
+        _refuse_numbers_of_numeric_texts(values, recorded, spec, what)
         _refuse_values_as_codes(values, recorded, spec, what)
         return values
     from onnxgate._category_codes import category_codes
@@ -1353,6 +1354,49 @@ def _missing(value: Any) -> bool:
     """None, a float NaN, or pandas' NA or NaT."""
     return value is None or (isinstance(value, float) and value != value) or type(value).__name__ in ("NAType",
                                                                                                         "NaTType")
+
+
+def numeric_texts(categories: Sequence[Any] | None) -> list[str]:
+    """The text categories among ``categories`` that read as a number (``'01'``, ``'2'``, ``'1.5'``): a CSV reader
+    reads a cell of one as that number, which cannot be told from a code."""
+    found = []
+    for category in categories or ():
+        if isinstance(category, str):
+            try:
+                float(category)
+            except ValueError:
+                continue
+            found.append(category)
+    return found
+
+
+def _refuse_numbers_of_numeric_texts(values: Any, recorded: Sequence[Any] | None, spec: TensorSpec,
+                                     what: str) -> None:
+    """Refuse a number column for text categories of which some read as numbers (``'1'``, ``'01'``, ``'2'``,
+    ``'10'``): it may hold the codes (rows exported from the SQL table) or the categories read as numbers by a CSV
+    reader (cells ``1``, ``01``, ``2`` read as 1, 1, 2), and nothing tells which. Read as codes, category ``'2'``
+    was scored as code 2, category ``'10'``, and the reference was given the categories of those codes, so validate
+    and the dry run passed (helper-342). A column of only missing values says nothing either
+    way and passes."""
+    import numpy as np
+
+    looks = numeric_texts(recorded)
+    array = np.asarray(values)
+    if not looks or array.dtype.kind not in "iuf":
+        return
+    if array.dtype.kind == "f" and bool(np.isnan(array).all()):
+        return
+    shown = f"{list(recorded or ())[:10]}{'...' if len(recorded or ()) > 10 else ''}"
+    raise InvalidDataError(
+        f"{what} holds numbers, but input {spec.name!r} reads the codes of the model's text categories {shown}, "
+        f"of which {looks[:10]} look like numbers: the numbers could be codes (the position of each category among "
+        "them) or the categories themselves read as numbers (a CSV reader reads the cell 01 as 1), and onnxgate "
+        "cannot tell which. Give the column as text: a Parquet file with a text column (a CSV's numbers are read "
+        "as numbers), pandas.read_csv(..., dtype=str for that column, keep_default_na=False), or a pandas category "
+        "column; to give codes (rows exported from the SQL table), give the column as "
+        f"pandas.Categorical.from_codes(codes, categories={shown})",
+        input=spec.name,
+    )
 
 
 def _refuse_values_as_codes(values: Any, recorded: Sequence[Any] | None, spec: TensorSpec, what: str) -> None:

@@ -1317,6 +1317,11 @@ def _dry_run(
         rows_float32 = float32_rows(source)
         user_values = users_values_signature(reference, signature, rows_float32)
         if user_values is not None:
+            # the columns the dry run mapped to codes hold codes now, not the user's values, as in
+            # _refuse_values_the_load_would_change: read again, codes of categories '1', '01', '2' were refused as
+            # numbers that could be either
+            user_values = dataclasses.replace(user_values, inputs=tuple(
+                dataclasses.replace(s, codes=None) if s.name in coded and s.codes else s for s in user_values.inputs))
             # a native reference answers the user's own values, as in validate, not the real column's rounding
             # of them: given the table's float32 rows, it passed a file flipping 50 of 3,000 labels (helper-133)
             ref_feeds = as_feeds(given.to_pandas(), user_values)

@@ -9,6 +9,7 @@ training"), though it converted and validated for a container."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -211,3 +212,72 @@ def test_a_file_whose_recorded_codes_swap_two_categories_fails_validate() -> Non
     report = og.validate(tampered, target=TARGET, reference=model, data=frame)
     assert not next(c for c in report.checks if c.name == "prediction_parity").passed, str(report)
     assert og.validate(conv, target=TARGET, reference=model, data=frame).passed
+
+
+def _numeric_text_model() -> tuple[Any, Any]:
+    """A OneHotEncoder fitted on a text column whose categories look like numbers ('1', '01', '2', '10'), each
+    moving the label its own way, and the frame (the column as text) it was fitted on."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    n = 300
+    frame = pd.DataFrame({"x": rng.normal(size=n), "code": rng.choice(["1", "01", "2", "10"], n).astype(object)})
+    y = (frame["code"].map({"1": 2.0, "01": -1.0, "2": 1.5, "10": -2.0}) + frame["x"] > 0).astype(int)
+    model = make_pipeline(ColumnTransformer([("oh", OneHotEncoder(handle_unknown="ignore"), ["code"]),
+                                             ("num", "passthrough", ["x"])]), LogisticRegression()).fit(frame, y)
+    return model, frame
+
+
+def test_numbers_for_categories_that_look_like_numbers_are_refused_as_ambiguous(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A CSV of the rows, without category '10': its cells 1, 01, 2 are read as the integers 1, 1, 2, which were
+    taken as codes (code 2 is category '10'), and the reference given the categories of those codes, so validate
+    and the dry run passed while every '2' row was scored as '10'. validate, score and sql-dryrun now refuse the
+    column (exit 2), naming the categories that look like numbers and how to give the column as text; the same
+    rows as text pass, and a number column for categories that look like no number stays codes."""
+    import joblib
+
+    from onnxgate.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    model, frame = _numeric_text_model()
+    rows = frame[frame["code"] != "10"].reset_index(drop=True)
+    rows.to_csv("rows.csv", index=False)
+    assert pd.read_csv("rows.csv")["code"].dtype.kind == "i"
+    pd.read_csv("rows.csv").to_parquet("numbers.parquet")
+    # a float32 sample: the reference is given the user's float64 rows, the dry run's text column mapped to codes
+    conv = og.convert(model, frame.head(20).astype({"x": "float32"}), target=TARGET)
+    assert conv.signature.input("code").codes == ((0, ("01", "1", "10", "2")),)
+    assert conv.signature.input("x").elem_type == "float32"
+    conv.save("m.onnx")
+    joblib.dump(model, "m.joblib")
+    og.package(conv, target=TARGET, out=tmp_path / "p", reference=model, data=frame)
+    capsys.readouterr()
+    said = r"'code'.*\['01', '1', '10', '2'\] look like numbers.*could be codes.*or the categories.*as text"
+    for argv in (["validate", "m.onnx", "-t", TARGET, "--reference", "m.joblib", "--trust-pickle",
+                  "--data", "rows.csv"],
+                 ["sql-dryrun", "p", "--data", "rows.csv", "--reference", "m.joblib", "--trust-pickle"],
+                 ["score", "m.onnx", "--data", "numbers.parquet", "--out", "scored.parquet"]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert re.search(said, err, re.S), err
+        assert "Traceback" not in err
+    assert not Path("scored.parquet").exists()
+    # the same rows read as text pass, and so do the codes given as such
+    text = pd.read_csv("rows.csv", dtype={"code": str}, keep_default_na=False)
+    assert og.validate(conv, target=TARGET, reference=model, data=text).passed
+    codes = text.assign(code=pd.Categorical.from_codes(
+        [["01", "1", "10", "2"].index(v) for v in text["code"]], categories=["01", "1", "10", "2"]))
+    assert og.validate(conv, target=TARGET, reference=model, data=codes).passed
+    _dry_run_matches(conv, model, text, tmp_path / "q")
+    # categories that look like no number: a number column is their codes, as rows exported from the table
+    frame2, y = _frame()
+    model2 = _pipeline(frame2, y, False, handle_unknown="ignore")
+    conv2 = og.convert(model2, frame2.head(20), target=TARGET)
+    as_codes = frame2.assign(colour=frame2["colour"].map({c: i for i, c in enumerate(sorted(COLOURS))}).astype(int),
+                             size=frame2["size"].map({"L": 0, "M": 1, "S": 2}).astype(int))
+    assert og.validate(conv2, target=TARGET, reference=model2, data=as_codes).passed
+
