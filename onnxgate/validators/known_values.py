@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["KnownValues", "known_text_values"]
+__all__ = ["KnownValues", "category_codes_off_reference", "known_text_values"]
 
 #: Values kept per input column (the disputed ones first): a vocabulary of 100,000 words is not all tried.
 MAX_VALUES_PER_COLUMN = 2000
@@ -188,6 +188,68 @@ def known_text_values(reference: Any, model: Any, feeds: Mapping[str, Any]) -> l
             out.append(KnownValues(name, col, kind, tuple(_unique(ref)),  # type: ignore[arg-type]
                                    tuple(_unique(file)), data, anywhere, gaps))
     return out
+
+
+def category_codes_off_reference(reference: Any, model: Any) -> tuple[str, dict[str, Any]] | None:
+    """Why the categories an input of category codes records (:attr:`onnxgate.signature.TensorSpec.codes`, the file's
+    ``onnxgate.category_codes``: category ``i`` is code ``i``) are not the reference's own, or None when they are or
+    cannot be told: the categories of the reference's ``OneHotEncoder`` or ``OrdinalEncoder`` for that column
+    (``categories_``, a missing category left out, as the record leaves it), else those the adaptation wrote when it
+    made the input (HistGradientBoosting's and LightGBM's, in the adaptation's record of the original model).
+
+    validate, score and the dry run write a table's codes by the file's record, and parity gives the reference the
+    categories of those codes back: a record with category 'd' dropped made every 'd' row unknown (all zeros with
+    ``handle_unknown='ignore'``), the reference was given a missing value, which it scores as zeros too, and parity
+    passed (helper-342). Returns the message and, per input, the categories on each side."""
+    from onnxgate.adaptation.mapping import adaptation_of
+    from onnxgate.columns import ColumnMap
+    from onnxgate.signature import Signature
+
+    coded = [s for s in Signature.from_model(model).inputs if s.codes]
+    if not coded:
+        return None
+    columns = ColumnMap.from_model(model)
+    ours: dict[tuple[str, int], tuple[str, list[Value]]] = {}
+    fitted = getattr(reference, "feature_names_in_", None)
+    names = [str(n) for n in fitted] if fitted is not None else []
+    if names:
+        try:
+            _walk(reference, [(n, 0) for n in names], ours, {}, 0)
+        except Exception:  # an estimator read otherwise than expected: the adaptation's record stands
+            ours = {}
+    mapping = adaptation_of(model) or {}
+    written: dict[str, Any] = {}
+    if isinstance(mapping.get("original"), Mapping):
+        for spec in Signature.from_dict(mapping["original"]).inputs:
+            entry = (mapping.get("inputs") or {}).get(spec.name) or {}
+            for column in entry.get("columns") or []:
+                written[str(column)] = dict(spec.codes or ())
+    differ: dict[str, Any] = {}
+    for spec in coded:
+        user = columns.column_for(spec.name)
+        for position, recorded in spec.codes or ():
+            if recorded is None:
+                continue
+            kind, known = ours.get((user, 0), ("", [])) if position == 0 else ("", [])
+            theirs: list[Any] | None = list(known) if kind == "category" and known else None
+            if theirs is None and written.get(spec.name, {}).get(position) is not None:
+                theirs = list(written[spec.name][position])
+            if theirs is None or list(recorded) == theirs:
+                continue
+            differ[spec.name] = {"recorded": list(recorded), "reference": theirs,
+                                 "recorded only": [c for c in recorded if c not in theirs],
+                                 "reference only": [c for c in theirs if c not in recorded]}
+    if not differ:
+        return None
+    parts = []
+    for name, d in differ.items():
+        said = [f"{k} {d[k]}" for k in ("recorded only", "reference only") if d[k]]
+        parts.append(f"{columns.describe(name)}: the file records {d['recorded']}, the reference's are "
+                     f"{d['reference']} ({'; '.join(said) if said else 'in another order'})")
+    return (f"the categories the file records for its input(s) of category codes (onnxgate.category_codes, by "
+            f"which a table's codes are written) are not the reference's: {'; '.join(parts)}. A table written by "
+            "these codes would be scored as other categories, or as unknown ones. Convert the model again "
+            "(or onnxgate.adapt the original file) instead of editing the record", differ)
 
 
 def _recorded_categories(model: Any, file_values: dict[str, tuple[list[str], list[Value]]],

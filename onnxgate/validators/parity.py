@@ -345,6 +345,12 @@ def check_prediction_parity(
     if lacking is not None:  # the file's fault, not the data's: no "drop them"
         return CheckResult(name, False, f"parity was not run: {lacking}", {"error": lacking})
     refuse_reordered_columns(reference, signature, data)
+    from onnxgate.validators.known_values import category_codes_off_reference
+
+    off_reference = category_codes_off_reference(reference, proto)
+    if off_reference is not None:  # a table's codes are written by that record: parity would read them back by it
+        return CheckResult(name, False, f"parity was not run: {off_reference[0]}",
+                           {"error": off_reference[0], "category_codes_off_reference": off_reference[1]})
     rows_float32 = float32_rows(data)
     tolerances = model_tolerances(proto, signature.outputs, atol, rtol, reference_float32=reference_reads_float32(
         reference, signature.inputs, rows_float32,

@@ -281,3 +281,56 @@ def test_numbers_for_categories_that_look_like_numbers_are_refused_as_ambiguous(
                              size=frame2["size"].map({"L": 0, "M": 1, "S": 2}).astype(int))
     assert og.validate(conv2, target=TARGET, reference=model2, data=as_codes).passed
 
+
+def _record_edited(model: Any, column: str, categories: list[str]) -> Any:
+    """A copy of ``model`` whose record of the codes of ``column`` (onnxgate.category_codes) is ``categories``."""
+    import json
+
+    edited = type(model)()
+    edited.CopyFrom(model)
+    prop = next(p for p in edited.metadata_props if p.key == "onnxgate.category_codes")
+    codes = json.loads(prop.value)
+    codes[column] = [[0, categories]]
+    prop.value = json.dumps(codes)
+    return edited
+
+
+@pytest.mark.parametrize("record", [["amber", "blue", "green"], ["amber", "blue", "red", "green"]],
+                         ids=["red dropped", "reordered"])
+def test_a_record_of_codes_other_than_the_encoders_categories_fails_validate(record: list[str]) -> None:
+    """The file's record of the codes with 'red' dropped: red rows are unknown to it (all zeros with
+    handle_unknown='ignore'), the reference was given a missing value for them, which it scores as zeros too, and
+    parity passed. Reordered, codes of 'green' and 'red' read as each other. validate fails, naming the categories
+    on each side."""
+    frame, y = _frame()
+    model = _pipeline(frame, y, False, handle_unknown="ignore")
+    conv = og.convert(model, frame.head(20), target=TARGET)
+    report = og.validate(_record_edited(conv.model, "colour", record), target=TARGET, reference=model, data=frame)
+    parity = next(c for c in report.checks if c.name == "prediction_parity")
+    assert not parity.passed, str(report)
+    assert "not the reference's" in parity.message and "'colour'" in parity.message
+    assert "['amber', 'blue', 'green', 'red']" in parity.message
+    assert ("reference only ['red']" in parity.message) == (len(record) == 3)
+    assert og.validate(conv, target=TARGET, reference=model, data=frame).passed
+
+
+@pytest.mark.parametrize("kind", ["lightgbm", "hist"])
+def test_a_record_of_codes_dropping_a_boosters_category_fails_validate(kind: str) -> None:
+    """The same for a booster reading a pandas category column (LightGBM, HistGradientBoosting): its categories
+    are those the adaptation wrote when it made the input of codes."""
+    frame, y = _frame()
+    frame = frame.drop(columns=["size"])
+    if kind == "lightgbm":
+        lgb = pytest.importorskip("lightgbm")
+        model = lgb.LGBMClassifier(n_estimators=20, min_child_samples=5, verbose=-1).fit(frame, y)
+    else:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        model = HistGradientBoostingClassifier(categorical_features="from_dtype", max_iter=20).fit(frame, y)
+    conv = og.convert(model, frame.head(20), target=TARGET)
+    recorded = list(dict(conv.signature.input("colour").codes or ())[0])
+    edited = _record_edited(conv.model, "colour", recorded[:-1])
+    report = og.validate(edited, target=TARGET, reference=model, data=frame)
+    parity = next(c for c in report.checks if c.name == "prediction_parity")
+    assert not parity.passed and f"reference only {recorded[-1:]}" in parity.message, str(report)
+    assert og.validate(conv, target=TARGET, reference=model, data=frame).passed
