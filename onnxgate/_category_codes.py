@@ -98,8 +98,9 @@ def category_codes(values: Any, categories: Any, unseen_missing: bool, plain: bo
         raise ValueError(
             f"holds {len(unseen)} value(s) that are none of the model's categories {shown} (e.g. "
             f"{list(dict.fromkeys(unseen))[:5]}), and the model refuses a category it was not fitted on: send "
-            f"a category{', its code (0..' + str(count - 1) + ')' if plain and not numbers else ''} or null for a "
-            "missing value, or drop those rows")
+            f"a category{', its code (0..' + str(count - 1) + ')' if plain and not numbers else ''}, or drop those "
+            "rows (a null is read as a missing value, which a OneHotEncoder with handle_unknown='error' fitted without "
+            "missing values refuses too)")
     return out
 
 
