@@ -212,7 +212,9 @@ def original_feeds(
         columns = (mapping["inputs"].get(spec.name) or {}).get("columns") or []
         if spec.codes is None or len(columns) != 1:
             return spec.codes
-        return recorded_codes.get(str(columns[0]))
+        # a file whose input takes the categories again (an MLflow package's) records no codes: the mapping's copy
+        recorded = recorded_codes.get(str(columns[0]))
+        return spec.codes if recorded is None else recorded
 
     native_inputs = tuple(dataclasses.replace(spec, name=native_name(spec), codes=native_codes(spec))
                           for spec in original.inputs)
