@@ -292,20 +292,26 @@ def _read_identifier(text: str, i: int) -> tuple[str, int]:
     return m.group(0), i + m.end()
 
 
+def _closing(text: str, start: int, close: str) -> int:
+    """The index of the ``close`` quote ending the quoted name or literal opened at ``start`` (a doubled ``close``
+    is part of it, as T-SQL writes ``]]`` and ``''``); ``len(text)`` when it is never closed."""
+    j = start + 1
+    while j < len(text):
+        if text[j] == close:
+            if text.startswith(close * 2, j):
+                j += 2
+                continue
+            break
+        j += 1
+    return j
+
+
 def _strip_comments(script: str) -> str:
     out, i = [], 0
     while i < len(script):
         ch = script[i]
         if ch == "[" or ch == '"' or ch == "'":
-            close = {"[": "]", '"': '"', "'": "'"}[ch]
-            j = i + 1
-            while j < len(script):
-                if script[j] == close:
-                    if script.startswith(close * 2, j):
-                        j += 2
-                        continue
-                    break
-                j += 1
+            j = _closing(script, i, {"[": "]", '"': '"', "'": "'"}[ch])
             out.append(script[i : j + 1])
             i = j + 1
         elif script.startswith("--", i):
@@ -1375,14 +1381,7 @@ def duckdb_statements(script: str) -> list[str]:
             current.append(_dq(name))
         elif ch == "'" or (ch in "Nn" and text.startswith("'", i + 1) and word is not None and word.group() in "Nn"):
             start = i + (ch != "'")
-            j = start + 1
-            while j < len(text):
-                if text[j] == "'":
-                    if text.startswith("''", j):
-                        j += 2
-                        continue
-                    break
-                j += 1
+            j = _closing(text, start, "'")
             current.append(text[start:j + 1])
             i = j + 1
         elif word is not None:
