@@ -485,11 +485,7 @@ def _unchecked(reference: Any, proto: Any, signature: Any, rows: Rows, holds_nan
     if any(spec.elem_type == "string" for spec in signature.inputs):
         categories = category_columns(reference, proto, probe if probe is not None else
                                       _first_rows(rows, signature, ROWS_ALONE))
-    look_for = {}
-    for k in categories:
-        disputed = set(k.disputed())
-        look_for[(k.input, k.column)] = frozenset(v for v in (k.reference or k.file)
-                                                  if v not in k.missing and v not in disputed)
+    look_for = {(k.input, k.column): frozenset(k.agreed()) for k in categories}
     return _Unchecked(reads, categories, look_for, probe)
 
 

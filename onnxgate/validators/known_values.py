@@ -82,6 +82,13 @@ class KnownValues:
             only_ref, only_file = sorted(own - ours, key=_order), sorted(ours - anywhere, key=_order)
         return only_ref + only_file
 
+    def agreed(self) -> list[Value]:
+        """The values both sides know alike (the reference's, else the file's, once each in order), neither a
+        missing value's text nor disputed: those a passing parity's ``not_checked`` note names when no row holds
+        them (:func:`onnxgate.validators.parity.parity_not_checked`, on Spark too)."""
+        disputed = set(self.disputed())
+        return [v for v in dict.fromkeys(self.reference or self.file) if v not in self.missing and v not in disputed]
+
     def to_try(self) -> list[Value]:
         """The values to score a row with, in priority order: the disputed ones, then the others the data does
         not hold (at most :data:`MAX_VALUES_PER_COLUMN`)."""

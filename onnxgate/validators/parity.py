@@ -1083,9 +1083,7 @@ def parity_not_checked(reads: MissingValueReads, found: Mapping[str, set[int]], 
     lacking: list[str] = []
     total = 0
     for k in categories:
-        disputed = set(k.disputed())
-        known = [v for v in (k.reference or k.file) if v not in k.missing and v not in disputed]
-        absent = [v for v in dict.fromkeys(known) if v not in held.get((k.input, k.column), set())]
+        absent = [v for v in k.agreed() if v not in held.get((k.input, k.column), set())]
         if absent:
             total += len(absent)
             wide = probe is not None and np.shape(probe[k.input])[1:] not in ((), (1,))
