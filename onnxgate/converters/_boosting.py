@@ -515,10 +515,24 @@ def dynamic_batch(proto: onnx.ModelProto) -> None:
             first.dim_param = "N"
 
 
+def _float_rows_of(value_info: Any, width: int | None) -> None:
+    """``value_info`` declared as ``helper.make_tensor_value_info(its name, FLOAT, ["N", width])`` declares it (the
+    same bytes), in place."""
+    from onnx import TensorProto
+
+    name = value_info.name
+    value_info.Clear()
+    value_info.name = name
+    tensor = value_info.type.tensor_type
+    tensor.elem_type = TensorProto.FLOAT
+    tensor.shape.dim.add().dim_param = "N"
+    second = tensor.shape.dim.add()
+    if width is not None:
+        second.dim_value = width
+
+
 def drop_zipmap(proto: onnx.ModelProto, output: str = "probabilities") -> bool:
     """Replace a final ZipMap by the probability tensor it reads; the graph output keeps its name."""
-    from onnx import TensorProto, helper
-
     graph = proto.graph
     for i, node in enumerate(graph.node):
         if node.op_type != "ZipMap":
@@ -532,17 +546,14 @@ def drop_zipmap(proto: onnx.ModelProto, output: str = "probabilities") -> bool:
                 for attr in other.attribute:
                     if attr.name in ("classlabels_int64s", "classlabels_strings"):
                         width = len(attr.ints) or len(attr.strings)
-        for other in graph.node:
-            for j, name in enumerate(other.output):
-                if name == source:
-                    other.output[j] = produced
-            for j, name in enumerate(other.input):
-                if name == source:
-                    other.input[j] = produced
-        for k, out in enumerate(graph.output):
+                other.output[:] = [produced if name == source else name for name in other.output]
+            if source in other.input:
+                other.input[:] = [produced if name == source else name for name in other.input]
+        for out in graph.output:
             if out.name == produced:
-                graph.output.remove(out)
-                graph.output.insert(k, helper.make_tensor_value_info(produced, TensorProto.FLOAT, ["N", width]))
+                # rewritten in place as make_tensor_value_info(produced, FLOAT, ["N", width]) writes it: removing
+                # the output and inserting a new one compared it with every output (a fifth of the work here)
+                _float_rows_of(out, width)
                 break
         return True
     return False
