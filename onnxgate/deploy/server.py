@@ -202,6 +202,8 @@ _CATEGORY_TYPES = ("INT32", "BYTES", "INT64", "FP32", "FP64")
 _NUMPY_TYPES = {"INT32": "int32", "INT64": "int64", "FP32": "float32", "FP64": "float64"}
 #: The texts a BYTES tensor of category values sends for a missing value (tritonclient writes str(None), str(NaN)).
 _MISSING_TEXTS = ("", "nan", "None")
+#: Digits of a byte count in a header, at most: 10**18 bytes is past any body (DEFAULT_MAX_BODY_BYTES is 8 digits).
+_BYTE_COUNT_DIGITS = 18
 #: The model's version on the v2 routes (a package holds one model).
 V2_VERSION = "1"
 
@@ -501,6 +503,16 @@ def _v2_loads(raw: bytes, what: str = "the request body") -> Any:
     return parsed
 
 
+def _byte_count(value: bytes) -> int | None:
+    """A header's byte count (``Inference-Header-Content-Length``): ASCII digits, spaces around them aside; None
+    for anything else. More digits than any body has bytes are None too: ``int()`` raises ValueError past 4,300
+    digits, and such a header got 500 ``scoring failed: ValueError`` instead of the 400 naming it."""
+    digits = value.strip()
+    if not digits.isdigit() or len(digits) > _BYTE_COUNT_DIGITS:
+        return None
+    return int(digits)
+
+
 def _v2_shape(dims: Any) -> list[int]:
     if dims is None:
         return [-1]
@@ -710,10 +722,10 @@ class OpenInference:
         if declared is None:
             header, binary = body, b""
         else:
-            if not declared.strip().isdigit() or int(declared) > len(body):
+            size = _byte_count(declared)
+            if size is None or size > len(body):
                 raise _V2Error(400, f"Inference-Header-Content-Length {declared.decode('latin-1')!r} must be a "
                                f"byte count within the body's {len(body)} bytes")
-            size = int(declared)
             header, binary = body[:size], body[size:]
         self.entry.precheck(header)
         request = _v2_loads(header, "the request body" if declared is None else "the inference request header")
@@ -1281,8 +1293,9 @@ class ScoringApp:
                             "request")
         except _BadEncoding as err:
             return v2.error(err.status, err.message)
-        declared = headers.get(b"inference-header-content-length", b"")
-        json_size = int(declared) if declared.strip().isdigit() else len(body)
+        json_size = _byte_count(headers.get(b"inference-header-content-length", b""))
+        if json_size is None:
+            json_size = len(body)
         if self._inline(min(json_size, len(body)) <= INLINE_MAX_BYTES
                         and len(body) - json_size <= V2_INLINE_BINARY_BYTES):
             result: tuple[int, bytes, list[tuple[bytes, bytes]]] = self._on_loop(scope, v2.infer, headers, body)

@@ -397,6 +397,9 @@ RAW_BAD = [
      400, "expected float64 values, found"),
     ("header-length-too-big", b'{"inputs": []}', {"Inference-Header-Content-Length": "999"}, 400,
      "Inference-Header-Content-Length '999'"),
+    # before: 500 {"error": "scoring failed: ValueError"} (int() refuses over 4,300 digits)
+    ("header-length-5000-digits", b'{"inputs": []}', {"Inference-Header-Content-Length": "9" * 5000}, 400,
+     "must be a byte count within the body's 14 bytes"),
     # binary data after the JSON without the header that says where the JSON ends (helper-72)
     ("binary-without-header", b'{"inputs": []}\xf6\x00\x01\x02', {}, 400,
      "gives the length of its JSON header in the Inference-Header-Content-Length header"),
