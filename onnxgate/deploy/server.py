@@ -75,7 +75,9 @@ model answers in under :data:`INLINE_MAX_SECONDS` on average; anything larger, o
 slower model, is scored in a thread pool so the health probes and other clients are answered
 meanwhile. A request's head must arrive within :data:`REQUEST_HEAD_SECONDS` of its first byte (or of
 the connection opening), and its body may not pause longer than :data:`REQUEST_BODY_IDLE_SECONDS`;
-past either it gets 408 and the connection is closed. A 405 names the route's methods in ``Allow``.
+past either it gets 408 and the connection is closed. A client that half-closes the connection once its requests
+are sent (``nc -N``, ``socat``) gets an answer to each request it sent whole, then the connection is closed. A 405
+names the route's methods in ``Allow``.
 The v2 routes are ``/v2`` and the paths under ``/v2/``; their errors from the HTTP layer (malformed
 HTTP, 408, 431) and a 500 are in the protocol's ``{"error": text}`` form too.
 """
@@ -1631,6 +1633,16 @@ def _build_protocol_class() -> Any:
             elif self.cycle is not None and not self.cycle.response_complete:
                 super().shutdown()  # the request's answer closes the connection
             # else a request head is arriving: on_headers_complete makes it the last (REQUEST_HEAD_SECONDS bounds it)
+
+        def eof_received(self) -> bool | None:  # type: ignore[override]  # asyncio: True keeps it open
+            """The client has sent its last byte (a half-close: ``nc -N``, ``socat``, a script's ``shutdown(SHUT_WR)``
+            after its requests). The requests it sent whole are answered, then the connection is closed; uvicorn
+            closed it at once, and a request still being scored, or pipelined behind one, got no answer (which of
+            them did was a race: 0 to 3 of 3 pipelined requests), and its answer an error traceback in the log."""
+            if self._in_request or self.cycle is None or self.cycle.response_complete:
+                return None  # nothing whole left to answer (a request cut short never will be): close now
+            self.cycle.keep_alive = False  # the last request received: its answer closes the connection
+            return True  # keep the transport open for writing
 
         def _between_requests(self) -> bool:
             """No request is being read or answered: none came yet, or the last one is answered and no byte of
