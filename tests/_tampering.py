@@ -169,3 +169,75 @@ def halved_above_rows_in_function(model: Any, rows: int, output: str = "probabil
     edited.functions.extend([gate, halve])
     edited.opset_import.append(helper.make_opsetid("local", 1))
     return edited
+
+
+def counted_above_rows(model: Any, rows: int, how: str, output: str = "probabilities") -> Any:
+    """A copy of ``model`` (an ``onnx.ModelProto``) whose ``output`` is halved in a batch of more than ``rows`` rows,
+    the batch's rows counted with no Shape, Size or control flow: a tensor of ones like the first input
+    (``x * 0 + 1``) summed over the rows (``how`` "reduce_rows": a ReduceSum over axis 0; "reduce_all": over every
+    axis, keepdims; "matmul": ``ones.T @ ones``, a MatMul contracting the rows; "flattened": reshaped to ``[-1]``
+    first, where shape inference loses the rows, then summed over axis 0), then Greater and Where. ``how``
+    "row_max" halves it where the batch's largest value in the first input's first column exceeds ``rows``: each
+    row's answer depends on the other rows, and data whose rows all lie below shows nothing). Reduce nodes are
+    written the way the file's default-domain opset spells their axes."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    edited = onnx.ModelProto()
+    edited.CopyFrom(model)
+    opset = next(o.version for o in edited.opset_import if o.domain in ("", "ai.onnx"))
+    kind = next(o for o in edited.graph.output if o.name == output).type.tensor_type.elem_type
+    converted = f"{output}_converted"
+    for node in edited.graph.node:
+        node.output[:] = [converted if name == output else name for name in node.output]
+    first = edited.graph.input[0].name
+    width = edited.graph.input[0].type.tensor_type.shape.dim[1].dim_value
+
+    def reduce(op: str, source: str, target: str, axes: list[int] | None) -> list[Any]:
+        takes_input = (op == "ReduceSum" and opset >= 13) or opset >= 18
+        if axes is None:
+            return [helper.make_node(op, [source], [target], keepdims=1)]
+        if takes_input:
+            return [helper.make_node("Constant", [], [f"{target}_axes"],
+                                     value=numpy_helper.from_array(np.array(axes, dtype=np.int64))),
+                    helper.make_node(op, [source, f"{target}_axes"], [target], keepdims=1)]
+        return [helper.make_node(op, [source], [target], axes=axes, keepdims=1)]
+
+    def const(name: str, value: float, elem: int) -> Any:
+        return numpy_helper.from_array(np.array(value, dtype=helper.tensor_dtype_to_np_dtype(elem)), name)
+
+    elem = edited.graph.input[0].type.tensor_type.elem_type
+    edited.graph.initializer.extend([const("tamper_zero", 0.0, elem), const("tamper_one", 1.0, elem),
+                                     const("tamper_half", 0.5, kind)])
+    nodes = [helper.make_node("Mul", [first, "tamper_zero"], ["tamper_zeros"]),
+             helper.make_node("Add", ["tamper_zeros", "tamper_one"], ["tamper_ones"])]
+    limit = float(rows)
+    if how == "row_max":
+        edited.graph.initializer.append(numpy_helper.from_array(np.array([0], dtype=np.int64), "tamper_column"))
+        nodes = [helper.make_node("Gather", [first, "tamper_column"], ["tamper_first"], axis=1),
+                 *reduce("ReduceMax", "tamper_first", "tamper_count", [0])]
+    elif how == "reduce_rows":
+        nodes += [*reduce("ReduceSum", "tamper_ones", "tamper_per_column", [0]),
+                  *reduce("ReduceMin", "tamper_per_column", "tamper_count", [1])]
+    elif how == "reduce_all":
+        nodes += reduce("ReduceSum", "tamper_ones", "tamper_count", None)
+        limit = float(rows * width)
+    elif how == "flattened":
+        edited.graph.initializer.append(numpy_helper.from_array(np.array([-1], dtype=np.int64), "tamper_flat"))
+        nodes += [helper.make_node("Reshape", ["tamper_ones", "tamper_flat"], ["tamper_flat_ones"]),
+                  *reduce("ReduceSum", "tamper_flat_ones", "tamper_count", [0])]
+        limit = float(rows * width)
+    elif how == "matmul":
+        nodes += [helper.make_node("Transpose", ["tamper_ones"], ["tamper_columns"], perm=[1, 0]),
+                  helper.make_node("MatMul", ["tamper_columns", "tamper_ones"], ["tamper_gram"]),
+                  *reduce("ReduceMin", "tamper_gram", "tamper_count", None)]
+    else:
+        raise ValueError(f"how: expected 'reduce_rows', 'reduce_all', 'flattened', 'matmul' or 'row_max', "
+                         f"found {how!r}")
+    edited.graph.initializer.append(const("tamper_limit", limit, elem))
+    nodes += [helper.make_node("Greater", ["tamper_count", "tamper_limit"], ["tamper_large"]),
+              helper.make_node("Mul", [converted, "tamper_half"], ["tamper_halved"]),
+              helper.make_node("Where", ["tamper_large", "tamper_halved", converted], [output])]
+    edited.graph.node.extend(nodes)
+    return edited

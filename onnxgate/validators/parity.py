@@ -93,10 +93,12 @@ __all__ = [
     "OutputComparison",
     "RowComparison",
     "accumulate_batch",
+    "batch_cause",
     "by_column",
     "category_columns",
     "check_batch_size",
     "check_prediction_parity",
+    "class_order_finding",
     "classes_seen",
     "compare_arrays",
     "compare_rows",
@@ -116,6 +118,7 @@ __all__ = [
     "reference_failed",
     "resolve_tolerances",
     "row_inputs_shown",
+    "rows_mixed_finding",
     "rows_with_nan",
     "scalar_inputs_finding",
     "traced_rows_disagree",
@@ -386,9 +389,13 @@ def check_prediction_parity(
     probe_failed: Exception | None = None
     # the first batch's rows, for the traced rows-alone check (kept only for a traced reference: a batch's memory)
     traced = traces_forward(reference)
-    # a file that reads its batch size (edited by hand: an If on it) answers otherwise in larger batches whatever
-    # the reference, and the data's own batches cannot show it: it is scored in one large batch too
-    sized = not traced and reads_batch_size(proto)
+    # a file that reads its batch size (edited by hand: an If on it) or mixes its rows (a count of them summed over
+    # axis 0, with no Shape: helper-345) answers otherwise in larger batches whatever the reference, and the data's
+    # own batches cannot show it: it is scored in one large batch too
+    from onnxgate.validators.rows_mixed import scan_rows
+
+    rows_scan = scan_rows(proto)
+    sized = not traced and (reads_batch_size(proto) or bool(rows_scan.mixed or rows_scan.untraced))
     first_feeds: Mapping[str, Any] | None = None
     # the file against the reference given the rows as the file's narrower input reads them, on the batches
     # that differ from the reference given the user's own rows (None: none differed, or not asked)
@@ -481,6 +488,12 @@ def check_prediction_parity(
     )
     if not result.passed and rounded is not None and user_values is not None:
         result = with_rounding_measured(result, rounded, narrowed_type(signature, user_values))
+    reordered = class_order_finding(proto, reference_classes(reference))
+    if reordered is not None:  # whatever rows the data holds: a table reordered passed on rows of one class
+        message = reordered[0] if result.passed else f"{result.message}; {reordered[0]}"
+        return CheckResult(name, False, message, {**result.details, "class_order": reordered[1]})
+    if rows_scan.mixed:  # the evidence, whatever the verdict: which node reads across the rows, and how
+        result = dataclasses.replace(result, details={**result.details, "rows_mixed": list(rows_scan.mixed)})
     result = with_tied_rows(result, tied.decided, done, tied.untried)
     result = with_rows_holding_nan(result, with_nan, done)
     if probe_failed is not None and probe is not None and num_rows(probe) != done:
@@ -503,7 +516,11 @@ def check_prediction_parity(
         # tie the tie resolver accepted there is not judged again (a KNN file with an If on the batch size passed)
         every = feeds if batches == 1 else as_feeds(data, signature)
         alone = large_batch_disagrees(session, every, signature, tolerances, run_reference, traced=False,
-                                      not_run=unscored_batch)
+                                      not_run=unscored_batch, cause=batch_cause(proto, rows_scan))
+    if alone is None and result.passed and rows_scan.mixed:
+        # the batches tried agree, yet a node reads across the rows: a batch mean, the batch's largest value
+        # compared with a threshold the data's rows all lie below (helper-345)
+        alone = rows_mixed_finding(rows_scan.mixed)
     unchecked = parity_not_checked(reads, found, categories, held, result.details.get("classes_seen"),
                                    unscored_batch, probe)
     if probe is not None and probe_failed is None and (alone is not None or not result.passed):
@@ -1671,6 +1688,7 @@ def large_batch_disagrees(
     rows_of: str = "",
     traced: bool = True,
     not_run: list[str] | None = None,
+    cause: str = "its graph reads the batch size, through Shape, Size or control flow",
 ) -> str | None:
     """Score the data's rows repeated into one batch of :data:`LARGE_BATCH_ROWS` rows (fewer for wide
     inputs) with both models; a sentence saying how the file answers otherwise there, else None (also when
@@ -1679,7 +1697,9 @@ def large_batch_disagrees(
     False: no exporter traced the reference) one the file's graph takes on it (:func:`reads_batch_size`). Then the
     file's answers there are compared with its own answers to the data's rows, which parity matched to the reference,
     and the reference is not run. Where the batch was made but not compared (the machine's memory, a reference that
-    cannot score it), the reason is appended to ``not_run`` when given."""
+    cannot score it), the reason is appended to ``not_run`` when given. ``cause``: what in the graph makes a row's
+    answer depend on its batch, for the sentence of a file (``traced`` False) that answers otherwise
+    (:func:`batch_cause`)."""
     import numpy as np
 
     rows = _rows_to_score_alone(session, feeds)
@@ -1716,10 +1736,9 @@ def large_batch_disagrees(
         return (f"in one batch of {size} rows (the data's {rows} rows repeated), output {spec.name!r} answers "
                 f"otherwise than in the data's own batches on {bad.size} rows (row {row}, data row "
                 f"{int(picks[row])}{rows_of}: {_brief(ours[row])} in the large batch, {_brief(expected[row])} in "
-                "the data's batch, where it matches the reference): the file's answer depends on the batch size (its "
-                "graph reads the batch size, through Shape, Size or control flow), so a service or PREDICT sent "
-                "larger batches answers otherwise. Convert the model again rather than edit the file, or validate "
-                "with more rows")
+                f"the data's batch, where it matches the reference): the file's answer depends on the batch size ("
+                f"{cause}), so a service or PREDICT sent larger batches answers otherwise. Convert the model again "
+                "rather than edit the file, or validate with more rows")
     try:
         theirs = run_reference(large)
     except Exception as err:
@@ -1738,6 +1757,83 @@ def large_batch_disagrees(
                 "sent larger batches answers otherwise. Write forward() without branching on the batch size "
                 "(torch.where per row), or validate with more rows")
     return None
+
+
+#: Attributes of a node that list a classifier's classes in the order of its scores.
+CLASS_TABLES = ("classlabels_int64s", "classlabels_strings")
+
+
+def class_order_finding(model: Any, classes: Sequence[Any] | None) -> tuple[str, dict[str, Any]] | None:
+    """A sentence and its evidence when a class table of ``model`` holds exactly a native classifier reference's
+    ``classes`` (its ``classes_``) in another order, else None. A class table: a ``classlabels_*`` attribute (a
+    classifier node's, a ZipMap's), or a constant vector a ``Gather`` or ``ArrayFeatureExtractor`` picks labels from
+    (the converters' ``classes[argmax(scores)]``). Such a file labels rows of one class with another and gives
+    each score to another class: on data of one class, where both models answered that class alike, it passed
+    (helper-318's audit). A table of other values (a converter's codes 0..k-1, mapped to the classes after) is not
+    compared."""
+    from onnx import helper, numpy_helper
+
+    from onnxgate.validators.structure import iter_nodes, node_label
+
+    if not classes:
+        return None
+    wanted = [c.decode() if isinstance(c, bytes) else c for c in classes]
+    constants = {t.name: t for t in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Constant" and node.output:
+            value = next((a.t for a in node.attribute if a.name == "value"), None)
+            if value is not None:
+                constants[node.output[0]] = value
+    for path, node in iter_nodes(model.graph):
+        tables: list[tuple[str, list[Any]]] = [
+            (attr.name, list(helper.get_attribute_value(attr))) for attr in node.attribute if attr.name in CLASS_TABLES]
+        picks = node.op_type == "ArrayFeatureExtractor" or (node.op_type == "Gather" and not any(
+            a.name == "axis" and a.i != 0 for a in node.attribute))
+        if picks and node.input and node.input[0] in constants:
+            array = numpy_helper.to_array(constants[node.input[0]])
+            if array.ndim == 1:
+                tables.append((f"constant {node.input[0]!r}", array.tolist()))
+        for where, values in tables:
+            table = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in values]
+            as_text = [str(c) for c in wanted] if table and isinstance(table[0], str) else wanted
+            try:
+                same_values = len(table) == len(as_text) and sorted(table) == sorted(as_text)
+            except TypeError:  # classes of mixed types: not one table to compare
+                continue
+            if same_values and table != as_text:
+                label = node_label(path, node)
+                return (f"node {label} lists the classes as {table} (its {where}), where the reference's classes_ "
+                        f"are {as_text}: the file gives labels and scores to other classes than the reference, "
+                        "whatever rows the data holds. Convert the model again rather than edit the class table",
+                        {"node": label, "table": where, "file": table, "reference": as_text})
+    return None
+
+
+def batch_cause(model: Any, scan: Any) -> str:
+    """What in ``model``'s graph can make a row's answer depend on its batch, for :func:`large_batch_disagrees`'s
+    sentence: the nodes that mix the rows (``scan``: :func:`onnxgate.validators.rows_mixed.scan_rows`), a node
+    reading the batch size (:func:`reads_batch_size`), or the nodes across the rows the scan could not follow."""
+    from onnxgate.validators.rows_mixed import rows_mixing_sentence
+
+    if scan.mixed:
+        return f"its graph mixes the rows of a batch: {rows_mixing_sentence(scan.mixed)}"
+    if scan.untraced and not reads_batch_size(model):
+        return f"its graph computes across the rows of a batch, at {', '.join(scan.untraced[:3])} or after it"
+    return "its graph reads the batch size, through Shape, Size or control flow"
+
+
+def rows_mixed_finding(mixed: Sequence[Mapping[str, Any]]) -> str:
+    """The sentence failing a file whose graph mixes the rows of a batch (:func:`onnxgate.validators.rows_mixed.
+    scan_rows`) where no batch scored showed it: the nodes, and what to do."""
+    from onnxgate.validators.rows_mixed import rows_mixing_sentence
+
+    count = len(mixed)
+    return (f"{count} node{'s' if count > 1 else ''} of the file's graph mix{'' if count > 1 else 'es'} the rows of a "
+            f"batch: {rows_mixing_sentence(mixed)}. A row's answer then depends on the other rows scored with it "
+            "(a batch mean, a count of the rows, the batch's largest value against a threshold), which the batches "
+            "scored here did not show, and a service or PREDICT batching rows otherwise answers otherwise. Convert "
+            "the model again rather than edit the file, export it in inference mode (PyTorch: model.eval()), or "
+            "reduce over a row's own values (an axis other than the rows, axis 0)")
 
 
 def _row_width(specs: Sequence[Any]) -> int:

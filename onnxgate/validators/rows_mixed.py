@@ -1,0 +1,340 @@
+"""Where a graph mixes the rows of a batch: the nodes whose answer for one row reads the other rows.
+
+A file scored by a service or by ``PREDICT`` gets its rows in batches of any size, and each row's answer must
+depend on that row alone. Parity compares the file with its reference on the data's own batches, so a node that
+reads every row of its batch agrees there and answers otherwise elsewhere: a count of the rows (``x * 0 + 1``
+summed over axis 0) compared with a threshold halved every probability in batches above 100 rows and passed on 5
+rows of data; a batch's largest value switching behaviour passed on rows that all lie below it (helper-345).
+
+The batch's rows are followed through the graph by ONNX shape inference: the first axis of each input whose
+batch is not fixed gets the symbol :data:`ROWS`, inference carries it through element-wise operators,
+``Transpose``, ``MatMul``, ``Gather``... (data propagation on: a ``Reshape`` to a computed shape keeps it), and a
+node is said to mix the rows (:data:`ROW_MIXERS`) when it reduces, sorts, normalises or contracts over an axis that
+carries it. A model-local function is inlined first, so a node inside one is found and named as inlined. Where
+inference loses the symbol (a ``Reshape`` to a constant ``[-1]``, an operator without a shape function) nothing is
+said: the scan finds what it can name, and parity's large batch (scored for a file that reads its batch size or
+mixes its rows) is the check of what the scan cannot see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from onnxgate._onnx import node_subgraphs
+
+__all__ = ["ROWS", "ROW_MIXERS", "RowsScan", "rows_mixing_sentence", "scan_rows"]
+
+#: The symbol given to the first axis of each input whose batch is not fixed, before shape inference.
+ROWS = "onnxgate_rows"
+#: Operators that read every position of an axis for the value at each position of it (reductions, arg/top-k,
+#: cumulative sums, the softmax family, normalisations over an axis), with how each says its axes: ``"axes"``
+#: (an attribute, or from the opset where it became an input, input 1), ``"axis"`` (one; the value its default),
+#: ``"from"`` (that axis and every later one: LayerNormalization), or ``"all"`` (every axis: Unique, NonZero).
+ROW_MIXERS: Mapping[str, tuple[str, int]] = {
+    **{op: ("axes", 0) for op in ("ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1",
+                                     "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare")},
+    "ArgMax": ("axis", 0), "ArgMin": ("axis", 0), "TopK": ("axis", -1), "CumSum": ("axis", 0),
+    "Softmax": ("axis", -1), "LogSoftmax": ("axis", -1), "Hardmax": ("axis", -1), "LpNormalization": ("axis", -1),
+    "MeanVarianceNormalization": ("axes", 0), "LayerNormalization": ("from", -1),
+    "Unique": ("all", 0), "NonZero": ("all", 0),
+}
+#: The opset of the default domain from which a reduction reads its axes from input 1 (ReduceSum from 13, the
+#: others from 18).
+AXES_AS_INPUT = {"ReduceSum": 13}
+AXES_AS_INPUT_DEFAULT = 18
+
+
+@dataclass(frozen=True)
+class RowsScan:
+    """What :func:`scan_rows` found. ``mixed``: the nodes whose answer for a row reads the other rows of its batch,
+    each a dict with ``node`` (its name and operator), ``op_type``, ``where`` (``"main graph"`` or the subgraph's
+    path), ``reads`` (the input that carries the rows, with its shape, ``rows`` for the batch axis) and ``why`` (over
+    which axis, a clause). ``untraced``: the nodes of those kinds reading a tensor made from the inputs whose rows
+    axis inference lost (a ``Reshape`` to ``[-1, 1]``), or ``["shape inference"]`` when it failed: the scan cannot
+    say whether they mix the rows, so parity scores the file in a large batch for them."""
+
+    mixed: tuple[dict[str, Any], ...] = ()
+    untraced: tuple[str, ...] = ()
+
+
+def scan_rows(model: Any) -> RowsScan:
+    """Follow the batch's rows through ``model`` (an ``onnx.ModelProto``, not changed) by shape inference (see the
+    module) and name the nodes that mix them (:class:`RowsScan`). Empty for a file whose inputs fix their batch."""
+    import onnx
+
+    prepared = _rows_named(model)
+    if prepared is None:
+        return RowsScan()
+    try:
+        if prepared.functions:
+            import onnx.inliner
+
+            prepared = onnx.inliner.inline_local_functions(prepared)
+        inferred = onnx.shape_inference.infer_shapes(prepared, data_prop=True)
+    except Exception:  # a file shape inference cannot read: the large batch is the only check then
+        return RowsScan(untraced=("shape inference",))
+    opset = next((int(o.version) for o in inferred.opset_import if o.domain in ("", "ai.onnx")), 0)
+    initializers = {t.name for t in inferred.graph.initializer}
+    derived = {v.name for v in inferred.graph.input if v.name not in initializers}
+    found: list[dict[str, Any]] = []
+    untraced: list[str] = []
+    for where, node, shapes, constants in _nodes_with_shapes(inferred.graph, "main graph", {}, {}):
+        label = repr(node.name or f"{node.op_type} -> {node.output[0] if node.output else ''}")
+        reads = [name for name in node.input if name in derived]
+        if reads or any(True for _ in node_subgraphs(node)):
+            derived.update(node.output)
+        if not reads:
+            continue
+        reason = _mixes_rows(node, shapes, constants, opset)
+        if reason is not None:
+            read, why = reason
+            found.append({"node": f"{label} ({node.op_type})", "op_type": node.op_type, "where": where,
+                          "reads": f"{read!r} {_shown(shapes[read])}", "why": why})
+        elif _may_mix(node, constants) and any(_rows_lost(shapes.get(name)) for name in reads):
+            untraced.append(f"{label} ({node.op_type})")
+    return RowsScan(tuple(found), tuple(untraced))
+
+
+def _may_mix(node: Any, constants: Mapping[str, Any]) -> bool:
+    """Whether ``node`` is of a kind :func:`_mixes_rows` judges (a reduction, a product, a constant Gather...)."""
+    if node.domain not in ("", "ai.onnx"):
+        return False
+    if node.op_type in ("Gather", "GatherElements"):
+        return len(node.input) > 1 and node.input[1] in constants
+    return (node.op_type in ROW_MIXERS or node.op_type in ("MatMul", "Gemm", "MatMulInteger", "QLinearMatMul", "Einsum")
+            or (node.op_type == "BatchNormalization" and _attr(node, "training_mode") == 1))
+
+
+def _rows_lost(dims: Sequence[Any] | None) -> bool:
+    """A shape that does not say where the rows are: an unknown rank, or an axis of unknown length and none the
+    rows' (a fully known shape holds no rows: ``ones.T @ ones`` is [4, 4])."""
+    return dims is None or (ROWS not in dims and any(not isinstance(d, int) or d <= 0 for d in dims))
+
+
+def rows_mixing_sentence(found: Sequence[Mapping[str, Any]], limit: int = 3) -> str:
+    """The nodes of :attr:`RowsScan.mixed` as a clause of a message: ``node 'x' (ReduceSum) in the main graph,
+    reading 'ones' [rows, 4], sums over axis 0, the batch's rows; ...``, at most ``limit`` of them."""
+    shown = [f"node {f['node']} in the {f['where']}, reading {f['reads']}, {f['why']}" if f["where"] == "main graph"
+             else f"node {f['node']} in {f['where']}, reading {f['reads']}, {f['why']}" for f in found[:limit]]
+    more = f" (and {len(found) - limit} more)" if len(found) > limit else ""
+    return "; ".join(shown) + more
+
+
+def _rows_named(model: Any) -> Any:
+    """A copy of ``model`` whose inputs' first axes, where not fixed, are :data:`ROWS` (value_info and outputs
+    naming the same symbols as those axes did follow); None when no input has such an axis."""
+    import onnx
+
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    initializers = {t.name for t in copy.graph.initializer}
+    renamed: set[str] = set()
+    for value in copy.graph.input:
+        if value.name in initializers or not value.type.HasField("tensor_type"):
+            continue
+        shape = value.type.tensor_type.shape
+        if not value.type.tensor_type.HasField("shape") or not shape.dim or shape.dim[0].dim_value > 0:
+            continue
+        if shape.dim[0].dim_param:
+            renamed.add(shape.dim[0].dim_param)
+        shape.dim[0].dim_param = ROWS
+    if not any(d.dim_param == ROWS for v in copy.graph.input if v.type.HasField("tensor_type")
+               for d in v.type.tensor_type.shape.dim[:1]):
+        return None
+    for value in [*copy.graph.value_info, *copy.graph.output]:
+        if value.type.HasField("tensor_type"):
+            for dim in value.type.tensor_type.shape.dim:
+                if dim.dim_param in renamed:
+                    dim.dim_param = ROWS
+    return copy
+
+
+def _nodes_with_shapes(graph: Any, where: str, outer: Mapping[str, Any], outer_constants: Mapping[str, Any],
+                       ) -> Iterator[tuple[str, Any, Mapping[str, Any], Mapping[str, Any]]]:
+    """Each node of ``graph`` and of its subgraphs, with the shapes (a list per name: an int, a symbol or None per
+    axis; None for an unknown rank) and the constant integer tensors visible where it sits."""
+    from onnx import numpy_helper
+
+    shapes: dict[str, Any] = dict(outer)
+    for value in [*graph.input, *graph.value_info, *graph.output]:
+        shapes[value.name] = _dims(value)
+    constants: dict[str, Any] = dict(outer_constants)
+    for tensor in graph.initializer:
+        constants[tensor.name] = numpy_helper.to_array(tensor)
+    for node in graph.node:
+        if node.op_type == "Constant" and node.output:
+            value = next((a for a in node.attribute if a.name in ("value", "value_ints", "value_int")), None)
+            if value is not None:
+                constants[node.output[0]] = (numpy_helper.to_array(value.t) if value.name == "value"
+                                             else list(value.ints) if value.name == "value_ints" else [value.i])
+        yield where, node, shapes, constants
+        for attr_name, sub in node_subgraphs(node):
+            inner = f"{'' if where == 'main graph' else where + '/'}{node.name or node.op_type}.{attr_name}"
+            yield from _nodes_with_shapes(sub, inner, shapes, constants)
+
+
+def _dims(value: Any) -> list[Any] | None:
+    if not value.type.HasField("tensor_type") or not value.type.tensor_type.HasField("shape"):
+        return None
+    return [d.dim_value if d.HasField("dim_value") else d.dim_param or None for d in value.type.tensor_type.shape.dim]
+
+
+def _shown(dims: Sequence[Any]) -> str:
+    return "[" + ", ".join("rows" if d == ROWS else "?" if d is None else str(d) for d in dims) + "]"
+
+
+def _attr(node: Any, name: str) -> Any:
+    from onnx import helper
+
+    for attr in node.attribute:
+        if attr.name == name:
+            return helper.get_attribute_value(attr)
+    return None
+
+
+def _rows_axis(dims: Any) -> int | None:
+    if dims is None:
+        return None
+    return next((i for i, d in enumerate(dims) if d == ROWS), None)
+
+
+def _mixes_rows(node: Any, shapes: Mapping[str, Any], constants: Mapping[str, Any],
+                opset: int) -> tuple[str, str] | None:
+    """``(input read, why)`` when ``node`` reads across the batch's rows, else None (also when it cannot be told)."""
+    if node.domain not in ("", "ai.onnx") or not node.input:
+        return None
+    op = node.op_type
+    if op in ("MatMul", "Gemm", "MatMulInteger", "QLinearMatMul"):
+        return _contracts_rows(node, shapes)
+    if op == "Einsum":
+        return _einsum_contracts_rows(node, shapes)
+    if op == "BatchNormalization" and _attr(node, "training_mode") == 1:
+        read = node.input[0]
+        if _rows_axis(shapes.get(read)) is not None:
+            return read, "computes its mean and variance over the batch's rows (training_mode=1)"
+        return None
+    if op in ("Gather", "GatherElements") and len(node.input) > 1:
+        return _gathers_rows(node, shapes, constants)
+    if op not in ROW_MIXERS:
+        return None
+    read = node.input[0]
+    dims = shapes.get(read)
+    rows = _rows_axis(dims)
+    if rows is None or dims is None:
+        return None
+    rank = len(dims)
+    kind, default = ROW_MIXERS[op]
+    if kind == "all":
+        return read, f"reads every element, the batch's rows included (axis {rows} is the rows)"
+    if kind == "from":
+        axis = _attr(node, "axis")
+        first = (default if axis is None else int(axis)) % rank
+        if rows < first:
+            return None
+        return read, f"normalises over axes {first}..{rank - 1}, axis {rows} the batch's rows"
+    if kind == "axis":
+        if op == "CumSum":
+            value = constants.get(node.input[1]) if len(node.input) > 1 else None
+            if value is None:
+                return None
+            axis = int(_flat(value)[0])
+        else:
+            attr = _attr(node, "axis")
+            if op in ("Softmax", "LogSoftmax", "Hardmax") and opset < 13:
+                # before opset 13 these read axes ``axis``.. as one (default 1): the rows mix when among them
+                first = int(1 if attr is None else attr) % rank
+                return (read, f"{_verb(op)} over axes {first}..{rank - 1} as one, axis {rows} the batch's rows"
+                        ) if rows >= first else None
+            axis = int(default if attr is None else attr)
+        return (read, f"{_verb(op)} over axis {axis % rank}, the batch's rows") if axis % rank == rows else None
+    axes = _reduce_axes(node, constants, opset)
+    if axes is _UNKNOWN:
+        return None
+    if axes is None:  # every axis
+        if op != "MeanVarianceNormalization" and _attr(node, "noop_with_empty_axes") == 1:
+            return None
+        return read, f"{_verb(op)} over every axis, the batch's rows (axis {rows}) among them"
+    if rows in {int(a) % rank for a in axes}:
+        return read, f"{_verb(op)} over axis {rows}, the batch's rows"
+    return None
+
+
+_UNKNOWN = object()
+
+
+def _reduce_axes(node: Any, constants: Mapping[str, Any], opset: int) -> Any:
+    """A reduction's axes: a list, None for every axis, or :data:`_UNKNOWN` (an axes input not constant)."""
+    if node.op_type == "MeanVarianceNormalization":
+        axes = _attr(node, "axes")
+        return [0, 2, 3] if axes is None else list(axes)
+    if opset >= AXES_AS_INPUT.get(node.op_type, AXES_AS_INPUT_DEFAULT):
+        if len(node.input) < 2 or not node.input[1]:
+            return None
+        value = constants.get(node.input[1])
+        if value is None:
+            return _UNKNOWN
+        flat = _flat(value)
+        return None if not len(flat) else [int(a) for a in flat]
+    axes = _attr(node, "axes")
+    return None if not axes else list(axes)
+
+
+def _flat(value: Any) -> Any:
+    import numpy as np
+
+    return np.asarray(value).reshape(-1)
+
+
+def _verb(op: str) -> str:
+    return {"ReduceSum": "sums", "ReduceMean": "averages", "ReduceMax": "takes the largest value",
+            "ReduceMin": "takes the smallest value", "ArgMax": "takes the position of the largest value",
+            "ArgMin": "takes the position of the smallest value", "TopK": "ranks", "CumSum": "sums cumulatively",
+            "MeanVarianceNormalization": "normalises", "LpNormalization": "normalises"}.get(
+        op, f"reduces ({op})" if op.startswith("Reduce") else f"computes {op}")
+
+
+def _contracts_rows(node: Any, shapes: Mapping[str, Any]) -> tuple[str, str] | None:
+    """A matrix product whose summed axis is the batch's rows (``A.T @ A``), else None."""
+    a, b = shapes.get(node.input[0]), shapes.get(node.input[1]) if len(node.input) > 1 else None
+    trans_a = node.op_type == "Gemm" and _attr(node, "transA") == 1
+    trans_b = node.op_type == "Gemm" and _attr(node, "transB") == 1
+    if a and len(a) >= 2 and a[-2 if trans_a else -1] == ROWS:
+        return node.input[0], "sums a product over the batch's rows (the contracted axis of its first operand)"
+    if a and len(a) == 1 and a[0] == ROWS:
+        return node.input[0], "sums a product over the batch's rows (its first operand is a vector of them)"
+    if b and len(b) >= 2 and b[-1 if trans_b else -2] == ROWS:
+        return node.input[1], "sums a product over the batch's rows (the contracted axis of its second operand)"
+    if b and len(b) == 1 and b[0] == ROWS:
+        return node.input[1], "sums a product over the batch's rows (its second operand is a vector of them)"
+    return None
+
+
+def _einsum_contracts_rows(node: Any, shapes: Mapping[str, Any]) -> tuple[str, str] | None:
+    equation = str(_attr(node, "equation") or b"", "utf-8") if isinstance(_attr(node, "equation"), bytes) \
+        else str(_attr(node, "equation") or "")
+    left, _, right = equation.replace(" ", "").partition("->")
+    terms = left.split(",")
+    for name, term in zip(node.input, terms):
+        dims = shapes.get(name)
+        if dims is None or "." in term or len(term) != len(dims):
+            continue
+        for letter, dim in zip(term, dims):
+            if dim == ROWS and letter not in right and "->" in equation:
+                return name, f"sums over index {letter!r}, the batch's rows ({equation})"
+    return None
+
+
+def _gathers_rows(node: Any, shapes: Mapping[str, Any], constants: Mapping[str, Any]) -> tuple[str, str] | None:
+    """A Gather picking rows of a tensor that carries them by constant positions (``x[0]`` broadcast over the batch):
+    row 0's values become every row's. Computed indices (one pick per row, as often) are left alone."""
+    dims = shapes.get(node.input[0])
+    rows = _rows_axis(dims)
+    if rows is None or dims is None:
+        return None
+    attr = _attr(node, "axis")
+    axis = int(0 if attr is None else attr) % len(dims)
+    if axis != rows or node.input[1] not in constants:
+        return None
+    return node.input[0], f"picks rows of the batch by position along axis {rows}, the batch's rows"

@@ -1,0 +1,158 @@
+"""Files whose answer for a row reads the other rows of its batch, with no Shape, Size or control flow, and class
+tables reordered: validate passed them on data below the threshold or of one class (helper-345)."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from _tampering import counted_above_rows
+from onnx import TensorProto, helper, numpy_helper
+
+import onnxgate as og
+from onnxgate.validators.rows_mixed import scan_rows
+
+
+@pytest.fixture(scope="module")
+def iris():
+    model, X, _ = og.zoo.get("sklearn-iris-logreg").build()
+    return model, X
+
+
+@pytest.mark.parametrize("opset", [13, 18])
+@pytest.mark.parametrize(("how", "node"), [("reduce_rows", "ReduceSum"), ("reduce_all", "ReduceSum"),
+                                           ("matmul", "MatMul")])
+def test_a_file_counting_its_rows_without_shape_fails_on_data_below_the_count(iris, how, node, opset):
+    # x * 0 + 1 summed over the rows (or every axis, or ones.T @ ones), Greater 100, Where: the probabilities halve
+    # in batches above 100 rows, and 5 rows of data passed (the large batch ran for Shape/Size/If/Loop/Scan only)
+    model, X = iris
+    converted = og.convert(model, X[:5], opset=opset).model
+    edited = counted_above_rows(converted, 100, how)
+    session = ort.InferenceSession(edited.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert np.allclose(session.run(["probabilities"], {"input": X[:5]})[0], model.predict_proba(X[:5]))
+    assert not np.allclose(session.run(["probabilities"], {"input": X})[0], model.predict_proba(X))
+
+    parity_check = og.validate(edited, reference=model, data=X[:5]).check("prediction_parity")
+
+    assert not parity_check.passed
+    assert "in one batch of 10000 rows (the data's 5 rows repeated), output 'probabilities'" in parity_check.message
+    assert f"its graph mixes the rows of a batch: node '{node} -> tamper_" in parity_check.message
+    (found,) = [f for f in parity_check.details["rows_mixed"] if f["op_type"] == node]
+    assert "rows" in found["reads"] and "the batch's rows" in found["why"]
+    assert og.validate(converted, reference=model, data=X[:5]).passed
+
+
+def test_a_file_mixing_rows_where_the_scan_loses_them_fails_on_the_large_batch(iris):
+    # reshaped to [-1] first, the rows are lost to shape inference: the large batch still runs for the ReduceSum
+    model, X = iris
+    edited = counted_above_rows(og.convert(model, X[:5], opset=15).model, 100, "flattened")
+    assert scan_rows(edited).untraced and not scan_rows(edited).mixed
+
+    parity_check = og.validate(edited, reference=model, data=X[:5]).check("prediction_parity")
+
+    assert not parity_check.passed
+    assert "in one batch of 10000 rows" in parity_check.message
+    assert "its graph computes across the rows of a batch, at 'ReduceSum -> tamper_count' (ReduceSum)" in \
+        parity_check.message
+
+
+def test_a_file_switching_on_the_batchs_largest_value_fails_though_every_batch_tried_agrees(iris):
+    # halved where the batch's largest sepal length exceeds 7: the data's rows all lie below, so every batch scored
+    # (alone, together, 10,000 repeated) agrees, and a batch holding one row above 7 halves every row's answer
+    model, X = iris
+    edited = counted_above_rows(og.convert(model, X[:5], opset=15).model, 7, "row_max")
+    data = X[X[:, 0] < 7]
+    session = ort.InferenceSession(edited.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert not np.allclose(session.run(["probabilities"], {"input": X})[0], model.predict_proba(X))
+
+    parity_check = og.validate(edited, reference=model, data=data).check("prediction_parity")
+
+    assert not parity_check.passed
+    assert parity_check.message.startswith(
+        "1 node of the file's graph mixes the rows of a batch: node 'ReduceMax -> tamper_count' (ReduceMax) in the "
+        "main graph, reading 'tamper_first' [rows, 1], takes the largest value over axis 0, the batch's rows")
+    assert all(o["passed"] for o in parity_check.details["outputs"])  # the batches themselves matched
+
+
+def _feature_model(op: str, opset: int) -> tuple[onnx.ModelProto, object]:
+    """A model normalising each row over its own features, and its numpy reference."""
+    rng = np.random.default_rng(0)
+    width = 6
+    scale, bias = rng.normal(size=width).astype(np.float32), rng.normal(size=width).astype(np.float32)
+    mean, var = rng.normal(size=width).astype(np.float32), rng.uniform(0.5, 2, size=width).astype(np.float32)
+    inits = [numpy_helper.from_array(a, n) for a, n in ((scale, "scale"), (bias, "bias"), (mean, "mean"), (var, "var"))]
+    if op == "LayerNormalization":
+        nodes = [helper.make_node(op, ["x", "scale", "bias"], ["y"], axis=-1, epsilon=1e-5)]
+
+        def reference(feeds):
+            x = feeds["x"]
+            return [(x - x.mean(1, keepdims=True)) / np.sqrt(x.var(1, keepdims=True) + 1e-5) * scale + bias]
+    elif op == "BatchNormalization":
+        nodes = [helper.make_node(op, ["x", "scale", "bias", "mean", "var"], ["y"], epsilon=1e-5)]
+
+        def reference(feeds):
+            return [(feeds["x"] - mean) / np.sqrt(var + 1e-5) * scale + bias]
+    else:
+        # softmax over the features, then divided by its own sum over them (axis 1): rows stay apart
+        nodes = [helper.make_node("Softmax", ["x"], ["p"], axis=-1),
+                 helper.make_node("ReduceSum", ["p", "axes"], ["s"], keepdims=1),
+                 helper.make_node("Div", ["p", "s"], ["y"])]
+        inits.append(numpy_helper.from_array(np.array([1], dtype=np.int64), "axes"))
+
+        def reference(feeds):
+            e = np.exp(feeds["x"] - feeds["x"].max(1, keepdims=True))
+            return [e / e.sum(1, keepdims=True)]
+    graph = helper.make_graph(nodes, op, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", width])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", width])], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    return model, reference
+
+
+@pytest.mark.parametrize(("op", "opset"), [("LayerNormalization", 17), ("LayerNormalization", 18),
+                                           ("BatchNormalization", 13), ("BatchNormalization", 18), ("Softmax", 13),
+                                           ("Softmax", 18)])
+def test_a_model_normalising_each_row_over_its_features_is_not_said_to_mix_rows(op, opset):
+    model, reference = _feature_model(op, opset)
+    X = np.random.default_rng(1).normal(size=(40, 6)).astype(np.float32)
+
+    parity_check = og.validate(model, reference=reference, data=X).check("prediction_parity")
+
+    assert parity_check.passed, parity_check.message
+    assert "rows_mixed" not in parity_check.details and scan_rows(model).mixed == ()
+
+
+@pytest.mark.parametrize("name", ["sklearn-iris-logreg", "sklearn-wine-knn", "sklearn-breast-cancer-gbc-pipeline",
+                                  "sklearn-wine-columntransformer", "pytorch-digits-gru", "keras-digits-conv"])
+def test_zoo_files_mix_no_rows(name):
+    model, X, _ = og.zoo.get(name).build()
+    sample = X.head(5) if hasattr(X, "head") else X[:5]
+    for opset in (13, 18):
+        assert scan_rows(og.convert(model, sample, opset=opset).model).mixed == ()
+
+
+@pytest.mark.parametrize("labels", ["int", "str"])
+def test_a_class_table_reordered_fails_on_data_of_one_class(labels):
+    # versicolor and virginica swapped in the file's class table: rows of setosa alone are labelled and scored alike
+    # by both models, and validate passed (helper-318's audit said only "labels seen: 1 of 3 classes")
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True)
+    named = np.array(["setosa", "versicolor", "virginica"])[y] if labels == "str" else y
+    model = LogisticRegression(max_iter=1000).fit(X, named)
+    converted = og.convert(model, X[:5], opset=15).model
+    edited = onnx.ModelProto()
+    edited.CopyFrom(converted)
+    (table,) = [t for t in edited.graph.initializer if t.name == "classes"]
+    values = numpy_helper.to_array(table)
+    table.CopyFrom(numpy_helper.from_array(values[[0, 2, 1]], "classes"))
+
+    parity_check = og.validate(edited, reference=model, data=X[:40]).check("prediction_parity")
+
+    assert not parity_check.passed
+    shown = ["setosa", "virginica", "versicolor"] if labels == "str" else [0, 2, 1]
+    assert f"lists the classes as {shown} (its constant 'classes')" in parity_check.message
+    assert parity_check.details["class_order"]["reference"] == sorted(shown)
+    assert og.validate(converted, reference=model, data=X[:40]).passed
