@@ -314,7 +314,8 @@ def _plain_categories(batch: pa.RecordBatch, specs: list[TensorSpec | None]
         if recorded is None:
             continue  # no categories recorded: as_feeds takes the codes only, and says so
         try:
-            codes = category_codes(column.to_pylist(), recorded, spec.unseen_missing, plain=True)
+            codes = category_codes(column.to_pylist(), recorded, spec.unseen_missing, plain=True,
+                                   missing_refused=spec.missing_refused)
         except ValueError as err:
             raise InvalidDataError(f"column {name!r} (feeding input {spec.name!r}, which reads the codes of its "
                                    f"categories) {err}", column=name) from None

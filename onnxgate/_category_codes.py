@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 
-def category_codes(values: Any, categories: Any, unseen_missing: bool, plain: bool) -> Any:
+def category_codes(values: Any, categories: Any, unseen_missing: bool, plain: bool,
+                   missing_refused: bool = False) -> Any:
     """The codes (int64, -1 for a missing value) of ``values`` (a flat sequence of Python objects) among
     ``categories``, the model's categories in code order.
 
@@ -31,8 +32,10 @@ def category_codes(values: Any, categories: Any, unseen_missing: bool, plain: bo
     Where the categories are text, a plain whole number 0..k-1 (or -1) is that code, so a client that sends the
     codes keeps getting them read as codes, but not beside category values (one request must not mix them).
     Any other value that is none of the categories is missing where ``unseen_missing`` (LightGBM reads it so),
-    else refused (XGBoost refuses it). Raises ValueError whose message says what to send, to be prefixed with
-    the column's name.
+    else refused (XGBoost refuses it). ``missing_refused`` (a OneHotEncoder with ``handle_unknown='error'``
+    fitted without missing values, :attr:`onnxgate.signature.TensorSpec.missing_refused`): a missing value, and a
+    plain -1 read as one, is refused, as onnxruntime would fail on its code. Raises ValueError whose message says
+    what to send, to be prefixed with the column's name.
     """
     cats = list(categories)
     count = len(cats)
@@ -101,6 +104,14 @@ def category_codes(values: Any, categories: Any, unseen_missing: bool, plain: bo
             f"a category{', its code (0..' + str(count - 1) + ')' if plain and not numbers else ''}, or drop those "
             "rows (a null is read as a missing value, which a OneHotEncoder with handle_unknown='error' fitted without "
             "missing values refuses too)")
+    gaps = int(np.count_nonzero(out == -1)) if missing_refused else 0
+    if gaps:
+        raise ValueError(
+            f"holds {gaps} missing value(s) (null, NaN{', or the code -1' if plain else ''}), and the model "
+            f"refuses a missing value there: its OneHotEncoder has handle_unknown='error' and was fitted without "
+            f"missing values, so scikit-learn raises on one and the ONNX model fails on it. Fill them with one of "
+            f"the model's categories {shown} or drop those rows; to score missing values, refit with "
+            "OneHotEncoder(handle_unknown='ignore') or on data that holds them")
     return out
 
 

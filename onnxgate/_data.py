@@ -1300,6 +1300,15 @@ def _as_codes(values: Any, spec: TensorSpec, what: str, position: int = 0) -> An
     if not plain and type(getattr(values, "dtype", None)).__name__ != "CategoricalDtype":
         _refuse_numbers_of_numeric_texts(values, recorded, spec, what)
         _refuse_values_as_codes(values, recorded, spec, what)
+        array = np.asarray(values)
+        if spec.missing_refused and recorded and array.dtype.kind in "iu":
+            from onnxgate._category_codes import category_codes
+
+            try:  # the codes themselves: a negative one (-1, pandas' code of a missing value) refused as a null is
+                category_codes(array[array < 0].tolist(), recorded, spec.unseen_missing, plain=True,
+                               missing_refused=True)
+            except ValueError as err:
+                raise InvalidDataError(f"{what} {err}", input=spec.name) from None
         return values
     from onnxgate._category_codes import category_codes
 
@@ -1314,7 +1323,8 @@ def _as_codes(values: Any, spec: TensorSpec, what: str, position: int = 0) -> An
     try:
         cells = np.asarray(values, dtype=object)  # a dict's [N,1] array too: its rows are lists, not values
         items = [None if _missing(v) else v for v in cells.ravel().tolist()]  # pandas' NA too
-        codes = category_codes(items, recorded, spec.unseen_missing, plain=plain).reshape(cells.shape)
+        codes = category_codes(items, recorded, spec.unseen_missing, plain=plain,
+                               missing_refused=spec.missing_refused).reshape(cells.shape)
     except ValueError as err:
         raise InvalidDataError(f"{what} {err}", input=spec.name) from None
     if spec.numpy_dtype.kind == "f":

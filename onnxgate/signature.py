@@ -131,6 +131,12 @@ class TensorSpec:
         (LightGBM, which reads both as no code; :data:`UNSEEN_MISSING_METADATA_KEY`): such a value in a pandas
         category column is fed as the code of a missing value. False: it is refused (XGBoost scores it as a
         neighbouring category or refuses it).
+    missing_refused : bool
+        True for an input of codes that the model refuses a missing value in (code -1): a scikit-learn
+        ``OneHotEncoder`` with ``handle_unknown='error'`` fitted without missing values, whose graph makes
+        onnxruntime fail on it, as scikit-learn raises on the NaN. Read from the graph
+        (:func:`onnxgate.adaptation.categories.missing_refused_inputs`); a missing value fed to it is refused
+        before scoring, naming the column.
     category : bool
         True for an int64 input that reads its values as categories by their decimal text (a CatBoost
         categorical column, :data:`CATEGORY_INPUTS_METADATA_KEY`): text fed to it is read only in an
@@ -157,6 +163,7 @@ class TensorSpec:
     missing_only: str | None = None
     codes: tuple[tuple[int, tuple[Any, ...] | None], ...] | None = None
     unseen_missing: bool = False
+    missing_refused: bool = False
     category: bool = False
     fitted_columns: tuple[str, ...] | None = None
     categories: tuple[Any, ...] | None = None
@@ -210,6 +217,7 @@ class TensorSpec:
             **({"codes": [[i, None if c is None else list(c)] for i, c in self.codes]}
                if self.codes is not None else {}),
             **({"unseen_missing": True} if self.unseen_missing else {}),
+            **({"missing_refused": True} if self.missing_refused else {}),
             **({"category": True} if self.category else {}),
             **({"fitted_columns": list(self.fitted_columns)} if self.fitted_columns is not None else {}),
             **({"categories": list(self.categories)} if self.categories is not None else {}),
@@ -228,6 +236,7 @@ class TensorSpec:
             missing_only=None if data.get("missing_only") is None else str(data["missing_only"]),
             codes=_codes(data.get("codes")),
             unseen_missing=data.get("unseen_missing") is True,
+            missing_refused=data.get("missing_refused") is True,
             category=data.get("category") is True,
             fitted_columns=_names(data.get("fitted_columns")),
             categories=_integers(data.get("categories")),
@@ -331,6 +340,12 @@ class Signature:
         codes = _category_codes(props)
         if codes:
             inputs = tuple(dataclasses.replace(s, codes=codes[s.name]) if s.name in codes else s for s in inputs)
+        if any(s.codes for s in inputs):
+            from onnxgate.adaptation.categories import missing_refused_inputs
+
+            refused = set(missing_refused_inputs(proto))
+            inputs = tuple(dataclasses.replace(s, missing_refused=True) if s.name in refused and s.codes else s
+                           for s in inputs)
         unseen = _metadata_by_input(props, UNSEEN_MISSING_METADATA_KEY)
         if unseen:
             inputs = tuple(dataclasses.replace(s, unseen_missing=True) if unseen.get(s.name) is True and s.codes

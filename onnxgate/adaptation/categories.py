@@ -32,6 +32,7 @@ import math
 from typing import Any
 
 __all__ = [
+    "missing_refused_inputs",
     "one_hot_category_inputs",
     "refuse_codes_unknown_not_missing",
     "text_categories_as_codes",
@@ -175,6 +176,48 @@ def unseen_refused(proto: Any) -> list[str]:
     missing one: the encoder learnt a missing category (the code -1 sets its column, an unknown code none), or
     raises on an unknown category."""
     return [name for name, (_, _, unseen_missing) in _one_hot_codes(proto).items() if not unseen_missing]
+
+
+#: Operators that pass a column of codes on unchanged (their first input): a OneHotEncoder reached through them
+#: reads the input's codes as they were fed.
+_CODES_PASSED_ON = frozenset({"Cast", "Gather", "Reshape", "Identity", "Squeeze", "Unsqueeze", "Flatten"})
+
+
+def missing_refused_inputs(proto: Any) -> list[str]:
+    """The integer inputs (codes, :func:`text_categories_as_codes`) read, directly or through operators that pass
+    the codes on (a Cast, a Gather of their column), by an ``ai.onnx.ml`` OneHotEncoder keyed by integers that makes
+    an unknown one an error (``zeros=0``: scikit-learn's ``handle_unknown='error'``) and holds no key -1 (no missing
+    category learnt): onnxruntime fails on pandas' code -1 of a missing value there, as scikit-learn raises on
+    the NaN ("Found unknown categories [nan]"), so a missing value is refused before scoring, naming the column."""
+    from onnx import helper
+
+    graph = proto.graph
+    weights = {init.name for init in graph.initializer}
+    readers: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    found = []
+    for vi in graph.input:
+        if vi.name in weights or not vi.type.HasField("tensor_type") \
+                or vi.type.tensor_type.elem_type not in (6, 7):  # INT32, INT64
+            continue
+        seen, todo, refuses = set(), [vi.name], False
+        while todo and not refuses:
+            value = todo.pop()
+            for node in readers.get(value, ()):
+                if node.op_type in _CODES_PASSED_ON and node.domain in ("", "ai.onnx") and node.input[0] == value:
+                    todo.extend(o for o in node.output if o not in seen)
+                    seen.update(node.output)
+                elif node.op_type == "OneHotEncoder" and node.domain == "ai.onnx.ml":
+                    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+                    refuses = ("cats_int64s" in attrs and int(attrs.get("zeros", 1)) == 0
+                               and -1 not in list(attrs["cats_int64s"]))
+                    if refuses:
+                        break
+        if refuses:
+            found.append(vi.name)
+    return found
 
 
 def text_category_inputs(proto: Any) -> dict[str, list[str]]:

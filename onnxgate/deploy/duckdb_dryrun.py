@@ -1433,7 +1433,11 @@ def _texts_of_coded(data: Any, signature: Signature, codes_info: Mapping[str, An
             values = rows.column(column).to_pylist()
         else:
             continue
+        numbers = any(isinstance(c, (int, float)) and not isinstance(c, bool)
+                      for c in dict(signature.input(name).codes or ()).get(0) or ())
+        # number categories (XGBoost's 7, 11, 23) are joined to their codes by value: the text table holds numbers
         out[name] = [None if v is None or (isinstance(v, float) and np.isnan(v)) or type(v).__name__ == "NAType"
+                     else (v.item() if isinstance(v, np.generic) else v) if numbers and not isinstance(v, str)
                      else str(v) for v in values]
     return out
 
@@ -1483,7 +1487,8 @@ def _codes_by_join(folder: Path, sql: Mapping[str, Any], codes_info: Mapping[str
         con.execute("CREATE MACRO datalength(x) AS strlen(x)")  # bytes: equal for equal texts, as in SQL Server
         for statement in duckdb_statements(scripts["06_create_category_codes.sql"]):
             con.execute(statement)
-        rows = pa.table({n: pa.array(texts[n], type=pa.string()) if n in texts else source.column(n) for n in names})
+        rows = pa.table({n: (pa.array(texts[n], type=None if any(isinstance(v, (int, float)) for v in texts[n])
+                                      else pa.string()) if n in texts else source.column(n)) for n in names})
         con.register("__onnxgate_text_rows", rows)
         con.execute(f"INSERT INTO {text_table} ({', '.join(_dq(n) for n in names)}) "
                     f"SELECT {', '.join(_dq(n) for n in names)} FROM __onnxgate_text_rows")

@@ -15,6 +15,7 @@ model input types, there is no implicit conversion (A.4); ``WITH`` columns map t
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -220,12 +221,29 @@ class CodedColumn:
     a SQL package gives it a table of them: ``input`` the input (a table column), ``categories`` the model's, in code
     order (category ``i`` is code ``i``), ``table`` the lookup table's name, ``unknown`` the code a text none of the
     categories is fed as: -1 where the model reads an unknown category as a missing one (-1 is pandas' code of a
-    missing value), else None (the query gives NULL: the model does not read it as missing)."""
+    missing value), else None (the query gives NULL: the model does not read it as missing); ``missing_refused``
+    where the model refuses a missing value too (:attr:`onnxgate.signature.TensorSpec.missing_refused`): a NULL
+    text's -1 makes PREDICT fail, so the scripts and README say to keep such rows out."""
 
     input: str
-    categories: tuple[str, ...]
+    categories: tuple[Any, ...]
     table: str
     unknown: int | None
+    missing_refused: bool = False
+
+    @property
+    def sql_type(self) -> str | None:
+        """The SQL type of the categories where they are numbers (``bigint`` for whole ones, else ``float``): the
+        table of codes holds them, joined to the rows' values; None for text categories."""
+        if all(isinstance(c, str) for c in self.categories):
+            return None
+        return "bigint" if all(float(c).is_integer() for c in self.categories) else "float"
+
+    def literal(self, category: Any) -> str:
+        """``category`` as a T-SQL literal of its type."""
+        if self.sql_type is None:
+            return quote_string(category)
+        return str(int(category)) if self.sql_type == "bigint" else repr(float(category))
 
 
 def coded_text_inputs(signature: Signature, opts: SqlPackageOptions) -> list[CodedColumn]:
@@ -238,13 +256,23 @@ def coded_text_inputs(signature: Signature, opts: SqlPackageOptions) -> list[Cod
         if len(codes) != 1 or codes[0][0] != 0 or not codes[0][1] or tuple(spec.shape or ())[1:] not in ((), (1,)):
             continue
         categories = tuple(codes[0][1])
-        if not all(isinstance(c, str) for c in categories):
-            continue  # number categories: the table holds their values, read as numbers (no text to look up)
+        numbers = all(isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) for c in categories)
+        if not numbers and not all(isinstance(c, str) for c in categories):
+            continue
+        # number categories (XGBoost's pandas category column of 7, 11, 23): the input reads their codes (0, 1, 2),
+        # not the values a table holds, so they get a table of codes too
         table = f"{opts.model_name}_{spec.name}_codes"
         if _sql_length(table) > MAX_IDENTIFIER_LENGTH:
             table = f"{opts.model_name[:MAX_IDENTIFIER_LENGTH // 2]}_{position}_codes"
-        out.append(CodedColumn(spec.name, categories, table, -1 if spec.unseen_missing else None))
+        out.append(CodedColumn(spec.name, categories, table, -1 if spec.unseen_missing else None,
+                               spec.missing_refused))
     return out
+
+
+#: What the scripts and README say of a NULL text in a column whose model refuses a missing value.
+_NULL_REFUSED = ("a NULL text is -1, which the model refuses (a OneHotEncoder with handle_unknown='error' fitted "
+                 "without missing values): PREDICT fails on it, so keep rows with a NULL out or fill them with a "
+                 "category")
 
 
 def _codes_scripts(signature: Signature, target: Target, opts: SqlPackageOptions, coded: list[CodedColumn],
@@ -257,23 +285,29 @@ def _codes_scripts(signature: Signature, target: Target, opts: SqlPackageOptions
     by_input = {c.input: c for c in coded}
     parts = []
     for column in coded:
-        longest = max(1, *(_sql_length(c) for c in column.categories))
-        width = str(longest) if longest <= NVARCHAR_MAX_LENGTH else "max"
         table = qualified(opts.schema, column.table)
-        said = ("a text none of them: -1 too (the model reads a category it was not fitted on as it reads a missing "
-                "value)" if column.unknown is not None else
-                "a text none of them: NULL, since the model does not read an unknown category as a missing value; "
-                "keep such rows out")
+        if column.sql_type is None:
+            longest = max(1, *(_sql_length(c) for c in column.categories))
+            width = str(longest) if longest <= NVARCHAR_MAX_LENGTH else "max"
+            category_type = f"nvarchar({width}) COLLATE {CODES_COLLATION}"
+        else:
+            category_type = column.sql_type
+        what = "text" if column.sql_type is None else "value"
+        said = (f"a {what} none of them: -1 too (the model reads a category it was not fitted on as it reads a "
+                "missing value)" if column.unknown is not None else
+                f"a {what} none of them: NULL, since the model does not read an unknown category as a missing "
+                "value; keep such rows out")
+        null = (_NULL_REFUSED if column.missing_refused else f"a NULL {what} is -1")
         parts.append(
-            f"-- {_comment(column.input)}: code i is category i (the model's order); a NULL text is -1; {said}.\n"
+            f"-- {_comment(column.input)}: code i is category i (the model's order); {null}; {said}.\n"
             f"CREATE TABLE {table} (\n"
             f"    [code] int NOT NULL{'' if synapse else ' PRIMARY KEY'},\n"
-            f"    [category] nvarchar({width}) COLLATE {CODES_COLLATION} NOT NULL\n)" + layout + ";\n"
-            + "".join(f"INSERT INTO {table} ([code], [category]) VALUES ({i}, {quote_string(c)});\n"
+            f"    [category] {category_type} NOT NULL\n)" + layout + ";\n"
+            + "".join(f"INSERT INTO {table} ([code], [category]) VALUES ({i}, {column.literal(c)});\n"
                       for i, c in enumerate(column.categories)))
     text_columns = ",\n".join(
         f"    {quote_ident(spec.name)} "
-        + ("nvarchar(max) NULL" if spec.name in by_input
+        + (f"{by_input[spec.name].sql_type or 'nvarchar(max)'} NULL" if spec.name in by_input
            else f"{_sql_type(target, spec.elem_type, f'input {spec.name!r}')} NOT NULL")
         for spec in signature.inputs)
     parts.append(
@@ -295,17 +329,23 @@ def _codes_scripts(signature: Signature, target: Target, opts: SqlPackageOptions
         column = found
         alias = f"c{position}"
         text = f"CAST(t.{name} AS nvarchar(max))"
-        joins.append(f"LEFT JOIN {qualified(opts.schema, column.table)} AS {alias}\n"
-                     f"    ON {alias}.[category] = {text} COLLATE {CODES_COLLATION}\n"
-                     f"    AND DATALENGTH({alias}.[category]) = DATALENGTH({text})")  # 'red ' is not 'red'
+        if column.sql_type is not None:  # number categories: joined by value
+            joins.append(f"LEFT JOIN {qualified(opts.schema, column.table)} AS {alias}\n"
+                         f"    ON {alias}.[category] = t.{name}")
+        else:
+            joins.append(f"LEFT JOIN {qualified(opts.schema, column.table)} AS {alias}\n"
+                         f"    ON {alias}.[category] = {text} COLLATE {CODES_COLLATION}\n"
+                         f"    AND DATALENGTH({alias}.[category]) = DATALENGTH({text})")  # 'red ' is not 'red'
         code = (f"COALESCE({alias}.[code], -1)" if column.unknown is not None
                 else f"CASE WHEN t.{name} IS NULL THEN -1 ELSE {alias}.[code] END")
         selects.append(f"{code} AS {name}")
     notes = "".join(
         f"-- {_comment(c.input)}: "
-        + ("a NULL and a text none of the categories are -1: the model reads a category it was not fitted on as "
-           "it reads a missing value.\n" if c.unknown is not None else
-           "a NULL is -1; a text none of the categories is NULL: the model does not read an unknown category as a "
+        + (f"a NULL and a {'text' if c.sql_type is None else 'value'} none of the categories are -1: the model "
+           "reads a category it was not fitted on as it reads a missing value.\n" if c.unknown is not None else
+           ("a NULL is -1; " if not c.missing_refused else _NULL_REFUSED + "; ")
+           + f"a {'text' if c.sql_type is None else 'value'} none of the categories is NULL: the model does not read "
+           "an unknown category as a "
            "missing value (its encoder learnt a missing category, or refuses an unknown one), so keep such rows out.\n")
         for c in coded)
     query = (
@@ -612,6 +652,18 @@ def _codes_readme(coded: list[CodedColumn], opts: SqlPackageOptions) -> str:
         + ("-1, as a NULL (the model reads an unknown category as a missing value)" if c.unknown is not None
            else "NULL: the model does not read it as missing; keep such rows out") + " |"
         for c in coded)
+    refusing = [f"`{cell(c.input)}`" for c in coded if c.missing_refused]
+    refused = ("; the model refuses a missing value in " + ", ".join(refusing) + " (a OneHotEncoder with "
+               "handle_unknown='error' fitted without missing values): PREDICT fails on a -1 there, so keep rows "
+               "with a NULL in those columns out, or fill them with one of the categories") if refusing else ""
+    numbered = [c for c in coded if c.sql_type is not None]
+    numbers = "".join(
+        f"\n`{cell(c.input)}` holds numbers, but the model reads their **codes**, not the values: "
+        + ", ".join(f"{c.literal(v)} is code {i}" for i, v in enumerate(c.categories[:5]))
+        + f"{', ...' if len(c.categories) > 5 else ''} (`{cell(opts.schema)}.{cell(c.table)}` lists them all). Load "
+        f"the values into the text table's `{c.sql_type}` column and `07_predict_from_text.sql` joins each to its "
+        f"code; a value loaded into `{cell(opts.input_table)}` as it is would be read as a code, another category.\n"
+        for c in numbered)
     return f"""
 ## Text category columns: their codes
 
@@ -625,8 +677,8 @@ trailing spaces count, as in the model). Load codes into `{opts.input_table}` yo
 |---|---|---|---|
 {rows}
 
-A NULL text is -1 in every column.
-"""
+A NULL text is -1 in every column{refused}.
+{numbers}"""
 
 
 def _renamed_columns(signature: Any) -> str:

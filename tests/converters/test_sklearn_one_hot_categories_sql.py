@@ -338,3 +338,52 @@ def test_a_record_of_codes_dropping_a_boosters_category_fails_validate(kind: str
     parity = next(c for c in report.checks if c.name == "prediction_parity")
     assert not parity.passed and f"reference only {recorded[-1:]}" in parity.message, str(report)
     assert og.validate(conv, target=TARGET, reference=model, data=frame).passed
+
+
+def test_a_missing_value_for_an_encoder_that_raises_is_refused_first_on_every_route(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """handle_unknown='error', fitted without missing values: a null colour (pandas' code -1) made onnxruntime fail
+    ("Unknown Category and zeros = 0") inside validate, score and the DuckDB dry run, which blamed the model
+    ("PREDICT returns one row per table row ..."). Each refuses it first, naming the column and what to do, exit 2,
+    and the package's scripts say PREDICT fails on a NULL there."""
+    import skops.io as sio
+
+    from onnxgate.cli import main
+    from onnxgate.deploy.duckdb_dryrun import dry_run
+
+    monkeypatch.chdir(tmp_path)
+    frame, y = _frame()
+    model = _pipeline(frame, y, False)
+    conv = og.convert(model, frame.head(20), target=TARGET)
+    assert conv.signature.input("colour").missing_refused
+    said = (r"'colour' holds 3 missing value\(s\).*refuses a missing value there.*handle_unknown='error'"
+            r".*drop those rows")
+    rows = _with_unseen_and_missing(frame.head(40), missing=False, unseen=False)
+    rows.iloc[:3, 1] = np.nan
+    with pytest.raises(og.InvalidDataError, match=said):
+        og.validate(conv, target=TARGET, reference=model, data=rows)
+    conv.save("model.onnx")
+    sio.dump(model, "model.skops")
+    og.package(conv, target=TARGET, out="sql", reference=model, data=frame)
+    query = Path("sql/07_predict_from_text.sql").read_text(encoding="utf-8")
+    assert "a NULL text is -1, which the model refuses" in query and "PREDICT fails on it" in query
+    assert "the model refuses a missing value in `colour`" in Path("sql/README.md").read_text(encoding="utf-8")
+    with pytest.raises(og.InvalidDataError, match=said):
+        dry_run("sql", rows.assign(colour=rows["colour"].astype(object)), reference=model)
+    rows.to_parquet("rows.parquet")
+    rows.to_csv("rows.csv", index=False)
+    # the codes themselves, -1 for the missing colour, as pandas gives them
+    rows.assign(colour=pd.Categorical(rows["colour"], categories=sorted(COLOURS)).codes).to_parquet("codes.parquet")
+    capsys.readouterr()
+    for argv in (["score", "model.onnx", "--data", "rows.parquet", "--out", "scored.parquet"],
+                 ["score", "model.onnx", "--data", "codes.parquet", "--out", "scored.parquet"],
+                 ["validate", "model.onnx", "--target", TARGET, "--reference", "model.skops", "--data", "rows.csv"],
+                 ["sql-dryrun", "sql", "--data", "rows.csv"],
+                 ["sql-dryrun", "sql", "--data", "codes.parquet"]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert re.search(said, err) and "Traceback" not in err and "ONNXRuntimeError" not in err, (argv, err)
+        assert len(err.strip().splitlines()) == 1, err
+    assert not Path("scored.parquet").exists()
+    frame.head(40).to_parquet("full.parquet")  # the rows without the gaps still score
+    assert main(["score", "model.onnx", "--data", "full.parquet", "--out", "scored.parquet"]) == 0

@@ -112,3 +112,33 @@ def test_an_edited_codes_script_is_refused_by_the_dry_run(tmp_path: Path) -> Non
     script.write_text(script.read_text(encoding="utf-8").replace("VALUES (0,", "VALUES (2,"), encoding="utf-8")
     with pytest.raises(og.errors.PackagingError, match=r"06_create_category_codes\.sql edited since"):
         dry_run(out, _text_rows(frame), reference=model)
+
+
+def test_integer_categories_whose_codes_are_not_their_values_get_a_table_of_codes(tmp_path: Path) -> None:
+    """XGBoost over a pandas category column of 7, 11, 23, 42 reads the codes 0..3, not the values a table holds:
+    its SQL package had no table of codes and no word of it, so rows loaded as they are (7, 42) were read as codes.
+    Now 06 maps each value to its code and 07 joins the rows' values to them, which the dry run runs."""
+    from onnxgate.deploy.duckdb_dryrun import dry_run
+
+    xgb = pytest.importorskip("xgboost")
+    rng = np.random.default_rng(0)
+    values = [7, 11, 23, 42]
+    frame = pd.DataFrame({"x": rng.normal(size=200), "n": pd.Categorical(rng.choice(values, 200), categories=values)})
+    y = (frame["n"].astype(int).isin([7, 42]).astype(float) + frame["x"] > 0.5).astype(int)
+    model = xgb.XGBClassifier(n_estimators=5, max_depth=3, enable_categorical=True, tree_method="hist").fit(frame, y)
+    conv = og.convert(model, frame.head(50), target=TARGET)
+    assert conv.signature.input("n").codes == ((0, tuple(values)),)
+    out = og.package(conv, target=TARGET, out=tmp_path / "p", reference=model, data=frame, model_name="shop")
+    codes = (out / "06_create_category_codes.sql").read_text(encoding="utf-8")
+    assert "[category] bigint NOT NULL" in codes and "[n] bigint NULL" in codes
+    for code, value in enumerate(values):
+        assert f"INSERT INTO [dbo].[shop_n_codes] ([code], [category]) VALUES ({code}, {value});" in codes
+    query = (out / "07_predict_from_text.sql").read_text(encoding="utf-8")
+    assert "ON c1.[category] = t.[n]" in query
+    assert "7 is code 0, 11 is code 1" in (out / "README.md").read_text(encoding="utf-8")
+    rows = frame.head(30).copy()
+    rows.iloc[:2, 1] = np.nan  # missing: -1, as XGBoost reads a missing category
+    result = dry_run(out, rows, reference=model)
+    assert result.passed and result.joined == ["n"], str(result)
+    assert result.result.column("n").to_pylist()[:2] == [-1, -1]
+    np.testing.assert_allclose(result.result.column("p_1").to_numpy(), model.predict_proba(rows)[:, 1], atol=1e-5)

@@ -754,8 +754,8 @@ def category_values(spec: dict[str, Any], value: Any) -> Any:
         # number categories (months 1..12) take numbers by value only, as every route reads them (helper-233)
         numbered = categories is not None and any(type(c) in (int, float) for c in categories)
         if not numbered and all(type(v) is int and (categories is None or -1 <= v < len(categories))
-                                for v in column):
-            continue  # the codes themselves
+                                for v in column) and not (spec.get("missing_refused") and -1 in column):
+            continue  # the codes themselves (a -1 where the model refuses a missing value is refused below)
         where = f" (column {position})" if arr.shape[1] > 1 else ""
         if categories is None:
             if any(isinstance(v, str) for v in column):
@@ -766,7 +766,8 @@ def category_values(spec: dict[str, Any], value: Any) -> Any:
             found = [-1 if v is None else v for v in column]
         else:
             try:
-                found = category_codes(column, categories, bool(spec.get("unseen_missing")), True).tolist()  # type: ignore[name-defined]  # noqa: F821
+                found = category_codes(column, categories, bool(spec.get("unseen_missing")), True,  # type: ignore[name-defined]  # noqa: F821
+                                       bool(spec.get("missing_refused"))).tolist()
             except ValueError as err:
                 raise RequestError("unknown_category", f"{_input_text(spec['name'])}{where}: {err}") from None
         arr[:, position] = [None if floats and c < 0 else c for c in found]
