@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DOUBLE_FORMULA_OPS",
+    "FLOW_OP",
     "NAN_AWARE_OPS",
     "cast_inputs",
     "cast_label",
@@ -24,6 +25,7 @@ __all__ = [
     "exact_expm1",
     "exact_log1p",
     "first_reader",
+    "flat_nodes",
     "label_as_classes",
     "output_after",
     "reaches_nan_aware_node",
@@ -33,6 +35,7 @@ __all__ = [
     "split_tensor_sequences",
     "static_width",
     "unique_name",
+    "value_columns",
     "walk_nodes",
 ]
 
@@ -381,8 +384,12 @@ def reaches_nan_aware_node(proto: Any, name: str) -> bool:
 
 def first_reader(proto: Any, name: str, ops: frozenset[str]) -> str | None:
     """The type of the first node of ``ops`` (in reading order) that reads ``name`` or a value computed from it
-    in the main graph, or None."""
-    readers = _readers(proto.graph)
+    in the main graph, in an If's branches or a Loop's or Scan's body, or in a local function it calls
+    (:func:`flat_nodes`), or None."""
+    readers: dict[str, list[Any]] = {}
+    for node in flat_nodes(proto):
+        for value in node.input:
+            readers.setdefault(value, []).append(node)
     seen, todo = {name}, [name]
     while todo:
         for node in readers.get(todo.pop(), ()):
@@ -395,24 +402,112 @@ def first_reader(proto: Any, name: str, ops: frozenset[str]) -> str | None:
     return None
 
 
+#: The type of the nodes :func:`flat_nodes` writes where values pass into or out of a subgraph or a local function
+#: by position (a Loop's carried values, a Scan's slices, a body's outputs): no column stays in place through one.
+FLOW_OP = "onnxgate.flow"
+#: Local functions calling local functions are put in to this depth (a call past it stays a node of its own).
+_FUNCTION_DEPTH = 8
+
+
+def flat_nodes(proto: Any) -> list[Any]:
+    """The main graph's nodes in reading order, with the nodes of each If branch, Loop or Scan body and local
+    function (``proto.functions``) put in place of the node that holds or calls them, their own values renamed
+    apart. A walk from an input then reaches the nodes inside them: an Imputer in an If's branch read the input
+    by its outer name, an encoder in a function read it as the function's input, and the notes of what parity did
+    not check said nothing of either. A branch's values enter it by name; a Loop's or Scan's by position, through
+    a :data:`FLOW_OP` node, as a body's outputs leave it; a function's formal inputs and outputs are Identity nodes
+    from and to the call's values. A subgraph's initializers become Constant nodes. The main graph's own nodes
+    are returned as they are (the same objects)."""
+    from onnxgate._onnx import canonical_domain
+
+    functions = {(canonical_domain(f.domain), f.name): f for f in getattr(proto, "functions", ())}
+    graph = proto.graph
+    if not any(True for node in graph.node for _ in node_subgraphs(node)) and not (
+            functions and any((canonical_domain(n.domain), n.op_type) in functions for n in graph.node)):
+        return list(graph.node)
+    out: list[Any] = []
+    _flatten(graph.node, {}, functions, out, [0], 0)
+    return out
+
+
+def _flatten(nodes: Any, rename: Mapping[str, str], functions: Mapping[tuple[str, str], Any], out: list[Any],
+             counter: list[int], depth: int) -> None:
+    from onnx import helper
+
+    from onnxgate._onnx import canonical_domain
+
+    def named(value: str) -> str:
+        return rename.get(value, value) if value else value
+
+    def fresh() -> str:
+        counter[0] += 1
+        return f"\x00{counter[0]}/"
+
+    for node in nodes:
+        function = functions.get((canonical_domain(node.domain), node.op_type)) if depth < _FUNCTION_DEPTH else None
+        subgraphs = [sub for _, sub in node_subgraphs(node)]
+        if function is not None:
+            prefix = fresh()
+            inner = {v: prefix + v for v in (*function.input, *function.output)}
+            inner.update({v: prefix + v for n in function.node for v in n.output if v})
+            for actual, formal in zip(node.input, function.input):
+                if actual:
+                    out.append(helper.make_node("Identity", [named(actual)], [inner[formal]]))
+            _flatten(function.node, inner, functions, out, counter, depth + 1)
+            for formal, actual in zip(function.output, node.output):
+                if actual:
+                    out.append(helper.make_node("Identity", [inner[formal]], [named(actual)]))
+            continue
+        if subgraphs:
+            passed: list[str] = []
+            for sub in subgraphs:
+                prefix = fresh()
+                inner = dict(rename)
+                inner.update({v.name: prefix + v.name for v in (*sub.input, *sub.initializer)})
+                inner.update({v: prefix + v for n in sub.node for v in n.output if v})
+                out += [helper.make_node("Constant", [], [inner[i.name]], value=i) for i in sub.initializer]
+                if len(sub.input):  # a Loop's or Scan's body: its inputs are the node's, by position
+                    out.append(helper.make_node(FLOW_OP, [named(v) for v in node.input if v],
+                                                [inner[i.name] for i in sub.input]))
+                _flatten(sub.node, inner, functions, out, counter, depth)
+                passed += [inner.get(o.name, named(o.name)) for o in sub.output]
+            out.append(helper.make_node(FLOW_OP, [*(named(v) for v in node.input if v), *passed],
+                                        [named(v) for v in node.output]))
+            continue
+        if rename and any(v in rename for v in (*node.input, *node.output)):
+            copy = type(node)()
+            copy.CopyFrom(node)
+            copy.input[:] = [named(v) for v in node.input]
+            copy.output[:] = [named(v) for v in node.output]
+            node = copy
+        out.append(node)
+
+
 #: Operators whose output holds their input's columns in place, as they are (:func:`columns_reaching`).
 _COLUMNS_IN_PLACE = frozenset({"Identity", "Cast"})
 
 
 def columns_reaching(proto: Any, name: str, width: int, ops: frozenset[str]) -> frozenset[int] | None:
     """The columns of the main graph's ``[N, width]`` value ``name`` that the nodes of ``ops`` read as their data
-    (input 0) there or in a value computed from it: every column such a node is given, but for a tree ensemble
-    only those its nodes split on (``nodes_featureids``: it reads no other). Followed through Identity, Cast and a
-    Concat along the columns of values whose widths are declared, the ops' own outputs not followed; None where a
-    node of ``ops`` is reached another way (a Gather, a MatMul: what it reads of ``name`` is not told per column)."""
+    (input 0) there or in a value computed from it, in the main graph, a subgraph or a local function
+    (:func:`flat_nodes`): every column such a node is given, but for a tree ensemble only those its nodes split on
+    (``nodes_featureids``: it reads no other). Followed through Identity, Cast, a Concat along the columns of
+    values whose widths are declared, and the columns a Gather (axis 1), a Slice or an ArrayFeatureExtractor picks
+    by constant indices (a model that splits its one ``[N, k]`` input into columns before an Imputer), the ops'
+    own outputs not followed; None where a node of ``ops`` is reached another way (a Gather by computed indices, a
+    MatMul: what it reads of ``name`` is not told per column)."""
     graph = proto.graph
     widths: dict[str, int | None] = {v.name: static_width(v) for v in (*graph.input, *graph.value_info)}
     widths.update({t.name: int(t.dims[1]) if len(t.dims) == 2 else None for t in graph.initializer})
+    weights = {t.name: t for t in graph.initializer}
     # each value computed from name -> for each of its columns, the column of name it holds (-1: none of them);
     # None where that is not known. ONNX lists nodes in an order where each reads only values made before it
     where: dict[str, tuple[int, ...] | None] = {name: tuple(range(width))}
     read: set[int] = set()
-    for node in graph.node:
+    for node in flat_nodes(proto):
+        if node.op_type == "Constant":
+            weights.update({v: node for v in node.output if v})
+            continue
         reached = [i for i, value in enumerate(node.input) if value in where]
         if not reached:
             continue
@@ -432,17 +527,114 @@ def columns_reaching(proto: Any, name: str, width: int, ops: frozenset[str]) -> 
             else:
                 read.update(columns)
             continue
-        out: tuple[int, ...] | None = None
-        if node.op_type in _COLUMNS_IN_PLACE:
-            out = where[node.input[0]]
-        elif node.op_type == "Concat" and next((a.i for a in node.attribute if a.name == "axis"), None) in (1, -1):
-            parts = [where[v] if v in where else (None if widths.get(v) is None else (-1,) * int(widths[v] or 0))
-                     for v in node.input]
-            out = None if any(p is None for p in parts) else tuple(c for p in parts for c in p or ())
+        out = _columns_out(node, reached, where, widths, weights)
         for value in node.output:
             if value:
                 where[value] = out
     return frozenset(c for c in read if c >= 0)
+
+
+def value_columns(proto: Any, name: str, width: int) -> dict[str, tuple[int, ...] | None]:
+    """Each value computed from the ``[N, width]`` value ``name`` (:func:`flat_nodes`: in subgraphs and local
+    functions too) -> for each of its columns, the column of ``name`` it holds (-1: none), or None where that is
+    not told (:func:`columns_reaching`'s rules, through every node): which column a category reader fed by a
+    Gather of one column reads."""
+    graph = proto.graph
+    widths: dict[str, int | None] = {v.name: static_width(v) for v in (*graph.input, *graph.value_info)}
+    widths.update({t.name: int(t.dims[1]) if len(t.dims) == 2 else None for t in graph.initializer})
+    weights: dict[str, Any] = {t.name: t for t in graph.initializer}
+    where: dict[str, tuple[int, ...] | None] = {name: tuple(range(width))}
+    for node in flat_nodes(proto):
+        if node.op_type == "Constant":
+            weights.update({v: node for v in node.output if v})
+            continue
+        reached = [i for i, value in enumerate(node.input) if value in where]
+        if reached:
+            out = _columns_out(node, reached, where, widths, weights)
+            where.update({value: out for value in node.output if value})
+    return where
+
+
+def _columns_out(node: Any, reached: Sequence[int], where: Mapping[str, tuple[int, ...] | None],
+                 widths: Mapping[str, int | None], weights: Mapping[str, Any]) -> tuple[int, ...] | None:
+    """The columns ``node``'s outputs hold (:func:`columns_reaching`), ``reached``: its inputs that ``where``
+    knows."""
+    if node.op_type in _COLUMNS_IN_PLACE:
+        return where[node.input[0]]
+    if node.op_type == "Concat" and next((a.i for a in node.attribute if a.name == "axis"), None) in (1, -1):
+        parts = [where[v] if v in where else (None if widths.get(v) is None else (-1,) * int(widths[v] or 0))
+                 for v in node.input]
+        return None if any(p is None for p in parts) else tuple(c for p in parts for c in p or ())
+    if node.op_type in ("Gather", "Slice", "ArrayFeatureExtractor") and list(reached) == [0]:
+        return _columns_picked(node, where[node.input[0]], weights)
+    return None
+
+
+def _constant(weights: Mapping[str, Any], name: str) -> Any:
+    """The integers of the constant ``name`` (an initializer or a Constant node's value) as a numpy array, or
+    None when it is not one."""
+    from onnx import numpy_helper
+
+    held = weights.get(name) if name else None
+    if held is None:
+        return None
+    if hasattr(held, "op_type"):  # a Constant node
+        attr = next((a for a in held.attribute if a.name in ("value", "value_int", "value_ints")), None)
+        if attr is None:
+            return None
+        if attr.name == "value":
+            held = attr.t
+        else:
+            import numpy as np
+
+            return np.asarray(attr.i if attr.name == "value_int" else list(attr.ints), dtype=np.int64)
+    value = numpy_helper.to_array(held)
+    return value if value.dtype.kind in "iu" else None
+
+
+def _columns_picked(node: Any, columns: tuple[int, ...] | None, weights: Mapping[str, Any]) -> tuple[int, ...] | None:
+    """The columns (of the input followed, :func:`columns_reaching`) a Gather, Slice or ArrayFeatureExtractor of
+    an ``[N, k]`` value whose columns are ``columns`` gives, by constant indices; None where they are not
+    constant or it picks along another axis than the rows' or the columns'."""
+    if columns is None:
+        return None
+    attrs = {a.name: a for a in node.attribute}
+    width = len(columns)
+    if node.op_type in ("Gather", "ArrayFeatureExtractor"):
+        axis = attrs["axis"].i if "axis" in attrs else 0
+        if node.op_type == "ArrayFeatureExtractor":
+            axis = 1  # its last axis, of an [N, k] value
+        indices = _constant(weights, node.input[1]) if len(node.input) > 1 else None
+        if indices is None or indices.ndim > 1:
+            return None
+        if axis == 0:
+            return columns  # rows picked: each column stays in place
+        if axis not in (1, -1) or any(not -width <= int(i) < width for i in indices.reshape(-1)):
+            return None
+        return tuple(columns[int(i)] for i in indices.reshape(-1))
+    # Slice: its starts, ends, axes and steps as inputs (opset 10 on) or as attributes (before)
+    if len(node.input) > 1:
+        given = [node.input[i] if i < len(node.input) else "" for i in range(1, 5)]
+        parts = [_constant(weights, v) if v else None for v in given]
+        if parts[0] is None or parts[1] is None or any(v and p is None for v, p in zip(given, parts)):
+            return None
+        starts, ends = [int(v) for v in parts[0]], [int(v) for v in parts[1]]
+        axes = [int(v) for v in parts[2]] if parts[2] is not None else list(range(len(starts)))
+        steps = [int(v) for v in parts[3]] if parts[3] is not None else [1] * len(starts)
+    else:
+        starts = list(attrs["starts"].ints) if "starts" in attrs else []
+        ends = list(attrs["ends"].ints) if "ends" in attrs else []
+        axes = list(attrs["axes"].ints) if "axes" in attrs else list(range(len(starts)))
+        steps = [1] * len(starts)
+    if not (len(starts) == len(ends) == len(axes) == len(steps)) or 0 in steps:
+        return None
+    out = columns
+    for start, end, axis, step in zip(starts, ends, axes, steps):
+        if axis in (1, -1):
+            out = tuple(out[slice(start, end, step)])
+        elif axis not in (0, -2):
+            return None
+    return out
 
 
 def refuse_negative_gather_ids(proto: Any, is_lookup: Any, *, subgraphs: bool = False) -> int:

@@ -167,11 +167,15 @@ def known_text_values(reference: Any, model: Any, feeds: Mapping[str, Any]) -> l
     except Exception:  # an estimator read otherwise than expected: nothing known on its side
         ours, missing = {}, {}
     fed = {spec.name: spec.missing for spec in Signature.from_model(model).inputs if spec.missing is not None}
+    by_column: dict[str, dict[int, list[Value]] | None] = {}
     try:
-        file_values = _file_values(model, set(text))
+        file_values = _file_values(model, set(text), widths, by_column)
     except Exception:  # a node read otherwise than expected: nothing known on the file's side
-        file_values = {}
-    file_values = _recorded_categories(model, file_values)
+        file_values, by_column = {}, {}
+    recorded = _recorded_categories(model, file_values)
+    # an input whose categories the record gives is known by them alone, not by its nodes' columns
+    by_column.update({name: None for name in recorded if recorded[name] is not file_values.get(name)})
+    file_values = recorded
     anywhere = frozenset(v for _, values in ours.values() for v in values)
     out: list[KnownValues] = []
     for name in text:
@@ -185,7 +189,10 @@ def known_text_values(reference: Any, model: Any, feeds: Mapping[str, Any]) -> l
             # a column the reference's side says nothing of: the file's vocabulary, else its categories
             kind, ref = ours.get((name, col), ("words" if words else "category", []))
             ref = [v for v in ref if isinstance(v, int) == integers]
-            file = cats if kind == "category" else words
+            per_column = by_column.get(name)
+            # the file's categories read in this column, where its nodes' columns are told (a Gather of it)
+            own = cats if per_column is None else [v for v in per_column.get(col, []) if isinstance(v, int) == integers]
+            file = own if kind == "category" else words
             if not ref and not file:
                 continue
             held = flat[:, col].tolist() if col < flat.shape[1] else []
@@ -389,18 +396,29 @@ def _selected(selection: Any, names: Sequence[str], width: int) -> list[int] | N
     return [i for i in picked if 0 <= i < width]
 
 
-def _file_values(model: Any, inputs: set[str]) -> dict[str, tuple[list[str], list[Value]]]:
+def _file_values(model: Any, inputs: set[str], widths: Mapping[str, int] | None = None,
+                 by_column: dict[str, dict[int, list[Value]] | None] | None = None,
+                 ) -> dict[str, tuple[list[str], list[Value]]]:
     """For each text or integer input, the words of the ``TfIdfVectorizer`` nodes it reaches (through a
     ``Tokenizer``) and the strings and integers of the nodes that read its whole values (:data:`VALUE_ATTRIBUTES`,
-    before any tokenizer)."""
+    before any tokenizer), in the main graph, an If's branches, a Loop's or Scan's body or a local function
+    (:func:`onnxgate._graph.flat_nodes`). With ``widths`` (input -> columns per row), ``by_column`` gets, for each
+    input, the values of the nodes reading each column (a Gather, Slice or ArrayFeatureExtractor of the column
+    before a CategoryMapper: :func:`onnxgate._graph.value_columns`), or None where a node reads it otherwise."""
+    from onnxgate._graph import flat_nodes, value_columns
+
+    nodes = flat_nodes(model)
     consumers: dict[str, list[Any]] = {}
-    for node in model.graph.node:
+    for node in nodes:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
     out: dict[str, tuple[list[str], list[Value]]] = {}
     for start in inputs:
         words: list[str] = []
         cats: list[Value] = []
+        width = (widths or {}).get(start)
+        where = value_columns(model, start, width) if width is not None and by_column is not None else {}
+        columns: dict[int, list[Value]] | None = {} if where else None
         seen: set[tuple[str, bool]] = set()
         stack = [(start, False)]
         while stack:
@@ -413,12 +431,21 @@ def _file_values(model: Any, inputs: set[str]) -> dict[str, tuple[list[str], lis
                     words += [v for v in _values(node, "pool_strings") if isinstance(v, str)]
                     continue
                 if not tokenized and node.op_type in VALUE_ATTRIBUTES:
-                    for attribute in VALUE_ATTRIBUTES[node.op_type]:
-                        cats += _values(node, attribute)
+                    values = [v for attribute in VALUE_ATTRIBUTES[node.op_type] for v in _values(node, attribute)]
+                    cats += values
+                    read = where.get(tensor) if node.input and node.input[0] == tensor else None
+                    if columns is not None and read is None:
+                        columns = None
+                    elif columns is not None and read is not None:
+                        for c in read:
+                            if c >= 0:
+                                columns.setdefault(c, []).extend(values)
                 now = tokenized or node.op_type == "Tokenizer"
                 stack += [(name, now) for name in node.output if name]
         if words or cats:
             out[start] = (words, cats)
+            if by_column is not None:
+                by_column[start] = columns
     return out
 
 

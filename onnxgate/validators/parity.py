@@ -106,6 +106,7 @@ __all__ = [
     "element_mismatches",
     "first_row_failing",
     "hash_feeds",
+    "known_values_items",
     "missing_value_inputs",
     "missing_value_reads",
     "no_search_item",
@@ -123,9 +124,11 @@ __all__ = [
     "scalar_inputs_finding",
     "traced_rows_disagree",
     "traces_forward",
+    "unheld_values",
     "unrepeated_answers",
     "with_not_checked",
     "with_rows_holding_nan",
+    "without_searched_values",
 ]
 
 #: Classes never answered on the data that ``details["classes_seen"]`` lists (:func:`classes_seen`).
@@ -420,8 +423,11 @@ def check_prediction_parity(
     reads = missing_value_reads(proto, signature, target_holds_nan)
     found: dict[str, set[int]] = {}
     looking = bool(reads)
-    categories = category_columns(reference, proto, probe)
-    held: dict[tuple[str, int], set[str]] = {(k.input, k.column): set() for k in categories}
+    categories = category_columns(reference, proto, probe, words=True)
+    held: dict[tuple[str, int], set[Any]] = {(k.input, k.column): set() for k in categories}
+    # a vectorizer's column: only the words of its vocabulary are noted (a text column holds many more)
+    vocabulary = {(k.input, k.column): frozenset(w for v in k.agreed() for w in _words(str(v)))
+                  for k in categories if k.kind == "words"}
     try:
         for chunk in iter_batches(data, batch_size):
             feeds = as_feeds(chunk, signature)
@@ -431,7 +437,7 @@ def check_prediction_parity(
             if looking:
                 looking = note_missing_values(found, feeds, signature, reads)
             if held:
-                note_text_values(held, feeds)
+                note_text_values(held, feeds, words=vocabulary)
             try:
                 onnx_out = run_rows(session, None, feeds)
             except Exception as err:
@@ -1041,48 +1047,151 @@ def _missing_by_column(flat: Any, marker: str | None) -> Any:
     return np.bincount(np.flatnonzero(where) % width, minlength=width) > 0
 
 
-def category_columns(reference: Any, model: Any, probe: Mapping[str, Any] | None) -> list[Any]:
-    """The text input columns whose values the models know as categories
-    (:func:`onnxgate.validators.known_values.known_text_values` of ``kind`` "category" holding text, not integer
-    codes); none without ``probe``
-    (rows as the file's inputs) or when the two sides cannot be read."""
+def category_columns(reference: Any, model: Any, probe: Mapping[str, Any] | None, *, words: bool = False
+                     ) -> list[Any]:
+    """The text or integer input columns whose values the models know as categories
+    (:func:`onnxgate.validators.known_values.known_text_values` of ``kind`` "category": a OneHotEncoder's texts, a
+    LightGBM or scikit-learn encoder's integer categories), and with ``words`` those a vectorizer reads as words
+    (``kind`` "words": its vocabulary); none without ``probe`` (rows as the file's inputs) or when the two sides
+    cannot be read."""
     if probe is None:
         return []
     from onnxgate.validators.known_values import known_text_values
 
+    kinds = ("category", "words") if words else ("category",)
     try:
-        # text only: the search, which the note points to, tries text categories, not integer codes
-        return [k for k in known_text_values(reference, model, probe)
-                if k.kind == "category" and all(isinstance(v, str) for v in (*k.reference, *k.file))]
+        return [k for k in known_text_values(reference, model, probe) if k.kind in kinds]
     except Exception:  # reading the two sides must never fail parity itself
         return []
 
 
-def note_text_values(held: dict[tuple[str, int], set[str]], feeds: Mapping[str, Any],
-                     only: Mapping[tuple[str, int], frozenset[str]] | None = None) -> None:
-    """Add to ``held`` the text values each (input, column) of it holds in ``feeds``; with ``only``, of those values
-    alone (the categories a model knows, :func:`category_columns`: a partition's set stays as small as they are,
-    whatever else the column holds)."""
+def _words(text: str) -> list[str]:
+    """The lower-case words of ``text`` as a vocabulary entry is compared with the data's (any run of word
+    characters: a vectorizer's default pattern keeps words of two or more)."""
+    return re.findall(r"\w+", text.lower())
+
+
+def note_text_values(held: dict[tuple[str, int], set[Any]], feeds: Mapping[str, Any],
+                     only: Mapping[tuple[str, int], frozenset[Any]] | None = None,
+                     words: Mapping[tuple[str, int], frozenset[str]] | None = None) -> None:
+    """Add to ``held`` the text or integer values each (input, column) of it holds in ``feeds``; with ``only``, of
+    those values alone (the categories a model knows, :func:`category_columns`: a partition's set stays as small as
+    they are, whatever else the column holds). A column of ``words`` (a vectorizer's, with the words of its
+    vocabulary) gets the words of its texts that are in the vocabulary instead, lower-case."""
     import numpy as np
 
     for (name, column), values in held.items():
+        vocabulary = None if words is None else words.get((name, column))
         wanted = None if only is None else only.get((name, column), frozenset()) - values
+        if vocabulary is not None:
+            wanted = vocabulary - values
         array = np.asarray(feeds[name]) if name in feeds and (wanted is None or wanted) else None
         if array is None or not len(array):
             continue
         flat = array.reshape(len(array), -1)
         if column >= flat.shape[1]:
             continue
-        if wanted is None:
-            values.update(v for v in flat[:, column].tolist() if isinstance(v, str))
+        if vocabulary is not None and wanted is not None:
+            values.update(wanted.intersection(w for v in flat[:, column].tolist() if isinstance(v, str)
+                                              for w in _words(v)))
+        elif wanted is None:
+            values.update(v for v in flat[:, column].tolist()
+                          if isinstance(v, (str, int)) and not isinstance(v, bool))
         else:
             values.update(wanted.intersection(flat[:, column].tolist()))
 
 
+def unheld_values(categories: Sequence[Any], held: Mapping[tuple[str, int], set[Any]],
+                  probe: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The values the models know alike (:meth:`~onnxgate.validators.known_values.KnownValues.agreed`) that no row
+    holds, per column of ``categories`` (:func:`category_columns`; ``held``: :func:`note_text_values`): one
+    ``{"input", "column", "label", "kind", "values"}`` each with some (``label``: ``input[column]`` for a wider
+    input, else the input; ``kind``: "category" or "words"; at most
+    :data:`~onnxgate.validators.known_values.MAX_VALUES_PER_COLUMN` values, as many as a search tries)."""
+    import numpy as np
+
+    from onnxgate.validators.known_values import MAX_VALUES_PER_COLUMN
+
+    out: list[dict[str, Any]] = []
+    for k in categories:
+        have = held.get((k.input, k.column), set())
+        if k.kind == "words":
+            absent = [v for v in k.agreed() if any(w not in have for w in _words(str(v)))]
+        else:
+            absent = [v for v in k.agreed() if v not in have]
+        if absent:
+            wide = probe is not None and np.shape(probe[k.input])[1:] not in ((), (1,))
+            out.append({"input": k.input, "column": k.column, "label": f"{k.input}[{k.column}]" if wide else k.input,
+                        "kind": "words" if k.kind == "words" else "category",
+                        "values": absent[:MAX_VALUES_PER_COLUMN], "count": len(absent)})
+    return out
+
+
+def known_values_items(unheld: Sequence[Mapping[str, Any]], search: str = SEARCH_ADVICE,
+                       searched: int | None = None) -> list[dict[str, str]]:
+    """The ``known_values`` (categories) and ``vocabulary`` (a vectorizer's words) entries of
+    :func:`parity_not_checked` from :func:`unheld_values`: up to :data:`NOT_CHECKED_VALUES_SHOWN` values per column
+    named, with how many there are; each entry carries them in ``values`` too (what a search that followed
+    scored is taken out of them, :func:`without_searched_values`). ``searched``: the budget of a search that ran
+    and scored none of them."""
+    items: list[dict[str, Any]] = []
+    for kind, key in (("category", "known_values"), ("words", "vocabulary")):
+        these = [u for u in unheld if u["kind"] == kind and u["count"]]
+        if not these:
+            continue
+        total = sum(int(u["count"]) for u in these)
+        lacking = []
+        for u in these:
+            shown = ", ".join(repr(v) for v in u["values"][:NOT_CHECKED_VALUES_SHOWN])
+            left = int(u["count"]) - NOT_CHECKED_VALUES_SHOWN
+            lacking.append(f"{u['label']!r}: {shown}{f' and {left} more' if left > 0 else ''}")
+        noun = (f"categor{'y' if total == 1 else 'ies'}" if kind == "category"
+                else f"vocabulary word{'' if total == 1 else 's'}")
+        how = (f"the search tries them: {search}" if searched is None else
+               f"the search (budget {searched}) did not reach {'it' if total == 1 else 'them'}: a larger one tries "
+               f"more ({search})")
+        if kind == "category" and all(isinstance(v, int) for u in these for v in u["values"]):
+            how = "add rows holding them to the data (the search tries text values only)"
+        elif kind == "category" and any(isinstance(v, int) for u in these for v in u["values"]):
+            how += "; add rows holding the integer ones (the search tries text values only)"
+        item = not_checked_item(
+            key, f"{total} {noun} no row holds",
+            f"{'; '.join(lacking)}: the model knows {'it' if total == 1 else 'them'}, and parity scores only the "
+            f"data's rows and the values one model alone knows; {how}")
+        items.append({**item, "values": [dict(u) for u in these]})
+    return items
+
+
+def without_searched_values(result: CheckResult, tried: Sequence[Sequence[Any]], budget: int) -> CheckResult:
+    """A passing parity ``result`` whose ``known_values`` and ``vocabulary`` notes leave out the values a search of
+    ``budget`` that followed scored (``tried``: its ``details["known_values_tried"]``, ``[input, column, value]``
+    each): a search tries the known values no row holds, the disputed ones first, at most one row each within its
+    budget, so those it did not reach stay named (a search of 5 rows named none of 40 categories, and the note of
+    them was dropped)."""
+    items = list(result.details.get("not_checked", ()))
+    keys = ("known_values", "vocabulary")
+    if not any(i.get("key") in keys for i in items):
+        return result
+    scored = {(str(i), int(c), v) for i, c, v in tried}
+    unheld = []
+    for item in items:
+        for u in item.get("values", ()) if item.get("key") in keys else ():
+            # a word is scored as a whole text set to it, as a category is
+            gone = [v for v in u["values"] if (u["input"], u["column"], v) in scored]
+            unheld.append({**u, "values": [v for v in u["values"] if v not in gone],
+                           "count": int(u["count"]) - len(gone)})
+    kept = [i for i in items if i.get("key") not in keys]
+    rebuilt = known_values_items(unheld, searched=budget)
+    at = next(n for n, i in enumerate(items) if i.get("key") in keys)
+    merged = [*kept[:at], *rebuilt, *kept[at:]]
+    details = {k: v for k, v in result.details.items() if k != "not_checked"}
+    return dataclasses.replace(result, details={**details, "not_checked": merged} if merged else details)
+
+
 def parity_not_checked(reads: MissingValueReads, found: Mapping[str, set[int]], categories: Sequence[Any],
-                       held: Mapping[tuple[str, int], set[str]], seen: Mapping[str, Any] | None,
+                       held: Mapping[tuple[str, int], set[Any]], seen: Mapping[str, Any] | None,
                        unscored_batch: Sequence[str], probe: Mapping[str, Any] | None,
-                       search: str = SEARCH_ADVICE) -> list[dict[str, str]]:
+                       search: str = SEARCH_ADVICE) -> list[dict[str, Any]]:
     """The ``not_checked`` entries (:func:`not_checked_item`) a passing parity says of its data: missing values
     in the columns no row holds one in though the file reads them its own way there (``reads``:
     :func:`missing_value_reads`; ``found``: :func:`note_missing_values` of every batch); the categories the models
@@ -1091,29 +1200,11 @@ def parity_not_checked(reads: MissingValueReads, found: Mapping[str, set[int]], 
     large batch made but not compared. ``probe``: the data's first rows as the file's inputs (the widths of the
     inputs not declared); ``search``: how to run the search that tries the categories. Local and Spark parity
     both ask it."""
-    import numpy as np
-
-    items: list[dict[str, str]] = []
+    items: list[dict[str, Any]] = []
     missing = _missing_values_item(reads, found, probe)
     if missing is not None:
         items.append(missing)
-    lacking: list[str] = []
-    total = 0
-    for k in categories:
-        absent = [v for v in k.agreed() if v not in held.get((k.input, k.column), set())]
-        if absent:
-            total += len(absent)
-            wide = probe is not None and np.shape(probe[k.input])[1:] not in ((), (1,))
-            column = f"{k.input}[{k.column}]" if wide else k.input
-            shown = ", ".join(repr(v) for v in absent[:NOT_CHECKED_VALUES_SHOWN])
-            left = len(absent) - NOT_CHECKED_VALUES_SHOWN
-            more = f" and {left} more" if left > 0 else ""
-            lacking.append(f"{column!r}: {shown}{more}")
-    if lacking:
-        items.append(not_checked_item(
-            "known_values", f"{total} categor{'y' if total == 1 else 'ies'} no row holds",
-            f"{'; '.join(lacking)}: the model knows {'it' if total == 1 else 'them'}, and parity scores only the "
-            f"data's rows and the values one model alone knows; the search tries them: {search}"))
+    items += known_values_items(unheld_values(categories, held, probe), search)
     if seen is not None and seen.get("seen", 0) < seen.get("classes", 0):
         never = ", ".join(repr(c) for c in seen.get("not_seen", ())[:NOT_CHECKED_VALUES_SHOWN])
         left = seen["classes"] - seen["seen"]

@@ -197,6 +197,8 @@ def run_checks(context: CheckContext, *, fail_fast: bool = False) -> list[CheckR
             if fail_fast and not result.passed and not result.skipped:
                 stopped_by = check.name
         results[check.name] = replace(result, duration=time.perf_counter() - start)
+        if check.name == SEARCH and PARITY in results:
+            results[PARITY] = _searched_noted(results[PARITY], results[SEARCH], context.search)
     return list(results.values())
 
 
@@ -237,16 +239,25 @@ def _parity(context: CheckContext) -> CheckResult:
 
 def _search_noted(result: CheckResult, search: int) -> CheckResult:
     """A passing parity's ``details["not_checked"]`` with the search: without one (``search`` 0), that only the
-    data's rows were compared; with one, without the categories no row holds, which the search tries."""
+    data's rows were compared; with one, its notes of the values no row holds stay until the search has run
+    (:func:`_searched_noted`: it leaves out those the search scored)."""
     from onnxgate.validators.parity import no_search_item, with_not_checked
 
-    if not result.passed or result.skipped:
+    if not result.passed or result.skipped or search > 0:
         return result
-    if search > 0:
-        items = [i for i in result.details.get("not_checked", ()) if i.get("key") != "known_values"]
-        details = {k: v for k, v in result.details.items() if k != "not_checked"}
-        return replace(result, details={**details, "not_checked": items} if items else details)
     return with_not_checked(result, [no_search_item(result.details.get("rows"))])
+
+
+def _searched_noted(parity: CheckResult, search: CheckResult, budget: int) -> CheckResult:
+    """``parity`` once the search of ``budget`` has run: its notes of the categories and vocabulary words no row
+    holds leave out those the search scored (``details["known_values_tried"]``). A search tries at most one row a
+    value within its budget, integer categories never: dropping the notes whenever a search ran said nothing of
+    40 categories a search of 5 rows never reached."""
+    from onnxgate.validators.parity import without_searched_values
+
+    if not parity.passed or parity.skipped or search.skipped:
+        return parity
+    return without_searched_values(parity, search.details.get("known_values_tried") or (), budget)
 
 
 def _search(context: CheckContext) -> CheckResult:

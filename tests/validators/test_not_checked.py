@@ -253,3 +253,211 @@ def test_a_large_batch_the_reference_cannot_score_is_said_not_run():
     assert large_batch_disagrees(session, feeds, Signature.from_model(model), tolerances, refuses,
                                  not_run=not_run) is None
     assert not_run == ["the reference could not score a batch of 10000 rows (MemoryError)"]
+
+
+# -- the columns and readers the notes follow (helper-344) ------------------------------------------------------
+
+
+def _onnx_model(nodes, inputs, outputs, initializer=(), functions=()):
+    import onnx
+    from onnx import helper
+
+    opsets = [helper.make_opsetid("", 13), helper.make_opsetid("ai.onnx.ml", 3)]
+    if functions:
+        opsets.append(helper.make_opsetid("local", 1))
+    model = helper.make_model(helper.make_graph(nodes, "g", inputs, outputs, initializer=list(initializer)),
+                              opset_imports=opsets, functions=list(functions))
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def _imputing(picks):
+    """An [N, 3] float input, one column picked out (by ``picks``) into an Imputer."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes, inits = {
+        "Gather": ([helper.make_node("Gather", ["x", "at"], ["col"], axis=1)], [("at", [2])]),
+        "Slice": ([helper.make_node("Slice", ["x", "s", "e", "a"], ["col"])], [("s", [2]), ("e", [3]), ("a", [1])]),
+        "ArrayFeatureExtractor": ([helper.make_node("ArrayFeatureExtractor", ["x", "at"], ["col"],
+                                                    domain="ai.onnx.ml")], [("at", [2])]),
+    }[picks]
+    nodes.append(helper.make_node("Imputer", ["col"], ["y"], domain="ai.onnx.ml", imputed_value_floats=[0.0],
+                                  replaced_value_float=float("nan")))
+    return _onnx_model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
+                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", None])],
+                       [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in inits])
+
+
+def _missing_item(report):
+    return next((i for i in report.check("prediction_parity").details.get("not_checked", ())
+                 if i["key"] == "missing_values"), None)
+
+
+@pytest.mark.parametrize("picks", ["Gather", "Slice", "ArrayFeatureExtractor"])
+def test_a_column_picked_out_by_constant_indices_is_named(picks):
+    """The Imputer reads column 2 alone: a NaN in column 0 leaves column 2 named; one in column 2 leaves nothing.
+    Counted as one input, a NaN in any column said every one held one."""
+    model = _imputing(picks)
+    X = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
+    elsewhere = X.copy()
+    elsewhere[0, 0] = np.nan
+    item = _missing_item(og.validate(model, reference=model, data=elsewhere))
+    assert item is not None and item["what"] == "missing values in 1 of 1 columns", item
+    assert item["why"].startswith("the data holds none in 'x[2]' of input 'x', ") and "Imputer" in item["why"]
+    there = X.copy()
+    there[0, 2] = np.nan
+    report = og.validate(model, reference=model, data=there)
+    assert report.passed and _missing_item(report) is None, report.not_checked()
+
+
+def _in_if_branch():
+    """The Imputer in an If's branch, reading the input by its outer name."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    out = helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", 2])
+    then = helper.make_graph([helper.make_node("Imputer", ["x"], ["z"], domain="ai.onnx.ml",
+                                               imputed_value_floats=[0.0], replaced_value_float=float("nan"))],
+                             "then", [], [out])
+    other = helper.make_graph([helper.make_node("Identity", ["x"], ["z"])], "else", [], [out])
+    return _onnx_model([helper.make_node("If", ["yes"], ["y"], then_branch=then, else_branch=other)],
+                       [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
+                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])],
+                       [numpy_helper.from_array(np.array(True), "yes")])
+
+
+def _in_local_function():
+    """The Imputer in a local function the graph calls."""
+    from onnx import TensorProto, helper
+
+    body = helper.make_function("local", "impute", ["a"], ["b"], [
+        helper.make_node("Imputer", ["a"], ["b"], domain="ai.onnx.ml", imputed_value_floats=[0.0],
+                         replaced_value_float=float("nan"))], [helper.make_opsetid("ai.onnx.ml", 3)])
+    return _onnx_model([helper.make_node("impute", ["x"], ["y"], domain="local")],
+                       [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
+                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])], functions=[body])
+
+
+@pytest.mark.parametrize("build", [_in_if_branch, _in_local_function], ids=["if-branch", "local-function"])
+def test_a_reader_inside_a_subgraph_or_a_local_function_is_followed(build):
+    model = build()
+    X = np.random.default_rng(1).normal(size=(20, 2)).astype(np.float32)
+    item = _missing_item(og.validate(model, reference=model, data=X))
+    assert item is not None and item["what"] == "missing values", item
+    assert "any of the 2 columns of input 'x'" in item["why"] and "Imputer" in item["why"]
+    one = X.copy()
+    one[0, 0] = np.nan  # a NaN in column 0 alone leaves column 1 named
+    item = _missing_item(og.validate(model, reference=model, data=one))
+    assert item is not None and item["why"].startswith("the data holds none in 'x[1]' of input 'x', "), item
+    one[1, 1] = np.nan
+    report = og.validate(model, reference=model, data=one)
+    assert report.passed and _missing_item(report) is None, report.not_checked()
+
+
+def _two_category_columns():
+    """An [N, 2] text input whose columns a Gather each picks out into a CategoryMapper of its own."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = []
+    for c, cats in enumerate((["a1", "a2", "a3"], ["b1", "b2"])):
+        nodes += [helper.make_node("Gather", ["x", f"at{c}"], [f"col{c}"], axis=1),
+                  helper.make_node("CategoryMapper", [f"col{c}"], [f"code{c}"], domain="ai.onnx.ml",
+                                   cats_strings=cats, cats_int64s=list(range(len(cats))), default_int64=-1)]
+    nodes.append(helper.make_node("Concat", ["code0", "code1"], ["y"], axis=1))
+    return _onnx_model(nodes, [helper.make_tensor_value_info("x", TensorProto.STRING, ["N", 2])],
+                       [helper.make_tensor_value_info("y", TensorProto.INT64, ["N", 2])],
+                       [numpy_helper.from_array(np.array([c], np.int64), f"at{c}") for c in (0, 1)])
+
+
+def _items(report, key):
+    return [i for i in report.check("prediction_parity").details.get("not_checked", ()) if i["key"] == key]
+
+
+def test_each_column_is_named_by_the_categories_read_in_it():
+    """Each column's categories are those of the CategoryMapper its Gather feeds: every one held says nothing
+    (read per input, column 0 lacked 'b1' and 'b2'); 'b2' lacking names it in column 1 alone."""
+    model = _two_category_columns()
+    every = np.array([["a1", "b1"], ["a2", "b2"], ["a3", "b1"]] * 4, dtype=object)
+    report = og.validate(model, reference=model, data=every)
+    assert report.passed and _items(report, "known_values") == [], report.not_checked()
+    lacking = np.array([["a1", "b1"], ["a2", "b1"], ["a3", "b1"]] * 4, dtype=object)
+    [item] = _items(og.validate(model, reference=model, data=lacking), "known_values")
+    assert item["what"] == "1 category no row holds" and item["why"].startswith("'x[1]': 'b2': "), item
+
+
+def test_integer_categories_no_row_holds_are_named():
+    """An encoder fitted on integer codes 3, 7, 42: data holding 3 and 7 alone names 42 (the search tries text
+    values only, so it says to add rows); data holding all three says nothing (the earlier test)."""
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"code": rng.choice([3, 7, 42], 200).astype(np.int64), "x": rng.normal(size=200)})
+    model = make_pipeline(make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["code"]),
+                                                  remainder="passthrough"),
+                          LogisticRegression()).fit(df, (df.x > 0).astype(int))
+    conv = og.convert(model, df.head())
+    some = df[df.code != 42]
+    for search in (0, 30):
+        report = og.validate(conv, reference=model, data=some, search=search)
+        [item] = _items(report, "known_values")
+        assert item["what"] == "1 category no row holds", item
+        assert item["why"].startswith("'code': 42: ") and "add rows holding them" in item["why"], item
+
+
+@pytest.fixture(scope="module")
+def texts():
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    words = ["cold", "warm", "sunny", "rainy", "windy", "snowy", "foggy", "humid"]
+    rng = np.random.default_rng(2)
+    X = np.array([" ".join(rng.choice(words, 3)) for _ in range(200)], dtype=object)
+    y = np.array([("cold" in t) or ("snowy" in t) for t in X]).astype(int)
+    model = make_pipeline(CountVectorizer(), LogisticRegression()).fit(X, y)
+    return model, og.convert(model, X[:5].reshape(-1, 1)), X
+
+
+def test_vocabulary_words_no_row_holds_are_named(texts):
+    model, conv, X = texts
+    some = np.array([t for t in X if "foggy" not in t and "humid" not in t], dtype=object)
+    report = og.validate(conv, reference=model, data=some.reshape(-1, 1))
+    [item] = _items(report, "vocabulary")
+    assert item["what"] == "2 vocabulary words no row holds", item
+    assert "'foggy', 'humid'" in item["why"], item
+    assert any(line.startswith("2 vocabulary words no row holds (") for line in report.not_checked())
+    report = og.validate(conv, reference=model, data=X.reshape(-1, 1))
+    assert report.passed and _items(report, "vocabulary") == [], report.not_checked()
+
+
+def test_a_search_too_small_to_try_every_category_leaves_the_others_named():
+    """12 categories, the data holding 2: a search of 40 rows scores 3 of the other 10 (a share of its edge phase)
+    and the note names the rest (it was dropped whenever a search ran); a search that scores every one removes
+    it (the earlier test)."""
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    names = [f"c{i:02d}" for i in range(12)]
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"color": rng.choice(names, 300), "x": rng.normal(size=300)})
+    model = make_pipeline(make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["color"]),
+                                                  remainder="passthrough"),
+                          LogisticRegression()).fit(df, (df.x > 0).astype(int))
+    conv = og.convert(model, df.head())
+    some = df[df.color.isin(["c00", "c01"])]
+    [plain] = _items(og.validate(conv, reference=model, data=some), "known_values")
+    assert plain["what"] == "10 categories no row holds", plain
+    searched = og.validate(conv, reference=model, data=some, search=40)
+    tried = searched.check("search_divergences").details["known_values_tried"]
+    assert searched.passed and 0 < len(tried) < 10, tried
+    [item] = _items(searched, "known_values")
+    assert item["what"] == f"{10 - len(tried)} categories no row holds", item
+    assert not any(repr(value) in item["why"] for _, _, value in tried), (item, tried)
+    assert "the search (budget 40) did not reach them" in item["why"]

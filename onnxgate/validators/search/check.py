@@ -402,6 +402,8 @@ def _result(
         "reference_rejected_rows": searcher.reference_rejected,
         "divergences": divergences,
     }
+    if searcher.values_scored:
+        details["known_values_tried"] = [[name, column, value] for name, column, value in searcher.values_scored]
     if searcher.reference_errors:
         details["reference_errors"] = searcher.reference_errors
     if searcher.onnx_errors:

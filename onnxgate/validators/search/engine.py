@@ -79,6 +79,8 @@ class Searcher:
         self.n_divergent = 0
         self.ties = 0
         self.reference_rejected = 0
+        #: the known values scored in the edge phase, ``(input, column, value)`` (:attr:`Space.value_picks`)
+        self.values_scored: list[tuple[str, int, Any]] = []
         self.onnx_errors: list[str] = []
         self.reference_errors: list[str] = []
         self.onnx_runs_ok = 0  # runs onnxruntime completed: 0 with errors means nothing was compared

@@ -400,7 +400,10 @@ def phase_edges(searcher: Searcher, rng: Any, allow_nan: bool | Sequence[bool]) 
         # values only one of the two knows first: a renamed category is scored otherwise only on rows holding it,
         # which the data may lack (helper-323)
         limit = quarter if sp.d else len(sp.value_rows)
-        searcher.evaluate(sp.X[list(sp.value_rows[:limit])], index_array(list(sp.value_rows[:limit])))
+        _, scored = searcher.evaluate(sp.X[list(sp.value_rows[:limit])], index_array(list(sp.value_rows[:limit])))
+        # the values scored (the rows past the budget are dropped): a passing parity's note of the values no row
+        # holds leaves out these alone (onnxgate.validators.parity.without_searched_values)
+        searcher.values_scored = list(sp.value_picks[:len(scored)])
     if sp.n_rows == 0 or sp.d == 0:
         return
     base = int(rng.integers(sp.n_rows))

@@ -34,6 +34,8 @@ class Space:
     #: rows past those: a data row with one text value replaced by a value the reference or the file knows
     #: (:mod:`onnxgate.validators.known_values`), the disputed ones first
     value_rows: tuple[int, ...] = ()
+    #: the value each of ``value_rows`` holds, as ``(input, column, value)``, in the same order
+    value_picks: tuple[tuple[str, int, Any], ...] = ()
 
     @property
     def d(self) -> int:
@@ -170,8 +172,8 @@ def _with_text_edges(signature: Signature, feeds: dict[str, Array], n: int,
     return grown, len(picks)
 
 
-def _with_known_values(feeds: dict[str, Array], n: int, known: Sequence[KnownValues], limit: int
-                       ) -> tuple[dict[str, Array], int]:
+def _with_known_values(feeds: dict[str, Array], n: int, known: Sequence[KnownValues], limit: int,
+                       chosen: list[tuple[str, int, Any]] | None = None) -> tuple[dict[str, Array], int]:
     """``feeds`` followed by copies of data rows, each with one text element set to a value the reference or the
     file knows (:meth:`KnownValues.to_try`), at most ``limit``, and how many were added: every column's disputed
     values first, then one value of each column in turn. A category the file renamed ('teal' -> 'purple') is
@@ -192,6 +194,8 @@ def _with_known_values(feeds: dict[str, Array], n: int, known: Sequence[KnownVal
     picks = sorted(picks)[:limit]
     if not picks:
         return feeds, 0
+    if chosen is not None:
+        chosen += [(name, col, value) for _, _, _, name, col, value in picks]
     rows = index_array([bases[rank % len(bases)] for _, rank, _, _, _, _ in picks])
     grown = {name: np.concatenate([values, values[rows]]) if values.ndim else values for name, values in feeds.items()}
     start = len(next(iter(feeds.values())))
@@ -220,7 +224,8 @@ def make_space(signature: Signature, feeds: dict[str, Array], boolean: frozenset
     n = len(next(iter(feeds.values())))
     edges = TEXT_EDGES if text_variants else tuple(edge for edge in TEXT_EDGES if edge is not ACCENTED)
     feeds, added = _with_text_edges(signature, feeds, n, edges)
-    feeds, valued = _with_known_values(feeds, n, known, known_limit)
+    chosen: list[tuple[str, int, Any]] = []
+    feeds, valued = _with_known_values(feeds, n, known, known_limit, chosen)
     everything = n + added + valued
     features: list[tuple[str, int]] = []
     shapes: dict[str, tuple[int, ...]] = {}
@@ -248,4 +253,4 @@ def make_space(signature: Signature, feeds: dict[str, Array], boolean: frozenset
     only = np.asarray(flags, bool)
     lo[only], hi[only] = 0.0, 1.0
     return Space(signature, feeds, n, features, shapes, X, lo, hi, np.asarray(integer, bool), np.asarray(f32, bool),
-                 only, tuple(range(n, n + added)), tuple(range(n + added, everything)))
+                 only, tuple(range(n, n + added)), tuple(range(n + added, everything)), tuple(chosen))
