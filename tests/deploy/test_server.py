@@ -669,13 +669,7 @@ def test_a_request_that_hangs_on_the_event_loop_is_answered_503_and_so_is_the_on
             other_head, other_reply = read_response(other)
             _assert_ends_unanswered(sock)  # Connection: close
             _assert_ends_unanswered(other)
-        answer = _assert_hung_answer(head, reply, waited, hang)
-        assert answer["status"] == 503 and answer["error"] == "model_hung", answer
-        assert "within 3 s (--hang-seconds)" in answer["message"], answer
-        assert other_head.startswith(b"HTTP/1.1 503") and _header(other_head, b"retry-after") == b"1", other_head
-        assert json.loads(other_reply)["error"] == "worker_restarting", other_reply
-        status, out = srv.score({"data": [iris[2][0].tolist()]})  # the new worker answers
-        assert status == 200 and len(out["label"]) == 1
+        _assert_hung_and_waiting_answered(srv, iris, (head, reply, waited), (other_head, other_reply), hang)
     finally:
         srv.stop()
     out = srv.output
@@ -773,6 +767,20 @@ def _assert_hung_answer(head: bytes, reply: bytes, waited: float, hang: float) -
     return json.loads(reply)
 
 
+def _assert_hung_and_waiting_answered(srv: Any, iris: tuple[Path, Any, Any], hung: tuple[bytes, bytes, float],
+                                      waiting: tuple[bytes, bytes], hang: float) -> None:
+    """The hung request got 503 ``model_hung`` at ``hang`` seconds, the one waiting behind it 503
+    ``worker_restarting`` with Retry-After, and the worker started in their place answers."""
+    answer = _assert_hung_answer(*hung, hang)
+    assert answer["status"] == 503 and answer["error"] == "model_hung", answer
+    assert "within 3 s (--hang-seconds)" in answer["message"], answer
+    other_head, other_reply = waiting
+    assert other_head.startswith(b"HTTP/1.1 503") and _header(other_head, b"retry-after") == b"1", other_head
+    assert json.loads(other_reply)["error"] == "worker_restarting", other_reply
+    status, out = srv.score({"data": [iris[2][0].tolist()]})
+    assert status == 200 and len(out["label"]) == 1
+
+
 def test_a_request_that_hangs_in_the_thread_pool_is_answered_503_and_the_service_answers_again(
         iris: tuple[Path, Any, Any], tmp_path: Path) -> None:
     # before: a request over 16 KB is scored in the thread pool; one whose scoring call never returned had its
@@ -799,14 +807,8 @@ def test_a_request_that_hangs_in_the_thread_pool_is_answered_503_and_the_service
             other_head, other_reply = read_response(other)
             other_waited = time.monotonic() - other_sent
             _assert_ends_unanswered(sock)  # Connection: close
-        answer = _assert_hung_answer(head, reply, waited, hang)
-        assert answer["status"] == 503 and answer["error"] == "model_hung", answer
-        assert "within 3 s (--hang-seconds)" in answer["message"], answer
-        assert other_head.startswith(b"HTTP/1.1 503") and _header(other_head, b"retry-after") == b"1", other_head
+        _assert_hung_and_waiting_answered(srv, iris, (head, reply, waited), (other_head, other_reply), hang)
         assert other_waited < hang + 1.5, other_waited  # answered with the hung one, not at its own hang_seconds
-        assert json.loads(other_reply)["error"] == "worker_restarting", other_reply
-        status, reply = srv.score({"data": [iris[2][0].tolist()]})  # the new worker answers
-        assert status == 200 and len(reply["label"]) == 1
     finally:
         srv.stop()
     out = srv.output
