@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     import numpy as np
     import onnx
 
-__all__ = ["NUMPYLESS_TYPES", "Dim", "Signature", "TensorSpec", "elem_type_name", "numpy_dtype_for"]
+__all__ = ["NUMPYLESS_TYPES", "Dim", "Signature", "TensorSpec", "elem_type_name", "numpy_dtype_for",
+           "output_class_labels"]
 
 Dim = int | str | None
 """A dimension: a fixed size, a symbolic name (``"N"``), or ``None`` when unknown."""
@@ -152,6 +153,10 @@ class TensorSpec:
         For a one ``[N,k]`` input converted from an array sample of a model fitted on named columns: those
         names, in the order the input takes them by position (:data:`FITTED_COLUMNS_METADATA_KEY`). A frame
         holding them in another order is refused where it would be fed, not scored on the wrong columns.
+    labels : tuple of str, or None
+        For an integer output of class codes (a classifier with text labels adapted for a target that returns no
+        text, SQL Edge): the text label of each code, code ``i`` being ``labels[i]``, the class of probability
+        column ``i`` (:data:`CLASS_LABELS_METADATA_KEY`). None for every other output.
     """
 
     name: str
@@ -167,6 +172,7 @@ class TensorSpec:
     category: bool = False
     fitted_columns: tuple[str, ...] | None = None
     categories: tuple[Any, ...] | None = None
+    labels: tuple[str, ...] | None = None
 
     @property
     def is_tensor(self) -> bool:
@@ -221,6 +227,7 @@ class TensorSpec:
             **({"category": True} if self.category else {}),
             **({"fitted_columns": list(self.fitted_columns)} if self.fitted_columns is not None else {}),
             **({"categories": list(self.categories)} if self.categories is not None else {}),
+            **({"labels": list(self.labels)} if self.labels is not None else {}),
         }
 
     @classmethod
@@ -240,6 +247,7 @@ class TensorSpec:
             category=data.get("category") is True,
             fitted_columns=_names(data.get("fitted_columns")),
             categories=_integers(data.get("categories")),
+            labels=_names(data.get("labels")),
         )
 
 
@@ -363,6 +371,10 @@ class Signature:
             inputs = tuple(dataclasses.replace(s, fitted_columns=fitted[s.name]) if fitted.get(s.name) is not None
                            and s.rank == 2 and s.width == len(fitted[s.name] or ()) else s for s in inputs)
         outputs = tuple(_spec(vi) for vi in graph.output)
+        labels = _class_labels(props)
+        if labels:
+            outputs = tuple(dataclasses.replace(s, labels=labels[s.name]) if s.name in labels
+                            and s.elem_type in ("int32", "int64") else s for s in outputs)
         return cls(inputs=inputs, outputs=outputs, columns=ColumnMap.from_model(proto))
 
 
@@ -426,6 +438,30 @@ INTEGER_CATEGORIES_METADATA_KEY = "onnxgate.integer_categories"
 #: ``metadata_props`` key: JSON ``{input: [column, ...]}``, the named columns a one ``[N,k]`` input takes by
 #: position, in that order (:attr:`TensorSpec.fitted_columns`).
 FITTED_COLUMNS_METADATA_KEY = "onnxgate.fitted_columns"
+
+#: ``metadata_props`` key: JSON ``{output: [text, ...]}``, the text label of each class code an integer output holds,
+#: in code order (:attr:`TensorSpec.labels`).
+CLASS_LABELS_METADATA_KEY = "onnxgate.class_labels"
+
+
+def _class_labels(props: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """:attr:`TensorSpec.labels` by output, from ``props`` (the first value of each metadata key): lists of distinct
+    texts only, any other record read as none."""
+    return {k: labels for k, v in _metadata_by_input(props, CLASS_LABELS_METADATA_KEY).items()
+            if (labels := _names(v)) is not None and len(set(labels)) == len(labels)}
+
+
+def output_class_labels(model: Any) -> dict[str, tuple[str, ...]]:
+    """The text label of each class code, by output, that ``model`` (a ModelProto, a path or bytes) records
+    (:data:`CLASS_LABELS_METADATA_KEY`); empty where it records none. Read from the file each time: the codes a
+    file's own record gives are what its package's label table holds."""
+    from onnxgate._onnx import load_model
+
+    props: dict[str, str] = {}
+    for prop in load_model(model).metadata_props:
+        props.setdefault(prop.key, prop.value)
+    return _class_labels(props)
+
 
 #: The ``metadata_props`` keys whose JSON object is keyed by input name and says how that one input reads its
 #: values: a step that renames an input (the SQL adaptation, an MLflow package) moves its entry under each, or the

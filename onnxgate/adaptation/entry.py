@@ -440,6 +440,12 @@ def _cast_outputs(mapping: Mapping[str, Any], adapted: Any, target: Target) -> l
         if after != [before.elem_type]:
             columns = [column for column, _ in entries]
             meaning = " (False as 0, True as 1)" if before.elem_type == "bool" else ""
+            labels = [adapted.output(column).labels for column, _ in entries]
+            if before.elem_type == "string" and labels and labels[0] is not None:
+                shown = ", ".join(f"{code} {text!r}" for code, text in enumerate(labels[0][:10]))
+                meaning = (f", the code of each class ({shown}{', ...' if len(labels[0]) > 10 else ''}): the codes "
+                           "are recorded in the model, and its SQL package writes a table of them and a query that "
+                           "returns the text labels")
             found.append(f"output {name!r} holds {before.elem_type} values, which target {target.name!r} does not "
                          f"return: PREDICT returns {columns} as {'/'.join(after)}{meaning}")
     return found

@@ -29,6 +29,7 @@ __all__ = [
     "boolean_columns",
     "columns_against_fitted",
     "columns_of_native",
+    "label_codes",
     "original_feeds",
     "outputs_off_record",
     "set_metadata",
@@ -258,9 +259,16 @@ def _refuse_non_booleans(array: np.ndarray, columns: Sequence[str], name: str) -
 
 
 def adapted_outputs(
-    mapping: Mapping[str, Any], native: Sequence[Any], output_names: Sequence[str]
+    mapping: Mapping[str, Any], native: Sequence[Any], output_names: Sequence[str],
+    labels: Mapping[str, Sequence[str]] | None = None,
 ) -> list[np.ndarray | None]:
-    """The original model's outputs split and reshaped the way the adaptation did, in ``output_names`` order."""
+    """The original model's outputs split and reshaped the way the adaptation did, in ``output_names`` order.
+
+    ``labels``: the text label of each code of the outputs that return a classifier's text labels as codes, as the
+    adapted file records them (:func:`onnxgate.signature.output_class_labels`); the native text labels of such an
+    output are given as their codes by that record (-1 for a text it does not hold), so a file whose record names
+    the codes otherwise than its graph computes them fails parity, as its package's label table would answer
+    other labels than the model."""
     import numpy as np
 
     from onnxgate.signature import Signature
@@ -275,8 +283,21 @@ def adapted_outputs(
             arr = np.asarray(value)
             if arr.ndim == 1:
                 arr = arr.reshape(-1, 1)
-            by_new[new_name] = arr[:, index : index + 1] if index is not None else arr.reshape(len(arr), -1)
+            arr = arr[:, index : index + 1] if index is not None else arr.reshape(len(arr), -1)
+            if spec.elem_type == "string" and labels is not None and new_name in labels:
+                arr = label_codes(arr, labels[new_name])
+            by_new[new_name] = arr
     return [by_new.get(name) for name in output_names]
+
+
+def label_codes(texts: Any, labels: Sequence[str]) -> np.ndarray:
+    """The int32 code of each of ``texts`` (an array of text labels, any shape) among ``labels``, -1 for a text none
+    of them is."""
+    import numpy as np
+
+    index = {str(text): code for code, text in enumerate(labels)}
+    flat = np.asarray(texts, dtype=object)
+    return np.array([index.get(str(t), -1) for t in flat.reshape(-1)], dtype=np.int32).reshape(flat.shape)
 
 
 def outputs_off_record(model: Any) -> str | None:

@@ -40,6 +40,11 @@ __all__ = ["CLASS_OUTPUT_PREFIX", "Rewrite", "rewrite"]
 
 #: Prefix of per-class probability outputs.
 CLASS_OUTPUT_PREFIX = "p_"
+#: The type a classifier's text label output is returned in where the target returns no text: the code of its
+#: class, as a text category input takes its codes (int32, SQL ``int``).
+CLASS_CODE_TYPE = "int32"
+#: The ai.onnx.ml classifier nodes whose ``classlabels_strings`` are the classes a text label output answers.
+CLASSIFIER_OPS = ("ZipMap", "LinearClassifier", "TreeEnsembleClassifier", "SVMClassifier")
 
 
 def rewrite(
@@ -359,8 +364,13 @@ class Rewrite:
             elem = elem_name(code)
             out_elem = elem
             allowed = target.output_types
+            width = 1 if len(shape) == 1 else int(shape[1])  # type: ignore[arg-type]
+            coded_labels: list[str] | None = None
             if allowed is not None and elem not in allowed:
                 fallback = FALLBACK_TYPE.get(elem)
+                if elem == "string" and CLASS_CODE_TYPE in allowed:
+                    coded_labels = self.label_texts(vo.name, source, width)
+                    fallback = CLASS_CODE_TYPE
                 if fallback is None or fallback not in allowed:
                     raise UnsupportedModelError(
                         f"output {vo.name!r} holds {elem} values; target {target.name!r} returns only "
@@ -368,7 +378,6 @@ class Rewrite:
                         output=vo.name,
                     )
                 out_elem = fallback
-            width = 1 if len(shape) == 1 else int(shape[1])  # type: ignore[arg-type]
             if width == 0:
                 raise UnsupportedModelError(
                     f"output {vo.name!r} has no values per row (shape {list(shape)}), so PREDICT would return no "
@@ -402,10 +411,58 @@ class Rewrite:
             keep = not zipmap and width == 1 and len(shape) == 2 and out_elem == elem and names[0] == vo.name
             plans.append({"orig": own, "source": source, "shape": shape, "batch": batch_dim(shape),
                           "width": width, "elem": elem, "out_elem": out_elem, "names": names, "keep": keep,
-                          "zipmap": zipmap})
+                          "zipmap": zipmap, "labels": coded_labels})
         for node in dropped_nodes:
             graph.node.remove(node)
         return plans
+
+    def label_texts(self, output: str, source: str, width: int) -> list[str]:
+        """The classes of a classifier's text label output, in the order its codes follow: the probability
+        columns' (a ZipMap's labels, else the reference's ``classes_``), else the file's own: the classifier node's
+        labels, or the text initializer the label is picked from (skl2onnx's ``classes``, read by an
+        ArrayFeatureExtractor at the ArgMax of the scores). Refuses an output that is no classifier's one label per
+        row, or whose classes nothing names."""
+        from onnx import numpy_helper
+
+        graph_texts: list[str] = []
+        for node in self.graph.node:
+            if node.domain == "ai.onnx.ml" and node.op_type in CLASSIFIER_OPS:
+                for attr in node.attribute:
+                    if attr.name == "classlabels_strings":
+                        graph_texts.extend(t.decode("utf-8") for t in attr.strings if t.decode("utf-8")
+                                           not in graph_texts)
+        producers = {out: node for node in self.graph.node for out in node.output}
+        texts_of = {init.name: init for init in self.graph.initializer if init.data_type == 8}  # STRING
+        node = producers.get(source)
+        while node is not None and node.op_type in ("Identity", "Reshape", "Squeeze", "Unsqueeze", "Flatten"):
+            node = producers.get(node.input[0])
+        picked = (node is not None and node.op_type in ("ArrayFeatureExtractor", "Gather")
+                  and node.input[0] in texts_of)
+        if picked and not graph_texts:
+            assert node is not None
+            graph_texts = [t.decode("utf-8") if isinstance(t, bytes) else str(t)
+                           for t in numpy_helper.to_array(texts_of[node.input[0]]).reshape(-1)]
+        classes = list(self.class_labels) if self.class_labels is not None else None
+        if classes is not None and (len(set(classes)) != len(classes) or not set(graph_texts) <= set(classes)):
+            classes = None
+        texts = classes if classes is not None else (graph_texts or None)
+        if texts is not None and len(set(texts)) != len(texts):
+            texts = None
+        if not (self.is_classifier or picked) or width != 1 or not texts:
+            why = ("no classifier's label" if not (self.is_classifier or picked) else
+                   f"{width} labels per row" if width != 1 else "a classifier's label whose classes neither the file "
+                   "(a ZipMap, a classifier node) nor a reference (its classes_) names")
+            raise UnsupportedModelError(
+                f"output {output!r} holds string values; target {self.target.name!r} returns only "
+                f"{sorted(self.target.output_types or ())}, and onnxgate returns a classifier's one text label per "
+                f"row as the code of its class, but this output is {why}. "
+                + ("Give the native classifier as the reference (convert it with onnxgate, or adapt(..., "
+                   "reference=model)), or train on integer-coded labels." if (self.is_classifier or picked)
+                   and width == 1
+                   else "For a classifier with text labels, train on integer-coded labels."),
+                output=output,
+            )
+        return texts
 
     def free_output_names(self, plans: list[dict[str, Any]]) -> dict[str, str]:
         """A new output name already used inside the graph: rename the inner tensor (old -> new)."""
@@ -461,6 +518,8 @@ class Rewrite:
                     self.new_nodes.append(helper.make_node("Reshape", [current, shape_name], [reshaped],
                                                            name=self.unique(f"onnxgate_as_column_{name}")))
                     current = reshaped
+                if plan["labels"] is not None:
+                    current = self.encode_labels(current, name, plan["labels"])
                 if out_elem != elem:
                     self.new_nodes.append(helper.make_node("Cast", [current], [name], to=elem_code(out_elem),
                                                            name=self.unique(f"onnxgate_cast_{name}")))
@@ -472,6 +531,26 @@ class Rewrite:
                 entries.append([name, i if width > 1 else None])
             output_map[plan["orig"]] = entries
         return output_map, new_outputs
+
+    def encode_labels(self, source: str, name: str, labels: Sequence[str]) -> str:
+        """An ai.onnx.ml ``LabelEncoder`` from each text label of ``source`` to its position in ``labels`` (int64; -1
+        for any other text, which a classifier never answers): the node of the file's ai.onnx.ml opset (version 1
+        looks a text up in ``classes_strings``, version 2 on in ``keys_strings``), the domain imported at 1 where the
+        file has none. Returns the codes' name."""
+        from onnx import helper
+
+        opsets = model_opsets(self.proto)
+        if "ai.onnx.ml" not in opsets:
+            entry = self.proto.opset_import.add()
+            entry.domain, entry.version = "ai.onnx.ml", 1
+        version = model_opsets(self.proto).get("ai.onnx.ml", 1)
+        codes = self.unique(f"{name}__codes")
+        attrs: dict[str, Any] = ({"classes_strings": list(labels)} if version < 2 else
+                                 {"keys_strings": list(labels), "values_int64s": list(range(len(labels)))})
+        self.new_nodes.append(helper.make_node("LabelEncoder", [source], [codes], domain="ai.onnx.ml",
+                                               default_int64=-1, name=self.unique(f"onnxgate_codes_of_{name}"),
+                                               **attrs))
+        return codes
 
     # -- the result
 
@@ -502,9 +581,26 @@ class Rewrite:
             "column_sources": self.column_sources,
         }
         set_metadata(self.proto, mapping)
+        self.record_labels(plans)
         ColumnMap.from_pairs(self.user_pairs).write(self.proto)
         self.carry_input_records()
         return mapping
+
+    def record_labels(self, plans: list[dict[str, Any]]) -> None:
+        """Record the text label of each code of the outputs that return a classifier's text labels as codes
+        (:data:`onnxgate.signature.CLASS_LABELS_METADATA_KEY`), where parity, a package's label table and its
+        README read them."""
+        import json
+
+        from onnxgate.signature import CLASS_LABELS_METADATA_KEY
+
+        labels = {plan["names"][0]: list(plan["labels"]) for plan in plans if plan["labels"] is not None}
+        kept = [p for p in self.proto.metadata_props if p.key != CLASS_LABELS_METADATA_KEY]
+        del self.proto.metadata_props[:]
+        self.proto.metadata_props.extend(kept)
+        if labels:
+            entry = self.proto.metadata_props.add()
+            entry.key, entry.value = CLASS_LABELS_METADATA_KEY, json.dumps(labels, ensure_ascii=False)
 
     def carry_input_records(self) -> None:
         """Move what the model records of each input (:data:`onnxgate.signature.BY_INPUT_METADATA_KEYS`: LightGBM's

@@ -483,6 +483,11 @@ class DryRunResult:
     #: the inputs whose codes the table was loaded with from the texts of the rows, through the package's lookup
     #: tables (``06_create_category_codes.sql``) and the join of ``07_predict_from_text.sql``, run in DuckDB
     joined: list[str] = field(default_factory=list)
+    #: the text labels ``09_predict_labels.sql`` gives the scored rows, by output (``08_create_class_labels.sql``'s
+    #: table joined to each code), for a model that returns a classifier's text labels as codes
+    labels: dict[str, list[Any]] = field(default_factory=dict)
+    #: one line per such output: whether each text is the label the model's record gives its code
+    label_lines: list[str] = field(default_factory=list)
 
     @property
     def rows_per_second(self) -> float:
@@ -502,6 +507,7 @@ class DryRunResult:
         for line in self.reference:  # the rows-alone and padding lines stand on their own; the rest compares
             alone = line.startswith(("rows scored alone: ", _PADDED))
             lines.append(line if alone else f"parity vs reference: {line}")
+        lines.extend(self.label_lines)
         lines.append("PASSED" if self.passed else "FAILED")
         return "\n".join(lines)
 
@@ -1338,6 +1344,12 @@ def _dry_run(
                                        rows_float32)
         ref_lines.extend(lines)
         passed = passed and ok
+    labels: dict[str, list[Any]] = {}
+    label_lines: list[str] = []
+    labels_info = sql.get("class_labels")
+    if isinstance(labels_info, Mapping):
+        labels, label_lines, ok = _labels_by_join(folder, sql, labels_info, result, signature)
+        passed = passed and ok
     head = [tuple(r.values()) for r in result.slice(0, rows).to_pylist()]
     return DryRunResult(
         rows=result.num_rows,
@@ -1350,6 +1362,8 @@ def _dry_run(
         passed=passed,
         result=result,
         joined=joined,
+        labels=labels,
+        label_lines=label_lines,
     )
 
 
@@ -1453,20 +1467,8 @@ def _codes_by_join(folder: Path, sql: Mapping[str, Any], codes_info: Mapping[str
     import numpy as np
     import pyarrow as pa
 
-    scripts = {}
-    for name in ("06_create_category_codes.sql", "07_predict_from_text.sql"):
-        path = folder / name
-        recorded = (codes_info.get("scripts_sha256") or {}).get(name)
-        if not path.is_file() or _text_sha256(path) != recorded:
-            what = (f"lacks {name}" if not path.is_file() else
-                    f"holds a {name} edited since the package was written (its sha256 differs from manifest.json's)")
-            raise PackagingError(
-                f"{str(folder)!r} {what}: "
-                "the dry run runs the package's code tables and text query as onnxgate wrote them, and cannot "
-                "check others. Write the package again with onnxgate package",
-                path=str(path),
-            )
-        scripts[name] = path.read_text(encoding="utf-8")
+    scripts = _scripts_as_written(folder, ("06_create_category_codes.sql", "07_predict_from_text.sql"), codes_info,
+                                  "code tables and text query")
     query = duckdb_statements(scripts["07_predict_from_text.sql"])
     found = next((q for q in query if re.match(r'WITH\s+"coded"\s+AS\s*\(', q)), None)
     if found is None:
@@ -1511,6 +1513,114 @@ def _codes_by_join(folder: Path, sql: Mapping[str, Any], codes_info: Mapping[str
         source = source.set_column(source.column_names.index(name), name,
                                    pa.array(got.astype(np.int64)).cast(source.schema.field(name).type))
     return source
+
+
+def _scripts_as_written(folder: Path, names: Sequence[str], info: Mapping[str, Any], what: str) -> dict[str, str]:
+    """The text of the package's scripts ``names``, each refused unless it is the one onnxgate wrote (its sha256 is
+    ``info["scripts_sha256"]``'s): the dry run runs them as written and cannot check others."""
+    scripts = {}
+    for name in names:
+        path = folder / name
+        recorded = (info.get("scripts_sha256") or {}).get(name)
+        if not path.is_file() or _text_sha256(path) != recorded:
+            problem = (f"lacks {name}" if not path.is_file() else
+                       f"holds a {name} edited since the package was written (its sha256 differs from "
+                       "manifest.json's)")
+            raise PackagingError(
+                f"{str(folder)!r} {problem}: the dry run runs the package's {what} as onnxgate wrote them, and "
+                "cannot check others. Write the package again with onnxgate package",
+                path=str(path),
+            )
+        scripts[name] = path.read_text(encoding="utf-8")
+    return scripts
+
+
+def _parenthesis_end(text: str, start: int) -> int:
+    """The index just after the ``)`` closing the ``(`` at ``text[start]``, quoted names and literals skipped."""
+    depth, i = 0, start
+    while i < len(text):
+        ch = text[i]
+        if ch in "\"'":
+            i = _closing(text, i, ch) + 1
+            continue
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        i += 1
+        if depth == 0:
+            return i
+    raise PackagingError("09_predict_labels.sql holds an unbalanced parenthesis; write the package again with "
+                         "onnxgate package")
+
+
+def _labels_by_join(folder: Path, sql: Mapping[str, Any], labels_info: Mapping[str, Any], result: Any,
+                    signature: Signature) -> tuple[dict[str, list[Any]], list[str], bool]:
+    """The text labels ``09_predict_labels.sql`` gives the scored rows (``result``: the input columns, then the
+    outputs as ``PREDICT`` returns them): ``08_create_class_labels.sql`` run in a DuckDB of its own, and 09's query
+    run with its ``PREDICT(...) WITH (...) AS p`` read from the scored rows. Each text is checked against the label
+    the model's record gives its code (:attr:`onnxgate.signature.TensorSpec.labels`), which parity compared with
+    the reference's. Returns the texts by output, the report's lines and whether every row matched."""
+    import duckdb
+    import pyarrow as pa
+
+    scripts = _scripts_as_written(folder, ("08_create_class_labels.sql", "09_predict_labels.sql"), labels_info,
+                                  "label tables and label query")
+    statement = next((q for q in duckdb_statements(scripts["09_predict_labels.sql"])
+                      if re.match(r"SELECT\s", q, re.I) and "PREDICT(" in q), None)
+    if statement is None:
+        raise PackagingError(f"{str(folder / '09_predict_labels.sql')!r} holds no PREDICT query; write the package "
+                             "again with onnxgate package")
+    start = statement.index("PREDICT(")
+    end = _parenthesis_end(statement, start + len("PREDICT"))
+    with_clause = re.match(r"\s*WITH\s*(?=\()", statement[end:], re.I)
+    alias = None
+    if with_clause is not None:
+        end = _parenthesis_end(statement, end + with_clause.end())
+        alias = re.match(r"\s*AS\s+p\b", statement[end:], re.I)
+    if alias is None:
+        raise PackagingError(f"{str(folder / '09_predict_labels.sql')!r} holds no PREDICT(...) WITH (...) AS p; write "
+                             "the package again with onnxgate package")
+    names = signature.input_names
+    outputs = signature.output_names
+    row = "__onnxgate_row"
+    query = (re.sub(r"^SELECT\s", f'SELECT p."{row}", ', statement[:start], count=1, flags=re.I)
+             + '"__onnxgate_inputs" AS d POSITIONAL JOIN "__onnxgate_outputs" AS p'
+             + statement[end + alias.end():])
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {_dq(str(sql['schema']))}")
+        for part in duckdb_statements(scripts["08_create_class_labels.sql"]):
+            con.execute(part)
+        con.register("__onnxgate_inputs", result.select(names))
+        con.register("__onnxgate_outputs", result.select(outputs).append_column(
+            row, pa.array(range(result.num_rows), type=pa.int64())))
+        labelled = con.sql(f'SELECT * FROM ({query}) ORDER BY "{row}"').to_arrow_table()
+    except duckdb.Error as err:
+        raise PackagingError(f"the package's label tables and label query do not run: {str(err).splitlines()[0]}. "
+                             "Write the package again with onnxgate package") from err
+    finally:
+        con.close()
+    texts: dict[str, list[Any]] = {}
+    lines: list[str] = []
+    passed = True
+    for item in labels_info.get("outputs") or ():
+        name = str(item.get("output")) if isinstance(item, Mapping) else ""
+        if name not in outputs or name not in labelled.column_names:
+            continue
+        recorded = signature.output(name).labels or ()
+        codes = result.column(name).to_pylist()
+        got = labelled.column(name).to_pylist()
+        want = [recorded[c] if isinstance(c, int) and 0 <= c < len(recorded) else None for c in codes]
+        wrong = [i for i, (g, w) in enumerate(zip(got, want)) if g != w]
+        texts[name] = got
+        if wrong:
+            passed = False
+            first = wrong[0]
+            lines.append(f"FAILED  text labels of {name!r} by 09_predict_labels.sql: {len(wrong)}/{len(got)} rows are "
+                         f"not the label their code stands for (row {first}: code {codes[first]!r} gives "
+                         f"{got[first]!r}, not {want[first]!r})")
+        else:
+            lines.append(f"ok      text labels of {name!r} by 08_create_class_labels.sql and 09_predict_labels.sql's "
+                         f"join: {len(got)} rows, each the label its code stands for")
+    return texts, lines, passed
 
 
 def _np_dtype(elem_type: str) -> np.dtype[Any]:

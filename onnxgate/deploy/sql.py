@@ -38,11 +38,14 @@ if TYPE_CHECKING:
 __all__ = [
     "CODES_FILES",
     "HEX_INSERT_LIMIT_BYTES",
+    "LABELS_FILES",
     "PACKAGE_FILES",
     "SCRIPT_FILES",
     "CodedColumn",
+    "LabelledOutput",
     "SqlPackageOptions",
     "coded_text_inputs",
+    "labelled_outputs",
     "package_sql",
     "quote_ident",
     "quote_string",
@@ -68,10 +71,13 @@ SYNAPSE_FILES = ("05_copy_into_model.sql", "model.hex")
 #: The scripts of a model that reads text categories as their codes (:func:`coded_text_inputs`): the code of each
 #: category, and the query that scores rows holding the texts through them.
 CODES_FILES = ("06_create_category_codes.sql", "07_predict_from_text.sql")
+#: The scripts of a model that returns a classifier's text labels as the codes of its classes
+#: (:func:`labelled_outputs`): the text label of each code, and the query that returns the text labels.
+LABELS_FILES = ("08_create_class_labels.sql", "09_predict_labels.sql")
 #: Every file a SQL package may hold (Synapse's two only for that target): :func:`onnxgate.api.package`
 #: refuses to write them over an input file (a test checks the list against the files written).
 PACKAGE_FILES = ("model.onnx", "manifest.json", "load_model.py", "README.md", *SCRIPT_FILES, *SYNAPSE_FILES,
-                 *CODES_FILES)
+                 *CODES_FILES, *LABELS_FILES)
 
 
 #: What sqlcmd and SSMS act on even inside a quoted name or string: a line holding only ``GO`` ends
@@ -364,6 +370,76 @@ def _codes_scripts(signature: Signature, target: Target, opts: SqlPackageOptions
     return files
 
 
+@dataclass(frozen=True)
+class LabelledOutput:
+    """An output that returns a classifier's text labels as the codes of its classes
+    (:attr:`onnxgate.signature.TensorSpec.labels`), as a SQL package gives it a table of them: ``output`` the output
+    (a ``WITH`` column), ``labels`` the text of each code (code ``i`` is ``labels[i]``), ``table`` the table's name."""
+
+    output: str
+    labels: tuple[str, ...]
+    table: str
+
+
+def labelled_outputs(signature: Signature, opts: SqlPackageOptions) -> list[LabelledOutput]:
+    """The outputs of ``signature`` that return text labels as codes, each with the table of its labels a SQL
+    package writes (``<model_name>_<output>_classes``; ``<model_name>_<position>_classes`` where that is longer
+    than an identifier may be)."""
+    out = []
+    for position, spec in enumerate(signature.outputs):
+        if not spec.labels:
+            continue
+        table = f"{opts.model_name}_{spec.name}_classes"
+        if _sql_length(table) > MAX_IDENTIFIER_LENGTH:
+            table = f"{opts.model_name[:MAX_IDENTIFIER_LENGTH // 2]}_{position}_classes"
+        out.append(LabelledOutput(spec.name, tuple(spec.labels), table))
+    return out
+
+
+def _labels_scripts(signature: Signature, target: Target, opts: SqlPackageOptions, labelled: list[LabelledOutput],
+                    model_select: str, with_cols: str) -> dict[str, str]:
+    """``08_create_class_labels.sql`` (a table of the text label of each code of each labelled output) and
+    ``09_predict_labels.sql`` (``04_predict.sql``'s query with each such output's code joined to its text label)."""
+    synapse = target.sql_dialect == "synapse"
+    layout = "\nWITH (DISTRIBUTION = REPLICATE, HEAP)" if synapse else ""  # Synapse: no enforced PRIMARY KEY
+    parts = []
+    for item in labelled:
+        longest = max(1, *(_sql_length(c) for c in item.labels))
+        width = str(longest) if longest <= NVARCHAR_MAX_LENGTH else "max"
+        table = qualified(opts.schema, item.table)
+        parts.append(
+            f"-- {_comment(item.output)}: code i is class i (the classifier's classes_, the order of its probability "
+            "columns).\n"
+            f"CREATE TABLE {table} (\n"
+            f"    [code] int NOT NULL{'' if synapse else ' PRIMARY KEY'},\n"
+            f"    [class] nvarchar({width}) NOT NULL\n)" + layout + ";\n"
+            + "".join(f"INSERT INTO {table} ([code], [class]) VALUES ({i}, {quote_string(c)});\n"
+                      for i, c in enumerate(item.labels)))
+    files = {"08_create_class_labels.sql": _header(
+        target, "Creates the text label of each class code the model returns.") + "\n".join(parts)}
+    by_output = {item.output: (f"c{k}", item) for k, item in enumerate(labelled)}
+    selects = ["d.*"]
+    joins = []
+    for spec in signature.outputs:
+        name = quote_ident(spec.name)
+        found = by_output.get(spec.name)
+        if found is None:
+            selects.append(f"p.{name}")
+            continue
+        alias, item = found
+        selects.append(f"{alias}.[class] AS {name}")
+        joins.append(f"LEFT JOIN {qualified(opts.schema, item.table)} AS {alias} ON {alias}.[code] = p.{name}\n")
+    inputs = qualified(opts.schema, opts.input_table)
+    query = (
+        f"{model_select}\n"
+        "SELECT " + ",\n    ".join(selects) + "\n"
+        f"FROM PREDICT(MODEL = @model, DATA = {inputs} AS d, RUNTIME = ONNX)\n"
+        f"WITH (\n    {with_cols}\n) AS p\n" + "".join(joins).rstrip("\n") + ";\n")
+    files["09_predict_labels.sql"] = _header(
+        target, "Scores every row of the input table, each class code joined to its text label.") + query
+    return files
+
+
 def _comment(text: str) -> str:
     """``text`` as it may stand in a one-line comment."""
     return " ".join(str(text).split())
@@ -506,6 +582,9 @@ def render_scripts(
     coded = coded_text_inputs(signature, opts)
     if coded:
         files.update(_codes_scripts(signature, target, opts, coded, model_select, with_cols))
+    labelled = labelled_outputs(signature, opts)
+    if labelled:
+        files.update(_labels_scripts(signature, target, opts, labelled, model_select, with_cols))
 
     if synapse:
         staging = qualified(opts.schema, f"{opts.model_table}_staging")
@@ -528,7 +607,8 @@ def render_scripts(
         files["model.hex"] = model_bytes.hex().upper() + "\n"
 
     files["load_model.py"] = _load_model_py(models, opts, sha256_of(model_bytes))
-    files["README.md"] = _readme(signature, target, opts, size, hex_limit, synapse, parity) + _codes_readme(coded, opts)
+    files["README.md"] = (_readme(signature, target, opts, size, hex_limit, synapse, parity)
+                          + _codes_readme(coded, opts) + _labels_readme(labelled, opts))
     return files
 
 
@@ -679,6 +759,34 @@ trailing spaces count, as in the model). Load codes into `{opts.input_table}` yo
 
 A NULL text is -1 in every column{refused}.
 {numbers}"""
+
+
+def _labels_readme(labelled: list[LabelledOutput], opts: SqlPackageOptions) -> str:
+    """The README's section on the outputs that return text labels as codes ("" where there is none)."""
+    if not labelled:
+        return ""
+
+    def cell(text: str) -> str:
+        return _comment(text).replace("|", "\\|").replace("`", "'")
+
+    rows = "\n".join(
+        f"| `{cell(item.output)}` | `{cell(opts.schema)}.{cell(item.table)}` | "
+        + ", ".join(f"{i} `{cell(text)}`" for i, text in enumerate(item.labels[:10]))
+        + (f", ... ({len(item.labels)} in all)" if len(item.labels) > 10 else "") + " |"
+        for item in labelled)
+    return f"""
+## Text class labels: their codes
+
+PREDICT returns numbers, so the model returns the classifier's text label as the **code** of its class (its
+position among the classifier's classes, `classes_`, the order of the `p_<class>` columns). `04_predict.sql`
+returns the codes. `08_create_class_labels.sql` creates a table of the text label of each code, and
+`09_predict_labels.sql` scores the rows of `{opts.input_table}` as `04_predict.sql` does, with each code joined to
+its text label (under the output's name). onnxgate's validation compared these labels with the classifier's own.
+
+| output | labels table | code and label |
+|---|---|---|
+{rows}
+"""
 
 
 def _renamed_columns(signature: Any) -> str:
@@ -882,6 +990,13 @@ def package_sql(
                 "inputs": [{"input": c.input, "table": c.table, "unknown": c.unknown} for c in coded],
                 "scripts_sha256": {name: hashlib.sha256(files[name].encode("utf-8")).hexdigest()
                                    for name in CODES_FILES},
+            }
+        labelled = labelled_outputs(signature, opts)
+        if labelled:  # the dry run runs 08 and 09 as written, against the codes the model returns (duckdb_dryrun)
+            sql_info["sql"]["class_labels"] = {
+                "outputs": [{"output": item.output, "table": item.table} for item in labelled],
+                "scripts_sha256": {name: hashlib.sha256(files[name].encode("utf-8")).hexdigest()
+                                   for name in LABELS_FILES},
             }
         from onnxgate.adaptation import adaptation_of
 

@@ -59,9 +59,12 @@ def reference_outputs_for_adapted(
     mapping = adaptation_of(onnx_model)
     if mapping is None:
         raise InvalidModelError("the model carries no onnxgate.adapt mapping; it was not adapted by onnxgate")
+    from onnxgate.signature import output_class_labels
+
     native_feeds, native_signature = original_feeds(mapping, feeds, onnx_model)
     native = _run_reference(reference, native_feeds, native_signature)
-    return adapted_outputs(mapping, native, signature.output_names)
+    # a classifier's text labels as the codes the file's own record gives them, never a copy of it
+    return adapted_outputs(mapping, native, signature.output_names, output_class_labels(onnx_model))
 
 
 def _run_reference(reference: Any, feeds: Mapping[str, np.ndarray], signature: Signature) -> list[Any]:

@@ -97,8 +97,9 @@ def _types_check(
             fix = TYPE_FIXES.get(spec.elem_type, "one of " + ", ".join(sorted(allowed)))
             if spec.elem_type == "string" and what == "outputs":
                 # the synapse target takes text inputs only: no SQL target returns text
-                fix = ("a numeric output (for a classifier with text labels, the class index, mapped back "
-                       "to its label in SQL)")
+                fix = ("a numeric output: for a classifier with text labels, convert it for this target "
+                       f"(onnxgate convert --target {target.name}, or onnxgate.adapt), which returns the code of its "
+                       "class and writes the table that maps it back to its label in SQL")
             elif spec.name in coded:
                 fix = CODES_FIX
             offenders.append({**row, "reason": f"{spec.elem_type} not allowed", "fix": fix})

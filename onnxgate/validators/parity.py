@@ -2139,8 +2139,8 @@ def parity_result(
     if failed or edited:
         message = "; ".join(r.line() for r in failed)
         hint = _precision_hint(model, failed, rows_float32) if model is not None and failed else ""
-        hint = " ".join(h for h in (_raw_scores_hint(model, failed), hint, _quantized_step_hint(model, failed),
-                                    edited) if h)
+        hint = " ".join(h for h in (_class_labels_hint(model, failed), _raw_scores_hint(model, failed), hint,
+                                    _quantized_step_hint(model, failed), edited) if h)
         if hint:
             evidence["precision_hint"] = hint
             message = f"{message}. {hint}" if message else hint
@@ -2282,6 +2282,27 @@ def _precision_hint(model: Any, failed: Sequence[OutputComparison] = (), rows_fl
                     "for these outputs")
         return f"{head} Convert with precision='float64' (CLI: --precision float64) to keep double"
     return ""
+
+
+def _class_labels_hint(model: Any, failed: Sequence[OutputComparison]) -> str:
+    """How a failed output of class codes (a classifier's text labels, on a target that returns no text) was
+    compared: by the labels the file records for its codes, which its SQL package's label table holds, so a record
+    that names them otherwise than the graph computes them fails, as its table would answer other labels."""
+    from onnxgate.signature import CLASS_LABELS_METADATA_KEY, output_class_labels
+
+    if model is None:
+        return ""
+    recorded = output_class_labels(model)
+    coded = [r.name for r in failed if r.name in recorded]
+    if not coded:
+        return ""
+    labels = recorded[coded[0]]
+    shown = ", ".join(f"{code} {text!r}" for code, text in enumerate(labels[:10])) + (", ..." if len(labels) > 10
+                                                                                      else "")
+    return (f"Output {coded[0]!r} returns the code of each class, and the reference's text labels were compared as "
+            f"the codes the model records for them (metadata {CLASS_LABELS_METADATA_KEY}: {shown}), the labels its "
+            "SQL package's table gives back: a record edited, or a graph that codes the classes otherwise, fails "
+            "every row of the classes concerned. Convert the classifier again for the target.")
 
 
 def _raw_scores_hint(model: Any, failed: Sequence[OutputComparison]) -> str:

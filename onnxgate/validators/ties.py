@@ -261,7 +261,10 @@ def _native_tie_resolver(reference: Any, onnx_model: Any, signature: Signature,
         return None
     if not converter.answers_can_tie(reference):
         return None
+    from onnxgate.signature import output_class_labels
+
     mapping = adaptation_of(onnx_model)
+    labels = output_class_labels(onnx_model)
     columns = ColumnMap.from_model(onnx_model)
 
     def resolve(feeds: Mapping[str, np.ndarray], onnx_out: list[Any], ref_out: list[Any]) -> TieCount:
@@ -283,7 +286,8 @@ def _native_tie_resolver(reference: Any, onnx_model: Any, signature: Signature,
 
         def lay(answer: list[Any]) -> list[Any]:
             native = [None if value is None else np.asarray(value)[None] for value in answer]
-            return adapted_outputs(mapping, native, signature.output_names) if mapping is not None else native
+            return (adapted_outputs(mapping, native, signature.output_names, labels) if mapping is not None
+                    else native)
 
         found = converter.tied_answers(reference, native_feeds, native_signature, rows)
         decided, untried = _first_fitting(found, lay, ours, signature, tolerances,

@@ -422,15 +422,25 @@ def test_an_output_whose_name_a_column_takes_keeps_its_own_name_and_is_compared(
     assert "4 output(s) match" in report.check("prediction_parity").message
 
 
-def test_text_class_labels_on_a_numeric_target_are_refused_with_the_reason() -> None:
+def test_text_class_labels_on_a_numeric_target_are_their_codes_and_other_text_is_refused() -> None:
+    from onnx import TensorProto, helper
     from sklearn.linear_model import LogisticRegression
 
     X = ROWS[:, :4].astype(np.float64)
     y = np.array(["setosa", "versicolor"] * 8)
     clf = LogisticRegression().fit(X, y)
     conv = og.convert(clf, X, opset=12)
-    with pytest.raises(UnsupportedModelError, match=r"output 'label' holds string values.*integer-coded labels"):
-        adapt(conv.model, "sql-edge-2.0")
+    # the file alone names its classes (the classifier node's labels): the label is their code, as with a reference
+    label = Signature.from_model(adapt(conv.model, "sql-edge-2.0")).output("label")
+    assert (label.elem_type, label.labels) == ("int32", ("setosa", "versicolor"))
+    # a text output that is no classifier's label has no classes to code: refused, saying why
+    graph = helper.make_graph([helper.make_node("Cast", ["x"], ["y"], to=TensorProto.STRING)], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1])],
+                              [helper.make_tensor_value_info("y", TensorProto.STRING, ["N", 1])])
+    text = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)], ir_version=7)
+    with pytest.raises(UnsupportedModelError, match=r"output 'y' holds string values.*no classifier's label.*"
+                                                    r"integer-coded labels"):
+        adapt(text, "sql-edge-2.0")
     # a target that returns text gets the label and p_<class> outputs named after the classes
     target = og.targets.get("synapse").with_(name="synapse-text", output_types=None)
     sig = Signature.from_model(adapt(conv.model, target, reference=clf))

@@ -1,0 +1,198 @@
+"""A classifier fitted on text labels is converted for the SQL targets, whose PREDICT returns numbers only: its label
+output returns the code of each class (its position among the classifier's ``classes_``, int32), the text of each
+code is recorded in the model (``onnxgate.class_labels``), parity compares the reference's labels by that record (a
+file whose record names the codes otherwise fails), and the SQL package writes a table of the labels
+(``08_create_class_labels.sql``) and a query that returns them (``09_predict_labels.sql``), which the DuckDB dry run
+runs. Before, such a classifier was refused ("train on integer-coded labels")."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import onnxgate as og
+
+pytest.importorskip("duckdb")
+
+#: a quote and a bracket (closing a T-SQL string and identifier), text outside ASCII (an emoji is two UTF-16 units),
+#: and a statement's text
+LABELS = np.array(["O'Brien]", "café ☕", "x]; DROP TABLE t;--"])
+
+
+def _iris() -> tuple[Any, Any]:
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    return X, LABELS[y]
+
+
+def _logistic() -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(max_iter=500)
+
+
+def _forest_pipeline() -> Any:
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=5, max_depth=3, random_state=0))
+
+
+def _lightgbm() -> Any:
+    lightgbm = pytest.importorskip("lightgbm")
+    return lightgbm.LGBMClassifier(n_estimators=5, verbose=-1)
+
+
+@pytest.mark.parametrize("target", ["sql-edge-2.0", "sql-edge-1.0"])
+@pytest.mark.parametrize("make", [_logistic, _forest_pipeline, _lightgbm], ids=["logreg", "pipeline-rf", "lightgbm"])
+def test_a_text_label_classifier_is_converted_validated_packaged_and_dry_run_to_its_labels(
+        make: Any, target: str, tmp_path: Path) -> None:
+    from onnxgate.deploy.duckdb_dryrun import dry_run
+
+    X, y = _iris()
+    model = make().fit(X, y)
+    conv = og.convert(model, X[:5], target=target)
+    label = conv.signature.output("label")
+    # the code of each class is its position among classes_, the order of the p_<class> columns
+    assert (label.elem_type, label.labels) == ("int32", tuple(model.classes_))
+    said = [w for w in conv.warnings if w.startswith("output 'label' holds string values")]
+    assert len(said) == 1 and "0 \"O'Brien]\", 1 'café ☕'" in said[0], conv.warnings
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    codes = session.run(["label"], {f"f{k}": X[:, k:k + 1] for k in range(4)})[0].ravel()
+    np.testing.assert_array_equal(model.classes_[codes], model.predict(X))
+    report = og.validate(conv, target, reference=model, data=X)
+    assert report.passed, str(report)
+    out = og.package(conv, target=target, out=tmp_path / "p", reference=model, data=X, model_name="iris")
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["sql"]["class_labels"]["outputs"] == [{"output": "label", "table": "iris_label_classes"}]
+    result = dry_run(out, X, reference=model)
+    assert result.passed, str(result)
+    assert result.labels["label"] == list(model.predict(X))
+    assert "text labels of 'label' by 08_create_class_labels.sql and 09_predict_labels.sql's join: 150 rows" \
+        in str(result)
+    readme = (out / "README.md").read_text(encoding="utf-8")
+    assert "## Text class labels: their codes" in readme and "`dbo.iris_label_classes`" in readme
+
+
+def test_the_label_scripts_hold_quotes_and_text_outside_ascii_as_literals(tmp_path: Path) -> None:
+    from onnxgate.deploy.duckdb_dryrun import duckdb_statements
+
+    X, y = _iris()
+    model = _logistic().fit(X, y)
+    conv = og.convert(model, X[:5], target="synapse")
+    out = og.package(conv, target="synapse", out=tmp_path / "p", model_name="iris]x")
+    script = (out / "08_create_class_labels.sql").read_text(encoding="utf-8")
+    assert "CREATE TABLE [dbo].[iris]]x_label_classes] (" in script
+    assert "WITH (DISTRIBUTION = REPLICATE, HEAP)" in script and "PRIMARY KEY" not in script
+    for code, text in [(0, "N'O''Brien]'"), (1, "N'café ☕'"), (2, "N'x]; DROP TABLE t;--'")]:
+        assert f"VALUES ({code}, {text});" in script
+    # each literal is one value: run in DuckDB, the table holds the labels as they are
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute('CREATE SCHEMA "dbo"')
+    for statement in duckdb_statements(script):
+        con.execute(statement)
+    assert con.sql('SELECT "code", "class" FROM "dbo"."iris]x_label_classes" ORDER BY "code"').fetchall() == \
+        list(enumerate(LABELS))
+    query = (out / "09_predict_labels.sql").read_text(encoding="utf-8")
+    assert "c0.[class] AS [label]" in query
+    assert "LEFT JOIN [dbo].[iris]]x_label_classes] AS c0 ON c0.[code] = p.[label];" in query
+
+
+def _with_labels(model: Any, labels: list[str]) -> Any:
+    import onnx
+
+    proto = onnx.ModelProto()
+    proto.CopyFrom(model)
+    for prop in proto.metadata_props:
+        if prop.key == "onnxgate.class_labels":
+            prop.value = json.dumps({"label": labels}, ensure_ascii=False)
+    return proto
+
+
+def test_a_file_whose_recorded_labels_are_permuted_fails_validate_and_is_not_packaged(tmp_path: Path) -> None:
+    X, y = _iris()
+    model = _logistic().fit(X, y)
+    conv = og.convert(model, X[:5], target="sql-edge-2.0")
+    swapped = [str(c) for c in model.classes_[[1, 0, 2]]]
+    broken = _with_labels(conv.model, swapped)
+    assert og.Signature.from_model(broken).output("label").labels == tuple(swapped)
+    report = og.validate(broken, "sql-edge-2.0", reference=model, data=X)
+    assert not report.passed
+    assert [c.name for c in report.failures] == ["prediction_parity"]
+    # every row of the two classes swapped, and the message says how the labels were compared
+    moved = int(np.isin(model.predict(X), model.classes_[:2]).sum())
+    message = report.check("prediction_parity").message
+    assert f"output 'label'  {moved}/150 rows differ" in message
+    assert "compared as the codes the model records for them (metadata onnxgate.class_labels: 0 'café ☕'" \
+        in message
+    with pytest.raises(og.ValidationFailedError):
+        og.package(broken, target="sql-edge-2.0", out=tmp_path / "p", reference=model, data=X)
+    assert not (tmp_path / "p").exists()
+    # the record as written passes: what failed was the record, not the graph
+    assert og.validate(_with_labels(conv.model, list(model.classes_)), "sql-edge-2.0", reference=model, data=X)
+
+
+def test_a_permuted_label_file_fails_validate_on_the_command_line(tmp_path: Path, monkeypatch: Any,
+                                                                 capsys: Any) -> None:
+    import onnx
+
+    from onnxgate.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    X, y = _iris()
+    model = _logistic().fit(X, y)
+    conv = og.convert(model, X[:5], target="sql-edge-2.0")
+    onnx.save(_with_labels(conv.model, [str(c) for c in model.classes_[[2, 1, 0]]]), "model.onnx")
+    import skops.io
+
+    skops.io.dump(model, "model.skops")
+    np.save("rows.npy", X)
+    code = main(["validate", "model.onnx", "--target", "sql-edge-2.0", "--reference", "model.skops", "--data",
+                 "rows.npy"])
+    assert code == 1
+    assert "FAILED   prediction_parity" in capsys.readouterr().out
+
+
+def test_a_package_whose_label_table_was_edited_is_refused_by_the_dry_run(tmp_path: Path) -> None:
+    from onnxgate.deploy.duckdb_dryrun import dry_run
+
+    X, y = _iris()
+    model = _logistic().fit(X, y)
+    out = og.package(og.convert(model, X[:5], target="sql-edge-2.0"), target="sql-edge-2.0", out=tmp_path / "p")
+    script = out / "08_create_class_labels.sql"
+    script.write_text(script.read_text(encoding="utf-8").replace("(0, ", "(9, "), encoding="utf-8")
+    with pytest.raises(og.PackagingError, match=r"holds a 08_create_class_labels.sql edited since the package"):
+        dry_run(out, X)
+
+
+def test_integer_and_boolean_labels_and_the_container_target_are_as_they_were(tmp_path: Path) -> None:
+    X, y = _iris()
+    numbers = _logistic().fit(X, np.array([3, 7, 11])[(y == LABELS[1]) + 2 * (y == LABELS[2])])
+    conv = og.convert(numbers, X[:5], target="sql-edge-2.0")
+    assert conv.signature.output("label").labels is None
+    out = og.package(conv, target="sql-edge-2.0", out=tmp_path / "ints")
+    assert not (out / "08_create_class_labels.sql").exists() and "class_labels" not in json.loads(
+        (out / "manifest.json").read_text(encoding="utf-8"))["sql"]
+    # a target that returns text keeps the text labels
+    text = og.convert(_logistic().fit(X, y), X[:5], target="container")
+    assert text.signature.output("label").elem_type == "string"
+    assert not any("code of each class" in w for w in text.warnings)
+
+
+def test_a_text_label_file_converted_without_the_target_is_told_to_convert_for_it() -> None:
+    X, y = _iris()
+    model = _logistic().fit(X, y)
+    report = og.validate(og.convert(model, X[:5]), "sql-edge-2.0")
+    message = report.check("outputs_element_types").message
+    assert "'label' is string (use a numeric output: for a classifier with text labels, convert it for this target " \
+           "(onnxgate convert --target sql-edge-2.0, or onnxgate.adapt)" in message
