@@ -70,15 +70,16 @@ def _score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
     with weights_by_path():  # a model above 2 GiB: read by path, here and on the executors (predict)
         signature = Signature.from_model(load_scoring_model(args.model))  # a bad model is refused before Spark starts
         check_package_data_files(args.model)
-    common = _check_local_files(args.data, signature, outputs or signature.output_names)
+    schemas, common = _check_local_files(args.data, signature, outputs or signature.output_names)
     unsigned = _unsigned_columns(common, signature, outputs or signature.output_names)
+    required = _required_columns(schemas, common, signature, outputs or signature.output_names)
     owned = _no_session()
     with _without_pandas_warning():
         spark = session(args.spark)
         if owned:
             _quiet(spark)
         try:
-            scored = predict(args.data, args.model, outputs=outputs, spark=spark)
+            scored = _not_null(predict(args.data, args.model, outputs=outputs, spark=spark), required)
             try:
                 if "://" in args.out:  # another filesystem (hdfs://, s3a://): Spark's own rules
                     scored.write.mode("overwrite" if args.force else "errorifexists").parquet(args.out)
@@ -157,11 +158,12 @@ def _non_finite_rows(spark: Any, out: str, signature: Any, outputs: list[str] | 
     return {repr(name): int(row[i] or 0) for i, name in enumerate(counted) if row[i]}
 
 
-def _check_local_files(data: str, signature: Any, outputs: list[str] | None = None, command: str = "score") -> Any:
+def _check_local_files(data: str, signature: Any, outputs: list[str] | None = None,
+                       command: str = "score") -> tuple[dict[str, Any], Any]:
     """A local Parquet file or folder gets ``score``'s footer checks before Spark starts: Spark's reader
     would give a column that one file lacks as nulls, and fail deep in a job on a column typed
-    differently in two files; a float16 column it cannot read at all (:func:`_refuse_float16`). Returns the files'
-    common Arrow schema, or None for data Spark reads from elsewhere."""
+    differently in two files; a float16 column it cannot read at all (:func:`_refuse_float16`). Returns each file's
+    Arrow schema and their common one, or ``({}, None)`` for data Spark reads from elsewhere."""
     from pathlib import Path
 
     from onnxgate._commands.score import check_parquet_files
@@ -172,8 +174,8 @@ def _check_local_files(data: str, signature: Any, outputs: list[str] | None = No
     if "://" not in data and (path.is_dir() or path.suffix.lower() == ".parquet"):
         schemas, common = check_parquet_files(data, signature, outputs, any_case=True)
         _refuse_float16(schemas, command)
-        return common
-    return None
+        return schemas, common
+    return {}, None
 
 
 def _refuse_float16(schemas: dict[str, Any], command: str) -> None:
@@ -213,6 +215,52 @@ def _unsigned_columns(common: Any, signature: Any, outputs: list[str]) -> dict[s
         return {}
     renamed = columns_named_like_outputs(common.names, signature, outputs, any_case=True)
     return {renamed.get(f.name, f.name): f.type for f in common if pa.types.is_unsigned_integer(f.type)}
+
+
+def _required_columns(schemas: dict[str, Any], common: Any, signature: Any, outputs: list[str]) -> list[str]:
+    """The data columns that every file (``schemas``, each file's Arrow schema) holds and declares NOT NULL, by their
+    name in the scored rows (:func:`onnxgate.spark.columns_named_like_outputs`): ``score`` on one machine writes
+    them NOT NULL, and Spark's reader makes every Parquet column nullable."""
+    from onnxgate.spark import columns_named_like_outputs
+
+    if common is None:
+        return []
+    renamed = columns_named_like_outputs(common.names, signature, outputs, any_case=True)
+    return [renamed.get(f.name, f.name) for f in common
+            if all(f.name in s.names and not s.field(f.name).nullable for s in schemas.values())]
+
+
+def _not_null(scored: Any, required: list[str]) -> Any:
+    """``scored`` with its columns ``required`` (:func:`_required_columns`) NOT NULL, as ``score`` on one machine
+    writes them: each is ``coalesce(column, a value of its type)``, which Spark knows is never null, and which is
+    the column itself, since no file holds a null there. A column of a type given no such value here (arrays,
+    structs, maps) stays nullable."""
+    from pyspark.sql import functions as F
+
+    if not required:
+        return scored
+    picked = []
+    for field in scored.schema.fields:
+        column = scored["`" + field.name.replace("`", "``") + "`"]
+        filler = _some_value(field.dataType) if field.name in required and field.nullable else None
+        if filler is not None:
+            column = F.coalesce(column, filler).alias(field.name, metadata=field.metadata)
+        picked.append(column)
+    return scored.select(*picked)
+
+
+def _some_value(kind: Any) -> Any:
+    """A non-null Spark literal of the atomic type ``kind``; None for another type."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    if isinstance(kind, T.BooleanType):
+        return F.lit(False)
+    if isinstance(kind, (T.NumericType, T.StringType, T.BinaryType)):
+        return F.lit("0" if isinstance(kind, T.BinaryType) else 0).cast(kind)
+    if isinstance(kind, (T.DateType, T.TimestampType, T.TimestampNTZType)):
+        return F.lit("1970-01-01").cast(kind)
+    return None
 
 
 def _restore_unsigned(folder: Any, unsigned: dict[str, Any]) -> None:

@@ -45,13 +45,15 @@ PREDICT_BATCH_ROWS = 131_072
 @dataclass(frozen=True)
 class Rows:
     """What ``mapInArrow`` runs over: ``frame`` holds the rows, or ``(path, row_group)`` pairs when
-    ``fragments``; ``columns`` and ``fields`` (Spark ``StructField`` objects) describe the rows either way."""
+    ``fragments``; ``columns`` and ``fields`` (Spark ``StructField`` objects) describe the rows either way;
+    ``wide``: the text columns the workers read as ``large_string`` from every file (:func:`fragment_batches`)."""
 
     spark: Any
     frame: Any
     fragments: bool
     columns: list[str]
     fields: list[Any]
+    wide: tuple[str, ...] = ()
 
 
 def parquet_fragments(data: str | os.PathLike[str]) -> tuple[list[tuple[str, int]], Any] | None:
@@ -75,10 +77,35 @@ def parquet_fragments(data: str | os.PathLike[str]) -> tuple[list[tuple[str, int
                 return None
             schema = own
         elif not own.equals(schema):
-            _refuse_type_conflict(schema, own, files[0], file)
-            return None  # Spark reads one file's schema (mergeSchema off): leave the choice to it
+            widened = _text_widened(schema, own)
+            if widened is None:
+                _refuse_type_conflict(schema, own, files[0], file)
+                return None  # Spark reads one file's schema (mergeSchema off): leave the choice to it
+            schema = widened
         fragments.extend((str(file.resolve()), group) for group in range(meta.num_row_groups))
     return fragments, schema
+
+
+def _text_widened(schema: Any, other: Any) -> Any:
+    """``schema`` with its text columns that ``other`` lays out otherwise as ``large_string``, when the two differ in
+    nothing else (names, order, nullability, other types); else None. pandas 3 writes text as ``large_string``, Spark
+    and pandas 2 as ``string``: a folder holding both went through Spark's reader, which packs the largest files
+    first, and the rows came out of the file order (row numbers in validate's evidence, the scored rows' order).
+    The workers read such a column as ``large_string`` from every file (:func:`fragment_batches`), as ``score`` on one
+    machine reads it: one Arrow type per column in the batches a task hands Spark."""
+    import pyarrow as pa
+
+    from onnxgate._arrow import is_text_type
+
+    if schema.names != other.names:
+        return None
+    for i, (a, b) in enumerate(zip(schema, other)):
+        if a.equals(b):
+            continue
+        if a.nullable != b.nullable or not (is_text_type(a.type) and is_text_type(b.type)):
+            return None
+        schema = schema.set(i, a.with_type(pa.large_string()))
+    return schema
 
 
 def _refuse_type_conflict(first: Any, other: Any, first_file: Path, other_file: Path) -> None:
@@ -205,12 +232,13 @@ def _spark_rows(frame: Any) -> Rows:
     return Rows(frame.sparkSession, frame, False, columns, fields)
 
 
-def worker_batches(batches: Iterator[Any], fragment_rows: int, columns: list[str] | None) -> Iterator[Any]:
+def worker_batches(batches: Iterator[Any], fragment_rows: int, columns: list[str] | None,
+                   wide: tuple[str, ...] = ()) -> Iterator[Any]:
     """Inside a worker: the batches it scores, of the columns ``columns``: read from the ``(path, row
-    group)`` pairs it is given in runs of ``fragment_rows`` rows when that is set (:func:`fragment_batches`),
-    else Spark's own batches, named back (:func:`named_batches`)."""
+    group)`` pairs it is given in runs of ``fragment_rows`` rows when that is set (:func:`fragment_batches`, the
+    text columns ``wide`` as ``large_string``), else Spark's own batches, named back (:func:`named_batches`)."""
     if fragment_rows:
-        return fragment_batches(batches, fragment_rows, columns)
+        return fragment_batches(batches, fragment_rows, columns, wide)
     return batches if columns is None else named_batches(batches, columns)
 
 
@@ -226,6 +254,7 @@ def named_batches(batches: Iterator[Any], columns: list[str]) -> Iterator[Any]:
 
 def _fragment_rows(spark: Any, fragments: list[tuple[str, int]], schema: Any) -> Rows:
     """Rows read by the workers: a DataFrame of ``(path, row group)`` pairs, in file order."""
+    import pyarrow as pa
     from pyspark.sql.pandas.types import from_arrow_schema
     from pyspark.sql.types import StructField
 
@@ -238,7 +267,8 @@ def _fragment_rows(spark: Any, fragments: list[tuple[str, int]], schema: Any) ->
     # which the row numbers in the evidence count in
     parts = max(1, min(len(fragments), int(context.defaultParallelism)))
     frame = spark.createDataFrame(context.parallelize(fragments, parts), _FRAGMENT_DDL)
-    return Rows(spark, frame, True, list(schema.names), fields)
+    wide = tuple(f.name for f in schema if pa.types.is_large_string(f.type))
+    return Rows(spark, frame, True, list(schema.names), fields, wide)
 
 
 def _plain_parquet_read(frame: Any) -> tuple[str, list[str] | None] | None:
@@ -283,9 +313,12 @@ def _plain_parquet_read(frame: Any) -> tuple[str, list[str] | None] | None:
     return None
 
 
-def fragment_batches(fragments: Iterator[Any], batch_rows: int, columns: list[str] | None = None) -> Iterator[Any]:
+def fragment_batches(fragments: Iterator[Any], batch_rows: int, columns: list[str] | None = None,
+                     wide: tuple[str, ...] = ()) -> Iterator[Any]:
     """Inside a worker: the Arrow record batches of each ``(path, row_group)`` pair, read with pyarrow;
-    only ``columns``, in that order, when given.
+    only ``columns``, in that order, when given; the text columns ``wide`` as ``large_string`` whatever layout
+    each file gives them (a folder of ``string`` and ``large_string`` files: :func:`_text_widened`), so that the
+    batches of one task, which Spark reads as one Arrow stream, have one schema.
 
     On one thread, as a Spark task has one core (``spark.task.cpus``): pyarrow's own thread pool
     took a third more CPU for the same read (10,000,000 x 10 float32 rows: 0.47 against 0.35 s).
@@ -302,5 +335,16 @@ def fragment_batches(fragments: Iterator[Any], batch_rows: int, columns: list[st
                 batch_size=batch_rows, row_groups=[group], columns=columns, use_threads=False
             ):
                 batch = batch if columns is None or batch.schema.names == columns else batch.select(columns)
-                plain = without_views(batch.schema)  # pyspark's Arrow types have no string_view
-                yield batch if plain is batch.schema else batch.cast(plain)
+                plain = _widened(without_views(batch.schema), wide)  # pyspark's Arrow types have no string_view
+                yield batch if plain.equals(batch.schema) else batch.cast(plain)
+
+
+def _widened(schema: Any, wide: tuple[str, ...]) -> Any:
+    """``schema`` with its columns ``wide`` as ``large_string`` (see :func:`fragment_batches`)."""
+    import pyarrow as pa
+
+    for name in wide:
+        index = schema.get_field_index(name)
+        if index >= 0 and not pa.types.is_large_string(schema.field(index).type):
+            schema = schema.set(index, schema.field(index).with_type(pa.large_string()))
+    return schema

@@ -287,7 +287,7 @@ def predict(
     threads = int(spark.conf.get("spark.task.cpus", "1") or 1)
     fragment_rows = PREDICT_BATCH_ROWS if rows.fragments else 0
     run = _partition_predict(token, shared, fed, wanted, threads, fragment_rows, present, takes_nan,
-                             is_sql_package(model_or_package), [renamed.get(c, c) for c in present])
+                             is_sql_package(model_or_package), [renamed.get(c, c) for c in present], rows.wide)
     return rows.frame.mapInArrow(run, schema)
 
 
@@ -352,13 +352,15 @@ def refuse_mistyped_columns(fields: Any, fed: list[str], signature: Any) -> None
 def _partition_predict(
     token: str, shared: Any, fed: list[str], wanted: list[str], threads: int, fragment_rows: int = 0,
     read: list[str] | None = None, takes_nan: list[str] | None = None, sql: bool = False,
-    names: list[str] | None = None,
+    names: list[str] | None = None, wide: tuple[str, ...] = (),
 ) -> Any:
     """The function each partition runs; with ``fragment_rows``, its input is ``(path, row group)``
     pairs and it reads the columns ``read`` itself in batches of that many rows, else Spark's batches
     of the columns ``read``. With ``takes_nan`` (a container package's rule), a batch holding NaN in
     another float input, or infinity in any, is refused as the package's service refuses it. ``names``: what the
-    columns ``read`` are called in the scored rows (:func:`columns_named_like_outputs`), default their own names."""
+    columns ``read`` are called in the scored rows (:func:`columns_named_like_outputs`), default their own names;
+    ``wide``: the text columns read as ``large_string`` from every file
+    (:func:`onnxgate.spark._files.worker_batches`)."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
@@ -369,7 +371,7 @@ def _partition_predict(
 
         session, signature = _session(token, shared, threads)
         specs = [signature.output(o) for o in wanted]
-        for batch in worker_batches(batches, fragment_rows, read):
+        for batch in worker_batches(batches, fragment_rows, read, wide):
             if batch.num_rows == 0:
                 continue
             feeds = batch_feeds(batch.select(fed), signature, plain_categories=True)
