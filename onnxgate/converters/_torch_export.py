@@ -13,7 +13,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from onnxgate.converters._torch_axes import (
     Axes,
@@ -898,7 +898,7 @@ def _dynamo_refusal(model: Any, args: tuple[Any, ...]) -> str | _NoKernel | None
     try:
         with quiet_exporters(), eval_mode(model):
             program = torch.onnx.export(model, args, None, dynamo=True, opset_version=18, external_data=False,
-                                        verbose=False)
+                                        verbose=False, custom_translation_table=_dynamo_translations())
     except Exception as err:
         return export_summary(err)
     proto = getattr(program, "model_proto", None)
@@ -1014,7 +1014,8 @@ def _exact_symbolics() -> Iterator[None]:
     torch does: ``aten::floor_divide`` (:func:`_floor_divide_symbolic`), ``aten::atan2``
     (:func:`_atan2_symbolic`), ``aten::cdist`` (:func:`_cdist_symbolic`), ``aten::softplus``
     (:func:`_softplus_symbolic`), ``aten::log1p`` and ``aten::expm1`` (:func:`_log1p_symbolic`; the exporter has
-    no expm1), ``aten::rms_norm`` (:func:`_rms_norm_symbolic`; the exporter has none). Registered for the
+    no expm1), ``aten::rms_norm`` (:func:`_rms_norm_symbolic`; the exporter has none), ``aten::cummax`` and
+    ``aten::cummin`` (:func:`_running_extreme_symbolic`; the exporter has neither). Registered for the
     export only, one thread at a time: the registry is torch's, shared with the user's own exports, and a user's own
     translation of one of them stays theirs."""
     import torch
@@ -1023,7 +1024,9 @@ def _exact_symbolics() -> Iterator[None]:
         "aten::floor_divide": _floor_divide_symbolic, "aten::div": _div_symbolic, "aten::atan2": _atan2_symbolic,
         "aten::cdist": _cdist_symbolic, "aten::repeat_interleave": _repeat_interleave_symbolic,
         "aten::softplus": _softplus_symbolic, "aten::log1p": _log1p_symbolic, "aten::expm1": _expm1_symbolic,
-        "aten::rms_norm": _rms_norm_symbolic}
+        "aten::rms_norm": _rms_norm_symbolic,
+        "aten::cummax": functools.partial(_running_extreme_symbolic, largest=True),
+        "aten::cummin": functools.partial(_running_extreme_symbolic, largest=False)}
     with _SYMBOLICS_LOCK:
         # each at 9 and at every opset torch has its own version for: an override at 9 lost to torch's
         # aten::div of opset 10 (torch.div(rounding_mode="floor") kept Floor(a / b))
@@ -1102,6 +1105,78 @@ def _rms_norm_symbolic(g: Any, x: Any, normalized_shape: Any, weight: Any, eps: 
         mean = g.op("ReduceMean", squares, axes_i=axes, keepdims_i=1)
     normed = g.op("Div", x, g.op("Sqrt", g.op("Add", mean, g.op("Constant", value_t=torch.tensor(value, dtype=dtype)))))
     return normed if symbolic_helper._is_none(weight) else g.op("Mul", normed, weight)
+
+
+def _running_extreme(x: Any, length: int, axis: int, rank: int, *, largest: bool, floating: bool,
+                     op: Callable[..., Any], const: Callable[[Any], Any], fill: Any) -> tuple[Any, Any]:
+    """``torch.cummax(x, axis)`` (``largest``) or ``torch.cummin``: the running extreme and the index it was
+    taken from, as torch's loop computes them, along an axis of ``length`` known at export; ``fill`` is a scalar
+    of x's type no element loses to (-inf, or the lowest integer, for the maximum).
+
+    torch walks the axis keeping ``(value, index)`` and takes each element that is NaN, or at least (at most) the
+    kept value when that is not NaN: a tie moves the index to the later element (``cummax([1, 1])`` answers
+    indices 0, 1), a NaN stays once met and moves the index to each later NaN. That is a maximum in one total
+    order of (NaN, value, index), so its running value is a prefix scan, written here as Hillis and Steele's:
+    ``ceil(log2(length))`` steps, each combining every element with the one ``2**k`` before it (shifted in by a
+    ``Pad`` of ``fill``), instead of a ``Scan`` subgraph. Every operator is in onnxruntime for float, double,
+    int32 and int64 from opset 11 (``Pad``'s pads as an input). The values answered are ``x`` at the indices
+    (``-0.0`` taken after ``0.0`` stays ``-0.0``, as in torch)."""
+    import numpy as np
+
+    arange = np.arange(length, dtype=np.int64).reshape([length if i == axis else 1 for i in range(rank)])
+    values, indices = x, op("Expand", const(arange), op("Shape", x))
+    step = 1
+    while step < length:
+        pads = np.zeros(2 * rank, dtype=np.int64)
+        pads[axis] = step
+        kept = (const(np.array([0], np.int64)), const(np.array([length - step], np.int64)),
+                const(np.array([axis], np.int64)))
+        earlier = op("Pad", op("Slice", values, *kept), const(pads), fill)
+        earlier_at = op("Pad", op("Slice", indices, *kept), const(pads), const(np.array(0, np.int64)))
+        beyond = op("Less" if largest else "Greater", values, earlier)  # the later element loses
+        if floating:
+            take = op("Or", op("IsNaN", values), op("Not", op("Or", op("IsNaN", earlier), beyond)))
+        else:
+            take = op("Not", beyond)
+        values, indices = op("Where", take, values, earlier), op("Where", take, indices, earlier_at)
+        step *= 2
+    # onnxruntime's Where answers 0.0 for a -0.0 it selects as its first input: the values are read back at their
+    # indices, bit for bit
+    return op("GatherElements", x, indices, axis=axis), indices
+
+
+def _running_extreme_symbolic(g: Any, x: Any, dim: Any, *, largest: bool) -> Any:
+    """``aten::cummax`` / ``aten::cummin`` for the TorchScript exporter, which has no translation of either (a
+    model computing one was refused at every opset by both exporters): :func:`_running_extreme` along an axis
+    whose length the trace fixes. Along the batch axis (its length is not fixed) or below opset 11 it stays
+    refused, saying so."""
+    import numpy as np
+    import torch
+    from torch.onnx._internal.torchscript_exporter import _type_utils, symbolic_helper
+
+    name = "cummax" if largest else "cummin"
+    if _opset_being_written() < 11:
+        raise torch.onnx.errors.UnsupportedOperatorError(f"aten::{name}", _opset_being_written(), 11)
+    axis = int(symbolic_helper._get_const(dim, "i", "dim"))
+    rank = symbolic_helper._get_tensor_rank(x)
+    sizes = symbolic_helper._get_tensor_sizes(x) if rank is not None else None
+    axis = axis + rank if rank is not None and axis < 0 else axis
+    length = sizes[axis] if sizes is not None and 0 <= axis < len(sizes) else None
+    if rank is None or not isinstance(length, int):
+        _refuse_running_extreme_along(name, axis, largest)
+    kind = _type_utils.JitScalarType.from_value(x, _type_utils.JitScalarType.FLOAT)
+    dtype = kind.dtype()
+    floating = dtype.is_floating_point
+    limits = torch.finfo(dtype) if floating else torch.iinfo(dtype)
+    edge = (-np.inf if largest else np.inf) if floating else (limits.min if largest else limits.max)
+
+    def const(value: Any) -> Any:
+        return g.op("Constant", value_t=torch.as_tensor(value))
+
+    return _running_extreme(x, length, axis, rank, largest=largest, floating=floating,
+                            op=lambda kind, *inputs, axis=None: g.op(kind, *inputs, **(
+                                {} if axis is None else {"axis_i": axis})), const=const,
+                            fill=g.op("Constant", value_t=torch.tensor(edge, dtype=dtype)))
 
 
 def _opset_being_written() -> int:
@@ -1200,7 +1275,8 @@ def _dynamo_translations() -> dict[Any, Any]:
     """The dynamo exporter's translations of the operators it writes otherwise than torch computes them:
     ``aten::atan2`` (-pi for y = 0, x < 0 and NaN at (0, 0), as under the TorchScript exporter; helper-111) and
     ``aten::floor_divide`` (:func:`_floor_divide_onnxscript`), ``aten::log1p`` and ``aten::expm1``
-    (:func:`_log1p_onnxscript`)."""
+    (:func:`_log1p_onnxscript`), ``aten::cummax`` and ``aten::cummin`` (:func:`_running_extreme_onnxscript`; it has
+    neither)."""
     import torch
 
     return {torch.ops.aten.atan2.default: _atan2_onnxscript,
@@ -1208,7 +1284,9 @@ def _dynamo_translations() -> dict[Any, Any]:
             torch.ops.aten.expm1.default: _expm1_onnxscript,
             torch.ops.aten.floor_divide.default: _floor_divide_onnxscript,
             torch.ops.aten.div.Tensor_mode: _div_mode_onnxscript,
-            torch.ops.aten.scalar_tensor.default: _scalar_tensor_onnxscript}
+            torch.ops.aten.scalar_tensor.default: _scalar_tensor_onnxscript,
+            torch.ops.aten.cummax.default: functools.partial(_running_extreme_onnxscript, largest=True),
+            torch.ops.aten.cummin.default: functools.partial(_running_extreme_onnxscript, largest=False)}
 
 
 def _scalar_tensor_onnxscript(s: Any, dtype: int = 1, layout: str = "", device: str = "",
@@ -1254,6 +1332,40 @@ def _elementwise_onnxscript(x: Any, formula: Callable[..., Any]) -> Any:
         return op.CastLike(op.Constant(value=numpy_helper.from_array(np.array(value))), x)  # type: ignore[type-var]
 
     return formula(x, lambda kind, *inputs: getattr(op, kind)(*inputs), const)
+
+
+def _running_extreme_onnxscript(x: Any, dim: int, *, largest: bool) -> Any:
+    """:func:`_running_extreme_symbolic` for the dynamo exporter, in onnxscript's operators."""
+    import numpy as np
+    from onnx import numpy_helper
+    from onnxscript import opset18 as op
+
+    name = "cummax" if largest else "cummin"
+    rank = len(x.shape)
+    axis = dim + rank if dim < 0 else dim
+    length = x.shape[axis]
+    if not isinstance(length, int):
+        _refuse_running_extreme_along(name, axis, largest)
+    kind = x.dtype.numpy()
+    floating = x.dtype.is_floating_point()
+    limits = np.finfo(kind) if floating else np.iinfo(kind)
+    edge = (-np.inf if largest else np.inf) if floating else (limits.min if largest else limits.max)
+
+    def const(value: Any) -> Any:
+        return op.Constant(value=numpy_helper.from_array(np.asarray(value)))
+
+    return _running_extreme(x, length, axis, rank, largest=largest, floating=floating,
+                            op=lambda kind, *inputs, **attrs: getattr(op, kind)(*inputs, **attrs), const=const,
+                            fill=const(np.array(edge, dtype=kind)))
+
+
+def _refuse_running_extreme_along(name: str, axis: int, largest: bool) -> NoReturn:
+    """Refuse ``torch.cummax``/``cummin`` along an axis of no fixed length (:func:`_running_extreme`)."""
+    raise UnsupportedModelError(
+        f"torch.{name} is written to ONNX along an axis of fixed length only, but dim {axis} is dynamic (the batch "
+        f"axis, or one named in dynamic_axes): take the running {'maximum' if largest else 'minimum'} along a "
+        "fixed axis, or compute it outside the model",
+        framework="pytorch", operator=f"aten::{name}")
 
 
 def _div_mode_onnxscript(a: Any, b: Any, rounding_mode: str | None = None) -> Any:
@@ -1558,6 +1670,9 @@ def _export(
     except (OpsetError, UnsupportedModelError):
         raise
     except Exception as err:
+        own = _own_refusal(err)
+        if own is not None:  # an onnxgate translation's refusal, wrapped by the dynamo exporter
+            raise own from None
         # The probes ran on a few rows only: a row of the sample that forward() cannot take is a
         # data error, not an exporter one (raises InvalidDataError).
         _run_sample(model, args)
@@ -1570,6 +1685,20 @@ def _export(
         notes.extend(f"the TorchScript tracer warned: {text} The exported graph keeps what the sample's rows did: "
                      "validate with data that takes every branch (search finds rows that do not)" for text in told)
     return proto
+
+
+def _own_refusal(err: BaseException) -> UnsupportedModelError | None:
+    """The :class:`UnsupportedModelError` one of onnxgate's translations raised under ``err`` (the dynamo exporter
+    wraps it in its own error, and the refusal said "try the TorchScript exporter" of a cummax along the batch
+    axis, which refuses it too), or None."""
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, UnsupportedModelError):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def _sample_args_only(model: Any, args: tuple[Any, ...]) -> Any:

@@ -1556,17 +1556,56 @@ def test_a_one_row_sample_at_opset_18_is_told_to_give_two_rows() -> None:
     assert conv.model.graph.input[0].type.tensor_type.shape.dim[0].dim_param
 
 
-class _RunningMax(torch.nn.Module):
-    def forward(self, x: Any) -> Any:
-        return torch.cummax(x, dim=1)[0]
-
-
 def test_an_operator_neither_exporter_writes_is_not_sent_to_opset_18() -> None:
-    # "try opset 18 or higher" sent the user to a second refusal (cummax, a stable sort; helper-101)
-    with pytest.raises(og.UnsupportedModelError, match="neither PyTorch exporter converts _RunningMax") as caught:
-        og.convert(_RunningMax(), torch.randn(4, 5), opset=17)
-    assert "aten::cummax" in str(caught.value) and "aten.cummax" in str(caught.value)
+    # "try opset 18 or higher" sent the user to a second refusal (cummax then, a stable sort; helper-101)
+    with pytest.raises(og.UnsupportedModelError, match="neither PyTorch exporter converts _RunningProduct") as caught:
+        og.convert(_RunningProduct(), torch.randn(4, 5), opset=17)
+    assert "aten::cumprod" in str(caught.value) and "prims.prod" in str(caught.value)
     assert "try opset 18" not in str(caught.value)
+
+
+class _RunningExtreme(torch.nn.Module):
+    def __init__(self, largest: bool, dim: int = 1) -> None:
+        super().__init__()
+        self.largest, self.dim = largest, dim
+
+    def forward(self, x: Any) -> Any:
+        found = torch.cummax(x, dim=self.dim) if self.largest else torch.cummin(x, dim=self.dim)
+        return found.values, found.indices
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+@pytest.mark.parametrize(("opset", "dynamo"), [(13, False), (17, False),
+                                               pytest.param(18, True, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("largest", [True, False], ids=["cummax", "cummin"])
+def test_cummax_and_cummin_answer_torchs_values_and_indices(largest: bool, opset: int, dynamo: bool,
+                                                            dtype: Any) -> None:
+    # both exporters refused torch.cummax and torch.cummin at every opset; ties move the index to the later
+    # element, a NaN stays once met (its index moving to each later NaN), -0.0 taken after 0.0 stays -0.0
+    rng = np.random.default_rng(0)
+    x = rng.integers(-3, 4, size=(60, 11, 3)).astype(np.float64)
+    x[0, :, 0] = [np.nan, 1, np.nan, 2, -np.inf, np.inf, 0, 3, 3, np.nan, -1]
+    x[1, :, 0] = [0.0, -0.0, 0.0, -0.0, 1, 1, -np.inf, -0.0, 0.0, 2, 2]
+    x[2, :, 0] = -np.inf
+    x = x.astype(dtype) if dtype != np.int64 else np.nan_to_num(x, nan=7, posinf=9, neginf=-9).astype(dtype)
+    model = _RunningExtreme(largest, dim=-2)
+    conv = og.convert(model, torch.from_numpy(x[:4]), opset=opset, options={"dynamo": dynamo})
+    got = _session(conv.model).run(None, {conv.signature.input_names[0]: x})
+    values, indices = model(torch.from_numpy(x))
+    np.testing.assert_array_equal(got[1], indices.numpy())
+    np.testing.assert_array_equal(got[0], values.numpy())
+    np.testing.assert_array_equal(np.signbit(got[0]), np.signbit(values.numpy()))
+    assert og.validate(conv, reference=model, data=x).passed
+
+
+@pytest.mark.parametrize("opset", [13, pytest.param(18, marks=pytest.mark.slow)])
+def test_cummax_along_the_batch_axis_is_refused_saying_why(opset: int) -> None:
+    # the running maximum is written for an axis of fixed length; the batch's grows. At 18 the dynamo exporter's
+    # wrapped refusal said "try the TorchScript exporter", which refuses it too
+    with pytest.raises(og.UnsupportedModelError, match=r"torch\.cummax is written to ONNX along an axis of fixed "
+                                                       r"length only, but dim 0 is dynamic \(the batch axis") as caught:
+        og.convert(_RunningExtreme(True, dim=0), torch.randn(4, 5), opset=opset)
+    assert "TorchScript" not in str(caught.value)
 
 
 class _TopThree(torch.nn.Module):
