@@ -887,6 +887,7 @@ def rewrite_handlers(tables: Mapping[str, Any] | None = None) -> dict[str, tuple
       and ``argmin`` on floats telling -0.0 from 0.0): see :func:`_zero_sign_bit`.
     * ``SegmentMax``/``SegmentMin`` and their unsorted forms answering TensorFlow's value for a segment no
       row belongs to: see :func:`_empty_segments_as_tensorflow`.
+    * ``Log`` of float64 in float64: see :func:`_log_in_its_own_type`.
     * ``Log1p`` and ``Expm1`` (``tf.math.log1p``, ``tf.math.expm1``: a log-transformed target undone in a
       Lambda layer) with their precision near 0: see :func:`_log1p_expm1`.
     * ``Xlogy``, ``Xlog1py``, ``Xdivy`` (0 where x is 0) and ``TruncateMod`` (ONNX ``Mod`` with ``fmod=1``): see
@@ -903,6 +904,7 @@ def rewrite_handlers(tables: Mapping[str, Any] | None = None) -> dict[str, tuple
     """
     lookups: dict[str, tuple[Any, list[Any]]] = {"LookupTableFindV2": (_table_lookup(tables), [])} if tables else {}
     return {**lookups, "Erfc": (_erfc_as_one_minus_erf, []),
+            "Log": (_log_in_its_own_type, []),
             "Log1p": (_log1p_expm1, []),
             "Expm1": (_log1p_expm1, []),
             "Xlogy": (_x_times_or_over_y, []),
@@ -1540,6 +1542,15 @@ def _erfc_as_one_minus_erf(ctx: Any, node: Any, name: str, args: Sequence[Any]) 
     node.type = "Sub"
     node.domain = ""
     ctx.replace_inputs(node, [one.output[0], erf.output[0]])
+
+
+def _log_in_its_own_type(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:
+    """``tf.math.log`` as ONNX's ``Log`` of the tensor's own type. tf2onnx 1.17 casts a float64 Log's input to
+    float32 and the result back (its ``DirectOp.version_6``: "ORT doesn't implement Log on doubles"; onnxruntime
+    1.32 does, at every opset tf2onnx writes), so a float64 model's ``log`` and ``reduce_logsumexp`` were
+    float32's: 3.3e-8 relative off TensorFlow, which float64's parity tolerance (rtol 1e-6) let pass, and ``-inf``
+    for ``log(1e-300)`` (TensorFlow: -690.8), which it did not."""
+    node.domain = ""
 
 
 def _log1p_expm1(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:

@@ -454,6 +454,29 @@ def test_log1p_and_expm1_convert_as_precise_near_zero_as_tensorflow(opset: int, 
         np.testing.assert_allclose(got, fn(x).numpy(), rtol=4 * np.finfo(dtype).eps, atol=0)  # NaN where TF's is
 
 
+@pytest.mark.parametrize("opset", (10, 17))
+def test_float64_log_and_logsumexp_stay_in_float64(opset: int) -> None:
+    # tf2onnx wrote a float64 Log as Cast to float32, Log, Cast back: 3.3e-8 relative off TensorFlow (which
+    # float64's rtol 1e-6 let pass) and -inf for log(1e-300), where TensorFlow answers -690.8
+    import onnxruntime as ort
+    from onnx import TensorProto
+
+    x = np.array([[1e-300, 1 + 1e-12, 2.0000001, 3.3], [7e200, 0.1, 1e-5, 4.0], [0.0, np.inf, 1.0, np.nan]])
+    x = np.concatenate([x, np.abs(RNG.normal(size=(30, 4))) * 5])
+    fn = tf.function(lambda t: {"log": tf.math.log(t), "lse": tf.reduce_logsumexp(tf.math.log(t + 1.0), axis=1)},
+                     input_signature=[tf.TensorSpec([None, 4], tf.float64, name="x")])
+    conv = og.convert(fn, x[3:6], opset=opset)
+    narrowing = [n.name for n in conv.model.graph.node if n.op_type == "Cast"
+                 and any(a.name == "to" and a.i == TensorProto.FLOAT for a in n.attribute)]
+    assert not narrowing
+    got = dict(zip(conv.signature.output_names, ort.InferenceSession(
+        conv.model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})))
+    want = fn(x)
+    for name in ("log", "lse"):
+        np.testing.assert_allclose(got[name], want[name].numpy(), rtol=4 * np.finfo(np.float64).eps, atol=0,
+                                   err_msg=name)
+
+
 def test_keras_lambda_undoing_a_log_target_converts_with_parity() -> None:
     keras.utils.set_random_seed(0)
     inputs = keras.Input((6,))
