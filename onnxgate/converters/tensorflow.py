@@ -35,6 +35,7 @@ Policy:
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -1646,9 +1647,14 @@ def _cumulative_logsumexp(ctx: Any, node: Any, name: str, args: Sequence[Any]) -
     Not ``m + log(cumsum(exp(x - m)))`` with m the maximum along the axis (ONNX's ``CumSum``): a prefix more than
     ~87 (float32) or ~708 (float64) below the axis' maximum underflows to -inf there, where TensorFlow answers it
     (``cumulative_logsumexp([-1000, 0, 1000])`` starts at -1000). An exclusive scan starts from -inf. The axis
-    must be a constant and the input's rank known. A NaN makes the rest of the scan NaN, where TensorFlow's CPU
-    kernel skips it (Eigen's max and min drop it: ``[1, nan, 2]`` gives 1, 1.69, 2.55 there): parity reports a row
-    holding one."""
+    must be a constant and the input's rank known.
+
+    A NaN is taken as TensorFlow's installed kernel takes it (:func:`_logsumexp_scan_skips_nan`): TensorFlow 2.21's
+    max and min are C++'s ``a < b ? b : a``, which keep the running value against a NaN, so the step adds log 2
+    to it (``[1, nan, 2]`` answers 1, 1.69, 2.55; a leading NaN answers -inf), and the file's ``Max``/``Min``, which
+    onnxruntime makes NaN, had answered NaN for the rest of the row (parity failed a file TensorFlow answered
+    finite values for). Those comparisons are written as ``Where(Less)``; a TensorFlow whose kernel answers NaN
+    (newer sources do) keeps ``Max``/``Min``."""
     import numpy as np
     from onnx import TensorProto, helper
     from tf2onnx import utils
@@ -1707,7 +1713,11 @@ def _cumulative_logsumexp(ctx: Any, node: Any, name: str, args: Sequence[Any]) -
     def const(value: float) -> str:
         return const_in(body, value)
 
-    high, low = make("Max", running, element), make("Min", running, element)
+    if _logsumexp_scan_skips_nan():
+        high = make("Where", make("Less", running, element), element, running)
+        low = make("Where", make("Less", element, running), element, running)
+    else:
+        high, low = make("Max", running, element), make("Min", running, element)
     summed = make("Add", high, exact_log1p(make("Exp", make("Sub", low, high)), make, const))
     updated = make("Where", make("Less", high, const(float(np.finfo(kind).min))), high, summed)
     emitted = make("Identity", running if exclusive else updated)
@@ -1721,6 +1731,21 @@ def _cumulative_logsumexp(ctx: Any, node: Any, name: str, args: Sequence[Any]) -
     scan.set_body_graph_as_attr("body", body)
     node.type, node.domain = "Identity", ""
     ctx.replace_inputs(node, [scan.output[1]])
+
+
+@functools.cache
+def _logsumexp_scan_skips_nan() -> bool:
+    """Whether the installed TensorFlow's ``cumulative_logsumexp`` keeps a running value finite past a NaN
+    (:func:`_cumulative_logsumexp`): asked of its kernel once, in a graph of its own (the handler runs while
+    tf2onnx holds a graph as the default, where nothing runs eagerly)."""
+    import numpy as np
+    import tensorflow as tf
+
+    with tf.Graph().as_default() as graph:
+        scanned = tf.math.cumulative_logsumexp(tf.constant([1.0, np.nan], dtype=tf.float64))
+        with tf.compat.v1.Session(graph=graph) as session:
+            answer = session.run(scanned)
+    return not bool(np.isnan(answer[1]))
 
 
 def _bucketize_as_count(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:

@@ -991,6 +991,29 @@ def test_cumulative_logsumexp_converts_with_every_flag_and_matches_tensorflow_fa
     assert report.passed, str(report)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cumulative_logsumexp_takes_a_nan_as_tensorflow_does(dtype: Any) -> None:
+    # TensorFlow 2.21's kernel keeps the running value against a NaN ([1, nan, 2] answers 1, 1.69, 2.55); the
+    # file's Max/Min made the rest of the row NaN, and parity failed a file TensorFlow answered finite values for.
+    # Compared with the installed TensorFlow's own answers, whichever way its kernel takes a NaN
+    import onnxruntime as ort
+
+    nan, inf = np.nan, _INF
+    x = np.array([[1, nan, 2, 3], [nan, 1, 2, 3], [1, 2, nan, nan], [-inf, nan, 1, 0], [nan, -inf, -inf, 5],
+                  [inf, nan, 1, 2], [5, 1, nan, -inf], [nan, nan, nan, nan], [inf, inf, 1, 2]], dtype=dtype)
+    fn = tf.function(lambda t: {f"{'ex' if exclusive else 'in'}_{'rev' if reverse else 'fwd'}":
+                                tf.math.cumulative_logsumexp(t, axis=1, exclusive=exclusive, reverse=reverse)
+                                for exclusive in (False, True) for reverse in (False, True)},
+                     input_signature=[tf.TensorSpec([None, 4], tf.as_dtype(dtype), name="x")])
+    conv = og.convert(fn, np.zeros((2, 4), dtype), opset=13)
+    got = ort.InferenceSession(conv.model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    want = fn(x)
+    for name, value in zip(conv.signature.output_names, got):
+        np.testing.assert_allclose(value, want[name].numpy(), rtol=16 * np.finfo(dtype).eps, atol=0, err_msg=name)
+    report = og.validate(conv, reference=fn, data=x)
+    assert report.passed, str(report)
+
+
 def test_cumulative_logsumexp_below_opset_10_is_refused_naming_the_opset() -> None:
     fn = tf.function(lambda x: tf.math.cumulative_logsumexp(x, axis=1), input_signature=[tf.TensorSpec([None, 4])])
     with pytest.raises(og.UnsupportedModelError, match=r"cumulative_logsumexp .* from opset 10 on, but opset 9 was "
