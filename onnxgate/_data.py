@@ -316,12 +316,54 @@ def load_data(path: str | os.PathLike[str], *, allow_empty: bool = False) -> Any
     except Exception as err:
         if suffix == ".parquet":
             _refuse_unreadable_parquet(p, err)
+        if suffix == ".csv" and isinstance(err, pd.errors.ParserError):
+            raise InvalidDataError(_csv_parse_message(p, err), path=str(p)) from err
         raise InvalidDataError(f"cannot read {str(p)!r}: {err}", path=str(p)) from err
     if frame.shape[0] == 0 and not allow_empty:
         raise InvalidDataError(_NO_ROWS_IN_FILE.format(file=str(p)), path=str(p))
     if suffix == ".csv":
         _refuse_repeated_header(p)
     return frame
+
+
+def _csv_parse_message(path: Path, err: Exception) -> str:
+    """pandas' tokenizer error in onnxgate's words: "cannot read 'r.csv': Error tokenizing data. C error: Expected 6
+    fields in line 5, saw 8" named neither the fix nor, for a quote never closed, the line (pandas counts that one's
+    rows from 0)."""
+    import re
+
+    text = str(err)
+    fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
+    if fields:
+        header, line, found = fields.groups()
+        line = _first_long_line(path, int(header)) or line  # pandas counts records: a quoted line break shifts it
+        return (f"data file {str(path)!r} is not CSV as read here: line {line} has {found} fields where the header "
+                f"has {header}; expected one field per header column on every line. Quote a field that holds a comma "
+                f"(\"1,5\"), or fix line {line}")
+    quote = re.search(r"EOF inside string starting at row (\d+)", text)
+    if quote:
+        line = int(quote.group(1)) + 1
+        return (f"data file {str(path)!r} is not CSV as read here: the quoted field that starts on line {line} is "
+                "never closed (the file ends inside it); expected a closing double quote. Close the quote, or double "
+                f"a quote inside a quoted field (\"\")")
+    detail = text.split("C error: ", 1)[-1].strip()
+    return (f"data file {str(path)!r} is not CSV as read here ({detail}); expected comma-separated lines under a "
+            "header line. Fix the file, or write it again with pandas' DataFrame.to_csv")
+
+
+def _first_long_line(path: Path, fields: int) -> str | None:
+    """The line of ``path`` (from 1) that ends the first CSV record holding more than ``fields`` fields, or None."""
+    import csv
+
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle)
+            for record in reader:
+                if len(record) > fields:
+                    return str(reader.line_num)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        pass
+    return None
 
 
 def _refuse_unreadable_parquet(path: Path, err: Exception) -> None:

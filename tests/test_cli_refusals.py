@@ -511,3 +511,22 @@ def test_trust_pickle_help_names_every_format_that_needs_it(capsys: pytest.Captu
         help_text = text[text.index("--trust-pickle allow"):]
         named = (".pkl", ".pickle", ".joblib", ".pt/.pth", ".pt2", ".skops", ".keras/.h5")
         assert all(suffix in help_text for suffix in named), (command, help_text[:300])
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("a,b,c,d\n1,2,3,4\n5,6,7,8,9\n", "line 3 has 5 fields where the header has 4"),
+    ('a,b,c,d\n"x\ny",2,3,4\n1,2,3,4,5\n', "line 4 has 5 fields where the header has 4"),  # a quoted line break
+    ('a,b,c,d\n1,2,3,4\n\n"5,6,7,8\n', "the quoted field that starts on line 4 is never closed"),
+], ids=["long-line", "long-line-after-quoted-break", "unclosed-quote"])
+def test_a_csv_pandas_cannot_tokenize_is_refused_naming_the_line_and_the_fix(
+        iris: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        text: str, said: str) -> None:
+    # before: "cannot read 'rows.csv': Error tokenizing data. C error: Expected 4 fields in line 3, saw 5", pandas'
+    # words with no fix (and for a quote never closed, pandas' row counted from 0)
+    monkeypatch.chdir(tmp_path)
+    Path("rows.csv").write_text(text)
+    onnx_file = str(iris["onnx"])
+    assert main(["validate", onnx_file, "--reference", onnx_file, "--data", "rows.csv", "--json", "r.json"]) == 2
+    err = capsys.readouterr().err
+    assert said in err and "expected" in err and "C error" not in err and "Traceback" not in err, err
+    assert err.count("\n") == 1 and not Path("r.json").exists()

@@ -92,7 +92,7 @@ BAD_FILES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "header-only": (_write("age,income,city\n"), r"no rows"),
     "non-utf8": (_write("age,income,city\n31,5.0,Orl\xe9ans\n".encode("latin-1")), r"not UTF-8"),
     "binary-garbage": (_write(b"\x00\xff\xfe\x00" * 64), r"UTF-8|cannot read|column"),
-    "unbalanced-quotes": (_write('age,income,city\n31,5.0,"Paris\n'), r"cannot read|EOF|age|income|city"),
+    "unbalanced-quotes": (_write('age,income,city\n31,5.0,"Paris\n'), r"quoted field that starts on line 2 is never"),
 }
 
 
