@@ -38,9 +38,11 @@ __all__ = [
     "check_regular_file",
     "check_zip_archive",
     "config_limit",
+    "dangling_link",
     "describe_content",
     "input_limit",
     "is_hdf5_file",
+    "occupied",
     "read_regular_file",
 ]
 
@@ -393,3 +395,16 @@ def check_zip_archive(
                 + _limit_hint(INPUT_LIMIT_ENV),
                 path=text,
             )
+
+
+def occupied(path: str | os.PathLike[str]) -> bool:
+    """Whether something is at ``path``: a file, a folder, or a symbolic link, even one whose target is missing
+    (``Path.exists`` says False for that link, and an output written there replaced the user's link with a file
+    without ``--force``)."""
+    return os.path.lexists(path)
+
+
+def dangling_link(path: str | os.PathLike[str]) -> str | None:
+    """Where ``path`` points when it is a symbolic link to nothing, else None; for messages."""
+    p = Path(path)
+    return os.readlink(p) if p.is_symlink() and not p.exists() else None

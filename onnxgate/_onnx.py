@@ -870,17 +870,22 @@ def atomic_write(path: str | os.PathLike[str], *, overwrite: bool = False, mode:
     OutputExistsError
         ``path`` exists and ``overwrite`` is false.
     """
+    from onnxgate._files import dangling_link, occupied
+
     target = Path(path)
-    if target.exists() and not overwrite:
+    if occupied(target) and not overwrite:
+        pointing = dangling_link(target)
         raise OutputExistsError(
-            f"{str(target)!r} exists; refusing to overwrite it. Pass overwrite=True (CLI: --force) "
-            "or choose another path.",
+            f"{str(target)!r} exists{f' (a symbolic link to {pointing!r}, which does not exist)' if pointing else ''}; "
+            "refusing to overwrite it. Pass overwrite=True (CLI: --force) or choose another path.",
             path=str(target),
         )
     if target.is_dir():
         raise IsADirectoryError(errno.EISDIR, "it is a folder, not a file", str(target))
-    if target.is_symlink() and target.is_file():
-        target = target.resolve()  # write where the link points, as `> link` does; the link stays
+    if target.is_symlink() and (target.is_file() or not target.exists()):
+        # write where the link points, as `> link` does (a link to nothing yet too: replacing it with a file lost the
+        # user's link); the link stays
+        target = target.resolve()
     if target.exists() and not target.is_file():
         # the new file is renamed into place: a FIFO or device (/dev/null) would be replaced, not written
         raise OSError(errno.EINVAL, "it is not a regular file (a pipe, device or socket); write to a file "

@@ -529,3 +529,22 @@ def test_a_fixed_batch_model_reading_the_other_rows_scores_whole_runs_whatever_t
     got = np.stack(pq.read_table("scored.parquet").to_pandas()["y"])
     want = np.concatenate([X[:16] - X[:16].mean(axis=0), X[16:] - X[16:].mean(axis=0)])
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("command", ["score", "validate"])
+def test_a_symbolic_link_to_nothing_at_the_output_path_is_kept_without_force(
+        iris: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any, command: str) -> None:
+    # before: exit 0, and the user's link (out.parquet -> results/out.parquet, the folder not made yet) was replaced by
+    # a file: Path.exists() is False for a link to nothing, so no --force was asked for
+    monkeypatch.chdir(tmp_path)
+    Path("out").symlink_to("results/out")
+    args = (["score", str(iris["onnx"]), "--data", str(iris["data"]), "--out", "out"] if command == "score"
+            else ["validate", str(iris["onnx"]), "--json", "out"])
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "'out'" in err and "(a symbolic link to 'results/out', which does not exist)" in err, err
+    assert "exist" in err and "--force" in err and err.count("\n") == 1, err
+    assert Path("out").is_symlink() and not Path("results").exists()
+    # with --force, written where the link points, as `> out` writes; the link stays
+    assert main([*args, "--force"]) == 0
+    assert Path("out").is_symlink() and Path("results/out").is_file()

@@ -8,7 +8,7 @@ from typing import Any
 
 from onnxgate.errors import InvalidDataError, UnsupportedModelError
 
-__all__ = ["add_trust_pickle", "load_data_arg", "load_native_model", "parse_opsets", "refuse_native_model",
+__all__ = ["add_trust_pickle", "link_note", "load_data_arg", "load_native_model", "parse_opsets", "refuse_native_model",
            "refuse_outputs_on_inputs"]
 
 #: Frameworks as their users name them, for messages.
@@ -222,3 +222,12 @@ def refuse_unwritable(path: str, flag: str) -> None:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InvalidDataError(f"cannot write {flag} {path!r}: the folder {str(parent)!r} is not writable; choose "
                                f"another {flag}", path=path)
+
+
+def link_note(path: str | Path) -> str:
+    """`` (a symbolic link to 'x', which does not exist)`` when ``path`` is such a link, else ``""``: an output path
+    refused as existing, where ``ls`` shows nothing there to open."""
+    from onnxgate._files import dangling_link
+
+    pointing = dangling_link(path)
+    return f" (a symbolic link to {pointing!r}, which does not exist)" if pointing else ""

@@ -421,7 +421,8 @@ def run(args: argparse.Namespace) -> int:
         where = "is the --data file" if out.resolve() == data.resolve() else "is inside the --data folder"
         raise InvalidDataError(f"--out {str(args.out)!r} {where}: the scored rows would replace the data, or be "
                                "read back as data on the next run; write them outside it", path=str(out))
-    from onnxgate._commands._common import refuse_outputs_on_inputs
+    from onnxgate._commands._common import link_note, refuse_outputs_on_inputs
+    from onnxgate._files import occupied
 
     model_path = Path(_local_path(args.model))
     from onnxgate._commands._common import refuse_native_model
@@ -439,9 +440,10 @@ def run(args: argparse.Namespace) -> int:
     if _same_remote(args.out, args.data):
         raise InvalidDataError(f"--out {args.out!r} is (or holds) the --data {args.data!r}: the scored rows would "
                                "replace the data; write them elsewhere", path=str(args.out))
-    if out.exists() and not args.force:
+    if occupied(out) and not args.force:
         # refused before any work is done, so a long scoring run is not wasted
-        raise OutputExistsError(f"{str(out)!r} exists; pass --force to overwrite it or choose another path",
+        raise OutputExistsError(f"{str(out)!r} exists{link_note(out)}; pass --force to overwrite it or choose another "
+                                "path",
                                 path=str(out))
     if "://" not in str(args.out) and out.exists() and out.is_dir() != bool(args.spark):
         # --force replaces what score writes, a file (or a folder with --spark), never the other kind: a folder's

@@ -50,8 +50,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from onnxgate._commands._common import load_data_arg, load_native_model, parse_opsets
+    from onnxgate._commands._common import link_note, load_data_arg, load_native_model, parse_opsets
     from onnxgate._commands.validate import parse_tolerances, resolve_target_args
+    from onnxgate._files import occupied
     from onnxgate._onnx import atomic_write_texts
     from onnxgate.api import sweep
     from onnxgate.validators.core import check_run_settings
@@ -77,8 +78,9 @@ def run(args: argparse.Namespace) -> int:
                                   "the target file": getattr(args, "target_file", None)})
 
         for path, _, _ in outputs:
-            if Path(path).exists() and not args.force:  # refused before the sweep's work, not after
-                raise OutputExistsError(f"{path!r} exists; pass --force to overwrite it or choose another path",
+            if occupied(path) and not args.force:  # refused before the sweep's work, not after
+                raise OutputExistsError(f"{path!r} exists{link_note(path)}; pass --force to overwrite it or choose "
+                                        "another path",
                                         path=path)
         if len(outputs) == 2 and Path(outputs[0][0]).resolve() == Path(outputs[1][0]).resolve():
             raise InvalidDataError(f"--json and --html would both go to {outputs[0][0]!r}; give each its own path")

@@ -146,7 +146,8 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidDataError(
             f"two reports would go to the same file ({[p for p, _ in report_files]}); give each its own path"
         )
-    from onnxgate._commands._common import refuse_outputs_on_inputs
+    from onnxgate._commands._common import link_note, refuse_outputs_on_inputs
+    from onnxgate._files import occupied
 
     refuse_outputs_on_inputs({flag: path for path, flag, _ in given},
                              {"the model being validated": args.model, "the reference": args.reference,
@@ -166,11 +167,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.force:
         from onnxgate.errors import OutputExistsError
 
-        existing = [path for path, _ in report_files if Path(path).exists()]
+        existing = [path for path, _ in report_files if occupied(path)]  # a link to nothing too
         if existing:
             # Refused before any work is done, so a long parity run is not wasted.
             raise OutputExistsError(
-                f"report file(s) {existing} exist; pass --force to overwrite them or choose other paths",
+                f"report file(s) [{', '.join(f'{p!r}{link_note(p)}' for p in existing)}] exist; pass --force to "
+                "overwrite them or choose other paths",
                 path=existing[0],
             )
     if args.html:
