@@ -194,6 +194,14 @@ def _check_master(master: str) -> None:
             f"--spark/master {master!r} is not a Spark master URL: expected local[N] (or local[*]), "
             "spark://host:port (a standalone master), sc://host[:port] (Spark Connect), yarn or k8s://host:port"
         )
+    threads = re.match(r"^local\[0*(\d+)", master)
+    if threads and threads.group(1) == "0":
+        # Spark refuses it only once its JVM is up: "cannot start Spark with master 'local[0]': :
+        # org.apache.spark.SparkException: Asked to run locally with 0 threads", after some 10 s
+        raise InvalidDataError(
+            f"--spark/master {master!r} asks for 0 threads: expected local[N] with N of 1 or more, or local[*] (one "
+            "thread per core)"
+        )
     if master == "yarn" and not (os.environ.get("HADOOP_CONF_DIR") or os.environ.get("YARN_CONF_DIR")):
         # Spark says so in a Java stack trace, and the error it raises only that its gateway exited (helper-90)
         raise InvalidDataError(

@@ -1009,6 +1009,7 @@ def test_a_float16_file_fails_on_float32_rows_on_spark_as_locally(local_spark: A
 
 @pytest.mark.parametrize(("master", "message"), [
     ("locl[2]", r"'locl\[2\]' is not a Spark master URL: expected local\[N\]"),
+    ("local[0]", r"'local\[0\]' asks for 0 threads: expected local\[N\] with N of 1 or more, or local\[\*\]"),
     ("spark://127.0.0.1:1", r"no Spark master answers at 'spark://127.0.0.1:1'"),
     ("sc://127.0.0.1:1", r"no Spark Connect server answers at 'sc://127.0.0.1:1'"),
     ("yarn", r"--spark yarn needs HADOOP_CONF_DIR or YARN_CONF_DIR set"),  # a Java stack trace (helper-90)
