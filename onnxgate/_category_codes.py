@@ -5,7 +5,8 @@ Every route reads a plain number (no category type) as the category of that valu
 of the model's categories. Both functions are used by onnxgate's own feeds (a pandas category column, read by
 value) and written as they are into a container package's ``score.py`` (a JSON request, which has no category
 type), which imports nothing from onnxgate: this module needs only the standard library and numpy, and defines
-nothing else at its top level.
+nothing else at its top level but :func:`missing_refused_reason`, the wording of a refused missing value, which the
+MLflow package's graph shares.
 """
 
 from __future__ import annotations
@@ -106,13 +107,19 @@ def category_codes(values: Any, categories: Any, unseen_missing: bool, plain: bo
             "missing values refuses too)")
     gaps = int(np.count_nonzero(out == -1)) if missing_refused else 0
     if gaps:
-        raise ValueError(
-            f"holds {gaps} missing value(s) (null, NaN{', or the code -1' if plain else ''}), and the model "
-            f"refuses a missing value there: its OneHotEncoder has handle_unknown='error' and was fitted without "
-            f"missing values, so scikit-learn raises on one and the ONNX model fails on it. Fill them with one of "
-            f"the model's categories {shown} or drop those rows; to score missing values, refit with "
-            "OneHotEncoder(handle_unknown='ignore') or on data that holds them")
+        raise ValueError(f"holds {gaps} missing value(s) (null, NaN{', or the code -1' if plain else ''}), and "
+                         + missing_refused_reason(shown))
     return out
+
+
+def missing_refused_reason(shown: str) -> str:
+    """Why a missing value is refused where the model refuses one (``missing_refused`` of :func:`category_codes`)
+    and what to do, ``shown`` the model's categories as the message lists them: the one wording of every route
+    (the MLflow package's graph names its check so)."""
+    return (f"the model refuses a missing value there: its OneHotEncoder has handle_unknown='error' and was fitted "
+            f"without missing values, so scikit-learn raises on one and the ONNX model fails on it. Fill each with "
+            f"one of the model's categories {shown} or drop those rows; to score missing values, refit with "
+            "OneHotEncoder(handle_unknown='ignore') or on data that holds them")
 
 
 def check_known_numbers(values: Any, categories: Any, missing: Any = None) -> None:

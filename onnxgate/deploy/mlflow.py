@@ -67,6 +67,7 @@ from collections.abc import Iterator
 from pathlib import Path, PosixPath, WindowsPath
 from typing import Any
 
+from onnxgate._category_codes import missing_refused_reason
 from onnxgate._onnx import model_name, write_folder_atomically
 from onnxgate.errors import OutputExistsError, PackagingError, missing_dependency
 from onnxgate.signature import (
@@ -772,7 +773,10 @@ def _category_values_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
     categories none of which is -1, as onnxgate's own feeds read a plain -1), and the codes metadata
     is dropped for it. A value that is none of the categories is scored as missing where the model does so
     (LightGBM, HistGradientBoosting); for XGBoost, which raises on it, the lookup's index is out of bounds and
-    onnxruntime fails the whole ``predict`` naming the node, which says what happened.
+    onnxruntime fails the whole ``predict`` naming the node, which says what happened. Where the model refuses a
+    missing value (:attr:`onnxgate.signature.TensorSpec.missing_refused`: a ``OneHotEncoder(handle_unknown='error')``
+    fitted without one), a missing value fails so too, the node named in the words onnxgate's feeds refuse it
+    with: its code -1 failed inside the encoder ("Unknown Category and zeros = 0"), naming neither column nor fix.
 
     An input of codes whose categories were not recorded, or that is not one ``[N,1]`` column with categories all
     text or all numbers, is refused: no value fed there could be told from a code.
@@ -915,6 +919,34 @@ def _category_values_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
         # the node's name is what onnxruntime's error names when a value is none of the categories (XGBoost) or a
         # code (a text input)
         shown = f"{categories[:10]}{'...' if count > 10 else ''}"
+        if spec.missing_refused:
+            # a OneHotEncoder(handle_unknown='error') fitted without missing values: the missing slot's code -1 failed
+            # in the encoder ("Unknown Category and zeros = 0"), naming nothing; a check before it fails the request
+            # naming the column, in the words validate, score and the service refuse a missing value with
+            said = (f"{spec.name}: holds a missing value (None, NaN or pandas' NA"
+                    f"{', or -1' if entry['fed_as'] == 'number' and -1 not in categories else ''}), and "
+                    + missing_refused_reason(shown))
+            checked, slot = slot, fresh(f"{spec.name}_slot_checked")
+            gap_code, far_code, near_code, table_one, is_gap, probe_at, probe, flag = (
+                fresh(f"{spec.name}_{part}") for part in ("gap_slot", "refused_index", "kept_index", "check_table",
+                                                          "is_missing_slot", "check_index", "checked", "refused"))
+            graph.initializer.extend([
+                numpy_helper.from_array(np.array(count, dtype=np.int64), gap_code),
+                numpy_helper.from_array(np.array(_UNSEEN_SLOT, dtype=np.int64), far_code),
+                numpy_helper.from_array(np.array(0, dtype=np.int64), near_code),
+                numpy_helper.from_array(np.zeros(1, dtype=np.int64), table_one),
+            ])
+            # the missing slot indexes past a one-entry table: the Gather, named with what to do, fails the request;
+            # the Where of its all-false result passes the slot on, so the check is part of what onnxruntime runs
+            new_nodes += [
+                helper.make_node("Equal", [checked, gap_code], [is_gap], name=is_gap),
+                helper.make_node("Where", [is_gap, far_code, near_code], [probe_at], name=probe_at),
+                helper.make_node("Gather", [table_one, probe_at], [probe], axis=0, name=said),
+                helper.make_node("Cast", [probe], [flag], to=onnx.TensorProto.BOOL, name=flag),
+                helper.make_node("Where", [flag, checked, checked], [slot], name=slot),
+            ]
+            entry["missing"] = ("refused: predict fails (onnxruntime names the check), as the model's OneHotEncoder "
+                                "(handle_unknown='error') raises")
         refuse = (f"{spec.name}: a category code (.cat.codes) where the package takes the category values {shown} "
                   "(NaN for a missing one)" if spec.unseen_missing else
                   f"{spec.name}: a value that is none of the model's categories {shown}, which XGBoost refuses; the "

@@ -720,3 +720,42 @@ def test_a_scikit_learn_text_category_for_sql_edge_is_packaged_for_mlflow_and_ta
     np.testing.assert_allclose(_probabilities(loaded.predict(rows), 30), model.predict_proba(rows), atol=1e-5)
     with pytest.raises(Exception, match=r"a category code \(.cat.codes\)"):
         loaded.predict(frame.head(20).assign(band=frame.band.head(20).cat.codes.astype(str)))
+
+
+def test_a_missing_value_for_a_one_hot_encoder_that_raises_is_refused_by_mlflow_naming_the_column(tmp_path):
+    """OneHotEncoder(handle_unknown='error') fitted without missing values, converted for sql-edge-2.0 (an input of
+    codes): validate, score and the service refuse a null colour first, naming the column; the MLflow package mapped
+    it to the code -1 and onnxruntime failed inside the encoder ("Unknown Category and zeros = 0"), naming neither
+    the column nor what to do. It now fails on a check that says both, as scikit-learn raises on it."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    frame, y = category_frame(["red", "green", "blue", "amber"])
+    known = frame.band.notna().to_numpy()
+    frame, y = frame[known].reset_index(drop=True), y[known]
+    model = make_pipeline(ColumnTransformer([("oh", OneHotEncoder(), ["band"]), ("num", "passthrough", ["x"])]),
+                          LogisticRegression()).fit(frame, y)
+    conv = og.convert(model, frame.head(60), target="sql-edge-2.0")
+    assert conv.signature.input("band").missing_refused
+    folder = og.package(conv, target="mlflow", out=tmp_path / "pkg")
+    loaded = mlflow_pyfunc.load_model(str(folder))
+    rows = frame.head(12)
+    np.testing.assert_allclose(_probabilities(loaded.predict(rows), 12), model.predict_proba(rows), atol=1e-5)
+    said = (r"band: holds a missing value .*the model refuses a missing value there: its OneHotEncoder has "
+            r"handle_unknown='error'.*drop those rows")
+    for gap in (None, np.nan):
+        holed = rows.astype({"band": object}).copy()
+        holed.loc[3, "band"] = gap
+        with pytest.raises(ValueError, match="unknown categor"):  # scikit-learn raises on it
+            model.predict_proba(holed)
+        with pytest.raises(Exception, match=said) as info:
+            loaded.predict(holed)
+        assert "Unknown Category" not in str(info.value)
+    holed = rows.copy()
+    holed.loc[3, "band"] = np.nan  # a category column's missing value
+    with pytest.raises(Exception, match=said):
+        loaded.predict(holed)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["mlflow"]["category_values"]["band"]["missing"].startswith("refused")
