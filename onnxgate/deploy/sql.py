@@ -275,10 +275,10 @@ def coded_text_inputs(signature: Signature, opts: SqlPackageOptions) -> list[Cod
     return out
 
 
-#: What the scripts and README say of a NULL text in a column whose model refuses a missing value.
-_NULL_REFUSED = ("a NULL text is -1, which the model refuses (a OneHotEncoder with handle_unknown='error' fitted "
-                 "without missing values): PREDICT fails on it, so keep rows with a NULL out or fill them with a "
-                 "category")
+def _null_refused(what: str) -> str:
+    """What the scripts say of a NULL ``what`` (text, value) in a column whose model refuses a missing value."""
+    return (f"a NULL {what} is -1, which the model refuses (a OneHotEncoder with handle_unknown='error' fitted "
+            "without missing values): PREDICT fails on it, so keep rows with a NULL out or fill them with a category")
 
 
 def _codes_scripts(signature: Signature, target: Target, opts: SqlPackageOptions, coded: list[CodedColumn],
@@ -303,7 +303,7 @@ def _codes_scripts(signature: Signature, target: Target, opts: SqlPackageOptions
                 "missing value)" if column.unknown is not None else
                 f"a {what} none of them: NULL, since the model does not read an unknown category as a missing "
                 "value; keep such rows out")
-        null = (_NULL_REFUSED if column.missing_refused else f"a NULL {what} is -1")
+        null = (_null_refused(what) if column.missing_refused else f"a NULL {what} is -1")
         parts.append(
             f"-- {_comment(column.input)}: code i is category i (the model's order); {null}; {said}.\n"
             f"CREATE TABLE {table} (\n"
@@ -349,7 +349,8 @@ def _codes_scripts(signature: Signature, target: Target, opts: SqlPackageOptions
         f"-- {_comment(c.input)}: "
         + (f"a NULL and a {'text' if c.sql_type is None else 'value'} none of the categories are -1: the model "
            "reads a category it was not fitted on as it reads a missing value.\n" if c.unknown is not None else
-           ("a NULL is -1; " if not c.missing_refused else _NULL_REFUSED + "; ")
+           ("a NULL is -1; " if not c.missing_refused
+            else _null_refused("text" if c.sql_type is None else "value") + "; ")
            + f"a {'text' if c.sql_type is None else 'value'} none of the categories is NULL: the model does not read "
            "an unknown category as a "
            "missing value (its encoder learnt a missing category, or refuses an unknown one), so keep such rows out.\n")
@@ -744,20 +745,28 @@ def _codes_readme(coded: list[CodedColumn], opts: SqlPackageOptions) -> str:
         f"the values into the text table's `{c.sql_type}` column and `07_predict_from_text.sql` joins each to its "
         f"code; a value loaded into `{cell(opts.input_table)}` as it is would be read as a code, another category.\n"
         for c in numbered)
+    # the words follow the categories: text (colours), numbers (XGBoost's pandas category column of 7, 11, 23), or both
+    kind, values, held = (("Text", "text", "as text") if not numbered else
+                          ("Number", "value", "holding their values (numbers)") if len(numbered) == len(coded) else
+                          ("Text and number", "value", "holding their values (text, or numbers where the categories "
+                                                       "are numbers)"))
+    compared = ("" if len(numbered) == len(coded) else
+                f" ({'a text ' if numbered else ''}compared exactly: case, accents and trailing spaces count, as in "
+                "the model)")
     return f"""
-## Text category columns: their codes
+## {kind} category columns: their codes
 
 PREDICT reads numbers, so the model reads these columns as the **code** of each category (its position among the
-model's categories, -1 for a missing value). `06_create_category_codes.sql` creates a table of the codes of each
-column's categories, and `{opts.schema}.{opts.input_table}_text`, the input table with these columns as text:
-`07_predict_from_text.sql` scores its rows, each text joined to its code (compared exactly: case, accents and
-trailing spaces count, as in the model). Load codes into `{opts.input_table}` yourself with the same join.
+model's categories, -1 for a missing value), not as their values. `06_create_category_codes.sql` creates a table of
+the codes of each column's categories, and `{opts.schema}.{opts.input_table}_text`, the input table with these
+columns {held}: `07_predict_from_text.sql` scores its rows, each {values} joined to its code{compared}. Load
+codes into `{opts.input_table}` yourself with the same join.
 
-| column | codes table | categories | a text none of them |
+| column | codes table | categories | a {values} none of them |
 |---|---|---|---|
 {rows}
 
-A NULL text is -1 in every column{refused}.
+A NULL {values} is -1 in every column{refused}.
 {numbers}"""
 
 

@@ -74,6 +74,7 @@ def test_the_package_holds_a_table_of_the_codes_and_a_query_that_joins_the_texts
     assert "DATA = [coded] AS d" in query
     readme = (out / "README.md").read_text(encoding="utf-8")
     assert "`07_predict_from_text.sql` scores its rows" in readme and "`dbo.shop_colour_codes` | 4 |" in readme
+    assert "## Text category columns: their codes" in readme and "A NULL text is -1 in every column" in readme
 
     rows = _text_rows(frame)
     result = dry_run(out, rows, reference=model)
@@ -135,10 +136,34 @@ def test_integer_categories_whose_codes_are_not_their_values_get_a_table_of_code
         assert f"INSERT INTO [dbo].[shop_n_codes] ([code], [category]) VALUES ({code}, {value});" in codes
     query = (out / "07_predict_from_text.sql").read_text(encoding="utf-8")
     assert "ON c1.[category] = t.[n]" in query
-    assert "7 is code 0, 11 is code 1" in (out / "README.md").read_text(encoding="utf-8")
+    readme = (out / "README.md").read_text(encoding="utf-8")
+    assert "7 is code 0, 11 is code 1" in readme
+    # the section is worded for numbers: its heading called them text, and the table "a text none of them"
+    assert "## Number category columns: their codes" in readme and "Text category" not in readme
+    assert "| a value none of them |" in readme and "A NULL value is -1 in every column" in readme
+    assert "a NULL text" not in readme and "each value joined to its code." in readme
     rows = frame.head(30).copy()
     rows.iloc[:2, 1] = np.nan  # missing: -1, as XGBoost reads a missing category
     result = dry_run(out, rows, reference=model)
     assert result.passed and result.joined == ["n"], str(result)
     assert result.result.column("n").to_pylist()[:2] == [-1, -1]
     np.testing.assert_allclose(result.result.column("p_1").to_numpy(), model.predict_proba(rows)[:, 1], atol=1e-5)
+
+
+def test_a_package_of_text_and_number_category_columns_words_its_readme_for_both(tmp_path: Path) -> None:
+    """XGBoost over a pandas category column of text and one of integers: the README's section on their codes was
+    headed "Text category columns" and spoke of texts only; it now names both kinds."""
+    xgb = pytest.importorskip("xgboost")
+    rng = np.random.default_rng(1)
+    values = [7, 11, 23]
+    frame = pd.DataFrame({"x": rng.normal(size=200),
+                          "n": pd.Categorical(rng.choice(values, 200), categories=values),
+                          "band": pd.Categorical(rng.choice(["red", "blue"], 200), categories=["red", "blue"])})
+    y = (frame["n"].astype(int).eq(7).astype(float) + frame["band"].eq("red") + frame["x"] > 1).astype(int)
+    model = xgb.XGBClassifier(n_estimators=5, max_depth=3, enable_categorical=True, tree_method="hist").fit(frame, y)
+    conv = og.convert(model, frame.head(50), target=TARGET)
+    out = og.package(conv, target=TARGET, out=tmp_path / "p", reference=model, data=frame, model_name="shop")
+    readme = (out / "README.md").read_text(encoding="utf-8")
+    assert "## Text and number category columns: their codes" in readme, readme
+    assert "holding their values (text, or numbers where the categories are numbers)" in readme
+    assert "a text compared exactly" in readme and "A NULL value is -1 in every column" in readme
