@@ -163,6 +163,14 @@ class Converter:
         ColumnTransformer's ``remainder="drop"``); None when it records no column names."""
         return self.fitted_columns(model)
 
+    def category_columns(self, model: Any) -> dict[str, list[Any]]:
+        """The columns ``model`` itself encodes as categories (a booster's own encoding, not an encoder step in
+        front of it), each by its fitted name with its categories in code order, as the model holds them and as a
+        file's record of its codes writes them (:attr:`onnxgate.signature.TensorSpec.codes`); empty for a model
+        that encodes none, or whose columns cannot be told. validate compares a file's record with these, not with
+        the copy the file carries (:func:`onnxgate.validators.known_values.category_codes_off_reference`)."""
+        return {}
+
     def reference_for(self, model: Any, onnx_model: onnx.ModelProto) -> Any:
         """The native model to call as ``onnx_model``'s reference: ``model``, unless the file records a setting
         given at conversion that the native model does not hold (XGBoost's ``missing`` for a Booster), which

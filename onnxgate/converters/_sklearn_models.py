@@ -186,6 +186,27 @@ def hist_missing_text(model: Any) -> dict[str, Any]:
     return found
 
 
+def hist_category_columns(model: Any) -> dict[str, list[Any]]:
+    """For a HistGradientBoosting model fitted with categorical columns, read by name (``feature_names_in_``): each
+    such column with the categories of its own encoder (``_preprocessor``'s ``categories_``, in code order), as a
+    file's record of the codes writes them: a learnt NaN as ``'nan'`` and a learnt None as the text written in its
+    place (:func:`hist_missing_text`) in a text column. Empty for any other model."""
+    names = getattr(model, "feature_names_in_", None)
+    if not _hist_with_categories(model) or names is None:
+        return {}
+    encoder = model._preprocessor.named_transformers_["encoder"]
+    found: dict[str, list[Any]] = {}
+    for name, categories in zip([n for n, c in zip(names, model.is_categorical_) if c], encoder.categories_):
+        values = list(categories)
+        if any(isinstance(v, str) for v in values):
+            none = _hist_none_text(values) if any(v is None for v in values) else None
+            values = [none if v is None else "nan" if isinstance(v, float) and v != v else v for v in values]
+        else:
+            values = [v.item() if hasattr(v, "item") else v for v in values]
+        found[str(name)] = values
+    return found
+
+
 def column_readers(model: Any) -> list[tuple[Any, list[Any]]]:
     """The estimators that read the model's input columns as they are, each with the columns it reads: the
     model (or its pipeline's first step) itself, or each branch of a first ``ColumnTransformer`` (a branch

@@ -656,6 +656,27 @@ class LightGBMConverter(BoostingConverter):
             )
         return {labels[i]: list(values) for i, values in zip(found, categories)}
 
+    def category_columns(self, model: Any) -> dict[str, list[Any]]:
+        """The pandas category columns the booster was fitted on (``booster.pandas_categorical``, in the order of
+        its ``categorical_feature`` columns, as saved in its model file), each with its categories in code order;
+        empty when those columns and the lists do not pair up (integer columns also named categorical)."""
+        categories = lightgbm_categories(model)
+        booster = _booster(model) if categories else None
+        if booster is None:
+            return {}
+        features = _training_params(booster).get("categorical_feature")
+        if isinstance(features, (int, str)):
+            features = [features]
+        names = getattr(model, "feature_names_in_", None)
+        names = [str(n) for n in (names if names is not None else booster.feature_name())]
+        try:
+            picked = [int(i) for i in features or ()]
+        except (TypeError, ValueError):  # named, as a user gave them to an older LightGBM: cannot be told here
+            return {}
+        if len(picked) != len(categories) or not all(0 <= i < len(names) for i in picked):
+            return {}
+        return {names[i]: list(values) for i, values in zip(picked, categories)}
+
     def native_input(self, feeds: Mapping[str, np.ndarray], signature: Signature, model: Any = None) -> Any:
         """As the other libraries; for a model fitted on pandas category columns, a DataFrame whose
         category columns carry the training categories (LightGBM maps a value to its code by them,

@@ -156,6 +156,7 @@ from onnxgate.converters._sklearn_models import (
     first_step,
     float64_attributes,
     hist_category_codes,
+    hist_category_columns,
     hist_missing_text,
     imputed_missing_text,
     int64_classes,
@@ -938,6 +939,10 @@ class SklearnConverter(Converter):
             refuse_ill_typed_double(proto, model)
         declare_target_widths(proto, model)
         return proto
+
+    def category_columns(self, model: Any) -> dict[str, list[Any]]:
+        """A HistGradientBoosting model's columns it encodes itself (:func:`hist_category_columns`)."""
+        return hist_category_columns(model)
 
     def reference_for(self, model: Any, onnx_model: Any) -> Any:
         """``model``, or, where the file holds its classifier's raw scores in place of the probabilities (skl2onnx's

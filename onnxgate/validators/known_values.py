@@ -208,8 +208,10 @@ def category_codes_off_reference(reference: Any, model: Any) -> tuple[str, dict[
     """Why the categories an input of category codes records (:attr:`onnxgate.signature.TensorSpec.codes`, the file's
     ``onnxgate.category_codes``: category ``i`` is code ``i``) are not the reference's own, or None when they are or
     cannot be told: the categories of the reference's ``OneHotEncoder`` or ``OrdinalEncoder`` for that column
-    (``categories_``, a missing category left out, as the record leaves it), else those the adaptation wrote when it
-    made the input (HistGradientBoosting's and LightGBM's, in the adaptation's record of the original model).
+    (``categories_``, a missing category left out, as the record leaves it), else those the booster encodes itself
+    (LightGBM's ``pandas_categorical``, a HistGradientBoosting model's own encoder), else those the adaptation wrote
+    when it made the input (in the adaptation's record of the original model). The booster's own come first: that
+    copy is in the file itself, so a file whose two records were edited alike was compared with itself and passed.
 
     validate, score and the dry run write a table's codes by the file's record, and parity gives the reference the
     categories of those codes back: a record with category 'd' dropped made every 'd' row unknown (all zeros with
@@ -231,6 +233,7 @@ def category_codes_off_reference(reference: Any, model: Any) -> tuple[str, dict[
             _walk(reference, [(n, 0) for n in names], ours, {}, 0)
         except Exception:  # an estimator read otherwise than expected: the adaptation's record stands
             ours = {}
+    own = _booster_categories(reference)
     mapping = adaptation_of(model) or {}
     written: dict[str, Any] = {}
     if isinstance(mapping.get("original"), Mapping):
@@ -246,6 +249,9 @@ def category_codes_off_reference(reference: Any, model: Any) -> tuple[str, dict[
                 continue
             kind, known = ours.get((user, 0), ("", [])) if position == 0 else ("", [])
             theirs: list[Any] | None = list(known) if kind == "category" and known else None
+            booster = own.get(user, own.get(spec.name)) if position == 0 else None
+            if theirs is None and booster is not None:  # the reference's own, not the copy the file carries
+                theirs = list(booster)
             if theirs is None and written.get(spec.name, {}).get(position) is not None:
                 theirs = list(written[spec.name][position])
             if theirs is None or list(recorded) == theirs:
@@ -264,6 +270,18 @@ def category_codes_off_reference(reference: Any, model: Any) -> tuple[str, dict[
             f"which a table's codes are written) are not the reference's: {'; '.join(parts)}. A table written by "
             "these codes would be scored as other categories, or as unknown ones. Convert the model again "
             "(or onnxgate.adapt the original file) instead of editing the record", differ)
+
+
+def _booster_categories(reference: Any) -> dict[str, list[Any]]:
+    """The columns ``reference`` encodes as categories itself, by name, with its own categories in code order
+    (:meth:`onnxgate.converters.Converter.category_columns`: LightGBM's ``pandas_categorical``, a
+    HistGradientBoosting model's encoder); empty for any other reference (an ONNX file, a callable)."""
+    from onnxgate.converters import registry
+
+    try:
+        return registry.for_model(reference).category_columns(reference)
+    except Exception:  # no converter claims it, or a model read otherwise than expected: the record's copy stands
+        return {}
 
 
 def _recorded_categories(model: Any, file_values: dict[str, tuple[list[str], list[Value]]],

@@ -387,3 +387,49 @@ def test_a_missing_value_for_an_encoder_that_raises_is_refused_first_on_every_ro
     assert not Path("scored.parquet").exists()
     frame.head(40).to_parquet("full.parquet")  # the rows without the gaps still score
     assert main(["score", "model.onnx", "--data", "full.parquet", "--out", "scored.parquet"]) == 0
+
+
+def _both_records_edited(model: Any, column: str, categories: list[Any]) -> Any:
+    """:func:`_record_edited`, with the adaptation's copy of the record (the original signature's codes in
+    ``onnxgate.adapt``) edited alike, so the file's two copies agree with each other and not with the booster."""
+    import json
+
+    edited = _record_edited(model, column, categories)
+    prop = next(p for p in edited.metadata_props if p.key == "onnxgate.adapt")
+    mapping = json.loads(prop.value)
+    specs = [s for s in mapping["original"]["inputs"] if s["name"] == column and s.get("codes")]
+    assert len(specs) == 1, mapping["original"]
+    specs[0]["codes"] = [[0, categories]]
+    prop.value = json.dumps(mapping, sort_keys=True)
+    return edited
+
+
+@pytest.mark.parametrize("change", ["dropped", "reordered"])
+@pytest.mark.parametrize("kind", ["lightgbm", "hist"])
+def test_a_boosters_record_of_codes_edited_in_both_copies_fails_validate_against_the_booster(
+        kind: str, change: str) -> None:
+    """validate compared the file's record of a booster's categories with the adaptation's copy of it, which the file
+    carries too: with both edited alike (the last category dropped, or the first two swapped), LightGBM's file
+    passed either way, as did HistGradientBoosting's with one dropped, and a table written by those codes is scored
+    as other categories. It now compares with the booster's own (LightGBM's pandas_categorical, the
+    HistGradientBoosting model's encoder) and fails, naming both."""
+    frame, y = _frame()
+    frame = frame.drop(columns=["size"])
+    if kind == "lightgbm":
+        lgb = pytest.importorskip("lightgbm")
+        model = lgb.LGBMClassifier(n_estimators=20, min_child_samples=5, verbose=-1).fit(frame, y)
+        own = list(model.booster_.pandas_categorical[0])
+    else:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        model = HistGradientBoostingClassifier(categorical_features="from_dtype", max_iter=20).fit(frame, y)
+        own = list(model._preprocessor.named_transformers_["encoder"].categories_[0])
+    conv = og.convert(model, frame.head(20), target=TARGET)
+    assert og.validate(conv, target=TARGET, reference=model, data=frame).passed
+    recorded = own[:-1] if change == "dropped" else [own[1], own[0], *own[2:]]
+    edited = _both_records_edited(conv.model, "colour", recorded)
+    report = og.validate(edited, target=TARGET, reference=model, data=frame)
+    parity = next(c for c in report.checks if c.name == "prediction_parity")
+    assert not parity.passed, str(report)
+    assert "not the reference's" in parity.message and f"the reference's are {own}" in parity.message, parity.message
+    assert (f"reference only {own[-1:]}" if change == "dropped" else "in another order") in parity.message
