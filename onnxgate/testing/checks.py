@@ -139,6 +139,8 @@ def _pytest_running() -> Any:
 
 
 def _skip(reason: str) -> None:
+    # pytest reports a skip at the last frame not hidden: the user's ``check(model)`` line, not this one
+    __tracebackhide__ = True
     pytest = _pytest_running()
     if pytest is not None:
         pytest.skip(reason)

@@ -125,6 +125,8 @@ def _warn_skipped_requests(report: Any, options: dict[str, Any]) -> None:
     """Warn when parity or the search was asked for (``data=``, ``search=N``) and skipped: the test passed
     with no comparison, and pytest showed it as passed with nothing more (a marker's ``search=300`` with a
     call giving data but no reference: "1 passed", the search skipped; helper-158)."""
+    # with -W error the warning is raised here: pytest shows the user's line, not this function's body
+    __tracebackhide__ = True
     import warnings
 
     asked = {"prediction_parity": options.get("data") is not None,

@@ -426,3 +426,72 @@ def test_a_check_called_outside_a_test_raises_onnxgates_error_though_pytest_is_i
                           cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split("\n")[:2] == ["RAISED InvalidDataError", "SKIPPED True"], done.stdout
+
+
+def test_a_skipped_check_and_a_strict_skipped_warning_point_at_the_users_line(
+    pytester: pytest.Pytester, iris: Path,
+) -> None:
+    # "SKIPPED [1] .../onnxgate/testing/checks.py:144: search_divergences: ..." named onnxgate's line for a check
+    # that does not apply; under -W error::...OnnxgateSkippedCheck the failure showed _warn_skipped_requests' body
+    pytester.makepyfile(
+        f"""
+        import numpy as np
+        import pytest
+        from onnxgate.testing import parametrize_with_checks
+
+        @parametrize_with_checks([{str(iris / "ref.onnx")!r}], target="container", search=10)
+        def test_each(model, check):
+            check(model)
+
+        @pytest.mark.onnxgate(target="container")
+        def test_asked_for_parity(onnxgate_validate):
+            onnxgate_validate({str(iris / "ref.onnx")!r}, data=np.load({str(iris / "X.npy")!r}))
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs", "-W",
+                                           "error::onnxgate.testing.plugin.OnnxgateSkippedCheck")
+    result.assert_outcomes(passed=8, skipped=1, failed=1)
+    result.stdout.fnmatch_lines([">*onnxgate_validate(*data=np.load(*",
+                                 "E*OnnxgateSkippedCheck: onnxgate: prediction_parity was asked for and skipped*",
+                                 "SKIPPED [[]1[]] test_a_skipped_check_and_a_strict_skipped_warning_point_at*.py:7: "
+                                 "search_divergences: no reference model given*"])
+    text = result.stdout.str()
+    assert "onnxgate/testing" not in text and "warnings.warn(" not in text, text
+
+
+def test_assert_parity_refusing_a_file_or_rows_shows_the_users_line_and_the_message(
+    pytester: pytest.Pytester, iris: Path,
+) -> None:
+    # a text file named .onnx (or rows of the wrong width) given to assert_parity printed 40 lines through parity's
+    # and the loader's bodies; the error keeps its type (pytest.raises(InvalidModelError) still catches it)
+    pytester.makepyfile(
+        f"""
+        import numpy as np
+        import pytest
+        import onnxgate as og
+        from onnxgate.testing import assert_parity
+
+        X = np.load({str(iris / "X.npy")!r})
+        REF = {str(iris / "ref.onnx")!r}
+
+        def test_not_onnx(tmp_path):
+            (tmp_path / "m.onnx").write_text("hello")
+            assert_parity(REF, str(tmp_path / "m.onnx"), X)
+
+        def test_narrow_rows():
+            assert_parity(REF, REF, X[:, :2])
+
+        def test_still_catchable():
+            with pytest.raises(og.InvalidDataError, match="expects 4 values per row"):
+                assert_parity(REF, REF, X[:, :2])
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines([">*assert_parity(REF, str(tmp_path / \"m.onnx\"), X)",
+                                 "E*InvalidModelError: *m.onnx* is not a valid ONNX model*",
+                                 ">*assert_parity(REF, REF, X[[]:, :2[]])",
+                                 "E*InvalidDataError: input 'input' expects 4 values per row*"])
+    text = result.stdout.str()
+    assert "onnxgate/validators" not in text and "onnxgate/_data.py" not in text, text
+    assert "onnxgate/testing" not in text and "load_model_and_data_files" not in text, text
