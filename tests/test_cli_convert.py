@@ -31,6 +31,17 @@ def test_convert_skops_at_opset(exported: Path, tmp_path: Path, capsys: pytest.C
     assert onnx.load(out).ir_version == 7
 
 
+def test_convert_without_opset_says_the_opset_is_the_default(
+    exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # no --opset given, and the line read "opset=17 (requested 17)"
+    rc = main(["convert", str(exported / "model.skops"), "--sample", str(exported / "sample.npy"),
+               "--target", "sql-edge-2.0", "-o", str(tmp_path / "m.onnx")])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "(default 17)" in out and "requested" not in out
+
+
 def test_pickle_needs_trust(exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import skops.io as sio
 

@@ -89,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
     conv = convert(model, sample, opset=args.opset, target=args.target, precision=args.precision,
                    options=converter_options(args.option))
     conv.save(out, overwrite=args.force)
-    print(f"wrote {out}  framework={conv.framework}  opset={conv.opset} (requested {conv.requested_opset})  "
+    # "requested 17" when no --opset was given read as if the user had asked for it: say where the number came from
+    asked = "requested" if args.opset is not None else "default"
+    print(f"wrote {out}  framework={conv.framework}  opset={conv.opset} ({asked} {conv.requested_opset})  "
           f"IR={conv.ir_version}")
     print(f"signature: {conv.signature}")
     for warning in conv.warnings:
