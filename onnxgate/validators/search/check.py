@@ -124,7 +124,7 @@ def check_search_divergences(
     Returns
     -------
     CheckResult
-        ``name="parity_search"``. ``details`` holds ``seed``, ``budget``, ``rows_tried``,
+        ``name="search_divergences"``. ``details`` holds ``seed``, ``budget``, ``rows_tried``,
         ``time_s``, ``time_to_first_divergence_s``, ``rows_to_first_divergence``, per-phase counts,
         ``tree_splits`` and ``divergences`` (each: the row, the outputs that diverged and by how
         much, the phase that found it, an explanation when one applies, and ``split``: the nearest tree
