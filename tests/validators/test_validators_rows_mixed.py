@@ -156,3 +156,33 @@ def test_a_class_table_reordered_fails_on_data_of_one_class(labels):
     assert f"lists the classes as {shown} (its constant 'classes')" in parity_check.message
     assert parity_check.details["class_order"]["reference"] == sorted(shown)
     assert og.validate(converted, reference=model, data=X[:40]).passed
+
+
+@pytest.mark.parametrize("reference", ["module", "callable"])
+def test_a_boolean_mask_updating_its_own_rows_is_not_said_to_mix_rows(reference):
+    # out[m] = x[m] * 2 exports as NonZero over the batch's mask, then GatherND/ScatterND of those rows: each row's
+    # answer reads its own values only, and validate failed the file as "2 nodes ... mix the rows of a batch"
+    torch = pytest.importorskip("torch")
+
+    class DoublePositive(torch.nn.Module):
+        def forward(self, x):
+            out = x.clone()
+            mask = x[:, 0] > 0
+            out[mask] = x[mask] * 2
+            return out
+
+    module = DoublePositive().eval()
+    X = np.random.default_rng(2).normal(size=(40, 3)).astype(np.float32)
+    converted = og.convert(module, torch.from_numpy(X[:8])).model
+    assert any(n.op_type == "NonZero" for n in converted.graph.node)
+
+    def doubled(feeds):
+        x = feeds["input"]
+        return [np.where(x[:, :1] > 0, x * 2, x)]
+
+    parity_check = og.validate(converted, reference=module if reference == "module" else doubled,
+                               data=X).check("prediction_parity")
+
+    assert parity_check.passed, parity_check.message
+    assert "rows_mixed" not in parity_check.details
+    assert "'/NonZero' (NonZero)" in scan_rows(converted).untraced  # the large batch is the check of what follows
