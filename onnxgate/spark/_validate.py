@@ -30,7 +30,7 @@ What differs from local parity, and says so in ``details["engine"]``:
   names it: its batch of RUN_ROWS rows of the table holding the first failing row;
 * for a traced reference (PyTorch, TensorFlow, Keras), the first rows of a partition, repeated into
   one large batch (:func:`onnxgate.validators.parity.large_batch_disagrees`, also for a file that reads its batch
-  size whatever the reference), are scored once per
+  size or mixes its rows whatever the reference, :func:`onnxgate.validators.parity.batch_cause`), are scored once per
   Python worker and job, in the first partition it scores, not in every partition: local parity
   scores that batch once, and per partition it cost as much as the partition itself where partitions
   are smaller than the batch;
@@ -597,11 +597,14 @@ def _spark_parity(
     from onnxgate.signature import Signature
     from onnxgate.validators.parity import (
         OutputAccumulator,
+        class_order_finding,
         parity_result,
+        rows_mixed_finding,
         with_rounding_measured,
         with_rows_holding_nan,
         with_tied_rows,
     )
+    from onnxgate.validators.rows_mixed import scan_rows
 
     spark = data.spark
     model_b: Any
@@ -692,6 +695,15 @@ def _spark_parity(
         # as local parity: measured on the executors, on the batches that differ, whether the reference given the
         # rows rounded to the file's input type answers what the file answers (the hint was local parity's alone)
         result = with_rounding_measured(result, rounded, next(p["narrow"] for p in partials if "narrow" in p))
+    # as local parity: a class table reordered against the reference's classes_ fails whatever rows the data holds,
+    # and a node mixing the rows is named whatever the verdict (Spark passed both on data that did not show them)
+    reordered = class_order_finding(proto, classes)
+    if reordered is not None:
+        message = reordered[0] if result.passed else f"{result.message}; {reordered[0]}"
+        return CheckResult(PARITY, False, message, {**result.details, "class_order": reordered[1]})
+    mixed = scan_rows(proto).mixed
+    if mixed:
+        result = replace(result, details={**result.details, "rows_mixed": list(mixed)})
     result = with_tied_rows(result, sum(p.get("tied", 0) for p in partials), done,
                             sum(p.get("tied_untried", 0) for p in partials))
     result = with_rows_holding_nan(result, sum(p.get("with_nan", 0) for p in partials), done)
@@ -706,6 +718,8 @@ def _spark_parity(
     alone = next((p["alone"] for p in partials if p.get("alone")), None)
     if alone is None and result.passed:
         alone = next((p["reference_alone"] for p in partials if p.get("reference_alone")), None)
+    if alone is None and result.passed and mixed:  # as local parity: the batches tried agree, a node reads across rows
+        alone = rows_mixed_finding(mixed)
     if alone is not None or not result.passed:
         # as local parity: a model drawing random numbers is named as random, not as batch-dependent
         alone = next((p["unrepeated"] for p in partials if p.get("unrepeated")), None) or alone
@@ -893,13 +907,15 @@ def _first_large_batch(job: str) -> bool:
 
 
 def _scorer(token: str, model_b: Any, ref_b: Any, tolerances: dict[str, tuple[float, float, Any]],
-            float32_rows: bool = False) -> tuple[Any, Any, Any, Any, Any, bool, bool, bool, Any]:
+            float32_rows: bool = False) -> tuple[Any, Any, Any, Any, Any, bool, bool, str, Any]:
     """The worker's session, signature, reference, tie resolver (:mod:`onnxgate.validators.ties`), the
     signature the reference's feeds are read with where it differs (a native reference is given the
     user's own values: :func:`onnxgate.validators.parity.users_values_signature`), whether the reference
     is traced (:func:`onnxgate.validators.parity.traces_forward`), whether a tokenizer reads the model's text
-    (:func:`onnxgate.validators.parity.tokenized_inputs`), whether the file reads its batch size where no
-    exporter traced the reference (:func:`onnxgate.validators.parity.reads_batch_size`), and the model (without
+    (:func:`onnxgate.validators.parity.tokenized_inputs`), where no exporter traced the reference, what in the file
+    can make a row's answer depend on its batch (its batch size read, :func:`onnxgate.validators.parity.
+    reads_batch_size`, or its rows mixed, :func:`onnxgate.validators.rows_mixed.scan_rows`: local parity's large-batch
+    gate, :func:`onnxgate.validators.parity.batch_cause`; ``""`` for none), and the model (without
     its weights where it is loaded by path: a :class:`~onnxgate.spark._predict.ModelFile`, checked as
     :func:`onnxgate.spark.predict`'s executors check it, onnxruntime opened on the path), for one validation, made
     once per worker."""
@@ -922,21 +938,29 @@ def _scorer(token: str, model_b: Any, ref_b: Any, tolerances: dict[str, tuple[fl
         session = ort.InferenceSession(model_b.path if isinstance(model_b, ModelFile) else proto.SerializeToString(),
                                        options, providers=["CPUExecutionProvider"])
         from onnxgate.validators.parity import (
+            batch_cause,
             reads_batch_size,
             tokenized_inputs,
             traces_forward,
             users_values_signature,
         )
+        from onnxgate.validators.rows_mixed import RowsScan, scan_rows
         from onnxgate.validators.ties import prepare_tie_resolver
 
         reference = pickle.loads(ref_b.value)
         traced = traces_forward(reference)
+        # as local parity: a file that reads its batch size, or mixes its rows (a count of them summed over axis 0,
+        # with no Shape), is scored in one large batch whatever the reference; Spark gated it on Shape/Size/If/Loop/
+        # Scan only, and passed a file halving its answers in batches above 100 rows on 5 rows (helper-352)
+        scan = RowsScan() if traced else scan_rows(proto)
+        sized = "" if traced or not (reads_batch_size(proto) or scan.mixed or scan.untraced) else batch_cause(proto,
+                                                                                                                scan)
         _SCORERS.clear()  # one model at a time per worker: a long-lived worker does not pile them up
         _SCORERS[token] = (session, signature, prepare_reference(reference, proto, signature,
                                                                  float32_rows=float32_rows),
                            prepare_tie_resolver(reference, proto, signature, tolerances),
                            users_values_signature(reference, signature, float32_rows), traced,
-                           bool(tokenized_inputs(proto)), not traced and reads_batch_size(proto), proto)
+                           bool(tokenized_inputs(proto)), sized, proto)
     return _SCORERS[token]  # type: ignore[no-any-return]
 
 
@@ -1161,7 +1185,8 @@ def _partition_parity(
                         # whatever the reference, against its own answers to these rows (an If(rows > 100) passed
                         # validate --spark on 5 rows, helper-319)
                         found = large_batch_disagrees(session, feeds, signature, tolerances, run_reference,
-                                                      rows_of=of, traced=False, not_run=part["unscored_batch"])
+                                                      rows_of=of, traced=False, not_run=part["unscored_batch"],
+                                                      cause=sized)
                     elif found is None and traced and resolve_ties is None:
                         # as local parity for a PyTorch, TensorFlow or Keras reference: rows spread over the first
                         # run scored alone, and one large batch of them (a traced `if x.mean() > 0` or

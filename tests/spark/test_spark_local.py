@@ -1649,6 +1649,39 @@ def test_a_file_branching_on_its_batch_size_fails_on_spark_as_locally(local_spar
     assert on_spark.message == local.message
 
 
+@pytest.mark.parametrize("how", ["reduce_rows", "flattened", "row_max", "class_order"])
+def test_a_file_mixing_its_rows_or_reordering_its_classes_fails_on_spark_as_locally(local_spark: Any, tmp_path: Path,
+                                                                                     how: str) -> None:
+    # counted over the rows with no Shape (x*0+1 summed over axis 0, or reshaped to [-1] first), halved where the
+    # batch's largest value exceeds 7, or a class table reordered, on data that shows none of it: local parity failed
+    # each, validate --spark passed them (its large batch ran for Shape/Size/If/Loop/Scan only; helper-352)
+    from _tampering import counted_above_rows
+    from onnx import numpy_helper
+
+    model, X, _ = og.zoo.get("sklearn-iris-logreg").build()
+    converted = og.convert(model, X[:5], opset=15).model
+    data = X[:5]
+    if how == "class_order":
+        edited = converted.__class__()
+        edited.CopyFrom(converted)
+        (table,) = [t for t in edited.graph.initializer if t.name == "classes"]
+        table.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(table)[[0, 2, 1]], "classes"))
+        data = X[:40]  # setosa alone: both models label every row alike
+    else:
+        edited = counted_above_rows(converted, 7 if how == "row_max" else 100, how)
+    path = tmp_path / "rows.parquet"
+    pd.DataFrame(data, columns=FEATURES).to_parquet(path)
+
+    local = og.validate(edited, reference=model, data=data).check("prediction_parity")
+    on_spark = parity(ogs.validate(edited, str(path), reference=model, spark=local_spark))
+
+    assert not local.passed
+    assert not on_spark.passed, on_spark.message
+    assert on_spark.message == local.message
+    for key in ("rows_mixed", "class_order"):
+        assert on_spark.details.get(key) == local.details.get(key)
+
+
 def test_the_classes_the_data_showed_are_said_on_spark_as_locally(local_spark: Any, tmp_path: Path) -> None:
     model, X, _ = og.zoo.get("sklearn-iris-logreg").build()
     conv = og.convert(model, X[:5], opset=15)
