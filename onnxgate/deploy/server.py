@@ -1540,6 +1540,7 @@ def _build_protocol_class() -> Any:
         _in_body = False
         _draining = False  # shutdown() came: the request being read, or the next one, is the connection's last
         _in_request = False  # a request's first byte is parsed and its last is not
+        _whole: Any = None  # the cycle of the last request parsed whole (eof_received)
 
         def _arm(self, seconds: float) -> None:
             if self._deadline is not None:
@@ -1638,10 +1639,18 @@ def _build_protocol_class() -> Any:
             """The client has sent its last byte (a half-close: ``nc -N``, ``socat``, a script's ``shutdown(SHUT_WR)``
             after its requests). The requests it sent whole are answered, then the connection is closed; uvicorn
             closed it at once, and a request still being scored, or pipelined behind one, got no answer (which of
-            them did was a race: 0 to 3 of 3 pipelined requests), and its answer an error traceback in the log."""
-            if self._in_request or self.cycle is None or self.cycle.response_complete:
-                return None  # nothing whole left to answer (a request cut short never will be): close now
-            self.cycle.keep_alive = False  # the last request received: its answer closes the connection
+            them did was a race: 0 to 3 of 3 pipelined requests), and its answer an error traceback in the log.
+            A request cut short by the half-close is never answered; those sent whole before it still are (they got
+            no answer, and one being scored an error traceback in the log, when the last bytes sent were a part of
+            a request: a file for ``nc -N`` ending without the blank line after a GET's head)."""
+            if self._in_request:  # its rest never comes: neither its deadline's 408 nor its turn in the pipeline
+                self._disarm()
+                if not self._in_head and self.pipeline and self.pipeline[0][0] is self.cycle:
+                    self.pipeline.popleft()  # its head read and queued behind a request being answered
+            last = self._whole
+            if last is None or last.response_complete:
+                return None  # nothing whole left to answer: close now
+            last.keep_alive = False  # the last request received whole: its answer closes the connection
             return True  # keep the transport open for writing
 
         def _between_requests(self) -> bool:
@@ -1659,6 +1668,7 @@ def _build_protocol_class() -> Any:
 
         def on_message_complete(self) -> None:
             super().on_message_complete()
+            self._whole = self.cycle
             self._in_request = False
             self._in_head, self._head_bytes = True, 0
             self._in_body = False

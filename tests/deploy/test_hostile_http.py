@@ -572,3 +572,31 @@ def test_requests_sent_before_a_half_close_are_all_answered(server: Server) -> N
         labels = [json.loads(body)["label"] for _, body in answers]
         assert labels == [labels[1] * 3, labels[1], labels[1]], labels
     assert server.get("/")[0] == 200
+
+
+@pytest.mark.parametrize("cut", [b"GET / HTTP/1.1\r\nHost: x\r\n", b"POST /score HTTP/1.1\r\nHost: x\r\n"
+                                 b"Content-Type: application/json\r\nContent-Length: 40\r\n\r\n{\"data\""],
+                         ids=["head", "body"])
+def test_requests_sent_whole_before_one_cut_short_by_a_half_close_are_answered(server: Server, cut: bytes) -> None:
+    """Before: a half-close in the middle of a request (its head, or its body, cut short: a file for ``nc -N`` without
+    the blank line after its last GET) closed the connection at once: the requests sent whole before it, one being
+    scored in the thread pool and one pipelined behind it, got no answer, and the first an error traceback in the log.
+    The request cut short is not answered; the connection is closed after the others' answers."""
+    big = b'{"data": ' + b" " * 20_000 + json.dumps([ROW] * 3).encode() + b"}"  # over INLINE_MAX_BYTES: the pool
+    small = json.dumps({"data": [ROW]}).encode()
+
+    def post(body: bytes) -> bytes:
+        return (b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                % len(body) + body)
+
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(post(big) + post(small) + cut)
+            sock.shutdown(socket.SHUT_WR)
+            data = b""
+            while part := sock.recv(65536):  # the server closes the connection once it has answered
+                data += part
+        answers = _answers(data)
+        assert [status for status, _ in answers] == [200, 200], data[:300]
+        assert [len(json.loads(body)["label"]) for _, body in answers] == [3, 1]
+    assert server.get("/")[0] == 200
