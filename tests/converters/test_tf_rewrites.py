@@ -1034,3 +1034,19 @@ def test_a_float64_keras_model_is_refused_naming_every_layer_without_a_double_ke
     with pytest.raises(og.UnsupportedModelError, match=every_layer + _FLOAT32_FIX) as refused:
         og.convert(model, RNG.normal(size=(5, 8, 8, 3)), opset=17)
     assert "'head'" not in str(refused.value)
+
+
+@pytest.mark.parametrize("target", ("sql-edge-1.0", "sql-edge-2.0", "synapse"))
+def test_float64_log_for_a_sql_target_runs_in_float32_between_casts(target: str) -> None:
+    # f1e72a5 wrote a float64 Log in float64 for every target: onnxruntime 1.5 (SQL Edge 1.0, Synapse) had no double
+    # Log kernel (tf2onnx's Casts were for it), and validate, which loads the file in onnxruntime 1.32, passed it
+    from onnx import TensorProto
+
+    x = np.abs(RNG.normal(size=(8, 4))) + 0.1
+    fn = tf.function(lambda t: {"y": tf.math.log(t)}, input_signature=[tf.TensorSpec([None, 4], tf.float64, name="x")])
+    conv = og.convert(fn, x, target=target)
+    nodes = conv.model.graph.node
+    (log,) = [n for n in nodes if n.op_type == "Log"]
+    (cast,) = [n for n in nodes if log.input[0] in n.output]
+    assert cast.op_type == "Cast" and [a.i for a in cast.attribute if a.name == "to"] == [TensorProto.FLOAT]
+    assert og.validate(conv, target=target, data=x).passed
