@@ -126,6 +126,7 @@ __all__ = [
     "traces_forward",
     "unheld_values",
     "unrepeated_answers",
+    "with_class_order",
     "with_not_checked",
     "with_rows_holding_nan",
     "without_searched_values",
@@ -496,8 +497,7 @@ def check_prediction_parity(
         result = with_rounding_measured(result, rounded, narrowed_type(signature, user_values))
     reordered = class_order_finding(proto, reference_classes(reference))
     if reordered is not None:  # whatever rows the data holds: a table reordered passed on rows of one class
-        message = reordered[0] if result.passed else f"{result.message}; {reordered[0]}"
-        return CheckResult(name, False, message, {**result.details, "class_order": reordered[1]})
+        return with_class_order(result, reordered)
     if rows_scan.mixed:  # the evidence, whatever the verdict: which node reads across the rows, and how
         result = dataclasses.replace(result, details={**result.details, "rows_mixed": list(rows_scan.mixed)})
     result = with_tied_rows(result, tied.decided, done, tied.untried)
@@ -1897,7 +1897,80 @@ def class_order_finding(model: Any, classes: Sequence[Any] | None) -> tuple[str,
                         f"are {as_text}: the file gives labels and scores to other classes than the reference, "
                         "whatever rows the data holds. Convert the model again rather than edit the class table",
                         {"node": label, "table": where, "file": table, "reference": as_text})
+    return _class_codes_finding(model, [str(c) for c in wanted])
+
+
+def with_class_order(result: CheckResult, finding: tuple[str, Mapping[str, Any]]) -> CheckResult:
+    """``result`` failed by a :func:`class_order_finding` (its sentence after the failure's own, its evidence in
+    ``details["class_order"]``; a passing result's notes of what it did not check dropped). Local and Spark parity
+    both ask it."""
+    message = finding[0] if result.passed else f"{result.message}; {finding[0]}"
+    details = {k: v for k, v in result.details.items() if k != "not_checked"}
+    return CheckResult(result.name, False, message, {**details, "class_order": dict(finding[1])})
+
+
+def _class_codes_finding(model: Any, classes: Sequence[str]) -> tuple[str, dict[str, Any]] | None:
+    """:func:`class_order_finding` of the outputs that return a classifier's text labels as the codes of its
+    classes (:func:`onnxgate.signature.output_class_labels`): the record of the text of each code must be the
+    reference's ``classes`` in order (code ``i`` is ``classes_[i]``, the class of probability column ``i``), and the
+    ``LabelEncoder`` computing the codes must give each recorded text its code. Parity compares the reference's
+    labels by the record, so a record or encoder permuted on classes the data never answers passed, and the
+    package's label table then named rows of one class with another."""
+    from onnxgate.signature import CLASS_LABELS_METADATA_KEY, output_class_labels
+
+    for output, labels in output_class_labels(model).items():
+        recorded = list(labels)
+        if recorded != list(classes):
+            code = next((i for i, (a, b) in enumerate(zip(recorded, classes)) if a != b), min(len(recorded),
+                                                                                               len(classes)))
+            said = (f"code {code} as {recorded[code]!r} where the reference's class {code} is {classes[code]!r}"
+                    if code < min(len(recorded), len(classes)) else f"{len(recorded)} codes for {len(classes)} classes")
+            return (f"output {output!r} returns the code of each class, and the model records the labels of its codes "
+                    f"as {recorded} (metadata {CLASS_LABELS_METADATA_KEY}), where the reference's classes_, in the "
+                    f"order of the codes, are {list(classes)}: the record names {said}, so the SQL package's label "
+                    "table would give rows of one class another's label, whatever rows the data holds. Convert the "
+                    "classifier again for the target rather than edit the record",
+                    {"node": None, "table": f"metadata {CLASS_LABELS_METADATA_KEY} of output {output!r}",
+                     "file": recorded, "reference": list(classes)})
+        coded = _label_encoder_codes(model, output)
+        if coded is None:
+            continue
+        node, codes = coded
+        wrong = next(((i, text) for i, text in enumerate(recorded) if codes.get(text) != i), None)
+        if wrong is not None:
+            code, text = wrong
+            return (f"node {node} codes the label {text!r} as {codes.get(text)}, where the model records code {code} "
+                    f"as {text!r} (metadata {CLASS_LABELS_METADATA_KEY}, the reference's classes_ in order): output "
+                    f"{output!r} returns other codes than the SQL package's label table names, whatever rows the "
+                    "data holds. Convert the classifier again for the target rather than edit the label codes",
+                    {"node": node, "table": "LabelEncoder keys", "file": [t for t, _ in sorted(
+                        codes.items(), key=lambda kv: kv[1])], "reference": list(classes)})
     return None
+
+
+def _label_encoder_codes(model: Any, output: str) -> tuple[str, dict[str, int]] | None:
+    """The ai.onnx.ml ``LabelEncoder`` whose codes graph output ``output`` returns (through Cast, Identity and
+    reshapes), named as a report names a node, with the code it gives each text; None where none computes them
+    (the codes a text none of its keys is given, its default, are not listed)."""
+    from onnx import helper
+
+    producers = {out: node for node in model.graph.node for out in node.output}
+    node = producers.get(output)
+    while node is not None and node.op_type in ("Cast", "Identity", "Reshape", "Squeeze", "Unsqueeze", "Flatten"):
+        node = producers.get(node.input[0]) if node.input else None
+    if node is None or node.op_type != "LabelEncoder" or node.domain != "ai.onnx.ml":
+        return None
+    from onnxgate.validators.structure import node_label
+
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    if "keys_strings" in attrs:  # ai.onnx.ml 2 on: each key's value
+        texts, values = list(attrs["keys_strings"]), list(attrs.get("values_int64s", []))
+    else:  # ai.onnx.ml 1: a text's position among classes_strings
+        texts = list(attrs.get("classes_strings", []))
+        values = list(range(len(texts)))
+    if not texts or len(values) != len(texts):
+        return None
+    return node_label("", node), {t.decode("utf-8", "replace"): int(v) for t, v in zip(texts, values)}
 
 
 def batch_cause(model: Any, scan: Any) -> str:
@@ -2115,7 +2188,9 @@ def parity_result(
             "label_name_hints": list(LABEL_NAME_HINTS),
         },
     }
-    seen = classes_seen(accs, classes)
+    from onnxgate.signature import output_class_labels
+
+    seen = classes_seen(accs, classes, None if model is None else output_class_labels(model))
     if seen is not None:
         evidence["classes_seen"] = seen
     off_record = None
@@ -2225,11 +2300,13 @@ ROUNDING_MEDIAN_REL = 1e-3
 ROUNDING_MAX_REL = 1e-2
 
 
-def classes_seen(accs: Sequence[OutputAccumulator], classes: Sequence[Any] | None) -> dict[str, Any] | None:
+def classes_seen(accs: Sequence[OutputAccumulator], classes: Sequence[Any] | None,
+                 labels: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any] | None:
     """How many of a classifier reference's ``classes`` it answered on the data: ``{"classes": n, "seen": k,
     "output": name, "not_seen": [...]}`` (the first :data:`CLASSES_NOT_SEEN_SHOWN` classes never answered), read
     from the first label output's confusion table whose reference labels are all among ``classes``; None without
-    classes or such a table."""
+    classes or such a table. ``labels``: the text of each code of the outputs that return text labels as codes
+    (:func:`onnxgate.signature.output_class_labels`), whose table counts the codes."""
     if not classes:
         return None
     known = set(classes)
@@ -2238,6 +2315,9 @@ def classes_seen(accs: Sequence[OutputAccumulator], classes: Sequence[Any] | Non
         if acc.mode != "exact" or not counts or not acc.rows:
             continue
         answered = {theirs for theirs, _ in counts}  # each reference label counted was answered at least once
+        texts = (labels or {}).get(acc.name)
+        if texts is not None:  # codes: a SQL target's text labels
+            answered = {texts[int(c)] if 0 <= int(c) < len(texts) else c for c in answered}
         if not answered <= known:
             continue
         not_seen = [c for c in classes if c not in answered]

@@ -196,3 +196,55 @@ def test_a_text_label_file_converted_without_the_target_is_told_to_convert_for_i
     message = report.check("outputs_element_types").message
     assert "'label' is string (use a numeric output: for a classifier with text labels, convert it for this target " \
            "(onnxgate convert --target sql-edge-2.0, or onnxgate.adapt)" in message
+
+
+def _label_codes_permuted(model: Any, where: str) -> Any:
+    """``model`` with classes 1 and 2 swapped in its record of the labels, in the LabelEncoder computing the codes,
+    or in both (then the file is consistent, but its codes are no longer the positions of classes_)."""
+    import onnx
+
+    proto = onnx.ModelProto()
+    proto.CopyFrom(model)
+    if where in ("record", "both"):
+        labels = og.Signature.from_model(proto).output("label").labels or ()
+        proto = _with_labels(proto, [labels[0], labels[2], labels[1]])
+    if where in ("encoder", "both"):
+        (encoder,) = [n for n in proto.graph.node if n.op_type == "LabelEncoder"]
+        (keys,) = [a for a in encoder.attribute if a.name in ("keys_strings", "classes_strings")]
+        keys.strings[:] = [keys.strings[0], keys.strings[2], keys.strings[1]]
+    return proto
+
+
+@pytest.mark.parametrize("where", ["record", "encoder", "both"])
+@pytest.mark.parametrize("make", [_logistic, _lightgbm], ids=["logreg", "lightgbm"])
+def test_label_codes_permuted_fail_on_data_of_one_class_whose_code_is_unchanged(make: Any, where: str) -> None:
+    # rows of class 0 only: parity compared the reference's labels as the codes the record gives them, and class
+    # 0 keeps code 0, so a record or encoder permuted on classes 1 and 2 passed, and the package's label table
+    # then named every row of class 1 as class 2
+    X, y = _iris()
+    model = make().fit(X, y)
+    conv = og.convert(model, X[:5], target="sql-edge-2.0")
+    one = X[y == model.classes_[0]]
+    broken = _label_codes_permuted(conv.model, where)
+
+    parity = og.validate(broken, "sql-edge-2.0", reference=model, data=one).check("prediction_parity")
+
+    assert not parity.passed
+    assert parity.details["class_order"]["reference"] == list(model.classes_)
+    assert "whatever rows the data holds" in parity.message
+    assert ("rather than edit the label codes" if where == "encoder" else "rather than edit the record") \
+        in parity.message
+    assert og.validate(conv, "sql-edge-2.0", reference=model, data=one).passed
+
+
+def test_a_text_label_file_says_which_classes_no_row_answered() -> None:
+    # the classes never answered were counted on the label output's codes against the text classes_: none matched,
+    # and the note was lost for every text-label SQL file, which a container file of the same model says
+    X, y = _iris()
+    model = _logistic().fit(X, y)
+    one = X[y == model.classes_[0]]
+    for target in ("sql-edge-2.0", "container"):
+        parity = og.validate(og.convert(model, X[:5], target=target), target, reference=model,
+                             data=one).check("prediction_parity")
+        assert "labels seen: 1 of 3 classes" in parity.message, target
+        assert parity.details["classes_seen"]["not_seen"] == list(model.classes_[1:]), target
