@@ -229,11 +229,8 @@ def validate(
         parity = _spark_parity(proto, payload, rows, tolerances, infinities_compare_equal, guarded, float32_rows,
                                resolve_target(target).allow_nan, text_variants, classes=reference_classes(reference),
                                by_path=by_path, known_values=known, unchecked=unchecked)
-        from onnxgate.validators.parity import class_order_finding, no_search_item, with_class_order, with_not_checked
+        from onnxgate.validators.parity import no_search_item, with_not_checked
 
-        reordered = class_order_finding(proto, reference_classes(reference))
-        if reordered is not None:  # as local parity: whatever rows the partitions hold
-            parity = with_class_order(parity, reordered)
         # as local validate without search=: only the data's rows were compared (Spark's validate runs no search)
         parity = with_not_checked(parity, [no_search_item(parity.details.get("rows"), SPARK_NO_SEARCH_ADVICE)])
     parity = replace(parity, duration=time.perf_counter() - start)
@@ -603,6 +600,7 @@ def _spark_parity(
         class_order_finding,
         parity_result,
         rows_mixed_finding,
+        with_class_order,
         with_rounding_measured,
         with_rows_holding_nan,
         with_tied_rows,
@@ -702,8 +700,7 @@ def _spark_parity(
     # and a node mixing the rows is named whatever the verdict (Spark passed both on data that did not show them)
     reordered = class_order_finding(proto, classes)
     if reordered is not None:
-        message = reordered[0] if result.passed else f"{result.message}; {reordered[0]}"
-        return CheckResult(PARITY, False, message, {**result.details, "class_order": reordered[1]})
+        return with_class_order(result, reordered)
     mixed = scan_rows(proto).mixed
     if mixed:
         result = replace(result, details={**result.details, "rows_mixed": list(mixed)})
