@@ -65,6 +65,16 @@ class KnownValues:
     #: (:attr:`onnxgate.signature.TensorSpec.missing`, "\x00missing") and the text forms of the reference's None
     #: or NaN categories ('None', 'nan', as the converter writes them); neither side is compared on them
     missing: frozenset[str] = frozenset()
+    #: for a column of category codes (:attr:`onnxgate.signature.TensorSpec.codes`: a SQL target's text categories,
+    #: XGBoost's categories), the category of each code, code ``i`` being ``categories[i]``; the values above are the
+    #: codes, the data's rows hold the categories (:meth:`shown`)
+    categories: tuple[Any, ...] | None = None
+
+    def shown(self, value: Value) -> Any:
+        """``value`` as the data's rows hold it: a code's category for a column of codes, else itself."""
+        if self.categories is not None and isinstance(value, int) and 0 <= value < len(self.categories):
+            return self.categories[value]
+        return value
 
     def disputed(self) -> list[Value]:
         """The values one side knows and the other does not, the reference's first (sorted, so a search is
@@ -166,7 +176,9 @@ def known_text_values(reference: Any, model: Any, feeds: Mapping[str, Any]) -> l
         _walk(reference, _columns_of(reference, feeds), ours, missing, 0)
     except Exception:  # an estimator read otherwise than expected: nothing known on its side
         ours, missing = {}, {}
-    fed = {spec.name: spec.missing for spec in Signature.from_model(model).inputs if spec.missing is not None}
+    specs = Signature.from_model(model).inputs
+    fed = {spec.name: spec.missing for spec in specs if spec.missing is not None}
+    coded = {spec.name: dict(spec.codes) for spec in specs if spec.codes}
     by_column: dict[str, dict[int, list[Value]] | None] = {}
     try:
         file_values = _file_values(model, set(text), widths, by_column)
@@ -199,8 +211,9 @@ def known_text_values(reference: Any, model: Any, feeds: Mapping[str, Any]) -> l
             data = frozenset(v for v in held if isinstance(v, (str, int)) and not isinstance(v, bool))
             # the text a missing value is fed as, unless it is a category too (an imputer's fill value)
             gaps = frozenset(missing.get((name, col), set()) | ({fed[name]} - set(ref) if name in fed else set()))
+            named = coded.get(name, {}).get(col) if integers else None
             out.append(KnownValues(name, col, kind, tuple(_unique(ref)),  # type: ignore[arg-type]
-                                   tuple(_unique(file)), data, anywhere, gaps))
+                                   tuple(_unique(file)), data, anywhere, gaps, named))
     return out
 
 

@@ -1121,9 +1121,11 @@ def unheld_values(categories: Sequence[Any], held: Mapping[tuple[str, int], set[
             absent = [v for v in k.agreed() if v not in have]
         if absent:
             wide = probe is not None and np.shape(probe[k.input])[1:] not in ((), (1,))
-            out.append({"input": k.input, "column": k.column, "label": f"{k.input}[{k.column}]" if wide else k.input,
-                        "kind": "words" if k.kind == "words" else "category",
-                        "values": absent[:MAX_VALUES_PER_COLUMN], "count": len(absent)})
+            entry = {"input": k.input, "column": k.column, "label": f"{k.input}[{k.column}]" if wide else k.input,
+                     "kind": "words" if k.kind == "words" else "category",
+                     "values": [k.shown(v) for v in absent[:MAX_VALUES_PER_COLUMN]], "count": len(absent)}
+            # a column of codes: its categories named, as the data's rows hold them, which the search never tries
+            out.append({**entry, "codes": True} if k.categories is not None else entry)
     return out
 
 
@@ -1150,10 +1152,11 @@ def known_values_items(unheld: Sequence[Mapping[str, Any]], search: str = SEARCH
         how = (f"the search tries them: {search}" if searched is None else
                f"the search (budget {searched}) did not reach {'it' if total == 1 else 'them'}: a larger one tries "
                f"more ({search})")
-        if kind == "category" and all(isinstance(v, int) for u in these for v in u["values"]):
-            how = "add rows holding them to the data (the search tries text values only)"
-        elif kind == "category" and any(isinstance(v, int) for u in these for v in u["values"]):
-            how += "; add rows holding the integer ones (the search tries text values only)"
+        untried = [u.get("codes") or any(isinstance(v, int) for v in u["values"]) for u in these]
+        if kind == "category" and all(untried):
+            how = "add rows holding them to the data (the search tries text values only, not category codes)"
+        elif kind == "category" and any(untried):
+            how += "; add rows holding the others (the search tries text values only, not category codes)"
         item = not_checked_item(
             key, f"{total} {noun} no row holds",
             f"{'; '.join(lacking)}: the model knows {'it' if total == 1 else 'them'}, and parity scores only the "

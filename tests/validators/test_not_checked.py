@@ -461,3 +461,28 @@ def test_a_search_too_small_to_try_every_category_leaves_the_others_named():
     assert item["what"] == f"{10 - len(tried)} categories no row holds", item
     assert not any(repr(value) in item["why"] for _, _, value in tried), (item, tried)
     assert "the search (budget 40) did not reach them" in item["why"]
+
+
+def test_text_categories_read_as_codes_on_a_sql_target_are_named_by_their_text():
+    """A OneHotEncoder over text columns converted for SQL Edge reads each column's codes (int32): the note of the
+    categories no row holds named their codes ('color': 0), where the data holds texts and a container file of the
+    same model says 'blue'; and it said the search tries text values, which it never does for codes."""
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"color": rng.choice(["red", "green", "blue"], 300), "x": rng.normal(size=300)})
+    y = np.where(df.x + (df.color == "red") > 0.5, "big", "small")
+    model = make_pipeline(make_column_transformer((OneHotEncoder(), ["color"]), remainder="passthrough"),
+                          LogisticRegression()).fit(df, y)
+    some = df[df.color != "blue"]
+    for target in ("sql-edge-2.0", "container"):
+        report = og.validate(og.convert(model, df.head(), target=target), target, reference=model, data=some)
+        [item] = _items(report, "known_values")
+        assert item["why"].startswith("'color': 'blue': "), (target, item)
+        assert item["values"][0]["values"] == ["blue"], (target, item)
+        said = "add rows holding them to the data" in item["why"]
+        assert said == (target == "sql-edge-2.0"), (target, item)
