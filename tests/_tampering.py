@@ -176,7 +176,8 @@ def counted_above_rows(model: Any, rows: int, how: str, output: str = "probabili
     the batch's rows counted with no Shape, Size or control flow: a tensor of ones like the first input
     (``x * 0 + 1``) summed over the rows (``how`` "reduce_rows": a ReduceSum over axis 0; "reduce_all": over every
     axis, keepdims; "matmul": ``ones.T @ ones``, a MatMul contracting the rows; "flattened": reshaped to ``[-1]``
-    first, where shape inference loses the rows, then summed over axis 0), then Greater and Where. ``how``
+    first, where shape inference loses the rows, then summed over axis 0; "nonzero": the largest position NonZero
+    lists of the first column's ones, a count of the rows less one), then Greater and Where. ``how``
     "row_max" halves it where the batch's largest value in the first input's first column exceeds ``rows``: each
     row's answer depends on the other rows, and data whose rows all lie below shows nothing). Reduce nodes are
     written the way the file's default-domain opset spells their axes."""
@@ -228,16 +229,63 @@ def counted_above_rows(model: Any, rows: int, how: str, output: str = "probabili
         nodes += [helper.make_node("Reshape", ["tamper_ones", "tamper_flat"], ["tamper_flat_ones"]),
                   *reduce("ReduceSum", "tamper_flat_ones", "tamper_count", [0])]
         limit = float(rows * width)
+    elif how == "nonzero":  # the largest position NonZero lists: the batch's rows less one
+        edited.graph.initializer.append(numpy_helper.from_array(np.array([0], dtype=np.int64), "tamper_column"))
+        nodes += [helper.make_node("Gather", ["tamper_ones", "tamper_column"], ["tamper_first"], axis=1),
+                  helper.make_node("Greater", ["tamper_first", "tamper_zero"], ["tamper_true"]),
+                  helper.make_node("NonZero", ["tamper_true"], ["tamper_where"]),
+                  helper.make_node("Cast", ["tamper_where"], ["tamper_positions"], to=elem),
+                  *reduce("ReduceMax", "tamper_positions", "tamper_count", None)]
     elif how == "matmul":
         nodes += [helper.make_node("Transpose", ["tamper_ones"], ["tamper_columns"], perm=[1, 0]),
                   helper.make_node("MatMul", ["tamper_columns", "tamper_ones"], ["tamper_gram"]),
                   *reduce("ReduceMin", "tamper_gram", "tamper_count", None)]
     else:
-        raise ValueError(f"how: expected 'reduce_rows', 'reduce_all', 'flattened', 'matmul' or 'row_max', "
+        raise ValueError(f"how: expected 'reduce_rows', 'reduce_all', 'flattened', 'matmul', 'nonzero' or 'row_max', "
                          f"found {how!r}")
     edited.graph.initializer.append(const("tamper_limit", limit, elem))
     nodes += [helper.make_node("Greater", ["tamper_count", "tamper_limit"], ["tamper_large"]),
               helper.make_node("Mul", [converted, "tamper_half"], ["tamper_halved"]),
               helper.make_node("Where", ["tamper_large", "tamper_halved", converted], [output])]
     edited.graph.node.extend(nodes)
+    return edited
+
+
+def masked_assignment(model: Any, output: str = "probabilities") -> Any:
+    """A copy of ``model`` (an ``onnx.ModelProto``) whose ``output`` goes through a masked assignment of itself,
+    ``out[mask] = out[mask] * 1`` with ``mask = out[:, 0] > 0.5``, as PyTorch exports one (NonZero, GatherND,
+    ScatterND): the answers are the file's own, each row's from its row alone, whatever the batch."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    edited = onnx.ModelProto()
+    edited.CopyFrom(model)
+    kind = next(o for o in edited.graph.output if o.name == output).type.tensor_type.elem_type
+    converted = f"{output}_converted"
+    for node in edited.graph.node:
+        node.output[:] = [converted if name == output else name for name in node.output]
+    dtype = helper.tensor_dtype_to_np_dtype(kind)
+    edited.graph.initializer.extend([
+        numpy_helper.from_array(np.array([0], dtype=np.int64), "mask_column"),
+        numpy_helper.from_array(np.array(0.5, dtype=dtype), "mask_limit"),
+        numpy_helper.from_array(np.array(1.0, dtype=dtype), "mask_one")])
+    edited.graph.node.extend([
+        helper.make_node("Gather", [converted, "mask_column"], ["mask_first"], axis=1),
+        helper.make_node("Squeeze", ["mask_first"], ["mask_first_flat"], axes=[1])
+        if next(o.version for o in edited.opset_import if o.domain in ("", "ai.onnx")) < 13 else
+        helper.make_node("Flatten", ["mask_first"], ["mask_first_2d"], axis=0),
+    ])
+    squeezed = "mask_first_flat"
+    if edited.graph.node[-1].op_type == "Flatten":  # opset 13 on: Squeeze takes its axes as an input
+        edited.graph.initializer.append(numpy_helper.from_array(np.array([1], dtype=np.int64), "mask_axes"))
+        edited.graph.node[-1].CopyFrom(helper.make_node("Squeeze", ["mask_first", "mask_axes"], [squeezed]))
+    edited.graph.node.extend([
+        helper.make_node("Greater", [squeezed, "mask_limit"], ["mask"]),
+        helper.make_node("NonZero", ["mask"], ["mask_where"]),
+        helper.make_node("Transpose", ["mask_where"], ["mask_rows"], perm=[1, 0]),
+        helper.make_node("GatherND", [converted, "mask_rows"], ["mask_picked"]),
+        helper.make_node("Mul", ["mask_picked", "mask_one"], ["mask_updates"]),
+        helper.make_node("ScatterND", [converted, "mask_rows", "mask_updates"], [output]),
+    ])
     return edited

@@ -186,3 +186,26 @@ def test_a_boolean_mask_updating_its_own_rows_is_not_said_to_mix_rows(reference)
     assert parity_check.passed, parity_check.message
     assert "rows_mixed" not in parity_check.details
     assert "'/NonZero' (NonZero)" in scan_rows(converted).untraced  # the large batch is the check of what follows
+
+
+@pytest.mark.parametrize("opset", [12, 15])
+def test_a_masked_assignment_is_no_mixing_but_a_count_of_rows_by_nonzero_still_fails(iris, opset):
+    # out[mask] = out[mask] * 1, as PyTorch exports it (NonZero, GatherND, ScatterND): each row answered from its
+    # own row, and validate failed the file, naming NonZero as mixing the rows. A NonZero that counts the rows
+    # (its largest position against 100) is still found, by the large batch
+    from _tampering import masked_assignment
+
+    model, X = iris
+    converted = og.convert(model, X[:5], opset=opset).model
+    masked = masked_assignment(converted)
+    session = ort.InferenceSession(masked.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert np.allclose(session.run(["probabilities"], {"input": X})[0], model.predict_proba(X), atol=1e-5)
+
+    report = og.validate(masked, reference=model, data=X)
+
+    assert report.passed, str(report)
+    assert "rows_mixed" not in report.check("prediction_parity").details
+    counted = counted_above_rows(converted, 100, "nonzero")
+    parity_check = og.validate(counted, reference=model, data=X[:5]).check("prediction_parity")
+    assert not parity_check.passed
+    assert "in one batch of 10000 rows (the data's 5 rows repeated), output 'probabilities'" in parity_check.message
