@@ -496,41 +496,22 @@ def columns_reaching(proto: Any, name: str, width: int, ops: frozenset[str]) -> 
     by constant indices (a model that splits its one ``[N, k]`` input into columns before an Imputer), the ops'
     own outputs not followed; None where a node of ``ops`` is reached another way (a Gather by computed indices, a
     MatMul: what it reads of ``name`` is not told per column)."""
-    graph = proto.graph
-    widths: dict[str, int | None] = {v.name: static_width(v) for v in (*graph.input, *graph.value_info)}
-    widths.update({t.name: int(t.dims[1]) if len(t.dims) == 2 else None for t in graph.initializer})
-    weights = {t.name: t for t in graph.initializer}
-    # each value computed from name -> for each of its columns, the column of name it holds (-1: none of them);
-    # None where that is not known. ONNX lists nodes in an order where each reads only values made before it
-    where: dict[str, tuple[int, ...] | None] = {name: tuple(range(width))}
+    _, reached = _walk_columns(proto, name, width, ops)
     read: set[int] = set()
-    for node in flat_nodes(proto):
-        if node.op_type == "Constant":
-            weights.update({v: node for v in node.output if v})
-            continue
-        reached = [i for i, value in enumerate(node.input) if value in where]
-        if not reached:
-            continue
-        if node.op_type in ops:
-            columns = where[node.input[0]] if reached == [0] else None
-            if columns is None:
+    for node, columns in reached:
+        if columns is None:
+            return None
+        if node.op_type.startswith("TreeEnsemble"):
+            attrs = {a.name: a for a in node.attribute}
+            features = list(attrs["nodes_featureids"].ints) if "nodes_featureids" in attrs else []
+            # a leaf splits on nothing, whatever feature id it is written with (skl2onnx writes 0)
+            modes = list(attrs["nodes_modes"].strings) if "nodes_modes" in attrs else []
+            split = {f for i, f in enumerate(features) if i >= len(modes) or modes[i] != b"LEAF"}
+            if any(f >= len(columns) for f in split):
                 return None
-            if node.op_type.startswith("TreeEnsemble"):
-                attrs = {a.name: a for a in node.attribute}
-                features = list(attrs["nodes_featureids"].ints) if "nodes_featureids" in attrs else []
-                # a leaf splits on nothing, whatever feature id it is written with (skl2onnx writes 0)
-                modes = list(attrs["nodes_modes"].strings) if "nodes_modes" in attrs else []
-                split = {f for i, f in enumerate(features) if i >= len(modes) or modes[i] != b"LEAF"}
-                if any(f >= len(columns) for f in split):
-                    return None
-                read.update(columns[f] for f in split)
-            else:
-                read.update(columns)
-            continue
-        out = _columns_out(node, reached, where, widths, weights)
-        for value in node.output:
-            if value:
-                where[value] = out
+            read.update(columns[f] for f in split)
+        else:
+            read.update(columns)
     return frozenset(c for c in read if c >= 0)
 
 
@@ -539,20 +520,35 @@ def value_columns(proto: Any, name: str, width: int) -> dict[str, tuple[int, ...
     functions too) -> for each of its columns, the column of ``name`` it holds (-1: none), or None where that is
     not told (:func:`columns_reaching`'s rules, through every node): which column a category reader fed by a
     Gather of one column reads."""
+    return _walk_columns(proto, name, width, frozenset())[0]
+
+
+def _walk_columns(proto: Any, name: str, width: int, ops: frozenset[str]
+                  ) -> tuple[dict[str, tuple[int, ...] | None], list[tuple[Any, tuple[int, ...] | None]]]:
+    """Follow the columns of the ``[N, width]`` value ``name`` through :func:`flat_nodes` (:func:`_columns_out`):
+    each value computed from it -> for each of its columns, the column of ``name`` it holds (-1: none of them), or
+    None where that is not known; and each node of ``ops`` reached, with the columns its data (input 0) holds
+    (None: reached another way, or not known), whose own outputs are not followed."""
     graph = proto.graph
     widths: dict[str, int | None] = {v.name: static_width(v) for v in (*graph.input, *graph.value_info)}
     widths.update({t.name: int(t.dims[1]) if len(t.dims) == 2 else None for t in graph.initializer})
     weights: dict[str, Any] = {t.name: t for t in graph.initializer}
+    # ONNX lists nodes in an order where each reads only values made before it
     where: dict[str, tuple[int, ...] | None] = {name: tuple(range(width))}
+    stops: list[tuple[Any, tuple[int, ...] | None]] = []
     for node in flat_nodes(proto):
         if node.op_type == "Constant":
             weights.update({v: node for v in node.output if v})
             continue
         reached = [i for i, value in enumerate(node.input) if value in where]
-        if reached:
-            out = _columns_out(node, reached, where, widths, weights)
-            where.update({value: out for value in node.output if value})
-    return where
+        if not reached:
+            continue
+        if node.op_type in ops:
+            stops.append((node, where[node.input[0]] if reached == [0] else None))
+            continue
+        out = _columns_out(node, reached, where, widths, weights)
+        where.update({value: out for value in node.output if value})
+    return where, stops
 
 
 def _columns_out(node: Any, reached: Sequence[int], where: Mapping[str, tuple[int, ...] | None],

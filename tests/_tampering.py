@@ -99,15 +99,9 @@ def halved_above_rows(model: Any, rows: int, output: str = "probabilities") -> A
     If on the first input's batch size), the file as converted in smaller batches: a branch on the batch size
     edited in by hand, which the data's own batches cannot show when they are smaller."""
     import numpy as np
-    import onnx
     from onnx import helper, numpy_helper
 
-    edited = onnx.ModelProto()
-    edited.CopyFrom(model)
-    kind = next(o for o in edited.graph.output if o.name == output).type.tensor_type.elem_type
-    converted = f"{output}_converted"
-    for node in edited.graph.node:
-        node.output[:] = [converted if name == output else name for name in node.output]
+    edited, kind, converted = _output_renamed(model, output)
     half = np.array(0.5, dtype=helper.tensor_dtype_to_np_dtype(kind))
     edited.graph.initializer.extend([numpy_helper.from_array(np.array(rows, dtype=np.int64), "rows_limit"),
                                      numpy_helper.from_array(np.array([0], dtype=np.int64), "row_axis")])
@@ -182,16 +176,10 @@ def counted_above_rows(model: Any, rows: int, how: str, output: str = "probabili
     row's answer depends on the other rows, and data whose rows all lie below shows nothing). Reduce nodes are
     written the way the file's default-domain opset spells their axes."""
     import numpy as np
-    import onnx
     from onnx import helper, numpy_helper
 
-    edited = onnx.ModelProto()
-    edited.CopyFrom(model)
+    edited, kind, converted = _output_renamed(model, output)
     opset = next(o.version for o in edited.opset_import if o.domain in ("", "ai.onnx"))
-    kind = next(o for o in edited.graph.output if o.name == output).type.tensor_type.elem_type
-    converted = f"{output}_converted"
-    for node in edited.graph.node:
-        node.output[:] = [converted if name == output else name for name in node.output]
     first = edited.graph.input[0].name
     width = edited.graph.input[0].type.tensor_type.shape.dim[1].dim_value
 
@@ -256,15 +244,9 @@ def masked_assignment(model: Any, output: str = "probabilities") -> Any:
     ``out[mask] = out[mask] * 1`` with ``mask = out[:, 0] > 0.5``, as PyTorch exports one (NonZero, GatherND,
     ScatterND): the answers are the file's own, each row's from its row alone, whatever the batch."""
     import numpy as np
-    import onnx
     from onnx import helper, numpy_helper
 
-    edited = onnx.ModelProto()
-    edited.CopyFrom(model)
-    kind = next(o for o in edited.graph.output if o.name == output).type.tensor_type.elem_type
-    converted = f"{output}_converted"
-    for node in edited.graph.node:
-        node.output[:] = [converted if name == output else name for name in node.output]
+    edited, kind, converted = _output_renamed(model, output)
     dtype = helper.tensor_dtype_to_np_dtype(kind)
     edited.graph.initializer.extend([
         numpy_helper.from_array(np.array([0], dtype=np.int64), "mask_column"),
@@ -289,3 +271,35 @@ def masked_assignment(model: Any, output: str = "probabilities") -> Any:
         helper.make_node("ScatterND", [converted, "mask_rows", "mask_updates"], [output]),
     ])
     return edited
+
+
+def large_batch_failure(edited: Any, model: Any, X: Any) -> Any:
+    """The prediction_parity check of ``edited`` (a file of ``model`` edited to answer otherwise in batches of more
+    than 5 rows: checked here on ``X[:5]`` and ``X``), validated against ``model`` on ``X[:5]``, failed by the one
+    large batch; the callers check what the message says of the cause."""
+    import numpy as np
+    import onnxruntime as ort
+
+    import onnxgate as og
+
+    session = ort.InferenceSession(edited.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert np.allclose(session.run(["probabilities"], {"input": X[:5]})[0], model.predict_proba(X[:5]))
+    assert not np.allclose(session.run(["probabilities"], {"input": X})[0], model.predict_proba(X))
+    parity_check = og.validate(edited, reference=model, data=X[:5]).check("prediction_parity")
+    assert not parity_check.passed
+    assert "in one batch of 10000 rows (the data's 5 rows repeated), output 'probabilities'" in parity_check.message
+    return parity_check
+
+
+def _output_renamed(model: Any, output: str) -> tuple[Any, int, str]:
+    """A copy of ``model`` whose nodes write ``output`` under another name, for an edit to compute ``output`` from it:
+    the copy, ``output``'s element type and the new name."""
+    import onnx
+
+    edited = onnx.ModelProto()
+    edited.CopyFrom(model)
+    kind = next(o for o in edited.graph.output if o.name == output).type.tensor_type.elem_type
+    converted = f"{output}_converted"
+    for node in edited.graph.node:
+        node.output[:] = [converted if name == output else name for name in node.output]
+    return edited, kind, converted

@@ -24,7 +24,7 @@ import os
 import re
 import statistics
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -1463,7 +1463,6 @@ def _codes_by_join(folder: Path, sql: Mapping[str, Any], codes_info: Mapping[str
     tables, filled, and the text table), the rows loaded into the text table with their texts, and the query's
     ``[coded]`` rows read back in the text table's order. Refuses, naming the column, codes that are not the ones
     the model's categories give (the codes ``source`` holds): the query would score other rows than the model."""
-    import duckdb
     import numpy as np
     import pyarrow as pa
 
@@ -1475,17 +1474,11 @@ def _codes_by_join(folder: Path, sql: Mapping[str, Any], codes_info: Mapping[str
         raise PackagingError(f"{str(folder / '07_predict_from_text.sql')!r} holds no [coded] rows to score; write "
                              "the package again with onnxgate package")
     start = found.index("(") + 1
-    depth, end = 1, start
-    while depth and end < len(found):  # the CTE's body: its own parentheses balanced (no literal holds one)
-        depth += {"(": 1, ")": -1}.get(found[end], 0)
-        end += 1
-    body = found[start:end - 1]
+    body = found[start:_parenthesis_end(found, start - 1, "07_predict_from_text.sql") - 1]  # the CTE's body
     body = re.sub(r"^\s*SELECT\s", 'SELECT t.rowid AS "__onnxgate_row", ', body, count=1)
     names = signature.input_names
     text_table = f"{_dq(str(sql['schema']))}.{_dq(str(codes_info['text_input_table']))}"
-    con = duckdb.connect(":memory:")
-    try:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {_dq(str(sql['schema']))}")
+    with _scripts_database(sql, "code tables and text query") as con:
         con.execute("CREATE MACRO datalength(x) AS strlen(x)")  # bytes: equal for equal texts, as in SQL Server
         for statement in duckdb_statements(scripts["06_create_category_codes.sql"]):
             con.execute(statement)
@@ -1495,11 +1488,6 @@ def _codes_by_join(folder: Path, sql: Mapping[str, Any], codes_info: Mapping[str
         con.execute(f"INSERT INTO {text_table} ({', '.join(_dq(n) for n in names)}) "
                     f"SELECT {', '.join(_dq(n) for n in names)} FROM __onnxgate_text_rows")
         coded = con.sql(f'SELECT * FROM ({body}) ORDER BY "__onnxgate_row"').to_arrow_table()
-    except duckdb.Error as err:
-        raise PackagingError(f"the package's code tables and text query do not run: {str(err).splitlines()[0]}. "
-                             "Write the package again with onnxgate package") from err
-    finally:
-        con.close()
     for name in texts:
         got = np.asarray(coded.column(name).to_pylist(), dtype=object)
         want = np.asarray(source.column(name).to_pylist(), dtype=object)
@@ -1535,8 +1523,26 @@ def _scripts_as_written(folder: Path, names: Sequence[str], info: Mapping[str, A
     return scripts
 
 
-def _parenthesis_end(text: str, start: int) -> int:
-    """The index just after the ``)`` closing the ``(`` at ``text[start]``, quoted names and literals skipped."""
+@contextlib.contextmanager
+def _scripts_database(sql: Mapping[str, Any], what: str) -> Iterator[Any]:
+    """A DuckDB of its own, in memory, holding the package's schema, to run the package's ``what`` (its code or label
+    scripts) in; closed after. A script DuckDB cannot run is refused: the package is not the one onnxgate wrote."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {_dq(str(sql['schema']))}")
+        yield con
+    except duckdb.Error as err:
+        raise PackagingError(f"the package's {what} do not run: {str(err).splitlines()[0]}. Write the package "
+                             "again with onnxgate package") from err
+    finally:
+        con.close()
+
+
+def _parenthesis_end(text: str, start: int, script: str = "09_predict_labels.sql") -> int:
+    """The index just after the ``)`` closing the ``(`` at ``text[start]`` of the query of ``script``, quoted names
+    and literals skipped."""
     depth, i = 0, start
     while i < len(text):
         ch = text[i]
@@ -1547,8 +1553,7 @@ def _parenthesis_end(text: str, start: int) -> int:
         i += 1
         if depth == 0:
             return i
-    raise PackagingError("09_predict_labels.sql holds an unbalanced parenthesis; write the package again with "
-                         "onnxgate package")
+    raise PackagingError(f"{script} holds an unbalanced parenthesis; write the package again with onnxgate package")
 
 
 def _labels_by_join(folder: Path, sql: Mapping[str, Any], labels_info: Mapping[str, Any], result: Any,
@@ -1558,7 +1563,6 @@ def _labels_by_join(folder: Path, sql: Mapping[str, Any], labels_info: Mapping[s
     run with its ``PREDICT(...) WITH (...) AS p`` read from the scored rows. Each text is checked against the label
     the model's record gives its code (:attr:`onnxgate.signature.TensorSpec.labels`), which parity compared with
     the reference's. Returns the texts by output, the report's lines and whether every row matched."""
-    import duckdb
     import pyarrow as pa
 
     scripts = _scripts_as_written(folder, ("08_create_class_labels.sql", "09_predict_labels.sql"), labels_info,
@@ -1584,20 +1588,13 @@ def _labels_by_join(folder: Path, sql: Mapping[str, Any], labels_info: Mapping[s
     query = (re.sub(r"^SELECT\s", f'SELECT p."{row}", ', statement[:start], count=1, flags=re.I)
              + '"__onnxgate_inputs" AS d POSITIONAL JOIN "__onnxgate_outputs" AS p'
              + statement[end + alias.end():])
-    con = duckdb.connect(":memory:")
-    try:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {_dq(str(sql['schema']))}")
+    with _scripts_database(sql, "label tables and label query") as con:
         for part in duckdb_statements(scripts["08_create_class_labels.sql"]):
             con.execute(part)
         con.register("__onnxgate_inputs", result.select(names))
         con.register("__onnxgate_outputs", result.select(outputs).append_column(
             row, pa.array(range(result.num_rows), type=pa.int64())))
         labelled = con.sql(f'SELECT * FROM ({query}) ORDER BY "{row}"').to_arrow_table()
-    except duckdb.Error as err:
-        raise PackagingError(f"the package's label tables and label query do not run: {str(err).splitlines()[0]}. "
-                             "Write the package again with onnxgate package") from err
-    finally:
-        con.close()
     texts: dict[str, list[Any]] = {}
     lines: list[str] = []
     passed = True
