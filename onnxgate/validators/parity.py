@@ -1989,16 +1989,18 @@ def batch_cause(model: Any, scan: Any) -> str:
     return "its graph reads the batch size, through Shape, Size or control flow"
 
 
-def rows_mixed_finding(mixed: Sequence[Mapping[str, Any]]) -> str:
+def rows_mixed_finding(mixed: Sequence[Mapping[str, Any]], *, scored: bool = True) -> str:
     """The sentence failing a file whose graph mixes the rows of a batch (:func:`onnxgate.validators.rows_mixed.
-    scan_rows`) where no batch scored showed it: the nodes, and what to do."""
+    scan_rows`) where no batch scored showed it (``scored`` False: none was scored, no reference given): the nodes,
+    and what to do."""
     from onnxgate.validators.rows_mixed import rows_mixing_sentence
 
     count = len(mixed)
+    shown = "which the batches scored here did not show, " if scored else ""
     return (f"{count} node{'s' if count > 1 else ''} of the file's graph mix{'' if count > 1 else 'es'} the rows of a "
             f"batch: {rows_mixing_sentence(mixed)}. A row's answer then depends on the other rows scored with it "
-            "(a batch mean, a count of the rows, the batch's largest value against a threshold), which the batches "
-            "scored here did not show, and a service or PREDICT batching rows otherwise answers otherwise. Convert "
+            "(a batch mean, a count of the rows, the batch's largest value against a threshold), "
+            f"{shown}and a service or PREDICT batching rows otherwise answers otherwise. Convert "
             "the model again rather than edit the file, export it in inference mode (PyTorch: model.eval()), or "
             "reduce over a row's own values (an axis other than the rows, axis 0)")
 

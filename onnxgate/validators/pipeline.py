@@ -215,16 +215,27 @@ def _target_check(fn: CheckFn) -> Callable[[CheckContext], CheckResult]:
 def _parity(context: CheckContext) -> CheckResult:
     if context.reference is None:
         skipped = "no reference model given (pass reference= and data=, CLI --reference/--data)"
-        if context.data is None:
-            return CheckResult.skip(PARITY, skipped)
-        from onnxgate.validators.parity import rows_alone_without_reference
+        from onnxgate.validators.parity import rows_alone_without_reference, rows_mixed_finding
+        from onnxgate.validators.rows_mixed import scan_rows
 
-        alone, checked = rows_alone_without_reference(context.model, context.data)
-        if alone is not None:  # no reference needed to see that rows are not scored on their own
-            return CheckResult(PARITY, False, f"{alone} (no reference was given: only this was checked)",
-                               {"rows_alone": alone})
-        return CheckResult.skip(PARITY, f"{skipped}; the data's first rows score alone as in a batch" if checked
-                                else skipped)
+        checked = False
+        if context.data is not None:
+            alone, checked = rows_alone_without_reference(context.model, context.data)
+            if alone is not None:  # no reference needed to see that rows are not scored on their own
+                return CheckResult(PARITY, False, f"{alone} (no reference was given: only this was checked)",
+                                   {"rows_alone": alone})
+        # nor to name a node that mixes the rows of a batch (a batch mean, a count of the rows), from the graph alone
+        scan = scan_rows(context.model)
+        if scan.mixed:
+            return CheckResult(PARITY, False, f"{rows_mixed_finding(scan.mixed, scored=False)} (no reference was "
+                               "given: only the graph was checked)", {"rows_mixed": list(scan.mixed)})
+        if checked:
+            skipped = f"{skipped}; the data's first rows score alone as in a batch"
+        if scan.untraced:
+            skipped = (f"{skipped}; whether the graph mixes the rows of a batch was not checked at "
+                       f"{', '.join(scan.untraced[:3])}{' and more' if len(scan.untraced) > 3 else ''}, where the "
+                       "scan lost the rows (a reference and data score a batch of 10000 rows for it)")
+        return CheckResult.skip(PARITY, skipped)
     if context.data is None:
         return CheckResult.skip(PARITY, "no data to compare on: pass data= (CLI --data)")
     from onnxgate.validators.parity import check_prediction_parity

@@ -8,7 +8,8 @@ rows of data; a batch's largest value switching behaviour passed on rows that al
 
 The batch's rows are followed through the graph by ONNX shape inference: the first axis of each input whose
 batch is not fixed gets the symbol :data:`ROWS`, inference carries it through element-wise operators,
-``Transpose``, ``MatMul``, ``Gather``... (data propagation on: a ``Reshape`` to a computed shape keeps it), and a
+``Transpose``, ``MatMul``, ``Gather``... (data propagation on: a ``Reshape`` to a computed shape keeps it, and
+one to a constant ``[-1, k, ...]`` whose other entries hold the input's other axes is read as ``[0, k, ...]``), and a
 node is said to mix the rows (:data:`ROW_MIXERS`) when it reduces, sorts, normalises or contracts over an axis that
 carries it. A model-local function is inlined first, so a node inside one is found and named as inlined. Where
 inference loses the symbol (a ``Reshape`` to a constant ``[-1]``, an operator without a shape function) nothing is
@@ -57,8 +58,8 @@ class RowsScan:
     each a dict with ``node`` (its name and operator), ``op_type``, ``where`` (``"main graph"`` or the subgraph's
     path), ``reads`` (the input that carries the rows, with its shape, ``rows`` for the batch axis) and ``why`` (over
     which axis, a clause). ``untraced``: the nodes of those kinds reading a tensor made from the inputs whose rows
-    axis inference lost (a ``Reshape`` to ``[-1, 1]``), or ``["shape inference"]`` when it failed: the scan cannot
-    say whether they mix the rows, so parity scores the file in a large batch for them."""
+    axis inference lost (a ``Reshape`` of ``[rows, 4]`` to ``[-1]``), or ``["shape inference"]`` when it failed: the
+    scan cannot say whether they mix the rows, so parity scores the file in a large batch for them."""
 
     mixed: tuple[dict[str, Any], ...] = ()
     untraced: tuple[str, ...] = ()
@@ -79,7 +80,7 @@ def scan_rows(model: Any) -> RowsScan:
             import onnx.inliner
 
             prepared = onnx.inliner.inline_local_functions(prepared)
-        inferred = onnx.shape_inference.infer_shapes(prepared, data_prop=True)
+        inferred = _inferred_keeping_rows(prepared)
     except Exception:  # a file shape inference cannot read: the large batch is the only check then
         return RowsScan(untraced=("shape inference",))
     opset = next((int(o.version) for o in inferred.opset_import if o.domain in ("", "ai.onnx")), 0)
@@ -103,6 +104,77 @@ def scan_rows(model: Any) -> RowsScan:
                 node, [shapes.get(name) for name in reads]):
             untraced.append(f"{label} ({node.op_type})")
     return RowsScan(tuple(found), tuple(untraced))
+
+
+def _inferred_keeping_rows(model: Any) -> Any:
+    """``model`` (prepared by :func:`_rows_named`) through shape inference, with each constant ``Reshape`` of the
+    main graph to ``[-1, k, ...]`` that provably keeps axis 0 as the rows written ``[0, k, ...]`` (copy axis 0), which
+    inference follows: it gives ``[-1, k]`` an axis of its own (``unk__0``), and the rows of a KNN, a voting
+    ensemble or a text pipeline were lost to it, sending every such file to the large batch. A rewrite holds when
+    the Reshape's input carries the rows on axis 0 and the product of its other axes, all known, equals that of the
+    constant's other entries (``[rows, 3, 4]`` to ``[-1, 12]``): then ``-1`` is the rows. Each rewrite is checked on
+    the shapes inferred with it and undone when it does not hold (``[-1, 1]`` of ``[rows, 4]``); ``[-1]`` is never
+    rewritten: the rows are lost to it."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    graph = model.graph
+    constants: dict[str, Any] = {t.name: numpy_helper.to_array(t) for t in graph.initializer
+                                 if t.data_type in _INTEGER_TYPES and t.data_location != onnx.TensorProto.EXTERNAL}
+    for node in graph.node:
+        if node.op_type == "Constant" and node.output and len(node.attribute) == 1:
+            attr = node.attribute[0]
+            if attr.name == "value" and attr.t.data_type in _INTEGER_TYPES:
+                constants[node.output[0]] = numpy_helper.to_array(attr.t)
+            elif attr.name == "value_ints":
+                constants[node.output[0]] = list(attr.ints)
+    candidates: dict[int, Any] = {}
+    for index, node in enumerate(graph.node):
+        if (node.op_type == "Reshape" and node.domain in ("", "ai.onnx") and len(node.input) > 1
+                and node.input[1] in constants and _attr(node, "allowzero") != 1):
+            shape = [int(v) for v in _flat(constants[node.input[1]])]
+            if shape and shape[0] == -1 and all(v >= 0 for v in shape[1:]):
+                candidates[index] = shape
+    if not candidates:
+        return onnx.shape_inference.infer_shapes(model, data_prop=True)
+    original = {index: graph.node[index].input[1] for index in candidates}
+    for index, shape in candidates.items():
+        name = f"{ROWS}_reshape_{index}"
+        graph.initializer.append(numpy_helper.from_array(np.array([0, *shape[1:]], dtype=np.int64), name))
+        graph.node[index].input[1] = name
+    while True:
+        try:
+            inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
+        except Exception:  # a rewrite inference refuses: the file's own constants, as without the rewrites
+            for index, name in original.items():
+                graph.node[index].input[1] = name
+            return onnx.shape_inference.infer_shapes(model, data_prop=True)
+        shapes = {v.name: _dims(v) for v in [*inferred.graph.input, *inferred.graph.value_info,
+                                               *inferred.graph.output]}
+        wrong = [index for index, shape in candidates.items()
+                 if not _keeps_rows(shapes.get(graph.node[index].input[0]), shape)]
+        if not wrong:
+            return inferred
+        for index in wrong:  # back to the file's own constant: inference loses the rows there, as it should
+            graph.node[index].input[1] = original[index]
+            del candidates[index]
+
+
+def _keeps_rows(dims: Sequence[Any] | None, shape: Sequence[int]) -> bool:
+    """Whether a Reshape of a tensor shaped ``dims`` to ``shape`` (``[-1, k, ...]``) keeps axis 0 as the rows."""
+    if not dims or dims[0] != ROWS or not all(isinstance(d, int) and d > 0 for d in dims[1:]):
+        return False
+    rest = [dims[i] if v == 0 and i < len(dims) else v for i, v in enumerate(shape) if i > 0]
+    if any(v == 0 for i, v in enumerate(shape) if i > 0 and i >= len(dims)):
+        return False
+    product_in = 1
+    for d in dims[1:]:
+        product_in *= int(d)
+    product_out = 1
+    for v in rest:
+        product_out *= int(v)
+    return product_in == product_out
 
 
 def _may_mix(node: Any, constants: Mapping[str, Any]) -> bool:
