@@ -1128,9 +1128,46 @@ def lacking_columns_error(missing: Sequence[str], signature: Signature, given: S
     names, colmap = signature.input_names, signature.columns
     return InvalidDataError(
         f"expected a column for each model input {_named(names, colmap)}; the data "
-        f"lacks {_named(list(missing), colmap)} (it has {shown_names(given)})" + _underscored_hint(missing, given)
-        + near_names_hint([colmap.column_for(n) for n in missing], given),
+        f"lacks {_named(list(missing), colmap)} (it has {shown_names(given)})"
+        + lacking_fix(missing, [colmap.column_for(n) for n in missing], given,
+                      [colmap.column_for(n) for n in names]),
         column=colmap.column_for(missing[0]),
+    )
+
+
+def lacking_fix(missing: Sequence[str], columns: Sequence[str], given: Sequence[str], wanted: Sequence[str]) -> str:
+    """The end of a message refusing data whose columns ``given`` lack the inputs ``missing`` (``columns``: their
+    columns as the user names them; ``wanted``: every input's column, so named): a data column that is a missing
+    name with '_' for a space (:func:`_underscored_hint`), or but for case or spaces (:func:`near_names_hint`), or
+    close to it ('alcool' for 'alcohol': did you mean), and the fix. ``validate`` and ``sql-dryrun`` said what was
+    lacking and what the data had, and left the user to find the fix (helper-358)."""
+    import difflib
+
+    hint = _underscored_hint(missing, given) + near_names_hint(list(columns), given)
+    if hint:
+        return hint
+    # the data's columns no input takes: a misspelt name among them is the likeliest cause
+    taken = set(wanted)
+    unused = [c for c in given if c not in taken]
+    close = []
+    if len(unused) <= 2000:  # difflib compares each pair: bounded, as a wide file's message must come at once
+        for m in list(columns)[:3]:
+            found = difflib.get_close_matches(m, unused, n=1, cutoff=0.75)
+            if found:
+                close.append(f"{m!r} where the data has {found[0]!r}")
+    if close:
+        return f"; did you mean {', '.join(close)}? Rename the data's column(s) to the model's names"
+    return "; add the missing column(s) to the data, or rename the data's column(s) to the model's names"
+
+
+def extra_columns_error(extra: Sequence[str], signature: Signature) -> InvalidDataError:
+    """The refusal of data holding the columns ``extra``, which no input of a model fed by column name takes:
+    :func:`as_feeds` and ``sql-dryrun`` say it alike."""
+    names = signature.input_names
+    return InvalidDataError(
+        f"the data has column(s) {shown_names(list(extra))} that are not model inputs "
+        f"{_named(names, signature.columns)}; drop them (a label or ID column, for instance) or check their spelling",
+        column=extra[0],
     )
 
 
@@ -1220,12 +1257,7 @@ def as_feeds(data: Any, signature: Signature) -> Feeds:
             # feature that shadows a missing one; feeding silently would hide either.
             extra = [c for c in columns if c not in names]
             if extra:
-                raise InvalidDataError(
-                    f"the data has column(s) {shown_names(extra)} that are not model inputs {_named(names, colmap)}; "
-                    "drop them "
-                    "(a label or ID column, for instance) or check their spelling",
-                    column=extra[0],
-                )
+                raise extra_columns_error(extra, signature)
             if any(not isinstance(c, str) for c in data.columns):
                 # a frame of numbered columns (pd.DataFrame(array)) feeding the inputs '0', '1', ... by their
                 # text: looked up by the number, the column was not found (KeyError '0' from parity, an MLflow

@@ -15,8 +15,8 @@ from typing import Any
 from onnxgate.errors import InvalidDataError
 
 __all__ = ["check_feeds_finite", "check_model_bytes", "check_package_data_files", "check_package_model", "counted_rows",
-           "data_files_checked_once", "is_sql_package", "non_finite_rows", "not_finite_rows", "package_manifest",
-           "package_nan_inputs"]
+           "data_files_checked_once", "is_sql_package", "manifest_problem", "non_finite_rows", "not_finite_rows",
+           "package_manifest", "package_nan_inputs"]
 
 
 def check_model_bytes(manifest: Any, path: Any, blob: bytes) -> None:
@@ -56,18 +56,23 @@ def package_manifest(model: Any) -> Any:
         return None
 
 
-def check_package_model(model: Any) -> None:
+def check_package_model(model: Any, *, manifest_required: bool = True) -> None:
     """Refuse a package whose model file is not the model it was packaged with: its SHA-256 differs from
     the one its ``manifest.json`` records, as the container's service and ``sql-dryrun`` refuse it. Does
     nothing for anything but a package folder (an .onnx file, a model in memory).
 
+    ``manifest_required``: a folder holding model.onnx but no manifest.json is refused (``score`` and
+    :func:`onnxgate.spark.predict` take an .onnx file or a folder written by ``onnxgate package``, whose
+    manifest says the package's rules); False leaves it to be read as a folder holding model.onnx (an MLflow
+    model directory MLflow wrote itself).
+
     Raises
     ------
     PackagingError
-        The hashes differ, or the folder's ``manifest.json`` cannot be read as one
+        The hashes differ, or the folder's ``manifest.json`` is missing or cannot be read as one
         (:func:`_refuse_unreadable_manifest`).
     """
-    _refuse_unreadable_manifest(model)
+    _refuse_unreadable_manifest(model, required=manifest_required)
     manifest = package_manifest(model)
     try:
         info = manifest["model"]
@@ -159,12 +164,14 @@ def _identity(path: Path, sha256: str) -> tuple[str, int, int, int, str] | None:
     return os.path.abspath(path), found.st_ino, found.st_size, found.st_mtime_ns, sha256
 
 
-def _refuse_unreadable_manifest(model: Any) -> None:
+def _refuse_unreadable_manifest(model: Any, *, required: bool = True) -> None:
     """Refuse a package folder whose ``manifest.json`` is there but is no JSON object (not UTF-8, not JSON, a
-    list, a folder): ``score`` read such a package as a bare folder holding model.onnx, and scored it with
-    neither the check of its model's SHA-256 nor its rule for NaN, exit 0 (helper-306), where ``sql-dryrun``
-    refuses it. A folder without a manifest.json is left to be read as one holding model.onnx. A manifest
-    that cannot be opened (no permission) is left to the reader, whose OSError the CLI names."""
+    list, a folder) or is not the manifest 'onnxgate package' writes (:func:`manifest_problem`: a ``target``
+    of 5, no ``signature``), and, when ``required``, a folder holding model.onnx without one: ``score`` read
+    such a folder as a bare one holding model.onnx, and scored it with neither the check of its model's SHA-256
+    nor its rule for NaN, exit 0 (helper-306, helper-358), where ``sql-dryrun`` refuses it. A folder without
+    model.onnx is left to the loader, which names it. A manifest that cannot be opened (no permission) is left
+    to the reader, whose OSError the CLI names."""
     import json
     import os
 
@@ -173,27 +180,100 @@ def _refuse_unreadable_manifest(model: Any) -> None:
     if not isinstance(model, (str, os.PathLike)) or not Path(model).is_dir():
         return
     path = Path(model) / "manifest.json"
+    inner = str(Path(model) / "model.onnx")
+    fix = f"Write the package again with 'onnxgate package', or score its model file itself ({inner!r})"
     if not path.exists():
+        if required and Path(inner).is_file():
+            raise PackagingError(
+                f"{str(model)!r} holds model.onnx but no manifest.json: expected an .onnx file or a folder written "
+                "by 'onnxgate package', whose manifest.json records the model's SHA-256 and the package's rule for "
+                f"NaN, so scoring without it would apply neither. {fix}",
+                path=str(path),
+            )
         return
     found: str | None = None
     if path.is_dir():
-        found = "a folder"
+        found = "is a folder"
     else:
         try:
             parsed = json.loads(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            found = f"not readable JSON ({err})"
+            found = f"is not readable JSON ({err})"
         else:
             if not isinstance(parsed, dict):
-                found = f"a JSON {type(parsed).__name__}, not an object"
+                found = f"is a JSON {type(parsed).__name__}, not an object"
+            else:
+                problem = manifest_problem(parsed)
+                if problem:
+                    raise PackagingError(
+                        f"{str(path)!r} is damaged: {problem} (the manifest records the model's SHA-256 and the "
+                        f"package's rule for NaN, which scoring would not apply as written). {fix}",
+                        path=str(path),
+                    )
     if found is not None:
-        inner = str(Path(model) / "model.onnx")
         raise PackagingError(
-            f"{str(path)!r} is {found}: expected the JSON object 'onnxgate package' writes, which records the "
-            "model's SHA-256 and the package's rule for NaN, so scoring without it would apply neither. Write the "
-            f"package again with 'onnxgate package', or score its model file itself ({inner!r})",
+            f"{str(path)!r} {found}: expected the JSON object 'onnxgate package' writes, which records the "
+            f"model's SHA-256 and the package's rule for NaN, so scoring without it would apply neither. {fix}",
             path=str(path),
         )
+
+
+#: The section of ``manifest.json`` each kind of package writes: its rules (a SQL table's, a service's, MLflow's).
+_KIND_SECTIONS = ("sql", "service", "mlflow")
+
+
+def manifest_problem(manifest: dict[str, Any]) -> str | None:
+    """What in a parsed ``manifest.json`` (a JSON object) is not as 'onnxgate package' writes it, in words, or
+    None: a ``target`` that is no target's name, a ``model`` without its ``sha256``, a ``signature`` without
+    its ``inputs`` and ``outputs``, not exactly one section of a kind of package (``sql``, ``service``,
+    ``mlflow``), or a section another target's (``"target": "container"`` with a ``sql`` section). Each holds
+    what a reader of the package relies on: without the section, ``score`` applied no rule for NaN at all."""
+    target = manifest.get("target")
+    if not isinstance(target, str) or not target.strip():
+        return f"its 'target' is {_shown(target)}, where the name of the package's target was expected"
+    model = manifest.get("model")
+    sha = model.get("sha256") if isinstance(model, dict) else None
+    if not isinstance(sha, str) or len(sha) != 64:
+        return (f"its 'model' is {_shown(model)}, where an object with the model file's 'sha256' (64 hexadecimal "
+                "digits) was expected")
+    signature = manifest.get("signature")
+    if not (isinstance(signature, dict) and isinstance(signature.get("inputs"), list)
+            and isinstance(signature.get("outputs"), list)):
+        return (f"its 'signature' is {_shown(signature)}, where an object listing the model's 'inputs' and "
+                "'outputs' was expected")
+    kinds = [k for k in _KIND_SECTIONS if isinstance(manifest.get(k), dict)]
+    if len(kinds) != 1:
+        have = " and ".join(repr(k) for k in kinds) if kinds else "none"
+        return f"it has {have} of the sections 'sql', 'service' and 'mlflow', where a package has exactly one"
+    expected = _kind_of(target)
+    if expected is not None and expected != kinds[0]:
+        return f"its 'target' {target!r} writes a {expected!r} section, and it has a {kinds[0]!r} one"
+    return None
+
+
+def _kind_of(target: str) -> str | None:
+    """The manifest section a built-in target's package writes; None for a target this process does not know
+    (a profile from a TOML file)."""
+    from onnxgate import targets
+
+    if target not in targets.names():
+        return None
+    found = targets.get(target)
+    if found.is_sql:
+        return "sql"
+    if found.name == "mlflow":
+        return "mlflow"
+    return "service" if found.name == "container" or found.dynamic_batch else None
+
+
+def _shown(value: Any) -> str:
+    """A manifest value as a message shows it: missing, or its JSON text (cut short)."""
+    import json
+
+    if value is None:
+        return "missing"
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def package_nan_inputs(model: Any) -> list[str] | None:

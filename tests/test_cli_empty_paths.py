@@ -6,6 +6,7 @@ not fit the model replaced by a row of zeros in the package's example request, w
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,10 @@ def _broken_package(iris: Path) -> Path:
     folder.mkdir()
     (folder / "model.onnx").write_bytes((iris / "model.onnx").read_bytes())
     (folder / "score.py").write_text("def init(:\n", encoding="utf-8")
+    # a manifest as 'onnxgate package' writes one (serve refuses a folder without, before its score.py is loaded)
+    (folder / "manifest.json").write_text(json.dumps({
+        "target": "container", "model": {"file": "model.onnx", "sha256": "0" * 64},
+        "signature": {"inputs": [], "outputs": []}, "service": {"name": "broken"}}), encoding="utf-8")
     return folder
 
 

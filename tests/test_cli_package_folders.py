@@ -126,3 +126,97 @@ def test_package_out_under_a_file_is_named_before_any_work(made: dict[str, Path]
     assert Path("f").read_text() == "notes"
 
 
+
+
+@pytest.mark.parametrize(("case", "says"), [
+    ("no-manifest", "'pkg' holds model.onnx but no manifest.json"),
+    ("target-5", "'pkg/manifest.json' is damaged: its 'target' is 5"),
+    ("no-signature", "'pkg/manifest.json' is damaged: its 'signature' is missing"),
+])
+def test_score_refuses_a_package_whose_manifest_is_missing_or_damaged(made: dict[str, Path], case: str, says: str,
+                                                                      tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # helper-358: each was scored with exit 0, the folder read as a bare one holding model.onnx
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(made["sql"], "pkg")
+    manifest = json.loads(Path("pkg/manifest.json").read_text())
+    if case == "no-manifest":
+        Path("pkg/manifest.json").unlink()
+    elif case == "target-5":
+        Path("pkg/manifest.json").write_text(json.dumps({**manifest, "target": 5}))
+    else:
+        Path("pkg/manifest.json").write_text(json.dumps({k: v for k, v in manifest.items() if k != "signature"}))
+    assert main(["score", "pkg", "--data", str(made["data"]), "--out", "scored.parquet"]) == 2
+    err = capsys.readouterr().err
+    assert says in err and "or score its model file itself ('pkg/model.onnx')" in err, err
+    assert len(err.strip().splitlines()) == 1 and not Path("scored.parquet").exists()
+    if case != "no-manifest":
+        assert main(["sql-dryrun", "pkg", "--data", str(made["data"])]) == 2
+        err = capsys.readouterr().err
+        assert says in err and "Write the package again" in err, err
+
+
+def test_serve_refuses_a_container_package_whose_manifest_is_missing_or_damaged(
+        made: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # helper-358: served with exit 0 under the name 'onnx-model' (the manifest's service name lost)
+    import json
+    import socket
+
+    from onnxgate.deploy import server
+
+    served: list[object] = []
+    monkeypatch.setattr(server, "serve", lambda folder, **kw: served.append(folder))  # never blocks, never binds
+    monkeypatch.chdir(tmp_path)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    shutil.copytree(made["container"], "pkg")
+    manifest = json.loads(Path("pkg/manifest.json").read_text())
+    Path("pkg/manifest.json").write_text(json.dumps({**manifest, "target": 5}))
+    assert main(["serve", "pkg", "--port", port]) == 2
+    err = capsys.readouterr().err
+    assert "'pkg/manifest.json' is damaged: its 'target' is 5" in err and "write the package again" in err, err
+    Path("pkg/manifest.json").unlink()
+    assert main(["serve", "pkg", "--port", port]) == 2
+    err = capsys.readouterr().err
+    assert "'pkg/manifest.json' is missing" in err and "write the package again" in err, err
+    assert served == []
+
+
+def test_sql_dryrun_refuses_an_extra_column_as_validate_does(made: dict[str, Path], tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    # helper-358: the dry run passed, exit 0, rows validate and package refuse
+    monkeypatch.chdir(tmp_path)
+    sql_model = made["sql"] / "model.onnx"  # one input per column, as the SQL table's
+    pd.read_parquet(made["data"]).assign(extra=1).to_csv("rows.csv", index=False)
+    assert main(["sql-dryrun", str(made["sql"]), "--data", "rows.csv"]) == 2
+    dry = capsys.readouterr().err
+    assert main(["validate", str(sql_model), "--reference", str(sql_model), "--data", "rows.csv"]) == 2
+    val = capsys.readouterr().err
+    said = "the data has column(s) ['extra'] that are not model inputs"
+    assert said in dry and said in val and "drop them" in dry, (dry, val)
+
+
+@pytest.mark.parametrize(("rename", "fix"), [
+    ({"f0": "f0x"}, "did you mean 'f0' where the data has 'f0x'? Rename the data's column(s) to the model's names"),
+    (None, "add the missing column(s) to the data, or rename the data's column(s) to the model's names"),
+])
+def test_sql_dryrun_and_validate_give_the_fix_for_a_missing_column(made: dict[str, Path], rename: dict[str, str] | None,
+                                                                   fix: str, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # helper-358: "the data lacks the columns ['f0'] (it has [...])", and no fix
+    monkeypatch.chdir(tmp_path)
+    sql_model = made["sql"] / "model.onnx"  # one input per column, as the SQL table's
+    frame = pd.read_parquet(made["data"])
+    frame = frame.rename(columns=rename) if rename else frame.drop(columns=["f0"])
+    frame.to_csv("rows.csv", index=False)
+    assert main(["sql-dryrun", str(made["sql"]), "--data", "rows.csv"]) == 2
+    dry = capsys.readouterr().err
+    assert main(["validate", str(sql_model), "--reference", str(sql_model), "--data", "rows.csv"]) == 2
+    val = capsys.readouterr().err
+    assert fix in dry and fix in val, (dry, val)

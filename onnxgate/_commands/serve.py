@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         address = server.check_can_listen(args.host, args.port)
     except server.ServeError as err:
         raise InvalidDataError(str(err)) from None
+    _check_manifest(folder)
     if not args.api_key_env and not _loopback(address):
         print(f"onnxgate serve: warning: serving on {args.host} without --api-key-env: anyone who can reach port "
               f"{args.port} can score with the model; pass --api-key-env NAME to require a key", file=sys.stderr)
@@ -90,6 +91,42 @@ def run(args: argparse.Namespace) -> int:
     except server.ServeError as err:
         raise PackagingError(str(err)) from err
     return 0
+
+
+def _check_manifest(folder: Path) -> None:
+    """Refuse a container package whose ``manifest.json`` is missing, is no JSON object, or is damaged
+    (:func:`onnxgate._package_rules.manifest_problem`): it was served with exit 0 under the name 'onnx-model'
+    (the manifest's service name lost), where ``score`` and ``sql-dryrun`` refuse such a folder (helper-358)."""
+    import json
+
+    from onnxgate._package_rules import manifest_problem
+
+    path = folder / "manifest.json"
+    fix = "write the package again with 'onnxgate package MODEL --target container -o DIR'"
+    problem: str | None
+    if not path.is_file():
+        problem = "is missing" if not path.exists() else "is a folder"
+    else:
+        try:
+            parsed = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            problem = f"is not readable JSON ({err})"
+        except OSError as err:
+            problem = f"cannot be read ({err.strerror})"
+        else:
+            if not isinstance(parsed, dict):
+                problem = f"is a JSON {type(parsed).__name__}, not an object"
+            elif (found := manifest_problem(parsed)) is not None:
+                raise PackagingError(f"{str(path)!r} is damaged: {found} (it names the service, and the "
+                                     f"Dockerfile copies it); {fix}", path=str(path))
+            else:
+                problem = None
+    if problem is not None:
+        raise PackagingError(
+            f"{str(path)!r} {problem}: expected the manifest 'onnxgate package' writes beside a container package's "
+            f"score.py (it names the service, and the Dockerfile copies it); {fix}",
+            path=str(path),
+        )
 
 
 def _loopback(address: str) -> bool:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from onnxgate._arrow import is_text_type
-from onnxgate._package_rules import check_model_bytes
+from onnxgate._package_rules import check_model_bytes, manifest_problem
 from onnxgate.errors import InvalidDataError, PackagingError, missing_dependency
 from onnxgate.runtime import run_rows
 from onnxgate.runtime import session as runtime_session
@@ -546,6 +546,13 @@ def _read_package(folder: Path) -> tuple[dict[str, Any], bytes, str | None]:
             "Write the package again with onnxgate package model.onnx --target sql-edge-2.0 -o DIR",
             path=str(manifest_path),
         )
+    problem = manifest_problem(manifest)
+    if problem:  # a "target" of 5, no "signature": was dry-run with exit 0, as a package onnxgate wrote (helper-358)
+        raise PackagingError(
+            f"{str(manifest_path)!r} is damaged: {problem}. Write the package again with onnxgate package model.onnx "
+            "--target sql-edge-2.0 -o DIR",
+            path=str(manifest_path),
+        )
     model_bytes = model_path.read_bytes()
     check_model_bytes(manifest, model_path, model_bytes)
     _check_predict_script(folder, manifest["sql"])
@@ -692,29 +699,40 @@ def _column_names(data: Any) -> list[str] | None:
     return None
 
 
-def _arrow_input(data: Any, names: Sequence[str], mapping: ColumnMap | None = None) -> Any:
+def _arrow_input(data: Any, names: Sequence[str], mapping: ColumnMap | None = None, *,
+                 signature: Signature | None = None) -> Any:
     """The rows as an Arrow table of the input columns ``names``; data keyed by the user's own column
     names is renamed by ``mapping`` (the model's, SQL renames included), and a missing column is named
-    as the user knows it."""
+    as the user knows it. Given the model's ``signature``, a column no input takes (other than one the model
+    records as never read) is refused, as validate and package refuse it: the dry run passed such rows with
+    exit 0 where ``validate`` refused them (helper-358)."""
     import numpy as np
     import pyarrow as pa
 
-    from onnxgate._data import is_dataframe, is_positional, read_rows
+    from onnxgate._data import extra_columns_error, is_dataframe, is_positional, lacking_fix, read_rows
 
     data = read_rows(data)
     given = _column_names(data)  # as the user named them, for the messages
 
     def lacks(missing: list[str]) -> InvalidDataError:
         shown = ", ".join(mapping.describe(n) if mapping is not None else repr(n) for n in missing)
-        column = mapping.column_for(missing[0]) if mapping is not None else missing[0]
-        return InvalidDataError(f"the data lacks the columns [{shown}] (it has {given})", column=column)
+        columns = [mapping.column_for(n) if mapping is not None else n for n in missing]
+        wanted = [mapping.column_for(n) if mapping is not None else n for n in names]
+        fix = lacking_fix(missing, columns, given or [], wanted)
+        return InvalidDataError(f"the data lacks the columns [{shown}] (it has {given}){fix}", column=columns[0])
+
+    def refuse_extra(columns: Sequence[str]) -> None:
+        extra = [c for c in columns if c not in names]
+        if extra and signature is not None:
+            raise extra_columns_error(extra, signature)
 
     if mapping is not None:
-        data = mapping.to_inputs(data)
+        data = mapping.to_inputs(mapping.without_unread(data))
     if isinstance(data, pa.Table):
         missing = [n for n in names if n not in data.column_names]
         if missing:
             raise lacks(missing)
+        refuse_extra([c for c in data.column_names if mapping is None or c not in mapping.unread])
         return data.select(list(names))
     if is_dataframe(data):
         columns = [str(c) for c in data.columns]
@@ -728,11 +746,14 @@ def _arrow_input(data: Any, names: Sequence[str], mapping: ColumnMap | None = No
             data = data.set_axis(list(names), axis=1)
         elif missing:
             raise lacks(missing)
+        else:
+            refuse_extra(columns)
         return pa.table({n: _arrow_column(n, data[n].to_numpy()) for n in names})
     if isinstance(data, Mapping):
         missing = [n for n in names if n not in data]
         if missing:
             raise lacks(missing)
+        refuse_extra([str(k) for k in data])
         return pa.table({n: pa.array(np.asarray(data[n]).reshape(-1)) for n in names})
     array = np.asarray(data)
     if array.ndim != 2 or array.shape[1] != len(names):
@@ -1186,7 +1207,7 @@ def _dry_run(
     # recorded in the model, SQL renames too)
     given_rows, coded = _categories_as_codes(data, signature)
     _refuse_unnumbered(given_rows, signature)
-    source = _arrow_input(given_rows, names, signature.columns)
+    source = _arrow_input(given_rows, names, signature.columns, signature=signature)
     nullable = _nullable_columns(script) if script is not None else frozenset()
     _refuse_nan(source, signature.columns, types=types, nullable=nullable)
     _refuse_values_the_load_would_change(source, signature, coded)
