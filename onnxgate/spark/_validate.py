@@ -701,9 +701,9 @@ def _spark_parity(
     reordered = class_order_finding(proto, classes)
     if reordered is not None:
         return with_class_order(result, reordered)
-    mixed = scan_rows(proto).mixed
-    if mixed:
-        result = replace(result, details={**result.details, "rows_mixed": list(mixed)})
+    scan = scan_rows(proto)
+    if scan.mixed:
+        result = replace(result, details={**result.details, "rows_mixed": list(scan.mixed)})
     result = with_tied_rows(result, sum(p.get("tied", 0) for p in partials), done,
                             sum(p.get("tied_untried", 0) for p in partials))
     result = with_rows_holding_nan(result, sum(p.get("with_nan", 0) for p in partials), done)
@@ -718,8 +718,8 @@ def _spark_parity(
     alone = next((p["alone"] for p in partials if p.get("alone")), None)
     if alone is None and result.passed:
         alone = next((p["reference_alone"] for p in partials if p.get("reference_alone")), None)
-    if alone is None and result.passed and mixed:  # as local parity: the batches tried agree, a node reads across rows
-        alone = rows_mixed_finding(mixed)
+    if alone is None and result.passed and scan.decisive:  # as local parity: the batches agree, a node mixes rows
+        alone = rows_mixed_finding(scan.decisive)
     if alone is not None or not result.passed:
         # as local parity: a model drawing random numbers is named as random, not as batch-dependent
         alone = next((p["unrepeated"] for p in partials if p.get("unrepeated")), None) or alone

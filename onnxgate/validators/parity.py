@@ -523,10 +523,10 @@ def check_prediction_parity(
         every = feeds if batches == 1 else as_feeds(data, signature)
         alone = large_batch_disagrees(session, every, signature, tolerances, run_reference, traced=False,
                                       not_run=unscored_batch, cause=batch_cause(proto, rows_scan))
-    if alone is None and result.passed and rows_scan.mixed:
+    if alone is None and result.passed and rows_scan.decisive:
         # the batches tried agree, yet a node reads across the rows: a batch mean, the batch's largest value
         # compared with a threshold the data's rows all lie below (helper-345)
-        alone = rows_mixed_finding(rows_scan.mixed)
+        alone = rows_mixed_finding(rows_scan.decisive)
     unchecked = parity_not_checked(reads, found, categories, held, result.details.get("classes_seen"),
                                    unscored_batch, probe)
     if probe is not None and probe_failed is None and (alone is not None or not result.passed):

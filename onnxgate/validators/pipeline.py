@@ -226,15 +226,17 @@ def _parity(context: CheckContext) -> CheckResult:
                                    {"rows_alone": alone})
         # nor to name a node that mixes the rows of a batch (a batch mean, a count of the rows), from the graph alone
         scan = scan_rows(context.model)
-        if scan.mixed:
-            return CheckResult(PARITY, False, f"{rows_mixed_finding(scan.mixed, scored=False)} (no reference was "
-                               "given: only the graph was checked)", {"rows_mixed": list(scan.mixed)})
+        if scan.decisive:
+            return CheckResult(PARITY, False, f"{rows_mixed_finding(scan.decisive, scored=False)} (no reference "
+                               "was given: only the graph was checked)", {"rows_mixed": list(scan.mixed)})
         if checked:
             skipped = f"{skipped}; the data's first rows score alone as in a batch"
-        if scan.untraced:
+        unjudged = [*scan.untraced, *(m["node"] for m in scan.mixed)]  # lost rows; a sort or a batch-wide output
+        if unjudged:
             skipped = (f"{skipped}; whether the graph mixes the rows of a batch was not checked at "
-                       f"{', '.join(scan.untraced[:3])}{' and more' if len(scan.untraced) > 3 else ''}, where the "
-                       "scan lost the rows (a reference and data score a batch of 10000 rows for it)")
+                       f"{', '.join(unjudged[:3])}{' and more' if len(unjudged) > 3 else ''}, where the scan lost "
+                       "the rows or a node ranks them or answers the whole batch (a reference and data score a "
+                       "batch of 10000 rows for it)")
         return CheckResult.skip(PARITY, skipped)
     if context.data is None:
         return CheckResult.skip(PARITY, "no data to compare on: pass data= (CLI --data)")
