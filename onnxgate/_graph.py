@@ -563,6 +563,17 @@ def _columns_out(node: Any, reached: Sequence[int], where: Mapping[str, tuple[in
         return None if any(p is None for p in parts) else tuple(c for p in parts for c in p or ())
     if node.op_type in ("Gather", "Slice", "ArrayFeatureExtractor") and list(reached) == [0]:
         return _columns_picked(node, where[node.input[0]], weights)
+    if node.op_type == "Where" and len(node.input) == 3:
+        # each element is the first value's or the second's, whatever the condition: the columns stay in place
+        # where both hold the same columns, or one is a constant (a NaN put in a missing code's place, the
+        # integers of a code written back over it: the path from an XGBoost or LightGBM input to its trees)
+        data = [v for v in node.input[1:] if v in where]
+        if data and all(v in where or v in weights for v in node.input[1:]) and len({where[v] for v in data}) == 1:
+            return where[data[0]]
+    read = [where[node.input[i]] for i in reached]
+    width = widths.get(node.output[0]) if node.output else None
+    if width is not None and all(r is not None and all(c < 0 for c in r) for r in read):
+        return (-1,) * width  # computed from other columns alone (a threshold count of another feature)
     return None
 
 

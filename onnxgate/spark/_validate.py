@@ -480,8 +480,12 @@ class _Unchecked:
 
     reads: Any  # onnxgate.validators.parity.MissingValueReads
     categories: list[Any]
-    look_for: dict[tuple[str, int], frozenset[str]]
+    look_for: dict[tuple[str, int], frozenset[Any]]
     probe: dict[str, Any] | None
+    #: the columns of ``look_for`` a vectorizer reads: "words" (its values are its vocabulary's words) or "chars"
+    #: (character n-grams), looked for in the texts as local parity does
+    #: (:func:`~onnxgate.validators.parity.note_text_values`)
+    tokens: dict[tuple[str, int], str] = dataclasses.field(default_factory=dict)
 
 
 def _unchecked(reference: Any, proto: Any, signature: Any, rows: Rows, holds_nan: bool) -> _Unchecked:
@@ -490,16 +494,20 @@ def _unchecked(reference: Any, proto: Any, signature: Any, rows: Rows, holds_nan
     input whose width is not declared, the table's first rows (:func:`_first_rows`: those few rows alone); each
     partition then says which of those values its rows hold, and whether a row holds a missing value where the file
     reads one its own way: the driver never sees the rows."""
-    from onnxgate.validators.parity import ROWS_ALONE, category_columns, missing_value_reads
+    from onnxgate.validators.parity import ROWS_ALONE, category_columns, missing_value_reads, vocabulary_tokens
 
     reads = missing_value_reads(proto, signature, holds_nan)
     probe = _blank_feeds(signature)
     categories: list[Any] = []
-    if any(spec.elem_type == "string" for spec in signature.inputs):
+    # text categories and vocabularies, and integer categories (an encoder's, those a tree splits on), as locally
+    if any(spec.elem_type == "string" or spec.elem_type.startswith(("int", "uint")) for spec in signature.inputs):
         categories = category_columns(reference, proto, probe if probe is not None else
-                                      _first_rows(rows, signature, ROWS_ALONE))
-    look_for = {(k.input, k.column): frozenset(k.agreed()) for k in categories}
-    return _Unchecked(reads, categories, look_for, probe)
+                                      _first_rows(rows, signature, ROWS_ALONE), words=True)
+    words, grams = vocabulary_tokens(categories)
+    look_for: dict[tuple[str, int], frozenset[Any]] = {(k.input, k.column): frozenset(k.agreed()) for k in categories}
+    look_for.update({**words, **grams})
+    tokens = {**{key: "words" for key in words}, **{key: "chars" for key in grams}}
+    return _Unchecked(reads, categories, look_for, probe, tokens)
 
 
 def _blank_feeds(signature: Any) -> dict[str, Any] | None:
@@ -622,7 +630,8 @@ def _spark_parity(
     run = _partition_parity(token, model_b, ref_b, tolerances, inf_equal, RUN_ROWS if data.fragments else 0,
                             data.columns, float32_rows, holds_nan, job=os.urandom(8).hex(), guarded=frozenset(guarded),
                             text_variants=text_variants, reads=unchecked.reads if unchecked else None,
-                            look_for=unchecked.look_for if unchecked else None, wide=data.wide)
+                            look_for=unchecked.look_for if unchecked else None, wide=data.wide,
+                            tokens=unchecked.tokens if unchecked else None)
     try:
         rows = data.frame.mapInArrow(run, _PARTIAL_SCHEMA).collect()
     except Exception as err:
@@ -1015,8 +1024,9 @@ def _partition_parity(
     guarded: frozenset[str] = frozenset(),
     text_variants: bool = True,
     reads: Any = None,
-    look_for: Mapping[tuple[str, int], frozenset[str]] | None = None,
+    look_for: Mapping[tuple[str, int], frozenset[Any]] | None = None,
     wide: tuple[str, ...] = (),
+    tokens: Mapping[tuple[str, int], str] | None = None,
 ) -> Any:
     """The function each partition runs; with ``fragment_rows``, its input is ``(path, row group)``
     pairs and it reads the columns ``read`` itself in batches of that many rows, else Spark's batches
@@ -1025,7 +1035,8 @@ def _partition_parity(
     atol is the default (:func:`_looks_failed`); ``text_variants``: try the first rows' text varied; ``reads``
     and ``look_for``: the columns whose missing values and the text categories a partition says it holds
     (:func:`_unchecked`), as local parity notes them batch by batch for its ``not_checked`` notes; ``wide``: the text
-    columns read as ``large_string`` from every file (:func:`onnxgate.spark._files.worker_batches`)."""
+    columns read as ``large_string`` from every file (:func:`onnxgate.spark._files.worker_batches`); ``tokens``: the
+    columns of ``look_for`` whose values are a vectorizer's words or n-grams, looked for in its texts."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
@@ -1089,7 +1100,10 @@ def _partition_parity(
                 if looking:
                     from onnxgate.validators.parity import note_text_values
 
-                    note_text_values(part["held"], feeds, looking)
+                    kinds = tokens or {}
+                    note_text_values(part["held"], feeds, looking,
+                                     words={k: v for k, v in looking.items() if kinds.get(k) == "words"},
+                                     grams={k: v for k, v in looking.items() if kinds.get(k) == "chars"})
                     looking = {key: values for key, values in looking.items() if len(part["held"][key]) < len(values)}
                 if probe is None:  # as local parity's probe: the first rows, asked again if the partition fails
                     from onnxgate.validators.parity import ROWS_ALONE

@@ -105,13 +105,16 @@ class KnownValues:
         first = self.disputed()
         seen = set(first)
         rest: list[Value] = []
-        tokens = _data_tokens(self.data, self.kind)
-        for value in (*self.reference, *self.file):
+        entries = (*self.reference, *self.file)
+        tokens = _data_tokens(self.data, self.kind, {len(str(v)) for v in entries})
+        for value in entries:
             if value in seen or value in self.data or value in self.missing:
                 continue
             seen.add(value)
-            if self.kind != "category" and value and all(t in tokens for t in self._tokens(str(value).lower())):
-                continue  # each of its words (characters) is in the data already
+            if self.kind == "chars" and str(value) in tokens:
+                continue  # a text of the data holds this n-gram already
+            if self.kind == "words" and value and all(t in tokens for t in self._tokens(str(value).lower())):
+                continue  # each of its words is in the data already
             rest.append(value)
         return (first + rest)[:MAX_VALUES_PER_COLUMN]
 
@@ -124,11 +127,15 @@ def _order(value: Value) -> tuple[bool, Any]:
     return isinstance(value, str), value
 
 
-def _data_tokens(values: Iterable[Value], kind: str) -> frozenset[str]:
+def _data_tokens(values: Iterable[Value], kind: str, sizes: Iterable[int] = ()) -> frozenset[str]:
+    """The words of ``values`` (``kind`` "words"), or their character n-grams of ``sizes`` as a character
+    vectorizer reads them (lower-case, white space runs as one space): an n-gram whose every character the data
+    holds may still be in no text ('xq'), and was never tried."""
     import re
 
     if kind == "chars":
-        return frozenset(c for v in values for c in str(v).lower())
+        texts = [re.sub(r"\s\s+", " ", str(v).lower()) for v in values]
+        return frozenset(t[i:i + n] for t in texts for n in set(sizes) if n > 0 for i in range(len(t) - n + 1))
     if kind == "words":
         return frozenset(w for v in values for w in re.findall(r"\w+", str(v).lower()))
     return frozenset()
@@ -184,6 +191,10 @@ def known_text_values(reference: Any, model: Any, feeds: Mapping[str, Any]) -> l
         file_values = _file_values(model, set(text), widths, by_column)
     except Exception:  # a node read otherwise than expected: nothing known on the file's side
         file_values, by_column = {}, {}
+    try:
+        trees = _tree_categories(model, widths)
+    except Exception:  # a tree read otherwise than expected: its splits add nothing
+        trees = {}
     recorded = _recorded_categories(model, file_values)
     # an input whose categories the record gives is known by them alone, not by its nodes' columns
     by_column.update({name: None for name in recorded if recorded[name] is not file_values.get(name)})
@@ -204,6 +215,8 @@ def known_text_values(reference: Any, model: Any, feeds: Mapping[str, Any]) -> l
             per_column = by_column.get(name)
             # the file's categories read in this column, where its nodes' columns are told (a Gather of it)
             own = cats if per_column is None else [v for v in per_column.get(col, []) if isinstance(v, int) == integers]
+            if integers:  # and the integer categories its trees split on (a LightGBM or XGBoost column)
+                own = [*own, *trees.get((name, col), ())]
             file = own if kind == "category" else words
             if not ref and not file:
                 continue
@@ -477,6 +490,86 @@ def _file_values(model: Any, inputs: set[str], widths: Mapping[str, int] | None 
             out[start] = (words, cats)
             if by_column is not None:
                 by_column[start] = columns
+    return out
+
+
+#: The tree ensembles whose splits :func:`_tree_categories` reads.
+TREE_OPS = frozenset({"TreeEnsembleClassifier", "TreeEnsembleRegressor", "TreeEnsemble"})
+#: Split modes that read a feature as a category: equal (or not) to the split's value (v1 and v5), or one of a set
+#: of values (v5's BRANCH_MEMBER, code 6).
+_CATEGORY_MODES = frozenset({"BRANCH_EQ", "BRANCH_NEQ"})
+_CATEGORY_MODES_V5 = {4: "BRANCH_EQ", 5: "BRANCH_NEQ", 6: "BRANCH_MEMBER"}
+
+
+def _tree_categories(model: Any, widths: Mapping[str, int]) -> dict[tuple[str, int], list[int]]:
+    """The integer categories a tree ensemble splits on (``BRANCH_EQ``, ``BRANCH_NEQ``, ``BRANCH_MEMBER``), per
+    column of the integer inputs ``widths`` names (input -> columns per row) that reach its feature as they are:
+    through Identity, Cast, Concat, a Gather, Slice or ArrayFeatureExtractor by constant indices, and a Where with a
+    constant (:func:`onnxgate._graph.value_columns`). LightGBM's splits on an integer column read its values, an
+    XGBoost model's its codes; a category held by no row is scored by no row (an encoder in between, a
+    LabelEncoder, is read by :func:`_file_values` instead)."""
+    import numpy as np
+
+    from onnxgate._graph import flat_nodes, value_columns
+
+    nodes = flat_nodes(model)
+    trees = [node for node in nodes if node.op_type in TREE_OPS and node.input]
+    if not trees:
+        return {}
+    import onnx
+
+    try:  # the widths of inner values: a Concat of one input per column is placed by its parts' widths
+        shaped = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # a graph shape inference cannot read: the declared widths alone
+        shaped = model
+    splits = [(node.input[0], _category_splits(node)) for node in trees]
+    out: dict[tuple[str, int], list[int]] = {}
+    for name, width in widths.items():
+        where = value_columns(shaped, name, width)
+        for fed, found in splits:
+            columns = where.get(fed)
+            if columns is None:
+                continue
+            for feature, value in found:
+                if 0 <= feature < len(columns) and columns[feature] >= 0 and np.isfinite(value) \
+                        and float(value).is_integer():
+                    out.setdefault((name, columns[feature]), []).append(int(value))
+    return {key: sorted(set(values)) for key, values in out.items()}
+
+
+def _category_splits(node: Any) -> list[tuple[int, float]]:
+    """The ``(feature, value)`` of each split of the tree ensemble ``node`` reading its feature as a category."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    attrs = {k: numpy_helper.to_array(v) if hasattr(v, "dims") else v for k, v in attrs.items()}
+    features = [int(f) for f in attrs.get("nodes_featureids", [])]
+    if node.op_type != "TreeEnsemble":
+        modes = [m.decode() if isinstance(m, bytes) else str(m) for m in attrs.get("nodes_modes", [])]
+        values = attrs.get("nodes_values")
+        if values is None or not len(values):
+            values = attrs.get("nodes_values_as_tensor", [])
+        values = np.asarray(values, dtype=np.float64).reshape(-1)
+        return [(features[i], float(values[i])) for i, mode in enumerate(modes)
+                if mode in _CATEGORY_MODES and i < len(features) and i < len(values)]
+    codes = np.asarray(attrs.get("nodes_modes", []), dtype=np.int64).reshape(-1)
+    values = np.asarray(attrs.get("nodes_splits", []), dtype=np.float64).reshape(-1)
+    members = np.asarray(attrs.get("membership_values", []), dtype=np.float64).reshape(-1)
+    # membership_values: each BRANCH_MEMBER node's set in node order, a NaN after each
+    sets = np.split(members, np.flatnonzero(np.isnan(members)) + 1) if len(members) else []
+    out: list[tuple[int, float]] = []
+    member = 0
+    for i, code in enumerate(codes.tolist()):
+        mode = _CATEGORY_MODES_V5.get(code)
+        if mode is None or i >= len(features):
+            continue
+        if mode == "BRANCH_MEMBER":
+            held = sets[member] if member < len(sets) else np.empty(0)
+            member += 1
+            out += [(features[i], float(v)) for v in held if v == v]
+        elif i < len(values):
+            out.append((features[i], float(values[i])))
     return out
 
 

@@ -1829,3 +1829,60 @@ def test_categories_no_partition_holds_are_named_on_spark_as_locally(local_spark
         if rows is some:
             item = next(i for i in on_spark.details["not_checked"] if i["key"] == "known_values")
             assert item["what"] == "1 category no row holds" and "'color': 'teal'" in item["why"], item
+
+
+def _noted(result: Any, key: str) -> dict[str, Any] | None:
+    return next((i for i in result.details.get("not_checked", ()) if i["key"] == key), None)
+
+
+def test_integer_categories_a_tree_splits_on_are_named_on_spark_as_locally(local_spark: Any) -> None:
+    # a LightGBM model with categorical_feature on a plain integer column: its trees split on shops 42 and 99, which
+    # no row holds; Spark's partitions said which text categories they held and nothing of integer ones
+    import lightgbm as lgb
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"shop": rng.choice([7, 11, 23, 42, 99], 600).astype(np.int64), "x": rng.normal(size=600)})
+    model = lgb.LGBMClassifier(n_estimators=10, min_child_samples=5, min_data_per_group=5, cat_smooth=1,
+                               verbose=-1, n_jobs=1).fit(df, (df.shop.isin([11, 42]) ^ (df.x > 0)).astype(int),
+                                                         categorical_feature=["shop"])
+    conv = og.convert(model, df.head())
+    some = df[~df.shop.isin([42, 99])].sort_values("shop", kind="stable").reset_index(drop=True)
+    local = parity(og.validate(conv, reference=model, data=some))
+    on_spark = parity(ogs.validate(conv, local_spark.createDataFrame(some).repartition(2), reference=model))
+    assert local.passed and on_spark.passed, on_spark.message
+    assert _not_checked(on_spark) == _not_checked(local)
+    item, there = _noted(on_spark, "known_values"), _noted(local, "known_values")
+    assert item is not None and there is not None and item["what"] == "2 categories no row holds", item
+    assert item["values"] == there["values"] and item["why"].startswith("'shop': 42, 99: the model knows them"), item
+    every = parity(ogs.validate(conv, local_spark.createDataFrame(df).repartition(2), reference=model))
+    assert every.passed and _noted(every, "known_values") is None, every.details.get("not_checked")
+
+
+@pytest.mark.parametrize("analyzer", ["word", "char"])
+def test_vocabulary_no_partition_holds_is_named_on_spark_as_locally(local_spark: Any, analyzer: str) -> None:
+    # the words (character n-grams) of a TfidfVectorizer's vocabulary no row's text holds: local parity named them,
+    # Spark's said nothing; each partition now says which it holds, and the union leaves those of 'foggy'
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    words = ["cold", "warm", "sunny", "rainy", "windy", "snowy", "foggy", "humid"]
+    rng = np.random.default_rng(2)
+    texts = np.array([" ".join(rng.choice(words, 3)) for _ in range(200)], dtype=object)
+    vectorizer = TfidfVectorizer() if analyzer == "word" else TfidfVectorizer(analyzer="char", ngram_range=(2, 3))
+    model = make_pipeline(vectorizer, LogisticRegression()).fit(
+        texts, np.array([("cold" in t) or ("snowy" in t) for t in texts]).astype(int))
+    conv = og.convert(model, texts[:5].reshape(-1, 1))
+    name = conv.model.graph.input[0].name
+    some = pd.DataFrame({name: sorted(t for t in texts if "foggy" not in t)})
+    local = parity(og.validate(conv, reference=model, data=some[[name]].to_numpy()))
+    on_spark = parity(ogs.validate(conv, local_spark.createDataFrame(some).repartition(2), reference=model))
+    assert on_spark.details["engine"]["partitions"] == 2
+    assert local.passed and on_spark.passed, on_spark.message
+    item, there = _noted(on_spark, "vocabulary"), _noted(local, "vocabulary")
+    assert item is not None and there is not None, on_spark.details.get("not_checked")
+    assert item["what"] == there["what"] and item["values"] == there["values"], (item, there)
+    assert ("'foggy'" if analyzer == "word" else "'fog'") in item["why"], item
+    every = parity(ogs.validate(conv, local_spark.createDataFrame(pd.DataFrame({name: list(texts)})).repartition(2),
+                                reference=model))
+    assert every.passed and _noted(every, "vocabulary") is None, every.details.get("not_checked")

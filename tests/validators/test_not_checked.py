@@ -386,8 +386,9 @@ def test_each_column_is_named_by_the_categories_read_in_it():
 
 
 def test_integer_categories_no_row_holds_are_named():
-    """An encoder fitted on integer codes 3, 7, 42: data holding 3 and 7 alone names 42 (the search tries text
-    values only, so it says to add rows); data holding all three says nothing (the earlier test)."""
+    """An encoder fitted on integer codes 3, 7, 42: data holding 3 and 7 alone names 42; a search scores a row
+    holding 42 and the note goes (the search tried text values only, and the note said to add rows); data holding
+    all three says nothing (the earlier test)."""
     import pandas as pd
     from sklearn.compose import make_column_transformer
     from sklearn.linear_model import LogisticRegression
@@ -401,11 +402,12 @@ def test_integer_categories_no_row_holds_are_named():
                           LogisticRegression()).fit(df, (df.x > 0).astype(int))
     conv = og.convert(model, df.head())
     some = df[df.code != 42]
-    for search in (0, 30):
-        report = og.validate(conv, reference=model, data=some, search=search)
-        [item] = _items(report, "known_values")
-        assert item["what"] == "1 category no row holds", item
-        assert item["why"].startswith("'code': 42: ") and "add rows holding them" in item["why"], item
+    [item] = _items(og.validate(conv, reference=model, data=some), "known_values")
+    assert item["what"] == "1 category no row holds", item
+    assert item["why"].startswith("'code': 42: ") and "the search tries them" in item["why"], item
+    searched = og.validate(conv, reference=model, data=some, search=30)
+    assert searched.passed and _items(searched, "known_values") == [], searched.not_checked()
+    assert ["code", 0, 42] in searched.check("search_divergences").details["known_values_tried"]
 
 
 @pytest.fixture(scope="module")
@@ -466,7 +468,8 @@ def test_a_search_too_small_to_try_every_category_leaves_the_others_named():
 def test_text_categories_read_as_codes_on_a_sql_target_are_named_by_their_text():
     """A OneHotEncoder over text columns converted for SQL Edge reads each column's codes (int32): the note of the
     categories no row holds named their codes ('color': 0), where the data holds texts and a container file of the
-    same model says 'blue'; and it said the search tries text values, which it never does for codes."""
+    same model says 'blue'. The search tries the code too (helper-354's integer categories), recording it as
+    'blue', so the note goes after one, as on the container file."""
     import pandas as pd
     from sklearn.compose import make_column_transformer
     from sklearn.linear_model import LogisticRegression
@@ -484,5 +487,101 @@ def test_text_categories_read_as_codes_on_a_sql_target_are_named_by_their_text()
         [item] = _items(report, "known_values")
         assert item["why"].startswith("'color': 'blue': "), (target, item)
         assert item["values"][0]["values"] == ["blue"], (target, item)
-        said = "add rows holding them to the data" in item["why"]
-        assert said == (target == "sql-edge-2.0"), (target, item)
+        assert "the search tries them" in item["why"], (target, item)
+        searched = og.validate(og.convert(model, df.head(), target=target), target, reference=model, data=some,
+                               search=30)
+        assert searched.passed and _items(searched, "known_values") == [], (target, searched.not_checked())
+        assert ["color", 0, "blue"] in searched.check("search_divergences").details["known_values_tried"], target
+
+
+# -- categories inside the trees, character n-grams (helper-354) ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lightgbm_shops():
+    """LightGBM with categorical_feature on a plain integer column: its trees split on the values 7..99 themselves
+    (no encoder in the file, only the trees' BRANCH_EQ splits know them)."""
+    import pandas as pd
+
+    lgb = pytest.importorskip("lightgbm")
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"shop": rng.choice([7, 11, 23, 42, 99], 600).astype(np.int64), "x": rng.normal(size=600)})
+    y = (df.shop.isin([11, 42]) ^ (df.x > 0)).astype(int)
+    model = lgb.LGBMClassifier(n_estimators=10, min_child_samples=5, min_data_per_group=5, cat_smooth=1,
+                               verbose=-1).fit(df, y, categorical_feature=["shop"])
+    return model, og.convert(model, df.head()), df
+
+
+def test_categories_a_lightgbm_tree_splits_on_that_no_row_holds_are_named(lightgbm_shops):
+    """Data without shops 42 and 99: the note names them (no note was written: the file has no encoder); a search
+    that reaches them scores them and the note goes; data holding every shop says nothing."""
+    model, conv, df = lightgbm_shops
+    some = df[~df.shop.isin([42, 99])]
+    [item] = _items(og.validate(conv, reference=model, data=some), "known_values")
+    assert item["what"] == "2 categories no row holds", item
+    assert item["why"].startswith("'shop': 42, 99: the model knows them") and "the search tries them" in item["why"]
+    assert item["values"] == [{"input": "shop", "column": 0, "label": "shop", "kind": "category", "values": [42, 99],
+                               "count": 2}]
+    searched = og.validate(conv, reference=model, data=some, search=40)
+    assert searched.passed and _items(searched, "known_values") == [], searched.not_checked()
+    tried = searched.check("search_divergences").details["known_values_tried"]
+    assert sorted(v for _, _, v in tried) == [42, 99], tried
+    report = og.validate(conv, reference=model, data=df)
+    assert report.passed and _items(report, "known_values") == [], report.not_checked()
+
+
+def test_categories_an_xgboost_tree_splits_on_are_named_by_value_and_bounded():
+    """XGBoost reads codes; the note names the categories no row holds by value, five of them and a count, and
+    says a search too small to reach them did not."""
+    import pandas as pd
+
+    xgb = pytest.importorskip("xgboost")
+    cats = [3, 8, 15, 21, 34, 40, 51, 60, 77, 80, 91, 99]
+    rng = np.random.default_rng(4)
+    shop = rng.choice(cats, 1200)
+    x = rng.normal(size=1200)
+    df = pd.DataFrame({"shop": pd.Categorical(shop, categories=cats), "x": x})
+    model = xgb.XGBClassifier(n_estimators=8, max_depth=3, enable_categorical=True, tree_method="hist").fit(
+        df, (np.isin(shop, cats[::2]) ^ (x > 1)).astype(int))
+    conv = og.convert(model, df.head())
+    some = df[df.shop.isin([3, 8])]
+    [item] = _items(og.validate(conv, reference=model, data=some), "known_values")
+    assert item["what"] == "10 categories no row holds", item
+    shown = "'shop': 15, 21, 34, 40, 51 and 5 more: "
+    assert item["why"].startswith(shown), item
+    small = og.validate(conv, reference=model, data=some, search=6)
+    tried = small.check("search_divergences").details["known_values_tried"]
+    [item] = _items(small, "known_values")
+    assert item["what"] == f"{10 - len(tried)} categories no row holds", (item, tried)
+    assert "the search (budget 6) did not reach them" in item["why"], item
+    report = og.validate(conv, reference=model, data=df)
+    assert report.passed and _items(report, "known_values") == [], report.not_checked()
+
+
+@pytest.fixture(scope="module")
+def char_texts():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    words = ["cold", "warm", "sunny", "rainy", "windy", "snowy", "foggy", "humid"]
+    rng = np.random.default_rng(2)
+    X = np.array([" ".join(rng.choice(words, 3)) for _ in range(200)], dtype=object)
+    y = np.array([("cold" in t) or ("snowy" in t) for t in X]).astype(int)
+    model = make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(2, 3)), LogisticRegression()).fit(X, y)
+    return model, og.convert(model, X[:5].reshape(-1, 1)), X
+
+
+def test_character_ngrams_no_row_holds_are_named(char_texts):
+    """Texts without 'foggy': the n-grams only texts holding it hold ('fo', 'ogg', 'd f', ...) are named (the note
+    said nothing of a character vectorizer); every text: none."""
+    model, conv, X = char_texts
+    some = np.array([t for t in X if "foggy" not in t], dtype=object)
+    report = og.validate(conv, reference=model, data=some.reshape(-1, 1))
+    [item] = _items(report, "vocabulary")
+    lacking = {g for g in model[0].vocabulary_ if not any(g in t for t in some)}
+    assert "ogg" in lacking and all(any(g in t for t in X if "foggy" in t) for g in lacking), lacking
+    assert item["what"] == f"{len(lacking)} vocabulary character n-grams no row holds", item
+    assert set(item["values"][0]["values"]) == lacking and item["values"][0]["kind"] == "chars", item
+    report = og.validate(conv, reference=model, data=X.reshape(-1, 1))
+    assert report.passed and _items(report, "vocabulary") == [], report.not_checked()

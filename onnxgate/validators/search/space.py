@@ -174,11 +174,11 @@ def _with_text_edges(signature: Signature, feeds: dict[str, Array], n: int,
 
 def _with_known_values(feeds: dict[str, Array], n: int, known: Sequence[KnownValues], limit: int,
                        chosen: list[tuple[str, int, Any]] | None = None) -> tuple[dict[str, Array], int]:
-    """``feeds`` followed by copies of data rows, each with one text element set to a value the reference or the
-    file knows (:meth:`KnownValues.to_try`), at most ``limit``, and how many were added: every column's disputed
-    values first, then one value of each column in turn. A category the file renamed ('teal' -> 'purple') is
-    scored otherwise only on rows holding it, which the data may lack: the reference scores 'teal' as teal, the
-    file as unknown (the OH03s audit case)."""
+    """``feeds`` followed by copies of data rows, each with one text or integer element set to a value the
+    reference or the file knows (:meth:`KnownValues.to_try`), at most ``limit``, and how many were added: every
+    column's disputed values first, then one value of each column in turn. A category the file renamed ('teal' ->
+    'purple') is scored otherwise only on rows holding it, which the data may lack: the reference scores 'teal' as
+    teal, the file as unknown (the OH03s audit case)."""
     import numpy as np
 
     if not n or limit <= 0:
@@ -186,7 +186,8 @@ def _with_known_values(feeds: dict[str, Array], n: int, known: Sequence[KnownVal
     bases = sorted({0, n // 2, n - 1})
     picks: list[tuple[int, int, int, str, int, Any]] = []  # (tier, rank, column order, input, column, value)
     for order, k in enumerate(known):
-        if k.input not in feeds or feeds[k.input].dtype.kind not in "OU":
+        # text values, and integer categories (an encoder's, or those a LightGBM or XGBoost tree splits on)
+        if k.input not in feeds or feeds[k.input].dtype.kind not in "OUiu":
             continue
         disputed = set(k.disputed())
         picks += [(0 if value in disputed else 1, rank, order, k.input, k.column, value)
@@ -194,13 +195,14 @@ def _with_known_values(feeds: dict[str, Array], n: int, known: Sequence[KnownVal
     picks = sorted(picks)[:limit]
     if not picks:
         return feeds, 0
-    if chosen is not None:
-        chosen += [(name, col, value) for _, _, _, name, col, value in picks]
+    if chosen is not None:  # a code named by its category, as the data's rows and the notes name it
+        chosen += [(name, col, known[order].shown(value)) for _, _, order, name, col, value in picks]
     rows = index_array([bases[rank % len(bases)] for _, rank, _, _, _, _ in picks])
     grown = {name: np.concatenate([values, values[rows]]) if values.ndim else values for name, values in feeds.items()}
     start = len(next(iter(feeds.values())))
     for name in {pick[3] for pick in picks}:
-        grown[name] = grown[name].astype(object)
+        if grown[name].dtype.kind in "OU":
+            grown[name] = grown[name].astype(object)
     for i, (_, _, _, name, col, value) in enumerate(picks):
         if grown[name].ndim > 1:
             flat = grown[name][start + i].reshape(-1)
