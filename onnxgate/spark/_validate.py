@@ -607,7 +607,6 @@ def _spark_parity(
         OutputAccumulator,
         class_order_finding,
         parity_result,
-        rows_mixed_finding,
         with_class_order,
         with_rounding_measured,
         with_rows_holding_nan,
@@ -727,8 +726,6 @@ def _spark_parity(
     alone = next((p["alone"] for p in partials if p.get("alone")), None)
     if alone is None and result.passed:
         alone = next((p["reference_alone"] for p in partials if p.get("reference_alone")), None)
-    if alone is None and result.passed and scan.decisive:  # as local parity: the batches agree, a node mixes rows
-        alone = rows_mixed_finding(scan.decisive)
     if alone is not None or not result.passed:
         # as local parity: a model drawing random numbers is named as random, not as batch-dependent
         alone = next((p["unrepeated"] for p in partials if p.get("unrepeated")), None) or alone
@@ -819,7 +816,7 @@ def _merged_not_checked(result: CheckResult, partials: list[dict[str, Any]],
     compared; the classes seen come from the merged counts (``details["classes_seen"]``), as locally."""
     import numpy as np
 
-    from onnxgate.validators.parity import parity_not_checked
+    from onnxgate.validators.parity import parity_not_checked, rows_mixed_item
 
     if unchecked is None or not result.passed:
         return []
@@ -836,8 +833,11 @@ def _merged_not_checked(result: CheckResult, partials: list[dict[str, Any]],
     for part in partials:
         for name, columns in part.get("missing_found", {}).items():
             found.setdefault(name, set()).update(columns)
-    return parity_not_checked(unchecked.reads, found, unchecked.categories,
-                              held, result.details.get("classes_seen"), unscored, probe, search=SPARK_SEARCH_ADVICE)
+    items = parity_not_checked(unchecked.reads, found, unchecked.categories,
+                               held, result.details.get("classes_seen"), unscored, probe, search=SPARK_SEARCH_ADVICE)
+    if result.details.get("rows_mixed"):  # as local parity: named, checked by the batches alone
+        items.append(rows_mixed_item(result.details["rows_mixed"]))
+    return items
 
 
 def _looks_failed(part: dict[str, Any]) -> bool:

@@ -119,7 +119,7 @@ __all__ = [
     "reference_failed",
     "resolve_tolerances",
     "row_inputs_shown",
-    "rows_mixed_finding",
+    "rows_mixed_item",
     "rows_with_nan",
     "scalar_inputs_finding",
     "traced_rows_disagree",
@@ -523,12 +523,14 @@ def check_prediction_parity(
         every = feeds if batches == 1 else as_feeds(data, signature)
         alone = large_batch_disagrees(session, every, signature, tolerances, run_reference, traced=False,
                                       not_run=unscored_batch, cause=batch_cause(proto, rows_scan))
-    if alone is None and result.passed and rows_scan.decisive:
-        # the batches tried agree, yet a node reads across the rows: a batch mean, the batch's largest value
-        # compared with a threshold the data's rows all lie below (helper-345)
-        alone = rows_mixed_finding(rows_scan.decisive)
     unchecked = parity_not_checked(reads, found, categories, held, result.details.get("classes_seen"),
                                    unscored_batch, probe)
+    if rows_scan.mixed:
+        # the batches tried agree, yet a node reads across the rows: a batch's largest value compared with a
+        # threshold the data's rows all lie below passes (helper-345). Named, not failed: a sort of the rows undone
+        # after (pack_padded_sequence), a batch mean beside the per-row outputs (return y, y.mean()) and Keras'
+        # bincount sizing its output by the batch's largest value answer each row from its own values
+        unchecked.append(rows_mixed_item(rows_scan.mixed))
     if probe is not None and probe_failed is None and (alone is not None or not result.passed):
         # before blaming the batch (or the file): does either model answer the same rows the same twice? A
         # reference drawing noise (torch.randn_like, F.dropout(training=True), tf.random) failed as "depends on
@@ -1913,14 +1915,18 @@ def large_batch_disagrees(
 CLASS_TABLES = ("classlabels_int64s", "classlabels_strings")
 
 
+#: Operators a class table's positions pass through unchanged from the ArgMax choosing them.
+_POSITION_PASSTHROUGH = ("Cast", "Reshape", "Identity", "Squeeze", "Unsqueeze", "Flatten")
+
+
 def class_order_finding(model: Any, classes: Sequence[Any] | None) -> tuple[str, dict[str, Any]] | None:
     """A sentence and its evidence when a class table of ``model`` holds exactly a native classifier reference's
     ``classes`` (its ``classes_``) in another order, else None. A class table: a ``classlabels_*`` attribute (a
     classifier node's, a ZipMap's), or a constant vector a ``Gather`` or ``ArrayFeatureExtractor`` picks labels from
-    (the converters' ``classes[argmax(scores)]``). Such a file labels rows of one class with another and gives
-    each score to another class: on data of one class, where both models answered that class alike, it passed
-    (helper-318's audit). A table of other values (a converter's codes 0..k-1, mapped to the classes after) is not
-    compared."""
+    (the converters' ``classes[argmax(scores)]``, positions an ``ArgMax`` chose). Such a file labels rows of one
+    class with another and gives each score to another class: on data of one class, where both models answered that
+    class alike, it passed (helper-318's audit). A table of other values (a converter's codes 0..k-1, mapped to the
+    classes after) is not compared."""
     from onnx import helper, numpy_helper
 
     from onnxgate.validators.structure import iter_nodes, node_label
@@ -1934,11 +1940,22 @@ def class_order_finding(model: Any, classes: Sequence[Any] | None) -> tuple[str,
             value = next((a.t for a in node.attribute if a.name == "value"), None)
             if value is not None:
                 constants[node.output[0]] = value
+    producers = {name: node for _, node in iter_nodes(model.graph) for name in node.output}
+
+    def by_argmax(name: str) -> bool:  # the pick's positions are an ArgMax's, through casts and reshapes
+        node = producers.get(name)
+        while node is not None and node.op_type in _POSITION_PASSTHROUGH and node.input:
+            node = producers.get(node.input[0])
+        return node is not None and node.op_type == "ArgMax"
+
     for path, node in iter_nodes(model.graph):
         tables: list[tuple[str, list[Any]]] = [
             (attr.name, list(helper.get_attribute_value(attr))) for attr in node.attribute if attr.name in CLASS_TABLES]
-        picks = node.op_type == "ArrayFeatureExtractor" or (node.op_type == "Gather" and not any(
-            a.name == "axis" and a.i != 0 for a in node.attribute))
+        # a pick by other positions (a threshold classifier's ``classes[p >= t]`` for pos_label=0 reads [1, 0]) is
+        # the converter's own mapping, not a class table
+        picks = (node.op_type == "ArrayFeatureExtractor" or (node.op_type == "Gather" and not any(
+            a.name == "axis" and a.i != 0 for a in node.attribute))) and len(node.input) > 1 and by_argmax(
+            node.input[1])
         if picks and node.input and node.input[0] in constants:
             array = numpy_helper.to_array(constants[node.input[0]])
             if array.ndim == 1:
@@ -2045,20 +2062,18 @@ def batch_cause(model: Any, scan: Any) -> str:
     return "its graph reads the batch size, through Shape, Size or control flow"
 
 
-def rows_mixed_finding(mixed: Sequence[Mapping[str, Any]], *, scored: bool = True) -> str:
-    """The sentence failing a file whose graph mixes the rows of a batch (:func:`onnxgate.validators.rows_mixed.
-    scan_rows`) where no batch scored showed it (``scored`` False: none was scored, no reference given): the nodes,
-    and what to do."""
+def rows_mixed_item(mixed: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """The ``not_checked`` entry of a passing parity whose file's graph mixes the rows of a batch
+    (:func:`onnxgate.validators.rows_mixed.scan_rows`): the batches scored agreed, and a batch size or rows they
+    did not hold could still answer otherwise. Local and Spark parity both say it."""
     from onnxgate.validators.rows_mixed import rows_mixing_sentence
 
     count = len(mixed)
-    shown = "which the batches scored here did not show, " if scored else ""
-    return (f"{count} node{'s' if count > 1 else ''} of the file's graph mix{'' if count > 1 else 'es'} the rows of a "
-            f"batch: {rows_mixing_sentence(mixed)}. A row's answer then depends on the other rows scored with it "
-            "(a batch mean, a count of the rows, the batch's largest value against a threshold), "
-            f"{shown}and a service or PREDICT batching rows otherwise answers otherwise. Convert "
-            "the model again rather than edit the file, export it in inference mode (PyTorch: model.eval()), or "
-            "reduce over a row's own values (an axis other than the rows, axis 0)")
+    return not_checked_item(
+        "rows_mixed", f"{count} node{'s' if count > 1 else ''} computing over the batch's rows",
+        f"{rows_mixing_sentence(mixed)}: a row's answer may depend on the other rows scored with it; the batches "
+        "scored here agreed (and a batch of 10000 rows where it was scored), so score rows in the batch sizes the "
+        "deployment uses, with the values it will see")
 
 
 def _row_width(specs: Sequence[Any]) -> int:

@@ -19,7 +19,7 @@ mixes its rows) is the check of what the scan cannot see.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,10 +46,6 @@ ROW_MIXERS: Mapping[str, tuple[str, int]] = {
 #: answers each row from its own values, and failing it as mixing the rows failed correct files; a count of them
 #: (through Shape or a reduction) does not. The scan names them in :attr:`RowsScan.untraced`: the large batch checks.
 ROW_INDEXERS = ("NonZero", "Unique")
-#: Operators ranking the rows (positions, not values): a sort of the rows that the graph undoes after
-#: (``pack_padded_sequence`` sorts the rows by length and puts them back) answers each row from its own values.
-#: Named in :attr:`RowsScan.mixed`, checked by the large batch, never failed on their own.
-ROW_RANKERS = ("TopK", "ArgMax", "ArgMin")
 #: The opset of the default domain from which a reduction reads its axes from input 1 (ReduceSum from 13, the
 #: others from 18).
 AXES_AS_INPUT = {"ReduceSum": 13}
@@ -67,12 +63,6 @@ class RowsScan:
 
     mixed: tuple[dict[str, Any], ...] = ()
     untraced: tuple[str, ...] = ()
-    #: the entries of ``mixed`` that fail parity on their own when the batches scored all agreed: each a node
-    #: computing values over the rows (not one of :data:`ROW_RANKERS`) whose answer reaches an output carrying the
-    #: rows (or a subgraph, which is not followed). A batch mean beside the per-row outputs (PyTorch's
-    #: ``return y, y.mean()``, an output of no rows) and a sort of the rows undone after (``pack_padded_sequence``'s
-    #: TopK over the lengths) answer each row from its own values; they are named, and the large batch checks them
-    decisive: tuple[dict[str, Any], ...] = ()
 
 
 def scan_rows(model: Any) -> RowsScan:
@@ -97,9 +87,7 @@ def scan_rows(model: Any) -> RowsScan:
     initializers = {t.name for t in inferred.graph.initializer}
     derived = {v.name for v in inferred.graph.input if v.name not in initializers}
     found: list[dict[str, Any]] = []
-    decisive: list[dict[str, Any]] = []
     untraced: list[str] = []
-    reaches_rows = _reaching_rows(inferred.graph)
     for where, node, shapes, constants in _nodes_with_shapes(inferred.graph, "main graph", {}, {}):
         label = repr(node.name or f"{node.op_type} -> {node.output[0] if node.output else ''}")
         reads = [name for name in node.input if name in derived]
@@ -112,51 +100,10 @@ def scan_rows(model: Any) -> RowsScan:
             read, why = reason
             found.append({"node": f"{label} ({node.op_type})", "op_type": node.op_type, "where": where,
                           "reads": f"{read!r} {_shown(shapes[read])}", "why": why})
-            if node.op_type not in ROW_RANKERS and (where != "main graph" or reaches_rows(node)):
-                decisive.append(found[-1])
         elif (_may_mix(node, constants) and any(_rows_lost(shapes.get(name)) for name in reads)) or _indexes_rows(
                 node, [shapes.get(name) for name in reads]):
             untraced.append(f"{label} ({node.op_type})")
-    return RowsScan(tuple(found), tuple(untraced), tuple(decisive))
-
-
-def _reaching_rows(graph: Any) -> Callable[[Any], bool]:
-    """Whether a node of the main ``graph`` (shapes inferred, the rows named :data:`ROWS`) feeds an output whose
-    shape carries the rows, or one of unknown shape, or a node holding a subgraph (not followed): then a row's
-    answer may read what the node computed over the other rows."""
-    consumers: dict[str, list[Any]] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
-    per_row = {v.name for v in graph.output  # any but an output of fixed shape (a scalar, [4])
-               if not v.type.tensor_type.HasField("shape")
-               or not all(d.HasField("dim_value") for d in v.type.tensor_type.shape.dim)}
-    captured = {name for node in graph.node for _, sub in node_subgraphs(node) for name in _names_read(sub)}
-
-    def reaches(start: Any) -> bool:
-        pending, seen = list(start.output), set()
-        while pending:
-            name = pending.pop()
-            if name in seen:
-                continue
-            seen.add(name)
-            if name in per_row or name in captured:
-                return True
-            for node in consumers.get(name, ()):
-                if any(True for _ in node_subgraphs(node)):
-                    return True
-                pending.extend(node.output)
-        return False
-
-    return reaches
-
-
-def _names_read(graph: Any) -> Iterator[str]:
-    """The names the nodes of ``graph`` and of its subgraphs read (an outer name a branch captures among them)."""
-    for node in graph.node:
-        yield from node.input
-        for _, sub in node_subgraphs(node):
-            yield from _names_read(sub)
+    return RowsScan(tuple(found), tuple(untraced))
 
 
 def _inferred_keeping_rows(model: Any) -> Any:
