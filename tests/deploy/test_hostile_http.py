@@ -549,24 +549,33 @@ def _answers(data: bytes) -> list[tuple[int, bytes]]:
     return answers
 
 
+_BIG = b'{"data": ' + b" " * 20_000 + json.dumps([ROW] * 3).encode() + b"}"  # over INLINE_MAX_BYTES: the pool
+_SMALL = json.dumps({"data": [ROW]}).encode()
+
+
+def _post(body: bytes) -> bytes:
+    return (b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+            % len(body) + body)
+
+
+def _sent_then_half_closed(server: Server, requests: bytes) -> bytes:
+    """What the server sends back to ``requests`` sent on one connection and followed by a half-close (``nc -N``),
+    read until it closes the connection."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(requests)
+        sock.shutdown(socket.SHUT_WR)
+        data = b""
+        while part := sock.recv(65536):  # the server closes the connection once it has answered
+            data += part
+    return data
+
+
 def test_requests_sent_before_a_half_close_are_all_answered(server: Server) -> None:
     """Before: a client that half-closes once its requests are sent (``nc -N``, ``socat``, ``shutdown(SHUT_WR)``) had
     its connection closed at once: of a large request (scored in the thread pool) and two small ones pipelined behind
     it, none was answered in 12 of 15 tries (all three in the others), each loss an error traceback in the log."""
-    big = b'{"data": ' + b" " * 20_000 + json.dumps([ROW] * 3).encode() + b"}"  # over INLINE_MAX_BYTES: the pool
-    small = json.dumps({"data": [ROW]}).encode()
-
-    def post(body: bytes) -> bytes:
-        return (b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
-                % len(body) + body)
-
     for _ in range(5):
-        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-            sock.sendall(post(big) + post(small) * 2)
-            sock.shutdown(socket.SHUT_WR)
-            data = b""
-            while part := sock.recv(65536):  # the server closes the connection once it has answered
-                data += part
+        data = _sent_then_half_closed(server, _post(_BIG) + _post(_SMALL) * 2)
         answers = _answers(data)
         assert [status for status, _ in answers] == [200, 200, 200], data[:300]
         labels = [json.loads(body)["label"] for _, body in answers]
@@ -582,20 +591,8 @@ def test_requests_sent_whole_before_one_cut_short_by_a_half_close_are_answered(s
     the blank line after its last GET) closed the connection at once: the requests sent whole before it, one being
     scored in the thread pool and one pipelined behind it, got no answer, and the first an error traceback in the log.
     The request cut short is not answered; the connection is closed after the others' answers."""
-    big = b'{"data": ' + b" " * 20_000 + json.dumps([ROW] * 3).encode() + b"}"  # over INLINE_MAX_BYTES: the pool
-    small = json.dumps({"data": [ROW]}).encode()
-
-    def post(body: bytes) -> bytes:
-        return (b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
-                % len(body) + body)
-
     for _ in range(3):
-        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-            sock.sendall(post(big) + post(small) + cut)
-            sock.shutdown(socket.SHUT_WR)
-            data = b""
-            while part := sock.recv(65536):  # the server closes the connection once it has answered
-                data += part
+        data = _sent_then_half_closed(server, _post(_BIG) + _post(_SMALL) + cut)
         answers = _answers(data)
         assert [status for status, _ in answers] == [200, 200], data[:300]
         assert [len(json.loads(body)["label"]) for _, body in answers] == [3, 1]
