@@ -410,9 +410,8 @@ def test_integer_categories_no_row_holds_are_named():
     assert ["code", 0, 42] in searched.check("search_divergences").details["known_values_tried"]
 
 
-@pytest.fixture(scope="module")
-def texts():
-    from sklearn.feature_extraction.text import CountVectorizer
+def _weather_text_model(vectorizer):
+    """``vectorizer`` and a logistic regression fitted on 200 texts of 3 weather words, converted, and the texts."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
@@ -420,8 +419,15 @@ def texts():
     rng = np.random.default_rng(2)
     X = np.array([" ".join(rng.choice(words, 3)) for _ in range(200)], dtype=object)
     y = np.array([("cold" in t) or ("snowy" in t) for t in X]).astype(int)
-    model = make_pipeline(CountVectorizer(), LogisticRegression()).fit(X, y)
+    model = make_pipeline(vectorizer, LogisticRegression()).fit(X, y)
     return model, og.convert(model, X[:5].reshape(-1, 1)), X
+
+
+@pytest.fixture(scope="module")
+def texts():
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    return _weather_text_model(CountVectorizer())
 
 
 def test_vocabulary_words_no_row_holds_are_named(texts):
@@ -561,15 +567,8 @@ def test_categories_an_xgboost_tree_splits_on_are_named_by_value_and_bounded():
 @pytest.fixture(scope="module")
 def char_texts():
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
 
-    words = ["cold", "warm", "sunny", "rainy", "windy", "snowy", "foggy", "humid"]
-    rng = np.random.default_rng(2)
-    X = np.array([" ".join(rng.choice(words, 3)) for _ in range(200)], dtype=object)
-    y = np.array([("cold" in t) or ("snowy" in t) for t in X]).astype(int)
-    model = make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(2, 3)), LogisticRegression()).fit(X, y)
-    return model, og.convert(model, X[:5].reshape(-1, 1)), X
+    return _weather_text_model(TfidfVectorizer(analyzer="char", ngram_range=(2, 3)))
 
 
 def test_character_ngrams_no_row_holds_are_named(char_texts):
