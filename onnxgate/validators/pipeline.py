@@ -215,11 +215,12 @@ def _target_check(fn: CheckFn) -> Callable[[CheckContext], CheckResult]:
 def _parity(context: CheckContext) -> CheckResult:
     if context.reference is None:
         skipped = "no reference model given (pass reference= and data=, CLI --reference/--data)"
-        from onnxgate.validators.parity import rows_alone_without_reference
         from onnxgate.validators.rows_mixed import scan_rows
 
         checked = False
-        if context.data is not None:
+        if context.data is not None:  # parity's module only then: `validate m.onnx` starts without it
+            from onnxgate.validators.parity import rows_alone_without_reference
+
             alone, checked = rows_alone_without_reference(context.model, context.data)
             if alone is not None:  # no reference needed to see that rows are not scored on their own
                 return CheckResult(PARITY, False, f"{alone} (no reference was given: only this was checked)",
