@@ -126,8 +126,6 @@ def test_package_out_under_a_file_is_named_before_any_work(made: dict[str, Path]
     assert Path("f").read_text() == "notes"
 
 
-
-
 @pytest.mark.parametrize(("case", "says"), [
     ("no-manifest", "'pkg' holds model.onnx but no manifest.json"),
     ("target-5", "'pkg/manifest.json' is damaged: its 'target' is 5"),
