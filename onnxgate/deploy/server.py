@@ -25,7 +25,9 @@ Routes of the Open Inference Protocol (KServe v2, what Triton, KServe and Seldon
 
 The model's name is the package's service name (``manifest.json``: ``service.name``); its only
 version is ``1``. Datatypes: FP16, FP32, FP64, INT8-64, UINT8-64, BOOL and BYTES (strings), each
-mapped from the model's element type; an input must be sent with its exact datatype and shape, but for an
+mapped from the model's element type; an input must be sent with its exact datatype and shape (one whose first size
+is over the row limit and that does not fit the input's shape, as an image sent flat, gets 400 naming the shape to
+send, not 413), but for an
 input of category codes (an XGBoost or LightGBM model fitted on pandas category columns), whose metadata says
 INT32, the category values may be sent instead (BYTES text, or INT64/FP32/FP64/INT32 numbers), read as their
 codes as ``/score`` reads them (a missing value: JSON null, NaN, or in BYTES an empty text, ``nan`` or
@@ -576,15 +578,32 @@ def _refused_input(err: Exception) -> bool:
 
 def _check_declared_shape(name: str, shape: list[int], expected: list[Any] | None) -> None:
     """Refuse a tensor's declared ``shape`` that the model's input shape cannot take (as ``check_array``
-    would after decoding: a flat ``[N]`` for an ``[N,1]`` column is taken)."""
+    would after decoding: a flat ``[N]`` for an ``[N,1]`` column is taken).
+
+    Also checked when the first size is over the row limit: an image model's ``[N, 28, 28, 1]`` input sent flat, as
+    ``[N*784]`` or ``[N*28, 28]``, was refused 413 for rows over the limit (its first size counted as rows), which
+    sent the client to split a request whose shape was the fault. When the values make whole rows of the model's
+    fixed sizes, the message gives the shape to send."""
     if expected is None:
         return
     shown = [shape[0], 1] if len(shape) == 1 and len(expected) == 2 and expected[1] == 1 else shape
     if len(shown) != len(expected) or any(isinstance(w, int) and w != g for w, g in zip(expected, shown)):
         wanted = ["N" if i == 0 and not isinstance(w, int) else w if isinstance(w, int) else "?"
                   for i, w in enumerate(expected)]
+        hint = ""
+        row = expected[1:]
+        if expected and not isinstance(expected[0], int) and all(isinstance(w, int) and w > 0 for w in row):
+            count = 1
+            for d in shape:
+                count *= d
+            size = 1
+            for w in row:
+                size *= w
+            if count and count % size == 0:
+                hint = (f"; its {count} values are {count // size} row(s) of {row}: send shape "
+                        f"{[count // size, *row]}")
         raise _V2Error(400, f"input {name!r}: shape {shape} does not fit the model's input shape "
-                       f"[{', '.join(map(str, wanted))}] (N = rows)")
+                       f"[{', '.join(map(str, wanted))}] (N = rows){hint}")
 
 
 def _bytes_elements(buffer: memoryview, count: int, name: str, exact: bool = True) -> Any:
@@ -778,7 +797,11 @@ class OpenInference:
                 # and only for an input whose other sizes are fixed
                 raise _V2Error(400, f"input {name!r} has no rows (shape {shape}); send at least one row")
             if self._check_rows is not None:
-                self._check_rows(name, shape[0])  # before decoding BYTES elements, one object each
+                try:
+                    self._check_rows(name, shape[0])  # before decoding BYTES elements, one object each
+                except self.entry.RequestError:
+                    _check_declared_shape(name, shape, spec["shape"])  # a flat image: its shape is the fault
+                    raise
             count = 1
             for d in shape:
                 count *= d
@@ -1524,6 +1547,19 @@ def http_protocol(config: Any, server_state: Any, app_state: Any, _loop: Any = N
     return _PROTOCOL(config=config, server_state=server_state, app_state=app_state, _loop=_loop)
 
 
+#: Bytes of a request's start kept to read its target when the parser refuses its request line (a target is read
+#: within them; a longer one gets the Azure ML error form, as one not read at all).
+_REQUEST_LINE_BYTES = 8 * 1024
+
+
+def _request_target(start: bytes) -> bytes:
+    """The request target of the request line at the start of ``start`` (the blank lines HTTP lets precede it
+    skipped): ``/v2/models/\xff`` of ``GET /v2/models/\xff HTTP/1.1``; empty when it holds none."""
+    line = start.lstrip(b"\r\n").split(b"\n", 1)[0]
+    parts = line.split(b" ", 2)
+    return parts[1].rstrip(b"\r") if len(parts) > 1 else b""
+
+
 def _build_protocol_class() -> Any:
     from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
@@ -1541,6 +1577,10 @@ def _build_protocol_class() -> Any:
         _draining = False  # shutdown() came: the request being read, or the next one, is the connection's last
         _in_request = False  # a request's first byte is parsed and its last is not
         _whole: Any = None  # the cycle of the last request parsed whole (eof_received)
+        _line = b""  # the first bytes of the request being read, while they are known to start it (send_400_response)
+        _line_known = False
+        _begun = 0  # requests begun in the bytes of the last data_received
+        _begins_known = 0  # of them, those whose start _line holds (the first, when they came between two requests)
 
         def _arm(self, seconds: float) -> None:
             if self._deadline is not None:
@@ -1578,6 +1618,7 @@ def _build_protocol_class() -> Any:
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
+            self._begun += 1
             # for _LoopWatch to answer the request from its thread (the protocol, not its cycle: the scope is the
             # cycle's, and a reference back would leave every request's objects to the garbage collector)
             self.scope[_CONNECTION] = self  # type: ignore[literal-required]
@@ -1675,11 +1716,24 @@ def _build_protocol_class() -> Any:
             self._disarm()
 
         def data_received(self, data: bytes) -> None:
+            # the bytes starting the request whose line the parser may refuse: a request line it refuses is never
+            # given to on_url, and its path decides the error's form (a raw byte past ASCII in a /v2 path got the
+            # Azure ML form)
+            if not self._in_request:
+                self._line, self._line_known = data[:_REQUEST_LINE_BYTES], True
+            elif self._in_head and self._line_known:
+                self._line += data[:max(0, _REQUEST_LINE_BYTES - len(self._line))]
+            else:  # in a body: a request begun in these bytes starts where its parse alone knows
+                self._line_known = False
+            self._begins_known = 0 if self._in_request else 1  # requests that may begin here, its start known
+            self._begun = 0
             if self._in_head:
                 self._head_bytes += len(data)
             elif self._in_body:
                 self._arm(REQUEST_BODY_IDLE_SECONDS)  # a byte of the body came: the idle time starts again
             super().data_received(data)
+            # a second request begun in these bytes: where it starts is not known
+            self._line_known = self._line_known and self._begun <= self._begins_known
             if self._in_head and self._head_bytes > MAX_HEADER_BYTES and not self.transport.is_closing():
                 self._refusal = too_large  # a head still arriving, in pieces: stop reading it
                 self.send_400_response("")
@@ -1689,7 +1743,10 @@ def _build_protocol_class() -> Any:
                 400, "bad_http", "malformed HTTP request (request line, a header, Content-Length, "
                 "Transfer-Encoding or a chunk); the connection is closed")
             self._disarm()
-            path = bytes(getattr(self, "url", b"") or b"").split(b"?")[0].decode("latin-1")
+            url = bytes(getattr(self, "url", b"") or b"")
+            if not url and self._line_known and self._begun <= self._begins_known:
+                url = _request_target(self._line)  # a request line the parser refused before its target ended
+            path = url.split(b"?")[0].decode("latin-1")
             body = _dumps({"error": message}) if _is_v2(path) else _error_body(status, code, message)
             head = [STATUS_LINE[status]]
             for name, value in self.server_state.default_headers:

@@ -181,6 +181,28 @@ def test_malformed_http_gets_the_json_error_body(server: Server, request_bytes: 
     assert payload["error"] == "bad_http" and payload["status"] == 400
 
 
+@pytest.mark.parametrize("line", [b"GET /v2/health/\xc3\xa9 HTTP/1.1", b"GET /v2/models/\xff HTTP/1.1",
+                                  b"POST /v2/models/x/infer\x00 HTTP/1.1", b"G\xc3T /v2/health/live HTTP/1.1"],
+                         ids=["utf8-in-path", "latin1-in-path", "nul-in-path", "utf8-in-method"])
+def test_a_request_line_the_parser_refuses_on_a_v2_path_gets_the_protocols_error(server: Server, line: bytes) -> None:
+    # before: a byte the parser refuses in the request line left its target unread, and a /v2 path got the Azure ML
+    # form ({"error": "bad_http", "message": ..., "status": 400}) instead of the protocol's {"error": text}
+    status, headers, body = raw_exchange(server.port, line + b"\r\nHost: x\r\n\r\n")
+    assert (status, headers["content-type"], headers["connection"]) == (400, "application/json", "close")
+    assert list(strict_json(body)) == ["error"] and "malformed HTTP request" in strict_json(body)["error"], body
+    # the same after a request answered on the connection; an Azure ML path keeps its own form
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        sock.sendall(line + b"\r\nHost: x\r\n\r\n")
+        data = b""
+        while part := sock.recv(65536):
+            data += part
+    assert data.startswith(b"HTTP/1.1 400") and list(strict_json(data.partition(b"\r\n\r\n")[2])) == ["error"]
+    status, _headers, body = raw_exchange(server.port, b"GET /score\xff HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status == 400 and strict_json(body)["error"] == "bad_http"
+
+
 def test_too_many_header_lines_get_431(server: Server) -> None:
     # before: 2,000 header lines were accepted
     lines = b"".join(b"X-H%d: v\r\n" % i for i in range(2000))

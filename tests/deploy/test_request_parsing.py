@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from _serving import package_zoo
 from hypothesis import HealthCheck, given, settings
@@ -857,3 +858,50 @@ def test_a_row_limit_given_to_create_app_stays_with_its_package(tmp_path: Path) 
     assert os.environ.get(ENV_MAX_ROWS) == before
     status, body = load_entry_script(tmp_path / "b").score(json.dumps({"data": X[:2].tolist()}))
     assert status == 200, body
+
+
+# -- an image model's rows sent flat -----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def image_app(tmp_path_factory: pytest.TempPathFactory) -> ScoringApp:
+    """A hand-made image model: [N, 4, 4, 3] pixels in, each row flattened out; 10 rows per request."""
+    from onnx import TensorProto as T
+    from onnx import helper as h
+
+    graph = h.make_graph([h.make_node("Flatten", ["pixels"], ["flat"], axis=1)], "image",
+                         [h.make_tensor_value_info("pixels", T.FLOAT, ["N", 4, 4, 3])],
+                         [h.make_tensor_value_info("flat", T.FLOAT, ["N", 48])])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 15)])
+    model.ir_version = 8
+    folder = tmp_path_factory.mktemp("image") / "image"
+    og.package(model, target="container", out=folder, service_name="image", max_rows=10)
+    return create_app(folder)
+
+
+@pytest.mark.parametrize("shape", [[240], [80, 3], [20, 4, 3]], ids=["flat", "pixels-by-channel", "rank-3"])
+@pytest.mark.parametrize("binary", [False, True], ids=["json", "binary"])
+def test_an_image_sent_flat_gets_the_shape_to_send_not_the_row_limit(image_app: ScoringApp, shape: list[int],
+                                                                     binary: bool) -> None:
+    # 5 images of [4, 4, 3] sent flat: the first size (240, 80, 20) was taken for rows and refused 413 "over the
+    # limit of 10 per request; split the request", where the fault is the shape
+    values = np.arange(240, dtype=np.float32)
+    tensor: dict[str, Any] = {"name": "pixels", "datatype": "FP32", "shape": shape}
+    if binary:
+        header = json.dumps({"inputs": [{**tensor, "parameters": {"binary_data_size": values.nbytes}}]}).encode()
+        headers, body = {b"inference-header-content-length": str(len(header)).encode()}, header + values.tobytes()
+    else:
+        headers, body = {}, json.dumps({"inputs": [{**tensor, "data": values.tolist()}]}).encode()
+    status, raw, _headers = image_app.v2.infer(headers, body)
+    assert status == 400, raw
+    assert strict(raw)["error"] == (f"input 'pixels': shape {shape} does not fit the model's input shape "
+                                    "[N, 4, 4, 3] (N = rows); its 240 values are 5 row(s) of [4, 4, 3]: send shape "
+                                    "[5, 4, 4, 3]")
+    status, raw, _headers = image_app.v2.infer({}, json.dumps({"inputs": [{
+        **tensor, "shape": [5, 4, 4, 3], "data": values.tolist()}]}).encode())
+    assert status == 200 and strict(raw)["outputs"][0]["data"] == values.tolist()
+
+
+def test_score_route_names_the_shape_of_an_image_sent_flat_before_the_row_limit(image_app: ScoringApp) -> None:
+    status, body = _score(image_app, {"data": list(range(240))})
+    assert status == 400 and body["error"] == "wrong_shape", body
+    assert "expected 4-d data of shape [N, 4, 4, 3] (N = rows), found 1-d data of shape [240]" in body["message"]

@@ -473,7 +473,8 @@ def test_a_bytes_tensor_of_the_wrong_shape_is_refused_before_its_elements_are_re
     status, body = _post(srv, "/v2/models/types/infer", header + raw,
                          {"Inference-Header-Content-Length": str(len(header))})
     assert status == 400
-    assert body["error"] == f"input 's': shape [1, {count}] does not fit the model's input shape [N, 1] (N = rows)"
+    assert body["error"] == (f"input 's': shape [1, {count}] does not fit the model's input shape [N, 1] (N = rows); "
+                             f"its {count} values are {count} row(s) of [1]: send shape [{count}, 1]")
 
 
 def test_v2_routes_need_the_key_like_score(packages: dict[str, Any]) -> None:

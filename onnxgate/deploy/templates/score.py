@@ -786,6 +786,8 @@ def _array(spec: dict[str, Any], value: Any, maybe_bools: bool = True, numbers_o
             raise RequestError("empty_data", f"{_input_text(name)}: no rows, and its shape {shape} has a size only a "
                                "row tells; send at least one row")
         return empty
+    if len(value) > _max_rows:
+        _check_nesting(spec, value)  # rows sent flat are refused for their shape, not as too many rows
     check_rows(name, len(value))
     if elem == "string":
         return check_array(spec, string_array(spec, value))
@@ -912,6 +914,26 @@ def as_integers(spec: dict[str, Any], arr: np.ndarray, values: Any = None) -> np
     return np.array([int(v) for v in items], dtype=elem).reshape(arr.shape)
 
 
+def _check_nesting(spec: dict[str, Any], value: list[Any]) -> None:
+    """Refuse ``value``, an input's JSON list, whose nesting (read along its first elements) has not the rank of
+    the input's shape: an image model's ``[N, 28, 28, 1]`` rows sent as one flat list of pixels were refused 413 for
+    too many rows, which sent the client to split a request whose shape was the fault."""
+    shape = spec["shape"]
+    if shape is None:
+        return
+    found = [len(value)]
+    item = value[0]
+    while isinstance(item, list) and len(found) <= len(shape):
+        found.append(len(item))
+        item = item[0] if item else None
+    if len(found) != len(shape) and not (len(found) == 1 and len(shape) == 2 and shape[1] == 1):
+        raise RequestError(
+            "wrong_shape",
+            f"{_input_text(spec['name'])}: expected {len(shape)}-d data of shape {_shape_text(shape)} (N = rows), "
+            f"found {len(found)}-d data of shape {found}",
+        )
+
+
 def check_rows(name: str, rows: int) -> None:
     """Refuse (413) more rows than the row limit for the input ``name``."""
     if rows > _max_rows:
@@ -954,7 +976,6 @@ def check_array(spec: dict[str, Any], arr: np.ndarray) -> np.ndarray:
         raise RequestError("wrong_element_type", f"{_input_text(name)}: expected {elem} values, found {found}")
     if arr.ndim == 0:
         raise RequestError("wrong_shape", f"{_input_text(name)}: expected rows, found a single value")
-    check_rows(name, int(arr.shape[0]))
     if shape is not None:
         if arr.ndim == 1 and len(shape) == 2 and shape[1] == 1:
             # A column input ([N,1]) sent as a flat list of its values: one value per row, unambiguous.
@@ -973,6 +994,8 @@ def check_array(spec: dict[str, Any], arr: np.ndarray) -> np.ndarray:
                     f"{_input_text(name)}: expected {want} values on axis {axis} (shape {_shape_text(shape)}), "
                     f"found {got}",
                 )
+    # after the shape: an image model's rows sent flat were refused 413 for too many rows, not for their shape
+    check_rows(name, int(arr.shape[0]))
     if elem == "string":
         if arr.dtype.kind != "O":
             return arr.astype(object)
