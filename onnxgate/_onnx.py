@@ -37,6 +37,7 @@ __all__ = [
     "check_opset_number",
     "clean_stale_partials",
     "constant_tensors",
+    "cpu_kernel_types",
     "densify_sparse_initializers",
     "infer_shapes_strict",
     "ir_version_for_opset",
@@ -424,6 +425,35 @@ def _cpu_kernel_types() -> dict[tuple[str, str], list[tuple[int, int, frozenset[
             low, high = kernel.version_range
             takes = frozenset(t for listed in kernel.type_constraints.values() for t in listed)
             table.setdefault((canonical_domain(kernel.domain), kernel.op_name), []).append((low, high, takes))
+    return table
+
+
+def cpu_kernel_types(op: str, opset: int, domain: str = "") -> list[str]:
+    """The element types onnxruntime's CPU kernels of ``op`` take at ``opset`` (its ``T`` constraint when it has one),
+    as onnxruntime names them without ``tensor()`` (``int32``, ``float``, ``double``), sorted; empty when onnxruntime
+    does not list its kernels."""
+    takes: set[str] = set()
+    for low, high, types in _cpu_kernel_types_by_constraint().get((canonical_domain(domain), op), []):
+        if low <= opset <= high:
+            takes.update(types.get("T", frozenset().union(*types.values())))
+    return sorted(t.removeprefix("tensor(").removesuffix(")") for t in takes)
+
+
+@functools.cache
+def _cpu_kernel_types_by_constraint() -> dict[tuple[str, str], list[tuple[int, int, dict[str, frozenset[str]]]]]:
+    """:func:`_cpu_kernel_types` with each constraint's types apart (``Less`` takes int16 as ``T``, answers bool as
+    ``T1``)."""
+    try:
+        from onnxruntime.capi import _pybind_state
+        kernels = _pybind_state.get_all_opkernel_def()
+    except Exception:
+        return {}
+    table: dict[tuple[str, str], list[tuple[int, int, dict[str, frozenset[str]]]]] = {}
+    for kernel in kernels:
+        if kernel.provider == "CPUExecutionProvider":
+            low, high = kernel.version_range
+            types = {name: frozenset(listed) for name, listed in kernel.type_constraints.items()}
+            table.setdefault((canonical_domain(kernel.domain), kernel.op_name), []).append((low, high, types))
     return table
 
 

@@ -816,12 +816,13 @@ def _export_error(model: Any, err: BaseException, *, opset: int, dynamo: bool,
         if unwritten is None:
             other = "opset 18 or higher (the dynamo exporter)"
         elif isinstance(unwritten, _NoKernel):  # float64 torch.sinh with a Conv1d: "try opset 18", refused there
+            where, fix = unwritten.words or ("the types it computes in (float64 as a rule)",
+                                             "Convert the model in float32 (model.float() and a float32 sample)")
             return UnsupportedModelError(
                 f"the PyTorch TorchScript exporter could not convert {type(model).__name__} at opset {opset} (it "
                 f"said: {export_summary(err)[:200]}), and at opset 18 the dynamo exporter writes it, but "
-                f"onnxruntime has no kernel for {unwritten.listed} in the types it computes in (float64 as a rule), "
-                "so no target could load the file. Convert the model in float32 (model.float() and a float32 "
-                f"sample), or replace the layer{'s' if len(unwritten.ops) > 1 else ''}",
+                f"onnxruntime has no kernel for {unwritten.listed} in {where}, so no target could load the file. "
+                f"{fix}, or replace the layer{'s' if len(unwritten.ops) > 1 else ''}",
                 framework="pytorch",
                 opset=opset,
                 operator=unwritten.ops[0],
@@ -883,6 +884,8 @@ class _NoKernel:
 
     ops: tuple[str, ...]
     listed: str
+    #: the type onnxruntime has no kernel in and what to do, when it is not float64 (:func:`_kernel_type_words`)
+    words: tuple[str, str] | None = None
 
 
 def _dynamo_refusal(model: Any, args: tuple[Any, ...]) -> str | _NoKernel | None:
@@ -910,7 +913,9 @@ def _dynamo_refusal(model: Any, args: tuple[Any, ...]) -> str | _NoKernel | None
         _probe_session(proto)
     except Exception as err:
         found = re.search(r"Could not find an implementation for (\w+)\(\d+\)", str(err))
-        return _NoKernel(*_kernel_gaps(model, found.group(1), proto)) if found else None
+        if found is None:
+            return None
+        return _NoKernel(*_kernel_gaps(model, found.group(1), proto), _kernel_type_words(found.group(1), err, proto))
     return None
 
 
@@ -1107,8 +1112,16 @@ def _rms_norm_symbolic(g: Any, x: Any, normalized_shape: Any, weight: Any, eps: 
     return normed if symbolic_helper._is_none(weight) else g.op("Mul", normed, weight)
 
 
+#: The types :func:`_running_extreme` compares in for x of a type onnxruntime's CPU has no ``Pad`` or ``Where``
+#: kernel for: each holds every value of x exactly, so the order, and the indices, are x's own. An int16 cummax was
+#: refused with "Convert the model in float32 (model.float() ...)", advice for float64 that an int16 tensor does not
+#: take (onnxruntime has no int16 Pad).
+RUNNING_EXTREME_WIDER = {"int16": "int32", "uint16": "int32"}
+
+
 def _running_extreme(x: Any, length: int, axis: int, rank: int, *, largest: bool, floating: bool,
-                     op: Callable[..., Any], const: Callable[[Any], Any], fill: Any) -> tuple[Any, Any]:
+                     op: Callable[..., Any], const: Callable[[Any], Any], fill: Any,
+                     source: Any = None) -> tuple[Any, Any]:
     """``torch.cummax(x, axis)`` (``largest``) or ``torch.cummin``: the running extreme and the index it was
     taken from, as torch's loop computes them, along an axis of ``length`` known at export; ``fill`` is a scalar
     of x's type no element loses to (-inf, or the lowest integer, for the maximum).
@@ -1119,8 +1132,9 @@ def _running_extreme(x: Any, length: int, axis: int, rank: int, *, largest: bool
     order of (NaN, value, index), so its running value is a prefix scan, written here as Hillis and Steele's:
     ``ceil(log2(length))`` steps, each combining every element with the one ``2**k`` before it (shifted in by a
     ``Pad`` of ``fill``), instead of a ``Scan`` subgraph. Every operator is in onnxruntime for float, double,
-    int32 and int64 from opset 11 (``Pad``'s pads as an input). The values answered are ``x`` at the indices
-    (``-0.0`` taken after ``0.0`` stays ``-0.0``, as in torch)."""
+    int32 and int64 from opset 11 (``Pad``'s pads as an input). The values answered are ``source`` (the tensor ``x``
+    was widened from, :data:`RUNNING_EXTREME_WIDER`; else ``x``) at the indices (``-0.0`` taken after ``0.0`` stays
+    ``-0.0``, as in torch)."""
     import numpy as np
 
     arange = np.arange(length, dtype=np.int64).reshape([length if i == axis else 1 for i in range(rank)])
@@ -1142,7 +1156,7 @@ def _running_extreme(x: Any, length: int, axis: int, rank: int, *, largest: bool
         step *= 2
     # onnxruntime's Where answers 0.0 for a -0.0 it selects as its first input: the values are read back at their
     # indices, bit for bit
-    return op("GatherElements", x, indices, axis=axis), indices
+    return op("GatherElements", x if source is None else source, indices, axis=axis), indices
 
 
 def _running_extreme_symbolic(g: Any, x: Any, dim: Any, *, largest: bool) -> Any:
@@ -1166,6 +1180,11 @@ def _running_extreme_symbolic(g: Any, x: Any, dim: Any, *, largest: bool) -> Any
         _refuse_running_extreme_along(name, axis, largest)
     kind = _type_utils.JitScalarType.from_value(x, _type_utils.JitScalarType.FLOAT)
     dtype = kind.dtype()
+    source = None
+    wider = RUNNING_EXTREME_WIDER.get(str(dtype).removeprefix("torch."))
+    if wider is not None:
+        dtype = getattr(torch, wider)
+        source, x = x, g.op("Cast", x, to_i=_type_utils.JitScalarType.from_dtype(dtype).onnx_type())
     floating = dtype.is_floating_point
     limits = torch.finfo(dtype) if floating else torch.iinfo(dtype)
     edge = (-np.inf if largest else np.inf) if floating else (limits.min if largest else limits.max)
@@ -1176,7 +1195,7 @@ def _running_extreme_symbolic(g: Any, x: Any, dim: Any, *, largest: bool) -> Any
     return _running_extreme(x, length, axis, rank, largest=largest, floating=floating,
                             op=lambda kind, *inputs, axis=None: g.op(kind, *inputs, **(
                                 {} if axis is None else {"axis_i": axis})), const=const,
-                            fill=g.op("Constant", value_t=torch.tensor(edge, dtype=dtype)))
+                            fill=g.op("Constant", value_t=torch.tensor(edge, dtype=dtype)), source=source)
 
 
 def _opset_being_written() -> int:
@@ -1346,8 +1365,16 @@ def _running_extreme_onnxscript(x: Any, dim: int, *, largest: bool) -> Any:
     length = x.shape[axis]
     if not isinstance(length, int):
         _refuse_running_extreme_along(name, axis, largest)
-    kind = x.dtype.numpy()
     floating = x.dtype.is_floating_point()
+    source = None
+    wider = RUNNING_EXTREME_WIDER.get(str(x.dtype.name).lower())
+    if wider is not None:
+        from onnx import helper
+
+        kind = np.dtype(wider)
+        source, x = x, op.Cast(x, to=helper.np_dtype_to_tensor_dtype(kind))
+    else:
+        kind = x.dtype.numpy()
     limits = np.finfo(kind) if floating else np.iinfo(kind)
     edge = (-np.inf if largest else np.inf) if floating else (limits.min if largest else limits.max)
 
@@ -1356,7 +1383,7 @@ def _running_extreme_onnxscript(x: Any, dim: int, *, largest: bool) -> Any:
 
     return _running_extreme(x, length, axis, rank, largest=largest, floating=floating,
                             op=lambda kind, *inputs, **attrs: getattr(op, kind)(*inputs, **attrs), const=const,
-                            fill=const(np.array(edge, dtype=kind)))
+                            fill=const(np.array(edge, dtype=kind)), source=source)
 
 
 def _refuse_running_extreme_along(name: str, axis: int, largest: bool) -> NoReturn:
@@ -1967,6 +1994,14 @@ def _refuse_without_double_kernel(model: Any, op: str, err: Exception, proto: on
             framework="pytorch",
             operator=op,
         ) from err
+    words = _kernel_type_words(op, err, proto)
+    if words is not None:
+        raise UnsupportedModelError(
+            f"onnxruntime has no kernel for {op} in {words[0]}, which {type(model).__name__} computes in (it said: "
+            f"{export_summary(err)[:200]}), so no target could load the file. {words[1]}, or replace the layer",
+            framework="pytorch",
+            operator=op,
+        ) from err
     ops, listed = _kernel_gaps(model, op, proto, feeds)
     raise UnsupportedModelError(
         f"onnxruntime has no kernel for {listed} in the types {type(model).__name__} computes in (float64 as a "
@@ -1976,6 +2011,38 @@ def _refuse_without_double_kernel(model: Any, op: str, err: Exception, proto: on
         operator=ops[0],
         operators=list(ops),
     ) from err
+
+
+#: onnxruntime's names of element types, as torch names them.
+_TORCH_TYPE_NAMES = {"float": "float32", "double": "float64"}
+
+
+def _kernel_type_words(op: str, err: Exception, proto: onnx.ModelProto | None) -> tuple[str, str] | None:
+    """The type of the node onnxruntime found no ``op`` kernel for and what to convert with instead, when that type is
+    not float64 (whose advice, float32, is the rule's): an int16 ``Pad`` was told "float64 as a rule" and "Convert the
+    model in float32 (model.float() and a float32 sample)", which neither names its type nor changes an int16
+    tensor. None when the node or its type is not known, or is float64."""
+    from onnxgate._onnx import cpu_kernel_types, model_opsets, onnx_type_name, value_types
+
+    named = re.search(r"node with name '([^']*)'", str(err))
+    if proto is None or named is None:
+        return None
+    node = next((n for n in proto.graph.node if n.name == named.group(1)), None)
+    if node is None:
+        return None
+    types = value_types(proto)
+    found = next((types[name] for name in node.input if types.get(name)), None)
+    if found is None or found == 11:  # TensorProto.DOUBLE
+        return None
+    name = onnx_type_name(found).removeprefix("tensor(").removesuffix(")")
+    name = _TORCH_TYPE_NAMES.get(name, name)
+    takes = [_TORCH_TYPE_NAMES.get(t, t) for t in cpu_kernel_types(op, model_opsets(proto).get("", 0), node.domain)]
+    wider = ("int32", "int64", "float32") if "int" in name else ("float32", "float64")  # each holds every value
+    usual = [t for t in wider if t in takes]
+    if not usual:
+        return None
+    return name, (f"onnxruntime's {op} takes {', '.join(takes)}: convert with the sample, and the tensors forward() "
+                  f"computes {op} on, in one of those (x.to(torch.{usual[0]}) where x is {name})")
 
 
 def _kernel_gaps(model: Any, op: str, proto: onnx.ModelProto | None,

@@ -1574,7 +1574,9 @@ class _RunningExtreme(torch.nn.Module):
         return found.values, found.indices
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+# int16: onnxruntime has no Pad or Where kernel in it, and an int16 cummax was refused with advice for float64
+# ("Convert the model in float32 (model.float() ...)"); it is compared in int32 now
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.int16])
 @pytest.mark.parametrize(("opset", "dynamo"), [(13, False), (17, False),
                                                pytest.param(18, True, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("largest", [True, False], ids=["cummax", "cummin"])
@@ -1587,7 +1589,8 @@ def test_cummax_and_cummin_answer_torchs_values_and_indices(largest: bool, opset
     x[0, :, 0] = [np.nan, 1, np.nan, 2, -np.inf, np.inf, 0, 3, 3, np.nan, -1]
     x[1, :, 0] = [0.0, -0.0, 0.0, -0.0, 1, 1, -np.inf, -0.0, 0.0, 2, 2]
     x[2, :, 0] = -np.inf
-    x = x.astype(dtype) if dtype != np.int64 else np.nan_to_num(x, nan=7, posinf=9, neginf=-9).astype(dtype)
+    integer = np.issubdtype(dtype, np.integer)
+    x = np.nan_to_num(x, nan=7, posinf=9, neginf=-9).astype(dtype) if integer else x.astype(dtype)
     model = _RunningExtreme(largest, dim=-2)
     conv = og.convert(model, torch.from_numpy(x[:4]), opset=opset, options={"dynamo": dynamo})
     got = _session(conv.model).run(None, {conv.signature.input_names[0]: x})
@@ -1596,6 +1599,23 @@ def test_cummax_and_cummin_answer_torchs_values_and_indices(largest: bool, opset
     np.testing.assert_array_equal(got[0], values.numpy())
     np.testing.assert_array_equal(np.signbit(got[0]), np.signbit(values.numpy()))
     assert og.validate(conv, reference=model, data=x).passed
+
+
+class _PadsIntegers(torch.nn.Module):
+    def forward(self, x: Any) -> Any:
+        return torch.nn.functional.pad(x, (1, 1)) * 2
+
+
+def test_a_type_onnxruntime_has_no_kernel_for_is_named_with_the_types_it_takes() -> None:
+    # an int16 Pad (onnxruntime has none) was told "float64 as a rule" and "Convert the model in float32
+    # (model.float() and a float32 sample)": advice for float64 that does not change an int16 tensor
+    with pytest.raises(og.UnsupportedModelError, match=r"no kernel for Pad in int16, which _PadsIntegers computes "
+                                                       r"in") as caught:
+        og.convert(_PadsIntegers(), torch.arange(12, dtype=torch.int16).reshape(2, 6))
+    message = str(caught.value)
+    assert "onnxruntime's Pad takes " in message and "int32" in message.split("onnxruntime's Pad takes ")[1]
+    assert "(x.to(torch.int32) where x is int16)" in message
+    assert "float64 as a rule" not in message and "model.float()" not in message
 
 
 @pytest.mark.parametrize("opset", [13, pytest.param(18, marks=pytest.mark.slow)])
