@@ -1184,10 +1184,12 @@ def _partition_parity(
 
                     part["rounded"] = rounded_rows_agree(part.get("rounded"), accs, onnx_out, feeds, run_reference,
                                                          exact_limit=0)
-                if ("reference_alone" not in part and n >= 2 and (resolve_ties is None or sized)
+                if ("reference_alone" not in part and (n >= 2 or sized or traced) and (resolve_ties is None or sized)
                         and "probe_failed" not in part):
                     # as local parity: the batches may agree while single rows do not (a reference branching
-                    # on a batch-wide value); the driver reads it only when the batches passed
+                    # on a batch-wide value); the driver reads it only when the batches passed. A run of one row
+                    # is scored alone already, and repeated it makes the large batch (a file halving its answers
+                    # above 100 rows passed validate --spark on one row)
                     from onnxgate.validators.parity import ROWS_ALONE, large_batch_disagrees, reference_alone_disagrees
 
                     head = {key: value[:ROWS_ALONE] for key, value in feeds.items()}

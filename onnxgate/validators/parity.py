@@ -512,17 +512,21 @@ def check_prediction_parity(
                                           reference_feeds=None if user_values is None else as_feeds(
                                               next(iter_batches(data, ROWS_ALONE)), user_values))
         if alone is None and first_feeds is not None and traced:
-            # fewer rows than a batch: the one batch compared holds them all, already as feeds
-            every = (feeds if batches == 1 else as_feeds(data, signature)) if done < LARGE_BATCH_ROWS else None
+            # fewer rows than a batch: the one batch compared holds them all, already as feeds; batches smaller than
+            # the large one (batch_size=, a wide model's): its first rows
+            every = (feeds if batches == 1 else as_feeds(next(iter_batches(data, LARGE_BATCH_ROWS)), signature)
+                     ) if min(done, batch_size) < LARGE_BATCH_ROWS else None
             alone = traced_rows_disagree(session, first_feeds, signature, tolerances, run_reference, every,
-                                         not_run=unscored_batch)
+                                         not_run=unscored_batch, batch_rows=batch_size)
     if (alone is None and result.passed and probe is not None and probe_failed is None and sized
-            and done < LARGE_BATCH_ROWS):
-        # the file against its own answers to the data's rows, which matched the reference: so a nearest-neighbour
-        # tie the tie resolver accepted there is not judged again (a KNN file with an If on the batch size passed)
-        every = feeds if batches == 1 else as_feeds(data, signature)
+            and min(done, batch_size) < LARGE_BATCH_ROWS):
+        # the file against its own answers to the data's rows in the batches compared, which matched the reference:
+        # so a nearest-neighbour tie the tie resolver accepted there is not judged again (a KNN file with an If on
+        # the batch size passed)
+        every = feeds if batches == 1 else as_feeds(next(iter_batches(data, LARGE_BATCH_ROWS)), signature)
         alone = large_batch_disagrees(session, every, signature, tolerances, run_reference, traced=False,
-                                      not_run=unscored_batch, cause=batch_cause(proto, rows_scan))
+                                      not_run=unscored_batch, cause=batch_cause(proto, rows_scan),
+                                      batch_rows=batch_size)
     unchecked = parity_not_checked(reads, found, categories, held, result.details.get("classes_seen"),
                                    unscored_batch, probe)
     if rows_scan.mixed:
@@ -1360,13 +1364,14 @@ def rows_with_nan(feeds: Mapping[str, Any]) -> int:
     return 0 if bad is None else int(bad.sum())
 
 
-def _rows_to_score_alone(session: Any, feeds: Mapping[str, Any]) -> int:
-    """The rows in ``feeds``, or 0 where scoring them one at a time says nothing: one row, a model that scores
-    one row per run, or inputs that fix their first axis."""
+def _rows_to_score_alone(session: Any, feeds: Mapping[str, Any], least: int = 2) -> int:
+    """The rows in ``feeds``, or 0 where scoring them one at a time says nothing: fewer than ``least`` rows (one
+    row is its own batch; the large batch repeats it), a model that scores one row per run, or inputs that fix their
+    first axis."""
     from onnxgate.runtime import takes_one_row
 
     rows = len(next(iter(feeds.values()))) if feeds else 0
-    if rows < 2 or takes_one_row(session):
+    if rows < least or takes_one_row(session):
         return 0
     if any(not i.shape or isinstance(i.shape[0], int) for i in session.get_inputs()):
         return 0
@@ -1789,12 +1794,13 @@ def traced_rows_disagree(
     every: Mapping[str, Any] | None = None,
     rows_of: str = "",
     not_run: list[str] | None = None,
+    batch_rows: int | None = None,
 ) -> str | None:
     """For a traced reference (:func:`traces_forward`) whose batches agreed: :data:`TRACED_ROWS_ALONE` rows spread
     over the first batch ``first`` scored one at a time with both models, then, with ``every`` (the rows, for
     data smaller than :data:`LARGE_BATCH_ROWS`), one large batch of them (:func:`large_batch_disagrees`). A
-    sentence saying how the file answers otherwise, else None; ``rows_of`` follows its row numbers; ``not_run``, as
-    for :func:`large_batch_disagrees`. Local and Spark parity both ask it."""
+    sentence saying how the file answers otherwise, else None; ``rows_of`` follows its row numbers; ``not_run`` and
+    ``batch_rows``, as for :func:`large_batch_disagrees`. Local and Spark parity both ask it."""
     import numpy as np
 
     count = len(next(iter(first.values())))
@@ -1803,7 +1809,8 @@ def traced_rows_disagree(
     alone = reference_alone_disagrees(session, spread, signature, tolerances, run_reference,
                                       row_numbers=[int(p) for p in picks], rows_of=rows_of)
     if alone is None and every is not None:
-        alone = large_batch_disagrees(session, every, signature, tolerances, run_reference, rows_of, not_run=not_run)
+        alone = large_batch_disagrees(session, every, signature, tolerances, run_reference, rows_of, not_run=not_run,
+                                      batch_rows=batch_rows)
     return alone
 
 
@@ -1841,6 +1848,7 @@ def large_batch_disagrees(
     traced: bool = True,
     not_run: list[str] | None = None,
     cause: str = "its graph reads the batch size, through Shape, Size or control flow",
+    batch_rows: int | None = None,
 ) -> str | None:
     """Score the data's rows repeated into one batch of :data:`LARGE_BATCH_ROWS` rows (fewer for wide
     inputs) with both models; a sentence saying how the file answers otherwise there, else None (also when
@@ -1851,19 +1859,27 @@ def large_batch_disagrees(
     and the reference is not run. Where the batch was made but not compared (the machine's memory, a reference that
     cannot score it), the reason is appended to ``not_run`` when given. ``cause``: what in the graph makes a row's
     answer depend on its batch, for the sentence of a file (``traced`` False) that answers otherwise
-    (:func:`batch_cause`)."""
+    (:func:`batch_cause`). ``batch_rows``: the rows of the batches parity compared ``feeds`` in, when fewer than
+    ``feeds`` holds (``validate(batch_size=)``, a wide model's smaller batches): the file's own answers are scored in
+    those batches, and data of as many rows as the large batch gives it its first rows. Scored as one batch, a file
+    halving its answers above 1,000 rows passed 5,000 rows compared in batches of 100: it answered alike in both
+    large batches. One row is enough: repeated, it makes the large batch too (a file validated on one row passed)."""
     import numpy as np
 
-    rows = _rows_to_score_alone(session, feeds)
+    rows = _rows_to_score_alone(session, feeds, least=1)
     if not rows:
         return None
     width = max(sum(int(np.prod(np.shape(value)[1:], dtype=np.int64)) for value in feeds.values()),
                 _row_width(signature.outputs), 1)
     size = min(LARGE_BATCH_ROWS, max(LARGE_BATCH_VALUES // width, 1))
-    if size <= rows:
+    scored = rows if batch_rows is None else min(rows, batch_rows)  # the largest batch parity compared
+    if size <= scored:
         return None
+    rows = min(rows, size)  # data as large as the batch: its first rows, not repeated
     picks = np.resize(np.arange(rows), size)
     large = {key: np.asarray(value)[picks] for key, value in feeds.items()}
+    shown = (f"the data's {rows} row{'s' if rows > 1 else ''} repeated" if rows < size
+             else f"the data's first {size} rows")
     try:
         answers = session.run(None, large)
     except Exception as err:
@@ -1877,7 +1893,11 @@ def large_batch_disagrees(
                 "sends larger batches")
     if not traced:
         # the file's own answers to the data's rows, which parity matched to the reference, repeated as the batch is
-        own = session.run(None, {key: np.asarray(value)[:rows] for key, value in feeds.items()})
+        step = rows if batch_rows is None else max(1, min(rows, batch_rows))
+        runs = [session.run(None, {key: np.asarray(value)[start:start + step] for key, value in feeds.items()})
+                for start in range(0, rows, step)]
+        own = [np.concatenate(parts) if all(isinstance(a, np.ndarray) and a.ndim for a in parts) else None
+               for parts in zip(*runs)]
         theirs = [np.asarray(a)[picks] if isinstance(a, np.ndarray) and a.ndim and len(a) == rows else None
                   for a in own]
         differing = _rows_that_differ(signature, answers, theirs, tolerances, size)
@@ -1885,7 +1905,7 @@ def large_batch_disagrees(
             return None
         spec, ours, expected, bad = differing
         row = int(bad[0])
-        return (f"in one batch of {size} rows (the data's {rows} rows repeated), output {spec.name!r} answers "
+        return (f"in one batch of {size} rows ({shown}), output {spec.name!r} answers "
                 f"otherwise than in the data's own batches on {bad.size} rows (row {row}, data row "
                 f"{int(picks[row])}{rows_of}: {_brief(ours[row])} in the large batch, {_brief(expected[row])} in "
                 f"the data's batch, where it matches the reference): the file's answer depends on the batch size ("
@@ -1901,7 +1921,7 @@ def large_batch_disagrees(
     if differing:
         spec, ours, expected, bad = differing
         row = int(bad[0])
-        return (f"in one batch of {size} rows (the data's {rows} rows repeated), output {spec.name!r} differs "
+        return (f"in one batch of {size} rows ({shown}), output {spec.name!r} differs "
                 f"from the reference on {bad.size} rows (row {row}, data row {int(picks[row])}{rows_of}: "
                 f"{_brief(ours[row])} in the file, {_brief(expected[row])} in the reference), though the data's "
                 "own batches agree: the model's answer depends on the batch size (a branch on x.shape[0], "

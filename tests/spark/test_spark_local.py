@@ -1676,6 +1676,28 @@ def test_a_file_branching_on_its_batch_size_fails_on_spark_as_locally(local_spar
     assert on_spark.message == local.message
 
 
+@pytest.mark.parametrize("how", ["if", "reduce_rows"])
+def test_a_file_answering_otherwise_in_large_batches_fails_on_one_row_on_spark_as_locally(
+        local_spark: Any, tmp_path: Path, how: str) -> None:
+    # halved in batches above 100 rows (an If on the batch size, or the rows summed over axis 0): on a table of one row
+    # both passed, local parity and validate --spark (the large batch needed 2 rows to repeat)
+    from _tampering import counted_above_rows, halved_above_rows
+
+    model, X, _ = og.zoo.get("sklearn-iris-logreg").build()
+    converted = og.convert(model, X[:5], opset=15).model
+    edited = halved_above_rows(converted, 100) if how == "if" else counted_above_rows(converted, 100, "reduce_rows")
+    path = tmp_path / "row.parquet"
+    pd.DataFrame(X[:1], columns=FEATURES).to_parquet(path)
+
+    local = og.validate(edited, reference=model, data=X[:1]).check("prediction_parity")
+    on_spark = parity(ogs.validate(edited, str(path), reference=model, spark=local_spark))
+
+    assert not local.passed and "(the data's 1 row repeated)" in local.message, local.message
+    assert not on_spark.passed, on_spark.message
+    assert on_spark.message == local.message
+    assert parity(ogs.validate(converted, str(path), reference=model, spark=local_spark)).passed
+
+
 @pytest.mark.parametrize("how", ["reduce_rows", "flattened", "row_max", "class_order"])
 def test_a_file_mixing_its_rows_or_reordering_its_classes_is_judged_on_spark_as_locally(
         local_spark: Any, tmp_path: Path, how: str) -> None:

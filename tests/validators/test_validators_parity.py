@@ -885,6 +885,33 @@ def test_a_file_branching_on_the_batch_size_fails_against_a_scikit_learn_referen
     assert og.validate(converted, reference=model, data=X[:5]).passed
 
 
+@pytest.mark.parametrize(("rows", "batch_size", "shown"), [
+    (1, None, "the data's 1 row repeated"),
+    (5000, 100, "the data's 5000 rows repeated"),
+    (20000, 100, "the data's first 10000 rows"),
+], ids=["one row", "small batches", "small batches of much data"])
+@pytest.mark.parametrize("how", ["if", "reduce_rows"])
+def test_a_file_answering_otherwise_in_large_batches_fails_on_one_row_and_in_small_batches(
+        how: str, rows: int, batch_size: int | None, shown: str) -> None:
+    # a file halving its probabilities in batches above 1,000 rows (an If on the batch size, or the rows counted by
+    # a ReduceSum over axis 0) passed validate on one row (the large batch needed 2), on 5,000 rows compared in
+    # batches of 100 (the file's "own answers" were scored as one batch of 5,000: halved too, like the large
+    # batch) and on 20,000 rows so compared (no large batch past 10,000 rows of data, whatever the batches)
+    import _tampering
+
+    model, X, _ = og.zoo.get("sklearn-iris-logreg").build()
+    converted = og.convert(model, X[:5], opset=15).model
+    edited = (_tampering.halved_above_rows(converted, 1000) if how == "if"
+              else _tampering.counted_above_rows(converted, 1000, "reduce_rows"))
+    data = X[np.random.default_rng(0).integers(0, len(X), rows)]
+
+    parity_check = check_prediction_parity(edited, model, data, batch_size=batch_size)
+
+    assert not parity_check.passed, parity_check.message
+    assert f"in one batch of 10000 rows ({shown}), output 'probabilities' answers otherwise" in parity_check.message
+    assert check_prediction_parity(converted, model, data, batch_size=batch_size).passed
+
+
 def test_a_local_function_of_row_wise_operators_reads_no_batch_size():
     from onnxgate.validators.parity import reads_batch_size
 
