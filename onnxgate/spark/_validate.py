@@ -212,6 +212,12 @@ def validate(
                                  duration=time.perf_counter() - start)
             return replace(report, checks=[parity if c.name == PARITY else c for c in report.checks])
         refuse_reordered_columns(reference, signature, header)
+        from onnxgate.validators.parity import codes_off_reference_result
+
+        off_reference = codes_off_reference_result(reference, proto)
+        if off_reference is not None:  # as local parity: a record of category codes edited (validate --spark passed)
+            parity = replace(off_reference, duration=time.perf_counter() - start)
+            return replace(report, checks=[parity if c.name == PARITY else c for c in report.checks])
         fed = feed_columns(rows.columns, signature)
         refuse_mistyped_columns(rows.fields, fed, signature)
         # as predict: a column too many or too few for the one input is refused here, from the schema; the

@@ -100,6 +100,7 @@ __all__ = [
     "check_prediction_parity",
     "class_order_finding",
     "classes_seen",
+    "codes_off_reference_result",
     "compare_arrays",
     "compare_rows",
     "describe_row_evidence",
@@ -353,12 +354,9 @@ def check_prediction_parity(
     if lacking is not None:  # the file's fault, not the data's: no "drop them"
         return CheckResult(name, False, f"parity was not run: {lacking}", {"error": lacking})
     refuse_reordered_columns(reference, signature, data)
-    from onnxgate.validators.known_values import category_codes_off_reference
-
-    off_reference = category_codes_off_reference(reference, proto)
-    if off_reference is not None:  # a table's codes are written by that record: parity would read them back by it
-        return CheckResult(name, False, f"parity was not run: {off_reference[0]}",
-                           {"error": off_reference[0], "category_codes_off_reference": off_reference[1]})
+    off_reference = codes_off_reference_result(reference, proto)
+    if off_reference is not None:
+        return off_reference
     rows_float32 = float32_rows(data)
     tolerances = model_tolerances(proto, signature.outputs, atol, rtol, reference_float32=reference_reads_float32(
         reference, signature.inputs, rows_float32,
@@ -569,6 +567,20 @@ def check_prediction_parity(
         return with_not_checked(result, unchecked)
     message = alone if result.passed else f"{result.message}; {alone}"
     return CheckResult(name, False, message, {**result.details, "rows_alone": alone})
+
+
+def codes_off_reference_result(reference: Any, model: Any) -> CheckResult | None:
+    """The failed parity of a file whose record of the categories of its inputs of category codes is not the
+    reference's own (:func:`onnxgate.validators.known_values.category_codes_off_reference`), before a row is
+    compared: a table's codes are written by that record, and parity would read them back by it; else None. Local and
+    Spark parity both ask it."""
+    from onnxgate.validators.known_values import category_codes_off_reference
+
+    off_reference = category_codes_off_reference(reference, model)
+    if off_reference is None:
+        return None
+    return CheckResult("prediction_parity", False, f"parity was not run: {off_reference[0]}",
+                       {"error": off_reference[0], "category_codes_off_reference": off_reference[1]})
 
 
 def rounded_rows_agree(rounded: list[OutputAccumulator] | None, accs: list[OutputAccumulator],

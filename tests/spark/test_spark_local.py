@@ -1698,6 +1698,42 @@ def test_a_file_answering_otherwise_in_large_batches_fails_on_one_row_on_spark_a
     assert parity(ogs.validate(converted, str(path), reference=model, spark=local_spark)).passed
 
 
+def test_a_record_of_category_codes_edited_fails_on_spark_as_locally(local_spark: Any, tmp_path: Path) -> None:
+    # the file's record of a OneHotEncoder column's categories (onnxgate.category_codes) with 'red' dropped: the red
+    # rows are written as no code, which the file and the reference both read as all zeros, and the SQL table's codes
+    # by that record score them as another category. Local parity fails it before a row is compared; validate
+    # --spark passed it (3 outputs match on 400 rows)
+    import json
+
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(3)
+    colour = rng.choice(["red", "green", "blue", "amber"], 400)
+    frame = pd.DataFrame({"x": rng.normal(size=400), "colour": pd.Categorical(colour)})
+    y = (pd.Series(colour).map({"red": 2.0, "green": -1.0, "blue": 0.5, "amber": -2.0}) + frame["x"] > 0).astype(int)
+    model = make_pipeline(ColumnTransformer([("c", OneHotEncoder(handle_unknown="ignore"), ["colour"])],
+                                           remainder="passthrough"), LogisticRegression()).fit(frame, y)
+    conv = og.convert(model, frame.head(20), target="sql-edge-2.0")
+    edited = type(conv.model)()
+    edited.CopyFrom(conv.model)
+    prop = next(p for p in edited.metadata_props if p.key == "onnxgate.category_codes")
+    prop.value = json.dumps({**json.loads(prop.value), "colour": [[0, ["amber", "blue", "green"]]]})
+    path = tmp_path / "rows.parquet"
+    frame.to_parquet(path)
+
+    local = og.validate(edited, target="sql-edge-2.0", reference=model, data=frame).check("prediction_parity")
+    on_spark = parity(ogs.validate(edited, str(path), target="sql-edge-2.0", reference=model, spark=local_spark))
+
+    assert not local.passed and "not the reference's" in local.message, local.message
+    assert not on_spark.passed, on_spark.message
+    assert on_spark.message == local.message
+    assert on_spark.details["category_codes_off_reference"] == local.details["category_codes_off_reference"]
+    assert parity(ogs.validate(conv, str(path), target="sql-edge-2.0", reference=model, spark=local_spark)).passed
+
+
 @pytest.mark.parametrize("how", ["reduce_rows", "flattened", "row_max", "class_order"])
 def test_a_file_mixing_its_rows_or_reordering_its_classes_is_judged_on_spark_as_locally(
         local_spark: Any, tmp_path: Path, how: str) -> None:
