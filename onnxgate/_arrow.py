@@ -363,6 +363,8 @@ def plain_feeds(batch: pa.RecordBatch, signature: Signature) -> dict[str, np.nda
 def spark_type(spec: TensorSpec) -> str:
     """The Spark SQL type of one row's value of an output: a scalar for ``[N]``/``[N,1]``, else an array."""
     base = SPARK_TYPES.get(spec.elem_type)
+    if base is not None and _labelled(spec):
+        base = "string"
     if base is None or not spec.is_tensor:
         raise UnsupportedModelError(
             f"output {spec.name!r} is {spec.describe()}, which has no column type in a scored table (Parquet's, as "
@@ -379,7 +381,7 @@ def arrow_type(spec: TensorSpec) -> pa.DataType:
     spark_type(spec)  # refuses outputs that are not tensors of a known type
     names = {"float": pa.float32(), "double": pa.float64(), "tinyint": pa.int8(), "smallint": pa.int16(),
              "int": pa.int32(), "bigint": pa.int64(), "boolean": pa.bool_(), "string": pa.string()}
-    base = names[SPARK_TYPES[spec.elem_type]]
+    base = pa.string() if _labelled(spec) else names[SPARK_TYPES[spec.elem_type]]
     return base if _scalar(spec) else pa.list_(base)
 
 
@@ -387,8 +389,34 @@ def _scalar(spec: TensorSpec) -> bool:
     return spec.rank == 1 or (spec.rank == 2 and spec.width == 1)
 
 
+def _labelled(spec: TensorSpec) -> bool:
+    """Whether ``spec`` returns a classifier's text labels as the codes of its classes (a file converted for a SQL
+    target, :attr:`TensorSpec.labels`): a scored table holds the text labels, as ``09_predict_labels.sql`` returns
+    them and as the classifier (and a container or MLflow package of it) answers."""
+    return bool(spec.labels) and spec.elem_type in ("int32", "int64") and _scalar(spec)
+
+
+def _as_labels(array: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    """The codes ``array`` holds as the text labels ``spec`` records for them; a code none of them is refused."""
+    import numpy as np
+
+    labels = np.asarray(spec.labels, dtype=object)
+    codes = array.astype(np.int64)
+    bad = np.flatnonzero((codes < 0) | (codes >= len(labels)))
+    if bad.size:
+        raise UnsupportedModelError(
+            f"output {spec.name!r} answered code {int(codes.flat[bad[0]])} (row {int(bad[0])}), which the model's "
+            f"record of its class labels (onnxgate.class_labels: codes 0 to {len(labels) - 1}) names no label of, so "
+            "the row has no text label to write. Convert the classifier again for the target (onnxgate convert "
+            "--target), or score the file as it was converted before its record was edited",
+            output=spec.name,
+        )
+    return labels[codes]
+
+
 def to_arrow(values: Any, spec: TensorSpec) -> pa.Array:
-    """One output of one batch as an Arrow array of the type :func:`spark_type` announces."""
+    """One output of one batch as an Arrow array of the type :func:`spark_type` announces: the text labels of an
+    output of class codes (:func:`_labelled`), each code's label as the model records it."""
     import numpy as np
     import pyarrow as pa
 
@@ -399,6 +427,8 @@ def to_arrow(values: Any, spec: TensorSpec) -> pa.Array:
         array = array.astype(cast)
     if spec.elem_type == "string":
         array = array.astype(object)
+    if _labelled(spec):
+        array = _as_labels(array, spec)
     row = [d for d in (spec.shape or ())[1:] if isinstance(d, int)]  # the declared shape of one row
     if spec.rank is not None and len(row) == spec.rank - 1 and array.size != n * math.prod(row):
         raise UnsupportedModelError(

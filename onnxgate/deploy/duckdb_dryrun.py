@@ -488,6 +488,9 @@ class DryRunResult:
     labels: dict[str, list[Any]] = field(default_factory=dict)
     #: one line per such output: whether each text is the label the model's record gives its code
     label_lines: list[str] = field(default_factory=list)
+    #: the text labels ``10_predict_labels_from_text.sql`` gives the rows' texts (07's join of each text to its code,
+    #: then 09's of each code to its label), by output, for a model doing both; empty where the rows held codes
+    text_labels: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
     def rows_per_second(self) -> float:
@@ -1220,6 +1223,11 @@ def _dry_run(
         if texts:
             source = _codes_by_join(folder, sql, codes_info, source, texts, signature)
             joined = list(texts)
+            both = sql.get("class_labels")
+            if isinstance(both, Mapping) and both.get("from_text"):  # 10's [coded] rows are 07's
+                source = _codes_by_join(folder, sql, {**codes_info, "scripts_sha256": {
+                    **(codes_info.get("scripts_sha256") or {}), **(both.get("scripts_sha256") or {})}}, source,
+                    texts, signature, str(both["from_text"]))
     source, padded = _as_sql_server_stores(source, types, signature.columns, collations)
     if database is not None:
         _check_database_file(Path(database))
@@ -1368,9 +1376,15 @@ def _dry_run(
     labels: dict[str, list[Any]] = {}
     label_lines: list[str] = []
     labels_info = sql.get("class_labels")
+    text_labels: dict[str, list[Any]] = {}
     if isinstance(labels_info, Mapping):
         labels, label_lines, ok = _labels_by_join(folder, sql, labels_info, result, signature)
         passed = passed and ok
+        if joined and labels_info.get("from_text"):  # the rows' texts in, the text labels out
+            text_labels, lines, ok = _labels_by_join(folder, sql, labels_info, result, signature,
+                                                     str(labels_info["from_text"]))
+            label_lines.extend(lines)
+            passed = passed and ok
     head = [tuple(r.values()) for r in result.slice(0, rows).to_pylist()]
     return DryRunResult(
         rows=result.num_rows,
@@ -1385,6 +1399,7 @@ def _dry_run(
         joined=joined,
         labels=labels,
         label_lines=label_lines,
+        text_labels=text_labels,
     )
 
 
@@ -1394,7 +1409,8 @@ _TSQL_TYPE = re.compile(r"\s*\(\s*(?:\d+|max)\s*\)", re.I)
 
 def duckdb_statements(script: str) -> list[str]:
     """The statements of a T-SQL script onnxgate wrote (``06_create_category_codes.sql``) as DuckDB runs them:
-    ``[name]`` as ``"name"``, ``N'text'`` as ``'text'`` (each literal's characters kept as written), a type by
+    ``[name]`` as ``"name"``, ``N'text'`` as ``'text'`` (each literal's characters kept as written), a value's
+    ``NCHAR(n)`` as ``chr(n)`` (``CONCAT`` is DuckDB's too: :func:`onnxgate.deploy.sql.text_value`), a type by
     :data:`DUCKDB_TYPES`, ``COLLATE <name>`` and Synapse's ``WITH (DISTRIBUTION = ...)`` left out (DuckDB compares
     text by its code points, as the binary collation the script names does).
 
@@ -1426,6 +1442,9 @@ def duckdb_statements(script: str) -> list[str]:
                 typed = _TSQL_TYPE.match(text, i)
                 i = typed.end() if typed else i
                 current.append(DUCKDB_TYPES[token.lower()])
+            elif token.upper() == "NCHAR" and re.match(r"\s*\(\s*\d+\s*\)", text[i:]) \
+                    and "".join(current).rstrip()[-1:] in ("(", ","):
+                current.append("chr")  # NCHAR(10) in a value (sql.text_value), not the type nchar(10)
             elif token.upper() == "COLLATE":
                 skipped = re.match(r"\s*\w+", text[i:])
                 i += skipped.end() if skipped else 0
@@ -1478,24 +1497,26 @@ def _texts_of_coded(data: Any, signature: Signature, codes_info: Mapping[str, An
 
 
 def _codes_by_join(folder: Path, sql: Mapping[str, Any], codes_info: Mapping[str, Any], source: Any,
-                   texts: Mapping[str, list[Any]], signature: Signature) -> Any:
-    """``source`` (the rows as the input table is loaded) with the codes of ``texts`` as
-    ``07_predict_from_text.sql`` gives them: ``06_create_category_codes.sql`` run in a DuckDB of its own (the lookup
-    tables, filled, and the text table), the rows loaded into the text table with their texts, and the query's
-    ``[coded]`` rows read back in the text table's order. Refuses, naming the column, codes that are not the ones
-    the model's categories give (the codes ``source`` holds): the query would score other rows than the model."""
+                   texts: Mapping[str, list[Any]], signature: Signature,
+                   script: str = "07_predict_from_text.sql") -> Any:
+    """``source`` (the rows as the input table is loaded) with the codes of ``texts`` as ``script`` (07, or 10
+    where the model returns text labels too) gives them: ``06_create_category_codes.sql`` run in a DuckDB of its
+    own (the lookup tables, filled, and the text table), the rows loaded into the text table with their texts, and
+    the query's ``[coded]`` rows read back in the text table's order. Refuses, naming the column, codes that are
+    not the ones the model's categories give (the codes ``source`` holds): the query would score other rows than the
+    model."""
     import numpy as np
     import pyarrow as pa
 
-    scripts = _scripts_as_written(folder, ("06_create_category_codes.sql", "07_predict_from_text.sql"), codes_info,
+    scripts = _scripts_as_written(folder, ("06_create_category_codes.sql", script), codes_info,
                                   "code tables and text query")
-    query = duckdb_statements(scripts["07_predict_from_text.sql"])
+    query = duckdb_statements(scripts[script])
     found = next((q for q in query if re.match(r'WITH\s+"coded"\s+AS\s*\(', q)), None)
     if found is None:
-        raise PackagingError(f"{str(folder / '07_predict_from_text.sql')!r} holds no [coded] rows to score; write "
+        raise PackagingError(f"{str(folder / script)!r} holds no [coded] rows to score; write "
                              "the package again with onnxgate package")
     start = found.index("(") + 1
-    body = found[start:_parenthesis_end(found, start - 1, "07_predict_from_text.sql") - 1]  # the CTE's body
+    body = found[start:_parenthesis_end(found, start - 1, script) - 1]  # the CTE's body
     body = re.sub(r"^\s*SELECT\s", 'SELECT t.rowid AS "__onnxgate_row", ', body, count=1)
     names = signature.input_names
     text_table = f"{_dq(str(sql['schema']))}.{_dq(str(codes_info['text_input_table']))}"
@@ -1516,7 +1537,7 @@ def _codes_by_join(folder: Path, sql: Mapping[str, Any], codes_info: Mapping[str
         if bad.size:
             row = int(bad[0])
             raise PackagingError(
-                f"07_predict_from_text.sql gives {bad.size} row(s) of column {signature.columns.column_for(name)!r} "
+                f"{script} gives {bad.size} row(s) of column {signature.columns.column_for(name)!r} "
                 f"other codes than the model's categories do: row {row}'s {texts[name][row]!r} is "
                 f"{got[row]!r}, not {want[row]!r}. Write the package again with onnxgate package")
         source = source.set_column(source.column_names.index(name), name,
@@ -1578,30 +1599,36 @@ def _parenthesis_end(text: str, start: int, script: str = "09_predict_labels.sql
 
 
 def _labels_by_join(folder: Path, sql: Mapping[str, Any], labels_info: Mapping[str, Any], result: Any,
-                    signature: Signature) -> tuple[dict[str, list[Any]], list[str], bool]:
+                    signature: Signature, script: str = "09_predict_labels.sql",
+                    ) -> tuple[dict[str, list[Any]], list[str], bool]:
     """The text labels ``09_predict_labels.sql`` gives the scored rows (``result``: the input columns, then the
     outputs as ``PREDICT`` returns them): ``08_create_class_labels.sql`` run in a DuckDB of its own, and 09's query
     run with its ``PREDICT(...) WITH (...) AS p`` read from the scored rows. Each text is checked against the label
     the model's record gives its code (:attr:`onnxgate.signature.TensorSpec.labels`), which parity compared with
-    the reference's. Returns the texts by output, the report's lines and whether every row matched."""
+    the reference's. ``script``: 09, or 10, whose ``[coded]`` rows (07's, which :func:`_codes_by_join` checked
+    give the codes scored) are left out: ``d`` is the rows scored. Returns the texts by output, the report's lines
+    and whether every row matched."""
     import pyarrow as pa
 
-    scripts = _scripts_as_written(folder, ("08_create_class_labels.sql", "09_predict_labels.sql"), labels_info,
+    scripts = _scripts_as_written(folder, ("08_create_class_labels.sql", script), labels_info,
                                   "label tables and label query")
-    statement = next((q for q in duckdb_statements(scripts["09_predict_labels.sql"])
-                      if re.match(r"SELECT\s", q, re.I) and "PREDICT(" in q), None)
-    if statement is None:
-        raise PackagingError(f"{str(folder / '09_predict_labels.sql')!r} holds no PREDICT query; write the package "
+    statement = next((q for q in duckdb_statements(scripts[script])
+                      if re.match(r"(?:SELECT|WITH)\s", q, re.I) and "PREDICT(" in q), None)
+    cte = None if statement is None else re.match(r'WITH\s+"coded"\s+AS\s*\(', statement)
+    if statement is not None and cte is not None:
+        statement = statement[_parenthesis_end(statement, cte.end() - 1, script):].lstrip()
+    if statement is None or not re.match(r"SELECT\s", statement, re.I):
+        raise PackagingError(f"{str(folder / script)!r} holds no PREDICT query; write the package "
                              "again with onnxgate package")
     start = statement.index("PREDICT(")
-    end = _parenthesis_end(statement, start + len("PREDICT"))
+    end = _parenthesis_end(statement, start + len("PREDICT"), script)
     with_clause = re.match(r"\s*WITH\s*(?=\()", statement[end:], re.I)
     alias = None
     if with_clause is not None:
-        end = _parenthesis_end(statement, end + with_clause.end())
+        end = _parenthesis_end(statement, end + with_clause.end(), script)
         alias = re.match(r"\s*AS\s+p\b", statement[end:], re.I)
     if alias is None:
-        raise PackagingError(f"{str(folder / '09_predict_labels.sql')!r} holds no PREDICT(...) WITH (...) AS p; write "
+        raise PackagingError(f"{str(folder / script)!r} holds no PREDICT(...) WITH (...) AS p; write "
                              "the package again with onnxgate package")
     names = signature.input_names
     outputs = signature.output_names
@@ -1632,12 +1659,13 @@ def _labels_by_join(folder: Path, sql: Mapping[str, Any], labels_info: Mapping[s
         if wrong:
             passed = False
             first = wrong[0]
-            lines.append(f"FAILED  text labels of {name!r} by 09_predict_labels.sql: {len(wrong)}/{len(got)} rows are "
+            lines.append(f"FAILED  text labels of {name!r} by {script}: {len(wrong)}/{len(got)} rows are "
                          f"not the label their code stands for (row {first}: code {codes[first]!r} gives "
                          f"{got[first]!r}, not {want[first]!r})")
         else:
-            lines.append(f"ok      text labels of {name!r} by 08_create_class_labels.sql and 09_predict_labels.sql's "
-                         f"join: {len(got)} rows, each the label its code stands for")
+            lines.append(f"ok      text labels of {name!r} by 08_create_class_labels.sql and {script}'s "
+                         f"join{' (texts in, labels out)' if cte is not None else ''}: {len(got)} rows, each the "
+                         "label its code stands for")
     return texts, lines, passed
 
 

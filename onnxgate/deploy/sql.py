@@ -41,6 +41,7 @@ __all__ = [
     "LABELS_FILES",
     "PACKAGE_FILES",
     "SCRIPT_FILES",
+    "TEXT_LABELS_FILE",
     "CodedColumn",
     "LabelledOutput",
     "SqlPackageOptions",
@@ -50,6 +51,7 @@ __all__ = [
     "quote_ident",
     "quote_string",
     "render_scripts",
+    "text_value",
 ]
 
 #: Largest model written as a hex literal into ``02_insert_model.sql``. Above it the script is 2x the
@@ -74,10 +76,13 @@ CODES_FILES = ("06_create_category_codes.sql", "07_predict_from_text.sql")
 #: The scripts of a model that returns a classifier's text labels as the codes of its classes
 #: (:func:`labelled_outputs`): the text label of each code, and the query that returns the text labels.
 LABELS_FILES = ("08_create_class_labels.sql", "09_predict_labels.sql")
+#: The script of a model that does both (:data:`CODES_FILES` and :data:`LABELS_FILES`): the rows' texts in, each joined
+#: to its code as 07 does, and the text labels out, each code joined to its label as 09 does.
+TEXT_LABELS_FILE = "10_predict_labels_from_text.sql"
 #: Every file a SQL package may hold (Synapse's two only for that target): :func:`onnxgate.api.package`
 #: refuses to write them over an input file (a test checks the list against the files written).
 PACKAGE_FILES = ("model.onnx", "manifest.json", "load_model.py", "README.md", *SCRIPT_FILES, *SYNAPSE_FILES,
-                 *CODES_FILES, *LABELS_FILES)
+                 *CODES_FILES, *LABELS_FILES, TEXT_LABELS_FILE)
 
 
 #: What sqlcmd and SSMS act on even inside a quoted name or string: a line holding only ``GO`` ends
@@ -144,6 +149,46 @@ def quote_string(text: str) -> str:
         raise PackagingError(f"expected text without NUL characters, found {value!r}")
     _refuse_unsafe(value, "the SQL string")
     return "N'" + value.replace("'", "''") + "'"
+
+
+#: The characters :func:`text_value` writes as ``NCHAR(n)`` outside any literal: those :data:`_UNSAFE` refuses.
+_UNSAFE_CHAR = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: Most arguments T-SQL's ``CONCAT`` takes; :func:`text_value` nests calls beyond it.
+CONCAT_MAX_ARGS = 254
+
+
+def text_value(text: str) -> str:
+    """A T-SQL expression of the ``nvarchar`` value ``text``, whatever it holds: :func:`quote_string`'s ``N'text'``
+    where that is safe, else ``CONCAT`` of such literals and ``NCHAR(n)`` for each line break, NUL or other control
+    character, with ``$(`` split between two literals, so no script line holds what sqlcmd or SSMS act on (a line
+    ``GO``, ``$(name)``). A value over 4,000 UTF-16 units starts each ``CONCAT`` with an ``nvarchar(max)``: CONCAT
+    of shorter pieces would cut it at 4,000 without a word. For data values (a classifier's labels, categories);
+    a name the user gives is refused by :func:`quote_string` instead.
+
+    Examples
+    --------
+    >>> text_value("it's")
+    "N'it''s'"
+    >>> text_value("two\\nlines $(x)")
+    "CONCAT(N'two', NCHAR(10), N'lines $', N'(x)')"
+    """
+    value = str(text)
+    if _UNSAFE.search(value) is None:
+        return "N'" + value.replace("'", "''") + "'"
+    pieces: list[str] = []
+    for part in re.split("(" + _UNSAFE_CHAR.pattern + ")", value):
+        if not part:
+            continue
+        if _UNSAFE_CHAR.fullmatch(part):
+            pieces.append(f"NCHAR({ord(part)})")
+        else:
+            pieces.extend("N'" + chunk.replace("'", "''") + "'" for chunk in re.split(r"(?<=\$)(?=\()", part))
+    first = ["CAST(N'' AS nvarchar(max))"] if _sql_length(value) > NVARCHAR_MAX_LENGTH else []
+    while len(pieces) > 1:
+        size = CONCAT_MAX_ARGS - len(first)
+        pieces = [f"CONCAT({', '.join(first + pieces[i:i + size])})" if len(pieces[i:i + size]) > 1 or first
+                  else pieces[i] for i in range(0, len(pieces), size)]
+    return pieces[0] if len(first) == 0 or pieces[0].startswith("CONCAT(") else f"CONCAT({first[0]}, {pieces[0]})"
 
 
 def qualified(schema: str, table: str) -> str:
@@ -248,7 +293,7 @@ class CodedColumn:
     def literal(self, category: Any) -> str:
         """``category`` as a T-SQL literal of its type."""
         if self.sql_type is None:
-            return quote_string(category)
+            return text_value(category)
         return str(int(category)) if self.sql_type == "bigint" else repr(float(category))
 
 
@@ -282,9 +327,10 @@ def _null_refused(what: str) -> str:
 
 
 def _codes_scripts(signature: Signature, target: Target, opts: SqlPackageOptions, coded: list[CodedColumn],
-                   model_select: str, with_cols: str) -> dict[str, str]:
+                   model_select: str, with_cols: str) -> tuple[dict[str, str], str]:
     """``06_create_category_codes.sql`` (a table of the codes of each coded input's categories, and the table of rows
-    holding the texts) and ``07_predict_from_text.sql`` (PREDICT over those rows, each text joined to its code)."""
+    holding the texts) and ``07_predict_from_text.sql`` (PREDICT over those rows, each text joined to its code); and
+    07's head, up to its ``[coded]`` rows, which ``10_predict_labels_from_text.sql`` scores too."""
     synapse = target.sql_dialect == "synapse"
     layout = "\nWITH (DISTRIBUTION = REPLICATE, HEAP)" if synapse else ""  # Synapse: no enforced PRIMARY KEY
     text_table = qualified(opts.schema, f"{opts.input_table}_text")
@@ -355,20 +401,21 @@ def _codes_scripts(signature: Signature, target: Target, opts: SqlPackageOptions
            "an unknown category as a "
            "missing value (its encoder learnt a missing category, or refuses an unknown one), so keep such rows out.\n")
         for c in coded)
-    query = (
+    coded_rows = (
         f"{model_select}\n"
         f"{notes}"
         "WITH [coded] AS (\n"
         "    SELECT " + ",\n        ".join(selects) + "\n"
         f"    FROM {text_table} AS t\n"
         + "".join(f"    {j.replace(chr(10), chr(10) + '    ')}\n" for j in joins)
-        + ")\n"
-        "SELECT d.*, p.*\n"
-        "FROM PREDICT(MODEL = @model, DATA = [coded] AS d, RUNTIME = ONNX)\n"
-        f"WITH (\n    {with_cols}\n) AS p;\n")
+        + ")\n")
+    query = (coded_rows
+             + "SELECT d.*, p.*\n"
+             "FROM PREDICT(MODEL = @model, DATA = [coded] AS d, RUNTIME = ONNX)\n"
+             f"WITH (\n    {with_cols}\n) AS p;\n")
     files["07_predict_from_text.sql"] = _header(
         target, "Scores the rows of the text table, each category text joined to its code.") + query
-    return files
+    return files, coded_rows
 
 
 @dataclass(frozen=True)
@@ -413,11 +460,22 @@ def _labels_scripts(signature: Signature, target: Target, opts: SqlPackageOption
             "columns).\n"
             f"CREATE TABLE {table} (\n"
             f"    [code] int NOT NULL{'' if synapse else ' PRIMARY KEY'},\n"
-            f"    [class] nvarchar({width}) NOT NULL\n)" + layout + ";\n"
-            + "".join(f"INSERT INTO {table} ([code], [class]) VALUES ({i}, {quote_string(c)});\n"
+            f"    [class] nvarchar({width}) COLLATE {CODES_COLLATION} NOT NULL\n)" + layout + ";\n"
+            + "".join(f"INSERT INTO {table} ([code], [class]) VALUES ({i}, {text_value(c)});\n"
                       for i, c in enumerate(item.labels)))
     files = {"08_create_class_labels.sql": _header(
         target, "Creates the text label of each class code the model returns.") + "\n".join(parts)}
+    inputs = qualified(opts.schema, opts.input_table)
+    files["09_predict_labels.sql"] = _header(
+        target, "Scores every row of the input table, each class code joined to its text label.") + (
+        f"{model_select}\n" + _labels_query(signature, opts, labelled, f"{inputs} AS d", with_cols))
+    return files
+
+
+def _labels_query(signature: Signature, opts: SqlPackageOptions, labelled: list[LabelledOutput], data: str,
+                  with_cols: str) -> str:
+    """``SELECT`` of PREDICT over ``data`` (``<table> AS d``) with each labelled output's code joined to its text
+    label, under the output's name: the query of ``09_predict_labels.sql`` and ``10_predict_labels_from_text.sql``."""
     by_output = {item.output: (f"c{k}", item) for k, item in enumerate(labelled)}
     selects = ["d.*"]
     joins = []
@@ -430,15 +488,9 @@ def _labels_scripts(signature: Signature, target: Target, opts: SqlPackageOption
         alias, item = found
         selects.append(f"{alias}.[class] AS {name}")
         joins.append(f"LEFT JOIN {qualified(opts.schema, item.table)} AS {alias} ON {alias}.[code] = p.{name}\n")
-    inputs = qualified(opts.schema, opts.input_table)
-    query = (
-        f"{model_select}\n"
-        "SELECT " + ",\n    ".join(selects) + "\n"
-        f"FROM PREDICT(MODEL = @model, DATA = {inputs} AS d, RUNTIME = ONNX)\n"
-        f"WITH (\n    {with_cols}\n) AS p\n" + "".join(joins).rstrip("\n") + ";\n")
-    files["09_predict_labels.sql"] = _header(
-        target, "Scores every row of the input table, each class code joined to its text label.") + query
-    return files
+    return ("SELECT " + ",\n    ".join(selects) + "\n"
+            f"FROM PREDICT(MODEL = @model, DATA = {data}, RUNTIME = ONNX)\n"
+            f"WITH (\n    {with_cols}\n) AS p\n" + "".join(joins).rstrip("\n") + ";\n")
 
 
 def _comment(text: str) -> str:
@@ -582,10 +634,16 @@ def render_scripts(
     files["04_predict.sql"] = _header(target, "Scores every row of the input table with the model.") + predict
     coded = coded_text_inputs(signature, opts)
     if coded:
-        files.update(_codes_scripts(signature, target, opts, coded, model_select, with_cols))
+        codes_files, coded_rows = _codes_scripts(signature, target, opts, coded, model_select, with_cols)
+        files.update(codes_files)
     labelled = labelled_outputs(signature, opts)
     if labelled:
         files.update(_labels_scripts(signature, target, opts, labelled, model_select, with_cols))
+    if coded and labelled:
+        # texts in, text labels out: 07's [coded] rows scored as 09 scores the input table
+        files[TEXT_LABELS_FILE] = _header(
+            target, "Scores the rows of the text table, each category text joined to its code and each class code to "
+            "its text label.") + coded_rows + _labels_query(signature, opts, labelled, "[coded] AS d", with_cols)
 
     if synapse:
         staging = qualified(opts.schema, f"{opts.model_table}_staging")
@@ -609,7 +667,8 @@ def render_scripts(
 
     files["load_model.py"] = _load_model_py(models, opts, sha256_of(model_bytes))
     files["README.md"] = (_readme(signature, target, opts, size, hex_limit, synapse, parity)
-                          + _codes_readme(coded, opts) + _labels_readme(labelled, opts))
+                          + _codes_readme(coded, opts)
+                          + _labels_readme(labelled, opts, from_text=bool(coded)))
     return files
 
 
@@ -770,7 +829,7 @@ A NULL {values} is -1 in every column{refused}.
 {numbers}"""
 
 
-def _labels_readme(labelled: list[LabelledOutput], opts: SqlPackageOptions) -> str:
+def _labels_readme(labelled: list[LabelledOutput], opts: SqlPackageOptions, from_text: bool = False) -> str:
     """The README's section on the outputs that return text labels as codes ("" where there is none)."""
     if not labelled:
         return ""
@@ -778,11 +837,18 @@ def _labels_readme(labelled: list[LabelledOutput], opts: SqlPackageOptions) -> s
     def cell(text: str) -> str:
         return _comment(text).replace("|", "\\|").replace("`", "'")
 
+    def label(text: str) -> str:  # a line break or NUL as its escape, '\\n': the table's text holds it as it is
+        return _UNSAFE_CHAR.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text).replace(
+            "|", "\\|").replace("`", "'")
+
     rows = "\n".join(
         f"| `{cell(item.output)}` | `{cell(opts.schema)}.{cell(item.table)}` | "
-        + ", ".join(f"{i} `{cell(text)}`" for i, text in enumerate(item.labels[:10]))
+        + ", ".join(f"{i} `{label(text)}`" for i, text in enumerate(item.labels[:10]))
         + (f", ... ({len(item.labels)} in all)" if len(item.labels) > 10 else "") + " |"
         for item in labelled)
+    both = (f"\n\n`{TEXT_LABELS_FILE}` does both at once: it scores the rows of `{opts.input_table}_text` as\n"
+            "`07_predict_from_text.sql` does (category texts in), and returns the text labels as\n"
+            "`09_predict_labels.sql` does (the category columns as their codes)." if from_text else "")
     return f"""
 ## Text class labels: their codes
 
@@ -790,7 +856,7 @@ PREDICT returns numbers, so the model returns the classifier's text label as the
 position among the classifier's classes, `classes_`, the order of the `p_<class>` columns). `04_predict.sql`
 returns the codes. `08_create_class_labels.sql` creates a table of the text label of each code, and
 `09_predict_labels.sql` scores the rows of `{opts.input_table}` as `04_predict.sql` does, with each code joined to
-its text label (under the output's name). onnxgate's validation compared these labels with the classifier's own.
+its text label (under the output's name). onnxgate's validation compared these labels with the classifier's own.{both}
 
 | output | labels table | code and label |
 |---|---|---|
@@ -1005,7 +1071,9 @@ def package_sql(
             sql_info["sql"]["class_labels"] = {
                 "outputs": [{"output": item.output, "table": item.table} for item in labelled],
                 "scripts_sha256": {name: hashlib.sha256(files[name].encode("utf-8")).hexdigest()
-                                   for name in LABELS_FILES},
+                                   for name in (*LABELS_FILES, TEXT_LABELS_FILE) if name in files},
+                # and 10 (where 07 is written too), its [coded] rows as 07's, its labels as 09's
+                **({"from_text": TEXT_LABELS_FILE} if TEXT_LABELS_FILE in files else {}),
             }
         from onnxgate.adaptation import adaptation_of
 

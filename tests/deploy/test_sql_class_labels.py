@@ -248,3 +248,119 @@ def test_a_text_label_file_says_which_classes_no_row_answered() -> None:
                              data=one).check("prediction_parity")
         assert "labels seen: 1 of 3 classes" in parity.message, target
         assert parity.details["classes_seen"]["not_seen"] == list(model.classes_[1:]), target
+
+
+#: labels the scripts could not hold as N'' literals: sqlcmd and SSMS end a batch at a line 'GO' and read '$(x)' as a
+#: variable even inside a literal (a line break, CR LF, a tab, NUL, a Unicode line separator)
+CONTROL_LABELS = ["two\nlines", "GO\r\nGO", "tab\there", "nul\x00", "sep\u2028$(x)"]
+
+
+def test_labels_holding_line_breaks_and_nul_are_packaged_and_dry_run_on_the_command_line(
+        tmp_path: Path, monkeypatch: Any, capsys: Any) -> None:
+    # validate passed such a model and package then refused it ("holds a control character"): the scripts now
+    # write those characters as NCHAR(n) outside any literal, and the dry run gives back every label as it is
+    import skops.io
+
+    from onnxgate.cli import main
+    from onnxgate.deploy.duckdb_dryrun import duckdb_statements
+
+    monkeypatch.chdir(tmp_path)
+    X, y = _iris()
+    labels = np.array(CONTROL_LABELS, dtype=object)
+    y5 = labels[(np.searchsorted(LABELS, y) + 3 * (X[:, 0] > 6.0)) % 5]
+    model = _logistic().fit(X, y5)
+    skops.io.dump(model, "model.skops")
+    np.save("rows.npy", X)
+    assert main(["convert", "model.skops", "--sample", "rows.npy", "--target", "sql-edge-2.0", "-o",
+                 "model.onnx"]) == 0
+    assert main(["validate", "model.onnx", "--target", "sql-edge-2.0", "--reference", "model.skops", "--data",
+                 "rows.npy"]) == 0
+    capsys.readouterr()
+    assert main(["package", "model.onnx", "--target", "sql-edge-2.0", "-o", "pkg", "--reference", "model.skops",
+                 "--data", "rows.npy", "--model-name", "m"]) == 0, capsys.readouterr().err
+    assert main(["sql-dryrun", "pkg", "--data", "rows.npy", "--reference", "model.skops"]) == 0
+    assert "text labels of 'label' by 08_create_class_labels.sql and 09_predict_labels.sql's join: 150 rows, each " \
+           "the label its code stands for" in capsys.readouterr().out
+    script = (tmp_path / "pkg" / "08_create_class_labels.sql").read_text(encoding="utf-8")
+    # no line of the script holds what sqlcmd acts on: each character is NCHAR(n), '$(' split in two literals
+    assert "\r" not in script and "\x00" not in script and "\t" not in script and "$(" not in script
+    assert all(line.strip().upper() != "GO" for line in script.splitlines())
+    assert "VALUES (0, CONCAT(N'GO', NCHAR(13), NCHAR(10), N'GO'));" in script
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute('CREATE SCHEMA "dbo"')
+    for statement in duckdb_statements(script):
+        con.execute(statement)
+    assert [t for _, t in con.sql('SELECT "code", "class" FROM "dbo"."m_label_classes" ORDER BY "code"').fetchall()] \
+        == list(model.classes_)
+    readme = (tmp_path / "pkg" / "README.md").read_text(encoding="utf-8")
+    assert "0 `GO\\r\\nGO`" in readme and "\x00" not in readme
+
+
+def test_category_texts_in_and_text_labels_out_by_one_query_on_the_command_line(
+        tmp_path: Path, monkeypatch: Any, capsys: Any) -> None:
+    # a model reading text categories as codes (06/07) and returning text labels as codes (08/09) had no query taking
+    # the texts in and giving the labels out; 10_predict_labels_from_text.sql does, and the dry run runs it
+    import pandas as pd
+    import skops.io
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from onnxgate.cli import main
+    from onnxgate.deploy.duckdb_dryrun import dry_run
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame({"color": rng.choice(["red\nwine", "blue", "O'Brien"], 200), "x": rng.normal(size=200)})
+    y = np.where((rows["color"] == "blue") ^ (rows["x"] > 0), "yes\tsure", "no")
+    model = make_pipeline(make_column_transformer((OneHotEncoder(), ["color"]), remainder="passthrough"),
+                          _logistic()).fit(rows, y)
+    skops.io.dump(model, "model.skops")
+    rows.to_parquet("rows.parquet")
+    assert main(["convert", "model.skops", "--sample", "rows.parquet", "--target", "sql-edge-2.0", "-o",
+                 "model.onnx"]) == 0
+    assert main(["package", "model.onnx", "--target", "sql-edge-2.0", "-o", "pkg", "--reference", "model.skops",
+                 "--data", "rows.parquet", "--model-name", "m"]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["sql-dryrun", "pkg", "--data", "rows.parquet", "--reference", "model.skops"]) == 0
+    assert "text labels of 'label' by 08_create_class_labels.sql and 10_predict_labels_from_text.sql's join (texts " \
+           "in, labels out): 200 rows, each the label its code stands for" in capsys.readouterr().out
+    query = (tmp_path / "pkg" / "10_predict_labels_from_text.sql").read_text(encoding="utf-8")
+    assert "FROM PREDICT(MODEL = @model, DATA = [coded] AS d, RUNTIME = ONNX)" in query
+    assert "LEFT JOIN [dbo].[m_label_classes] AS c0 ON c0.[code] = p.[label];" in query
+    assert "`10_predict_labels_from_text.sql` does both at once" in (tmp_path / "pkg" / "README.md").read_text(
+        encoding="utf-8")
+    # the labels the query gives the rows' texts are the classifier's own
+    result = dry_run(tmp_path / "pkg", rows, reference=model)
+    assert result.text_labels["label"] == list(model.predict(rows))
+    # a query edited since the package was written is refused, not run
+    path = tmp_path / "pkg" / "10_predict_labels_from_text.sql"
+    path.write_text(query.replace("c0.[class] AS [label]", "N'no' AS [label]"), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["sql-dryrun", "pkg", "--data", "rows.parquet"]) == 2
+    assert "holds a 10_predict_labels_from_text.sql edited since the package was written" in capsys.readouterr().err
+
+
+def test_score_writes_the_text_labels_of_a_file_converted_for_a_sql_target(tmp_path: Path, monkeypatch: Any) -> None:
+    # the label column held the int32 codes PREDICT returns, which no reader could tell apart from integer labels;
+    # it holds the text labels now, as 09_predict_labels.sql and the classifier itself give them
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from onnxgate.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    X, y = _iris()
+    rows = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    model = _logistic().fit(rows, y)
+    og.convert(model, rows.head(), target="sql-edge-2.0").save("model.onnx")
+    rows.to_parquet("rows.parquet")
+    assert main(["score", "model.onnx", "--data", "rows.parquet", "--out", "scored.parquet"]) == 0
+    scored = pq.read_table("scored.parquet")
+    assert str(scored.schema.field("label").type) == "string"
+    assert scored.column("label").to_pylist() == list(model.predict(rows))
+    # the probabilities are as before, one column per class
+    probabilities = scored.select([n for n in scored.column_names if n.startswith("p_")]).to_pandas().to_numpy()
+    np.testing.assert_allclose(probabilities, model.predict_proba(rows), atol=1e-5)
