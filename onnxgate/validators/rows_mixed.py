@@ -15,6 +15,13 @@ carries it. A model-local function is inlined first, so a node inside one is fou
 inference loses the symbol (a ``Reshape`` to a constant ``[-1]``, an operator without a shape function) nothing is
 said: the scan finds what it can name, and parity's large batch (scored for a file that reads its batch size or
 mixes its rows) is the check of what the scan cannot see.
+
+The ``ai.onnx.ml`` operators, ``StringNormalizer``, ``TfIdfVectorizer`` and ``com.microsoft``'s ``Tokenizer`` have
+no shape function, or one that drops the rows' symbol (``StringNormalizer`` answers ``[unk]``): the scan gives each
+the rows its definition keeps (:data:`ROW_MODELS` answer each row of a ``[N, F]`` input from it alone) and names the
+ones that read a batch's rows as one sample's values (a ``TfIdfVectorizer`` of a 1-D tensor counts the n-grams of every
+row together; an ``ArrayFeatureExtractor`` indexing a 1-D tensor picks rows). A KNN, a voting or bagging ensemble and
+a text pipeline lost their rows there, and each file paid for the large batch.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from typing import Any
 
 from onnxgate._onnx import node_subgraphs
 
-__all__ = ["ROWS", "ROW_INDEXERS", "ROW_MIXERS", "RowsScan", "rows_mixing_sentence", "scan_rows"]
+__all__ = ["ROWS", "ROW_INDEXERS", "ROW_MIXERS", "ROW_MODELS", "RowsScan", "rows_mixing_sentence", "scan_rows"]
 
 #: The symbol given to the first axis of each input whose batch is not fixed, before shape inference.
 ROWS = "onnxgate_rows"
@@ -46,6 +53,25 @@ ROW_MIXERS: Mapping[str, tuple[str, int]] = {
 #: answers each row from its own values, and failing it as mixing the rows failed correct files; a count of them
 #: (through Shape or a reduction) does not. The scan names them in :attr:`RowsScan.untraced`: the large batch checks.
 ROW_INDEXERS = ("NonZero", "Unique")
+#: ``ai.onnx.ml`` models of a feature vector: a ``[N, F]`` input is N rows, each answered from its own features; a
+#: ``[F]`` input is one row (ONNX's and onnxruntime's definitions), so a 1-D tensor of the batch's rows, or a
+#: ``[k, N]`` one, is read as the features of one sample.
+ROW_MODELS = ("TreeEnsembleClassifier", "TreeEnsembleRegressor", "TreeEnsemble", "LinearClassifier", "LinearRegressor",
+              "SVMClassifier", "SVMRegressor", "Normalizer")
+#: ``ai.onnx.ml`` operators answering each element from itself: the output keeps the input's shape (OneHotEncoder adds
+#: a last axis), the rows where they were.
+_ML_ELEMENTWISE = ("Binarizer", "LabelEncoder", "CategoryMapper", "OneHotEncoder")
+#: ``ai.onnx.ml`` operators with one value per feature (``Scaler``'s scale, ``Imputer``'s imputed values) taken at
+#: flat position ``i % dims[1]`` (``dims[0]`` for a 1-D input): per row for rows on axis 0 of a 2-D or wider input.
+_ML_PER_FEATURE = {"Scaler": ("scale",), "Imputer": ("imputed_value_floats", "imputed_value_int64s")}
+#: The operators of other domains the scan knows the rows of (:func:`_row_op`): domain by operator.
+_ROW_OPS: Mapping[str, tuple[str, ...]] = {
+    **{op: ("ai.onnx.ml",) for op in (*ROW_MODELS, *_ML_ELEMENTWISE, *_ML_PER_FEATURE, "ArrayFeatureExtractor",
+                                      "FeatureVectorizer")},
+    "StringNormalizer": ("", "ai.onnx"), "TfIdfVectorizer": ("", "ai.onnx"), "Tokenizer": ("com.microsoft",),
+}
+#: Of :data:`_ROW_OPS`, those that can read across the rows (on some input shapes): :func:`_row_op_mixes` judges them.
+_ROW_OP_MIXERS = (*ROW_MODELS, "ArrayFeatureExtractor", "FeatureVectorizer", "StringNormalizer", "TfIdfVectorizer")
 #: The opset of the default domain from which a reduction reads its axes from input 1 (ReduceSum from 13, the
 #: others from 18).
 AXES_AS_INPUT = {"ReduceSum": 13}
@@ -114,7 +140,9 @@ def _inferred_keeping_rows(model: Any) -> Any:
     the Reshape's input carries the rows on axis 0 and the product of its other axes, all known, equals that of the
     constant's other entries (``[rows, 3, 4]`` to ``[-1, 12]``): then ``-1`` is the rows. Each rewrite is checked on
     the shapes inferred with it and undone when it does not hold (``[-1, 1]`` of ``[rows, 4]``); ``[-1]`` is never
-    rewritten: the rows are lost to it."""
+    rewritten: the rows are lost to it. The outputs of the main graph's :data:`_ROW_OPS` get the rows their
+    definition keeps (:func:`_row_op_keeps`) as value_info, which inference carries on; both are settled together,
+    each from the shapes inferred upstream of it, and a graph they do not settle on is inferred as the file has it."""
     import numpy as np
     import onnx
     from onnx import numpy_helper
@@ -136,29 +164,112 @@ def _inferred_keeping_rows(model: Any) -> Any:
             shape = [int(v) for v in _flat(constants[node.input[1]])]
             if shape and shape[0] == -1 and all(v >= 0 for v in shape[1:]):
                 candidates[index] = shape
-    if not candidates:
+    row_ops = [node for node in graph.node if _row_op(node)]
+    # a constant Reshape to [1, ..., -1, k, ...] (bagging stacks each estimator's [N, C] as [1, N, C]): its -1 is the
+    # rows when the input has them on axis 0 and the k's hold the input's other axes; annotated, not rewritten
+    stacked = [node for node in graph.node if node.op_type == "Reshape" and _stacked_shape(node, constants)]
+    if not candidates and not row_ops and not stacked:
         return onnx.shape_inference.infer_shapes(model, data_prop=True)
+    consumers: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
     original = {index: graph.node[index].input[1] for index in candidates}
+    rewritten = {index: f"{ROWS}_reshape_{index}" for index in candidates}
     for index, shape in candidates.items():
-        name = f"{ROWS}_reshape_{index}"
-        graph.initializer.append(numpy_helper.from_array(np.array([0, *shape[1:]], dtype=np.int64), name))
-        graph.node[index].input[1] = name
-    while True:
+        graph.initializer.append(numpy_helper.from_array(np.array([0, *shape[1:]], dtype=np.int64),
+                                                         rewritten[index]))
+    file_info = list(graph.value_info)
+    active = set(candidates)
+    annotated: dict[str, tuple[int, tuple[Any, ...]]] = {}
+    # each round settles at least the next node downstream: a DAG settles within as many rounds as it has of these
+    for _ in range(len(candidates) + len(row_ops) + len(stacked) + 2):
+        for index in candidates:
+            graph.node[index].input[1] = rewritten[index] if index in active else original[index]
+        del graph.value_info[:]
+        graph.value_info.extend(v for v in file_info if v.name not in annotated)
+        graph.value_info.extend(_value_info(name, *typed) for name, typed in annotated.items())
         try:
             inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
         except Exception:  # a rewrite inference refuses: the file's own constants, as without the rewrites
-            for index, name in original.items():
-                graph.node[index].input[1] = name
-            return onnx.shape_inference.infer_shapes(model, data_prop=True)
-        shapes = {v.name: _dims(v) for v in [*inferred.graph.input, *inferred.graph.value_info,
-                                               *inferred.graph.output]}
-        wrong = [index for index, shape in candidates.items()
-                 if not _keeps_rows(shapes.get(graph.node[index].input[0]), shape)]
-        if not wrong:
+            break
+        values = [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]
+        shapes: dict[str, list[Any] | None] = {t.name: list(t.dims) for t in inferred.graph.initializer}
+        shapes.update((v.name, _dims(v)) for v in values)
+        types = {t.name: t.data_type for t in inferred.graph.initializer}
+        types.update((v.name, v.type.tensor_type.elem_type) for v in values if v.type.HasField("tensor_type"))
+        wanted_active = {index for index, shape in candidates.items()
+                         if _keeps_rows(shapes.get(graph.node[index].input[0]), shape)}
+        wanted: dict[str, tuple[int, tuple[Any, ...]]] = {}
+        for node in row_ops:
+            wanted.update((name, (types.get(name) or _row_op_type(node, name, types), dims))
+                          for name, dims in _row_op_keeps(node, shapes, constants, consumers).items())
+        for node in stacked:
+            dims = _stacked_keeps(shapes.get(node.input[0]), _stacked_shape(node, constants))
+            if dims is not None:
+                wanted[node.output[0]] = (types.get(node.output[0]) or types.get(node.input[0], 0), dims)
+        if wanted_active == active and wanted == annotated:
             return inferred
-        for index in wrong:  # back to the file's own constant: inference loses the rows there, as it should
-            graph.node[index].input[1] = original[index]
-            del candidates[index]
+        active, annotated = wanted_active, wanted
+    for index in candidates:  # not settled (or refused): the file's own constants and shapes
+        graph.node[index].input[1] = original[index]
+    del graph.value_info[:]
+    graph.value_info.extend(file_info)
+    return onnx.shape_inference.infer_shapes(model, data_prop=True)
+
+
+def _value_info(name: str, elem_type: int, dims: Sequence[Any]) -> Any:
+    """A value_info of ``name`` shaped ``dims`` (:data:`ROWS`, ints, None for an axis not known): inference keeps the
+    rows' symbol over the one it would make up, and carries it on to the nodes after."""
+    from onnx import helper
+
+    return helper.make_tensor_value_info(name, elem_type, list(dims))
+
+
+def _row_op_type(node: Any, name: str, types: Mapping[str, int]) -> int:
+    """The element type of ``name`` (an output of ``node``, one of :data:`_ROW_OPS`, or of the ``Reshape`` after an
+    ``ArrayFeatureExtractor``) where inference gave none: by the operator's definition."""
+    import onnx
+
+    float_, int64, string = onnx.TensorProto.FLOAT, onnx.TensorProto.INT64, onnx.TensorProto.STRING
+    op = node.op_type
+    first = types.get(node.input[0], 0) if node.input else 0
+    if op == "Tokenizer":
+        return string
+    if op.endswith("Classifier") and node.output and name == node.output[0]:
+        return int64 if _attr(node, "classlabels_ints") or _attr(node, "classlabels_int64s") else string
+    if op in ("ArrayFeatureExtractor", "Imputer", "Binarizer", "TreeEnsemble", "StringNormalizer"):
+        return first
+    if op in ("Scaler", "Normalizer", "FeatureVectorizer", "LinearRegressor", "SVMRegressor", "TreeEnsembleRegressor",
+              "TfIdfVectorizer") or op.endswith("Classifier"):
+        return float_
+    return 0
+
+
+def _stacked_shape(node: Any, constants: Mapping[str, Any]) -> list[int]:
+    """The constant shape of a main-graph ``Reshape`` to ``[1, ..., 1, -1, k, ...]`` (at least one leading 1, every
+    ``k`` positive), else ``[]``."""
+    if (node.domain not in ("", "ai.onnx") or len(node.input) < 2 or node.input[1] not in constants
+            or _attr(node, "allowzero") == 1):
+        return []
+    shape = [int(v) for v in _flat(constants[node.input[1]])]
+    if -1 not in shape:
+        return []
+    at = shape.index(-1)
+    if at == 0 or any(v != 1 for v in shape[:at]) or not all(v > 0 for v in shape[at + 1:]):
+        return []
+    return shape
+
+
+def _stacked_keeps(dims: Sequence[Any] | None, shape: Sequence[int]) -> tuple[Any, ...] | None:
+    """The shape a Reshape of ``dims`` (rows on axis 0, the other axes known) to ``shape`` (:func:`_stacked_shape`)
+    answers with the rows where its -1 is, or None when the -1 is not the rows."""
+    if not shape or not dims or dims[0] != ROWS or not all(isinstance(d, int) and d > 0 for d in dims[1:]):
+        return None
+    at = shape.index(-1)
+    if _product(dims[1:]) != _product(shape[at + 1:]):
+        return None
+    return (*shape[:at], ROWS, *shape[at + 1:])
 
 
 def _keeps_rows(dims: Sequence[Any] | None, shape: Sequence[int]) -> bool:
@@ -178,7 +289,10 @@ def _keeps_rows(dims: Sequence[Any] | None, shape: Sequence[int]) -> bool:
 
 
 def _may_mix(node: Any, constants: Mapping[str, Any]) -> bool:
-    """Whether ``node`` is of a kind :func:`_mixes_rows` judges (a reduction, a product, a constant Gather...)."""
+    """Whether ``node`` is of a kind :func:`_mixes_rows` judges (a reduction, a product, a constant Gather, a model of
+    ``ai.onnx.ml``...)."""
+    if _row_op(node):
+        return node.op_type in _ROW_OP_MIXERS
     if node.domain not in ("", "ai.onnx"):
         return False
     if node.op_type in ("Gather", "GatherElements"):
@@ -247,23 +361,38 @@ def _could_mix(model: Any) -> bool:
     pending: list[Any] = [model.graph, *model.functions]
     while pending:
         for node in pending.pop().node:
-            if node.op_type in kinds and node.domain in ("", "ai.onnx"):
+            if (node.op_type in kinds and node.domain in ("", "ai.onnx")) or (
+                    _row_op(node) and node.op_type in _ROW_OP_MIXERS):
                 return True
             pending.extend(sub for _, sub in node_subgraphs(node))
     return False
 
 
+#: The attributes of a :data:`ROW_MODELS` node the scan keeps (ONNX's shape functions and :func:`_row_model_width` read
+#: them); the others are its trees or vectors.
+_ROW_MODEL_ATTRIBUTES = ("classlabels_strings", "classlabels_ints", "classlabels_int64s", "n_targets", "targets",
+                         "intercepts", "norm", "post_transform")
+
+
 def _without_weights(model: Any) -> Any:
     """A copy of ``model`` whose weights other than integer ones keep their name, type and shape but not their values
-    (nor external data): shape inference reads no more, and serialising a 100 MB MLP's weights to it and back took
-    1.9 s of a 2.4 s scan."""
+    (nor external data), and whose :data:`ROW_MODELS` keep no trees nor vectors (:data:`_ROW_MODEL_ATTRIBUTES`):
+    shape inference reads no more, and serialising a 100 MB MLP's weights to it and back took 1.9 s of a 2.4 s
+    scan."""
     import onnx
 
     graph = model.graph
     copy = onnx.ModelProto(ir_version=model.ir_version, opset_import=model.opset_import, functions=model.functions)
     target = copy.graph
     target.name = graph.name
-    target.node.extend(graph.node)
+    for node in graph.node:
+        if node.op_type in ROW_MODELS and _row_op(node):
+            # a forest's trees (nodes_*, class_*, target_*) and an SVM's vectors: megabytes no shape reads
+            kept = target.node.add(name=node.name, op_type=node.op_type, domain=node.domain, input=node.input,
+                                   output=node.output)
+            kept.attribute.extend(a for a in node.attribute if a.name in _ROW_MODEL_ATTRIBUTES)
+        else:
+            target.node.append(node)
     target.input.extend(graph.input)
     target.output.extend(graph.output)
     target.value_info.extend(graph.value_info)
@@ -330,6 +459,8 @@ def _rows_axis(dims: Any) -> int | None:
 def _mixes_rows(node: Any, shapes: Mapping[str, Any], constants: Mapping[str, Any],
                 opset: int) -> tuple[str, str] | None:
     """``(input read, why)`` when ``node`` reads across the batch's rows, else None (also when it cannot be told)."""
+    if _row_op(node):
+        return _row_op_mixes(node, shapes)
     if node.domain not in ("", "ai.onnx") or not node.input:
         return None
     op = node.op_type
@@ -463,3 +594,184 @@ def _gathers_rows(node: Any, shapes: Mapping[str, Any], constants: Mapping[str, 
     if axis != rows or node.input[1] not in constants:
         return None
     return node.input[0], f"picks rows of the batch by position along axis {rows}, the batch's rows"
+
+
+def _row_op(node: Any) -> bool:
+    """Whether ``node`` is one of :data:`_ROW_OPS` (in its own domain)."""
+    return node.domain in _ROW_OPS.get(node.op_type, ())
+
+
+def _known(dims: Sequence[Any] | None) -> bool:
+    """A shape whose every axis is a known length (so it holds no rows: :func:`_rows_lost`)."""
+    return dims is not None and all(isinstance(d, int) and d > 0 for d in dims)
+
+
+def _product(dims: Sequence[int]) -> int:
+    product = 1
+    for d in dims:
+        product *= int(d)
+    return product
+
+
+def _row_op_keeps(node: Any, shapes: Mapping[str, Any], constants: Mapping[str, Any],
+                  consumers: Mapping[str, Sequence[Any]]) -> dict[str, tuple[Any, ...]]:
+    """The tensors whose rows ``node`` (one of :data:`_ROW_OPS`) keeps, with their shapes (:data:`ROWS` where the rows
+    are, an int or None for the other axes): its outputs, or for an ``ArrayFeatureExtractor`` picking from a 1-D table
+    the ``Reshape`` after it that gives its rows back. Empty where the definition does not keep them: a 1-D input of
+    a model is one row, a ``Scaler`` of a 1-D tensor of the rows scales each by its position, a ``StringNormalizer``
+    with stop words drops rows, a ``Tokenizer`` pads each row to the batch's longest (kept only when every reader
+    ignores its pad value)."""
+    op = node.op_type
+    dims = shapes.get(node.input[0]) if node.input else None
+    rows = _rows_axis(dims)
+
+    def inferred(index: int, rank: int) -> list[Any]:  # an output's shape as inference has it, or None per axis
+        out = shapes.get(node.output[index]) if len(node.output) > index else None
+        return list(out) if out is not None and len(out) == rank else [None] * rank
+
+    def answer(*outs: Sequence[Any]) -> dict[str, tuple[Any, ...]]:
+        return {name: tuple(d) for name, d in zip(node.output, outs) if name}
+
+    if op == "ArrayFeatureExtractor":
+        return _picks_keep(node, shapes, constants, consumers)
+    if op == "FeatureVectorizer":
+        read = [shapes.get(name) for name in node.input]
+        if all(d is not None and len(d) >= 2 and _rows_axis(d) == 0 for d in read):
+            return answer([ROWS, inferred(0, 2)[1]])
+        return {}
+    if dims is None or rows is None:
+        return {}
+    rank = len(dims)
+    if op in ROW_MODELS:
+        if rank != 2 or rows != 0:
+            return {}
+        if op == "Normalizer":
+            return answer(dims)
+        if op.endswith("Classifier"):  # the labels [N], the scores [N, E]
+            return answer([ROWS], [ROWS, inferred(1, 2)[1] or _row_model_width(node)])
+        return answer([ROWS, inferred(0, 2)[1] or _row_model_width(node)])
+    if op in _ML_ELEMENTWISE:
+        return answer(dims if op != "OneHotEncoder" else [*dims, inferred(0, rank + 1)[-1]])
+    if op in _ML_PER_FEATURE:
+        values = next((v for v in (_attr(node, a) for a in _ML_PER_FEATURE[op]) if v), None) or ()
+        return answer(dims) if (rows == 0 and rank >= 2) or len(values) == 1 else {}
+    if op == "StringNormalizer":
+        # [C] or [1, C] (onnxruntime fails any other); stop words are dropped, and the rows after one move up
+        one_row = rank == 1 or (rank == 2 and dims[0] == 1)
+        return answer(dims) if one_row and rows == rank - 1 and not _attr(node, "stopwords") else {}
+    if op == "TfIdfVectorizer":
+        return answer([ROWS, inferred(0, 2)[1]]) if rank == 2 and rows == 0 else {}
+    if op == "Tokenizer" and rank <= 2 and _pads_unread(node, consumers):
+        return answer([*dims, None])
+    return {}
+
+
+def _row_model_width(node: Any) -> int | None:
+    """The width of a :data:`ROW_MODELS` node's scores, by its definition (as ONNX's shape functions of ``ai.onnx.ml``
+    3 read it): a tree ensemble classifier's class labels, a regressor's targets; None where not told."""
+    op = node.op_type
+    if op == "TreeEnsembleClassifier":
+        labels = _attr(node, "classlabels_int64s") or _attr(node, "classlabels_strings")
+        return len(labels) if labels else None
+    if op in ("TreeEnsembleRegressor", "TreeEnsemble"):
+        targets = _attr(node, "n_targets")
+        return int(targets) if targets else None
+    if op == "LinearRegressor":
+        return int(_attr(node, "targets") or 1)
+    return 1 if op == "SVMRegressor" else None
+
+
+def _picks_keep(node: Any, shapes: Mapping[str, Any], constants: Mapping[str, Any],
+                consumers: Mapping[str, Sequence[Any]]) -> dict[str, tuple[Any, ...]]:
+    """:func:`_row_op_keeps` of an ``ArrayFeatureExtractor``: ``Z = X[..., Y.flatten()]``, shaped
+    ``X.shape[:-1] + [Y.size]`` (``[1, Y.size]`` for a 1-D ``X``, onnxruntime's and ONNX's reference). Rows of ``X``
+    before its last axis are kept when ``Y`` holds no rows; the rows of ``Y`` (a KNN's neighbours' positions picking
+    their labels from a 1-D table) are flattened into ``Z``'s last axis, and a ``Reshape`` of ``Z`` to
+    ``[-1, *Y.shape[1:]]`` (or another split of the same size) gives them back on axis 0."""
+    if len(node.input) < 2 or not node.output:
+        return {}
+    data, indices = shapes.get(node.input[0]), shapes.get(node.input[1])
+    data_rows, index_rows = _rows_axis(data), _rows_axis(indices)
+    if data is not None and data_rows is not None:
+        if data_rows == len(data) - 1 or not (node.input[1] in constants or _known(indices)):
+            return {}
+        size = _product(indices) if indices is not None and _known(indices) else None
+        return {node.output[0]: (*data[:-1], size)}
+    if index_rows != 0 or indices is None or data is None or len(data) != 1 or not _known(data):
+        return {}
+    if not all(isinstance(d, int) and d > 0 for d in indices[1:]):
+        return {}
+    per_row = _product(indices[1:])
+    kept: dict[str, tuple[Any, ...]] = {}
+    for reader in consumers.get(node.output[0], ()):
+        if (reader.op_type != "Reshape" or reader.domain not in ("", "ai.onnx") or len(reader.input) < 2
+                or reader.input[0] != node.output[0] or reader.input[1] not in constants
+                or _attr(reader, "allowzero") == 1):
+            continue
+        shape = [int(v) for v in _flat(constants[reader.input[1]])]
+        if shape and shape[0] == -1 and all(v > 0 for v in shape[1:]) and _product(shape[1:]) == per_row:
+            kept[reader.output[0]] = (ROWS, *shape[1:])
+    return kept
+
+
+def _pads_unread(node: Any, consumers: Mapping[str, Sequence[Any]]) -> bool:
+    """Whether every reader of a ``Tokenizer``'s output (through ``Flatten``, ``Reshape``, ``Identity``) is a
+    ``TfIdfVectorizer`` whose pool holds no ``pad_value``: the width each row is padded to is the batch's longest row,
+    and a reader counting the pads would answer each row by the others."""
+    pad = _attr(node, "pad_value")
+    pending = list(node.output)
+    seen = 0
+    while pending:
+        readers = consumers.get(pending.pop(), ())
+        if not readers:
+            return False  # an output of the graph: the padded rows as they are
+        for reader in readers:
+            seen += 1
+            if seen > 64:
+                return False
+            if reader.op_type == "TfIdfVectorizer" and reader.domain in ("", "ai.onnx"):
+                if pad is None or pad in (_attr(reader, "pool_strings") or ()):
+                    return False
+            elif reader.op_type in ("Flatten", "Reshape", "Identity") and reader.domain in ("", "ai.onnx"):
+                pending.extend(reader.output)
+            else:
+                return False
+    return True
+
+
+def _row_op_mixes(node: Any, shapes: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(input read, why)`` when ``node`` (one of :data:`_ROW_OPS`) reads the batch's rows as one sample's values:
+    a model or a ``Normalizer`` of a tensor whose last axis is the rows, a ``TfIdfVectorizer`` counting n-grams
+    along them, an ``ArrayFeatureExtractor`` picking rows (or applying every row's indices to each row), a
+    ``FeatureVectorizer`` copying them as features, a ``StringNormalizer`` dropping stop words among them."""
+    op = node.op_type
+    if op == "ArrayFeatureExtractor" and len(node.input) > 1:
+        data, indices = shapes.get(node.input[0]), shapes.get(node.input[1])
+        data_rows = _rows_axis(data)
+        if data is not None and data_rows == len(data) - 1:
+            return node.input[0], f"picks positions along axis {data_rows}, the batch's rows"
+        if data_rows is not None and _rows_axis(indices) is not None:
+            return node.input[1], (f"applies the indices of all the batch's rows to each row of {node.input[0]!r} "
+                                   "(its indices are flattened)")
+        return None
+    if op == "FeatureVectorizer":
+        for name in node.input:
+            dims = shapes.get(name)
+            rows = _rows_axis(dims)
+            if dims is not None and rows is not None and (rows > 0 or len(dims) == 1):
+                return name, f"copies axis {rows}, the batch's rows, as the features of a row"
+        return None
+    read = node.input[0] if node.input else ""
+    dims = shapes.get(read)
+    rows = _rows_axis(dims)
+    if dims is None or rows is None:
+        return None
+    last = rows == len(dims) - 1
+    if op in ROW_MODELS and last and len(dims) <= 2:
+        verb = "normalises over" if op == "Normalizer" else "reads as the features of one sample"
+        return read, f"{verb} axis {rows}, the batch's rows (a [F] input is one row)"
+    if op == "TfIdfVectorizer" and last:
+        return read, f"counts n-grams along axis {rows}, the batch's rows, as one sequence"
+    if op == "StringNormalizer" and last and _attr(node, "stopwords"):
+        return read, f"drops stop words from axis {rows}, the batch's rows: the rows after one move up"
+    return None
