@@ -73,6 +73,7 @@ def _score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
     schemas, common = _check_local_files(args.data, signature, outputs or signature.output_names)
     unsigned = _unsigned_columns(common, signature, outputs or signature.output_names)
     required = _required_columns(schemas, common, signature, outputs or signature.output_names)
+    restored = _restored_columns(common, signature, outputs or signature.output_names, required)
     owned = _no_session()
     with _without_pandas_warning():
         spark = session(args.spark)
@@ -88,7 +89,7 @@ def _score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
 
                     with staged_folder(_local_path(args.out), overwrite=args.force) as staged:
                         scored.write.parquet(str(staged))
-                        _restore_unsigned(staged, unsigned)
+                        _restore_types(staged, restored)
             except Exception as err:
                 refused = worker_input_error(err)  # a null feeding an integer input, met by a worker: exit 2
                 if refused is not None:
@@ -263,25 +264,57 @@ def _some_value(kind: Any) -> Any:
     return None
 
 
-def _restore_unsigned(folder: Any, unsigned: dict[str, Any]) -> None:
-    """Give the columns ``unsigned`` (:func:`_unsigned_columns`) of the Parquet files Spark wrote into ``folder`` their
-    type again, row group by row group, so that ``score --spark`` writes the types ``score`` writes (the values fit:
-    Spark read them from those types). Spark's checksum of each file rewritten is removed: a stale one fails Spark's
-    reading of the folder, none is not checked."""
+def _restored_columns(common: Any, signature: Any, outputs: list[str], required: list[str]) -> dict[str, Any]:
+    """The data columns (``common``, the local files' schema) that Spark writes in another Arrow form than ``score`` on
+    one machine writes them, by their name in the scored rows, each with the field ``score`` writes (type and
+    nullability): an unsigned integer (:func:`_unsigned_columns`); a timestamp with a time zone, which Spark keeps as
+    an instant and writes as INT96, read back as a naive ``timestamp[ns]``; a struct, list or map with a field declared
+    NOT NULL, which Spark's reader makes nullable; and a struct, list or map column every file declares NOT NULL
+    (``required``), which :func:`_not_null` cannot mark. Alone or nested, as the column holds them."""
+    import pyarrow as pa
+
+    from onnxgate.spark import columns_named_like_outputs
+
+    if common is None:
+        return {}
+
+    def lost(kind: Any) -> bool:
+        if pa.types.is_unsigned_integer(kind) or (pa.types.is_timestamp(kind) and kind.tz is not None):
+            return True
+        if pa.types.is_map(kind):  # a map's keys are NOT NULL in Arrow, as in Spark: its items say
+            return lost(kind.key_type) or not kind.item_field.nullable or lost(kind.item_type)
+        children = [kind.field(i) for i in range(kind.num_fields)] if pa.types.is_nested(kind) else []
+        return any(not child.nullable or lost(child.type) for child in children)
+
+    renamed = columns_named_like_outputs(common.names, signature, outputs, any_case=True)
+    found: dict[str, Any] = {}
+    for field in common:
+        name = renamed.get(field.name, field.name)
+        if lost(field.type) or (pa.types.is_nested(field.type) and name in required):
+            found[name] = pa.field(name, field.type, name not in required)
+    return found
+
+
+def _restore_types(folder: Any, restored: dict[str, Any]) -> None:
+    """Give the columns ``restored`` (:func:`_restored_columns`) of the Parquet files Spark wrote into ``folder`` the
+    type and nullability ``score`` writes, row group by row group, so that ``score --spark`` writes the schema
+    ``score`` writes (the values fit: Spark read them from those types; a timestamp's instant is kept, its zone named
+    again). Spark's checksum of each file rewritten is removed: a stale one fails Spark's reading of the folder, none
+    is not checked."""
     import os
 
     import pyarrow.parquet as pq
 
-    if not unsigned:
+    if not restored:
         return
     for file in sorted(folder.glob("*.parquet")):
         source = pq.ParquetFile(file)
         schema = source.schema_arrow
-        for name, kind in unsigned.items():
+        for name, field in restored.items():
             index = schema.get_field_index(name)
             if index >= 0:
-                schema = schema.set(index, schema.field(index).with_type(kind))
-        fixed = file.with_name(f".{file.name}.unsigned")
+                schema = schema.set(index, field)
+        fixed = file.with_name(f".{file.name}.restored")
         with pq.ParquetWriter(fixed, schema) as writer:
             for group in range(source.num_row_groups):
                 writer.write_table(source.read_row_group(group).cast(schema))

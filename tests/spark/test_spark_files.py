@@ -378,3 +378,41 @@ def test_validate_leaves_no_broadcast_behind(local_spark: Any, forest: dict[str,
         report = ogs.validate(forest["conv"].model, forest["files"], reference=forest["model"], spark=local_spark)
         assert report.passed
     assert sorted(p.name for p in set(temp.iterdir()) - before) == []
+
+
+def test_score_on_spark_keeps_time_zones_and_nested_not_null_fields(local_spark: Any, tmp_path: Path,
+                                                                     monkeypatch: Any) -> None:
+    # Spark keeps a timestamp as an instant with no zone of its own and writes it as INT96: score --spark wrote the
+    # column 'when' (Europe/Paris) as a naive timestamp[ns], where score keeps timestamp[us, tz=Europe/Paris]; and its
+    # reader makes every nested field nullable: a struct's or a list's NOT NULL fields came back nullable
+    import onnx
+    import pyarrow as pa
+    from onnx import TensorProto, helper
+
+    monkeypatch.chdir(tmp_path)
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "identity",
+                              [helper.make_tensor_value_info("x", TensorProto.DOUBLE, [None, 1])],
+                              [helper.make_tensor_value_info("y", TensorProto.DOUBLE, [None, 1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
+    model.ir_version = 8
+    onnx.save(model, "m.onnx")
+    moments = pd.date_range("2024-03-31 00:00", periods=8, freq="h", tz="Europe/Paris")  # across a change of hour
+    pair = pa.struct([pa.field("a", pa.int64(), False), pa.field("b", pa.string())])
+    schema = pa.schema([
+        pa.field("x", pa.float64()), pa.field("when", pa.timestamp("us", tz="Europe/Paris")),
+        pa.field("stamped", pa.timestamp("ms", tz="UTC"), False), pa.field("pair", pair),
+        pa.field("pair_required", pair, False), pa.field("ids", pa.list_(pa.field("element", pa.int64(), False))),
+        pa.field("zoned", pa.struct([pa.field("at", pa.timestamp("us", tz="America/New_York"))]))])
+    pq.write_table(pa.table({
+        "x": np.arange(8.0), "when": pa.array(moments), "stamped": pa.array(moments.tz_convert("UTC")),
+        "pair": [{"a": i, "b": None} for i in range(8)], "pair_required": [{"a": -i, "b": "b"} for i in range(8)],
+        "ids": [[i, i + 1] for i in range(8)], "zoned": [{"at": t} for t in moments.tz_convert("America/New_York")],
+    }, schema=schema), "rows.parquet")
+    assert main(["score", "m.onnx", "--data", "rows.parquet", "--out", "local.parquet"]) == 0
+    assert main(["score", "m.onnx", "--data", "rows.parquet", "--out", "scored", "--spark", "local[1]"]) == 0
+    local = pq.read_table("local.parquet")
+    spark = pq.read_table("scored")
+    assert spark.schema.remove_metadata().equals(local.schema.remove_metadata(), check_metadata=False), spark.schema
+    assert str(spark.schema.field("when").type) == "timestamp[us, tz=Europe/Paris]"
+    assert spark.to_pylist() == local.to_pylist()  # the same instants, in the same zones
+    assert local_spark.read.parquet(str(tmp_path / "scored")).count() == 8  # Spark reads back what was rewritten
