@@ -37,6 +37,7 @@ __all__ = [
     "refuse_codes_unknown_not_missing",
     "text_categories_as_codes",
     "text_category_inputs",
+    "unknown_refused_by_one_hot",
     "unseen_refused",
 ]
 
@@ -189,6 +190,17 @@ def missing_refused_inputs(proto: Any) -> list[str]:
     an unknown one an error (``zeros=0``: scikit-learn's ``handle_unknown='error'``) and holds no key -1 (no missing
     category learnt): onnxruntime fails on pandas' code -1 of a missing value there, as scikit-learn raises on
     the NaN ("Found unknown categories [nan]"), so a missing value is refused before scoring, naming the column."""
+    return _one_hot_refusing(proto, missing=True)
+
+
+def unknown_refused_by_one_hot(proto: Any) -> list[str]:
+    """The integer inputs of codes read (as :func:`missing_refused_inputs` follows them) by an ``ai.onnx.ml``
+    OneHotEncoder keyed by integers that makes an unknown one an error (``zeros=0``): scikit-learn's
+    ``OneHotEncoder(handle_unknown='error')`` refuses a category it was not fitted on, not XGBoost."""
+    return _one_hot_refusing(proto, missing=False)
+
+
+def _one_hot_refusing(proto: Any, missing: bool) -> list[str]:
     from onnx import helper
 
     graph = proto.graph
@@ -212,7 +224,7 @@ def missing_refused_inputs(proto: Any) -> list[str]:
                 elif node.op_type == "OneHotEncoder" and node.domain == "ai.onnx.ml":
                     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
                     refuses = ("cats_int64s" in attrs and int(attrs.get("zeros", 1)) == 0
-                               and -1 not in list(attrs["cats_int64s"]))
+                               and (not missing or -1 not in list(attrs["cats_int64s"])))
                     if refuses:
                         break
         if refuses:

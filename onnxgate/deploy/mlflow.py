@@ -754,8 +754,9 @@ def _failing_check(graph: Any, name: str, lookup: dict[str, Any], refuse: str, t
 _NAN_AS_INT64 = -(2**63)
 
 
-#: The index an XGBoost graph's lookup of codes is given for a value that is none of the model's categories: out of
-#: the table's bounds, so onnxruntime's Gather fails the request, as XGBoost raises, instead of scoring it.
+#: The index an XGBoost graph's (or a OneHotEncoder(handle_unknown='error')'s) lookup of codes is given for a value that
+#: is none of the model's categories: out of the table's bounds, so onnxruntime's Gather fails the request, as the
+#: model raises, instead of scoring it.
 _UNSEEN_SLOT = 2**40
 
 
@@ -792,6 +793,11 @@ def _category_values_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
     specs = [s for s in sig.inputs if s.codes is not None]
     if not specs:
         return proto, {}
+    from onnxgate.adaptation.categories import unknown_refused_by_one_hot
+
+    # who refuses a category it was not fitted on, named in the refusal: scikit-learn's OneHotEncoder with
+    # handle_unknown='error' (converted for SQL, its input reads codes), else XGBoost's categorical split
+    one_hot = set(unknown_refused_by_one_hot(proto))
     recorded: dict[str, list[Any]] = {}
     for spec in specs:
         codes_of = list(spec.codes or ())
@@ -947,13 +953,14 @@ def _category_values_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
             ]
             entry["missing"] = ("refused: predict fails (onnxruntime names the check), as the model's OneHotEncoder "
                                 "(handle_unknown='error') raises")
+        who = "the model's OneHotEncoder (handle_unknown='error')" if spec.name in one_hot else "XGBoost"
         refuse = (f"{spec.name}: a category code (.cat.codes) where the package takes the category values {shown} "
                   "(NaN for a missing one)" if spec.unseen_missing else
-                  f"{spec.name}: a value that is none of the model's categories {shown}, which XGBoost refuses; the "
+                  f"{spec.name}: a value that is none of the model's categories {shown}, which {who} refuses; the "
                   "package takes the category values, not their codes (.cat.codes), and NaN for a missing one")
         new_nodes.append(helper.make_node("Gather", [table_name, slot], [codes], axis=0, name=refuse))
         entry["unseen"] = "scored as missing, as the model does" if spec.unseen_missing else \
-            "refused: predict fails (onnxruntime: indices element out of data bounds), as XGBoost raises"
+            f"refused: predict fails (onnxruntime: indices element out of data bounds), as {who} raises"
         record[spec.name] = entry
     for node in reversed(new_nodes):
         graph.node.insert(0, node)

@@ -759,3 +759,13 @@ def test_a_missing_value_for_a_one_hot_encoder_that_raises_is_refused_by_mlflow_
         loaded.predict(holed)
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["mlflow"]["category_values"]["band"]["missing"].startswith("refused")
+    # a colour it was not fitted on: refused naming the OneHotEncoder that raises on it (was "which XGBoost refuses")
+    unseen = rows.astype({"band": object}).copy()
+    unseen.loc[3, "band"] = "violet"
+    with pytest.raises(ValueError, match="unknown categor"):
+        model.predict_proba(unseen)
+    with pytest.raises(Exception, match=r"band: a value that is none of the model's categories .*which the model's "
+                                        r"OneHotEncoder \(handle_unknown='error'\) refuses") as info:
+        loaded.predict(unseen)
+    assert "XGBoost" not in str(info.value)
+    assert "OneHotEncoder (handle_unknown='error') raises" in manifest["mlflow"]["category_values"]["band"]["unseen"]
