@@ -443,6 +443,15 @@ class XGBoostConverter(BoostingConverter):
             )
         return raw
 
+    def category_columns(self, model: Any) -> dict[str, list[Any]]:
+        """The pandas category columns the booster was fitted on, each with the categories XGBoost 3.1+ recorded
+        in it (:func:`recorded_categories`), by the booster's feature names; empty where it recorded none."""
+        booster = model.get_booster() if hasattr(model, "get_booster") else model
+        names, kinds = list(booster.feature_names or ()), list(booster.feature_types or ())
+        features = [i for i, kind in enumerate(kinds) if kind == "c" and i < len(names)]
+        recorded = recorded_categories(booster, features) if features else {}
+        return {str(names[i]): list(values) for i, values in recorded.items() if values is not None}
+
     def reference_for(self, model: Any, onnx_model: Any) -> Any:
         """``model`` predicting with the missing value the file records (:data:`MISSING_VALUE_METADATA_KEY`)
         where the model does not hold it: a copy of a Booster (whose DMatrix's ``missing`` is not recorded) or

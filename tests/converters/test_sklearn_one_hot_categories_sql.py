@@ -405,7 +405,7 @@ def _both_records_edited(model: Any, column: str, categories: list[Any]) -> Any:
 
 
 @pytest.mark.parametrize("change", ["dropped", "reordered"])
-@pytest.mark.parametrize("kind", ["lightgbm", "hist"])
+@pytest.mark.parametrize("kind", ["lightgbm", "hist", "xgboost"])
 def test_a_boosters_record_of_codes_edited_in_both_copies_fails_validate_against_the_booster(
         kind: str, change: str) -> None:
     """validate compared the file's record of a booster's categories with the adaptation's copy of it, which the file
@@ -419,6 +419,10 @@ def test_a_boosters_record_of_codes_edited_in_both_copies_fails_validate_against
         lgb = pytest.importorskip("lightgbm")
         model = lgb.LGBMClassifier(n_estimators=20, min_child_samples=5, verbose=-1).fit(frame, y)
         own = list(model.booster_.pandas_categorical[0])
+    elif kind == "xgboost":  # its own record: the categories XGBoost 3.1+ keeps (both copies, swapped, passed)
+        xgboost = pytest.importorskip("xgboost")
+        model = xgboost.XGBClassifier(n_estimators=5, max_depth=3, enable_categorical=True, n_jobs=1).fit(frame, y)
+        own = model.get_booster().get_categories(export_to_arrow=True).to_arrow()[1][1].to_pylist()
     else:
         from sklearn.ensemble import HistGradientBoostingClassifier
 
