@@ -20,6 +20,20 @@ def outputs_swapped(model: Any) -> Any:
     return swapped
 
 
+def output_dropped(model: Any, output: str) -> Any:
+    """A copy of ``model`` (an ``onnx.ModelProto``) without the graph output ``output``: every other output the
+    model's own, the dropped one computed and never returned."""
+    import onnx
+
+    dropped = onnx.ModelProto()
+    dropped.CopyFrom(model)
+    kept = [o for o in dropped.graph.output if o.name != output]
+    assert len(kept) < len(dropped.graph.output), f"no graph output {output!r}"
+    del dropped.graph.output[:]
+    dropped.graph.output.extend(kept)
+    return dropped
+
+
 def string_renamed(model: Any, op_type: str, attribute: str, old: str, new: str) -> Any:
     """A copy of ``model`` whose ``op_type`` nodes hold ``new`` where their string ``attribute`` held ``old``: a
     category or a vocabulary word renamed by hand, the file otherwise the model's."""

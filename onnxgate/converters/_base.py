@@ -232,6 +232,17 @@ def _in_output_order(names: Sequence[str], arrays: Sequence[Any], signature: Sig
     ordered = [by_name.get(spec.name) for spec in signature.outputs]
     if all(r is None for r in ordered) and len(by_name) == len(ordered):
         return list(by_name.values())
+    lacking = [n for n in names if n not in signature.output_names]
+    if lacking and any(r is not None for r in ordered):
+        from onnxgate.errors import ParityError
+
+        # only the outputs the file has were compared: a classifier whose label (or probabilities) was dropped
+        # from the graph after conversion passed
+        raise ParityError(
+            f"the ONNX model, with outputs {signature.output_names}, lacks {lacking}, which the model answers and "
+            "its conversion writes: a client reading them from the file finds none (an output dropped after "
+            "conversion?). Validate the file as converted (onnxgate convert), with every output"
+        )
     return ordered
 
 

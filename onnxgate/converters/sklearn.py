@@ -1050,6 +1050,16 @@ class SklearnConverter(Converter):
                     "decision_function, transform), so it cannot be checked against it; validate with a reference "
                     "callable that returns it (reference=lambda feeds: [...]), or leave the output out of the file"
                 )
+        lacking = _classifier_answers_lacking(model, signature, answers, self.is_classifier(model))
+        if lacking:
+            # an output removed from the file after conversion was never missed: only the outputs the file has
+            # were asked of the estimator, and a classifier without its label (or its probabilities) passed
+            raise ParityError(
+                f"the ONNX model, with outputs {signature.output_names}, lacks {' and '.join(lacking)}, which "
+                f"{type(model).__name__} answers and skl2onnx writes for every classifier: a client reading it "
+                "from the file finds none (an output dropped after conversion?). Validate the file as converted "
+                "(onnxgate convert), with its label and probabilities outputs"
+            )
         return outputs
 
     def answers_can_tie(self, model: Any) -> bool:
@@ -1316,6 +1326,23 @@ def _vote_shares(model: Any, votes: Any) -> Any:
     for j in range(votes.shape[1]):
         shares[np.arange(len(votes)), votes[:, j]] += weights[j]
     return shares / weights.sum()
+
+
+def _classifier_answers_lacking(model: Any, signature: Signature, answers: Mapping[str, Any],
+                                classifier: bool) -> list[str]:
+    """What a classifier answers that none of the file's outputs was compared with: its label (``predict``)
+    and, when it has ``predict_proba``, its probabilities (or the scores skl2onnx writes in their place).
+    ``answers`` are the methods :meth:`SklearnConverter.predict` called for the file's outputs."""
+    if not classifier or not signature.outputs:
+        return []
+    lacking = []
+    if hasattr(model, "predict") and "predict" not in answers:
+        lacking.append("the label output (predict)")
+    scores_given = bool({"predict_proba", "decision_function"} & set(answers)) or any(
+        "prob" in spec.name.lower() for spec in signature.outputs)
+    if hasattr(model, "predict_proba") and not scores_given:
+        lacking.append("the probabilities output (predict_proba)")
+    return lacking
 
 
 def _zipmap_columns(model: Any, signature: Signature) -> dict[str, int]:

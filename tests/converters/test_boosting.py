@@ -1366,3 +1366,23 @@ def test_a_dict_of_column_arrays_feeds_a_category_input_by_value() -> None:
     assert report.passed, report.summary()
     with pytest.raises(og.InvalidDataError, match=r"none of the model's categories \[7, 11, 23\]"):
         og.validate(conv, reference=model, data={"x": x, "c": np.array([[0], [1], [2], [0], [1]])})
+
+
+@pytest.mark.parametrize(("library", "dropped"), [
+    ("xgboost", "label"), ("lightgbm", "probabilities"), ("catboost", "label"),
+])
+def test_a_classifier_file_without_an_output_fails_parity(library, dropped):
+    # each passed: the reference was asked only for the outputs the file kept, and they matched
+    from _tampering import output_dropped
+
+    X, y = _data("wine")
+    model = {
+        "xgboost": lambda: xgboost.XGBClassifier(n_estimators=5, max_depth=3, n_jobs=1),
+        "lightgbm": lambda: lightgbm.LGBMClassifier(n_estimators=5, verbose=-1, n_jobs=1),
+        "catboost": lambda: catboost.CatBoostClassifier(iterations=5, verbose=0, thread_count=1, random_seed=0),
+    }[library]().fit(X, y)
+    conv = og.convert(model, X[:5])
+    assert og.validate(conv, reference=model, data=X)
+    result = og.validate(output_dropped(conv.model, dropped), reference=model, data=X).check("prediction_parity")
+    assert not result
+    assert f"lacks ['{dropped}'], which the model answers" in result.message

@@ -110,6 +110,22 @@ def test_native_classifier_passes_and_labels_are_exact(logreg):
     assert modes == {"label": "exact", "probabilities": "tolerance"}
 
 
+@pytest.mark.parametrize(("dropped", "kept", "named"), [
+    ("label", "probabilities", "the label output (predict)"),
+    ("probabilities", "label", "the probabilities output (predict_proba)"),
+], ids=["label-dropped", "probabilities-dropped"])
+def test_a_classifier_file_without_an_output_fails_parity(logreg, dropped, kept, named):
+    # each passed: only the outputs the file kept were asked of the estimator, and both matched (a PyTorch
+    # model's dropped output already failed)
+    from _tampering import output_dropped
+
+    clf, conv, X = logreg
+    result = og.validate(output_dropped(conv.model, dropped), reference=clf, data=X).check("prediction_parity")
+    assert not result
+    assert f"the ONNX model, with outputs ['{kept}'], lacks {named}" in result.message
+    assert "LogisticRegression answers" in result.message
+
+
 def test_shape_mismatch_is_reported_without_values():
     m = identity_model(shape=("N", 2))
     result = check_prediction_parity(m, lambda feeds: [np.zeros((len(feeds["x"]), 3))], np.ones((4, 2)))
