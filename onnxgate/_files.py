@@ -23,6 +23,7 @@ path fails with one clear input error instead of hanging or exhausting memory:
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import zipfile
@@ -40,6 +41,7 @@ __all__ = [
     "config_limit",
     "dangling_link",
     "describe_content",
+    "describe_unreachable",
     "input_limit",
     "is_hdf5_file",
     "occupied",
@@ -159,10 +161,8 @@ def check_regular_file(
     text = os.fspath(path)
     try:
         st = os.stat(text)
-    except FileNotFoundError:
-        raise error(f"{what} not found: {text!r}", path=text) from None
     except OSError as err:
-        raise error(f"cannot read {what} {text!r}: {err.strerror}", path=text) from None
+        raise error(describe_unreachable(text, what, err), path=text) from None
     env = CONFIG_LIMIT_ENV if config else INPUT_LIMIT_ENV
     _check_stat(st, text, what, error, config_limit() if config else input_limit(), env)
     return int(st.st_size)
@@ -193,7 +193,7 @@ def read_regular_file(
     try:
         fd = os.open(text, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as err:
-        raise error(f"cannot read {what} {text!r}: {err.strerror}", path=text) from None
+        raise error(describe_unreachable(text, what, err), path=text) from None
     with os.fdopen(fd, "rb") as handle:
         _check_stat(os.fstat(fd), text, what, error, limit, env)
         try:
@@ -402,6 +402,43 @@ def occupied(path: str | os.PathLike[str]) -> bool:
     (``Path.exists`` says False for that link, and an output written there replaced the user's link with a file
     without ``--force``)."""
     return os.path.lexists(path)
+
+
+def describe_unreachable(path: str | os.PathLike[str], what: str, err: OSError | None = None) -> str:
+    """Why ``path`` (a ``what``: "model file", "data file") cannot be opened, and how to fix it, in one sentence.
+
+    ``err`` is the error met opening it; without one, the path is ``stat``-ed here. A symbolic link that loops
+    (``a -> b -> a``) was "model file not found" (``Path.exists`` says False) or "Too many levels of symbolic
+    links" with no fix; a link to nothing was "not found", where ``ls`` shows the link (helper-364).
+    """
+    text = os.fspath(path)
+    if err is None:
+        try:
+            os.stat(text)
+        except OSError as found:
+            err = found
+    code = err.errno if err is not None else None
+    if code == errno.ELOOP:
+        return (f"{what} {text!r} is a symbolic link that loops (it leads back to itself, or through more than 40 "
+                "links): point it at the real path with 'ln -sfn REAL_PATH LINK', or give that path")
+    if code == errno.ENOENT:
+        pointing = dangling_link(text)
+        if pointing is not None:
+            return (f"{what} {text!r} is a symbolic link to {pointing!r}, which does not exist: point it at the real "
+                    "file with 'ln -sfn REAL_PATH LINK', or give the real path")
+        where = "" if os.path.isabs(text) else f" (relative to the working folder {os.getcwd()!r})"
+        return f"{what} not found: {text!r}{where}. Check the path"
+    if code in (errno.EACCES, errno.EPERM):
+        return (f"cannot read {what} {text!r}: permission denied. Check its permissions and its folders' "
+                "('ls -ld'), or copy it somewhere you may read it")
+    if code == errno.ENOTDIR:
+        return (f"cannot read {what} {text!r}: a part of the path before the last is a file, not a folder. Check "
+                "the path")
+    if code == errno.ENAMETOOLONG:
+        return f"cannot read {what} {text!r}: the path is too long for the system. Give a shorter path"
+    reason = (err.strerror or str(err)) if err is not None else "it cannot be opened"
+    return (f"cannot read {what} {text!r}: {reason}. Check that the path exists and that you may read it "
+            "(copy it to a local disk if it lives on a network mount)")
 
 
 def dangling_link(path: str | os.PathLike[str]) -> str | None:

@@ -563,10 +563,10 @@ def load_model_and_data_files(
                 f"expected an ONNX model file, found a folder: {str(path)!r}. Pass the .onnx file inside it.",
                 path=str(path),
             )
-        from onnxgate._files import read_regular_file
+        from onnxgate._files import describe_unreachable, read_regular_file
 
-        if not path.exists() and not path.is_symlink():
-            raise InvalidModelError(f"model file not found: {str(path)!r}. Check the path.", path=str(path))
+        if not path.exists():  # missing, a link to nothing, or a link that loops
+            raise InvalidModelError(describe_unreachable(path, "model file"), path=str(path))
         data = read_regular_file(path, what="model file", error=InvalidModelError)
         proto = _parse(data, source=repr(str(path)))
         files = _check_and_load_external(proto, path.parent, source=repr(str(path)), load=load_external,

@@ -15,8 +15,8 @@ from typing import Any
 from onnxgate.errors import InvalidDataError
 
 __all__ = ["check_feeds_finite", "check_model_bytes", "check_package_data_files", "check_package_model", "counted_rows",
-           "data_files_checked_once", "is_sql_package", "manifest_problem", "non_finite_rows", "not_finite_rows",
-           "package_manifest", "package_nan_inputs"]
+           "data_files_checked_once", "is_sql_package", "manifest_problem", "mismatched_package", "non_finite_rows",
+           "not_finite_rows", "package_manifest", "package_nan_inputs"]
 
 
 def check_model_bytes(manifest: Any, path: Any, blob: bytes) -> None:
@@ -249,6 +249,43 @@ def manifest_problem(manifest: dict[str, Any]) -> str | None:
     if expected is not None and expected != kinds[0]:
         return f"its 'target' {target!r} writes a {expected!r} section, and it has a {kinds[0]!r} one"
     return None
+
+
+#: What each kind of package (its manifest's section) is for, and the command that uses it, for messages.
+_USE_OF_KIND = {
+    "sql": ("a SQL one", "try it in DuckDB with 'onnxgate sql-dryrun {folder} --data ROWS', or score it with "
+                         "'onnxgate score {folder} --data ROWS.parquet --out OUT.parquet'"),
+    "service": ("a container one", "serve it with 'onnxgate serve {folder}', or score it with 'onnxgate score "
+                                   "{folder} --data ROWS.parquet --out OUT.parquet'"),
+    "mlflow": ("an MLflow one", "serve it with 'mlflow models serve -m {folder}', or score it with 'onnxgate score "
+                                "{folder} --data ROWS.parquet --out OUT.parquet'"),
+}
+#: The target to package for, per kind a command reads.
+_TARGET_OF_KIND = {"sql": "sql-edge-2.0 --adapt", "service": "container", "mlflow": "mlflow"}
+
+
+def mismatched_package(folder: str | os.PathLike[str], wanted: str, command: str) -> str | None:
+    """Why ``folder``, a package ``onnxgate package`` wrote, is not what ``command`` reads, with the fix; None when it
+    is of the ``wanted`` kind (``"sql"``, ``"service"``), or no package whose kind its manifest tells.
+
+    A container package given to ``sql-dryrun`` was "holds a 'container' package, not a SQL one", and a SQL one
+    given to ``serve`` "is not a container package (missing ['score.py'])": neither said what to run instead
+    (helper-364)."""
+    manifest = package_manifest(folder)
+    if not isinstance(manifest, dict):
+        return None
+    kinds = [k for k in _KIND_SECTIONS if isinstance(manifest.get(k), dict)]
+    if len(kinds) != 1 or kinds[0] == wanted:
+        return None
+    kind, target = kinds[0], manifest.get("target")
+    info = manifest.get("model")
+    name = str(info["file"]) if isinstance(info, dict) and isinstance(info.get("file"), str) else "model.onnx"
+    text = os.fspath(folder)
+    held = f"a {target!r} package" if isinstance(target, str) and target else f"{_USE_OF_KIND[kind][0][:-4]} package"
+    return (f"{text!r} holds {held}, not {_USE_OF_KIND[wanted][0]}: '{command}' reads a folder written by 'onnxgate "
+            f"package MODEL --target {_TARGET_OF_KIND[wanted].split()[0]}'. Package its model for that with 'onnxgate "
+            f"package {Path(text) / name!s} --target {_TARGET_OF_KIND[wanted]} -o DIR', or use this one as it is: "
+            + _USE_OF_KIND[kind][1].format(folder=text))
 
 
 def _kind_of(target: str) -> str | None:

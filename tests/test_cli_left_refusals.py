@@ -6,6 +6,7 @@ and a .skops given to validate got no fix; ``sweep --opsets 13,13`` ran opset 13
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 
@@ -195,3 +196,125 @@ def test_an_opset_named_twice_in_a_sweep_is_refused(zoo: Path, opsets: str, says
     err = capsys.readouterr().err
     _one_line(err)
     assert says in err, err
+
+
+@pytest.mark.parametrize("command", ["convert", "validate", "package", "score", "serve", "sql-dryrun"])
+def test_a_symbolic_link_that_loops_given_as_the_model_says_so_and_how_to_fix_it(
+        zoo: Path, command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # helper-364: convert said "model file not found: 'loop'", validate "Too many levels of symbolic links" (no fix),
+    # serve "'loop' does not exist", sql-dryrun "'loop' is not a SQL package"
+    monkeypatch.chdir(tmp_path)
+    os.symlink("b", "loop")
+    os.symlink("loop", "b")
+    rows = str(zoo / "iris" / "rows.csv")
+    argv = {"convert": ["convert", "loop", "--sample", rows, "-o", "o.onnx"], "validate": ["validate", "loop"],
+            "package": ["package", "loop", "-t", "container", "-o", "out"],
+            "score": ["score", "loop", "--data", "x.parquet", "--out", "s.parquet"],
+            "serve": ["serve", "loop", "--port", "0"], "sql-dryrun": ["sql-dryrun", "loop", "--data", rows]}[command]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    _one_line(err)
+    assert "'loop' is a symbolic link that loops" in err and "'ln -sfn REAL_PATH LINK'" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "loop"]
+
+
+def test_a_symbolic_link_to_nothing_given_as_data_names_where_it_points(
+        zoo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # was "data file not found: 'rows.csv'", where 'ls' shows rows.csv
+    monkeypatch.chdir(tmp_path)
+    os.symlink("moved/rows.csv", "rows.csv")
+    iris = zoo / "iris"
+    assert main(["validate", str(iris / "model.onnx"), "--reference", str(iris / "model.skops"),
+                 "--data", "rows.csv"]) == 2
+    err = capsys.readouterr().err
+    _one_line(err)
+    assert "data file 'rows.csv' is a symbolic link to 'moved/rows.csv', which does not exist" in err, err
+    assert "ln -sfn" in err, err
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    (b"not a zip archive at all", "is not a torch.export archive (not a zip file). A .pt2 is the zip archive"),
+    (b"", "is empty (0 bytes): no model was written to it; save the model again"),
+    (b"PK\x03\x04cut short", "is not a torch.export archive (not a zip file). A .pt2 is the zip archive"),
+])
+def test_a_damaged_pt2_archive_gets_the_fix(content: bytes, says: str, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    # helper-364: "'m.pt2' is not a torch.export archive (not a zip file)", with no fix
+    pytest.importorskip("torch")
+    monkeypatch.chdir(tmp_path)
+    Path("m.pt2").write_bytes(content)
+    np.save("rows.npy", np.zeros((3, 4), dtype=np.float32))
+    assert main(["convert", "m.pt2", "--sample", "rows.npy", "-o", "o.onnx"]) == 2
+    err = capsys.readouterr().err
+    _one_line(err)
+    assert f"'m.pt2' {says}" in err, err
+    if content:
+        assert "save the model again with torch.export.save(torch.export.export(model" in err, err
+    assert not Path("o.onnx").exists()
+
+
+def test_a_pt2_archive_missing_a_member_gets_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    torch = pytest.importorskip("torch")
+    import zipfile
+
+    monkeypatch.chdir(tmp_path)
+    torch.export.save(torch.export.export(torch.nn.Linear(4, 2), (torch.zeros(3, 4),)), "whole.pt2")
+    with zipfile.ZipFile("whole.pt2") as src, zipfile.ZipFile("m.pt2", "w") as out:
+        for name in src.namelist():
+            if not name.endswith("/models/model.json"):  # the program itself, lost in a partial copy
+                out.writestr(name, src.read(name))
+    np.save("rows.npy", np.zeros((3, 4), dtype=np.float32))
+    assert main(["convert", "m.pt2", "--sample", "rows.npy", "-o", "o.onnx"]) == 2
+    err = capsys.readouterr().err
+    _one_line(err)
+    assert "'m.pt2' is not a readable torch.export archive:" in err, err
+    assert "damaged, cut short" in err and "save the model again with torch.export.save(" in err, err
+    assert not Path("o.onnx").exists()
+
+
+@pytest.mark.parametrize("damage", ["garbage-pb", "no-pb"])
+def test_a_damaged_savedmodel_folder_gets_the_fix(damage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    # helper-364: "cannot load the SavedModel in 'sm': OSError: ... Wire format was corrupt." and, without its
+    # saved_model.pb, "cannot tell which framework 'sm' belongs to", neither with a fix
+    if damage == "garbage-pb":
+        pytest.importorskip("tensorflow")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sm" / "variables").mkdir(parents=True)
+    (tmp_path / "sm" / "variables" / "variables.index").write_bytes(b"\x00" * 16)
+    if damage == "garbage-pb":
+        (tmp_path / "sm" / "saved_model.pb").write_bytes(b"cut short \xff\xff")
+    np.save("rows.npy", np.zeros((3, 4), dtype=np.float32))
+    assert main(["convert", "sm", "--sample", "rows.npy", "-o", "o.onnx"]) == 2
+    err = capsys.readouterr().err
+    _one_line(err)
+    if damage == "garbage-pb":
+        assert "cannot load the SavedModel in 'sm'" in err and "The folder is damaged or incomplete" in err, err
+    else:
+        assert "a TensorFlow SavedModel folder without its saved_model.pb" in err, err
+    assert "save the model again with tf.saved_model.save(model, 'DIR')" in err, err
+    assert not Path("o.onnx").exists()
+
+
+@pytest.mark.parametrize(("given", "says"), [
+    ("pkg", "It is a package 'onnxgate package' wrote, holding the ONNX model 'pkg/model.onnx'"),
+    ("rows.csv", ".csv is a data file: give the model file first, and the rows with --sample"),
+    ("empty", "It is an empty folder: give the model file"),
+])
+def test_convert_given_no_model_file_says_what_it_was_given(zoo: Path, given: str, says: str, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    # was "cannot tell which framework 'pkg' belongs to: expected a file ending in one of [...]", with no fix
+    monkeypatch.chdir(tmp_path)
+    assert main(["package", str(zoo / "iris" / "model.onnx"), "-t", "container", "-o", "pkg"]) == 0
+    Path("rows.csv").write_text((zoo / "iris" / "rows.csv").read_text())
+    Path("empty").mkdir()
+    capsys.readouterr()
+    assert main(["convert", given, "--sample", "rows.csv", "-o", "o.onnx"]) == 2
+    err = capsys.readouterr().err
+    _one_line(err)
+    assert says in err, err
+    assert not Path("o.onnx").exists()

@@ -218,3 +218,27 @@ def test_sql_dryrun_and_validate_give_the_fix_for_a_missing_column(made: dict[st
     assert main(["validate", str(sql_model), "--reference", str(sql_model), "--data", "rows.csv"]) == 2
     val = capsys.readouterr().err
     assert fix in dry and fix in val, (dry, val)
+
+
+@pytest.mark.parametrize(("command", "given", "says"), [
+    ("sql-dryrun", "container", "'pkg' holds a 'container' package, not a SQL one: 'sql-dryrun' reads a folder written "
+                                "by 'onnxgate package MODEL --target sql-edge-2.0'. Package its model for that with "
+                                "'onnxgate package pkg/model.onnx --target sql-edge-2.0 --adapt -o DIR', or use this "
+                                "one as it is: serve it with 'onnxgate serve pkg'"),
+    ("serve", "sql", "'pkg' holds a 'sql-edge-2.0' package, not a container one: 'serve' reads a folder written by "
+                     "'onnxgate package MODEL --target container'. Package its model for that with 'onnxgate package "
+                     "pkg/model.onnx --target container -o DIR', or use this one as it is: try it in DuckDB with "
+                     "'onnxgate sql-dryrun pkg --data ROWS'"),
+])
+def test_a_package_of_the_other_kind_gets_the_command_that_reads_it(made: dict[str, Path], command: str, given: str,
+                                                                    says: str, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    # helper-364: "'pkg' holds a 'container' package, not a SQL one" and "'pkg' is not a container package (missing
+    # ['score.py'])", neither saying what to run instead
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(made[given], "pkg")
+    argv = ["serve", "pkg", "--port", "0"] if command == "serve" else ["sql-dryrun", "pkg", "--data", str(made["data"])]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and says in err, err

@@ -35,12 +35,12 @@ def load_native_model(path: str, *, trust_pickle: bool) -> Any:
     """Load a native model file with the converter that claims its suffix."""
     import zipfile
 
-    from onnxgate._files import check_folder_confined, check_regular_file, check_zip_archive
+    from onnxgate._files import check_folder_confined, check_regular_file, check_zip_archive, describe_unreachable
     from onnxgate.converters import registry
 
     p = Path(path)
-    if not p.exists():
-        raise UnsupportedModelError(f"model file not found: {path!r}", path=path)
+    if not p.exists():  # missing, a link to nothing, or a link that loops
+        raise UnsupportedModelError(describe_unreachable(path, "model file"), path=path)
     if p.is_dir():
         check_folder_confined(p, what="model folder", error=UnsupportedModelError)
     else:
@@ -48,7 +48,8 @@ def load_native_model(path: str, *, trust_pickle: bool) -> Any:
         check_regular_file(p, what="model file", error=UnsupportedModelError)
         if zipfile.is_zipfile(p):
             check_zip_archive(p, what="model file", error=UnsupportedModelError)
-        elif p.suffix.lower() in (*_PICKLE_SUFFIXES, ".pt", ".pth"):  # where the loader would ask for trust
+        elif p.suffix.lower() in (*_PICKLE_SUFFIXES, ".pt", ".pth", ".pt2"):  # where the loader would ask for trust,
+            # or (.pt2) say "not a zip file" of an empty file or an ONNX one
             _refuse_empty_or_onnx(p)
     return registry.for_file(p).load(p, trust_pickle=trust_pickle)
 

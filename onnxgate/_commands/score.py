@@ -291,9 +291,10 @@ def _file_schemas(data: str | Path, ds: Any, partitions_read: bool = False) -> d
 
     path = Path(data)
     if not path.exists():
-        raise InvalidDataError(
-            f"data not found: {str(path)!r}; expected a Parquet file or a folder of them", path=str(path)
-        )
+        from onnxgate._files import describe_unreachable
+
+        found = describe_unreachable(path, "data")
+        raise InvalidDataError(f"{found}; expected a Parquet file or a folder of them", path=str(path))
     folder = path.is_dir()
     inner = sorted(f.name for f in path.iterdir() if f.is_dir() and not f.name.startswith((".", "_"))) if folder else []
     if inner and not partitions_read:

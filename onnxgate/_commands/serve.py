@@ -51,13 +51,23 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from onnxgate._files import describe_unreachable
     from onnxgate.deploy import server
 
     folder = Path(args.dir)
+    if not folder.exists():  # missing, a link to nothing, or a link that loops
+        found = (describe_unreachable(folder, "package folder") if folder.is_symlink()
+                 else f"{str(folder)!r} does not exist")
+        raise PackagingError(f"{found}: expected a folder written by "
+                             "'onnxgate package MODEL --target container -o DIR'", path=str(folder))
     if not folder.is_dir():
-        what = "is a file, not a package folder" if folder.exists() else "does not exist"
-        raise PackagingError(f"{str(folder)!r} {what}: expected a folder written by 'onnxgate package MODEL "
-                             "--target container -o DIR'", path=str(folder))
+        raise PackagingError(f"{str(folder)!r} is a file, not a package folder: expected a folder written by "
+                             "'onnxgate package MODEL --target container -o DIR'", path=str(folder))
+    from onnxgate._package_rules import mismatched_package
+
+    mismatch = mismatched_package(folder, "service", "serve")
+    if mismatch is not None:
+        raise PackagingError(mismatch, path=str(folder))
     missing = [f for f in ("score.py", "model.onnx") if not (folder / f).is_file()]
     if missing:
         raise PackagingError(

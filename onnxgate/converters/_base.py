@@ -314,7 +314,8 @@ class ConverterRegistry:
             )
         raise UnsupportedModelError(
             f"cannot tell which framework {str(p)!r} belongs to: expected a file ending in one of {known} "
-            "or a TensorFlow SavedModel folder"
+            f"or a TensorFlow SavedModel folder. {_unclaimed_fix(p)}",
+            path=str(p),
         )
 
     def for_model(self, model: Any) -> Converter:
@@ -369,3 +370,30 @@ def sanitise_name(name: str, taken: set[str]) -> str:
         chosen = seed + str(i)
     taken.add(chosen.lower())
     return chosen
+
+
+#: Suffixes of the data files onnxgate reads, which a user may give where the model goes.
+_DATA_SUFFIXES = (".csv", ".parquet", ".npy")
+
+
+def _unclaimed_fix(p: Path) -> str:
+    """How to fix a model path no converter claims, by what it is: a package folder, a SavedModel folder that lost
+    its ``saved_model.pb``, a data file, or a file under an unknown suffix. The message listed the suffixes only, with
+    no fix (helper-364: a package folder and a damaged SavedModel folder were the likely cases)."""
+    if p.is_dir():
+        if (p / "manifest.json").is_file() and (p / "model.onnx").is_file():
+            return (f"It is a package 'onnxgate package' wrote, holding the ONNX model {str(p / 'model.onnx')!r}: "
+                    "convert reads the framework's model file it was made from; check or package the ONNX model with "
+                    "'onnxgate validate' or 'onnxgate package'")
+        if (p / "variables").is_dir() or (p / "saved_model.pbtxt").is_file() or (p / "fingerprint.pb").is_file():
+            return ("It looks like a TensorFlow SavedModel folder without its saved_model.pb (damaged, or copied in "
+                    "part): save the model again with tf.saved_model.save(model, 'DIR') and copy the whole folder")
+        if not any(p.iterdir()):
+            return "It is an empty folder: give the model file, or a folder tf.saved_model.save wrote"
+        return "Give the model file inside the folder, or a folder tf.saved_model.save wrote"
+    if p.suffix.lower() in _DATA_SUFFIXES:
+        return (f"{p.suffix} is a data file: give the model file first, and the rows with --sample (convert, sweep) "
+                "or --data (validate)")
+    return ("Save the model in one of those formats (skops.io.dump(model, 'model.skops'), torch.export.save(..., "
+            "'model.pt2'), model.save('model.keras'), tf.saved_model.save(model, 'DIR')...), or rename the file if its "
+            "suffix is wrong")

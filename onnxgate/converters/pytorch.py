@@ -424,7 +424,7 @@ class PyTorchConverter(Converter):
                     causes = [ln.strip() for text in logged for ln in text.splitlines() if "Error: " in ln]
                     why = causes[-1][:300] if causes else why
                 raise UnsupportedModelError(
-                    f"{str(path)!r} is not a readable torch.export archive: {why}", path=str(path)
+                    f"{str(path)!r} is not a readable torch.export archive: {why}. {_PT2_FIX}", path=str(path)
                 ) from err
         try:
             with quiet_exporters():  # torch 2.13 warns that torch.jit.load is deprecated
@@ -534,6 +534,13 @@ def _archive_kind(path: Path) -> str | None:
 _LEGACY_PAYLOAD = re.compile(r"(^|/)data/(weights|constants)/[^/]+\.pt$")
 
 
+#: How to fix a damaged or foreign ``.pt2``: TorchScript's or zip's own words ("PytorchStreamReader failed locating
+#: file", "not a zip file") said no fix (helper-364).
+_PT2_FIX = ("A .pt2 is the zip archive torch.export.save writes; this one is damaged, cut short (as by an interrupted "
+            "copy), or another format: save the model again with torch.export.save(torch.export.export(model, "
+            "(example,)), 'model.pt2')")
+
+
 def _check_pt2(path: Path, *, trust_pickle: bool) -> None:
     """Refuse a ``.pt2`` whose loading would unpickle arbitrary objects, unless trusted.
 
@@ -564,7 +571,12 @@ def _check_pt2(path: Path, *, trust_pickle: bool) -> None:
                         reasons.append(f"{member!r} is not plain tensors")
     except zipfile.BadZipFile as err:
         raise UnsupportedModelError(
-            f"{str(path)!r} is not a torch.export archive (not a zip file)", path=str(path)
+            f"{str(path)!r} is not a torch.export archive (not a zip file). {_PT2_FIX}", path=str(path)
+        ) from err
+    except (ValueError, UnicodeDecodeError, AttributeError) as err:  # a config member cut short, or not an object
+        raise UnsupportedModelError(
+            f"{str(path)!r} is not a readable torch.export archive: a *_config.json member is not the JSON "
+            f"torch.export.save writes ({type(err).__name__}: {err}). {_PT2_FIX}", path=str(path)
         ) from err
     if reasons:
         raise UntrustedFileError(

@@ -154,9 +154,14 @@ class SavedModelFolder:
             try:
                 self._cache["loaded"] = tf.saved_model.load(str(self.path))
             except Exception as err:
+                # a truncated saved_model.pb, a variables/ folder lost or cut short in a copy: TensorFlow's own
+                # words ("Wire format was corrupt", "Read less bytes than requested") said no fix (helper-364)
+                detail = str(err).splitlines()[0].rstrip(".") if str(err) else ""
                 raise UnsupportedModelError(
-                    f"cannot load the SavedModel in {str(self.path)!r}: {type(err).__name__}: "
-                    f"{str(err).splitlines()[0] if str(err) else ''}",
+                    f"cannot load the SavedModel in {str(self.path)!r}: {type(err).__name__}: {detail}. The folder is "
+                    "damaged or incomplete (a "
+                    "saved_model.pb or a variables/ file missing or cut short, as by an interrupted copy): save the "
+                    "model again with tf.saved_model.save(model, 'DIR'), and copy the whole folder",
                     framework="tensorflow",
                     path=str(self.path),
                 ) from err

@@ -522,8 +522,17 @@ def _fmt(value: Any) -> str:
 
 
 def _read_package(folder: Path) -> tuple[dict[str, Any], bytes, str | None]:
+    from onnxgate._files import describe_unreachable
+    from onnxgate._package_rules import mismatched_package
+
     manifest_path = folder / "manifest.json"
     model_path = folder / "model.onnx"
+    if not folder.exists():  # missing, a link to nothing, or a link that loops
+        raise PackagingError(f"{describe_unreachable(folder, 'package folder')}; expected a folder written by "
+                             "onnxgate package model.onnx --target sql-edge-2.0 -o DIR", path=str(folder))
+    mismatch = mismatched_package(folder, "sql", "sql-dryrun")
+    if mismatch is not None:
+        raise PackagingError(mismatch, path=str(folder))
     if not manifest_path.is_file() or not model_path.is_file():
         raise PackagingError(
             f"{str(folder)!r} is not a SQL package: expected manifest.json and model.onnx in it "
@@ -540,7 +549,9 @@ def _read_package(folder: Path) -> tuple[dict[str, Any], bytes, str | None]:
     if not isinstance(manifest, dict) or not isinstance(manifest.get("sql"), dict):
         kind = manifest.get("target") if isinstance(manifest, dict) else None
         if isinstance(kind, str) and kind:
-            raise PackagingError(f"{str(folder)!r} holds a {kind!r} package, not a SQL one", path=str(folder))
+            raise PackagingError(f"{str(folder)!r} holds a {kind!r} package, not a SQL one: sql-dryrun reads a folder "
+                                 "written by onnxgate package model.onnx --target sql-edge-2.0 -o DIR; write one",
+                                 path=str(folder))
         # a list, or an object naming no target, was "holds a None package, not a SQL one" (helper-306)
         found = ("an object without a 'sql' section" if isinstance(manifest, dict)
                  else f"a JSON {type(manifest).__name__}")
