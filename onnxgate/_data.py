@@ -173,7 +173,9 @@ def _parquet_files(folder: Path) -> list[Path]:
     """A data folder's Parquet files by name; refused when it holds none, or anything else."""
     files = _folder_entries(folder)
     if not files:
-        raise InvalidDataError(f"no Parquet files in {str(folder)!r}", path=str(folder))
+        raise InvalidDataError(f"no Parquet files in {str(folder)!r}: a data folder holds .parquet files (as Spark "
+                               "writes them); give a .csv, .parquet or .npy file, or a folder holding .parquet files",
+                               path=str(folder))
     other = [f.name for f in files if f.suffix.lower() != ".parquet" or not f.is_file()]
     if other:
         raise InvalidDataError(f"the folder {str(folder)!r} holds {other[:3]}, which are not Parquet files: a data "
@@ -181,8 +183,11 @@ def _parquet_files(folder: Path) -> list[Path]:
     return files
 
 
-_NO_ROWS_IN_FOLDER = "the data folder {folder!r} has a header but no rows in any file"
-_NO_ROWS_IN_FILE = "data file {file!r} has a header but no rows"
+#: An export with a filter that matched nothing writes these; the fix is the rows (helper-364: no fix was given).
+_NO_ROWS_IN_FOLDER = ("the data folder {folder!r} has a header but no rows in any file: expected at least one row; "
+                      "export the rows again (a filter that matched none writes only the header)")
+_NO_ROWS_IN_FILE = ("data file {file!r} has a header but no rows: expected at least one row; export the rows again "
+                    "(a filter that matched none writes only the header)")
 
 
 def _refuse_other_columns(folder: Path, files: Sequence[Path], dtypes: Sequence[Mapping[str, Any]]) -> None:
@@ -261,15 +266,21 @@ def load_data(path: str | os.PathLike[str], *, allow_empty: bool = False) -> Any
     if p.is_dir():
         return _parquet_folder(p)
     if suffix not in DATA_SUFFIXES:
+        model = p.suffix.lower() in (".onnx", ".skops", ".pkl", ".joblib", ".pt", ".pt2", ".keras", ".h5")
+        fix = ("it is a model file, not rows: give the model as MODEL (or --reference), and the rows here" if model else
+               "name the file after its format (rows.csv for comma-separated text), or save the rows as one of those "
+               "(DataFrame.to_parquet, numpy.save)")
         raise InvalidDataError(
-            f"expected a data file ending in one of {list(DATA_SUFFIXES)}, found {str(p)!r}",
+            f"expected a data file ending in one of {list(DATA_SUFFIXES)}, found {str(p)!r}; {fix}",
             path=str(p),
         )
     from onnxgate._files import check_regular_file
 
     if check_regular_file(p, what="data file", error=InvalidDataError) == 0:
         expected = {".csv": "a header and rows", ".npy": "an array saved with numpy.save"}.get(suffix, "Parquet rows")
-        raise InvalidDataError(f"data file {str(p)!r} is empty (0 bytes): expected {expected}", path=str(p))
+        raise InvalidDataError(f"data file {str(p)!r} is empty (0 bytes): expected {expected}. Write the rows to it "
+                               "again (an export or copy cut short leaves an empty file), or give another file",
+                               path=str(p))
     if suffix == ".npy":
         import numpy as np
 

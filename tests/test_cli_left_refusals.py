@@ -318,3 +318,33 @@ def test_convert_given_no_model_file_says_what_it_was_given(zoo: Path, given: st
     _one_line(err)
     assert says in err, err
     assert not Path("o.onnx").exists()
+
+
+@pytest.mark.parametrize(("data", "says"), [
+    ("zero.csv", "data file 'zero.csv' is empty (0 bytes): expected a header and rows. Write the rows to it again"),
+    ("header.csv", "data file 'header.csv' has a header but no rows: expected at least one row; export the rows again"),
+    ("folder", "no Parquet files in 'folder': a data folder holds .parquet files (as Spark writes them); give a .csv"),
+    ("m.onnx", "found 'm.onnx'; it is a model file, not rows: give the model as MODEL (or --reference), and the rows"),
+    ("rows.txt", "found 'rows.txt'; name the file after its format (rows.csv for comma-separated text)"),
+    ("nope.csv", "data file not found: 'nope.csv' (relative to the working folder "),
+])
+@pytest.mark.parametrize("command", ["validate", "sweep"])
+def test_data_with_no_rows_or_of_no_format_read_gets_the_fix(zoo: Path, command: str, data: str, says: str,
+                                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    # helper-364: "data file 'zero.csv' is empty (0 bytes): expected a header and rows", "... has a header but no
+    # rows", "no Parquet files in 'folder'", "expected a data file ending in one of [...], found 'm.onnx'" and
+    # "data file not found: 'nope.csv'" said no fix
+    monkeypatch.chdir(tmp_path)
+    iris = zoo / "iris"
+    Path("zero.csv").write_bytes(b"")
+    Path("header.csv").write_text("input_0,input_1,input_2,input_3\n")
+    Path("folder").mkdir()
+    Path("m.onnx").write_bytes((iris / "model.onnx").read_bytes())
+    Path("rows.txt").write_text((iris / "rows.csv").read_text())
+    argv = (["validate", str(iris / "model.onnx"), "--reference", str(iris / "model.skops"), "--data", data]
+            if command == "validate" else ["sweep", str(iris / "model.skops"), "--sample", data, "--opsets", "13"])
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    _one_line(err)
+    assert says in err, err
