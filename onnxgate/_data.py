@@ -985,7 +985,8 @@ def _fit_shape(array: np.ndarray, spec: TensorSpec, what: str) -> np.ndarray:
         )
     if array.ndim != rank:
         raise InvalidDataError(
-            f"input {spec.name!r} expects rank {rank} {spec.shape_str()}, {what} has shape {list(array.shape)}",
+            f"input {spec.name!r} expects rank {rank} {spec.shape_str()}, {what} has shape {list(array.shape)}; "
+            f"give an array of that shape (numpy.reshape), or the rows the model was converted from",
             input=spec.name,
         )
     assert spec.shape is not None
@@ -996,7 +997,8 @@ def _fit_shape(array: np.ndarray, spec: TensorSpec, what: str) -> np.ndarray:
             label = "values per row" if axis == 1 and rank == 2 else f"entries on axis {axis}"
             raise InvalidDataError(
                 f"input {spec.name!r} expects {want} {label} {spec.shape_str()}, {what} has {got} "
-                f"(shape {list(array.shape)})",
+                f"(shape {list(array.shape)}); give data of {want} {label}, as the model was converted from (a "
+                "label or id column left in the rows adds one)",
                 input=spec.name,
             )
     return array

@@ -601,7 +601,9 @@ def _parse(data: bytes, *, source: str) -> onnx.ModelProto:
     from google.protobuf.message import DecodeError
 
     if not data:
-        raise InvalidModelError(f"{source} is empty: expected a serialized ONNX model.")
+        raise InvalidModelError(f"{source} is empty: expected a serialized ONNX model. Write it again (onnx.save("
+                                "model, PATH), or onnxgate convert MODEL --sample ROWS -o PATH): a save or copy cut "
+                                "short leaves an empty file")
     proto = onnx.ModelProto()
     try:
         proto.ParseFromString(data)

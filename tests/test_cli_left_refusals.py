@@ -348,3 +348,37 @@ def test_data_with_no_rows_or_of_no_format_read_gets_the_fix(zoo: Path, command:
     err = capsys.readouterr().err
     _one_line(err)
     assert says in err, err
+
+
+@pytest.mark.parametrize(("case", "says"), [
+    ("data-without-reference", "add --reference MODEL (the model the .onnx was converted from), or leave --data out"),
+    ("reference-without-data", "--reference needs --data: the rows to compare predictions on; add --data ROWS"),
+    ("a-label-column-left-in", "expects 4 values per row [?,4], the data has 5 (shape [150, 5]); give data of 4 values "
+                               "per row"),
+    ("3-d-rows", "expects rank 2 [?,4], the data has shape [150, 2, 2]; give an array of that shape"),
+    ("3-d-sample", "expected a 2-D sample (rows x features), found shape [150, 2, 2]; give rows of the model's "
+                   "features"),
+    ("empty-onnx", "is empty: expected a serialized ONNX model. Write it again (onnx.save(model, PATH)"),
+])
+def test_rows_of_the_wrong_shape_or_a_missing_companion_option_gets_the_fix(
+        zoo: Path, case: str, says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # helper-364: each said what was expected and found, not what to do
+    monkeypatch.chdir(tmp_path)
+    iris = zoo / "iris"
+    X = np.load(iris / "sample.npy")
+    np.save("label.npy", np.hstack([X, np.zeros((len(X), 1))]))
+    np.save("cube.npy", X.reshape(-1, 2, 2))
+    Path("empty.onnx").write_bytes(b"")
+    model, skops = str(iris / "model.onnx"), str(iris / "model.skops")
+    argv = {"data-without-reference": ["validate", model, "--data", "label.npy"],
+            "reference-without-data": ["validate", model, "--reference", skops],
+            "a-label-column-left-in": ["validate", model, "--reference", skops, "--data", "label.npy"],
+            "3-d-rows": ["validate", model, "--reference", skops, "--data", "cube.npy"],
+            "3-d-sample": ["convert", skops, "--sample", "cube.npy", "-o", "o.onnx"],
+            "empty-onnx": ["validate", "empty.onnx"]}[case]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    _one_line(err)
+    assert says in err, err
+    assert not Path("o.onnx").exists()

@@ -162,16 +162,19 @@ def run(args: argparse.Namespace) -> int:
     refuse_unwritable(args.out, "-o")
     if args.data and not args.reference and target.is_sql:  # it was ignored; it makes the others' example request
         raise InvalidDataError("--data needs --reference for a SQL package: the rows are for the parity check "
-                               "(a container or MLflow package takes them alone too, for its example request)")
+                               "(a container or MLflow package takes them alone too, for its example request); add "
+                               "--reference MODEL, or leave --data out")
     reference = load_native_model(args.reference, trust_pickle=args.trust_pickle) if args.reference else None
     data = load_data_arg(args.data) if args.data else None
     if args.reference and not args.data:
-        raise InvalidDataError("--reference needs --data: parity compares predictions on rows")
+        raise InvalidDataError("--reference needs --data: parity compares predictions on rows; add --data ROWS "
+                               "(.csv, .parquet or .npy)")
     options: dict[str, Any] = parse_options(args.option)
     if args.search < 0 or args.seed < 0:
         raise InvalidDataError(f"--search and --seed take 0 or more, found {args.search} and {args.seed}")
     if args.search and not args.reference:
-        raise InvalidDataError("--search needs --reference and --data: it compares generated rows with the reference")
+        raise InvalidDataError("--search needs --reference and --data: it compares generated rows with the reference; "
+                               "add --reference MODEL --data ROWS, or leave --search out")
     if args.search:
         options.update(search=args.search, seed=args.seed)
     if target.is_sql:

@@ -116,14 +116,16 @@ def run(args: argparse.Namespace) -> int:
     atol = parse_tolerances(args.atol, "--atol")
     rtol = parse_tolerances(args.rtol, "--rtol")
     if args.reference and not args.data:
-        raise InvalidDataError("--reference needs --data: the rows to compare predictions on")
+        raise InvalidDataError("--reference needs --data: the rows to compare predictions on; add --data ROWS "
+                               "(.csv, .parquet or .npy)")
     if args.data and not args.reference:
         raise InvalidDataError(
             "--data needs --reference: the native model (or another .onnx) whose predictions the rows are "
-            "compared with"
+            "compared with; add --reference MODEL (the model the .onnx was converted from), or leave --data out"
         )
     if args.search and not args.reference:  # the gate would pass without the search it was asked for
-        raise InvalidDataError("--search needs --reference and --data: it compares generated rows with the reference")
+        raise InvalidDataError("--search needs --reference and --data: it compares generated rows with the reference; "
+                               "add --reference MODEL --data ROWS, or leave --search out")
     if (args.atol or args.rtol) and not args.reference:
         raise InvalidDataError("--atol and --rtol set parity tolerances; parity needs --reference MODEL --data DATA")
     from onnxgate.validators.core import check_run_settings

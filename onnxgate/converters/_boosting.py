@@ -181,7 +181,8 @@ class BoostingConverter(Converter):
         if array.ndim == 1:
             array = array.reshape(1, -1)
         if array.ndim != 2:
-            raise InvalidDataError(f"expected a 2-D sample (rows x features), found shape {list(array.shape)}")
+            raise InvalidDataError(f"expected a 2-D sample (rows x features), found shape {list(array.shape)}; "
+                                   "give rows of the model's features (X[:5], a CSV or Parquet table)")
         if array.dtype.kind not in "fiub":
             raise InvalidDataError(f"expected a numeric sample, found dtype {array.dtype}")
         if n_features is not None and array.shape[1] != n_features:

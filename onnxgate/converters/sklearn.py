@@ -2141,7 +2141,8 @@ def _sample_columns(model: Any, sample: Any, input_name: str, flagged: Container
     if array.ndim == 1:  # one column of values (LabelEncoder, a text vectorizer, a one-feature model)
         array = array.reshape(-1, 1)
     if array.ndim != 2:
-        raise InvalidDataError(f"expected a 2-D sample (rows x features), found shape {list(array.shape)}")
+        raise InvalidDataError(f"expected a 2-D sample (rows x features), found shape {list(array.shape)}; "
+                                   "give rows of the model's features (X[:5], a CSV or Parquet table)")
     if n_in is not None and array.shape[1] != n_in:
         raise InvalidDataError(
             f"the model was fitted on {n_in} features; the sample has {array.shape[1]} columns. "

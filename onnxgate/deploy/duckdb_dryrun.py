@@ -772,7 +772,8 @@ def _arrow_input(data: Any, names: Sequence[str], mapping: ColumnMap | None = No
     array = np.asarray(data)
     if array.ndim != 2 or array.shape[1] != len(names):
         raise InvalidDataError(
-            f"expected rows with {len(names)} columns {list(names)}, found an array of shape {list(array.shape)}"
+            f"expected rows with {len(names)} columns {list(names)}, found an array of shape {list(array.shape)}; "
+            "give a table (CSV or Parquet) holding those columns, or a 2-D array of as many columns"
         )
     return pa.table({n: pa.array(np.ascontiguousarray(array[:, i])) for i, n in enumerate(names)})
 
