@@ -72,14 +72,14 @@ workers stop if the supervisor is killed. Only the workers load the package (the
 onnxruntime). A port already in use, a ``score.py`` that does not run or a
 model that does not load (in the first worker) is one line and exit code 2.
 
-Scheduling and slow clients: a small request is scored on the event loop (no thread hop) while the
-model answers in under :data:`INLINE_MAX_SECONDS` on average; anything larger, or any request to a
-slower model, is scored in a thread pool so the health probes and other clients are answered
-meanwhile. A request's head must arrive within :data:`REQUEST_HEAD_SECONDS` of its first byte (or of
-the connection opening), and its body may not pause longer than :data:`REQUEST_BODY_IDLE_SECONDS`;
-past either it gets 408 and the connection is closed. A client that half-closes the connection once its requests
-are sent (``nc -N``, ``socat``) gets an answer to each request it sent whole, then the connection is closed. A 405
-names the route's methods in ``Allow``.
+Scheduling and slow clients: a small request is scored on the event loop (no thread hop) while the model answers in
+under :data:`INLINE_MAX_SECONDS` on average; anything larger, or any request to a slower model, or any request
+before the worker has timed one (the model's speed is not known yet), is scored in a thread pool so the health
+probes and other clients are answered meanwhile. A request's head must arrive within :data:`REQUEST_HEAD_SECONDS`
+of its first byte (or of the connection opening), and its body may not pause longer than
+:data:`REQUEST_BODY_IDLE_SECONDS`; past either it gets 408 and the connection is closed. A client that half-closes
+the connection once its requests are sent (``nc -N``, ``socat``) gets an answer to each request it sent whole, then
+the connection is closed. A 405 names the route's methods in ``Allow``.
 The v2 routes are ``/v2`` and the paths under ``/v2/``; their errors from the HTTP layer (malformed
 HTTP, 408, 431) and a 500 are in the protocol's ``{"error": text}`` form too.
 """
@@ -1044,6 +1044,10 @@ class ScoringApp:
         self.max_body_bytes = max_body_bytes
         self._pool: Any = None
         self._cost = 0.0  # seconds a scoring call takes, averaged over the recent ones (INLINE_MAX_SECONDS)
+        #: A scoring call has come back (:meth:`_timed`): until then every request is scored in the thread pool, as
+        #: the model's speed is not known. Scored on the event loop, a first request to a 6 s model left the health
+        #: probes unanswered for its 6 s (0.03 s once the model was known to be slow).
+        self._timed_yet = False
         self._running: dict[int, float] = {}  # pool thread -> time.monotonic() its scoring call began
         self._running_lock = threading.Lock()
         #: A shared double (a worker of :func:`_run_workers`) given the ``time.monotonic()`` at which the oldest
@@ -1090,10 +1094,12 @@ class ScoringApp:
             return func(*args)
         finally:
             self._cost += 0.2 * (time.perf_counter() - start - self._cost)
+            self._timed_yet = True
 
     def _inline(self, small: bool) -> bool:
-        """Score on the event loop: a small request to a model that answers fast (a few per millisecond)."""
-        return small and self._cost <= INLINE_MAX_SECONDS
+        """Score on the event loop: a small request to a model that answers fast (a few per millisecond), once a
+        scoring call has shown how fast it answers."""
+        return small and self._cost <= INLINE_MAX_SECONDS and self._timed_yet
 
     def _on_loop(self, scope: dict[str, Any], func: Any, *args: Any) -> Any:
         """``func(*args)`` on the event loop, timed (:meth:`_timed`); in a worker, watched by :attr:`loop_watch`,
@@ -1386,9 +1392,9 @@ _CONNECTION = "onnxgate.connection"
 class _LoopWatch:
     """A thread of a worker process that answers a request whose scoring call on the event loop hangs.
 
-    A small request to a fast model is scored on the event loop itself (:data:`INLINE_MAX_SECONDS`), which stops
-    while the call runs: when the call never returns nothing on the loop can answer, and the supervisor killed the
-    worker at ``--hang-seconds`` with the request's connection closed unanswered. This thread sleeps until the call
+    A small request to a model timed as fast is scored on the event loop itself (:data:`INLINE_MAX_SECONDS`), which
+    stops while the call runs: when the call never returns nothing on the loop can answer, and the supervisor killed
+    the worker at ``--hang-seconds`` with the request's connection closed unanswered. This thread sleeps until the call
     running there (its start set by :meth:`begin`, cleared by :meth:`end`) has run ``hang_seconds``; then, the loop
     still stopped, it writes the request's 503 (:meth:`ScoringApp._hung_answer`: the route's error form,
     ``Retry-After``, ``Connection: close``) on the request's socket itself, and a ``worker_restarting`` 503 on each of

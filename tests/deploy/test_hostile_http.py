@@ -559,6 +559,70 @@ def test_a_slow_model_does_not_hold_the_health_probes(tmp_path: Path) -> None:
     assert p50 < model_s / 2, f"health p50 {1000 * p50:.1f} ms with a {1000 * model_s:.1f} ms model under load"
 
 
+def _looping_model() -> Any:
+    """[N,1] int64 -> [N,1] float: a Loop of 256x256 MatMuls run as many times as the largest value sent (a few ms
+    each), so how long a request takes is the request's to say."""
+    from onnx import TensorProto as T
+    from onnx import helper as h
+    from onnx import numpy_helper as nh
+
+    body = h.make_graph(
+        [h.make_node("MatMul", ["s_in", "w"], ["s_out"]), h.make_node("Identity", ["cond_in"], ["cond_out"])], "body",
+        [h.make_tensor_value_info("i", T.INT64, []), h.make_tensor_value_info("cond_in", T.BOOL, []),
+         h.make_tensor_value_info("s_in", T.FLOAT, [256, 256])],
+        [h.make_tensor_value_info("cond_out", T.BOOL, []), h.make_tensor_value_info("s_out", T.FLOAT, [256, 256])])
+    nodes = [h.make_node("ReduceMax", ["n"], ["trips"], keepdims=0),
+             h.make_node("Loop", ["trips", "", "s0"], ["s"], body=body),
+             h.make_node("ReduceSum", ["s"], ["total"], keepdims=0),
+             h.make_node("Cast", ["n"], ["nf"], to=T.FLOAT),
+             h.make_node("Mul", ["nf", "total"], ["y"])]
+    graph = h.make_graph(nodes, "looping", [h.make_tensor_value_info("n", T.INT64, ["N", 1])],
+                         [h.make_tensor_value_info("y", T.FLOAT, ["N", 1])],
+                         initializer=[nh.from_array(np.eye(256, dtype=np.float32), "w"),
+                                      nh.from_array(np.full((256, 256), 1 / 65536, np.float32), "s0")])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 15)])
+    model.ir_version = 8
+    return model
+
+
+@pytest.mark.slow
+def test_a_slow_first_request_does_not_hold_the_health_probes(tmp_path: Path) -> None:
+    """Before: a worker scored its first small request on the event loop, the model's speed not known yet: a first
+    request taking 6 s left /, /v2/health/live and /v2/health/ready unanswered for the 6 s (a liveness probe with a
+    1 s timeout failed), while later ones to the same model were answered in 0.03 s. Now a worker scores its requests
+    in the thread pool until one has been timed."""
+    import onnxruntime as ort
+
+    import onnxgate as og
+
+    model = _looping_model()
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    sess.run(None, {"n": np.array([[20]], np.int64)})
+    start = time.perf_counter()
+    sess.run(None, {"n": np.array([[50]], np.int64)})
+    trips = max(50, min(5000, round(2.5 / ((time.perf_counter() - start) / 50))))  # about 2.5 s
+    folder = og.package(model, target="container", out=tmp_path / "looping", service_name="looping")
+    body = json.dumps({"inputs": [{"name": "n", "datatype": "INT64", "shape": [1, 1], "data": [trips]}]}).encode()
+    answer: list[tuple[int, bytes]] = []
+    srv = onnxgate_serve(folder).wait_healthy()
+    slow = threading.Thread(target=lambda: answer.append(srv.request(
+        "POST", "/v2/models/looping/infer", body, {"Content-Type": "application/json"}, timeout=60)))
+    try:
+        slow.start()
+        time.sleep(0.5)  # the request is being scored: it takes about 2.5 s
+        for path in ("/v2/health/live", "/v2/health/ready", "/"):
+            try:
+                assert srv.get(path, timeout=1)[0] == 200
+            except OSError as err:
+                pytest.fail(f"GET {path} not answered within 1 s while the first request was scored ({err})")
+        assert not answer, "the slow request was answered before the probes: they tested nothing"
+        slow.join(timeout=60)
+    finally:
+        srv.stop()
+    status, out = answer[0]
+    assert status == 200 and json.loads(out)["outputs"][0]["data"] == pytest.approx([trips]), out
+
+
 @pytest.mark.parametrize("coding", [b"gzip, chunked", b"deflate,chunked"])
 def test_a_transfer_coding_other_than_chunked_gets_501(server: Server, coding: bytes) -> None:
     """Before: httptools read the chunks and dropped the gzip layer, so the compressed bytes were scored as JSON."""
