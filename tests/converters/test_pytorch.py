@@ -779,10 +779,11 @@ class _LaterWrite(torch.nn.Module):
     """Writes its state from its second call on (a Python counter decides): through ``.data``, which moves no version
     counter, or in place under no_grad."""
 
-    def __init__(self, how: str) -> None:
+    def __init__(self, how: str, table: int = 0) -> None:
         super().__init__()
         self.fc = torch.nn.Linear(4, 2)
         self.register_buffer("scale", torch.ones(2))
+        self.register_buffer("table", torch.zeros(table))  # state forward() never touches
         self.how, self.seen = how, 0
 
     def forward(self, x: Any) -> Any:
@@ -798,12 +799,14 @@ class _LaterWrite(torch.nn.Module):
         return self.fc(x) * self.scale
 
 
+@pytest.mark.parametrize("table", [0, 200_000], ids=["small-state", "800KB-state"])
 @pytest.mark.parametrize("how", ["buffer.data", "param.data", "buffer.no_grad"])
-def test_a_write_on_a_later_forward_is_put_back(x4: np.ndarray, how: str) -> None:
+def test_a_write_on_a_later_forward_is_put_back(x4: np.ndarray, how: str, table: int) -> None:
     """Only the first call's buffers were copied: a write on a later call (convert and validate call forward() a
-    dozen times) was left in the module, scale or weight x64 after validate, and a parameter was never put back."""
+    dozen times) was left in the module, scale or weight x64 after validate, and a parameter was never put back.
+    A small module's state is copied before each call; a large one's is watched operator by operator."""
     torch.manual_seed(0)
-    net = _LaterWrite(how).eval()
+    net = _LaterWrite(how, table).eval()
     before = {k: v.clone() for k, v in net.state_dict().items()}
     conv = og.convert(net, x4, opset=15)
     og.validate(conv, reference=net, data=x4)
@@ -818,6 +821,29 @@ def test_a_write_on_a_later_forward_is_put_back(x4: np.ndarray, how: str) -> Non
             want = (torch.nn.functional.linear(torch.from_numpy(x4), before["fc.weight"], before["fc.bias"])
                     * before["scale"]).numpy()
         np.testing.assert_allclose(_session(conv.model).run(None, {"input": x4})[0], want, rtol=1e-5, atol=1e-6)
+
+
+class _NumpyWrite(torch.nn.Module):
+    """Scales its weight in place through a NumPy view of it: no torch operator runs, no version counter moves."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 2)
+
+    def forward(self, x: Any) -> Any:
+        self.fc.weight.detach().numpy()[:] *= 2.0
+        return self.fc(x)
+
+
+def test_a_parameter_written_through_numpy_is_put_back_and_said(x4: np.ndarray) -> None:
+    """Only operators were watched: a write through ``.numpy()`` left the weight x8 after convert (each probe doubled
+    it), without a word, and the file held it doubled once more by the trace."""
+    torch.manual_seed(0)
+    net = _NumpyWrite().eval()
+    before = net.fc.weight.detach().clone()
+    conv = og.convert(net, x4, opset=15)
+    torch.testing.assert_close(net.fc.weight.detach(), before, rtol=0, atol=0)
+    assert any("updates its parameter(s) 'fc.weight'" in w for w in conv.warnings), conv.warnings
 
 
 def test_a_write_through_data_is_not_handed_to_the_dynamo_exporter(tmp_path: Any) -> None:
