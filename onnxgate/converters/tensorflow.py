@@ -893,8 +893,9 @@ def rewrite_handlers(tables: Mapping[str, Any] | None = None) -> dict[str, tuple
       and ``argmin`` on floats telling -0.0 from 0.0): see :func:`_zero_sign_bit`.
     * ``SegmentMax``/``SegmentMin`` and their unsorted forms answering TensorFlow's value for a segment no
       row belongs to: see :func:`_empty_segments_as_tensorflow`.
-    * ``Log`` of float64 in float64, unless the conversion's target runs another onnxruntime than the installed
-      one: see :func:`_log_in_its_own_type`.
+    * ``Log`` of float64 in float64 (for a target whose onnxruntime has no double ``Log``, SQL Edge 1.0's 1.5.3,
+      ``convert`` then computes it in float32 between Casts, as every node that runtime lacks): see
+      :func:`_log_in_its_own_type`.
     * ``Log1p`` and ``Expm1`` (``tf.math.log1p``, ``tf.math.expm1``: a log-transformed target undone in a
       Lambda layer) with their precision near 0: see :func:`_log1p_expm1`.
     * ``Xlogy``, ``Xlog1py``, ``Xdivy`` (0 where x is 0) and ``TruncateMod`` (ONNX ``Mod`` with ``fmod=1``): see
@@ -911,7 +912,7 @@ def rewrite_handlers(tables: Mapping[str, Any] | None = None) -> dict[str, tuple
     """
     lookups: dict[str, tuple[Any, list[Any]]] = {"LookupTableFindV2": (_table_lookup(tables), [])} if tables else {}
     return {**lookups, "Erfc": (_erfc_as_one_minus_erf, []),
-            **({"Log": (_log_in_its_own_type, [])} if _double_kernels_checked() else {}),
+            "Log": (_log_in_its_own_type, []),
             "Log1p": (_log1p_expm1, []),
             "Expm1": (_log1p_expm1, []),
             "Xlogy": (_x_times_or_over_y, []),
@@ -1558,18 +1559,6 @@ def _log_in_its_own_type(ctx: Any, node: Any, name: str, args: Sequence[Any]) ->
     float32's: 3.3e-8 relative off TensorFlow, which float64's parity tolerance (rtol 1e-6) let pass, and ``-inf``
     for ``log(1e-300)`` (TensorFlow: -690.8), which it did not."""
     node.domain = ""
-
-
-def _double_kernels_checked() -> bool:
-    """The conversion's target, if any, runs the installed onnxruntime, whose double kernels validate checks. A SQL
-    target's (SQL Edge 1.0's 1.5.3, 2.0's 1.12.1, Synapse's) cannot be checked here: a float64 ``Log`` there is left
-    as tf2onnx writes it, in float32 between Casts (its kernel in every onnxruntime), as ``convert`` keeps
-    scikit-learn's ``"auto"`` precision float32 for them. onnxruntime 1.5 had no double ``Log`` (tf2onnx added the
-    Casts for it in 2020), and the double one written for sql-edge-1.0 passed validate on onnxruntime 1.32."""
-    from onnxgate.converters._base import CONVERSION_TARGET
-
-    target = CONVERSION_TARGET.get()
-    return target is None or target.runtime == "installed"
 
 
 def _log1p_expm1(ctx: Any, node: Any, name: str, args: Sequence[Any]) -> None:

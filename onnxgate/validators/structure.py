@@ -423,11 +423,14 @@ def _nodes_with_opsets(model: onnx.ModelProto) -> Iterator[tuple[str, Any, dict[
 
 
 def check_operators_supported(model: onnx.ModelProto, target: Target) -> CheckResult:
-    """The installed onnxruntime creates a session for the model; if not, every rejected node is named.
+    """The installed onnxruntime creates a session for the model, and the target's own onnxruntime has a CPU kernel
+    for every node's types; if not, every rejected node is named.
 
     When the session fails, each distinct (domain, operator, input types, attributes) combination is
     tried alone in a one-node model, so every node the runtime rejects is found, not only the
-    first one its error mentions.
+    first one its error mentions. A target whose ``runtime`` names an older release (the SQL targets' 1.5 and 1.12)
+    is also held to that release's kernel table (:func:`onnxgate._kernels.kernel_gaps`): a float64 ``Erf`` loads
+    here and is refused there.
 
     Parameters
     ----------
@@ -437,7 +440,8 @@ def check_operators_supported(model: onnx.ModelProto, target: Target) -> CheckRe
     Returns
     -------
     CheckResult
-        ``details["offenders"]``: node, op_type, domain and onnxruntime's error for it;
+        ``details["offenders"]``: node, op_type, domain and onnxruntime's error for it (for a kernel the target's
+        runtime lacks, also ``types`` and ``runtime``);
         ``details["session_error"]`` the whole-model error.
 
     Examples
@@ -447,15 +451,24 @@ def check_operators_supported(model: onnx.ModelProto, target: Target) -> CheckRe
     """
     import onnxruntime as ort
 
+    from onnxgate._kernels import kernel_gaps, kernel_table_runtime
+
+    # the installed runtime has kernels the target's older one lacks (a float64 Erf, Sigmoid, Where...): those nodes
+    # loaded here and were refused at PREDICT time, so the target's own kernel table is read too
+    embedded = kernel_table_runtime(target.runtime)
+    gaps = kernel_gaps(model, target.runtime) if embedded else []
     try:
         runtime.session(runnable(model), spinning=False)  # as parity makes it, which then uses this one
     except Exception as err:
         session_error = _first_lines(err, 600)
     else:
+        if gaps:
+            return _kernel_gaps_verdict(gaps, target, {"onnxruntime": ort.__version__})
+        also = f", and {embedded}'s kernel table lacks none of its nodes" if embedded else ""
         return CheckResult(
             "operators_supported",
             True,
-            f"onnxruntime {ort.__version__} loads the model ({len(model.graph.node)} nodes)",
+            f"onnxruntime {ort.__version__} loads the model ({len(model.graph.node)} nodes){also}",
             {"onnxruntime": ort.__version__, "offenders": []},
         )
     offenders, untested = _probe_nodes(model)
@@ -474,7 +487,45 @@ def check_operators_supported(model: onnx.ModelProto, target: Target) -> CheckRe
         if named:
             details["offenders"] = [{"node": n, "error": session_error} for n in named]
             message += f" (node(s) {named})"
+    refused = {o.get("node") for o in details["offenders"]}
+    gaps = [g for g in gaps if g.node not in refused]  # the installed runtime refuses those already
+    if gaps:
+        lacking = _kernel_gaps_verdict(gaps, target, {})
+        details["offenders"] = [*details["offenders"], *lacking.details["offenders"]]
+        message += f"; and {lacking.message}"
     return CheckResult("operators_supported", False, message, details)
+
+
+def _kernel_gaps_verdict(gaps: list[Any], target: Target, details: dict[str, Any]) -> CheckResult:
+    """Failed, naming each node the target's onnxruntime has no kernel for, its types, and how to convert."""
+    probed = gaps[0].runtime
+    table = "" if _release_of(target.runtime) == probed.removeprefix("onnxruntime ") else f" (table of {probed})"
+    offenders = [
+        {"node": g.node, "op_type": g.op, "domain": g.domain, "since_version": g.since_version,
+         "types": dict(g.types), "runtime": g.runtime, "error": f"no CPU kernel of {g.op}-{g.since_version} "
+         f"for {g.types_text()}"}
+        for g in gaps
+    ]
+    parts = [f"{g.node!r} ({g.op}-{g.since_version}, {g.types_text()})" for g in gaps]
+    double = any(t == "double" for g in gaps for t in g.types.values())
+    fix = (
+        "Convert in float32 (convert --precision float32 for scikit-learn; a float32 TensorFlow, Keras or PyTorch "
+        "model), or compute these nodes in float32 between Casts"
+        if double
+        else "Cast these nodes' inputs to a type it has a kernel for (float32, int64), or convert at another opset"
+    )
+    message = (
+        f"target {target.name!r} runs {target.runtime}, which has no CPU kernel for {len(gaps)} node(s){table}: "
+        f"{_join(parts)}; the database refuses the file at PREDICT time. {fix}."
+    )
+    return CheckResult("operators_supported", False, message, {**details, "offenders": offenders,
+                                                                 "kernel_table": gaps[0].runtime})
+
+
+def _release_of(runtime_text: str) -> str | None:
+    """``"1.12.1"`` for ``"onnxruntime 1.12.1"``; None when the text names no full release."""
+    found = re.search(r"onnxruntime (\d+\.\d+\.\d+)", runtime_text)
+    return found.group(1) if found else None
 
 
 def _nodes_named_in(error: str, model: onnx.ModelProto) -> list[str]:
