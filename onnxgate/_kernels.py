@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 
     import onnx
 
-__all__ = ["KernelGap", "compute_in_float32", "kernel_gaps", "kernel_table_runtime", "release_line"]
+    from onnxgate.targets import Target
+
+__all__ = ["KernelGap", "compute_in_float32", "float32_where_the_target_lacks_double", "kernel_gaps",
+           "kernel_table_runtime", "release_line"]
 
 _TABLE = Path(__file__).with_name("_kernels.json")
 _RELEASE = re.compile(r"onnxruntime (\d+)\.(\d+)")
@@ -238,7 +241,22 @@ def compute_in_float32(model: onnx.ModelProto, runtime: str) -> list[KernelGap]:
     for index, node in enumerate(nodes):
         before, after = placed.get(index, ([], []))
         model.graph.node.extend([*before, node, *after])
+    from onnxgate._narrowing import declare_float32_nodes
+
+    # onnxgate wrote these narrowings, saying so: validate names only those put there after it
+    declare_float32_nodes(model, [cast for before, _ in placed.values() for cast in before])
     return changed
+
+
+def float32_where_the_target_lacks_double(model: onnx.ModelProto, target: Target) -> list[str]:
+    """:func:`compute_in_float32` for ``target``'s onnxruntime, in place; returns the warning naming the nodes."""
+    changed = compute_in_float32(model, target.runtime)
+    if not changed:
+        return []
+    nodes = [f"{g.node!r} ({g.op})" for g in changed]
+    shown = ", ".join(nodes[:8]) + (f" and {len(nodes) - 8} more" if len(nodes) > 8 else "")
+    return [f"{len(changed)} node(s) compute in float32 between Casts: target {target.name!r} runs "
+            f"{target.runtime}, which has no double kernel for them: {shown}"]
 
 
 def _value_types(model: onnx.ModelProto) -> dict[str, str]:

@@ -28,7 +28,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FLOAT32_NODES_KEY", "Narrowing", "narrowings", "record_float32_nodes", "undeclared_narrowings"]
+__all__ = ["FLOAT32_NODES_KEY", "Narrowing", "declare_float32_nodes", "narrowings", "record_float32_nodes",
+           "undeclared_narrowings"]
 
 #: ``metadata_props`` key: the ids (:func:`node_id`) of the narrowings the converter wrote, as a JSON list.
 FLOAT32_NODES_KEY = "onnxgate.float32_nodes"
@@ -176,6 +177,16 @@ def record_float32_nodes(proto: Any) -> None:
     entry = proto.metadata_props.add()
     entry.key = FLOAT32_NODES_KEY
     entry.value = json.dumps(sorted({n.node for n in narrowings(proto)}))
+
+
+def declare_float32_nodes(proto: Any, nodes: Iterable[Any]) -> None:
+    """Add ``nodes`` (narrowings onnxgate writes after conversion, saying so) to ``proto``'s record, when it has one."""
+    record = declared(proto)
+    if record is None:
+        return
+    for prop in proto.metadata_props:
+        if prop.key == FLOAT32_NODES_KEY:
+            prop.value = json.dumps(sorted(record | {node_id(n) for n in nodes}))
 
 
 def undeclared_narrowings(proto: Any) -> tuple[list[Narrowing], bool]:

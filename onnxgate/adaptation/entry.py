@@ -360,6 +360,11 @@ def adapt_conversion(
             cols = sample_columns
     adapted = record_lowering(adapt_model(work, tgt, columns=cols, column_types=types, reference=reference,
                                           is_classifier=is_classifier, conversion=conv), lowered)
+    from onnxgate._kernels import float32_where_the_target_lacks_double
+
+    # a conversion made for no target (or another) may hold double nodes the target's older onnxruntime has no
+    # kernel for (a LightGBM or HistGradientBoosting model's IsNaN on float64 rows): the database refused the file
+    warnings.extend(float32_where_the_target_lacks_double(adapted, tgt))
     mapping = adaptation_of(adapted) or {}
     if mapping.get("zipmap_removed"):
         warnings.append(f"ZipMap removed from outputs {mapping['zipmap_removed']}: PREDICT returns tensors only")

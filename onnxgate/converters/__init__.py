@@ -187,8 +187,10 @@ def _convert(model: Any, sample: Any, *, opset: int | None, target: str | Target
     if renamed and (tgt is None or not tgt.is_sql):  # a SQL target's adaptation lists its own renames
         warnings.append(f"columns renamed to ONNX input names (data may use either name): {renamed}")
 
-    if tgt is not None:
-        warnings.extend(_float32_where_the_target_lacks_double(proto, tgt))
+    if tgt is not None:  # a target running an older onnxruntime (the SQL targets') lacks some double kernels
+        from onnxgate._kernels import float32_where_the_target_lacks_double
+
+        warnings.extend(float32_where_the_target_lacks_double(proto, tgt))
 
     from onnxgate._narrowing import record_float32_nodes
 
@@ -209,21 +211,6 @@ def _convert(model: Any, sample: Any, *, opset: int | None, target: str | Target
         name=name,
     )
     return conversion
-
-
-def _float32_where_the_target_lacks_double(proto: Any, target: Target) -> list[str]:
-    """A target running an older onnxruntime (SQL Edge 1.0's 1.5.3 has no double ``Where``, ``Sigmoid``, ``Log``...;
-    2.0's 1.12.1 no double ``IsNaN``) gets those nodes computing in float32 between Casts, as tf2onnx writes a float64
-    ``Log``: else the database refused the file at PREDICT time. Returns the warning saying which."""
-    from onnxgate._kernels import compute_in_float32
-
-    changed = compute_in_float32(proto, target.runtime)
-    if not changed:
-        return []
-    nodes = [f"{g.node!r} ({g.op})" for g in changed]
-    shown = ", ".join(nodes[:8]) + (f" and {len(nodes) - 8} more" if len(nodes) > 8 else "")
-    return [f"{len(changed)} node(s) compute in float32 between Casts: target {target.name!r} runs "
-            f"{target.runtime}, which has no double kernel for them: {shown}"]
 
 
 def _split_sequences(proto: Any, target: Target) -> list[str]:

@@ -174,6 +174,7 @@ def validate(
     proto, by_path = model_for_spark(model, resolve_target(target))
     signature = Signature.from_model(proto)
     from onnxgate.validators.parity import scalar_inputs_finding
+    from onnxgate.validators.structure import loads_here
     from onnxgate.validators.tolerances import atol_defaulted, model_tolerances, reference_reads_float32
 
     if reference is None:
@@ -186,7 +187,7 @@ def validate(
     start = time.perf_counter()  # parity's duration, as the local pipeline measures each check's
     if fail_fast and failed is not None:
         parity = CheckResult.skip(PARITY, f"not run: fail_fast stopped after {failed.name!r} failed")
-    elif loads is not None and not loads.passed and not loads.skipped:
+    elif loads is not None and not loads.passed and not loads.skipped and not loads_here(loads):
         parity = CheckResult.skip(PARITY, "not run: onnxruntime cannot load the model (see operators_supported)")
     elif (scalars := scalar_inputs_finding(signature)) is not None:  # as local parity: no rows to compare
         parity = CheckResult(PARITY, False, f"parity was not run: {scalars}", {"error": scalars})
