@@ -71,8 +71,10 @@ def convert(
         scikit-learn computes in float64 (a float64 or integer sample, text its vectorizers weigh
         in float64) and the double graph is well-typed and runs on the installed
         onnxruntime, else float32 (with a warning saying why). For a target whose onnxruntime is
-        not the installed one (the SQL targets: 1.5.3, 1.12.1), whose double kernels cannot be
-        checked here, ``"auto"`` means float32; ask for ``"float64"`` to keep double there.
+        not the installed one (the SQL targets: 1.5.3, 1.12.1) ``"auto"`` means float32; ask for
+        ``"float64"`` to keep double there: the nodes that runtime has no double kernel for (onnxgate's
+        kernel table, probed on onnxruntime 1.5.2 and 1.12.1) are then computed in float32 between
+        Casts, with a warning naming them.
     **kwargs
         Any further keyword of :func:`onnxgate.converters.convert`, passed on as given.
 

@@ -227,7 +227,7 @@ def _with_precision(
     converter: Converter, options: dict[str, Any], precision: str | None, target: Target | None
 ) -> tuple[dict[str, Any], list[str]]:
     """Options with the precision asked for; for a target running another onnxruntime, ``auto`` is
-    float32 (the double kernels of that runtime cannot be checked here)."""
+    float32 (that runtime's double kernels are known from a table probed on one release of its line, not run)."""
     choices = converter.PRECISIONS
     if precision == "auto" and not choices:
         precision = None  # the default asked for by name: the graph keeps the model's own types
@@ -252,8 +252,9 @@ def _with_precision(
     if choices and chosen == "auto" and target is not None and target.runtime != "installed":
         options["precision"] = "float32"
         return options, [
-            f"precision float32 for target {target.name!r}: its {target.runtime} cannot be checked here for "
-            "double kernels; pass precision='float64' (--precision float64) to keep float64 if it runs them"
+            f"precision float32 for target {target.name!r}: its {target.runtime} is not the installed one; pass "
+            "precision='float64' (--precision float64) to keep float64 (the nodes it has no double kernel for are "
+            "then computed in float32 between Casts)"
         ]
     return options, []
 
