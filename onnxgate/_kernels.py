@@ -157,14 +157,7 @@ def _gaps(model: onnx.ModelProto, runtime: str) -> list[tuple[KernelGap, int | N
     types: dict[str, str] = {}
     gaps: list[tuple[KernelGap, int | None, Mapping[str, Any]]] = []
     for path, graph in _graphs(typed.graph):
-        for info in (*graph.input, *graph.value_info, *graph.output):
-            found = short_type(info.type)
-            if found is not None:
-                types.setdefault(info.name, found)
-        for tensor in graph.initializer:
-            found = short_type(onnx.helper.make_tensor_type_proto(tensor.data_type, None))
-            if found is not None:
-                types.setdefault(tensor.name, found)
+        _add_types(graph, types)
         for index, node in enumerate(graph.node):
             domain = canonical_domain(node.domain)
             if domain not in ("", "ai.onnx.ml") or domain not in opsets:
@@ -267,12 +260,20 @@ def _value_types(model: onnx.ModelProto) -> dict[str, str]:
     except Exception:
         typed = model.graph
     found: dict[str, str] = {}
-    for info in (*typed.input, *typed.value_info, *typed.output):
+    _add_types(typed, found)
+    return found
+
+
+def _add_types(graph: onnx.GraphProto, found: dict[str, str]) -> None:
+    """The element type (``"double"``) of each value ``graph`` declares or holds as a weight, into ``found`` (a name
+    already there keeps its type)."""
+    import onnx
+
+    for info in (*graph.input, *graph.value_info, *graph.output):
         text = short_type(info.type)
         if text is not None:
             found.setdefault(info.name, text)
-    for tensor in typed.initializer:
+    for tensor in graph.initializer:
         text = short_type(onnx.helper.make_tensor_type_proto(tensor.data_type, None))
         if text is not None:
             found.setdefault(tensor.name, text)
-    return found
