@@ -317,3 +317,25 @@ def _output_renamed(model: Any, output: str) -> tuple[Any, int, str]:
     for node in edited.graph.node:
         node.output[:] = [converted if name == output else name for name in node.output]
     return edited, kind, converted
+
+
+def category_records_edited(model: Any, column: str, categories: list[Any]) -> Any:
+    """A copy of ``model`` (an ``onnx.ModelProto`` converted for SQL Edge with an input of category codes) whose two
+    records of the categories of ``column`` (``onnxgate.category_codes``, and the adaptation's copy in the original
+    signature of ``onnxgate.adapt``) both list ``categories``: the copies agree with each other, not with the model."""
+    import json
+
+    import onnx
+
+    edited = onnx.ModelProto()
+    edited.CopyFrom(model)
+    props = {p.key: p for p in edited.metadata_props}
+    codes = json.loads(props["onnxgate.category_codes"].value)
+    codes[column] = [[0, categories]]
+    props["onnxgate.category_codes"].value = json.dumps(codes)
+    mapping = json.loads(props["onnxgate.adapt"].value)
+    specs = [s for s in mapping["original"]["inputs"] if s["name"] == column and s.get("codes")]
+    assert len(specs) == 1, mapping["original"]
+    specs[0]["codes"] = [[0, categories]]
+    props["onnxgate.adapt"].value = json.dumps(mapping, sort_keys=True)
+    return edited

@@ -37,7 +37,10 @@ The signature comes from the model's :class:`~onnxgate.signature.Signature`, sha
 
 An input of category codes (:attr:`~onnxgate.signature.TensorSpec.codes`) takes the category values instead, mapped to
 the codes in the graph (``mlflow.category_values`` in the manifest): MLflow hands the model a category column's
-values, which were read as codes.
+values, which were read as codes. A file whose record of those categories is not the reference's own is refused as
+validate fails it, before that record is turned into the lookup. An output of class codes whose text labels the
+file records (:attr:`~onnxgate.signature.TensorSpec.labels`: a classifier of text labels converted for SQL) returns
+the labels (``mlflow.class_labels``), as the classifier and ``onnxgate score`` answer.
 
 Inputs made from a DataFrame's columns are named after those columns again in the package's
 ``model.onnx`` (``sepal_length__cm_`` becomes ``sepal length (cm)``), since MLflow matches a DataFrame
@@ -192,6 +195,7 @@ def package_mlflow(
         data = model.sample if data is None else data
     # repaired first (onnxgate._onnx.repair_layout): the rewrites below read the nodes in topological order
     proto, repairs = repair_layout(load_model(model))
+    _refuse_codes_off_reference(proto, target, reference, data, options)
     proto, named = _with_user_columns(proto)
     proto, split = _fitted_columns_by_name(proto)
     named = {**named, **split}
@@ -213,6 +217,9 @@ def package_mlflow(
                               f"{said['categories'][:10]}, some of which are also codes "
                               f"(0..{len(said['categories']) - 1}): a column of codes (.cat.codes) is read as those "
                               "values, not refused; send the values", UserWarning, stacklevel=4)
+    proto, class_labels = _class_labels_in_graph(proto)
+    if class_labels:
+        named["class_labels"] = class_labels
     # the file shipped is the one validated: report.json's sha256 and inputs are model.onnx's own
     report = _validate(proto, target, reference, data, options)
     sig = Signature.from_model(proto)
@@ -253,6 +260,29 @@ def package_mlflow(
             warnings.warn(f"onnxgate: {str(folder)!r} was {packaged.registration['note']}", UserWarning,
                           stacklevel=4)  # og.package -> deploy.package -> here
     return packaged
+
+
+def _refuse_codes_off_reference(proto: Any, target: Any, reference: Any, data: Any, options: dict[str, Any]) -> None:
+    """Fail the package as validate fails the file given, when the categories it records for an input of category codes
+    are not the reference's own (:func:`onnxgate.validators.parity.codes_off_reference_result`).
+
+    The package validates the file it ships, in which :func:`_category_values_in_graph` has made the lookup from
+    values to codes out of that record and dropped it: parity saw no record to compare with the reference's, and an
+    XGBoost file whose record was edited alike in both its copies (a category dropped, two swapped; validate fails it
+    for every target) was packaged, its ``predict`` scoring 'red' as the category swapped with it. The file given is
+    validated only when its record is off, so a sound model is validated once, as before."""
+    if reference is None or data is None:
+        return
+    from onnxgate.deploy.container import _validate
+    from onnxgate.errors import ValidationFailedError
+    from onnxgate.validators.parity import codes_off_reference_result
+
+    off_reference = codes_off_reference_result(reference, proto)
+    if off_reference is None:
+        return
+    report = _validate(proto, target, reference, data, options)  # raises with validate's report
+    raise ValidationFailedError(f"the model fails validation for target {target.name!r}, so it was not packaged: "
+                                f"{off_reference.message}", report=report)
 
 
 def check_registered_name(name: str) -> None:
@@ -999,6 +1029,80 @@ def _category_values_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
                  "missing_texts": record[s.name]["read_as_missing"] if record[s.name]["fed_as"] == "text" else []}
         for s in specs}
     set_metadata(fixed, mapping)
+    return fixed, record
+
+
+def _class_labels_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
+    """``proto`` with each output that returns a classifier's text labels as the codes of its classes
+    (:attr:`onnxgate.signature.TensorSpec.labels`: converted for a SQL target, which returns no text) returning the
+    text labels, looked up in the graph; and the manifest's record of it.
+
+    ``onnxgate score`` and Spark write such an output's text labels, and the classifier (or an MLflow package of it
+    converted for another target) answers them; MLflow's ``predict`` handed back the int32 codes (``[[0], [1]]``
+    for 'setosa', 'versicolor'), silently. A ``Gather`` from the recorded labels takes the codes' place under the
+    output's name, and the record is dropped for it (the output holds no codes now), so the signature says
+    ``string`` and parity compares the labels themselves. A code the record names no label of (an edited record)
+    fails ``predict``, onnxruntime naming the node, which says so: a negative code is moved out of the table's
+    bounds first, where a ``Gather`` would read it from the end."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    from onnxgate.signature import CLASS_LABELS_METADATA_KEY, Signature
+
+    sig = Signature.from_model(proto)
+    produced = {out for node in proto.graph.node for out in node.output}
+    specs = [s for s in sig.outputs if s.labels and s.elem_type in ("int32", "int64") and s.name in produced
+             and tuple(s.shape or ())[1:] in ((), (1,))]
+    if not specs:
+        return proto, {}
+    default = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    fixed, _ml, taken = _copy_to_extend(proto)
+    graph = fixed.graph
+    record: dict[str, Any] = {}
+    for spec in specs:
+        labels = list(spec.labels or ())
+        codes, table = _unused_name(taken, f"{spec.name}_code"), _unused_name(taken, f"{spec.name}_labels")
+        taken |= {codes, table}
+        for node in graph.node:
+            node.output[:] = [codes if name == spec.name else name for name in node.output]
+            node.input[:] = [codes if name == spec.name else name for name in node.input]
+        graph.initializer.append(numpy_helper.from_array(np.array(labels, dtype=object), table))
+        index = codes
+        if default >= 9:  # Where from opset 9
+            wide, zero, far, negative, index = (_unused_name(taken, f"{spec.name}_{part}") for part in
+                                                ("code64", "zero", "no_label", "negative", "label_index"))
+            taken |= {wide, zero, far, negative, index}
+            graph.initializer.extend([numpy_helper.from_array(np.array(0, dtype=np.int64), zero),
+                                      numpy_helper.from_array(np.array(_UNSEEN_SLOT, dtype=np.int64), far)])
+            graph.node.extend([
+                helper.make_node("Cast", [codes], [wide], to=onnx.TensorProto.INT64, name=wide),
+                helper.make_node("Less", [wide, zero], [negative], name=negative),
+                helper.make_node("Where", [negative, far, wide], [index], name=index),
+            ])
+        said = (f"{spec.name}: a class code that the model's record of its class labels ({CLASS_LABELS_METADATA_KEY}: "
+                f"codes 0 to {len(labels) - 1}) names no label of; convert the classifier again instead of editing "
+                "the record")
+        graph.node.append(helper.make_node("Gather", [table, index], [spec.name], axis=0, name=said))
+        out = next(v for v in graph.output if v.name == spec.name)
+        out.type.tensor_type.elem_type = onnx.TensorProto.STRING
+        record[spec.name] = {"labels": labels, "codes": spec.elem_type,
+                             "returned": "the text labels, as the classifier answers; the file's codes looked up in "
+                                         "the graph"}
+    for prop in list(fixed.metadata_props):
+        if prop.key != CLASS_LABELS_METADATA_KEY:
+            continue
+        try:
+            recorded = json.loads(prop.value)
+        except ValueError:
+            continue
+        if not isinstance(recorded, dict):
+            continue
+        kept = {k: v for k, v in recorded.items() if k not in record}
+        if kept:
+            prop.value = json.dumps(kept, ensure_ascii=False)
+        else:
+            fixed.metadata_props.remove(prop)
     return fixed, record
 
 

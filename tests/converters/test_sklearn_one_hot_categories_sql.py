@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _tampering import category_records_edited
 
 import onnxgate as og
 
@@ -389,21 +390,6 @@ def test_a_missing_value_for_an_encoder_that_raises_is_refused_first_on_every_ro
     assert main(["score", "model.onnx", "--data", "full.parquet", "--out", "scored.parquet"]) == 0
 
 
-def _both_records_edited(model: Any, column: str, categories: list[Any]) -> Any:
-    """:func:`_record_edited`, with the adaptation's copy of the record (the original signature's codes in
-    ``onnxgate.adapt``) edited alike, so the file's two copies agree with each other and not with the booster."""
-    import json
-
-    edited = _record_edited(model, column, categories)
-    prop = next(p for p in edited.metadata_props if p.key == "onnxgate.adapt")
-    mapping = json.loads(prop.value)
-    specs = [s for s in mapping["original"]["inputs"] if s["name"] == column and s.get("codes")]
-    assert len(specs) == 1, mapping["original"]
-    specs[0]["codes"] = [[0, categories]]
-    prop.value = json.dumps(mapping, sort_keys=True)
-    return edited
-
-
 @pytest.mark.parametrize("change", ["dropped", "reordered"])
 @pytest.mark.parametrize("kind", ["lightgbm", "hist", "xgboost"])
 def test_a_boosters_record_of_codes_edited_in_both_copies_fails_validate_against_the_booster(
@@ -431,7 +417,7 @@ def test_a_boosters_record_of_codes_edited_in_both_copies_fails_validate_against
     conv = og.convert(model, frame.head(20), target=TARGET)
     assert og.validate(conv, target=TARGET, reference=model, data=frame).passed
     recorded = own[:-1] if change == "dropped" else [own[1], own[0], *own[2:]]
-    edited = _both_records_edited(conv.model, "colour", recorded)
+    edited = category_records_edited(conv.model, "colour", recorded)
     report = og.validate(edited, target=TARGET, reference=model, data=frame)
     parity = next(c for c in report.checks if c.name == "prediction_parity")
     assert not parity.passed, str(report)

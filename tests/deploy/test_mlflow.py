@@ -769,3 +769,110 @@ def test_a_missing_value_for_a_one_hot_encoder_that_raises_is_refused_by_mlflow_
         loaded.predict(unseen)
     assert "XGBoost" not in str(info.value)
     assert "OneHotEncoder (handle_unknown='error') raises" in manifest["mlflow"]["category_values"]["band"]["unseen"]
+
+
+def _category_booster(kind: str, frame, y):
+    """A booster fitted on ``frame``'s pandas category column ``band``, and the categories it keeps itself."""
+    if kind == "lightgbm":
+        lightgbm = pytest.importorskip("lightgbm")
+        model = lightgbm.LGBMClassifier(n_estimators=20, min_child_samples=5, verbose=-1, n_jobs=1).fit(frame, y)
+        return model, list(model.booster_.pandas_categorical[0])
+    if kind == "xgboost":
+        xgboost = pytest.importorskip("xgboost")
+        model = xgboost.XGBClassifier(n_estimators=5, max_depth=3, enable_categorical=True, n_jobs=1).fit(frame, y)
+        return model, model.get_booster().get_categories(export_to_arrow=True).to_arrow()[1][1].to_pylist()
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    model = HistGradientBoostingClassifier(categorical_features="from_dtype", max_iter=20).fit(frame, y)
+    return model, list(model._preprocessor.named_transformers_["encoder"].categories_[0])
+
+
+@pytest.mark.parametrize("change", ["dropped", "reordered"])
+@pytest.mark.parametrize("kind", ["lightgbm", "hist", "xgboost"])
+def test_a_record_of_codes_edited_in_both_copies_is_not_packaged_for_mlflow(tmp_path, kind, change):
+    """validate fails a SQL Edge file whose record of a booster's categories was edited alike in both its copies (the
+    last category dropped, the first two swapped), naming the booster's own; the MLflow package validated only the
+    file it ships, whose lookup from values to codes is built from that record and the record dropped, so it was
+    written (XGBoost's predict then scored 'red' as 'green'). It is now refused with validate's report, nothing
+    written."""
+    from _tampering import category_records_edited
+
+    frame, y = category_frame(["red", "green", "blue", "amber"])
+    known = frame.band.notna().to_numpy()  # HistGradientBoosting records a missing value as a category 'nan'
+    frame, y = frame[known].reset_index(drop=True), y[known]
+    model, own = _category_booster(kind, frame, y)
+    conv = og.convert(model, frame.head(40), target="sql-edge-2.0")
+    edited = category_records_edited(conv.model, "band", own[:-1] if change == "dropped"
+                                     else [own[1], own[0], *own[2:]])
+    said = og.validate(edited, target="mlflow", reference=model, data=frame)
+    assert not said.passed
+    with pytest.raises(og.ValidationFailedError, match="prediction_parity") as info:
+        og.package(edited, target="mlflow", out=tmp_path / "pkg", reference=model, data=frame)
+    assert not (tmp_path / "pkg").exists()
+    parity = next(c for c in info.value.report.checks if c.name == "prediction_parity")
+    assert parity.message == next(c for c in said.checks if c.name == "prediction_parity").message
+    assert f"the reference's are {own}" in parity.message
+    assert og.package(conv, target="mlflow", out=tmp_path / "sound", reference=model, data=frame).is_dir()
+
+
+def test_cli_refuses_to_package_a_record_of_codes_edited_for_mlflow_as_validate_fails_it(tmp_path, capsys,
+                                                                                          monkeypatch):
+    """``onnxgate package --target mlflow`` exits 1 and writes nothing for the edited file, as ``validate`` exits 1."""
+    lightgbm = pytest.importorskip("lightgbm")
+    from _tampering import category_records_edited
+
+    monkeypatch.chdir(tmp_path)
+    frame, y = category_frame(["red", "green", "blue", "amber"])
+    model = lightgbm.LGBMClassifier(n_estimators=20, min_child_samples=5, verbose=-1, n_jobs=1).fit(frame, y)
+    own = list(model.booster_.pandas_categorical[0])
+    conv = og.convert(model, frame.head(40), target="sql-edge-2.0")
+    onnx.save(category_records_edited(conv.model, "band", [own[1], own[0], *own[2:]]), "model.onnx")
+    model.booster_.save_model("model.txt")
+    frame.to_parquet("rows.parquet")
+    parity = ["--reference", "model.txt", "--data", "rows.parquet"]
+    capsys.readouterr()
+    assert main(["validate", "model.onnx", "--target", "mlflow", *parity]) == 1
+    assert "not the reference's" in capsys.readouterr().out
+    assert main(["package", "model.onnx", "--target", "mlflow", "-o", "pkg", *parity]) == 1
+    err = capsys.readouterr().err
+    assert "not the reference's" in err and "nothing was written" in err and "Traceback" not in err, err
+    assert not (tmp_path / "pkg").exists()
+
+
+def _text_label_classifier(kind: str):
+    """A classifier fitted on text labels, and a frame of its rows: iris' species names on the four measurements, or
+    ``band`` as a pandas category column too (converted for SQL Edge, an input of codes as well as a label of codes)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    if kind == "iris":
+        from sklearn.datasets import load_iris
+
+        data = load_iris(as_frame=True)
+        return LogisticRegression(max_iter=500).fit(data.data, data.target_names[data.target]), data.data
+    frame, y = category_frame(["red", "green", "blue", "amber"])
+    texts = np.array(["no", "yes"], dtype=object)[y]
+    return HistGradientBoostingClassifier(categorical_features="from_dtype", max_iter=20).fit(frame, texts), frame
+
+
+@pytest.mark.parametrize("kind", ["iris", "categories"])
+def test_a_text_label_classifier_converted_for_sql_returns_its_labels_from_mlflow(tmp_path, kind):
+    """A classifier fitted on text labels, converted for a SQL target, returns int32 codes and records their labels
+    (onnxgate.class_labels); ``onnxgate score`` writes the labels, and the classifier packaged for MLflow from a
+    conversion for another target answers them. Its MLflow package answered the codes ([[0], [0], ...] for
+    'setosa'); it now answers the classifier's labels, its signature saying string."""
+    model, frame = _text_label_classifier(kind)
+    conv = og.convert(model, frame.head(40), target="sql-edge-2.0")
+    assert conv.signature.output("label").elem_type == "int32" and conv.signature.output("label").labels
+    folder = og.package(conv, target="mlflow", out=tmp_path / "pkg")
+    loaded = mlflow_pyfunc.load_model(str(folder))
+    rows = frame.reset_index(drop=True)
+    got = np.asarray(loaded.predict(rows)["label"]).reshape(-1)
+    np.testing.assert_array_equal(got, model.predict(rows))
+    assert len(set(got)) >= 2
+    label = next(s for s in loaded.metadata.signature.outputs.inputs if s.name == "label")
+    assert label.type == np.dtype("O")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["mlflow"]["class_labels"]["label"]["labels"] == [str(c) for c in model.classes_]
+    # the file shipped returns the text (onnxgate score and Spark write it as it is)
+    assert og.Signature.from_model(folder / "model.onnx").output("label").elem_type == "string"
