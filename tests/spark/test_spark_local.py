@@ -1989,3 +1989,21 @@ def test_vocabulary_no_partition_holds_is_named_on_spark_as_locally(local_spark:
     every = parity(ogs.validate(conv, local_spark.createDataFrame(pd.DataFrame({name: list(texts)})).repartition(2),
                                 reference=model))
     assert every.passed and _noted(every, "vocabulary") is None, every.details.get("not_checked")
+
+
+def test_predict_writes_a_sql_conversions_text_labels_not_its_codes(local_spark: Any) -> None:
+    # a classifier of text labels converted for SQL Edge returns int32 codes and records their labels
+    # (onnxgate.class_labels); predict writes the labels as a string column, as onnxgate score does
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    data = load_iris(as_frame=True)
+    X = data.data.set_axis(FEATURES, axis=1)
+    model = LogisticRegression(max_iter=500).fit(X, data.target_names[data.target])
+    conv = og.convert(model, X.head(20), target="sql-edge-2.0")
+    assert conv.signature.output("label").elem_type == "int32"
+    df = local_spark.createDataFrame(X.assign(row_id=np.arange(len(X)))).repartition(2)
+    scored = ogs.predict(df, conv)
+    assert dict(scored.dtypes)["label"] == "string"
+    got = scored.orderBy("row_id").toPandas()
+    assert got["label"].tolist() == list(model.predict(X))
