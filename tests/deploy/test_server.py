@@ -750,13 +750,14 @@ def test_requests_waiting_behind_a_hung_call_on_the_event_loop_get_503_when_its_
         with socket.create_connection(("127.0.0.1", srv.port), timeout=20) as other:
             _scored_fast(other, _score_request(row))  # a keep-alive connection of the worker
             with socket.create_connection(("127.0.0.1", srv.port), timeout=20) as sock:
+                hung_sent = time.monotonic()  # the hung call cannot begin before its request is sent
                 _post_score(sock, json.dumps({"sleep": 120, "data": [iris[2][0].tolist()]}).encode())
                 time.sleep(0.5)
-            sent = time.monotonic()  # the hung request's client has gone
+            # the hung request's client has gone
             _post_score(other, row)  # waits behind the stopped event loop
             head, reply = read_response(other)
-            waited = time.monotonic() - sent
-        answer = _assert_hung_answer(head, reply, waited + 0.5, hang)
+            waited = time.monotonic() - hung_sent
+        answer = _assert_hung_answer(head, reply, waited, hang)
         assert answer["error"] == "worker_restarting", answer
         status, out = srv.score({"data": [iris[2][0].tolist()]})  # the new worker answers
         assert status == 200 and len(out["label"]) == 1
