@@ -242,3 +242,76 @@ def test_a_package_of_the_other_kind_gets_the_command_that_reads_it(made: dict[s
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and says in err, err
+
+
+@pytest.mark.parametrize(("given", "says"), [
+    ("m.onnx", "'m.onnx' is a file, not a package folder: serve runs a folder written by 'onnxgate package'; package "
+               "it first with 'onnxgate package m.onnx --target container -o m_pkg', then 'onnxgate serve m_pkg'"),
+    ("container/model.onnx", "this file is the model of the package 'container': 'onnxgate serve container'"),
+    ("m.skops", "convert the model to ONNX ('onnxgate convert MODEL --sample ROWS -o model.onnx'), then 'onnxgate "
+                "package model.onnx --target container -o DIR'"),
+    ("nope", "'nope' does not exist: expected a folder written by 'onnxgate package'; check the path, or write the "
+             "package first with 'onnxgate package MODEL.onnx --target container -o nope'"),
+])
+def test_serve_given_a_file_or_nothing_gets_the_command_that_writes_a_package(
+        made: dict[str, Path], given: str, says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # helper-364: "'m.onnx' is a file, not a package folder" and "'nope' does not exist" said what serve expected
+    # (a folder written by 'onnxgate package MODEL --target container -o DIR') but not what to do with the file
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(made["onnx"], "m.onnx")
+    Path("m.skops").write_bytes(b"PK\x03\x04")
+    shutil.copytree(made["container"], "container")
+    assert main(["serve", given, "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert says in err, err
+    # the command given works: its folder serves (checked up to the listening step by package itself)
+    if given == "m.onnx":
+        assert main(["package", "m.onnx", "--target", "container", "-o", "m_pkg"]) == 0
+        assert (Path("m_pkg") / "score.py").is_file()
+
+
+@pytest.mark.parametrize(("case", "says"), [
+    ("folder-without-model", "'holder' is a folder without model.onnx: expected an .onnx file or a package written "
+                             "by 'onnxgate package'; give the .onnx file, or the folder 'onnxgate package MODEL.onnx "
+                             "--target container -o DIR' wrote"),
+    ("folder-with-other-onnx", "'holder' is a folder without model.onnx: expected an .onnx file or a package written "
+                               "by 'onnxgate package'; it holds ['m.onnx']: give that file"),
+    ("data-empty-folder", "no Parquet files in 'rows'; expected a Parquet file or a folder of them (names starting "
+                          "with _ or . are skipped): write the rows into it as .parquet files, or give the file or "
+                          "folder that holds them"),
+    ("data-npy", "score reads no .npy file: write it as Parquet first, one column per feature "
+                 "(pandas.DataFrame(numpy.load('rows.npy')).add_prefix('f').to_parquet('rows.parquet'))"),
+    ("data-npy-3d", "(pandas.DataFrame(numpy.load('rows.npy')).add_prefix('f').to_parquet('rows.parquet')), from a 2-D "
+                    "array of rows and features: this one has shape [150, 2, 2]"),
+])
+def test_score_given_a_folder_without_a_model_or_rows_it_cannot_read_gets_the_fix(
+        made: dict[str, Path], case: str, says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # helper-364: each said what it expected and found, not what to do (the .npy case said how to write a CSV file
+    # as Parquet only)
+    monkeypatch.chdir(tmp_path)
+    Path("holder").mkdir()
+    model, data = str(made["onnx"]), str(made["data"])
+    if case == "folder-with-other-onnx":
+        shutil.copy(made["onnx"], "holder/m.onnx")
+    if case.startswith("folder"):
+        model = "holder"
+    elif case == "data-empty-folder":
+        Path("rows").mkdir()
+        data = "rows"
+    else:
+        rows = pd.read_parquet(made["data"]).to_numpy()
+        np.save("rows.npy", rows.reshape(-1, 2, 2) if case == "data-npy-3d" else rows)
+        data = "rows.npy"
+    assert main(["score", model, "--data", data, "--out", "s.parquet"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert says in err, err
+    assert not Path("s.parquet").exists()
+    if case == "data-npy":  # the command given writes rows score reads
+        np_rows = np.load("rows.npy")
+        pd.DataFrame(np_rows).add_prefix("f").to_parquet("rows.parquet")
+        assert main(["score", str(made["onnx"]), "--data", "rows.parquet", "--out", "s.parquet"]) == 0
+        assert len(pd.read_parquet("s.parquet")) == len(np_rows)

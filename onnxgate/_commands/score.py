@@ -308,7 +308,8 @@ def _file_schemas(data: str | Path, ds: Any, partitions_read: bool = False) -> d
     files = ds.dataset(str(path), format="parquet", schema=pa.schema([])).files if folder else [str(path)]
     if not files:
         raise InvalidDataError(f"no Parquet files in {str(path)!r}; expected a Parquet file or a folder of them "
-                               "(names starting with _ or . are skipped)", path=str(path))
+                               "(names starting with _ or . are skipped): write the rows into it as .parquet files, "
+                               "or give the file or folder that holds them", path=str(path))
     schemas = {}
     for file in files:
         try:
@@ -316,11 +317,31 @@ def _file_schemas(data: str | Path, ds: Any, partitions_read: bool = False) -> d
         except Exception as err:
             fix = ("a data folder must hold only Parquet files (names starting with _ or . are skipped)" if folder
                    else "expected a Parquet file or a folder of them")
-            if not folder and Path(file).suffix.lower() == ".csv":  # validate reads CSV; score streams Parquet only
+            suffix = Path(file).suffix.lower()
+            parquet = str(Path(file).with_suffix(".parquet"))
+            if not folder and suffix == ".csv":  # validate reads CSV; score streams Parquet only
                 fix += ("; score reads no CSV file: write it as Parquet first "
-                        f"(pandas.read_csv({file!r}).to_parquet({str(Path(file).with_suffix('.parquet'))!r}))")
+                        f"(pandas.read_csv({file!r}).to_parquet({parquet!r}))")
+            elif not folder and suffix == ".npy":  # one column per feature, in order (feed_columns)
+                fix += ("; score reads no .npy file: write it as Parquet first, one column per feature "
+                        f"(pandas.DataFrame(numpy.load({file!r})).add_prefix('f').to_parquet({parquet!r}))"
+                        f"{_npy_shape_note(file)}")
             raise InvalidDataError(f"cannot read {file!r} as Parquet ({err}); {fix}", path=file) from err
     return schemas
+
+
+def _npy_shape_note(file: str) -> str:
+    """Said after the command writing a .npy file as Parquet when the array is not 2-D (a table's rows and
+    columns), which pandas.DataFrame refuses; empty when it is (or 1-D: one column), or when it cannot be read."""
+    import numpy as np
+
+    try:
+        shape = np.load(file, mmap_mode="r", allow_pickle=False).shape
+    except Exception:
+        return ""
+    if 1 <= len(shape) <= 2:
+        return ""
+    return f", from a 2-D array of rows and features: this one has shape {list(shape)}"
 
 
 def _check_files(schemas: dict[str, Any], fed: list[str], signature: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -56,13 +57,14 @@ def run(args: argparse.Namespace) -> int:
 
     folder = Path(args.dir)
     if not folder.exists():  # missing, a link to nothing, or a link that loops
-        found = (describe_unreachable(folder, "package folder") if folder.is_symlink()
-                 else f"{str(folder)!r} does not exist")
-        raise PackagingError(f"{found}: expected a folder written by "
-                             "'onnxgate package MODEL --target container -o DIR'", path=str(folder))
+        if folder.is_symlink():
+            raise PackagingError(f"{describe_unreachable(folder, 'package folder')}: expected a folder written by "
+                                 "'onnxgate package MODEL --target container -o DIR'", path=str(folder))
+        raise PackagingError(f"{str(folder)!r} does not exist: expected a folder written by 'onnxgate package'; "
+                             "check the path, or write the package first with 'onnxgate package MODEL.onnx --target "
+                             f"container -o {shlex.quote(str(folder))}'", path=str(folder))
     if not folder.is_dir():
-        raise PackagingError(f"{str(folder)!r} is a file, not a package folder: expected a folder written by "
-                             "'onnxgate package MODEL --target container -o DIR'", path=str(folder))
+        raise PackagingError(_file_not_folder(folder), path=str(folder))
     from onnxgate._package_rules import mismatched_package
 
     mismatch = mismatched_package(folder, "service", "serve")
@@ -101,6 +103,22 @@ def run(args: argparse.Namespace) -> int:
     except server.ServeError as err:
         raise PackagingError(str(err)) from err
     return 0
+
+
+def _file_not_folder(path: Path) -> str:
+    """What to do with a file given where serve reads a package folder: the command packaging an .onnx file,
+    the folder holding it when it is a package's own model.onnx, convert first for a native model."""
+    found = f"{str(path)!r} is a file, not a package folder: serve runs a folder written by 'onnxgate package'"
+    parent = path.parent
+    if path.name == "model.onnx" and (parent / "score.py").is_file():
+        return (f"{found}; this file is the model of the package {str(parent)!r}: "
+                f"'onnxgate serve {shlex.quote(str(parent))}'")
+    out = shlex.quote(str(path.with_name(path.stem + "_pkg")))
+    if path.suffix.lower() == ".onnx":
+        return (f"{found}; package it first with 'onnxgate package {shlex.quote(str(path))} --target container "
+                f"-o {out}', then 'onnxgate serve {out}'")
+    return (f"{found}; convert the model to ONNX ('onnxgate convert MODEL --sample ROWS -o model.onnx'), then "
+            "'onnxgate package model.onnx --target container -o DIR' and 'onnxgate serve DIR'")
 
 
 def _check_manifest(folder: Path) -> None:

@@ -51,9 +51,13 @@ def load_scoring_model(model_or_package: Any) -> onnx.ModelProto:
     if isinstance(model_or_package, (str, os.PathLike)) and Path(model_or_package).is_dir():
         inside = Path(model_or_package) / "model.onnx"
         if not inside.is_file():
+            held = sorted(f.name for f in Path(model_or_package).glob("*.onnx") if f.is_file())
+            fix = (f"; it holds {held[:3]}: give {'that file' if len(held) == 1 else 'one of them'}" if held
+                   else "; give the .onnx file, or the folder 'onnxgate package MODEL.onnx --target container -o DIR' "
+                        "wrote")
             raise InvalidModelError(
                 f"{os.fspath(model_or_package)!r} is a folder without model.onnx: expected an .onnx file or a "
-                "package written by 'onnxgate package'"
+                f"package written by 'onnxgate package'{fix}"
             )
         model_or_package = inside
     return load_model(model_or_package)
