@@ -295,7 +295,7 @@ def load_data(path: str | os.PathLike[str], *, allow_empty: bool = False) -> Any
             array = np.load(p, allow_pickle=False)
         except ValueError as err:
             if "pickle" not in str(err):
-                raise InvalidDataError(f"cannot read {str(p)!r} as .npy: {err}", path=str(p)) from err
+                raise InvalidDataError(f"cannot read {str(p)!r} as .npy: {err}; {_NPY_DAMAGED}", path=str(p)) from err
             raise InvalidDataError(
                 f"data file {str(p)!r} holds an object array, not a plain numeric one; object arrays are "
                 "refused because loading them runs code: save a numeric array (array.astype(float)), or text as "
@@ -303,7 +303,7 @@ def load_data(path: str | os.PathLike[str], *, allow_empty: bool = False) -> Any
                 path=str(p),
             ) from err
         except Exception as err:
-            raise InvalidDataError(f"cannot read {str(p)!r} as .npy: {err}", path=str(p)) from err
+            raise InvalidDataError(f"cannot read {str(p)!r} as .npy: {err}; {_NPY_DAMAGED}", path=str(p)) from err
         _check_npy(array, str(p))
         return array
     try:
@@ -481,7 +481,11 @@ def _check_npy(array: np.ndarray, path: str) -> None:
             path=path,
         )
     if array.size == 0:
-        raise InvalidDataError(f"data file {path!r} holds no values", path=path)
+        raise InvalidDataError(f"data file {path!r} holds no values (shape {list(array.shape)}): expected at least "
+                               "one row; save the rows again (numpy.save(PATH, X) with X holding them)", path=path)
+
+
+_NPY_DAMAGED = "the file is cut short or damaged: write it again with numpy.save(PATH, X)"
 
 
 def _is_number(label: Any) -> bool:

@@ -382,3 +382,27 @@ def test_rows_of_the_wrong_shape_or_a_missing_companion_option_gets_the_fix(
     _one_line(err)
     assert says in err, err
     assert not Path("o.onnx").exists()
+
+
+@pytest.mark.parametrize(("data", "says"), [
+    ("empty.npy", "data file 'empty.npy' holds no values (shape [0, 4]): expected at least one row; save the rows "
+                  "again (numpy.save(PATH, X) with X holding them)"),
+    ("cut.npy", "; the file is cut short or damaged: write it again with numpy.save(PATH, X)"),
+])
+@pytest.mark.parametrize("command", ["convert", "validate"])
+def test_an_empty_or_cut_short_npy_file_gets_the_fix(zoo: Path, command: str, data: str, says: str, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    # helper-373: "data file 'empty.npy' holds no values" and "cannot read 'cut.npy' as .npy: EOF: reading array
+    # header, expected 118 bytes got 90" said what was found only
+    monkeypatch.chdir(tmp_path)
+    iris = zoo / "iris"
+    np.save("empty.npy", np.zeros((0, 4), dtype=np.float32))
+    Path("cut.npy").write_bytes((iris / "sample.npy").read_bytes()[:90])
+    argv = (["convert", str(iris / "model.skops"), "--sample", data, "-o", "o.onnx"] if command == "convert"
+            else ["validate", str(iris / "model.onnx"), "--reference", str(iris / "model.skops"), "--data", data])
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    _one_line(err)
+    assert says in err, err
+    assert not Path("o.onnx").exists()
