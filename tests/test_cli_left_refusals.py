@@ -406,3 +406,22 @@ def test_an_empty_or_cut_short_npy_file_gets_the_fix(zoo: Path, command: str, da
     _one_line(err)
     assert says in err, err
     assert not Path("o.onnx").exists()
+
+
+@pytest.mark.parametrize("command", ["convert", "sweep"])
+def test_a_sample_of_numbers_saved_as_text_gets_the_fix(zoo: Path, command: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    # helper-373: convert said "skl2onnx could not convert LogisticRegression: Operator SklearnLinearClassifier
+    # ... got an input input with a wrong type StringTensorType" (no fix); sweep exited 1, every opset failing
+    monkeypatch.chdir(tmp_path)
+    iris = zoo / "iris"
+    np.save("text.npy", np.load(iris / "sample.npy").astype(str))
+    argv = (["convert", str(iris / "model.skops"), "--sample", "text.npy", "-o", "o.onnx"] if command == "convert"
+            else ["sweep", str(iris / "model.skops"), "--sample", "text.npy", "--opsets", "13"])
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    _one_line(err)
+    assert ("the sample holds text (<U32) where LogisticRegression reads numbers; save it as numbers "
+            "(numpy.save(PATH, X.astype(float))), or give the rows as a CSV file") in err, err
+    assert not Path("o.onnx").exists()

@@ -829,6 +829,13 @@ class SklearnConverter(Converter):
             if proto is None and len(columns) > 1 and _takes_one_input(err):
                 concat, refused = True, err
             elif proto is None:
+                if len(columns) == 1 and columns[0].dtype.kind in "US" and "StringTensorType" in str(err):
+                    # a .npy sample saved as text ('5.1'): skl2onnx's "got an input ... with a wrong type
+                    # StringTensorType" said nothing of the sample (helper-373)
+                    raise InvalidDataError(
+                        f"the sample holds text ({columns[0].dtype}) where {type(model).__name__} reads numbers; "
+                        "save it as numbers (numpy.save(PATH, X.astype(float))), or give the rows as a CSV file",
+                    ) from err
                 raise _conversion_error(model, err, compute) from err
         else:
             # Many converters read only their first input and say nothing (PowerTransformer computed all 13
