@@ -128,12 +128,12 @@ def check_opset_number(opset: Any, **extra: Any) -> None:
     from onnxgate.errors import OpsetError
 
     if isinstance(opset, bool) or not isinstance(opset, numbers.Integral):  # numpy's integers are opsets too
-        raise OpsetError(f"opset must be an integer, found {opset!r}", **extra)
+        raise OpsetError(f"opset must be an integer, found {opset!r}; give a whole number such as 17", **extra)
     opset = int(opset)
     newest = newest_opset()
     if opset < 1 or opset > newest:
-        raise OpsetError(f"opset must be between 1 and {newest} (the newest the installed onnx knows), found {opset}",
-                         opset=opset, **extra)
+        raise OpsetError(f"opset must be between 1 and {newest} (the newest the installed onnx knows), found {opset}; "
+                         f"give one in that range, or leave it out for the default", opset=opset, **extra)
 
 
 #: ``metadata_props`` key: the most values one row makes in a single tensor of the graph, written by a converter

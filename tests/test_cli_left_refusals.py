@@ -425,3 +425,19 @@ def test_a_sample_of_numbers_saved_as_text_gets_the_fix(zoo: Path, command: str,
     assert ("the sample holds text (<U32) where LogisticRegression reads numbers; save it as numbers "
             "(numpy.save(PATH, X.astype(float))), or give the rows as a CSV file") in err, err
     assert not Path("o.onnx").exists()
+
+
+@pytest.mark.parametrize("command", [["convert", "MODEL", "--sample", "ROWS", "-o", "o.onnx"],
+                                     ["zoo", "export", "sklearn-iris-logreg", "-o", "o.onnx"]], ids=["convert", "zoo"])
+@pytest.mark.parametrize("opset", ["0", "99999"])
+def test_an_opset_out_of_range_gets_the_fix(zoo: Path, command: list[str], opset: str, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    # helper-373: "opset must be between 1 and 28 (the newest the installed onnx knows), found 0" said no fix
+    monkeypatch.chdir(tmp_path)
+    names = {"MODEL": str(zoo / "iris" / "model.skops"), "ROWS": str(zoo / "iris" / "rows.csv")}
+    assert main([names.get(a, a) for a in command] + ["--opset", opset]) == 2
+    err = capsys.readouterr().err
+    _one_line(err)
+    assert f"found {opset}; give one in that range, or leave it out for the default" in err, err
+    assert list(tmp_path.iterdir()) == []
