@@ -441,3 +441,35 @@ def test_an_opset_out_of_range_gets_the_fix(zoo: Path, command: list[str], opset
     _one_line(err)
     assert f"found {opset}; give one in that range, or leave it out for the default" in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("option", "says"), [
+    (["--atol", "-1"], "must be a finite number >= 0, found -1.0; give 0 (exact) or a small positive number such as "
+                       "1e-5"),
+    (["--search", "-5"], "found -5; give 0 for no search, or a count such as 1000"),
+    (["--search", "10", "--seed", "-1"], "found -1; give one such as 0"),
+    (["--search", "10", "--search-time-limit", "0"], "found 0.0; give one such as 60, or leave it out for none"),
+    (["--batch-size", "0"], "found 0; give a number of rows of 1 or more, or leave it out for the default"),
+    (["score", "--batch-size", "0"], "found 0; give 1 or more, or leave it out for the default"),
+    (["package", "--option", "max_rows=0"], "found max_rows=0; give a whole number of 1 or more"),
+], ids=["atol", "search", "seed", "time-limit", "batch-size", "score-batch-size", "package-max-rows"])
+def test_a_number_option_out_of_range_gets_the_fix(zoo: Path, option: list[str], says: str, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # helper-373: each said what it expected and found only ("atol for 'all outputs' must be a finite number >= 0,
+    # found -1.0", "--batch-size must be a positive number of rows, found 0", ...)
+    monkeypatch.chdir(tmp_path)
+    iris = zoo / "iris"
+    model = str(iris / "model.onnx")
+    if option[0] == "score":
+        pd.read_csv(iris / "rows.csv").to_parquet("rows.parquet")
+        argv = ["score", model, "--data", "rows.parquet", "--out", "s.parquet", *option[1:]]
+    elif option[0] == "package":
+        argv = ["package", model, "-t", "container", "-o", "out", *option[1:]]
+    else:
+        argv = ["validate", model, "--reference", str(iris / "model.skops"), "--data", str(iris / "rows.csv"), *option]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    _one_line(err)
+    assert says in err, err
+    assert not Path("s.parquet").exists() and not Path("out").exists()

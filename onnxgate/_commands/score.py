@@ -475,7 +475,8 @@ def run(args: argparse.Namespace) -> int:
             f"{str(out)!r} is {found}, and score{' --spark' if args.spark else ''} writes {wanted}: --force replaces "
             f"{wanted} only. Remove it yourself or choose another --out", path=str(out))
     if args.batch_size is not None and (args.batch_size < 1):
-        raise InvalidDataError(f"--batch-size must be a positive number of rows, found {args.batch_size}")
+        raise InvalidDataError(f"--batch-size must be a positive number of rows, found {args.batch_size}; give 1 or "
+                               "more, or leave it out for the default")
     if args.spark:
         if args.batch_size is not None:
             raise InvalidDataError("--batch-size sets batches on one machine; with --spark, Spark's "

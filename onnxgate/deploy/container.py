@@ -304,7 +304,8 @@ def _whole_number(value: Any) -> Any:
 def _positive_int(value: Any, name: str) -> int:
     value = _whole_number(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise PackagingError(f"{name} must be a positive integer, found {name}={value!r}")
+        raise PackagingError(f"{name} must be a positive integer, found {name}={value!r}; give a whole number of 1 "
+                             "or more")
     return value
 
 

@@ -264,7 +264,8 @@ def check_batch_size(batch_size: Any) -> None:
         ``batch_size`` is below 1, or not an integer.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InvalidDataError(f"batch_size must be a positive integer, found {batch_size!r}")
+        raise InvalidDataError(f"batch_size must be a positive integer, found {batch_size!r}; give a number of rows "
+                               "of 1 or more, or leave it out for the default")
 
 
 def check_prediction_parity(

@@ -51,7 +51,8 @@ def check_tolerance_numbers(atol: Tolerance = None, rtol: Tolerance = None) -> N
         for key, number in items:
             if isinstance(number, bool) or not isinstance(number, (int, float)) or not 0 <= number < float("inf"):
                 raise InvalidDataError(
-                    f"{which} for {key or 'all outputs'!r} must be a finite number >= 0, found {number!r}"
+                    f"{which} for {key or 'all outputs'!r} must be a finite number >= 0, found {number!r}; give 0 "
+                    "(exact) or a small positive number such as 1e-5"
                 )
 
 

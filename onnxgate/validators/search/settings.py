@@ -69,7 +69,8 @@ def check_search_count(search: Any) -> None:
     from onnxgate.errors import InvalidDataError
 
     if isinstance(search, bool) or not isinstance(search, int) or search < 0:
-        raise InvalidDataError(f"search must be an integer >= 0 (a number of generated inputs), found {search!r}")
+        raise InvalidDataError(f"search must be an integer >= 0 (a number of generated inputs), found {search!r}; "
+                               "give 0 for no search, or a count such as 1000")
 
 
 def check_search_settings(seed: Any, time_limit: Any) -> None:
@@ -85,8 +86,10 @@ def check_search_settings(seed: Any, time_limit: Any) -> None:
     from onnxgate.errors import InvalidDataError
 
     if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
-        raise InvalidDataError(f"seed: expected a seed of 0 or more (a whole number), found {seed!r}")
+        raise InvalidDataError(f"seed: expected a seed of 0 or more (a whole number), found {seed!r}; give one "
+                               "such as 0")
     if time_limit is not None and (
         isinstance(time_limit, bool) or not isinstance(time_limit, Real) or not 0 < float(time_limit) < math.inf
     ):
-        raise InvalidDataError(f"search time limit: expected a positive number of seconds, found {time_limit!r}")
+        raise InvalidDataError(f"search time limit: expected a positive number of seconds, found {time_limit!r}; "
+                               "give one such as 60, or leave it out for none")
