@@ -92,7 +92,7 @@ def resolve_tolerances(
             if key and key not in names:
                 raise InvalidDataError(
                     f"{which} given for output {key!r}, which the model does not have; its outputs are "
-                    f"{names} ('' sets the default)"
+                    f"{names} ('' sets the default): name one of them"
                 )
     check_tolerance_numbers(atol, rtol)
     out: dict[str, tuple[float, float, Mode]] = {}
