@@ -315,3 +315,27 @@ def test_score_given_a_folder_without_a_model_or_rows_it_cannot_read_gets_the_fi
         pd.DataFrame(np_rows).add_prefix("f").to_parquet("rows.parquet")
         assert main(["score", str(made["onnx"]), "--data", "rows.parquet", "--out", "s.parquet"]) == 0
         assert len(pd.read_parquet("s.parquet")) == len(np_rows)
+
+
+@pytest.mark.parametrize(("command", "says"), [
+    (["serve", "CONTAINER", "--port", "-1"], "--port must be between 1 and 65535, found -1; give a free port such as "
+                                             "8080"),
+    (["serve", "CONTAINER", "--port", "1", "--hang-seconds", "nan"], "found nan; give a finite number of seconds such "
+                                                                     "as 10 (the default)"),
+    (["serve", "CONTAINER", "--port", "1", "--workers", "0"], "found 0; give 1 or more, or leave it out"),
+    (["sql-dryrun", "SQL", "--data", "ROWS", "--rows", "-1"], "found -1; give 0 or more"),
+    (["sweep", "MODEL", "--sample", "ROWS", "--opsets", "18-9"], "found '18-9'; give a range LOW-HIGH (the lower "
+                                                                 "first) or whole numbers split by commas"),
+], ids=["port", "hang-seconds", "workers", "sql-dryrun-rows", "sweep-opsets"])
+def test_a_bad_number_option_of_serve_sql_dryrun_or_sweep_gets_the_fix(
+        made: dict[str, Path], command: list[str], says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # helper-373: each said what was expected and found only ("--port must be between 1 and 65535, found -1",
+    # "rows: expected 0 or more rows to print, found -1", "expected opsets like '9-18' or '11,13,17', found '18-9'")
+    monkeypatch.chdir(tmp_path)
+    names = {"CONTAINER": str(made["container"]), "SQL": str(made["sql"]), "ROWS": str(made["data"]),
+             "MODEL": str(made["onnx"])}
+    assert main([names.get(a, a) for a in command]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert says in err, err

@@ -151,7 +151,8 @@ def parse_opsets(text: str) -> list[int]:
     except InvalidDataError:
         raise
     except ValueError:
-        raise InvalidDataError(f"expected opsets like '9-18' or '11,13,17', found {text!r}") from None
+        raise InvalidDataError(f"expected opsets like '9-18' or '11,13,17', found {text!r}; give a range LOW-HIGH "
+                               "(the lower first) or whole numbers split by commas") from None
     if not out:
         raise InvalidDataError(f"expected at least one opset, found {text!r}")
     twice = sorted({o for o in out if out.count(o) > 1})

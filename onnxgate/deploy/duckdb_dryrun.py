@@ -1194,7 +1194,7 @@ def _dry_run(
     from onnxgate.validators.rule import compare_rows
 
     if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
-        raise InvalidDataError(f"rows: expected 0 or more rows to print, found {rows!r}")
+        raise InvalidDataError(f"rows: expected 0 or more rows to print, found {rows!r}; give 0 or more")
     rows = min(rows, 2**31 - 1)  # more than any table here holds ("Python int too large to convert to C long")
     folder = Path(package_dir)
     manifest, model_bytes, script = _read_package(folder)

@@ -2406,14 +2406,15 @@ def argument_error(args: argparse.Namespace) -> str | None:
     """What is wrong with the numbers of ``server.py``'s or ``onnxgate serve``'s arguments (``port``,
     ``hang_seconds``, ``workers``, ``max_rows``, ``max_body_bytes``), as one line; None when nothing is."""
     if not 1 <= args.port <= 65535:
-        return f"--port must be between 1 and 65535, found {args.port}"
+        return f"--port must be between 1 and 65535, found {args.port}; give a free port such as 8080"
     hang = getattr(args, "hang_seconds", WORKER_HANG_SECONDS)
     if not 2 * HEARTBEAT_SECONDS <= hang < float("inf"):  # NaN too: a worker beats once a second
-        return f"--hang-seconds must be {2 * HEARTBEAT_SECONDS:g} or more, found {hang}"
+        return (f"--hang-seconds must be {2 * HEARTBEAT_SECONDS:g} or more, found {hang}; give a finite number of "
+                f"seconds such as {WORKER_HANG_SECONDS:g} (the default)")
     for name in ("workers", "max_rows", "max_body_bytes"):
         value = getattr(args, name)
         if value is not None and value < 1:
-            return f"--{name.replace('_', '-')} must be 1 or more, found {value}"
+            return f"--{name.replace('_', '-')} must be 1 or more, found {value}; give 1 or more, or leave it out"
     if args.workers > MAX_WORKERS:
         return (f"--workers must be at most {MAX_WORKERS} (one per core of a {MAX_WORKERS}-core host; each worker "
                 f"loads the model), found {args.workers}: give at most one worker per core the service may use")

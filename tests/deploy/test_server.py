@@ -1057,10 +1057,10 @@ def test_readme_job_package_then_call_once(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("flag", "value", "message"), [
-    ("--port", "70000", "--port must be between 1 and 65535, found 70000"),
-    ("--workers", "0", "--workers must be 1 or more, found 0"),
-    ("--max-rows", "0", "--max-rows must be 1 or more, found 0"),
-    ("--max-body-bytes", "0", "--max-body-bytes must be 1 or more, found 0"),
+    ("--port", "70000", "--port must be between 1 and 65535, found 70000; give a free port such as 8080"),
+    ("--workers", "0", "--workers must be 1 or more, found 0; give 1 or more, or leave it out"),
+    ("--max-rows", "0", "--max-rows must be 1 or more, found 0; give 1 or more, or leave it out"),
+    ("--max-body-bytes", "0", "--max-body-bytes must be 1 or more, found 0; give 1 or more, or leave it out"),
 ], ids=["port", "workers", "max-rows", "max-body-bytes"])
 def test_the_containers_script_refuses_bad_numbers_like_serve(iris: tuple[Path, Any, Any], flag: str, value: str,
                                                               message: str) -> None:
