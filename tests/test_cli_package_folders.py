@@ -339,3 +339,33 @@ def test_a_bad_number_option_of_serve_sql_dryrun_or_sweep_gets_the_fix(
     err = capsys.readouterr().err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert says in err, err
+
+
+@pytest.mark.parametrize(("command", "says"), [
+    (["package", "MODEL", "-t", "container", "--option", "zipmap", "-o", "out"],
+     "--option expects KEY=VALUE, found 'zipmap'; give a name and its value, e.g. --option max_rows=5000"),
+    (["package", "MODEL", "-t", "container", "-o", "m.onnx"],
+     "'m.onnx' is a file; package into a folder: give -o a new or empty folder (e.g. -o m_pkg)"),
+    (["package", "MODEL", "-t", "sql-edge-2.0", "--adapt", "--columns", "a,b", "-o", "out"],
+     "the model's inputs need 4 (one per value of its [N,k] inputs); give 4 names, comma-separated, or leave "
+     "--columns out for the model's own"),
+    (["score", "MODEL", "--data", "ROWS", "--out", "s.parquet", "--outputs", "nosuch"],
+     "it has ['label', 'probabilities']: name some of them in --outputs, or leave it out for all"),
+    (["score", "MODEL", "--data", "MODEL", "--out", "s.parquet"],
+     "expected a Parquet file or a folder of them: give the rows written as Parquet (pandas' to_parquet, pyarrow or "
+     "Spark write one)"),
+], ids=["option", "out-a-file", "columns-count", "outputs", "data-not-parquet"])
+def test_a_bad_option_of_package_or_score_gets_the_fix(made: dict[str, Path], command: list[str], says: str,
+                                                      tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # helper-373: each said what was expected and found only ("--option expects KEY=VALUE, found 'zipmap'",
+    # "'m.onnx' is a file; package into a folder", "outputs ['nosuch'] are not outputs of the model; it has ...")
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(made["onnx"], "m.onnx")
+    before = Path("m.onnx").read_bytes()
+    names = {"MODEL": "m.onnx", "ROWS": str(made["data"])}
+    assert main([names.get(a, a) for a in command]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert says in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"] and Path("m.onnx").read_bytes() == before

@@ -79,7 +79,8 @@ def parse_options(items: list[str]) -> dict[str, str]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise InvalidDataError(f"--option expects KEY=VALUE, found {item!r}")
+            raise InvalidDataError(f"--option expects KEY=VALUE, found {item!r}; give a name and its value, e.g. "
+                                   "--option max_rows=5000 (one --option each)")
         name = key.strip().replace("-", "_")
         if name in out:  # the last one won without a word
             raise InvalidDataError(f"--option {name} is given twice ({out[name]!r} and {value!r}); give it once")

@@ -129,7 +129,8 @@ def score_parquet(
     refuse_repeated_outputs(wanted)
     unknown = [o for o in wanted if o not in signature.output_names]
     if unknown:
-        raise InvalidDataError(f"outputs {unknown} are not outputs of the model; it has {signature.output_names}")
+        raise InvalidDataError(f"outputs {unknown} are not outputs of the model; it has {signature.output_names}: "
+                               "name some of them in --outputs, or leave it out for all")
     schemas, common = check_parquet_files(data, signature, wanted)
     fed = feed_columns(common.names, signature)
     # the files listed and their footers read once, above: the dataset is built from them, each file
@@ -326,6 +327,8 @@ def _file_schemas(data: str | Path, ds: Any, partitions_read: bool = False) -> d
                 fix += ("; score reads no .npy file: write it as Parquet first, one column per feature "
                         f"(pandas.DataFrame(numpy.load({file!r})).add_prefix('f').to_parquet({parquet!r}))"
                         f"{_npy_shape_note(file)}")
+            elif not folder:
+                fix += ": give the rows written as Parquet (pandas' to_parquet, pyarrow or Spark write one)"
             raise InvalidDataError(f"cannot read {file!r} as Parquet ({err}); {fix}", path=file) from err
     return schemas
 

@@ -216,6 +216,7 @@ class Rewrite:
                 f"columns names {len(user_columns)} columns; the model's inputs need {total_split} "
                 "(one per value of its [N,k] inputs)"
                 + (f" or {total_split + plain_count} (every column)" if plain_count else "")
+                + f"; give {total_split} names, comma-separated, or leave --columns out for the model's own"
             )
         self.include_plain = (
             user_columns is not None and len(user_columns) == total_split + plain_count and plain_count > 0

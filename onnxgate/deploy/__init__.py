@@ -81,7 +81,8 @@ def package(
     tgt = resolve_target(target)
     folder = Path(out)
     if folder.exists() and not folder.is_dir():
-        raise OutputExistsError(f"{str(folder)!r} is a file; package into a folder", path=str(folder))
+        raise OutputExistsError(f"{str(folder)!r} is a file; package into a folder: give -o a new or empty folder "
+                                f"(e.g. -o {folder.stem or 'model'}_pkg)", path=str(folder))
     if folder.is_dir() and any(folder.iterdir()) and not overwrite:
         raise OutputExistsError(
             f"{str(folder)!r} is not empty; refusing to write into it. Pass overwrite=True (CLI: --force) "
