@@ -369,3 +369,28 @@ def test_a_bad_option_of_package_or_score_gets_the_fix(made: dict[str, Path], co
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert says in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"] and Path("m.onnx").read_bytes() == before
+
+
+@pytest.mark.parametrize(("option", "says"), [
+    (["--api-key-env", "BAD NAME"], "--api-key-env 'BAD NAME' is not an environment variable name: expected letters, "
+                                    "digits and _, not starting with a digit; give the name of the variable holding "
+                                    "the key, e.g. --api-key-env API_KEY"),
+    (["--host", "no-such-host.invalid"], "; give an address of this machine (127.0.0.1, the default, or 0.0.0.0 for "
+                                         "every interface)"),  # after the resolver's words, which vary
+], ids=["api-key-env", "host"])
+def test_serve_given_no_variable_name_or_an_unknown_host_gets_the_fix(
+        made: dict[str, Path], option: list[str], says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # helper-373: --api-key-env 'BAD NAME' said "export BAD NAME=<key> first" (no shell command); an unknown --host
+    # said what was found only. Refused before anything listens, so no server starts here
+    import socket
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BAD NAME", raising=False)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    assert main(["serve", str(made["container"]), "--port", port, *option]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert says in err, err

@@ -91,6 +91,7 @@ import hmac
 import importlib.util
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -316,7 +317,8 @@ def check_can_listen(host: str, port: int) -> str:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as err:
-        raise ServeError(f"--host {host!r} is not an address this machine can resolve: {err}") from None
+        raise ServeError(f"--host {host!r} is not an address this machine can resolve: {err}; give an address of "
+                         "this machine (127.0.0.1, the default, or 0.0.0.0 for every interface)") from None
     family, _, _, _, address = infos[0]
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
@@ -333,6 +335,12 @@ def check_can_listen(host: str, port: int) -> str:
 def _read_key(api_key_env: str | None) -> str | None:
     if not api_key_env:
         return None
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", api_key_env):
+        # 'export BAD NAME=<key>' (the fix said below) is no shell command
+        raise ServeError(
+            f"--api-key-env {api_key_env!r} is not an environment variable name: expected letters, digits and _, "
+            "not starting with a digit; give the name of the variable holding the key, e.g. --api-key-env API_KEY"
+        )
     key = os.environ.get(api_key_env, "")
     if not key:
         raise ServeError(
