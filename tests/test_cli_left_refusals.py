@@ -452,9 +452,11 @@ def test_an_opset_out_of_range_gets_the_fix(zoo: Path, command: list[str], opset
     (["--batch-size", "0"], "found 0; give a number of rows of 1 or more, or leave it out for the default"),
     (["score", "--batch-size", "0"], "found 0; give 1 or more, or leave it out for the default"),
     (["package", "--option", "max_rows=0"], "found max_rows=0; give a whole number of 1 or more"),
+    (["package", "--search", "-5"], "found -5 and 0; give 0 or more (--search 0: no search)"),
     (["--rtol", "nosuch=1e-3"], "rtol given for output 'nosuch', which the model does not have; its outputs are "
                                 "['label', 'probabilities'] ('' sets the default): name one of them"),
-], ids=["atol", "search", "seed", "time-limit", "batch-size", "score-batch-size", "package-max-rows", "rtol-name"])
+], ids=["atol", "search", "seed", "time-limit", "batch-size", "score-batch-size", "package-max-rows", "package-search",
+    "rtol-name"])
 def test_a_number_option_out_of_range_gets_the_fix(zoo: Path, option: list[str], says: str, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:

@@ -172,7 +172,8 @@ def run(args: argparse.Namespace) -> int:
                                "(.csv, .parquet or .npy)")
     options: dict[str, Any] = parse_options(args.option)
     if args.search < 0 or args.seed < 0:
-        raise InvalidDataError(f"--search and --seed take 0 or more, found {args.search} and {args.seed}")
+        raise InvalidDataError(f"--search and --seed take 0 or more, found {args.search} and {args.seed}; give 0 or "
+                               "more (--search 0: no search)")
     if args.search and not args.reference:
         raise InvalidDataError("--search needs --reference and --data: it compares generated rows with the reference; "
                                "add --reference MODEL --data ROWS, or leave --search out")
