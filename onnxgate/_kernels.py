@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from onnxgate._onnx import canonical_domain, model_opsets, node_subgraphs
+from onnxgate._onnx import canonical_domain, model_opsets, node_subgraphs, types_inferred
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -140,7 +140,6 @@ def kernel_gaps(model: onnx.ModelProto, runtime: str) -> list[KernelGap]:
 
 def _gaps(model: onnx.ModelProto, runtime: str) -> list[tuple[KernelGap, int | None, Mapping[str, Any]]]:
     """:func:`kernel_gaps`, each with the node's index in the main graph (None in a subgraph) and its table entry."""
-    import onnx
     from onnx import defs
 
     line = release_line(runtime)
@@ -149,10 +148,7 @@ def _gaps(model: onnx.ModelProto, runtime: str) -> list[tuple[KernelGap, int | N
         return []
     operators: Mapping[str, Any] = table["operators"]
     probed = f"onnxruntime {table['onnxruntime']}"
-    try:
-        typed = onnx.shape_inference.infer_shapes(model)
-    except Exception:
-        typed = model
+    typed = types_inferred(model)
     opsets = model_opsets(model)
     types: dict[str, str] = {}
     gaps: list[tuple[KernelGap, int | None, Mapping[str, Any]]] = []
@@ -253,14 +249,9 @@ def float32_where_the_target_lacks_double(model: onnx.ModelProto, target: Target
 
 
 def _value_types(model: onnx.ModelProto) -> dict[str, str]:
-    import onnx
 
-    try:
-        typed = onnx.shape_inference.infer_shapes(model).graph
-    except Exception:
-        typed = model.graph
     found: dict[str, str] = {}
-    _add_types(typed, found)
+    _add_types(types_inferred(model).graph, found)
     return found
 
 
