@@ -147,3 +147,22 @@ def request_in_flight(port: int, body: bytes, sent: int = 10, timeout: float = S
 def onnxgate_serve(package: Path, *extra: str, env: Mapping[str, str] | None = None) -> Server:
     port = free_port()
     return Server([*ONNXGATE, "serve", str(package), "--port", str(port), *extra], port, env=env)
+
+
+def read_response(sock: socket.socket) -> tuple[bytes, bytes]:
+    """(status line + headers, body) of one HTTP/1.1 response with a Content-Length."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        part = sock.recv(65536)
+        if not part:
+            break
+        data += part
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")), 0)
+    while len(body) < length:
+        part = sock.recv(65536)
+        if not part:
+            break
+        body += part
+    return head, body

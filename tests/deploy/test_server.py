@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _serving import ONNXGATE, Server, onnxgate_serve, package_zoo, request_in_flight
+from _serving import ONNXGATE, Server, onnxgate_serve, package_zoo, read_response, request_in_flight
 
 pytestmark = pytest.mark.network
 
@@ -113,25 +113,6 @@ def test_bad_requests_get_a_json_4xx(server: Server, ctype: str | None, body: by
     payload = json.loads(raw)
     assert (got, payload["error"], payload["status"]) == (status, code, status)
     assert payload["message"] and "Traceback" not in payload["message"]
-
-
-def read_response(sock: socket.socket) -> tuple[bytes, bytes]:
-    """(status line + headers, body) of one HTTP/1.1 response with a Content-Length."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        part = sock.recv(65536)
-        if not part:
-            break
-        data += part
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                   if line.lower().startswith(b"content-length:")), 0)
-    while len(body) < length:
-        part = sock.recv(65536)
-        if not part:
-            break
-        body += part
-    return head, body
 
 
 def test_body_over_the_limit_is_refused_while_streaming(server: Server) -> None:
