@@ -994,25 +994,9 @@ def _category_values_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
         record[spec.name] = entry
     for node in reversed(new_nodes):
         graph.node.insert(0, node)
-    inputs = set(record)
-    for prop in list(fixed.metadata_props):
-        if prop.key in (CATEGORY_CODES_METADATA_KEY, UNSEEN_MISSING_METADATA_KEY, MISSING_TEXT_METADATA_KEY):
-            try:
-                recorded = json.loads(prop.value)
-            except ValueError:
-                continue
-            if not isinstance(recorded, dict):
-                continue
-            kept: dict[str, Any] = {k: v for k, v in recorded.items() if k not in inputs}
-            if prop.key == MISSING_TEXT_METADATA_KEY:
-                kept.update(missing_texts)
-                missing_texts = {}
-            if kept:
-                prop.value = json.dumps(kept, ensure_ascii=False)
-            else:
-                fixed.metadata_props.remove(prop)
-    if missing_texts:  # the text onnxgate's own feeds (validation) give a missing value: one the lookup reads so
-        fixed.metadata_props.add(key=MISSING_TEXT_METADATA_KEY, value=json.dumps(missing_texts, ensure_ascii=False))
+    # the text onnxgate's own feeds (validation) give a missing value: one the lookup reads so
+    _records_without(fixed, (CATEGORY_CODES_METADATA_KEY, UNSEEN_MISSING_METADATA_KEY, MISSING_TEXT_METADATA_KEY),
+                     set(record), added=(MISSING_TEXT_METADATA_KEY, missing_texts))
     # recorded as an adaptation, by which parity feeds the native model the codes of the values the file takes
     mapping = adaptation_of(proto) or {
         "version": ADAPT_METADATA_VERSION, "target": "mlflow", "original": sig.to_dict(),
@@ -1089,8 +1073,17 @@ def _class_labels_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
         record[spec.name] = {"labels": labels, "codes": spec.elem_type,
                              "returned": "the text labels, as the classifier answers; the file's codes looked up in "
                                          "the graph"}
-    for prop in list(fixed.metadata_props):
-        if prop.key != CLASS_LABELS_METADATA_KEY:
+    _records_without(fixed, (CLASS_LABELS_METADATA_KEY,), set(record))
+    return fixed, record
+
+
+def _records_without(model: Any, keys: tuple[str, ...], names: set[str],
+                     added: tuple[str, dict[str, Any]] | None = None) -> None:
+    """Drops the entries for ``names`` from each JSON object recorded under one of ``keys`` in ``model``'s metadata
+    (a record left empty goes), and merges ``added``'s entries into the record under its key (added if none is)."""
+    add_key, add = added or ("", {})
+    for prop in list(model.metadata_props):
+        if prop.key not in keys:
             continue
         try:
             recorded = json.loads(prop.value)
@@ -1098,12 +1091,16 @@ def _class_labels_in_graph(proto: Any) -> tuple[Any, dict[str, Any]]:
             continue
         if not isinstance(recorded, dict):
             continue
-        kept = {k: v for k, v in recorded.items() if k not in record}
+        kept = {k: v for k, v in recorded.items() if k not in names}
+        if prop.key == add_key:
+            kept.update(add)
+            add = {}
         if kept:
             prop.value = json.dumps(kept, ensure_ascii=False)
         else:
-            fixed.metadata_props.remove(prop)
-    return fixed, record
+            model.metadata_props.remove(prop)
+    if add:
+        model.metadata_props.add(key=add_key, value=json.dumps(add, ensure_ascii=False))
 
 
 def _categories_read(graph: Any, name: str) -> set[str]:
