@@ -2,7 +2,8 @@
 
 ``session`` builds a SparkSession set up for onnxgate; ``validate`` runs the target's checks on the
 driver and the parity check on the executors, giving the same :class:`~onnxgate.validators.Report`
-as :func:`onnxgate.validate`; ``predict`` adds the model's outputs to a DataFrame.
+as :func:`onnxgate.validate`; ``predict`` adds the model's outputs to a DataFrame, and ``release`` frees the
+model ``predict`` broadcast.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from onnxgate.spark._predict import (
     predict,
     refuse_outputs_named_like_columns,
     refuse_repeated_outputs,
+    release,
 )
 from onnxgate.spark._session import (
     check_parquet_path,
@@ -36,6 +38,7 @@ __all__ = [
     "read_parquet",
     "refuse_outputs_named_like_columns",
     "refuse_repeated_outputs",
+    "release",
     "session",
     "spark_path",
     "validate",

@@ -25,6 +25,7 @@ __all__ = [
     "load_scoring_model",
     "predict",
     "refuse_outputs_named_like_columns",
+    "release",
 ]
 
 _SESSIONS: dict[str, Any] = {}
@@ -314,6 +315,59 @@ def _broadcast_once(context: Any, model_bytes: bytes, token: str) -> Any:
         if token not in held:
             held[token] = context.broadcast(model_bytes)
         return held[token]
+
+
+def release(model_or_package: Any = None, *, spark: Any = None) -> int:
+    """Free what :func:`predict` keeps for a model in a session: its bytes broadcast to the executors, a file in the
+    driver's temporary folder and blocks in every JVM, which stay until the session stops so that each lazily
+    evaluated result of ``predict`` can still be used. A session scoring many models (a notebook, a service scoring
+    batch after batch) holds one per model; ``release`` frees them once none of those results will be used again.
+
+    Parameters
+    ----------
+    model_or_package : path, bytes, onnx.ModelProto, Conversion or package folder, optional
+        The model whose broadcast to free, as given to :func:`predict`; default: every model's.
+    spark : SparkSession, optional
+        The session (default: the active one).
+
+    Returns
+    -------
+    int
+        How many broadcasts were freed (0 when ``predict`` holds none for the model).
+
+    A DataFrame ``predict`` returned for a freed model fails when used (Spark: "Attempted to use a broadcast variable
+    after it was destroyed"); ``predict`` it again. A later ``predict`` of the model broadcasts it anew.
+
+    Examples
+    --------
+    >>> scored = onnxgate.spark.predict(df, "package/")  # doctest: +SKIP
+    >>> scored.write.parquet("scored/")  # doctest: +SKIP
+    >>> onnxgate.spark.release("package/")  # doctest: +SKIP
+    1
+    """
+    import hashlib
+
+    if spark is None:
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.getActiveSession()
+        if spark is None:
+            return 0
+    try:
+        context = spark.sparkContext
+    except Exception:  # Spark Connect: no SparkContext, and nothing broadcast (the bytes travel with the function)
+        return 0
+    with _BROADCASTS_LOCK:
+        held = _BROADCASTS.get(context, {})
+        if model_or_package is None:
+            tokens = list(held)
+        else:
+            token = hashlib.sha256(load_scoring_model(model_or_package).SerializeToString()).hexdigest()
+            tokens = [token] if token in held else []
+        freed = [held.pop(token) for token in tokens]
+    for shared in freed:
+        shared.destroy()
+    return len(freed)
 
 
 def refuse_wrong_width(fields: Any, fed: list[str], signature: Any) -> None:

@@ -432,3 +432,22 @@ def test_predicting_with_one_model_again_leaves_one_broadcast_and_every_result_u
     assert results[0].filter("id < 5").count() == 5  # the first result, and one made from it, used again
     left = set(temp.iterdir()) - before
     assert len(left) <= 1, sorted(p.name for p in left)
+
+
+def test_release_frees_a_models_broadcast_and_a_later_predict_broadcasts_it_again(local_spark: Any,
+                                                                                  forest: dict[str, Any]) -> None:
+    # predict keeps each model's broadcast for the session's life (its results are lazy); a session scoring many
+    # models had no way to free them but stopping
+    ogs.release(spark=local_spark)  # what earlier tests left
+    temp = Path(local_spark.sparkContext._temp_dir)
+    before = set(temp.iterdir())
+    df = _through_spark(local_spark, forest["keyed"])
+    assert ogs.predict(df, forest["conv"], columns=FEATURES).count() == 3000
+    assert len(set(temp.iterdir()) - before) == 1  # the model's bytes, in the driver's temporary folder
+    assert ogs.release(forest["conv"].model, spark=local_spark) == 1
+    assert set(temp.iterdir()) - before == set()  # the file is gone
+    assert ogs.release(forest["conv"], spark=local_spark) == 0  # nothing left to free
+    scored = ogs.predict(df, forest["conv"], columns=FEATURES)  # broadcast anew
+    assert scored.count() == 3000
+    assert len(set(temp.iterdir()) - before) == 1
+    assert ogs.release(spark=local_spark) == 1
