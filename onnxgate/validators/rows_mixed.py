@@ -70,8 +70,10 @@ _ROW_OPS: Mapping[str, tuple[str, ...]] = {
                                       "FeatureVectorizer")},
     "StringNormalizer": ("", "ai.onnx"), "TfIdfVectorizer": ("", "ai.onnx"), "Tokenizer": ("com.microsoft",),
 }
-#: Of :data:`_ROW_OPS`, those that can read across the rows (on some input shapes): :func:`_row_op_mixes` judges them.
-_ROW_OP_MIXERS = (*ROW_MODELS, "ArrayFeatureExtractor", "FeatureVectorizer", "StringNormalizer", "TfIdfVectorizer")
+#: Of :data:`_ROW_OPS`, those that can read across the rows (on some input shapes): :func:`_row_op_mixes` judges them
+#: (a ``Scaler`` or ``Imputer`` only with more than one value: :func:`_per_feature_values`).
+_ROW_OP_MIXERS = (*ROW_MODELS, *_ML_PER_FEATURE, "ArrayFeatureExtractor", "FeatureVectorizer", "StringNormalizer",
+                  "TfIdfVectorizer")
 #: The opset of the default domain from which a reduction reads its axes from input 1 (ReduceSum from 13, the
 #: others from 18).
 AXES_AS_INPUT = {"ReduceSum": 13}
@@ -114,6 +116,10 @@ def scan_rows(model: Any) -> RowsScan:
     derived = {v.name for v in inferred.graph.input if v.name not in initializers}
     found: list[dict[str, Any]] = []
     untraced: list[str] = []
+    consumers: dict[str, list[Any]] = {}  # the main graph's readers of each tensor (a Tokenizer's: the n-grams after)
+    for reader in inferred.graph.node:
+        for name in reader.input:
+            consumers.setdefault(name, []).append(reader)
     for where, node, shapes, constants in _nodes_with_shapes(inferred.graph, "main graph", {}, {}):
         label = repr(node.name or f"{node.op_type} -> {node.output[0] if node.output else ''}")
         reads = [name for name in node.input if name in derived]
@@ -121,7 +127,7 @@ def scan_rows(model: Any) -> RowsScan:
             derived.update(node.output)
         if not reads:
             continue
-        reason = _mixes_rows(node, shapes, constants, opset)
+        reason = _mixes_rows(node, shapes, constants, opset, consumers)
         if reason is not None:
             read, why = reason
             found.append({"node": f"{label} ({node.op_type})", "op_type": node.op_type, "where": where,
@@ -292,7 +298,8 @@ def _may_mix(node: Any, constants: Mapping[str, Any]) -> bool:
     """Whether ``node`` is of a kind :func:`_mixes_rows` judges (a reduction, a product, a constant Gather, a model of
     ``ai.onnx.ml``...)."""
     if _row_op(node):
-        return node.op_type in _ROW_OP_MIXERS
+        return node.op_type in _ROW_OP_MIXERS and (node.op_type not in _ML_PER_FEATURE
+                                                   or len(_per_feature_values(node)) > 1)
     if node.domain not in ("", "ai.onnx"):
         return False
     if node.op_type in ("Gather", "GatherElements"):
@@ -457,10 +464,10 @@ def _rows_axis(dims: Any) -> int | None:
 
 
 def _mixes_rows(node: Any, shapes: Mapping[str, Any], constants: Mapping[str, Any],
-                opset: int) -> tuple[str, str] | None:
+                opset: int, consumers: Mapping[str, Sequence[Any]] | None = None) -> tuple[str, str] | None:
     """``(input read, why)`` when ``node`` reads across the batch's rows, else None (also when it cannot be told)."""
     if _row_op(node):
-        return _row_op_mixes(node, shapes)
+        return _row_op_mixes(node, shapes, consumers)
     if node.domain not in ("", "ai.onnx") or not node.input:
         return None
     op = node.op_type
@@ -653,15 +660,15 @@ def _row_op_keeps(node: Any, shapes: Mapping[str, Any], constants: Mapping[str, 
     if op in _ML_ELEMENTWISE:
         return answer(dims if op != "OneHotEncoder" else [*dims, inferred(0, rank + 1)[-1]])
     if op in _ML_PER_FEATURE:
-        values = next((v for v in (_attr(node, a) for a in _ML_PER_FEATURE[op]) if v), None) or ()
-        return answer(dims) if (rows == 0 and rank >= 2) or len(values) == 1 else {}
+        return answer(dims) if (rows == 0 and rank >= 2) or len(_per_feature_values(node)) <= 1 else {}
     if op == "StringNormalizer":
         # [C] or [1, C] (onnxruntime fails any other); stop words are dropped, and the rows after one move up
         one_row = rank == 1 or (rank == 2 and dims[0] == 1)
         return answer(dims) if one_row and rows == rank - 1 and not _attr(node, "stopwords") else {}
     if op == "TfIdfVectorizer":
         return answer([ROWS, inferred(0, 2)[1]]) if rank == 2 and rows == 0 else {}
-    if op == "Tokenizer" and rank <= 2 and _pads_unread(node, consumers):
+    if op == "Tokenizer" and rank <= 2 and _pads_unread(node, consumers) and not (
+            rank == 2 and _grams_across_cells(node, consumers)):
         return answer([*dims, None])
     return {}
 
@@ -739,7 +746,31 @@ def _pads_unread(node: Any, consumers: Mapping[str, Sequence[Any]]) -> bool:
     return True
 
 
-def _row_op_mixes(node: Any, shapes: Mapping[str, Any]) -> tuple[str, str] | None:
+def _per_feature_values(node: Any) -> Sequence[Any]:
+    """A ``Scaler``'s scales or an ``Imputer``'s imputed values (:data:`_ML_PER_FEATURE`): one per feature, or one."""
+    return next((v for v in (_attr(node, a) for a in _ML_PER_FEATURE[node.op_type]) if v), None) or ()
+
+
+def _grams_across_cells(node: Any, consumers: Mapping[str, Sequence[Any]]) -> bool:
+    """Whether a ``Tokenizer`` of a ``[N, C]`` tensor feeds (through ``Flatten``, ``Reshape``, ``Identity``) a
+    ``TfIdfVectorizer`` counting n-grams of 2 or more: each cell's tokens are padded to the batch's longest cell, so
+    whether a cell's last token and the next cell's first are adjacent (an n-gram) depends on the other rows."""
+    pending = list(node.output)
+    seen = 0
+    while pending and seen <= 64:
+        for reader in consumers.get(pending.pop(), ()):
+            seen += 1
+            if reader.domain not in ("", "ai.onnx"):
+                continue
+            if reader.op_type == "TfIdfVectorizer" and int(_attr(reader, "max_gram_length") or 1) > 1:
+                return True
+            if reader.op_type in ("Flatten", "Reshape", "Identity"):
+                pending.extend(reader.output)
+    return False
+
+
+def _row_op_mixes(node: Any, shapes: Mapping[str, Any],
+                  consumers: Mapping[str, Sequence[Any]] | None = None) -> tuple[str, str] | None:
     """``(input read, why)`` when ``node`` (one of :data:`_ROW_OPS`) reads the batch's rows as one sample's values:
     a model or a ``Normalizer`` of a tensor whose last axis is the rows, a ``TfIdfVectorizer`` counting n-grams
     along them, an ``ArrayFeatureExtractor`` picking rows (or applying every row's indices to each row), a
@@ -772,6 +803,15 @@ def _row_op_mixes(node: Any, shapes: Mapping[str, Any]) -> tuple[str, str] | Non
         return read, f"{verb} axis {rows}, the batch's rows (a [F] input is one row)"
     if op == "TfIdfVectorizer" and last:
         return read, f"counts n-grams along axis {rows}, the batch's rows, as one sequence"
+    if op in _ML_PER_FEATURE and not (rows == 0 and len(dims) >= 2) and len(_per_feature_values(node)) > 1:
+        # ONNX's and onnxruntime's Scaler and Imputer take value i % dims[1] (dims[0] of a 1-D tensor) at flat
+        # position i: each row gets the value of its place in the batch, and of the batch's size
+        return read, (f"takes one of its {len(_per_feature_values(node))} per-feature values by position along "
+                      f"axis {rows}, the batch's rows: each row gets the value of its place in the batch")
+    if op == "Tokenizer" and len(dims) == 2 and rows == 0 and _grams_across_cells(node, consumers or {}):
+        return read, ("pads each cell of a row to the longest cell of the batch's rows, and a TfIdfVectorizer counts "
+                      "n-grams across the cells: whether a cell's last token and the next cell's first are adjacent "
+                      "depends on the other rows")
     if op == "StringNormalizer" and last and _attr(node, "stopwords"):
         return read, f"drops stop words from axis {rows}, the batch's rows: the rows after one move up"
     return None

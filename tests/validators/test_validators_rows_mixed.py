@@ -347,6 +347,19 @@ def _mixing_cases() -> dict[str, tuple[onnx.ModelProto, str]]:
             helper.make_node("ReduceSum", ["per_row", "zero"], ["y"])], [_ROWS_F],
             {**_ONE, "three": np.array([3], dtype=np.int64), "shape": np.array([-1, 3], dtype=np.int64),
              "table": np.arange(5, dtype=np.float32)}), "ReduceSum"),
+        # an Imputer (or Scaler) of a 1-D tensor takes its value i % N for row i: each row's by its place in the batch
+        "imputer_of_1d": (_graph([
+            helper.make_node("Imputer", ["x"], ["y"], domain=ml, imputed_value_floats=[1.0, 2.0, 3.0],
+                             replaced_value_float=float("nan"))], [_ROWS_1D]), "Imputer"),
+        # each cell of a [N, 2] text padded to the batch's longest: the bigram 'a b' of ['x a', 'b y'] is counted
+        # alone (1) and not beside a row of a 3-token cell (0)
+        "tokenizer_of_cells_counting_bigrams": (_graph([
+            helper.make_node("Tokenizer", ["x"], ["tokens"], domain="com.microsoft", mark=0, pad_value="#",
+                             mincharnum=1, separators=[" "]),
+            helper.make_node("Flatten", ["tokens"], ["flat"], axis=1),
+            helper.make_node("TfIdfVectorizer", ["flat"], ["y"], mode="TF", min_gram_length=2, max_gram_length=2,
+                             max_skip_count=0, ngram_counts=[0, 0], ngram_indexes=[0], pool_strings=["a", "b"])],
+            [helper.make_tensor_value_info("x", TensorProto.STRING, ["N", 2])]), "Tokenizer"),
     }
 
 
@@ -441,6 +454,26 @@ def test_a_file_picking_rows_from_a_1d_tensor_is_named_where_validate_passed_it(
     named = parity_check.details.get("rows_mixed") or []
     assert [f["op_type"] for f in named] == ["ArrayFeatureExtractor"], parity_check.message
     assert "picks positions along axis 0, the batch's rows" in named[0]["why"]
+
+
+def test_an_imputer_taking_its_value_by_the_rows_place_fails_in_the_large_batch():
+    # imputed value 0 for every batch but one of 10,000 rows, where row i takes value i: the data's batches agreed
+    # with the reference and validate passed the file (the scan said nothing of the Imputer)
+    values = np.full(10_000, 99.0, dtype=np.float32)
+    values[0] = 1.5
+    model = _graph([helper.make_node("Imputer", ["x"], ["y"], domain="ai.onnx.ml", replaced_value_float=float("nan"),
+                                     imputed_value_floats=values.tolist())], [_ROWS_1D])
+    model.graph.output[0].CopyFrom(helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N"]))
+    X = np.random.default_rng(3).uniform(1, 2, size=40).astype(np.float32)
+    X[::3] = np.nan
+
+    report = og.validate(model, reference=lambda feeds: [np.where(np.isnan(feeds["x"]), np.float32(1.5), feeds["x"])],
+                         data=X)
+
+    parity_check = report.check("prediction_parity")
+    assert not parity_check.passed
+    assert "in one batch of 10000 rows" in parity_check.message
+    assert "node 'Imputer -> y' (Imputer)" in parity_check.message
 
 
 @pytest.fixture(scope="module")
