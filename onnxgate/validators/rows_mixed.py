@@ -11,7 +11,8 @@ batch is not fixed gets the symbol :data:`ROWS`, inference carries it through el
 ``Transpose``, ``MatMul``, ``Gather``... (data propagation on: a ``Reshape`` to a computed shape keeps it, and
 one to a constant ``[-1, k, ...]`` whose other entries hold the input's other axes is read as ``[0, k, ...]``), and a
 node is said to mix the rows (:data:`ROW_MIXERS`) when it reduces, sorts, normalises or contracts over an axis that
-carries it. A model-local function is inlined first, so a node inside one is found and named as inlined. Where
+carries it, or keeps some of the rows by constant positions (a ``Gather`` or ``Slice``: ``x - x[0:1]``). A
+model-local function is inlined first, so a node inside one is found and named as inlined. Where
 inference loses the symbol (a ``Reshape`` to a constant ``[-1]``, an operator without a shape function) nothing is
 said: the scan finds what it can name, and parity's large batch (scored for a file that reads its batch size or
 mixes its rows) is the check of what the scan cannot see.
@@ -364,7 +365,7 @@ def _could_mix(model: Any) -> bool:
     """Whether ``model`` holds a node of a kind the scan judges (:func:`_may_mix`, :data:`ROW_INDEXERS`), in its
     main graph, a subgraph or a model-local function: without one there is nothing to infer shapes for."""
     kinds = {*ROW_MIXERS, *ROW_INDEXERS, "MatMul", "Gemm", "MatMulInteger", "QLinearMatMul", "Einsum", "Gather",
-             "GatherElements", "BatchNormalization"}
+             "GatherElements", "BatchNormalization", "Slice"}
     pending: list[Any] = [model.graph, *model.functions]
     while pending:
         for node in pending.pop().node:
@@ -482,6 +483,8 @@ def _mixes_rows(node: Any, shapes: Mapping[str, Any], constants: Mapping[str, An
         return None
     if op in ("Gather", "GatherElements") and len(node.input) > 1:
         return _gathers_rows(node, shapes, constants)
+    if op == "Slice":
+        return _slices_rows(node, shapes, constants, opset)
     if op not in ROW_MIXERS:
         return None
     read = node.input[0]
@@ -601,6 +604,47 @@ def _gathers_rows(node: Any, shapes: Mapping[str, Any], constants: Mapping[str, 
     if axis != rows or node.input[1] not in constants:
         return None
     return node.input[0], f"picks rows of the batch by position along axis {rows}, the batch's rows"
+
+
+#: A Slice's end at or past this reads to the end of its axis (exporters write INT32_MAX or INT64_MAX).
+_TO_THE_END = 2**31 - 1
+
+
+def _slices_rows(node: Any, shapes: Mapping[str, Any], constants: Mapping[str, Any],
+                 opset: int) -> tuple[str, str] | None:
+    """A Slice keeping some of the batch's rows by constant positions (``x[0:1]``, ``x[1:] - x[:-1]``, ``x[::-1]``):
+    like a constant Gather (:func:`_gathers_rows`), the rows kept answer for the others, or by their place in the
+    batch. A slice of every row in order (``0:INT_MAX``, step 1: an exporter's ``x[:, 1:3]``), or one whose bounds
+    are computed, is left alone."""
+    import numpy as np
+
+    dims = shapes.get(node.input[0])
+    rows = _rows_axis(dims)
+    if rows is None or dims is None:
+        return None
+    if opset < 10:
+        starts, ends, axes, steps = _attr(node, "starts"), _attr(node, "ends"), _attr(node, "axes"), None
+    else:
+        got = [constants.get(name) if name else None
+               for name in (*node.input[1:5], *[""] * (5 - len(node.input)))]
+        if any(got[i] is None for i in (0, 1)) or any(
+                node.input[i] and got[i - 1] is None for i in range(3, min(len(node.input), 5))):
+            return None  # a bound computed (from Shape: the batch size is read, and scored large for it)
+        starts, ends, axes, steps = got
+    if starts is None or ends is None:
+        return None
+    starts, ends = [int(v) for v in _flat(starts)], [int(v) for v in _flat(ends)]
+    axes = [int(v) % len(dims) for v in _flat(axes)] if axes is not None and len(np.asarray(axes)) else list(
+        range(len(starts)))
+    steps = [int(v) for v in _flat(steps)] if steps is not None and len(np.asarray(steps)) else [1] * len(starts)
+    for axis, start, end, step in zip(axes, starts, ends, steps):
+        if axis != rows:
+            continue
+        if step == 1 and (start == 0 or start <= -_TO_THE_END) and end >= _TO_THE_END:
+            return None  # every row, in order
+        return node.input[0], (f"keeps rows {start}:{end}{'' if step == 1 else f':{step}'} of the batch by "
+                               f"position along axis {rows}, the batch's rows")
+    return None
 
 
 def _row_op(node: Any) -> bool:

@@ -476,6 +476,42 @@ def test_an_imputer_taking_its_value_by_the_rows_place_fails_in_the_large_batch(
     assert "node 'Imputer -> y' (Imputer)" in parity_check.message
 
 
+def _sliced(starts, ends, axes=None, steps=None, opset=17):
+    """y = x - Slice(x): the slice broadcast over the batch's rows when it keeps some of them."""
+    inits = {"s": np.array(starts, dtype=np.int64), "e": np.array(ends, dtype=np.int64)}
+    names = ["x", "s", "e"]
+    for key, value in (("a", axes), ("st", steps)):
+        if value is not None:
+            inits[key] = np.array(value, dtype=np.int64)
+            names.append(key)
+    nodes = [helper.make_node("Slice", names, ["picked"]), helper.make_node("Sub", ["x", "picked"], ["y"])]
+    if opset < 10:
+        nodes[0] = helper.make_node("Slice", ["x"], ["picked"], starts=starts, ends=ends,
+                                    **({"axes": axes} if axes is not None else {}))
+    model = _graph(nodes, [_ROWS_F], inits)
+    model.opset_import[0].version = opset
+    return model
+
+
+@pytest.mark.parametrize("starts, ends, axes, steps, opset, mixes", [
+    ([0], [1], None, None, 17, True),  # x - x[0:1]: the batch's first row is every row's
+    ([100], [101], [0], None, 17, True),  # x[100]: a batch above 100 rows answers otherwise
+    ([-1], [-2**63], [0], [-1], 17, True),  # the rows reversed
+    ([0], [1], None, None, 9, True),  # before opset 10: attributes
+    ([0, 0], [2**63 - 1, 1], [0, 1], None, 17, False),  # every row, the first column: x[:, :1]
+    ([0], [1], [-1], None, 17, False),  # the first column only
+    ([0], [2**31 - 1], [0], [1], 17, False),  # every row
+])
+def test_a_slice_keeping_some_of_the_batchs_rows_is_named(starts, ends, axes, steps, opset, mixes):
+    # a Slice of the rows by constant bounds is a constant Gather of them: 'x - x[0:1]' was not named (a Gather of
+    # row 0 was), and a file switching on its batch's first row passed with no word of it
+    found = scan_rows(_sliced(starts, ends, axes, steps, opset)).mixed
+
+    assert [f["op_type"] for f in found] == (["Slice"] if mixes else []), found
+    if mixes:
+        assert "of the batch by position along axis 0, the batch's rows" in found[0]["why"]
+
+
 @pytest.fixture(scope="module")
 def skl2onnx_ensembles():
     # bagging, soft voting, AdaBoost regression and a TfidfVectorizer text pipeline: skl2onnx's ai.onnx.ml trees,
