@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from onnxgate.targets import Target
 
 __all__ = ["KernelGap", "compute_in_float32", "float32_where_the_target_lacks_double", "kernel_gaps",
-           "kernel_table_runtime", "release_line"]
+           "kernel_table_runtime", "label_encoders_by_position", "label_encoders_the_target_lacks", "release_line",
+           "rewrite_for_target_kernels"]
 
 _TABLE = Path(__file__).with_name("_kernels.json")
 _RELEASE = re.compile(r"onnxruntime (\d+)\.(\d+)")
@@ -246,6 +247,108 @@ def float32_where_the_target_lacks_double(model: onnx.ModelProto, target: Target
     shown = ", ".join(nodes[:8]) + (f" and {len(nodes) - 8} more" if len(nodes) > 8 else "")
     return [f"{len(changed)} node(s) compute in float32 between Casts: target {target.name!r} runs "
             f"{target.runtime}, which has no double kernel for them: {shown}"]
+
+
+#: A LabelEncoder's (opset 2) attribute suffix per element type: ``keys_floats``, ``values_strings``...
+_LABEL_SUFFIX = {"float": "floats", "int64": "int64s", "string": "strings"}
+#: ai.onnx.ml's LabelEncoder-2 default when the node gives none, per value type.
+_LABEL_DEFAULT = {"float": -0.0, "int64": -1, "string": "_Unused"}
+
+
+def label_encoders_by_position(model: onnx.ModelProto, runtime: str) -> list[KernelGap]:
+    """Make each main-graph ai.onnx.ml ``LabelEncoder`` (opset 2) whose key and value types ``runtime``'s onnxruntime
+    has no kernel for (float to float, string to string: onnxruntime 1.5 and 1.12 have neither), but which it has
+    from those keys to int64, look up each key's position instead, and ``Gather`` the value from a table of the
+    values with the default last, in place; returns the nodes changed.
+
+    scikit-learn's ``OrdinalEncoder`` over float columns (the categories of a HistGradientBoosting model, at
+    float32) is written as a float to float LabelEncoder: validate passed on the installed onnxruntime and the
+    database refused the file. The lookup is the same (the same keys, in the same order, in a kernel of the same
+    key type: a NaN key matches no input in any release, -0.0 matches 0.0), and the value is the one the node gave,
+    bit for bit: the rewrite is exact. A node in a subgraph is left as it is (validate's ``operators_supported``
+    names it)."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    gaps = [(g, i, e) for g, i, e in _gaps(model, runtime)
+            if i is not None and g.op == "LabelEncoder" and g.domain == "ai.onnx.ml" and g.since_version == 2]
+    if not gaps:
+        return []
+    used = {name for node in model.graph.node for name in (*node.input, *node.output)}
+    used |= {v.name for v in (*model.graph.input, *model.graph.output)} | {t.name for t in model.graph.initializer}
+
+    def fresh(base: str) -> str:
+        name, k = base, 0
+        while name in used:
+            k += 1
+            name = f"{base}_{k}"
+        used.add(name)
+        return name
+
+    dtypes = {"float": np.float32, "int64": np.int64, "string": object}
+    changed: list[KernelGap] = []
+    placed: dict[int, list[Any]] = {}  # node index -> the nodes replacing it
+    for gap, index, entry in gaps:
+        key_type, value_type = gap.types.get("T1"), gap.types.get("T2")
+        if key_type not in _LABEL_SUFFIX or value_type not in _LABEL_SUFFIX or _lacks(entry, (key_type, "int64")):
+            continue
+        node = model.graph.node[index]
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        keys = attrs.get(f"keys_{_LABEL_SUFFIX[key_type]}")
+        values = attrs.get(f"values_{_LABEL_SUFFIX[value_type]}")
+        expected = {f"keys_{_LABEL_SUFFIX[key_type]}", f"values_{_LABEL_SUFFIX[value_type]}",
+                    f"default_{_LABEL_SUFFIX[value_type][:-1]}"}
+        if keys is None or values is None or len(keys) != len(values) or set(attrs) - expected:
+            continue
+        default = attrs.get(f"default_{_LABEL_SUFFIX[value_type][:-1]}", _LABEL_DEFAULT[value_type])
+        # a key given twice (0.0 and -0.0 are one key) takes its first value in onnxruntime 1.32, its last in 1.5 and
+        # 1.12: only the first is kept, so every release answers as the installed one, which validate ran
+        first: dict[Any, int] = {}
+        for k, key in enumerate(keys):
+            first.setdefault(key, k)  # NaN: each its own (it matches no input anyway)
+        kept = sorted(first.values())
+        keys, values = [keys[k] for k in kept], [values[k] for k in kept]
+        label = node.name or node.op_type
+        table = np.array([*values, default], dtype=dtypes[value_type])
+        if value_type == "string":
+            table = np.array([v.decode() if isinstance(v, bytes) else str(v) for v in table], dtype=object)
+        table_name = fresh(f"{label}_values")
+        model.graph.initializer.append(numpy_helper.from_array(table, table_name))
+        position = fresh(f"{label}_position")
+        lookup_attrs: dict[str, Any] = {f"keys_{_LABEL_SUFFIX[key_type]}": list(keys),
+                                        "values_int64s": list(range(len(keys))), "default_int64": len(keys)}
+        lookup = helper.make_node("LabelEncoder", [node.input[0]], [position], domain=node.domain,
+                                  name=fresh(f"{label}_by_position"), **lookup_attrs)
+        gather = helper.make_node("Gather", [table_name, position], [node.output[0]], axis=0,
+                                  name=fresh(f"{label}_value"))
+        placed[index] = [lookup, gather]
+        changed.append(gap)
+    if not placed:
+        return changed
+    nodes = list(model.graph.node)
+    del model.graph.node[:]
+    for index, node in enumerate(nodes):
+        model.graph.node.extend(placed.get(index, [node]))
+    return changed
+
+
+def label_encoders_the_target_lacks(model: onnx.ModelProto, target: Target) -> list[str]:
+    """:func:`label_encoders_by_position` for ``target``'s onnxruntime, in place; returns the warning naming the
+    nodes."""
+    changed = label_encoders_by_position(model, target.runtime)
+    if not changed:
+        return []
+    nodes = [f"{g.node!r} ({g.types.get('T1')} to {g.types.get('T2')})" for g in changed]
+    shown = ", ".join(nodes[:8]) + (f" and {len(nodes) - 8} more" if len(nodes) > 8 else "")
+    return [f"{len(changed)} LabelEncoder node(s) look up each key's position and Gather its value (the same "
+            f"values, exactly): target {target.name!r} runs {target.runtime}, which has no LabelEncoder kernel "
+            f"for their key and value types: {shown}"]
+
+
+def rewrite_for_target_kernels(model: onnx.ModelProto, target: Target) -> list[str]:
+    """Each rewrite of ``model`` (in place) into nodes ``target``'s older onnxruntime has kernels for: double nodes
+    computed in float32 between Casts, LabelEncoders looking up positions; returns their warnings."""
+    return [*float32_where_the_target_lacks_double(model, target), *label_encoders_the_target_lacks(model, target)]
 
 
 def _value_types(model: onnx.ModelProto) -> dict[str, str]:

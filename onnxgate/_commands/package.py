@@ -253,6 +253,8 @@ def run(args: argparse.Namespace) -> int:
         sql = manifest.get("sql")
         for note in (sql.get("lowered") if isinstance(sql, dict) else None) or []:
             print(f"note: --adapt lowered the file to the caps of target {target.name!r}: {note}", file=sys.stderr)
+        for note in (sql.get("kernel_rewrites") if isinstance(sql, dict) else None) or []:
+            print(f"note: --adapt rewrote nodes for target {target.name!r}: {note}", file=sys.stderr)
         densified = sql.get("densified_sparse_initializers") if isinstance(sql, dict) else None
         if densified:
             print(f"note: model.onnx holds the sparse initializers {', '.join(map(str, densified))} as dense tensors "

@@ -101,17 +101,26 @@ def adapt(
     work = onnx.ModelProto()
     work.CopyFrom(proto)
     lowered = fix_opset(work, tgt, rows=data)
-    return record_lowering(adapt_model(work, tgt, columns=columns, column_types=column_types, reference=reference,
-                                       is_classifier=is_classifier), lowered)
+    adapted = adapt_model(work, tgt, columns=columns, column_types=column_types, reference=reference,
+                          is_classifier=is_classifier)
+    from onnxgate._kernels import rewrite_for_target_kernels
+
+    # as adapt_conversion: nodes the target's older onnxruntime has no kernel for (a float to float LabelEncoder,
+    # a double IsNaN) are rewritten into ones it has; the file's record says so (a package prints it)
+    rewritten = rewrite_for_target_kernels(adapted, tgt)
+    return record_lowering(adapted, lowered, rewritten)
 
 
-def record_lowering(adapted: Any, notes: list[str]) -> Any:
+def record_lowering(adapted: Any, notes: list[str], rewritten: Sequence[str] = ()) -> Any:
     """``adapted`` with :func:`~onnxgate.adaptation.opset.fix_opset`'s notes in its adaptation record
     (``"lowered"``), where a package's manifest and the CLI read them: a file handed back at another opset or IR
-    version than it came in says so."""
+    version than it came in says so; and so do the warnings of the nodes rewritten for the target's onnxruntime
+    (``"kernel_rewrites"``, :func:`onnxgate._kernels.rewrite_for_target_kernels`), for a file adapted without a
+    Conversion to carry warnings."""
     mapping = adaptation_of(adapted)
-    if notes and mapping is not None:
-        set_metadata(adapted, {**mapping, "lowered": list(notes)})
+    if (notes or rewritten) and mapping is not None:
+        set_metadata(adapted, {**mapping, **({"lowered": list(notes)} if notes else {}),
+                               **({"kernel_rewrites": list(rewritten)} if rewritten else {})})
     return adapted
 
 
@@ -360,11 +369,12 @@ def adapt_conversion(
             cols = sample_columns
     adapted = record_lowering(adapt_model(work, tgt, columns=cols, column_types=types, reference=reference,
                                           is_classifier=is_classifier, conversion=conv), lowered)
-    from onnxgate._kernels import float32_where_the_target_lacks_double
+    from onnxgate._kernels import rewrite_for_target_kernels
 
     # a conversion made for no target (or another) may hold double nodes the target's older onnxruntime has no
-    # kernel for (a LightGBM or HistGradientBoosting model's IsNaN on float64 rows): the database refused the file
-    warnings.extend(float32_where_the_target_lacks_double(adapted, tgt))
+    # kernel for (a LightGBM or HistGradientBoosting model's IsNaN on float64 rows), or a LabelEncoder from float to
+    # float (a float32 OrdinalEncoder's): the database refused the file
+    warnings.extend(rewrite_for_target_kernels(adapted, tgt))
     mapping = adaptation_of(adapted) or {}
     if mapping.get("zipmap_removed"):
         warnings.append(f"ZipMap removed from outputs {mapping['zipmap_removed']}: PREDICT returns tensors only")

@@ -187,10 +187,11 @@ def _convert(model: Any, sample: Any, *, opset: int | None, target: str | Target
     if renamed and (tgt is None or not tgt.is_sql):  # a SQL target's adaptation lists its own renames
         warnings.append(f"columns renamed to ONNX input names (data may use either name): {renamed}")
 
-    if tgt is not None:  # a target running an older onnxruntime (the SQL targets') lacks some double kernels
-        from onnxgate._kernels import float32_where_the_target_lacks_double
+    if tgt is not None:  # a target running an older onnxruntime (the SQL targets') lacks some double kernels and
+        # some LabelEncoder type pairs
+        from onnxgate._kernels import rewrite_for_target_kernels
 
-        warnings.extend(float32_where_the_target_lacks_double(proto, tgt))
+        warnings.extend(rewrite_for_target_kernels(proto, tgt))
 
     from onnxgate._narrowing import record_float32_nodes
 

@@ -1080,6 +1080,9 @@ def package_sql(
         lowered = (adaptation_of(proto) or {}).get("lowered")
         if lowered:  # --adapt lowered the file to the target's caps: the package says so (onnxgate.adaptation.opset)
             sql_info["sql"]["lowered"] = list(lowered)
+        kernel_rewrites = (adaptation_of(proto) or {}).get("kernel_rewrites")
+        if kernel_rewrites:  # --adapt rewrote nodes the target's onnxruntime has no kernel for (onnxgate._kernels)
+            sql_info["sql"]["kernel_rewrites"] = list(kernel_rewrites)
         if densified:
             sql_info["sql"]["densified_sparse_initializers"] = densified
         names = ["model.onnx", "manifest.json", *files]

@@ -1,0 +1,160 @@
+"""A float to float ``LabelEncoder`` for a SQL target: onnxruntime 1.5 and 1.12 (SQL Edge 1.0 and 2.0, Synapse) have no
+kernel for one (nor for text to text), and scikit-learn's encoders over float columns at float32 write one (the
+categories of a HistGradientBoosting model fitted with ``categorical_features`` on numbers, an OrdinalEncoder or a
+TargetEncoder): validate failed ``operators_supported`` and the database refused the file. convert, adapt and
+``package --adapt`` now rewrite it into a lookup of each key's position (float to int64, which both runtimes have)
+and a ``Gather`` of the same values, saying so; unseen categories and NaN score as the model scores them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import onnxgate as og
+from onnxgate._kernels import kernel_gaps
+
+RUNTIMES = ("onnxruntime 1.12.1", "onnxruntime 1.5.3")
+REWRITTEN = "LabelEncoder node(s) look up each key's position and Gather its value"
+
+
+def _label_encoder(keys: dict[str, Any], values: dict[str, Any], key_type: int, value_type: int) -> Any:
+    from onnx import helper
+
+    node = helper.make_node("LabelEncoder", ["x"], ["y"], domain="ai.onnx.ml", name="codes", **keys, **values)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", key_type, [None, 1])],
+                              [helper.make_tensor_value_info("y", value_type, [None, 1])])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12), helper.make_opsetid("ai.onnx.ml", 2)],
+                             ir_version=7)
+
+
+def _run(model: Any, x: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return np.asarray(session.run(None, {"x": x})[0])
+
+
+@pytest.mark.parametrize("kind", ["float", "string"])
+def test_a_label_encoder_the_old_runtimes_lack_is_rewritten_into_one_they_have_giving_the_same_values(
+        kind: str) -> None:
+    from onnx import TensorProto
+
+    from onnxgate._kernels import label_encoders_by_position
+
+    if kind == "float":  # a NaN key (matched by no input), repeated keys, non-integral values and default
+        model = _label_encoder({"keys_floats": [0.0, 1.5, float("nan"), 3.0, 1.5, -0.0]},
+                               {"values_floats": [10.25, -1.0, 7.0, float("nan"), 2.0, 5.0], "default_float": 0.125},
+                               TensorProto.FLOAT, TensorProto.FLOAT)
+        x = np.array([[0.0], [-0.0], [1.5], [np.nan], [3.0], [17.0], [np.inf]], dtype=np.float32)
+    else:
+        model = _label_encoder({"keys_strings": ["a", "b", ""]}, {"values_strings": ["x", "", "z"]},
+                               TensorProto.STRING, TensorProto.STRING)
+        x = np.array([["a"], ["b"], [""], ["c"]], dtype=object)
+    for runtime in RUNTIMES:
+        assert [g.op for g in kernel_gaps(model, runtime)] == ["LabelEncoder"]
+    want = _run(model, x)
+    changed = label_encoders_by_position(model, "onnxruntime 1.12.1")
+    assert [g.node for g in changed] == ["codes"]
+    for runtime in RUNTIMES:
+        assert not kernel_gaps(model, runtime), runtime
+    np.testing.assert_array_equal(_run(model, x), want)  # a copy of the same values: NaN where it was NaN
+    # each key once, its first value: onnxruntime 1.5 and 1.12 keep a repeated key's last value, 1.32 its first
+    from onnx import helper
+
+    keys = [list(helper.get_attribute_value(a)) for n in model.graph.node for a in n.attribute
+            if a.name.startswith("keys_")]
+    assert len(keys) == 1 and len(keys[0]) == len({k for k in keys[0] if k == k}) + sum(k != k for k in keys[0])
+    assert not label_encoders_by_position(model, "onnxruntime 1.12.1")
+
+
+def _hist_rows() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Training rows of a number, a category coded 0..5 (NaN in 8% of rows) and a category of 3 float values, and
+    rows to score holding categories never seen (17, 3.0), NaN and -0.0."""
+    rng = np.random.default_rng(1)
+    n = 600
+    codes = rng.integers(0, 6, size=n).astype(float)
+    codes[rng.random(n) < 0.08] = np.nan
+    X = np.c_[rng.normal(size=n), codes, rng.choice([2.5, 7.25, 100.0], size=n)]
+    y = (np.nan_to_num(codes, nan=9) % 2 == 0) ^ (X[:, 0] > 0)
+    rows = X.copy()
+    rows[:40, 1] = 17.0
+    rows[40:60, 1] = np.nan
+    rows[60:70, 2] = 3.0
+    rows[70:75, 1] = -0.0
+    return X, y.astype(int), rows
+
+
+@pytest.mark.parametrize(("kind", "target"), [("classifier", "sql-edge-2.0"), ("classifier", "sql-edge-1.0"),
+                                              ("regressor", "sql-edge-2.0"), ("regressor", "synapse")])
+def test_hist_gradient_boosting_with_number_categories_passes_validate_for_a_sql_target(kind: str,
+                                                                                        target: str) -> None:
+    # before: operators_supported FAILED ("no CPU kernel for 2 node(s): 'LabelEncoder' (LabelEncoder-2, T1=float,
+    # T2=float)"), and SQL Edge refused the file at PREDICT time
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    X, y, rows = _hist_rows()
+    estimator = HistGradientBoostingClassifier if kind == "classifier" else HistGradientBoostingRegressor
+    model = estimator(max_iter=20, categorical_features=[1, 2], random_state=0).fit(X, y)
+    conv = og.convert(model, X[:5], target=target)
+    assert any(REWRITTEN in w and "(float to float)" in w for w in conv.warnings), conv.warnings
+    from onnxgate.targets import get
+
+    runtime = get(target).runtime
+    assert not kernel_gaps(conv.model, runtime)
+    report = og.validate(conv, target=target, reference=model, data=rows)
+    assert report.passed, str(report)
+    assert "missing values" not in "\n".join(report.not_checked())  # the NaN rows were compared
+
+
+def test_an_encoder_over_float_columns_at_float32_passes_validate_for_sql_edge() -> None:
+    from sklearn.compose import make_column_transformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OrdinalEncoder, TargetEncoder
+
+    rng = np.random.default_rng(0)
+    X = np.c_[rng.integers(0, 4, 300), rng.choice([0.5, 1.25, 9.0], 300), rng.normal(size=300)].astype(np.float32)
+    y = (X[:, 0] + (X[:, 1] > 1) + X[:, 2] > 2).astype(int)
+    rows = X.copy()
+    rows[:10, 0] = 7.0  # unseen
+    # scikit-learn's recipe for HistGradientBoosting's categories (an unknown one NaN), and a TargetEncoder
+    for encoder, last in ((OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan),
+                           HistGradientBoostingClassifier(max_iter=10, categorical_features=[0, 1])),
+                          (TargetEncoder(), LogisticRegression())):
+        model = make_pipeline(make_column_transformer((encoder, [0, 1]), remainder="passthrough"), last).fit(X, y)
+        conv = og.convert(model, X[:5], target="sql-edge-2.0")
+        assert not kernel_gaps(conv.model, "onnxruntime 1.12.1")
+        report = og.validate(conv, target="sql-edge-2.0", reference=model, data=rows)
+        assert report.passed, f"{type(encoder).__name__}\n{report}"
+
+
+def test_package_adapt_of_a_float32_file_rewrites_the_label_encoder_and_the_dry_run_matches(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # a file converted without a target (precision float32) and packaged with --adapt: refused before
+    # ("the model fails target 'sql-edge-2.0'", operators_supported)
+    import joblib
+    import onnx
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from onnxgate.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    X, y, rows = _hist_rows()
+    model = HistGradientBoostingClassifier(max_iter=20, categorical_features=[1, 2], random_state=0).fit(X, y)
+    joblib.dump(model, "model.joblib")
+    onnx.save(og.convert(model, X[:5], precision="float32").model, "model.onnx")
+    pd.DataFrame(rows[~np.isnan(rows).any(axis=1)], columns=["f0", "f1", "f2"]).to_csv("rows.csv", index=False)
+    capsys.readouterr()
+    assert main(["package", "model.onnx", "--target", "sql-edge-2.0", "--adapt", "--reference", "model.joblib",
+                 "--trust-pickle", "--data", "rows.csv", "-o", "pkg"]) == 0
+    assert "note: --adapt rewrote nodes for target 'sql-edge-2.0'" in capsys.readouterr().err
+    assert any(REWRITTEN in n for n in json.loads(Path("pkg/manifest.json").read_text())["sql"]["kernel_rewrites"])
+    assert not kernel_gaps(onnx.load("pkg/model.onnx"), "onnxruntime 1.12.1")
+    pytest.importorskip("duckdb")
+    assert main(["sql-dryrun", "pkg", "--data", "rows.csv", "--reference", "model.joblib", "--trust-pickle"]) == 0
