@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from onnxgate.errors import TargetError
+from onnxgate.signature import elem_type_name
 
 __all__ = [
     "PREDICT_INPUT_SQL",
@@ -645,11 +646,47 @@ def check_profile_name(name: str, where: str, key: str = "name") -> None:
                           f"(leave it out to be called <base>+<file name>), found {name!r}")
 
 
+#: Each target file field as a line of TOML, for messages refusing a value of the wrong type.
+_TOML_EXAMPLES: Mapping[str, str] = MappingProxyType({
+    "name": 'name = "edge-at-15"',
+    "description": 'description = "SQL Edge with onnxruntime 1.12"',
+    "runtime": 'runtime = "onnxruntime 1.12.1"',
+    "base": 'base = "sql-edge-2.0"',
+    "max_opset": 'max_opset = { "" = 15, "ai.onnx.ml" = 3 }',
+    "max_ir_version": "max_ir_version = 8",
+    "input_types": 'input_types = ["float32", "int64"]',
+    "output_types": 'output_types = ["float32", "int64"]',
+    "checks": 'checks = ["model_wellformed", "opset_within_caps"]',
+    "sources": 'sources = ["https://learn.microsoft.com/..."]',
+    "input_layout": 'input_layout = "column"',
+    "sql_dialect": 'sql_dialect = "synapse"',
+    "sql_types": 'sql_types = { float64 = "float" }',
+    **{key: f"{key} = true" for key in ("outputs_tensor_only", "outputs_one_per_row", "dynamic_batch", "allow_nan")},
+})
+#: What each list field of a target file holds, for messages.
+_LIST_ITEMS: Mapping[str, str] = MappingProxyType({"input_types": "an element type", "output_types": "an element type",
+                                                   "checks": "a check"})
+#: The element type names a target's input_types and output_types may hold (onnxgate's names of ONNX's types).
+_ELEMENT_TYPE_NAMES: frozenset[str] = frozenset(
+    name for name in map(elem_type_name, range(1, 64)) if not name.startswith("elem"))
+#: What a target file looks like, for messages about a file that is none.
+_TOML_SHAPE = 'one field = value per line, e.g. base = "sql-edge-2.0" then max_opset = { "" = 15 }'
+
+
+def _did_you_mean(word: str, known: Any) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``known`` to a misspelt ``word``, else ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(str(word), [str(k) for k in known], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _check_toml_types(table: Mapping[str, Any], where: str) -> None:
     """Name the field and the expected TOML type instead of failing deep inside :class:`Target`."""
 
     def bad(key: str, expected: str) -> TargetError:
-        return TargetError(f"target file {where!r}: {key} must be {expected}, found {table[key]!r}")
+        return TargetError(f"target file {where!r}: {key} must be {expected}, found {table[key]!r}; write it as, "
+                           f"e.g., {_TOML_EXAMPLES.get(key, key + ' = ...')} (or leave {key} out)")
 
     def positive_int(value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool) and value >= 1
@@ -658,12 +695,22 @@ def _check_toml_types(table: Mapping[str, Any], where: str) -> None:
         isinstance(table["max_opset"], dict)
         and all(isinstance(k, str) and positive_int(v) for k, v in table["max_opset"].items())
     ):
-        raise bad("max_opset", 'a table of domain = opset, e.g. { "" = 12, "ai.onnx.ml" = 2 }')
+        raise bad("max_opset", "a table of domain = opset (1 or more)")
     if "max_ir_version" in table and not positive_int(table["max_ir_version"]):
         raise bad("max_ir_version", "a positive integer")
     for key in ("input_types", "output_types", "checks", "sources"):
         if key in table and not (isinstance(table[key], list) and all(isinstance(v, str) for v in table[key])):
-            raise bad(key, 'a list of strings, e.g. ["float32", "int64"]')
+            raise bad(key, "a list of strings")
+    for key, known in (("input_types", _ELEMENT_TYPE_NAMES), ("output_types", _ELEMENT_TYPE_NAMES),
+                       ("checks", ALL_CHECKS)):
+        unknown = [v for v in table.get(key, ()) if v not in known]
+        if unknown:  # input_types = ["floaty"] was taken, and then refused every model's float32 input
+            raise TargetError(
+                f"target file {where!r}: {key} names {', '.join(map(repr, unknown))}, which "
+                f"{'is' if len(unknown) == 1 else 'are'} not {_LIST_ITEMS[key]}{_did_you_mean(unknown[0], known)}; "
+                f"expected names from {sorted(known) if key != 'checks' else list(known)}: correct or remove "
+                f"{'it' if len(unknown) == 1 else 'them'}"
+            )
     for key in ("name", "description", "runtime", "base"):
         if key in table and not isinstance(table[key], str):
             raise bad(key, "a string")
@@ -680,12 +727,13 @@ def _check_toml_types(table: Mapping[str, Any], where: str) -> None:
     if "sql_types" in table:
         sql_types = table["sql_types"]
         if not isinstance(sql_types, dict):
-            raise bad("sql_types", 'a table of element type = SQL type, e.g. { float32 = "real" }')
+            raise bad("sql_types", "a table of element type = SQL type")
         for elem_type, sql in sql_types.items():
             if elem_type not in SQL_ELEMENT_TYPES:
                 raise TargetError(
                     f"target file {where!r}: sql_types has the key {elem_type!r}, which is not an element "
-                    f"type; expected keys from {sorted(SQL_ELEMENT_TYPES)}"
+                    f"type a SQL column holds{_did_you_mean(elem_type, SQL_ELEMENT_TYPES)}; expected keys from "
+                    f"{sorted(SQL_ELEMENT_TYPES)}: correct or remove it"
                 )
             check_sql_type_name(sql, where=f"target file {where!r}: sql_types.{elem_type}")
 
@@ -724,17 +772,31 @@ def from_toml(path: str | os.PathLike[str]) -> Target:
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as err:
-        raise TargetError(f"target file {os.fspath(path)!r} is not UTF-8 text: {err.reason}") from None
+        raise TargetError(f"target file {os.fspath(path)!r} is not UTF-8 text: {err.reason}; a target file is TOML: "
+                          "save it as UTF-8 text") from None
     except tomllib.TOMLDecodeError as err:
-        raise TargetError(f"target file {os.fspath(path)!r} is not valid TOML: {err}") from err
+        json = str(path).lower().endswith(".json") or (raw.lstrip()[:1] in (b"{", b"[") and b'":' in raw)
+        raise TargetError(
+            f"target file {os.fspath(path)!r} is not valid TOML: {err}. "
+            + ("It looks like JSON: a target file is TOML, " if json else "Fix that line; a target file is TOML, ")
+            + f"{_TOML_SHAPE} (see docs/concepts/targets.md)"
+        ) from err
     except RecursionError:
         raise TargetError(
             f"target file {os.fspath(path)!r} nests tables or arrays too deeply to read; a target file "
             "needs two levels at most"
         ) from None
     table = data.get("target", data)
+    beside = sorted(set(data) - {"target"}) if "target" in data else []
+    if beside:  # read as nothing: a second table, or a field above the [target] line
+        raise TargetError(
+            f"target file {os.fspath(path)!r} has {', '.join(map(repr, beside))} beside its [target] table, which "
+            "onnxgate does not read; move the fields under the [target] line (before any other [table] line), or "
+            "remove them"
+        )
     if not isinstance(table, dict):
-        raise TargetError(f"target file {os.fspath(path)!r}: [target] must be a table")
+        raise TargetError(f"target file {os.fspath(path)!r}: 'target' must be a table, found {table!r}; write the "
+                          f"fields under a [target] line, {_TOML_SHAPE}")
     table = dict(table)
     _check_toml_types(table, os.fspath(path))
     base_name = table.pop("base", None)
@@ -742,7 +804,9 @@ def from_toml(path: str | os.PathLike[str]) -> Target:
     unknown = sorted(set(table) - known)
     if unknown:
         raise TargetError(
-            f"target file {os.fspath(path)!r} has unknown fields {unknown}; known fields are {sorted(known)}"
+            f"target file {os.fspath(path)!r} has unknown fields {unknown}"
+            f"{_did_you_mean(unknown[0], known | {'base'})}; known fields are {sorted(known | {'base'})}: correct "
+            "or remove them"
         )
     for key in ("input_types", "output_types"):
         if key in table and table[key] is not None:
@@ -764,6 +828,12 @@ def from_toml(path: str | os.PathLike[str]) -> Target:
         table["sources"] = (f"user target file {os.fspath(path)}",)
     try:
         if base_name is not None:
+            if base_name not in names():
+                raise TargetError(
+                    f"target file {os.fspath(path)!r}: base = {base_name!r} is no known target"
+                    f"{_did_you_mean(base_name, names())}; give base one of {names()}, or leave base out and "
+                    "give name and the fields yourself"
+                )
             base = get(str(base_name))
             for key in ("max_opset", "sql_types"):  # a table names what changes; the base's other keys stay
                 if key in table and getattr(base, key) is not None:
@@ -773,7 +843,11 @@ def from_toml(path: str | os.PathLike[str]) -> Target:
             check_profile_name(table["name"], os.fspath(path), "the name made from the file's name")
             return base.with_(**table)
         if "name" not in table:
-            raise TargetError(f"target file {os.fspath(path)!r} needs a 'name' (or a 'base' to start from)")
+            raise TargetError(
+                f"target file {os.fspath(path)!r} needs a 'name' (or a 'base' to start from), found neither; add "
+                f'name = "my-target" for a target of its own, or base = "sql-edge-2.0" (one of {names()}) to change '
+                "a built-in one"
+            )
         table.setdefault("description", f"user target from {os.fspath(path)}")
         return Target(**table)
     except TypeError as err:
