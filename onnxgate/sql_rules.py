@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import unicodedata
 
+from onnxgate.errors import InvalidDataError
+
 __all__ = [
     "SQL_IDENTIFIER_MAX",
     "SQL_RESERVED",
     "TYPE_FIXES",
+    "check_column_names",
     "sql_identifier",
     "sql_name_problem",
     "unique_identifier",
@@ -147,3 +150,44 @@ def unique_identifier(base: str, taken: set[str], *, ignore_case: bool = False) 
         i += 1
     taken.add(name)
     return name
+
+
+def check_column_names(columns: list[str] | tuple[str, ...]) -> None:
+    """Refuse table column names given for an adapted model (``columns=``, CLI ``--columns``) that a table cannot
+    hold: an empty (or blank) name, or a name given twice, ignoring case as SQL compares them. Before, ``--columns
+    a,a,b`` said "column names must be unique (SQL names ignore case); ['a'] repeat", without the fix.
+
+    Raises
+    ------
+    InvalidDataError
+        Naming every empty or repeated name, the list given, and a list that would do.
+    """
+    names = [str(c) for c in columns]
+    fix = "or leave --columns (columns=) out for the model's own names"
+    blank = [i + 1 for i, n in enumerate(names) if not n.strip()]
+    if blank:
+        where = ", ".join(map(str, blank))
+        raise InvalidDataError(
+            f"columns {names} hold an empty name (position{'s' if len(blank) > 1 else ''}"
+            f" {where}): expected one name per table column, found {names[blank[0] - 1]!r}; give every column a name, "
+            f"{fix}",
+            column="",
+        )
+    groups: dict[str, list[str]] = {}  # each name, ignoring case, -> its spellings in the order given
+    for n in names:
+        spellings = groups.setdefault(n.casefold(), [])
+        if n not in spellings:
+            spellings.append(n)
+    repeated = [key for key in groups if [n.casefold() for n in names].count(key) > 1]
+    if repeated:
+        said = [repr(groups[k][0]) + (f" (as {' and '.join(map(repr, groups[k]))})" if len(groups[k]) > 1 else "")
+                for k in repeated]
+        case = "; SQL names ignore case" if any(len(groups[k]) > 1 for k in repeated) else ""
+        taken: set[str] = set()
+        distinct = [unique_identifier(n, taken, ignore_case=True) for n in names]
+        raise InvalidDataError(
+            f"columns {names} name {' and '.join(said)} more than once{case}: expected one distinct name per table "
+            f"column, found {len(groups)} for {len(names)} columns; give each column its own name, e.g. "
+            f"{','.join(distinct)!r}, {fix}",
+            column=groups[repeated[0]][0],
+        )

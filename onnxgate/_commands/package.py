@@ -196,6 +196,10 @@ def run(args: argparse.Namespace) -> int:
                                    "add --adapt, or leave --columns out")
         if args.columns:
             options["columns"] = [c.strip() for c in args.columns.split(",")]
+        if options.get("columns") is not None:
+            from onnxgate.sql_rules import check_column_names
+
+            check_column_names(options["columns"])  # before the model is validated (and searched, with --search)
     elif args.adapt or args.columns or any(getattr(args, n, None) is not None for n in SQL_OPTION_FLAGS):
         raise InvalidDataError(f"--adapt, --columns and the SQL names apply to SQL targets, not {target.name!r}")
     if target.name == "mlflow":

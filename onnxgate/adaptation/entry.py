@@ -19,7 +19,7 @@ from onnxgate.adaptation.rewrite import rewrite
 from onnxgate.columns import ColumnMap
 from onnxgate.conversion import Conversion
 from onnxgate.errors import InvalidDataError
-from onnxgate.sql_rules import sql_identifier
+from onnxgate.sql_rules import check_column_names, sql_identifier
 
 if TYPE_CHECKING:
     from onnxgate.targets import Target
@@ -202,6 +202,7 @@ def adapt_model(
         refuse_codes_unknown_not_missing(proto, target.name)
         text_categories_as_codes(proto)
     if columns is not None:
+        check_column_names(list(columns))  # a repeated name first: said as such, not as a column feeding another
         _refuse_own_names_elsewhere(proto, columns)
     else:
         columns = _recorded_fitted_columns(proto)

@@ -29,7 +29,7 @@ from onnxgate.adaptation.graph import (
 from onnxgate.adaptation.mapping import ADAPT_METADATA_VERSION, set_metadata
 from onnxgate.columns import ColumnMap
 from onnxgate.errors import InvalidDataError, UnsupportedModelError
-from onnxgate.sql_rules import sql_identifier, unique_identifier
+from onnxgate.sql_rules import check_column_names, sql_identifier, unique_identifier
 
 if TYPE_CHECKING:
     import onnx
@@ -181,9 +181,12 @@ class Rewrite:
         key = (lambda n: n.casefold()) if given else (lambda n: n)
         seen = {key(n) for n in self.raw_columns}
         dup = sorted({n for n in names if [key(m) for m in names].count(key(n)) > 1 or key(n) in seen})
-        if dup:
+        if dup:  # the user's list is checked whole first (check_column_names): a name of an input they did not name
             how = " (SQL names ignore case)" if given else ""
-            raise InvalidDataError(f"column names must be unique{how}; {dup} repeat", column=dup[0])
+            fix = ("give --columns names that the model's other inputs do not have" if given else
+                   "give the table columns names of your own with --columns (columns= in Python), one per column")
+            raise InvalidDataError(f"column names must be unique{how}; {dup} repeat: the table would hold two columns "
+                                   f"of that name; {fix}", column=dup[0])
 
     def unique(self, base: str) -> str:
         return unique_identifier(base, self.taken)
@@ -218,6 +221,8 @@ class Rewrite:
                 + (f" or {total_split + plain_count} (every column)" if plain_count else "")
                 + f"; give {total_split} names, comma-separated, or leave --columns out for the model's own"
             )
+        if user_columns is not None:
+            check_column_names(user_columns)
         self.include_plain = (
             user_columns is not None and len(user_columns) == total_split + plain_count and plain_count > 0
         )

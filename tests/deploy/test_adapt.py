@@ -79,7 +79,9 @@ def test_columns_of_the_wrong_length_are_refused() -> None:
 
 
 def test_repeated_column_names_are_refused() -> None:
-    with pytest.raises(InvalidDataError, match=r"unique.*'a'"):
+    with pytest.raises(InvalidDataError, match=r"name 'a' more than once: expected one distinct name per table column, "
+                                               r"found 1 for 10 columns; give each column its own name, e.g. "
+                                               r"'a,a_1,a_2,a_3,a_4,a_5,a_6,a_7,a_8,a_9'"):
         adapt(mlp(13), "sql-edge-2.0", columns=["a"] * 10)
 
 

@@ -231,8 +231,15 @@ def test_a_service_name_the_target_rewrites_is_noted(tmp_path: Path, capsys: pyt
 
 
 @pytest.mark.parametrize(("columns", "code", "said"), [
-    ("a,,c,d", 2, "column names must not be empty"),  # was table column [_]
-    ("a,A,b,c", 2, "column names must be unique (SQL names ignore case); ['A', 'a'] repeat"),  # was exit 1
+    # was table column [_]; then "column names must not be empty; found [...]", without the fix
+    ("a,,c,d", 2, "columns ['a', '', 'c', 'd'] hold an empty name (position 2): expected one name per table column, "
+                  "found ''; give every column a name, or leave --columns (columns=) out for the model's own names"),
+    # was exit 1; then "column names must be unique (SQL names ignore case); ['A', 'a'] repeat", without the fix
+    ("a,A,b,c", 2, "columns ['a', 'A', 'b', 'c'] name 'a' (as 'a' and 'A') more than once; SQL names ignore case: "
+                   "expected one distinct name per table column, found 3 for 4 columns; give each column its own "
+                   "name, e.g. 'a,A_1,b,c', or leave --columns (columns=) out"),
+    ("a,a,b,b", 2, "columns ['a', 'a', 'b', 'b'] name 'a' and 'b' more than once: expected one distinct name per "
+                   "table column, found 2 for 4 columns; give each column its own name, e.g. 'a,a_1,b,b_1'"),
     ("x]y,z w,select,1st", 0, "note: columns renamed to SQL identifiers (the data may use either name): "
                               "'x]y' -> 'x_y', 'z w' -> 'z_w', 'select' -> 'select_', '1st' -> '_1st'"),
 ])
@@ -240,10 +247,13 @@ def test_package_adapt_columns_refuses_empty_and_case_duplicate_names_and_notes_
         tmp_path: Path, capsys: pytest.CaptureFixture[str], columns: str, code: int, said: str) -> None:
     assert main(["zoo", "export", "sklearn-iris-logreg", "-o", str(tmp_path / "z")]) == 0
     capsys.readouterr()
-    assert main(["package", str(tmp_path / "z" / "model.onnx"), "--target", "sql-edge-2.0", "--adapt",
-                 "--columns", columns, "-o", str(tmp_path / "sql")]) == code
-    assert said in capsys.readouterr().err
-    assert (tmp_path / "sql").exists() == (code == 0)
+    for given in (["--columns", columns], ["--option", f"columns={columns}"]):
+        out = tmp_path / f"sql{given[0]}"
+        assert main(["package", str(tmp_path / "z" / "model.onnx"), "--target", "sql-edge-2.0", "--adapt", *given,
+                     "-o", str(out)]) == code
+        err = capsys.readouterr().err
+        assert said in err and "Traceback" not in err, err
+        assert out.exists() == (code == 0)
 
 
 def test_dataframe_columns_differing_by_case_get_distinct_sql_names() -> None:
@@ -302,3 +312,16 @@ def test_allow_nan_naming_an_input_that_holds_no_nan_is_refused(tmp_path: Path,
                  str(tmp_path / "out"), "--option", "allow_nan=proline"]) == 2
     assert "allow_nan names input(s) ['proline'] that cannot hold NaN" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_adapt_in_python_refuses_a_repeated_column_before_reading_it_as_another_inputs(tmp_path: Path) -> None:
+    # a model of inputs a, b, c adapted with columns b, b, c was refused as "columns ... give input 'a' the name
+    # 'b', which is the model's input 'b'": the repeat, the user's slip, went unsaid
+    import pandas as pd
+    from sklearn.linear_model import LinearRegression
+
+    X = pd.DataFrame(np.random.default_rng(0).normal(size=(20, 3)), columns=["a", "b", "c"])
+    conv = og.convert(LinearRegression().fit(X, X.sum(axis=1)), X)
+    with pytest.raises(og.InvalidDataError, match=r"columns \['b', 'b', 'c'\] name 'b' more than once: .* give each "
+                                                  r"column its own name, e.g. 'b,b_1,c'"):
+        og.adapt(conv, "sql-edge-2.0", columns=["b", "b", "c"])
