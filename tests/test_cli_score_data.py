@@ -78,6 +78,12 @@ BAD: dict[str, tuple[Callable[[Path, pd.DataFrame], Path], list[str], list[str]]
     "folder-file-lacks-a-column": (_folder_missing_a_column, [], ["b.parquet", "lacks", "'alcohol'"]),
     "folder-holds-a-text-file": (_folder_with_notes, [], ["notes.txt", "only Parquet files"]),
     "empty-folder": (lambda d, X: (d / "rows").mkdir() or d / "rows", [], ["no Parquet files in"]),
+    # both said "scored 0 rows" and exited 0, where validate refuses data without rows
+    "file-without-rows": (_file(lambda X: X.head(0)), [],
+                          ["no rows to score in", "rows.parquet': the file holds columns but no rows; expected at "
+                           "least one row. Give a Parquet file (or folder) with at least one row"]),
+    "folder-of-files-without-rows": (_folder(a=lambda X: X.head(0), b=lambda X: X.head(0)), [],
+                                     ["no rows to score in", "rows': its 2 Parquet files hold columns but no rows"]),
     "null-in-an-int-column": (_file(_int_nulls), [],
                               ["column 'proline' has 3 missing or non-finite value(s) but input 'proline' is int64; "
                                "fill or drop them first"]),  # validate's words for the same file
@@ -124,6 +130,20 @@ def test_data_that_does_not_fit_is_one_line_exit_2_and_no_output(
     err = _one_line(capsys)
     assert all(s in err for s in says), err
     assert not out.parent.exists() or not any(out.parent.iterdir())
+
+
+def test_data_without_rows_is_refused_with_spark_too_before_spark_starts(
+        wine: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # score --spark of local files without rows wrote a folder of no rows and exited 0, after Spark's start-up
+    pytest.importorskip("pyspark", reason="score --spark needs the spark extra")
+    (tmp_path / "rows").mkdir()
+    wine["X"].head(0).to_parquet(tmp_path / "rows" / "a.parquet")
+    assert _score(wine["onnx"], tmp_path / "rows", tmp_path / "out", "--spark", "local[1]") == 2
+    assert "no rows to score in" in _one_line(capsys) and not (tmp_path / "out").exists()
+    # a file of rows beside it is scored, the empty file adding none (without --spark: no JVM to start here)
+    wine["X"].head(7).to_parquet(tmp_path / "rows" / "b.parquet")
+    assert _score(wine["onnx"], tmp_path / "rows", tmp_path / "scored.parquet") == 0
+    assert pq.read_metadata(tmp_path / "scored.parquet").num_rows == 7
 
 
 def test_a_csv_file_is_refused_with_how_to_make_it_parquet(wine: dict[str, Any], tmp_path: Path,

@@ -71,6 +71,10 @@ def _score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
         signature = Signature.from_model(load_scoring_model(args.model))  # a bad model is refused before Spark starts
         check_package_data_files(args.model)
     schemas, common = _check_local_files(args.data, signature, outputs or signature.output_names)
+    if schemas:  # local files: refused as without --spark (data elsewhere is Spark's to read)
+        from onnxgate._commands.score import refuse_no_rows
+
+        refuse_no_rows(args.data, list(schemas))
     unsigned = _unsigned_columns(common, signature, outputs or signature.output_names)
     required = _required_columns(schemas, common, signature, outputs or signature.output_names)
     restored = _restored_columns(common, signature, outputs or signature.output_names, required)

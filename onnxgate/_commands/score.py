@@ -42,8 +42,9 @@ def register(sub: Any) -> None:
         description=(
             "Read DATA (a Parquet file or a folder of them), score every row with MODEL (an .onnx file or a "
             "folder written by 'onnxgate package') and write the input columns plus one column per output to "
-            "OUT. Without --spark, one Parquet file written batch by batch; with --spark MASTER (local[*], "
-            "spark://host:port, sc://host, yarn, k8s://host:port), a folder of Parquet files written by Spark. "
+            "OUT; DATA without a row is refused (exit 2), as validate refuses it. Without --spark, one Parquet file "
+            "written batch by batch; with --spark MASTER (local[*], spark://host:port, sc://host, yarn, "
+            "k8s://host:port), a folder of Parquet files written by Spark. "
             "A package's rule for NaN and infinity applies (its service's, or a SQL table's); an .onnx file's "
             "rows are scored as they are, and the rows holding NaN or infinity are counted per column on stderr. "
             "A model with a fixed batch size (an input of [16, 10]) is scored in runs of that many rows, the last "
@@ -132,6 +133,7 @@ def score_parquet(
         raise InvalidDataError(f"outputs {unknown} are not outputs of the model; it has {signature.output_names}: "
                                "name some of them in --outputs, or leave it out for all")
     schemas, common = check_parquet_files(data, signature, wanted)
+    refuse_no_rows(data, list(schemas))
     fed = feed_columns(common.names, signature)
     # the files listed and their footers read once, above: the dataset is built from them, each file
     # cast to the common schema as it is read
@@ -277,6 +279,28 @@ def check_parquet_files(
     refuse_outputs_named_like_columns(first.names, outputs or (), signature, kept_apart, "--outputs ")
     _check_files(schemas, feed_columns(first.names, signature), signature)
     return schemas, _common_schema(first, schemas)
+
+
+def refuse_no_rows(data: str | Path, files: list[str]) -> None:
+    """Refuse Parquet ``files`` (of ``data``, a file or folder) that hold no row between them, as validate refuses
+    data without rows: a CI gate scoring an export whose filter matched nothing said "scored 0 rows" and exited 0.
+    Footers only; it stops at the first file holding a row.
+
+    Raises
+    ------
+    InvalidDataError
+        Naming ``data`` and how many files it holds.
+    """
+    import pyarrow.parquet as pq
+
+    if any(pq.read_metadata(file).num_rows for file in files):
+        return
+    held = (f"its {len(files)} Parquet file{'s hold' if len(files) > 1 else ' holds'} columns but no rows"
+            if Path(data).is_dir() else "the file holds columns but no rows")
+    raise InvalidDataError(
+        f"no rows to score in {str(data)!r}: {held}; expected at least one row. Give a Parquet file (or folder) "
+        "with at least one row (an export whose filter matched none writes only the columns)", path=str(data),
+    )
 
 
 def _file_schemas(data: str | Path, ds: Any, partitions_read: bool = False) -> dict[str, Any]:
