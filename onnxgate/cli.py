@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import os
 import sys
 import traceback
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
@@ -81,16 +83,21 @@ TEXT_ARGUMENTS = {"model_name": "a name", "model_version": "a version", "descrip
                   "api_key_env": "an environment variable name", "host": "an address"}
 
 
-def _empty_path(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Action | None:
-    """The first path argument (or one of :data:`TEXT_ARGUMENTS`) of the command given as an empty (or blank)
-    string, or None."""
+def _command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Any:
+    """The parser of the command given (``zoo export``'s, under ``zoo``'s)."""
     chosen: Any = parser
-    while True:  # down to the command given (``zoo export``)
+    while True:
         subs = [a for a in chosen._actions if isinstance(a, argparse._SubParsersAction)]
         picked = getattr(args, subs[0].dest, None) if subs else None
         if picked is None:
-            break
+            return chosen
         chosen = subs[0].choices[picked]
+
+
+def _empty_path(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Action | None:
+    """The first path argument (or one of :data:`TEXT_ARGUMENTS`) of the command given as an empty (or blank)
+    string, or None."""
+    chosen = _command_parser(parser, args)
     for action in chosen._actions:
         value = getattr(args, action.dest, None)
         if (action.dest in PATH_ARGUMENTS or action.dest in TEXT_ARGUMENTS) and isinstance(value, str) \
@@ -169,6 +176,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "there or write elsewhere."
             )
             return EXIT_USAGE
+        written = _output_option(parser, args, err.filename) if err.errno in _REFUSED_WRITES else None
+        if written is not None:  # a folder the pre-check could not tell (root under /sys): name the option to change
+            flag, value = written
+            _one_line(
+                f"onnxgate {args.command}: error: cannot write {flag} {value!r}: {err.strerror or err} (the folder "
+                f"does not let this user write there). Give {flag} a path in a folder you may write; nothing was "
+                "written"
+            )
+            return EXIT_USAGE
         _one_line(
             f"onnxgate {args.command}: error: cannot use{where}: {err.strerror or err}. Check that the path "
             "exists, is a file where a file is expected (a folder where a folder is), and that you may "
@@ -191,6 +207,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     finally:
         restore()
+
+
+#: Arguments that name what a command writes, and the errors of a folder that may not be written.
+OUTPUT_ARGUMENTS = frozenset({"output", "out", "json", "junit", "markdown", "html", "database"})
+_REFUSED_WRITES = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+
+def _output_option(parser: argparse.ArgumentParser, args: argparse.Namespace, filename: Any
+                   ) -> tuple[str, str] | None:
+    """The option (``-o``, ``--json``...) and its value of the command given whose path is ``filename`` or holds it
+    (a package's file), or None: the error was met elsewhere (an input)."""
+    if not isinstance(filename, (str, os.PathLike)):
+        return None
+    failed = Path(os.fspath(filename)).absolute()
+    chosen = _command_parser(parser, args)
+    for action in chosen._actions:
+        value = getattr(args, action.dest, None)
+        if action.dest in OUTPUT_ARGUMENTS and isinstance(value, str) and "://" not in value:
+            given = Path(value).absolute()
+            if failed == given or given in failed.parents:
+                return "/".join(action.option_strings) or action.dest, value
+    return None
 
 
 class _Terminated(KeyboardInterrupt):

@@ -202,8 +202,9 @@ def refuse_outputs_on_inputs(outputs: dict[str, str | None], inputs: dict[str, s
 
 def refuse_unwritable(path: str, flag: str) -> None:
     """Refuse an output path that cannot be written, before any work: its nearest existing folder is a
-    file, or not writable (``/sys``). A run that fails only when writing its last report left the
-    reports written before it behind, for a run that exited 2.
+    file, or not writable (another user's folder, a read-only filesystem). A run that fails only when writing its
+    last report left the reports written before it behind, for a run that exited 2. What this cannot tell (``/sys``,
+    which ``os.access`` lets root write) fails when written, and :func:`onnxgate.cli.main` names the option then.
 
     Raises
     ------
@@ -222,8 +223,8 @@ def refuse_unwritable(path: str, flag: str) -> None:
         raise InvalidDataError(f"cannot write {flag} {path!r}: {str(parent)!r} is a file, not a folder; choose "
                                f"another {flag}", path=path)
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise InvalidDataError(f"cannot write {flag} {path!r}: the folder {str(parent)!r} is not writable; choose "
-                               f"another {flag}", path=path)
+        raise InvalidDataError(f"cannot write {flag} {path!r}: the folder {str(parent)!r} is not writable; give {flag} "
+                               "a path in a folder you may write, or make that one writable", path=path)
 
 
 def link_note(path: str | Path) -> str:

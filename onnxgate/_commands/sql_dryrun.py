@@ -39,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
     from onnxgate.cli import EXIT_FAILED, EXIT_OK
     from onnxgate.deploy.duckdb_dryrun import dry_run
 
+    if args.database:
+        from onnxgate._commands._common import refuse_unwritable
+
+        refuse_unwritable(args.database, "--database")  # DuckDB writes it: said before the data is read
     reference = load_native_model(args.reference, trust_pickle=args.trust_pickle) if args.reference else None
     data = load_data_arg(args.data)
     result = dry_run(args.package, data, database=args.database, reference=reference, rows=args.rows,

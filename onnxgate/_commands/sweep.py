@@ -77,7 +77,10 @@ def run(args: argparse.Namespace) -> int:
                                   "the data": getattr(args, "data", None),
                                   "the target file": getattr(args, "target_file", None)})
 
-        for path, _, _ in outputs:
+        from onnxgate._commands._common import refuse_unwritable
+
+        for path, flag, _ in outputs:
+            refuse_unwritable(path, flag)  # written after the sweep: a folder it cannot write, said before it
             if occupied(path) and not args.force:  # refused before the sweep's work, not after
                 raise OutputExistsError(f"{path!r} exists{link_note(path)}; pass --force to overwrite it or choose "
                                         "another path",
