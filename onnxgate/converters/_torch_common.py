@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import io
 import logging
@@ -36,6 +37,7 @@ __all__ = [
     "eval_mode",
     "model_kind",
     "quiet_exporters",
+    "storage_pointer",
     "torch_module",
 ]
 
@@ -115,6 +117,10 @@ def model_kind(model: Any) -> str:
     )
 
 
+#: ``torch.nn.Module.train`` and ``.eval``, once torch is imported (:func:`eval_mode`).
+_MODULE_MODES: tuple[Any, ...] = ()
+
+
 @contextlib.contextmanager
 def eval_mode(model: Any, updated: list[str] | None = None, *, calls_forward: bool = False) -> Iterator[Any]:
     """Eval mode for the duration, then every submodule's ``training`` flag, every buffer and every parameter
@@ -134,10 +140,19 @@ def eval_mode(model: Any, updated: list[str] | None = None, *, calls_forward: bo
     if not isinstance(model, torch.nn.Module):
         yield None
         return
-    flags = [(m, m.training) for m in model.modules()]
-    kept = KeptState(model)
+    global _MODULE_MODES
+    if not _MODULE_MODES:
+        _MODULE_MODES = (torch.nn.Module.train, torch.nn.Module.eval)
+    named = list(model.named_modules())
+    flags = [(m, m.training) for _, m in named]
+    kept = KeptState(model, named)
+    # every module in eval mode already and switched by torch's own train(): eval() would change nothing (it
+    # sets each flag through nn.Module.__setattr__, 0.02 ms of each of a conversion's three calls)
+    switch = (any(flag for _, flag in flags) or type(model).eval is not _MODULE_MODES[1]
+              or any(type(m).train is not _MODULE_MODES[0] for m, _ in flags))
     try:
-        model.eval()
+        if switch:
+            model.eval()
     except NotImplementedError:  # modules frozen in one mode (torch.export's) refuse eval()
         yield None
         return
@@ -146,7 +161,8 @@ def eval_mode(model: Any, updated: list[str] | None = None, *, calls_forward: bo
             yield kept
     finally:
         for module, flag in flags:
-            module.training = flag
+            if module.training != flag:  # only those changed: the same flags, set for less
+                module.training = flag
         changed = kept.restore(remember=calls_forward)
         if updated is not None:
             updated.extend(name for name in changed if name not in updated)
@@ -182,7 +198,7 @@ def _version(tensor: Any) -> int | None:
         return None
 
 
-def _storage(tensor: Any) -> int | None:
+def storage_pointer(tensor: Any) -> int | None:
     """Where ``tensor``'s memory starts (shared by its views and its ``.data``), or None for one without."""
     try:
         return int(tensor.untyped_storage().data_ptr())
@@ -218,7 +234,7 @@ class _Kept:
         self.values = tensor.clone() if copy or self.version is None else None
         self.copied = False  # copied on a write during the call
         self.pointer = tensor.data_ptr()
-        self.storage = _storage(tensor)
+        self.storage = storage_pointer(tensor)
         self.alias = tensor.detach()
 
 
@@ -231,17 +247,17 @@ class KeptState:
     'SparseCPU'", which refused the model).
     """
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, named_modules: list[tuple[str, Any]] | None = None) -> None:
         torch = torch_module()
         self.model = model
         quiet = _QUIET_BUFFERS.get(model, set())
         written = _WRITTEN_PARAMETERS.get(model, set())
         self.kept: list[_Kept] = []
         with torch.no_grad():
-            for dotted, module in model.named_modules():
-                for parameter, tensors in ((False, module.named_buffers(recurse=False)),
-                                           (True, module.named_parameters(recurse=False))):
-                    for attr, tensor in list(tensors):
+            for dotted, module in model.named_modules() if named_modules is None else named_modules:
+                for parameter, tensors in ((False, _own_tensors(module, parameters=False)),
+                                           (True, _own_tensors(module, parameters=True))):
+                    for attr, tensor in tensors:
                         if not isinstance(tensor, torch.Tensor) or tensor.layout != torch.strided or tensor.is_meta:
                             continue
                         name = f"{dotted}.{attr}" if dotted else attr
@@ -339,6 +355,25 @@ class KeptState:
         return changed
 
 
+def _own_tensors(module: Any, *, parameters: bool) -> list[tuple[str, Any]]:
+    """``module.named_parameters(recurse=False)`` (or ``named_buffers``) as a list: read from the module's own table
+    when its class does not redefine them, as torch's do (each generator cost about 2 us a module, on each of a
+    conversion's calls of forward())."""
+    torch = torch_module()
+    base = torch.nn.Module.named_parameters if parameters else torch.nn.Module.named_buffers
+    table = module.__dict__.get("_parameters" if parameters else "_buffers")
+    if getattr(type(module), base.__name__) is not base or type(table) not in (dict, collections.OrderedDict):
+        return list(module.named_parameters(recurse=False) if parameters else module.named_buffers(recurse=False))
+    seen: set[int] = set()
+    found = []
+    for name, tensor in table.items():
+        if tensor is None or id(tensor) in seen:  # as torch's: None skipped, a tensor held twice once
+            continue
+        seen.add(id(tensor))
+        found.append((name, tensor))
+    return found
+
+
 #: Up to this many bytes of buffers and parameters not copied already, :meth:`KeptState.copy_before_writes` copies
 #: them before forward() and compares them after it, instead of watching every operator through a dispatch mode.
 #: The mode cost about 10 us per operator and ran an nn.GRU as its ~130 decomposed operators: a probe call of the
@@ -400,7 +435,7 @@ def _copy_before_write_mode() -> Any:
             for index, name, keyword in _written_arguments(func):
                 value = kwargs.get(name) if keyword or index >= len(args) else args[index]
                 for tensor in value if isinstance(value, (list, tuple)) else (value,):
-                    for item in self.by_storage.pop(_storage(tensor), ()):
+                    for item in self.by_storage.pop(storage_pointer(tensor), ()):
                         item.values = item.tensor.clone()  # below the tracer: not recorded
                         item.copied = True
             return func(*args, **kwargs)

@@ -141,6 +141,8 @@ def _scatter_without_reduction(proto: Any) -> str | None:
 
     from onnxgate._onnx import canonical_domain, model_opsets
 
+    if not any(node.op_type in ("ScatterElements", "ScatterND") for node in proto.graph.node):
+        return None  # none: no maps of the graph to build
     opset = model_opsets(proto).get("", 0)
     readers: dict[str, list[str]] = {}
     for node in proto.graph.node:
@@ -182,6 +184,8 @@ def _log_of_cumulative_exp(proto: Any) -> str | None:
     element 24.81 for 25.15; helper-111)."""
     from onnxgate._onnx import canonical_domain
 
+    if not any(node.op_type == "CumSum" for node in proto.graph.node):
+        return None
     made = {out: node for node in proto.graph.node for out in node.output}
     for node in proto.graph.node:
         if canonical_domain(node.domain) != "" or node.op_type != "Log" or not node.input:

@@ -2570,3 +2570,75 @@ def test_a_pt2_whose_legacy_payload_member_is_a_pickle_is_refused_without_trust_
     err = capsys.readouterr().err
     assert f"data/{payload}/model.pt" in err and "--trust-pickle" in err
     assert main(["convert", "good.pt2", "--sample", "x.npy", "-o", "m.onnx"]) == 0  # a plain archive still loads
+
+
+class _Defaulted(torch.nn.Module):
+    def forward(self, x: Any, scale: Any = None) -> Any:
+        return x * 2.0 if scale is None else x * scale
+
+
+def test_forward_defaults_replaced_between_conversions_are_read_again() -> None:
+    # onnxgate reads forward()'s parameters once per function (inspect.signature cost 0.05-0.07 ms a conversion):
+    # defaults replaced since must be read again, or the exporter traced the new default as a second input
+    x = np.arange(12, dtype=np.float32).reshape(4, 3)
+    original = _Defaulted.forward.__defaults__
+    try:
+        assert og.convert(_Defaulted(), x, opset=17).signature.input_names == ["input"]
+        _Defaulted.forward.__defaults__ = (3.0,)
+        conv = og.convert(_Defaulted(), x, opset=17)
+        assert conv.signature.input_names == ["input"]
+        np.testing.assert_allclose(_session(conv.model).run(None, {"input": x})[0], 3 * x)
+    finally:
+        _Defaulted.forward.__defaults__ = original
+
+
+class _CountsCalls(torch.nn.Module):
+    """Sets a flag of its own in train(): eval() must still reach it when every module is in eval mode already."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(3, 2)
+        self.switched: list[bool] = []
+
+    def train(self, mode: bool = True) -> Any:
+        self.switched.append(mode)
+        return super().train(mode)
+
+    def forward(self, x: Any) -> Any:
+        return self.linear(x)
+
+
+def test_a_module_with_its_own_train_is_switched_through_it_even_in_eval_mode() -> None:
+    # onnxgate skips eval() on a module in eval mode already, but not where a class redefines train()
+    model = _CountsCalls()
+    x = np.ones((4, 3), dtype=np.float32)
+    conv = og.convert(model.eval(), x, opset=17)
+    model.switched.clear()
+    assert og.validate(conv, reference=model, data=x).passed  # the reference runs forward() without an exporter
+    assert model.switched and set(model.switched) == {False}
+    assert not model.training
+
+
+class _HidesItsScale(torch.nn.Module):
+    """A counter buffer, a weight held under two names, and named_buffers redefined (read through it, not the table)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("calls", torch.zeros(()))
+        self.linear = torch.nn.Linear(3, 2)
+        self.tied = self.linear.weight  # one tensor under two names
+
+    def named_buffers(self, *args: Any, **kwargs: Any) -> Any:
+        yield from super().named_buffers(*args, **kwargs)
+
+    def forward(self, x: Any) -> Any:
+        self.calls += 1
+        return self.linear(x)
+
+
+def test_a_module_redefining_named_buffers_keeps_its_state_and_is_told() -> None:
+    # onnxgate reads a module's buffers and parameters from its own tables where torch's methods are not redefined
+    model = _HidesItsScale().eval()
+    conv = og.convert(model, np.ones((4, 3), dtype=np.float32), opset=17)
+    assert float(model.calls) == 0
+    assert any("'calls'" in w and "updates" in w for w in conv.warnings)
