@@ -378,14 +378,29 @@ def reaches_nan_aware_node(proto: Any, name: str) -> bool:
     Only those inputs take NaN by default: a ColumnTransformer that imputes one column and scales the
     others had every float input take NaN (the graph held an IsNaN), and a NaN in a scaled column
     came back as label 0 beside NaN probabilities, where scikit-learn refuses the row.
+
+    A walk stops at a node that mixes the values of several cells into one (:data:`MIXING_OPS`): past a distance, a
+    sum or a product with weights, a NaN no longer stands for one missing value but for the arithmetic's own (a
+    ``KNeighborsRegressor(weights="distance")`` guards its weights ``1/0`` with an IsNaN, and its package took NaN
+    in its input, answering null where scikit-learn refuses the row).
     """
-    return first_reader(proto, name, NAN_AWARE_OPS) is not None
+    return first_reader(proto, name, NAN_AWARE_OPS, stop=MIXING_OPS) is not None
 
 
-def first_reader(proto: Any, name: str, ops: frozenset[str]) -> str | None:
+#: Operators whose output values each combine many input values (a row's, or the rows'): a NaN-aware node reached
+#: only through one of them handles the NaN of that arithmetic, not a missing value of the input.
+MIXING_OPS = frozenset({
+    "TopK", "MatMul", "MatMulInteger", "Gemm", "Einsum", "Conv", "ConvInteger", "ConvTranspose", "ArgMax", "ArgMin",
+    "ReduceSum", "ReduceSumSquare", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+    "ReduceLogSum", "ReduceLogSumExp", "CumSum", "LpNormalization", "Normalizer", "Softmax", "LogSoftmax", "Hardmax",
+    "CDist",
+})
+
+
+def first_reader(proto: Any, name: str, ops: frozenset[str], stop: frozenset[str] = frozenset()) -> str | None:
     """The type of the first node of ``ops`` (in reading order) that reads ``name`` or a value computed from it
     in the main graph, in an If's branches or a Loop's or Scan's body, or in a local function it calls
-    (:func:`flat_nodes`), or None."""
+    (:func:`flat_nodes`), or None. The walk does not go past a node of ``stop``."""
     readers: dict[str, list[Any]] = {}
     for node in flat_nodes(proto):
         for value in node.input:
@@ -395,6 +410,8 @@ def first_reader(proto: Any, name: str, ops: frozenset[str]) -> str | None:
         for node in readers.get(todo.pop(), ()):
             if node.op_type in ops:
                 return str(node.op_type)
+            if node.op_type in stop:
+                continue
             for out in node.output:
                 if out and out not in seen:
                     seen.add(out)

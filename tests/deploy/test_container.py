@@ -552,6 +552,26 @@ def test_only_the_inputs_an_imputer_reads_take_nan_by_default(tmp_path: Path) ->
     assert json.loads((folder / "manifest.json").read_text())["service"]["allow_nan_inputs"] == ["radius"]
 
 
+def test_an_isnan_guard_on_computed_values_does_not_make_the_input_take_nan(tmp_path: Path) -> None:
+    # a KNeighborsRegressor(weights="distance") holds an IsNaN on its neighbours' weights (1/0 at distance 0),
+    # reached from the input through the distances: the package took NaN there by default and the service
+    # answered a row holding null with 200 and null outputs, where scikit-learn refuses the row (helper-378)
+    from sklearn.datasets import load_linnerud
+    from sklearn.neighbors import KNeighborsRegressor
+
+    X, y = load_linnerud(return_X_y=True)
+    model = KNeighborsRegressor(n_neighbors=3, weights="distance").fit(X, y)
+    folder = og.package(og.convert(model, X[:5], target="container"), target="container", out=tmp_path / "pkg",
+                        reference=model, data=X)
+    assert json.loads((folder / "manifest.json").read_text())["service"]["allow_nan_inputs"] == []
+    module = load_score(folder, "knn_nan")
+    module.init()
+    status, body = module.score({"data": [[5.0, None, 50.0]]})
+    assert (status, body["error"]) == (400, "wrong_element_type"), body
+    status, body = module.score({"data": X[:2].tolist()})
+    assert status == 200 and np.allclose(body["variable"], model.predict(X[:2]), rtol=1e-4), body
+
+
 def test_a_null_text_is_the_missing_category_a_one_hot_encoder_learnt(tmp_path: Path) -> None:
     # the service feeds a JSON null in a text column as the text the file reads as the encoder's missing
     # category, as validate and score feed NaN (the model was refused before)
