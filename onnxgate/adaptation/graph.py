@@ -65,7 +65,9 @@ def dtype_to_elem(dtype: Any) -> str:
     return "string"
 
 
-def column_type(model_type: str, declared: str | None, target: Target, column: str | None = None) -> str:
+def column_type(model_type: str, declared: str | None, target: Target, column: str | None = None,
+                tokenized: bool = False) -> str:
+    """The column type of an input the model reads as ``model_type``; ``tokenized``: a text vectorizer reads it."""
     allowed = target.input_types
     if declared is not None:
         if allowed is not None and declared not in allowed:
@@ -81,6 +83,13 @@ def column_type(model_type: str, declared: str | None, target: Target, column: s
         which = f"column {column!r}: " if column else ""
         fix = (" Encode it as numbers before training (a category as integer codes, for instance), or use a "
                "target that takes text (synapse)" if model_type == "string" else "")
+        if model_type == "string" and tokenized:
+            # synapse takes text columns, but not the com.microsoft Tokenizer a text vectorizer needs: converting for
+            # it gave a file its own opset_within_caps check failed (helper-378)
+            fix = (" The model splits it into words with a text vectorizer (CountVectorizer, TfidfVectorizer), whose "
+                   "ONNX Tokenizer is of the domain com.microsoft, which no SQL target's runtime has (synapse takes "
+                   "text columns, not that operator): turn the text into numeric columns before the model, or "
+                   "deploy it to a target that runs it (container, mlflow, onnxruntime)")
         raise UnsupportedModelError(
             f"{which}the model reads {model_type} values, and target {target.name!r} has no column type that "
             f"can be cast to it (allowed: {sorted(allowed)}).{fix}"

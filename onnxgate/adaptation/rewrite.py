@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from onnxgate._graph import first_reader
 from onnxgate._onnx import model_opsets
 from onnxgate.adaptation.graph import (
     FALLBACK_TYPE,
@@ -286,8 +287,9 @@ class Rewrite:
         col = self.ident(col)
         self.user_pairs.append((user_column, col))
         # the refusal names the user's column ('my cat'), not the exporter's name for it ('my_cat')
+        tokenized = model_type == "string" and first_reader(self.proto, orig_name, frozenset({"Tokenizer"})) is not None
         ctype = column_type(model_type, self.declared_type(col) or self.declared.get(orig_name), self.target,
-                            user_column)
+                            user_column, tokenized)
         rank1 = len(shape) == 1
         if col == orig_name and not rank1 and ctype == model_type:
             self.new_inputs.append(vi)

@@ -412,3 +412,22 @@ def test_a_setting_the_graph_cannot_compute_is_refused_in_onnxgates_words(kind: 
                                             remainder="passthrough"), LogisticRegression()).fit(frame, labels)
     with pytest.raises(og.UnsupportedModelError, match=f"^{kind}{message}"):
         og.convert(piped, frame.head(2))
+
+
+def test_a_text_vectorizer_column_refused_for_sql_edge_does_not_send_the_user_to_synapse() -> None:
+    # the refusal said "or use a target that takes text (synapse)", and convert(..., target="synapse") then gave a
+    # file its own check opset_within_caps failed: the vectorizer's Tokenizer is com.microsoft's (helper-378)
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    frame = pd.DataFrame({"notes": _texts(40)[:40], "x": np.arange(40, dtype=np.float64)})
+    model = Pipeline([("ct", ColumnTransformer([("t", TfidfVectorizer(), "notes"), ("n", "passthrough", ["x"])])),
+                      ("lr", LogisticRegression())]).fit(frame, np.arange(40) % 2)
+    with pytest.raises(og.UnsupportedModelError) as err:
+        og.convert(model, frame.head(), target="sql-edge-2.0")
+    message = str(err.value)
+    assert "column 'notes'" in message and "com.microsoft" in message, message
+    assert "(synapse)" not in message and "container" in message, message
