@@ -69,6 +69,17 @@ def column_type(model_type: str, declared: str | None, target: Target, column: s
                 tokenized: bool = False) -> str:
     """The column type of an input the model reads as ``model_type``; ``tokenized``: a text vectorizer reads it."""
     allowed = target.input_types
+    which = f"column {column!r}: " if column else ""
+    if tokenized and target.max_opset is not None and "com.microsoft" not in target.max_opset:
+        # synapse takes text columns, but not the com.microsoft Tokenizer a text vectorizer needs: converting for
+        # it gave a file its own opset_within_caps check failed (helper-378)
+        raise UnsupportedModelError(
+            f"{which}the model splits this text into words with a text vectorizer (CountVectorizer, "
+            "TfidfVectorizer), whose ONNX Tokenizer is of the domain com.microsoft, which target "
+            f"{target.name!r}'s runtime does not have (no SQL target's has it, though synapse takes text columns): "
+            "turn the text into numeric columns before the model, or deploy it to a target that runs it "
+            "(container, mlflow, onnxruntime)"
+        )
     if declared is not None:
         if allowed is not None and declared not in allowed:
             raise InvalidDataError(
@@ -80,16 +91,8 @@ def column_type(model_type: str, declared: str | None, target: Target, column: s
         return model_type
     fallback = FALLBACK_TYPE.get(model_type)
     if fallback is None or fallback not in allowed:
-        which = f"column {column!r}: " if column else ""
         fix = (" Encode it as numbers before training (a category as integer codes, for instance), or use a "
                "target that takes text (synapse)" if model_type == "string" else "")
-        if model_type == "string" and tokenized:
-            # synapse takes text columns, but not the com.microsoft Tokenizer a text vectorizer needs: converting for
-            # it gave a file its own opset_within_caps check failed (helper-378)
-            fix = (" The model splits it into words with a text vectorizer (CountVectorizer, TfidfVectorizer), whose "
-                   "ONNX Tokenizer is of the domain com.microsoft, which no SQL target's runtime has (synapse takes "
-                   "text columns, not that operator): turn the text into numeric columns before the model, or "
-                   "deploy it to a target that runs it (container, mlflow, onnxruntime)")
         raise UnsupportedModelError(
             f"{which}the model reads {model_type} values, and target {target.name!r} has no column type that "
             f"can be cast to it (allowed: {sorted(allowed)}).{fix}"

@@ -431,3 +431,7 @@ def test_a_text_vectorizer_column_refused_for_sql_edge_does_not_send_the_user_to
     message = str(err.value)
     assert "column 'notes'" in message and "com.microsoft" in message, message
     assert "(synapse)" not in message and "container" in message, message
+    # synapse takes text columns: convert for it handed back, without a word, a file synapse's checks refused
+    with pytest.raises(og.UnsupportedModelError, match=r"com\.microsoft") as err:
+        og.convert(model, frame.head(), target="synapse")
+    assert "column 'notes'" in str(err.value) and "container" in str(err.value)
