@@ -84,3 +84,42 @@ def test_a_tree_attribute_holding_two_kinds_of_value_is_refused_and_a_documented
         onnx.checker.check_model(proto)
     with pytest.raises(onnx.checker.ValidationError, match=r"'nodes_values' holds more than one kind of value"):
         check_model(proto)
+
+
+def test_a_tree_model_with_a_metadata_key_twice_is_refused_as_the_full_checker_refuses_it() -> None:
+    """The skeleton keeps the model's metadata (and functions, docs): it left them out, and a tree model holding a
+    metadata key twice passed the check the full checker fails."""
+    proto = _forest()
+    for _ in range(2):
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = "owner", "x"
+    with pytest.raises(onnx.checker.ValidationError):
+        onnx.checker.check_model(proto)
+    with pytest.raises(onnx.checker.ValidationError, match="duplicate keys in metadata_props"):
+        check_model(proto)
+
+
+@pytest.mark.parametrize("name", ["sklearn-diabetes-rf", "sklearn-breast-cancer-lightgbm-pipeline",
+                                  "xgboost-breast-cancer-classifier", "catboost-iris-classifier",
+                                  "lightgbm-wine-classifier"])
+def test_a_tree_model_above_the_size_limit_is_refused_by_its_size_and_one_below_it_passes(name: str) -> None:
+    """check_model bounds a tree model's size without serializing its trees; the bound is never below the
+    size: at the exact size the model passes, one byte less and it is refused naming its size."""
+    from onnxgate._onnx import ModelTooLargeError
+
+    pytest.importorskip(name.split("-")[0] if not name.startswith("sklearn") else "lightgbm")
+    model, X, _ = og.zoo.get(name).build()
+    proto = og.convert(model, X[:5]).model
+    size = proto.ByteSize()
+    check_model(proto, size_limit=size)
+    with pytest.raises(ModelTooLargeError) as err:
+        check_model(proto, size_limit=size - 1)
+    assert err.value.size == size
+
+
+def test_a_converted_tree_model_above_the_limit_is_refused_with_its_size(monkeypatch) -> None:
+    from onnxgate import _onnx
+
+    monkeypatch.setattr(_onnx, "MODEL_BYTES_LIMIT", 4000)
+    with pytest.raises(og.UnsupportedModelError, match=r"the model the sklearn exporter wrote is [\d,]+ bytes"):
+        _forest()

@@ -174,14 +174,16 @@ def _convert(model: Any, sample: Any, *, opset: int | None, target: str | Target
         )
     if tgt is not None and tgt.outputs_tensor_only and not tgt.is_sql:  # a SQL target's adaptation splits its own
         warnings.extend(_split_sequences(proto, tgt))
-    size = proto.ByteSize()
-    if size > _onnx.MODEL_BYTES_LIMIT:  # the checker said "Failed to serialize proto", blaming the exporter
+    # the size is checked before the ONNX checker, which said "Failed to serialize proto", blaming the exporter; both
+    # on one serialization of the model (check_model's size_limit)
+    try:
+        if not _lower_ir_version(proto, warnings):
+            _check(proto, converter.framework)
+    except _onnx.ModelTooLargeError as err:
         raise UnsupportedModelError(
-            _onnx.too_large_message(f"the model the {converter.framework} exporter wrote", size),
+            _onnx.too_large_message(f"the model the {converter.framework} exporter wrote", err.size),
             framework=converter.framework,
-        )
-    if not _lower_ir_version(proto, warnings):
-        _check(proto, converter.framework)
+        ) from None
     warnings.extend(_record_fitted_columns(proto, converter, model, sample))
     renamed = _record_columns(proto, sample)
     if renamed and (tgt is None or not tgt.is_sql):  # a SQL target's adaptation lists its own renames
@@ -369,7 +371,9 @@ def _lower_ir_version(proto: Any, warnings: list[str]) -> bool:
     original = proto.ir_version
     proto.ir_version = wanted
     try:
-        _onnx.check_model(proto)
+        _onnx.check_model(proto, size_limit=_onnx.MODEL_BYTES_LIMIT)
+    except _onnx.ModelTooLargeError:
+        raise
     except Exception as err:  # the graph uses a feature of the newer IR
         proto.ir_version = original
         warnings.append(
@@ -381,11 +385,14 @@ def _lower_ir_version(proto: Any, warnings: list[str]) -> bool:
 
 
 def _check(proto: Any, framework: str) -> None:
-    """The ONNX checker on the converted model (:func:`onnxgate._onnx.check_model`)."""
-    from onnxgate._onnx import check_model
+    """The ONNX checker on the converted model (:func:`onnxgate._onnx.check_model`), which refuses one above
+    :data:`onnxgate._onnx.MODEL_BYTES_LIMIT` first (:class:`onnxgate._onnx.ModelTooLargeError`)."""
+    from onnxgate import _onnx
 
     try:
-        check_model(proto)
+        _onnx.check_model(proto, size_limit=_onnx.MODEL_BYTES_LIMIT)
+    except _onnx.ModelTooLargeError:
+        raise
     except Exception as err:
         raise InvalidModelError(
             f"the {framework} exporter produced a model that fails the ONNX checker: {err}",
