@@ -8,9 +8,17 @@ every ``ai.onnx`` and ``ai.onnx.ml`` operator version up to the runtime's opset 
 types its constraints allow, a one-node model is built here (with the installed ``onnx``'s schemas) and an
 interpreter holding that onnxruntime makes a session of it on the CPU provider, graph optimisations off.
 ``NOT_IMPLEMENTED : Could not find an implementation`` (or ``Failed to find kernel for``) is the runtime saying
-it has no kernel for the node in those types: the table keeps exactly those combinations. A session made means a
-kernel (or a function body the runtime expands into kernels) exists; any other error (a probe this script could not
-make valid) decides nothing, and is counted in the header, never listed as missing.
+it has no kernel for the node (or for a node of the function body it expands the node into) in those types: the
+table keeps exactly those combinations. A session made means a kernel (or a function body the runtime expands into
+kernels) exists; any other error (a probe this script could not make valid) decides nothing, and is counted in the
+header, never listed as missing.
+
+Operators a one-node model cannot probe get a minimal model of their own (``_special_probes``): ``If`` (each branch
+making its value of each type from an outer one), ``Loop`` (a body carrying a value of each type), ``Scan`` (a body
+passing each slice through), ``SequenceMap``, ``Optional``; a missing answer there counts only when it names the
+probed operator (an inner node's decides nothing). ``LSTM``, ``GRU`` and ``RNN`` are also *run*: onnxruntime
+registers their kernels for double, and their compute refuses it ("LSTM operator does not support double yet"):
+that refusal is listed as missing too, since the database refuses the file at PREDICT time all the same.
 
 Usage (each interpreter has ``onnxruntime==X`` and ``numpy<1.24`` installed, e.g. a Python 3.8 virtualenv)::
 
@@ -43,9 +51,17 @@ OUT = ROOT / "onnxgate" / "_kernels.json"
 CAPS = {"1.5": (12, 2, 7), "1.12": (17, 3, 8)}
 #: A cap on the type combinations one operator version is probed with (its constraints' product).
 MAX_COMBOS = 2000
+#: Operators whose kernel is registered for a type its compute refuses ("LSTM operator does not support double
+#: yet"): their probes also run, on ones; the number of gates their weights stack.
+RUN_PROBES = {"LSTM": 4, "GRU": 3, "RNN": 1}
+_NUMPY = {"float": "float32", "double": "float64", "float16": "float16"}
+
+#: A probe: the types its constraints are bound to, the model, and the feeds to run it with (None: session only).
+Probe = tuple[tuple[str, ...], bytes, "list[tuple[str, list[int], str]] | None"]
 
 WORKER = r"""
 import json, sys
+import numpy as np
 import onnxruntime as ort
 index = json.load(open(sys.argv[1]))
 start = int(sys.argv[2])
@@ -55,13 +71,23 @@ options.log_severity_level = 4
 options.intra_op_num_threads = 1
 print(json.dumps({"version": ort.__version__}), flush=True)
 for i in range(start, len(index)):
+    path, op, feeds = index[i]
     try:
-        ort.InferenceSession(index[i], options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
         verdict = "ok"
     except Exception as err:
         text = str(err)
         missing = "Could not find an implementation" in text or "Failed to find kernel for" in text
-        verdict = "missing" if missing else "error:" + text[:160]
+        # a probe with a subgraph: its node's own kernel (an inner node lacking one decides nothing); a one-node
+        # probe: its node's, or that of a node of the function body the runtime expands it into (GreaterOrEqual)
+        verdict = "missing" if missing and (op is None or op in text) else "error:" + text[:160]
+    if verdict == "ok" and feeds is not None:
+        try:
+            session.run(None, {name: np.ones(shape, dtype=dtype) for name, shape, dtype in feeds})
+        except Exception as err:
+            text = str(err)
+            # a kernel registered for the type whose compute refuses it ("LSTM operator does not support double yet")
+            verdict = "missing" if "does not support" in text else "error:run:" + text[:160]
     print(json.dumps({"i": i, "v": verdict}), flush=True)
 """
 
@@ -76,6 +102,9 @@ def _type_proto(text: str, shape: list[int] | None = None) -> onnx.TypeProto | N
     if text.startswith("seq(") and text.endswith(")"):
         inner = _type_proto(text[4:-1])
         return None if inner is None else helper.make_sequence_type_proto(inner)
+    if text.startswith("optional(") and text.endswith(")"):
+        inner = _type_proto(text[9:-1], shape)
+        return None if inner is None else helper.make_optional_type_proto(inner)
     if text.startswith("map(") and text.endswith(")"):
         key, _, value = text[4:-1].partition(",")
         elem, inner = _elem(key), _type_proto(value if "(" in value else f"tensor({value})")
@@ -95,6 +124,8 @@ def _attribute(attr: Any, out_elem: int | None) -> Any:
     A = onnx.AttributeProto
     if attr.name in ("to", "dtype") and kind == A.INT:
         return out_elem if out_elem is not None else 1
+    if attr.name == "to" and kind == A.STRING:  # Cast-1 names the type
+        return onnx.TensorProto.DataType.Name(out_elem or 1)
     if kind == A.INT:
         return 1
     if kind == A.FLOAT:
@@ -121,6 +152,8 @@ def _typing_attributes(schema: Any, binding: dict[str, str]) -> dict[str, Any]:
     or its shape inference refuses it without them)."""
     values = {"strings": ["a", "b"], "int64s": [0, 1], "floats": [0.0, 1.0]}
     name, t1, t2 = schema.name, binding.get("T1", binding.get("T")), binding.get("T2")
+    if name == "MeanVarianceNormalization" and schema.since_version >= 13:
+        return {"axes": [0, 2, 3]}  # onnx's function body (version 13) infers nothing without it
     if schema.domain != "ai.onnx.ml":
         return {}
     if name == "LabelEncoder" and schema.since_version >= 2 and t1 in _ML_SUFFIX and t2 in _ML_SUFFIX:
@@ -134,16 +167,20 @@ def _typing_attributes(schema: Any, binding: dict[str, str]) -> dict[str, Any]:
                 else {"imputed_value_floats": [0.0], "replaced_value_float": 0.0})
     if name == "FeatureVectorizer":
         return {"inputdimensions": [1]}
+    if name == "ZipMap":
+        return {"classlabels_strings": ["a"]} if "string" in (t1 or "") else {"classlabels_int64s": [0]}
     if name in ("TreeEnsembleClassifier", "SVMClassifier", "LinearClassifier"):
         return {"classlabels_strings": ["a", "b"]} if t2 == "tensor(string)" else {"classlabels_ints": [0, 1]} \
             if name != "TreeEnsembleClassifier" else {"classlabels_int64s": [0, 1]}
     return {}
 
 
-def _probes(schema: Any, opsets: list[tuple[str, int]],
-            ir: int) -> tuple[list[str], list[tuple[tuple[str, ...], bytes]]]:
+def _probes(schema: Any, opsets: list[tuple[str, int]], ir: int) -> tuple[list[str], list[Probe]]:
     """The constraints a one-node model of ``schema`` binds, and one model per combination of their types (those
     whose inferred types bind every constraint as asked)."""
+    special = _special_probes(schema, opsets, ir)
+    if special is not None:
+        return special
     if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in schema.attributes.values()):
         return [], []
     option = defs.OpSchema.FormalParameterOption
@@ -162,14 +199,95 @@ def _probes(schema: Any, opsets: list[tuple[str, int]],
     combos = list(itertools.product(*(allowed[c] for c in used)))
     if len(combos) > MAX_COMBOS:
         return used, []
-    made: list[tuple[tuple[str, ...], bytes]] = []
+    made: list[Probe] = []
     for combo in combos:
         for shape in (None, [1, 1, 4, 4], [1]):
             blob = _probe(schema, inputs, outputs, used, on_inputs, combo, shape, opsets, ir)
             if blob is not None:
-                made.append((tuple(combo), blob))
+                made.append((tuple(combo), blob, None))
                 break
     return used, made
+
+
+def _special_probes(schema: Any, opsets: list[tuple[str, int]],
+                    ir: int) -> tuple[list[str], list[Probe]] | None:
+    """Probes a generic one-node model cannot make: control flow (``If``, ``Loop``, ``Scan``, ``SequenceMap``: a
+    subgraph passing the value of each type through), ``Optional`` of each type, and the recurrent operators (their
+    weights shaped, and run); None for any other operator."""
+    name = schema.name
+    if schema.domain != "" or name not in ("If", "Loop", "Scan", "SequenceMap", "Optional", *RUN_PROBES):
+        return None
+    constraint = "S" if name == "SequenceMap" else "T" if name in RUN_PROBES else "V"
+    allowed = next(list(c.allowed_type_strs) for c in schema.type_constraints if c.type_param_str == constraint)
+    made: list[Probe] = []
+    for text in allowed:
+        built = _special_probe(schema, text.replace(" ", ""))
+        if built is None:
+            continue
+        graph, feeds = built
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets],
+                                  ir_version=ir)
+        try:
+            onnx.shape_inference.infer_shapes(model, strict_mode=True)
+        except Exception:
+            continue
+        made.append(((text,), model.SerializeToString(), feeds))
+    return [constraint], made
+
+
+def _special_probe(schema: Any, text: str) -> tuple[onnx.GraphProto, Any] | None:
+    """The graph probing ``schema`` with its constraint bound to the type ``text``, and its run's feeds."""
+    name, vi = schema.name, helper.make_value_info
+    proto = _type_proto(text)
+    if proto is None:
+        return None
+    bool_scalar = helper.make_tensor_type_proto(onnx.TensorProto.BOOL, [])
+    int_scalar = helper.make_tensor_type_proto(onnx.TensorProto.INT64, [])
+    if name == "If":  # each branch makes the value from an outer one (onnxruntime refuses an outer value returned)
+        kind = proto.WhichOneof("value")
+        make = {"tensor_type": "Identity", "sequence_type": "SequenceConstruct", "optional_type": "Optional"}[kind]
+        inner = {"tensor_type": proto, "sequence_type": proto.sequence_type.elem_type,
+                 "optional_type": proto.optional_type.elem_type}[kind]
+        then, other = (helper.make_graph([helper.make_node(make, ["x"], [out])], out, [], [vi(out, proto)])
+                       for out in ("then_out", "else_out"))
+        node = helper.make_node("If", ["c"], ["y"], then_branch=then, else_branch=other)
+        return helper.make_graph([node], "probe", [vi("c", bool_scalar), vi("x", inner)], [vi("y", proto)]), None
+    if name == "Loop":  # the body carries the value through
+        body = helper.make_graph([helper.make_node("Identity", ["c_in"], ["c_out"])], "body",
+                                 [vi("i", int_scalar), vi("c_in", bool_scalar), vi("v_in", proto)],
+                                 [vi("c_out", bool_scalar), vi("v_in", proto)])
+        node = helper.make_node("Loop", ["m", "c", "x"], ["y"], body=body)
+        inputs = [vi("m", int_scalar), vi("c", bool_scalar), vi("x", proto)]
+        return helper.make_graph([node], "probe", inputs, [vi("y", proto)]), None
+    if name == "Scan":  # one scan input, each slice a scan output
+        if not proto.HasField("tensor_type"):
+            return None
+        elem = proto.tensor_type.elem_type
+        batch = [1] if schema.since_version == 8 else []
+        body = helper.make_graph([helper.make_node("Identity", ["e"], ["e_out"])], "body",
+                                 [helper.make_tensor_value_info("e", elem, [1])],
+                                 [helper.make_tensor_value_info("e_out", elem, [1])])
+        node = helper.make_node("Scan", ([""] if batch else []) + ["x"], ["y"], body=body, num_scan_inputs=1)
+        x = helper.make_tensor_value_info("x", elem, [*batch, 2, 1])
+        return helper.make_graph([node], "probe", [x], [helper.make_tensor_value_info("y", elem, None)]), None
+    if name == "SequenceMap":  # each element through
+        inner = proto.sequence_type.elem_type
+        body = helper.make_graph([helper.make_node("Identity", ["e"], ["e_out"])], "body", [vi("e", inner)],
+                                 [vi("e_out", inner)])
+        node = helper.make_node("SequenceMap", ["x"], ["y"], body=body)
+        return helper.make_graph([node], "probe", [vi("x", proto)], [vi("y", proto)]), None
+    if name == "Optional":
+        node = helper.make_node("Optional", ["x"], ["y"])
+        return helper.make_graph([node], "probe", [vi("x", proto)],
+                                 [vi("y", helper.make_optional_type_proto(proto))]), None
+    if text[7:-1] not in _NUMPY:  # a recurrent operator, run on ones
+        return None
+    elem, gates = proto.tensor_type.elem_type, RUN_PROBES[name]
+    shapes = {"X": [1, 1, 1], "W": [1, gates, 1], "R": [1, gates, 1]}
+    node = helper.make_node(name, list(shapes), ["Y"], hidden_size=1)
+    graph = helper.make_graph([node], "probe", [helper.make_tensor_value_info(k, elem, v) for k, v in shapes.items()],
+                              [helper.make_tensor_value_info("Y", elem, None)])
+    return graph, [(k, v, _NUMPY[text[7:-1]]) for k, v in shapes.items()]
 
 
 def _probe(schema: Any, inputs: list[Any], outputs: list[Any], used: list[str], on_inputs: set[str],
@@ -182,9 +300,11 @@ def _probe(schema: Any, inputs: list[Any], outputs: list[Any], used: list[str], 
     out_elem = None
     if out_only:
         proto = _type_proto(binding[out_only[0]])
-        if proto is None or not proto.HasField("tensor_type"):
+        if proto is None:
             return None
-        out_elem = proto.tensor_type.elem_type
+        if proto.HasField("sequence_type") and proto.sequence_type.elem_type.HasField("tensor_type"):
+            proto = proto.sequence_type.elem_type  # SequenceEmpty's dtype
+        out_elem = proto.tensor_type.elem_type if proto.HasField("tensor_type") else None
     graph_inputs, names = [], []
     for k, p in enumerate(inputs):
         if p.option == option.Optional:
@@ -216,10 +336,11 @@ def _probe(schema: Any, inputs: list[Any], outputs: list[Any], used: list[str], 
     for name, p in zip(out_names, outputs):
         want = binding.get(p.type_str, p.type_str)
         got = types.get(name)
-        if got is None and (p.type_str not in binding or p.type_str in on_inputs):
+        if got is None and (p.type_str not in binding or p.type_str in on_inputs or schema.name in ("ZipMap", "Cast")):
+            # (Cast-1 and ZipMap have no inference function: their attributes fix the type)
             # no inference function (most ai.onnx.ml operators): the output's type is fixed, or an input's
             got = _type_proto(want)
-        if got is None or _type_text(got) != want.replace(" ", ""):
+        if got is None or short(_type_text(got)) != short(want):
             return None
         graph_outputs.append(helper.make_value_info(name, got))
     model.graph.output.extend(graph_outputs)
@@ -237,6 +358,8 @@ def _type_text(proto: onnx.TypeProto) -> str:
         return f"seq({_type_text(proto.sequence_type.elem_type)})"
     if kind == "map_type":
         return f"map({names.get(proto.map_type.key_type, '?')},{_type_text(proto.map_type.value_type)})"
+    if kind == "optional_type":
+        return f"optional({_type_text(proto.optional_type.elem_type)})"
     return "?"
 
 
@@ -247,16 +370,17 @@ def _schemas(ai_cap: int, ml_cap: int) -> list[Any]:
     return sorted(found, key=lambda s: (s.domain, s.name, s.since_version))
 
 
-def _run(python: str, models: list[bytes], work: Path) -> tuple[str, list[str]]:
-    """Each model's verdict in the interpreter ``python``: ``ok``, ``missing`` or ``error:...``; a crash of the
+def _run(python: str, models: list[tuple[str | None, bytes, Any]], work: Path) -> tuple[str, list[str]]:
+    """Each model's verdict in the interpreter ``python`` (each with the ``Op(version)`` a missing kernel's answer
+    must name, None for a one-node model, and its feeds): ``ok``, ``missing`` or ``error:...``; a crash of the
     runtime on one model is that model's ``error:crash`` and the rest go on in a new process."""
-    paths = []
-    for i, blob in enumerate(models):
+    rows = []
+    for i, (op, blob, feeds) in enumerate(models):
         path = work / f"{i}.onnx"
         path.write_bytes(blob)
-        paths.append(str(path))
+        rows.append([str(path), op, feeds])
     index = work / "index.json"
-    index.write_text(json.dumps(paths))
+    index.write_text(json.dumps(rows))
     verdicts: list[str] = []
     version = "?"
     while len(verdicts) < len(models):
@@ -277,14 +401,16 @@ def build(runtimes: dict[str, str]) -> dict[str, Any]:
     table: dict[str, Any] = {
         "source": ("generated by scripts/gen_kernel_table.py: one-node models per (operator version, types) made "
                    "into sessions by each onnxruntime release (PyPI wheel, CPUExecutionProvider, optimisations "
-                   "off); 'missing' lists the type combinations it answered 'Could not find an implementation' for"),
+                   "off; If, Loop, Scan, SequenceMap, Optional in minimal models of their own); 'missing' lists the "
+                   "type combinations it answered 'Could not find an implementation' for (LSTM, GRU, RNN: also run "
+                   "on ones, and 'does not support' a type)"),
         "onnx_schemas": onnx.__version__,
         "runtimes": {},
     }
     for line, python in sorted(runtimes.items()):
         ai_cap, ml_cap, ir = CAPS[line]
         plan: list[tuple[Any, list[str], tuple[str, ...]]] = []
-        models: list[bytes] = []
+        models: list[tuple[str | None, bytes, Any]] = []
         unprobed: list[str] = []
         for schema in _schemas(ai_cap, ml_cap):
             opsets = ([("", schema.since_version)] if schema.domain == "" else
@@ -292,9 +418,10 @@ def build(runtimes: dict[str, str]) -> dict[str, Any]:
             used, made = _probes(schema, opsets, ir)
             if not made:
                 unprobed.append(f"{schema.domain or 'ai.onnx'}.{schema.name}-{schema.since_version}")
-            for combo, blob in made:
+            for combo, blob, feeds in made:
                 plan.append((schema, used, combo))
-                models.append(blob)
+                inner = schema.name in ("If", "Loop", "Scan", "SequenceMap")
+                models.append((f"{schema.name}({schema.since_version})" if inner else None, blob, feeds))
         with tempfile.TemporaryDirectory() as tmp:
             version, verdicts = _run(python, models, Path(tmp))
         ops: dict[str, Any] = {}
