@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from onnxgate._onnx import canonical_domain, model_opsets, node_subgraphs, types_inferred
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
     import onnx
 
@@ -99,11 +99,20 @@ def short_type(proto: onnx.TypeProto) -> str | None:
     return None
 
 
-def _graphs(graph: Any, path: str = "") -> Iterator[tuple[str, Any]]:
-    yield path, graph
-    for node in graph.node:
-        for attr_name, sub in node_subgraphs(node):
-            yield from _graphs(sub, f"{path}{node.name or node.op_type}.{attr_name}/")
+def _graphs_with(typed: Any, graph: Any, path: str = "") -> Iterator[tuple[str, Any, Any]]:
+    """``typed`` (a copy of ``graph`` shape inference typed) and its subgraphs, depth first, each with where it is
+    (``"If_1.then_branch/"``) and the same graph of the original (None where the copy's nodes are not the
+    original's: a node there is named, not rewritten)."""
+    if graph is not None and [n.op_type for n in typed.node] != [n.op_type for n in graph.node]:
+        graph = None
+    yield path, typed, graph
+    for k, node in enumerate(typed.node):
+        subs = list(node_subgraphs(node))
+        originals = list(node_subgraphs(graph.node[k])) if graph is not None else []
+        if len(originals) != len(subs):
+            originals = [("", None)] * len(subs)
+        for (attr_name, sub), (_, original) in zip(subs, originals, strict=True):
+            yield from _graphs_with(sub, original, f"{path}{node.name or node.op_type}.{attr_name}/")
 
 
 def _binding(node: Any, schema: Any, types: Mapping[str, str]) -> dict[str, str]:
@@ -139,11 +148,12 @@ def kernel_gaps(model: onnx.ModelProto, runtime: str) -> list[KernelGap]:
     the onnxruntime ``runtime`` names has no CPU kernel for; empty when the table has no entry for that runtime.
 
     Types come from ONNX's shape inference (a value it cannot type decides nothing). The model is not changed."""
-    return [gap for gap, _, _ in _gaps(model, runtime)]
+    return [gap for gap, _, _, _ in _gaps(model, runtime)]
 
 
-def _gaps(model: onnx.ModelProto, runtime: str) -> list[tuple[KernelGap, int | None, Mapping[str, Any]]]:
-    """:func:`kernel_gaps`, each with the node's index in the main graph (None in a subgraph) and its table entry."""
+def _gaps(model: onnx.ModelProto, runtime: str) -> list[tuple[KernelGap, Any, int, Mapping[str, Any]]]:
+    """:func:`kernel_gaps`, each with the graph of ``model`` holding the node (the main graph or a subgraph; None
+    when the typed copy's subgraphs do not match the model's), the node's index in it and its table entry."""
     from onnx import defs
 
     line = release_line(runtime)
@@ -155,8 +165,8 @@ def _gaps(model: onnx.ModelProto, runtime: str) -> list[tuple[KernelGap, int | N
     typed = types_inferred(model)
     opsets = model_opsets(model)
     types: dict[str, str] = {}
-    gaps: list[tuple[KernelGap, int | None, Mapping[str, Any]]] = []
-    for path, graph in _graphs(typed.graph):
+    gaps: list[tuple[KernelGap, Any, int, Mapping[str, Any]]] = []
+    for path, graph, original in _graphs_with(typed.graph, model.graph):
         _add_types(graph, types)
         for index, node in enumerate(graph.node):
             domain = canonical_domain(node.domain)
@@ -177,43 +187,37 @@ def _gaps(model: onnx.ModelProto, runtime: str) -> list[tuple[KernelGap, int | N
             if _lacks(entry, combo):
                 gap = KernelGap(f"{path}{node.name or '<unnamed>'}", node.op_type, label, int(schema.since_version),
                                 dict(zip(entry["constraints"], combo)), probed)
-                gaps.append((gap, None if path else index, entry))
+                gaps.append((gap, original, index, entry))
     return gaps
 
 
 def compute_in_float32(model: onnx.ModelProto, runtime: str) -> list[KernelGap]:
-    """Make each main-graph node that ``runtime``'s onnxruntime has no double kernel for, but a float one, compute in
-    float32 between Casts (its double inputs cast to float32, its outputs back to double), in place; returns the
-    nodes changed.
+    """Make each node that ``runtime``'s onnxruntime has no double kernel for, but a float one, compute in float32
+    between Casts (its double inputs cast to float32, its outputs back to double), in place; returns the nodes
+    changed.
 
     tf2onnx does this for a float64 ``Log`` (onnxruntime 1.5 had no double one); a file for a SQL target holds more
-    (``Where``, ``Sigmoid``, ``Tanh``, ``Relu`` in 1.5; ``IsNaN`` in 1.12), each refused by the database at PREDICT
-    time. float32 keeps about 7 digits: parity against the model says whether that is enough. A node whose other
-    types also lack a kernel, or one in a subgraph, is left as it is (validate's ``operators_supported`` names it)."""
+    (``Where``, ``Sigmoid``, ``Tanh``, ``Relu`` in 1.5; ``IsNaN`` in 1.12; ``LSTM``, ``GRU``), each refused by the
+    database at PREDICT time. float32 keeps about 7 digits: parity against the model says whether that is enough. A
+    node in a subgraph (an If's branch, a Loop's or Scan's body) is rewritten in that subgraph: its Casts read what
+    it read (an outer scope's value, the subgraph's own input) and give back the names it gave (a subgraph's output
+    keeps its name and type), under names no scope of the file uses. A node whose other types also lack a kernel is
+    left as it is (validate's ``operators_supported`` names it)."""
     from onnx import TensorProto, helper
 
     changed: list[KernelGap] = []
-    gaps = [(g, i, e) for g, i, e in _gaps(model, runtime) if i is not None and "double" in g.types.values()]
+    gaps = [(g, graph, i, e) for g, graph, i, e in _gaps(model, runtime)
+            if graph is not None and "double" in g.types.values()]
     if not gaps:
         return changed
     typed = _value_types(model)
-    used = {name for node in model.graph.node for name in (*node.input, *node.output)}
-    used |= {v.name for v in (*model.graph.input, *model.graph.output)} | {t.name for t in model.graph.initializer}
-
-    def fresh(base: str) -> str:
-        name, k = base, 0
-        while name in used:
-            k += 1
-            name = f"{base}_{k}"
-        used.add(name)
-        return name
-
-    placed: dict[int, tuple[list[Any], list[Any]]] = {}  # node index -> (Casts before it, Casts after it)
-    for gap, index, entry in gaps:
+    fresh = _fresh_names(model)
+    placed: dict[int, tuple[Any, dict[int, tuple[list[Any], list[Any]]]]] = {}  # graph -> node index -> Casts
+    for gap, graph, index, entry in gaps:
         as_float = tuple("float" if t == "double" else t for t in gap.types.values())
         if _lacks(entry, as_float):
             continue
-        node = model.graph.node[index]
+        node = graph.node[index]
         before, after = [], []
         for k, name in enumerate(node.input):
             if name and typed.get(name) == "double":
@@ -227,18 +231,41 @@ def compute_in_float32(model: onnx.ModelProto, runtime: str) -> list[KernelGap]:
                 after.append(helper.make_node("Cast", [inner], [name], to=TensorProto.DOUBLE,
                                               name=fresh(f"{node.name or node.op_type}_out{k}_float64")))
                 node.output[k] = inner
-        placed[index] = (before, after)
+        placed.setdefault(id(graph), (graph, {}))[1][index] = (before, after)
         changed.append(gap)
-    nodes = list(model.graph.node)
-    del model.graph.node[:]
-    for index, node in enumerate(nodes):
-        before, after = placed.get(index, ([], []))
-        model.graph.node.extend([*before, node, *after])
+    for graph, at in placed.values():
+        nodes = list(graph.node)
+        del graph.node[:]
+        for index, node in enumerate(nodes):
+            before, after = at.get(index, ([], []))
+            graph.node.extend([*before, node, *after])
     from onnxgate._narrowing import declare_float32_nodes
 
     # onnxgate wrote these narrowings, saying so: validate names only those put there after it
-    declare_float32_nodes(model, [cast for before, _ in placed.values() for cast in before])
+    declare_float32_nodes(model, [cast for _, at in placed.values() for before, _ in at.values() for cast in before])
     return changed
+
+
+def _fresh_names(model: onnx.ModelProto) -> Callable[[str], str]:
+    """A function giving ``base`` (or ``base_1``...) as a name no value or node of any of ``model``'s graphs has, nor
+    one it gave before: a name new to a subgraph may not shadow an outer scope's."""
+    from onnxgate._onnx import all_graphs
+
+    used: set[str] = set()
+    for graph in all_graphs(model.graph):
+        used |= {name for node in graph.node for name in (*node.input, *node.output, node.name)}
+        used |= {v.name for v in (*graph.input, *graph.output, *graph.value_info)}
+        used |= {t.name for t in graph.initializer}
+
+    def fresh(base: str) -> str:
+        name, k = base, 0
+        while name in used:
+            k += 1
+            name = f"{base}_{k}"
+        used.add(name)
+        return name
+
+    return fresh
 
 
 def float32_where_the_target_lacks_double(model: onnx.ModelProto, target: Target) -> list[str]:
@@ -268,34 +295,24 @@ def label_encoders_by_position(model: onnx.ModelProto, runtime: str) -> list[Ker
     float32) is written as a float to float LabelEncoder: validate passed on the installed onnxruntime and the
     database refused the file. The lookup is the same (the same keys, in the same order, in a kernel of the same
     key type: a NaN key matches no input in any release, -0.0 matches 0.0), and the value is the one the node gave,
-    bit for bit: the rewrite is exact. A node in a subgraph is left as it is (validate's ``operators_supported``
-    names it)."""
+    bit for bit: the rewrite is exact. A node in a subgraph is rewritten there (its table of values an initializer
+    of that subgraph), under names no scope of the file uses."""
     import numpy as np
     from onnx import helper, numpy_helper
 
-    gaps = [(g, i, e) for g, i, e in _gaps(model, runtime)
-            if i is not None and g.op == "LabelEncoder" and g.domain == "ai.onnx.ml" and g.since_version == 2]
+    gaps = [(g, graph, i, e) for g, graph, i, e in _gaps(model, runtime)
+            if graph is not None and g.op == "LabelEncoder" and g.domain == "ai.onnx.ml" and g.since_version == 2]
     if not gaps:
         return []
-    used = {name for node in model.graph.node for name in (*node.input, *node.output)}
-    used |= {v.name for v in (*model.graph.input, *model.graph.output)} | {t.name for t in model.graph.initializer}
-
-    def fresh(base: str) -> str:
-        name, k = base, 0
-        while name in used:
-            k += 1
-            name = f"{base}_{k}"
-        used.add(name)
-        return name
-
+    fresh = _fresh_names(model)
     dtypes = {"float": np.float32, "int64": np.int64, "string": object}
     changed: list[KernelGap] = []
-    placed: dict[int, list[Any]] = {}  # node index -> the nodes replacing it
-    for gap, index, entry in gaps:
+    placed: dict[int, tuple[Any, dict[int, list[Any]]]] = {}  # graph -> node index -> the nodes replacing it
+    for gap, graph, index, entry in gaps:
         key_type, value_type = gap.types.get("T1"), gap.types.get("T2")
         if key_type not in _LABEL_SUFFIX or value_type not in _LABEL_SUFFIX or _lacks(entry, (key_type, "int64")):
             continue
-        node = model.graph.node[index]
+        node = graph.node[index]
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         keys = attrs.get(f"keys_{_LABEL_SUFFIX[key_type]}")
         values = attrs.get(f"values_{_LABEL_SUFFIX[value_type]}")
@@ -316,7 +333,7 @@ def label_encoders_by_position(model: onnx.ModelProto, runtime: str) -> list[Ker
         if value_type == "string":
             table = np.array([v.decode() if isinstance(v, bytes) else str(v) for v in table], dtype=object)
         table_name = fresh(f"{label}_values")
-        model.graph.initializer.append(numpy_helper.from_array(table, table_name))
+        graph.initializer.append(numpy_helper.from_array(table, table_name))
         position = fresh(f"{label}_position")
         lookup_attrs: dict[str, Any] = {f"keys_{_LABEL_SUFFIX[key_type]}": list(keys),
                                         "values_int64s": list(range(len(keys))), "default_int64": len(keys)}
@@ -324,14 +341,13 @@ def label_encoders_by_position(model: onnx.ModelProto, runtime: str) -> list[Ker
                                   name=fresh(f"{label}_by_position"), **lookup_attrs)
         gather = helper.make_node("Gather", [table_name, position], [node.output[0]], axis=0,
                                   name=fresh(f"{label}_value"))
-        placed[index] = [lookup, gather]
+        placed.setdefault(id(graph), (graph, {}))[1][index] = [lookup, gather]
         changed.append(gap)
-    if not placed:
-        return changed
-    nodes = list(model.graph.node)
-    del model.graph.node[:]
-    for index, node in enumerate(nodes):
-        model.graph.node.extend(placed.get(index, [node]))
+    for graph, at in placed.values():
+        nodes = list(graph.node)
+        del graph.node[:]
+        for index, node in enumerate(nodes):
+            graph.node.extend(at.get(index, [node]))
     return changed
 
 
@@ -355,9 +371,12 @@ def rewrite_for_target_kernels(model: onnx.ModelProto, target: Target) -> list[s
 
 
 def _value_types(model: onnx.ModelProto) -> dict[str, str]:
+    """The type of each value of ``model``'s graphs (its subgraphs too) as the table writes it."""
+    from onnxgate._onnx import all_graphs
 
     found: dict[str, str] = {}
-    _add_types(types_inferred(model).graph, found)
+    for graph in all_graphs(types_inferred(model).graph):
+        _add_types(graph, found)
     return found
 
 

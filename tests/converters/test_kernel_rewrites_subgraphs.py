@@ -1,0 +1,119 @@
+"""Nodes a SQL target's onnxruntime lacks inside a subgraph (an If's branch, a Loop's body): validate named them, and
+convert/adapt rewrote only the main graph's, so the file for sql-edge-1.0/2.0 or synapse stayed refused. The float32
+rewrite and the LabelEncoder rewrite now work in subgraphs too, their new names clashing with no scope's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+import onnxgate as og
+from onnxgate._kernels import compute_in_float32, kernel_gaps, label_encoders_by_position
+
+
+def _if_and_loop() -> onnx.ModelProto:
+    """``y = If(sum(x) > 0, sigmoid(x), tanh(x))`` (branches reading the outer ``x``), then a Loop of 2 steps
+    carrying ``v = sigmoid(v)`` from ``y``, on a double column; the main graph already holds ``x_as_float32`` and
+    ``v_float32``, the names a rewrite in a subgraph would pick first. (The Loop is given its condition: onnxruntime
+    1.5.2 crashes loading a Loop without one.)"""
+    vi = helper.make_tensor_value_info
+    then = helper.make_graph([helper.make_node("Sigmoid", ["x"], ["t"], name="then_sigmoid")], "then", [],
+                             [vi("t", TensorProto.DOUBLE, None)])
+    other = helper.make_graph([helper.make_node("Tanh", ["x"], ["e"], name="else_tanh")], "else", [],
+                              [vi("e", TensorProto.DOUBLE, None)])
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["c_in"], ["c_out"]), helper.make_node("Sigmoid", ["v_in"], ["v"], name="step")],
+        "body",
+        [vi("i", TensorProto.INT64, []), vi("c_in", TensorProto.BOOL, []), vi("v_in", TensorProto.DOUBLE, None)],
+        [vi("c_out", TensorProto.BOOL, []), vi("v", TensorProto.DOUBLE, None)])
+    nodes = [
+        helper.make_node("ReduceSum", ["x"], ["total"], keepdims=0, name="total_node"),
+        helper.make_node("Greater", ["total", "zero"], ["positive"], name="positive_node"),
+        helper.make_node("If", ["positive"], ["y"], then_branch=then, else_branch=other, name="branch"),
+        helper.make_node("Loop", ["steps", "go", "y"], ["z"], body=body, name="repeat"),
+        helper.make_node("Abs", ["x"], ["x_as_float32"], name="taken_1"),
+        helper.make_node("Add", ["z", "x_as_float32"], ["v_float32"], name="taken_2"),
+        helper.make_node("Identity", ["v_float32"], ["out"], name="out_node"),
+    ]
+    graph = helper.make_graph(nodes, "g", [vi("x", TensorProto.DOUBLE, ["N", 1])], [vi("out", TensorProto.DOUBLE,
+                                                                                       ["N", 1])],
+                              [helper.make_tensor("zero", TensorProto.DOUBLE, [], [0.0]),
+                               helper.make_tensor("steps", TensorProto.INT64, [], [2]),
+                               helper.make_tensor("go", TensorProto.BOOL, [], [True])])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)], ir_version=7)
+
+
+def _run(model: onnx.ModelProto, feeds: dict[str, Any]) -> np.ndarray:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return np.asarray(session.run(None, feeds)[0])
+
+
+def _names(model: onnx.ModelProto) -> list[str]:
+    from onnxgate._onnx import all_graphs
+
+    return [name for g in all_graphs(model.graph) for n in g.node for name in n.output]
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_double_nodes_in_if_branches_and_a_loop_body_compute_in_float32_for_sql_edge_1_0(sign: float) -> None:
+    model = _if_and_loop()
+    assert sorted(g.node for g in kernel_gaps(model, "onnxruntime 1.5.3")) == [
+        "branch.else_branch/else_tanh", "branch.then_branch/then_sigmoid", "repeat.body/step"]
+    x = sign * np.linspace(0.1, 3.0, 7).reshape(-1, 1)
+    want = _run(model, {"x": x})
+    changed = compute_in_float32(model, "onnxruntime 1.5.3")
+    assert sorted(g.op for g in changed) == ["Sigmoid", "Sigmoid", "Tanh"]
+    assert not kernel_gaps(model, "onnxruntime 1.5.3")
+    onnx.checker.check_model(model, full_check=True)
+    names = _names(model)
+    assert len(names) == len(set(names))  # no new name shadows another scope's (x_as_float32, v_float32)
+    got = _run(model, {"x": x})
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def test_adapt_for_sql_edge_1_0_rewrites_the_subgraphs_and_validate_passes_operators_supported() -> None:
+    model = _if_and_loop()
+    failed = og.validate(model, target="sql-edge-1.0").check("operators_supported")
+    assert not failed.passed and "then_sigmoid" in failed.message
+    adapted = og.adapt(model, "sql-edge-1.0")
+    assert og.validate(adapted, target="sql-edge-1.0").check("operators_supported").passed
+
+
+def _label_encoder_in_branch(keys: list[float], values: list[float]) -> onnx.ModelProto:
+    """``If(flag, LabelEncoder(x) (float to float), x)``: the encoder in the then-branch reads the outer ``x``."""
+    vi = helper.make_tensor_value_info
+    encode = helper.make_node("LabelEncoder", ["x"], ["codes"], domain="ai.onnx.ml", name="codes_node",
+                              keys_floats=keys, values_floats=values, default_float=-7.5)
+    then = helper.make_graph([encode], "then", [], [vi("codes", TensorProto.FLOAT, None)])
+    other = helper.make_graph([helper.make_node("Identity", ["x"], ["same"])], "else", [],
+                              [vi("same", TensorProto.FLOAT, None)])
+    nodes = [helper.make_node("If", ["flag"], ["y"], then_branch=then, else_branch=other, name="branch"),
+             helper.make_node("Identity", ["y"], ["codes_position"], name="taken")]
+    graph = helper.make_graph(nodes, "g", [vi("x", TensorProto.FLOAT, ["N", 1]), vi("flag", TensorProto.BOOL, [])],
+                              [vi("codes_position", TensorProto.FLOAT, ["N", 1])])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12), helper.make_opsetid("ai.onnx.ml", 2)],
+                             ir_version=7)
+
+
+def test_a_float_label_encoder_in_an_if_branch_is_rewritten_there_giving_the_same_values() -> None:
+    model = _label_encoder_in_branch([0.0, 1.5, 3.0], [10.25, -1.0, 2.5])
+    x = np.array([[0.0], [1.5], [3.0], [17.0], [np.nan]], dtype=np.float32)
+    want = _run(model, {"x": x, "flag": np.array(True)})
+    for runtime in ("onnxruntime 1.12.1", "onnxruntime 1.5.3"):
+        assert [g.node for g in kernel_gaps(model, runtime)] == ["branch.then_branch/codes_node"]
+    changed = label_encoders_by_position(model, "onnxruntime 1.12.1")
+    assert [g.node for g in changed] == ["branch.then_branch/codes_node"]
+    for runtime in ("onnxruntime 1.12.1", "onnxruntime 1.5.3"):
+        assert not kernel_gaps(model, runtime), runtime
+    onnx.checker.check_model(model, full_check=True)
+    names = _names(model)
+    assert len(names) == len(set(names))  # the lookup's output is not the main graph's codes_position
+    np.testing.assert_array_equal(_run(model, {"x": x, "flag": np.array(True)}), want)
+    np.testing.assert_array_equal(_run(model, {"x": x, "flag": np.array(False)}), x)
