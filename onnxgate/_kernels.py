@@ -255,7 +255,7 @@ def _fresh_names(model: onnx.ModelProto) -> Callable[[str], str]:
     for graph in all_graphs(model.graph):
         used |= {name for node in graph.node for name in (*node.input, *node.output, node.name)}
         used |= {v.name for v in (*graph.input, *graph.output, *graph.value_info)}
-        used |= {t.name for t in graph.initializer}
+        used |= {t.name for t in graph.initializer} | {t.values.name for t in graph.sparse_initializer}
 
     def fresh(base: str) -> str:
         name, k = base, 0
@@ -318,7 +318,10 @@ def label_encoders_by_position(model: onnx.ModelProto, runtime: str) -> list[Ker
         values = attrs.get(f"values_{_LABEL_SUFFIX[value_type]}")
         expected = {f"keys_{_LABEL_SUFFIX[key_type]}", f"values_{_LABEL_SUFFIX[value_type]}",
                     f"default_{_LABEL_SUFFIX[value_type][:-1]}"}
-        if keys is None or values is None or len(keys) != len(values) or set(attrs) - expected:
+        # a node of no keys is left as it is (operators_supported names it): an empty list of keys is no attribute
+        # onnxruntime 1.12 loads ("'values_int64s' is expected to have field 'ints'"), and onnx's helper cannot
+        # type one ("Could not infer attribute `keys_floats` type from empty iterator", a traceback)
+        if not keys or values is None or len(keys) != len(values) or set(attrs) - expected:
             continue
         default = attrs.get(f"default_{_LABEL_SUFFIX[value_type][:-1]}", _LABEL_DEFAULT[value_type])
         # a key given twice (0.0 and -0.0 are one key) takes its first value in onnxruntime 1.32, its last in 1.5 and

@@ -158,3 +158,62 @@ def test_package_adapt_of_a_float32_file_rewrites_the_label_encoder_and_the_dry_
     assert not kernel_gaps(onnx.load("pkg/model.onnx"), "onnxruntime 1.12.1")
     pytest.importorskip("duckdb")
     assert main(["sql-dryrun", "pkg", "--data", "rows.csv", "--reference", "model.joblib", "--trust-pickle"]) == 0
+
+
+@pytest.mark.parametrize("kind", ["label_encoder", "double"])
+def test_a_rewrite_takes_no_name_a_subgraph_already_uses(kind: str) -> None:
+    # the names the rewrite adds were checked against the main graph only: an If branch defining 'codes_values'
+    # (or 'x_as_float32') made the rewritten file fail to load, "Graph must be in single static assignment (SSA)
+    # form, however 'codes_values' has been used as output names multiple times"
+    from onnx import TensorProto, helper, numpy_helper
+
+    from onnxgate._kernels import compute_in_float32, label_encoders_by_position
+
+    if kind == "label_encoder":
+        elem, taken = TensorProto.FLOAT, ["codes_values", "codes_position"]
+        node = helper.make_node("LabelEncoder", ["x"], ["y"], domain="ai.onnx.ml", name="codes",
+                                keys_floats=[1.0, 2.0], values_floats=[10.0, 20.0], default_float=7.5)
+        x = np.array([[1.0], [2.0], [5.0]], dtype=np.float32)
+        rewrite = label_encoders_by_position
+    else:
+        elem, taken = TensorProto.DOUBLE, ["x_as_float32", "y_float32"]
+        node = helper.make_node("IsNaN", ["x"], ["y"], name="nan")
+        x = np.array([[1.0], [np.nan]], dtype=np.float64)
+        rewrite = compute_in_float32
+    value = helper.make_tensor_value_info
+    branch = helper.make_graph([helper.make_node("Identity", ["x"], [taken[0]]),
+                                helper.make_node("Identity", [taken[0]], [taken[1]])], "then", [],
+                               [value(taken[1], elem, [None, 1])])
+    other = helper.make_graph([helper.make_node("Identity", ["x"], ["other"])], "else", [],
+                              [value("other", elem, [None, 1])])
+    flag = helper.make_node("Constant", [], ["flag"], value=numpy_helper.from_array(np.array(True)))
+    branches = helper.make_node("If", ["flag"], ["z"], then_branch=branch, else_branch=other)
+    out_type = TensorProto.BOOL if kind == "double" else elem
+    graph = helper.make_graph([node, flag, branches], "g", [value("x", elem, [None, 1])],
+                              [value("y", out_type, [None, 1]), value("z", elem, [None, 1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("ai.onnx.ml", 2)],
+                              ir_version=7)
+    want = _run(model, x) if kind == "label_encoder" else np.isnan(x)
+    assert [g.node for g in rewrite(model, "onnxruntime 1.12.1")] == [node.name]
+    np.testing.assert_array_equal(_run(model, x), want)
+
+
+def test_a_label_encoder_of_no_keys_is_left_for_validate_to_name_instead_of_failing_adapt() -> None:
+    # every input takes the default (onnxruntime 1.32 runs it): og.adapt for SQL Edge raised onnx's "Could not infer
+    # attribute `keys_floats` type from empty iterator" writing the lookup; now the node is left as it is, and
+    # validate's operators_supported names it for the target as for any node the database lacks
+    import onnx
+    from onnx import TensorProto, helper
+
+    model = _label_encoder({}, {"default_float": 3.0}, TensorProto.FLOAT, TensorProto.FLOAT)
+    node = model.graph.node[0]
+    node.attribute.extend([helper.make_attribute(name, [], attr_type=onnx.AttributeProto.FLOATS)
+                           for name in ("keys_floats", "values_floats")])
+    x = np.array([[1.0], [np.nan]], dtype=np.float32)
+    np.testing.assert_array_equal(_run(model, x), [[3.0], [3.0]])
+
+    adapted = og.adapt(model, "sql-edge-2.0")
+
+    assert [n.op_type for n in adapted.graph.node if n.domain == "ai.onnx.ml"] == ["LabelEncoder"]
+    report = og.validate(adapted, target="sql-edge-2.0", data=x)
+    assert not report.check("operators_supported").passed
