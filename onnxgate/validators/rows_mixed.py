@@ -606,8 +606,9 @@ def _gathers_rows(node: Any, shapes: Mapping[str, Any], constants: Mapping[str, 
     return node.input[0], f"picks rows of the batch by position along axis {rows}, the batch's rows"
 
 
-#: A Slice's end at or past this reads to the end of its axis (exporters write INT32_MAX or INT64_MAX).
-_TO_THE_END = 2**31 - 1
+#: A Slice's end at or past this reads to the end of its axis, for any batch scored (exporters write INT32_MAX or
+#: INT64_MAX; tf2onnx writes 1e9 for an open end of a strided slice with steps, ``x[:, ::2]``, ``x[:, ::-1]``).
+_TO_THE_END = 10**9
 
 
 def _slices_rows(node: Any, shapes: Mapping[str, Any], constants: Mapping[str, Any],
@@ -712,7 +713,7 @@ def _row_op_keeps(node: Any, shapes: Mapping[str, Any], constants: Mapping[str, 
     if op == "TfIdfVectorizer":
         return answer([ROWS, inferred(0, 2)[1]]) if rank == 2 and rows == 0 else {}
     if op == "Tokenizer" and rank <= 2 and _pads_unread(node, consumers) and not (
-            rank == 2 and _grams_across_cells(node, consumers)):
+            rank == 2 and dims[1] != 1 and _grams_across_cells(node, consumers)):
         return answer([*dims, None])
     return {}
 
@@ -852,7 +853,8 @@ def _row_op_mixes(node: Any, shapes: Mapping[str, Any],
         # position i: each row gets the value of its place in the batch, and of the batch's size
         return read, (f"takes one of its {len(_per_feature_values(node))} per-feature values by position along "
                       f"axis {rows}, the batch's rows: each row gets the value of its place in the batch")
-    if op == "Tokenizer" and len(dims) == 2 and rows == 0 and _grams_across_cells(node, consumers or {}):
+    if op == "Tokenizer" and len(dims) == 2 and rows == 0 and dims[1] != 1 and _grams_across_cells(
+            node, consumers or {}):  # [N, 1]: one cell a row, its pads after its last token, no n-gram across
         return read, ("pads each cell of a row to the longest cell of the batch's rows, and a TfIdfVectorizer counts "
                       "n-grams across the cells: whether a cell's last token and the next cell's first are adjacent "
                       "depends on the other rows")

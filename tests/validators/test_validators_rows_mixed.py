@@ -501,6 +501,10 @@ def _sliced(starts, ends, axes=None, steps=None, opset=17):
     ([0, 0], [2**63 - 1, 1], [0, 1], None, 17, False),  # every row, the first column: x[:, :1]
     ([0], [1], [-1], None, 17, False),  # the first column only
     ([0], [2**31 - 1], [0], [1], 17, False),  # every row
+    ([0], [1], [-2], None, 17, True),  # axis -2 of [N, 4]: the rows
+    ([10**9], [-10**9], [0], [-1], 17, True),  # the rows reversed as tf2onnx writes it (x[::-1])
+    # every row, every other column: tf2onnx's x[:, ::2] (an open end is 1e9 in its strided slices with steps)
+    ([0, 0], [10**9, 10**9], [0, 1], [1, 2], 17, False),
 ])
 def test_a_slice_keeping_some_of_the_batchs_rows_is_named(starts, ends, axes, steps, opset, mixes):
     # a Slice of the rows by constant bounds is a constant Gather of them: 'x - x[0:1]' was not named (a Gather of
@@ -510,6 +514,22 @@ def test_a_slice_keeping_some_of_the_batchs_rows_is_named(starts, ends, axes, st
     assert [f["op_type"] for f in found] == (["Slice"] if mixes else []), found
     if mixes:
         assert "of the batch by position along axis 0, the batch's rows" in found[0]["why"]
+
+
+def test_a_tokenizer_of_one_text_cell_a_row_counting_bigrams_is_not_said_to_mix_rows():
+    # a [N, 1] text has one cell a row: its pads come after its last token, and no bigram reads across cells, so the
+    # row's counts are its own (the scan named it as [N, 2]'s, and validate said a row's answer may depend on others)
+    def bigrams(cells):
+        return _graph([
+            helper.make_node("Tokenizer", ["x"], ["tokens"], domain="com.microsoft", mark=0, pad_value="#",
+                             mincharnum=1, separators=[" "]),
+            helper.make_node("Flatten", ["tokens"], ["flat"], axis=1),
+            helper.make_node("TfIdfVectorizer", ["flat"], ["y"], mode="TF", min_gram_length=2, max_gram_length=2,
+                             max_skip_count=0, ngram_counts=[0, 0], ngram_indexes=[0], pool_strings=["a", "b"])],
+            [helper.make_tensor_value_info("x", TensorProto.STRING, ["N", cells])])
+
+    assert scan_rows(bigrams(1)) == RowsScan()
+    assert [f["op_type"] for f in scan_rows(bigrams(2)).mixed] == ["Tokenizer"]
 
 
 @pytest.fixture(scope="module")
