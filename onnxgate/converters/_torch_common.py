@@ -147,9 +147,11 @@ def eval_mode(model: Any, updated: list[str] | None = None, *, calls_forward: bo
     flags = [(m, m.training) for _, m in named]
     kept = KeptState(model, named)
     # every module in eval mode already and switched by torch's own train(): eval() would change nothing (it
-    # sets each flag through nn.Module.__setattr__, 0.02 ms of each of a conversion's three calls)
+    # sets each flag through nn.Module.__setattr__, 0.02 ms of each of a conversion's three calls). An eval() or
+    # train() set on the instance (model.eval = ...) is the module's own as much as its class's: it is called
     switch = (any(flag for _, flag in flags) or type(model).eval is not _MODULE_MODES[1]
-              or any(type(m).train is not _MODULE_MODES[0] for m, _ in flags))
+              or "eval" in getattr(model, "__dict__", {})
+              or any(type(m).train is not _MODULE_MODES[0] or "train" in getattr(m, "__dict__", {}) for m, _ in flags))
     try:
         if switch:
             model.eval()

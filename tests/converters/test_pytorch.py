@@ -2642,3 +2642,34 @@ def test_a_module_redefining_named_buffers_keeps_its_state_and_is_told() -> None
     conv = og.convert(model, np.ones((4, 3), dtype=np.float32), opset=17)
     assert float(model.calls) == 0
     assert any("'calls'" in w and "updates" in w for w in conv.warnings)
+
+
+class _DeployScale(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(3, 2)
+        self.scale = 1.0
+
+    def forward(self, x: Any) -> Any:
+        return self.linear(x) * self.scale
+
+
+def test_an_eval_set_on_the_instance_is_called_in_eval_mode_too() -> None:
+    # onnxgate skips eval() on a module in eval mode already where torch's own eval() and train() would run; an
+    # eval() set on the instance (model.eval = ..., as one on the class is called) was skipped too, and the file scored
+    # what model.eval() does not: here 1x the linear layer where the module, once model.eval() is called, answers 2x
+    import types
+
+    model = _DeployScale().eval()
+
+    def deploy(self: Any) -> Any:
+        self.scale = 2.0
+        return torch.nn.Module.eval(self)
+
+    model.eval = types.MethodType(deploy, model)  # type: ignore[method-assign]
+    x = np.arange(12, dtype=np.float32).reshape(4, 3)
+    conv = og.convert(model, x, opset=17)
+    model.eval()
+    with torch.no_grad():
+        want = model(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(_session(conv.model).run(None, {"input": x})[0], want, rtol=1e-5, atol=1e-6)
