@@ -10,7 +10,10 @@ implementation" for (and the double ``LSTM`` and ``GRU`` whose kernel refuses do
 only for a combination the table lists: a combination the generator could not probe (one its model could not make
 valid, counted as undecided in the table's header) is never one. Control flow (``If``, ``Loop``, ``Scan``),
 sequences and optionals are probed, in minimal models of their own: both releases have them in every type they
-could be built in.
+could be built in. The table also lists the combinations whose valid model (one the installed onnxruntime loads) the
+old runtime refuses with a type error (a float16 ``SplitToSequence``, an int16 ``Range`` in 1.5), with its reason,
+and the ``Loop`` forms it refuses: onnxruntime 1.5.2 crashes (segmentation fault) loading a Loop without a ``cond``
+input, anywhere in the file (1.12.1 loads it).
 """
 
 from __future__ import annotations
@@ -32,8 +35,8 @@ if TYPE_CHECKING:
     from onnxgate.targets import Target
 
 __all__ = ["KernelGap", "compute_in_float32", "float32_where_the_target_lacks_double", "kernel_gaps",
-           "kernel_table_runtime", "label_encoders_by_position", "label_encoders_the_target_lacks", "release_line",
-           "rewrite_for_target_kernels"]
+           "kernel_table_runtime", "label_encoders_by_position", "label_encoders_the_target_lacks",
+           "loops_given_a_cond", "loops_the_target_refuses", "release_line", "rewrite_for_target_kernels"]
 
 _TABLE = Path(__file__).with_name("_kernels.json")
 _RELEASE = re.compile(r"onnxruntime (\d+)\.(\d+)")
@@ -54,9 +57,23 @@ class KernelGap:
     types: Mapping[str, str]
     #: The onnxruntime that lacks it (``"onnxruntime 1.5.2"``: the table's probed release).
     runtime: str
+    #: Why that runtime refuses the node when it has a kernel but refuses it all the same (its type error, or a
+    #: crash on the Loop's form); None: it has no kernel for these types.
+    reason: str | None = None
+    #: The Loop's form the runtime refuses (``"no cond"``, ``"neither"``); None for a refusal of types.
+    form: str | None = None
 
     def types_text(self) -> str:
         return ", ".join(f"{name}={value}" for name, value in self.types.items())
+
+    def described(self) -> str:
+        """``'Erf_3' (Erf-9, T=double)``, ``'loop' (Loop-11 without a cond input): <reason>``."""
+        if self.form is not None:
+            left_out = {"no cond": "a cond input", "no trip count": "a trip count",
+                        "neither": "a trip count nor a cond input"}[self.form]
+            return f"{self.node!r} ({self.op}-{self.since_version} without {left_out}): {self.reason}"
+        said = f": {self.reason}" if self.reason else ""
+        return f"{self.node!r} ({self.op}-{self.since_version}, {self.types_text()}){said}"
 
 
 def release_line(runtime: str) -> str | None:
@@ -177,7 +194,14 @@ def _gaps(model: onnx.ModelProto, runtime: str) -> list[tuple[KernelGap, Any, in
             except Exception:
                 continue  # operators_exist_at_opset names it
             label = "ai.onnx" if domain == "" else domain
-            entry = operators.get(f"{label}|{node.op_type}|{schema.since_version}")
+            key = f"{label}|{node.op_type}|{schema.since_version}"
+            form = _loop_form(node) if key.startswith("ai.onnx|Loop|") else None
+            refused = table.get("refused_forms", {}).get(key, {})
+            if form in refused:
+                gap = KernelGap(f"{path}{node.name or '<unnamed>'}", node.op_type, label, int(schema.since_version),
+                                {}, probed, refused[form], form)
+                gaps.append((gap, original, index, {}))
+            entry = operators.get(key)
             if entry is None:
                 continue
             bound = _binding(node, schema, types)
@@ -186,9 +210,18 @@ def _gaps(model: onnx.ModelProto, runtime: str) -> list[tuple[KernelGap, Any, in
             combo = tuple(bound[c] for c in entry["constraints"])
             if _lacks(entry, combo):
                 gap = KernelGap(f"{path}{node.name or '<unnamed>'}", node.op_type, label, int(schema.since_version),
-                                dict(zip(entry["constraints"], combo)), probed)
+                                dict(zip(entry["constraints"], combo)), probed,
+                                entry.get("refused", {}).get(",".join(combo)))
                 gaps.append((gap, original, index, entry))
     return gaps
+
+
+def _loop_form(node: Any) -> str | None:
+    """Which of a Loop's optional inputs ``node`` leaves out (``"no cond"``, ``"no trip count"``, ``"neither"``);
+    None when it gives both."""
+    trip = len(node.input) > 0 and bool(node.input[0])
+    cond = len(node.input) > 1 and bool(node.input[1])
+    return None if trip and cond else "no cond" if trip else "no trip count" if cond else "neither"
 
 
 def compute_in_float32(model: onnx.ModelProto, runtime: str) -> list[KernelGap]:
@@ -207,7 +240,7 @@ def compute_in_float32(model: onnx.ModelProto, runtime: str) -> list[KernelGap]:
 
     changed: list[KernelGap] = []
     gaps = [(g, graph, i, e) for g, graph, i, e in _gaps(model, runtime)
-            if graph is not None and "double" in g.types.values()]
+            if graph is not None and g.form is None and "double" in g.types.values()]
     if not gaps:
         return changed
     typed = _value_types(model)
@@ -367,10 +400,69 @@ def label_encoders_the_target_lacks(model: onnx.ModelProto, target: Target) -> l
             f"for their key and value types: {shown}"]
 
 
+def loops_given_a_cond(model: onnx.ModelProto, runtime: str) -> list[KernelGap]:
+    """Give each ``Loop`` whose form (no ``cond`` input) ``runtime``'s onnxruntime refuses a constant true ``cond``
+    (a ``Constant`` node before it, in the graph holding it, under a name no scope uses), in place, when the form it
+    then has is one the runtime takes; returns the nodes changed.
+
+    onnxruntime 1.5.2 crashes (segmentation fault) making a session of a Loop without a cond, in the main graph or a
+    subgraph. Every onnxruntime starts such a Loop's condition at true and then reads its body's cond output, as for
+    a Loop given one (measured in 1.12.1 and 1.32: a Loop of trip count 10 without a cond, whose body's cond turns
+    false after 5 iterations, runs 5, as with a true cond; the ONNX spec would ignore the body's cond): the rewritten
+    Loop runs the iterations the original ran in the installed onnxruntime."""
+    from onnx import TensorProto, helper
+
+    line = release_line(runtime)
+    table = _table().get(line) if line else None
+    refused: Mapping[str, Any] = table.get("refused_forms", {}) if table else {}
+    gaps = [(g, graph, i) for g, graph, i, _ in _gaps(model, runtime)
+            if graph is not None and g.form in ("no cond", "neither")]
+    if not gaps:
+        return []
+    fresh = _fresh_names(model)
+    changed: list[KernelGap] = []
+    placed: dict[int, tuple[Any, dict[int, Any]]] = {}  # graph -> node index -> the Constant before it
+    for gap, graph, index in gaps:
+        after = "both" if gap.form == "no cond" else "no trip count"
+        if after in refused.get(f"{gap.domain}|{gap.op}|{gap.since_version}", {}):
+            continue
+        node = graph.node[index]
+        label = node.name or node.op_type
+        cond = fresh(f"{label}_cond")
+        constant = helper.make_node("Constant", [], [cond], name=fresh(f"{label}_cond_true"),
+                                    value=helper.make_tensor(cond, TensorProto.BOOL, [], [True]))
+        inputs = list(node.input) + [""] * max(0, 2 - len(node.input))
+        inputs[1] = cond
+        del node.input[:]
+        node.input.extend(inputs)
+        placed.setdefault(id(graph), (graph, {}))[1][index] = constant
+        changed.append(gap)
+    for graph, at in placed.values():
+        nodes = list(graph.node)
+        del graph.node[:]
+        for index, node in enumerate(nodes):
+            graph.node.extend([at[index], node] if index in at else [node])
+    return changed
+
+
+def loops_the_target_refuses(model: onnx.ModelProto, target: Target) -> list[str]:
+    """:func:`loops_given_a_cond` for ``target``'s onnxruntime, in place; returns the warning naming the nodes."""
+    changed = loops_given_a_cond(model, target.runtime)
+    if not changed:
+        return []
+    nodes = [repr(g.node) for g in changed]
+    shown = ", ".join(nodes[:8]) + (f" and {len(nodes) - 8} more" if len(nodes) > 8 else "")
+    return [f"{len(changed)} Loop node(s) without a cond input get a constant true one (onnxruntime runs the same "
+            f"iterations): target {target.name!r} runs {target.runtime}, and {changed[0].runtime} refuses a Loop "
+            f"without one ({changed[0].reason}): {shown}"]
+
+
 def rewrite_for_target_kernels(model: onnx.ModelProto, target: Target) -> list[str]:
     """Each rewrite of ``model`` (in place) into nodes ``target``'s older onnxruntime has kernels for: double nodes
-    computed in float32 between Casts, LabelEncoders looking up positions; returns their warnings."""
-    return [*float32_where_the_target_lacks_double(model, target), *label_encoders_the_target_lacks(model, target)]
+    computed in float32 between Casts, LabelEncoders looking up positions, Loops given the cond input they lack;
+    returns their warnings."""
+    return [*float32_where_the_target_lacks_double(model, target), *label_encoders_the_target_lacks(model, target),
+            *loops_the_target_refuses(model, target)]
 
 
 def _value_types(model: onnx.ModelProto) -> dict[str, str]:

@@ -11,7 +11,17 @@ interpreter holding that onnxruntime makes a session of it on the CPU provider, 
 it has no kernel for the node (or for a node of the function body it expands the node into) in those types: the
 table keeps exactly those combinations. A session made means a kernel (or a function body the runtime expands into
 kernels) exists; any other error (a probe this script could not make valid) decides nothing, and is counted in the
-header, never listed as missing.
+header, never listed as missing, unless the old runtime refuses a *valid* model for its types: the same model loads
+in the reference onnxruntime (``--reference``, the installed one by default) and the old one's answer is a type error
+(``Type Error``, a type ``bound to different types``, a ``Mismatched attribute type`` of a Cast it inserted: a float16
+``SplitToSequence`` or ``Split-2``, an int16 ``Range``). Those combinations are listed as missing too, with the
+runtime's reason (``"refused"``): the database refuses the user's file all the same. Other answers (a crash, an index
+error, a locale the machine lacks) depend on the probe's form or the machine, not the types: they decide nothing.
+
+``Loop`` is also probed in the forms its optional inputs allow (no ``cond``, no trip count, neither): onnxruntime
+1.5.2 crashes (segmentation fault) making a session of a Loop without a ``cond``, which 1.12.1 and the reference
+load; a form the old runtime refuses and the reference loads (its Loop with both inputs loading in the old one) is
+listed under ``"refused_forms"`` with the reason.
 
 Operators a one-node model cannot probe get a minimal model of their own (``_special_probes``): ``If`` (each branch
 making its value of each type from an outer one), ``Loop`` (a body carrying a value of each type), ``Scan`` (a body
@@ -23,7 +33,7 @@ that refusal is listed as missing too, since the database refuses the file at PR
 Usage (each interpreter has ``onnxruntime==X`` and ``numpy<1.24`` installed, e.g. a Python 3.8 virtualenv)::
 
     python scripts/gen_kernel_table.py --runtime 1.5=/tmp/ort1.5.2/bin/python \\
-        --runtime 1.12=/tmp/ort1.12.1/bin/python
+        --runtime 1.12=/tmp/ort1.12.1/bin/python [--reference PYTHON]
 
 The key (``1.5``) is the release line a target's ``runtime`` names (``"onnxruntime 1.5.3"``); the interpreter's
 onnxruntime version is written in the header. ``--check`` compares instead of writing.
@@ -80,14 +90,14 @@ for i in range(start, len(index)):
         missing = "Could not find an implementation" in text or "Failed to find kernel for" in text
         # a probe with a subgraph: its node's own kernel (an inner node lacking one decides nothing); a one-node
         # probe: its node's, or that of a node of the function body the runtime expands it into (GreaterOrEqual)
-        verdict = "missing" if missing and (op is None or op in text) else "error:" + text[:160]
+        verdict = "missing" if missing and (op is None or op in text) else "error:" + text[:600]
     if verdict == "ok" and feeds is not None:
         try:
             session.run(None, {name: np.ones(shape, dtype=dtype) for name, shape, dtype in feeds})
         except Exception as err:
             text = str(err)
             # a kernel registered for the type whose compute refuses it ("LSTM operator does not support double yet")
-            verdict = "missing" if "does not support" in text else "error:run:" + text[:160]
+            verdict = "missing" if "does not support" in text else "error:run:" + text[:600]
     print(json.dumps({"i": i, "v": verdict}), flush=True)
 """
 
@@ -373,7 +383,7 @@ def _schemas(ai_cap: int, ml_cap: int) -> list[Any]:
 def _run(python: str, models: list[tuple[str | None, bytes, Any]], work: Path) -> tuple[str, list[str]]:
     """Each model's verdict in the interpreter ``python`` (each with the ``Op(version)`` a missing kernel's answer
     must name, None for a one-node model, and its feeds): ``ok``, ``missing`` or ``error:...``; a crash of the
-    runtime on one model is that model's ``error:crash`` and the rest go on in a new process."""
+    runtime on one model is that model's ``error:crash:<exit status>`` and the rest go on in a new process."""
     rows = []
     for i, (op, blob, feeds) in enumerate(models):
         path = work / f"{i}.onnx"
@@ -393,17 +403,73 @@ def _run(python: str, models: list[tuple[str | None, bytes, Any]], work: Path) -
             else:
                 verdicts.append(row["v"])
         if len(verdicts) < len(models) and proc.returncode != 0:
-            verdicts.append("error:crash")
+            verdicts.append(f"error:crash:{proc.returncode}")
     return version, verdicts
 
 
-def build(runtimes: dict[str, str]) -> dict[str, Any]:
+#: A Loop's forms besides both inputs given: which of its optional inputs (trip count, cond) it leaves out.
+LOOP_FORMS = {"no cond": ("m", ""), "no trip count": ("", "c"), "neither": ("", "")}
+#: An old runtime's answer saying the probe's *types* are refused (not its form, nor the machine).
+_TYPE_REFUSAL = re.compile(r"Type Error|bound to different types|Mismatched attribute type")
+
+
+def _loop_form_probes(schema: Any, opsets: list[tuple[str, int]], ir: int) -> list[tuple[str, bytes]]:
+    """``Loop`` (float32 carried) with both optional inputs given (``"both"``) and in each form of
+    :data:`LOOP_FORMS`; [] for any other operator."""
+    if schema.domain != "" or schema.name != "Loop":
+        return []
+    vi, tensor = helper.make_value_info, onnx.TensorProto
+    value = helper.make_tensor_type_proto(tensor.FLOAT, [1])
+    made = []
+    for form, (m, c) in {"both": ("m", "c"), **LOOP_FORMS}.items():
+        body = helper.make_graph([helper.make_node("Identity", ["c_in"], ["c_out"])], "body",
+                                 [vi("i", helper.make_tensor_type_proto(tensor.INT64, [])),
+                                  vi("c_in", helper.make_tensor_type_proto(tensor.BOOL, [])), vi("v_in", value)],
+                                 [vi("c_out", helper.make_tensor_type_proto(tensor.BOOL, [])), vi("v_in", value)])
+        node = helper.make_node("Loop", [m, c, "x"], ["y"], body=body)
+        inits = [helper.make_tensor("m", tensor.INT64, [], [1]), helper.make_tensor("c", tensor.BOOL, [], [True])]
+        graph = helper.make_graph([node], "probe", [vi("x", value)], [vi("y", value)], inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets],
+                                  ir_version=ir)
+        made.append((form, model.SerializeToString()))
+    return made
+
+
+def reason(verdict: str) -> str:
+    """An old runtime's refusal as the table records it: its message without the error code, the file's path, the
+    source location and the addresses (the same on every run), at most 200 characters."""
+    if verdict.startswith("error:crash:"):
+        status = int(verdict.rsplit(":", 1)[1])
+        signal = {-11: " (segmentation fault)", -6: " (abort)"}.get(status, "")
+        return f"the process crashes making the session: exit status {status}{signal}"
+    text = verdict.removeprefix("error:").removeprefix("run:")
+    text = re.sub(r"\[ONNXRuntimeError\] : \d+ : \w+ : ", "", text)
+    text = re.sub(r"Load model from \S+ failed:", "", text)
+    text = re.sub(r"\(0x[0-9a-f]+(_\d+)?\)", "()", text)
+    if "Type Error" in text:  # the type error itself, not the C++ frames it came through
+        text = text[text.rfind("Type Error"):]
+    elif "Mismatched attribute type" in text:
+        text = text[text.find("Mismatched attribute type"):]
+    text = re.sub(r"/onnxruntime_src/\S+:\d+ ", "", text).strip()
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def refused_for_its_types(old: str, reference: str) -> bool:
+    """Whether an old runtime's undecided answer ``old`` refuses a valid model for its types: the reference
+    onnxruntime made a session of it (``reference`` is ``ok``) and ``old`` is a type error (a crash, an index error,
+    a locale the machine lacks depend on the probe's form or the machine: they decide nothing)."""
+    return reference == "ok" and not old.startswith("error:crash") and _TYPE_REFUSAL.search(old) is not None
+
+
+def build(runtimes: dict[str, str], reference: str = sys.executable) -> dict[str, Any]:
     table: dict[str, Any] = {
         "source": ("generated by scripts/gen_kernel_table.py: one-node models per (operator version, types) made "
                    "into sessions by each onnxruntime release (PyPI wheel, CPUExecutionProvider, optimisations "
                    "off; If, Loop, Scan, SequenceMap, Optional in minimal models of their own); 'missing' lists the "
                    "type combinations it answered 'Could not find an implementation' for (LSTM, GRU, RNN: also run "
-                   "on ones, and 'does not support' a type)"),
+                   "on ones, and 'does not support' a type), and those whose valid model (loaded by the reference "
+                   "onnxruntime) it refused with a type error ('refused': its reason); 'refused_forms': the Loop "
+                   "forms (optional inputs left out) it refuses"),
         "onnx_schemas": onnx.__version__,
         "runtimes": {},
     }
@@ -411,6 +477,8 @@ def build(runtimes: dict[str, str]) -> dict[str, Any]:
         ai_cap, ml_cap, ir = CAPS[line]
         plan: list[tuple[Any, list[str], tuple[str, ...]]] = []
         models: list[tuple[str | None, bytes, Any]] = []
+        forms: list[tuple[Any, str]] = []
+        form_models: list[tuple[str | None, bytes, Any]] = []
         unprobed: list[str] = []
         for schema in _schemas(ai_cap, ml_cap):
             opsets = ([("", schema.since_version)] if schema.domain == "" else
@@ -422,12 +490,24 @@ def build(runtimes: dict[str, str]) -> dict[str, Any]:
                 plan.append((schema, used, combo))
                 inner = schema.name in ("If", "Loop", "Scan", "SequenceMap")
                 models.append((f"{schema.name}({schema.since_version})" if inner else None, blob, feeds))
+            for form, blob in _loop_form_probes(schema, opsets, ir):
+                forms.append((schema, form))
+                form_models.append((f"{schema.name}({schema.since_version})", blob, None))
         with tempfile.TemporaryDirectory() as tmp:
-            version, verdicts = _run(python, models, Path(tmp))
+            version, verdicts = _run(python, [*models, *form_models], Path(tmp))
+            verdicts, form_verdicts = verdicts[: len(models)], verdicts[len(models):]
+            # the undecided probes (and Loop forms) a valid model: the reference onnxruntime makes a session of it
+            again = [k for k, v in enumerate(verdicts) if v not in ("ok", "missing")]
+            again_forms = [k for k, v in enumerate(form_verdicts) if v != "ok"]
+            (Path(tmp) / "reference").mkdir()
+            _, checked = _run(reference, [models[k] for k in again] + [form_models[k] for k in again_forms],
+                              Path(tmp) / "reference")
+        on_reference = dict(zip(again, checked[: len(again)]))
+        forms_on_reference = dict(zip(again_forms, checked[len(again):]))
         ops: dict[str, Any] = {}
         schemas: dict[str, Any] = {}
-        counts = {"ok": 0, "missing": 0, "undecided": 0}
-        for (schema, used, combo), verdict in zip(plan, verdicts):
+        counts = {"ok": 0, "missing": 0, "refused": 0, "undecided": 0}
+        for k, ((schema, used, combo), verdict) in enumerate(zip(plan, verdicts)):
             key = f"{schema.domain or 'ai.onnx'}|{schema.name}|{schema.since_version}"
             entry = ops.setdefault(key, {"constraints": used, "missing": []})
             schemas[key] = schema
@@ -436,13 +516,25 @@ def build(runtimes: dict[str, str]) -> dict[str, Any]:
                 counts["missing"] += 1
             elif verdict == "ok":
                 counts["ok"] += 1
+            elif refused_for_its_types(verdict, on_reference.get(k, "")):
+                entry["missing"].append([short(t) for t in combo])
+                entry.setdefault("refused", {})[",".join(short(t) for t in combo)] = reason(verdict)
+                counts["refused"] += 1
             else:
                 counts["undecided"] += 1
+        refused_forms: dict[str, dict[str, str]] = {}
+        both = {f"ai.onnx|Loop|{schema.since_version}": v for (schema, form), v in zip(forms, form_verdicts)
+                if form == "both"}
+        for k, ((schema, form), verdict) in enumerate(zip(forms, form_verdicts)):
+            key = f"ai.onnx|Loop|{schema.since_version}"
+            if form != "both" and verdict != "ok" and both.get(key) == "ok" and forms_on_reference.get(k) == "ok":
+                refused_forms.setdefault(key, {})[form] = reason(verdict)
         table["runtimes"][line] = {
             "onnxruntime": version,
             "caps": {"ai.onnx": ai_cap, "ai.onnx.ml": ml_cap, "ir": ir},
             "probes": counts,
             "unprobed": unprobed,
+            "refused_forms": refused_forms,
             "operators": {k: _compact(v, schemas[k]) for k, v in sorted(ops.items()) if v["missing"]},
         }
     return table
@@ -460,10 +552,11 @@ def _compact(entry: dict[str, Any], schema: Any) -> dict[str, Any]:
     allowed = {c.type_param_str: [short(t) for t in c.allowed_type_strs] for c in schema.type_constraints}
     missing = {tuple(m) for m in entry["missing"]}
     rest = [list(c) for c in itertools.product(*(allowed[c] for c in constraints)) if c not in missing]
+    refused = {"refused": entry["refused"]} if "refused" in entry else {}
     if not rest:
-        return {"constraints": constraints, "missing": "all"}
+        return {"constraints": constraints, "missing": "all", **refused}
     if len(rest) < len(missing):
-        return {"constraints": constraints, "all_but": rest}
+        return {"constraints": constraints, "all_but": rest, **refused}
     return entry
 
 
@@ -476,7 +569,7 @@ def render(table: dict[str, Any]) -> str:
     runtime_items = list(table["runtimes"].items())
     for r, (line, data) in enumerate(runtime_items):
         lines.append(f"{json.dumps(line)}: {{")
-        for key in ("onnxruntime", "caps", "probes", "unprobed"):
+        for key in ("onnxruntime", "caps", "probes", "unprobed", "refused_forms"):
             lines.append(f"{json.dumps(key)}: {json.dumps(data[key])},")
         lines.append('"operators": {')
         op_items = list(data["operators"].items())
@@ -494,13 +587,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runtime", action="append", required=True, metavar="LINE=PYTHON",
                         help="a release line (1.5, 1.12) and an interpreter holding that onnxruntime")
+    parser.add_argument("--reference", default=sys.executable, metavar="PYTHON",
+                        help="an interpreter holding a newer onnxruntime: a probe it loads is a valid model "
+                             "(default: this one)")
     parser.add_argument("--check", action="store_true", help="fail when the stored table differs")
     args = parser.parse_args(argv)
     runtimes = dict(item.split("=", 1) for item in args.runtime)
     unknown = sorted(set(runtimes) - set(CAPS))
     if unknown:
         parser.error(f"unknown release line(s) {unknown}; expected some of {sorted(CAPS)}")
-    text = render(build(runtimes))
+    text = render(build(runtimes, args.reference))
     if args.check:
         if OUT.read_text() != text:
             print(f"{OUT.relative_to(ROOT)} is out of date: run scripts/gen_kernel_table.py", file=sys.stderr)

@@ -510,21 +510,27 @@ def _kernel_gaps_verdict(gaps: list[Any], target: Target, details: dict[str, Any
     table = "" if _release_of(target.runtime) == probed.removeprefix("onnxruntime ") else f" (table of {probed})"
     offenders = [
         {"node": g.node, "op_type": g.op, "domain": g.domain, "since_version": g.since_version,
-         "types": dict(g.types), "runtime": g.runtime, "error": f"no CPU kernel of {g.op}-{g.since_version} "
-         f"for {g.types_text()}"}
+         "types": dict(g.types), "runtime": g.runtime,
+         "error": g.reason if g.reason else f"no CPU kernel of {g.op}-{g.since_version} for {g.types_text()}",
+         **({"form": g.form} if g.form else {})}
         for g in gaps
     ]
-    parts = [f"{g.node!r} ({g.op}-{g.since_version}, {g.types_text()})" for g in gaps]
-    double = any(t == "double" for g in gaps for t in g.types.values())
-    fix = (
-        "Convert in float32 (convert --precision float32 for scikit-learn; a float32 TensorFlow, Keras or PyTorch "
-        "model), or compute these nodes in float32 between Casts"
-        if double
-        else "Cast these nodes' inputs to a type it has a kernel for (float32, int64), or convert at another opset"
-    )
+    parts = [g.described() for g in gaps]
+    fixes = []
+    if any(t == "double" for g in gaps for t in g.types.values()):
+        fixes.append("Convert in float32 (convert --precision float32 for scikit-learn; a float32 TensorFlow, Keras "
+                     "or PyTorch model), or compute these nodes in float32 between Casts")
+    elif any(g.form is None for g in gaps):
+        fixes.append("Cast these nodes' inputs to a type it has a kernel for (float32, int64), or convert at "
+                     "another opset")
+    if any(g.form is not None for g in gaps):
+        fixes.append(f"Give each Loop a cond input, a constant true (onnxruntime runs the same iterations): "
+                     f"onnxgate adapt --target {target.name} does it")
+    kinds = ("has no CPU kernel for" if all(g.reason is None for g in gaps)
+             else "refuses" if all(g.reason is not None for g in gaps) else "lacks or refuses")
     message = (
-        f"target {target.name!r} runs {target.runtime}, which has no CPU kernel for {len(gaps)} node(s){table}: "
-        f"{_join(parts)}; the database refuses the file at PREDICT time. {fix}."
+        f"target {target.name!r} runs {target.runtime}, which {kinds} {len(gaps)} node(s){table}: "
+        f"{_join(parts)}; the database refuses the file at PREDICT time. {'. '.join(fixes)}."
     )
     return CheckResult("operators_supported", False, message, {**details, "offenders": offenders,
                                                                  "kernel_table": gaps[0].runtime})

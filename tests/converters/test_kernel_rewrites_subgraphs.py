@@ -117,3 +117,67 @@ def test_a_float_label_encoder_in_an_if_branch_is_rewritten_there_giving_the_sam
     assert len(names) == len(set(names))  # the lookup's output is not the main graph's codes_position
     np.testing.assert_array_equal(_run(model, {"x": x, "flag": np.array(True)}), want)
     np.testing.assert_array_equal(_run(model, {"x": x, "flag": np.array(False)}), x)
+
+
+def _loop_without_cond(*, trip: bool, in_branch: bool) -> onnx.ModelProto:
+    """``v += 1`` while ``v < 5`` (the body's cond), trip count 10 (or none), by a Loop without a ``cond`` input, in the
+    main graph or an If's then-branch; the main graph already holds ``loop_node_cond``, the name a rewrite picks
+    first."""
+    vi = helper.make_tensor_value_info
+    body = helper.make_graph(
+        [helper.make_node("Add", ["v_in", "one"], ["v"]), helper.make_node("Less", ["v", "five"], ["c_out"])],
+        "body", [vi("i", TensorProto.INT64, []), vi("c_in", TensorProto.BOOL, []), vi("v_in", TensorProto.FLOAT, [1])],
+        [vi("c_out", TensorProto.BOOL, [1]), vi("v", TensorProto.FLOAT, [1])],
+        [helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0]),
+         helper.make_tensor("five", TensorProto.FLOAT, [1], [5.0])])
+    loop = helper.make_node("Loop", ["trip" if trip else "", "", "start"], ["y"], body=body, name="loop_node")
+    weights = [helper.make_tensor("trip", TensorProto.INT64, [], [10]),
+               helper.make_tensor("flag", TensorProto.BOOL, [], [True])]
+    nodes = [helper.make_node("Abs", ["x"], ["loop_node_cond"], name="taken"),
+             helper.make_node("Identity", ["loop_node_cond"], ["start"], name="start_node")]
+    if in_branch:
+        then = helper.make_graph([loop], "then", [], [vi("y", TensorProto.FLOAT, [1])])
+        other = helper.make_graph([helper.make_node("Identity", ["x"], ["e"])], "else", [],
+                                  [vi("e", TensorProto.FLOAT, [1])])
+        nodes.append(helper.make_node("If", ["flag"], ["out"], then_branch=then, else_branch=other, name="if_node"))
+    else:
+        nodes.append(loop)
+    graph = helper.make_graph(nodes, "g", [vi("x", TensorProto.FLOAT, [1])],
+                              [vi("out" if in_branch else "y", TensorProto.FLOAT, [1])], weights)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)], ir_version=7)
+
+
+@pytest.mark.parametrize(("trip", "in_branch"), [(True, False), (False, False), (True, True)])
+def test_adapt_for_sql_edge_1_0_gives_a_loop_without_a_cond_a_constant_true_one_running_the_same_steps(
+        trip: bool, in_branch: bool) -> None:
+    # onnxruntime 1.5.2 crashes (segmentation fault) loading a Loop without a cond: the file was refused with no
+    # way out; the Loop now gets a constant true cond, and runs the iterations it ran (the body's cond stops it at 5)
+    from onnxgate._kernels import loops_given_a_cond
+
+    model = _loop_without_cond(trip=trip, in_branch=in_branch)
+    failed = og.validate(model, target="sql-edge-1.0").check("operators_supported")
+    assert not failed.passed and "a cond input): the process crashes" in failed.message
+    x = np.array([-1.0], dtype=np.float32)
+    want = _run(model, {"x": x})
+    assert want.tolist() == [5.0]
+    adapted = og.adapt(model, "sql-edge-1.0")
+    assert og.validate(adapted, target="sql-edge-1.0").check("operators_supported").passed
+    (column,) = adapted.graph.input  # adapt makes the input a [N, 1] column
+    assert _run(adapted, {column.name: x.reshape(-1, 1)}).ravel().tolist() == want.tolist()
+    changed = loops_given_a_cond(model, "onnxruntime 1.5.3")
+    assert [g.node for g in changed] == ["if_node.then_branch/loop_node" if in_branch else "loop_node"]
+    onnx.checker.check_model(model, full_check=True)
+    names = _names(model)
+    assert len(names) == len(set(names)) and "loop_node_cond_1" in names  # loop_node_cond was taken
+    assert _run(model, {"x": x}).tolist() == want.tolist()
+    assert not loops_given_a_cond(model, "onnxruntime 1.12.1")  # 1.12.1 loads it: nothing to do there
+
+
+def test_convert_warns_when_it_gives_a_loop_a_cond_for_a_sql_target() -> None:
+    from onnxgate._kernels import loops_the_target_refuses
+
+    model = _loop_without_cond(trip=True, in_branch=False)
+    (warning,) = loops_the_target_refuses(model, og.targets.get("sql-edge-1.0"))
+    assert warning.startswith("1 Loop node(s) without a cond input get a constant true one")
+    assert "segmentation fault" in warning and "'loop_node'" in warning
+    assert not loops_the_target_refuses(_loop_without_cond(trip=True, in_branch=False), og.targets.get("sql-edge-2.0"))

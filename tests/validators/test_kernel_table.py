@@ -4,6 +4,8 @@ onnxruntime here loads the file (the database refused it at PREDICT time)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import onnx
 import pytest
 from onnx import TensorProto, helper
@@ -181,3 +183,97 @@ def test_a_double_lstm_for_a_sql_target_computes_in_float32_and_runs() -> None:
                                    providers=["CPUExecutionProvider"]).run(None, {"x": rows.astype(np.float32)})
     assert got.dtype == np.float64 and got.shape == (4, 1, 5, 2)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def _loop(cond: bool, trip: bool = True, *, in_branch: bool = False) -> onnx.ModelProto:
+    """``v += 1`` for a trip count of 10 while ``v < 5`` (the body's cond), from the ``[1]`` input ``x``, by a Loop
+    given or not its ``cond`` input and its trip count; in an If's then-branch when ``in_branch``."""
+    vi = helper.make_tensor_value_info
+    body = helper.make_graph(
+        [helper.make_node("Add", ["v_in", "one"], ["v"]), helper.make_node("Less", ["v", "five"], ["c_out"])],
+        "body", [vi("i", TensorProto.INT64, []), vi("c_in", TensorProto.BOOL, []), vi("v_in", TensorProto.FLOAT, [1])],
+        [vi("c_out", TensorProto.BOOL, [1]), vi("v", TensorProto.FLOAT, [1])],
+        [helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0]), helper.make_tensor("five", TensorProto.FLOAT, [1],
+                                                                                      [5.0])])
+    loop = helper.make_node("Loop", ["trip" if trip else "", "go" if cond else "", "x"], ["y"], body=body,
+                            name="loop_node")
+    weights = [helper.make_tensor("trip", TensorProto.INT64, [], [10]),
+               helper.make_tensor("go", TensorProto.BOOL, [], [True])]
+    nodes = [loop]
+    if in_branch:
+        then = helper.make_graph([loop], "then", [], [vi("y", TensorProto.FLOAT, [1])])
+        other = helper.make_graph([helper.make_node("Identity", ["x"], ["e"])], "else", [],
+                                  [vi("e", TensorProto.FLOAT, [1])])
+        nodes = [helper.make_node("If", ["go"], ["out"], then_branch=then, else_branch=other, name="if_node")]
+    graph = helper.make_graph(nodes, "g", [vi("x", TensorProto.FLOAT, [1])],
+                              [vi("out" if in_branch else "y", TensorProto.FLOAT, [1])], weights)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)], ir_version=7)
+
+
+@pytest.mark.parametrize(("trip", "in_branch", "node"), [(True, False, "'loop_node' (Loop-11 without a cond input)"),
+                                                          (False, False, "'loop_node' (Loop-11 without a trip count "
+                                                                         "nor a cond input)"),
+                                                          (True, True, "'if_node.then_branch/loop_node' (Loop-11 "
+                                                                       "without a cond input)")])
+def test_a_loop_without_a_cond_fails_sql_edge_1_0_and_synapse_whose_runtime_crashes_loading_it(
+        trip: bool, in_branch: bool, node: str) -> None:
+    # onnxruntime 1.5.2 dies (segmentation fault) making a session of it, in the main graph or a branch; 1.12.1 and
+    # the installed one load it: validate passed it for sql-edge-1.0
+    model = _loop(cond=False, trip=trip, in_branch=in_branch)
+    for target in ("sql-edge-1.0", "synapse"):
+        result = _supported(model, target)
+        assert not result.passed, target
+        assert node in result.message and "segmentation fault" in result.message
+        assert "Give each Loop a cond input, a constant true" in result.message
+        assert f"onnxgate adapt --target {target}" in result.message
+        assert result.details["offenders"][0]["form"] == ("no cond" if trip else "neither")
+    assert _supported(model, "sql-edge-2.0").passed
+    assert _supported(_loop(cond=True, trip=trip, in_branch=in_branch), "sql-edge-1.0").passed
+
+
+def test_a_float16_split_to_sequence_fails_both_sql_runtimes_with_their_own_type_error() -> None:
+    # 1.5.2 and 1.12.1 refuse the valid file (the installed onnxruntime loads it) with a type error, not a missing
+    # kernel: the generator counted it undecided, and validate passed it
+    node = helper.make_node("SplitToSequence", ["x"], ["parts"], axis=1, name="split_node")
+    at = helper.make_node("SequenceAt", ["parts", "zero"], ["y"], name="at_node")
+    graph = helper.make_graph([node, at], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT16, ["N", 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT16, ["N", 1])],
+                              [helper.make_tensor("zero", TensorProto.INT64, [], [0])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)], ir_version=7)
+    assert _supported(model, "onnxruntime").passed
+    for target in ("sql-edge-1.0", "sql-edge-2.0"):
+        result = _supported(model, target)
+        assert not result.passed, target
+        assert [o["node"] for o in result.details["offenders"]] == ["split_node"]
+        assert "refuses 1 node(s)" in result.message
+        assert "SplitToSequence-11, T=float16, S=seq(float16)): Type Error" in result.message
+
+
+def _generator() -> Any:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "gen_kernel_table.py"
+    spec = importlib.util.spec_from_file_location("gen_kernel_table_refusals", path)
+    assert spec is not None and spec.loader is not None
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    return gen
+
+
+def test_the_generator_counts_an_old_runtimes_type_error_on_a_valid_probe_and_nothing_else() -> None:
+    gen = _generator()
+    type_error = ("error:[ONNXRuntimeError] : 1 : FAIL : Load model from /tmp/x/7.onnx failed:/onnxruntime_src/"
+                  "onnxruntime/core/graph/function.cc:384 onnxruntime::FunctionImpl::FunctionImpl() status.IsOK() "
+                  "was false. Resolve subgraph failed:This is an invalid model. Type Error: Type 'tensor(int16)' of "
+                  "input parameter (x1) of operator (Sub) in node (0x55b820c9f6d0_0) is invalid.")
+    assert gen.refused_for_its_types(type_error, "ok")
+    assert gen.reason(type_error) == ("Type Error: Type 'tensor(int16)' of input parameter (x1) of operator (Sub) in "
+                                      "node () is invalid.")
+    assert not gen.refused_for_its_types(type_error, "error:the reference refuses it too")  # an invalid probe
+    # a crash, an index error, a locale: the probe's form or the machine, not its types
+    assert not gen.refused_for_its_types("error:crash:-11", "ok")
+    assert not gen.refused_for_its_types("error:... index < data_.size() was false.", "ok")
+    assert not gen.refused_for_its_types("error:... Failed to construct locale with name:en_US.UTF-8", "ok")
+    assert gen.reason("error:crash:-11") == "the process crashes making the session: exit status -11 " \
+                                            "(segmentation fault)"
