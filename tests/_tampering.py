@@ -34,6 +34,23 @@ def output_dropped(model: Any, output: str) -> Any:
     return dropped
 
 
+def output_cast(model: Any, output: str, to: int) -> Any:
+    """A copy of ``model`` (an ``onnx.ModelProto``) whose graph output ``output`` is cast to the ONNX element type
+    ``to`` (``onnx.TensorProto.FLOAT``...) before it is returned: the same numbers, another type for a client."""
+    import onnx
+
+    cast = onnx.ModelProto()
+    cast.CopyFrom(model)
+    (spec,) = [o for o in cast.graph.output if o.name == output]
+    before = f"{output}__before_cast"
+    for node in cast.graph.node:
+        node.output[:] = [before if name == output else name for name in node.output]
+        node.input[:] = [before if name == output else name for name in node.input]
+    cast.graph.node.append(onnx.helper.make_node("Cast", [before], [output], to=to))
+    spec.type.tensor_type.elem_type = to
+    return cast
+
+
 def string_renamed(model: Any, op_type: str, attribute: str, old: str, new: str) -> Any:
     """A copy of ``model`` whose ``op_type`` nodes hold ``new`` where their string ``attribute`` held ``old``: a
     category or a vocabulary word renamed by hand, the file otherwise the model's."""

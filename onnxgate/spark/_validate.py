@@ -229,13 +229,15 @@ def validate(
             reference, signature.inputs, float32_rows,
             lambda: _rounding_shows(reference, proto, signature, df, rows.spark)))
         guarded = {o.name for o in signature.outputs if atol_defaulted(o.name, atol)}
+        from onnxgate.validators.parity import traces_forward
         from onnxgate.validators.reference import reference_classes
 
         known = _known_values_probe(reference, proto, signature, rows, tolerances, float32_rows)
         unchecked = _unchecked(reference, proto, signature, rows, resolve_target(target).allow_nan)
         parity = _spark_parity(proto, payload, rows, tolerances, infinities_compare_equal, guarded, float32_rows,
                                resolve_target(target).allow_nan, text_variants, classes=reference_classes(reference),
-                               by_path=by_path, known_values=known, unchecked=unchecked)
+                               by_path=by_path, known_values=known, unchecked=unchecked,
+                               typed_reference=traces_forward(reference))
         from onnxgate.validators.parity import no_search_item, with_not_checked
 
         # as local validate without search=: only the data's rows were compared (Spark's validate runs no search)
@@ -607,6 +609,7 @@ def _spark_parity(
     by_path: ModelFile | None = None,
     known_values: Callable[[], tuple[str | None, dict[str, Any]]] | None = None,
     unchecked: _Unchecked | None = None,
+    typed_reference: bool = False,
 ) -> CheckResult:
     """Parity on the executors of ``proto``, its bytes broadcast, or with ``by_path`` (a model above 2 GiB held
     without its weights: :func:`model_for_spark`) loaded by each executor from its path, nothing carrying its
@@ -618,7 +621,9 @@ def _spark_parity(
     the partitions joined into one (:func:`_batch_size_suspected`); ``classes``: a classifier reference's, for the
     classes the data shows (:func:`~onnxgate.validators.parity.classes_seen`); ``known_values``: the
     driver's known-values probe (:func:`_known_values_probe`), run when the rows pass as local parity runs it;
-    ``unchecked``: what the partitions look for, for the ``not_checked`` notes of a pass (:func:`_unchecked`)."""
+    ``unchecked``: what the partitions look for, for the ``not_checked`` notes of a pass (:func:`_unchecked`);
+    ``typed_reference``: a traced framework's reference, whose outputs' kinds must agree
+    (:func:`~onnxgate.validators.parity.traces_forward`)."""
     from onnxgate.runtime import RUN_ROWS
     from onnxgate.signature import Signature
     from onnxgate.validators.parity import (
@@ -673,7 +678,8 @@ def _spark_parity(
         # (the first of its runs fails quickly where the model fails on every batch)
         return _spark_parity(proto, reference_bytes, replace(data, frame=data.frame.coalesce(1)), tolerances,
                              inf_equal, guarded, float32_rows, holds_nan, text_variants, merged=True, classes=classes,
-                             by_path=by_path, known_values=known_values, unchecked=unchecked)
+                             by_path=by_path, known_values=known_values, unchecked=unchecked,
+                             typed_reference=typed_reference)
     done = 0
     for part in partials:
         if part.get("error"):  # the first partition that stopped (one that raised raised above)
@@ -716,7 +722,7 @@ def _spark_parity(
     }
     result = parity_result(
         accs, names, missing=missing, rows=done, details=details, infinities_compare_equal=inf_equal, model=proto,
-        rows_float32=float32_rows, classes=classes,
+        rows_float32=float32_rows, classes=classes, typed_reference=typed_reference,
     )
     rounded = _merged_rounding(partials, tolerances, inf_equal, guarded)
     if not result.passed and rounded is not None:

@@ -209,26 +209,34 @@ class _Progress:
             sys.stderr.flush()
 
 
-def _kind_changed(acc: OutputAccumulator, model: Any) -> str:
-    """Why an exact output's values are another kind than the reference's ('' when they are not).
+def _kind_changed(acc: OutputAccumulator, model: Any, typed_reference: bool = False) -> str:
+    """Why an output's values are another kind than the reference's ('' when they are not).
 
     Compared with ``==``, a label 0/1 equals False/True and 1 equals 1.0, so a model answering codes
     where the original answers booleans (or floats) passed, and its package served them. The kinds must
     agree for a bool on either side and for a label; a SQL-adapted model may give int for bool (a
-    ``PREDICT`` column has no bool type)."""
-    if acc.kinds is None or acc.mode != "exact":
+    ``PREDICT`` column has no bool type). A ``typed_reference`` (PyTorch, TensorFlow, Keras: each output's
+    dtype is its graph's) must agree on every output, compared exactly or within a tolerance: a file answering
+    a ``topk``'s int64 indices or an argmax as floats (a float output, compared within the float tolerance)
+    passed, where a client reads 2.0 for 2 (found by helper-381)."""
+    if acc.kinds is None:
         return ""
     ref, ours = acc.kinds
     if ref == ours or "text" in (ref, ours):  # text against numbers already differs value by value
         return ""
-    label = any(hint in acc.name.lower() for hint in LABEL_NAME_HINTS)
-    if "bool" not in (ref, ours) and not label:
-        return ""
-    if ref == "bool" and ours == "int" and model is not None:
+    adapted = False
+    if model is not None:
         from onnxgate.validators.reference import _adapt_metadata
 
-        if _adapt_metadata(model) is not None:
-            return ""
+        adapted = _adapt_metadata(model) is not None
+    typed = typed_reference and not adapted  # an adapted model's outputs are the SQL contract's types
+    if acc.mode != "exact" and not typed:
+        return ""
+    label = any(hint in acc.name.lower() for hint in LABEL_NAME_HINTS)
+    if "bool" not in (ref, ours) and not label and not typed:
+        return ""
+    if ref == "bool" and ours == "int" and adapted:
+        return ""
     return (f"its values are {ours} where the reference gives {ref} (equal as numbers, but a client reads "
             f"{'1 for True' if ref == 'bool' else 'another type'}): the converter changed the output's type")
 
@@ -491,6 +499,7 @@ def check_prediction_parity(
         model=proto,
         rows_float32=rows_float32,
         classes=reference_classes(reference),
+        typed_reference=traces_forward(reference),
     )
     if not result.passed and rounded is not None and user_values is not None:
         result = with_rounding_measured(result, rounded, narrowed_type(signature, user_values))
@@ -2226,6 +2235,7 @@ def parity_result(
     model: Any = None,
     rows_float32: bool = False,
     classes: Sequence[Any] | None = None,
+    typed_reference: bool = False,
 ) -> CheckResult:
     """The ``prediction_parity`` verdict from accumulated statistics, one per ONNX output.
 
@@ -2258,6 +2268,9 @@ def parity_result(
         The classes a classifier reference answers (:func:`onnxgate.validators.reference.reference_classes`):
         ``details["classes_seen"]`` counts those the reference answered on the data, and a passing message says
         when some were never answered (:func:`classes_seen`).
+    typed_reference : bool
+        The reference is a traced framework's model (:func:`traces_forward`), whose every output has its graph's
+        dtype: an output of another kind (int, float, bool) fails, whatever its tolerance.
 
     Returns
     -------
@@ -2271,7 +2284,7 @@ def parity_result(
             acc.shape_status = "not compared"
             acc.note = "the reference has no counterpart for this output"
         result = acc.result()
-        retyped = _kind_changed(acc, model)
+        retyped = _kind_changed(acc, model, typed_reference)
         if retyped and result.shape_status != "not compared":
             import dataclasses
 

@@ -540,3 +540,24 @@ def test_a_layer_tf2onnx_cannot_write_is_named_with_what_converts_instead(
         og.convert(build(), sample, opset=17)
     message = str(refused.value)
     assert re.search(advice, message) and "custom op handler" not in message
+
+
+def test_a_file_answering_keras_indices_as_floats_fails_parity() -> None:
+    # an argmax output cast to float holds the same numbers: compared within the float tolerance, the file passed,
+    # where a client reads 2.0 for the class 2 (found by helper-381)
+    from _tampering import output_cast
+    from onnx import TensorProto
+
+    if keras.config.backend() != "tensorflow":
+        pytest.skip(f"this test runs on the TensorFlow backend, found {keras.config.backend()!r}")
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((4,), name="x")
+    scores = keras.layers.Dense(3)(inputs)
+    model = keras.Model(inputs, [scores, keras.ops.argmax(scores, axis=1)])
+    x = np.random.default_rng(0).normal(size=(9, 4)).astype(np.float32)
+    conv = og.convert(model, x[:4], opset=13)
+    assert og.validate(conv, data=x).passed
+    index = conv.signature.output_names[1]
+    report = og.validate(output_cast(conv.model, index, TensorProto.FLOAT), reference=model, data=x)
+    parity = report.check("prediction_parity")
+    assert not parity.passed and "the converter changed the output's type" in parity.message, parity.message
