@@ -116,20 +116,25 @@ def short_type(proto: onnx.TypeProto) -> str | None:
     return None
 
 
-def _graphs_with(typed: Any, graph: Any, path: str = "") -> Iterator[tuple[str, Any, Any]]:
+def _graphs_with(typed: Any, graph: Any, path: str = "",
+                 outer: Mapping[str, str] | None = None) -> Iterator[tuple[str, Any, Any, dict[str, str]]]:
     """``typed`` (a copy of ``graph`` shape inference typed) and its subgraphs, depth first, each with where it is
-    (``"If_1.then_branch/"``) and the same graph of the original (None where the copy's nodes are not the
-    original's: a node there is named, not rewritten)."""
+    (``"If_1.then_branch/"``), the same graph of the original (None where the copy's nodes are not the original's: a
+    node there is named, not rewritten) and the types of the values it sees (its own and its enclosing graphs', not
+    a sibling branch's: an If's two branches may each have a value ``w``, double in one and float in the other)."""
     if graph is not None and [n.op_type for n in typed.node] != [n.op_type for n in graph.node]:
         graph = None
-    yield path, typed, graph
+    own: dict[str, str] = {}
+    _add_types(typed, own)
+    scope = {**(outer or {}), **own}
+    yield path, typed, graph, scope
     for k, node in enumerate(typed.node):
         subs = list(node_subgraphs(node))
         originals = list(node_subgraphs(graph.node[k])) if graph is not None else []
         if len(originals) != len(subs):
             originals = [("", None)] * len(subs)
         for (attr_name, sub), (_, original) in zip(subs, originals, strict=True):
-            yield from _graphs_with(sub, original, f"{path}{node.name or node.op_type}.{attr_name}/")
+            yield from _graphs_with(sub, original, f"{path}{node.name or node.op_type}.{attr_name}/", scope)
 
 
 def _binding(node: Any, schema: Any, types: Mapping[str, str]) -> dict[str, str]:
@@ -165,12 +170,16 @@ def kernel_gaps(model: onnx.ModelProto, runtime: str) -> list[KernelGap]:
     the onnxruntime ``runtime`` names has no CPU kernel for; empty when the table has no entry for that runtime.
 
     Types come from ONNX's shape inference (a value it cannot type decides nothing). The model is not changed."""
-    return [gap for gap, _, _, _ in _gaps(model, runtime)]
+    return [gap for gap, _, _, _, _ in _gaps(model, runtime)]
 
 
-def _gaps(model: onnx.ModelProto, runtime: str) -> list[tuple[KernelGap, Any, int, Mapping[str, Any]]]:
+_Gap = tuple[KernelGap, Any, int, "Mapping[str, Any]", "Mapping[str, str]"]
+
+
+def _gaps(model: onnx.ModelProto, runtime: str) -> list[_Gap]:
     """:func:`kernel_gaps`, each with the graph of ``model`` holding the node (the main graph or a subgraph; None
-    when the typed copy's subgraphs do not match the model's), the node's index in it and its table entry."""
+    when the typed copy's subgraphs do not match the model's), the node's index in it, its table entry and the types
+    of the values that graph sees."""
     from onnx import defs
 
     line = release_line(runtime)
@@ -181,10 +190,8 @@ def _gaps(model: onnx.ModelProto, runtime: str) -> list[tuple[KernelGap, Any, in
     probed = f"onnxruntime {table['onnxruntime']}"
     typed = types_inferred(model)
     opsets = model_opsets(model)
-    types: dict[str, str] = {}
-    gaps: list[tuple[KernelGap, Any, int, Mapping[str, Any]]] = []
-    for path, graph, original in _graphs_with(typed.graph, model.graph):
-        _add_types(graph, types)
+    gaps: list[_Gap] = []
+    for path, graph, original, types in _graphs_with(typed.graph, model.graph):
         for index, node in enumerate(graph.node):
             domain = canonical_domain(node.domain)
             if domain not in ("", "ai.onnx.ml") or domain not in opsets:
@@ -200,7 +207,7 @@ def _gaps(model: onnx.ModelProto, runtime: str) -> list[tuple[KernelGap, Any, in
             if form in refused:
                 gap = KernelGap(f"{path}{node.name or '<unnamed>'}", node.op_type, label, int(schema.since_version),
                                 {}, probed, refused[form], form)
-                gaps.append((gap, original, index, {}))
+                gaps.append((gap, original, index, {}, types))
             entry = operators.get(key)
             if entry is None:
                 continue
@@ -212,7 +219,7 @@ def _gaps(model: onnx.ModelProto, runtime: str) -> list[tuple[KernelGap, Any, in
                 gap = KernelGap(f"{path}{node.name or '<unnamed>'}", node.op_type, label, int(schema.since_version),
                                 dict(zip(entry["constraints"], combo)), probed,
                                 entry.get("refused", {}).get(",".join(combo)))
-                gaps.append((gap, original, index, entry))
+                gaps.append((gap, original, index, entry, types))
     return gaps
 
 
@@ -239,14 +246,13 @@ def compute_in_float32(model: onnx.ModelProto, runtime: str) -> list[KernelGap]:
     from onnx import TensorProto, helper
 
     changed: list[KernelGap] = []
-    gaps = [(g, graph, i, e) for g, graph, i, e in _gaps(model, runtime)
+    gaps = [(g, graph, i, e, t) for g, graph, i, e, t in _gaps(model, runtime)
             if graph is not None and g.form is None and "double" in g.types.values()]
     if not gaps:
         return changed
-    typed = _value_types(model)
     fresh = _fresh_names(model)
     placed: dict[int, tuple[Any, dict[int, tuple[list[Any], list[Any]]]]] = {}  # graph -> node index -> Casts
-    for gap, graph, index, entry in gaps:
+    for gap, graph, index, entry, typed in gaps:
         as_float = tuple("float" if t == "double" else t for t in gap.types.values())
         if _lacks(entry, as_float):
             continue
@@ -266,7 +272,9 @@ def compute_in_float32(model: onnx.ModelProto, runtime: str) -> list[KernelGap]:
                 node.output[k] = inner
         placed.setdefault(id(graph), (graph, {}))[1][index] = (before, after)
         changed.append(gap)
-    for graph, at in placed.values():
+    # a subgraph before the graph holding it: rebuilding a graph's node list copies its nodes (and the subgraphs
+    # they hold), and a subgraph rebuilt after that would be a detached copy (placed holds parents before children)
+    for graph, at in reversed(placed.values()):
         nodes = list(graph.node)
         del graph.node[:]
         for index, node in enumerate(nodes):
@@ -333,7 +341,7 @@ def label_encoders_by_position(model: onnx.ModelProto, runtime: str) -> list[Ker
     import numpy as np
     from onnx import helper, numpy_helper
 
-    gaps = [(g, graph, i, e) for g, graph, i, e in _gaps(model, runtime)
+    gaps = [(g, graph, i, e) for g, graph, i, e, _ in _gaps(model, runtime)
             if graph is not None and g.op == "LabelEncoder" and g.domain == "ai.onnx.ml" and g.since_version == 2]
     if not gaps:
         return []
@@ -379,7 +387,7 @@ def label_encoders_by_position(model: onnx.ModelProto, runtime: str) -> list[Ker
                                   name=fresh(f"{label}_value"))
         placed.setdefault(id(graph), (graph, {}))[1][index] = [lookup, gather]
         changed.append(gap)
-    for graph, at in placed.values():
+    for graph, at in reversed(placed.values()):  # a subgraph before the graph holding it (compute_in_float32)
         nodes = list(graph.node)
         del graph.node[:]
         for index, node in enumerate(nodes):
@@ -415,7 +423,7 @@ def loops_given_a_cond(model: onnx.ModelProto, runtime: str) -> list[KernelGap]:
     line = release_line(runtime)
     table = _table().get(line) if line else None
     refused: Mapping[str, Any] = table.get("refused_forms", {}) if table else {}
-    gaps = [(g, graph, i) for g, graph, i, _ in _gaps(model, runtime)
+    gaps = [(g, graph, i) for g, graph, i, _, _ in _gaps(model, runtime)
             if graph is not None and g.form in ("no cond", "neither")]
     if not gaps:
         return []
@@ -437,7 +445,7 @@ def loops_given_a_cond(model: onnx.ModelProto, runtime: str) -> list[KernelGap]:
         node.input.extend(inputs)
         placed.setdefault(id(graph), (graph, {}))[1][index] = constant
         changed.append(gap)
-    for graph, at in placed.values():
+    for graph, at in reversed(placed.values()):  # a subgraph before the graph holding it (compute_in_float32)
         nodes = list(graph.node)
         del graph.node[:]
         for index, node in enumerate(nodes):
@@ -463,16 +471,6 @@ def rewrite_for_target_kernels(model: onnx.ModelProto, target: Target) -> list[s
     returns their warnings."""
     return [*float32_where_the_target_lacks_double(model, target), *label_encoders_the_target_lacks(model, target),
             *loops_the_target_refuses(model, target)]
-
-
-def _value_types(model: onnx.ModelProto) -> dict[str, str]:
-    """The type of each value of ``model``'s graphs (its subgraphs too) as the table writes it."""
-    from onnxgate._onnx import all_graphs
-
-    found: dict[str, str] = {}
-    for graph in all_graphs(types_inferred(model).graph):
-        _add_types(graph, found)
-    return found
 
 
 def _add_types(graph: onnx.GraphProto, found: dict[str, str]) -> None:

@@ -181,3 +181,130 @@ def test_convert_warns_when_it_gives_a_loop_a_cond_for_a_sql_target() -> None:
     assert warning.startswith("1 Loop node(s) without a cond input get a constant true one")
     assert "segmentation fault" in warning and "'loop_node'" in warning
     assert not loops_the_target_refuses(_loop_without_cond(trip=True, in_branch=False), og.targets.get("sql-edge-2.0"))
+
+
+def _loop_holding_an_if() -> onnx.ModelProto:
+    """A double Sigmoid in the main graph, then a Loop whose body has a double Sigmoid, an If whose then-branch has a
+    double Tanh (reading the body's value), and a Sigmoid of the outer ``x`` as a scan output."""
+    vi = helper.make_tensor_value_info
+    then = helper.make_graph([helper.make_node("Tanh", ["a"], ["t"], name="in_then")], "then", [],
+                             [vi("t", TensorProto.DOUBLE, None)])
+    other = helper.make_graph([helper.make_node("Identity", ["a"], ["e"])], "else", [],
+                              [vi("e", TensorProto.DOUBLE, None)])
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["c_in"], ["c_out"]),
+         helper.make_node("Sigmoid", ["v_in"], ["a"], name="body_sigmoid"),
+         helper.make_node("If", ["flag"], ["v"], then_branch=then, else_branch=other, name="inner_if"),
+         helper.make_node("Sigmoid", ["x"], ["each"], name="outer_sigmoid")],
+        "body",
+        [vi("i", TensorProto.INT64, []), vi("c_in", TensorProto.BOOL, []), vi("v_in", TensorProto.DOUBLE, None)],
+        [vi("c_out", TensorProto.BOOL, []), vi("v", TensorProto.DOUBLE, None), vi("each", TensorProto.DOUBLE, None)])
+    nodes = [helper.make_node("Sigmoid", ["x"], ["s"], name="main_sigmoid"),
+             helper.make_node("Loop", ["steps", "", "s"], ["z", "zs"], body=body, name="repeat")]
+    graph = helper.make_graph(nodes, "g", [vi("x", TensorProto.DOUBLE, ["N", 1]), vi("flag", TensorProto.BOOL, [])],
+                              [vi("z", TensorProto.DOUBLE, ["N", 1]), vi("zs", TensorProto.DOUBLE, ["K", "N", 1])],
+                              [helper.make_tensor("steps", TensorProto.INT64, [], [3])])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)], ir_version=7)
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_double_nodes_in_the_main_graph_a_loop_body_and_an_if_inside_it_all_get_their_casts(flag: bool) -> None:
+    # the main graph's node list was rebuilt first, copying the Loop: the body's and the branch's Casts went into
+    # detached copies and the file read 's_as_float32' nothing wrote (checker: 'not output of any previous nodes')
+    model = _loop_holding_an_if()
+    feeds = {"x": np.linspace(-2.0, 2.0, 6).reshape(-1, 1), "flag": np.array(flag)}
+    import onnxruntime as ort
+
+    def run_all(m: onnx.ModelProto) -> list[np.ndarray]:
+        session = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+        return [np.asarray(v) for v in session.run(None, feeds)]
+
+    want = run_all(model)
+    changed = compute_in_float32(model, "onnxruntime 1.5.3")
+    assert sorted(g.node for g in changed) == ["main_sigmoid", "repeat.body/body_sigmoid",
+                                               "repeat.body/inner_if.then_branch/in_then", "repeat.body/outer_sigmoid"]
+    # no double node left (the Loop, given no cond, is the Loop rewrite's: loops_given_a_cond)
+    assert not [g for g in kernel_gaps(model, "onnxruntime 1.5.3") if g.form is None]
+    onnx.checker.check_model(model, full_check=True)
+    for got, expected in zip(run_all(model), want, strict=True):
+        assert got.dtype == np.float64
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+
+
+def test_float_label_encoders_in_the_main_graph_and_in_a_branch_are_both_rewritten() -> None:
+    model = _label_encoder_in_branch([0.0, 1.5, 3.0], [10.25, -1.0, 2.5])
+    main = helper.make_node("LabelEncoder", ["y"], ["coded"], domain="ai.onnx.ml", name="main_codes",
+                            keys_floats=[10.25, -1.0], values_floats=[1.0, 2.0], default_float=0.5)
+    model.graph.node[1].input[0] = "coded"
+    model.graph.node.insert(1, main)
+    x = np.array([[0.0], [1.5], [3.0], [17.0]], dtype=np.float32)
+    want = _run(model, {"x": x, "flag": np.array(True)})
+    changed = label_encoders_by_position(model, "onnxruntime 1.12.1")
+    assert sorted(g.node for g in changed) == ["branch.then_branch/codes_node", "main_codes"]
+    # the branch's rewrite went into a copy the main graph's rebuild had left: the encoder stayed, the warning named it
+    assert not kernel_gaps(model, "onnxruntime 1.12.1")
+    onnx.checker.check_model(model, full_check=True)
+    np.testing.assert_array_equal(_run(model, {"x": x, "flag": np.array(True)}), want)
+
+
+def _branches_sharing_a_name(double_first: bool) -> onnx.ModelProto:
+    """``If(flag, ...)`` whose two branches each have a value ``w`` and ``u``: double in one (a double Sigmoid), float
+    in the other (a float Sigmoid); both give a float ``o``. ONNX allows it: each branch is its own scope.
+    ``double_first`` puts the double branch where the walk meets it first (else_branch: attributes sort by name)."""
+    vi = helper.make_tensor_value_info
+    in_double = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["w"]), helper.make_node("Sigmoid", ["w"], ["u"], name="double_sigmoid"),
+         helper.make_node("Cast", ["u"], ["o"], to=TensorProto.FLOAT)],
+        "in_double", [], [vi("o", TensorProto.FLOAT, None)])
+    in_float = helper.make_graph(
+        [helper.make_node("Cast", ["x"], ["w"], to=TensorProto.FLOAT),
+         helper.make_node("Sigmoid", ["w"], ["u"], name="float_sigmoid"), helper.make_node("Identity", ["u"], ["o"])],
+        "in_float", [], [vi("o", TensorProto.FLOAT, None)])
+    then, other = (in_float, in_double) if double_first else (in_double, in_float)
+    node = helper.make_node("If", ["flag"], ["y"], then_branch=then, else_branch=other, name="branch")
+    graph = helper.make_graph([node], "g", [vi("x", TensorProto.DOUBLE, ["N", 1]), vi("flag", TensorProto.BOOL, [])],
+                              [vi("y", TensorProto.FLOAT, ["N", 1])])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)], ir_version=7)
+
+
+@pytest.mark.parametrize("double_first", [True, False])
+def test_a_name_in_two_sibling_branches_is_typed_in_each_branch(double_first: bool) -> None:
+    # the walk kept the first branch's types for the second: the float Sigmoid was called double and given a Cast
+    # back to double (its branch then gave a double 'o': the file did not load), or the double one was called float
+    # and validate passed operators_supported for a file sql-edge-1.0 refuses
+    model = _branches_sharing_a_name(double_first)
+    onnx.checker.check_model(model, full_check=True)
+    where = "else_branch" if double_first else "then_branch"
+    assert [g.node for g in kernel_gaps(model, "onnxruntime 1.5.3")] == [f"branch.{where}/double_sigmoid"]
+    x = np.linspace(-2.0, 2.0, 6).reshape(-1, 1)
+    wants = [_run(model, {"x": x, "flag": np.array(flag)}) for flag in (True, False)]
+    assert [g.node for g in compute_in_float32(model, "onnxruntime 1.5.3")] == [f"branch.{where}/double_sigmoid"]
+    onnx.checker.check_model(model, full_check=True)
+    for flag, want in zip((True, False), wants, strict=True):
+        got = _run(model, {"x": x, "flag": np.array(flag)})
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def test_loops_without_a_cond_in_the_main_graph_and_in_a_branch_both_get_one() -> None:
+    # the main graph's nodes were rebuilt before the branch's: the branch Loop's new cond input named a Constant put
+    # into a detached copy of the branch, and the file did not load
+    from onnxgate._kernels import loops_given_a_cond
+
+    model = _loop_without_cond(trip=True, in_branch=True)
+    if_node = next(n for n in model.graph.node if n.op_type == "If")
+    branch_loop = next(a.g for a in if_node.attribute if a.name == "then_branch").node[0]
+    main_loop = onnx.NodeProto()
+    main_loop.CopyFrom(branch_loop)
+    main_loop.name, main_loop.output[0] = "main_loop", "z"
+    model.graph.node.append(main_loop)
+    model.graph.output.append(helper.make_tensor_value_info("z", TensorProto.FLOAT, [1]))
+    x = np.array([-1.0], dtype=np.float32)
+    session = __import__("onnxruntime").InferenceSession
+    want = session(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    changed = loops_given_a_cond(model, "onnxruntime 1.5.3")
+    assert sorted(g.node for g in changed) == ["if_node.then_branch/loop_node", "main_loop"]
+    onnx.checker.check_model(model, full_check=True)
+    assert not kernel_gaps(model, "onnxruntime 1.5.3")
+    got = session(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    assert [g.tolist() for g in got] == [w.tolist() for w in want] == [[5.0], [5.0]]
