@@ -238,8 +238,10 @@ def check_model(proto: onnx.ModelProto, *, size_limit: int | None = None) -> Non
     if size_limit is not None:
         counted = len(skeleton) + sum(bound for _, bound, _ in read)
         # measured whole when small (ByteSize is then cheaper than serializing the text lists alone), or when a
-        # node is refused below (its size is said first, as before)
-        measure = counted < _MEASURED_WHOLE or any(problem is not None for problem, _, _ in read)
+        # node is refused below (its size is said first, as before), or when a message the skeleton rebuilt holds
+        # fields this onnx does not know (kept when serialized, left out of the skeleton)
+        measure = (counted < _MEASURED_WHOLE or any(problem is not None for problem, _, _ in read)
+                   or any(_has_unknown_fields(m) for m in (proto, proto.graph, *trees)))
         if measure or counted + sum(6 + a.ByteSize() for _, _, rest in read for a in rest) > size_limit:
             size = proto.ByteSize()
             if size > size_limit:
@@ -275,8 +277,15 @@ def _counted_bytes(field: str, value: Any) -> int:
     if field == "floats":
         return 5 * len(value)
     if field in ("name", "doc_string", "ref_attr_name"):
-        return 6 + len(value)
+        return 6 + len(value.encode())  # UTF-8: a character is up to 4 bytes
     return 11  # type, i, f
+
+
+def _has_unknown_fields(message: Any) -> bool:
+    """Whether ``message`` (parsed from a file a newer onnx wrote) holds fields this onnx does not know."""
+    from google.protobuf import unknown_fields
+
+    return len(unknown_fields.UnknownFieldSet(message)) > 0
 
 
 def _tree_attributes(node: Any, ml_opset: int) -> tuple[str | None, int, list[Any]]:
@@ -310,6 +319,9 @@ def _tree_attributes(node: Any, ml_opset: int) -> tuple[str | None, int, list[An
                 return f"attribute {name!r} holds more than one kind of value ({held})", 0, []
         if spec[0] in scalar:
             continue  # kept in the skeleton
+        if _has_unknown_fields(attr):  # serialized too, not listed: measured
+            serialized.append(attr)
+            continue
         kind = fields[1][0].name if len(fields) == 3 else ""  # name, the list, type (in field order)
         if kind in ("ints", "floats"):
             bound += 40 + len(name) + (11 if kind == "ints" else 5) * len(fields[1][1])
