@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 
     from onnxgate.targets import Target
 
-__all__ = ["KernelGap", "compute_in_float32", "float32_where_the_target_lacks_double", "kernel_gaps",
-           "kernel_table_runtime", "label_encoders_by_position", "label_encoders_the_target_lacks",
+__all__ = ["NO_DOUBLE_ANYWHERE", "KernelGap", "compute_in_float32", "float32_where_the_target_lacks_double",
+           "kernel_gaps", "kernel_table_runtime", "label_encoders_by_position", "label_encoders_the_target_lacks",
            "loops_given_a_cond", "loops_the_target_refuses", "release_line", "rewrite_for_target_kernels"]
 
 _TABLE = Path(__file__).with_name("_kernels.json")
@@ -231,7 +231,7 @@ def _loop_form(node: Any) -> str | None:
     return None if trip and cond else "no cond" if trip else "no trip count" if cond else "neither"
 
 
-def compute_in_float32(model: onnx.ModelProto, runtime: str) -> list[KernelGap]:
+def compute_in_float32(model: onnx.ModelProto, runtime: str, ops: frozenset[str] | None = None) -> list[KernelGap]:
     """Make each node that ``runtime``'s onnxruntime has no double kernel for, but a float one, compute in float32
     between Casts (its double inputs cast to float32, its outputs back to double), in place; returns the nodes
     changed.
@@ -242,12 +242,12 @@ def compute_in_float32(model: onnx.ModelProto, runtime: str) -> list[KernelGap]:
     node in a subgraph (an If's branch, a Loop's or Scan's body) is rewritten in that subgraph: its Casts read what
     it read (an outer scope's value, the subgraph's own input) and give back the names it gave (a subgraph's output
     keeps its name and type), under names no scope of the file uses. A node whose other types also lack a kernel is
-    left as it is (validate's ``operators_supported`` names it)."""
+    left as it is (validate's ``operators_supported`` names it). ``ops``: only nodes of these operators."""
     from onnx import TensorProto, helper
 
     changed: list[KernelGap] = []
     gaps = [(g, graph, i, e, t) for g, graph, i, e, t in _gaps(model, runtime)
-            if graph is not None and g.form is None and "double" in g.types.values()]
+            if graph is not None and g.form is None and "double" in g.types.values() and (ops is None or g.op in ops)]
     if not gaps:
         return changed
     fresh = _fresh_names(model)
@@ -309,9 +309,16 @@ def _fresh_names(model: onnx.ModelProto) -> Callable[[str], str]:
     return fresh
 
 
-def float32_where_the_target_lacks_double(model: onnx.ModelProto, target: Target) -> list[str]:
-    """:func:`compute_in_float32` for ``target``'s onnxruntime, in place; returns the warning naming the nodes."""
-    changed = compute_in_float32(model, target.runtime)
+#: Operators no onnxruntime release runs in float64: the session is made, and the kernel refuses double when it runs
+#: ("LSTM operator does not support double yet"; 1.5, 1.12 and the installed one alike).
+NO_DOUBLE_ANYWHERE = frozenset({"LSTM", "GRU", "RNN"})
+
+
+def float32_where_the_target_lacks_double(model: onnx.ModelProto, target: Target,
+                                          ops: frozenset[str] | None = None) -> list[str]:
+    """:func:`compute_in_float32` for ``target``'s onnxruntime (of ``ops`` only, when given), in place; returns the
+    warning naming the nodes."""
+    changed = compute_in_float32(model, target.runtime, ops)
     if not changed:
         return []
     nodes = [f"{g.node!r} ({g.op})" for g in changed]

@@ -2495,6 +2495,16 @@ def _convert_quietly(
 
     log_sigmoid_as_softplus(proto)  # nn.LogSigmoid: onnxruntime's Sigmoid then Log lost it below about x = -10
     double_formulas(proto)  # onnxruntime has no double Softplus, Elu, Erf...: a float64 model's file did not load
+    from onnxgate.converters._base import CONVERSION_TARGET
+
+    target = CONVERSION_TARGET.get()
+    if target is not None:
+        # no onnxruntime runs a double LSTM, GRU or RNN: the file is refused below (convert it in float32), but for
+        # a target whose onnxruntime's kernels convert rewrites (a SQL target's) it is computed in float32 as the
+        # rewrite does; it was refused, and convert(..., target="sql-edge-2.0") never reached the rewrite
+        from onnxgate._kernels import NO_DOUBLE_ANYWHERE, float32_where_the_target_lacks_double
+
+        warns.extend(float32_where_the_target_lacks_double(proto, target, NO_DOUBLE_ANYWHERE))
     # The dynamo exporter always writes IR 10; from opset 23 on, the opset implies a newer IR, which
     # every runtime that implements that opset reads. (convert() lowers it for opsets below 21.)
     from onnxgate._onnx import ir_version_for_opset
