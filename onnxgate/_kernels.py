@@ -322,7 +322,7 @@ def float32_where_the_target_lacks_double(model: onnx.ModelProto, target: Target
     if not changed:
         return []
     nodes = [f"{g.node!r} ({g.op})" for g in changed]
-    shown = ", ".join(nodes[:8]) + (f" and {len(nodes) - 8} more" if len(nodes) > 8 else "")
+    shown = _first_eight(nodes)
     return [f"{len(changed)} node(s) compute in float32 between Casts: target {target.name!r} runs "
             f"{target.runtime}, which has no double kernel for them: {shown}"]
 
@@ -409,7 +409,7 @@ def label_encoders_the_target_lacks(model: onnx.ModelProto, target: Target) -> l
     if not changed:
         return []
     nodes = [f"{g.node!r} ({g.types.get('T1')} to {g.types.get('T2')})" for g in changed]
-    shown = ", ".join(nodes[:8]) + (f" and {len(nodes) - 8} more" if len(nodes) > 8 else "")
+    shown = _first_eight(nodes)
     return [f"{len(changed)} LabelEncoder node(s) look up each key's position and Gather its value (the same "
             f"values, exactly): target {target.name!r} runs {target.runtime}, which has no LabelEncoder kernel "
             f"for their key and value types: {shown}"]
@@ -466,10 +466,15 @@ def loops_the_target_refuses(model: onnx.ModelProto, target: Target) -> list[str
     if not changed:
         return []
     nodes = [repr(g.node) for g in changed]
-    shown = ", ".join(nodes[:8]) + (f" and {len(nodes) - 8} more" if len(nodes) > 8 else "")
+    shown = _first_eight(nodes)
     return [f"{len(changed)} Loop node(s) without a cond input get a constant true one (onnxruntime runs the same "
             f"iterations): target {target.name!r} runs {target.runtime}, and {changed[0].runtime} refuses a Loop "
             f"without one ({changed[0].reason}): {shown}"]
+
+
+def _first_eight(nodes: list[str]) -> str:
+    """The nodes a rewrite's warning names: the first eight, and how many more."""
+    return ", ".join(nodes[:8]) + (f" and {len(nodes) - 8} more" if len(nodes) > 8 else "")
 
 
 def rewrite_for_target_kernels(model: onnx.ModelProto, target: Target) -> list[str]:
