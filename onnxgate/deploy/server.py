@@ -73,9 +73,10 @@ onnxruntime). A port already in use, a ``score.py`` that does not run or a
 model that does not load (in the first worker) is one line and exit code 2.
 
 Scheduling and slow clients: a small request is scored on the event loop (no thread hop) while the model answers in
-under :data:`INLINE_MAX_SECONDS` on average; anything larger, or any request to a slower model, or any request
-before the worker has timed one (the model's speed is not known yet), is scored in a thread pool so the health
-probes and other clients are answered meanwhile. A request's head must arrive within :data:`REQUEST_HEAD_SECONDS`
+under :data:`INLINE_MAX_SECONDS` (all but the slowest of its last :data:`COST_WINDOW` calls, that one under
+:data:`OUTLIER_MAX_SECONDS`); anything larger, or any request to a slower model, or any request before the worker has
+timed one (the model's speed is not known yet), is scored in a thread pool so the health probes and other clients are
+answered meanwhile. A request's head must arrive within :data:`REQUEST_HEAD_SECONDS`
 of its first byte (or of the connection opening), and its body may not pause longer than
 :data:`REQUEST_BODY_IDLE_SECONDS`; past either it gets 408 and the connection is closed. A client that half-closes
 the connection once its requests are sent (``nc -N``, ``socat``) gets an answer to each request it sent whole, then
@@ -132,10 +133,18 @@ INLINE_MAX_BYTES = 16 * 1024
 #: is scored on the event loop too: binary tensors cost no parsing, and the threadpool hop alone was
 #: a third of the v2 p50 at 1,000 iris rows (32 KB) in bench/bench_serve.py.
 V2_INLINE_BINARY_BYTES = 256 * 1024
-#: A model whose scoring has taken this long (an average over recent requests) is scored in the
+#: A model whose scoring has taken this long (all but the slowest of its last COST_WINDOW calls) is scored in the
 #: threadpool whatever the request's size: scored on the event loop, a 36 ms model held every other
 #: client and the health probes (p50 241 ms at 4 clients) while small requests queued.
 INLINE_MAX_SECONDS = 0.002
+#: The scoring calls of a worker whose times decide where it scores a small request (:class:`_ScoringCost`): the
+#: last this many. The slowest of them is not counted unless it took over OUTLIER_MAX_SECONDS, so one slow call (a
+#: first call on a cold cache, another process taking the core) keeps the next small request in the thread pool, not
+#: the next several: averaged, a first call of 30 ms to a 0.3 ms model kept the 6 after it there.
+COST_WINDOW = 8
+#: A scoring call this slow among the last COST_WINDOW keeps small requests in the thread pool even as the one slow
+#: call let pass: a model that takes hundreds of ms on some calls is not let on the event loop by its fast ones.
+OUTLIER_MAX_SECONDS = 0.05
 #: Threads for large requests; onnxruntime releases the GIL while it runs.
 SCORING_THREADS = 4
 #: Seconds uvicorn waits for in-flight requests after SIGTERM.
@@ -1034,6 +1043,33 @@ class OpenInference:
         return json.dumps(reply, allow_nan=False).encode()
 
 
+class _ScoringCost:
+    """Whether a worker's model answers fast enough for a small request to be scored on the event loop, from the
+    times of its last :data:`COST_WINDOW` scoring calls (on the event loop or in the thread pool): all of them but the
+    slowest within :data:`INLINE_MAX_SECONDS`, and the slowest within :data:`OUTLIER_MAX_SECONDS`. Not fast until a
+    call has been timed; one call alone is its own measure.
+
+    An average over the recent calls, as before, let one slow call decide for several: a first call of 30 ms (a cold
+    cache) to a 0.3 ms model kept the 6 small requests after it in the thread pool, and, started at zero, it put the
+    second request to a model taking 5 ms on every call on the event loop."""
+
+    def __init__(self) -> None:
+        from collections import deque
+
+        self._times: deque[float] = deque(maxlen=COST_WINDOW)
+        self._lock = threading.Lock()  # calls come back on the event loop and in the pool's threads
+        #: Read on the event loop for each small request: set by :meth:`add`, once per call.
+        self.fast = False
+
+    def add(self, seconds: float) -> None:
+        """Count a scoring call that took ``seconds``."""
+        with self._lock:
+            self._times.append(seconds)
+            ordered = sorted(self._times)
+        others = ordered[-2] if len(ordered) > 1 else ordered[-1]  # the slowest but one
+        self.fast = others <= INLINE_MAX_SECONDS and ordered[-1] <= OUTLIER_MAX_SECONDS
+
+
 class ScoringApp:
     """The ASGI application: three routes, JSON errors, a body limit enforced while reading.
 
@@ -1051,11 +1087,11 @@ class ScoringApp:
         self.expected = api_key.encode() if api_key else None
         self.max_body_bytes = max_body_bytes
         self._pool: Any = None
-        self._cost = 0.0  # seconds a scoring call takes, averaged over the recent ones (INLINE_MAX_SECONDS)
-        #: A scoring call has come back (:meth:`_timed`): until then every request is scored in the thread pool, as
-        #: the model's speed is not known. Scored on the event loop, a first request to a 6 s model left the health
-        #: probes unanswered for its 6 s (0.03 s once the model was known to be slow).
-        self._timed_yet = False
+        #: The times of the recent scoring calls (:meth:`_timed`), which say whether the model answers fast enough for
+        #: a small request to be scored on the event loop. Until a call has come back every request is scored in the
+        #: thread pool, as the model's speed is not known: scored on the event loop, a first request to a 6 s model
+        #: left the health probes unanswered for its 6 s (0.03 s once the model was known to be slow).
+        self.cost = _ScoringCost()
         self._running: dict[int, float] = {}  # pool thread -> time.monotonic() its scoring call began
         self._running_lock = threading.Lock()
         #: A shared double (a worker of :func:`_run_workers`) given the ``time.monotonic()`` at which the oldest
@@ -1101,13 +1137,12 @@ class ScoringApp:
         try:
             return func(*args)
         finally:
-            self._cost += 0.2 * (time.perf_counter() - start - self._cost)
-            self._timed_yet = True
+            self.cost.add(time.perf_counter() - start)
 
     def _inline(self, small: bool) -> bool:
         """Score on the event loop: a small request to a model that answers fast (a few per millisecond), once a
-        scoring call has shown how fast it answers."""
-        return small and self._cost <= INLINE_MAX_SECONDS and self._timed_yet
+        scoring call has shown how fast it answers (:class:`_ScoringCost`)."""
+        return small and self.cost.fast
 
     def _on_loop(self, scope: dict[str, Any], func: Any, *args: Any) -> Any:
         """``func(*args)`` on the event loop, timed (:meth:`_timed`); in a worker, watched by :attr:`loop_watch`,

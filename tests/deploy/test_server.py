@@ -864,6 +864,94 @@ def test_a_v2_infer_that_hangs_is_answered_503_in_the_protocols_form(
     assert log in srv.output, srv.output[-2000:]
 
 
+class _Clock:
+    """A ``time.perf_counter`` moved on only by the scoring calls of :func:`_where_scored`."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+def _where_scored(monkeypatch: pytest.MonkeyPatch, calls_ms: list[float]) -> list[str]:
+    """Where a worker scores a small request after each of ``calls_ms`` (the times its scoring calls take, in
+    ms): "loop" or "pool", from a fake clock the calls move, no wall clock."""
+    import types
+
+    from onnxgate.deploy import server as srv_module
+
+    clock = _Clock()
+    monkeypatch.setattr(srv_module, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
+    entry = types.SimpleNamespace(CONFIG={"signature": {"inputs": [], "outputs": []}})
+    app = srv_module.ScoringApp(entry, {}, api_key=None, max_body_bytes=1024)  # type: ignore[arg-type]
+    assert not app._inline(True)  # nothing timed yet: the thread pool
+
+    def call(ms: float) -> None:
+        clock.now += ms / 1000
+
+    where = []
+    for ms in calls_ms:
+        app._timed(call, ms)
+        assert not app._inline(False)  # a large request: the thread pool whatever the model's speed
+        where.append("loop" if app._inline(True) else "pool")
+    return where
+
+
+def test_one_slow_scoring_call_keeps_only_the_next_small_request_in_the_thread_pool(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # before: where a small request was scored came from an average of the recent calls' times: a first call of 30 ms
+    # (a cold cache) to a 0.3 ms model kept the 6 small requests after it in the thread pool, and a call of 40 ms among
+    # fast ones the next 8. Now the slowest of the last 8 calls is not counted when it is under 50 ms
+    assert _where_scored(monkeypatch, [30] + [0.3] * 4) == ["pool"] + ["loop"] * 4
+    assert _where_scored(monkeypatch, [7.7] + [0.3] * 4) == ["pool"] + ["loop"] * 4
+    assert _where_scored(monkeypatch, [0.3] * 5 + [40] + [0.3] * 3) == ["loop"] * 9
+    assert _where_scored(monkeypatch, [0.3, 40, 0.3, 40] + [0.3] * 8) == ["loop"] * 3 + ["pool"] * 6 + ["loop"] * 3
+
+
+def test_a_model_slow_on_every_call_or_very_slow_on_one_stays_in_the_thread_pool(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a model of hundreds of ms per call never goes on the event loop (where it would hold the health probes), nor
+    # one of 5 ms (before: its second request was scored there, the first timing averaged with zero); a call of
+    # 300 ms among fast ones keeps small requests in the thread pool until 8 calls have come after it
+    assert _where_scored(monkeypatch, [300] * 20) == ["pool"] * 20
+    assert _where_scored(monkeypatch, [5] * 12) == ["pool"] * 12
+    assert _where_scored(monkeypatch, [0.3] * 8 + [300] + [0.3] * 8) == ["loop"] * 8 + ["pool"] * 8 + ["loop"]
+    assert _where_scored(monkeypatch, [0.3] * 3 + [300] * 3) == ["loop"] * 3 + ["pool"] * 3
+
+
+def test_a_model_slow_on_every_call_never_holds_the_health_probe(iris: tuple[Path, Any, Any], tmp_path: Path) -> None:
+    # each request's scoring call waits until the test has had the health probe's answer (then 0.3 s more): scored on
+    # the event loop, the probe would not be answered until the call ends, which it does not until the probe is
+    folder = _package_changed(iris, tmp_path / "package", "def score_bytes(raw: Any) -> tuple[int, bytes]:\n", (
+        "def score_bytes(raw: Any) -> tuple[int, bytes]:\n"
+        "    if b'wait_for' in bytes(raw):\n        import json, os, time\n"
+        "        flag = json.loads(bytes(raw))['wait_for']\n"
+        "        deadline = time.monotonic() + 30\n"
+        "        while not os.path.exists(flag) and time.monotonic() < deadline:\n            time.sleep(0.005)\n"
+        "        raw = json.dumps({'data': json.loads(bytes(raw))['data']}).encode()\n"))
+    srv = onnxgate_serve(folder)
+    row = iris[2][0].tolist()
+    try:
+        srv.wait_healthy()
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=40) as sock:
+            for i in range(12):  # more than the calls the worker keeps the times of
+                flag = tmp_path / f"flag{i}"
+                _post_score(sock, json.dumps({"wait_for": str(flag), "data": [row]}).encode())
+                try:
+                    status, _ = srv.get("/v2/health/live", timeout=10)
+                except OSError as err:
+                    pytest.fail(f"the health probe was not answered while request {i} was scored ({err})")
+                finally:
+                    time.sleep(0.3)
+                    flag.touch()
+                assert status == 200
+                head, reply = read_response(sock)
+                assert head.startswith(b"HTTP/1.1 200") and len(json.loads(reply)["label"]) == 1, (head, reply)
+    finally:
+        srv.stop()
+
+
 def test_the_supervisor_does_not_load_the_package(iris: tuple[Path, Any, Any]) -> None:
     # before: the supervisor loaded the package (numpy, onnxruntime, the model) to check it, then its worker loaded
     # it again: the service held it twice (iris: 155 MB of RSS, 72 MB when one process served) and took twice as
