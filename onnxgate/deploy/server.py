@@ -82,7 +82,9 @@ of its first byte (or of the connection opening), and its body may not pause lon
 the connection once its requests are sent (``nc -N``, ``socat``) gets an answer to each request it sent whole, then
 the connection is closed. A 405 names the route's methods in ``Allow``.
 The v2 routes are ``/v2`` and the paths under ``/v2/``; their errors from the HTTP layer (malformed
-HTTP, 408, 431) and a 500 are in the protocol's ``{"error": text}`` form too.
+HTTP, 408, 431) and a 500 are in the protocol's ``{"error": text}`` form too. A request refused in its head (its
+request line, headers, 408, 431) that is pipelined behind requests not yet answered gets its answer after theirs,
+then the connection is closed.
 """
 
 from __future__ import annotations
@@ -1609,6 +1611,39 @@ def _request_target(start: bytes) -> bytes:
     return parts[1].rstrip(b"\r") if len(parts) > 1 else b""
 
 
+def _request_start(data: bytes, number: int) -> int | None:
+    """Where in ``data`` (bytes that begin between two requests) its request ``number`` (1 for the first) begins, as
+    an HTTP parser reads them; None when it begins no such request. The parser says when a request begins, not where:
+    a new parser is given ever longer starts of ``data`` (a halving search, on the error path only)."""
+    import contextlib
+
+    import httptools
+
+    class Begins:
+        count = 0
+
+        def on_message_begin(self) -> None:
+            self.count += 1
+
+    def begun(size: int) -> int:
+        seen = Begins()
+        # the refused line itself raises: the begins before it are counted
+        with contextlib.suppress(httptools.HttpParserError, httptools.HttpParserUpgrade):
+            httptools.HttpRequestParser(seen).feed_data(data[:size])
+        return seen.count
+
+    low, high = 1, len(data)  # the smallest start of data in which `number` requests have begun
+    if begun(high) < number:
+        return None
+    while low < high:
+        middle = (low + high) // 2
+        if begun(middle) >= number:
+            high = middle
+        else:
+            low = middle + 1
+    return low - 1  # the byte whose reading began it
+
+
 def _build_protocol_class() -> Any:
     from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
@@ -1630,6 +1665,10 @@ def _build_protocol_class() -> Any:
         _line_known = False
         _begun = 0  # requests begun in the bytes of the last data_received
         _begins_known = 0  # of them, those whose start _line holds (the first, when they came between two requests)
+        _read: bytes | None = None  # the bytes being parsed, while they begin between two requests (send_400_response)
+        #: The answer to a request refused while those before it are answered (send_400_response): written, and the
+        #: connection closed, once they are; the bytes that come meanwhile are not read.
+        _refused_answer: bytes | None = None
 
         def _arm(self, seconds: float) -> None:
             if self._deadline is not None:
@@ -1733,6 +1772,8 @@ def _build_protocol_class() -> Any:
             A request cut short by the half-close is never answered; those sent whole before it still are (they got
             no answer, and one being scored an error traceback in the log, when the last bytes sent were a part of
             a request: a file for ``nc -N`` ending without the blank line after a GET's head)."""
+            if self._refused_answer is not None:
+                return True  # the requests before the refused one are answered, then its 400 closes the connection
             if self._in_request:  # its rest never comes: neither its deadline's 408 nor its turn in the pipeline
                 self._disarm()
                 if not self._in_head and self.pipeline and self.pipeline[0][0] is self.cycle:
@@ -1765,6 +1806,8 @@ def _build_protocol_class() -> Any:
             self._disarm()
 
         def data_received(self, data: bytes) -> None:
+            if self._refused_answer is not None:
+                return  # a request refused: the parser stopped at it, and the connection closes after its answer
             # the bytes starting the request whose line the parser may refuse: a request line it refuses is never
             # given to on_url, and its path decides the error's form (a raw byte past ASCII in a /v2 path got the
             # Azure ML form)
@@ -1780,7 +1823,11 @@ def _build_protocol_class() -> Any:
                 self._head_bytes += len(data)
             elif self._in_body:
                 self._arm(REQUEST_BODY_IDLE_SECONDS)  # a byte of the body came: the idle time starts again
-            super().data_received(data)
+            self._read = None if self._in_request else data
+            try:
+                super().data_received(data)
+            finally:
+                self._read = None
             # a second request begun in these bytes: where it starts is not known
             self._line_known = self._line_known and self._begun <= self._begins_known
             if self._in_head and self._head_bytes > MAX_HEADER_BYTES and not self.transport.is_closing():
@@ -1795,6 +1842,12 @@ def _build_protocol_class() -> Any:
             url = bytes(getattr(self, "url", b"") or b"")
             if not url and self._line_known and self._begun <= self._begins_known:
                 url = _request_target(self._line)  # a request line the parser refused before its target ended
+            elif not url and self._read is not None and self._begun > 1:
+                # such a line pipelined behind a request in the same read: found where the parser began it (the
+                # Azure ML form on a /v2 path, where alone it got the protocol's)
+                start = _request_start(self._read, self._begun)
+                if start is not None:
+                    url = _request_target(self._read[start:start + _REQUEST_LINE_BYTES])
             path = url.split(b"?")[0].decode("latin-1")
             body = _dumps({"error": message}) if _is_v2(path) else _error_body(status, code, message)
             head = [STATUS_LINE[status]]
@@ -1802,8 +1855,25 @@ def _build_protocol_class() -> Any:
                 head.extend([name, b": ", value, b"\r\n"])
             head.extend([b"content-type: application/json\r\n", b"content-length: %d\r\n" % len(body),
                          b"connection: close\r\n\r\n", body])
-            self.transport.write(b"".join(head))
+            answer = b"".join(head)
+            if self._in_head and self._unanswered():
+                # a request pipelined behind others still being answered, refused in its head: its answer follows
+                # theirs (written at once, it came first and closed the connection: a pipelining client read it
+                # as the answer to its first request, whose own answer was lost)
+                self._refused_answer = answer
+                return
+            self.transport.write(answer)
             self.transport.close()
+
+        def _unanswered(self) -> bool:
+            """A request received before the one being read has not been answered whole yet."""
+            return bool(self.pipeline) or (self.cycle is not None and not self.cycle.response_complete)
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if self._refused_answer is not None and not self.transport.is_closing() and not self._unanswered():
+                self.transport.write(self._refused_answer)
+                self.transport.close()
 
     return JSONErrorHttpToolsProtocol
 

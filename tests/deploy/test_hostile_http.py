@@ -204,6 +204,50 @@ def test_a_request_line_the_parser_refuses_on_a_v2_path_gets_the_protocols_error
     assert status == 400 and strict_json(body)["error"] == "bad_http"
 
 
+def _answers_to(port: int, sent: bytes, half_close: bool = False) -> list[tuple[bytes, Any]]:
+    """(status line, JSON body) of each answer to ``sent``, sent in one ``sendall`` on a new connection (then
+    half-closed if asked), read until the server closes it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(sent)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+        data = b""
+        while part := sock.recv(65536):
+            data += part
+    answers = []
+    while data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        size = int(next(line.split(b":")[1] for line in lines if line.lower().startswith(b"content-length")))
+        answers.append((lines[0], strict_json(rest[:size])))
+        data = rest[size:]
+    return answers
+
+
+@pytest.mark.parametrize("line", [b"GET /v2/models/\xff HTTP/1.1", b"G\xc3T /v2/health/live HTTP/1.1"],
+                         ids=["latin1-in-path", "utf8-in-method"])
+def test_a_refused_request_line_pipelined_behind_a_request_keeps_its_routes_error_form(server: Server,
+                                                                                        line: bytes) -> None:
+    # before: sent in the same read as a request before it, a request line the parser refuses on a /v2 path got the
+    # Azure ML form ({"error": "bad_http", "message": ..., "status": 400}), where sent alone it got the protocol's
+    # {"error": text}: where the second request began in the bytes read was not known. And its 400 was the only
+    # answer, written at once: the request before it was never answered, and a client read the 400 as its answer
+    bad = line + b"\r\nHost: x\r\n\r\n"
+    body = json.dumps({"data": [ROW]}).encode()
+    post = (b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+            % len(body) + body)
+    for first in (b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n", post, post + b"\r\n"):
+        answers = _answers_to(server.port, first + bad)
+        assert [status for status, _ in answers] == [b"HTTP/1.1 200 OK", b"HTTP/1.1 400 Bad Request"], answers
+        assert list(answers[1][1]) == ["error"] and "malformed HTTP request" in answers[1][1]["error"], answers
+    # three requests in one read, the third refused; an Azure ML path keeps its own form; a client half-closing
+    three = _answers_to(server.port, post + post + bad, half_close=True)
+    assert [s for s, _ in three] == [b"HTTP/1.1 200 OK"] * 2 + [b"HTTP/1.1 400 Bad Request"], three
+    assert [len(answer["label"]) for _, answer in three[:2]] == [1, 1] and list(three[2][1]) == ["error"], three
+    azure = _answers_to(server.port, post + b"GET /score\xff HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert azure[1][1]["error"] == "bad_http" and azure[1][1]["status"] == 400, azure
+
+
 def test_too_many_header_lines_get_431(server: Server) -> None:
     # before: 2,000 header lines were accepted
     lines = b"".join(b"X-H%d: v\r\n" % i for i in range(2000))
