@@ -85,8 +85,9 @@ def _score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
             _quiet(spark)
         try:
             scored = _not_null(predict(args.data, args.model, outputs=outputs, spark=spark), required)
+            remote = _remote(args.out)
             try:
-                if "://" in args.out:  # another filesystem (hdfs://, s3a://): Spark's own rules
+                if remote:  # another filesystem (hdfs://, s3a://): Spark's own rules
                     scored.write.mode("overwrite" if args.force else "errorifexists").parquet(args.out)
                 else:  # a job that fails half-way leaves no folder, and an old one stays until the new is whole
                     from onnxgate._commands.score import _local_path  # file:/x is the folder /x, not ./file:/x
@@ -100,14 +101,8 @@ def _score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
                     raise refused from None
                 raise
             print(f"scored the rows of {args.data!r} into the Parquet folder {args.out!r} (Spark {args.spark})")
-            if unsigned and "://" in args.out:
-                import sys
-
-                widened = ", ".join(f"{name!r} ({kind})" for name, kind in unsigned.items())
-                print(f"note: Spark has no unsigned integer types: the column(s) {widened} are written as the signed "
-                      "type that holds every value (uint8 as int16, uint16 as int32, uint32 as int64, uint64 as "
-                      "decimal(20,0)), values kept; 'onnxgate score' without --spark, or --spark with a local --out, "
-                      "keeps their types", file=sys.stderr)
+            if remote:
+                _say_types_lost(unsigned, restored)
             from onnxgate._commands.score import say_non_finite
             from onnxgate._package_rules import package_nan_inputs
 
@@ -117,6 +112,37 @@ def _score_on_spark(args: argparse.Namespace, outputs: list[str] | None) -> int:
             if owned:
                 spark.stop()
     return EXIT_OK
+
+
+def _remote(out: str) -> bool:
+    """Whether ``score --spark`` writes ``out`` with Spark's writer as it is: a URL of another filesystem (``hdfs://``,
+    ``s3a://``). A path or a ``file:`` URL of this machine (``file:///x``, ``file:/x``) is the folder it names,
+    written beside it and renamed, and given ``score``'s types (:func:`_restore_types`): written as a URL,
+    ``file:///x`` lost the time zones and nested NOT NULL fields that ``--out /x`` kept."""
+    from onnxgate._commands.score import _local_path
+
+    return "://" in out and _local_path(out) == out
+
+
+def _say_types_lost(unsigned: dict[str, Any], restored: dict[str, Any]) -> None:
+    """The notes on stderr naming the columns that Spark's writer, writing a URL of another filesystem, gives another
+    type than ``score`` writes: unsigned integers (``unsigned``), and the rest of ``restored``
+    (:func:`_restored_columns`): time-zoned timestamps, nested NOT NULL fields."""
+    import sys
+
+    tell = "'onnxgate score' without --spark, or --spark with a local --out (a path or a file: URL), keeps their types"
+    if unsigned:
+        widened = ", ".join(f"{name!r} ({kind})" for name, kind in unsigned.items())
+        print(f"note: Spark has no unsigned integer types: the column(s) {widened} are written as the signed "
+              "type that holds every value (uint8 as int16, uint16 as int32, uint32 as int64, uint64 as "
+              f"decimal(20,0)), values kept; {tell}", file=sys.stderr)
+    others = {name: field for name, field in restored.items() if name not in unsigned}
+    if others:
+        named = ", ".join(f"{name!r} ({field.type}{'' if field.nullable else ' not null'})"
+                          for name, field in others.items())
+        print(f"note: Spark's writer keeps no time zone on a timestamp (read back as a naive timestamp, the instant "
+              "kept), no NOT NULL on a struct's, list's or map's fields or on such a column, and no unsigned type "
+              f"within them: the column(s) {named} are written without them, values kept; {tell}", file=sys.stderr)
 
 
 def _non_finite_rows(spark: Any, out: str, signature: Any, outputs: list[str] | None) -> dict[str, int]:

@@ -380,16 +380,13 @@ def test_validate_leaves_no_broadcast_behind(local_spark: Any, forest: dict[str,
     assert sorted(p.name for p in set(temp.iterdir()) - before) == []
 
 
-def test_score_on_spark_keeps_time_zones_and_nested_not_null_fields(local_spark: Any, tmp_path: Path,
-                                                                     monkeypatch: Any) -> None:
-    # Spark keeps a timestamp as an instant with no zone of its own and writes it as INT96: score --spark wrote the
-    # column 'when' (Europe/Paris) as a naive timestamp[ns], where score keeps timestamp[us, tz=Europe/Paris]; and its
-    # reader makes every nested field nullable: a struct's or a list's NOT NULL fields came back nullable
+def _zoned_and_nested_rows() -> None:
+    """``m.onnx`` (x -> y) and ``rows.parquet``, in the working folder: time-zoned timestamps and nested NOT NULL
+    fields, alone and in a struct, beside the model's input."""
     import onnx
     import pyarrow as pa
     from onnx import TensorProto, helper
 
-    monkeypatch.chdir(tmp_path)
     graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "identity",
                               [helper.make_tensor_value_info("x", TensorProto.DOUBLE, [None, 1])],
                               [helper.make_tensor_value_info("y", TensorProto.DOUBLE, [None, 1])])
@@ -408,6 +405,15 @@ def test_score_on_spark_keeps_time_zones_and_nested_not_null_fields(local_spark:
         "pair": [{"a": i, "b": None} for i in range(8)], "pair_required": [{"a": -i, "b": "b"} for i in range(8)],
         "ids": [[i, i + 1] for i in range(8)], "zoned": [{"at": t} for t in moments.tz_convert("America/New_York")],
     }, schema=schema), "rows.parquet")
+
+
+def test_score_on_spark_keeps_time_zones_and_nested_not_null_fields(local_spark: Any, tmp_path: Path,
+                                                                     monkeypatch: Any) -> None:
+    # Spark keeps a timestamp as an instant with no zone of its own and writes it as INT96: score --spark wrote the
+    # column 'when' (Europe/Paris) as a naive timestamp[ns], where score keeps timestamp[us, tz=Europe/Paris]; and its
+    # reader makes every nested field nullable: a struct's or a list's NOT NULL fields came back nullable
+    monkeypatch.chdir(tmp_path)
+    _zoned_and_nested_rows()
     assert main(["score", "m.onnx", "--data", "rows.parquet", "--out", "local.parquet"]) == 0
     assert main(["score", "m.onnx", "--data", "rows.parquet", "--out", "scored", "--spark", "local[1]"]) == 0
     local = pq.read_table("local.parquet")
@@ -451,3 +457,34 @@ def test_release_frees_a_models_broadcast_and_a_later_predict_broadcasts_it_agai
     assert scored.count() == 3000
     assert len(set(temp.iterdir()) - before) == 1
     assert ogs.release(spark=local_spark) == 1
+
+
+def test_score_on_spark_to_a_file_url_keeps_the_types_and_a_remote_url_names_those_it_loses(
+        local_spark: Any, tmp_path: Path, monkeypatch: Any, capsys: Any) -> None:
+    # before: --out file:///x went through Spark's writer as a URL of another filesystem: the time zones and nested
+    # NOT NULL fields that --out /x keeps were lost (timestamp[ns] with no zone, nullable fields), and nothing said so.
+    # Now a file: URL is the local folder it names; a URL of another filesystem (hdfs://, s3a://) still loses them,
+    # and a note says which columns, as it says of unsigned integers
+    from onnxgate._commands import _spark
+
+    monkeypatch.chdir(tmp_path)
+    _zoned_and_nested_rows()
+    assert main(["score", "m.onnx", "--data", "rows.parquet", "--out", "local.parquet"]) == 0
+    capsys.readouterr()
+    assert main(["score", "m.onnx", "--data", "rows.parquet", "--out", f"file://{tmp_path / 'url'}", "--spark",
+                 "local[1]"]) == 0
+    assert "note:" not in capsys.readouterr().err
+    local = pq.read_table("local.parquet")
+    assert pq.read_table("url").schema.remove_metadata().equals(local.schema.remove_metadata()), pq.read_table("url")
+    assert _spark._remote("hdfs://cluster/x") and _spark._remote("s3a://bucket/x")
+    assert not _spark._remote("file:///x") and not _spark._remote("file://localhost/x")
+    # Spark's writer writing a URL as it is: here the file: URL stands for a remote one
+    monkeypatch.setattr(_spark, "_remote", lambda out: True)
+    assert main(["score", "m.onnx", "--data", "rows.parquet", "--out", f"file://{tmp_path / 'remote'}", "--spark",
+                 "local[1]"]) == 0
+    err = capsys.readouterr().err
+    assert "note: Spark's writer keeps no time zone on a timestamp" in err, err
+    named = err.split("the column(s) ")[1].split(" are written without them")[0]
+    assert all(f"'{c}' (" in named for c in ("when", "stamped", "pair", "pair_required", "ids", "zoned")), named
+    assert "'x' (" not in named and "'pair_required' (struct<a: int64 not null, b: string> not null)" in named, named
+    assert str(pq.read_table("remote").schema.field("when").type) != "timestamp[us, tz=Europe/Paris]"  # as said
