@@ -333,7 +333,8 @@ def release(model_or_package: Any = None, *, spark: Any = None) -> int:
     Returns
     -------
     int
-        How many broadcasts were freed (0 when ``predict`` holds none for the model).
+        How many broadcasts were freed (0 when ``predict`` holds none for the model: one above 2 GiB, which it
+        loads by path, or any once the session stopped, which freed them).
 
     A DataFrame ``predict`` returned for a freed model fails when used (Spark: "Attempted to use a broadcast variable
     after it was destroyed"); ``predict`` it again. A later ``predict`` of the model broadcasts it anew.
@@ -357,13 +358,23 @@ def release(model_or_package: Any = None, *, spark: Any = None) -> int:
         context = spark.sparkContext
     except Exception:  # Spark Connect: no SparkContext, and nothing broadcast (the bytes travel with the function)
         return 0
+    token = None
+    if model_or_package is not None:
+        from onnxgate._onnx import weights_by_path
+
+        with weights_by_path():  # as predict loads it: one above 2 GiB is held without its weights, never broadcast
+            proto = load_scoring_model(model_or_package)
+            if ModelFile.of(proto) is not None:
+                return 0
+        token = hashlib.sha256(proto.SerializeToString()).hexdigest()
     with _BROADCASTS_LOCK:
         held = _BROADCASTS.get(context, {})
-        if model_or_package is None:
-            tokens = list(held)
-        else:
-            token = hashlib.sha256(load_scoring_model(model_or_package).SerializeToString()).hexdigest()
-            tokens = [token] if token in held else []
+        if getattr(context, "_jsc", None) is None:
+            # a stopped session freed its broadcasts with it: destroying one again raised Py4JJavaError
+            # (java.lang.NullPointerException, SparkEnv.blockManager() ... is null)
+            held.clear()
+            return 0
+        tokens = list(held) if token is None else [token] if token in held else []
         freed = [held.pop(token) for token in tokens]
     for shared in freed:
         shared.destroy()
