@@ -93,7 +93,7 @@ def validate(
     model: Any,
     df: Any,
     *,
-    reference: Any,
+    reference: Any = None,
     spark: Any = None,
     target: Any = "onnxruntime",
     atol: float | Mapping[str, float] | None = None,

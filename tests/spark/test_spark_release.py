@@ -1,5 +1,5 @@
-"""onnxgate.spark.release on a session that stopped, and for a model above 2 GiB (none broadcast). Its own module:
-the last test stops the module's session."""
+"""onnxgate.spark.release on a session that stopped, and for a model above 2 GiB (none broadcast); validate of a
+Conversion without reference=. Its own module: the last test stops the module's session."""
 
 from __future__ import annotations
 
@@ -29,6 +29,14 @@ def test_release_of_a_model_above_the_limit_frees_nothing_and_reads_no_weights(l
     rows_parquet(tmp_path / "rows.parquet", x)
     assert ogs.predict(str(tmp_path / "rows.parquet"), str(path), spark=local_spark).count() == len(x)
     assert ogs.release(str(path), spark=local_spark) == 0
+
+
+def test_validate_of_a_conversion_without_reference_compares_with_its_source(local_spark: Any) -> None:
+    # the docstring says reference=None with a Conversion uses its source model; the parameter had no default, so
+    # ogs.validate(conv, df) raised TypeError: missing 1 required keyword-only argument: 'reference'
+    conv, x = _model()
+    report = ogs.validate(conv, local_spark.createDataFrame(x))
+    assert report.passed and report.check("prediction_parity").details["rows"] == len(x), report
 
 
 def test_release_after_the_session_stopped_frees_nothing_without_a_java_error(local_spark: Any) -> None:
