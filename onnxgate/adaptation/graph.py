@@ -75,9 +75,9 @@ def column_type(model_type: str, declared: str | None, target: Target, column: s
         # it gave a file its own opset_within_caps check failed (helper-378)
         raise UnsupportedModelError(
             f"{which}the model reads string values and splits them into words with a text vectorizer "
-            "(CountVectorizer, TfidfVectorizer), whose ONNX Tokenizer is of the domain com.microsoft, which target "
-            f"{target.name!r}'s runtime does not have (no SQL target's has it, though synapse takes text columns): "
-            "turn the text into numeric columns before the model, or deploy it to a target that runs it "
+            "(CountVectorizer, TfidfVectorizer), whose ONNX Tokenizer is of the domain com.microsoft, which the "
+            f"runtime of target {target.name!r} does not have (no SQL target's has it, though synapse takes text "
+            "columns): turn the text into numeric columns before the model, or deploy it to a target that runs it "
             "(container, mlflow, onnxruntime)"
         )
     if declared is not None:

@@ -435,3 +435,4 @@ def test_a_text_vectorizer_column_refused_for_sql_edge_does_not_send_the_user_to
     with pytest.raises(og.UnsupportedModelError, match=r"com\.microsoft") as err:
         og.convert(model, frame.head(), target="synapse")
     assert "column 'notes'" in str(err.value) and "container" in str(err.value)
+    assert "the runtime of target 'synapse' does not have" in str(err.value), str(err.value)  # not "'synapse''s"
