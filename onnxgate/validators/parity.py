@@ -409,6 +409,13 @@ def check_prediction_parity(
     rows_scan = scan_rows(proto)
     sized = not traced and (reads_batch_size(proto) or bool(rows_scan.mixed or rows_scan.untraced))
     first_feeds: Mapping[str, Any] | None = None
+    # the rows that differ, for a graph whose trees read computed values: are they tree flips? (helper-386)
+    from onnxgate.validators.tree_flips import FLIP_ROWS, computed_tree_inputs, tree_flip_finding
+
+    trees = computed_tree_inputs(proto)
+    flip_rows: list[int] = []
+    flip_feeds: list[Mapping[str, Any]] = []
+    flip_ref_feeds: list[Mapping[str, Any]] = []
     # the file against the reference given the rows as the file's narrower input reads them, on the batches
     # that differ from the reference given the user's own rows (None: none differed, or not asked)
     rounded: list[OutputAccumulator] | None = None
@@ -483,6 +490,13 @@ def check_prediction_parity(
                              inputs=by_column(feeds, signature))
             if user_values is not None and sum(acc.mismatched_rows for acc in accs) > before:
                 rounded = rounded_rows_agree(rounded, accs, onnx_out, feeds, run_reference)
+            if trees and len(flip_rows) < FLIP_ROWS and sum(acc.mismatched_rows for acc in accs) > before:
+                new = sorted({i for acc in accs for i in acc.indices if i >= done} - set(flip_rows))
+                new = new[: FLIP_ROWS - len(flip_rows)]
+                if new:
+                    flip_rows.extend(new)
+                    flip_feeds.append(rows_of(feeds, [i - done for i in new]))
+                    flip_ref_feeds.append(rows_of(ref_feeds, [i - done for i in new]))
             done += num_rows(feeds)
             batches += 1
             bar(done)
@@ -503,6 +517,10 @@ def check_prediction_parity(
     )
     if not result.passed and rounded is not None and user_values is not None:
         result = with_rounding_measured(result, rounded, narrowed_type(signature, user_values))
+    if not result.passed and flip_rows:
+        result = with_tree_flips(result, tree_flip_finding(
+            proto, trees, joined_rows(flip_feeds), flip_rows,
+            reference_agrees(run_reference, joined_rows(flip_ref_feeds), signature, tolerances)))
     reordered = class_order_finding(proto, reference_classes(reference))
     if reordered is not None:  # whatever rows the data holds: a table reordered passed on rows of one class
         return with_class_order(result, reordered)
@@ -617,6 +635,73 @@ def rounded_rows_agree(rounded: list[OutputAccumulator] | None, accs: list[Outpu
                    for a in accs]
     accumulate_batch(rounded, onnx_out, ref_rounded, missing=set(), row_offset=0, inputs=None)
     return rounded
+
+
+def rows_of(feeds: Mapping[str, Any], rows: Sequence[int]) -> dict[str, Any]:
+    """The given rows of a batch's feeds (the first axis of each)."""
+    import numpy as np
+
+    index = np.asarray(rows, dtype=np.intp)
+    return {name: np.asarray(value)[index] for name, value in feeds.items()}
+
+
+def joined_rows(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Feeds of several batches' rows joined along the first axis."""
+    import numpy as np
+
+    return {name: np.concatenate([np.asarray(p[name]) for p in parts]) for name in parts[0]} if parts else {}
+
+
+def reference_agrees(run_reference: Callable[[Any], Any], ref_feeds: Mapping[str, Any], signature: Signature,
+                     tolerances: Mapping[str, tuple[float, float, str]],
+                     ) -> Callable[[Sequence[Any], Sequence[int]], Any]:
+    """``agree(outputs, positions)``: per row of ``outputs`` (the file's, in output order), whether parity's rule finds
+    it equal to the reference's answer to the row at that position of ``ref_feeds`` on every output compared (a
+    sequence, or answers not laid out one row per row, are not compared; no output compared: no row agrees)."""
+    import numpy as np
+
+    answers: list[Any] = []
+
+    def agree(outputs: Sequence[Any], positions: Sequence[int]) -> Any:
+        if not answers:
+            answers.append(run_reference(dict(ref_feeds)))
+        index = np.asarray(positions, dtype=np.intp)
+        ok = np.ones(len(index), dtype=bool)
+        compared = False
+        for spec, mine, ref in zip(signature.outputs, outputs, answers[0]):
+            if ref is None or isinstance(mine, list) or isinstance(ref, list):
+                continue
+            expected, ours = np.asarray(ref), np.asarray(mine)
+            if not expected.shape or signature.row_axis(spec.name) != 0:
+                continue
+            expected = expected[index]
+            if expected.size != ours.size or ours.shape[0] != len(index):
+                continue
+            atol, rtol, mode = tolerances[spec.name]
+            differs = _differences(expected.reshape(len(index), -1), ours.reshape(len(index), -1), mode == "exact",
+                                   atol, rtol)
+            ok &= ~np.asarray(differs).reshape(len(index), -1).any(axis=1)
+            compared = True
+        return ok if compared else np.zeros(len(index), dtype=bool)
+
+    return agree
+
+
+def with_tree_flips(result: CheckResult, finding: tuple[str, dict[str, Any]] | None) -> CheckResult:
+    """``result`` (a failed parity) saying which of its rows are tree flips
+    (:func:`onnxgate.validators.tree_flips.tree_flip_finding`), in its message and ``details["tree_flips"]``; where
+    every row scored again is one, without the unmeasured precision hint it replaces."""
+    if finding is None:
+        return result
+    sentence, evidence = finding
+    message, details = result.message, dict(result.details)
+    earlier = details.get("precision_hint")
+    if earlier and evidence["flips"] == evidence["rows"] and message.endswith(f". {earlier}"):
+        # every row that differs is a flip: "the conversion itself may be wrong" (rows broader than rounding) is not
+        message = message[: -len(f". {earlier}")]
+        del details["precision_hint"]
+    return CheckResult(result.name, False, f"{message.rstrip('.')}. {sentence}",
+                       {**details, "tree_flips": {**evidence, "sentence": sentence}})
 
 
 def narrowed_type(signature: Signature, user_values: Signature) -> str:

@@ -12,7 +12,7 @@ from onnxgate.validators.search.settings import Array
 if TYPE_CHECKING:
     import onnx
 
-__all__ = ["TreeSplit", "tree_splits"]
+__all__ = ["TreeSplit", "node_thresholds", "tree_reads", "tree_splits"]
 
 
 @dataclass(frozen=True)
@@ -164,6 +164,35 @@ def tree_splits(model: Any) -> list[TreeSplit]:
                         true_id=true_id, false_id=false_id, float32_before=affine.float32,
                     )
             found.append(split)
+    return found
+
+
+def node_thresholds(node: onnx.NodeProto) -> dict[int, list[float]]:
+    """The thresholds a ``TreeEnsemble*`` node compares each feature with, as its graph stores them (a
+    ``BRANCH_MEMBER`` set's values are left out: they are no threshold)."""
+    raw = _splits_v5(node) if node.op_type == "TreeEnsemble" else _splits_v1(node)
+    found: dict[int, list[float]] = {}
+    for _tree, _node, feature, threshold, mode, _true, _false in raw:
+        if mode != "BRANCH_MEMBER":
+            found.setdefault(feature, []).append(threshold)
+    return found
+
+
+def tree_reads(graph: onnx.GraphProto) -> list[tuple[onnx.NodeProto, str, dict[int, Any]]]:
+    """Each ``TreeEnsemble*`` node of ``graph``, the value it compares with its thresholds (its input, or the value
+    onnxgate's ranks of a HistGradientBoosting's features are taken from: :func:`_hist_codes`) and each feature's
+    thresholds on that value (as float64)."""
+    import numpy as np
+
+    producers = {out: node for node in graph.node for out in node.output}
+    consts = _constants(graph)
+    found = []
+    for node in graph.node:
+        if node.op_type not in _TREE_OPS or not node.input:
+            continue
+        fed, ranked = _hist_codes(node.input[0], producers, consts)
+        thresholds = ranked or node_thresholds(node)
+        found.append((node, fed, {f: np.asarray(t, dtype=np.float64).reshape(-1) for f, t in thresholds.items()}))
     return found
 
 
