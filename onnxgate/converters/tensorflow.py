@@ -441,6 +441,7 @@ def convert_traced(traced: TracedFunction, *, opset: int, name: str | None, fram
     from onnxgate._graph import double_formulas
 
     double_formulas(proto)
+    for_target = double_recurrences_for_target(proto)
     if computes_in_double(proto):
         refuse_without_double_kernels(proto, _probe_feeds(traced, sample, framework), framework, layers)
     _output_shapes_from_tensorflow(proto, {renames[t.name]: t.shape for t in concrete.outputs if t.name in renames})
@@ -455,10 +456,27 @@ def convert_traced(traced: TracedFunction, *, opset: int, name: str | None, fram
         for r in log.records
         if r.levelno == logging.WARNING and r.getMessage().strip() and not r.getMessage().startswith(shaped)
     ]
+    warnings.extend(for_target)
     if unfused is not None:
         proto, note = unfused
         warnings.append(note)
     return RawConversion(model=proto, warnings=warnings)
+
+
+def double_recurrences_for_target(proto: onnx.ModelProto) -> list[str]:
+    """For a conversion with a target whose onnxruntime's kernels convert rewrites (a SQL target's), the double
+    ``LSTM``, ``GRU`` and ``RNN`` nodes computed in float32 between Casts, in place, as that rewrite does; the warning
+    naming them. No onnxruntime runs them in double, so :func:`refuse_without_double_kernels` refused the file before
+    the rewrite was reached (a float64 Keras LSTM or a tf.function's float64 LSTM cell for sql-edge-2.0: 'no target
+    could load the file'). Without a target: nothing (the file is refused, as a float64 LSTM no runtime runs)."""
+    from onnxgate.converters._base import CONVERSION_TARGET
+
+    target = CONVERSION_TARGET.get()
+    if target is None:
+        return []
+    from onnxgate._kernels import NO_DOUBLE_ANYWHERE, float32_where_the_target_lacks_double
+
+    return float32_where_the_target_lacks_double(proto, target, NO_DOUBLE_ANYWHERE)
 
 
 def computes_in_double(proto: onnx.ModelProto) -> bool:

@@ -899,6 +899,65 @@ def test_a_float64_keras_lstm_is_refused_naming_the_layer_not_its_cell() -> None
     assert "Cell" not in str(refused.value)
 
 
+def _float64_lstm_in_columns(floatx: bool) -> Any:
+    """An LSTM over 5 steps of 3 values read from 15 columns (PREDICT feeds [N, k]) and a Dense head, in float64:
+    by keras.config.set_floatx('float64') or by each layer's dtype."""
+    keras.utils.set_random_seed(0)
+    kind = {} if floatx else {"dtype": "float64"}
+    inp = keras.Input((15,), dtype="float64")
+    x = keras.layers.Reshape((5, 3), **kind)(inp)
+    x = keras.layers.LSTM(4, name="seq", **kind)(x)
+    return keras.Model(inp, keras.layers.Dense(1, **kind)(x))
+
+
+def _sql_target_judges_it(model: Any, rows: Any, target: str) -> None:
+    import re
+
+    conv = og.convert(model, rows[:2], target=target)
+    assert any(re.search(r"float32 between Casts.*'LSTM__\d+' \(LSTM\)", w) for w in conv.warnings), conv.warnings
+    report = og.validate(conv, target=target, reference=model, data=rows)
+    assert report.check("operators_supported").passed and report.check("prediction_parity").passed, str(report)
+    tight = og.validate(conv, target=target, reference=model, data=rows, atol=1e-12, rtol=1e-12)
+    assert not tight.check("prediction_parity").passed  # float32 keeps about 7 digits, and parity says so
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("target", "floatx"), [("sql-edge-2.0", False), ("synapse", True)])
+def test_a_float64_keras_lstm_for_a_sql_target_converts_computing_it_in_float32(target: str, floatx: bool) -> None:
+    # convert for a SQL target computes a double LSTM in float32 between Casts (its onnxruntime has no double one, nor
+    # any onnxruntime); a Keras model never got there: the file's test run refused it ("no target could load the file")
+    previous, policy = keras.config.floatx(), keras.config.dtype_policy()
+    if floatx:  # the global policy too: once read (an earlier test), it no longer follows floatx
+        keras.config.set_floatx("float64")
+        keras.config.set_dtype_policy("float64")
+    try:
+        model = _float64_lstm_in_columns(floatx)
+    finally:
+        keras.config.set_floatx(previous)
+        keras.config.set_dtype_policy(policy)
+    assert model.get_layer("seq").compute_dtype == "float64"
+    _sql_target_judges_it(model, RNG.normal(size=(16, 15)), target)
+
+
+@pytest.mark.slow
+def test_a_float64_function_with_an_lstm_cell_for_a_sql_target_converts_computing_it_in_float32() -> None:
+    keras.utils.set_random_seed(0)
+    lstm = keras.layers.RNN(keras.layers.LSTMCell(4, dtype="float64"), dtype="float64")
+    lstm.build((None, 5, 3))
+    head = keras.layers.Dense(1, dtype="float64")
+    head.build((None, 4))
+    fn = tf.function(lambda x: head(lstm(tf.reshape(x, [-1, 5, 3]))),
+                     input_signature=[tf.TensorSpec([None, 15], tf.float64)])
+    _sql_target_judges_it(fn, RNG.normal(size=(16, 15)), "sql-edge-2.0")
+
+
+def test_a_float64_keras_lstm_is_still_refused_for_a_target_whose_onnxruntime_convert_does_not_rewrite() -> None:
+    # the container runs the installed onnxruntime, which has no double LSTM either: refused, as without a target
+    model = keras.Sequential([keras.Input((5, 3), dtype="float64"), keras.layers.LSTM(4, dtype="float64", name="seq")])
+    with pytest.raises(og.UnsupportedModelError, match=r"layer 'seq' \(LSTM\) computes LSTM in float64"):
+        og.convert(model, RNG.normal(size=(5, 5, 3)), target="container")
+
+
 def _float64_scores_then_words(layer: Any, shape: tuple[int, ...]) -> Any:
     """A float64 model the traced path cannot write (a lookup answering text): it goes through from_keras."""
     x = keras.Input(shape, dtype="float64")
